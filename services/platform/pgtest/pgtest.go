@@ -1,0 +1,135 @@
+// Package pgtest gives each test a fresh PostgreSQL schema: tests talk to the
+// real server, run in parallel, and leave nothing behind.
+//
+// The server is $RUSH_POSTGRES_URL, or DefaultURL. When it is unreachable the
+// test fails (never skips) with a one-line hint on how to start it.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bookingrush/rush/schema"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"go.uber.org/zap"
+)
+
+// DefaultURL is the local development server (trust auth).
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// EnvURL names the environment variable that overrides DefaultURL.
+const EnvURL = "RUSH_POSTGRES_URL"
+
+// StartHint tells how to start the local server.
+const StartHint = "start PostgreSQL with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start (or set " + EnvURL + ")"
+
+// URL returns the server the tests use.
+func URL() string {
+	if u := os.Getenv(EnvURL); u != "" {
+		return u
+	}
+	return DefaultURL
+}
+
+// NewSchema creates a schema with a random name ("t_" + 16 hex digits) and
+// returns a DSN whose connections use it as their only search_path, plus the
+// schema name. The schema is dropped (CASCADE) when the test ends.
+func NewSchema(t testing.TB) (dsn string, schemaName string) {
+	t.Helper()
+	base := URL()
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatalf("pgtest: random schema name: %v", err)
+	}
+	schemaName = "t_" + hex.EncodeToString(b[:])
+	admin := open(t, base)
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		t.Fatalf("pgtest: PostgreSQL unreachable at %s: %v; %s", redact(base), firstLine(err), StartHint)
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schemaName); err != nil {
+		t.Fatalf("pgtest: create schema %s: %v", schemaName, err)
+	}
+	t.Cleanup(func() {
+		db := open(t, base)
+		defer db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := db.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+schemaName+" CASCADE"); err != nil {
+			t.Errorf("pgtest: drop schema %s: %v", schemaName, err)
+		}
+	})
+	return WithSearchPath(base, schemaName), schemaName
+}
+
+// Migrated is NewSchema with every migration of package schema applied; it
+// returns the DSN.
+func Migrated(t testing.TB) (dsn string) {
+	t.Helper()
+	dsn, _ = NewSchema(t)
+	db := open(t, dsn)
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := schema.Migrate(ctx, db, zap.NewNop()); err != nil {
+		t.Fatalf("pgtest: migrate: %v", err)
+	}
+	return dsn
+}
+
+// Open opens a *sql.DB (pgx driver) on dsn and closes it when the test ends.
+// Register it after NewSchema/Migrated, so it closes before the schema drops.
+func Open(t testing.TB, dsn string) *sql.DB {
+	t.Helper()
+	db := open(t, dsn)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// WithSearchPath returns dsn (URL or key=value form) with search_path set to
+// schemaName; pgx sends unknown parameters to the server as run-time settings.
+func WithSearchPath(dsn, schemaName string) string {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set("search_path", schemaName)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return strings.TrimSpace(dsn) + " search_path=" + schemaName
+}
+
+func open(t testing.TB, dsn string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatalf("pgtest: bad PostgreSQL DSN %s: %v", redact(dsn), err)
+	}
+	return db
+}
+
+func redact(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		return u.String()
+	}
+	return passwordKV.ReplaceAllString(dsn, "password=xxxxx")
+}
+
+var passwordKV = regexp.MustCompile(`password=\S+`)
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
