@@ -1,0 +1,112 @@
+// Command rush is the whole Booking Rush mesh in one binary. -target selects
+// the components this process runs (all of them by default, one per
+// Deployment in Kubernetes); `rush migrate` applies the database schema.
+//
+//	rush                          # every component, one process (dev, CI)
+//	rush -target=booking          # one component
+//	rush -target=edge,auth        # several
+//	rush migrate                  # apply schema/ migrations and exit
+//	rush -print-config            # the effective configuration
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/bookingrush/rush/schema"
+	"github.com/bookingrush/rush/services/app"
+	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/logging"
+)
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	cmd := "serve"
+	if len(args) > 0 && args[0] == "migrate" {
+		cmd, args = "migrate", args[1:]
+	}
+	var cfg app.Config
+	fs := flag.NewFlagSet("rush", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: rush [migrate] [flags]\n\nEvery flag is also settable as RUSH_<NAME> (dots and dashes become underscores)\nand in the YAML file given by -config.file.\n\n")
+		fs.PrintDefaults()
+	}
+	printConfig := fs.Bool("print-config", false, "print the effective configuration as YAML (secrets masked) and exit")
+	if err := config.Load(&cfg, fs, args, os.LookupEnv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "rush:", err)
+		return 2
+	}
+	if *printConfig {
+		out, err := config.Dump(&cfg)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rush:", err)
+			return 1
+		}
+		os.Stdout.Write(out)
+		return 0
+	}
+	if cmd == "migrate" {
+		return migrate(&cfg)
+	}
+	return serve(&cfg)
+}
+
+func serve(cfg *app.Config) int {
+	a := app.New(cfg)
+	if err := a.Err(); err != nil {
+		fmt.Fprintln(os.Stderr, "rush:", err)
+		return 1
+	}
+	startCtx, cancel := context.WithTimeout(context.Background(), a.StartTimeout())
+	defer cancel()
+	if err := a.Start(startCtx); err != nil {
+		fmt.Fprintln(os.Stderr, "rush: start:", err)
+		return 1
+	}
+	sig := <-a.Wait()
+	stopCtx, cancel := context.WithTimeout(context.Background(), a.StopTimeout())
+	defer cancel()
+	if err := a.Stop(stopCtx); err != nil {
+		fmt.Fprintln(os.Stderr, "rush: stop:", err)
+		return 1
+	}
+	return sig.ExitCode
+}
+
+func migrate(cfg *app.Config) int {
+	log, err := logging.New(cfg.Log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rush:", err)
+		return 1
+	}
+	defer func() { _ = log.Sync() }()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	db, err := openDB(ctx, cfg.Postgres)
+	if err != nil {
+		log.Error("migrate", zap.Error(err))
+		return 1
+	}
+	defer db.Close()
+	applied, err := schema.Migrate(ctx, db, log)
+	if err != nil {
+		log.Error("migrate failed", zap.Error(err))
+		return 1
+	}
+	log.Info("migrations applied", zap.Strings("versions", applied))
+	return 0
+}

@@ -1,0 +1,314 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"go.uber.org/fx"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	analyticsv1 "github.com/bookingrush/rush/gen/bookingrush/analytics/v1"
+	authv1 "github.com/bookingrush/rush/gen/bookingrush/auth/v1"
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
+	notifyv1 "github.com/bookingrush/rush/gen/bookingrush/notify/v1"
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	queuev1 "github.com/bookingrush/rush/gen/bookingrush/queue/v1"
+	sagav1 "github.com/bookingrush/rush/gen/bookingrush/saga/v1"
+	"github.com/bookingrush/rush/services/app"
+	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/pgtest"
+	"github.com/bookingrush/rush/services/platform/server"
+)
+
+// services maps each component to the protobuf service it serves.
+var services = map[string]protoreflect.ServiceDescriptor{
+	"auth":      authv1.File_bookingrush_auth_v1_auth_proto.Services().Get(0),
+	"catalog":   catalogv1.File_bookingrush_catalog_v1_catalog_proto.Services().Get(0),
+	"booking":   bookingv1.File_bookingrush_booking_v1_booking_proto.Services().Get(0),
+	"payment":   paymentv1.File_bookingrush_payment_v1_payment_proto.Services().Get(0),
+	"notify":    notifyv1.File_bookingrush_notify_v1_notify_proto.Services().Get(0),
+	"queue":     queuev1.File_bookingrush_queue_v1_queue_proto.Services().Get(0),
+	"analytics": analyticsv1.File_bookingrush_analytics_v1_analytics_proto.Services().Get(0),
+	"saga":      sagav1.File_bookingrush_saga_v1_saga_proto.Services().Get(0),
+}
+
+// loadConfig builds a configuration the way the binary does, on loopback
+// port 0 everywhere, against dsn.
+func loadConfig(t *testing.T, dsn string, extra ...string) *app.Config {
+	t.Helper()
+	args := []string{"-postgres.url=" + dsn, "-log.level=warn", "-metrics.addr=127.0.0.1:0", "-edge.addr=127.0.0.1:0"}
+	for name := range services {
+		args = append(args, fmt.Sprintf("-%s.addr=127.0.0.1:0", name))
+	}
+	var cfg app.Config
+	fs := flag.NewFlagSet("rush", flag.ContinueOnError)
+	noEnv := func(string) (string, bool) { return "", false }
+	if err := config.Load(&cfg, fs, append(args, extra...), noEnv); err != nil {
+		t.Fatal(err)
+	}
+	return &cfg
+}
+
+// startMesh runs the configured targets in-process and returns where each
+// component listens.
+func startMesh(t *testing.T, cfg *app.Config) *server.Registry {
+	t.Helper()
+	var reg *server.Registry
+	a := app.New(cfg, fx.Populate(&reg), fx.NopLogger)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := a.Start(ctx); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := a.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return reg
+}
+
+func url(t *testing.T, reg *server.Registry, name string) string {
+	t.Helper()
+	u, ok := reg.URL(name)
+	if !ok {
+		t.Fatalf("component %s is not listening", name)
+	}
+	return u
+}
+
+var protocols = map[string][]connect.ClientOption{
+	"connect": nil,
+	"grpc":    {connect.WithGRPC()},
+	"grpcweb": {connect.WithGRPCWeb()},
+}
+
+// TestAllMode starts the whole mesh against a fresh, empty schema and checks
+// every component the way an operator and a caller would.
+func TestAllMode(t *testing.T) {
+	t.Parallel()
+	dsn, schemaName := pgtest.NewSchema(t)
+	reg := startMesh(t, loadConfig(t, dsn))
+	client := server.NewClient()
+
+	t.Run("migrated on start", func(t *testing.T) {
+		db := pgtest.Open(t, dsn)
+		var n int
+		err := db.QueryRow(`SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name IN ('bookings','seat_zones','outbox','sagas')`, schemaName).Scan(&n)
+		if err != nil || n != 4 {
+			t.Fatalf("core tables in fresh schema: n=%d err=%v", n, err)
+		}
+	})
+
+	t.Run("edge health and readiness", func(t *testing.T) {
+		for _, path := range []string{"/healthz", "/readyz"} {
+			res, err := http.Get(url(t, reg, "edge") + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s = %d %s", path, res.StatusCode, body)
+			}
+			if path == "/readyz" {
+				var r struct{ Checks map[string]string }
+				if err := json.Unmarshal(body, &r); err != nil {
+					t.Fatal(err)
+				}
+				for _, dep := range []string{"postgres", "redis", "kafka"} {
+					if r.Checks[dep] != "ok" {
+						t.Errorf("readyz %s = %q, want ok (%s)", dep, r.Checks[dep], body)
+					}
+				}
+			}
+		}
+		res, err := http.Get(url(t, reg, "metrics") + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(body), "go_goroutines") {
+			t.Fatalf("/metrics = %d", res.StatusCode)
+		}
+	})
+
+	for name, sd := range services {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			base := url(t, reg, name)
+			for proto, opts := range protocols {
+				t.Run("health/"+proto, func(t *testing.T) {
+					hc := grpchealth.NewClient(client, base, opts...)
+					for _, svc := range []string{"", string(sd.FullName())} {
+						res, err := hc.Check(context.Background(), &grpchealth.CheckRequest{Service: svc})
+						if err != nil || res.Status != grpchealth.StatusServing {
+							t.Fatalf("health %q: %v %v", svc, res, err)
+						}
+					}
+					_, err := hc.Check(context.Background(), &grpchealth.CheckRequest{Service: "no.such.Service"})
+					if connect.CodeOf(err) != connect.CodeNotFound {
+						t.Fatalf("health of unknown service: %v", err)
+					}
+				})
+				t.Run("every rpc reachable/"+proto, func(t *testing.T) {
+					for i := range sd.Methods().Len() {
+						callEmpty(t, client, base, sd.Methods().Get(i), opts)
+					}
+				})
+			}
+			t.Run("reflection", func(t *testing.T) {
+				stream := grpcreflect.NewClient(client, base).NewStream(context.Background())
+				defer stream.Close()
+				names, err := stream.ListServices()
+				if err != nil {
+					t.Fatal(err)
+				}
+				found := false
+				for _, n := range names {
+					found = found || n == sd.FullName()
+				}
+				if !found {
+					t.Fatalf("reflection lists %v, not %s", names, sd.FullName())
+				}
+			})
+		})
+	}
+}
+
+// callEmpty calls md with an empty request: the call must reach the service
+// (so the answer is a validation error or Unimplemented), never a 404 or a
+// transport failure.
+func callEmpty(t *testing.T, client *http.Client, base string, md protoreflect.MethodDescriptor, opts []connect.ClientOption) {
+	t.Helper()
+	procedure := fmt.Sprintf("/%s/%s", md.Parent().FullName(), md.Name())
+	opts = append([]connect.ClientOption{
+		connect.WithSchema(md),
+		connect.WithResponseInitializer(func(_ connect.Spec, msg any) error {
+			*msg.(*dynamicpb.Message) = *dynamicpb.NewMessage(md.Output())
+			return nil
+		}),
+	}, opts...)
+	c := connect.NewClient[dynamicpb.Message, dynamicpb.Message](client, base+procedure, opts...)
+	req := connect.NewRequest(dynamicpb.NewMessage(md.Input()))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var err error
+	if md.IsStreamingServer() {
+		var stream *connect.ServerStreamForClient[dynamicpb.Message]
+		if stream, err = c.CallServerStream(ctx, req); err == nil {
+			for stream.Receive() {
+			}
+			err = stream.Err()
+			stream.Close()
+		}
+	} else {
+		_, err = c.CallUnary(ctx, req)
+	}
+	switch code := connect.CodeOf(err); code {
+	case connect.CodeInvalidArgument, connect.CodeUnimplemented, connect.CodeUnauthenticated:
+	default:
+		t.Errorf("%s with an empty request: %v (code %v)", procedure, err, code)
+	}
+}
+
+func TestBadInputIsRejectedBeforeTheHandler(t *testing.T) {
+	t.Parallel()
+	dsn, _ := pgtest.NewSchema(t)
+	reg := startMesh(t, loadConfig(t, dsn, "-target=booking"))
+	for proto, opts := range protocols {
+		t.Run(proto, func(t *testing.T) {
+			c := bookingv1connectClient(reg, opts)
+			_, err := c.Reserve(context.Background(), connect.NewRequest(&bookingv1.ReserveRequest{ShowId: "not-a-uuid", Quantity: 0}))
+			if connect.CodeOf(err) != connect.CodeInvalidArgument {
+				t.Fatalf("bad reserve: %v", err)
+			}
+			var ce *connect.Error
+			if !errors.As(err, &ce) || len(ce.Details()) == 0 {
+				t.Fatalf("validation error carries no field violations: %v", err)
+			}
+			_, err = c.Reserve(context.Background(), connect.NewRequest(validReserve()))
+			if connect.CodeOf(err) == connect.CodeInvalidArgument {
+				t.Fatalf("a valid reserve was rejected: %v", err)
+			}
+		})
+	}
+}
+
+func TestTargetsRunOnlyWhatIsAsked(t *testing.T) {
+	t.Parallel()
+	dsn, _ := pgtest.NewSchema(t)
+	reg := startMesh(t, loadConfig(t, dsn, "-target=catalog,queue"))
+	for name := range services {
+		_, ok := reg.URL(name)
+		if want := name == "catalog" || name == "queue"; ok != want {
+			t.Errorf("component %s listening = %v, want %v", name, ok, want)
+		}
+	}
+	if _, ok := reg.URL("edge"); ok {
+		t.Error("edge runs although not asked for")
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	var cfg app.Config
+	fs := flag.NewFlagSet("rush", flag.ContinueOnError)
+	env := map[string]string{"RUSH_BOOKING_HOLD_TTL": "1ms", "RUSH_REDIS_URL": "mysql://nope"}
+	err := config.Load(&cfg, fs, []string{"-target=booking,ticketing"}, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil {
+		t.Fatal("bad configuration accepted")
+	}
+	for _, want := range []string{`unknown component "ticketing"`, "booking.hold-ttl", "redis.url"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+}
+
+func TestUnreachablePostgresFailsClearly(t *testing.T) {
+	t.Parallel()
+	cfg := loadConfig(t, "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=1", "-target=booking")
+	a := app.New(cfg, fx.NopLogger)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := a.Start(ctx)
+	if err == nil {
+		_ = a.Stop(ctx)
+		t.Fatal("started without a database")
+	}
+	if !strings.Contains(err.Error(), "postgres unreachable") || !strings.Contains(err.Error(), "RUSH_POSTGRES_URL") {
+		t.Fatalf("unclear error: %v", err)
+	}
+}
+
+func bookingv1connectClient(reg *server.Registry, opts []connect.ClientOption) bookingv1connect.BookingServiceClient {
+	u, _ := reg.URL("booking")
+	return bookingv1connect.NewBookingServiceClient(server.NewClient(), u, opts...)
+}
+
+func validReserve() *bookingv1.ReserveRequest {
+	return &bookingv1.ReserveRequest{
+		ShowId:         "0195f3a0-0000-7000-8000-000000000001",
+		ZoneId:         "0195f3a0-0000-7000-8000-000000000002",
+		Quantity:       2,
+		IdempotencyKey: "key-0000001",
+	}
+}

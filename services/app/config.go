@@ -1,0 +1,119 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/bookingrush/rush/edge"
+	"github.com/bookingrush/rush/services/analytics"
+	"github.com/bookingrush/rush/services/auth"
+	"github.com/bookingrush/rush/services/booking"
+	"github.com/bookingrush/rush/services/catalog"
+	"github.com/bookingrush/rush/services/notify"
+	"github.com/bookingrush/rush/services/payment"
+	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/kafka"
+	"github.com/bookingrush/rush/services/platform/logging"
+	"github.com/bookingrush/rush/services/platform/postgres"
+	"github.com/bookingrush/rush/services/platform/redisx"
+	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/platform/telemetry"
+	"github.com/bookingrush/rush/services/queue"
+	"github.com/bookingrush/rush/services/saga"
+)
+
+// Config is the whole configuration tree of the rush binary; every process
+// reads the same tree, whatever its targets.
+type Config struct {
+	Target    config.StringSlice `yaml:"target"`
+	Log       logging.Config     `yaml:"log"`
+	Telemetry telemetry.Config   `yaml:"telemetry"`
+	Metrics   MetricsConfig      `yaml:"metrics"`
+	Server    server.Config      `yaml:"server"`
+	Postgres  postgres.Config    `yaml:"postgres"`
+	Redis     redisx.Config      `yaml:"redis"`
+	Kafka     kafka.Config       `yaml:"kafka"`
+
+	Edge      edge.Config      `yaml:"edge"`
+	Auth      auth.Config      `yaml:"auth"`
+	Catalog   catalog.Config   `yaml:"catalog"`
+	Booking   booking.Config   `yaml:"booking"`
+	Payment   payment.Config   `yaml:"payment"`
+	Notify    notify.Config    `yaml:"notify"`
+	Queue     queue.Config     `yaml:"queue"`
+	Analytics analytics.Config `yaml:"analytics"`
+	Saga      saga.Config      `yaml:"saga"`
+}
+
+// MetricsConfig is the per-process operations endpoint: /metrics, /healthz,
+// /readyz and /debug/pprof.
+type MetricsConfig struct {
+	Addr  string `yaml:"addr"`
+	Pprof bool   `yaml:"pprof"`
+}
+
+func (c *Config) parts() []config.Registerer {
+	return []config.Registerer{
+		&c.Log, &c.Telemetry, &c.Server, &c.Postgres, &c.Redis, &c.Kafka,
+		&c.Edge, &c.Auth, &c.Catalog, &c.Booking, &c.Payment, &c.Notify, &c.Queue, &c.Analytics, &c.Saga,
+	}
+}
+
+// RegisterFlags registers every flag of the tree.
+func (c *Config) RegisterFlags(f *flag.FlagSet) {
+	config.StringSliceVar(f, &c.Target, "target", []string{"all"},
+		"components to run, comma-separated: all or any of "+strings.Join(Targets(), ", "))
+	f.StringVar(&c.Metrics.Addr, "metrics.addr", ":9100", "listen address of /metrics, /healthz, /readyz and /debug/pprof")
+	f.BoolVar(&c.Metrics.Pprof, "metrics.pprof", true, "serve /debug/pprof on metrics.addr")
+	for _, p := range c.parts() {
+		p.RegisterFlags(f)
+	}
+}
+
+// Validate checks the targets and every part of the tree; it reports all
+// problems at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, err := resolve(c.Target); err != nil {
+		errs = append(errs, err)
+	}
+	if err := server.ValidateAddr("metrics.addr", c.Metrics.Addr); err != nil {
+		errs = append(errs, err)
+	}
+	for _, p := range c.parts() {
+		if err := p.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// resolve expands the target list ("all" included) into component names in
+// start order, rejecting unknown names.
+func resolve(targets []string) ([]string, error) {
+	if len(targets) == 0 {
+		return nil, errors.New("target: empty; use all or any of " + strings.Join(Targets(), ", "))
+	}
+	want := map[string]bool{}
+	for _, t := range targets {
+		if t == "all" {
+			for _, c := range components {
+				want[c.name] = true
+			}
+			continue
+		}
+		if _, ok := byName(t); !ok {
+			return nil, fmt.Errorf("target: unknown component %q; use all or any of %s", t, strings.Join(Targets(), ", "))
+		}
+		want[t] = true
+	}
+	var out []string
+	for _, c := range components {
+		if want[c.name] {
+			out = append(out, c.name)
+		}
+	}
+	return out, nil
+}

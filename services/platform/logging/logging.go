@@ -1,0 +1,72 @@
+// Package logging builds the zap logger every component writes to: JSON in
+// production (one object per line, for Loki and friends), console in development.
+package logging
+
+import (
+	"flag"
+	"fmt"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Config selects the level and the encoding of log lines.
+type Config struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// RegisterFlags registers log.* flags.
+func (c *Config) RegisterFlags(f *flag.FlagSet) {
+	f.StringVar(&c.Level, "log.level", "info", "minimum level: debug, info, warn, error")
+	f.StringVar(&c.Format, "log.format", "console", "line encoding: json (production) or console (development)")
+}
+
+// Validate checks level and format.
+func (c *Config) Validate() error {
+	if _, err := zapcore.ParseLevel(c.Level); err != nil {
+		return fmt.Errorf("log.level: %w", err)
+	}
+	if c.Format != "json" && c.Format != "console" {
+		return fmt.Errorf("log.format: %q is neither json nor console", c.Format)
+	}
+	return nil
+}
+
+// New builds the logger described by cfg.
+func New(cfg Config) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.Level)
+	if err != nil {
+		return nil, err
+	}
+	zc := zap.NewProductionConfig()
+	if cfg.Format == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		zc.Development = false
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	zc.Sampling = nil
+	zc.DisableStacktrace = level > zapcore.DebugLevel
+	zc.EncoderConfig.TimeKey = "ts"
+	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	return zc.Build()
+}
+
+// Module provides *zap.Logger, flushed at stop, and makes fx log its own
+// events through it at debug level (fx is chatty at info). It must be given
+// to fx.New directly, not nested in another module: fx.WithLogger only
+// applies to the module it appears in.
+var Module = fx.Options(
+	fx.Provide(func(cfg Config) (*zap.Logger, error) { return New(cfg) }),
+	fx.WithLogger(func(log *zap.Logger) fxevent.Logger {
+		l := &fxevent.ZapLogger{Logger: log.Named("fx")}
+		l.UseLogLevel(zapcore.DebugLevel)
+		return l
+	}),
+	fx.Invoke(func(lc fx.Lifecycle, log *zap.Logger) {
+		lc.Append(fx.StopHook(func() { _ = log.Sync() }))
+	}),
+)

@@ -1,0 +1,252 @@
+// Package server runs the Connect servers of the mesh. Every component serves
+// its handlers over Connect, gRPC and gRPC-Web (HTTP/1.1 and cleartext HTTP/2
+// on one port), with gRPC health, gRPC reflection, tracing, panic recovery and
+// a protovalidate interceptor, so bad input never reaches a handler.
+package server
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"connectrpc.com/otelconnect"
+	"connectrpc.com/validate"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/bookingrush/rush/services/platform/health"
+)
+
+// Config holds the limits every server of this process applies.
+type Config struct {
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
+	MaxBodyBytes      int           `yaml:"max_body_bytes"`
+}
+
+// RegisterFlags registers server.* flags.
+func (c *Config) RegisterFlags(f *flag.FlagSet) {
+	f.DurationVar(&c.ReadHeaderTimeout, "server.read-header-timeout", 5*time.Second, "time allowed to read request headers")
+	f.DurationVar(&c.ReadTimeout, "server.read-timeout", 30*time.Second, "time allowed to read a whole request")
+	f.DurationVar(&c.WriteTimeout, "server.write-timeout", 0, "time allowed to write a response (0: none, streams stay open)")
+	f.DurationVar(&c.IdleTimeout, "server.idle-timeout", 120*time.Second, "keep-alive idle time")
+	f.DurationVar(&c.ShutdownTimeout, "server.shutdown-timeout", 15*time.Second, "time in-flight requests get at shutdown")
+	f.IntVar(&c.MaxHeaderBytes, "server.max-header-bytes", 64<<10, "largest request header block")
+	f.IntVar(&c.MaxBodyBytes, "server.max-body-bytes", 1<<20, "largest RPC message")
+}
+
+// Validate checks the limits.
+func (c *Config) Validate() error {
+	if c.ReadHeaderTimeout <= 0 || c.ShutdownTimeout <= 0 {
+		return errors.New("server.read-header-timeout and server.shutdown-timeout must be positive")
+	}
+	if c.MaxHeaderBytes < 4<<10 || c.MaxBodyBytes < 1<<10 {
+		return errors.New("server.max-header-bytes must be >= 4096 and server.max-body-bytes >= 1024")
+	}
+	return nil
+}
+
+// Registry maps component names to the base URLs their servers actually
+// listen on in this process, so in-process callers (the edge in `all` mode,
+// tests on port 0) reach the real address.
+type Registry struct {
+	mu   sync.RWMutex
+	urls map[string]string
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{urls: map[string]string{}} }
+
+// Set records where component name listens.
+func (r *Registry) Set(name, url string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.urls[name] = url
+}
+
+// URL returns the base URL of component name if it runs in this process.
+func (r *Registry) URL(name string) (string, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	u, ok := r.urls[name]
+	return u, ok
+}
+
+// Handler is one Connect handler, as returned by the generated
+// New<Service>Handler functions.
+type Handler struct {
+	Path    string
+	Handler http.Handler
+}
+
+// Service describes one component's server.
+type Service struct {
+	// Name is the component name ("booking"), also used in the registry.
+	Name string
+	// Addr is the listen address (":9083", "127.0.0.1:0").
+	Addr string
+	// Services are the fully-qualified protobuf service names served, for
+	// health and reflection.
+	Services []string
+	// Handlers are mounted on the mux as they are.
+	Handlers []Handler
+}
+
+// Deps are what Run needs from the container.
+type Deps struct {
+	fx.In
+	Config   Config
+	Log      *zap.Logger
+	Health   *health.Checker
+	Registry *Registry
+}
+
+// HandlerOptions are the options every Connect handler of the mesh is built
+// with: tracing, validation, panic recovery and the message size limit.
+func HandlerOptions(cfg Config, log *zap.Logger) ([]connect.HandlerOption, error) {
+	otelInt, err := otelconnect.NewInterceptor(otelconnect.WithTrustRemote(), otelconnect.WithoutMetrics())
+	if err != nil {
+		return nil, err
+	}
+	return []connect.HandlerOption{
+		connect.WithInterceptors(otelInt, validate.NewInterceptor()),
+		connect.WithReadMaxBytes(cfg.MaxBodyBytes),
+		connect.WithRecover(func(_ context.Context, spec connect.Spec, _ http.Header, p any) error {
+			log.Error("panic in handler", zap.String("procedure", spec.Procedure), zap.Any("panic", p), zap.Stack("stack"))
+			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+		}),
+	}, nil
+}
+
+// NewHTTPServer returns an http.Server with the configured limits that speaks
+// HTTP/1.1 and cleartext HTTP/2 (gRPC needs the latter).
+func NewHTTPServer(cfg Config, h http.Handler, log *zap.Logger) *http.Server {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	return &http.Server{
+		Handler:           h,
+		Protocols:         p,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          zap.NewStdLog(log),
+	}
+}
+
+// Run mounts svc with health and reflection and serves it for the life of the
+// fx app: the listener opens in OnStart (so a taken port fails the start with
+// a clear error), and OnStop drains in-flight requests.
+func Run(lc fx.Lifecycle, d Deps, svc Service) {
+	mux := http.NewServeMux()
+	for _, h := range svc.Handlers {
+		mux.Handle(h.Path, h.Handler)
+	}
+	mux.Handle(grpchealth.NewHandler(d.Health.GRPC(svc.Services...)))
+	reflector := grpcreflect.NewStaticReflector(svc.Services...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	Listen(lc, d, svc.Name, svc.Addr, mux)
+}
+
+// Listen serves h on addr for the life of the fx app and records the bound
+// address under name in the registry.
+func Listen(lc fx.Lifecycle, d Deps, name, addr string, h http.Handler) {
+	log := d.Log.With(zap.String("component", name))
+	srv := NewHTTPServer(d.Config, h, log)
+	var done chan struct{}
+	lc.Append(fx.Hook{
+		OnStart: func(ctx context.Context) error {
+			ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+			if err != nil {
+				return fmt.Errorf("%s: listen on %s: %w", name, addr, err)
+			}
+			d.Registry.Set(name, "http://"+dialable(ln.Addr()))
+			done = make(chan struct{})
+			go func() {
+				defer close(done)
+				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					log.Error("server stopped", zap.Error(err))
+				}
+			}()
+			log.Info("serving", zap.String("addr", ln.Addr().String()))
+			return nil
+		},
+		OnStop: func(ctx context.Context) error {
+			d.Health.SetDraining()
+			ctx, cancel := context.WithTimeout(ctx, d.Config.ShutdownTimeout)
+			defer cancel()
+			err := srv.Shutdown(ctx)
+			if done != nil {
+				<-done
+			}
+			return err
+		},
+	})
+}
+
+// dialable turns a listen address such as [::]:9083 into one a client on this
+// host can dial.
+func dialable(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP == nil || tcp.IP.IsUnspecified() {
+		if ok {
+			return fmt.Sprintf("127.0.0.1:%d", tcp.Port)
+		}
+		return a.String()
+	}
+	return tcp.String()
+}
+
+// NewClient returns the HTTP client internal callers use: cleartext HTTP/2
+// only (one multiplexed connection per service, no TLS inside the mesh), with
+// timeouts so a dead peer cannot hold a caller forever.
+func NewClient() *http.Client {
+	p := new(http.Protocols)
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{
+		Protocols:           p,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	}}
+}
+
+// Module provides the *Registry and the shared handler options.
+var Module = fx.Module("server",
+	fx.Provide(NewRegistry, HandlerOptions),
+)
+
+// Serve is the fx option a component uses to serve its generated Connect
+// handler: it takes the handler implementation H from the container, mounts it
+// with the shared HandlerOptions and runs it on addr.
+//
+//	server.Serve("booking", cfg.Addr, bookingv1connect.BookingServiceName, bookingv1connect.NewBookingServiceHandler)
+func Serve[H any](name, addr, service string, mount func(H, ...connect.HandlerOption) (string, http.Handler)) fx.Option {
+	return fx.Invoke(func(lc fx.Lifecycle, d Deps, opts []connect.HandlerOption, h H) {
+		path, handler := mount(h, opts...)
+		Run(lc, d, Service{Name: name, Addr: addr, Services: []string{service}, Handlers: []Handler{{Path: path, Handler: handler}}})
+	})
+}
+
+// ValidateAddr checks that addr is a host:port listen address.
+func ValidateAddr(key, addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%s: %q is not host:port (%v)", key, addr, err)
+	}
+	return nil
+}
