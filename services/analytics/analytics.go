@@ -18,7 +18,7 @@ type Config struct {
 
 // RegisterFlags registers analytics.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
-	f.StringVar(&c.Addr, "analytics.addr", ":9087", "listen address of the AnalyticsService")
+	f.StringVar(&c.Addr, "analytics.addr", server.DefaultAddr("analytics"), "listen address of the AnalyticsService")
 }
 
 // Validate checks the configuration.

@@ -25,6 +25,7 @@ import (
 	"github.com/bookingrush/rush/services/catalog"
 	"github.com/bookingrush/rush/services/notify"
 	"github.com/bookingrush/rush/services/payment"
+	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/health"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/logging"
@@ -93,7 +94,8 @@ func New(cfg *Config, extra ...fx.Option) *fx.App {
 	opts := []fx.Option{
 		fx.StartTimeout(60 * time.Second),
 		fx.StopTimeout(30 * time.Second),
-		fx.Supply(cfg.Log, cfg.Telemetry, cfg.Server, cfg.Postgres, cfg.Redis, cfg.Kafka),
+		fx.Supply(cfg.Log, cfg.Telemetry, cfg.Server, cfg.Peers, cfg.JWT, cfg.Postgres, cfg.Redis, cfg.Kafka),
+		fx.Provide(authn.NewKeys),
 		logging.Module, telemetry.Module, health.Module, server.Module,
 		postgres.Module, redisx.Module, kafka.Module,
 	}

@@ -29,6 +29,7 @@ import (
 	queuev1 "github.com/bookingrush/rush/gen/bookingrush/queue/v1"
 	sagav1 "github.com/bookingrush/rush/gen/bookingrush/saga/v1"
 	"github.com/bookingrush/rush/services/app"
+	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/config"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/server"
@@ -50,7 +51,7 @@ var services = map[string]protoreflect.ServiceDescriptor{
 // port 0 everywhere, against dsn.
 func loadConfig(t *testing.T, dsn string, extra ...string) *app.Config {
 	t.Helper()
-	args := []string{"-postgres.url=" + dsn, "-log.level=warn", "-metrics.addr=127.0.0.1:0", "-edge.addr=127.0.0.1:0"}
+	args := []string{"-postgres.url=" + dsn, "-log.level=warn", "-jwt.secret=" + testSecret, "-metrics.addr=127.0.0.1:0", "-edge.addr=127.0.0.1:0"}
 	for name := range services {
 		args = append(args, fmt.Sprintf("-%s.addr=127.0.0.1:0", name))
 	}
@@ -65,10 +66,11 @@ func loadConfig(t *testing.T, dsn string, extra ...string) *app.Config {
 
 // startMesh runs the configured targets in-process and returns where each
 // component listens.
-func startMesh(t *testing.T, cfg *app.Config) *server.Registry {
+func startMesh(t *testing.T, cfg *app.Config) (*server.Registry, *authn.Keys) {
 	t.Helper()
 	var reg *server.Registry
-	a := app.New(cfg, fx.Populate(&reg), fx.NopLogger)
+	var keys *authn.Keys
+	a := app.New(cfg, fx.Populate(&reg, &keys), fx.NopLogger)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := a.Start(ctx); err != nil {
@@ -81,7 +83,7 @@ func startMesh(t *testing.T, cfg *app.Config) *server.Registry {
 			t.Errorf("stop: %v", err)
 		}
 	})
-	return reg
+	return reg, keys
 }
 
 func url(t *testing.T, reg *server.Registry, name string) string {
@@ -104,7 +106,7 @@ var protocols = map[string][]connect.ClientOption{
 func TestAllMode(t *testing.T) {
 	t.Parallel()
 	dsn, schemaName := pgtest.NewSchema(t)
-	reg := startMesh(t, loadConfig(t, dsn))
+	reg, _ := startMesh(t, loadConfig(t, dsn))
 	client := server.NewClient()
 
 	t.Run("migrated on start", func(t *testing.T) {
@@ -232,11 +234,27 @@ func callEmpty(t *testing.T, client *http.Client, base string, md protoreflect.M
 func TestBadInputIsRejectedBeforeTheHandler(t *testing.T) {
 	t.Parallel()
 	dsn, _ := pgtest.NewSchema(t)
-	reg := startMesh(t, loadConfig(t, dsn, "-target=booking"))
+	reg, keys := startMesh(t, loadConfig(t, dsn, "-target=booking"))
+	token, _, err := keys.IssueAccess("0195f3a0-0000-7000-8000-0000000000aa", authn.RoleUser, "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for proto, opts := range protocols {
 		t.Run(proto, func(t *testing.T) {
 			c := bookingv1connectClient(reg, opts)
-			_, err := c.Reserve(context.Background(), connect.NewRequest(&bookingv1.ReserveRequest{ShowId: "not-a-uuid", Quantity: 0}))
+			_, err := c.Reserve(context.Background(), connect.NewRequest(validReserve()))
+			if connect.CodeOf(err) != connect.CodeUnauthenticated {
+				t.Fatalf("reserve without a token: %v", err)
+			}
+			req := connect.NewRequest(validReserve())
+			req.Header().Set("Authorization", "Bearer "+token+"x")
+			if _, err := c.Reserve(context.Background(), req); connect.CodeOf(err) != connect.CodeUnauthenticated {
+				t.Fatalf("reserve with a forged token: %v", err)
+			}
+
+			req = connect.NewRequest(&bookingv1.ReserveRequest{ShowId: "not-a-uuid", Quantity: 0})
+			req.Header().Set("Authorization", "Bearer "+token)
+			_, err = c.Reserve(context.Background(), req)
 			if connect.CodeOf(err) != connect.CodeInvalidArgument {
 				t.Fatalf("bad reserve: %v", err)
 			}
@@ -244,8 +262,10 @@ func TestBadInputIsRejectedBeforeTheHandler(t *testing.T) {
 			if !errors.As(err, &ce) || len(ce.Details()) == 0 {
 				t.Fatalf("validation error carries no field violations: %v", err)
 			}
-			_, err = c.Reserve(context.Background(), connect.NewRequest(validReserve()))
-			if connect.CodeOf(err) == connect.CodeInvalidArgument {
+			req = connect.NewRequest(validReserve())
+			req.Header().Set("Authorization", "Bearer "+token)
+			_, err = c.Reserve(context.Background(), req)
+			if code := connect.CodeOf(err); code == connect.CodeInvalidArgument || code == connect.CodeUnauthenticated {
 				t.Fatalf("a valid reserve was rejected: %v", err)
 			}
 		})
@@ -255,7 +275,7 @@ func TestBadInputIsRejectedBeforeTheHandler(t *testing.T) {
 func TestTargetsRunOnlyWhatIsAsked(t *testing.T) {
 	t.Parallel()
 	dsn, _ := pgtest.NewSchema(t)
-	reg := startMesh(t, loadConfig(t, dsn, "-target=catalog,queue"))
+	reg, _ := startMesh(t, loadConfig(t, dsn, "-target=catalog,queue"))
 	for name := range services {
 		_, ok := reg.URL(name)
 		if want := name == "catalog" || name == "queue"; ok != want {
@@ -264,6 +284,15 @@ func TestTargetsRunOnlyWhatIsAsked(t *testing.T) {
 	}
 	if _, ok := reg.URL("edge"); ok {
 		t.Error("edge runs although not asked for")
+	}
+}
+
+func TestSplitProcessesNeedASharedJWTSecret(t *testing.T) {
+	t.Parallel()
+	var cfg app.Config
+	err := config.Load(&cfg, flag.NewFlagSet("rush", flag.ContinueOnError), []string{"-target=booking"}, func(string) (string, bool) { return "", false })
+	if err == nil || !strings.Contains(err.Error(), "RUSH_JWT_SECRET") {
+		t.Fatalf("error = %v", err)
 	}
 }
 
@@ -312,3 +341,5 @@ func validReserve() *bookingv1.ReserveRequest {
 		IdempotencyKey: "key-0000001",
 	}
 }
+
+const testSecret = "test-secret-0123456789abcdef-0123456789"

@@ -13,6 +13,7 @@ import (
 	"github.com/bookingrush/rush/services/catalog"
 	"github.com/bookingrush/rush/services/notify"
 	"github.com/bookingrush/rush/services/payment"
+	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/config"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/logging"
@@ -32,6 +33,8 @@ type Config struct {
 	Telemetry telemetry.Config   `yaml:"telemetry"`
 	Metrics   MetricsConfig      `yaml:"metrics"`
 	Server    server.Config      `yaml:"server"`
+	Peers     server.PeersConfig `yaml:"peers"`
+	JWT       authn.Config       `yaml:"jwt"`
 	Postgres  postgres.Config    `yaml:"postgres"`
 	Redis     redisx.Config      `yaml:"redis"`
 	Kafka     kafka.Config       `yaml:"kafka"`
@@ -56,7 +59,7 @@ type MetricsConfig struct {
 
 func (c *Config) parts() []config.Registerer {
 	return []config.Registerer{
-		&c.Log, &c.Telemetry, &c.Server, &c.Postgres, &c.Redis, &c.Kafka,
+		&c.Log, &c.Telemetry, &c.Server, &c.Peers, &c.JWT, &c.Postgres, &c.Redis, &c.Kafka,
 		&c.Edge, &c.Auth, &c.Catalog, &c.Booking, &c.Payment, &c.Notify, &c.Queue, &c.Analytics, &c.Saga,
 	}
 }
@@ -76,8 +79,12 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 // problems at once.
 func (c *Config) Validate() error {
 	var errs []error
-	if _, err := resolve(c.Target); err != nil {
+	names, err := resolve(c.Target)
+	if err != nil {
 		errs = append(errs, err)
+	}
+	if c.JWT.Secret == "" && len(names) < len(components) {
+		errs = append(errs, errors.New("jwt.secret: required when the components run in separate processes (every process must verify the others' tokens); set RUSH_JWT_SECRET"))
 	}
 	if err := server.ValidateAddr("metrics.addr", c.Metrics.Addr); err != nil {
 		errs = append(errs, err)

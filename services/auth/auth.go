@@ -18,7 +18,7 @@ type Config struct {
 
 // RegisterFlags registers auth.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
-	f.StringVar(&c.Addr, "auth.addr", ":9081", "listen address of the AuthService")
+	f.StringVar(&c.Addr, "auth.addr", server.DefaultAddr("auth"), "listen address of the AuthService")
 }
 
 // Validate checks the configuration.
@@ -43,6 +43,14 @@ func Module(cfg Config) fx.Option {
 	return fx.Module("auth",
 		fx.Supply(cfg),
 		fx.Provide(NewServer),
-		server.Serve("auth", cfg.Addr, authv1connect.AuthServiceName, authv1connect.NewAuthServiceHandler),
+		server.Serve("auth", cfg.Addr, authv1connect.AuthServiceName, authv1connect.NewAuthServiceHandler,
+			// Callable without a token:
+			authv1connect.AuthServiceRegisterProcedure,
+			authv1connect.AuthServiceLoginProcedure,
+			authv1connect.AuthServiceRefreshProcedure,
+			authv1connect.AuthServiceLogoutProcedure,
+			authv1connect.AuthServiceForgotPasswordProcedure,
+			authv1connect.AuthServiceResetPasswordProcedure,
+		),
 	)
 }

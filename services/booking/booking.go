@@ -22,7 +22,7 @@ type Config struct {
 
 // RegisterFlags registers booking.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
-	f.StringVar(&c.Addr, "booking.addr", ":9083", "listen address of the BookingService")
+	f.StringVar(&c.Addr, "booking.addr", server.DefaultAddr("booking"), "listen address of the BookingService")
 	f.DurationVar(&c.HoldTTL, "booking.hold-ttl", 10*time.Minute, "how long a reservation holds seats unpaid")
 }
 

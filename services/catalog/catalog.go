@@ -18,7 +18,7 @@ type Config struct {
 
 // RegisterFlags registers catalog.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
-	f.StringVar(&c.Addr, "catalog.addr", ":9082", "listen address of the CatalogService")
+	f.StringVar(&c.Addr, "catalog.addr", server.DefaultAddr("catalog"), "listen address of the CatalogService")
 }
 
 // Validate checks the configuration.
@@ -43,6 +43,13 @@ func Module(cfg Config) fx.Option {
 	return fx.Module("catalog",
 		fx.Supply(cfg),
 		fx.Provide(NewServer),
-		server.Serve("catalog", cfg.Addr, catalogv1connect.CatalogServiceName, catalogv1connect.NewCatalogServiceHandler),
+		server.Serve("catalog", cfg.Addr, catalogv1connect.CatalogServiceName, catalogv1connect.NewCatalogServiceHandler,
+			// Callable without a token:
+			catalogv1connect.CatalogServiceListEventsProcedure,
+			catalogv1connect.CatalogServiceGetEventProcedure,
+			catalogv1connect.CatalogServiceListShowsProcedure,
+			catalogv1connect.CatalogServiceListZonesProcedure,
+			catalogv1connect.CatalogServiceListCategoriesProcedure,
+		),
 	)
 }

@@ -18,7 +18,7 @@ type Config struct {
 
 // RegisterFlags registers notify.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
-	f.StringVar(&c.Addr, "notify.addr", ":9085", "listen address of the NotifyService")
+	f.StringVar(&c.Addr, "notify.addr", server.DefaultAddr("notify"), "listen address of the NotifyService")
 }
 
 // Validate checks the configuration.

@@ -18,7 +18,7 @@ type Config struct {
 
 // RegisterFlags registers payment.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
-	f.StringVar(&c.Addr, "payment.addr", ":9084", "listen address of the PaymentService")
+	f.StringVar(&c.Addr, "payment.addr", server.DefaultAddr("payment"), "listen address of the PaymentService")
 }
 
 // Validate checks the configuration.
@@ -43,6 +43,9 @@ func Module(cfg Config) fx.Option {
 	return fx.Module("payment",
 		fx.Supply(cfg),
 		fx.Provide(NewServer),
-		server.Serve("payment", cfg.Addr, paymentv1connect.PaymentServiceName, paymentv1connect.NewPaymentServiceHandler),
+		server.Serve("payment", cfg.Addr, paymentv1connect.PaymentServiceName, paymentv1connect.NewPaymentServiceHandler,
+			// Callable without a token:
+			paymentv1connect.PaymentServiceHandleStripeWebhookProcedure,
+		),
 	)
 }

@@ -18,7 +18,7 @@ type Config struct {
 
 // RegisterFlags registers queue.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
-	f.StringVar(&c.Addr, "queue.addr", ":9086", "listen address of the QueueService")
+	f.StringVar(&c.Addr, "queue.addr", server.DefaultAddr("queue"), "listen address of the QueueService")
 }
 
 // Validate checks the configuration.

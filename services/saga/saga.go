@@ -18,7 +18,7 @@ type Config struct {
 
 // RegisterFlags registers saga.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
-	f.StringVar(&c.Addr, "saga.addr", ":9088", "listen address of the SagaService")
+	f.StringVar(&c.Addr, "saga.addr", server.DefaultAddr("saga"), "listen address of the SagaService")
 }
 
 // Validate checks the configuration.

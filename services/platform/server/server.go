@@ -22,6 +22,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/health"
 )
 
@@ -111,23 +112,46 @@ type Deps struct {
 	Log      *zap.Logger
 	Health   *health.Checker
 	Registry *Registry
+	Stack    *Stack
 }
 
-// HandlerOptions are the options every Connect handler of the mesh is built
-// with: tracing, validation, panic recovery and the message size limit.
-func HandlerOptions(cfg Config, log *zap.Logger) ([]connect.HandlerOption, error) {
+// Stack is what every Connect handler of the mesh is built with: tracing,
+// authentication, validation (in that order, outermost first), panic
+// recovery and the message size limit.
+type Stack struct {
+	otel     connect.Interceptor
+	validate connect.Interceptor
+	keys     *authn.Keys
+	base     []connect.HandlerOption
+}
+
+// NewStack builds the shared handler stack.
+func NewStack(cfg Config, log *zap.Logger, keys *authn.Keys) (*Stack, error) {
 	otelInt, err := otelconnect.NewInterceptor(otelconnect.WithTrustRemote(), otelconnect.WithoutMetrics())
 	if err != nil {
 		return nil, err
 	}
-	return []connect.HandlerOption{
-		connect.WithInterceptors(otelInt, validate.NewInterceptor()),
-		connect.WithReadMaxBytes(cfg.MaxBodyBytes),
-		connect.WithRecover(func(_ context.Context, spec connect.Spec, _ http.Header, p any) error {
-			log.Error("panic in handler", zap.String("procedure", spec.Procedure), zap.Any("panic", p), zap.Stack("stack"))
-			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
-		}),
+	return &Stack{
+		otel:     otelInt,
+		validate: validate.NewInterceptor(),
+		keys:     keys,
+		base: []connect.HandlerOption{
+			connect.WithReadMaxBytes(cfg.MaxBodyBytes),
+			connect.WithRecover(func(_ context.Context, spec connect.Spec, _ http.Header, p any) error {
+				log.Error("panic in handler", zap.String("procedure", spec.Procedure), zap.Any("panic", p), zap.Stack("stack"))
+				return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+			}),
+		},
 	}, nil
+}
+
+// HandlerOptions returns the options for one service's handler; the
+// procedures in anonymous may be called without a token (every other call
+// must carry a valid one).
+func (s *Stack) HandlerOptions(anonymous ...string) []connect.HandlerOption {
+	return append([]connect.HandlerOption{
+		connect.WithInterceptors(s.otel, authn.NewServerInterceptor(s.keys, anonymous...), s.validate),
+	}, s.base...)
 }
 
 // NewHTTPServer returns an http.Server with the configured limits that speaks
@@ -226,9 +250,9 @@ func NewClient() *http.Client {
 	}}
 }
 
-// Module provides the *Registry and the shared handler options.
+// Module provides the *Registry, the handler *Stack and the *Mesh client.
 var Module = fx.Module("server",
-	fx.Provide(NewRegistry, HandlerOptions),
+	fx.Provide(NewRegistry, NewStack, NewMesh),
 )
 
 // Serve is the fx option a component uses to serve its generated Connect
@@ -236,9 +260,11 @@ var Module = fx.Module("server",
 // with the shared HandlerOptions and runs it on addr.
 //
 //	server.Serve("booking", cfg.Addr, bookingv1connect.BookingServiceName, bookingv1connect.NewBookingServiceHandler)
-func Serve[H any](name, addr, service string, mount func(H, ...connect.HandlerOption) (string, http.Handler)) fx.Option {
-	return fx.Invoke(func(lc fx.Lifecycle, d Deps, opts []connect.HandlerOption, h H) {
-		path, handler := mount(h, opts...)
+//
+// The procedures listed in anonymous may be called without a bearer token.
+func Serve[H any](name, addr, service string, mount func(H, ...connect.HandlerOption) (string, http.Handler), anonymous ...string) fx.Option {
+	return fx.Invoke(func(lc fx.Lifecycle, d Deps, h H) {
+		path, handler := mount(h, d.Stack.HandlerOptions(anonymous...)...)
 		Run(lc, d, Service{Name: name, Addr: addr, Services: []string{service}, Handlers: []Handler{{Path: path, Handler: handler}}})
 	})
 }

@@ -11,6 +11,7 @@ package commonv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -92,15 +93,77 @@ func (x *PageMeta) GetTotal() int32 {
 	return 0
 }
 
+// ErrorDetail rides on every domain error a service returns (as a Connect /
+// gRPC error detail). Code is the stable vocabulary clients branch on
+// (INSUFFICIENT_STOCK, RESERVATION_EXPIRED, ...); the edge maps it to the HTTP
+// status and the envelope's error.code, and Details to error.details. Clients
+// never branch on the message.
+type ErrorDetail struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Code is the stable upper-snake error code, e.g. "INSUFFICIENT_STOCK".
+	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// Details is structured context, e.g. {"requested": 5, "available": 2}.
+	Details       *structpb.Struct `protobuf:"bytes,2,opt,name=details,proto3" json:"details,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ErrorDetail) Reset() {
+	*x = ErrorDetail{}
+	mi := &file_bookingrush_common_v1_common_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErrorDetail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErrorDetail) ProtoMessage() {}
+
+func (x *ErrorDetail) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_common_v1_common_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErrorDetail.ProtoReflect.Descriptor instead.
+func (*ErrorDetail) Descriptor() ([]byte, []int) {
+	return file_bookingrush_common_v1_common_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ErrorDetail) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *ErrorDetail) GetDetails() *structpb.Struct {
+	if x != nil {
+		return x.Details
+	}
+	return nil
+}
+
 var File_bookingrush_common_v1_common_proto protoreflect.FileDescriptor
 
 const file_bookingrush_common_v1_common_proto_rawDesc = "" +
 	"\n" +
-	"\"bookingrush/common/v1/common.proto\x12\x15bookingrush.common.v1\"O\n" +
+	"\"bookingrush/common/v1/common.proto\x12\x15bookingrush.common.v1\x1a\x1cgoogle/protobuf/struct.proto\"O\n" +
 	"\bPageMeta\x12\x12\n" +
 	"\x04page\x18\x01 \x01(\x05R\x04page\x12\x19\n" +
 	"\bper_page\x18\x02 \x01(\x05R\aperPage\x12\x14\n" +
-	"\x05total\x18\x03 \x01(\x05R\x05totalB\xde\x01\n" +
+	"\x05total\x18\x03 \x01(\x05R\x05total\"T\n" +
+	"\vErrorDetail\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x121\n" +
+	"\adetails\x18\x02 \x01(\v2\x17.google.protobuf.StructR\adetailsB\xde\x01\n" +
 	"\x19com.bookingrush.common.v1B\vCommonProtoP\x01Z>github.com/bookingrush/rush/gen/bookingrush/common/v1;commonv1\xa2\x02\x03BCX\xaa\x02\x15Bookingrush.Common.V1\xca\x02\x15Bookingrush\\Common\\V1\xe2\x02!Bookingrush\\Common\\V1\\GPBMetadata\xea\x02\x17Bookingrush::Common::V1b\x06proto3"
 
 var (
@@ -115,16 +178,19 @@ func file_bookingrush_common_v1_common_proto_rawDescGZIP() []byte {
 	return file_bookingrush_common_v1_common_proto_rawDescData
 }
 
-var file_bookingrush_common_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_bookingrush_common_v1_common_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_bookingrush_common_v1_common_proto_goTypes = []any{
-	(*PageMeta)(nil), // 0: bookingrush.common.v1.PageMeta
+	(*PageMeta)(nil),        // 0: bookingrush.common.v1.PageMeta
+	(*ErrorDetail)(nil),     // 1: bookingrush.common.v1.ErrorDetail
+	(*structpb.Struct)(nil), // 2: google.protobuf.Struct
 }
 var file_bookingrush_common_v1_common_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	2, // 0: bookingrush.common.v1.ErrorDetail.details:type_name -> google.protobuf.Struct
+	1, // [1:1] is the sub-list for method output_type
+	1, // [1:1] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_common_v1_common_proto_init() }
@@ -138,7 +204,7 @@ func file_bookingrush_common_v1_common_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_common_v1_common_proto_rawDesc), len(file_bookingrush_common_v1_common_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

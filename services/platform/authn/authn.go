@@ -1,0 +1,272 @@
+// Package authn is who is calling: it issues and verifies the mesh's JWTs
+// (HS256, golang-jwt) and carries the verified Principal in the context.
+//
+// The edge forwards the caller's own access token to the internal services,
+// and every service verifies it again (cheaply, from a cache of verified
+// tokens), so no service trusts an identity header that anyone could send.
+// Internal callers (the saga confirming a booking) present a service token
+// minted with the same key.
+package authn
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+
+	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// Roles a principal may have.
+const (
+	RoleUser      = "user"
+	RoleOrganizer = "organizer"
+	RoleAdmin     = "admin"
+	// RoleService is an internal component acting for the system.
+	RoleService = "service"
+)
+
+// Token types (the "typ" claim): an access token is never accepted where a
+// refresh token or a queue pass is expected, and the other way round.
+const (
+	TypeAccess  = "access"
+	TypeService = "service"
+)
+
+// Config holds the signing key and token lifetimes.
+type Config struct {
+	// Secret signs and verifies every token; at least 32 bytes. Empty means a
+	// random key per process, which only works when one process runs every
+	// component (-target=all).
+	Secret    config.Secret `yaml:"secret"`
+	Issuer    string        `yaml:"issuer"`
+	AccessTTL time.Duration `yaml:"access_ttl"`
+}
+
+// RegisterFlags registers jwt.* flags.
+func (c *Config) RegisterFlags(f *flag.FlagSet) {
+	config.SecretVar(f, &c.Secret, "jwt.secret", "", "HS256 key for every token (>= 32 bytes); empty: random per process, fine for -target=all only")
+	f.StringVar(&c.Issuer, "jwt.issuer", "booking-rush", "iss claim of issued tokens")
+	f.DurationVar(&c.AccessTTL, "jwt.access-ttl", 15*time.Minute, "lifetime of access tokens")
+}
+
+// Validate checks key length and lifetimes.
+func (c *Config) Validate() error {
+	if c.Secret != "" && len(c.Secret.Reveal()) < 32 {
+		return errors.New("jwt.secret: must be at least 32 bytes")
+	}
+	if c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour {
+		return fmt.Errorf("jwt.access-ttl: %v is outside [1m, 24h]", c.AccessTTL)
+	}
+	return nil
+}
+
+// Principal is a verified caller.
+type Principal struct {
+	UserID   string
+	Role     string
+	TenantID string
+	// Token is the raw bearer token, forwarded on calls made on the
+	// principal's behalf.
+	Token string
+}
+
+// HasRole reports whether p has one of roles; admins and the system pass
+// every role check.
+func (p *Principal) HasRole(roles ...string) bool {
+	if p == nil {
+		return false
+	}
+	if p.Role == RoleAdmin || p.Role == RoleService {
+		return true
+	}
+	return slices.Contains(roles, p.Role)
+}
+
+type claims struct {
+	jwt.RegisteredClaims
+	Role     string `json:"role"`
+	TenantID string `json:"tid,omitempty"`
+	Type     string `json:"typ"`
+}
+
+// Keys issues and verifies tokens.
+type Keys struct {
+	key    []byte
+	issuer string
+	ttl    time.Duration
+	parser *jwt.Parser
+	cache  *cache
+}
+
+// NewKeys builds the key set from cfg (a random key when cfg.Secret is empty).
+func NewKeys(cfg Config) (*Keys, error) {
+	key := []byte(cfg.Secret.Reveal())
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, err
+		}
+	}
+	return &Keys{
+		key:    key,
+		issuer: cfg.Issuer,
+		ttl:    cfg.AccessTTL,
+		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(cfg.Issuer), jwt.WithExpirationRequired(), jwt.WithLeeway(5*time.Second)),
+		cache:  newCache(1 << 16),
+	}, nil
+}
+
+// AccessTTL is the lifetime of access tokens.
+func (k *Keys) AccessTTL() time.Duration { return k.ttl }
+
+// IssueAccess mints an access token for a user.
+func (k *Keys) IssueAccess(userID, role, tenantID string, now time.Time) (string, time.Time, error) {
+	exp := now.Add(k.ttl)
+	return k.sign(userID, role, tenantID, TypeAccess, now, exp)
+}
+
+// IssueService mints a token for an internal component acting as the system.
+func (k *Keys) IssueService(component string, now time.Time, ttl time.Duration) (string, time.Time, error) {
+	return k.sign("service:"+component, RoleService, "", TypeService, now, now.Add(ttl))
+}
+
+func (k *Keys) sign(sub, role, tenant, typ string, now, exp time.Time) (string, time.Time, error) {
+	c := claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: k.issuer, Subject: sub, ID: uuid.NewString(),
+			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
+		},
+		Role: role, TenantID: tenant, Type: typ,
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(k.key)
+	return s, exp, err
+}
+
+// ErrInvalidToken is returned for any token that does not verify.
+var ErrInvalidToken = errs.New(errs.Unauthorized, "invalid or expired token")
+
+// Verify checks a bearer token (signature, issuer, expiry, type) and returns
+// its principal. Verified tokens are cached until they expire, so the hot
+// path pays for the signature once per token, not per request.
+func (k *Keys) Verify(token string, now time.Time) (*Principal, error) {
+	if p, ok := k.cache.get(token, now); ok {
+		return p, nil
+	}
+	var c claims
+	if _, err := k.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return k.key, nil }); err != nil {
+		return nil, ErrInvalidToken
+	}
+	if c.Type != TypeAccess && c.Type != TypeService {
+		return nil, ErrInvalidToken
+	}
+	p := &Principal{UserID: c.Subject, Role: c.Role, TenantID: c.TenantID, Token: token}
+	k.cache.put(token, p, c.ExpiresAt.Time)
+	return p, nil
+}
+
+// BearerToken extracts the token of an "Authorization: Bearer ..." value.
+func BearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+type ctxKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// FromContext returns the caller, or nil for an anonymous call.
+func FromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(ctxKey{}).(*Principal)
+	return p
+}
+
+// Require returns the caller, or UNAUTHORIZED when there is none and
+// FORBIDDEN when it has none of roles (no roles: any signed-in caller).
+func Require(ctx context.Context, roles ...string) (*Principal, error) {
+	p := FromContext(ctx)
+	if p == nil {
+		return nil, errs.New(errs.Unauthorized, "sign in first")
+	}
+	if len(roles) > 0 && !p.HasRole(roles...) {
+		return nil, errs.New(errs.Forbidden, "your role may not do this")
+	}
+	return p, nil
+}
+
+// cache remembers verified tokens until they expire. It is sharded to keep
+// lock contention off the hot path; a full shard is emptied at once (tokens
+// are cheap to verify again, the cache only saves the common case).
+type cache struct {
+	shards [32]shard
+	max    int
+}
+
+type shard struct {
+	mu sync.RWMutex
+	m  map[[32]byte]cached
+}
+
+type cached struct {
+	p   *Principal
+	exp time.Time
+}
+
+func newCache(size int) *cache {
+	c := &cache{max: size / 32}
+	for i := range c.shards {
+		c.shards[i].m = make(map[[32]byte]cached)
+	}
+	return c
+}
+
+func (c *cache) shard(token string) (*shard, [32]byte) {
+	h := sha256.Sum256([]byte(token))
+	return &c.shards[h[0]%32], h
+}
+
+func (c *cache) get(token string, now time.Time) (*Principal, bool) {
+	s, h := c.shard(token)
+	s.mu.RLock()
+	e, ok := s.m[h]
+	s.mu.RUnlock()
+	if !ok || !now.Before(e.exp) {
+		return nil, false
+	}
+	return e.p, true
+}
+
+func (c *cache) put(token string, p *Principal, exp time.Time) {
+	s, h := c.shard(token)
+	s.mu.Lock()
+	if len(s.m) >= c.max {
+		clear(s.m)
+	}
+	s.m[h] = cached{p: p, exp: exp}
+	s.mu.Unlock()
+}
+
+// RandomToken returns an opaque URL-safe token of n random bytes (refresh
+// tokens, reset tokens).
+func RandomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

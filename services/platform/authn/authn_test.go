@@ -1,0 +1,85 @@
+package authn_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+func keys(t *testing.T, secret string) *authn.Keys {
+	t.Helper()
+	k, err := authn.NewKeys(authn.Config{Secret: config.Secret(secret), Issuer: "test", AccessTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+const secret = "0123456789abcdef0123456789abcdef"
+
+func TestIssueVerify(t *testing.T) {
+	k := keys(t, secret)
+	now := time.Now()
+	tok, exp, err := k.IssueAccess("u1", authn.RoleOrganizer, "t1", now)
+	if err != nil || !exp.After(now) {
+		t.Fatal(err)
+	}
+	for range 2 { // second time from the cache
+		p, err := k.Verify(tok, now)
+		if err != nil || p.UserID != "u1" || p.Role != authn.RoleOrganizer || p.TenantID != "t1" || p.Token != tok {
+			t.Fatalf("verify: %+v %v", p, err)
+		}
+	}
+	if _, err := k.Verify(tok, now.Add(2*time.Minute)); !errs.Is(err, errs.Unauthorized) {
+		t.Fatalf("expired token accepted (cache must respect expiry): %v", err)
+	}
+	if _, err := keys(t, secret+"-other").Verify(tok, now); err == nil {
+		t.Fatal("token verified with another key")
+	}
+}
+
+func TestRejectsForeignAlgorithmsAndTypes(t *testing.T) {
+	k := keys(t, secret)
+	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{
+		"sub": "u1", "role": "admin", "typ": "access", "iss": "test", "exp": time.Now().Add(time.Hour).Unix(),
+	}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	if _, err := k.Verify(none, time.Now()); err == nil {
+		t.Fatal("alg=none accepted")
+	}
+	pass, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": "u1", "role": "user", "typ": "queue_pass", "iss": "test", "exp": time.Now().Add(time.Hour).Unix(),
+	}).SignedString([]byte(secret))
+	if _, err := k.Verify(pass, time.Now()); err == nil {
+		t.Fatal("a token of another type was accepted as a login token")
+	}
+}
+
+func TestRequire(t *testing.T) {
+	ctx := context.Background()
+	if _, err := authn.Require(ctx); !errs.Is(err, errs.Unauthorized) {
+		t.Fatalf("anonymous: %v", err)
+	}
+	user := authn.WithPrincipal(ctx, &authn.Principal{UserID: "u", Role: authn.RoleUser})
+	if _, err := authn.Require(user, authn.RoleOrganizer); !errs.Is(err, errs.Forbidden) {
+		t.Fatalf("user as organizer: %v", err)
+	}
+	admin := authn.WithPrincipal(ctx, &authn.Principal{UserID: "a", Role: authn.RoleAdmin})
+	if _, err := authn.Require(admin, authn.RoleOrganizer); err != nil {
+		t.Fatalf("admin refused: %v", err)
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	for h, want := range map[string]string{"Bearer abc": "abc", "bearer abc": "abc", "Basic abc": "", "Bearer ": "", "": ""} {
+		got, ok := authn.BearerToken(h)
+		if got != want || ok != (want != "") {
+			t.Errorf("BearerToken(%q) = %q %v", h, got, ok)
+		}
+	}
+}

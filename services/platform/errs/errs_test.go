@@ -1,0 +1,67 @@
+package errs_test
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+
+	"connectrpc.com/connect"
+
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+func TestDomainErrorSurvivesTheWire(t *testing.T) {
+	sent := errs.Connect(errs.New(errs.InsufficientStock, "not enough seats", "requested", 5, "available", int32(2)))
+	var ce *connect.Error
+	if !errors.As(sent, &ce) || ce.Code() != connect.CodeResourceExhausted {
+		t.Fatalf("connect error = %v", sent)
+	}
+	// What a client sees after the round trip: a fresh error with the wire details.
+	wire := connect.NewError(ce.Code(), errors.New(ce.Message()))
+	for _, d := range ce.Details() {
+		wire.AddDetail(d)
+	}
+	got := errs.FromConnect(wire)
+	if got.Code != errs.InsufficientStock || got.Message != "not enough seats" {
+		t.Fatalf("got %+v", got)
+	}
+	if got.Details["requested"] != float64(5) || got.Details["available"] != float64(2) {
+		t.Fatalf("details = %#v", got.Details)
+	}
+	if got.Code.HTTPStatus() != http.StatusConflict {
+		t.Fatalf("http status = %d", got.Code.HTTPStatus())
+	}
+}
+
+func TestUnknownErrorsDoNotLeak(t *testing.T) {
+	err := errs.Connect(errors.New("pq: password authentication failed for user app"))
+	if connect.CodeOf(err) != connect.CodeInternal || err.(*connect.Error).Message() != "internal error" {
+		t.Fatalf("leaked: %v", err)
+	}
+}
+
+func TestFallbackFromConnectCodes(t *testing.T) {
+	for code, want := range map[connect.Code]errs.Code{
+		connect.CodeInvalidArgument: errs.Validation,
+		connect.CodeUnavailable:     errs.ServiceUnavailable,
+		connect.CodeUnauthenticated: errs.Unauthorized,
+		connect.CodeUnknown:         errs.Internal,
+	} {
+		if got := errs.FromConnect(connect.NewError(code, errors.New("x"))).Code; got != want {
+			t.Errorf("%v -> %s, want %s", code, got, want)
+		}
+	}
+	if got := errs.FromConnect(errors.New("dial tcp: refused")).Code; got != errs.ServiceUnavailable {
+		t.Errorf("transport error -> %s", got)
+	}
+}
+
+func TestEveryCodeHasBothMappings(t *testing.T) {
+	for _, c := range []errs.Code{errs.Validation, errs.Unauthorized, errs.Forbidden, errs.NotFound, errs.Conflict,
+		errs.InsufficientStock, errs.MaxPerUserExceeded, errs.SaleNotOpen, errs.QueuePassRequired,
+		errs.ReservationExpired, errs.PaymentFailed, errs.RateLimited, errs.ServiceUnavailable, errs.Internal} {
+		if c != errs.Internal && (c.HTTPStatus() == http.StatusInternalServerError || c.ConnectCode() == connect.CodeInternal) {
+			t.Errorf("%s has no mapping", c)
+		}
+	}
+}
