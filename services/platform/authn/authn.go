@@ -106,7 +106,6 @@ type Keys struct {
 	key    []byte
 	issuer string
 	ttl    time.Duration
-	parser *jwt.Parser
 	cache  *cache
 }
 
@@ -123,7 +122,6 @@ func NewKeys(cfg Config) (*Keys, error) {
 		key:    key,
 		issuer: cfg.Issuer,
 		ttl:    cfg.AccessTTL,
-		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(cfg.Issuer), jwt.WithExpirationRequired(), jwt.WithLeeway(5*time.Second)),
 		cache:  newCache(1 << 16),
 	}, nil
 }
@@ -165,7 +163,9 @@ func (k *Keys) Verify(token string, now time.Time) (*Principal, error) {
 		return p, nil
 	}
 	var c claims
-	if _, err := k.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return k.key, nil }); err != nil {
+	parser := jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(k.issuer),
+		jwt.WithExpirationRequired(), jwt.WithLeeway(5*time.Second), jwt.WithTimeFunc(func() time.Time { return now }))
+	if _, err := parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return k.key, nil }); err != nil {
 		return nil, ErrInvalidToken
 	}
 	if c.Type != TypeAccess && c.Type != TypeService {
