@@ -1048,6 +1048,181 @@ func (x *LoadInventoryResponse) GetAvailableSeats() int32 {
 	return 0
 }
 
+// GetAvailabilityRequest names a show.
+type GetAvailabilityRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ShowId is the show.
+	ShowId        string `protobuf:"bytes,1,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAvailabilityRequest) Reset() {
+	*x = GetAvailabilityRequest{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAvailabilityRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAvailabilityRequest) ProtoMessage() {}
+
+func (x *GetAvailabilityRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAvailabilityRequest.ProtoReflect.Descriptor instead.
+func (*GetAvailabilityRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetAvailabilityRequest) GetShowId() string {
+	if x != nil {
+		return x.ShowId
+	}
+	return ""
+}
+
+// ZoneAvailability is one zone's live counters; available + held + sold =
+// total at every instant.
+type ZoneAvailability struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ZoneId is the zone.
+	ZoneId string `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	// Total is the zone's capacity.
+	Total int32 `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	// Available is what can still be reserved.
+	Available int32 `protobuf:"varint,3,opt,name=available,proto3" json:"available,omitempty"`
+	// Held is reserved and not yet paid.
+	Held int32 `protobuf:"varint,4,opt,name=held,proto3" json:"held,omitempty"`
+	// Sold is confirmed.
+	Sold          int32 `protobuf:"varint,5,opt,name=sold,proto3" json:"sold,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ZoneAvailability) Reset() {
+	*x = ZoneAvailability{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ZoneAvailability) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ZoneAvailability) ProtoMessage() {}
+
+func (x *ZoneAvailability) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ZoneAvailability.ProtoReflect.Descriptor instead.
+func (*ZoneAvailability) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ZoneAvailability) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *ZoneAvailability) GetTotal() int32 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *ZoneAvailability) GetAvailable() int32 {
+	if x != nil {
+		return x.Available
+	}
+	return 0
+}
+
+func (x *ZoneAvailability) GetHeld() int32 {
+	if x != nil {
+		return x.Held
+	}
+	return 0
+}
+
+func (x *ZoneAvailability) GetSold() int32 {
+	if x != nil {
+		return x.Sold
+	}
+	return 0
+}
+
+// GetAvailabilityResponse lists the show's zones whose inventory is loaded.
+type GetAvailabilityResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Zones are the live counters, one per loaded zone.
+	Zones         []*ZoneAvailability `protobuf:"bytes,1,rep,name=zones,proto3" json:"zones,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAvailabilityResponse) Reset() {
+	*x = GetAvailabilityResponse{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAvailabilityResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAvailabilityResponse) ProtoMessage() {}
+
+func (x *GetAvailabilityResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAvailabilityResponse.ProtoReflect.Descriptor instead.
+func (*GetAvailabilityResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetAvailabilityResponse) GetZones() []*ZoneAvailability {
+	if x != nil {
+		return x.Zones
+	}
+	return nil
+}
+
 var File_bookingrush_booking_v1_booking_proto protoreflect.FileDescriptor
 
 const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
@@ -1123,14 +1298,24 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\x15LoadInventoryResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x14\n" +
 	"\x05zones\x18\x02 \x01(\x05R\x05zones\x12'\n" +
-	"\x0favailable_seats\x18\x03 \x01(\x05R\x0eavailableSeats*\xc1\x01\n" +
+	"\x0favailable_seats\x18\x03 \x01(\x05R\x0eavailableSeats\">\n" +
+	"\x16GetAvailabilityRequest\x12$\n" +
+	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\"\x87\x01\n" +
+	"\x10ZoneAvailability\x12\x17\n" +
+	"\azone_id\x18\x01 \x01(\tR\x06zoneId\x12\x14\n" +
+	"\x05total\x18\x02 \x01(\x05R\x05total\x12\x1c\n" +
+	"\tavailable\x18\x03 \x01(\x05R\tavailable\x12\x12\n" +
+	"\x04held\x18\x04 \x01(\x05R\x04held\x12\x12\n" +
+	"\x04sold\x18\x05 \x01(\x05R\x04sold\"Y\n" +
+	"\x17GetAvailabilityResponse\x12>\n" +
+	"\x05zones\x18\x01 \x03(\v2(.bookingrush.booking.v1.ZoneAvailabilityR\x05zones*\xc1\x01\n" +
 	"\rBookingStatus\x12\x1e\n" +
 	"\x1aBOOKING_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17BOOKING_STATUS_RESERVED\x10\x01\x12\x1c\n" +
 	"\x18BOOKING_STATUS_CONFIRMED\x10\x02\x12\x1c\n" +
 	"\x18BOOKING_STATUS_CANCELLED\x10\x03\x12\x1a\n" +
 	"\x16BOOKING_STATUS_EXPIRED\x10\x04\x12\x1b\n" +
-	"\x17BOOKING_STATUS_REFUNDED\x10\x052\x87\b\n" +
+	"\x17BOOKING_STATUS_REFUNDED\x10\x052\x80\t\n" +
 	"\x0eBookingService\x12\x7f\n" +
 	"\aReserve\x12&.bookingrush.booking.v1.ReserveRequest\x1a'.bookingrush.booking.v1.ReserveResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/api/v1/bookings/reserve\x12\xa1\x01\n" +
 	"\x0eConfirmBooking\x12-.bookingrush.booking.v1.ConfirmBookingRequest\x1a..bookingrush.booking.v1.ConfirmBookingResponse\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/api/v1/bookings/{booking_id}/confirm\x12\x9d\x01\n" +
@@ -1139,7 +1324,8 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"GetBooking\x12).bookingrush.booking.v1.GetBookingRequest\x1a*.bookingrush.booking.v1.GetBookingResponse\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/bookings/{booking_id}\x90\x02\x01\x12\x86\x01\n" +
 	"\fListBookings\x12+.bookingrush.booking.v1.ListBookingsRequest\x1a,.bookingrush.booking.v1.ListBookingsResponse\"\x1b\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/bookings\x90\x02\x01\x12\xa3\x01\n" +
 	"\x13ListPendingBookings\x122.bookingrush.booking.v1.ListPendingBookingsRequest\x1a3.bookingrush.booking.v1.ListPendingBookingsResponse\"#\x82\xd3\xe4\x93\x02\x1a\x12\x18/api/v1/bookings/pending\x90\x02\x01\x12q\n" +
-	"\rLoadInventory\x12,.bookingrush.booking.v1.LoadInventoryRequest\x1a-.bookingrush.booking.v1.LoadInventoryResponse\"\x03\x90\x02\x02B\xe6\x01\n" +
+	"\rLoadInventory\x12,.bookingrush.booking.v1.LoadInventoryRequest\x1a-.bookingrush.booking.v1.LoadInventoryResponse\"\x03\x90\x02\x02\x12w\n" +
+	"\x0fGetAvailability\x12..bookingrush.booking.v1.GetAvailabilityRequest\x1a/.bookingrush.booking.v1.GetAvailabilityResponse\"\x03\x90\x02\x01B\xe6\x01\n" +
 	"\x1acom.bookingrush.booking.v1B\fBookingProtoP\x01Z@github.com/bookingrush/rush/gen/bookingrush/booking/v1;bookingv1\xa2\x02\x03BBX\xaa\x02\x16Bookingrush.Booking.V1\xca\x02\x16Bookingrush\\Booking\\V1\xe2\x02\"Bookingrush\\Booking\\V1\\GPBMetadata\xea\x02\x18Bookingrush::Booking::V1b\x06proto3"
 
 var (
@@ -1155,7 +1341,7 @@ func file_bookingrush_booking_v1_booking_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_booking_v1_booking_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(BookingStatus)(0),                  // 0: bookingrush.booking.v1.BookingStatus
 	(*Booking)(nil),                     // 1: bookingrush.booking.v1.Booking
@@ -1173,44 +1359,50 @@ var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(*ListPendingBookingsResponse)(nil), // 13: bookingrush.booking.v1.ListPendingBookingsResponse
 	(*LoadInventoryRequest)(nil),        // 14: bookingrush.booking.v1.LoadInventoryRequest
 	(*LoadInventoryResponse)(nil),       // 15: bookingrush.booking.v1.LoadInventoryResponse
-	(*timestamppb.Timestamp)(nil),       // 16: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),                 // 17: bookingrush.common.v1.PageMeta
+	(*GetAvailabilityRequest)(nil),      // 16: bookingrush.booking.v1.GetAvailabilityRequest
+	(*ZoneAvailability)(nil),            // 17: bookingrush.booking.v1.ZoneAvailability
+	(*GetAvailabilityResponse)(nil),     // 18: bookingrush.booking.v1.GetAvailabilityResponse
+	(*timestamppb.Timestamp)(nil),       // 19: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),                 // 20: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.booking.v1.Booking.status:type_name -> bookingrush.booking.v1.BookingStatus
-	16, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
-	16, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
-	16, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
-	16, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
-	16, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
+	19, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
+	19, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
+	19, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
+	19, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
+	19, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: bookingrush.booking.v1.ReserveResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	1,  // 7: bookingrush.booking.v1.ConfirmBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	1,  // 8: bookingrush.booking.v1.CancelBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	1,  // 9: bookingrush.booking.v1.GetBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	0,  // 10: bookingrush.booking.v1.ListBookingsRequest.status:type_name -> bookingrush.booking.v1.BookingStatus
 	1,  // 11: bookingrush.booking.v1.ListBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	17, // 12: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	20, // 12: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	1,  // 13: bookingrush.booking.v1.ListPendingBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	17, // 14: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	2,  // 15: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
-	4,  // 16: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
-	6,  // 17: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
-	8,  // 18: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
-	10, // 19: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
-	12, // 20: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
-	14, // 21: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
-	3,  // 22: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
-	5,  // 23: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
-	7,  // 24: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
-	9,  // 25: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
-	11, // 26: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
-	13, // 27: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
-	15, // 28: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
-	22, // [22:29] is the sub-list for method output_type
-	15, // [15:22] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	20, // 14: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	17, // 15: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
+	2,  // 16: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
+	4,  // 17: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
+	6,  // 18: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
+	8,  // 19: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
+	10, // 20: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
+	12, // 21: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
+	14, // 22: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
+	16, // 23: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
+	3,  // 24: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
+	5,  // 25: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
+	7,  // 26: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
+	9,  // 27: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
+	11, // 28: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
+	13, // 29: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
+	15, // 30: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
+	18, // 31: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
+	24, // [24:32] is the sub-list for method output_type
+	16, // [16:24] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_booking_v1_booking_proto_init() }
@@ -1224,7 +1416,7 @@ func file_bookingrush_booking_v1_booking_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_booking_v1_booking_proto_rawDesc), len(file_bookingrush_booking_v1_booking_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -55,6 +55,9 @@ const (
 	// BookingServiceLoadInventoryProcedure is the fully-qualified name of the BookingService's
 	// LoadInventory RPC.
 	BookingServiceLoadInventoryProcedure = "/bookingrush.booking.v1.BookingService/LoadInventory"
+	// BookingServiceGetAvailabilityProcedure is the fully-qualified name of the BookingService's
+	// GetAvailability RPC.
+	BookingServiceGetAvailabilityProcedure = "/bookingrush.booking.v1.BookingService/GetAvailability"
 )
 
 // BookingServiceClient is a client for the bookingrush.booking.v1.BookingService service.
@@ -81,6 +84,10 @@ type BookingServiceClient interface {
 	// Internal only (the catalog service calls it on publish); not on the
 	// public API.
 	LoadInventory(context.Context, *connect.Request[v1.LoadInventoryRequest]) (*connect.Response[v1.LoadInventoryResponse], error)
+	// GetAvailability answers the live seat counts of a show's zones, from the
+	// inventory the reserve path decides on. Internal only (the catalog's zone
+	// listing calls it).
+	GetAvailability(context.Context, *connect.Request[v1.GetAvailabilityRequest]) (*connect.Response[v1.GetAvailabilityResponse], error)
 }
 
 // NewBookingServiceClient constructs a client for the bookingrush.booking.v1.BookingService
@@ -140,6 +147,13 @@ func NewBookingServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		getAvailability: connect.NewClient[v1.GetAvailabilityRequest, v1.GetAvailabilityResponse](
+			httpClient,
+			baseURL+BookingServiceGetAvailabilityProcedure,
+			connect.WithSchema(bookingServiceMethods.ByName("GetAvailability")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -152,6 +166,7 @@ type bookingServiceClient struct {
 	listBookings        *connect.Client[v1.ListBookingsRequest, v1.ListBookingsResponse]
 	listPendingBookings *connect.Client[v1.ListPendingBookingsRequest, v1.ListPendingBookingsResponse]
 	loadInventory       *connect.Client[v1.LoadInventoryRequest, v1.LoadInventoryResponse]
+	getAvailability     *connect.Client[v1.GetAvailabilityRequest, v1.GetAvailabilityResponse]
 }
 
 // Reserve calls bookingrush.booking.v1.BookingService.Reserve.
@@ -189,6 +204,11 @@ func (c *bookingServiceClient) LoadInventory(ctx context.Context, req *connect.R
 	return c.loadInventory.CallUnary(ctx, req)
 }
 
+// GetAvailability calls bookingrush.booking.v1.BookingService.GetAvailability.
+func (c *bookingServiceClient) GetAvailability(ctx context.Context, req *connect.Request[v1.GetAvailabilityRequest]) (*connect.Response[v1.GetAvailabilityResponse], error) {
+	return c.getAvailability.CallUnary(ctx, req)
+}
+
 // BookingServiceHandler is an implementation of the bookingrush.booking.v1.BookingService service.
 type BookingServiceHandler interface {
 	// Reserve holds seats of a zone for the caller. One atomic Redis step
@@ -213,6 +233,10 @@ type BookingServiceHandler interface {
 	// Internal only (the catalog service calls it on publish); not on the
 	// public API.
 	LoadInventory(context.Context, *connect.Request[v1.LoadInventoryRequest]) (*connect.Response[v1.LoadInventoryResponse], error)
+	// GetAvailability answers the live seat counts of a show's zones, from the
+	// inventory the reserve path decides on. Internal only (the catalog's zone
+	// listing calls it).
+	GetAvailability(context.Context, *connect.Request[v1.GetAvailabilityRequest]) (*connect.Response[v1.GetAvailabilityResponse], error)
 }
 
 // NewBookingServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -268,6 +292,13 @@ func NewBookingServiceHandler(svc BookingServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	bookingServiceGetAvailabilityHandler := connect.NewUnaryHandler(
+		BookingServiceGetAvailabilityProcedure,
+		svc.GetAvailability,
+		connect.WithSchema(bookingServiceMethods.ByName("GetAvailability")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/bookingrush.booking.v1.BookingService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case BookingServiceReserveProcedure:
@@ -284,6 +315,8 @@ func NewBookingServiceHandler(svc BookingServiceHandler, opts ...connect.Handler
 			bookingServiceListPendingBookingsHandler.ServeHTTP(w, r)
 		case BookingServiceLoadInventoryProcedure:
 			bookingServiceLoadInventoryHandler.ServeHTTP(w, r)
+		case BookingServiceGetAvailabilityProcedure:
+			bookingServiceGetAvailabilityHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -319,4 +352,8 @@ func (UnimplementedBookingServiceHandler) ListPendingBookings(context.Context, *
 
 func (UnimplementedBookingServiceHandler) LoadInventory(context.Context, *connect.Request[v1.LoadInventoryRequest]) (*connect.Response[v1.LoadInventoryResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.booking.v1.BookingService.LoadInventory is not implemented"))
+}
+
+func (UnimplementedBookingServiceHandler) GetAvailability(context.Context, *connect.Request[v1.GetAvailabilityRequest]) (*connect.Response[v1.GetAvailabilityResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.booking.v1.BookingService.GetAvailability is not implemented"))
 }
