@@ -224,6 +224,8 @@ func TestConstraintsRejectBadStates(t *testing.T) {
 	}{
 		{"zone available above total", check, `UPDATE seat_zones SET available_seats = total_seats + 1 WHERE id = $1`, []any{f.zone}},
 		{"zone available below zero", check, `UPDATE seat_zones SET available_seats = -1 WHERE id = $1`, []any{f.zone}},
+		{"zone counters not adding up", check, `UPDATE seat_zones SET available_seats = available_seats - 1 WHERE id = $1`, []any{f.zone}},
+		{"zone held negative", check, `UPDATE seat_zones SET held_seats = -1, available_seats = available_seats + 1 WHERE id = $1`, []any{f.zone}},
 		{"zone price zero", check, `UPDATE seat_zones SET price = 0 WHERE id = $1`, []any{f.zone}},
 		{"zone name duplicate in show", unique, `INSERT INTO seat_zones (show_id, name, price, total_seats, available_seats) VALUES ($1, 'A', 10, 1, 1)`, []any{f.show}},
 		{"show available above total", check, `UPDATE shows SET available_seats = total_seats + 1 WHERE id = $1`, []any{f.show}},
@@ -284,7 +286,7 @@ func TestShowCountersFollowZones(t *testing.T) {
 		}
 	}
 	exec(`INSERT INTO seat_zones (show_id, name, price, total_seats, available_seats) VALUES ($1, 'B', 10, 50, 50)`, f.show)
-	exec(`UPDATE seat_zones SET available_seats = available_seats - 7 WHERE id = $1`, f.zone)
+	exec(`UPDATE seat_zones SET available_seats = available_seats - 7, held_seats = held_seats + 7 WHERE id = $1`, f.zone)
 	exec(`DELETE FROM seat_zones WHERE show_id = $1 AND name = 'B'`, f.show)
 	var total, avail int
 	if err := db.QueryRowContext(ctx, `SELECT total_seats, available_seats FROM shows WHERE id = $1`, f.show).Scan(&total, &avail); err != nil {

@@ -59,6 +59,8 @@ var components = []component{
 	{"auth", []dependency{usesPostgres, usesRedis, usesKafka}, func(c *Config) fx.Option { return auth.Module(c.Auth) }},
 	{"catalog", []dependency{usesPostgres, usesRedis, usesKafka}, func(c *Config) fx.Option { return catalog.Module(c.Catalog) }},
 	{"booking", []dependency{usesPostgres, usesRedis, usesKafka}, func(c *Config) fx.Option { return booking.Module(c.Booking) }},
+	{"relay", []dependency{usesRedis, usesKafka}, func(c *Config) fx.Option { return booking.RelayModule(c.Booking) }},
+	{"persister", []dependency{usesPostgres, usesKafka}, func(c *Config) fx.Option { return booking.PersisterModule(c.Booking) }},
 	{"payment", []dependency{usesPostgres, usesKafka}, func(c *Config) fx.Option { return payment.Module(c.Payment) }},
 	{"saga", []dependency{usesPostgres, usesKafka}, func(c *Config) fx.Option { return saga.Module(c.Saga) }},
 	{"notify", []dependency{usesPostgres, usesKafka}, func(c *Config) fx.Option { return notify.Module(c.Notify) }},

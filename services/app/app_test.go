@@ -224,6 +224,9 @@ func callEmpty(t *testing.T, client *http.Client, base string, md protoreflect.M
 	} else {
 		_, err = c.CallUnary(ctx, req)
 	}
+	if err == nil {
+		return // an empty request is valid for some RPCs (ListCategories): it reached the handler
+	}
 	switch code := connect.CodeOf(err); code {
 	case connect.CodeInvalidArgument, connect.CodeUnimplemented, connect.CodeUnauthenticated:
 	default:

@@ -1,14 +1,26 @@
-// Package booking is the booking engine: atomic reservations in Redis, expiring holds, confirmation and cancellation.
+// Package booking is the booking engine: atomic reservations in Redis,
+// expiring holds, confirmation and cancellation, and the path from Redis to
+// everything else (stream -> relay -> Kafka -> persister -> Postgres).
+//
+// Layers: handlers (server.go) translate; rules live in service.go; Redis
+// decisions are the Lua scripts of lua/ run by engine.go; SQL in store.go;
+// the background workers are sweeper.go, relay.go and persister.go.
 package booking
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
+	"go.uber.org/zap"
 
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/server"
 )
 
@@ -18,39 +30,108 @@ type Config struct {
 	Addr string `yaml:"addr"`
 	// HoldTTL is how long a reservation holds seats before they come back.
 	HoldTTL time.Duration `yaml:"hold_ttl"`
+	// IdempotencyTTL is how long an Idempotency-Key replays its booking.
+	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`
+	// KeyPrefix prefixes every Redis key of the engine.
+	KeyPrefix string `yaml:"key_prefix"`
+	// RedisTimeout bounds one engine call (a reserve is one script).
+	RedisTimeout time.Duration `yaml:"redis_timeout"`
+	// SweepInterval is how often due holds are released; a hold comes back
+	// at most this long (plus one sweep) after its deadline.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
+	// RelayBatch is the most stream entries relayed to Kafka at once.
+	RelayBatch int `yaml:"relay_batch"`
+	// DrainTimeout bounds the wait for relay and persister before a rebuild.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 }
 
 // RegisterFlags registers booking.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.StringVar(&c.Addr, "booking.addr", server.DefaultAddr("booking"), "listen address of the BookingService")
 	f.DurationVar(&c.HoldTTL, "booking.hold-ttl", 10*time.Minute, "how long a reservation holds seats unpaid")
+	f.DurationVar(&c.IdempotencyTTL, "booking.idempotency-ttl", 24*time.Hour, "how long an Idempotency-Key replays its booking")
+	f.StringVar(&c.KeyPrefix, "booking.key-prefix", "bk:", "prefix of the booking engine's Redis keys")
+	f.DurationVar(&c.RedisTimeout, "booking.redis-timeout", 2*time.Second, "time allowed for one booking-engine call to Redis")
+	f.DurationVar(&c.SweepInterval, "booking.sweep-interval", 500*time.Millisecond, "how often due holds are released")
+	f.IntVar(&c.RelayBatch, "booking.relay-batch", 500, "most stream entries relayed to Kafka in one batch")
+	f.DurationVar(&c.DrainTimeout, "booking.drain-timeout", 30*time.Second, "longest wait for relay and persister before an inventory rebuild")
 }
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
+	var errs []error
 	if c.HoldTTL < time.Second {
-		return fmt.Errorf("booking.hold-ttl: %v is shorter than a second", c.HoldTTL)
+		errs = append(errs, fmt.Errorf("booking.hold-ttl: %v is shorter than a second", c.HoldTTL))
 	}
-	return server.ValidateAddr("booking.addr", c.Addr)
+	if c.IdempotencyTTL < c.HoldTTL {
+		errs = append(errs, errors.New("booking.idempotency-ttl: must be at least booking.hold-ttl"))
+	}
+	if c.SweepInterval <= 0 || c.SweepInterval > time.Second {
+		errs = append(errs, fmt.Errorf("booking.sweep-interval: %v must be in (0, 1s] so holds return within 2s", c.SweepInterval))
+	}
+	if c.RelayBatch < 1 || c.RedisTimeout <= 0 || c.DrainTimeout <= 0 {
+		errs = append(errs, errors.New("booking.relay-batch, booking.redis-timeout and booking.drain-timeout must be positive"))
+	}
+	if c.KeyPrefix == "" {
+		errs = append(errs, errors.New("booking.key-prefix: must not be empty"))
+	}
+	errs = append(errs, server.ValidateAddr("booking.addr", c.Addr))
+	return errors.Join(errs...)
 }
 
-// Server implements bookingv1connect.BookingServiceHandler.
-type Server struct {
-	bookingv1connect.UnimplementedBookingServiceHandler
+func newEngine(cfg Config, rdb *redis.Client) *Engine {
+	return NewEngine(rdb, cfg.KeyPrefix, cfg.HoldTTL, cfg.IdempotencyTTL)
 }
 
-var _ bookingv1connect.BookingServiceHandler = (*Server)(nil)
-
-// NewServer returns the BookingService handler.
-func NewServer() bookingv1connect.BookingServiceHandler {
-	return &Server{}
+// ensureTopic creates booking.events when the process starts.
+func ensureTopic(lc fx.Lifecycle, cluster *kafka.Cluster) {
+	lc.Append(fx.StartHook(func(ctx context.Context) error {
+		return cluster.EnsureTopics(ctx, kafka.TopicSpec{Name: TopicBookingEvents})
+	}))
 }
 
-// Module serves the BookingService on cfg.Addr.
+// shared provides what every booking target needs, privately to the
+// target's module: several booking targets may run in one process.
+func shared(cfg Config) fx.Option {
+	return fx.Options(
+		fx.Supply(cfg, fx.Private),
+		fx.Provide(fx.Private, newEngine, NewStore),
+		fx.Invoke(ensureTopic),
+	)
+}
+
+// Module serves the BookingService on cfg.Addr and sweeps due holds.
 func Module(cfg Config) fx.Option {
 	return fx.Module("booking",
-		fx.Supply(cfg),
-		fx.Provide(NewServer),
+		shared(cfg),
+		fx.Provide(fx.Private, NewService, NewServer),
+		fx.Invoke(func(lc fx.Lifecycle, eng *Engine, log *zap.Logger) {
+			sw := NewSweeper(eng, cfg.SweepInterval, log)
+			lc.Append(fx.Hook{OnStart: sw.Start, OnStop: sw.Stop})
+		}),
 		server.Serve("booking", cfg.Addr, bookingv1connect.BookingServiceName, bookingv1connect.NewBookingServiceHandler),
+	)
+}
+
+// RelayModule runs the stream relay (the "relay" target).
+func RelayModule(cfg Config) fx.Option {
+	return fx.Module("relay",
+		shared(cfg),
+		fx.Invoke(func(lc fx.Lifecycle, eng *Engine, p *kafka.Producer, log *zap.Logger) {
+			r := NewRelay(eng, p, TopicBookingEvents, cfg.RelayBatch, log)
+			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
+		}),
+	)
+}
+
+// PersisterModule runs the persister (the "persister" target).
+func PersisterModule(cfg Config) fx.Option {
+	return fx.Module("persister",
+		shared(cfg),
+		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, db *pgxpool.Pool, log *zap.Logger) {
+			p := NewPersister(db, log)
+			r := c.NewBatchRunner(PersisterGroup, []string{TopicBookingEvents}, p.Handle, kafka.BatchOptions{})
+			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
+		}),
 	)
 }

@@ -1,8 +1,16 @@
 // Package catalog owns events, shows, seat zones and categories: organizer-owned, draft to published to cancelled, with a Redis-cached read path.
+//
+// Layers: the handlers (handler.go) only translate; the rules (who may do
+// what, the life cycle, publish and its inventory load) live in service.go;
+// SQL in store.go; the read cache in cache.go; the calls to the booking
+// engine in inventory.go.
 package catalog
 
 import (
+	"errors"
 	"flag"
+	"fmt"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -14,34 +22,53 @@ import (
 type Config struct {
 	// Addr is where the CatalogService listens (Connect, gRPC and gRPC-Web).
 	Addr string `yaml:"addr"`
+	// CachePrefix starts every Redis key of the read cache, so several
+	// deployments (or tests) can share one Redis.
+	CachePrefix string `yaml:"cache_prefix"`
+	// CacheTTL bounds how long a cached read lives; invalidation on change
+	// is what keeps it fresh, the TTL only bounds what a lost invalidation
+	// (Redis unreachable at write time) can leave stale.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
+	// AvailabilityTimeout is how long a zone or show listing waits for the
+	// booking engine's live counts before it answers the Postgres counters.
+	AvailabilityTimeout time.Duration `yaml:"availability_timeout"`
+	// InventoryTimeout is how long publish and cancel wait for the booking
+	// engine to (re)load an event's inventory.
+	InventoryTimeout time.Duration `yaml:"inventory_timeout"`
 }
 
 // RegisterFlags registers catalog.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.StringVar(&c.Addr, "catalog.addr", server.DefaultAddr("catalog"), "listen address of the CatalogService")
+	f.StringVar(&c.CachePrefix, "catalog.cache-prefix", "catalog:", "prefix of the catalog's Redis cache keys")
+	f.DurationVar(&c.CacheTTL, "catalog.cache-ttl", 30*time.Second, "lifetime of a cached catalog read (changes invalidate at once)")
+	f.DurationVar(&c.AvailabilityTimeout, "catalog.availability-timeout", 500*time.Millisecond, "wait for live seat counts before answering the Postgres counters")
+	f.DurationVar(&c.InventoryTimeout, "catalog.inventory-timeout", 10*time.Second, "wait for the booking engine to load an event's inventory on publish and cancel")
 }
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
-	return server.ValidateAddr("catalog.addr", c.Addr)
-}
-
-// Server implements catalogv1connect.CatalogServiceHandler.
-type Server struct {
-	catalogv1connect.UnimplementedCatalogServiceHandler
-}
-
-var _ catalogv1connect.CatalogServiceHandler = (*Server)(nil)
-
-// NewServer returns the CatalogService handler.
-func NewServer() catalogv1connect.CatalogServiceHandler {
-	return &Server{}
+	var errs []error
+	if err := server.ValidateAddr("catalog.addr", c.Addr); err != nil {
+		errs = append(errs, err)
+	}
+	if c.CachePrefix == "" {
+		errs = append(errs, errors.New("catalog.cache-prefix: must not be empty (the cache shares Redis with the booking engine)"))
+	}
+	if c.CacheTTL < time.Second || c.CacheTTL > time.Hour {
+		errs = append(errs, fmt.Errorf("catalog.cache-ttl: %v is outside [1s, 1h]", c.CacheTTL))
+	}
+	if c.AvailabilityTimeout <= 0 || c.InventoryTimeout <= 0 {
+		errs = append(errs, errors.New("catalog.availability-timeout and catalog.inventory-timeout must be positive"))
+	}
+	return errors.Join(errs...)
 }
 
 // Module serves the CatalogService on cfg.Addr.
 func Module(cfg Config) fx.Option {
 	return fx.Module("catalog",
 		fx.Supply(cfg),
+		fx.Provide(fx.Private, NewStore, NewCache, NewInventory, NewService),
 		fx.Provide(NewServer),
 		server.Serve("catalog", cfg.Addr, catalogv1connect.CatalogServiceName, catalogv1connect.NewCatalogServiceHandler,
 			// Callable without a token:

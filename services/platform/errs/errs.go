@@ -96,9 +96,32 @@ type Error struct {
 	Code    Code
 	Message string
 	Details map[string]any
+	// Cause is the failure behind the error, for logs only: it never
+	// reaches a caller.
+	Cause error
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Unavailable is a SERVICE_UNAVAILABLE error caused by a failing dependency.
+func Unavailable(msg string, cause error, details ...any) *Error {
+	e := New(ServiceUnavailable, msg, details...)
+	e.Cause = cause
+	return e
+}
+
+// hidden is what crosses the wire in place of an error: the public message,
+// with the cause still reachable through errors.Unwrap for logging.
+type hidden struct {
+	msg   string
+	cause error
+}
+
+func (h *hidden) Error() string { return h.msg }
+func (h *hidden) Unwrap() error { return h.cause }
 
 // New returns a domain error; details are key/value pairs
 // ("requested", 5, "available", 2).
@@ -127,9 +150,9 @@ func Connect(err error) error {
 	}
 	var de *Error
 	if !errors.As(err, &de) {
-		return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+		return connect.NewError(connect.CodeInternal, &hidden{msg: "internal error", cause: err})
 	}
-	out := connect.NewError(de.Code.ConnectCode(), errors.New(de.Message))
+	out := connect.NewError(de.Code.ConnectCode(), &hidden{msg: de.Message, cause: de.Cause})
 	detail := &commonv1.ErrorDetail{Code: string(de.Code)}
 	if len(de.Details) > 0 {
 		if s, serr := structpb.NewStruct(normalize(de.Details)); serr == nil {

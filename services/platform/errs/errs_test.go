@@ -65,3 +65,17 @@ func TestEveryCodeHasBothMappings(t *testing.T) {
 		}
 	}
 }
+
+func TestCauseStaysForLogsOnly(t *testing.T) {
+	cause := errors.New("dial tcp 10.0.0.7:6379: connection refused")
+	err := errs.Connect(errs.Unavailable("store unreachable", cause))
+	if err.(*connect.Error).Message() != "store unreachable" {
+		t.Fatalf("message %q", err.(*connect.Error).Message())
+	}
+	if !errors.Is(err, cause) {
+		t.Fatal("cause not reachable for logging")
+	}
+	if !errors.Is(errs.Connect(cause), cause) {
+		t.Fatal("cause of an internal error not reachable for logging")
+	}
+}

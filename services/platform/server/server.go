@@ -120,6 +120,7 @@ type Deps struct {
 // recovery and the message size limit.
 type Stack struct {
 	otel     connect.Interceptor
+	logErrs  connect.Interceptor
 	validate connect.Interceptor
 	keys     *authn.Keys
 	base     []connect.HandlerOption
@@ -133,6 +134,7 @@ func NewStack(cfg Config, log *zap.Logger, keys *authn.Keys) (*Stack, error) {
 	}
 	return &Stack{
 		otel:     otelInt,
+		logErrs:  logServerErrors(log),
 		validate: validate.NewInterceptor(),
 		keys:     keys,
 		base: []connect.HandlerOption{
@@ -150,8 +152,32 @@ func NewStack(cfg Config, log *zap.Logger, keys *authn.Keys) (*Stack, error) {
 // must carry a valid one).
 func (s *Stack) HandlerOptions(anonymous ...string) []connect.HandlerOption {
 	return append([]connect.HandlerOption{
-		connect.WithInterceptors(s.otel, authn.NewServerInterceptor(s.keys, anonymous...), s.validate),
+		connect.WithInterceptors(s.otel, s.logErrs, authn.NewServerInterceptor(s.keys, anonymous...), s.validate),
 	}, s.base...)
+}
+
+// logServerErrors logs the answers that mean "our fault" (internal,
+// unavailable, data loss) with the cause the caller never sees.
+func logServerErrors(log *zap.Logger) connect.Interceptor {
+	report := func(ctx context.Context, procedure string, err error) {
+		switch connect.CodeOf(err) {
+		case connect.CodeInternal, connect.CodeUnknown, connect.CodeUnavailable, connect.CodeDataLoss:
+			cause := errors.Unwrap(err)
+			for next := errors.Unwrap(cause); next != nil; next = errors.Unwrap(next) {
+				cause = next
+			}
+			log.Warn("rpc failed", zap.String("procedure", procedure), zap.Error(err), zap.NamedError("cause", cause))
+		}
+	}
+	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			res, err := next(ctx, req)
+			if err != nil && !req.Spec().IsClient {
+				report(ctx, req.Spec().Procedure, err)
+			}
+			return res, err
+		}
+	})
 }
 
 // NewHTTPServer returns an http.Server with the configured limits that speaks

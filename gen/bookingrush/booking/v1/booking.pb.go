@@ -1223,6 +1223,93 @@ func (x *GetAvailabilityResponse) GetZones() []*ZoneAvailability {
 	return nil
 }
 
+// BookingEvent is one state change of a booking, as published on the Kafka
+// topic "booking.events" (key: the booking id; value: this message in binary
+// protobuf). Every event carries the booking's whole state and its zone's
+// counters after the change, with versions, so consumers can apply events
+// idempotently and in any order: keep a booking's state only if Version is
+// higher than the one stored, a zone's counters only if ZoneVersion is.
+type BookingEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Booking is the booking after the change; Booking.status says what happened.
+	Booking *Booking `protobuf:"bytes,1,opt,name=booking,proto3" json:"booking,omitempty"`
+	// Version is the booking's state version: 1 when reserved, +1 per change.
+	Version int64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// Zone is the zone's counters right after the change.
+	Zone *ZoneAvailability `protobuf:"bytes,3,opt,name=zone,proto3" json:"zone,omitempty"`
+	// ZoneVersion increases with every change of the zone's counters.
+	ZoneVersion int64 `protobuf:"varint,4,opt,name=zone_version,json=zoneVersion,proto3" json:"zone_version,omitempty"`
+	// OccurredAt is when the change happened (Redis time).
+	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BookingEvent) Reset() {
+	*x = BookingEvent{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BookingEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BookingEvent) ProtoMessage() {}
+
+func (x *BookingEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BookingEvent.ProtoReflect.Descriptor instead.
+func (*BookingEvent) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *BookingEvent) GetBooking() *Booking {
+	if x != nil {
+		return x.Booking
+	}
+	return nil
+}
+
+func (x *BookingEvent) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *BookingEvent) GetZone() *ZoneAvailability {
+	if x != nil {
+		return x.Zone
+	}
+	return nil
+}
+
+func (x *BookingEvent) GetZoneVersion() int64 {
+	if x != nil {
+		return x.ZoneVersion
+	}
+	return 0
+}
+
+func (x *BookingEvent) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
 var File_bookingrush_booking_v1_booking_proto protoreflect.FileDescriptor
 
 const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
@@ -1308,7 +1395,14 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\x04held\x18\x04 \x01(\x05R\x04held\x12\x12\n" +
 	"\x04sold\x18\x05 \x01(\x05R\x04sold\"Y\n" +
 	"\x17GetAvailabilityResponse\x12>\n" +
-	"\x05zones\x18\x01 \x03(\v2(.bookingrush.booking.v1.ZoneAvailabilityR\x05zones*\xc1\x01\n" +
+	"\x05zones\x18\x01 \x03(\v2(.bookingrush.booking.v1.ZoneAvailabilityR\x05zones\"\x81\x02\n" +
+	"\fBookingEvent\x129\n" +
+	"\abooking\x18\x01 \x01(\v2\x1f.bookingrush.booking.v1.BookingR\abooking\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x03R\aversion\x12<\n" +
+	"\x04zone\x18\x03 \x01(\v2(.bookingrush.booking.v1.ZoneAvailabilityR\x04zone\x12!\n" +
+	"\fzone_version\x18\x04 \x01(\x03R\vzoneVersion\x12;\n" +
+	"\voccurred_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt*\xc1\x01\n" +
 	"\rBookingStatus\x12\x1e\n" +
 	"\x1aBOOKING_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17BOOKING_STATUS_RESERVED\x10\x01\x12\x1c\n" +
@@ -1341,7 +1435,7 @@ func file_bookingrush_booking_v1_booking_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_booking_v1_booking_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(BookingStatus)(0),                  // 0: bookingrush.booking.v1.BookingStatus
 	(*Booking)(nil),                     // 1: bookingrush.booking.v1.Booking
@@ -1362,47 +1456,51 @@ var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(*GetAvailabilityRequest)(nil),      // 16: bookingrush.booking.v1.GetAvailabilityRequest
 	(*ZoneAvailability)(nil),            // 17: bookingrush.booking.v1.ZoneAvailability
 	(*GetAvailabilityResponse)(nil),     // 18: bookingrush.booking.v1.GetAvailabilityResponse
-	(*timestamppb.Timestamp)(nil),       // 19: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),                 // 20: bookingrush.common.v1.PageMeta
+	(*BookingEvent)(nil),                // 19: bookingrush.booking.v1.BookingEvent
+	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),                 // 21: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.booking.v1.Booking.status:type_name -> bookingrush.booking.v1.BookingStatus
-	19, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
-	19, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
-	19, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
-	19, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
-	19, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
+	20, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
+	20, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
+	20, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
+	20, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
+	20, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: bookingrush.booking.v1.ReserveResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	1,  // 7: bookingrush.booking.v1.ConfirmBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	1,  // 8: bookingrush.booking.v1.CancelBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	1,  // 9: bookingrush.booking.v1.GetBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	0,  // 10: bookingrush.booking.v1.ListBookingsRequest.status:type_name -> bookingrush.booking.v1.BookingStatus
 	1,  // 11: bookingrush.booking.v1.ListBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	20, // 12: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	21, // 12: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	1,  // 13: bookingrush.booking.v1.ListPendingBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	20, // 14: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	21, // 14: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	17, // 15: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
-	2,  // 16: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
-	4,  // 17: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
-	6,  // 18: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
-	8,  // 19: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
-	10, // 20: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
-	12, // 21: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
-	14, // 22: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
-	16, // 23: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
-	3,  // 24: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
-	5,  // 25: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
-	7,  // 26: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
-	9,  // 27: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
-	11, // 28: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
-	13, // 29: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
-	15, // 30: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
-	18, // 31: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
-	24, // [24:32] is the sub-list for method output_type
-	16, // [16:24] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	1,  // 16: bookingrush.booking.v1.BookingEvent.booking:type_name -> bookingrush.booking.v1.Booking
+	17, // 17: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
+	20, // 18: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	2,  // 19: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
+	4,  // 20: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
+	6,  // 21: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
+	8,  // 22: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
+	10, // 23: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
+	12, // 24: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
+	14, // 25: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
+	16, // 26: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
+	3,  // 27: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
+	5,  // 28: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
+	7,  // 29: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
+	9,  // 30: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
+	11, // 31: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
+	13, // 32: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
+	15, // 33: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
+	18, // 34: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
+	27, // [27:35] is the sub-list for method output_type
+	19, // [19:27] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_booking_v1_booking_proto_init() }
@@ -1416,7 +1514,7 @@ func file_bookingrush_booking_v1_booking_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_booking_v1_booking_proto_rawDesc), len(file_bookingrush_booking_v1_booking_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

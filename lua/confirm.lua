@@ -1,0 +1,44 @@
+-- confirm.lua: turn a live hold into a purchase (after payment).
+-- uses: lib.lua
+--
+-- KEYS[1] hold   KEYS[2] expiry   KEYS[3] stream   KEYS[4] meta
+-- ARGV[1] key prefix of the event ("<P>{ev:E}:")   ARGV[2] booking id
+-- ARGV[3] owner user id ("" for the system, e.g. the saga)
+--
+-- Returns:
+--   {"OK", now}                     confirmed now
+--   {"ALREADY", "confirmed"}        it was confirmed before (confirm is idempotent)
+--   {"NOT_LOADED"}                  the event's inventory is absent or being rebuilt
+--   {"NOT_FOUND"}                   no such hold, or another user's
+--   {"GONE", status}                expired, cancelled or refunded before the confirmation;
+--                                   a hold past its deadline that the sweeper has not
+--                                   reached yet is expired here and answers {"GONE","expired"}
+
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  return {'NOT_LOADED'}
+end
+local f = redis.call('HMGET', KEYS[1], 'status', 'user', 'exp', 'zone', 'qty')
+if not f[1] or (ARGV[3] ~= '' and f[2] ~= ARGV[3]) then
+  return {'NOT_FOUND'}
+end
+if f[1] == 'confirmed' then
+  return {'ALREADY', 'confirmed'}
+end
+if f[1] ~= 'reserved' then
+  return {'GONE', f[1]}
+end
+local now = now_ms()
+if now >= tonumber(f[3]) then
+  release(ARGV[1], KEYS[1], KEYS[2], KEYS[3], 'expired', now)
+  return {'GONE', 'expired'}
+end
+local zone = ARGV[1] .. 'zone:' .. f[4]
+local q = tonumber(f[5])
+redis.call('HINCRBY', zone, 'held', -q)
+redis.call('HINCRBY', zone, 'sold', q)
+redis.call('HINCRBY', zone, 'ver', 1)
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('HSET', KEYS[1], 'status', 'confirmed', 'confirmed', now)
+redis.call('HINCRBY', KEYS[1], 'ver', 1)
+emit(KEYS[3], KEYS[1], zone, 'confirmed', now)
+return {'OK', tostring(now)}

@@ -1,0 +1,60 @@
+-- lib.lua: helpers shared by the booking scripts. Not a script on its own:
+-- lua.Script prepends it to every script that says "-- uses: lib.lua".
+--
+-- Key layout of one event E (every key shares the hash tag {ev:E}, so one
+-- script touches one Redis Cluster slot); P is the configured prefix:
+--   P{ev:E}:meta       HASH   status, sale_start, sale_end (ms), max_per_user, queue (0|1), loaded (ms)
+--   P{ev:E}:zone:Z     HASH   total, available, held, sold, price (cents), show, ver
+--   P{ev:E}:hold:B     HASH   one booking: id, user, event, show, zone, qty, unit (cents),
+--                             status, exp, created, confirmed, cancelled (ms), idem, ver
+--   P{ev:E}:expiry     ZSET   live hold id -> deadline (ms); the sweeper releases due ones
+--   P{ev:E}:user:U     STRING seats user U holds or bought for the event
+--   P{ev:E}:idem:U:K   STRING "<booking id>|<fingerprint>" of user U's Idempotency-Key K
+--   P{ev:E}:pass:U     STRING user U's queue pass for the event
+--   P{ev:E}:stream     STREAM every state change, relayed to Kafka (consumer group "relay")
+-- Invariant per zone, after every script: available + held + sold = total, available >= 0.
+
+-- How long a finished hold record stays in Redis (its history is in Postgres).
+local FINISHED_TTL_MS = 86400000
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- emit appends the booking's whole state and its zone's counters to the
+-- stream, so a consumer can apply entries in any order by version.
+local function emit(stream, hold, zone, kind, at)
+  local h = redis.call('HMGET', hold, 'id', 'user', 'event', 'show', 'zone', 'qty', 'unit', 'status',
+    'exp', 'created', 'confirmed', 'cancelled', 'idem', 'ver')
+  local z = redis.call('HMGET', zone, 'total', 'available', 'held', 'sold', 'ver')
+  redis.call('XADD', stream, '*', 'kind', kind, 'at', at,
+    'id', h[1], 'user', h[2], 'event', h[3], 'show', h[4], 'zone', h[5], 'qty', h[6], 'unit', h[7],
+    'status', h[8], 'exp', h[9] or '', 'created', h[10], 'confirmed', h[11] or '', 'cancelled', h[12] or '',
+    'idem', h[13], 'ver', h[14],
+    'ztotal', z[1], 'zavailable', z[2], 'zheld', z[3], 'zsold', z[4], 'zver', z[5])
+end
+
+-- release gives a hold's (or a purchase's) seats back to its zone and marks
+-- the booking `to` (cancelled, expired or refunded).
+local function release(prefix, hold, expiry, stream, to, at)
+  local f = redis.call('HMGET', hold, 'id', 'user', 'zone', 'qty', 'status')
+  local q = tonumber(f[4])
+  local zone = prefix .. 'zone:' .. f[3]
+  local user = prefix .. 'user:' .. f[2]
+  if f[5] == 'reserved' then
+    redis.call('HINCRBY', zone, 'held', -q)
+  else
+    redis.call('HINCRBY', zone, 'sold', -q)
+  end
+  redis.call('HINCRBY', zone, 'available', q)
+  redis.call('HINCRBY', zone, 'ver', 1)
+  if redis.call('DECRBY', user, q) <= 0 then
+    redis.call('DEL', user)
+  end
+  redis.call('ZREM', expiry, f[1])
+  redis.call('HSET', hold, 'status', to, 'cancelled', at)
+  redis.call('HINCRBY', hold, 'ver', 1)
+  emit(stream, hold, zone, to, at)
+  redis.call('PEXPIRE', hold, FINISHED_TTL_MS)
+end

@@ -1,0 +1,80 @@
+-- load.lua: load an event's inventory, or refresh its sale settings.
+-- uses: lib.lua
+--
+-- KEYS[1] meta   KEYS[2] expiry   KEYS[3] stream
+-- ARGV[1] key prefix of the event ("<P>{ev:E}:")
+-- ARGV[2] status   ARGV[3] sale start (ms)   ARGV[4] sale end (ms)
+-- ARGV[5] max per user   ARGV[6] queue enabled (0|1)
+-- ARGV[7] number of zones Z, then 8 values per zone:
+--         zone id, show id, total, available, held, sold, price (cents), version
+-- then the number of live holds H, then 11 values per hold:
+--         booking id, user id, event id, show id, zone id, quantity, unit (cents),
+--         expires at (ms), created at (ms), idempotency key, version
+-- (versions continue those Postgres holds, so the persister keeps applying
+-- changes in order after a rebuild)
+-- then the number of users U, then 2 values per user: user id, seats held or bought
+-- then the number of idempotency records I, then 5 values per record:
+--         user id, idempotency key, booking id, request fingerprint, TTL (s)
+--
+-- When the event's meta exists, only the sale settings (ARGV[2..6]) are
+-- updated: counters and holds are never overwritten while inventory is live.
+-- When it does not (first publish, or a rebuild after Redis lost the keys),
+-- everything is written from the arguments, which the caller read from
+-- Postgres after the stream relay and the persister had drained.
+--
+-- Returns {"UPDATED"} or {"LOADED", zones, holds}; {"INVALID", reason} when a
+-- zone's counters do not add up (available + held + sold must equal total).
+
+local p = ARGV[1]
+local settings = {'status', ARGV[2], 'sale_start', ARGV[3], 'sale_end', ARGV[4],
+  'max_per_user', ARGV[5], 'queue', ARGV[6]}
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], unpack(settings))
+  return {'UPDATED'}
+end
+
+local i = 7
+local zones = tonumber(ARGV[i])
+for z = 0, zones - 1 do
+  local b = i + 1 + z * 8
+  local total, available, held, sold = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
+  if available < 0 or held < 0 or sold < 0 or available + held + sold ~= total then
+    return {'INVALID', 'zone ' .. ARGV[b] .. ' counters do not add up'}
+  end
+end
+for z = 0, zones - 1 do
+  local b = i + 1 + z * 8
+  redis.call('DEL', p .. 'zone:' .. ARGV[b])
+  redis.call('HSET', p .. 'zone:' .. ARGV[b], 'show', ARGV[b + 1], 'total', ARGV[b + 2],
+    'available', ARGV[b + 3], 'held', ARGV[b + 4], 'sold', ARGV[b + 5], 'price', ARGV[b + 6], 'ver', ARGV[b + 7])
+end
+i = i + 1 + zones * 8
+
+local holds = tonumber(ARGV[i])
+for h = 0, holds - 1 do
+  local b = i + 1 + h * 11
+  local key = p .. 'hold:' .. ARGV[b]
+  redis.call('HSET', key, 'id', ARGV[b], 'user', ARGV[b + 1], 'event', ARGV[b + 2], 'show', ARGV[b + 3],
+    'zone', ARGV[b + 4], 'qty', ARGV[b + 5], 'unit', ARGV[b + 6], 'status', 'reserved',
+    'exp', ARGV[b + 7], 'created', ARGV[b + 8], 'idem', ARGV[b + 9], 'ver', ARGV[b + 10])
+  redis.call('ZADD', KEYS[2], ARGV[b + 7], ARGV[b])
+end
+i = i + 1 + holds * 11
+
+local users = tonumber(ARGV[i])
+for u = 0, users - 1 do
+  local b = i + 1 + u * 2
+  redis.call('SET', p .. 'user:' .. ARGV[b], ARGV[b + 1])
+end
+i = i + 1 + users * 2
+
+local records = tonumber(ARGV[i])
+for r = 0, records - 1 do
+  local b = i + 1 + r * 5
+  redis.call('SET', p .. 'idem:' .. ARGV[b] .. ':' .. ARGV[b + 1], ARGV[b + 2] .. '|' .. ARGV[b + 3], 'EX', ARGV[b + 4])
+end
+
+redis.call('HSET', KEYS[1], unpack(settings))
+redis.call('HSET', KEYS[1], 'loaded', now_ms())
+pcall(redis.call, 'XGROUP', 'CREATE', KEYS[3], 'relay', '0', 'MKSTREAM')
+return {'LOADED', zones, holds}

@@ -1,0 +1,35 @@
+-- release.lua: cancel a booking and give its seats back at once.
+-- uses: lib.lua
+--
+-- KEYS[1] hold   KEYS[2] expiry   KEYS[3] stream   KEYS[4] meta
+-- ARGV[1] key prefix of the event ("<P>{ev:E}:")   ARGV[2] booking id
+-- ARGV[3] owner user id ("" for the system)
+-- ARGV[4] "1" to also release a confirmed booking (a refund), "0" for holds only
+--
+-- Returns:
+--   {"OK", status, now}      released; status is "cancelled" (was a hold) or "refunded"
+--   {"ALREADY", status}      it had already ended (cancelled, expired or refunded): nothing changes
+--   {"NOT_LOADED"}           the event's inventory is absent or being rebuilt
+--   {"NOT_FOUND"}            no such booking, or another user's
+--   {"CONFLICT", status}     confirmed, and ARGV[4] is "0"
+
+if redis.call('EXISTS', KEYS[4]) == 0 then
+  return {'NOT_LOADED'}
+end
+local f = redis.call('HMGET', KEYS[1], 'status', 'user')
+if not f[1] or (ARGV[3] ~= '' and f[2] ~= ARGV[3]) then
+  return {'NOT_FOUND'}
+end
+local now = now_ms()
+if f[1] == 'reserved' then
+  release(ARGV[1], KEYS[1], KEYS[2], KEYS[3], 'cancelled', now)
+  return {'OK', 'cancelled', tostring(now)}
+end
+if f[1] == 'confirmed' then
+  if ARGV[4] ~= '1' then
+    return {'CONFLICT', 'confirmed'}
+  end
+  release(ARGV[1], KEYS[1], KEYS[2], KEYS[3], 'refunded', now)
+  return {'OK', 'refunded', tostring(now)}
+end
+return {'ALREADY', f[1]}

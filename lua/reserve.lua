@@ -1,0 +1,80 @@
+-- reserve.lua: hold seats of one zone for one user, in one atomic step.
+-- uses: lib.lua
+--
+-- KEYS[1] meta    KEYS[2] zone    KEYS[3] user counter   KEYS[4] idempotency record
+-- KEYS[5] hold    KEYS[6] expiry  KEYS[7] stream         KEYS[8] queue pass
+-- ARGV[1] booking id   ARGV[2] user id   ARGV[3] event id   ARGV[4] show id   ARGV[5] zone id
+-- ARGV[6] quantity     ARGV[7] hold TTL (ms)                ARGV[8] idempotency key
+-- ARGV[9] request fingerprint (same key + other fingerprint = conflict)
+-- ARGV[10] queue pass ("" when none)    ARGV[11] idempotency record TTL (s)
+--
+-- Returns {status, ...}; checks run in this order, the first failure answers:
+--   {"REPLAY", booking id}                 same key and request as an earlier call: its booking
+--   {"CONFLICT"}                           same key, different request
+--   {"NOT_LOADED"}                         no inventory (not published, or being rebuilt)
+--   {"SALE_NOT_OPEN", status, start, end, now}  event not published or outside its sale window (ms)
+--   {"NOT_FOUND"}                          zone belongs to another show
+--   (a zone missing from a loaded event answers NOT_LOADED: its keys were lost)
+--   {"INSUFFICIENT_STOCK", requested, available}
+--   {"QUEUE_PASS_REQUIRED"}                queued event without this user's live pass
+--   {"MAX_PER_USER_EXCEEDED", limit, current}
+--   {"OK", booking id, expires at, unit price (cents), now}
+-- Every element is a string. Time comes from Redis (TIME), never from the caller.
+
+local qty = tonumber(ARGV[6])
+
+local prior = redis.call('GET', KEYS[4])
+if prior then
+  local sep = string.find(prior, '|', 1, true)
+  if string.sub(prior, sep + 1) == ARGV[9] then
+    return {'REPLAY', string.sub(prior, 1, sep - 1)}
+  end
+  return {'CONFLICT'}
+end
+
+local meta = redis.call('HMGET', KEYS[1], 'status', 'sale_start', 'sale_end', 'max_per_user', 'queue')
+if not meta[1] then
+  return {'NOT_LOADED'}
+end
+local now = now_ms()
+if meta[1] ~= 'published' or now < tonumber(meta[2]) or now >= tonumber(meta[3]) then
+  return {'SALE_NOT_OPEN', meta[1], meta[2], meta[3], tostring(now)}
+end
+
+local zone = redis.call('HMGET', KEYS[2], 'available', 'show', 'price')
+if not zone[1] then
+  return {'NOT_LOADED'}
+end
+if zone[2] ~= ARGV[4] then
+  return {'NOT_FOUND'}
+end
+local available = tonumber(zone[1])
+if available < qty then
+  return {'INSUFFICIENT_STOCK', tostring(qty), tostring(available)}
+end
+
+if meta[5] == '1' then
+  local pass = redis.call('GET', KEYS[8])
+  if not pass or ARGV[10] == '' or pass ~= ARGV[10] then
+    return {'QUEUE_PASS_REQUIRED'}
+  end
+end
+
+local limit = tonumber(meta[4])
+local mine = tonumber(redis.call('GET', KEYS[3]) or '0')
+if mine + qty > limit then
+  return {'MAX_PER_USER_EXCEEDED', tostring(limit), tostring(mine)}
+end
+
+redis.call('HINCRBY', KEYS[2], 'available', -qty)
+redis.call('HINCRBY', KEYS[2], 'held', qty)
+redis.call('HINCRBY', KEYS[2], 'ver', 1)
+redis.call('INCRBY', KEYS[3], qty)
+local expires = now + tonumber(ARGV[7])
+redis.call('HSET', KEYS[5], 'id', ARGV[1], 'user', ARGV[2], 'event', ARGV[3], 'show', ARGV[4],
+  'zone', ARGV[5], 'qty', qty, 'unit', zone[3], 'status', 'reserved', 'exp', expires,
+  'created', now, 'idem', ARGV[8], 'ver', 1)
+redis.call('ZADD', KEYS[6], expires, ARGV[1])
+redis.call('SET', KEYS[4], ARGV[1] .. '|' .. ARGV[9], 'EX', tonumber(ARGV[11]))
+emit(KEYS[7], KEYS[5], KEYS[2], 'reserved', now)
+return {'OK', ARGV[1], tostring(expires), zone[3], tostring(now)}

@@ -1,0 +1,334 @@
+package booking_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/services/booking"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// TestRushNeverOversells is the most important test of the project: 2,000
+// concurrent reserve calls from 500 users for 100 seats. Exactly 100 seats
+// are held, available never goes below zero at any observed moment, and
+// available + held + sold = total after every step.
+func TestRushNeverOversells(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{seats: 100, maxPerUser: 4, users: 500})
+
+	stop := make(chan struct{})
+	var watcher sync.WaitGroup
+	var observations atomic.Int64
+	watcher.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				m.checkInvariant(f)
+				observations.Add(1)
+			}
+		}
+	})
+
+	var ok, soldOut, other atomic.Int64
+	var seats atomic.Int64
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 256)
+	for i := range 2000 {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c := m.booking(i%2 == 0) // half over gRPC, half over Connect
+			b, err := m.reserve(context.Background(), c, f, f.users[i%500], 1, fmt.Sprintf("rush-%06d", i))
+			switch {
+			case err == nil:
+				ok.Add(1)
+				seats.Add(int64(b.GetQuantity()))
+			case errs.Is(err, errs.InsufficientStock):
+				soldOut.Add(1)
+			default:
+				other.Add(1)
+				t.Errorf("reserve %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	watcher.Wait()
+
+	z := m.checkInvariant(f)
+	if seats.Load() != 100 || z["held"] != 100 || z["available"] != 0 || z["sold"] != 0 {
+		t.Fatalf("seats held by answers %d, zone %v; want exactly 100 held and 0 available", seats.Load(), z)
+	}
+	if ok.Load()+soldOut.Load() != 2000 || other.Load() != 0 {
+		t.Fatalf("ok %d, sold out %d, other %d", ok.Load(), soldOut.Load(), other.Load())
+	}
+	if observations.Load() < 10 {
+		t.Fatalf("the invariant was observed only %d times during the rush", observations.Load())
+	}
+	m.waitReconciled(f, 20*time.Second)
+}
+
+// TestMaxPerUserUnderParallelCalls: one user firing 20 parallel reserves with
+// max_per_user 4 ends with at most 4 seats, held and bought counted together.
+func TestMaxPerUserUnderParallelCalls(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{seats: 100, maxPerUser: 4, users: 1})
+	user := f.users[0]
+	var got atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			b, err := m.reserve(context.Background(), m.booking(i%2 == 0), f, user, 1, fmt.Sprintf("one-user-%03d", i))
+			if err == nil {
+				got.Add(int64(b.GetQuantity()))
+			} else if !errs.Is(err, errs.MaxPerUserExceeded) {
+				t.Errorf("reserve: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if got.Load() != 4 {
+		t.Fatalf("user holds %d seats, want 4", got.Load())
+	}
+	// Bought seats count too: confirm one, and the limit still holds.
+	z := m.checkInvariant(f)
+	if z["held"] != 4 {
+		t.Fatalf("zone %v", z)
+	}
+	_, err := m.reserve(context.Background(), m.booking(false), f, user, 1, "one-user-late")
+	var ce *connect.Error
+	if !errs.Is(err, errs.MaxPerUserExceeded) || !asConnect(err, &ce) {
+		t.Fatalf("fifth seat: %v", err)
+	}
+	d := errs.FromConnect(err).Details
+	if d["limit"] != float64(4) || d["current"] != float64(4) {
+		t.Fatalf("details %v", d)
+	}
+}
+
+// TestClientDisconnectNeverLosesASeat cancels reserve calls at random moments:
+// every seat is either held by a booking that Postgres learns of, or was
+// never taken. Nothing leaks.
+func TestClientDisconnectNeverLosesASeat(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{seats: 200, maxPerUser: 10, users: 300})
+	var wg sync.WaitGroup
+	var cancelled atomic.Int64
+	for i := range 600 {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rand.IntN(3000))*time.Microsecond)
+			defer cancel()
+			_, err := m.reserve(ctx, m.booking(i%2 == 0), f, f.users[i%300], 1, fmt.Sprintf("dc-%06d", i))
+			if connect.CodeOf(err) == connect.CodeDeadlineExceeded || connect.CodeOf(err) == connect.CodeCanceled {
+				cancelled.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if cancelled.Load() == 0 {
+		t.Log("no call was cut short; the test proved less than it could")
+	}
+	// Calls whose client hung up may still be finishing on the server (on
+	// purpose: a started reservation completes). Once everything settled,
+	// Redis' holds, its counters and Postgres must all agree.
+	var z map[string]int
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		z = m.checkInvariant(f)
+		holds, err := m.rdb.ZCard(context.Background(), fmt.Sprintf("%s{ev:%s}:expiry", m.prefix, f.event)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows int
+		if err := m.db.QueryRow(`SELECT coalesce(sum(quantity), 0) FROM bookings WHERE event_id = $1 AND status = 'reserved'`, f.event).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		diffs, err := booking.Reconcile(context.Background(), m.rdb, m.pool, m.prefix, f.event)
+		if err == nil && len(diffs) == 0 && int(holds) == z["held"] && rows == z["held"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no agreement: %d live holds, zone %v, %d reserved seats in Postgres, diffs %v %v", holds, z, rows, diffs, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("%d of 600 calls were cut short; %d seats held", cancelled.Load(), z["held"])
+}
+
+// TestHoldsExpireCancelAndConfirm: holds expire within 2 s of their deadline
+// and the seats come back; cancel returns them at once; confirming an expired
+// hold answers RESERVATION_EXPIRED.
+func TestHoldsExpireCancelAndConfirm(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-booking.hold-ttl=1s", "-booking.sweep-interval=100ms")
+	f := m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 2})
+	alice, bob := f.users[0], f.users[1]
+	c := m.booking(true)
+
+	held, err := m.reserve(context.Background(), c, f, alice, 3, "alice-0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_RESERVED || held.GetTotalAmount() != "149.70" || held.GetUnitPrice() != "49.90" {
+		t.Fatalf("hold = %v", held)
+	}
+	deadline := held.GetExpiresAt().AsTime()
+	if z := m.checkInvariant(f); z["available"] != 7 {
+		t.Fatalf("zone after reserve %v", z)
+	}
+
+	// Cancel gives seats back at once.
+	toCancel, err := m.reserve(context.Background(), c, f, bob, 2, "bob-00001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.CancelBooking(context.Background(), as(m, bob, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: toCancel.GetId()}))
+	if err != nil || res.Msg.GetBooking().GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED {
+		t.Fatalf("cancel: %v %v", res, err)
+	}
+	if z := m.checkInvariant(f); z["available"] != 7 || z["held"] != 3 {
+		t.Fatalf("zone after cancel %v", z)
+	}
+	// Another user's booking is NOT_FOUND, even to cancel.
+	if _, err := c.CancelBooking(context.Background(), as(m, bob, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: held.GetId()})); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("bob cancels alice's hold: %v", err)
+	}
+	if _, err := c.GetBooking(context.Background(), as(m, bob, authn.RoleUser, &bookingv1.GetBookingRequest{BookingId: held.GetId()})); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("bob reads alice's hold: %v", err)
+	}
+
+	// The hold expires: seats back at most 2 s after the deadline.
+	for {
+		if z := m.checkInvariant(f); z["available"] == 10 {
+			break
+		}
+		if time.Since(deadline) > 2*time.Second {
+			t.Fatalf("hold not released 2 s after its deadline: %v", m.zone(f))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The system (the saga) confirming it now gets RESERVATION_EXPIRED.
+	_, err = c.ConfirmBooking(context.Background(), as(m, "saga", authn.RoleService, &bookingv1.ConfirmBookingRequest{BookingId: held.GetId()}))
+	if !errs.Is(err, errs.ReservationExpired) {
+		t.Fatalf("confirm expired hold: %v", err)
+	}
+	got, err := c.GetBooking(context.Background(), as(m, alice, authn.RoleUser, &bookingv1.GetBookingRequest{BookingId: held.GetId()}))
+	if err != nil || got.Msg.GetBooking().GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED {
+		t.Fatalf("get expired: %v %v", got, err)
+	}
+	m.waitReconciled(f, 10*time.Second)
+}
+
+// TestConfirmAndIdempotency: a live hold confirmed by the system is sold;
+// confirming again changes nothing; a buyer cannot confirm without a
+// payment; the same Idempotency-Key replays, a different request conflicts.
+func TestConfirmAndIdempotency(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 1})
+	user := f.users[0]
+	c := m.booking(false)
+
+	first, err := m.reserve(context.Background(), c, f, user, 2, "idem-key-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := m.reserve(context.Background(), m.booking(true), f, user, 2, "idem-key-1")
+	if err != nil || again.GetId() != first.GetId() {
+		t.Fatalf("replay gave %v %v, want booking %s", again, err, first.GetId())
+	}
+	if _, err := m.reserve(context.Background(), c, f, user, 1, "idem-key-1"); !errs.Is(err, errs.Conflict) {
+		t.Fatalf("same key, other request: %v", err)
+	}
+	if z := m.checkInvariant(f); z["held"] != 2 {
+		t.Fatalf("replay reserved twice: %v", z)
+	}
+
+	if _, err := c.ConfirmBooking(context.Background(), as(m, user, authn.RoleUser, &bookingv1.ConfirmBookingRequest{BookingId: first.GetId()})); !errs.Is(err, errs.PaymentFailed) {
+		t.Fatalf("confirm without payment: %v", err)
+	}
+	for range 2 {
+		res, err := c.ConfirmBooking(context.Background(), as(m, "saga", authn.RoleService, &bookingv1.ConfirmBookingRequest{BookingId: first.GetId()}))
+		if err != nil || res.Msg.GetBooking().GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED {
+			t.Fatalf("confirm: %v %v", res, err)
+		}
+	}
+	if z := m.checkInvariant(f); z["sold"] != 2 || z["held"] != 0 || z["available"] != 8 {
+		t.Fatalf("zone after confirm %v", z)
+	}
+	// A confirmed booking is not cancelled here (refunds go through payments).
+	if _, err := c.CancelBooking(context.Background(), as(m, user, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: first.GetId()})); !errs.Is(err, errs.Conflict) {
+		t.Fatalf("cancel confirmed: %v", err)
+	}
+	m.waitReconciled(f, 10*time.Second)
+	list, err := c.ListBookings(context.Background(), as(m, user, authn.RoleUser, &bookingv1.ListBookingsRequest{}))
+	if err != nil || len(list.Msg.GetBookings()) != 1 || list.Msg.GetMeta().GetTotal() != 1 {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	other, err := c.ListBookings(context.Background(), as(m, uuid.NewString(), authn.RoleUser, &bookingv1.ListBookingsRequest{}))
+	if err != nil || len(other.Msg.GetBookings()) != 0 {
+		t.Fatalf("another user sees bookings: %v %v", other, err)
+	}
+}
+
+// TestSaleWindowAndBadInput: outside the sale window SALE_NOT_OPEN; a zone of
+// another show NOT_FOUND; too many seats INSUFFICIENT_STOCK with details;
+// nothing changes.
+func TestSaleWindowAndBadInput(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	later := m.seed(eventOpts{seats: 5, maxPerUser: 4, users: 1, saleStart: time.Now().Add(time.Hour), saleEnd: time.Now().Add(2 * time.Hour)})
+	if _, err := m.reserve(context.Background(), m.booking(false), later, later.users[0], 1, "early-bird"); !errs.Is(err, errs.SaleNotOpen) {
+		t.Fatalf("before the sale: %v", err)
+	}
+	f := m.seed(eventOpts{seats: 5, maxPerUser: 10, users: 1})
+	_, err := m.reserve(context.Background(), m.booking(false), f, f.users[0], 6, "too-many-1")
+	if !errs.Is(err, errs.InsufficientStock) {
+		t.Fatalf("6 of 5 seats: %v", err)
+	}
+	if d := errs.FromConnect(err).Details; d["requested"] != float64(6) || d["available"] != float64(5) {
+		t.Fatalf("details %v", d)
+	}
+	wrong := f
+	wrong.show = later.show
+	if _, err := m.reserve(context.Background(), m.booking(false), wrong, f.users[0], 1, "wrong-show"); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("zone of another show: %v", err)
+	}
+	if z := m.checkInvariant(f); z["available"] != 5 {
+		t.Fatalf("a refused reserve changed the zone: %v", z)
+	}
+
+	// The organizer cancels: the catalog reloads, and sales close at once.
+	if _, err := m.db.Exec(`UPDATE events SET status = 'cancelled' WHERE id = $1`, f.event); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.booking(true).LoadInventory(context.Background(), as(m, f.organizer, authn.RoleOrganizer, &bookingv1.LoadInventoryRequest{EventId: f.event})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.reserve(context.Background(), m.booking(false), f, f.users[0], 1, "after-cancel"); !errs.Is(err, errs.SaleNotOpen) {
+		t.Fatalf("reserve after cancellation: %v", err)
+	}
+}
+
+func asConnect(err error, target **connect.Error) bool {
+	ce, ok := err.(*connect.Error)
+	if ok {
+		*target = ce
+	}
+	return ok
+}

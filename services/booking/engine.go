@@ -1,0 +1,312 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/bookingrush/rush/lua"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// Engine is the booking engine's Redis side: every decision about seats is
+// one atomic Lua script (lua/*.lua), so the invariant
+// available + held + sold = total holds at every instant.
+type Engine struct {
+	rdb     *redis.Client
+	prefix  string
+	holdTTL time.Duration
+	idemTTL time.Duration
+
+	reserve, confirm, release, expire, load *redis.Script
+}
+
+// NewEngine returns the engine for keys under prefix.
+func NewEngine(rdb *redis.Client, prefix string, holdTTL, idemTTL time.Duration) *Engine {
+	return &Engine{
+		rdb: rdb, prefix: prefix, holdTTL: holdTTL, idemTTL: idemTTL,
+		reserve: lua.Script("reserve.lua"), confirm: lua.Script("confirm.lua"),
+		release: lua.Script("release.lua"), expire: lua.Script("expire.lua"), load: lua.Script("load.lua"),
+	}
+}
+
+// Keys of one event; they share the hash tag {ev:<id>} (one cluster slot).
+func (e *Engine) eventPrefix(eventID string) string { return e.prefix + "{ev:" + eventID + "}:" }
+func (e *Engine) metaKey(ev string) string         { return e.eventPrefix(ev) + "meta" }
+func (e *Engine) zoneKey(ev, zone string) string   { return e.eventPrefix(ev) + "zone:" + zone }
+func (e *Engine) holdKey(ev, id string) string     { return e.eventPrefix(ev) + "hold:" + id }
+func (e *Engine) expiryKey(ev string) string       { return e.eventPrefix(ev) + "expiry" }
+func (e *Engine) streamKey(ev string) string       { return e.eventPrefix(ev) + "stream" }
+func (e *Engine) userKey(ev, user string) string   { return e.eventPrefix(ev) + "user:" + user }
+func (e *Engine) passKey(ev, user string) string   { return e.eventPrefix(ev) + "pass:" + user }
+func (e *Engine) idemKey(ev, user, key string) string {
+	return e.eventPrefix(ev) + "idem:" + user + ":" + key
+}
+
+// eventsKey is the set of events with loaded inventory (what the sweeper and
+// the relay walk). It lives outside any event's slot.
+func (e *Engine) eventsKey() string { return e.prefix + "events" }
+
+// indexKey maps a booking id to its event, so a booking can be found before
+// the persister has written it to Postgres.
+func (e *Engine) indexKey(id string) string { return e.prefix + "idx:" + id }
+
+// Hold is a booking as the engine knows it.
+type Hold struct {
+	ID, UserID, EventID, ShowID, ZoneID string
+	Quantity                            int
+	UnitCents                           int64
+	Status                              string
+	ExpiresAt, CreatedAt                time.Time
+	ConfirmedAt, CancelledAt            time.Time
+	IdempotencyKey                      string
+	Version                             int64
+}
+
+// ReserveInput is one reserve call, already validated and resolved to its event.
+type ReserveInput struct {
+	BookingID, UserID, EventID, ShowID, ZoneID string
+	Quantity                                   int
+	IdempotencyKey, QueuePass                  string
+}
+
+// fingerprint identifies the request behind an idempotency key: the same key
+// with another show, zone or quantity is a conflict.
+func fingerprint(show, zone string, qty int) string {
+	return show + ":" + zone + ":" + strconv.Itoa(qty)
+}
+
+// errNotLoaded means the event's inventory is not in Redis: not published, or
+// lost and being rebuilt. The service decides which.
+var errNotLoaded = errors.New("inventory not loaded")
+
+// Reserve runs reserve.lua. replay is true when the idempotency key had
+// already reserved this booking (then only ID is set).
+func (e *Engine) Reserve(ctx context.Context, in ReserveInput) (h Hold, replay bool, err error) {
+	ev := in.EventID
+	keys := []string{
+		e.metaKey(ev), e.zoneKey(ev, in.ZoneID), e.userKey(ev, in.UserID), e.idemKey(ev, in.UserID, in.IdempotencyKey),
+		e.holdKey(ev, in.BookingID), e.expiryKey(ev), e.streamKey(ev), e.passKey(ev, in.UserID),
+	}
+	res, err := e.reserve.Run(ctx, e.rdb, keys,
+		in.BookingID, in.UserID, ev, in.ShowID, in.ZoneID, in.Quantity, e.holdTTL.Milliseconds(),
+		in.IdempotencyKey, fingerprint(in.ShowID, in.ZoneID, in.Quantity), in.QueuePass, int64(e.idemTTL/time.Second),
+	).StringSlice()
+	if err != nil {
+		return Hold{}, false, unavailable(err)
+	}
+	switch res[0] {
+	case "OK":
+		unit, _ := strconv.ParseInt(res[3], 10, 64)
+		return Hold{
+			ID: in.BookingID, UserID: in.UserID, EventID: ev, ShowID: in.ShowID, ZoneID: in.ZoneID,
+			Quantity: in.Quantity, UnitCents: unit, Status: StatusReserved,
+			ExpiresAt: msTime(res[2]), CreatedAt: msTime(res[4]), IdempotencyKey: in.IdempotencyKey, Version: 1,
+		}, false, nil
+	case "REPLAY":
+		return Hold{ID: res[1]}, true, nil
+	case "CONFLICT":
+		return Hold{}, false, errs.New(errs.Conflict, "this Idempotency-Key was used for a different request")
+	case "NOT_LOADED":
+		return Hold{}, false, errNotLoaded
+	case "SALE_NOT_OPEN":
+		return Hold{}, false, errs.New(errs.SaleNotOpen, "the event is not on sale", "status", res[1],
+			"sale_start_at", msTime(res[2]).UTC().Format(time.RFC3339), "sale_end_at", msTime(res[3]).UTC().Format(time.RFC3339))
+	case "NOT_FOUND":
+		return Hold{}, false, errs.New(errs.NotFound, "zone not found in this show")
+	case "INSUFFICIENT_STOCK":
+		return Hold{}, false, errs.New(errs.InsufficientStock, "not enough seats available",
+			"requested", atoi(res[1]), "available", atoi(res[2]))
+	case "QUEUE_PASS_REQUIRED":
+		return Hold{}, false, errs.New(errs.QueuePassRequired, "this event has a waiting room: a valid queue pass is required")
+	case "MAX_PER_USER_EXCEEDED":
+		return Hold{}, false, errs.New(errs.MaxPerUserExceeded, "per-user seat limit reached",
+			"limit", atoi(res[1]), "current", atoi(res[2]), "requested", in.Quantity)
+	}
+	return Hold{}, false, fmt.Errorf("reserve.lua: unexpected answer %q", res)
+}
+
+// Confirm runs confirm.lua; owner "" confirms on behalf of the system.
+func (e *Engine) Confirm(ctx context.Context, eventID, bookingID, owner string) error {
+	res, err := e.confirm.Run(ctx, e.rdb, e.changeKeys(eventID, bookingID),
+		e.eventPrefix(eventID), bookingID, owner).StringSlice()
+	if err != nil {
+		return unavailable(err)
+	}
+	switch res[0] {
+	case "OK", "ALREADY":
+		return nil
+	case "NOT_LOADED":
+		return errNotLoaded
+	case "NOT_FOUND":
+		return errs.New(errs.NotFound, "booking not found")
+	case "GONE":
+		if res[1] == StatusExpired {
+			return errs.New(errs.ReservationExpired, "the reservation expired before it was confirmed")
+		}
+		return errs.New(errs.Conflict, "the booking was "+res[1]+" before it was confirmed", "status", res[1])
+	}
+	return fmt.Errorf("confirm.lua: unexpected answer %q", res)
+}
+
+// Release runs release.lua: a hold is cancelled at once; a confirmed booking
+// is released (refunded) only when allowConfirmed.
+func (e *Engine) Release(ctx context.Context, eventID, bookingID, owner string, allowConfirmed bool) error {
+	allow := "0"
+	if allowConfirmed {
+		allow = "1"
+	}
+	res, err := e.release.Run(ctx, e.rdb, e.changeKeys(eventID, bookingID),
+		e.eventPrefix(eventID), bookingID, owner, allow).StringSlice()
+	if err != nil {
+		return unavailable(err)
+	}
+	switch res[0] {
+	case "OK", "ALREADY":
+		return nil
+	case "NOT_LOADED":
+		return errNotLoaded
+	case "NOT_FOUND":
+		return errs.New(errs.NotFound, "booking not found")
+	case "CONFLICT":
+		return errs.New(errs.Conflict, "a confirmed booking is cancelled through a refund", "status", res[1])
+	}
+	return fmt.Errorf("release.lua: unexpected answer %q", res)
+}
+
+func (e *Engine) changeKeys(eventID, bookingID string) []string {
+	return []string{e.holdKey(eventID, bookingID), e.expiryKey(eventID), e.streamKey(eventID), e.metaKey(eventID)}
+}
+
+// ExpireDue releases the event's holds whose deadline passed, batch at a
+// time, and returns how many it handled.
+func (e *Engine) ExpireDue(ctx context.Context, eventID string, batch int) (int, error) {
+	total := 0
+	for {
+		n, err := e.expire.Run(ctx, e.rdb, []string{e.expiryKey(eventID), e.streamKey(eventID), e.metaKey(eventID)},
+			e.eventPrefix(eventID), batch).Int()
+		if err != nil {
+			return total, unavailable(err)
+		}
+		total += n
+		if n < batch {
+			return total, nil
+		}
+	}
+}
+
+// Hold reads one booking's record; ok is false when Redis has none.
+func (e *Engine) Hold(ctx context.Context, eventID, bookingID string) (Hold, bool, error) {
+	m, err := e.rdb.HGetAll(ctx, e.holdKey(eventID, bookingID)).Result()
+	if err != nil {
+		return Hold{}, false, unavailable(err)
+	}
+	if len(m) == 0 {
+		return Hold{}, false, nil
+	}
+	unit, _ := strconv.ParseInt(m["unit"], 10, 64)
+	ver, _ := strconv.ParseInt(m["ver"], 10, 64)
+	return Hold{
+		ID: m["id"], UserID: m["user"], EventID: m["event"], ShowID: m["show"], ZoneID: m["zone"],
+		Quantity: atoi(m["qty"]), UnitCents: unit, Status: m["status"],
+		ExpiresAt: msTime(m["exp"]), CreatedAt: msTime(m["created"]),
+		ConfirmedAt: msTime(m["confirmed"]), CancelledAt: msTime(m["cancelled"]),
+		IdempotencyKey: m["idem"], Version: ver,
+	}, true, nil
+}
+
+// Counters are one zone's live counts.
+type Counters struct {
+	Total, Available, Held, Sold int
+	Version                      int64
+}
+
+// Zone reads a zone's counters; ok is false when they are not loaded.
+func (e *Engine) Zone(ctx context.Context, eventID, zoneID string) (Counters, bool, error) {
+	v, err := e.rdb.HMGet(ctx, e.zoneKey(eventID, zoneID), "total", "available", "held", "sold", "ver").Result()
+	if err != nil {
+		return Counters{}, false, unavailable(err)
+	}
+	if v[0] == nil {
+		return Counters{}, false, nil
+	}
+	s := func(i int) string { x, _ := v[i].(string); return x }
+	ver, _ := strconv.ParseInt(s(4), 10, 64)
+	return Counters{Total: atoi(s(0)), Available: atoi(s(1)), Held: atoi(s(2)), Sold: atoi(s(3)), Version: ver}, true, nil
+}
+
+// Loaded reports whether the event's inventory is in Redis.
+func (e *Engine) Loaded(ctx context.Context, eventID string) (bool, error) {
+	n, err := e.rdb.Exists(ctx, e.metaKey(eventID)).Result()
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return n == 1, nil
+}
+
+// Events lists the events whose inventory is loaded.
+func (e *Engine) Events(ctx context.Context) ([]string, error) {
+	return e.rdb.SMembers(ctx, e.eventsKey()).Result()
+}
+
+// Index records which event a booking belongs to (an index only: Postgres
+// has the same fact once the persister wrote the booking).
+func (e *Engine) Index(ctx context.Context, bookingID, eventID string) error {
+	return e.rdb.Set(ctx, e.indexKey(bookingID), eventID, e.holdTTL+e.idemTTL).Err()
+}
+
+// EventOf looks a booking's event up in the index.
+func (e *Engine) EventOf(ctx context.Context, bookingID string) (string, bool, error) {
+	ev, err := e.rdb.Get(ctx, e.indexKey(bookingID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, unavailable(err)
+	}
+	return ev, true, nil
+}
+
+// unavailable wraps a Redis failure: the caller answers SERVICE_UNAVAILABLE
+// and nothing changed (a script either ran whole or not at all).
+func unavailable(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return errs.Unavailable("the booking engine did not answer in time; retry", err)
+	}
+	return errs.Unavailable("the booking engine's store is unreachable; retry", err, "dependency", "redis")
+}
+
+func msTime(s string) time.Time {
+	ms, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}
+
+// Booking statuses, as Redis and Postgres store them.
+const (
+	StatusReserved  = "reserved"
+	StatusConfirmed = "confirmed"
+	StatusCancelled = "cancelled"
+	StatusExpired   = "expired"
+	StatusRefunded  = "refunded"
+)
+
+// tsOrNil is a SQL argument for an optional timestamp.
+func tsOrNil(t *timestamppb.Timestamp) any {
+	if t == nil {
+		return nil
+	}
+	return t.AsTime()
+}

@@ -1,0 +1,240 @@
+package booking_test
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	"github.com/bookingrush/rush/services/app"
+	"github.com/bookingrush/rush/services/booking"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/pgtest"
+	"github.com/bookingrush/rush/services/platform/redisx"
+	"github.com/bookingrush/rush/services/platform/server"
+)
+
+// mesh is the booking engine (service, sweeper, relay, persister) running
+// in-process against a fresh schema, its own Redis key prefix and its own
+// Kafka broker.
+type mesh struct {
+	t      *testing.T
+	dsn    string
+	db     *sql.DB
+	pool   *pgxpool.Pool
+	rdb    *redis.Client
+	prefix string
+	keys   *authn.Keys
+	url    string
+	client *http.Client
+}
+
+const testSecret = "booking-test-secret-0123456789abcdef"
+
+func startMesh(t *testing.T, extra ...string) *mesh {
+	t.Helper()
+	dsn, _ := pgtest.NewSchema(t)
+	prefix := "bkt:" + uuid.NewString()[:8] + ":"
+	args := append([]string{
+		"-target=booking,relay,persister", "-postgres.url=" + dsn, "-log.level=error", "-jwt.secret=" + testSecret,
+		"-metrics.addr=127.0.0.1:0", "-booking.addr=127.0.0.1:0", "-booking.key-prefix=" + prefix,
+		"-redis.url=" + redisURL(),
+	}, extra...)
+	var cfg app.Config
+	if err := config.Load(&cfg, flag.NewFlagSet("rush", flag.ContinueOnError), args, func(string) (string, bool) { return "", false }); err != nil {
+		t.Fatal(err)
+	}
+	m := &mesh{t: t, dsn: dsn, prefix: prefix, client: server.NewClient()}
+	var reg *server.Registry
+	a := app.New(&cfg, fx.Populate(&reg, &m.keys, &m.pool, &m.rdb), fx.NopLogger)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := a.Start(ctx); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := a.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	t.Cleanup(func() { m.dropKeys() })
+	m.url, _ = reg.URL("booking")
+	m.db = pgtest.Open(t, dsn)
+	return m
+}
+
+func redisURL() string {
+	var c redisx.Config
+	c.RegisterFlags(flag.NewFlagSet("", flag.ContinueOnError))
+	return c.URL.Reveal()
+}
+
+// dropKeys deletes every key of the test's prefix.
+func (m *mesh) dropKeys() {
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer rdb.Close()
+	iter := rdb.Scan(ctx, 0, m.prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if len(keys) > 0 {
+		rdb.Del(ctx, keys...)
+	}
+}
+
+// client returns a BookingService client for user over the named protocol.
+func (m *mesh) booking(grpc bool) bookingv1connect.BookingServiceClient {
+	var opts []connect.ClientOption
+	if grpc {
+		opts = append(opts, connect.WithGRPC())
+	}
+	return bookingv1connect.NewBookingServiceClient(m.client, m.url, opts...)
+}
+
+func (m *mesh) token(userID, role string) string {
+	tok, _, err := m.keys.IssueAccess(userID, role, "", time.Now())
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	return tok
+}
+
+// fixture is one published event with one show and one zone.
+type fixture struct {
+	organizer, event, show, zone string
+	users                        []string
+}
+
+type eventOpts struct {
+	seats, maxPerUser, users int
+	saleStart, saleEnd       time.Time
+	queue                    bool
+}
+
+// seed writes users, an event, a show and a zone straight into Postgres and
+// loads the inventory through the RPC, as the catalog does on publish.
+func (m *mesh) seed(o eventOpts) fixture {
+	m.t.Helper()
+	if o.saleStart.IsZero() {
+		o.saleStart, o.saleEnd = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	}
+	var f fixture
+	q := func(dst *string, query string, args ...any) {
+		m.t.Helper()
+		if err := m.db.QueryRow(query, args...).Scan(dst); err != nil {
+			m.t.Fatalf("%s: %v", query, err)
+		}
+	}
+	q(&f.organizer, `INSERT INTO users (tenant_id, email, password_hash, full_name, role)
+		VALUES ('00000000-0000-0000-0000-000000000001', 'org-'||gen_random_uuid()||'@x.test', 'x', 'Org', 'organizer') RETURNING id`)
+	q(&f.event, `INSERT INTO events (tenant_id, organizer_id, title, slug, status, sale_start_at, sale_end_at, max_per_user, queue_enabled)
+		VALUES ('00000000-0000-0000-0000-000000000001', $1, 'Rush', 'rush-'||gen_random_uuid(), 'published', $2, $3, $4, $5) RETURNING id`,
+		f.organizer, o.saleStart, o.saleEnd, o.maxPerUser, o.queue)
+	q(&f.show, `INSERT INTO shows (event_id, show_date, total_seats, available_seats) VALUES ($1, now() + interval '30 days', 0, 0) RETURNING id`, f.event)
+	q(&f.zone, `INSERT INTO seat_zones (show_id, name, price, total_seats, available_seats) VALUES ($1, 'Floor', 49.90, $2, $2) RETURNING id`, f.show, o.seats)
+	rows, err := m.db.Query(`INSERT INTO users (tenant_id, email, password_hash, full_name)
+		SELECT '00000000-0000-0000-0000-000000000001', 'u'||i||'-'||gen_random_uuid()||'@x.test', 'x', 'U'||i
+		FROM generate_series(1, $1) i RETURNING id`, o.users)
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			m.t.Fatal(err)
+		}
+		f.users = append(f.users, id)
+	}
+	rows.Close()
+	req := connect.NewRequest(&bookingv1.LoadInventoryRequest{EventId: f.event})
+	req.Header().Set("Authorization", "Bearer "+m.token(f.organizer, authn.RoleOrganizer))
+	if _, err := m.booking(false).LoadInventory(context.Background(), req); err != nil {
+		m.t.Fatalf("load inventory: %v", err)
+	}
+	return f
+}
+
+// reserve calls Reserve as user.
+func (m *mesh) reserve(ctx context.Context, c bookingv1connect.BookingServiceClient, f fixture, user string, qty int, key string) (*bookingv1.Booking, error) {
+	req := connect.NewRequest(&bookingv1.ReserveRequest{ShowId: f.show, ZoneId: f.zone, Quantity: int32(qty)})
+	req.Header().Set("Authorization", "Bearer "+m.token(user, authn.RoleUser))
+	req.Header().Set("Idempotency-Key", key)
+	res, err := c.Reserve(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetBooking(), nil
+}
+
+// as returns a request carrying user's token.
+func as[T any](m *mesh, user, role string, msg *T) *connect.Request[T] {
+	req := connect.NewRequest(msg)
+	req.Header().Set("Authorization", "Bearer "+m.token(user, role))
+	return req
+}
+
+// zone reads the zone's live counters from Redis.
+func (m *mesh) zone(f fixture) map[string]int {
+	m.t.Helper()
+	v, err := m.rdb.HGetAll(context.Background(), fmt.Sprintf("%s{ev:%s}:zone:%s", m.prefix, f.event, f.zone)).Result()
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, k := range []string{"total", "available", "held", "sold"} {
+		var n int
+		fmt.Sscan(v[k], &n)
+		out[k] = n
+	}
+	return out
+}
+
+// checkInvariant fails when available + held + sold != total or available < 0.
+func (m *mesh) checkInvariant(f fixture) map[string]int {
+	m.t.Helper()
+	z := m.zone(f)
+	if z["available"] < 0 || z["held"] < 0 || z["sold"] < 0 || z["available"]+z["held"]+z["sold"] != z["total"] {
+		m.t.Fatalf("invariant broken: %v", z)
+	}
+	return z
+}
+
+// waitReconciled waits until Postgres agrees with Redis for the event.
+func (m *mesh) waitReconciled(f fixture, within time.Duration) {
+	m.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		diffs, err := booking.Reconcile(context.Background(), m.rdb, m.pool, m.prefix, f.event)
+		if err == nil && len(diffs) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("Postgres does not match Redis after %v: %v %v", within, diffs, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func code(err error) string {
+	if err == nil {
+		return "OK"
+	}
+	return strings.ToUpper(connect.CodeOf(err).String())
+}

@@ -1,0 +1,132 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// LoadResult says what a load did.
+type LoadResult struct {
+	// Loaded is true when the inventory was written whole (first publish or
+	// rebuild); false when only the sale settings were refreshed.
+	Loaded bool
+	Zones  int
+	Holds  int
+}
+
+// Load runs load.lua with snap: it writes the whole inventory when the event
+// has none in Redis, and otherwise only refreshes its sale settings.
+func (e *Engine) Load(ctx context.Context, eventID string, snap Snapshot) (LoadResult, error) {
+	p := e.eventPrefix(eventID)
+	st := snap.Settings
+	queue := "0"
+	if st.Queue {
+		queue = "1"
+	}
+	args := []any{p, st.Status, st.SaleStart.UnixMilli(), st.SaleEnd.UnixMilli(), st.MaxPerUser, queue, len(snap.Zones)}
+	for _, z := range snap.Zones {
+		args = append(args, z.ID, z.ShowID, z.Total, z.Total-z.Held-z.Sold, z.Held, z.Sold, z.PriceCents, z.InventoryVersion)
+	}
+	args = append(args, len(snap.Holds))
+	for _, h := range snap.Holds {
+		args = append(args, h.ID, h.UserID, eventID, h.ShowID, h.ZoneID, h.Quantity, h.UnitCents,
+			h.ExpiresAt.UnixMilli(), h.CreatedAt.UnixMilli(), h.IdempotencyKey, h.Version)
+	}
+	args = append(args, len(snap.UserSeats))
+	for u, n := range snap.UserSeats {
+		args = append(args, u, n)
+	}
+	args = append(args, len(snap.Keys))
+	for _, h := range snap.Keys {
+		ttl := int64(time.Until(h.CreatedAt.Add(e.idemTTL)) / time.Second)
+		if ttl < 1 {
+			ttl = 1
+		}
+		args = append(args, h.UserID, h.IdempotencyKey, h.ID, fingerprint(h.ShowID, h.ZoneID, h.Quantity), ttl)
+	}
+	res, err := e.load.Run(ctx, e.rdb, []string{e.metaKey(eventID), e.expiryKey(eventID), e.streamKey(eventID)}, args...).Slice()
+	if err != nil {
+		return LoadResult{}, unavailable(err)
+	}
+	switch res[0] {
+	case "UPDATED":
+		return LoadResult{}, nil
+	case "LOADED":
+		if err := e.rdb.SAdd(ctx, e.eventsKey(), eventID).Err(); err != nil {
+			return LoadResult{}, unavailable(err)
+		}
+		return LoadResult{Loaded: true, Zones: int(res[1].(int64)), Holds: int(res[2].(int64))}, nil
+	case "INVALID":
+		return LoadResult{}, fmt.Errorf("load.lua: %v", res[1])
+	}
+	return LoadResult{}, fmt.Errorf("load.lua: unexpected answer %v", res)
+}
+
+// Fence removes the event's meta key, so every script refuses to change the
+// event (reserve answers "unavailable, retry") until Load writes it again.
+// It also drops the derived keys a rebuild writes anew (zones, holds of
+// the expiry set, user counters), so no stale count survives.
+func (e *Engine) Fence(ctx context.Context, eventID string) error {
+	if err := e.rdb.Del(ctx, e.metaKey(eventID)).Err(); err != nil {
+		return unavailable(err)
+	}
+	var cursor uint64
+	for {
+		keys, next, err := e.rdb.Scan(ctx, cursor, e.eventPrefix(eventID)+"*", 500).Result()
+		if err != nil {
+			return unavailable(err)
+		}
+		var drop []string
+		for _, k := range keys {
+			if k != e.streamKey(eventID) && k != e.metaKey(eventID) && !isRebuildLock(e, eventID, k) {
+				drop = append(drop, k)
+			}
+		}
+		if len(drop) > 0 {
+			if err := e.rdb.Del(ctx, drop...).Err(); err != nil {
+				return unavailable(err)
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return nil
+		}
+	}
+}
+
+func (e *Engine) rebuildLockKey(eventID string) string { return e.eventPrefix(eventID) + "rebuild" }
+
+func isRebuildLock(e *Engine, eventID, key string) bool { return key == e.rebuildLockKey(eventID) }
+
+// lockRebuild takes the event's rebuild lock for ttl; false when another
+// process holds it.
+func (e *Engine) lockRebuild(ctx context.Context, eventID, owner string, ttl time.Duration) (bool, error) {
+	ok, err := e.rdb.SetNX(ctx, e.rebuildLockKey(eventID), owner, ttl).Result()
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return ok, nil
+}
+
+func (e *Engine) unlockRebuild(ctx context.Context, eventID, owner string) {
+	_ = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`).
+		Run(ctx, e.rdb, []string{e.rebuildLockKey(eventID)}, owner).Err()
+}
+
+// StreamBacklog is how many entries of the event's stream were not yet
+// relayed to Kafka (pending or new).
+func (e *Engine) StreamBacklog(ctx context.Context, eventID string) (int64, error) {
+	n, err := e.rdb.XLen(ctx, e.streamKey(eventID)).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, unavailable(err)
+	}
+	return n, nil
+}
+
+// errRebuilding answers reserve calls while an event's inventory is fenced.
+var errRebuilding = errs.New(errs.ServiceUnavailable, "the event's inventory is being rebuilt; retry in a moment")

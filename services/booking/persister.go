@@ -1,0 +1,138 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/IBM/sarama"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+)
+
+// PersisterGroup is the Kafka consumer group of the persister.
+const PersisterGroup = "booking-persister"
+
+// Persister keeps Postgres' bookings and seat_zones counters equal to Redis:
+// it consumes booking.events in batches and writes each batch in one
+// transaction, keeping a booking's row only when the event's version is
+// newer and a zone's counters only when the zone version is newer — so
+// duplicates and out-of-order events change nothing. Offsets are committed
+// (by the kafka runner) only after the transaction committed.
+type Persister struct {
+	db  *pgxpool.Pool
+	log *zap.Logger
+}
+
+// NewPersister returns a persister writing to db.
+func NewPersister(db *pgxpool.Pool, log *zap.Logger) *Persister {
+	return &Persister{db: db, log: log.Named("persister")}
+}
+
+const upsertBooking = `
+INSERT INTO bookings (id, reservation_id, user_id, event_id, show_id, zone_id, quantity, unit_price, total_amount,
+                      status, version, expires_at, confirmed_at, cancelled_at, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::numeric, $9::numeric, $10, $11, $12, $13, $14, $15)
+ON CONFLICT (id) DO UPDATE
+   SET status = excluded.status, version = excluded.version, expires_at = excluded.expires_at,
+       confirmed_at = excluded.confirmed_at, cancelled_at = excluded.cancelled_at
+ WHERE bookings.version < excluded.version`
+
+const updateZone = `
+UPDATE seat_zones
+   SET available_seats = $2, held_seats = $3, sold_seats = $4, inventory_version = $5
+ WHERE id = $1 AND inventory_version < $5`
+
+// Handle writes one batch of booking.events messages.
+func (p *Persister) Handle(ctx context.Context, msgs []*sarama.ConsumerMessage) error {
+	bookings := map[string]*bookingv1.BookingEvent{}
+	zones := map[string]*bookingv1.BookingEvent{}
+	var order []string
+	for _, m := range msgs {
+		ev := new(bookingv1.BookingEvent)
+		if err := proto.Unmarshal(m.Value, ev); err != nil || ev.GetBooking().GetId() == "" {
+			p.log.Error("persister: skipping undecodable message", zap.Int32("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))
+			continue
+		}
+		id := ev.GetBooking().GetId()
+		if prev, ok := bookings[id]; !ok || prev.GetVersion() < ev.GetVersion() {
+			if !ok {
+				order = append(order, id)
+			}
+			bookings[id] = ev
+		}
+		z := ev.GetZone().GetZoneId()
+		if prev, ok := zones[z]; !ok || prev.GetZoneVersion() < ev.GetZoneVersion() {
+			zones[z] = ev
+		}
+	}
+	if len(bookings) == 0 {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, p.db, func(tx pgx.Tx) error { return p.write(ctx, tx, order, bookings, zones) })
+	if err == nil || !isDataError(err) {
+		return err
+	}
+	// A row the database refuses (a constraint) would block the partition
+	// forever: write the batch row by row and dead-letter the refused ones.
+	p.log.Warn("persister: batch refused, writing row by row", zap.Error(err))
+	for _, id := range order {
+		ev := bookings[id]
+		one := map[string]*bookingv1.BookingEvent{id: ev}
+		z := map[string]*bookingv1.BookingEvent{ev.GetZone().GetZoneId(): zones[ev.GetZone().GetZoneId()]}
+		err := pgx.BeginFunc(ctx, p.db, func(tx pgx.Tx) error { return p.write(ctx, tx, []string{id}, one, z) })
+		if err == nil {
+			continue
+		}
+		if !isDataError(err) {
+			return err
+		}
+		payload, _ := proto.Marshal(ev)
+		if _, derr := p.db.Exec(ctx, `INSERT INTO dead_letters (topic, key, payload, error, source) VALUES ($1, $2, $3, $4, $5)`,
+			TopicBookingEvents, id, payload, err.Error(), "booking-persister"); derr != nil {
+			return derr
+		}
+		p.log.Error("persister: booking event dead-lettered", zap.String("booking", id), zap.Error(err))
+	}
+	return nil
+}
+
+func (p *Persister) write(ctx context.Context, tx pgx.Tx, order []string, bookings, zones map[string]*bookingv1.BookingEvent) error {
+	var b pgx.Batch
+	for _, id := range order {
+		ev := bookings[id]
+		bk := ev.GetBooking()
+		b.Queue(upsertBooking, bk.GetId(), bk.GetIdempotencyKey(), bk.GetUserId(), bk.GetEventId(), bk.GetShowId(), bk.GetZoneId(),
+			bk.GetQuantity(), bk.GetUnitPrice(), bk.GetTotalAmount(), statusName(bk.GetStatus()), ev.GetVersion(),
+			tsOrNil(bk.GetExpiresAt()), tsOrNil(bk.GetConfirmedAt()), tsOrNil(bk.GetCancelledAt()), tsOrNil(bk.GetCreatedAt()))
+	}
+	for _, ev := range zones {
+		z := ev.GetZone()
+		b.Queue(updateZone, z.GetZoneId(), z.GetAvailable(), z.GetHeld(), z.GetSold(), ev.GetZoneVersion())
+	}
+	return tx.SendBatch(ctx, &b).Close()
+}
+
+// isDataError reports a refusal by the database (class 22 data exception or
+// 23 integrity violation) as opposed to a failure to reach it.
+func isDataError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code[:2] == "22" || pgErr.Code[:2] == "23")
+}
+
+// TopicBookingEvents is where the relay publishes booking changes.
+const TopicBookingEvents = "booking.events"
+
+func statusName(s bookingv1.BookingStatus) string {
+	for k, v := range statusToProto {
+		if v == s {
+			return k
+		}
+	}
+	return fmt.Sprintf("unknown(%d)", s)
+}

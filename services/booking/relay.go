@@ -1,0 +1,263 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/services/platform/kafka"
+)
+
+// relayGroup is the Redis consumer group of every event stream.
+const relayGroup = "relay"
+
+// Relay moves stream entries (the hot path's outbox) to Kafka and
+// acknowledges and deletes them only after Kafka acknowledged them
+// (acks=all). While Kafka is down entries wait in the stream; reservations
+// go on. Several relays may run: the consumer group shares the entries, and
+// entries a dead relay had claimed are taken over after ClaimIdle.
+type Relay struct {
+	eng       *Engine
+	producer  *kafka.Producer
+	topic     string
+	batch     int
+	idle      time.Duration
+	claimIdle time.Duration
+	consumer  string
+	log       *zap.Logger
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// NewRelay returns a relay publishing to topic.
+func NewRelay(eng *Engine, producer *kafka.Producer, topic string, batch int, log *zap.Logger) *Relay {
+	host, _ := os.Hostname()
+	return &Relay{
+		eng: eng, producer: producer, topic: topic, batch: batch,
+		idle: 5 * time.Millisecond, claimIdle: 30 * time.Second,
+		consumer: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8]),
+		log:      log.Named("relay"),
+	}
+}
+
+// Start runs the relay until Stop.
+func (r *Relay) Start(context.Context) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stop, r.done = cancel, make(chan struct{})
+	go r.run(ctx)
+	return nil
+}
+
+// Stop ends the relay; entries in flight stay in the stream for the next run.
+func (r *Relay) Stop(ctx context.Context) error {
+	if r.stop == nil {
+		return nil
+	}
+	r.stop()
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *Relay) run(ctx context.Context) {
+	defer close(r.done)
+	lastClaim := time.Now()
+	backoff := r.idle
+	for ctx.Err() == nil {
+		claim := time.Since(lastClaim) > r.claimIdle/2
+		if claim {
+			lastClaim = time.Now()
+		}
+		moved, err := r.Once(ctx, claim)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				r.log.Warn("relay: entries wait in the stream", zap.Error(err))
+			}
+			backoff = min(max(backoff*2, 100*time.Millisecond), 2*time.Second)
+		case moved > 0:
+			backoff = 0
+		default:
+			backoff = r.idle
+		}
+		if backoff > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+		}
+	}
+}
+
+// Once relays what is waiting in every event's stream and returns how many
+// entries reached Kafka. With claim, it also takes over entries that another
+// relay read but never acknowledged.
+func (r *Relay) Once(ctx context.Context, claim bool) (int, error) {
+	events, err := r.eng.Events(ctx)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	var errs []error
+	for _, ev := range events {
+		n, err := r.relayEvent(ctx, ev, claim)
+		total += n
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return total, errors.Join(errs...)
+}
+
+func (r *Relay) relayEvent(ctx context.Context, eventID string, claim bool) (int, error) {
+	key := r.eng.streamKey(eventID)
+	rdb := r.eng.rdb
+	var msgs []redis.XMessage
+	if claim {
+		claimed, _, err := rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream: key, Group: relayGroup, Consumer: r.consumer, MinIdle: r.claimIdle, Start: "0-0", Count: int64(r.batch),
+		}).Result()
+		if err != nil && !isNoGroup(err) {
+			return 0, err
+		}
+		msgs = claimed
+	}
+	if len(msgs) == 0 {
+		// Our own unacknowledged entries first (a failed publish), then new ones.
+		for _, start := range []string{"0", ">"} {
+			res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+				Group: relayGroup, Consumer: r.consumer, Streams: []string{key, start}, Count: int64(r.batch), Block: -1,
+			}).Result()
+			if errors.Is(err, redis.Nil) {
+				continue
+			}
+			if isNoGroup(err) {
+				// The stream of an event loaded by an older process; create the group.
+				if err := rdb.XGroupCreateMkStream(ctx, key, relayGroup, "0").Err(); err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+					return 0, err
+				}
+				continue
+			}
+			if err != nil {
+				return 0, err
+			}
+			if len(res) > 0 && len(res[0].Messages) > 0 {
+				msgs = res[0].Messages
+				break
+			}
+		}
+	}
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	out := make([]kafka.Message, 0, len(msgs))
+	ids := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		ids = append(ids, m.ID)
+		ev, err := decodeEntry(m.Values)
+		if err != nil {
+			// A malformed entry can never be relayed; keep it out of the way
+			// but loudly (it would be a bug in a script).
+			r.log.Error("relay: dropping malformed stream entry", zap.String("stream", key), zap.String("id", m.ID), zap.Error(err))
+			continue
+		}
+		b, err := proto.Marshal(ev)
+		if err != nil {
+			return 0, err
+		}
+		out = append(out, kafka.Message{Topic: r.topic, Key: []byte(ev.GetBooking().GetId()), Value: b,
+			Headers: map[string]string{"content-type": ContentType, "stream-id": m.ID}})
+	}
+	if len(out) > 0 {
+		if err := r.producer.PublishBatch(ctx, out); err != nil {
+			return 0, fmt.Errorf("publish to %s: %w", r.topic, err)
+		}
+	}
+	// Kafka has them: acknowledge and delete, so the stream holds only what
+	// is still to be relayed.
+	pipe := rdb.TxPipeline()
+	pipe.XAck(ctx, key, relayGroup, ids...)
+	pipe.XDel(ctx, key, ids...)
+	if _, err := pipe.Exec(ctx); err != nil {
+		// Published but not acknowledged: they will be published again;
+		// consumers are idempotent by version.
+		return len(out), err
+	}
+	return len(out), nil
+}
+
+// ContentType is the content-type header of booking.events messages.
+const ContentType = "application/x-protobuf; proto=bookingrush.booking.v1.BookingEvent"
+
+func isNoGroup(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOGROUP") }
+
+// decodeEntry turns a stream entry (written by lib.lua's emit) into the
+// Kafka event.
+func decodeEntry(v map[string]any) (*bookingv1.BookingEvent, error) {
+	s := func(k string) string { x, _ := v[k].(string); return x }
+	i64 := func(k string) int64 { n, _ := strconv.ParseInt(s(k), 10, 64); return n }
+	ts := func(k string) *timestamppb.Timestamp {
+		if ms := i64(k); ms > 0 {
+			return timestamppb.New(time.UnixMilli(ms))
+		}
+		return nil
+	}
+	if s("id") == "" || s("zone") == "" || s("ver") == "" {
+		return nil, errors.New("missing id, zone or ver")
+	}
+	status, ok := statusToProto[s("status")]
+	if !ok {
+		return nil, fmt.Errorf("unknown status %q", s("status"))
+	}
+	qty := i64("qty")
+	unit := i64("unit")
+	return &bookingv1.BookingEvent{
+		Booking: &bookingv1.Booking{
+			Id: s("id"), UserId: s("user"), EventId: s("event"), ShowId: s("show"), ZoneId: s("zone"),
+			Quantity: int32(qty), UnitPrice: formatCents(unit), TotalAmount: formatCents(unit * qty), Currency: Currency,
+			Status: status, IdempotencyKey: s("idem"),
+			ExpiresAt: ts("exp"), ConfirmedAt: ts("confirmed"), CancelledAt: ts("cancelled"), CreatedAt: ts("created"), UpdatedAt: ts("at"),
+		},
+		Version: i64("ver"),
+		Zone: &bookingv1.ZoneAvailability{ZoneId: s("zone"), Total: int32(i64("ztotal")), Available: int32(i64("zavailable")),
+			Held: int32(i64("zheld")), Sold: int32(i64("zsold"))},
+		ZoneVersion: i64("zver"),
+		OccurredAt:  ts("at"),
+	}, nil
+}
+
+// Currency of every amount (zone prices carry none).
+const Currency = "USD"
+
+var statusToProto = map[string]bookingv1.BookingStatus{
+	StatusReserved:  bookingv1.BookingStatus_BOOKING_STATUS_RESERVED,
+	StatusConfirmed: bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED,
+	StatusCancelled: bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED,
+	StatusExpired:   bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED,
+	StatusRefunded:  bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED,
+}
+
+// formatCents writes minor units as a decimal string: 4990 -> "49.90".
+func formatCents(c int64) string {
+	sign := ""
+	if c < 0 {
+		sign, c = "-", -c
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, c/100, c%100)
+}
+

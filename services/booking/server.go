@@ -1,0 +1,207 @@
+package booking
+
+import (
+	"context"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	commonv1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// Server implements bookingv1connect.BookingServiceHandler: it translates
+// between the contract and the Service.
+type Server struct {
+	svc *Service
+}
+
+var _ bookingv1connect.BookingServiceHandler = (*Server)(nil)
+
+// NewServer returns the BookingService handler.
+func NewServer(svc *Service) bookingv1connect.BookingServiceHandler { return &Server{svc: svc} }
+
+// Reserve holds seats; the Idempotency-Key and X-Queue-Pass headers stand
+// in for the fields when those are empty (the public API sends headers).
+func (s *Server) Reserve(ctx context.Context, req *connect.Request[bookingv1.ReserveRequest]) (*connect.Response[bookingv1.ReserveResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	m := req.Msg
+	key := m.GetIdempotencyKey()
+	if key == "" {
+		key = req.Header().Get("Idempotency-Key")
+		if key != "" && !validKey(key) {
+			return nil, errs.Connect(errs.New(errs.Validation, "Idempotency-Key must be 8 to 128 of [A-Za-z0-9_-]",
+				"fields", []any{map[string]any{"field": "idempotency_key", "message": "must match ^[A-Za-z0-9_-]{8,128}$"}}))
+		}
+	}
+	pass := m.GetQueuePass()
+	if pass == "" {
+		pass = req.Header().Get("X-Queue-Pass")
+	}
+	h, replay, err := s.svc.Reserve(ctx, p, ReserveRequest{
+		ShowID: m.GetShowId(), ZoneID: m.GetZoneId(), Quantity: int(m.GetQuantity()), IdempotencyKey: key, QueuePass: pass,
+	})
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	res := connect.NewResponse(&bookingv1.ReserveResponse{Booking: toProto(h)})
+	if replay {
+		res.Header().Set("Idempotent-Replayed", "true")
+	}
+	return res, nil
+}
+
+// ConfirmBooking confirms a paid hold.
+func (s *Server) ConfirmBooking(ctx context.Context, req *connect.Request[bookingv1.ConfirmBookingRequest]) (*connect.Response[bookingv1.ConfirmBookingResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	h, err := s.svc.Confirm(ctx, p, req.Msg.GetBookingId())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&bookingv1.ConfirmBookingResponse{Booking: toProto(h)}), nil
+}
+
+// CancelBooking releases a hold at once.
+func (s *Server) CancelBooking(ctx context.Context, req *connect.Request[bookingv1.CancelBookingRequest]) (*connect.Response[bookingv1.CancelBookingResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	h, err := s.svc.Cancel(ctx, p, req.Msg.GetBookingId())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&bookingv1.CancelBookingResponse{Booking: toProto(h)}), nil
+}
+
+// GetBooking answers one of the caller's bookings.
+func (s *Server) GetBooking(ctx context.Context, req *connect.Request[bookingv1.GetBookingRequest]) (*connect.Response[bookingv1.GetBookingResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	h, err := s.svc.Get(ctx, p, req.Msg.GetBookingId())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&bookingv1.GetBookingResponse{Booking: toProto(h)}), nil
+}
+
+// ListBookings pages the caller's bookings.
+func (s *Server) ListBookings(ctx context.Context, req *connect.Request[bookingv1.ListBookingsRequest]) (*connect.Response[bookingv1.ListBookingsResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	f := ListFilter{Page: int(req.Msg.GetPage()), PerPage: int(req.Msg.GetPerPage())}
+	if st := req.Msg.GetStatus(); st != bookingv1.BookingStatus_BOOKING_STATUS_UNSPECIFIED {
+		f.Status = statusName(st)
+	}
+	items, meta, err := s.list(ctx, p, f)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&bookingv1.ListBookingsResponse{Bookings: items, Meta: meta}), nil
+}
+
+// ListPendingBookings pages the caller's live holds.
+func (s *Server) ListPendingBookings(ctx context.Context, req *connect.Request[bookingv1.ListPendingBookingsRequest]) (*connect.Response[bookingv1.ListPendingBookingsResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	items, meta, err := s.list(ctx, p, ListFilter{Page: int(req.Msg.GetPage()), PerPage: int(req.Msg.GetPerPage()), LiveHoldsOnly: true})
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&bookingv1.ListPendingBookingsResponse{Bookings: items, Meta: meta}), nil
+}
+
+func (s *Server) list(ctx context.Context, p *authn.Principal, f ListFilter) ([]*bookingv1.Booking, *commonv1.PageMeta, error) {
+	hs, total, err := s.svc.List(ctx, p, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]*bookingv1.Booking, len(hs))
+	for i, h := range hs {
+		out[i] = toProto(h)
+	}
+	page, per := max(f.Page, 1), f.PerPage
+	if per < 1 {
+		per = 20
+	}
+	return out, &commonv1.PageMeta{Page: int32(page), PerPage: int32(per), Total: int32(total)}, nil
+}
+
+// LoadInventory loads or refreshes an event's inventory (the catalog calls
+// it on publish and cancel; organizers, admins and the system may).
+func (s *Server) LoadInventory(ctx context.Context, req *connect.Request[bookingv1.LoadInventoryRequest]) (*connect.Response[bookingv1.LoadInventoryResponse], error) {
+	if _, err := authn.Require(ctx, authn.RoleOrganizer); err != nil {
+		return nil, errs.Connect(err)
+	}
+	res, err := s.svc.LoadInventory(ctx, req.Msg.GetEventId())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&bookingv1.LoadInventoryResponse{EventId: req.Msg.GetEventId(), Zones: int32(res.Zones)}), nil
+}
+
+// GetAvailability answers the live counters of a show's zones.
+func (s *Server) GetAvailability(ctx context.Context, req *connect.Request[bookingv1.GetAvailabilityRequest]) (*connect.Response[bookingv1.GetAvailabilityResponse], error) {
+	counters, zones, err := s.svc.Availability(ctx, req.Msg.GetShowId())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	out := &bookingv1.GetAvailabilityResponse{}
+	for _, z := range zones {
+		if c, ok := counters[z]; ok {
+			out.Zones = append(out.Zones, &bookingv1.ZoneAvailability{ZoneId: z, Total: int32(c.Total),
+				Available: int32(c.Available), Held: int32(c.Held), Sold: int32(c.Sold)})
+		}
+	}
+	return connect.NewResponse(out), nil
+}
+
+func toProto(h Hold) *bookingv1.Booking {
+	ts := func(t interface{ IsZero() bool }) bool { return !t.IsZero() }
+	b := &bookingv1.Booking{
+		Id: h.ID, UserId: h.UserID, EventId: h.EventID, ShowId: h.ShowID, ZoneId: h.ZoneID,
+		Quantity: int32(h.Quantity), UnitPrice: formatCents(h.UnitCents), TotalAmount: formatCents(h.UnitCents * int64(h.Quantity)),
+		Currency: Currency, Status: statusToProto[h.Status], IdempotencyKey: h.IdempotencyKey,
+	}
+	if ts(h.ExpiresAt) {
+		b.ExpiresAt = timestamppb.New(h.ExpiresAt)
+	}
+	if ts(h.CreatedAt) {
+		b.CreatedAt = timestamppb.New(h.CreatedAt)
+	}
+	if ts(h.ConfirmedAt) {
+		b.ConfirmedAt = timestamppb.New(h.ConfirmedAt)
+	}
+	if ts(h.CancelledAt) {
+		b.CancelledAt = timestamppb.New(h.CancelledAt)
+	}
+	return b
+}
+
+// validKey checks an Idempotency-Key header as the proto rule checks the field.
+func validKey(k string) bool {
+	if len(k) < 8 || len(k) > 128 {
+		return false
+	}
+	for _, c := range k {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

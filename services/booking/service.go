@@ -1,0 +1,342 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/kafka"
+)
+
+// Service holds the booking rules; the handlers only translate.
+type Service struct {
+	eng     *Engine
+	store   *Store
+	cluster *kafka.Cluster
+	cfg     Config
+	log     *zap.Logger
+
+	rebuilds singleflight.Group
+}
+
+// NewService returns the booking service.
+func NewService(eng *Engine, store *Store, cluster *kafka.Cluster, cfg Config, log *zap.Logger) *Service {
+	return &Service{eng: eng, store: store, cluster: cluster, cfg: cfg, log: log}
+}
+
+// ReserveRequest is a validated reserve call.
+type ReserveRequest struct {
+	ShowID, ZoneID            string
+	Quantity                  int
+	IdempotencyKey, QueuePass string
+}
+
+// Reserve holds seats for the caller: one Redis round trip decides.
+func (s *Service) Reserve(ctx context.Context, p *authn.Principal, req ReserveRequest) (Hold, bool, error) {
+	if req.IdempotencyKey == "" {
+		return Hold{}, false, errs.New(errs.Validation, "an Idempotency-Key header (or idempotency_key field) is required",
+			"fields", []any{map[string]any{"field": "idempotency_key", "message": "required"}})
+	}
+	ref, err := s.store.ZoneRef(ctx, req.ZoneID)
+	if err != nil {
+		return Hold{}, false, err
+	}
+	if ref.ShowID != req.ShowID {
+		return Hold{}, false, errs.New(errs.NotFound, "zone not found in this show")
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Hold{}, false, err
+	}
+	// A client that goes away mid-call must not cut the decision in half:
+	// the script runs whole or not at all, and what it did reaches Postgres
+	// through the stream either way. So the Redis part ignores the caller's
+	// cancellation and has its own deadline.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RedisTimeout)
+	defer cancel()
+	h, replay, err := s.eng.Reserve(rctx, ReserveInput{
+		BookingID: id.String(), UserID: p.UserID, EventID: ref.EventID, ShowID: req.ShowID, ZoneID: req.ZoneID,
+		Quantity: req.Quantity, IdempotencyKey: req.IdempotencyKey, QueuePass: req.QueuePass,
+	})
+	if errors.Is(err, errNotLoaded) {
+		return Hold{}, false, s.notLoaded(ctx, ref.EventID)
+	}
+	if err != nil {
+		return Hold{}, false, err
+	}
+	if replay {
+		h, err := s.booking(rctx, h.ID, ref.EventID)
+		return h, true, err
+	}
+	if err := s.eng.Index(rctx, h.ID, ref.EventID); err != nil {
+		// The hold exists; only the early lookup index is missing, and
+		// Postgres will know the booking within moments.
+		s.log.Warn("booking index not written", zap.String("booking", h.ID), zap.Error(err))
+	}
+	return h, false, nil
+}
+
+// notLoaded explains a missing inventory: an event that is not on sale, or
+// one whose keys Redis lost, which is then rebuilt (fenced: reserve answers
+// "retry" until the rebuild is done).
+func (s *Service) notLoaded(ctx context.Context, eventID string) error {
+	st, err := s.store.EventStatus(ctx, eventID)
+	if err != nil {
+		return err
+	}
+	if st != "published" {
+		return errs.New(errs.SaleNotOpen, "the event is not on sale", "status", st)
+	}
+	go func() {
+		_, err, _ := s.rebuilds.Do(eventID, func() (any, error) {
+			return nil, s.rebuild(context.Background(), eventID)
+		})
+		if err != nil {
+			s.log.Error("inventory rebuild failed; the next reserve retries it", zap.String("event", eventID), zap.Error(err))
+		}
+	}()
+	return errRebuilding
+}
+
+// rebuild writes an event's inventory into Redis from Postgres, after the
+// stream relay and the persister drained (so Postgres has every change that
+// ever happened in Redis), under a lock so one process does it.
+func (s *Service) rebuild(ctx context.Context, eventID string) error {
+	owner := uuid.NewString()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout+10*time.Second)
+	defer cancel()
+	ok, err := s.eng.lockRebuild(ctx, eventID, owner, s.cfg.DrainTimeout+10*time.Second)
+	if err != nil || !ok {
+		return err
+	}
+	defer s.eng.unlockRebuild(context.WithoutCancel(ctx), eventID, owner)
+	if loaded, err := s.eng.Loaded(ctx, eventID); err != nil || loaded {
+		return err // someone else rebuilt it meanwhile
+	}
+	s.log.Warn("rebuilding inventory from Postgres", zap.String("event", eventID))
+	if err := s.eng.Fence(ctx, eventID); err != nil {
+		return err
+	}
+	if err := s.waitDrained(ctx, eventID); err != nil {
+		return err
+	}
+	res, err := s.loadFromPostgres(ctx, eventID, false)
+	if err == nil {
+		s.log.Warn("inventory rebuilt", zap.String("event", eventID), zap.Int("zones", res.Zones), zap.Int("holds", res.Holds))
+	}
+	return err
+}
+
+// waitDrained waits until the event's stream is empty (relayed to Kafka) and
+// the persister has consumed everything on booking.events.
+func (s *Service) waitDrained(ctx context.Context, eventID string) error {
+	deadline := time.Now().Add(s.cfg.DrainTimeout)
+	for {
+		backlog, err := s.eng.StreamBacklog(ctx, eventID)
+		if err != nil {
+			return err
+		}
+		lag := int64(0)
+		if backlog == 0 {
+			parts, err := s.cluster.Lag(ctx, PersisterGroup, TopicBookingEvents)
+			if err != nil {
+				return errs.New(errs.ServiceUnavailable, "cannot tell whether the persister drained: "+err.Error())
+			}
+			for _, p := range parts {
+				lag += p.Lag
+			}
+		}
+		if backlog == 0 && lag == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errs.New(errs.ServiceUnavailable, "relay or persister did not drain in time", "stream_backlog", backlog, "persister_lag", lag)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// loadFromPostgres writes the event's inventory from Postgres (or, when it
+// is loaded already, refreshes its sale settings: a draft or cancelled
+// status then closes its sales at once).
+func (s *Service) loadFromPostgres(ctx context.Context, eventID string, loaded bool) (LoadResult, error) {
+	snap, err := s.store.Snapshot(ctx, eventID, time.Now().Add(-s.cfg.IdempotencyTTL))
+	if err != nil {
+		return LoadResult{}, err
+	}
+	if !loaded && snap.Settings.Status == "draft" {
+		return LoadResult{}, errs.New(errs.Conflict, "a draft event has no inventory to load; publish it first")
+	}
+	return s.eng.Load(ctx, eventID, snap)
+}
+
+// LoadInventory loads an event's inventory (first publish), refreshes its
+// sale settings (later calls), or rebuilds it after a loss.
+func (s *Service) LoadInventory(ctx context.Context, eventID string) (LoadResult, error) {
+	loaded, err := s.eng.Loaded(ctx, eventID)
+	if err != nil {
+		return LoadResult{}, err
+	}
+	if !loaded {
+		had, err := s.store.HasBookings(ctx, eventID)
+		if err != nil {
+			return LoadResult{}, err
+		}
+		if had {
+			// Redis lost a live event: the fenced, drained rebuild.
+			_, err, _ := s.rebuilds.Do(eventID, func() (any, error) { return nil, s.rebuild(ctx, eventID) })
+			if err != nil {
+				return LoadResult{}, err
+			}
+			return LoadResult{Loaded: true}, nil
+		}
+	}
+	return s.loadFromPostgres(ctx, eventID, loaded)
+}
+
+// resolve finds a booking and its event: the Redis record when there is one
+// (the live truth), else the persisted row.
+func (s *Service) resolve(ctx context.Context, bookingID string) (Hold, string, error) {
+	row, found, err := s.store.Booking(ctx, bookingID)
+	if err != nil {
+		return Hold{}, "", err
+	}
+	eventID := row.EventID
+	if !found {
+		ev, ok, err := s.eng.EventOf(ctx, bookingID)
+		if err != nil {
+			return Hold{}, "", err
+		}
+		if !ok {
+			return Hold{}, "", errs.New(errs.NotFound, "booking not found")
+		}
+		eventID = ev
+	}
+	h, ok, err := s.eng.Hold(ctx, eventID, bookingID)
+	if err != nil {
+		return Hold{}, "", err
+	}
+	if !ok {
+		if !found {
+			return Hold{}, "", errs.New(errs.NotFound, "booking not found")
+		}
+		h = row
+	}
+	return h, eventID, nil
+}
+
+// booking reads a booking without an ownership check (internal use).
+func (s *Service) booking(ctx context.Context, bookingID, _ string) (Hold, error) {
+	h, _, err := s.resolve(ctx, bookingID)
+	return h, err
+}
+
+// owned resolves a booking the caller may see: their own, or any for admins
+// and the system. Another user's booking is NOT_FOUND, never FORBIDDEN, so
+// ids of others' bookings reveal nothing.
+func (s *Service) owned(ctx context.Context, p *authn.Principal, bookingID string) (Hold, string, error) {
+	h, ev, err := s.resolve(ctx, bookingID)
+	if err != nil {
+		return Hold{}, "", err
+	}
+	if h.UserID != p.UserID && p.Role != authn.RoleAdmin && p.Role != authn.RoleService {
+		return Hold{}, "", errs.New(errs.NotFound, "booking not found")
+	}
+	return h, ev, nil
+}
+
+// Get answers one booking of the caller.
+func (s *Service) Get(ctx context.Context, p *authn.Principal, bookingID string) (Hold, error) {
+	h, _, err := s.owned(ctx, p, bookingID)
+	return h, err
+}
+
+// Confirm turns a paid hold into a purchase. The system (the saga) confirms
+// directly; a buyer may confirm their own hold once a payment succeeded.
+func (s *Service) Confirm(ctx context.Context, p *authn.Principal, bookingID string) (Hold, error) {
+	h, ev, err := s.owned(ctx, p, bookingID)
+	if err != nil {
+		return Hold{}, err
+	}
+	if p.Role != authn.RoleService && h.Status == StatusReserved {
+		paid, err := s.store.HasSucceededPayment(ctx, bookingID)
+		if err != nil {
+			return Hold{}, err
+		}
+		if !paid {
+			return Hold{}, errs.New(errs.PaymentFailed, "the booking has no succeeded payment; pay first")
+		}
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RedisTimeout)
+	defer cancel()
+	if err := s.eng.Confirm(rctx, ev, bookingID, ""); err != nil {
+		if errors.Is(err, errNotLoaded) {
+			return Hold{}, s.notLoaded(ctx, ev)
+		}
+		return Hold{}, err
+	}
+	return s.booking(rctx, bookingID, ev)
+}
+
+// Cancel releases the caller's hold at once. A confirmed booking is
+// cancelled through a refund (the payment service), not here.
+func (s *Service) Cancel(ctx context.Context, p *authn.Principal, bookingID string) (Hold, error) {
+	_, ev, err := s.owned(ctx, p, bookingID)
+	if err != nil {
+		return Hold{}, err
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RedisTimeout)
+	defer cancel()
+	if err := s.eng.Release(rctx, ev, bookingID, "", false); err != nil {
+		if errors.Is(err, errNotLoaded) {
+			return Hold{}, s.notLoaded(ctx, ev)
+		}
+		return Hold{}, err
+	}
+	return s.booking(rctx, bookingID, ev)
+}
+
+// List pages the caller's bookings (as persisted: a hold made a moment ago
+// may take a few milliseconds to appear).
+func (s *Service) List(ctx context.Context, p *authn.Principal, f ListFilter) ([]Hold, int, error) {
+	f.UserID = p.UserID
+	if f.Page < 1 {
+		f.Page = 1
+	}
+	if f.PerPage < 1 {
+		f.PerPage = 20
+	}
+	return s.store.Bookings(ctx, f)
+}
+
+// Availability answers the live counters of a show's loaded zones.
+func (s *Service) Availability(ctx context.Context, showID string) (map[string]Counters, []string, error) {
+	eventID, zones, err := s.store.ShowZones(ctx, showID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(zones) == 0 {
+		return nil, nil, errs.New(errs.NotFound, "show not found or without zones")
+	}
+	out := make(map[string]Counters, len(zones))
+	for _, z := range zones {
+		c, ok, err := s.eng.Zone(ctx, eventID, z)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			out[z] = c
+		}
+	}
+	return out, zones, nil
+}

@@ -1,0 +1,280 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// Store is the booking service's Postgres side: the zone directory, the
+// inventory snapshot a load starts from, and the bookings the persister
+// writes.
+type Store struct {
+	db *pgxpool.Pool
+
+	mu    sync.RWMutex
+	zones map[string]zoneRef // zone id -> its show and event; immutable once created
+}
+
+// NewStore returns a store on db.
+func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db, zones: map[string]zoneRef{}} }
+
+type zoneRef struct{ EventID, ShowID string }
+
+// ZoneRef resolves a zone to its show and event; cached in process, since a
+// zone never moves.
+func (s *Store) ZoneRef(ctx context.Context, zoneID string) (zoneRef, error) {
+	s.mu.RLock()
+	ref, ok := s.zones[zoneID]
+	s.mu.RUnlock()
+	if ok {
+		return ref, nil
+	}
+	err := s.db.QueryRow(ctx,
+		`SELECT sh.event_id::text, z.show_id::text FROM seat_zones z JOIN shows sh ON sh.id = z.show_id WHERE z.id = $1`,
+		zoneID).Scan(&ref.EventID, &ref.ShowID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return zoneRef{}, errs.New(errs.NotFound, "zone not found")
+	}
+	if err != nil {
+		return zoneRef{}, dbUnavailable(err)
+	}
+	s.mu.Lock()
+	s.zones[zoneID] = ref
+	s.mu.Unlock()
+	return ref, nil
+}
+
+// ShowZones lists a show's zone ids and its event.
+func (s *Store) ShowZones(ctx context.Context, showID string) (eventID string, zones []string, err error) {
+	rows, err := s.db.Query(ctx,
+		`SELECT sh.event_id::text, z.id::text FROM shows sh JOIN seat_zones z ON z.show_id = sh.id WHERE sh.id = $1 ORDER BY z.id`, showID)
+	if err != nil {
+		return "", nil, dbUnavailable(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var z string
+		if err := rows.Scan(&eventID, &z); err != nil {
+			return "", nil, dbUnavailable(err)
+		}
+		zones = append(zones, z)
+	}
+	return eventID, zones, dbUnavailable(rows.Err())
+}
+
+// EventSettings are the sale settings the reserve script checks.
+type EventSettings struct {
+	Status             string
+	SaleStart, SaleEnd time.Time
+	MaxPerUser         int
+	Queue              bool
+}
+
+// ZoneSnapshot is a zone as Postgres knows it, counters recomputed from the
+// bookings (the source of truth after a loss).
+type ZoneSnapshot struct {
+	ID, ShowID       string
+	Total            int
+	Held, Sold       int
+	PriceCents       int64
+	InventoryVersion int64
+}
+
+// Snapshot is what a load writes into Redis.
+type Snapshot struct {
+	Settings  EventSettings
+	Zones     []ZoneSnapshot
+	Holds     []Hold
+	UserSeats map[string]int
+	// Keys are idempotency records of recent reservations (so a retry after
+	// a rebuild replays instead of reserving twice).
+	Keys []Hold
+}
+
+// HasBookings reports whether any booking of the event was persisted.
+func (s *Store) HasBookings(ctx context.Context, eventID string) (bool, error) {
+	var ok bool
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM bookings WHERE event_id = $1)`, eventID).Scan(&ok)
+	return ok, dbUnavailable(err)
+}
+
+// Snapshot reads the event's settings, zones, live holds and per-user seat
+// counts in one repeatable-read transaction.
+func (s *Store) Snapshot(ctx context.Context, eventID string, keysSince time.Time) (Snapshot, error) {
+	var snap Snapshot
+	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var start, end *time.Time
+		err := tx.QueryRow(ctx, `SELECT status, sale_start_at, sale_end_at, max_per_user, queue_enabled
+			FROM events WHERE id = $1 AND deleted_at IS NULL`, eventID).
+			Scan(&snap.Settings.Status, &start, &end, &snap.Settings.MaxPerUser, &snap.Settings.Queue)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errs.New(errs.NotFound, "event not found")
+		}
+		if err != nil {
+			return err
+		}
+		if start != nil {
+			snap.Settings.SaleStart = *start
+		}
+		if end != nil {
+			snap.Settings.SaleEnd = *end
+		}
+		rows, err := tx.Query(ctx, `SELECT z.id::text, z.show_id::text, z.total_seats, (z.price * 100)::bigint, z.inventory_version,
+				COALESCE(sum(b.quantity) FILTER (WHERE b.status = 'reserved'), 0),
+				COALESCE(sum(b.quantity) FILTER (WHERE b.status = 'confirmed'), 0)
+			FROM seat_zones z JOIN shows sh ON sh.id = z.show_id
+			LEFT JOIN bookings b ON b.zone_id = z.id
+			WHERE sh.event_id = $1
+			GROUP BY z.id ORDER BY z.id`, eventID)
+		if err != nil {
+			return err
+		}
+		snap.Zones, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ZoneSnapshot, error) {
+			var z ZoneSnapshot
+			return z, r.Scan(&z.ID, &z.ShowID, &z.Total, &z.PriceCents, &z.InventoryVersion, &z.Held, &z.Sold)
+		})
+		if err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT id::text, user_id::text, show_id::text, zone_id::text, quantity,
+				(unit_price * 100)::bigint, status, expires_at, created_at, reservation_id, version
+			FROM bookings WHERE event_id = $1 AND (status IN ('reserved', 'confirmed') OR created_at >= $2)`, eventID, keysSince)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		snap.UserSeats = map[string]int{}
+		for rows.Next() {
+			var h Hold
+			var exp *time.Time
+			if err := rows.Scan(&h.ID, &h.UserID, &h.ShowID, &h.ZoneID, &h.Quantity, &h.UnitCents, &h.Status,
+				&exp, &h.CreatedAt, &h.IdempotencyKey, &h.Version); err != nil {
+				return err
+			}
+			h.EventID = eventID
+			if exp != nil {
+				h.ExpiresAt = *exp
+			}
+			switch h.Status {
+			case StatusReserved:
+				snap.Holds = append(snap.Holds, h)
+				snap.UserSeats[h.UserID] += h.Quantity
+			case StatusConfirmed:
+				snap.UserSeats[h.UserID] += h.Quantity
+			}
+			if !h.CreatedAt.Before(keysSince) {
+				snap.Keys = append(snap.Keys, h)
+			}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		var de *errs.Error
+		if errors.As(err, &de) {
+			return Snapshot{}, err
+		}
+		return Snapshot{}, dbUnavailable(err)
+	}
+	return snap, nil
+}
+
+// dbUnavailable wraps a database failure as SERVICE_UNAVAILABLE.
+func dbUnavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && !strings.HasPrefix(pgErr.Code, "08") && !strings.HasPrefix(pgErr.Code, "57") {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return errs.Unavailable("the booking database is unreachable; retry", err, "dependency", "postgres")
+}
+
+const bookingColumns = `id::text, user_id::text, event_id::text, show_id::text, zone_id::text, quantity,
+	(unit_price * 100)::bigint, status, expires_at, confirmed_at, cancelled_at, created_at, reservation_id, version`
+
+func scanBooking(r pgx.Row) (Hold, error) {
+	var h Hold
+	var exp, conf, canc *time.Time
+	err := r.Scan(&h.ID, &h.UserID, &h.EventID, &h.ShowID, &h.ZoneID, &h.Quantity, &h.UnitCents, &h.Status,
+		&exp, &conf, &canc, &h.CreatedAt, &h.IdempotencyKey, &h.Version)
+	for _, p := range []struct {
+		src *time.Time
+		dst *time.Time
+	}{{exp, &h.ExpiresAt}, {conf, &h.ConfirmedAt}, {canc, &h.CancelledAt}} {
+		if p.src != nil {
+			*p.dst = *p.src
+		}
+	}
+	return h, err
+}
+
+// Booking reads one persisted booking; ok is false when the persister has
+// not written it (yet).
+func (s *Store) Booking(ctx context.Context, id string) (Hold, bool, error) {
+	h, err := scanBooking(s.db.QueryRow(ctx, `SELECT `+bookingColumns+` FROM bookings WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Hold{}, false, nil
+	}
+	if err != nil {
+		return Hold{}, false, dbUnavailable(err)
+	}
+	return h, true, nil
+}
+
+// ListFilter selects a user's bookings.
+type ListFilter struct {
+	UserID        string
+	Status        string // "" for all
+	LiveHoldsOnly bool   // reserved and not past the deadline
+	Page, PerPage int
+}
+
+// Bookings pages a user's bookings, newest first, with the total count.
+func (s *Store) Bookings(ctx context.Context, f ListFilter) ([]Hold, int, error) {
+	where := `user_id = $1 AND ($2 = '' OR status = $2)`
+	if f.LiveHoldsOnly {
+		where += ` AND status = 'reserved' AND expires_at > now()`
+	}
+	var total int
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM bookings WHERE `+where, f.UserID, f.Status).Scan(&total); err != nil {
+		return nil, 0, dbUnavailable(err)
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+bookingColumns+` FROM bookings WHERE `+where+
+		` ORDER BY created_at DESC, id LIMIT $3 OFFSET $4`, f.UserID, f.Status, f.PerPage, (f.Page-1)*f.PerPage)
+	if err != nil {
+		return nil, 0, dbUnavailable(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Hold, error) { return scanBooking(r) })
+	if err != nil {
+		return nil, 0, dbUnavailable(err)
+	}
+	return out, total, nil
+}
+
+// EventStatus is the event's life-cycle status ("" when it does not exist).
+func (s *Store) EventStatus(ctx context.Context, eventID string) (string, error) {
+	var st string
+	err := s.db.QueryRow(ctx, `SELECT status FROM events WHERE id = $1 AND deleted_at IS NULL`, eventID).Scan(&st)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return st, dbUnavailable(err)
+}
+
+// HasSucceededPayment reports whether the booking was paid.
+func (s *Store) HasSucceededPayment(ctx context.Context, bookingID string) (bool, error) {
+	var ok bool
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM payments WHERE booking_id = $1 AND status = 'succeeded')`, bookingID).Scan(&ok)
+	return ok, dbUnavailable(err)
+}

@@ -1,0 +1,289 @@
+package catalog_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
+	"github.com/bookingrush/rush/services/app"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/pgtest"
+	"github.com/bookingrush/rush/services/platform/redisx"
+	"github.com/bookingrush/rush/services/platform/server"
+)
+
+const testSecret = "test-secret-0123456789abcdef-0123456789"
+
+// protocols are the wire protocols every scenario runs over.
+var protocols = map[string][]connect.ClientOption{
+	"connect": nil,
+	"grpc":    {connect.WithGRPC()},
+}
+
+// fakeBooking stands in for the booking engine (being built concurrently):
+// it records LoadInventory calls, fails them for chosen events, and answers
+// GetAvailability from a table.
+type fakeBooking struct {
+	bookingv1connect.UnimplementedBookingServiceHandler
+
+	mu     sync.Mutex
+	keys   *authn.Keys
+	loads  []string // event ids, in call order
+	roles  []string // the caller's role, per call (LoadInventory and GetAvailability)
+	fail   map[string]bool
+	avail  map[string][]*bookingv1.ZoneAvailability
+	asking int // GetAvailability calls
+}
+
+func (f *fakeBooking) caller(h http.Header) string {
+	token, _ := authn.BearerToken(h.Get("Authorization"))
+	f.mu.Lock()
+	keys := f.keys
+	f.mu.Unlock()
+	if keys == nil {
+		return "?"
+	}
+	p, err := keys.Verify(token, time.Now())
+	if err != nil {
+		return "invalid"
+	}
+	return p.Role
+}
+
+func (f *fakeBooking) LoadInventory(_ context.Context, req *connect.Request[bookingv1.LoadInventoryRequest]) (*connect.Response[bookingv1.LoadInventoryResponse], error) {
+	role := f.caller(req.Header())
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.loads = append(f.loads, req.Msg.GetEventId())
+	f.roles = append(f.roles, role)
+	if f.fail[req.Msg.GetEventId()] {
+		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("redis is having a bad day"))
+	}
+	return connect.NewResponse(&bookingv1.LoadInventoryResponse{EventId: req.Msg.GetEventId()}), nil
+}
+
+func (f *fakeBooking) GetAvailability(_ context.Context, req *connect.Request[bookingv1.GetAvailabilityRequest]) (*connect.Response[bookingv1.GetAvailabilityResponse], error) {
+	role := f.caller(req.Header())
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asking++
+	f.roles = append(f.roles, role)
+	return connect.NewResponse(&bookingv1.GetAvailabilityResponse{Zones: f.avail[req.Msg.GetShowId()]}), nil
+}
+
+func (f *fakeBooking) loadsOf(eventID string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, id := range f.loads {
+		if id == eventID {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *fakeBooking) set(fn func(f *fakeBooking)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
+// env is one catalog process (-target=catalog) on a fresh schema and Redis
+// prefix, with a fake booking engine as its "booking" peer and four users.
+type env struct {
+	db       *sql.DB
+	rdb      *redis.Client
+	prefix   string
+	base     string
+	fake     *fakeBooking
+	bookings *httptest.Server
+
+	user, org1, org2, admin       string // tokens
+	userID, org1ID, org2ID, admID string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	dsn, _ := pgtest.NewSchema(t)
+	e := &env{fake: &fakeBooking{fail: map[string]bool{}, avail: map[string][]*bookingv1.ZoneAvailability{}}}
+
+	// The fake booking engine: cleartext HTTP/2 (the mesh client speaks
+	// only that) and HTTP/1.
+	mux := http.NewServeMux()
+	mux.Handle(bookingv1connect.NewBookingServiceHandler(e.fake))
+	e.bookings = httptest.NewUnstartedServer(mux)
+	e.bookings.Config.Protocols = new(http.Protocols)
+	e.bookings.Config.Protocols.SetHTTP1(true)
+	e.bookings.Config.Protocols.SetUnencryptedHTTP2(true)
+	e.bookings.Start()
+	t.Cleanup(e.bookings.Close)
+
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	e.prefix = "test:catalog:" + hex.EncodeToString(b[:]) + ":"
+	redisURL := redisx.DefaultURL
+	if u := os.Getenv("RUSH_REDIS_URL"); u != "" {
+		redisURL = u
+	}
+	opt, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.rdb = redis.NewClient(opt)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := e.rdb.Scan(ctx, 0, e.prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			e.rdb.Del(ctx, iter.Val())
+		}
+		_ = e.rdb.Close()
+	})
+
+	cfg := loadConfig(t, dsn, "-target=catalog",
+		"-peer.booking="+e.bookings.Listener.Addr().String(),
+		"-catalog.cache-prefix="+e.prefix,
+		"-redis.url="+redisURL)
+	var reg *server.Registry
+	var keys *authn.Keys
+	a := app.New(cfg, fx.Populate(&reg, &keys), fx.NopLogger)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := a.Start(ctx); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := a.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	e.fake.set(func(f *fakeBooking) { f.keys = keys })
+	var ok bool
+	if e.base, ok = reg.URL("catalog"); !ok {
+		t.Fatal("catalog is not listening")
+	}
+
+	e.db = pgtest.Open(t, dsn)
+	for _, u := range []struct {
+		id, token *string
+		role      string
+	}{{&e.userID, &e.user, authn.RoleUser}, {&e.org1ID, &e.org1, authn.RoleOrganizer}, {&e.org2ID, &e.org2, authn.RoleOrganizer}, {&e.admID, &e.admin, authn.RoleAdmin}} {
+		*u.id = uuid.NewString()
+		if _, err := e.db.Exec(`INSERT INTO users (id, email, password_hash, role) VALUES ($1, $2, 'x', $3)`, *u.id, *u.id+"@example.com", u.role); err != nil {
+			t.Fatal(err)
+		}
+		if *u.token, _, err = keys.IssueAccess(*u.id, u.role, "", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+// loadConfig builds the configuration the way the binary does, on loopback
+// port 0, against dsn (as services/app's tests do).
+func loadConfig(t *testing.T, dsn string, extra ...string) *app.Config {
+	t.Helper()
+	args := []string{"-postgres.url=" + dsn, "-log.level=error", "-jwt.secret=" + testSecret, "-metrics.addr=127.0.0.1:0", "-catalog.addr=127.0.0.1:0"}
+	var cfg app.Config
+	fs := flag.NewFlagSet("rush", flag.ContinueOnError)
+	noEnv := func(string) (string, bool) { return "", false }
+	if err := config.Load(&cfg, fs, append(args, extra...), noEnv); err != nil {
+		t.Fatal(err)
+	}
+	return &cfg
+}
+
+func (e *env) client(opts []connect.ClientOption) catalogv1connect.CatalogServiceClient {
+	return catalogv1connect.NewCatalogServiceClient(server.NewClient(), e.base, opts...)
+}
+
+// as builds a request carrying token ("" for an anonymous call).
+func as[T any](token string, msg *T) *connect.Request[T] {
+	r := connect.NewRequest(msg)
+	if token != "" {
+		r.Header().Set("Authorization", "Bearer "+token)
+	}
+	return r
+}
+
+// wantCode fails unless err carries the domain code.
+func wantCode(t *testing.T, err error, code errs.Code) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("succeeded, want %s", code)
+	}
+	if got := errs.FromConnect(err).Code; got != code {
+		t.Fatalf("error %v: code %s, want %s", err, got, code)
+	}
+}
+
+func must[T any](t *testing.T) func(*connect.Response[T], error) *T {
+	return func(res *connect.Response[T], err error) *T {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return res.Msg
+	}
+}
+
+// newEventReq is a valid CreateEventRequest selling from now for a week.
+func newEventReq(title string) *catalogv1.CreateEventRequest {
+	now := time.Now()
+	return &catalogv1.CreateEventRequest{
+		Title: title, Venue: "Arena", Description: "loud",
+		SaleStartAt: timestamppb.New(now.Add(-time.Hour)), SaleEndAt: timestamppb.New(now.Add(7 * 24 * time.Hour)),
+	}
+}
+
+// readyEvent creates a draft owned by token with one show and two zones
+// (VIP 10 seats at 99.50, Floor 100 seats at 25.00).
+func (e *env) readyEvent(t *testing.T, c catalogv1connect.CatalogServiceClient, token, title string) (*catalogv1.Event, *catalogv1.Show, []*catalogv1.Zone) {
+	t.Helper()
+	ctx := context.Background()
+	ev := must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, as(token, newEventReq(title)))).GetEvent()
+	sh := must[catalogv1.CreateShowResponse](t)(c.CreateShow(ctx, as(token, &catalogv1.CreateShowRequest{
+		EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(30 * 24 * time.Hour)),
+	}))).GetShow()
+	var zones []*catalogv1.Zone
+	for _, z := range []*catalogv1.CreateZoneRequest{
+		{ShowId: sh.GetId(), Name: "VIP", Price: "99.50", TotalSeats: 10},
+		{ShowId: sh.GetId(), Name: "Floor", Price: "25", TotalSeats: 100},
+	} {
+		zones = append(zones, must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, as(token, z))).GetZone())
+	}
+	return ev, sh, zones
+}
+
+func titles(events []*catalogv1.Event) []string {
+	out := make([]string, len(events))
+	for i, ev := range events {
+		out[i] = ev.GetTitle()
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,88 @@
+package catalog
+
+import (
+	"context"
+
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/server"
+)
+
+// Inventory is the catalog's view of the booking engine: it loads an
+// event's inventory into Redis and reads the live seat counts.
+//
+// Both calls are made with the catalog's own service token, never the
+// caller's: the catalog has already decided that the organizer may publish,
+// and the booking engine should take inventory orders and availability
+// questions from the system only.
+type Inventory struct {
+	booking bookingv1connect.BookingServiceClient
+	cfg     Config
+	log     *zap.Logger
+	// fallbacks counts listings answered with the Postgres counters because
+	// the live ones were unavailable, so a silent degradation shows on a
+	// dashboard.
+	fallbacks prometheus.Counter
+}
+
+// NewInventory dials the booking component through the mesh.
+func NewInventory(mesh *server.Mesh, cfg Config, log *zap.Logger, reg *prometheus.Registry) (*Inventory, error) {
+	fallbacks := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "catalog_availability_fallback_total",
+		Help: "Zone and show listings answered with the Postgres seat counters because the booking engine's live counts were unavailable.",
+	})
+	if err := reg.Register(fallbacks); err != nil {
+		return nil, err
+	}
+	return &Inventory{
+		fallbacks: fallbacks,
+		booking:   server.Dial(mesh, "catalog", "booking", bookingv1connect.NewBookingServiceClient),
+		cfg:       cfg,
+		log:       log.With(zap.String("component", "catalog.inventory")),
+	}, nil
+}
+
+// asSystem drops the caller's identity, so the mesh client presents the
+// catalog's service token.
+func asSystem(ctx context.Context) context.Context {
+	return authn.WithPrincipal(ctx, nil)
+}
+
+// Load asks the booking engine to (re)load an event's inventory from
+// Postgres (stock of every zone, and the event's status and sale window).
+// Any failure is SERVICE_UNAVAILABLE: the caller decides what to undo.
+func (i *Inventory) Load(ctx context.Context, eventID string) error {
+	ctx, cancel := context.WithTimeout(asSystem(ctx), i.cfg.InventoryTimeout)
+	defer cancel()
+	_, err := i.booking.LoadInventory(ctx, connect.NewRequest(&bookingv1.LoadInventoryRequest{EventId: eventID}))
+	if err != nil {
+		i.log.Warn("load inventory failed", zap.String("event_id", eventID), zap.Error(err))
+		return errs.New(errs.ServiceUnavailable, "the booking engine could not load the event's inventory; try again", "event_id", eventID)
+	}
+	return nil
+}
+
+// Availability returns the live counters of a show's loaded zones by zone
+// id. An error (booking unreachable, slow, failing) means "unknown": the
+// caller answers the Postgres counters instead.
+func (i *Inventory) Availability(ctx context.Context, showID string) (map[string]*bookingv1.ZoneAvailability, error) {
+	ctx, cancel := context.WithTimeout(asSystem(ctx), i.cfg.AvailabilityTimeout)
+	defer cancel()
+	res, err := i.booking.GetAvailability(ctx, connect.NewRequest(&bookingv1.GetAvailabilityRequest{ShowId: showID}))
+	if err != nil {
+		i.fallbacks.Inc()
+		i.log.Debug("live availability unavailable; answering Postgres counters", zap.String("show_id", showID), zap.Error(err))
+		return nil, err
+	}
+	out := make(map[string]*bookingv1.ZoneAvailability, len(res.Msg.GetZones()))
+	for _, z := range res.Msg.GetZones() {
+		out[z.GetZoneId()] = z
+	}
+	return out, nil
+}

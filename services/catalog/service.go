@@ -1,0 +1,660 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+
+	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
+	commonv1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// defaultMaxPerUser applies when CreateEvent leaves max_per_user at 0.
+const defaultMaxPerUser = 4
+
+// Service holds the catalog's rules.
+//
+// Who may do what:
+//   - create an event: role organizer or admin (a user is FORBIDDEN);
+//   - change, delete, publish, cancel an event and add its shows and zones:
+//     its organizer or an admin. Another organizer gets FORBIDDEN when the
+//     event is public (published or cancelled: it exists for everyone, so
+//     saying so leaks nothing) and NOT_FOUND when it is someone else's
+//     draft (a draft is invisible to them, and the answer must not reveal it);
+//   - read: published and cancelled events for everyone, drafts for their
+//     organizer and admins; deleted events for no one.
+//
+// Life cycle: draft -> published -> cancelled. Shows and zones change only
+// while the event is a draft (the booking engine loads its stock from them
+// at publish); a draft is deleted (soft), a published event is cancelled.
+type Service struct {
+	store *Store
+	cache *Cache
+	inv   *Inventory
+	log   *zap.Logger
+	now   func() time.Time
+}
+
+// NewService wires the rules to their store, cache and booking client.
+func NewService(store *Store, cache *Cache, inv *Inventory, log *zap.Logger) *Service {
+	return &Service{store: store, cache: cache, inv: inv, log: log.With(zap.String("component", "catalog")), now: time.Now}
+}
+
+// requireOrganizer returns the caller if it may own events: organizers and
+// admins, as a person (the system's service token owns nothing).
+func requireOrganizer(ctx context.Context) (*authn.Principal, error) {
+	p, err := authn.Require(ctx, authn.RoleOrganizer, authn.RoleAdmin)
+	if err != nil {
+		return nil, err
+	}
+	if p.Role == authn.RoleService {
+		return nil, errs.New(errs.Forbidden, "events are owned by an organizer, not by a service")
+	}
+	return p, nil
+}
+
+// owns reports whether p may change ev.
+func owns(p *authn.Principal, ev *catalogv1.Event) bool {
+	return p != nil && (p.Role == authn.RoleAdmin || (p.Role == authn.RoleOrganizer && p.UserID == ev.GetOrganizerId()))
+}
+
+// canSee reports whether p may read ev.
+func canSee(p *authn.Principal, ev *catalogv1.Event) bool {
+	return ev.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_DRAFT || owns(p, ev) || (p != nil && p.Role == authn.RoleService)
+}
+
+// authorize answers why p may not change ev, nil when it may.
+func authorize(p *authn.Principal, ev *catalogv1.Event) error {
+	switch {
+	case owns(p, ev):
+		return nil
+	case !canSee(p, ev):
+		return errEventNotFound
+	}
+	return errs.New(errs.Forbidden, "only the event's organizer or an admin may change it")
+}
+
+var errFrozen = errs.New(errs.Conflict, "shows and zones can change only while the event is a draft (its inventory is loaded from them at publish)")
+
+func isDraft(ev *catalogv1.Event) bool {
+	return ev.GetStatus() == catalogv1.EventStatus_EVENT_STATUS_DRAFT
+}
+
+// CreateEvent creates a draft event owned by the caller.
+func (s *Service) CreateEvent(ctx context.Context, req *catalogv1.CreateEventRequest) (*catalogv1.Event, error) {
+	p, err := requireOrganizer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	start, end := req.GetSaleStartAt().AsTime(), req.GetSaleEndAt().AsTime()
+	if !end.After(s.now()) {
+		return nil, errs.New(errs.Validation, "sale_end_at must be in the future", "field", "sale_end_at")
+	}
+	e := newEvent{
+		organizerID: p.UserID, tenantID: p.TenantID,
+		title: req.GetTitle(), description: req.GetDescription(), venue: req.GetVenue(), imageURL: req.GetImageUrl(),
+		saleStartAt: start, saleEndAt: end,
+		maxPerUser: req.GetMaxPerUser(), queueEnabled: req.GetQueueEnabled(),
+		slug: req.GetSlug(), slugFixed: req.GetSlug() != "",
+	}
+	if e.maxPerUser == 0 {
+		e.maxPerUser = defaultMaxPerUser
+	}
+	if !e.slugFixed {
+		e.slug = slugify(req.GetTitle(), "event")
+	}
+	if req.GetCategory() != "" {
+		id, err := s.store.categoryID(ctx, req.GetCategory(), "category")
+		if err != nil {
+			return nil, err
+		}
+		e.categoryID = &id
+	}
+	ev, err := s.store.InsertEvent(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.InvalidateEvent(ctx, ev.GetId())
+	return ev, nil
+}
+
+// saleFields are the event fields the booking engine enforces from its
+// loaded copy, so changing them on a published event reloads the inventory.
+type saleFields struct {
+	start, end   *time.Time
+	maxPerUser   int32
+	queueEnabled bool
+}
+
+func saleOf(ev *catalogv1.Event) saleFields {
+	f := saleFields{maxPerUser: ev.GetMaxPerUser(), queueEnabled: ev.GetQueueEnabled()}
+	if ev.SaleStartAt != nil {
+		t := ev.GetSaleStartAt().AsTime()
+		f.start = &t
+	}
+	if ev.SaleEndAt != nil {
+		t := ev.GetSaleEndAt().AsTime()
+		f.end = &t
+	}
+	return f
+}
+
+func (f saleFields) equal(g saleFields) bool {
+	same := func(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
+	return same(f.start, g.start) && same(f.end, g.end) && f.maxPerUser == g.maxPerUser && f.queueEnabled == g.queueEnabled
+}
+
+// UpdateEvent changes the fields that are set. A cancelled event does not
+// change. When a published event's sale rules change (window, per-user
+// limit, queue), the booking engine reloads them; if it cannot, the sale
+// rules are put back and the answer is SERVICE_UNAVAILABLE.
+func (s *Service) UpdateEvent(ctx context.Context, req *catalogv1.UpdateEventRequest) (*catalogv1.Event, error) {
+	p, err := requireOrganizer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	patch := eventPatch{
+		title: req.Title, description: req.Description, venue: req.Venue, imageURL: req.ImageUrl,
+		maxPerUser: req.MaxPerUser, queueEnabled: req.QueueEnabled,
+	}
+	if req.SaleStartAt != nil {
+		t := req.GetSaleStartAt().AsTime()
+		patch.saleStartAt = &t
+	}
+	if req.SaleEndAt != nil {
+		t := req.GetSaleEndAt().AsTime()
+		if !t.After(s.now()) {
+			return nil, errs.New(errs.Validation, "sale_end_at must be in the future", "field", "sale_end_at")
+		}
+		patch.saleEndAt = &t
+	}
+	if req.Category != nil {
+		var id *string
+		if req.GetCategory() != "" {
+			cid, err := s.store.categoryID(ctx, req.GetCategory(), "category")
+			if err != nil {
+				return nil, err
+			}
+			id = &cid
+		}
+		patch.categoryID = &id
+	}
+	var before, after *catalogv1.Event
+	err = s.store.eventTx(ctx, req.GetEventId(), func(tx pgx.Tx, ev *catalogv1.Event) error {
+		if err := authorize(p, ev); err != nil {
+			return err
+		}
+		if ev.GetStatus() == catalogv1.EventStatus_EVENT_STATUS_CANCELLED {
+			return errs.New(errs.Conflict, "a cancelled event cannot change")
+		}
+		start, end := patch.saleStartAt, patch.saleEndAt
+		if start == nil && ev.SaleStartAt != nil {
+			t := ev.GetSaleStartAt().AsTime()
+			start = &t
+		}
+		if end == nil && ev.SaleEndAt != nil {
+			t := ev.GetSaleEndAt().AsTime()
+			end = &t
+		}
+		if start != nil && end != nil && !end.After(*start) {
+			return errs.New(errs.Validation, "sale_end_at must be after sale_start_at", "field", "sale_end_at")
+		}
+		if err := updateEvent(ctx, tx, ev.GetId(), patch); err != nil {
+			return err
+		}
+		before = ev
+		after, err = eventBy(ctx, tx, ev.GetId(), "")
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.cache.InvalidateEvent(ctx, after.GetId())
+	if after.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_PUBLISHED || saleOf(before).equal(saleOf(after)) {
+		return after, nil
+	}
+	if err := s.inv.Load(ctx, after.GetId()); err != nil {
+		s.restoreSale(ctx, before)
+		return nil, err
+	}
+	return after, nil
+}
+
+// restoreSale puts back the sale rules of a published event whose new ones
+// the booking engine could not load, so Postgres keeps describing what the
+// engine enforces.
+func (s *Service) restoreSale(ctx context.Context, before *catalogv1.Event) {
+	ctx = context.WithoutCancel(ctx)
+	f := saleOf(before)
+	err := s.store.eventTx(ctx, before.GetId(), func(tx pgx.Tx, _ *catalogv1.Event) error {
+		return updateEvent(ctx, tx, before.GetId(), eventPatch{saleStartAt: f.start, saleEndAt: f.end, maxPerUser: &f.maxPerUser, queueEnabled: &f.queueEnabled})
+	})
+	if err != nil {
+		s.log.Error("could not restore the sale rules after a failed inventory reload", zap.String("event_id", before.GetId()), zap.Error(err))
+	}
+	s.cache.InvalidateEvent(ctx, before.GetId())
+}
+
+// DeleteEvent soft-deletes a draft; a published event is cancelled instead.
+func (s *Service) DeleteEvent(ctx context.Context, eventID string) error {
+	p, err := requireOrganizer(ctx)
+	if err != nil {
+		return err
+	}
+	err = s.store.eventTx(ctx, eventID, func(tx pgx.Tx, ev *catalogv1.Event) error {
+		if err := authorize(p, ev); err != nil {
+			return err
+		}
+		if !isDraft(ev) {
+			return errs.New(errs.Conflict, "only a draft can be deleted; cancel a published event instead", "status", ev.GetStatus().String())
+		}
+		return softDelete(ctx, tx, ev.GetId())
+	})
+	if err != nil {
+		return err
+	}
+	s.cache.InvalidateEvent(ctx, eventID)
+	return nil
+}
+
+// CreateShow adds a show to a draft event.
+func (s *Service) CreateShow(ctx context.Context, req *catalogv1.CreateShowRequest) (*catalogv1.Show, error) {
+	p, err := requireOrganizer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var show *catalogv1.Show
+	err = s.store.eventTx(ctx, req.GetEventId(), func(tx pgx.Tx, ev *catalogv1.Event) error {
+		if err := authorize(p, ev); err != nil {
+			return err
+		}
+		if !isDraft(ev) {
+			return errFrozen
+		}
+		show, err = insertShow(ctx, tx, ev.GetId(), req.GetShowDate().AsTime())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.cache.InvalidateEvent(ctx, req.GetEventId())
+	return show, nil
+}
+
+// CreateZone adds a zone to a show of a draft event.
+func (s *Service) CreateZone(ctx context.Context, req *catalogv1.CreateZoneRequest) (*catalogv1.Zone, error) {
+	p, err := requireOrganizer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	eventID, err := s.store.showEventID(ctx, req.GetShowId())
+	if err != nil {
+		return nil, err
+	}
+	var zone *catalogv1.Zone
+	err = s.store.eventTx(ctx, eventID, func(tx pgx.Tx, ev *catalogv1.Event) error {
+		if err := authorize(p, ev); err != nil {
+			if errors.Is(err, errEventNotFound) {
+				return errs.New(errs.NotFound, "show not found")
+			}
+			return err
+		}
+		if !isDraft(ev) {
+			return errFrozen
+		}
+		zone, err = insertZone(ctx, tx, req.GetShowId(), req.GetName(), req.GetPrice(), req.GetTotalSeats())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.cache.InvalidateEvent(ctx, eventID)
+	return zone, nil
+}
+
+// PublishEvent puts a draft on sale. The status is committed first (the
+// booking engine reads it from Postgres when it loads), then the inventory
+// is loaded; if that fails the event goes back to draft and the answer is
+// SERVICE_UNAVAILABLE, so a retry starts from a clean state.
+func (s *Service) PublishEvent(ctx context.Context, eventID string) (*catalogv1.Event, error) {
+	p, err := requireOrganizer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.eventTx(ctx, eventID, func(tx pgx.Tx, ev *catalogv1.Event) error {
+		if err := authorize(p, ev); err != nil {
+			return err
+		}
+		if !isDraft(ev) {
+			return errs.New(errs.Conflict, "only a draft can be published", "status", ev.GetStatus().String())
+		}
+		gaps, err := publishGaps(ctx, tx, ev)
+		if err != nil {
+			return err
+		}
+		if ev.SaleEndAt != nil && !ev.GetSaleEndAt().AsTime().After(s.now()) {
+			gaps = append(gaps, "the sale window is over: move sale_end_at into the future")
+		}
+		if len(gaps) > 0 {
+			missing := make([]any, len(gaps))
+			for i, g := range gaps {
+				missing[i] = g
+			}
+			return errs.New(errs.Conflict, "the event is not ready to publish", "missing", missing)
+		}
+		return setStatus(ctx, tx, ev.GetId(), statusPublished, "")
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.cache.InvalidateEvent(ctx, eventID)
+	if err := s.inv.Load(ctx, eventID); err != nil {
+		s.unpublish(ctx, eventID)
+		return nil, err
+	}
+	return s.store.Event(ctx, eventID)
+}
+
+// unpublish returns an event whose inventory did not load to draft. It then
+// asks the booking engine once more to load it, best effort: had the failed
+// load in fact happened (a timeout after the work), the engine now reads the
+// draft status and does not sell.
+func (s *Service) unpublish(ctx context.Context, eventID string) {
+	ctx = context.WithoutCancel(ctx)
+	err := s.store.eventTx(ctx, eventID, func(tx pgx.Tx, ev *catalogv1.Event) error {
+		if ev.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_PUBLISHED {
+			return nil
+		}
+		return setStatus(ctx, tx, eventID, statusDraft, "")
+	})
+	if err != nil {
+		s.log.Error("publish failed and the event could not go back to draft", zap.String("event_id", eventID), zap.Error(err))
+		return
+	}
+	s.cache.InvalidateEvent(ctx, eventID)
+	if err := s.inv.Load(ctx, eventID); err != nil {
+		s.log.Warn("publish failed; the booking engine could not be told the event is a draft again", zap.String("event_id", eventID))
+	}
+}
+
+// CancelEvent calls off a published event and makes the booking engine stop
+// selling it (it reloads the event and sees the cancelled status). The
+// cancellation stands even when the booking engine does not answer: the
+// answer is then SERVICE_UNAVAILABLE and calling CancelEvent again retries
+// the reload. Refunding the confirmed bookings is the payment side's work
+// (issue 5), driven by the cancelled status.
+func (s *Service) CancelEvent(ctx context.Context, req *catalogv1.CancelEventRequest) (*catalogv1.Event, error) {
+	p, err := requireOrganizer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.eventTx(ctx, req.GetEventId(), func(tx pgx.Tx, ev *catalogv1.Event) error {
+		if err := authorize(p, ev); err != nil {
+			return err
+		}
+		switch ev.GetStatus() {
+		case catalogv1.EventStatus_EVENT_STATUS_DRAFT:
+			return errs.New(errs.Conflict, "a draft is deleted, not cancelled")
+		case catalogv1.EventStatus_EVENT_STATUS_CANCELLED:
+			return nil // a retry: reload below
+		}
+		return setStatus(ctx, tx, ev.GetId(), statusCancelled, req.GetReason())
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.cache.InvalidateEvent(ctx, req.GetEventId())
+	if err := s.inv.Load(ctx, req.GetEventId()); err != nil {
+		return nil, errs.New(errs.ServiceUnavailable, "the event is cancelled but the booking engine has not stopped its sales yet; cancel again to retry", "event_id", req.GetEventId())
+	}
+	return s.store.Event(ctx, req.GetEventId())
+}
+
+// event reads a live event by slug or id through the cache; ns is the key
+// prefix of the event's current cache version ("" when the cache is off).
+func (s *Service) event(ctx context.Context, key string) (ev *catalogv1.Event, ns string, err error) {
+	id := s.cache.lookup(ctx, s.cache.slugKey(key))
+	if id == "" {
+		// First sight of this slug: resolve it once, remember the
+		// (immutable) mapping, and let the next read cache the event.
+		ev, err := s.store.Event(ctx, key)
+		if err != nil {
+			return nil, "", err
+		}
+		s.cache.remember(ctx, s.cache.slugKey(key), ev.GetId())
+		return ev, "", nil
+	}
+	return s.eventByID(ctx, id)
+}
+
+func (s *Service) eventByID(ctx context.Context, id string) (*catalogv1.Event, string, error) {
+	ns, ok := s.cache.eventVersion(ctx, id)
+	if !ok {
+		ev, err := s.store.Event(ctx, id)
+		return ev, "", err
+	}
+	ev := new(catalogv1.Event)
+	if s.cache.get(ctx, ns+"event", ev) {
+		if ev.GetId() == "" { // tombstone
+			return nil, "", errEventNotFound
+		}
+		return ev, ns, nil
+	}
+	ev, err := s.store.Event(ctx, id)
+	switch {
+	case errors.Is(err, errEventNotFound):
+		s.cache.set(ctx, ns+"event", &catalogv1.Event{})
+		return nil, "", err
+	case err != nil:
+		return nil, "", err
+	}
+	s.cache.set(ctx, ns+"event", ev)
+	return ev, ns, nil
+}
+
+// visibleEvent is event with the caller's visibility applied.
+func (s *Service) visibleEvent(ctx context.Context, key string) (*catalogv1.Event, string, error) {
+	ev, ns, err := s.event(ctx, key)
+	if err != nil {
+		return nil, "", err
+	}
+	if !canSee(authn.FromContext(ctx), ev) {
+		return nil, "", errEventNotFound
+	}
+	return ev, ns, nil
+}
+
+// GetEvent returns an event the caller may see, by slug or id.
+func (s *Service) GetEvent(ctx context.Context, slug string) (*catalogv1.Event, error) {
+	ev, _, err := s.visibleEvent(ctx, slug)
+	return ev, err
+}
+
+// ListShows returns an event's shows. The static part is cached; the seat
+// counts of a published event's shows are the booking engine's live ones
+// when it answers, else the Postgres counters.
+func (s *Service) ListShows(ctx context.Context, slug string) (*catalogv1.ListShowsResponse, error) {
+	ev, ns, err := s.visibleEvent(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	res := new(catalogv1.ListShowsResponse)
+	if ns == "" || !s.cache.get(ctx, ns+"shows", res) {
+		shows, err := s.store.Shows(ctx, ev.GetId())
+		if err != nil {
+			return nil, err
+		}
+		res = &catalogv1.ListShowsResponse{Shows: shows, Meta: single(len(shows))}
+		if ns != "" {
+			s.cache.set(ctx, ns+"shows", res)
+		}
+	}
+	if ev.GetStatus() == catalogv1.EventStatus_EVENT_STATUS_PUBLISHED {
+		var wg sync.WaitGroup
+		for _, sh := range res.GetShows() {
+			wg.Go(func() {
+				live, err := s.inv.Availability(ctx, sh.GetId())
+				if err != nil || len(live) == 0 {
+					return
+				}
+				// Zones are frozen once published, so the loaded zones are
+				// all of the show's zones.
+				var avail int32
+				for _, z := range live {
+					avail += z.GetAvailable()
+				}
+				sh.AvailableSeats = avail
+			})
+		}
+		wg.Wait()
+	}
+	for _, sh := range res.GetShows() {
+		if sh.GetStatus() == catalogv1.ShowStatus_SHOW_STATUS_ACTIVE && sh.GetTotalSeats() > 0 && sh.GetAvailableSeats() == 0 {
+			sh.Status = catalogv1.ShowStatus_SHOW_STATUS_SOLD_OUT
+		}
+	}
+	return res, nil
+}
+
+// ListZones returns a show's zones, cheapest first, with live seat counts
+// overlaid as in ListShows.
+func (s *Service) ListZones(ctx context.Context, showID string) (*catalogv1.ListZonesResponse, error) {
+	eventID := s.cache.lookup(ctx, s.cache.showKey(showID))
+	if eventID == "" {
+		id, err := s.store.showEventID(ctx, showID)
+		if err != nil {
+			return nil, err
+		}
+		s.cache.remember(ctx, s.cache.showKey(showID), id)
+		eventID = id
+	}
+	ev, ns, err := s.eventByID(ctx, eventID)
+	if err != nil || !canSee(authn.FromContext(ctx), ev) {
+		if err == nil || errors.Is(err, errEventNotFound) {
+			return nil, errs.New(errs.NotFound, "show not found")
+		}
+		return nil, err
+	}
+	res := new(catalogv1.ListZonesResponse)
+	if ns == "" || !s.cache.get(ctx, ns+"zones:"+showID, res) {
+		zones, err := s.store.Zones(ctx, showID)
+		if err != nil {
+			return nil, err
+		}
+		res = &catalogv1.ListZonesResponse{Zones: zones, Meta: single(len(zones))}
+		if ns != "" {
+			s.cache.set(ctx, ns+"zones:"+showID, res)
+		}
+	}
+	if ev.GetStatus() == catalogv1.EventStatus_EVENT_STATUS_PUBLISHED && len(res.GetZones()) > 0 {
+		if live, err := s.inv.Availability(ctx, showID); err == nil {
+			for _, z := range res.GetZones() {
+				if a, ok := live[z.GetId()]; ok {
+					z.AvailableSeats = a.GetAvailable()
+				}
+			}
+		}
+	}
+	return res, nil
+}
+
+// ListEvents pages through events. No status means published. Drafts are
+// listed to their organizer (their own) and to admins (all); anyone else
+// asking for drafts gets an empty page. Public pages are cached.
+func (s *Service) ListEvents(ctx context.Context, req *catalogv1.ListEventsRequest) (*catalogv1.ListEventsResponse, error) {
+	page, perPage := max(req.GetPage(), 1), req.GetPerPage()
+	if perPage == 0 {
+		perPage = 20
+	}
+	f := eventFilter{status: statusPublished, category: req.GetCategory(), limit: int(perPage), offset: int((page - 1) * perPage)}
+	empty := false
+	switch req.GetStatus() {
+	case catalogv1.EventStatus_EVENT_STATUS_CANCELLED:
+		f.status = statusCancelled
+	case catalogv1.EventStatus_EVENT_STATUS_DRAFT:
+		f.status = statusDraft
+		switch p := authn.FromContext(ctx); {
+		case p != nil && (p.Role == authn.RoleAdmin || p.Role == authn.RoleService):
+		case p != nil && p.Role == authn.RoleOrganizer:
+			f.organizerID = p.UserID
+		default:
+			empty = true
+		}
+	}
+	meta := &commonv1.PageMeta{Page: page, PerPage: perPage}
+	if empty {
+		return &catalogv1.ListEventsResponse{Meta: meta}, nil
+	}
+	key, cacheable := "", f.status != statusDraft
+	if cacheable {
+		ns, ok := s.cache.listVersion(ctx)
+		key, cacheable = ns+listQueryKey(f.status, f.category, page, perPage), ok
+	}
+	res := new(catalogv1.ListEventsResponse)
+	if cacheable && s.cache.get(ctx, key, res) {
+		return res, nil
+	}
+	events, total, err := s.store.ListEvents(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	meta.Total = total
+	res = &catalogv1.ListEventsResponse{Events: events, Meta: meta}
+	if cacheable {
+		s.cache.set(ctx, key, res)
+	}
+	return res, nil
+}
+
+// ListCategories returns every category, cached.
+func (s *Service) ListCategories(ctx context.Context) (*catalogv1.ListCategoriesResponse, error) {
+	key, ok := s.cache.categoriesKey(ctx)
+	res := new(catalogv1.ListCategoriesResponse)
+	if ok && s.cache.get(ctx, key, res) {
+		return res, nil
+	}
+	cats, err := s.store.Categories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res = &catalogv1.ListCategoriesResponse{Categories: cats, Meta: single(len(cats))}
+	if ok {
+		s.cache.set(ctx, key, res)
+	}
+	return res, nil
+}
+
+// CreateCategory adds a category. Admin only.
+func (s *Service) CreateCategory(ctx context.Context, req *catalogv1.CreateCategoryRequest) (*catalogv1.Category, error) {
+	if _, err := authn.Require(ctx, authn.RoleAdmin); err != nil {
+		return nil, err
+	}
+	slug := req.GetSlug()
+	if slug == "" {
+		slug = slugify(req.GetName(), "")
+		if slug == "" {
+			return nil, errs.New(errs.Validation, "the name has no letter or digit to derive a slug from; send a slug", "field", "slug")
+		}
+		if len(slug) > 100 {
+			slug = strings.TrimRight(slug[:100], "-")
+		}
+	}
+	c, err := s.store.InsertCategory(ctx, req.GetName(), slug)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.InvalidateCategories(ctx)
+	return c, nil
+}
+
+// single is the meta of an unpaged list.
+func single(n int) *commonv1.PageMeta {
+	return &commonv1.PageMeta{Page: 1, PerPage: int32(n), Total: int32(n)}
+}
