@@ -42,3 +42,14 @@ func Source(name string) string {
 	}
 	return src
 }
+
+// EventPrefix is the prefix of every key of one event under the booking
+// engine's key prefix; the braces make the event id the hash tag, so all of
+// an event's keys live in one Redis Cluster slot (see lib.lua for the layout).
+func EventPrefix(prefix, eventID string) string { return prefix + "{ev:" + eventID + "}:" }
+
+// PassKey is where the queue service puts user's queue pass for an event and
+// where reserve.lua looks for it.
+func PassKey(prefix, eventID, userID string) string {
+	return EventPrefix(prefix, eventID) + "pass:" + userID
+}
