@@ -37,13 +37,13 @@ func NewEngine(rdb *redis.Client, prefix string, holdTTL, idemTTL time.Duration)
 
 // Keys of one event; they share the hash tag {ev:<id>} (one cluster slot).
 func (e *Engine) eventPrefix(eventID string) string { return lua.EventPrefix(e.prefix, eventID) }
-func (e *Engine) metaKey(ev string) string         { return e.eventPrefix(ev) + "meta" }
-func (e *Engine) zoneKey(ev, zone string) string   { return e.eventPrefix(ev) + "zone:" + zone }
-func (e *Engine) holdKey(ev, id string) string     { return e.eventPrefix(ev) + "hold:" + id }
-func (e *Engine) expiryKey(ev string) string       { return e.eventPrefix(ev) + "expiry" }
-func (e *Engine) streamKey(ev string) string       { return e.eventPrefix(ev) + "stream" }
-func (e *Engine) userKey(ev, user string) string   { return e.eventPrefix(ev) + "user:" + user }
-func (e *Engine) passKey(ev, user string) string   { return lua.PassKey(e.prefix, ev, user) }
+func (e *Engine) metaKey(ev string) string          { return e.eventPrefix(ev) + "meta" }
+func (e *Engine) zoneKey(ev, zone string) string    { return e.eventPrefix(ev) + "zone:" + zone }
+func (e *Engine) holdKey(ev, id string) string      { return e.eventPrefix(ev) + "hold:" + id }
+func (e *Engine) expiryKey(ev string) string        { return e.eventPrefix(ev) + "expiry" }
+func (e *Engine) streamKey(ev string) string        { return e.eventPrefix(ev) + "stream" }
+func (e *Engine) userKey(ev, user string) string    { return e.eventPrefix(ev) + "user:" + user }
+func (e *Engine) passKey(ev, user string) string    { return lua.PassKey(e.prefix, ev, user) }
 func (e *Engine) idemKey(ev, user, key string) string {
 	return e.eventPrefix(ev) + "idem:" + user + ":" + key
 }

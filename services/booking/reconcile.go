@@ -49,7 +49,9 @@ func Reconcile(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix,
 			s, _ := x.(string)
 			r[i], _ = strconv.Atoi(s)
 		}
-		add := func(format string, args ...any) { out = append(out, Mismatch{ZoneID: id, What: fmt.Sprintf(format, args...)}) }
+		add := func(format string, args ...any) {
+			out = append(out, Mismatch{ZoneID: id, What: fmt.Sprintf(format, args...)})
+		}
 		if v[0] == nil {
 			add("not loaded in Redis")
 			continue

@@ -260,4 +260,3 @@ func formatCents(c int64) string {
 	}
 	return fmt.Sprintf("%s%d.%02d", sign, c/100, c%100)
 }
-

@@ -6,9 +6,9 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	commonv1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	commonv1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 )
