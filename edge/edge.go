@@ -1,15 +1,33 @@
 // Package edge is the only public door of the mesh: the /api/v1 JSON API,
-// transcoded to the internal RPCs, plus liveness and readiness for load
-// balancers.
+// transcoded by connectrpc.com/vanguard from the google.api.http annotations
+// of the contracts to the internal Connect services, with the plan's JSON
+// envelope and error codes, JWT checks, rate limits, request ids, security
+// headers, CORS, body limits and timeouts; plus liveness and readiness for
+// load balancers.
 package edge
 
 import (
-	"encoding/json"
+	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"net/http"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
 
+	"connectrpc.com/vanguard"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
+	"go.uber.org/zap"
 
+	"github.com/bookingrush/rush/gen/bookingrush/queue/v1/queuev1connect"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/health"
 	"github.com/bookingrush/rush/services/platform/server"
 )
@@ -18,44 +36,385 @@ import (
 type Config struct {
 	// Addr is where the public HTTP API listens.
 	Addr string `yaml:"addr"`
+	// CORSOrigins are the browser origins allowed to call the API ("*" for
+	// any); empty sends no CORS headers at all.
+	CORSOrigins config.StringSlice `yaml:"cors_origins"`
+	// TrustedProxies are the CIDRs of the load balancers in front of the
+	// edge; only a request from one of them has its X-Forwarded-For read.
+	TrustedProxies config.StringSlice `yaml:"trusted_proxies"`
+	// MaxBodyBytes is the largest request body accepted.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// RequestTimeout bounds a whole API call, upstream included.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
 }
 
 // RegisterFlags registers edge.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.StringVar(&c.Addr, "edge.addr", ":8080", "listen address of the public JSON API")
+	config.StringSliceVar(f, &c.CORSOrigins, "edge.cors-origins", nil, "browser origins allowed by CORS, comma-separated (* for any; empty: no CORS headers)")
+	config.StringSliceVar(f, &c.TrustedProxies, "edge.trusted-proxies", nil, "CIDRs of proxies whose X-Forwarded-For names the client, comma-separated (empty: the peer address is the client)")
+	f.Int64Var(&c.MaxBodyBytes, "edge.max-body-bytes", 1<<20, "largest request body (413 above)")
+	f.DurationVar(&c.RequestTimeout, "edge.request-timeout", 10*time.Second, "time allowed for one API call, upstream included")
 }
 
 // Validate checks the configuration.
-func (c *Config) Validate() error { return server.ValidateAddr("edge.addr", c.Addr) }
+func (c *Config) Validate() error {
+	var problems []error
+	if err := server.ValidateAddr("edge.addr", c.Addr); err != nil {
+		problems = append(problems, err)
+	}
+	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
+		problems = append(problems, err)
+	}
+	for _, o := range c.CORSOrigins {
+		if o != "*" && !strings.HasPrefix(o, "http://") && !strings.HasPrefix(o, "https://") {
+			problems = append(problems, fmt.Errorf("edge.cors-origins: %q is not * or an http(s)://host origin", o))
+		}
+	}
+	if c.MaxBodyBytes < 1<<10 {
+		problems = append(problems, fmt.Errorf("edge.max-body-bytes: %d must be at least 1024", c.MaxBodyBytes))
+	}
+	if c.RequestTimeout <= 0 {
+		problems = append(problems, errors.New("edge.request-timeout: must be positive"))
+	}
+	return errors.Join(problems...)
+}
 
-// NewHandler returns the edge's HTTP handler.
-func NewHandler(checker *health.Checker) http.Handler {
+func parsePrefixes(cidrs []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(cidrs))
+	for _, c := range cidrs {
+		if !strings.Contains(c, "/") {
+			a, err := netip.ParseAddr(c)
+			if err != nil {
+				return nil, fmt.Errorf("edge.trusted-proxies: %q is not a CIDR or address", c)
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return nil, fmt.Errorf("edge.trusted-proxies: %q is not a CIDR (%v)", c, err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// Deps are what the edge takes from the container.
+type Deps struct {
+	fx.In
+	Log      *zap.Logger
+	Health   *health.Checker
+	Mesh     *server.Mesh
+	Keys     *authn.Keys
+	Redis    *redis.Client
+	Registry *prometheus.Registry
+}
+
+// Edge is the public HTTP handler.
+type Edge struct {
+	cfg        Config
+	log        *zap.Logger
+	keys       *authn.Keys
+	ops        http.Handler // /healthz, /readyz
+	transcoder *vanguard.Transcoder
+	routes     *routeTable
+	limiter    *limiter // nil when rate limiting is off
+	cors       cors
+	trusted    []netip.Prefix
+	upstream   logSampler
+	metrics    *httpMetrics
+	queue      queuev1connect.QueueServiceClient
+}
+
+// New builds the edge's handler.
+func New(cfg Config, rl RateLimitConfig, d Deps) (*Edge, error) {
+	trusted, err := parsePrefixes(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	e := &Edge{cfg: cfg, log: d.Log.With(zap.String("component", "edge")), keys: d.Keys, trusted: trusted, cors: newCORS(cfg.CORSOrigins)}
 	mux := http.NewServeMux()
-	mux.Handle("GET /healthz", checker.LivenessHandler())
-	mux.Handle("GET /readyz", checker.ReadinessHandler())
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, errorBody("NOT_FOUND", "no route for "+r.Method+" "+r.URL.Path))
-	})
-	return mux
-}
-
-func errorBody(code, msg string) map[string]any {
-	return map[string]any{"success": false, "error": map[string]any{"code": code, "message": msg}}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	mux.Handle("GET /healthz", d.Health.LivenessHandler())
+	mux.Handle("GET /readyz", d.Health.ReadinessHandler())
+	mux.HandleFunc("/", notFound)
+	e.ops = mux
+	if e.metrics, err = newHTTPMetrics(d.Registry); err != nil {
+		return nil, err
+	}
+	e.queue = server.Dial(d.Mesh, "edge", "queue", queuev1connect.NewQueueServiceClient)
+	if e.routes, e.transcoder, err = newTranscoder(d.Mesh, e.upstreamFailed); err != nil {
+		return nil, err
+	}
+	if rl.Enabled {
+		if e.limiter, err = newLimiter(rl, d.Redis, d.Registry, e.log); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
 }
 
 // Module serves the edge on cfg.Addr.
-func Module(cfg Config) fx.Option {
+func Module(cfg Config, rl RateLimitConfig) fx.Option {
 	return fx.Module("edge",
-		fx.Supply(cfg),
-		fx.Invoke(func(lc fx.Lifecycle, d server.Deps) {
-			server.Listen(lc, d, "edge", cfg.Addr, NewHandler(d.Health))
+		fx.Invoke(func(lc fx.Lifecycle, sd server.Deps, d Deps) error {
+			e, err := New(cfg, rl, d)
+			if err != nil {
+				return err
+			}
+			server.Listen(lc, sd, "edge", cfg.Addr, e)
+			return nil
 		}),
 	)
+}
+
+// Headers every answer carries (plan §6.1), shared read-only slices so
+// setting them costs no allocation.
+var (
+	hdrHSTS     = []string{"max-age=31536000; includeSubDomains"}
+	hdrNosniff  = []string{"nosniff"}
+	hdrDeny     = []string{"DENY"}
+	hdrXSS      = []string{"1; mode=block"}
+	hdrCSP      = []string{"default-src 'self'"}
+	hdrNoStore  = []string{"no-store"}
+	hdrJSON     = []string{"application/json"}
+	hdrRetry1   = []string{"1"}
+	queueEvents = "/api/v1/queue/events"
+)
+
+// ServeHTTP implements http.Handler.
+func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &recorder{ResponseWriter: w}
+	start := time.Now()
+	e.serve(rec, r)
+	e.metrics.observe(rec, r.Method, start)
+}
+
+func (e *Edge) serve(w *recorder, r *http.Request) {
+	h := w.Header()
+	h["Strict-Transport-Security"] = hdrHSTS
+	h["X-Content-Type-Options"] = hdrNosniff
+	h["X-Frame-Options"] = hdrDeny
+	h["X-Xss-Protection"] = hdrXSS
+	h["Content-Security-Policy"] = hdrCSP
+	h["Cache-Control"] = hdrNoStore
+	id := []string{requestID(r.Header["X-Request-Id"])}
+	h["X-Request-Id"] = id
+	r.Header["X-Request-Id"] = id // forwarded upstream
+	if e.cors.enabled && e.cors.handle(w, r) {
+		return
+	}
+	if !strings.HasPrefix(r.URL.Path, "/api/") {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			w.route = r.URL.Path
+		}
+		e.ops.ServeHTTP(w, r)
+		return
+	}
+	e.serveAPI(w, r)
+}
+
+func (e *Edge) serveAPI(w *recorder, r *http.Request) {
+	if r.ContentLength > e.cfg.MaxBodyBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, codePayloadTooLarge, fmt.Sprintf("request body larger than %d bytes", e.cfg.MaxBodyBytes), nil)
+		return
+	}
+	var p *authn.Principal
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		token, ok := authn.BearerToken(auth)
+		if !ok {
+			writeError(w, http.StatusUnauthorized, errs.Unauthorized, "authorization is not a bearer token", nil)
+			return
+		}
+		var err error
+		if p, err = e.keys.Verify(token, time.Now()); err != nil {
+			writeError(w, http.StatusUnauthorized, errs.Unauthorized, "invalid or expired token", nil)
+			return
+		}
+	}
+	userID := ""
+	if p != nil {
+		userID = p.UserID
+	}
+	if e.limiter != nil && !e.limiter.allow(w, r, userID, e.clientIP) {
+		return
+	}
+	if r.URL.Path == queueEvents {
+		w.route = queueEvents
+		e.serveQueueEvents(w, r, p)
+		return
+	}
+
+	st := &reqState{}
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), stateKey{}, st), e.cfg.RequestTimeout)
+	defer cancel()
+	r = r.WithContext(ctx)
+	if r.Body != nil && r.Body != http.NoBody {
+		st.body = limitedBody{r: r.Body, left: e.cfg.MaxBodyBytes, st: st}
+		r.Body = &st.body
+	}
+	if r.URL.RawQuery != "" {
+		e.routes.rewriteQuery(r)
+	}
+	// Answers are small JSON: gzip would cost more CPU than it saves on
+	// the hot path (a load balancer or CDN in front may compress).
+	delete(r.Header, "Accept-Encoding")
+	st.answer = answer{w: w, st: st, maxBody: e.cfg.MaxBodyBytes}
+	e.transcoder.ServeHTTP(&st.answer, r)
+	st.answer.finish()
+	w.route = st.procedure
+}
+
+// upstreamFailed logs a failed call to a service, at most once a second.
+func (e *Edge) upstreamFailed(component string, err error) {
+	if e.upstream.allow() {
+		e.log.Warn("upstream call failed", zap.String("upstream", component), zap.Error(err))
+	}
+}
+
+// requestID returns the caller's X-Request-ID when it is one value of 1 to
+// 128 safe characters, else a new UUIDv7 (time-ordered, so ids sort by
+// arrival in logs).
+func requestID(v []string) string {
+	if len(v) == 1 && validRequestID(v[0]) {
+		return v[0]
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// clientIP is the address rate limits key anonymous callers by: the peer,
+// or, when the peer is a trusted proxy, the right-most address of
+// X-Forwarded-For that is not itself a trusted proxy (addresses further left
+// were written by the client and prove nothing).
+func (e *Edge) clientIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+		host = host[:i]
+	}
+	host = strings.Trim(host, "[]")
+	if len(e.trusted) == 0 {
+		return host
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !e.isTrusted(peer) {
+		return host
+	}
+	client := host
+	xff := r.Header["X-Forwarded-For"]
+	for i := len(xff) - 1; i >= 0; i-- {
+		list := xff[i]
+		for list != "" {
+			var hop string
+			if j := strings.LastIndexByte(list, ','); j >= 0 {
+				hop, list = list[j+1:], list[:j]
+			} else {
+				hop, list = list, ""
+			}
+			a, err := netip.ParseAddr(strings.TrimSpace(hop))
+			if err != nil {
+				return client
+			}
+			client = a.Unmap().String()
+			if !e.isTrusted(a) {
+				return client
+			}
+		}
+	}
+	return client
+}
+
+func (e *Edge) isTrusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range e.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// cors answers browsers' cross-origin checks for the configured origins.
+type cors struct {
+	enabled bool
+	any     bool
+	origins map[string]bool
+}
+
+func newCORS(origins []string) cors {
+	c := cors{enabled: len(origins) > 0, origins: map[string]bool{}}
+	for _, o := range origins {
+		if o == "*" {
+			c.any = true
+		}
+		c.origins[strings.TrimSuffix(o, "/")] = true
+	}
+	return c
+}
+
+var (
+	corsMethods = []string{"GET, POST, PUT, DELETE, OPTIONS"}
+	corsHeaders = []string{"Authorization, Content-Type, Idempotency-Key, X-Queue-Pass, X-Request-ID"}
+	corsExpose  = []string{"X-Request-ID, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining"}
+	corsMaxAge  = []string{"600"}
+	corsAny     = []string{"*"}
+)
+
+// handle adds the CORS headers for an allowed origin and answers preflight
+// requests; it reports whether the request was answered.
+func (c *cors) handle(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
+	if !c.any && !c.origins[origin] {
+		if preflight {
+			writeError(w, http.StatusForbidden, errs.Forbidden, "origin "+origin+" may not call this API", nil)
+			return true
+		}
+		return false // no CORS headers: the browser withholds the answer
+	}
+	if c.any {
+		h["Access-Control-Allow-Origin"] = corsAny
+	} else {
+		h["Access-Control-Allow-Origin"] = []string{origin}
+	}
+	if !preflight {
+		h["Access-Control-Expose-Headers"] = corsExpose
+		return false
+	}
+	h["Access-Control-Allow-Methods"] = corsMethods
+	h["Access-Control-Allow-Headers"] = corsHeaders
+	h["Access-Control-Max-Age"] = corsMaxAge
+	w.WriteHeader(http.StatusNoContent)
+	return true
+}
+
+// logSampler lets one log line through per second, so a failing dependency
+// under load cannot flood the logs (the metrics count every failure).
+type logSampler struct{ last atomic.Int64 }
+
+func (s *logSampler) allow() bool {
+	now := time.Now().UnixNano()
+	last := s.last.Load()
+	return now-last >= int64(time.Second) && s.last.CompareAndSwap(last, now)
 }

@@ -56,17 +56,18 @@ type component struct {
 // components lists every target in start order; the edge comes last so the
 // services it calls are listening before it accepts traffic.
 var components = []component{
-	{"auth", []dependency{usesPostgres, usesRedis, usesKafka}, func(c *Config) fx.Option { return auth.Module(c.Auth) }},
+	{"auth", []dependency{usesPostgres, usesRedis, usesKafka}, func(c *Config) fx.Option { return auth.Module(c.Auth, c.Admin) }},
 	{"catalog", []dependency{usesPostgres, usesRedis, usesKafka}, func(c *Config) fx.Option { return catalog.Module(c.Catalog) }},
 	{"booking", []dependency{usesPostgres, usesRedis, usesKafka}, func(c *Config) fx.Option { return booking.Module(c.Booking) }},
 	{"relay", []dependency{usesRedis, usesKafka}, func(c *Config) fx.Option { return booking.RelayModule(c.Booking) }},
 	{"persister", []dependency{usesPostgres, usesKafka}, func(c *Config) fx.Option { return booking.PersisterModule(c.Booking) }},
-	{"payment", []dependency{usesPostgres, usesKafka}, func(c *Config) fx.Option { return payment.Module(c.Payment) }},
+	{"payment", []dependency{usesPostgres, usesKafka}, func(c *Config) fx.Option { return payment.Module(c.Payment, c.Stripe) }},
 	{"saga", []dependency{usesPostgres, usesKafka}, func(c *Config) fx.Option { return saga.Module(c.Saga) }},
-	{"notify", []dependency{usesPostgres, usesKafka}, func(c *Config) fx.Option { return notify.Module(c.Notify) }},
+	{"notify", []dependency{usesPostgres, usesKafka}, func(c *Config) fx.Option { return notify.Module(c.Notify, c.SMTP) }},
 	{"analytics", []dependency{usesPostgres, usesKafka}, func(c *Config) fx.Option { return analytics.Module(c.Analytics) }},
-	{"queue", []dependency{usesRedis}, func(c *Config) fx.Option { return queue.Module(c.Queue) }},
-	{"edge", []dependency{usesRedis}, func(c *Config) fx.Option { return edge.Module(c.Edge) }},
+	{"queue", []dependency{usesPostgres, usesRedis}, func(c *Config) fx.Option { return queue.Module(c.Queue, c.Booking.KeyPrefix) }},
+	{"admitter", []dependency{usesPostgres, usesRedis}, func(c *Config) fx.Option { return queue.AdmitterModule(c.Queue, c.Booking.KeyPrefix) }},
+	{"edge", []dependency{usesRedis}, func(c *Config) fx.Option { return edge.Module(c.Edge, c.RateLimit) }},
 }
 
 // Targets lists the component names -target accepts (besides "all").
@@ -113,7 +114,10 @@ func New(cfg *Config, extra ...fx.Option) *fx.App {
 			return health.Check{Name: "postgres", Fn: func(ctx context.Context) error { return postgres.Ping(ctx, p) }}
 		})))
 		if cfg.Postgres.MigrateOnStart {
-			opts = append(opts, fx.Invoke(migrateOnStart))
+			// A module of its own: fx runs the invokes of child modules (the
+			// components) before the root's, and the migration hook must be
+			// appended, and so run, before any component's OnStart.
+			opts = append(opts, fx.Module("migrate", fx.Invoke(migrateOnStart)))
 		}
 	}
 	if uses[usesRedis] {

@@ -31,6 +31,7 @@ import (
 	"github.com/bookingrush/rush/services/app"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/server"
 )
@@ -51,39 +52,15 @@ var services = map[string]protoreflect.ServiceDescriptor{
 // port 0 everywhere, against dsn.
 func loadConfig(t *testing.T, dsn string, extra ...string) *app.Config {
 	t.Helper()
-	args := []string{"-postgres.url=" + dsn, "-log.level=warn", "-jwt.secret=" + testSecret, "-metrics.addr=127.0.0.1:0", "-edge.addr=127.0.0.1:0"}
-	for name := range services {
-		args = append(args, fmt.Sprintf("-%s.addr=127.0.0.1:0", name))
-	}
-	var cfg app.Config
-	fs := flag.NewFlagSet("rush", flag.ContinueOnError)
-	noEnv := func(string) (string, bool) { return "", false }
-	if err := config.Load(&cfg, fs, append(args, extra...), noEnv); err != nil {
-		t.Fatal(err)
-	}
-	return &cfg
+	return meshtest.Config(t, dsn, extra...)
 }
 
 // startMesh runs the configured targets in-process and returns where each
 // component listens.
 func startMesh(t *testing.T, cfg *app.Config) (*server.Registry, *authn.Keys) {
 	t.Helper()
-	var reg *server.Registry
-	var keys *authn.Keys
-	a := app.New(cfg, fx.Populate(&reg, &keys), fx.NopLogger)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := a.Start(ctx); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := a.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	return reg, keys
+	m := meshtest.Run(t, cfg)
+	return m.Registry, m.Keys
 }
 
 func url(t *testing.T, reg *server.Registry, name string) string {
@@ -344,5 +321,3 @@ func validReserve() *bookingv1.ReserveRequest {
 		IdempotencyKey: "key-0000001",
 	}
 }
-
-const testSecret = "test-secret-0123456789abcdef-0123456789"

@@ -17,6 +17,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/config"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/logging"
+	"github.com/bookingrush/rush/services/platform/mail"
 	"github.com/bookingrush/rush/services/platform/postgres"
 	"github.com/bookingrush/rush/services/platform/redisx"
 	"github.com/bookingrush/rush/services/platform/server"
@@ -38,16 +39,20 @@ type Config struct {
 	Postgres  postgres.Config    `yaml:"postgres"`
 	Redis     redisx.Config      `yaml:"redis"`
 	Kafka     kafka.Config       `yaml:"kafka"`
+	Admin     auth.AdminConfig   `yaml:"admin"`
+	SMTP      mail.Config        `yaml:"smtp"`
 
-	Edge      edge.Config      `yaml:"edge"`
-	Auth      auth.Config      `yaml:"auth"`
-	Catalog   catalog.Config   `yaml:"catalog"`
-	Booking   booking.Config   `yaml:"booking"`
-	Payment   payment.Config   `yaml:"payment"`
-	Notify    notify.Config    `yaml:"notify"`
-	Queue     queue.Config     `yaml:"queue"`
-	Analytics analytics.Config `yaml:"analytics"`
-	Saga      saga.Config      `yaml:"saga"`
+	Edge      edge.Config          `yaml:"edge"`
+	RateLimit edge.RateLimitConfig `yaml:"rate_limit"`
+	Auth      auth.Config          `yaml:"auth"`
+	Catalog   catalog.Config       `yaml:"catalog"`
+	Booking   booking.Config       `yaml:"booking"`
+	Payment   payment.Config       `yaml:"payment"`
+	Stripe    payment.StripeConfig `yaml:"stripe"`
+	Notify    notify.Config        `yaml:"notify"`
+	Queue     queue.Config         `yaml:"queue"`
+	Analytics analytics.Config     `yaml:"analytics"`
+	Saga      saga.Config          `yaml:"saga"`
 }
 
 // MetricsConfig is the per-process operations endpoint: /metrics, /healthz,
@@ -59,8 +64,8 @@ type MetricsConfig struct {
 
 func (c *Config) parts() []config.Registerer {
 	return []config.Registerer{
-		&c.Log, &c.Telemetry, &c.Server, &c.Peers, &c.JWT, &c.Postgres, &c.Redis, &c.Kafka,
-		&c.Edge, &c.Auth, &c.Catalog, &c.Booking, &c.Payment, &c.Notify, &c.Queue, &c.Analytics, &c.Saga,
+		&c.Log, &c.Telemetry, &c.Server, &c.Peers, &c.JWT, &c.Postgres, &c.Redis, &c.Kafka, &c.Admin, &c.SMTP,
+		&c.Edge, &c.RateLimit, &c.Auth, &c.Catalog, &c.Booking, &c.Payment, &c.Stripe, &c.Notify, &c.Queue, &c.Analytics, &c.Saga,
 	}
 }
 

@@ -1,12 +1,36 @@
 // Package auth registers users, issues and rotates JWT access and refresh tokens, resets passwords and manages roles.
+//
+// Sessions: an access token is a short-lived JWT (jwt.access-ttl) that every
+// service verifies itself; a refresh token is an opaque random string stored
+// only as its SHA-256 hash. Each Refresh retires the presented token and
+// issues its successor in the same family; presenting a retired token again
+// means it leaked, so the whole family (the session) is revoked. Logout
+// revokes the family of the token it is given.
+//
+// Passwords are bcrypt hashes (auth.bcrypt-cost, 12 in production). Login
+// answers the same UNAUTHORIZED for an unknown e-mail and a wrong password,
+// and compares against a dummy hash for unknown e-mails so both take as
+// long. ForgotPassword only queues the request and answers at once; a
+// background worker looks the address up and mails a single-use, expiring
+// reset link, so neither the answer nor its timing tells whether the
+// address has an account.
 package auth
 
 import (
+	"context"
+	"errors"
 	"flag"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
 
 	"go.uber.org/fx"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/bookingrush/rush/gen/bookingrush/auth/v1/authv1connect"
+	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
+	"github.com/bookingrush/rush/services/platform/config"
 	"github.com/bookingrush/rush/services/platform/server"
 )
 
@@ -14,35 +38,111 @@ import (
 type Config struct {
 	// Addr is where the AuthService listens (Connect, gRPC and gRPC-Web).
 	Addr string `yaml:"addr"`
+	// BcryptCost is the bcrypt work factor of new password hashes. Production
+	// keeps 12; tests lower it (bcrypt's minimum is 4) because each step
+	// doubles the time of every hash and every login.
+	BcryptCost int `yaml:"bcrypt_cost"`
+	// RefreshTTL is how long a refresh token (and so an idle session) lives.
+	RefreshTTL time.Duration `yaml:"refresh_ttl"`
+	// ResetTTL is how long a password-reset link works.
+	ResetTTL time.Duration `yaml:"reset_ttl"`
+	// ResetURL is the frontend page the reset e-mail links to, with
+	// ?token=... appended.
+	ResetURL string `yaml:"reset_url"`
 }
 
 // RegisterFlags registers auth.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.StringVar(&c.Addr, "auth.addr", server.DefaultAddr("auth"), "listen address of the AuthService")
+	f.IntVar(&c.BcryptCost, "auth.bcrypt-cost", 12, "bcrypt cost of password hashes (keep 12 in production; 4 is bcrypt's minimum, for tests)")
+	f.DurationVar(&c.RefreshTTL, "auth.refresh-ttl", 30*24*time.Hour, "lifetime of refresh tokens")
+	f.DurationVar(&c.ResetTTL, "auth.reset-ttl", time.Hour, "lifetime of password-reset tokens")
+	f.StringVar(&c.ResetURL, "auth.reset-url", "http://localhost:3000/reset-password", "page the reset e-mail links to (?token=... is appended)")
 }
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
-	return server.ValidateAddr("auth.addr", c.Addr)
+	var problems []error
+	if err := server.ValidateAddr("auth.addr", c.Addr); err != nil {
+		problems = append(problems, err)
+	}
+	if c.BcryptCost < bcrypt.MinCost || c.BcryptCost > bcrypt.MaxCost {
+		problems = append(problems, fmt.Errorf("auth.bcrypt-cost: %d is outside [%d, %d] (production: 12)", c.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost))
+	}
+	if c.RefreshTTL < time.Minute {
+		problems = append(problems, fmt.Errorf("auth.refresh-ttl: %v is shorter than a minute", c.RefreshTTL))
+	}
+	if c.ResetTTL < time.Second || c.ResetTTL > 7*24*time.Hour {
+		problems = append(problems, fmt.Errorf("auth.reset-ttl: %v is outside [1s, 168h]", c.ResetTTL))
+	}
+	if u, err := url.Parse(c.ResetURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		problems = append(problems, fmt.Errorf("auth.reset-url: %q is not an http(s) URL", c.ResetURL))
+	}
+	return errors.Join(problems...)
 }
 
-// Server implements authv1connect.AuthServiceHandler.
-type Server struct {
-	authv1connect.UnimplementedAuthServiceHandler
+// AdminConfig is the bootstrap administrator (the top-level "admin" section:
+// admin.email / admin.password, env RUSH_ADMIN_EMAIL / RUSH_ADMIN_PASSWORD).
+// When Email is set, the auth component makes sure on start that this user
+// exists in the default tenant with role admin: it creates it with Password,
+// or promotes an existing account (whose password it leaves alone).
+type AdminConfig struct {
+	Email    string        `yaml:"email"`
+	Password config.Secret `yaml:"password"`
 }
 
-var _ authv1connect.AuthServiceHandler = (*Server)(nil)
-
-// NewServer returns the AuthService handler.
-func NewServer() authv1connect.AuthServiceHandler {
-	return &Server{}
+// RegisterFlags registers admin.* flags.
+func (c *AdminConfig) RegisterFlags(f *flag.FlagSet) {
+	f.StringVar(&c.Email, "admin.email", "", "e-mail of the bootstrap admin, created or promoted when auth starts; empty: none")
+	config.SecretVar(f, &c.Password, "admin.password", "", "password of the bootstrap admin when it is created (8 characters to 72 bytes)")
 }
 
-// Module serves the AuthService on cfg.Addr.
-func Module(cfg Config) fx.Option {
+// Validate checks that an admin e-mail comes with a usable password.
+func (c *AdminConfig) Validate() error {
+	if c.Email == "" {
+		if c.Password != "" {
+			return errors.New("admin.password: set without admin.email")
+		}
+		return nil
+	}
+	if at := strings.IndexByte(c.Email, '@'); at < 1 || at == len(c.Email)-1 || strings.ContainsAny(c.Email, " \t\r\n") {
+		return fmt.Errorf("admin.email: %q is not an e-mail address", c.Email)
+	}
+	if n := len(c.Password.Reveal()); n < 8 || n > 72 {
+		return errors.New("admin.password: required with admin.email, 8 to 72 bytes; set RUSH_ADMIN_PASSWORD")
+	}
+	return nil
+}
+
+// Module serves the AuthService on cfg.Addr. Reset e-mails go through the
+// notify component (NotifyService.SendNotification, template
+// password_reset), which records them and retries the SMTP relay; admin is
+// created or promoted on start.
+func Module(cfg Config, admin AdminConfig) fx.Option {
 	return fx.Module("auth",
 		fx.Supply(cfg),
-		fx.Provide(NewServer),
+		fx.Provide(
+			fx.Private,
+			func(mesh *server.Mesh) notifyv1connect.NotifyServiceClient {
+				return server.Dial(mesh, "auth", "notify", notifyv1connect.NewNotifyServiceClient)
+			},
+			NewService,
+			NewServer,
+		),
+		// Appended before server.Serve's hook: the admin exists and the
+		// mail worker runs before the port opens.
+		fx.Invoke(func(lc fx.Lifecycle, s *Service) {
+			lc.Append(fx.Hook{
+				OnStart: func(ctx context.Context) error {
+					if err := s.BootstrapAdmin(ctx, admin); err != nil {
+						return err
+					}
+					s.StartMailer()
+					return nil
+				},
+				OnStop: s.StopMailer,
+			})
+		}),
 		server.Serve("auth", cfg.Addr, authv1connect.AuthServiceName, authv1connect.NewAuthServiceHandler,
 			// Callable without a token:
 			authv1connect.AuthServiceRegisterProcedure,

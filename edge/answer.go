@@ -1,0 +1,184 @@
+package edge
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// reqState is what the edge tracks for one API call; one allocation per
+// request holds it all.
+type reqState struct {
+	// success is the status of a successful answer (201 for creates), set
+	// by the upstream handler once the transcoder has routed the call.
+	success int
+	// procedure is the RPC the call was routed to (the metrics' route).
+	procedure string
+	tooLarge  atomic.Bool
+	body      limitedBody
+	answer    answer
+}
+
+type stateKey struct{}
+
+// limitedBody reads at most left bytes of a request body and remembers when
+// the client sent more, so the answer becomes 413 whatever error the
+// transcoder made of the short read.
+type limitedBody struct {
+	r    io.ReadCloser
+	left int64
+	st   *reqState
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		var one [1]byte
+		if n, _ := b.r.Read(one[:]); n > 0 {
+			b.st.tooLarge.Store(true)
+			return 0, errBodyTooLarge
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.r.Close() }
+
+var errBodyTooLarge = errs.New(codePayloadTooLarge, "request body too large")
+
+// answer sits between the transcoder and the client. It holds the status
+// back until the body starts, so that a success becomes 201/202 where the
+// route says so, an error envelope gets the HTTP status of its code (the
+// transcoder only knows gRPC codes: it would answer 429 for
+// INSUFFICIENT_STOCK), and a plain-text error of the transcoder itself
+// (405, 415...) is replaced by an envelope.
+type answer struct {
+	w       http.ResponseWriter
+	st      *reqState
+	maxBody int64
+	status  int
+	decided bool
+	replace bool
+}
+
+func (a *answer) Header() http.Header { return a.w.Header() }
+
+func (a *answer) WriteHeader(status int) {
+	if a.status == 0 && !a.decided {
+		a.status = status
+	}
+}
+
+func (a *answer) Write(p []byte) (int, error) {
+	if !a.decided {
+		a.decide(p)
+	}
+	if a.replace {
+		return len(p), nil
+	}
+	return a.w.Write(p)
+}
+
+// Flush implements http.Flusher once the status is decided.
+func (a *answer) Flush() {
+	if a.decided && !a.replace {
+		if f, ok := a.w.(http.Flusher); ok {
+			f.Flush()
+		}
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (a *answer) Unwrap() http.ResponseWriter { return a.w }
+
+const errorPrefix = `{"success":false,"error":{"code":"`
+
+func (a *answer) decide(body []byte) {
+	a.decided = true
+	// The services' Connect answers advertise their compressions; that
+	// means nothing to a REST client.
+	delete(a.w.Header(), "Accept-Encoding")
+	status := a.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	a.status = status
+	switch {
+	case a.st.tooLarge.Load() && status >= 300:
+		a.replace, a.status = true, http.StatusRequestEntityTooLarge
+	case status < 300:
+		if status == http.StatusOK && a.st.success != 0 {
+			status = a.st.success
+		}
+		a.w.WriteHeader(status)
+	case bytes.HasPrefix(body, []byte(errorPrefix)):
+		code := body[len(errorPrefix):]
+		if i := bytes.IndexByte(code, '"'); i >= 0 {
+			a.w.WriteHeader(httpStatus(errs.Code(code[:i])))
+			return
+		}
+		a.replace = true
+	default:
+		a.replace = true
+	}
+}
+
+// finish completes the answer after the transcoder returned.
+func (a *answer) finish() {
+	if !a.decided {
+		a.decide(nil)
+	}
+	if !a.replace {
+		return
+	}
+	code := codeForStatus(a.status)
+	msg := http.StatusText(a.status)
+	if a.status == http.StatusRequestEntityTooLarge {
+		msg = fmt.Sprintf("request body larger than %d bytes", a.maxBody)
+	}
+	h := a.w.Header()
+	delete(h, "Content-Length")
+	delete(h, "Content-Encoding")
+	writeError(a.w, a.status, code, msg, nil)
+}
+
+// writeError answers an error envelope.
+func writeError(w http.ResponseWriter, status int, code errs.Code, msg string, details []byte) {
+	h := w.Header()
+	h["Content-Type"] = hdrJSON
+	w.WriteHeader(status)
+	_, _ = w.Write(appendErrorEnvelope(make([]byte, 0, 128+len(msg)+len(details)), code, msg, details))
+}
+
+// appendErrorEnvelope writes {"success":false,"error":{"code","message","details"}};
+// details is a JSON object, nil for {}.
+func appendErrorEnvelope(b []byte, code errs.Code, msg string, details []byte) []byte {
+	b = append(b, errorPrefix...)
+	b = append(b, code...)
+	b = append(b, `","message":`...)
+	b = appendString(b, msg)
+	b = append(b, `,"details":`...)
+	if len(details) == 0 {
+		b = append(b, "{}"...)
+	} else {
+		b = append(b, details...)
+	}
+	return append(b, "}}"...)
+}
+
+func detailsJSON(m map[string]any) ([]byte, error) { return json.Marshal(m) }
+
+// notFound answers routes that do not exist.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, errs.NotFound, "no route for "+r.Method+" "+r.URL.Path, nil)
+}

@@ -1,0 +1,275 @@
+package edge
+
+import (
+	"errors"
+	"strings"
+
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"buf.build/go/protovalidate"
+	"connectrpc.com/connect"
+	"connectrpc.com/vanguard"
+	"google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	commonv1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// Edge-only error codes: failures of the HTTP exchange itself, which no
+// service returns (so they are not part of errs' domain vocabulary).
+const (
+	codeMethodNotAllowed     errs.Code = "METHOD_NOT_ALLOWED"
+	codePayloadTooLarge      errs.Code = "PAYLOAD_TOO_LARGE"
+	codeUnsupportedMediaType errs.Code = "UNSUPPORTED_MEDIA_TYPE"
+	codeNotImplemented       errs.Code = "NOT_IMPLEMENTED"
+)
+
+// edgeStatus is the HTTP status of the edge-only codes.
+var edgeStatus = map[errs.Code]int{
+	codeMethodNotAllowed:     405,
+	codePayloadTooLarge:      413,
+	codeUnsupportedMediaType: 415,
+	codeNotImplemented:       501,
+}
+
+// httpStatus is the status the edge answers for code.
+func httpStatus(code errs.Code) int {
+	if s, ok := edgeStatus[code]; ok {
+		return s
+	}
+	return code.HTTPStatus()
+}
+
+// codeForStatus names an HTTP status the edge did not produce itself (the
+// transcoder's plain-text errors) with the closest code of the vocabulary.
+func codeForStatus(status int) errs.Code {
+	switch status {
+	case 400:
+		return errs.Validation
+	case 401:
+		return errs.Unauthorized
+	case 403:
+		return errs.Forbidden
+	case 404:
+		return errs.NotFound
+	case 405:
+		return codeMethodNotAllowed
+	case 409:
+		return errs.Conflict
+	case 413:
+		return codePayloadTooLarge
+	case 415:
+		return codeUnsupportedMediaType
+	case 429:
+		return errs.RateLimited
+	case 501:
+		return codeNotImplemented
+	case 502, 503, 504:
+		return errs.ServiceUnavailable
+	}
+	if status >= 500 {
+		return errs.Internal
+	}
+	return errs.Validation
+}
+
+// Envelope shapes of proto/README.md.
+const (
+	envAsIs   = iota // data is the whole response
+	envSingle        // data is the response's only field, a message
+	envList          // data is the only repeated field, meta is meta
+)
+
+type envelope struct {
+	kind int
+	data *fieldPlan
+	meta *fieldPlan
+}
+
+// classify decides the envelope of a response type once, at startup.
+func classify(mp *msgPlan) envelope {
+	var list, meta, msgs []*fieldPlan
+	for i := range mp.fields {
+		f := &mp.fields[i]
+		switch {
+		case f.fd.IsList():
+			list = append(list, f)
+		case f.fd.Name() == "meta" && f.fd.Message() != nil && f.fd.Message().FullName() == pageMetaName:
+			meta = append(meta, f)
+		case f.fd.Message() != nil && !f.fd.IsMap():
+			msgs = append(msgs, f)
+		}
+	}
+	switch n := len(mp.fields); {
+	case n == 2 && len(list) == 1 && len(meta) == 1:
+		return envelope{kind: envList, data: list[0], meta: meta[0]}
+	case n == 1 && len(msgs) == 1:
+		return envelope{kind: envSingle, data: msgs[0]}
+	}
+	return envelope{kind: envAsIs}
+}
+
+var pageMetaName = (&commonv1.PageMeta{}).ProtoReflect().Descriptor().FullName()
+
+// codec is the transcoder's "json" codec, facing the public clients only
+// (the services get binary protobuf): it reads requests as protojson plus
+// short enum names, and writes every answer in the envelope, errors included
+// (the transcoder encodes a REST error as a google.rpc.Status through this
+// codec).
+type codec struct {
+	plans     *plans
+	envelopes map[protoreflect.FullName]envelope
+	unmarshal protojson.UnmarshalOptions
+	fields    vanguard.JSONCodec
+}
+
+var _ vanguard.RESTCodec = (*codec)(nil)
+
+func newCodec(p *plans, envelopes map[protoreflect.FullName]envelope) *codec {
+	return &codec{
+		plans:     p,
+		envelopes: envelopes,
+		unmarshal: protojson.UnmarshalOptions{DiscardUnknown: true},
+		fields: vanguard.JSONCodec{
+			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
+		},
+	}
+}
+
+// Name implements vanguard.Codec.
+func (c *codec) Name() string { return vanguard.CodecJSON }
+
+const successPrefix = `{"success":true,"data":`
+
+// MarshalAppend writes a response (or a REST error status) in the envelope.
+func (c *codec) MarshalAppend(b []byte, msg proto.Message) ([]byte, error) {
+	if st, ok := msg.(*status.Status); ok {
+		e := errorFromStatus(st)
+		return appendErrorEnvelope(b, e.Code, e.Message, e.details), nil
+	}
+	m := msg.ProtoReflect()
+	mp, ok := c.plans.msgs[m.Descriptor().FullName()]
+	if !ok {
+		// A type the edge did not plan for (not reachable from a public
+		// route): plain protojson rather than failing the call.
+		b = append(b, successPrefix...)
+		b, err := c.fields.MarshalOptions.MarshalAppend(b, msg)
+		return append(b, '}'), err
+	}
+	env := c.envelopes[mp.desc.FullName()]
+	b = append(b, successPrefix...)
+	var err error
+	switch env.kind {
+	case envList:
+		if b, err = appendField(b, m, env.data); err != nil {
+			return nil, err
+		}
+		b = append(b, `,"meta":`...)
+		b, err = appendField(b, m, env.meta)
+	case envSingle:
+		b, err = appendField(b, m, env.data)
+	default:
+		b, err = appendMessage(b, m, mp)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
+}
+
+// Unmarshal reads a request body.
+func (c *codec) Unmarshal(data []byte, msg proto.Message) error {
+	if mp, ok := c.plans.msgs[msg.ProtoReflect().Descriptor().FullName()]; ok && mp.hasEnum {
+		data = rewriteEnumsIn(data, mp)
+	}
+	if err := c.unmarshal.Unmarshal(data, msg); err != nil {
+		// InvalidArgument, so the client reads VALIDATION_ERROR (400), not
+		// the transcoder's default INTERNAL_ERROR.
+		return connect.NewError(connect.CodeInvalidArgument, err)
+	}
+	return nil
+}
+
+// MarshalAppendField implements vanguard.RESTCodec (response_body rules;
+// none of the contracts uses one today).
+func (c *codec) MarshalAppendField(b []byte, msg proto.Message, fd protoreflect.FieldDescriptor) ([]byte, error) {
+	return c.fields.MarshalAppendField(b, msg, fd)
+}
+
+// UnmarshalField implements vanguard.RESTCodec (body rules naming a field).
+func (c *codec) UnmarshalField(data []byte, msg proto.Message, fd protoreflect.FieldDescriptor) error {
+	return c.fields.UnmarshalField(data, msg, fd)
+}
+
+// apiError is an error answer of the edge.
+type apiError struct {
+	errs.Error
+	details []byte // a JSON object; nil means {}
+}
+
+// errorFromStatus maps the error a service (or the transcoder) returned to
+// the public code: the service's ErrorDetail when present (errs.FromConnect's
+// rule), protovalidate violations as VALIDATION_ERROR with the offending
+// fields, Unimplemented as NOT_IMPLEMENTED, else the Connect code's fallback.
+func errorFromStatus(st *status.Status) apiError {
+	ce := connect.NewError(connect.Code(st.GetCode()), errors.New(st.GetMessage()))
+	var violations *validate.Violations
+	for _, a := range st.GetDetails() {
+		switch a.GetTypeUrl()[strings.LastIndexByte(a.GetTypeUrl(), '/')+1:] {
+		case "bookingrush.common.v1.ErrorDetail":
+			if d, err := connect.NewErrorDetail(a); err == nil {
+				ce.AddDetail(d)
+			}
+		case "buf.validate.Violations":
+			v := new(validate.Violations)
+			if proto.Unmarshal(a.GetValue(), v) == nil {
+				violations = v
+			}
+		}
+	}
+	e := errs.FromConnect(ce)
+	out := apiError{Error: *e}
+	hasDetail := len(ce.Details()) > 0
+	switch {
+	case violations != nil && (!hasDetail || e.Code == errs.Validation):
+		out.Code = errs.Validation
+		out.Message, out.details = violationDetails(violations)
+	case !hasDetail && ce.Code() == connect.CodeUnimplemented:
+		out.Code, out.Message = codeNotImplemented, st.GetMessage()
+	case len(e.Details) > 0:
+		if d, err := detailsJSON(e.Details); err == nil {
+			out.details = d
+		}
+	}
+	return out
+}
+
+// violationDetails lists protovalidate's violations as
+// {"fields":[{"field":"quantity","message":"...","rule":"int32.gt"}]}.
+func violationDetails(v *validate.Violations) (string, []byte) {
+	b := []byte(`{"fields":[`)
+	names := make([]string, 0, len(v.GetViolations()))
+	for i, viol := range v.GetViolations() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		field := protovalidate.FieldPathString(viol.GetField())
+		if field != "" {
+			names = append(names, field)
+		} else {
+			names = append(names, viol.GetMessage()) // a rule across fields
+		}
+		b = append(b, `{"field":`...)
+		b = appendString(b, field)
+		b = append(b, `,"message":`...)
+		b = appendString(b, viol.GetMessage())
+		b = append(b, `,"rule":`...)
+		b = appendString(b, viol.GetRuleId())
+		b = append(b, '}')
+	}
+	b = append(b, "]}"...)
+	return "invalid input: " + strings.Join(names, ", "), b
+}

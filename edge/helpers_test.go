@@ -1,0 +1,331 @@
+package edge_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/bookingrush/rush/gen/bookingrush/analytics/v1/analyticsv1connect"
+	authv1 "github.com/bookingrush/rush/gen/bookingrush/auth/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/auth/v1/authv1connect"
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
+	commonv1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
+	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
+	"github.com/bookingrush/rush/gen/bookingrush/queue/v1/queuev1connect"
+	"github.com/bookingrush/rush/gen/bookingrush/saga/v1/sagav1connect"
+	"github.com/bookingrush/rush/services/app"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/server"
+)
+
+const testSecret = "test-secret-0123456789abcdef-0123456789"
+
+// env is an edge started in-process (-target=edge) in front of fake
+// services that record what reaches them.
+type env struct {
+	t      testing.TB
+	base   string
+	keys   *authn.Keys
+	rec    *recorder
+	reg    *server.Registry
+	prefix string
+	stack  *server.Stack
+}
+
+// start runs the edge with args on top of test defaults: loopback port 0,
+// a fresh rate limit prefix, and every peer on a closed port, so only the
+// fakes registered by start answer.
+func start(t testing.TB, args ...string) *env {
+	t.Helper()
+	prefix := "rl:test:" + uuid.NewString() + ":"
+	base := []string{"-target=edge", "-log.level=error", "-jwt.secret=" + testSecret,
+		"-metrics.addr=127.0.0.1:0", "-edge.addr=127.0.0.1:0", "-rate-limit.prefix=" + prefix}
+	for name := range server.Ports {
+		base = append(base, "-peer."+name+"=127.0.0.1:1")
+	}
+	var cfg app.Config
+	noEnv := func(string) (string, bool) { return "", false }
+	if err := config.Load(&cfg, flag.NewFlagSet("rush", flag.ContinueOnError), append(base, args...), noEnv); err != nil {
+		t.Fatal(err)
+	}
+	var reg *server.Registry
+	var keys *authn.Keys
+	var stack *server.Stack
+	a := app.New(&cfg, fx.Populate(&reg, &keys, &stack), fx.NopLogger)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := a.Start(ctx); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := a.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+		cleanRedis(t, prefix)
+	})
+	u, ok := reg.URL("edge")
+	if !ok {
+		t.Fatal("edge is not listening")
+	}
+	e := &env{t: t, base: u, keys: keys, rec: &recorder{}, reg: reg, prefix: prefix, stack: stack}
+	e.serveFakes(stack)
+	return e
+}
+
+func cleanRedis(t testing.TB, prefix string) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer rdb.Close()
+	ctx := context.Background()
+	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		rdb.Del(ctx, iter.Val())
+	}
+}
+
+// recorder remembers which procedure each request id reached, with the
+// headers the service saw.
+type recorder struct{ m sync.Map }
+
+type seen struct {
+	procedure string
+	header    http.Header
+}
+
+func (r *recorder) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.m.Store(req.Header.Get("X-Request-Id"), seen{procedure: req.URL.Path, header: req.Header.Clone()})
+		h.ServeHTTP(w, req)
+	})
+}
+
+func (r *recorder) get(id string) (seen, bool) {
+	v, ok := r.m.Load(id)
+	if !ok {
+		return seen{}, false
+	}
+	return v.(seen), true
+}
+
+// serveFakes registers a fake for every component, mounted with the mesh's
+// real handler stack (authentication, protovalidate), so validation and
+// token errors are the services' own.
+func (e *env) serveFakes(stack *server.Stack) {
+	opts := stack.HandlerOptions(
+		authv1connect.AuthServiceLoginProcedure, authv1connect.AuthServiceRegisterProcedure,
+		catalogv1connect.CatalogServiceListEventsProcedure, catalogv1connect.CatalogServiceGetEventProcedure,
+	)
+	fakes := map[string][]func() (string, http.Handler){
+		"auth": {func() (string, http.Handler) { return authv1connect.NewAuthServiceHandler(fakeAuth{}, opts...) }},
+		"catalog": {func() (string, http.Handler) {
+			return catalogv1connect.NewCatalogServiceHandler(fakeCatalog{}, opts...)
+		}},
+		"booking": {func() (string, http.Handler) {
+			return bookingv1connect.NewBookingServiceHandler(fakeBooking{}, opts...)
+		}},
+		"payment": {func() (string, http.Handler) {
+			return paymentv1connect.NewPaymentServiceHandler(paymentv1connect.UnimplementedPaymentServiceHandler{}, opts...)
+		}},
+		"notify": {func() (string, http.Handler) {
+			return notifyv1connect.NewNotifyServiceHandler(notifyv1connect.UnimplementedNotifyServiceHandler{}, opts...)
+		}},
+		"queue": {func() (string, http.Handler) {
+			return queuev1connect.NewQueueServiceHandler(queuev1connect.UnimplementedQueueServiceHandler{}, opts...)
+		}},
+		"analytics": {func() (string, http.Handler) {
+			return analyticsv1connect.NewAnalyticsServiceHandler(analyticsv1connect.UnimplementedAnalyticsServiceHandler{}, opts...)
+		}},
+		"saga": {func() (string, http.Handler) {
+			return sagav1connect.NewSagaServiceHandler(sagav1connect.UnimplementedSagaServiceHandler{}, opts...)
+		}},
+	}
+	for name, mounts := range fakes {
+		mux := http.NewServeMux()
+		for _, m := range mounts {
+			mux.Handle(m())
+		}
+		srv := httptest.NewUnstartedServer(e.rec.wrap(mux))
+		p := new(http.Protocols)
+		p.SetHTTP1(true)
+		p.SetUnencryptedHTTP2(true)
+		srv.Config.Protocols = p
+		srv.Start()
+		e.t.Cleanup(srv.Close)
+		e.reg.Set(name, srv.URL)
+	}
+}
+
+// token issues an access token for a new user with role.
+func (e *env) token(role string) (string, string) {
+	id := uuid.NewString()
+	tok, _, err := e.keys.IssueAccess(id, role, "", time.Now())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok, id
+}
+
+// reply is an answer of the edge, its envelope decoded.
+type reply struct {
+	status int
+	header http.Header
+	raw    []byte
+	env    struct {
+		Success bool            `json:"success"`
+		Data    json.RawMessage `json:"data"`
+		Meta    json.RawMessage `json:"meta"`
+		Error   *struct {
+			Code    string         `json:"code"`
+			Message string         `json:"message"`
+			Details map[string]any `json:"details"`
+		} `json:"error"`
+	}
+}
+
+// do sends one request; headers are name, value pairs.
+func (e *env) do(method, path, body string, headers ...string) reply {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.base+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return e.send(req)
+}
+
+func (e *env) send(req *http.Request) reply {
+	e.t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer res.Body.Close()
+	var r reply
+	r.status, r.header = res.StatusCode, res.Header
+	r.raw, _ = io.ReadAll(res.Body)
+	if len(r.raw) > 0 {
+		if err := json.Unmarshal(r.raw, &r.env); err != nil {
+			e.t.Fatalf("%s %s: answer is not JSON: %v: %s", req.Method, req.URL.Path, err, r.raw)
+		}
+	}
+	return r
+}
+
+// errorCode is the envelope's error code, "" for a success.
+func (r reply) errorCode() string {
+	if r.env.Error == nil {
+		return ""
+	}
+	return r.env.Error.Code
+}
+
+func (r reply) String() string { return fmt.Sprintf("%d %s", r.status, bytes.TrimSpace(r.raw)) }
+
+var when = time.Date(2026, 12, 24, 20, 0, 0, 500_000_000, time.UTC)
+
+// fakeCatalog answers the catalog's public reads with fixed data.
+type fakeCatalog struct {
+	catalogv1connect.UnimplementedCatalogServiceHandler
+}
+
+func event(slug string, status catalogv1.EventStatus) *catalogv1.Event {
+	return &catalogv1.Event{
+		Id: "0195f3a0-0000-7000-8000-0000000000e1", Slug: slug, Title: "Rock <Night> & more",
+		Status: status, MaxPerUser: 4, QueueEnabled: true, SaleStartAt: timestamppb.New(when),
+	}
+}
+
+func (fakeCatalog) ListEvents(_ context.Context, req *connect.Request[catalogv1.ListEventsRequest]) (*connect.Response[catalogv1.ListEventsResponse], error) {
+	status := req.Msg.GetStatus()
+	if status == catalogv1.EventStatus_EVENT_STATUS_UNSPECIFIED {
+		status = catalogv1.EventStatus_EVENT_STATUS_PUBLISHED
+	}
+	return connect.NewResponse(&catalogv1.ListEventsResponse{
+		Events: []*catalogv1.Event{event("rock-night", status), event("jazz-day", status)},
+		Meta:   &commonv1.PageMeta{Page: max(req.Msg.GetPage(), 1), PerPage: 20, Total: 42},
+	}), nil
+}
+
+func (fakeCatalog) GetEvent(_ context.Context, req *connect.Request[catalogv1.GetEventRequest]) (*connect.Response[catalogv1.GetEventResponse], error) {
+	if req.Msg.GetSlug() == "missing" {
+		return nil, errs.Connect(errs.New(errs.NotFound, "no such event"))
+	}
+	return connect.NewResponse(&catalogv1.GetEventResponse{Event: event(req.Msg.GetSlug(), catalogv1.EventStatus_EVENT_STATUS_PUBLISHED)}), nil
+}
+
+func (fakeCatalog) CreateEvent(_ context.Context, req *connect.Request[catalogv1.CreateEventRequest]) (*connect.Response[catalogv1.CreateEventResponse], error) {
+	ev := event("new-event", catalogv1.EventStatus_EVENT_STATUS_DRAFT)
+	ev.Title, ev.MaxPerUser = req.Msg.GetTitle(), req.Msg.GetMaxPerUser()
+	return connect.NewResponse(&catalogv1.CreateEventResponse{Event: ev}), nil
+}
+
+func (fakeCatalog) DeleteEvent(context.Context, *connect.Request[catalogv1.DeleteEventRequest]) (*connect.Response[catalogv1.DeleteEventResponse], error) {
+	return connect.NewResponse(&catalogv1.DeleteEventResponse{}), nil
+}
+
+// fakeAuth echoes role changes.
+type fakeAuth struct {
+	authv1connect.UnimplementedAuthServiceHandler
+}
+
+func (fakeAuth) SetUserRole(_ context.Context, req *connect.Request[authv1.SetUserRoleRequest]) (*connect.Response[authv1.SetUserRoleResponse], error) {
+	return connect.NewResponse(&authv1.SetUserRoleResponse{User: &authv1.User{Id: req.Msg.GetUserId(), Role: req.Msg.GetRole()}}), nil
+}
+
+// fakeBooking reserves from the headers it is sent; quantity 7 is sold out
+// and quantity 9 takes too long.
+type fakeBooking struct {
+	bookingv1connect.UnimplementedBookingServiceHandler
+}
+
+func (fakeBooking) Reserve(ctx context.Context, req *connect.Request[bookingv1.ReserveRequest]) (*connect.Response[bookingv1.ReserveResponse], error) {
+	switch req.Msg.GetQuantity() {
+	case 7:
+		return nil, errs.Connect(errs.New(errs.InsufficientStock, "not enough seats", "requested", 7, "available", 2))
+	case 9:
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
+		return nil, ctx.Err() // connect answers DEADLINE_EXCEEDED
+	}
+	key := req.Msg.GetIdempotencyKey()
+	if key == "" {
+		key = req.Header().Get("Idempotency-Key")
+	}
+	return connect.NewResponse(&bookingv1.ReserveResponse{Booking: &bookingv1.Booking{
+		Id: "0195f3a0-0000-7000-8000-0000000000b1", Quantity: req.Msg.GetQuantity(), TotalAmount: "99.80",
+		Status: bookingv1.BookingStatus_BOOKING_STATUS_RESERVED, IdempotencyKey: key, ExpiresAt: timestamppb.New(when),
+	}}), nil
+}

@@ -1,0 +1,288 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"hash/maphash"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/bookingrush/rush/lua"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// RateLimitConfig is the edge's rate limiting (plan §6.1): one token bucket
+// per client and limit, shared by every edge replica through Redis.
+type RateLimitConfig struct {
+	// Enabled turns rate limiting on (RUSH_RATE_LIMIT_ENABLED).
+	Enabled bool `yaml:"enabled"`
+	// Prefix starts every bucket key in Redis.
+	Prefix string `yaml:"prefix"`
+	// OnRedisError is what happens when Redis does not answer: "deny"
+	// refuses the request with 503 SERVICE_UNAVAILABLE; "local" falls back
+	// to a bucket in this replica's memory (each replica then allows the
+	// full rate). Either way it is logged and counted, never silent.
+	OnRedisError string `yaml:"on_redis_error"`
+	// Login, Register and Reserve limit their routes; General every other
+	// /api/v1 call.
+	Login    Limit `yaml:"login"`
+	Register Limit `yaml:"register"`
+	Reserve  Limit `yaml:"reserve"`
+	General  Limit `yaml:"general"`
+}
+
+// Limit is one token bucket: Burst tokens at most, refilled at Rate tokens a
+// minute; a request takes one.
+type Limit struct {
+	Rate  int `yaml:"rate"`
+	Burst int `yaml:"burst"`
+}
+
+// RegisterFlags registers rate-limit.* flags.
+func (c *RateLimitConfig) RegisterFlags(f *flag.FlagSet) {
+	f.BoolVar(&c.Enabled, "rate-limit.enabled", true, "rate limit the public API (token buckets in Redis)")
+	f.StringVar(&c.Prefix, "rate-limit.prefix", "rl:", "prefix of the rate limit keys in Redis")
+	f.StringVar(&c.OnRedisError, "rate-limit.on-redis-error", "deny", "when Redis is unreachable: deny (503) or local (per-replica in-memory buckets)")
+	limits := []struct {
+		name        string
+		l           *Limit
+		rate, burst int
+		what        string
+	}{
+		{"login", &c.Login, 5, 5, "POST /api/v1/auth/login"},
+		{"register", &c.Register, 3, 3, "POST /api/v1/auth/register"},
+		{"reserve", &c.Reserve, 20, 20, "POST /api/v1/bookings/reserve"},
+		{"general", &c.General, 100, 100, "every other /api/v1 call"},
+	}
+	for _, l := range limits {
+		f.IntVar(&l.l.Rate, "rate-limit."+l.name+".rate", l.rate, "requests per minute per client, sustained, for "+l.what)
+		f.IntVar(&l.l.Burst, "rate-limit."+l.name+".burst", l.burst, "bucket capacity (requests at once) for "+l.what)
+	}
+}
+
+// Validate checks the limits.
+func (c *RateLimitConfig) Validate() error {
+	var problems []error
+	if c.OnRedisError != "deny" && c.OnRedisError != "local" {
+		problems = append(problems, fmt.Errorf("rate-limit.on-redis-error: %q is not deny or local", c.OnRedisError))
+	}
+	for name, l := range map[string]Limit{"login": c.Login, "register": c.Register, "reserve": c.Reserve, "general": c.General} {
+		if l.Rate < 1 || l.Burst < 1 {
+			problems = append(problems, fmt.Errorf("rate-limit.%s: rate and burst must be at least 1 (rate %d, burst %d)", name, l.Rate, l.Burst))
+		}
+	}
+	return errors.Join(problems...)
+}
+
+// rule is one limit, with what the hot path needs precomputed.
+type rule struct {
+	name     string
+	limit    Limit
+	perSec   float64
+	args     []any    // ARGV of ratelimit.lua
+	header   []string // X-RateLimit-Limit
+	rejected prometheus.Counter
+	failed   prometheus.Counter
+}
+
+// limiter takes tokens from the buckets.
+type limiter struct {
+	rdb      *redis.Client
+	script   *redis.Script
+	prefix   string
+	login    *rule
+	register *rule
+	reserve  *rule
+	general  *rule
+	local    *localBuckets // nil: deny when Redis fails
+	log      *zap.Logger
+	logged   logSampler
+	// downUntil is when to ask Redis again after a failure (unix ns; 0:
+	// Redis is fine).
+	downUntil atomic.Int64
+}
+
+func newLimiter(cfg RateLimitConfig, rdb *redis.Client, reg prometheus.Registerer, log *zap.Logger) (*limiter, error) {
+	rejected := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rush_edge_rate_limited_total", Help: "Requests refused with 429 RATE_LIMITED, by limit.",
+	}, []string{"limit"})
+	failed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rush_edge_rate_limit_store_errors_total", Help: "Rate limit checks Redis did not answer, by limit (denied with 503, or decided locally).",
+	}, []string{"limit"})
+	for _, c := range []prometheus.Collector{rejected, failed} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("edge: rate limit metrics: %w", err)
+		}
+	}
+	mk := func(name string, l Limit) *rule {
+		perSec := float64(l.Rate) / 60
+		return &rule{
+			name: name, limit: l, perSec: perSec,
+			args:     []any{l.Burst, strconv.FormatFloat(perSec, 'g', -1, 64), 1},
+			header:   []string{strconv.Itoa(l.Rate)},
+			rejected: rejected.WithLabelValues(name),
+			failed:   failed.WithLabelValues(name),
+		}
+	}
+	l := &limiter{
+		rdb: rdb, script: lua.Script("ratelimit.lua"), prefix: cfg.Prefix,
+		login: mk("login", cfg.Login), register: mk("register", cfg.Register),
+		reserve: mk("reserve", cfg.Reserve), general: mk("general", cfg.General),
+		log: log,
+	}
+	if cfg.OnRedisError == "local" {
+		l.local = newLocalBuckets()
+	}
+	return l, nil
+}
+
+// pick chooses the limit of a request.
+func (l *limiter) pick(method, path string) *rule {
+	if method == http.MethodPost {
+		switch path {
+		case "/api/v1/auth/login":
+			return l.login
+		case "/api/v1/auth/register":
+			return l.register
+		case "/api/v1/bookings/reserve":
+			return l.reserve
+		}
+	}
+	return l.general
+}
+
+// allow takes a token for r, keyed by the verified user when there is one
+// and by client address otherwise; when none is left it answers 429 (or 503
+// when Redis is down and the policy is deny) and returns false.
+func (l *limiter) allow(w http.ResponseWriter, r *http.Request, userID string, clientIP func(*http.Request) string) bool {
+	ru := l.pick(r.Method, r.URL.Path)
+	var key string
+	if userID != "" {
+		key = l.prefix + ru.name + ":u:" + userID
+	} else {
+		key = l.prefix + ru.name + ":ip:" + clientIP(r)
+	}
+	ok, remaining, retryMs, err := l.take(r.Context(), ru, key)
+	h := w.Header()
+	if err != nil {
+		ru.failed.Inc()
+		if l.logged.allow() {
+			policy := "denying requests with 503"
+			if l.local != nil {
+				policy = "falling back to per-replica in-memory buckets"
+			}
+			l.log.Error("rate limit store unreachable, "+policy, zap.String("limit", ru.name), zap.Error(err))
+		}
+		if l.local == nil {
+			h["Retry-After"] = hdrRetry1
+			writeError(w, http.StatusServiceUnavailable, errs.ServiceUnavailable, "rate limiting is unavailable; retry shortly", nil)
+			return false
+		}
+		ok, remaining, retryMs = l.local.take(key, ru, time.Now())
+	}
+	h["X-Ratelimit-Limit"] = ru.header
+	h["X-Ratelimit-Remaining"] = []string{strconv.Itoa(remaining)}
+	if ok {
+		return true
+	}
+	ru.rejected.Inc()
+	secs := max((retryMs+999)/1000, 1)
+	h["Retry-After"] = []string{strconv.FormatInt(secs, 10)}
+	writeError(w, http.StatusTooManyRequests, errs.RateLimited,
+		"too many requests; retry in "+strconv.FormatInt(secs, 10)+"s",
+		[]byte(`{"limit":"`+ru.name+`","retry_after":`+strconv.FormatInt(secs, 10)+`}`))
+	return false
+}
+
+// storeRetryAfter is how long the limiter stops asking Redis after a
+// failure: while Redis is down every request is decided at once (denied or
+// local) instead of each waiting for the client's dial retries; then one
+// request probes again.
+const storeRetryAfter = time.Second
+
+var errStoreDown = errors.New("Redis failed less than a second ago; not asking again yet")
+
+// take runs ratelimit.lua: one Redis round trip (EVALSHA).
+func (l *limiter) take(ctx context.Context, ru *rule, key string) (ok bool, remaining int, retryMs int64, err error) {
+	if until := l.downUntil.Load(); until != 0 {
+		now := time.Now().UnixNano()
+		if now < until || !l.downUntil.CompareAndSwap(until, now+int64(storeRetryAfter)) {
+			return false, 0, 0, errStoreDown
+		}
+		// This request probes whether Redis is back.
+	}
+	res, err := l.script.Run(ctx, l.rdb, []string{key}, ru.args...).Int64Slice()
+	if err != nil {
+		l.downUntil.Store(time.Now().Add(storeRetryAfter).UnixNano())
+		return false, 0, 0, err
+	}
+	if l.downUntil.Load() != 0 {
+		l.downUntil.Store(0)
+	}
+	if len(res) != 3 {
+		return false, 0, 0, fmt.Errorf("ratelimit.lua answered %v", res)
+	}
+	return res[0] == 1, int(res[1]), res[2], nil
+}
+
+// localBuckets are the per-replica fallback when Redis is down and the
+// policy is "local": the same buckets, in this process's memory.
+type localBuckets struct {
+	seed   maphash.Seed
+	shards [16]localShard
+}
+
+type localShard struct {
+	mu sync.Mutex
+	m  map[string]*localBucket
+}
+
+type localBucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// localMaxPerShard bounds the fallback's memory; a full shard forgets its
+// buckets (each client then starts full again, as after an expiry).
+const localMaxPerShard = 1 << 14
+
+func newLocalBuckets() *localBuckets {
+	lb := &localBuckets{seed: maphash.MakeSeed()}
+	for i := range lb.shards {
+		lb.shards[i].m = map[string]*localBucket{}
+	}
+	return lb
+}
+
+func (lb *localBuckets) take(key string, ru *rule, now time.Time) (bool, int, int64) {
+	s := &lb.shards[maphash.String(lb.seed, key)%uint64(len(lb.shards))]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	capacity := float64(ru.limit.Burst)
+	b, ok := s.m[key]
+	if !ok {
+		if len(s.m) >= localMaxPerShard {
+			clear(s.m)
+		}
+		b = &localBucket{tokens: capacity, at: now}
+		s.m[key] = b
+	}
+	if d := now.Sub(b.at); d > 0 {
+		b.tokens = min(capacity, b.tokens+d.Seconds()*ru.perSec)
+		b.at = now
+	}
+	if b.tokens < 1 {
+		return false, int(b.tokens), int64((1 - b.tokens) * 1000 / ru.perSec)
+	}
+	b.tokens--
+	return true, int(b.tokens), 0
+}

@@ -1,0 +1,262 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"connectrpc.com/vanguard"
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	analyticsv1 "github.com/bookingrush/rush/gen/bookingrush/analytics/v1"
+	authv1 "github.com/bookingrush/rush/gen/bookingrush/auth/v1"
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
+	notifyv1 "github.com/bookingrush/rush/gen/bookingrush/notify/v1"
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	queuev1 "github.com/bookingrush/rush/gen/bookingrush/queue/v1"
+	sagav1 "github.com/bookingrush/rush/gen/bookingrush/saga/v1"
+	"github.com/bookingrush/rush/services/platform/server"
+)
+
+// Services are the contracts the edge exposes; every RPC with a
+// google.api.http annotation becomes a public route, the others (internal
+// RPCs such as LoadInventory) are unreachable from outside. A service is
+// served by the component named like its package (bookingrush.<name>.v1).
+var Services = []protoreflect.ServiceDescriptor{
+	authv1.File_bookingrush_auth_v1_auth_proto.Services().Get(0),
+	catalogv1.File_bookingrush_catalog_v1_catalog_proto.Services().Get(0),
+	bookingv1.File_bookingrush_booking_v1_booking_proto.Services().Get(0),
+	paymentv1.File_bookingrush_payment_v1_payment_proto.Services().Get(0),
+	notifyv1.File_bookingrush_notify_v1_notify_proto.Services().Get(0),
+	queuev1.File_bookingrush_queue_v1_queue_proto.Services().Get(0),
+	analyticsv1.File_bookingrush_analytics_v1_analytics_proto.Services().Get(0),
+	sagav1.File_bookingrush_saga_v1_saga_proto.Services().Get(0),
+}
+
+// successStatus lists the RPCs whose success is not 200 OK: creates answer
+// 201, and forgot-password 202 (accepted: a mail may follow, whether or not
+// the address exists).
+var successStatus = map[protoreflect.FullName]int{
+	"bookingrush.auth.v1.AuthService.Register":             http.StatusCreated,
+	"bookingrush.auth.v1.AuthService.ForgotPassword":       http.StatusAccepted,
+	"bookingrush.catalog.v1.CatalogService.CreateEvent":    http.StatusCreated,
+	"bookingrush.catalog.v1.CatalogService.CreateShow":     http.StatusCreated,
+	"bookingrush.catalog.v1.CatalogService.CreateZone":     http.StatusCreated,
+	"bookingrush.catalog.v1.CatalogService.CreateCategory": http.StatusCreated,
+	"bookingrush.booking.v1.BookingService.Reserve":        http.StatusCreated,
+	"bookingrush.payment.v1.PaymentService.CreatePayment":  http.StatusCreated,
+}
+
+// routeTable is what the edge precomputes from the contracts at startup.
+type routeTable struct {
+	// codec writes messages the way every answer is written (the
+	// server-sent events of the queue use it too).
+	codec *codec
+	// success maps a procedure path ("/pkg.Service/Method") to the status
+	// of its successful answer, when not 200.
+	success map[string]int
+	// queryEnums are the routes with enum fields settable by query
+	// parameters, whose short names the transcoder would not accept.
+	queryEnums []queryRoute
+}
+
+// queryRoute is one route whose query parameters include enum fields.
+type queryRoute struct {
+	method   string
+	segments []string // "" matches any one segment (a {variable})
+	params   map[string]*enumPlan
+}
+
+// newTranscoder builds the vanguard transcoder for Services: REST in,
+// Connect with binary protobuf out, each service proxied through the mesh
+// client to its component.
+func newTranscoder(mesh *server.Mesh, failed func(string, error)) (*routeTable, *vanguard.Transcoder, error) {
+	p := newPlans()
+	envelopes := map[protoreflect.FullName]envelope{}
+	rt := &routeTable{success: map[string]int{}}
+	seen := map[protoreflect.FullName]bool{}
+	var services []*vanguard.Service
+	for _, sd := range Services {
+		component, err := componentOf(sd)
+		if err != nil {
+			return nil, nil, err
+		}
+		methods := sd.Methods()
+		for i := range methods.Len() {
+			md := methods.Get(i)
+			in, out := p.message(md.Input()), p.message(md.Output())
+			envelopes[md.Output().FullName()] = classify(out)
+			if s, ok := successStatus[md.FullName()]; ok {
+				rt.success["/"+string(sd.FullName())+"/"+string(md.Name())] = s
+				seen[md.FullName()] = true
+			}
+			if qr, ok := queryEnumRoute(md, in); ok {
+				rt.queryEnums = append(rt.queryEnums, qr)
+			}
+		}
+		services = append(services, vanguard.NewServiceWithSchema(sd, newProxy(mesh, component, rt.success, failed)))
+	}
+	for name := range successStatus {
+		if !seen[name] {
+			return nil, nil, fmt.Errorf("edge: success status listed for %s, which no service has", name)
+		}
+	}
+	p.finish()
+	c := newCodec(p, envelopes)
+	rt.codec = c
+	t, err := vanguard.NewTranscoder(services,
+		vanguard.WithCodec(func(vanguard.TypeResolver) vanguard.Codec { return c }),
+		vanguard.WithUnknownHandler(http.HandlerFunc(notFound)),
+		vanguard.WithDefaultServiceOptions(
+			vanguard.WithTargetProtocols(vanguard.ProtocolConnect),
+			vanguard.WithTargetCodecs(vanguard.CodecProto),
+			vanguard.WithNoTargetCompression(),
+		),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("edge: routes from the contracts: %w", err)
+	}
+	return rt, t, nil
+}
+
+// componentOf names the component serving sd: bookingrush.<name>.v1.
+func componentOf(sd protoreflect.ServiceDescriptor) (string, error) {
+	parts := strings.Split(string(sd.ParentFile().Package()), ".")
+	if len(parts) == 3 && parts[0] == "bookingrush" {
+		if _, ok := server.Ports[parts[1]]; ok {
+			return parts[1], nil
+		}
+	}
+	return "", fmt.Errorf("edge: no component serves %s", sd.FullName())
+}
+
+// newProxy forwards the transcoded Connect call to component through the
+// mesh client (in-process registry or peer address, cleartext HTTP/2). The
+// caller's headers travel as they are: Authorization (the service verifies
+// the token again), X-Request-ID, Idempotency-Key, X-Queue-Pass.
+//
+// success is the route table's map of non-200 success statuses (complete
+// before the first request; read-only afterwards).
+func newProxy(mesh *server.Mesh, component string, success map[string]int, failed func(string, error)) http.Handler {
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme = "http"
+			pr.Out.URL.Host = component
+			pr.Out.Host = component
+			if dl, ok := pr.Out.Context().Deadline(); ok {
+				// The service stops working when the edge gives up.
+				if ms := time.Until(dl).Milliseconds(); ms > 0 {
+					pr.Out.Header["Connect-Timeout-Ms"] = []string{strconv.FormatInt(ms, 10)}
+				}
+			}
+		},
+		Transport:  mesh.Client.Transport,
+		BufferPool: bufferPool{},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			code, msg := "unavailable", component+" is unavailable"
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+				code, msg = "deadline_exceeded", "the request timed out"
+			} else {
+				failed(component, err)
+			}
+			// A Connect error, which the transcoder turns into the envelope.
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = fmt.Fprintf(w, `{"code":%q,"message":%q}`, code, msg)
+		},
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st, ok := r.Context().Value(stateKey{}).(*reqState); ok {
+			st.success = success[r.URL.Path]
+			st.procedure = r.URL.Path
+		}
+		rp.ServeHTTP(w, r)
+	})
+}
+
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
+// bufferPool lends the reverse proxy its copy buffers.
+type bufferPool struct{}
+
+func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
+
+// queryEnumRoute describes md's route when its request has top-level enum
+// fields that may come as query parameters (GET routes).
+func queryEnumRoute(md protoreflect.MethodDescriptor, in *msgPlan) (queryRoute, bool) {
+	rule, _ := proto.GetExtension(md.Options(), annotations.E_Http).(*annotations.HttpRule)
+	if rule == nil || rule.GetGet() == "" {
+		return queryRoute{}, false
+	}
+	params := map[string]*enumPlan{}
+	for _, f := range in.fields {
+		if f.enum != nil && !f.fd.IsMap() {
+			params[string(f.fd.Name())] = f.enum
+			params[f.fd.JSONName()] = f.enum
+		}
+	}
+	if len(params) == 0 {
+		return queryRoute{}, false
+	}
+	segments := strings.Split(strings.Trim(rule.GetGet(), "/"), "/")
+	for i, s := range segments {
+		if strings.HasPrefix(s, "{") {
+			segments[i] = ""
+		}
+	}
+	return queryRoute{method: http.MethodGet, segments: segments, params: params}, true
+}
+
+// rewriteQuery replaces short enum names in r's query ("?status=published")
+// by the full value names the transcoder accepts.
+func (rt *routeTable) rewriteQuery(r *http.Request) {
+	path := strings.Trim(r.URL.Path, "/")
+	for _, qr := range rt.queryEnums {
+		if r.Method != qr.method || !qr.match(path) {
+			continue
+		}
+		q := r.URL.Query()
+		changed := false
+		for name, values := range q {
+			ep, ok := qr.params[name]
+			if !ok {
+				continue
+			}
+			for i, v := range values {
+				if full, ok := ep.in[strings.ToLower(v)]; ok && full != v {
+					values[i], changed = full, true
+				}
+			}
+		}
+		if changed {
+			u := *r.URL
+			u.RawQuery = q.Encode()
+			r.URL = &u
+		}
+		return
+	}
+}
+
+func (qr *queryRoute) match(path string) bool {
+	for i, s := range qr.segments {
+		seg, rest, _ := strings.Cut(path, "/")
+		if seg == "" || (s != "" && s != seg) {
+			return false
+		}
+		path = rest
+		if i == len(qr.segments)-1 {
+			return rest == ""
+		}
+	}
+	return false
+}

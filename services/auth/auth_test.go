@@ -1,0 +1,462 @@
+package auth_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+
+	authv1 "github.com/bookingrush/rush/gen/bookingrush/auth/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/auth/v1/authv1connect"
+	"github.com/bookingrush/rush/schema"
+	"github.com/bookingrush/rush/services/app"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/mail/mailtest"
+	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/platform/pgtest"
+	"github.com/bookingrush/rush/services/platform/server"
+)
+
+// protocols: every RPC is called over Connect and gRPC.
+var protocols = map[string][]connect.ClientOption{
+	"connect": nil,
+	"grpc":    {connect.WithGRPC()},
+}
+
+const (
+	adminEmail    = "Root@Example.com"
+	adminPassword = "root-password-1"
+	resetURL      = "https://tickets.example.com/reset"
+)
+
+// fixture is one auth component (with notify, which mails its resets) with
+// its own schema and SMTP server.
+type fixture struct {
+	mesh *meshtest.Mesh
+	smtp *mailtest.Server
+}
+
+func start(t *testing.T, args ...string) *fixture {
+	t.Helper()
+	smtp := mailtest.NewServer(t)
+	m := meshtest.Start(t, append([]string{
+		"-target=auth,notify", "-auth.bcrypt-cost=4", "-smtp.addr=" + smtp.Addr, "-auth.reset-url=" + resetURL,
+		"-admin.email=" + adminEmail, "-admin.password=" + adminPassword,
+	}, args...)...)
+	return &fixture{mesh: m, smtp: smtp}
+}
+
+func (f *fixture) client(t *testing.T, opts []connect.ClientOption) authv1connect.AuthServiceClient {
+	return authv1connect.NewAuthServiceClient(server.NewClient(), f.mesh.URL(t, "auth"), opts...)
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// uniqueEmail is an address no other test uses.
+func uniqueEmail(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:]) + "@example.com"
+}
+
+func req[T any](msg *T, token string) *connect.Request[T] {
+	r := connect.NewRequest(msg)
+	if token != "" {
+		r.Header().Set("Authorization", "Bearer "+token)
+	}
+	return r
+}
+
+// wantCode fails unless err carries the domain code.
+func wantCode(t *testing.T, err error, code errs.Code) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want %s", code)
+	}
+	if got := errs.FromConnect(err); got.Code != code {
+		t.Fatalf("error %v has code %s, want %s", err, got.Code, code)
+	}
+	if connect.CodeOf(err) != code.ConnectCode() {
+		t.Fatalf("error %v has connect code %v, want %v", err, connect.CodeOf(err), code.ConnectCode())
+	}
+}
+
+// must(call(...))(t) is call's value; the test fails on its error.
+func must[T any](v T, err error) func(*testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+func register(t *testing.T, c authv1connect.AuthServiceClient, email, password string) *authv1.RegisterResponse {
+	t.Helper()
+	return must(c.Register(ctx(t), req(&authv1.RegisterRequest{Email: email, Password: password, FullName: "Ana Test"}, "")))(t).Msg
+}
+
+// principal verifies an access token the way every service does.
+func (f *fixture) principal(t *testing.T, token string) *authn.Principal {
+	t.Helper()
+	p, err := f.mesh.Keys.Verify(token, time.Now())
+	if err != nil {
+		t.Fatalf("access token does not verify: %v", err)
+	}
+	return p
+}
+
+func TestAuthService(t *testing.T) {
+	t.Parallel()
+	f := start(t)
+	for proto, opts := range protocols {
+		t.Run(proto, func(t *testing.T) {
+			t.Parallel()
+			c := f.client(t, opts)
+			t.Run("register", func(t *testing.T) { t.Parallel(); testRegister(t, f, c) })
+			t.Run("login", func(t *testing.T) { t.Parallel(); testLogin(t, f, c) })
+			t.Run("refresh rotates and reuse kills the family", func(t *testing.T) { t.Parallel(); testRefresh(t, f, c) })
+			t.Run("logout", func(t *testing.T) { t.Parallel(); testLogout(t, c) })
+			t.Run("forgot and reset password", func(t *testing.T) { t.Parallel(); testForgotReset(t, f, c) })
+			t.Run("me", func(t *testing.T) { t.Parallel(); testMe(t, c) })
+			t.Run("roles", func(t *testing.T) { t.Parallel(); testRoles(t, f, c) })
+			t.Run("audit logs stay unimplemented", func(t *testing.T) {
+				t.Parallel()
+				admin := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: adminEmail, Password: adminPassword}, "")))(t).Msg
+				_, err := c.ListAuditLogs(ctx(t), req(&authv1.ListAuditLogsRequest{}, admin.AccessToken))
+				if connect.CodeOf(err) != connect.CodeUnimplemented {
+					t.Fatalf("ListAuditLogs: %v", err)
+				}
+			})
+		})
+	}
+}
+
+func testRegister(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
+	email := uniqueEmail("Reg")
+	res := register(t, c, email, "correct horse 1")
+	u := res.GetUser()
+	if u.GetEmail() != strings.ToLower(email) || u.GetFullName() != "Ana Test" || u.GetRole() != authv1.Role_ROLE_USER || u.GetId() == "" || u.GetEmailVerified() {
+		t.Fatalf("user %v", u)
+	}
+	if u.GetCreatedAt() == nil || time.Since(u.GetCreatedAt().AsTime()) > time.Minute {
+		t.Fatalf("created_at %v", u.GetCreatedAt())
+	}
+	if res.GetExpiresIn() != 900 || len(res.GetRefreshToken()) < 40 {
+		t.Fatalf("expires_in %d refresh %q", res.GetExpiresIn(), res.GetRefreshToken())
+	}
+	p := f.principal(t, res.GetAccessToken())
+	if p.UserID != u.GetId() || p.Role != authn.RoleUser || p.TenantID != schema.DefaultTenantID {
+		t.Fatalf("principal %+v", p)
+	}
+
+	for _, variant := range []string{email, strings.ToUpper(email), strings.ToLower(email)} {
+		_, err := c.Register(ctx(t), req(&authv1.RegisterRequest{Email: variant, Password: "another pass 2", FullName: "Eve"}, ""))
+		wantCode(t, err, errs.Conflict)
+	}
+
+	other := uniqueEmail("weak")
+	_, err := c.Register(ctx(t), req(&authv1.RegisterRequest{Email: other, Password: strings.ToUpper(other), FullName: "Eve"}, ""))
+	wantCode(t, err, errs.Validation)
+	_, err = c.Register(ctx(t), req(&authv1.RegisterRequest{Email: other, Password: "fine password", FullName: "   "}, ""))
+	wantCode(t, err, errs.Validation)
+	_, err = c.Register(ctx(t), req(&authv1.RegisterRequest{Email: "not-an-email", Password: "fine password", FullName: "Eve"}, ""))
+	wantCode(t, err, errs.Validation)
+	// None of the rejected attempts created the account.
+	_, err = c.Login(ctx(t), req(&authv1.LoginRequest{Email: other, Password: "fine password"}, ""))
+	wantCode(t, err, errs.Unauthorized)
+}
+
+func testLogin(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
+	email := uniqueEmail("login")
+	reg := register(t, c, email, "login password")
+
+	res := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: strings.ToUpper(email), Password: "login password"}, "")))(t).Msg
+	if res.GetUser().GetId() != reg.GetUser().GetId() || res.GetRefreshToken() == reg.GetRefreshToken() || res.GetExpiresIn() != 900 {
+		t.Fatalf("login %v", res)
+	}
+	if p := f.principal(t, res.GetAccessToken()); p.UserID != reg.GetUser().GetId() {
+		t.Fatalf("principal %+v", p)
+	}
+
+	_, wrongPassword := c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "Login password"}, ""))
+	_, unknownEmail := c.Login(ctx(t), req(&authv1.LoginRequest{Email: uniqueEmail("nobody"), Password: "login password"}, ""))
+	wantCode(t, wrongPassword, errs.Unauthorized)
+	wantCode(t, unknownEmail, errs.Unauthorized)
+	if wrongPassword.Error() != unknownEmail.Error() {
+		t.Fatalf("wrong password %q and unknown e-mail %q answer differently", wrongPassword, unknownEmail)
+	}
+}
+
+func testRefresh(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
+	email := uniqueEmail("refresh")
+	first := register(t, c, email, "refresh password").GetRefreshToken()
+	other := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "refresh password"}, "")))(t).Msg.GetRefreshToken()
+
+	second := must(c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: first}, "")))(t).Msg
+	if second.GetRefreshToken() == first || second.GetExpiresIn() != 900 {
+		t.Fatalf("refresh %v", second)
+	}
+	f.principal(t, second.GetAccessToken())
+	third := must(c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: second.GetRefreshToken()}, "")))(t).Msg
+
+	// first was rotated: presenting it again is a replay.
+	_, err := c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: first}, ""))
+	wantCode(t, err, errs.Unauthorized)
+	// ... which revoked the newest token of the family too.
+	_, err = c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: third.GetRefreshToken()}, ""))
+	wantCode(t, err, errs.Unauthorized)
+	// The user's other session is another family and lives on.
+	must(c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: other}, "")))(t)
+
+	_, err = c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: "never-issued-0123456789abcdef"}, ""))
+	wantCode(t, err, errs.Unauthorized)
+	// An access token is no refresh token.
+	_, err = c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: third.GetAccessToken()}, ""))
+	wantCode(t, err, errs.Unauthorized)
+}
+
+func testLogout(t *testing.T, c authv1connect.AuthServiceClient) {
+	email := uniqueEmail("logout")
+	reg := register(t, c, email, "logout password")
+	rotated := must(c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: reg.GetRefreshToken()}, "")))(t).Msg
+	kept := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "logout password"}, "")))(t).Msg
+
+	// Logging out with the current token ends that session (its family).
+	must(c.Logout(ctx(t), req(&authv1.LogoutRequest{RefreshToken: rotated.GetRefreshToken()}, rotated.GetAccessToken())))(t)
+	_, err := c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: rotated.GetRefreshToken()}, ""))
+	wantCode(t, err, errs.Unauthorized)
+	// Idempotent, and silent about tokens it does not know.
+	must(c.Logout(ctx(t), req(&authv1.LogoutRequest{RefreshToken: rotated.GetRefreshToken()}, "")))(t)
+	must(c.Logout(ctx(t), req(&authv1.LogoutRequest{RefreshToken: "never-issued-0123456789abcdef"}, "")))(t)
+	// The other session is untouched.
+	must(c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: kept.GetRefreshToken()}, "")))(t)
+}
+
+var tokenInLink = regexp.MustCompile(regexp.QuoteMeta(resetURL) + `\?token=([A-Za-z0-9_-]{40,})`)
+
+// resetToken waits for the reset mail to addr and returns its token.
+func (f *fixture) resetToken(t *testing.T, addr string) string {
+	t.Helper()
+	m := f.smtp.WaitFor(t, addr, 10*time.Second)
+	if !strings.Contains(m.Subject, "Reset") || !strings.Contains(m.Header.Get("From"), "no-reply@bookingrush.local") {
+		t.Fatalf("reset mail: subject %q from %q", m.Subject, m.Header.Get("From"))
+	}
+	match := tokenInLink.FindStringSubmatch(m.Text)
+	if match == nil {
+		t.Fatalf("no reset link in %q", m.Text)
+	}
+	return match[1]
+}
+
+func testForgotReset(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
+	email := uniqueEmail("forgot")
+	reg := register(t, c, email, "old password 1")
+
+	unknown := uniqueEmail("unknown")
+	must(c.ForgotPassword(ctx(t), req(&authv1.ForgotPasswordRequest{Email: unknown}, "")))(t)
+	must(c.ForgotPassword(ctx(t), req(&authv1.ForgotPasswordRequest{Email: strings.ToUpper(email)}, "")))(t)
+	token := f.resetToken(t, email)
+	// One worker serves the requests in order: the unknown address, asked
+	// first, was handled before this mail went out, and got nothing.
+	if n := len(f.smtp.To(unknown)); n != 0 {
+		t.Fatalf("%d mails to an address without an account", n)
+	}
+
+	// A weak new password is refused and leaves the token usable.
+	_, err := c.ResetPassword(ctx(t), req(&authv1.ResetPasswordRequest{Token: token, NewPassword: email}, ""))
+	wantCode(t, err, errs.Validation)
+
+	must(c.ResetPassword(ctx(t), req(&authv1.ResetPasswordRequest{Token: token, NewPassword: "new password 2"}, "")))(t)
+	_, err = c.ResetPassword(ctx(t), req(&authv1.ResetPasswordRequest{Token: token, NewPassword: "third password 3"}, ""))
+	wantCode(t, err, errs.Validation)
+	_, err = c.ResetPassword(ctx(t), req(&authv1.ResetPasswordRequest{Token: "never-issued-0123456789abcdef", NewPassword: "third password 3"}, ""))
+	wantCode(t, err, errs.Validation)
+
+	_, err = c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "old password 1"}, ""))
+	wantCode(t, err, errs.Unauthorized)
+	must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "new password 2"}, "")))(t)
+	// The reset ended the sessions opened with the old password.
+	_, err = c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: reg.GetRefreshToken()}, ""))
+	wantCode(t, err, errs.Unauthorized)
+}
+
+func testMe(t *testing.T, c authv1connect.AuthServiceClient) {
+	email := uniqueEmail("me")
+	reg := register(t, c, email, "me password 1")
+	access := reg.GetAccessToken()
+
+	_, err := c.GetMe(ctx(t), req(&authv1.GetMeRequest{}, ""))
+	wantCode(t, err, errs.Unauthorized)
+	_, err = c.GetMe(ctx(t), req(&authv1.GetMeRequest{}, access+"x"))
+	wantCode(t, err, errs.Unauthorized)
+
+	me := must(c.GetMe(ctx(t), req(&authv1.GetMeRequest{}, access)))(t).Msg.GetUser()
+	if me.GetId() != reg.GetUser().GetId() || me.GetEmail() != strings.ToLower(email) || me.GetFullName() != "Ana Test" {
+		t.Fatalf("me %v", me)
+	}
+	updated := must(c.UpdateMe(ctx(t), req(&authv1.UpdateMeRequest{FullName: "  Ana María  "}, access)))(t).Msg.GetUser()
+	if updated.GetFullName() != "Ana María" || !updated.GetUpdatedAt().AsTime().After(me.GetCreatedAt().AsTime().Add(-time.Second)) {
+		t.Fatalf("updated %v", updated)
+	}
+	if got := must(c.GetMe(ctx(t), req(&authv1.GetMeRequest{}, access)))(t).Msg.GetUser().GetFullName(); got != "Ana María" {
+		t.Fatalf("full name after update %q", got)
+	}
+	_, err = c.UpdateMe(ctx(t), req(&authv1.UpdateMeRequest{FullName: " "}, access))
+	wantCode(t, err, errs.Validation)
+	_, err = c.UpdateMe(ctx(t), req(&authv1.UpdateMeRequest{FullName: "Anonymous"}, ""))
+	wantCode(t, err, errs.Unauthorized)
+}
+
+func testRoles(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
+	email := uniqueEmail("role")
+	reg := register(t, c, email, "role password")
+	target := reg.GetUser().GetId()
+	set := func(token, id string, role authv1.Role) (*authv1.User, error) {
+		res, err := c.SetUserRole(ctx(t), req(&authv1.SetUserRoleRequest{UserId: id, Role: role}, token))
+		if err != nil {
+			return nil, err
+		}
+		return res.Msg.GetUser(), nil
+	}
+
+	_, err := set(reg.GetAccessToken(), target, authv1.Role_ROLE_ADMIN)
+	wantCode(t, err, errs.Forbidden)
+	_, err = set("", target, authv1.Role_ROLE_ADMIN)
+	wantCode(t, err, errs.Unauthorized)
+
+	admin := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: strings.ToLower(adminEmail), Password: adminPassword}, "")))(t).Msg
+	if admin.GetUser().GetRole() != authv1.Role_ROLE_ADMIN || f.principal(t, admin.GetAccessToken()).Role != authn.RoleAdmin {
+		t.Fatalf("bootstrap admin %v", admin.GetUser())
+	}
+	_, err = set(admin.GetAccessToken(), target, authv1.Role_ROLE_UNSPECIFIED)
+	wantCode(t, err, errs.Validation)
+	_, err = set(admin.GetAccessToken(), "0195f3a0-0000-7000-8000-0000000000ff", authv1.Role_ROLE_ORGANIZER)
+	wantCode(t, err, errs.NotFound)
+	_, err = set(admin.GetAccessToken(), admin.GetUser().GetId(), authv1.Role_ROLE_USER)
+	wantCode(t, err, errs.Conflict)
+
+	u := must(set(admin.GetAccessToken(), target, authv1.Role_ROLE_ORGANIZER))(t)
+	if u.GetId() != target || u.GetRole() != authv1.Role_ROLE_ORGANIZER {
+		t.Fatalf("after SetUserRole: %v", u)
+	}
+	// The new role is in the next token, from a login or a refresh.
+	login := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "role password"}, "")))(t).Msg
+	if p := f.principal(t, login.GetAccessToken()); p.Role != authn.RoleOrganizer || login.GetUser().GetRole() != authv1.Role_ROLE_ORGANIZER {
+		t.Fatalf("after promotion, login gives %+v / %v", p, login.GetUser().GetRole())
+	}
+	refreshed := must(c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: reg.GetRefreshToken()}, "")))(t).Msg
+	if p := f.principal(t, refreshed.GetAccessToken()); p.Role != authn.RoleOrganizer {
+		t.Fatalf("after promotion, refresh gives %+v", p)
+	}
+
+	// The change is in the audit trail.
+	db := pgtest.Open(t, f.mesh.DSN)
+	var n int
+	if err := db.QueryRowContext(ctx(t), `SELECT count(*) FROM audit_logs WHERE action = 'user.role_changed' AND entity_id = $1 AND user_id = $2 AND new_values->>'role' = 'organizer' AND old_values->>'role' = 'user'`,
+		target, admin.GetUser().GetId()).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("audit entries %d, %v", n, err)
+	}
+}
+
+func TestResetTokenExpires(t *testing.T) {
+	t.Parallel()
+	f := start(t, "-auth.reset-ttl=1s")
+	c := f.client(t, nil)
+	email := uniqueEmail("expire")
+	register(t, c, email, "expire password")
+	must(c.ForgotPassword(ctx(t), req(&authv1.ForgotPasswordRequest{Email: email}, "")))(t)
+	token := f.resetToken(t, email)
+	time.Sleep(1500 * time.Millisecond)
+	_, err := c.ResetPassword(ctx(t), req(&authv1.ResetPasswordRequest{Token: token, NewPassword: "new password 2"}, ""))
+	wantCode(t, err, errs.Validation)
+	must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "expire password"}, "")))(t)
+}
+
+func TestBootstrapAdmin(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Migrated(t)
+	db := pgtest.Open(t, dsn)
+	args := []string{"-target=auth", "-auth.bcrypt-cost=4", "-postgres.migrate-on-start=false"}
+
+	// Two replicas start at once on the same schema: one admin.
+	var wg sync.WaitGroup
+	meshes := make([]*meshtest.Mesh, 2)
+	for i := range meshes {
+		wg.Go(func() {
+			meshes[i] = meshtest.Run(t, meshtest.Config(t, dsn, append(args, "-admin.email=Boss@Example.com", "-admin.password=boss-password")...))
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	var n int
+	var role string
+	if err := db.QueryRowContext(ctx(t), `SELECT count(*), min(role) FROM users WHERE lower(email) = 'boss@example.com'`).Scan(&n, &role); err != nil || n != 1 || role != "admin" {
+		t.Fatalf("admins: %d %q %v", n, role, err)
+	}
+	c := authv1connect.NewAuthServiceClient(server.NewClient(), meshes[1].URL(t, "auth"), connect.WithGRPC())
+	must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: "boss@example.com", Password: "boss-password"}, "")))(t)
+
+	// An existing account named as admin is promoted; its password stays.
+	email := uniqueEmail("promoted")
+	reg := register(t, c, email, "users own password")
+	meshtest.Run(t, meshtest.Config(t, dsn, append(args, "-admin.email="+strings.ToUpper(email), "-admin.password=ignored-password")...))
+	login := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "users own password"}, "")))(t).Msg
+	if login.GetUser().GetId() != reg.GetUser().GetId() || login.GetUser().GetRole() != authv1.Role_ROLE_ADMIN {
+		t.Fatalf("promoted user %v", login.GetUser())
+	}
+}
+
+func TestBootstrapAdminOnFreshDatabase(t *testing.T) {
+	t.Parallel()
+	// Migrations run on start before the admin is created.
+	dsn, _ := pgtest.NewSchema(t)
+	m := meshtest.Run(t, meshtest.Config(t, dsn, "-target=auth", "-auth.bcrypt-cost=4", "-admin.email=first@example.com", "-admin.password=first-password"))
+	c := authv1connect.NewAuthServiceClient(server.NewClient(), m.URL(t, "auth"))
+	res := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: "first@example.com", Password: "first-password"}, "")))(t).Msg
+	if res.GetUser().GetRole() != authv1.Role_ROLE_ADMIN {
+		t.Fatalf("role %v", res.GetUser().GetRole())
+	}
+}
+
+func TestConfig(t *testing.T) {
+	t.Parallel()
+	load := func(env map[string]string, args ...string) (*app.Config, error) {
+		var cfg app.Config
+		err := config.Load(&cfg, flag.NewFlagSet("rush", flag.ContinueOnError), args, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		return &cfg, err
+	}
+	cfg, err := load(map[string]string{"RUSH_ADMIN_EMAIL": "ops@example.com", "RUSH_ADMIN_PASSWORD": "ops-secret-1", "RUSH_SMTP_ADDR": "mail:25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Admin.Email != "ops@example.com" || cfg.Admin.Password.Reveal() != "ops-secret-1" || cfg.SMTP.Addr != "mail:25" ||
+		cfg.Auth.BcryptCost != 12 || cfg.Auth.RefreshTTL != 30*24*time.Hour || cfg.Auth.ResetTTL != time.Hour || cfg.Auth.ResetURL != "http://localhost:3000/reset-password" {
+		t.Fatalf("loaded %+v %+v %+v", cfg.Admin, cfg.Auth, cfg.SMTP)
+	}
+	if d, _ := config.Dump(cfg); strings.Contains(string(d), "ops-secret-1") {
+		t.Fatal("-print-config shows the admin password")
+	}
+	_, err = load(map[string]string{"RUSH_ADMIN_EMAIL": "ops@example.com"}, "-auth.bcrypt-cost=3", "-auth.reset-url=ftp://x", "-auth.reset-ttl=0s")
+	for _, want := range []string{"admin.password", "auth.bcrypt-cost", "auth.reset-url", "auth.reset-ttl"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not name %s", err, want)
+		}
+	}
+}

@@ -1,0 +1,157 @@
+package auth
+
+import (
+	"context"
+	"errors"
+
+	"connectrpc.com/connect"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	authv1 "github.com/bookingrush/rush/gen/bookingrush/auth/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/auth/v1/authv1connect"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// Server implements authv1connect.AuthServiceHandler: it translates between
+// protobuf and the Service. Request fields are already validated by the
+// protovalidate interceptor and the caller authenticated by the authn one.
+type Server struct {
+	authv1connect.UnimplementedAuthServiceHandler
+	svc *Service
+	log *zap.Logger
+}
+
+var _ authv1connect.AuthServiceHandler = (*Server)(nil)
+
+// NewServer returns the AuthService handler.
+func NewServer(svc *Service, log *zap.Logger) authv1connect.AuthServiceHandler {
+	return &Server{svc: svc, log: log.Named("auth")}
+}
+
+// Register implements authv1connect.AuthServiceHandler.
+func (h *Server) Register(ctx context.Context, req *connect.Request[authv1.RegisterRequest]) (*connect.Response[authv1.RegisterResponse], error) {
+	m := req.Msg
+	u, s, err := h.svc.Register(ctx, m.GetEmail(), m.GetPassword(), m.GetFullName())
+	if err != nil {
+		return nil, h.fail(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&authv1.RegisterResponse{
+		User: toProto(u), AccessToken: s.AccessToken, RefreshToken: s.RefreshToken, ExpiresIn: int32(s.ExpiresIn.Seconds()),
+	}), nil
+}
+
+// Login implements authv1connect.AuthServiceHandler.
+func (h *Server) Login(ctx context.Context, req *connect.Request[authv1.LoginRequest]) (*connect.Response[authv1.LoginResponse], error) {
+	u, s, err := h.svc.Login(ctx, req.Msg.GetEmail(), req.Msg.GetPassword())
+	if err != nil {
+		return nil, h.fail(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&authv1.LoginResponse{
+		User: toProto(u), AccessToken: s.AccessToken, RefreshToken: s.RefreshToken, ExpiresIn: int32(s.ExpiresIn.Seconds()),
+	}), nil
+}
+
+// Refresh implements authv1connect.AuthServiceHandler.
+func (h *Server) Refresh(ctx context.Context, req *connect.Request[authv1.RefreshRequest]) (*connect.Response[authv1.RefreshResponse], error) {
+	s, err := h.svc.Refresh(ctx, req.Msg.GetRefreshToken())
+	if err != nil {
+		return nil, h.fail(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&authv1.RefreshResponse{
+		AccessToken: s.AccessToken, RefreshToken: s.RefreshToken, ExpiresIn: int32(s.ExpiresIn.Seconds()),
+	}), nil
+}
+
+// Logout implements authv1connect.AuthServiceHandler.
+func (h *Server) Logout(ctx context.Context, req *connect.Request[authv1.LogoutRequest]) (*connect.Response[authv1.LogoutResponse], error) {
+	if err := h.svc.Logout(ctx, req.Msg.GetRefreshToken()); err != nil {
+		return nil, h.fail(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&authv1.LogoutResponse{}), nil
+}
+
+// ForgotPassword implements authv1connect.AuthServiceHandler.
+func (h *Server) ForgotPassword(ctx context.Context, req *connect.Request[authv1.ForgotPasswordRequest]) (*connect.Response[authv1.ForgotPasswordResponse], error) {
+	if err := h.svc.ForgotPassword(ctx, req.Msg.GetEmail()); err != nil {
+		return nil, h.fail(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&authv1.ForgotPasswordResponse{}), nil
+}
+
+// ResetPassword implements authv1connect.AuthServiceHandler.
+func (h *Server) ResetPassword(ctx context.Context, req *connect.Request[authv1.ResetPasswordRequest]) (*connect.Response[authv1.ResetPasswordResponse], error) {
+	if err := h.svc.ResetPassword(ctx, req.Msg.GetToken(), req.Msg.GetNewPassword()); err != nil {
+		return nil, h.fail(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&authv1.ResetPasswordResponse{}), nil
+}
+
+// GetMe implements authv1connect.AuthServiceHandler.
+func (h *Server) GetMe(ctx context.Context, req *connect.Request[authv1.GetMeRequest]) (*connect.Response[authv1.GetMeResponse], error) {
+	u, err := h.svc.Me(ctx)
+	if err != nil {
+		return nil, h.fail(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&authv1.GetMeResponse{User: toProto(u)}), nil
+}
+
+// UpdateMe implements authv1connect.AuthServiceHandler.
+func (h *Server) UpdateMe(ctx context.Context, req *connect.Request[authv1.UpdateMeRequest]) (*connect.Response[authv1.UpdateMeResponse], error) {
+	u, err := h.svc.UpdateMe(ctx, req.Msg.GetFullName())
+	if err != nil {
+		return nil, h.fail(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&authv1.UpdateMeResponse{User: toProto(u)}), nil
+}
+
+// SetUserRole implements authv1connect.AuthServiceHandler.
+func (h *Server) SetUserRole(ctx context.Context, req *connect.Request[authv1.SetUserRoleRequest]) (*connect.Response[authv1.SetUserRoleResponse], error) {
+	role, ok := roleNames[req.Msg.GetRole()]
+	if !ok { // protovalidate rejects these already
+		return nil, h.fail(ctx, req.Spec(), errs.New(errs.Validation, "unknown role", "field", "role"))
+	}
+	u, err := h.svc.SetUserRole(ctx, req.Msg.GetUserId(), role)
+	if err != nil {
+		return nil, h.fail(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&authv1.SetUserRoleResponse{User: toProto(u)}), nil
+}
+
+// fail turns err into the answer: domain errors as they are, an unreachable
+// database as SERVICE_UNAVAILABLE, anything else as INTERNAL_ERROR; the
+// cause of the last two is logged here because the caller never sees it.
+func (h *Server) fail(_ context.Context, spec connect.Spec, err error) error {
+	var de *errs.Error
+	if errors.As(err, &de) {
+		return errs.Connect(err)
+	}
+	var u *unavailable
+	if errors.As(err, &u) {
+		h.log.Warn("rpc failed: database unavailable", zap.String("procedure", spec.Procedure), zap.Error(err))
+		return errs.Connect(errs.New(errs.ServiceUnavailable, "database unavailable; try again"))
+	}
+	h.log.Error("rpc failed", zap.String("procedure", spec.Procedure), zap.Error(err))
+	return errs.Connect(err)
+}
+
+// roleNames maps the protobuf roles to the stored ones.
+var roleNames = map[authv1.Role]string{
+	authv1.Role_ROLE_USER:      authn.RoleUser,
+	authv1.Role_ROLE_ORGANIZER: authn.RoleOrganizer,
+	authv1.Role_ROLE_ADMIN:     authn.RoleAdmin,
+}
+
+func toProto(u *user) *authv1.User {
+	role := authv1.Role_ROLE_UNSPECIFIED
+	for r, name := range roleNames {
+		if name == u.Role {
+			role = r
+		}
+	}
+	return &authv1.User{
+		Id: u.ID, Email: u.Email, FullName: u.FullName, Role: role, EmailVerified: u.EmailVerified,
+		CreatedAt: timestamppb.New(u.CreatedAt), UpdatedAt: timestamppb.New(u.UpdatedAt),
+	}
+}

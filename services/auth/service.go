@@ -1,0 +1,503 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
+
+	notifyv1 "github.com/bookingrush/rush/gen/bookingrush/notify/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
+	"github.com/bookingrush/rush/schema"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// Session is a freshly issued token pair.
+type Session struct {
+	AccessToken  string
+	RefreshToken string
+	// ExpiresIn is the access token's lifetime.
+	ExpiresIn time.Duration
+}
+
+// Service holds the rules of the auth service; the handler only translates
+// between protobuf and these methods.
+type Service struct {
+	cfg    Config
+	store  *store
+	keys   *authn.Keys
+	notify notifyv1connect.NotifyServiceClient
+	log    *zap.Logger
+
+	// dummyHash is compared against when a login names no account, so an
+	// unknown e-mail costs the same bcrypt work as a wrong password.
+	dummyHash []byte
+
+	// resets feeds the mail worker with forgot-password requests.
+	resets chan string
+	// mailCtx bounds the worker's work; cancelled when stopping runs late.
+	mailCtx    context.Context
+	cancelMail context.CancelFunc
+	stop       chan struct{}
+	done       chan struct{}
+	once       sync.Once
+}
+
+// resetQueue bounds the forgot-password requests waiting for the worker.
+const resetQueue = 1024
+
+// NewService builds the service; reset e-mails go out through notify.
+func NewService(cfg Config, pool *pgxpool.Pool, keys *authn.Keys, notify notifyv1connect.NotifyServiceClient, log *zap.Logger) (*Service, error) {
+	dummy, err := bcrypt.GenerateFromPassword([]byte(authn.RandomToken(24)), cfg.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	mailCtx, cancel := context.WithCancel(context.Background())
+	return &Service{
+		cfg: cfg, store: &store{pool: pool}, keys: keys, notify: notify, log: log.Named("auth"),
+		dummyHash: dummy,
+		resets:    make(chan string, resetQueue),
+		mailCtx:   mailCtx, cancelMail: cancel,
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}, nil
+}
+
+// Errors every caller may see.
+var (
+	errBadCredentials = errs.New(errs.Unauthorized, "invalid email or password")
+	errBadRefresh     = errs.New(errs.Unauthorized, "invalid or expired refresh token")
+	errBadReset       = errs.New(errs.Validation, "invalid, expired or already used reset token", "field", "token")
+	errNoUser         = errs.New(errs.NotFound, "user not found")
+)
+
+// normalizeEmail is the stored form of an e-mail: trimmed and lower-cased
+// (the unique index compares lower(email) anyway).
+func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+// checkPassword holds the rules protovalidate cannot express.
+func checkPassword(email, password string) error {
+	if strings.EqualFold(strings.TrimSpace(password), email) {
+		return errs.New(errs.Validation, "password must not be your e-mail address", "field", "password")
+	}
+	if strings.TrimSpace(password) == "" {
+		return errs.New(errs.Validation, "password must not be blank", "field", "password")
+	}
+	return nil
+}
+
+func checkFullName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", errs.New(errs.Validation, "full_name must not be blank", "field", "full_name")
+	}
+	return name, nil
+}
+
+func (s *Service) hash(password string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(password), s.cfg.BcryptCost)
+	return string(h), err
+}
+
+// Register creates a user with role "user" in the default tenant and opens
+// a session. An e-mail already registered (in any letter case) is CONFLICT.
+func (s *Service) Register(ctx context.Context, email, password, fullName string) (*user, *Session, error) {
+	email = normalizeEmail(email)
+	if err := checkPassword(email, password); err != nil {
+		return nil, nil, err
+	}
+	fullName, err := checkFullName(fullName)
+	if err != nil {
+		return nil, nil, err
+	}
+	hash, err := s.hash(password)
+	if err != nil {
+		return nil, nil, err
+	}
+	var u *user
+	var sess *Session
+	err = s.store.inTx(ctx, func(tx pgx.Tx) error {
+		if u, err = createUser(ctx, tx, schema.DefaultTenantID, email, hash, fullName); err != nil {
+			return err
+		}
+		sess, _, err = s.openSession(ctx, tx, u, uuid.NewString())
+		return err
+	})
+	if errors.Is(err, errDuplicateEmail) {
+		return nil, nil, errs.New(errs.Conflict, "an account with this email already exists", "field", "email")
+	}
+	if err != nil {
+		return nil, nil, dbError(err)
+	}
+	return u, sess, nil
+}
+
+// Login checks an e-mail and password and opens a session. Unknown e-mails
+// and wrong passwords get the same error after the same bcrypt work.
+func (s *Service) Login(ctx context.Context, email, password string) (*user, *Session, error) {
+	u, err := s.store.userByEmail(ctx, schema.DefaultTenantID, normalizeEmail(email))
+	if errors.Is(err, errNoRows) {
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(password))
+		return nil, nil, errBadCredentials
+	}
+	if err != nil {
+		return nil, nil, dbError(err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+		return nil, nil, errBadCredentials
+	}
+	var sess *Session
+	err = s.store.inTx(ctx, func(tx pgx.Tx) error {
+		sess, _, err = s.openSession(ctx, tx, u, uuid.NewString())
+		return err
+	})
+	if err != nil {
+		return nil, nil, dbError(err)
+	}
+	return u, sess, nil
+}
+
+// openSession issues an access token and stores a new refresh token of
+// family for u; it returns the pair and the refresh token's row id.
+func (s *Service) openSession(ctx context.Context, tx pgx.Tx, u *user, family string) (*Session, string, error) {
+	refresh := authn.RandomToken(32)
+	id, err := insertRefresh(ctx, tx, u.ID, family, refresh, s.cfg.RefreshTTL)
+	if err != nil {
+		return nil, "", err
+	}
+	access, _, err := s.keys.IssueAccess(u.ID, u.Role, u.TenantID, time.Now())
+	if err != nil {
+		return nil, "", err
+	}
+	return &Session{AccessToken: access, RefreshToken: refresh, ExpiresIn: s.keys.AccessTTL()}, id, nil
+}
+
+// Refresh exchanges a live refresh token for a new pair in the same family.
+// A token that was already exchanged is a stolen or replayed one: the whole
+// family is revoked, so neither the thief nor the owner can go on with it
+// (the owner signs in again). The new access token carries the user's
+// current role.
+func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
+	var sess *Session
+	reused := false
+	err := s.store.inTx(ctx, func(tx pgx.Tx) error {
+		r, err := lockRefresh(ctx, tx, token)
+		if err != nil {
+			return err
+		}
+		if r.Rotated {
+			reused = true
+			n, err := revokeFamily(ctx, tx, r.FamilyID)
+			if err == nil {
+				s.log.Warn("refresh token reused: session revoked", zap.String("user_id", r.UserID), zap.String("family_id", r.FamilyID), zap.Int64("revoked", n))
+			}
+			return err // commit the revocation
+		}
+		if r.Revoked || r.Expired {
+			return errBadRefresh
+		}
+		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, r.UserID))
+		if err != nil {
+			return err
+		}
+		var successor string
+		if sess, successor, err = s.openSession(ctx, tx, u, r.FamilyID); err != nil {
+			return err
+		}
+		return retire(ctx, tx, r.ID, successor)
+	})
+	switch {
+	case reused && err == nil, errors.Is(err, errNoRows), errors.Is(err, errBadRefresh):
+		return nil, errBadRefresh
+	case err != nil:
+		return nil, dbError(err)
+	}
+	return sess, nil
+}
+
+// Logout ends the session (the token family) the refresh token belongs to.
+// It is idempotent: an unknown, expired or already revoked token is not an
+// error, and the answer says nothing about which it was.
+func (s *Service) Logout(ctx context.Context, token string) error {
+	return dbError(s.store.revokeFamilyOf(ctx, token))
+}
+
+// ForgotPassword queues a reset e-mail for email and returns at once, doing
+// no lookup, so the answer and its timing are the same whether or not the
+// address has an account. A full queue is SERVICE_UNAVAILABLE (for every
+// address alike), never a silently dropped request.
+func (s *Service) ForgotPassword(_ context.Context, email string) error {
+	select {
+	case s.resets <- normalizeEmail(email):
+		return nil
+	default:
+		return errs.New(errs.ServiceUnavailable, "too many password reset requests; try again shortly")
+	}
+}
+
+// StartMailer starts the worker that serves ForgotPassword requests. One
+// worker handles them in order of arrival.
+func (s *Service) StartMailer() {
+	go func() {
+		defer close(s.done)
+		for {
+			select {
+			case <-s.stop:
+				// Finish what was asked before the stop, unless stopping
+				// runs out of time (mailCtx cancelled).
+				for s.mailCtx.Err() == nil {
+					select {
+					case email := <-s.resets:
+						s.sendReset(s.mailCtx, email)
+					default:
+						return
+					}
+				}
+				return
+			case email := <-s.resets:
+				s.sendReset(s.mailCtx, email)
+			}
+		}
+	}()
+}
+
+// StopMailer lets the worker finish the requests already queued, until ctx
+// ends; whatever is left then is logged as lost (the users can ask again).
+// The server stops first (fx stops in reverse order), so nothing new comes.
+func (s *Service) StopMailer(ctx context.Context) error {
+	s.once.Do(func() { close(s.stop) })
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		s.cancelMail()
+		<-s.done
+		if n := len(s.resets); n > 0 {
+			s.log.Error("stopped with password reset e-mails unsent; those users must ask again", zap.Int("queued", n))
+		}
+	}
+	s.cancelMail()
+	return nil
+}
+
+// sendReset creates a reset token for email's account, if there is one, and
+// mails the link.
+func (s *Service) sendReset(ctx context.Context, email string) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	u, err := s.store.userByEmail(ctx, schema.DefaultTenantID, email)
+	if errors.Is(err, errNoRows) {
+		s.log.Debug("password reset for an unknown e-mail: nothing sent")
+		return
+	}
+	if err != nil {
+		s.log.Error("password reset: lookup failed", zap.Error(err))
+		return
+	}
+	token := authn.RandomToken(32)
+	if err := s.store.insertReset(ctx, u.ID, token, s.cfg.ResetTTL); err != nil {
+		s.log.Error("password reset: storing the token failed", zap.String("user_id", u.ID), zap.Error(err))
+		return
+	}
+	// The notify service records the mail and retries the relay; asking
+	// it is retried here (same idempotency key, so at most one mail) while
+	// it is briefly unreachable, e.g. a notify replica restarting.
+	req := &notifyv1.SendNotificationRequest{
+		Template: notifyv1.Template_TEMPLATE_PASSWORD_RESET, Recipient: u.Email, UserId: u.ID,
+		Data:           map[string]string{"name": displayName(u), "reset_url": resetLink(s.cfg.ResetURL, token), "ttl": s.cfg.ResetTTL.String()},
+		IdempotencyKey: "password_reset-" + uuid.NewString(),
+	}
+	wait := 250 * time.Millisecond
+	for {
+		_, err := s.notify.SendNotification(ctx, connect.NewRequest(req))
+		if err == nil {
+			return
+		}
+		code := connect.CodeOf(err)
+		if (code != connect.CodeUnavailable && code != connect.CodeDeadlineExceeded) || ctx.Err() != nil {
+			s.log.Error("password reset: e-mail not sent", zap.String("user_id", u.ID), zap.Error(err))
+			return
+		}
+		select {
+		case <-ctx.Done():
+			s.log.Error("password reset: e-mail not sent", zap.String("user_id", u.ID), zap.Error(err))
+			return
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, 5*time.Second)
+	}
+}
+
+// resetLink is base with ?token= appended.
+func resetLink(base, token string) string {
+	link, _ := url.Parse(base) // validated by Config.Validate
+	q := link.Query()
+	q.Set("token", token)
+	link.RawQuery = q.Encode()
+	return link.String()
+}
+
+// displayName is how a mail greets u.
+func displayName(u *user) string {
+	if u.FullName != "" {
+		return u.FullName
+	}
+	return u.Email
+}
+
+// ResetPassword sets a new password with a live reset token, uses the token
+// up (and every other outstanding one of the user) and ends every session of
+// the user.
+func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) error {
+	// Hash before the transaction: bcrypt is slow and must not hold locks.
+	hash, err := s.hash(newPassword)
+	if err != nil {
+		return err
+	}
+	err = s.store.inTx(ctx, func(tx pgx.Tx) error {
+		u, err := consumeReset(ctx, tx, token)
+		if err != nil {
+			return err
+		}
+		if err := checkPassword(u.Email, newPassword); err != nil {
+			return err // rolls back: the token stays usable
+		}
+		return setPassword(ctx, tx, u.ID, hash)
+	})
+	if errors.Is(err, errNoRows) {
+		return errBadReset
+	}
+	return dbError(err)
+}
+
+// caller returns the signed-in user's id and tenant.
+func caller(ctx context.Context) (id, tenant string, err error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	if !isUUID(p.UserID) {
+		return "", "", errNoUser // a service token is no user
+	}
+	tenant = p.TenantID
+	if tenant == "" {
+		tenant = schema.DefaultTenantID
+	}
+	return p.UserID, tenant, nil
+}
+
+// Me returns the calling user.
+func (s *Service) Me(ctx context.Context) (*user, error) {
+	id, tenant, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.store.userByID(ctx, tenant, id)
+	if errors.Is(err, errNoRows) {
+		return nil, errNoUser
+	}
+	return u, dbError(err)
+}
+
+// UpdateMe changes the calling user's display name.
+func (s *Service) UpdateMe(ctx context.Context, fullName string) (*user, error) {
+	id, tenant, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if fullName, err = checkFullName(fullName); err != nil {
+		return nil, err
+	}
+	u, err := s.store.setFullName(ctx, tenant, id, fullName)
+	if errors.Is(err, errNoRows) {
+		return nil, errNoUser
+	}
+	return u, dbError(err)
+}
+
+// SetUserRole changes a user's role; admins only. An admin cannot change
+// their own role, so the last admin cannot lock everyone out by accident.
+// The change shows in the user's next access token (login or refresh);
+// tokens already issued keep their role until they expire (jwt.access-ttl).
+func (s *Service) SetUserRole(ctx context.Context, userID, role string) (*user, error) {
+	p, err := authn.Require(ctx, authn.RoleAdmin)
+	if err != nil {
+		return nil, err
+	}
+	if p.UserID == userID {
+		return nil, errs.New(errs.Conflict, "you cannot change your own role; ask another admin")
+	}
+	tenant := p.TenantID
+	if tenant == "" {
+		tenant = schema.DefaultTenantID
+	}
+	u, err := s.store.setRole(ctx, tenant, p.UserID, userID, role)
+	if errors.Is(err, errNoRows) {
+		return nil, errNoUser
+	}
+	return u, dbError(err)
+}
+
+// BootstrapAdmin makes sure the configured admin exists with role admin
+// (creating it with the configured password, or promoting the existing
+// account). It is safe when several replicas start at once.
+func (s *Service) BootstrapAdmin(ctx context.Context, cfg AdminConfig) error {
+	if cfg.Email == "" {
+		return nil
+	}
+	email := normalizeEmail(cfg.Email)
+	hash, err := s.hash(cfg.Password.Reveal())
+	if err != nil {
+		return err
+	}
+	what, err := s.store.ensureAdmin(ctx, schema.DefaultTenantID, email, hash)
+	if err != nil {
+		return fmt.Errorf("auth: bootstrap admin %s: %w", email, err)
+	}
+	s.log.Info("bootstrap admin", zap.String("email", email), zap.String("result", what))
+	return nil
+}
+
+func isUUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
+}
+
+// dbError passes domain errors through and turns a database that cannot be
+// reached into SERVICE_UNAVAILABLE; anything else stays an internal error
+// (logged by the handler, never shown to the caller).
+func dbError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *errs.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	var pe *pgconn.PgError
+	var ce *pgconn.ConnectError
+	switch {
+	case errors.As(err, &ce), pgconn.Timeout(err), errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "53") || strings.HasPrefix(pe.Code, "57P")):
+		return &unavailable{cause: err}
+	}
+	return err
+}
+
+// unavailable is a dependency failure: SERVICE_UNAVAILABLE for the caller,
+// the cause for the log.
+type unavailable struct{ cause error }
+
+func (u *unavailable) Error() string { return "database unavailable: " + u.cause.Error() }
+func (u *unavailable) Unwrap() error { return u.cause }

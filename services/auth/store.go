@@ -1,0 +1,235 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// store is the SQL of the auth service (tables users, refresh_tokens,
+// password_reset_tokens, audit_logs). It knows no business rules; times that
+// decide validity (expiry, revocation) are the database's now(), so every
+// replica judges a token by the same clock.
+type store struct {
+	pool *pgxpool.Pool
+}
+
+// user is a users row.
+type user struct {
+	ID            string
+	TenantID      string
+	Email         string
+	PasswordHash  string
+	FullName      string
+	Role          string
+	EmailVerified bool
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// errNoRows is what the store returns when a lookup finds nothing.
+var errNoRows = pgx.ErrNoRows
+
+// errDuplicateEmail is returned by createUser when the tenant already has the
+// e-mail (in any letter case).
+var errDuplicateEmail = errors.New("duplicate e-mail")
+
+const userColumns = `id::text, tenant_id::text, email, password_hash, full_name, role, email_verified, created_at, updated_at`
+
+func scanUser(row pgx.Row) (*user, error) {
+	var u user
+	err := row.Scan(&u.ID, &u.TenantID, &u.Email, &u.PasswordHash, &u.FullName, &u.Role, &u.EmailVerified, &u.CreatedAt, &u.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// hashToken is how opaque tokens are stored: a leaked table holds no usable
+// token. The tokens carry 256 random bits, so an unsalted fast hash is enough.
+func hashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+func (s *store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+func createUser(ctx context.Context, q pgx.Tx, tenant, email, hash, fullName string) (*user, error) {
+	u, err := scanUser(q.QueryRow(ctx, `
+		INSERT INTO users (tenant_id, email, password_hash, full_name)
+		VALUES ($1, $2, $3, $4)
+		RETURNING `+userColumns, tenant, email, hash, fullName))
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "users_tenant_email_key" {
+		return nil, errDuplicateEmail
+	}
+	return u, err
+}
+
+func (s *store) userByEmail(ctx context.Context, tenant, email string) (*user, error) {
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = $1 AND lower(email) = lower($2)`, tenant, email))
+}
+
+func (s *store) userByID(ctx context.Context, tenant, id string) (*user, error) {
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = $1 AND id = $2`, tenant, id))
+}
+
+func (s *store) setFullName(ctx context.Context, tenant, id, fullName string) (*user, error) {
+	return scanUser(s.pool.QueryRow(ctx, `
+		UPDATE users SET full_name = $3 WHERE tenant_id = $1 AND id = $2
+		RETURNING `+userColumns, tenant, id, fullName))
+}
+
+// setRole changes a user's role and records the change in the audit log, in
+// one transaction. It returns the user after the change.
+func (s *store) setRole(ctx context.Context, tenant, actor, id, role string) (*user, error) {
+	var out *user
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var old string
+		if err := tx.QueryRow(ctx, `SELECT role FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenant, id).Scan(&old); err != nil {
+			return err
+		}
+		u, err := scanUser(tx.QueryRow(ctx, `UPDATE users SET role = $3 WHERE tenant_id = $1 AND id = $2 RETURNING `+userColumns, tenant, id, role))
+		if err != nil {
+			return err
+		}
+		if old != role {
+			var actorID *string
+			if isUUID(actor) {
+				actorID = &actor
+			}
+			if _, err := tx.Exec(ctx, `
+				INSERT INTO audit_logs (tenant_id, user_id, action, entity_type, entity_id, old_values, new_values)
+				VALUES ($1, $2, 'user.role_changed', 'user', $3, jsonb_build_object('role', $4::text), jsonb_build_object('role', $5::text))`,
+				tenant, actorID, id, old, role); err != nil {
+				return err
+			}
+		}
+		out = u
+		return nil
+	})
+	return out, err
+}
+
+// ensureAdmin creates the bootstrap admin or promotes the existing account
+// with that e-mail. One statement, so replicas starting together cannot
+// create it twice (the unique index decides). It reports what happened:
+// "created", "promoted" or "unchanged".
+func (s *store) ensureAdmin(ctx context.Context, tenant, email, hash string) (string, error) {
+	var created bool
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO users (tenant_id, email, password_hash, full_name, role)
+		VALUES ($1, $2, $3, 'Administrator', 'admin')
+		ON CONFLICT (tenant_id, lower(email)) DO UPDATE SET role = 'admin' WHERE users.role <> 'admin'
+		RETURNING xmax = 0`, tenant, email, hash).Scan(&created)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return "unchanged", nil // exists and is admin already: the WHERE skipped it
+	case err != nil:
+		return "", err
+	case created:
+		return "created", nil
+	default:
+		return "promoted", nil
+	}
+}
+
+// insertRefresh stores a refresh token of family and returns its row id.
+func insertRefresh(ctx context.Context, tx pgx.Tx, userID, familyID, token string, ttl time.Duration) (string, error) {
+	var id string
+	err := tx.QueryRow(ctx, `
+		INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)
+		VALUES ($1, $2, $3, now() + $4::interval)
+		RETURNING id::text`, userID, familyID, hashToken(token), ttl).Scan(&id)
+	return id, err
+}
+
+// refreshRow is the state of a presented refresh token.
+type refreshRow struct {
+	ID       string
+	UserID   string
+	FamilyID string
+	Revoked  bool
+	Rotated  bool // revoked because it was exchanged for a successor
+	Expired  bool
+}
+
+// lockRefresh finds a refresh token by value and locks its row, so two
+// concurrent uses of one token are serialized: the second sees it rotated.
+func lockRefresh(ctx context.Context, tx pgx.Tx, token string) (*refreshRow, error) {
+	var r refreshRow
+	err := tx.QueryRow(ctx, `
+		SELECT id::text, user_id::text, family_id::text, revoked_at IS NOT NULL, replaced_by IS NOT NULL, expires_at <= now()
+		FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hashToken(token)).
+		Scan(&r.ID, &r.UserID, &r.FamilyID, &r.Revoked, &r.Rotated, &r.Expired)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// retire marks token id as exchanged for its successor.
+func retire(ctx context.Context, tx pgx.Tx, id, successor string) error {
+	_, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now(), replaced_by = $2 WHERE id = $1`, id, successor)
+	return err
+}
+
+// revokeFamily revokes every live token of a session.
+func revokeFamily(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, familyID string) (int64, error) {
+	tag, err := q.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL`, familyID)
+	return tag.RowsAffected(), err
+}
+
+// revokeFamilyOf revokes the family of the token with this value, if any.
+func (s *store) revokeFamilyOf(ctx context.Context, token string) error {
+	_, err := s.pool.Exec(ctx, `
+		UPDATE refresh_tokens SET revoked_at = now()
+		WHERE revoked_at IS NULL
+		  AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)`, hashToken(token))
+	return err
+}
+
+// insertReset stores a password-reset token (its hash) for userID.
+func (s *store) insertReset(ctx context.Context, userID, token string, ttl time.Duration) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO password_reset_tokens (token_hash, user_id, expires_at)
+		VALUES ($1, $2, now() + $3::interval)`, hashToken(token), userID, ttl)
+	return err
+}
+
+// consumeReset marks a live reset token used and returns its user, locked
+// for update; errNoRows when the token is unknown, used or expired.
+func consumeReset(ctx context.Context, tx pgx.Tx, token string) (*user, error) {
+	var userID string
+	err := tx.QueryRow(ctx, `
+		UPDATE password_reset_tokens SET used_at = now()
+		WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
+		RETURNING user_id::text`, hashToken(token)).Scan(&userID)
+	if err != nil {
+		return nil, err
+	}
+	return scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, userID))
+}
+
+// setPassword replaces a user's password, ends every session and voids every
+// other outstanding reset link of the user.
+func setPassword(ctx context.Context, tx pgx.Tx, userID, hash string) error {
+	if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, userID, hash); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, userID); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE password_reset_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL`, userID)
+	return err
+}
