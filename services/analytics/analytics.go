@@ -1,12 +1,38 @@
 // Package analytics keeps per-event daily and hourly sales aggregates built from booking and payment events.
+//
+// Sources, one per figure, so nothing is counted twice:
+//
+//	reservations, seats_reserved   booking.events, status reserved
+//	confirmed_bookings, seats_sold booking.events, status confirmed
+//	revenue                        booking.events, status confirmed: the booking's total_amount
+//	                               (payment.success is not used: a payment whose hold was gone
+//	                               is refunded and never becomes a sale)
+//	cancellations                  booking.events, status cancelled or refunded
+//	expirations                    booking.events, status expired
+//	refunds                        payment.refunded, the refunded amount, except refunds of
+//	                               bookings that were never confirmed (cause NOT_CONFIRMED: that
+//	                               money was never counted as revenue)
+//
+// Each figure lands in the hour and the UTC day the change happened
+// (BookingEvent.occurred_at, PaymentEvent.occurred_at). Idempotency: the
+// consumer inserts "<booking id>:<version>" (or "payment:<PaymentEvent.id>")
+// into processed_events in the same transaction as the increments; a key
+// already there means the message was counted, and it is skipped. Reports
+// answer revenue net of refunds, and the conversion rate as confirmed
+// bookings / reservations.
 package analytics
 
 import (
+	"context"
+	"errors"
 	"flag"
+	"fmt"
+	"time"
 
 	"go.uber.org/fx"
 
 	"github.com/bookingrush/rush/gen/bookingrush/analytics/v1/analyticsv1connect"
+	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/server"
 )
 
@@ -14,35 +40,57 @@ import (
 type Config struct {
 	// Addr is where the AnalyticsService listens (Connect, gRPC and gRPC-Web).
 	Addr string `yaml:"addr"`
+	// OrphanGrace is how long a payment.refunded message whose booking is
+	// not in Postgres yet is retried (the persister may lag) before it is
+	// dead-lettered so it stops blocking its partition.
+	OrphanGrace time.Duration `yaml:"orphan_grace"`
 }
 
 // RegisterFlags registers analytics.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.StringVar(&c.Addr, "analytics.addr", server.DefaultAddr("analytics"), "listen address of the AnalyticsService")
+	f.DurationVar(&c.OrphanGrace, "analytics.orphan-grace", 10*time.Minute,
+		"how long a refund whose booking is not persisted yet is retried before it is dead-lettered")
 }
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
-	return server.ValidateAddr("analytics.addr", c.Addr)
+	var problems []error
+	if err := server.ValidateAddr("analytics.addr", c.Addr); err != nil {
+		problems = append(problems, err)
+	}
+	if c.OrphanGrace < time.Second {
+		problems = append(problems, fmt.Errorf("analytics.orphan-grace: %v is shorter than a second", c.OrphanGrace))
+	}
+	return errors.Join(problems...)
 }
 
-// Server implements analyticsv1connect.AnalyticsServiceHandler.
-type Server struct {
-	analyticsv1connect.UnimplementedAnalyticsServiceHandler
-}
+// ConsumerGroup is the analytics consumer group, also its name in
+// processed_events.
+const ConsumerGroup = "analytics"
 
-var _ analyticsv1connect.AnalyticsServiceHandler = (*Server)(nil)
+// Topics analytics consumes. They are other services' contracts, named
+// here rather than imported so analytics depends on gen/ and platform only.
+const (
+	// TopicBookingEvents carries bookingrush.booking.v1.BookingEvent.
+	TopicBookingEvents = "booking.events"
+	// TopicPaymentRefunded carries bookingrush.payment.v1.PaymentEvent.
+	TopicPaymentRefunded = "payment.refunded"
+)
 
-// NewServer returns the AnalyticsService handler.
-func NewServer() analyticsv1connect.AnalyticsServiceHandler {
-	return &Server{}
-}
-
-// Module serves the AnalyticsService on cfg.Addr.
+// Module serves the AnalyticsService on cfg.Addr and keeps the aggregates
+// from booking.events and payment.refunded.
 func Module(cfg Config) fx.Option {
 	return fx.Module("analytics",
-		fx.Supply(cfg),
-		fx.Provide(NewServer),
+		fx.Supply(fx.Private, cfg),
+		fx.Provide(fx.Private, NewStore, NewAggregator, NewServer),
+		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, a *Aggregator) {
+			lc.Append(fx.StartHook(func(ctx context.Context) error {
+				return c.EnsureTopics(ctx, kafka.TopicSpec{Name: TopicBookingEvents}, kafka.TopicSpec{Name: TopicPaymentRefunded})
+			}))
+			r := c.NewBatchRunner(ConsumerGroup, []string{TopicBookingEvents, TopicPaymentRefunded}, a.Handle, kafka.BatchOptions{})
+			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
+		}),
 		server.Serve("analytics", cfg.Addr, analyticsv1connect.AnalyticsServiceName, analyticsv1connect.NewAnalyticsServiceHandler),
 	)
 }

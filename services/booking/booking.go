@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/server"
 )
@@ -105,6 +106,10 @@ func Module(cfg Config) fx.Option {
 	return fx.Module("booking",
 		shared(cfg),
 		fx.Provide(fx.Private, NewService, NewServer),
+		// Refunds of confirmed bookings go through the payment service.
+		fx.Invoke(func(s *Service, mesh *server.Mesh) {
+			s.payments = server.Dial(mesh, "booking", "payment", paymentv1connect.NewPaymentServiceClient)
+		}),
 		fx.Invoke(func(lc fx.Lifecycle, eng *Engine, log *zap.Logger) {
 			sw := NewSweeper(eng, cfg.SweepInterval, log)
 			lc.Append(fx.Hook{OnStart: sw.Start, OnStop: sw.Stop})

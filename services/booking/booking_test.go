@@ -78,6 +78,21 @@ func TestRushNeverOversells(t *testing.T) {
 	if observations.Load() < 10 {
 		t.Fatalf("the invariant was observed only %d times during the rush", observations.Load())
 	}
+	// The plan's metrics tell the same story.
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"booking_reservations_total", nil, 100},
+		{"booking_reservation_failures_total", map[string]string{"code": "INSUFFICIENT_STOCK"}, 1900},
+		{"active_reservations", nil, 100},
+		{"rpc_server_requests_total", map[string]string{"procedure": "/bookingrush.booking.v1.BookingService/Reserve"}, 2000},
+	} {
+		if got := m.metric(c.name, c.labels); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
 	m.waitReconciled(f, 20*time.Second)
 }
 

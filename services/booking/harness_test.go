@@ -13,6 +13,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 
@@ -40,6 +41,7 @@ type mesh struct {
 	keys   *authn.Keys
 	url    string
 	client *http.Client
+	reg    *prometheus.Registry
 }
 
 const testSecret = "booking-test-secret-0123456789abcdef"
@@ -59,7 +61,7 @@ func startMesh(t *testing.T, extra ...string) *mesh {
 	}
 	m := &mesh{t: t, dsn: dsn, prefix: prefix, client: server.NewClient()}
 	var reg *server.Registry
-	a := app.New(&cfg, fx.Populate(&reg, &m.keys, &m.pool, &m.rdb), fx.NopLogger)
+	a := app.New(&cfg, fx.Populate(&reg, &m.keys, &m.pool, &m.rdb, &m.reg), fx.NopLogger)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := a.Start(ctx); err != nil {
@@ -230,6 +232,35 @@ func (m *mesh) waitReconciled(f fixture, within time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// metric sums the samples of the named series whose labels include want.
+func (m *mesh) metric(name string, want map[string]string) float64 {
+	m.t.Helper()
+	families, err := m.reg.Gather()
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	next:
+		for _, s := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range s.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if labels[k] != v {
+					continue next
+				}
+			}
+			sum += s.GetCounter().GetValue() + s.GetGauge().GetValue()
+		}
+	}
+	return sum
 }
 
 func code(err error) string {

@@ -5,10 +5,15 @@ import (
 	"errors"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"connectrpc.com/connect"
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/kafka"
@@ -21,13 +26,21 @@ type Service struct {
 	cluster *kafka.Cluster
 	cfg     Config
 	log     *zap.Logger
+	metrics *metrics
+	// payments refunds confirmed bookings (set by Module; nil in a
+	// Service built without the mesh).
+	payments paymentv1connect.PaymentServiceClient
 
 	rebuilds singleflight.Group
 }
 
 // NewService returns the booking service.
-func NewService(eng *Engine, store *Store, cluster *kafka.Cluster, cfg Config, log *zap.Logger) *Service {
-	return &Service{eng: eng, store: store, cluster: cluster, cfg: cfg, log: log}
+func NewService(eng *Engine, store *Store, cluster *kafka.Cluster, cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Service, error) {
+	m, err := newMetrics(reg, eng)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{eng: eng, store: store, cluster: cluster, cfg: cfg, log: log, metrics: m}, nil
 }
 
 // ReserveRequest is a validated reserve call.
@@ -38,7 +51,12 @@ type ReserveRequest struct {
 }
 
 // Reserve holds seats for the caller: one Redis round trip decides.
-func (s *Service) Reserve(ctx context.Context, p *authn.Principal, req ReserveRequest) (Hold, bool, error) {
+func (s *Service) Reserve(ctx context.Context, p *authn.Principal, req ReserveRequest) (h Hold, replay bool, err error) {
+	defer func() { s.metrics.observe(err) }()
+	return s.reserve(ctx, p, req)
+}
+
+func (s *Service) reserve(ctx context.Context, p *authn.Principal, req ReserveRequest) (Hold, bool, error) {
 	if req.IdempotencyKey == "" {
 		return Hold{}, false, errs.New(errs.Validation, "an Idempotency-Key header (or idempotency_key field) is required",
 			"fields", []any{map[string]any{"field": "idempotency_key", "message": "required"}})
@@ -288,22 +306,47 @@ func (s *Service) Confirm(ctx context.Context, p *authn.Principal, bookingID str
 	return s.booking(rctx, bookingID, ev)
 }
 
-// Cancel releases the caller's hold at once. A confirmed booking is
-// cancelled through a refund (the payment service), not here.
+// Cancel releases the caller's hold at once. A buyer's confirmed booking is
+// cancelled through a refund: the payment service refunds per the policy
+// and then calls Cancel again as the system, which releases the seats of a
+// confirmed booking (as refunded). A confirmed booking without a payment
+// (confirmed by the system alone) is not cancelled by its buyer.
 func (s *Service) Cancel(ctx context.Context, p *authn.Principal, bookingID string) (Hold, error) {
-	_, ev, err := s.owned(ctx, p, bookingID)
+	h, ev, err := s.owned(ctx, p, bookingID)
 	if err != nil {
 		return Hold{}, err
 	}
+	system := p.Role == authn.RoleService
+	if h.Status == StatusConfirmed && !system && s.payments != nil {
+		paid, err := s.store.HasSucceededPayment(ctx, bookingID)
+		if err != nil {
+			return Hold{}, err
+		}
+		if paid {
+			return s.refund(ctx, bookingID, ev)
+		}
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RedisTimeout)
 	defer cancel()
-	if err := s.eng.Release(rctx, ev, bookingID, "", false); err != nil {
+	if err := s.eng.Release(rctx, ev, bookingID, "", system); err != nil {
 		if errors.Is(err, errNotLoaded) {
 			return Hold{}, s.notLoaded(ctx, ev)
 		}
 		return Hold{}, err
 	}
 	return s.booking(rctx, bookingID, ev)
+}
+
+// refund asks the payment service (as the system: the caller's ownership
+// was checked here) to refund a confirmed booking and give its seats back.
+func (s *Service) refund(ctx context.Context, bookingID, ev string) (Hold, error) {
+	_, err := s.payments.RefundBooking(authn.WithPrincipal(ctx, nil), connect.NewRequest(&paymentv1.RefundBookingRequest{
+		BookingId: bookingID, Cause: paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED,
+	}))
+	if err != nil {
+		return Hold{}, errs.FromConnect(err)
+	}
+	return s.booking(ctx, bookingID, ev)
 }
 
 // List pages the caller's bookings (as persisted: a hold made a moment ago

@@ -1,12 +1,45 @@
 // Package notify sends e-mails (booking confirmed, expired, cancelled, refunded, password reset) and records every message.
+//
+// Every message is first a row of the notifications table (status pending,
+// unique idempotency key), then a delivery worker mails it: one SMTP
+// attempt at a time, with a doubling backoff between attempts, until the
+// relay accepts it (sent) or notify.max-attempts are used up or the relay
+// refuses it for good (failed, with last_error). A duplicate request (the
+// same key) sends nothing more, so a redelivered Kafka message or a retried
+// saga step mails once.
+//
+// Where each kind of mail comes from (one source of truth per kind, so no
+// mail goes out twice):
+//
+//	booking_confirmed  the post-payment saga, step 2, via SendNotification
+//	                   (key "booking_confirmed-<booking id>"); the confirmed
+//	                   state on booking.events sends nothing here
+//	booking_expired    booking.events, status expired   ("booking_expired-<booking id>")
+//	booking_cancelled  booking.events, status cancelled ("booking_cancelled-<booking id>")
+//	refund_issued      payment.refunded                 ("refund_issued-<payment id>"); the
+//	                   refunded state on booking.events sends nothing, because
+//	                   payment.refunded also covers money returned for a hold
+//	                   that had already expired, and carries the amount
+//	password_reset     the auth service via SendNotification
+//
+// A booking reaches each final state at most once, so the booking id names
+// the mail without the state version.
 package notify
 
 import (
+	"context"
+	"errors"
 	"flag"
+	"fmt"
+	"time"
 
 	"go.uber.org/fx"
+	"go.uber.org/zap"
 
 	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
+	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/kafka"
+	"github.com/bookingrush/rush/services/platform/mail"
 	"github.com/bookingrush/rush/services/platform/server"
 )
 
@@ -14,35 +47,89 @@ import (
 type Config struct {
 	// Addr is where the NotifyService listens (Connect, gRPC and gRPC-Web).
 	Addr string `yaml:"addr"`
+	// MaxAttempts is how many delivery attempts a message gets before it
+	// is marked failed.
+	MaxAttempts int `yaml:"max_attempts"`
+	// RetryBackoff is the wait after the first failed attempt; it doubles
+	// after each further one, up to MaxBackoff.
+	RetryBackoff time.Duration `yaml:"retry_backoff"`
+	// MaxBackoff caps the wait between two attempts.
+	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// Poll is how often the worker looks for due messages written by other
+	// replicas or waiting for their backoff (its own are sent at once).
+	Poll time.Duration `yaml:"poll"`
+	// TicketSecret keys the e-ticket codes (HMAC of the booking id). Every
+	// notify replica needs the same one, and it must stay the same for
+	// issued codes to verify; empty: jwt.secret is used.
+	TicketSecret config.Secret `yaml:"ticket_secret"`
 }
 
 // RegisterFlags registers notify.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.StringVar(&c.Addr, "notify.addr", server.DefaultAddr("notify"), "listen address of the NotifyService")
+	f.IntVar(&c.MaxAttempts, "notify.max-attempts", 5, "delivery attempts of an e-mail before it is marked failed")
+	f.DurationVar(&c.RetryBackoff, "notify.retry-backoff", 2*time.Second, "wait after the first failed delivery attempt (doubles per attempt)")
+	f.DurationVar(&c.MaxBackoff, "notify.max-backoff", 5*time.Minute, "longest wait between two delivery attempts")
+	f.DurationVar(&c.Poll, "notify.poll", time.Second, "how often the delivery worker looks for due e-mails")
+	config.SecretVar(f, &c.TicketSecret, "notify.ticket-secret", "", "key of the e-ticket codes (HMAC of the booking id); empty: jwt.secret")
 }
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
-	return server.ValidateAddr("notify.addr", c.Addr)
+	var problems []error
+	if err := server.ValidateAddr("notify.addr", c.Addr); err != nil {
+		problems = append(problems, err)
+	}
+	if c.MaxAttempts < 1 || c.MaxAttempts > 100 {
+		problems = append(problems, fmt.Errorf("notify.max-attempts: %d is outside [1, 100]", c.MaxAttempts))
+	}
+	if c.RetryBackoff <= 0 || c.MaxBackoff < c.RetryBackoff {
+		problems = append(problems, errors.New("notify.retry-backoff must be positive and notify.max-backoff at least as long"))
+	}
+	if c.Poll < 10*time.Millisecond {
+		problems = append(problems, fmt.Errorf("notify.poll: %v is shorter than 10ms", c.Poll))
+	}
+	if s := c.TicketSecret.Reveal(); s != "" && len(s) < 16 {
+		problems = append(problems, errors.New("notify.ticket-secret: at least 16 bytes"))
+	}
+	return errors.Join(problems...)
 }
 
-// Server implements notifyv1connect.NotifyServiceHandler.
-type Server struct {
-	notifyv1connect.UnimplementedNotifyServiceHandler
-}
+// ConsumerGroup is notify's Kafka consumer group.
+const ConsumerGroup = "notify"
 
-var _ notifyv1connect.NotifyServiceHandler = (*Server)(nil)
+// Topics notify consumes. They are other services' contracts (booking's
+// relay, payment's outbox), named here rather than imported so that notify
+// depends on gen/ and platform code only.
+const (
+	// TopicBookingEvents carries bookingrush.booking.v1.BookingEvent.
+	TopicBookingEvents = "booking.events"
+	// TopicPaymentRefunded carries bookingrush.payment.v1.PaymentEvent.
+	TopicPaymentRefunded = "payment.refunded"
+)
 
-// NewServer returns the NotifyService handler.
-func NewServer() notifyv1connect.NotifyServiceHandler {
-	return &Server{}
-}
-
-// Module serves the NotifyService on cfg.Addr.
-func Module(cfg Config) fx.Option {
+// Module serves the NotifyService on cfg.Addr, runs the delivery worker
+// (through the SMTP relay of smtp) and consumes booking.events and
+// payment.refunded.
+func Module(cfg Config, smtp mail.Config) fx.Option {
 	return fx.Module("notify",
-		fx.Supply(cfg),
-		fx.Provide(NewServer),
+		fx.Supply(fx.Private, cfg),
+		fx.Provide(fx.Private,
+			func(log *zap.Logger) (mail.Sender, error) {
+				// One SMTP dialogue per attempt: the worker counts, records and
+				// spaces the attempts itself.
+				return mail.NewSMTP(smtp, log.Named("notify"), mail.WithAttempts(1))
+			},
+			NewStore, NewWorker, NewService, NewConsumer, NewServer,
+		),
+		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, w *Worker, cons *Consumer) {
+			lc.Append(fx.StartHook(func(ctx context.Context) error {
+				return c.EnsureTopics(ctx, kafka.TopicSpec{Name: TopicBookingEvents}, kafka.TopicSpec{Name: TopicPaymentRefunded})
+			}))
+			lc.Append(fx.Hook{OnStart: w.Start, OnStop: w.Stop})
+			r := c.NewBatchRunner(ConsumerGroup, []string{TopicBookingEvents, TopicPaymentRefunded}, cons.HandleBatch, kafka.BatchOptions{})
+			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
+		}),
 		server.Serve("notify", cfg.Addr, notifyv1connect.NotifyServiceName, notifyv1connect.NewNotifyServiceHandler),
 	)
 }

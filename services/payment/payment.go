@@ -1,12 +1,34 @@
-// Package payment takes payments for held bookings through a provider (Stripe or the simulator), records webhooks idempotently and refunds.
+// Package payment takes payments for held bookings through a provider
+// (Stripe or the simulator), records webhooks idempotently and refunds.
+//
+// Layers: handlers (server.go) translate; rules live in service.go; SQL in
+// store.go; providers behind the Provider interface (stripe.go,
+// simulator.go); the refund policy is policy.go. Every state change that
+// others must hear about is written with its event in one transaction
+// (services/platform/outbox) and relayed to Kafka by the outbox relay every
+// payment process runs.
 package payment
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"flag"
+	"fmt"
+	"time"
 
+	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/fx"
+	"go.uber.org/zap"
+	"google.golang.org/genproto/googleapis/api/httpbody"
 
+	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
+	"github.com/bookingrush/rush/services/platform/kafka"
+	"github.com/bookingrush/rush/services/platform/outbox"
 	"github.com/bookingrush/rush/services/platform/server"
 )
 
@@ -14,37 +36,95 @@ import (
 type Config struct {
 	// Addr is where the PaymentService listens (Connect, gRPC and gRPC-Web).
 	Addr string `yaml:"addr"`
+	// Provider is "simulator" (default) or "stripe".
+	Provider string `yaml:"provider"`
+	// SimDelay is how long the simulator takes to answer sim_slow.
+	SimDelay time.Duration `yaml:"sim_delay"`
+	// OutboxPoll is how often the outbox relay looks for unpublished events
+	// written by other processes (its own are relayed at once).
+	OutboxPoll time.Duration `yaml:"outbox_poll"`
+	// OutboxBatch is the most events relayed at once.
+	OutboxBatch int `yaml:"outbox_batch"`
 }
 
 // RegisterFlags registers payment.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.StringVar(&c.Addr, "payment.addr", server.DefaultAddr("payment"), "listen address of the PaymentService")
+	f.StringVar(&c.Provider, "payment.provider", "simulator", "payment provider: simulator or stripe")
+	f.DurationVar(&c.SimDelay, "payment.sim-delay", 3*time.Second, "how long the simulator takes to answer sim_slow")
+	f.DurationVar(&c.OutboxPoll, "payment.outbox-poll", 200*time.Millisecond, "how often the outbox relay looks for unpublished events")
+	f.IntVar(&c.OutboxBatch, "payment.outbox-batch", 100, "most outbox events relayed to Kafka at once")
 }
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
-	return server.ValidateAddr("payment.addr", c.Addr)
+	var errs []error
+	if c.Provider != "simulator" && c.Provider != "stripe" {
+		errs = append(errs, fmt.Errorf("payment.provider: %q is neither simulator nor stripe", c.Provider))
+	}
+	if c.SimDelay < 0 || c.OutboxPoll <= 0 || c.OutboxBatch < 1 {
+		errs = append(errs, errors.New("payment.sim-delay must be >= 0, payment.outbox-poll and payment.outbox-batch positive"))
+	}
+	errs = append(errs, server.ValidateAddr("payment.addr", c.Addr))
+	return errors.Join(errs...)
 }
 
-// Server implements paymentv1connect.PaymentServiceHandler.
-type Server struct {
-	paymentv1connect.UnimplementedPaymentServiceHandler
+// Topics lists the payment topics, created when the service starts.
+var Topics = []string{TopicSuccess, TopicFailed, TopicRefunded}
+
+// newProvider builds the configured provider. The simulator delivers its
+// webhooks to HandleStripeWebhook through the mesh (this process, or a
+// payment replica at peer.payment), so they take the production path.
+func newProvider(lc fx.Lifecycle, cfg Config, st StripeConfig, mesh *server.Mesh, log *zap.Logger) (Provider, error) {
+	if cfg.Provider == "stripe" {
+		return NewStripe(st, nil)
+	}
+	secret := st.WebhookSecret.Reveal()
+	if secret == "" {
+		// Fine for one process; several payment replicas need the same
+		// stripe.webhook-secret to verify each other's deliveries.
+		b := make([]byte, 24)
+		_, _ = rand.Read(b)
+		secret = "whsec_sim_" + hex.EncodeToString(b)
+	}
+	sim := NewSimulator(secret, cfg.SimDelay, log)
+	self := server.Dial(mesh, "payment", "payment", paymentv1connect.NewPaymentServiceClient)
+	sim.SetDeliverer(func(ctx context.Context, payload []byte, sig string) error {
+		_, err := self.HandleStripeWebhook(asSystem(ctx), connect.NewRequest(&paymentv1.HandleStripeWebhookRequest{
+			Body: &httpbody.HttpBody{ContentType: "application/json", Data: payload}, StripeSignature: sig,
+		}))
+		return err
+	})
+	lc.Append(fx.StopHook(sim.Close))
+	return sim, nil
 }
 
-var _ paymentv1connect.PaymentServiceHandler = (*Server)(nil)
-
-// NewServer returns the PaymentService handler.
-func NewServer() paymentv1connect.PaymentServiceHandler {
-	return &Server{}
+func newBookingClient(mesh *server.Mesh) bookingv1connect.BookingServiceClient {
+	return server.Dial(mesh, "payment", "booking", bookingv1connect.NewBookingServiceClient)
 }
 
-// Module serves the PaymentService on cfg.Addr.
-func Module(cfg Config) fx.Option {
+func newRelay(lc fx.Lifecycle, cfg Config, db *pgxpool.Pool, p *kafka.Producer, log *zap.Logger) *outbox.Relay {
+	r := outbox.NewRelay(db, p, cfg.OutboxBatch, cfg.OutboxPoll, log)
+	lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
+	return r
+}
+
+// Module serves the PaymentService on cfg.Addr and relays its outbox.
+func Module(cfg Config, st StripeConfig) fx.Option {
 	return fx.Module("payment",
-		fx.Supply(cfg),
-		fx.Provide(NewServer),
+		fx.Supply(fx.Private, cfg, st),
+		fx.Provide(fx.Private, NewStore, newProvider, newBookingClient, newRelay, NewService, NewServer),
+		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, _ *outbox.Relay) {
+			lc.Append(fx.StartHook(func(ctx context.Context) error {
+				specs := make([]kafka.TopicSpec, len(Topics))
+				for i, t := range Topics {
+					specs[i] = kafka.TopicSpec{Name: t}
+				}
+				return c.EnsureTopics(ctx, specs...)
+			}))
+		}),
 		server.Serve("payment", cfg.Addr, paymentv1connect.PaymentServiceName, paymentv1connect.NewPaymentServiceHandler,
-			// Callable without a token:
+			// Callable without a token (the provider signs instead):
 			paymentv1connect.PaymentServiceHandleStripeWebhookProcedure,
 		),
 	)

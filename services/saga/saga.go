@@ -1,12 +1,29 @@
-// Package saga orchestrates the post-payment saga: confirm the booking, notify the buyer, refund when the hold was gone.
+// Package saga orchestrates the post-payment saga: confirm the booking,
+// notify the buyer, refund when the hold was gone.
+//
+// One saga per payment (sagas.payment_id is unique), started by a
+// payment.success message and persisted step by step (sagas, saga_steps),
+// so any replica resumes a saga whose run died (orchestrator.go). Failed
+// sagas are dead-lettered: the dead_letters table and the saga.dead-letter
+// topic (through the transactional outbox). server.go is the admin read side.
 package saga
 
 import (
+	"context"
+	"errors"
 	"flag"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/fx"
+	"go.uber.org/zap"
 
+	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
+	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/saga/v1/sagav1connect"
+	"github.com/bookingrush/rush/services/platform/kafka"
+	"github.com/bookingrush/rush/services/platform/outbox"
 	"github.com/bookingrush/rush/services/platform/server"
 )
 
@@ -14,35 +31,80 @@ import (
 type Config struct {
 	// Addr is where the SagaService listens (Connect, gRPC and gRPC-Web).
 	Addr string `yaml:"addr"`
+	// StepTimeout bounds one attempt of a step.
+	StepTimeout time.Duration `yaml:"step_timeout"`
+	// Timeout is how long a saga may keep retrying from its start.
+	Timeout time.Duration `yaml:"timeout"`
+	// Retries is how often a failed step is tried again.
+	Retries int `yaml:"retries"`
+	// RetryBackoff is the wait before the first retry; it doubles.
+	RetryBackoff time.Duration `yaml:"retry_backoff"`
+	// Lease is how long a saga may go without a sign of life from its run
+	// before another run (any replica) takes it over.
+	Lease time.Duration `yaml:"lease"`
 }
 
 // RegisterFlags registers saga.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.StringVar(&c.Addr, "saga.addr", server.DefaultAddr("saga"), "listen address of the SagaService")
+	f.DurationVar(&c.StepTimeout, "saga.step-timeout", 30*time.Second, "time allowed for one attempt of a saga step")
+	f.DurationVar(&c.Timeout, "saga.timeout", time.Minute, "how long a saga keeps retrying before it fails and is dead-lettered")
+	f.IntVar(&c.Retries, "saga.retries", 3, "retries of a failed saga step")
+	f.DurationVar(&c.RetryBackoff, "saga.retry-backoff", time.Second, "wait before the first retry of a step (doubles each time)")
+	f.DurationVar(&c.Lease, "saga.lease", 15*time.Second, "how long a silent saga run keeps its saga before another replica resumes it")
 }
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
-	return server.ValidateAddr("saga.addr", c.Addr)
+	var errs []error
+	if c.StepTimeout <= 0 || c.Timeout <= 0 || c.RetryBackoff <= 0 || c.Lease <= 0 {
+		errs = append(errs, errors.New("saga.step-timeout, saga.timeout, saga.retry-backoff and saga.lease must be positive"))
+	}
+	if c.Retries < 0 || c.Retries > 20 {
+		errs = append(errs, errors.New("saga.retries: must be in [0, 20]"))
+	}
+	errs = append(errs, server.ValidateAddr("saga.addr", c.Addr))
+	return errors.Join(errs...)
 }
 
-// Server implements sagav1connect.SagaServiceHandler.
-type Server struct {
-	sagav1connect.UnimplementedSagaServiceHandler
+// hooksIn takes test Hooks when the application supplies them.
+type hooksIn struct {
+	fx.In
+	Hooks *Hooks `optional:"true"`
 }
 
-var _ sagav1connect.SagaServiceHandler = (*Server)(nil)
-
-// NewServer returns the SagaService handler.
-func NewServer() sagav1connect.SagaServiceHandler {
-	return &Server{}
+func newOrchestrator(cfg Config, store *Store, mesh *server.Mesh, p *kafka.Producer, relay *outbox.Relay, h hooksIn, log *zap.Logger) *Orchestrator {
+	var hooks Hooks
+	if h.Hooks != nil {
+		hooks = *h.Hooks
+	}
+	return NewOrchestrator(cfg, store,
+		server.Dial(mesh, "saga", "booking", bookingv1connect.NewBookingServiceClient),
+		server.Dial(mesh, "saga", "notify", notifyv1connect.NewNotifyServiceClient),
+		server.Dial(mesh, "saga", "payment", paymentv1connect.NewPaymentServiceClient),
+		p, relay, hooks, log)
 }
 
-// Module serves the SagaService on cfg.Addr.
+// Module runs the orchestrator (consuming payment.success) and serves the
+// SagaService on cfg.Addr.
 func Module(cfg Config) fx.Option {
 	return fx.Module("saga",
-		fx.Supply(cfg),
-		fx.Provide(NewServer),
+		fx.Supply(fx.Private, cfg),
+		fx.Provide(fx.Private, NewStore, newOrchestrator, NewServer,
+			func(db *pgxpool.Pool, p *kafka.Producer, log *zap.Logger) *outbox.Relay {
+				return outbox.NewRelay(db, p, 100, 200*time.Millisecond, log)
+			}),
+		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, o *Orchestrator, relay *outbox.Relay) {
+			lc.Append(fx.StartHook(func(ctx context.Context) error {
+				return c.EnsureTopics(ctx, kafka.TopicSpec{Name: TopicPaymentSuccess}, kafka.TopicSpec{Name: TopicDeadLetter})
+			}))
+			lc.Append(fx.Hook{OnStart: relay.Start, OnStop: relay.Stop})
+			// The orchestrator runs before the consumer starts and stops
+			// after it: a saga recorded by the consumer is always run.
+			lc.Append(fx.Hook{OnStart: o.Start, OnStop: o.Stop})
+			r := c.NewRunner(ConsumerGroup, []string{TopicPaymentSuccess}, o.HandlePaymentSuccess)
+			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
+		}),
 		server.Serve("saga", cfg.Addr, sagav1connect.SagaServiceName, sagav1connect.NewSagaServiceHandler),
 	)
 }

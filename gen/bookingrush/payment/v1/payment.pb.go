@@ -99,6 +99,66 @@ func (PaymentStatus) EnumDescriptor() ([]byte, []int) {
 	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{0}
 }
 
+// RefundCause says why a booking is refunded, which decides how much.
+type RefundCause int32
+
+const (
+	// REFUND_CAUSE_UNSPECIFIED is rejected.
+	RefundCause_REFUND_CAUSE_UNSPECIFIED RefundCause = 0
+	// REFUND_CAUSE_BUYER_CANCELLED: the buyer cancelled; the refund policy
+	// applies (100% more than 7 days before the show, 50% at 3 to 7 days, 0%
+	// under 3 days; 100% when the event was cancelled).
+	RefundCause_REFUND_CAUSE_BUYER_CANCELLED RefundCause = 1
+	// REFUND_CAUSE_ORGANIZER_CANCELLED: the organizer called the event off; 100%.
+	RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED RefundCause = 2
+	// REFUND_CAUSE_NOT_CONFIRMED: the money arrived after the hold had expired
+	// or was cancelled, so the booking could not be confirmed; 100%.
+	RefundCause_REFUND_CAUSE_NOT_CONFIRMED RefundCause = 3
+)
+
+// Enum value maps for RefundCause.
+var (
+	RefundCause_name = map[int32]string{
+		0: "REFUND_CAUSE_UNSPECIFIED",
+		1: "REFUND_CAUSE_BUYER_CANCELLED",
+		2: "REFUND_CAUSE_ORGANIZER_CANCELLED",
+		3: "REFUND_CAUSE_NOT_CONFIRMED",
+	}
+	RefundCause_value = map[string]int32{
+		"REFUND_CAUSE_UNSPECIFIED":         0,
+		"REFUND_CAUSE_BUYER_CANCELLED":     1,
+		"REFUND_CAUSE_ORGANIZER_CANCELLED": 2,
+		"REFUND_CAUSE_NOT_CONFIRMED":       3,
+	}
+)
+
+func (x RefundCause) Enum() *RefundCause {
+	p := new(RefundCause)
+	*p = x
+	return p
+}
+
+func (x RefundCause) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RefundCause) Descriptor() protoreflect.EnumDescriptor {
+	return file_bookingrush_payment_v1_payment_proto_enumTypes[1].Descriptor()
+}
+
+func (RefundCause) Type() protoreflect.EnumType {
+	return &file_bookingrush_payment_v1_payment_proto_enumTypes[1]
+}
+
+func (x RefundCause) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RefundCause.Descriptor instead.
+func (RefundCause) EnumDescriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{1}
+}
+
 // Payment is one attempt to pay for a booking.
 type Payment struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -619,6 +679,242 @@ func (x *HandleStripeWebhookRequest) GetStripeSignature() string {
 	return ""
 }
 
+// RefundBookingRequest names the booking (and, when known, the payment) to
+// refund.
+type RefundBookingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// BookingId is the booking whose payment is refunded.
+	BookingId string `protobuf:"bytes,1,opt,name=booking_id,json=bookingId,proto3" json:"booking_id,omitempty"`
+	// PaymentId is the payment, when the caller knows it (the saga does);
+	// otherwise the booking's charged payment is used.
+	PaymentId string `protobuf:"bytes,2,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	// Cause decides the refunded share.
+	Cause RefundCause `protobuf:"varint,3,opt,name=cause,proto3,enum=bookingrush.payment.v1.RefundCause" json:"cause,omitempty"`
+	// Reason is kept with the refund and sent on in payment.refunded.
+	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefundBookingRequest) Reset() {
+	*x = RefundBookingRequest{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefundBookingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefundBookingRequest) ProtoMessage() {}
+
+func (x *RefundBookingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefundBookingRequest.ProtoReflect.Descriptor instead.
+func (*RefundBookingRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *RefundBookingRequest) GetBookingId() string {
+	if x != nil {
+		return x.BookingId
+	}
+	return ""
+}
+
+func (x *RefundBookingRequest) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+func (x *RefundBookingRequest) GetCause() RefundCause {
+	if x != nil {
+		return x.Cause
+	}
+	return RefundCause_REFUND_CAUSE_UNSPECIFIED
+}
+
+func (x *RefundBookingRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// RefundBookingResponse holds the payment after the refund.
+type RefundBookingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Payment is the refunded payment (status refunded, partially_refunded,
+	// or still succeeded when the policy refunds 0%).
+	Payment *Payment `protobuf:"bytes,1,opt,name=payment,proto3" json:"payment,omitempty"`
+	// RefundAmount is the amount given back by this refund, a decimal string.
+	RefundAmount  string `protobuf:"bytes,2,opt,name=refund_amount,json=refundAmount,proto3" json:"refund_amount,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefundBookingResponse) Reset() {
+	*x = RefundBookingResponse{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefundBookingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefundBookingResponse) ProtoMessage() {}
+
+func (x *RefundBookingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefundBookingResponse.ProtoReflect.Descriptor instead.
+func (*RefundBookingResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RefundBookingResponse) GetPayment() *Payment {
+	if x != nil {
+		return x.Payment
+	}
+	return nil
+}
+
+func (x *RefundBookingResponse) GetRefundAmount() string {
+	if x != nil {
+		return x.RefundAmount
+	}
+	return ""
+}
+
+// PaymentEvent is the value of every message on the payment topics
+// ("payment.success", "payment.failed", "payment.refunded"), binary protobuf
+// with the header content-type "application/x-protobuf;
+// proto=bookingrush.payment.v1.PaymentEvent"; the message key is the payment
+// id. Delivery is at least once: consumers deduplicate on Id.
+type PaymentEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id identifies this message (the outbox row); the same for redeliveries.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Type is the topic: "payment.success", "payment.failed" or "payment.refunded".
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// Payment is the payment right after the change (no client secret).
+	Payment *Payment `protobuf:"bytes,3,opt,name=payment,proto3" json:"payment,omitempty"`
+	// RefundAmount is, for payment.refunded, the amount this refund gave back
+	// (a decimal string; "0.00" when the policy refunds nothing).
+	RefundAmount string `protobuf:"bytes,4,opt,name=refund_amount,json=refundAmount,proto3" json:"refund_amount,omitempty"`
+	// RefundCause is, for payment.refunded, why it was refunded.
+	RefundCause RefundCause `protobuf:"varint,5,opt,name=refund_cause,json=refundCause,proto3,enum=bookingrush.payment.v1.RefundCause" json:"refund_cause,omitempty"`
+	// RefundReason is, for payment.refunded, the reason given.
+	RefundReason string `protobuf:"bytes,6,opt,name=refund_reason,json=refundReason,proto3" json:"refund_reason,omitempty"`
+	// OccurredAt is when the change was recorded.
+	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PaymentEvent) Reset() {
+	*x = PaymentEvent{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PaymentEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PaymentEvent) ProtoMessage() {}
+
+func (x *PaymentEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PaymentEvent.ProtoReflect.Descriptor instead.
+func (*PaymentEvent) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PaymentEvent) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PaymentEvent) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *PaymentEvent) GetPayment() *Payment {
+	if x != nil {
+		return x.Payment
+	}
+	return nil
+}
+
+func (x *PaymentEvent) GetRefundAmount() string {
+	if x != nil {
+		return x.RefundAmount
+	}
+	return ""
+}
+
+func (x *PaymentEvent) GetRefundCause() RefundCause {
+	if x != nil {
+		return x.RefundCause
+	}
+	return RefundCause_REFUND_CAUSE_UNSPECIFIED
+}
+
+func (x *PaymentEvent) GetRefundReason() string {
+	if x != nil {
+		return x.RefundReason
+	}
+	return ""
+}
+
+func (x *PaymentEvent) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
 // HandleStripeWebhookResponse acknowledges an event (HTTP 200 to Stripe).
 type HandleStripeWebhookResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -632,7 +928,7 @@ type HandleStripeWebhookResponse struct {
 
 func (x *HandleStripeWebhookResponse) Reset() {
 	*x = HandleStripeWebhookResponse{}
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[8]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -644,7 +940,7 @@ func (x *HandleStripeWebhookResponse) String() string {
 func (*HandleStripeWebhookResponse) ProtoMessage() {}
 
 func (x *HandleStripeWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[8]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -657,7 +953,7 @@ func (x *HandleStripeWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleStripeWebhookResponse.ProtoReflect.Descriptor instead.
 func (*HandleStripeWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{8}
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *HandleStripeWebhookResponse) GetEventId() string {
@@ -717,7 +1013,27 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\"\x83\x01\n" +
 	"\x1aHandleStripeWebhookRequest\x120\n" +
 	"\x04body\x18\x01 \x01(\v2\x14.google.api.HttpBodyB\x06\xbaH\x03\xc8\x01\x01R\x04body\x123\n" +
-	"\x10stripe_signature\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x0fstripeSignature\"V\n" +
+	"\x10stripe_signature\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x0fstripeSignature\"\xd7\x01\n" +
+	"\x14RefundBookingRequest\x12*\n" +
+	"\n" +
+	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\x12*\n" +
+	"\n" +
+	"payment_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\tpaymentId\x12E\n" +
+	"\x05cause\x18\x03 \x01(\x0e2#.bookingrush.payment.v1.RefundCauseB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05cause\x12 \n" +
+	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"w\n" +
+	"\x15RefundBookingResponse\x129\n" +
+	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\x12#\n" +
+	"\rrefund_amount\x18\x02 \x01(\tR\frefundAmount\"\xbc\x02\n" +
+	"\fPaymentEvent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x129\n" +
+	"\apayment\x18\x03 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\x12#\n" +
+	"\rrefund_amount\x18\x04 \x01(\tR\frefundAmount\x12F\n" +
+	"\frefund_cause\x18\x05 \x01(\x0e2#.bookingrush.payment.v1.RefundCauseR\vrefundCause\x12#\n" +
+	"\rrefund_reason\x18\x06 \x01(\tR\frefundReason\x12;\n" +
+	"\voccurred_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\"V\n" +
 	"\x1bHandleStripeWebhookResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1c\n" +
 	"\tduplicate\x18\x02 \x01(\bR\tduplicate*\xe7\x01\n" +
@@ -728,13 +1044,19 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\x18PAYMENT_STATUS_SUCCEEDED\x10\x03\x12\x19\n" +
 	"\x15PAYMENT_STATUS_FAILED\x10\x04\x12\x1b\n" +
 	"\x17PAYMENT_STATUS_REFUNDED\x10\x05\x12%\n" +
-	"!PAYMENT_STATUS_PARTIALLY_REFUNDED\x10\x062\xf4\x04\n" +
+	"!PAYMENT_STATUS_PARTIALLY_REFUNDED\x10\x06*\x93\x01\n" +
+	"\vRefundCause\x12\x1c\n" +
+	"\x18REFUND_CAUSE_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cREFUND_CAUSE_BUYER_CANCELLED\x10\x01\x12$\n" +
+	" REFUND_CAUSE_ORGANIZER_CANCELLED\x10\x02\x12\x1e\n" +
+	"\x1aREFUND_CAUSE_NOT_CONFIRMED\x10\x032\xe7\x05\n" +
 	"\x0ePaymentService\x12\x89\x01\n" +
 	"\rCreatePayment\x12,.bookingrush.payment.v1.CreatePaymentRequest\x1a-.bookingrush.payment.v1.CreatePaymentResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/api/v1/payments\x12\x8d\x01\n" +
 	"\n" +
 	"GetPayment\x12).bookingrush.payment.v1.GetPaymentRequest\x1a*.bookingrush.payment.v1.GetPaymentResponse\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/payments/{payment_id}\x90\x02\x01\x12\x9d\x01\n" +
 	"\rRefundPayment\x12,.bookingrush.payment.v1.RefundPaymentRequest\x1a-.bookingrush.payment.v1.RefundPaymentResponse\"/\x82\xd3\xe4\x93\x02):\x01*\"$/api/v1/payments/{payment_id}/refund\x12\xa5\x01\n" +
-	"\x13HandleStripeWebhook\x122.bookingrush.payment.v1.HandleStripeWebhookRequest\x1a3.bookingrush.payment.v1.HandleStripeWebhookResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x04body\"\x17/api/v1/webhooks/stripeB\xe6\x01\n" +
+	"\x13HandleStripeWebhook\x122.bookingrush.payment.v1.HandleStripeWebhookRequest\x1a3.bookingrush.payment.v1.HandleStripeWebhookResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x04body\"\x17/api/v1/webhooks/stripe\x12q\n" +
+	"\rRefundBooking\x12,.bookingrush.payment.v1.RefundBookingRequest\x1a-.bookingrush.payment.v1.RefundBookingResponse\"\x03\x90\x02\x02B\xe6\x01\n" +
 	"\x1acom.bookingrush.payment.v1B\fPaymentProtoP\x01Z@github.com/bookingrush/rush/gen/bookingrush/payment/v1;paymentv1\xa2\x02\x03BPX\xaa\x02\x16Bookingrush.Payment.V1\xca\x02\x16Bookingrush\\Payment\\V1\xe2\x02\"Bookingrush\\Payment\\V1\\GPBMetadata\xea\x02\x18Bookingrush::Payment::V1b\x06proto3"
 
 var (
@@ -749,43 +1071,54 @@ func file_bookingrush_payment_v1_payment_proto_rawDescGZIP() []byte {
 	return file_bookingrush_payment_v1_payment_proto_rawDescData
 }
 
-var file_bookingrush_payment_v1_payment_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bookingrush_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_bookingrush_payment_v1_payment_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_bookingrush_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_bookingrush_payment_v1_payment_proto_goTypes = []any{
 	(PaymentStatus)(0),                  // 0: bookingrush.payment.v1.PaymentStatus
-	(*Payment)(nil),                     // 1: bookingrush.payment.v1.Payment
-	(*CreatePaymentRequest)(nil),        // 2: bookingrush.payment.v1.CreatePaymentRequest
-	(*CreatePaymentResponse)(nil),       // 3: bookingrush.payment.v1.CreatePaymentResponse
-	(*GetPaymentRequest)(nil),           // 4: bookingrush.payment.v1.GetPaymentRequest
-	(*GetPaymentResponse)(nil),          // 5: bookingrush.payment.v1.GetPaymentResponse
-	(*RefundPaymentRequest)(nil),        // 6: bookingrush.payment.v1.RefundPaymentRequest
-	(*RefundPaymentResponse)(nil),       // 7: bookingrush.payment.v1.RefundPaymentResponse
-	(*HandleStripeWebhookRequest)(nil),  // 8: bookingrush.payment.v1.HandleStripeWebhookRequest
-	(*HandleStripeWebhookResponse)(nil), // 9: bookingrush.payment.v1.HandleStripeWebhookResponse
-	(*timestamppb.Timestamp)(nil),       // 10: google.protobuf.Timestamp
-	(*httpbody.HttpBody)(nil),           // 11: google.api.HttpBody
+	(RefundCause)(0),                    // 1: bookingrush.payment.v1.RefundCause
+	(*Payment)(nil),                     // 2: bookingrush.payment.v1.Payment
+	(*CreatePaymentRequest)(nil),        // 3: bookingrush.payment.v1.CreatePaymentRequest
+	(*CreatePaymentResponse)(nil),       // 4: bookingrush.payment.v1.CreatePaymentResponse
+	(*GetPaymentRequest)(nil),           // 5: bookingrush.payment.v1.GetPaymentRequest
+	(*GetPaymentResponse)(nil),          // 6: bookingrush.payment.v1.GetPaymentResponse
+	(*RefundPaymentRequest)(nil),        // 7: bookingrush.payment.v1.RefundPaymentRequest
+	(*RefundPaymentResponse)(nil),       // 8: bookingrush.payment.v1.RefundPaymentResponse
+	(*HandleStripeWebhookRequest)(nil),  // 9: bookingrush.payment.v1.HandleStripeWebhookRequest
+	(*RefundBookingRequest)(nil),        // 10: bookingrush.payment.v1.RefundBookingRequest
+	(*RefundBookingResponse)(nil),       // 11: bookingrush.payment.v1.RefundBookingResponse
+	(*PaymentEvent)(nil),                // 12: bookingrush.payment.v1.PaymentEvent
+	(*HandleStripeWebhookResponse)(nil), // 13: bookingrush.payment.v1.HandleStripeWebhookResponse
+	(*timestamppb.Timestamp)(nil),       // 14: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),           // 15: google.api.HttpBody
 }
 var file_bookingrush_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.payment.v1.Payment.status:type_name -> bookingrush.payment.v1.PaymentStatus
-	10, // 1: bookingrush.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
-	10, // 2: bookingrush.payment.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
-	1,  // 3: bookingrush.payment.v1.CreatePaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	1,  // 4: bookingrush.payment.v1.GetPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	1,  // 5: bookingrush.payment.v1.RefundPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	11, // 6: bookingrush.payment.v1.HandleStripeWebhookRequest.body:type_name -> google.api.HttpBody
-	2,  // 7: bookingrush.payment.v1.PaymentService.CreatePayment:input_type -> bookingrush.payment.v1.CreatePaymentRequest
-	4,  // 8: bookingrush.payment.v1.PaymentService.GetPayment:input_type -> bookingrush.payment.v1.GetPaymentRequest
-	6,  // 9: bookingrush.payment.v1.PaymentService.RefundPayment:input_type -> bookingrush.payment.v1.RefundPaymentRequest
-	8,  // 10: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:input_type -> bookingrush.payment.v1.HandleStripeWebhookRequest
-	3,  // 11: bookingrush.payment.v1.PaymentService.CreatePayment:output_type -> bookingrush.payment.v1.CreatePaymentResponse
-	5,  // 12: bookingrush.payment.v1.PaymentService.GetPayment:output_type -> bookingrush.payment.v1.GetPaymentResponse
-	7,  // 13: bookingrush.payment.v1.PaymentService.RefundPayment:output_type -> bookingrush.payment.v1.RefundPaymentResponse
-	9,  // 14: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:output_type -> bookingrush.payment.v1.HandleStripeWebhookResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	14, // 1: bookingrush.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
+	14, // 2: bookingrush.payment.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
+	2,  // 3: bookingrush.payment.v1.CreatePaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	2,  // 4: bookingrush.payment.v1.GetPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	2,  // 5: bookingrush.payment.v1.RefundPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	15, // 6: bookingrush.payment.v1.HandleStripeWebhookRequest.body:type_name -> google.api.HttpBody
+	1,  // 7: bookingrush.payment.v1.RefundBookingRequest.cause:type_name -> bookingrush.payment.v1.RefundCause
+	2,  // 8: bookingrush.payment.v1.RefundBookingResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	2,  // 9: bookingrush.payment.v1.PaymentEvent.payment:type_name -> bookingrush.payment.v1.Payment
+	1,  // 10: bookingrush.payment.v1.PaymentEvent.refund_cause:type_name -> bookingrush.payment.v1.RefundCause
+	14, // 11: bookingrush.payment.v1.PaymentEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	3,  // 12: bookingrush.payment.v1.PaymentService.CreatePayment:input_type -> bookingrush.payment.v1.CreatePaymentRequest
+	5,  // 13: bookingrush.payment.v1.PaymentService.GetPayment:input_type -> bookingrush.payment.v1.GetPaymentRequest
+	7,  // 14: bookingrush.payment.v1.PaymentService.RefundPayment:input_type -> bookingrush.payment.v1.RefundPaymentRequest
+	9,  // 15: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:input_type -> bookingrush.payment.v1.HandleStripeWebhookRequest
+	10, // 16: bookingrush.payment.v1.PaymentService.RefundBooking:input_type -> bookingrush.payment.v1.RefundBookingRequest
+	4,  // 17: bookingrush.payment.v1.PaymentService.CreatePayment:output_type -> bookingrush.payment.v1.CreatePaymentResponse
+	6,  // 18: bookingrush.payment.v1.PaymentService.GetPayment:output_type -> bookingrush.payment.v1.GetPaymentResponse
+	8,  // 19: bookingrush.payment.v1.PaymentService.RefundPayment:output_type -> bookingrush.payment.v1.RefundPaymentResponse
+	13, // 20: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:output_type -> bookingrush.payment.v1.HandleStripeWebhookResponse
+	11, // 21: bookingrush.payment.v1.PaymentService.RefundBooking:output_type -> bookingrush.payment.v1.RefundBookingResponse
+	17, // [17:22] is the sub-list for method output_type
+	12, // [12:17] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_payment_v1_payment_proto_init() }
@@ -798,8 +1131,8 @@ func file_bookingrush_payment_v1_payment_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_payment_v1_payment_proto_rawDesc), len(file_bookingrush_payment_v1_payment_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   9,
+			NumEnums:      2,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -47,6 +47,9 @@ const (
 	// PaymentServiceHandleStripeWebhookProcedure is the fully-qualified name of the PaymentService's
 	// HandleStripeWebhook RPC.
 	PaymentServiceHandleStripeWebhookProcedure = "/bookingrush.payment.v1.PaymentService/HandleStripeWebhook"
+	// PaymentServiceRefundBookingProcedure is the fully-qualified name of the PaymentService's
+	// RefundBooking RPC.
+	PaymentServiceRefundBookingProcedure = "/bookingrush.payment.v1.PaymentService/RefundBooking"
 )
 
 // PaymentServiceClient is a client for the bookingrush.payment.v1.PaymentService service.
@@ -65,6 +68,15 @@ type PaymentServiceClient interface {
 	// byte for byte so the signature can be checked; duplicates (same event id)
 	// are acknowledged without effect. The simulator provider posts here too.
 	HandleStripeWebhook(context.Context, *connect.Request[v1.HandleStripeWebhookRequest]) (*connect.Response[v1.HandleStripeWebhookResponse], error)
+	// RefundBooking refunds a booking's payment and gives the booking's seats
+	// back, whatever its state (a confirmed booking is released as refunded, a
+	// live hold is cancelled, an ended one keeps its state). Internal only, for
+	// the system: the booking service when a buyer cancels a confirmed booking
+	// (refund per policy), the saga when the money arrived after the hold was
+	// gone (100%), an organizer cancelling an event (100%). Idempotent: a
+	// payment is refunded at most once; calling again only finishes the seat
+	// release.
+	RefundBooking(context.Context, *connect.Request[v1.RefundBookingRequest]) (*connect.Response[v1.RefundBookingResponse], error)
 }
 
 // NewPaymentServiceClient constructs a client for the bookingrush.payment.v1.PaymentService
@@ -103,6 +115,13 @@ func NewPaymentServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(paymentServiceMethods.ByName("HandleStripeWebhook")),
 			connect.WithClientOptions(opts...),
 		),
+		refundBooking: connect.NewClient[v1.RefundBookingRequest, v1.RefundBookingResponse](
+			httpClient,
+			baseURL+PaymentServiceRefundBookingProcedure,
+			connect.WithSchema(paymentServiceMethods.ByName("RefundBooking")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -112,6 +131,7 @@ type paymentServiceClient struct {
 	getPayment          *connect.Client[v1.GetPaymentRequest, v1.GetPaymentResponse]
 	refundPayment       *connect.Client[v1.RefundPaymentRequest, v1.RefundPaymentResponse]
 	handleStripeWebhook *connect.Client[v1.HandleStripeWebhookRequest, v1.HandleStripeWebhookResponse]
+	refundBooking       *connect.Client[v1.RefundBookingRequest, v1.RefundBookingResponse]
 }
 
 // CreatePayment calls bookingrush.payment.v1.PaymentService.CreatePayment.
@@ -134,6 +154,11 @@ func (c *paymentServiceClient) HandleStripeWebhook(ctx context.Context, req *con
 	return c.handleStripeWebhook.CallUnary(ctx, req)
 }
 
+// RefundBooking calls bookingrush.payment.v1.PaymentService.RefundBooking.
+func (c *paymentServiceClient) RefundBooking(ctx context.Context, req *connect.Request[v1.RefundBookingRequest]) (*connect.Response[v1.RefundBookingResponse], error) {
+	return c.refundBooking.CallUnary(ctx, req)
+}
+
 // PaymentServiceHandler is an implementation of the bookingrush.payment.v1.PaymentService service.
 type PaymentServiceHandler interface {
 	// CreatePayment starts paying for one of the caller's held bookings. The
@@ -150,6 +175,15 @@ type PaymentServiceHandler interface {
 	// byte for byte so the signature can be checked; duplicates (same event id)
 	// are acknowledged without effect. The simulator provider posts here too.
 	HandleStripeWebhook(context.Context, *connect.Request[v1.HandleStripeWebhookRequest]) (*connect.Response[v1.HandleStripeWebhookResponse], error)
+	// RefundBooking refunds a booking's payment and gives the booking's seats
+	// back, whatever its state (a confirmed booking is released as refunded, a
+	// live hold is cancelled, an ended one keeps its state). Internal only, for
+	// the system: the booking service when a buyer cancels a confirmed booking
+	// (refund per policy), the saga when the money arrived after the hold was
+	// gone (100%), an organizer cancelling an event (100%). Idempotent: a
+	// payment is refunded at most once; calling again only finishes the seat
+	// release.
+	RefundBooking(context.Context, *connect.Request[v1.RefundBookingRequest]) (*connect.Response[v1.RefundBookingResponse], error)
 }
 
 // NewPaymentServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -184,6 +218,13 @@ func NewPaymentServiceHandler(svc PaymentServiceHandler, opts ...connect.Handler
 		connect.WithSchema(paymentServiceMethods.ByName("HandleStripeWebhook")),
 		connect.WithHandlerOptions(opts...),
 	)
+	paymentServiceRefundBookingHandler := connect.NewUnaryHandler(
+		PaymentServiceRefundBookingProcedure,
+		svc.RefundBooking,
+		connect.WithSchema(paymentServiceMethods.ByName("RefundBooking")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/bookingrush.payment.v1.PaymentService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PaymentServiceCreatePaymentProcedure:
@@ -194,6 +235,8 @@ func NewPaymentServiceHandler(svc PaymentServiceHandler, opts ...connect.Handler
 			paymentServiceRefundPaymentHandler.ServeHTTP(w, r)
 		case PaymentServiceHandleStripeWebhookProcedure:
 			paymentServiceHandleStripeWebhookHandler.ServeHTTP(w, r)
+		case PaymentServiceRefundBookingProcedure:
+			paymentServiceRefundBookingHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -217,4 +260,8 @@ func (UnimplementedPaymentServiceHandler) RefundPayment(context.Context, *connec
 
 func (UnimplementedPaymentServiceHandler) HandleStripeWebhook(context.Context, *connect.Request[v1.HandleStripeWebhookRequest]) (*connect.Response[v1.HandleStripeWebhookResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.payment.v1.PaymentService.HandleStripeWebhook is not implemented"))
+}
+
+func (UnimplementedPaymentServiceHandler) RefundBooking(context.Context, *connect.Request[v1.RefundBookingRequest]) (*connect.Response[v1.RefundBookingResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.payment.v1.PaymentService.RefundBooking is not implemented"))
 }

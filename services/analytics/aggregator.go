@@ -1,0 +1,334 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+)
+
+// delta is what one message adds to its event's hour and day. Money is in
+// minor units.
+type delta struct {
+	reservations, seatsReserved, confirmed, seatsSold, cancellations, expirations int64
+	revenue, refunds                                                              int64
+}
+
+func (d *delta) add(o delta) {
+	d.reservations += o.reservations
+	d.seatsReserved += o.seatsReserved
+	d.confirmed += o.confirmed
+	d.seatsSold += o.seatsSold
+	d.cancellations += o.cancellations
+	d.expirations += o.expirations
+	d.revenue += o.revenue
+	d.refunds += o.refunds
+}
+
+// item is one countable message: its processed_events key, the event it
+// counts for, when, and what.
+type item struct {
+	key       string
+	eventID   string
+	bookingID string // payment items: resolved to eventID from bookings
+	at        time.Time
+	d         delta
+	msg       *sarama.ConsumerMessage
+}
+
+// Aggregator consumes booking.events and payment.refunded in batches (one
+// partition each) and adds each batch to the aggregates in one transaction
+// together with its processed_events keys.
+type Aggregator struct {
+	cfg Config
+	db  *pgxpool.Pool
+	log *zap.Logger
+	now func() time.Time
+}
+
+// NewAggregator returns the aggregator.
+func NewAggregator(cfg Config, db *pgxpool.Pool, log *zap.Logger) *Aggregator {
+	return &Aggregator{cfg: cfg, db: db, log: log.Named("analytics"), now: time.Now}
+}
+
+// Handle counts a batch. An error (Postgres unreachable, a refund whose
+// booking is not persisted yet) counts nothing and the batch is delivered
+// again; messages the database refuses for good are dead-lettered.
+func (a *Aggregator) Handle(ctx context.Context, msgs []*sarama.ConsumerMessage) error {
+	var items []item
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		it, ok := a.decode(m)
+		if !ok || seen[it.key] {
+			continue
+		}
+		seen[it.key] = true
+		items = append(items, it)
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, a.db, func(tx pgx.Tx) error { return a.write(ctx, tx, items) })
+	if err == nil || !isDataError(err) {
+		return err
+	}
+	// One refused row would block the partition forever: count the batch
+	// item by item and dead-letter what the database refuses.
+	a.log.Warn("analytics: batch refused, counting item by item", zap.Error(err))
+	for _, it := range items {
+		err := pgx.BeginFunc(ctx, a.db, func(tx pgx.Tx) error { return a.write(ctx, tx, []item{it}) })
+		if err == nil {
+			continue
+		}
+		if !isDataError(err) {
+			return err
+		}
+		if err := a.deadLetter(ctx, it.msg, err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decode turns a message into an item; ok is false for messages that count
+// nothing (undecodable ones are logged).
+func (a *Aggregator) decode(m *sarama.ConsumerMessage) (item, bool) {
+	switch m.Topic {
+	case TopicBookingEvents:
+		ev := new(bookingv1.BookingEvent)
+		if err := proto.Unmarshal(m.Value, ev); err != nil || ev.GetBooking().GetId() == "" || ev.GetBooking().GetEventId() == "" {
+			a.log.Error("analytics: skipping undecodable booking event", zap.Int32("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))
+			return item{}, false
+		}
+		b := ev.GetBooking()
+		var d delta
+		switch b.GetStatus() {
+		case bookingv1.BookingStatus_BOOKING_STATUS_RESERVED:
+			d.reservations, d.seatsReserved = 1, int64(b.GetQuantity())
+		case bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED:
+			cents, err := parseCents(b.GetTotalAmount())
+			if err != nil {
+				a.log.Error("analytics: confirmed booking without a readable amount; counted without revenue", zap.String("booking", b.GetId()), zap.Error(err))
+			}
+			d.confirmed, d.seatsSold, d.revenue = 1, int64(b.GetQuantity()), cents
+		case bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED, bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED:
+			d.cancellations = 1
+		case bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED:
+			d.expirations = 1
+		default:
+			return item{}, false
+		}
+		at := ev.GetOccurredAt().AsTime()
+		if ev.GetOccurredAt() == nil {
+			at = a.now()
+		}
+		return item{key: b.GetId() + ":" + strconv.FormatInt(ev.GetVersion(), 10), eventID: b.GetEventId(), at: at, d: d, msg: m}, true
+	case TopicPaymentRefunded:
+		ev := new(paymentv1.PaymentEvent)
+		if err := proto.Unmarshal(m.Value, ev); err != nil || ev.GetId() == "" || ev.GetPayment().GetBookingId() == "" {
+			a.log.Error("analytics: skipping undecodable payment event", zap.Int32("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))
+			return item{}, false
+		}
+		if ev.GetRefundCause() == paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED {
+			return item{}, false // never a sale, so never revenue to take back
+		}
+		cents, err := parseCents(ev.GetRefundAmount())
+		if err != nil || cents <= 0 {
+			return item{}, false
+		}
+		at := ev.GetOccurredAt().AsTime()
+		if ev.GetOccurredAt() == nil {
+			at = a.now()
+		}
+		return item{key: "payment:" + ev.GetId(), bookingID: ev.GetPayment().GetBookingId(), at: at, d: delta{refunds: cents}, msg: m}, true
+	}
+	return item{}, false
+}
+
+// errBookingNotYet is a refund whose booking the persister has not
+// written yet: retried until the grace ends.
+var errBookingNotYet = errors.New("analytics: the refunded booking is not in Postgres yet")
+
+func (a *Aggregator) write(ctx context.Context, tx pgx.Tx, items []item) error {
+	if err := a.resolve(ctx, tx, items); err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(items))
+	for _, it := range items {
+		if it.eventID != "" {
+			keys = append(keys, it.key)
+		}
+	}
+	rows, err := tx.Query(ctx, `INSERT INTO processed_events (consumer, event_id)
+		SELECT $1::text, k FROM unnest($2::text[]) AS k ON CONFLICT DO NOTHING RETURNING event_id`, ConsumerGroup, keys)
+	if err != nil {
+		return err
+	}
+	fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	isFresh := make(map[string]bool, len(fresh))
+	for _, k := range fresh {
+		isFresh[k] = true
+	}
+	type bucket struct {
+		event string
+		at    time.Time
+	}
+	days, hours := map[bucket]*delta{}, map[bucket]*delta{}
+	var dayOrder, hourOrder []bucket
+	for _, it := range items {
+		if !isFresh[it.key] {
+			continue // counted before: a redelivery
+		}
+		at := it.at.UTC()
+		day := bucket{it.eventID, time.Date(at.Year(), at.Month(), at.Day(), 0, 0, 0, 0, time.UTC)}
+		hour := bucket{it.eventID, at.Truncate(time.Hour)}
+		if days[day] == nil {
+			days[day] = &delta{}
+			dayOrder = append(dayOrder, day)
+		}
+		if hours[hour] == nil {
+			hours[hour] = &delta{}
+			hourOrder = append(hourOrder, hour)
+		}
+		days[day].add(it.d)
+		hours[hour].add(it.d)
+	}
+	var b pgx.Batch
+	for _, k := range dayOrder {
+		queueUpsert(&b, "analytics_event_daily", "day", k.event, k.at, days[k])
+	}
+	for _, k := range hourOrder {
+		queueUpsert(&b, "analytics_event_hourly", "hour", k.event, k.at, hours[k])
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return tx.SendBatch(ctx, &b).Close()
+}
+
+// resolve fills the event of payment items from their bookings. A booking
+// not there yet is an error (the batch is retried) until OrphanGrace has
+// passed since the refund; then the item is dead-lettered and left out.
+func (a *Aggregator) resolve(ctx context.Context, tx pgx.Tx, items []item) error {
+	var ids []string
+	for _, it := range items {
+		if it.bookingID != "" && it.eventID == "" {
+			ids = append(ids, it.bookingID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `SELECT id::text, event_id::text FROM bookings WHERE id = ANY($1::uuid[])`, ids)
+	if err != nil {
+		return err
+	}
+	events := map[string]string{}
+	for rows.Next() {
+		var id, ev string
+		if err := rows.Scan(&id, &ev); err != nil {
+			rows.Close()
+			return err
+		}
+		events[id] = ev
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range items {
+		it := &items[i]
+		if it.bookingID == "" || it.eventID != "" {
+			continue
+		}
+		if ev, ok := events[it.bookingID]; ok {
+			it.eventID = ev
+			continue
+		}
+		if a.now().Sub(it.at) < a.cfg.OrphanGrace {
+			return fmt.Errorf("%w (booking %s)", errBookingNotYet, it.bookingID)
+		}
+		// Within tx: the dead letter is kept only if the batch commits.
+		if err := a.deadLetterIn(ctx, tx, it.msg, fmt.Errorf("%w after %v (booking %s)", errBookingNotYet, a.cfg.OrphanGrace, it.bookingID)); err != nil {
+			return err
+		}
+		a.log.Error("analytics: refund of an unknown booking dead-lettered", zap.String("booking", it.bookingID))
+	}
+	return nil
+}
+
+func queueUpsert(b *pgx.Batch, table, col, event string, at time.Time, d *delta) {
+	b.Queue(`INSERT INTO `+table+` AS a (event_id, `+col+`, reservations, seats_reserved, confirmed_bookings, seats_sold,
+			cancellations, expirations, revenue, refunds)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::numeric / 100, $10::numeric / 100)
+		ON CONFLICT (event_id, `+col+`) DO UPDATE SET
+			reservations = a.reservations + excluded.reservations,
+			seats_reserved = a.seats_reserved + excluded.seats_reserved,
+			confirmed_bookings = a.confirmed_bookings + excluded.confirmed_bookings,
+			seats_sold = a.seats_sold + excluded.seats_sold,
+			cancellations = a.cancellations + excluded.cancellations,
+			expirations = a.expirations + excluded.expirations,
+			revenue = a.revenue + excluded.revenue,
+			refunds = a.refunds + excluded.refunds`,
+		event, at, d.reservations, d.seatsReserved, d.confirmed, d.seatsSold, d.cancellations, d.expirations, d.revenue, d.refunds)
+}
+
+func (a *Aggregator) deadLetter(ctx context.Context, m *sarama.ConsumerMessage, cause error) error {
+	if err := a.deadLetterIn(ctx, a.db, m, cause); err != nil {
+		return err
+	}
+	a.log.Error("analytics: message dead-lettered", zap.String("topic", m.Topic), zap.Int32("partition", m.Partition),
+		zap.Int64("offset", m.Offset), zap.Error(cause))
+	return nil
+}
+
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func (a *Aggregator) deadLetterIn(ctx context.Context, db execer, m *sarama.ConsumerMessage, cause error) error {
+	_, err := db.Exec(ctx, `INSERT INTO dead_letters (source, topic, kafka_partition, kafka_offset, key, payload, error)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, ConsumerGroup, m.Topic, m.Partition, m.Offset, string(m.Key), m.Value, cause.Error())
+	return err
+}
+
+// isDataError reports a refusal by the database (class 22 data exception or
+// 23 integrity violation, e.g. an event deleted since) as opposed to a
+// failure to reach it.
+func isDataError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code[:2] == "22" || pgErr.Code[:2] == "23")
+}
+
+// parseCents reads a decimal string with at most two fraction digits
+// ("49.9", "49.90", "49") as minor units.
+func parseCents(s string) (int64, error) {
+	whole, frac, _ := strings.Cut(strings.TrimSpace(s), ".")
+	if whole == "" || len(frac) > 2 {
+		return 0, fmt.Errorf("amount %q is not a decimal with at most 2 fraction digits", s)
+	}
+	w, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || w < 0 {
+		return 0, fmt.Errorf("amount %q is not a decimal with at most 2 fraction digits", s)
+	}
+	frac += strings.Repeat("0", 2-len(frac))
+	f, err := strconv.ParseUint(frac, 10, 8)
+	if err != nil {
+		return 0, fmt.Errorf("amount %q is not a decimal with at most 2 fraction digits", s)
+	}
+	return w*100 + int64(f), nil
+}

@@ -1,0 +1,232 @@
+package analytics_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	analyticsv1 "github.com/bookingrush/rush/gen/bookingrush/analytics/v1"
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/services/analytics"
+	"github.com/bookingrush/rush/services/notify"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/mail/mailtest"
+	"github.com/bookingrush/rush/services/platform/meshtest"
+)
+
+var topics = []string{analytics.TopicBookingEvents, analytics.TopicPaymentRefunded}
+
+// Every change is counted once, however often Kafka delivers it; the
+// reports answer the event's organizer and admins only.
+func TestCountsOnceAndAuthorization(t *testing.T) {
+	t.Parallel()
+	e := start(t, "booking,relay,persister,analytics")
+	ctx := context.Background()
+	shop := e.SeedShop(t, meshtest.ShopOptions{Users: 3}) // 10 seats at 49.90
+	other := e.SeedShop(t, meshtest.ShopOptions{Users: 1})
+
+	sold := e.Reserve(t, shop, shop.Users[0], 2)
+	if _, err := e.booking.ConfirmBooking(ctx, asService(t, e, &bookingv1.ConfirmBookingRequest{BookingId: sold.GetId()})); err != nil {
+		t.Fatalf("confirm: %v", err)
+	}
+	cancelled := e.Reserve(t, shop, shop.Users[1], 1)
+	if _, err := e.booking.CancelBooking(ctx, meshtest.As(t, e.Mesh, shop.Users[1], authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: cancelled.GetId()})); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	e.Reserve(t, shop, shop.Users[2], 1) // still held
+	e.Reserve(t, other, other.Users[0], 3)
+
+	// Half of the sale refunded (counted), and a refund of money that never
+	// became a sale (not counted: it was never revenue).
+	meshtest.Eventually(t, 10*time.Second, "bookings persisted", func() bool {
+		return e.count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'confirmed'`, sold.GetId()) == 1
+	})
+	refund := func(bookingID, amount string, cause paymentv1.RefundCause) {
+		ev := &paymentv1.PaymentEvent{Id: uuid.NewString(), Type: analytics.TopicPaymentRefunded, RefundAmount: amount, RefundCause: cause,
+			OccurredAt: timestamppb.Now(), Payment: &paymentv1.Payment{Id: uuid.NewString(), BookingId: bookingID, UserId: shop.Users[0], Amount: "99.80"}}
+		raw, _ := proto.Marshal(ev)
+		if err := e.Producer.Publish(ctx, analytics.TopicPaymentRefunded, []byte(ev.GetPayment().GetId()), raw, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refund(sold.GetId(), "49.90", paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED)
+	refund(cancelled.GetId(), "49.90", paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED)
+
+	today := time.Now().UTC().Format(time.DateOnly)
+	check := func(when string) {
+		t.Helper()
+		r := e.eventReport(t, shop.Organizer, authn.RoleOrganizer, shop.Event)
+		s := r.GetSummary()
+		if s.GetReservations() != 3 || s.GetConfirmedBookings() != 1 || s.GetCancelledBookings() != 1 || s.GetExpiredBookings() != 0 ||
+			s.GetTicketsSold() != 2 || s.GetRevenue() != "49.90" || s.GetRefunded() != "49.90" || s.GetCurrency() != "USD" ||
+			fmt.Sprintf("%.4f", s.GetConversionRate()) != "0.3333" {
+			t.Fatalf("%s: summary %v", when, s)
+		}
+		if r.GetTotalSeats() != 10 || r.GetTo() != today || len(r.GetDaily()) != 31 || len(r.GetHourly()) != 31*24 {
+			t.Fatalf("%s: report %s..%s, %d seats, %d days, %d hours", when, r.GetFrom(), r.GetTo(), r.GetTotalSeats(), len(r.GetDaily()), len(r.GetHourly()))
+		}
+		last := r.GetDaily()[30]
+		if last.GetStart().AsTime().Format(time.DateOnly) != today || last.GetReservations() != 3 || last.GetConfirmedBookings() != 1 ||
+			last.GetTicketsSold() != 2 || last.GetRevenue() != "99.80" {
+			t.Fatalf("%s: today %v", when, last)
+		}
+		var hourSum int32
+		for _, h := range r.GetHourly() {
+			hourSum += h.GetReservations()
+			if h.GetStart().AsTime().Minute() != 0 {
+				t.Fatalf("hour bucket %v", h.GetStart().AsTime())
+			}
+		}
+		if hourSum != 3 || r.GetDaily()[0].GetReservations() != 0 || r.GetDaily()[0].GetRevenue() != "0.00" {
+			t.Fatalf("%s: %d reservations over the hours, first day %v", when, hourSum, r.GetDaily()[0])
+		}
+	}
+	meshtest.Eventually(t, 20*time.Second, "events counted", func() bool {
+		return e.count(t, `SELECT COALESCE(sum(reservations), 0) FROM analytics_event_daily`) == 4 &&
+			e.count(t, `SELECT count(*) FROM processed_events WHERE consumer = 'analytics' AND event_id LIKE 'payment:%'`) == 1
+	})
+	e.drained(t, analytics.ConsumerGroup, topics...)
+	check("first delivery")
+
+	// Kafka delivers everything again: nothing changes.
+	if n := e.republish(t, analytics.TopicBookingEvents); n != 6 {
+		t.Fatalf("republished %d booking events, want 6", n)
+	}
+	e.republish(t, analytics.TopicPaymentRefunded)
+	e.drained(t, analytics.ConsumerGroup, topics...)
+	check("redelivery")
+	if n := e.count(t, `SELECT COALESCE(sum(reservations), 0) FROM analytics_event_hourly`); n != 4 {
+		t.Fatalf("hourly table holds %d reservations, want 4", n)
+	}
+
+	// Who may read: the organizer and admins; another organizer or a buyer
+	// may not, and a hidden (draft) event is NOT_FOUND to them.
+	if r := e.eventReport(t, uuid.NewString(), authn.RoleAdmin, shop.Event); r.GetSummary().GetReservations() != 3 {
+		t.Fatalf("admin sees %v", r.GetSummary())
+	}
+	get := func(user, role, event string) error {
+		_, err := e.analytics.GetEventAnalytics(ctx, meshtest.As(t, e.Mesh, user, role, &analyticsv1.GetEventAnalyticsRequest{EventId: event}))
+		return err
+	}
+	wantCode(t, get(other.Organizer, authn.RoleOrganizer, shop.Event), errs.Forbidden)
+	wantCode(t, get(shop.Users[0], authn.RoleUser, shop.Event), errs.Forbidden)
+	wantCode(t, get(shop.Organizer, authn.RoleOrganizer, uuid.NewString()), errs.NotFound)
+	_, err := e.analytics.GetEventAnalytics(ctx, connect.NewRequest(&analyticsv1.GetEventAnalyticsRequest{EventId: shop.Event}))
+	wantCode(t, err, errs.Unauthorized)
+	var draft string
+	if err := e.Pool.QueryRow(ctx, `INSERT INTO events (organizer_id, title, slug) VALUES ($1, 'Secret', 'secret-'||gen_random_uuid()) RETURNING id::text`,
+		other.Organizer).Scan(&draft); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, get(shop.Organizer, authn.RoleOrganizer, draft), errs.NotFound)
+	if r := e.eventReport(t, other.Organizer, authn.RoleOrganizer, draft); r.GetSummary().GetReservations() != 0 || r.GetSummary().GetRevenue() != "0.00" {
+		t.Fatalf("empty draft report %v", r.GetSummary())
+	}
+
+	// Date ranges: a past window holds nothing; to before from is refused.
+	res, err := e.analytics.GetEventAnalytics(ctx, meshtest.As(t, e.Mesh, shop.Organizer, authn.RoleOrganizer,
+		&analyticsv1.GetEventAnalyticsRequest{EventId: shop.Event, From: "2020-01-01", To: "2020-01-02"}))
+	if err != nil || res.Msg.GetAnalytics().GetSummary().GetReservations() != 0 || len(res.Msg.GetAnalytics().GetDaily()) != 2 || len(res.Msg.GetAnalytics().GetHourly()) != 48 {
+		t.Fatalf("past window: %v %v", res, err)
+	}
+	_, err = e.analytics.GetEventAnalytics(ctx, meshtest.As(t, e.Mesh, shop.Organizer, authn.RoleOrganizer,
+		&analyticsv1.GetEventAnalyticsRequest{EventId: shop.Event, From: "2020-01-02", To: "2020-01-01"}))
+	wantCode(t, err, errs.Validation)
+
+	// Dashboards: an organizer's own events, every event for an admin.
+	dash := func(user, role string) *analyticsv1.Dashboard {
+		t.Helper()
+		res, err := e.analytics.GetDashboard(ctx, meshtest.As(t, e.Mesh, user, role, &analyticsv1.GetDashboardRequest{}))
+		if err != nil {
+			t.Fatalf("dashboard as %s: %v", role, err)
+		}
+		return res.Msg.GetDashboard()
+	}
+	own := dash(shop.Organizer, authn.RoleOrganizer)
+	if own.GetSummary().GetReservations() != 3 || own.GetSummary().GetRevenue() != "49.90" || len(own.GetTopEvents()) != 1 ||
+		own.GetTopEvents()[0].GetEventId() != shop.Event || own.GetTopEvents()[0].GetTicketsSold() != 2 || own.GetTopEvents()[0].GetRevenue() != "49.90" ||
+		own.GetTopEvents()[0].GetTitle() != "Rush" || len(own.GetDaily()) != 31 {
+		t.Fatalf("organizer dashboard %v", own)
+	}
+	if theirs := dash(other.Organizer, authn.RoleOrganizer); theirs.GetSummary().GetReservations() != 1 || len(theirs.GetTopEvents()) != 1 ||
+		theirs.GetTopEvents()[0].GetEventId() != other.Event {
+		t.Fatalf("other organizer's dashboard %v", theirs)
+	}
+	if all := dash(uuid.NewString(), authn.RoleAdmin); all.GetSummary().GetReservations() != 4 || len(all.GetTopEvents()) != 2 ||
+		all.GetTopEvents()[0].GetEventId() != shop.Event {
+		t.Fatalf("admin dashboard %v", all)
+	}
+	_, err = e.analytics.GetDashboard(ctx, meshtest.As(t, e.Mesh, shop.Users[0], authn.RoleUser, &analyticsv1.GetDashboardRequest{}))
+	wantCode(t, err, errs.Forbidden)
+}
+
+// The money path end to end: reserve, pay sim_ok, the saga confirms and
+// asks notify for the e-ticket; a declined payment leaves the hold to
+// expire and the buyer is told. Analytics counts each once.
+func TestPaidAndDeclined(t *testing.T) {
+	t.Parallel()
+	smtp := mailtest.NewServer(t)
+	secret := "analytics-test-ticket-secret-0123"
+	e := start(t, "booking,relay,persister,payment,saga,notify,analytics",
+		"-smtp.addr="+smtp.Addr, "-notify.ticket-secret="+secret, "-notify.poll=100ms",
+		"-booking.hold-ttl=5s", "-saga.retry-backoff=20ms", "-payment.outbox-poll=50ms")
+	ctx := context.Background()
+	shop := e.SeedShop(t, meshtest.ShopOptions{Users: 2})
+	payer, decliner := shop.Users[0], shop.Users[1]
+	email := func(user string) string {
+		var s string
+		if err := e.Pool.QueryRow(ctx, `SELECT email FROM users WHERE id = $1`, user).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	pay := func(user, booking, method string) {
+		if _, err := e.payment.CreatePayment(ctx, meshtest.As(t, e.Mesh, user, authn.RoleUser,
+			&paymentv1.CreatePaymentRequest{BookingId: booking, PaymentMethod: method})); err != nil {
+			t.Fatalf("pay %s: %v", method, err)
+		}
+	}
+	paid := e.Reserve(t, shop, payer, 2)
+	pay(payer, paid.GetId(), "sim_ok")
+	declined := e.Reserve(t, shop, decliner, 1)
+	pay(decliner, declined.GetId(), "sim_declined")
+
+	m := smtp.WaitFor(t, email(payer), 20*time.Second)
+	if !strings.Contains(m.Text, notify.Reference(paid.GetId())) || !strings.Contains(m.Text, notify.TicketCode([]byte(secret), paid.GetId())) {
+		t.Fatalf("confirmation mail: %q\n%s", m.Subject, m.Text)
+	}
+	x := smtp.WaitFor(t, email(decliner), 20*time.Second)
+	if !strings.Contains(x.Subject, "expired") || !strings.Contains(x.Text, notify.Reference(declined.GetId())) {
+		t.Fatalf("expiry mail: %q\n%s", x.Subject, x.Text)
+	}
+
+	want := func(when string) {
+		t.Helper()
+		s := e.eventReport(t, shop.Organizer, authn.RoleOrganizer, shop.Event).GetSummary()
+		if s.GetReservations() != 2 || s.GetConfirmedBookings() != 1 || s.GetExpiredBookings() != 1 || s.GetTicketsSold() != 2 ||
+			s.GetRevenue() != "99.80" || s.GetRefunded() != "0.00" || s.GetConversionRate() != 0.5 {
+			t.Fatalf("%s: %v", when, s)
+		}
+	}
+	meshtest.Eventually(t, 20*time.Second, "expiry counted", func() bool {
+		return e.count(t, `SELECT COALESCE(sum(expirations), 0) FROM analytics_event_daily`) == 1
+	})
+	e.drained(t, analytics.ConsumerGroup, topics...)
+	want("first delivery")
+	e.republish(t, analytics.TopicBookingEvents)
+	e.drained(t, analytics.ConsumerGroup, topics...)
+	want("redelivery")
+	time.Sleep(300 * time.Millisecond)
+	if n, k := len(smtp.To(email(payer))), len(smtp.To(email(decliner))); n != 1 || k != 1 {
+		t.Fatalf("payer got %d mails, decliner %d; want one each", n, k)
+	}
+}

@@ -1,0 +1,176 @@
+package analytics
+
+import (
+	"context"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	analyticsv1 "github.com/bookingrush/rush/gen/bookingrush/analytics/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/analytics/v1/analyticsv1connect"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// Server implements analyticsv1connect.AnalyticsServiceHandler.
+type Server struct {
+	store *Store
+	now   func() time.Time
+}
+
+var _ analyticsv1connect.AnalyticsServiceHandler = (*Server)(nil)
+
+// NewServer returns the AnalyticsService handler.
+func NewServer(store *Store) analyticsv1connect.AnalyticsServiceHandler {
+	return &Server{store: store, now: time.Now}
+}
+
+// currency of every amount: bookings are priced in one currency (the
+// booking engine's), and the aggregates keep none.
+const currency = "USD"
+
+// maxDays bounds a report's range (its hourly series has 24 points a day).
+const maxDays = 366
+
+// GetEventAnalytics reports one event to its organizer or an admin. Anyone
+// else gets FORBIDDEN, or NOT_FOUND when the event is not public (a draft,
+// or deleted), so reports do not reveal hidden events.
+func (s *Server) GetEventAnalytics(ctx context.Context, req *connect.Request[analyticsv1.GetEventAnalyticsRequest]) (*connect.Response[analyticsv1.GetEventAnalyticsResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	id := req.Msg.GetEventId()
+	ev, err := s.store.Event(ctx, id)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	if err := mayRead(p, ev); err != nil {
+		return nil, errs.Connect(err)
+	}
+	from, to, err := dateRange(req.Msg.GetFrom(), req.Msg.GetTo(), s.now())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	sc := Scope{EventID: id}
+	out := &analyticsv1.EventAnalytics{EventId: id, From: from.Format(time.DateOnly), To: to.Format(time.DateOnly)}
+	if out.Summary, out.Daily, out.Hourly, err = s.report(ctx, sc, from, to); err != nil {
+		return nil, errs.Connect(err)
+	}
+	seats, err := s.store.TotalSeats(ctx, id)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	out.TotalSeats = int32(seats)
+	return connect.NewResponse(&analyticsv1.GetEventAnalyticsResponse{Analytics: out}), nil
+}
+
+// GetDashboard reports an organizer's events, or every event to an admin.
+func (s *Server) GetDashboard(ctx context.Context, req *connect.Request[analyticsv1.GetDashboardRequest]) (*connect.Response[analyticsv1.GetDashboardResponse], error) {
+	p, err := authn.Require(ctx, authn.RoleOrganizer)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	from, to, err := dateRange(req.Msg.GetFrom(), req.Msg.GetTo(), s.now())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	var sc Scope
+	if p.Role == authn.RoleOrganizer {
+		sc.OrganizerID = p.UserID
+	}
+	out := &analyticsv1.Dashboard{From: from.Format(time.DateOnly), To: to.Format(time.DateOnly)}
+	if out.Summary, out.Daily, out.Hourly, err = s.report(ctx, sc, from, to); err != nil {
+		return nil, errs.Connect(err)
+	}
+	top, err := s.store.TopEvents(ctx, sc, from, to, 10)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	for _, e := range top {
+		out.TopEvents = append(out.TopEvents, &analyticsv1.EventSales{EventId: e.EventID, Title: e.Title, TicketsSold: int32(e.SeatsSold), Revenue: e.NetRevenue})
+	}
+	return connect.NewResponse(&analyticsv1.GetDashboardResponse{Dashboard: out}), nil
+}
+
+// mayRead lets an event's organizer, admins and services read its report.
+func mayRead(p *authn.Principal, ev Event) error {
+	if p.Role == authn.RoleAdmin || p.Role == authn.RoleService || (p.Role == authn.RoleOrganizer && p.UserID == ev.OrganizerID) {
+		return nil
+	}
+	if ev.Deleted || ev.Status == "draft" {
+		return errs.New(errs.NotFound, "event not found")
+	}
+	return errs.New(errs.Forbidden, "only the event's organizer or an admin may read its analytics")
+}
+
+// report builds the summary and both series of a scope.
+func (s *Server) report(ctx context.Context, sc Scope, from, to time.Time) (*analyticsv1.SalesSummary, []*analyticsv1.SeriesPoint, []*analyticsv1.SeriesPoint, error) {
+	t, err := s.store.Summary(ctx, sc, from, to)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	daily, err := s.store.Daily(ctx, sc, from, to)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	hourly, err := s.store.Hourly(ctx, sc, from, to)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return summary(t), points(daily), points(hourly), nil
+}
+
+func summary(t Totals) *analyticsv1.SalesSummary {
+	return &analyticsv1.SalesSummary{
+		Reservations: int32(t.Reservations), ConfirmedBookings: int32(t.Confirmed), CancelledBookings: int32(t.Cancelled),
+		ExpiredBookings: int32(t.Expired), TicketsSold: int32(t.SeatsSold), Revenue: t.NetRevenue, Refunded: t.Refunds,
+		Currency: currency, ConversionRate: conversion(t.Confirmed, t.Reservations),
+	}
+}
+
+// conversion is confirmed / reserved, kept within [0, 1]: a range may
+// hold the confirmation of a hold made before it began.
+func conversion(confirmed, reservations int64) float64 {
+	if reservations <= 0 {
+		return 0
+	}
+	return min(float64(confirmed)/float64(reservations), 1)
+}
+
+func points(ps []Point) []*analyticsv1.SeriesPoint {
+	out := make([]*analyticsv1.SeriesPoint, len(ps))
+	for i, p := range ps {
+		out[i] = &analyticsv1.SeriesPoint{
+			Start: timestamppb.New(p.Start), Reservations: int32(p.Reservations), ConfirmedBookings: int32(p.Confirmed),
+			TicketsSold: int32(p.SeatsSold), Revenue: p.Revenue,
+		}
+	}
+	return out
+}
+
+// dateRange reads from and to ("YYYY-MM-DD", UTC days, both included):
+// an empty to is today, an empty from is 30 days before to.
+func dateRange(from, to string, now time.Time) (time.Time, time.Time, error) {
+	var f, t time.Time
+	var err error
+	if to == "" {
+		n := now.UTC()
+		t = time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, time.UTC)
+	} else if t, err = time.Parse(time.DateOnly, to); err != nil {
+		return f, t, errs.New(errs.Validation, "to is not a date (YYYY-MM-DD)", "field", "to")
+	}
+	if from == "" {
+		f = t.AddDate(0, 0, -30)
+	} else if f, err = time.Parse(time.DateOnly, from); err != nil {
+		return f, t, errs.New(errs.Validation, "from is not a date (YYYY-MM-DD)", "field", "from")
+	}
+	if f.After(t) {
+		return f, t, errs.New(errs.Validation, "to must not be before from", "field", "to")
+	}
+	if t.Sub(f) > maxDays*24*time.Hour {
+		return f, t, errs.New(errs.Validation, "the date range is longer than 366 days", "field", "from", "max_days", maxDays)
+	}
+	return f, t, nil
+}

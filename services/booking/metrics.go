@@ -1,0 +1,75 @@
+package booking
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// metrics are the plan's booking series (§8.2): reservations made, refused
+// (by code: INSUFFICIENT_STOCK is a sold-out answer) and holds active.
+type metrics struct {
+	reservations prometheus.Counter
+	failures     *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer, eng *Engine) (*metrics, error) {
+	m := &metrics{
+		reservations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "booking_reservations_total", Help: "Reservations made (seats held).",
+		}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "booking_reservation_failures_total", Help: "Reserve calls refused, by error code (INSUFFICIENT_STOCK = sold out).",
+		}, []string{"code"}),
+	}
+	active := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "active_reservations", Help: "Holds currently waiting for payment, over every loaded event.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, _ := eng.ActiveHolds(ctx)
+		return float64(n)
+	})
+	for _, c := range []prometheus.Collector{m.reservations, m.failures, active} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) observe(err error) {
+	if err == nil {
+		m.reservations.Inc()
+		return
+	}
+	code := errs.Internal
+	if e := errs.FromConnect(err); e != nil {
+		code = e.Code
+	}
+	m.failures.WithLabelValues(string(code)).Inc()
+}
+
+// ActiveHolds counts live holds over every loaded event.
+func (e *Engine) ActiveHolds(ctx context.Context) (int64, error) {
+	events, err := e.Events(ctx)
+	if err != nil {
+		return 0, err
+	}
+	pipe := e.rdb.Pipeline()
+	cmds := make([]interface{ Val() int64 }, len(events))
+	for i, ev := range events {
+		cmds[i] = pipe.ZCard(ctx, e.expiryKey(ev))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, c := range cmds {
+		n += c.Val()
+	}
+	return n, nil
+}

@@ -1,0 +1,234 @@
+package notify_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	notifyv1 "github.com/bookingrush/rush/gen/bookingrush/notify/v1"
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/services/notify"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/mail/mailtest"
+	"github.com/bookingrush/rush/services/platform/meshtest"
+)
+
+// The confirmation comes from the saga's SendNotification (confirmed on
+// booking.events sends nothing), the cancellation from booking.events, the
+// refund from payment.refunded; each once, however often it is asked for.
+func TestBookingMails(t *testing.T) {
+	t.Parallel()
+	e := start(t, mailtest.NewServer(t))
+	ctx := context.Background()
+	shop := e.SeedShop(t, meshtest.ShopOptions{Users: 3})
+	buyer, canceller, stranger := shop.Users[0], shop.Users[1], shop.Users[2]
+	buyerMail, cancellerMail := e.email(t, buyer), e.email(t, canceller)
+
+	// Reserve, then confirm as the saga's step 1 does (the system).
+	b := e.Reserve(t, shop, buyer, 2)
+	if _, err := e.booking.ConfirmBooking(ctx, asService(t, e, "saga", &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
+		t.Fatalf("confirm: %v", err)
+	}
+	// Step 2, retried as a saga would after a timeout: one notification.
+	first, err := e.sendConfirmation(t, b)
+	if err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	again, err := e.sendConfirmation(t, b)
+	if err != nil {
+		t.Fatalf("send again: %v", err)
+	}
+	if first.GetId() == "" || again.GetId() != first.GetId() || first.GetTemplate() != notifyv1.Template_TEMPLATE_BOOKING_CONFIRMED {
+		t.Fatalf("repeated send recorded %v and %v", first, again)
+	}
+	m := e.smtp.WaitFor(t, buyerMail, 20*time.Second)
+	ref, code := notify.Reference(b.GetId()), notify.TicketCode([]byte(ticketSecret), b.GetId())
+	if !strings.Contains(m.Subject, ref) || !strings.Contains(m.Text, ref) || !strings.Contains(m.Text, code) ||
+		!strings.Contains(m.HTML, code) || !strings.Contains(m.Text, "Rush") || !strings.Contains(m.Text, b.GetTotalAmount()) {
+		t.Fatalf("confirmation lacks reference %s or e-ticket %s: %q\n%s", ref, code, m.Subject, m.Text)
+	}
+	if len(code) != 14 || code != notify.TicketCode([]byte(ticketSecret), b.GetId()) || code == notify.TicketCode([]byte(ticketSecret), uuid.NewString()) {
+		t.Fatalf("e-ticket code %q is not short, deterministic and per booking", code)
+	}
+
+	// A held booking cancelled by its buyer: the cancellation mail.
+	c := e.Reserve(t, shop, canceller, 1)
+	if _, err := e.booking.CancelBooking(ctx, meshtest.As(t, e.Mesh, canceller, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: c.GetId()})); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	cm := e.smtp.WaitFor(t, cancellerMail, 20*time.Second)
+	if !strings.Contains(cm.Subject, "cancelled") || !strings.Contains(cm.Text, notify.Reference(c.GetId())) || !strings.Contains(cm.Text, "Rush") {
+		t.Fatalf("cancellation mail: %q\n%s", cm.Subject, cm.Text)
+	}
+
+	// A refund, delivered twice as the outbox relay may: one mail. (Money
+	// goes back long after the persister recorded the booking, whose event
+	// the mail names.)
+	meshtest.Eventually(t, 10*time.Second, "booking persisted", func() bool {
+		return e.count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'confirmed'`, b.GetId()) == 1
+	})
+	ev := &paymentv1.PaymentEvent{
+		Id: uuid.NewString(), Type: notify.TopicPaymentRefunded, RefundAmount: "49.90",
+		RefundCause: paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED, OccurredAt: timestamppb.Now(),
+		Payment: &paymentv1.Payment{Id: uuid.NewString(), BookingId: b.GetId(), UserId: buyer, Amount: b.GetTotalAmount(),
+			Currency: "USD", Status: paymentv1.PaymentStatus_PAYMENT_STATUS_PARTIALLY_REFUNDED, RefundedAmount: "49.90"},
+	}
+	raw, _ := proto.Marshal(ev)
+	for range 2 {
+		if err := e.Producer.Publish(ctx, notify.TopicPaymentRefunded, []byte(ev.GetPayment().GetId()), raw, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	meshtest.Eventually(t, 20*time.Second, "refund mail", func() bool { return len(e.smtp.To(buyerMail)) == 2 })
+	rm := e.smtp.To(buyerMail)[1]
+	if !strings.Contains(rm.Subject, "49.90") || !strings.Contains(rm.Text, ref) || !strings.Contains(rm.Text, "Rush") {
+		t.Fatalf("refund mail: %q\n%s", rm.Subject, rm.Text)
+	}
+
+	// Everything consumed twice over: still one mail per kind.
+	e.republish(t, notify.TopicBookingEvents)
+	e.drained(t, notify.ConsumerGroup, notify.TopicBookingEvents, notify.TopicPaymentRefunded)
+	time.Sleep(300 * time.Millisecond) // a duplicate would be mailed within a poll
+	if n, k := len(e.smtp.To(buyerMail)), len(e.smtp.To(cancellerMail)); n != 2 || k != 1 {
+		t.Fatalf("buyer got %d mails (want confirmation + refund), canceller %d", n, k)
+	}
+	if n := e.count(t, `SELECT count(*) FROM notifications WHERE status = 'sent' AND attempts = 1`); n != 3 {
+		t.Fatalf("%d notifications sent, want 3", n)
+	}
+
+	// GET /notifications: own rows only, newest first, paged.
+	list := func(user string, page, per int32) *notifyv1.ListNotificationsResponse {
+		t.Helper()
+		res, err := e.notify.ListNotifications(ctx, meshtest.As(t, e.Mesh, user, authn.RoleUser, &notifyv1.ListNotificationsRequest{Page: page, PerPage: per}))
+		if err != nil {
+			t.Fatalf("list: %v", err)
+		}
+		return res.Msg
+	}
+	own := list(buyer, 0, 0)
+	if len(own.GetNotifications()) != 2 || own.GetMeta().GetTotal() != 2 || own.GetMeta().GetPage() != 1 || own.GetMeta().GetPerPage() != 20 ||
+		own.GetNotifications()[0].GetTemplate() != notifyv1.Template_TEMPLATE_REFUND_ISSUED ||
+		own.GetNotifications()[1].GetTemplate() != notifyv1.Template_TEMPLATE_BOOKING_CONFIRMED {
+		t.Fatalf("buyer's notifications: %v", own)
+	}
+	for _, n := range own.GetNotifications() {
+		if n.GetUserId() != buyer || n.GetRecipient() != buyerMail || n.GetStatus() != notifyv1.NotificationStatus_NOTIFICATION_STATUS_SENT ||
+			n.GetAttempts() != 1 || n.GetSentAt() == nil {
+			t.Fatalf("notification %v", n)
+		}
+	}
+	if p2 := list(buyer, 2, 1); len(p2.GetNotifications()) != 1 || p2.GetMeta().GetTotal() != 2 ||
+		p2.GetNotifications()[0].GetId() != first.GetId() {
+		t.Fatalf("page 2 of 1: %v", p2)
+	}
+	if other := list(canceller, 0, 0); len(other.GetNotifications()) != 1 || other.GetNotifications()[0].GetUserId() != canceller {
+		t.Fatalf("canceller sees %v", other)
+	}
+	if none := list(stranger, 0, 0); len(none.GetNotifications()) != 0 || none.GetMeta().GetTotal() != 0 {
+		t.Fatalf("stranger sees %v", none)
+	}
+	_, err = e.notify.ListNotifications(ctx, connect.NewRequest(&notifyv1.ListNotificationsRequest{}))
+	wantCode(t, err, errs.Unauthorized)
+
+	// SendNotification is for services: a user (even an admin) may not mail.
+	req := &notifyv1.SendNotificationRequest{Template: notifyv1.Template_TEMPLATE_WELCOME, Recipient: "x@example.com", IdempotencyKey: "welcome-" + uuid.NewString()}
+	_, err = e.notify.SendNotification(ctx, meshtest.As(t, e.Mesh, buyer, authn.RoleUser, req))
+	wantCode(t, err, errs.Forbidden)
+	_, err = e.notify.SendNotification(ctx, meshtest.As(t, e.Mesh, buyer, authn.RoleAdmin, req))
+	wantCode(t, err, errs.Forbidden)
+	// A confirmation without its booking is refused, and nothing recorded.
+	bad := &notifyv1.SendNotificationRequest{Template: notifyv1.Template_TEMPLATE_BOOKING_CONFIRMED, Recipient: "x@example.com", IdempotencyKey: "bad-" + uuid.NewString()}
+	_, err = e.notify.SendNotification(ctx, asService(t, e, "saga", bad))
+	wantCode(t, err, errs.Validation)
+	if n := e.count(t, `SELECT count(*) FROM notifications WHERE idempotency_key = $1`, bad.GetIdempotencyKey()); n != 0 {
+		t.Fatalf("refused request recorded %d rows", n)
+	}
+}
+
+// An unpaid hold expires: the buyer is told once, even when booking.events
+// delivers the expiry again.
+func TestExpiryMail(t *testing.T) {
+	t.Parallel()
+	e := start(t, mailtest.NewServer(t), "-booking.hold-ttl=1s")
+	shop := e.SeedShop(t, meshtest.ShopOptions{Users: 1})
+	user := shop.Users[0]
+	b := e.Reserve(t, shop, user, 1)
+	m := e.smtp.WaitFor(t, e.email(t, user), 20*time.Second)
+	if !strings.Contains(m.Subject, "expired") || !strings.Contains(m.Text, notify.Reference(b.GetId())) || !strings.Contains(m.HTML, notify.Reference(b.GetId())) {
+		t.Fatalf("expiry mail: %q\n%s", m.Subject, m.Text)
+	}
+	if n := e.republish(t, notify.TopicBookingEvents); n < 2 {
+		t.Fatalf("republished %d booking events, want reserved and expired", n)
+	}
+	e.drained(t, notify.ConsumerGroup, notify.TopicBookingEvents)
+	time.Sleep(300 * time.Millisecond)
+	if n := len(e.smtp.Messages()); n != 1 {
+		t.Fatalf("%d mails after a redelivery, want 1", n)
+	}
+	if n := e.count(t, `SELECT count(*) FROM notifications WHERE kind = 'booking_expired' AND user_id = $1`, user); n != 1 {
+		t.Fatalf("%d expiry notifications", n)
+	}
+}
+
+// The relay refuses for a while: a message is retried with backoff and
+// marked failed after notify.max-attempts; the next one goes out on its
+// second attempt. A sent reset mail keeps no token.
+func TestSMTPRetries(t *testing.T) {
+	t.Parallel()
+	e := start(t, mailtest.NewServer(t, mailtest.WithTemporaryFailures(3)), "-notify.max-attempts=2")
+	ctx := context.Background()
+	type row struct {
+		status, lastErr, body, data string
+		attempts                    int
+	}
+	read := func(id string) row {
+		var r row
+		if err := e.Pool.QueryRow(ctx, `SELECT status, COALESCE(last_error, ''), body, data::text, attempts FROM notifications WHERE id = $1`, id).
+			Scan(&r.status, &r.lastErr, &r.body, &r.data, &r.attempts); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	send := func(tpl notifyv1.Template, to string, data map[string]string) *notifyv1.Notification {
+		t.Helper()
+		res, err := e.notify.SendNotification(ctx, asService(t, e, "auth", &notifyv1.SendNotificationRequest{
+			Template: tpl, Recipient: to, Data: data, IdempotencyKey: "test-" + uuid.NewString(),
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Msg.GetNotification().GetStatus() != notifyv1.NotificationStatus_NOTIFICATION_STATUS_PENDING {
+			t.Fatalf("new notification %v", res.Msg.GetNotification())
+		}
+		return res.Msg.GetNotification()
+	}
+
+	lost := send(notifyv1.Template_TEMPLATE_WELCOME, "lost@example.com", nil)
+	meshtest.Eventually(t, 20*time.Second, "first mail given up", func() bool { return read(lost.GetId()).status != "pending" })
+	if r := read(lost.GetId()); r.status != "failed" || r.attempts != 2 || !strings.Contains(r.lastErr, "451") {
+		t.Fatalf("after the relay refused twice: %+v", r)
+	}
+
+	link := "https://tickets.example.com/reset?token=secret-token-0123456789"
+	reset := send(notifyv1.Template_TEMPLATE_PASSWORD_RESET, "reset@example.com", map[string]string{"reset_url": link, "name": "Ana"})
+	m := e.smtp.WaitFor(t, "reset@example.com", 20*time.Second)
+	if !strings.Contains(m.Text, link) || !strings.Contains(m.Subject, "Reset") {
+		t.Fatalf("reset mail: %q\n%s", m.Subject, m.Text)
+	}
+	meshtest.Eventually(t, 5*time.Second, "reset recorded as sent", func() bool { return read(reset.GetId()).status == "sent" })
+	r := read(reset.GetId())
+	if r.attempts != 2 || r.lastErr != "" || strings.Contains(r.body, "secret-token") || strings.Contains(r.data, "secret-token") {
+		t.Fatalf("reset after one temporary failure: %+v", r)
+	}
+	if n := len(e.smtp.To("lost@example.com")); n != 0 {
+		t.Fatalf("the failed mail arrived %d times", n)
+	}
+}

@@ -1,0 +1,102 @@
+package notify
+
+import (
+	"context"
+	"crypto/rand"
+	"maps"
+	"net/mail"
+
+	"go.uber.org/zap"
+
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// Request asks for one message.
+type Request struct {
+	// Kind is the template ("booking_confirmed").
+	Kind string
+	// Recipient is the address to mail.
+	Recipient string
+	// UserID is the account the message is for; empty for none.
+	UserID string
+	// Data fills the template.
+	Data map[string]string
+	// Key deduplicates: a second request with the same key sends nothing.
+	Key string
+}
+
+// Service records messages and hands them to the delivery worker.
+type Service struct {
+	store     *Store
+	worker    *Worker
+	ticketKey []byte
+	log       *zap.Logger
+}
+
+// NewService returns the service. The e-ticket key is notify.ticket-secret,
+// else jwt.secret; with neither (a single dev process) it is random, so
+// codes issued before a restart no longer verify — said once in the log.
+func NewService(cfg Config, jwt authn.Config, store *Store, worker *Worker, log *zap.Logger) *Service {
+	key := []byte(cfg.TicketSecret.Reveal())
+	if len(key) == 0 {
+		key = []byte(jwt.Secret.Reveal())
+	}
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key)
+		log.Warn("notify: neither notify.ticket-secret nor jwt.secret is set; e-ticket codes use a random key and change on restart")
+	}
+	return &Service{store: store, worker: worker, ticketKey: key, log: log.Named("notify")}
+}
+
+// Send records the message r asks for, rendered, as pending (or returns
+// the message already recorded under r.Key) and wakes the worker. It does
+// not wait for the relay: once recorded, the mail goes out with retries
+// even if this process dies.
+func (s *Service) Send(ctx context.Context, r Request) (Notification, error) {
+	if _, ok := templates[r.Kind]; !ok {
+		return Notification{}, errs.New(errs.Validation, "unknown template", "field", "template")
+	}
+	if _, err := mail.ParseAddress(r.Recipient); err != nil {
+		return Notification{}, errs.New(errs.Validation, "recipient is not an e-mail address", "field", "recipient")
+	}
+	data := maps.Clone(r.Data)
+	if data == nil {
+		data = map[string]string{}
+	}
+	if id := data["booking_id"]; id != "" {
+		if data["reference"] == "" {
+			data["reference"] = Reference(id)
+		}
+		if r.Kind == "booking_confirmed" {
+			// Computed here, never taken from the caller: the code is ours.
+			data["ticket_code"] = TicketCode(s.ticketKey, id)
+		}
+	}
+	if data["currency"] == "" {
+		data["currency"] = "USD"
+	}
+	m, err := render(r.Kind, data)
+	if err != nil {
+		return Notification{}, err
+	}
+	n, created, err := s.store.Insert(ctx, Notification{
+		UserID: r.UserID, Kind: r.Kind, Recipient: r.Recipient, Subject: m.Subject, Body: m.Text, Data: data, Key: r.Key,
+	})
+	if err != nil {
+		return Notification{}, err
+	}
+	if created {
+		s.worker.Kick()
+	}
+	return n, nil
+}
+
+// List pages the caller's own notifications.
+func (s *Service) List(ctx context.Context, p *authn.Principal, page, perPage int) ([]Notification, int, error) {
+	if !isUUID(p.UserID) {
+		return nil, 0, nil // a service token is no user and has no mail
+	}
+	return s.store.List(ctx, p.UserID, page, perPage)
+}

@@ -1,0 +1,168 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// Notification is one row of notifications.
+type Notification struct {
+	ID, UserID, Kind, Recipient, Subject, Body, Status, LastError, Key string
+	Data                                                               map[string]string
+	Attempts                                                           int
+	SentAt, CreatedAt                                                  time.Time
+}
+
+// Store is notify's SQL.
+type Store struct {
+	db *pgxpool.Pool
+}
+
+// NewStore returns the store on db.
+func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
+
+const columns = `id::text, COALESCE(user_id::text, ''), kind, recipient, subject, body, data, status, attempts,
+	COALESCE(last_error, ''), idempotency_key, sent_at, created_at`
+
+func scan(row pgx.Row) (Notification, error) {
+	var (
+		n    Notification
+		data []byte
+		sent *time.Time
+	)
+	err := row.Scan(&n.ID, &n.UserID, &n.Kind, &n.Recipient, &n.Subject, &n.Body, &data, &n.Status, &n.Attempts,
+		&n.LastError, &n.Key, &sent, &n.CreatedAt)
+	if err != nil {
+		return n, err
+	}
+	if sent != nil {
+		n.SentAt = *sent
+	}
+	if len(data) > 0 {
+		_ = json.Unmarshal(data, &n.Data) // written by Insert: always an object of strings
+	}
+	return n, nil
+}
+
+// Insert records n as pending unless a notification with the same
+// idempotency key exists: then that one is returned and created is false.
+func (s *Store) Insert(ctx context.Context, n Notification) (_ Notification, created bool, _ error) {
+	data, err := json.Marshal(n.Data)
+	if err != nil {
+		return Notification{}, false, err
+	}
+	var user any
+	if n.UserID != "" {
+		user = n.UserID
+	}
+	out, err := scan(s.db.QueryRow(ctx, `INSERT INTO notifications (user_id, kind, recipient, subject, body, data, idempotency_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (idempotency_key) DO NOTHING RETURNING `+columns,
+		user, n.Kind, n.Recipient, n.Subject, n.Body, string(data), n.Key))
+	if err == nil {
+		return out, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+			return Notification{}, false, errs.New(errs.Validation, "unknown user", "field", "user_id")
+		}
+		return Notification{}, false, dbErr(err)
+	}
+	out, err = scan(s.db.QueryRow(ctx, `SELECT `+columns+` FROM notifications WHERE idempotency_key = $1`, n.Key))
+	return out, false, dbErr(err)
+}
+
+// List pages userID's notifications, newest first, and counts them all.
+func (s *Store) List(ctx context.Context, userID string, page, perPage int) ([]Notification, int, error) {
+	var total int
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE user_id = $1`, userID).Scan(&total); err != nil {
+		return nil, 0, dbErr(err)
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+columns+` FROM notifications WHERE user_id = $1
+		ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`, userID, perPage, (page-1)*perPage)
+	if err != nil {
+		return nil, 0, dbErr(err)
+	}
+	defer rows.Close()
+	var out []Notification
+	for rows.Next() {
+		n, err := scan(rows)
+		if err != nil {
+			return nil, 0, dbErr(err)
+		}
+		out = append(out, n)
+	}
+	return out, total, dbErr(rows.Err())
+}
+
+// User is what a mail needs from an account.
+type User struct {
+	Email, Name string
+}
+
+// errNoUser is a user id without an account (deleted since).
+var errNoUser = errors.New("notify: no such user")
+
+// User reads the account of id.
+func (s *Store) User(ctx context.Context, id string) (User, error) {
+	var u User
+	err := s.db.QueryRow(ctx, `SELECT email, full_name FROM users WHERE id = $1`, id).Scan(&u.Email, &u.Name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return u, errNoUser
+	}
+	return u, dbErr(err)
+}
+
+// Show is what a booking mail says about the event.
+type Show struct {
+	EventTitle string
+	ShowDate   time.Time
+}
+
+// Show reads the event's title and the show's date; unknown ids give a
+// zero Show (the mail goes out without them).
+func (s *Store) Show(ctx context.Context, eventID, showID string) (Show, error) {
+	var sh Show
+	var date *time.Time
+	err := s.db.QueryRow(ctx, `SELECT e.title, sh.show_date FROM events e LEFT JOIN shows sh ON sh.id = $2 AND sh.event_id = e.id
+		WHERE e.id = $1`, eventID, showID).Scan(&sh.EventTitle, &date)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Show{}, nil
+	}
+	if date != nil {
+		sh.ShowDate = *date
+	}
+	return sh, dbErr(err)
+}
+
+// BookingOf reads a booking's event and show as the persister recorded
+// them; ok is false when the row is not (yet) there.
+func (s *Store) BookingOf(ctx context.Context, bookingID string) (eventID, showID string, ok bool, err error) {
+	err = s.db.QueryRow(ctx, `SELECT event_id::text, show_id::text FROM bookings WHERE id = $1`, bookingID).Scan(&eventID, &showID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", false, nil
+	}
+	return eventID, showID, err == nil, dbErr(err)
+}
+
+// dbErr turns a Postgres failure into SERVICE_UNAVAILABLE; domain errors
+// pass through.
+func dbErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *errs.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	return errs.Unavailable("the notification store is unreachable; retry", err, "dependency", "postgres")
+}

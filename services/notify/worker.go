@@ -1,0 +1,195 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/bookingrush/rush/services/platform/mail"
+)
+
+// Worker delivers pending notifications. Every replica may run one: a
+// message is locked (FOR UPDATE SKIP LOCKED) for the length of its SMTP
+// attempt, so two workers never mail it at once. An attempt that dies with
+// its process leaves the row pending and unchanged: it is tried again
+// (at-least-once; the relay may have the mail already, SMTP cannot say).
+type Worker struct {
+	cfg    Config
+	store  *Store
+	sender mail.Sender
+	log    *zap.Logger
+	sent   *prometheus.CounterVec
+
+	kick   chan struct{}
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewWorker returns the delivery worker; Start runs it.
+func NewWorker(cfg Config, store *Store, sender mail.Sender, reg *prometheus.Registry, log *zap.Logger) (*Worker, error) {
+	sent := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rush_notify_deliveries_total",
+		Help: "E-mail delivery attempts by kind and outcome (sent, retry, failed).",
+	}, []string{"kind", "outcome"})
+	if err := reg.Register(sent); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			return nil, err
+		}
+		sent = are.ExistingCollector.(*prometheus.CounterVec)
+	}
+	return &Worker{cfg: cfg, store: store, sender: sender, log: log.Named("notify-worker"), sent: sent, kick: make(chan struct{}, 1)}, nil
+}
+
+// Kick asks the worker to look for due messages now.
+func (w *Worker) Kick() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the worker until Stop.
+func (w *Worker) Start(context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done != nil {
+		return errors.New("notify: worker already running")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.cancel, w.done = cancel, make(chan struct{})
+	go w.loop(ctx, w.done)
+	return nil
+}
+
+// Stop ends the worker; an attempt in flight is abandoned (its row stays
+// pending, unchanged) and made again later.
+func (w *Worker) Stop(ctx context.Context) error {
+	w.mu.Lock()
+	cancel, done := w.cancel, w.done
+	w.cancel, w.done = nil, nil
+	w.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (w *Worker) loop(ctx context.Context, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(w.cfg.Poll)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		for ctx.Err() == nil {
+			did, err := w.Once(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					w.log.Warn("notify: delivery paused", zap.Error(err))
+				}
+				break
+			}
+			if !did {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		case <-w.kick:
+		}
+	}
+}
+
+// due selects the oldest pending message whose backoff has passed: the
+// wait after attempt n is retry-backoff * 2^(n-1), at most max-backoff,
+// counted from the attempt (updated_at).
+const due = `SELECT id::text, kind, recipient, subject, body, data, attempts FROM notifications
+ WHERE status = 'pending'
+   AND (attempts = 0 OR updated_at + make_interval(secs => least($1::float8 * power(2, attempts - 1), $2::float8)) <= now())
+ ORDER BY created_at
+ LIMIT 1
+ FOR UPDATE SKIP LOCKED`
+
+// Once makes one delivery attempt for one due message and records it;
+// did is false when nothing was due.
+func (w *Worker) Once(ctx context.Context) (did bool, err error) {
+	tx, err := w.store.db.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	var (
+		id, kind, to, subject, body string
+		raw                         []byte
+		attempts                    int
+	)
+	err = tx.QueryRow(ctx, due, w.cfg.RetryBackoff.Seconds(), w.cfg.MaxBackoff.Seconds()).
+		Scan(&id, &kind, &to, &subject, &body, &raw, &attempts)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, tx.Commit(ctx)
+	}
+	if err != nil {
+		return false, err
+	}
+	var data map[string]string
+	_ = json.Unmarshal(raw, &data)
+	attempts++
+	m, rerr := render(kind, data)
+	permanent := rerr != nil // data that cannot render now never will
+	if rerr == nil {
+		// The subject and text recorded at request time are what the user
+		// was promised; the HTML alternative is rendered from the same data.
+		rerr = w.sender.Send(ctx, mail.Message{To: to, Subject: subject, Text: body, HTML: m.HTML})
+	}
+	if ctx.Err() != nil {
+		return false, ctx.Err() // stopping: the attempt does not count
+	}
+	status, outcome, lastErr := "sent", "sent", ""
+	switch {
+	case rerr == nil:
+	case permanent || errors.Is(rerr, mail.ErrPermanent) || attempts >= w.cfg.MaxAttempts:
+		status, outcome, lastErr = "failed", "failed", rerr.Error()
+	default:
+		status, outcome, lastErr = "pending", "retry", rerr.Error()
+	}
+	scrub := status != "pending" && sensitive[kind]
+	if _, err := tx.Exec(ctx, `UPDATE notifications
+		SET status = $2, attempts = $3, last_error = NULLIF($4, ''),
+		    sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END,
+		    data = CASE WHEN $5 THEN '{"redacted":"true"}'::jsonb ELSE data END,
+		    body = CASE WHEN $5 THEN '' ELSE body END
+		WHERE id = $1`, id, status, attempts, truncate(lastErr, 1000), scrub); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, err
+	}
+	w.sent.WithLabelValues(kind, outcome).Inc()
+	switch status {
+	case "pending":
+		w.log.Warn("notify: delivery failed, will retry", zap.String("id", id), zap.String("kind", kind), zap.Int("attempt", attempts), zap.Error(rerr))
+	case "failed":
+		w.log.Error("notify: delivery failed for good", zap.String("id", id), zap.String("kind", kind), zap.Int("attempts", attempts), zap.Error(rerr))
+	}
+	return true, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

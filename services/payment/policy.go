@@ -1,0 +1,31 @@
+package payment
+
+import (
+	"time"
+
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+)
+
+// RefundPercent is the product's refund policy: the share of the price
+// given back when a confirmed booking is cancelled at now for a show at
+// show. The buyer gets 100% more than 7 days before the show, 50% from 3 to
+// 7 days, 0% under 3 days; an organizer cancelling the event (or an event
+// already cancelled) and money that arrived after the hold was gone are
+// refunded in full.
+func RefundPercent(cause paymentv1.RefundCause, show, now time.Time, eventCancelled bool) int64 {
+	if cause != paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED || eventCancelled {
+		return 100
+	}
+	left := show.Sub(now)
+	switch {
+	case left > 7*24*time.Hour:
+		return 100
+	case left >= 3*24*time.Hour:
+		return 50
+	default:
+		return 0
+	}
+}
+
+// refundCents is pct of amount, rounded down to the cent.
+func refundCents(amount, pct int64) int64 { return amount * pct / 100 }

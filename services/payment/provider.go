@@ -1,0 +1,120 @@
+package payment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/stripe/stripe-go/v82"
+	"github.com/stripe/stripe-go/v82/webhook"
+)
+
+// Intent is what a provider is asked to charge.
+type Intent struct {
+	// PaymentID is our payment's id; providers echo it back in the webhook
+	// (PaymentIntent metadata), so a webhook finds its payment even before
+	// the provider's id is stored.
+	PaymentID, BookingID, UserID string
+	// Method is the payment_method of the request.
+	Method string
+	// AmountCents is the amount in minor units; Currency its ISO 4217 code.
+	AmountCents int64
+	Currency    string
+}
+
+// Outcome is what a webhook event says about a payment.
+type Outcome int
+
+// Outcomes of a webhook event.
+const (
+	// OutcomeOther is an event this service does not act on (acknowledged).
+	OutcomeOther Outcome = iota
+	// OutcomeSucceeded: the payment was charged.
+	OutcomeSucceeded
+	// OutcomeFailed: the payment was declined or errored.
+	OutcomeFailed
+)
+
+// Event is a verified webhook event.
+type Event struct {
+	// ID is the provider's event id: the idempotency key of the webhook.
+	ID string
+	// Type is the provider's event type, e.g. "payment_intent.succeeded".
+	Type    string
+	Outcome Outcome
+	// ProviderPaymentID is the provider's payment id (a PaymentIntent id).
+	ProviderPaymentID string
+	// PaymentID is our payment id from the intent's metadata, if present.
+	PaymentID string
+	// FailureReason says why a failed payment failed.
+	FailureReason string
+}
+
+// Provider takes money. Both implementations speak Stripe's webhook format
+// and signature scheme, so the webhook path is the same in production, in
+// development and in tests.
+type Provider interface {
+	// Name is stored with payments and webhook events ("stripe", "simulator").
+	Name() string
+	// CreateIntent starts charging; the verdict arrives later as a webhook.
+	// clientSecret, when not empty, lets the buyer's browser finish.
+	CreateIntent(ctx context.Context, in Intent) (providerID, clientSecret string, err error)
+	// Refund gives amountCents of the payment back. It is idempotent per
+	// payment: a payment is refunded once, so a retry returns the same refund.
+	Refund(ctx context.Context, providerID string, amountCents int64) (refundID string, err error)
+	// VerifyWebhook checks the signature header over payload and decodes
+	// the event; a bad signature is ErrBadSignature.
+	VerifyWebhook(payload []byte, sigHeader string) (Event, error)
+}
+
+// ErrBadSignature is a webhook whose signature does not verify.
+var ErrBadSignature = errors.New("webhook signature does not verify")
+
+// Event types this service acts on.
+const (
+	eventSucceeded = "payment_intent.succeeded"
+	eventFailed    = "payment_intent.payment_failed"
+)
+
+// verifyStripeEvent checks a Stripe-Signature header ("t=<unix>,v1=<hex
+// hmac-sha256 of "<t>.<payload>">", 5 minutes tolerance) with the endpoint
+// secret and decodes a PaymentIntent event.
+func verifyStripeEvent(payload []byte, sigHeader, secret string) (Event, error) {
+	ev, err := webhook.ConstructEventWithOptions(payload, sigHeader, secret,
+		// The payload format we read (id, type, data.object.id/metadata) is
+		// the same in every API version.
+		webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true})
+	if err != nil {
+		if errors.Is(err, webhook.ErrNotSigned) || errors.Is(err, webhook.ErrNoValidSignature) ||
+			errors.Is(err, webhook.ErrInvalidHeader) || errors.Is(err, webhook.ErrTooOld) {
+			return Event{}, fmt.Errorf("%w: %v", ErrBadSignature, err)
+		}
+		return Event{}, fmt.Errorf("webhook payload: %w", err)
+	}
+	out := Event{ID: ev.ID, Type: string(ev.Type)}
+	switch out.Type {
+	case eventSucceeded:
+		out.Outcome = OutcomeSucceeded
+	case eventFailed:
+		out.Outcome = OutcomeFailed
+	default:
+		return out, nil
+	}
+	var pi stripe.PaymentIntent
+	if ev.Data == nil || json.Unmarshal(ev.Data.Raw, &pi) != nil {
+		return Event{}, errors.New("webhook payload: data.object is not a PaymentIntent")
+	}
+	out.ProviderPaymentID = pi.ID
+	out.PaymentID = pi.Metadata["payment_id"]
+	if pi.LastPaymentError != nil {
+		out.FailureReason = pi.LastPaymentError.Msg
+		if out.FailureReason == "" {
+			out.FailureReason = string(pi.LastPaymentError.Code)
+		}
+	}
+	if out.Outcome == OutcomeFailed && out.FailureReason == "" {
+		out.FailureReason = "payment failed"
+	}
+	return out, nil
+}

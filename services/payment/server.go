@@ -1,0 +1,130 @@
+package payment
+
+import (
+	"context"
+	"strings"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// Server implements paymentv1connect.PaymentServiceHandler: it translates
+// between the contract and the Service.
+type Server struct {
+	svc *Service
+}
+
+var _ paymentv1connect.PaymentServiceHandler = (*Server)(nil)
+
+// NewServer returns the PaymentService handler.
+func NewServer(svc *Service) paymentv1connect.PaymentServiceHandler { return &Server{svc: svc} }
+
+// CreatePayment starts paying for the caller's hold.
+func (s *Server) CreatePayment(ctx context.Context, req *connect.Request[paymentv1.CreatePaymentRequest]) (*connect.Response[paymentv1.CreatePaymentResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	pay, err := s.svc.Create(ctx, p, req.Msg.GetBookingId(), req.Msg.GetPaymentMethod())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&paymentv1.CreatePaymentResponse{Payment: toProto(pay)}), nil
+}
+
+// GetPayment answers one of the caller's payments.
+func (s *Server) GetPayment(ctx context.Context, req *connect.Request[paymentv1.GetPaymentRequest]) (*connect.Response[paymentv1.GetPaymentResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	pay, err := s.svc.Get(ctx, p, req.Msg.GetPaymentId())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&paymentv1.GetPaymentResponse{Payment: toProto(pay)}), nil
+}
+
+// RefundPayment cancels the payer's booking and refunds per the policy.
+func (s *Server) RefundPayment(ctx context.Context, req *connect.Request[paymentv1.RefundPaymentRequest]) (*connect.Response[paymentv1.RefundPaymentResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	pay, err := s.svc.RefundPayment(ctx, p, req.Msg.GetPaymentId(), req.Msg.GetReason())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&paymentv1.RefundPaymentResponse{Payment: toProto(pay)}), nil
+}
+
+// RefundBooking is the system's refund (booking cancel, saga compensation,
+// event cancellation): callers with the service role only.
+func (s *Server) RefundBooking(ctx context.Context, req *connect.Request[paymentv1.RefundBookingRequest]) (*connect.Response[paymentv1.RefundBookingResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	if p.Role != authn.RoleService {
+		return nil, errs.Connect(errs.New(errs.Forbidden, "internal only"))
+	}
+	m := req.Msg
+	pay, amount, err := s.svc.RefundBooking(ctx, m.GetBookingId(), m.GetPaymentId(), m.GetCause(), m.GetReason())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&paymentv1.RefundBookingResponse{Payment: toProto(pay), RefundAmount: formatCents(amount)}), nil
+}
+
+// HandleStripeWebhook verifies and applies a provider event. The signature
+// comes from the field (the edge copies the header) or the Stripe-Signature
+// header of the call itself.
+func (s *Server) HandleStripeWebhook(ctx context.Context, req *connect.Request[paymentv1.HandleStripeWebhookRequest]) (*connect.Response[paymentv1.HandleStripeWebhookResponse], error) {
+	sig := req.Msg.GetStripeSignature()
+	if sig == "" {
+		sig = req.Header().Get("Stripe-Signature")
+	}
+	res, err := s.svc.HandleWebhook(ctx, req.Msg.GetBody().GetData(), sig)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&paymentv1.HandleStripeWebhookResponse{EventId: res.EventID, Duplicate: res.Duplicate}), nil
+}
+
+var statusToProto = map[string]paymentv1.PaymentStatus{
+	StatusPending:           paymentv1.PaymentStatus_PAYMENT_STATUS_PENDING,
+	StatusProcessing:        paymentv1.PaymentStatus_PAYMENT_STATUS_PROCESSING,
+	StatusSucceeded:         paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED,
+	StatusFailed:            paymentv1.PaymentStatus_PAYMENT_STATUS_FAILED,
+	StatusRefunded:          paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED,
+	StatusPartiallyRefunded: paymentv1.PaymentStatus_PAYMENT_STATUS_PARTIALLY_REFUNDED,
+}
+
+func toProto(p Payment) *paymentv1.Payment {
+	out := &paymentv1.Payment{
+		Id: p.ID, BookingId: p.BookingID, UserId: p.UserID, Amount: formatCents(p.AmountCents), Currency: p.Currency,
+		Status: statusToProto[p.Status], Provider: p.Provider, PaymentMethod: p.Method, ProviderReference: p.ProviderRef,
+		RefundedAmount: formatCents(p.RefundedCents), FailedReason: p.FailedReason,
+	}
+	if p.Status == StatusPending || p.Status == StatusProcessing {
+		out.ClientSecret = p.ClientSecret
+	}
+	if !p.CreatedAt.IsZero() {
+		out.CreatedAt = timestamppb.New(p.CreatedAt)
+	}
+	if !p.UpdatedAt.IsZero() {
+		out.UpdatedAt = timestamppb.New(p.UpdatedAt)
+	}
+	return out
+}
+
+// bookingStatusName is the JSON name of a booking status ("expired").
+func bookingStatusName(s bookingv1.BookingStatus) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "BOOKING_STATUS_"))
+}

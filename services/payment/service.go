@@ -1,0 +1,351 @@
+package payment
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/outbox"
+)
+
+// Topics the payment service publishes (through the outbox); every value
+// is a binary paymentv1.PaymentEvent keyed by the payment id.
+const (
+	TopicSuccess  = "payment.success"
+	TopicFailed   = "payment.failed"
+	TopicRefunded = "payment.refunded"
+)
+
+// Service holds the payment rules; the handlers only translate.
+type Service struct {
+	store    *Store
+	provider Provider
+	booking  bookingv1connect.BookingServiceClient
+	relay    *outbox.Relay
+	log      *zap.Logger
+	now      func() time.Time
+}
+
+// NewService returns the payment service.
+func NewService(store *Store, provider Provider, booking bookingv1connect.BookingServiceClient, relay *outbox.Relay, log *zap.Logger) *Service {
+	return &Service{store: store, provider: provider, booking: booking, relay: relay, log: log, now: time.Now}
+}
+
+// asSystem drops the caller's identity from ctx, so mesh calls made with it
+// carry the payment service's own token (role "service").
+func asSystem(ctx context.Context) context.Context { return authn.WithPrincipal(ctx, nil) }
+
+// Create starts paying for the caller's own live hold. The amount is the
+// booking's total as the booking service knows it: nothing the client sends.
+func (s *Service) Create(ctx context.Context, p *authn.Principal, bookingID, method string) (Payment, error) {
+	// The caller's token travels on: another user's booking is NOT_FOUND
+	// to the booking service already.
+	res, err := s.booking.GetBooking(ctx, connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: bookingID}))
+	if err != nil {
+		return Payment{}, errs.FromConnect(err)
+	}
+	b := res.Msg.GetBooking()
+	if b.GetUserId() != p.UserID {
+		// Admins see every booking, but pay only for their own.
+		return Payment{}, errs.New(errs.NotFound, "booking not found")
+	}
+	switch b.GetStatus() {
+	case bookingv1.BookingStatus_BOOKING_STATUS_RESERVED:
+		if b.GetExpiresAt() != nil && !b.GetExpiresAt().AsTime().After(s.now()) {
+			return Payment{}, errs.New(errs.ReservationExpired, "the reservation expired; reserve again")
+		}
+	case bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED:
+		return Payment{}, errs.New(errs.ReservationExpired, "the reservation expired; reserve again")
+	default:
+		return Payment{}, errs.New(errs.Conflict, "only a reserved booking can be paid", "status", bookingStatusName(b.GetStatus()))
+	}
+	amount, err := parseCents(b.GetTotalAmount())
+	if err != nil || amount <= 0 {
+		return Payment{}, errs.New(errs.Internal, "the booking has no valid amount")
+	}
+	pay := Payment{
+		ID: uuid.NewString(), BookingID: bookingID, UserID: p.UserID, AmountCents: amount,
+		Currency: b.GetCurrency(), Status: StatusPending, Provider: s.provider.Name(), Method: method,
+	}
+	if pay.Currency == "" {
+		pay.Currency = "USD"
+	}
+	if err := checkMethod(s.provider, method); err != nil {
+		return Payment{}, err
+	}
+	if err := s.store.Insert(ctx, pay); err != nil {
+		return Payment{}, err
+	}
+	// The provider call must not be cut by a client that goes away: the
+	// payment row exists and must end up with the provider's answer.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	ref, secret, err := s.provider.CreateIntent(pctx, Intent{
+		PaymentID: pay.ID, BookingID: bookingID, UserID: p.UserID, Method: method, AmountCents: amount, Currency: pay.Currency,
+	})
+	if err != nil {
+		if ferr := s.store.Fail(pctx, pay.ID, errs.FromConnect(err).Message); ferr != nil {
+			s.log.Warn("payment left pending after a provider error", zap.String("payment", pay.ID), zap.Error(ferr))
+		}
+		return Payment{}, err
+	}
+	status := StatusProcessing
+	if method == "card" {
+		status = StatusPending // the buyer's browser confirms with the client secret
+	}
+	if err := s.store.SetIntent(pctx, pay.ID, ref, status); err != nil {
+		return Payment{}, err
+	}
+	out, err := s.store.Get(pctx, pay.ID)
+	out.ClientSecret = secret
+	return out, err
+}
+
+// checkMethod rejects a method the configured provider does not take.
+func checkMethod(p Provider, method string) error {
+	sim := method == SimOK || method == SimDeclined || method == SimSlow
+	if _, ok := p.(*Simulator); ok != sim {
+		return errs.New(errs.Validation, "payment_method "+method+" is not taken by the "+p.Name()+" provider",
+			"fields", []any{map[string]any{"field": "payment_method", "message": "not supported by " + p.Name()}})
+	}
+	return nil
+}
+
+// Get answers a payment to its payer, admins and the system; to anyone
+// else it does not exist.
+func (s *Service) Get(ctx context.Context, p *authn.Principal, id string) (Payment, error) {
+	pay, err := s.store.Get(ctx, id)
+	if err != nil {
+		return Payment{}, err
+	}
+	if pay.UserID != p.UserID && p.Role != authn.RoleAdmin && p.Role != authn.RoleService {
+		return Payment{}, errs.New(errs.NotFound, "payment not found")
+	}
+	return pay, nil
+}
+
+// RefundPayment is the buyer's (or an admin's) refund request: the booking
+// is cancelled and the policy decides how much comes back.
+func (s *Service) RefundPayment(ctx context.Context, p *authn.Principal, id, reason string) (Payment, error) {
+	pay, err := s.Get(ctx, p, id)
+	if err != nil {
+		return Payment{}, err
+	}
+	out, _, err := s.RefundBooking(ctx, pay.BookingID, pay.ID, paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED, reason)
+	return out, err
+}
+
+// RefundBooking refunds the booking's payment once (the share the cause
+// and the policy decide) and then gives the booking's seats back through
+// the booking service. The refund row and its payment.refunded event are
+// one transaction; the seat release follows, and a retry after a failed
+// release only retries the release (the booking engine releases seats at
+// most once).
+func (s *Service) RefundBooking(ctx context.Context, bookingID, paymentID string, cause paymentv1.RefundCause, reason string) (Payment, int64, error) {
+	sys := asSystem(ctx)
+	var b *bookingv1.Booking
+	res, err := s.booking.GetBooking(sys, connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: bookingID}))
+	switch {
+	case err == nil:
+		b = res.Msg.GetBooking()
+	case errs.FromConnect(err).Code == errs.NotFound:
+		// Unknown to the booking engine: nothing to release, and nothing
+		// was confirmed, so the whole amount comes back.
+	default:
+		return Payment{}, 0, errs.FromConnect(err)
+	}
+	pct := int64(100)
+	if b != nil && b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED {
+		// The policy applies to purchases; money for a booking that was
+		// never confirmed is always returned in full.
+		show, cancelled, err := s.store.ShowOf(ctx, b.GetShowId())
+		if err != nil {
+			return Payment{}, 0, err
+		}
+		pct = RefundPercent(cause, show, s.now(), cancelled)
+	}
+	pay, refunded, err := s.recordRefund(ctx, bookingID, paymentID, pct, cause, reason)
+	if err != nil {
+		return Payment{}, 0, err
+	}
+	if b != nil && (b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED || b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_RESERVED) {
+		_, err := s.booking.CancelBooking(sys, connect.NewRequest(&bookingv1.CancelBookingRequest{BookingId: bookingID, Reason: reason}))
+		if err != nil {
+			e := errs.FromConnect(err)
+			return Payment{}, 0, errs.New(e.Code, "the refund is recorded but the seats were not released: "+e.Message+"; retry")
+		}
+	}
+	return pay, refunded, nil
+}
+
+// recordRefund refunds pct of the payment with the provider and records it
+// with its outbox event, holding the payment's row lock throughout so two
+// refunds of one payment cannot both happen. An already refunded payment
+// is returned as it is.
+func (s *Service) recordRefund(ctx context.Context, bookingID, paymentID string, pct int64, cause paymentv1.RefundCause, reason string) (Payment, int64, error) {
+	ctx = context.WithoutCancel(ctx) // a refund, once at the provider, must be recorded
+	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	defer cancel()
+	tx, err := s.store.db.Begin(ctx)
+	if err != nil {
+		return Payment{}, 0, dbErr(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+	q := `SELECT ` + paymentColumns + ` FROM payments WHERE booking_id = $1 AND status <> 'failed' FOR UPDATE`
+	args := []any{bookingID}
+	if paymentID != "" {
+		q = `SELECT ` + paymentColumns + ` FROM payments WHERE id = $2 AND booking_id = $1 FOR UPDATE`
+		args = append(args, paymentID)
+	}
+	pay, err := scanPayment(tx.QueryRow(ctx, q, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Payment{}, 0, errs.New(errs.NotFound, "no payment for this booking")
+	}
+	if err != nil {
+		return Payment{}, 0, dbErr(err)
+	}
+	if !pay.RefundedAt.IsZero() {
+		return pay, pay.RefundedCents, nil
+	}
+	if pay.Status != StatusSucceeded {
+		return Payment{}, 0, errs.New(errs.Conflict, "only a succeeded payment can be refunded", "status", pay.Status)
+	}
+	amount := refundCents(pay.AmountCents, pct)
+	var ref string
+	if amount > 0 {
+		if ref, err = s.provider.Refund(ctx, pay.ProviderRef, amount); err != nil {
+			return Payment{}, 0, err
+		}
+	}
+	status := pay.Status
+	switch {
+	case amount == pay.AmountCents:
+		status = StatusRefunded
+	case amount > 0:
+		status = StatusPartiallyRefunded
+	}
+	pay, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments SET refunded_amount = $2::numeric / 100, status = $3, refunded_at = now(),
+		refund_reference = NULLIF($4, ''), refund_reason = NULLIF($5, '') WHERE id = $1 RETURNING `+paymentColumns,
+		pay.ID, amount, status, ref, reason))
+	if err != nil {
+		return Payment{}, 0, dbErr(err)
+	}
+	if err := s.emit(ctx, tx, TopicRefunded, pay, &paymentv1.PaymentEvent{
+		RefundAmount: formatCents(amount), RefundCause: cause, RefundReason: reason,
+	}); err != nil {
+		return Payment{}, 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return Payment{}, 0, dbErr(err)
+	}
+	s.relay.Kick()
+	return pay, amount, nil
+}
+
+// emit adds the payment event ev (completed with id, type, payment and
+// time) to the outbox within tx.
+func (s *Service) emit(ctx context.Context, tx pgx.Tx, topic string, pay Payment, ev *paymentv1.PaymentEvent) error {
+	ev.Id = uuid.NewString()
+	ev.Type = topic
+	ev.Payment = toProto(pay)
+	ev.Payment.ClientSecret = ""
+	ev.OccurredAt = timestamppb.New(s.now())
+	return dbErr(outbox.Insert(ctx, tx, outbox.Message{
+		ID: ev.Id, AggregateType: "payment", AggregateID: pay.ID, EventType: topic, Topic: topic, Payload: ev,
+	}))
+}
+
+// WebhookResult is what HandleWebhook did.
+type WebhookResult struct {
+	EventID   string
+	Duplicate bool
+}
+
+// HandleWebhook verifies a provider event and applies it once: the event
+// id is recorded (a redelivery is acknowledged without effect) in the same
+// transaction as the payment's new status and its outbox event.
+func (s *Service) HandleWebhook(ctx context.Context, payload []byte, sigHeader string) (WebhookResult, error) {
+	ev, err := s.provider.VerifyWebhook(payload, sigHeader)
+	if errors.Is(err, ErrBadSignature) {
+		return WebhookResult{}, errs.New(errs.Unauthorized, "the webhook signature does not verify")
+	}
+	if err != nil || ev.ID == "" {
+		return WebhookResult{}, errs.New(errs.Validation, "the webhook payload is not a provider event")
+	}
+	tx, err := s.store.db.Begin(ctx)
+	if err != nil {
+		return WebhookResult{}, dbErr(err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	tag, err := tx.Exec(ctx, `INSERT INTO payment_webhook_events (provider, provider_event_id, event_type, payload)
+		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, s.provider.Name(), ev.ID, ev.Type, string(payload))
+	if err != nil {
+		return WebhookResult{}, dbErr(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return WebhookResult{EventID: ev.ID, Duplicate: true}, nil
+	}
+	if ev.Outcome != OutcomeOther {
+		if err := s.applyOutcome(ctx, tx, ev); err != nil {
+			return WebhookResult{}, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return WebhookResult{}, dbErr(err)
+	}
+	s.relay.Kick()
+	return WebhookResult{EventID: ev.ID}, nil
+}
+
+// applyOutcome moves a pending or processing payment to succeeded or
+// failed and emits payment.success or payment.failed; a payment already
+// decided keeps its state (events may arrive late or out of order).
+func (s *Service) applyOutcome(ctx context.Context, tx pgx.Tx, ev Event) error {
+	var (
+		pay Payment
+		err error
+	)
+	if _, perr := uuid.Parse(ev.PaymentID); perr == nil {
+		pay, err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 AND provider = $2 FOR UPDATE`, ev.PaymentID, s.provider.Name()))
+	} else {
+		pay, err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE provider_payment_id = $1 FOR UPDATE`, ev.ProviderPaymentID))
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		s.log.Warn("webhook for an unknown payment acknowledged", zap.String("event", ev.ID), zap.String("intent", ev.ProviderPaymentID))
+		return nil
+	}
+	if err != nil {
+		return dbErr(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE payment_webhook_events SET payment_id = $3, processed_at = now()
+		WHERE provider = $1 AND provider_event_id = $2`, s.provider.Name(), ev.ID, pay.ID); err != nil {
+		return dbErr(err)
+	}
+	if pay.Status != StatusPending && pay.Status != StatusProcessing {
+		return nil
+	}
+	topic := TopicSuccess
+	if ev.Outcome == OutcomeSucceeded {
+		pay, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments SET status = 'succeeded', succeeded_at = now(),
+			provider_payment_id = COALESCE(provider_payment_id, $2) WHERE id = $1 RETURNING `+paymentColumns, pay.ID, ev.ProviderPaymentID))
+	} else {
+		topic = TopicFailed
+		pay, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments SET status = 'failed', failed_reason = $3,
+			provider_payment_id = COALESCE(provider_payment_id, $2) WHERE id = $1 RETURNING `+paymentColumns, pay.ID, ev.ProviderPaymentID, ev.FailureReason))
+	}
+	if err != nil {
+		return dbErr(err)
+	}
+	return s.emit(ctx, tx, topic, pay, &paymentv1.PaymentEvent{})
+}

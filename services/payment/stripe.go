@@ -1,0 +1,128 @@
+package payment
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/stripe/stripe-go/v82"
+
+	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// StripeConfig is the top-level stripe section: the account's keys.
+type StripeConfig struct {
+	// SecretKey is the API key ("sk_live_..." / "sk_test_..."); required
+	// with payment.provider=stripe.
+	SecretKey config.Secret `yaml:"secret_key"`
+	// WebhookSecret is the webhook endpoint's signing secret ("whsec_...");
+	// required with Stripe. The simulator signs its webhooks with it too
+	// (a random one per process when empty).
+	WebhookSecret config.Secret `yaml:"webhook_secret"`
+	// APIURL is Stripe's API base URL (a stripe-mock in tests).
+	APIURL string `yaml:"api_url"`
+}
+
+// RegisterFlags registers stripe.* flags.
+func (c *StripeConfig) RegisterFlags(f *flag.FlagSet) {
+	config.SecretVar(f, &c.SecretKey, "stripe.secret-key", "", "Stripe API secret key (payment.provider=stripe)")
+	config.SecretVar(f, &c.WebhookSecret, "stripe.webhook-secret", "", "signing secret of the Stripe webhook endpoint; the simulator signs with it too (random when empty)")
+	f.StringVar(&c.APIURL, "stripe.api-url", stripe.APIURL, "Stripe API base URL")
+}
+
+// Validate checks the URL; whether the keys are required depends on
+// payment.provider (checked when the payment service starts).
+func (c *StripeConfig) Validate() error {
+	if !strings.HasPrefix(c.APIURL, "http://") && !strings.HasPrefix(c.APIURL, "https://") {
+		return errors.New("stripe.api-url: must be an http(s) URL")
+	}
+	return nil
+}
+
+// Stripe charges through Stripe PaymentIntents.
+type Stripe struct {
+	client        *stripe.Client
+	webhookSecret string
+}
+
+// NewStripe returns the Stripe provider; httpClient may be nil.
+func NewStripe(cfg StripeConfig, httpClient *http.Client) (*Stripe, error) {
+	if cfg.SecretKey == "" || cfg.WebhookSecret == "" {
+		return nil, errors.New("payment.provider=stripe needs stripe.secret-key and stripe.webhook-secret (RUSH_STRIPE_SECRET_KEY, RUSH_STRIPE_WEBHOOK_SECRET)")
+	}
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	url := strings.TrimSuffix(cfg.APIURL, "/")
+	noTelemetry := false
+	backends := stripe.NewBackendsWithConfig(&stripe.BackendConfig{
+		URL: &url, HTTPClient: httpClient, EnableTelemetry: &noTelemetry,
+		LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelError},
+	})
+	return &Stripe{
+		client:        stripe.NewClient(cfg.SecretKey.Reveal(), stripe.WithBackends(backends)),
+		webhookSecret: cfg.WebhookSecret.Reveal(),
+	}, nil
+}
+
+// Name is "stripe".
+func (s *Stripe) Name() string { return "stripe" }
+
+// CreateIntent creates a PaymentIntent for the booking's total. With
+// method "card" the buyer's browser confirms it with the client secret;
+// with a PaymentMethod id ("pm_...") it is confirmed at once.
+func (s *Stripe) CreateIntent(ctx context.Context, in Intent) (string, string, error) {
+	p := &stripe.PaymentIntentCreateParams{
+		Amount:   stripe.Int64(in.AmountCents),
+		Currency: stripe.String(strings.ToLower(in.Currency)),
+		Metadata: map[string]string{"payment_id": in.PaymentID, "booking_id": in.BookingID, "user_id": in.UserID},
+	}
+	if strings.HasPrefix(in.Method, "pm_") {
+		p.PaymentMethod = stripe.String(in.Method)
+		p.Confirm = stripe.Bool(true)
+		p.PaymentMethodTypes = []*string{stripe.String("card")}
+	} else {
+		p.AutomaticPaymentMethods = &stripe.PaymentIntentCreateAutomaticPaymentMethodsParams{Enabled: stripe.Bool(true)}
+	}
+	// One intent per payment, even when this call is retried.
+	p.SetIdempotencyKey("rush-intent-" + in.PaymentID)
+	pi, err := s.client.V1PaymentIntents.Create(ctx, p)
+	if err != nil {
+		return "", "", stripeError(err)
+	}
+	return pi.ID, pi.ClientSecret, nil
+}
+
+// Refund refunds amountCents of the PaymentIntent.
+func (s *Stripe) Refund(ctx context.Context, providerID string, amountCents int64) (string, error) {
+	p := &stripe.RefundCreateParams{PaymentIntent: stripe.String(providerID), Amount: stripe.Int64(amountCents)}
+	p.SetIdempotencyKey("rush-refund-" + providerID)
+	r, err := s.client.V1Refunds.Create(ctx, p)
+	if err != nil {
+		return "", stripeError(err)
+	}
+	return r.ID, nil
+}
+
+// VerifyWebhook checks the Stripe-Signature header with the endpoint secret.
+func (s *Stripe) VerifyWebhook(payload []byte, sigHeader string) (Event, error) {
+	return verifyStripeEvent(payload, sigHeader, s.webhookSecret)
+}
+
+// stripeError maps a Stripe failure: a card or request error is the buyer's
+// (PAYMENT_FAILED), anything else is Stripe being unreachable.
+func stripeError(err error) error {
+	var se *stripe.Error
+	if errors.As(err, &se) && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 && se.HTTPStatusCode != http.StatusTooManyRequests {
+		msg := se.Msg
+		if msg == "" {
+			msg = string(se.Code)
+		}
+		return errs.New(errs.PaymentFailed, "the payment provider refused: "+msg, "provider_code", string(se.Code))
+	}
+	return errs.Unavailable("the payment provider did not answer; retry", err, "dependency", "stripe")
+}

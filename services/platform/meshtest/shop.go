@@ -1,0 +1,189 @@
+package meshtest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/fx"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	"github.com/bookingrush/rush/services/app"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/kafka"
+	"github.com/bookingrush/rush/services/platform/server"
+)
+
+// App is a mesh the test may stop itself and start again on the same
+// schema and Redis keys (restart tests). It also exposes the process's
+// Postgres pool, Redis client and Kafka producer.
+type App struct {
+	*Mesh
+	Pool     *pgxpool.Pool
+	Redis    *redis.Client
+	Producer *kafka.Producer
+	Kafka    *kafka.Cluster
+
+	app     *fx.App
+	stopped bool
+}
+
+// StartApp runs cfg's targets with extra fx options (e.g. fx.Supply of
+// test hooks); the app stops at the end of the test unless stopped before.
+func StartApp(t testing.TB, cfg *app.Config, extra ...fx.Option) *App {
+	t.Helper()
+	a := &App{Mesh: &Mesh{Config: cfg, DSN: cfg.Postgres.URL.Reveal()}}
+	opts := append([]fx.Option{fx.Populate(&a.Registry, &a.Keys, &a.Pool, &a.Redis, &a.Producer, &a.Kafka), fx.NopLogger}, extra...)
+	a.app = app.New(cfg, opts...)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := a.app.Start(ctx); err != nil {
+		t.Fatalf("meshtest: start: %v", err)
+	}
+	t.Cleanup(func() { a.Stop(t) })
+	return a
+}
+
+// Stop stops the app now (a no-op the second time).
+func (a *App) Stop(t testing.TB) {
+	t.Helper()
+	if a.stopped {
+		return
+	}
+	a.stopped = true
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.app.Stop(ctx); err != nil {
+		t.Errorf("meshtest: stop: %v", err)
+	}
+}
+
+// KeyPrefix returns a fresh booking.key-prefix whose Redis keys (at
+// redisURL) are deleted when the test ends.
+func KeyPrefix(t testing.TB, redisURL string) string {
+	t.Helper()
+	prefix := "mt:" + uuid.NewString()[:8] + ":"
+	t.Cleanup(func() {
+		opts, err := redis.ParseURL(redisURL)
+		if err != nil {
+			return
+		}
+		rdb := redis.NewClient(opts)
+		defer rdb.Close()
+		ctx := context.Background()
+		var keys []string
+		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			keys = append(keys, iter.Val())
+		}
+		if len(keys) > 0 {
+			rdb.Del(ctx, keys...)
+		}
+	})
+	return prefix
+}
+
+// Shop is one published event with one show and one zone, its inventory
+// loaded in the booking engine, and its buyers.
+type Shop struct {
+	Organizer, Event, Show, Zone string
+	Users                        []string
+}
+
+// ShopOptions shape a Shop; zero values take 10 seats at 49.90, 4 per
+// user, 2 buyers and a show 30 days ahead.
+type ShopOptions struct {
+	Seats, MaxPerUser, Users int
+	Price                    string
+	ShowIn                   time.Duration
+}
+
+// SeedShop writes users, an event, a show and a zone into Postgres and
+// loads the inventory through BookingService.LoadInventory, as the catalog
+// does on publish. The app must run the booking target.
+func (a *App) SeedShop(t testing.TB, o ShopOptions) Shop {
+	t.Helper()
+	if o.Seats == 0 {
+		o.Seats = 10
+	}
+	if o.MaxPerUser == 0 {
+		o.MaxPerUser = 4
+	}
+	if o.Users == 0 {
+		o.Users = 2
+	}
+	if o.Price == "" {
+		o.Price = "49.90"
+	}
+	if o.ShowIn == 0 {
+		o.ShowIn = 30 * 24 * time.Hour
+	}
+	ctx := context.Background()
+	var s Shop
+	q := func(dst *string, sql string, args ...any) {
+		t.Helper()
+		if err := a.Pool.QueryRow(ctx, sql, args...).Scan(dst); err != nil {
+			t.Fatalf("meshtest: %s: %v", sql, err)
+		}
+	}
+	q(&s.Organizer, `INSERT INTO users (email, password_hash, full_name, role)
+		VALUES ('org-'||gen_random_uuid()||'@x.test', 'x', 'Org', 'organizer') RETURNING id::text`)
+	q(&s.Event, `INSERT INTO events (organizer_id, title, slug, status, sale_start_at, sale_end_at, max_per_user)
+		VALUES ($1, 'Rush', 'rush-'||gen_random_uuid(), 'published', now() - interval '1 hour', now() + interval '1 hour', $2) RETURNING id::text`,
+		s.Organizer, o.MaxPerUser)
+	q(&s.Show, `INSERT INTO shows (event_id, show_date) VALUES ($1, $2) RETURNING id::text`, s.Event, time.Now().Add(o.ShowIn))
+	q(&s.Zone, `INSERT INTO seat_zones (show_id, name, price, total_seats, available_seats) VALUES ($1, 'Floor', $2::numeric, $3, $3) RETURNING id::text`,
+		s.Show, o.Price, o.Seats)
+	for i := range o.Users {
+		var id string
+		q(&id, `INSERT INTO users (email, password_hash, full_name) VALUES ('u-'||gen_random_uuid()||'@x.test', 'x', 'U'||$1::int) RETURNING id::text`, i)
+		s.Users = append(s.Users, id)
+	}
+	c := bookingv1connect.NewBookingServiceClient(server.NewClient(), a.URL(t, "booking"))
+	req := connect.NewRequest(&bookingv1.LoadInventoryRequest{EventId: s.Event})
+	req.Header().Set("Authorization", "Bearer "+a.Token(t, s.Organizer, authn.RoleOrganizer))
+	if _, err := c.LoadInventory(ctx, req); err != nil {
+		t.Fatalf("meshtest: load inventory: %v", err)
+	}
+	return s
+}
+
+// As returns a request for msg carrying user's access token.
+func As[T any](t testing.TB, m *Mesh, user, role string, msg *T) *connect.Request[T] {
+	t.Helper()
+	req := connect.NewRequest(msg)
+	req.Header().Set("Authorization", "Bearer "+m.Token(t, user, role))
+	return req
+}
+
+// Reserve holds qty seats of the shop's zone for user and fails the test
+// when it cannot.
+func (a *App) Reserve(t testing.TB, s Shop, user string, qty int) *bookingv1.Booking {
+	t.Helper()
+	c := bookingv1connect.NewBookingServiceClient(server.NewClient(), a.URL(t, "booking"))
+	req := As(t, a.Mesh, user, authn.RoleUser, &bookingv1.ReserveRequest{ShowId: s.Show, ZoneId: s.Zone, Quantity: int32(qty)})
+	req.Header().Set("Idempotency-Key", "mt-"+uuid.NewString())
+	res, err := c.Reserve(context.Background(), req)
+	if err != nil {
+		t.Fatalf("meshtest: reserve: %v", err)
+	}
+	return res.Msg.GetBooking()
+}
+
+// Eventually polls cond every 50 ms until it is true, failing the test
+// with what after within.
+func Eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

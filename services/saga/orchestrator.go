@@ -1,0 +1,404 @@
+package saga
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/IBM/sarama"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	notifyv1 "github.com/bookingrush/rush/gen/bookingrush/notify/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
+	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/kafka"
+	"github.com/bookingrush/rush/services/platform/outbox"
+)
+
+// Topics of the saga.
+const (
+	// TopicPaymentSuccess starts a saga (paymentv1.PaymentEvent).
+	TopicPaymentSuccess = "payment.success"
+	// TopicDeadLetter receives the payment.success message of every saga
+	// that failed, as received, with the headers saga-id, source-topic,
+	// error and attempts.
+	TopicDeadLetter = "saga.dead-letter"
+	// ConsumerGroup is the orchestrator's Kafka consumer group.
+	ConsumerGroup = "saga-orchestrator"
+)
+
+// Hooks let tests act between a saga's steps.
+type Hooks struct {
+	// BeforeStep runs before every attempt of a step; an error ends the
+	// run as a shutdown does (the saga stays live and is resumed later).
+	BeforeStep func(ctx context.Context, sagaID, step string) error
+}
+
+// Orchestrator runs post-payment sagas: it starts one per payment.success
+// and drives it, step by step, recording each step in Postgres, so a saga
+// whose process died is resumed by any replica once its lease expired.
+type Orchestrator struct {
+	cfg      Config
+	store    *Store
+	booking  bookingv1connect.BookingServiceClient
+	notify   notifyv1connect.NotifyServiceClient
+	payments paymentv1connect.PaymentServiceClient
+	producer *kafka.Producer
+	relay    *outbox.Relay
+	hooks    Hooks
+	log      *zap.Logger
+
+	mu      sync.Mutex
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	running map[string]bool
+}
+
+// NewOrchestrator returns an orchestrator; Start it before consuming.
+func NewOrchestrator(cfg Config, store *Store, booking bookingv1connect.BookingServiceClient, notify notifyv1connect.NotifyServiceClient,
+	payments paymentv1connect.PaymentServiceClient, producer *kafka.Producer, relay *outbox.Relay, hooks Hooks, log *zap.Logger) *Orchestrator {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // not started: launches are refused until Start
+	return &Orchestrator{cfg: cfg, store: store, booking: booking, notify: notify, payments: payments, producer: producer,
+		relay: relay, hooks: hooks, log: log.Named("saga"), ctx: ctx, cancel: cancel, running: map[string]bool{}}
+}
+
+// Start begins resuming stale sagas (at once, then every half lease).
+func (o *Orchestrator) Start(context.Context) error {
+	o.mu.Lock()
+	o.ctx, o.cancel = context.WithCancel(context.Background())
+	ctx := o.ctx
+	o.mu.Unlock()
+	o.wg.Go(func() { o.resumeLoop(ctx) })
+	return nil
+}
+
+// Stop ends every run where it is (each saga stays as recorded and is
+// resumed later) and waits for them.
+func (o *Orchestrator) Stop(ctx context.Context) error {
+	o.mu.Lock()
+	o.cancel()
+	o.mu.Unlock()
+	done := make(chan struct{})
+	go func() { o.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// HandlePaymentSuccess starts the saga of a payment.success message: one
+// per payment (a redelivered message starts none). The offset is committed
+// once the saga is recorded; running it is the orchestrator's business.
+func (o *Orchestrator) HandlePaymentSuccess(ctx context.Context, msg *sarama.ConsumerMessage) error {
+	var ev paymentv1.PaymentEvent
+	err := proto.Unmarshal(msg.Value, &ev)
+	pay := ev.GetPayment()
+	if err == nil && (uuid.Validate(pay.GetId()) != nil || uuid.Validate(pay.GetBookingId()) != nil) {
+		err = errors.New("no payment or booking id")
+	}
+	if err != nil {
+		return o.poison(ctx, msg, "not a PaymentEvent: "+err.Error())
+	}
+	sg, created, err := o.store.Create(ctx, pay.GetId(), pay.GetBookingId(), msg.Value, time.Now().Add(o.cfg.Timeout))
+	if err != nil {
+		return err // delivered again
+	}
+	if created {
+		o.launch(sg)
+	}
+	return nil
+}
+
+// poison dead-letters a message that cannot start a saga, so it does not
+// block its partition.
+func (o *Orchestrator) poison(ctx context.Context, msg *sarama.ConsumerMessage, reason string) error {
+	o.log.Error("payment.success message dead-lettered", zap.Int32("partition", msg.Partition), zap.Int64("offset", msg.Offset), zap.String("reason", reason))
+	if err := o.store.DeadLetterRaw(ctx, msg.Partition, msg.Offset, string(msg.Key), msg.Value, reason); err != nil {
+		return err
+	}
+	return o.producer.Publish(ctx, TopicDeadLetter, msg.Key, msg.Value, map[string]string{
+		"source-topic": msg.Topic, "error": reason, "attempts": "1",
+	})
+}
+
+func (o *Orchestrator) launch(sg Saga) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ctx.Err() != nil || o.running[sg.ID] {
+		return // stopping (the saga is resumed later) or already running here
+	}
+	o.running[sg.ID] = true
+	ctx := o.ctx
+	o.wg.Go(func() {
+		defer func() {
+			o.mu.Lock()
+			delete(o.running, sg.ID)
+			o.mu.Unlock()
+		}()
+		o.run(ctx, sg)
+	})
+}
+
+// resumeLoop claims sagas whose run stopped (their process died, or a
+// store failure stalled them) and runs them from their recorded step.
+func (o *Orchestrator) resumeLoop(ctx context.Context) {
+	t := time.NewTicker(max(o.cfg.Lease/2, 50*time.Millisecond))
+	defer t.Stop()
+	for {
+		for ctx.Err() == nil {
+			sg, ok, err := o.store.ClaimStale(ctx, o.cfg.Lease)
+			if err != nil {
+				if ctx.Err() == nil {
+					o.log.Warn("cannot look for stale sagas", zap.Error(err))
+				}
+				break
+			}
+			if !ok {
+				break
+			}
+			o.log.Info("resuming saga", zap.String("saga", sg.ID), zap.String("status", sg.Status), zap.String("step", sg.CurrentStep))
+			o.launch(sg)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// run drives one claimed saga to its end, renewing its lease meanwhile.
+func (o *Orchestrator) run(ctx context.Context, sg Saga) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		t := time.NewTicker(max(o.cfg.Lease/3, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := o.store.Touch(ctx, &sg); errors.Is(err, errLostClaim) {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	err := o.execute(ctx, &sg)
+	switch {
+	case err == nil:
+		o.relay.Kick()
+	case errors.Is(err, errLostClaim), ctx.Err() != nil:
+		// Another run owns it, or this process stops: nothing to do.
+	default:
+		o.log.Warn("saga run stopped; it resumes once its lease expires", zap.String("saga", sg.ID), zap.Error(err))
+	}
+}
+
+// exhausted is a step that failed every attempt, or ran out of saga time.
+type exhausted struct {
+	err      error
+	attempts int
+}
+
+func (e *exhausted) Error() string {
+	return fmt.Sprintf("after %d attempts: %s", e.attempts, describe(e.err))
+}
+func (e *exhausted) Unwrap() error { return e.err }
+
+// describe is an error as recorded in steps and dead letters: its code and
+// public message.
+func describe(err error) string {
+	var ex *exhausted
+	if errors.As(err, &ex) {
+		err = ex.err
+	}
+	e := errs.FromConnect(err)
+	return string(e.Code) + ": " + e.Message
+}
+
+// execute runs the saga from where it is.
+func (o *Orchestrator) execute(ctx context.Context, sg *Saga) error {
+	if sg.Status == StatusRunning && sg.step(StepConfirm).Status != StepSucceeded {
+		err := o.attempt(ctx, sg, StepConfirm, o.confirm, gone)
+		var ex *exhausted
+		switch {
+		case err == nil:
+			if err := o.store.Transition(ctx, sg, StatusRunning, "", map[string]string{StepConfirm: StepSucceeded}, ""); err != nil {
+				return err
+			}
+		case gone(err):
+			// The money arrived after the hold was gone: give it back.
+			msg := describe(err)
+			if err := o.store.Transition(ctx, sg, StatusCompensating, StepConfirm+": "+msg,
+				map[string]string{StepConfirm: StepFailed, StepNotify: StepSkipped}, msg); err != nil {
+				return err
+			}
+		case errors.As(err, &ex):
+			return o.fail(ctx, sg, StepConfirm, ex)
+		default:
+			return err
+		}
+	}
+	if sg.Status == StatusRunning {
+		steps := map[string]string{}
+		note := ""
+		if st := sg.step(StepNotify).Status; st != StepSucceeded && st != StepFailed && st != StepSkipped {
+			// Non-critical: whatever happens, the booking stays confirmed.
+			err := o.attempt(ctx, sg, StepNotify, o.sendNotification, unavailableForGood)
+			var ex *exhausted
+			switch {
+			case err == nil:
+				steps[StepNotify] = StepSucceeded
+			case unavailableForGood(err):
+				steps[StepNotify], note = StepSkipped, describe(err)
+			case errors.As(err, &ex):
+				steps[StepNotify], note = StepFailed, ex.Error()
+			default:
+				return err
+			}
+		}
+		return o.store.Transition(ctx, sg, StatusCompleted, "", steps, note)
+	}
+	if sg.Status == StatusCompensating {
+		err := o.attempt(ctx, sg, StepRefund, o.refund, refundImpossible)
+		var ex *exhausted
+		switch {
+		case err == nil:
+			return o.store.Transition(ctx, sg, StatusCompensated, "", map[string]string{StepRefund: StepSucceeded}, "")
+		case refundImpossible(err):
+			return o.fail(ctx, sg, StepRefund, &exhausted{err: err, attempts: 1})
+		case errors.As(err, &ex):
+			return o.fail(ctx, sg, StepRefund, ex)
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// fail ends the saga as failed and dead-letters its trigger.
+func (o *Orchestrator) fail(ctx context.Context, sg *Saga, step string, ex *exhausted) error {
+	o.log.Error("saga failed; dead-lettered", zap.String("saga", sg.ID), zap.String("step", step), zap.Error(ex))
+	var trigger proto.Message
+	ev := &paymentv1.PaymentEvent{}
+	if proto.Unmarshal(sg.Trigger, ev) == nil && len(sg.Trigger) > 0 {
+		trigger = ev
+	}
+	return o.store.Fail(ctx, sg, step, ex.Error(), ex.attempts, trigger)
+}
+
+// attempt runs fn as step until it succeeds, fails for good (final), or
+// used its retries (with doubling backoff) or the saga's time: then it
+// returns *exhausted. A resumed saga always gets one more attempt. Each
+// attempt is recorded and bounded by the step timeout.
+func (o *Orchestrator) attempt(ctx context.Context, sg *Saga, step string, fn func(context.Context, *Saga) error, final func(error) bool) error {
+	for {
+		n, err := o.store.StartStep(ctx, sg, step)
+		if err != nil {
+			return err
+		}
+		if o.hooks.BeforeStep != nil {
+			if err := o.hooks.BeforeStep(ctx, sg.ID, step); err != nil {
+				return err
+			}
+		}
+		sctx, cancel := context.WithTimeout(ctx, o.cfg.StepTimeout)
+		err = fn(sctx, sg)
+		cancel()
+		if err == nil || final(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err() // stopping: not the step's fault
+		}
+		wait := o.cfg.RetryBackoff << min(n-1, 10)
+		if n > o.cfg.Retries || time.Now().Add(wait).After(sg.DeadlineAt) {
+			return &exhausted{err: err, attempts: n}
+		}
+		if err := o.store.StepError(ctx, sg, step, describe(err)); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// gone is the booking engine's answer for a hold that expired or was
+// cancelled before the confirmation: final, and compensated by a refund.
+func gone(err error) bool {
+	c := errs.FromConnect(err).Code
+	return c == errs.ReservationExpired || c == errs.Conflict
+}
+
+// unavailableForGood is a notify service that does not implement sending
+// (not deployed yet), or refuses the message as invalid: retrying won't help.
+func unavailableForGood(err error) bool {
+	c := connect.CodeOf(err)
+	return c == connect.CodeUnimplemented || c == connect.CodeInvalidArgument || errs.FromConnect(err).Code == errs.NotFound
+}
+
+// refundImpossible is a refund the payment service will never do.
+func refundImpossible(err error) bool {
+	c := errs.FromConnect(err).Code
+	return c == errs.NotFound || c == errs.Conflict
+}
+
+// confirm is step 1: the booking engine confirms the live hold (as the
+// system; idempotent: a confirmed booking confirms again).
+func (o *Orchestrator) confirm(ctx context.Context, sg *Saga) error {
+	_, err := o.booking.ConfirmBooking(ctx, connect.NewRequest(&bookingv1.ConfirmBookingRequest{BookingId: sg.BookingID, PaymentId: sg.PaymentID}))
+	return err
+}
+
+// sendNotification is step 2: the e-ticket e-mail, deduplicated by notify
+// on its idempotency key.
+func (o *Orchestrator) sendNotification(ctx context.Context, sg *Saga) error {
+	res, err := o.booking.GetBooking(ctx, connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: sg.BookingID}))
+	if err != nil {
+		return err
+	}
+	b := res.Msg.GetBooking()
+	r, err := o.store.Recipient(ctx, b.GetUserId(), b.GetEventId(), b.GetShowId())
+	if err != nil {
+		return errs.Connect(err)
+	}
+	_, err = o.notify.SendNotification(ctx, connect.NewRequest(&notifyv1.SendNotificationRequest{
+		Template: notifyv1.Template_TEMPLATE_BOOKING_CONFIRMED, Recipient: r.Email, UserId: b.GetUserId(),
+		Data: map[string]string{
+			"booking_id": b.GetId(), "payment_id": sg.PaymentID, "event_id": b.GetEventId(), "event_title": r.EventTitle,
+			"show_id": b.GetShowId(), "show_date": r.ShowDate.UTC().Format(time.RFC3339), "zone_id": b.GetZoneId(),
+			"quantity": fmt.Sprint(b.GetQuantity()), "total_amount": b.GetTotalAmount(), "currency": b.GetCurrency(),
+		},
+		IdempotencyKey: "booking_confirmed-" + b.GetId(),
+	}))
+	return err
+}
+
+// refund is the compensation: the whole payment back (the payment service
+// refunds once, whoever asks how often).
+func (o *Orchestrator) refund(ctx context.Context, sg *Saga) error {
+	_, err := o.payments.RefundBooking(ctx, connect.NewRequest(&paymentv1.RefundBookingRequest{
+		BookingId: sg.BookingID, PaymentId: sg.PaymentID, Cause: paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED,
+		Reason: "the payment arrived after the hold had ended",
+	}))
+	return err
+}

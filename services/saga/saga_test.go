@@ -1,0 +1,225 @@
+package saga_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"go.uber.org/fx"
+	"google.golang.org/protobuf/proto"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	sagav1 "github.com/bookingrush/rush/gen/bookingrush/saga/v1"
+	"github.com/bookingrush/rush/services/booking"
+	"github.com/bookingrush/rush/services/payment"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/platform/pgtest"
+	"github.com/bookingrush/rush/services/saga"
+)
+
+// TestPaymentAfterExpiryIsRefunded: the money arrives after the hold
+// expired; the saga cannot confirm, refunds 100% and releases nothing
+// again: the seats came back once, at expiry.
+func TestPaymentAfterExpiryIsRefunded(t *testing.T) {
+	t.Parallel()
+	e := start(t, []string{"-booking.hold-ttl=1s", "-booking.idempotency-ttl=1s", "-payment.sim-delay=2500ms"})
+	s := e.SeedShop(t, meshtest.ShopOptions{Seats: 6})
+	buyer := s.Users[0]
+	b := e.Reserve(t, s, buyer, 2)
+	p := e.pay(t, buyer, b.GetId(), payment.SimSlow) // answers after the hold expired
+	e.waitSaga(t, p.GetId(), saga.StatusCompensated, 20*time.Second)
+
+	res, err := e.payment.GetPayment(context.Background(), meshtest.As(t, e.Mesh, buyer, authn.RoleUser, &paymentv1.GetPaymentRequest{PaymentId: p.GetId()}))
+	if err != nil || res.Msg.GetPayment().GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED || res.Msg.GetPayment().GetRefundedAmount() != "99.80" {
+		t.Fatalf("payment after compensation %v %v", res, err)
+	}
+	if got := e.getBooking(t, buyer, b.GetId()); got.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED {
+		t.Fatalf("booking %v", got)
+	}
+	if z := e.zone(t, s); z.GetAvailable() != 6 || z.GetHeld() != 0 || z.GetSold() != 0 {
+		t.Fatalf("zone %v: seats released twice or not at all", z)
+	}
+	sg, err := e.saga.ListSagas(context.Background(), meshtest.As(t, e.Mesh, uuid.NewString(), authn.RoleAdmin, &sagav1.ListSagasRequest{BookingId: b.GetId()}))
+	if err != nil || len(sg.Msg.GetSagas()) != 1 {
+		t.Fatalf("list sagas %v %v", sg, err)
+	}
+	steps := map[string]sagav1.StepStatus{}
+	for _, st := range sg.Msg.GetSagas()[0].GetSteps() {
+		steps[st.GetName()] = st.GetStatus()
+	}
+	if steps[saga.StepConfirm] != sagav1.StepStatus_STEP_STATUS_FAILED || steps[saga.StepNotify] != sagav1.StepStatus_STEP_STATUS_SKIPPED ||
+		steps[saga.StepRefund] != sagav1.StepStatus_STEP_STATUS_SUCCEEDED || !strings.Contains(sg.Msg.GetSagas()[0].GetLastError(), "RESERVATION_EXPIRED") {
+		t.Fatalf("saga %v", sg.Msg.GetSagas()[0])
+	}
+	meshtest.Eventually(t, 10*time.Second, "one payment.refunded relayed", func() bool {
+		return e.count(t, `SELECT count(*) FROM outbox WHERE aggregate_id = $1 AND topic = 'payment.refunded' AND published_at IS NOT NULL`, p.GetId()) == 1
+	})
+	meshtest.Eventually(t, 10*time.Second, "Postgres agrees with Redis", func() bool {
+		d, err := booking.Reconcile(context.Background(), e.Redis, e.Pool, e.prefix, s.Event)
+		return err == nil && len(d) == 0
+	})
+}
+
+// TestDuplicatePaymentSuccessStartsOneSaga: the relay delivers at least
+// once; the same payment.success again starts no second saga.
+func TestDuplicatePaymentSuccessStartsOneSaga(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	s := e.SeedShop(t, meshtest.ShopOptions{})
+	buyer := s.Users[0]
+	b := e.Reserve(t, s, buyer, 1)
+	p := e.pay(t, buyer, b.GetId(), payment.SimOK)
+	e.waitSaga(t, p.GetId(), saga.StatusCompleted, 15*time.Second)
+
+	ev := &paymentv1.PaymentEvent{Id: uuid.NewString(), Type: payment.TopicSuccess, Payment: &paymentv1.Payment{
+		Id: p.GetId(), BookingId: b.GetId(), Status: paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED}}
+	value, _ := proto.Marshal(ev)
+	for range 3 {
+		if err := e.Producer.Publish(context.Background(), saga.TopicPaymentSuccess, []byte(p.GetId()), value, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A marker published after the duplicates: once its saga exists, the
+	// duplicates were consumed too (same key, same partition, in order).
+	b2 := e.Reserve(t, s, buyer, 1)
+	p2 := e.pay(t, buyer, b2.GetId(), payment.SimOK)
+	e.waitSaga(t, p2.GetId(), saga.StatusCompleted, 15*time.Second)
+	meshtest.Eventually(t, 10*time.Second, "duplicates consumed", func() bool {
+		lag, err := e.Kafka.Lag(context.Background(), saga.ConsumerGroup, saga.TopicPaymentSuccess)
+		if err != nil {
+			return false
+		}
+		for _, l := range lag {
+			if l.Lag != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if n := e.count(t, `SELECT count(*) FROM sagas WHERE payment_id = $1`, p.GetId()); n != 1 {
+		t.Fatalf("%d sagas for one payment", n)
+	}
+	if z := e.zone(t, s); z.GetSold() != 2 || z.GetHeld() != 0 {
+		t.Fatalf("zone %v", z)
+	}
+}
+
+// TestRestartMidSagaResumes: the orchestrator stops after recording the
+// saga, before step 1 ran; a new process resumes it from the recorded step.
+func TestRestartMidSagaResumes(t *testing.T) {
+	t.Parallel()
+	reached := make(chan string, 1)
+	var once sync.Once
+	hooks := &saga.Hooks{BeforeStep: func(ctx context.Context, sagaID, step string) error {
+		if step != saga.StepConfirm {
+			return nil
+		}
+		once.Do(func() { reached <- sagaID })
+		<-ctx.Done() // the process stops here
+		return ctx.Err()
+	}}
+	first := start(t, []string{"-saga.lease=1s"}, fx.Supply(hooks))
+	s := first.SeedShop(t, meshtest.ShopOptions{Seats: 3})
+	buyer := s.Users[0]
+	b := first.Reserve(t, s, buyer, 1)
+	p := first.pay(t, buyer, b.GetId(), payment.SimOK)
+	var sagaID string
+	select {
+	case sagaID = <-reached:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the saga never reached confirm-booking")
+	}
+	first.Stop(t)
+	var status, step string
+	if err := pgtest.Open(t, first.dsn).QueryRow(`SELECT status, current_step FROM sagas WHERE id = $1`, sagaID).Scan(&status, &step); err != nil ||
+		status != saga.StatusRunning || step != saga.StepConfirm {
+		t.Fatalf("saga after the stop: %q at %q (%v), want running at confirm-booking", status, step, err)
+	}
+
+	second := restart(t, first.dsn, first.prefix, []string{"-saga.lease=1s"})
+	second.waitSaga(t, p.GetId(), saga.StatusCompleted, 20*time.Second)
+	if got := second.getBooking(t, buyer, b.GetId()); got.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED {
+		t.Fatalf("booking %v", got)
+	}
+	res, err := second.saga.GetSaga(context.Background(), meshtest.As(t, second.Mesh, uuid.NewString(), authn.RoleAdmin, &sagav1.GetSagaRequest{SagaId: sagaID}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range res.Msg.GetSaga().GetSteps() {
+		if st.GetName() == saga.StepConfirm && (st.GetStatus() != sagav1.StepStatus_STEP_STATUS_SUCCEEDED || st.GetAttempts() != 2) {
+			t.Fatalf("confirm step %v, want succeeded at the second attempt", st)
+		}
+	}
+	if z := second.zone(t, s); z.GetSold() != 1 || z.GetHeld() != 0 || z.GetAvailable() != 2 {
+		t.Fatalf("zone %v", z)
+	}
+}
+
+// TestFailedSagaIsDeadLettered: a step that fails every retry fails the
+// saga and dead-letters its payment.success (table and topic); the read
+// side shows it to admins only.
+func TestFailedSagaIsDeadLettered(t *testing.T) {
+	t.Parallel()
+	e := start(t, []string{"-saga.retries=2"})
+	s := e.SeedShop(t, meshtest.ShopOptions{})
+	// A succeeded payment for a booking the booking engine never had:
+	// confirm answers NOT_FOUND, which is retried, then given up.
+	bookingID := uuid.NewString()
+	var paymentID string
+	if err := e.Pool.QueryRow(context.Background(), `INSERT INTO payments (booking_id, user_id, amount, status, provider)
+		VALUES ($1, $2, 10, 'succeeded', 'simulator') RETURNING id::text`, bookingID, s.Users[0]).Scan(&paymentID); err != nil {
+		t.Fatal(err)
+	}
+	value, _ := proto.Marshal(&paymentv1.PaymentEvent{Id: uuid.NewString(), Type: payment.TopicSuccess,
+		Payment: &paymentv1.Payment{Id: paymentID, BookingId: bookingID, Status: paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED}})
+	if err := e.Producer.Publish(context.Background(), saga.TopicPaymentSuccess, []byte(paymentID), value, nil); err != nil {
+		t.Fatal(err)
+	}
+	// And a message that is no PaymentEvent at all.
+	if err := e.Producer.Publish(context.Background(), saga.TopicPaymentSuccess, []byte("junk"), []byte("not protobuf \xff"), nil); err != nil {
+		t.Fatal(err)
+	}
+	e.waitSaga(t, paymentID, saga.StatusFailed, 20*time.Second)
+	meshtest.Eventually(t, 10*time.Second, "dead letter relayed to saga.dead-letter", func() bool {
+		return e.count(t, `SELECT count(*) FROM outbox WHERE topic = 'saga.dead-letter' AND published_at IS NOT NULL AND key = $1`, paymentID) == 1
+	})
+	admin := uuid.NewString()
+	meshtest.Eventually(t, 10*time.Second, "two dead letters", func() bool {
+		return e.count(t, `SELECT count(*) FROM dead_letters WHERE source = 'saga'`) == 2
+	})
+	dl, err := e.saga.ListDeadLetters(context.Background(), meshtest.As(t, e.Mesh, admin, authn.RoleAdmin, &sagav1.ListDeadLettersRequest{}))
+	if err != nil || dl.Msg.GetMeta().GetTotal() != 2 {
+		t.Fatalf("dead letters %v %v", dl, err)
+	}
+	var found bool
+	for _, d := range dl.Msg.GetDeadLetters() {
+		if d.GetKey() == paymentID {
+			found = true
+			var ev paymentv1.PaymentEvent
+			if d.GetSagaId() == "" || d.GetTopic() != saga.TopicPaymentSuccess || d.GetAttempts() != 3 ||
+				!strings.Contains(d.GetError(), "NOT_FOUND") || proto.Unmarshal(d.GetPayload(), &ev) != nil || ev.GetPayment().GetId() != paymentID {
+				t.Fatalf("dead letter %v", d)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no dead letter for the saga: %v", dl.Msg.GetDeadLetters())
+	}
+	list, err := e.saga.ListSagas(context.Background(), meshtest.As(t, e.Mesh, admin, authn.RoleAdmin,
+		&sagav1.ListSagasRequest{Status: sagav1.SagaStatus_SAGA_STATUS_FAILED}))
+	if err != nil || len(list.Msg.GetSagas()) != 1 || list.Msg.GetSagas()[0].GetPaymentId() != paymentID || list.Msg.GetSagas()[0].GetName() != saga.Name {
+		t.Fatalf("failed sagas %v %v", list, err)
+	}
+	if _, err := e.saga.ListSagas(context.Background(), meshtest.As(t, e.Mesh, s.Users[0], authn.RoleUser, &sagav1.ListSagasRequest{})); connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Fatalf("a user lists sagas: %v", err)
+	}
+	if _, err := e.saga.GetSaga(context.Background(), meshtest.As(t, e.Mesh, admin, authn.RoleAdmin, &sagav1.GetSagaRequest{SagaId: uuid.NewString()})); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Fatalf("unknown saga: %v", err)
+	}
+}
