@@ -1,0 +1,61 @@
+package queue
+
+import (
+	"context"
+
+	"connectrpc.com/connect"
+
+	queuev1 "github.com/bookingrush/rush/gen/bookingrush/queue/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/queue/v1/queuev1connect"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// Server implements queuev1connect.QueueServiceHandler: it translates
+// between the contract and the Service.
+type Server struct {
+	svc *Service
+}
+
+var _ queuev1connect.QueueServiceHandler = (*Server)(nil)
+
+// NewServer returns the QueueService handler.
+func NewServer(svc *Service) queuev1connect.QueueServiceHandler { return &Server{svc: svc} }
+
+// JoinQueue puts the caller in line.
+func (s *Server) JoinQueue(ctx context.Context, req *connect.Request[queuev1.JoinQueueRequest]) (*connect.Response[queuev1.JoinQueueResponse], error) {
+	st, err := s.svc.Join(ctx, req.Msg.GetEventId())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&queuev1.JoinQueueResponse{QueueStatus: st}), nil
+}
+
+// GetQueueStatus returns the caller's place.
+func (s *Server) GetQueueStatus(ctx context.Context, req *connect.Request[queuev1.GetQueueStatusRequest]) (*connect.Response[queuev1.GetQueueStatusResponse], error) {
+	st, err := s.svc.Status(ctx, req.Msg.GetEventId())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&queuev1.GetQueueStatusResponse{QueueStatus: st}), nil
+}
+
+// WatchQueueStatus streams the caller's place until admission.
+func (s *Server) WatchQueueStatus(ctx context.Context, req *connect.Request[queuev1.WatchQueueStatusRequest], stream *connect.ServerStream[queuev1.WatchQueueStatusResponse]) error {
+	err := s.svc.Watch(ctx, req.Msg.GetEventId(), func(st *queuev1.QueueStatus) error {
+		return stream.Send(&queuev1.WatchQueueStatusResponse{QueueStatus: st})
+	})
+	if err != nil {
+		return errs.Connect(err)
+	}
+	return nil
+}
+
+// SetQueueSettings switches an event's queue and sets its rate.
+func (s *Server) SetQueueSettings(ctx context.Context, req *connect.Request[queuev1.SetQueueSettingsRequest]) (*connect.Response[queuev1.SetQueueSettingsResponse], error) {
+	m := req.Msg
+	set, err := s.svc.SetSettings(ctx, m.GetEventId(), m.GetEnabled(), int(m.GetAdmitPerSecond()))
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&queuev1.SetQueueSettingsResponse{Settings: set}), nil
+}
