@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.uber.org/fx"
@@ -22,6 +24,7 @@ import (
 // consumer registered later.
 var Module = fx.Module("kafka",
 	fx.Provide(provideCluster, provideProducer),
+	fx.Invoke(func(reg prometheus.Registerer, c *Cluster) error { return reg.Register(c.LagCollector()) }),
 )
 
 func provideCluster(lc fx.Lifecycle, cfg Config, log *zap.Logger) (*Cluster, error) {
@@ -49,6 +52,8 @@ type Cluster struct {
 	version  sarama.KafkaVersion
 	brokers  []string
 	embedded *kfake.Cluster
+
+	consumers consumers
 
 	mu     sync.Mutex
 	client sarama.Client

@@ -290,6 +290,7 @@ type Runner struct {
 
 // NewRunner returns a Runner for Consume(group, topics, h).
 func (c *Cluster) NewRunner(group string, topics []string, h Handler) *Runner {
+	c.track(group, topics)
 	return &Runner{c: c, group: group, run: func(ctx context.Context) error {
 		return c.Consume(ctx, group, topics, h)
 	}}
@@ -297,6 +298,7 @@ func (c *Cluster) NewRunner(group string, topics []string, h Handler) *Runner {
 
 // NewBatchRunner returns a Runner for ConsumeBatch(group, topics, h, opts).
 func (c *Cluster) NewBatchRunner(group string, topics []string, h BatchHandler, opts BatchOptions) *Runner {
+	c.track(group, topics)
 	return &Runner{c: c, group: group, run: func(ctx context.Context) error {
 		return c.ConsumeBatch(ctx, group, topics, h, opts)
 	}}

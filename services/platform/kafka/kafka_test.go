@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/prometheus/client_golang/prometheus"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -400,9 +401,10 @@ func TestModuleLifecycle(t *testing.T) {
 		c *kafka.Cluster
 		p *kafka.Producer
 	)
+	reg := prometheus.NewRegistry()
 	app := fxtest.New(t,
 		kafka.Module,
-		fx.Supply(cfg, zap.NewNop()),
+		fx.Supply(cfg, zap.NewNop(), fx.Annotate(reg, fx.As(new(prometheus.Registerer)))),
 		fx.Populate(&c, &p),
 	)
 	app.RequireStart()
@@ -412,6 +414,24 @@ func TestModuleLifecycle(t *testing.T) {
 	topic := name(t, "topic")
 	if err := p.Publish(ctxT(t, 10*time.Second), topic, nil, []byte("v"), nil); err != nil {
 		t.Fatalf("Publish to an auto-created topic: %v", err)
+	}
+	// A consumer group run by this process shows up in kafka_consumer_lag.
+	group := name(t, "lag-group")
+	c.NewRunner(group, []string{topic}, func(context.Context, *sarama.ConsumerMessage) error { return nil })
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range families {
+		if f.GetName() == "kafka_consumer_lag" {
+			for _, m := range f.GetMetric() {
+				found = found || m.GetGauge().GetValue() == 1
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("kafka_consumer_lag does not report the one uncommitted message: %v", families)
 	}
 	app.RequireStop()
 	if err := c.Ping(ctxT(t, 3*time.Second)); err == nil {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
@@ -120,6 +122,7 @@ type Deps struct {
 // recovery and the message size limit.
 type Stack struct {
 	otel     connect.Interceptor
+	metrics  connect.Interceptor
 	logErrs  connect.Interceptor
 	validate connect.Interceptor
 	keys     *authn.Keys
@@ -127,13 +130,18 @@ type Stack struct {
 }
 
 // NewStack builds the shared handler stack.
-func NewStack(cfg Config, log *zap.Logger, keys *authn.Keys) (*Stack, error) {
+func NewStack(cfg Config, log *zap.Logger, keys *authn.Keys, reg prometheus.Registerer) (*Stack, error) {
 	otelInt, err := otelconnect.NewInterceptor(otelconnect.WithTrustRemote(), otelconnect.WithoutMetrics())
+	if err != nil {
+		return nil, err
+	}
+	metrics, err := newRPCMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
 	return &Stack{
 		otel:     otelInt,
+		metrics:  metrics.interceptor(),
 		logErrs:  logServerErrors(log),
 		validate: validate.NewInterceptor(),
 		keys:     keys,
@@ -152,7 +160,7 @@ func NewStack(cfg Config, log *zap.Logger, keys *authn.Keys) (*Stack, error) {
 // must carry a valid one).
 func (s *Stack) HandlerOptions(anonymous ...string) []connect.HandlerOption {
 	return append([]connect.HandlerOption{
-		connect.WithInterceptors(s.otel, s.logErrs, authn.NewServerInterceptor(s.keys, anonymous...), s.validate),
+		connect.WithInterceptors(s.otel, s.metrics, s.logErrs, authn.NewServerInterceptor(s.keys, anonymous...), s.validate),
 	}, s.base...)
 }
 

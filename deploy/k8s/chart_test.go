@@ -1,0 +1,856 @@
+package k8s_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	kjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	chartDir   = "rush"
+	appSource  = "../../services/app/app.go"
+	nonRootUID = 65532
+	// The plan's scaling constraints (§6.2).
+	minReplicas = 2
+	maxReplicas = 10
+	coolDown    = 60
+)
+
+// The custom resources the chart renders, decoded strictly into the fields
+// their CRDs define that the chart may use (an unknown field fails the test).
+type (
+	serviceMonitor struct {
+		metav1.TypeMeta   `json:",inline"`
+		metav1.ObjectMeta `json:"metadata"`
+		Spec              struct {
+			JobLabel          string               `json:"jobLabel,omitempty"`
+			Selector          metav1.LabelSelector `json:"selector"`
+			NamespaceSelector struct {
+				Any        bool     `json:"any,omitempty"`
+				MatchNames []string `json:"matchNames,omitempty"`
+			} `json:"namespaceSelector"`
+			Endpoints []struct {
+				Port          string `json:"port"`
+				Path          string `json:"path,omitempty"`
+				Scheme        string `json:"scheme,omitempty"`
+				Interval      string `json:"interval,omitempty"`
+				ScrapeTimeout string `json:"scrapeTimeout,omitempty"`
+			} `json:"endpoints"`
+		} `json:"spec"`
+	}
+	prometheusRule struct {
+		metav1.TypeMeta   `json:",inline"`
+		metav1.ObjectMeta `json:"metadata"`
+		Spec              struct {
+			Groups []struct {
+				Name     string `json:"name"`
+				Interval string `json:"interval,omitempty"`
+				Rules    []struct {
+					Alert       string            `json:"alert,omitempty"`
+					Record      string            `json:"record,omitempty"`
+					Expr        string            `json:"expr"`
+					For         string            `json:"for,omitempty"`
+					Labels      map[string]string `json:"labels,omitempty"`
+					Annotations map[string]string `json:"annotations,omitempty"`
+				} `json:"rules"`
+			} `json:"groups"`
+		} `json:"spec"`
+	}
+	kedaTrigger struct {
+		Type              string            `json:"type"`
+		Name              string            `json:"name,omitempty"`
+		MetricType        string            `json:"metricType,omitempty"`
+		Metadata          map[string]string `json:"metadata"`
+		AuthenticationRef *struct {
+			Name string `json:"name"`
+			Kind string `json:"kind,omitempty"`
+		} `json:"authenticationRef,omitempty"`
+	}
+	scaledObject struct {
+		metav1.TypeMeta   `json:",inline"`
+		metav1.ObjectMeta `json:"metadata"`
+		Spec              struct {
+			ScaleTargetRef struct {
+				APIVersion string `json:"apiVersion,omitempty"`
+				Kind       string `json:"kind,omitempty"`
+				Name       string `json:"name"`
+			} `json:"scaleTargetRef"`
+			PollingInterval *int32 `json:"pollingInterval,omitempty"`
+			CooldownPeriod  *int32 `json:"cooldownPeriod,omitempty"`
+			MinReplicaCount *int32 `json:"minReplicaCount,omitempty"`
+			MaxReplicaCount *int32 `json:"maxReplicaCount,omitempty"`
+			Advanced        *struct {
+				RestoreToOriginalReplicaCount bool `json:"restoreToOriginalReplicaCount,omitempty"`
+				HorizontalPodAutoscalerConfig *struct {
+					Name     string                                         `json:"name,omitempty"`
+					Behavior *autoscalingv2.HorizontalPodAutoscalerBehavior `json:"behavior,omitempty"`
+				} `json:"horizontalPodAutoscalerConfig,omitempty"`
+			} `json:"advanced,omitempty"`
+			Triggers []kedaTrigger `json:"triggers"`
+		} `json:"spec"`
+	}
+)
+
+// crds are the custom kinds the chart may render, by apiVersion/kind.
+var crds = map[schema.GroupVersionKind]func() any{
+	{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}: func() any { return new(serviceMonitor) },
+	{Group: "monitoring.coreos.com", Version: "v1", Kind: "PrometheusRule"}: func() any { return new(prometheusRule) },
+	{Group: "keda.sh", Version: "v1alpha1", Kind: "ScaledObject"}:           func() any { return new(scaledObject) },
+}
+
+// rendered is one `helm template` output, decoded.
+type rendered struct {
+	release, namespace string
+	byKind             map[string][]any
+}
+
+func (r *rendered) all(kind string) []any { return r.byKind[kind] }
+
+func typed[T any](r *rendered, kind string) []*T {
+	var out []*T
+	for _, o := range r.byKind[kind] {
+		out = append(out, o.(*T))
+	}
+	return out
+}
+
+func find[T any](items []*T, name func(*T) string, want string) *T {
+	for _, it := range items {
+		if name(it) == want {
+			return it
+		}
+	}
+	return nil
+}
+
+func helmBinary(t *testing.T) string {
+	t.Helper()
+	local, err := filepath.Abs("../../bin/tools/helm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(local); err == nil {
+		return local
+	}
+	if p, err := exec.LookPath("helm"); err == nil {
+		return p
+	}
+	t.Fatal("helm not found in bin/tools or PATH: run `make tools`")
+	return ""
+}
+
+func helmTemplate(t *testing.T, release, namespace string, args ...string) ([]byte, error) {
+	t.Helper()
+	cmd := exec.Command(helmBinary(t), append([]string{"template", release, chartDir, "--namespace", namespace}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("helm template %v: %v: %s", args, err, stderr.String())
+	}
+	return out, nil
+}
+
+var docSep = regexp.MustCompile(`(?m)^---\s*$`)
+
+// render runs helm template and decodes every object strictly: built-in kinds
+// into their API types through a scheme, custom kinds into the local structs.
+func render(t *testing.T, release, namespace string, args ...string) *rendered {
+	t.Helper()
+	out, err := helmTemplate(t, release, namespace, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, policyv1.AddToScheme,
+		autoscalingv2.AddToScheme, networkingv1.AddToScheme,
+	} {
+		if err := add(sch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &rendered{release: release, namespace: namespace, byKind: map[string][]any{}}
+	for i, doc := range docSep.Split(string(out), -1) {
+		if strings.TrimSpace(stripComments(doc)) == "" {
+			continue
+		}
+		var tm metav1.TypeMeta
+		if err := yaml.Unmarshal([]byte(doc), &tm); err != nil {
+			t.Fatalf("document %d: %v\n%s", i, err, doc)
+		}
+		gvk := schema.FromAPIVersionAndKind(tm.APIVersion, tm.Kind)
+		var obj any
+		if sch.Recognizes(gvk) {
+			o, err := sch.New(gvk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			obj = o
+		} else if mk, ok := crds[gvk]; ok {
+			obj = mk()
+		} else {
+			t.Fatalf("document %d: unexpected kind %s", i, gvk)
+		}
+		if err := decodeStrict([]byte(doc), obj); err != nil {
+			t.Fatalf("%s (document %d) does not decode strictly: %v\n%s", gvk.Kind, i, err, doc)
+		}
+		meta := metaOf(obj)
+		if meta.Name == "" {
+			t.Errorf("%s (document %d) has no name", gvk.Kind, i)
+		}
+		r.byKind[gvk.Kind] = append(r.byKind[gvk.Kind], obj)
+	}
+	return r
+}
+
+// decodeStrict decodes doc as the API server would receive it from helm:
+// YAML turned into JSON without looking at the target type (so a number where
+// a string belongs stays an error, which sigs.k8s.io/yaml.UnmarshalStrict
+// would quietly convert), then case-sensitive JSON that rejects unknown and
+// duplicate fields.
+func decodeStrict(doc []byte, obj any) error {
+	j, err := yaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return err
+	}
+	strict, err := kjson.UnmarshalStrict(j, obj)
+	if err != nil {
+		return err
+	}
+	return errors.Join(strict...)
+}
+
+func stripComments(doc string) string {
+	var b strings.Builder
+	for line := range strings.Lines(doc) {
+		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+func metaOf(obj any) *metav1.ObjectMeta {
+	switch o := obj.(type) {
+	case metav1.ObjectMetaAccessor:
+		return o.GetObjectMeta().(*metav1.ObjectMeta)
+	case *serviceMonitor:
+		return &o.ObjectMeta
+	case *prometheusRule:
+		return &o.ObjectMeta
+	case *scaledObject:
+		return &o.ObjectMeta
+	}
+	panic(fmt.Sprintf("no metadata on %T", obj))
+}
+
+// targets parses the component table of services/app so that a new target
+// without a Deployment fails here, without building the services.
+func targets(t *testing.T) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), appSource, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		vs, ok := n.(*ast.ValueSpec)
+		if !ok || len(vs.Names) != 1 || vs.Names[0].Name != "components" || len(vs.Values) != 1 {
+			return true
+		}
+		list, ok := vs.Values[0].(*ast.CompositeLit)
+		if !ok {
+			return false
+		}
+		for _, e := range list.Elts {
+			if c, ok := e.(*ast.CompositeLit); ok && len(c.Elts) > 0 {
+				if lit, ok := c.Elts[0].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					name, err := strconv.Unquote(lit.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					names = append(names, name)
+				}
+			}
+		}
+		return false
+	})
+	if len(names) == 0 {
+		t.Fatalf("no targets found in the components table of %s: update targets() in this test", appSource)
+	}
+	return names
+}
+
+const componentLabel = "app.kubernetes.io/component"
+
+func TestChartDefaultValues(t *testing.T) {
+	t.Parallel()
+	r := render(t, "t", "shop")
+	checkChart(t, r, targets(t))
+	checkAutoscaling(t, r, false)
+
+	secrets := typed[corev1.Secret](r, "Secret")
+	main := find(secrets, func(s *corev1.Secret) string { return s.Name }, "t-rush")
+	if main == nil {
+		t.Fatal("no Secret t-rush")
+	}
+	for _, k := range []string{"RUSH_POSTGRES_URL", "RUSH_REDIS_URL", "RUSH_JWT_SECRET"} {
+		if len(main.Data[k]) == 0 {
+			t.Errorf("Secret lacks %s", k)
+		}
+	}
+	if n := len(main.Data["RUSH_JWT_SECRET"]); n < 32 {
+		t.Errorf("generated RUSH_JWT_SECRET has %d bytes, want >= 32", n)
+	}
+	if len(r.all("ServiceMonitor")) != 0 || len(r.all("PrometheusRule")) != 0 || len(r.all("ScaledObject")) != 0 {
+		t.Error("default values render custom resources whose CRDs may be missing")
+	}
+}
+
+func TestChartProductionValues(t *testing.T) {
+	t.Parallel()
+	r := render(t, "rush", "rush", "-f", filepath.Join(chartDir, "values-production.yaml"))
+	checkChart(t, r, targets(t))
+	checkAutoscaling(t, r, true)
+
+	if n := len(r.all("Secret")); n != 0 {
+		t.Errorf("existingSecret set, yet %d Secrets rendered", n)
+	}
+	job := typed[batchv1.Job](r, "Job")[0]
+	if ref := job.Spec.Template.Spec.Containers[0].Env[0].ValueFrom.SecretKeyRef; ref == nil || ref.Name != "rush-secrets" {
+		t.Errorf("migration Job reads %+v, want the existing Secret rush-secrets", ref)
+	}
+	cm := find(typed[corev1.ConfigMap](r, "ConfigMap"), func(c *corev1.ConfigMap) string { return c.Name }, "rush")
+	if cm.Data["RUSH_LOG_FORMAT"] != "json" {
+		t.Errorf("production logs are %q, want json", cm.Data["RUSH_LOG_FORMAT"])
+	}
+
+	sms := typed[serviceMonitor](r, "ServiceMonitor")
+	if len(sms) != 1 || sms[0].Spec.Endpoints[0].Port != "metrics" {
+		t.Fatalf("want one ServiceMonitor scraping the metrics port, got %+v", sms)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(&sms[0].Spec.Selector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range typed[corev1.Service](r, "Service") {
+		if !sel.Matches(labels.Set(svc.Labels)) {
+			t.Errorf("ServiceMonitor does not select Service %s", svc.Name)
+		}
+	}
+
+	rules := typed[prometheusRule](r, "PrometheusRule")
+	if len(rules) != 1 {
+		t.Fatalf("want one PrometheusRule, got %d", len(rules))
+	}
+	alerts := map[string]string{}
+	severity := map[string]string{}
+	for _, g := range rules[0].Spec.Groups {
+		for _, rule := range g.Rules {
+			alerts[rule.Alert] = rule.Expr
+			severity[rule.Alert] = rule.Labels["severity"]
+		}
+	}
+	for alert, want := range map[string]struct{ metric, severity string }{
+		"RushHighErrorRate": {"http_requests_total", "critical"},
+		"RushHighLatency":   {"http_request_duration_seconds_bucket", "warning"},
+		"RushServiceDown":   {"up{", "critical"},
+		"RushKafkaLag":      {"kafka_consumer_lag", "warning"},
+	} {
+		if !strings.Contains(alerts[alert], want.metric) {
+			t.Errorf("alert %s: expr %q does not use %s", alert, alerts[alert], want.metric)
+		}
+		if severity[alert] != want.severity {
+			t.Errorf("alert %s: severity %q, want %q", alert, severity[alert], want.severity)
+		}
+	}
+	if !strings.Contains(alerts["RushKafkaLag"], "> 10000") || !strings.Contains(alerts["RushHighErrorRate"], "> 0.01") {
+		t.Errorf("alert thresholds differ from plan §8.3: %q, %q", alerts["RushKafkaLag"], alerts["RushHighErrorRate"])
+	}
+
+	checkDashboard(t, r, "monitoring")
+}
+
+// TestChartRefusesUnsafeValues checks the chart fails loudly instead of
+// rendering a deployment that would misbehave.
+func TestChartRefusesUnsafeValues(t *testing.T) {
+	t.Parallel()
+	for name, c := range map[string]struct {
+		args []string
+		want string
+	}{
+		"no brokers":          {[]string{"--set", "externalKafka.brokers=null"}, "externalKafka.brokers is required"},
+		"secret in config":    {[]string{"--set", "config.RUSH_JWT_SECRET=x"}, "is a secret"},
+		"not a RUSH_ key":     {[]string{"--set", "config.LOG=x"}, "must be a RUSH_* variable"},
+		"short jwt secret":    {[]string{"--set", "secrets.jwtSecret=short"}, "at least 32 bytes"},
+		"interval in minutes": {[]string{"--set", "prometheusRule.enabled=true", "--set", "serviceMonitor.interval=1m"}, "whole seconds"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := helmTemplate(t, "t", "shop", c.args...)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("want an error containing %q, got %v", c.want, err)
+			}
+		})
+	}
+}
+
+// TestChartNewComponent checks that a new target is one values entry away.
+func TestChartNewComponent(t *testing.T) {
+	t.Parallel()
+	r := render(t, "t", "shop",
+		"--set", "components.sweeper.enabled=true",
+		"--set", "components.sweeper.resources.requests.cpu=50m",
+		"--set", "components.sweeper.resources.limits.memory=64Mi",
+		"--set", "components.sweeper.autoscaling.enabled=true",
+		"--set", "components.sweeper.autoscaling.cpu=70",
+		"--set", "components.catalog.enabled=false",
+	)
+	deps := typed[appsv1.Deployment](r, "Deployment")
+	if find(deps, func(d *appsv1.Deployment) string { return d.Name }, "t-rush-sweeper") == nil {
+		t.Error("no Deployment for the new sweeper component")
+	}
+	if find(deps, func(d *appsv1.Deployment) string { return d.Name }, "t-rush-catalog") != nil {
+		t.Error("disabled catalog still has a Deployment")
+	}
+	for _, kind := range []string{"Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy"} {
+		found := false
+		for _, o := range r.all(kind) {
+			found = found || metaOf(o).Name == "t-rush-sweeper"
+		}
+		if !found {
+			t.Errorf("no %s for the new sweeper component", kind)
+		}
+	}
+}
+
+// checkChart asserts what every rendering must satisfy.
+func checkChart(t *testing.T, r *rendered, targets []string) {
+	t.Helper()
+	for kind, objs := range r.byKind {
+		for _, o := range objs {
+			if ns := metaOf(o).Namespace; ns != r.namespace && !(kind == "ConfigMap" && ns == "monitoring") {
+				t.Errorf("%s %s is in namespace %q, want %q", kind, metaOf(o).Name, ns, r.namespace)
+			}
+		}
+	}
+	configMaps := typed[corev1.ConfigMap](r, "ConfigMap")
+	cm := find(configMaps, func(c *corev1.ConfigMap) string { return c.Name }, fullname(r))
+	if cm == nil {
+		t.Fatalf("no ConfigMap %s", fullname(r))
+	}
+	if cm.Data["RUSH_POSTGRES_MIGRATE_ON_START"] != "false" {
+		t.Error("Deployments would migrate on start; the Job does it")
+	}
+	if cm.Data["RUSH_KAFKA_BROKERS"] == "" {
+		t.Error("RUSH_KAFKA_BROKERS empty: every pod would run its own in-process Kafka")
+	}
+	for _, secret := range []string{"RUSH_POSTGRES_URL", "RUSH_REDIS_URL", "RUSH_JWT_SECRET", "RUSH_ADMIN_PASSWORD", "RUSH_STRIPE_SECRET_KEY", "RUSH_STRIPE_WEBHOOK_SECRET", "RUSH_SMTP_PASSWORD"} {
+		if _, ok := cm.Data[secret]; ok {
+			t.Errorf("secret %s is in the ConfigMap", secret)
+		}
+	}
+
+	deps := typed[appsv1.Deployment](r, "Deployment")
+	services := typed[corev1.Service](r, "Service")
+	pdbs := typed[policyv1.PodDisruptionBudget](r, "PodDisruptionBudget")
+	policies := typed[networkingv1.NetworkPolicy](r, "NetworkPolicy")
+	var seen []string
+	for _, d := range deps {
+		comp := d.Labels[componentLabel]
+		seen = append(seen, comp)
+		if !slices.Contains(targets, comp) {
+			t.Errorf("Deployment %s runs %q, which is not a rush target (services/app)", d.Name, comp)
+		}
+		t.Run("deployment/"+comp, func(t *testing.T) {
+			checkDeployment(t, r, d, cm)
+			podLabels := labels.Set(d.Spec.Template.Labels)
+			if sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector); err != nil || !sel.Matches(podLabels) {
+				t.Errorf("selector %v does not match the pod labels (%v)", d.Spec.Selector, err)
+			}
+
+			svc := find(services, func(s *corev1.Service) string { return s.Name }, d.Name)
+			if svc == nil {
+				t.Fatalf("no Service %s", d.Name)
+			}
+			if !labels.SelectorFromSet(svc.Spec.Selector).Matches(podLabels) {
+				t.Errorf("Service selector %v does not match the pods", svc.Spec.Selector)
+			}
+			c := d.Spec.Template.Spec.Containers[0]
+			for _, p := range svc.Spec.Ports {
+				if !slices.ContainsFunc(c.Ports, func(cp corev1.ContainerPort) bool {
+					return cp.Name == p.TargetPort.String() && cp.ContainerPort == p.Port
+				}) {
+					t.Errorf("Service port %s (%d -> %s) has no matching container port", p.Name, p.Port, p.TargetPort.String())
+				}
+			}
+			if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Name == "metrics" }) {
+				t.Error("Service does not expose the metrics port")
+			}
+
+			pdb := find(pdbs, func(p *policyv1.PodDisruptionBudget) string { return p.Name }, d.Name)
+			if pdb == nil {
+				t.Fatal("no PodDisruptionBudget")
+			}
+			if sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector); err != nil || !sel.Matches(podLabels) {
+				t.Errorf("PodDisruptionBudget selector does not match the pods (%v)", err)
+			}
+			if pdb.Spec.MaxUnavailable == nil && pdb.Spec.MinAvailable == nil {
+				t.Error("PodDisruptionBudget has no budget")
+			}
+
+			np := find(policies, func(p *networkingv1.NetworkPolicy) string { return p.Name }, d.Name)
+			if np == nil {
+				t.Fatal("no NetworkPolicy")
+			}
+			checkNetworkPolicy(t, r, np, c, comp)
+		})
+	}
+	for _, target := range targets {
+		if !slices.Contains(seen, target) {
+			t.Errorf("target %q (services/app) has no Deployment", target)
+		}
+	}
+
+	deny := find(policies, func(p *networkingv1.NetworkPolicy) string { return p.Name }, fullname(r)+"-default-deny")
+	if deny == nil || len(deny.Spec.Ingress) != 0 || !slices.Contains(deny.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
+		t.Errorf("no default-deny ingress policy: %+v", deny)
+	}
+
+	jobs := typed[batchv1.Job](r, "Job")
+	if len(jobs) != 1 {
+		t.Fatalf("want one migration Job, got %d", len(jobs))
+	}
+	job := jobs[0]
+	if got := job.Annotations["helm.sh/hook"]; got != "pre-install,pre-upgrade" {
+		t.Errorf("migration Job hook %q, want pre-install,pre-upgrade", got)
+	}
+	if !strings.Contains(job.Annotations["helm.sh/hook-delete-policy"], "before-hook-creation") {
+		t.Error("migration Job is not replaced on the next upgrade (hook-delete-policy)")
+	}
+	if args := job.Spec.Template.Spec.Containers[0].Args; !slices.Equal(args, []string{"migrate"}) {
+		t.Errorf("migration Job args %v, want [migrate]", args)
+	}
+	checkSecurity(t, &job.Spec.Template.Spec)
+	for _, s := range typed[corev1.Secret](r, "Secret") {
+		if s.Annotations["helm.sh/hook"] == "" {
+			continue
+		}
+		w, _ := strconv.Atoi(s.Annotations["helm.sh/hook-weight"])
+		jw, _ := strconv.Atoi(job.Annotations["helm.sh/hook-weight"])
+		if w >= jw {
+			t.Errorf("hook Secret %s (weight %d) is not created before the Job (weight %d)", s.Name, w, jw)
+		}
+	}
+}
+
+func fullname(r *rendered) string {
+	if strings.Contains(r.release, "rush") {
+		return r.release
+	}
+	return r.release + "-rush"
+}
+
+func checkDeployment(t *testing.T, r *rendered, d *appsv1.Deployment, cm *corev1.ConfigMap) {
+	t.Helper()
+	comp := d.Labels[componentLabel]
+	spec := &d.Spec.Template.Spec
+	if len(spec.Containers) != 1 {
+		t.Fatalf("%d containers, want 1", len(spec.Containers))
+	}
+	c := spec.Containers[0]
+	if !slices.Contains(c.Args, "-target="+comp) {
+		t.Errorf("args %v do not run -target=%s", c.Args, comp)
+	}
+	for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		if _, ok := c.Resources.Requests[res]; !ok {
+			t.Errorf("no %s request", res)
+		}
+	}
+	if _, ok := c.Resources.Limits[corev1.ResourceMemory]; !ok {
+		t.Error("no memory limit")
+	}
+	checkSecurity(t, spec)
+
+	if c.LivenessProbe == nil || c.ReadinessProbe == nil || c.StartupProbe == nil {
+		t.Fatalf("probes missing: liveness %v readiness %v startup %v", c.LivenessProbe != nil, c.ReadinessProbe != nil, c.StartupProbe != nil)
+	}
+	portOf := func(name string) int32 {
+		for _, p := range c.Ports {
+			if p.Name == name {
+				return p.ContainerPort
+			}
+		}
+		return 0
+	}
+	switch {
+	case portOf("grpc") != 0:
+		// A Connect component: ready when gRPC health says SERVING on its port.
+		g := c.ReadinessProbe.GRPC
+		if g == nil || g.Port != portOf("grpc") {
+			t.Errorf("readiness %+v, want a grpc probe on port %d", c.ReadinessProbe.ProbeHandler, portOf("grpc"))
+		}
+		addr := cm.Data["RUSH_"+strings.ToUpper(comp)+"_ADDR"]
+		if addr != fmt.Sprintf(":%d", portOf("grpc")) {
+			t.Errorf("RUSH_%s_ADDR=%q, but the container port is %d", strings.ToUpper(comp), addr, portOf("grpc"))
+		}
+		peer := cm.Data["RUSH_PEER_"+strings.ToUpper(comp)]
+		if want := fmt.Sprintf("%s:%d", d.Name, portOf("grpc")); peer != want {
+			t.Errorf("RUSH_PEER_%s=%q, want %q", strings.ToUpper(comp), peer, want)
+		}
+	default:
+		// The edge (its own HTTP port) and workers (the metrics port).
+		checkHTTPProbe(t, "liveness", c.LivenessProbe, "/healthz")
+		checkHTTPProbe(t, "readiness", c.ReadinessProbe, "/readyz")
+	}
+	if portOf("metrics") == 0 {
+		t.Error("no metrics port")
+	}
+
+	var refs []string
+	for _, e := range c.EnvFrom {
+		switch {
+		case e.ConfigMapRef != nil:
+			refs = append(refs, "ConfigMap/"+e.ConfigMapRef.Name)
+		case e.SecretRef != nil:
+			refs = append(refs, "Secret/"+e.SecretRef.Name)
+		}
+	}
+	if !slices.Contains(refs, "ConfigMap/"+cm.Name) {
+		t.Errorf("envFrom %v lacks the ConfigMap", refs)
+	}
+	if !slices.ContainsFunc(refs, func(s string) bool { return strings.HasPrefix(s, "Secret/") }) {
+		t.Errorf("envFrom %v lacks a Secret", refs)
+	}
+}
+
+func checkHTTPProbe(t *testing.T, what string, p *corev1.Probe, path string) {
+	t.Helper()
+	if p.HTTPGet == nil || p.HTTPGet.Path != path {
+		t.Errorf("%s probe %+v, want GET %s", what, p.ProbeHandler, path)
+	}
+}
+
+func checkSecurity(t *testing.T, spec *corev1.PodSpec) {
+	t.Helper()
+	pod := spec.SecurityContext
+	if pod == nil || pod.RunAsNonRoot == nil || !*pod.RunAsNonRoot || pod.RunAsUser == nil || *pod.RunAsUser != nonRootUID {
+		t.Errorf("pod security context %+v is not non-root uid %d", pod, nonRootUID)
+	}
+	if pod == nil || pod.SeccompProfile == nil || pod.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Error("pod seccomp profile is not RuntimeDefault")
+	}
+	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
+		t.Error("service account token mounted; rush never calls the API server")
+	}
+	for _, c := range spec.Containers {
+		sc := c.SecurityContext
+		switch {
+		case sc == nil:
+			t.Fatalf("container %s has no security context", c.Name)
+		case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
+			t.Errorf("container %s: root filesystem writable", c.Name)
+		case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+			t.Errorf("container %s: privilege escalation allowed", c.Name)
+		case sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.RunAsUser == nil || *sc.RunAsUser != nonRootUID:
+			t.Errorf("container %s: not non-root uid %d", c.Name, nonRootUID)
+		case sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}):
+			t.Errorf("container %s: capabilities not all dropped", c.Name)
+		case sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault:
+			t.Errorf("container %s: seccomp not RuntimeDefault", c.Name)
+		}
+	}
+}
+
+func checkNetworkPolicy(t *testing.T, r *rendered, np *networkingv1.NetworkPolicy, c corev1.Container, comp string) {
+	t.Helper()
+	allowed := map[int32][]networkingv1.NetworkPolicyPeer{}
+	for _, rule := range np.Spec.Ingress {
+		for _, p := range rule.Ports {
+			allowed[p.Port.IntVal] = rule.From
+		}
+	}
+	for _, cp := range c.Ports {
+		from, ok := allowed[cp.ContainerPort]
+		if !ok {
+			t.Errorf("NetworkPolicy does not open port %s (%d)", cp.Name, cp.ContainerPort)
+			continue
+		}
+		switch cp.Name {
+		case "metrics":
+			if len(from) != 1 || from[0].NamespaceSelector == nil || from[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == "" {
+				t.Errorf("metrics port open to %+v, want the monitoring namespace only", from)
+			}
+		case "grpc":
+			if len(from) != 1 || from[0].PodSelector == nil || from[0].PodSelector.MatchLabels["app.kubernetes.io/instance"] != r.release || from[0].NamespaceSelector != nil {
+				t.Errorf("%s port open to %+v, want this release's pods only", comp, from)
+			}
+		}
+	}
+	if len(allowed) != len(c.Ports) {
+		t.Errorf("NetworkPolicy opens %d ports, the container has %d", len(allowed), len(c.Ports))
+	}
+}
+
+// checkAutoscaling asserts every component scales between 2 and 10 replicas
+// with the plan's triggers and cool-down; with keda, Kafka consumers scale on lag.
+func checkAutoscaling(t *testing.T, r *rendered, keda bool) {
+	t.Helper()
+	hpas := typed[autoscalingv2.HorizontalPodAutoscaler](r, "HorizontalPodAutoscaler")
+	sos := typed[scaledObject](r, "ScaledObject")
+	lagThreshold := map[string]string{"persister": "1000", "payment": "1000", "saga": "1000", "notify": "5000", "analytics": "5000"}
+	for _, d := range typed[appsv1.Deployment](r, "Deployment") {
+		comp := d.Labels[componentLabel]
+		t.Run("autoscaling/"+comp, func(t *testing.T) {
+			if d.Spec.Replicas != nil {
+				t.Error("Deployment sets replicas although an autoscaler owns them")
+			}
+			hpa := find(hpas, func(h *autoscalingv2.HorizontalPodAutoscaler) string { return h.Spec.ScaleTargetRef.Name }, d.Name)
+			so := find(sos, func(s *scaledObject) string { return s.Spec.ScaleTargetRef.Name }, d.Name)
+			if (hpa == nil) == (so == nil) {
+				t.Fatalf("want exactly one of HPA and ScaledObject, got HPA %v ScaledObject %v", hpa != nil, so != nil)
+			}
+			if want, isWorker := lagThreshold[comp]; keda && isWorker {
+				if so == nil {
+					t.Fatal("Kafka consumer without a KEDA ScaledObject although keda.enabled")
+				}
+				checkReplicas(t, *so.Spec.MinReplicaCount, *so.Spec.MaxReplicaCount)
+				if so.Spec.Advanced == nil || so.Spec.Advanced.HorizontalPodAutoscalerConfig == nil {
+					t.Fatal("ScaledObject has no HPA behavior")
+				}
+				checkBehavior(t, so.Spec.Advanced.HorizontalPodAutoscalerConfig.Behavior)
+				i := slices.IndexFunc(so.Spec.Triggers, func(tr kedaTrigger) bool {
+					return tr.Type == "kafka"
+				})
+				if i < 0 {
+					t.Fatal("no kafka trigger")
+				}
+				md := so.Spec.Triggers[i].Metadata
+				if md["lagThreshold"] != want || md["consumerGroup"] == "" || md["bootstrapServers"] == "" {
+					t.Errorf("kafka trigger %v, want lagThreshold %s with a group and brokers", md, want)
+				}
+				return
+			}
+			if hpa == nil {
+				t.Fatal("no HorizontalPodAutoscaler")
+			}
+			checkReplicas(t, *hpa.Spec.MinReplicas, hpa.Spec.MaxReplicas)
+			checkBehavior(t, hpa.Spec.Behavior)
+			wantCPU := int32(70)
+			if comp == "booking" {
+				wantCPU = 60
+			}
+			var cpu int32
+			var pods *autoscalingv2.PodsMetricSource
+			for _, m := range hpa.Spec.Metrics {
+				if m.Resource != nil && m.Resource.Name == corev1.ResourceCPU {
+					cpu = *m.Resource.Target.AverageUtilization
+				}
+				if m.Pods != nil {
+					pods = m.Pods
+				}
+			}
+			if cpu != wantCPU {
+				t.Errorf("CPU target %d%%, want %d%%", cpu, wantCPU)
+			}
+			if comp == "booking" && keda {
+				// Production: booking also scales on requests per second.
+				if pods == nil || pods.Target.AverageValue == nil || pods.Target.AverageValue.Value() != 5000 {
+					t.Errorf("booking has no requests/s trigger of 5000: %+v", pods)
+				}
+			}
+		})
+	}
+}
+
+func checkReplicas(t *testing.T, lo, hi int32) {
+	t.Helper()
+	if lo < minReplicas || hi != maxReplicas {
+		t.Errorf("replicas %d..%d, want at least %d up to %d", lo, hi, minReplicas, maxReplicas)
+	}
+}
+
+func checkBehavior(t *testing.T, b *autoscalingv2.HorizontalPodAutoscalerBehavior) {
+	t.Helper()
+	if b == nil || b.ScaleDown == nil || b.ScaleDown.StabilizationWindowSeconds == nil || *b.ScaleDown.StabilizationWindowSeconds != coolDown {
+		t.Errorf("scale-down stabilization is not the %d s cool-down: %+v", coolDown, b)
+	}
+}
+
+// checkDashboard asserts the Grafana dashboard is labelled for the sidecar
+// and has the panels of the issue, each querying the metric it is named for.
+func checkDashboard(t *testing.T, r *rendered, namespace string) {
+	t.Helper()
+	var dash *corev1.ConfigMap
+	for _, cm := range typed[corev1.ConfigMap](r, "ConfigMap") {
+		if cm.Labels["grafana_dashboard"] == "1" {
+			dash = cm
+		}
+	}
+	if dash == nil {
+		t.Fatal("no ConfigMap labelled grafana_dashboard=1")
+	}
+	if dash.Namespace != namespace {
+		t.Errorf("dashboard in %q, want %q", dash.Namespace, namespace)
+	}
+	type panel struct {
+		Title   string `json:"title"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	}
+	var board struct {
+		Title  string  `json:"title"`
+		Panels []panel `json:"panels"`
+	}
+	dec := json.NewDecoder(strings.NewReader(dash.Data["rush.json"]))
+	if err := dec.Decode(&board); err != nil {
+		t.Fatalf("dashboard JSON: %v", err)
+	}
+	for title, metric := range map[string]string{
+		"Reserve rate":       "booking_reservations_total",
+		"p99 latency":        "http_request_duration_seconds_bucket",
+		"Error rate":         "http_requests_total",
+		"Holds active":       "active_reservations",
+		"Sold-out answers":   `booking_reservation_failures_total{namespace=~"$namespace", code="INSUFFICIENT_STOCK"}`,
+		"Kafka consumer lag": "kafka_consumer_lag",
+		"Saga outcomes":      "saga_completed_total",
+	} {
+		i := slices.IndexFunc(board.Panels, func(p panel) bool {
+			return p.Title == title
+		})
+		if i < 0 {
+			t.Errorf("dashboard has no panel %q", title)
+			continue
+		}
+		if len(board.Panels[i].Targets) == 0 || !strings.Contains(board.Panels[i].Targets[0].Expr, metric) {
+			t.Errorf("panel %q does not query %s: %+v", title, metric, board.Panels[i].Targets)
+		}
+	}
+}

@@ -1,0 +1,141 @@
+{{/* Names, labels and the derived connection settings shared by every template. */}}
+
+{{- define "rush.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* rush.fullname prefixes every object; component objects append -<target>. */}}
+{{- define "rush.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "rush.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* rush.selectorLabels selects every pod of the release (network policies). */}}
+{{- define "rush.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "rush.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "rush.labels" -}}
+helm.sh/chart: {{ include "rush.chart" . }}
+{{ include "rush.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: rush
+{{- end -}}
+
+{{/* Component helpers take (dict "root" $ "name" $name). */}}
+{{- define "rush.componentName" -}}
+{{- printf "%s-%s" (include "rush.fullname" .root) .name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "rush.componentSelectorLabels" -}}
+{{ include "rush.selectorLabels" .root }}
+app.kubernetes.io/component: {{ .name }}
+{{- end -}}
+
+{{- define "rush.componentLabels" -}}
+{{ include "rush.labels" .root }}
+app.kubernetes.io/component: {{ .name }}
+{{- end -}}
+
+{{- define "rush.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "rush.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "rush.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "rush.secretName" -}}
+{{- default (include "rush.fullname" .) .Values.secrets.existingSecret -}}
+{{- end -}}
+
+{{/* rush.envName turns a target name into its env suffix: queue-admitter -> QUEUE_ADMITTER. */}}
+{{- define "rush.envName" -}}
+{{- . | upper | replace "-" "_" | replace "." "_" -}}
+{{- end -}}
+
+{{/* rush.usesKeda is "true" when the component's autoscaling goes through a KEDA ScaledObject. */}}
+{{- define "rush.usesKeda" -}}
+{{- $a := .c.autoscaling | default dict -}}
+{{- if and .root.Values.keda.enabled $a.enabled $a.kafka -}}
+{{- if $a.kafka.consumerGroup -}}true{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Connection settings: the bundled subcharts' services when enabled, else the external ones. */}}
+{{- define "rush.postgresUrl" -}}
+{{- if .Values.postgresql.enabled -}}
+{{- $auth := .Values.postgresql.auth | default dict -}}
+{{- printf "postgres://%s:%s@%s-postgresql:5432/%s?sslmode=disable" ($auth.username | default "rush") ($auth.password | required "postgresql.auth.password is required with postgresql.enabled" | urlquery) .Release.Name ($auth.database | default "rush") -}}
+{{- else -}}
+{{- required "externalPostgres.url is required" .Values.externalPostgres.url -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "rush.redisUrl" -}}
+{{- if .Values.redis.enabled -}}
+{{- $auth := .Values.redis.auth | default dict -}}
+{{- if $auth.password -}}
+{{- printf "redis://:%s@%s-redis-master:6379/0" ($auth.password | urlquery) .Release.Name -}}
+{{- else -}}
+{{- printf "redis://%s-redis-master:6379/0" .Release.Name -}}
+{{- end -}}
+{{- else -}}
+{{- required "externalRedis.url is required" .Values.externalRedis.url -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "rush.kafkaBrokers" -}}
+{{- if .Values.redpanda.enabled -}}
+{{- printf "%s-redpanda:9093" .Release.Name -}}
+{{- else -}}
+{{- if not .Values.externalKafka.brokers -}}
+{{- fail "externalKafka.brokers is required: without brokers every pod would run its own in-process Kafka" -}}
+{{- end -}}
+{{- join "," .Values.externalKafka.brokers -}}
+{{- end -}}
+{{- end -}}
+
+{{/* rush.promSelector restricts alert and dashboard queries to this release's targets. */}}
+{{- define "rush.promSelector" -}}
+namespace="{{ .Release.Namespace }}", job=~"{{ include "rush.fullname" . }}-.+"
+{{- end -}}
+
+{{/* rush.hpaBehavior: scale out at once, scale in after the cool-down. */}}
+{{- define "rush.hpaBehavior" -}}
+scaleUp:
+  stabilizationWindowSeconds: {{ .Values.scaling.scaleUpStabilizationSeconds }}
+  selectPolicy: Max
+  policies:
+    - type: Percent
+      value: 100
+      periodSeconds: 15
+    - type: Pods
+      value: 4
+      periodSeconds: 15
+scaleDown:
+  stabilizationWindowSeconds: {{ .Values.scaling.scaleDownStabilizationSeconds }}
+  selectPolicy: Max
+  policies:
+    - type: Percent
+      value: 50
+      periodSeconds: 60
+{{- end -}}

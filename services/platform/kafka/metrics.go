@@ -1,0 +1,63 @@
+package kafka
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// lagDesc is the plan's kafka_consumer_lag gauge (§8.2): messages not yet
+// processed, per consumer group and topic. The workers' autoscaling (KEDA)
+// and the "Kafka Lag" alert read it.
+var lagDesc = prometheus.NewDesc("kafka_consumer_lag",
+	"Messages produced but not yet committed by the consumer group, per topic.",
+	[]string{"group", "topic"}, nil)
+
+// consumers remembers which groups this process runs, for the lag gauge.
+type consumers struct {
+	mu     sync.Mutex
+	groups map[string][]string
+}
+
+func (c *Cluster) track(group string, topics []string) {
+	c.consumers.mu.Lock()
+	defer c.consumers.mu.Unlock()
+	if c.consumers.groups == nil {
+		c.consumers.groups = map[string][]string{}
+	}
+	c.consumers.groups[group] = topics
+}
+
+// LagCollector reports kafka_consumer_lag for every group run in this
+// process; it asks the brokers at scrape time (bounded by the ping timeout).
+func (c *Cluster) LagCollector() prometheus.Collector { return lagCollector{c} }
+
+type lagCollector struct{ c *Cluster }
+
+func (l lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- lagDesc }
+
+func (l lagCollector) Collect(ch chan<- prometheus.Metric) {
+	l.c.consumers.mu.Lock()
+	groups := make(map[string][]string, len(l.c.consumers.groups))
+	for g, t := range l.c.consumers.groups {
+		groups[g] = t
+	}
+	l.c.consumers.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), min(l.c.cfg.PingTimeout, 5*time.Second))
+	defer cancel()
+	for g, topics := range groups {
+		parts, err := l.c.Lag(ctx, g, topics...)
+		if err != nil {
+			continue // the series goes missing: "no data" rather than a wrong 0
+		}
+		sum := map[string]int64{}
+		for _, p := range parts {
+			sum[p.Topic] += p.Lag
+		}
+		for t, n := range sum {
+			ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(n), g, t)
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// rpcMetrics counts and times every RPC a server of this process answers:
+// rate, errors (by code) and duration per procedure.
+type rpcMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newRPCMetrics(reg prometheus.Registerer) (*rpcMetrics, error) {
+	m := &rpcMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rpc_server_requests_total", Help: "RPCs answered, by procedure and code (ok or the Connect error code).",
+		}, []string{"procedure", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "rpc_server_duration_seconds", Help: "Time to answer an RPC, by procedure.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"procedure"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration} {
+		if err := reg.Register(c); err != nil {
+			if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
+				switch existing := are.ExistingCollector.(type) {
+				case *prometheus.CounterVec:
+					m.requests = existing
+				case *prometheus.HistogramVec:
+					m.duration = existing
+				}
+				continue
+			}
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *rpcMetrics) interceptor() connect.Interceptor {
+	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			if req.Spec().IsClient {
+				return next(ctx, req)
+			}
+			start := time.Now()
+			res, err := next(ctx, req)
+			code := "ok"
+			if err != nil {
+				code = connect.CodeOf(err).String()
+			}
+			p := req.Spec().Procedure
+			m.requests.WithLabelValues(p, code).Inc()
+			m.duration.WithLabelValues(p).Observe(time.Since(start).Seconds())
+			return res, err
+		}
+	})
+}
