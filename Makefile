@@ -11,6 +11,8 @@ export PATH := $(TOOLS):$(PATH)
 BUF_VERSION                  := v1.75.0
 PROTOC_GEN_GO_VERSION        := v1.36.12
 PROTOC_GEN_CONNECT_GO_VERSION := v1.21.1
+HELM_VERSION                 := v3.22.0
+GHZ_VERSION                  := v0.120.0
 
 # Packages of every module in the workspace (go.work).
 PKGS := ./... ./gen/... ./bench/...
@@ -28,7 +30,7 @@ run: build ## run the whole mesh (rush -target=all) on local defaults with the e
 	$(BIN)/rush -target=all
 
 .PHONY: test
-test: lint checkgenerate ## everything CI runs: lint, generated code check, all tests with -race
+test: lint checkgenerate helm-check ## everything CI runs: lint, generated code check, all tests with -race
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 .PHONY: lint
@@ -49,16 +51,26 @@ checkgenerate: generate ## fail when generated code differs from what is committ
 	@test -z "$$(git status --porcelain -- gen schema/migrations)" || \
 	  { echo "generated code is stale; run make generate and commit:"; git status --porcelain -- gen schema/migrations; git diff --stat -- gen schema/migrations; exit 1; }
 
+.PHONY: helm-check
+helm-check: $(TOOLS)/helm ## helm lint and helm template of deploy/k8s/rush with default and production values
+	helm lint --strict deploy/k8s/rush
+	helm lint --strict deploy/k8s/rush -f deploy/k8s/rush/values-production.yaml
+	helm template rush deploy/k8s/rush >/dev/null
+	helm template rush deploy/k8s/rush -f deploy/k8s/rush/values-production.yaml >/dev/null
+
 .PHONY: breaking
 breaking: tools ## buf breaking against main
 	buf breaking --against '.git#branch=main'
 
 .PHONY: bench
-bench: build ## flash-sale benchmark (see bench/README.md)
+bench: build ## flash-sale benchmark (see bench/README.md); BENCH_FLAGS="-scenario=..." for more
 	$(GO) run ./bench/cmd/rushbench $(BENCH_FLAGS)
 
+.PHONY: ghz
+ghz: $(TOOLS)/ghz ## install the pinned ghz (for rushbench -scenario=ghz)
+
 .PHONY: tools
-tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-connect-go ## install pinned tools into bin/tools
+tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-connect-go $(TOOLS)/helm ## install pinned tools into bin/tools
 
 $(TOOLS)/buf:
 	GOBIN=$(TOOLS) GOWORK=off $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
@@ -66,6 +78,10 @@ $(TOOLS)/protoc-gen-go:
 	GOBIN=$(TOOLS) GOWORK=off $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 $(TOOLS)/protoc-gen-connect-go:
 	GOBIN=$(TOOLS) GOWORK=off $(GO) install connectrpc.com/connect/cmd/protoc-gen-connect-go@$(PROTOC_GEN_CONNECT_GO_VERSION)
+$(TOOLS)/helm:
+	GOBIN=$(TOOLS) GOWORK=off $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+$(TOOLS)/ghz:
+	GOBIN=$(TOOLS) GOWORK=off $(GO) install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
 
 .PHONY: clean
 clean: ## remove bin/
