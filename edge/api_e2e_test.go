@@ -1,0 +1,314 @@
+package edge_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/bookingrush/rush/services/platform/mail/mailtest"
+	"github.com/bookingrush/rush/services/platform/meshtest"
+)
+
+// api is a black-box client of the public JSON API of a whole mesh.
+type api struct {
+	t    *testing.T
+	base string
+	ip   atomic.Int64
+}
+
+// apiReply is one parsed answer; every answer is checked for the envelope and
+// an X-Request-ID.
+type apiReply struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (r apiReply) String() string { return fmt.Sprintf("%d %s", r.status, r.raw) }
+
+func (r apiReply) data() map[string]any { d, _ := r.body["data"].(map[string]any); return d }
+func (r apiReply) list() []any          { d, _ := r.body["data"].([]any); return d }
+func (r apiReply) code() string {
+	e, _ := r.body["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+func (r apiReply) str(keys ...string) string {
+	var v any = r.body["data"]
+	for _, k := range keys {
+		m, _ := v.(map[string]any)
+		v = m[k]
+	}
+	s, _ := v.(string)
+	return s
+}
+
+// call sends one request. Each request comes from a new client address
+// (via a trusted proxy) unless headers name one, so the per-IP limits of
+// anonymous routes do not interfere with the scenario.
+func (a *api) call(method, path, token string, body any, headers ...string) apiReply {
+	a.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, a.base+path, rd)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.1.%d.%d", a.ip.Add(1)/250, a.ip.Load()%250+1))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := apiReply{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	if err := json.Unmarshal(raw, &r.body); err != nil {
+		a.t.Fatalf("%s %s: not JSON: %s", method, path, raw)
+	}
+	ok, isBool := r.body["success"].(bool)
+	if !isBool || ok != (res.StatusCode < 300) || (!ok && r.code() == "") {
+		a.t.Fatalf("%s %s: not the envelope: %s", method, path, r)
+	}
+	if res.Header.Get("X-Request-Id") == "" || res.Header.Get("X-Content-Type-Options") != "nosniff" {
+		a.t.Fatalf("%s %s: missing X-Request-ID or security headers: %v", method, path, res.Header)
+	}
+	return r
+}
+
+func (a *api) want(r apiReply, status int, code string) {
+	a.t.Helper()
+	if r.status != status || (code != "" && r.code() != code) {
+		a.t.Fatalf("got %s, want %d %s", r, status, code)
+	}
+}
+
+// TestPublicAPIEndToEnd walks every row of DESIGN.md's API table through the
+// edge of a whole mesh (real services, Postgres, Redis, Kafka protocol,
+// SMTP listener): happy paths, validation, 401, 403, ownership, refresh
+// reuse, forgot/reset by mail, rate limits.
+func TestPublicAPIEndToEnd(t *testing.T) {
+	t.Parallel()
+	smtp := mailtest.NewServer(t)
+	redisURL := "redis://127.0.0.1:6379/0"
+	m := meshtest.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-smtp.addr="+smtp.Addr,
+		"-admin.email=root@rush.test", "-admin.password=root-password-1",
+		"-booking.key-prefix="+meshtest.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisURL),
+		"-rate-limit.prefix="+meshtest.KeyPrefix(t, redisURL), "-queue.key-prefix="+meshtest.KeyPrefix(t, redisURL),
+		"-edge.trusted-proxies=127.0.0.1/32", "-payment.sim-delay=50ms")
+	a := &api{t: t, base: m.URL(t, "edge")}
+
+	// Auth.
+	reg := func(email, name string) apiReply {
+		r := a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": email, "password": "secret-pass-1", "full_name": name})
+		a.want(r, http.StatusCreated, "")
+		return r
+	}
+	buyer := reg("buyer@rush.test", "Buyer")
+	if buyer.str("user", "role") != "user" || buyer.str("access_token") == "" || buyer.data()["expires_in"] == nil {
+		t.Fatalf("register: %s", buyer)
+	}
+	a.want(a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": "BUYER@rush.test", "password": "secret-pass-1", "full_name": "X"}), 409, "CONFLICT")
+	bad := a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": "nope", "password": "short", "full_name": "X"})
+	a.want(bad, 400, "VALIDATION_ERROR")
+	if !strings.Contains(bad.raw, `"field":"email"`) || !strings.Contains(bad.raw, `"field":"password"`) {
+		t.Fatalf("validation details: %s", bad)
+	}
+	other := reg("other@rush.test", "Other")
+	orgA := reg("org-a@rush.test", "Org A")
+	orgB := reg("org-b@rush.test", "Org B")
+
+	login := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "buyer@rush.test", "password": "secret-pass-1"})
+	a.want(login, 200, "")
+	a.want(a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "buyer@rush.test", "password": "wrong-pass-1"}), 401, "UNAUTHORIZED")
+
+	refreshed := a.call("POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": login.str("refresh_token")})
+	a.want(refreshed, 200, "")
+	a.want(a.call("POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": login.str("refresh_token")}), 401, "UNAUTHORIZED")
+	a.want(a.call("POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": refreshed.str("refresh_token")}), 401, "UNAUTHORIZED")
+	a.want(a.call("POST", "/api/v1/auth/logout", buyer.str("access_token"), map[string]any{"refresh_token": buyer.str("refresh_token")}), 200, "")
+
+	me := a.call("GET", "/api/v1/auth/me", buyer.str("access_token"), nil)
+	a.want(me, 200, "")
+	a.want(a.call("PUT", "/api/v1/auth/me", buyer.str("access_token"), map[string]any{"full_name": "Buyer B."}), 200, "")
+	a.want(a.call("GET", "/api/v1/auth/me", "", nil), 401, "UNAUTHORIZED")
+	a.want(a.call("GET", "/api/v1/auth/me", "not.a.jwt", nil), 401, "UNAUTHORIZED")
+	expired, _, _ := m.Keys.IssueAccess(buyer.str("user", "id"), "user", "", time.Now().Add(-time.Hour))
+	a.want(a.call("GET", "/api/v1/auth/me", expired, nil), 401, "UNAUTHORIZED")
+
+	// Forgot / reset through a real SMTP listener; the answer is the same
+	// for an unknown address.
+	a.want(a.call("POST", "/api/v1/auth/forgot-password", "", map[string]any{"email": "nobody@rush.test"}), 202, "")
+	a.want(a.call("POST", "/api/v1/auth/forgot-password", "", map[string]any{"email": "other@rush.test"}), 202, "")
+	mail := smtp.WaitFor(t, "other@rush.test", 20*time.Second)
+	token := regexp.MustCompile(`token=([A-Za-z0-9_-]+)`).FindStringSubmatch(mail.Text)
+	if token == nil {
+		t.Fatalf("reset mail without a token: %q", mail.Text)
+	}
+	a.want(a.call("POST", "/api/v1/auth/reset-password", "", map[string]any{"token": token[1], "new_password": "brand-new-pass-2"}), 200, "")
+	a.want(a.call("POST", "/api/v1/auth/reset-password", "", map[string]any{"token": token[1], "new_password": "brand-new-pass-3"}), 400, "VALIDATION_ERROR")
+	a.want(a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "other@rush.test", "password": "brand-new-pass-2"}), 200, "")
+	if len(smtp.To("nobody@rush.test")) != 0 {
+		t.Fatal("a mail went to an unknown address")
+	}
+
+	// Roles: only the admin changes them.
+	admin := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"})
+	a.want(admin, 200, "")
+	adm := admin.str("access_token")
+	a.want(a.call("PUT", "/api/v1/admin/users/"+orgA.str("user", "id")+"/role", buyer.str("access_token"), map[string]any{"role": "organizer"}), 403, "FORBIDDEN")
+	for _, u := range []apiReply{orgA, orgB} {
+		r := a.call("PUT", "/api/v1/admin/users/"+u.str("user", "id")+"/role", adm, map[string]any{"role": "organizer"})
+		a.want(r, 200, "")
+		if r.str("role") != "organizer" {
+			t.Fatalf("role change: %s", r)
+		}
+	}
+	// A fresh login carries the new role.
+	orgAtok := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "org-a@rush.test", "password": "secret-pass-1"}).str("access_token")
+	orgBtok := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "org-b@rush.test", "password": "secret-pass-1"}).str("access_token")
+	user := buyer.str("access_token")
+
+	// Catalog.
+	ev := map[string]any{"title": "Rush Night", "description": "d", "venue": "Hall", "category": "concert",
+		"sale_start_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "sale_end_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339),
+		"max_per_user": 4}
+	a.want(a.call("POST", "/api/v1/events", user, ev), 403, "FORBIDDEN")
+	badDates := map[string]any{"title": "X", "sale_start_at": "2030-01-02T00:00:00Z", "sale_end_at": "2030-01-01T00:00:00Z"}
+	a.want(a.call("POST", "/api/v1/events", orgAtok, badDates), 400, "VALIDATION_ERROR")
+	created := a.call("POST", "/api/v1/events", orgAtok, ev)
+	a.want(created, 201, "")
+	if created.str("status") != "draft" {
+		t.Fatalf("new event: %s", created)
+	}
+	eventID, slug := created.str("id"), created.str("slug")
+	// Another organizer cannot see A's draft (404), nor change it once
+	// published (403).
+	a.want(a.call("PUT", "/api/v1/events/"+eventID, orgBtok, map[string]any{"title": "Mine now"}), 404, "NOT_FOUND")
+	a.want(a.call("PUT", "/api/v1/events/"+eventID, orgAtok, map[string]any{"title": "Rush Night Live"}), 200, "")
+	show := a.call("POST", "/api/v1/events/"+eventID+"/shows", orgAtok, map[string]any{"show_date": time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339)})
+	a.want(show, 201, "")
+	zone := a.call("POST", "/api/v1/shows/"+show.str("id")+"/zones", orgAtok, map[string]any{"name": "Floor", "price": "49.90", "total_seats": 10})
+	a.want(zone, 201, "")
+	pub := a.call("POST", "/api/v1/events/"+eventID+"/publish", orgAtok, nil)
+	a.want(pub, 200, "")
+	if pub.str("status") != "published" {
+		t.Fatalf("publish: %s", pub)
+	}
+	a.want(a.call("PUT", "/api/v1/events/"+eventID, orgBtok, map[string]any{"title": "Mine now"}), 403, "FORBIDDEN")
+	list := a.call("GET", "/api/v1/events?page=1&per_page=10&category=concert", "", nil)
+	a.want(list, 200, "")
+	if meta, _ := list.body["meta"].(map[string]any); meta["total"] != float64(1) || len(list.list()) != 1 {
+		t.Fatalf("list: %s", list)
+	}
+	a.want(a.call("GET", "/api/v1/events/"+slug, "", nil), 200, "")
+	a.want(a.call("GET", "/api/v1/events/"+slug+"/shows", "", nil), 200, "")
+	draft := a.call("POST", "/api/v1/events", orgAtok, ev)
+	a.want(a.call("DELETE", "/api/v1/events/"+draft.str("id"), orgAtok, nil), 200, "")
+	a.want(a.call("DELETE", "/api/v1/events/"+eventID, orgAtok, nil), 409, "CONFLICT")
+
+	// Bookings.
+	zoneID, showID := zone.str("id"), show.str("id")
+	reserve := func(tok string, qty int, key string) apiReply {
+		return a.call("POST", "/api/v1/bookings/reserve", tok, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": qty}, "Idempotency-Key", key)
+	}
+	hold := reserve(user, 2, "e2e-key-0001")
+	a.want(hold, 201, "")
+	if hold.str("status") != "reserved" || hold.str("total_amount") != "99.80" || hold.str("expires_at") == "" {
+		t.Fatalf("reserve: %s", hold)
+	}
+	if again := reserve(user, 2, "e2e-key-0001"); again.str("id") != hold.str("id") {
+		t.Fatalf("idempotent replay: %s", again)
+	}
+	a.want(a.call("POST", "/api/v1/bookings/reserve", user, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 0}, "Idempotency-Key", "e2e-key-0002"), 400, "VALIDATION_ERROR")
+	tooMany := reserve(user, 3, "e2e-key-0003")
+	a.want(tooMany, 409, "MAX_PER_USER_EXCEEDED")
+	bookingID := hold.str("id")
+	a.want(a.call("GET", "/api/v1/bookings/"+bookingID, user, nil), 200, "")
+	a.want(a.call("GET", "/api/v1/bookings/"+bookingID, other.str("access_token"), nil), 404, "NOT_FOUND")
+	a.want(a.call("POST", "/api/v1/bookings/"+bookingID+"/confirm", user, nil), 402, "PAYMENT_FAILED")
+	meshtest.Eventually(t, 10*time.Second, "the hold in the lists", func() bool {
+		l := a.call("GET", "/api/v1/bookings/pending", user, nil)
+		return l.status == 200 && len(l.list()) == 1 && len(a.call("GET", "/api/v1/bookings", user, nil).list()) == 1
+	})
+	zones := a.call("GET", "/api/v1/shows/"+showID+"/zones", "", nil)
+	a.want(zones, 200, "")
+	if z, _ := zones.list()[0].(map[string]any); z["available_seats"] != float64(8) {
+		t.Fatalf("zone availability: %s", zones)
+	}
+
+	// Payment: the amount comes from the server, the saga confirms.
+	pay := a.call("POST", "/api/v1/payments", user, map[string]any{"booking_id": bookingID, "payment_method": "sim_ok", "amount": "0.01"})
+	a.want(pay, 201, "")
+	if pay.str("amount") != "99.80" {
+		t.Fatalf("payment amount: %s", pay)
+	}
+	a.want(a.call("POST", "/api/v1/payments", other.str("access_token"), map[string]any{"booking_id": bookingID, "payment_method": "sim_ok"}), 404, "NOT_FOUND")
+	meshtest.Eventually(t, 20*time.Second, "the saga confirms the booking", func() bool {
+		return a.call("GET", "/api/v1/bookings/"+bookingID, user, nil).str("status") == "confirmed"
+	})
+	a.want(a.call("GET", "/api/v1/payments/"+pay.str("id"), user, nil), 200, "")
+
+	// A second hold, cancelled: seats back at once.
+	second := reserve(other.str("access_token"), 1, "e2e-key-0004")
+	a.want(second, 201, "")
+	cancelled := a.call("POST", "/api/v1/bookings/"+second.str("id")+"/cancel", other.str("access_token"), nil)
+	a.want(cancelled, 200, "")
+	if cancelled.str("status") != "cancelled" {
+		t.Fatalf("cancel: %s", cancelled)
+	}
+	// Refund of the paid booking: 30 days before the show, 100%.
+	refund := a.call("POST", "/api/v1/payments/"+pay.str("id")+"/refund", user, map[string]any{"reason": "cannot come"})
+	a.want(refund, 200, "")
+	if refund.str("refunded_amount") != "99.80" {
+		t.Fatalf("refund: %s", refund)
+	}
+
+	// Queue (this event has none: joining admits at once), notifications,
+	// analytics (the event's organizer or an admin only).
+	a.want(a.call("POST", "/api/v1/queue/join", user, map[string]any{"event_id": eventID}), 200, "")
+	a.want(a.call("GET", "/api/v1/queue/status?event_id="+eventID, user, nil), 200, "")
+	meshtest.Eventually(t, 20*time.Second, "the confirmation mail", func() bool { return len(smtp.To("buyer@rush.test")) > 0 })
+	notes := a.call("GET", "/api/v1/notifications", user, nil)
+	a.want(notes, 200, "")
+	if len(notes.list()) == 0 {
+		t.Fatalf("notifications: %s", notes)
+	}
+	a.want(a.call("GET", "/api/v1/analytics/events/"+eventID, orgAtok, nil), 200, "")
+	a.want(a.call("GET", "/api/v1/analytics/events/"+eventID, orgBtok, nil), 403, "FORBIDDEN")
+	a.want(a.call("GET", "/api/v1/analytics/dashboard", adm, nil), 200, "")
+
+	// The 6th login within a minute from one address answers 429.
+	ip := "203.0.113." + fmt.Sprint(time.Now().UnixNano()%200+1)
+	for i := range 6 {
+		r := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "buyer@rush.test", "password": "secret-pass-1"}, "X-Forwarded-For", ip)
+		if i < 5 {
+			a.want(r, 200, "")
+			continue
+		}
+		a.want(r, 429, "RATE_LIMITED")
+		if r.header.Get("Retry-After") == "" {
+			t.Fatalf("429 without Retry-After: %v", r.header)
+		}
+	}
+	_ = uuid.Nil
+}
