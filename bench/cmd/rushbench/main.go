@@ -1,0 +1,676 @@
+// Command rushbench is the flash-sale benchmark of Booking Rush: it starts
+// the mesh as deployed (edge and services as separate rush processes on
+// loopback), creates an event through the public API, drives
+// POST /api/v1/bookings/reserve open-model (constant arrival rate) or
+// closed-loop with the tokens of thousands of users, reports throughput,
+// latency percentiles and errors by code, and audits the inventory after
+// every run (no oversell, no lost hold; Redis and Postgres agree with the
+// answers). It measures bare servers in the same run, so each figure is
+// also a ratio to what the machine can do. See bench/README.md.
+//
+//	rushbench                                   # the default: rush + ceiling
+//	rushbench -scenario=sustained,closed,ceiling -profile=closed
+//	rushbench ghz-config -target-url=... -booking-addr=... -jwt-secret=...
+//	rushbench breakdown bench/out/<run>/closed-edge.cpu.pprof   # CPU shares
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bookingrush/rush/bench/internal/load"
+	"github.com/bookingrush/rush/bench/internal/mesh"
+)
+
+type options struct {
+	scenarios    string
+	users        int
+	quantity     int
+	rushRate     float64
+	rushDuration time.Duration
+	rushSeats    int
+	steps        string
+	stepDuration time.Duration
+	p99Target    time.Duration
+	errTarget    float64
+	keepStepping bool
+	workers      int
+	closedConns  int
+	closedDur    time.Duration
+	rpcConns     int
+	rpcDur       time.Duration
+	ghz          string
+	ghzConc      int
+	ghzDur       time.Duration
+	ceilingDur   time.Duration
+	profile      string
+	profileSec   int
+	rateLimit    bool
+	rateLimitMin int
+	auditWait    time.Duration
+	rush         string
+	out          string
+	pgURL        string
+	redisURL     string
+	keep         bool
+	extra        string
+
+	// An existing topology instead of starting one.
+	targetURL, bookingAddr, secret, keyPrefix, edgeMetrics, bookingMetrics string
+
+	child, childAddr string
+}
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	sub := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[0], args[1:]
+	}
+	var o options
+	fs := flag.NewFlagSet("rushbench", flag.ContinueOnError)
+	fs.StringVar(&o.scenarios, "scenario", "rush,ceiling", "comma-separated scenarios, run in this order: rush, sustained, closed, rpc, ghz, ceiling")
+	fs.IntVar(&o.users, "users", 50000, "users (rows inserted with COPY, tokens minted with the JWT secret); requests rotate over them")
+	fs.IntVar(&o.quantity, "quantity", 1, "seats per reserve request")
+	fs.Float64Var(&o.rushRate, "rush.rate", 5000, "rush: offered arrival rate, requests/s")
+	fs.DurationVar(&o.rushDuration, "rush.duration", 10*time.Second, "rush: how long requests arrive")
+	fs.IntVar(&o.rushSeats, "rush.seats", 1000, "rush: seats of the one zone on sale")
+	fs.StringVar(&o.steps, "sustained.steps", "2000,4000,6000,8000,10000,12000", "sustained: arrival rates, requests/s, in order")
+	fs.DurationVar(&o.stepDuration, "sustained.step-duration", 10*time.Second, "sustained: duration of each step")
+	fs.DurationVar(&o.p99Target, "sustained.p99", 50*time.Millisecond, "sustained: a step passes with p99 below this")
+	fs.Float64Var(&o.errTarget, "sustained.errors", 0.001, "sustained: ... and an error rate (dropped included) below this")
+	fs.BoolVar(&o.keepStepping, "sustained.keep-going", false, "sustained: run every step even after one failed")
+	fs.IntVar(&o.workers, "workers", 0, "open model: most requests in flight (connections); 0: rate/20, at least 128 (a request due while all are busy is dropped and counted as an error)")
+	fs.IntVar(&o.closedConns, "closed.conns", 64, "closed loop: concurrent connections (wrk -c)")
+	fs.DurationVar(&o.closedDur, "closed.duration", 10*time.Second, "closed loop: duration")
+	fs.IntVar(&o.rpcConns, "rpc.conns", 64, "rpc: concurrent calls straight to BookingService.Reserve over gRPC (h2c), rotating tokens")
+	fs.DurationVar(&o.rpcDur, "rpc.duration", 10*time.Second, "rpc: duration")
+	fs.StringVar(&o.ghz, "ghz", "", "ghz binary (default: bin/tools/ghz, then $PATH)")
+	fs.IntVar(&o.ghzConc, "ghz.c", 64, "ghz: concurrency (-c)")
+	fs.DurationVar(&o.ghzDur, "ghz.duration", 10*time.Second, "ghz: duration (-z)")
+	fs.DurationVar(&o.ceilingDur, "ceiling.duration", 5*time.Second, "ceiling: duration of each run against the bare servers")
+	fs.StringVar(&o.profile, "profile", "", "scenarios to CPU-profile (edge and booking processes, via pprof on metrics.addr), e.g. closed,rush")
+	fs.IntVar(&o.profileSec, "profile.seconds", 0, "profile length; 0: the scenario's duration less a second")
+	fs.BoolVar(&o.rateLimit, "rate-limit", true, "keep the edge's Redis rate limiter on (with per-user buckets of -rate-limit.per-minute); false starts the edge with -rate-limit.enabled=false")
+	fs.IntVar(&o.rateLimitMin, "rate-limit.per-minute", 1000000, "per-user reserve bucket (rate per minute and burst) when -rate-limit is on")
+	fs.DurationVar(&o.auditWait, "audit.wait", 3*time.Minute, "longest wait for Postgres to catch up with Redis before the audit fails")
+	fs.StringVar(&o.rush, "rush", "bin/rush", "the rush binary (make build)")
+	fs.StringVar(&o.out, "out", "bench/out", "directory of logs, profiles and reports (one subdirectory per run)")
+	fs.StringVar(&o.pgURL, "postgres-url", envOr("RUSH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "Postgres; each run creates (and drops) schema bench_<run>")
+	fs.StringVar(&o.redisURL, "redis-url", envOr("RUSH_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis; each run's keys start with bench:<run>: (deleted at the end)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the schema and Redis keys after the run")
+	fs.StringVar(&o.extra, "rush-flags", "", "extra flags for every rush process, space-separated (e.g. -redis.pool-size=128)")
+	fs.StringVar(&o.targetURL, "target-url", "", "an existing edge (http://host:port) instead of starting processes; needs -jwt-secret, -key-prefix, -postgres-url (with search_path) and -redis-url of that deployment")
+	fs.StringVar(&o.bookingAddr, "booking-addr", "", "with -target-url: the booking component's host:port (rpc, ghz)")
+	fs.StringVar(&o.secret, "jwt-secret", os.Getenv("RUSH_JWT_SECRET"), "with -target-url: the deployment's JWT secret (default $RUSH_JWT_SECRET)")
+	fs.StringVar(&o.keyPrefix, "key-prefix", "bk:", "with -target-url: the deployment's booking.key-prefix")
+	fs.StringVar(&o.edgeMetrics, "edge-metrics", "", "with -target-url: the edge process's metrics.addr (profiles)")
+	fs.StringVar(&o.bookingMetrics, "booking-metrics", "", "with -target-url: the booking process's metrics.addr (profiles)")
+	fs.StringVar(&o.child, "child", "", "internal: serve a ceiling server (http or connect)")
+	fs.StringVar(&o.childAddr, "child-addr", "", "internal: the ceiling server's address")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	switch o.child {
+	case "http":
+		fmt.Fprintln(os.Stderr, serveCeilingHTTP(o.childAddr))
+		return 1
+	case "connect":
+		fmt.Fprintln(os.Stderr, serveCeilingConnect(o.childAddr))
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	b := &bench{o: o}
+	var err error
+	switch sub {
+	case "":
+		err = b.main(ctx)
+	case "ghz-config":
+		err = b.ghzConfigOnly(ctx)
+	case "breakdown":
+		for _, f := range fs.Args() {
+			out, e := Breakdown(f)
+			if e != nil {
+				err = errors.Join(err, e)
+				continue
+			}
+			fmt.Println(out)
+		}
+	default:
+		err = fmt.Errorf("unknown command %q (commands: ghz-config, breakdown)", sub)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rushbench:", err)
+		return 1
+	}
+	return 0
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// bench is one run.
+type bench struct {
+	o       options
+	run     string
+	dir     string
+	topo    *mesh.Topology
+	api     mesh.API
+	db      *pgxpool.Pool
+	rdb     *redis.Client
+	prefix  string
+	org     mesh.User
+	users   []mesh.User
+	tokens  []string
+	report  *strings.Builder
+	failed  []string
+	results map[string]float64 // for the ratios at the end
+	edgeURL string
+	bookURL string
+	metrics map[string]string
+}
+
+func (b *bench) say(format string, args ...any) {
+	s := fmt.Sprintf(format, args...)
+	fmt.Println(s)
+	b.report.WriteString(s + "\n")
+}
+
+func machine() string {
+	model := "unknown"
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(raw), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				_, model, _ = strings.Cut(l, ":")
+				model = strings.TrimSpace(model)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("nproc %d, CPU %q, %s", runtime.NumCPU(), model, runtime.Version())
+}
+
+func loadavg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// setup starts (or connects to) the topology and inserts the users.
+func (b *bench) setup(ctx context.Context) error {
+	o := b.o
+	b.report = &strings.Builder{}
+	b.results = map[string]float64{}
+	b.run = strconv.FormatInt(time.Now().Unix()%1e8, 36) + strconv.Itoa(os.Getpid()%100)
+	b.dir = filepath.Join(o.out, b.run)
+	if err := os.MkdirAll(b.dir, 0o755); err != nil {
+		return err
+	}
+	b.say("# rushbench run %s", b.run)
+	b.say("machine: %s; load average %s", machine(), loadavg())
+	b.say("command: rushbench %s", strings.Join(os.Args[1:], " "))
+	pg := o.pgURL
+	if o.targetURL == "" {
+		secret := mesh.RandomSecret()
+		var extra []string
+		if o.extra != "" {
+			extra = strings.Fields(o.extra)
+		}
+		t0 := time.Now()
+		topo, err := mesh.Start(ctx, mesh.Settings{
+			Rush: o.rush, OutDir: b.dir, PostgresURL: o.pgURL, RedisURL: o.redisURL, Secret: secret,
+			RateLimit: o.rateLimit, RateLimitPerMin: o.rateLimitMin, Run: b.run, Extra: extra,
+		})
+		if err != nil {
+			return err
+		}
+		b.topo = topo
+		o.secret, b.prefix, pg = secret, topo.KeyPrefix, topo.SchemaURL
+		b.edgeURL, b.bookURL, b.metrics = topo.EdgeURL, "http://"+topo.BookingAddr, topo.Metrics
+		b.say("topology: 3 processes ready in %.1fs (edge %s | booking,relay,persister + embedded Kafka %s | auth,catalog %s); schema %s; logs in %s",
+			time.Since(t0).Seconds(), topo.EdgeURL, topo.BookingAddr, topo.Metrics["services"], topo.Schema, b.dir)
+		if o.rateLimit {
+			b.say("rate limit: ON (Redis token bucket per user, %d/min, burst %d: every request pays it, none is refused)", o.rateLimitMin, o.rateLimitMin)
+		} else {
+			b.say("rate limit: OFF (-rate-limit.enabled=false)")
+		}
+	} else {
+		if o.secret == "" {
+			return errors.New("-target-url needs -jwt-secret (or RUSH_JWT_SECRET)")
+		}
+		b.prefix, b.edgeURL = o.keyPrefix, o.targetURL
+		if o.bookingAddr != "" {
+			b.bookURL = "http://" + o.bookingAddr
+		}
+		b.metrics = map[string]string{"edge": o.edgeMetrics, "booking": o.bookingMetrics}
+		b.say("topology: existing, edge %s", o.targetURL)
+	}
+	b.o = o
+	var err error
+	if b.db, err = pgxpool.New(ctx, pg); err != nil {
+		return err
+	}
+	ropt, err := redis.ParseURL(o.redisURL)
+	if err != nil {
+		return err
+	}
+	b.rdb = redis.NewClient(ropt)
+	b.api = mesh.API{Base: b.edgeURL, Client: mesh.HTTPClient(4)}
+	m := mesh.Minter{Secret: []byte(o.secret), Issuer: mesh.Issuer, TTL: 3 * time.Hour}
+	orgs, err := mesh.InsertUsers(ctx, b.db, m, b.run, "organizer", 1)
+	if err != nil {
+		return err
+	}
+	b.org = orgs[0]
+	t0 := time.Now()
+	if b.users, err = mesh.InsertUsers(ctx, b.db, m, b.run, "user", o.users); err != nil {
+		return err
+	}
+	b.tokens = make([]string, len(b.users))
+	for i, u := range b.users {
+		b.tokens[i] = u.Token
+	}
+	b.say("users: %d inserted with COPY and their tokens minted in %.1fs", len(b.users), time.Since(t0).Seconds())
+	return nil
+}
+
+func (b *bench) teardown() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if b.topo != nil {
+		if err := b.topo.Stop(); err != nil {
+			b.say("stop: %v", err)
+		}
+		if !b.o.keep && b.db != nil {
+			if err := mesh.Cleanup(ctx, b.db, b.rdb, b.topo.Schema, b.run); err != nil {
+				b.say("cleanup: %v", err)
+			}
+		}
+	}
+	if b.db != nil {
+		b.db.Close()
+	}
+	if b.rdb != nil {
+		b.rdb.Close()
+	}
+}
+
+func (b *bench) main(ctx context.Context) error {
+	defer b.teardown()
+	if err := b.setup(ctx); err != nil {
+		return err
+	}
+	for _, sc := range strings.Split(b.o.scenarios, ",") {
+		if ctx.Err() != nil {
+			break
+		}
+		var err error
+		b.say("\n## %s (load average %s)", sc, loadavg())
+		switch strings.TrimSpace(sc) {
+		case "rush":
+			err = b.scenarioRush(ctx)
+		case "sustained":
+			err = b.scenarioSustained(ctx)
+		case "closed":
+			err = b.scenarioClosed(ctx)
+		case "rpc":
+			err = b.scenarioRPC(ctx)
+		case "ghz":
+			err = b.scenarioGHZ(ctx)
+		case "ceiling":
+			err = b.scenarioCeiling(ctx)
+		default:
+			err = fmt.Errorf("unknown scenario %q", sc)
+		}
+		if err != nil {
+			b.failed = append(b.failed, sc+": "+err.Error())
+			b.say("%s: ERROR %v", sc, err)
+		}
+		if b.topo != nil {
+			if err := b.topo.Alive(); err != nil {
+				b.failed = append(b.failed, err.Error())
+				break
+			}
+		}
+	}
+	b.ratios()
+	b.say("\nload average at the end %s", loadavg())
+	_ = os.WriteFile(filepath.Join(b.dir, "report.md"), []byte(b.report.String()), 0o644)
+	if len(b.failed) > 0 {
+		return fmt.Errorf("%d failure(s):\n  %s", len(b.failed), strings.Join(b.failed, "\n  "))
+	}
+	b.say("all audits passed; report in %s", filepath.Join(b.dir, "report.md"))
+	return nil
+}
+
+// workersFor sizes the open-model pool.
+func (b *bench) workersFor(rate float64) int {
+	if b.o.workers > 0 {
+		return b.o.workers
+	}
+	return max(128, int(rate/20))
+}
+
+// event creates a scenario's event; seats are split in zones of at most
+// 100,000 (the schema's largest zone).
+func (b *bench) event(ctx context.Context, title string, seats int64, maxPerUser int) (*mesh.Event, error) {
+	var zones []int
+	for seats > 0 {
+		n := min(seats, 100000)
+		zones = append(zones, int(n))
+		seats -= n
+	}
+	t0 := time.Now()
+	ev, err := mesh.CreateEvent(ctx, b.api, b.org.Token, title, maxPerUser, zones)
+	if err != nil {
+		return nil, err
+	}
+	b.say("event %s created through the API in %.2fs: %d zone(s) of %v seats, max_per_user %d", ev.ID, time.Since(t0).Seconds(), len(zones), zones, maxPerUser)
+	return ev, nil
+}
+
+func (b *bench) plan(ev *mesh.Event, scenario string, expect mesh.Expect) *mesh.Plan {
+	return &mesh.Plan{Event: ev, Tokens: b.tokens, Quantity: b.o.quantity, KeyPrefix: "bench" + b.run + scenario + "-", Expect: expect}
+}
+
+// profiled starts CPU profiles of edge and booking when scenario is in
+// -profile; the returned func waits for them and prints the breakdown.
+func (b *bench) profiled(ctx context.Context, scenario string, d time.Duration) func() {
+	if !slices.Contains(strings.Split(b.o.profile, ","), scenario) {
+		return func() {}
+	}
+	var names []string
+	for _, n := range []string{"edge", "booking"} {
+		if b.metrics[n] != "" {
+			names = append(names, n)
+		}
+	}
+	sec := b.o.profileSec
+	if sec == 0 {
+		sec = max(1, int(d.Seconds())-1)
+	}
+	wait := capture(ctx, b.metrics, names, sec, b.dir, scenario)
+	return func() {
+		for _, f := range wait() {
+			bd, err := Breakdown(f)
+			if err != nil {
+				b.say("profile %s: %v", f, err)
+				continue
+			}
+			b.say("\nprofile %s", bd)
+			b.say("%s", top(f, 34))
+		}
+	}
+}
+
+// pids are the processes whose CPU is reported: the rush processes, this
+// generator, and extra (ceiling servers).
+func (b *bench) pids(extra map[string]int) map[string]int {
+	out := map[string]int{"rushbench (generator)": os.Getpid()}
+	if b.topo != nil {
+		for k, v := range b.topo.Pids() {
+			out["rush "+k] = v
+		}
+	}
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
+// cpu starts a CPU account; the returned func reports it.
+func (b *bench) cpu(extra map[string]int) func() {
+	pids := b.pids(extra)
+	snap := mesh.TakeCPU(pids)
+	return func() { b.say("  %s", mesh.CPUSince(snap, pids)) }
+}
+
+func (b *bench) audit(ctx context.Context, name string, ev *mesh.Event, s *load.Stats) {
+	holds := s.Outcomes["201"] + s.Outcomes["ok"]
+	a := mesh.RunAudit(ctx, b.rdb, b.db, b.prefix, ev, s.Seats, holds, b.o.auditWait)
+	b.say("audit %s:\n%s", name, a)
+	if !a.OK() {
+		b.failed = append(b.failed, "audit "+name+": "+strings.Join(a.Failed, "; "))
+	}
+}
+
+func (b *bench) scenarioRush(ctx context.Context) error {
+	o := b.o
+	ev, err := b.event(ctx, "Rush "+b.run, int64(o.rushSeats), 10)
+	if err != nil {
+		return err
+	}
+	w := b.workersFor(o.rushRate)
+	b.say("rush: %d users, %.0f req/s for %v open model, %d seats per request, %d workers", len(b.tokens), o.rushRate, o.rushDuration, o.quantity, w)
+	done := b.profiled(ctx, "rush", o.rushDuration)
+	c := mesh.HTTPClient(w)
+	acct := b.cpu(nil)
+	s := load.Open{Rate: o.rushRate, Duration: o.rushDuration, Workers: w}.Run(ctx, mesh.ReserveHTTP(c, b.edgeURL, b.plan(ev, "rush", mesh.HoldsOrSoldOut)))
+	c.CloseIdleConnections()
+	b.say("rush: %s", s.Summary())
+	acct()
+	b.say("rush: %d seats held of %d", s.TotalSeats(), o.rushSeats)
+	b.results["rush.p99"] = float64(s.Latency.Percentile(99))
+	b.results["rush.rate"] = o.rushRate
+	done()
+	if s.TotalSeats() < int64(o.rushSeats) && s.Done > uint64(o.rushSeats) {
+		b.say("rush: NOTE the zone did not sell out")
+	}
+	b.audit(ctx, "rush", ev, s)
+	return nil
+}
+
+func (b *bench) scenarioSustained(ctx context.Context) error {
+	o := b.o
+	var rates []float64
+	var planned float64
+	for _, f := range strings.Split(o.steps, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || r <= 0 {
+			return fmt.Errorf("-sustained.steps: %q is not a rate", f)
+		}
+		rates = append(rates, r)
+		planned += r * o.stepDuration.Seconds()
+	}
+	seats := int64(planned*1.05)*int64(o.quantity) + 1000
+	if need := int(planned/float64(10/o.quantity)) + 1; need > len(b.tokens) {
+		b.say("sustained: WARNING %d requests planned over %d users hit max_per_user 10; use -users=%d", int(planned), len(b.tokens), need)
+	}
+	ev, err := b.event(ctx, "Sustained "+b.run, seats, 10)
+	if err != nil {
+		return err
+	}
+	plan := b.plan(ev, "sus", mesh.HoldsOnly)
+	total := &load.Stats{Seats: map[int]int64{}, Outcomes: map[string]uint64{}}
+	best := 0.0
+	var seq uint64
+	for _, r := range rates {
+		if ctx.Err() != nil {
+			break
+		}
+		w := b.workersFor(r)
+		done := b.profiled(ctx, fmt.Sprintf("sustained-%.0f", r), o.stepDuration)
+		c := mesh.HTTPClient(w)
+		acct := b.cpu(nil)
+		s := load.Open{Rate: r, Duration: o.stepDuration, Workers: w, FirstSeq: seq}.Run(ctx, mesh.ReserveHTTP(c, b.edgeURL, plan))
+		c.CloseIdleConnections()
+		seq += uint64(r*o.stepDuration.Seconds()) + 1
+		pass := s.Latency.Percentile(99) < o.p99Target && s.ErrorRate() < o.errTarget
+		verdict := "PASS"
+		if !pass {
+			verdict = "FAIL"
+		}
+		b.say("sustained %.0f/s [%s] (load average %s): %s", r, verdict, loadavg(), s.Summary())
+		acct()
+		done()
+		for k, v := range s.Seats {
+			total.Seats[k] += v
+		}
+		for k, v := range s.Outcomes {
+			total.Outcomes[k] += v
+		}
+		if pass {
+			best = max(best, r)
+		} else if !o.keepStepping {
+			break
+		}
+	}
+	b.say("sustained: highest rate with p99 < %v and errors < %.2f%%: %.0f req/s", o.p99Target, 100*o.errTarget, best)
+	b.results["sustained.best"] = best
+	b.audit(ctx, "sustained", ev, total)
+	return nil
+}
+
+func (b *bench) scenarioClosed(ctx context.Context) error {
+	o := b.o
+	// Sized never to sell out at up to 40,000 requests/s.
+	need := int64(40000*o.closedDur.Seconds()) * int64(o.quantity)
+	ev, err := b.event(ctx, "Closed "+b.run, need, 10)
+	if err != nil {
+		return err
+	}
+	b.say("closed: %d connections for %v, rotating %d users", o.closedConns, o.closedDur, len(b.tokens))
+	done := b.profiled(ctx, "closed", o.closedDur)
+	c := mesh.HTTPClient(o.closedConns)
+	acct := b.cpu(nil)
+	s := load.Closed{Workers: o.closedConns, Duration: o.closedDur}.Run(ctx, mesh.ReserveHTTP(c, b.edgeURL, b.plan(ev, "closed", mesh.HoldsOnly)))
+	c.CloseIdleConnections()
+	b.say("closed: %s", s.Summary())
+	acct()
+	b.results["closed.rps"] = s.Throughput()
+	done()
+	b.audit(ctx, "closed", ev, s)
+	return nil
+}
+
+func (b *bench) scenarioRPC(ctx context.Context) error {
+	o := b.o
+	if b.bookURL == "" {
+		return errors.New("no booking address (-booking-addr)")
+	}
+	need := int64(40000*o.rpcDur.Seconds()) * int64(o.quantity)
+	ev, err := b.event(ctx, "RPC "+b.run, need, 10)
+	if err != nil {
+		return err
+	}
+	b.say("rpc: BookingService.Reserve over gRPC (h2c, one connection) at %s, %d concurrent calls for %v, rotating %d users", b.bookURL, o.rpcConns, o.rpcDur, len(b.tokens))
+	done := b.profiled(ctx, "rpc", o.rpcDur)
+	acct := b.cpu(nil)
+	s := load.Closed{Workers: o.rpcConns, Duration: o.rpcDur}.Run(ctx, mesh.ReserveRPC(mesh.H2CClient(), b.bookURL, b.plan(ev, "rpc", mesh.HoldsOnly)))
+	b.say("rpc: %s", s.Summary())
+	acct()
+	b.results["rpc.rps"] = s.Throughput()
+	done()
+	b.audit(ctx, "rpc", ev, s)
+	return nil
+}
+
+func (b *bench) scenarioCeiling(ctx context.Context) error {
+	o := b.o
+	h, err := startChild("http", b.dir)
+	if err != nil {
+		return err
+	}
+	defer h.stop()
+	cn, err := startChild("connect", b.dir)
+	if err != nil {
+		return err
+	}
+	defer cn.stop()
+	// The same requests as the real runs (same plan shape, bodies and
+	// headers), answered by servers that do nothing.
+	fake := &mesh.Event{ID: "00000000-0000-0000-0000-000000000000", ShowID: "00000000-0000-0000-0000-000000000001", Zones: []string{"00000000-0000-0000-0000-000000000002"}, Seats: []int{0}}
+	plan := b.plan(fake, "ceil", mesh.HoldsOnly)
+	hp := map[string]int{"ceiling http": h.cmd.Process.Pid}
+	cp := map[string]int{"ceiling connect": cn.cmd.Process.Pid}
+	c := mesh.HTTPClient(o.closedConns)
+	acct := b.cpu(hp)
+	s := load.Closed{Workers: o.closedConns, Duration: o.ceilingDur}.Run(ctx, mesh.ReserveHTTP(c, "http://"+h.addr, plan))
+	c.CloseIdleConnections()
+	b.say("ceiling http (bare net/http, closed loop): %s", s.Summary())
+	acct()
+	b.results["ceiling.http.rps"] = s.Throughput()
+	if r := b.results["rush.rate"]; r > 0 {
+		w := b.workersFor(r)
+		c := mesh.HTTPClient(w)
+		acct := b.cpu(hp)
+		s := load.Open{Rate: r, Duration: o.ceilingDur, Workers: w}.Run(ctx, mesh.ReserveHTTP(c, "http://"+h.addr, plan))
+		c.CloseIdleConnections()
+		b.say("ceiling http (bare net/http, open model as the rush): %s", s.Summary())
+		acct()
+		b.results["ceiling.http.open.p99"] = float64(s.Latency.Percentile(99))
+	}
+	acct = b.cpu(cp)
+	s = load.Closed{Workers: o.rpcConns, Duration: o.ceilingDur}.Run(ctx, mesh.ReserveRPC(mesh.H2CClient(), "http://"+cn.addr, plan))
+	b.say("ceiling connect (bare connect-go Reserve over gRPC, closed loop): %s", s.Summary())
+	acct()
+	b.results["ceiling.connect.rps"] = s.Throughput()
+	if b.results["ghz.rps"] > 0 {
+		acct := b.cpu(cp)
+		rep, err := b.runGHZ(ctx, cn.addr, plan, b.tokens[0], "ceiling")
+		if err != nil {
+			return err
+		}
+		b.say("ceiling connect under ghz: %s", rep.summary())
+		acct()
+		b.results["ceiling.ghz.rps"] = rep.RPS
+	}
+	return nil
+}
+
+// ratios reports every throughput as a share of the bare servers' in the
+// same run.
+func (b *bench) ratios() {
+	r := b.results
+	b.say("\n## ratios to the bare servers of this run")
+	if c := r["ceiling.http.rps"]; c > 0 {
+		b.say("bare net/http closed loop (c%d): %.0f req/s", b.o.closedConns, c)
+		if v := r["closed.rps"]; v > 0 {
+			b.say("closed loop through the edge: %.0f req/s = %.1f%% of bare HTTP (target 15,000)", v, 100*v/c)
+		}
+		if v := r["sustained.best"]; v > 0 {
+			b.say("sustained open model, best passing step: %.0f req/s = %.1f%% of bare HTTP closed loop (target 10,000)", v, 100*v/c)
+		}
+		if p := r["ceiling.http.open.p99"]; p > 0 && r["rush.p99"] > 0 {
+			b.say("rush p99 %s vs bare HTTP p99 %s at the same %.0f req/s open model", time.Duration(r["rush.p99"]), time.Duration(p), r["rush.rate"])
+		}
+	}
+	if c := r["ceiling.connect.rps"]; c > 0 {
+		b.say("bare connect-go Reserve (Go client c%d): %.0f req/s", b.o.rpcConns, c)
+		if v := r["rpc.rps"]; v > 0 {
+			b.say("booking Reserve over gRPC (Go client, rotating tokens): %.0f req/s = %.1f%% of bare connect", v, 100*v/c)
+		}
+	}
+	if c := r["ceiling.ghz.rps"]; c > 0 {
+		b.say("bare connect-go Reserve under ghz -c%d: %.0f req/s; booking Reserve under ghz: %.0f req/s = %.1f%% (target 20,000)", b.o.ghzConc, c, r["ghz.rps"], 100*r["ghz.rps"]/c)
+	}
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/pprof/profile"
+)
+
+// capture fetches a CPU profile of seconds from each process's
+// /debug/pprof/profile (metrics.addr) into outDir/<label>-<name>.cpu.pprof.
+// It returns at once; wait() returns the files written.
+func capture(ctx context.Context, metrics map[string]string, names []string, seconds int, outDir, label string) (wait func() []string) {
+	type res struct{ file string }
+	ch := make(chan res, len(names))
+	for _, n := range names {
+		addr := metrics[n]
+		go func() {
+			file := filepath.Join(outDir, label+"-"+n+".cpu.pprof")
+			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, seconds)
+			req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "profile %s: %v\n", n, err)
+				ch <- res{}
+				return
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil || resp.StatusCode != 200 {
+				fmt.Fprintf(os.Stderr, "profile %s: %v %s\n", n, err, resp.Status)
+				ch <- res{}
+				return
+			}
+			if err := os.WriteFile(file, b, 0o644); err != nil {
+				fmt.Fprintf(os.Stderr, "profile %s: %v\n", n, err)
+				ch <- res{}
+				return
+			}
+			ch <- res{file}
+		}()
+	}
+	return func() []string {
+		var files []string
+		for range names {
+			if r := <-ch; r.file != "" {
+				files = append(files, r.file)
+			}
+		}
+		sort.Strings(files)
+		return files
+	}
+}
+
+// category is a slice of the CPU. Each sample goes to the FIRST category
+// in the list with a frame matching re anywhere on its stack, so the shares
+// add up to 100%: order is priority (a Redis call made by the rate limiter
+// counts as rate limit; the syscalls of a Redis call count as Redis; what is
+// left of a request after the named parts is the framework around it).
+type category struct {
+	name string
+	re   *regexp.Regexp
+}
+
+var categories = []category{
+	{"GC (background mark, sweep)", regexp.MustCompile(`^runtime\.(gcBgMarkWorker|bgsweep|bgscavenge)$`)},
+	{"Kafka (relay, persister, embedded broker)", regexp.MustCompile(`IBM/sarama|twmb/franz-go|services/booking\.\(\*(Relay|Persister)\)|platform/kafka\.`)},
+	{"Postgres (pgx)", regexp.MustCompile(`jackc/pgx`)},
+	{"JWT verification (authn.Verify, cached)", regexp.MustCompile(`authn\.\(\*Keys\)\.Verify`)},
+	{"rate limit (edge limiter, its Redis call included)", regexp.MustCompile(`rush/edge\.\(\*limiter\)`)},
+	{"gzip on the RPC hop (compress/flate)", regexp.MustCompile(`^compress/|http2gzipReader`)},
+	{"Redis client (reserve script, index; syscalls included)", regexp.MustCompile(`github\.com/redis/go-redis`)},
+	{"protovalidate", regexp.MustCompile(`protovalidate|cel-go|cel\.dev`)},
+	{"metrics + tracing (prometheus, otel)", regexp.MustCompile(`prometheus/client_golang|go\.opentelemetry\.io/otel/(sdk|trace|attribute|metric|propagation)|rpcMetrics|edge\.\(\*httpMetrics\)`)},
+	{"logging (zap)", regexp.MustCompile(`go\.uber\.org/zap`)},
+	{"protobuf binary (marshal, unmarshal)", regexp.MustCompile(`google\.golang\.org/protobuf/(proto|internal/impl)\.`)},
+	{"HTTP/1 public side I/O (edge: read request, write response)", regexp.MustCompile(`net/http\.\(\*conn\)\.readRequest|net/http\.\(\*connReader\)|net/http\.\(\*response\)\.(Flush|FlushError|finishRequest)|net/http\.\(\*chunkWriter\)|net/http\.\(\*conn\)\.finalFlush`)},
+	{"RPC hop, client side (edge -> booking: http2 client, hpack, reverse proxy)", regexp.MustCompile(`net/http\.\(\*http2client|net/http\.\(\*http2ClientConn\)|net/http\.\(\*http2Transport\)|net/http\.\(\*Transport\)|httputil\.\(\*ReverseProxy\)`)},
+	{"JSON transcoding (vanguard, edge codec/json, protojson)", regexp.MustCompile(`connectrpc\.com/vanguard|protobuf/encoding/protojson|encoding/json|rush/edge\.`)},
+	{"booking service code (handler, service, engine: rest)", regexp.MustCompile(`rush/services/booking\.`)},
+	{"RPC server side (connect protocol, http2 server: rest)", regexp.MustCompile(`connectrpc\.com/connect|net/http\.\(\*http2serverConn\)|net/http\.\(\*http2Server\)|net/http\.\(\*http2responseWriter|hpack`)},
+	{"net/http (rest)", regexp.MustCompile(`^net/http\.`)},
+	{"runtime scheduler, timers, netpoll", regexp.MustCompile(`^runtime\.(schedule|findRunnable|park_m|mcall|goexit0|stealWork|netpoll|sysmon|timerproc|mstart)`)},
+}
+
+// Breakdown reads a CPU profile and returns the share of CPU of each
+// category and how many cores the process used.
+func Breakdown(file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	p, err := profile.Parse(f)
+	if err != nil {
+		return "", err
+	}
+	vi := len(p.SampleType) - 1 // cpu nanoseconds
+	var total, other int64
+	sums := make([]int64, len(categories))
+	for _, s := range p.Sample {
+		v := s.Value[vi]
+		total += v
+		var frames []string
+		for _, loc := range s.Location {
+			for _, l := range loc.Line {
+				if l.Function != nil {
+					frames = append(frames, l.Function.Name)
+				}
+			}
+		}
+		hit := false
+		for i, c := range categories {
+			if slices.ContainsFunc(frames, c.re.MatchString) {
+				sums[i] += v
+				hit = true
+				break
+			}
+		}
+		if !hit {
+			other += v
+		}
+	}
+	var b strings.Builder
+	wall := time.Duration(p.DurationNanos)
+	fmt.Fprintf(&b, "%s: %.2fs CPU in %.1fs wall = %.2f cores\n", filepath.Base(file),
+		time.Duration(total).Seconds(), wall.Seconds(), float64(total)/float64(max(wall, 1)))
+	for i, c := range categories {
+		if sums[i] == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "  %5.1f%%  %s\n", 100*float64(sums[i])/float64(max(total, 1)), c.name)
+	}
+	fmt.Fprintf(&b, "  %5.1f%%  other (allocation, runtime, ...)\n", 100*float64(other)/float64(max(total, 1)))
+	return b.String(), nil
+}
+
+// top runs go tool pprof -top on file and returns its first lines.
+func top(file string, lines int) string {
+	var out bytes.Buffer
+	cmd := exec.Command("go", "tool", "pprof", "-top", "-nodecount=25", file)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return "go tool pprof: " + err.Error() + "\n" + out.String()
+	}
+	all := strings.Split(out.String(), "\n")
+	if len(all) > lines {
+		all = all[:lines]
+	}
+	return strings.Join(all, "\n")
+}

@@ -1,0 +1,290 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Answer is what one request got back.
+type Answer struct {
+	// Outcome names the answer for the error table: "201", "409
+	// INSUFFICIENT_STOCK", "transport: ..." and so on.
+	Outcome string
+	// Expected is true for an answer the scenario counts as correct (a
+	// hold, or "sold out" in a rush); anything else is an error.
+	Expected bool
+	// Seats is the number of seats the answer holds (0 unless a hold).
+	Seats int
+	// Zone is the index of the zone the request asked for.
+	Zone int
+}
+
+// Doer sends request number seq and reports its answer. It must be safe for
+// concurrent use; ctx ends when the run's grace period is over.
+type Doer func(ctx context.Context, seq uint64) Answer
+
+// Stats is the outcome of one run.
+type Stats struct {
+	// Mode is "open" or "closed".
+	Mode string
+	// Rate is the offered arrival rate (open model), requests/s.
+	Rate float64
+	// Workers is the pool size (open) or concurrency (closed).
+	Workers int
+	// Elapsed is from the first scheduled send to the last answer.
+	Elapsed time.Duration
+	// Done counts answered requests (any outcome).
+	Done uint64
+	// Expected counts answers the scenario calls correct.
+	Expected uint64
+	// Dropped counts requests the open-model scheduler could not hand to a
+	// worker when due (every worker busy): the system fell behind, and
+	// instead of waiting (coordinated omission) the generator gives up on
+	// them and counts them as errors.
+	Dropped uint64
+	// Late counts requests sent more than LateAfter after their due time
+	// (generator starved of CPU); their latency is measured from the due
+	// time, so lateness shows in the percentiles too.
+	Late uint64
+	// MaxLateness is the worst send delay behind schedule.
+	MaxLateness time.Duration
+	// Latency is measured from the due time (open) or the send (closed) to
+	// the end of the answer body.
+	Latency *Histogram
+	// Outcomes counts answers by Answer.Outcome.
+	Outcomes map[string]uint64
+	// Seats sums Answer.Seats per zone index.
+	Seats map[int]int64
+}
+
+// Throughput is answered requests per second of Elapsed.
+func (s *Stats) Throughput() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.Done) / s.Elapsed.Seconds()
+}
+
+// Errors counts unexpected answers plus dropped requests.
+func (s *Stats) Errors() uint64 { return s.Done - s.Expected + s.Dropped }
+
+// ErrorRate is Errors over every request due (answered or dropped).
+func (s *Stats) ErrorRate() float64 {
+	n := s.Done + s.Dropped
+	if n == 0 {
+		return 0
+	}
+	return float64(s.Errors()) / float64(n)
+}
+
+// TotalSeats sums the seats of every hold answered.
+func (s *Stats) TotalSeats() int64 {
+	var n int64
+	for _, v := range s.Seats {
+		n += v
+	}
+	return n
+}
+
+// Summary is a one-paragraph report.
+func (s *Stats) Summary() string {
+	var b strings.Builder
+	if s.Mode == "open" {
+		fmt.Fprintf(&b, "open model %.0f req/s offered, %d workers: ", s.Rate, s.Workers)
+	} else {
+		fmt.Fprintf(&b, "closed loop, %d workers: ", s.Workers)
+	}
+	fmt.Fprintf(&b, "%d answered in %.2fs = %.0f req/s; latency p50 %s p90 %s p99 %s max %s; errors %d (%.3f%%: %d dropped)",
+		s.Done, s.Elapsed.Seconds(), s.Throughput(),
+		ms(s.Latency.Percentile(50)), ms(s.Latency.Percentile(90)), ms(s.Latency.Percentile(99)), ms(s.Latency.Max()),
+		s.Errors(), 100*s.ErrorRate(), s.Dropped)
+	if s.Mode == "open" {
+		fmt.Fprintf(&b, "; sent late %d (worst %s)", s.Late, ms(s.MaxLateness))
+	}
+	b.WriteString("\n  answers:")
+	for _, k := range slices.Sorted(maps.Keys(s.Outcomes)) {
+		fmt.Fprintf(&b, " [%s] %d", k, s.Outcomes[k])
+	}
+	return b.String()
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+
+// worker is one goroutine's tally, merged at the end so the hot loop takes
+// no shared lock.
+type worker struct {
+	hist        *Histogram
+	outcomes    map[string]uint64
+	seats       map[int]int64
+	done, exp   uint64
+	late        uint64
+	maxLateness time.Duration
+	last        time.Time
+}
+
+func newWorker() *worker {
+	return &worker{hist: NewHistogram(), outcomes: map[string]uint64{}, seats: map[int]int64{}}
+}
+
+func (w *worker) record(a Answer, latency time.Duration, end time.Time) {
+	w.hist.Record(latency)
+	w.outcomes[a.Outcome]++
+	w.done++
+	if a.Expected {
+		w.exp++
+	}
+	if a.Seats > 0 {
+		w.seats[a.Zone] += int64(a.Seats)
+	}
+	if end.After(w.last) {
+		w.last = end
+	}
+}
+
+func merge(s *Stats, start time.Time, ws []*worker) {
+	s.Latency = NewHistogram()
+	s.Outcomes = map[string]uint64{}
+	s.Seats = map[int]int64{}
+	last := start
+	for _, w := range ws {
+		s.Latency.Merge(w.hist)
+		for k, v := range w.outcomes {
+			s.Outcomes[k] += v
+		}
+		for k, v := range w.seats {
+			s.Seats[k] += v
+		}
+		s.Done += w.done
+		s.Expected += w.exp
+		s.Late += w.late
+		s.MaxLateness = max(s.MaxLateness, w.maxLateness)
+		if w.last.After(last) {
+			last = w.last
+		}
+	}
+	s.Elapsed = last.Sub(start)
+}
+
+// Open is an open-model run: requests are due at fixed intervals (1/Rate)
+// for Duration, whatever the answers do.
+type Open struct {
+	Rate     float64
+	Duration time.Duration
+	// Workers bounds the requests in flight; a request due while all are
+	// busy is dropped and counted.
+	Workers int
+	// LateAfter is the send delay past which a request counts as late.
+	LateAfter time.Duration
+	// Grace is how long answers may still arrive after the last send.
+	Grace time.Duration
+	// FirstSeq numbers the first request (so runs on one event never reuse
+	// an idempotency key).
+	FirstSeq uint64
+}
+
+type job struct {
+	seq uint64
+	due time.Time
+}
+
+// Run drives do and returns the tally.
+func (o Open) Run(ctx context.Context, do Doer) *Stats {
+	if o.LateAfter == 0 {
+		o.LateAfter = time.Millisecond
+	}
+	if o.Grace == 0 {
+		o.Grace = 15 * time.Second
+	}
+	total := uint64(o.Rate * o.Duration.Seconds())
+	interval := float64(time.Second) / o.Rate
+	jobs := make(chan job) // unbuffered: a hand-off succeeds only to an idle worker
+	ws := make([]*worker, o.Workers)
+	reqCtx, cancel := context.WithTimeout(ctx, o.Duration+o.Grace)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range ws {
+		w := newWorker()
+		ws[i] = w
+		wg.Go(func() {
+			for j := range jobs {
+				sent := time.Now()
+				if late := sent.Sub(j.due); late > o.LateAfter {
+					w.late++
+					w.maxLateness = max(w.maxLateness, late)
+				}
+				a := do(reqCtx, j.seq)
+				end := time.Now()
+				w.record(a, end.Sub(j.due), end)
+			}
+		})
+	}
+	start := time.Now()
+	var dropped uint64
+	for i := uint64(0); i < total; i++ {
+		due := start.Add(time.Duration(float64(i) * interval))
+		if d := time.Until(due); d > 0 {
+			if ctx.Err() != nil {
+				break
+			}
+			time.Sleep(d)
+		}
+		select {
+		case jobs <- job{seq: o.FirstSeq + i, due: due}:
+		default:
+			dropped++
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	s := &Stats{Mode: "open", Rate: o.Rate, Workers: o.Workers, Dropped: dropped}
+	merge(s, start, ws)
+	return s
+}
+
+// Closed is a closed-loop run: Workers goroutines each send a request as
+// soon as their previous one is answered, for Duration (as wrk -c does).
+type Closed struct {
+	Workers  int
+	Duration time.Duration
+	// FirstSeq numbers the first request.
+	FirstSeq uint64
+}
+
+// Run drives do and returns the tally.
+func (c Closed) Run(ctx context.Context, do Doer) *Stats {
+	ws := make([]*worker, c.Workers)
+	var mu sync.Mutex
+	next := c.FirstSeq
+	take := func() uint64 {
+		mu.Lock()
+		defer mu.Unlock()
+		next++
+		return next - 1
+	}
+	start := time.Now()
+	deadline := start.Add(c.Duration)
+	reqCtx, cancel := context.WithTimeout(ctx, c.Duration+15*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range ws {
+		w := newWorker()
+		ws[i] = w
+		wg.Go(func() {
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				t := time.Now()
+				a := do(reqCtx, take())
+				end := time.Now()
+				w.record(a, end.Sub(t), end)
+			}
+		})
+	}
+	wg.Wait()
+	s := &Stats{Mode: "closed", Workers: c.Workers}
+	merge(s, start, ws)
+	return s
+}

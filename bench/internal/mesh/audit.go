@@ -1,0 +1,127 @@
+package mesh
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bookingrush/rush/lua"
+	"github.com/bookingrush/rush/services/booking"
+)
+
+// Audit is the inventory check after a run.
+type Audit struct {
+	Lines []string
+	// Failed lists what is wrong; empty means the audit passed.
+	Failed []string
+	// Converged is how long Postgres took to agree with Redis.
+	Converged time.Duration
+}
+
+// OK reports whether the audit passed.
+func (a *Audit) OK() bool { return len(a.Failed) == 0 }
+
+func (a *Audit) String() string {
+	var b strings.Builder
+	for _, l := range a.Lines {
+		b.WriteString("  " + l + "\n")
+	}
+	if a.OK() {
+		b.WriteString("  AUDIT PASSED")
+	} else {
+		b.WriteString("  AUDIT FAILED:\n    " + strings.Join(a.Failed, "\n    "))
+	}
+	return b.String()
+}
+
+// zoneKey is the booking engine's zone hash (services/booking/engine.go
+// zoneKey); booking.Reconcile reads the same key, so a change of layout
+// shows up there as "not loaded in Redis" too.
+func zoneKey(prefix, eventID, zoneID string) string {
+	return lua.EventPrefix(prefix, eventID) + "zone:" + zoneID
+}
+
+// RunAudit checks, per zone of ev: the seats in the holds the bench was
+// answered (seats[i] for zone i, holds in total) equal Redis held+sold, and
+// available+held+sold = total with available >= 0 (no oversell, no lost
+// hold); then it waits up to wait for the persister to catch up and
+// requires Postgres to agree with Redis (booking.Reconcile) and to hold
+// exactly the answered bookings.
+func RunAudit(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix string, ev *Event, seats map[int]int64, holds uint64, wait time.Duration) *Audit {
+	a := &Audit{}
+	fail := func(format string, args ...any) { a.Failed = append(a.Failed, fmt.Sprintf(format, args...)) }
+	for i, z := range ev.Zones {
+		v, err := rdb.HMGet(ctx, zoneKey(prefix, ev.ID, z), "total", "available", "held", "sold").Result()
+		if err != nil {
+			fail("zone %d: redis: %v", i, err)
+			continue
+		}
+		n := make([]int64, 4)
+		for j, x := range v {
+			s, ok := x.(string)
+			if !ok {
+				fail("zone %d: field %d missing in Redis", i, j)
+			}
+			n[j], _ = strconv.ParseInt(s, 10, 64)
+		}
+		total, avail, held, sold := n[0], n[1], n[2], n[3]
+		a.Lines = append(a.Lines, fmt.Sprintf("zone %d: Redis total %d available %d held %d sold %d; seats in 201 answers %d",
+			i, total, avail, held, sold, seats[i]))
+		if total != int64(ev.Seats[i]) {
+			fail("zone %d: Redis total %d, created with %d", i, total, ev.Seats[i])
+		}
+		if avail < 0 {
+			fail("zone %d: OVERSELL: available %d", i, avail)
+		}
+		if avail+held+sold != total {
+			fail("zone %d: available+held+sold = %d != total %d", i, avail+held+sold, total)
+		}
+		if held+sold != seats[i] {
+			fail("zone %d: Redis held+sold %d != %d seats answered 201 (lost or phantom hold)", i, held+sold, seats[i])
+		}
+	}
+	start := time.Now()
+	var last []booking.Mismatch
+	var lastErr error
+	for {
+		last, lastErr = booking.Reconcile(ctx, rdb, db, prefix, ev.ID)
+		if lastErr == nil && len(last) == 0 {
+			break
+		}
+		if time.Since(start) > wait {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	a.Converged = time.Since(start)
+	switch {
+	case lastErr != nil:
+		fail("reconcile: %v", lastErr)
+	case len(last) > 0:
+		for _, m := range last {
+			fail("Postgres vs Redis after %v: %s", wait, m)
+		}
+	default:
+		a.Lines = append(a.Lines, fmt.Sprintf("Postgres agrees with Redis (booking.Reconcile) after %.1fs", a.Converged.Seconds()))
+	}
+	var rows, qty int64
+	err := db.QueryRow(ctx, `SELECT count(*), COALESCE(sum(quantity), 0) FROM bookings WHERE event_id = $1`, ev.ID).Scan(&rows, &qty)
+	if err != nil {
+		fail("count bookings: %v", err)
+	} else {
+		var want int64
+		for _, s := range seats {
+			want += s
+		}
+		a.Lines = append(a.Lines, fmt.Sprintf("Postgres: %d bookings, %d seats; answered: %d holds, %d seats", rows, qty, holds, want))
+		if rows != int64(holds) || qty != want {
+			fail("Postgres has %d bookings / %d seats, the bench was answered %d holds / %d seats", rows, qty, holds, want)
+		}
+	}
+	return a
+}

@@ -1,0 +1,136 @@
+package mesh
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times (100 on every
+// Linux this runs on).
+const clockTicks = 100
+
+// CPUSnapshot is CPU time used so far, in ticks, by each process group of
+// interest and by the whole machine.
+type CPUSnapshot struct {
+	at time.Time
+	// procs holds ticks by group and pid: a process that ends or starts
+	// between two snapshots is left out instead of skewing its group.
+	procs map[string]map[int]uint64
+	busy  uint64
+	all   uint64
+}
+
+func (s CPUSnapshot) add(group string, pid int) {
+	if s.procs[group] == nil {
+		s.procs[group] = map[int]uint64{}
+	}
+	s.procs[group][pid] = procTicks(pid)
+}
+
+// TakeCPU reads /proc: the named pids (the rush processes and this one), and
+// every redis-server and postgres process by command name.
+func TakeCPU(pids map[string]int) CPUSnapshot {
+	s := CPUSnapshot{at: time.Now(), procs: map[string]map[int]uint64{}}
+	for name, pid := range pids {
+		s.add(name, pid)
+	}
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		comm, err := os.ReadFile(d + "/comm")
+		if err != nil {
+			continue
+		}
+		var group string
+		switch strings.TrimSpace(string(comm)) {
+		case "redis-server":
+			group = "redis-server"
+		case "postgres":
+			group = "postgres"
+		default:
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(d))
+		s.add(group, pid)
+	}
+	if raw, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(raw), "\n")
+		f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal
+		for i := 1; i < len(f) && i <= 8; i++ {
+			v, _ := strconv.ParseUint(f[i], 10, 64)
+			s.all += v
+			if i != 4 && i != 5 {
+				s.busy += v
+			}
+		}
+	}
+	return s
+}
+
+func procTicks(pid int) uint64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command: utime is 14th, stime 15th.
+	s := string(raw)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseUint(f[11], 10, 64)
+	st, _ := strconv.ParseUint(f[12], 10, 64)
+	return u + st
+}
+
+// CPUSince reports the cores each group used since s: "bench 0.62, edge
+// 0.45, ... machine busy 1.93 of 2 (other 0.10)".
+func CPUSince(s CPUSnapshot, pids map[string]int) string {
+	now := TakeCPU(pids)
+	wall := now.at.Sub(s.at).Seconds()
+	if wall <= 0 {
+		return ""
+	}
+	type kv struct {
+		k string
+		v float64
+	}
+	var list []kv
+	var known float64
+	for k, m := range now.procs {
+		var ticks uint64
+		for pid, v := range m {
+			if before, ok := s.procs[k][pid]; ok && v >= before {
+				ticks += v - before
+			}
+		}
+		c := float64(ticks) / clockTicks / wall
+		known += c
+		list = append(list, kv{k, c})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].v > list[j].v })
+	var parts []string
+	for _, e := range list {
+		parts = append(parts, fmt.Sprintf("%s %.2f", e.k, e.v))
+	}
+	ncpu := float64(now.all-s.all) / clockTicks / wall
+	busy := float64(now.busy-s.busy) / clockTicks / wall
+	return fmt.Sprintf("CPU cores used: %s; machine busy %.2f of %.0f (others %.2f)", strings.Join(parts, ", "), busy, ncpu, max(0, busy-known))
+}
+
+// Pids are the rush processes' pids by name.
+func (t *Topology) Pids() map[string]int {
+	out := map[string]int{}
+	for _, p := range t.procs {
+		out[p.name] = p.cmd.Process.Pid
+	}
+	return out
+}

@@ -1,0 +1,168 @@
+package mesh
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"connectrpc.com/connect"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	"github.com/bookingrush/rush/services/platform/errs"
+
+	"github.com/bookingrush/rush/bench/internal/load"
+)
+
+// Expect says which answers a scenario counts as correct, by HTTP status
+// (0 for an RPC) and envelope or errs code ("" for success).
+type Expect func(status int, code string) bool
+
+// HoldsOnly accepts only a hold: a zone that never sells out.
+func HoldsOnly(status int, code string) bool { return code == "" }
+
+// HoldsOrSoldOut accepts a hold or "sold out" (a rush).
+func HoldsOrSoldOut(status int, code string) bool {
+	return code == "" || code == string(errs.InsufficientStock)
+}
+
+// Plan is who reserves what: request seq goes to user seq % len(Tokens) and
+// zone seq % len(Zones).
+type Plan struct {
+	Event    *Event
+	Tokens   []string
+	Quantity int
+	// KeyPrefix starts every Idempotency-Key (unique per run and scenario).
+	KeyPrefix string
+	Expect    Expect
+}
+
+func (p *Plan) pick(seq uint64) (token string, zone int, key string) {
+	return p.Tokens[seq%uint64(len(p.Tokens))], int(seq % uint64(len(p.Event.Zones))), p.KeyPrefix + strconv.FormatUint(seq, 36)
+}
+
+// HTTPClient is a keep-alive HTTP/1.1 client with room for conns
+// connections to one host.
+func HTTPClient(conns int) *http.Client {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	return &http.Client{Transport: &http.Transport{
+		Protocols:           p,
+		MaxIdleConns:        conns,
+		MaxIdleConnsPerHost: conns,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	}}
+}
+
+// H2CClient is a cleartext HTTP/2 client (one multiplexed connection per
+// host), as gRPC clients and the mesh use.
+func H2CClient() *http.Client {
+	p := new(http.Protocols)
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: p, MaxIdleConnsPerHost: 8}}
+}
+
+// ReserveHTTP returns a Doer posting to base+/api/v1/bookings/reserve.
+func ReserveHTTP(c *http.Client, base string, p *Plan) load.Doer {
+	url := base + "/api/v1/bookings/reserve"
+	bodies := make([][]byte, len(p.Event.Zones))
+	for i, z := range p.Event.Zones {
+		bodies[i], _ = json.Marshal(map[string]any{"show_id": p.Event.ShowID, "zone_id": z, "quantity": p.Quantity})
+	}
+	bearer := make([]string, len(p.Tokens))
+	for i, t := range p.Tokens {
+		bearer[i] = "Bearer " + t
+	}
+	return func(ctx context.Context, seq uint64) load.Answer {
+		tokIdx := seq % uint64(len(bearer))
+		_, zone, key := p.pick(seq)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(bodies[zone]))
+		if err != nil {
+			return load.Answer{Outcome: "request: " + err.Error(), Zone: zone}
+		}
+		req.Header["Authorization"] = []string{bearer[tokIdx]}
+		req.Header["Content-Type"] = []string{"application/json"}
+		req.Header["Idempotency-Key"] = []string{key}
+		resp, err := c.Do(req)
+		if err != nil {
+			return load.Answer{Outcome: "transport: " + shortErr(err), Zone: zone}
+		}
+		raw, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return load.Answer{Outcome: "transport: " + shortErr(err), Zone: zone}
+		}
+		var env struct {
+			Data struct {
+				Quantity int `json:"quantity"`
+			} `json:"data"`
+			Error struct {
+				Code string `json:"code"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(raw, &env); err != nil {
+			return load.Answer{Outcome: strconv.Itoa(resp.StatusCode) + " non-JSON", Zone: zone}
+		}
+		a := load.Answer{Outcome: strconv.Itoa(resp.StatusCode), Zone: zone}
+		if env.Error.Code != "" {
+			a.Outcome += " " + env.Error.Code
+		}
+		a.Expected = p.Expect(resp.StatusCode, env.Error.Code) && (resp.StatusCode == http.StatusCreated) == (env.Error.Code == "")
+		if resp.StatusCode == http.StatusCreated {
+			a.Seats = env.Data.Quantity
+		}
+		return a
+	}
+}
+
+// ReserveRPC returns a Doer calling BookingService.Reserve directly over
+// gRPC (h2c) at baseURL, rotating tokens as the HTTP one does.
+func ReserveRPC(c *http.Client, baseURL string, p *Plan) load.Doer {
+	client := bookingv1connect.NewBookingServiceClient(c, baseURL, connect.WithGRPC())
+	bearer := make([]string, len(p.Tokens))
+	for i, t := range p.Tokens {
+		bearer[i] = "Bearer " + t
+	}
+	return func(ctx context.Context, seq uint64) load.Answer {
+		_, zone, key := p.pick(seq)
+		req := connect.NewRequest(&bookingv1.ReserveRequest{
+			ShowId: p.Event.ShowID, ZoneId: p.Event.Zones[zone], Quantity: int32(p.Quantity), IdempotencyKey: key,
+		})
+		req.Header().Set("Authorization", bearer[seq%uint64(len(bearer))])
+		resp, err := client.Reserve(ctx, req)
+		if err != nil {
+			var ce *connect.Error
+			if !errors.As(err, &ce) {
+				return load.Answer{Outcome: "transport: " + shortErr(err), Zone: zone}
+			}
+			code := string(errs.FromConnect(err).Code)
+			return load.Answer{Outcome: ce.Code().String() + " " + code, Zone: zone, Expected: p.Expect(0, code)}
+		}
+		return load.Answer{Outcome: "ok", Expected: p.Expect(0, ""), Seats: int(resp.Msg.GetBooking().GetQuantity()), Zone: zone}
+	}
+}
+
+// shortErr keeps error tables readable: the error without addresses.
+func shortErr(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline exceeded"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return fmt.Sprintf("%s: %v", oe.Op, oe.Err)
+	}
+	return err.Error()
+}
