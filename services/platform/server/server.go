@@ -147,6 +147,9 @@ func NewStack(cfg Config, log *zap.Logger, keys *authn.Keys, reg prometheus.Regi
 		keys:     keys,
 		base: []connect.HandlerOption{
 			connect.WithReadMaxBytes(cfg.MaxBodyBytes),
+			// Small messages are never worth compressing, whatever the
+			// client accepts.
+			connect.WithCompressMinBytes(4 << 10),
 			connect.WithRecover(func(_ context.Context, spec connect.Spec, _ http.Header, p any) error {
 				log.Error("panic in handler", zap.String("procedure", spec.Procedure), zap.Any("panic", p), zap.Stack("stack"))
 				return connect.NewError(connect.CodeInternal, errors.New("internal error"))
