@@ -14,6 +14,12 @@
 // background worker looks the address up and mails a single-use, expiring
 // reset link, so neither the answer nor its timing tells whether the
 // address has an account.
+//
+// Audit: register, login, failed login (e-mail masked), logout, password
+// reset and role changes are recorded in the audit log in the transaction of
+// the change (a failed login, which changes nothing, right after);
+// ListAuditLogs reads it for admins. The component also keeps the audit
+// log's monthly partitions ahead (on start and daily).
 package auth
 
 import (
@@ -25,11 +31,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/fx"
+	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/bookingrush/rush/gen/bookingrush/auth/v1/authv1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
+	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/config"
 	"github.com/bookingrush/rush/services/platform/server"
 )
@@ -141,6 +150,16 @@ func Module(cfg Config, admin AdminConfig) fx.Option {
 					return nil
 				},
 				OnStop: s.StopMailer,
+			})
+		}),
+		// The audit log's monthly partitions are created ahead, on start
+		// and daily after; every replica may run it (the SQL function is
+		// idempotent and takes an advisory lock).
+		fx.Invoke(func(lc fx.Lifecycle, pool *pgxpool.Pool, log *zap.Logger) {
+			m := audit.NewMaintainer(pool, log, 24*time.Hour)
+			lc.Append(fx.Hook{
+				OnStart: func(ctx context.Context) error { m.Start(ctx); return nil },
+				OnStop:  m.Stop,
 			})
 		}),
 		server.Serve("auth", cfg.Addr, authv1connect.AuthServiceName, authv1connect.NewAuthServiceHandler,

@@ -130,18 +130,11 @@ func TestAuthService(t *testing.T) {
 			t.Run("register", func(t *testing.T) { t.Parallel(); testRegister(t, f, c) })
 			t.Run("login", func(t *testing.T) { t.Parallel(); testLogin(t, f, c) })
 			t.Run("refresh rotates and reuse kills the family", func(t *testing.T) { t.Parallel(); testRefresh(t, f, c) })
-			t.Run("logout", func(t *testing.T) { t.Parallel(); testLogout(t, c) })
+			t.Run("logout", func(t *testing.T) { t.Parallel(); testLogout(t, f, c) })
 			t.Run("forgot and reset password", func(t *testing.T) { t.Parallel(); testForgotReset(t, f, c) })
 			t.Run("me", func(t *testing.T) { t.Parallel(); testMe(t, c) })
 			t.Run("roles", func(t *testing.T) { t.Parallel(); testRoles(t, f, c) })
-			t.Run("audit logs stay unimplemented", func(t *testing.T) {
-				t.Parallel()
-				admin := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: adminEmail, Password: adminPassword}, "")))(t).Msg
-				_, err := c.ListAuditLogs(ctx(t), req(&authv1.ListAuditLogsRequest{}, admin.AccessToken))
-				if connect.CodeOf(err) != connect.CodeUnimplemented {
-					t.Fatalf("ListAuditLogs: %v", err)
-				}
-			})
+			t.Run("audit logs", func(t *testing.T) { t.Parallel(); testAuditLogs(t, c) })
 		})
 	}
 }
@@ -230,7 +223,7 @@ func testRefresh(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
 	wantCode(t, err, errs.Unauthorized)
 }
 
-func testLogout(t *testing.T, c authv1connect.AuthServiceClient) {
+func testLogout(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
 	email := uniqueEmail("logout")
 	reg := register(t, c, email, "logout password")
 	rotated := must(c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: reg.GetRefreshToken()}, "")))(t).Msg
@@ -245,6 +238,21 @@ func testLogout(t *testing.T, c authv1connect.AuthServiceClient) {
 	must(c.Logout(ctx(t), req(&authv1.LogoutRequest{RefreshToken: "never-issued-0123456789abcdef"}, "")))(t)
 	// The other session is untouched.
 	must(c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: kept.GetRefreshToken()}, "")))(t)
+	// One session ended, one audit entry (the repeated logout ended none).
+	if n := f.audits(t, "auth.logout", reg.GetUser().GetId()); n != 1 {
+		t.Fatalf("%d auth.logout entries, want 1", n)
+	}
+}
+
+// audits counts the audit entries of action about user (as entity and actor).
+func (f *fixture) audits(t *testing.T, action, user string) int {
+	t.Helper()
+	var n int
+	if err := pgtest.Open(t, f.mesh.DSN).QueryRowContext(ctx(t), `SELECT count(*) FROM audit_logs WHERE action = $1 AND entity_id = $2 AND user_id = $2`,
+		action, user).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 var tokenInLink = regexp.MustCompile(regexp.QuoteMeta(resetURL) + `\?token=([A-Za-z0-9_-]{40,})`)
@@ -293,6 +301,10 @@ func testForgotReset(t *testing.T, f *fixture, c authv1connect.AuthServiceClient
 	// The reset ended the sessions opened with the old password.
 	_, err = c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: reg.GetRefreshToken()}, ""))
 	wantCode(t, err, errs.Unauthorized)
+	// One reset happened (the refused ones rolled back with their entry).
+	if n := f.audits(t, "auth.password_reset", reg.GetUser().GetId()); n != 1 {
+		t.Fatalf("%d auth.password_reset entries, want 1", n)
+	}
 }
 
 func testMe(t *testing.T, c authv1connect.AuthServiceClient) {

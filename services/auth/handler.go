@@ -6,10 +6,13 @@ import (
 
 	"connectrpc.com/connect"
 	"go.uber.org/zap"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	authv1 "github.com/bookingrush/rush/gen/bookingrush/auth/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/auth/v1/authv1connect"
+	commonv1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
+	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 )
@@ -117,6 +120,51 @@ func (h *Server) SetUserRole(ctx context.Context, req *connect.Request[authv1.Se
 		return nil, h.fail(ctx, req.Spec(), err)
 	}
 	return connect.NewResponse(&authv1.SetUserRoleResponse{User: toProto(u)}), nil
+}
+
+// ListAuditLogs implements authv1connect.AuthServiceHandler.
+func (h *Server) ListAuditLogs(ctx context.Context, req *connect.Request[authv1.ListAuditLogsRequest]) (*connect.Response[authv1.ListAuditLogsResponse], error) {
+	m := req.Msg
+	f := audit.Filter{
+		UserID: m.GetUserId(), Action: m.GetAction(), EntityType: m.GetEntityType(), EntityID: m.GetEntityId(),
+		Page: int(m.GetPage()), PerPage: int(m.GetPerPage()),
+	}
+	if m.From != nil {
+		f.From = m.GetFrom().AsTime()
+	}
+	if m.To != nil {
+		f.To = m.GetTo().AsTime()
+	}
+	rows, total, f, err := h.svc.AuditLogs(ctx, f)
+	if err != nil {
+		return nil, h.fail(ctx, req.Spec(), err)
+	}
+	out := &authv1.ListAuditLogsResponse{
+		AuditLogs: make([]*authv1.AuditLog, 0, len(rows)),
+		Meta:      &commonv1.PageMeta{Page: int32(f.Page), PerPage: int32(f.PerPage), Total: int32(total)},
+	}
+	for _, r := range rows {
+		e := &authv1.AuditLog{
+			Id: r.ID, UserId: r.UserID, Action: r.Action, EntityType: r.EntityType, EntityId: r.EntityID,
+			IpAddress: r.IP, UserAgent: r.UserAgent, CreatedAt: timestamppb.New(r.CreatedAt),
+		}
+		if e.OldValues, err = toStruct(r.Old); err == nil {
+			e.NewValues, err = toStruct(r.New)
+		}
+		if err != nil {
+			return nil, h.fail(ctx, req.Spec(), err)
+		}
+		out.AuditLogs = append(out.AuditLogs, e)
+	}
+	return connect.NewResponse(out), nil
+}
+
+// toStruct converts stored JSON values (nil stays nil).
+func toStruct(m map[string]any) (*structpb.Struct, error) {
+	if m == nil {
+		return nil, nil
+	}
+	return structpb.NewStruct(m)
 }
 
 // fail turns err into the answer: domain errors as they are, an unreachable

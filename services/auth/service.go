@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	notifyv1 "github.com/bookingrush/rush/gen/bookingrush/notify/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
 	"github.com/bookingrush/rush/schema"
+	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 )
@@ -132,6 +134,12 @@ func (s *Service) Register(ctx context.Context, email, password, fullName string
 		if u, err = createUser(ctx, tx, schema.DefaultTenantID, email, hash, fullName); err != nil {
 			return err
 		}
+		if err := audit.Record(ctx, tx, audit.Entry{
+			Action: "auth.register", EntityType: "user", EntityID: u.ID, UserID: u.ID, TenantID: u.TenantID,
+			New: map[string]any{"email": u.Email, "full_name": u.FullName, "role": u.Role},
+		}); err != nil {
+			return err
+		}
 		sess, _, err = s.openSession(ctx, tx, u, uuid.NewString())
 		return err
 	})
@@ -145,21 +153,28 @@ func (s *Service) Register(ctx context.Context, email, password, fullName string
 }
 
 // Login checks an e-mail and password and opens a session. Unknown e-mails
-// and wrong passwords get the same error after the same bcrypt work.
+// and wrong passwords get the same error after the same bcrypt work (and the
+// same audit write: the failed attempt, with the e-mail masked).
 func (s *Service) Login(ctx context.Context, email, password string) (*user, *Session, error) {
-	u, err := s.store.userByEmail(ctx, schema.DefaultTenantID, normalizeEmail(email))
+	email = normalizeEmail(email)
+	u, err := s.store.userByEmail(ctx, schema.DefaultTenantID, email)
 	if errors.Is(err, errNoRows) {
 		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(password))
+		s.loginFailed(ctx, email, "", "unknown_email")
 		return nil, nil, errBadCredentials
 	}
 	if err != nil {
 		return nil, nil, dbError(err)
 	}
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+		s.loginFailed(ctx, email, u.ID, "wrong_password")
 		return nil, nil, errBadCredentials
 	}
 	var sess *Session
 	err = s.store.inTx(ctx, func(tx pgx.Tx) error {
+		if err := audit.Record(ctx, tx, audit.Entry{Action: "auth.login", EntityType: "user", EntityID: u.ID, UserID: u.ID, TenantID: u.TenantID}); err != nil {
+			return err
+		}
 		sess, _, err = s.openSession(ctx, tx, u, uuid.NewString())
 		return err
 	})
@@ -167,6 +182,19 @@ func (s *Service) Login(ctx context.Context, email, password string) (*user, *Se
 		return nil, nil, dbError(err)
 	}
 	return u, sess, nil
+}
+
+// loginFailed records a failed login (userID: the account the e-mail named,
+// if any). Nothing changed, so there is no transaction to join; a failed
+// write is logged and the caller still gets its UNAUTHORIZED.
+func (s *Service) loginFailed(ctx context.Context, email, userID, reason string) {
+	err := audit.Record(ctx, s.store.pool, audit.Entry{
+		Action: "auth.login_failed", EntityType: "user", EntityID: userID, TenantID: schema.DefaultTenantID,
+		New: map[string]any{"email": email, "reason": reason},
+	})
+	if err != nil {
+		s.log.Error("audit: failed login not recorded", zap.String("user_id", userID), zap.Error(err))
+	}
 }
 
 // openSession issues an access token and stores a new refresh token of
@@ -229,9 +257,16 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 
 // Logout ends the session (the token family) the refresh token belongs to.
 // It is idempotent: an unknown, expired or already revoked token is not an
-// error, and the answer says nothing about which it was.
+// error, and the answer says nothing about which it was. A session that
+// ended is recorded in the audit log.
 func (s *Service) Logout(ctx context.Context, token string) error {
-	return dbError(s.store.revokeFamilyOf(ctx, token))
+	return dbError(s.store.inTx(ctx, func(tx pgx.Tx) error {
+		userID, tenant, err := revokeFamilyOf(ctx, tx, token)
+		if err != nil || userID == "" {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "auth.logout", EntityType: "user", EntityID: userID, UserID: userID, TenantID: tenant})
+	}))
 }
 
 // ForgotPassword queues a reset e-mail for email and returns at once, doing
@@ -373,7 +408,13 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		if err := checkPassword(u.Email, newPassword); err != nil {
 			return err // rolls back: the token stays usable
 		}
-		return setPassword(ctx, tx, u.ID, hash)
+		if err := setPassword(ctx, tx, u.ID, hash); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{
+			Action: "auth.password_reset", EntityType: "user", EntityID: u.ID, UserID: u.ID, TenantID: u.TenantID,
+			New: map[string]any{"sessions_revoked": true},
+		})
 	})
 	if errors.Is(err, errNoRows) {
 		return errBadReset
@@ -442,11 +483,28 @@ func (s *Service) SetUserRole(ctx context.Context, userID, role string) (*user, 
 	if tenant == "" {
 		tenant = schema.DefaultTenantID
 	}
-	u, err := s.store.setRole(ctx, tenant, p.UserID, userID, role)
+	u, err := s.store.setRole(ctx, tenant, userID, role)
 	if errors.Is(err, errNoRows) {
 		return nil, errNoUser
 	}
 	return u, dbError(err)
+}
+
+// AuditLogs pages through the audit log, newest first; admins only. An
+// admin sees the entries of their tenant and those without one (the
+// system's, anonymous callers'). Page and PerPage default to 1 and 20.
+func (s *Service) AuditLogs(ctx context.Context, f audit.Filter) ([]audit.Row, int, audit.Filter, error) {
+	p, err := authn.Require(ctx, authn.RoleAdmin)
+	if err != nil {
+		return nil, 0, f, err
+	}
+	f.TenantID = p.TenantID
+	if f.TenantID == "" {
+		f.TenantID = schema.DefaultTenantID
+	}
+	f.Page, f.PerPage = max(f.Page, 1), cmp.Or(f.PerPage, 20)
+	rows, total, err := audit.List(ctx, s.store.pool, f)
+	return rows, total, f, dbError(err)
 }
 
 // BootstrapAdmin makes sure the configured admin exists with role admin

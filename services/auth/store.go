@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bookingrush/rush/services/platform/audit"
 )
 
 // store is the SQL of the auth service (tables users, refresh_tokens,
@@ -88,9 +90,10 @@ func (s *store) setFullName(ctx context.Context, tenant, id, fullName string) (*
 		RETURNING `+userColumns, tenant, id, fullName))
 }
 
-// setRole changes a user's role and records the change in the audit log, in
-// one transaction. It returns the user after the change.
-func (s *store) setRole(ctx context.Context, tenant, actor, id, role string) (*user, error) {
+// setRole changes a user's role and records the change in the audit log
+// (the actor is the caller of ctx), in one transaction. It returns the user
+// after the change.
+func (s *store) setRole(ctx context.Context, tenant, id, role string) (*user, error) {
 	var out *user
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var old string
@@ -102,14 +105,10 @@ func (s *store) setRole(ctx context.Context, tenant, actor, id, role string) (*u
 			return err
 		}
 		if old != role {
-			var actorID *string
-			if isUUID(actor) {
-				actorID = &actor
-			}
-			if _, err := tx.Exec(ctx, `
-				INSERT INTO audit_logs (tenant_id, user_id, action, entity_type, entity_id, old_values, new_values)
-				VALUES ($1, $2, 'user.role_changed', 'user', $3, jsonb_build_object('role', $4::text), jsonb_build_object('role', $5::text))`,
-				tenant, actorID, id, old, role); err != nil {
+			if err := audit.Record(ctx, tx, audit.Entry{
+				Action: "user.role_changed", EntityType: "user", EntityID: id, TenantID: tenant,
+				Old: map[string]any{"role": old}, New: map[string]any{"role": role},
+			}); err != nil {
 				return err
 			}
 		}
@@ -190,13 +189,20 @@ func revokeFamily(ctx context.Context, q interface {
 	return tag.RowsAffected(), err
 }
 
-// revokeFamilyOf revokes the family of the token with this value, if any.
-func (s *store) revokeFamilyOf(ctx context.Context, token string) error {
-	_, err := s.pool.Exec(ctx, `
-		UPDATE refresh_tokens SET revoked_at = now()
-		WHERE revoked_at IS NULL
-		  AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)`, hashToken(token))
-	return err
+// revokeFamilyOf revokes the family of the token with this value, if any,
+// and returns the user whose session it ended ("" when nothing was live).
+func revokeFamilyOf(ctx context.Context, tx pgx.Tx, token string) (userID, tenantID string, err error) {
+	err = tx.QueryRow(ctx, `
+		WITH revoked AS (
+			UPDATE refresh_tokens SET revoked_at = now()
+			WHERE revoked_at IS NULL
+			  AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)
+			RETURNING user_id)
+		SELECT u.id::text, u.tenant_id::text FROM users u WHERE u.id = (SELECT user_id FROM revoked LIMIT 1)`, hashToken(token)).Scan(&userID, &tenantID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", "", nil
+	}
+	return userID, tenantID, err
 }
 
 // insertReset stores a password-reset token (its hash) for userID.

@@ -226,6 +226,14 @@ func TestHoldsExpireCancelAndConfirm(t *testing.T) {
 	if _, err := c.GetBooking(context.Background(), as(m, bob, authn.RoleUser, &bookingv1.GetBookingRequest{BookingId: held.GetId()})); !errs.Is(err, errs.NotFound) {
 		t.Fatalf("bob reads alice's hold: %v", err)
 	}
+	// The cancellation is in the audit log, once, by bob; the refused one is not.
+	var entries int
+	var actor, before, after string
+	if err := m.db.QueryRow(`SELECT count(*), min(user_id::text), min(old_values->>'status'), min(new_values->>'status') FROM audit_logs
+		WHERE action = 'booking.cancel' AND entity_type = 'booking' AND entity_id = ANY($1::uuid[])`,
+		[]string{toCancel.GetId(), held.GetId()}).Scan(&entries, &actor, &before, &after); err != nil || entries != 1 || actor != bob || before != "reserved" || after != "cancelled" {
+		t.Fatalf("audit: %d entries by %s, %s -> %s, %v", entries, actor, before, after, err)
+	}
 
 	// The hold expires: seats back at most 2 s after the deadline.
 	for {

@@ -14,6 +14,7 @@ import (
 
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
+	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/kafka"
@@ -323,7 +324,11 @@ func (s *Service) Cancel(ctx context.Context, p *authn.Principal, bookingID stri
 			return Hold{}, err
 		}
 		if paid {
-			return s.refund(ctx, bookingID, ev)
+			out, err := s.refund(ctx, bookingID, ev)
+			if err == nil {
+				s.recordCancel(ctx, h, out)
+			}
+			return out, err
 		}
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RedisTimeout)
@@ -334,7 +339,28 @@ func (s *Service) Cancel(ctx context.Context, p *authn.Principal, bookingID stri
 		}
 		return Hold{}, err
 	}
-	return s.booking(rctx, bookingID, ev)
+	out, err := s.booking(rctx, bookingID, ev)
+	if err == nil {
+		s.recordCancel(rctx, h, out)
+	}
+	return out, err
+}
+
+// recordCancel writes the audit entry of a cancellation that changed the
+// booking (a repeated cancel does not). The booking lives in Redis, so there
+// is no transaction to join: the entry follows the change, and a failed
+// write is logged (the seats are released either way). A buyer's paid
+// booking shows twice: the buyer's cancel here, and the system's release
+// that the payment service's refund asks for.
+func (s *Service) recordCancel(ctx context.Context, before, after Hold) {
+	if before.Status == after.Status {
+		return
+	}
+	err := audit.Record(ctx, s.store.db, audit.Entry{Action: "booking.cancel", EntityType: "booking", EntityID: before.ID,
+		Old: map[string]any{"status": before.Status}, New: map[string]any{"status": after.Status}})
+	if err != nil {
+		s.log.Error("audit entry not recorded", zap.String("action", "booking.cancel"), zap.String("booking_id", before.ID), zap.Error(err))
+	}
 }
 
 // refund asks the payment service (as the system: the caller's ownership

@@ -201,6 +201,34 @@ func TestEventLifeCycle(t *testing.T) {
 					t.Fatalf("soft delete: deleted=%v err=%v", deleted, err)
 				}
 			})
+
+			t.Run("audit trail", func(t *testing.T) {
+				// Every change, once, by its actor; refused calls left nothing.
+				want := "event.create:" + e.org1ID + ",event.update:" + e.org1ID + ",event.publish:" + e.org1ID +
+					",event.update:" + e.admID + ",event.update:" + e.org1ID + ",event.cancel:" + e.org1ID
+				if got := e.audit(t, "event", ev.GetId()); got != want {
+					t.Fatalf("audit entries of the event:\n got %s\nwant %s", got, want)
+				}
+				if got := e.audit(t, "event", twin.GetId()); got != "event.create:"+e.org1ID+",event.delete:"+e.org1ID {
+					t.Fatalf("audit entries of the deleted draft: %s", got)
+				}
+				if got := e.audit(t, "show", sh.GetId()); got != "show.create:"+e.org1ID {
+					t.Fatalf("audit entries of the show: %s", got)
+				}
+				var venue, oldVenue, status, reason string
+				var changed int
+				if err := e.db.QueryRow(`SELECT new_values->>'venue', old_values->>'venue', (SELECT count(*) FROM jsonb_object_keys(new_values))
+					FROM audit_logs WHERE entity_id = $1 AND action = 'event.update' AND user_id = $2`, ev.GetId(), e.admID).Scan(&venue, &oldVenue, &changed); err != nil {
+					t.Fatal(err)
+				}
+				if venue != "Stadium" || oldVenue != "Arena" || changed != 2 { // venue and updated_at
+					t.Fatalf("admin update recorded %q -> %q, %d fields", oldVenue, venue, changed)
+				}
+				if err := e.db.QueryRow(`SELECT new_values->>'status', new_values->>'cancel_reason' FROM audit_logs WHERE entity_id = $1 AND action = 'event.cancel'`,
+					ev.GetId()).Scan(&status, &reason); err != nil || status != "cancelled" || reason != "storm" {
+					t.Fatalf("cancel recorded %q %q %v", status, reason, err)
+				}
+			})
 		})
 	}
 }
@@ -248,6 +276,14 @@ func TestPublishRollsBackWhenTheBookingEngineFails(t *testing.T) {
 			got = must[catalogv1.CancelEventResponse](t)(c.CancelEvent(ctx, as(e.org1, &catalogv1.CancelEventRequest{EventId: ev.GetId()}))).GetEvent()
 			if got.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_CANCELLED {
 				t.Fatalf("cancel retry: %v", got)
+			}
+
+			// The trail shows what was undone, and the retried cancel once.
+			o := ":" + e.org1ID
+			want := "event.create" + o + ",event.publish" + o + ",event.publish_reverted" + o + ",event.publish" + o +
+				",event.update" + o + ",event.update_reverted" + o + ",event.cancel" + o
+			if got := e.audit(t, "event", ev.GetId()); got != want {
+				t.Fatalf("audit entries:\n got %s\nwant %s", got, want)
 			}
 		})
 	}

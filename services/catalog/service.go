@@ -12,6 +12,7 @@ import (
 
 	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
 	commonv1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
+	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 )
@@ -122,7 +123,18 @@ func (s *Service) CreateEvent(ctx context.Context, req *catalogv1.CreateEventReq
 		return nil, err
 	}
 	s.cache.InvalidateEvent(ctx, ev.GetId())
+	// InsertEvent retries slugs outside a transaction, so the entry follows
+	// the insert (a failed write is logged: the draft exists either way).
+	s.record(ctx, s.store.pool, audit.Entry{Action: "event.create", EntityType: "event", EntityID: ev.GetId(), New: ev})
 	return ev, nil
+}
+
+// record writes an audit entry that follows a change already committed:
+// the change stands, so a failed write is logged, not returned.
+func (s *Service) record(ctx context.Context, q audit.Execer, e audit.Entry) {
+	if err := audit.Record(ctx, q, e); err != nil {
+		s.log.Error("audit entry not recorded", zap.String("action", e.Action), zap.String("entity_id", e.EntityID), zap.Error(err))
+	}
 }
 
 // saleFields are the event fields the booking engine enforces from its
@@ -210,8 +222,10 @@ func (s *Service) UpdateEvent(ctx context.Context, req *catalogv1.UpdateEventReq
 			return err
 		}
 		before = ev
-		after, err = eventBy(ctx, tx, ev.GetId(), "")
-		return err
+		if after, err = eventBy(ctx, tx, ev.GetId(), ""); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "event.update", EntityType: "event", EntityID: ev.GetId(), Old: before, New: after})
 	})
 	if err != nil {
 		return nil, err
@@ -233,8 +247,15 @@ func (s *Service) UpdateEvent(ctx context.Context, req *catalogv1.UpdateEventReq
 func (s *Service) restoreSale(ctx context.Context, before *catalogv1.Event) {
 	ctx = context.WithoutCancel(ctx)
 	f := saleOf(before)
-	err := s.store.eventTx(ctx, before.GetId(), func(tx pgx.Tx, _ *catalogv1.Event) error {
-		return updateEvent(ctx, tx, before.GetId(), eventPatch{saleStartAt: f.start, saleEndAt: f.end, maxPerUser: &f.maxPerUser, queueEnabled: &f.queueEnabled})
+	err := s.store.eventTx(ctx, before.GetId(), func(tx pgx.Tx, cur *catalogv1.Event) error {
+		if err := updateEvent(ctx, tx, before.GetId(), eventPatch{saleStartAt: f.start, saleEndAt: f.end, maxPerUser: &f.maxPerUser, queueEnabled: &f.queueEnabled}); err != nil {
+			return err
+		}
+		after, err := eventBy(ctx, tx, before.GetId(), "")
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "event.update_reverted", EntityType: "event", EntityID: before.GetId(), Old: cur, New: after})
 	})
 	if err != nil {
 		s.log.Error("could not restore the sale rules after a failed inventory reload", zap.String("event_id", before.GetId()), zap.Error(err))
@@ -255,7 +276,10 @@ func (s *Service) DeleteEvent(ctx context.Context, eventID string) error {
 		if !isDraft(ev) {
 			return errs.New(errs.Conflict, "only a draft can be deleted; cancel a published event instead", "status", ev.GetStatus().String())
 		}
-		return softDelete(ctx, tx, ev.GetId())
+		if err := softDelete(ctx, tx, ev.GetId()); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "event.delete", EntityType: "event", EntityID: ev.GetId(), Old: ev, New: map[string]any{"deleted": true}})
 	})
 	if err != nil {
 		return err
@@ -278,8 +302,10 @@ func (s *Service) CreateShow(ctx context.Context, req *catalogv1.CreateShowReque
 		if !isDraft(ev) {
 			return errFrozen
 		}
-		show, err = insertShow(ctx, tx, ev.GetId(), req.GetShowDate().AsTime())
-		return err
+		if show, err = insertShow(ctx, tx, ev.GetId(), req.GetShowDate().AsTime()); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "show.create", EntityType: "show", EntityID: show.GetId(), New: show})
 	})
 	if err != nil {
 		return nil, err
@@ -309,8 +335,10 @@ func (s *Service) CreateZone(ctx context.Context, req *catalogv1.CreateZoneReque
 		if !isDraft(ev) {
 			return errFrozen
 		}
-		zone, err = insertZone(ctx, tx, req.GetShowId(), req.GetName(), req.GetPrice(), req.GetTotalSeats())
-		return err
+		if zone, err = insertZone(ctx, tx, req.GetShowId(), req.GetName(), req.GetPrice(), req.GetTotalSeats()); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "zone.create", EntityType: "zone", EntityID: zone.GetId(), New: zone})
 	})
 	if err != nil {
 		return nil, err
@@ -349,7 +377,11 @@ func (s *Service) PublishEvent(ctx context.Context, eventID string) (*catalogv1.
 			}
 			return errs.New(errs.Conflict, "the event is not ready to publish", "missing", missing)
 		}
-		return setStatus(ctx, tx, ev.GetId(), statusPublished, "")
+		if err := setStatus(ctx, tx, ev.GetId(), statusPublished, ""); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "event.publish", EntityType: "event", EntityID: ev.GetId(),
+			Old: map[string]any{"status": statusDraft}, New: map[string]any{"status": statusPublished}})
 	})
 	if err != nil {
 		return nil, err
@@ -372,7 +404,11 @@ func (s *Service) unpublish(ctx context.Context, eventID string) {
 		if ev.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_PUBLISHED {
 			return nil
 		}
-		return setStatus(ctx, tx, eventID, statusDraft, "")
+		if err := setStatus(ctx, tx, eventID, statusDraft, ""); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "event.publish_reverted", EntityType: "event", EntityID: eventID,
+			Old: map[string]any{"status": statusPublished}, New: map[string]any{"status": statusDraft}})
 	})
 	if err != nil {
 		s.log.Error("publish failed and the event could not go back to draft", zap.String("event_id", eventID), zap.Error(err))
@@ -405,7 +441,11 @@ func (s *Service) CancelEvent(ctx context.Context, req *catalogv1.CancelEventReq
 		case catalogv1.EventStatus_EVENT_STATUS_CANCELLED:
 			return nil // a retry: reload below
 		}
-		return setStatus(ctx, tx, ev.GetId(), statusCancelled, req.GetReason())
+		if err := setStatus(ctx, tx, ev.GetId(), statusCancelled, req.GetReason()); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "event.cancel", EntityType: "event", EntityID: ev.GetId(),
+			Old: map[string]any{"status": statusPublished}, New: map[string]any{"status": statusCancelled, "cancel_reason": req.GetReason()}})
 	})
 	if err != nil {
 		return nil, err
@@ -651,6 +691,7 @@ func (s *Service) CreateCategory(ctx context.Context, req *catalogv1.CreateCateg
 		return nil, err
 	}
 	s.cache.InvalidateCategories(ctx)
+	s.record(ctx, s.store.pool, audit.Entry{Action: "category.create", EntityType: "category", EntityID: c.GetId(), New: c})
 	return c, nil
 }
 

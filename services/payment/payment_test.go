@@ -454,6 +454,29 @@ func TestRefundPolicyEndToEnd(t *testing.T) {
 	if z := e.zone(t, later); z.GetAvailable() != 4 || z.GetSold() != 0 {
 		t.Fatalf("zone after the refund %v", z)
 	}
+	// The audit trail: one refund per payment, by its actor (the buyer's
+	// cancel reached payment as the system), and each booking's
+	// cancellation: the buyer's request and the system's release.
+	audits := func(action, entity, actor string) int {
+		return e.count(t, `SELECT count(*) FROM audit_logs WHERE action = $1 AND entity_id = $2 AND user_id IS NOT DISTINCT FROM nullif($3, '')::uuid`, action, entity, actor)
+	}
+	for _, c := range []struct {
+		action, entity, actor string
+		want                  int
+	}{
+		{"payment.refund", p1.GetId(), "", 1}, {"payment.refund", p1.GetId(), buyer, 0},
+		{"payment.refund", p2.GetId(), other, 1}, {"payment.refund", p2.GetId(), "", 0},
+		{"booking.cancel", b1.GetId(), buyer, 1}, {"booking.cancel", b1.GetId(), "", 1},
+		{"booking.cancel", b2.GetId(), "", 1}, {"booking.cancel", b2.GetId(), other, 0},
+	} {
+		if n := audits(c.action, c.entity, c.actor); n != c.want {
+			t.Errorf("%s of %s by %q: %d entries, want %d", c.action, c.entity, c.actor, n, c.want)
+		}
+	}
+	if n := e.count(t, `SELECT count(*) FROM audit_logs WHERE action = 'payment.refund' AND entity_id = $1
+		AND old_values->>'status' = 'succeeded' AND new_values->>'status' = 'partially_refunded' AND new_values->>'refunded_amount' = '25.00'`, p1.GetId()); n != 1 {
+		t.Errorf("refund values of %s not recorded", p1.GetId())
+	}
 	meshtest.Eventually(t, 10*time.Second, "one payment.refunded per payment, relayed", func() bool {
 		return e.count(t, `SELECT count(*) FROM outbox WHERE topic = 'payment.refunded' AND published_at IS NOT NULL AND aggregate_id = ANY($1::uuid[])`,
 			[]string{p1.GetId(), p2.GetId()}) == 2

@@ -14,6 +14,7 @@ import (
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/outbox"
@@ -228,7 +229,7 @@ func (s *Service) recordRefund(ctx context.Context, bookingID, paymentID string,
 			return Payment{}, 0, err
 		}
 	}
-	status := pay.Status
+	before, status := pay, pay.Status
 	switch {
 	case amount == pay.AmountCents:
 		status = StatusRefunded
@@ -240,6 +241,13 @@ func (s *Service) recordRefund(ctx context.Context, bookingID, paymentID string,
 		pay.ID, amount, status, ref, reason))
 	if err != nil {
 		return Payment{}, 0, dbErr(err)
+	}
+	if err := audit.Record(ctx, tx, audit.Entry{Action: "payment.refund", EntityType: "payment", EntityID: pay.ID,
+		Old: map[string]any{"status": before.Status, "refunded_amount": formatCents(before.RefundedCents)},
+		New: map[string]any{"status": pay.Status, "refunded_amount": formatCents(amount), "booking_id": bookingID,
+			"refund_percent": pct, "cause": cause.String(), "reason": reason},
+	}); err != nil {
+		return Payment{}, 0, err
 	}
 	if err := s.emit(ctx, tx, TopicRefunded, pay, &paymentv1.PaymentEvent{
 		RefundAmount: formatCents(amount), RefundCause: cause, RefundReason: reason,
