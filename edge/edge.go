@@ -21,15 +21,19 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
 	"github.com/bookingrush/rush/gen/bookingrush/queue/v1/queuev1connect"
+	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/config"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/health"
+	"github.com/bookingrush/rush/services/platform/logging"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/platform/telemetry"
 )
 
 // Config is the edge's configuration.
@@ -109,6 +113,7 @@ type Deps struct {
 	Keys     *authn.Keys
 	Redis    *redis.Client
 	Registry *prometheus.Registry
+	Tracing  trace.TracerProvider
 }
 
 // Edge is the public HTTP handler.
@@ -125,6 +130,7 @@ type Edge struct {
 	upstream   logSampler
 	metrics    *httpMetrics
 	queue      queuev1connect.QueueServiceClient
+	tracer     trace.Tracer // nil when tracing is off: no span, no cost
 }
 
 // New builds the edge's handler.
@@ -143,7 +149,10 @@ func New(cfg Config, rl RateLimitConfig, d Deps) (*Edge, error) {
 		return nil, err
 	}
 	e.queue = server.Dial(d.Mesh, "edge", "queue", queuev1connect.NewQueueServiceClient)
-	if e.routes, e.transcoder, err = newTranscoder(d.Mesh, e.upstreamFailed); err != nil {
+	if telemetry.Enabled(d.Tracing) {
+		e.tracer = d.Tracing.Tracer(tracerName)
+	}
+	if e.routes, e.transcoder, err = newTranscoder(d.Mesh, e.upstreamFailed, e.tracer != nil); err != nil {
 		return nil, err
 	}
 	if rl.Enabled {
@@ -186,6 +195,12 @@ var (
 func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w}
 	start := time.Now()
+	if e.tracer != nil && strings.HasPrefix(r.URL.Path, "/api/") {
+		// Probes (/healthz, /readyz) start no traces.
+		var span trace.Span
+		r, span = e.startSpan(r)
+		defer endSpan(span, r.Method, rec)
+	}
 	e.serve(rec, r)
 	e.metrics.observe(rec, r.Method, start)
 }
@@ -239,6 +254,10 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 	if e.limiter != nil && !e.limiter.allow(w, r, userID, e.clientIP) {
 		return
 	}
+	// The services record the caller's address in the audit log: the edge
+	// overwrites whatever the client sent (services trust the header because
+	// only the edge is reachable from outside).
+	r.Header[audit.HeaderClientIP] = []string{e.clientIP(r)}
 	if r.URL.Path == queueEvents {
 		w.route = queueEvents
 		e.serveQueueEvents(w, r, p)
@@ -266,9 +285,9 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 }
 
 // upstreamFailed logs a failed call to a service, at most once a second.
-func (e *Edge) upstreamFailed(component string, err error) {
+func (e *Edge) upstreamFailed(ctx context.Context, component string, err error) {
 	if e.upstream.allow() {
-		e.log.Warn("upstream call failed", zap.String("upstream", component), zap.Error(err))
+		logging.Ctx(ctx, e.log).Warn("upstream call failed", zap.String("upstream", component), zap.Error(err))
 	}
 }
 
@@ -299,7 +318,8 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// clientIP is the address rate limits key anonymous callers by: the peer,
+// clientIP is the address rate limits key anonymous callers by (and the
+// services' audit log records, as X-Client-IP): the peer,
 // or, when the peer is a trusted proxy, the right-most address of
 // X-Forwarded-For that is not itself a trusted proxy (addresses further left
 // were written by the client and prove nothing).

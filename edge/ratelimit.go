@@ -18,6 +18,7 @@ import (
 
 	"github.com/bookingrush/rush/lua"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/logging"
 )
 
 // RateLimitConfig is the edge's rate limiting (plan §6.1): one token bucket
@@ -180,7 +181,7 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, userID string, c
 			if l.local != nil {
 				policy = "falling back to per-replica in-memory buckets"
 			}
-			l.log.Error("rate limit store unreachable, "+policy, zap.String("limit", ru.name), zap.Error(err))
+			logging.Ctx(r.Context(), l.log).Error("rate limit store unreachable, "+policy, zap.String("limit", ru.name), zap.Error(err))
 		}
 		if l.local == nil {
 			h["Retry-After"] = hdrRetry1

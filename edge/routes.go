@@ -78,8 +78,9 @@ type queryRoute struct {
 
 // newTranscoder builds the vanguard transcoder for Services: REST in,
 // Connect with binary protobuf out, each service proxied through the mesh
-// client to its component.
-func newTranscoder(mesh *server.Mesh, failed func(string, error)) (*routeTable, *vanguard.Transcoder, error) {
+// client to its component. traced makes upstream requests carry the edge
+// span's trace context.
+func newTranscoder(mesh *server.Mesh, failed func(context.Context, string, error), traced bool) (*routeTable, *vanguard.Transcoder, error) {
 	p := newPlans()
 	envelopes := map[protoreflect.FullName]envelope{}
 	rt := &routeTable{success: map[string]int{}}
@@ -103,7 +104,7 @@ func newTranscoder(mesh *server.Mesh, failed func(string, error)) (*routeTable, 
 				rt.queryEnums = append(rt.queryEnums, qr)
 			}
 		}
-		services = append(services, vanguard.NewServiceWithSchema(sd, newProxy(mesh, component, rt.success, failed)))
+		services = append(services, vanguard.NewServiceWithSchema(sd, newProxy(mesh, component, rt.success, failed, traced)))
 	}
 	for name := range successStatus {
 		if !seen[name] {
@@ -142,16 +143,18 @@ func componentOf(sd protoreflect.ServiceDescriptor) (string, error) {
 // newProxy forwards the transcoded Connect call to component through the
 // mesh client (in-process registry or peer address, cleartext HTTP/2). The
 // caller's headers travel as they are: Authorization (the service verifies
-// the token again), X-Request-ID, Idempotency-Key, X-Queue-Pass.
+// the token again), X-Request-ID, Idempotency-Key, X-Queue-Pass; the
+// client's trace headers are replaced by the edge's (propagate).
 //
 // success is the route table's map of non-200 success statuses (complete
 // before the first request; read-only afterwards).
-func newProxy(mesh *server.Mesh, component string, success map[string]int, failed func(string, error)) http.Handler {
+func newProxy(mesh *server.Mesh, component string, success map[string]int, failed func(context.Context, string, error), traced bool) http.Handler {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = "http"
 			pr.Out.URL.Host = component
 			pr.Out.Host = component
+			propagate(pr.Out.Context(), pr.Out.Header, traced)
 			if dl, ok := pr.Out.Context().Deadline(); ok {
 				// The service stops working when the edge gives up.
 				if ms := time.Until(dl).Milliseconds(); ms > 0 {
@@ -166,7 +169,7 @@ func newProxy(mesh *server.Mesh, component string, success map[string]int, faile
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded) {
 				code, msg = "deadline_exceeded", "the request timed out"
 			} else {
-				failed(component, err)
+				failed(r.Context(), component, err)
 			}
 			// A Connect error, which the transcoder turns into the envelope.
 			w.Header().Set("Content-Type", "application/json")

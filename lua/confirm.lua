@@ -4,6 +4,7 @@
 -- KEYS[1] hold   KEYS[2] expiry   KEYS[3] stream   KEYS[4] meta
 -- ARGV[1] key prefix of the event ("<P>{ev:E}:")   ARGV[2] booking id
 -- ARGV[3] owner user id ("" for the system, e.g. the saga)
+-- ARGV[4] W3C traceparent of the call ("" or absent when not traced), kept in the stream entry
 --
 -- Returns:
 --   {"OK", now}                     confirmed now
@@ -29,7 +30,7 @@ if f[1] ~= 'reserved' then
 end
 local now = now_ms()
 if now >= tonumber(f[3]) then
-  release(ARGV[1], KEYS[1], KEYS[2], KEYS[3], 'expired', now)
+  release(ARGV[1], KEYS[1], KEYS[2], KEYS[3], 'expired', now, ARGV[4])
   return {'GONE', 'expired'}
 end
 local zone = ARGV[1] .. 'zone:' .. f[4]
@@ -40,5 +41,5 @@ redis.call('HINCRBY', zone, 'ver', 1)
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('HSET', KEYS[1], 'status', 'confirmed', 'confirmed', now)
 redis.call('HINCRBY', KEYS[1], 'ver', 1)
-emit(KEYS[3], KEYS[1], zone, 'confirmed', now)
+emit(KEYS[3], KEYS[1], zone, 'confirmed', now, ARGV[4])
 return {'OK', tostring(now)}

@@ -11,7 +11,9 @@
 --   P{ev:E}:user:U     STRING seats user U holds or bought for the event
 --   P{ev:E}:idem:U:K   STRING "<booking id>|<fingerprint>" of user U's Idempotency-Key K
 --   P{ev:E}:pass:U     STRING user U's queue pass for the event
---   P{ev:E}:stream     STREAM every state change, relayed to Kafka (consumer group "relay")
+--   P{ev:E}:stream     STREAM every state change, relayed to Kafka (consumer group "relay");
+--                             an entry's tp field is the W3C traceparent of the call that
+--                             made the change ('' if untraced), sent on as the Kafka record's header
 -- Invariant per zone, after every script: available + held + sold = total, available >= 0.
 
 -- How long a finished hold record stays in Redis (its history is in Postgres).
@@ -23,8 +25,11 @@ local function now_ms()
 end
 
 -- emit appends the booking's whole state and its zone's counters to the
--- stream, so a consumer can apply entries in any order by version.
-local function emit(stream, hold, zone, kind, at)
+-- stream, so a consumer can apply entries in any order by version. tp is
+-- the caller's traceparent, nil or '' when it was not traced; the field is
+-- always written, so every entry has the same fields (Redis then stores
+-- the field names once per stream node).
+local function emit(stream, hold, zone, kind, at, tp)
   local h = redis.call('HMGET', hold, 'id', 'user', 'event', 'show', 'zone', 'qty', 'unit', 'status',
     'exp', 'created', 'confirmed', 'cancelled', 'idem', 'ver')
   local z = redis.call('HMGET', zone, 'total', 'available', 'held', 'sold', 'ver')
@@ -32,12 +37,12 @@ local function emit(stream, hold, zone, kind, at)
     'id', h[1], 'user', h[2], 'event', h[3], 'show', h[4], 'zone', h[5], 'qty', h[6], 'unit', h[7],
     'status', h[8], 'exp', h[9] or '', 'created', h[10], 'confirmed', h[11] or '', 'cancelled', h[12] or '',
     'idem', h[13], 'ver', h[14],
-    'ztotal', z[1], 'zavailable', z[2], 'zheld', z[3], 'zsold', z[4], 'zver', z[5])
+    'ztotal', z[1], 'zavailable', z[2], 'zheld', z[3], 'zsold', z[4], 'zver', z[5], 'tp', tp or '')
 end
 
 -- release gives a hold's (or a purchase's) seats back to its zone and marks
--- the booking `to` (cancelled, expired or refunded).
-local function release(prefix, hold, expiry, stream, to, at)
+-- the booking `to` (cancelled, expired or refunded); tp as for emit.
+local function release(prefix, hold, expiry, stream, to, at, tp)
   local f = redis.call('HMGET', hold, 'id', 'user', 'zone', 'qty', 'status')
   local q = tonumber(f[4])
   local zone = prefix .. 'zone:' .. f[3]
@@ -55,6 +60,6 @@ local function release(prefix, hold, expiry, stream, to, at)
   redis.call('ZREM', expiry, f[1])
   redis.call('HSET', hold, 'status', to, 'cancelled', at)
   redis.call('HINCRBY', hold, 'ver', 1)
-  emit(stream, hold, zone, to, at)
+  emit(stream, hold, zone, to, at, tp)
   redis.call('PEXPIRE', hold, FINISHED_TTL_MS)
 end

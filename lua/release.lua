@@ -5,6 +5,7 @@
 -- ARGV[1] key prefix of the event ("<P>{ev:E}:")   ARGV[2] booking id
 -- ARGV[3] owner user id ("" for the system)
 -- ARGV[4] "1" to also release a confirmed booking (a refund), "0" for holds only
+-- ARGV[5] W3C traceparent of the call ("" or absent when not traced), kept in the stream entry
 --
 -- Returns:
 --   {"OK", status, now}      released; status is "cancelled" (was a hold) or "refunded"
@@ -22,14 +23,14 @@ if not f[1] or (ARGV[3] ~= '' and f[2] ~= ARGV[3]) then
 end
 local now = now_ms()
 if f[1] == 'reserved' then
-  release(ARGV[1], KEYS[1], KEYS[2], KEYS[3], 'cancelled', now)
+  release(ARGV[1], KEYS[1], KEYS[2], KEYS[3], 'cancelled', now, ARGV[5])
   return {'OK', 'cancelled', tostring(now)}
 end
 if f[1] == 'confirmed' then
   if ARGV[4] ~= '1' then
     return {'CONFLICT', 'confirmed'}
   end
-  release(ARGV[1], KEYS[1], KEYS[2], KEYS[3], 'refunded', now)
+  release(ARGV[1], KEYS[1], KEYS[2], KEYS[3], 'refunded', now, ARGV[5])
   return {'OK', 'refunded', tostring(now)}
 end
 return {'ALREADY', f[1]}

@@ -7,6 +7,7 @@
 -- ARGV[6] quantity     ARGV[7] hold TTL (ms)                ARGV[8] idempotency key
 -- ARGV[9] request fingerprint (same key + other fingerprint = conflict)
 -- ARGV[10] queue pass ("" when none)    ARGV[11] idempotency record TTL (s)
+-- ARGV[12] W3C traceparent of the call ("" or absent when not traced), kept in the stream entry
 --
 -- Returns {status, ...}; checks run in this order, the first failure answers:
 --   {"REPLAY", booking id}                 same key and request as an earlier call: its booking
@@ -76,5 +77,5 @@ redis.call('HSET', KEYS[5], 'id', ARGV[1], 'user', ARGV[2], 'event', ARGV[3], 's
   'created', now, 'idem', ARGV[8], 'ver', 1)
 redis.call('ZADD', KEYS[6], expires, ARGV[1])
 redis.call('SET', KEYS[4], ARGV[1] .. '|' .. ARGV[9], 'EX', tonumber(ARGV[11]))
-emit(KEYS[7], KEYS[5], KEYS[2], 'reserved', now)
+emit(KEYS[7], KEYS[5], KEYS[2], 'reserved', now, ARGV[12])
 return {'OK', ARGV[1], tostring(expires), zone[3], tostring(now)}

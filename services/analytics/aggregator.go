@@ -17,6 +17,8 @@ import (
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/services/platform/kafka"
+	"github.com/bookingrush/rush/services/platform/logging"
 )
 
 // delta is what one message adds to its event's hour and day. Money is in
@@ -70,7 +72,7 @@ func (a *Aggregator) Handle(ctx context.Context, msgs []*sarama.ConsumerMessage)
 	var items []item
 	seen := map[string]bool{}
 	for _, m := range msgs {
-		it, ok := a.decode(m)
+		it, ok := a.decode(kafka.MessageContext(ctx, m), m)
 		if !ok || seen[it.key] {
 			continue
 		}
@@ -104,12 +106,12 @@ func (a *Aggregator) Handle(ctx context.Context, msgs []*sarama.ConsumerMessage)
 
 // decode turns a message into an item; ok is false for messages that count
 // nothing (undecodable ones are logged).
-func (a *Aggregator) decode(m *sarama.ConsumerMessage) (item, bool) {
+func (a *Aggregator) decode(ctx context.Context, m *sarama.ConsumerMessage) (item, bool) {
 	switch m.Topic {
 	case TopicBookingEvents:
 		ev := new(bookingv1.BookingEvent)
 		if err := proto.Unmarshal(m.Value, ev); err != nil || ev.GetBooking().GetId() == "" || ev.GetBooking().GetEventId() == "" {
-			a.log.Error("analytics: skipping undecodable booking event", zap.Int32("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))
+			logging.Ctx(ctx, a.log).Error("analytics: skipping undecodable booking event", zap.Int32("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))
 			return item{}, false
 		}
 		b := ev.GetBooking()
@@ -120,7 +122,7 @@ func (a *Aggregator) decode(m *sarama.ConsumerMessage) (item, bool) {
 		case bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED:
 			cents, err := parseCents(b.GetTotalAmount())
 			if err != nil {
-				a.log.Error("analytics: confirmed booking without a readable amount; counted without revenue", zap.String("booking", b.GetId()), zap.Error(err))
+				logging.Ctx(ctx, a.log).Error("analytics: confirmed booking without a readable amount; counted without revenue", zap.String("booking", b.GetId()), zap.Error(err))
 			}
 			d.confirmed, d.seatsSold, d.revenue = 1, int64(b.GetQuantity()), cents
 		case bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED, bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED:
@@ -138,7 +140,7 @@ func (a *Aggregator) decode(m *sarama.ConsumerMessage) (item, bool) {
 	case TopicPaymentRefunded:
 		ev := new(paymentv1.PaymentEvent)
 		if err := proto.Unmarshal(m.Value, ev); err != nil || ev.GetId() == "" || ev.GetPayment().GetBookingId() == "" {
-			a.log.Error("analytics: skipping undecodable payment event", zap.Int32("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))
+			logging.Ctx(ctx, a.log).Error("analytics: skipping undecodable payment event", zap.Int32("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))
 			return item{}, false
 		}
 		if ev.GetRefundCause() == paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED {
@@ -291,7 +293,7 @@ func (a *Aggregator) deadLetter(ctx context.Context, m *sarama.ConsumerMessage, 
 	if err := a.deadLetterIn(ctx, a.db, m, cause); err != nil {
 		return err
 	}
-	a.log.Error("analytics: message dead-lettered", zap.String("topic", m.Topic), zap.Int32("partition", m.Partition),
+	logging.Ctx(kafka.MessageContext(ctx, m), a.log).Error("analytics: message dead-lettered", zap.String("topic", m.Topic), zap.Int32("partition", m.Partition),
 		zap.Int64("offset", m.Offset), zap.Error(cause))
 	return nil
 }

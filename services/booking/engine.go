@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/bookingrush/rush/lua"
@@ -96,6 +97,7 @@ func (e *Engine) Reserve(ctx context.Context, in ReserveInput) (h Hold, replay b
 	res, err := e.reserve.Run(ctx, e.rdb, keys,
 		in.BookingID, in.UserID, ev, in.ShowID, in.ZoneID, in.Quantity, e.holdTTL.Milliseconds(),
 		in.IdempotencyKey, fingerprint(in.ShowID, in.ZoneID, in.Quantity), in.QueuePass, int64(e.idemTTL/time.Second),
+		traceParent(ctx),
 	).StringSlice()
 	if err != nil {
 		return Hold{}, false, unavailable(err)
@@ -134,7 +136,7 @@ func (e *Engine) Reserve(ctx context.Context, in ReserveInput) (h Hold, replay b
 // Confirm runs confirm.lua; owner "" confirms on behalf of the system.
 func (e *Engine) Confirm(ctx context.Context, eventID, bookingID, owner string) error {
 	res, err := e.confirm.Run(ctx, e.rdb, e.changeKeys(eventID, bookingID),
-		e.eventPrefix(eventID), bookingID, owner).StringSlice()
+		e.eventPrefix(eventID), bookingID, owner, traceParent(ctx)).StringSlice()
 	if err != nil {
 		return unavailable(err)
 	}
@@ -162,7 +164,7 @@ func (e *Engine) Release(ctx context.Context, eventID, bookingID, owner string, 
 		allow = "1"
 	}
 	res, err := e.release.Run(ctx, e.rdb, e.changeKeys(eventID, bookingID),
-		e.eventPrefix(eventID), bookingID, owner, allow).StringSlice()
+		e.eventPrefix(eventID), bookingID, owner, allow, traceParent(ctx)).StringSlice()
 	if err != nil {
 		return unavailable(err)
 	}
@@ -177,6 +179,17 @@ func (e *Engine) Release(ctx context.Context, eventID, bookingID, owner string, 
 		return errs.New(errs.Conflict, "a confirmed booking is cancelled through a refund", "status", res[1])
 	}
 	return fmt.Errorf("release.lua: unexpected answer %q", res)
+}
+
+// traceParent is the W3C traceparent of ctx's span, which the scripts keep
+// in the stream entry so the relay's Kafka record continues the call's
+// trace; "" when ctx carries none (tracing off: no cost beyond the lookup).
+func traceParent(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return ""
+	}
+	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
 }
 
 func (e *Engine) changeKeys(eventID, bookingID string) []string {

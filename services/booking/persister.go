@@ -13,6 +13,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/services/platform/kafka"
+	"github.com/bookingrush/rush/services/platform/logging"
 )
 
 // PersisterGroup is the Kafka consumer group of the persister.
@@ -56,7 +58,7 @@ func (p *Persister) Handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 	for _, m := range msgs {
 		ev := new(bookingv1.BookingEvent)
 		if err := proto.Unmarshal(m.Value, ev); err != nil || ev.GetBooking().GetId() == "" {
-			p.log.Error("persister: skipping undecodable message", zap.Int32("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))
+			logging.Ctx(kafka.MessageContext(ctx, m), p.log).Error("persister: skipping undecodable message", zap.Int32("partition", m.Partition), zap.Int64("offset", m.Offset), zap.Error(err))
 			continue
 		}
 		id := ev.GetBooking().GetId()

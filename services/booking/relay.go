@@ -180,8 +180,12 @@ func (r *Relay) relayEvent(ctx context.Context, eventID string, claim bool) (int
 		if err != nil {
 			return 0, err
 		}
-		out = append(out, kafka.Message{Topic: r.topic, Key: []byte(ev.GetBooking().GetId()), Value: b,
-			Headers: map[string]string{"content-type": ContentType, "stream-id": m.ID}})
+		headers := map[string]string{"content-type": ContentType, "stream-id": m.ID}
+		if tp, _ := m.Values["tp"].(string); tp != "" {
+			// The change's trace goes on in the record (see lib.lua's emit).
+			headers["traceparent"] = tp
+		}
+		out = append(out, kafka.Message{Topic: r.topic, Key: []byte(ev.GetBooking().GetId()), Value: b, Headers: headers})
 	}
 	if len(out) > 0 {
 		if err := r.producer.PublishBatch(ctx, out); err != nil {

@@ -14,6 +14,7 @@ import (
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/kafka"
+	"github.com/bookingrush/rush/services/platform/logging"
 )
 
 // Consumer turns booking.events and payment.refunded messages into mails.
@@ -37,7 +38,7 @@ func NewConsumer(svc *Service, store *Store, log *zap.Logger) *Consumer {
 // their mails recorded and add nothing.
 func (c *Consumer) HandleBatch(ctx context.Context, msgs []*sarama.ConsumerMessage) error {
 	for _, m := range msgs {
-		if err := c.Handle(kafka.ExtractContext(ctx, m), m); err != nil {
+		if err := c.Handle(kafka.MessageContext(ctx, m), m); err != nil {
 			return err
 		}
 	}
@@ -59,7 +60,7 @@ func (c *Consumer) Handle(ctx context.Context, msg *sarama.ConsumerMessage) erro
 	}
 	var de *errs.Error
 	if errors.As(err, &de) && de.Code == errs.Validation {
-		c.log.Error("notify: message cannot become a mail; skipped", zap.String("topic", msg.Topic),
+		logging.Ctx(ctx, c.log).Error("notify: message cannot become a mail; skipped", zap.String("topic", msg.Topic),
 			zap.Int32("partition", msg.Partition), zap.Int64("offset", msg.Offset), zap.Error(err))
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/IBM/sarama"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/kafka"
+	"github.com/bookingrush/rush/services/platform/logging"
 	"github.com/bookingrush/rush/services/platform/outbox"
 )
 
@@ -117,7 +119,8 @@ func (o *Orchestrator) HandlePaymentSuccess(ctx context.Context, msg *sarama.Con
 		return err // delivered again
 	}
 	if created {
-		o.launch(sg)
+		// The run outlives this handler; it goes on in the message's trace.
+		o.launch(sg, trace.SpanContextFromContext(ctx))
 	}
 	return nil
 }
@@ -125,7 +128,7 @@ func (o *Orchestrator) HandlePaymentSuccess(ctx context.Context, msg *sarama.Con
 // poison dead-letters a message that cannot start a saga, so it does not
 // block its partition.
 func (o *Orchestrator) poison(ctx context.Context, msg *sarama.ConsumerMessage, reason string) error {
-	o.log.Error("payment.success message dead-lettered", zap.Int32("partition", msg.Partition), zap.Int64("offset", msg.Offset), zap.String("reason", reason))
+	logging.Ctx(ctx, o.log).Error("payment.success message dead-lettered", zap.Int32("partition", msg.Partition), zap.Int64("offset", msg.Offset), zap.String("reason", reason))
 	if err := o.store.DeadLetterRaw(ctx, msg.Partition, msg.Offset, string(msg.Key), msg.Value, reason); err != nil {
 		return err
 	}
@@ -134,7 +137,9 @@ func (o *Orchestrator) poison(ctx context.Context, msg *sarama.ConsumerMessage, 
 	})
 }
 
-func (o *Orchestrator) launch(sg Saga) {
+// launch runs sg in the background; a valid parent makes the run's calls
+// part of that trace (the payment.success message that started the saga).
+func (o *Orchestrator) launch(sg Saga, parent trace.SpanContext) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.ctx.Err() != nil || o.running[sg.ID] {
@@ -142,6 +147,9 @@ func (o *Orchestrator) launch(sg Saga) {
 	}
 	o.running[sg.ID] = true
 	ctx := o.ctx
+	if parent.IsValid() {
+		ctx = trace.ContextWithSpanContext(ctx, parent)
+	}
 	o.wg.Go(func() {
 		defer func() {
 			o.mu.Lock()
@@ -170,7 +178,7 @@ func (o *Orchestrator) resumeLoop(ctx context.Context) {
 				break
 			}
 			o.log.Info("resuming saga", zap.String("saga", sg.ID), zap.String("status", sg.Status), zap.String("step", sg.CurrentStep))
-			o.launch(sg)
+			o.launch(sg, trace.SpanContext{})
 		}
 		select {
 		case <-ctx.Done():
@@ -206,7 +214,7 @@ func (o *Orchestrator) run(ctx context.Context, sg Saga) {
 	case errors.Is(err, errLostClaim), ctx.Err() != nil:
 		// Another run owns it, or this process stops: nothing to do.
 	default:
-		o.log.Warn("saga run stopped; it resumes once its lease expires", zap.String("saga", sg.ID), zap.Error(err))
+		logging.Ctx(ctx, o.log).Warn("saga run stopped; it resumes once its lease expires", zap.String("saga", sg.ID), zap.Error(err))
 	}
 }
 
@@ -294,7 +302,7 @@ func (o *Orchestrator) execute(ctx context.Context, sg *Saga) error {
 
 // fail ends the saga as failed and dead-letters its trigger.
 func (o *Orchestrator) fail(ctx context.Context, sg *Saga, step string, ex *exhausted) error {
-	o.log.Error("saga failed; dead-lettered", zap.String("saga", sg.ID), zap.String("step", step), zap.Error(ex))
+	logging.Ctx(ctx, o.log).Error("saga failed; dead-lettered", zap.String("saga", sg.ID), zap.String("step", step), zap.Error(ex))
 	var trigger proto.Message
 	ev := &paymentv1.PaymentEvent{}
 	if proto.Unmarshal(sg.Trigger, ev) == nil && len(sg.Trigger) > 0 {

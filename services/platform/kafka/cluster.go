@@ -13,6 +13,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 )
@@ -27,11 +28,23 @@ var Module = fx.Module("kafka",
 	fx.Invoke(func(reg prometheus.Registerer, c *Cluster) error { return reg.Register(c.LagCollector()) }),
 )
 
-func provideCluster(lc fx.Lifecycle, cfg Config, log *zap.Logger) (*Cluster, error) {
-	c, err := New(cfg, log)
+// clusterDeps are provideCluster's arguments; the tracer provider is
+// optional so the module also runs without telemetry.Module (no spans).
+type clusterDeps struct {
+	fx.In
+	Lifecycle fx.Lifecycle
+	Config    Config
+	Log       *zap.Logger
+	Tracing   trace.TracerProvider `optional:"true"`
+}
+
+func provideCluster(d clusterDeps) (*Cluster, error) {
+	lc := d.Lifecycle
+	c, err := New(d.Config, d.Log)
 	if err != nil {
 		return nil, err
 	}
+	c.setTracerProvider(d.Tracing)
 	lc.Append(fx.Hook{OnStop: func(context.Context) error { return c.Close() }})
 	return c, nil
 }
@@ -52,6 +65,7 @@ type Cluster struct {
 	version  sarama.KafkaVersion
 	brokers  []string
 	embedded *kfake.Cluster
+	tracer   trace.Tracer // consumer spans; nil when tracing is off
 
 	consumers consumers
 

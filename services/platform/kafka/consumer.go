@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
-// Handler processes one message. Its ctx carries the producer's trace
-// context (ExtractContext) and ends when the partition is taken away or the
+// Handler processes one message. Its ctx carries the message's consumer
+// span, a child of the producer's trace context (MessageContext), and ends when the partition is taken away or the
 // consumer stops. Returning nil commits the message; an error leaves it
 // uncommitted so it is delivered again (see Consume). Handlers must be
 // idempotent: delivery is at least once.
@@ -51,15 +52,15 @@ func (c *Cluster) Consume(ctx context.Context, group string, topics []string, h 
 		return errors.New("kafka: consume: nil handler")
 	}
 	return c.consume(ctx, group, topics, func(ctx context.Context, msgs []*sarama.ConsumerMessage) error {
-		return h(ExtractContext(ctx, msgs[0]), msgs[0])
+		return h(MessageContext(ctx, msgs[0]), msgs[0])
 	}, 1, 0)
 }
 
 // ConsumeBatch is Consume with a handler that receives up to opts.MaxSize
 // messages of one partition, or fewer when opts.Linger passed since the first
 // of them arrived. It is for consumers that write in bulk (the Postgres
-// persister). The handler's ctx carries no trace context; use ExtractContext
-// per message.
+// persister). The handler's ctx carries no trace context of its own; use
+// MessageContext per message (it holds that message's consumer span).
 func (c *Cluster) ConsumeBatch(ctx context.Context, group string, topics []string, h BatchHandler, opts BatchOptions) error {
 	if h == nil {
 		return errors.New("kafka: consume: nil handler")
@@ -84,6 +85,8 @@ func (c *Cluster) consume(ctx context.Context, group string, topics []string, h 
 	gh := &groupHandler{
 		h:       h,
 		log:     log,
+		group:   group,
+		tracer:  c.tracer,
 		maxSize: maxSize,
 		linger:  linger,
 		retries: c.cfg.ConsumerRetries,
@@ -142,6 +145,8 @@ func (c *Cluster) runGroup(ctx context.Context, cg sarama.ConsumerGroup, topics 
 type groupHandler struct {
 	h       BatchHandler
 	log     *zap.Logger
+	group   string
+	tracer  trace.Tracer // nil: tracing off
 	maxSize int
 	linger  time.Duration
 	retries int
@@ -266,6 +271,12 @@ func (g *groupHandler) process(sess sarama.ConsumerGroupSession, batch []*sarama
 // call turns a handler panic into an error so it is retried and redelivered
 // like any failure instead of killing the process mid-commit.
 func (g *groupHandler) call(ctx context.Context, batch []*sarama.ConsumerMessage) (err error) {
+	if g.tracer != nil {
+		var spans *msgSpans
+		ctx, spans = startSpans(ctx, g.tracer, g.group, batch)
+		// Registered first, so it runs after the recover below set err.
+		defer func() { spans.end(err) }()
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("handler panic: %v", r)

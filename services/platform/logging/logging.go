@@ -3,9 +3,11 @@
 package logging
 
 import (
+	"context"
 	"flag"
 	"fmt"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 	"go.uber.org/zap"
@@ -53,6 +55,18 @@ func New(cfg Config) (*zap.Logger, error) {
 	zc.EncoderConfig.TimeKey = "ts"
 	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
 	return zc.Build()
+}
+
+// Ctx returns log with the trace_id and span_id of the span in ctx, so a
+// line logged while serving a request or a message can be found from its
+// trace and the other way round. Without a valid span context (tracing off,
+// or a background loop) it returns log itself, at no cost.
+func Ctx(ctx context.Context, log *zap.Logger) *zap.Logger {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return log
+	}
+	return log.With(zap.Stringer("trace_id", sc.TraceID()), zap.Stringer("span_id", sc.SpanID()))
 }
 
 // Module provides *zap.Logger, flushed at stop, and makes fx log its own

@@ -21,6 +21,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -66,6 +68,10 @@ func Insert(ctx context.Context, tx Execer, m Message) error {
 		return fmt.Errorf("outbox: encode %s: %w", m.EventType, err)
 	}
 	h := map[string]string{}
+	// The trace context of the writing request travels with the row, so the
+	// relay's record continues that trace (kafka.Message.Headers win over
+	// the relay's own context) and so do its consumers.
+	otel.GetTextMapPropagator().Inject(ctx, propagation.MapCarrier(h))
 	for k, v := range m.Headers {
 		h[k] = v
 	}

@@ -7,11 +7,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgxpool"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
 	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/telemetry"
 )
 
 // DefaultURL is the local development database (trust auth, database test).
@@ -47,14 +51,22 @@ func (c *Config) Validate() error {
 // Hint is the one line a newcomer needs when the local server is down.
 const Hint = "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start (or set RUSH_POSTGRES_URL)"
 
-// NewPool opens the pool lazily; Ping (used by readiness) reports reachability.
-func NewPool(lc fx.Lifecycle, cfg Config, log *zap.Logger) (*pgxpool.Pool, error) {
+// NewPool opens the pool lazily; Ping (used by readiness) reports
+// reachability. When tracing is on, queries and batches run under a
+// recording span get child spans (SQL text without parameters); without
+// tracing no tracer is installed at all.
+func NewPool(lc fx.Lifecycle, cfg Config, log *zap.Logger, tp trace.TracerProvider) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.URL.Reveal())
 	if err != nil {
 		return nil, fmt.Errorf("postgres.url: %w", err)
 	}
 	pc.MaxConns = int32(cfg.MaxConns)
 	pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
+	if telemetry.Enabled(tp) {
+		// Metrics come from Prometheus, not from an OpenTelemetry meter.
+		pc.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(telemetry.ChildOnly(tp)),
+			otelpgx.WithMeterProvider(metricnoop.NewMeterProvider()), otelpgx.WithDisableAcquireTracer())
+	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
 	if err != nil {
 		return nil, err

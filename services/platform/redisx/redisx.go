@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/extra/redisotel/v9"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 
 	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/telemetry"
 )
 
 // DefaultURL is the local development server.
@@ -48,8 +51,11 @@ func (c *Config) Validate() error {
 // Hint is the one line a newcomer needs when the local server is down.
 const Hint = `start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no (or set RUSH_REDIS_URL)`
 
-// NewClient builds the client; it connects on first use.
-func NewClient(lc fx.Lifecycle, cfg Config) (*redis.Client, error) {
+// NewClient builds the client; it connects on first use. When tracing is on,
+// every command run under a recording span gets a child span named after it
+// ("evalsha"); commands of background loops start no traces, and without
+// tracing no hook is installed at all.
+func NewClient(lc fx.Lifecycle, cfg Config, tp trace.TracerProvider) (*redis.Client, error) {
 	opt, err := redis.ParseURL(cfg.URL.Reveal())
 	if err != nil {
 		return nil, fmt.Errorf("redis.url: %w", err)
@@ -59,6 +65,15 @@ func NewClient(lc fx.Lifecycle, cfg Config) (*redis.Client, error) {
 	opt.ReadTimeout = cfg.ReadTimeout
 	opt.WriteTimeout = cfg.WriteTimeout
 	c := redis.NewClient(opt)
+	if telemetry.Enabled(tp) {
+		// No db.statement: script arguments carry user ids and
+		// idempotency keys, and building the string costs on every command.
+		err := redisotel.InstrumentTracing(c, redisotel.WithTracerProvider(telemetry.ChildOnly(tp)),
+			redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false))
+		if err != nil {
+			return nil, fmt.Errorf("redis tracing: %w", err)
+		}
+	}
 	lc.Append(fx.StopHook(c.Close))
 	return c, nil
 }

@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"connectrpc.com/otelconnect"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
 )
 
@@ -67,11 +68,12 @@ func (c *PeersConfig) Validate() error {
 type Mesh struct {
 	*http.Client
 	keys *authn.Keys
-	otel connect.Interceptor
+	otel connect.Interceptor // nil when tracing is off
 }
 
-// NewMesh builds the mesh client.
-func NewMesh(reg *Registry, peers PeersConfig, keys *authn.Keys) (*Mesh, error) {
+// NewMesh builds the mesh client; calls through it carry client spans from
+// tp and the trace context in their headers.
+func NewMesh(reg *Registry, peers PeersConfig, keys *authn.Keys, tp trace.TracerProvider) (*Mesh, error) {
 	dialer := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}
 	p := new(http.Protocols)
 	p.SetUnencryptedHTTP2(true)
@@ -93,7 +95,7 @@ func NewMesh(reg *Registry, peers PeersConfig, keys *authn.Keys) (*Mesh, error) 
 			return dialer.DialContext(ctx, network, addr)
 		},
 	}
-	otelInt, err := otelconnect.NewInterceptor(otelconnect.WithoutMetrics())
+	otelInt, err := newOtel(tp)
 	if err != nil {
 		return nil, err
 	}
@@ -101,10 +103,15 @@ func NewMesh(reg *Registry, peers PeersConfig, keys *authn.Keys) (*Mesh, error) 
 }
 
 // Dial builds a generated Connect client for component target, called by
-// component caller: traced, and authenticated with the current user's token
-// or caller's service token.
+// component caller: traced, authenticated with the current user's token
+// or caller's service token, and passing on the client the edge forwarded
+// (audit.NewInterceptor).
 //
 //	booking := server.Dial(mesh, "catalog", "booking", bookingv1connect.NewBookingServiceClient)
 func Dial[C any](m *Mesh, caller, target string, ctor func(connect.HTTPClient, string, ...connect.ClientOption) C) C {
-	return ctor(m.Client, "http://"+target, connect.WithInterceptors(m.otel, authn.NewClientInterceptor(m.keys, caller)))
+	ics := []connect.Interceptor{authn.NewClientInterceptor(m.keys, caller), audit.NewInterceptor()}
+	if m.otel != nil {
+		ics = append([]connect.Interceptor{m.otel}, ics...)
+	}
+	return ctor(m.Client, "http://"+target, connect.WithInterceptors(ics...))
 }

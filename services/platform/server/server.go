@@ -21,11 +21,15 @@ import (
 	"connectrpc.com/grpcreflect"
 	"connectrpc.com/otelconnect"
 	"connectrpc.com/validate"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/health"
+	"github.com/bookingrush/rush/services/platform/logging"
+	"github.com/bookingrush/rush/services/platform/telemetry"
 )
 
 // Config holds the limits every server of this process applies.
@@ -118,10 +122,11 @@ type Deps struct {
 }
 
 // Stack is what every Connect handler of the mesh is built with: tracing,
-// authentication, validation (in that order, outermost first), panic
-// recovery and the message size limit.
+// authentication, the client the edge forwarded (for the audit log),
+// validation (in that order, outermost first), panic recovery and the
+// message size limit.
 type Stack struct {
-	otel     connect.Interceptor
+	otel     connect.Interceptor // nil when tracing is off
 	metrics  connect.Interceptor
 	logErrs  connect.Interceptor
 	validate connect.Interceptor
@@ -129,9 +134,11 @@ type Stack struct {
 	base     []connect.HandlerOption
 }
 
-// NewStack builds the shared handler stack.
-func NewStack(cfg Config, log *zap.Logger, keys *authn.Keys, reg prometheus.Registerer) (*Stack, error) {
-	otelInt, err := otelconnect.NewInterceptor(otelconnect.WithTrustRemote(), otelconnect.WithoutMetrics())
+// NewStack builds the shared handler stack. Server spans come from tp and
+// continue the caller's trace (the edge, another component); without
+// tracing (a noop tp) the interceptor is left out altogether.
+func NewStack(cfg Config, log *zap.Logger, keys *authn.Keys, reg prometheus.Registerer, tp trace.TracerProvider) (*Stack, error) {
+	otelInt, err := newOtel(tp, otelconnect.WithTrustRemote())
 	if err != nil {
 		return nil, err
 	}
@@ -150,8 +157,8 @@ func NewStack(cfg Config, log *zap.Logger, keys *authn.Keys, reg prometheus.Regi
 			// Small messages are never worth compressing, whatever the
 			// client accepts.
 			connect.WithCompressMinBytes(4 << 10),
-			connect.WithRecover(func(_ context.Context, spec connect.Spec, _ http.Header, p any) error {
-				log.Error("panic in handler", zap.String("procedure", spec.Procedure), zap.Any("panic", p), zap.Stack("stack"))
+			connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
+				logging.Ctx(ctx, log).Error("panic in handler", zap.String("procedure", spec.Procedure), zap.Any("panic", p), zap.Stack("stack"))
 				return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 			}),
 		},
@@ -162,9 +169,22 @@ func NewStack(cfg Config, log *zap.Logger, keys *authn.Keys, reg prometheus.Regi
 // procedures in anonymous may be called without a token (every other call
 // must carry a valid one).
 func (s *Stack) HandlerOptions(anonymous ...string) []connect.HandlerOption {
-	return append([]connect.HandlerOption{
-		connect.WithInterceptors(s.otel, s.metrics, s.logErrs, authn.NewServerInterceptor(s.keys, anonymous...), s.validate),
-	}, s.base...)
+	ics := make([]connect.Interceptor, 0, 6)
+	if s.otel != nil {
+		ics = append(ics, s.otel)
+	}
+	ics = append(ics, s.metrics, s.logErrs, authn.NewServerInterceptor(s.keys, anonymous...), audit.NewInterceptor(), s.validate)
+	return append([]connect.HandlerOption{connect.WithInterceptors(ics...)}, s.base...)
+}
+
+// newOtel returns the otelconnect interceptor recording to tp, or nil when
+// tp records nothing: with a noop provider the interceptor would still
+// parse headers and build attributes on every call for spans nobody sees.
+func newOtel(tp trace.TracerProvider, opts ...otelconnect.Option) (connect.Interceptor, error) {
+	if !telemetry.Enabled(tp) {
+		return nil, nil
+	}
+	return otelconnect.NewInterceptor(append(opts, otelconnect.WithTracerProvider(tp), otelconnect.WithoutMetrics())...)
 }
 
 // logServerErrors logs the answers that mean "our fault" (internal,
@@ -177,7 +197,7 @@ func logServerErrors(log *zap.Logger) connect.Interceptor {
 			for next := errors.Unwrap(cause); next != nil; next = errors.Unwrap(next) {
 				cause = next
 			}
-			log.Warn("rpc failed", zap.String("procedure", procedure), zap.Error(err), zap.NamedError("cause", cause))
+			logging.Ctx(ctx, log).Warn("rpc failed", zap.String("procedure", procedure), zap.Error(err), zap.NamedError("cause", cause))
 		}
 	}
 	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {

@@ -1,6 +1,16 @@
 // Package telemetry sets up OpenTelemetry tracing (exported over OTLP when an
 // endpoint is configured, otherwise recorded nowhere) and the Prometheus
 // registry behind every process's /metrics.
+//
+// One trace follows a request: the edge's server span (a new root: a
+// client's traceparent is only linked), the Connect client and server spans
+// of every component (otelconnect), Redis commands and Postgres queries
+// under them, and Kafka: records carry the trace context in their headers
+// (the booking engine keeps it in its Redis stream entries, the outbox in
+// its rows, until the relays publish them), and every consumer processes a
+// message under a span continuing it. Components take the
+// trace.TracerProvider from the container, never the process-wide default;
+// when it is the noop provider they install no instrumentation at all.
 package telemetry
 
 import (
@@ -19,6 +29,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/embedded"
 	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -74,6 +85,55 @@ func NewTracerProvider(lc fx.Lifecycle, cfg Config, log *zap.Logger) (trace.Trac
 	lc.Append(fx.StopHook(tp.Shutdown))
 	log.Info("tracing to OTLP", zap.String("endpoint", cfg.OTLPEndpoint), zap.Float64("sample_ratio", cfg.SampleRatio))
 	return tp, nil
+}
+
+// Enabled reports whether tp records anything. Instrumentation that costs
+// even when no span is recorded (Redis and Postgres hooks, the edge's server
+// span, the Connect interceptors) is only installed when it does, so a
+// process without telemetry.otlp-endpoint pays nothing for tracing.
+func Enabled(tp trace.TracerProvider) bool {
+	if tp == nil {
+		return false
+	}
+	_, off := tp.(noop.TracerProvider)
+	return !off
+}
+
+// WithTracerProvider makes the application use tp instead of the one
+// NewTracerProvider builds (tests record spans with the SDK's in-memory
+// exporter). Everything that traces takes the provider from the container,
+// never from the process-wide default, so parallel tests do not mix spans.
+func WithTracerProvider(tp trace.TracerProvider) fx.Option {
+	return fx.Decorate(func(trace.TracerProvider) trace.TracerProvider { return tp })
+}
+
+// ChildOnly wraps tp so that its tracers start spans only under a recording
+// parent span: commands of background loops (the relay polls Redis every few
+// milliseconds, pools dial and ping) then never start traces of their own,
+// and an unsampled request costs no span below it.
+func ChildOnly(tp trace.TracerProvider) trace.TracerProvider { return childOnly{tp: tp} }
+
+type childOnly struct {
+	embedded.TracerProvider
+	tp trace.TracerProvider
+}
+
+func (c childOnly) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
+	return childOnlyTracer{t: c.tp.Tracer(name, opts...)}
+}
+
+type childOnlyTracer struct {
+	embedded.Tracer
+	t trace.Tracer
+}
+
+// Start returns the (non-recording) parent itself when there is nothing to
+// record under: ending it is a no-op.
+func (c childOnlyTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	if parent := trace.SpanFromContext(ctx); !parent.IsRecording() {
+		return ctx, parent
+	}
+	return c.t.Start(ctx, name, opts...)
 }
 
 // NewRegistry returns the process's Prometheus registry with the Go runtime and
