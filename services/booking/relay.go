@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/services/platform/background"
 	"github.com/bookingrush/rush/services/platform/kafka"
 )
 
@@ -28,54 +29,31 @@ const relayGroup = "relay"
 // go on. Several relays may run: the consumer group shares the entries, and
 // entries a dead relay had claimed are taken over after ClaimIdle.
 type Relay struct {
-	eng       *Engine
-	producer  *kafka.Producer
-	topic     string
-	batch     int
-	idle      time.Duration
-	claimIdle time.Duration
-	consumer  string
-	log       *zap.Logger
-
-	stop context.CancelFunc
-	done chan struct{}
+	*background.Task // Stop leaves entries in flight in the stream for the next run
+	eng              *Engine
+	producer         *kafka.Producer
+	topic            string
+	batch            int
+	idle             time.Duration
+	claimIdle        time.Duration
+	consumer         string
+	log              *zap.Logger
 }
 
 // NewRelay returns a relay publishing to topic.
 func NewRelay(eng *Engine, producer *kafka.Producer, topic string, batch int, log *zap.Logger) *Relay {
 	host, _ := os.Hostname()
-	return &Relay{
+	r := &Relay{
 		eng: eng, producer: producer, topic: topic, batch: batch,
 		idle: 5 * time.Millisecond, claimIdle: 30 * time.Second,
 		consumer: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8]),
 		log:      log.Named("relay"),
 	}
-}
-
-// Start runs the relay until Stop.
-func (r *Relay) Start(context.Context) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	r.stop, r.done = cancel, make(chan struct{})
-	go r.run(ctx)
-	return nil
-}
-
-// Stop ends the relay; entries in flight stay in the stream for the next run.
-func (r *Relay) Stop(ctx context.Context) error {
-	if r.stop == nil {
-		return nil
-	}
-	r.stop()
-	select {
-	case <-r.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	r.Task = background.New(r.run)
+	return r
 }
 
 func (r *Relay) run(ctx context.Context) {
-	defer close(r.done)
 	lastClaim := time.Now()
 	backoff := r.idle
 	for ctx.Err() == nil {
@@ -95,12 +73,7 @@ func (r *Relay) run(ctx context.Context) {
 		default:
 			backoff = r.idle
 		}
-		if backoff > 0 {
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-		}
+		background.Sleep(ctx, backoff)
 	}
 }
 

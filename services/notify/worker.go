@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/bookingrush/rush/services/platform/background"
 	"github.com/bookingrush/rush/services/platform/mail"
 )
 
@@ -26,10 +26,8 @@ type Worker struct {
 	log    *zap.Logger
 	sent   *prometheus.CounterVec
 
-	kick   chan struct{}
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	kick chan struct{}
+	*background.Task
 }
 
 // NewWorker returns the delivery worker; Start runs it.
@@ -45,7 +43,9 @@ func NewWorker(cfg Config, store *Store, sender mail.Sender, reg *prometheus.Reg
 		}
 		sent = are.ExistingCollector.(*prometheus.CounterVec)
 	}
-	return &Worker{cfg: cfg, store: store, sender: sender, log: log.Named("notify-worker"), sent: sent, kick: make(chan struct{}, 1)}, nil
+	w := &Worker{cfg: cfg, store: store, sender: sender, log: log.Named("notify-worker"), sent: sent, kick: make(chan struct{}, 1)}
+	w.Task = background.New(w.loop)
+	return w, nil
 }
 
 // Kick asks the worker to look for due messages now.
@@ -56,40 +56,7 @@ func (w *Worker) Kick() {
 	}
 }
 
-// Start runs the worker until Stop.
-func (w *Worker) Start(context.Context) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.done != nil {
-		return errors.New("notify: worker already running")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w.cancel, w.done = cancel, make(chan struct{})
-	go w.loop(ctx, w.done)
-	return nil
-}
-
-// Stop ends the worker; an attempt in flight is abandoned (its row stays
-// pending, unchanged) and made again later.
-func (w *Worker) Stop(ctx context.Context) error {
-	w.mu.Lock()
-	cancel, done := w.cancel, w.done
-	w.cancel, w.done = nil, nil
-	w.mu.Unlock()
-	if done == nil {
-		return nil
-	}
-	cancel()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (w *Worker) loop(ctx context.Context, done chan struct{}) {
-	defer close(done)
+func (w *Worker) loop(ctx context.Context) {
 	t := time.NewTicker(w.cfg.Poll)
 	defer t.Stop()
 	for ctx.Err() == nil {
@@ -105,11 +72,7 @@ func (w *Worker) loop(ctx context.Context, done chan struct{}) {
 				break
 			}
 		}
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		case <-w.kick:
-		}
+		background.Wait(ctx, t, w.kick)
 	}
 }
 

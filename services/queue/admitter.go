@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/bookingrush/rush/services/platform/background"
 	"github.com/bookingrush/rush/services/platform/errs"
 )
 
@@ -31,8 +32,7 @@ type Admitter struct {
 
 	failing bool            // the last step failed (log the first failure and the recovery only)
 	idle    map[string]bool // events whose last step had nothing to admit yet (before opening)
-	stop    context.CancelFunc
-	done    chan struct{}
+	*background.Task
 }
 
 // NewAdmitter returns an admitter stepping every interval.
@@ -43,49 +43,25 @@ func NewAdmitter(lines *Lines, settings *Settings, interval, timeout time.Durati
 	if err := reg.Register(c); err != nil {
 		return nil, err
 	}
-	return &Admitter{lines: lines, settings: settings, interval: interval, timeout: timeout, admitted: c, log: log.Named("admitter"),
-		idle: map[string]bool{}}, nil
+	a := &Admitter{lines: lines, settings: settings, interval: interval, timeout: timeout, admitted: c, log: log.Named("admitter"),
+		idle: map[string]bool{}}
+	a.Task = background.New(a.loop)
+	return a, nil
 }
 
-// Start runs the admitter until Stop.
-func (a *Admitter) Start(context.Context) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	a.stop, a.done = cancel, make(chan struct{})
-	go func() {
-		defer close(a.done)
-		t := time.NewTicker(a.interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				err := a.once(ctx)
-				switch {
-				case ctx.Err() != nil:
-				case err != nil && !a.failing:
-					a.log.Warn("admission step failed; retrying every tick", zap.Error(err))
-				case err == nil && a.failing:
-					a.log.Info("admission steps succeed again")
-				}
-				a.failing = err != nil && ctx.Err() == nil
-			}
+func (a *Admitter) loop(ctx context.Context) {
+	t := time.NewTicker(a.interval)
+	defer t.Stop()
+	for background.Wait(ctx, t, nil) {
+		err := a.once(ctx)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil && !a.failing:
+			a.log.Warn("admission step failed; retrying every tick", zap.Error(err))
+		case err == nil && a.failing:
+			a.log.Info("admission steps succeed again")
 		}
-	}()
-	return nil
-}
-
-// Stop ends the admitter.
-func (a *Admitter) Stop(ctx context.Context) error {
-	if a.stop == nil {
-		return nil
-	}
-	a.stop()
-	select {
-	case <-a.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+		a.failing = err != nil && ctx.Err() == nil
 	}
 }
 

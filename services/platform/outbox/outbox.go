@@ -13,10 +13,8 @@ package outbox
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -29,6 +27,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
+	"github.com/bookingrush/rush/services/platform/background"
 	"github.com/bookingrush/rush/services/platform/kafka"
 )
 
@@ -104,16 +103,16 @@ type Relay struct {
 	poll     time.Duration
 	log      *zap.Logger
 
-	kick   chan struct{}
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	kick chan struct{}
+	*background.Task
 }
 
 // NewRelay returns a relay publishing up to batch rows at a time and
 // looking for new rows every poll (or at once after Kick).
 func NewRelay(db *pgxpool.Pool, p *kafka.Producer, batch int, poll time.Duration, log *zap.Logger) *Relay {
-	return &Relay{db: db, producer: p, batch: max(batch, 1), poll: poll, log: log.Named("outbox"), kick: make(chan struct{}, 1)}
+	r := &Relay{db: db, producer: p, batch: max(batch, 1), poll: poll, log: log.Named("outbox"), kick: make(chan struct{}, 1)}
+	r.Task = background.New(r.loop) // Stop leaves unpublished rows for the next run
+	return r
 }
 
 // Kick asks the relay to look for rows now (after a commit that added some).
@@ -124,39 +123,7 @@ func (r *Relay) Kick() {
 	}
 }
 
-// Start runs the relay until Stop.
-func (r *Relay) Start(context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.done != nil {
-		return errors.New("outbox: relay already running")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel, r.done = cancel, make(chan struct{})
-	go r.loop(ctx, r.done)
-	return nil
-}
-
-// Stop ends the relay; rows not yet published stay for the next run.
-func (r *Relay) Stop(ctx context.Context) error {
-	r.mu.Lock()
-	cancel, done := r.cancel, r.done
-	r.cancel, r.done = nil, nil
-	r.mu.Unlock()
-	if done == nil {
-		return nil
-	}
-	cancel()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (r *Relay) loop(ctx context.Context, done chan struct{}) {
-	defer close(done)
+func (r *Relay) loop(ctx context.Context) {
 	t := time.NewTicker(r.poll)
 	defer t.Stop()
 	failures := 0
@@ -176,11 +143,8 @@ func (r *Relay) loop(ctx context.Context, done chan struct{}) {
 		if n == r.batch && err == nil {
 			continue // more waiting
 		}
-		select {
-		case <-ctx.Done():
+		if !background.Wait(ctx, t, r.kick) {
 			return
-		case <-t.C:
-		case <-r.kick:
 		}
 	}
 }
