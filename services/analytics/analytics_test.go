@@ -94,15 +94,15 @@ func TestCountsOnceAndAuthorization(t *testing.T) {
 		return e.count(t, `SELECT COALESCE(sum(reservations), 0) FROM analytics_event_daily`) == 4 &&
 			e.count(t, `SELECT count(*) FROM processed_events WHERE consumer = 'analytics' AND event_id LIKE 'payment:%'`) == 1
 	})
-	e.drained(t, analytics.ConsumerGroup, topics...)
+	e.Drained(t, analytics.ConsumerGroup, topics...)
 	check("first delivery")
 
 	// Kafka delivers everything again: nothing changes.
-	if n := e.republish(t, analytics.TopicBookingEvents); n != 6 {
+	if n := e.Republish(t, analytics.TopicBookingEvents); n != 6 {
 		t.Fatalf("republished %d booking events, want 6", n)
 	}
-	e.republish(t, analytics.TopicPaymentRefunded)
-	e.drained(t, analytics.ConsumerGroup, topics...)
+	e.Republish(t, analytics.TopicPaymentRefunded)
+	e.Drained(t, analytics.ConsumerGroup, topics...)
 	check("redelivery")
 	if n := e.count(t, `SELECT COALESCE(sum(reservations), 0) FROM analytics_event_hourly`); n != 4 {
 		t.Fatalf("hourly table holds %d reservations, want 4", n)
@@ -220,10 +220,10 @@ func TestPaidAndDeclined(t *testing.T) {
 	meshtest.Eventually(t, 20*time.Second, "expiry counted", func() bool {
 		return e.count(t, `SELECT COALESCE(sum(expirations), 0) FROM analytics_event_daily`) == 1
 	})
-	e.drained(t, analytics.ConsumerGroup, topics...)
+	e.Drained(t, analytics.ConsumerGroup, topics...)
 	want("first delivery")
-	e.republish(t, analytics.TopicBookingEvents)
-	e.drained(t, analytics.ConsumerGroup, topics...)
+	e.Republish(t, analytics.TopicBookingEvents)
+	e.Drained(t, analytics.ConsumerGroup, topics...)
 	want("redelivery")
 	time.Sleep(300 * time.Millisecond)
 	if n, k := len(smtp.To(email(payer))), len(smtp.To(email(decliner))); n != 1 || k != 1 {

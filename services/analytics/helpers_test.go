@@ -6,14 +6,12 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
-	"github.com/IBM/sarama"
 
 	analyticsv1 "github.com/bookingrush/rush/gen/bookingrush/analytics/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/analytics/v1/analyticsv1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/errs"
-	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/server"
@@ -75,78 +73,6 @@ func (e *env) count(t *testing.T, sql string, args ...any) int {
 		t.Fatalf("%s: %v", sql, err)
 	}
 	return n
-}
-
-// drained waits until group has consumed everything on topics.
-func (e *env) drained(t *testing.T, group string, topics ...string) {
-	t.Helper()
-	meshtest.Eventually(t, 20*time.Second, group+" consumed everything", func() bool {
-		lags, err := e.Kafka.Lag(context.Background(), group, topics...)
-		if err != nil {
-			return false
-		}
-		for _, l := range lags {
-			if l.Lag > 0 {
-				return false
-			}
-		}
-		return true
-	})
-}
-
-// republish publishes every message on topic once more, as a relay that
-// lost its acknowledgement would, and returns how many.
-func (e *env) republish(t *testing.T, topic string) int {
-	t.Helper()
-	client, err := sarama.NewClient(e.Kafka.Brokers(), e.Kafka.NewSaramaConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []kafka.Message
-	for _, p := range parts {
-		hw, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		first, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hw <= first {
-			continue
-		}
-		pc, err := consumer.ConsumePartition(topic, p, first)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range pc.Messages() {
-			h := map[string]string{}
-			for _, rh := range m.Headers {
-				h[string(rh.Key)] = string(rh.Value)
-			}
-			out = append(out, kafka.Message{Topic: topic, Key: m.Key, Value: m.Value, Headers: h})
-			if m.Offset >= hw-1 {
-				break
-			}
-		}
-		_ = pc.Close()
-	}
-	if len(out) > 0 {
-		if err := e.Producer.PublishBatch(context.Background(), out); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return len(out)
 }
 
 func wantCode(t *testing.T, err error, code errs.Code) {

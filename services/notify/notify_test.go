@@ -94,8 +94,8 @@ func TestBookingMails(t *testing.T) {
 	}
 
 	// Everything consumed twice over: still one mail per kind.
-	e.republish(t, notify.TopicBookingEvents)
-	e.drained(t, notify.ConsumerGroup, notify.TopicBookingEvents, notify.TopicPaymentRefunded)
+	e.Republish(t, notify.TopicBookingEvents)
+	e.Drained(t, notify.ConsumerGroup, notify.TopicBookingEvents, notify.TopicPaymentRefunded)
 	time.Sleep(300 * time.Millisecond) // a duplicate would be mailed within a poll
 	if n, k := len(e.smtp.To(buyerMail)), len(e.smtp.To(cancellerMail)); n != 2 || k != 1 {
 		t.Fatalf("buyer got %d mails (want confirmation + refund), canceller %d", n, k)
@@ -165,10 +165,10 @@ func TestExpiryMail(t *testing.T) {
 	if !strings.Contains(m.Subject, "expired") || !strings.Contains(m.Text, notify.Reference(b.GetId())) || !strings.Contains(m.HTML, notify.Reference(b.GetId())) {
 		t.Fatalf("expiry mail: %q\n%s", m.Subject, m.Text)
 	}
-	if n := e.republish(t, notify.TopicBookingEvents); n < 2 {
+	if n := e.Republish(t, notify.TopicBookingEvents); n < 2 {
 		t.Fatalf("republished %d booking events, want reserved and expired", n)
 	}
-	e.drained(t, notify.ConsumerGroup, notify.TopicBookingEvents)
+	e.Drained(t, notify.ConsumerGroup, notify.TopicBookingEvents)
 	time.Sleep(300 * time.Millisecond)
 	if n := len(e.smtp.Messages()); n != 1 {
 		t.Fatalf("%d mails after a redelivery, want 1", n)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/IBM/sarama"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -186,4 +187,76 @@ func Eventually(t testing.TB, within time.Duration, what string, cond func() boo
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Drained waits until group has consumed everything on topics.
+func (a *App) Drained(t testing.TB, group string, topics ...string) {
+	t.Helper()
+	Eventually(t, 20*time.Second, group+" consumed everything", func() bool {
+		lags, err := a.Kafka.Lag(context.Background(), group, topics...)
+		if err != nil {
+			return false
+		}
+		for _, l := range lags {
+			if l.Lag > 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// Republish publishes every message on topic once more, as a relay that
+// lost its acknowledgement would, and returns how many.
+func (a *App) Republish(t testing.TB, topic string) int {
+	t.Helper()
+	client, err := sarama.NewClient(a.Kafka.Brokers(), a.Kafka.NewSaramaConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []kafka.Message
+	for _, p := range parts {
+		hw, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := client.GetOffset(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hw <= first {
+			continue
+		}
+		pc, err := consumer.ConsumePartition(topic, p, first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range pc.Messages() {
+			h := map[string]string{}
+			for _, rh := range m.Headers {
+				h[string(rh.Key)] = string(rh.Value)
+			}
+			out = append(out, kafka.Message{Topic: topic, Key: m.Key, Value: m.Value, Headers: h})
+			if m.Offset >= hw-1 {
+				break
+			}
+		}
+		_ = pc.Close()
+	}
+	if len(out) > 0 {
+		if err := a.Producer.PublishBatch(context.Background(), out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return len(out)
 }
