@@ -297,6 +297,29 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	a.want(a.call("GET", "/api/v1/analytics/events/"+eventID, orgBtok, nil), 403, "FORBIDDEN")
 	a.want(a.call("GET", "/api/v1/analytics/dashboard", adm, nil), 200, "")
 
+	// The organizer cancels the event: every paid booking is refunded in
+	// full and its seats come back.
+	paid := reserve(other.str("access_token"), 1, "e2e-key-0005")
+	a.want(paid, 201, "")
+	pay2 := a.call("POST", "/api/v1/payments", other.str("access_token"), map[string]any{"booking_id": paid.str("id"), "payment_method": "sim_ok"})
+	a.want(pay2, 201, "")
+	meshtest.Eventually(t, 20*time.Second, "the second booking confirmed", func() bool {
+		return a.call("GET", "/api/v1/bookings/"+paid.str("id"), other.str("access_token"), nil).str("status") == "confirmed"
+	})
+	a.want(a.call("POST", "/api/v1/events/"+eventID+"/cancel", orgBtok, map[string]any{"reason": "not mine"}), 403, "FORBIDDEN")
+	called := a.call("POST", "/api/v1/events/"+eventID+"/cancel", orgAtok, map[string]any{"reason": "storm"})
+	a.want(called, 200, "")
+	if called.str("status") != "cancelled" {
+		t.Fatalf("cancel event: %s", called)
+	}
+	if r := a.call("GET", "/api/v1/payments/"+pay2.str("id"), other.str("access_token"), nil); r.str("status") != "refunded" || r.str("refunded_amount") != "49.90" {
+		t.Fatalf("payment after the organizer cancelled: %s", r)
+	}
+	meshtest.Eventually(t, 10*time.Second, "the cancelled event's booking refunded", func() bool {
+		return a.call("GET", "/api/v1/bookings/"+paid.str("id"), other.str("access_token"), nil).str("status") == "refunded"
+	})
+	a.want(reserve(user, 1, "e2e-key-0006"), 409, "SALE_NOT_OPEN")
+
 	// The 6th login within a minute from one address answers 429.
 	ip := "203.0.113." + fmt.Sprint(time.Now().UnixNano()%200+1)
 	for i := range 6 {

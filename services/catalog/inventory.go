@@ -9,6 +9,8 @@ import (
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/server"
@@ -22,9 +24,10 @@ import (
 // and the booking engine should take inventory orders and availability
 // questions from the system only.
 type Inventory struct {
-	booking bookingv1connect.BookingServiceClient
-	cfg     Config
-	log     *zap.Logger
+	booking  bookingv1connect.BookingServiceClient
+	payments paymentv1connect.PaymentServiceClient
+	cfg      Config
+	log      *zap.Logger
 	// fallbacks counts listings answered with the Postgres counters because
 	// the live ones were unavailable, so a silent degradation shows on a
 	// dashboard.
@@ -43,6 +46,7 @@ func NewInventory(mesh *server.Mesh, cfg Config, log *zap.Logger, reg *prometheu
 	return &Inventory{
 		fallbacks: fallbacks,
 		booking:   server.Dial(mesh, "catalog", "booking", bookingv1connect.NewBookingServiceClient),
+		payments:  server.Dial(mesh, "catalog", "payment", paymentv1connect.NewPaymentServiceClient),
 		cfg:       cfg,
 		log:       log.With(zap.String("component", "catalog.inventory")),
 	}, nil
@@ -66,6 +70,28 @@ func (i *Inventory) Load(ctx context.Context, eventID string) error {
 		return errs.New(errs.ServiceUnavailable, "the booking engine could not load the event's inventory; try again", "event_id", eventID)
 	}
 	return nil
+}
+
+// RefundAll refunds every paid booking of a cancelled event in full (the
+// organizer-cancellation rule of the refund policy): the payment service
+// refunds each at most once and has the booking engine release its seats,
+// so calling it again after a partial failure only finishes the work. It
+// answers how many refunds failed.
+func (i *Inventory) RefundAll(ctx context.Context, paid []PaidBooking, reason string) int {
+	failed := 0
+	for _, b := range paid {
+		cctx, cancel := context.WithTimeout(asSystem(ctx), i.cfg.InventoryTimeout)
+		_, err := i.payments.RefundBooking(cctx, connect.NewRequest(&paymentv1.RefundBookingRequest{
+			BookingId: b.BookingID, PaymentId: b.PaymentID,
+			Cause: paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED, Reason: reason,
+		}))
+		cancel()
+		if err != nil {
+			failed++
+			i.log.Warn("refund of a cancelled event's booking failed", zap.String("booking_id", b.BookingID), zap.Error(err))
+		}
+	}
+	return failed
 }
 
 // Availability returns the live counters of a show's loaded zones by zone

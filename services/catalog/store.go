@@ -479,3 +479,21 @@ func dbErr(err error) error {
 	}
 	return err
 }
+
+// PaidBooking is a confirmed booking with its succeeded payment.
+type PaidBooking struct{ BookingID, PaymentID string }
+
+// PaidBookings lists the event's confirmed bookings that were paid and not
+// refunded yet (what an organizer's cancellation must refund).
+func (s *Store) PaidBookings(ctx context.Context, eventID string) ([]PaidBooking, error) {
+	rows, err := s.pool.Query(ctx, `SELECT b.id::text, p.id::text FROM bookings b
+		JOIN payments p ON p.booking_id = b.id AND p.status = 'succeeded'
+		WHERE b.event_id = $1 AND b.status = 'confirmed' ORDER BY b.created_at`, eventID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (PaidBooking, error) {
+		var b PaidBooking
+		return b, r.Scan(&b.BookingID, &b.PaymentID)
+	})
+}
