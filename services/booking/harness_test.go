@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -261,11 +260,4 @@ func (m *mesh) metric(name string, want map[string]string) float64 {
 		}
 	}
 	return sum
-}
-
-func code(err error) string {
-	if err == nil {
-		return "OK"
-	}
-	return strings.ToUpper(connect.CodeOf(err).String())
 }

@@ -172,22 +172,21 @@ func (s *Server) GetAvailability(ctx context.Context, req *connect.Request[booki
 }
 
 func toProto(h Hold) *bookingv1.Booking {
-	ts := func(t interface{ IsZero() bool }) bool { return !t.IsZero() }
 	b := &bookingv1.Booking{
 		Id: h.ID, UserId: h.UserID, EventId: h.EventID, ShowId: h.ShowID, ZoneId: h.ZoneID,
 		Quantity: int32(h.Quantity), UnitPrice: formatCents(h.UnitCents), TotalAmount: formatCents(h.UnitCents * int64(h.Quantity)),
 		Currency: Currency, Status: statusToProto[h.Status], IdempotencyKey: h.IdempotencyKey,
 	}
-	if ts(h.ExpiresAt) {
+	if !h.ExpiresAt.IsZero() {
 		b.ExpiresAt = timestamppb.New(h.ExpiresAt)
 	}
-	if ts(h.CreatedAt) {
+	if !h.CreatedAt.IsZero() {
 		b.CreatedAt = timestamppb.New(h.CreatedAt)
 	}
-	if ts(h.ConfirmedAt) {
+	if !h.ConfirmedAt.IsZero() {
 		b.ConfirmedAt = timestamppb.New(h.ConfirmedAt)
 	}
-	if ts(h.CancelledAt) {
+	if !h.CancelledAt.IsZero() {
 		b.CancelledAt = timestamppb.New(h.CancelledAt)
 	}
 	return b

@@ -254,10 +254,21 @@ func (s *Service) resolve(ctx context.Context, bookingID string) (Hold, string, 
 	return h, eventID, nil
 }
 
-// booking reads a booking without an ownership check (internal use).
-func (s *Service) booking(ctx context.Context, bookingID, _ string) (Hold, error) {
-	h, _, err := s.resolve(ctx, bookingID)
-	return h, err
+// booking reads a booking of a known event without an ownership check: the
+// Redis record when there is one (the live truth), else the persisted row.
+func (s *Service) booking(ctx context.Context, bookingID, eventID string) (Hold, error) {
+	h, ok, err := s.eng.Hold(ctx, eventID, bookingID)
+	if err != nil || ok {
+		return h, err
+	}
+	row, found, err := s.store.Booking(ctx, bookingID)
+	if err != nil {
+		return Hold{}, err
+	}
+	if !found {
+		return Hold{}, errs.New(errs.NotFound, "booking not found")
+	}
+	return row, nil
 }
 
 // owned resolves a booking the caller may see: their own, or any for admins

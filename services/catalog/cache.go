@@ -104,15 +104,6 @@ func (c *Cache) get(ctx context.Context, key string, m proto.Message) bool {
 	return true
 }
 
-// has reports whether key exists (markers).
-func (c *Cache) has(ctx context.Context, key string) bool {
-	n, err := c.rdb.Exists(ctx, key).Result()
-	if err != nil {
-		c.warn("exists", key, err)
-	}
-	return n > 0
-}
-
 // set stores m under key for the TTL.
 func (c *Cache) set(ctx context.Context, key string, m proto.Message) {
 	b, err := proto.Marshal(m)
@@ -120,12 +111,6 @@ func (c *Cache) set(ctx context.Context, key string, m proto.Message) {
 		err = c.rdb.Set(ctx, key, b, c.ttl).Err()
 	}
 	if err != nil {
-		c.warn("set", key, err)
-	}
-}
-
-func (c *Cache) setMarker(ctx context.Context, key string) {
-	if err := c.rdb.Set(ctx, key, "1", c.ttl).Err(); err != nil {
 		c.warn("set", key, err)
 	}
 }
