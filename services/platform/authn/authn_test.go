@@ -83,3 +83,50 @@ func TestBearerToken(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimsChecks: each claim Verify relies on is checked on a token it has
+// never seen (no cache): a valid signature alone is not enough.
+func TestClaimsChecks(t *testing.T) {
+	now := time.Now()
+	valid := func() jwt.MapClaims {
+		return jwt.MapClaims{"sub": "u1", "role": "user", "typ": "access", "iss": "test", "exp": now.Add(time.Minute).Unix()}
+	}
+	cases := map[string]struct {
+		edit   func(jwt.MapClaims)
+		method jwt.SigningMethod
+		ok     bool
+	}{
+		"valid":                   {edit: func(jwt.MapClaims) {}, ok: true},
+		"expired within leeway":   {edit: func(c jwt.MapClaims) { c["exp"] = now.Add(-2 * time.Second).Unix() }, ok: true},
+		"expired beyond leeway":   {edit: func(c jwt.MapClaims) { c["exp"] = now.Add(-10 * time.Second).Unix() }},
+		"no expiry":               {edit: func(c jwt.MapClaims) { delete(c, "exp") }},
+		"expiry not a number":     {edit: func(c jwt.MapClaims) { c["exp"] = "tomorrow" }},
+		"another issuer":          {edit: func(c jwt.MapClaims) { c["iss"] = "someone-else" }},
+		"no issuer":               {edit: func(c jwt.MapClaims) { delete(c, "iss") }},
+		"no subject":              {edit: func(c jwt.MapClaims) { delete(c, "sub") }},
+		"not yet valid":           {edit: func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Minute).Unix() }},
+		"refresh type":            {edit: func(c jwt.MapClaims) { c["typ"] = "refresh" }},
+		"HS512 with the same key": {edit: func(jwt.MapClaims) {}, method: jwt.SigningMethodHS512},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := valid()
+			tc.edit(c)
+			m := tc.method
+			if m == nil {
+				m = jwt.SigningMethodHS256
+			}
+			tok, err := jwt.NewWithClaims(m, c).SignedString([]byte(secret))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := keys(t, secret).Verify(tok, now)
+			if tc.ok != (err == nil) {
+				t.Fatalf("Verify = %+v, %v; want ok=%v", p, err, tc.ok)
+			}
+			if tc.ok && (p.UserID != "u1" || p.Role != "user") {
+				t.Fatalf("principal %+v", p)
+			}
+		})
+	}
+}
