@@ -355,3 +355,38 @@ func asConnect(err error, target **connect.Error) bool {
 	}
 	return ok
 }
+
+// TestBookingFoundBeforePersisted: a hold that Postgres does not know yet
+// (no persister runs here) is found among the loaded events' holds, by its
+// owner only; an unknown id is NOT_FOUND.
+func TestBookingFoundBeforePersisted(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-target=booking")
+	f := m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 2})
+	m.seed(eventOpts{seats: 5, maxPerUser: 4, users: 1}) // a second loaded event to look through
+	c := m.booking(false)
+	b, err := m.reserve(context.Background(), c, f, f.users[0], 2, "early-key-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := m.db.QueryRow(`SELECT count(*) FROM bookings WHERE id = $1`, b.GetId()).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the booking reached Postgres without a persister: %d %v", n, err)
+	}
+	got, err := c.GetBooking(context.Background(), as(m, f.users[0], authn.RoleUser, &bookingv1.GetBookingRequest{BookingId: b.GetId()}))
+	if err != nil || got.Msg.GetBooking().GetId() != b.GetId() || got.Msg.GetBooking().GetQuantity() != 2 || got.Msg.GetBooking().GetEventId() != f.event {
+		t.Fatalf("owner's lookup before the persister: %v %v", got, err)
+	}
+	if _, err := c.GetBooking(context.Background(), as(m, f.users[1], authn.RoleUser, &bookingv1.GetBookingRequest{BookingId: b.GetId()})); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("another user's lookup: %v", err)
+	}
+	if _, err := c.GetBooking(context.Background(), as(m, f.users[0], authn.RoleUser, &bookingv1.GetBookingRequest{BookingId: uuid.NewString()})); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("unknown booking: %v", err)
+	}
+	if res, err := c.CancelBooking(context.Background(), as(m, f.users[0], authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: b.GetId()})); err != nil || res.Msg.GetBooking().GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED {
+		t.Fatalf("cancel before the persister: %v %v", res, err)
+	}
+	if z := m.checkInvariant(f); z["held"] != 0 || z["available"] != 10 {
+		t.Fatalf("zone after cancel %v", z)
+	}
+}

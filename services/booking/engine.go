@@ -53,10 +53,6 @@ func (e *Engine) idemKey(ev, user, key string) string {
 // the relay walk). It lives outside any event's slot.
 func (e *Engine) eventsKey() string { return e.prefix + "events" }
 
-// indexKey maps a booking id to its event, so a booking can be found before
-// the persister has written it to Postgres.
-func (e *Engine) indexKey(id string) string { return e.prefix + "idx:" + id }
-
 // Hold is a booking as the engine knows it.
 type Hold struct {
 	ID, UserID, EventID, ShowID, ZoneID string
@@ -267,22 +263,33 @@ func (e *Engine) Events(ctx context.Context) ([]string, error) {
 	return e.rdb.SMembers(ctx, e.eventsKey()).Result()
 }
 
-// Index records which event a booking belongs to (an index only: Postgres
-// has the same fact once the persister wrote the booking).
-func (e *Engine) Index(ctx context.Context, bookingID, eventID string) error {
-	return e.rdb.Set(ctx, e.indexKey(bookingID), eventID, e.holdTTL+e.idemTTL).Err()
-}
-
-// EventOf looks a booking's event up in the index.
+// EventOf finds the event of a booking that Postgres does not know yet (the
+// persister writes it moments after the reserve): the loaded event whose
+// hold it is. One round trip for the event list and one pipelined EXISTS per
+// loaded event; only lookups in that short window pay it, and the reserve
+// writes nothing for it.
 func (e *Engine) EventOf(ctx context.Context, bookingID string) (string, bool, error) {
-	ev, err := e.rdb.Get(ctx, e.indexKey(bookingID)).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", false, nil
-	}
+	events, err := e.Events(ctx)
 	if err != nil {
 		return "", false, unavailable(err)
 	}
-	return ev, true, nil
+	if len(events) == 0 {
+		return "", false, nil
+	}
+	pipe := e.rdb.Pipeline()
+	found := make([]*redis.IntCmd, len(events))
+	for i, ev := range events {
+		found[i] = pipe.Exists(ctx, e.holdKey(ev, bookingID))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return "", false, unavailable(err)
+	}
+	for i, c := range found {
+		if c.Val() == 1 {
+			return events[i], true, nil
+		}
+	}
+	return "", false, nil
 }
 
 // unavailable wraps a Redis failure: the caller answers SERVICE_UNAVAILABLE

@@ -93,11 +93,6 @@ func (s *Service) reserve(ctx context.Context, p *authn.Principal, req ReserveRe
 		h, err := s.booking(rctx, h.ID, ref.EventID)
 		return h, true, err
 	}
-	if err := s.eng.Index(rctx, h.ID, ref.EventID); err != nil {
-		// The hold exists; only the early lookup index is missing, and
-		// Postgres will know the booking within moments.
-		s.log.Warn("booking index not written", zap.String("booking", h.ID), zap.Error(err))
-	}
 	return h, false, nil
 }
 
