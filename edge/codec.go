@@ -210,35 +210,44 @@ type apiError struct {
 	details []byte // a JSON object; nil means {}
 }
 
-// errorFromStatus maps the error a service (or the transcoder) returned to
-// the public code: the service's ErrorDetail when present (errs.FromConnect's
-// rule), protovalidate violations as VALIDATION_ERROR with the offending
-// fields, Unimplemented as NOT_IMPLEMENTED, else the Connect code's fallback.
+// errorFromStatus maps the error the transcoder hands its codec (a
+// service's error, or its own) to the public code, as errorFromConnect.
 func errorFromStatus(st *status.Status) apiError {
 	ce := connect.NewError(connect.Code(st.GetCode()), errors.New(st.GetMessage()))
-	var violations *validate.Violations
 	for _, a := range st.GetDetails() {
-		switch a.GetTypeUrl()[strings.LastIndexByte(a.GetTypeUrl(), '/')+1:] {
+		if d, err := connect.NewErrorDetail(a); err == nil {
+			ce.AddDetail(d)
+		}
+	}
+	return errorFromConnect(ce)
+}
+
+// errorFromConnect maps the error a service returned to the public code:
+// the service's ErrorDetail when present (errs.FromConnect's rule),
+// protovalidate violations as VALIDATION_ERROR with the offending fields,
+// Unimplemented as NOT_IMPLEMENTED, else the Connect code's fallback.
+func errorFromConnect(ce *connect.Error) apiError {
+	var violations *validate.Violations
+	hasDetail := false
+	for _, d := range ce.Details() {
+		switch d.Type() {
 		case "bookingrush.common.v1.ErrorDetail":
-			if d, err := connect.NewErrorDetail(a); err == nil {
-				ce.AddDetail(d)
-			}
+			hasDetail = true
 		case "buf.validate.Violations":
 			v := new(validate.Violations)
-			if proto.Unmarshal(a.GetValue(), v) == nil {
+			if proto.Unmarshal(d.Bytes(), v) == nil {
 				violations = v
 			}
 		}
 	}
 	e := errs.FromConnect(ce)
 	out := apiError{Error: *e}
-	hasDetail := len(ce.Details()) > 0
 	switch {
 	case violations != nil && (!hasDetail || e.Code == errs.Validation):
 		out.Code = errs.Validation
 		out.Message, out.details = violationDetails(violations)
 	case !hasDetail && ce.Code() == connect.CodeUnimplemented:
-		out.Code, out.Message = codeNotImplemented, st.GetMessage()
+		out.Code, out.Message = codeNotImplemented, ce.Message()
 	case len(e.Details) > 0:
 		if d, err := detailsJSON(e.Details); err == nil {
 			out.details = d

@@ -130,6 +130,7 @@ type Edge struct {
 	upstream   logSampler
 	metrics    *httpMetrics
 	queue      queuev1connect.QueueServiceClient
+	reserve    *reserveRoute
 	tracer     trace.Tracer // nil when tracing is off: no span, no cost
 }
 
@@ -155,6 +156,7 @@ func New(cfg Config, rl RateLimitConfig, d Deps) (*Edge, error) {
 	if e.routes, e.transcoder, err = newTranscoder(d.Mesh, e.upstreamFailed, e.tracer != nil); err != nil {
 		return nil, err
 	}
+	e.reserve = newReserveRoute(d.Mesh, e.routes.codec, e.tracer != nil, e.upstreamFailed)
 	if rl.Enabled {
 		if e.limiter, err = newLimiter(rl, d.Redis, d.Registry, e.log); err != nil {
 			return nil, err
@@ -261,6 +263,14 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 	if r.URL.Path == queueEvents {
 		w.route = queueEvents
 		e.serveQueueEvents(w, r, p)
+		return
+	}
+
+	if r.URL.Path == reservePath && r.Method == http.MethodPost {
+		w.route = reserveProcedure
+		ctx, cancel := context.WithTimeout(r.Context(), e.cfg.RequestTimeout)
+		defer cancel()
+		e.reserve.serve(ctx, w, r, e.cfg.MaxBodyBytes)
 		return
 	}
 
