@@ -19,6 +19,7 @@ import (
 	"github.com/bookingrush/rush/lua"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/logging"
+	"github.com/bookingrush/rush/services/platform/redisx"
 )
 
 // RateLimitConfig is the edge's rate limiting (plan §6.1): one token bucket
@@ -97,7 +98,7 @@ type rule struct {
 
 // limiter takes tokens from the buckets.
 type limiter struct {
-	rdb      *redis.Client
+	rdb      *redisx.Hot
 	script   *redis.Script
 	prefix   string
 	login    *rule
@@ -135,7 +136,7 @@ func newLimiter(cfg RateLimitConfig, rdb *redis.Client, reg prometheus.Registere
 		}
 	}
 	l := &limiter{
-		rdb: rdb, script: lua.Script("ratelimit.lua"), prefix: cfg.Prefix,
+		rdb: redisx.NewHot(rdb), script: lua.Script("ratelimit.lua"), prefix: cfg.Prefix,
 		login: mk("login", cfg.Login), register: mk("register", cfg.Register),
 		reserve: mk("reserve", cfg.Reserve), general: mk("general", cfg.General),
 		log: log,
@@ -221,7 +222,7 @@ func (l *limiter) take(ctx context.Context, ru *rule, key string) (ok bool, rema
 		}
 		// This request probes whether Redis is back.
 	}
-	res, err := l.script.Run(ctx, l.rdb, []string{key}, ru.args...).Int64Slice()
+	res, err := l.script.Run(ctx, l.rdb.For(ctx), []string{key}, ru.args...).Int64Slice()
 	if err != nil {
 		l.downUntil.Store(time.Now().Add(storeRetryAfter).UnixNano())
 		return false, 0, 0, err

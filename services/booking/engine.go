@@ -13,6 +13,7 @@ import (
 
 	"github.com/bookingrush/rush/lua"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/redisx"
 )
 
 // Engine is the booking engine's Redis side: every decision about seats is
@@ -20,6 +21,7 @@ import (
 // available + held + sold = total holds at every instant.
 type Engine struct {
 	rdb     *redis.Client
+	hot     *redisx.Hot // the reserve's path
 	prefix  string
 	holdTTL time.Duration
 	idemTTL time.Duration
@@ -30,7 +32,7 @@ type Engine struct {
 // NewEngine returns the engine for keys under prefix.
 func NewEngine(rdb *redis.Client, prefix string, holdTTL, idemTTL time.Duration) *Engine {
 	return &Engine{
-		rdb: rdb, prefix: prefix, holdTTL: holdTTL, idemTTL: idemTTL,
+		rdb: rdb, hot: redisx.NewHot(rdb), prefix: prefix, holdTTL: holdTTL, idemTTL: idemTTL,
 		reserve: lua.Script("reserve.lua"), confirm: lua.Script("confirm.lua"),
 		release: lua.Script("release.lua"), expire: lua.Script("expire.lua"), load: lua.Script("load.lua"),
 	}
@@ -90,7 +92,7 @@ func (e *Engine) Reserve(ctx context.Context, in ReserveInput) (h Hold, replay b
 		e.metaKey(ev), e.zoneKey(ev, in.ZoneID), e.userKey(ev, in.UserID), e.idemKey(ev, in.UserID, in.IdempotencyKey),
 		e.holdKey(ev, in.BookingID), e.expiryKey(ev), e.streamKey(ev), e.passKey(ev, in.UserID),
 	}
-	res, err := e.reserve.Run(ctx, e.rdb, keys,
+	res, err := e.reserve.Run(ctx, e.hot.For(ctx), keys,
 		in.BookingID, in.UserID, ev, in.ShowID, in.ZoneID, in.Quantity, e.holdTTL.Milliseconds(),
 		in.IdempotencyKey, fingerprint(in.ShowID, in.ZoneID, in.Quantity), in.QueuePass, int64(e.idemTTL/time.Second),
 		traceParent(ctx),
