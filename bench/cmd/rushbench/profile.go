@@ -63,35 +63,57 @@ func capture(ctx context.Context, metrics map[string]string, names []string, sec
 	}
 }
 
-// category is a slice of the CPU. Each sample goes to the FIRST category
-// in the list with a frame matching re anywhere on its stack, so the shares
-// add up to 100%: order is priority (a Redis call made by the rate limiter
-// counts as rate limit; the syscalls of a Redis call count as Redis; what is
-// left of a request after the named parts is the framework around it).
+// category is a slice of the CPU. A sample goes to the first "whole"
+// category (in list order) with a frame matching re anywhere on its stack:
+// those own everything done on their behalf (a Redis call made by the rate
+// limiter counts as rate limit; the persister's SQL as Kafka). Any other
+// sample goes to the category of its leaf-most matching frame, so work is
+// charged to the code that asked for it (a syscall under the Redis client is
+// Redis; an allocation in protobuf is protobuf; what the metrics interceptor
+// wraps is not metrics). The shares add up to 100%.
 type category struct {
-	name string
-	re   *regexp.Regexp
+	name  string
+	re    *regexp.Regexp
+	whole bool
 }
 
 var categories = []category{
-	{"GC (background mark, sweep)", regexp.MustCompile(`^runtime\.(gcBgMarkWorker|bgsweep|bgscavenge)$`)},
-	{"Kafka (relay, persister, embedded broker)", regexp.MustCompile(`IBM/sarama|twmb/franz-go|services/booking\.\(\*(Relay|Persister)\)|platform/kafka\.`)},
-	{"Postgres (pgx)", regexp.MustCompile(`jackc/pgx`)},
-	{"JWT verification (authn.Verify, cached)", regexp.MustCompile(`authn\.\(\*Keys\)\.Verify`)},
-	{"rate limit (edge limiter, its Redis call included)", regexp.MustCompile(`rush/edge\.\(\*limiter\)`)},
-	{"gzip on the RPC hop (compress/flate)", regexp.MustCompile(`^compress/|http2gzipReader`)},
-	{"Redis client (reserve script, index; syscalls included)", regexp.MustCompile(`github\.com/redis/go-redis`)},
-	{"protovalidate", regexp.MustCompile(`protovalidate|cel-go|cel\.dev`)},
-	{"metrics + tracing (prometheus, otel)", regexp.MustCompile(`prometheus/client_golang|go\.opentelemetry\.io/otel/(sdk|trace|attribute|metric|propagation)|rpcMetrics|edge\.\(\*httpMetrics\)`)},
-	{"logging (zap)", regexp.MustCompile(`go\.uber\.org/zap`)},
-	{"protobuf binary (marshal, unmarshal)", regexp.MustCompile(`google\.golang\.org/protobuf/(proto|internal/impl)\.`)},
-	{"HTTP/1 public side I/O (edge: read request, write response)", regexp.MustCompile(`net/http\.\(\*conn\)\.readRequest|net/http\.\(\*connReader\)|net/http\.\(\*response\)\.(Flush|FlushError|finishRequest)|net/http\.\(\*chunkWriter\)|net/http\.\(\*conn\)\.finalFlush`)},
-	{"RPC hop, client side (edge -> booking: http2 client, hpack, reverse proxy)", regexp.MustCompile(`net/http\.\(\*http2client|net/http\.\(\*http2ClientConn\)|net/http\.\(\*http2Transport\)|net/http\.\(\*Transport\)|httputil\.\(\*ReverseProxy\)`)},
-	{"JSON transcoding (vanguard, edge codec/json, protojson)", regexp.MustCompile(`connectrpc\.com/vanguard|protobuf/encoding/protojson|encoding/json|rush/edge\.`)},
-	{"booking service code (handler, service, engine: rest)", regexp.MustCompile(`rush/services/booking\.`)},
-	{"RPC server side (connect protocol, http2 server: rest)", regexp.MustCompile(`connectrpc\.com/connect|net/http\.\(\*http2serverConn\)|net/http\.\(\*http2Server\)|net/http\.\(\*http2responseWriter|hpack`)},
-	{"net/http (rest)", regexp.MustCompile(`^net/http\.`)},
-	{"runtime scheduler, timers, netpoll", regexp.MustCompile(`^runtime\.(schedule|findRunnable|park_m|mcall|goexit0|stealWork|netpoll|sysmon|timerproc|mstart)`)},
+	{"GC (background mark, sweep)", regexp.MustCompile(`^runtime\.(gcBgMarkWorker|bgsweep|bgscavenge)$`), true},
+	{"Kafka (relay, persister, embedded broker)", regexp.MustCompile(`IBM/sarama|twmb/franz-go|services/booking\.\(\*(Relay|Persister)\)|platform/kafka\.`), true},
+	{"Postgres (pgx)", regexp.MustCompile(`jackc/pgx`), true},
+	{"JWT verification (authn.Verify, cached)", regexp.MustCompile(`authn\.\(\*Keys\)\.Verify`), true},
+	{"rate limit (edge limiter, its Redis call included)", regexp.MustCompile(`rush/edge\.\(\*limiter\)`), true},
+	{"gzip on the RPC hop (compress/flate)", regexp.MustCompile(`^compress/|http2gzipReader`), false},
+	{"Redis client (reserve script; syscalls included)", regexp.MustCompile(`github\.com/redis/go-redis`), false},
+	{"protovalidate", regexp.MustCompile(`protovalidate|cel-go|cel\.dev`), false},
+	{"metrics + tracing (prometheus, otel)", regexp.MustCompile(`prometheus/client_golang|go\.opentelemetry\.io/otel/(sdk|trace|attribute|metric|propagation)|rpcMetrics|edge\.\(\*httpMetrics\)`), false},
+	{"logging (zap)", regexp.MustCompile(`go\.uber\.org/zap`), false},
+	{"protobuf binary (marshal, unmarshal)", regexp.MustCompile(`google\.golang\.org/protobuf/(proto|internal/impl)\.`), false},
+	{"JSON (vanguard transcoding, edge codec, protojson)", regexp.MustCompile(`connectrpc\.com/vanguard|protobuf/encoding/protojson|encoding/json|rush/edge\.\(\*codec\)|rush/edge\.append|rush/edge\.rewrite`), false},
+	{"HTTP/1 public side (edge: read request, write response)", regexp.MustCompile(`net/http\.\(\*conn\)|net/http\.\(\*connReader\)|net/http\.\(\*response\)|net/http\.\(\*chunkWriter\)|net/http\.readRequest|net/textproto`), false},
+	{"RPC hop (Connect + HTTP/2: the edge's client side, booking's server side)", regexp.MustCompile(`connectrpc\.com/connect|net/http\.\(\*http2|net/http\.http2|hpack|httputil\.\(\*ReverseProxy\)|net/http\.\(\*Transport\)|net/http\.\(\*persistConn\)`), false},
+	{"booking service code (handler, service, engine: rest)", regexp.MustCompile(`rush/services/booking\.`), false},
+	{"edge code (routing, headers, envelope, reserve route: rest)", regexp.MustCompile(`rush/edge\.`), false},
+	{"net/http (rest)", regexp.MustCompile(`^net/http\.`), false},
+	{"runtime scheduler, timers, netpoll", regexp.MustCompile(`^runtime\.(schedule|findRunnable|park_m|mcall|goexit0|stealWork|netpoll|sysmon|timerproc|mstart)`), false},
+}
+
+// classify returns the category index of a sample's frames (leaf first),
+// or -1.
+func classify(frames []string) int {
+	for i, c := range categories {
+		if c.whole && slices.ContainsFunc(frames, c.re.MatchString) {
+			return i
+		}
+	}
+	for _, f := range frames {
+		for i, c := range categories {
+			if !c.whole && c.re.MatchString(f) {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 // Breakdown reads a CPU profile and returns the share of CPU of each
@@ -120,15 +142,9 @@ func Breakdown(file string) (string, error) {
 				}
 			}
 		}
-		hit := false
-		for i, c := range categories {
-			if slices.ContainsFunc(frames, c.re.MatchString) {
-				sums[i] += v
-				hit = true
-				break
-			}
-		}
-		if !hit {
+		if i := classify(frames); i >= 0 {
+			sums[i] += v
+		} else {
 			other += v
 		}
 	}
