@@ -84,7 +84,7 @@ func run(args []string) int {
 	}
 	var o options
 	fs := flag.NewFlagSet("rushbench", flag.ContinueOnError)
-	fs.StringVar(&o.scenarios, "scenario", "rush,ceiling", "comma-separated scenarios, run in this order: rush, sustained, closed, rpc, ghz, ceiling")
+	fs.StringVar(&o.scenarios, "scenario", "rush,ceiling", "comma-separated scenarios, run in this order: rush, sustained, closed, wrk, rpc, ghz, ceiling")
 	fs.IntVar(&o.users, "users", 50000, "users (rows inserted with COPY, tokens minted with the JWT secret); requests rotate over them")
 	fs.IntVar(&o.quantity, "quantity", 1, "seats per reserve request")
 	fs.Float64Var(&o.rushRate, "rush.rate", 5000, "rush: offered arrival rate, requests/s")
@@ -346,6 +346,8 @@ func (b *bench) main(ctx context.Context) error {
 			err = b.scenarioRPC(ctx)
 		case "ghz":
 			err = b.scenarioGHZ(ctx)
+		case "wrk":
+			err = b.scenarioWRK(ctx)
 		case "ceiling":
 			err = b.scenarioCeiling(ctx)
 		default:
@@ -447,16 +449,37 @@ func (b *bench) pids(extra map[string]int) map[string]int {
 	return out
 }
 
-// cpu starts a CPU account; the returned func reports it.
-func (b *bench) cpu(extra map[string]int) func() {
+// cpu starts a CPU account; the returned func reports it and returns it.
+func (b *bench) cpu(extra map[string]int) func() mesh.CPUUse {
 	pids := b.pids(extra)
 	snap := mesh.TakeCPU(pids)
-	return func() { b.say("  %s", mesh.CPUSince(snap, pids)) }
+	return func() mesh.CPUUse {
+		u := mesh.Measure(snap, pids)
+		b.say("  %s", u)
+		return u
+	}
+}
+
+// record keeps a closed-loop result for the ratios: its throughput and the
+// machine's CPU per answered request (every process on the machine, the
+// generator included, so bare servers and the mesh compare on equal terms).
+func (b *bench) record(key string, rps float64, u mesh.CPUUse) {
+	b.results[key+".rps"] = rps
+	if rps > 0 && u.Busy > 0 {
+		b.results[key+".cpu_us"] = u.Busy * 1e6 / rps
+		b.results["cores"] = u.Cores
+	}
 }
 
 func (b *bench) audit(ctx context.Context, name string, ev *mesh.Event, s *load.Stats) {
+	b.auditCut(ctx, name, ev, s, 0)
+}
+
+// auditCut audits a run whose generator may have cut up to cut requests
+// in flight at the end (wrk).
+func (b *bench) auditCut(ctx context.Context, name string, ev *mesh.Event, s *load.Stats, cut uint64) {
 	holds := s.Outcomes["201"] + s.Outcomes["ok"]
-	a := mesh.RunAudit(ctx, b.rdb, b.db, b.prefix, ev, s.Seats, holds, b.o.auditWait)
+	a := mesh.RunAudit(ctx, b.rdb, b.db, b.prefix, ev, s.Seats, holds, b.o.quantity, cut, b.o.auditWait)
 	b.say("audit %s:\n%s", name, a)
 	if !a.OK() {
 		b.failed = append(b.failed, "audit "+name+": "+strings.Join(a.Failed, "; "))
@@ -565,8 +588,7 @@ func (b *bench) scenarioClosed(ctx context.Context) error {
 	s := load.Closed{Workers: o.closedConns, Duration: o.closedDur}.Run(ctx, mesh.ReserveHTTP(c, b.edgeURL, b.plan(ev, "closed", mesh.HoldsOnly)))
 	c.CloseIdleConnections()
 	b.say("closed: %s", s.Summary())
-	acct()
-	b.results["closed.rps"] = s.Throughput()
+	b.record("closed", s.Throughput(), acct())
 	done()
 	b.audit(ctx, "closed", ev, s)
 	return nil
@@ -587,8 +609,7 @@ func (b *bench) scenarioRPC(ctx context.Context) error {
 	acct := b.cpu(nil)
 	s := load.Closed{Workers: o.rpcConns, Duration: o.rpcDur}.Run(ctx, mesh.ReserveRPC(mesh.H2CClient(), b.bookURL, b.plan(ev, "rpc", mesh.HoldsOnly)))
 	b.say("rpc: %s", s.Summary())
-	acct()
-	b.results["rpc.rps"] = s.Throughput()
+	b.record("rpc", s.Throughput(), acct())
 	done()
 	b.audit(ctx, "rpc", ev, s)
 	return nil
@@ -617,8 +638,16 @@ func (b *bench) scenarioCeiling(ctx context.Context) error {
 	s := load.Closed{Workers: o.closedConns, Duration: o.ceilingDur}.Run(ctx, mesh.ReserveHTTP(c, "http://"+h.addr, plan))
 	c.CloseIdleConnections()
 	b.say("ceiling http (bare net/http, closed loop): %s", s.Summary())
-	acct()
-	b.results["ceiling.http.rps"] = s.Throughput()
+	b.record("ceiling.http", s.Throughput(), acct())
+	if b.results["wrk.rps"] > 0 {
+		acct := b.cpu(hp)
+		rep, err := b.runWRK(ctx, "http://"+h.addr, plan, o.ceilingDur, "ceiling")
+		if err != nil {
+			return err
+		}
+		b.say("ceiling http under wrk: %s", rep.summary())
+		b.record("ceiling.wrk", rep.rps(), acct())
+	}
 	if r := b.results["rush.rate"]; r > 0 {
 		w := b.workersFor(r)
 		c := mesh.HTTPClient(w)
@@ -632,8 +661,7 @@ func (b *bench) scenarioCeiling(ctx context.Context) error {
 	acct = b.cpu(cp)
 	s = load.Closed{Workers: o.rpcConns, Duration: o.ceilingDur}.Run(ctx, mesh.ReserveRPC(mesh.H2CClient(), "http://"+cn.addr, plan))
 	b.say("ceiling connect (bare connect-go Reserve over gRPC, closed loop): %s", s.Summary())
-	acct()
-	b.results["ceiling.connect.rps"] = s.Throughput()
+	b.record("ceiling.connect", s.Throughput(), acct())
 	if b.results["ghz.rps"] > 0 {
 		acct := b.cpu(cp)
 		rep, err := b.runGHZ(ctx, cn.addr, plan, b.tokens[0], "ceiling")
@@ -641,22 +669,28 @@ func (b *bench) scenarioCeiling(ctx context.Context) error {
 			return err
 		}
 		b.say("ceiling connect under ghz: %s", rep.summary())
-		acct()
-		b.results["ceiling.ghz.rps"] = rep.RPS
+		b.record("ceiling.ghz", rep.RPS, acct())
 	}
 	return nil
 }
 
 // ratios reports every throughput as a share of the bare servers' in the
-// same run.
+// same run, and the floor the bare servers put under a reserve.
 func (b *bench) ratios() {
 	r := b.results
 	b.say("\n## ratios to the bare servers of this run")
-	if c := r["ceiling.http.rps"]; c > 0 {
-		b.say("bare net/http closed loop (c%d): %.0f req/s", b.o.closedConns, c)
-		if v := r["closed.rps"]; v > 0 {
-			b.say("closed loop through the edge: %.0f req/s = %.1f%% of bare HTTP (target 15,000)", v, 100*v/c)
+	line := func(what, key, bare, target string) {
+		v, c := r[key+".rps"], r[bare+".rps"]
+		if v <= 0 || c <= 0 {
+			return
 		}
+		b.say("%s: %.0f req/s = %.1f%% of %s (%.0f req/s)%s", what, v, 100*v/c, bareName[bare], c, target)
+	}
+	line("closed loop through the edge (rushbench c64)", "closed", "ceiling.http", "; target 15,000")
+	line("closed loop through the edge (wrk)", "wrk", "ceiling.wrk", "; target 15,000")
+	line("booking Reserve over gRPC (Go client, rotating tokens)", "rpc", "ceiling.connect", "")
+	line("booking Reserve under ghz (one token: MAX_PER_USER_EXCEEDED after 10 holds)", "ghz", "ceiling.ghz", "; target 20,000")
+	if c := r["ceiling.http.rps"]; c > 0 {
 		if v := r["sustained.best"]; v > 0 {
 			b.say("sustained open model, best passing step: %.0f req/s = %.1f%% of bare HTTP closed loop (target 10,000)", v, 100*v/c)
 		}
@@ -664,13 +698,54 @@ func (b *bench) ratios() {
 			b.say("rush p99 %s vs bare HTTP p99 %s at the same %.0f req/s open model", time.Duration(r["rush.p99"]), time.Duration(p), r["rush.rate"])
 		}
 	}
-	if c := r["ceiling.connect.rps"]; c > 0 {
-		b.say("bare connect-go Reserve (Go client c%d): %.0f req/s", b.o.rpcConns, c)
-		if v := r["rpc.rps"]; v > 0 {
-			b.say("booking Reserve over gRPC (Go client, rotating tokens): %.0f req/s = %.1f%% of bare connect", v, 100*v/c)
+	b.floor()
+}
+
+var bareName = map[string]string{
+	"ceiling.http":    "bare net/http under rushbench",
+	"ceiling.wrk":     "bare net/http under wrk",
+	"ceiling.connect": "bare connect-go Reserve (Go client)",
+	"ceiling.ghz":     "bare connect-go Reserve under ghz",
+}
+
+// floor prints the machine CPU per request of every closed-loop run and the
+// least a reserve through the edge can cost here: one public HTTP request
+// answered (bare net/http and its generator) plus one Connect call over
+// HTTP/2 (bare connect-go and its client, the edge's part), before any JWT,
+// rate limit, Redis, Kafka or Postgres work.
+func (b *bench) floor() {
+	r := b.results
+	cores := r["cores"]
+	if cores <= 0 {
+		return
+	}
+	b.say("\n## CPU per request (the whole machine's busy CPU / answers per second)")
+	for _, k := range []struct{ key, what string }{
+		{"closed", "reserve through the edge (rushbench)"},
+		{"wrk", "reserve through the edge (wrk)"},
+		{"rpc", "Reserve straight to booking (Go client)"},
+		{"ghz", "Reserve straight to booking (ghz, one token)"},
+		{"ceiling.http", "bare net/http (rushbench)"},
+		{"ceiling.wrk", "bare net/http (wrk)"},
+		{"ceiling.connect", "bare connect-go call (Go client)"},
+		{"ceiling.ghz", "bare connect-go call (ghz)"},
+	} {
+		if v := r[k.key+".cpu_us"]; v > 0 {
+			b.say("%-42s %6.0f µs", k.what, v)
 		}
 	}
-	if c := r["ceiling.ghz.rps"]; c > 0 {
-		b.say("bare connect-go Reserve under ghz -c%d: %.0f req/s; booking Reserve under ghz: %.0f req/s = %.1f%% (target 20,000)", b.o.ghzConc, c, r["ghz.rps"], 100*r["ghz.rps"]/c)
+	hop := r["ceiling.connect.cpu_us"]
+	for _, gen := range []struct{ http, mesh, name string }{{"ceiling.http", "closed", "rushbench"}, {"ceiling.wrk", "wrk", "wrk"}} {
+		h := r[gen.http+".cpu_us"]
+		if h <= 0 || hop <= 0 {
+			continue
+		}
+		fl := h + hop
+		b.say("floor with %s: %.0f µs (bare HTTP request) + %.0f µs (bare Connect call) = %.0f µs per reserve through the edge "+
+			"=> at most %.0f req/s on these %.0f cores with no work done at all; 15,000 req/s needs <= %.0f µs for everything",
+			gen.name, h, hop, fl, cores*1e6/fl, cores, cores*1e6/15000)
+		if v := r[gen.mesh+".cpu_us"]; v > 0 {
+			b.say("  the mesh's reserve costs %.0f µs = %.1fx that floor; the rest (%.0f µs) is JWT, rate limit, Redis, Kafka, Postgres and the services' code", v, v/fl, v-fl)
+		}
 	}
 }

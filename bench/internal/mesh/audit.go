@@ -52,7 +52,12 @@ func zoneKey(prefix, eventID, zoneID string) string {
 // hold); then it waits up to wait for the persister to catch up and
 // requires Postgres to agree with Redis (booking.Reconcile) and to hold
 // exactly the answered bookings.
-func RunAudit(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix string, ev *Event, seats map[int]int64, holds uint64, wait time.Duration) *Audit {
+//
+// cut is how many requests the generator may have sent without reading
+// their answers (wrk stops with up to one request in flight per
+// connection and does not report them): up to cut holds of quantity seats
+// more than answered are then accepted, and reported; 0 for an exact audit.
+func RunAudit(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix string, ev *Event, seats map[int]int64, holds uint64, quantity int, cut uint64, wait time.Duration) *Audit {
 	a := &Audit{}
 	fail := func(format string, args ...any) { a.Failed = append(a.Failed, fmt.Sprintf(format, args...)) }
 	for i, z := range ev.Zones {
@@ -81,7 +86,11 @@ func RunAudit(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix s
 		if avail+held+sold != total {
 			fail("zone %d: available+held+sold = %d != total %d", i, avail+held+sold, total)
 		}
-		if held+sold != seats[i] {
+		switch extra := held + sold - seats[i]; {
+		case extra == 0:
+		case extra > 0 && extra <= int64(cut)*int64(quantity):
+			a.Lines = append(a.Lines, fmt.Sprintf("zone %d: %d seats held by requests the generator cut at the end (at most %d in flight)", i, extra, cut))
+		default:
 			fail("zone %d: Redis held+sold %d != %d seats answered 201 (lost or phantom hold)", i, held+sold, seats[i])
 		}
 	}
@@ -119,7 +128,7 @@ func RunAudit(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix s
 			want += s
 		}
 		a.Lines = append(a.Lines, fmt.Sprintf("Postgres: %d bookings, %d seats; answered: %d holds, %d seats", rows, qty, holds, want))
-		if rows != int64(holds) || qty != want {
+		if rows < int64(holds) || qty < want || rows > int64(holds+cut) || qty-want > int64(cut)*int64(quantity) {
 			fail("Postgres has %d bookings / %d seats, the bench was answered %d holds / %d seats", rows, qty, holds, want)
 		}
 	}

@@ -91,19 +91,23 @@ func procTicks(pid int) uint64 {
 	return u + st
 }
 
-// CPUSince reports the cores each group used since s: "bench 0.62, edge
-// 0.45, ... machine busy 1.93 of 2 (other 0.10)".
-func CPUSince(s CPUSnapshot, pids map[string]int) string {
+// CPUUse is what a CPU account measured: cores used by each group, by the
+// whole machine (Busy, of Cores), and by processes in no group (Others).
+type CPUUse struct {
+	Groups      map[string]float64
+	Busy, Cores float64
+	Others      float64
+	WallSeconds float64
+}
+
+// Measure reads the cores each group used since s.
+func Measure(s CPUSnapshot, pids map[string]int) CPUUse {
 	now := TakeCPU(pids)
 	wall := now.at.Sub(s.at).Seconds()
+	u := CPUUse{Groups: map[string]float64{}, WallSeconds: wall}
 	if wall <= 0 {
-		return ""
+		return u
 	}
-	type kv struct {
-		k string
-		v float64
-	}
-	var list []kv
 	var known float64
 	for k, m := range now.procs {
 		var ticks uint64
@@ -114,16 +118,31 @@ func CPUSince(s CPUSnapshot, pids map[string]int) string {
 		}
 		c := float64(ticks) / clockTicks / wall
 		known += c
-		list = append(list, kv{k, c})
+		u.Groups[k] = c
+	}
+	u.Cores = float64(now.all-s.all) / clockTicks / wall
+	u.Busy = float64(now.busy-s.busy) / clockTicks / wall
+	u.Others = max(0, u.Busy-known)
+	return u
+}
+
+// String reads "CPU cores used: edge 0.45, ...; machine busy 1.93 of 2
+// (others 0.10)".
+func (u CPUUse) String() string {
+	type kv struct {
+		k string
+		v float64
+	}
+	var list []kv
+	for k, v := range u.Groups {
+		list = append(list, kv{k, v})
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].v > list[j].v })
 	var parts []string
 	for _, e := range list {
 		parts = append(parts, fmt.Sprintf("%s %.2f", e.k, e.v))
 	}
-	ncpu := float64(now.all-s.all) / clockTicks / wall
-	busy := float64(now.busy-s.busy) / clockTicks / wall
-	return fmt.Sprintf("CPU cores used: %s; machine busy %.2f of %.0f (others %.2f)", strings.Join(parts, ", "), busy, ncpu, max(0, busy-known))
+	return fmt.Sprintf("CPU cores used: %s; machine busy %.2f of %.0f (others %.2f)", strings.Join(parts, ", "), u.Busy, u.Cores, u.Others)
 }
 
 // Pids are the rush processes' pids by name.
