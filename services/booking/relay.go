@@ -38,6 +38,10 @@ type Relay struct {
 	claimIdle        time.Duration
 	consumer         string
 	log              *zap.Logger
+	// unacked marks the streams where this relay read entries it has not
+	// acknowledged (a failed publish or ack): the next pass reads them
+	// again before new ones. Only the run loop touches it.
+	unacked map[string]bool
 }
 
 // NewRelay returns a relay publishing to topic.
@@ -47,7 +51,7 @@ func NewRelay(eng *Engine, producer *kafka.Producer, topic string, batch int, lo
 		eng: eng, producer: producer, topic: topic, batch: batch,
 		idle: 5 * time.Millisecond, claimIdle: 30 * time.Second,
 		consumer: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8]),
-		log:      log.Named("relay"),
+		log:      log.Named("relay"), unacked: map[string]bool{},
 	}
 	r.Task = background.New(r.run)
 	return r
@@ -68,9 +72,12 @@ func (r *Relay) run(ctx context.Context) {
 				r.log.Warn("relay: entries wait in the stream", zap.Error(err))
 			}
 			backoff = min(max(backoff*2, 100*time.Millisecond), 2*time.Second)
-		case moved > 0:
-			backoff = 0
+		case moved >= r.batch:
+			backoff = 0 // more is waiting: read again at once
 		default:
+			// Let entries gather: under load a batch then carries many
+			// entries, and each batch costs a stream read, a Kafka produce,
+			// an acknowledgement and a persister transaction whatever its size.
 			backoff = r.idle
 		}
 		background.Sleep(ctx, backoff)
@@ -111,8 +118,13 @@ func (r *Relay) relayEvent(ctx context.Context, eventID string, claim bool) (int
 		msgs = claimed
 	}
 	if len(msgs) == 0 {
-		// Our own unacknowledged entries first (a failed publish), then new ones.
-		for _, start := range []string{"0", ">"} {
+		// Our own unacknowledged entries first when a publish or an
+		// acknowledgement failed, then new ones.
+		starts := []string{">"}
+		if r.unacked[key] {
+			starts = []string{"0", ">"}
+		}
+		for _, start := range starts {
 			res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 				Group: relayGroup, Consumer: r.consumer, Streams: []string{key, start}, Count: int64(r.batch), Block: -1,
 			}).Result()
@@ -160,6 +172,7 @@ func (r *Relay) relayEvent(ctx context.Context, eventID string, claim bool) (int
 		}
 		out = append(out, kafka.Message{Topic: r.topic, Key: []byte(ev.GetBooking().GetId()), Value: b, Headers: headers})
 	}
+	r.unacked[key] = true // until acknowledged below
 	if len(out) > 0 {
 		if err := r.producer.PublishBatch(ctx, out); err != nil {
 			return 0, fmt.Errorf("publish to %s: %w", r.topic, err)
@@ -175,6 +188,7 @@ func (r *Relay) relayEvent(ctx context.Context, eventID string, claim bool) (int
 		// consumers are idempotent by version.
 		return len(out), err
 	}
+	delete(r.unacked, key)
 	return len(out), nil
 }
 

@@ -79,7 +79,8 @@ type category struct {
 
 var categories = []category{
 	{"GC (background mark, sweep)", regexp.MustCompile(`^runtime\.(gcBgMarkWorker|bgsweep|bgscavenge)$`), true},
-	{"Kafka (relay, persister, embedded broker)", regexp.MustCompile(`IBM/sarama|twmb/franz-go|services/booking\.\(\*(Relay|Persister)\)|platform/kafka\.`), true},
+	{"Kafka: the embedded broker (kfake; its own cluster in production)", regexp.MustCompile(`twmb/franz-go/pkg/kfake`), true},
+	{"Kafka: relay and persister (sarama, stream reads, their SQL)", regexp.MustCompile(`IBM/sarama|twmb/franz-go|services/booking\.\(\*(Relay|Persister)\)|platform/kafka\.`), true},
 	{"Postgres (pgx)", regexp.MustCompile(`jackc/pgx`), true},
 	{"JWT verification (authn.Verify, cached)", regexp.MustCompile(`authn\.\(\*Keys\)\.Verify`), true},
 	{"rate limit (edge limiter, its Redis call included)", regexp.MustCompile(`rush/edge\.\(\*limiter\)`), true},
