@@ -18,8 +18,9 @@ const clockTicks = 100
 // interest and by the whole machine.
 type CPUSnapshot struct {
 	at time.Time
-	// procs holds ticks by group and pid: a process that ends or starts
-	// between two snapshots is left out instead of skewing its group.
+	// procs holds ticks by group and pid: a process that starts between
+	// two snapshots counts whole; one that ends is left out (its ticks
+	// cannot be read any more).
 	procs map[string]map[int]uint64
 	busy  uint64
 	all   uint64
@@ -112,7 +113,11 @@ func Measure(s CPUSnapshot, pids map[string]int) CPUUse {
 	for k, m := range now.procs {
 		var ticks uint64
 		for pid, v := range m {
-			if before, ok := s.procs[k][pid]; ok && v >= before {
+			before, ok := s.procs[k][pid]
+			switch {
+			case !ok:
+				ticks += v // started during the account (a new Postgres backend): all of it is inside
+			case v >= before:
 				ticks += v - before
 			}
 		}
