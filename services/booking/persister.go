@@ -8,9 +8,11 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/services/platform/kafka"
@@ -39,7 +41,9 @@ func NewPersister(db *pgxpool.Pool, log *zap.Logger) *Persister {
 const upsertBooking = `
 INSERT INTO bookings (id, reservation_id, user_id, event_id, show_id, zone_id, quantity, unit_price, total_amount,
                       status, version, expires_at, confirmed_at, cancelled_at, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::numeric, $9::numeric, $10, $11, $12, $13, $14, $15)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::int[], $8::numeric[],
+                     $9::numeric[], $10::text[], $11::bigint[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
+                     $15::timestamptz[])
 ON CONFLICT (id) DO UPDATE
    SET status = excluded.status, version = excluded.version, expires_at = excluded.expires_at,
        confirmed_at = excluded.confirmed_at, cancelled_at = excluded.cancelled_at
@@ -105,19 +109,38 @@ func (p *Persister) Handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 }
 
 func (p *Persister) write(ctx context.Context, tx pgx.Tx, order []string, bookings, zones map[string]*bookingv1.BookingEvent) error {
-	var b pgx.Batch
-	for _, id := range order {
+	// One statement for the whole batch (arrays, unnest): a row of a
+	// multi-row INSERT costs Postgres far less than a statement each.
+	n := len(order)
+	var (
+		ids, keys, users, events, shows, zoneIDs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		qty                                      = make([]int32, n)
+		unit, total, status                      = make([]string, n), make([]string, n), make([]string, n)
+		versions                                 = make([]int64, n)
+		expires, confirmed, cancelled, created   = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
+	)
+	for i, id := range order {
 		ev := bookings[id]
 		bk := ev.GetBooking()
-		b.Queue(upsertBooking, bk.GetId(), bk.GetIdempotencyKey(), bk.GetUserId(), bk.GetEventId(), bk.GetShowId(), bk.GetZoneId(),
-			bk.GetQuantity(), bk.GetUnitPrice(), bk.GetTotalAmount(), statusName(bk.GetStatus()), ev.GetVersion(),
-			tsOrNil(bk.GetExpiresAt()), tsOrNil(bk.GetConfirmedAt()), tsOrNil(bk.GetCancelledAt()), tsOrNil(bk.GetCreatedAt()))
+		ids[i], keys[i], users[i], events[i], shows[i], zoneIDs[i] = bk.GetId(), bk.GetIdempotencyKey(), bk.GetUserId(), bk.GetEventId(), bk.GetShowId(), bk.GetZoneId()
+		qty[i], unit[i], total[i], status[i], versions[i] = bk.GetQuantity(), bk.GetUnitPrice(), bk.GetTotalAmount(), statusName(bk.GetStatus()), ev.GetVersion()
+		expires[i], confirmed[i], cancelled[i], created[i] = tstz(bk.GetExpiresAt()), tstz(bk.GetConfirmedAt()), tstz(bk.GetCancelledAt()), tstz(bk.GetCreatedAt())
 	}
+	var b pgx.Batch
+	b.Queue(upsertBooking, ids, keys, users, events, shows, zoneIDs, qty, unit, total, status, versions, expires, confirmed, cancelled, created)
 	for _, ev := range zones {
 		z := ev.GetZone()
 		b.Queue(updateZone, z.GetZoneId(), z.GetAvailable(), z.GetHeld(), z.GetSold(), ev.GetZoneVersion())
 	}
 	return tx.SendBatch(ctx, &b).Close()
+}
+
+// tstz is a timestamp column's value; unset is NULL.
+func tstz(t *timestamppb.Timestamp) pgtype.Timestamptz {
+	if t == nil {
+		return pgtype.Timestamptz{}
+	}
+	return pgtype.Timestamptz{Time: t.AsTime(), Valid: true}
 }
 
 // isDataError reports a refusal by the database (class 22 data exception or

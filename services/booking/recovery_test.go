@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/services/booking"
@@ -111,6 +113,49 @@ func TestPersisterIgnoresDuplicatesAndStaleEvents(t *testing.T) {
 		t.Fatalf("a stale event moved the booking back to %q (%v)", status, err)
 	}
 	m.waitReconciled(f, 5*time.Second)
+}
+
+// TestPersisterBatchWithARefusedRow: one batch of new bookings (written as
+// one multi-row statement) where Postgres refuses one row: the others are
+// written, the refused one goes to dead_letters, nothing is lost silently.
+func TestPersisterBatchWithARefusedRow(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-target=booking") // no persister of its own: this test is the persister
+	f := m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 3})
+	now := timestamppb.Now()
+	event := func(user string, qty int32) (*bookingv1.BookingEvent, *sarama.ConsumerMessage) {
+		id := uuid.NewString()
+		ev := &bookingv1.BookingEvent{
+			Booking: &bookingv1.Booking{Id: id, UserId: user, EventId: f.event, ShowId: f.show, ZoneId: f.zone, Quantity: qty,
+				UnitPrice: "49.90", TotalAmount: fmt.Sprintf("%d.%02d", 4990*int(qty)/100, 4990*int(qty)%100), Currency: "USD",
+				Status: bookingv1.BookingStatus_BOOKING_STATUS_RESERVED, IdempotencyKey: "batch-" + id[:8],
+				ExpiresAt: timestamppb.New(now.AsTime().Add(time.Minute)), CreatedAt: now},
+			Version: 1, Zone: &bookingv1.ZoneAvailability{ZoneId: f.zone, Total: 10, Available: 10, Held: 0}, ZoneVersion: 0,
+		}
+		payload, _ := proto.Marshal(ev)
+		return ev, &sarama.ConsumerMessage{Topic: booking.TopicBookingEvents, Key: []byte(id), Value: payload}
+	}
+	good1, m1 := event(f.users[0], 1)
+	bad, m2 := event(uuid.NewString(), 2) // no such user: a foreign key violation
+	good2, m3 := event(f.users[1], 3)
+	if err := booking.NewPersister(m.pool, zap.NewNop()).Handle(context.Background(), []*sarama.ConsumerMessage{m1, m2, m3}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []*bookingv1.BookingEvent{good1, good2} {
+		var qty int
+		var status string
+		err := m.db.QueryRow(`SELECT quantity, status FROM bookings WHERE id = $1`, want.GetBooking().GetId()).Scan(&qty, &status)
+		if err != nil || qty != int(want.GetBooking().GetQuantity()) || status != "reserved" {
+			t.Fatalf("booking %s: quantity %d status %q (%v)", want.GetBooking().GetId(), qty, status, err)
+		}
+	}
+	var n int
+	if err := m.db.QueryRow(`SELECT count(*) FROM bookings WHERE id = $1`, bad.GetBooking().GetId()).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("refused booking written: %d %v", n, err)
+	}
+	if err := m.db.QueryRow(`SELECT count(*) FROM dead_letters WHERE key = $1 AND source = 'booking-persister'`, bad.GetBooking().GetId()).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("refused booking in dead_letters: %d %v", n, err)
+	}
 }
 
 // TestRebuildAfterRedisLostTheEvent: the event's keys vanish; reserve refuses
