@@ -382,14 +382,14 @@ func (b *bench) workersFor(rate float64) int {
 	return max(128, int(rate/20))
 }
 
-// event creates a scenario's event; seats are split in zones of at most
-// 100,000 (the schema's largest zone).
+// event creates a scenario's event with at least seats seats, in equal
+// zones of at most 100,000 (the schema's largest zone): requests rotate
+// over the zones evenly, so no zone sells out before the others.
 func (b *bench) event(ctx context.Context, title string, seats int64, maxPerUser int) (*mesh.Event, error) {
-	var zones []int
-	for seats > 0 {
-		n := min(seats, 100000)
-		zones = append(zones, int(n))
-		seats -= n
+	n := (seats + 99999) / 100000
+	zones := make([]int, n)
+	for i := range zones {
+		zones[i] = int((seats + n - 1) / n)
 	}
 	t0 := time.Now()
 	ev, err := mesh.CreateEvent(ctx, b.api, b.org.Token, title, maxPerUser, zones)
