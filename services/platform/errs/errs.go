@@ -5,6 +5,7 @@
 package errs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -149,7 +150,15 @@ func Connect(err error) error {
 		return ce
 	}
 	var de *Error
-	if !errors.As(err, &de) {
+	switch {
+	case errors.As(err, &de):
+	case errors.Is(err, context.DeadlineExceeded):
+		// The call's deadline passed (the edge's timeout, or a client's
+		// Connect-Timeout-Ms): a dependency too slow, not a bug.
+		de = &Error{Code: ServiceUnavailable, Message: "the request timed out", Cause: err}
+	case errors.Is(err, context.Canceled):
+		de = &Error{Code: ServiceUnavailable, Message: "the request was cancelled", Cause: err}
+	default:
 		return connect.NewError(connect.CodeInternal, &hidden{msg: "internal error", cause: err})
 	}
 	out := connect.NewError(de.Code.ConnectCode(), &hidden{msg: de.Message, cause: de.Cause})

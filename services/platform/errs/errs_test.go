@@ -1,7 +1,9 @@
 package errs_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -77,5 +79,19 @@ func TestCauseStaysForLogsOnly(t *testing.T) {
 	}
 	if !errors.Is(errs.Connect(cause), cause) {
 		t.Fatal("cause of an internal error not reachable for logging")
+	}
+}
+
+// TestContextErrorsAreTimeoutsNotBugs: a handler that gives up because its
+// deadline passed answers SERVICE_UNAVAILABLE (503), never INTERNAL_ERROR.
+func TestContextErrorsAreTimeoutsNotBugs(t *testing.T) {
+	for err, msg := range map[error]string{
+		fmt.Errorf("query: %w", context.DeadlineExceeded): "the request timed out",
+		context.Canceled: "the request was cancelled",
+	} {
+		got := errs.FromConnect(errs.Connect(err))
+		if got.Code != errs.ServiceUnavailable || got.Message != msg || got.Code.HTTPStatus() != http.StatusServiceUnavailable {
+			t.Errorf("%v -> %+v", err, got)
+		}
 	}
 }
