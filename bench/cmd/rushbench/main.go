@@ -95,7 +95,7 @@ func run(args []string) int {
 	fs.DurationVar(&o.p99Target, "sustained.p99", 50*time.Millisecond, "sustained: a step passes with p99 below this")
 	fs.Float64Var(&o.errTarget, "sustained.errors", 0.001, "sustained: ... and an error rate (dropped included) below this")
 	fs.BoolVar(&o.keepStepping, "sustained.keep-going", false, "sustained: run every step even after one failed")
-	fs.IntVar(&o.workers, "workers", 0, "open model: most requests in flight (connections); 0: rate/20, at least 128 (a request due while all are busy is dropped and counted as an error)")
+	fs.IntVar(&o.workers, "workers", 0, "open model: most requests in flight (connections); 0: rate/10, at least 256, so that a stall of 100 ms is measured rather than dropped (a request due while all are busy is dropped and counted as an error)")
 	fs.IntVar(&o.closedConns, "closed.conns", 64, "closed loop: concurrent connections (wrk -c)")
 	fs.DurationVar(&o.closedDur, "closed.duration", 10*time.Second, "closed loop: duration")
 	fs.IntVar(&o.rpcConns, "rpc.conns", 64, "rpc: concurrent calls straight to BookingService.Reserve over gRPC (h2c), rotating tokens")
@@ -379,7 +379,7 @@ func (b *bench) workersFor(rate float64) int {
 	if b.o.workers > 0 {
 		return b.o.workers
 	}
-	return max(128, int(rate/20))
+	return max(256, int(rate/10))
 }
 
 // event creates a scenario's event with at least seats seats, in equal
