@@ -25,7 +25,8 @@ local function now_ms()
 end
 
 -- emit appends the booking's whole state and its zone's counters to the
--- stream, so a consumer can apply entries in any order by version. tp is
+-- stream, so a consumer can apply entries in any order by version
+-- (reserve.lua writes the same fields itself, from the values it has). tp is
 -- the caller's traceparent, nil or '' when it was not traced; the field is
 -- always written, so every entry has the same fields (Redis then stores
 -- the field names once per stream node).

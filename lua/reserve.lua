@@ -42,7 +42,7 @@ if meta[1] ~= 'published' or now < tonumber(meta[2]) or now >= tonumber(meta[3])
   return {'SALE_NOT_OPEN', meta[1], meta[2], meta[3], tostring(now)}
 end
 
-local zone = redis.call('HMGET', KEYS[2], 'available', 'show', 'price')
+local zone = redis.call('HMGET', KEYS[2], 'available', 'show', 'price', 'held', 'ver', 'total', 'sold')
 if not zone[1] then
   return {'NOT_LOADED'}
 end
@@ -67,9 +67,13 @@ if mine + qty > limit then
   return {'MAX_PER_USER_EXCEEDED', tostring(limit), tostring(mine)}
 end
 
-redis.call('HINCRBY', KEYS[2], 'available', -qty)
-redis.call('HINCRBY', KEYS[2], 'held', qty)
-redis.call('HINCRBY', KEYS[2], 'ver', 1)
+-- The zone's counters were read above (the script runs alone): write them
+-- in one HSET, and the stream entry from the values at hand instead of
+-- reading the hold and the zone back (emit in lib.lua writes the same fields).
+local avail = available - qty
+local held = tonumber(zone[4] or '0') + qty
+local zver = tonumber(zone[5] or '0') + 1
+redis.call('HSET', KEYS[2], 'available', avail, 'held', held, 'ver', zver)
 redis.call('INCRBY', KEYS[3], qty)
 local expires = now + tonumber(ARGV[7])
 redis.call('HSET', KEYS[5], 'id', ARGV[1], 'user', ARGV[2], 'event', ARGV[3], 'show', ARGV[4],
@@ -77,5 +81,9 @@ redis.call('HSET', KEYS[5], 'id', ARGV[1], 'user', ARGV[2], 'event', ARGV[3], 's
   'created', now, 'idem', ARGV[8], 'ver', 1)
 redis.call('ZADD', KEYS[6], expires, ARGV[1])
 redis.call('SET', KEYS[4], ARGV[1] .. '|' .. ARGV[9], 'EX', tonumber(ARGV[11]))
-emit(KEYS[7], KEYS[5], KEYS[2], 'reserved', now, ARGV[12])
+redis.call('XADD', KEYS[7], '*', 'kind', 'reserved', 'at', now,
+  'id', ARGV[1], 'user', ARGV[2], 'event', ARGV[3], 'show', ARGV[4], 'zone', ARGV[5], 'qty', qty, 'unit', zone[3],
+  'status', 'reserved', 'exp', expires, 'created', now, 'confirmed', '', 'cancelled', '',
+  'idem', ARGV[8], 'ver', 1,
+  'ztotal', zone[6], 'zavailable', avail, 'zheld', held, 'zsold', zone[7] or '0', 'zver', zver, 'tp', ARGV[12] or '')
 return {'OK', ARGV[1], tostring(expires), zone[3], tostring(now)}
