@@ -522,7 +522,7 @@ func (b *bench) scenarioSustained(ctx context.Context) error {
 			return fmt.Errorf("-sustained.steps: %q is not a rate", f)
 		}
 		rates = append(rates, r)
-		planned += r * o.stepDuration.Seconds()
+		planned += r * (o.stepDuration.Seconds() + 1) // + the warm-up
 	}
 	seats := int64(planned*1.05)*int64(o.quantity) + 1000
 	if need := int(planned/float64(10/o.quantity)) + 1; need > len(b.tokens) {
@@ -543,6 +543,19 @@ func (b *bench) scenarioSustained(ctx context.Context) error {
 		w := b.workersFor(r)
 		done := b.profiled(ctx, fmt.Sprintf("sustained-%.0f", r), o.stepDuration)
 		c := mesh.HTTPClient(w)
+		// A second at the step's rate on the same connections first, not
+		// measured (but audited): the step then measures the steady state,
+		// not the generator opening hundreds of connections at once (the
+		// rush measures a cold start).
+		warm := load.Open{Rate: r, Duration: time.Second, Workers: w, FirstSeq: seq}.Run(ctx, mesh.ReserveHTTP(c, b.edgeURL, plan))
+		seq += uint64(r) + 1
+		b.say("sustained %.0f/s warm-up (1 s, not measured): %d answered, p99 %s, %d errors", r, warm.Done, time.Duration(warm.Latency.Percentile(99)), warm.Errors())
+		for k, v := range warm.Seats {
+			total.Seats[k] += v
+		}
+		for k, v := range warm.Outcomes {
+			total.Outcomes[k] += v
+		}
 		acct := b.cpu(nil)
 		s := load.Open{Rate: r, Duration: o.stepDuration, Workers: w, FirstSeq: seq}.Run(ctx, mesh.ReserveHTTP(c, b.edgeURL, plan))
 		c.CloseIdleConnections()

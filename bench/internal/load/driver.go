@@ -60,6 +60,23 @@ type Stats struct {
 	Outcomes map[string]uint64
 	// Seats sums Answer.Seats per zone index.
 	Seats map[int]int64
+	// Window is the width of the windows of WindowMax (open model).
+	Window time.Duration
+	// WindowMax is the slowest answer to the requests due in each Window
+	// of the run, in order (open model): where in the run it stalled.
+	WindowMax []time.Duration
+}
+
+// Stalls lists the windows whose slowest answer took longer than limit, as
+// "2.3s:196ms" (start of the window into the run: its slowest answer).
+func (s *Stats) Stalls(limit time.Duration) []string {
+	var out []string
+	for i, m := range s.WindowMax {
+		if m > limit {
+			out = append(out, fmt.Sprintf("%.1fs:%.0fms", (time.Duration(i)*s.Window).Seconds(), float64(m)/float64(time.Millisecond)))
+		}
+	}
+	return out
 }
 
 // Throughput is answered requests per second of Elapsed.
@@ -105,6 +122,13 @@ func (s *Stats) Summary() string {
 		s.Errors(), 100*s.ErrorRate(), s.Dropped)
 	if s.Mode == "open" {
 		fmt.Fprintf(&b, "; sent late %d (worst %s)", s.Late, ms(s.MaxLateness))
+		if st := s.Stalls(50 * time.Millisecond); len(st) > 0 {
+			more := ""
+			if len(st) > 12 {
+				st, more = st[:12], fmt.Sprintf(" and %d more", len(st)-12)
+			}
+			fmt.Fprintf(&b, "\n  %s windows with an answer over 50ms (due time into the run: slowest): %s%s", s.Window, strings.Join(st, " "), more)
+		}
 	}
 	b.WriteString("\n  answers:")
 	for _, k := range slices.Sorted(maps.Keys(s.Outcomes)) {
@@ -125,6 +149,7 @@ type worker struct {
 	late        uint64
 	maxLateness time.Duration
 	last        time.Time
+	windowMax   []time.Duration // open model: slowest answer by due window
 }
 
 func newWorker() *worker {
@@ -168,7 +193,18 @@ func merge(s *Stats, start time.Time, ws []*worker) {
 		}
 	}
 	s.Elapsed = last.Sub(start)
+	for _, w := range ws {
+		for i, m := range w.windowMax {
+			if i >= len(s.WindowMax) {
+				s.WindowMax = append(s.WindowMax, make([]time.Duration, i+1-len(s.WindowMax))...)
+			}
+			s.WindowMax[i] = max(s.WindowMax[i], m)
+		}
+	}
 }
+
+// stallWindow is the width of the open model's latency windows.
+const stallWindow = 100 * time.Millisecond
 
 // Open is an open-model run: requests are due at fixed intervals (1/Rate)
 // for Duration, whatever the answers do.
@@ -204,6 +240,8 @@ func (o Open) Run(ctx context.Context, do Doer) *Stats {
 	interval := float64(time.Second) / o.Rate
 	jobs := make(chan job) // unbuffered: a hand-off succeeds only to an idle worker
 	ws := make([]*worker, o.Workers)
+	windows := int(o.Duration/stallWindow) + 1
+	var start time.Time // set before the first job is sent
 	reqCtx, cancel := context.WithTimeout(ctx, o.Duration+o.Grace)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -220,10 +258,16 @@ func (o Open) Run(ctx context.Context, do Doer) *Stats {
 				a := do(reqCtx, j.seq)
 				end := time.Now()
 				w.record(a, end.Sub(j.due), end)
+				if i := int(j.due.Sub(start) / stallWindow); i >= 0 && i < windows {
+					if w.windowMax == nil {
+						w.windowMax = make([]time.Duration, windows)
+					}
+					w.windowMax[i] = max(w.windowMax[i], end.Sub(j.due))
+				}
 			}
 		})
 	}
-	start := time.Now()
+	start = time.Now()
 	var dropped uint64
 	for i := uint64(0); i < total; i++ {
 		due := start.Add(time.Duration(float64(i) * interval))
@@ -241,7 +285,7 @@ func (o Open) Run(ctx context.Context, do Doer) *Stats {
 	}
 	close(jobs)
 	wg.Wait()
-	s := &Stats{Mode: "open", Rate: o.Rate, Workers: o.Workers, Dropped: dropped}
+	s := &Stats{Mode: "open", Rate: o.Rate, Workers: o.Workers, Dropped: dropped, Window: stallWindow}
 	merge(s, start, ws)
 	return s
 }
