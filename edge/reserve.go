@@ -106,6 +106,12 @@ func (rr *reserveRoute) upstream(ctx context.Context, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
 		return errs.New(errs.ServiceUnavailable, "the request timed out")
 	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The client went away: nobody reads this answer, and booking is
+		// not at fault (a retry with the same Idempotency-Key finds the hold
+		// if booking made one).
+		return errs.New(errs.ServiceUnavailable, "the request was cancelled")
+	}
 	rr.failed(ctx, "booking", err)
 	return errs.New(errs.ServiceUnavailable, "booking is unavailable")
 }
