@@ -115,6 +115,7 @@ func (f *fakeBooking) set(fn func(f *fakeBooking)) {
 // env is one catalog process (-target=catalog) on a fresh schema and Redis
 // prefix, with a fake booking engine as its "booking" peer and four users.
 type env struct {
+	dsn      string
 	db       *sql.DB
 	rdb      *redis.Client
 	prefix   string
@@ -129,7 +130,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	dsn, _ := pgtest.NewSchema(t)
-	e := &env{fake: &fakeBooking{fail: map[string]bool{}, avail: map[string][]*bookingv1.ZoneAvailability{}}}
+	e := &env{dsn: dsn, fake: &fakeBooking{fail: map[string]bool{}, avail: map[string][]*bookingv1.ZoneAvailability{}}}
 
 	// The fake booking engine: cleartext HTTP/2 (the mesh client speaks
 	// only that) and HTTP/1.

@@ -480,15 +480,21 @@ func dbErr(err error) error {
 	return err
 }
 
-// PaidBooking is a confirmed booking with its succeeded payment.
+// PaidBooking is a booking of the event with a succeeded payment.
 type PaidBooking struct{ BookingID, PaymentID string }
 
-// PaidBookings lists the event's confirmed bookings that were paid and not
-// refunded yet (what an organizer's cancellation must refund).
+// PaidBookings lists the event's bookings whose payment succeeded and was
+// not refunded yet (what an organizer's cancellation must refund). The
+// payment decides, not the booking's status here: the bookings table learns
+// a confirmation from the persister moments after Redis, and a booking paid
+// but confirmed in Redis only would otherwise keep the buyer's money.
+// Refunding one whose saga has not confirmed it yet is right too: the event
+// is cancelled (the refund releases the hold; the saga's confirm then fails
+// and its compensation finds the payment refunded already).
 func (s *Store) PaidBookings(ctx context.Context, eventID string) ([]PaidBooking, error) {
 	rows, err := s.pool.Query(ctx, `SELECT b.id::text, p.id::text FROM bookings b
 		JOIN payments p ON p.booking_id = b.id AND p.status = 'succeeded'
-		WHERE b.event_id = $1 AND b.status = 'confirmed' ORDER BY b.created_at`, eventID)
+		WHERE b.event_id = $1 ORDER BY b.created_at`, eventID)
 	if err != nil {
 		return nil, err
 	}
