@@ -48,8 +48,30 @@ func Source(name string) string {
 // an event's keys live in one Redis Cluster slot (see lib.lua for the layout).
 func EventPrefix(prefix, eventID string) string { return prefix + "{ev:" + eventID + "}:" }
 
-// PassKey is where the queue service puts user's queue pass for an event and
-// where reserve.lua looks for it.
+// Keys names the keys of one event (lib.lua documents the layout). It is the
+// event's prefix, built once: a script that takes many of an event's keys
+// pays for the prefix one time.
+type Keys string
+
+// EventKeys returns the keys of eventID under prefix.
+func EventKeys(prefix, eventID string) Keys { return Keys(EventPrefix(prefix, eventID)) }
+
+func (k Keys) Prefix() string               { return string(k) }
+func (k Keys) Meta() string                 { return string(k) + "meta" }
+func (k Keys) Zone(zoneID string) string    { return string(k) + "zone:" + zoneID }
+func (k Keys) Hold(bookingID string) string { return string(k) + "hold:" + bookingID }
+func (k Keys) Expiry() string               { return string(k) + "expiry" }
+func (k Keys) Stream() string               { return string(k) + "stream" }
+func (k Keys) User(userID string) string    { return string(k) + "user:" + userID }
+func (k Keys) Idem(userID, key string) string {
+	return string(k) + "idem:" + userID + ":" + key
+}
+
+// Pass is where the queue service puts a user's queue pass for the event
+// and where reserve.lua looks for it.
+func (k Keys) Pass(userID string) string { return string(k) + "pass:" + userID }
+
+// PassKey is Keys.Pass of eventID under prefix.
 func PassKey(prefix, eventID, userID string) string {
-	return EventPrefix(prefix, eventID) + "pass:" + userID
+	return EventKeys(prefix, eventID).Pass(userID)
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/trace"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/bookingrush/rush/lua"
 	"github.com/bookingrush/rush/services/platform/errs"
@@ -38,18 +37,9 @@ func NewEngine(rdb *redis.Client, prefix string, holdTTL, idemTTL time.Duration)
 	}
 }
 
-// Keys of one event; they share the hash tag {ev:<id>} (one cluster slot).
-func (e *Engine) eventPrefix(eventID string) string { return lua.EventPrefix(e.prefix, eventID) }
-func (e *Engine) metaKey(ev string) string          { return e.eventPrefix(ev) + "meta" }
-func (e *Engine) zoneKey(ev, zone string) string    { return e.eventPrefix(ev) + "zone:" + zone }
-func (e *Engine) holdKey(ev, id string) string      { return e.eventPrefix(ev) + "hold:" + id }
-func (e *Engine) expiryKey(ev string) string        { return e.eventPrefix(ev) + "expiry" }
-func (e *Engine) streamKey(ev string) string        { return e.eventPrefix(ev) + "stream" }
-func (e *Engine) userKey(ev, user string) string    { return e.eventPrefix(ev) + "user:" + user }
-func (e *Engine) passKey(ev, user string) string    { return lua.PassKey(e.prefix, ev, user) }
-func (e *Engine) idemKey(ev, user, key string) string {
-	return e.eventPrefix(ev) + "idem:" + user + ":" + key
-}
+// keys names the keys of one event; they share the hash tag {ev:<id>} (one
+// cluster slot).
+func (e *Engine) keys(eventID string) lua.Keys { return lua.EventKeys(e.prefix, eventID) }
 
 // eventsKey is the set of events with loaded inventory (what the sweeper and
 // the relay walk). It lives outside any event's slot.
@@ -88,9 +78,10 @@ var errNotLoaded = errors.New("inventory not loaded")
 // already reserved this booking (then only ID is set).
 func (e *Engine) Reserve(ctx context.Context, in ReserveInput) (h Hold, replay bool, err error) {
 	ev := in.EventID
+	k := e.keys(ev)
 	keys := []string{
-		e.metaKey(ev), e.zoneKey(ev, in.ZoneID), e.userKey(ev, in.UserID), e.idemKey(ev, in.UserID, in.IdempotencyKey),
-		e.holdKey(ev, in.BookingID), e.expiryKey(ev), e.streamKey(ev), e.passKey(ev, in.UserID),
+		k.Meta(), k.Zone(in.ZoneID), k.User(in.UserID), k.Idem(in.UserID, in.IdempotencyKey),
+		k.Hold(in.BookingID), k.Expiry(), k.Stream(), k.Pass(in.UserID),
 	}
 	res, err := e.reserve.Run(ctx, e.hot.For(ctx), keys,
 		in.BookingID, in.UserID, ev, in.ShowID, in.ZoneID, in.Quantity, e.holdTTL.Milliseconds(),
@@ -134,7 +125,7 @@ func (e *Engine) Reserve(ctx context.Context, in ReserveInput) (h Hold, replay b
 // Confirm runs confirm.lua; owner "" confirms on behalf of the system.
 func (e *Engine) Confirm(ctx context.Context, eventID, bookingID, owner string) error {
 	res, err := e.confirm.Run(ctx, e.rdb, e.changeKeys(eventID, bookingID),
-		e.eventPrefix(eventID), bookingID, owner, traceParent(ctx)).StringSlice()
+		e.keys(eventID).Prefix(), bookingID, owner, traceParent(ctx)).StringSlice()
 	if err != nil {
 		return unavailable(err)
 	}
@@ -162,7 +153,7 @@ func (e *Engine) Release(ctx context.Context, eventID, bookingID, owner string, 
 		allow = "1"
 	}
 	res, err := e.release.Run(ctx, e.rdb, e.changeKeys(eventID, bookingID),
-		e.eventPrefix(eventID), bookingID, owner, allow, traceParent(ctx)).StringSlice()
+		e.keys(eventID).Prefix(), bookingID, owner, allow, traceParent(ctx)).StringSlice()
 	if err != nil {
 		return unavailable(err)
 	}
@@ -191,16 +182,17 @@ func traceParent(ctx context.Context) string {
 }
 
 func (e *Engine) changeKeys(eventID, bookingID string) []string {
-	return []string{e.holdKey(eventID, bookingID), e.expiryKey(eventID), e.streamKey(eventID), e.metaKey(eventID)}
+	k := e.keys(eventID)
+	return []string{k.Hold(bookingID), k.Expiry(), k.Stream(), k.Meta()}
 }
 
 // ExpireDue releases the event's holds whose deadline passed, batch at a
 // time, and returns how many it handled.
 func (e *Engine) ExpireDue(ctx context.Context, eventID string, batch int) (int, error) {
+	k := e.keys(eventID)
 	total := 0
 	for {
-		n, err := e.expire.Run(ctx, e.rdb, []string{e.expiryKey(eventID), e.streamKey(eventID), e.metaKey(eventID)},
-			e.eventPrefix(eventID), batch).Int()
+		n, err := e.expire.Run(ctx, e.rdb, []string{k.Expiry(), k.Stream(), k.Meta()}, k.Prefix(), batch).Int()
 		if err != nil {
 			return total, unavailable(err)
 		}
@@ -213,7 +205,7 @@ func (e *Engine) ExpireDue(ctx context.Context, eventID string, batch int) (int,
 
 // Hold reads one booking's record; ok is false when Redis has none.
 func (e *Engine) Hold(ctx context.Context, eventID, bookingID string) (Hold, bool, error) {
-	m, err := e.rdb.HGetAll(ctx, e.holdKey(eventID, bookingID)).Result()
+	m, err := e.rdb.HGetAll(ctx, e.keys(eventID).Hold(bookingID)).Result()
 	if err != nil {
 		return Hold{}, false, unavailable(err)
 	}
@@ -239,7 +231,7 @@ type Counters struct {
 
 // Zone reads a zone's counters; ok is false when they are not loaded.
 func (e *Engine) Zone(ctx context.Context, eventID, zoneID string) (Counters, bool, error) {
-	v, err := e.rdb.HMGet(ctx, e.zoneKey(eventID, zoneID), "total", "available", "held", "sold", "ver").Result()
+	v, err := e.rdb.HMGet(ctx, e.keys(eventID).Zone(zoneID), "total", "available", "held", "sold", "ver").Result()
 	if err != nil {
 		return Counters{}, false, unavailable(err)
 	}
@@ -253,7 +245,7 @@ func (e *Engine) Zone(ctx context.Context, eventID, zoneID string) (Counters, bo
 
 // Loaded reports whether the event's inventory is in Redis.
 func (e *Engine) Loaded(ctx context.Context, eventID string) (bool, error) {
-	n, err := e.rdb.Exists(ctx, e.metaKey(eventID)).Result()
+	n, err := e.rdb.Exists(ctx, e.keys(eventID).Meta()).Result()
 	if err != nil {
 		return false, unavailable(err)
 	}
@@ -281,7 +273,7 @@ func (e *Engine) EventOf(ctx context.Context, bookingID string) (string, bool, e
 	pipe := e.rdb.Pipeline()
 	found := make([]*redis.IntCmd, len(events))
 	for i, ev := range events {
-		found[i] = pipe.Exists(ctx, e.holdKey(ev, bookingID))
+		found[i] = pipe.Exists(ctx, e.keys(ev).Hold(bookingID))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return "", false, unavailable(err)
@@ -324,11 +316,3 @@ const (
 	StatusExpired   = "expired"
 	StatusRefunded  = "refunded"
 )
-
-// tsOrNil is a SQL argument for an optional timestamp.
-func tsOrNil(t *timestamppb.Timestamp) any {
-	if t == nil {
-		return nil
-	}
-	return t.AsTime()
-}

@@ -23,7 +23,8 @@ type LoadResult struct {
 // Load runs load.lua with snap: it writes the whole inventory when the event
 // has none in Redis, and otherwise only refreshes its sale settings.
 func (e *Engine) Load(ctx context.Context, eventID string, snap Snapshot) (LoadResult, error) {
-	p := e.eventPrefix(eventID)
+	k := e.keys(eventID)
+	p := k.Prefix()
 	st := snap.Settings
 	queue := "0"
 	if st.Queue {
@@ -50,7 +51,7 @@ func (e *Engine) Load(ctx context.Context, eventID string, snap Snapshot) (LoadR
 		}
 		args = append(args, h.UserID, h.IdempotencyKey, h.ID, fingerprint(h.ShowID, h.ZoneID, h.Quantity), ttl)
 	}
-	res, err := e.load.Run(ctx, e.rdb, []string{e.metaKey(eventID), e.expiryKey(eventID), e.streamKey(eventID)}, args...).Slice()
+	res, err := e.load.Run(ctx, e.rdb, []string{k.Meta(), k.Expiry(), k.Stream()}, args...).Slice()
 	if err != nil {
 		return LoadResult{}, unavailable(err)
 	}
@@ -73,19 +74,20 @@ func (e *Engine) Load(ctx context.Context, eventID string, snap Snapshot) (LoadR
 // It also drops the derived keys a rebuild writes anew (zones, holds of
 // the expiry set, user counters), so no stale count survives.
 func (e *Engine) Fence(ctx context.Context, eventID string) error {
-	if err := e.rdb.Del(ctx, e.metaKey(eventID)).Err(); err != nil {
+	k := e.keys(eventID)
+	if err := e.rdb.Del(ctx, k.Meta()).Err(); err != nil {
 		return unavailable(err)
 	}
 	var cursor uint64
 	for {
-		keys, next, err := e.rdb.Scan(ctx, cursor, e.eventPrefix(eventID)+"*", 500).Result()
+		keys, next, err := e.rdb.Scan(ctx, cursor, k.Prefix()+"*", 500).Result()
 		if err != nil {
 			return unavailable(err)
 		}
 		var drop []string
-		for _, k := range keys {
-			if k != e.streamKey(eventID) && k != e.metaKey(eventID) && !isRebuildLock(e, eventID, k) {
-				drop = append(drop, k)
+		for _, key := range keys {
+			if key != k.Stream() && key != k.Meta() && !isRebuildLock(e, eventID, key) {
+				drop = append(drop, key)
 			}
 		}
 		if len(drop) > 0 {
@@ -99,7 +101,7 @@ func (e *Engine) Fence(ctx context.Context, eventID string) error {
 	}
 }
 
-func (e *Engine) rebuildLockKey(eventID string) string { return e.eventPrefix(eventID) + "rebuild" }
+func (e *Engine) rebuildLockKey(eventID string) string { return e.keys(eventID).Prefix() + "rebuild" }
 
 func isRebuildLock(e *Engine, eventID, key string) bool { return key == e.rebuildLockKey(eventID) }
 
@@ -121,7 +123,7 @@ func (e *Engine) unlockRebuild(ctx context.Context, eventID, owner string) {
 // StreamBacklog is how many entries of the event's stream were not yet
 // relayed to Kafka (pending or new).
 func (e *Engine) StreamBacklog(ctx context.Context, eventID string) (int64, error) {
-	n, err := e.rdb.XLen(ctx, e.streamKey(eventID)).Result()
+	n, err := e.rdb.XLen(ctx, e.keys(eventID).Stream()).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return 0, unavailable(err)
 	}

@@ -62,7 +62,7 @@ func (e *Engine) ActiveHolds(ctx context.Context) (int64, error) {
 	pipe := e.rdb.Pipeline()
 	cmds := make([]interface{ Val() int64 }, len(events))
 	for i, ev := range events {
-		cmds[i] = pipe.ZCard(ctx, e.expiryKey(ev))
+		cmds[i] = pipe.ZCard(ctx, e.keys(ev).Expiry())
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, err

@@ -40,7 +40,7 @@ func Reconcile(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix,
 		if err := rows.Scan(&id, &total, &avail, &held, &sold, &bHeld, &bSold); err != nil {
 			return nil, err
 		}
-		v, err := rdb.HMGet(ctx, eng.zoneKey(eventID, id), "total", "available", "held", "sold").Result()
+		v, err := rdb.HMGet(ctx, eng.keys(eventID).Zone(id), "total", "available", "held", "sold").Result()
 		if err != nil {
 			return nil, err
 		}

@@ -105,7 +105,7 @@ func (r *Relay) Once(ctx context.Context, claim bool) (int, error) {
 }
 
 func (r *Relay) relayEvent(ctx context.Context, eventID string, claim bool) (int, error) {
-	key := r.eng.streamKey(eventID)
+	key := r.eng.keys(eventID).Stream()
 	rdb := r.eng.rdb
 	var msgs []redis.XMessage
 	if claim {

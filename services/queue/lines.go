@@ -77,7 +77,7 @@ func NewLines(rdb *redis.Client, prefix, bookingPrefix string, passTTL time.Dura
 }
 
 func (l *Lines) key(ev, name string) string { return lua.EventPrefix(l.prefix, ev) + name }
-func (l *Lines) meta(ev string) string      { return lua.EventPrefix(l.booker, ev) + "meta" }
+func (l *Lines) meta(ev string) string      { return lua.EventKeys(l.booker, ev).Meta() }
 func (l *Lines) activeKey() string          { return l.prefix + "active" }
 
 // AdmittedKey is the sorted set of an event's admitted buyers (score =

@@ -43,7 +43,7 @@ func (a *Audit) String() string {
 // zoneKey); booking.Reconcile reads the same key, so a change of layout
 // shows up there as "not loaded in Redis" too.
 func zoneKey(prefix, eventID, zoneID string) string {
-	return lua.EventPrefix(prefix, eventID) + "zone:" + zoneID
+	return lua.EventKeys(prefix, eventID).Zone(zoneID)
 }
 
 // RunAudit checks, per zone of ev: the seats in the holds the bench was
