@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/postgres"
 )
 
 // Store reads the aggregates.
@@ -160,13 +161,4 @@ func (s *Store) TopEvents(ctx context.Context, sc Scope, from, to time.Time, lim
 
 // dbErr turns a Postgres failure into SERVICE_UNAVAILABLE; domain errors
 // pass through.
-func dbErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var de *errs.Error
-	if errors.As(err, &de) {
-		return err
-	}
-	return errs.Unavailable("the analytics store is unreachable; retry", err, "dependency", "postgres")
-}
+func dbErr(err error) error { return postgres.StoreError("the analytics store", err) }

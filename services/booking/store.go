@@ -3,16 +3,14 @@ package booking
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/postgres"
 )
 
 // Store is the booking service's Postgres side: the zone directory, the
@@ -189,16 +187,7 @@ func (s *Store) Snapshot(ctx context.Context, eventID string, keysSince time.Tim
 }
 
 // dbUnavailable wraps a database failure as SERVICE_UNAVAILABLE.
-func dbUnavailable(err error) error {
-	if err == nil {
-		return nil
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && !strings.HasPrefix(pgErr.Code, "08") && !strings.HasPrefix(pgErr.Code, "57") {
-		return fmt.Errorf("postgres: %w", err)
-	}
-	return errs.Unavailable("the booking database is unreachable; retry", err, "dependency", "postgres")
-}
+func dbUnavailable(err error) error { return postgres.ConnectionError("the booking database", err) }
 
 const bookingColumns = `id::text, user_id::text, event_id::text, show_id::text, zone_id::text, quantity,
 	(unit_price * 100)::bigint, status, expires_at, confirmed_at, cancelled_at, created_at, reservation_id, version`

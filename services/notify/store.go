@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/postgres"
 )
 
 // Notification is one row of notifications.
@@ -156,13 +157,4 @@ func (s *Store) BookingOf(ctx context.Context, bookingID string) (eventID, showI
 
 // dbErr turns a Postgres failure into SERVICE_UNAVAILABLE; domain errors
 // pass through.
-func dbErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var de *errs.Error
-	if errors.As(err, &de) {
-		return err
-	}
-	return errs.Unavailable("the notification store is unreachable; retry", err, "dependency", "postgres")
-}
+func dbErr(err error) error { return postgres.StoreError("the notification store", err) }

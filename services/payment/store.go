@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/postgres"
 )
 
 // Payment is a payments row.
@@ -109,16 +110,7 @@ func (s *Store) ShowOf(ctx context.Context, showID string) (time.Time, bool, err
 
 // dbErr turns a Postgres failure into SERVICE_UNAVAILABLE (domain errors
 // pass through).
-func dbErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	var de *errs.Error
-	if errors.As(err, &de) {
-		return err
-	}
-	return errs.Unavailable("the payment store is unreachable; retry", err, "dependency", "postgres")
-}
+func dbErr(err error) error { return postgres.StoreError("the payment store", err) }
 
 // parseCents reads a decimal money string ("99.80") as minor units.
 func parseCents(s string) (int64, error) {

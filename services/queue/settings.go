@@ -3,16 +3,14 @@ package queue
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/postgres"
 )
 
 // Settings is the Postgres side of the queue: the events row holds the
@@ -128,10 +126,4 @@ func (s *Settings) update(ctx context.Context, ev string, enabled bool, rate int
 
 // dbUnavailable wraps a connection failure as SERVICE_UNAVAILABLE; other
 // database errors stay internal.
-func dbUnavailable(err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && !strings.HasPrefix(pgErr.Code, "08") && !strings.HasPrefix(pgErr.Code, "57") {
-		return fmt.Errorf("postgres: %w", err)
-	}
-	return errs.Unavailable("the queue database is unreachable; retry", err, "dependency", "postgres")
-}
+func dbUnavailable(err error) error { return postgres.ConnectionError("the queue database", err) }

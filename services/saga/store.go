@@ -13,6 +13,7 @@ import (
 
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/outbox"
+	"github.com/bookingrush/rush/services/platform/postgres"
 )
 
 // Saga statuses, as stored.
@@ -388,12 +389,8 @@ func (s *Store) DeadLetters(ctx context.Context, page, perPage int) ([]DeadLette
 // dbErr turns a Postgres failure into SERVICE_UNAVAILABLE (domain errors
 // and the lost-claim signal pass through).
 func dbErr(err error) error {
-	if err == nil || errors.Is(err, errLostClaim) {
+	if errors.Is(err, errLostClaim) {
 		return err
 	}
-	var de *errs.Error
-	if errors.As(err, &de) {
-		return err
-	}
-	return errs.Unavailable("the saga store is unreachable; retry", err, "dependency", "postgres")
+	return postgres.StoreError("the saga store", err)
 }

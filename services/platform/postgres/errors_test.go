@@ -1,0 +1,52 @@
+package postgres_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/postgres"
+)
+
+func TestStoreAndConnectionErrors(t *testing.T) {
+	domain := errs.New(errs.NotFound, "booking not found")
+	refused := &pgconn.PgError{Code: "23505"}
+	lost := &pgconn.PgError{Code: "08006"}
+	dial := errors.New("dial tcp: connection refused")
+	code := func(err error) errs.Code {
+		var e *errs.Error
+		if errors.As(err, &e) {
+			return e.Code
+		}
+		return ""
+	}
+	message := func(err error) string {
+		var e *errs.Error
+		if errors.As(err, &e) {
+			return e.Message
+		}
+		return ""
+	}
+	for _, f := range []func(string, error) error{postgres.StoreError, postgres.ConnectionError} {
+		if f("the store", nil) != nil {
+			t.Error("nil is not nil")
+		}
+		if got := f("the store", dial); code(got) != errs.ServiceUnavailable || message(got) != "the store is unreachable; retry" || !errors.Is(got, dial) {
+			t.Errorf("dial error -> %v", got)
+		}
+		if got := f("the store", lost); code(got) != errs.ServiceUnavailable {
+			t.Errorf("lost connection -> %v", got)
+		}
+	}
+	if got := postgres.StoreError("the store", domain); got != domain {
+		t.Errorf("domain error -> %v", got)
+	}
+	if got := postgres.StoreError("the store", refused); code(got) != errs.ServiceUnavailable {
+		t.Errorf("StoreError(23505) -> %v", got)
+	}
+	if got := postgres.ConnectionError("the store", refused); code(got) != "" || !errors.Is(got, refused) {
+		t.Errorf("ConnectionError(23505) -> %v, want an internal error", got)
+	}
+}
