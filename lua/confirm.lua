@@ -11,14 +11,18 @@
 --   {"ALREADY", "confirmed"}        it was confirmed before (confirm is idempotent)
 --   {"NOT_LOADED"}                  the event's inventory is absent or being rebuilt
 --   {"NOT_FOUND"}                   no such hold, or another user's
---   {"GONE", status}                expired, cancelled or refunded before the confirmation;
+--   {"GONE", status, cause}         expired, cancelled or refunded before the confirmation;
 --                                   a hold past its deadline that the sweeper has not
---                                   reached yet is expired here and answers {"GONE","expired"}
+--                                   reached yet is expired here and answers {"GONE","expired"};
+--                                   a hold of a cancelled event is released here and answers
+--                                   {"GONE","cancelled","event_cancelled"}: a cancelled event
+--                                   sells nothing, whenever the money arrives
 
-if redis.call('EXISTS', KEYS[4]) == 0 then
+local event = redis.call('HGET', KEYS[4], 'status')
+if not event then
   return {'NOT_LOADED'}
 end
-local f = redis.call('HMGET', KEYS[1], 'status', 'user', 'exp', 'zone', 'qty')
+local f = redis.call('HMGET', KEYS[1], 'status', 'user', 'exp', 'zone', 'qty', 'cause')
 if not f[1] or (ARGV[3] ~= '' and f[2] ~= ARGV[3]) then
   return {'NOT_FOUND'}
 end
@@ -26,12 +30,16 @@ if f[1] == 'confirmed' then
   return {'ALREADY', 'confirmed'}
 end
 if f[1] ~= 'reserved' then
-  return {'GONE', f[1]}
+  return {'GONE', f[1], f[6] or ''}
 end
 local now = now_ms()
+if event == 'cancelled' then
+  release(ARGV[1], KEYS[1], KEYS[2], KEYS[3], 'cancelled', now, ARGV[4], 'event_cancelled')
+  return {'GONE', 'cancelled', 'event_cancelled'}
+end
 if now >= tonumber(f[3]) then
-  release(ARGV[1], KEYS[1], KEYS[2], KEYS[3], 'expired', now, ARGV[4])
-  return {'GONE', 'expired'}
+  release(ARGV[1], KEYS[1], KEYS[2], KEYS[3], 'expired', now, ARGV[4], 'expired')
+  return {'GONE', 'expired', 'expired'}
 end
 local zone = ARGV[1] .. 'zone:' .. f[4]
 local q = tonumber(f[5])

@@ -6,7 +6,8 @@
 --   P{ev:E}:meta       HASH   status, sale_start, sale_end (ms), max_per_user, queue (0|1), loaded (ms)
 --   P{ev:E}:zone:Z     HASH   total, available, held, sold, price (cents), show, ver
 --   P{ev:E}:hold:B     HASH   one booking: id, user, event, show, zone, qty, unit (cents),
---                             status, exp, created, confirmed, cancelled (ms), idem, ver
+--                             status, exp, created, confirmed, cancelled (ms), idem, ver,
+--                             cause (why it ended: buyer, expired, event_cancelled, system)
 --   P{ev:E}:expiry     ZSET   live hold id -> deadline (ms); the sweeper releases due ones
 --   P{ev:E}:user:U     STRING seats user U holds or bought for the event
 --   P{ev:E}:idem:U:K   STRING "<booking id>|<fingerprint>" of user U's Idempotency-Key K
@@ -32,18 +33,19 @@ end
 -- the field names once per stream node).
 local function emit(stream, hold, zone, kind, at, tp)
   local h = redis.call('HMGET', hold, 'id', 'user', 'event', 'show', 'zone', 'qty', 'unit', 'status',
-    'exp', 'created', 'confirmed', 'cancelled', 'idem', 'ver')
+    'exp', 'created', 'confirmed', 'cancelled', 'idem', 'ver', 'cause')
   local z = redis.call('HMGET', zone, 'total', 'available', 'held', 'sold', 'ver')
   redis.call('XADD', stream, '*', 'kind', kind, 'at', at,
     'id', h[1], 'user', h[2], 'event', h[3], 'show', h[4], 'zone', h[5], 'qty', h[6], 'unit', h[7],
     'status', h[8], 'exp', h[9] or '', 'created', h[10], 'confirmed', h[11] or '', 'cancelled', h[12] or '',
-    'idem', h[13], 'ver', h[14],
+    'idem', h[13], 'ver', h[14], 'cause', h[15] or '',
     'ztotal', z[1], 'zavailable', z[2], 'zheld', z[3], 'zsold', z[4], 'zver', z[5], 'tp', tp or '')
 end
 
 -- release gives a hold's (or a purchase's) seats back to its zone and marks
--- the booking `to` (cancelled, expired or refunded); tp as for emit.
-local function release(prefix, hold, expiry, stream, to, at, tp)
+-- the booking `to` (cancelled, expired or refunded) for `cause` (buyer,
+-- expired, event_cancelled or system); tp as for emit.
+local function release(prefix, hold, expiry, stream, to, at, tp, cause)
   local f = redis.call('HMGET', hold, 'id', 'user', 'zone', 'qty', 'status')
   local q = tonumber(f[4])
   local zone = prefix .. 'zone:' .. f[3]
@@ -59,7 +61,7 @@ local function release(prefix, hold, expiry, stream, to, at, tp)
     redis.call('DEL', user)
   end
   redis.call('ZREM', expiry, f[1])
-  redis.call('HSET', hold, 'status', to, 'cancelled', at)
+  redis.call('HSET', hold, 'status', to, 'cancelled', at, 'cause', cause)
   redis.call('HINCRBY', hold, 'ver', 1)
   emit(stream, hold, zone, to, at, tp)
   redis.call('PEXPIRE', hold, FINISHED_TTL_MS)

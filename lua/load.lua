@@ -7,9 +7,11 @@
 -- ARGV[5] max per user   ARGV[6] queue enabled (0|1)
 -- ARGV[7] number of zones Z, then 8 values per zone:
 --         zone id, show id, total, available, held, sold, price (cents), version
--- then the number of live holds H, then 11 values per hold:
+-- then the number of live bookings H (holds and purchases), then 13 values each:
 --         booking id, user id, event id, show id, zone id, quantity, unit (cents),
---         expires at (ms), created at (ms), idempotency key, version
+--         status (reserved or confirmed), expires at (ms), created at (ms),
+--         confirmed at (ms, 0 for a hold), idempotency key, version
+--         (a purchase gets its record back too, so a later refund can release it)
 -- (versions continue those Postgres holds, so the persister keeps applying
 -- changes in order after a rebuild)
 -- then the number of users U, then 2 values per user: user id, seats held or bought
@@ -52,14 +54,19 @@ i = i + 1 + zones * 8
 
 local holds = tonumber(ARGV[i])
 for h = 0, holds - 1 do
-  local b = i + 1 + h * 11
+  local b = i + 1 + h * 13
   local key = p .. 'hold:' .. ARGV[b]
+  redis.call('DEL', key)
   redis.call('HSET', key, 'id', ARGV[b], 'user', ARGV[b + 1], 'event', ARGV[b + 2], 'show', ARGV[b + 3],
-    'zone', ARGV[b + 4], 'qty', ARGV[b + 5], 'unit', ARGV[b + 6], 'status', 'reserved',
-    'exp', ARGV[b + 7], 'created', ARGV[b + 8], 'idem', ARGV[b + 9], 'ver', ARGV[b + 10])
-  redis.call('ZADD', KEYS[2], ARGV[b + 7], ARGV[b])
+    'zone', ARGV[b + 4], 'qty', ARGV[b + 5], 'unit', ARGV[b + 6], 'status', ARGV[b + 7],
+    'exp', ARGV[b + 8], 'created', ARGV[b + 9], 'idem', ARGV[b + 11], 'ver', ARGV[b + 12])
+  if ARGV[b + 7] == 'confirmed' then
+    redis.call('HSET', key, 'confirmed', ARGV[b + 10])
+  else
+    redis.call('ZADD', KEYS[2], ARGV[b + 8], ARGV[b])
+  end
 end
-i = i + 1 + holds * 11
+i = i + 1 + holds * 13
 
 local users = tonumber(ARGV[i])
 for u = 0, users - 1 do

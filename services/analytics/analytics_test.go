@@ -18,6 +18,7 @@ import (
 	"github.com/bookingrush/rush/services/analytics"
 	"github.com/bookingrush/rush/services/notify"
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/bookingref"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/mail/mailtest"
 	"github.com/bookingrush/rush/services/platform/meshtest"
@@ -201,11 +202,11 @@ func TestPaidAndDeclined(t *testing.T) {
 	pay(decliner, declined.GetId(), "sim_declined")
 
 	m := smtp.WaitFor(t, email(payer), 20*time.Second)
-	if !strings.Contains(m.Text, notify.Reference(paid.GetId())) || !strings.Contains(m.Text, notify.TicketCode([]byte(secret), paid.GetId())) {
+	if !strings.Contains(m.Text, bookingref.Of(paid.GetId())) || !strings.Contains(m.Text, notify.TicketCode([]byte(secret), paid.GetId())) {
 		t.Fatalf("confirmation mail: %q\n%s", m.Subject, m.Text)
 	}
 	x := smtp.WaitFor(t, email(decliner), 20*time.Second)
-	if !strings.Contains(x.Subject, "expired") || !strings.Contains(x.Text, notify.Reference(declined.GetId())) {
+	if !strings.Contains(x.Subject, "expired") || !strings.Contains(x.Text, bookingref.Of(declined.GetId())) {
 		t.Fatalf("expiry mail: %q\n%s", x.Subject, x.Text)
 	}
 

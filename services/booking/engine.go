@@ -55,7 +55,17 @@ type Hold struct {
 	ConfirmedAt, CancelledAt            time.Time
 	IdempotencyKey                      string
 	Version                             int64
+	// Cause is why the booking ended (CauseBuyer...); "" while it lives.
+	Cause string
 }
+
+// Why a booking ended, as Redis and Postgres store it (bookings.cancel_cause).
+const (
+	CauseBuyer          = "buyer"
+	CauseExpired        = "expired"
+	CauseEventCancelled = "event_cancelled"
+	CauseSystem         = "system"
+)
 
 // ReserveInput is one reserve call, already validated and resolved to its event.
 type ReserveInput struct {
@@ -140,20 +150,20 @@ func (e *Engine) Confirm(ctx context.Context, eventID, bookingID, owner string) 
 		if res[1] == StatusExpired {
 			return errs.New(errs.ReservationExpired, "the reservation expired before it was confirmed")
 		}
+		if len(res) > 2 && res[2] == CauseEventCancelled {
+			return errs.New(errs.Conflict, "the event was cancelled; its bookings cannot be confirmed", "status", res[1], "cause", res[2])
+		}
 		return errs.New(errs.Conflict, "the booking was "+res[1]+" before it was confirmed", "status", res[1])
 	}
 	return fmt.Errorf("confirm.lua: unexpected answer %q", res)
 }
 
 // Release runs release.lua: a hold is cancelled at once; a confirmed booking
-// is released (refunded) only when allowConfirmed.
-func (e *Engine) Release(ctx context.Context, eventID, bookingID, owner string, allowConfirmed bool) error {
-	allow := "0"
-	if allowConfirmed {
-		allow = "1"
-	}
+// is released only when confirmedAs names what it becomes (StatusRefunded or
+// StatusCancelled; "" refuses). cause says why (CauseBuyer...).
+func (e *Engine) Release(ctx context.Context, eventID, bookingID, owner, confirmedAs, cause string) error {
 	res, err := e.release.Run(ctx, e.rdb, e.changeKeys(eventID, bookingID),
-		e.keys(eventID).Prefix(), bookingID, owner, allow, traceParent(ctx)).StringSlice()
+		e.keys(eventID).Prefix(), bookingID, owner, confirmedAs, traceParent(ctx), cause).StringSlice()
 	if err != nil {
 		return unavailable(err)
 	}
@@ -189,10 +199,22 @@ func (e *Engine) changeKeys(eventID, bookingID string) []string {
 // ExpireDue releases the event's holds whose deadline passed, batch at a
 // time, and returns how many it handled.
 func (e *Engine) ExpireDue(ctx context.Context, eventID string, batch int) (int, error) {
+	return e.sweep(ctx, eventID, batch, "expire")
+}
+
+// CancelLive releases every live hold of a cancelled event (cause
+// event_cancelled), batch at a time, and returns how many it handled; it
+// does nothing unless the event's loaded status is cancelled.
+func (e *Engine) CancelLive(ctx context.Context, eventID string, batch int) (int, error) {
+	return e.sweep(ctx, eventID, batch, "cancel")
+}
+
+// sweep runs expire.lua in mode until a call handles less than batch.
+func (e *Engine) sweep(ctx context.Context, eventID string, batch int, mode string) (int, error) {
 	k := e.keys(eventID)
 	total := 0
 	for {
-		n, err := e.expire.Run(ctx, e.rdb, []string{k.Expiry(), k.Stream(), k.Meta()}, k.Prefix(), batch).Int()
+		n, err := e.expire.Run(ctx, e.rdb, []string{k.Expiry(), k.Stream(), k.Meta()}, k.Prefix(), batch, mode).Int()
 		if err != nil {
 			return total, unavailable(err)
 		}
@@ -219,7 +241,7 @@ func (e *Engine) Hold(ctx context.Context, eventID, bookingID string) (Hold, boo
 		Quantity: atoi(m["qty"]), UnitCents: unit, Status: m["status"],
 		ExpiresAt: msTime(m["exp"]), CreatedAt: msTime(m["created"]),
 		ConfirmedAt: msTime(m["confirmed"]), CancelledAt: msTime(m["cancelled"]),
-		IdempotencyKey: m["idem"], Version: ver,
+		IdempotencyKey: m["idem"], Version: ver, Cause: m["cause"],
 	}, true, nil
 }
 

@@ -36,8 +36,12 @@ func (e *Engine) Load(ctx context.Context, eventID string, snap Snapshot) (LoadR
 	}
 	args = append(args, len(snap.Holds))
 	for _, h := range snap.Holds {
-		args = append(args, h.ID, h.UserID, eventID, h.ShowID, h.ZoneID, h.Quantity, h.UnitCents,
-			h.ExpiresAt.UnixMilli(), h.CreatedAt.UnixMilli(), h.IdempotencyKey, h.Version)
+		var confirmed int64
+		if !h.ConfirmedAt.IsZero() {
+			confirmed = h.ConfirmedAt.UnixMilli()
+		}
+		args = append(args, h.ID, h.UserID, eventID, h.ShowID, h.ZoneID, h.Quantity, h.UnitCents, h.Status,
+			h.ExpiresAt.UnixMilli(), h.CreatedAt.UnixMilli(), confirmed, h.IdempotencyKey, h.Version)
 	}
 	args = append(args, len(snap.UserSeats))
 	for u, n := range snap.UserSeats {

@@ -40,13 +40,13 @@ func NewPersister(db *pgxpool.Pool, log *zap.Logger) *Persister {
 
 const upsertBooking = `
 INSERT INTO bookings (id, reservation_id, user_id, event_id, show_id, zone_id, quantity, unit_price, total_amount,
-                      status, version, expires_at, confirmed_at, cancelled_at, created_at)
+                      status, version, expires_at, confirmed_at, cancelled_at, created_at, cancel_cause)
 SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::int[], $8::numeric[],
                      $9::numeric[], $10::text[], $11::bigint[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
-                     $15::timestamptz[])
+                     $15::timestamptz[], $16::text[])
 ON CONFLICT (id) DO UPDATE
    SET status = excluded.status, version = excluded.version, expires_at = excluded.expires_at,
-       confirmed_at = excluded.confirmed_at, cancelled_at = excluded.cancelled_at
+       confirmed_at = excluded.confirmed_at, cancelled_at = excluded.cancelled_at, cancel_cause = excluded.cancel_cause
  WHERE bookings.version < excluded.version`
 
 const updateZone = `
@@ -109,30 +109,43 @@ func (p *Persister) Handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 }
 
 func (p *Persister) write(ctx context.Context, tx pgx.Tx, order []string, bookings, zones map[string]*bookingv1.BookingEvent) error {
-	// One statement for the whole batch (arrays, unnest): a row of a
-	// multi-row INSERT costs Postgres far less than a statement each.
-	n := len(order)
-	var (
-		ids, keys, users, events, shows, zoneIDs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		qty                                      = make([]int32, n)
-		unit, total, status                      = make([]string, n), make([]string, n), make([]string, n)
-		versions                                 = make([]int64, n)
-		expires, confirmed, cancelled, created   = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
-	)
+	rows := make([]*bookingv1.Booking, len(order))
+	versions := make([]int64, len(order))
 	for i, id := range order {
-		ev := bookings[id]
-		bk := ev.GetBooking()
-		ids[i], keys[i], users[i], events[i], shows[i], zoneIDs[i] = bk.GetId(), bk.GetIdempotencyKey(), bk.GetUserId(), bk.GetEventId(), bk.GetShowId(), bk.GetZoneId()
-		qty[i], unit[i], total[i], status[i], versions[i] = bk.GetQuantity(), bk.GetUnitPrice(), bk.GetTotalAmount(), statusName(bk.GetStatus()), ev.GetVersion()
-		expires[i], confirmed[i], cancelled[i], created[i] = tstz(bk.GetExpiresAt()), tstz(bk.GetConfirmedAt()), tstz(bk.GetCancelledAt()), tstz(bk.GetCreatedAt())
+		rows[i], versions[i] = bookings[id].GetBooking(), bookings[id].GetVersion()
 	}
 	var b pgx.Batch
-	b.Queue(upsertBooking, ids, keys, users, events, shows, zoneIDs, qty, unit, total, status, versions, expires, confirmed, cancelled, created)
+	queueBookings(&b, rows, versions)
 	for _, ev := range zones {
 		z := ev.GetZone()
 		b.Queue(updateZone, z.GetZoneId(), z.GetAvailable(), z.GetHeld(), z.GetSold(), ev.GetZoneVersion())
 	}
 	return tx.SendBatch(ctx, &b).Close()
+}
+
+// queueBookings queues the upsert of bookings (each at its state version:
+// a row only moves forward) as ONE statement (arrays, unnest): a row of a
+// multi-row INSERT costs Postgres far less than a statement each. The
+// persister writes batches of booking.events with it, and the booking
+// service the confirmations and refunds that must be durable at once.
+func queueBookings(b *pgx.Batch, bookings []*bookingv1.Booking, version []int64) {
+	n := len(bookings)
+	var (
+		ids, keys, users, events, shows, zoneIDs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		qty                                      = make([]int32, n)
+		unit, total, status                      = make([]string, n), make([]string, n), make([]string, n)
+		expires, confirmed, cancelled, created   = make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
+		causes                                   = make([]pgtype.Text, n)
+	)
+	for i, bk := range bookings {
+		ids[i], keys[i], users[i], events[i], shows[i], zoneIDs[i] = bk.GetId(), bk.GetIdempotencyKey(), bk.GetUserId(), bk.GetEventId(), bk.GetShowId(), bk.GetZoneId()
+		qty[i], unit[i], total[i], status[i] = bk.GetQuantity(), bk.GetUnitPrice(), bk.GetTotalAmount(), statusName(bk.GetStatus())
+		expires[i], confirmed[i], cancelled[i], created[i] = tstz(bk.GetExpiresAt()), tstz(bk.GetConfirmedAt()), tstz(bk.GetCancelledAt()), tstz(bk.GetCreatedAt())
+		if c := causeName(bk.GetCancelCause()); c != "" {
+			causes[i] = pgtype.Text{String: c, Valid: true}
+		}
+	}
+	b.Queue(upsertBooking, ids, keys, users, events, shows, zoneIDs, qty, unit, total, status, version, expires, confirmed, cancelled, created, causes)
 }
 
 // tstz is a timestamp column's value; unset is NULL.

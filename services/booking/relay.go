@@ -17,6 +17,7 @@ import (
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/services/platform/background"
+	"github.com/bookingrush/rush/services/platform/bookingref"
 	"github.com/bookingrush/rush/services/platform/kafka"
 )
 
@@ -221,7 +222,7 @@ func decodeEntry(v map[string]any) (*bookingv1.BookingEvent, error) {
 		Booking: &bookingv1.Booking{
 			Id: s("id"), UserId: s("user"), EventId: s("event"), ShowId: s("show"), ZoneId: s("zone"),
 			Quantity: int32(qty), UnitPrice: formatCents(unit), TotalAmount: formatCents(unit * qty), Currency: Currency,
-			Status: status, IdempotencyKey: s("idem"),
+			Status: status, IdempotencyKey: s("idem"), Reference: bookingref.Of(s("id")), CancelCause: causeToProto[s("cause")],
 			ExpiresAt: ts("exp"), ConfirmedAt: ts("confirmed"), CancelledAt: ts("cancelled"), CreatedAt: ts("created"), UpdatedAt: ts("at"),
 		},
 		Version: i64("ver"),
@@ -241,6 +242,23 @@ var statusToProto = map[string]bookingv1.BookingStatus{
 	StatusCancelled: bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED,
 	StatusExpired:   bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED,
 	StatusRefunded:  bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED,
+}
+
+var causeToProto = map[string]bookingv1.CancelCause{
+	CauseBuyer:          bookingv1.CancelCause_CANCEL_CAUSE_BUYER,
+	CauseExpired:        bookingv1.CancelCause_CANCEL_CAUSE_EXPIRED,
+	CauseEventCancelled: bookingv1.CancelCause_CANCEL_CAUSE_EVENT_CANCELLED,
+	CauseSystem:         bookingv1.CancelCause_CANCEL_CAUSE_SYSTEM,
+}
+
+// causeName is the stored name of a cancel cause ("" for none).
+func causeName(c bookingv1.CancelCause) string {
+	for k, v := range causeToProto {
+		if v == c {
+			return k
+		}
+	}
+	return ""
 }
 
 // formatCents writes minor units as a decimal string: 4990 -> "49.90".

@@ -10,7 +10,9 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
 	commonv1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/bookingref"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/server"
 )
 
 // Server implements bookingv1connect.BookingServiceHandler: it translates
@@ -34,10 +36,8 @@ func (s *Server) Reserve(ctx context.Context, req *connect.Request[bookingv1.Res
 	m := req.Msg
 	key := m.GetIdempotencyKey()
 	if key == "" {
-		key = req.Header().Get("Idempotency-Key")
-		if key != "" && !validKey(key) {
-			return nil, errs.Connect(errs.New(errs.Validation, "Idempotency-Key must be 8 to 128 of [A-Za-z0-9_-]",
-				"fields", []any{map[string]any{"field": "idempotency_key", "message": "must match ^[A-Za-z0-9_-]{8,128}$"}}))
+		if key, err = server.IdempotencyKey(req.Header()); err != nil {
+			return nil, errs.Connect(err)
 		}
 	}
 	pass := m.GetQueuePass()
@@ -76,7 +76,9 @@ func (s *Server) CancelBooking(ctx context.Context, req *connect.Request[booking
 	if err != nil {
 		return nil, errs.Connect(err)
 	}
-	h, err := s.svc.Cancel(ctx, p, req.Msg.GetBookingId())
+	h, err := s.svc.Cancel(ctx, p, req.Msg.GetBookingId(), CancelOptions{
+		Cause: causeName(req.Msg.GetCause()), ConfirmedAs: statusName(req.Msg.GetReleaseAs()),
+	})
 	if err != nil {
 		return nil, errs.Connect(err)
 	}
@@ -176,6 +178,7 @@ func toProto(h Hold) *bookingv1.Booking {
 		Id: h.ID, UserId: h.UserID, EventId: h.EventID, ShowId: h.ShowID, ZoneId: h.ZoneID,
 		Quantity: int32(h.Quantity), UnitPrice: formatCents(h.UnitCents), TotalAmount: formatCents(h.UnitCents * int64(h.Quantity)),
 		Currency: Currency, Status: statusToProto[h.Status], IdempotencyKey: h.IdempotencyKey,
+		Reference: bookingref.Of(h.ID), CancelCause: causeToProto[h.Cause],
 	}
 	if !h.ExpiresAt.IsZero() {
 		b.ExpiresAt = timestamppb.New(h.ExpiresAt)
@@ -190,17 +193,4 @@ func toProto(h Hold) *bookingv1.Booking {
 		b.CancelledAt = timestamppb.New(h.CancelledAt)
 	}
 	return b
-}
-
-// validKey checks an Idempotency-Key header as the proto rule checks the field.
-func validKey(k string) bool {
-	if len(k) < 8 || len(k) > 128 {
-		return false
-	}
-	for _, c := range k {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }

@@ -191,7 +191,19 @@ func (s *Service) loadFromPostgres(ctx context.Context, eventID string, loaded b
 	if !loaded && snap.Settings.Status == "draft" {
 		return LoadResult{}, errs.New(errs.Conflict, "a draft event has no inventory to load; publish it first")
 	}
-	return s.eng.Load(ctx, eventID, snap)
+	res, err := s.eng.Load(ctx, eventID, snap)
+	if err != nil || snap.Settings.Status != "cancelled" {
+		return res, err
+	}
+	// A cancelled event sells nothing: from the load above on, no reserve
+	// or confirmation of it succeeds (the scripts read its status), and
+	// its live holds give their seats back now (their buyers are mailed
+	// from booking.events). Loading again repeats it harmlessly.
+	n, err := s.eng.CancelLive(ctx, eventID, 200)
+	if n > 0 {
+		s.log.Info("holds of a cancelled event released", zap.String("event", eventID), zap.Int("holds", n))
+	}
+	return res, err
 }
 
 // LoadInventory loads an event's inventory (first publish), refreshes its
@@ -310,20 +322,60 @@ func (s *Service) Confirm(ctx context.Context, p *authn.Principal, bookingID str
 		}
 		return Hold{}, err
 	}
-	return s.booking(rctx, bookingID, ev)
+	return s.durable(rctx, bookingID, ev)
+}
+
+// durable reads a booking the system just confirmed or released from Redis
+// and records it in Postgres before answering, so the change is final only
+// once it is durable: an inventory rebuilt after Redis lost data starts from
+// Postgres, and must never bring a paid booking back as a hold, nor a
+// refunded one back as sold. (Everything else reaches Postgres through the
+// stream, the relay and the persister; a failure here answers UNAVAILABLE,
+// and the caller's retry finds the change made and records it again.)
+func (s *Service) durable(ctx context.Context, bookingID, eventID string) (Hold, error) {
+	h, err := s.booking(ctx, bookingID, eventID)
+	if err != nil {
+		return Hold{}, err
+	}
+	if err := s.store.Record(ctx, h); err != nil {
+		return Hold{}, err
+	}
+	return h, nil
+}
+
+// CancelOptions are what the system says when it ends a booking; a buyer's
+// cancel ignores them.
+type CancelOptions struct {
+	// Cause is why (CauseSystem when empty).
+	Cause string
+	// ConfirmedAs is what a confirmed booking becomes: StatusRefunded (when
+	// empty) or StatusCancelled (the refund policy returned nothing).
+	ConfirmedAs string
 }
 
 // Cancel releases the caller's hold at once. A buyer's confirmed booking is
-// cancelled through a refund: the payment service refunds per the policy
-// and then calls Cancel again as the system, which releases the seats of a
-// confirmed booking (as refunded). A confirmed booking without a payment
-// (confirmed by the system alone) is not cancelled by its buyer.
-func (s *Service) Cancel(ctx context.Context, p *authn.Principal, bookingID string) (Hold, error) {
+// cancelled through a refund: the payment service decides the refund per
+// the policy and calls Cancel as the system, which releases the seats of the
+// confirmed booking (as refunded, or cancelled when nothing comes back) and
+// records that in Postgres before answering; then the money goes back. A
+// confirmed booking without a payment (confirmed by the system alone) is
+// not cancelled by its buyer.
+func (s *Service) Cancel(ctx context.Context, p *authn.Principal, bookingID string, opts CancelOptions) (Hold, error) {
 	h, ev, err := s.owned(ctx, p, bookingID)
 	if err != nil {
 		return Hold{}, err
 	}
 	system := p.Role == authn.RoleService
+	cause, confirmedAs := CauseBuyer, ""
+	if system {
+		cause, confirmedAs = CauseSystem, StatusRefunded
+		if opts.Cause != "" {
+			cause = opts.Cause
+		}
+		if opts.ConfirmedAs == StatusCancelled {
+			confirmedAs = StatusCancelled
+		}
+	}
 	if h.Status == StatusConfirmed && !system && s.payments != nil {
 		paid, err := s.store.HasSucceededPayment(ctx, bookingID)
 		if err != nil {
@@ -339,13 +391,19 @@ func (s *Service) Cancel(ctx context.Context, p *authn.Principal, bookingID stri
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RedisTimeout)
 	defer cancel()
-	if err := s.eng.Release(rctx, ev, bookingID, "", system); err != nil {
+	if err := s.eng.Release(rctx, ev, bookingID, "", confirmedAs, cause); err != nil {
 		if errors.Is(err, errNotLoaded) {
 			return Hold{}, s.notLoaded(ctx, ev)
 		}
 		return Hold{}, err
 	}
-	out, err := s.booking(rctx, bookingID, ev)
+	var out Hold
+	if system {
+		// The system releases before money goes back: durable first.
+		out, err = s.durable(rctx, bookingID, ev)
+	} else {
+		out, err = s.booking(rctx, bookingID, ev)
+	}
 	if err == nil {
 		s.recordCancel(rctx, h, out)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/postgres"
 )
@@ -90,8 +91,10 @@ type ZoneSnapshot struct {
 
 // Snapshot is what a load writes into Redis.
 type Snapshot struct {
-	Settings  EventSettings
-	Zones     []ZoneSnapshot
+	Settings EventSettings
+	Zones    []ZoneSnapshot
+	// Holds are the live bookings: holds and purchases (a purchase gets its
+	// Redis record back so that a refund can release it later).
 	Holds     []Hold
 	UserSeats map[string]int
 	// Keys are idempotency records of recent reservations (so a retry after
@@ -144,8 +147,7 @@ func (s *Store) Snapshot(ctx context.Context, eventID string, keysSince time.Tim
 		if err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, `SELECT id::text, user_id::text, show_id::text, zone_id::text, quantity,
-				(unit_price * 100)::bigint, status, expires_at, created_at, reservation_id, version
+		rows, err = tx.Query(ctx, `SELECT `+bookingColumns+`
 			FROM bookings WHERE event_id = $1 AND (status IN ('reserved', 'confirmed') OR created_at >= $2)`, eventID, keysSince)
 		if err != nil {
 			return err
@@ -153,21 +155,12 @@ func (s *Store) Snapshot(ctx context.Context, eventID string, keysSince time.Tim
 		defer rows.Close()
 		snap.UserSeats = map[string]int{}
 		for rows.Next() {
-			var h Hold
-			var exp *time.Time
-			if err := rows.Scan(&h.ID, &h.UserID, &h.ShowID, &h.ZoneID, &h.Quantity, &h.UnitCents, &h.Status,
-				&exp, &h.CreatedAt, &h.IdempotencyKey, &h.Version); err != nil {
+			h, err := scanBooking(rows)
+			if err != nil {
 				return err
 			}
-			h.EventID = eventID
-			if exp != nil {
-				h.ExpiresAt = *exp
-			}
-			switch h.Status {
-			case StatusReserved:
+			if h.Status == StatusReserved || h.Status == StatusConfirmed {
 				snap.Holds = append(snap.Holds, h)
-				snap.UserSeats[h.UserID] += h.Quantity
-			case StatusConfirmed:
 				snap.UserSeats[h.UserID] += h.Quantity
 			}
 			if !h.CreatedAt.Before(keysSince) {
@@ -190,13 +183,14 @@ func (s *Store) Snapshot(ctx context.Context, eventID string, keysSince time.Tim
 func dbUnavailable(err error) error { return postgres.ConnectionError("the booking database", err) }
 
 const bookingColumns = `id::text, user_id::text, event_id::text, show_id::text, zone_id::text, quantity,
-	(unit_price * 100)::bigint, status, expires_at, confirmed_at, cancelled_at, created_at, reservation_id, version`
+	(unit_price * 100)::bigint, status, expires_at, confirmed_at, cancelled_at, created_at, reservation_id, version,
+	COALESCE(cancel_cause, '')`
 
 func scanBooking(r pgx.Row) (Hold, error) {
 	var h Hold
 	var exp, conf, canc *time.Time
 	err := r.Scan(&h.ID, &h.UserID, &h.EventID, &h.ShowID, &h.ZoneID, &h.Quantity, &h.UnitCents, &h.Status,
-		&exp, &conf, &canc, &h.CreatedAt, &h.IdempotencyKey, &h.Version)
+		&exp, &conf, &canc, &h.CreatedAt, &h.IdempotencyKey, &h.Version, &h.Cause)
 	for _, p := range []struct {
 		src *time.Time
 		dst *time.Time
@@ -219,6 +213,19 @@ func (s *Store) Booking(ctx context.Context, id string) (Hold, bool, error) {
 		return Hold{}, false, dbUnavailable(err)
 	}
 	return h, true, nil
+}
+
+// Record writes bookings as Redis has them now (a row only moves forward
+// by version), in one statement.
+func (s *Store) Record(ctx context.Context, holds ...Hold) error {
+	rows := make([]*bookingv1.Booking, len(holds))
+	versions := make([]int64, len(holds))
+	for i, h := range holds {
+		rows[i], versions[i] = toProto(h), h.Version
+	}
+	var b pgx.Batch
+	queueBookings(&b, rows, versions)
+	return dbUnavailable(s.db.SendBatch(ctx, &b).Close())
 }
 
 // ListFilter selects a user's bookings.

@@ -16,6 +16,7 @@ import (
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/services/notify"
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/bookingref"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/mail/mailtest"
 	"github.com/bookingrush/rush/services/platform/meshtest"
@@ -50,7 +51,7 @@ func TestBookingMails(t *testing.T) {
 		t.Fatalf("repeated send recorded %v and %v", first, again)
 	}
 	m := e.smtp.WaitFor(t, buyerMail, 20*time.Second)
-	ref, code := notify.Reference(b.GetId()), notify.TicketCode([]byte(ticketSecret), b.GetId())
+	ref, code := bookingref.Of(b.GetId()), notify.TicketCode([]byte(ticketSecret), b.GetId())
 	if !strings.Contains(m.Subject, ref) || !strings.Contains(m.Text, ref) || !strings.Contains(m.Text, code) ||
 		!strings.Contains(m.HTML, code) || !strings.Contains(m.Text, "Rush") || !strings.Contains(m.Text, b.GetTotalAmount()) {
 		t.Fatalf("confirmation lacks reference %s or e-ticket %s: %q\n%s", ref, code, m.Subject, m.Text)
@@ -65,7 +66,7 @@ func TestBookingMails(t *testing.T) {
 		t.Fatalf("cancel: %v", err)
 	}
 	cm := e.smtp.WaitFor(t, cancellerMail, 20*time.Second)
-	if !strings.Contains(cm.Subject, "cancelled") || !strings.Contains(cm.Text, notify.Reference(c.GetId())) || !strings.Contains(cm.Text, "Rush") {
+	if !strings.Contains(cm.Subject, "cancelled") || !strings.Contains(cm.Text, bookingref.Of(c.GetId())) || !strings.Contains(cm.Text, "Rush") {
 		t.Fatalf("cancellation mail: %q\n%s", cm.Subject, cm.Text)
 	}
 
@@ -162,7 +163,7 @@ func TestExpiryMail(t *testing.T) {
 	user := shop.Users[0]
 	b := e.Reserve(t, shop, user, 1)
 	m := e.smtp.WaitFor(t, e.email(t, user), 20*time.Second)
-	if !strings.Contains(m.Subject, "expired") || !strings.Contains(m.Text, notify.Reference(b.GetId())) || !strings.Contains(m.HTML, notify.Reference(b.GetId())) {
+	if !strings.Contains(m.Subject, "expired") || !strings.Contains(m.Text, bookingref.Of(b.GetId())) || !strings.Contains(m.HTML, bookingref.Of(b.GetId())) {
 		t.Fatalf("expiry mail: %q\n%s", m.Subject, m.Text)
 	}
 	if n := e.Republish(t, notify.TopicBookingEvents); n < 2 {

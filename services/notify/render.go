@@ -115,17 +115,6 @@ func render(kind string, data map[string]string) (rendered, error) {
 	return rendered{Subject: subject, Text: strings.TrimLeft(text.String(), "\n"), HTML: html.String()}, nil
 }
 
-// Reference is the short booking reference printed on mails: "BR-" and
-// the first ten hex digits of the booking id, upper case. It names the
-// booking for humans; the id stays the key.
-func Reference(bookingID string) string {
-	hex := strings.ToUpper(strings.ReplaceAll(bookingID, "-", ""))
-	if len(hex) > 10 {
-		hex = hex[:10]
-	}
-	return "BR-" + hex
-}
-
 // TicketCode is the e-ticket code of a booking: the first 60 bits of
 // HMAC-SHA256(key, "e-ticket:v1:"+bookingID) in base32, grouped by four
 // ("ABCD-EFGH-IJKL"). Deterministic, so a gate holding the key can check a

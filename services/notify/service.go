@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/bookingref"
 	"github.com/bookingrush/rush/services/platform/errs"
 )
 
@@ -67,7 +68,7 @@ func (s *Service) Send(ctx context.Context, r Request) (Notification, error) {
 	}
 	if id := data["booking_id"]; id != "" {
 		if data["reference"] == "" {
-			data["reference"] = Reference(id)
+			data["reference"] = bookingref.Of(id)
 		}
 		if r.Kind == "booking_confirmed" {
 			// Computed here, never taken from the caller: the code is ours.

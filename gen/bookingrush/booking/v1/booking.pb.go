@@ -39,7 +39,8 @@ const (
 	BookingStatus_BOOKING_STATUS_RESERVED BookingStatus = 1
 	// BOOKING_STATUS_CONFIRMED is paid; the seats are sold.
 	BookingStatus_BOOKING_STATUS_CONFIRMED BookingStatus = 2
-	// BOOKING_STATUS_CANCELLED was cancelled while held; seats came back.
+	// BOOKING_STATUS_CANCELLED was cancelled while held (seats came back), or
+	// a purchase cancelled under a refund policy that returned nothing.
 	BookingStatus_BOOKING_STATUS_CANCELLED BookingStatus = 3
 	// BOOKING_STATUS_EXPIRED was not paid in time; seats came back.
 	BookingStatus_BOOKING_STATUS_EXPIRED BookingStatus = 4
@@ -94,6 +95,69 @@ func (BookingStatus) EnumDescriptor() ([]byte, []int) {
 	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{0}
 }
 
+// CancelCause says why a booking ended. On the public JSON API it is written
+// "buyer", "expired", "event_cancelled" or "system".
+type CancelCause int32
+
+const (
+	// CANCEL_CAUSE_UNSPECIFIED: the booking has not ended.
+	CancelCause_CANCEL_CAUSE_UNSPECIFIED CancelCause = 0
+	// CANCEL_CAUSE_BUYER: the buyer cancelled it.
+	CancelCause_CANCEL_CAUSE_BUYER CancelCause = 1
+	// CANCEL_CAUSE_EXPIRED: the hold was not paid in time.
+	CancelCause_CANCEL_CAUSE_EXPIRED CancelCause = 2
+	// CANCEL_CAUSE_EVENT_CANCELLED: the organizer cancelled the event.
+	CancelCause_CANCEL_CAUSE_EVENT_CANCELLED CancelCause = 3
+	// CANCEL_CAUSE_SYSTEM: the system gave the money back (a payment that
+	// could not become a confirmed booking).
+	CancelCause_CANCEL_CAUSE_SYSTEM CancelCause = 4
+)
+
+// Enum value maps for CancelCause.
+var (
+	CancelCause_name = map[int32]string{
+		0: "CANCEL_CAUSE_UNSPECIFIED",
+		1: "CANCEL_CAUSE_BUYER",
+		2: "CANCEL_CAUSE_EXPIRED",
+		3: "CANCEL_CAUSE_EVENT_CANCELLED",
+		4: "CANCEL_CAUSE_SYSTEM",
+	}
+	CancelCause_value = map[string]int32{
+		"CANCEL_CAUSE_UNSPECIFIED":     0,
+		"CANCEL_CAUSE_BUYER":           1,
+		"CANCEL_CAUSE_EXPIRED":         2,
+		"CANCEL_CAUSE_EVENT_CANCELLED": 3,
+		"CANCEL_CAUSE_SYSTEM":          4,
+	}
+)
+
+func (x CancelCause) Enum() *CancelCause {
+	p := new(CancelCause)
+	*p = x
+	return p
+}
+
+func (x CancelCause) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CancelCause) Descriptor() protoreflect.EnumDescriptor {
+	return file_bookingrush_booking_v1_booking_proto_enumTypes[1].Descriptor()
+}
+
+func (CancelCause) Type() protoreflect.EnumType {
+	return &file_bookingrush_booking_v1_booking_proto_enumTypes[1]
+}
+
+func (x CancelCause) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CancelCause.Descriptor instead.
+func (CancelCause) EnumDescriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{1}
+}
+
 // Booking is a hold on, or a purchase of, seats of one zone.
 type Booking struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -130,7 +194,12 @@ type Booking struct {
 	// CreatedAt is when the seats were reserved.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// UpdatedAt is when the booking last changed.
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// Reference is the booking's human-friendly reference ("BR-7KQD-M2XH-9TFA"),
+	// the same in e-mails and the web app; unique.
+	Reference string `protobuf:"bytes,17,opt,name=reference,proto3" json:"reference,omitempty"`
+	// CancelCause says why the booking ended (unset while it lives).
+	CancelCause   CancelCause `protobuf:"varint,18,opt,name=cancel_cause,json=cancelCause,proto3,enum=bookingrush.booking.v1.CancelCause" json:"cancel_cause,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -275,6 +344,20 @@ func (x *Booking) GetUpdatedAt() *timestamppb.Timestamp {
 		return x.UpdatedAt
 	}
 	return nil
+}
+
+func (x *Booking) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+func (x *Booking) GetCancelCause() CancelCause {
+	if x != nil {
+		return x.CancelCause
+	}
+	return CancelCause_CANCEL_CAUSE_UNSPECIFIED
 }
 
 // ReserveRequest asks to hold seats.
@@ -522,7 +605,15 @@ type CancelBookingRequest struct {
 	// BookingId is the booking (path parameter).
 	BookingId string `protobuf:"bytes,1,opt,name=booking_id,json=bookingId,proto3" json:"booking_id,omitempty"`
 	// Reason is kept in the audit log.
-	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Cause is why the system ends the booking (system callers only; a
+	// buyer's cancel is always CANCEL_CAUSE_BUYER).
+	Cause CancelCause `protobuf:"varint,3,opt,name=cause,proto3,enum=bookingrush.booking.v1.CancelCause" json:"cause,omitempty"`
+	// ReleaseAs is what a confirmed booking becomes when the system releases
+	// it after a refund decision (system callers only): REFUNDED (the
+	// default: money went back) or CANCELLED (the refund policy returned
+	// nothing).
+	ReleaseAs     BookingStatus `protobuf:"varint,4,opt,name=release_as,json=releaseAs,proto3,enum=bookingrush.booking.v1.BookingStatus" json:"release_as,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -569,6 +660,20 @@ func (x *CancelBookingRequest) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *CancelBookingRequest) GetCause() CancelCause {
+	if x != nil {
+		return x.Cause
+	}
+	return CancelCause_CANCEL_CAUSE_UNSPECIFIED
+}
+
+func (x *CancelBookingRequest) GetReleaseAs() BookingStatus {
+	if x != nil {
+		return x.ReleaseAs
+	}
+	return BookingStatus_BOOKING_STATUS_UNSPECIFIED
 }
 
 // CancelBookingResponse holds the cancelled (or refunded) booking.
@@ -1314,7 +1419,7 @@ var File_bookingrush_booking_v1_booking_proto protoreflect.FileDescriptor
 
 const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\n" +
-	"$bookingrush/booking/v1/booking.proto\x12\x16bookingrush.booking.v1\x1a\"bookingrush/common/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x05\n" +
+	"$bookingrush/booking/v1/booking.proto\x12\x16bookingrush.booking.v1\x1a\"bookingrush/common/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x05\n" +
 	"\aBooking\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x19\n" +
@@ -1336,7 +1441,9 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x8d\x02\n" +
+	"updated_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x1c\n" +
+	"\treference\x18\x11 \x01(\tR\treference\x12F\n" +
+	"\fcancel_cause\x18\x12 \x01(\x0e2#.bookingrush.booking.v1.CancelCauseR\vcancelCause\"\x8d\x02\n" +
 	"\x0eReserveRequest\x12$\n" +
 	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\x12$\n" +
 	"\azone_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06zoneId\x12(\n" +
@@ -1353,11 +1460,14 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\n" +
 	"payment_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\tpaymentId\"S\n" +
 	"\x16ConfirmBookingResponse\x129\n" +
-	"\abooking\x18\x01 \x01(\v2\x1f.bookingrush.booking.v1.BookingR\abooking\"d\n" +
+	"\abooking\x18\x01 \x01(\v2\x1f.bookingrush.booking.v1.BookingR\abooking\"\xfd\x01\n" +
 	"\x14CancelBookingRequest\x12*\n" +
 	"\n" +
 	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\x12 \n" +
-	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"R\n" +
+	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\x12C\n" +
+	"\x05cause\x18\x03 \x01(\x0e2#.bookingrush.booking.v1.CancelCauseB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05cause\x12R\n" +
+	"\n" +
+	"release_as\x18\x04 \x01(\x0e2%.bookingrush.booking.v1.BookingStatusB\f\xbaH\t\x82\x01\x06\x18\x00\x18\x03\x18\x05R\treleaseAs\"R\n" +
 	"\x15CancelBookingResponse\x129\n" +
 	"\abooking\x18\x01 \x01(\v2\x1f.bookingrush.booking.v1.BookingR\abooking\"?\n" +
 	"\x11GetBookingRequest\x12*\n" +
@@ -1409,7 +1519,13 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\x18BOOKING_STATUS_CONFIRMED\x10\x02\x12\x1c\n" +
 	"\x18BOOKING_STATUS_CANCELLED\x10\x03\x12\x1a\n" +
 	"\x16BOOKING_STATUS_EXPIRED\x10\x04\x12\x1b\n" +
-	"\x17BOOKING_STATUS_REFUNDED\x10\x052\x80\t\n" +
+	"\x17BOOKING_STATUS_REFUNDED\x10\x05*\x98\x01\n" +
+	"\vCancelCause\x12\x1c\n" +
+	"\x18CANCEL_CAUSE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12CANCEL_CAUSE_BUYER\x10\x01\x12\x18\n" +
+	"\x14CANCEL_CAUSE_EXPIRED\x10\x02\x12 \n" +
+	"\x1cCANCEL_CAUSE_EVENT_CANCELLED\x10\x03\x12\x17\n" +
+	"\x13CANCEL_CAUSE_SYSTEM\x10\x042\x80\t\n" +
 	"\x0eBookingService\x12\x7f\n" +
 	"\aReserve\x12&.bookingrush.booking.v1.ReserveRequest\x1a'.bookingrush.booking.v1.ReserveResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/api/v1/bookings/reserve\x12\xa1\x01\n" +
 	"\x0eConfirmBooking\x12-.bookingrush.booking.v1.ConfirmBookingRequest\x1a..bookingrush.booking.v1.ConfirmBookingResponse\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/api/v1/bookings/{booking_id}/confirm\x12\x9d\x01\n" +
@@ -1434,73 +1550,77 @@ func file_bookingrush_booking_v1_booking_proto_rawDescGZIP() []byte {
 	return file_bookingrush_booking_v1_booking_proto_rawDescData
 }
 
-var file_bookingrush_booking_v1_booking_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_bookingrush_booking_v1_booking_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(BookingStatus)(0),                  // 0: bookingrush.booking.v1.BookingStatus
-	(*Booking)(nil),                     // 1: bookingrush.booking.v1.Booking
-	(*ReserveRequest)(nil),              // 2: bookingrush.booking.v1.ReserveRequest
-	(*ReserveResponse)(nil),             // 3: bookingrush.booking.v1.ReserveResponse
-	(*ConfirmBookingRequest)(nil),       // 4: bookingrush.booking.v1.ConfirmBookingRequest
-	(*ConfirmBookingResponse)(nil),      // 5: bookingrush.booking.v1.ConfirmBookingResponse
-	(*CancelBookingRequest)(nil),        // 6: bookingrush.booking.v1.CancelBookingRequest
-	(*CancelBookingResponse)(nil),       // 7: bookingrush.booking.v1.CancelBookingResponse
-	(*GetBookingRequest)(nil),           // 8: bookingrush.booking.v1.GetBookingRequest
-	(*GetBookingResponse)(nil),          // 9: bookingrush.booking.v1.GetBookingResponse
-	(*ListBookingsRequest)(nil),         // 10: bookingrush.booking.v1.ListBookingsRequest
-	(*ListBookingsResponse)(nil),        // 11: bookingrush.booking.v1.ListBookingsResponse
-	(*ListPendingBookingsRequest)(nil),  // 12: bookingrush.booking.v1.ListPendingBookingsRequest
-	(*ListPendingBookingsResponse)(nil), // 13: bookingrush.booking.v1.ListPendingBookingsResponse
-	(*LoadInventoryRequest)(nil),        // 14: bookingrush.booking.v1.LoadInventoryRequest
-	(*LoadInventoryResponse)(nil),       // 15: bookingrush.booking.v1.LoadInventoryResponse
-	(*GetAvailabilityRequest)(nil),      // 16: bookingrush.booking.v1.GetAvailabilityRequest
-	(*ZoneAvailability)(nil),            // 17: bookingrush.booking.v1.ZoneAvailability
-	(*GetAvailabilityResponse)(nil),     // 18: bookingrush.booking.v1.GetAvailabilityResponse
-	(*BookingEvent)(nil),                // 19: bookingrush.booking.v1.BookingEvent
-	(*timestamppb.Timestamp)(nil),       // 20: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),                 // 21: bookingrush.common.v1.PageMeta
+	(CancelCause)(0),                    // 1: bookingrush.booking.v1.CancelCause
+	(*Booking)(nil),                     // 2: bookingrush.booking.v1.Booking
+	(*ReserveRequest)(nil),              // 3: bookingrush.booking.v1.ReserveRequest
+	(*ReserveResponse)(nil),             // 4: bookingrush.booking.v1.ReserveResponse
+	(*ConfirmBookingRequest)(nil),       // 5: bookingrush.booking.v1.ConfirmBookingRequest
+	(*ConfirmBookingResponse)(nil),      // 6: bookingrush.booking.v1.ConfirmBookingResponse
+	(*CancelBookingRequest)(nil),        // 7: bookingrush.booking.v1.CancelBookingRequest
+	(*CancelBookingResponse)(nil),       // 8: bookingrush.booking.v1.CancelBookingResponse
+	(*GetBookingRequest)(nil),           // 9: bookingrush.booking.v1.GetBookingRequest
+	(*GetBookingResponse)(nil),          // 10: bookingrush.booking.v1.GetBookingResponse
+	(*ListBookingsRequest)(nil),         // 11: bookingrush.booking.v1.ListBookingsRequest
+	(*ListBookingsResponse)(nil),        // 12: bookingrush.booking.v1.ListBookingsResponse
+	(*ListPendingBookingsRequest)(nil),  // 13: bookingrush.booking.v1.ListPendingBookingsRequest
+	(*ListPendingBookingsResponse)(nil), // 14: bookingrush.booking.v1.ListPendingBookingsResponse
+	(*LoadInventoryRequest)(nil),        // 15: bookingrush.booking.v1.LoadInventoryRequest
+	(*LoadInventoryResponse)(nil),       // 16: bookingrush.booking.v1.LoadInventoryResponse
+	(*GetAvailabilityRequest)(nil),      // 17: bookingrush.booking.v1.GetAvailabilityRequest
+	(*ZoneAvailability)(nil),            // 18: bookingrush.booking.v1.ZoneAvailability
+	(*GetAvailabilityResponse)(nil),     // 19: bookingrush.booking.v1.GetAvailabilityResponse
+	(*BookingEvent)(nil),                // 20: bookingrush.booking.v1.BookingEvent
+	(*timestamppb.Timestamp)(nil),       // 21: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),                 // 22: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.booking.v1.Booking.status:type_name -> bookingrush.booking.v1.BookingStatus
-	20, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
-	20, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
-	20, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
-	20, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
-	20, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
-	1,  // 6: bookingrush.booking.v1.ReserveResponse.booking:type_name -> bookingrush.booking.v1.Booking
-	1,  // 7: bookingrush.booking.v1.ConfirmBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
-	1,  // 8: bookingrush.booking.v1.CancelBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
-	1,  // 9: bookingrush.booking.v1.GetBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
-	0,  // 10: bookingrush.booking.v1.ListBookingsRequest.status:type_name -> bookingrush.booking.v1.BookingStatus
-	1,  // 11: bookingrush.booking.v1.ListBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	21, // 12: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	1,  // 13: bookingrush.booking.v1.ListPendingBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	21, // 14: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	17, // 15: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
-	1,  // 16: bookingrush.booking.v1.BookingEvent.booking:type_name -> bookingrush.booking.v1.Booking
-	17, // 17: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
-	20, // 18: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	2,  // 19: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
-	4,  // 20: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
-	6,  // 21: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
-	8,  // 22: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
-	10, // 23: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
-	12, // 24: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
-	14, // 25: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
-	16, // 26: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
-	3,  // 27: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
-	5,  // 28: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
-	7,  // 29: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
-	9,  // 30: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
-	11, // 31: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
-	13, // 32: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
-	15, // 33: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
-	18, // 34: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
-	27, // [27:35] is the sub-list for method output_type
-	19, // [19:27] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	21, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
+	21, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
+	21, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
+	21, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
+	21, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
+	1,  // 6: bookingrush.booking.v1.Booking.cancel_cause:type_name -> bookingrush.booking.v1.CancelCause
+	2,  // 7: bookingrush.booking.v1.ReserveResponse.booking:type_name -> bookingrush.booking.v1.Booking
+	2,  // 8: bookingrush.booking.v1.ConfirmBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
+	1,  // 9: bookingrush.booking.v1.CancelBookingRequest.cause:type_name -> bookingrush.booking.v1.CancelCause
+	0,  // 10: bookingrush.booking.v1.CancelBookingRequest.release_as:type_name -> bookingrush.booking.v1.BookingStatus
+	2,  // 11: bookingrush.booking.v1.CancelBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
+	2,  // 12: bookingrush.booking.v1.GetBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
+	0,  // 13: bookingrush.booking.v1.ListBookingsRequest.status:type_name -> bookingrush.booking.v1.BookingStatus
+	2,  // 14: bookingrush.booking.v1.ListBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
+	22, // 15: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	2,  // 16: bookingrush.booking.v1.ListPendingBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
+	22, // 17: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	18, // 18: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
+	2,  // 19: bookingrush.booking.v1.BookingEvent.booking:type_name -> bookingrush.booking.v1.Booking
+	18, // 20: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
+	21, // 21: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	3,  // 22: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
+	5,  // 23: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
+	7,  // 24: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
+	9,  // 25: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
+	11, // 26: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
+	13, // 27: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
+	15, // 28: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
+	17, // 29: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
+	4,  // 30: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
+	6,  // 31: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
+	8,  // 32: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
+	10, // 33: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
+	12, // 34: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
+	14, // 35: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
+	16, // 36: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
+	19, // 37: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
+	30, // [30:38] is the sub-list for method output_type
+	22, // [22:30] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_booking_v1_booking_proto_init() }
@@ -1513,7 +1633,7 @@ func file_bookingrush_booking_v1_booking_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_booking_v1_booking_proto_rawDesc), len(file_bookingrush_booking_v1_booking_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
