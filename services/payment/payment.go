@@ -45,6 +45,17 @@ type Config struct {
 	OutboxPoll time.Duration `yaml:"outbox_poll"`
 	// OutboxBatch is the most events relayed at once.
 	OutboxBatch int `yaml:"outbox_batch"`
+	// ReconcileInterval is how often the reconciler looks for payments
+	// left open (see Reconciler).
+	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
+	// ReconcileGrace is how long a succeeded payment may wait for its
+	// booking's confirmation before the reconciler settles it; longer than
+	// a saga's life (saga.timeout).
+	ReconcileGrace time.Duration `yaml:"reconcile_grace"`
+	// StaleAfter is when a pending or processing payment is asked of the
+	// provider (its webhook may be lost); longer than booking.hold-ttl, so
+	// a buyer who is still paying is not cut off.
+	StaleAfter time.Duration `yaml:"stale_after"`
 }
 
 // RegisterFlags registers payment.* flags.
@@ -54,6 +65,9 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.SimDelay, "payment.sim-delay", 3*time.Second, "how long the simulator takes to answer sim_slow")
 	f.DurationVar(&c.OutboxPoll, "payment.outbox-poll", 200*time.Millisecond, "how often the outbox relay looks for unpublished events")
 	f.IntVar(&c.OutboxBatch, "payment.outbox-batch", 100, "most outbox events relayed to Kafka at once")
+	f.DurationVar(&c.ReconcileInterval, "payment.reconcile-interval", 30*time.Second, "how often the reconciler settles payments left open")
+	f.DurationVar(&c.ReconcileGrace, "payment.reconcile-grace", 2*time.Minute, "how long a succeeded payment waits for its confirmation before the reconciler settles it (longer than saga.timeout)")
+	f.DurationVar(&c.StaleAfter, "payment.stale-after", 15*time.Minute, "age at which a pending or processing payment is asked of the provider (longer than booking.hold-ttl)")
 }
 
 // Validate checks the configuration.
@@ -64,6 +78,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SimDelay < 0 || c.OutboxPoll <= 0 || c.OutboxBatch < 1 {
 		errs = append(errs, errors.New("payment.sim-delay must be >= 0, payment.outbox-poll and payment.outbox-batch positive"))
+	}
+	if c.ReconcileInterval <= 0 || c.ReconcileGrace <= 0 || c.StaleAfter <= 0 {
+		errs = append(errs, errors.New("payment.reconcile-interval, payment.reconcile-grace and payment.stale-after must be positive"))
 	}
 	errs = append(errs, server.ValidateAddr("payment.addr", c.Addr))
 	return errors.Join(errs...)
@@ -114,6 +131,10 @@ func Module(cfg Config, st StripeConfig) fx.Option {
 	return fx.Module("payment",
 		fx.Supply(fx.Private, cfg, st),
 		fx.Provide(fx.Private, NewStore, newProvider, newBookingClient, newRelay, NewService, NewServer),
+		fx.Invoke(func(lc fx.Lifecycle, svc *Service, log *zap.Logger) {
+			r := NewReconciler(svc, cfg, log)
+			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
+		}),
 		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, _ *outbox.Relay) {
 			lc.Append(fx.StartHook(func(ctx context.Context) error {
 				specs := make([]kafka.TopicSpec, len(Topics))

@@ -29,3 +29,17 @@ func RefundPercent(cause paymentv1.RefundCause, show, now time.Time, eventCancel
 
 // refundCents is pct of amount, rounded down to the cent.
 func refundCents(amount, pct int64) int64 { return amount * pct / 100 }
+
+// policyStep is where now falls in the buyer's refund policy for a show at
+// show: the share, the rule in words, and when the next step starts (zero
+// when none follows).
+func policyStep(show, now time.Time) (pct int64, rule string, until time.Time) {
+	week, days3 := show.Add(-7*24*time.Hour), show.Add(-3*24*time.Hour)
+	switch pct = RefundPercent(paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED, show, now, false); pct {
+	case 100:
+		return pct, "100% more than 7 days before the show", week
+	case 50:
+		return pct, "50% from 3 to 7 days before the show", days3
+	}
+	return 0, "no refund less than 3 days before the show", time.Time{}
+}

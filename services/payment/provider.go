@@ -66,6 +66,24 @@ type Provider interface {
 	// VerifyWebhook checks the signature header over payload and decodes
 	// the event; a bad signature is ErrBadSignature.
 	VerifyWebhook(payload []byte, sigHeader string) (Event, error)
+	// Lookup asks what became of an intent (a webhook may have been lost):
+	// the reconciler settles stale payments by it, and a replayed
+	// CreatePayment gets its client secret back from it.
+	Lookup(ctx context.Context, providerID string) (IntentState, error)
+	// Cancel stops an intent nobody finished from being paid later. An
+	// intent that succeeded meanwhile is not cancelled (Lookup tells).
+	Cancel(ctx context.Context, providerID string) error
+}
+
+// IntentState is what the provider says of an intent now.
+type IntentState struct {
+	// Outcome is OutcomeSucceeded or OutcomeFailed once decided, and
+	// OutcomeOther while the buyer may still pay.
+	Outcome Outcome
+	// FailureReason says why a failed intent failed.
+	FailureReason string
+	// ClientSecret lets the buyer's browser finish an open intent.
+	ClientSecret string
 }
 
 // ErrBadSignature is a webhook whose signature does not verify.

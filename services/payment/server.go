@@ -12,6 +12,7 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/server"
 )
 
 // Server implements paymentv1connect.PaymentServiceHandler: it translates
@@ -31,11 +32,55 @@ func (s *Server) CreatePayment(ctx context.Context, req *connect.Request[payment
 	if err != nil {
 		return nil, errs.Connect(err)
 	}
-	pay, err := s.svc.Create(ctx, p, req.Msg.GetBookingId(), req.Msg.GetPaymentMethod())
+	key, err := server.IdempotencyKey(req.Header())
 	if err != nil {
 		return nil, errs.Connect(err)
 	}
-	return connect.NewResponse(&paymentv1.CreatePaymentResponse{Payment: toProto(pay)}), nil
+	pay, replayed, err := s.svc.Create(ctx, p, req.Msg.GetBookingId(), req.Msg.GetPaymentMethod(), key)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	res := connect.NewResponse(&paymentv1.CreatePaymentResponse{Payment: toProto(pay)})
+	if replayed {
+		res.Header().Set("Idempotent-Replayed", "true")
+	}
+	return res, nil
+}
+
+// GetRefundQuote tells the caller what cancelling their booking would
+// refund now.
+func (s *Server) GetRefundQuote(ctx context.Context, req *connect.Request[paymentv1.GetRefundQuoteRequest]) (*connect.Response[paymentv1.GetRefundQuoteResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	q, err := s.svc.Quote(ctx, p, req.Msg.GetBookingId())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	out := &paymentv1.GetRefundQuoteResponse{
+		BookingId: q.BookingID, Cancellable: q.Cancellable, Paid: formatCents(q.PaidCents), RefundPercent: int32(q.Percent),
+		RefundAmount: formatCents(q.RefundCents), Currency: q.Currency, Policy: q.Policy,
+	}
+	if !q.ValidUntil.IsZero() {
+		out.ValidUntil = timestamppb.New(q.ValidUntil)
+	}
+	return connect.NewResponse(out), nil
+}
+
+// GetBookingPayment answers a booking's payment to the system.
+func (s *Server) GetBookingPayment(ctx context.Context, req *connect.Request[paymentv1.GetBookingPaymentRequest]) (*connect.Response[paymentv1.GetBookingPaymentResponse], error) {
+	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
+		return nil, errs.Connect(err)
+	}
+	pay, ok, err := s.svc.store.ByBooking(ctx, req.Msg.GetBookingId())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	if !ok {
+		return nil, errs.Connect(errs.New(errs.NotFound, "no payment for this booking"))
+	}
+	return connect.NewResponse(&paymentv1.GetBookingPaymentResponse{Payment: toProto(pay)}), nil
 }
 
 // GetPayment answers one of the caller's payments.

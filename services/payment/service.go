@@ -8,6 +8,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -35,12 +36,17 @@ type Service struct {
 	booking  bookingv1connect.BookingServiceClient
 	relay    *outbox.Relay
 	log      *zap.Logger
+	metrics  *metrics
 	now      func() time.Time
 }
 
 // NewService returns the payment service.
-func NewService(store *Store, provider Provider, booking bookingv1connect.BookingServiceClient, relay *outbox.Relay, log *zap.Logger) *Service {
-	return &Service{store: store, provider: provider, booking: booking, relay: relay, log: log, now: time.Now}
+func NewService(store *Store, provider Provider, booking bookingv1connect.BookingServiceClient, relay *outbox.Relay, log *zap.Logger, reg prometheus.Registerer) (*Service, error) {
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{store: store, provider: provider, booking: booking, relay: relay, log: log, metrics: m, now: time.Now}, nil
 }
 
 // asSystem drops the caller's identity from ctx, so mesh calls made with it
@@ -49,44 +55,74 @@ func asSystem(ctx context.Context) context.Context { return authn.WithPrincipal(
 
 // Create starts paying for the caller's own live hold. The amount is the
 // booking's total as the booking service knows it: nothing the client sends.
-func (s *Service) Create(ctx context.Context, p *authn.Principal, bookingID, method string) (Payment, error) {
+// key is the call's Idempotency-Key ("" for none): a retry with the same key
+// answers the payment the first call created (replayed true), whatever
+// happened to the hold since.
+func (s *Service) Create(ctx context.Context, p *authn.Principal, bookingID, method, key string) (pay Payment, replayed bool, err error) {
+	if key != "" {
+		if prev, ok, err := s.store.ByKey(ctx, p.UserID, key); err != nil || ok {
+			if err != nil {
+				return Payment{}, false, err
+			}
+			pay, err := s.replay(ctx, prev, bookingID, method)
+			return pay, true, err
+		}
+	}
 	// The caller's token travels on: another user's booking is NOT_FOUND
 	// to the booking service already.
 	res, err := s.booking.GetBooking(ctx, connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: bookingID}))
 	if err != nil {
-		return Payment{}, errs.FromConnect(err)
+		return Payment{}, false, errs.FromConnect(err)
 	}
 	b := res.Msg.GetBooking()
 	if b.GetUserId() != p.UserID {
 		// Admins see every booking, but pay only for their own.
-		return Payment{}, errs.New(errs.NotFound, "booking not found")
+		return Payment{}, false, errs.New(errs.NotFound, "booking not found")
 	}
 	switch b.GetStatus() {
 	case bookingv1.BookingStatus_BOOKING_STATUS_RESERVED:
 		if b.GetExpiresAt() != nil && !b.GetExpiresAt().AsTime().After(s.now()) {
-			return Payment{}, errs.New(errs.ReservationExpired, "the reservation expired; reserve again")
+			return Payment{}, false, errs.New(errs.ReservationExpired, "the reservation expired; reserve again")
 		}
 	case bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED:
-		return Payment{}, errs.New(errs.ReservationExpired, "the reservation expired; reserve again")
+		return Payment{}, false, errs.New(errs.ReservationExpired, "the reservation expired; reserve again")
 	default:
-		return Payment{}, errs.New(errs.Conflict, "only a reserved booking can be paid", "status", bookingStatusName(b.GetStatus()))
+		return Payment{}, false, errs.New(errs.Conflict, "only a reserved booking can be paid", "status", bookingStatusName(b.GetStatus()))
+	}
+	// A cancelled event takes no money, even in the moment before its
+	// holds are released (a payment that slips through anyway is refunded:
+	// the booking engine never confirms a booking of a cancelled event).
+	if _, cancelled, err := s.store.ShowOf(ctx, b.GetShowId()); err != nil || cancelled {
+		if err != nil {
+			return Payment{}, false, err
+		}
+		return Payment{}, false, errs.New(errs.Conflict, "the event was cancelled; it takes no payments", "status", "cancelled")
 	}
 	amount, err := parseCents(b.GetTotalAmount())
 	if err != nil || amount <= 0 {
-		return Payment{}, errs.New(errs.Internal, "the booking has no valid amount")
+		return Payment{}, false, errs.New(errs.Internal, "the booking has no valid amount")
 	}
-	pay := Payment{
+	pay = Payment{
 		ID: uuid.NewString(), BookingID: bookingID, UserID: p.UserID, AmountCents: amount,
-		Currency: b.GetCurrency(), Status: StatusPending, Provider: s.provider.Name(), Method: method,
+		Currency: b.GetCurrency(), Status: StatusPending, Provider: s.provider.Name(), Method: method, IdempotencyKey: key,
 	}
 	if pay.Currency == "" {
 		pay.Currency = "USD"
 	}
 	if err := checkMethod(s.provider, method); err != nil {
-		return Payment{}, err
+		return Payment{}, false, err
 	}
 	if err := s.store.Insert(ctx, pay); err != nil {
-		return Payment{}, err
+		if errors.Is(err, errKeyUsed) {
+			// A concurrent call with the same key won: answer its payment.
+			prev, _, err := s.store.ByKey(ctx, p.UserID, key)
+			if err != nil {
+				return Payment{}, false, err
+			}
+			pay, err := s.replay(ctx, prev, bookingID, method)
+			return pay, true, err
+		}
+		return Payment{}, false, err
 	}
 	// The provider call must not be cut by a client that goes away: the
 	// payment row exists and must end up with the provider's answer.
@@ -99,18 +135,33 @@ func (s *Service) Create(ctx context.Context, p *authn.Principal, bookingID, met
 		if ferr := s.store.Fail(pctx, pay.ID, errs.FromConnect(err).Message); ferr != nil {
 			s.log.Warn("payment left pending after a provider error", zap.String("payment", pay.ID), zap.Error(ferr))
 		}
-		return Payment{}, err
+		return Payment{}, false, err
 	}
 	status := StatusProcessing
 	if method == "card" {
 		status = StatusPending // the buyer's browser confirms with the client secret
 	}
 	if err := s.store.SetIntent(pctx, pay.ID, ref, status); err != nil {
-		return Payment{}, err
+		return Payment{}, false, err
 	}
 	out, err := s.store.Get(pctx, pay.ID)
 	out.ClientSecret = secret
-	return out, err
+	return out, false, err
+}
+
+// replay answers a CreatePayment retried with the key of payment prev: the
+// same payment, or CONFLICT when the key came with another request. An open
+// payment's client secret (never stored) is asked from the provider again.
+func (s *Service) replay(ctx context.Context, prev Payment, bookingID, method string) (Payment, error) {
+	if prev.BookingID != bookingID || prev.Method != method {
+		return Payment{}, errs.New(errs.Conflict, "this Idempotency-Key was used for a different request", "payment_id", prev.ID)
+	}
+	if (prev.Status == StatusPending || prev.Status == StatusProcessing) && prev.ProviderRef != "" {
+		if st, err := s.provider.Lookup(ctx, prev.ProviderRef); err == nil {
+			prev.ClientSecret = st.ClientSecret
+		}
+	}
+	return prev, nil
 }
 
 // checkMethod rejects a method the configured provider does not take.
@@ -147,24 +198,70 @@ func (s *Service) RefundPayment(ctx context.Context, p *authn.Principal, id, rea
 	return out, err
 }
 
-// RefundBooking refunds the booking's payment once (the share the cause
-// and the policy decide) and then gives the booking's seats back through
-// the booking service. The refund row and its payment.refunded event are
-// one transaction; the seat release follows, and a retry after a failed
-// release only retries the release (the booking engine releases seats at
-// most once).
+// RefundBooking refunds the booking's payment once, in three steps that a
+// retry (or the reconciler) resumes where an interruption left them:
+//
+//  1. decide: the share (100%, or the policy's for a buyer cancelling a
+//     confirmed booking) is recorded with the payment, once;
+//  2. release: the booking engine releases the seats (a confirmed booking
+//     becomes refunded, or cancelled when the share is 0%) and records that
+//     in Postgres, so the booking can never be confirmed any more;
+//  3. refund: the provider gives the share back, recorded with its
+//     payment.refunded event in one transaction.
+//
+// The money moves last: a refunded payment never leaves a confirmed booking
+// behind, even when a confirmation was in flight while the refund started.
 func (s *Service) RefundBooking(ctx context.Context, bookingID, paymentID string, cause paymentv1.RefundCause, reason string) (Payment, int64, error) {
-	sys := asSystem(ctx)
+	ctx = context.WithoutCancel(ctx) // a refund, once decided, must finish
+	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	defer cancel()
+	pay, err := s.decideRefund(ctx, bookingID, paymentID, cause, reason)
+	if err != nil || !pay.RefundedAt.IsZero() {
+		return pay, pay.RefundedCents, err
+	}
+	releaseAs := bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED
+	if pay.RefundPercent == 0 {
+		releaseAs = bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED
+	}
+	_, err = s.booking.CancelBooking(asSystem(ctx), connect.NewRequest(&bookingv1.CancelBookingRequest{
+		BookingId: pay.BookingID, Reason: pay.RefundReason, Cause: bookingCause[pay.RefundCause], ReleaseAs: releaseAs,
+	}))
+	if err != nil && errs.FromConnect(err).Code != errs.NotFound {
+		// NOT_FOUND: the booking engine never had it (or lost an unpaid
+		// hold with Redis): nothing to release, nothing can confirm it.
+		e := errs.FromConnect(err)
+		return Payment{}, 0, errs.New(e.Code, "the refund is decided but the seats could not be released yet ("+e.Message+"); it finishes by itself, or retry")
+	}
+	return s.executeRefund(ctx, pay.ID)
+}
+
+// refundCause reads a stored refund cause.
+func refundCause(stored string) paymentv1.RefundCause {
+	return paymentv1.RefundCause(paymentv1.RefundCause_value[stored])
+}
+
+// bookingCause is why a booking ends when its payment is refunded.
+var bookingCause = map[string]bookingv1.CancelCause{
+	paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED.String():     bookingv1.CancelCause_CANCEL_CAUSE_BUYER,
+	paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED.String(): bookingv1.CancelCause_CANCEL_CAUSE_EVENT_CANCELLED,
+	paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED.String():       bookingv1.CancelCause_CANCEL_CAUSE_SYSTEM,
+}
+
+// decideRefund records the refund of the booking's payment (paymentID, or
+// the booking's payment that did not fail) unless one was decided already,
+// and answers the payment with its decision. Only the policy's own case (a
+// buyer cancelling a booking that is confirmed) asks the booking engine;
+// every other cause refunds in full.
+func (s *Service) decideRefund(ctx context.Context, bookingID, paymentID string, cause paymentv1.RefundCause, reason string) (Payment, error) {
 	var b *bookingv1.Booking
-	res, err := s.booking.GetBooking(sys, connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: bookingID}))
-	switch {
-	case err == nil:
-		b = res.Msg.GetBooking()
-	case errs.FromConnect(err).Code == errs.NotFound:
-		// Unknown to the booking engine: nothing to release, and nothing
-		// was confirmed, so the whole amount comes back.
-	default:
-		return Payment{}, 0, errs.FromConnect(err)
+	if cause == paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED {
+		res, err := s.booking.GetBooking(asSystem(ctx), connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: bookingID}))
+		switch {
+		case err == nil:
+			b = res.Msg.GetBooking()
+		case errs.FromConnect(err).Code != errs.NotFound:
+			return Payment{}, errs.FromConnect(err)
+		}
 	}
 	pct := int64(100)
 	if b != nil && b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED {
@@ -172,37 +269,33 @@ func (s *Service) RefundBooking(ctx context.Context, bookingID, paymentID string
 		// never confirmed is always returned in full.
 		show, cancelled, err := s.store.ShowOf(ctx, b.GetShowId())
 		if err != nil {
-			return Payment{}, 0, err
+			return Payment{}, err
 		}
 		pct = RefundPercent(cause, show, s.now(), cancelled)
 	}
-	pay, refunded, err := s.recordRefund(ctx, bookingID, paymentID, pct, cause, reason)
-	if err != nil {
-		return Payment{}, 0, err
-	}
-	if b != nil && (b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED || b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_RESERVED) {
-		_, err := s.booking.CancelBooking(sys, connect.NewRequest(&bookingv1.CancelBookingRequest{BookingId: bookingID, Reason: reason}))
-		if err != nil {
-			e := errs.FromConnect(err)
-			return Payment{}, 0, errs.New(e.Code, "the refund is recorded but the seats were not released: "+e.Message+"; retry")
+	var pay Payment
+	err := s.store.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if pay, err = lockPayment(ctx, tx, bookingID, paymentID); err != nil {
+			return err
 		}
-	}
-	return pay, refunded, nil
+		if !pay.RefundedAt.IsZero() || !pay.RefundRequestedAt.IsZero() {
+			return nil // decided before: that decision stands
+		}
+		if pay.Status != StatusSucceeded {
+			return errs.New(errs.Conflict, "only a succeeded payment can be refunded", "status", pay.Status)
+		}
+		pay, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments SET refund_percent = $2, refund_cause = $3,
+				refund_reason = NULLIF($4, ''), refund_requested_at = now()
+			WHERE id = $1 RETURNING `+paymentColumns, pay.ID, pct, cause.String(), reason))
+		return dbErr(err)
+	})
+	return pay, err
 }
 
-// recordRefund refunds pct of the payment with the provider and records it
-// with its outbox event, holding the payment's row lock throughout so two
-// refunds of one payment cannot both happen. An already refunded payment
-// is returned as it is.
-func (s *Service) recordRefund(ctx context.Context, bookingID, paymentID string, pct int64, cause paymentv1.RefundCause, reason string) (Payment, int64, error) {
-	ctx = context.WithoutCancel(ctx) // a refund, once at the provider, must be recorded
-	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
-	defer cancel()
-	tx, err := s.store.db.Begin(ctx)
-	if err != nil {
-		return Payment{}, 0, dbErr(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
+// lockPayment locks the payment (paymentID, or the booking's payment that
+// did not fail) for the transaction.
+func lockPayment(ctx context.Context, tx pgx.Tx, bookingID, paymentID string) (Payment, error) {
 	q := `SELECT ` + paymentColumns + ` FROM payments WHERE booking_id = $1 AND status <> 'failed' FOR UPDATE`
 	args := []any{bookingID}
 	if paymentID != "" {
@@ -211,53 +304,65 @@ func (s *Service) recordRefund(ctx context.Context, bookingID, paymentID string,
 	}
 	pay, err := scanPayment(tx.QueryRow(ctx, q, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Payment{}, 0, errs.New(errs.NotFound, "no payment for this booking")
+		return Payment{}, errs.New(errs.NotFound, "no payment for this booking")
 	}
-	if err != nil {
-		return Payment{}, 0, dbErr(err)
-	}
-	if !pay.RefundedAt.IsZero() {
-		return pay, pay.RefundedCents, nil
-	}
-	if pay.Status != StatusSucceeded {
-		return Payment{}, 0, errs.New(errs.Conflict, "only a succeeded payment can be refunded", "status", pay.Status)
-	}
-	amount := refundCents(pay.AmountCents, pct)
-	var ref string
-	if amount > 0 {
-		if ref, err = s.provider.Refund(ctx, pay.ProviderRef, amount); err != nil {
-			return Payment{}, 0, err
+	return pay, dbErr(err)
+}
+
+// executeRefund gives the decided share of a payment back with the provider
+// and records it with its outbox event, holding the payment's row lock
+// throughout so two refunds of one payment cannot both happen. An already
+// refunded payment is answered as it is.
+func (s *Service) executeRefund(ctx context.Context, paymentID string) (Payment, int64, error) {
+	var pay Payment
+	var amount int64
+	refunded := false
+	err := s.store.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if pay, err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 FOR UPDATE`, paymentID)); err != nil {
+			return dbErr(err)
 		}
-	}
-	before, status := pay, pay.Status
-	switch {
-	case amount == pay.AmountCents:
-		status = StatusRefunded
-	case amount > 0:
-		status = StatusPartiallyRefunded
-	}
-	pay, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments SET refunded_amount = $2::numeric / 100, status = $3, refunded_at = now(),
-		refund_reference = NULLIF($4, ''), refund_reason = NULLIF($5, '') WHERE id = $1 RETURNING `+paymentColumns,
-		pay.ID, amount, status, ref, reason))
+		if amount = pay.RefundedCents; !pay.RefundedAt.IsZero() {
+			return nil
+		}
+		refunded = true
+		amount = refundCents(pay.AmountCents, pay.RefundPercent)
+		var ref string
+		if amount > 0 {
+			if ref, err = s.provider.Refund(ctx, pay.ProviderRef, amount); err != nil {
+				return err
+			}
+		}
+		before, status := pay, pay.Status
+		switch {
+		case amount == pay.AmountCents:
+			status = StatusRefunded
+		case amount > 0:
+			status = StatusPartiallyRefunded
+		}
+		pay, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments SET refunded_amount = $2::numeric / 100, status = $3, refunded_at = now(),
+			refund_reference = NULLIF($4, '') WHERE id = $1 RETURNING `+paymentColumns, pay.ID, amount, status, ref))
+		if err != nil {
+			return dbErr(err)
+		}
+		if err := audit.Record(ctx, tx, audit.Entry{Action: "payment.refund", EntityType: "payment", EntityID: pay.ID,
+			Old: map[string]any{"status": before.Status, "refunded_amount": formatCents(before.RefundedCents)},
+			New: map[string]any{"status": pay.Status, "refunded_amount": formatCents(amount), "booking_id": pay.BookingID,
+				"refund_percent": pay.RefundPercent, "cause": pay.RefundCause, "reason": pay.RefundReason},
+		}); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, TopicRefunded, pay, &paymentv1.PaymentEvent{
+			RefundAmount: formatCents(amount), RefundCause: refundCause(pay.RefundCause), RefundReason: pay.RefundReason,
+		})
+	})
 	if err != nil {
-		return Payment{}, 0, dbErr(err)
-	}
-	if err := audit.Record(ctx, tx, audit.Entry{Action: "payment.refund", EntityType: "payment", EntityID: pay.ID,
-		Old: map[string]any{"status": before.Status, "refunded_amount": formatCents(before.RefundedCents)},
-		New: map[string]any{"status": pay.Status, "refunded_amount": formatCents(amount), "booking_id": bookingID,
-			"refund_percent": pct, "cause": cause.String(), "reason": reason},
-	}); err != nil {
 		return Payment{}, 0, err
 	}
-	if err := s.emit(ctx, tx, TopicRefunded, pay, &paymentv1.PaymentEvent{
-		RefundAmount: formatCents(amount), RefundCause: cause, RefundReason: reason,
-	}); err != nil {
-		return Payment{}, 0, err
+	if refunded {
+		s.metrics.refunds.WithLabelValues(refundCauseLabel(refundCause(pay.RefundCause))).Inc()
+		s.relay.Kick()
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return Payment{}, 0, dbErr(err)
-	}
-	s.relay.Kick()
 	return pay, amount, nil
 }
 
@@ -304,22 +409,33 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 	if tag.RowsAffected() == 0 {
 		return WebhookResult{EventID: ev.ID, Duplicate: true}, nil
 	}
+	decided := ""
 	if ev.Outcome != OutcomeOther {
-		if err := s.applyOutcome(ctx, tx, ev); err != nil {
+		if decided, err = s.applyOutcome(ctx, tx, ev); err != nil {
 			return WebhookResult{}, err
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return WebhookResult{}, dbErr(err)
 	}
-	s.relay.Kick()
+	s.decided(decided)
 	return WebhookResult{EventID: ev.ID}, nil
 }
 
+// decided counts a payment that applyOutcome decided (status "" for none)
+// and relays its event at once.
+func (s *Service) decided(status string) {
+	if status != "" {
+		s.metrics.outcomes.WithLabelValues(status).Inc()
+	}
+	s.relay.Kick()
+}
+
 // applyOutcome moves a pending or processing payment to succeeded or
-// failed and emits payment.success or payment.failed; a payment already
-// decided keeps its state (events may arrive late or out of order).
-func (s *Service) applyOutcome(ctx context.Context, tx pgx.Tx, ev Event) error {
+// failed and emits payment.success or payment.failed, answering the new
+// status; a payment already decided keeps its state (events may arrive late
+// or out of order) and answers "".
+func (s *Service) applyOutcome(ctx context.Context, tx pgx.Tx, ev Event) (string, error) {
 	var (
 		pay Payment
 		err error
@@ -331,17 +447,17 @@ func (s *Service) applyOutcome(ctx context.Context, tx pgx.Tx, ev Event) error {
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		s.log.Warn("webhook for an unknown payment acknowledged", zap.String("event", ev.ID), zap.String("intent", ev.ProviderPaymentID))
-		return nil
+		return "", nil
 	}
 	if err != nil {
-		return dbErr(err)
+		return "", dbErr(err)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE payment_webhook_events SET payment_id = $3, processed_at = now()
 		WHERE provider = $1 AND provider_event_id = $2`, s.provider.Name(), ev.ID, pay.ID); err != nil {
-		return dbErr(err)
+		return "", dbErr(err)
 	}
 	if pay.Status != StatusPending && pay.Status != StatusProcessing {
-		return nil
+		return "", nil
 	}
 	topic := TopicSuccess
 	if ev.Outcome == OutcomeSucceeded {
@@ -353,7 +469,7 @@ func (s *Service) applyOutcome(ctx context.Context, tx pgx.Tx, ev Event) error {
 			provider_payment_id = COALESCE(provider_payment_id, $2) WHERE id = $1 RETURNING `+paymentColumns, pay.ID, ev.ProviderPaymentID, ev.FailureReason))
 	}
 	if err != nil {
-		return dbErr(err)
+		return "", dbErr(err)
 	}
-	return s.emit(ctx, tx, topic, pay, &paymentv1.PaymentEvent{})
+	return pay.Status, s.emit(ctx, tx, topic, pay, &paymentv1.PaymentEvent{})
 }

@@ -76,7 +76,9 @@ func (s *Simulator) CreateIntent(_ context.Context, in Intent) (string, string, 
 		return "", "", errs.New(errs.Validation, "the payment simulator takes payment_method sim_ok, sim_declined or sim_slow",
 			"fields", []any{map[string]any{"field": "payment_method", "message": "one of sim_ok, sim_declined, sim_slow"}})
 	}
-	id := "simpi_" + strings.ReplaceAll(uuid.NewString(), "-", "")
+	// The method is part of the id, so Lookup tells the outcome after a
+	// restart, as Stripe would.
+	id := "simpi_" + strings.TrimPrefix(in.Method, "sim_") + "_" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	payload := simEvent(id, outcome, in)
 	s.wg.Go(func() { s.send(id, payload, delay) })
 	return id, id + "_secret_sim", nil
@@ -117,6 +119,22 @@ func (s *Simulator) send(intentID string, payload []byte, delay time.Duration) {
 func (s *Simulator) Refund(_ context.Context, providerID string, _ int64) (string, error) {
 	return "simre_" + strings.TrimPrefix(providerID, "simpi_"), nil
 }
+
+// Lookup answers the outcome the intent's method stands for: sim_ok and
+// sim_slow succeed, sim_declined fails.
+func (s *Simulator) Lookup(_ context.Context, providerID string) (IntentState, error) {
+	method, _, _ := strings.Cut(strings.TrimPrefix(providerID, "simpi_"), "_")
+	switch method {
+	case "ok", "slow":
+		return IntentState{Outcome: OutcomeSucceeded}, nil
+	case "declined":
+		return IntentState{Outcome: OutcomeFailed, FailureReason: "Your card was declined."}, nil
+	}
+	return IntentState{}, errs.New(errs.NotFound, "the simulator has no intent "+providerID)
+}
+
+// Cancel has nothing to stop: a simulated intent is decided when created.
+func (s *Simulator) Cancel(context.Context, string) error { return nil }
 
 // VerifyWebhook checks the signature exactly as the Stripe provider does.
 func (s *Simulator) VerifyWebhook(payload []byte, sigHeader string) (Event, error) {

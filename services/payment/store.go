@@ -25,6 +25,17 @@ type Payment struct {
 	FailedReason               string
 	RefundedAt                 time.Time
 	CreatedAt, UpdatedAt       time.Time
+	// IdempotencyKey is the Idempotency-Key of the CreatePayment call.
+	IdempotencyKey string
+	// RefundPercent is the refund decided (-1 while none is), for
+	// RefundCause; RefundRequestedAt is when it was decided.
+	RefundPercent     int64
+	RefundCause       string
+	RefundReason      string
+	RefundRequestedAt time.Time
+	// SucceededAt is when the money arrived; SettledAt when its booking was
+	// seen confirmed (by the reconciler).
+	SucceededAt, SettledAt time.Time
 	// ClientSecret is never stored: only CreatePayment returns it.
 	ClientSecret string
 }
@@ -47,25 +58,42 @@ func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
 
 const paymentColumns = `id::text, booking_id::text, user_id::text, (amount * 100)::bigint, (refunded_amount * 100)::bigint,
 	currency, status, provider, COALESCE(payment_method, ''), COALESCE(provider_payment_id, ''), COALESCE(failed_reason, ''),
-	COALESCE(refunded_at, 'epoch'), created_at, updated_at`
+	COALESCE(refunded_at, 'epoch'), created_at, updated_at, COALESCE(idempotency_key, ''), COALESCE(refund_percent, -1),
+	COALESCE(refund_cause, ''), COALESCE(refund_reason, ''), COALESCE(refund_requested_at, 'epoch'),
+	COALESCE(succeeded_at, 'epoch'), COALESCE(settled_at, 'epoch')`
 
 func scanPayment(row pgx.Row) (Payment, error) {
 	var p Payment
 	err := row.Scan(&p.ID, &p.BookingID, &p.UserID, &p.AmountCents, &p.RefundedCents, &p.Currency, &p.Status, &p.Provider,
-		&p.Method, &p.ProviderRef, &p.FailedReason, &p.RefundedAt, &p.CreatedAt, &p.UpdatedAt)
-	if p.RefundedAt.Unix() == 0 {
-		p.RefundedAt = time.Time{}
+		&p.Method, &p.ProviderRef, &p.FailedReason, &p.RefundedAt, &p.CreatedAt, &p.UpdatedAt, &p.IdempotencyKey,
+		&p.RefundPercent, &p.RefundCause, &p.RefundReason, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt)
+	for _, t := range []*time.Time{&p.RefundedAt, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt} {
+		if t.Unix() == 0 {
+			*t = time.Time{}
+		}
 	}
 	return p, err
 }
 
+// errKeyUsed is an Insert whose Idempotency-Key the payer used before (a
+// concurrent retry won the race): the caller answers that payment.
+var errKeyUsed = errors.New("idempotency key used")
+
 // Insert records a new pending payment. A booking with a payment that did
-// not fail answers CONFLICT naming it (one charge per booking).
+// not fail answers CONFLICT naming it (one charge per booking); a key the
+// payer used already is errKeyUsed.
 func (s *Store) Insert(ctx context.Context, p Payment) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO payments (id, booking_id, user_id, amount, currency, status, provider, payment_method)
-		VALUES ($1, $2, $3, $4::numeric / 100, $5, 'pending', $6, $7)`,
-		p.ID, p.BookingID, p.UserID, p.AmountCents, p.Currency, p.Provider, p.Method)
+	_, err := s.db.Exec(ctx, `INSERT INTO payments (id, booking_id, user_id, amount, currency, status, provider, payment_method, idempotency_key)
+		VALUES ($1, $2, $3, $4::numeric / 100, $5, 'pending', $6, $7, NULLIF($8, ''))`,
+		p.ID, p.BookingID, p.UserID, p.AmountCents, p.Currency, p.Provider, p.Method, p.IdempotencyKey)
 	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" && p.IdempotencyKey != "" {
+		// Whichever unique index refused the row first, a payment made
+		// with this key by a concurrent retry is the answer.
+		if _, ok, kerr := s.ByKey(ctx, p.UserID, p.IdempotencyKey); kerr == nil && ok {
+			return errKeyUsed
+		}
+	}
 	if errors.As(err, &pe) && pe.Code == "23505" {
 		var id, status string
 		_ = s.db.QueryRow(ctx, `SELECT id::text, status FROM payments WHERE booking_id = $1 AND status <> 'failed'`, p.BookingID).Scan(&id, &status)
@@ -88,6 +116,29 @@ func (s *Store) Fail(ctx context.Context, id, reason string) error {
 	return dbErr(err)
 }
 
+// ByKey finds the payment the payer created with an Idempotency-Key.
+func (s *Store) ByKey(ctx context.Context, userID, key string) (Payment, bool, error) {
+	return s.one(ctx, `SELECT `+paymentColumns+` FROM payments WHERE user_id = $1 AND idempotency_key = $2`, userID, key)
+}
+
+// ByBooking finds a booking's payment: the one that did not fail, else the
+// latest failed one.
+func (s *Store) ByBooking(ctx context.Context, bookingID string) (Payment, bool, error) {
+	return s.one(ctx, `SELECT `+paymentColumns+` FROM payments WHERE booking_id = $1
+		ORDER BY status = 'failed', created_at DESC LIMIT 1`, bookingID)
+}
+
+func (s *Store) one(ctx context.Context, q string, args ...any) (Payment, bool, error) {
+	p, err := scanPayment(s.db.QueryRow(ctx, q, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Payment{}, false, nil
+	}
+	if err != nil {
+		return Payment{}, false, dbErr(err)
+	}
+	return p, true, nil
+}
+
 // Get reads one payment.
 func (s *Store) Get(ctx context.Context, id string) (Payment, error) {
 	p, err := scanPayment(s.db.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1`, id))
@@ -106,6 +157,20 @@ func (s *Store) ShowOf(ctx context.Context, showID string) (time.Time, bool, err
 		return time.Time{}, false, errs.New(errs.NotFound, "show not found")
 	}
 	return at, status == "cancelled", dbErr(err)
+}
+
+// tx runs fn in a transaction; fn's error rolls it back and is returned as
+// it is (Postgres failures are SERVICE_UNAVAILABLE).
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return dbErr(err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return dbErr(tx.Commit(ctx))
 }
 
 // dbErr turns a Postgres failure into SERVICE_UNAVAILABLE (domain errors

@@ -108,6 +108,38 @@ func (s *Stripe) Refund(ctx context.Context, providerID string, amountCents int6
 	return r.ID, nil
 }
 
+// Lookup retrieves the PaymentIntent. A canceled intent is failed; one that
+// asks for another payment method after a decline is still open (the buyer
+// may try another card while the hold lives).
+func (s *Stripe) Lookup(ctx context.Context, providerID string) (IntentState, error) {
+	pi, err := s.client.V1PaymentIntents.Retrieve(ctx, providerID, nil)
+	if err != nil {
+		return IntentState{}, stripeError(err)
+	}
+	st := IntentState{ClientSecret: pi.ClientSecret}
+	switch pi.Status {
+	case stripe.PaymentIntentStatusSucceeded:
+		st.Outcome = OutcomeSucceeded
+	case stripe.PaymentIntentStatusCanceled:
+		st.Outcome, st.FailureReason = OutcomeFailed, "the payment was cancelled"
+		if pi.CancellationReason != "" {
+			st.FailureReason += " (" + string(pi.CancellationReason) + ")"
+		}
+	}
+	return st, nil
+}
+
+// Cancel cancels the PaymentIntent; one that succeeded meanwhile answers an
+// error (Stripe refuses) and the next Lookup sees it succeeded.
+func (s *Stripe) Cancel(ctx context.Context, providerID string) error {
+	p := &stripe.PaymentIntentCancelParams{CancellationReason: stripe.String(string(stripe.PaymentIntentCancellationReasonAbandoned))}
+	_, err := s.client.V1PaymentIntents.Cancel(ctx, providerID, p)
+	if err != nil {
+		return stripeError(err)
+	}
+	return nil
+}
+
 // VerifyWebhook checks the Stripe-Signature header with the endpoint secret.
 func (s *Stripe) VerifyWebhook(payload []byte, sigHeader string) (Event, error) {
 	return verifyStripeEvent(payload, sigHeader, s.webhookSecret)

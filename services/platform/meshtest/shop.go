@@ -2,6 +2,7 @@ package meshtest
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/bookingrush/rush/services/app"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/kafka"
+	"github.com/bookingrush/rush/services/platform/moneyaudit"
 	"github.com/bookingrush/rush/services/platform/server"
 )
 
@@ -259,4 +261,19 @@ func (a *App) Republish(t testing.TB, topic string) int {
 		}
 	}
 	return len(out)
+}
+
+// AuditMoney checks the money invariant over the app's database and Redis
+// (moneyaudit.Check) once the system is quiet, failing the test on any
+// violation or any payment still open; prefix is the booking key prefix.
+func (a *App) AuditMoney(t testing.TB, prefix string) moneyaudit.Report {
+	t.Helper()
+	r, err := moneyaudit.Check(context.Background(), a.Pool, a.Redis, prefix)
+	if err != nil {
+		t.Fatalf("meshtest: money audit: %v", err)
+	}
+	if !r.OK() || r.Open > 0 {
+		t.Fatalf("meshtest: money audit: %v\n%s", r, strings.Join(r.Violations, "\n"))
+	}
+	return r
 }

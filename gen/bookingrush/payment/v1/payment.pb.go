@@ -810,6 +810,254 @@ func (x *RefundBookingResponse) GetRefundAmount() string {
 	return ""
 }
 
+// GetRefundQuoteRequest names one of the caller's bookings.
+type GetRefundQuoteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// BookingId is the booking (path parameter).
+	BookingId     string `protobuf:"bytes,1,opt,name=booking_id,json=bookingId,proto3" json:"booking_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRefundQuoteRequest) Reset() {
+	*x = GetRefundQuoteRequest{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRefundQuoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRefundQuoteRequest) ProtoMessage() {}
+
+func (x *GetRefundQuoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRefundQuoteRequest.ProtoReflect.Descriptor instead.
+func (*GetRefundQuoteRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetRefundQuoteRequest) GetBookingId() string {
+	if x != nil {
+		return x.BookingId
+	}
+	return ""
+}
+
+// GetRefundQuoteResponse is what a cancel of the booking would do now.
+type GetRefundQuoteResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// BookingId is the booking.
+	BookingId string `protobuf:"bytes,1,opt,name=booking_id,json=bookingId,proto3" json:"booking_id,omitempty"`
+	// Cancellable is false when the booking already ended (nothing to cancel).
+	Cancellable bool `protobuf:"varint,2,opt,name=cancellable,proto3" json:"cancellable,omitempty"`
+	// Paid is the amount charged for the booking ("0.00" for an unpaid hold).
+	Paid string `protobuf:"bytes,3,opt,name=paid,proto3" json:"paid,omitempty"`
+	// RefundPercent is the share of Paid a cancel gives back now (0-100).
+	RefundPercent int32 `protobuf:"varint,4,opt,name=refund_percent,json=refundPercent,proto3" json:"refund_percent,omitempty"`
+	// RefundAmount is the amount a cancel gives back now, a decimal string.
+	RefundAmount string `protobuf:"bytes,5,opt,name=refund_amount,json=refundAmount,proto3" json:"refund_amount,omitempty"`
+	// Currency is the ISO 4217 code of the amounts.
+	Currency string `protobuf:"bytes,6,opt,name=currency,proto3" json:"currency,omitempty"`
+	// Policy says in words why (e.g. "50% from 3 to 7 days before the show").
+	Policy string `protobuf:"bytes,7,opt,name=policy,proto3" json:"policy,omitempty"`
+	// ValidUntil is when the quote changes next (the policy's next step), if
+	// it does.
+	ValidUntil    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRefundQuoteResponse) Reset() {
+	*x = GetRefundQuoteResponse{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRefundQuoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRefundQuoteResponse) ProtoMessage() {}
+
+func (x *GetRefundQuoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRefundQuoteResponse.ProtoReflect.Descriptor instead.
+func (*GetRefundQuoteResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetRefundQuoteResponse) GetBookingId() string {
+	if x != nil {
+		return x.BookingId
+	}
+	return ""
+}
+
+func (x *GetRefundQuoteResponse) GetCancellable() bool {
+	if x != nil {
+		return x.Cancellable
+	}
+	return false
+}
+
+func (x *GetRefundQuoteResponse) GetPaid() string {
+	if x != nil {
+		return x.Paid
+	}
+	return ""
+}
+
+func (x *GetRefundQuoteResponse) GetRefundPercent() int32 {
+	if x != nil {
+		return x.RefundPercent
+	}
+	return 0
+}
+
+func (x *GetRefundQuoteResponse) GetRefundAmount() string {
+	if x != nil {
+		return x.RefundAmount
+	}
+	return ""
+}
+
+func (x *GetRefundQuoteResponse) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *GetRefundQuoteResponse) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *GetRefundQuoteResponse) GetValidUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ValidUntil
+	}
+	return nil
+}
+
+// GetBookingPaymentRequest names a booking.
+type GetBookingPaymentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// BookingId is the booking.
+	BookingId     string `protobuf:"bytes,1,opt,name=booking_id,json=bookingId,proto3" json:"booking_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBookingPaymentRequest) Reset() {
+	*x = GetBookingPaymentRequest{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBookingPaymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBookingPaymentRequest) ProtoMessage() {}
+
+func (x *GetBookingPaymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBookingPaymentRequest.ProtoReflect.Descriptor instead.
+func (*GetBookingPaymentRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetBookingPaymentRequest) GetBookingId() string {
+	if x != nil {
+		return x.BookingId
+	}
+	return ""
+}
+
+// GetBookingPaymentResponse holds the booking's payment.
+type GetBookingPaymentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Payment is the booking's payment (no client secret).
+	Payment       *Payment `protobuf:"bytes,1,opt,name=payment,proto3" json:"payment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBookingPaymentResponse) Reset() {
+	*x = GetBookingPaymentResponse{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBookingPaymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBookingPaymentResponse) ProtoMessage() {}
+
+func (x *GetBookingPaymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBookingPaymentResponse.ProtoReflect.Descriptor instead.
+func (*GetBookingPaymentResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetBookingPaymentResponse) GetPayment() *Payment {
+	if x != nil {
+		return x.Payment
+	}
+	return nil
+}
+
 // PaymentEvent is the value of every message on the payment topics
 // ("payment.success", "payment.failed", "payment.refunded"), binary protobuf
 // with the header content-type "application/x-protobuf;
@@ -838,7 +1086,7 @@ type PaymentEvent struct {
 
 func (x *PaymentEvent) Reset() {
 	*x = PaymentEvent{}
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[10]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -850,7 +1098,7 @@ func (x *PaymentEvent) String() string {
 func (*PaymentEvent) ProtoMessage() {}
 
 func (x *PaymentEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[10]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -863,7 +1111,7 @@ func (x *PaymentEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentEvent.ProtoReflect.Descriptor instead.
 func (*PaymentEvent) Descriptor() ([]byte, []int) {
-	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{10}
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PaymentEvent) GetId() string {
@@ -928,7 +1176,7 @@ type HandleStripeWebhookResponse struct {
 
 func (x *HandleStripeWebhookResponse) Reset() {
 	*x = HandleStripeWebhookResponse{}
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[11]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1188,7 @@ func (x *HandleStripeWebhookResponse) String() string {
 func (*HandleStripeWebhookResponse) ProtoMessage() {}
 
 func (x *HandleStripeWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[11]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1201,7 @@ func (x *HandleStripeWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleStripeWebhookResponse.ProtoReflect.Descriptor instead.
 func (*HandleStripeWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{11}
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HandleStripeWebhookResponse) GetEventId() string {
@@ -1024,7 +1272,26 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"w\n" +
 	"\x15RefundBookingResponse\x129\n" +
 	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\x12#\n" +
-	"\rrefund_amount\x18\x02 \x01(\tR\frefundAmount\"\xbc\x02\n" +
+	"\rrefund_amount\x18\x02 \x01(\tR\frefundAmount\"C\n" +
+	"\x15GetRefundQuoteRequest\x12*\n" +
+	"\n" +
+	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\"\xaa\x02\n" +
+	"\x16GetRefundQuoteResponse\x12\x1d\n" +
+	"\n" +
+	"booking_id\x18\x01 \x01(\tR\tbookingId\x12 \n" +
+	"\vcancellable\x18\x02 \x01(\bR\vcancellable\x12\x12\n" +
+	"\x04paid\x18\x03 \x01(\tR\x04paid\x12%\n" +
+	"\x0erefund_percent\x18\x04 \x01(\x05R\rrefundPercent\x12#\n" +
+	"\rrefund_amount\x18\x05 \x01(\tR\frefundAmount\x12\x1a\n" +
+	"\bcurrency\x18\x06 \x01(\tR\bcurrency\x12\x16\n" +
+	"\x06policy\x18\a \x01(\tR\x06policy\x12;\n" +
+	"\vvalid_until\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"validUntil\"F\n" +
+	"\x18GetBookingPaymentRequest\x12*\n" +
+	"\n" +
+	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\"V\n" +
+	"\x19GetBookingPaymentResponse\x129\n" +
+	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\"\xbc\x02\n" +
 	"\fPaymentEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x129\n" +
@@ -1049,14 +1316,16 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\x18REFUND_CAUSE_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cREFUND_CAUSE_BUYER_CANCELLED\x10\x01\x12$\n" +
 	" REFUND_CAUSE_ORGANIZER_CANCELLED\x10\x02\x12\x1e\n" +
-	"\x1aREFUND_CAUSE_NOT_CONFIRMED\x10\x032\xe7\x05\n" +
+	"\x1aREFUND_CAUSE_NOT_CONFIRMED\x10\x032\x8f\b\n" +
 	"\x0ePaymentService\x12\x89\x01\n" +
 	"\rCreatePayment\x12,.bookingrush.payment.v1.CreatePaymentRequest\x1a-.bookingrush.payment.v1.CreatePaymentResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/api/v1/payments\x12\x8d\x01\n" +
 	"\n" +
 	"GetPayment\x12).bookingrush.payment.v1.GetPaymentRequest\x1a*.bookingrush.payment.v1.GetPaymentResponse\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/payments/{payment_id}\x90\x02\x01\x12\x9d\x01\n" +
 	"\rRefundPayment\x12,.bookingrush.payment.v1.RefundPaymentRequest\x1a-.bookingrush.payment.v1.RefundPaymentResponse\"/\x82\xd3\xe4\x93\x02):\x01*\"$/api/v1/payments/{payment_id}/refund\x12\xa5\x01\n" +
 	"\x13HandleStripeWebhook\x122.bookingrush.payment.v1.HandleStripeWebhookRequest\x1a3.bookingrush.payment.v1.HandleStripeWebhookResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x04body\"\x17/api/v1/webhooks/stripe\x12q\n" +
-	"\rRefundBooking\x12,.bookingrush.payment.v1.RefundBookingRequest\x1a-.bookingrush.payment.v1.RefundBookingResponse\"\x03\x90\x02\x02B\xe6\x01\n" +
+	"\rRefundBooking\x12,.bookingrush.payment.v1.RefundBookingRequest\x1a-.bookingrush.payment.v1.RefundBookingResponse\"\x03\x90\x02\x02\x12\xa6\x01\n" +
+	"\x0eGetRefundQuote\x12-.bookingrush.payment.v1.GetRefundQuoteRequest\x1a..bookingrush.payment.v1.GetRefundQuoteResponse\"5\x82\xd3\xe4\x93\x02,\x12*/api/v1/bookings/{booking_id}/refund-quote\x90\x02\x01\x12}\n" +
+	"\x11GetBookingPayment\x120.bookingrush.payment.v1.GetBookingPaymentRequest\x1a1.bookingrush.payment.v1.GetBookingPaymentResponse\"\x03\x90\x02\x01B\xe6\x01\n" +
 	"\x1acom.bookingrush.payment.v1B\fPaymentProtoP\x01Z@github.com/bookingrush/rush/gen/bookingrush/payment/v1;paymentv1\xa2\x02\x03BPX\xaa\x02\x16Bookingrush.Payment.V1\xca\x02\x16Bookingrush\\Payment\\V1\xe2\x02\"Bookingrush\\Payment\\V1\\GPBMetadata\xea\x02\x18Bookingrush::Payment::V1b\x06proto3"
 
 var (
@@ -1072,7 +1341,7 @@ func file_bookingrush_payment_v1_payment_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_payment_v1_payment_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_bookingrush_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_bookingrush_payment_v1_payment_proto_goTypes = []any{
 	(PaymentStatus)(0),                  // 0: bookingrush.payment.v1.PaymentStatus
 	(RefundCause)(0),                    // 1: bookingrush.payment.v1.RefundCause
@@ -1086,39 +1355,49 @@ var file_bookingrush_payment_v1_payment_proto_goTypes = []any{
 	(*HandleStripeWebhookRequest)(nil),  // 9: bookingrush.payment.v1.HandleStripeWebhookRequest
 	(*RefundBookingRequest)(nil),        // 10: bookingrush.payment.v1.RefundBookingRequest
 	(*RefundBookingResponse)(nil),       // 11: bookingrush.payment.v1.RefundBookingResponse
-	(*PaymentEvent)(nil),                // 12: bookingrush.payment.v1.PaymentEvent
-	(*HandleStripeWebhookResponse)(nil), // 13: bookingrush.payment.v1.HandleStripeWebhookResponse
-	(*timestamppb.Timestamp)(nil),       // 14: google.protobuf.Timestamp
-	(*httpbody.HttpBody)(nil),           // 15: google.api.HttpBody
+	(*GetRefundQuoteRequest)(nil),       // 12: bookingrush.payment.v1.GetRefundQuoteRequest
+	(*GetRefundQuoteResponse)(nil),      // 13: bookingrush.payment.v1.GetRefundQuoteResponse
+	(*GetBookingPaymentRequest)(nil),    // 14: bookingrush.payment.v1.GetBookingPaymentRequest
+	(*GetBookingPaymentResponse)(nil),   // 15: bookingrush.payment.v1.GetBookingPaymentResponse
+	(*PaymentEvent)(nil),                // 16: bookingrush.payment.v1.PaymentEvent
+	(*HandleStripeWebhookResponse)(nil), // 17: bookingrush.payment.v1.HandleStripeWebhookResponse
+	(*timestamppb.Timestamp)(nil),       // 18: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),           // 19: google.api.HttpBody
 }
 var file_bookingrush_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.payment.v1.Payment.status:type_name -> bookingrush.payment.v1.PaymentStatus
-	14, // 1: bookingrush.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
-	14, // 2: bookingrush.payment.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
+	18, // 1: bookingrush.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
+	18, // 2: bookingrush.payment.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
 	2,  // 3: bookingrush.payment.v1.CreatePaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
 	2,  // 4: bookingrush.payment.v1.GetPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
 	2,  // 5: bookingrush.payment.v1.RefundPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	15, // 6: bookingrush.payment.v1.HandleStripeWebhookRequest.body:type_name -> google.api.HttpBody
+	19, // 6: bookingrush.payment.v1.HandleStripeWebhookRequest.body:type_name -> google.api.HttpBody
 	1,  // 7: bookingrush.payment.v1.RefundBookingRequest.cause:type_name -> bookingrush.payment.v1.RefundCause
 	2,  // 8: bookingrush.payment.v1.RefundBookingResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	2,  // 9: bookingrush.payment.v1.PaymentEvent.payment:type_name -> bookingrush.payment.v1.Payment
-	1,  // 10: bookingrush.payment.v1.PaymentEvent.refund_cause:type_name -> bookingrush.payment.v1.RefundCause
-	14, // 11: bookingrush.payment.v1.PaymentEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	3,  // 12: bookingrush.payment.v1.PaymentService.CreatePayment:input_type -> bookingrush.payment.v1.CreatePaymentRequest
-	5,  // 13: bookingrush.payment.v1.PaymentService.GetPayment:input_type -> bookingrush.payment.v1.GetPaymentRequest
-	7,  // 14: bookingrush.payment.v1.PaymentService.RefundPayment:input_type -> bookingrush.payment.v1.RefundPaymentRequest
-	9,  // 15: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:input_type -> bookingrush.payment.v1.HandleStripeWebhookRequest
-	10, // 16: bookingrush.payment.v1.PaymentService.RefundBooking:input_type -> bookingrush.payment.v1.RefundBookingRequest
-	4,  // 17: bookingrush.payment.v1.PaymentService.CreatePayment:output_type -> bookingrush.payment.v1.CreatePaymentResponse
-	6,  // 18: bookingrush.payment.v1.PaymentService.GetPayment:output_type -> bookingrush.payment.v1.GetPaymentResponse
-	8,  // 19: bookingrush.payment.v1.PaymentService.RefundPayment:output_type -> bookingrush.payment.v1.RefundPaymentResponse
-	13, // 20: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:output_type -> bookingrush.payment.v1.HandleStripeWebhookResponse
-	11, // 21: bookingrush.payment.v1.PaymentService.RefundBooking:output_type -> bookingrush.payment.v1.RefundBookingResponse
-	17, // [17:22] is the sub-list for method output_type
-	12, // [12:17] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	18, // 9: bookingrush.payment.v1.GetRefundQuoteResponse.valid_until:type_name -> google.protobuf.Timestamp
+	2,  // 10: bookingrush.payment.v1.GetBookingPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	2,  // 11: bookingrush.payment.v1.PaymentEvent.payment:type_name -> bookingrush.payment.v1.Payment
+	1,  // 12: bookingrush.payment.v1.PaymentEvent.refund_cause:type_name -> bookingrush.payment.v1.RefundCause
+	18, // 13: bookingrush.payment.v1.PaymentEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	3,  // 14: bookingrush.payment.v1.PaymentService.CreatePayment:input_type -> bookingrush.payment.v1.CreatePaymentRequest
+	5,  // 15: bookingrush.payment.v1.PaymentService.GetPayment:input_type -> bookingrush.payment.v1.GetPaymentRequest
+	7,  // 16: bookingrush.payment.v1.PaymentService.RefundPayment:input_type -> bookingrush.payment.v1.RefundPaymentRequest
+	9,  // 17: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:input_type -> bookingrush.payment.v1.HandleStripeWebhookRequest
+	10, // 18: bookingrush.payment.v1.PaymentService.RefundBooking:input_type -> bookingrush.payment.v1.RefundBookingRequest
+	12, // 19: bookingrush.payment.v1.PaymentService.GetRefundQuote:input_type -> bookingrush.payment.v1.GetRefundQuoteRequest
+	14, // 20: bookingrush.payment.v1.PaymentService.GetBookingPayment:input_type -> bookingrush.payment.v1.GetBookingPaymentRequest
+	4,  // 21: bookingrush.payment.v1.PaymentService.CreatePayment:output_type -> bookingrush.payment.v1.CreatePaymentResponse
+	6,  // 22: bookingrush.payment.v1.PaymentService.GetPayment:output_type -> bookingrush.payment.v1.GetPaymentResponse
+	8,  // 23: bookingrush.payment.v1.PaymentService.RefundPayment:output_type -> bookingrush.payment.v1.RefundPaymentResponse
+	17, // 24: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:output_type -> bookingrush.payment.v1.HandleStripeWebhookResponse
+	11, // 25: bookingrush.payment.v1.PaymentService.RefundBooking:output_type -> bookingrush.payment.v1.RefundBookingResponse
+	13, // 26: bookingrush.payment.v1.PaymentService.GetRefundQuote:output_type -> bookingrush.payment.v1.GetRefundQuoteResponse
+	15, // 27: bookingrush.payment.v1.PaymentService.GetBookingPayment:output_type -> bookingrush.payment.v1.GetBookingPaymentResponse
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_payment_v1_payment_proto_init() }
@@ -1132,7 +1411,7 @@ func file_bookingrush_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_payment_v1_payment_proto_rawDesc), len(file_bookingrush_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

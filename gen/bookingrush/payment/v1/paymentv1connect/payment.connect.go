@@ -50,6 +50,12 @@ const (
 	// PaymentServiceRefundBookingProcedure is the fully-qualified name of the PaymentService's
 	// RefundBooking RPC.
 	PaymentServiceRefundBookingProcedure = "/bookingrush.payment.v1.PaymentService/RefundBooking"
+	// PaymentServiceGetRefundQuoteProcedure is the fully-qualified name of the PaymentService's
+	// GetRefundQuote RPC.
+	PaymentServiceGetRefundQuoteProcedure = "/bookingrush.payment.v1.PaymentService/GetRefundQuote"
+	// PaymentServiceGetBookingPaymentProcedure is the fully-qualified name of the PaymentService's
+	// GetBookingPayment RPC.
+	PaymentServiceGetBookingPaymentProcedure = "/bookingrush.payment.v1.PaymentService/GetBookingPayment"
 )
 
 // PaymentServiceClient is a client for the bookingrush.payment.v1.PaymentService service.
@@ -69,14 +75,25 @@ type PaymentServiceClient interface {
 	// are acknowledged without effect. The simulator provider posts here too.
 	HandleStripeWebhook(context.Context, *connect.Request[v1.HandleStripeWebhookRequest]) (*connect.Response[v1.HandleStripeWebhookResponse], error)
 	// RefundBooking refunds a booking's payment and gives the booking's seats
-	// back, whatever its state (a confirmed booking is released as refunded, a
-	// live hold is cancelled, an ended one keeps its state). Internal only, for
-	// the system: the booking service when a buyer cancels a confirmed booking
-	// (refund per policy), the saga when the money arrived after the hold was
-	// gone (100%), an organizer cancelling an event (100%). Idempotent: a
-	// payment is refunded at most once; calling again only finishes the seat
-	// release.
+	// back, whatever its state (a confirmed booking is released as refunded,
+	// or cancelled when the policy returns nothing; a live hold is cancelled;
+	// an ended one keeps its state). The refund is decided and recorded
+	// first, the seats are released next, and only then does the money go
+	// back, so a refunded payment never leaves a confirmed booking behind.
+	// Internal only, for the system: the booking service when a buyer cancels
+	// a confirmed booking (refund per policy), the saga when the money could
+	// not become a confirmed booking (100%), an organizer cancelling an event
+	// (100%), the reconciler. Idempotent: a payment is refunded at most once,
+	// with the share decided the first time; calling again finishes what an
+	// interrupted call left.
 	RefundBooking(context.Context, *connect.Request[v1.RefundBookingRequest]) (*connect.Response[v1.RefundBookingResponse], error)
+	// GetRefundQuote tells the buyer what cancelling their booking would
+	// refund now, under the refund policy (nothing is changed).
+	GetRefundQuote(context.Context, *connect.Request[v1.GetRefundQuoteRequest]) (*connect.Response[v1.GetRefundQuoteResponse], error)
+	// GetBookingPayment answers the payment of a booking: the one that did
+	// not fail, else the latest failed one. Internal only, for the system
+	// (notify words its mails by it).
+	GetBookingPayment(context.Context, *connect.Request[v1.GetBookingPaymentRequest]) (*connect.Response[v1.GetBookingPaymentResponse], error)
 }
 
 // NewPaymentServiceClient constructs a client for the bookingrush.payment.v1.PaymentService
@@ -122,6 +139,20 @@ func NewPaymentServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		getRefundQuote: connect.NewClient[v1.GetRefundQuoteRequest, v1.GetRefundQuoteResponse](
+			httpClient,
+			baseURL+PaymentServiceGetRefundQuoteProcedure,
+			connect.WithSchema(paymentServiceMethods.ByName("GetRefundQuote")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		getBookingPayment: connect.NewClient[v1.GetBookingPaymentRequest, v1.GetBookingPaymentResponse](
+			httpClient,
+			baseURL+PaymentServiceGetBookingPaymentProcedure,
+			connect.WithSchema(paymentServiceMethods.ByName("GetBookingPayment")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -132,6 +163,8 @@ type paymentServiceClient struct {
 	refundPayment       *connect.Client[v1.RefundPaymentRequest, v1.RefundPaymentResponse]
 	handleStripeWebhook *connect.Client[v1.HandleStripeWebhookRequest, v1.HandleStripeWebhookResponse]
 	refundBooking       *connect.Client[v1.RefundBookingRequest, v1.RefundBookingResponse]
+	getRefundQuote      *connect.Client[v1.GetRefundQuoteRequest, v1.GetRefundQuoteResponse]
+	getBookingPayment   *connect.Client[v1.GetBookingPaymentRequest, v1.GetBookingPaymentResponse]
 }
 
 // CreatePayment calls bookingrush.payment.v1.PaymentService.CreatePayment.
@@ -159,6 +192,16 @@ func (c *paymentServiceClient) RefundBooking(ctx context.Context, req *connect.R
 	return c.refundBooking.CallUnary(ctx, req)
 }
 
+// GetRefundQuote calls bookingrush.payment.v1.PaymentService.GetRefundQuote.
+func (c *paymentServiceClient) GetRefundQuote(ctx context.Context, req *connect.Request[v1.GetRefundQuoteRequest]) (*connect.Response[v1.GetRefundQuoteResponse], error) {
+	return c.getRefundQuote.CallUnary(ctx, req)
+}
+
+// GetBookingPayment calls bookingrush.payment.v1.PaymentService.GetBookingPayment.
+func (c *paymentServiceClient) GetBookingPayment(ctx context.Context, req *connect.Request[v1.GetBookingPaymentRequest]) (*connect.Response[v1.GetBookingPaymentResponse], error) {
+	return c.getBookingPayment.CallUnary(ctx, req)
+}
+
 // PaymentServiceHandler is an implementation of the bookingrush.payment.v1.PaymentService service.
 type PaymentServiceHandler interface {
 	// CreatePayment starts paying for one of the caller's held bookings. The
@@ -176,14 +219,25 @@ type PaymentServiceHandler interface {
 	// are acknowledged without effect. The simulator provider posts here too.
 	HandleStripeWebhook(context.Context, *connect.Request[v1.HandleStripeWebhookRequest]) (*connect.Response[v1.HandleStripeWebhookResponse], error)
 	// RefundBooking refunds a booking's payment and gives the booking's seats
-	// back, whatever its state (a confirmed booking is released as refunded, a
-	// live hold is cancelled, an ended one keeps its state). Internal only, for
-	// the system: the booking service when a buyer cancels a confirmed booking
-	// (refund per policy), the saga when the money arrived after the hold was
-	// gone (100%), an organizer cancelling an event (100%). Idempotent: a
-	// payment is refunded at most once; calling again only finishes the seat
-	// release.
+	// back, whatever its state (a confirmed booking is released as refunded,
+	// or cancelled when the policy returns nothing; a live hold is cancelled;
+	// an ended one keeps its state). The refund is decided and recorded
+	// first, the seats are released next, and only then does the money go
+	// back, so a refunded payment never leaves a confirmed booking behind.
+	// Internal only, for the system: the booking service when a buyer cancels
+	// a confirmed booking (refund per policy), the saga when the money could
+	// not become a confirmed booking (100%), an organizer cancelling an event
+	// (100%), the reconciler. Idempotent: a payment is refunded at most once,
+	// with the share decided the first time; calling again finishes what an
+	// interrupted call left.
 	RefundBooking(context.Context, *connect.Request[v1.RefundBookingRequest]) (*connect.Response[v1.RefundBookingResponse], error)
+	// GetRefundQuote tells the buyer what cancelling their booking would
+	// refund now, under the refund policy (nothing is changed).
+	GetRefundQuote(context.Context, *connect.Request[v1.GetRefundQuoteRequest]) (*connect.Response[v1.GetRefundQuoteResponse], error)
+	// GetBookingPayment answers the payment of a booking: the one that did
+	// not fail, else the latest failed one. Internal only, for the system
+	// (notify words its mails by it).
+	GetBookingPayment(context.Context, *connect.Request[v1.GetBookingPaymentRequest]) (*connect.Response[v1.GetBookingPaymentResponse], error)
 }
 
 // NewPaymentServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -225,6 +279,20 @@ func NewPaymentServiceHandler(svc PaymentServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	paymentServiceGetRefundQuoteHandler := connect.NewUnaryHandler(
+		PaymentServiceGetRefundQuoteProcedure,
+		svc.GetRefundQuote,
+		connect.WithSchema(paymentServiceMethods.ByName("GetRefundQuote")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	paymentServiceGetBookingPaymentHandler := connect.NewUnaryHandler(
+		PaymentServiceGetBookingPaymentProcedure,
+		svc.GetBookingPayment,
+		connect.WithSchema(paymentServiceMethods.ByName("GetBookingPayment")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/bookingrush.payment.v1.PaymentService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PaymentServiceCreatePaymentProcedure:
@@ -237,6 +305,10 @@ func NewPaymentServiceHandler(svc PaymentServiceHandler, opts ...connect.Handler
 			paymentServiceHandleStripeWebhookHandler.ServeHTTP(w, r)
 		case PaymentServiceRefundBookingProcedure:
 			paymentServiceRefundBookingHandler.ServeHTTP(w, r)
+		case PaymentServiceGetRefundQuoteProcedure:
+			paymentServiceGetRefundQuoteHandler.ServeHTTP(w, r)
+		case PaymentServiceGetBookingPaymentProcedure:
+			paymentServiceGetBookingPaymentHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -264,4 +336,12 @@ func (UnimplementedPaymentServiceHandler) HandleStripeWebhook(context.Context, *
 
 func (UnimplementedPaymentServiceHandler) RefundBooking(context.Context, *connect.Request[v1.RefundBookingRequest]) (*connect.Response[v1.RefundBookingResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.payment.v1.PaymentService.RefundBooking is not implemented"))
+}
+
+func (UnimplementedPaymentServiceHandler) GetRefundQuote(context.Context, *connect.Request[v1.GetRefundQuoteRequest]) (*connect.Response[v1.GetRefundQuoteResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.payment.v1.PaymentService.GetRefundQuote is not implemented"))
+}
+
+func (UnimplementedPaymentServiceHandler) GetBookingPayment(context.Context, *connect.Request[v1.GetBookingPaymentRequest]) (*connect.Response[v1.GetBookingPaymentResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.payment.v1.PaymentService.GetBookingPayment is not implemented"))
 }

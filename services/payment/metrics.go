@@ -1,0 +1,49 @@
+package payment
+
+import (
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+)
+
+// metrics are the money series an operator alerts on: what became of
+// payments, why money went back, what the reconciler had to do, and how
+// many succeeded payments are still without a ticket or a refund.
+type metrics struct {
+	outcomes   *prometheus.CounterVec
+	refunds    *prometheus.CounterVec
+	reconciler *prometheus.CounterVec
+	unsettled  *prometheus.GaugeVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "payment_outcomes_total", Help: "Payments decided, by outcome (succeeded, failed).",
+		}, []string{"outcome"}),
+		refunds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "payment_refunds_total", Help: "Refunds made, by cause (buyer_cancelled, organizer_cancelled, not_confirmed).",
+		}, []string{"cause"}),
+		reconciler: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "payment_reconciler_actions_total",
+			Help: "What the payment reconciler did: settled (booking seen confirmed), confirmed, refunded, refund_finished, intent_succeeded, intent_failed, intent_abandoned, failed (an action that will be retried).",
+		}, []string{"action"}),
+		unsettled: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "payment_unsettled_payments",
+			Help: "Succeeded payments older than 5 minutes without a confirmed booking seen (state unconfirmed) or whose decided refund did not finish (state refund_pending); as of the reconciler's last pass.",
+		}, []string{"state"}),
+	}
+	for _, c := range []prometheus.Collector{m.outcomes, m.refunds, m.reconciler, m.unsettled} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// refundCauseLabel is a refund cause as a label ("buyer_cancelled").
+func refundCauseLabel(c paymentv1.RefundCause) string {
+	return strings.ToLower(strings.TrimPrefix(c.String(), "REFUND_CAUSE_"))
+}

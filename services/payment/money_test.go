@@ -1,0 +1,262 @@
+package payment_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/services/payment"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/bookingref"
+	"github.com/bookingrush/rush/services/platform/meshtest"
+)
+
+// payKey creates a payment with an Idempotency-Key.
+func (e *env) payKey(t *testing.T, user, bookingID, method, key string) (*connect.Response[paymentv1.CreatePaymentResponse], error) {
+	t.Helper()
+	req := meshtest.As(t, e.Mesh, user, authn.RoleUser, &paymentv1.CreatePaymentRequest{BookingId: bookingID, PaymentMethod: method})
+	req.Header().Set("Idempotency-Key", key)
+	return e.payment.CreatePayment(context.Background(), req)
+}
+
+// TestCreatePaymentIdempotencyKey: the same key answers the same payment
+// (also to concurrent retries, also once the hold is paid), never a second
+// charge; the key with another request is a conflict; a malformed key is a
+// validation error.
+func TestCreatePaymentIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	e := start(t, "-payment.sim-delay=1h")
+	s := e.SeedShop(t, meshtest.ShopOptions{Seats: 10})
+	buyer := s.Users[0]
+	b := e.Reserve(t, s, buyer, 1)
+	key := "pay-" + uuid.NewString()
+	ids := make(chan string, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			res, err := e.payKey(t, buyer, b.GetId(), payment.SimSlow, key)
+			if err != nil {
+				t.Errorf("create payment: %v", err)
+				return
+			}
+			ids <- res.Msg.GetPayment().GetId()
+		})
+	}
+	wg.Wait()
+	close(ids)
+	first := ""
+	for id := range ids {
+		if first == "" {
+			first = id
+		}
+		if id != first {
+			t.Fatalf("two payments for one key: %s and %s", first, id)
+		}
+	}
+	res, err := e.payKey(t, buyer, b.GetId(), payment.SimSlow, key)
+	if err != nil || res.Msg.GetPayment().GetId() != first || res.Header().Get("Idempotent-Replayed") != "true" ||
+		res.Msg.GetPayment().GetAmount() != "49.90" {
+		t.Fatalf("replay: %v %v", res, err)
+	}
+	if n := e.count(t, `SELECT count(*) FROM payments WHERE booking_id = $1`, b.GetId()); n != 1 {
+		t.Fatalf("%d payments", n)
+	}
+	other := e.Reserve(t, s, buyer, 1)
+	if _, err := e.payKey(t, buyer, other.GetId(), payment.SimSlow, key); code(err) != connect.CodeAlreadyExists {
+		t.Fatalf("same key, other booking: %v", err)
+	}
+	if _, err := e.payKey(t, buyer, other.GetId(), payment.SimSlow, "bad key!"); code(err) != connect.CodeInvalidArgument {
+		t.Fatalf("malformed key: %v", err)
+	}
+	// Another payer's key space is their own.
+	theirs := e.Reserve(t, s, s.Users[1], 1)
+	if _, err := e.payKey(t, s.Users[1], theirs.GetId(), payment.SimSlow, key); err != nil {
+		t.Fatalf("same key, other payer: %v", err)
+	}
+}
+
+// TestConcurrentPaymentsGetDistinctReferences: 30 buyers pay at once; each
+// booking is confirmed and has its own reference, the same in the API and
+// in Postgres (where it is unique).
+func TestConcurrentPaymentsGetDistinctReferences(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	s := e.SeedShop(t, meshtest.ShopOptions{Seats: 60, Users: 30})
+	bookings := make([]*bookingv1.Booking, len(s.Users))
+	for i, u := range s.Users {
+		bookings[i] = e.Reserve(t, s, u, 2)
+	}
+	var wg sync.WaitGroup
+	for i, u := range s.Users {
+		wg.Go(func() {
+			if _, err := e.pay(t, u, bookings[i].GetId(), payment.SimOK); err != nil {
+				t.Errorf("pay: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	refs := map[string]bool{}
+	for i, u := range s.Users {
+		got := e.waitBooking(t, u, bookings[i].GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 20*time.Second)
+		ref := got.GetReference()
+		if ref != bookingref.Of(got.GetId()) || refs[ref] {
+			t.Fatalf("booking %s: reference %q (seen before: %v)", got.GetId(), ref, refs[ref])
+		}
+		refs[ref] = true
+		var stored string
+		if err := e.Pool.QueryRow(context.Background(), `SELECT reference FROM bookings WHERE id = $1`, got.GetId()).Scan(&stored); err != nil || stored != ref {
+			t.Fatalf("Postgres reference %q (%v), API %q", stored, err, ref)
+		}
+	}
+	if z := e.zone(t, s); z.GetSold() != 60 || z.GetAvailable() != 0 {
+		t.Fatalf("zone %v", z)
+	}
+	e.AuditMoney(t, e.prefix)
+}
+
+// TestRefundQuoteAndZeroRefund: the quote says what a cancel would give
+// back; under 3 days before the show it is nothing, and the cancelled
+// purchase is "cancelled", not "refunded", with its seats back.
+func TestRefundQuoteAndZeroRefund(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	for _, tc := range []struct {
+		showIn       time.Duration
+		pct          int32
+		refund       string
+		status       bookingv1.BookingStatus
+		paymentAfter paymentv1.PaymentStatus
+	}{
+		{30 * 24 * time.Hour, 100, "99.80", bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED, paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED},
+		{5 * 24 * time.Hour, 50, "49.90", bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED, paymentv1.PaymentStatus_PAYMENT_STATUS_PARTIALLY_REFUNDED},
+		{24 * time.Hour, 0, "0.00", bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED, paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED},
+	} {
+		s := e.SeedShop(t, meshtest.ShopOptions{Seats: 4, ShowIn: tc.showIn})
+		buyer := s.Users[0]
+		b := e.Reserve(t, s, buyer, 2)
+		quote := func() *paymentv1.GetRefundQuoteResponse {
+			t.Helper()
+			res, err := e.payment.GetRefundQuote(context.Background(), meshtest.As(t, e.Mesh, buyer, authn.RoleUser,
+				&paymentv1.GetRefundQuoteRequest{BookingId: b.GetId()}))
+			if err != nil {
+				t.Fatalf("quote: %v", err)
+			}
+			return res.Msg
+		}
+		if q := quote(); !q.GetCancellable() || q.GetPaid() != "0.00" || q.GetRefundAmount() != "0.00" {
+			t.Fatalf("quote of an unpaid hold: %v", q)
+		}
+		if _, err := e.payment.GetRefundQuote(context.Background(), meshtest.As(t, e.Mesh, s.Users[1], authn.RoleUser,
+			&paymentv1.GetRefundQuoteRequest{BookingId: b.GetId()})); code(err) != connect.CodeNotFound {
+			t.Fatalf("quote of another's booking: %v", err)
+		}
+		p, err := e.pay(t, buyer, b.GetId(), payment.SimOK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.waitBooking(t, buyer, b.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
+		if q := quote(); !q.GetCancellable() || q.GetPaid() != "99.80" || q.GetRefundPercent() != tc.pct || q.GetRefundAmount() != tc.refund || q.GetPolicy() == "" {
+			t.Fatalf("quote %v, want %d%% = %s", q, tc.pct, tc.refund)
+		}
+		res, err := e.booking.CancelBooking(context.Background(), meshtest.As(t, e.Mesh, buyer, authn.RoleUser,
+			&bookingv1.CancelBookingRequest{BookingId: b.GetId()}))
+		if err != nil || res.Msg.GetBooking().GetStatus() != tc.status || res.Msg.GetBooking().GetCancelCause() != bookingv1.CancelCause_CANCEL_CAUSE_BUYER {
+			t.Fatalf("cancel: %v %v, want %v", res, err, tc.status)
+		}
+		if got := e.getPayment(t, buyer, p.GetId()); got.GetStatus() != tc.paymentAfter || got.GetRefundedAmount() != tc.refund {
+			t.Fatalf("payment after the cancel %v", got)
+		}
+		if z := e.zone(t, s); z.GetAvailable() != 4 || z.GetSold() != 0 {
+			t.Fatalf("zone %v", z)
+		}
+		if q := quote(); q.GetCancellable() {
+			t.Fatalf("quote of an ended booking %v", q)
+		}
+		// Durable at once, before the money moved.
+		if n := e.count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = $2 AND cancel_cause = 'buyer'`,
+			b.GetId(), map[bookingv1.BookingStatus]string{bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED: "refunded",
+				bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED: "cancelled"}[tc.status]); n != 1 {
+			t.Fatal("the release is not in Postgres")
+		}
+	}
+	e.AuditMoney(t, e.prefix)
+}
+
+// TestReconcilerSettlesWhatWasLeftOpen: payments left open by lost
+// webhooks, a missing saga and an interrupted refund are all settled by
+// the reconciler: in the end every succeeded payment has a confirmed
+// booking or a full refund, and nothing is pending.
+func TestReconcilerSettlesWhatWasLeftOpen(t *testing.T) {
+	t.Parallel()
+	e := start(t, "-payment.reconcile-interval=200ms", "-payment.reconcile-grace=1s", "-payment.stale-after=2s")
+	s := e.SeedShop(t, meshtest.ShopOptions{Seats: 20, Users: 6, MaxPerUser: 10})
+	ctx := context.Background()
+	insert := func(user, bookingID, status, ref string, age time.Duration) string {
+		t.Helper()
+		var id string
+		if err := e.Pool.QueryRow(ctx, `INSERT INTO payments (booking_id, user_id, amount, status, provider, provider_payment_id, created_at,
+				succeeded_at) VALUES ($1, $2, 99.80, $3, 'simulator', NULLIF($4, ''), now() - make_interval(secs => $5),
+				CASE WHEN $3 = 'succeeded' THEN now() - make_interval(secs => $5) END) RETURNING id::text`,
+			bookingID, user, status, ref, age.Seconds()).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	// 1. Its webhook was lost: the provider says it succeeded; the hold
+	// still lives, so it ends confirmed.
+	lost := e.Reserve(t, s, s.Users[0], 2)
+	lostPay := insert(s.Users[0], lost.GetId(), "processing", "simpi_ok_"+uuid.NewString(), time.Hour)
+	// 2. Declined, webhook lost: failed.
+	declined := e.Reserve(t, s, s.Users[1], 2)
+	declinedPay := insert(s.Users[1], declined.GetId(), "processing", "simpi_declined_"+uuid.NewString(), time.Hour)
+	// 3. The process died before the provider took it: failed.
+	never := e.Reserve(t, s, s.Users[2], 2)
+	neverPay := insert(s.Users[2], never.GetId(), "pending", "", time.Hour)
+	// 4. Succeeded, but no saga ever ran, and the hold expired: refunded.
+	gone := e.Reserve(t, s, s.Users[3], 2)
+	if _, err := e.booking.CancelBooking(ctx, meshtest.As(t, e.Mesh, s.Users[3], authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: gone.GetId()})); err != nil {
+		t.Fatal(err)
+	}
+	gonePay := insert(s.Users[3], gone.GetId(), "succeeded", "simpi_ok_"+uuid.NewString(), time.Minute)
+	// 5. Succeeded, no saga, the hold lives: confirmed.
+	live := e.Reserve(t, s, s.Users[4], 2)
+	livePay := insert(s.Users[4], live.GetId(), "succeeded", "simpi_ok_"+uuid.NewString(), time.Minute)
+	// 6. A refund decided, then interrupted before the money moved.
+	paid := e.Reserve(t, s, s.Users[5], 2)
+	p, err := e.pay(t, s.Users[5], paid.GetId(), payment.SimOK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitBooking(t, s.Users[5], paid.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
+	if _, err := e.Pool.Exec(ctx, `UPDATE payments SET refund_percent = 100, refund_cause = 'REFUND_CAUSE_ORGANIZER_CANCELLED',
+		refund_requested_at = now() - interval '1 minute' WHERE id = $1`, p.GetId()); err != nil {
+		t.Fatal(err)
+	}
+
+	want := map[string]string{lostPay: "succeeded", declinedPay: "failed", neverPay: "failed", gonePay: "refunded", livePay: "succeeded", p.GetId(): "refunded"}
+	meshtest.Eventually(t, 30*time.Second, "every payment settled", func() bool {
+		for id, st := range want {
+			if e.count(t, `SELECT count(*) FROM payments WHERE id = $1 AND status = $2`, id, st) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	e.waitBooking(t, s.Users[0], lost.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
+	e.waitBooking(t, s.Users[4], live.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
+	e.waitBooking(t, s.Users[5], paid.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED, 15*time.Second)
+	meshtest.Eventually(t, 15*time.Second, "kept payments marked settled", func() bool {
+		return e.count(t, `SELECT count(*) FROM payments WHERE id = ANY($1) AND settled_at IS NOT NULL`, []string{lostPay, livePay}) == 2
+	})
+	if n := e.count(t, `SELECT count(*) FROM payment_webhook_events WHERE provider_event_id LIKE 'reconcile:%'`); n != 3 {
+		t.Fatalf("%d reconciler lookups recorded, want 3", n)
+	}
+	e.Drained(t, "booking-persister", "booking.events")
+	e.AuditMoney(t, e.prefix)
+}

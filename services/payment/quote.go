@@ -1,0 +1,75 @@
+package payment
+
+import (
+	"context"
+	"time"
+
+	"connectrpc.com/connect"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// Quote is what cancelling a booking would refund now.
+type Quote struct {
+	BookingID   string
+	Cancellable bool
+	// PaidCents is what was charged (0 for an unpaid hold).
+	PaidCents, RefundCents int64
+	Percent                int64
+	Currency, Policy       string
+	// ValidUntil is when the quote changes next (zero: it does not).
+	ValidUntil time.Time
+}
+
+// Quote answers what cancelling the caller's booking would refund now: the
+// same rules RefundBooking applies, nothing changed.
+func (s *Service) Quote(ctx context.Context, p *authn.Principal, bookingID string) (Quote, error) {
+	// The caller's token travels on: another user's booking is NOT_FOUND.
+	res, err := s.booking.GetBooking(ctx, connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: bookingID}))
+	if err != nil {
+		return Quote{}, errs.FromConnect(err)
+	}
+	b := res.Msg.GetBooking()
+	if b.GetUserId() != p.UserID && p.Role != authn.RoleAdmin {
+		return Quote{}, errs.New(errs.NotFound, "booking not found")
+	}
+	q := Quote{BookingID: bookingID, Currency: b.GetCurrency()}
+	pay, paid, err := s.store.ByBooking(ctx, bookingID)
+	if err != nil {
+		return Quote{}, err
+	}
+	paid = paid && pay.Status == StatusSucceeded && pay.RefundRequestedAt.IsZero()
+	if paid {
+		q.PaidCents, q.Currency = pay.AmountCents, pay.Currency
+	}
+	switch b.GetStatus() {
+	case bookingv1.BookingStatus_BOOKING_STATUS_RESERVED:
+		q.Cancellable = true
+		q.Percent, q.Policy = 100, "an unpaid hold: cancelling releases the seats and nothing is charged"
+		if paid {
+			q.Policy = "paid but not confirmed yet: cancelling refunds everything"
+		}
+	case bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED:
+		q.Cancellable = true
+		show, cancelled, err := s.store.ShowOf(ctx, b.GetShowId())
+		if err != nil {
+			return Quote{}, err
+		}
+		if cancelled {
+			q.Percent, q.Policy = 100, "the event was cancelled: everything is refunded"
+		} else {
+			q.Percent, q.Policy, q.ValidUntil = policyStep(show, s.now())
+		}
+	default:
+		q.Policy = "the booking already ended (" + bookingStatusName(b.GetStatus()) + "): there is nothing to cancel"
+	}
+	if q.Cancellable {
+		q.RefundCents = refundCents(q.PaidCents, q.Percent)
+	}
+	if q.Currency == "" {
+		q.Currency = "USD"
+	}
+	return q, nil
+}

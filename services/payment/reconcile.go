@@ -1,0 +1,272 @@
+package payment
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/services/platform/background"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// Reconciler settles every payment the normal path left open, so that each
+// succeeded payment ends in exactly one of (booking confirmed, payment
+// refunded in full) whatever crashed or stalled on the way:
+//
+//   - a refund decided but not finished (its seats or the provider were
+//     unreachable) is finished with the recorded decision;
+//   - a succeeded payment whose booking was not seen confirmed after a
+//     grace period (longer than a saga's life) is settled: a confirmed
+//     booking is marked settled, a live hold is confirmed, anything else
+//     (the hold ended, or the booking engine never had it) is refunded in
+//     full;
+//   - a pending or processing payment older than payment.stale-after (its
+//     webhook lost) is asked of the provider: its outcome is applied as the
+//     webhook would have, and an intent nobody finished is cancelled and
+//     marked failed.
+//
+// Every payment replica runs one; a pass runs in one replica at a time (a
+// Postgres advisory lock per schema) and every action is idempotent.
+type Reconciler struct {
+	*background.Task
+	svc *Service
+	cfg Config
+	log *zap.Logger
+}
+
+// NewReconciler returns the reconciler of svc.
+func NewReconciler(svc *Service, cfg Config, log *zap.Logger) *Reconciler {
+	r := &Reconciler{svc: svc, cfg: cfg, log: log.Named("reconciler")}
+	r.Task = background.New(r.loop)
+	return r
+}
+
+func (r *Reconciler) loop(ctx context.Context) {
+	t := time.NewTicker(r.cfg.ReconcileInterval)
+	defer t.Stop()
+	for background.Wait(ctx, t, nil) {
+		if err := r.Once(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("reconciler pass failed; retrying next interval", zap.Error(err))
+		}
+	}
+}
+
+// reconcileBatch is how many payments one query of a pass takes.
+const reconcileBatch = 200
+
+// unsettledAlarm is the age from which an unsettled payment counts in the
+// payment_unsettled_payments gauge (the alert's threshold).
+const unsettledAlarm = 5 * time.Minute
+
+// Once runs one pass, unless another replica is running one.
+func (r *Reconciler) Once(ctx context.Context) error {
+	conn, err := r.svc.store.db.Acquire(ctx)
+	if err != nil {
+		return dbErr(err)
+	}
+	defer conn.Release()
+	const lock = `hashtext('rush.payment.reconciler:' || current_schema())`
+	var mine bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+lock+`)`).Scan(&mine); err != nil || !mine {
+		return dbErr(err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lock+`)`) //nolint:errcheck // the session ends with the conn otherwise
+	deadline := time.Now().Add(r.cfg.ReconcileInterval)
+	for _, step := range []func(context.Context, time.Time) error{r.finishRefunds, r.settle, r.staleIntents} {
+		if err := step(ctx, deadline); err != nil {
+			return err
+		}
+	}
+	return r.gauge(ctx)
+}
+
+// due lists up to reconcileBatch payments matching where, oldest by order
+// first.
+func (r *Reconciler) due(ctx context.Context, where, order string, args ...any) ([]Payment, error) {
+	rows, err := r.svc.store.db.Query(ctx, `SELECT `+paymentColumns+` FROM payments WHERE `+where+` ORDER BY `+order+` LIMIT `+
+		strconv.Itoa(reconcileBatch), args...)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Payment, error) { return scanPayment(row) })
+	return out, dbErr(err)
+}
+
+// each runs act on the payments where selects, batch after batch, until a
+// batch is short, every payment of a batch failed, or the pass is over.
+func (r *Reconciler) each(ctx context.Context, deadline time.Time, where, order string, args []any, act func(Payment) string) error {
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		batch, err := r.due(ctx, where, order, args...)
+		if err != nil {
+			return err
+		}
+		failed := 0
+		for _, p := range batch {
+			action := act(p)
+			r.svc.metrics.reconciler.WithLabelValues(action).Inc()
+			if action == "failed" {
+				failed++
+			}
+		}
+		if len(batch) < reconcileBatch || failed == len(batch) {
+			return nil
+		}
+	}
+	return ctx.Err()
+}
+
+// finishRefunds finishes refunds decided at least a few seconds ago (a
+// younger one may still be on its way) with their recorded decision.
+func (r *Reconciler) finishRefunds(ctx context.Context, deadline time.Time) error {
+	return r.each(ctx, deadline, `refund_requested_at IS NOT NULL AND refunded_at IS NULL AND refund_requested_at < now() - interval '10 seconds'`,
+		`refund_requested_at`, nil, func(p Payment) string {
+			if _, _, err := r.svc.RefundBooking(ctx, p.BookingID, p.ID, refundCause(p.RefundCause), p.RefundReason); err != nil {
+				r.log.Warn("decided refund still not finished", zap.String("payment", p.ID), zap.Error(err))
+				return "failed"
+			}
+			return "refund_finished"
+		})
+}
+
+// settle settles succeeded payments whose booking was not seen confirmed
+// after the grace period: confirm while the hold lives, else refund.
+func (r *Reconciler) settle(ctx context.Context, deadline time.Time) error {
+	return r.each(ctx, deadline, `status = 'succeeded' AND settled_at IS NULL AND refund_requested_at IS NULL AND refunded_at IS NULL
+			AND succeeded_at < now() - make_interval(secs => $1)`, `succeeded_at`, []any{r.cfg.ReconcileGrace.Seconds()},
+		func(p Payment) string {
+			action, err := r.settleOne(ctx, p)
+			if err != nil {
+				r.log.Warn("succeeded payment not settled yet", zap.String("payment", p.ID), zap.String("booking", p.BookingID), zap.Error(err))
+				return "failed"
+			}
+			if action != "settled" {
+				r.log.Info("payment settled by the reconciler", zap.String("payment", p.ID), zap.String("booking", p.BookingID), zap.String("action", action))
+			}
+			return action
+		})
+}
+
+func (r *Reconciler) settleOne(ctx context.Context, p Payment) (string, error) {
+	sys := asSystem(ctx)
+	res, err := r.svc.booking.GetBooking(sys, connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: p.BookingID}))
+	if err != nil && errs.FromConnect(err).Code != errs.NotFound {
+		return "", errs.FromConnect(err)
+	}
+	b := res.Msg.GetBooking() // nil when NOT_FOUND
+	switch {
+	case b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED:
+		return "settled", r.svc.store.MarkSettled(ctx, p.ID)
+	case b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_RESERVED && b.GetExpiresAt().AsTime().After(r.svc.now()):
+		_, err := r.svc.booking.ConfirmBooking(sys, connect.NewRequest(&bookingv1.ConfirmBookingRequest{BookingId: p.BookingID, PaymentId: p.ID}))
+		if err == nil {
+			return "confirmed", r.svc.store.MarkSettled(ctx, p.ID)
+		}
+		if c := errs.FromConnect(err).Code; c != errs.ReservationExpired && c != errs.Conflict {
+			return "", errs.FromConnect(err)
+		}
+		// The hold ended meanwhile: refund.
+	}
+	_, _, err = r.svc.RefundBooking(ctx, p.BookingID, p.ID, paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED,
+		"the payment could not become a confirmed booking")
+	return "refunded", err
+}
+
+// staleIntents asks the provider what became of payments still pending or
+// processing after payment.stale-after.
+func (r *Reconciler) staleIntents(ctx context.Context, deadline time.Time) error {
+	return r.each(ctx, deadline, `status IN ('pending', 'processing') AND created_at < now() - make_interval(secs => $1)`,
+		`created_at`, []any{r.cfg.StaleAfter.Seconds()}, func(p Payment) string {
+			action, err := r.resolveIntent(ctx, p)
+			if err != nil {
+				r.log.Warn("stale payment not resolved yet", zap.String("payment", p.ID), zap.Error(err))
+				return "failed"
+			}
+			r.log.Info("stale payment resolved", zap.String("payment", p.ID), zap.String("action", action))
+			return action
+		})
+}
+
+func (r *Reconciler) resolveIntent(ctx context.Context, p Payment) (string, error) {
+	ev := Event{ID: "reconcile:" + p.ID, Type: "reconcile.lookup", PaymentID: p.ID, ProviderPaymentID: p.ProviderRef}
+	action := "intent_abandoned"
+	if p.ProviderRef == "" {
+		// The provider never took it (the process died between the row and
+		// the intent): nothing was charged.
+		ev.Outcome, ev.FailureReason = OutcomeFailed, "abandoned before the payment provider took it"
+	} else {
+		st, err := r.svc.provider.Lookup(ctx, p.ProviderRef)
+		if err != nil {
+			return "", err
+		}
+		switch st.Outcome {
+		case OutcomeSucceeded:
+			ev.Outcome, action = OutcomeSucceeded, "intent_succeeded"
+		case OutcomeFailed:
+			ev.Outcome, ev.FailureReason, action = OutcomeFailed, st.FailureReason, "intent_failed"
+		default:
+			// Nobody finished it in time: make sure nobody can any more.
+			if err := r.svc.provider.Cancel(ctx, p.ProviderRef); err != nil {
+				return "", err
+			}
+			ev.Outcome, ev.FailureReason = OutcomeFailed, "not completed in time; cancelled"
+		}
+	}
+	return action, r.svc.applyLookup(ctx, ev)
+}
+
+// gauge counts the payments that stayed unsettled past the alarm age.
+func (r *Reconciler) gauge(ctx context.Context) error {
+	var unconfirmed, pending float64
+	err := r.svc.store.db.QueryRow(ctx, `SELECT
+			count(*) FILTER (WHERE status = 'succeeded' AND settled_at IS NULL AND refund_requested_at IS NULL AND refunded_at IS NULL
+				AND succeeded_at < now() - make_interval(secs => $1)),
+			count(*) FILTER (WHERE refund_requested_at IS NOT NULL AND refunded_at IS NULL AND refund_requested_at < now() - make_interval(secs => $1))
+		FROM payments WHERE (status = 'succeeded' AND settled_at IS NULL AND refund_requested_at IS NULL)
+			OR (refund_requested_at IS NOT NULL AND refunded_at IS NULL)`, unsettledAlarm.Seconds()).Scan(&unconfirmed, &pending)
+	if err != nil {
+		return dbErr(err)
+	}
+	r.svc.metrics.unsettled.WithLabelValues("unconfirmed").Set(unconfirmed)
+	r.svc.metrics.unsettled.WithLabelValues("refund_pending").Set(pending)
+	return nil
+}
+
+// applyLookup applies an outcome the reconciler learned from the provider
+// as a webhook would, recorded under the synthetic event id ev.ID (so it is
+// applied once, and the trail shows who decided).
+func (s *Service) applyLookup(ctx context.Context, ev Event) error {
+	var decided string
+	err := s.store.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO payment_webhook_events (provider, provider_event_id, event_type)
+			VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, s.provider.Name(), ev.ID, ev.Type)
+		if err != nil {
+			return dbErr(err)
+		}
+		if tag.RowsAffected() == 0 {
+			// Decided by an earlier pass whose answer was lost: look again.
+			if _, err := tx.Exec(ctx, `UPDATE payment_webhook_events SET received_at = now()
+				WHERE provider = $1 AND provider_event_id = $2`, s.provider.Name(), ev.ID); err != nil {
+				return dbErr(err)
+			}
+		}
+		decided, err = s.applyOutcome(ctx, tx, ev)
+		return err
+	})
+	if err == nil {
+		s.decided(decided)
+	}
+	return err
+}
+
+// MarkSettled records that the booking of a succeeded payment was seen
+// confirmed.
+func (s *Store) MarkSettled(ctx context.Context, id string) error {
+	_, err := s.db.Exec(ctx, `UPDATE payments SET settled_at = now() WHERE id = $1 AND settled_at IS NULL`, id)
+	return dbErr(err)
+}

@@ -1,0 +1,144 @@
+// Package moneyaudit checks the money invariant of Booking Rush across the
+// payment records, the bookings in Postgres and the live records in Redis:
+// for every succeeded payment, exactly one of (booking confirmed, payment
+// refunded), refunded in full unless the buyer cancelled under the policy;
+// and no booking confirmed without exactly one such payment.
+//
+// It is an auditor, not a service: it reads the tables of the payment and
+// booking services side by side (which no service may do) and writes
+// nothing. The concurrent tests call it after their runs, and rushbench
+// after every scenario, next to the inventory audit (booking.Reconcile).
+package moneyaudit
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bookingrush/rush/lua"
+)
+
+// Report is what an audit found.
+type Report struct {
+	// Payments counts the payments audited (every one that did not fail).
+	Payments int
+	// Confirmed and Refunded count the settled ones; Open the payments
+	// still pending or processing (the reconciler resolves them).
+	Confirmed, Refunded, Open int
+	// Violations describe every breach of the invariant; none is the goal.
+	Violations []string
+}
+
+// OK reports an audit without violations.
+func (r Report) OK() bool { return len(r.Violations) == 0 }
+
+func (r Report) String() string {
+	return fmt.Sprintf("%d payments: %d confirmed, %d refunded, %d open; %d violations", r.Payments, r.Confirmed, r.Refunded, r.Open, len(r.Violations))
+}
+
+// Check audits every payment of the database db; rdb and prefix (the
+// booking engine's key prefix) add the live booking records of Redis to the
+// comparison (rdb nil: Postgres only). Run it once the system is quiet: a
+// payment in flight is not yet settled.
+func Check(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, prefix string) (Report, error) {
+	var r Report
+	rows, err := db.Query(ctx, `SELECT p.id::text, p.booking_id::text, p.status, (p.amount * 100)::bigint,
+			(p.refunded_amount * 100)::bigint, COALESCE(p.refund_cause, ''), p.refund_requested_at IS NOT NULL,
+			p.refunded_at IS NOT NULL, COALESCE(b.status, ''), COALESCE(b.event_id::text, '')
+		FROM payments p LEFT JOIN bookings b ON b.id = p.booking_id
+		WHERE p.status <> 'failed' ORDER BY p.created_at`)
+	if err != nil {
+		return r, err
+	}
+	type live struct{ payment, booking, event string }
+	var mustConfirm, mustNot []live
+	for rows.Next() {
+		var id, booking, status, cause, bStatus, event string
+		var amount, refunded int64
+		var decided, done bool
+		if err := rows.Scan(&id, &booking, &status, &amount, &refunded, &cause, &decided, &done, &bStatus, &event); err != nil {
+			rows.Close()
+			return r, err
+		}
+		r.Payments++
+		bad := func(format string, args ...any) {
+			r.Violations = append(r.Violations, fmt.Sprintf("payment %s (booking %s): ", id, booking)+fmt.Sprintf(format, args...))
+		}
+		switch {
+		case status == "pending" || status == "processing":
+			r.Open++
+		case decided && !done:
+			bad("its refund was decided but never made (money kept, booking %q)", bStatus)
+		case done || decided:
+			r.Refunded++
+			if bStatus == "confirmed" {
+				bad("refunded, and its booking is still confirmed")
+			}
+			if cause != "" && cause != "REFUND_CAUSE_BUYER_CANCELLED" && refunded != amount {
+				bad("refunded %d of %d cents for %s: a refund the buyer did not choose is in full", refunded, amount, cause)
+			}
+			mustNot = append(mustNot, live{id, booking, event})
+		default: // succeeded, nothing given back
+			r.Confirmed++
+			if bStatus != "confirmed" {
+				bad("succeeded and kept, but its booking is %q, not confirmed (no ticket, no refund)", bStatus)
+			}
+			mustConfirm = append(mustConfirm, live{id, booking, event})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return r, err
+	}
+	orphans, err := db.Query(ctx, `SELECT b.id::text FROM bookings b WHERE b.status = 'confirmed' AND (
+			SELECT count(*) FROM payments p WHERE p.booking_id = b.id AND p.status = 'succeeded'
+				AND p.refund_requested_at IS NULL AND p.refunded_at IS NULL) <> 1`)
+	if err != nil {
+		return r, err
+	}
+	for orphans.Next() {
+		var id string
+		if err := orphans.Scan(&id); err != nil {
+			orphans.Close()
+			return r, err
+		}
+		r.Violations = append(r.Violations, fmt.Sprintf("booking %s is confirmed without exactly one kept payment", id))
+	}
+	orphans.Close()
+	if err := orphans.Err(); err != nil {
+		return r, err
+	}
+	if rdb == nil {
+		return r, nil
+	}
+	// Redis must agree: a live record of a kept payment's booking is
+	// confirmed; one of a refunded payment's booking is not.
+	check := func(set []live, confirmed bool) error {
+		pipe := rdb.Pipeline()
+		cmds := make([]*redis.StringCmd, len(set))
+		for i, l := range set {
+			if l.event != "" {
+				cmds[i] = pipe.HGet(ctx, lua.EventKeys(prefix, l.event).Hold(l.booking), "status")
+			}
+		}
+		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+			return err
+		}
+		for i, c := range cmds {
+			if c == nil || c.Err() == redis.Nil {
+				continue
+			}
+			if st := c.Val(); (st == "confirmed") != confirmed {
+				r.Violations = append(r.Violations, fmt.Sprintf("payment %s (booking %s): Redis has the booking %q, Postgres says otherwise",
+					set[i].payment, set[i].booking, st))
+			}
+		}
+		return nil
+	}
+	if err := check(mustConfirm, true); err != nil {
+		return r, err
+	}
+	return r, check(mustNot, false)
+}
