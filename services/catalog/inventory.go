@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,24 +76,34 @@ func (i *Inventory) Load(ctx context.Context, eventID string) error {
 
 // RefundAll refunds every paid booking of a cancelled event in full (the
 // organizer-cancellation rule of the refund policy): the payment service
-// refunds each at most once and has the booking engine release its seats,
-// so calling it again after a partial failure only finishes the work. It
-// answers how many refunds failed.
+// records each refund, has the booking engine release the seats, then gives
+// the money back, at most once per payment, so calling it again after a
+// partial failure only finishes the work. The refunds run a few at a time
+// and are not cut short by a caller that goes away. It answers how many
+// failed.
 func (i *Inventory) RefundAll(ctx context.Context, paid []PaidBooking, reason string) int {
-	failed := 0
+	ctx = context.WithoutCancel(ctx)
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
 	for _, b := range paid {
-		cctx, cancel := context.WithTimeout(asSystem(ctx), i.cfg.InventoryTimeout)
-		_, err := i.payments.RefundBooking(cctx, connect.NewRequest(&paymentv1.RefundBookingRequest{
-			BookingId: b.BookingID, PaymentId: b.PaymentID,
-			Cause: paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED, Reason: reason,
-		}))
-		cancel()
-		if err != nil {
-			failed++
-			i.log.Warn("refund of a cancelled event's booking failed", zap.String("booking_id", b.BookingID), zap.Error(err))
-		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			cctx, cancel := context.WithTimeout(asSystem(ctx), i.cfg.InventoryTimeout)
+			defer cancel()
+			_, err := i.payments.RefundBooking(cctx, connect.NewRequest(&paymentv1.RefundBookingRequest{
+				BookingId: b.BookingID, PaymentId: b.PaymentID,
+				Cause: paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED, Reason: reason,
+			}))
+			if err != nil {
+				failed.Add(1)
+				i.log.Warn("refund of a cancelled event's booking failed", zap.String("booking_id", b.BookingID), zap.Error(err))
+			}
+		})
 	}
-	return failed
+	wg.Wait()
+	return int(failed.Load())
 }
 
 // Availability returns the live counters of a show's loaded zones by zone

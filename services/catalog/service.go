@@ -420,12 +420,14 @@ func (s *Service) unpublish(ctx context.Context, eventID string) {
 	}
 }
 
-// CancelEvent calls off a published event and makes the booking engine stop
-// selling it (it reloads the event and sees the cancelled status). The
-// cancellation stands even when the booking engine does not answer: the
-// answer is then SERVICE_UNAVAILABLE and calling CancelEvent again retries
-// the reload. Refunding the confirmed bookings is the payment side's work
-// (issue 5), driven by the cancelled status.
+// CancelEvent calls off a published event and closes it for money at once
+// and for good: the booking engine reloads the event and sees the cancelled
+// status, so from then on it neither reserves nor confirms anything of it
+// (a payment that still succeeds is refunded by the saga), and it releases
+// the event's live holds (their buyers are mailed); then every paid booking
+// is refunded in full. The cancellation stands even when a step fails: the
+// answer is then SERVICE_UNAVAILABLE, and calling CancelEvent again repeats
+// the reload and finishes the refunds that failed (each happens once).
 func (s *Service) CancelEvent(ctx context.Context, req *catalogv1.CancelEventRequest) (*catalogv1.Event, error) {
 	p, err := requireOrganizer(ctx)
 	if err != nil {

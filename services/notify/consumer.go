@@ -6,29 +6,40 @@ import (
 	"fmt"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/IBM/sarama"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/logging"
 )
 
-// Consumer turns booking.events and payment.refunded messages into mails.
-// It is idempotent through the notifications' idempotency keys: a
-// redelivered message finds its mail already recorded and adds nothing.
+// Payments is what notify asks the payment service: the payment of a
+// booking, so that a mail about a released booking says the truth about the
+// money.
+type Payments interface {
+	GetBookingPayment(context.Context, *connect.Request[paymentv1.GetBookingPaymentRequest]) (*connect.Response[paymentv1.GetBookingPaymentResponse], error)
+}
+
+// Consumer turns booking.events, payment.failed and payment.refunded
+// messages into mails. It is idempotent through the notifications'
+// idempotency keys: a redelivered message finds its mail already recorded
+// and adds nothing.
 type Consumer struct {
-	svc   *Service
-	store *Store
-	log   *zap.Logger
+	svc      *Service
+	store    *Store
+	payments Payments
+	log      *zap.Logger
 }
 
 // NewConsumer returns the consumer.
-func NewConsumer(svc *Service, store *Store, log *zap.Logger) *Consumer {
-	return &Consumer{svc: svc, store: store, log: log.Named("notify-consumer")}
+func NewConsumer(svc *Service, store *Store, payments Payments, log *zap.Logger) *Consumer {
+	return &Consumer{svc: svc, store: store, payments: payments, log: log.Named("notify-consumer")}
 }
 
 // HandleBatch processes messages of one partition in order. Batches keep
@@ -54,7 +65,9 @@ func (c *Consumer) Handle(ctx context.Context, msg *sarama.ConsumerMessage) erro
 	case TopicBookingEvents:
 		err = c.booking(ctx, msg)
 	case TopicPaymentRefunded:
-		err = c.refund(ctx, msg)
+		err = c.paymentMail(ctx, msg, "refund_issued")
+	case TopicPaymentFailed:
+		err = c.paymentMail(ctx, msg, "payment_failed")
 	default:
 		return nil
 	}
@@ -67,12 +80,25 @@ func (c *Consumer) Handle(ctx context.Context, msg *sarama.ConsumerMessage) erro
 	return err
 }
 
-// bookingKinds are the booking states that mail the buyer from
-// booking.events. Confirmed is mailed by the saga, refunded by
-// payment.refunded (see the package comment).
-var bookingKinds = map[bookingv1.BookingStatus]string{
-	bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED:   "booking_expired",
-	bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED: "booking_cancelled",
+// bookingKind is the mail a booking change sends from booking.events, ""
+// for none: an expired or cancelled hold is mailed; the end of a purchase
+// is mailed by payment.refunded (with the amount), except when the event
+// was cancelled, which every buyer hears of. Confirmed is mailed by the saga
+// (see the package comment).
+func bookingKind(b *bookingv1.Booking) string {
+	purchase := b.GetConfirmedAt() != nil
+	switch {
+	case b.GetCancelCause() == bookingv1.CancelCause_CANCEL_CAUSE_EVENT_CANCELLED &&
+		(b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED || b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED):
+		return "event_cancelled"
+	case purchase:
+		return ""
+	case b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED:
+		return "booking_expired"
+	case b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED:
+		return "booking_cancelled"
+	}
+	return ""
 }
 
 func (c *Consumer) booking(ctx context.Context, msg *sarama.ConsumerMessage) error {
@@ -81,8 +107,8 @@ func (c *Consumer) booking(ctx context.Context, msg *sarama.ConsumerMessage) err
 		return errs.New(errs.Validation, fmt.Sprintf("undecodable booking event: %v", err))
 	}
 	b := ev.GetBooking()
-	kind, ok := bookingKinds[b.GetStatus()]
-	if !ok {
+	kind := bookingKind(b)
+	if kind == "" {
 		return nil
 	}
 	u, err := c.store.User(ctx, b.GetUserId())
@@ -100,17 +126,70 @@ func (c *Consumer) booking(ctx context.Context, msg *sarama.ConsumerMessage) err
 		}
 	}
 	data := map[string]string{
-		"booking_id": b.GetId(), "name": u.Name, "event_id": b.GetEventId(), "event_title": show.EventTitle,
+		"booking_id": b.GetId(), "reference": b.GetReference(), "name": u.Name, "event_id": b.GetEventId(), "event_title": show.EventTitle,
 		"quantity": fmt.Sprint(b.GetQuantity()), "total_amount": b.GetTotalAmount(), "currency": b.GetCurrency(),
+		"purchase": fmt.Sprint(b.GetConfirmedAt() != nil),
 	}
 	if !show.ShowDate.IsZero() {
 		data["show_date"] = show.ShowDate.UTC().Format(time.RFC1123)
+	}
+	if kind == "event_cancelled" {
+		data["reason"] = show.CancelReason
+	}
+	if b.GetConfirmedAt() == nil {
+		// "Nothing was charged" only when nothing was: a payment may have
+		// been made for a hold that ended (it is refunded in full).
+		if data["money"], err = c.money(ctx, b.GetId()); err != nil {
+			return err
+		}
 	}
 	_, err = c.svc.Send(ctx, Request{Kind: kind, Recipient: u.Email, UserID: b.GetUserId(), Data: data, Key: kind + "-" + b.GetId()})
 	return err
 }
 
-func (c *Consumer) refund(ctx context.Context, msg *sarama.ConsumerMessage) error {
+// money says what became of the money of an ended hold: "none" when no
+// payment of it can succeed, "returned" when one did or still may (it is
+// refunded in full, and payment.refunded mails the refund).
+func (c *Consumer) money(ctx context.Context, bookingID string) (string, error) {
+	res, err := c.payments.GetBookingPayment(authn.WithPrincipal(ctx, nil), connect.NewRequest(&paymentv1.GetBookingPaymentRequest{BookingId: bookingID}))
+	switch {
+	case err == nil && res.Msg.GetPayment().GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_FAILED:
+		return "returned", nil
+	case err == nil || errs.FromConnect(err).Code == errs.NotFound:
+		return "none", nil
+	}
+	// Unknown: the mail waits (the message is delivered again) rather
+	// than tell the buyer something that may be false.
+	return "", errs.FromConnect(err)
+}
+
+// describeBooking adds the event's title, and the hold's deadline while it
+// lives, to data, as far as the persister recorded the booking (normally
+// long persisted when money moves; if not, the mail goes out without them
+// rather than wait).
+func (c *Consumer) describeBooking(ctx context.Context, bookingID string, data map[string]string) error {
+	if !isUUID(bookingID) {
+		return nil
+	}
+	bk, ok, err := c.store.BookingOf(ctx, bookingID)
+	if err != nil || !ok {
+		return err
+	}
+	show, err := c.store.Show(ctx, bk.EventID, bk.ShowID)
+	if err != nil {
+		return err
+	}
+	data["event_title"] = show.EventTitle
+	if bk.Status == "reserved" && bk.ExpiresAt.After(time.Now()) {
+		data["expires_at"] = bk.ExpiresAt.UTC().Format(time.RFC1123)
+	}
+	return nil
+}
+
+// paymentMail mails the payer of a payment event: kind "payment_failed"
+// (payment.failed, with the provider's reason) or "refund_issued"
+// (payment.refunded, with the amount given back and why).
+func (c *Consumer) paymentMail(ctx context.Context, msg *sarama.ConsumerMessage, kind string) error {
 	ev := new(paymentv1.PaymentEvent)
 	if err := proto.Unmarshal(msg.Value, ev); err != nil || ev.GetPayment().GetId() == "" || !isUUID(ev.GetPayment().GetUserId()) {
 		return errs.New(errs.Validation, fmt.Sprintf("undecodable payment event: %v", err))
@@ -118,32 +197,22 @@ func (c *Consumer) refund(ctx context.Context, msg *sarama.ConsumerMessage) erro
 	p := ev.GetPayment()
 	u, err := c.store.User(ctx, p.GetUserId())
 	if errors.Is(err, errNoUser) {
-		c.log.Info("notify: refund of a deleted account; no mail", zap.String("payment", p.GetId()))
+		c.log.Info("notify: payment of a deleted account; no mail", zap.String("payment", p.GetId()), zap.String("kind", kind))
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	data := map[string]string{
-		"payment_id": p.GetId(), "booking_id": p.GetBookingId(), "name": u.Name, "refund_amount": ev.GetRefundAmount(),
-		"amount": p.GetAmount(), "currency": p.GetCurrency(), "reason": ev.GetRefundReason(),
+		"payment_id": p.GetId(), "booking_id": p.GetBookingId(), "name": u.Name,
+		"amount": p.GetAmount(), "currency": p.GetCurrency(), "reason": p.GetFailedReason(),
 	}
-	// The booking row is normally long persisted when money goes back; if
-	// it is not, the mail goes out without the event's name rather than
-	// waiting for it.
-	if isUUID(p.GetBookingId()) {
-		eventID, showID, ok, err := c.store.BookingOf(ctx, p.GetBookingId())
-		if err != nil {
-			return err
-		}
-		if ok {
-			show, err := c.store.Show(ctx, eventID, showID)
-			if err != nil {
-				return err
-			}
-			data["event_title"] = show.EventTitle
-		}
+	if kind == "refund_issued" {
+		data["refund_amount"], data["reason"] = ev.GetRefundAmount(), ev.GetRefundReason()
 	}
-	_, err = c.svc.Send(ctx, Request{Kind: "refund_issued", Recipient: u.Email, UserID: p.GetUserId(), Data: data, Key: "refund_issued-" + p.GetId()})
+	if err := c.describeBooking(ctx, p.GetBookingId(), data); err != nil {
+		return err
+	}
+	_, err = c.svc.Send(ctx, Request{Kind: kind, Recipient: u.Email, UserID: p.GetUserId(), Data: data, Key: kind + "-" + p.GetId()})
 	return err
 }

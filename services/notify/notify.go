@@ -14,13 +14,21 @@
 //	booking_confirmed  the post-payment saga, step 2, via SendNotification
 //	                   (key "booking_confirmed-<booking id>"); the confirmed
 //	                   state on booking.events sends nothing here
-//	booking_expired    booking.events, status expired   ("booking_expired-<booking id>")
-//	booking_cancelled  booking.events, status cancelled ("booking_cancelled-<booking id>")
-//	refund_issued      payment.refunded                 ("refund_issued-<payment id>"); the
-//	                   refunded state on booking.events sends nothing, because
-//	                   payment.refunded also covers money returned for a hold
-//	                   that had already expired, and carries the amount
+//	booking_expired    booking.events, a hold expired     ("booking_expired-<booking id>")
+//	booking_cancelled  booking.events, a hold cancelled   ("booking_cancelled-<booking id>")
+//	event_cancelled    booking.events, a hold or purchase ended because the
+//	                   organizer cancelled the event      ("event_cancelled-<booking id>")
+//	payment_failed     payment.failed                     ("payment_failed-<payment id>")
+//	refund_issued      payment.refunded                   ("refund_issued-<payment id>"); the
+//	                   end of a purchase on booking.events sends nothing else,
+//	                   because payment.refunded also covers money returned for
+//	                   a hold that had already ended, and carries the amount
+//	welcome            the auth service on registration, via SendNotification
 //	password_reset     the auth service via SendNotification
+//
+// A mail about a hold that ended says "nothing was charged" only when the
+// payment service has no payment of it that succeeded or still may (it asks,
+// GetBookingPayment); otherwise it says the money comes back in full.
 //
 // A booking reaches each final state at most once, so the booking id names
 // the mail without the state version.
@@ -37,6 +45,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
+	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/config"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/mail"
@@ -106,6 +115,8 @@ const (
 	TopicBookingEvents = "booking.events"
 	// TopicPaymentRefunded carries bookingrush.payment.v1.PaymentEvent.
 	TopicPaymentRefunded = "payment.refunded"
+	// TopicPaymentFailed carries bookingrush.payment.v1.PaymentEvent.
+	TopicPaymentFailed = "payment.failed"
 )
 
 // Module serves the NotifyService on cfg.Addr, runs the delivery worker
@@ -120,14 +131,18 @@ func Module(cfg Config, smtp mail.Config) fx.Option {
 				// spaces the attempts itself.
 				return mail.NewSMTP(smtp, log.Named("notify"), mail.WithAttempts(1))
 			},
+			func(mesh *server.Mesh) Payments {
+				return server.Dial(mesh, "notify", "payment", paymentv1connect.NewPaymentServiceClient)
+			},
 			NewStore, NewWorker, NewService, NewConsumer, NewServer,
 		),
 		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, w *Worker, cons *Consumer) {
 			lc.Append(fx.StartHook(func(ctx context.Context) error {
-				return c.EnsureTopics(ctx, kafka.TopicSpec{Name: TopicBookingEvents}, kafka.TopicSpec{Name: TopicPaymentRefunded})
+				return c.EnsureTopics(ctx, kafka.TopicSpec{Name: TopicBookingEvents}, kafka.TopicSpec{Name: TopicPaymentRefunded},
+					kafka.TopicSpec{Name: TopicPaymentFailed})
 			}))
 			lc.Append(fx.Hook{OnStart: w.Start, OnStop: w.Stop})
-			r := c.NewBatchRunner(ConsumerGroup, []string{TopicBookingEvents, TopicPaymentRefunded}, cons.HandleBatch, kafka.BatchOptions{})
+			r := c.NewBatchRunner(ConsumerGroup, []string{TopicBookingEvents, TopicPaymentRefunded, TopicPaymentFailed}, cons.HandleBatch, kafka.BatchOptions{})
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
 		}),
 		server.Serve("notify", cfg.Addr, notifyv1connect.NotifyServiceName, notifyv1connect.NewNotifyServiceHandler),

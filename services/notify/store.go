@@ -127,15 +127,17 @@ func (s *Store) User(ctx context.Context, id string) (User, error) {
 type Show struct {
 	EventTitle string
 	ShowDate   time.Time
+	// CancelReason is the organizer's reason when the event was cancelled.
+	CancelReason string
 }
 
-// Show reads the event's title and the show's date; unknown ids give a
-// zero Show (the mail goes out without them).
+// Show reads the event's title (and cancellation reason) and the show's
+// date; unknown ids give a zero Show (the mail goes out without them).
 func (s *Store) Show(ctx context.Context, eventID, showID string) (Show, error) {
 	var sh Show
 	var date *time.Time
-	err := s.db.QueryRow(ctx, `SELECT e.title, sh.show_date FROM events e LEFT JOIN shows sh ON sh.id = $2 AND sh.event_id = e.id
-		WHERE e.id = $1`, eventID, showID).Scan(&sh.EventTitle, &date)
+	err := s.db.QueryRow(ctx, `SELECT e.title, COALESCE(e.cancel_reason, ''), sh.show_date FROM events e
+		LEFT JOIN shows sh ON sh.id = $2 AND sh.event_id = e.id WHERE e.id = $1`, eventID, showID).Scan(&sh.EventTitle, &sh.CancelReason, &date)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Show{}, nil
 	}
@@ -145,14 +147,26 @@ func (s *Store) Show(ctx context.Context, eventID, showID string) (Show, error) 
 	return sh, dbErr(err)
 }
 
-// BookingOf reads a booking's event and show as the persister recorded
-// them; ok is false when the row is not (yet) there.
-func (s *Store) BookingOf(ctx context.Context, bookingID string) (eventID, showID string, ok bool, err error) {
-	err = s.db.QueryRow(ctx, `SELECT event_id::text, show_id::text FROM bookings WHERE id = $1`, bookingID).Scan(&eventID, &showID)
+// BookingRow is what a mail needs of a booking as the persister recorded it.
+type BookingRow struct {
+	EventID, ShowID, Status string
+	ExpiresAt               time.Time
+}
+
+// BookingOf reads a booking's event, show, status and deadline as the
+// persister recorded them; ok is false when the row is not (yet) there.
+func (s *Store) BookingOf(ctx context.Context, bookingID string) (BookingRow, bool, error) {
+	var b BookingRow
+	var exp *time.Time
+	err := s.db.QueryRow(ctx, `SELECT event_id::text, show_id::text, status, expires_at FROM bookings WHERE id = $1`, bookingID).
+		Scan(&b.EventID, &b.ShowID, &b.Status, &exp)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", "", false, nil
+		return BookingRow{}, false, nil
 	}
-	return eventID, showID, err == nil, dbErr(err)
+	if exp != nil {
+		b.ExpiresAt = *exp
+	}
+	return b, err == nil, dbErr(err)
 }
 
 // dbErr turns a Postgres failure into SERVICE_UNAVAILABLE; domain errors

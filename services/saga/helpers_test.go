@@ -45,11 +45,14 @@ func restart(t *testing.T, dsn, prefix string, args []string, opts ...fx.Option)
 	}, args...)...)
 	a := meshtest.StartApp(t, cfg, opts...)
 	c := server.NewClient()
-	return &env{App: a, dsn: dsn, prefix: prefix,
+	e := &env{App: a, dsn: dsn, prefix: prefix,
 		booking: bookingv1connect.NewBookingServiceClient(c, a.URL(t, "booking")),
-		payment: paymentv1connect.NewPaymentServiceClient(c, a.URL(t, "payment")),
 		saga:    sagav1connect.NewSagaServiceClient(c, a.URL(t, "saga")),
 	}
+	if u, ok := a.Registry.URL("payment"); ok {
+		e.payment = paymentv1connect.NewPaymentServiceClient(c, u)
+	}
+	return e
 }
 
 func (e *env) pay(t *testing.T, user, bookingID, method string) *paymentv1.Payment {

@@ -57,6 +57,7 @@ type Orchestrator struct {
 	producer *kafka.Producer
 	relay    *outbox.Relay
 	hooks    Hooks
+	metrics  *metrics
 	log      *zap.Logger
 
 	mu      sync.Mutex
@@ -68,11 +69,11 @@ type Orchestrator struct {
 
 // NewOrchestrator returns an orchestrator; Start it before consuming.
 func NewOrchestrator(cfg Config, store *Store, booking bookingv1connect.BookingServiceClient, notify notifyv1connect.NotifyServiceClient,
-	payments paymentv1connect.PaymentServiceClient, producer *kafka.Producer, relay *outbox.Relay, hooks Hooks, log *zap.Logger) *Orchestrator {
+	payments paymentv1connect.PaymentServiceClient, producer *kafka.Producer, relay *outbox.Relay, hooks Hooks, m *metrics, log *zap.Logger) *Orchestrator {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // not started: launches are refused until Start
 	return &Orchestrator{cfg: cfg, store: store, booking: booking, notify: notify, payments: payments, producer: producer,
-		relay: relay, hooks: hooks, log: log.Named("saga"), ctx: ctx, cancel: cancel, running: map[string]bool{}}
+		relay: relay, hooks: hooks, metrics: m, log: log.Named("saga"), ctx: ctx, cancel: cancel, running: map[string]bool{}}
 }
 
 // Start begins resuming stale sagas (at once, then every half lease).
@@ -167,7 +168,7 @@ func (o *Orchestrator) resumeLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		for ctx.Err() == nil {
-			sg, ok, err := o.store.ClaimStale(ctx, o.cfg.Lease)
+			sg, ok, err := o.store.ClaimStale(ctx, o.cfg.Lease, o.cfg.Timeout)
 			if err != nil {
 				if ctx.Err() == nil {
 					o.log.Warn("cannot look for stale sagas", zap.Error(err))
@@ -240,25 +241,37 @@ func describe(err error) string {
 	return string(e.Code) + ": " + e.Message
 }
 
-// execute runs the saga from where it is.
+// execute runs the saga from where it is. Whatever happens, a saga ends
+// with the money in one place: the booking confirmed (completed), or the
+// payment refunded (compensated). A confirmation that cannot complete (the
+// hold is gone, or the booking engine did not answer before the saga's
+// deadline) is compensated by a refund; a refund that cannot run now is
+// dead-lettered and run again later (see Store.ClaimStale), until it ran.
 func (o *Orchestrator) execute(ctx context.Context, sg *Saga) error {
 	if sg.Status == StatusRunning && sg.step(StepConfirm).Status != StepSucceeded {
-		err := o.attempt(ctx, sg, StepConfirm, o.confirm, gone)
+		// The confirmation is retried until the saga's deadline (not a
+		// number of times): a booking engine that is back within it still
+		// confirms the hold the buyer paid for.
+		err := o.attempt(ctx, sg, StepConfirm, o.confirm, gone, untilDeadline)
 		var ex *exhausted
 		switch {
 		case err == nil:
 			if err := o.store.Transition(ctx, sg, StatusRunning, "", map[string]string{StepConfirm: StepSucceeded}, ""); err != nil {
 				return err
 			}
-		case gone(err):
-			// The money arrived after the hold was gone: give it back.
+		case gone(err), errors.As(err, &ex):
+			// The money arrived after the hold was gone, or the hold could
+			// not be confirmed in time: give it back. (The refund releases
+			// the booking first, whatever a late confirmation did to it.)
 			msg := describe(err)
 			if err := o.store.Transition(ctx, sg, StatusCompensating, StepConfirm+": "+msg,
 				map[string]string{StepConfirm: StepFailed, StepNotify: StepSkipped}, msg); err != nil {
 				return err
 			}
-		case errors.As(err, &ex):
-			return o.fail(ctx, sg, StepConfirm, ex)
+			// The refund gets a saga's time of its own.
+			if err := o.store.SetDeadline(ctx, sg, time.Now().Add(o.cfg.Timeout)); err != nil {
+				return err
+			}
 		default:
 			return err
 		}
@@ -268,7 +281,7 @@ func (o *Orchestrator) execute(ctx context.Context, sg *Saga) error {
 		note := ""
 		if st := sg.step(StepNotify).Status; st != StepSucceeded && st != StepFailed && st != StepSkipped {
 			// Non-critical: whatever happens, the booking stays confirmed.
-			err := o.attempt(ctx, sg, StepNotify, o.sendNotification, unavailableForGood)
+			err := o.attempt(ctx, sg, StepNotify, o.sendNotification, unavailableForGood, o.cfg.Retries)
 			var ex *exhausted
 			switch {
 			case err == nil:
@@ -281,18 +294,28 @@ func (o *Orchestrator) execute(ctx context.Context, sg *Saga) error {
 				return err
 			}
 		}
-		return o.store.Transition(ctx, sg, StatusCompleted, "", steps, note)
+		if err := o.store.Transition(ctx, sg, StatusCompleted, "", steps, note); err != nil {
+			return err
+		}
+		o.metrics.outcomes.WithLabelValues(StatusCompleted).Inc()
+		return nil
 	}
 	if sg.Status == StatusCompensating {
-		err := o.attempt(ctx, sg, StepRefund, o.refund, refundImpossible)
+		err := o.attempt(ctx, sg, StepRefund, o.refund, refundImpossible, o.cfg.Retries)
 		var ex *exhausted
 		switch {
 		case err == nil:
-			return o.store.Transition(ctx, sg, StatusCompensated, "", map[string]string{StepRefund: StepSucceeded}, "")
+			if err := o.store.Transition(ctx, sg, StatusCompensated, "", map[string]string{StepRefund: StepSucceeded}, ""); err != nil {
+				return err
+			}
+			o.metrics.outcomes.WithLabelValues(StatusCompensated).Inc()
+			return nil
 		case refundImpossible(err):
-			return o.fail(ctx, sg, StepRefund, &exhausted{err: err, attempts: 1})
+			// The payment is not one that holds money (it failed, or
+			// does not exist): nothing to give back, nothing to retry.
+			return o.fail(ctx, sg, StepRefund, &exhausted{err: err, attempts: 1}, false)
 		case errors.As(err, &ex):
-			return o.fail(ctx, sg, StepRefund, ex)
+			return o.fail(ctx, sg, StepRefund, ex, true)
 		default:
 			return err
 		}
@@ -300,22 +323,43 @@ func (o *Orchestrator) execute(ctx context.Context, sg *Saga) error {
 	return nil
 }
 
-// fail ends the saga as failed and dead-letters its trigger.
-func (o *Orchestrator) fail(ctx context.Context, sg *Saga, step string, ex *exhausted) error {
-	logging.Ctx(ctx, o.log).Error("saga failed; dead-lettered", zap.String("saga", sg.ID), zap.String("step", step), zap.Error(ex))
+// fail ends the saga as failed and dead-letters its trigger (the first time
+// it fails). retry makes it come back after saga.revive-after: a refund
+// that could not run holds the buyer's money.
+func (o *Orchestrator) fail(ctx context.Context, sg *Saga, step string, ex *exhausted, retry bool) error {
 	var trigger proto.Message
 	ev := &paymentv1.PaymentEvent{}
 	if proto.Unmarshal(sg.Trigger, ev) == nil && len(sg.Trigger) > 0 {
 		trigger = ev
 	}
-	return o.store.Fail(ctx, sg, step, ex.Error(), ex.attempts, trigger)
+	var retryAt time.Time
+	if retry {
+		retryAt = time.Now().Add(o.cfg.ReviveAfter)
+	}
+	first, err := o.store.Fail(ctx, sg, step, ex.Error(), ex.attempts, trigger, retryAt)
+	if err != nil {
+		return err
+	}
+	o.metrics.outcomes.WithLabelValues(StatusFailed).Inc()
+	l := logging.Ctx(ctx, o.log).With(zap.String("saga", sg.ID), zap.String("payment", sg.PaymentID), zap.String("step", step), zap.Error(ex))
+	if first {
+		o.metrics.deadLetters.Inc()
+		l.Error("saga failed; dead-lettered", zap.Time("retry_at", retryAt))
+	} else {
+		l.Warn("revived saga failed again", zap.Time("retry_at", retryAt))
+	}
+	return nil
 }
 
+// untilDeadline makes attempt retry until the saga's deadline.
+const untilDeadline = -1
+
 // attempt runs fn as step until it succeeds, fails for good (final), or
-// used its retries (with doubling backoff) or the saga's time: then it
-// returns *exhausted. A resumed saga always gets one more attempt. Each
-// attempt is recorded and bounded by the step timeout.
-func (o *Orchestrator) attempt(ctx context.Context, sg *Saga, step string, fn func(context.Context, *Saga) error, final func(error) bool) error {
+// used its retries (with doubling backoff, at most saga.retry-backoff-max
+// apart; retries untilDeadline: as often as the saga's time allows) or the
+// saga's time: then it returns *exhausted. A resumed saga always gets one
+// more attempt. Each attempt is recorded and bounded by the step timeout.
+func (o *Orchestrator) attempt(ctx context.Context, sg *Saga, step string, fn func(context.Context, *Saga) error, final func(error) bool, retries int) error {
 	for {
 		n, err := o.store.StartStep(ctx, sg, step)
 		if err != nil {
@@ -335,8 +379,8 @@ func (o *Orchestrator) attempt(ctx context.Context, sg *Saga, step string, fn fu
 		if ctx.Err() != nil {
 			return ctx.Err() // stopping: not the step's fault
 		}
-		wait := o.cfg.RetryBackoff << min(n-1, 10)
-		if n > o.cfg.Retries || time.Now().Add(wait).After(sg.DeadlineAt) {
+		wait := min(o.cfg.RetryBackoff<<min(n-1, 10), o.cfg.RetryBackoffMax)
+		if (retries != untilDeadline && n > retries) || time.Now().Add(wait).After(sg.DeadlineAt) {
 			return &exhausted{err: err, attempts: n}
 		}
 		if err := o.store.StepError(ctx, sg, step, describe(err)); err != nil {
@@ -351,10 +395,12 @@ func (o *Orchestrator) attempt(ctx context.Context, sg *Saga, step string, fn fu
 }
 
 // gone is the booking engine's answer for a hold that expired or was
-// cancelled before the confirmation: final, and compensated by a refund.
+// cancelled before the confirmation (or its event was), or that it does
+// not know (it never had it, or lost an unpaid hold with Redis): final, and
+// compensated by a refund.
 func gone(err error) bool {
 	c := errs.FromConnect(err).Code
-	return c == errs.ReservationExpired || c == errs.Conflict
+	return c == errs.ReservationExpired || c == errs.Conflict || c == errs.NotFound
 }
 
 // unavailableForGood is a notify service that does not implement sending

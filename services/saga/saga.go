@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -39,6 +40,11 @@ type Config struct {
 	Retries int `yaml:"retries"`
 	// RetryBackoff is the wait before the first retry; it doubles.
 	RetryBackoff time.Duration `yaml:"retry_backoff"`
+	// RetryBackoffMax caps the doubled wait.
+	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
+	// ReviveAfter is how long a dead-lettered saga whose refund could not
+	// run waits before it runs again.
+	ReviveAfter time.Duration `yaml:"revive_after"`
 	// Lease is how long a saga may go without a sign of life from its run
 	// before another run (any replica) takes it over.
 	Lease time.Duration `yaml:"lease"`
@@ -48,17 +54,19 @@ type Config struct {
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.StringVar(&c.Addr, "saga.addr", server.DefaultAddr("saga"), "listen address of the SagaService")
 	f.DurationVar(&c.StepTimeout, "saga.step-timeout", 30*time.Second, "time allowed for one attempt of a saga step")
-	f.DurationVar(&c.Timeout, "saga.timeout", time.Minute, "how long a saga keeps retrying before it fails and is dead-lettered")
+	f.DurationVar(&c.Timeout, "saga.timeout", time.Minute, "how long a saga keeps trying to confirm before it refunds (and to refund before it is dead-lettered)")
 	f.IntVar(&c.Retries, "saga.retries", 3, "retries of a failed saga step")
 	f.DurationVar(&c.RetryBackoff, "saga.retry-backoff", time.Second, "wait before the first retry of a step (doubles each time)")
+	f.DurationVar(&c.RetryBackoffMax, "saga.retry-backoff-max", 5*time.Second, "longest wait between two attempts of a step")
+	f.DurationVar(&c.ReviveAfter, "saga.revive-after", time.Minute, "how long a dead-lettered saga whose refund could not run waits before it runs again")
 	f.DurationVar(&c.Lease, "saga.lease", 15*time.Second, "how long a silent saga run keeps its saga before another replica resumes it")
 }
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.StepTimeout <= 0 || c.Timeout <= 0 || c.RetryBackoff <= 0 || c.Lease <= 0 {
-		errs = append(errs, errors.New("saga.step-timeout, saga.timeout, saga.retry-backoff and saga.lease must be positive"))
+	if c.StepTimeout <= 0 || c.Timeout <= 0 || c.RetryBackoff <= 0 || c.Lease <= 0 || c.ReviveAfter <= 0 || c.RetryBackoffMax < c.RetryBackoff {
+		errs = append(errs, errors.New("saga.step-timeout, saga.timeout, saga.retry-backoff, saga.lease and saga.revive-after must be positive, saga.retry-backoff-max at least saga.retry-backoff"))
 	}
 	if c.Retries < 0 || c.Retries > 20 {
 		errs = append(errs, errors.New("saga.retries: must be in [0, 20]"))
@@ -73,16 +81,43 @@ type hooksIn struct {
 	Hooks *Hooks `optional:"true"`
 }
 
-func newOrchestrator(cfg Config, store *Store, mesh *server.Mesh, p *kafka.Producer, relay *outbox.Relay, h hooksIn, log *zap.Logger) *Orchestrator {
+func newOrchestrator(cfg Config, store *Store, mesh *server.Mesh, p *kafka.Producer, relay *outbox.Relay, h hooksIn, reg prometheus.Registerer, log *zap.Logger) (*Orchestrator, error) {
 	var hooks Hooks
 	if h.Hooks != nil {
 		hooks = *h.Hooks
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
 	}
 	return NewOrchestrator(cfg, store,
 		server.Dial(mesh, "saga", "booking", bookingv1connect.NewBookingServiceClient),
 		server.Dial(mesh, "saga", "notify", notifyv1connect.NewNotifyServiceClient),
 		server.Dial(mesh, "saga", "payment", paymentv1connect.NewPaymentServiceClient),
-		p, relay, hooks, log)
+		p, relay, hooks, m, log), nil
+}
+
+// metrics are the saga series an operator alerts on.
+type metrics struct {
+	outcomes    *prometheus.CounterVec
+	deadLetters prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "saga_outcomes_total", Help: "Post-payment sagas ended, by outcome: completed (booking confirmed), compensated (payment refunded), failed (dead-lettered; a failed refund runs again later).",
+		}, []string{"outcome"}),
+		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "saga_dead_letters_total", Help: "Sagas dead-lettered (counted once per saga, however often a revived one fails again).",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.outcomes, m.deadLetters} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 // Module runs the orchestrator (consuming payment.success) and serves the

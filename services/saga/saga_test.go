@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"connectrpc.com/connect"
 	"github.com/google/uuid"
 	"go.uber.org/fx"
 	"google.golang.org/protobuf/proto"
@@ -158,68 +157,5 @@ func TestRestartMidSagaResumes(t *testing.T) {
 	}
 	if z := second.zone(t, s); z.GetSold() != 1 || z.GetHeld() != 0 || z.GetAvailable() != 2 {
 		t.Fatalf("zone %v", z)
-	}
-}
-
-// TestFailedSagaIsDeadLettered: a step that fails every retry fails the
-// saga and dead-letters its payment.success (table and topic); the read
-// side shows it to admins only.
-func TestFailedSagaIsDeadLettered(t *testing.T) {
-	t.Parallel()
-	e := start(t, []string{"-saga.retries=2"})
-	s := e.SeedShop(t, meshtest.ShopOptions{})
-	// A succeeded payment for a booking the booking engine never had:
-	// confirm answers NOT_FOUND, which is retried, then given up.
-	bookingID := uuid.NewString()
-	var paymentID string
-	if err := e.Pool.QueryRow(context.Background(), `INSERT INTO payments (booking_id, user_id, amount, status, provider)
-		VALUES ($1, $2, 10, 'succeeded', 'simulator') RETURNING id::text`, bookingID, s.Users[0]).Scan(&paymentID); err != nil {
-		t.Fatal(err)
-	}
-	value, _ := proto.Marshal(&paymentv1.PaymentEvent{Id: uuid.NewString(), Type: payment.TopicSuccess,
-		Payment: &paymentv1.Payment{Id: paymentID, BookingId: bookingID, Status: paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED}})
-	if err := e.Producer.Publish(context.Background(), saga.TopicPaymentSuccess, []byte(paymentID), value, nil); err != nil {
-		t.Fatal(err)
-	}
-	// And a message that is no PaymentEvent at all.
-	if err := e.Producer.Publish(context.Background(), saga.TopicPaymentSuccess, []byte("junk"), []byte("not protobuf \xff"), nil); err != nil {
-		t.Fatal(err)
-	}
-	e.waitSaga(t, paymentID, saga.StatusFailed, 20*time.Second)
-	meshtest.Eventually(t, 10*time.Second, "dead letter relayed to saga.dead-letter", func() bool {
-		return e.count(t, `SELECT count(*) FROM outbox WHERE topic = 'saga.dead-letter' AND published_at IS NOT NULL AND key = $1`, paymentID) == 1
-	})
-	admin := uuid.NewString()
-	meshtest.Eventually(t, 10*time.Second, "two dead letters", func() bool {
-		return e.count(t, `SELECT count(*) FROM dead_letters WHERE source = 'saga'`) == 2
-	})
-	dl, err := e.saga.ListDeadLetters(context.Background(), meshtest.As(t, e.Mesh, admin, authn.RoleAdmin, &sagav1.ListDeadLettersRequest{}))
-	if err != nil || dl.Msg.GetMeta().GetTotal() != 2 {
-		t.Fatalf("dead letters %v %v", dl, err)
-	}
-	var found bool
-	for _, d := range dl.Msg.GetDeadLetters() {
-		if d.GetKey() == paymentID {
-			found = true
-			var ev paymentv1.PaymentEvent
-			if d.GetSagaId() == "" || d.GetTopic() != saga.TopicPaymentSuccess || d.GetAttempts() != 3 ||
-				!strings.Contains(d.GetError(), "NOT_FOUND") || proto.Unmarshal(d.GetPayload(), &ev) != nil || ev.GetPayment().GetId() != paymentID {
-				t.Fatalf("dead letter %v", d)
-			}
-		}
-	}
-	if !found {
-		t.Fatalf("no dead letter for the saga: %v", dl.Msg.GetDeadLetters())
-	}
-	list, err := e.saga.ListSagas(context.Background(), meshtest.As(t, e.Mesh, admin, authn.RoleAdmin,
-		&sagav1.ListSagasRequest{Status: sagav1.SagaStatus_SAGA_STATUS_FAILED}))
-	if err != nil || len(list.Msg.GetSagas()) != 1 || list.Msg.GetSagas()[0].GetPaymentId() != paymentID || list.Msg.GetSagas()[0].GetName() != saga.Name {
-		t.Fatalf("failed sagas %v %v", list, err)
-	}
-	if _, err := e.saga.ListSagas(context.Background(), meshtest.As(t, e.Mesh, s.Users[0], authn.RoleUser, &sagav1.ListSagasRequest{})); connect.CodeOf(err) != connect.CodePermissionDenied {
-		t.Fatalf("a user lists sagas: %v", err)
-	}
-	if _, err := e.saga.GetSaga(context.Background(), meshtest.As(t, e.Mesh, admin, authn.RoleAdmin, &sagav1.GetSagaRequest{SagaId: uuid.NewString()})); connect.CodeOf(err) != connect.CodeNotFound {
-		t.Fatalf("unknown saga: %v", err)
 	}
 }

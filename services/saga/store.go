@@ -108,13 +108,20 @@ func (s *Store) Create(ctx context.Context, paymentID, bookingID string, trigger
 }
 
 // ClaimStale claims the live saga whose last change is the oldest and older
-// than lease (its run died or stalled); ok is false when there is none.
-func (s *Store) ClaimStale(ctx context.Context, lease time.Duration) (Saga, bool, error) {
+// than lease (its run died or stalled), or a dead-lettered saga whose
+// retry_at came (its refund could not run: it is revived as compensating,
+// with timeout more to try); ok is false when there is none.
+func (s *Store) ClaimStale(ctx context.Context, lease, timeout time.Duration) (Saga, bool, error) {
 	var id string
-	err := s.db.QueryRow(ctx, `UPDATE sagas SET attempts = attempts + 1 WHERE id = (
-			SELECT id FROM sagas WHERE status IN ('running', 'compensating') AND updated_at < now() - make_interval(secs => $1)
+	err := s.db.QueryRow(ctx, `UPDATE sagas SET attempts = attempts + 1,
+			status = CASE WHEN status = 'failed' THEN 'compensating' ELSE status END,
+			deadline_at = CASE WHEN status = 'failed' THEN now() + make_interval(secs => $2) ELSE deadline_at END,
+			finished_at = CASE WHEN status = 'failed' THEN NULL ELSE finished_at END
+		WHERE id = (
+			SELECT id FROM sagas WHERE (status IN ('running', 'compensating') AND updated_at < now() - make_interval(secs => $1))
+				OR (status = 'failed' AND retry_at <= now())
 			ORDER BY updated_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-		RETURNING id::text`, lease.Seconds()).Scan(&id)
+		RETURNING id::text`, lease.Seconds(), timeout.Seconds()).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Saga{}, false, nil
 	}
@@ -220,6 +227,17 @@ func (s *Store) StartStep(ctx context.Context, sg *Saga, name string) (int, erro
 	return attempt, err
 }
 
+// SetDeadline moves the saga's deadline to at.
+func (s *Store) SetDeadline(ctx context.Context, sg *Saga, at time.Time) error {
+	return s.fenced(ctx, sg, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE sagas SET deadline_at = $2 WHERE id = $1`, sg.ID, at)
+		if err == nil {
+			sg.DeadlineAt = at
+		}
+		return dbErr(err)
+	})
+}
+
 // StepError records a failed attempt that will be retried.
 func (s *Store) StepError(ctx context.Context, sg *Saga, name, msg string) error {
 	return s.fenced(ctx, sg, func(tx pgx.Tx) error {
@@ -263,15 +281,32 @@ func transition(ctx context.Context, tx pgx.Tx, sg *Saga, status, lastErr string
 	return dbErr(err)
 }
 
-// Fail ends the saga as failed and dead-letters its payment.success
-// message (table and topic, through the outbox), in one transaction.
-func (s *Store) Fail(ctx context.Context, sg *Saga, step, msg string, attempts int, trigger proto.Message) error {
-	return s.fenced(ctx, sg, func(tx pgx.Tx) error {
+// Fail ends the saga as failed and, the first time, dead-letters its
+// payment.success message (table and topic, through the outbox), in one
+// transaction; first says whether it did. A non-zero retryAt revives the
+// saga then (ClaimStale); zero leaves it failed for good.
+func (s *Store) Fail(ctx context.Context, sg *Saga, step, msg string, attempts int, trigger proto.Message, retryAt time.Time) (first bool, err error) {
+	err = s.fenced(ctx, sg, func(tx pgx.Tx) error {
+		var before *time.Time
+		if err := tx.QueryRow(ctx, `SELECT retry_at FROM sagas WHERE id = $1`, sg.ID).Scan(&before); err != nil {
+			return dbErr(err)
+		}
 		if err := transition(ctx, tx, sg, StatusFailed, step+": "+msg, map[string]string{step: StepFailed}, msg); err != nil {
 			return err
 		}
+		var at *time.Time
+		if !retryAt.IsZero() {
+			at = &retryAt
+		}
+		if _, err := tx.Exec(ctx, `UPDATE sagas SET retry_at = $2 WHERE id = $1`, sg.ID, at); err != nil {
+			return dbErr(err)
+		}
+		if first = before == nil; !first {
+			return nil // dead-lettered when it first failed
+		}
 		return deadLetter(ctx, tx, sg.ID, sg.PaymentID, sg.Trigger, step+": "+msg, attempts, trigger)
 	})
+	return first, err
 }
 
 func deadLetter(ctx context.Context, tx pgx.Tx, sagaID, key string, payload []byte, msg string, attempts int, trigger proto.Message) error {

@@ -1,0 +1,169 @@
+package saga_test
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"go.uber.org/fx"
+	"google.golang.org/protobuf/proto"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	sagav1 "github.com/bookingrush/rush/gen/bookingrush/saga/v1"
+	"github.com/bookingrush/rush/services/payment"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/saga"
+)
+
+// TestDeadLetteredSagaComesBack: the money arrived for a booking the
+// booking engine does not know, so the saga refunds; the payment service is
+// down, so the refund fails every retry and the saga is dead-lettered
+// (table and topic, once) with its admin read side; the payment service
+// comes back and the revived saga refunds. Money is never kept.
+func TestDeadLetteredSagaComesBack(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paymentAddr := l.Addr().String()
+	_ = l.Close()
+	e := start(t, []string{"-target=booking,relay,persister,saga", "-peer.payment=" + paymentAddr,
+		"-saga.retries=1", "-saga.timeout=3s", "-saga.revive-after=300ms", "-saga.lease=1s"})
+	s := e.SeedShop(t, meshtest.ShopOptions{})
+	bookingID := uuid.NewString()
+	var paymentID string
+	if err := e.Pool.QueryRow(context.Background(), `INSERT INTO payments (booking_id, user_id, amount, status, provider, succeeded_at)
+		VALUES ($1, $2, 10, 'succeeded', 'simulator', now()) RETURNING id::text`, bookingID, s.Users[0]).Scan(&paymentID); err != nil {
+		t.Fatal(err)
+	}
+	value, _ := proto.Marshal(&paymentv1.PaymentEvent{Id: uuid.NewString(), Type: payment.TopicSuccess,
+		Payment: &paymentv1.Payment{Id: paymentID, BookingId: bookingID, Status: paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED}})
+	if err := e.Producer.Publish(context.Background(), saga.TopicPaymentSuccess, []byte(paymentID), value, nil); err != nil {
+		t.Fatal(err)
+	}
+	// And a message that is no PaymentEvent at all.
+	if err := e.Producer.Publish(context.Background(), saga.TopicPaymentSuccess, []byte("junk"), []byte("not protobuf \xff"), nil); err != nil {
+		t.Fatal(err)
+	}
+	e.waitSaga(t, paymentID, saga.StatusFailed, 20*time.Second)
+	meshtest.Eventually(t, 10*time.Second, "dead letter relayed to saga.dead-letter", func() bool {
+		return e.count(t, `SELECT count(*) FROM outbox WHERE topic = 'saga.dead-letter' AND published_at IS NOT NULL AND key = $1`, paymentID) == 1
+	})
+	admin := uuid.NewString()
+	meshtest.Eventually(t, 10*time.Second, "two dead letters", func() bool {
+		return e.count(t, `SELECT count(*) FROM dead_letters WHERE source = 'saga'`) == 2
+	})
+	dl, err := e.saga.ListDeadLetters(context.Background(), meshtest.As(t, e.Mesh, admin, authn.RoleAdmin, &sagav1.ListDeadLettersRequest{}))
+	if err != nil || dl.Msg.GetMeta().GetTotal() != 2 {
+		t.Fatalf("dead letters %v %v", dl, err)
+	}
+	var found bool
+	for _, d := range dl.Msg.GetDeadLetters() {
+		if d.GetKey() == paymentID {
+			found = true
+			var ev paymentv1.PaymentEvent
+			if d.GetSagaId() == "" || d.GetTopic() != saga.TopicPaymentSuccess || d.GetAttempts() != 2 ||
+				!strings.Contains(d.GetError(), saga.StepRefund) || proto.Unmarshal(d.GetPayload(), &ev) != nil || ev.GetPayment().GetId() != paymentID {
+				t.Fatalf("dead letter %v", d)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no dead letter for the saga: %v", dl.Msg.GetDeadLetters())
+	}
+	if _, err := e.saga.ListSagas(context.Background(), meshtest.As(t, e.Mesh, s.Users[0], authn.RoleUser, &sagav1.ListSagasRequest{})); connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Fatalf("a user lists sagas: %v", err)
+	}
+	if _, err := e.saga.GetSaga(context.Background(), meshtest.As(t, e.Mesh, admin, authn.RoleAdmin, &sagav1.GetSagaRequest{SagaId: uuid.NewString()})); connect.CodeOf(err) != connect.CodeNotFound {
+		t.Fatalf("unknown saga: %v", err)
+	}
+	// Revived every 300 ms meanwhile, failing again without a new dead letter.
+	time.Sleep(time.Second)
+	if n := e.count(t, `SELECT count(*) FROM dead_letters WHERE key = $1`, paymentID); n != 1 {
+		t.Fatalf("%d dead letters for one saga", n)
+	}
+
+	// The payment service comes back where the saga looks for it.
+	booking := strings.TrimPrefix(e.URL(t, "booking"), "http://")
+	meshtest.StartApp(t, meshtest.Config(t, e.dsn, "-postgres.migrate-on-start=false", "-target=payment",
+		"-payment.addr="+paymentAddr, "-peer.booking="+booking, "-booking.key-prefix="+e.prefix))
+	e.waitSaga(t, paymentID, saga.StatusCompensated, 20*time.Second)
+	if n := e.count(t, `SELECT count(*) FROM payments WHERE id = $1 AND status = 'refunded' AND refunded_amount = 10`, paymentID); n != 1 {
+		t.Fatal("the revived saga did not refund in full")
+	}
+	e.AuditMoney(t, e.prefix)
+}
+
+// TestRedisFrozenDuringSaga: Redis stops answering (SIGSTOP) when the saga
+// is about to confirm. Thawed within the saga's time, the hold is
+// confirmed; frozen longer, the saga refunds once Redis answers again
+// (dead-lettered meanwhile, then revived), releasing the booking first,
+// whatever the confirmations sent during the freeze did when Redis ran
+// them. Either way: exactly one of (confirmed, refunded in full).
+func TestRedisFrozenDuringSaga(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		freeze  time.Duration
+		args    []string
+		outcome string
+	}{
+		{"thawed in time", 2 * time.Second, []string{"-saga.timeout=15s"}, saga.StatusCompleted},
+		{"thawed too late", 6 * time.Second, []string{"-saga.timeout=2s", "-saga.retries=1", "-saga.revive-after=500ms"}, saga.StatusCompensated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := meshtest.StartRedis(t)
+			var once sync.Once
+			hooks := &saga.Hooks{BeforeStep: func(_ context.Context, _, step string) error {
+				if step == saga.StepConfirm {
+					once.Do(func() {
+						r.Freeze(t)
+						time.AfterFunc(tc.freeze, func() { r.Thaw(t) })
+					})
+				}
+				return nil
+			}}
+			e := start(t, append([]string{"-redis.url=" + r.URL, "-booking.redis-timeout=300ms", "-saga.retry-backoff-max=200ms"}, tc.args...),
+				fx.Supply(hooks))
+			s := e.SeedShop(t, meshtest.ShopOptions{Seats: 4})
+			buyer := s.Users[0]
+			b := e.Reserve(t, s, buyer, 2)
+			p := e.pay(t, buyer, b.GetId(), payment.SimOK)
+			e.waitSaga(t, p.GetId(), tc.outcome, 40*time.Second)
+			want := bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED
+			if tc.outcome == saga.StatusCompensated {
+				want = bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED
+				if got := e.getBooking(t, buyer, b.GetId()).GetStatus(); got != want && got != bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED {
+					t.Fatalf("booking %v after the refund", got)
+				}
+				if n := e.count(t, `SELECT count(*) FROM dead_letters WHERE key = $1`, p.GetId()); n != 1 {
+					t.Fatalf("%d dead letters, want the one of the refund that could not run", n)
+				}
+				if z := e.zone(t, s); z.GetAvailable() != 4 || z.GetSold() != 0 || z.GetHeld() != 0 {
+					t.Fatalf("zone %v after the refund", z)
+				}
+			} else {
+				if got := e.getBooking(t, buyer, b.GetId()).GetStatus(); got != want {
+					t.Fatalf("booking %v", got)
+				}
+				// Durable at once: Postgres has it confirmed, whatever the persister did.
+				if n := e.count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'confirmed'`, b.GetId()); n != 1 {
+					t.Fatal("the confirmation is not in Postgres")
+				}
+			}
+			e.Drained(t, "booking-persister", "booking.events")
+			e.AuditMoney(t, e.prefix)
+			t.Logf("%s: saga %s after a freeze of %v (%s)", tc.name, tc.outcome, tc.freeze, strconv.Quote(r.Addr))
+		})
+	}
+}
