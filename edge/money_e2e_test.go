@@ -50,7 +50,7 @@ func TestCancelledEventTakesNoMoney(t *testing.T) {
 
 	adm := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"}).str("access_token")
 	users := map[string]string{}
-	for _, name := range []string{"org", "paid", "held", "late"} {
+	for _, name := range []string{"org", "paid", "held", "late", "rich"} {
 		r := a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": name + "@rush.test", "password": "secret-pass-1", "full_name": name})
 		a.want(r, http.StatusCreated, "")
 		users[name] = r.str("access_token")
@@ -60,7 +60,7 @@ func TestCancelledEventTakesNoMoney(t *testing.T) {
 		}
 	}
 	org := users["org"]
-	ev := a.call("POST", "/api/v1/events", org, map[string]any{"title": "Storm Night", "venue": "Hall", "max_per_user": 4,
+	ev := a.call("POST", "/api/v1/events", org, map[string]any{"title": "Storm Night", "venue": "Hall", "max_per_user": 10,
 		"sale_start_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "sale_end_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)})
 	a.want(ev, 201, "")
 	eventID := ev.str("id")
@@ -68,10 +68,18 @@ func TestCancelledEventTakesNoMoney(t *testing.T) {
 	a.want(show, 201, "")
 	zone := a.call("POST", "/api/v1/shows/"+show.str("id")+"/zones", org, map[string]any{"name": "Floor", "price": "20.00", "total_seats": 10})
 	a.want(zone, 201, "")
+	// The dearest seat: ten of them still fit an amount.
+	bad := a.call("POST", "/api/v1/shows/"+show.str("id")+"/zones", org, map[string]any{"name": "Gold", "price": "10000000.00", "total_seats": 10})
+	a.want(bad, 400, "VALIDATION_ERROR")
+	if !strings.Contains(bad.raw, `"field":"price"`) {
+		t.Fatalf("price too high: %s", bad)
+	}
+	gold := a.call("POST", "/api/v1/shows/"+show.str("id")+"/zones", org, map[string]any{"name": "Gold", "price": "9999999.99", "total_seats": 10})
+	a.want(gold, 201, "")
 	a.want(a.call("POST", "/api/v1/events/"+eventID+"/publish", org, nil), 200, "")
-	reserve := func(who string, qty int) string {
+	reserveIn := func(who, zoneID string, qty int) string {
 		t.Helper()
-		r := a.call("POST", "/api/v1/bookings/reserve", users[who], map[string]any{"show_id": show.str("id"), "zone_id": zone.str("id"), "quantity": qty},
+		r := a.call("POST", "/api/v1/bookings/reserve", users[who], map[string]any{"show_id": show.str("id"), "zone_id": zoneID, "quantity": qty},
 			"Idempotency-Key", "res-"+who+"-0001")
 		a.want(r, 201, "")
 		if !strings.HasPrefix(r.str("reference"), "BR-") {
@@ -79,6 +87,7 @@ func TestCancelledEventTakesNoMoney(t *testing.T) {
 		}
 		return r.str("id")
 	}
+	reserve := func(who string, qty int) string { t.Helper(); return reserveIn(who, zone.str("id"), qty) }
 	booking := func(who, id string) apiReply {
 		t.Helper()
 		r := a.call("GET", "/api/v1/bookings/"+id, users[who], nil)
@@ -119,6 +128,15 @@ func TestCancelledEventTakesNoMoney(t *testing.T) {
 	}
 	a.want(a.call("GET", "/api/v1/bookings/"+paidBooking+"/refund-quote", users["held"], nil), 404, "NOT_FOUND")
 
+	// "rich" buys the ten dearest seats: the total is stored and charged.
+	richBooking := reserveIn("rich", gold.str("id"), 10)
+	rich := a.call("POST", "/api/v1/payments", users["rich"], map[string]any{"booking_id": richBooking, "payment_method": "sim_ok"})
+	a.want(rich, 201, "")
+	if rich.str("amount") != "99999999.90" {
+		t.Fatalf("the dearest payment: %s", rich)
+	}
+	waitBooking("rich", richBooking, "confirmed")
+
 	// "held" holds seats; "late" pays slowly (the webhook comes after the cancel).
 	heldBooking := reserve("held", 2)
 	lateBooking := reserve("late", 1)
@@ -150,8 +168,10 @@ func TestCancelledEventTakesNoMoney(t *testing.T) {
 		t.Fatalf("the late payer's booking: %s", r)
 	}
 	zones := a.call("GET", "/api/v1/shows/"+show.str("id")+"/zones", "", nil)
-	if l := zones.list(); len(l) != 1 || l[0].(map[string]any)["available_seats"] != float64(10) {
-		t.Fatalf("zones after the cancel: %s", zones)
+	for _, z := range zones.list() {
+		if z.(map[string]any)["available_seats"] != float64(10) {
+			t.Fatalf("zones after the cancel: %s", zones)
+		}
 	}
 
 	// Every buyer is told, truthfully.
@@ -160,6 +180,9 @@ func TestCancelledEventTakesNoMoney(t *testing.T) {
 		if !strings.Contains(m.Text, want) || !strings.Contains(m.Text, "storm warning") {
 			t.Fatalf("%s's cancellation mail does not say %q:\n%s", who, want, m.Text)
 		}
+	}
+	if r := waitPayment("rich", rich.str("id"), "refunded"); r.str("refunded_amount") != "99999999.90" {
+		t.Fatalf("refund of the dearest purchase: %s", r)
 	}
 	for _, who := range []string{"paid", "late"} {
 		if m := mailWith(t, smtp, who+"@rush.test", "Refund"); !strings.Contains(m.Text, "we are refunding") {
@@ -173,5 +196,9 @@ func TestCancelledEventTakesNoMoney(t *testing.T) {
 	// Cancelling again finishes nothing more and changes nothing.
 	a.want(a.call("POST", "/api/v1/events/"+eventID+"/cancel", org, map[string]any{"reason": "storm warning"}), 200, "")
 	app.Drained(t, "booking-persister", "booking.events")
+	var deadLetters int
+	if err := app.Pool.QueryRow(t.Context(), `SELECT count(*) FROM dead_letters`).Scan(&deadLetters); err != nil || deadLetters != 0 {
+		t.Fatalf("%d dead letters (%v)", deadLetters, err)
+	}
 	app.AuditMoney(t, prefix)
 }

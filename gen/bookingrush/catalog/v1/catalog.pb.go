@@ -1569,8 +1569,10 @@ type CreateZoneRequest struct {
 	ShowId string `protobuf:"bytes,1,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
 	// Name is the display name, unique within the show.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	// Price is the price of one seat: a decimal string greater than zero with
-	// at most 8 integer and 2 fraction digits, e.g. "49.90".
+	// Price is the price of one seat: a decimal string greater than zero and
+	// at most 9999999.99 (7 integer and 2 fraction digits), e.g. "49.90", so
+	// that a booking of the most seats one reserve holds (10) still fits an
+	// amount (at most 99999999.99).
 	Price string `protobuf:"bytes,3,opt,name=price,proto3" json:"price,omitempty"`
 	// TotalSeats is the zone's capacity.
 	TotalSeats    int32 `protobuf:"varint,4,opt,name=total_seats,json=totalSeats,proto3" json:"total_seats,omitempty"`
@@ -2202,7 +2204,7 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\x12 \n" +
 	"\x04name\x18\x02 \x01(\tB\f\xbaH\t\xc8\x01\x01r\x04\x10\x01\x18dR\x04name\x12\xb3\x01\n" +
 	"\x05price\x18\x03 \x01(\tB\x9c\x01\xbaH\x98\x01\xba\x01s\n" +
-	"\x0eprice.positive\x12\x1cprice must be greater than 0\x1aC!this.matches('^[0-9]{1,8}(\\\\.[0-9]{1,2})?$') || double(this) > 0.0\xc8\x01\x01r\x1d2\x1b^[0-9]{1,8}(\\.[0-9]{1,2})?$R\x05price\x12/\n" +
+	"\x0eprice.positive\x12\x1cprice must be greater than 0\x1aC!this.matches('^[0-9]{1,7}(\\\\.[0-9]{1,2})?$') || double(this) > 0.0\xc8\x01\x01r\x1d2\x1b^[0-9]{1,7}(\\.[0-9]{1,2})?$R\x05price\x12/\n" +
 	"\vtotal_seats\x18\x04 \x01(\x05B\x0e\xbaH\v\xc8\x01\x01\x1a\x06\x18\xa0\x8d\x06(\x01R\n" +
 	"totalSeats\"F\n" +
 	"\x12CreateZoneResponse\x120\n" +
