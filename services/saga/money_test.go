@@ -2,6 +2,8 @@ package saga_test
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -15,11 +17,15 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	sagav1 "github.com/bookingrush/rush/gen/bookingrush/saga/v1"
+	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/payment"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/saga"
 )
 
@@ -220,4 +226,105 @@ func TestRedisRestartedEmptyKeepsWhatWasPaid(t *testing.T) {
 		t.Fatalf("zone after the refund %v", z)
 	}
 	e.AuditMoney(t, e.prefix)
+}
+
+// TestMoneyInvariantUnderConcurrentBuyers hammers the money invariant: 40
+// buyers of two events at once reserve, pay (accepted, declined, or slowly,
+// so that the money arrives around the hold's deadline), retry payments
+// with the same Idempotency-Key, cancel holds and purchases, or let holds
+// expire, while the organizer cancels one event mid-rush. Once the system is
+// quiet, every succeeded payment has exactly one of (booking confirmed,
+// payment refunded in full), nothing is pending, and Redis and Postgres
+// agree on every zone.
+func TestMoneyInvariantUnderConcurrentBuyers(t *testing.T) {
+	t.Parallel()
+	e := start(t, []string{"-target=booking,relay,persister,payment,saga,catalog", "-booking.hold-ttl=3s", "-booking.idempotency-ttl=3s",
+		"-payment.sim-delay=2700ms", "-saga.timeout=3s", "-payment.reconcile-interval=300ms", "-payment.reconcile-grace=6s"})
+	shops := []meshtest.Shop{
+		e.SeedShop(t, meshtest.ShopOptions{Seats: 60, Users: 20, MaxPerUser: 10}),
+		e.SeedShop(t, meshtest.ShopOptions{Seats: 60, Users: 20, MaxPerUser: 10}),
+	}
+	ctx := context.Background()
+	catalog := catalogv1connect.NewCatalogServiceClient(server.NewClient(), e.URL(t, "catalog"))
+	var wg sync.WaitGroup
+	for si, s := range shops {
+		for ui, u := range s.Users {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(si), uint64(ui)))
+				for round := range 3 {
+					req := meshtest.As(t, e.Mesh, u, authn.RoleUser, &bookingv1.ReserveRequest{ShowId: s.Show, ZoneId: s.Zone, Quantity: int32(1 + rng.IntN(3))})
+					req.Header().Set("Idempotency-Key", fmt.Sprintf("chaos-%d-%d-%d", si, ui, round))
+					res, err := e.booking.Reserve(ctx, req)
+					if err != nil {
+						continue // sold out, over the limit, or the event is cancelled
+					}
+					b := res.Msg.GetBooking()
+					payWith := func(method, key string) {
+						preq := meshtest.As(t, e.Mesh, u, authn.RoleUser, &paymentv1.CreatePaymentRequest{BookingId: b.GetId(), PaymentMethod: method})
+						preq.Header().Set("Idempotency-Key", key)
+						_, _ = e.payment.CreatePayment(ctx, preq)
+					}
+					cancel := func() {
+						_, _ = e.booking.CancelBooking(ctx, meshtest.As(t, e.Mesh, u, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: b.GetId()}))
+					}
+					key := "pay-" + b.GetId()
+					switch rng.IntN(7) {
+					case 0, 1:
+						payWith(payment.SimOK, key)
+					case 2: // a retry racing the first call
+						var pw sync.WaitGroup
+						pw.Go(func() { payWith(payment.SimOK, key) })
+						pw.Go(func() { payWith(payment.SimOK, key) })
+						pw.Wait()
+					case 3:
+						payWith(payment.SimDeclined, key)
+					case 4: // the money comes around the hold's deadline
+						payWith(payment.SimSlow, key)
+					case 5:
+						payWith(payment.SimOK, key)
+						time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
+						cancel() // a hold, or a purchase refunded under the policy
+					case 6:
+						if rng.IntN(2) == 0 {
+							cancel()
+						} // else it expires
+					}
+					time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
+				}
+			})
+		}
+	}
+	time.Sleep(1500 * time.Millisecond)
+	cancelled := shops[1]
+	if _, err := catalog.CancelEvent(ctx, meshtest.As(t, e.Mesh, cancelled.Organizer, authn.RoleOrganizer,
+		&catalogv1.CancelEventRequest{EventId: cancelled.Event, Reason: "chaos"})); err != nil {
+		t.Logf("cancel (retried below): %v", err)
+	}
+	wg.Wait()
+	// Cancelling again finishes what raced the first call.
+	if _, err := catalog.CancelEvent(ctx, meshtest.As(t, e.Mesh, cancelled.Organizer, authn.RoleOrganizer,
+		&catalogv1.CancelEventRequest{EventId: cancelled.Event, Reason: "chaos"})); err != nil {
+		t.Fatalf("cancel again: %v", err)
+	}
+	meshtest.Eventually(t, 60*time.Second, "every payment and saga settled", func() bool {
+		return e.count(t, `SELECT count(*) FROM payments WHERE status IN ('pending', 'processing')
+				OR (refund_requested_at IS NOT NULL AND refunded_at IS NULL)`) == 0 &&
+			e.count(t, `SELECT count(*) FROM sagas WHERE status IN ('running', 'compensating') OR (status = 'failed' AND retry_at IS NOT NULL)`) == 0 &&
+			e.count(t, `SELECT count(*) FROM payments p WHERE p.status = 'succeeded' AND NOT EXISTS (SELECT 1 FROM sagas s WHERE s.payment_id = p.id)`) == 0
+	})
+	e.Drained(t, "booking-persister", "booking.events")
+	r := e.AuditMoney(t, e.prefix)
+	if r.Confirmed == 0 || r.Refunded == 0 {
+		t.Fatalf("the run tested too little: %v", r)
+	}
+	for _, s := range shops {
+		meshtest.Eventually(t, 15*time.Second, "Postgres agrees with Redis", func() bool {
+			d, err := booking.Reconcile(ctx, e.Redis, e.Pool, e.prefix, s.Event)
+			return err == nil && len(d) == 0
+		})
+	}
+	if z := e.zone(t, cancelled); z.GetSold() != 0 || z.GetHeld() != 0 || z.GetAvailable() != 60 {
+		t.Fatalf("the cancelled event's zone %v", z)
+	}
+	t.Logf("money audit: %v", r)
 }
