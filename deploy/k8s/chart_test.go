@@ -378,10 +378,12 @@ func TestChartProductionValues(t *testing.T) {
 		}
 	}
 	for alert, want := range map[string]struct{ metric, severity string }{
-		"RushHighErrorRate": {"http_requests_total", "critical"},
-		"RushHighLatency":   {"http_request_duration_seconds_bucket", "warning"},
-		"RushServiceDown":   {"up{", "critical"},
-		"RushKafkaLag":      {"kafka_consumer_lag", "warning"},
+		"RushHighErrorRate":   {"http_requests_total", "critical"},
+		"RushHighLatency":     {"http_request_duration_seconds_bucket", "warning"},
+		"RushServiceDown":     {"up{", "critical"},
+		"RushKafkaLag":        {"kafka_consumer_lag", "warning"},
+		"RushMoneyUnsettled":  {"payment_unsettled_payments", "critical"},
+		"RushSagaDeadLetters": {"saga_dead_letters_total", "warning"},
 	} {
 		if !strings.Contains(alerts[alert], want.metric) {
 			t.Errorf("alert %s: expr %q does not use %s", alert, alerts[alert], want.metric)
@@ -834,13 +836,15 @@ func checkDashboard(t *testing.T, r *rendered, namespace string) {
 		t.Fatalf("dashboard JSON: %v", err)
 	}
 	for title, metric := range map[string]string{
-		"Reserve rate":       "booking_reservations_total",
-		"p99 latency":        "http_request_duration_seconds_bucket",
-		"Error rate":         "http_requests_total",
-		"Holds active":       "active_reservations",
-		"Sold-out answers":   `booking_reservation_failures_total{namespace=~"$namespace", code="INSUFFICIENT_STOCK"}`,
-		"Kafka consumer lag": "kafka_consumer_lag",
-		"Saga outcomes":      "saga_completed_total",
+		"Reserve rate":         "booking_reservations_total",
+		"p99 latency":          "http_request_duration_seconds_bucket",
+		"Error rate":           "http_requests_total",
+		"Holds active":         "active_reservations",
+		"Sold-out answers":     `booking_reservation_failures_total{namespace=~"$namespace", code="INSUFFICIENT_STOCK"}`,
+		"Kafka consumer lag":   "kafka_consumer_lag",
+		"Saga outcomes":        "saga_outcomes_total",
+		"Payments and refunds": "payment_outcomes_total",
+		"Money left open":      "payment_unsettled_payments",
 	} {
 		i := slices.IndexFunc(board.Panels, func(p panel) bool {
 			return p.Title == title

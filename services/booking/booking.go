@@ -113,9 +113,21 @@ func Module(cfg Config) fx.Option {
 		fx.Invoke(func(lc fx.Lifecycle, eng *Engine, log *zap.Logger) {
 			sw := NewSweeper(eng, cfg.SweepInterval, log)
 			lc.Append(fx.Hook{OnStart: sw.Start, OnStop: sw.Stop})
+			lc.Append(fx.StartHook(func(ctx context.Context) { warnWithoutAOF(ctx, eng.rdb, log) }))
 		}),
 		server.Serve("booking", cfg.Addr, bookingv1connect.BookingServiceName, bookingv1connect.NewBookingServiceHandler),
 	)
+}
+
+// warnWithoutAOF says, once at start, when Redis does not keep an
+// append-only file: a crash would then lose every hold since the last
+// snapshot, not at most a second of them (README.md, "Money"). A Redis that
+// hides CONFIG (managed services) gets no warning.
+func warnWithoutAOF(ctx context.Context, rdb *redis.Client, log *zap.Logger) {
+	v, err := rdb.ConfigGet(ctx, "appendonly").Result()
+	if err == nil && v["appendonly"] == "no" {
+		log.Warn("Redis runs without an append-only file: a Redis crash loses every unpaid hold since its last snapshot; production needs appendonly yes, appendfsync everysec (deploy/k8s/rush/README.md, \"Redis persistence\")")
+	}
 }
 
 // RelayModule runs the stream relay (the "relay" target).

@@ -64,8 +64,17 @@ const reconcileBatch = 200
 // payment_unsettled_payments gauge (the alert's threshold).
 const unsettledAlarm = 5 * time.Minute
 
-// Once runs one pass, unless another replica is running one.
+// Once runs one pass, unless another replica is running one, and then
+// counts what is still unsettled (every replica does, so the gauge of each
+// is fresh).
 func (r *Reconciler) Once(ctx context.Context) error {
+	if err := r.pass(ctx); err != nil {
+		return err
+	}
+	return r.gauge(ctx)
+}
+
+func (r *Reconciler) pass(ctx context.Context) error {
 	conn, err := r.svc.store.db.Acquire(ctx)
 	if err != nil {
 		return dbErr(err)
@@ -83,7 +92,7 @@ func (r *Reconciler) Once(ctx context.Context) error {
 			return err
 		}
 	}
-	return r.gauge(ctx)
+	return nil
 }
 
 // due lists up to reconcileBatch payments matching where, oldest by order
