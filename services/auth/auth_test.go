@@ -260,8 +260,8 @@ var tokenInLink = regexp.MustCompile(regexp.QuoteMeta(resetURL) + `\?token=([A-Z
 // resetToken waits for the reset mail to addr and returns its token.
 func (f *fixture) resetToken(t *testing.T, addr string) string {
 	t.Helper()
-	m := f.smtp.WaitFor(t, addr, 10*time.Second)
-	if !strings.Contains(m.Subject, "Reset") || !strings.Contains(m.Header.Get("From"), "no-reply@bookingrush.local") {
+	m := f.smtp.WaitForSubject(t, addr, "Reset", 10*time.Second)
+	if !strings.Contains(m.Header.Get("From"), "no-reply@bookingrush.local") {
 		t.Fatalf("reset mail: subject %q from %q", m.Subject, m.Header.Get("From"))
 	}
 	match := tokenInLink.FindStringSubmatch(m.Text)
@@ -274,6 +274,9 @@ func (f *fixture) resetToken(t *testing.T, addr string) string {
 func testForgotReset(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
 	email := uniqueEmail("forgot")
 	reg := register(t, c, email, "old password 1")
+	if m := f.smtp.WaitForSubject(t, email, "Welcome", 10*time.Second); !strings.Contains(m.Text, "Your account is ready") {
+		t.Fatalf("welcome mail: %q", m.Text)
+	}
 
 	unknown := uniqueEmail("unknown")
 	must(c.ForgotPassword(ctx(t), req(&authv1.ForgotPasswordRequest{Email: unknown}, "")))(t)

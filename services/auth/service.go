@@ -47,8 +47,9 @@ type Service struct {
 	// unknown e-mail costs the same bcrypt work as a wrong password.
 	dummyHash []byte
 
-	// resets feeds the mail worker with forgot-password requests.
-	resets chan string
+	// mails feeds the mail worker: forgot-password requests and welcome
+	// mails, each a job run with the worker's context.
+	mails chan func(context.Context)
 	// mailCtx bounds the worker's work; cancelled when stopping runs late.
 	mailCtx    context.Context
 	cancelMail context.CancelFunc
@@ -57,8 +58,8 @@ type Service struct {
 	once       sync.Once
 }
 
-// resetQueue bounds the forgot-password requests waiting for the worker.
-const resetQueue = 1024
+// mailQueue bounds the mails waiting for the worker.
+const mailQueue = 1024
 
 // NewService builds the service; reset e-mails go out through notify.
 func NewService(cfg Config, pool *pgxpool.Pool, keys *authn.Keys, notify notifyv1connect.NotifyServiceClient, log *zap.Logger) (*Service, error) {
@@ -70,7 +71,7 @@ func NewService(cfg Config, pool *pgxpool.Pool, keys *authn.Keys, notify notifyv
 	return &Service{
 		cfg: cfg, store: &store{pool: pool}, keys: keys, notify: notify, log: log.Named("auth"),
 		dummyHash: dummy,
-		resets:    make(chan string, resetQueue),
+		mails:     make(chan func(context.Context), mailQueue),
 		mailCtx:   mailCtx, cancelMail: cancel,
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
@@ -149,6 +150,7 @@ func (s *Service) Register(ctx context.Context, email, password, fullName string
 	if err != nil {
 		return nil, nil, dbError(err)
 	}
+	s.welcome(u)
 	return u, sess, nil
 }
 
@@ -274,16 +276,18 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 // address has an account. A full queue is SERVICE_UNAVAILABLE (for every
 // address alike), never a silently dropped request.
 func (s *Service) ForgotPassword(_ context.Context, email string) error {
+	email = normalizeEmail(email)
 	select {
-	case s.resets <- normalizeEmail(email):
+	case s.mails <- func(ctx context.Context) { s.sendReset(ctx, email) }:
 		return nil
 	default:
 		return errs.New(errs.ServiceUnavailable, "too many password reset requests; try again shortly")
 	}
 }
 
-// StartMailer starts the worker that serves ForgotPassword requests. One
-// worker handles them in order of arrival.
+// StartMailer starts the worker that sends the reset mails ForgotPassword
+// asks for and the welcome mails of Register. One worker handles them in
+// order of arrival.
 func (s *Service) StartMailer() {
 	go func() {
 		defer close(s.done)
@@ -294,15 +298,15 @@ func (s *Service) StartMailer() {
 				// runs out of time (mailCtx cancelled).
 				for s.mailCtx.Err() == nil {
 					select {
-					case email := <-s.resets:
-						s.sendReset(s.mailCtx, email)
+					case job := <-s.mails:
+						job(s.mailCtx)
 					default:
 						return
 					}
 				}
 				return
-			case email := <-s.resets:
-				s.sendReset(s.mailCtx, email)
+			case job := <-s.mails:
+				job(s.mailCtx)
 			}
 		}
 	}()
@@ -318,8 +322,8 @@ func (s *Service) StopMailer(ctx context.Context) error {
 	case <-ctx.Done():
 		s.cancelMail()
 		<-s.done
-		if n := len(s.resets); n > 0 {
-			s.log.Error("stopped with password reset e-mails unsent; those users must ask again", zap.Int("queued", n))
+		if n := len(s.mails); n > 0 {
+			s.log.Error("stopped with e-mails unsent (password resets must be asked again)", zap.Int("queued", n))
 		}
 	}
 	s.cancelMail()
@@ -345,14 +349,36 @@ func (s *Service) sendReset(ctx context.Context, email string) {
 		s.log.Error("password reset: storing the token failed", zap.String("user_id", u.ID), zap.Error(err))
 		return
 	}
-	// The notify service records the mail and retries the relay; asking
-	// it is retried here (same idempotency key, so at most one mail) while
-	// it is briefly unreachable, e.g. a notify replica restarting.
-	req := &notifyv1.SendNotificationRequest{
+	s.send(ctx, &notifyv1.SendNotificationRequest{
 		Template: notifyv1.Template_TEMPLATE_PASSWORD_RESET, Recipient: u.Email, UserId: u.ID,
 		Data:           map[string]string{"name": displayName(u), "reset_url": resetLink(s.cfg.ResetURL, token), "ttl": s.cfg.ResetTTL.String()},
 		IdempotencyKey: "password_reset-" + uuid.NewString(),
+	}, time.Minute)
+}
+
+// welcome queues the welcome mail of a new account. It is a courtesy: a
+// full queue skips it, and notify gets a few seconds to take it (never a
+// minute of retries that would hold up the password resets behind it);
+// either is logged.
+func (s *Service) welcome(u *user) {
+	req := &notifyv1.SendNotificationRequest{
+		Template: notifyv1.Template_TEMPLATE_WELCOME, Recipient: u.Email, UserId: u.ID,
+		Data: map[string]string{"name": displayName(u)}, IdempotencyKey: "welcome-" + u.ID,
 	}
+	select {
+	case s.mails <- func(ctx context.Context) { s.send(ctx, req, 3*time.Second) }:
+	default:
+		s.log.Warn("welcome e-mail skipped: the mail queue is full", zap.String("user_id", u.ID))
+	}
+}
+
+// send asks notify to mail req. The notify service records the mail and
+// retries the relay; asking it is retried here for up to budget (same
+// idempotency key, so at most one mail) while it is briefly unreachable,
+// e.g. a notify replica restarting.
+func (s *Service) send(ctx context.Context, req *notifyv1.SendNotificationRequest, budget time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
 	wait := 250 * time.Millisecond
 	for {
 		_, err := s.notify.SendNotification(ctx, connect.NewRequest(req))
@@ -361,12 +387,12 @@ func (s *Service) sendReset(ctx context.Context, email string) {
 		}
 		code := connect.CodeOf(err)
 		if (code != connect.CodeUnavailable && code != connect.CodeDeadlineExceeded) || ctx.Err() != nil {
-			s.log.Error("password reset: e-mail not sent", zap.String("user_id", u.ID), zap.Error(err))
+			s.log.Error("e-mail not sent", zap.String("template", req.GetTemplate().String()), zap.String("user_id", req.GetUserId()), zap.Error(err))
 			return
 		}
 		select {
 		case <-ctx.Done():
-			s.log.Error("password reset: e-mail not sent", zap.String("user_id", u.ID), zap.Error(err))
+			s.log.Error("e-mail not sent", zap.String("template", req.GetTemplate().String()), zap.String("user_id", req.GetUserId()), zap.Error(err))
 			return
 		case <-time.After(wait):
 		}

@@ -177,6 +177,29 @@ func (s *Server) WaitFor(t testing.TB, addr string, timeout time.Duration) Messa
 	}
 }
 
+// WaitForSubject waits up to timeout for a message to addr whose subject
+// contains subject and fails the test when none comes.
+func (s *Server) WaitForSubject(t testing.TB, addr, subject string, timeout time.Duration) Message {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		s.mu.Lock()
+		arrived := s.arrived
+		s.mu.Unlock()
+		for _, m := range s.To(addr) {
+			if strings.Contains(m.Subject, subject) {
+				return m
+			}
+		}
+		select {
+		case <-arrived:
+		case <-deadline:
+			t.Fatalf("mailtest: no message to %s about %q within %v (%d to it)", addr, subject, timeout, len(s.To(addr)))
+			return Message{}
+		}
+	}
+}
+
 func (s *Server) deliver(m Message) {
 	s.mu.Lock()
 	s.msgs = append(s.msgs, m)
