@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bookingrush/rush/lua"
+	"github.com/bookingrush/rush/services/platform/breaker"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/logging"
 	"github.com/bookingrush/rush/services/platform/redisx"
@@ -108,9 +108,6 @@ type limiter struct {
 	local    *localBuckets // nil: deny when Redis fails
 	log      *zap.Logger
 	logged   logSampler
-	// downUntil is when to ask Redis again after a failure (unix ns; 0:
-	// Redis is fine).
-	downUntil atomic.Int64
 }
 
 func newLimiter(cfg RateLimitConfig, rdb *redis.Client, reg prometheus.Registerer, log *zap.Logger) (*limiter, error) {
@@ -177,7 +174,8 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, userID string, c
 	h := w.Header()
 	if err != nil {
 		ru.failed.Inc()
-		if l.logged.allow() {
+		// An open breaker (redisx) logged the outage once already.
+		if !errors.Is(err, breaker.ErrOpen) && l.logged.allow() {
 			policy := "denying requests with 503"
 			if l.local != nil {
 				policy = "falling back to per-replica in-memory buckets"
@@ -186,7 +184,7 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, userID string, c
 		}
 		if l.local == nil {
 			h["Retry-After"] = hdrRetry1
-			writeError(w, http.StatusServiceUnavailable, errs.ServiceUnavailable, "rate limiting is unavailable; retry shortly", nil)
+			writeError(w, http.StatusServiceUnavailable, errs.ServiceUnavailable, "rate limiting is unavailable; retry shortly", detailRedis)
 			return false
 		}
 		ok, remaining, retryMs = l.local.take(key, ru, time.Now())
@@ -205,30 +203,16 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, userID string, c
 	return false
 }
 
-// storeRetryAfter is how long the limiter stops asking Redis after a
-// failure: while Redis is down every request is decided at once (denied or
-// local) instead of each waiting for the client's dial retries; then one
-// request probes again.
-const storeRetryAfter = time.Second
+// detailRedis is the details of a 503 caused by Redis.
+var detailRedis = []byte(`{"dependency":"redis"}`)
 
-var errStoreDown = errors.New("Redis failed less than a second ago; not asking again yet")
-
-// take runs ratelimit.lua: one Redis round trip (EVALSHA).
+// take runs ratelimit.lua: one Redis round trip (EVALSHA). While Redis is
+// down, the client's circuit breaker (redisx) fails the call at once, so no
+// request waits on a dead Redis.
 func (l *limiter) take(ctx context.Context, ru *rule, key string) (ok bool, remaining int, retryMs int64, err error) {
-	if until := l.downUntil.Load(); until != 0 {
-		now := time.Now().UnixNano()
-		if now < until || !l.downUntil.CompareAndSwap(until, now+int64(storeRetryAfter)) {
-			return false, 0, 0, errStoreDown
-		}
-		// This request probes whether Redis is back.
-	}
 	res, err := l.script.Run(ctx, l.rdb.For(ctx), []string{key}, ru.args...).Int64Slice()
 	if err != nil {
-		l.downUntil.Store(time.Now().Add(storeRetryAfter).UnixNano())
 		return false, 0, 0, err
-	}
-	if l.downUntil.Load() != 0 {
-		l.downUntil.Store(0)
 	}
 	if len(res) != 3 {
 		return false, 0, 0, fmt.Errorf("ratelimit.lua answered %v", res)
