@@ -24,6 +24,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/postgres"
 )
 
 // Session is a freshly issued token pair.
@@ -533,8 +534,9 @@ func isUUID(s string) bool {
 }
 
 // dbError passes domain errors through and turns a database that cannot be
-// reached into SERVICE_UNAVAILABLE; anything else stays an internal error
-// (logged by the handler, never shown to the caller).
+// reached (postgres.Unreachable, or out of resources: SQLSTATE class 53)
+// into SERVICE_UNAVAILABLE; anything else stays an internal error (logged by
+// the handler, never shown to the caller).
 func dbError(err error) error {
 	if err == nil {
 		return nil
@@ -544,10 +546,7 @@ func dbError(err error) error {
 		return err
 	}
 	var pe *pgconn.PgError
-	var ce *pgconn.ConnectError
-	switch {
-	case errors.As(err, &ce), pgconn.Timeout(err), errors.Is(err, context.DeadlineExceeded),
-		errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "53") || strings.HasPrefix(pe.Code, "57P")):
+	if postgres.Unreachable(err) || errors.As(err, &pe) && strings.HasPrefix(pe.Code, "53") {
 		return &unavailable{cause: err}
 	}
 	return err
