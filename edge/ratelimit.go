@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -34,10 +35,11 @@ type RateLimitConfig struct {
 	// to a bucket in this replica's memory (each replica then allows the
 	// full rate). Either way it is logged and counted, never silent.
 	OnRedisError string `yaml:"on_redis_error"`
-	// Login, Register and Reserve limit their routes; General every other
-	// /api/v1 call.
+	// Login, Register, Password (forgot and reset) and Reserve limit their
+	// routes; General every other /api/v1 call.
 	Login    Limit `yaml:"login"`
 	Register Limit `yaml:"register"`
+	Password Limit `yaml:"password"`
 	Reserve  Limit `yaml:"reserve"`
 	General  Limit `yaml:"general"`
 }
@@ -62,6 +64,7 @@ func (c *RateLimitConfig) RegisterFlags(f *flag.FlagSet) {
 	}{
 		{"login", &c.Login, 5, 5, "POST /api/v1/auth/login"},
 		{"register", &c.Register, 3, 3, "POST /api/v1/auth/register"},
+		{"password", &c.Password, 5, 5, "POST /api/v1/auth/forgot-password and /auth/reset-password"},
 		{"reserve", &c.Reserve, 20, 20, "POST /api/v1/bookings/reserve"},
 		{"general", &c.General, 100, 100, "every other /api/v1 call"},
 	}
@@ -77,7 +80,7 @@ func (c *RateLimitConfig) Validate() error {
 	if c.OnRedisError != "deny" && c.OnRedisError != "local" {
 		problems = append(problems, fmt.Errorf("rate-limit.on-redis-error: %q is not deny or local", c.OnRedisError))
 	}
-	for name, l := range map[string]Limit{"login": c.Login, "register": c.Register, "reserve": c.Reserve, "general": c.General} {
+	for name, l := range map[string]Limit{"login": c.Login, "register": c.Register, "password": c.Password, "reserve": c.Reserve, "general": c.General} {
 		if l.Rate < 1 || l.Burst < 1 {
 			problems = append(problems, fmt.Errorf("rate-limit.%s: rate and burst must be at least 1 (rate %d, burst %d)", name, l.Rate, l.Burst))
 		}
@@ -103,6 +106,7 @@ type limiter struct {
 	prefix   string
 	login    *rule
 	register *rule
+	password *rule
 	reserve  *rule
 	general  *rule
 	local    *localBuckets // nil: deny when Redis fails
@@ -134,7 +138,7 @@ func newLimiter(cfg RateLimitConfig, rdb *redis.Client, reg prometheus.Registere
 	}
 	l := &limiter{
 		rdb: redisx.NewHot(rdb), script: lua.Script("ratelimit.lua"), prefix: cfg.Prefix,
-		login: mk("login", cfg.Login), register: mk("register", cfg.Register),
+		login: mk("login", cfg.Login), register: mk("register", cfg.Register), password: mk("password", cfg.Password),
 		reserve: mk("reserve", cfg.Reserve), general: mk("general", cfg.General),
 		log: log,
 	}
@@ -144,31 +148,41 @@ func newLimiter(cfg RateLimitConfig, rdb *redis.Client, reg prometheus.Registere
 	return l, nil
 }
 
-// pick chooses the limit of a request.
-func (l *limiter) pick(method, path string) *rule {
+// pick chooses the limit of a request, and whether its route is one a
+// client calls as nobody (signing in or up, refreshing, signing out,
+// resetting a password, a provider's webhook): those count per client
+// address whatever token is attached, or any valid token (a freshly
+// registered account) would buy a new bucket of sign-ups and password
+// guesses.
+func (l *limiter) pick(method, path string) (ru *rule, anonymous bool) {
 	if method == http.MethodPost {
 		switch path {
 		case "/api/v1/auth/login":
-			return l.login
+			return l.login, true
 		case "/api/v1/auth/register":
-			return l.register
-		case "/api/v1/bookings/reserve":
-			return l.reserve
+			return l.register, true
+		case "/api/v1/auth/forgot-password", "/api/v1/auth/reset-password":
+			return l.password, true
+		case "/api/v1/auth/refresh", "/api/v1/auth/logout", "/api/v1/webhooks/stripe":
+			return l.general, true
+		case reservePath:
+			return l.reserve, false
 		}
 	}
-	return l.general
+	return l.general, false
 }
 
 // allow takes a token for r, keyed by the verified user when there is one
-// and by client address otherwise; when none is left it answers 429 (or 503
-// when Redis is down and the policy is deny) and returns false.
+// and the route is not anonymous, else by client address (clientKey); when
+// none is left it answers 429 (or 503 when Redis is down and the policy is
+// deny) and returns false.
 func (l *limiter) allow(w http.ResponseWriter, r *http.Request, userID string, clientIP func(*http.Request) string) bool {
-	ru := l.pick(r.Method, r.URL.Path)
+	ru, anonymous := l.pick(r.Method, r.URL.Path)
 	var key string
-	if userID != "" {
+	if userID != "" && !anonymous {
 		key = l.prefix + ru.name + ":u:" + userID
 	} else {
-		key = l.prefix + ru.name + ":ip:" + clientIP(r)
+		key = l.prefix + ru.name + ":ip:" + clientKey(clientIP(r))
 	}
 	ok, remaining, retryMs, err := l.take(r.Context(), ru, key)
 	h := w.Header()
@@ -201,6 +215,25 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, userID string, c
 		"too many requests; retry in "+strconv.FormatInt(secs, 10)+"s",
 		[]byte(`{"limit":"`+ru.name+`","retry_after":`+strconv.FormatInt(secs, 10)+`}`))
 	return false
+}
+
+// clientKey is the rate-limit identity of a client address: the address
+// itself for IPv4, and its /64 for IPv6, the block one subscriber or host
+// usually gets (rotating addresses inside it would otherwise buy 2^64
+// buckets). Anything that does not parse is its own key.
+func clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
 }
 
 // detailRedis is the details of a 503 caused by Redis.

@@ -15,6 +15,12 @@
 // reset link, so neither the answer nor its timing tells whether the
 // address has an account.
 //
+// Limits per target address (limits.go), on top of the edge's per client:
+// sign-in attempts per e-mail (auth.login-per-email) and password-reset
+// mails per e-mail (auth.reset-mails-per-email), in Redis, for known and
+// unknown addresses alike. A reset request over the limit is answered like
+// any other and mails nothing.
+//
 // Audit: register, login, failed login (e-mail masked), logout, password
 // reset and role changes are recorded in the audit log in the transaction of
 // the change (a failed login, which changes nothing, right after);
@@ -58,6 +64,15 @@ type Config struct {
 	// ResetURL is the frontend page the reset e-mail links to, with
 	// ?token=... appended.
 	ResetURL string `yaml:"reset_url"`
+	// KeyPrefix starts auth's Redis keys (the per-address limits).
+	KeyPrefix string `yaml:"key_prefix"`
+	// LoginPerEmail limits sign-in attempts per target e-mail address,
+	// whichever clients they come from (the edge limits each client).
+	LoginPerEmail EmailLimit `yaml:"login_per_email"`
+	// ResetMailsPerEmail limits the password-reset mails one address
+	// receives; requests above it are answered 202 like any other, and no
+	// mail goes out.
+	ResetMailsPerEmail EmailLimit `yaml:"reset_mails_per_email"`
 }
 
 // RegisterFlags registers auth.* flags.
@@ -67,6 +82,9 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.RefreshTTL, "auth.refresh-ttl", 30*24*time.Hour, "lifetime of refresh tokens")
 	f.DurationVar(&c.ResetTTL, "auth.reset-ttl", time.Hour, "lifetime of password-reset tokens")
 	f.StringVar(&c.ResetURL, "auth.reset-url", "http://localhost:3000/reset-password", "page the reset e-mail links to (?token=... is appended)")
+	f.StringVar(&c.KeyPrefix, "auth.key-prefix", "auth:", "prefix of auth's Redis keys (per-address limits)")
+	c.LoginPerEmail.registerFlags(f, "auth.login-per-email", 10, 10, "sign-in attempts")
+	c.ResetMailsPerEmail.registerFlags(f, "auth.reset-mails-per-email", 3, 3, "password-reset mails")
 }
 
 // Validate checks the configuration.
@@ -86,6 +104,14 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.ResetURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		problems = append(problems, fmt.Errorf("auth.reset-url: %q is not an http(s) URL", c.ResetURL))
+	}
+	if c.KeyPrefix == "" {
+		problems = append(problems, errors.New("auth.key-prefix: must not be empty (auth shares Redis with the booking engine)"))
+	}
+	for name, l := range map[string]EmailLimit{"auth.login-per-email": c.LoginPerEmail, "auth.reset-mails-per-email": c.ResetMailsPerEmail} {
+		if err := l.validate(name); err != nil {
+			problems = append(problems, err)
+		}
 	}
 	return errors.Join(problems...)
 }

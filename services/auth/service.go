@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 
@@ -42,6 +43,7 @@ type Service struct {
 	store  *store
 	keys   *authn.Keys
 	notify notifyv1connect.NotifyServiceClient
+	limits *emailLimits
 	log    *zap.Logger
 
 	// dummyHash is compared against when a login names no account, so an
@@ -61,15 +63,16 @@ type Service struct {
 // resetQueue bounds the forgot-password requests waiting for the worker.
 const resetQueue = 1024
 
-// NewService builds the service; reset e-mails go out through notify.
-func NewService(cfg Config, pool *pgxpool.Pool, keys *authn.Keys, notify notifyv1connect.NotifyServiceClient, log *zap.Logger) (*Service, error) {
+// NewService builds the service; reset e-mails go out through notify, the
+// per-address limits live in Redis.
+func NewService(cfg Config, pool *pgxpool.Pool, rdb *redis.Client, keys *authn.Keys, notify notifyv1connect.NotifyServiceClient, log *zap.Logger) (*Service, error) {
 	dummy, err := bcrypt.GenerateFromPassword([]byte(authn.RandomToken(24)), cfg.BcryptCost)
 	if err != nil {
 		return nil, err
 	}
 	mailCtx, cancel := context.WithCancel(context.Background())
 	return &Service{
-		cfg: cfg, store: &store{pool: pool}, keys: keys, notify: notify, log: log.Named("auth"),
+		cfg: cfg, store: &store{pool: pool}, keys: keys, notify: notify, limits: newEmailLimits(rdb, cfg), log: log.Named("auth"),
 		dummyHash: dummy,
 		resets:    make(chan string, resetQueue),
 		mailCtx:   mailCtx, cancelMail: cancel,
@@ -155,9 +158,14 @@ func (s *Service) Register(ctx context.Context, email, password, fullName string
 
 // Login checks an e-mail and password and opens a session. Unknown e-mails
 // and wrong passwords get the same error after the same bcrypt work (and the
-// same audit write: the failed attempt, with the e-mail masked).
+// same audit write: the failed attempt, with the e-mail masked). Each
+// attempt first takes one of the address's attempts (auth.login-per-email),
+// known address or not, so the limit tells nothing about accounts.
 func (s *Service) Login(ctx context.Context, email, password string) (*user, *Session, error) {
 	email = normalizeEmail(email)
+	if err := s.limits.loginAllowed(ctx, email); err != nil {
+		return nil, nil, err
+	}
 	u, err := s.store.userByEmail(ctx, schema.DefaultTenantID, email)
 	if errors.Is(err, errNoRows) {
 		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(password))
@@ -272,8 +280,10 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 
 // ForgotPassword queues a reset e-mail for email and returns at once, doing
 // no lookup, so the answer and its timing are the same whether or not the
-// address has an account. A full queue is SERVICE_UNAVAILABLE (for every
-// address alike), never a silently dropped request.
+// address has an account, and whether or not the address had its mails for
+// the hour (the worker applies auth.reset-mails-per-email). A full queue is
+// SERVICE_UNAVAILABLE (for every address alike), never a silently dropped
+// request.
 func (s *Service) ForgotPassword(_ context.Context, email string) error {
 	select {
 	case s.resets <- normalizeEmail(email):
@@ -328,10 +338,22 @@ func (s *Service) StopMailer(ctx context.Context) error {
 }
 
 // sendReset creates a reset token for email's account, if there is one, and
-// mails the link.
+// mails the link, unless the address had its reset mails for now
+// (auth.reset-mails-per-email, counted for unknown addresses too). When
+// Redis cannot say, nothing is sent (logged): a flood of mails to one victim
+// is worse than a user asking again.
 func (s *Service) sendReset(ctx context.Context, email string) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	ok, _, err := s.limits.take(ctx, s.limits.reset, email)
+	if err != nil {
+		s.log.Error("password reset: the per-address limit is unavailable; nothing sent", zap.Error(err))
+		return
+	}
+	if !ok {
+		s.log.Info("password reset: the address had its reset mails for now; nothing sent")
+		return
+	}
 	u, err := s.store.userByEmail(ctx, schema.DefaultTenantID, email)
 	if errors.Is(err, errNoRows) {
 		s.log.Debug("password reset for an unknown e-mail: nothing sent")
