@@ -21,7 +21,6 @@ func TestAnonymousRoutesAreLimitedPerClientAndAddress(t *testing.T) {
 	m := meshtest.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-smtp.addr="+smtp.Addr, "-edge.trusted-proxies=127.0.0.1/32",
 		"-booking.key-prefix="+meshtest.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisURL),
 		"-rate-limit.prefix="+meshtest.KeyPrefix(t, redisURL), "-queue.key-prefix="+meshtest.KeyPrefix(t, redisURL),
-		"-auth.key-prefix="+meshtest.KeyPrefix(t, redisURL),
 		"-auth.login-per-email.burst=3", "-auth.login-per-email.per-hour=1",
 		"-auth.reset-mails-per-email.burst=2", "-auth.reset-mails-per-email.per-hour=1")
 	a := &api{t: t, base: m.URL(t, "edge")}
@@ -60,7 +59,7 @@ func TestAnonymousRoutesAreLimitedPerClientAndAddress(t *testing.T) {
 	for _, email := range []string{"victim@rush.test", "ghost@rush.test"} {
 		r := login("10.13.1.9", email, "secret-pass-1", "")
 		a.want(r, http.StatusTooManyRequests, "RATE_LIMITED")
-		if d, _ := r.body["error"].(map[string]any)["details"].(map[string]any); d["limit"] != "login_email" || r.header.Get("Retry-After") == "" {
+		if r.detail("limit") != "login_email" || r.header.Get("Retry-After") == "" {
 			t.Errorf("per-address limit of %s: %s, Retry-After %q", email, r, r.header.Get("Retry-After"))
 		}
 	}

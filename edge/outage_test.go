@@ -25,6 +25,13 @@ func outageArgs(t *testing.T, redisURL string, extra ...string) []string {
 		"-rate-limit.prefix=" + meshtest.KeyPrefix(t, redisURL), "-queue.key-prefix=" + meshtest.KeyPrefix(t, redisURL)}, extra...)
 }
 
+// detail is details[key] of an error answer (nil for a success).
+func (r apiReply) detail(key string) any {
+	e, _ := r.body["error"].(map[string]any)
+	d, _ := e["details"].(map[string]any)
+	return d[key]
+}
+
 // breakerOpen reports whether the mesh's breaker of dependency is open,
 // from its /metrics.
 func breakerOpen(t *testing.T, m *meshtest.App, dependency string) bool {
@@ -39,8 +46,7 @@ func unavailable(t *testing.T, m *meshtest.App, dependency string, call func() a
 	t.Helper()
 	check := func(r apiReply) {
 		t.Helper()
-		d, _ := r.body["error"].(map[string]any)["details"].(map[string]any)
-		if r.status != http.StatusServiceUnavailable || r.code() != "SERVICE_UNAVAILABLE" || d["dependency"] != dependency {
+		if r.status != http.StatusServiceUnavailable || r.code() != "SERVICE_UNAVAILABLE" || r.detail("dependency") != dependency {
 			t.Fatalf("%s down: %s", dependency, r)
 		}
 	}
@@ -90,7 +96,7 @@ func TestPostgresOutage(t *testing.T) {
 	unavailable(t, m, "postgres", func() apiReply { return a.call("GET", "/api/v1/events/no-such-"+uuid.NewString(), "", nil) })
 	for _, path := range reads {
 		r := a.call("GET", path, "", nil)
-		if d, _ := r.body["error"].(map[string]any)["details"].(map[string]any); r.status != http.StatusServiceUnavailable || d["dependency"] != "postgres" {
+		if r.status != http.StatusServiceUnavailable || r.detail("dependency") != "postgres" {
 			t.Errorf("GET %s with Postgres down: %s", path, r)
 		}
 	}
@@ -108,14 +114,15 @@ func TestPostgresOutage(t *testing.T) {
 
 // TestRedisOutage freezes, then kills, the mesh's Redis (a private server):
 // reserves answer 503 naming redis, in milliseconds once the breaker is
-// open, catalog reads go on from Postgres, and reserves work again once
-// Redis is back.
+// open, catalog reads go on from Postgres (user tokens get 503 once the
+// revocation feed is stale), and reserves work again once Redis is back.
 func TestRedisOutage(t *testing.T) {
 	t.Parallel()
 	srv := faulttest.StartRedis(t)
 	m := meshtest.StartApp(t, meshtest.Config(t, pgtest.Migrated(t), outageArgs(t, srv.URL(),
 		"-postgres.migrate-on-start=false", "-rate-limit.enabled=false",
-		"-redis.read-timeout=300ms", "-redis.write-timeout=300ms", "-redis.dial-timeout=300ms")...))
+		"-redis.read-timeout=300ms", "-redis.write-timeout=300ms", "-redis.dial-timeout=300ms",
+		"-jwt.revocation-poll=100ms", "-jwt.revocation-max-stale=1s")...))
 	shop := m.SeedShop(t, meshtest.ShopOptions{Seats: 100, MaxPerUser: 10, Users: 1})
 	a := &api{t: t, base: m.URL(t, "edge")}
 	token := m.Token(t, shop.Users[0], authn.RoleUser)
@@ -136,6 +143,14 @@ func TestRedisOutage(t *testing.T) {
 
 	srv.Kill()
 	unavailable(t, m, "redis", reserve)
+	// Whether a token was revoked is unknown once the feed is older than
+	// jwt.revocation-max-stale: user tokens get 503 (fail closed), anonymous
+	// reads go on.
+	meshtest.Eventually(t, 5*time.Second, "a user token refused with 503", func() bool {
+		r := a.call("GET", "/api/v1/events/"+shop.Event, token, nil)
+		return r.status == http.StatusServiceUnavailable && r.detail("dependency") == "redis"
+	})
+	a.want(a.call("GET", "/api/v1/events/"+shop.Event, "", nil), http.StatusOK, "")
 	// A new, empty Redis: the booking engine rebuilds the event's
 	// inventory from Postgres (answering 503 meanwhile), then sells again.
 	srv.Restart()

@@ -5,7 +5,10 @@
 // only as its SHA-256 hash. Each Refresh retires the presented token and
 // issues its successor in the same family; presenting a retired token again
 // means it leaked, so the whole family (the session) is revoked. Logout
-// revokes the family of the token it is given.
+// revokes the family of the token it is given. Access tokens carry the
+// user's token version (authn.Revocations): logout and password reset end
+// every access token issued before, a role change gives them the new role,
+// within seconds everywhere.
 //
 // Passwords are bcrypt hashes (auth.bcrypt-cost, 12 in production). Login
 // answers the same UNAUTHORIZED for an unknown e-mail and a wrong password,

@@ -42,6 +42,7 @@ type Service struct {
 	cfg    Config
 	store  *store
 	keys   *authn.Keys
+	rev    *authn.Revocations
 	notify notifyv1connect.NotifyServiceClient
 	limits *emailLimits
 	log    *zap.Logger
@@ -64,15 +65,17 @@ type Service struct {
 const resetQueue = 1024
 
 // NewService builds the service; reset e-mails go out through notify, the
-// per-address limits live in Redis.
-func NewService(cfg Config, pool *pgxpool.Pool, rdb *redis.Client, keys *authn.Keys, notify notifyv1connect.NotifyServiceClient, log *zap.Logger) (*Service, error) {
+// per-address limits live in Redis, and rev carries token versions and
+// revocations to every verifier.
+func NewService(cfg Config, pool *pgxpool.Pool, rdb *redis.Client, keys *authn.Keys, rev *authn.Revocations,
+	notify notifyv1connect.NotifyServiceClient, log *zap.Logger) (*Service, error) {
 	dummy, err := bcrypt.GenerateFromPassword([]byte(authn.RandomToken(24)), cfg.BcryptCost)
 	if err != nil {
 		return nil, err
 	}
 	mailCtx, cancel := context.WithCancel(context.Background())
 	return &Service{
-		cfg: cfg, store: &store{pool: pool}, keys: keys, notify: notify, limits: newEmailLimits(rdb, cfg), log: log.Named("auth"),
+		cfg: cfg, store: &store{pool: pool}, keys: keys, rev: rev, notify: notify, limits: newEmailLimits(rdb, cfg), log: log.Named("auth"),
 		dummyHash: dummy,
 		resets:    make(chan string, resetQueue),
 		mailCtx:   mailCtx, cancelMail: cancel,
@@ -214,7 +217,13 @@ func (s *Service) openSession(ctx context.Context, tx pgx.Tx, u *user, family st
 	if err != nil {
 		return nil, "", err
 	}
-	access, _, err := s.keys.IssueAccess(u.ID, u.Role, u.TenantID, time.Now())
+	// The token carries the user's token version, so a later logout, reset
+	// or role change reaches it (authn.Revocations); no version, no token.
+	version, err := s.rev.Version(ctx, u.ID)
+	if err != nil {
+		return nil, "", err
+	}
+	access, _, err := s.keys.IssueAccessVersion(u.ID, u.Role, u.TenantID, version, time.Now())
 	if err != nil {
 		return nil, "", err
 	}
@@ -264,15 +273,22 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 	return sess, nil
 }
 
-// Logout ends the session (the token family) the refresh token belongs to.
-// It is idempotent: an unknown, expired or already revoked token is not an
-// error, and the answer says nothing about which it was. A session that
-// ended is recorded in the audit log.
+// Logout ends the session (the token family) the refresh token belongs to,
+// and every access token of the user issued so far (within
+// jwt.revocation-poll everywhere: authn.Revocations; the user's other
+// sessions get new ones with their refresh tokens). It is idempotent: an
+// unknown, expired or already revoked token is not an error, and the answer
+// says nothing about which it was. A session that ended is recorded in the
+// audit log. When the revocation cannot be recorded (Redis down) nothing
+// changes and the answer is SERVICE_UNAVAILABLE.
 func (s *Service) Logout(ctx context.Context, token string) error {
 	return dbError(s.store.inTx(ctx, func(tx pgx.Tx) error {
 		userID, tenant, err := revokeFamilyOf(ctx, tx, token)
 		if err != nil || userID == "" {
 			return err
+		}
+		if err := s.rev.Revoke(ctx, userID); err != nil {
+			return err // rolls back: the session stays, the client retries
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "auth.logout", EntityType: "user", EntityID: userID, UserID: userID, TenantID: tenant})
 	}))
@@ -416,7 +432,7 @@ func displayName(u *user) string {
 
 // ResetPassword sets a new password with a live reset token, uses the token
 // up (and every other outstanding one of the user) and ends every session of
-// the user.
+// the user, access tokens included.
 func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) error {
 	// Hash before the transaction: bcrypt is slow and must not hold locks.
 	hash, err := s.hash(newPassword)
@@ -433,6 +449,9 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		}
 		if err := setPassword(ctx, tx, u.ID, hash); err != nil {
 			return err
+		}
+		if err := s.rev.Revoke(ctx, u.ID); err != nil {
+			return err // rolls back: the reset token stays usable
 		}
 		return audit.Record(ctx, tx, audit.Entry{
 			Action: "auth.password_reset", EntityType: "user", EntityID: u.ID, UserID: u.ID, TenantID: u.TenantID,
@@ -492,8 +511,11 @@ func (s *Service) UpdateMe(ctx context.Context, fullName string) (*user, error) 
 
 // SetUserRole changes a user's role; admins only. An admin cannot change
 // their own role, so the last admin cannot lock everyone out by accident.
-// The change shows in the user's next access token (login or refresh);
-// tokens already issued keep their role until they expire (jwt.access-ttl).
+// Access tokens already issued carry the new role within
+// jwt.revocation-poll (authn.Revocations). When that cannot be recorded
+// (Redis down) the answer is SERVICE_UNAVAILABLE: the role changed for new
+// tokens but older ones keep the old role until the call is repeated (or
+// they expire).
 func (s *Service) SetUserRole(ctx context.Context, userID, role string) (*user, error) {
 	p, err := authn.Require(ctx, authn.RoleAdmin)
 	if err != nil {
@@ -510,7 +532,16 @@ func (s *Service) SetUserRole(ctx context.Context, userID, role string) (*user, 
 	if errors.Is(err, errNoRows) {
 		return nil, errNoUser
 	}
-	return u, dbError(err)
+	if err != nil {
+		return nil, dbError(err)
+	}
+	// After the commit, and on every call: a token issued meanwhile read the
+	// new role already, and a retry after a failure here (the role is then
+	// unchanged in Postgres) still reaches the older tokens.
+	if err := s.rev.SetRole(ctx, userID, role); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // AuditLogs pages through the audit log, newest first; admins only. An
