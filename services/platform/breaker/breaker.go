@@ -101,6 +101,7 @@ type Breaker struct {
 	classify func(error) Outcome
 	probe    func(context.Context) error
 	log      *zap.Logger
+	err      *OpenError // what every refused call returns: no allocation per call
 
 	state    atomic.Int64
 	openedAt atomic.Int64 // unix ns, for the log line when it closes
@@ -128,7 +129,7 @@ func New(name string, cfg Config, classify func(error) Outcome, probe func(conte
 	labels := prometheus.Labels{"dependency": name}
 	b := &Breaker{
 		name: name, failures: int64(cfg.Failures), interval: cfg.ProbeInterval,
-		classify: classify, probe: probe, log: log.With(zap.String("dependency", name)),
+		classify: classify, probe: probe, log: log.With(zap.String("dependency", name)), err: &OpenError{Dependency: name},
 		rejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "rush_dependency_breaker_rejected_total", ConstLabels: labels,
 			Help: "Calls to a dependency failed at once because its circuit breaker was open."}),
 		opened: prometheus.NewCounter(prometheus.CounterOpts{Name: "rush_dependency_breaker_opened_total", ConstLabels: labels,
@@ -179,7 +180,7 @@ func (b *Breaker) Allow(ctx context.Context) bool {
 }
 
 // Err is the error of a refused call.
-func (b *Breaker) Err() error { return &OpenError{Dependency: b.name} }
+func (b *Breaker) Err() error { return b.err }
 
 // Record reports the result of a call that Allow let through. A success is
 // one atomic load when there were no failures before it.
