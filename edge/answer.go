@@ -124,12 +124,36 @@ func (a *answer) decide(body []byte) {
 	case bytes.HasPrefix(body, []byte(errorPrefix)):
 		code := body[len(errorPrefix):]
 		if i := bytes.IndexByte(code, '"'); i >= 0 {
+			if errs.Code(code[:i]) == errs.RateLimited {
+				setRetryAfter(a.w.Header(), body)
+			}
 			a.w.WriteHeader(httpStatus(errs.Code(code[:i])))
 			return
 		}
 		a.replace = true
 	default:
 		a.replace = true
+	}
+}
+
+// retryAfterField is how a service's RATE_LIMITED details say when to come
+// back (whole seconds).
+var retryAfterField = []byte(`"retry_after":`)
+
+// setRetryAfter gives a 429 from a service (auth's per-address limits) the
+// Retry-After header the edge's own 429s carry, from details.retry_after.
+func setRetryAfter(h http.Header, body []byte) {
+	i := bytes.Index(body, retryAfterField)
+	if i < 0 {
+		return
+	}
+	v := body[i+len(retryAfterField):]
+	n := 0
+	for n < len(v) && n < 10 && v[n] >= '0' && v[n] <= '9' {
+		n++
+	}
+	if n > 0 {
+		h["Retry-After"] = []string{string(v[:n])}
 	}
 }
 

@@ -146,6 +146,13 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	a.want(a.call("POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": login.str("refresh_token")}), 401, "UNAUTHORIZED")
 	a.want(a.call("POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": refreshed.str("refresh_token")}), 401, "UNAUTHORIZED")
 	a.want(a.call("POST", "/api/v1/auth/logout", buyer.str("access_token"), map[string]any{"refresh_token": buyer.str("refresh_token")}), 200, "")
+	// Logout ends the access tokens issued so far too (within a poll of
+	// jwt.revocation-poll); signing in again works.
+	meshtest.Eventually(t, 5*time.Second, "the logged-out access token refused", func() bool {
+		return a.call("GET", "/api/v1/auth/me", buyer.str("access_token"), nil).status == http.StatusUnauthorized
+	})
+	buyer = a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "buyer@rush.test", "password": "secret-pass-1"})
+	a.want(buyer, 200, "")
 
 	me := a.call("GET", "/api/v1/auth/me", buyer.str("access_token"), nil)
 	a.want(me, 200, "")
@@ -166,7 +173,9 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	}
 	a.want(a.call("POST", "/api/v1/auth/reset-password", "", map[string]any{"token": token[1], "new_password": "brand-new-pass-2"}), 200, "")
 	a.want(a.call("POST", "/api/v1/auth/reset-password", "", map[string]any{"token": token[1], "new_password": "brand-new-pass-3"}), 400, "VALIDATION_ERROR")
-	a.want(a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "other@rush.test", "password": "brand-new-pass-2"}), 200, "")
+	// The reset ended other's sessions, access tokens included: sign in again.
+	other = a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "other@rush.test", "password": "brand-new-pass-2"})
+	a.want(other, 200, "")
 	if len(smtp.To("nobody@rush.test")) != 0 {
 		t.Fatal("a mail went to an unknown address")
 	}

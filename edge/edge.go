@@ -245,6 +245,11 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 		}
 		var err error
 		if p, err = e.keys.Verify(token, time.Now()); err != nil {
+			if errs.Is(err, errs.ServiceUnavailable) { // revocations unknown (authn.Revocations)
+				w.Header()["Retry-After"] = hdrRetry1
+				writeError(w, http.StatusServiceUnavailable, errs.ServiceUnavailable, "cannot check the token now; retry shortly", detailRedis)
+				return
+			}
 			writeError(w, http.StatusUnauthorized, errs.Unauthorized, "invalid or expired token", nil)
 			return
 		}

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"hash/maphash"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bookingrush/rush/lua"
+	"github.com/bookingrush/rush/services/platform/breaker"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/logging"
 	"github.com/bookingrush/rush/services/platform/redisx"
@@ -34,10 +35,11 @@ type RateLimitConfig struct {
 	// to a bucket in this replica's memory (each replica then allows the
 	// full rate). Either way it is logged and counted, never silent.
 	OnRedisError string `yaml:"on_redis_error"`
-	// Login, Register and Reserve limit their routes; General every other
-	// /api/v1 call.
+	// Login, Register, Password (forgot and reset) and Reserve limit their
+	// routes; General every other /api/v1 call.
 	Login    Limit `yaml:"login"`
 	Register Limit `yaml:"register"`
+	Password Limit `yaml:"password"`
 	Reserve  Limit `yaml:"reserve"`
 	General  Limit `yaml:"general"`
 }
@@ -62,6 +64,7 @@ func (c *RateLimitConfig) RegisterFlags(f *flag.FlagSet) {
 	}{
 		{"login", &c.Login, 5, 5, "POST /api/v1/auth/login"},
 		{"register", &c.Register, 3, 3, "POST /api/v1/auth/register"},
+		{"password", &c.Password, 5, 5, "POST /api/v1/auth/forgot-password and /auth/reset-password"},
 		{"reserve", &c.Reserve, 20, 20, "POST /api/v1/bookings/reserve"},
 		{"general", &c.General, 100, 100, "every other /api/v1 call"},
 	}
@@ -77,7 +80,7 @@ func (c *RateLimitConfig) Validate() error {
 	if c.OnRedisError != "deny" && c.OnRedisError != "local" {
 		problems = append(problems, fmt.Errorf("rate-limit.on-redis-error: %q is not deny or local", c.OnRedisError))
 	}
-	for name, l := range map[string]Limit{"login": c.Login, "register": c.Register, "reserve": c.Reserve, "general": c.General} {
+	for name, l := range map[string]Limit{"login": c.Login, "register": c.Register, "password": c.Password, "reserve": c.Reserve, "general": c.General} {
 		if l.Rate < 1 || l.Burst < 1 {
 			problems = append(problems, fmt.Errorf("rate-limit.%s: rate and burst must be at least 1 (rate %d, burst %d)", name, l.Rate, l.Burst))
 		}
@@ -103,14 +106,12 @@ type limiter struct {
 	prefix   string
 	login    *rule
 	register *rule
+	password *rule
 	reserve  *rule
 	general  *rule
 	local    *localBuckets // nil: deny when Redis fails
 	log      *zap.Logger
 	logged   logSampler
-	// downUntil is when to ask Redis again after a failure (unix ns; 0:
-	// Redis is fine).
-	downUntil atomic.Int64
 }
 
 func newLimiter(cfg RateLimitConfig, rdb *redis.Client, reg prometheus.Registerer, log *zap.Logger) (*limiter, error) {
@@ -137,7 +138,7 @@ func newLimiter(cfg RateLimitConfig, rdb *redis.Client, reg prometheus.Registere
 	}
 	l := &limiter{
 		rdb: redisx.NewHot(rdb), script: lua.Script("ratelimit.lua"), prefix: cfg.Prefix,
-		login: mk("login", cfg.Login), register: mk("register", cfg.Register),
+		login: mk("login", cfg.Login), register: mk("register", cfg.Register), password: mk("password", cfg.Password),
 		reserve: mk("reserve", cfg.Reserve), general: mk("general", cfg.General),
 		log: log,
 	}
@@ -147,37 +148,48 @@ func newLimiter(cfg RateLimitConfig, rdb *redis.Client, reg prometheus.Registere
 	return l, nil
 }
 
-// pick chooses the limit of a request.
-func (l *limiter) pick(method, path string) *rule {
+// pick chooses the limit of a request, and whether its route is one a
+// client calls as nobody (signing in or up, refreshing, signing out,
+// resetting a password, a provider's webhook): those count per client
+// address whatever token is attached, or any valid token (a freshly
+// registered account) would buy a new bucket of sign-ups and password
+// guesses.
+func (l *limiter) pick(method, path string) (ru *rule, anonymous bool) {
 	if method == http.MethodPost {
 		switch path {
 		case "/api/v1/auth/login":
-			return l.login
+			return l.login, true
 		case "/api/v1/auth/register":
-			return l.register
-		case "/api/v1/bookings/reserve":
-			return l.reserve
+			return l.register, true
+		case "/api/v1/auth/forgot-password", "/api/v1/auth/reset-password":
+			return l.password, true
+		case "/api/v1/auth/refresh", "/api/v1/auth/logout", "/api/v1/webhooks/stripe":
+			return l.general, true
+		case reservePath:
+			return l.reserve, false
 		}
 	}
-	return l.general
+	return l.general, false
 }
 
 // allow takes a token for r, keyed by the verified user when there is one
-// and by client address otherwise; when none is left it answers 429 (or 503
-// when Redis is down and the policy is deny) and returns false.
+// and the route is not anonymous, else by client address (clientKey); when
+// none is left it answers 429 (or 503 when Redis is down and the policy is
+// deny) and returns false.
 func (l *limiter) allow(w http.ResponseWriter, r *http.Request, userID string, clientIP func(*http.Request) string) bool {
-	ru := l.pick(r.Method, r.URL.Path)
+	ru, anonymous := l.pick(r.Method, r.URL.Path)
 	var key string
-	if userID != "" {
+	if userID != "" && !anonymous {
 		key = l.prefix + ru.name + ":u:" + userID
 	} else {
-		key = l.prefix + ru.name + ":ip:" + clientIP(r)
+		key = l.prefix + ru.name + ":ip:" + clientKey(clientIP(r))
 	}
 	ok, remaining, retryMs, err := l.take(r.Context(), ru, key)
 	h := w.Header()
 	if err != nil {
 		ru.failed.Inc()
-		if l.logged.allow() {
+		// An open breaker (redisx) logged the outage once already.
+		if !errors.Is(err, breaker.ErrOpen) && l.logged.allow() {
 			policy := "denying requests with 503"
 			if l.local != nil {
 				policy = "falling back to per-replica in-memory buckets"
@@ -186,7 +198,7 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, userID string, c
 		}
 		if l.local == nil {
 			h["Retry-After"] = hdrRetry1
-			writeError(w, http.StatusServiceUnavailable, errs.ServiceUnavailable, "rate limiting is unavailable; retry shortly", nil)
+			writeError(w, http.StatusServiceUnavailable, errs.ServiceUnavailable, "rate limiting is unavailable; retry shortly", detailRedis)
 			return false
 		}
 		ok, remaining, retryMs = l.local.take(key, ru, time.Now())
@@ -205,30 +217,35 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, userID string, c
 	return false
 }
 
-// storeRetryAfter is how long the limiter stops asking Redis after a
-// failure: while Redis is down every request is decided at once (denied or
-// local) instead of each waiting for the client's dial retries; then one
-// request probes again.
-const storeRetryAfter = time.Second
-
-var errStoreDown = errors.New("Redis failed less than a second ago; not asking again yet")
-
-// take runs ratelimit.lua: one Redis round trip (EVALSHA).
-func (l *limiter) take(ctx context.Context, ru *rule, key string) (ok bool, remaining int, retryMs int64, err error) {
-	if until := l.downUntil.Load(); until != 0 {
-		now := time.Now().UnixNano()
-		if now < until || !l.downUntil.CompareAndSwap(until, now+int64(storeRetryAfter)) {
-			return false, 0, 0, errStoreDown
-		}
-		// This request probes whether Redis is back.
+// clientKey is the rate-limit identity of a client address: the address
+// itself for IPv4, and its /64 for IPv6, the block one subscriber or host
+// usually gets (rotating addresses inside it would otherwise buy 2^64
+// buckets). Anything that does not parse is its own key.
+func clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
 	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
+// detailRedis is the details of a 503 caused by Redis.
+var detailRedis = []byte(`{"dependency":"redis"}`)
+
+// take runs ratelimit.lua: one Redis round trip (EVALSHA). While Redis is
+// down, the client's circuit breaker (redisx) fails the call at once, so no
+// request waits on a dead Redis.
+func (l *limiter) take(ctx context.Context, ru *rule, key string) (ok bool, remaining int, retryMs int64, err error) {
 	res, err := l.script.Run(ctx, l.rdb.For(ctx), []string{key}, ru.args...).Int64Slice()
 	if err != nil {
-		l.downUntil.Store(time.Now().Add(storeRetryAfter).UnixNano())
 		return false, 0, 0, err
-	}
-	if l.downUntil.Load() != 0 {
-		l.downUntil.Store(0)
 	}
 	if len(res) != 3 {
 		return false, 0, 0, fmt.Errorf("ratelimit.lua answered %v", res)

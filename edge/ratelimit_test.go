@@ -2,6 +2,7 @@ package edge_test
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -146,19 +147,20 @@ func scrape(t *testing.T, e *env) string {
 	if !ok {
 		t.Fatal("no metrics listener")
 	}
-	res, err := http.Get(u + "/metrics")
+	return metricsText(t, u)
+}
+
+// metricsText reads /metrics of the metrics listener at base.
+func metricsText(t *testing.T, base string) string {
+	t.Helper()
+	res, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var sb strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := res.Body.Read(buf)
-		sb.Write(buf[:n])
-		if err != nil {
-			break
-		}
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return sb.String()
+	return string(b)
 }

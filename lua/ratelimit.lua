@@ -1,5 +1,6 @@
 -- ratelimit.lua: take tokens from one token bucket, atomically, for the
--- edge's rate limits (shared by every edge replica).
+-- edge's rate limits (shared by every edge replica) and auth's limits per
+-- e-mail address.
 --
 -- KEYS[1] the bucket: HASH  t = tokens left (may be fractional),
 --                           ts = last update, microseconds of Redis TIME

@@ -101,6 +101,9 @@ func New(cfg *Config, extra ...fx.Option) *fx.App {
 		fx.Provide(authn.NewKeys),
 		logging.Module, telemetry.Module, health.Module, server.Module,
 		postgres.Module, redisx.Module, kafka.Module,
+		// Before the components: every server verifies tokens with it, and
+		// its first read of the feed happens before they listen.
+		authn.RevocationsModule,
 	}
 	uses := map[dependency]bool{}
 	for _, n := range names {

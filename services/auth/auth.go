@@ -5,7 +5,10 @@
 // only as its SHA-256 hash. Each Refresh retires the presented token and
 // issues its successor in the same family; presenting a retired token again
 // means it leaked, so the whole family (the session) is revoked. Logout
-// revokes the family of the token it is given.
+// revokes the family of the token it is given. Access tokens carry the
+// user's token version (authn.Revocations): logout and password reset end
+// every access token issued before, a role change gives them the new role,
+// within seconds everywhere.
 //
 // Passwords are bcrypt hashes (auth.bcrypt-cost, 12 in production). Login
 // answers the same UNAUTHORIZED for an unknown e-mail and a wrong password,
@@ -14,6 +17,12 @@
 // background worker looks the address up and mails a single-use, expiring
 // reset link, so neither the answer nor its timing tells whether the
 // address has an account.
+//
+// Limits per target address (limits.go), on top of the edge's per client:
+// sign-in attempts per e-mail (auth.login-per-email) and password-reset
+// mails per e-mail (auth.reset-mails-per-email), in Redis, for known and
+// unknown addresses alike. A reset request over the limit is answered like
+// any other and mails nothing.
 //
 // Audit: register, login, failed login (e-mail masked), logout, password
 // reset and role changes are recorded in the audit log in the transaction of
@@ -58,6 +67,15 @@ type Config struct {
 	// ResetURL is the frontend page the reset e-mail links to, with
 	// ?token=... appended.
 	ResetURL string `yaml:"reset_url"`
+	// KeyPrefix starts auth's Redis keys (the per-address limits).
+	KeyPrefix string `yaml:"key_prefix"`
+	// LoginPerEmail limits sign-in attempts per target e-mail address,
+	// whichever clients they come from (the edge limits each client).
+	LoginPerEmail EmailLimit `yaml:"login_per_email"`
+	// ResetMailsPerEmail limits the password-reset mails one address
+	// receives; requests above it are answered 202 like any other, and no
+	// mail goes out.
+	ResetMailsPerEmail EmailLimit `yaml:"reset_mails_per_email"`
 }
 
 // RegisterFlags registers auth.* flags.
@@ -67,6 +85,9 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.RefreshTTL, "auth.refresh-ttl", 30*24*time.Hour, "lifetime of refresh tokens")
 	f.DurationVar(&c.ResetTTL, "auth.reset-ttl", time.Hour, "lifetime of password-reset tokens")
 	f.StringVar(&c.ResetURL, "auth.reset-url", "http://localhost:3000/reset-password", "page the reset e-mail links to (?token=... is appended)")
+	f.StringVar(&c.KeyPrefix, "auth.key-prefix", "auth:", "prefix of auth's Redis keys (per-address limits)")
+	c.LoginPerEmail.registerFlags(f, "auth.login-per-email", 10, 10, "sign-in attempts")
+	c.ResetMailsPerEmail.registerFlags(f, "auth.reset-mails-per-email", 3, 3, "password-reset mails")
 }
 
 // Validate checks the configuration.
@@ -86,6 +107,14 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.ResetURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		problems = append(problems, fmt.Errorf("auth.reset-url: %q is not an http(s) URL", c.ResetURL))
+	}
+	if c.KeyPrefix == "" {
+		problems = append(problems, errors.New("auth.key-prefix: must not be empty (auth shares Redis with the booking engine)"))
+	}
+	for name, l := range map[string]EmailLimit{"auth.login-per-email": c.LoginPerEmail, "auth.reset-mails-per-email": c.ResetMailsPerEmail} {
+		if err := l.validate(name); err != nil {
+			problems = append(problems, err)
+		}
 	}
 	return errors.Join(problems...)
 }

@@ -14,6 +14,7 @@ import (
 	commonv1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/breaker"
 	"github.com/bookingrush/rush/services/platform/errs"
 )
 
@@ -177,8 +178,10 @@ func (h *Server) fail(_ context.Context, spec connect.Spec, err error) error {
 	}
 	var u *unavailable
 	if errors.As(err, &u) {
-		h.log.Warn("rpc failed: database unavailable", zap.String("procedure", spec.Procedure), zap.Error(err))
-		return errs.Connect(errs.New(errs.ServiceUnavailable, "database unavailable; try again"))
+		if !errors.Is(err, breaker.ErrOpen) { // the breaker logged the outage once
+			h.log.Warn("rpc failed: database unavailable", zap.String("procedure", spec.Procedure), zap.Error(err))
+		}
+		return errs.Connect(errs.New(errs.ServiceUnavailable, "database unavailable; try again", "dependency", "postgres"))
 	}
 	h.log.Error("rpc failed", zap.String("procedure", spec.Procedure), zap.Error(err))
 	return errs.Connect(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/postgres"
 )
 
 // Session is a freshly issued token pair.
@@ -40,7 +42,9 @@ type Service struct {
 	cfg    Config
 	store  *store
 	keys   *authn.Keys
+	rev    *authn.Revocations
 	notify notifyv1connect.NotifyServiceClient
+	limits *emailLimits
 	log    *zap.Logger
 
 	// dummyHash is compared against when a login names no account, so an
@@ -61,15 +65,18 @@ type Service struct {
 // mailQueue bounds the mails waiting for the worker.
 const mailQueue = 1024
 
-// NewService builds the service; reset e-mails go out through notify.
-func NewService(cfg Config, pool *pgxpool.Pool, keys *authn.Keys, notify notifyv1connect.NotifyServiceClient, log *zap.Logger) (*Service, error) {
+// NewService builds the service; reset e-mails go out through notify, the
+// per-address limits live in Redis, and rev carries token versions and
+// revocations to every verifier.
+func NewService(cfg Config, pool *pgxpool.Pool, rdb *redis.Client, keys *authn.Keys, rev *authn.Revocations,
+	notify notifyv1connect.NotifyServiceClient, log *zap.Logger) (*Service, error) {
 	dummy, err := bcrypt.GenerateFromPassword([]byte(authn.RandomToken(24)), cfg.BcryptCost)
 	if err != nil {
 		return nil, err
 	}
 	mailCtx, cancel := context.WithCancel(context.Background())
 	return &Service{
-		cfg: cfg, store: &store{pool: pool}, keys: keys, notify: notify, log: log.Named("auth"),
+		cfg: cfg, store: &store{pool: pool}, keys: keys, rev: rev, notify: notify, limits: newEmailLimits(rdb, cfg), log: log.Named("auth"),
 		dummyHash: dummy,
 		mails:     make(chan func(context.Context), mailQueue),
 		mailCtx:   mailCtx, cancelMail: cancel,
@@ -156,9 +163,14 @@ func (s *Service) Register(ctx context.Context, email, password, fullName string
 
 // Login checks an e-mail and password and opens a session. Unknown e-mails
 // and wrong passwords get the same error after the same bcrypt work (and the
-// same audit write: the failed attempt, with the e-mail masked).
+// same audit write: the failed attempt, with the e-mail masked). Each
+// attempt first takes one of the address's attempts (auth.login-per-email),
+// known address or not, so the limit tells nothing about accounts.
 func (s *Service) Login(ctx context.Context, email, password string) (*user, *Session, error) {
 	email = normalizeEmail(email)
+	if err := s.limits.loginAllowed(ctx, email); err != nil {
+		return nil, nil, err
+	}
 	u, err := s.store.userByEmail(ctx, schema.DefaultTenantID, email)
 	if errors.Is(err, errNoRows) {
 		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(password))
@@ -207,7 +219,13 @@ func (s *Service) openSession(ctx context.Context, tx pgx.Tx, u *user, family st
 	if err != nil {
 		return nil, "", err
 	}
-	access, _, err := s.keys.IssueAccess(u.ID, u.Role, u.TenantID, time.Now())
+	// The token carries the user's token version, so a later logout, reset
+	// or role change reaches it (authn.Revocations); no version, no token.
+	version, err := s.rev.Version(ctx, u.ID)
+	if err != nil {
+		return nil, "", err
+	}
+	access, _, err := s.keys.IssueAccessVersion(u.ID, u.Role, u.TenantID, version, time.Now())
 	if err != nil {
 		return nil, "", err
 	}
@@ -257,15 +275,22 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 	return sess, nil
 }
 
-// Logout ends the session (the token family) the refresh token belongs to.
-// It is idempotent: an unknown, expired or already revoked token is not an
-// error, and the answer says nothing about which it was. A session that
-// ended is recorded in the audit log.
+// Logout ends the session (the token family) the refresh token belongs to,
+// and every access token of the user issued so far (within
+// jwt.revocation-poll everywhere: authn.Revocations; the user's other
+// sessions get new ones with their refresh tokens). It is idempotent: an
+// unknown, expired or already revoked token is not an error, and the answer
+// says nothing about which it was. A session that ended is recorded in the
+// audit log. When the revocation cannot be recorded (Redis down) nothing
+// changes and the answer is SERVICE_UNAVAILABLE.
 func (s *Service) Logout(ctx context.Context, token string) error {
 	return dbError(s.store.inTx(ctx, func(tx pgx.Tx) error {
 		userID, tenant, err := revokeFamilyOf(ctx, tx, token)
 		if err != nil || userID == "" {
 			return err
+		}
+		if err := s.rev.Revoke(ctx, userID); err != nil {
+			return err // rolls back: the session stays, the client retries
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "auth.logout", EntityType: "user", EntityID: userID, UserID: userID, TenantID: tenant})
 	}))
@@ -273,8 +298,10 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 
 // ForgotPassword queues a reset e-mail for email and returns at once, doing
 // no lookup, so the answer and its timing are the same whether or not the
-// address has an account. A full queue is SERVICE_UNAVAILABLE (for every
-// address alike), never a silently dropped request.
+// address has an account, and whether or not the address had its mails for
+// the hour (the worker applies auth.reset-mails-per-email). A full queue is
+// SERVICE_UNAVAILABLE (for every address alike), never a silently dropped
+// request.
 func (s *Service) ForgotPassword(_ context.Context, email string) error {
 	email = normalizeEmail(email)
 	select {
@@ -331,10 +358,22 @@ func (s *Service) StopMailer(ctx context.Context) error {
 }
 
 // sendReset creates a reset token for email's account, if there is one, and
-// mails the link.
+// mails the link, unless the address had its reset mails for now
+// (auth.reset-mails-per-email, counted for unknown addresses too). When
+// Redis cannot say, nothing is sent (logged): a flood of mails to one victim
+// is worse than a user asking again.
 func (s *Service) sendReset(ctx context.Context, email string) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	ok, _, err := s.limits.take(ctx, s.limits.reset, email)
+	if err != nil {
+		s.log.Error("password reset: the per-address limit is unavailable; nothing sent", zap.Error(err))
+		return
+	}
+	if !ok {
+		s.log.Info("password reset: the address had its reset mails for now; nothing sent")
+		return
+	}
 	u, err := s.store.userByEmail(ctx, schema.DefaultTenantID, email)
 	if errors.Is(err, errNoRows) {
 		s.log.Debug("password reset for an unknown e-mail: nothing sent")
@@ -419,7 +458,7 @@ func displayName(u *user) string {
 
 // ResetPassword sets a new password with a live reset token, uses the token
 // up (and every other outstanding one of the user) and ends every session of
-// the user.
+// the user, access tokens included.
 func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) error {
 	// Hash before the transaction: bcrypt is slow and must not hold locks.
 	hash, err := s.hash(newPassword)
@@ -436,6 +475,9 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		}
 		if err := setPassword(ctx, tx, u.ID, hash); err != nil {
 			return err
+		}
+		if err := s.rev.Revoke(ctx, u.ID); err != nil {
+			return err // rolls back: the reset token stays usable
 		}
 		return audit.Record(ctx, tx, audit.Entry{
 			Action: "auth.password_reset", EntityType: "user", EntityID: u.ID, UserID: u.ID, TenantID: u.TenantID,
@@ -495,8 +537,11 @@ func (s *Service) UpdateMe(ctx context.Context, fullName string) (*user, error) 
 
 // SetUserRole changes a user's role; admins only. An admin cannot change
 // their own role, so the last admin cannot lock everyone out by accident.
-// The change shows in the user's next access token (login or refresh);
-// tokens already issued keep their role until they expire (jwt.access-ttl).
+// Access tokens already issued carry the new role within
+// jwt.revocation-poll (authn.Revocations). When that cannot be recorded
+// (Redis down) the answer is SERVICE_UNAVAILABLE: the role changed for new
+// tokens but older ones keep the old role until the call is repeated (or
+// they expire).
 func (s *Service) SetUserRole(ctx context.Context, userID, role string) (*user, error) {
 	p, err := authn.Require(ctx, authn.RoleAdmin)
 	if err != nil {
@@ -513,7 +558,16 @@ func (s *Service) SetUserRole(ctx context.Context, userID, role string) (*user, 
 	if errors.Is(err, errNoRows) {
 		return nil, errNoUser
 	}
-	return u, dbError(err)
+	if err != nil {
+		return nil, dbError(err)
+	}
+	// After the commit, and on every call: a token issued meanwhile read the
+	// new role already, and a retry after a failure here (the role is then
+	// unchanged in Postgres) still reaches the older tokens.
+	if err := s.rev.SetRole(ctx, userID, role); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // AuditLogs pages through the audit log, newest first; admins only. An
@@ -559,8 +613,9 @@ func isUUID(s string) bool {
 }
 
 // dbError passes domain errors through and turns a database that cannot be
-// reached into SERVICE_UNAVAILABLE; anything else stays an internal error
-// (logged by the handler, never shown to the caller).
+// reached (postgres.Unreachable, or out of resources: SQLSTATE class 53)
+// into SERVICE_UNAVAILABLE; anything else stays an internal error (logged by
+// the handler, never shown to the caller).
 func dbError(err error) error {
 	if err == nil {
 		return nil
@@ -570,10 +625,7 @@ func dbError(err error) error {
 		return err
 	}
 	var pe *pgconn.PgError
-	var ce *pgconn.ConnectError
-	switch {
-	case errors.As(err, &ce), pgconn.Timeout(err), errors.Is(err, context.DeadlineExceeded),
-		errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "53") || strings.HasPrefix(pe.Code, "57P")):
+	if postgres.Unreachable(err) || errors.As(err, &pe) && strings.HasPrefix(pe.Code, "53") {
 		return &unavailable{cause: err}
 	}
 	return err

@@ -9,6 +9,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/bookingrush/rush/services/platform/breaker"
 )
 
 // Cache is the Redis read cache of the catalog, invalidated by versions.
@@ -164,7 +166,8 @@ func (c *Cache) bump(ctx context.Context, keys ...string) {
 }
 
 func (c *Cache) warn(op, key string, err error) {
-	if errors.Is(err, context.Canceled) {
+	// An open breaker logged the outage once; every read it refuses need not.
+	if errors.Is(err, context.Canceled) || errors.Is(err, breaker.ErrOpen) {
 		return
 	}
 	c.log.Warn("cache "+op+" failed; reading Postgres", zap.String("key", key), zap.Error(err))

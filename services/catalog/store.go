@@ -14,6 +14,7 @@ import (
 
 	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/postgres"
 )
 
 // Event statuses as stored in events.status.
@@ -201,13 +202,14 @@ RETURNING id`,
 // with this id, so the checks fn makes (status, owner) still hold when it
 // writes: publish and zone creation cannot interleave.
 func (s *Store) eventTx(ctx context.Context, eventID string, fn func(tx pgx.Tx, ev *catalogv1.Event) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	// dbErr again: beginning and committing talk to Postgres too.
+	return dbErr(pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		ev, err := eventBy(ctx, tx, eventID, "FOR UPDATE OF e")
 		if err != nil {
 			return err
 		}
 		return fn(tx, ev)
-	})
+	}))
 }
 
 // showEventID returns the event a show belongs to (an immutable fact).
@@ -464,20 +466,24 @@ func (s *Store) categoryID(ctx context.Context, slug, field string) (string, err
 }
 
 // dbErr turns the constraint violations that bad input can cause into
-// VALIDATION_ERROR naming the constraint; other errors pass through (and
-// become INTERNAL_ERROR at the handler).
+// VALIDATION_ERROR (or CONFLICT) naming the constraint, and a database that
+// cannot be reached into SERVICE_UNAVAILABLE (dependency postgres); domain
+// errors pass through and any other error Postgres answered stays internal.
 func dbErr(err error) error {
-	var pe *pgconn.PgError
-	if !errors.As(err, &pe) {
+	var de *errs.Error
+	if err == nil || errors.As(err, &de) {
 		return err
 	}
-	switch pe.Code {
-	case "23514", "23502", "23503", "22001", "22003", "22007", "22008", "22P02":
-		return errs.New(errs.Validation, "the change breaks a rule of the catalog", "constraint", pe.ConstraintName)
-	case "23505":
-		return errs.New(errs.Conflict, "already exists", "constraint", pe.ConstraintName)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23514", "23502", "23503", "22001", "22003", "22007", "22008", "22P02":
+			return errs.New(errs.Validation, "the change breaks a rule of the catalog", "constraint", pe.ConstraintName)
+		case "23505":
+			return errs.New(errs.Conflict, "already exists", "constraint", pe.ConstraintName)
+		}
 	}
-	return err
+	return postgres.ConnectionError("the catalog database", err)
 }
 
 // PaidBooking is a booking of the event with a succeeded payment.

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/stripe/stripe-go/v82"
 	"github.com/stripe/stripe-go/v82/webhook"
@@ -96,9 +99,16 @@ const (
 )
 
 // verifyStripeEvent checks a Stripe-Signature header ("t=<unix>,v1=<hex
-// hmac-sha256 of "<t>.<payload>">", 5 minutes tolerance) with the endpoint
-// secret and decodes a PaymentIntent event.
+// hmac-sha256 of "<t>.<payload>">") with the endpoint secret and decodes a
+// PaymentIntent event. The signature's time must be within Stripe's
+// tolerance (5 minutes) of now in both directions: Stripe's library refuses
+// only the old ones, and a signature dated ahead (a leaked secret, a
+// provider clock far off) would otherwise stay replayable until that time
+// and 5 minutes after it.
 func verifyStripeEvent(payload []byte, sigHeader, secret string) (Event, error) {
+	if at, ok := signedAt(sigHeader); ok && at.After(time.Now().Add(webhook.DefaultTolerance)) {
+		return Event{}, fmt.Errorf("%w: signed at %v, more than %v ahead of now", ErrBadSignature, at.UTC(), webhook.DefaultTolerance)
+	}
 	ev, err := webhook.ConstructEventWithOptions(payload, sigHeader, secret,
 		// The payload format we read (id, type, data.object.id/metadata) is
 		// the same in every API version.
@@ -135,4 +145,17 @@ func verifyStripeEvent(payload []byte, sigHeader, secret string) (Event, error) 
 		out.FailureReason = "payment failed"
 	}
 	return out, nil
+}
+
+// signedAt is the t= time of a Stripe-Signature header; false when it has
+// none or it is not a number (the library then refuses the header).
+func signedAt(header string) (time.Time, bool) {
+	for part := range strings.SplitSeq(header, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if ok && k == "t" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			return time.Unix(n, 0), err == nil
+		}
+	}
+	return time.Time{}, false
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/payment"
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/faulttest"
 	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/saga"
@@ -128,18 +129,18 @@ func TestRedisFrozenDuringSaga(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := meshtest.StartRedis(t)
+			r := faulttest.StartRedis(t)
 			var once sync.Once
 			hooks := &saga.Hooks{BeforeStep: func(_ context.Context, _, step string) error {
 				if step == saga.StepConfirm {
 					once.Do(func() {
-						r.Freeze(t)
-						time.AfterFunc(tc.freeze, func() { r.Thaw(t) })
+						r.Freeze()
+						time.AfterFunc(tc.freeze, func() { r.Thaw() })
 					})
 				}
 				return nil
 			}}
-			e := start(t, append([]string{"-redis.url=" + r.URL, "-booking.redis-timeout=300ms", "-saga.retry-backoff-max=200ms"}, tc.args...),
+			e := start(t, append([]string{"-redis.url=" + r.URL(), "-booking.redis-timeout=300ms", "-saga.retry-backoff-max=200ms"}, tc.args...),
 				fx.Supply(hooks))
 			s := e.SeedShop(t, meshtest.ShopOptions{Seats: 4})
 			buyer := s.Users[0]
@@ -169,7 +170,7 @@ func TestRedisFrozenDuringSaga(t *testing.T) {
 			}
 			e.Drained(t, "booking-persister", "booking.events")
 			e.AuditMoney(t, e.prefix)
-			t.Logf("%s: saga %s after a freeze of %v (%s)", tc.name, tc.outcome, tc.freeze, strconv.Quote(r.Addr))
+			t.Logf("%s: saga %s after a freeze of %v (%s)", tc.name, tc.outcome, tc.freeze, strconv.Quote(r.Addr()))
 		})
 	}
 }
@@ -183,8 +184,8 @@ func TestRedisFrozenDuringSaga(t *testing.T) {
 // ends refunded. The money and inventory audits pass.
 func TestRedisRestartedEmptyKeepsWhatWasPaid(t *testing.T) {
 	t.Parallel()
-	r := meshtest.StartRedis(t)
-	e := start(t, []string{"-target=booking,persister,payment,saga", "-redis.url=" + r.URL, "-payment.sim-delay=2s",
+	r := faulttest.StartRedis(t)
+	e := start(t, []string{"-target=booking,persister,payment,saga", "-redis.url=" + r.URL(), "-payment.sim-delay=2s",
 		"-booking.drain-timeout=5s"})
 	s := e.SeedShop(t, meshtest.ShopOptions{Seats: 10, Users: 4})
 	ctx := context.Background()
@@ -198,7 +199,7 @@ func TestRedisRestartedEmptyKeepsWhatWasPaid(t *testing.T) {
 		t.Fatal("the paid booking is not in Postgres, though the relay never ran")
 	}
 
-	r.Restart(t)
+	r.Restart()
 
 	// The first reserve finds the event gone and starts the rebuild.
 	meshtest.Eventually(t, 20*time.Second, "a reserve after the rebuild", func() bool {

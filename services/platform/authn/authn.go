@@ -52,6 +52,16 @@ type Config struct {
 	Secret    config.Secret `yaml:"secret"`
 	Issuer    string        `yaml:"issuer"`
 	AccessTTL time.Duration `yaml:"access_ttl"`
+	// RevocationPrefix starts the Redis keys of token versions and their
+	// change feed (Revocations); every process of a deployment must agree.
+	RevocationPrefix string `yaml:"revocation_prefix"`
+	// RevocationPoll is how often a process reads the change feed: how long
+	// a logout or role change takes to reach its access tokens.
+	RevocationPoll time.Duration `yaml:"revocation_poll"`
+	// RevocationMaxStale is how long a process trusts what it read last
+	// when Redis does not answer; after that it refuses user access tokens
+	// with 503 (fail closed).
+	RevocationMaxStale time.Duration `yaml:"revocation_max_stale"`
 }
 
 // RegisterFlags registers jwt.* flags.
@@ -59,6 +69,9 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	config.SecretVar(f, &c.Secret, "jwt.secret", "", "HS256 key for every token (>= 32 bytes); empty: random per process, fine for -target=all only")
 	f.StringVar(&c.Issuer, "jwt.issuer", "booking-rush", "iss claim of issued tokens")
 	f.DurationVar(&c.AccessTTL, "jwt.access-ttl", 15*time.Minute, "lifetime of access tokens")
+	f.StringVar(&c.RevocationPrefix, "jwt.revocation-prefix", "authn:", "prefix of the Redis keys of token versions and their change feed (the same for every process)")
+	f.DurationVar(&c.RevocationPoll, "jwt.revocation-poll", time.Second, "how often a process reads logouts and role changes (how long they take to reach access tokens)")
+	f.DurationVar(&c.RevocationMaxStale, "jwt.revocation-max-stale", 5*time.Second, "how long a process trusts its last read when Redis does not answer; then user tokens get 503")
 }
 
 // Validate checks key length and lifetimes.
@@ -68,6 +81,15 @@ func (c *Config) Validate() error {
 	}
 	if c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour {
 		return fmt.Errorf("jwt.access-ttl: %v is outside [1m, 24h]", c.AccessTTL)
+	}
+	if c.RevocationPrefix == "" {
+		return errors.New("jwt.revocation-prefix: must not be empty")
+	}
+	if c.RevocationPoll < 10*time.Millisecond || c.RevocationPoll > time.Minute {
+		return fmt.Errorf("jwt.revocation-poll: %v is outside [10ms, 1m]", c.RevocationPoll)
+	}
+	if c.RevocationMaxStale < 2*c.RevocationPoll {
+		return fmt.Errorf("jwt.revocation-max-stale: %v must be at least twice jwt.revocation-poll (%v)", c.RevocationMaxStale, c.RevocationPoll)
 	}
 	return nil
 }
@@ -80,6 +102,9 @@ type Principal struct {
 	// Token is the raw bearer token, forwarded on calls made on the
 	// principal's behalf.
 	Token string
+	// Version is the token's "ver" claim: the user's token version when it
+	// was issued (0 when it has none), compared by Revocations.
+	Version int64
 }
 
 // HasRole reports whether p has one of roles; admins and the system pass
@@ -99,6 +124,7 @@ type claims struct {
 	Role     string `json:"role"`
 	TenantID string `json:"tid,omitempty"`
 	Type     string `json:"typ"`
+	Version  int64  `json:"ver,omitempty"`
 }
 
 // Keys issues and verifies tokens.
@@ -110,6 +136,8 @@ type Keys struct {
 	// parser checks the algorithm and signature (claims: Verify).
 	parser  *jwt.Parser
 	keyFunc jwt.Keyfunc
+	// revocations, when set (RevocationsModule), is applied by Verify.
+	revocations *Revocations
 }
 
 // NewKeys builds the key set from cfg (a random key when cfg.Secret is empty).
@@ -135,24 +163,32 @@ func NewKeys(cfg Config) (*Keys, error) {
 // AccessTTL is the lifetime of access tokens.
 func (k *Keys) AccessTTL() time.Duration { return k.ttl }
 
-// IssueAccess mints an access token for a user.
+// IssueAccess mints an access token for a user without a token version
+// (version 0: any revocation of the user in force applies to it). Auth
+// issues with IssueAccessVersion.
 func (k *Keys) IssueAccess(userID, role, tenantID string, now time.Time) (string, time.Time, error) {
+	return k.IssueAccessVersion(userID, role, tenantID, 0, now)
+}
+
+// IssueAccessVersion mints an access token for a user that carries the
+// user's current token version (Revocations.Version).
+func (k *Keys) IssueAccessVersion(userID, role, tenantID string, version int64, now time.Time) (string, time.Time, error) {
 	exp := now.Add(k.ttl)
-	return k.sign(userID, role, tenantID, TypeAccess, now, exp)
+	return k.sign(userID, role, tenantID, TypeAccess, version, now, exp)
 }
 
 // IssueService mints a token for an internal component acting as the system.
 func (k *Keys) IssueService(component string, now time.Time, ttl time.Duration) (string, time.Time, error) {
-	return k.sign("service:"+component, RoleService, "", TypeService, now, now.Add(ttl))
+	return k.sign("service:"+component, RoleService, "", TypeService, 0, now, now.Add(ttl))
 }
 
-func (k *Keys) sign(sub, role, tenant, typ string, now, exp time.Time) (string, time.Time, error) {
+func (k *Keys) sign(sub, role, tenant, typ string, version int64, now, exp time.Time) (string, time.Time, error) {
 	c := claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: k.issuer, Subject: sub, ID: uuid.NewString(),
 			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
 		},
-		Role: role, TenantID: tenant, Type: typ,
+		Role: role, TenantID: tenant, Type: typ, Version: version,
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(k.key)
 	return s, exp, err
@@ -163,13 +199,28 @@ var ErrInvalidToken = errs.New(errs.Unauthorized, "invalid or expired token")
 
 // Verify checks a bearer token (signature, issuer, expiry, type) and returns
 // its principal. Verified tokens are cached until they expire, so the hot
-// path pays for the signature once per token, not per request.
+// path pays for the signature once per token, not per request. With
+// RevocationsModule, a user's token of a version older than their last
+// logout or password reset is refused, one older than their last role
+// change carries the new role, and every user token is refused with
+// SERVICE_UNAVAILABLE while the revocation feed is stale (see Revocations):
+// a map lookup, no round trip.
 //
 // golang-jwt checks the algorithm (HS256 only) and the signature; the claims
 // are decoded into plain fields and checked here against now, which keeps a
 // never-seen token (a flash sale: each buyer calls once) at about a third of
 // the CPU of the library's generic claims validation.
 func (k *Keys) Verify(token string, now time.Time) (*Principal, error) {
+	p, err := k.verify(token, now)
+	if err != nil || k.revocations == nil {
+		return p, err
+	}
+	return k.revocations.check(p, now)
+}
+
+// verify is Verify without the revocations: the signature and claims, with
+// the cache.
+func (k *Keys) verify(token string, now time.Time) (*Principal, error) {
 	if p, ok := k.cache.get(token, now); ok {
 		return p, nil
 	}
@@ -183,7 +234,7 @@ func (k *Keys) Verify(token string, now time.Time) (*Principal, error) {
 		c.Typ != TypeAccess && c.Typ != TypeService {
 		return nil, ErrInvalidToken
 	}
-	p := &Principal{UserID: c.Sub, Role: c.Role, TenantID: c.Tid, Token: token}
+	p := &Principal{UserID: c.Sub, Role: c.Role, TenantID: c.Tid, Token: token, Version: c.Ver}
 	k.cache.put(token, p, exp)
 	return p, nil
 }
@@ -201,6 +252,7 @@ type verified struct {
 	Role string `json:"role"`
 	Tid  string `json:"tid"`
 	Typ  string `json:"typ"`
+	Ver  int64  `json:"ver"`
 }
 
 // The jwt.Claims methods; the parser runs without claims validation, so

@@ -20,6 +20,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/config"
 	"github.com/bookingrush/rush/services/platform/pgtest"
+	"github.com/bookingrush/rush/services/platform/redisx"
 	"github.com/bookingrush/rush/services/platform/server"
 )
 
@@ -48,11 +49,16 @@ func Start(t testing.TB, args ...string) *Mesh {
 }
 
 // Config loads a configuration the way the binary does, without the
-// environment: the database dsn, a fixed jwt.secret, warn-level logs and
-// every listen address on 127.0.0.1 port 0; args come last and win.
+// environment: the database dsn, a fixed jwt.secret, warn-level logs, fresh
+// Redis prefixes for auth and the revocation feed, and every listen address
+// on 127.0.0.1 port 0; args come last and win.
 func Config(t testing.TB, dsn string, args ...string) *app.Config {
 	t.Helper()
-	base := []string{"-postgres.url=" + dsn, "-log.level=warn", "-jwt.secret=" + Secret}
+	// Auth's per-address limits and the token-revocation feed live in
+	// Redis under fixed default prefixes: a test of its own does not share
+	// them with other tests, or with its own earlier runs.
+	base := []string{"-postgres.url=" + dsn, "-log.level=warn", "-jwt.secret=" + Secret,
+		"-auth.key-prefix=" + KeyPrefix(t, redisx.DefaultURL), "-jwt.revocation-prefix=" + KeyPrefix(t, redisx.DefaultURL)}
 	var probe app.Config
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	probe.RegisterFlags(fs)

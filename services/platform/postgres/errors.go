@@ -1,12 +1,17 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/bookingrush/rush/services/platform/breaker"
 	"github.com/bookingrush/rush/services/platform/errs"
 )
 
@@ -37,4 +42,28 @@ func ConnectionError(what string, err error) error {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	return errs.Unavailable(what+" is unreachable; retry", err, "dependency", "postgres")
+}
+
+// Unreachable reports whether err means Postgres could not be reached or
+// could not serve: no answer at all (a refused, broken or closed
+// connection, a timeout, the circuit breaker open), or SQLSTATE class 08
+// (connection exception), 57P (shutting down, starting up) or 53300 (too
+// many connections). An error Postgres answered (a constraint, no rows, a
+// syntax error) is not.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P") || pe.Code == "53300"
+	}
+	var (
+		ce *pgconn.ConnectError
+		ne net.Error
+	)
+	return errors.Is(err, breaker.ErrOpen) || errors.As(err, &ce) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

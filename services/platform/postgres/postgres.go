@@ -8,12 +8,16 @@ import (
 	"time"
 
 	"github.com/exaring/otelpgx"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	"github.com/bookingrush/rush/services/platform/breaker"
 	"github.com/bookingrush/rush/services/platform/config"
 	"github.com/bookingrush/rush/services/platform/telemetry"
 )
@@ -27,6 +31,9 @@ type Config struct {
 	MaxConns       int           `yaml:"max_conns"`
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	MigrateOnStart bool          `yaml:"migrate_on_start"`
+	// Breaker fails every query fast while Postgres is unreachable (see
+	// NewPool).
+	Breaker breaker.Config `yaml:"breaker"`
 }
 
 // RegisterFlags registers postgres.* flags.
@@ -35,6 +42,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.IntVar(&c.MaxConns, "postgres.max-conns", 16, "pool size per process")
 	f.DurationVar(&c.ConnectTimeout, "postgres.connect-timeout", 5*time.Second, "time allowed to connect")
 	f.BoolVar(&c.MigrateOnStart, "postgres.migrate-on-start", true, "apply schema migrations when the process starts (dev default; the Helm chart runs a Job instead)")
+	c.Breaker.RegisterFlags(f, "postgres.breaker", "Postgres")
 }
 
 // Validate checks that the URL parses.
@@ -45,7 +53,7 @@ func (c *Config) Validate() error {
 	if c.MaxConns < 1 {
 		return fmt.Errorf("postgres.max-conns: %d must be at least 1", c.MaxConns)
 	}
-	return nil
+	return c.Breaker.Validate("postgres.breaker")
 }
 
 // Hint is the one line a newcomer needs when the local server is down.
@@ -53,25 +61,68 @@ const Hint = "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/p
 
 // NewPool opens the pool lazily; Ping (used by readiness) reports
 // reachability. When tracing is on, queries and batches run under a
-// recording span get child spans (SQL text without parameters); without
-// tracing no tracer is installed at all.
-func NewPool(lc fx.Lifecycle, cfg Config, log *zap.Logger, tp trace.TracerProvider) (*pgxpool.Pool, error) {
+// recording span get child spans (SQL text without parameters).
+//
+// Every query, batch and copy goes through the pool's circuit breaker
+// (package breaker, metrics labelled dependency="postgres"): after
+// postgres.breaker.failures consecutive calls could not reach Postgres (see
+// Unreachable: a refused or broken connection, a timeout; never an error
+// Postgres answered), acquiring a connection fails at once with an error
+// matching breaker.ErrOpen (StoreError and ConnectionError make it 503
+// SERVICE_UNAVAILABLE, dependency postgres) until a Ping, sent every
+// postgres.breaker.probe-interval, is answered.
+func NewPool(lc fx.Lifecycle, cfg Config, log *zap.Logger, tp trace.TracerProvider, reg *prometheus.Registry) (*pgxpool.Pool, error) {
 	pc, err := pgxpool.ParseConfig(cfg.URL.Reveal())
 	if err != nil {
 		return nil, fmt.Errorf("postgres.url: %w", err)
 	}
 	pc.MaxConns = int32(cfg.MaxConns)
 	pc.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
-	if telemetry.Enabled(tp) {
-		// Metrics come from Prometheus, not from an OpenTelemetry meter.
-		pc.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(telemetry.ChildOnly(tp)),
-			otelpgx.WithMeterProvider(metricnoop.NewMeterProvider()), otelpgx.WithDisableAcquireTracer())
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	var (
+		pool    *pgxpool.Pool
+		tracers []pgx.QueryTracer
+	)
+	b, err := breaker.New("postgres", cfg.Breaker, outcome, func(ctx context.Context) error { return pool.Ping(ctx) }, log, reg)
 	if err != nil {
 		return nil, err
 	}
-	lc.Append(fx.StopHook(pool.Close))
+	if b != nil {
+		// A new connection is dialled in BeforeConnect's place, an idle one
+		// handed out after PrepareConn: an open breaker refuses both.
+		pc.BeforeConnect = func(ctx context.Context, _ *pgx.ConnConfig) error {
+			if !b.Allow(ctx) {
+				return b.Err()
+			}
+			return nil
+		}
+		pc.PrepareConn = func(ctx context.Context, _ *pgx.Conn) (bool, error) {
+			if !b.Allow(ctx) {
+				return true, b.Err() // the connection goes back to the pool
+			}
+			return true, nil
+		}
+		tracers = append(tracers, breakerTracer{b})
+	}
+	if telemetry.Enabled(tp) {
+		// Metrics come from Prometheus, not from an OpenTelemetry meter.
+		tracers = append(tracers, otelpgx.NewTracer(otelpgx.WithTracerProvider(telemetry.ChildOnly(tp)),
+			otelpgx.WithMeterProvider(metricnoop.NewMeterProvider()), otelpgx.WithDisableAcquireTracer()))
+	}
+	switch len(tracers) {
+	case 0:
+	case 1:
+		pc.ConnConfig.Tracer = tracers[0]
+	default:
+		pc.ConnConfig.Tracer = multitracer.New(tracers...)
+	}
+	pool, err = pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StopHook(func() {
+		b.Close()
+		pool.Close()
+	}))
 	log.Debug("postgres pool", zap.String("host", pc.ConnConfig.Host), zap.String("database", pc.ConnConfig.Database))
 	return pool, nil
 }

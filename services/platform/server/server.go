@@ -27,6 +27,7 @@ import (
 
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/breaker"
 	"github.com/bookingrush/rush/services/platform/health"
 	"github.com/bookingrush/rush/services/platform/logging"
 	"github.com/bookingrush/rush/services/platform/telemetry"
@@ -188,9 +189,14 @@ func newOtel(tp trace.TracerProvider, opts ...otelconnect.Option) (connect.Inter
 }
 
 // logServerErrors logs the answers that mean "our fault" (internal,
-// unavailable, data loss) with the cause the caller never sees.
+// unavailable, data loss) with the cause the caller never sees; not those an
+// open circuit breaker refused (it logged the outage once, and it refuses
+// thousands of calls a second).
 func logServerErrors(log *zap.Logger) connect.Interceptor {
 	report := func(ctx context.Context, procedure string, err error) {
+		if errors.Is(err, breaker.ErrOpen) {
+			return
+		}
 		switch connect.CodeOf(err) {
 		case connect.CodeInternal, connect.CodeUnknown, connect.CodeUnavailable, connect.CodeDataLoss:
 			cause := errors.Unwrap(err)

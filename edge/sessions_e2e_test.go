@@ -1,0 +1,72 @@
+package edge_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/bookingrush/rush/services/platform/meshtest"
+)
+
+// TestRoleChangesAndLogoutReachIssuedTokens: through the edge of a whole
+// mesh, a demoted organizer's token loses organizer powers, and a logged-out
+// (or password-reset) access token stops working, within seconds rather
+// than at the token's expiry (15 minutes).
+func TestRoleChangesAndLogoutReachIssuedTokens(t *testing.T) {
+	t.Parallel()
+	redisURL := "redis://127.0.0.1:6379/0"
+	m := meshtest.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-edge.trusted-proxies=127.0.0.1/32",
+		"-admin.email=root@rush.test", "-admin.password=root-password-1",
+		"-booking.key-prefix="+meshtest.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisURL),
+		"-rate-limit.prefix="+meshtest.KeyPrefix(t, redisURL), "-queue.key-prefix="+meshtest.KeyPrefix(t, redisURL),
+	)
+	a := &api{t: t, base: m.URL(t, "edge")}
+	signIn := func(email, password string) apiReply {
+		r := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": password})
+		a.want(r, http.StatusOK, "")
+		return r
+	}
+	admin := signIn("root@rush.test", "root-password-1").str("access_token")
+	org := a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": "org@rush.test", "password": "secret-pass-1", "full_name": "Org"})
+	a.want(org, http.StatusCreated, "")
+	setRole := func(role string) {
+		t.Helper()
+		a.want(a.call("PUT", "/api/v1/admin/users/"+org.str("user", "id")+"/role", admin, map[string]any{"role": role}), http.StatusOK, "")
+	}
+	event := map[string]any{"title": "Demoted", "venue": "Hall", "sale_start_at": "2030-01-01T00:00:00Z", "sale_end_at": "2030-02-01T00:00:00Z"}
+	// within waits until call answers status and says how long it took.
+	within := func(what string, status int, call func() apiReply) time.Duration {
+		t.Helper()
+		began := time.Now()
+		meshtest.Eventually(t, 5*time.Second, what, func() bool { return call().status == status })
+		return time.Since(began)
+	}
+
+	// Promoted, then signed in: an organizer's token.
+	setRole("organizer")
+	token := signIn("org@rush.test", "secret-pass-1").str("access_token")
+	a.want(a.call("POST", "/api/v1/events", token, event), http.StatusCreated, "")
+
+	// Demoted: the same token is a user's within seconds.
+	setRole("user")
+	took := within("the demoted token refused POST /events", http.StatusForbidden, func() apiReply { return a.call("POST", "/api/v1/events", token, event) })
+	t.Logf("demotion reached the token in %v", took)
+	if me := a.call("GET", "/api/v1/auth/me", token, nil); me.status != http.StatusOK {
+		t.Errorf("the demoted user's token no longer signs in: %s", me)
+	}
+	// Promoted again: the old token gets the role back, as a new one has it.
+	setRole("organizer")
+	within("the promoted token allowed POST /events again", http.StatusCreated, func() apiReply { return a.call("POST", "/api/v1/events", token, event) })
+
+	// Logout ends the access tokens issued so far; a new sign-in works.
+	session := signIn("org@rush.test", "secret-pass-1")
+	a.want(a.call("POST", "/api/v1/auth/logout", "", map[string]any{"refresh_token": session.str("refresh_token")}), http.StatusOK, "")
+	took = within("the logged-out token refused", http.StatusUnauthorized, func() apiReply {
+		return a.call("GET", "/api/v1/auth/me", session.str("access_token"), nil)
+	})
+	t.Logf("logout reached the token in %v", took)
+	a.want(a.call("GET", "/api/v1/auth/me", token, nil), http.StatusUnauthorized, "UNAUTHORIZED")
+	fresh := signIn("org@rush.test", "secret-pass-1").str("access_token")
+	a.want(a.call("GET", "/api/v1/auth/me", fresh, nil), http.StatusOK, "")
+	a.want(a.call("POST", "/api/v1/events", fresh, event), http.StatusCreated, "")
+}
