@@ -3,6 +3,7 @@ package edge_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,10 +71,18 @@ func TestAnonymousRoutesAreLimitedPerClientAndAddress(t *testing.T) {
 		a.want(a.call("POST", "/api/v1/auth/forgot-password", "", map[string]any{"email": "victim@rush.test"}, from(fmt.Sprintf("10.13.3.%d", i+1))...),
 			http.StatusAccepted, "")
 	}
-	smtp.WaitFor(t, "victim@rush.test", 20*time.Second)
-	meshtest.Eventually(t, 20*time.Second, "a second reset mail", func() bool { return len(smtp.To("victim@rush.test")) >= 2 })
+	resets := func() int {
+		n := 0
+		for _, m := range smtp.To("victim@rush.test") {
+			if strings.Contains(m.Subject, "Reset") {
+				n++
+			}
+		}
+		return n
+	}
+	meshtest.Eventually(t, 20*time.Second, "two reset mails", func() bool { return resets() >= 2 })
 	time.Sleep(time.Second) // the worker has handled the other four by now
-	if n := len(smtp.To("victim@rush.test")); n != 2 {
+	if n := resets(); n != 2 {
 		t.Errorf("%d reset mails to one address, want 2", n)
 	}
 
