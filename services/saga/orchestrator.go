@@ -102,6 +102,19 @@ func (o *Orchestrator) Stop(ctx context.Context) error {
 	}
 }
 
+// HandlePaymentSuccesses starts the sagas of a batch of payment.success
+// messages of one partition, in order; the batch's offsets are committed
+// once, after every saga of it was recorded (a commit per message held the
+// consumer to a few sagas a second).
+func (o *Orchestrator) HandlePaymentSuccesses(ctx context.Context, msgs []*sarama.ConsumerMessage) error {
+	for _, m := range msgs {
+		if err := o.HandlePaymentSuccess(kafka.MessageContext(ctx, m), m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // HandlePaymentSuccess starts the saga of a payment.success message: one
 // per payment (a redelivered message starts none). The offset is committed
 // once the saga is recorded; running it is the orchestrator's business.

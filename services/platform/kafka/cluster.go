@@ -155,6 +155,7 @@ func (c *Cluster) NewSaramaConfig() *sarama.Config {
 	sc.Consumer.Return.Errors = true
 	sc.Consumer.Offsets.Initial = sarama.OffsetOldest
 	sc.Consumer.Offsets.AutoCommit.Enable = false
+	sc.Consumer.MaxWaitTime = c.cfg.ConsumerMaxWait
 	sc.Consumer.Group.Session.Timeout = c.cfg.ConsumerSessionTimeout
 	sc.Consumer.Group.Heartbeat.Interval = c.cfg.ConsumerHeartbeatInterval
 	sc.Consumer.Group.Rebalance.Retry.Backoff = 500 * time.Millisecond

@@ -76,6 +76,12 @@ type Config struct {
 	// BatchLinger is how long a batch waits for more messages after its
 	// first one before it is handed over anyway.
 	BatchLinger time.Duration `yaml:"batch_linger"`
+	// ConsumerMaxWait is how long an idle fetch waits at the broker for
+	// data. A broker answers one request of a connection at a time, so an
+	// offset commit queues behind the fetch in flight: this bounds how long
+	// every commit may wait (sarama's 500 ms default held a consumer that
+	// commits per message to about two commits a second per partition).
+	ConsumerMaxWait time.Duration `yaml:"consumer_max_wait"`
 }
 
 // RegisterFlags registers the kafka.* flags and writes their defaults into c.
@@ -95,6 +101,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.ConsumerRetryBackoff, "kafka.consumer-retry-backoff", 200*time.Millisecond, "First delay between handler retries; doubles per attempt.")
 	f.IntVar(&c.BatchSize, "kafka.batch-size", 500, "Default maximum number of messages given to a batch handler.")
 	f.DurationVar(&c.BatchLinger, "kafka.batch-linger", 50*time.Millisecond, "How long a batch waits for more messages after its first one.")
+	f.DurationVar(&c.ConsumerMaxWait, "kafka.consumer-max-wait", 100*time.Millisecond, "How long an idle fetch waits at the broker; an offset commit may wait as long behind it.")
 }
 
 // Validate reports the first configuration mistake in words an operator can act on.
@@ -129,6 +136,7 @@ func (c *Config) Validate() error {
 		{"kafka.consumer-heartbeat-interval", c.ConsumerHeartbeatInterval},
 		{"kafka.consumer-retry-backoff", c.ConsumerRetryBackoff},
 		{"kafka.batch-linger", c.BatchLinger},
+		{"kafka.consumer-max-wait", c.ConsumerMaxWait},
 	} {
 		if d.v <= 0 {
 			return fmt.Errorf("%s must be positive, got %s", d.name, d.v)
