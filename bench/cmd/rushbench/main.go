@@ -108,7 +108,7 @@ func run(args []string) int {
 	fs.IntVar(&o.profileSec, "profile.seconds", 0, "profile length; 0: the scenario's duration less a second")
 	fs.BoolVar(&o.rateLimit, "rate-limit", true, "keep the edge's Redis rate limiter on (with per-user buckets of -rate-limit.per-minute); false starts the edge with -rate-limit.enabled=false")
 	fs.IntVar(&o.rateLimitMin, "rate-limit.per-minute", 1000000, "per-user reserve bucket (rate per minute and burst) when -rate-limit is on")
-	fs.DurationVar(&o.auditWait, "audit.wait", 3*time.Minute, "longest wait for Postgres to catch up with Redis before the audit fails")
+	fs.DurationVar(&o.auditWait, "audit.wait", 3*time.Minute, "longest wait for Postgres to catch up with Redis, and for payments to settle, before the audit fails")
 	fs.StringVar(&o.rush, "rush", "bin/rush", "the rush binary (make build)")
 	fs.StringVar(&o.out, "out", "bench/out", "directory of logs, profiles and reports (one subdirectory per run)")
 	fs.StringVar(&o.pgURL, "postgres-url", envOr("RUSH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "Postgres; each run creates (and drops) schema bench_<run>")
@@ -478,8 +478,19 @@ func (b *bench) audit(ctx context.Context, name string, ev *mesh.Event, s *load.
 // auditCut audits a run whose generator may have cut up to cut requests
 // in flight at the end (wrk).
 func (b *bench) auditCut(ctx context.Context, name string, ev *mesh.Event, s *load.Stats, cut uint64) {
-	holds := s.Outcomes["201"] + s.Outcomes["ok"]
-	a := mesh.RunAudit(ctx, b.rdb, b.db, b.prefix, ev, s.Seats, holds, b.o.quantity, cut, b.o.auditWait)
+	b.auditAnswered(ctx, name, ev, answered(s, b.o.quantity, cut))
+}
+
+// answered is what the holds of s leave for the audit to find.
+func answered(s *load.Stats, quantity int, cut uint64) mesh.Answered {
+	return mesh.Answered{Seats: s.Seats, Holds: s.Outcomes["201"] + s.Outcomes["ok"], Quantity: quantity, Cut: cut}
+}
+
+// auditAnswered runs the inventory audit of ev against ans and the money
+// audit of every payment of the run, and fails the run on what they find.
+func (b *bench) auditAnswered(ctx context.Context, name string, ev *mesh.Event, ans mesh.Answered) {
+	a := mesh.RunAudit(ctx, b.rdb, b.db, b.prefix, ev, ans, b.o.auditWait)
+	a.CheckMoney(ctx, b.db, b.rdb, b.prefix, b.o.auditWait)
 	b.say("audit %s:\n%s", name, a)
 	if !a.OK() {
 		b.failed = append(b.failed, "audit "+name+": "+strings.Join(a.Failed, "; "))
