@@ -256,7 +256,7 @@ func (b *bench) setup(ctx context.Context) error {
 		b.topo = topo
 		o.secret, b.prefix, pg = secret, topo.KeyPrefix, topo.SchemaURL
 		b.edgeURL, b.bookURL, b.metrics = topo.EdgeURL, "http://"+topo.BookingAddr, topo.Metrics
-		b.say("topology: 3 processes ready in %.1fs (edge %s | booking,relay,persister + embedded Kafka %s | auth,catalog %s); schema %s; logs in %s",
+		b.say("topology: 3 processes ready in %.1fs (edge %s | booking,relay,persister + embedded Kafka %s | auth,catalog,payment,saga %s; notify not deployed); schema %s; logs in %s",
 			time.Since(t0).Seconds(), topo.EdgeURL, topo.BookingAddr, topo.Metrics["services"], topo.Schema, b.dir)
 		if o.rateLimit {
 			b.say("rate limit: ON (Redis token bucket per user, %d/min, burst %d: every request pays it, none is refused)", o.rateLimitMin, o.rateLimitMin)
