@@ -2,11 +2,13 @@
 // the mesh as deployed (edge and services as separate rush processes on
 // loopback), creates an event through the public API, drives
 // POST /api/v1/bookings/reserve open-model (constant arrival rate) or
-// closed-loop with the tokens of thousands of users, reports throughput,
-// latency percentiles and errors by code, and audits the inventory after
-// every run (no oversell, no lost hold; Redis and Postgres agree with the
-// answers). It measures bare servers in the same run, so each figure is
-// also a ratio to what the machine can do. See bench/README.md.
+// closed-loop with the tokens of thousands of users (the checkout scenario
+// pays for holds, then cancels some), reports throughput, latency
+// percentiles and errors by code, and audits the inventory and the money
+// after every run (no oversell, no lost hold; Redis and Postgres agree with
+// the answers; every succeeded payment ended in a ticket or a refund). It
+// measures bare servers in the same run, so each figure is also a ratio to
+// what the machine can do. See bench/README.md.
 //
 //	rushbench                                   # the default: rush + ceiling
 //	rushbench -scenario=sustained,closed,ceiling -profile=closed
@@ -69,6 +71,8 @@ type options struct {
 	keep         bool
 	extra        string
 
+	checkoutSeats int
+
 	// An existing topology instead of starting one.
 	targetURL, bookingAddr, secret, keyPrefix, edgeMetrics, bookingMetrics string
 
@@ -84,7 +88,7 @@ func run(args []string) int {
 	}
 	var o options
 	fs := flag.NewFlagSet("rushbench", flag.ContinueOnError)
-	fs.StringVar(&o.scenarios, "scenario", "rush,ceiling", "comma-separated scenarios, run in this order: rush, sustained, closed, wrk, rpc, ghz, ceiling")
+	fs.StringVar(&o.scenarios, "scenario", "rush,ceiling", "comma-separated scenarios, run in this order: rush, sustained, closed, wrk, rpc, ghz, checkout, ceiling")
 	fs.IntVar(&o.users, "users", 50000, "users (rows inserted with COPY, tokens minted with the JWT secret); requests rotate over them")
 	fs.IntVar(&o.quantity, "quantity", 1, "seats per reserve request")
 	fs.Float64Var(&o.rushRate, "rush.rate", 5000, "rush: offered arrival rate, requests/s")
@@ -100,6 +104,7 @@ func run(args []string) int {
 	fs.DurationVar(&o.closedDur, "closed.duration", 10*time.Second, "closed loop: duration")
 	fs.IntVar(&o.rpcConns, "rpc.conns", 64, "rpc: concurrent calls straight to BookingService.Reserve over gRPC (h2c), rotating tokens")
 	fs.DurationVar(&o.rpcDur, "rpc.duration", 10*time.Second, "rpc: duration")
+	fs.IntVar(&o.checkoutSeats, "checkout.seats", 2000, "checkout: seats of the one zone, and users who each hold one and pay for it (-closed.conns at a time)")
 	fs.StringVar(&o.ghz, "ghz", "", "ghz binary (default: bin/tools/ghz, then $PATH)")
 	fs.IntVar(&o.ghzConc, "ghz.c", 64, "ghz: concurrency (-c)")
 	fs.DurationVar(&o.ghzDur, "ghz.duration", 10*time.Second, "ghz: duration (-z)")
@@ -348,6 +353,8 @@ func (b *bench) main(ctx context.Context) error {
 			err = b.scenarioGHZ(ctx)
 		case "wrk":
 			err = b.scenarioWRK(ctx)
+		case "checkout":
+			err = b.scenarioCheckout(ctx)
 		case "ceiling":
 			err = b.scenarioCeiling(ctx)
 		default:
