@@ -87,9 +87,13 @@ func (b *bench) scenarioCheckout(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.say("checkout settled: %d payments: %d succeeded (sagas: %d completed, %d compensated, %d dead-lettered, %d not ended), %d declined, %d open; "+
+	verdict := "settled"
+	if !st.Settled() {
+		verdict = "NOT settled"
+	}
+	b.say("checkout %s: %d payments: %d succeeded (sagas: %d completed, %d compensated, %d dead-lettered, %d running, %d not started), %d declined, %d open; "+
 		"%.2fs after the last payment answer, %.2fs after the first payment was sent",
-		len(ids), st.Succeeded, st.Completed, st.Compensated, st.FailedSagas, st.Unsettled, st.Failed, st.Open,
+		verdict, len(ids), st.Succeeded, st.Completed, st.Compensated, st.FailedSagas, st.Running, st.Unstarted, st.Failed, st.Open,
 		took.Seconds(), (ps.Elapsed + took).Seconds())
 	if t, err := mesh.Sagas(ctx, b.db, ids); err == nil {
 		b.say("checkout sagas: payment succeeded -> saga recorded p50 %s max %s (outbox relay, Kafka, the orchestrator's consumer); saga recorded -> ended p50 %s max %s",
@@ -98,7 +102,8 @@ func (b *bench) scenarioCheckout(ctx context.Context) error {
 		b.say("checkout sagas: %v", err)
 	}
 	if !st.Settled() {
-		problems = append(problems, fmt.Sprintf("payments not settled after %v: %d open, %d sagas not ended, %d dead-lettered", o.auditWait, st.Open, st.Unsettled, st.FailedSagas))
+		problems = append(problems, fmt.Sprintf("payments not settled after %v: %d open, %d sagas running, %d dead-lettered, %d not started (payment.success not consumed)",
+			o.auditWait, st.Open, st.Running, st.FailedSagas, st.Unstarted))
 	}
 	if st.Compensated > 0 {
 		// Every hold lives 2 h: a saga that refunded instead of confirming

@@ -113,10 +113,11 @@ type Settlement struct {
 	// Failed the declined ones.
 	Succeeded, Failed int
 	// Completed and Compensated count the sagas of the succeeded payments
-	// that ended (booking confirmed; payment refunded); Unsettled the
-	// succeeded payments whose saga is missing or still running, FailedSagas
-	// those whose saga was dead-lettered.
-	Completed, Compensated, Unsettled, FailedSagas int
+	// that ended (booking confirmed; payment refunded), Running those still
+	// running or compensating, FailedSagas those dead-lettered; Unstarted
+	// counts the succeeded payments without a saga (their payment.success
+	// not consumed yet).
+	Completed, Compensated, Running, FailedSagas, Unstarted int
 	// Confirmed are the bookings of succeeded payments that nothing
 	// refunded and whose saga completed.
 	Confirmed []string
@@ -124,7 +125,9 @@ type Settlement struct {
 
 // Settled reports every payment decided and every saga of a succeeded one
 // ended (completed or compensated).
-func (s Settlement) Settled() bool { return s.Open == 0 && s.Unsettled == 0 && s.FailedSagas == 0 }
+func (s Settlement) Settled() bool {
+	return s.Open == 0 && s.Running == 0 && s.FailedSagas == 0 && s.Unstarted == 0
+}
 
 // Settle reads the state of the payments ids and of their sagas. Like the
 // audits, it reads the payment and saga services' tables side by side.
@@ -159,8 +162,10 @@ func Settle(ctx context.Context, db *pgxpool.Pool, ids []string) (Settlement, er
 			s.Compensated++
 		case "failed":
 			s.FailedSagas++
+		case "":
+			s.Unstarted++
 		default:
-			s.Unsettled++
+			s.Running++
 		}
 		if status == "succeeded" && !refunding && saga == "completed" {
 			s.Confirmed = append(s.Confirmed, booking)
