@@ -2,11 +2,13 @@
 // the mesh as deployed (edge and services as separate rush processes on
 // loopback), creates an event through the public API, drives
 // POST /api/v1/bookings/reserve open-model (constant arrival rate) or
-// closed-loop with the tokens of thousands of users, reports throughput,
-// latency percentiles and errors by code, and audits the inventory after
-// every run (no oversell, no lost hold; Redis and Postgres agree with the
-// answers). It measures bare servers in the same run, so each figure is
-// also a ratio to what the machine can do. See bench/README.md.
+// closed-loop with the tokens of thousands of users (the checkout scenario
+// pays for holds, then cancels some), reports throughput, latency
+// percentiles and errors by code, and audits the inventory and the money
+// after every run (no oversell, no lost hold; Redis and Postgres agree with
+// the answers; every succeeded payment ended in a ticket or a refund). It
+// measures bare servers in the same run, so each figure is also a ratio to
+// what the machine can do. See bench/README.md.
 //
 //	rushbench                                   # the default: rush + ceiling
 //	rushbench -scenario=sustained,closed,ceiling -profile=closed
@@ -69,6 +71,8 @@ type options struct {
 	keep         bool
 	extra        string
 
+	checkoutSeats int
+
 	// An existing topology instead of starting one.
 	targetURL, bookingAddr, secret, keyPrefix, edgeMetrics, bookingMetrics string
 
@@ -84,7 +88,7 @@ func run(args []string) int {
 	}
 	var o options
 	fs := flag.NewFlagSet("rushbench", flag.ContinueOnError)
-	fs.StringVar(&o.scenarios, "scenario", "rush,ceiling", "comma-separated scenarios, run in this order: rush, sustained, closed, wrk, rpc, ghz, ceiling")
+	fs.StringVar(&o.scenarios, "scenario", "rush,ceiling", "comma-separated scenarios, run in this order: rush, sustained, closed, wrk, rpc, ghz, checkout, ceiling")
 	fs.IntVar(&o.users, "users", 50000, "users (rows inserted with COPY, tokens minted with the JWT secret); requests rotate over them")
 	fs.IntVar(&o.quantity, "quantity", 1, "seats per reserve request")
 	fs.Float64Var(&o.rushRate, "rush.rate", 5000, "rush: offered arrival rate, requests/s")
@@ -100,6 +104,7 @@ func run(args []string) int {
 	fs.DurationVar(&o.closedDur, "closed.duration", 10*time.Second, "closed loop: duration")
 	fs.IntVar(&o.rpcConns, "rpc.conns", 64, "rpc: concurrent calls straight to BookingService.Reserve over gRPC (h2c), rotating tokens")
 	fs.DurationVar(&o.rpcDur, "rpc.duration", 10*time.Second, "rpc: duration")
+	fs.IntVar(&o.checkoutSeats, "checkout.seats", 2000, "checkout: seats of the one zone, and users who each hold one and pay for it (-closed.conns at a time)")
 	fs.StringVar(&o.ghz, "ghz", "", "ghz binary (default: bin/tools/ghz, then $PATH)")
 	fs.IntVar(&o.ghzConc, "ghz.c", 64, "ghz: concurrency (-c)")
 	fs.DurationVar(&o.ghzDur, "ghz.duration", 10*time.Second, "ghz: duration (-z)")
@@ -108,7 +113,7 @@ func run(args []string) int {
 	fs.IntVar(&o.profileSec, "profile.seconds", 0, "profile length; 0: the scenario's duration less a second")
 	fs.BoolVar(&o.rateLimit, "rate-limit", true, "keep the edge's Redis rate limiter on (with per-user buckets of -rate-limit.per-minute); false starts the edge with -rate-limit.enabled=false")
 	fs.IntVar(&o.rateLimitMin, "rate-limit.per-minute", 1000000, "per-user reserve bucket (rate per minute and burst) when -rate-limit is on")
-	fs.DurationVar(&o.auditWait, "audit.wait", 3*time.Minute, "longest wait for Postgres to catch up with Redis before the audit fails")
+	fs.DurationVar(&o.auditWait, "audit.wait", 3*time.Minute, "longest wait for Postgres to catch up with Redis, and for payments to settle, before the audit fails")
 	fs.StringVar(&o.rush, "rush", "bin/rush", "the rush binary (make build)")
 	fs.StringVar(&o.out, "out", "bench/out", "directory of logs, profiles and reports (one subdirectory per run)")
 	fs.StringVar(&o.pgURL, "postgres-url", envOr("RUSH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "Postgres; each run creates (and drops) schema bench_<run>")
@@ -256,7 +261,7 @@ func (b *bench) setup(ctx context.Context) error {
 		b.topo = topo
 		o.secret, b.prefix, pg = secret, topo.KeyPrefix, topo.SchemaURL
 		b.edgeURL, b.bookURL, b.metrics = topo.EdgeURL, "http://"+topo.BookingAddr, topo.Metrics
-		b.say("topology: 3 processes ready in %.1fs (edge %s | booking,relay,persister + embedded Kafka %s | auth,catalog %s); schema %s; logs in %s",
+		b.say("topology: 3 processes ready in %.1fs (edge %s | booking,relay,persister + embedded Kafka %s | auth,catalog,payment,saga %s; notify not deployed); schema %s; logs in %s",
 			time.Since(t0).Seconds(), topo.EdgeURL, topo.BookingAddr, topo.Metrics["services"], topo.Schema, b.dir)
 		if o.rateLimit {
 			b.say("rate limit: ON (Redis token bucket per user, %d/min, burst %d: every request pays it, none is refused)", o.rateLimitMin, o.rateLimitMin)
@@ -348,6 +353,8 @@ func (b *bench) main(ctx context.Context) error {
 			err = b.scenarioGHZ(ctx)
 		case "wrk":
 			err = b.scenarioWRK(ctx)
+		case "checkout":
+			err = b.scenarioCheckout(ctx)
 		case "ceiling":
 			err = b.scenarioCeiling(ctx)
 		default:
@@ -478,8 +485,19 @@ func (b *bench) audit(ctx context.Context, name string, ev *mesh.Event, s *load.
 // auditCut audits a run whose generator may have cut up to cut requests
 // in flight at the end (wrk).
 func (b *bench) auditCut(ctx context.Context, name string, ev *mesh.Event, s *load.Stats, cut uint64) {
-	holds := s.Outcomes["201"] + s.Outcomes["ok"]
-	a := mesh.RunAudit(ctx, b.rdb, b.db, b.prefix, ev, s.Seats, holds, b.o.quantity, cut, b.o.auditWait)
+	b.auditAnswered(ctx, name, ev, answered(s, b.o.quantity, cut))
+}
+
+// answered is what the holds of s leave for the audit to find.
+func answered(s *load.Stats, quantity int, cut uint64) mesh.Answered {
+	return mesh.Answered{Seats: s.Seats, Holds: s.Outcomes["201"] + s.Outcomes["ok"], Quantity: quantity, Cut: cut}
+}
+
+// auditAnswered runs the inventory audit of ev against ans and the money
+// audit of every payment of the run, and fails the run on what they find.
+func (b *bench) auditAnswered(ctx context.Context, name string, ev *mesh.Event, ans mesh.Answered) {
+	a := mesh.RunAudit(ctx, b.rdb, b.db, b.prefix, ev, ans, b.o.auditWait)
+	a.CheckMoney(ctx, b.db, b.rdb, b.prefix, b.o.auditWait)
 	b.say("audit %s:\n%s", name, a)
 	if !a.OK() {
 		b.failed = append(b.failed, "audit "+name+": "+strings.Join(a.Failed, "; "))

@@ -291,37 +291,52 @@ func (o Open) Run(ctx context.Context, do Doer) *Stats {
 }
 
 // Closed is a closed-loop run: Workers goroutines each send a request as
-// soon as their previous one is answered, for Duration (as wrk -c does).
+// soon as their previous one is answered, for Duration (as wrk -c does), or
+// until Requests were sent.
 type Closed struct {
-	Workers  int
+	Workers int
+	// Duration ends the run; 0 for none (then Requests must be set).
 	Duration time.Duration
 	// FirstSeq numbers the first request.
 	FirstSeq uint64
+	// Requests, when not 0, ends the run once requests FirstSeq to
+	// FirstSeq+Requests-1 were sent: a checkout pays each hold once.
+	Requests uint64
 }
 
 // Run drives do and returns the tally.
 func (c Closed) Run(ctx context.Context, do Doer) *Stats {
 	ws := make([]*worker, c.Workers)
 	var mu sync.Mutex
-	next := c.FirstSeq
-	take := func() uint64 {
+	next, end := c.FirstSeq, c.FirstSeq+c.Requests
+	take := func() (uint64, bool) {
 		mu.Lock()
 		defer mu.Unlock()
+		if c.Requests > 0 && next >= end {
+			return 0, false
+		}
 		next++
-		return next - 1
+		return next - 1, true
 	}
 	start := time.Now()
 	deadline := start.Add(c.Duration)
-	reqCtx, cancel := context.WithTimeout(ctx, c.Duration+15*time.Second)
+	reqCtx, cancel := context.WithCancel(ctx)
+	if c.Duration > 0 {
+		reqCtx, cancel = context.WithTimeout(ctx, c.Duration+15*time.Second)
+	}
 	defer cancel()
 	var wg sync.WaitGroup
 	for i := range ws {
 		w := newWorker()
 		ws[i] = w
 		wg.Go(func() {
-			for ctx.Err() == nil && time.Now().Before(deadline) {
+			for ctx.Err() == nil && (c.Duration == 0 || time.Now().Before(deadline)) {
+				seq, ok := take()
+				if !ok {
+					return
+				}
 				t := time.Now()
-				a := do(reqCtx, take())
+				a := do(reqCtx, seq)
 				end := time.Now()
 				w.record(a, end.Sub(t), end)
 			}

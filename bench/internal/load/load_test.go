@@ -145,3 +145,27 @@ func TestClosedLoopKeepsWorkersBusy(t *testing.T) {
 		t.Errorf("elapsed %v shorter than the run", s.Elapsed)
 	}
 }
+
+// A closed loop of a number of requests sends each of them exactly once,
+// however many workers race for them, and then stops.
+func TestClosedLoopOfRequestsSendsEachOnce(t *testing.T) {
+	t.Parallel()
+	seen := make([]atomic.Int32, 500)
+	do := func(ctx context.Context, seq uint64) load.Answer {
+		seen[seq-100].Add(1)
+		return load.Answer{Outcome: "201", Expected: true, Seats: 1}
+	}
+	s := load.Closed{Workers: 16, FirstSeq: 100, Requests: 450}.Run(context.Background(), do)
+	if s.Done != 450 || s.TotalSeats() != 450 {
+		t.Fatalf("done %d, seats %d, want 450 requests", s.Done, s.TotalSeats())
+	}
+	for i := range seen {
+		want := int32(1)
+		if i >= 450 {
+			want = 0 // past the last request
+		}
+		if n := seen[i].Load(); n != want {
+			t.Fatalf("seq %d sent %d times, want %d", 100+i, n, want)
+		}
+	}
+}

@@ -98,8 +98,10 @@ func CreateEvent(ctx context.Context, a API, organizerToken, title string, maxPe
 	var show struct {
 		ID string `json:"id"`
 	}
+	// The show is 30 days away: a buyer who cancels a paid booking is
+	// refunded in full under the policy (more than 7 days before the show).
 	if err := a.Call(ctx, "POST", "/api/v1/events/"+ev.ID+"/shows", organizerToken,
-		map[string]any{"show_date": now.Add(48 * time.Hour).Format(time.RFC3339)}, &show); err != nil {
+		map[string]any{"show_date": now.Add(30 * 24 * time.Hour).Format(time.RFC3339)}, &show); err != nil {
 		return nil, err
 	}
 	out := &Event{ID: ev.ID, ShowID: show.ID, Seats: seats}

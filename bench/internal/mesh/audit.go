@@ -12,9 +12,11 @@ import (
 
 	"github.com/bookingrush/rush/lua"
 	"github.com/bookingrush/rush/services/booking"
+	"github.com/bookingrush/rush/services/platform/moneyaudit"
 )
 
-// Audit is the inventory check after a run.
+// Audit is the check after a run: the inventory (RunAudit) and the money
+// (CheckMoney).
 type Audit struct {
 	Lines []string
 	// Failed lists what is wrong; empty means the audit passed.
@@ -46,20 +48,36 @@ func zoneKey(prefix, eventID, zoneID string) string {
 	return lua.EventKeys(prefix, eventID).Zone(zoneID)
 }
 
-// RunAudit checks, per zone of ev: the seats in the holds the bench was
-// answered (seats[i] for zone i, holds in total) equal Redis held+sold, and
+// Answered is what a scenario's generator was answered: what the audit
+// holds Redis and Postgres to.
+type Answered struct {
+	// Seats are the seats of the holds answered, by zone index; Holds how
+	// many holds there were, Quantity the seats each request asked for.
+	Seats    map[int]int64
+	Holds    uint64
+	Quantity int
+	// Cut is how many requests the generator may have sent without reading
+	// their answers (wrk stops with up to one request in flight per
+	// connection and does not report them): up to Cut holds of Quantity
+	// seats more than answered are then accepted, and reported; 0 for an
+	// exact audit.
+	Cut uint64
+	// Released are the seats, by zone index, of the bookings the bench
+	// cancelled (answered 200): back in Redis available, still booking rows
+	// in Postgres.
+	Released map[int]int64
+}
+
+// RunAudit checks, per zone of ev: the seats the bench holds (the seats
+// answered 201 less those it released) equal Redis held+sold, and
 // available+held+sold = total with available >= 0 (no oversell, no lost
 // hold); then it waits up to wait for the persister to catch up and
 // requires Postgres to agree with Redis (booking.Reconcile) and to hold
 // exactly the answered bookings.
-//
-// cut is how many requests the generator may have sent without reading
-// their answers (wrk stops with up to one request in flight per
-// connection and does not report them): up to cut holds of quantity seats
-// more than answered are then accepted, and reported; 0 for an exact audit.
-func RunAudit(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix string, ev *Event, seats map[int]int64, holds uint64, quantity int, cut uint64, wait time.Duration) *Audit {
+func RunAudit(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix string, ev *Event, ans Answered, wait time.Duration) *Audit {
 	a := &Audit{}
 	fail := func(format string, args ...any) { a.Failed = append(a.Failed, fmt.Sprintf(format, args...)) }
+	seats, holds, quantity, cut := ans.Seats, ans.Holds, ans.Quantity, ans.Cut
 	for i, z := range ev.Zones {
 		v, err := rdb.HMGet(ctx, zoneKey(prefix, ev.ID, z), "total", "available", "held", "sold").Result()
 		if err != nil {
@@ -75,8 +93,12 @@ func RunAudit(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix s
 			n[j], _ = strconv.ParseInt(s, 10, 64)
 		}
 		total, avail, held, sold := n[0], n[1], n[2], n[3]
-		a.Lines = append(a.Lines, fmt.Sprintf("zone %d: Redis total %d available %d held %d sold %d; seats in 201 answers %d",
-			i, total, avail, held, sold, seats[i]))
+		kept := seats[i] - ans.Released[i]
+		line := fmt.Sprintf("zone %d: Redis total %d available %d held %d sold %d; seats in 201 answers %d", i, total, avail, held, sold, seats[i])
+		if ans.Released[i] > 0 {
+			line += fmt.Sprintf(", %d of them released by cancels answered 200", ans.Released[i])
+		}
+		a.Lines = append(a.Lines, line)
 		if total != int64(ev.Seats[i]) {
 			fail("zone %d: Redis total %d, created with %d", i, total, ev.Seats[i])
 		}
@@ -86,12 +108,12 @@ func RunAudit(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix s
 		if avail+held+sold != total {
 			fail("zone %d: available+held+sold = %d != total %d", i, avail+held+sold, total)
 		}
-		switch extra := held + sold - seats[i]; {
+		switch extra := held + sold - kept; {
 		case extra == 0:
 		case extra > 0 && extra <= int64(cut)*int64(quantity):
 			a.Lines = append(a.Lines, fmt.Sprintf("zone %d: %d seats held by requests the generator cut at the end (at most %d in flight)", i, extra, cut))
 		default:
-			fail("zone %d: Redis held+sold %d != %d seats answered 201 (lost or phantom hold)", i, held+sold, seats[i])
+			fail("zone %d: Redis held+sold %d != %d seats answered 201 and not released (lost or phantom hold)", i, held+sold, kept)
 		}
 	}
 	start := time.Now()
@@ -133,4 +155,40 @@ func RunAudit(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix s
 		}
 	}
 	return a
+}
+
+// CheckMoney adds the money audit to a: moneyaudit.Check over every payment
+// of the database db (the run's schema: every scenario's payments so far)
+// and the live bookings in Redis under prefix. For every succeeded payment,
+// exactly one of (booking confirmed, payment refunded in full), and no
+// confirmed booking without its payment. A payment in flight is not settled
+// yet, so the check is repeated until it passes with no payment open, for
+// up to wait; then whatever is still wrong or open fails the audit.
+func (a *Audit) CheckMoney(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, prefix string, wait time.Duration) {
+	start := time.Now()
+	var r moneyaudit.Report
+	var err error
+	for {
+		r, err = moneyaudit.Check(ctx, db, rdb, prefix)
+		if (err == nil && r.OK() && r.Open == 0) || time.Since(start) > wait || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if err != nil {
+		a.Failed = append(a.Failed, fmt.Sprintf("money audit: %v", err))
+		return
+	}
+	a.Lines = append(a.Lines, fmt.Sprintf("money (moneyaudit.Check over Postgres payments and bookings and Redis): %s, after %.1fs", r, time.Since(start).Seconds()))
+	const most = 20
+	for i, v := range r.Violations {
+		if i == most {
+			a.Failed = append(a.Failed, fmt.Sprintf("MONEY: and %d more violations", len(r.Violations)-most))
+			break
+		}
+		a.Failed = append(a.Failed, "MONEY: "+v)
+	}
+	if r.Open > 0 {
+		a.Failed = append(a.Failed, fmt.Sprintf("MONEY: %d payments still pending or processing after %v", r.Open, wait))
+	}
 }

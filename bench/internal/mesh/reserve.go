@@ -42,6 +42,9 @@ type Plan struct {
 	// KeyPrefix starts every Idempotency-Key (unique per run and scenario).
 	KeyPrefix string
 	Expect    Expect
+	// Booked, when set, is told the booking id of every hold answered
+	// (request seq): the checkout pays for them.
+	Booked func(seq uint64, bookingID string)
 }
 
 func (p *Plan) pick(seq uint64) (token string, zone int, key string) {
@@ -85,43 +88,68 @@ func ReserveHTTP(c *http.Client, base string, p *Plan) load.Doer {
 	return func(ctx context.Context, seq uint64) load.Answer {
 		tokIdx := seq % uint64(len(bearer))
 		_, zone, key := p.pick(seq)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(bodies[zone]))
-		if err != nil {
-			return load.Answer{Outcome: "request: " + err.Error(), Zone: zone}
+		var data struct {
+			ID       string `json:"id"`
+			Quantity int    `json:"quantity"`
 		}
-		req.Header["Authorization"] = []string{bearer[tokIdx]}
-		req.Header["Content-Type"] = []string{"application/json"}
-		req.Header["Idempotency-Key"] = []string{key}
-		resp, err := c.Do(req)
-		if err != nil {
-			return load.Answer{Outcome: "transport: " + shortErr(err), Zone: zone}
+		status, code, failed := send(ctx, c, url, bearer[tokIdx], key, bodies[zone], &data)
+		if failed != "" {
+			return load.Answer{Outcome: failed, Zone: zone}
 		}
-		raw, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return load.Answer{Outcome: "transport: " + shortErr(err), Zone: zone}
-		}
-		var env struct {
-			Data struct {
-				Quantity int `json:"quantity"`
-			} `json:"data"`
-			Error struct {
-				Code string `json:"code"`
-			} `json:"error"`
-		}
-		if err := json.Unmarshal(raw, &env); err != nil {
-			return load.Answer{Outcome: strconv.Itoa(resp.StatusCode) + " non-JSON", Zone: zone}
-		}
-		a := load.Answer{Outcome: strconv.Itoa(resp.StatusCode), Zone: zone}
-		if env.Error.Code != "" {
-			a.Outcome += " " + env.Error.Code
-		}
-		a.Expected = p.Expect(resp.StatusCode, env.Error.Code) && (resp.StatusCode == http.StatusCreated) == (env.Error.Code == "")
-		if resp.StatusCode == http.StatusCreated {
-			a.Seats = env.Data.Quantity
+		a := load.Answer{Outcome: outcome(status, code), Zone: zone}
+		a.Expected = p.Expect(status, code) && (status == http.StatusCreated) == (code == "")
+		if status == http.StatusCreated {
+			a.Seats = data.Quantity
+			if p.Booked != nil {
+				p.Booked(seq, data.ID)
+			}
 		}
 		return a
 	}
+}
+
+// send POSTs body to url with the bearer token and, when key is not empty,
+// an Idempotency-Key, and decodes the envelope: data (a pointer) receives
+// its data. It answers the HTTP status and the envelope's error code ("" on
+// success), or, when there was no JSON answer to read, failed: the outcome
+// to count ("transport: ...", "502 non-JSON").
+func send(ctx context.Context, c *http.Client, url, bearer, key string, body []byte, data any) (status int, code, failed string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", "request: " + err.Error()
+	}
+	req.Header["Authorization"] = []string{bearer}
+	req.Header["Content-Type"] = []string{"application/json"}
+	if key != "" {
+		req.Header["Idempotency-Key"] = []string{key}
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", "transport: " + shortErr(err)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return 0, "", "transport: " + shortErr(err)
+	}
+	env := struct {
+		Data  any `json:"data"`
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}{Data: data}
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return 0, "", strconv.Itoa(resp.StatusCode) + " non-JSON"
+	}
+	return resp.StatusCode, env.Error.Code, ""
+}
+
+// outcome names an answer in the tables: the status and the error code.
+func outcome(status int, code string) string {
+	if code == "" {
+		return strconv.Itoa(status)
+	}
+	return strconv.Itoa(status) + " " + code
 }
 
 // ReserveRPC returns a Doer calling BookingService.Reserve directly over

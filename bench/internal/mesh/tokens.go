@@ -1,6 +1,7 @@
 // Package mesh sets up and checks what the benchmark runs against: the
 // topology of rush processes on loopback, users and their tokens, the event
-// created through the public API, and the inventory audit after a run.
+// created through the public API, the requests of the scenarios (reserves,
+// payments, cancels), and the inventory and money audits after a run.
 package mesh
 
 import (
