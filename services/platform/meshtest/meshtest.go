@@ -52,21 +52,28 @@ func Start(t testing.TB, args ...string) *Mesh {
 // every listen address on 127.0.0.1 port 0; args come last and win.
 func Config(t testing.TB, dsn string, args ...string) *app.Config {
 	t.Helper()
-	base := []string{"-postgres.url=" + dsn, "-log.level=warn", "-jwt.secret=" + Secret}
-	var probe app.Config
-	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
-	probe.RegisterFlags(fs)
-	for _, name := range append(app.Targets(), "metrics") {
-		if fs.Lookup(name+".addr") != nil {
-			base = append(base, "-"+name+".addr=127.0.0.1:0")
-		}
-	}
+	base := append([]string{"-postgres.url=" + dsn, "-log.level=warn", "-jwt.secret=" + Secret}, LoopbackAddrs()...)
 	var cfg app.Config
 	noEnv := func(string) (string, bool) { return "", false }
 	if err := config.Load(&cfg, flag.NewFlagSet("rush", flag.ContinueOnError), append(base, args...), noEnv); err != nil {
 		t.Fatalf("meshtest: config: %v", err)
 	}
 	return &cfg
+}
+
+// LoopbackAddrs are the flags that make every server of the binary (each
+// target's and the metrics one) listen on 127.0.0.1, port 0: a free port.
+func LoopbackAddrs() []string {
+	var probe app.Config
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	probe.RegisterFlags(fs)
+	var out []string
+	for _, name := range append(app.Targets(), "metrics") {
+		if fs.Lookup(name+".addr") != nil {
+			out = append(out, "-"+name+".addr=127.0.0.1:0")
+		}
+	}
+	return out
 }
 
 // Run starts cfg's targets in-process and stops them when the test ends.

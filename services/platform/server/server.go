@@ -217,6 +217,10 @@ func NewHTTPServer(cfg Config, h http.Handler, log *zap.Logger) *http.Server {
 	p := new(http.Protocols)
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
+	// What net/http reports there is trouble with a connection (a bad
+	// preface, a TLS handshake) or a handler bug, never routine. (The error
+	// is for an invalid level only.)
+	errorLog, _ := zap.NewStdLogAt(log, zap.WarnLevel)
 	return &http.Server{
 		Handler:           h,
 		Protocols:         p,
@@ -225,7 +229,7 @@ func NewHTTPServer(cfg Config, h http.Handler, log *zap.Logger) *http.Server {
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		ErrorLog:          zap.NewStdLog(log),
+		ErrorLog:          errorLog,
 	}
 }
 
