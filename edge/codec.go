@@ -22,6 +22,7 @@ import (
 const (
 	codeMethodNotAllowed     errs.Code = "METHOD_NOT_ALLOWED"
 	codePayloadTooLarge      errs.Code = "PAYLOAD_TOO_LARGE"
+	codeHeadersTooLarge      errs.Code = "HEADERS_TOO_LARGE"
 	codeUnsupportedMediaType errs.Code = "UNSUPPORTED_MEDIA_TYPE"
 	codeNotImplemented       errs.Code = "NOT_IMPLEMENTED"
 )
@@ -30,6 +31,7 @@ const (
 var edgeStatus = map[errs.Code]int{
 	codeMethodNotAllowed:     405,
 	codePayloadTooLarge:      413,
+	codeHeadersTooLarge:      431,
 	codeUnsupportedMediaType: 415,
 	codeNotImplemented:       501,
 }
@@ -64,6 +66,8 @@ func codeForStatus(status int) errs.Code {
 		return codeUnsupportedMediaType
 	case 429:
 		return errs.RateLimited
+	case 431:
+		return codeHeadersTooLarge
 	case 501:
 		return codeNotImplemented
 	case 502, 503, 504:

@@ -114,11 +114,13 @@ type Deps struct {
 	Redis    *redis.Client
 	Registry *prometheus.Registry
 	Tracing  trace.TracerProvider
+	Server   server.Config
 }
 
 // Edge is the public HTTP handler.
 type Edge struct {
 	cfg        Config
+	maxHeader  int // server.max-header-bytes
 	log        *zap.Logger
 	keys       *authn.Keys
 	ops        http.Handler // /healthz, /readyz
@@ -140,7 +142,7 @@ func New(cfg Config, rl RateLimitConfig, d Deps) (*Edge, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Edge{cfg: cfg, log: d.Log.With(zap.String("component", "edge")), keys: d.Keys, trusted: trusted, cors: newCORS(cfg.CORSOrigins)}
+	e := &Edge{cfg: cfg, maxHeader: d.Server.MaxHeaderBytes, log: d.Log.With(zap.String("component", "edge")), keys: d.Keys, trusted: trusted, cors: newCORS(cfg.CORSOrigins)}
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", d.Health.LivenessHandler())
 	mux.Handle("GET /readyz", d.Health.ReadinessHandler())
@@ -218,6 +220,13 @@ func (e *Edge) serve(w *recorder, r *http.Request) {
 	id := []string{requestID(r.Header["X-Request-Id"])}
 	h["X-Request-Id"] = id
 	r.Header["X-Request-Id"] = id // forwarded upstream
+	if server.HeaderSize(r.Header) > e.maxHeader {
+		// The server let it in (it allows server.HeaderHeadroom more, for
+		// what the edge adds upstream); the services would refuse it.
+		writeError(w, http.StatusRequestHeaderFieldsTooLarge, codeHeadersTooLarge,
+			fmt.Sprintf("request headers larger than %d bytes (name + value + 32 per field)", e.maxHeader), nil)
+		return
+	}
 	if e.cors.enabled && e.cors.handle(w, r) {
 		return
 	}

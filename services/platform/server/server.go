@@ -50,7 +50,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.WriteTimeout, "server.write-timeout", 0, "time allowed to write a response (0: none, streams stay open)")
 	f.DurationVar(&c.IdleTimeout, "server.idle-timeout", 120*time.Second, "keep-alive idle time")
 	f.DurationVar(&c.ShutdownTimeout, "server.shutdown-timeout", 15*time.Second, "time in-flight requests get at shutdown")
-	f.IntVar(&c.MaxHeaderBytes, "server.max-header-bytes", 64<<10, "largest request header block")
+	f.IntVar(&c.MaxHeaderBytes, "server.max-header-bytes", 64<<10, "largest request header block a caller may send, counted as HTTP/2 does (name + value + 32 bytes per field)")
 	f.IntVar(&c.MaxBodyBytes, "server.max-body-bytes", 1<<20, "largest RPC message")
 }
 
@@ -211,6 +211,27 @@ func logServerErrors(log *zap.Logger) connect.Interceptor {
 	})
 }
 
+// HeaderHeadroom is what every server accepts beyond server.max-header-bytes.
+// The edge answers 431 itself to a caller whose headers exceed the limit, and
+// forwards the others with headers of its own (X-Client-IP, the trace
+// context, Connect-Timeout-Ms, the Connect protocol's): without the headroom a
+// request the edge accepted near the limit would be refused by the service,
+// and the caller would read a false 503.
+const HeaderHeadroom = 4 << 10
+
+// HeaderSize is the size of h as the limit counts it: HTTP/2's header list
+// size (RFC 9113 §6.5.2), name and value plus 32 bytes per field, which is
+// also how a service's HTTP/2 server measures what the edge forwards.
+func HeaderSize(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 32
+		}
+	}
+	return n
+}
+
 // NewHTTPServer returns an http.Server with the configured limits that speaks
 // HTTP/1.1 and cleartext HTTP/2 (gRPC needs the latter).
 func NewHTTPServer(cfg Config, h http.Handler, log *zap.Logger) *http.Server {
@@ -228,7 +249,7 @@ func NewHTTPServer(cfg Config, h http.Handler, log *zap.Logger) *http.Server {
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes + HeaderHeadroom,
 		ErrorLog:          errorLog,
 	}
 }
