@@ -123,8 +123,9 @@ type Deps struct {
 
 // Stack is what every Connect handler of the mesh is built with: tracing,
 // authentication, the client the edge forwarded (for the audit log),
-// validation (in that order, outermost first), panic recovery and the
-// message size limit.
+// validation (the contracts' protovalidate rules plus the text rule of every
+// string, text.go), in that order, outermost first. Then panic recovery and
+// the message size limit.
 type Stack struct {
 	otel     connect.Interceptor // nil when tracing is off
 	metrics  connect.Interceptor
@@ -150,7 +151,7 @@ func NewStack(cfg Config, log *zap.Logger, keys *authn.Keys, reg prometheus.Regi
 		otel:     otelInt,
 		metrics:  metrics.interceptor(),
 		logErrs:  logServerErrors(log),
-		validate: validate.NewInterceptor(),
+		validate: validate.NewInterceptor(validate.WithValidator(newValidator())),
 		keys:     keys,
 		base: []connect.HandlerOption{
 			connect.WithReadMaxBytes(cfg.MaxBodyBytes),
@@ -187,24 +188,32 @@ func newOtel(tp trace.TracerProvider, opts ...otelconnect.Option) (connect.Inter
 	return otelconnect.NewInterceptor(append(opts, otelconnect.WithTracerProvider(tp), otelconnect.WithoutMetrics())...)
 }
 
-// logServerErrors logs the answers that mean "our fault" (internal,
-// unavailable, data loss) with the cause the caller never sees.
+// logServerErrors logs the answers that mean "our fault" with the cause the
+// caller never sees and the request id the edge logs too: a bug (internal,
+// unknown, data loss) at error level, a dependency down (unavailable) at
+// warn.
 func logServerErrors(log *zap.Logger) connect.Interceptor {
-	report := func(ctx context.Context, procedure string, err error) {
+	report := func(ctx context.Context, procedure, requestID string, err error) {
+		level := zap.ErrorLevel
 		switch connect.CodeOf(err) {
-		case connect.CodeInternal, connect.CodeUnknown, connect.CodeUnavailable, connect.CodeDataLoss:
-			cause := errors.Unwrap(err)
-			for next := errors.Unwrap(cause); next != nil; next = errors.Unwrap(next) {
-				cause = next
-			}
-			logging.Ctx(ctx, log).Warn("rpc failed", zap.String("procedure", procedure), zap.Error(err), zap.NamedError("cause", cause))
+		case connect.CodeInternal, connect.CodeUnknown, connect.CodeDataLoss:
+		case connect.CodeUnavailable:
+			level = zap.WarnLevel
+		default:
+			return
 		}
+		cause := errors.Unwrap(err)
+		for next := errors.Unwrap(cause); next != nil; next = errors.Unwrap(next) {
+			cause = next
+		}
+		logging.Ctx(ctx, log).Log(level, "rpc failed", zap.String("procedure", procedure), zap.String("request_id", requestID),
+			zap.Error(err), zap.NamedError("cause", cause))
 	}
 	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 			res, err := next(ctx, req)
 			if err != nil && !req.Spec().IsClient {
-				report(ctx, req.Spec().Procedure, err)
+				report(ctx, req.Spec().Procedure, req.Header().Get("X-Request-Id"), err)
 			}
 			return res, err
 		}
