@@ -122,14 +122,16 @@ type Deps struct {
 }
 
 // Stack is what every Connect handler of the mesh is built with: tracing,
-// authentication, the client the edge forwarded (for the audit log),
-// validation (the contracts' protovalidate rules plus the text rule of every
-// string, text.go), in that order, outermost first. Then panic recovery and
-// the message size limit.
+// authentication, the roles each RPC's access option requires, the client
+// the edge forwarded (for the audit log), validation (the contracts'
+// protovalidate rules plus the text rule of every string, text.go), in that
+// order, outermost first: a caller is authorized before the request is
+// validated. Then panic recovery and the message size limit.
 type Stack struct {
 	otel     connect.Interceptor // nil when tracing is off
 	metrics  connect.Interceptor
 	logErrs  connect.Interceptor
+	access   connect.Interceptor
 	validate connect.Interceptor
 	keys     *authn.Keys
 	base     []connect.HandlerOption
@@ -151,6 +153,7 @@ func NewStack(cfg Config, log *zap.Logger, keys *authn.Keys, reg prometheus.Regi
 		otel:     otelInt,
 		metrics:  metrics.interceptor(),
 		logErrs:  logServerErrors(log),
+		access:   authn.NewAccessInterceptor(),
 		validate: validate.NewInterceptor(validate.WithValidator(newValidator())),
 		keys:     keys,
 		base: []connect.HandlerOption{
@@ -174,7 +177,7 @@ func (s *Stack) HandlerOptions(anonymous ...string) []connect.HandlerOption {
 	if s.otel != nil {
 		ics = append(ics, s.otel)
 	}
-	ics = append(ics, s.metrics, s.logErrs, authn.NewServerInterceptor(s.keys, anonymous...), audit.NewInterceptor(), s.validate)
+	ics = append(ics, s.metrics, s.logErrs, authn.NewServerInterceptor(s.keys, anonymous...), s.access, audit.NewInterceptor(), s.validate)
 	return append([]connect.HandlerOption{connect.WithInterceptors(ics...)}, s.base...)
 }
 
