@@ -205,8 +205,32 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r, span = e.startSpan(r)
 		defer endSpan(span, r.Method, rec)
 	}
+	defer e.finish(rec, r, start)
 	e.serve(rec, r)
+}
+
+// finish records the answer in the metrics and logs every answer that says
+// "our bug" (500, 501...) at error level, with the request id the caller
+// saw and the services logged (a 503, a dependency down, is logged where it
+// is detected, sampled). A panic while serving becomes such an answer, in
+// the envelope, instead of a dropped connection.
+func (e *Edge) finish(rec *recorder, r *http.Request, start time.Time) {
+	if p := recover(); p != nil {
+		if p == http.ErrAbortHandler {
+			panic(p) // the handler's way to abort the answer on purpose
+		}
+		logging.Ctx(r.Context(), e.log).Error("panic serving a request", zap.Any("panic", p), zap.Stack("stack"),
+			zap.String("request_id", rec.Header().Get("X-Request-Id")))
+		if rec.status == 0 {
+			writeError(rec, http.StatusInternalServerError, errs.Internal, "internal error", nil)
+		}
+	}
 	e.metrics.observe(rec, r.Method, start)
+	if rec.status >= 500 && rec.status != http.StatusServiceUnavailable {
+		logging.Ctx(r.Context(), e.log).Error("answered a server error",
+			zap.Int("status", rec.status), zap.String("request_id", rec.Header().Get("X-Request-Id")),
+			zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("route", rec.route))
+	}
 }
 
 func (e *Edge) serve(w *recorder, r *http.Request) {
@@ -283,6 +307,13 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 		return
 	}
 
+	if rt := e.routes.lookup(r.Method, r.URL.Path); rt != nil {
+		var ok bool
+		if r, ok = e.routes.prepare(w, r, rt); !ok {
+			w.route = rt.procedure
+			return
+		}
+	}
 	st := &reqState{}
 	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), stateKey{}, st), e.cfg.RequestTimeout)
 	defer cancel()
@@ -290,9 +321,6 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		st.body = limitedBody{r: r.Body, left: e.cfg.MaxBodyBytes, st: st}
 		r.Body = &st.body
-	}
-	if r.URL.RawQuery != "" {
-		e.routes.rewriteQuery(r)
 	}
 	// Answers are small JSON: gzip would cost more CPU than it saves on
 	// the hot path (a load balancer or CDN in front may compress).

@@ -1,13 +1,22 @@
 package edge_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/bookingrush/rush/services/app"
+	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/server"
 )
 
@@ -102,5 +111,132 @@ func TestHeadersAboveTheLimitAnswer431(t *testing.T) {
 	// answers before any handler runs: still 431, never a 5xx.
 	if r := sendRaw(t, request(limit+server.HeaderHeadroom+16<<10)); r.status != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("far above the limit: %d %s, want 431", r.status, r.body)
+	}
+}
+
+// want checks that r is the envelope with status and code (code "" for a
+// success), and, when field is set, that details.fields names it with rule.
+func want(t *testing.T, what string, r rawReply, status int, code, field, rule string) {
+	t.Helper()
+	got, ok := r.envelopeCode()
+	if r.status != status || !ok || got != code {
+		t.Errorf("%s: %d %s, want %d %s in the envelope", what, r.status, r.body, status, code)
+		return
+	}
+	if field == "" {
+		return
+	}
+	var env struct {
+		Error struct {
+			Details struct {
+				Fields []struct{ Field, Rule string } `json:"fields"`
+			} `json:"details"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(r.body, &env)
+	for _, f := range env.Error.Details.Fields {
+		if f.Field == field && f.Rule == rule {
+			return
+		}
+	}
+	t.Errorf("%s: %s does not name field %q with rule %q", what, r.body, field, rule)
+}
+
+// TestOrdinaryHostileInputIsA4xx sends what browsers, CDNs, marketing links
+// and careless clients send through the real edge to the real services:
+// unknown query parameters are ignored, a body on a route that takes none
+// is ignored, bad encodings and control characters are 400 naming the
+// field. None of it is a 5xx (it used to be 500 INTERNAL_ERROR).
+func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	base := m.URL(t, "edge")
+	organizer := m.Token(t, uuid.NewString(), authn.RoleOrganizer)
+	do := func(method, path, contentType, body, token string) rawReply {
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body == "" {
+			req.Body = http.NoBody
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		return sendRaw(t, req)
+	}
+	const js = "application/json"
+	reg := do("POST", "/api/v1/auth/register", js, `{"email":"hostile@rush.test","password":"secret-pass-1","full_name":"H"}`, "")
+	var registered struct {
+		Data struct {
+			AccessToken string `json:"access_token"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(reg.body, &registered); err != nil || reg.status != 201 {
+		t.Fatalf("register: %d %s", reg.status, reg.body)
+	}
+	buyer := registered.Data.AccessToken
+
+	// Unknown query parameters are ignored on reads.
+	for _, q := range []string{"utm_source=newsletter", "_=1733212345678", "q=", "=x", "page.x=1", "%zz=1&page=2",
+		"status=published&utm_campaign=rush", "meta.page=1", "events=1", "slug=other"} {
+		want(t, "GET /events?"+q, do("GET", "/api/v1/events?"+q, "", "", ""), 200, "", "", "")
+	}
+	want(t, "GET /auth/me?fbclid=", do("GET", "/api/v1/auth/me?fbclid=x1", "", "", buyer), 200, "", "", "")
+	want(t, "GET /events/{slug}?slug=", do("GET", "/api/v1/events/no-such-event?slug=x", "", "", ""), 404, "NOT_FOUND", "", "")
+	// Known ones still answer 400 when wrong.
+	want(t, "page=abc", do("GET", "/api/v1/events?page=abc", "", "", ""), 400, "VALIDATION_ERROR", "", "")
+	want(t, "page too big", do("GET", "/api/v1/events?page=99999999999999999999", "", "", ""), 400, "VALIDATION_ERROR", "", "")
+	want(t, "status=nope", do("GET", "/api/v1/events?status=nope", "", "", ""), 400, "VALIDATION_ERROR", "", "")
+
+	// A body on GET or DELETE is ignored, whatever its type.
+	want(t, "GET with a JSON body", do("GET", "/api/v1/events", js, `{"page":"x"}`, ""), 200, "", "", "")
+	want(t, "GET with a text body", do("GET", "/api/v1/events", "text/plain", "hello", ""), 200, "", "", "")
+	want(t, "DELETE with a body", do("DELETE", "/api/v1/events/"+uuid.NewString(), js, `{"event_id":"x"}`, organizer), 404, "NOT_FOUND", "", "")
+
+	// Bad encodings and control characters: 400 naming the field.
+	want(t, "path %ff", do("GET", "/api/v1/events/%ff", "", "", ""), 400, "VALIDATION_ERROR", "slug", "string.valid_utf8")
+	want(t, "query %ff", do("GET", "/api/v1/events?category=%ff", "", "", ""), 400, "VALIDATION_ERROR", "category", "string.valid_utf8")
+	want(t, "path NUL", do("GET", "/api/v1/events/a%00b", "", "", ""), 400, "VALIDATION_ERROR", "slug", "string.no_control_characters")
+	want(t, "query NUL", do("GET", "/api/v1/bookings?status=%00", "", "", buyer), 400, "VALIDATION_ERROR", "", "")
+	want(t, "body NUL", do("PUT", "/api/v1/auth/me", js, `{"full_name":"a\u0000b"}`, buyer), 400, "VALIDATION_ERROR", "full_name", "string.no_control_characters")
+	want(t, "body BEL", do("POST", "/api/v1/auth/register", js, `{"email":"bel@rush.test","password":"secret-pass-1","full_name":"a\u0007"}`, ""), 400, "VALIDATION_ERROR", "full_name", "string.no_control_characters")
+	want(t, "body invalid UTF-8", do("PUT", "/api/v1/auth/me", js, "{\"full_name\":\"a\xffb\"}", buyer), 400, "VALIDATION_ERROR", "", "")
+	want(t, "reserve NUL", do("POST", "/api/v1/bookings/reserve", js, `{"show_id":"`+uuid.NewString()+`","zone_id":"`+uuid.NewString()+`","quantity":1,"idempotency_key":"key-\u0000-123"}`, buyer),
+		400, "VALIDATION_ERROR", "idempotency_key", "string.no_control_characters")
+	// Multi-line text is text.
+	want(t, "body newline", do("PUT", "/api/v1/auth/me", js, `{"full_name":"a\nb\tc"}`, buyer), 200, "", "", "")
+}
+
+// TestServerErrorsAreLogged puts the edge in front of an upstream that is
+// broken (it answers every call with a plain-text 500): the caller reads
+// INTERNAL_ERROR in the envelope, and the edge logs the answer at error
+// level with the caller's request id.
+func TestServerErrorsAreLogged(t *testing.T) {
+	t.Parallel()
+	broken := startH2C(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "boom", http.StatusInternalServerError)
+	}))
+
+	core, logs := observer.New(zap.WarnLevel)
+	cfg := meshtest.Config(t, pgtest.URL(), "-target=edge", "-rate-limit.enabled=false",
+		"-peer.catalog="+strings.TrimPrefix(broken.URL, "http://"))
+	var reg *server.Registry
+	a := app.New(cfg, fx.Populate(&reg), fx.NopLogger, fx.Decorate(func(*zap.Logger) *zap.Logger { return zap.New(core) }))
+	if err := a.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Stop(context.Background()) })
+	base, _ := reg.URL("edge")
+
+	req, _ := http.NewRequest("GET", base+"/api/v1/events", nil)
+	req.Header.Set("X-Request-Id", "broken-upstream-1")
+	want(t, "GET /events, catalog broken", sendRaw(t, req), 500, "INTERNAL_ERROR", "", "")
+	found := logs.FilterMessage("answered a server error").FilterField(zap.String("request_id", "broken-upstream-1"))
+	if found.Len() != 1 || found.All()[0].Level != zap.ErrorLevel {
+		t.Fatalf("want one error line for the 500 with its request id, got %v", found.All())
 	}
 }

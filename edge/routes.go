@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"connectrpc.com/vanguard"
-	"google.golang.org/genproto/googleapis/api/annotations"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	analyticsv1 "github.com/bookingrush/rush/gen/bookingrush/analytics/v1"
@@ -64,16 +62,9 @@ type routeTable struct {
 	// success maps a procedure path ("/pkg.Service/Method") to the status
 	// of its successful answer, when not 200.
 	success map[string]int
-	// queryEnums are the routes with enum fields settable by query
-	// parameters, whose short names the transcoder would not accept.
-	queryEnums []queryRoute
-}
-
-// queryRoute is one route whose query parameters include enum fields.
-type queryRoute struct {
-	method   string
-	segments []string // "" matches any one segment (a {variable})
-	params   map[string]*enumPlan
+	// routes are the bindings of the contracts by HTTP method, checked
+	// before the transcoder sees a request (request.go).
+	routes map[string][]*route
 }
 
 // newTranscoder builds the vanguard transcoder for Services: REST in,
@@ -83,7 +74,7 @@ type queryRoute struct {
 func newTranscoder(mesh *server.Mesh, failed func(context.Context, string, error), traced bool) (*routeTable, *vanguard.Transcoder, error) {
 	p := newPlans()
 	envelopes := map[protoreflect.FullName]envelope{}
-	rt := &routeTable{success: map[string]int{}}
+	rt := &routeTable{success: map[string]int{}, routes: map[string][]*route{}}
 	seen := map[protoreflect.FullName]bool{}
 	var services []*vanguard.Service
 	for _, sd := range Services {
@@ -100,8 +91,12 @@ func newTranscoder(mesh *server.Mesh, failed func(context.Context, string, error
 				rt.success["/"+string(sd.FullName())+"/"+string(md.Name())] = s
 				seen[md.FullName()] = true
 			}
-			if qr, ok := queryEnumRoute(md, in); ok {
-				rt.queryEnums = append(rt.queryEnums, qr)
+			bindings, err := routesOf(md, in)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, b := range bindings {
+				rt.routes[b.method] = append(rt.routes[b.method], b)
 			}
 		}
 		services = append(services, vanguard.NewServiceWithSchema(sd, newProxy(mesh, component, rt.success, failed, traced)))
@@ -118,6 +113,10 @@ func newTranscoder(mesh *server.Mesh, failed func(context.Context, string, error
 		vanguard.WithCodec(func(vanguard.TypeResolver) vanguard.Codec { return c }),
 		vanguard.WithUnknownHandler(http.HandlerFunc(notFound)),
 		vanguard.WithDefaultServiceOptions(
+			// The edge drops unknown query parameters itself (request.go);
+			// this keeps the transcoder from failing on one if it ever
+			// sees one.
+			vanguard.WithRESTUnmarshalOptions(vanguard.RESTUnmarshalOptions{DiscardUnknownQueryParams: true}),
 			vanguard.WithTargetProtocols(vanguard.ProtocolConnect),
 			vanguard.WithTargetCodecs(vanguard.CodecProto),
 			vanguard.WithNoTargetCompression(),
@@ -193,73 +192,3 @@ type bufferPool struct{}
 
 func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
 func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
-
-// queryEnumRoute describes md's route when its request has top-level enum
-// fields that may come as query parameters (GET routes).
-func queryEnumRoute(md protoreflect.MethodDescriptor, in *msgPlan) (queryRoute, bool) {
-	rule, _ := proto.GetExtension(md.Options(), annotations.E_Http).(*annotations.HttpRule)
-	if rule == nil || rule.GetGet() == "" {
-		return queryRoute{}, false
-	}
-	params := map[string]*enumPlan{}
-	for _, f := range in.fields {
-		if f.enum != nil && !f.fd.IsMap() {
-			params[string(f.fd.Name())] = f.enum
-			params[f.fd.JSONName()] = f.enum
-		}
-	}
-	if len(params) == 0 {
-		return queryRoute{}, false
-	}
-	segments := strings.Split(strings.Trim(rule.GetGet(), "/"), "/")
-	for i, s := range segments {
-		if strings.HasPrefix(s, "{") {
-			segments[i] = ""
-		}
-	}
-	return queryRoute{method: http.MethodGet, segments: segments, params: params}, true
-}
-
-// rewriteQuery replaces short enum names in r's query ("?status=published")
-// by the full value names the transcoder accepts.
-func (rt *routeTable) rewriteQuery(r *http.Request) {
-	path := strings.Trim(r.URL.Path, "/")
-	for _, qr := range rt.queryEnums {
-		if r.Method != qr.method || !qr.match(path) {
-			continue
-		}
-		q := r.URL.Query()
-		changed := false
-		for name, values := range q {
-			ep, ok := qr.params[name]
-			if !ok {
-				continue
-			}
-			for i, v := range values {
-				if full, ok := ep.in[strings.ToLower(v)]; ok && full != v {
-					values[i], changed = full, true
-				}
-			}
-		}
-		if changed {
-			u := *r.URL
-			u.RawQuery = q.Encode()
-			r.URL = &u
-		}
-		return
-	}
-}
-
-func (qr *queryRoute) match(path string) bool {
-	for i, s := range qr.segments {
-		seg, rest, _ := strings.Cut(path, "/")
-		if seg == "" || (s != "" && s != seg) {
-			return false
-		}
-		path = rest
-		if i == len(qr.segments)-1 {
-			return rest == ""
-		}
-	}
-	return false
-}
