@@ -72,45 +72,20 @@ type routeTable struct {
 // client to its component. traced makes upstream requests carry the edge
 // span's trace context.
 func newTranscoder(mesh *server.Mesh, failed func(context.Context, string, error), traced bool) (*routeTable, *vanguard.Transcoder, error) {
-	p := newPlans()
-	envelopes := map[protoreflect.FullName]envelope{}
-	rt := &routeTable{success: map[string]int{}, routes: map[string][]*route{}}
-	seen := map[protoreflect.FullName]bool{}
+	rt, err := newRouteTable()
+	if err != nil {
+		return nil, nil, err
+	}
 	var services []*vanguard.Service
 	for _, sd := range Services {
 		component, err := componentOf(sd)
 		if err != nil {
 			return nil, nil, err
 		}
-		methods := sd.Methods()
-		for i := range methods.Len() {
-			md := methods.Get(i)
-			in, out := p.message(md.Input()), p.message(md.Output())
-			envelopes[md.Output().FullName()] = classify(out)
-			if s, ok := successStatus[md.FullName()]; ok {
-				rt.success["/"+string(sd.FullName())+"/"+string(md.Name())] = s
-				seen[md.FullName()] = true
-			}
-			bindings, err := routesOf(md, in)
-			if err != nil {
-				return nil, nil, err
-			}
-			for _, b := range bindings {
-				rt.routes[b.method] = append(rt.routes[b.method], b)
-			}
-		}
 		services = append(services, vanguard.NewServiceWithSchema(sd, newProxy(mesh, component, rt.success, failed, traced)))
 	}
-	for name := range successStatus {
-		if !seen[name] {
-			return nil, nil, fmt.Errorf("edge: success status listed for %s, which no service has", name)
-		}
-	}
-	p.finish()
-	c := newCodec(p, envelopes)
-	rt.codec = c
 	t, err := vanguard.NewTranscoder(services,
-		vanguard.WithCodec(func(vanguard.TypeResolver) vanguard.Codec { return c }),
+		vanguard.WithCodec(func(vanguard.TypeResolver) vanguard.Codec { return rt.codec }),
 		vanguard.WithUnknownHandler(http.HandlerFunc(notFound)),
 		vanguard.WithDefaultServiceOptions(
 			// The edge drops unknown query parameters itself (request.go);
@@ -126,6 +101,43 @@ func newTranscoder(mesh *server.Mesh, failed func(context.Context, string, error
 		return nil, nil, fmt.Errorf("edge: routes from the contracts: %w", err)
 	}
 	return rt, t, nil
+}
+
+// newRouteTable computes from the contracts, once, what the edge needs
+// besides the transcoder: the JSON plans and envelopes of every message,
+// the non-200 success statuses and the routes.
+func newRouteTable() (*routeTable, error) {
+	p := newPlans()
+	envelopes := map[protoreflect.FullName]envelope{}
+	rt := &routeTable{success: map[string]int{}, routes: map[string][]*route{}}
+	seen := map[protoreflect.FullName]bool{}
+	for _, sd := range Services {
+		methods := sd.Methods()
+		for i := range methods.Len() {
+			md := methods.Get(i)
+			in, out := p.message(md.Input()), p.message(md.Output())
+			envelopes[md.Output().FullName()] = classify(out)
+			if s, ok := successStatus[md.FullName()]; ok {
+				rt.success["/"+string(sd.FullName())+"/"+string(md.Name())] = s
+				seen[md.FullName()] = true
+			}
+			bindings, err := routesOf(md, in)
+			if err != nil {
+				return nil, err
+			}
+			for _, b := range bindings {
+				rt.routes[b.method] = append(rt.routes[b.method], b)
+			}
+		}
+	}
+	for name := range successStatus {
+		if !seen[name] {
+			return nil, fmt.Errorf("edge: success status listed for %s, which no service has", name)
+		}
+	}
+	p.finish()
+	rt.codec = newCodec(p, envelopes)
+	return rt, nil
 }
 
 // componentOf names the component serving sd: bookingrush.<name>.v1.
