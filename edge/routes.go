@@ -193,6 +193,18 @@ func newProxy(mesh *server.Mesh, component string, success map[string]int, faile
 			st.success = success[r.URL.Path]
 			st.procedure = r.URL.Path
 		}
+		defer func() {
+			// ReverseProxy panics with http.ErrAbortHandler when copying
+			// the service's answer fails, to cut a streamed answer short.
+			// Every call here is unary and the transcoder buffers it: when
+			// the request body it was feeding upstream failed to decode, it
+			// has already written the 400, and an abort would only cut off
+			// the end of that answer (the client read a broken chunked
+			// body); an incomplete answer of the service it reports itself.
+			if p := recover(); p != nil && p != http.ErrAbortHandler {
+				panic(p)
+			}
+		}()
 		rp.ServeHTTP(w, r)
 	})
 }
