@@ -307,12 +307,10 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 		return
 	}
 
-	if rt := e.routes.lookup(r.Method, r.URL.Path); rt != nil {
-		var ok bool
-		if r, ok = e.routes.prepare(w, r, rt); !ok {
-			w.route = rt.procedure
-			return
-		}
+	r, procedure, ok := e.routes.forTranscoder(w, r)
+	if !ok {
+		w.route = procedure
+		return
 	}
 	st := &reqState{}
 	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), stateKey{}, st), e.cfg.RequestTimeout)

@@ -203,6 +203,11 @@ func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
 	// Bad encodings and control characters: 400 naming the field.
 	want(t, "path %ff", do("GET", "/api/v1/events/%ff", "", "", ""), 400, "VALIDATION_ERROR", "slug", "string.valid_utf8")
 	want(t, "query %ff", do("GET", "/api/v1/events?category=%ff", "", "", ""), 400, "VALIDATION_ERROR", "category", "string.valid_utf8")
+	// Decoded once, as sent: %25ff is the text "%ff" (the transcoder used
+	// to decode it twice, into a byte that is not UTF-8: 500), and %2F is
+	// a slash inside the segment.
+	want(t, "path %25ff", do("GET", "/api/v1/bookings/%25ff", "", "", buyer), 400, "VALIDATION_ERROR", "booking_id", "string.uuid")
+	want(t, "path %2F", do("GET", "/api/v1/events/rock%2Fnight", "", "", ""), 400, "VALIDATION_ERROR", "slug", "string.pattern")
 	want(t, "path NUL", do("GET", "/api/v1/events/a%00b", "", "", ""), 400, "VALIDATION_ERROR", "slug", "string.no_control_characters")
 	want(t, "query NUL", do("GET", "/api/v1/bookings?status=%00", "", "", buyer), 400, "VALIDATION_ERROR", "", "")
 	want(t, "body NUL", do("PUT", "/api/v1/auth/me", js, `{"full_name":"a\u0000b"}`, buyer), 400, "VALIDATION_ERROR", "full_name", "string.no_control_characters")

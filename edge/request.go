@@ -32,6 +32,13 @@ import (
 //   - short enum names in the query ("?status=published") become the full
 //     value names the transcoder accepts.
 //
+// Paths: the transcoder (vanguard v0.4) splits URL.Path into segments and
+// percent-decodes each variable it captures, but net/http has decoded
+// URL.Path already, so /bookings/%25ff reached the service as "\xff" (and
+// /events/a%2Fb as two segments). The edge hands it the escaped path
+// instead, and matches routes the same way: split the escaped path,
+// decode each variable once.
+//
 // Requests that match no route are left to the transcoder (404, 405).
 
 // route is one binding of a google.api.http annotation.
@@ -145,7 +152,29 @@ var scalarWKT = map[protoreflect.FullName]bool{
 	"google.protobuf.BoolValue": true, "google.protobuf.StringValue": true, "google.protobuf.BytesValue": true,
 }
 
-// lookup returns the route of method and path, nil when none matches.
+// forTranscoder applies the rules above to r and returns the request to
+// transcode: r itself, or a copy when something changed (the server's own
+// *http.Request keeps its body and length, which it drains after the
+// handler). ok is false after it answered an error itself; procedure then
+// names the route that was matched.
+func (rt *routeTable) forTranscoder(w http.ResponseWriter, r *http.Request) (_ *http.Request, procedure string, ok bool) {
+	escaped := r.URL.EscapedPath()
+	if route := rt.lookup(r.Method, escaped); route != nil {
+		if r, ok = rt.prepare(w, r, route, escaped); !ok {
+			return nil, route.procedure, false
+		}
+	}
+	if escaped != r.URL.Path {
+		u := *r.URL
+		u.Path, u.RawPath = escaped, ""
+		r = r.WithContext(r.Context())
+		r.URL = &u
+	}
+	return r, "", true
+}
+
+// lookup returns the route of method and path (escaped), nil when none
+// matches.
 func (rt *routeTable) lookup(method, path string) *route {
 	for _, r := range rt.routes[method] {
 		if r.matches(path) {
@@ -155,8 +184,10 @@ func (rt *routeTable) lookup(method, path string) *route {
 	return nil
 }
 
-// matches reports whether path (decoded, as the transcoder matches it)
-// fits r's template.
+// matches reports whether path (escaped) fits r's template the way the
+// transcoder matches it: segment by segment, a variable taking any one
+// segment, the empty one included ("/admin/sagas/" is GetSaga with an
+// empty id, which validation refuses).
 func (r *route) matches(path string) bool {
 	if !strings.HasPrefix(path, "/") {
 		return false
@@ -164,7 +195,7 @@ func (r *route) matches(path string) bool {
 	rest := path[1:]
 	for i, s := range r.segments {
 		seg, tail, more := strings.Cut(rest, "/")
-		if (s != "" && seg != s) || (s == "" && seg == "") || more != (i < len(r.segments)-1) {
+		if (s != "" && seg != s) || more != (i < len(r.segments)-1) {
 			return false
 		}
 		rest = tail
@@ -172,8 +203,8 @@ func (r *route) matches(path string) bool {
 	return true
 }
 
-// badVar names the first path variable of path (which r matches) that is
-// not valid UTF-8, "" when all are.
+// badVar names the first path variable of path (escaped, matched by r)
+// whose value is not valid UTF-8 once decoded, "" when all are.
 func (r *route) badVar(path string) string {
 	rest, v := path[1:], 0
 	for _, s := range r.segments {
@@ -182,7 +213,7 @@ func (r *route) badVar(path string) string {
 		if s != "" {
 			continue
 		}
-		if !utf8.ValidString(seg) {
+		if value, err := url.PathUnescape(seg); err != nil || !utf8.ValidString(value) {
 			return r.vars[v]
 		}
 		v++
@@ -190,13 +221,10 @@ func (r *route) badVar(path string) string {
 	return ""
 }
 
-// prepare applies the edge's rules of the request to r, a request for
-// route, and returns the request to transcode: r itself, or a copy when
-// something changed (the server's own *http.Request keeps its body and
-// length, which it drains after the handler). ok is false after prepare
-// answered an error itself.
-func (rt *routeTable) prepare(w http.ResponseWriter, r *http.Request, route *route) (_ *http.Request, ok bool) {
-	if field := route.badVar(r.URL.Path); field != "" {
+// prepare applies the body and query rules of route to r; see
+// forTranscoder.
+func (rt *routeTable) prepare(w http.ResponseWriter, r *http.Request, route *route, escaped string) (_ *http.Request, ok bool) {
+	if field := route.badVar(escaped); field != "" {
 		writeInvalidText(w, field)
 		return nil, false
 	}
