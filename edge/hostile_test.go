@@ -218,6 +218,7 @@ func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
 	want(t, "body invalid UTF-8", do("PUT", "/api/v1/auth/me", js, "{\"full_name\":\"a\xffb\"}", buyer), 400, "VALIDATION_ERROR", "", "")
 	want(t, "reserve NUL", do("POST", "/api/v1/bookings/reserve", js, `{"show_id":"`+uuid.NewString()+`","zone_id":"`+uuid.NewString()+`","quantity":1,"idempotency_key":"key-\u0000-123"}`, buyer),
 		400, "VALIDATION_ERROR", "idempotency_key", "string.no_control_characters")
+	want(t, "Content-Type not UTF-8", do("POST", "/api/v1/webhooks/stripe", "application/json; charset=\xff", `{}`, ""), 415, "UNSUPPORTED_MEDIA_TYPE", "", "")
 	// Multi-line text is text.
 	want(t, "body newline", do("PUT", "/api/v1/auth/me", js, `{"full_name":"a\nb\tc"}`, buyer), 200, "", "", "")
 }

@@ -30,7 +30,9 @@ import (
 //     VALIDATION_ERROR naming its field; control characters are refused by
 //     the services, for every string of every request (server's text rule);
 //   - short enum names in the query ("?status=published") become the full
-//     value names the transcoder accepts.
+//     value names the transcoder accepts;
+//   - a Content-Type that is not UTF-8 is 415 (the transcoder copies it into
+//     the request of a raw-body route, the Stripe webhook).
 //
 // Paths: the transcoder (vanguard v0.4) splits URL.Path into segments and
 // percent-decodes each variable it captures, but net/http has decoded
@@ -226,6 +228,12 @@ func (r *route) badVar(path string) string {
 func (rt *routeTable) prepare(w http.ResponseWriter, r *http.Request, route *route, escaped string) (_ *http.Request, ok bool) {
 	if field := route.badVar(escaped); field != "" {
 		writeInvalidText(w, field)
+		return nil, false
+	}
+	if route.body && !utf8.ValidString(r.Header.Get("Content-Type")) {
+		// The transcoder copies it into the request of a raw-body route
+		// (google.api.HttpBody), where it could not be encoded.
+		writeError(w, http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "Content-Type is not UTF-8", nil)
 		return nil, false
 	}
 	if !route.body && r.Body != nil && r.Body != http.NoBody {
