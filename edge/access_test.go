@@ -138,3 +138,92 @@ func TestRolesAreCheckedBeforeValidation(t *testing.T) {
 		t.Fatalf("only %d mutating routes found in the contracts", routes)
 	}
 }
+
+// TestOwnershipIsCheckedBeforeValidation sends invalid bodies to the routes
+// that change one event, as another organizer: FORBIDDEN on a published
+// event and NOT_FOUND on a draft (which they may not know exists), from the
+// id in the path alone; the event's organizer reads the validation error.
+func TestOwnershipIsCheckedBeforeValidation(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	base := m.URL(t, "edge")
+	call := func(method, path, token, body string) rawReply {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		return sendRaw(t, req)
+	}
+	created := func(r rawReply) (id string) {
+		t.Helper()
+		var out struct{ Data struct{ ID string } }
+		if r.status != 201 || json.Unmarshal(r.body, &out) != nil || out.Data.ID == "" {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		return out.Data.ID
+	}
+	reg := call("POST", "/api/v1/auth/register", "", `{"email":"owner@rush.test","password":"secret-pass-1","full_name":"O"}`)
+	var user struct {
+		Data struct{ User struct{ ID string } }
+	}
+	if err := json.Unmarshal(reg.body, &user); err != nil || reg.status != 201 {
+		t.Fatalf("register: %d %s", reg.status, reg.body)
+	}
+	owner := m.Token(t, user.Data.User.ID, authn.RoleOrganizer)
+	other := m.Token(t, uuid.NewString(), authn.RoleOrganizer)
+	event := func(publish bool) (eventID, showID string) {
+		eventID = created(call("POST", "/api/v1/events", owner, `{"title":"Mine","venue":"Hall","sale_start_at":"2026-01-01T00:00:00Z","sale_end_at":"2030-01-01T00:00:00Z"}`))
+		showID = created(call("POST", "/api/v1/events/"+eventID+"/shows", owner, `{"show_date":"2030-06-01T20:00:00Z"}`))
+		created(call("POST", "/api/v1/shows/"+showID+"/zones", owner, `{"name":"Floor","price":"10.00","total_seats":5}`))
+		if publish {
+			if r := call("POST", "/api/v1/events/"+eventID+"/publish", owner, `{}`); r.status != 200 {
+				t.Fatalf("publish: %d %s", r.status, r.body)
+			}
+		}
+		return eventID, showID
+	}
+	published, publishedShow := event(true)
+	draft, draftShow := event(false)
+
+	checked := 0
+	for _, r := range publicRoutes() {
+		if len(r.vars) != 1 || !strings.HasPrefix(r.procedure(), "/bookingrush.catalog.v1.") || !r.mutating() {
+			continue
+		}
+		checked++
+		body := invalidBody(r)
+		if body == "" {
+			body = `{}`
+		}
+		for _, c := range []struct {
+			id, token, who string
+			status         int
+			code           string
+		}{
+			{published, other, "another organizer, published event", 403, "FORBIDDEN"},
+			{draft, other, "another organizer, draft", 404, "NOT_FOUND"},
+		} {
+			id := c.id
+			if r.vars[0] == "show_id" {
+				id = map[string]string{published: publishedShow, draft: draftShow}[c.id]
+			}
+			got := call(r.method, r.path(id), c.token, body)
+			if code, ok := got.envelopeCode(); got.status != c.status || !ok || code != c.code {
+				t.Errorf("%s %s as %s: %d %s, want %d %s", r.method, r.template, c.who, got.status, got.body, c.status, c.code)
+			}
+		}
+		if body != `{}` { // a body with fields to break (publish has none)
+			id := draft
+			if r.vars[0] == "show_id" {
+				id = draftShow
+			}
+			if got := call(r.method, r.path(id), owner, body); got.status != 400 {
+				t.Errorf("%s %s as its organizer: %d %s, want 400", r.method, r.template, got.status, got.body)
+			}
+		}
+	}
+	if checked < 6 {
+		t.Fatalf("only %d routes of one event found", checked)
+	}
+}

@@ -123,10 +123,11 @@ type Deps struct {
 
 // Stack is what every Connect handler of the mesh is built with: tracing,
 // authentication, the roles each RPC's access option requires, the client
-// the edge forwarded (for the audit log), validation (the contracts'
-// protovalidate rules plus the text rule of every string, text.go), in that
-// order, outermost first: a caller is authorized before the request is
-// validated. Then panic recovery and the message size limit.
+// the edge forwarded (for the audit log), the handler's own Authorizer
+// check if it has one, validation (the contracts' protovalidate rules plus
+// the text rule of every string, text.go), in that order, outermost first:
+// a caller is authorized before the request is validated. Then panic
+// recovery and the message size limit.
 type Stack struct {
 	otel     connect.Interceptor // nil when tracing is off
 	metrics  connect.Interceptor
@@ -173,12 +174,47 @@ func NewStack(cfg Config, log *zap.Logger, keys *authn.Keys, reg prometheus.Regi
 // procedures in anonymous may be called without a token (every other call
 // must carry a valid one).
 func (s *Stack) HandlerOptions(anonymous ...string) []connect.HandlerOption {
-	ics := make([]connect.Interceptor, 0, 6)
+	return s.HandlerOptionsFor(nil, anonymous...)
+}
+
+// HandlerOptionsFor is HandlerOptions for the handler impl: when impl is an
+// Authorizer, its check runs after the role check and before validation.
+func (s *Stack) HandlerOptionsFor(impl any, anonymous ...string) []connect.HandlerOption {
+	ics := make([]connect.Interceptor, 0, 8)
 	if s.otel != nil {
 		ics = append(ics, s.otel)
 	}
-	ics = append(ics, s.metrics, s.logErrs, authn.NewServerInterceptor(s.keys, anonymous...), s.access, audit.NewInterceptor(), s.validate)
+	ics = append(ics, s.metrics, s.logErrs, authn.NewServerInterceptor(s.keys, anonymous...), s.access, audit.NewInterceptor())
+	if a, ok := impl.(Authorizer); ok {
+		ics = append(ics, authorizeInterceptor(a))
+	}
+	ics = append(ics, s.validate)
 	return append([]connect.HandlerOption{connect.WithInterceptors(ics...)}, s.base...)
+}
+
+// Authorizer is implemented by a service handler that can tell from the
+// ids a request carries (a route's path: /events/{event_id}) whether the
+// caller may act on that resource, before the rest of the request is
+// validated: another organizer's event answers FORBIDDEN (or NOT_FOUND)
+// whatever the body holds, not the route's validation rules. The check must
+// say nothing (nil) when it cannot tell, a malformed id or a failing store
+// included: validation and the handler then decide, as before.
+type Authorizer interface {
+	AuthorizeRequest(ctx context.Context, procedure string, msg any) error
+}
+
+// authorizeInterceptor runs a's check on every unary call.
+func authorizeInterceptor(a Authorizer) connect.Interceptor {
+	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			if !req.Spec().IsClient {
+				if err := a.AuthorizeRequest(ctx, req.Spec().Procedure, req.Any()); err != nil {
+					return nil, err
+				}
+			}
+			return next(ctx, req)
+		}
+	})
 }
 
 // newOtel returns the otelconnect interceptor recording to tp, or nil when
@@ -351,14 +387,15 @@ var Module = fx.Module("server",
 
 // Serve is the fx option a component uses to serve its generated Connect
 // handler: it takes the handler implementation H from the container, mounts it
-// with the shared HandlerOptions and runs it on addr.
+// with the shared HandlerOptionsFor it (an Authorizer's check included) and
+// runs it on addr.
 //
 //	server.Serve("booking", cfg.Addr, bookingv1connect.BookingServiceName, bookingv1connect.NewBookingServiceHandler)
 //
 // The procedures listed in anonymous may be called without a bearer token.
 func Serve[H any](name, addr, service string, mount func(H, ...connect.HandlerOption) (string, http.Handler), anonymous ...string) fx.Option {
 	return fx.Invoke(func(lc fx.Lifecycle, d Deps, h H) {
-		path, handler := mount(h, d.Stack.HandlerOptions(anonymous...)...)
+		path, handler := mount(h, d.Stack.HandlerOptionsFor(h, anonymous...)...)
 		Run(lc, d, Service{Name: name, Addr: addr, Services: []string{service}, Handlers: []Handler{{Path: path, Handler: handler}}})
 	})
 }
