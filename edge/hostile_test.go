@@ -191,8 +191,8 @@ func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
 	want(t, "GET /auth/me?fbclid=", do("GET", "/api/v1/auth/me?fbclid=x1", "", "", buyer), 200, "", "", "")
 	want(t, "GET /events/{slug}?slug=", do("GET", "/api/v1/events/no-such-event?slug=x", "", "", ""), 404, "NOT_FOUND", "", "")
 	// Known ones still answer 400 when wrong.
-	want(t, "page=abc", do("GET", "/api/v1/events?page=abc", "", "", ""), 400, "VALIDATION_ERROR", "", "")
-	want(t, "page too big", do("GET", "/api/v1/events?page=99999999999999999999", "", "", ""), 400, "VALIDATION_ERROR", "", "")
+	want(t, "page=abc", do("GET", "/api/v1/events?page=abc", "", "", ""), 400, "VALIDATION_ERROR", "page", "type")
+	want(t, "per_page too big", do("GET", "/api/v1/events?perPage=99999999999999999999", "", "", ""), 400, "VALIDATION_ERROR", "per_page", "type")
 	want(t, "status=nope", do("GET", "/api/v1/events?status=nope", "", "", ""), 400, "VALIDATION_ERROR", "", "")
 
 	// A body on GET or DELETE is ignored, whatever its type.
@@ -214,7 +214,9 @@ func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
 	want(t, "body BEL", do("POST", "/api/v1/auth/register", js, `{"email":"bel@rush.test","password":"secret-pass-1","full_name":"a\u0007"}`, ""), 400, "VALIDATION_ERROR", "full_name", "string.no_control_characters")
 	// A body the transcoder cannot decode: the whole 400, not a cut one
 	// (the reverse proxy used to abort the connection after it).
-	want(t, "body of the wrong type", do("POST", "/api/v1/auth/register", js, `{"email":0}`, ""), 400, "VALIDATION_ERROR", "", "")
+	want(t, "body of the wrong type", do("POST", "/api/v1/auth/register", js, `{"email":0}`, ""), 400, "VALIDATION_ERROR", "email", "type")
+	want(t, "body of the wrong type, camelCase", do("POST", "/api/v1/events", js, `{"maxPerUser":"x"}`, organizer), 400, "VALIDATION_ERROR", "max_per_user", "type")
+	want(t, "reserve, wrong type", do("POST", "/api/v1/bookings/reserve", js, `{"quantity":1e400}`, buyer), 400, "VALIDATION_ERROR", "quantity", "type")
 	want(t, "body invalid UTF-8", do("PUT", "/api/v1/auth/me", js, "{\"full_name\":\"a\xffb\"}", buyer), 400, "VALIDATION_ERROR", "", "")
 	want(t, "reserve NUL", do("POST", "/api/v1/bookings/reserve", js, `{"show_id":"`+uuid.NewString()+`","zone_id":"`+uuid.NewString()+`","quantity":1,"idempotency_key":"key-\u0000-123"}`, buyer),
 		400, "VALIDATION_ERROR", "idempotency_key", "string.no_control_characters")
