@@ -257,13 +257,7 @@ func errorFromConnect(ce *connect.Error) apiError {
 		// A body or query value the transcoder could not decode: name
 		// the field, as validation does, when the decoder did.
 		if field, rule := decodeErrorField(ce.Message()); field != "" {
-			b := []byte(`{"fields":[{"field":`)
-			b = appendString(b, field)
-			b = append(b, `,"message":`...)
-			b = appendString(b, ce.Message())
-			b = append(b, `,"rule":`...)
-			b = appendString(b, rule)
-			out.details = append(b, "}]}"...)
+			out.details = fieldDetails(field, ce.Message(), rule)
 		}
 	case len(e.Details) > 0:
 		if d, err := detailsJSON(e.Details); err == nil {
@@ -314,6 +308,24 @@ func protoName(name string) string {
 	return b.String()
 }
 
+// fieldDetails is the details of one field's error:
+// {"fields":[{"field","message","rule"}]}.
+func fieldDetails(field, message, rule string) []byte {
+	b := appendFieldDetail([]byte(`{"fields":[`), field, message, rule)
+	return append(b, "]}"...)
+}
+
+// appendFieldDetail writes {"field","message","rule"}.
+func appendFieldDetail(b []byte, field, message, rule string) []byte {
+	b = append(b, `{"field":`...)
+	b = appendString(b, field)
+	b = append(b, `,"message":`...)
+	b = appendString(b, message)
+	b = append(b, `,"rule":`...)
+	b = appendString(b, rule)
+	return append(b, '}')
+}
+
 // violationDetails lists protovalidate's violations as
 // {"fields":[{"field":"quantity","message":"...","rule":"int32.gt"}]}.
 func violationDetails(v *validate.Violations) (string, []byte) {
@@ -329,13 +341,7 @@ func violationDetails(v *validate.Violations) (string, []byte) {
 		} else {
 			names = append(names, viol.GetMessage()) // a rule across fields
 		}
-		b = append(b, `{"field":`...)
-		b = appendString(b, field)
-		b = append(b, `,"message":`...)
-		b = appendString(b, viol.GetMessage())
-		b = append(b, `,"rule":`...)
-		b = appendString(b, viol.GetRuleId())
-		b = append(b, '}')
+		b = appendFieldDetail(b, field, viol.GetMessage(), viol.GetRuleId())
 	}
 	b = append(b, "]}"...)
 	return "invalid input: " + strings.Join(names, ", "), b

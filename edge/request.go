@@ -280,10 +280,5 @@ func (rt *routeTable) prepare(w http.ResponseWriter, r *http.Request, route *rou
 // writeInvalidText answers 400 for a path or query value of field that is
 // not UTF-8, in the shape of the services' violations.
 func writeInvalidText(w http.ResponseWriter, field string) {
-	d := []byte(`{"fields":[{"field":`)
-	d = appendString(d, field)
-	d = append(d, `,"message":"must be valid UTF-8","rule":`...)
-	d = appendString(d, server.RuleValidUTF8)
-	d = append(d, "}]}"...)
-	writeError(w, http.StatusBadRequest, errs.Validation, "invalid input: "+field, d)
+	writeError(w, http.StatusBadRequest, errs.Validation, "invalid input: "+field, fieldDetails(field, "must be valid UTF-8", server.RuleValidUTF8))
 }
