@@ -33,6 +33,15 @@ run: build ## run the whole mesh (rush -target=all) on local defaults with the e
 test: lint checkgenerate helm-check ## everything CI runs: lint, generated code check, all tests with -race
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
+FUZZTIME        ?= 1m
+RANDOM_DURATION ?= 2m
+
+.PHONY: fuzz
+fuzz: ## the edge's fuzz suite, longer than in test: each native fuzz target for FUZZTIME (1m), then TestRandomRequests for RANDOM_DURATION (2m)
+	@for f in $$($(GO) test ./edge -list '^Fuzz' | grep '^Fuzz'); do \
+	  echo "== $$f"; $(GO) test ./edge -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done
+	$(GO) test -race -count=1 -timeout 0 ./edge -run '^TestRandomRequests$$' -v -random.duration=$(RANDOM_DURATION)
+
 .PHONY: lint
 lint: tools ## go vet, gofmt and buf lint
 	$(GO) vet $(PKGS)

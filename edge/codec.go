@@ -2,6 +2,7 @@ package edge
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
@@ -22,6 +23,7 @@ import (
 const (
 	codeMethodNotAllowed     errs.Code = "METHOD_NOT_ALLOWED"
 	codePayloadTooLarge      errs.Code = "PAYLOAD_TOO_LARGE"
+	codeHeadersTooLarge      errs.Code = "HEADERS_TOO_LARGE"
 	codeUnsupportedMediaType errs.Code = "UNSUPPORTED_MEDIA_TYPE"
 	codeNotImplemented       errs.Code = "NOT_IMPLEMENTED"
 )
@@ -30,6 +32,7 @@ const (
 var edgeStatus = map[errs.Code]int{
 	codeMethodNotAllowed:     405,
 	codePayloadTooLarge:      413,
+	codeHeadersTooLarge:      431,
 	codeUnsupportedMediaType: 415,
 	codeNotImplemented:       501,
 }
@@ -64,6 +67,8 @@ func codeForStatus(status int) errs.Code {
 		return codeUnsupportedMediaType
 	case 429:
 		return errs.RateLimited
+	case 431:
+		return codeHeadersTooLarge
 	case 501:
 		return codeNotImplemented
 	case 502, 503, 504:
@@ -248,12 +253,77 @@ func errorFromConnect(ce *connect.Error) apiError {
 		out.Message, out.details = violationDetails(violations)
 	case !hasDetail && ce.Code() == connect.CodeUnimplemented:
 		out.Code, out.Message = codeNotImplemented, ce.Message()
+	case !hasDetail && ce.Code() == connect.CodeInvalidArgument:
+		// A body or query value the transcoder could not decode: name
+		// the field, as validation does, when the decoder did.
+		if field, rule := decodeErrorField(ce.Message()); field != "" {
+			out.details = fieldDetails(field, ce.Message(), rule)
+		}
 	case len(e.Details) > 0:
 		if d, err := detailsJSON(e.Details); err == nil {
 			out.details = d
 		}
 	}
 	return out
+}
+
+// Decoding errors that name a field: the transcoder's for a query value
+// (`invalid parameter "page" value for type "int32": abc`) and protojson's
+// for a body (`invalid value for int32 field maxPerUser: "x"`, `duplicate
+// field "email"`), which names the JSON name.
+var (
+	queryParamError = regexp.MustCompile(`^invalid parameter "([A-Za-z0-9_.]+)"`)
+	bodyFieldError  = regexp.MustCompile(`invalid value for [a-zA-Z0-9_.]+ field ([A-Za-z0-9_]+):`)
+	duplicateError  = regexp.MustCompile(`duplicate field "([A-Za-z0-9_]+)"`)
+)
+
+// decodeErrorField returns the field (proto name) and the rule of a
+// decoding error, "" when the message names none.
+func decodeErrorField(msg string) (field, rule string) {
+	if m := queryParamError.FindStringSubmatch(msg); m != nil {
+		return protoName(m[1]), "type"
+	}
+	if m := bodyFieldError.FindStringSubmatch(msg); m != nil {
+		return protoName(m[1]), "type"
+	}
+	if m := duplicateError.FindStringSubmatch(msg); m != nil {
+		return protoName(m[1]), "unique"
+	}
+	return "", ""
+}
+
+// protoName turns a JSON field name (maxPerUser) back into the proto name
+// the API writes (max_per_user); proto names are lower_snake_case (buf
+// lint), so the mapping is mechanical. A proto name is left as it is.
+func protoName(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' {
+			b.WriteByte('_')
+			c += 'a' - 'A'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// fieldDetails is the details of one field's error:
+// {"fields":[{"field","message","rule"}]}.
+func fieldDetails(field, message, rule string) []byte {
+	b := appendFieldDetail([]byte(`{"fields":[`), field, message, rule)
+	return append(b, "]}"...)
+}
+
+// appendFieldDetail writes {"field","message","rule"}.
+func appendFieldDetail(b []byte, field, message, rule string) []byte {
+	b = append(b, `{"field":`...)
+	b = appendString(b, field)
+	b = append(b, `,"message":`...)
+	b = appendString(b, message)
+	b = append(b, `,"rule":`...)
+	b = appendString(b, rule)
+	return append(b, '}')
 }
 
 // violationDetails lists protovalidate's violations as
@@ -271,13 +341,7 @@ func violationDetails(v *validate.Violations) (string, []byte) {
 		} else {
 			names = append(names, viol.GetMessage()) // a rule across fields
 		}
-		b = append(b, `{"field":`...)
-		b = appendString(b, field)
-		b = append(b, `,"message":`...)
-		b = appendString(b, viol.GetMessage())
-		b = append(b, `,"rule":`...)
-		b = appendString(b, viol.GetRuleId())
-		b = append(b, '}')
+		b = appendFieldDetail(b, field, viol.GetMessage(), viol.GetRuleId())
 	}
 	b = append(b, "]}"...)
 	return "invalid input: " + strings.Join(names, ", "), b

@@ -114,11 +114,13 @@ type Deps struct {
 	Redis    *redis.Client
 	Registry *prometheus.Registry
 	Tracing  trace.TracerProvider
+	Server   server.Config
 }
 
 // Edge is the public HTTP handler.
 type Edge struct {
 	cfg        Config
+	maxHeader  int // server.max-header-bytes
 	log        *zap.Logger
 	keys       *authn.Keys
 	ops        http.Handler // /healthz, /readyz
@@ -140,7 +142,7 @@ func New(cfg Config, rl RateLimitConfig, d Deps) (*Edge, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Edge{cfg: cfg, log: d.Log.With(zap.String("component", "edge")), keys: d.Keys, trusted: trusted, cors: newCORS(cfg.CORSOrigins)}
+	e := &Edge{cfg: cfg, maxHeader: d.Server.MaxHeaderBytes, log: d.Log.With(zap.String("component", "edge")), keys: d.Keys, trusted: trusted, cors: newCORS(cfg.CORSOrigins)}
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", d.Health.LivenessHandler())
 	mux.Handle("GET /readyz", d.Health.ReadinessHandler())
@@ -203,8 +205,32 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r, span = e.startSpan(r)
 		defer endSpan(span, r.Method, rec)
 	}
+	defer e.finish(rec, r, start)
 	e.serve(rec, r)
+}
+
+// finish records the answer in the metrics and logs every answer that says
+// "our bug" (500, 501...) at error level, with the request id the caller
+// saw and the services logged (a 503, a dependency down, is logged where it
+// is detected, sampled). A panic while serving becomes such an answer, in
+// the envelope, instead of a dropped connection.
+func (e *Edge) finish(rec *recorder, r *http.Request, start time.Time) {
+	if p := recover(); p != nil {
+		if p == http.ErrAbortHandler {
+			panic(p) // the handler's way to abort the answer on purpose
+		}
+		logging.Ctx(r.Context(), e.log).Error("panic serving a request", zap.Any("panic", p), zap.Stack("stack"),
+			zap.String("request_id", rec.Header().Get("X-Request-Id")))
+		if rec.status == 0 {
+			writeError(rec, http.StatusInternalServerError, errs.Internal, "internal error", nil)
+		}
+	}
 	e.metrics.observe(rec, r.Method, start)
+	if rec.status >= 500 && rec.status != http.StatusServiceUnavailable {
+		logging.Ctx(r.Context(), e.log).Error("answered a server error",
+			zap.Int("status", rec.status), zap.String("request_id", rec.Header().Get("X-Request-Id")),
+			zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("route", rec.route))
+	}
 }
 
 func (e *Edge) serve(w *recorder, r *http.Request) {
@@ -218,6 +244,13 @@ func (e *Edge) serve(w *recorder, r *http.Request) {
 	id := []string{requestID(r.Header["X-Request-Id"])}
 	h["X-Request-Id"] = id
 	r.Header["X-Request-Id"] = id // forwarded upstream
+	if server.HeaderSize(r.Header) > e.maxHeader {
+		// The server let it in (it allows server.HeaderHeadroom more, for
+		// what the edge adds upstream); the services would refuse it.
+		writeError(w, http.StatusRequestHeaderFieldsTooLarge, codeHeadersTooLarge,
+			fmt.Sprintf("request headers larger than %d bytes (name + value + 32 per field)", e.maxHeader), nil)
+		return
+	}
 	if e.cors.enabled && e.cors.handle(w, r) {
 		return
 	}
@@ -279,6 +312,11 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 		return
 	}
 
+	r, procedure, ok := e.routes.forTranscoder(w, r)
+	if !ok {
+		w.route = procedure
+		return
+	}
 	st := &reqState{}
 	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), stateKey{}, st), e.cfg.RequestTimeout)
 	defer cancel()
@@ -286,9 +324,6 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		st.body = limitedBody{r: r.Body, left: e.cfg.MaxBodyBytes, st: st}
 		r.Body = &st.body
-	}
-	if r.URL.RawQuery != "" {
-		e.routes.rewriteQuery(r)
 	}
 	// Answers are small JSON: gzip would cost more CPU than it saves on
 	// the hot path (a load balancer or CDN in front may compress).

@@ -166,15 +166,21 @@ func (e *env) serveFakes(stack *server.Stack) {
 		for _, m := range mounts {
 			mux.Handle(m())
 		}
-		srv := httptest.NewUnstartedServer(e.rec.wrap(mux))
-		p := new(http.Protocols)
-		p.SetHTTP1(true)
-		p.SetUnencryptedHTTP2(true)
-		srv.Config.Protocols = p
-		srv.Start()
-		e.t.Cleanup(srv.Close)
-		e.reg.Set(name, srv.URL)
+		e.reg.Set(name, startH2C(e.t, e.rec.wrap(mux)).URL)
 	}
+}
+
+// startH2C serves h over HTTP/1.1 and cleartext HTTP/2 (what the mesh
+// client speaks) until the test ends.
+func startH2C(t testing.TB, h http.Handler) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	srv.Config.Protocols = p
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // token issues an access token for a new user with role.

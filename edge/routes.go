@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"connectrpc.com/vanguard"
-	"google.golang.org/genproto/googleapis/api/annotations"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	analyticsv1 "github.com/bookingrush/rush/gen/bookingrush/analytics/v1"
@@ -64,16 +62,9 @@ type routeTable struct {
 	// success maps a procedure path ("/pkg.Service/Method") to the status
 	// of its successful answer, when not 200.
 	success map[string]int
-	// queryEnums are the routes with enum fields settable by query
-	// parameters, whose short names the transcoder would not accept.
-	queryEnums []queryRoute
-}
-
-// queryRoute is one route whose query parameters include enum fields.
-type queryRoute struct {
-	method   string
-	segments []string // "" matches any one segment (a {variable})
-	params   map[string]*enumPlan
+	// routes are the bindings of the contracts by HTTP method, checked
+	// before the transcoder sees a request (request.go).
+	routes map[string][]*route
 }
 
 // newTranscoder builds the vanguard transcoder for Services: REST in,
@@ -81,43 +72,26 @@ type queryRoute struct {
 // client to its component. traced makes upstream requests carry the edge
 // span's trace context.
 func newTranscoder(mesh *server.Mesh, failed func(context.Context, string, error), traced bool) (*routeTable, *vanguard.Transcoder, error) {
-	p := newPlans()
-	envelopes := map[protoreflect.FullName]envelope{}
-	rt := &routeTable{success: map[string]int{}}
-	seen := map[protoreflect.FullName]bool{}
+	rt, err := newRouteTable()
+	if err != nil {
+		return nil, nil, err
+	}
 	var services []*vanguard.Service
 	for _, sd := range Services {
 		component, err := componentOf(sd)
 		if err != nil {
 			return nil, nil, err
 		}
-		methods := sd.Methods()
-		for i := range methods.Len() {
-			md := methods.Get(i)
-			in, out := p.message(md.Input()), p.message(md.Output())
-			envelopes[md.Output().FullName()] = classify(out)
-			if s, ok := successStatus[md.FullName()]; ok {
-				rt.success["/"+string(sd.FullName())+"/"+string(md.Name())] = s
-				seen[md.FullName()] = true
-			}
-			if qr, ok := queryEnumRoute(md, in); ok {
-				rt.queryEnums = append(rt.queryEnums, qr)
-			}
-		}
 		services = append(services, vanguard.NewServiceWithSchema(sd, newProxy(mesh, component, rt.success, failed, traced)))
 	}
-	for name := range successStatus {
-		if !seen[name] {
-			return nil, nil, fmt.Errorf("edge: success status listed for %s, which no service has", name)
-		}
-	}
-	p.finish()
-	c := newCodec(p, envelopes)
-	rt.codec = c
 	t, err := vanguard.NewTranscoder(services,
-		vanguard.WithCodec(func(vanguard.TypeResolver) vanguard.Codec { return c }),
+		vanguard.WithCodec(func(vanguard.TypeResolver) vanguard.Codec { return rt.codec }),
 		vanguard.WithUnknownHandler(http.HandlerFunc(notFound)),
 		vanguard.WithDefaultServiceOptions(
+			// The edge drops unknown query parameters itself (request.go);
+			// this keeps the transcoder from failing on one if it ever
+			// sees one.
+			vanguard.WithRESTUnmarshalOptions(vanguard.RESTUnmarshalOptions{DiscardUnknownQueryParams: true}),
 			vanguard.WithTargetProtocols(vanguard.ProtocolConnect),
 			vanguard.WithTargetCodecs(vanguard.CodecProto),
 			vanguard.WithNoTargetCompression(),
@@ -127,6 +101,43 @@ func newTranscoder(mesh *server.Mesh, failed func(context.Context, string, error
 		return nil, nil, fmt.Errorf("edge: routes from the contracts: %w", err)
 	}
 	return rt, t, nil
+}
+
+// newRouteTable computes from the contracts, once, what the edge needs
+// besides the transcoder: the JSON plans and envelopes of every message,
+// the non-200 success statuses and the routes.
+func newRouteTable() (*routeTable, error) {
+	p := newPlans()
+	envelopes := map[protoreflect.FullName]envelope{}
+	rt := &routeTable{success: map[string]int{}, routes: map[string][]*route{}}
+	seen := map[protoreflect.FullName]bool{}
+	for _, sd := range Services {
+		methods := sd.Methods()
+		for i := range methods.Len() {
+			md := methods.Get(i)
+			in, out := p.message(md.Input()), p.message(md.Output())
+			envelopes[md.Output().FullName()] = classify(out)
+			if s, ok := successStatus[md.FullName()]; ok {
+				rt.success["/"+string(sd.FullName())+"/"+string(md.Name())] = s
+				seen[md.FullName()] = true
+			}
+			bindings, err := routesOf(md, in)
+			if err != nil {
+				return nil, err
+			}
+			for _, b := range bindings {
+				rt.routes[b.method] = append(rt.routes[b.method], b)
+			}
+		}
+	}
+	for name := range successStatus {
+		if !seen[name] {
+			return nil, fmt.Errorf("edge: success status listed for %s, which no service has", name)
+		}
+	}
+	p.finish()
+	rt.codec = newCodec(p, envelopes)
+	return rt, nil
 }
 
 // componentOf names the component serving sd: bookingrush.<name>.v1.
@@ -182,6 +193,18 @@ func newProxy(mesh *server.Mesh, component string, success map[string]int, faile
 			st.success = success[r.URL.Path]
 			st.procedure = r.URL.Path
 		}
+		defer func() {
+			// ReverseProxy panics with http.ErrAbortHandler when copying
+			// the service's answer fails, to cut a streamed answer short.
+			// Every call here is unary and the transcoder buffers it: when
+			// the request body it was feeding upstream failed to decode, it
+			// has already written the 400, and an abort would only cut off
+			// the end of that answer (the client read a broken chunked
+			// body); an incomplete answer of the service it reports itself.
+			if p := recover(); p != nil && p != http.ErrAbortHandler {
+				panic(p)
+			}
+		}()
 		rp.ServeHTTP(w, r)
 	})
 }
@@ -193,73 +216,3 @@ type bufferPool struct{}
 
 func (bufferPool) Get() []byte  { return *copyBuffers.Get().(*[]byte) }
 func (bufferPool) Put(b []byte) { copyBuffers.Put(&b) }
-
-// queryEnumRoute describes md's route when its request has top-level enum
-// fields that may come as query parameters (GET routes).
-func queryEnumRoute(md protoreflect.MethodDescriptor, in *msgPlan) (queryRoute, bool) {
-	rule, _ := proto.GetExtension(md.Options(), annotations.E_Http).(*annotations.HttpRule)
-	if rule == nil || rule.GetGet() == "" {
-		return queryRoute{}, false
-	}
-	params := map[string]*enumPlan{}
-	for _, f := range in.fields {
-		if f.enum != nil && !f.fd.IsMap() {
-			params[string(f.fd.Name())] = f.enum
-			params[f.fd.JSONName()] = f.enum
-		}
-	}
-	if len(params) == 0 {
-		return queryRoute{}, false
-	}
-	segments := strings.Split(strings.Trim(rule.GetGet(), "/"), "/")
-	for i, s := range segments {
-		if strings.HasPrefix(s, "{") {
-			segments[i] = ""
-		}
-	}
-	return queryRoute{method: http.MethodGet, segments: segments, params: params}, true
-}
-
-// rewriteQuery replaces short enum names in r's query ("?status=published")
-// by the full value names the transcoder accepts.
-func (rt *routeTable) rewriteQuery(r *http.Request) {
-	path := strings.Trim(r.URL.Path, "/")
-	for _, qr := range rt.queryEnums {
-		if r.Method != qr.method || !qr.match(path) {
-			continue
-		}
-		q := r.URL.Query()
-		changed := false
-		for name, values := range q {
-			ep, ok := qr.params[name]
-			if !ok {
-				continue
-			}
-			for i, v := range values {
-				if full, ok := ep.in[strings.ToLower(v)]; ok && full != v {
-					values[i], changed = full, true
-				}
-			}
-		}
-		if changed {
-			u := *r.URL
-			u.RawQuery = q.Encode()
-			r.URL = &u
-		}
-		return
-	}
-}
-
-func (qr *queryRoute) match(path string) bool {
-	for i, s := range qr.segments {
-		seg, rest, _ := strings.Cut(path, "/")
-		if seg == "" || (s != "" && s != seg) {
-			return false
-		}
-		path = rest
-		if i == len(qr.segments)-1 {
-			return rest == ""
-		}
-	}
-	return false
-}

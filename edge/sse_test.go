@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -41,16 +40,9 @@ func (streamingQueue) WatchQueueStatus(ctx context.Context, req *connect.Request
 func TestQueueEventsStreamAsServerSentEvents(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	srv := httptest.NewUnstartedServer(http.NewServeMux())
-	mux := srv.Config.Handler.(*http.ServeMux)
+	mux := http.NewServeMux()
 	mux.Handle(queuev1connect.NewQueueServiceHandler(streamingQueue{}, e.stack.HandlerOptions()...))
-	p := new(http.Protocols)
-	p.SetHTTP1(true)
-	p.SetUnencryptedHTTP2(true)
-	srv.Config.Protocols = p
-	srv.Start()
-	t.Cleanup(srv.Close)
-	e.reg.Set("queue", srv.URL)
+	e.reg.Set("queue", startH2C(t, mux).URL)
 
 	token, _, _ := e.keys.IssueAccess(uuid.NewString(), authn.RoleUser, "", time.Now())
 	eventID := uuid.NewString()

@@ -64,22 +64,30 @@ func run(args []string) int {
 }
 
 func serve(cfg *app.Config) int {
+	// Failures after the configuration is read are logged like everything
+	// else, so that with log.format=json stderr holds only JSON lines.
+	log, err := logging.New(cfg.Log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rush:", err)
+		return 1
+	}
+	defer func() { _ = log.Sync() }()
 	a := app.New(cfg)
 	if err := a.Err(); err != nil {
-		fmt.Fprintln(os.Stderr, "rush:", err)
+		log.Error("rush: cannot start", zap.Error(err))
 		return 1
 	}
 	startCtx, cancel := context.WithTimeout(context.Background(), a.StartTimeout())
 	defer cancel()
 	if err := a.Start(startCtx); err != nil {
-		fmt.Fprintln(os.Stderr, "rush: start:", err)
+		log.Error("rush: start failed", zap.Error(err))
 		return 1
 	}
 	sig := <-a.Wait()
 	stopCtx, cancel := context.WithTimeout(context.Background(), a.StopTimeout())
 	defer cancel()
 	if err := a.Stop(stopCtx); err != nil {
-		fmt.Fprintln(os.Stderr, "rush: stop:", err)
+		log.Error("rush: stop failed", zap.Error(err))
 		return 1
 	}
 	return sig.ExitCode
@@ -91,6 +99,7 @@ func migrate(cfg *app.Config) int {
 		fmt.Fprintln(os.Stderr, "rush:", err)
 		return 1
 	}
+	logging.RouteLibraries(log)
 	defer func() { _ = log.Sync() }()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -94,7 +94,7 @@ var Topics = []string{TopicSuccess, TopicFailed, TopicRefunded}
 // payment replica at peer.payment), so they take the production path.
 func newProvider(lc fx.Lifecycle, cfg Config, st StripeConfig, mesh *server.Mesh, log *zap.Logger) (Provider, error) {
 	if cfg.Provider == "stripe" {
-		return NewStripe(st, nil)
+		return NewStripe(st, nil, log)
 	}
 	secret := st.WebhookSecret.Reveal()
 	if secret == "" {

@@ -17,6 +17,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/google/uuid"
 	"github.com/stripe/stripe-go/v82/webhook"
+	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/protobuf/proto"
 
@@ -74,7 +75,7 @@ func signed(eventID, typ, intentID, paymentID, secret string, ts time.Time) ([]b
 
 func TestStripeVerifiesWebhookSignatures(t *testing.T) {
 	t.Parallel()
-	st, err := payment.NewStripe(payment.StripeConfig{SecretKey: "sk_test_x", WebhookSecret: webhookSecret, APIURL: "http://127.0.0.1:1"}, nil)
+	st, err := payment.NewStripe(payment.StripeConfig{SecretKey: "sk_test_x", WebhookSecret: webhookSecret, APIURL: "http://127.0.0.1:1"}, nil, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestStripeVerifiesWebhookSignatures(t *testing.T) {
 			t.Errorf("%s: %v, want ErrBadSignature", name, err)
 		}
 	}
-	if _, err := payment.NewStripe(payment.StripeConfig{APIURL: "https://api.stripe.com"}, nil); err == nil {
+	if _, err := payment.NewStripe(payment.StripeConfig{APIURL: "https://api.stripe.com"}, nil, zap.NewNop()); err == nil {
 		t.Fatal("stripe without keys accepted")
 	}
 }
@@ -140,7 +141,7 @@ func TestStripeRequests(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	st, err := payment.NewStripe(payment.StripeConfig{SecretKey: config.Secret("sk_test_123"), WebhookSecret: webhookSecret, APIURL: srv.URL}, srv.Client())
+	st, err := payment.NewStripe(payment.StripeConfig{SecretKey: config.Secret("sk_test_123"), WebhookSecret: webhookSecret, APIURL: srv.URL}, srv.Client(), zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v82"
+	"go.uber.org/zap"
 
 	"github.com/bookingrush/rush/services/platform/config"
 	"github.com/bookingrush/rush/services/platform/errs"
@@ -49,8 +50,9 @@ type Stripe struct {
 	webhookSecret string
 }
 
-// NewStripe returns the Stripe provider; httpClient may be nil.
-func NewStripe(cfg StripeConfig, httpClient *http.Client) (*Stripe, error) {
+// NewStripe returns the Stripe provider; httpClient may be nil. stripe-go's
+// own logging (warnings and errors only) goes to log.
+func NewStripe(cfg StripeConfig, httpClient *http.Client, log *zap.Logger) (*Stripe, error) {
 	if cfg.SecretKey == "" || cfg.WebhookSecret == "" {
 		return nil, errors.New("payment.provider=stripe needs stripe.secret-key and stripe.webhook-secret (RUSH_STRIPE_SECRET_KEY, RUSH_STRIPE_WEBHOOK_SECRET)")
 	}
@@ -61,7 +63,7 @@ func NewStripe(cfg StripeConfig, httpClient *http.Client) (*Stripe, error) {
 	noTelemetry := false
 	backends := stripe.NewBackendsWithConfig(&stripe.BackendConfig{
 		URL: &url, HTTPClient: httpClient, EnableTelemetry: &noTelemetry,
-		LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelError},
+		LeveledLogger: log.Named("stripe").WithOptions(zap.IncreaseLevel(zap.WarnLevel)).Sugar(),
 	})
 	return &Stripe{
 		client:        stripe.NewClient(cfg.SecretKey.Reveal(), stripe.WithBackends(backends)),

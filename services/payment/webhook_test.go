@@ -14,7 +14,7 @@ import (
 // simulator signs and verifies exactly as Stripe).
 func TestWebhookTimestampsWithinToleranceBothWays(t *testing.T) {
 	t.Parallel()
-	st, err := payment.NewStripe(payment.StripeConfig{SecretKey: "sk_test_x", WebhookSecret: webhookSecret, APIURL: "http://127.0.0.1:1"}, nil)
+	st, err := payment.NewStripe(payment.StripeConfig{SecretKey: "sk_test_x", WebhookSecret: webhookSecret, APIURL: "http://127.0.0.1:1"}, nil, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

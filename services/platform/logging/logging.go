@@ -69,12 +69,20 @@ func Ctx(ctx context.Context, log *zap.Logger) *zap.Logger {
 	return log.With(zap.Stringer("trace_id", sc.TraceID()), zap.Stringer("span_id", sc.SpanID()))
 }
 
-// Module provides *zap.Logger, flushed at stop, and makes fx log its own
-// events through it at debug level (fx is chatty at info). It must be given
-// to fx.New directly, not nested in another module: fx.WithLogger only
+// Module provides *zap.Logger, flushed at stop, routes the third-party
+// libraries' own logging through it (RouteLibraries), and makes fx log its
+// own events through it at debug level (fx is chatty at info). It must be
+// given to fx.New directly, not nested in another module: fx.WithLogger only
 // applies to the module it appears in.
 var Module = fx.Options(
-	fx.Provide(func(cfg Config) (*zap.Logger, error) { return New(cfg) }),
+	fx.Provide(func(cfg Config) (*zap.Logger, error) {
+		log, err := New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		RouteLibraries(log)
+		return log, nil
+	}),
 	fx.WithLogger(func(log *zap.Logger) fxevent.Logger {
 		l := &fxevent.ZapLogger{Logger: log.Named("fx")}
 		l.UseLogLevel(zapcore.DebugLevel)

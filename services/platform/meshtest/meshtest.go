@@ -57,22 +57,29 @@ func Config(t testing.TB, dsn string, args ...string) *app.Config {
 	// Auth's per-address limits and the token-revocation feed live in
 	// Redis under fixed default prefixes: a test of its own does not share
 	// them with other tests, or with its own earlier runs.
-	base := []string{"-postgres.url=" + dsn, "-log.level=warn", "-jwt.secret=" + Secret,
-		"-auth.key-prefix=" + KeyPrefix(t, redisx.DefaultURL), "-jwt.revocation-prefix=" + KeyPrefix(t, redisx.DefaultURL)}
-	var probe app.Config
-	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
-	probe.RegisterFlags(fs)
-	for _, name := range append(app.Targets(), "metrics") {
-		if fs.Lookup(name+".addr") != nil {
-			base = append(base, "-"+name+".addr=127.0.0.1:0")
-		}
-	}
+	base := append([]string{"-postgres.url=" + dsn, "-log.level=warn", "-jwt.secret=" + Secret,
+		"-auth.key-prefix=" + KeyPrefix(t, redisx.DefaultURL), "-jwt.revocation-prefix=" + KeyPrefix(t, redisx.DefaultURL)}, LoopbackAddrs()...)
 	var cfg app.Config
 	noEnv := func(string) (string, bool) { return "", false }
 	if err := config.Load(&cfg, flag.NewFlagSet("rush", flag.ContinueOnError), append(base, args...), noEnv); err != nil {
 		t.Fatalf("meshtest: config: %v", err)
 	}
 	return &cfg
+}
+
+// LoopbackAddrs are the flags that make every server of the binary (each
+// target's and the metrics one) listen on 127.0.0.1, port 0: a free port.
+func LoopbackAddrs() []string {
+	var probe app.Config
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	probe.RegisterFlags(fs)
+	var out []string
+	for _, name := range append(app.Targets(), "metrics") {
+		if fs.Lookup(name+".addr") != nil {
+			out = append(out, "-"+name+".addr=127.0.0.1:0")
+		}
+	}
+	return out
 }
 
 // Run starts cfg's targets in-process and stops them when the test ends.

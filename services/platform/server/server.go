@@ -51,7 +51,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.WriteTimeout, "server.write-timeout", 0, "time allowed to write a response (0: none, streams stay open)")
 	f.DurationVar(&c.IdleTimeout, "server.idle-timeout", 120*time.Second, "keep-alive idle time")
 	f.DurationVar(&c.ShutdownTimeout, "server.shutdown-timeout", 15*time.Second, "time in-flight requests get at shutdown")
-	f.IntVar(&c.MaxHeaderBytes, "server.max-header-bytes", 64<<10, "largest request header block")
+	f.IntVar(&c.MaxHeaderBytes, "server.max-header-bytes", 64<<10, "largest request header block a caller may send, counted as HTTP/2 does (name + value + 32 bytes per field)")
 	f.IntVar(&c.MaxBodyBytes, "server.max-body-bytes", 1<<20, "largest RPC message")
 }
 
@@ -123,13 +123,17 @@ type Deps struct {
 }
 
 // Stack is what every Connect handler of the mesh is built with: tracing,
-// authentication, the client the edge forwarded (for the audit log),
-// validation (in that order, outermost first), panic recovery and the
-// message size limit.
+// authentication, the roles each RPC's access option requires, the client
+// the edge forwarded (for the audit log), the handler's own Authorizer
+// check if it has one, validation (the contracts' protovalidate rules plus
+// the text rule of every string, text.go), in that order, outermost first:
+// a caller is authorized before the request is validated. Then panic
+// recovery and the message size limit.
 type Stack struct {
 	otel     connect.Interceptor // nil when tracing is off
 	metrics  connect.Interceptor
 	logErrs  connect.Interceptor
+	access   connect.Interceptor
 	validate connect.Interceptor
 	keys     *authn.Keys
 	base     []connect.HandlerOption
@@ -151,7 +155,8 @@ func NewStack(cfg Config, log *zap.Logger, keys *authn.Keys, reg prometheus.Regi
 		otel:     otelInt,
 		metrics:  metrics.interceptor(),
 		logErrs:  logServerErrors(log),
-		validate: validate.NewInterceptor(),
+		access:   authn.NewAccessInterceptor(),
+		validate: validate.NewInterceptor(validate.WithValidator(newValidator())),
 		keys:     keys,
 		base: []connect.HandlerOption{
 			connect.WithReadMaxBytes(cfg.MaxBodyBytes),
@@ -170,12 +175,47 @@ func NewStack(cfg Config, log *zap.Logger, keys *authn.Keys, reg prometheus.Regi
 // procedures in anonymous may be called without a token (every other call
 // must carry a valid one).
 func (s *Stack) HandlerOptions(anonymous ...string) []connect.HandlerOption {
-	ics := make([]connect.Interceptor, 0, 6)
+	return s.HandlerOptionsFor(nil, anonymous...)
+}
+
+// HandlerOptionsFor is HandlerOptions for the handler impl: when impl is an
+// Authorizer, its check runs after the role check and before validation.
+func (s *Stack) HandlerOptionsFor(impl any, anonymous ...string) []connect.HandlerOption {
+	ics := make([]connect.Interceptor, 0, 8)
 	if s.otel != nil {
 		ics = append(ics, s.otel)
 	}
-	ics = append(ics, s.metrics, s.logErrs, authn.NewServerInterceptor(s.keys, anonymous...), audit.NewInterceptor(), s.validate)
+	ics = append(ics, s.metrics, s.logErrs, authn.NewServerInterceptor(s.keys, anonymous...), s.access, audit.NewInterceptor())
+	if a, ok := impl.(Authorizer); ok {
+		ics = append(ics, authorizeInterceptor(a))
+	}
+	ics = append(ics, s.validate)
 	return append([]connect.HandlerOption{connect.WithInterceptors(ics...)}, s.base...)
+}
+
+// Authorizer is implemented by a service handler that can tell from the
+// ids a request carries (a route's path: /events/{event_id}) whether the
+// caller may act on that resource, before the rest of the request is
+// validated: another organizer's event answers FORBIDDEN (or NOT_FOUND)
+// whatever the body holds, not the route's validation rules. The check must
+// say nothing (nil) when it cannot tell, a malformed id or a failing store
+// included: validation and the handler then decide, as before.
+type Authorizer interface {
+	AuthorizeRequest(ctx context.Context, procedure string, msg any) error
+}
+
+// authorizeInterceptor runs a's check on every unary call.
+func authorizeInterceptor(a Authorizer) connect.Interceptor {
+	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			if !req.Spec().IsClient {
+				if err := a.AuthorizeRequest(ctx, req.Spec().Procedure, req.Any()); err != nil {
+					return nil, err
+				}
+			}
+			return next(ctx, req)
+		}
+	})
 }
 
 // newOtel returns the otelconnect interceptor recording to tp, or nil when
@@ -188,33 +228,61 @@ func newOtel(tp trace.TracerProvider, opts ...otelconnect.Option) (connect.Inter
 	return otelconnect.NewInterceptor(append(opts, otelconnect.WithTracerProvider(tp), otelconnect.WithoutMetrics())...)
 }
 
-// logServerErrors logs the answers that mean "our fault" (internal,
-// unavailable, data loss) with the cause the caller never sees; not those an
-// open circuit breaker refused (it logged the outage once, and it refuses
-// thousands of calls a second).
+// logServerErrors logs the answers that mean "our fault" with the cause the
+// caller never sees and the request id the edge logs too: a bug (internal,
+// unknown, data loss) at error level, a dependency down (unavailable) at
+// warn; not those an open circuit breaker refused (it logged the outage
+// once, and it refuses thousands of calls a second).
 func logServerErrors(log *zap.Logger) connect.Interceptor {
-	report := func(ctx context.Context, procedure string, err error) {
+	report := func(ctx context.Context, procedure, requestID string, err error) {
 		if errors.Is(err, breaker.ErrOpen) {
 			return
 		}
+		level := zap.ErrorLevel
 		switch connect.CodeOf(err) {
-		case connect.CodeInternal, connect.CodeUnknown, connect.CodeUnavailable, connect.CodeDataLoss:
-			cause := errors.Unwrap(err)
-			for next := errors.Unwrap(cause); next != nil; next = errors.Unwrap(next) {
-				cause = next
-			}
-			logging.Ctx(ctx, log).Warn("rpc failed", zap.String("procedure", procedure), zap.Error(err), zap.NamedError("cause", cause))
+		case connect.CodeInternal, connect.CodeUnknown, connect.CodeDataLoss:
+		case connect.CodeUnavailable:
+			level = zap.WarnLevel
+		default:
+			return
 		}
+		cause := errors.Unwrap(err)
+		for next := errors.Unwrap(cause); next != nil; next = errors.Unwrap(next) {
+			cause = next
+		}
+		logging.Ctx(ctx, log).Log(level, "rpc failed", zap.String("procedure", procedure), zap.String("request_id", requestID),
+			zap.Error(err), zap.NamedError("cause", cause))
 	}
 	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
 			res, err := next(ctx, req)
 			if err != nil && !req.Spec().IsClient {
-				report(ctx, req.Spec().Procedure, err)
+				report(ctx, req.Spec().Procedure, req.Header().Get("X-Request-Id"), err)
 			}
 			return res, err
 		}
 	})
+}
+
+// HeaderHeadroom is what every server accepts beyond server.max-header-bytes.
+// The edge answers 431 itself to a caller whose headers exceed the limit, and
+// forwards the others with headers of its own (X-Client-IP, the trace
+// context, Connect-Timeout-Ms, the Connect protocol's): without the headroom a
+// request the edge accepted near the limit would be refused by the service,
+// and the caller would read a false 503.
+const HeaderHeadroom = 4 << 10
+
+// HeaderSize is the size of h as the limit counts it: HTTP/2's header list
+// size (RFC 9113 §6.5.2), name and value plus 32 bytes per field, which is
+// also how a service's HTTP/2 server measures what the edge forwards.
+func HeaderSize(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 32
+		}
+	}
+	return n
 }
 
 // NewHTTPServer returns an http.Server with the configured limits that speaks
@@ -223,6 +291,10 @@ func NewHTTPServer(cfg Config, h http.Handler, log *zap.Logger) *http.Server {
 	p := new(http.Protocols)
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
+	// What net/http reports there is trouble with a connection (a bad
+	// preface, a TLS handshake) or a handler bug, never routine. (The error
+	// is for an invalid level only.)
+	errorLog, _ := zap.NewStdLogAt(log, zap.WarnLevel)
 	return &http.Server{
 		Handler:           h,
 		Protocols:         p,
@@ -230,8 +302,8 @@ func NewHTTPServer(cfg Config, h http.Handler, log *zap.Logger) *http.Server {
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
-		ErrorLog:          zap.NewStdLog(log),
+		MaxHeaderBytes:    cfg.MaxHeaderBytes + HeaderHeadroom,
+		ErrorLog:          errorLog,
 	}
 }
 
@@ -320,14 +392,15 @@ var Module = fx.Module("server",
 
 // Serve is the fx option a component uses to serve its generated Connect
 // handler: it takes the handler implementation H from the container, mounts it
-// with the shared HandlerOptions and runs it on addr.
+// with the shared HandlerOptionsFor it (an Authorizer's check included) and
+// runs it on addr.
 //
 //	server.Serve("booking", cfg.Addr, bookingv1connect.BookingServiceName, bookingv1connect.NewBookingServiceHandler)
 //
 // The procedures listed in anonymous may be called without a bearer token.
 func Serve[H any](name, addr, service string, mount func(H, ...connect.HandlerOption) (string, http.Handler), anonymous ...string) fx.Option {
 	return fx.Invoke(func(lc fx.Lifecycle, d Deps, h H) {
-		path, handler := mount(h, d.Stack.HandlerOptions(anonymous...)...)
+		path, handler := mount(h, d.Stack.HandlerOptionsFor(h, anonymous...)...)
 		Run(lc, d, Service{Name: name, Addr: addr, Services: []string{service}, Handlers: []Handler{{Path: path, Handler: handler}}})
 	})
 }

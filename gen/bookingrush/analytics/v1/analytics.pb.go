@@ -11,6 +11,7 @@ package analyticsv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/bookingrush/rush/gen/bookingrush/common/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -708,7 +709,7 @@ var File_bookingrush_analytics_v1_analytics_proto protoreflect.FileDescriptor
 
 const file_bookingrush_analytics_v1_analytics_proto_rawDesc = "" +
 	"\n" +
-	"(bookingrush/analytics/v1/analytics.proto\x12\x18bookingrush.analytics.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x02\n" +
+	"(bookingrush/analytics/v1/analytics.proto\x12\x18bookingrush.analytics.v1\x1a\"bookingrush/common/v1/access.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd9\x02\n" +
 	"\fSalesSummary\x12\"\n" +
 	"\freservations\x18\x01 \x01(\x05R\freservations\x12-\n" +
 	"\x12confirmed_bookings\x18\x02 \x01(\x05R\x11confirmedBookings\x12-\n" +
@@ -760,10 +761,12 @@ const file_bookingrush_analytics_v1_analytics_proto_rawDesc = "" +
 	"\x02to\x18\x02 \x01(\tB=\xbaH:\xd8\x01\x01r523^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$R\x02to:m\xbaHj\x1ah\n" +
 	"\x10date_range.order\x12\x1ato must not be before from\x1a8this.from == '' || this.to == '' || this.from <= this.to\"Y\n" +
 	"\x14GetDashboardResponse\x12A\n" +
-	"\tdashboard\x18\x01 \x01(\v2#.bookingrush.analytics.v1.DashboardR\tdashboard2\xd9\x02\n" +
-	"\x10AnalyticsService\x12\xac\x01\n" +
-	"\x11GetEventAnalytics\x122.bookingrush.analytics.v1.GetEventAnalyticsRequest\x1a3.bookingrush.analytics.v1.GetEventAnalyticsResponse\".\x82\xd3\xe4\x93\x02%\x12#/api/v1/analytics/events/{event_id}\x90\x02\x01\x12\x95\x01\n" +
-	"\fGetDashboard\x12-.bookingrush.analytics.v1.GetDashboardRequest\x1a..bookingrush.analytics.v1.GetDashboardResponse\"&\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/analytics/dashboard\x90\x02\x01B\xf6\x01\n" +
+	"\tdashboard\x18\x01 \x01(\v2#.bookingrush.analytics.v1.DashboardR\tdashboard2\xf7\x02\n" +
+	"\x10AnalyticsService\x12\xbb\x01\n" +
+	"\x11GetEventAnalytics\x122.bookingrush.analytics.v1.GetEventAnalyticsRequest\x1a3.bookingrush.analytics.v1.GetEventAnalyticsResponse\"=\x82\xce\x18\v\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02%\x12#/api/v1/analytics/events/{event_id}\x90\x02\x01\x12\xa4\x01\n" +
+	"\fGetDashboard\x12-.bookingrush.analytics.v1.GetDashboardRequest\x1a..bookingrush.analytics.v1.GetDashboardResponse\"5\x82\xce\x18\v\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/analytics/dashboard\x90\x02\x01B\xf6\x01\n" +
 	"\x1ccom.bookingrush.analytics.v1B\x0eAnalyticsProtoP\x01ZDgithub.com/bookingrush/rush/gen/bookingrush/analytics/v1;analyticsv1\xa2\x02\x03BAX\xaa\x02\x18Bookingrush.Analytics.V1\xca\x02\x18Bookingrush\\Analytics\\V1\xe2\x02$Bookingrush\\Analytics\\V1\\GPBMetadata\xea\x02\x1aBookingrush::Analytics::V1b\x06proto3"
 
 var (

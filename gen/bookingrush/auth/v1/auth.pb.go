@@ -1394,7 +1394,7 @@ var File_bookingrush_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x1ebookingrush/auth/v1/auth.proto\x12\x13bookingrush.auth.v1\x1a\"bookingrush/common/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x02\n" +
+	"\x1ebookingrush/auth/v1/auth.proto\x12\x13bookingrush.auth.v1\x1a\"bookingrush/common/v1/access.proto\x1a\"bookingrush/common/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x02\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x1b\n" +
@@ -1502,7 +1502,7 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"\tROLE_USER\x10\x01\x12\x12\n" +
 	"\x0eROLE_ORGANIZER\x10\x02\x12\x0e\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\x032\x88\n" +
+	"ROLE_ADMIN\x10\x032\x9e\n" +
 	"\n" +
 	"\vAuthService\x12y\n" +
 	"\bRegister\x12$.bookingrush.auth.v1.RegisterRequest\x1a%.bookingrush.auth.v1.RegisterResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/api/v1/auth/register\x12m\n" +
@@ -1512,9 +1512,11 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"\x0eForgotPassword\x12*.bookingrush.auth.v1.ForgotPasswordRequest\x1a+.bookingrush.auth.v1.ForgotPasswordResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/api/v1/auth/forgot-password\x12\x8e\x01\n" +
 	"\rResetPassword\x12).bookingrush.auth.v1.ResetPasswordRequest\x1a*.bookingrush.auth.v1.ResetPasswordResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/auth/reset-password\x12j\n" +
 	"\x05GetMe\x12!.bookingrush.auth.v1.GetMeRequest\x1a\".bookingrush.auth.v1.GetMeResponse\"\x1a\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/v1/auth/me\x90\x02\x01\x12s\n" +
-	"\bUpdateMe\x12$.bookingrush.auth.v1.UpdateMeRequest\x1a%.bookingrush.auth.v1.UpdateMeResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\x1a\x0f/api/v1/auth/me\x12\x8f\x01\n" +
-	"\vSetUserRole\x12'.bookingrush.auth.v1.SetUserRoleRequest\x1a(.bookingrush.auth.v1.SetUserRoleResponse\"-\x82\xd3\xe4\x93\x02':\x01*\x1a\"/api/v1/admin/users/{user_id}/role\x12\x8b\x01\n" +
-	"\rListAuditLogs\x12).bookingrush.auth.v1.ListAuditLogsRequest\x1a*.bookingrush.auth.v1.ListAuditLogsResponse\"#\x82\xd3\xe4\x93\x02\x1a\x12\x18/api/v1/admin/audit-logs\x90\x02\x01B\xce\x01\n" +
+	"\bUpdateMe\x12$.bookingrush.auth.v1.UpdateMeRequest\x1a%.bookingrush.auth.v1.UpdateMeResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\x1a\x0f/api/v1/auth/me\x12\x9a\x01\n" +
+	"\vSetUserRole\x12'.bookingrush.auth.v1.SetUserRoleRequest\x1a(.bookingrush.auth.v1.SetUserRoleResponse\"8\x82\xce\x18\a\n" +
+	"\x05admin\x82\xd3\xe4\x93\x02':\x01*\x1a\"/api/v1/admin/users/{user_id}/role\x12\x96\x01\n" +
+	"\rListAuditLogs\x12).bookingrush.auth.v1.ListAuditLogsRequest\x1a*.bookingrush.auth.v1.ListAuditLogsResponse\".\x82\xce\x18\a\n" +
+	"\x05admin\x82\xd3\xe4\x93\x02\x1a\x12\x18/api/v1/admin/audit-logs\x90\x02\x01B\xce\x01\n" +
 	"\x17com.bookingrush.auth.v1B\tAuthProtoP\x01Z:github.com/bookingrush/rush/gen/bookingrush/auth/v1;authv1\xa2\x02\x03BAX\xaa\x02\x13Bookingrush.Auth.V1\xca\x02\x13Bookingrush\\Auth\\V1\xe2\x02\x1fBookingrush\\Auth\\V1\\GPBMetadata\xea\x02\x15Bookingrush::Auth::V1b\x06proto3"
 
 var (

@@ -2074,7 +2074,7 @@ var File_bookingrush_catalog_v1_catalog_proto protoreflect.FileDescriptor
 
 const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
-	"$bookingrush/catalog/v1/catalog.proto\x12\x16bookingrush.catalog.v1\x1a\"bookingrush/common/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"}\n" +
+	"$bookingrush/catalog/v1/catalog.proto\x12\x16bookingrush.catalog.v1\x1a\"bookingrush/common/v1/access.proto\x1a\"bookingrush/common/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"}\n" +
 	"\bCategory\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -2239,24 +2239,32 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x17SHOW_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SHOW_STATUS_ACTIVE\x10\x01\x12\x18\n" +
 	"\x14SHOW_STATUS_SOLD_OUT\x10\x02\x12\x19\n" +
-	"\x15SHOW_STATUS_CANCELLED\x10\x032\xbf\x0e\n" +
+	"\x15SHOW_STATUS_CANCELLED\x10\x032\xb3\x0f\n" +
 	"\x0eCatalogService\x12~\n" +
 	"\n" +
 	"ListEvents\x12).bookingrush.catalog.v1.ListEventsRequest\x1a*.bookingrush.catalog.v1.ListEventsResponse\"\x19\x82\xd3\xe4\x93\x02\x10\x12\x0e/api/v1/events\x90\x02\x01\x12\x7f\n" +
 	"\bGetEvent\x12'.bookingrush.catalog.v1.GetEventRequest\x1a(.bookingrush.catalog.v1.GetEventResponse\" \x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/events/{slug}\x90\x02\x01\x12\x88\x01\n" +
 	"\tListShows\x12(.bookingrush.catalog.v1.ListShowsRequest\x1a).bookingrush.catalog.v1.ListShowsResponse\"&\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/events/{slug}/shows\x90\x02\x01\x12\x8a\x01\n" +
-	"\tListZones\x12(.bookingrush.catalog.v1.ListZonesRequest\x1a).bookingrush.catalog.v1.ListZonesResponse\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/shows/{show_id}/zones\x90\x02\x01\x12\x81\x01\n" +
-	"\vCreateEvent\x12*.bookingrush.catalog.v1.CreateEventRequest\x1a+.bookingrush.catalog.v1.CreateEventResponse\"\x19\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/api/v1/events\x12\x8c\x01\n" +
-	"\vUpdateEvent\x12*.bookingrush.catalog.v1.UpdateEventRequest\x1a+.bookingrush.catalog.v1.UpdateEventResponse\"$\x82\xd3\xe4\x93\x02\x1e:\x01*\x1a\x19/api/v1/events/{event_id}\x12\x8c\x01\n" +
-	"\vDeleteEvent\x12*.bookingrush.catalog.v1.DeleteEventRequest\x1a+.bookingrush.catalog.v1.DeleteEventResponse\"$\x82\xd3\xe4\x93\x02\x1b*\x19/api/v1/events/{event_id}\x90\x02\x02\x12\x8f\x01\n" +
+	"\tListZones\x12(.bookingrush.catalog.v1.ListZonesRequest\x1a).bookingrush.catalog.v1.ListZonesResponse\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/shows/{show_id}/zones\x90\x02\x01\x12\x90\x01\n" +
+	"\vCreateEvent\x12*.bookingrush.catalog.v1.CreateEventRequest\x1a+.bookingrush.catalog.v1.CreateEventResponse\"(\x82\xce\x18\v\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/api/v1/events\x12\x9b\x01\n" +
+	"\vUpdateEvent\x12*.bookingrush.catalog.v1.UpdateEventRequest\x1a+.bookingrush.catalog.v1.UpdateEventResponse\"3\x82\xce\x18\v\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02\x1e:\x01*\x1a\x19/api/v1/events/{event_id}\x12\x9b\x01\n" +
+	"\vDeleteEvent\x12*.bookingrush.catalog.v1.DeleteEventRequest\x1a+.bookingrush.catalog.v1.DeleteEventResponse\"3\x82\xce\x18\v\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02\x1b*\x19/api/v1/events/{event_id}\x90\x02\x02\x12\x9e\x01\n" +
 	"\n" +
-	"CreateShow\x12).bookingrush.catalog.v1.CreateShowRequest\x1a*.bookingrush.catalog.v1.CreateShowResponse\"*\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/api/v1/events/{event_id}/shows\x12\x8d\x01\n" +
+	"CreateShow\x12).bookingrush.catalog.v1.CreateShowRequest\x1a*.bookingrush.catalog.v1.CreateShowResponse\"9\x82\xce\x18\v\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/api/v1/events/{event_id}/shows\x12\x9c\x01\n" +
 	"\n" +
-	"CreateZone\x12).bookingrush.catalog.v1.CreateZoneRequest\x1a*.bookingrush.catalog.v1.CreateZoneResponse\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/shows/{show_id}/zones\x12\x97\x01\n" +
-	"\fPublishEvent\x12+.bookingrush.catalog.v1.PublishEventRequest\x1a,.bookingrush.catalog.v1.PublishEventResponse\",\x82\xd3\xe4\x93\x02&:\x01*\"!/api/v1/events/{event_id}/publish\x12\x93\x01\n" +
-	"\vCancelEvent\x12*.bookingrush.catalog.v1.CancelEventRequest\x1a+.bookingrush.catalog.v1.CancelEventResponse\"+\x82\xd3\xe4\x93\x02%:\x01*\" /api/v1/events/{event_id}/cancel\x12\x8e\x01\n" +
-	"\x0eListCategories\x12-.bookingrush.catalog.v1.ListCategoriesRequest\x1a..bookingrush.catalog.v1.ListCategoriesResponse\"\x1d\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/categories\x90\x02\x01\x12\x8e\x01\n" +
-	"\x0eCreateCategory\x12-.bookingrush.catalog.v1.CreateCategoryRequest\x1a..bookingrush.catalog.v1.CreateCategoryResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/api/v1/categoriesB\xe6\x01\n" +
+	"CreateZone\x12).bookingrush.catalog.v1.CreateZoneRequest\x1a*.bookingrush.catalog.v1.CreateZoneResponse\"7\x82\xce\x18\v\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/shows/{show_id}/zones\x12\xa6\x01\n" +
+	"\fPublishEvent\x12+.bookingrush.catalog.v1.PublishEventRequest\x1a,.bookingrush.catalog.v1.PublishEventResponse\";\x82\xce\x18\v\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02&:\x01*\"!/api/v1/events/{event_id}/publish\x12\xa2\x01\n" +
+	"\vCancelEvent\x12*.bookingrush.catalog.v1.CancelEventRequest\x1a+.bookingrush.catalog.v1.CancelEventResponse\":\x82\xce\x18\v\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02%:\x01*\" /api/v1/events/{event_id}/cancel\x12\x8e\x01\n" +
+	"\x0eListCategories\x12-.bookingrush.catalog.v1.ListCategoriesRequest\x1a..bookingrush.catalog.v1.ListCategoriesResponse\"\x1d\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/categories\x90\x02\x01\x12\x99\x01\n" +
+	"\x0eCreateCategory\x12-.bookingrush.catalog.v1.CreateCategoryRequest\x1a..bookingrush.catalog.v1.CreateCategoryResponse\"(\x82\xce\x18\a\n" +
+	"\x05admin\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/api/v1/categoriesB\xe6\x01\n" +
 	"\x1acom.bookingrush.catalog.v1B\fCatalogProtoP\x01Z@github.com/bookingrush/rush/gen/bookingrush/catalog/v1;catalogv1\xa2\x02\x03BCX\xaa\x02\x16Bookingrush.Catalog.V1\xca\x02\x16Bookingrush\\Catalog\\V1\xe2\x02\"Bookingrush\\Catalog\\V1\\GPBMetadata\xea\x02\x18Bookingrush::Catalog::V1b\x06proto3"
 
 var (

@@ -833,7 +833,7 @@ var File_bookingrush_saga_v1_saga_proto protoreflect.FileDescriptor
 
 const file_bookingrush_saga_v1_saga_proto_rawDesc = "" +
 	"\n" +
-	"\x1ebookingrush/saga/v1/saga.proto\x12\x13bookingrush.saga.v1\x1a\"bookingrush/common/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x03\n" +
+	"\x1ebookingrush/saga/v1/saga.proto\x12\x13bookingrush.saga.v1\x1a\"bookingrush/common/v1/access.proto\x1a\"bookingrush/common/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x03\n" +
 	"\x04Saga\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
@@ -911,11 +911,14 @@ const file_bookingrush_saga_v1_saga_proto_rawDesc = "" +
 	"\x15STEP_STATUS_SUCCEEDED\x10\x03\x12\x16\n" +
 	"\x12STEP_STATUS_FAILED\x10\x04\x12\x1b\n" +
 	"\x17STEP_STATUS_COMPENSATED\x10\x05\x12\x17\n" +
-	"\x13STEP_STATUS_SKIPPED\x10\x062\x9f\x03\n" +
-	"\vSagaService\x12~\n" +
-	"\aGetSaga\x12#.bookingrush.saga.v1.GetSagaRequest\x1a$.bookingrush.saga.v1.GetSagaResponse\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/admin/sagas/{saga_id}\x90\x02\x01\x12z\n" +
-	"\tListSagas\x12%.bookingrush.saga.v1.ListSagasRequest\x1a&.bookingrush.saga.v1.ListSagasResponse\"\x1e\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/admin/sagas\x90\x02\x01\x12\x93\x01\n" +
-	"\x0fListDeadLetters\x12+.bookingrush.saga.v1.ListDeadLettersRequest\x1a,.bookingrush.saga.v1.ListDeadLettersResponse\"%\x82\xd3\xe4\x93\x02\x1c\x12\x1a/api/v1/admin/dead-letters\x90\x02\x01B\xce\x01\n" +
+	"\x13STEP_STATUS_SKIPPED\x10\x062\xc2\x03\n" +
+	"\vSagaService\x12\x89\x01\n" +
+	"\aGetSaga\x12#.bookingrush.saga.v1.GetSagaRequest\x1a$.bookingrush.saga.v1.GetSagaResponse\"3\x82\xce\x18\a\n" +
+	"\x05admin\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/admin/sagas/{saga_id}\x90\x02\x01\x12\x85\x01\n" +
+	"\tListSagas\x12%.bookingrush.saga.v1.ListSagasRequest\x1a&.bookingrush.saga.v1.ListSagasResponse\")\x82\xce\x18\a\n" +
+	"\x05admin\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/admin/sagas\x90\x02\x01\x12\x9e\x01\n" +
+	"\x0fListDeadLetters\x12+.bookingrush.saga.v1.ListDeadLettersRequest\x1a,.bookingrush.saga.v1.ListDeadLettersResponse\"0\x82\xce\x18\a\n" +
+	"\x05admin\x82\xd3\xe4\x93\x02\x1c\x12\x1a/api/v1/admin/dead-letters\x90\x02\x01B\xce\x01\n" +
 	"\x17com.bookingrush.saga.v1B\tSagaProtoP\x01Z:github.com/bookingrush/rush/gen/bookingrush/saga/v1;sagav1\xa2\x02\x03BSX\xaa\x02\x13Bookingrush.Saga.V1\xca\x02\x13Bookingrush\\Saga\\V1\xe2\x02\x1fBookingrush\\Saga\\V1\\GPBMetadata\xea\x02\x15Bookingrush::Saga::V1b\x06proto3"
 
 var (

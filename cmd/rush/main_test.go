@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bookingrush/rush/services/platform/faulttest"
+	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/platform/pgtest"
+)
+
+// argsEnv makes the test binary run the rush command itself (with these
+// arguments, one per line), so a test can watch a real process's stderr.
+const argsEnv = "RUSH_TEST_MAIN_ARGS"
+
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv(argsEnv); ok {
+		os.Exit(run(strings.Split(args, "\n")))
+	}
+	os.Exit(m.Run())
+}
+
+// TestJSONLogsStayJSONWhileRedisIsDown runs the whole mesh as a process
+// with log.format=json, takes its Redis away and keeps calling the API:
+// every line on stderr must still be one JSON object, including what
+// go-redis, sarama and the other libraries say about the outage (go-redis
+// used to print plain-text lines).
+func TestJSONLogsStayJSONWhileRedisIsDown(t *testing.T) {
+	t.Parallel()
+	rdb := faulttest.StartRedis(t)
+	dsn := pgtest.Migrated(t)
+	args := []string{"-target=all", "-log.format=json", "-log.level=info", "-postgres.url=" + dsn,
+		"-postgres.migrate-on-start=false", "-redis.url=" + rdb.URL(), "-jwt.secret=" + meshtest.Secret,
+		"-auth.bcrypt-cost=4", "-smtp.addr=127.0.0.1:1"}
+	args = append(args, meshtest.LoopbackAddrs()...)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), argsEnv+"="+strings.Join(args, "\n"))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		lines []string
+		edge  = make(chan string, 1)
+		done  = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			mu.Lock()
+			lines = append(lines, line)
+			mu.Unlock()
+			var l struct{ Msg, Component, Addr string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving" && l.Component == "edge" {
+				edge <- "http://" + l.Addr
+			}
+		}
+	}()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(45 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		_ = cmd.Wait()
+	}
+	t.Cleanup(stop)
+
+	var base string
+	select {
+	case base = <-edge:
+	case <-done:
+		t.Fatalf("rush exited before serving:\n%s", strings.Join(lines, "\n"))
+	case <-time.After(60 * time.Second):
+		t.Fatal("rush did not start within 60 s")
+	}
+
+	rdb.Kill()
+	client := &http.Client{Timeout: 5 * time.Second}
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		for _, req := range []struct{ method, path, body string }{
+			{"GET", "/api/v1/events", ""},
+			{"POST", "/api/v1/auth/login", `{"email":"a@b.test","password":"secret-pass-1"}`},
+			{"POST", "/api/v1/bookings/reserve", `{}`},
+			{"GET", "/readyz", ""},
+		} {
+			r, _ := http.NewRequest(req.method, base+req.path, strings.NewReader(req.body))
+			r.Header.Set("Content-Type", "application/json")
+			if res, err := client.Do(r); err == nil {
+				res.Body.Close()
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+
+	mu.Lock()
+	defer mu.Unlock()
+	fromRedis := 0
+	for _, line := range lines {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(line), &obj); err != nil {
+			t.Errorf("not a JSON line on stderr: %q", line)
+			continue
+		}
+		if obj["logger"] == "redis" {
+			fromRedis++
+		}
+	}
+	if fromRedis == 0 {
+		t.Errorf("no line of go-redis's own (logger \"redis\") in %d lines: its logging is lost, not routed", len(lines))
+	}
+}

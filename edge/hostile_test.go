@@ -1,0 +1,256 @@
+package edge_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/bookingrush/rush/services/app"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/platform/pgtest"
+	"github.com/bookingrush/rush/services/platform/server"
+)
+
+// startMesh runs the whole mesh (real services, Postgres, Redis, embedded
+// Kafka) with fresh Redis prefixes and rate limits off; args come last.
+func startMesh(t *testing.T, args ...string) *meshtest.Mesh {
+	t.Helper()
+	redisURL := "redis://127.0.0.1:6379/0"
+	base := []string{"-target=all", "-auth.bcrypt-cost=4", "-rate-limit.enabled=false",
+		"-booking.key-prefix=" + meshtest.KeyPrefix(t, redisURL), "-catalog.cache-prefix=" + meshtest.KeyPrefix(t, redisURL),
+		"-rate-limit.prefix=" + meshtest.KeyPrefix(t, redisURL), "-queue.key-prefix=" + meshtest.KeyPrefix(t, redisURL)}
+	return meshtest.Start(t, append(base, args...)...)
+}
+
+// rawReply is an answer read without any expectation of its shape.
+type rawReply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// envelopeCode returns the error code of an error envelope, "" for a
+// success envelope, and an error when the body is not the envelope at all.
+func (r rawReply) envelopeCode() (string, bool) {
+	var env struct {
+		Success *bool `json:"success"`
+		Error   *struct {
+			Code    string          `json:"code"`
+			Message *string         `json:"message"`
+			Details json.RawMessage `json:"details"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(r.body, &env) != nil || env.Success == nil || *env.Success != (r.status < 300) {
+		return "", false
+	}
+	if *env.Success {
+		return "", true
+	}
+	if env.Error == nil || env.Error.Code == "" || env.Error.Message == nil || !strings.HasPrefix(string(env.Error.Details), "{") {
+		return "", false
+	}
+	return env.Error.Code, true
+}
+
+func sendRaw(t testing.TB, req *http.Request) rawReply {
+	t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("%s %s: %d, the answer is cut: %v (%q)", req.Method, req.URL, res.StatusCode, err, b)
+	}
+	return rawReply{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// TestHeadersAboveTheLimitAnswer431 sends header blocks around
+// server.max-header-bytes through the real edge: up to the limit the call
+// reaches its service (which used to refuse what the edge had accepted, a
+// false 503 between 64 and 69 KB); above it the edge answers 431 in the
+// envelope, and far above it the HTTP server itself answers 431.
+func TestHeadersAboveTheLimitAnswer431(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	base := m.URL(t, "edge")
+	limit := m.Config.Server.MaxHeaderBytes
+	request := func(total int) *http.Request {
+		req, _ := http.NewRequest("GET", base+"/api/v1/events", nil)
+		// What the client's transport and the edge add themselves.
+		req.Header.Set("User-Agent", "Go-http-client/1.1")
+		req.Header.Set("Accept-Encoding", "gzip")
+		req.Header.Set("X-Request-Id", "header-size-test")
+		req.Header.Set("X-Filler", "")
+		req.Header.Set("X-Filler", strings.Repeat("a", total-server.HeaderSize(req.Header)))
+		if got := server.HeaderSize(req.Header); got != total {
+			t.Fatalf("built %d bytes of headers, want %d", got, total)
+		}
+		return req
+	}
+	for _, total := range []int{limit - 1024, limit} {
+		if r := sendRaw(t, request(total)); r.status != http.StatusOK {
+			t.Errorf("%d bytes of headers (limit %d): %d %s, want 200", total, limit, r.status, r.body)
+		}
+	}
+	for _, total := range []int{limit + 1, limit + 1<<10, limit + 3<<10, limit + 5<<10, limit + 7<<10} {
+		r := sendRaw(t, request(total))
+		code, ok := r.envelopeCode()
+		if r.status != http.StatusRequestHeaderFieldsTooLarge || !ok || code != "HEADERS_TOO_LARGE" || r.header.Get("X-Request-Id") != "header-size-test" {
+			t.Errorf("%d bytes of headers (limit %d): %d %s, want 431 HEADERS_TOO_LARGE in the envelope", total, limit, r.status, r.body)
+		}
+	}
+	// Beyond the server's own limit (limit + headroom + bufio slop) net/http
+	// answers before any handler runs: still 431, never a 5xx.
+	if r := sendRaw(t, request(limit+server.HeaderHeadroom+16<<10)); r.status != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("far above the limit: %d %s, want 431", r.status, r.body)
+	}
+}
+
+// want checks that r is the envelope with status and code (code "" for a
+// success), and, when field is set, that details.fields names it with rule.
+func want(t *testing.T, what string, r rawReply, status int, code, field, rule string) {
+	t.Helper()
+	got, ok := r.envelopeCode()
+	if r.status != status || !ok || got != code {
+		t.Errorf("%s: %d %s, want %d %s in the envelope", what, r.status, r.body, status, code)
+		return
+	}
+	if field == "" {
+		return
+	}
+	var env struct {
+		Error struct {
+			Details struct {
+				Fields []struct{ Field, Rule string } `json:"fields"`
+			} `json:"details"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(r.body, &env)
+	for _, f := range env.Error.Details.Fields {
+		if f.Field == field && f.Rule == rule {
+			return
+		}
+	}
+	t.Errorf("%s: %s does not name field %q with rule %q", what, r.body, field, rule)
+}
+
+// TestOrdinaryHostileInputIsA4xx sends what browsers, CDNs, marketing links
+// and careless clients send through the real edge to the real services:
+// unknown query parameters are ignored, a body on a route that takes none
+// is ignored, bad encodings and control characters are 400 naming the
+// field. None of it is a 5xx (it used to be 500 INTERNAL_ERROR).
+func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	base := m.URL(t, "edge")
+	organizer := m.Token(t, uuid.NewString(), authn.RoleOrganizer)
+	do := func(method, path, contentType, body, token string) rawReply {
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body == "" {
+			req.Body = http.NoBody
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		return sendRaw(t, req)
+	}
+	const js = "application/json"
+	reg := do("POST", "/api/v1/auth/register", js, `{"email":"hostile@rush.test","password":"secret-pass-1","full_name":"H"}`, "")
+	var registered struct {
+		Data struct {
+			AccessToken string `json:"access_token"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(reg.body, &registered); err != nil || reg.status != 201 {
+		t.Fatalf("register: %d %s", reg.status, reg.body)
+	}
+	buyer := registered.Data.AccessToken
+
+	// Unknown query parameters are ignored on reads.
+	for _, q := range []string{"utm_source=newsletter", "_=1733212345678", "q=", "=x", "page.x=1", "%zz=1&page=2",
+		"status=published&utm_campaign=rush", "meta.page=1", "events=1", "slug=other"} {
+		want(t, "GET /events?"+q, do("GET", "/api/v1/events?"+q, "", "", ""), 200, "", "", "")
+	}
+	want(t, "GET /auth/me?fbclid=", do("GET", "/api/v1/auth/me?fbclid=x1", "", "", buyer), 200, "", "", "")
+	want(t, "GET /events/{slug}?slug=", do("GET", "/api/v1/events/no-such-event?slug=x", "", "", ""), 404, "NOT_FOUND", "", "")
+	// Known ones still answer 400 when wrong.
+	want(t, "page=abc", do("GET", "/api/v1/events?page=abc", "", "", ""), 400, "VALIDATION_ERROR", "page", "type")
+	want(t, "per_page too big", do("GET", "/api/v1/events?perPage=99999999999999999999", "", "", ""), 400, "VALIDATION_ERROR", "per_page", "type")
+	want(t, "status=nope", do("GET", "/api/v1/events?status=nope", "", "", ""), 400, "VALIDATION_ERROR", "", "")
+
+	// A body on GET or DELETE is ignored, whatever its type.
+	want(t, "GET with a JSON body", do("GET", "/api/v1/events", js, `{"page":"x"}`, ""), 200, "", "", "")
+	want(t, "GET with a text body", do("GET", "/api/v1/events", "text/plain", "hello", ""), 200, "", "", "")
+	want(t, "DELETE with a body", do("DELETE", "/api/v1/events/"+uuid.NewString(), js, `{"event_id":"x"}`, organizer), 404, "NOT_FOUND", "", "")
+
+	// Bad encodings and control characters: 400 naming the field.
+	want(t, "path %ff", do("GET", "/api/v1/events/%ff", "", "", ""), 400, "VALIDATION_ERROR", "slug", "string.valid_utf8")
+	want(t, "query %ff", do("GET", "/api/v1/events?category=%ff", "", "", ""), 400, "VALIDATION_ERROR", "category", "string.valid_utf8")
+	// Decoded once, as sent: %25ff is the text "%ff" (the transcoder used
+	// to decode it twice, into a byte that is not UTF-8: 500), and %2F is
+	// a slash inside the segment.
+	want(t, "path %25ff", do("GET", "/api/v1/bookings/%25ff", "", "", buyer), 400, "VALIDATION_ERROR", "booking_id", "string.uuid")
+	want(t, "path %2F", do("GET", "/api/v1/events/rock%2Fnight", "", "", ""), 400, "VALIDATION_ERROR", "slug", "string.pattern")
+	want(t, "path NUL", do("GET", "/api/v1/events/a%00b", "", "", ""), 400, "VALIDATION_ERROR", "slug", "string.no_control_characters")
+	want(t, "query NUL", do("GET", "/api/v1/bookings?status=%00", "", "", buyer), 400, "VALIDATION_ERROR", "", "")
+	want(t, "body NUL", do("PUT", "/api/v1/auth/me", js, `{"full_name":"a\u0000b"}`, buyer), 400, "VALIDATION_ERROR", "full_name", "string.no_control_characters")
+	want(t, "body BEL", do("POST", "/api/v1/auth/register", js, `{"email":"bel@rush.test","password":"secret-pass-1","full_name":"a\u0007"}`, ""), 400, "VALIDATION_ERROR", "full_name", "string.no_control_characters")
+	// A body the transcoder cannot decode: the whole 400, not a cut one
+	// (the reverse proxy used to abort the connection after it).
+	want(t, "body of the wrong type", do("POST", "/api/v1/auth/register", js, `{"email":0}`, ""), 400, "VALIDATION_ERROR", "email", "type")
+	want(t, "body of the wrong type, camelCase", do("POST", "/api/v1/events", js, `{"maxPerUser":"x"}`, organizer), 400, "VALIDATION_ERROR", "max_per_user", "type")
+	want(t, "reserve, wrong type", do("POST", "/api/v1/bookings/reserve", js, `{"quantity":1e400}`, buyer), 400, "VALIDATION_ERROR", "quantity", "type")
+	want(t, "body invalid UTF-8", do("PUT", "/api/v1/auth/me", js, "{\"full_name\":\"a\xffb\"}", buyer), 400, "VALIDATION_ERROR", "", "")
+	want(t, "reserve NUL", do("POST", "/api/v1/bookings/reserve", js, `{"show_id":"`+uuid.NewString()+`","zone_id":"`+uuid.NewString()+`","quantity":1,"idempotency_key":"key-\u0000-123"}`, buyer),
+		400, "VALIDATION_ERROR", "idempotency_key", "string.no_control_characters")
+	want(t, "Content-Type not UTF-8", do("POST", "/api/v1/webhooks/stripe", "application/json; charset=\xff", `{}`, ""), 415, "UNSUPPORTED_MEDIA_TYPE", "", "")
+	// Multi-line text is text.
+	want(t, "body newline", do("PUT", "/api/v1/auth/me", js, `{"full_name":"a\nb\tc"}`, buyer), 200, "", "", "")
+}
+
+// TestServerErrorsAreLogged puts the edge in front of an upstream that is
+// broken (it answers every call with a plain-text 500): the caller reads
+// INTERNAL_ERROR in the envelope, and the edge logs the answer at error
+// level with the caller's request id.
+func TestServerErrorsAreLogged(t *testing.T) {
+	t.Parallel()
+	broken := startH2C(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "boom", http.StatusInternalServerError)
+	}))
+
+	core, logs := observer.New(zap.WarnLevel)
+	cfg := meshtest.Config(t, pgtest.URL(), "-target=edge", "-rate-limit.enabled=false",
+		"-peer.catalog="+strings.TrimPrefix(broken.URL, "http://"))
+	var reg *server.Registry
+	a := app.New(cfg, fx.Populate(&reg), fx.NopLogger, fx.Decorate(func(*zap.Logger) *zap.Logger { return zap.New(core) }))
+	if err := a.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Stop(context.Background()) })
+	base, _ := reg.URL("edge")
+
+	req, _ := http.NewRequest("GET", base+"/api/v1/events", nil)
+	req.Header.Set("X-Request-Id", "broken-upstream-1")
+	want(t, "GET /events, catalog broken", sendRaw(t, req), 500, "INTERNAL_ERROR", "", "")
+	found := logs.FilterMessage("answered a server error").FilterField(zap.String("request_id", "broken-upstream-1"))
+	if found.Len() != 1 || found.All()[0].Level != zap.ErrorLevel {
+		t.Fatalf("want one error line for the 500 with its request id, got %v", found.All())
+	}
+}

@@ -1,0 +1,284 @@
+package edge
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/server"
+)
+
+// What the edge settles about a request before the transcoder sees it, so
+// that ordinary input never turns into a 5xx. The transcoder fails with an
+// internal error (500) on a query parameter naming no field of the request
+// (?utm_source=, a cache buster ?_=123), on a body sent to a route that
+// takes none, and on a path or query value that is not UTF-8 (the string
+// cannot be encoded in protobuf). So, for each route of the contracts:
+//
+//   - a query parameter the route does not read is dropped: browsers, CDNs
+//     and marketing links add their own, and reads must not fail for them;
+//   - the body of a route without one (GET, DELETE) is ignored, as a proxy
+//     or a client library may send one;
+//   - a path variable or query value that is not valid UTF-8 is a 400
+//     VALIDATION_ERROR naming its field; control characters are refused by
+//     the services, for every string of every request (server's text rule);
+//   - short enum names in the query ("?status=published") become the full
+//     value names the transcoder accepts;
+//   - a Content-Type that is not UTF-8 is 415 (the transcoder copies it into
+//     the request of a raw-body route, the Stripe webhook).
+//
+// Paths: the transcoder (vanguard v0.4) splits URL.Path into segments and
+// percent-decodes each variable it captures, but net/http has decoded
+// URL.Path already, so /bookings/%25ff reached the service as "\xff" (and
+// /events/a%2Fb as two segments). The edge hands it the escaped path
+// instead, and matches routes the same way: split the escaped path,
+// decode each variable once.
+//
+// Requests that match no route are left to the transcoder (404, 405).
+
+// route is one binding of a google.api.http annotation.
+type route struct {
+	method string
+	// procedure is the RPC ("/pkg.Service/Method"), the metrics' route.
+	procedure string
+	// segments are the template's path segments, "" for a {variable}.
+	segments []string
+	// vars are the variables' field names, in path order.
+	vars []string
+	// body is whether the binding takes a request body.
+	body bool
+	// query maps every query parameter the route reads (proto and JSON
+	// names, dotted for nested fields) to its field; empty when the body
+	// carries every field.
+	query map[string]queryParam
+}
+
+// queryParam is one field settable from the query string.
+type queryParam struct {
+	field string    // its proto path, for errors
+	enum  *enumPlan // non-nil for enum fields
+}
+
+// maxQueryDepth bounds the dotted paths of nested query parameters.
+const maxQueryDepth = 3
+
+// routesOf returns md's bindings (additional ones included); in is the
+// plan of its request. A binding the edge cannot check (a verb, or a
+// variable spanning segments such as {name=events/*}) is an error: it would
+// reach the transcoder unchecked.
+func routesOf(md protoreflect.MethodDescriptor, in *msgPlan) ([]*route, error) {
+	rule, _ := proto.GetExtension(md.Options(), annotations.E_Http).(*annotations.HttpRule)
+	if rule == nil {
+		return nil, nil
+	}
+	var out []*route
+	for _, b := range append([]*annotations.HttpRule{rule}, rule.GetAdditionalBindings()...) {
+		var method, template string
+		switch p := b.GetPattern().(type) {
+		case *annotations.HttpRule_Get:
+			method, template = http.MethodGet, p.Get
+		case *annotations.HttpRule_Post:
+			method, template = http.MethodPost, p.Post
+		case *annotations.HttpRule_Put:
+			method, template = http.MethodPut, p.Put
+		case *annotations.HttpRule_Delete:
+			method, template = http.MethodDelete, p.Delete
+		case *annotations.HttpRule_Patch:
+			method, template = http.MethodPatch, p.Patch
+		default:
+			return nil, fmt.Errorf("edge: %s: custom HTTP patterns are not supported", md.FullName())
+		}
+		r := &route{method: method, procedure: "/" + string(md.Parent().FullName()) + "/" + string(md.Name()), body: b.GetBody() != "", segments: strings.Split(strings.TrimPrefix(template, "/"), "/")}
+		bound := map[string]bool{b.GetBody(): true}
+		for i, s := range r.segments {
+			if !strings.HasPrefix(s, "{") {
+				if strings.ContainsAny(s, "*:{}") {
+					return nil, fmt.Errorf("edge: %s: path %q: only literal segments and {field} variables are supported", md.FullName(), template)
+				}
+				continue
+			}
+			name := strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}")
+			if strings.ContainsAny(name, "=*./{}") {
+				return nil, fmt.Errorf("edge: %s: path %q: only {field} variables are supported", md.FullName(), template)
+			}
+			r.vars = append(r.vars, name)
+			bound[name] = true
+			r.segments[i] = ""
+		}
+		r.query = map[string]queryParam{}
+		if b.GetBody() != "*" {
+			addQueryParams(r.query, in, "", "", bound, 0)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// addQueryParams adds mp's fields (under the prefixes) to q, as the
+// transcoder resolves them: a leaf is a scalar, an enum or a well-known type
+// with a scalar JSON form; other messages are entered. Fields bound by the
+// path or the body are not query parameters.
+func addQueryParams(q map[string]queryParam, mp *msgPlan, protoPrefix, jsonPrefix string, bound map[string]bool, depth int) {
+	for i := range mp.fields {
+		f := &mp.fields[i]
+		name := string(f.fd.Name())
+		if (depth == 0 && bound[name]) || f.fd.IsMap() {
+			continue
+		}
+		pp, jp := protoPrefix+name, jsonPrefix+f.fd.JSONName()
+		if f.msg != nil && !scalarWKT[f.msg.desc.FullName()] {
+			if !f.msg.wkt && !f.fd.IsList() && depth < maxQueryDepth {
+				addQueryParams(q, f.msg, pp+".", jp+".", bound, depth+1)
+			}
+			continue
+		}
+		p := queryParam{field: pp, enum: f.enum}
+		q[pp], q[jp] = p, p
+	}
+}
+
+// scalarWKT are the well-known types the transcoder reads from one query
+// value.
+var scalarWKT = map[protoreflect.FullName]bool{
+	"google.protobuf.Timestamp": true, "google.protobuf.Duration": true, "google.protobuf.FieldMask": true,
+	"google.protobuf.DoubleValue": true, "google.protobuf.FloatValue": true,
+	"google.protobuf.Int64Value": true, "google.protobuf.UInt64Value": true,
+	"google.protobuf.Int32Value": true, "google.protobuf.UInt32Value": true,
+	"google.protobuf.BoolValue": true, "google.protobuf.StringValue": true, "google.protobuf.BytesValue": true,
+}
+
+// forTranscoder applies the rules above to r and returns the request to
+// transcode: r itself, or a copy when something changed (the server's own
+// *http.Request keeps its body and length, which it drains after the
+// handler). ok is false after it answered an error itself; procedure then
+// names the route that was matched.
+func (rt *routeTable) forTranscoder(w http.ResponseWriter, r *http.Request) (_ *http.Request, procedure string, ok bool) {
+	escaped := r.URL.EscapedPath()
+	if route := rt.lookup(r.Method, escaped); route != nil {
+		if r, ok = rt.prepare(w, r, route, escaped); !ok {
+			return nil, route.procedure, false
+		}
+	}
+	if escaped != r.URL.Path {
+		u := *r.URL
+		u.Path, u.RawPath = escaped, ""
+		r = r.WithContext(r.Context())
+		r.URL = &u
+	}
+	return r, "", true
+}
+
+// lookup returns the route of method and path (escaped), nil when none
+// matches.
+func (rt *routeTable) lookup(method, path string) *route {
+	for _, r := range rt.routes[method] {
+		if r.matches(path) {
+			return r
+		}
+	}
+	return nil
+}
+
+// matches reports whether path (escaped) fits r's template the way the
+// transcoder matches it: segment by segment, a variable taking any one
+// segment, the empty one included ("/admin/sagas/" is GetSaga with an
+// empty id, which validation refuses).
+func (r *route) matches(path string) bool {
+	if !strings.HasPrefix(path, "/") {
+		return false
+	}
+	rest := path[1:]
+	for i, s := range r.segments {
+		seg, tail, more := strings.Cut(rest, "/")
+		if (s != "" && seg != s) || more != (i < len(r.segments)-1) {
+			return false
+		}
+		rest = tail
+	}
+	return true
+}
+
+// badVar names the first path variable of path (escaped, matched by r)
+// whose value is not valid UTF-8 once decoded, "" when all are.
+func (r *route) badVar(path string) string {
+	rest, v := path[1:], 0
+	for _, s := range r.segments {
+		seg, tail, _ := strings.Cut(rest, "/")
+		rest = tail
+		if s != "" {
+			continue
+		}
+		if value, err := url.PathUnescape(seg); err != nil || !utf8.ValidString(value) {
+			return r.vars[v]
+		}
+		v++
+	}
+	return ""
+}
+
+// prepare applies the body and query rules of route to r; see
+// forTranscoder.
+func (rt *routeTable) prepare(w http.ResponseWriter, r *http.Request, route *route, escaped string) (_ *http.Request, ok bool) {
+	if field := route.badVar(escaped); field != "" {
+		writeInvalidText(w, field)
+		return nil, false
+	}
+	if route.body && !utf8.ValidString(r.Header.Get("Content-Type")) {
+		// The transcoder copies it into the request of a raw-body route
+		// (google.api.HttpBody), where it could not be encoded.
+		writeError(w, http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "Content-Type is not UTF-8", nil)
+		return nil, false
+	}
+	if !route.body && r.Body != nil && r.Body != http.NoBody {
+		// Ignored (documented): nothing of this route comes from a body.
+		r = r.Clone(r.Context())
+		r.Body, r.ContentLength = http.NoBody, 0
+		for _, h := range []string{"Content-Type", "Content-Encoding", "Content-Length", "Transfer-Encoding"} {
+			delete(r.Header, h)
+		}
+	}
+	if r.URL.RawQuery == "" {
+		return r, true
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	changed := err != nil // pairs with broken escapes are dropped
+	for name, values := range q {
+		p, ok := route.query[name]
+		if !ok {
+			delete(q, name)
+			changed = true
+			continue
+		}
+		for i, v := range values {
+			if !utf8.ValidString(v) {
+				writeInvalidText(w, p.field)
+				return nil, false
+			}
+			if p.enum != nil {
+				if full, ok := p.enum.in[strings.ToLower(v)]; ok && full != v {
+					values[i], changed = full, true
+				}
+			}
+		}
+	}
+	if changed {
+		u := *r.URL
+		u.RawQuery = q.Encode()
+		r = r.WithContext(r.Context())
+		r.URL = &u
+	}
+	return r, true
+}
+
+// writeInvalidText answers 400 for a path or query value of field that is
+// not UTF-8, in the shape of the services' violations.
+func writeInvalidText(w http.ResponseWriter, field string) {
+	writeError(w, http.StatusBadRequest, errs.Validation, "invalid input: "+field, fieldDetails(field, "must be valid UTF-8", server.RuleValidUTF8))
+}

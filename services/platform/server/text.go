@@ -1,0 +1,166 @@
+package server
+
+import (
+	"errors"
+	"unicode/utf8"
+
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"buf.build/go/protovalidate"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
+)
+
+// Rule ids of the text check, as they appear in a violation's rule_id (and
+// the edge's details.fields[].rule).
+const (
+	RuleNoControlCharacters = "string.no_control_characters"
+	RuleValidUTF8           = "string.valid_utf8"
+)
+
+// textValidator adds one rule to every string field of every request, on
+// top of the protovalidate rules of the contracts: no control characters
+// (U+0000 to U+001F but tab, line feed and carriage return; U+007F to
+// U+009F) and valid UTF-8. PostgreSQL refuses a NUL in text (a 500 where
+// the caller sent bad input), and no field of the API means to hold a
+// control character; a rule per field in the protos would be forgotten on
+// the next field. Its violations join protovalidate's, so the caller gets
+// one INVALID_ARGUMENT (VALIDATION_ERROR at the edge) naming every field.
+type textValidator struct {
+	next protovalidate.Validator
+}
+
+func newValidator() protovalidate.Validator {
+	return textValidator{next: protovalidate.GlobalValidator}
+}
+
+// Validate implements protovalidate.Validator.
+func (v textValidator) Validate(msg proto.Message, options ...protovalidate.ValidationOption) error {
+	var bad []*protovalidate.Violation
+	checkText(msg.ProtoReflect(), nil, &bad)
+	err := v.next.Validate(msg, options...)
+	if len(bad) == 0 {
+		return err
+	}
+	var ve *protovalidate.ValidationError
+	switch {
+	case err == nil:
+		return &protovalidate.ValidationError{Violations: bad}
+	case errors.As(err, &ve):
+		ve.Violations = append(ve.Violations, bad...)
+		return ve
+	}
+	return err // protovalidate itself failed: its error wins
+}
+
+// step is one element of the path to a value, turned into a
+// validate.FieldPathElement only when the value breaks the rule (the walk
+// itself allocates nothing).
+type step struct {
+	fd     protoreflect.FieldDescriptor
+	index  int // list index, or -1
+	key    protoreflect.MapKey
+	hasKey bool
+}
+
+// checkText appends a violation for every string of m (nested messages,
+// lists and maps included) that breaks the text rule; path leads to m.
+func checkText(m protoreflect.Message, path []step, bad *[]*protovalidate.Violation) {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsList():
+			l := v.List()
+			for i := range l.Len() {
+				checkValue(fd, l.Get(i), append(path, step{fd: fd, index: i}), bad)
+			}
+		case fd.IsMap():
+			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
+				p := append(path, step{fd: fd, index: -1, key: k, hasKey: true})
+				if fd.MapKey().Kind() == protoreflect.StringKind {
+					checkString(k.String(), p, true, bad)
+				}
+				checkValue(fd.MapValue(), mv, p, bad)
+				return true
+			})
+		default:
+			checkValue(fd, v, append(path, step{fd: fd, index: -1}), bad)
+		}
+		return true
+	})
+}
+
+// checkValue checks one value whose type is vd's.
+func checkValue(vd protoreflect.FieldDescriptor, v protoreflect.Value, path []step, bad *[]*protovalidate.Violation) {
+	switch vd.Kind() {
+	case protoreflect.StringKind:
+		checkString(v.String(), path, false, bad)
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		checkText(v.Message(), path, bad)
+	}
+}
+
+func checkString(s string, path []step, forKey bool, bad *[]*protovalidate.Violation) {
+	rule, msg := "", ""
+	switch {
+	case !utf8.ValidString(s):
+		rule, msg = RuleValidUTF8, "must be valid UTF-8"
+	case hasControl(s):
+		rule, msg = RuleNoControlCharacters, "must not contain control characters"
+	default:
+		return
+	}
+	vb := validate.Violation_builder{
+		Field:   validate.FieldPath_builder{Elements: fieldPath(path)}.Build(),
+		RuleId:  proto.String(rule),
+		Message: proto.String(msg),
+	}
+	if forKey {
+		vb.ForKey = proto.Bool(true)
+	}
+	*bad = append(*bad, &protovalidate.Violation{Proto: vb.Build()})
+}
+
+// hasControl reports whether s holds a control character other than tab,
+// line feed and carriage return (multi-line text is fine).
+func hasControl(s string) bool {
+	for _, r := range s {
+		if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || (r >= 0x7f && r <= 0x9f) {
+			return true
+		}
+	}
+	return false
+}
+
+// fieldPath is path as protovalidate writes it.
+func fieldPath(path []step) []*validate.FieldPathElement {
+	out := make([]*validate.FieldPathElement, len(path))
+	for i, st := range path {
+		b := validate.FieldPathElement_builder{
+			FieldNumber: proto.Int32(int32(st.fd.Number())),
+			FieldName:   proto.String(string(st.fd.Name())),
+			FieldType:   descriptorpb.FieldDescriptorProto_Type(st.fd.Kind()).Enum(),
+		}
+		switch {
+		case st.index >= 0:
+			b.Index = proto.Uint64(uint64(st.index))
+		case st.hasKey:
+			setKey(&b, st.fd.MapKey(), st.key)
+		}
+		out[i] = b.Build()
+	}
+	return out
+}
+
+func setKey(b *validate.FieldPathElement_builder, kd protoreflect.FieldDescriptor, k protoreflect.MapKey) {
+	b.KeyType = descriptorpb.FieldDescriptorProto_Type(kd.Kind()).Enum()
+	switch kd.Kind() {
+	case protoreflect.BoolKind:
+		b.BoolKey = proto.Bool(k.Bool())
+	case protoreflect.StringKind:
+		b.StringKey = proto.String(k.String())
+	case protoreflect.Uint32Kind, protoreflect.Uint64Kind, protoreflect.Fixed32Kind, protoreflect.Fixed64Kind:
+		b.UintKey = proto.Uint64(k.Uint())
+	default:
+		b.IntKey = proto.Int64(k.Int())
+	}
+}

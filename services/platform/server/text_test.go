@@ -1,0 +1,76 @@
+package server
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"buf.build/go/protovalidate"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	authv1 "github.com/bookingrush/rush/gen/bookingrush/auth/v1"
+)
+
+// violations returns "field rule" for each violation of msg.
+func violations(t *testing.T, msg proto.Message) []string {
+	t.Helper()
+	err := newValidator().Validate(msg)
+	if err == nil {
+		return nil
+	}
+	var ve *protovalidate.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("not a validation error: %v", err)
+	}
+	var out []string
+	for _, v := range ve.Violations {
+		out = append(out, protovalidate.FieldPathString(v.Proto.GetField())+" "+v.Proto.GetRuleId())
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestTextRuleJoinsTheContractsRules(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		msg  proto.Message
+		want []string
+	}{
+		{"plain", &authv1.UpdateMeRequest{FullName: "Ada Lovelace"}, nil},
+		{"multi-line", &authv1.UpdateMeRequest{FullName: "Ada\r\n\tLovelace"}, nil},
+		{"NUL", &authv1.UpdateMeRequest{FullName: "a\x00b"}, []string{"full_name " + RuleNoControlCharacters}},
+		{"DEL", &authv1.UpdateMeRequest{FullName: "a\x7fb"}, []string{"full_name " + RuleNoControlCharacters}},
+		{"C1", &authv1.UpdateMeRequest{FullName: "a\u0085b"}, []string{"full_name " + RuleNoControlCharacters}},
+		{"invalid UTF-8", &authv1.UpdateMeRequest{FullName: "a\xffb"}, []string{"full_name " + RuleValidUTF8}},
+		// The contract's own rule (min_len) and the text rule, together.
+		{"both", &authv1.RegisterRequest{Email: "a@b.test", Password: "secret-pass-1", FullName: "\x00"}, []string{"full_name " + RuleNoControlCharacters}},
+		{"contract only", &authv1.UpdateMeRequest{}, []string{"full_name required"}},
+	} {
+		if got := violations(t, tc.msg); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestTextRuleWalksNestedListsAndMaps(t *testing.T) {
+	t.Parallel()
+	s, err := structpb.NewStruct(map[string]any{
+		"ok":     "fine",
+		"bad":    "x\x01",
+		"k\x00":  "fine",
+		"nested": map[string]any{"list": []any{"fine", "y\x02"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`fields["bad"].string_value ` + RuleNoControlCharacters,
+		`fields["k\x00"] ` + RuleNoControlCharacters,
+		`fields["nested"].struct_value.fields["list"].list_value.values[1].string_value ` + RuleNoControlCharacters,
+	}
+	if got := violations(t, s); !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
