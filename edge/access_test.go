@@ -226,4 +226,33 @@ func TestOwnershipIsCheckedBeforeValidation(t *testing.T) {
 	if checked < 6 {
 		t.Fatalf("only %d routes of one event found", checked)
 	}
+
+	// A buyer's booking and payment: another buyer's confirm, cancel or
+	// refund with a reason too long is NOT_FOUND, as the same call with a
+	// valid body is; the owner's gets the validation error.
+	buyer := m.Token(t, user.Data.User.ID, authn.RoleUser)
+	stranger := m.Token(t, uuid.NewString(), authn.RoleUser)
+	res := call("POST", "/api/v1/bookings/reserve", buyer, `{"show_id":"`+publishedShow+`","zone_id":"`+zoneOf(t, call, publishedShow)+`","quantity":1,"idempotency_key":"own-0001"}`)
+	bookingID := created(res)
+	paymentID := created(call("POST", "/api/v1/payments", buyer, `{"booking_id":"`+bookingID+`","payment_method":"sim_slow"}`))
+	tooLong := `{"reason":"` + strings.Repeat("x", 501) + `"}`
+	for _, path := range []string{"/api/v1/bookings/" + bookingID + "/confirm", "/api/v1/bookings/" + bookingID + "/cancel", "/api/v1/payments/" + paymentID + "/refund"} {
+		if got := call("POST", path, stranger, tooLong); got.status != 404 {
+			t.Errorf("POST %s by another buyer with a bad body: %d %s, want 404", path, got.status, got.body)
+		}
+		if got := call("POST", path, buyer, tooLong); got.status != 400 && !strings.HasSuffix(path, "/confirm") {
+			t.Errorf("POST %s by its owner with a bad body: %d %s, want 400", path, got.status, got.body)
+		}
+	}
+}
+
+// zoneOf is the first zone of a show, read through the public API.
+func zoneOf(t *testing.T, call func(method, path, token, body string) rawReply, showID string) string {
+	t.Helper()
+	var out struct{ Data []struct{ ID string } }
+	r := call("GET", "/api/v1/shows/"+showID+"/zones", "", "")
+	if err := json.Unmarshal(r.body, &out); err != nil || len(out.Data) == 0 {
+		t.Fatalf("zones: %d %s", r.status, r.body)
+	}
+	return out.Data[0].ID
 }
