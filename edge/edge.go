@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,8 @@ type Config struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// RequestTimeout bounds a whole API call, upstream included.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// Admission is the reserve route's admission control.
+	Admission AdmissionConfig `yaml:"admission"`
 }
 
 // RegisterFlags registers edge.* flags.
@@ -59,6 +62,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	config.StringSliceVar(f, &c.TrustedProxies, "edge.trusted-proxies", nil, "CIDRs of proxies whose X-Forwarded-For names the client, comma-separated (empty: the peer address is the client)")
 	f.Int64Var(&c.MaxBodyBytes, "edge.max-body-bytes", 1<<20, "largest request body (413 above)")
 	f.DurationVar(&c.RequestTimeout, "edge.request-timeout", 10*time.Second, "time allowed for one API call, upstream included")
+	c.Admission.RegisterFlags(f)
 }
 
 // Validate checks the configuration.
@@ -81,6 +85,7 @@ func (c *Config) Validate() error {
 	if c.RequestTimeout <= 0 {
 		problems = append(problems, errors.New("edge.request-timeout: must be positive"))
 	}
+	problems = append(problems, c.Admission.Validate())
 	return errors.Join(problems...)
 }
 
@@ -133,6 +138,9 @@ type Edge struct {
 	metrics    *httpMetrics
 	queue      queuev1connect.QueueServiceClient
 	reserve    *reserveRoute
+	admission  *admission   // nil when admission control is off
+	shedRetry  []string     // Retry-After of a shed answer
+	shedDetail []byte       // and its details
 	tracer     trace.Tracer // nil when tracing is off: no span, no cost
 }
 
@@ -159,6 +167,13 @@ func New(cfg Config, rl RateLimitConfig, d Deps) (*Edge, error) {
 		return nil, err
 	}
 	e.reserve = newReserveRoute(d.Mesh, e.routes.codec, e.tracer != nil, e.upstreamFailed)
+	if cfg.Admission.Enabled {
+		if e.admission, err = newAdmission(cfg.Admission, d.Registry); err != nil {
+			return nil, err
+		}
+		secs := strconv.Itoa(int(cfg.Admission.RetryAfter / time.Second))
+		e.shedRetry, e.shedDetail = []string{secs}, []byte(`{"reason":"overloaded","retry_after":`+secs+`}`)
+	}
 	if rl.Enabled {
 		if e.limiter, err = newLimiter(rl, d.Redis, d.Registry, e.log); err != nil {
 			return nil, err
@@ -291,6 +306,18 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 	if p != nil {
 		userID = p.UserID
 	}
+	reserve := r.URL.Path == reservePath && r.Method == http.MethodPost
+	if reserve && e.admission != nil {
+		// Before the rate limit's Redis call: under overload a shed
+		// reserve costs the machine nothing but this answer.
+		if !e.admission.acquire() {
+			w.route = reserveProcedure
+			e.shed(w)
+			return
+		}
+		start := time.Now()
+		defer func() { end := time.Now(); e.admission.release(end.Sub(start), end) }()
+	}
 	if e.limiter != nil && !e.limiter.allow(w, r, userID, e.clientIP) {
 		return
 	}
@@ -304,7 +331,7 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 		return
 	}
 
-	if r.URL.Path == reservePath && r.Method == http.MethodPost {
+	if reserve {
 		w.route = reserveProcedure
 		ctx, cancel := context.WithTimeout(r.Context(), e.cfg.RequestTimeout)
 		defer cancel()
@@ -332,6 +359,13 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 	e.transcoder.ServeHTTP(&st.answer, r)
 	st.answer.finish()
 	w.route = st.procedure
+}
+
+// shed answers a reserve the admission control turned away: 503 at once,
+// with Retry-After, never a wait.
+func (e *Edge) shed(w http.ResponseWriter) {
+	w.Header()["Retry-After"] = e.shedRetry
+	writeError(w, http.StatusServiceUnavailable, errs.ServiceUnavailable, "the sale is busier than this server can serve right now; retry shortly", e.shedDetail)
 }
 
 // upstreamFailed logs a failed call to a service, at most once a second.

@@ -72,6 +72,8 @@ type options struct {
 	extra        string
 
 	checkoutSeats int
+	overloadRates string
+	overloadDur   time.Duration
 
 	// An existing topology instead of starting one.
 	targetURL, bookingAddr, secret, keyPrefix, edgeMetrics, bookingMetrics string
@@ -104,6 +106,8 @@ func run(args []string) int {
 	fs.DurationVar(&o.closedDur, "closed.duration", 10*time.Second, "closed loop: duration")
 	fs.IntVar(&o.rpcConns, "rpc.conns", 64, "rpc: concurrent calls straight to BookingService.Reserve over gRPC (h2c), rotating tokens")
 	fs.DurationVar(&o.rpcDur, "rpc.duration", 10*time.Second, "rpc: duration")
+	fs.StringVar(&o.overloadRates, "overload.rates", "3000,6000", "overload: offered reserve rates, requests/s (2-3x what the machine serves), each run for -overload.duration")
+	fs.DurationVar(&o.overloadDur, "overload.duration", 8*time.Second, "overload: duration of each rate")
 	fs.IntVar(&o.checkoutSeats, "checkout.seats", 2000, "checkout: seats of the one zone, and users who each hold one and pay for it (-closed.conns at a time)")
 	fs.StringVar(&o.ghz, "ghz", "", "ghz binary (default: bin/tools/ghz, then $PATH)")
 	fs.IntVar(&o.ghzConc, "ghz.c", 64, "ghz: concurrency (-c)")
@@ -355,6 +359,8 @@ func (b *bench) main(ctx context.Context) error {
 			err = b.scenarioWRK(ctx)
 		case "checkout":
 			err = b.scenarioCheckout(ctx)
+		case "overload":
+			err = b.scenarioOverload(ctx)
 		case "ceiling":
 			err = b.scenarioCeiling(ctx)
 		default:

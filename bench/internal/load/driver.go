@@ -22,6 +22,10 @@ type Answer struct {
 	Seats int
 	// Zone is the index of the zone the request asked for.
 	Zone int
+	// Shed is an answer the target's admission control gave at once
+	// (503, Retry-After) instead of serving the request: its latency is
+	// kept apart from the served answers'.
+	Shed bool
 }
 
 // Doer sends request number seq and reports its answer. It must be safe for
@@ -54,8 +58,12 @@ type Stats struct {
 	// MaxLateness is the worst send delay behind schedule.
 	MaxLateness time.Duration
 	// Latency is measured from the due time (open) or the send (closed) to
-	// the end of the answer body.
+	// the end of the answer body, of every answer that was not shed.
 	Latency *Histogram
+	// Shed counts the shed answers and ShedLatency is their latency (nil
+	// when none was shed).
+	Shed        uint64
+	ShedLatency *Histogram
 	// Outcomes counts answers by Answer.Outcome.
 	Outcomes map[string]uint64
 	// Seats sums Answer.Seats per zone index.
@@ -130,6 +138,10 @@ func (s *Stats) Summary() string {
 			fmt.Fprintf(&b, "\n  %s windows with an answer over 50ms (due time into the run: slowest): %s%s", s.Window, strings.Join(st, " "), more)
 		}
 	}
+	if s.Shed > 0 {
+		fmt.Fprintf(&b, "\n  shed %d (%.1f%%): latency p50 %s p99 %s max %s", s.Shed, 100*float64(s.Shed)/float64(s.Done),
+			ms(s.ShedLatency.Percentile(50)), ms(s.ShedLatency.Percentile(99)), ms(s.ShedLatency.Max()))
+	}
 	b.WriteString("\n  answers:")
 	for _, k := range slices.Sorted(maps.Keys(s.Outcomes)) {
 		fmt.Fprintf(&b, " [%s] %d", k, s.Outcomes[k])
@@ -143,6 +155,8 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float6
 // no shared lock.
 type worker struct {
 	hist        *Histogram
+	shedHist    *Histogram // allocated at the first shed answer
+	shed        uint64
 	outcomes    map[string]uint64
 	seats       map[int]int64
 	done, exp   uint64
@@ -157,7 +171,15 @@ func newWorker() *worker {
 }
 
 func (w *worker) record(a Answer, latency time.Duration, end time.Time) {
-	w.hist.Record(latency)
+	if a.Shed {
+		if w.shedHist == nil {
+			w.shedHist = NewHistogram()
+		}
+		w.shedHist.Record(latency)
+		w.shed++
+	} else {
+		w.hist.Record(latency)
+	}
 	w.outcomes[a.Outcome]++
 	w.done++
 	if a.Expected {
@@ -178,6 +200,13 @@ func merge(s *Stats, start time.Time, ws []*worker) {
 	last := start
 	for _, w := range ws {
 		s.Latency.Merge(w.hist)
+		if w.shedHist != nil {
+			if s.ShedLatency == nil {
+				s.ShedLatency = NewHistogram()
+			}
+			s.ShedLatency.Merge(w.shedHist)
+			s.Shed += w.shed
+		}
 		for k, v := range w.outcomes {
 			s.Outcomes[k] += v
 		}

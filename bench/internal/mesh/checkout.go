@@ -50,11 +50,11 @@ func PayHTTP(c *http.Client, base, keyPrefix string, pays []Payment) load.Doer {
 			var data struct {
 				ID string `json:"id"`
 			}
-			status, code, failed := send(ctx, c, url, "Bearer "+p.Token, key, body, &data)
-			if failed != "" {
-				return failed, ""
+			r := send(ctx, c, url, "Bearer "+p.Token, key, body, &data)
+			if r.failed != "" {
+				return r.failed, ""
 			}
-			return outcome(status, code), data.ID
+			return outcome(r.status, r.code), data.ID
 		}
 		if !p.Retried {
 			out, id := pay()
@@ -89,12 +89,12 @@ func CancelHTTP(c *http.Client, base string, holds []Hold) load.Doer {
 		var data struct {
 			Status string `json:"status"`
 		}
-		status, code, failed := send(ctx, c, base+"/api/v1/bookings/"+h.BookingID+"/cancel", "Bearer "+h.Token, "", []byte("{}"), &data)
-		if failed != "" {
-			return load.Answer{Outcome: failed, Zone: h.Zone}
+		r := send(ctx, c, base+"/api/v1/bookings/"+h.BookingID+"/cancel", "Bearer "+h.Token, "", []byte("{}"), &data)
+		if r.failed != "" {
+			return load.Answer{Outcome: r.failed, Zone: h.Zone}
 		}
-		a := load.Answer{Outcome: outcome(status, code), Zone: h.Zone}
-		if status == http.StatusOK {
+		a := load.Answer{Outcome: outcome(r.status, r.code), Zone: h.Zone}
+		if r.status == http.StatusOK {
 			a.Seats = h.Seats
 			a.Expected = data.Status == "refunded"
 			if !a.Expected {

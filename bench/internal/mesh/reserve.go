@@ -33,6 +33,13 @@ func HoldsOrSoldOut(status int, code string) bool {
 	return code == "" || code == string(errs.InsufficientStock)
 }
 
+// DecidedOrShed accepts a hold, "sold out", or an overloaded edge's shed
+// answer (503: ReserveHTTP tells shed answers, with Retry-After and reason
+// "overloaded", from other 503s in the outcome).
+func DecidedOrShed(status int, code string) bool {
+	return HoldsOrSoldOut(status, code) || code == string(errs.ServiceUnavailable)
+}
+
 // Plan is who reserves what: request seq goes to user seq % len(Tokens) and
 // zone seq % len(Zones).
 type Plan struct {
@@ -92,11 +99,17 @@ func ReserveHTTP(c *http.Client, base string, p *Plan) load.Doer {
 			ID       string `json:"id"`
 			Quantity int    `json:"quantity"`
 		}
-		status, code, failed := send(ctx, c, url, bearer[tokIdx], key, bodies[zone], &data)
-		if failed != "" {
-			return load.Answer{Outcome: failed, Zone: zone}
+		r := send(ctx, c, url, bearer[tokIdx], key, bodies[zone], &data)
+		if r.failed != "" {
+			return load.Answer{Outcome: r.failed, Zone: zone}
 		}
+		status, code := r.status, r.code
 		a := load.Answer{Outcome: outcome(status, code), Zone: zone}
+		if a.Shed = r.shed(); a.Shed {
+			a.Outcome += " shed"
+		} else if status == http.StatusServiceUnavailable && r.retryAfter == "" {
+			a.Outcome += " without Retry-After"
+		}
 		a.Expected = p.Expect(status, code) && (status == http.StatusCreated) == (code == "")
 		if status == http.StatusCreated {
 			a.Seats = data.Quantity
@@ -108,15 +121,31 @@ func ReserveHTTP(c *http.Client, base string, p *Plan) load.Doer {
 	}
 }
 
+// reply is what send read of an answer.
+type reply struct {
+	// status and code are the HTTP status and the envelope's error code
+	// ("" on success); failed, when there was no JSON answer to read, is
+	// the outcome to count ("transport: ...", "502 non-JSON").
+	status       int
+	code, failed string
+	// retryAfter and reason are the Retry-After header and the error's
+	// details.reason.
+	retryAfter, reason string
+}
+
+// shed reports an answer the edge's admission control gave: 503 at once,
+// with Retry-After, reason "overloaded".
+func (r reply) shed() bool {
+	return r.status == http.StatusServiceUnavailable && r.retryAfter != "" && r.reason == "overloaded"
+}
+
 // send POSTs body to url with the bearer token and, when key is not empty,
 // an Idempotency-Key, and decodes the envelope: data (a pointer) receives
-// its data. It answers the HTTP status and the envelope's error code ("" on
-// success), or, when there was no JSON answer to read, failed: the outcome
-// to count ("transport: ...", "502 non-JSON").
-func send(ctx context.Context, c *http.Client, url, bearer, key string, body []byte, data any) (status int, code, failed string) {
+// its data.
+func send(ctx context.Context, c *http.Client, url, bearer, key string, body []byte, data any) reply {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, "", "request: " + err.Error()
+		return reply{failed: "request: " + err.Error()}
 	}
 	req.Header["Authorization"] = []string{bearer}
 	req.Header["Content-Type"] = []string{"application/json"}
@@ -125,23 +154,26 @@ func send(ctx context.Context, c *http.Client, url, bearer, key string, body []b
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, "", "transport: " + shortErr(err)
+		return reply{failed: "transport: " + shortErr(err)}
 	}
 	raw, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		return 0, "", "transport: " + shortErr(err)
+		return reply{failed: "transport: " + shortErr(err)}
 	}
 	env := struct {
 		Data  any `json:"data"`
 		Error struct {
-			Code string `json:"code"`
+			Code    string `json:"code"`
+			Details struct {
+				Reason string `json:"reason"`
+			} `json:"details"`
 		} `json:"error"`
 	}{Data: data}
 	if err := json.Unmarshal(raw, &env); err != nil {
-		return 0, "", strconv.Itoa(resp.StatusCode) + " non-JSON"
+		return reply{failed: strconv.Itoa(resp.StatusCode) + " non-JSON"}
 	}
-	return resp.StatusCode, env.Error.Code, ""
+	return reply{status: resp.StatusCode, code: env.Error.Code, retryAfter: resp.Header.Get("Retry-After"), reason: env.Error.Details.Reason}
 }
 
 // outcome names an answer in the tables: the status and the error code.

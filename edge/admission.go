@@ -1,0 +1,134 @@
+package edge
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// AdmissionConfig sizes the reserve route's admission control: an adaptive
+// limit on the reserves one edge replica has in flight upstream. Beyond it a
+// reserve is shed at once (503 with Retry-After) instead of queueing behind
+// the ones the system is still serving, so the requests it takes stay fast
+// and a flash sale at twice the machine's capacity costs neither seconds of
+// latency nor file descriptors.
+type AdmissionConfig struct {
+	// Enabled turns admission control on.
+	Enabled bool `yaml:"enabled"`
+	// Initial is the in-flight limit a replica starts with.
+	Initial int `yaml:"initial"`
+	// Min and Max bound the limit.
+	Min int `yaml:"min"`
+	Max int `yaml:"max"`
+	// Target is the upstream latency of a reserve the limit aims under: a
+	// slower answer shrinks the limit, faster ones let it grow.
+	Target time.Duration `yaml:"target"`
+	// RetryAfter is what a shed answer asks the client to wait (whole
+	// seconds in the header).
+	RetryAfter time.Duration `yaml:"retry_after"`
+}
+
+// RegisterFlags registers edge.admission.* flags.
+func (c *AdmissionConfig) RegisterFlags(f *flag.FlagSet) {
+	f.BoolVar(&c.Enabled, "edge.admission.enabled", true, "shed reserves beyond an adaptive in-flight limit per edge replica (503 with Retry-After)")
+	f.IntVar(&c.Initial, "edge.admission.initial", 64, "reserves in flight an edge replica starts admitting")
+	f.IntVar(&c.Min, "edge.admission.min", 8, "lowest in-flight limit")
+	f.IntVar(&c.Max, "edge.admission.max", 1024, "highest in-flight limit")
+	f.DurationVar(&c.Target, "edge.admission.target", 50*time.Millisecond, "upstream latency of a reserve the limit aims under")
+	f.DurationVar(&c.RetryAfter, "edge.admission.retry-after", time.Second, "how long a shed answer asks the client to wait")
+}
+
+// Validate checks the configuration.
+func (c *AdmissionConfig) Validate() error {
+	if c.Min < 1 || c.Min > c.Initial || c.Initial > c.Max {
+		return fmt.Errorf("edge.admission: need 1 <= edge.admission.min (%d) <= edge.admission.initial (%d) <= edge.admission.max (%d)", c.Min, c.Initial, c.Max)
+	}
+	if c.Target <= 0 || c.RetryAfter < time.Second {
+		return errors.New("edge.admission.target must be positive and admission.retry-after at least 1s")
+	}
+	return nil
+}
+
+// admission is an AIMD concurrency limit (as TCP's congestion window, and
+// the "vegas"/"gradient" limiters of Netflix's concurrency-limits): while
+// upstream answers come back faster than the target and the limit is in
+// use, it grows by about one per limit's worth of answers; an answer slower
+// than the target shrinks it by a tenth, at most once per target interval
+// (one slow burst is one signal, not a hundred). A request that finds the
+// limit reached is shed without waiting: a queue in front of an overloaded
+// service only adds its length to everyone's latency.
+type admission struct {
+	cfg AdmissionConfig
+
+	mu       sync.Mutex
+	limit    float64
+	inflight int
+	shrunk   time.Time
+
+	shed   prometheus.Counter
+	limitG prometheus.GaugeFunc
+	inflG  prometheus.GaugeFunc
+}
+
+func newAdmission(cfg AdmissionConfig, reg prometheus.Registerer) (*admission, error) {
+	a := &admission{cfg: cfg, limit: float64(cfg.Initial)}
+	a.shed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "edge_reserve_shed_total", Help: "Reserves the edge shed (503 with Retry-After) because its in-flight limit was reached.",
+	})
+	a.limitG = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "edge_reserve_concurrency_limit", Help: "The edge's current adaptive limit of reserves in flight.",
+	}, func() float64 { a.mu.Lock(); defer a.mu.Unlock(); return a.limit })
+	a.inflG = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "edge_reserve_inflight", Help: "Reserves the edge has in flight upstream.",
+	}, func() float64 { a.mu.Lock(); defer a.mu.Unlock(); return float64(a.inflight) })
+	for _, c := range []prometheus.Collector{a.shed, a.limitG, a.inflG} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// acquire takes an in-flight slot; false means shed.
+func (a *admission) acquire() bool {
+	a.mu.Lock()
+	ok := float64(a.inflight) < a.limit
+	if ok {
+		a.inflight++
+	}
+	a.mu.Unlock()
+	if !ok {
+		a.shed.Inc()
+	}
+	return ok
+}
+
+// release gives a slot back with the upstream latency of its request, which
+// moves the limit.
+func (a *admission) release(latency time.Duration, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	used := float64(a.inflight) >= a.limit*0.8
+	a.inflight--
+	switch {
+	case latency > a.cfg.Target:
+		if now.Sub(a.shrunk) >= a.cfg.Target {
+			a.limit = max(float64(a.cfg.Min), a.limit*0.9)
+			a.shrunk = now
+		}
+	case used:
+		// Only a limit in use learns that it could be higher.
+		a.limit = min(float64(a.cfg.Max), a.limit+1/a.limit)
+	}
+}
+
+// current is the limit now (tests, logs).
+func (a *admission) current() float64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.limit
+}

@@ -1,0 +1,105 @@
+package edge_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bookingrush/rush/lua"
+	"github.com/bookingrush/rush/services/booking"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/platform/pgtest"
+)
+
+// TestReservesBeyondTheLimitAreShed: an edge that admits two reserves in
+// flight, under 60 concurrent ones through the real mesh. Every request is
+// answered: a hold or "sold out", or 503 at once with Retry-After and the
+// reason; the shed ones changed nothing (Redis and Postgres agree, and the
+// seats held are exactly those of the 201 answers).
+func TestReservesBeyondTheLimitAreShed(t *testing.T) {
+	t.Parallel()
+	redisURL := "redis://127.0.0.1:6379/0"
+	prefix := meshtest.KeyPrefix(t, redisURL)
+	app := meshtest.StartApp(t, meshtest.Config(t, pgtest.Migrated(t), "-postgres.migrate-on-start=false", "-target=all",
+		"-rate-limit.enabled=false", "-booking.key-prefix="+prefix, "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisURL),
+		"-queue.key-prefix="+meshtest.KeyPrefix(t, redisURL),
+		"-edge.admission.initial=2", "-edge.admission.min=1", "-edge.admission.max=2"))
+	s := app.SeedShop(t, meshtest.ShopOptions{Seats: 40, Users: 60, MaxPerUser: 1})
+	base := app.URL(t, "edge")
+	type answer struct {
+		status     int
+		retryAfter string
+		code       string
+		reason     string
+	}
+	answers := make([]answer, len(s.Users))
+	var wg sync.WaitGroup
+	for i, u := range s.Users {
+		wg.Go(func() {
+			body, _ := json.Marshal(map[string]any{"show_id": s.Show, "zone_id": s.Zone, "quantity": 1})
+			req, _ := http.NewRequest("POST", base+"/api/v1/bookings/reserve", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+app.Token(t, u, authn.RoleUser))
+			req.Header.Set("Idempotency-Key", fmt.Sprintf("shed-%04d", i))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+				return
+			}
+			raw, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			var env struct {
+				Error struct {
+					Code    string
+					Details struct{ Reason string }
+				}
+			}
+			_ = json.Unmarshal(raw, &env)
+			answers[i] = answer{res.StatusCode, res.Header.Get("Retry-After"), env.Error.Code, env.Error.Details.Reason}
+		})
+	}
+	wg.Wait()
+	held, shed := 0, 0
+	for i, a := range answers {
+		switch {
+		case a.status == 201:
+			held++
+		case a.status == 409 && a.code == "INSUFFICIENT_STOCK":
+		case a.status == 503 && a.retryAfter == "1" && a.reason == "overloaded":
+			shed++
+		default:
+			t.Errorf("request %d: %+v", i, a)
+		}
+	}
+	if held == 0 || shed == 0 {
+		t.Fatalf("%d held, %d shed of %d: the limit of 2 did not shed, or nothing got through", held, shed, len(answers))
+	}
+	if z := zoneSold(t, app, s); z != held {
+		t.Fatalf("Redis holds %d seats, %d were answered 201", z, held)
+	}
+	meshtest.Eventually(t, 15*time.Second, "Postgres agrees with Redis", func() bool {
+		d, err := booking.Reconcile(context.Background(), app.Redis, app.Pool, prefix, s.Event)
+		return err == nil && len(d) == 0
+	})
+	t.Logf("%d held, %d shed, %d sold out", held, shed, len(answers)-held-shed)
+}
+
+// zoneSold is the seats held or sold in the shop's zone, as Redis counts.
+func zoneSold(t *testing.T, app *meshtest.App, s meshtest.Shop) int {
+	t.Helper()
+	var held, sold int
+	v, err := app.Redis.HMGet(context.Background(), lua.EventKeys(app.Config.Booking.KeyPrefix, s.Event).Zone(s.Zone), "held", "sold").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Sscan(fmt.Sprint(v[0]), &held)
+	fmt.Sscan(fmt.Sprint(v[1]), &sold)
+	return held + sold
+}
