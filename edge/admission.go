@@ -54,20 +54,28 @@ func (c *AdmissionConfig) Validate() error {
 }
 
 // admission is an AIMD concurrency limit (as TCP's congestion window, and
-// the "vegas"/"gradient" limiters of Netflix's concurrency-limits): while
-// upstream answers come back faster than the target and the limit is in
-// use, it grows by about one per limit's worth of answers; an answer slower
-// than the target shrinks it by a tenth, at most once per target interval
-// (one slow burst is one signal, not a hundred). A request that finds the
-// limit reached is shed without waiting: a queue in front of an overloaded
-// service only adds its length to everyone's latency.
+// the "vegas"/"gradient" limiters of Netflix's concurrency-limits), decided
+// once per window of 2x the target: when more than 5% of the window's
+// answers took longer than the target (its p95 is above it), the limit
+// shrinks by a tenth; otherwise, when the limit was in use, it grows by one.
+// A request that finds the limit reached is shed without waiting: a queue in
+// front of an overloaded service only adds its length to everyone's latency.
+// Judging a window's tail, not each answer, lets the odd slow answer (a GC
+// pause, a neighbour's burst) pass without shrinking the limit, while a
+// system that is really behind shrinks it within a few windows.
 type admission struct {
-	cfg AdmissionConfig
+	cfg    AdmissionConfig
+	window time.Duration
 
 	mu       sync.Mutex
 	limit    float64
 	inflight int
-	shrunk   time.Time
+	// The window being measured: when it started, its answers and how
+	// many of them were slower than the target, and whether the limit was
+	// nearly used up in it.
+	start   time.Time
+	n, slow int
+	used    bool
 
 	shed   prometheus.Counter
 	limitG prometheus.GaugeFunc
@@ -75,7 +83,7 @@ type admission struct {
 }
 
 func newAdmission(cfg AdmissionConfig, reg prometheus.Registerer) (*admission, error) {
-	a := &admission{cfg: cfg, limit: float64(cfg.Initial)}
+	a := &admission{cfg: cfg, window: 2 * cfg.Target, limit: float64(cfg.Initial)}
 	a.shed = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "edge_reserve_shed_total", Help: "Reserves the edge shed (503 with Retry-After) because its in-flight limit was reached.",
 	})
@@ -99,6 +107,9 @@ func (a *admission) acquire() bool {
 	ok := float64(a.inflight) < a.limit
 	if ok {
 		a.inflight++
+		if float64(a.inflight) >= a.limit*0.8 {
+			a.used = true
+		}
 	}
 	a.mu.Unlock()
 	if !ok {
@@ -107,23 +118,30 @@ func (a *admission) acquire() bool {
 	return ok
 }
 
-// release gives a slot back with the upstream latency of its request, which
-// moves the limit.
+// release gives a slot back with the upstream latency of its request, and
+// moves the limit when its window is over.
 func (a *admission) release(latency time.Duration, now time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	used := float64(a.inflight) >= a.limit*0.8
 	a.inflight--
-	switch {
-	case latency > a.cfg.Target:
-		if now.Sub(a.shrunk) >= a.cfg.Target {
-			a.limit = max(float64(a.cfg.Min), a.limit*0.9)
-			a.shrunk = now
-		}
-	case used:
-		// Only a limit in use learns that it could be higher.
-		a.limit = min(float64(a.cfg.Max), a.limit+1/a.limit)
+	a.n++
+	if latency > a.cfg.Target {
+		a.slow++
 	}
+	if a.start.IsZero() {
+		a.start = now
+	}
+	if now.Sub(a.start) < a.window {
+		return
+	}
+	switch {
+	case a.slow*20 > a.n:
+		a.limit = max(float64(a.cfg.Min), a.limit*0.9)
+	case a.used:
+		// Only a limit in use learns that it could be higher.
+		a.limit = min(float64(a.cfg.Max), a.limit+1)
+	}
+	a.start, a.n, a.slow, a.used = now, 0, 0, float64(a.inflight) >= a.limit*0.8
 }
 
 // current is the limit now (tests, logs).

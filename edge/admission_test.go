@@ -7,9 +7,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// TestAdmissionLimitAdapts: answers faster than the target grow a limit in
-// use by about one per limit's worth; a slow answer shrinks it by a tenth,
-// once per target interval; beyond the limit a request is shed.
+// TestAdmissionLimitAdapts: once per window (2x the target) the limit grows
+// by one when it was in use and at most 5% of the answers were slower than
+// the target, shrinks by a tenth when more were (an odd slow answer among
+// many fast ones does not), never leaves [min, max], and does not grow while
+// unused; beyond the limit a request is shed.
 func TestAdmissionLimitAdapts(t *testing.T) {
 	t.Parallel()
 	cfg := AdmissionConfig{Enabled: true, Initial: 10, Min: 4, Max: 12, Target: 50 * time.Millisecond, RetryAfter: time.Second}
@@ -26,37 +28,52 @@ func TestAdmissionLimitAdapts(t *testing.T) {
 	if a.acquire() {
 		t.Fatal("admitted beyond the limit")
 	}
-	// Ten fast answers of a full limit: +1/limit each, about +1 in all.
-	for range 10 {
-		a.release(time.Millisecond, now)
+	// window runs one window of answers of the given latencies at full use.
+	window := func(latencies ...time.Duration) {
+		for _, l := range latencies {
+			a.release(l, now)
+			a.acquire()
+		}
+		now = now.Add(a.window)
+		a.release(latencies[0], now)
 		a.acquire()
 	}
-	if l := a.current(); l < 10.9 || l > 11.1 {
-		t.Fatalf("limit after fast answers at full use: %.2f, want about 11", l)
+	window(time.Millisecond, time.Millisecond, time.Millisecond)
+	if l := a.current(); l != 11 {
+		t.Fatalf("limit after a fast window in use: %.2f, want 11", l)
 	}
-	// A burst of slow answers shrinks it once per target interval.
-	for range 5 {
-		a.release(time.Second, now.Add(time.Second))
+	fast := make([]time.Duration, 30)
+	for i := range fast {
+		fast[i] = time.Millisecond
 	}
-	if l := a.current(); l < 9.8 || l > 10 {
-		t.Fatalf("limit after one slow burst: %.2f, want about 9.9 (one shrink)", l)
+	window(append(fast, 200*time.Millisecond)...)
+	if l := a.current(); l != 12 {
+		t.Fatalf("limit after a fast window with one slow answer: %.2f, want 12", l)
 	}
-	for i := range 40 {
-		a.release(time.Second, now.Add(2*time.Second+time.Duration(i)*cfg.Target))
-		a.acquire()
+	window(time.Millisecond, time.Millisecond, time.Millisecond, 100*time.Millisecond)
+	if l := a.current(); l < 10.7 || l > 10.9 {
+		t.Fatalf("limit after a slow window: %.2f, want 10.8", l)
+	}
+	for range 30 {
+		window(time.Second)
 	}
 	if l := a.current(); l != float64(cfg.Min) {
 		t.Fatalf("limit after sustained slowness: %.2f, want the minimum %d", l, cfg.Min)
 	}
-	// Fast answers of a limit nobody uses do not grow it.
 	for a.inflight > 0 {
-		a.release(time.Millisecond, now.Add(time.Hour))
+		a.release(time.Millisecond, now)
 	}
-	for range 50 {
+	idle := func() {
 		a.acquire()
-		a.release(time.Millisecond, now.Add(time.Hour))
+		now = now.Add(a.window)
+		a.release(time.Millisecond, now)
 	}
-	if l := a.current(); l > float64(cfg.Min)+0.5 {
-		t.Fatalf("an idle limit grew to %.2f", l)
+	idle() // ends the window that began in use
+	before := a.current()
+	for range 20 {
+		idle()
+	}
+	if l := a.current(); l != before {
+		t.Fatalf("an idle limit moved from %.2f to %.2f", before, l)
 	}
 }

@@ -62,6 +62,7 @@ type options struct {
 	profile      string
 	profileSec   int
 	rateLimit    bool
+	admission    string
 	rateLimitMin int
 	auditWait    time.Duration
 	rush         string
@@ -116,6 +117,7 @@ func run(args []string) int {
 	fs.StringVar(&o.profile, "profile", "", "scenarios to CPU-profile (edge and booking processes, via pprof on metrics.addr), e.g. closed,rush")
 	fs.IntVar(&o.profileSec, "profile.seconds", 0, "profile length; 0: the scenario's duration less a second")
 	fs.BoolVar(&o.rateLimit, "rate-limit", true, "keep the edge's Redis rate limiter on (with per-user buckets of -rate-limit.per-minute); false starts the edge with -rate-limit.enabled=false")
+	fs.StringVar(&o.admission, "admission", "auto", "the edge's admission control of the reserve route (it sheds beyond an adaptive in-flight limit): on, off, or auto (on when the scenarios include overload, else off so that every other scenario measures what the machine serves)")
 	fs.IntVar(&o.rateLimitMin, "rate-limit.per-minute", 1000000, "per-user reserve bucket (rate per minute and burst) when -rate-limit is on")
 	fs.DurationVar(&o.auditWait, "audit.wait", 3*time.Minute, "longest wait for Postgres to catch up with Redis, and for payments to settle, before the audit fails")
 	fs.StringVar(&o.rush, "rush", "bin/rush", "the rush binary (make build)")
@@ -254,10 +256,14 @@ func (b *bench) setup(ctx context.Context) error {
 		if o.extra != "" {
 			extra = strings.Fields(o.extra)
 		}
+		admission := o.admission == "on" || o.admission == "auto" && slices.Contains(strings.Split(o.scenarios, ","), "overload")
+		if o.admission != "on" && o.admission != "off" && o.admission != "auto" {
+			return fmt.Errorf("-admission: %q is not on, off or auto", o.admission)
+		}
 		t0 := time.Now()
 		topo, err := mesh.Start(ctx, mesh.Settings{
 			Rush: o.rush, OutDir: b.dir, PostgresURL: o.pgURL, RedisURL: o.redisURL, Secret: secret,
-			RateLimit: o.rateLimit, RateLimitPerMin: o.rateLimitMin, Run: b.run, Extra: extra,
+			RateLimit: o.rateLimit, RateLimitPerMin: o.rateLimitMin, Admission: admission, Run: b.run, Extra: extra,
 		})
 		if err != nil {
 			return err
@@ -267,6 +273,11 @@ func (b *bench) setup(ctx context.Context) error {
 		b.edgeURL, b.bookURL, b.metrics = topo.EdgeURL, "http://"+topo.BookingAddr, topo.Metrics
 		b.say("topology: 3 processes ready in %.1fs (edge %s | booking,relay,persister + embedded Kafka %s | auth,catalog,payment,saga %s; notify not deployed); schema %s; logs in %s",
 			time.Since(t0).Seconds(), topo.EdgeURL, topo.BookingAddr, topo.Metrics["services"], topo.Schema, b.dir)
+		if admission {
+			b.say("admission control: ON (the edge sheds reserves beyond its adaptive in-flight limit: 503 + Retry-After)")
+		} else {
+			b.say("admission control: OFF (-edge.admission.enabled=false: nothing is shed)")
+		}
 		if o.rateLimit {
 			b.say("rate limit: ON (Redis token bucket per user, %d/min, burst %d: every request pays it, none is refused)", o.rateLimitMin, o.rateLimitMin)
 		} else {

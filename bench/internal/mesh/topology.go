@@ -35,6 +35,11 @@ type Settings struct {
 	// turns it off.
 	RateLimit       bool
 	RateLimitPerMin int
+	// Admission keeps the edge's admission control of the reserve route
+	// on (it sheds reserves beyond an adaptive in-flight limit); false
+	// starts the edge with -edge.admission.enabled=false, so that a closed
+	// loop measures what the machine serves rather than what it sheds.
+	Admission bool
 	// Run names the schema (bench_<run>) and the key prefixes.
 	Run string
 	// Extra flags for every process (e.g. -redis.pool-size=128).
@@ -165,6 +170,7 @@ func Start(ctx context.Context, s Settings) (*Topology, error) {
 	} else {
 		common = append(common, "-rate-limit.enabled=false")
 	}
+	common = append(common, fmt.Sprintf("-edge.admission.enabled=%t", s.Admission))
 	common = append(common, s.Extra...)
 	specs := []struct {
 		name  string
