@@ -29,6 +29,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	"github.com/bookingrush/rush/services/analytics"
+	"github.com/bookingrush/rush/services/booking"
+	"github.com/bookingrush/rush/services/notify"
+	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/saga"
 )
 
 const (
@@ -726,7 +733,7 @@ func checkAutoscaling(t *testing.T, r *rendered, keda bool) {
 	t.Helper()
 	hpas := typed[autoscalingv2.HorizontalPodAutoscaler](r, "HorizontalPodAutoscaler")
 	sos := typed[scaledObject](r, "ScaledObject")
-	lagThreshold := map[string]string{"persister": "1000", "payment": "1000", "saga": "1000", "notify": "5000", "analytics": "5000"}
+	lagThreshold := map[string]string{"persister": "1000", "saga": "1000", "notify": "5000", "analytics": "5000"}
 	for _, d := range typed[appsv1.Deployment](r, "Deployment") {
 		comp := d.Labels[componentLabel]
 		t.Run("autoscaling/"+comp, func(t *testing.T) {
@@ -754,9 +761,10 @@ func checkAutoscaling(t *testing.T, r *rendered, keda bool) {
 					t.Fatal("no kafka trigger")
 				}
 				md := so.Spec.Triggers[i].Metadata
-				if md["lagThreshold"] != want || md["consumerGroup"] == "" || md["bootstrapServers"] == "" {
-					t.Errorf("kafka trigger %v, want lagThreshold %s with a group and brokers", md, want)
+				if md["lagThreshold"] != want || md["bootstrapServers"] == "" {
+					t.Errorf("kafka trigger %v, want lagThreshold %s with brokers", md, want)
 				}
+				checkConsumerGroup(t, comp, md)
 				return
 			}
 			if hpa == nil {
@@ -784,10 +792,98 @@ func checkAutoscaling(t *testing.T, r *rendered, keda bool) {
 			if comp == "booking" && keda {
 				// Production: booking also scales on requests per second.
 				if pods == nil || pods.Target.AverageValue == nil || pods.Target.AverageValue.Value() != 5000 {
-					t.Errorf("booking has no requests/s trigger of 5000: %+v", pods)
+					t.Fatalf("booking has no requests/s trigger of 5000: %+v", pods)
 				}
+				checkAdapterRule(t, r, pods.Metric.Name)
 			}
 		})
+	}
+	for _, so := range sos {
+		if comp := so.Labels[componentLabel]; consumers[comp].group == "" {
+			t.Errorf("ScaledObject %s scales %s on Kafka lag, but %s joins no consumer group", so.Name, comp, comp)
+		}
+	}
+}
+
+// consumers are the Kafka consumer groups the code joins, by component, and
+// the topics each reads: the constants the services pass to NewBatchRunner.
+var consumers = map[string]struct {
+	group  string
+	topics []string
+}{
+	"persister": {booking.PersisterGroup, booking.PersisterTopics},
+	"saga":      {saga.ConsumerGroup, saga.ConsumedTopics},
+	"notify":    {notify.ConsumerGroup, notify.ConsumedTopics},
+	"analytics": {analytics.ConsumerGroup, analytics.ConsumedTopics},
+}
+
+// checkConsumerGroup asserts a KEDA kafka trigger watches the group comp
+// joins, on a topic it reads (or every topic of the group): a group nobody
+// joins has no committed offsets, and with offsetResetPolicy earliest KEDA
+// counts the whole topic as lag, pinning the component at its maximum.
+func checkConsumerGroup(t *testing.T, comp string, md map[string]string) {
+	t.Helper()
+	c, ok := consumers[comp]
+	if !ok {
+		t.Errorf("kafka trigger on %s, which consumes no topic", comp)
+		return
+	}
+	if md["consumerGroup"] != c.group {
+		t.Errorf("kafka trigger watches group %q; %s joins %q", md["consumerGroup"], comp, c.group)
+	}
+	if topic := md["topic"]; topic != "" && !slices.Contains(c.topics, topic) {
+		t.Errorf("kafka trigger watches topic %q; group %s reads %v", topic, c.group, c.topics)
+	}
+	if md["offsetResetPolicy"] != "earliest" {
+		// The consumers start at the oldest offset (kafka.Cluster).
+		t.Errorf("offsetResetPolicy %q, want earliest as the consumers", md["offsetResetPolicy"])
+	}
+}
+
+// checkAdapterRule asserts the rendered prometheus-adapter rule serves the
+// HPA's metric from the counter booking exports, restricted to booking's RPCs
+// (the rule once read http_requests_total, which only the edge exports: the
+// HPA never saw the metric and could not scale down).
+func checkAdapterRule(t *testing.T, r *rendered, metric string) {
+	t.Helper()
+	cm := find(typed[corev1.ConfigMap](r, "ConfigMap"), func(c *corev1.ConfigMap) string { return c.Name }, fullname(r)+"-prometheus-adapter-rules")
+	if cm == nil {
+		t.Fatal("no prometheus-adapter rules ConfigMap")
+	}
+	var rules []struct {
+		SeriesQuery string `json:"seriesQuery"`
+		Resources   struct {
+			Overrides map[string]struct {
+				Resource string `json:"resource"`
+			} `json:"overrides"`
+		} `json:"resources"`
+		Name struct {
+			Matches string `json:"matches"`
+			As      string `json:"as"`
+		} `json:"name"`
+		MetricsQuery string `json:"metricsQuery"`
+	}
+	if err := yaml.UnmarshalStrict([]byte(cm.Data["rules.yaml"]), &rules); err != nil {
+		t.Fatalf("rules.yaml: %v", err)
+	}
+	if len(rules) != 1 {
+		t.Fatalf("want one rule, got %d", len(rules))
+	}
+	rule := rules[0]
+	booking := "procedure=~\"/" + bookingv1connect.BookingServiceName + "/.*\""
+	if !strings.HasPrefix(rule.SeriesQuery, server.RPCRequestsMetric+"{") || !strings.Contains(rule.SeriesQuery, booking) {
+		t.Errorf("seriesQuery %q does not select %s of booking (%s)", rule.SeriesQuery, server.RPCRequestsMetric, booking)
+	}
+	if rule.Name.Matches != "^"+server.RPCRequestsMetric+"$" || rule.Name.As != metric {
+		t.Errorf("rule names %q as %q, want %s as the HPA's %q", rule.Name.Matches, rule.Name.As, server.RPCRequestsMetric, metric)
+	}
+	if !strings.Contains(rule.MetricsQuery, "rate(<<.Series>>{<<.LabelMatchers>>,"+booking+"}") {
+		t.Errorf("metricsQuery %q is not a rate of booking's RPCs", rule.MetricsQuery)
+	}
+	for label, res := range map[string]string{"namespace": "namespace", "pod": "pod"} {
+		if rule.Resources.Overrides[label].Resource != res {
+			t.Errorf("label %s is not mapped to the %s resource: %+v", label, res, rule.Resources.Overrides)
+		}
 	}
 }
 

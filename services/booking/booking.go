@@ -147,7 +147,7 @@ func PersisterModule(cfg Config) fx.Option {
 		shared(cfg),
 		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, db *pgxpool.Pool, log *zap.Logger) {
 			p := NewPersister(db, log)
-			r := c.NewBatchRunner(PersisterGroup, []string{TopicBookingEvents}, p.Handle, kafka.BatchOptions{})
+			r := c.NewBatchRunner(PersisterGroup, PersisterTopics, p.Handle, kafka.BatchOptions{})
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
 		}),
 	)

@@ -22,6 +22,10 @@ import (
 // PersisterGroup is the Kafka consumer group of the persister.
 const PersisterGroup = "booking-persister"
 
+// PersisterTopics are the topics PersisterGroup reads (the chart's KEDA
+// trigger is checked against them).
+var PersisterTopics = []string{TopicBookingEvents}
+
 // Persister keeps Postgres' bookings and seat_zones counters equal to Redis:
 // it consumes booking.events in batches and writes each batch in one
 // transaction, keeping a booking's row only when the event's version is

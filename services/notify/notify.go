@@ -119,6 +119,10 @@ const (
 	TopicPaymentFailed = "payment.failed"
 )
 
+// ConsumedTopics are the topics ConsumerGroup reads (the chart's KEDA trigger
+// is checked against them).
+var ConsumedTopics = []string{TopicBookingEvents, TopicPaymentRefunded, TopicPaymentFailed}
+
 // Module serves the NotifyService on cfg.Addr, runs the delivery worker
 // (through the SMTP relay of smtp) and consumes booking.events and
 // payment.refunded.
@@ -142,7 +146,7 @@ func Module(cfg Config, smtp mail.Config) fx.Option {
 					kafka.TopicSpec{Name: TopicPaymentFailed})
 			}))
 			lc.Append(fx.Hook{OnStart: w.Start, OnStop: w.Stop})
-			r := c.NewBatchRunner(ConsumerGroup, []string{TopicBookingEvents, TopicPaymentRefunded, TopicPaymentFailed}, cons.HandleBatch, kafka.BatchOptions{})
+			r := c.NewBatchRunner(ConsumerGroup, ConsumedTopics, cons.HandleBatch, kafka.BatchOptions{})
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
 		}),
 		server.Serve("notify", cfg.Addr, notifyv1connect.NotifyServiceName, notifyv1connect.NewNotifyServiceHandler),

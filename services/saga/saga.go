@@ -137,7 +137,7 @@ func Module(cfg Config) fx.Option {
 			// The orchestrator runs before the consumer starts and stops
 			// after it: a saga recorded by the consumer is always run.
 			lc.Append(fx.Hook{OnStart: o.Start, OnStop: o.Stop})
-			r := c.NewBatchRunner(ConsumerGroup, []string{TopicPaymentSuccess}, o.HandlePaymentSuccesses, kafka.BatchOptions{})
+			r := c.NewBatchRunner(ConsumerGroup, ConsumedTopics, o.HandlePaymentSuccesses, kafka.BatchOptions{})
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
 		}),
 		server.Serve("saga", cfg.Addr, sagav1connect.SagaServiceName, sagav1connect.NewSagaServiceHandler),
