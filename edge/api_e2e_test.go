@@ -296,6 +296,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	// analytics (the event's organizer or an admin only).
 	a.want(a.call("POST", "/api/v1/queue/join", user, map[string]any{"event_id": eventID}), 200, "")
 	a.want(a.call("GET", "/api/v1/queue/status?event_id="+eventID, user, nil), 200, "")
+	watchQueue(t, a.base, user, eventID)
 	meshtest.Eventually(t, 20*time.Second, "the confirmation mail", func() bool { return len(smtp.To("buyer@rush.test")) > 0 })
 	notes := a.call("GET", "/api/v1/notifications", user, nil)
 	a.want(notes, 200, "")
@@ -343,4 +344,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 		}
 	}
 	_ = uuid.Nil
+
+	// What the chart's alerts and dashboard query, the mesh exports.
+	checkChartSeries(t, m.URL(t, "metrics"))
 }

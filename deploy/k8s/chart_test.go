@@ -1,16 +1,12 @@
 package k8s_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -30,6 +26,7 @@ import (
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
+	"github.com/bookingrush/rush/deploy/k8s/charttest"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
 	"github.com/bookingrush/rush/services/analytics"
 	"github.com/bookingrush/rush/services/booking"
@@ -39,7 +36,6 @@ import (
 )
 
 const (
-	chartDir   = "rush"
 	appSource  = "../../services/app/app.go"
 	nonRootUID = 65532
 	// The plan's scaling constraints (§6.2).
@@ -155,32 +151,9 @@ func find[T any](items []*T, name func(*T) string, want string) *T {
 	return nil
 }
 
-func helmBinary(t *testing.T) string {
-	t.Helper()
-	local, err := filepath.Abs("../../bin/tools/helm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(local); err == nil {
-		return local
-	}
-	if p, err := exec.LookPath("helm"); err == nil {
-		return p
-	}
-	t.Fatal("helm not found in bin/tools or PATH: run `make tools`")
-	return ""
-}
-
 func helmTemplate(t *testing.T, release, namespace string, args ...string) ([]byte, error) {
 	t.Helper()
-	cmd := exec.Command(helmBinary(t), append([]string{"template", release, chartDir, "--namespace", namespace}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("helm template %v: %v: %s", args, err, stderr.String())
-	}
-	return out, nil
+	return charttest.Template(t, release, namespace, args...)
 }
 
 var docSep = regexp.MustCompile(`(?m)^---\s*$`)
@@ -342,7 +315,7 @@ func TestChartDefaultValues(t *testing.T) {
 
 func TestChartProductionValues(t *testing.T) {
 	t.Parallel()
-	r := render(t, "rush", "rush", "-f", filepath.Join(chartDir, "values-production.yaml"))
+	r := render(t, "rush", "rush", "-f", "values-production.yaml")
 	checkChart(t, r, targets(t))
 	checkAutoscaling(t, r, true)
 
@@ -385,12 +358,16 @@ func TestChartProductionValues(t *testing.T) {
 		}
 	}
 	for alert, want := range map[string]struct{ metric, severity string }{
-		"RushHighErrorRate":   {"http_requests_total", "critical"},
-		"RushHighLatency":     {"http_request_duration_seconds_bucket", "warning"},
-		"RushServiceDown":     {"up{", "critical"},
-		"RushKafkaLag":        {"kafka_consumer_lag", "warning"},
-		"RushMoneyUnsettled":  {"payment_unsettled_payments", "critical"},
-		"RushSagaDeadLetters": {"saga_dead_letters_total", "warning"},
+		"RushHighErrorRate":        {"http_requests_total", "critical"},
+		"RushHighLatency":          {"http_request_duration_seconds_bucket", "warning"},
+		"RushServiceDown":          {"up{", "critical"},
+		"RushKafkaLag":             {"kafka_consumer_lag", "warning"},
+		"RushMoneyUnsettled":       {"payment_unsettled_payments", "critical"},
+		"RushSagaDeadLetters":      {"saga_dead_letters_total", "warning"},
+		"RushRPCErrorRate":         {"rpc_server_requests_total", "critical"},
+		"RushRPCHighLatency":       {"rpc_server_duration_seconds_bucket", "warning"},
+		"RushRelayBacklog":         {"rush_relay_backlog", "warning"},
+		"RushPersisterDeadLetters": {"booking_persister_dead_letters_total", "warning"},
 	} {
 		if !strings.Contains(alerts[alert], want.metric) {
 			t.Errorf("alert %s: expr %q does not use %s", alert, alerts[alert], want.metric)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -134,9 +135,10 @@ func warnWithoutAOF(ctx context.Context, rdb *redis.Client, log *zap.Logger) {
 func RelayModule(cfg Config) fx.Option {
 	return fx.Module("relay",
 		shared(cfg),
-		fx.Invoke(func(lc fx.Lifecycle, eng *Engine, p *kafka.Producer, log *zap.Logger) {
+		fx.Invoke(func(lc fx.Lifecycle, eng *Engine, p *kafka.Producer, reg prometheus.Registerer, log *zap.Logger) error {
 			r := NewRelay(eng, p, TopicBookingEvents, cfg.RelayBatch, log)
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
+			return kafka.RegisterRelayBacklog(reg, "booking-stream", eng.RelayBacklog)
 		}),
 	)
 }
@@ -145,10 +147,14 @@ func RelayModule(cfg Config) fx.Option {
 func PersisterModule(cfg Config) fx.Option {
 	return fx.Module("persister",
 		shared(cfg),
-		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, db *pgxpool.Pool, log *zap.Logger) {
-			p := NewPersister(db, log)
+		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, db *pgxpool.Pool, reg prometheus.Registerer, log *zap.Logger) error {
+			p, err := NewPersister(db, reg, log)
+			if err != nil {
+				return err
+			}
 			r := c.NewBatchRunner(PersisterGroup, PersisterTopics, p.Handle, kafka.BatchOptions{})
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
+			return nil
 		}),
 	)
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"time"
 
 	"connectrpc.com/connect"
@@ -120,10 +121,10 @@ func newBookingClient(mesh *server.Mesh) bookingv1connect.BookingServiceClient {
 	return server.Dial(mesh, "payment", "booking", bookingv1connect.NewBookingServiceClient)
 }
 
-func newRelay(lc fx.Lifecycle, cfg Config, db *pgxpool.Pool, p *kafka.Producer, log *zap.Logger) *outbox.Relay {
+func newRelay(lc fx.Lifecycle, cfg Config, db *pgxpool.Pool, p *kafka.Producer, reg prometheus.Registerer, log *zap.Logger) (*outbox.Relay, error) {
 	r := outbox.NewRelay(db, p, cfg.OutboxBatch, cfg.OutboxPoll, log)
 	lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
-	return r
+	return r, kafka.RegisterRelayBacklog(reg, "payment-outbox", r.Backlog)
 }
 
 // Module serves the PaymentService on cfg.Addr and relays its outbox.

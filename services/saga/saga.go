@@ -126,8 +126,9 @@ func Module(cfg Config) fx.Option {
 	return fx.Module("saga",
 		fx.Supply(fx.Private, cfg),
 		fx.Provide(fx.Private, NewStore, newOrchestrator, NewServer,
-			func(db *pgxpool.Pool, p *kafka.Producer, log *zap.Logger) *outbox.Relay {
-				return outbox.NewRelay(db, p, 100, 200*time.Millisecond, log)
+			func(db *pgxpool.Pool, p *kafka.Producer, reg prometheus.Registerer, log *zap.Logger) (*outbox.Relay, error) {
+				r := outbox.NewRelay(db, p, 100, 200*time.Millisecond, log)
+				return r, kafka.RegisterRelayBacklog(reg, "saga-outbox", r.Backlog)
 			}),
 		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, o *Orchestrator, relay *outbox.Relay) {
 			lc.Append(fx.StartHook(func(ctx context.Context) error {

@@ -149,6 +149,13 @@ func (r *Relay) loop(ctx context.Context) {
 	}
 }
 
+// Backlog counts the rows not yet published (rush_relay_backlog).
+func (r *Relay) Backlog(ctx context.Context) (int64, error) {
+	var n int64
+	err := r.db.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&n)
+	return n, err
+}
+
 // Drain publishes one batch and returns how many rows it published.
 func (r *Relay) Drain(ctx context.Context) (int, error) {
 	tx, err := r.db.Begin(ctx)
