@@ -26,8 +26,8 @@ build: ## build bin/rush
 	$(GO) build -o $(BIN)/rush ./cmd/rush
 
 .PHONY: run
-run: build ## run the whole mesh (rush -target=all) on local defaults with the embedded Kafka
-	$(BIN)/rush -target=all
+run: build ## run the whole mesh (rush -target=all) on local defaults with the embedded Kafka; mails go to the dev mailbox (:9100/dev/mail) unless RUSH_SMTP_ADDR is set
+	$(BIN)/rush -target=all $(if $(RUSH_SMTP_ADDR),,-smtp.dev-mailbox)
 
 .PHONY: test
 test: lint checkgenerate helm-check ## everything CI runs: lint, generated code check, all tests with -race

@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/bookingrush/rush/gen/bookingrush/queue/v1/queuev1connect"
 	"github.com/bookingrush/rush/services/platform/audit"
@@ -53,6 +54,9 @@ type Config struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// Admission is the reserve route's admission control.
 	Admission AdmissionConfig `yaml:"admission"`
+	// AccessLog logs every answer at info level (method, route, status,
+	// duration, request id).
+	AccessLog bool `yaml:"access_log"`
 }
 
 // RegisterFlags registers edge.* flags.
@@ -63,6 +67,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.Int64Var(&c.MaxBodyBytes, "edge.max-body-bytes", 1<<20, "largest request body (413 above)")
 	f.DurationVar(&c.RequestTimeout, "edge.request-timeout", 10*time.Second, "time allowed for one API call, upstream included")
 	c.Admission.RegisterFlags(f)
+	f.BoolVar(&c.AccessLog, "edge.access-log", true, "log every answer at info level: method, path, route, status, duration, request id (log.level=warn silences it too)")
 }
 
 // Validate checks the configuration.
@@ -241,6 +246,12 @@ func (e *Edge) finish(rec *recorder, r *http.Request, start time.Time) {
 		}
 	}
 	e.metrics.observe(rec, r.Method, start)
+	if e.cfg.AccessLog && strings.HasPrefix(r.URL.Path, "/api/") && e.log.Core().Enabled(zapcore.InfoLevel) {
+		// Probes (/healthz, /readyz every few seconds per pod) are not logged.
+		logging.Ctx(r.Context(), e.log).Info("access", zap.String("method", r.Method), zap.String("path", r.URL.Path),
+			zap.String("route", rec.route), zap.Int("status", rec.code()), zap.Duration("duration", time.Since(start)),
+			zap.String("request_id", rec.Header().Get("X-Request-Id")))
+	}
 	if rec.status >= 500 && rec.status != http.StatusServiceUnavailable {
 		logging.Ctx(r.Context(), e.log).Error("answered a server error",
 			zap.Int("status", rec.status), zap.String("request_id", rec.Header().Get("X-Request-Id")),

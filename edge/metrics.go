@@ -57,6 +57,14 @@ func (r *recorder) Write(p []byte) (int, error) {
 	return r.ResponseWriter.Write(p)
 }
 
+// code is the answer's status: 200 when the handler wrote nothing.
+func (r *recorder) code() int {
+	if r.status == 0 {
+		return http.StatusOK
+	}
+	return r.status
+}
+
 // Flush passes flushes on (server-sent events need them).
 func (r *recorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {
@@ -72,11 +80,7 @@ func (m *httpMetrics) observe(rec *recorder, method string, start time.Time) {
 	if route == "" {
 		route = "unmatched"
 	}
-	status := rec.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.requests.WithLabelValues(route, method, strconv.Itoa(rec.code())).Inc()
 	if route == queueEvents {
 		// A stream of server-sent events lasts as long as its buyer waits:
 		// counted, never timed, or a queued sale would trip the p99 alert.

@@ -395,6 +395,7 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		"secret in config":    {[]string{"--set", "config.RUSH_JWT_SECRET=x"}, "is a secret"},
 		"not a RUSH_ key":     {[]string{"--set", "config.LOG=x"}, "must be a RUSH_* variable"},
 		"short jwt secret":    {[]string{"--set", "secrets.jwtSecret=short"}, "at least 32 bytes"},
+		"dev mailbox":         {[]string{"--set", "config.RUSH_SMTP_DEV_MAILBOX=true"}, "is for development"},
 		"interval in minutes": {[]string{"--set", "prometheusRule.enabled=true", "--set", "serviceMonitor.interval=1m"}, "whole seconds"},
 	} {
 		t.Run(name, func(t *testing.T) {
