@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -131,5 +132,23 @@ func TestJSONLogsStayJSONWhileRedisIsDown(t *testing.T) {
 	}
 	if fromRedis == 0 {
 		t.Errorf("no line of go-redis's own (logger \"redis\") in %d lines: its logging is lost, not routed", len(lines))
+	}
+}
+
+// TestProbe: `rush probe` (the chart's helm test) passes only when every
+// URL answers 200, and says what each answered.
+func TestProbe(t *testing.T) {
+	t.Parallel()
+	ready := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`{"status":"ok"}`)) }))
+	defer ready.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, `{"status":"redis down"}`, 503) }))
+	defer down.Close()
+	var out strings.Builder
+	if code := probe([]string{ready.URL + "/readyz"}, &out); code != 0 {
+		t.Errorf("ready: exit %d (%s)", code, out.String())
+	}
+	out.Reset()
+	if code := probe([]string{ready.URL + "/readyz", down.URL + "/readyz"}, &out); code != 1 || !strings.Contains(out.String(), "503") || !strings.Contains(out.String(), "redis down") {
+		t.Errorf("one down: exit %d, said %q", code, out.String())
 	}
 }

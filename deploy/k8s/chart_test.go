@@ -130,6 +130,9 @@ var crds = map[schema.GroupVersionKind]func() any{
 type rendered struct {
 	release, namespace string
 	byKind             map[string][]any
+	// internalFrom are the namespaces the values admit to the Connect
+	// ports (networkPolicy.internalFromNamespaces).
+	internalFrom []string
 }
 
 func (r *rendered) all(kind string) []any { return r.byKind[kind] }
@@ -391,12 +394,14 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		args []string
 		want string
 	}{
-		"no brokers":          {[]string{"--set", "externalKafka.brokers=null"}, "externalKafka.brokers is required"},
-		"secret in config":    {[]string{"--set", "config.RUSH_JWT_SECRET=x"}, "is a secret"},
-		"not a RUSH_ key":     {[]string{"--set", "config.LOG=x"}, "must be a RUSH_* variable"},
-		"short jwt secret":    {[]string{"--set", "secrets.jwtSecret=short"}, "at least 32 bytes"},
-		"dev mailbox":         {[]string{"--set", "config.RUSH_SMTP_DEV_MAILBOX=true"}, "is for development"},
-		"interval in minutes": {[]string{"--set", "prometheusRule.enabled=true", "--set", "serviceMonitor.interval=1m"}, "whole seconds"},
+		"no brokers":                  {[]string{"--set", "externalKafka.brokers=null"}, "externalKafka.brokers is required"},
+		"secret in config":            {[]string{"--set", "config.RUSH_JWT_SECRET=x"}, "is a secret"},
+		"not a RUSH_ key":             {[]string{"--set", "config.LOG=x"}, "does not match pattern '^RUSH_"},
+		"short jwt secret":            {[]string{"--set", "secrets.jwtSecret=short"}, "at least 32 bytes"},
+		"dev mailbox":                 {[]string{"--set", "config.RUSH_SMTP_DEV_MAILBOX=true"}, "is for development"},
+		"schema: a word for a number": {[]string{"--set", "components.booking.replicas=two"}, "/components/booking/replicas"},
+		"schema: unknown liveness":    {[]string{"--set", "probes.connectLiveness=tcp"}, "/probes/connectLiveness"},
+		"interval in minutes":         {[]string{"--set", "prometheusRule.enabled=true", "--set", "serviceMonitor.interval=1m"}, "/serviceMonitor/interval"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -524,6 +529,7 @@ func checkChart(t *testing.T, r *rendered, targets []string) {
 			t.Errorf("target %q (services/app) has no Deployment", target)
 		}
 	}
+	checkHelmTest(t, r, deps)
 
 	deny := find(policies, func(p *networkingv1.NetworkPolicy) string { return p.Name }, fullname(r)+"-default-deny")
 	if deny == nil || len(deny.Spec.Ingress) != 0 || !slices.Contains(deny.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
@@ -555,6 +561,44 @@ func checkChart(t *testing.T, r *rendered, targets []string) {
 			t.Errorf("hook Secret %s (weight %d) is not created before the Job (weight %d)", s.Name, w, jw)
 		}
 	}
+}
+
+// checkHelmTest asserts `helm test` runs one Pod that asks every
+// component's /readyz on its Service's metrics port.
+func checkHelmTest(t *testing.T, r *rendered, deps []*appsv1.Deployment) {
+	t.Helper()
+	var tests []*corev1.Pod
+	for _, p := range typed[corev1.Pod](r, "Pod") {
+		if p.Annotations["helm.sh/hook"] == "test" {
+			tests = append(tests, p)
+		}
+	}
+	if len(tests) != 1 {
+		t.Fatalf("want one helm test Pod, got %d", len(tests))
+	}
+	pod := tests[0]
+	checkSecurity(t, &pod.Spec)
+	args := pod.Spec.Containers[0].Args
+	if len(args) == 0 || args[0] != "probe" {
+		t.Fatalf("helm test args %v, want rush probe", args)
+	}
+	for _, d := range deps {
+		if want := fmt.Sprintf("http://%s:9100/readyz", d.Name); !slices.Contains(args, want) {
+			t.Errorf("helm test does not ask %s", want)
+		}
+	}
+	if len(args)-1 != len(deps) {
+		t.Errorf("helm test asks %d URLs for %d components", len(args)-1, len(deps))
+	}
+}
+
+// TestChartAdmitsNamedNamespaces: networkPolicy.internalFromNamespaces opens
+// the Connect ports, and only them, to other teams' namespaces.
+func TestChartAdmitsNamedNamespaces(t *testing.T) {
+	t.Parallel()
+	r := render(t, "t", "shop", "--set", "networkPolicy.internalFromNamespaces={team-a,team-b}")
+	r.internalFrom = []string{"team-a", "team-b"}
+	checkChart(t, r, targets(t))
 }
 
 func fullname(r *rendered) string {
@@ -607,9 +651,16 @@ func checkDeployment(t *testing.T, r *rendered, d *appsv1.Deployment, cm *corev1
 		if addr != fmt.Sprintf(":%d", portOf("grpc")) {
 			t.Errorf("RUSH_%s_ADDR=%q, but the container port is %d", strings.ToUpper(comp), addr, portOf("grpc"))
 		}
+		// Peers are reached through the headless Service: the mesh
+		// client spreads calls over every pod it lists.
 		peer := cm.Data["RUSH_PEER_"+strings.ToUpper(comp)]
-		if want := fmt.Sprintf("%s:%d", d.Name, portOf("grpc")); peer != want {
+		if want := fmt.Sprintf("%s-headless:%d", d.Name, portOf("grpc")); peer != want {
 			t.Errorf("RUSH_PEER_%s=%q, want %q", strings.ToUpper(comp), peer, want)
+		}
+		headless := find(typed[corev1.Service](r, "Service"), func(s *corev1.Service) string { return s.Name }, d.Name+"-headless")
+		if headless == nil || headless.Spec.ClusterIP != corev1.ClusterIPNone || len(headless.Spec.Ports) != 1 || headless.Spec.Ports[0].Port != portOf("grpc") ||
+			!labels.SelectorFromSet(headless.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
+			t.Errorf("no headless Service %s-headless selecting the pods on port %d: %+v", d.Name, portOf("grpc"), headless)
 		}
 	default:
 		// The edge (its own HTTP port) and workers (the metrics port).
@@ -691,12 +742,26 @@ func checkNetworkPolicy(t *testing.T, r *rendered, np *networkingv1.NetworkPolic
 		}
 		switch cp.Name {
 		case "metrics":
-			if len(from) != 1 || from[0].NamespaceSelector == nil || from[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == "" {
-				t.Errorf("metrics port open to %+v, want the monitoring namespace only", from)
+			// The monitoring namespace, and the helm test Pod of the release.
+			if len(from) != 2 || from[0].NamespaceSelector == nil || from[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == "" ||
+				from[1].PodSelector == nil || from[1].PodSelector.MatchLabels[componentLabel] != "helm-test" || from[1].PodSelector.MatchLabels["app.kubernetes.io/instance"] != r.release {
+				t.Errorf("metrics port open to %+v, want the monitoring namespace and the helm test only", from)
 			}
 		case "grpc":
-			if len(from) != 1 || from[0].PodSelector == nil || from[0].PodSelector.MatchLabels["app.kubernetes.io/instance"] != r.release || from[0].NamespaceSelector != nil {
-				t.Errorf("%s port open to %+v, want this release's pods only", comp, from)
+			if len(from) < 1 || from[0].PodSelector == nil || from[0].PodSelector.MatchLabels["app.kubernetes.io/instance"] != r.release || from[0].NamespaceSelector != nil {
+				t.Errorf("%s port open to %+v, want this release's pods", comp, from)
+			}
+			// Then only the namespaces named in internalFromNamespaces.
+			var admitted []string
+			for _, p := range from[1:] {
+				if p.PodSelector != nil || p.NamespaceSelector == nil || len(p.NamespaceSelector.MatchLabels) != 1 {
+					t.Errorf("%s port open to %+v besides the release's pods", comp, p)
+					continue
+				}
+				admitted = append(admitted, p.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"])
+			}
+			if !slices.Equal(admitted, r.internalFrom) {
+				t.Errorf("%s port admits namespaces %v, want %v", comp, admitted, r.internalFrom)
 			}
 		}
 	}
