@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -100,6 +101,40 @@ func (a *api) want(r apiReply, status int, code string) {
 	if r.status != status || (code != "" && r.code() != code) {
 		a.t.Fatalf("got %s, want %d %s", r, status, code)
 	}
+}
+
+// cacheable asserts an anonymous GET of path is a public read with maxAge
+// seconds of freshness and an ETag that answers 304; it returns the ETag.
+func (a *api) cacheable(path string, maxAge int) string {
+	a.t.Helper()
+	r := a.call("GET", path, "", nil)
+	a.want(r, http.StatusOK, "")
+	tag := r.header.Get("ETag")
+	if cc := r.header.Get("Cache-Control"); cc != fmt.Sprintf("public, max-age=%d", maxAge) || tag == "" || !slices.Contains(r.header.Values("Vary"), "Authorization") {
+		a.t.Fatalf("GET %s: Cache-Control %q, ETag %q, Vary %v", path, cc, tag, r.header.Values("Vary"))
+	}
+	if got := a.revalidate(path, tag); got != http.StatusNotModified {
+		a.t.Fatalf("GET %s with If-None-Match %s: %d, want 304", path, tag, got)
+	}
+	return tag
+}
+
+// revalidate sends an anonymous conditional GET and returns its status (a
+// 304 has no body, so it is not an envelope).
+func (a *api) revalidate(path, tag string) int {
+	a.t.Helper()
+	req, _ := http.NewRequest("GET", a.base+path, nil)
+	req.Header.Set("If-None-Match", tag)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode == http.StatusNotModified && (len(body) != 0 || res.Header.Get("ETag") != tag) {
+		a.t.Fatalf("GET %s: a 304 with a body or another ETag: %q %v", path, body, res.Header)
+	}
+	return res.StatusCode
 }
 
 // TestPublicAPIEndToEnd walks every row of DESIGN.md's API table through the
@@ -231,6 +266,18 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	}
 	a.want(a.call("GET", "/api/v1/events/"+slug, "", nil), 200, "")
 	a.want(a.call("GET", "/api/v1/events/"+slug+"/shows", "", nil), 200, "")
+	// Public reads are cacheable and revalidate; a change is a new ETag.
+	eventTag := a.cacheable("/api/v1/events/"+slug, 10)
+	a.cacheable("/api/v1/events?page=1", 10)
+	a.cacheable("/api/v1/events/"+slug+"/shows", 1)
+	zonesTag := a.cacheable("/api/v1/shows/"+show.str("id")+"/zones", 1)
+	a.want(a.call("PUT", "/api/v1/events/"+eventID, orgAtok, map[string]any{"description": "now with fireworks"}), 200, "")
+	if a.revalidate("/api/v1/events/"+slug, eventTag) != http.StatusOK {
+		t.Fatal("the changed event still answers 304 to its old ETag")
+	}
+	if r := a.call("GET", "/api/v1/events/"+slug, orgAtok, nil); r.header.Get("Cache-Control") != "no-store" || r.header.Get("ETag") != "" {
+		t.Fatalf("a read with a token is cacheable: %v", r.header)
+	}
 	draft := a.call("POST", "/api/v1/events", orgAtok, ev)
 	a.want(a.call("DELETE", "/api/v1/events/"+draft.str("id"), orgAtok, nil), 200, "")
 	a.want(a.call("DELETE", "/api/v1/events/"+eventID, orgAtok, nil), 409, "CONFLICT")
@@ -261,6 +308,9 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	})
 	zones := a.call("GET", "/api/v1/shows/"+showID+"/zones", "", nil)
 	a.want(zones, 200, "")
+	if a.revalidate("/api/v1/shows/"+showID+"/zones", zonesTag) != http.StatusOK {
+		t.Fatal("the zones after a hold still answer 304 to their old ETag")
+	}
 	if z, _ := zones.list()[0].(map[string]any); z["available_seats"] != float64(8) {
 		t.Fatalf("zone availability: %s", zones)
 	}

@@ -54,6 +54,9 @@ type Config struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// Admission is the reserve route's admission control.
 	Admission AdmissionConfig `yaml:"admission"`
+	// PublicCache is how long shared caches may keep the public catalog
+	// reads (cache.go).
+	PublicCache PublicCacheConfig `yaml:"public_cache"`
 	// AccessLog logs every answer at info level (method, route, status,
 	// duration, request id).
 	AccessLog bool `yaml:"access_log"`
@@ -67,6 +70,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.Int64Var(&c.MaxBodyBytes, "edge.max-body-bytes", 1<<20, "largest request body (413 above)")
 	f.DurationVar(&c.RequestTimeout, "edge.request-timeout", 10*time.Second, "time allowed for one API call, upstream included")
 	c.Admission.RegisterFlags(f)
+	c.PublicCache.RegisterFlags(f)
 	f.BoolVar(&c.AccessLog, "edge.access-log", true, "log every answer at info level: method, path, route, status, duration, request id (log.level=warn silences it too)")
 }
 
@@ -90,7 +94,7 @@ func (c *Config) Validate() error {
 	if c.RequestTimeout <= 0 {
 		problems = append(problems, errors.New("edge.request-timeout: must be positive"))
 	}
-	problems = append(problems, c.Admission.Validate())
+	problems = append(problems, c.Admission.Validate(), c.PublicCache.Validate())
 	return errors.Join(problems...)
 }
 
@@ -367,6 +371,9 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 	// the hot path (a load balancer or CDN in front may compress).
 	delete(r.Header, "Accept-Encoding")
 	st.answer = answer{w: w, st: st, maxBody: e.cfg.MaxBodyBytes}
+	if r.Method == http.MethodGet && p == nil {
+		st.answer.public, st.answer.req = &e.cfg.PublicCache, r
+	}
 	e.transcoder.ServeHTTP(&st.answer, r)
 	st.answer.finish()
 	w.route = st.procedure
