@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"github.com/bookingrush/rush/services/platform/authn"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bookingrush/rush/services/platform/audit"
+	"github.com/bookingrush/rush/services/platform/authn"
 )
 
 // store is the SQL of the auth service (tables users, refresh_tokens,

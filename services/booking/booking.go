@@ -12,11 +12,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -135,8 +136,8 @@ func warnWithoutAOF(ctx context.Context, rdb *redis.Client, log *zap.Logger) {
 func RelayModule(cfg Config) fx.Option {
 	return fx.Module("relay",
 		shared(cfg),
-		fx.Invoke(func(lc fx.Lifecycle, eng *Engine, p *kafka.Producer, reg prometheus.Registerer, log *zap.Logger) error {
-			r := NewRelay(eng, p, TopicBookingEvents, cfg.RelayBatch, log)
+		fx.Invoke(func(lc fx.Lifecycle, eng *Engine, p *kafka.Producer, reg prometheus.Registerer, tp trace.TracerProvider, log *zap.Logger) error {
+			r := NewRelay(eng, p, TopicBookingEvents, cfg.RelayBatch, tp, log)
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
 			return kafka.RegisterRelayBacklog(reg, "booking-stream", eng.RelayBacklog)
 		}),

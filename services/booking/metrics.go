@@ -2,12 +2,12 @@ package booking
 
 import (
 	"context"
-	"github.com/bookingrush/rush/lua"
-	"github.com/redis/go-redis/v9"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/bookingrush/rush/lua"
 	"github.com/bookingrush/rush/services/platform/errs"
 )
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -126,9 +127,10 @@ func Module(cfg Config) fx.Option {
 	return fx.Module("saga",
 		fx.Supply(fx.Private, cfg),
 		fx.Provide(fx.Private, NewStore, newOrchestrator, NewServer,
-			func(db *pgxpool.Pool, p *kafka.Producer, reg prometheus.Registerer, log *zap.Logger) (*outbox.Relay, error) {
-				r := outbox.NewRelay(db, p, 100, 200*time.Millisecond, log)
-				return r, kafka.RegisterRelayBacklog(reg, "saga-outbox", r.Backlog)
+			func(db *pgxpool.Pool, p *kafka.Producer, reg prometheus.Registerer, tp trace.TracerProvider, log *zap.Logger) (*outbox.Relay, error) {
+				const name = "saga-outbox"
+				r := outbox.NewRelay(name, db, p, 100, 200*time.Millisecond, tp, log)
+				return r, kafka.RegisterRelayBacklog(reg, name, r.Backlog)
 			}),
 		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, o *Orchestrator, relay *outbox.Relay) {
 			lc.Append(fx.StartHook(func(ctx context.Context) error {
