@@ -24,6 +24,8 @@ type api struct {
 	t    *testing.T
 	base string
 	ip   atomic.Int64
+	// spec, when set, checks every answer against the OpenAPI document.
+	spec *openAPISpec
 }
 
 // apiReply is one parsed answer; every answer is checked for the envelope and
@@ -83,6 +85,9 @@ func (a *api) call(method, path, token string, body any, headers ...string) apiR
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	r := apiReply{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	if a.spec != nil {
+		a.spec.check(a.t, method, a.base+path, res.StatusCode, res.Header, raw)
+	}
 	if err := json.Unmarshal(raw, &r.body); err != nil {
 		a.t.Fatalf("%s %s: not JSON: %s", method, path, raw)
 	}
@@ -151,6 +156,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 		"-rate-limit.prefix="+meshtest.KeyPrefix(t, redisURL), "-queue.key-prefix="+meshtest.KeyPrefix(t, redisURL),
 		"-edge.trusted-proxies=127.0.0.1/32", "-payment.sim-delay=50ms")
 	a := &api{t: t, base: m.URL(t, "edge")}
+	a.spec = loadOpenAPI(t, a.base)
 
 	// Auth.
 	reg := func(email, name string) apiReply {
@@ -394,6 +400,13 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 		}
 	}
 	_ = uuid.Nil
+
+	// Every answer above matched the OpenAPI document; enough of them.
+	c := a.spec.covered()
+	t.Logf("%d operation/status pairs checked against the OpenAPI document", len(c))
+	if len(c) < 40 {
+		t.Errorf("only %d operation/status pairs checked against the OpenAPI document: %v", len(c), c)
+	}
 
 	// What the chart's alerts and dashboard query, the mesh exports.
 	checkChartSeries(t, m.URL(t, "metrics"))

@@ -151,6 +151,8 @@ type Edge struct {
 	shedRetry  []string     // Retry-After of a shed answer
 	shedDetail []byte       // and its details
 	tracer     trace.Tracer // nil when tracing is off: no span, no cost
+	openAPI    []byte       // the OpenAPI document of /api/v1 (openapi.go)
+	openAPITag string
 }
 
 // New builds the edge's handler.
@@ -176,6 +178,10 @@ func New(cfg Config, rl RateLimitConfig, d Deps) (*Edge, error) {
 		return nil, err
 	}
 	e.reserve = newReserveRoute(d.Mesh, e.routes.codec, e.tracer != nil, e.upstreamFailed)
+	if e.openAPI, err = e.routes.openAPI(); err != nil {
+		return nil, err
+	}
+	e.openAPITag = etag(e.openAPI)
 	if cfg.Admission.Enabled {
 		if e.admission, err = newAdmission(cfg.Admission, d.Registry); err != nil {
 			return nil, err
@@ -295,6 +301,11 @@ func (e *Edge) serve(w *recorder, r *http.Request) {
 }
 
 func (e *Edge) serveAPI(w *recorder, r *http.Request) {
+	if r.URL.Path == openAPIPath && r.Method == http.MethodGet {
+		w.route = openAPIPath
+		e.serveOpenAPI(w, r)
+		return
+	}
 	if r.ContentLength > e.cfg.MaxBodyBytes {
 		writeError(w, http.StatusRequestEntityTooLarge, codePayloadTooLarge, fmt.Sprintf("request body larger than %d bytes", e.cfg.MaxBodyBytes), nil)
 		return
