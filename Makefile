@@ -26,8 +26,8 @@ build: ## build bin/rush
 	$(GO) build -o $(BIN)/rush ./cmd/rush
 
 .PHONY: run
-run: build ## run the whole mesh (rush -target=all) on local defaults with the embedded Kafka
-	$(BIN)/rush -target=all
+run: build ## run the whole mesh (rush -target=all) on local defaults with the embedded Kafka; mails go to the dev mailbox (:9100/dev/mail) unless RUSH_SMTP_ADDR is set
+	$(BIN)/rush -target=all $(if $(RUSH_SMTP_ADDR),,-smtp.dev-mailbox)
 
 .PHONY: test
 test: lint checkgenerate helm-check ## everything CI runs: lint, generated code check, all tests with -race
@@ -66,6 +66,15 @@ helm-check: $(TOOLS)/helm ## helm lint and helm template of deploy/k8s/rush with
 	helm lint --strict deploy/k8s/rush -f deploy/k8s/rush/values-production.yaml
 	helm template rush deploy/k8s/rush >/dev/null
 	helm template rush deploy/k8s/rush -f deploy/k8s/rush/values-production.yaml >/dev/null
+
+GEN_VERSION ?=
+
+.PHONY: gen-tag
+gen-tag: checkgenerate ## tag the client library for importers: make gen-tag GEN_VERSION=v0.2.0 (annotated tag gen/v0.2.0 on HEAD)
+	@[[ "$(GEN_VERSION)" =~ ^v0\.[0-9]+\.[0-9]+$$ ]] || { echo "GEN_VERSION must be v0.MINOR.PATCH (README.md, Integrators)"; exit 1; }
+	@test -z "$$(git status --porcelain)" || { echo "commit first: the tag names HEAD"; exit 1; }
+	git tag -a gen/$(GEN_VERSION) -m "gen $(GEN_VERSION): the Go client library of the contracts"
+	@echo "push it with: git push origin gen/$(GEN_VERSION)"
 
 .PHONY: breaking
 breaking: tools ## buf breaking against main

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/bookingrush/rush/services/platform/errs"
@@ -62,6 +63,10 @@ var errBodyTooLarge = errs.New(codePayloadTooLarge, "request body too large")
 // transcoder only knows gRPC codes: it would answer 429 for
 // INSUFFICIENT_STOCK), and a plain-text error of the transcoder itself
 // (405, 415...) is replaced by an envelope.
+//
+// An anonymous GET of a public catalog read (cache.go) is buffered instead,
+// so that it leaves with an ETag and Cache-Control: public, or as a 304
+// when the caller already has it.
 type answer struct {
 	w       http.ResponseWriter
 	st      *reqState
@@ -69,6 +74,12 @@ type answer struct {
 	status  int
 	decided bool
 	replace bool
+	// public is set for an anonymous GET (nil otherwise), with its request
+	// for If-None-Match; cacheControl and buf once the answer is buffered.
+	public       *PublicCacheConfig
+	req          *http.Request
+	cacheControl string
+	buf          []byte
 }
 
 func (a *answer) Header() http.Header { return a.w.Header() }
@@ -86,12 +97,16 @@ func (a *answer) Write(p []byte) (int, error) {
 	if a.replace {
 		return len(p), nil
 	}
+	if a.cacheControl != "" {
+		a.buf = append(a.buf, p...)
+		return len(p), nil
+	}
 	return a.w.Write(p)
 }
 
 // Flush implements http.Flusher once the status is decided.
 func (a *answer) Flush() {
-	if a.decided && !a.replace {
+	if a.decided && !a.replace && a.cacheControl == "" {
 		if f, ok := a.w.(http.Flusher); ok {
 			f.Flush()
 		}
@@ -119,6 +134,11 @@ func (a *answer) decide(body []byte) {
 	case status < 300:
 		if status == http.StatusOK && a.st.success != 0 {
 			status = a.st.success
+		}
+		if status == http.StatusOK && a.public != nil {
+			if a.cacheControl = a.public.cacheControl(a.st.procedure); a.cacheControl != "" {
+				return // buffered: finish writes it with its validator
+			}
 		}
 		a.w.WriteHeader(status)
 	case bytes.HasPrefix(body, []byte(errorPrefix)):
@@ -162,6 +182,10 @@ func (a *answer) finish() {
 	if !a.decided {
 		a.decide(nil)
 	}
+	if a.cacheControl != "" {
+		a.writeCacheable()
+		return
+	}
 	if !a.replace {
 		return
 	}
@@ -174,6 +198,27 @@ func (a *answer) finish() {
 	delete(h, "Content-Length")
 	delete(h, "Content-Encoding")
 	writeError(a.w, a.status, code, msg, nil)
+}
+
+// writeCacheable sends a buffered public read: Cache-Control public with
+// its max-age, a strong ETag of the bytes, Vary: Authorization (a caller
+// with a token is answered no-store, never from a shared cache's copy), and
+// 304 without a body when If-None-Match already names it.
+func (a *answer) writeCacheable() {
+	tag := etag(a.buf)
+	h := a.w.Header()
+	h["Cache-Control"] = []string{a.cacheControl}
+	h["Etag"] = []string{tag}
+	h.Add("Vary", "Authorization")
+	if notModified(a.req, tag) {
+		delete(h, "Content-Length")
+		delete(h, "Content-Type")
+		a.w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h["Content-Length"] = []string{strconv.Itoa(len(a.buf))}
+	a.w.WriteHeader(http.StatusOK)
+	_, _ = a.w.Write(a.buf)
 }
 
 // writeError answers an error envelope.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,6 +24,8 @@ type api struct {
 	t    *testing.T
 	base string
 	ip   atomic.Int64
+	// spec, when set, checks every answer against the OpenAPI document.
+	spec *openAPISpec
 }
 
 // apiReply is one parsed answer; every answer is checked for the envelope and
@@ -82,6 +85,9 @@ func (a *api) call(method, path, token string, body any, headers ...string) apiR
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	r := apiReply{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	if a.spec != nil {
+		a.spec.check(a.t, method, a.base+path, res.StatusCode, res.Header, raw)
+	}
 	if err := json.Unmarshal(raw, &r.body); err != nil {
 		a.t.Fatalf("%s %s: not JSON: %s", method, path, raw)
 	}
@@ -102,6 +108,40 @@ func (a *api) want(r apiReply, status int, code string) {
 	}
 }
 
+// cacheable asserts an anonymous GET of path is a public read with maxAge
+// seconds of freshness and an ETag that answers 304; it returns the ETag.
+func (a *api) cacheable(path string, maxAge int) string {
+	a.t.Helper()
+	r := a.call("GET", path, "", nil)
+	a.want(r, http.StatusOK, "")
+	tag := r.header.Get("ETag")
+	if cc := r.header.Get("Cache-Control"); cc != fmt.Sprintf("public, max-age=%d", maxAge) || tag == "" || !slices.Contains(r.header.Values("Vary"), "Authorization") {
+		a.t.Fatalf("GET %s: Cache-Control %q, ETag %q, Vary %v", path, cc, tag, r.header.Values("Vary"))
+	}
+	if got := a.revalidate(path, tag); got != http.StatusNotModified {
+		a.t.Fatalf("GET %s with If-None-Match %s: %d, want 304", path, tag, got)
+	}
+	return tag
+}
+
+// revalidate sends an anonymous conditional GET and returns its status (a
+// 304 has no body, so it is not an envelope).
+func (a *api) revalidate(path, tag string) int {
+	a.t.Helper()
+	req, _ := http.NewRequest("GET", a.base+path, nil)
+	req.Header.Set("If-None-Match", tag)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode == http.StatusNotModified && (len(body) != 0 || res.Header.Get("ETag") != tag) {
+		a.t.Fatalf("GET %s: a 304 with a body or another ETag: %q %v", path, body, res.Header)
+	}
+	return res.StatusCode
+}
+
 // TestPublicAPIEndToEnd walks every row of DESIGN.md's API table through the
 // edge of a whole mesh (real services, Postgres, Redis, Kafka protocol,
 // SMTP listener): happy paths, validation, 401, 403, ownership, refresh
@@ -116,6 +156,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 		"-rate-limit.prefix="+meshtest.KeyPrefix(t, redisURL), "-queue.key-prefix="+meshtest.KeyPrefix(t, redisURL),
 		"-edge.trusted-proxies=127.0.0.1/32", "-payment.sim-delay=50ms")
 	a := &api{t: t, base: m.URL(t, "edge")}
+	a.spec = loadOpenAPI(t, a.base)
 
 	// Auth.
 	reg := func(email, name string) apiReply {
@@ -231,6 +272,18 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	}
 	a.want(a.call("GET", "/api/v1/events/"+slug, "", nil), 200, "")
 	a.want(a.call("GET", "/api/v1/events/"+slug+"/shows", "", nil), 200, "")
+	// Public reads are cacheable and revalidate; a change is a new ETag.
+	eventTag := a.cacheable("/api/v1/events/"+slug, 10)
+	a.cacheable("/api/v1/events?page=1", 10)
+	a.cacheable("/api/v1/events/"+slug+"/shows", 1)
+	zonesTag := a.cacheable("/api/v1/shows/"+show.str("id")+"/zones", 1)
+	a.want(a.call("PUT", "/api/v1/events/"+eventID, orgAtok, map[string]any{"description": "now with fireworks"}), 200, "")
+	if a.revalidate("/api/v1/events/"+slug, eventTag) != http.StatusOK {
+		t.Fatal("the changed event still answers 304 to its old ETag")
+	}
+	if r := a.call("GET", "/api/v1/events/"+slug, orgAtok, nil); r.header.Get("Cache-Control") != "no-store" || r.header.Get("ETag") != "" {
+		t.Fatalf("a read with a token is cacheable: %v", r.header)
+	}
 	draft := a.call("POST", "/api/v1/events", orgAtok, ev)
 	a.want(a.call("DELETE", "/api/v1/events/"+draft.str("id"), orgAtok, nil), 200, "")
 	a.want(a.call("DELETE", "/api/v1/events/"+eventID, orgAtok, nil), 409, "CONFLICT")
@@ -261,6 +314,9 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	})
 	zones := a.call("GET", "/api/v1/shows/"+showID+"/zones", "", nil)
 	a.want(zones, 200, "")
+	if a.revalidate("/api/v1/shows/"+showID+"/zones", zonesTag) != http.StatusOK {
+		t.Fatal("the zones after a hold still answer 304 to their old ETag")
+	}
 	if z, _ := zones.list()[0].(map[string]any); z["available_seats"] != float64(8) {
 		t.Fatalf("zone availability: %s", zones)
 	}
@@ -296,6 +352,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	// analytics (the event's organizer or an admin only).
 	a.want(a.call("POST", "/api/v1/queue/join", user, map[string]any{"event_id": eventID}), 200, "")
 	a.want(a.call("GET", "/api/v1/queue/status?event_id="+eventID, user, nil), 200, "")
+	watchQueue(t, a.base, user, eventID)
 	meshtest.Eventually(t, 20*time.Second, "the confirmation mail", func() bool { return len(smtp.To("buyer@rush.test")) > 0 })
 	notes := a.call("GET", "/api/v1/notifications", user, nil)
 	a.want(notes, 200, "")
@@ -343,4 +400,14 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 		}
 	}
 	_ = uuid.Nil
+
+	// Every answer above matched the OpenAPI document; enough of them.
+	c := a.spec.covered()
+	t.Logf("%d operation/status pairs checked against the OpenAPI document", len(c))
+	if len(c) < 40 {
+		t.Errorf("only %d operation/status pairs checked against the OpenAPI document: %v", len(c), c)
+	}
+
+	// What the chart's alerts and dashboard query, the mesh exports.
+	checkChartSeries(t, m.URL(t, "metrics"))
 }

@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/bookingrush/rush/gen/bookingrush/queue/v1/queuev1connect"
 	"github.com/bookingrush/rush/services/platform/audit"
@@ -53,6 +54,12 @@ type Config struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// Admission is the reserve route's admission control.
 	Admission AdmissionConfig `yaml:"admission"`
+	// PublicCache is how long shared caches may keep the public catalog
+	// reads (cache.go).
+	PublicCache PublicCacheConfig `yaml:"public_cache"`
+	// AccessLog logs every answer at info level (method, route, status,
+	// duration, request id).
+	AccessLog bool `yaml:"access_log"`
 }
 
 // RegisterFlags registers edge.* flags.
@@ -63,6 +70,8 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.Int64Var(&c.MaxBodyBytes, "edge.max-body-bytes", 1<<20, "largest request body (413 above)")
 	f.DurationVar(&c.RequestTimeout, "edge.request-timeout", 10*time.Second, "time allowed for one API call, upstream included")
 	c.Admission.RegisterFlags(f)
+	c.PublicCache.RegisterFlags(f)
+	f.BoolVar(&c.AccessLog, "edge.access-log", true, "log every answer at info level: method, path, route, status, duration, request id (log.level=warn silences it too)")
 }
 
 // Validate checks the configuration.
@@ -85,7 +94,7 @@ func (c *Config) Validate() error {
 	if c.RequestTimeout <= 0 {
 		problems = append(problems, errors.New("edge.request-timeout: must be positive"))
 	}
-	problems = append(problems, c.Admission.Validate())
+	problems = append(problems, c.Admission.Validate(), c.PublicCache.Validate())
 	return errors.Join(problems...)
 }
 
@@ -142,6 +151,8 @@ type Edge struct {
 	shedRetry  []string     // Retry-After of a shed answer
 	shedDetail []byte       // and its details
 	tracer     trace.Tracer // nil when tracing is off: no span, no cost
+	openAPI    []byte       // the OpenAPI document of /api/v1 (openapi.go)
+	openAPITag string
 }
 
 // New builds the edge's handler.
@@ -167,6 +178,10 @@ func New(cfg Config, rl RateLimitConfig, d Deps) (*Edge, error) {
 		return nil, err
 	}
 	e.reserve = newReserveRoute(d.Mesh, e.routes.codec, e.tracer != nil, e.upstreamFailed)
+	if e.openAPI, err = e.routes.openAPI(); err != nil {
+		return nil, err
+	}
+	e.openAPITag = etag(e.openAPI)
 	if cfg.Admission.Enabled {
 		if e.admission, err = newAdmission(cfg.Admission, d.Registry); err != nil {
 			return nil, err
@@ -241,6 +256,12 @@ func (e *Edge) finish(rec *recorder, r *http.Request, start time.Time) {
 		}
 	}
 	e.metrics.observe(rec, r.Method, start)
+	if e.cfg.AccessLog && strings.HasPrefix(r.URL.Path, "/api/") && e.log.Core().Enabled(zapcore.InfoLevel) {
+		// Probes (/healthz, /readyz every few seconds per pod) are not logged.
+		logging.Ctx(r.Context(), e.log).Info("access", zap.String("method", r.Method), zap.String("path", r.URL.Path),
+			zap.String("route", rec.route), zap.Int("status", rec.code()), zap.Duration("duration", time.Since(start)),
+			zap.String("request_id", rec.Header().Get("X-Request-Id")))
+	}
 	if rec.status >= 500 && rec.status != http.StatusServiceUnavailable {
 		logging.Ctx(r.Context(), e.log).Error("answered a server error",
 			zap.Int("status", rec.status), zap.String("request_id", rec.Header().Get("X-Request-Id")),
@@ -280,6 +301,11 @@ func (e *Edge) serve(w *recorder, r *http.Request) {
 }
 
 func (e *Edge) serveAPI(w *recorder, r *http.Request) {
+	if r.URL.Path == openAPIPath && r.Method == http.MethodGet {
+		w.route = openAPIPath
+		e.serveOpenAPI(w, r)
+		return
+	}
 	if r.ContentLength > e.cfg.MaxBodyBytes {
 		writeError(w, http.StatusRequestEntityTooLarge, codePayloadTooLarge, fmt.Sprintf("request body larger than %d bytes", e.cfg.MaxBodyBytes), nil)
 		return
@@ -356,6 +382,9 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 	// the hot path (a load balancer or CDN in front may compress).
 	delete(r.Header, "Accept-Encoding")
 	st.answer = answer{w: w, st: st, maxBody: e.cfg.MaxBodyBytes}
+	if r.Method == http.MethodGet && p == nil {
+		st.answer.public, st.answer.req = &e.cfg.PublicCache, r
+	}
 	e.transcoder.ServeHTTP(&st.answer, r)
 	st.answer.finish()
 	w.route = st.procedure

@@ -9,8 +9,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/meshtest"
 )
 
 const (
@@ -385,5 +389,32 @@ func TestCORS(t *testing.T) {
 	req.Header.Set("Access-Control-Request-Method", "GET")
 	if r := plain.send(req); r.header.Get("Access-Control-Allow-Origin") != "" || r.status < 400 || r.env.Error == nil {
 		t.Fatalf("CORS headers without configuration: %s %v", r, r.header)
+	}
+}
+
+// TestAccessLog: every API answer is one info line with its method, path,
+// route, status, duration and request id; probes are not logged.
+func TestAccessLog(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zap.InfoLevel)
+	e := startWith(t, []fx.Option{fx.Decorate(func() *zap.Logger { return zap.New(core) })}, "-log.level=info")
+	r := e.do("GET", "/api/v1/no-such-route", "", "X-Request-ID", "access-log-1")
+	if r.status != http.StatusNotFound {
+		t.Fatalf("want 404, got %s", r)
+	}
+	e.do("GET", "/healthz", "")
+	var lines []observer.LoggedEntry
+	meshtest.Eventually(t, 5*time.Second, "the access log line", func() bool {
+		lines = logs.FilterMessage("access").All()
+		return len(lines) > 0
+	})
+	f := lines[0].ContextMap()
+	if f["method"] != "GET" || f["path"] != "/api/v1/no-such-route" || f["status"] != int64(404) || f["request_id"] != "access-log-1" || f["duration"] == nil {
+		t.Errorf("access line %v", f)
+	}
+	for _, l := range logs.FilterMessage("access").All() {
+		if l.ContextMap()["path"] == "/healthz" {
+			t.Error("a probe is in the access log")
+		}
 	}
 }

@@ -58,6 +58,12 @@ type env struct {
 // fakes registered by start answer.
 func start(t testing.TB, args ...string) *env {
 	t.Helper()
+	return startWith(t, nil, args...)
+}
+
+// startWith is start with extra fx options (fx.Decorate of the logger...).
+func startWith(t testing.TB, opts []fx.Option, args ...string) *env {
+	t.Helper()
 	prefix := "rl:test:" + uuid.NewString() + ":"
 	base := []string{"-target=edge", "-log.level=error", "-jwt.secret=" + testSecret,
 		"-metrics.addr=127.0.0.1:0", "-edge.addr=127.0.0.1:0", "-rate-limit.prefix=" + prefix}
@@ -72,7 +78,7 @@ func start(t testing.TB, args ...string) *env {
 	var reg *server.Registry
 	var keys *authn.Keys
 	var stack *server.Stack
-	a := app.New(&cfg, fx.Populate(&reg, &keys, &stack), fx.NopLogger)
+	a := app.New(&cfg, append([]fx.Option{fx.Populate(&reg, &keys, &stack), fx.NopLogger}, opts...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := a.Start(ctx); err != nil {

@@ -155,21 +155,34 @@ func newLimiter(cfg RateLimitConfig, rdb *redis.Client, reg prometheus.Registere
 // registered account) would buy a new bucket of sign-ups and password
 // guesses.
 func (l *limiter) pick(method, path string) (ru *rule, anonymous bool) {
+	anonymous = anonymousRoutes[method+" "+path]
 	if method == http.MethodPost {
 		switch path {
 		case "/api/v1/auth/login":
-			return l.login, true
+			return l.login, anonymous
 		case "/api/v1/auth/register":
-			return l.register, true
+			return l.register, anonymous
 		case "/api/v1/auth/forgot-password", "/api/v1/auth/reset-password":
-			return l.password, true
-		case "/api/v1/auth/refresh", "/api/v1/auth/logout", "/api/v1/webhooks/stripe":
-			return l.general, true
+			return l.password, anonymous
 		case reservePath:
-			return l.reserve, false
+			return l.reserve, anonymous
 		}
 	}
-	return l.general, false
+	return l.general, anonymous
+}
+
+// anonymousRoutes are the routes a client calls as nobody (signing in or
+// up, refreshing, signing out, resetting a password, a provider's webhook):
+// the limiter counts them per address, and the OpenAPI document asks no
+// token of them (nor of the public catalog reads, cache.go).
+var anonymousRoutes = map[string]bool{
+	"POST /api/v1/auth/login":           true,
+	"POST /api/v1/auth/register":        true,
+	"POST /api/v1/auth/forgot-password": true,
+	"POST /api/v1/auth/reset-password":  true,
+	"POST /api/v1/auth/refresh":         true,
+	"POST /api/v1/auth/logout":          true,
+	"POST /api/v1/webhooks/stripe":      true,
 }
 
 // allow takes a token for r, keyed by the verified user when there is one

@@ -6,14 +6,19 @@
 //	rush -target=booking          # one component
 //	rush -target=edge,auth        # several
 //	rush migrate                  # apply schema/ migrations and exit
+//	rush probe URL...             # GET each URL, exit 1 unless all answer 200 (helm test)
+//	rush service-account NAME ROLE [SERVICES]  # a new key for another team, and its config entry
 //	rush -print-config            # the effective configuration
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -23,6 +28,7 @@ import (
 
 	"github.com/bookingrush/rush/schema"
 	"github.com/bookingrush/rush/services/app"
+	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/config"
 	"github.com/bookingrush/rush/services/platform/logging"
 )
@@ -30,6 +36,12 @@ import (
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
+	if len(args) > 0 && args[0] == "probe" {
+		return probe(args[1:], os.Stdout)
+	}
+	if len(args) > 0 && args[0] == "service-account" {
+		return serviceAccount(args[1:], os.Stdout)
+	}
 	cmd := "serve"
 	if len(args) > 0 && args[0] == "migrate" {
 		cmd, args = "migrate", args[1:]
@@ -117,5 +129,61 @@ func migrate(cfg *app.Config) int {
 		return 1
 	}
 	log.Info("migrations applied", zap.Strings("versions", applied))
+	return 0
+}
+
+// probe GETs every URL and says what each answered; it fails unless all
+// answered 200. The image has no shell and no curl: this is how `helm test`
+// asks every component's /readyz.
+func probe(urls []string, out io.Writer) int {
+	if len(urls) == 0 {
+		fmt.Fprintln(out, "usage: rush probe URL...")
+		return 2
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	failed := 0
+	for _, u := range urls {
+		res, err := client.Get(u)
+		if err != nil {
+			failed++
+			fmt.Fprintf(out, "%s: %v\n", u, err)
+			continue
+		}
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 4<<10))
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			failed++
+		}
+		fmt.Fprintf(out, "%s: %d %s\n", u, res.StatusCode, bytes.TrimSpace(body))
+	}
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+// serviceAccount makes a key for an integrating team's service: the key,
+// shown once, goes to the team; the entry (its hash, role and scope) goes
+// into jwt.service-accounts of every process. Nothing is stored here.
+func serviceAccount(args []string, out io.Writer) int {
+	if len(args) < 2 || len(args) > 3 {
+		fmt.Fprintln(out, "usage: rush service-account NAME ROLE [SERVICE+SERVICE]   (ROLE: user, organizer or admin; SERVICES: e.g. catalog+analytics, empty: all)")
+		return 2
+	}
+	key, hash, err := authn.NewServiceAccountKey(args[0])
+	if err != nil {
+		fmt.Fprintln(out, "rush:", err)
+		return 2
+	}
+	entry := args[0] + ":" + args[1] + ":" + hash
+	if len(args) == 3 {
+		entry += ":" + args[2]
+	}
+	if _, err := authn.ParseServiceAccount(entry); err != nil {
+		fmt.Fprintln(out, "rush:", err)
+		return 2
+	}
+	fmt.Fprintf(out, "key (hand it to the team's secret store; it is not kept anywhere):\n  %s\n", key)
+	fmt.Fprintf(out, "entry (append to jwt.service-accounts / RUSH_JWT_SERVICE_ACCOUNTS of every process):\n  %s\n", entry)
 	return 0
 }

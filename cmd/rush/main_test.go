@@ -4,14 +4,17 @@ import (
 	"bufio"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/faulttest"
 	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
@@ -131,5 +134,45 @@ func TestJSONLogsStayJSONWhileRedisIsDown(t *testing.T) {
 	}
 	if fromRedis == 0 {
 		t.Errorf("no line of go-redis's own (logger \"redis\") in %d lines: its logging is lost, not routed", len(lines))
+	}
+}
+
+// TestProbe: `rush probe` (the chart's helm test) passes only when every
+// URL answers 200, and says what each answered.
+func TestProbe(t *testing.T) {
+	t.Parallel()
+	ready := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`{"status":"ok"}`)) }))
+	defer ready.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, `{"status":"redis down"}`, 503) }))
+	defer down.Close()
+	var out strings.Builder
+	if code := probe([]string{ready.URL + "/readyz"}, &out); code != 0 {
+		t.Errorf("ready: exit %d (%s)", code, out.String())
+	}
+	out.Reset()
+	if code := probe([]string{ready.URL + "/readyz", down.URL + "/readyz"}, &out); code != 1 || !strings.Contains(out.String(), "503") || !strings.Contains(out.String(), "redis down") {
+		t.Errorf("one down: exit %d, said %q", code, out.String())
+	}
+}
+
+// TestServiceAccountCommand: `rush service-account` prints a key and the
+// entry that makes it valid.
+func TestServiceAccountCommand(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	if code := serviceAccount([]string{"partner-shop", "organizer", "catalog+booking"}, &out); code != 0 {
+		t.Fatalf("exit %d: %s", code, out.String())
+	}
+	lines := strings.Fields(out.String())
+	key, entry := lines[slices.IndexFunc(lines, func(s string) bool { return strings.HasPrefix(s, authn.KeyPrefix) })], lines[len(lines)-1]
+	k, err := authn.NewKeys(authn.Config{AccessTTL: time.Minute, ServiceAccounts: []string{entry}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := k.Verify(key, time.Now()); err != nil || p.ServiceAccount != "partner-shop" || p.Role != "organizer" {
+		t.Fatalf("the printed key does not verify with the printed entry %q: %+v %v", entry, p, err)
+	}
+	if code := serviceAccount([]string{"partner-shop", "service"}, &out); code == 0 {
+		t.Error("a service account with the mesh's service role was made")
 	}
 }

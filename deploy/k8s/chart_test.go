@@ -1,16 +1,12 @@
 package k8s_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -29,10 +25,17 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/bookingrush/rush/deploy/k8s/charttest"
+	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	"github.com/bookingrush/rush/services/analytics"
+	"github.com/bookingrush/rush/services/booking"
+	"github.com/bookingrush/rush/services/notify"
+	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/saga"
 )
 
 const (
-	chartDir   = "rush"
 	appSource  = "../../services/app/app.go"
 	nonRootUID = 65532
 	// The plan's scaling constraints (§6.2).
@@ -127,6 +130,9 @@ var crds = map[schema.GroupVersionKind]func() any{
 type rendered struct {
 	release, namespace string
 	byKind             map[string][]any
+	// internalFrom are the namespaces the values admit to the Connect
+	// ports (networkPolicy.internalFromNamespaces).
+	internalFrom []string
 }
 
 func (r *rendered) all(kind string) []any { return r.byKind[kind] }
@@ -148,32 +154,9 @@ func find[T any](items []*T, name func(*T) string, want string) *T {
 	return nil
 }
 
-func helmBinary(t *testing.T) string {
-	t.Helper()
-	local, err := filepath.Abs("../../bin/tools/helm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(local); err == nil {
-		return local
-	}
-	if p, err := exec.LookPath("helm"); err == nil {
-		return p
-	}
-	t.Fatal("helm not found in bin/tools or PATH: run `make tools`")
-	return ""
-}
-
 func helmTemplate(t *testing.T, release, namespace string, args ...string) ([]byte, error) {
 	t.Helper()
-	cmd := exec.Command(helmBinary(t), append([]string{"template", release, chartDir, "--namespace", namespace}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("helm template %v: %v: %s", args, err, stderr.String())
-	}
-	return out, nil
+	return charttest.Template(t, release, namespace, args...)
 }
 
 var docSep = regexp.MustCompile(`(?m)^---\s*$`)
@@ -335,7 +318,7 @@ func TestChartDefaultValues(t *testing.T) {
 
 func TestChartProductionValues(t *testing.T) {
 	t.Parallel()
-	r := render(t, "rush", "rush", "-f", filepath.Join(chartDir, "values-production.yaml"))
+	r := render(t, "rush", "rush", "-f", "values-production.yaml")
 	checkChart(t, r, targets(t))
 	checkAutoscaling(t, r, true)
 
@@ -378,12 +361,16 @@ func TestChartProductionValues(t *testing.T) {
 		}
 	}
 	for alert, want := range map[string]struct{ metric, severity string }{
-		"RushHighErrorRate":   {"http_requests_total", "critical"},
-		"RushHighLatency":     {"http_request_duration_seconds_bucket", "warning"},
-		"RushServiceDown":     {"up{", "critical"},
-		"RushKafkaLag":        {"kafka_consumer_lag", "warning"},
-		"RushMoneyUnsettled":  {"payment_unsettled_payments", "critical"},
-		"RushSagaDeadLetters": {"saga_dead_letters_total", "warning"},
+		"RushHighErrorRate":        {"http_requests_total", "critical"},
+		"RushHighLatency":          {"http_request_duration_seconds_bucket", "warning"},
+		"RushServiceDown":          {"up{", "critical"},
+		"RushKafkaLag":             {"kafka_consumer_lag", "warning"},
+		"RushMoneyUnsettled":       {"payment_unsettled_payments", "critical"},
+		"RushSagaDeadLetters":      {"saga_dead_letters_total", "warning"},
+		"RushRPCErrorRate":         {"rpc_server_requests_total", "critical"},
+		"RushRPCHighLatency":       {"rpc_server_duration_seconds_bucket", "warning"},
+		"RushRelayBacklog":         {"rush_relay_backlog", "warning"},
+		"RushPersisterDeadLetters": {"booking_persister_dead_letters_total", "warning"},
 	} {
 		if !strings.Contains(alerts[alert], want.metric) {
 			t.Errorf("alert %s: expr %q does not use %s", alert, alerts[alert], want.metric)
@@ -407,11 +394,14 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		args []string
 		want string
 	}{
-		"no brokers":          {[]string{"--set", "externalKafka.brokers=null"}, "externalKafka.brokers is required"},
-		"secret in config":    {[]string{"--set", "config.RUSH_JWT_SECRET=x"}, "is a secret"},
-		"not a RUSH_ key":     {[]string{"--set", "config.LOG=x"}, "must be a RUSH_* variable"},
-		"short jwt secret":    {[]string{"--set", "secrets.jwtSecret=short"}, "at least 32 bytes"},
-		"interval in minutes": {[]string{"--set", "prometheusRule.enabled=true", "--set", "serviceMonitor.interval=1m"}, "whole seconds"},
+		"no brokers":                  {[]string{"--set", "externalKafka.brokers=null"}, "externalKafka.brokers is required"},
+		"secret in config":            {[]string{"--set", "config.RUSH_JWT_SECRET=x"}, "is a secret"},
+		"not a RUSH_ key":             {[]string{"--set", "config.LOG=x"}, "does not match pattern '^RUSH_"},
+		"short jwt secret":            {[]string{"--set", "secrets.jwtSecret=short"}, "at least 32 bytes"},
+		"dev mailbox":                 {[]string{"--set", "config.RUSH_SMTP_DEV_MAILBOX=true"}, "is for development"},
+		"schema: a word for a number": {[]string{"--set", "components.booking.replicas=two"}, "/components/booking/replicas"},
+		"schema: unknown liveness":    {[]string{"--set", "probes.connectLiveness=tcp"}, "/probes/connectLiveness"},
+		"interval in minutes":         {[]string{"--set", "prometheusRule.enabled=true", "--set", "serviceMonitor.interval=1m"}, "/serviceMonitor/interval"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -539,6 +529,7 @@ func checkChart(t *testing.T, r *rendered, targets []string) {
 			t.Errorf("target %q (services/app) has no Deployment", target)
 		}
 	}
+	checkHelmTest(t, r, deps)
 
 	deny := find(policies, func(p *networkingv1.NetworkPolicy) string { return p.Name }, fullname(r)+"-default-deny")
 	if deny == nil || len(deny.Spec.Ingress) != 0 || !slices.Contains(deny.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
@@ -570,6 +561,44 @@ func checkChart(t *testing.T, r *rendered, targets []string) {
 			t.Errorf("hook Secret %s (weight %d) is not created before the Job (weight %d)", s.Name, w, jw)
 		}
 	}
+}
+
+// checkHelmTest asserts `helm test` runs one Pod that asks every
+// component's /readyz on its Service's metrics port.
+func checkHelmTest(t *testing.T, r *rendered, deps []*appsv1.Deployment) {
+	t.Helper()
+	var tests []*corev1.Pod
+	for _, p := range typed[corev1.Pod](r, "Pod") {
+		if p.Annotations["helm.sh/hook"] == "test" {
+			tests = append(tests, p)
+		}
+	}
+	if len(tests) != 1 {
+		t.Fatalf("want one helm test Pod, got %d", len(tests))
+	}
+	pod := tests[0]
+	checkSecurity(t, &pod.Spec)
+	args := pod.Spec.Containers[0].Args
+	if len(args) == 0 || args[0] != "probe" {
+		t.Fatalf("helm test args %v, want rush probe", args)
+	}
+	for _, d := range deps {
+		if want := fmt.Sprintf("http://%s:9100/readyz", d.Name); !slices.Contains(args, want) {
+			t.Errorf("helm test does not ask %s", want)
+		}
+	}
+	if len(args)-1 != len(deps) {
+		t.Errorf("helm test asks %d URLs for %d components", len(args)-1, len(deps))
+	}
+}
+
+// TestChartAdmitsNamedNamespaces: networkPolicy.internalFromNamespaces opens
+// the Connect ports, and only them, to other teams' namespaces.
+func TestChartAdmitsNamedNamespaces(t *testing.T) {
+	t.Parallel()
+	r := render(t, "t", "shop", "--set", "networkPolicy.internalFromNamespaces={team-a,team-b}")
+	r.internalFrom = []string{"team-a", "team-b"}
+	checkChart(t, r, targets(t))
 }
 
 func fullname(r *rendered) string {
@@ -622,9 +651,16 @@ func checkDeployment(t *testing.T, r *rendered, d *appsv1.Deployment, cm *corev1
 		if addr != fmt.Sprintf(":%d", portOf("grpc")) {
 			t.Errorf("RUSH_%s_ADDR=%q, but the container port is %d", strings.ToUpper(comp), addr, portOf("grpc"))
 		}
+		// Peers are reached through the headless Service: the mesh
+		// client spreads calls over every pod it lists.
 		peer := cm.Data["RUSH_PEER_"+strings.ToUpper(comp)]
-		if want := fmt.Sprintf("%s:%d", d.Name, portOf("grpc")); peer != want {
+		if want := fmt.Sprintf("%s-headless:%d", d.Name, portOf("grpc")); peer != want {
 			t.Errorf("RUSH_PEER_%s=%q, want %q", strings.ToUpper(comp), peer, want)
+		}
+		headless := find(typed[corev1.Service](r, "Service"), func(s *corev1.Service) string { return s.Name }, d.Name+"-headless")
+		if headless == nil || headless.Spec.ClusterIP != corev1.ClusterIPNone || len(headless.Spec.Ports) != 1 || headless.Spec.Ports[0].Port != portOf("grpc") ||
+			!labels.SelectorFromSet(headless.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
+			t.Errorf("no headless Service %s-headless selecting the pods on port %d: %+v", d.Name, portOf("grpc"), headless)
 		}
 	default:
 		// The edge (its own HTTP port) and workers (the metrics port).
@@ -706,12 +742,26 @@ func checkNetworkPolicy(t *testing.T, r *rendered, np *networkingv1.NetworkPolic
 		}
 		switch cp.Name {
 		case "metrics":
-			if len(from) != 1 || from[0].NamespaceSelector == nil || from[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == "" {
-				t.Errorf("metrics port open to %+v, want the monitoring namespace only", from)
+			// The monitoring namespace, and the helm test Pod of the release.
+			if len(from) != 2 || from[0].NamespaceSelector == nil || from[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == "" ||
+				from[1].PodSelector == nil || from[1].PodSelector.MatchLabels[componentLabel] != "helm-test" || from[1].PodSelector.MatchLabels["app.kubernetes.io/instance"] != r.release {
+				t.Errorf("metrics port open to %+v, want the monitoring namespace and the helm test only", from)
 			}
 		case "grpc":
-			if len(from) != 1 || from[0].PodSelector == nil || from[0].PodSelector.MatchLabels["app.kubernetes.io/instance"] != r.release || from[0].NamespaceSelector != nil {
-				t.Errorf("%s port open to %+v, want this release's pods only", comp, from)
+			if len(from) < 1 || from[0].PodSelector == nil || from[0].PodSelector.MatchLabels["app.kubernetes.io/instance"] != r.release || from[0].NamespaceSelector != nil {
+				t.Errorf("%s port open to %+v, want this release's pods", comp, from)
+			}
+			// Then only the namespaces named in internalFromNamespaces.
+			var admitted []string
+			for _, p := range from[1:] {
+				if p.PodSelector != nil || p.NamespaceSelector == nil || len(p.NamespaceSelector.MatchLabels) != 1 {
+					t.Errorf("%s port open to %+v besides the release's pods", comp, p)
+					continue
+				}
+				admitted = append(admitted, p.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"])
+			}
+			if !slices.Equal(admitted, r.internalFrom) {
+				t.Errorf("%s port admits namespaces %v, want %v", comp, admitted, r.internalFrom)
 			}
 		}
 	}
@@ -726,7 +776,7 @@ func checkAutoscaling(t *testing.T, r *rendered, keda bool) {
 	t.Helper()
 	hpas := typed[autoscalingv2.HorizontalPodAutoscaler](r, "HorizontalPodAutoscaler")
 	sos := typed[scaledObject](r, "ScaledObject")
-	lagThreshold := map[string]string{"persister": "1000", "payment": "1000", "saga": "1000", "notify": "5000", "analytics": "5000"}
+	lagThreshold := map[string]string{"persister": "1000", "saga": "1000", "notify": "5000", "analytics": "5000"}
 	for _, d := range typed[appsv1.Deployment](r, "Deployment") {
 		comp := d.Labels[componentLabel]
 		t.Run("autoscaling/"+comp, func(t *testing.T) {
@@ -754,9 +804,10 @@ func checkAutoscaling(t *testing.T, r *rendered, keda bool) {
 					t.Fatal("no kafka trigger")
 				}
 				md := so.Spec.Triggers[i].Metadata
-				if md["lagThreshold"] != want || md["consumerGroup"] == "" || md["bootstrapServers"] == "" {
-					t.Errorf("kafka trigger %v, want lagThreshold %s with a group and brokers", md, want)
+				if md["lagThreshold"] != want || md["bootstrapServers"] == "" {
+					t.Errorf("kafka trigger %v, want lagThreshold %s with brokers", md, want)
 				}
+				checkConsumerGroup(t, comp, md)
 				return
 			}
 			if hpa == nil {
@@ -784,10 +835,98 @@ func checkAutoscaling(t *testing.T, r *rendered, keda bool) {
 			if comp == "booking" && keda {
 				// Production: booking also scales on requests per second.
 				if pods == nil || pods.Target.AverageValue == nil || pods.Target.AverageValue.Value() != 5000 {
-					t.Errorf("booking has no requests/s trigger of 5000: %+v", pods)
+					t.Fatalf("booking has no requests/s trigger of 5000: %+v", pods)
 				}
+				checkAdapterRule(t, r, pods.Metric.Name)
 			}
 		})
+	}
+	for _, so := range sos {
+		if comp := so.Labels[componentLabel]; consumers[comp].group == "" {
+			t.Errorf("ScaledObject %s scales %s on Kafka lag, but %s joins no consumer group", so.Name, comp, comp)
+		}
+	}
+}
+
+// consumers are the Kafka consumer groups the code joins, by component, and
+// the topics each reads: the constants the services pass to NewBatchRunner.
+var consumers = map[string]struct {
+	group  string
+	topics []string
+}{
+	"persister": {booking.PersisterGroup, booking.PersisterTopics},
+	"saga":      {saga.ConsumerGroup, saga.ConsumedTopics},
+	"notify":    {notify.ConsumerGroup, notify.ConsumedTopics},
+	"analytics": {analytics.ConsumerGroup, analytics.ConsumedTopics},
+}
+
+// checkConsumerGroup asserts a KEDA kafka trigger watches the group comp
+// joins, on a topic it reads (or every topic of the group): a group nobody
+// joins has no committed offsets, and with offsetResetPolicy earliest KEDA
+// counts the whole topic as lag, pinning the component at its maximum.
+func checkConsumerGroup(t *testing.T, comp string, md map[string]string) {
+	t.Helper()
+	c, ok := consumers[comp]
+	if !ok {
+		t.Errorf("kafka trigger on %s, which consumes no topic", comp)
+		return
+	}
+	if md["consumerGroup"] != c.group {
+		t.Errorf("kafka trigger watches group %q; %s joins %q", md["consumerGroup"], comp, c.group)
+	}
+	if topic := md["topic"]; topic != "" && !slices.Contains(c.topics, topic) {
+		t.Errorf("kafka trigger watches topic %q; group %s reads %v", topic, c.group, c.topics)
+	}
+	if md["offsetResetPolicy"] != "earliest" {
+		// The consumers start at the oldest offset (kafka.Cluster).
+		t.Errorf("offsetResetPolicy %q, want earliest as the consumers", md["offsetResetPolicy"])
+	}
+}
+
+// checkAdapterRule asserts the rendered prometheus-adapter rule serves the
+// HPA's metric from the counter booking exports, restricted to booking's RPCs
+// (the rule once read http_requests_total, which only the edge exports: the
+// HPA never saw the metric and could not scale down).
+func checkAdapterRule(t *testing.T, r *rendered, metric string) {
+	t.Helper()
+	cm := find(typed[corev1.ConfigMap](r, "ConfigMap"), func(c *corev1.ConfigMap) string { return c.Name }, fullname(r)+"-prometheus-adapter-rules")
+	if cm == nil {
+		t.Fatal("no prometheus-adapter rules ConfigMap")
+	}
+	var rules []struct {
+		SeriesQuery string `json:"seriesQuery"`
+		Resources   struct {
+			Overrides map[string]struct {
+				Resource string `json:"resource"`
+			} `json:"overrides"`
+		} `json:"resources"`
+		Name struct {
+			Matches string `json:"matches"`
+			As      string `json:"as"`
+		} `json:"name"`
+		MetricsQuery string `json:"metricsQuery"`
+	}
+	if err := yaml.UnmarshalStrict([]byte(cm.Data["rules.yaml"]), &rules); err != nil {
+		t.Fatalf("rules.yaml: %v", err)
+	}
+	if len(rules) != 1 {
+		t.Fatalf("want one rule, got %d", len(rules))
+	}
+	rule := rules[0]
+	booking := "procedure=~\"/" + bookingv1connect.BookingServiceName + "/.*\""
+	if !strings.HasPrefix(rule.SeriesQuery, server.RPCRequestsMetric+"{") || !strings.Contains(rule.SeriesQuery, booking) {
+		t.Errorf("seriesQuery %q does not select %s of booking (%s)", rule.SeriesQuery, server.RPCRequestsMetric, booking)
+	}
+	if rule.Name.Matches != "^"+server.RPCRequestsMetric+"$" || rule.Name.As != metric {
+		t.Errorf("rule names %q as %q, want %s as the HPA's %q", rule.Name.Matches, rule.Name.As, server.RPCRequestsMetric, metric)
+	}
+	if !strings.Contains(rule.MetricsQuery, "rate(<<.Series>>{<<.LabelMatchers>>,"+booking+"}") {
+		t.Errorf("metricsQuery %q is not a rate of booking's RPCs", rule.MetricsQuery)
+	}
+	for label, res := range map[string]string{"namespace": "namespace", "pod": "pod"} {
+		if rule.Resources.Overrides[label].Resource != res {
+			t.Errorf("label %s is not mapped to the %s resource: %+v", label, res, rule.Resources.Overrides)
+		}
 	}
 }
 

@@ -78,6 +78,10 @@ const (
 	TopicPaymentRefunded = "payment.refunded"
 )
 
+// ConsumedTopics are the topics ConsumerGroup reads (the chart's KEDA trigger
+// is checked against them).
+var ConsumedTopics = []string{TopicBookingEvents, TopicPaymentRefunded}
+
 // Module serves the AnalyticsService on cfg.Addr and keeps the aggregates
 // from booking.events and payment.refunded.
 func Module(cfg Config) fx.Option {
@@ -88,7 +92,7 @@ func Module(cfg Config) fx.Option {
 			lc.Append(fx.StartHook(func(ctx context.Context) error {
 				return c.EnsureTopics(ctx, kafka.TopicSpec{Name: TopicBookingEvents}, kafka.TopicSpec{Name: TopicPaymentRefunded})
 			}))
-			r := c.NewBatchRunner(ConsumerGroup, []string{TopicBookingEvents, TopicPaymentRefunded}, a.Handle, kafka.BatchOptions{})
+			r := c.NewBatchRunner(ConsumerGroup, ConsumedTopics, a.Handle, kafka.BatchOptions{})
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
 		}),
 		server.Serve("analytics", cfg.Addr, analyticsv1connect.AnalyticsServiceName, analyticsv1connect.NewAnalyticsServiceHandler),

@@ -29,6 +29,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/health"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/logging"
+	"github.com/bookingrush/rush/services/platform/mail"
 	"github.com/bookingrush/rush/services/platform/postgres"
 	"github.com/bookingrush/rush/services/platform/redisx"
 	"github.com/bookingrush/rush/services/platform/server"
@@ -133,8 +134,11 @@ func New(cfg *Config, extra ...fx.Option) *fx.App {
 			return health.Check{Name: "kafka", Fn: k.Ping}
 		})))
 	}
-	opts = append(opts, fx.Invoke(func(lc fx.Lifecycle, d server.Deps, reg *prometheus.Registry) {
-		server.Listen(lc, d, "metrics", cfg.Metrics.Addr, opsHandler(cfg.Metrics, d.Health, reg))
+	if cfg.SMTP.DevMailbox {
+		opts = append(opts, fx.Provide(mail.NewMailbox))
+	}
+	opts = append(opts, fx.Invoke(func(lc fx.Lifecycle, d server.Deps, reg *prometheus.Registry, dev devMailbox) {
+		server.Listen(lc, d, "metrics", cfg.Metrics.Addr, opsHandler(cfg.Metrics, d.Health, reg, dev.Mailbox))
 	}))
 	for _, n := range names {
 		c, _ := byName(n)
@@ -144,9 +148,13 @@ func New(cfg *Config, extra ...fx.Option) *fx.App {
 	return fx.New(append(opts, extra...)...)
 }
 
-// migrateOnStart applies pending migrations before any component starts.
-func migrateOnStart(lc fx.Lifecycle, pool *pgxpool.Pool, log *zap.Logger) {
+// migrateOnStart creates the database when it is missing (a fresh machine)
+// and applies pending migrations, before any component starts.
+func migrateOnStart(lc fx.Lifecycle, cfg postgres.Config, pool *pgxpool.Pool, log *zap.Logger) {
 	lc.Append(fx.StartHook(func(ctx context.Context) error {
+		if err := postgres.EnsureDatabase(ctx, cfg, log); err != nil {
+			return err
+		}
 		if err := postgres.Ping(ctx, pool); err != nil {
 			return err
 		}
@@ -157,9 +165,20 @@ func migrateOnStart(lc fx.Lifecycle, pool *pgxpool.Pool, log *zap.Logger) {
 	}))
 }
 
-// opsHandler serves the operations endpoints of one process.
-func opsHandler(cfg MetricsConfig, checker *health.Checker, reg *prometheus.Registry) http.Handler {
+// devMailbox is the dev mailbox, provided only with smtp.dev-mailbox.
+type devMailbox struct {
+	fx.In
+	Mailbox *mail.Mailbox `optional:"true"`
+}
+
+// opsHandler serves the operations endpoints of one process, and the dev
+// mailbox when there is one.
+func opsHandler(cfg MetricsConfig, checker *health.Checker, reg *prometheus.Registry, mailbox *mail.Mailbox) http.Handler {
 	mux := http.NewServeMux()
+	if mailbox != nil {
+		mux.Handle(mail.MailboxPath+"/", mailbox.Handler())
+		mux.Handle(mail.MailboxPath, mailbox.Handler())
+	}
 	mux.Handle("GET /metrics", telemetry.MetricsHandler(reg))
 	mux.Handle("GET /healthz", checker.LivenessHandler())
 	mux.Handle("GET /readyz", checker.ReadinessHandler())

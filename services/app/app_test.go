@@ -21,6 +21,7 @@ import (
 
 	analyticsv1 "github.com/bookingrush/rush/gen/bookingrush/analytics/v1"
 	authv1 "github.com/bookingrush/rush/gen/bookingrush/auth/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/auth/v1/authv1connect"
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
 	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
@@ -319,5 +320,49 @@ func validReserve() *bookingv1.ReserveRequest {
 		ZoneId:         "0195f3a0-0000-7000-8000-000000000002",
 		Quantity:       2,
 		IdempotencyKey: "key-0000001",
+	}
+}
+
+// TestDevMailbox: with smtp.dev-mailbox (make run without a relay) the mails
+// notify sends are kept and readable at /dev/mail on the metrics port; the
+// welcome mail of a new account is there within a poll.
+func TestDevMailbox(t *testing.T) {
+	t.Parallel()
+	m := meshtest.Start(t, "-target=auth,notify", "-smtp.dev-mailbox", "-auth.bcrypt-cost=4", "-notify.poll=100ms")
+	auth := authv1connect.NewAuthServiceClient(server.NewClient(), m.URL(t, "auth"))
+	email := fmt.Sprintf("dev-%d@rush.test", time.Now().UnixNano())
+	if _, err := auth.Register(context.Background(), connect.NewRequest(&authv1.RegisterRequest{Email: email, Password: "secret-pass-1", FullName: "Dev"})); err != nil {
+		t.Fatal(err)
+	}
+	get := func(path, accept string) string {
+		req, _ := http.NewRequest("GET", m.URL(t, "metrics")+path, nil)
+		req.Header.Set("Accept", accept)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, res.StatusCode, b)
+		}
+		return string(b)
+	}
+	var mails []struct {
+		ID      int
+		To      string
+		Subject string
+	}
+	meshtest.Eventually(t, 20*time.Second, "the welcome mail in the dev mailbox", func() bool {
+		if err := json.Unmarshal([]byte(get("/dev/mail", "application/json")), &mails); err != nil {
+			t.Fatal(err)
+		}
+		return len(mails) > 0 && strings.Contains(mails[0].To, email)
+	})
+	if page := get("/dev/mail", "text/html"); !strings.Contains(page, email) || !strings.Contains(page, fmt.Sprintf(`href="mail/%d"`, mails[0].ID)) {
+		t.Errorf("the mailbox page does not list the mail:\n%s", page)
+	}
+	if page := get(fmt.Sprintf("/dev/mail/%d", mails[0].ID), "text/html"); !strings.Contains(page, "<pre>") {
+		t.Errorf("the mail's page has no text:\n%s", page)
 	}
 }

@@ -24,7 +24,10 @@ import (
 // TestReserveThroughTheEdgeIsOneTrace follows one reservation made through
 // the public API: the edge's server span, the booking service's RPC span
 // under it, the Redis script under that, and, after the relay moved the
-// stream entry to Kafka, the persister's consumer span, all in one trace.
+// stream entry to Kafka (under the relay's producer span), the persister's
+// consumer span, all in one trace. Then its payment: the provider's webhook
+// starts a trace of its own, linked to the payment's, and the outbox relay
+// publishes payment.success under a producer span of the webhook's trace.
 func TestReserveThroughTheEdgeIsOneTrace(t *testing.T) {
 	t.Parallel()
 	exp := tracetest.NewInMemoryExporter()
@@ -33,7 +36,7 @@ func TestReserveThroughTheEdgeIsOneTrace(t *testing.T) {
 
 	dsn := pgtest.Migrated(t)
 	prefix := meshtest.KeyPrefix(t, meshtest.Config(t, dsn).Redis.URL.Reveal())
-	cfg := meshtest.Config(t, dsn, "-postgres.migrate-on-start=false", "-target=booking,relay,persister,edge",
+	cfg := meshtest.Config(t, dsn, "-postgres.migrate-on-start=false", "-target=booking,relay,persister,edge,payment", "-payment.sim-delay=10ms",
 		"-booking.key-prefix="+prefix, "-rate-limit.prefix="+prefix+"rl:")
 	a := meshtest.StartApp(t, cfg, telemetry.WithTracerProvider(tp))
 	shop := a.SeedShop(t, meshtest.ShopOptions{})
@@ -53,6 +56,8 @@ func TestReserveThroughTheEdgeIsOneTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var reserved struct{ Data struct{ ID string } }
+	_ = json.NewDecoder(res.Body).Decode(&reserved)
 	res.Body.Close()
 	if res.StatusCode != http.StatusCreated {
 		t.Fatalf("reserve through the edge: %s", res.Status)
@@ -95,11 +100,52 @@ func TestReserveThroughTheEdgeIsOneTrace(t *testing.T) {
 		return len(find(exp, isPersister)) > 0
 	})
 	p := one(t, exp, "persister consumer span", isPersister)
-	if p.Parent.SpanID() != rpc.SpanContext.SpanID() || !p.Parent.IsRemote() {
-		t.Errorf("persister span's parent is %v, want the booking span %s (remote)", p.Parent.SpanID(), rpc.SpanContext.SpanID())
+	relay := one(t, exp, "relay producer span", func(s tracetest.SpanStub) bool {
+		return s.SpanKind == trace.SpanKindProducer && s.Name == booking.TopicBookingEvents+" publish" && s.SpanContext.TraceID() == id
+	})
+	if relay.Parent.SpanID() != rpc.SpanContext.SpanID() || !hasAttr(relay, "rush.relay", "booking-stream") {
+		t.Errorf("relay span's parent is %v, want the booking span %s", relay.Parent.SpanID(), rpc.SpanContext.SpanID())
+	}
+	if p.Parent.SpanID() != relay.SpanContext.SpanID() || !p.Parent.IsRemote() {
+		t.Errorf("persister span's parent is %v, want the relay span %s (remote)", p.Parent.SpanID(), relay.SpanContext.SpanID())
 	}
 	if p.Status.Code.String() == "Error" {
 		t.Errorf("persister span failed: %v", p.Status)
+	}
+
+	// The payment, and the webhook's own trace linked to it.
+	payBody, _ := json.Marshal(map[string]any{"booking_id": reserved.Data.ID, "payment_method": "sim_ok"})
+	req, _ = http.NewRequest(http.MethodPost, a.URL(t, "edge")+"/api/v1/payments", bytes.NewReader(payBody))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+a.Token(t, shop.Users[0], "user"))
+	if res, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("payment through the edge: %s", res.Status)
+	}
+	create := one(t, exp, "CreatePayment server span", func(s tracetest.SpanStub) bool {
+		return s.SpanKind == trace.SpanKindServer && s.Name == "bookingrush.payment.v1.PaymentService/CreatePayment"
+	})
+	isWebhook := func(s tracetest.SpanStub) bool {
+		return s.SpanKind == trace.SpanKindServer && s.Name == "bookingrush.payment.v1.PaymentService/HandleStripeWebhook"
+	}
+	meshtest.Eventually(t, 20*time.Second, "the webhook's span", func() bool { return len(find(exp, isWebhook)) > 0 })
+	hook := one(t, exp, "webhook server span", isWebhook)
+	linked := false
+	for _, l := range hook.Links {
+		linked = linked || l.SpanContext.SpanID() == create.SpanContext.SpanID()
+	}
+	if hook.SpanContext.TraceID() == create.SpanContext.TraceID() || !linked {
+		t.Errorf("webhook span (trace %s) links %v, want a link to the payment's span %s", hook.SpanContext.TraceID(), hook.Links, create.SpanContext.SpanID())
+	}
+	isOutbox := func(s tracetest.SpanStub) bool {
+		return s.SpanKind == trace.SpanKindProducer && s.Name == "payment.success publish" && s.SpanContext.TraceID() == hook.SpanContext.TraceID()
+	}
+	meshtest.Eventually(t, 20*time.Second, "the outbox relay's span in the webhook's trace", func() bool { return len(find(exp, isOutbox)) > 0 })
+	if o := one(t, exp, "outbox relay span", isOutbox); !hasAttr(o, "rush.relay", "payment-outbox") {
+		t.Errorf("outbox relay span attributes %v", o.Attributes)
 	}
 }
 

@@ -175,6 +175,9 @@ func Module(cfg Config, admin AdminConfig) fx.Option {
 					if err := s.BootstrapAdmin(ctx, admin); err != nil {
 						return err
 					}
+					if err := s.EnsureServiceAccounts(ctx); err != nil {
+						return err
+					}
 					s.StartMailer()
 					return nil
 				},

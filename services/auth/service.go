@@ -607,6 +607,18 @@ func (s *Service) BootstrapAdmin(ctx context.Context, cfg AdminConfig) error {
 	return nil
 }
 
+// EnsureServiceAccounts gives every configured service account
+// (jwt.service-accounts) its user row, with its role. It is safe when
+// several replicas start at once.
+func (s *Service) EnsureServiceAccounts(ctx context.Context) error {
+	for _, a := range s.keys.ServiceAccounts() {
+		if err := s.store.ensureServiceAccount(ctx, schema.DefaultTenantID, a); err != nil {
+			return fmt.Errorf("auth: service account %s: %w", a.Name, err)
+		}
+	}
+	return nil
+}
+
 func isUUID(s string) bool {
 	_, err := uuid.Parse(s)
 	return err == nil && len(s) == 36

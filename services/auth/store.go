@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bookingrush/rush/services/platform/audit"
+	"github.com/bookingrush/rush/services/platform/authn"
 )
 
 // store is the SQL of the auth service (tables users, refresh_tokens,
@@ -139,6 +140,18 @@ func (s *store) ensureAdmin(ctx context.Context, tenant, email, hash string) (st
 	default:
 		return "promoted", nil
 	}
+}
+
+// ensureServiceAccount makes the user row of a service account (the data it
+// creates names it: events.organizer_id...) with its configured role. Its
+// password hash is no bcrypt hash, so no password signs it in.
+func (s *store) ensureServiceAccount(ctx context.Context, tenant string, a authn.ServiceAccount) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO users (id, tenant_id, email, password_hash, full_name, role)
+		VALUES ($1, $2, $3, '!service-account: signs in with its key', $4, $5)
+		ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role WHERE users.role <> EXCLUDED.role`,
+		a.UserID, tenant, a.Name+"@service-accounts.invalid", "Service account "+a.Name, a.Role)
+	return err
 }
 
 // insertRefresh stores a refresh token of family and returns its row id.

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -134,9 +136,10 @@ func warnWithoutAOF(ctx context.Context, rdb *redis.Client, log *zap.Logger) {
 func RelayModule(cfg Config) fx.Option {
 	return fx.Module("relay",
 		shared(cfg),
-		fx.Invoke(func(lc fx.Lifecycle, eng *Engine, p *kafka.Producer, log *zap.Logger) {
-			r := NewRelay(eng, p, TopicBookingEvents, cfg.RelayBatch, log)
+		fx.Invoke(func(lc fx.Lifecycle, eng *Engine, p *kafka.Producer, reg prometheus.Registerer, tp trace.TracerProvider, log *zap.Logger) error {
+			r := NewRelay(eng, p, TopicBookingEvents, cfg.RelayBatch, tp, log)
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
+			return kafka.RegisterRelayBacklog(reg, "booking-stream", eng.RelayBacklog)
 		}),
 	)
 }
@@ -145,10 +148,14 @@ func RelayModule(cfg Config) fx.Option {
 func PersisterModule(cfg Config) fx.Option {
 	return fx.Module("persister",
 		shared(cfg),
-		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, db *pgxpool.Pool, log *zap.Logger) {
-			p := NewPersister(db, log)
-			r := c.NewBatchRunner(PersisterGroup, []string{TopicBookingEvents}, p.Handle, kafka.BatchOptions{})
+		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, db *pgxpool.Pool, reg prometheus.Registerer, log *zap.Logger) error {
+			p, err := NewPersister(db, reg, log)
+			if err != nil {
+				return err
+			}
+			r := c.NewBatchRunner(PersisterGroup, PersisterTopics, p.Handle, kafka.BatchOptions{})
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
+			return nil
 		}),
 	)
 }

@@ -5,7 +5,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/bookingrush/rush/lua"
 	"github.com/bookingrush/rush/services/platform/errs"
 )
 
@@ -55,14 +57,26 @@ func (m *metrics) observe(err error) {
 
 // ActiveHolds counts live holds over every loaded event.
 func (e *Engine) ActiveHolds(ctx context.Context) (int64, error) {
+	return e.perEvent(ctx, func(p redis.Pipeliner, k lua.Keys) *redis.IntCmd { return p.ZCard(ctx, k.Expiry()) })
+}
+
+// RelayBacklog counts the stream entries of every event the relay has still
+// to publish (it deletes them once Kafka has them; StreamBacklog is one
+// event's): rush_relay_backlog{relay="booking-stream"}.
+func (e *Engine) RelayBacklog(ctx context.Context) (int64, error) {
+	return e.perEvent(ctx, func(p redis.Pipeliner, k lua.Keys) *redis.IntCmd { return p.XLen(ctx, k.Stream()) })
+}
+
+// perEvent sums count over every loaded event, in one pipelined round trip.
+func (e *Engine) perEvent(ctx context.Context, count func(redis.Pipeliner, lua.Keys) *redis.IntCmd) (int64, error) {
 	events, err := e.Events(ctx)
 	if err != nil {
 		return 0, err
 	}
 	pipe := e.rdb.Pipeline()
-	cmds := make([]interface{ Val() int64 }, len(events))
+	cmds := make([]*redis.IntCmd, len(events))
 	for i, ev := range events {
-		cmds[i] = pipe.ZCard(ctx, e.keys(ev).Expiry())
+		cmds[i] = count(pipe, e.keys(ev))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, err

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -22,6 +23,10 @@ import (
 // PersisterGroup is the Kafka consumer group of the persister.
 const PersisterGroup = "booking-persister"
 
+// PersisterTopics are the topics PersisterGroup reads (the chart's KEDA
+// trigger is checked against them).
+var PersisterTopics = []string{TopicBookingEvents}
+
 // Persister keeps Postgres' bookings and seat_zones counters equal to Redis:
 // it consumes booking.events in batches and writes each batch in one
 // transaction, keeping a booking's row only when the event's version is
@@ -29,13 +34,23 @@ const PersisterGroup = "booking-persister"
 // duplicates and out-of-order events change nothing. Offsets are committed
 // (by the kafka runner) only after the transaction committed.
 type Persister struct {
-	db  *pgxpool.Pool
-	log *zap.Logger
+	db          *pgxpool.Pool
+	log         *zap.Logger
+	deadLetters prometheus.Counter
 }
 
-// NewPersister returns a persister writing to db.
-func NewPersister(db *pgxpool.Pool, log *zap.Logger) *Persister {
-	return &Persister{db: db, log: log.Named("persister")}
+// NewPersister returns a persister writing to db and counting its dead
+// letters in reg (booking_persister_dead_letters_total: the
+// RushPersisterDeadLetters alert).
+func NewPersister(db *pgxpool.Pool, reg prometheus.Registerer, log *zap.Logger) (*Persister, error) {
+	dl := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "booking_persister_dead_letters_total",
+		Help: "booking.events the persister could not write (a constraint refused them), kept in the dead_letters table.",
+	})
+	if err := reg.Register(dl); err != nil {
+		return nil, err
+	}
+	return &Persister{db: db, log: log.Named("persister"), deadLetters: dl}, nil
 }
 
 const upsertBooking = `
@@ -103,6 +118,7 @@ func (p *Persister) Handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 			TopicBookingEvents, id, payload, err.Error(), "booking-persister"); derr != nil {
 			return derr
 		}
+		p.deadLetters.Inc()
 		p.log.Error("persister: booking event dead-lettered", zap.String("booking", id), zap.Error(err))
 	}
 	return nil

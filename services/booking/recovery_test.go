@@ -9,6 +9,8 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -102,7 +104,7 @@ func TestPersisterIgnoresDuplicatesAndStaleEvents(t *testing.T) {
 		Zone: &bookingv1.ZoneAvailability{ZoneId: f.zone, Total: 10, Available: 8, Held: 2}, ZoneVersion: 1}
 	payload, _ := proto.Marshal(stale)
 	msg := &sarama.ConsumerMessage{Topic: booking.TopicBookingEvents, Key: []byte(b.GetId()), Value: payload}
-	p := booking.NewPersister(m.pool, zap.NewNop())
+	p := newPersister(t, m.pool)
 	for range 2 {
 		if err := p.Handle(context.Background(), []*sarama.ConsumerMessage{msg, msg}); err != nil {
 			t.Fatal(err)
@@ -138,7 +140,7 @@ func TestPersisterBatchWithARefusedRow(t *testing.T) {
 	good1, m1 := event(f.users[0], 1)
 	bad, m2 := event(uuid.NewString(), 2) // no such user: a foreign key violation
 	good2, m3 := event(f.users[1], 3)
-	if err := booking.NewPersister(m.pool, zap.NewNop()).Handle(context.Background(), []*sarama.ConsumerMessage{m1, m2, m3}); err != nil {
+	if err := newPersister(t, m.pool).Handle(context.Background(), []*sarama.ConsumerMessage{m1, m2, m3}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []*bookingv1.BookingEvent{good1, good2} {
@@ -223,4 +225,13 @@ func TestRebuildAfterRedisLostTheEvent(t *testing.T) {
 		t.Fatalf("zone after confirming a rebuilt hold: %v", z)
 	}
 	m.waitReconciled(f, 10*time.Second)
+}
+
+func newPersister(t *testing.T, db *pgxpool.Pool) *booking.Persister {
+	t.Helper()
+	p, err := booking.NewPersister(db, prometheus.NewRegistry(), zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -38,6 +39,7 @@ type Relay struct {
 	idle             time.Duration
 	claimIdle        time.Duration
 	consumer         string
+	spans            kafka.RelaySpans
 	log              *zap.Logger
 	// unacked marks the streams where this relay read entries it has not
 	// acknowledged (a failed publish or ack): the next pass reads them
@@ -45,13 +47,15 @@ type Relay struct {
 	unacked map[string]bool
 }
 
-// NewRelay returns a relay publishing to topic.
-func NewRelay(eng *Engine, producer *kafka.Producer, topic string, batch int, log *zap.Logger) *Relay {
+// NewRelay returns a relay publishing to topic; with tracing on (tp), each
+// entry of a traced reserve gets a producer span in the reserve's trace.
+func NewRelay(eng *Engine, producer *kafka.Producer, topic string, batch int, tp trace.TracerProvider, log *zap.Logger) *Relay {
 	host, _ := os.Hostname()
 	r := &Relay{
 		eng: eng, producer: producer, topic: topic, batch: batch,
 		idle: 5 * time.Millisecond, claimIdle: 30 * time.Second,
 		consumer: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8]),
+		spans:    kafka.NewRelaySpans(tp, "booking-stream"),
 		log:      log.Named("relay"), unacked: map[string]bool{},
 	}
 	r.Task = background.New(r.run)
@@ -153,6 +157,7 @@ func (r *Relay) relayEvent(ctx context.Context, eventID string, claim bool) (int
 	}
 	out := make([]kafka.Message, 0, len(msgs))
 	ids := make([]string, 0, len(msgs))
+	var spans []trace.Span
 	for _, m := range msgs {
 		ids = append(ids, m.ID)
 		ev, err := decodeEntry(m.Values)
@@ -170,12 +175,15 @@ func (r *Relay) relayEvent(ctx context.Context, eventID string, claim bool) (int
 		if tp, _ := m.Values["tp"].(string); tp != "" {
 			// The change's trace goes on in the record (see lib.lua's emit).
 			headers["traceparent"] = tp
+			spans = append(spans, r.spans.Start(ctx, r.topic, headers))
 		}
 		out = append(out, kafka.Message{Topic: r.topic, Key: []byte(ev.GetBooking().GetId()), Value: b, Headers: headers})
 	}
 	r.unacked[key] = true // until acknowledged below
 	if len(out) > 0 {
-		if err := r.producer.PublishBatch(ctx, out); err != nil {
+		err := r.producer.PublishBatch(ctx, out)
+		kafka.EndSpans(spans, err)
+		if err != nil {
 			return 0, fmt.Errorf("publish to %s: %w", r.topic, err)
 		}
 	}

@@ -119,6 +119,17 @@ const (
 	TopicPaymentFailed = "payment.failed"
 )
 
+// ConsumedTopics are the topics ConsumerGroup reads (the chart's KEDA trigger
+// is checked against them).
+var ConsumedTopics = []string{TopicBookingEvents, TopicPaymentRefunded, TopicPaymentFailed}
+
+// devMailbox is the process's dev mailbox, provided (by services/app) only
+// with smtp.dev-mailbox.
+type devMailbox struct {
+	fx.In
+	Mailbox *mail.Mailbox `optional:"true"`
+}
+
 // Module serves the NotifyService on cfg.Addr, runs the delivery worker
 // (through the SMTP relay of smtp) and consumes booking.events and
 // payment.refunded.
@@ -126,7 +137,10 @@ func Module(cfg Config, smtp mail.Config) fx.Option {
 	return fx.Module("notify",
 		fx.Supply(fx.Private, cfg),
 		fx.Provide(fx.Private,
-			func(log *zap.Logger) (mail.Sender, error) {
+			func(log *zap.Logger, dev devMailbox) (mail.Sender, error) {
+				if smtp.DevMailbox {
+					return dev.Mailbox, nil
+				}
 				// One SMTP dialogue per attempt: the worker counts, records and
 				// spaces the attempts itself.
 				return mail.NewSMTP(smtp, log.Named("notify"), mail.WithAttempts(1))
@@ -142,7 +156,7 @@ func Module(cfg Config, smtp mail.Config) fx.Option {
 					kafka.TopicSpec{Name: TopicPaymentFailed})
 			}))
 			lc.Append(fx.Hook{OnStart: w.Start, OnStop: w.Stop})
-			r := c.NewBatchRunner(ConsumerGroup, []string{TopicBookingEvents, TopicPaymentRefunded, TopicPaymentFailed}, cons.HandleBatch, kafka.BatchOptions{})
+			r := c.NewBatchRunner(ConsumerGroup, ConsumedTopics, cons.HandleBatch, kafka.BatchOptions{})
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
 		}),
 		server.Serve("notify", cfg.Addr, notifyv1connect.NotifyServiceName, notifyv1connect.NewNotifyServiceHandler),

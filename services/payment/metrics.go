@@ -40,6 +40,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, err
 		}
 	}
+	// Every series exists from the start, at 0: an increase() over the
+	// first action, and a dashboard of a quiet day, see 0 rather than no data.
+	for _, a := range []string{"settled", "confirmed", "refunded", "refund_finished", "intent_succeeded", "intent_failed", "intent_abandoned", "failed"} {
+		m.reconciler.WithLabelValues(a)
+	}
+	for _, s := range []string{"unconfirmed", "refund_pending"} {
+		m.unsettled.WithLabelValues(s)
+	}
 	return m, nil
 }
 

@@ -20,6 +20,8 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/api/httpbody"
@@ -120,10 +122,11 @@ func newBookingClient(mesh *server.Mesh) bookingv1connect.BookingServiceClient {
 	return server.Dial(mesh, "payment", "booking", bookingv1connect.NewBookingServiceClient)
 }
 
-func newRelay(lc fx.Lifecycle, cfg Config, db *pgxpool.Pool, p *kafka.Producer, log *zap.Logger) *outbox.Relay {
-	r := outbox.NewRelay(db, p, cfg.OutboxBatch, cfg.OutboxPoll, log)
+func newRelay(lc fx.Lifecycle, cfg Config, db *pgxpool.Pool, p *kafka.Producer, reg prometheus.Registerer, tp trace.TracerProvider, log *zap.Logger) (*outbox.Relay, error) {
+	const name = "payment-outbox"
+	r := outbox.NewRelay(name, db, p, cfg.OutboxBatch, cfg.OutboxPoll, tp, log)
 	lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
-	return r
+	return r, kafka.RegisterRelayBacklog(reg, name, r.Backlog)
 }
 
 // Module serves the PaymentService on cfg.Addr and relays its outbox.

@@ -24,6 +24,19 @@ type Intent struct {
 	// AmountCents is the amount in minor units; Currency its ISO 4217 code.
 	AmountCents int64
 	Currency    string
+	// TraceParent is the W3C traceparent of the call that created the
+	// payment ("" when not traced): it rides in the intent's metadata, so
+	// the webhook, which starts a trace of its own, links to it.
+	TraceParent string
+}
+
+// metadata is what a PaymentIntent carries of ours, echoed in its webhooks.
+func (in Intent) metadata() map[string]string {
+	m := map[string]string{"payment_id": in.PaymentID, "booking_id": in.BookingID, "user_id": in.UserID}
+	if in.TraceParent != "" {
+		m["traceparent"] = in.TraceParent
+	}
+	return m
 }
 
 // Outcome is what a webhook event says about a payment.
@@ -50,6 +63,8 @@ type Event struct {
 	ProviderPaymentID string
 	// PaymentID is our payment id from the intent's metadata, if present.
 	PaymentID string
+	// TraceParent is the payment's trace, from the intent's metadata.
+	TraceParent string
 	// FailureReason says why a failed payment failed.
 	FailureReason string
 }
@@ -135,6 +150,7 @@ func verifyStripeEvent(payload []byte, sigHeader, secret string) (Event, error) 
 	}
 	out.ProviderPaymentID = pi.ID
 	out.PaymentID = pi.Metadata["payment_id"]
+	out.TraceParent = pi.Metadata["traceparent"]
 	if pi.LastPaymentError != nil {
 		out.FailureReason = pi.LastPaymentError.Msg
 		if out.FailureReason == "" {

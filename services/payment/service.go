@@ -9,6 +9,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -130,6 +133,7 @@ func (s *Service) Create(ctx context.Context, p *authn.Principal, bookingID, met
 	defer cancel()
 	ref, secret, err := s.provider.CreateIntent(pctx, Intent{
 		PaymentID: pay.ID, BookingID: bookingID, UserID: p.UserID, Method: method, AmountCents: amount, Currency: pay.Currency,
+		TraceParent: traceParent(ctx),
 	})
 	if err != nil {
 		if ferr := s.store.Fail(pctx, pay.ID, errs.FromConnect(err).Message); ferr != nil {
@@ -409,6 +413,7 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 	if tag.RowsAffected() == 0 {
 		return WebhookResult{EventID: ev.ID, Duplicate: true}, nil
 	}
+	linkPaymentTrace(ctx, ev)
 	decided := ""
 	if ev.Outcome != OutcomeOther {
 		if decided, err = s.applyOutcome(ctx, tx, ev); err != nil {
@@ -472,4 +477,26 @@ func (s *Service) applyOutcome(ctx context.Context, tx pgx.Tx, ev Event) (string
 		return "", dbErr(err)
 	}
 	return pay.Status, s.emit(ctx, tx, topic, pay, &paymentv1.PaymentEvent{})
+}
+
+// traceParent is the W3C traceparent of ctx's span, "" when it has none.
+func traceParent(ctx context.Context) string {
+	c := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, c)
+	return c["traceparent"]
+}
+
+// linkPaymentTrace links the webhook's span (its own trace: the provider
+// calls when it likes) to the trace that created the payment, named in the
+// intent's metadata, so one finds the other; the outbox event the webhook
+// writes continues the webhook's trace to the saga.
+func linkPaymentTrace(ctx context.Context, ev Event) {
+	span := trace.SpanFromContext(ctx)
+	if ev.TraceParent == "" || !span.IsRecording() {
+		return
+	}
+	sc := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": ev.TraceParent}))
+	if sc.IsValid() {
+		span.AddLink(trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{attribute.String("rush.link", "payment created")}})
+	}
 }

@@ -145,7 +145,7 @@ func (s *Simulator) VerifyWebhook(payload []byte, sigHeader string) (Event, erro
 func simEvent(intentID, eventType string, in Intent) []byte {
 	pi := map[string]any{
 		"id": intentID, "object": "payment_intent", "amount": in.AmountCents, "currency": strings.ToLower(in.Currency),
-		"metadata": map[string]string{"payment_id": in.PaymentID, "booking_id": in.BookingID, "user_id": in.UserID},
+		"metadata": in.metadata(),
 		"status":   "succeeded",
 	}
 	if eventType == eventFailed {

@@ -81,7 +81,7 @@ func (s *Stripe) CreateIntent(ctx context.Context, in Intent) (string, string, e
 	p := &stripe.PaymentIntentCreateParams{
 		Amount:   stripe.Int64(in.AmountCents),
 		Currency: stripe.String(strings.ToLower(in.Currency)),
-		Metadata: map[string]string{"payment_id": in.PaymentID, "booking_id": in.BookingID, "user_id": in.UserID},
+		Metadata: in.metadata(),
 	}
 	if strings.HasPrefix(in.Method, "pm_") {
 		p.PaymentMethod = stripe.String(in.Method)

@@ -38,6 +38,10 @@ const (
 	ConsumerGroup = "saga-orchestrator"
 )
 
+// ConsumedTopics are the topics ConsumerGroup reads (the chart's KEDA trigger
+// is checked against them).
+var ConsumedTopics = []string{TopicPaymentSuccess}
+
 // Hooks let tests act between a saga's steps.
 type Hooks struct {
 	// BeforeStep runs before every attempt of a step; an error ends the

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
@@ -126,8 +127,10 @@ func Module(cfg Config) fx.Option {
 	return fx.Module("saga",
 		fx.Supply(fx.Private, cfg),
 		fx.Provide(fx.Private, NewStore, newOrchestrator, NewServer,
-			func(db *pgxpool.Pool, p *kafka.Producer, log *zap.Logger) *outbox.Relay {
-				return outbox.NewRelay(db, p, 100, 200*time.Millisecond, log)
+			func(db *pgxpool.Pool, p *kafka.Producer, reg prometheus.Registerer, tp trace.TracerProvider, log *zap.Logger) (*outbox.Relay, error) {
+				const name = "saga-outbox"
+				r := outbox.NewRelay(name, db, p, 100, 200*time.Millisecond, tp, log)
+				return r, kafka.RegisterRelayBacklog(reg, name, r.Backlog)
 			}),
 		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, o *Orchestrator, relay *outbox.Relay) {
 			lc.Append(fx.StartHook(func(ctx context.Context) error {
@@ -137,7 +140,7 @@ func Module(cfg Config) fx.Option {
 			// The orchestrator runs before the consumer starts and stops
 			// after it: a saga recorded by the consumer is always run.
 			lc.Append(fx.Hook{OnStart: o.Start, OnStop: o.Stop})
-			r := c.NewBatchRunner(ConsumerGroup, []string{TopicPaymentSuccess}, o.HandlePaymentSuccesses, kafka.BatchOptions{})
+			r := c.NewBatchRunner(ConsumerGroup, ConsumedTopics, o.HandlePaymentSuccesses, kafka.BatchOptions{})
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
 		}),
 		server.Serve("saga", cfg.Addr, sagav1connect.SagaServiceName, sagav1connect.NewSagaServiceHandler),

@@ -5,7 +5,8 @@
 // and every service verifies it again (cheaply, from a cache of verified
 // tokens), so no service trusts an identity header that anyone could send.
 // Internal callers (the saga confirming a booking) present a service token
-// minted with the same key.
+// minted with the same key. Other teams' services present a service
+// account's key instead (serviceaccount.go), which mints nothing.
 package authn
 
 import (
@@ -62,6 +63,9 @@ type Config struct {
 	// when Redis does not answer; after that it refuses user access tokens
 	// with 503 (fail closed).
 	RevocationMaxStale time.Duration `yaml:"revocation_max_stale"`
+	// ServiceAccounts are the integrating teams' machine identities, one
+	// "name:role:sha256[:service+service]" entry each (ServiceAccount).
+	ServiceAccounts config.StringSlice `yaml:"service_accounts"`
 }
 
 // RegisterFlags registers jwt.* flags.
@@ -72,6 +76,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.StringVar(&c.RevocationPrefix, "jwt.revocation-prefix", "authn:", "prefix of the Redis keys of token versions and their change feed (the same for every process)")
 	f.DurationVar(&c.RevocationPoll, "jwt.revocation-poll", time.Second, "how often a process reads logouts and role changes (how long they take to reach access tokens)")
 	f.DurationVar(&c.RevocationMaxStale, "jwt.revocation-max-stale", 5*time.Second, "how long a process trusts its last read when Redis does not answer; then user tokens get 503")
+	config.StringSliceVar(f, &c.ServiceAccounts, "jwt.service-accounts", nil, "other teams' service accounts, comma-separated name:role:sha256-of-key[:service+service] (rush service-account NAME ROLE prints a key and its entry)")
 }
 
 // Validate checks key length and lifetimes.
@@ -91,6 +96,17 @@ func (c *Config) Validate() error {
 	if c.RevocationMaxStale < 2*c.RevocationPoll {
 		return fmt.Errorf("jwt.revocation-max-stale: %v must be at least twice jwt.revocation-poll (%v)", c.RevocationMaxStale, c.RevocationPoll)
 	}
+	seen := map[string]bool{}
+	for _, e := range c.ServiceAccounts {
+		a, err := ParseServiceAccount(e)
+		if err != nil {
+			return fmt.Errorf("jwt.service-accounts: %w", err)
+		}
+		if seen[a.Name] {
+			return fmt.Errorf("jwt.service-accounts: %s is listed twice", a.Name)
+		}
+		seen[a.Name] = true
+	}
 	return nil
 }
 
@@ -105,6 +121,10 @@ type Principal struct {
 	// Version is the token's "ver" claim: the user's token version when it
 	// was issued (0 when it has none), compared by Revocations.
 	Version int64
+	// ServiceAccount names the service account that called with its key
+	// (Token); empty for a token's principal.
+	ServiceAccount string
+	services       []string // the account's scope (checkScope)
 }
 
 // HasRole reports whether p has one of roles; admins and the system pass
@@ -138,6 +158,8 @@ type Keys struct {
 	keyFunc jwt.Keyfunc
 	// revocations, when set (RevocationsModule), is applied by Verify.
 	revocations *Revocations
+	// accounts are the service accounts, by name.
+	accounts map[string]ServiceAccount
 }
 
 // NewKeys builds the key set from cfg (a random key when cfg.Secret is empty).
@@ -157,6 +179,14 @@ func NewKeys(cfg Config) (*Keys, error) {
 		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithoutClaimsValidation()),
 	}
 	k.keyFunc = func(*jwt.Token) (any, error) { return k.key, nil }
+	k.accounts = map[string]ServiceAccount{}
+	for _, e := range cfg.ServiceAccounts {
+		a, err := ParseServiceAccount(e)
+		if err != nil {
+			return nil, fmt.Errorf("jwt.service-accounts: %w", err)
+		}
+		k.accounts[a.Name] = a
+	}
 	return k, nil
 }
 
@@ -210,7 +240,13 @@ var ErrInvalidToken = errs.New(errs.Unauthorized, "invalid or expired token")
 // are decoded into plain fields and checked here against now, which keeps a
 // never-seen token (a flash sale: each buyer calls once) at about a third of
 // the CPU of the library's generic claims validation.
+//
+// A service-account key (KeyPrefix) is checked against its account's hash
+// instead; it carries no version and is never revoked by a logout.
 func (k *Keys) Verify(token string, now time.Time) (*Principal, error) {
+	if strings.HasPrefix(token, KeyPrefix) {
+		return k.verifyKey(token)
+	}
 	p, err := k.verify(token, now)
 	if err != nil || k.revocations == nil {
 		return p, err

@@ -130,3 +130,37 @@ func TestClaimsChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestServiceAccountKeys: a key verifies as its account (role, stable id,
+// scope) and only against its own hash; entries that would give a key the
+// mesh's service role, or no real hash, are refused.
+func TestServiceAccountKeys(t *testing.T) {
+	key, hash, err := authn.NewServiceAccountKey("reports")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := authn.NewKeys(authn.Config{Secret: secret, Issuer: "test", AccessTTL: time.Minute,
+		ServiceAccounts: config.StringSlice{"reports:organizer:" + hash + ":analytics"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := k.Verify(key, time.Now())
+	if err != nil || p.Role != authn.RoleOrganizer || p.ServiceAccount != "reports" || p.UserID == "" || p.Token != key {
+		t.Fatalf("verify the key: %+v %v", p, err)
+	}
+	other, _, _ := authn.NewServiceAccountKey("reports") // same name, another secret
+	for _, bad := range []string{other, key + "0", authn.KeyPrefix + "reports", authn.KeyPrefix + "nobody_00"} {
+		if _, err := k.Verify(bad, time.Now()); !errs.Is(err, errs.Unauthorized) {
+			t.Errorf("key %q: %v, want unauthorized", bad, err)
+		}
+	}
+	for _, entry := range []string{"reports:service:" + hash, "reports:organizer:beef", "Reports:user:" + hash, "reports:user"} {
+		if _, err := authn.ParseServiceAccount(entry); err == nil {
+			t.Errorf("entry %q accepted", entry)
+		}
+	}
+	if err := (&authn.Config{Secret: secret, AccessTTL: time.Minute, RevocationPrefix: "a:", RevocationPoll: time.Second, RevocationMaxStale: 5 * time.Second,
+		ServiceAccounts: config.StringSlice{"reports:user:" + hash, "reports:admin:" + hash}}).Validate(); err == nil {
+		t.Error("an account listed twice is accepted")
+	}
+}

@@ -43,6 +43,9 @@ func (i *serverInterceptor) authenticate(ctx context.Context, procedure, authori
 	if err != nil {
 		return nil, errs.Connect(err)
 	}
+	if err := p.checkScope(procedure); err != nil {
+		return nil, errs.Connect(err)
+	}
 	return WithPrincipal(ctx, p), nil
 }
 
@@ -84,7 +87,8 @@ type clientInterceptor struct {
 }
 
 // NewClientInterceptor is for internal callers: a call made while serving a
-// user forwards that user's token (the callee sees the same principal); a call
+// user forwards that user's token (the callee sees the same principal; a
+// service account's key becomes an access token of the account); a call
 // made by the system itself (a consumer, the saga) carries a short-lived
 // service token of component.
 func NewClientInterceptor(k *Keys, component string) connect.Interceptor {
@@ -92,7 +96,14 @@ func NewClientInterceptor(k *Keys, component string) connect.Interceptor {
 }
 
 func (i *clientInterceptor) bearer(ctx context.Context) (string, error) {
-	if p := FromContext(ctx); p != nil && p.Token != "" {
+	if p := FromContext(ctx); p != nil && p.ServiceAccount != "" {
+		// The key stays at the service it called: a call made on the
+		// account's behalf carries a short access token of the same
+		// identity and role, so the account's scope (the services its
+		// key may call) limits what it calls, not what they call for it.
+		t, _, err := i.keys.IssueAccess(p.UserID, p.Role, p.TenantID, time.Now())
+		return t, err
+	} else if p != nil && p.Token != "" {
 		return p.Token, nil
 	}
 	i.mu.Lock()

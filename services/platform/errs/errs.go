@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -74,6 +75,17 @@ var fromConnect = map[connect.Code]Code{
 	connect.CodeUnavailable:        ServiceUnavailable,
 	connect.CodeDeadlineExceeded:   ServiceUnavailable,
 	connect.CodeCanceled:           ServiceUnavailable,
+}
+
+// Codes is the whole vocabulary, sorted (the edge's OpenAPI document lists
+// it by HTTP status).
+func Codes() []Code {
+	out := make([]Code, 0, len(table))
+	for c := range table {
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ConnectCode is the Connect code that carries c.

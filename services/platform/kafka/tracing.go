@@ -5,8 +5,10 @@ import (
 	"strconv"
 
 	"github.com/IBM/sarama"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bookingrush/rush/services/platform/telemetry"
@@ -87,4 +89,60 @@ func MessageContext(ctx context.Context, msg *sarama.ConsumerMessage) context.Co
 		}
 	}
 	return ExtractContext(ctx, msg)
+}
+
+// RelaySpans gives each entry a relay moves to Kafka (the booking streams,
+// an outbox table) a producer span: a child of the trace the entry was
+// written in (its traceparent header), whose own context replaces that
+// header, so the consumers' spans continue under the relay's. An entry
+// written outside a trace gets none; with tracing off, nothing is started.
+type RelaySpans struct {
+	tracer trace.Tracer
+	relay  string
+}
+
+// NewRelaySpans returns the span starter of relay ("booking-stream",
+// "payment-outbox"...) from tp.
+func NewRelaySpans(tp trace.TracerProvider, relay string) RelaySpans {
+	r := RelaySpans{relay: relay}
+	if telemetry.Enabled(tp) {
+		r.tracer = tp.Tracer(tracerName)
+	}
+	return r
+}
+
+// Start starts the "<topic> publish" span of one entry and points headers'
+// trace context at it. End it (EndSpans) once Kafka answered.
+func (r RelaySpans) Start(ctx context.Context, topic string, headers map[string]string) trace.Span {
+	if r.tracer == nil {
+		return nil
+	}
+	parent := otel.GetTextMapPropagator().Extract(ctx, propagation.MapCarrier(headers))
+	if !trace.SpanContextFromContext(parent).IsValid() {
+		return nil
+	}
+	ctx, span := r.tracer.Start(parent, topic+" publish", trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.operation.type", "send"),
+			attribute.String("messaging.destination.name", topic),
+			attribute.String("rush.relay", r.relay),
+		))
+	otel.GetTextMapPropagator().Inject(ctx, propagation.MapCarrier(headers))
+	return span
+}
+
+// EndSpans ends the spans Start returned (nil ones skipped), failed when
+// the publish failed (the entries are relayed again later, under new spans).
+func EndSpans(spans []trace.Span, err error) {
+	for _, s := range spans {
+		if s == nil {
+			continue
+		}
+		if err != nil {
+			s.RecordError(err)
+			s.SetStatus(codes.Error, "publish failed")
+		}
+		s.End()
+	}
 }

@@ -6,12 +6,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
 )
 
 // Config selects the level and the encoding of log lines.
@@ -37,8 +39,14 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// New builds the logger described by cfg.
-func New(cfg Config) (*zap.Logger, error) {
+// New builds the logger described by cfg, writing to stderr.
+func New(cfg Config) (*zap.Logger, error) { return NewFile(cfg, os.Stderr) }
+
+// NewFile builds the logger described by cfg, writing to out. Console lines
+// colour their level only when out is a terminal: redirected to a file or a
+// pipe (make run > log, CI, a container's log), they stay plain text that
+// grep and editors read.
+func NewFile(cfg Config, out *os.File) (*zap.Logger, error) {
 	level, err := zapcore.ParseLevel(cfg.Level)
 	if err != nil {
 		return nil, err
@@ -46,7 +54,10 @@ func New(cfg Config) (*zap.Logger, error) {
 	zc := zap.NewProductionConfig()
 	if cfg.Format == "console" {
 		zc = zap.NewDevelopmentConfig()
-		zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+		if isTerminal(out) {
+			zc.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		}
 		zc.Development = false
 	}
 	zc.Level = zap.NewAtomicLevelAt(level)
@@ -54,8 +65,19 @@ func New(cfg Config) (*zap.Logger, error) {
 	zc.DisableStacktrace = level > zapcore.DebugLevel
 	zc.EncoderConfig.TimeKey = "ts"
 	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	return zc.Build()
+	zc.OutputPaths, zc.ErrorOutputPaths = nil, nil
+	enc := zapcore.NewConsoleEncoder(zc.EncoderConfig)
+	if cfg.Format == "json" {
+		enc = zapcore.NewJSONEncoder(zc.EncoderConfig)
+	}
+	opts := []zap.Option{zap.AddCaller(), zap.ErrorOutput(zapcore.Lock(out))}
+	if !zc.DisableStacktrace {
+		opts = append(opts, zap.AddStacktrace(zapcore.ErrorLevel))
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(out), zc.Level), opts...), nil
 }
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // Ctx returns log with the trace_id and span_id of the span in ctx, so a
 // line logged while serving a request or a message can be found from its

@@ -2,6 +2,9 @@ package logging_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"go.opentelemetry.io/otel/trace"
@@ -43,5 +46,29 @@ func TestCtxWithoutSpanIsTheSameLogger(t *testing.T) {
 	ctx := trace.ContextWithSpanContext(context.Background(), trace.SpanContext{})
 	if logging.Ctx(ctx, log) != log {
 		t.Error("invalid span context: Ctx must return the logger itself")
+	}
+}
+
+// TestConsoleToAFileIsPlain: console lines redirected to a file (make run >
+// log, a pipe, CI) carry no colour escape codes.
+func TestConsoleToAFileIsPlain(t *testing.T) {
+	t.Parallel()
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	log, err := logging.NewFile(logging.Config{Level: "info", Format: "console"}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Warn("redirected", zap.String("k", "v"))
+	_ = log.Sync()
+	b, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "\tWARN\t") || strings.Contains(string(b), "\x1b[") {
+		t.Errorf("console line to a file %q: want a plain WARN without escape codes", b)
 	}
 }

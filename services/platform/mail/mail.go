@@ -46,6 +46,9 @@ type Config struct {
 	Password config.Secret `yaml:"password"`
 	// Timeout bounds one delivery attempt (dial, TLS, the whole dialogue).
 	Timeout time.Duration `yaml:"timeout"`
+	// DevMailbox keeps mails in the process (Mailbox) instead of sending
+	// them: development only.
+	DevMailbox bool `yaml:"dev_mailbox"`
 }
 
 // RegisterFlags registers smtp.* flags.
@@ -55,6 +58,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.StringVar(&c.Username, "smtp.username", "", "SMTP AUTH user; empty: no AUTH")
 	config.SecretVar(f, &c.Password, "smtp.password", "", "SMTP AUTH password")
 	f.DurationVar(&c.Timeout, "smtp.timeout", 10*time.Second, "time allowed for one delivery attempt")
+	f.BoolVar(&c.DevMailbox, "smtp.dev-mailbox", false, "development only: keep every mail in memory, readable at "+MailboxPath+" on the metrics port, instead of sending it (make run turns it on when RUSH_SMTP_ADDR is unset)")
 }
 
 // Validate checks the relay address and the From address.

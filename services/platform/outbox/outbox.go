@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -101,16 +102,20 @@ type Relay struct {
 	producer *kafka.Producer
 	batch    int
 	poll     time.Duration
+	spans    kafka.RelaySpans
 	log      *zap.Logger
 
 	kick chan struct{}
 	*background.Task
 }
 
-// NewRelay returns a relay publishing up to batch rows at a time and
-// looking for new rows every poll (or at once after Kick).
-func NewRelay(db *pgxpool.Pool, p *kafka.Producer, batch int, poll time.Duration, log *zap.Logger) *Relay {
-	r := &Relay{db: db, producer: p, batch: max(batch, 1), poll: poll, log: log.Named("outbox"), kick: make(chan struct{}, 1)}
+// NewRelay returns relay name's ("payment-outbox") publisher of up to batch
+// rows at a time, looking for new rows every poll (or at once after Kick).
+// With tracing on (tp), each row written in a trace is published under a
+// producer span of that trace.
+func NewRelay(name string, db *pgxpool.Pool, p *kafka.Producer, batch int, poll time.Duration, tp trace.TracerProvider, log *zap.Logger) *Relay {
+	r := &Relay{db: db, producer: p, batch: max(batch, 1), poll: poll, spans: kafka.NewRelaySpans(tp, name),
+		log: log.Named("outbox"), kick: make(chan struct{}, 1)}
 	r.Task = background.New(r.loop) // Stop leaves unpublished rows for the next run
 	return r
 }
@@ -147,6 +152,13 @@ func (r *Relay) loop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// Backlog counts the rows not yet published (rush_relay_backlog).
+func (r *Relay) Backlog(ctx context.Context) (int64, error) {
+	var n int64
+	err := r.db.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&n)
+	return n, err
 }
 
 // Drain publishes one batch and returns how many rows it published.
@@ -196,7 +208,13 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 	if len(msgs) == 0 {
 		return 0, tx.Commit(ctx)
 	}
-	if err := r.producer.PublishBatch(ctx, msgs); err != nil {
+	spans := make([]trace.Span, len(msgs))
+	for i, m := range msgs {
+		spans[i] = r.spans.Start(ctx, m.Topic, m.Headers)
+	}
+	err = r.producer.PublishBatch(ctx, msgs)
+	kafka.EndSpans(spans, err)
+	if err != nil {
 		_ = tx.Rollback(ctx)
 		_, _ = r.db.Exec(context.WithoutCancel(ctx), `UPDATE outbox SET attempts = attempts + 1, last_error = $2
 			WHERE id = ANY($1::uuid[]) AND published_at IS NULL`, ids, err.Error())

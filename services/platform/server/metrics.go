@@ -8,6 +8,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// RPCRequestsMetric is the counter of RPCs a server answered, by procedure and
+// code. The chart's prometheus-adapter rule builds booking's requests/s from
+// it (deploy/k8s/chart_test.go checks the rendered rule names it).
+const RPCRequestsMetric = "rpc_server_requests_total"
+
 // rpcMetrics counts and times every RPC a server of this process answers:
 // rate, errors (by code) and duration per procedure.
 type rpcMetrics struct {
@@ -18,7 +23,7 @@ type rpcMetrics struct {
 func newRPCMetrics(reg prometheus.Registerer) (*rpcMetrics, error) {
 	m := &rpcMetrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rpc_server_requests_total", Help: "RPCs answered, by procedure and code (ok or the Connect error code).",
+			Name: RPCRequestsMetric, Help: "RPCs answered, by procedure and code (ok or the Connect error code).",
 		}, []string{"procedure", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "rpc_server_duration_seconds", Help: "Time to answer an RPC, by procedure.",
@@ -42,6 +47,9 @@ func newRPCMetrics(reg prometheus.Registerer) (*rpcMetrics, error) {
 	return m, nil
 }
 
+// interceptor records unary RPCs only: a streaming RPC (WatchQueueStatus)
+// lives as long as its watcher, and its "duration" in the histogram would
+// trip every latency alert of a queued sale.
 func (m *rpcMetrics) interceptor() connect.Interceptor {
 	return connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
 		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {

@@ -31,6 +31,9 @@ func DefaultAddr(name string) string { return fmt.Sprintf(":%d", Ports[name]) }
 // PeersConfig says where each component is reached from other processes.
 type PeersConfig struct {
 	Addrs map[string]string `yaml:"addrs"`
+	// Refresh is how often a peer name is resolved again to find the
+	// addresses calls are spread over (balancer).
+	Refresh time.Duration `yaml:"refresh"`
 }
 
 // RegisterFlags registers one peer.<component> flag per component.
@@ -41,6 +44,7 @@ func (c *PeersConfig) RegisterFlags(f *flag.FlagSet) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	f.DurationVar(&c.Refresh, "peer.refresh", 5*time.Second, "how often a peer's host name is resolved again; calls are spread over every address it has (a headless Service's pods)")
 	for _, n := range names {
 		c.Addrs[n] = fmt.Sprintf("127.0.0.1:%d", Ports[n])
 		f.Func("peer."+n, fmt.Sprintf("host:port where other processes reach the %s component (default 127.0.0.1:%d; in-process components are reached directly)", n, Ports[n]),
@@ -58,13 +62,17 @@ func (c *PeersConfig) Validate() error {
 			return err
 		}
 	}
+	if c.Refresh < 100*time.Millisecond {
+		return fmt.Errorf("peer.refresh: %v is shorter than 100ms", c.Refresh)
+	}
 	return nil
 }
 
 // Mesh is the HTTP client for calls between components. Callers address a
 // component by name ("http://booking"); the client dials the component in
 // this process when it runs here (the registry), else its peer address.
-// Cleartext HTTP/2 only: one multiplexed connection per peer.
+// Cleartext HTTP/2 only: one multiplexed connection per peer address, calls
+// spread over every address a peer's name resolves to (balancer).
 type Mesh struct {
 	*http.Client
 	keys *authn.Keys
@@ -99,7 +107,7 @@ func NewMesh(reg *Registry, peers PeersConfig, keys *authn.Keys, tp trace.Tracer
 	if err != nil {
 		return nil, err
 	}
-	return &Mesh{Client: &http.Client{Transport: tr}, keys: keys, otel: otelInt}, nil
+	return &Mesh{Client: &http.Client{Transport: newBalancer(tr, reg, peers.Addrs, peers.Refresh)}, keys: keys, otel: otelInt}, nil
 }
 
 // Dial builds a generated Connect client for component target, called by

@@ -1,0 +1,175 @@
+package edge_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// openAPISpec is the edge's served OpenAPI document, compiled: every answer
+// of the end-to-end API test is checked against the response its operation
+// documents for the status (api.call).
+type openAPISpec struct {
+	paths    map[string]map[string]struct{ Responses map[string]json.RawMessage }
+	compiler *jsonschema.Compiler
+	mu       sync.Mutex
+	schemas  map[string]*jsonschema.Schema
+	checked  map[string]bool // "GET /api/v1/events 200"
+}
+
+const specURL = "https://edge.rush.test/openapi.json"
+
+// loadOpenAPI fetches the document the edge serves and compiles every
+// response schema of it (a broken $ref fails here).
+func loadOpenAPI(t *testing.T, base string) *openAPISpec {
+	t.Helper()
+	res, err := http.Get(base + "/api/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Cache-Control"), "public") || res.Header.Get("ETag") == "" {
+		t.Fatalf("GET /api/v1/openapi.json: %d %v", res.StatusCode, res.Header)
+	}
+	var doc struct {
+		OpenAPI string `json:"openapi"`
+		Paths   map[string]map[string]struct{ Responses map[string]json.RawMessage }
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil || doc.OpenAPI != "3.1.0" || len(doc.Paths) < 30 {
+		t.Fatalf("not an OpenAPI 3.1 document of the API (%v): %.300s", err, raw)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	if err := c.AddResource(specURL, inst); err != nil {
+		t.Fatal(err)
+	}
+	s := &openAPISpec{paths: doc.Paths, compiler: c, schemas: map[string]*jsonschema.Schema{}, checked: map[string]bool{}}
+	for p, ops := range doc.Paths {
+		for m, op := range ops {
+			for status, resp := range op.Responses {
+				if bytes.Contains(resp, []byte(`"application/json"`)) {
+					if _, err := s.schema(p, m, status); err != nil {
+						t.Fatalf("%s %s %s: %v", m, p, status, err)
+					}
+				}
+			}
+		}
+	}
+	return s
+}
+
+func pointer(parts ...string) string {
+	for i, p := range parts {
+		parts[i] = strings.ReplaceAll(strings.ReplaceAll(p, "~", "~0"), "/", "~1")
+	}
+	return "#/" + strings.Join(parts, "/")
+}
+
+func (s *openAPISpec) schema(path, method, status string) (*jsonschema.Schema, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := method + " " + path + " " + status
+	if sch, ok := s.schemas[key]; ok {
+		return sch, nil
+	}
+	sch, err := s.compiler.Compile(specURL + pointer("paths", path, method, "responses", status, "content", "application/json", "schema"))
+	s.schemas[key] = sch
+	return sch, err
+}
+
+// operation finds the documented path of a request path: the template
+// whose literal segments match most (/bookings/pending before
+// /bookings/{booking_id}).
+func (s *openAPISpec) operation(method, path string) (string, bool) {
+	segs := strings.Split(path, "/")
+	best, score := "", -1
+	for tpl, ops := range s.paths {
+		if _, ok := ops[strings.ToLower(method)]; !ok {
+			continue
+		}
+		ts := strings.Split(tpl, "/")
+		if len(ts) != len(segs) {
+			continue
+		}
+		n := 0
+		for i := range ts {
+			switch {
+			case ts[i] == segs[i]:
+				n++
+			case strings.HasPrefix(ts[i], "{"):
+			default:
+				n = -1
+			}
+			if n < 0 {
+				break
+			}
+		}
+		if n > score {
+			best, score = tpl, n
+		}
+	}
+	return best, score >= 0
+}
+
+// check validates one answer against its documented response.
+func (s *openAPISpec) check(t *testing.T, method, rawURL string, status int, header http.Header, body []byte) {
+	t.Helper()
+	u, _ := url.Parse(rawURL)
+	tpl, ok := s.operation(method, u.Path)
+	if !ok {
+		if status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
+			t.Errorf("%s %s: no operation in the OpenAPI document", method, u.Path)
+		}
+		return
+	}
+	st := fmt.Sprint(status)
+	if _, ok := s.paths[tpl][strings.ToLower(method)].Responses[st]; !ok {
+		t.Errorf("%s %s answered %d, which the document does not list", method, tpl, status)
+		return
+	}
+	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && header.Get("Retry-After") == "" {
+		t.Errorf("%s %s: %d without Retry-After", method, tpl, status)
+	}
+	sch, err := s.schema(tpl, strings.ToLower(method), st)
+	if err != nil {
+		t.Errorf("%s %s %d: %v", method, tpl, status, err)
+		return
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		t.Errorf("%s %s: %v", method, tpl, err)
+		return
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Errorf("%s %s answered %d not as documented: %v\n%s", method, tpl, status, err, body)
+	}
+	s.mu.Lock()
+	s.checked[method+" "+tpl+" "+st] = true
+	s.mu.Unlock()
+}
+
+// covered lists the operations and statuses checked so far.
+func (s *openAPISpec) covered() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.checked))
+	for k := range s.checked {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

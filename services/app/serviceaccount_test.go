@@ -1,0 +1,83 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	authv1 "github.com/bookingrush/rush/gen/bookingrush/auth/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/auth/v1/authv1connect"
+	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/platform/redisx"
+	"github.com/bookingrush/rush/services/platform/server"
+)
+
+// TestServiceAccounts: another team's service calls the mesh with its own
+// key (no shared signing secret): it acts with its account's role, only on
+// the services of its scope, while the calls the mesh makes for it (publish
+// loads the inventory into booking) go through; a wrong or unknown key is
+// refused.
+func TestServiceAccounts(t *testing.T) {
+	t.Parallel()
+	key, hash, err := authn.NewServiceAccountKey("partner-shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, _ := authn.NewServiceAccountKey("not-configured")
+	m := meshtest.Start(t, "-target=auth,catalog,booking", "-auth.bcrypt-cost=4",
+		"-jwt.service-accounts=partner-shop:organizer:"+hash+":catalog",
+		"-booking.key-prefix="+meshtest.KeyPrefix(t, redisx.DefaultURL), "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisx.DefaultURL))
+	ctx := context.Background()
+	catalog := catalogv1connect.NewCatalogServiceClient(server.NewClient(), m.URL(t, "catalog"))
+	auth := authv1connect.NewAuthServiceClient(server.NewClient(), m.URL(t, "auth"))
+	as := func(k string, msg *catalogv1.CreateEventRequest) *connect.Request[catalogv1.CreateEventRequest] {
+		r := connect.NewRequest(msg)
+		r.Header().Set("Authorization", "Bearer "+k)
+		return r
+	}
+	now := time.Now()
+	ev, err := catalog.CreateEvent(ctx, as(key, &catalogv1.CreateEventRequest{Title: "Partner night", Venue: "Hall",
+		SaleStartAt: timestamppb.New(now.Add(-time.Hour)), SaleEndAt: timestamppb.New(now.Add(24 * time.Hour))}))
+	if err != nil {
+		t.Fatalf("the organizer account creates an event: %v", err)
+	}
+	id := ev.Msg.GetEvent().GetId()
+	show := connect.NewRequest(&catalogv1.CreateShowRequest{EventId: id, ShowDate: timestamppb.New(now.Add(30 * 24 * time.Hour))})
+	show.Header().Set("Authorization", "Bearer "+key)
+	sh, err := catalog.CreateShow(ctx, show)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := connect.NewRequest(&catalogv1.CreateZoneRequest{ShowId: sh.Msg.GetShow().GetId(), Name: "Floor", Price: "10", TotalSeats: 5})
+	zone.Header().Set("Authorization", "Bearer "+key)
+	if _, err := catalog.CreateZone(ctx, zone); err != nil {
+		t.Fatal(err)
+	}
+	// Publishing makes catalog call booking (LoadInventory) for the account:
+	// its scope (catalog) limits what it calls, not what catalog calls.
+	pub := connect.NewRequest(&catalogv1.PublishEventRequest{EventId: id})
+	pub.Header().Set("Authorization", "Bearer "+key)
+	if _, err := catalog.PublishEvent(ctx, pub); err != nil {
+		t.Fatalf("publish on behalf of the account: %v", err)
+	}
+
+	// Out of scope: auth.
+	me := connect.NewRequest(&authv1.GetMeRequest{})
+	me.Header().Set("Authorization", "Bearer "+key)
+	if _, err := auth.GetMe(ctx, me); connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Errorf("an out-of-scope call: %v, want permission_denied", err)
+	}
+	// A tampered key, a key of an account nobody configured.
+	tampered := key[:len(key)-1] + map[bool]string{true: "1", false: "0"}[key[len(key)-1] == '0']
+	for _, k := range []string{tampered, other} {
+		if _, err := catalog.CreateEvent(ctx, as(k, &catalogv1.CreateEventRequest{Title: "x"})); connect.CodeOf(err) != connect.CodeUnauthenticated {
+			t.Errorf("key %.20s...: %v, want unauthenticated", k, err)
+		}
+	}
+}
