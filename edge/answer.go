@@ -19,9 +19,12 @@ type reqState struct {
 	success int
 	// procedure is the RPC the call was routed to (the metrics' route).
 	procedure string
-	tooLarge  atomic.Bool
-	body      limitedBody
-	answer    answer
+	// cache is the Cache-Control of a success when the route's answer may
+	// be cached (routes.go: cacheable), else "" (no-store).
+	cache    string
+	tooLarge atomic.Bool
+	body     limitedBody
+	answer   answer
 }
 
 type stateKey struct{}
@@ -119,6 +122,9 @@ func (a *answer) decide(body []byte) {
 	case status < 300:
 		if status == http.StatusOK && a.st.success != 0 {
 			status = a.st.success
+		}
+		if a.st.cache != "" {
+			a.w.Header()["Cache-Control"] = []string{a.st.cache}
 		}
 		a.w.WriteHeader(status)
 	case bytes.HasPrefix(body, []byte(errorPrefix)):

@@ -34,6 +34,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/logging"
 	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/platform/telemetry"
+	"github.com/bookingrush/rush/services/platform/ticket"
 )
 
 // Config is the edge's configuration.
@@ -50,6 +51,12 @@ type Config struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// RequestTimeout bounds a whole API call, upstream included.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// QueueUpdateInterval is the least time between two place updates of
+	// one waiting-room stream (admission and sold out are told at once).
+	QueueUpdateInterval time.Duration `yaml:"queue_update_interval"`
+	// QueueHeartbeat is how long a waiting-room stream may stay silent
+	// before it gets a comment line, so proxies keep it open.
+	QueueHeartbeat time.Duration `yaml:"queue_heartbeat"`
 }
 
 // RegisterFlags registers edge.* flags.
@@ -59,6 +66,8 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	config.StringSliceVar(f, &c.TrustedProxies, "edge.trusted-proxies", nil, "CIDRs of proxies whose X-Forwarded-For names the client, comma-separated (empty: the peer address is the client)")
 	f.Int64Var(&c.MaxBodyBytes, "edge.max-body-bytes", 1<<20, "largest request body (413 above)")
 	f.DurationVar(&c.RequestTimeout, "edge.request-timeout", 10*time.Second, "time allowed for one API call, upstream included")
+	f.DurationVar(&c.QueueUpdateInterval, "edge.queue-update-interval", 2*time.Second, "least time between two place updates of one waiting-room stream (admission and sold out are told at once)")
+	f.DurationVar(&c.QueueHeartbeat, "edge.queue-heartbeat", 15*time.Second, "a waiting-room stream silent this long gets a comment line")
 }
 
 // Validate checks the configuration.
@@ -80,6 +89,10 @@ func (c *Config) Validate() error {
 	}
 	if c.RequestTimeout <= 0 {
 		problems = append(problems, errors.New("edge.request-timeout: must be positive"))
+	}
+	if c.QueueUpdateInterval < 100*time.Millisecond || c.QueueHeartbeat < c.QueueUpdateInterval {
+		problems = append(problems, fmt.Errorf("edge.queue-update-interval (%v) must be at least 100ms and edge.queue-heartbeat (%v) no shorter",
+			c.QueueUpdateInterval, c.QueueHeartbeat))
 	}
 	return errors.Join(problems...)
 }
@@ -115,6 +128,7 @@ type Deps struct {
 	Registry *prometheus.Registry
 	Tracing  trace.TracerProvider
 	Server   server.Config
+	Tickets  *ticket.Signer
 }
 
 // Edge is the public HTTP handler.
@@ -131,7 +145,7 @@ type Edge struct {
 	trusted    []netip.Prefix
 	upstream   logSampler
 	metrics    *httpMetrics
-	queue      queuev1connect.QueueServiceClient
+	waitroom   *waitroom
 	reserve    *reserveRoute
 	tracer     trace.Tracer // nil when tracing is off: no span, no cost
 }
@@ -151,11 +165,14 @@ func New(cfg Config, rl RateLimitConfig, d Deps) (*Edge, error) {
 	if e.metrics, err = newHTTPMetrics(d.Registry); err != nil {
 		return nil, err
 	}
-	e.queue = server.Dial(d.Mesh, "edge", "queue", queuev1connect.NewQueueServiceClient)
 	if telemetry.Enabled(d.Tracing) {
 		e.tracer = d.Tracing.Tracer(tracerName)
 	}
 	if e.routes, e.transcoder, err = newTranscoder(d.Mesh, e.upstreamFailed, e.tracer != nil); err != nil {
+		return nil, err
+	}
+	e.waitroom = newWaitroom(server.Dial(d.Mesh, "edge", "queue", queuev1connect.NewQueueServiceClient), d.Tickets, e.routes.codec, cfg, e.log)
+	if err := e.waitroom.register(d.Registry); err != nil {
 		return nil, err
 	}
 	e.reserve = newReserveRoute(d.Mesh, e.routes.codec, e.tracer != nil, e.upstreamFailed)
@@ -176,6 +193,10 @@ func Module(cfg Config, rl RateLimitConfig) fx.Option {
 				return err
 			}
 			server.Listen(lc, sd, "edge", cfg.Addr, e)
+			// Appended after the server's hook, so it runs before it on
+			// stop: the waiting-room streams end, and the drain does not
+			// wait for them.
+			lc.Append(fx.StopHook(e.waitroom.stop))
 			return nil
 		}),
 	)
@@ -270,6 +291,7 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 		return
 	}
 	var p *authn.Principal
+	userID := ""
 	if auth := r.Header.Get("Authorization"); auth != "" {
 		token, ok := authn.BearerToken(auth)
 		if !ok {
@@ -287,9 +309,14 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 			return
 		}
 	}
-	userID := ""
 	if p != nil {
 		userID = p.UserID
+	} else if r.URL.Path == queueEvents {
+		// A stream authenticated by its ticket counts against its buyer,
+		// not against the address a crowd may share.
+		if t, err := e.waitroom.tickets.Verify(r.URL.Query().Get("ticket")); err == nil {
+			userID = t.User
+		}
 	}
 	if e.limiter != nil && !e.limiter.allow(w, r, userID, e.clientIP) {
 		return

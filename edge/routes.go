@@ -54,6 +54,13 @@ var successStatus = map[protoreflect.FullName]int{
 	"bookingrush.payment.v1.PaymentService.CreatePayment":  http.StatusCreated,
 }
 
+// cacheable lists the public reads whose answer is the same for everybody
+// and may be cached for a moment (a CDN in front serves the crowd): their
+// success carries this Cache-Control instead of no-store.
+var cacheable = map[protoreflect.FullName]string{
+	"bookingrush.queue.v1.QueueService.GetLine": "public, max-age=1",
+}
+
 // routeTable is what the edge precomputes from the contracts at startup.
 type routeTable struct {
 	// codec writes messages the way every answer is written (the
@@ -62,6 +69,9 @@ type routeTable struct {
 	// success maps a procedure path ("/pkg.Service/Method") to the status
 	// of its successful answer, when not 200.
 	success map[string]int
+	// cache maps a procedure path to the Cache-Control of its success, for
+	// the cacheable ones.
+	cache map[string]string
 	// routes are the bindings of the contracts by HTTP method, checked
 	// before the transcoder sees a request (request.go).
 	routes map[string][]*route
@@ -82,7 +92,7 @@ func newTranscoder(mesh *server.Mesh, failed func(context.Context, string, error
 		if err != nil {
 			return nil, nil, err
 		}
-		services = append(services, vanguard.NewServiceWithSchema(sd, newProxy(mesh, component, rt.success, failed, traced)))
+		services = append(services, vanguard.NewServiceWithSchema(sd, newProxy(mesh, component, rt, failed, traced)))
 	}
 	t, err := vanguard.NewTranscoder(services,
 		vanguard.WithCodec(func(vanguard.TypeResolver) vanguard.Codec { return rt.codec }),
@@ -109,7 +119,7 @@ func newTranscoder(mesh *server.Mesh, failed func(context.Context, string, error
 func newRouteTable() (*routeTable, error) {
 	p := newPlans()
 	envelopes := map[protoreflect.FullName]envelope{}
-	rt := &routeTable{success: map[string]int{}, routes: map[string][]*route{}}
+	rt := &routeTable{success: map[string]int{}, cache: map[string]string{}, routes: map[string][]*route{}}
 	seen := map[protoreflect.FullName]bool{}
 	for _, sd := range Services {
 		methods := sd.Methods()
@@ -119,6 +129,10 @@ func newRouteTable() (*routeTable, error) {
 			envelopes[md.Output().FullName()] = classify(out)
 			if s, ok := successStatus[md.FullName()]; ok {
 				rt.success["/"+string(sd.FullName())+"/"+string(md.Name())] = s
+				seen[md.FullName()] = true
+			}
+			if c, ok := cacheable[md.FullName()]; ok {
+				rt.cache["/"+string(sd.FullName())+"/"+string(md.Name())] = c
 				seen[md.FullName()] = true
 			}
 			bindings, err := routesOf(md, in)
@@ -133,6 +147,11 @@ func newRouteTable() (*routeTable, error) {
 	for name := range successStatus {
 		if !seen[name] {
 			return nil, fmt.Errorf("edge: success status listed for %s, which no service has", name)
+		}
+	}
+	for name := range cacheable {
+		if !seen[name] {
+			return nil, fmt.Errorf("edge: cacheable answer listed for %s, which no service has", name)
 		}
 	}
 	p.finish()
@@ -157,9 +176,9 @@ func componentOf(sd protoreflect.ServiceDescriptor) (string, error) {
 // the token again), X-Request-ID, Idempotency-Key, X-Queue-Pass; the
 // client's trace headers are replaced by the edge's (propagate).
 //
-// success is the route table's map of non-200 success statuses (complete
-// before the first request; read-only afterwards).
-func newProxy(mesh *server.Mesh, component string, success map[string]int, failed func(context.Context, string, error), traced bool) http.Handler {
+// rt's success statuses and Cache-Controls are complete before the first
+// request and read-only afterwards.
+func newProxy(mesh *server.Mesh, component string, rt *routeTable, failed func(context.Context, string, error), traced bool) http.Handler {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = "http"
@@ -190,7 +209,8 @@ func newProxy(mesh *server.Mesh, component string, success map[string]int, faile
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if st, ok := r.Context().Value(stateKey{}).(*reqState); ok {
-			st.success = success[r.URL.Path]
+			st.success = rt.success[r.URL.Path]
+			st.cache = rt.cache[r.URL.Path]
 			st.procedure = r.URL.Path
 		}
 		defer func() {
