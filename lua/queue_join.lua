@@ -32,7 +32,9 @@
 --   {"SALE_NOT_OPEN", status, start, end, now}  not published, or the sale has ended (ms)
 --   {"OPEN"}                                    the event has no queue: reserve needs no pass
 --   {"NONE"}                                    look: the user has no ticket
---   {"TICKET", entry, new (0|1)}                the user's ticket
+--   {"TICKET", entry, new (0|1), wake (0|1)}    the user's ticket; wake is 1 when this join
+--                                               found nobody waiting: the caller puts the event
+--                                               on the admitters' list (services/queue)
 
 local meta = redis.call('HMGET', KEYS[1], 'status', 'sale_start', 'sale_end', 'queue')
 if not meta[1] then
@@ -48,7 +50,7 @@ if meta[4] ~= '1' then
 end
 
 local user, mode = ARGV[1], ARGV[2]
-local g = redis.call('HMGET', KEYS[2], 'epoch', 'opened')
+local g = redis.call('HMGET', KEYS[2], 'epoch', 'opened', 'cursor')
 local epoch = g[1]
 local entry = redis.call('HGET', KEYS[3], user)
 if entry and (not epoch or string.sub(entry, -#epoch - 1) ~= ':' .. epoch) then
@@ -56,12 +58,12 @@ if entry and (not epoch or string.sub(entry, -#epoch - 1) ~= ':' .. epoch) then
 end
 if mode == 'look' then
   if entry then
-    return {'TICKET', entry, '0'}
+    return {'TICKET', entry, '0', '0'}
   end
   return {'NONE'}
 end
 if entry and (mode == 'join' or entry ~= ARGV[5]) then
-  return {'TICKET', entry, '0'}
+  return {'TICKET', entry, '0', '0'}
 end
 
 local keep = sale_end + tonumber(ARGV[4])
@@ -83,4 +85,8 @@ entry = n .. ':' .. pre .. ':' .. now .. ':' .. epoch
 if redis.call('HSET', KEYS[3], user, entry) == 1 and n == 1 then
   redis.call('PEXPIREAT', KEYS[3], keep)
 end
-return {'TICKET', entry, '1'}
+local wake = '0'
+if n - 1 <= tonumber(g[3] or '0') then
+  wake = '1'
+end
+return {'TICKET', entry, '1', wake}

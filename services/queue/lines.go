@@ -143,7 +143,8 @@ func (l *Lines) Ticket(ctx context.Context, ev, user, mode, old string) (e entry
 		if err != nil {
 			return entry{}, false, false, err
 		}
-		if res[2] == "1" {
+		if res[3] == "1" {
+			// Nobody waited: the admitters may have let the event go.
 			if err := l.Activate(ctx, ev); err != nil {
 				return entry{}, false, false, err
 			}
