@@ -1,10 +1,12 @@
 package edge
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -40,14 +42,31 @@ import (
 // changed, at most every edge.queue-update-interval, a comment line as
 // heartbeat when nothing was said for edge.queue-heartbeat, and the stream
 // ends with the buyer's admission (the pass and its window), "sold_out", or
-// "expired". The moment the cursor passes a ticket the buyer is told at
-// once (watchers wait in a heap by sequence); so are all of an event's
-// watchers when it sells out.
+// "expired". The moment the cursor passes a ticket the buyer is told (they
+// wait in a heap by sequence); all of an event's buyers are told when it
+// sells out.
+//
+// A waiting buyer costs the edge no goroutine: once the first event is
+// written, an HTTP/1.x connection is taken over from the server (hijacked,
+// its buffers let go), and one goroutine per event (the line's pump) writes
+// every buyer's events to the sockets directly; a client that went away is
+// dropped at the first write that fails (a heartbeat at the latest). Over
+// HTTP/2, which cannot be taken over, the request's goroutine stays and the
+// pump writes through it.
 
 // sseRetry is what EventSource waits before it reconnects after the stream
 // ended, so that clients that do not close it on a final message come back
 // slowly, not every 3 s.
 const sseRetry = "retry: 30000\n\n"
+
+// sseWriteTimeout bounds one write to a buyer: a client that cannot take a
+// few hundred bytes that fast is not reading, and is dropped (the pump
+// writes every buyer of an event in turn).
+const sseWriteTimeout = 200 * time.Millisecond
+
+// pumpEvery is how often a line's pump looks for buyers due a place update
+// or a heartbeat.
+const pumpEvery = 100 * time.Millisecond
 
 // waitroom multiplexes the queue's line streams to this edge's watchers.
 type waitroom struct {
@@ -85,8 +104,8 @@ func (wr *waitroom) register(reg prometheus.Registerer) error {
 	)
 }
 
-// stop ends every stream and line follower (before the server drains, which
-// would otherwise wait for the streams).
+// stop ends every stream and line (before the server drains, which would
+// otherwise wait for the streams it still serves).
 func (wr *waitroom) stop(context.Context) error {
 	wr.cancel()
 	wr.wg.Wait()
@@ -95,16 +114,18 @@ func (wr *waitroom) stop(context.Context) error {
 
 // eventLine is one event's line as this edge follows it.
 type eventLine struct {
-	ev     string
-	ready  chan struct{} // closed at the first state
-	state  atomic.Pointer[lineState]
-	cancel context.CancelFunc
+	ev      string
+	ready   chan struct{} // closed at the first state
+	changed chan struct{} // the pump's doorbell: a new state
+	state   atomic.Pointer[lineState]
+	cancel  context.CancelFunc
 
-	mu       sync.Mutex // guards what follows
-	all      map[*watcher]struct{}
-	bySeq    seqHeap               // watchers whose sequence is known, the lowest first
-	undrawn  map[*watcher]struct{} // watchers of the pre-queue before the draw
-	lastLeft time.Time
+	mu      sync.Mutex // guards what follows
+	all     map[*watcher]struct{}
+	bySeq   seqHeap               // watchers whose sequence is known, the lowest first
+	undrawn map[*watcher]struct{} // watchers of the pre-queue before the draw
+	due     []*watcher            // watchers by next periodic look, the earliest first
+	empty   time.Time             // since when nobody watches (zero while somebody does)
 }
 
 // lineState is a state of the line and its draw.
@@ -113,20 +134,52 @@ type lineState struct {
 	draw *ticket.Draw
 }
 
-// watcher is one stream's buyer.
+// watcher is one buyer's stream.
 type watcher struct {
-	t    ticket.Ticket
-	seq  uint32
-	idx  int           // in bySeq, -1 when not
-	wake chan struct{} // poked when the line changed for this buyer
+	t   ticket.Ticket
+	seq uint32
+	idx int // in bySeq, -1 when not
+
+	mu     sync.Mutex // one write at a time; guards what follows
+	out    sink
+	done   bool
+	told   place // the last place written
+	wrote  time.Time
+	next   time.Time     // the next periodic look
+	closed chan struct{} // closed when the stream is over
 }
 
-func (w *watcher) poke() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
+// sink is where a watcher's events go: a taken-over connection, or the
+// response of a request whose goroutine waits (HTTP/2).
+type sink interface {
+	write(b []byte) error
+	close()
 }
+
+// connSink writes to a hijacked HTTP/1.x connection.
+type connSink struct{ conn net.Conn }
+
+func (s connSink) write(b []byte) error {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
+	_, err := s.conn.Write(b)
+	return err
+}
+
+func (s connSink) close() { _ = s.conn.Close() }
+
+// respSink writes through the response while its request's goroutine
+// waits for the watcher's end.
+type respSink struct{ w *recorder }
+
+func (s respSink) write(b []byte) error {
+	if _, err := s.w.Write(b); err != nil {
+		return err
+	}
+	s.w.Flush()
+	return nil
+}
+
+func (respSink) close() {}
 
 // seqHeap orders watchers by sequence (container/heap).
 type seqHeap []*watcher
@@ -147,29 +200,40 @@ func (h *seqHeap) Pop() any {
 // reconnecting buyer finds it still there.
 const linger = 5 * time.Second
 
-// join registers w with the event's line, following the line when this
-// edge did not yet.
-func (wr *waitroom) join(ev string, w *watcher) *eventLine {
+// line returns the event's line, following it when this edge did not yet.
+func (wr *waitroom) line(ev string) *eventLine {
 	wr.mu.Lock()
+	defer wr.mu.Unlock()
 	l, ok := wr.events[ev]
 	if !ok {
 		ctx, cancel := context.WithCancel(wr.ctx)
-		l = &eventLine{ev: ev, ready: make(chan struct{}), cancel: cancel, all: map[*watcher]struct{}{}, undrawn: map[*watcher]struct{}{}}
+		l = &eventLine{ev: ev, ready: make(chan struct{}), changed: make(chan struct{}, 1), cancel: cancel,
+			all: map[*watcher]struct{}{}, undrawn: map[*watcher]struct{}{}, empty: time.Now()}
 		wr.events[ev] = l
-		wr.wg.Add(1)
+		wr.wg.Add(2)
 		go wr.follow(ctx, l)
+		go wr.pump(ctx, l)
 	}
-	wr.mu.Unlock()
-	l.mu.Lock()
-	l.all[w] = struct{}{}
-	l.place(w, l.state.Load())
-	l.mu.Unlock()
 	return l
 }
 
-// place files w by its sequence, known once the pre-queue is drawn (l.mu
+// add hands w to the line's pump.
+func (wr *waitroom) add(l *eventLine, w *watcher) {
+	wr.open.Add(1)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.all[w] = struct{}{}
+	l.empty = time.Time{}
+	l.file(w, l.state.Load())
+	// The first periodic look is jittered, so that buyers who connected
+	// together are not all written at once.
+	w.next = time.Now().Add(wr.update/2 + rand.N(wr.update))
+	l.due = append(l.due, w)
+}
+
+// file sorts w by its sequence, known once the pre-queue is drawn (l.mu
 // held).
-func (l *eventLine) place(w *watcher, st *lineState) {
+func (l *eventLine) file(w *watcher, st *lineState) {
 	var draw *ticket.Draw
 	if st != nil {
 		draw = st.draw
@@ -182,32 +246,28 @@ func (l *eventLine) place(w *watcher, st *lineState) {
 	l.undrawn[w] = struct{}{}
 }
 
-// leave takes w off the line; the last watcher out stops the following
-// after linger.
-func (wr *waitroom) leave(l *eventLine, w *watcher) {
+// remove ends w's stream and takes it off the line.
+func (wr *waitroom) remove(l *eventLine, w *watcher) {
+	w.mu.Lock()
+	if w.done {
+		w.mu.Unlock()
+		return
+	}
+	w.done = true
+	w.out.close()
+	close(w.closed)
+	w.mu.Unlock()
+	wr.open.Add(-1)
 	l.mu.Lock()
 	delete(l.all, w)
 	delete(l.undrawn, w)
 	if w.idx >= 0 {
 		heap.Remove(&l.bySeq, w.idx)
 	}
-	empty := len(l.all) == 0
-	l.lastLeft = time.Now()
-	l.mu.Unlock()
-	if !empty {
-		return
+	if len(l.all) == 0 {
+		l.empty = time.Now()
 	}
-	time.AfterFunc(linger, func() {
-		wr.mu.Lock()
-		defer wr.mu.Unlock()
-		l.mu.Lock()
-		idle := len(l.all) == 0 && time.Since(l.lastLeft) >= linger
-		l.mu.Unlock()
-		if idle && wr.events[l.ev] == l {
-			delete(wr.events, l.ev)
-			l.cancel()
-		}
-	})
+	l.mu.Unlock()
 }
 
 // follow streams the event's line from the queue service (as the edge
@@ -220,7 +280,7 @@ func (wr *waitroom) follow(ctx context.Context, l *eventLine) {
 		stream, err := wr.queue.WatchLine(ctx, connect.NewRequest(&queuev1.WatchLineRequest{EventId: l.ev}))
 		if err == nil {
 			for stream.Receive() {
-				wr.publish(l, stream.Msg())
+				l.publish(stream.Msg())
 				backoff = 100 * time.Millisecond
 			}
 			err = stream.Err()
@@ -241,10 +301,8 @@ func (wr *waitroom) follow(ctx context.Context, l *eventLine) {
 	}
 }
 
-// publish stores a new state and pokes the watchers it concerns: all of
-// them when the line changed for everybody (sold out, switched off, ended,
-// reset, drawn), else those the cursor passed.
-func (wr *waitroom) publish(l *eventLine, msg *queuev1.WatchLineResponse) {
+// publish stores a new state of the line and rings the pump.
+func (l *eventLine) publish(msg *queuev1.WatchLineResponse) {
 	prev := l.state.Load()
 	st := &lineState{msg: msg}
 	if prev != nil && prev.msg.GetDraw() == msg.GetDraw() {
@@ -256,7 +314,53 @@ func (wr *waitroom) publish(l *eventLine, msg *queuev1.WatchLineResponse) {
 	if prev == nil {
 		close(l.ready)
 	}
-	line := msg.GetLine()
+	select {
+	case l.changed <- struct{}{}:
+	default:
+	}
+}
+
+// pump writes the line's events to its watchers: at once to those a new
+// state concerns (all of them when the line changed for everybody: sold
+// out, switched off, ended, reset, drawn; else those the cursor passed),
+// and, every pumpEvery, a place update or a heartbeat to those due one. It
+// stops following the line linger after its last watcher left.
+func (wr *waitroom) pump(ctx context.Context, l *eventLine) {
+	defer wr.wg.Done()
+	t := time.NewTicker(pumpEvery)
+	defer t.Stop()
+	var seen *lineState
+	for {
+		select {
+		case <-ctx.Done():
+			l.mu.Lock()
+			all := make([]*watcher, 0, len(l.all))
+			for w := range l.all {
+				all = append(all, w)
+			}
+			l.mu.Unlock()
+			for _, w := range all {
+				wr.remove(l, w)
+			}
+			return
+		case <-l.changed:
+			st := l.state.Load()
+			wr.fanout(l, st, l.concerned(seen, st))
+			seen = st
+		case now := <-t.C:
+			if st := l.state.Load(); st != nil {
+				wr.fanout(l, st, l.dueBy(now, wr.update))
+			}
+			if wr.idle(l, now) {
+				return
+			}
+		}
+	}
+}
+
+// concerned lists the watchers a change from prev to st concerns.
+func (l *eventLine) concerned(prev, st *lineState) []*watcher {
+	line, msg := st.msg.GetLine(), st.msg
 	everyone := prev == nil || prev.draw != st.draw || prev.msg.GetEpoch() != msg.GetEpoch() || prev.msg.GetEnded() != msg.GetEnded() ||
 		prev.msg.GetLine().GetEnabled() != line.GetEnabled() || prev.msg.GetLine().GetSoldOut() != line.GetSoldOut()
 	l.mu.Lock()
@@ -264,60 +368,252 @@ func (wr *waitroom) publish(l *eventLine, msg *queuev1.WatchLineResponse) {
 	if st.draw != nil && len(l.undrawn) > 0 {
 		for w := range l.undrawn {
 			delete(l.undrawn, w)
-			l.place(w, st)
+			l.file(w, st)
 		}
 	}
+	var out []*watcher
 	if everyone {
+		out = make([]*watcher, 0, len(l.all))
 		for w := range l.all {
-			w.poke()
+			out = append(out, w)
+		}
+		return out
+	}
+	for l.bySeq.Len() > 0 && int64(l.bySeq[0].seq) <= int64(line.GetAdmittedUpTo()) {
+		out = append(out, heap.Pop(&l.bySeq).(*watcher))
+	}
+	return out
+}
+
+// dueBy takes the watchers due a periodic look by now off the front of the
+// queue and puts them back at its end, next due every.
+func (l *eventLine) dueBy(now time.Time, every time.Duration) []*watcher {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for n < len(l.due) && !l.due[n].next.After(now) {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]*watcher, 0, n)
+	for _, w := range l.due[:n] {
+		if _, live := l.all[w]; live {
+			w.next = now.Add(every)
+			out = append(out, w)
+		}
+	}
+	l.due = append(l.due[n:], out...)
+	return out
+}
+
+// idle ends the line linger after its last watcher left, and reports
+// whether it did.
+func (wr *waitroom) idle(l *eventLine, now time.Time) bool {
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	l.mu.Lock()
+	gone := len(l.all) == 0 && !l.empty.IsZero() && now.Sub(l.empty) >= linger
+	l.mu.Unlock()
+	if gone && wr.events[l.ev] == l {
+		delete(wr.events, l.ev)
+		l.cancel()
+	}
+	return gone
+}
+
+// fanout tells each of ws its place in st, in a few goroutines when there
+// are many (a sold-out notice to every buyer of a big event).
+func (wr *waitroom) fanout(l *eventLine, st *lineState, ws []*watcher) {
+	const perWorker = 2000
+	if len(ws) <= perWorker {
+		for _, w := range ws {
+			wr.tell(l, st, w)
 		}
 		return
 	}
-	for l.bySeq.Len() > 0 && int64(l.bySeq[0].seq) <= int64(line.GetAdmittedUpTo()) {
-		heap.Pop(&l.bySeq).(*watcher).poke()
+	var wg sync.WaitGroup
+	for chunk := range chunks(ws, perWorker) {
+		wg.Go(func() {
+			for _, w := range chunk {
+				wr.tell(l, st, w)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// chunks cuts ws into parts of at most n.
+func chunks(ws []*watcher, n int) func(func([]*watcher) bool) {
+	return func(yield func([]*watcher) bool) {
+		for len(ws) > 0 {
+			k := min(n, len(ws))
+			if !yield(ws[:k]) {
+				return
+			}
+			ws = ws[k:]
+		}
 	}
 }
 
+// tell writes w's place in st when it is news (or the last event), a
+// heartbeat when w was silent for edge.queue-heartbeat, and ends the
+// stream after its last event or a failed write.
+func (wr *waitroom) tell(l *eventLine, st *lineState, w *watcher) {
+	s, final := wr.where(w, st)
+	w.mu.Lock()
+	if w.done {
+		w.mu.Unlock()
+		return
+	}
+	var err error
+	switch {
+	case final || told(s) != w.told:
+		var b []byte
+		if b, err = wr.event(s); err == nil {
+			err = w.out.write(b)
+		}
+		w.told, w.wrote = told(s), time.Now()
+	case time.Since(w.wrote) >= wr.heartbeat:
+		err = w.out.write([]byte(": ping\n\n"))
+		w.wrote = time.Now()
+	}
+	w.mu.Unlock()
+	if final || err != nil {
+		wr.remove(l, w)
+	}
+}
+
+// place is what a buyer was last told: news is a change of it (the
+// estimate alone follows the position).
+type place struct {
+	status          queuev1.QueueEntryStatus
+	position, total int32
+}
+
+func told(st *queuev1.QueueStatus) place {
+	return place{status: st.GetStatus(), position: st.GetPosition(), total: st.GetTotal()}
+}
+
+// where is w's place in st, and whether it is the stream's last event. A
+// ticket the cursor passed while the buyer watched gets its pass, with the
+// window of the line's latest admission step.
+func (wr *waitroom) where(w *watcher, st *lineState) (*queuev1.QueueStatus, bool) {
+	pl := ticket.Where(w.t, st.msg, st.draw, time.Now())
+	out := &queuev1.QueueStatus{EventId: w.t.Event, Status: pl.Status, Position: pl.Position, Total: pl.Total}
+	if pl.Wait > 0 {
+		out.EstimatedWait = durationpb.New(pl.Wait)
+	}
+	if pl.Live {
+		pass := w.t
+		pass.Number, pass.Pre = pl.Seq, false
+		if raw, err := wr.tickets.Sign(pass); err == nil {
+			out.QueuePass, out.PassExpiresAt = raw, st.msg.GetWindowEndsAt()
+		}
+	}
+	return out, pl.Status != queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING
+}
+
+// event is st as one server-sent event.
+func (wr *waitroom) event(st *queuev1.QueueStatus) ([]byte, error) {
+	b, err := wr.codec.MarshalAppend([]byte("data: "), &queuev1.WatchQueueStatusResponse{QueueStatus: st})
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n', '\n'), nil
+}
+
 // serveQueueEvents is GET /api/v1/queue/events. Errors before the first
-// event are ordinary JSON error answers; a failure later is an
-// `event: error` line.
+// event are ordinary JSON error answers.
 func (e *Edge) serveQueueEvents(w *recorder, r *http.Request, p *authn.Principal) {
 	if r.Method != http.MethodGet {
 		writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use GET", nil)
 		return
 	}
 	wr := e.waitroom
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	stop := context.AfterFunc(wr.ctx, cancel)
-	defer stop()
+	ctx := r.Context()
 	t, first, err := wr.resolve(ctx, r, p)
 	if err != nil {
-		wr.fail(w, err, false)
+		wr.fail(w, err)
 		return
 	}
-	// A stream lives as long as the buyer waits, not server.read-timeout.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
-	wr.open.Add(1)
-	defer wr.open.Add(-1)
-	s := &stream{wr: wr, w: w, raw: first.GetTicket()}
 	if first != nil && first.GetStatus() != queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING {
 		// A bearer caller already admitted (or without a queue): that is all.
-		s.send(first)
+		wr.answer(w, first)
 		return
 	}
-	wt := &watcher{t: t, idx: -1, wake: make(chan struct{}, 1)}
-	l := wr.join(t.Event, wt)
-	defer wr.leave(l, wt)
+	l := wr.line(t.Event)
 	select {
 	case <-l.ready:
 	case <-ctx.Done():
 		return
 	case <-time.After(10 * time.Second):
-		wr.fail(w, errs.New(errs.ServiceUnavailable, "the waiting room is not answering; retry"), false)
+		wr.fail(w, errs.New(errs.ServiceUnavailable, "the waiting room is not answering; retry"))
 		return
 	}
-	s.run(ctx, l, wt)
+	wt := &watcher{t: t, idx: -1, closed: make(chan struct{})}
+	st, final := wr.where(wt, l.state.Load())
+	if final && st.GetQueuePass() != "" {
+		// The cursor had passed the ticket already: only the queue knows
+		// whether its pass was used and when its window ends.
+		if st, err = wr.status(ctx, t); err != nil {
+			wr.fail(w, err)
+			return
+		}
+	}
+	if first != nil {
+		st.Ticket = first.GetTicket()
+	}
+	if final {
+		wr.answer(w, st)
+		return
+	}
+	b, err := wr.event(st)
+	if err != nil {
+		wr.fail(w, err)
+		return
+	}
+	w.status, wt.told, wt.wrote = http.StatusOK, told(st), time.Now()
+	conn, err := wr.takeOver(w, b)
+	switch {
+	case err == nil:
+		// The server let the connection go; the pump writes to it.
+		wt.out = connSink{conn: conn}
+		wr.add(l, wt)
+		return
+	case !errors.Is(err, http.ErrNotSupported):
+		return // taken over, and gone already
+	}
+	// HTTP/2: this goroutine stays until the stream is over.
+	wr.start(w)
+	if _, err := w.Write(b); err != nil {
+		return
+	}
+	w.Flush()
+	wt.out = respSink{w: w}
+	wr.add(l, wt)
+	select {
+	case <-wt.closed:
+	case <-ctx.Done():
+		wr.remove(l, wt)
+	}
+}
+
+// status asks the queue service where t stands (as the edge itself: the
+// ticket says who).
+func (wr *waitroom) status(ctx context.Context, t ticket.Ticket) (*queuev1.QueueStatus, error) {
+	raw, err := wr.tickets.Sign(t)
+	if err != nil {
+		return nil, err
+	}
+	res, err := wr.queue.GetQueueStatus(ctx, connect.NewRequest(&queuev1.GetQueueStatusRequest{EventId: t.Event, Ticket: raw}))
+	if err != nil {
+		return nil, err
+	}
+	st := res.Msg.GetQueueStatus()
+	st.Ticket = ""
+	return st, nil
 }
 
 // resolve authenticates the stream: the ticket of ?ticket= (checked here,
@@ -369,131 +665,59 @@ func fieldError(field, msg, rule string) error {
 		"fields", []any{map[string]any{"field": field, "message": msg, "rule": rule}})
 }
 
-// stream is one buyer's server-sent events.
-type stream struct {
-	wr      *waitroom
-	w       *recorder
-	raw     string // the ticket, sent with the first message
-	started bool
-	last    *queuev1.QueueStatus
-	wrote   time.Time
+// start writes the stream's status and headers.
+func (wr *waitroom) start(w *recorder) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(sseRetry))
 }
 
-// run tells the buyer its place until a final message or ctx's end.
-func (s *stream) run(ctx context.Context, l *eventLine, w *watcher) {
-	wr := s.wr
-	st, final, err := wr.status(ctx, w, l.state.Load(), true)
+// answer is a stream of one event: st, final.
+func (wr *waitroom) answer(w *recorder, st *queuev1.QueueStatus) {
+	b, err := wr.event(st)
 	if err != nil {
-		wr.fail(s.w, err, false)
+		wr.fail(w, err)
 		return
 	}
-	s.send(st)
-	if final {
-		return
-	}
-	// Place updates are spread: a jittered first period, so that the
-	// watchers who connected together do not all write at once.
-	next := time.NewTimer(wr.update/2 + rand.N(wr.update))
-	defer next.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-w.wake:
-		case <-next.C:
-			next.Reset(wr.update)
-		}
-		st, final, err := wr.status(ctx, w, l.state.Load(), false)
-		switch {
-		case err != nil:
-			wr.fail(s.w, err, true)
-			return
-		case final || changed(s.last, st):
-			s.send(st)
-		case time.Since(s.wrote) >= wr.heartbeat:
-			s.write([]byte(": ping\n\n"))
-		}
-		if final {
-			return
-		}
-	}
+	wr.start(w)
+	_, _ = w.Write(b)
 }
 
-// changed reports whether st is news after last (the estimate alone
-// follows the position).
-func changed(last, st *queuev1.QueueStatus) bool {
-	return last.GetStatus() != st.GetStatus() || last.GetPosition() != st.GetPosition() || last.GetTotal() != st.GetTotal()
-}
-
-// status is w's place in st, and whether it is the stream's last message.
-// A ticket the cursor had passed already when the stream opened (first) is
-// asked of the queue service, which knows whether its pass was used; one
-// passed while the buyer watched gets the pass of the line's latest window.
-func (wr *waitroom) status(ctx context.Context, w *watcher, st *lineState, first bool) (*queuev1.QueueStatus, bool, error) {
-	pl := ticket.Where(w.t, st.msg, st.draw, time.Now())
-	out := &queuev1.QueueStatus{EventId: w.t.Event, Status: pl.Status, Position: pl.Position, Total: pl.Total}
-	if pl.Wait > 0 {
-		out.EstimatedWait = durationpb.New(pl.Wait)
-	}
-	if !pl.Live {
-		return out, pl.Status != queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING, nil
-	}
-	if first {
-		raw, err := wr.tickets.Sign(w.t)
-		if err != nil {
-			return nil, false, err
-		}
-		req := connect.NewRequest(&queuev1.GetQueueStatusRequest{EventId: w.t.Event, Ticket: raw})
-		res, err := wr.queue.GetQueueStatus(ctx, req)
-		if err != nil {
-			return nil, false, err
-		}
-		out = res.Msg.GetQueueStatus()
-		out.Ticket = ""
-		return out, out.GetStatus() != queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING, nil
-	}
-	pass := w.t
-	pass.Number, pass.Pre = pl.Seq, false
-	raw, err := wr.tickets.Sign(pass)
+// takeOver hijacks w's HTTP/1.x connection and writes the stream's status,
+// the headers the edge set, and first. http.ErrNotSupported: the
+// connection cannot be taken over (HTTP/2), nothing was written.
+func (wr *waitroom) takeOver(w *recorder, first []byte) (net.Conn, error) {
+	conn, rw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		return nil, false, err
+		return nil, http.ErrNotSupported
 	}
-	out.QueuePass, out.PassExpiresAt = raw, st.msg.GetWindowEndsAt()
-	return out, true, nil
+	// The response is delimited by the connection's end: no chunking for
+	// the pump to frame.
+	var b bytes.Buffer
+	b.WriteString("HTTP/1.1 200 OK\r\n")
+	h := w.Header().Clone()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("X-Accel-Buffering", "no")
+	h.Set("Connection", "close")
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	_ = h.Write(&b)
+	b.WriteString("\r\n" + sseRetry)
+	b.Write(first)
+	// What the server buffered is the connection's, and nothing else
+	// comes on it: let the buffers go with rw.
+	_ = rw
+	_ = conn.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
+	if _, err := conn.Write(b.Bytes()); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
-// send writes st as one event (the ticket with the first).
-func (s *stream) send(st *queuev1.QueueStatus) {
-	if !s.started && s.raw != "" {
-		st.Ticket = s.raw
-	}
-	b, err := s.wr.codec.MarshalAppend([]byte("data: "), &queuev1.WatchQueueStatusResponse{QueueStatus: st})
-	if err != nil {
-		s.wr.fail(s.w, err, s.started)
-		return
-	}
-	s.last = st
-	s.write(append(b, '\n', '\n'))
-}
-
-// write starts the stream when it has not started, then writes b.
-func (s *stream) write(b []byte) {
-	if !s.started {
-		s.started = true
-		h := s.w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("X-Accel-Buffering", "no")
-		s.w.WriteHeader(http.StatusOK)
-		_, _ = s.w.Write([]byte(sseRetry))
-	}
-	_, _ = s.w.Write(b)
-	s.w.Flush()
-	s.wrote = time.Now()
-}
-
-// fail reports err: as an error answer when nothing was sent yet, else as
-// an `event: error` line.
-func (wr *waitroom) fail(w *recorder, err error, started bool) {
+// fail reports err as an ordinary error answer (nothing was sent yet).
+func (wr *waitroom) fail(w *recorder, err error) {
 	de := errs.FromConnect(err)
 	var e *errs.Error
 	if errors.As(err, &e) {
@@ -506,11 +730,5 @@ func (wr *waitroom) fail(w *recorder, err error, started bool) {
 	if len(de.Details) > 0 {
 		details, _ = detailsJSON(de.Details)
 	}
-	if !started {
-		writeError(w, httpStatus(de.Code), de.Code, de.Message, details)
-		return
-	}
-	b := append([]byte("event: error\ndata: "), appendErrorEnvelope(nil, de.Code, de.Message, details)...)
-	_, _ = w.Write(append(b, '\n', '\n'))
-	w.Flush()
+	writeError(w, httpStatus(de.Code), de.Code, de.Message, details)
 }

@@ -18,6 +18,7 @@ import (
 // it: data lines (the envelope), comment lines (heartbeats), until the
 // server ends the stream.
 type sseStream struct {
+	proto  string
 	status int
 	header http.Header
 	events chan map[string]any // data of each event (the envelope's data); closed at the end
@@ -26,8 +27,21 @@ type sseStream struct {
 	cancel context.CancelFunc
 }
 
-// openStream opens the stream with query (and a bearer token when not "").
+// openStream opens the stream with query (and a bearer token when not "")
+// over HTTP/1.1, the way browsers reach the edge behind most proxies.
 func openStream(t *testing.T, base, query, token string) *sseStream {
+	return openStreamWith(t, http.DefaultClient, base, query, token)
+}
+
+// h2c speaks cleartext HTTP/2 with prior knowledge.
+var h2c = func() *http.Client {
+	p := new(http.Protocols)
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: p}}
+}()
+
+// openStreamWith opens the stream with c.
+func openStreamWith(t *testing.T, c *http.Client, base, query, token string) *sseStream {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -36,11 +50,11 @@ func openStream(t *testing.T, base, query, token string) *sseStream {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &sseStream{status: res.StatusCode, header: res.Header, events: make(chan map[string]any, 100), pings: make(chan struct{}, 100), cancel: cancel}
+	s := &sseStream{proto: res.Proto, status: res.StatusCode, header: res.Header, events: make(chan map[string]any, 100), pings: make(chan struct{}, 100), cancel: cancel}
 	if res.StatusCode != http.StatusOK {
 		var env map[string]any
 		_ = json.NewDecoder(res.Body).Decode(&env)
@@ -232,13 +246,24 @@ func TestWaitingRoomThroughTheEdge(t *testing.T) {
 	}
 
 	// Seats come back (B cancels): the line says so, and C, streaming
-	// again, is admitted.
+	// again (over HTTP/2 this time, which the edge cannot take over: the
+	// request's goroutine stays), hears its place and is admitted.
 	a.want(a.call("POST", "/api/v1/bookings/"+held.str("id")+"/cancel", buyerB, nil), 200, "")
 	meshtest.Eventually(t, 5*time.Second, "the line open again", func() bool {
 		return a.call("GET", "/api/v1/queue/lines/"+eventID, "", nil).data()["sold_out"] == false
 	})
-	sc = openStream(t, base, "ticket="+url.QueryEscape(first["ticket"].(string)), "")
-	sc.until(t, "admitted", 10*time.Second)
+	sc = openStreamWith(t, h2c, base, "ticket="+url.QueryEscape(first["ticket"].(string)), "")
+	if sc.proto != "HTTP/2.0" || sc.status != 200 || sc.first != "retry: 30000" {
+		t.Fatalf("stream over HTTP/2: %s %d %v, first line %q", sc.proto, sc.status, sc.header, sc.first)
+	}
+	passC, _ := sc.until(t, "admitted", 10*time.Second)["queue_pass"].(string)
+	_, idC := register("wr-d@rush.test")
+	if passC == "" {
+		t.Fatal("admitted over HTTP/2 without a pass")
+	}
+	// The pass is C's only.
+	a.want(reserve(m.Token(t, idC, authn.RoleUser), passC, "wr-key-0005"), 403, "QUEUE_PASS_REQUIRED")
+	a.want(reserve(buyerC, passC, "wr-key-0006"), 201, "")
 
 	// What a stream refuses, as ordinary JSON errors.
 	for _, c := range []struct {
