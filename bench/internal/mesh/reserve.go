@@ -108,12 +108,13 @@ func ReserveHTTP(c *http.Client, base string, p *Plan) load.Doer {
 	}
 }
 
-// send POSTs body to url with the bearer token and, when key is not empty,
-// an Idempotency-Key, and decodes the envelope: data (a pointer) receives
-// its data. It answers the HTTP status and the envelope's error code ("" on
-// success), or, when there was no JSON answer to read, failed: the outcome
-// to count ("transport: ...", "502 non-JSON").
-func send(ctx context.Context, c *http.Client, url, bearer, key string, body []byte, data any) (status int, code, failed string) {
+// send POSTs body to url with the bearer token, when key is not empty an
+// Idempotency-Key, and headers (name, value pairs), and decodes the
+// envelope: data (a pointer) receives its data. It answers the HTTP status
+// and the envelope's error code ("" on success), or, when there was no JSON
+// answer to read, failed: the outcome to count ("transport: ...", "502
+// non-JSON").
+func send(ctx context.Context, c *http.Client, url, bearer, key string, body []byte, data any, headers ...string) (status int, code, failed string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, "", "request: " + err.Error()
@@ -122,6 +123,9 @@ func send(ctx context.Context, c *http.Client, url, bearer, key string, body []b
 	req.Header["Content-Type"] = []string{"application/json"}
 	if key != "" {
 		req.Header["Idempotency-Key"] = []string{key}
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header[headers[i]] = []string{headers[i+1]}
 	}
 	resp, err := c.Do(req)
 	if err != nil {
