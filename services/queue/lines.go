@@ -118,40 +118,40 @@ func randomUint64() uint64 {
 	return binary.BigEndian.Uint64(b[:])
 }
 
-// Ticket runs queue_join.lua for user: joins the event's line (modeJoin),
+// entry runs queue_join.lua for user: joins the event's line (modeJoin),
 // looks the ticket up (modeLook: found false without one), or renews it
-// (modeRenew: a new place in place of old). fresh is true when this call
-// issued the entry. errNoQueue, errNotLoaded and SALE_NOT_OPEN say why
-// there is no line.
-func (l *Lines) Ticket(ctx context.Context, ev, user, mode, old string) (e entry, found, fresh bool, err error) {
-	res, err := l.join.Run(ctx, l.rdb, []string{l.bk(ev).Meta(), l.bk(ev).Gate(), l.ticketsKey(ev)}, user, mode, randomEpoch(), retention.Milliseconds(), old, ticket.NewDrawKey()).StringSlice()
+// (modeRenew: a new place in place of old). errNoQueue, errNotLoaded and
+// SALE_NOT_OPEN say why there is no line.
+func (l *Lines) entry(ctx context.Context, ev, user, mode, old string) (e entry, found bool, err error) {
+	keys := []string{l.bk(ev).Meta(), l.bk(ev).Gate(), l.ticketsKey(ev)}
+	res, err := l.join.Run(ctx, l.rdb, keys, user, mode, randomEpoch(), retention.Milliseconds(), old, ticket.NewDrawKey()).StringSlice()
 	if err != nil {
-		return entry{}, false, false, unavailable(err)
+		return entry{}, false, unavailable(err)
 	}
 	switch res[0] {
 	case "NOT_LOADED":
-		return entry{}, false, false, errNotLoaded
+		return entry{}, false, errNotLoaded
 	case "SALE_NOT_OPEN":
-		return entry{}, false, false, errs.New(errs.SaleNotOpen, "the event is not on sale", "status", res[1],
+		return entry{}, false, errs.New(errs.SaleNotOpen, "the event is not on sale", "status", res[1],
 			"sale_start_at", msTime(res[2]).UTC().Format(time.RFC3339), "sale_end_at", msTime(res[3]).UTC().Format(time.RFC3339))
 	case "OPEN":
-		return entry{}, false, false, errNoQueue
+		return entry{}, false, errNoQueue
 	case "NONE":
-		return entry{}, false, false, nil
+		return entry{}, false, nil
 	case "TICKET":
 		e, err := parseEntry(res[1])
 		if err != nil {
-			return entry{}, false, false, err
+			return entry{}, false, err
 		}
 		if res[3] == "1" {
 			// Nobody waited: the admitters may have let the event go.
 			if err := l.Activate(ctx, ev); err != nil {
-				return entry{}, false, false, err
+				return entry{}, false, err
 			}
 		}
-		return e, true, res[2] == "1", nil
+		return e, true, nil
 	}
-	return entry{}, false, false, fmt.Errorf("queue_join.lua: unexpected answer %q", res)
+	return entry{}, false, fmt.Errorf("queue_join.lua: unexpected answer %q", res)
 }
 
 // Pass states (queue_pass.lua).

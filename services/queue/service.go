@@ -51,7 +51,7 @@ func (s *Service) Join(ctx context.Context, ev string) (*queuev1.QueueStatus, er
 	if err != nil {
 		return nil, err
 	}
-	e, _, _, err := s.lines.Ticket(ctx, ev, p.UserID, modeJoin, "")
+	e, _, err := s.lines.entry(ctx, ev, p.UserID, modeJoin, "")
 	if err != nil {
 		return s.noLine(ctx, ev, err)
 	}
@@ -59,7 +59,7 @@ func (s *Service) Join(ctx context.Context, ev string) (*queuev1.QueueStatus, er
 	if err != nil || (st.GetStatus() != expired && st.GetStatus() != used) {
 		return st, err
 	}
-	if e, _, _, err = s.lines.Ticket(ctx, ev, p.UserID, modeRenew, e.raw); err != nil {
+	if e, _, err = s.lines.entry(ctx, ev, p.UserID, modeRenew, e.raw); err != nil {
 		return s.noLine(ctx, ev, err)
 	}
 	return s.place(ctx, e.ticket(ev, p.UserID))
@@ -101,7 +101,7 @@ func (s *Service) resolve(ctx context.Context, ev, raw string) (ticket.Ticket, e
 			return ticket.Ticket{}, errs.New(errs.Validation, "a service names the ticket",
 				"fields", []any{map[string]any{"field": "ticket", "message": "required for a service"}})
 		}
-		e, found, _, err := s.lines.Ticket(ctx, ev, p.UserID, modeLook, "")
+		e, found, err := s.lines.entry(ctx, ev, p.UserID, modeLook, "")
 		switch {
 		case err != nil:
 			return ticket.Ticket{}, err
