@@ -33,6 +33,7 @@ var elevated = map[string][]string{
 	"/bookingrush.saga.v1.SagaService/GetSaga":                     {"admin"},
 	"/bookingrush.saga.v1.SagaService/ListSagas":                   {"admin"},
 	"/bookingrush.saga.v1.SagaService/ListDeadLetters":             {"admin"},
+	"/bookingrush.queue.v1.QueueService/SetQueueSettings":          {"organizer"},
 }
 
 // anonymousWrites are the mutating routes callable without a token.
@@ -140,7 +141,8 @@ func TestRolesAreCheckedBeforeValidation(t *testing.T) {
 }
 
 // TestOwnershipIsCheckedBeforeValidation sends invalid bodies to the routes
-// that change one event, as another organizer: FORBIDDEN on a published
+// that change one event (the catalog's and its queue settings), as another
+// organizer: FORBIDDEN on a published
 // event and NOT_FOUND on a draft (which they may not know exists), from the
 // id in the path alone; the event's organizer reads the validation error.
 func TestOwnershipIsCheckedBeforeValidation(t *testing.T) {
@@ -188,7 +190,8 @@ func TestOwnershipIsCheckedBeforeValidation(t *testing.T) {
 
 	checked := 0
 	for _, r := range publicRoutes() {
-		if len(r.vars) != 1 || !strings.HasPrefix(r.procedure(), "/bookingrush.catalog.v1.") || !r.mutating() {
+		oneEvent := strings.HasPrefix(r.procedure(), "/bookingrush.catalog.v1.") || r.procedure() == "/bookingrush.queue.v1.QueueService/SetQueueSettings"
+		if len(r.vars) != 1 || !oneEvent || !r.mutating() {
 			continue
 		}
 		checked++
@@ -223,7 +226,7 @@ func TestOwnershipIsCheckedBeforeValidation(t *testing.T) {
 			}
 		}
 	}
-	if checked < 6 {
+	if checked < 7 {
 		t.Fatalf("only %d routes of one event found", checked)
 	}
 

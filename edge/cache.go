@@ -25,7 +25,7 @@ type PublicCacheConfig struct {
 // RegisterFlags registers edge.public-cache.* flags.
 func (c *PublicCacheConfig) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.MaxAge, "edge.public-cache.max-age", 10*time.Second, "Cache-Control max-age of anonymous GETs of events and categories (0: no-store)")
-	f.DurationVar(&c.AvailabilityMaxAge, "edge.public-cache.availability-max-age", time.Second, "Cache-Control max-age of anonymous GETs of shows and zones, which carry the seats left (0: no-store)")
+	f.DurationVar(&c.AvailabilityMaxAge, "edge.public-cache.availability-max-age", time.Second, "Cache-Control max-age of anonymous GETs of shows and zones (the seats left) and waiting-room lines (0: no-store)")
 }
 
 // Validate checks the durations.
@@ -36,9 +36,11 @@ func (c *PublicCacheConfig) Validate() error {
 	return nil
 }
 
-// publicRoutes are the catalog reads every anonymous caller gets the same
-// answer to, by procedure: true when the answer carries availability.
+// publicRoutes are the reads every anonymous caller gets the same answer
+// to, by procedure: true when the answer changes by the second (seats left,
+// a waiting room's line), false for the catalog's slower ones.
 var publicRoutes = map[string]bool{
+	"/bookingrush.queue.v1.QueueService/GetLine":            true,
 	"/bookingrush.catalog.v1.CatalogService/ListEvents":     false,
 	"/bookingrush.catalog.v1.CatalogService/GetEvent":       false,
 	"/bookingrush.catalog.v1.CatalogService/ListCategories": false,

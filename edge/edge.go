@@ -36,6 +36,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/logging"
 	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/platform/telemetry"
+	"github.com/bookingrush/rush/services/platform/ticket"
 )
 
 // Config is the edge's configuration.
@@ -60,6 +61,12 @@ type Config struct {
 	// AccessLog logs every answer at info level (method, route, status,
 	// duration, request id).
 	AccessLog bool `yaml:"access_log"`
+	// QueueUpdateInterval is the least time between two place updates of
+	// one waiting-room stream (admission and sold out are told at once).
+	QueueUpdateInterval time.Duration `yaml:"queue_update_interval"`
+	// QueueHeartbeat is how long a waiting-room stream may stay silent
+	// before it gets a comment line, so proxies keep it open.
+	QueueHeartbeat time.Duration `yaml:"queue_heartbeat"`
 }
 
 // RegisterFlags registers edge.* flags.
@@ -72,6 +79,8 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	c.Admission.RegisterFlags(f)
 	c.PublicCache.RegisterFlags(f)
 	f.BoolVar(&c.AccessLog, "edge.access-log", true, "log every answer at info level: method, path, route, status, duration, request id (log.level=warn silences it too)")
+	f.DurationVar(&c.QueueUpdateInterval, "edge.queue-update-interval", 2*time.Second, "least time between two place updates of one waiting-room stream (admission and sold out are told at once)")
+	f.DurationVar(&c.QueueHeartbeat, "edge.queue-heartbeat", 15*time.Second, "a waiting-room stream silent this long gets a comment line")
 }
 
 // Validate checks the configuration.
@@ -95,6 +104,10 @@ func (c *Config) Validate() error {
 		problems = append(problems, errors.New("edge.request-timeout: must be positive"))
 	}
 	problems = append(problems, c.Admission.Validate(), c.PublicCache.Validate())
+	if c.QueueUpdateInterval < 100*time.Millisecond || c.QueueHeartbeat < c.QueueUpdateInterval {
+		problems = append(problems, fmt.Errorf("edge.queue-update-interval (%v) must be at least 100ms and edge.queue-heartbeat (%v) no shorter",
+			c.QueueUpdateInterval, c.QueueHeartbeat))
+	}
 	return errors.Join(problems...)
 }
 
@@ -129,6 +142,7 @@ type Deps struct {
 	Registry *prometheus.Registry
 	Tracing  trace.TracerProvider
 	Server   server.Config
+	Tickets  *ticket.Signer
 }
 
 // Edge is the public HTTP handler.
@@ -145,7 +159,7 @@ type Edge struct {
 	trusted    []netip.Prefix
 	upstream   logSampler
 	metrics    *httpMetrics
-	queue      queuev1connect.QueueServiceClient
+	waitroom   *waitroom
 	reserve    *reserveRoute
 	admission  *admission   // nil when admission control is off
 	shedRetry  []string     // Retry-After of a shed answer
@@ -170,11 +184,14 @@ func New(cfg Config, rl RateLimitConfig, d Deps) (*Edge, error) {
 	if e.metrics, err = newHTTPMetrics(d.Registry); err != nil {
 		return nil, err
 	}
-	e.queue = server.Dial(d.Mesh, "edge", "queue", queuev1connect.NewQueueServiceClient)
 	if telemetry.Enabled(d.Tracing) {
 		e.tracer = d.Tracing.Tracer(tracerName)
 	}
 	if e.routes, e.transcoder, err = newTranscoder(d.Mesh, e.upstreamFailed, e.tracer != nil); err != nil {
+		return nil, err
+	}
+	e.waitroom = newWaitroom(server.Dial(d.Mesh, "edge", "queue", queuev1connect.NewQueueServiceClient), d.Tickets, e.routes.codec, cfg, e.log)
+	if err := e.waitroom.register(d.Registry); err != nil {
 		return nil, err
 	}
 	e.reserve = newReserveRoute(d.Mesh, e.routes.codec, e.tracer != nil, e.upstreamFailed)
@@ -206,6 +223,10 @@ func Module(cfg Config, rl RateLimitConfig) fx.Option {
 				return err
 			}
 			server.Listen(lc, sd, "edge", cfg.Addr, e)
+			// Appended after the server's hook, so it runs before it on
+			// stop: the waiting-room streams end, and the drain does not
+			// wait for them.
+			lc.Append(fx.StopHook(e.waitroom.stop))
 			return nil
 		}),
 	)
@@ -311,6 +332,7 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 		return
 	}
 	var p *authn.Principal
+	userID := ""
 	if auth := r.Header.Get("Authorization"); auth != "" {
 		token, ok := authn.BearerToken(auth)
 		if !ok {
@@ -328,9 +350,14 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 			return
 		}
 	}
-	userID := ""
 	if p != nil {
 		userID = p.UserID
+	} else if r.URL.Path == queueEvents {
+		// A stream authenticated by its ticket counts against its buyer,
+		// not against the address a crowd may share.
+		if t, err := e.waitroom.tickets.Verify(r.URL.Query().Get("ticket")); err == nil {
+			userID = t.User
+		}
 	}
 	reserve := r.URL.Path == reservePath && r.Method == http.MethodPost
 	if reserve && e.admission != nil {

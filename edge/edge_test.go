@@ -62,6 +62,8 @@ func TestEveryRouteReachesItsRPC(t *testing.T) {
 		{"GET", "/api/v1/bookings/" + anID, ``, "/bookingrush.booking.v1.BookingService/GetBooking"},
 		{"POST", "/api/v1/queue/join", `{"event_id":"` + anID + `"}`, "/bookingrush.queue.v1.QueueService/JoinQueue"},
 		{"GET", "/api/v1/queue/status?event_id=" + anID, ``, "/bookingrush.queue.v1.QueueService/GetQueueStatus"},
+		{"GET", "/api/v1/queue/lines/" + anID, ``, "/bookingrush.queue.v1.QueueService/GetLine"},
+		{"PUT", "/api/v1/events/" + anID + "/queue", `{"enabled":true,"admit_per_second":50,"max_active":100}`, "/bookingrush.queue.v1.QueueService/SetQueueSettings"},
 		{"POST", "/api/v1/payments", `{"booking_id":"` + anID + `","payment_method":"sim_ok"}`, "/bookingrush.payment.v1.PaymentService/CreatePayment"},
 		{"GET", "/api/v1/payments/" + anID, ``, "/bookingrush.payment.v1.PaymentService/GetPayment"},
 		{"POST", "/api/v1/payments/" + anID + "/refund", `{"reason":"r"}`, "/bookingrush.payment.v1.PaymentService/RefundPayment"},
@@ -90,7 +92,8 @@ func TestEveryRouteReachesItsRPC(t *testing.T) {
 		}
 	}
 
-	// The server stream has no REST form (issue 6 serves it as SSE).
+	// The stream is the edge's own (sse.go): a bearer caller's ticket is
+	// looked up with GetQueueStatus, which this fake does not implement.
 	r := e.do("GET", "/api/v1/queue/events?event_id="+anID, "", "Authorization", "Bearer "+token)
 	if r.status != http.StatusNotImplemented || r.errorCode() != "NOT_IMPLEMENTED" {
 		t.Errorf("GET /queue/events = %s", r)

@@ -82,7 +82,7 @@ func newTranscoder(mesh *server.Mesh, failed func(context.Context, string, error
 		if err != nil {
 			return nil, nil, err
 		}
-		services = append(services, vanguard.NewServiceWithSchema(sd, newProxy(mesh, component, rt.success, failed, traced)))
+		services = append(services, vanguard.NewServiceWithSchema(sd, newProxy(mesh, component, rt, failed, traced)))
 	}
 	t, err := vanguard.NewTranscoder(services,
 		vanguard.WithCodec(func(vanguard.TypeResolver) vanguard.Codec { return rt.codec }),
@@ -157,9 +157,9 @@ func componentOf(sd protoreflect.ServiceDescriptor) (string, error) {
 // the token again), X-Request-ID, Idempotency-Key, X-Queue-Pass; the
 // client's trace headers are replaced by the edge's (propagate).
 //
-// success is the route table's map of non-200 success statuses (complete
-// before the first request; read-only afterwards).
-func newProxy(mesh *server.Mesh, component string, success map[string]int, failed func(context.Context, string, error), traced bool) http.Handler {
+// rt's success statuses and Cache-Controls are complete before the first
+// request and read-only afterwards.
+func newProxy(mesh *server.Mesh, component string, rt *routeTable, failed func(context.Context, string, error), traced bool) http.Handler {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme = "http"
@@ -190,7 +190,7 @@ func newProxy(mesh *server.Mesh, component string, success map[string]int, faile
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if st, ok := r.Context().Value(stateKey{}).(*reqState); ok {
-			st.success = success[r.URL.Path]
+			st.success = rt.success[r.URL.Path]
 			st.procedure = r.URL.Path
 		}
 		defer func() {

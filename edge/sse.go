@@ -1,121 +1,734 @@
 package edge
 
 import (
+	"bytes"
+	"container/heap"
 	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
 	"net/http"
-	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	queuev1 "github.com/bookingrush/rush/gen/bookingrush/queue/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/queue/v1/queuev1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/ticket"
 )
 
-var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+// GET /api/v1/queue/events is the waiting room's stream, in the shape a
+// browser's EventSource reads: server-sent events, one `data:` line per
+// message (the usual envelope, {"success":true,"data":{queue status}}),
+// authenticated by the buyer's queue ticket in the query string
+// (?ticket=, as POST /queue/join answered it; EventSource cannot send an
+// Authorization header, and a long-lived access token never goes in a URL).
+// A client that sends its bearer token instead (?event_id= and
+// Authorization) gets its ticket looked up once.
+//
+// The edge does not ask the queue service about each buyer: it follows one
+// WatchLine stream per event (the line's state as the queue service reads
+// it once per tick) and computes every buyer's place in memory, from the
+// ticket and the cursor. A buyer hears its place and estimate when they
+// changed, at most every edge.queue-update-interval, a comment line as
+// heartbeat when nothing was said for edge.queue-heartbeat, and the stream
+// ends with the buyer's admission (the pass and its window), "sold_out", or
+// "expired". The moment the cursor passes a ticket the buyer is told (they
+// wait in a heap by sequence); all of an event's buyers are told when it
+// sells out.
+//
+// A waiting buyer costs the edge no goroutine: once the first event is
+// written, an HTTP/1.x connection is taken over from the server (hijacked,
+// its buffers let go), and one goroutine per event (the line's pump) writes
+// every buyer's events to the sockets directly; a client that went away is
+// dropped at the first write that fails (a heartbeat at the latest). Over
+// HTTP/2, which cannot be taken over, the request's goroutine stays and the
+// pump writes through it.
 
-// sseKeepAlive is how often an idle stream gets a comment line, so proxies
-// do not close it.
-const sseKeepAlive = 15 * time.Second
+// sseRetry is what EventSource waits before it reconnects after the stream
+// ended, so that clients that do not close it on a final message come back
+// slowly, not every 3 s.
+const sseRetry = "retry: 30000\n\n"
 
-// serveQueueEvents is GET /api/v1/queue/events?event_id=: the caller's place
-// in the waiting room as server-sent events, one `data:` line (the usual
-// envelope, {"success":true,"data":{queue status}}) per change, until the
-// caller is admitted or the pass expired. It lives as long as the stream,
-// not edge.request-timeout. Errors before the first event are ordinary JSON
-// error answers; a failure later is an `event: error` line.
+// sseWriteTimeout bounds one write to a buyer: a client that cannot take a
+// few hundred bytes that fast is not reading, and is dropped (the pump
+// writes every buyer of an event in turn).
+const sseWriteTimeout = 200 * time.Millisecond
+
+// pumpEvery is how often a line's pump looks for buyers due a place update
+// or a heartbeat.
+const pumpEvery = 100 * time.Millisecond
+
+// waitroom multiplexes the queue's line streams to this edge's watchers.
+type waitroom struct {
+	queue     queuev1connect.QueueServiceClient
+	tickets   *ticket.Signer
+	codec     *codec
+	update    time.Duration
+	heartbeat time.Duration
+	log       *zap.Logger
+	failed    logSampler
+	open      atomic.Int64 // streams being served
+
+	mu     sync.Mutex
+	events map[string]*eventLine
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newWaitroom(q queuev1connect.QueueServiceClient, tickets *ticket.Signer, c *codec, cfg Config, log *zap.Logger) *waitroom {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &waitroom{queue: q, tickets: tickets, codec: c, update: cfg.QueueUpdateInterval, heartbeat: cfg.QueueHeartbeat,
+		log: log, events: map[string]*eventLine{}, ctx: ctx, cancel: cancel}
+}
+
+// register exports the number of open streams and of followed lines.
+func (wr *waitroom) register(reg prometheus.Registerer) error {
+	return errors.Join(
+		reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "rush_edge_queue_streams", Help: "Waiting-room streams (GET /api/v1/queue/events) this edge serves.",
+		}, func() float64 { return float64(wr.open.Load()) })),
+		reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "rush_edge_queue_lines", Help: "Events whose line this edge follows (one WatchLine stream each).",
+		}, func() float64 { wr.mu.Lock(); defer wr.mu.Unlock(); return float64(len(wr.events)) })),
+	)
+}
+
+// stop ends every stream and line (before the server drains, which would
+// otherwise wait for the streams it still serves).
+func (wr *waitroom) stop(context.Context) error {
+	wr.cancel()
+	wr.wg.Wait()
+	return nil
+}
+
+// eventLine is one event's line as this edge follows it.
+type eventLine struct {
+	ev      string
+	ready   chan struct{} // closed at the first state
+	changed chan struct{} // the pump's doorbell: a new state
+	state   atomic.Pointer[lineState]
+	cancel  context.CancelFunc
+
+	mu      sync.Mutex // guards what follows
+	all     map[*watcher]struct{}
+	bySeq   seqHeap               // watchers whose sequence is known, the lowest first
+	undrawn map[*watcher]struct{} // watchers of the pre-queue before the draw
+	due     []*watcher            // watchers by next periodic look, the earliest first
+	empty   time.Time             // since when nobody watches (zero while somebody does)
+}
+
+// lineState is a state of the line and its draw.
+type lineState struct {
+	msg  *queuev1.WatchLineResponse
+	draw *ticket.Draw
+}
+
+// watcher is one buyer's stream.
+type watcher struct {
+	t   ticket.Ticket
+	seq uint32
+	idx int // in bySeq, -1 when not
+
+	mu     sync.Mutex // one write at a time; guards what follows
+	out    sink
+	done   bool
+	told   place // the last place written
+	wrote  time.Time
+	next   time.Time     // the next periodic look
+	closed chan struct{} // closed when the stream is over
+}
+
+// sink is where a watcher's events go: a taken-over connection, or the
+// response of a request whose goroutine waits (HTTP/2).
+type sink interface {
+	write(b []byte) error
+	close()
+}
+
+// connSink writes to a hijacked HTTP/1.x connection.
+type connSink struct{ conn net.Conn }
+
+func (s connSink) write(b []byte) error {
+	_ = s.conn.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
+	_, err := s.conn.Write(b)
+	return err
+}
+
+func (s connSink) close() { _ = s.conn.Close() }
+
+// respSink writes through the response while its request's goroutine
+// waits for the watcher's end.
+type respSink struct{ w *recorder }
+
+func (s respSink) write(b []byte) error {
+	if _, err := s.w.Write(b); err != nil {
+		return err
+	}
+	s.w.Flush()
+	return nil
+}
+
+func (respSink) close() {}
+
+// seqHeap orders watchers by sequence (container/heap).
+type seqHeap []*watcher
+
+func (h seqHeap) Len() int           { return len(h) }
+func (h seqHeap) Less(i, j int) bool { return h[i].seq < h[j].seq }
+func (h seqHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].idx = i; h[j].idx = j }
+func (h *seqHeap) Push(x any)        { w := x.(*watcher); w.idx = len(*h); *h = append(*h, w) }
+func (h *seqHeap) Pop() any {
+	old := *h
+	w := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h, w.idx = old[:len(old)-1], -1
+	return w
+}
+
+// linger is how long a line is followed after its last watcher left: a
+// reconnecting buyer finds it still there.
+const linger = 5 * time.Second
+
+// line returns the event's line, following it when this edge did not yet.
+func (wr *waitroom) line(ev string) *eventLine {
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	l, ok := wr.events[ev]
+	if !ok {
+		ctx, cancel := context.WithCancel(wr.ctx)
+		l = &eventLine{ev: ev, ready: make(chan struct{}), changed: make(chan struct{}, 1), cancel: cancel,
+			all: map[*watcher]struct{}{}, undrawn: map[*watcher]struct{}{}, empty: time.Now()}
+		wr.events[ev] = l
+		wr.wg.Add(2)
+		go wr.follow(ctx, l)
+		go wr.pump(ctx, l)
+	}
+	return l
+}
+
+// add hands w to the line's pump.
+func (wr *waitroom) add(l *eventLine, w *watcher) {
+	wr.open.Add(1)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.all[w] = struct{}{}
+	l.empty = time.Time{}
+	l.file(w, l.state.Load())
+	// The first periodic look is jittered, so that buyers who connected
+	// together are not all written at once.
+	w.next = time.Now().Add(wr.update/2 + rand.N(wr.update))
+	l.due = append(l.due, w)
+}
+
+// file sorts w by its sequence, known once the pre-queue is drawn (l.mu
+// held).
+func (l *eventLine) file(w *watcher, st *lineState) {
+	var draw *ticket.Draw
+	if st != nil {
+		draw = st.draw
+	}
+	if seq, ok := w.t.Sequence(draw); ok {
+		w.seq = seq
+		heap.Push(&l.bySeq, w)
+		return
+	}
+	l.undrawn[w] = struct{}{}
+}
+
+// remove ends w's stream and takes it off the line.
+func (wr *waitroom) remove(l *eventLine, w *watcher) {
+	w.mu.Lock()
+	if w.done {
+		w.mu.Unlock()
+		return
+	}
+	w.done = true
+	w.out.close()
+	close(w.closed)
+	w.mu.Unlock()
+	wr.open.Add(-1)
+	l.mu.Lock()
+	delete(l.all, w)
+	delete(l.undrawn, w)
+	if w.idx >= 0 {
+		heap.Remove(&l.bySeq, w.idx)
+	}
+	if len(l.all) == 0 {
+		l.empty = time.Now()
+	}
+	l.mu.Unlock()
+}
+
+// follow streams the event's line from the queue service (as the edge
+// itself: no buyer's token) until ctx ends, reconnecting when the stream
+// breaks; watchers keep the last state meanwhile.
+func (wr *waitroom) follow(ctx context.Context, l *eventLine) {
+	defer wr.wg.Done()
+	backoff := 100 * time.Millisecond
+	for {
+		stream, err := wr.queue.WatchLine(ctx, connect.NewRequest(&queuev1.WatchLineRequest{EventId: l.ev}))
+		if err == nil {
+			for stream.Receive() {
+				l.publish(stream.Msg())
+				backoff = 100 * time.Millisecond
+			}
+			err = stream.Err()
+			_ = stream.Close()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if wr.failed.allow() {
+			wr.log.Warn("the queue's line stream broke; reconnecting", zap.String("event_id", l.ev), zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// publish stores a new state of the line and rings the pump.
+func (l *eventLine) publish(msg *queuev1.WatchLineResponse) {
+	prev := l.state.Load()
+	st := &lineState{msg: msg}
+	if prev != nil && prev.msg.GetDraw() == msg.GetDraw() {
+		st.draw = prev.draw
+	} else {
+		st.draw = ticket.DrawOf(msg)
+	}
+	l.state.Store(st)
+	if prev == nil {
+		close(l.ready)
+	}
+	select {
+	case l.changed <- struct{}{}:
+	default:
+	}
+}
+
+// pump writes the line's events to its watchers: at once to those a new
+// state concerns (all of them when the line changed for everybody: sold
+// out, switched off, ended, reset, drawn; else those the cursor passed),
+// and, every pumpEvery, a place update or a heartbeat to those due one. It
+// stops following the line linger after its last watcher left.
+func (wr *waitroom) pump(ctx context.Context, l *eventLine) {
+	defer wr.wg.Done()
+	t := time.NewTicker(pumpEvery)
+	defer t.Stop()
+	var seen *lineState
+	for {
+		select {
+		case <-ctx.Done():
+			l.mu.Lock()
+			all := make([]*watcher, 0, len(l.all))
+			for w := range l.all {
+				all = append(all, w)
+			}
+			l.mu.Unlock()
+			for _, w := range all {
+				wr.remove(l, w)
+			}
+			return
+		case <-l.changed:
+			st := l.state.Load()
+			wr.fanout(l, st, l.concerned(seen, st))
+			seen = st
+		case now := <-t.C:
+			if st := l.state.Load(); st != nil {
+				wr.fanout(l, st, l.dueBy(now, wr.update))
+			}
+			if wr.idle(l, now) {
+				return
+			}
+		}
+	}
+}
+
+// concerned lists the watchers a change from prev to st concerns.
+func (l *eventLine) concerned(prev, st *lineState) []*watcher {
+	line, msg := st.msg.GetLine(), st.msg
+	everyone := prev == nil || prev.draw != st.draw || prev.msg.GetEpoch() != msg.GetEpoch() || prev.msg.GetEnded() != msg.GetEnded() ||
+		prev.msg.GetLine().GetEnabled() != line.GetEnabled() || prev.msg.GetLine().GetSoldOut() != line.GetSoldOut()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if st.draw != nil && len(l.undrawn) > 0 {
+		for w := range l.undrawn {
+			delete(l.undrawn, w)
+			l.file(w, st)
+		}
+	}
+	var out []*watcher
+	if everyone {
+		out = make([]*watcher, 0, len(l.all))
+		for w := range l.all {
+			out = append(out, w)
+		}
+		return out
+	}
+	for l.bySeq.Len() > 0 && int64(l.bySeq[0].seq) <= int64(line.GetAdmittedUpTo()) {
+		out = append(out, heap.Pop(&l.bySeq).(*watcher))
+	}
+	return out
+}
+
+// dueBy takes the watchers due a periodic look by now off the front of the
+// queue and puts them back at its end, next due every.
+func (l *eventLine) dueBy(now time.Time, every time.Duration) []*watcher {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for n < len(l.due) && !l.due[n].next.After(now) {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]*watcher, 0, n)
+	for _, w := range l.due[:n] {
+		if _, live := l.all[w]; live {
+			w.next = now.Add(every)
+			out = append(out, w)
+		}
+	}
+	l.due = append(l.due[n:], out...)
+	return out
+}
+
+// idle ends the line linger after its last watcher left, and reports
+// whether it did.
+func (wr *waitroom) idle(l *eventLine, now time.Time) bool {
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	l.mu.Lock()
+	gone := len(l.all) == 0 && !l.empty.IsZero() && now.Sub(l.empty) >= linger
+	l.mu.Unlock()
+	if gone && wr.events[l.ev] == l {
+		delete(wr.events, l.ev)
+		l.cancel()
+	}
+	return gone
+}
+
+// fanout tells each of ws its place in st, in a few goroutines when there
+// are many (a sold-out notice to every buyer of a big event).
+func (wr *waitroom) fanout(l *eventLine, st *lineState, ws []*watcher) {
+	const perWorker = 2000
+	if len(ws) <= perWorker {
+		for _, w := range ws {
+			wr.tell(l, st, w)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for chunk := range chunks(ws, perWorker) {
+		wg.Go(func() {
+			for _, w := range chunk {
+				wr.tell(l, st, w)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// chunks cuts ws into parts of at most n.
+func chunks(ws []*watcher, n int) func(func([]*watcher) bool) {
+	return func(yield func([]*watcher) bool) {
+		for len(ws) > 0 {
+			k := min(n, len(ws))
+			if !yield(ws[:k]) {
+				return
+			}
+			ws = ws[k:]
+		}
+	}
+}
+
+// tell writes w's place in st when it is news (or the last event), a
+// heartbeat when w was silent for edge.queue-heartbeat, and ends the
+// stream after its last event or a failed write.
+func (wr *waitroom) tell(l *eventLine, st *lineState, w *watcher) {
+	s, final := wr.where(w, st)
+	w.mu.Lock()
+	if w.done {
+		w.mu.Unlock()
+		return
+	}
+	var err error
+	switch {
+	case final || told(s) != w.told:
+		var b []byte
+		if b, err = wr.event(s); err == nil {
+			err = w.out.write(b)
+		}
+		w.told, w.wrote = told(s), time.Now()
+	case time.Since(w.wrote) >= wr.heartbeat:
+		err = w.out.write([]byte(": ping\n\n"))
+		w.wrote = time.Now()
+	}
+	w.mu.Unlock()
+	if final || err != nil {
+		wr.remove(l, w)
+	}
+}
+
+// place is what a buyer was last told: news is a change of it (the
+// estimate alone follows the position).
+type place struct {
+	status          queuev1.QueueEntryStatus
+	position, total int32
+}
+
+func told(st *queuev1.QueueStatus) place {
+	return place{status: st.GetStatus(), position: st.GetPosition(), total: st.GetTotal()}
+}
+
+// where is w's place in st, and whether it is the stream's last event. A
+// ticket the cursor passed while the buyer watched gets its pass, with the
+// window of the line's latest admission step.
+func (wr *waitroom) where(w *watcher, st *lineState) (*queuev1.QueueStatus, bool) {
+	pl := ticket.Where(w.t, st.msg, st.draw, time.Now())
+	out := &queuev1.QueueStatus{EventId: w.t.Event, Status: pl.Status, Position: pl.Position, Total: pl.Total}
+	if pl.Wait > 0 {
+		out.EstimatedWait = durationpb.New(pl.Wait)
+	}
+	if pl.Live {
+		pass := w.t
+		pass.Number, pass.Pre = pl.Seq, false
+		if raw, err := wr.tickets.Sign(pass); err == nil {
+			out.QueuePass, out.PassExpiresAt = raw, st.msg.GetWindowEndsAt()
+		}
+	}
+	return out, pl.Status != queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING
+}
+
+// event is st as one server-sent event.
+func (wr *waitroom) event(st *queuev1.QueueStatus) ([]byte, error) {
+	b, err := wr.codec.MarshalAppend([]byte("data: "), &queuev1.WatchQueueStatusResponse{QueueStatus: st})
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n', '\n'), nil
+}
+
+// serveQueueEvents is GET /api/v1/queue/events. Errors before the first
+// event are ordinary JSON error answers.
 func (e *Edge) serveQueueEvents(w *recorder, r *http.Request, p *authn.Principal) {
 	if r.Method != http.MethodGet {
 		writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use GET", nil)
 		return
 	}
-	if p == nil {
-		writeError(w, http.StatusUnauthorized, errs.Unauthorized, "sign in first", nil)
-		return
-	}
-	eventID := r.URL.Query().Get("event_id")
-	if !uuidPattern.MatchString(eventID) {
-		writeError(w, http.StatusBadRequest, errs.Validation, "event_id must be a UUID",
-			[]byte(`{"fields":[{"field":"event_id","message":"value must be a valid UUID","rule":"string.uuid"}]}`))
-		return
-	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	req := connect.NewRequest(&queuev1.WatchQueueStatusRequest{EventId: eventID})
-	req.Header().Set("Authorization", r.Header.Get("Authorization"))
-	req.Header().Set("X-Request-Id", r.Header.Get("X-Request-Id"))
-	stream, err := e.queue.WatchQueueStatus(ctx, req)
+	wr := e.waitroom
+	ctx := r.Context()
+	t, first, err := wr.resolve(ctx, r, p)
 	if err != nil {
-		e.streamFailed(w, err, false)
+		wr.fail(w, err)
 		return
 	}
-	defer stream.Close()
-
-	msgs := make(chan *queuev1.WatchQueueStatusResponse)
-	done := make(chan error, 1)
-	go func() {
-		for stream.Receive() {
-			select {
-			case msgs <- stream.Msg():
-			case <-ctx.Done():
-				return
-			}
-		}
-		done <- stream.Err()
-	}()
-	started := false
-	start := func() {
-		if started {
-			return
-		}
-		started = true
-		h := w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("X-Accel-Buffering", "no")
-		w.WriteHeader(http.StatusOK)
+	if first != nil && first.GetStatus() != queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING {
+		// A bearer caller already admitted (or without a queue): that is all.
+		wr.answer(w, first)
+		return
 	}
-	tick := time.NewTicker(sseKeepAlive)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case m := <-msgs:
-			b, err := e.routes.codec.MarshalAppend([]byte("data: "), m)
-			if err != nil {
-				e.streamFailed(w, err, started)
-				return
-			}
-			start()
-			_, _ = w.Write(append(b, '\n', '\n'))
-			w.Flush()
-		case <-tick.C:
-			if started {
-				_, _ = w.Write([]byte(": ping\n\n"))
-				w.Flush()
-			}
-		case err := <-done:
-			if err != nil {
-				e.streamFailed(w, err, started)
-			}
+	l := wr.line(t.Event)
+	select {
+	case <-l.ready:
+	case <-ctx.Done():
+		return
+	case <-time.After(10 * time.Second):
+		wr.fail(w, errs.New(errs.ServiceUnavailable, "the waiting room is not answering; retry"))
+		return
+	}
+	wt := &watcher{t: t, idx: -1, closed: make(chan struct{})}
+	st, final := wr.where(wt, l.state.Load())
+	if final && st.GetQueuePass() != "" {
+		// The cursor had passed the ticket already: only the queue knows
+		// whether its pass was used and when its window ends.
+		if st, err = wr.status(ctx, t); err != nil {
+			wr.fail(w, err)
 			return
 		}
+	}
+	if first != nil {
+		st.Ticket = first.GetTicket()
+	}
+	if final {
+		wr.answer(w, st)
+		return
+	}
+	b, err := wr.event(st)
+	if err != nil {
+		wr.fail(w, err)
+		return
+	}
+	w.status, wt.told, wt.wrote = http.StatusOK, told(st), time.Now()
+	conn, err := wr.takeOver(w, b)
+	switch {
+	case err == nil:
+		// The server let the connection go; the pump writes to it.
+		wt.out = connSink{conn: conn}
+		wr.add(l, wt)
+		return
+	case !errors.Is(err, http.ErrNotSupported):
+		return // taken over, and gone already
+	}
+	// HTTP/2: this goroutine stays until the stream is over.
+	wr.start(w)
+	if _, err := w.Write(b); err != nil {
+		return
+	}
+	w.Flush()
+	wt.out = respSink{w: w}
+	wr.add(l, wt)
+	select {
+	case <-wt.closed:
+	case <-ctx.Done():
+		wr.remove(l, wt)
 	}
 }
 
-// streamFailed reports a failed watch: as an error answer when nothing was
-// sent yet, else as an `event: error` line.
-func (e *Edge) streamFailed(w *recorder, err error, started bool) {
-	de := errs.FromConnect(err)
-	if connect.CodeOf(err) == connect.CodeUnimplemented {
-		de = &errs.Error{Code: codeNotImplemented, Message: "queue status streaming is not available"}
+// status asks the queue service where t stands (as the edge itself: the
+// ticket says who).
+func (wr *waitroom) status(ctx context.Context, t ticket.Ticket) (*queuev1.QueueStatus, error) {
+	raw, err := wr.tickets.Sign(t)
+	if err != nil {
+		return nil, err
 	}
-	if !started {
-		writeError(w, httpStatus(de.Code), de.Code, de.Message, nil)
+	res, err := wr.queue.GetQueueStatus(ctx, connect.NewRequest(&queuev1.GetQueueStatusRequest{EventId: t.Event, Ticket: raw}))
+	if err != nil {
+		return nil, err
+	}
+	st := res.Msg.GetQueueStatus()
+	st.Ticket = ""
+	return st, nil
+}
+
+// resolve authenticates the stream: the ticket of ?ticket= (checked here,
+// it is signed; a bearer token sent along must be its buyer's), or, from a
+// bearer caller, its ticket of ?event_id= looked up once. first is that
+// lookup's answer.
+func (wr *waitroom) resolve(ctx context.Context, r *http.Request, p *authn.Principal) (t ticket.Ticket, first *queuev1.QueueStatus, err error) {
+	q := r.URL.Query()
+	ev := q.Get("event_id")
+	if ev != "" && uuid.Validate(ev) != nil {
+		return t, nil, fieldError("event_id", "value must be a valid UUID", "string.uuid")
+	}
+	raw := q.Get("ticket")
+	if raw == "" {
+		if p == nil {
+			return t, nil, errs.New(errs.Unauthorized, "pass your queue ticket (?ticket=, as POST /api/v1/queue/join answered it)")
+		}
+		if ev == "" {
+			return t, nil, fieldError("event_id", "value is required", "required")
+		}
+		req := connect.NewRequest(&queuev1.GetQueueStatusRequest{EventId: ev})
+		req.Header()["Authorization"] = r.Header["Authorization"]
+		req.Header()["X-Request-Id"] = r.Header["X-Request-Id"]
+		res, err := wr.queue.GetQueueStatus(ctx, req)
+		if err != nil {
+			return t, nil, err
+		}
+		first = res.Msg.GetQueueStatus()
+		if first.GetStatus() != queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING {
+			return t, first, nil
+		}
+		raw = first.GetTicket()
+	}
+	if t, err = wr.tickets.Verify(raw); err != nil {
+		return t, nil, errs.New(errs.Unauthorized, "not a valid queue ticket")
+	}
+	if ev != "" && !strings.EqualFold(ev, t.Event) {
+		return t, nil, fieldError("ticket", "the ticket is for another event", "ticket.event")
+	}
+	if p != nil && p.Role != authn.RoleService && !strings.EqualFold(p.UserID, t.User) {
+		return t, nil, errs.New(errs.Forbidden, "this ticket belongs to another buyer")
+	}
+	return t, first, nil
+}
+
+// fieldError is a VALIDATION_ERROR naming one query parameter.
+func fieldError(field, msg, rule string) error {
+	return errs.New(errs.Validation, field+": "+msg,
+		"fields", []any{map[string]any{"field": field, "message": msg, "rule": rule}})
+}
+
+// start writes the stream's status and headers.
+func (wr *waitroom) start(w *recorder) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(sseRetry))
+}
+
+// answer is a stream of one event: st, final.
+func (wr *waitroom) answer(w *recorder, st *queuev1.QueueStatus) {
+	b, err := wr.event(st)
+	if err != nil {
+		wr.fail(w, err)
 		return
 	}
-	b := append([]byte("event: error\ndata: "), appendErrorEnvelope(nil, de.Code, de.Message, nil)...)
-	_, _ = w.Write(append(b, '\n', '\n'))
-	w.Flush()
+	wr.start(w)
+	_, _ = w.Write(b)
+}
+
+// takeOver hijacks w's HTTP/1.x connection and writes the stream's status,
+// the headers the edge set, and first. http.ErrNotSupported: the
+// connection cannot be taken over (HTTP/2), nothing was written.
+func (wr *waitroom) takeOver(w *recorder, first []byte) (net.Conn, error) {
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return nil, http.ErrNotSupported
+	}
+	// The response is delimited by the connection's end: no chunking for
+	// the pump to frame.
+	var b bytes.Buffer
+	b.WriteString("HTTP/1.1 200 OK\r\n")
+	h := w.Header().Clone()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("X-Accel-Buffering", "no")
+	h.Set("Connection", "close")
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	_ = h.Write(&b)
+	b.WriteString("\r\n" + sseRetry)
+	b.Write(first)
+	// What the server buffered is the connection's, and nothing else
+	// comes on it: let the buffers go with rw.
+	_ = rw
+	_ = conn.SetWriteDeadline(time.Now().Add(sseWriteTimeout))
+	if _, err := conn.Write(b.Bytes()); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// fail reports err as an ordinary error answer (nothing was sent yet).
+func (wr *waitroom) fail(w *recorder, err error) {
+	de := errs.FromConnect(err)
+	var e *errs.Error
+	if errors.As(err, &e) {
+		de = e
+	}
+	if connect.CodeOf(err) == connect.CodeUnimplemented {
+		de = &errs.Error{Code: codeNotImplemented, Message: "the waiting room is not available"}
+	}
+	var details []byte
+	if len(de.Details) > 0 {
+		details, _ = detailsJSON(de.Details)
+	}
+	writeError(w, httpStatus(de.Code), de.Code, de.Message, details)
 }

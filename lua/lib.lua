@@ -3,7 +3,8 @@
 --
 -- Key layout of one event E (every key shares the hash tag {ev:E}, so one
 -- script touches one Redis Cluster slot); P is the configured prefix:
---   P{ev:E}:meta       HASH   status, sale_start, sale_end (ms), max_per_user, queue (0|1), loaded (ms)
+--   P{ev:E}:meta       HASH   status, sale_start, sale_end (ms), max_per_user, queue (0|1), loaded (ms),
+--                             zones (the event's zone ids, comma-separated)
 --   P{ev:E}:zone:Z     HASH   total, available, held, sold, price (cents), show, ver
 --   P{ev:E}:hold:B     HASH   one booking: id, user, event, show, zone, qty, unit (cents),
 --                             status, exp, created, confirmed, cancelled (ms), idem, ver,
@@ -11,7 +12,12 @@
 --   P{ev:E}:expiry     ZSET   live hold id -> deadline (ms); the sweeper releases due ones
 --   P{ev:E}:user:U     STRING seats user U holds or bought for the event
 --   P{ev:E}:idem:U:K   STRING "<booking id>|<fingerprint>" of user U's Idempotency-Key K
---   P{ev:E}:pass:U     STRING user U's queue pass for the event
+--   P{ev:E}:gate       HASH   the event's waiting room as reserve checks a queue pass against it
+--                             (written by the queue: services/queue): epoch, joins, cursor
+--                             ("admitted up to"), floor (sequences whose window ended), ...
+--   P{ev:E}:gate:ticks ZSET   admission steps: member = end of their shopping window (ms),
+--                             score = the cursor after the step
+--   P{ev:E}:gate:used  ZSET   passes used by a reserve: member = sequence, score = window end
 --   P{ev:E}:stream     STREAM every state change, relayed to Kafka (consumer group "relay");
 --                             an entry's tp field is the W3C traceparent of the call that
 --                             made the change ('' if untraced), sent on as the Kafka record's header
@@ -65,4 +71,28 @@ local function release(prefix, hold, expiry, stream, to, at, tp, cause)
   redis.call('HINCRBY', hold, 'ver', 1)
   emit(stream, hold, zone, to, at, tp)
   redis.call('PEXPIRE', hold, FINISHED_TTL_MS)
+end
+
+-- pass_window checks a queue pass, the sequence seq of the line epoch, at
+-- time now: admitted (seq <= cursor), and its shopping window (the one of the
+-- admission step that passed it) still open. Returns the window's end (ms,
+-- a string), or nil and why: 'void' (another epoch: the line was reset),
+-- 'waiting' (not admitted yet) or 'expired'. Two reads: the gate, then the
+-- first step at or after seq.
+local function pass_window(gate, ticks, epoch, seq, now)
+  local g = redis.call('HMGET', gate, 'epoch', 'cursor', 'floor')
+  if not g[1] or g[1] ~= epoch then
+    return nil, 'void'
+  end
+  if seq > tonumber(g[2] or '0') then
+    return nil, 'waiting'
+  end
+  if seq <= tonumber(g[3] or '0') then
+    return nil, 'expired'
+  end
+  local w = redis.call('ZRANGEBYSCORE', ticks, seq, '+inf', 'LIMIT', 0, 1)
+  if not w[1] or tonumber(w[1]) <= now then
+    return nil, 'expired'
+  end
+  return w[1]
 end

@@ -18,8 +18,9 @@
 -- then the number of idempotency records I, then 5 values per record:
 --         user id, idempotency key, booking id, request fingerprint, TTL (s)
 --
--- When the event's meta exists, only the sale settings (ARGV[2..6]) are
--- updated: counters and holds are never overwritten while inventory is live.
+-- When the event's meta exists, only the sale settings (ARGV[2..6]) and the
+-- zone ids are updated: counters and holds are never overwritten while
+-- inventory is live.
 -- When it does not (first publish, or a rebuild after Redis lost the keys),
 -- everything is written from the arguments, which the caller read from
 -- Postgres after the stream relay and the persister had drained.
@@ -28,8 +29,14 @@
 -- zone's counters do not add up (available + held + sold must equal total).
 
 local p = ARGV[1]
+-- meta's zones (comma-separated ids) tell the queue's admitter which
+-- counters say sold out; zones are frozen once an event is published.
+local ids = {}
+for z = 0, tonumber(ARGV[7]) - 1 do
+  ids[#ids + 1] = ARGV[8 + z * 8]
+end
 local settings = {'status', ARGV[2], 'sale_start', ARGV[3], 'sale_end', ARGV[4],
-  'max_per_user', ARGV[5], 'queue', ARGV[6]}
+  'max_per_user', ARGV[5], 'queue', ARGV[6], 'zones', table.concat(ids, ',')}
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HSET', KEYS[1], unpack(settings))
   return {'UPDATED'}

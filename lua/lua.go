@@ -67,11 +67,15 @@ func (k Keys) Idem(userID, key string) string {
 	return string(k) + "idem:" + userID + ":" + key
 }
 
-// Pass is where the queue service puts a user's queue pass for the event
-// and where reserve.lua looks for it.
-func (k Keys) Pass(userID string) string { return string(k) + "pass:" + userID }
+// Gate is the event's waiting room as reserve.lua checks a queue pass
+// against it (epoch, cursor, floor...): the queue's admitter writes it,
+// under the booking engine's prefix, where the reserve script reads.
+func (k Keys) Gate() string { return string(k) + "gate" }
 
-// PassKey is Keys.Pass of eventID under prefix.
-func PassKey(prefix, eventID, userID string) string {
-	return EventKeys(prefix, eventID).Pass(userID)
-}
+// GateTicks are the admission steps of the waiting room: the end of each
+// step's shopping window, scored by the cursor after it.
+func (k Keys) GateTicks() string { return string(k) + "gate:ticks" }
+
+// GateUsed are the queue passes a reserve used (sequence, scored by the end
+// of its window).
+func (k Keys) GateUsed() string { return string(k) + "gate:used" }

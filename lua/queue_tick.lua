@@ -1,70 +1,137 @@
--- queue_tick.lua: one admission step of an event's virtual queue. Every
--- admitter replica may run it as often as it likes: a token bucket refilled
--- from Redis time (TIME) decides how many buyers enter, so the rate holds
--- whatever the number of replicas or their timing.
+-- queue_tick.lua: one admission step of an event's waiting room: moves the
+-- event's one cursor ("admitted up to") at the admission rate, under the cap
+-- of active shoppers, while seats are left. No per-buyer work: a buyer is
+-- admitted when the cursor passes their ticket's sequence. Every admitter
+-- replica may run it as often as it likes: a token bucket refilled from
+-- Redis time decides how far the cursor moves, so the rate holds whatever
+-- the number of replicas or their timing.
+-- uses: lib.lua
 --
--- KEYS[1] booking meta (B{ev:E}:meta)   KEYS[2] line   KEYS[3] pre-queue
--- KEYS[4] admitted   KEYS[5] state
--- ARGV[1] admissions per second   ARGV[2] pass TTL (ms)
--- ARGV[3] pass key prefix (B{ev:E}:pass:, the key reserve.lua reads is that + user id)
--- ARGV[4] how long the queue keys outlive the sale (ms)
--- ARGV[5..] fresh random passes, one per buyer this step may admit at most
+-- KEYS[1] booking meta (B{ev:E}:meta)   KEYS[2] gate (B{ev:E}:gate)
+-- KEYS[3] admission ticks (B{ev:E}:gate:ticks)   KEYS[4] used passes (B{ev:E}:gate:used)
+-- KEYS[5] tickets (Q{ev:E}:tickets), for its expiry
+-- ARGV[1] admissions per second   ARGV[2] cap on active shoppers (0: none)
+-- ARGV[3] shopping window of a pass (ms)   ARGV[4] how long the queue keys outlive the sale (ms)
+-- ARGV[5] a fresh draw key (hex), kept by the opening
+--
+-- The gate (HASH) holds: epoch, joins (tickets issued), cursor, cursor_at (ms of
+-- its last move), floor (sequences up to it have no window left), opened,
+-- drawn + draw (the opening's permutation of the pre-queue: services/platform/
+-- ticket), tokens + ts (the bucket), soldout, active (admitted, window open,
+-- pass unused), rate, cap, window, updated (ms of this step), ended, keep
+-- (the keys' expiry).
+--
+-- Each step: the windows that ended leave the count of active shoppers (the
+-- floor moves); sold out is every zone's available = 0 (the zones of the
+-- event are meta's "zones"); at the sale's start the pre-queue is drawn
+-- once (its tickets' join numbers 1..drawn get their sequences from the draw
+-- key; later joins continue the count); then the cursor moves by the
+-- bucket's whole tokens, at most to the last ticket, not at all while sold
+-- out, and not past the cap. Each move is recorded in the ticks (its
+-- window's end, the cursor after it), where reserve.lua finds a pass's
+-- window.
 --
 -- Returns (every element a string):
+--   {"IDLE"}                   no inventory in Redis, or nobody ever joined
 --   {"ENDED"}                  the sale is over or the event cancelled: stop ticking it
---   {"WAIT", waiting}          no inventory, no queue, or before the opening: nothing to do yet;
---                              waiting counts the line and the pre-queue
---   {"SHUFFLE"}                the sale opened and the pre-queue awaits its draw (queue_open.lua)
---   {"ADMITTED", n, waiting}   n buyers admitted now; waiting are still in line
--- Each admitted buyer gets SET <pass key> <pass> PX <TTL> and a place in the
--- admitted set (score = admission number, so the order is on record). A pass
--- that lapses unused is simply gone: the line moves on at the rate.
+--   {"WAIT", waiting}          no queue, or before the opening: nothing to admit yet
+--   {"ADMITTED", n, waiting}   the cursor moved by n; waiting tickets are left
 
-local meta = redis.call('HMGET', KEYS[1], 'status', 'sale_start', 'sale_end', 'queue')
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if meta[1] and (meta[1] ~= 'published' or now >= tonumber(meta[3])) then
+local meta = redis.call('HMGET', KEYS[1], 'status', 'sale_start', 'sale_end', 'queue', 'zones')
+if not meta[1] then
+  return {'IDLE'}
+end
+local now = now_ms()
+if meta[1] ~= 'published' or now >= tonumber(meta[3]) then
+  if redis.call('EXISTS', KEYS[2]) == 1 then
+    redis.call('HSET', KEYS[2], 'ended', '1', 'updated', now)
+  end
   return {'ENDED'}
 end
-if not meta[1] or meta[4] ~= '1' or now < tonumber(meta[2]) then
-  -- The bucket starts empty when admission (re)starts: no burst at opening.
-  redis.call('HDEL', KEYS[5], 'ts', 'tokens')
-  return {'WAIT', tostring(redis.call('ZCARD', KEYS[2]) + redis.call('ZCARD', KEYS[3]))}
+local g = redis.call('HMGET', KEYS[2], 'epoch', 'joins', 'cursor', 'floor', 'opened', 'tokens', 'ts', 'keep')
+if not g[1] then
+  return {'IDLE'}
 end
+local joins, cursor, floor = tonumber(g[2] or '0'), tonumber(g[3] or '0'), tonumber(g[4] or '0')
+local rate, cap, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+
 local keep = tonumber(meta[3]) + tonumber(ARGV[4])
-if redis.call('HGET', KEYS[5], 'opened') ~= '1' then
-  if redis.call('ZCARD', KEYS[3]) > 0 then
-    return {'SHUFFLE'}
+if g[8] ~= tostring(keep) then
+  for i = 2, 5 do
+    redis.call('PEXPIREAT', KEYS[i], keep)
   end
-  redis.call('HSET', KEYS[5], 'opened', '1')
 end
 
-local rate = tonumber(ARGV[1])
-local st = redis.call('HMGET', KEYS[5], 'tokens', 'ts')
-local tokens, ts = tonumber(st[1]) or 0, tonumber(st[2])
+-- Windows that ended: the floor follows, and so do the used passes.
+local moved = false
+for _ = 1, 1000 do
+  local due = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  if not due[1] or tonumber(due[1]) > now then
+    break
+  end
+  floor = math.max(floor, tonumber(due[2]))
+  redis.call('ZREM', KEYS[3], due[1])
+  moved = true
+end
+if moved then
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+end
+local active = math.max(0, cursor - floor - redis.call('ZCARD', KEYS[4]))
+
+-- Sold out when no zone has a seat available; an event loaded before zones
+-- were listed in meta is never taken for sold out.
+local soldout = 0
+if meta[5] then
+  soldout = 1
+  local prefix = string.sub(KEYS[1], 1, -5) -- B{ev:E}: (KEYS[1] ends in "meta")
+  for zone in string.gmatch(meta[5], '[^,]+') do
+    if tonumber(redis.call('HGET', prefix .. 'zone:' .. zone, 'available') or '0') > 0 then
+      soldout = 0
+      break
+    end
+  end
+end
+
+local state = {'floor', floor, 'soldout', soldout, 'active', active, 'rate', rate, 'cap', cap,
+  'window', window, 'updated', now, 'ended', '0', 'keep', keep}
+if meta[4] ~= '1' or now < tonumber(meta[2]) then
+  -- The bucket starts empty when admission (re)starts: no burst at opening.
+  redis.call('HDEL', KEYS[2], 'tokens', 'ts')
+  redis.call('HSET', KEYS[2], unpack(state))
+  return {'WAIT', tostring(joins - cursor)}
+end
+if g[5] ~= '1' then
+  -- The opening: the pre-queue is every ticket issued so far.
+  redis.call('HSET', KEYS[2], 'opened', '1', 'drawn', joins, 'draw', ARGV[5])
+end
+
+local tokens, ts = tonumber(g[6]) or 0, tonumber(g[7])
 if ts and now > ts then
-  -- At most one second of admissions is banked while the line is empty.
+  -- At most one second of admissions is banked.
   tokens = math.min(rate, tokens + (now - ts) * rate / 1000)
 end
 if not ts or now > ts then
   ts = now
 end
-local n = math.min(math.floor(tokens), #ARGV - 4)
-local admitted = 0
-if n > 0 then
-  local popped = redis.call('ZPOPMIN', KEYS[2], n)
-  admitted = #popped / 2
-  if admitted > 0 then
-    local first = redis.call('HINCRBY', KEYS[5], 'admitted', admitted) - admitted
-    local ttl = tonumber(ARGV[2])
-    for i = 1, admitted do
-      local user = popped[2 * i - 1]
-      redis.call('SET', ARGV[3] .. user, ARGV[4 + i], 'PX', ttl)
-      redis.call('ZADD', KEYS[4], first + i, user)
-    end
-    redis.call('PEXPIREAT', KEYS[4], keep)
-  end
+local n = math.min(math.floor(tokens), joins - cursor)
+if soldout == 1 then
+  n, tokens = 0, 0
 end
-redis.call('HSET', KEYS[5], 'tokens', tostring(tokens - admitted), 'ts', tostring(ts))
-redis.call('PEXPIREAT', KEYS[5], keep)
-return {'ADMITTED', tostring(admitted), tostring(redis.call('ZCARD', KEYS[2]))}
+if cap > 0 then
+  n = math.min(n, cap - active)
+end
+if n > 0 then
+  cursor = cursor + n
+  active = active + n
+  tokens = tokens - n
+  redis.call('ZADD', KEYS[3], cursor, now + window)
+  state[#state + 1], state[#state + 2] = 'cursor', cursor
+  state[#state + 1], state[#state + 2] = 'cursor_at', now
+  state[6] = active
+else
+  n = 0
+end
+state[#state + 1], state[#state + 2] = 'tokens', tostring(tokens)
+state[#state + 1], state[#state + 2] = 'ts', ts
+redis.call('HSET', KEYS[2], unpack(state))
+return {'ADMITTED', tostring(n), tostring(joins - cursor)}

@@ -2,11 +2,16 @@
 -- uses: lib.lua
 --
 -- KEYS[1] meta    KEYS[2] zone    KEYS[3] user counter   KEYS[4] idempotency record
--- KEYS[5] hold    KEYS[6] expiry  KEYS[7] stream         KEYS[8] queue pass
+-- KEYS[5] hold    KEYS[6] expiry  KEYS[7] stream
+-- KEYS[8] queue gate   KEYS[9] its admission ticks   KEYS[10] its used passes
 -- ARGV[1] booking id   ARGV[2] user id   ARGV[3] event id   ARGV[4] show id   ARGV[5] zone id
 -- ARGV[6] quantity     ARGV[7] hold TTL (ms)                ARGV[8] idempotency key
 -- ARGV[9] request fingerprint (same key + other fingerprint = conflict)
--- ARGV[10] queue pass ("" when none)    ARGV[11] idempotency record TTL (s)
+-- ARGV[10] queue pass: "<epoch>:<sequence>" of the caller's queue ticket, whose
+--          signature, event and user the booking service checked; "" when the
+--          call has none; "!<reason>" when it was refused (not signed by the
+--          mesh, another user's...)
+-- ARGV[11] idempotency record TTL (s)
 -- ARGV[12] W3C traceparent of the call ("" or absent when not traced), kept in the stream entry
 --
 -- Returns {status, ...}; checks run in this order, the first failure answers:
@@ -17,7 +22,9 @@
 --   {"NOT_FOUND"}                          zone belongs to another show
 --   (a zone missing from a loaded event answers NOT_LOADED: its keys were lost)
 --   {"INSUFFICIENT_STOCK", requested, available}
---   {"QUEUE_PASS_REQUIRED"}                queued event without this user's live pass
+--   {"QUEUE_PASS_REQUIRED", reason}        queued event without a live, unused pass of this user:
+--                                          missing, a reason of ARGV[10], or of pass_window
+--                                          (lib.lua: void, waiting, expired), or used
 --   {"MAX_PER_USER_EXCEEDED", limit, current}
 --   {"OK", booking id, expires at, unit price (cents), now}
 -- Every element is a string. Time comes from Redis (TIME), never from the caller.
@@ -54,10 +61,23 @@ if available < qty then
   return {'INSUFFICIENT_STOCK', tostring(qty), tostring(available)}
 end
 
+-- A queued event: the pass must be admitted and its window open (read
+-- here), and unused (ZADD NX below, the first write: a pass buys one hold).
+local pass_seq, pass_ends
 if meta[5] == '1' then
-  local pass = redis.call('GET', KEYS[8])
-  if not pass or ARGV[10] == '' or pass ~= ARGV[10] then
-    return {'QUEUE_PASS_REQUIRED'}
+  local pass = ARGV[10]
+  if pass == '' then
+    return {'QUEUE_PASS_REQUIRED', 'missing'}
+  end
+  if string.sub(pass, 1, 1) == '!' then
+    return {'QUEUE_PASS_REQUIRED', string.sub(pass, 2)}
+  end
+  local sep = string.find(pass, ':', 1, true)
+  pass_seq = string.sub(pass, sep + 1)
+  local why
+  pass_ends, why = pass_window(KEYS[8], KEYS[9], string.sub(pass, 1, sep - 1), tonumber(pass_seq), now)
+  if not pass_ends then
+    return {'QUEUE_PASS_REQUIRED', why}
   end
 end
 
@@ -65,6 +85,10 @@ local limit = tonumber(meta[4])
 local mine = tonumber(redis.call('GET', KEYS[3]) or '0')
 if mine + qty > limit then
   return {'MAX_PER_USER_EXCEEDED', tostring(limit), tostring(mine)}
+end
+
+if pass_seq and redis.call('ZADD', KEYS[10], 'NX', pass_ends, pass_seq) == 0 then
+  return {'QUEUE_PASS_REQUIRED', 'used'}
 end
 
 -- The zone's counters were read above (the script runs alone): write them

@@ -34,6 +34,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/redisx"
 	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/platform/telemetry"
+	"github.com/bookingrush/rush/services/platform/ticket"
 	"github.com/bookingrush/rush/services/queue"
 	"github.com/bookingrush/rush/services/saga"
 )
@@ -99,7 +100,7 @@ func New(cfg *Config, extra ...fx.Option) *fx.App {
 		fx.StartTimeout(60 * time.Second),
 		fx.StopTimeout(30 * time.Second),
 		fx.Supply(cfg.Log, cfg.Telemetry, cfg.Server, cfg.Peers, cfg.JWT, cfg.Postgres, cfg.Redis, cfg.Kafka),
-		fx.Provide(authn.NewKeys),
+		fx.Provide(authn.NewKeys, ticket.NewSigner),
 		logging.Module, telemetry.Module, health.Module, server.Module,
 		postgres.Module, redisx.Module, kafka.Module,
 		// Before the components: every server verifies tokens with it, and

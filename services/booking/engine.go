@@ -71,7 +71,25 @@ const (
 type ReserveInput struct {
 	BookingID, UserID, EventID, ShowID, ZoneID string
 	Quantity                                   int
-	IdempotencyKey, QueuePass                  string
+	IdempotencyKey                             string
+	// QueuePass is what reserve.lua checks of the caller's queue ticket:
+	// "<epoch>:<sequence>", "" without one, "!<reason>" when it was refused
+	// (Service.pass).
+	QueuePass string
+}
+
+// passRefused explains each reason of a QUEUE_PASS_REQUIRED answer
+// (details.reason), the script's and Service.pass's.
+var passRefused = map[string]string{
+	"missing":     "this event has a waiting room: join the queue, and reserve with your queue pass once admitted",
+	"invalid":     "the queue pass is not valid",
+	"other_event": "this queue pass is for another event",
+	"other_user":  "this queue pass belongs to another buyer",
+	"not_drawn":   "this ticket was issued before the opening: reserve with the queue_pass of your admitted status",
+	"void":        "the queue pass belongs to a line that was reset: join the queue again",
+	"waiting":     "not admitted yet: wait for your turn",
+	"expired":     "the queue pass's shopping window ended: join the queue again",
+	"used":        "the queue pass was already used for a reserve: join the queue again to shop once more",
 }
 
 // fingerprint identifies the request behind an idempotency key: the same key
@@ -91,7 +109,7 @@ func (e *Engine) Reserve(ctx context.Context, in ReserveInput) (h Hold, replay b
 	k := e.keys(ev)
 	keys := []string{
 		k.Meta(), k.Zone(in.ZoneID), k.User(in.UserID), k.Idem(in.UserID, in.IdempotencyKey),
-		k.Hold(in.BookingID), k.Expiry(), k.Stream(), k.Pass(in.UserID),
+		k.Hold(in.BookingID), k.Expiry(), k.Stream(), k.Gate(), k.GateTicks(), k.GateUsed(),
 	}
 	res, err := e.reserve.Run(ctx, e.hot.For(ctx), keys,
 		in.BookingID, in.UserID, ev, in.ShowID, in.ZoneID, in.Quantity, e.holdTTL.Milliseconds(),
@@ -124,7 +142,12 @@ func (e *Engine) Reserve(ctx context.Context, in ReserveInput) (h Hold, replay b
 		return Hold{}, false, errs.New(errs.InsufficientStock, "not enough seats available",
 			"requested", atoi(res[1]), "available", atoi(res[2]))
 	case "QUEUE_PASS_REQUIRED":
-		return Hold{}, false, errs.New(errs.QueuePassRequired, "this event has a waiting room: a valid queue pass is required")
+		why := res[1]
+		msg, ok := passRefused[why]
+		if !ok {
+			msg = passRefused["invalid"]
+		}
+		return Hold{}, false, errs.New(errs.QueuePassRequired, msg, "reason", why)
 	case "MAX_PER_USER_EXCEEDED":
 		return Hold{}, false, errs.New(errs.MaxPerUserExceeded, "per-user seat limit reached",
 			"limit", atoi(res[1]), "current", atoi(res[2]), "requested", in.Quantity)

@@ -3,6 +3,8 @@ package booking
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +20,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/kafka"
+	"github.com/bookingrush/rush/services/platform/ticket"
 )
 
 // Service holds the booking rules; the handlers only translate.
@@ -25,6 +28,7 @@ type Service struct {
 	eng     *Engine
 	store   *Store
 	cluster *kafka.Cluster
+	tickets *ticket.Signer
 	cfg     Config
 	log     *zap.Logger
 	metrics *metrics
@@ -35,13 +39,13 @@ type Service struct {
 	rebuilds singleflight.Group
 }
 
-// NewService returns the booking service.
-func NewService(eng *Engine, store *Store, cluster *kafka.Cluster, cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Service, error) {
+// NewService returns the booking service; tickets checks queue passes.
+func NewService(eng *Engine, store *Store, cluster *kafka.Cluster, tickets *ticket.Signer, cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Service, error) {
 	m, err := newMetrics(reg, eng)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{eng: eng, store: store, cluster: cluster, cfg: cfg, log: log, metrics: m}, nil
+	return &Service{eng: eng, store: store, cluster: cluster, tickets: tickets, cfg: cfg, log: log, metrics: m}, nil
 }
 
 // ReserveRequest is a validated reserve call.
@@ -81,7 +85,7 @@ func (s *Service) reserve(ctx context.Context, p *authn.Principal, req ReserveRe
 	defer cancel()
 	h, replay, err := s.eng.Reserve(rctx, ReserveInput{
 		BookingID: id.String(), UserID: p.UserID, EventID: ref.EventID, ShowID: req.ShowID, ZoneID: req.ZoneID,
-		Quantity: req.Quantity, IdempotencyKey: req.IdempotencyKey, QueuePass: req.QueuePass,
+		Quantity: req.Quantity, IdempotencyKey: req.IdempotencyKey, QueuePass: s.pass(req.QueuePass, p.UserID, ref.EventID),
 	})
 	if errors.Is(err, errNotLoaded) {
 		return Hold{}, false, s.notLoaded(ctx, ref.EventID)
@@ -94,6 +98,30 @@ func (s *Service) reserve(ctx context.Context, p *authn.Principal, req ReserveRe
 		return h, true, err
 	}
 	return h, false, nil
+}
+
+// pass turns the caller's queue ticket into what reserve.lua checks, with
+// no round trip: "<epoch>:<sequence>" when the mesh signed it for this user
+// and this event; "!<reason>" when not, which the script refuses only when
+// the event has a queue (a stale header on an event without one does no
+// harm); "" without a ticket. A ticket of the pre-queue names its join
+// number, not its place: the admitted status carries the drawn one.
+func (s *Service) pass(raw, user, event string) string {
+	if raw == "" {
+		return ""
+	}
+	t, err := s.tickets.Verify(raw)
+	switch {
+	case err != nil:
+		return "!invalid"
+	case !strings.EqualFold(t.Event, event):
+		return "!other_event"
+	case !strings.EqualFold(t.User, user):
+		return "!other_user"
+	case t.Pre:
+		return "!not_drawn"
+	}
+	return strconv.FormatUint(t.Epoch, 10) + ":" + strconv.FormatUint(uint64(t.Number), 10)
 }
 
 // notLoaded explains a missing inventory: an event that is not on sale, or

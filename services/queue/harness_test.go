@@ -22,7 +22,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/redisx"
 	"github.com/bookingrush/rush/services/platform/server"
-	"github.com/bookingrush/rush/services/queue"
+	"github.com/bookingrush/rush/services/platform/ticket"
 )
 
 // mesh is the queue, the admitter and the booking engine running in-process
@@ -92,14 +92,6 @@ func (m *mesh) booking(grpc bool) bookingv1connect.BookingServiceClient {
 
 func (m *mesh) token(userID, role string) string {
 	tok, _, err := m.keys.IssueAccess(userID, role, "", time.Now())
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	return tok
-}
-
-func (m *mesh) serviceToken() string {
-	tok, _, err := m.keys.IssueService("catalog", time.Now(), time.Hour)
 	if err != nil {
 		m.t.Fatal(err)
 	}
@@ -231,57 +223,71 @@ func (m *mesh) waitAdmitted(f fixture, user string, within time.Duration) *queue
 	}
 }
 
-// setSettings calls SetQueueSettings with a service token.
-func (m *mesh) setSettings(f fixture, enabled bool, rate int) *queuev1.QueueSettings {
+// setSettings calls SetQueueSettings as the event's organizer; maxActive
+// nil keeps the cap.
+func (m *mesh) setSettings(f fixture, enabled bool, rate int, maxActive ...int32) *queuev1.QueueSettings {
 	m.t.Helper()
-	res, err := m.queue(false).SetQueueSettings(context.Background(), as(m.serviceToken(),
-		&queuev1.SetQueueSettingsRequest{EventId: f.event, Enabled: enabled, AdmitPerSecond: int32(rate)}))
+	req := &queuev1.SetQueueSettingsRequest{EventId: f.event, Enabled: enabled, AdmitPerSecond: int32(rate)}
+	if len(maxActive) > 0 {
+		req.MaxActive = &maxActive[0]
+	}
+	res, err := m.queue(false).SetQueueSettings(context.Background(), as(m.token(f.organizer, authn.RoleOrganizer), req))
 	if err != nil {
 		m.t.Fatalf("set queue settings: %v", err)
 	}
 	return res.Msg.GetSettings()
 }
 
-// admitted reads the event's admission record: users in admission order.
-func (m *mesh) admitted(f fixture) []redis.Z {
+// cursor reads the event's cursor ("admitted up to") where reserve.lua
+// reads it.
+func (m *mesh) cursor(f fixture) int {
 	m.t.Helper()
-	zs, err := m.rdb.ZRangeWithScores(context.Background(), queue.AdmittedKey(m.qPrefix, f.event), 0, -1).Result()
-	if err != nil {
+	v, err := m.rdb.HGet(context.Background(), lua.EventKeys(m.bkPrefix, f.event).Gate(), "cursor").Int()
+	if err != nil && err != redis.Nil {
 		m.t.Fatal(err)
 	}
-	return zs
+	return v
 }
 
-func (m *mesh) admittedCount(f fixture) int {
-	m.t.Helper()
-	n, err := m.rdb.ZCard(context.Background(), queue.AdmittedKey(m.qPrefix, f.event)).Result()
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	return int(n)
-}
+// signer checks tickets the way every component of the mesh does.
+func (m *mesh) signer() *ticket.Signer { return ticket.NewSigner(m.keys) }
 
-// pass reads user's pass where the reserve script reads it.
-func (m *mesh) pass(f fixture, user string) (string, time.Duration) {
+// pass decodes a queue pass (or ticket).
+func (m *mesh) pass(raw string) ticket.Ticket {
 	m.t.Helper()
-	k := lua.PassKey(m.bkPrefix, f.event, user)
-	v, err := m.rdb.Get(context.Background(), k).Result()
-	if err == redis.Nil {
-		return "", 0
-	}
+	t, err := m.signer().Verify(raw)
 	if err != nil {
-		m.t.Fatal(err)
+		m.t.Fatalf("%q is not a ticket of the mesh: %v", raw, err)
 	}
-	return v, m.rdb.PTTL(context.Background(), k).Val()
+	return t
 }
 
 // reserve calls Reserve as user with pass in the X-Queue-Pass header.
 func (m *mesh) reserve(grpc bool, f fixture, user, pass string) error {
+	_, err := m.reserveBooking(grpc, f, user, pass)
+	return err
+}
+
+// reserveBooking is reserve, answering the booking.
+func (m *mesh) reserveBooking(grpc bool, f fixture, user, pass string) (*bookingv1.Booking, error) {
 	req := as(m.token(user, authn.RoleUser), &bookingv1.ReserveRequest{ShowId: f.show, ZoneId: f.zone, Quantity: 1})
 	req.Header().Set("Idempotency-Key", uuid.NewString())
 	if pass != "" {
 		req.Header().Set("X-Queue-Pass", pass)
 	}
-	_, err := m.booking(grpc).Reserve(context.Background(), req)
-	return err
+	res, err := m.booking(grpc).Reserve(context.Background(), req)
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetBooking(), nil
+}
+
+// line reads the event's public line state.
+func (m *mesh) line(f fixture) *queuev1.Line {
+	m.t.Helper()
+	res, err := m.queue(false).GetLine(context.Background(), connect.NewRequest(&queuev1.GetLineRequest{EventId: f.event}))
+	if err != nil {
+		m.t.Fatalf("get line: %v", err)
+	}
+	return res.Msg.GetLine()
 }

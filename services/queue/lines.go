@@ -3,125 +3,226 @@ package queue
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/big"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	queuev1 "github.com/bookingrush/rush/gen/bookingrush/queue/v1"
 	"github.com/bookingrush/rush/lua"
-	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/ticket"
 )
 
-// Key layout of one event E's queue. Q is queue.key-prefix, B the booking
-// engine's booking.key-prefix; every key carries the hash tag {ev:E}, so the
-// scripts touch one Redis Cluster slot together with the booking engine's
-// meta and pass keys:
+// Key layout of one event E's waiting room. Q is queue.key-prefix, B the
+// booking engine's booking.key-prefix; every key carries the hash tag
+// {ev:E}, so each script touches one Redis Cluster slot, with the booking
+// engine's meta and zones:
 //
-//	Q{ev:E}:line      ZSET   buyers waiting after the opening; score = order
-//	                         (1..P: drawn from the pre-queue; 2^40 + n: the n-th join)
-//	Q{ev:E}:pre       ZSET   buyers who joined before the sale opened; score = join number
-//	Q{ev:E}:admitted  ZSET   admitted buyers; score = admission number
-//	Q{ev:E}:state     HASH   seq (joins), admitted (admissions), tokens + ts (bucket, ms),
-//	                         opened ("1" once the pre-queue was drawn: the once-only guard)
-//	B{ev:E}:pass:U    STRING buyer U's queue pass, the key reserve.lua reads (TTL queue.pass-ttl)
-//	Q active          SET    events with buyers in line, which the admitters tick
+//	B{ev:E}:gate        HASH   the line: epoch, joins, cursor, floor, the draw, the bucket,
+//	                           sold out, active... (queue_tick.lua lists the fields); under the
+//	                           booking prefix because reserve.lua checks passes against it
+//	B{ev:E}:gate:ticks  ZSET   admission steps: member = end of their window (ms), score = cursor
+//	B{ev:E}:gate:used   ZSET   passes used by a reserve: member = sequence, score = window end
+//	Q{ev:E}:tickets     HASH   user id -> "<number>:<pre>:<issued ms>:<epoch>" (one place each)
+//	Q active            SET    events with tickets waiting, which the admitters tick
 //
-// The queue keys expire one hour after the sale ends.
+// A waiting buyer has one hash field; nothing else in Redis grows or is
+// touched per buyer while they wait. The keys expire one hour after the
+// sale ends.
 const retention = time.Hour
 
-// Place kinds: where a buyer stands, as queue_status.lua answers.
-const (
-	placeOpen     = "OPEN"
-	placeWaiting  = "WAITING"
-	placePre      = "PRE"
-	placeAdmitted = "ADMITTED"
-	placeExpired  = "EXPIRED"
-	placeNone     = "NONE"
-)
-
-// place is a buyer's place in an event's queue.
-type place struct {
-	kind            string
-	position, total int
-	pass            string
-	passExpires     time.Time
-	opensAt, now    time.Time
-	joined          bool // this call put the buyer in line
+// entry is a ticket as Redis keeps it (queue_join.lua).
+type entry struct {
+	raw    string
+	number uint32
+	pre    bool
+	issued time.Time
+	epoch  uint64
 }
+
+func parseEntry(s string) (entry, error) {
+	f := strings.Split(s, ":")
+	if len(f) != 4 {
+		return entry{}, fmt.Errorf("queue: malformed ticket entry %q", s)
+	}
+	n, err1 := strconv.ParseUint(f[0], 10, 32)
+	ms, err2 := strconv.ParseInt(f[2], 10, 64)
+	ep, err3 := strconv.ParseUint(f[3], 10, 64)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return entry{}, fmt.Errorf("queue: malformed ticket entry %q: %w", s, err)
+	}
+	return entry{raw: s, number: uint32(n), pre: f[1] == "1", issued: time.UnixMilli(ms), epoch: ep}, nil
+}
+
+// ticket is the entry's ticket for user of event ev.
+func (e entry) ticket(ev, user string) ticket.Ticket {
+	return ticket.Ticket{Event: ev, User: user, Epoch: e.epoch, Number: e.number, Pre: e.pre, IssuedAt: e.issued}
+}
+
+// Ticket lookups: how queue_join.lua is asked.
+const (
+	modeJoin  = "join"
+	modeLook  = "look"
+	modeRenew = "renew"
+)
 
 // errNotLoaded means Redis has no inventory for the event: it is not
 // published, or its inventory is being rebuilt.
 var errNotLoaded = errors.New("event inventory not loaded")
 
-// Lines is the Redis side of the queue: joining, looking up places and the
-// admission step.
+// errNoQueue means the event has no waiting room: reserve needs no pass.
+var errNoQueue = errors.New("the event has no queue")
+
+// Lines is the Redis side of the waiting room: tickets, the line's state,
+// passes and the admission step.
 type Lines struct {
-	rdb            *redis.Client
-	prefix, booker string
-	passTTL        time.Duration
-	status, tick   *redis.Script
-	open           *redis.Script
+	rdb             *redis.Client
+	prefix, booker  string
+	window          time.Duration
+	join, pass, adm *redis.Script
 }
 
-// NewLines returns the queue store on rdb; prefix is queue.key-prefix and
-// bookingPrefix the booking engine's key prefix (pass and meta keys).
-func NewLines(rdb *redis.Client, prefix, bookingPrefix string, passTTL time.Duration) *Lines {
+// NewLines returns the queue store on rdb; prefix is queue.key-prefix,
+// bookingPrefix the booking engine's (the gate lives there) and window the
+// shopping window of a pass (queue.pass-ttl).
+func NewLines(rdb *redis.Client, prefix, bookingPrefix string, window time.Duration) *Lines {
 	return &Lines{
-		rdb: rdb, prefix: prefix, booker: bookingPrefix, passTTL: passTTL,
-		status: lua.Script("queue_status.lua"), tick: lua.Script("queue_tick.lua"), open: lua.Script("queue_open.lua"),
+		rdb: rdb, prefix: prefix, booker: bookingPrefix, window: window,
+		join: lua.Script("queue_join.lua"), pass: lua.Script("queue_pass.lua"), adm: lua.Script("queue_tick.lua"),
 	}
 }
 
-func (l *Lines) key(ev, name string) string { return lua.EventPrefix(l.prefix, ev) + name }
-func (l *Lines) meta(ev string) string      { return lua.EventKeys(l.booker, ev).Meta() }
-func (l *Lines) activeKey() string          { return l.prefix + "active" }
+func (l *Lines) bk(ev string) lua.Keys       { return lua.EventKeys(l.booker, ev) }
+func (l *Lines) ticketsKey(ev string) string { return lua.EventPrefix(l.prefix, ev) + "tickets" }
+func (l *Lines) activeKey() string           { return l.prefix + "active" }
 
-// AdmittedKey is the sorted set of an event's admitted buyers (score =
-// admission number), exported so tests and operators can audit the order.
-func AdmittedKey(prefix, eventID string) string { return lua.EventPrefix(prefix, eventID) + "admitted" }
+// gateKeys are the keys reserve.lua checks a pass against.
+func (l *Lines) gateKeys(ev string) []string {
+	k := l.bk(ev)
+	return []string{k.Gate(), k.GateTicks(), k.GateUsed()}
+}
 
-// Place looks up user's place in the event's queue, joining the line when
-// join is set.
-func (l *Lines) Place(ctx context.Context, ev, user string, join bool) (place, error) {
-	j := "0"
-	if join {
-		j = "1"
-	}
-	keys := []string{l.meta(ev), l.key(ev, "line"), l.key(ev, "pre"), l.key(ev, "admitted"), l.key(ev, "state"),
-		lua.PassKey(l.booker, ev, user)}
-	res, err := l.status.Run(ctx, l.rdb, keys, user, j, retention.Milliseconds()).StringSlice()
+// randomEpoch names a new line: 63 random bits, so a line rebuilt after
+// Redis lost it never takes the name of the one whose tickets are out.
+func randomEpoch() string { return strconv.FormatUint(randomUint64()>>1, 10) }
+
+func randomUint64() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// entry runs queue_join.lua for user: joins the event's line (modeJoin),
+// looks the ticket up (modeLook: found false without one), or renews it
+// (modeRenew: a new place in place of old). errNoQueue, errNotLoaded and
+// SALE_NOT_OPEN say why there is no line.
+func (l *Lines) entry(ctx context.Context, ev, user, mode, old string) (e entry, found bool, err error) {
+	keys := []string{l.bk(ev).Meta(), l.bk(ev).Gate(), l.ticketsKey(ev)}
+	res, err := l.join.Run(ctx, l.rdb, keys, user, mode, randomEpoch(), retention.Milliseconds(), old, ticket.NewDrawKey()).StringSlice()
 	if err != nil {
-		return place{}, unavailable(err)
+		return entry{}, false, unavailable(err)
 	}
-	p := place{kind: res[0]}
 	switch res[0] {
 	case "NOT_LOADED":
-		return place{}, errNotLoaded
+		return entry{}, false, errNotLoaded
 	case "SALE_NOT_OPEN":
-		return place{}, errs.New(errs.SaleNotOpen, "the event is not on sale", "status", res[1],
+		return entry{}, false, errs.New(errs.SaleNotOpen, "the event is not on sale", "status", res[1],
 			"sale_start_at", msTime(res[2]).UTC().Format(time.RFC3339), "sale_end_at", msTime(res[3]).UTC().Format(time.RFC3339))
-	case placeOpen, placeExpired, placeNone:
-	case placeWaiting:
-		p.position, p.total, p.now = atoi(res[1]), atoi(res[2]), msTime(res[3])
-		p.joined = len(res) > 4
-	case placePre:
-		p.total, p.opensAt, p.now = atoi(res[1]), msTime(res[2]), msTime(res[3])
-		p.joined = len(res) > 4
-	case placeAdmitted:
-		p.pass, p.passExpires = res[1], msTime(res[2])
-	default:
-		return place{}, fmt.Errorf("queue_status.lua: unexpected answer %q", res)
-	}
-	if p.joined {
-		if err := l.Activate(ctx, ev); err != nil {
-			return place{}, err
+	case "OPEN":
+		return entry{}, false, errNoQueue
+	case "NONE":
+		return entry{}, false, nil
+	case "TICKET":
+		e, err := parseEntry(res[1])
+		if err != nil {
+			return entry{}, false, err
 		}
+		if res[3] == "1" {
+			// Nobody waited: the admitters may have let the event go.
+			if err := l.Activate(ctx, ev); err != nil {
+				return entry{}, false, err
+			}
+		}
+		return e, true, nil
 	}
-	return p, nil
+	return entry{}, false, fmt.Errorf("queue_join.lua: unexpected answer %q", res)
+}
+
+// Pass states (queue_pass.lua).
+const (
+	passLive    = "LIVE"
+	passUsed    = "USED"
+	passWaiting = "waiting"
+	passExpired = "expired"
+	passVoid    = "void"
+)
+
+// Pass says exactly where the pass of sequence seq of line epoch stands:
+// passLive (until ends), passUsed, or passWaiting, passExpired, passVoid.
+func (l *Lines) Pass(ctx context.Context, ev string, epoch uint64, seq uint32) (state string, ends time.Time, err error) {
+	res, err := l.pass.Run(ctx, l.rdb, l.gateKeys(ev), strconv.FormatUint(epoch, 10), seq).StringSlice()
+	if err != nil {
+		return "", time.Time{}, unavailable(err)
+	}
+	switch res[0] {
+	case passLive, passUsed:
+		return res[0], msTime(res[1]), nil
+	case passWaiting, passExpired, passVoid:
+		return res[0], time.Time{}, nil
+	}
+	return "", time.Time{}, fmt.Errorf("queue_pass.lua: unexpected answer %q", res)
+}
+
+// Read reads the state of the event's line: its gate and the sale settings
+// of the booking engine's meta, in one round trip of two reads, whatever
+// the number of buyers. The knobs are the last admission step's.
+func (l *Lines) Read(ctx context.Context, ev string) (*queuev1.WatchLineResponse, error) {
+	pipe := l.rdb.Pipeline()
+	gc := pipe.HGetAll(ctx, l.bk(ev).Gate())
+	mc := pipe.HMGet(ctx, l.bk(ev).Meta(), "status", "sale_start", "sale_end", "queue")
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable(err)
+	}
+	g, meta := gc.Val(), mc.Val()
+	str := func(v any) string { s, _ := v.(string); return s }
+	num := func(k string) int32 { n, _ := strconv.ParseInt(g[k], 10, 32); return int32(n) }
+	ms := func(s string) *timestamppb.Timestamp {
+		if s == "" {
+			return nil
+		}
+		return timestamppb.New(msTime(s))
+	}
+	status, saleEnd := str(meta[0]), str(meta[2])
+	cursor, joins := num("cursor"), num("joins")
+	out := &queuev1.WatchLineResponse{
+		Line: &queuev1.Line{
+			EventId: ev, Enabled: str(meta[3]) == "1", Opened: g["opened"] == "1", OpensAt: ms(str(meta[1])),
+			AdmittedUpTo: cursor, Joined: joins, Waiting: max(joins-cursor, 0), SoldOut: g["soldout"] == "1",
+			AdmitPerSecond: num("rate"), MaxActive: num("cap"), Active: num("active"), UpdatedAt: ms(g["updated"]),
+		},
+		Epoch: g["epoch"], Draw: g["draw"], Drawn: num("drawn"), WindowFloor: num("floor"),
+		Ended: g["ended"] == "1" || (status != "" && status != "published") ||
+			(saleEnd != "" && !time.Now().Before(msTime(saleEnd))),
+	}
+	if at := g["cursor_at"]; at != "" {
+		out.WindowEndsAt = timestamppb.New(msTime(at).Add(l.windowOf(g["window"])))
+	}
+	return out, nil
+}
+
+// windowOf is the shopping window the admitter recorded (ms), else this
+// process's own.
+func (l *Lines) windowOf(ms string) time.Duration {
+	if n, err := strconv.ParseInt(ms, 10, 64); err == nil && n > 0 {
+		return time.Duration(n) * time.Millisecond
+	}
+	return l.window
 }
 
 // Activate puts the event on the admitters' list.
@@ -142,9 +243,9 @@ func (l *Lines) Active(ctx context.Context) ([]string, error) {
 }
 
 // deactivate takes an event off the admitters' list. A buyer may join
-// between the tick that found the line empty and this call: the join's own
+// between the step that found nobody waiting and this call: the join's own
 // SADD comes after its script, so checking the line after the SREM and
-// putting the event back when someone is waiting leaves no buyer stranded.
+// putting the event back when someone waits leaves no buyer stranded.
 func (l *Lines) deactivate(ctx context.Context, ev string, force bool) error {
 	if err := l.rdb.SRem(ctx, l.activeKey(), ev).Err(); err != nil {
 		return unavailable(err)
@@ -152,98 +253,47 @@ func (l *Lines) deactivate(ctx context.Context, ev string, force bool) error {
 	if force {
 		return nil
 	}
-	n, err := l.waiting(ctx, ev)
+	v, err := l.rdb.HMGet(ctx, l.bk(ev).Gate(), "joins", "cursor").Result()
 	if err != nil {
-		return err
+		return unavailable(err)
 	}
-	if n > 0 {
+	joins, _ := strconv.Atoi(fmt.Sprint(v[0]))
+	cursor, _ := strconv.Atoi(fmt.Sprint(v[1]))
+	if joins > cursor {
 		return l.Activate(ctx, ev)
 	}
 	return nil
 }
 
-func (l *Lines) waiting(ctx context.Context, ev string) (int64, error) {
-	pipe := l.rdb.Pipeline()
-	line := pipe.ZCard(ctx, l.key(ev, "line"))
-	pre := pipe.ZCard(ctx, l.key(ev, "pre"))
-	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, unavailable(err)
-	}
-	return line.Val() + pre.Val(), nil
-}
-
 // tickResult is what one admission step did.
 type tickResult struct {
 	ended    bool // the sale is over: stop ticking the event
-	idle     bool // nothing to admit yet: no inventory, no queue or before the opening
+	idle     bool // nothing to admit: no inventory, no line, no queue or before the opening
 	admitted int
-	waiting  int // buyers still in line or pre-queue
+	waiting  int // tickets the cursor has not passed
 }
 
-// Tick runs one admission step for the event at rate buyers per second,
-// admitting at most batch buyers now; at the opening it first draws the
-// pre-queue order (once, whichever replica gets there first).
-func (l *Lines) Tick(ctx context.Context, ev string, rate, batch int) (tickResult, error) {
-	keys := []string{l.meta(ev), l.key(ev, "line"), l.key(ev, "pre"), l.key(ev, "admitted"), l.key(ev, "state")}
-	for range 3 {
-		args := make([]any, 0, 4+batch)
-		args = append(args, rate, l.passTTL.Milliseconds(), lua.PassKey(l.booker, ev, ""), retention.Milliseconds())
-		for range batch {
-			args = append(args, authn.RandomToken(24))
-		}
-		res, err := l.tick.Run(ctx, l.rdb, keys, args...).StringSlice()
-		if err != nil {
-			return tickResult{}, unavailable(err)
-		}
-		switch res[0] {
-		case "ENDED":
-			return tickResult{ended: true}, nil
-		case "WAIT":
-			return tickResult{idle: true, waiting: atoi(res[1])}, nil
-		case "ADMITTED":
-			return tickResult{admitted: atoi(res[1]), waiting: atoi(res[2])}, nil
-		case "SHUFFLE":
-			if err := l.draw(ctx, ev); err != nil {
-				return tickResult{}, err
-			}
-			continue
-		default:
-			return tickResult{}, fmt.Errorf("queue_tick.lua: unexpected answer %q", res)
-		}
-	}
-	return tickResult{}, errors.New("queue: the opening draw did not settle; next tick")
-}
-
-// draw shuffles the pre-queue (Fisher-Yates with crypto/rand) and applies
-// the order with queue_open.lua, which refuses a second draw.
-func (l *Lines) draw(ctx context.Context, ev string) error {
-	members, err := l.rdb.ZRange(ctx, l.key(ev, "pre"), 0, -1).Result()
+// Tick runs one admission step for the event: the cursor moves at rate
+// tickets a second, while fewer than maxActive (0: no cap) admitted buyers
+// shop and seats are left; at the opening the pre-queue is drawn.
+func (l *Lines) Tick(ctx context.Context, ev string, rate, maxActive int) (tickResult, error) {
+	keys := append(append([]string{l.bk(ev).Meta()}, l.gateKeys(ev)...), l.ticketsKey(ev))
+	res, err := l.adm.Run(ctx, l.rdb, keys, rate, maxActive, l.window.Milliseconds(), retention.Milliseconds(),
+		ticket.NewDrawKey()).StringSlice()
 	if err != nil {
-		return unavailable(err)
-	}
-	for i := len(members) - 1; i > 0; i-- {
-		j, err := rand.Int(rand.Reader, big.NewInt(int64(i+1)))
-		if err != nil {
-			return err
-		}
-		members[i], members[j.Int64()] = members[j.Int64()], members[i]
-	}
-	args := make([]any, 0, 1+len(members))
-	args = append(args, retention.Milliseconds())
-	for _, m := range members {
-		args = append(args, m)
-	}
-	keys := []string{l.meta(ev), l.key(ev, "line"), l.key(ev, "pre"), l.key(ev, "state")}
-	res, err := l.open.Run(ctx, l.rdb, keys, args...).StringSlice()
-	if err != nil {
-		return unavailable(err)
+		return tickResult{}, unavailable(err)
 	}
 	switch res[0] {
-	case "OPENED", "DONE", "STALE", "EARLY":
-		// STALE and EARLY: the next tick draws again.
-		return nil
+	case "ENDED":
+		return tickResult{ended: true}, nil
+	case "IDLE":
+		return tickResult{idle: true}, nil
+	case "WAIT":
+		return tickResult{idle: true, waiting: atoi(res[1])}, nil
+	case "ADMITTED":
+		return tickResult{admitted: atoi(res[1]), waiting: atoi(res[2])}, nil
 	}
-	return fmt.Errorf("queue_open.lua: unexpected answer %q", res)
+	return tickResult{}, fmt.Errorf("queue_tick.lua: unexpected answer %q", res)
 }
 
 func unavailable(err error) error {

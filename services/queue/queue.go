@@ -1,16 +1,44 @@
-// Package queue is the virtual waiting room in front of a flash sale:
-// per-event lines in Redis, rate-based admission and queue passes.
+// Package queue is the virtual waiting room in front of a flash sale, built
+// so that a waiting buyer costs (nearly) nothing: no per-buyer Redis work
+// while they wait, whatever the crowd.
 //
-// A buyer joins an event's line once (before the sale opens, a pre-queue
-// whose order is drawn at random at the opening); the admitter (its own
-// target, any number of replicas) lets buyers in at the event's rate and
-// writes each one's pass where the booking engine's reserve script looks for
-// it (lua.PassKey), valid queue.pass-ttl. The pass is an opaque random token
-// bound to user and event by its key: useless for another user, and no JWT.
+// Tickets. JoinQueue gives the buyer a signed queue ticket
+// (services/platform/ticket: event, user, number, issue time, the line's
+// epoch; HMAC with a key derived from the mesh's JWT secret) in one O(1)
+// script (queue_join.lua: one counter, one hash field): one identity, one
+// place, and joining again answers the same ticket. Buyers who join before
+// the sale opens get their join number; at the opening the admitter draws
+// a random key once, and the ticket's sequence is a keyed pseudo-random
+// permutation of the join numbers (ticket.Draw) that every component
+// computes itself. Later joins are first come, first served: their number
+// is their sequence.
+//
+// One cursor per event. The admitter (its own target, any number of
+// replicas) runs queue_tick.lua every queue.tick for each event with
+// tickets waiting: it moves the event's cursor ("admitted up to") at the
+// admission rate (a token bucket on Redis time, so replicas do not add up),
+// never past the cap of active shoppers (admitted, pass live and unused)
+// and not at all while the event is sold out (every zone's available is 0
+// in the booking engine's counters); each move is recorded with the end of
+// its shopping window (queue.pass-ttl). A buyer's place is the ticket's
+// sequence less the cursor; nothing is written per buyer on admission.
+//
+// The pass. Once the cursor passed it, the ticket is the queue pass. The
+// booking service checks its signature, event and user in Go and hands
+// reserve.lua "<epoch>:<sequence>"; the script checks it against the gate
+// (cursor, floor) and the admission steps (its window), and marks it used
+// (a ZADD NX): one hold per pass, in the same single round trip.
+//
+// Fan-out. The Hub of each queue replica reads each watched event's line
+// (the gate and the sale settings: one pipelined round trip) once per tick,
+// whatever the number of watchers, and streams each change to the mesh's
+// components (WatchLine: one stream per edge replica and event); the edge
+// multiplexes it to all its server-sent-event clients. GetLine answers the
+// public state from the same read, which the edge marks cacheable.
 //
 // Layers: handlers (server.go) translate; rules live in service.go; Redis
-// decisions are the queue_*.lua scripts of lua/ run by lines.go; the
-// organizer's switch and rate are the events row (settings.go); the
+// is lines.go (the queue_*.lua scripts of lua/), the fan-out hub.go, the
+// organizer's switch and knobs are the events row (settings.go), the
 // admission loop is admitter.go.
 package queue
 
@@ -29,6 +57,7 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/queue/v1/queuev1connect"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/platform/ticket"
 )
 
 // Config is the queue component's configuration (the queue and admitter
@@ -36,17 +65,16 @@ import (
 type Config struct {
 	// Addr is where the QueueService listens (Connect, gRPC and gRPC-Web).
 	Addr string `yaml:"addr"`
-	// KeyPrefix prefixes the queue's own Redis keys; the passes live under
-	// the booking engine's prefix, where the reserve script reads them.
+	// KeyPrefix prefixes the queue's own Redis keys; the gate, which the
+	// reserve script reads, lives under the booking engine's prefix.
 	KeyPrefix string `yaml:"key_prefix"`
-	// PassTTL is how long an admitted buyer's pass works.
+	// PassTTL is the shopping window of an admitted buyer's pass.
 	PassTTL time.Duration `yaml:"pass_ttl"`
-	// Tick is how often the admitter takes an admission step.
+	// Tick is how often the admitter takes an admission step, and how often
+	// a queue replica reads the line of an event someone watches.
 	Tick time.Duration `yaml:"tick"`
-	// WatchInterval is how often a WatchQueueStatus stream looks for news.
-	WatchInterval time.Duration `yaml:"watch_interval"`
-	// SettingsTTL is how long an event's admission rate read from Postgres
-	// is reused.
+	// SettingsTTL is how long an event's knobs read from Postgres are
+	// reused.
 	SettingsTTL time.Duration `yaml:"settings_ttl"`
 	// RedisTimeout bounds one admission step.
 	RedisTimeout time.Duration `yaml:"redis_timeout"`
@@ -55,11 +83,10 @@ type Config struct {
 // RegisterFlags registers queue.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.StringVar(&c.Addr, "queue.addr", server.DefaultAddr("queue"), "listen address of the QueueService")
-	f.StringVar(&c.KeyPrefix, "queue.key-prefix", "q:", "prefix of the queue's Redis keys (passes use booking.key-prefix)")
-	f.DurationVar(&c.PassTTL, "queue.pass-ttl", 5*time.Minute, "how long an admitted buyer's queue pass works")
-	f.DurationVar(&c.Tick, "queue.tick", 100*time.Millisecond, "how often the admitter takes an admission step")
-	f.DurationVar(&c.WatchInterval, "queue.watch-interval", 500*time.Millisecond, "how often a status stream looks for news")
-	f.DurationVar(&c.SettingsTTL, "queue.settings-ttl", 2*time.Second, "how long an event's admission rate read from Postgres is reused")
+	f.StringVar(&c.KeyPrefix, "queue.key-prefix", "q:", "prefix of the queue's Redis keys (the gate reserve reads uses booking.key-prefix)")
+	f.DurationVar(&c.PassTTL, "queue.pass-ttl", 10*time.Minute, "shopping window of an admitted buyer's queue pass")
+	f.DurationVar(&c.Tick, "queue.tick", 200*time.Millisecond, "how often the admitter takes an admission step, and a queue replica reads a watched line")
+	f.DurationVar(&c.SettingsTTL, "queue.settings-ttl", 2*time.Second, "how long an event's admission rate and cap read from Postgres are reused")
 	f.DurationVar(&c.RedisTimeout, "queue.redis-timeout", 2*time.Second, "time allowed for one admission step")
 }
 
@@ -72,11 +99,9 @@ func (c *Config) Validate() error {
 	if c.PassTTL < time.Second {
 		errs = append(errs, fmt.Errorf("queue.pass-ttl: %v is shorter than a second", c.PassTTL))
 	}
-	if c.Tick <= 0 || c.Tick > time.Second {
-		errs = append(errs, fmt.Errorf("queue.tick: %v must be in (0, 1s] for a steady admission rate", c.Tick))
-	}
-	if c.WatchInterval < 10*time.Millisecond {
-		errs = append(errs, fmt.Errorf("queue.watch-interval: %v is shorter than 10ms", c.WatchInterval))
+	if c.Tick < 10*time.Millisecond || c.Tick > time.Second {
+		// The sold-out notice must reach every watcher within a second.
+		errs = append(errs, fmt.Errorf("queue.tick: %v must be in [10ms, 1s]", c.Tick))
 	}
 	if c.SettingsTTL <= 0 || c.RedisTimeout <= 0 {
 		errs = append(errs, errors.New("queue.settings-ttl and queue.redis-timeout must be positive"))
@@ -98,18 +123,24 @@ func shared(cfg Config, bookingPrefix string) fx.Option {
 }
 
 // Module serves the QueueService on cfg.Addr; bookingPrefix is the booking
-// engine's key prefix (booking.key-prefix), under which passes live.
+// engine's key prefix (booking.key-prefix), under which the gate lives.
 func Module(cfg Config, bookingPrefix string) fx.Option {
 	return fx.Module("queue",
 		shared(cfg, bookingPrefix),
 		fx.Provide(fx.Private,
-			func(l *Lines, s *Settings, mesh *server.Mesh, log *zap.Logger) *Service {
+			func(l *Lines, s *Settings, tickets *ticket.Signer, mesh *server.Mesh, log *zap.Logger) *Service {
 				booking := server.Dial(mesh, "queue", "booking", bookingv1connect.NewBookingServiceClient)
-				return NewService(l, s, booking, cfg.WatchInterval, log.Named("queue"))
+				svc := NewService(l, s, nil, tickets, booking, log.Named("queue"))
+				svc.hub = NewHub(svc.readLine, cfg.Tick, log.Named("queue"))
+				return svc
 			},
 			NewServer,
 		),
-		server.Serve("queue", cfg.Addr, queuev1connect.QueueServiceName, queuev1connect.NewQueueServiceHandler),
+		server.Serve("queue", cfg.Addr, queuev1connect.QueueServiceName, queuev1connect.NewQueueServiceHandler,
+			queuev1connect.QueueServiceGetLineProcedure),
+		// Appended after the server's hook, so it runs before it on stop: the
+		// streams end, and the server's drain does not wait for them.
+		fx.Invoke(func(lc fx.Lifecycle, s *Service) { lc.Append(fx.StopHook(s.hub.Stop)) }),
 	)
 }
 

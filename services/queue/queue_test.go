@@ -15,65 +15,37 @@ import (
 	queuev1 "github.com/bookingrush/rush/gen/bookingrush/queue/v1"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/meshtest"
 )
 
 const (
 	waiting  = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING
 	admitted = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_ADMITTED
 	expired  = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_EXPIRED
+	soldOut  = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_SOLD_OUT
+	used     = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_USED
 )
 
-// TestFiveThousandJoinAndAdmissionFollowsTheRate: 5,000 buyers join a
-// queued event before its sale opens (over Connect and gRPC); at the opening
-// two admitter replicas together admit 200 a second; at the end every buyer
-// was admitted exactly once, with a pass of their own.
-func TestFiveThousandJoinAndAdmissionFollowsTheRate(t *testing.T) {
-	t.Parallel()
-	m := startMesh(t)
-	m.startAdmitter()
-	f := m.seed(eventOpts{queue: true, rate: 1, saleStart: time.Now().Add(time.Hour)})
-	if s := m.setSettings(f, true, 200); !s.GetEnabled() || s.GetAdmitPerSecond() != 200 {
-		t.Fatalf("settings after SetQueueSettings: %v", s)
-	}
-
-	const n = 5000
-	users := make([]string, n)
-	for i := range users {
-		users[i] = uuid.NewString()
-	}
-	ctx := context.Background()
+// parallel runs do(i) for i in 0..n-1 on 32 workers and fails the test with
+// the first errors.
+func parallel(t *testing.T, n int, do func(i int) error) {
+	t.Helper()
 	var (
 		mu       sync.Mutex
 		failures []string
-		maxTotal int32
+		wg       sync.WaitGroup
 	)
-	fail := func(format string, args ...any) {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(failures) < 10 {
-			failures = append(failures, fmt.Sprintf(format, args...))
-		}
-	}
 	work := make(chan int)
-	var wg sync.WaitGroup
-	start := time.Now()
 	for range 32 {
 		wg.Go(func() {
 			for i := range work {
-				st, err := m.join(ctx, i%2 == 1, f, users[i])
-				if err != nil {
-					fail("join %d: %v", i, err)
-					continue
+				if err := do(i); err != nil {
+					mu.Lock()
+					if len(failures) < 10 {
+						failures = append(failures, fmt.Sprintf("%d: %v", i, err))
+					}
+					mu.Unlock()
 				}
-				// Before the opening: waiting, no place drawn yet, the
-				// wait is at least the time to the opening.
-				if st.GetStatus() != waiting || st.GetPosition() != 0 || st.GetTotal() < 1 || st.GetTotal() > n ||
-					st.GetEstimatedWait().AsDuration() < 50*time.Minute || st.GetQueuePass() != "" {
-					fail("join %d: %v", i, st)
-				}
-				mu.Lock()
-				maxTotal = max(maxTotal, st.GetTotal())
-				mu.Unlock()
 			}
 		})
 	}
@@ -82,31 +54,80 @@ func TestFiveThousandJoinAndAdmissionFollowsTheRate(t *testing.T) {
 	}
 	close(work)
 	wg.Wait()
-	t.Logf("%d joins in %v", n, time.Since(start).Round(time.Millisecond))
 	if len(failures) > 0 {
-		t.Fatalf("joins failed: %v", failures)
+		t.Fatalf("failures: %v", failures)
 	}
-	if maxTotal != n {
-		t.Fatalf("the last join saw %d in the pre-queue, want %d", maxTotal, n)
+}
+
+// TestFiveThousandJoinAndAdmissionFollowsTheRate: 5,000 buyers join a
+// queued event before its sale opens (over Connect and gRPC), each gets a
+// ticket of its own (joining again answers the same one); at the opening
+// two admitter replicas together move the cursor 200 a second; every buyer
+// ends admitted exactly once, with a pass whose place is the opening's
+// draw: the places are a permutation of 1..5000.
+func TestFiveThousandJoinAndAdmissionFollowsTheRate(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	m.startAdmitter()
+	f := m.seed(eventOpts{queue: true, rate: 1, saleStart: time.Now().Add(time.Hour)})
+	if s := m.setSettings(f, true, 200); !s.GetEnabled() || s.GetAdmitPerSecond() != 200 || s.GetMaxActive() != 0 {
+		t.Fatalf("settings after SetQueueSettings: %v", s)
 	}
-	// Joining again changes nothing.
+
+	const n = 5000
+	users := make([]string, n)
+	tickets := make([]string, n)
+	for i := range users {
+		users[i] = uuid.NewString()
+	}
+	ctx := context.Background()
+	start := time.Now()
+	parallel(t, n, func(i int) error {
+		st, err := m.join(ctx, i%2 == 1, f, users[i])
+		if err != nil {
+			return err
+		}
+		// Before the opening: waiting, no place drawn yet, the wait is at
+		// least the time to the opening; a ticket of the pre-queue.
+		tk, err := m.signer().Verify(st.GetTicket())
+		if err != nil || st.GetStatus() != waiting || st.GetPosition() != 0 || st.GetTotal() < 1 || st.GetTotal() > n ||
+			st.GetEstimatedWait().AsDuration() < 50*time.Minute || st.GetQueuePass() != "" ||
+			!tk.Pre || tk.User != users[i] || tk.Event != f.event || tk.Number < 1 || tk.Number > n {
+			return fmt.Errorf("join: %v (ticket %+v, %v)", st, tk, err)
+		}
+		tickets[i] = st.GetTicket()
+		return nil
+	})
+	t.Logf("%d joins in %v", n, time.Since(start).Round(time.Millisecond))
+	numbers := map[uint32]bool{}
+	for _, raw := range tickets {
+		numbers[m.pass(raw).Number] = true
+	}
+	if len(numbers) != n {
+		t.Fatalf("%d distinct join numbers for %d buyers", len(numbers), n)
+	}
+	// Joining again changes nothing. (The total comes from the line's
+	// state as last read, at most a tick old.)
 	for i := range 20 {
 		st, err := m.join(ctx, i%2 == 0, f, users[i])
-		if err != nil || st.GetStatus() != waiting || st.GetTotal() != n {
-			t.Fatalf("second join of %d: %v %v", i, st, err)
+		if err != nil || st.GetTicket() != tickets[i] || st.GetTotal() < 1 || st.GetTotal() > n {
+			t.Fatalf("second join of %d: %v %v, want the ticket %s", i, st, err, tickets[i])
 		}
 	}
-	if got := m.admittedCount(f); got != 0 {
-		t.Fatalf("%d admitted before the sale opened", got)
+	// The line's public state is read once per tick: it catches up.
+	var l *queuev1.Line
+	meshtest.Eventually(t, 5*time.Second, "the line counts every join", func() bool { l = m.line(f); return l.GetJoined() == n })
+	if l.GetAdmittedUpTo() != 0 || l.GetOpened() || !l.GetEnabled() {
+		t.Fatalf("line before the opening: %v", l)
 	}
 
 	m.openSale(f)
-	// Sample the admission record for ~3 s from the first admission.
+	// Sample the cursor for ~3 s from the first admission.
 	var first time.Time
 	var marks []int
 	deadline := time.Now().Add(15 * time.Second)
 	for len(marks) < 4 {
-		c := m.admittedCount(f)
+		c := m.cursor(f)
 		now := time.Now()
 		if first.IsZero() && c > 0 {
 			first, marks = now, []int{c}
@@ -132,8 +153,9 @@ func TestFiveThousandJoinAndAdmissionFollowsTheRate(t *testing.T) {
 		t.Errorf("admitted %d in 3 s, want 600 ± 10%%", total)
 	}
 
-	// A waiting buyer sees a drawn place and an estimate from the rate.
-	for i := 0; i < 40; i++ {
+	// A waiting buyer's place is its drawn sequence less the cursor, and
+	// the estimate follows from the rate.
+	for i := range 40 {
 		st, err := m.status(ctx, i%2 == 0, f, users[n-1-i])
 		if err != nil {
 			t.Fatal(err)
@@ -149,50 +171,45 @@ func TestFiveThousandJoinAndAdmissionFollowsTheRate(t *testing.T) {
 		}
 	}
 
-	// Let the rest in quickly and audit the admissions.
+	// Let the rest in quickly: every buyer is admitted with a pass of its
+	// own whose place is the draw's, each place once.
 	m.setSettings(f, true, 5000)
-	for m.admittedCount(f) < n {
-		if time.Now().After(deadline.Add(30 * time.Second)) {
-			t.Fatalf("only %d of %d admitted", m.admittedCount(f), n)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	meshtest.Eventually(t, 30*time.Second, "everyone admitted", func() bool { return m.cursor(f) == n })
 	time.Sleep(300 * time.Millisecond) // a late step of either replica would show now
-	zs := m.admitted(f)
-	if len(zs) != n {
-		t.Fatalf("%d admission records, want %d", len(zs), n)
+	if c := m.cursor(f); c != n {
+		t.Fatalf("cursor %d after everyone was admitted, want %d", c, n)
 	}
-	passes := map[string]bool{}
-	for i, z := range zs {
-		if int(z.Score) != i+1 {
-			t.Fatalf("admission number %v at rank %d: someone was admitted twice or skipped", z.Score, i)
-		}
-		p, ttl := m.pass(f, z.Member.(string))
-		if p == "" || ttl <= 0 || ttl > 5*time.Minute || passes[p] {
-			t.Fatalf("pass of %s: %q ttl %v (duplicate %v)", z.Member, p, ttl, passes[p])
-		}
-		passes[p] = true
-	}
-	// Each buyer sees their own pass, and only theirs.
-	for i := 0; i < 50; i++ {
-		u := users[i*97]
-		st, err := m.status(ctx, i%2 == 1, f, u)
+	seqs := make([]uint32, n)
+	parallel(t, n, func(i int) error {
+		st, err := m.status(ctx, i%2 == 1, f, users[i])
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
-		p, _ := m.pass(f, u)
+		p, err := m.signer().Verify(st.GetQueuePass())
 		exp := st.GetPassExpiresAt().AsTime()
-		if st.GetStatus() != admitted || st.GetQueuePass() != p || st.GetPosition() != 0 ||
-			!exp.After(time.Now()) || exp.After(time.Now().Add(5*time.Minute+time.Second)) {
-			t.Fatalf("status of admitted %s: %v (pass in Redis %q)", u, st, p)
+		if err != nil || st.GetStatus() != admitted || st.GetPosition() != 0 || p.Pre || p.User != users[i] ||
+			st.GetTicket() != tickets[i] || !exp.After(time.Now()) || exp.After(time.Now().Add(10*time.Minute+time.Second)) {
+			return fmt.Errorf("status of an admitted buyer: %v (pass %+v, %v)", st, p, err)
 		}
+		seqs[i] = p.Number
+		return nil
+	})
+	sorted := slices.Clone(seqs)
+	slices.Sort(sorted)
+	for i, s := range sorted {
+		if s != uint32(i+1) {
+			t.Fatalf("the passes' places are not 1..%d: %d at rank %d", n, s, i)
+		}
+	}
+	if slices.IsSorted(seqs) {
+		t.Fatal("the pre-queue was admitted in join order: not drawn")
 	}
 }
 
 // TestOpeningDrawThenFirstComeFirstServed: buyers who joined before the
 // opening are admitted first, in a random order, each once; buyers who join
-// later follow in join order. WatchQueueStatus delivers the admission and
-// ends.
+// later follow in join order. WatchQueueStatus delivers the admission, with
+// the pass, and ends. A ticket of the pre-queue is not the pass.
 func TestOpeningDrawThenFirstComeFirstServed(t *testing.T) {
 	t.Parallel()
 	m := startMesh(t)
@@ -200,6 +217,7 @@ func TestOpeningDrawThenFirstComeFirstServed(t *testing.T) {
 	ctx := context.Background()
 	const group = 30
 	var pre, post []string
+	preTickets := map[string]string{}
 	for i := range group {
 		u := uuid.NewString()
 		st, err := m.join(ctx, i%2 == 0, f, u)
@@ -210,6 +228,7 @@ func TestOpeningDrawThenFirstComeFirstServed(t *testing.T) {
 			t.Fatalf("pre-opening join %d: %v", i, st)
 		}
 		pre = append(pre, u)
+		preTickets[u] = st.GetTicket()
 	}
 
 	// Two watchers, one per protocol, see the wait and then the admission.
@@ -247,38 +266,33 @@ func TestOpeningDrawThenFirstComeFirstServed(t *testing.T) {
 	m.openSale(f)
 	for i := range group {
 		u := uuid.NewString()
-		if _, err := m.join(ctx, i%2 == 1, f, u); err != nil {
+		st, err := m.join(ctx, i%2 == 1, f, u)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if tk := m.pass(st.GetTicket()); tk.Pre || tk.Number != uint32(group+i+1) {
+			t.Fatalf("post-opening join %d: ticket %+v, want place %d", i, tk, group+i+1)
 		}
 		post = append(post, u)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for m.admittedCount(f) < 2*group {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d admitted", m.admittedCount(f), 2*group)
+	meshtest.Eventually(t, 15*time.Second, "everyone admitted", func() bool { return m.cursor(f) == 2*group })
+	drawn := make([]string, group)
+	for _, u := range pre {
+		st := m.waitAdmitted(f, u, time.Second)
+		p := m.pass(st.GetQueuePass())
+		if p.Pre || p.Number < 1 || p.Number > group || drawn[p.Number-1] != "" {
+			t.Fatalf("pass of a pre-queue buyer: %+v", p)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	zs := m.admitted(f)
-	order := make([]string, len(zs))
-	for i, z := range zs {
-		order[i] = z.Member.(string)
-		if int(z.Score) != i+1 {
-			t.Fatalf("admission numbers %v: not 1..%d", zs, 2*group)
-		}
-	}
-	drawn, later := order[:group], order[group:]
-	if !slices.Equal(later, post) {
-		t.Errorf("post-opening joiners admitted as %v, joined as %v", later, post)
-	}
-	sortedDrawn, sortedPre := slices.Clone(drawn), slices.Clone(pre)
-	slices.Sort(sortedDrawn)
-	slices.Sort(sortedPre)
-	if !slices.Equal(sortedDrawn, sortedPre) {
-		t.Fatalf("the first %d admitted are not exactly the pre-opening group", group)
+		drawn[p.Number-1] = u
 	}
 	if slices.Equal(drawn, pre) {
 		t.Errorf("the pre-opening group was admitted in join order: not shuffled")
+	}
+	for i, u := range post {
+		st := m.waitAdmitted(f, u, time.Second)
+		if st.GetQueuePass() != st.GetTicket() || m.pass(st.GetQueuePass()).Number != uint32(group+i+1) {
+			t.Fatalf("a post-opening buyer's pass is not its ticket: %v", st)
+		}
 	}
 
 	wg.Wait()
@@ -290,9 +304,9 @@ func TestOpeningDrawThenFirstComeFirstServed(t *testing.T) {
 			t.Fatalf("watcher %d got %v, want waiting first", w, r.msgs)
 		}
 		last := r.msgs[len(r.msgs)-1]
-		p, _ := m.pass(f, pre[w])
-		if last.GetStatus() != admitted || last.GetQueuePass() == "" || last.GetQueuePass() != p || last.GetPassExpiresAt() == nil {
-			t.Fatalf("watcher %d ended with %v (pass in Redis %q)", w, last, p)
+		st := m.waitAdmitted(f, pre[w], time.Second)
+		if last.GetStatus() != admitted || last.GetQueuePass() != st.GetQueuePass() || last.GetPassExpiresAt() == nil {
+			t.Fatalf("watcher %d ended with %v (status %v)", w, last, st)
 		}
 		for _, msg := range r.msgs[:len(r.msgs)-1] {
 			if msg.GetStatus() != waiting {
@@ -300,11 +314,23 @@ func TestOpeningDrawThenFirstComeFirstServed(t *testing.T) {
 			}
 		}
 	}
+
+	// The pre-queue ticket is not the pass; the pass is.
+	u := pre[0]
+	st := m.waitAdmitted(f, u, time.Second)
+	if err := m.reserve(false, f, u, preTickets[u]); reason(err) != "not_drawn" {
+		t.Fatalf("reserve with a pre-queue ticket: %v", err)
+	}
+	if err := m.reserve(true, f, u, st.GetQueuePass()); err != nil {
+		t.Fatalf("reserve with the pass: %v", err)
+	}
 }
 
 // TestReserveDemandsTheBuyersOwnLivePass: on a queued event, reserve
-// answers QUEUE_PASS_REQUIRED without a pass, with another buyer's pass and
-// with an expired pass; with the buyer's own live pass it holds seats.
+// answers QUEUE_PASS_REQUIRED without a pass, with another buyer's, a
+// forged one, a used one and an expired one; with the buyer's own live pass
+// it holds seats, once. Joining again after the pass was used or lapsed
+// gives a new place at the end of the line.
 func TestReserveDemandsTheBuyersOwnLivePass(t *testing.T) {
 	t.Parallel()
 	m := startMesh(t, "-queue.pass-ttl=3s")
@@ -326,18 +352,33 @@ func TestReserveDemandsTheBuyersOwnLivePass(t *testing.T) {
 		t.Fatalf("pass expires in %v, want within queue.pass-ttl 3s", ttl)
 	}
 
-	needsPass := func(what string, err error) {
+	refused := func(what, why string, err error) {
 		t.Helper()
-		if connect.CodeOf(err) != connect.CodePermissionDenied || !errs.Is(err, errs.QueuePassRequired) {
-			t.Errorf("%s: %v, want QUEUE_PASS_REQUIRED (permission denied)", what, err)
+		if connect.CodeOf(err) != connect.CodePermissionDenied || !errs.Is(err, errs.QueuePassRequired) || reason(err) != why {
+			t.Errorf("%s: %v, want QUEUE_PASS_REQUIRED (%s)", what, err, why)
 		}
 	}
+	forged := []byte(pa.GetQueuePass())
+	forged[40] ^= 1
 	for _, grpc := range []bool{false, true} {
-		needsPass("reserve without a pass", m.reserve(grpc, f, a, ""))
-		needsPass("reserve with another buyer's pass", m.reserve(grpc, f, a, pb.GetQueuePass()))
+		refused("reserve without a pass", "missing", m.reserve(grpc, f, a, ""))
+		refused("reserve with another buyer's pass", "other_user", m.reserve(grpc, f, a, pb.GetQueuePass()))
+		refused("reserve with a forged pass", "invalid", m.reserve(grpc, f, a, string(forged)))
 	}
 	if err := m.reserve(false, f, a, pa.GetQueuePass()); err != nil {
 		t.Fatalf("reserve with the own pass (header): %v", err)
+	}
+	refused("a second reserve with the same pass", "used", m.reserve(true, f, a, pa.GetQueuePass()))
+	if st, err := m.status(ctx, true, f, a); err != nil || st.GetStatus() != used {
+		t.Fatalf("status after the pass was used: %v %v", st, err)
+	}
+	// Joining again: a new place at the end of the line, a new pass.
+	again, err := m.join(ctx, false, f, a)
+	if err != nil || again.GetTicket() == pa.GetTicket() || m.pass(again.GetTicket()).Number != 4 {
+		t.Fatalf("join after the pass was used: %v %v", again, err)
+	}
+	if err := m.reserve(true, f, a, m.waitAdmitted(f, a, 5*time.Second).GetQueuePass()); err != nil {
+		t.Fatalf("reserve with the second pass: %v", err)
 	}
 	req := as(m.token(b, authn.RoleUser), &bookingv1.ReserveRequest{ShowId: f.show, ZoneId: f.zone, Quantity: 1,
 		QueuePass: pb.GetQueuePass(), IdempotencyKey: uuid.NewString()})
@@ -346,14 +387,14 @@ func TestReserveDemandsTheBuyersOwnLivePass(t *testing.T) {
 	}
 
 	// A pass is no login token.
-	_, err := m.queue(false).GetQueueStatus(ctx, as(pa.GetQueuePass(), &queuev1.GetQueueStatusRequest{EventId: f.event}))
+	_, err = m.queue(false).GetQueueStatus(ctx, as(pa.GetQueuePass(), &queuev1.GetQueueStatusRequest{EventId: f.event}))
 	if connect.CodeOf(err) != connect.CodeUnauthenticated {
 		t.Errorf("a pass as bearer token: %v, want unauthenticated", err)
 	}
 
-	// An expired pass is refused; the buyer sees "expired" and may join again.
+	// A lapsed pass is refused; the buyer sees "expired" and joins again.
 	time.Sleep(time.Until(pc.GetPassExpiresAt().AsTime()) + 200*time.Millisecond)
-	needsPass("reserve with an expired pass", m.reserve(false, f, c, pc.GetQueuePass()))
+	refused("reserve with an expired pass", "expired", m.reserve(false, f, c, pc.GetQueuePass()))
 	st, err := m.status(ctx, true, f, c)
 	if err != nil || st.GetStatus() != expired || st.GetQueuePass() != "" {
 		t.Fatalf("status after the pass expired: %v %v", st, err)
@@ -361,11 +402,11 @@ func TestReserveDemandsTheBuyersOwnLivePass(t *testing.T) {
 	if _, err := m.join(ctx, true, f, c); err != nil {
 		t.Fatal(err)
 	}
-	again := m.waitAdmitted(f, c, 5*time.Second)
-	if again.GetQueuePass() == pc.GetQueuePass() {
+	renewed := m.waitAdmitted(f, c, 5*time.Second)
+	if renewed.GetQueuePass() == pc.GetQueuePass() {
 		t.Fatal("the second admission reused the expired pass")
 	}
-	if err := m.reserve(true, f, c, again.GetQueuePass()); err != nil {
+	if err := m.reserve(true, f, c, renewed.GetQueuePass()); err != nil {
 		t.Fatalf("reserve with the new pass: %v", err)
 	}
 
@@ -384,16 +425,23 @@ func TestReserveDemandsTheBuyersOwnLivePass(t *testing.T) {
 	if _, err := m.status(ctx, false, f, f.users[3]); !errs.Is(err, errs.NotFound) {
 		t.Errorf("status of a buyer who never joined: %v", err)
 	}
-	_, err = m.queue(false).SetQueueSettings(ctx, as(m.token(f.organizer, authn.RoleOrganizer),
-		&queuev1.SetQueueSettingsRequest{EventId: f.event, Enabled: false}))
-	if connect.CodeOf(err) != connect.CodePermissionDenied {
-		t.Errorf("SetQueueSettings by an organizer: %v", err)
+	_, err = m.queue(false).GetQueueStatus(ctx, as(m.token(f.users[3], authn.RoleUser),
+		&queuev1.GetQueueStatusRequest{EventId: f.event, Ticket: pb.GetTicket()}))
+	if !errs.Is(err, errs.Forbidden) {
+		t.Errorf("status of another buyer's ticket: %v", err)
+	}
+	for _, who := range []string{authn.RoleOrganizer, authn.RoleUser} {
+		_, err = m.queue(false).SetQueueSettings(ctx, as(m.token(uuid.NewString(), who),
+			&queuev1.SetQueueSettingsRequest{EventId: f.event, Enabled: false}))
+		if connect.CodeOf(err) != connect.CodePermissionDenied {
+			t.Errorf("SetQueueSettings by another %s: %v", who, err)
+		}
 	}
 }
 
 // TestQueueSwitch: an event without a queue admits at once and reserve
-// needs no pass; switching the queue on through SetQueueSettings reaches the
-// reserve script at once.
+// needs no pass; switching the queue on reaches the reserve script at once;
+// switching it off lets everyone in.
 func TestQueueSwitch(t *testing.T) {
 	t.Parallel()
 	m := startMesh(t)
@@ -401,19 +449,23 @@ func TestQueueSwitch(t *testing.T) {
 	ctx := context.Background()
 	d, e := f.users[0], f.users[1]
 	st, err := m.join(ctx, true, f, d)
-	if err != nil || st.GetStatus() != admitted || st.GetQueuePass() != "" {
+	if err != nil || st.GetStatus() != admitted || st.GetQueuePass() != "" || st.GetTicket() != "" {
 		t.Fatalf("join without a queue: %v %v", st, err)
 	}
 	if err := m.reserve(false, f, d, ""); err != nil {
 		t.Fatalf("reserve without a queue: %v", err)
 	}
 
-	if s := m.setSettings(f, true, 0); !s.GetEnabled() || s.GetAdmitPerSecond() != 100 {
+	if s := m.setSettings(f, true, 0, 50); !s.GetEnabled() || s.GetAdmitPerSecond() != 100 || s.GetMaxActive() != 50 {
 		t.Fatalf("settings: %v (the rate should stay the column's 100)", s)
 	}
 	var enabled bool
-	if err := m.db.QueryRow(`SELECT queue_enabled FROM events WHERE id = $1`, f.event).Scan(&enabled); err != nil || !enabled {
-		t.Fatalf("events.queue_enabled after SetQueueSettings: %v %v", enabled, err)
+	var maxActive int
+	if err := m.db.QueryRow(`SELECT queue_enabled, queue_max_active FROM events WHERE id = $1`, f.event).Scan(&enabled, &maxActive); err != nil || !enabled || maxActive != 50 {
+		t.Fatalf("events row after SetQueueSettings: %v %d %v", enabled, maxActive, err)
+	}
+	if s := m.setSettings(f, true, 0); s.GetMaxActive() != 50 {
+		t.Fatalf("a change without max_active changed it: %v", s)
 	}
 	if err := m.reserve(true, f, e, ""); !errs.Is(err, errs.QueuePassRequired) {
 		t.Fatalf("reserve after the queue was switched on: %v", err)
@@ -435,4 +487,98 @@ func TestQueueSwitch(t *testing.T) {
 	if err := m.reserve(false, f, d, ""); err != nil {
 		t.Fatalf("reserve after the queue was switched off: %v", err)
 	}
+}
+
+// TestCapAndSoldOut: the cursor never leaves more than max_active admitted
+// buyers with a live, unused pass; it stops when every seat is held, every
+// waiting buyer is told "sold out", and it moves again when seats come
+// back.
+func TestCapAndSoldOut(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{queue: true, rate: 1000, seats: 3, users: 6})
+	m.setSettings(f, true, 1000, 2)
+	ctx := context.Background()
+	tickets := make([]string, len(f.users))
+	for i, u := range f.users {
+		st, err := m.join(ctx, false, f, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tickets[i] = st.GetTicket()
+	}
+	meshtest.Eventually(t, 5*time.Second, "two admitted", func() bool { return m.cursor(f) == 2 })
+	time.Sleep(500 * time.Millisecond) // steps at 1,000/s would have passed the cap by now
+	if l := m.line(f); l.GetAdmittedUpTo() != 2 || l.GetActive() != 2 || l.GetMaxActive() != 2 || l.GetWaiting() != 4 || l.GetSoldOut() {
+		t.Fatalf("line at the cap: %v", l)
+	}
+	if err := m.reserve(false, f, f.users[2], tickets[2]); reason(err) != "waiting" {
+		t.Fatalf("reserve before one's turn: %v", err)
+	}
+
+	// Buyer 6 watches; the first three hold the three seats, each freeing a
+	// place under the cap.
+	watch := make(chan []*queuev1.QueueStatus, 1)
+	go func() {
+		var msgs []*queuev1.QueueStatus
+		defer func() { watch <- msgs }()
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		s, err := m.queue(true).WatchQueueStatus(ctx, as(m.token(f.users[5], authn.RoleUser), &queuev1.WatchQueueStatusRequest{EventId: f.event}))
+		if err != nil {
+			return
+		}
+		for s.Receive() {
+			msgs = append(msgs, s.Msg().GetQueueStatus())
+		}
+	}()
+	var holds []*bookingv1.Booking
+	for i := range 3 {
+		pass := m.waitAdmitted(f, f.users[i], 5*time.Second).GetQueuePass()
+		b, err := m.reserveBooking(false, f, f.users[i], pass)
+		if err != nil {
+			t.Fatalf("reserve %d: %v", i, err)
+		}
+		holds = append(holds, b)
+	}
+	soldAt := time.Now()
+	msgs := <-watch
+	t.Logf("the watcher heard sold out %v after the last seat was held", time.Since(soldAt).Round(time.Millisecond))
+	if len(msgs) == 0 || msgs[len(msgs)-1].GetStatus() != soldOut {
+		t.Fatalf("the watcher's messages: %v, want sold out last", msgs)
+	}
+	cursor := m.cursor(f)
+	if l := m.line(f); !l.GetSoldOut() || cursor != 4 {
+		t.Fatalf("line when sold out: %v (cursor %d, want 4: the cap let a fourth in)", l, cursor)
+	}
+	if st, err := m.status(ctx, false, f, f.users[4]); err != nil || st.GetStatus() != soldOut || st.GetPosition() != 1 {
+		t.Fatalf("a waiting buyer when sold out: %v %v", st, err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if c := m.cursor(f); c != cursor {
+		t.Fatalf("the cursor moved from %d to %d while sold out", cursor, c)
+	}
+
+	// A hold cancelled: a seat is back, admission resumes.
+	req := as(m.token(f.users[0], authn.RoleUser), &bookingv1.CancelBookingRequest{BookingId: holds[0].GetId()})
+	if _, err := m.booking(false).CancelBooking(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	meshtest.Eventually(t, 5*time.Second, "admission resumed", func() bool { return m.cursor(f) == 5 })
+	if st := m.waitAdmitted(f, f.users[4], time.Second); st.GetQueuePass() == "" {
+		t.Fatalf("admitted after seats came back: %v", st)
+	}
+	if l := m.line(f); l.GetSoldOut() {
+		t.Fatalf("line after a seat came back: %v", l)
+	}
+}
+
+// reason is the details.reason of a QUEUE_PASS_REQUIRED answer.
+func reason(err error) string {
+	e := errs.FromConnect(err)
+	if e == nil {
+		return ""
+	}
+	r, _ := e.Details["reason"].(string)
+	return r
 }

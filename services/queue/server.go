@@ -30,18 +30,18 @@ func (s *Server) JoinQueue(ctx context.Context, req *connect.Request[queuev1.Joi
 	return connect.NewResponse(&queuev1.JoinQueueResponse{QueueStatus: st}), nil
 }
 
-// GetQueueStatus returns the caller's place.
+// GetQueueStatus returns a place.
 func (s *Server) GetQueueStatus(ctx context.Context, req *connect.Request[queuev1.GetQueueStatusRequest]) (*connect.Response[queuev1.GetQueueStatusResponse], error) {
-	st, err := s.svc.Status(ctx, req.Msg.GetEventId())
+	st, err := s.svc.Status(ctx, req.Msg.GetEventId(), req.Msg.GetTicket())
 	if err != nil {
 		return nil, errs.Connect(err)
 	}
 	return connect.NewResponse(&queuev1.GetQueueStatusResponse{QueueStatus: st}), nil
 }
 
-// WatchQueueStatus streams the caller's place until admission.
+// WatchQueueStatus streams a place until admission.
 func (s *Server) WatchQueueStatus(ctx context.Context, req *connect.Request[queuev1.WatchQueueStatusRequest], stream *connect.ServerStream[queuev1.WatchQueueStatusResponse]) error {
-	err := s.svc.Watch(ctx, req.Msg.GetEventId(), func(st *queuev1.QueueStatus) error {
+	err := s.svc.Watch(ctx, req.Msg.GetEventId(), req.Msg.GetTicket(), func(st *queuev1.QueueStatus) error {
 		return stream.Send(&queuev1.WatchQueueStatusResponse{QueueStatus: st})
 	})
 	if err != nil {
@@ -50,10 +50,35 @@ func (s *Server) WatchQueueStatus(ctx context.Context, req *connect.Request[queu
 	return nil
 }
 
-// SetQueueSettings switches an event's queue and sets its rate.
+// GetLine returns the public state of an event's line.
+func (s *Server) GetLine(ctx context.Context, req *connect.Request[queuev1.GetLineRequest]) (*connect.Response[queuev1.GetLineResponse], error) {
+	l, err := s.svc.Line(ctx, req.Msg.GetEventId())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&queuev1.GetLineResponse{Line: l}), nil
+}
+
+// WatchLine streams an event's line state to the mesh's components.
+func (s *Server) WatchLine(ctx context.Context, req *connect.Request[queuev1.WatchLineRequest], stream *connect.ServerStream[queuev1.WatchLineResponse]) error {
+	if err := s.svc.WatchLine(ctx, req.Msg.GetEventId(), stream.Send); err != nil {
+		return errs.Connect(err)
+	}
+	return nil
+}
+
+// SetQueueSettings switches an event's queue and sets its knobs.
 func (s *Server) SetQueueSettings(ctx context.Context, req *connect.Request[queuev1.SetQueueSettingsRequest]) (*connect.Response[queuev1.SetQueueSettingsResponse], error) {
 	m := req.Msg
-	set, err := s.svc.SetSettings(ctx, m.GetEventId(), m.GetEnabled(), int(m.GetAdmitPerSecond()))
+	c := change{enabled: m.GetEnabled()}
+	if r := int(m.GetAdmitPerSecond()); r > 0 {
+		c.rate = &r
+	}
+	if m.MaxActive != nil {
+		n := int(m.GetMaxActive())
+		c.maxActive = &n
+	}
+	set, err := s.svc.SetSettings(ctx, m.GetEventId(), c)
 	if err != nil {
 		return nil, errs.Connect(err)
 	}

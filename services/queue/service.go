@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -15,59 +16,185 @@ import (
 	queuev1 "github.com/bookingrush/rush/gen/bookingrush/queue/v1"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/ticket"
 )
 
-// Service holds the queue's rules: who may join, what a place looks like on
-// the wire, how a watch ends and how settings change.
+// Service holds the queue's rules: who may join and watch, what a place
+// looks like on the wire, how a watch ends and who changes the settings.
 type Service struct {
-	lines      *Lines
-	settings   *Settings
-	booking    bookingv1connect.BookingServiceClient
-	watchEvery time.Duration
-	log        *zap.Logger
+	lines    *Lines
+	settings *Settings
+	hub      *Hub
+	tickets  *ticket.Signer
+	booking  bookingv1connect.BookingServiceClient
+	log      *zap.Logger
 }
 
 // NewService returns the queue service.
-func NewService(lines *Lines, settings *Settings, booking bookingv1connect.BookingServiceClient, watchEvery time.Duration, log *zap.Logger) *Service {
-	return &Service{lines: lines, settings: settings, booking: booking, watchEvery: watchEvery, log: log}
+func NewService(lines *Lines, settings *Settings, hub *Hub, tickets *ticket.Signer, booking bookingv1connect.BookingServiceClient, log *zap.Logger) *Service {
+	return &Service{lines: lines, settings: settings, hub: hub, tickets: tickets, booking: booking, log: log}
 }
 
-// Join puts the caller in the event's line (once) and returns the place.
-func (s *Service) Join(ctx context.Context, eventID string) (*queuev1.QueueStatus, error) {
+// Statuses, short.
+const (
+	waiting  = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING
+	admitted = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_ADMITTED
+	expired  = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_EXPIRED
+	used     = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_USED
+)
+
+// Join puts the caller in the event's line (once) and returns the place and
+// the ticket. A caller whose pass was used, or whose window ended, goes to
+// the end of the line with a new ticket.
+func (s *Service) Join(ctx context.Context, ev string) (*queuev1.QueueStatus, error) {
+	p, err := buyer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, _, err := s.lines.entry(ctx, ev, p.UserID, modeJoin, "")
+	if err != nil {
+		return s.noLine(ctx, ev, err)
+	}
+	st, err := s.place(ctx, e.ticket(ev, p.UserID))
+	if err != nil || (st.GetStatus() != expired && st.GetStatus() != used) {
+		return st, err
+	}
+	if e, _, err = s.lines.entry(ctx, ev, p.UserID, modeRenew, e.raw); err != nil {
+		return s.noLine(ctx, ev, err)
+	}
+	return s.place(ctx, e.ticket(ev, p.UserID))
+}
+
+// buyer is the caller, a person: a place in line is a buyer's (the
+// system's service identity cannot hold a ticket).
+func buyer(ctx context.Context) (*authn.Principal, error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return s.look(ctx, p, eventID, true)
+	if p.Role == authn.RoleService {
+		return nil, errs.New(errs.Forbidden, "a place in line is a buyer's, not a service's")
+	}
+	return p, nil
 }
 
-// Status returns the caller's place; NOT_FOUND when the caller never joined
-// (or the queue keys are gone after the sale).
-func (s *Service) Status(ctx context.Context, eventID string) (*queuev1.QueueStatus, error) {
+// Status returns the place of raw (a ticket), or of the caller's ticket
+// when raw is empty; NOT_FOUND when the caller never joined.
+func (s *Service) Status(ctx context.Context, ev, raw string) (*queuev1.QueueStatus, error) {
+	t, err := s.resolve(ctx, ev, raw)
+	if err != nil {
+		return s.noLine(ctx, ev, err)
+	}
+	return s.place(ctx, t)
+}
+
+// resolve returns the ticket a status or watch is about: raw, which must be
+// a ticket of this mesh for ev and (unless the caller is the system, as the
+// edge's stream is) of the caller; else the caller's own, looked up.
+func (s *Service) resolve(ctx context.Context, ev, raw string) (ticket.Ticket, error) {
 	p, err := authn.Require(ctx)
+	if err != nil {
+		return ticket.Ticket{}, err
+	}
+	if raw == "" {
+		if p.Role == authn.RoleService {
+			return ticket.Ticket{}, errs.New(errs.Validation, "a service names the ticket",
+				"fields", []any{map[string]any{"field": "ticket", "message": "required for a service"}})
+		}
+		e, found, err := s.lines.entry(ctx, ev, p.UserID, modeLook, "")
+		switch {
+		case err != nil:
+			return ticket.Ticket{}, err
+		case !found:
+			return ticket.Ticket{}, errs.New(errs.NotFound, "you are not in this event's queue; join it first")
+		}
+		return e.ticket(ev, p.UserID), nil
+	}
+	t, err := s.tickets.Verify(raw)
+	if err != nil || !strings.EqualFold(t.Event, ev) {
+		return ticket.Ticket{}, errs.New(errs.Validation, "not a queue ticket of this event",
+			"fields", []any{map[string]any{"field": "ticket", "message": "not a queue ticket of this event"}})
+	}
+	if p.Role != authn.RoleService && !strings.EqualFold(t.User, p.UserID) {
+		return ticket.Ticket{}, errs.New(errs.Forbidden, "this ticket belongs to another buyer")
+	}
+	return t, nil
+}
+
+// place is where t stands: from the line's state (at most a tick old),
+// and, once the cursor passed the ticket, from its pass in Redis.
+func (s *Service) place(ctx context.Context, t ticket.Ticket) (*queuev1.QueueStatus, error) {
+	l, err := s.hub.Snapshot(ctx, t.Event)
 	if err != nil {
 		return nil, err
 	}
-	return s.look(ctx, p, eventID, false)
+	pl := ticket.Where(t, l, ticket.DrawOf(l), time.Now())
+	if pl.Void {
+		// A state read before the line (re)started is stale, not void.
+		s.hub.Fresh(t.Event)
+		if l, err = s.hub.Snapshot(ctx, t.Event); err != nil {
+			return nil, err
+		}
+		pl = ticket.Where(t, l, ticket.DrawOf(l), time.Now())
+	}
+	return s.status(ctx, t, pl)
 }
 
-// Watch sends the caller's place now and after every change (polled every
-// watchEvery), until the caller is admitted or the pass expired: that last
-// place is sent and the watch ends. It also ends when ctx does.
-func (s *Service) Watch(ctx context.Context, eventID string, send func(*queuev1.QueueStatus) error) error {
-	p, err := authn.Require(ctx)
+// status is the answer for t at pl.
+func (s *Service) status(ctx context.Context, t ticket.Ticket, pl ticket.Place) (*queuev1.QueueStatus, error) {
+	raw, err := s.tickets.Sign(t)
 	if err != nil {
+		return nil, err
+	}
+	st := &queuev1.QueueStatus{EventId: t.Event, Status: pl.Status, Position: pl.Position, Total: pl.Total, Ticket: raw}
+	if pl.Wait > 0 {
+		st.EstimatedWait = durationpb.New(pl.Wait)
+	}
+	if !pl.Live {
+		return st, nil
+	}
+	state, ends, err := s.lines.Pass(ctx, t.Event, t.Epoch, pl.Seq)
+	if err != nil {
+		return nil, err
+	}
+	switch state {
+	case passLive:
+		// The pass is the ticket with its drawn place (the same ticket
+		// for a join after the opening).
+		pass := t
+		pass.Number, pass.Pre = pl.Seq, false
+		if st.QueuePass, err = s.tickets.Sign(pass); err != nil {
+			return nil, err
+		}
+		st.PassExpiresAt = timestamppb.New(ends)
+	case passUsed:
+		st.Status = used
+	case passWaiting:
+		st.Status = waiting
+	default:
+		st.Status = expired
+	}
+	return st, nil
+}
+
+// errWatchDone ends a watch after its last message.
+var errWatchDone = errors.New("watch done")
+
+// Watch sends the place of raw (or of the caller's ticket) now and after
+// every change of the event's line, until the buyer is admitted, the line
+// sold out, the pass expired or was used: that last place is sent and the
+// watch ends. It also ends when ctx does. Every watch of an event in this
+// process shares one read of the line per tick.
+func (s *Service) Watch(ctx context.Context, ev, raw string, send func(*queuev1.QueueStatus) error) error {
+	t, err := s.resolve(ctx, ev, raw)
+	if err != nil {
+		_, err = s.noLine(ctx, ev, err)
 		return err
 	}
-	t := time.NewTicker(s.watchEvery)
-	defer t.Stop()
 	var last *queuev1.QueueStatus
-	for {
-		st, err := s.look(ctx, p, eventID, false)
+	err = s.hub.Watch(ctx, ev, func(l *queuev1.WatchLineResponse) error {
+		st, err := s.status(ctx, t, ticket.Where(t, l, ticket.DrawOf(l), time.Now()))
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
 			return err
 		}
 		if last == nil || changed(last, st) {
@@ -76,15 +203,15 @@ func (s *Service) Watch(ctx context.Context, eventID string, send func(*queuev1.
 			}
 			last = st
 		}
-		if st.GetStatus() != queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING {
-			return nil
+		if st.GetStatus() != waiting {
+			return errWatchDone
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+		return nil
+	})
+	if errors.Is(err, errWatchDone) || ctx.Err() != nil {
+		return nil
 	}
+	return err
 }
 
 // changed reports whether a watcher should hear about st after last; the
@@ -94,83 +221,121 @@ func changed(last, st *queuev1.QueueStatus) bool {
 		last.GetTotal() != st.GetTotal() || last.GetQueuePass() != st.GetQueuePass()
 }
 
-func (s *Service) look(ctx context.Context, p *authn.Principal, eventID string, join bool) (*queuev1.QueueStatus, error) {
-	pl, err := s.lines.Place(ctx, eventID, p.UserID, join)
-	if errors.Is(err, errNotLoaded) {
-		return nil, s.notLoaded(ctx, eventID)
+// Line is the public state of the event's line, at most a tick old.
+func (s *Service) Line(ctx context.Context, ev string) (*queuev1.Line, error) {
+	if _, err := s.settings.Knobs(ctx, ev); err != nil {
+		return nil, err
 	}
+	l, err := s.hub.Snapshot(ctx, ev)
 	if err != nil {
 		return nil, err
 	}
-	st := &queuev1.QueueStatus{EventId: eventID, Position: int32(pl.position), Total: int32(pl.total)}
-	switch pl.kind {
-	case placeOpen:
-		st.Status = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_ADMITTED
-	case placeAdmitted:
-		st.Status = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_ADMITTED
-		st.QueuePass, st.PassExpiresAt = pl.pass, timestamppb.New(pl.passExpires)
-	case placeExpired:
-		st.Status = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_EXPIRED
-	case placePre:
-		// Places are drawn at the opening: until then the position is 0
-		// and the wait is at least the time to the opening.
-		st.Status = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING
-		st.EstimatedWait = durationpb.New(max(pl.opensAt.Sub(pl.now), 0))
-	case placeWaiting:
-		st.Status = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING
-		// The estimate is a nicety: without the rate it is left out, the
-		// place itself is still right.
-		if rate, err := s.settings.Rate(ctx, eventID); err == nil && rate > 0 {
-			st.EstimatedWait = durationpb.New(time.Duration(pl.position) * time.Second / time.Duration(rate))
-		}
-	case placeNone:
-		return nil, errs.New(errs.NotFound, "you are not in this event's queue; join it first")
+	return l.GetLine(), nil
+}
+
+// WatchLine sends the event's line state now and after every change, to
+// the mesh's own components (the edge's streams), until ctx ends.
+func (s *Service) WatchLine(ctx context.Context, ev string, send func(*queuev1.WatchLineResponse) error) error {
+	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
+		return err
 	}
-	return st, nil
+	return s.hub.Watch(ctx, ev, send)
+}
+
+// readLine is what the hub reads of a line each tick: its Redis state,
+// with the knobs as Postgres has them now (the state carries those of the
+// last admission step).
+func (s *Service) readLine(ctx context.Context, ev string) (*queuev1.WatchLineResponse, error) {
+	l, err := s.lines.Read(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	if k, err := s.settings.Knobs(ctx, ev); err == nil {
+		l.Line.AdmitPerSecond, l.Line.MaxActive = int32(k.Rate), int32(k.MaxActive)
+	}
+	return l, nil
+}
+
+// noLine answers a join or status of an event without a line: admitted
+// without a pass when the event has no queue, else why there is none.
+func (s *Service) noLine(ctx context.Context, ev string, err error) (*queuev1.QueueStatus, error) {
+	switch {
+	case errors.Is(err, errNoQueue):
+		return &queuev1.QueueStatus{EventId: ev, Status: admitted}, nil
+	case errors.Is(err, errNotLoaded):
+		return nil, s.notLoaded(ctx, ev)
+	}
+	return nil, err
 }
 
 // notLoaded explains why Redis has no inventory for the event.
-func (s *Service) notLoaded(ctx context.Context, eventID string) error {
-	status, found, err := s.settings.status(ctx, eventID)
+func (s *Service) notLoaded(ctx context.Context, ev string) error {
+	q, err := s.settings.event(ctx, ev)
 	switch {
 	case err != nil:
 		return err
-	case !found:
-		return errs.New(errs.NotFound, "event not found")
-	case status == "published":
+	case q.status == "published":
 		return errs.Unavailable("the event's sale is being prepared; retry", nil)
 	}
-	return errs.New(errs.SaleNotOpen, "the event is not on sale", "status", status)
+	return errs.New(errs.SaleNotOpen, "the event is not on sale", "status", q.status)
 }
 
-// SetSettings switches the event's queue and sets its rate (internal
-// callers and admins only). When the switch of a published event changes,
-// the booking engine reloads the event's sale settings so the reserve script
-// enforces the new switch at once; if it cannot, the switch is put back and
-// the answer is SERVICE_UNAVAILABLE.
-func (s *Service) SetSettings(ctx context.Context, eventID string, enabled bool, rate int) (*queuev1.QueueSettings, error) {
-	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
+// mayChange answers why p may not change the queue of q, nil when it may:
+// its organizer, an admin or the system. Another organizer reads
+// FORBIDDEN, or NOT_FOUND for a draft they may not know exists.
+func mayChange(p *authn.Principal, q eventQueue) error {
+	switch {
+	case p == nil:
+		return errs.New(errs.Unauthorized, "sign in first")
+	case p.Role == authn.RoleAdmin || p.Role == authn.RoleService:
+		return nil
+	case p.Role == authn.RoleOrganizer && p.UserID == q.organizer:
+		return nil
+	case q.status == "draft":
+		return errEventNotFound
+	}
+	return errs.New(errs.Forbidden, "only the event's organizer or an admin may change its queue")
+}
+
+// SetSettings switches the event's queue and sets its knobs (the event's
+// organizer, an admin, or the system). When the switch of a published event
+// changes, the booking engine reloads the event's sale settings so the
+// reserve script enforces the new switch at once; if it cannot, the
+// settings are put back and the answer is SERVICE_UNAVAILABLE.
+func (s *Service) SetSettings(ctx context.Context, ev string, c change) (*queuev1.QueueSettings, error) {
+	p, err := authn.Require(ctx, authn.RoleOrganizer)
+	if err != nil {
 		return nil, err
 	}
-	before, after, err := s.settings.update(ctx, eventID, enabled, rate)
+	q, err := s.settings.event(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	if err := mayChange(p, q); err != nil {
+		return nil, err
+	}
+	before, after, err := s.settings.update(ctx, ev, c)
 	if err != nil {
 		return nil, err
 	}
 	if before.enabled != after.enabled && after.status == "published" {
-		req := connect.NewRequest(&bookingv1.LoadInventoryRequest{EventId: eventID})
+		req := connect.NewRequest(&bookingv1.LoadInventoryRequest{EventId: ev})
 		if _, err := s.booking.LoadInventory(ctx, req); err != nil {
-			if _, _, rerr := s.settings.update(context.WithoutCancel(ctx), eventID, before.enabled, before.rate); rerr != nil {
-				s.log.Error("could not restore the queue switch after a failed inventory reload",
-					zap.String("event_id", eventID), zap.Error(rerr))
+			back := change{enabled: before.enabled, rate: &before.knobs.Rate, maxActive: &before.knobs.MaxActive}
+			if _, _, rerr := s.settings.update(context.WithoutCancel(ctx), ev, back); rerr != nil {
+				s.log.Error("could not restore the queue settings after a failed inventory reload",
+					zap.String("event_id", ev), zap.Error(rerr))
 			}
 			return nil, errs.Unavailable("the booking engine could not take the new queue switch; nothing changed", err, "dependency", "booking")
 		}
 	}
 	if after.enabled {
 		// Buyers who waited while the queue was off move again.
-		if err := s.lines.Activate(ctx, eventID); err != nil {
+		if err := s.lines.Activate(ctx, ev); err != nil {
 			return nil, err
 		}
 	}
-	return &queuev1.QueueSettings{EventId: eventID, Enabled: after.enabled, AdmitPerSecond: int32(after.rate)}, nil
+	s.hub.Fresh(ev)
+	return &queuev1.QueueSettings{EventId: ev, Enabled: after.enabled,
+		AdmitPerSecond: int32(after.knobs.Rate), MaxActive: int32(after.knobs.MaxActive)}, nil
 }

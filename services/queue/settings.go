@@ -14,90 +14,111 @@ import (
 )
 
 // Settings is the Postgres side of the queue: the events row holds the
-// organizer's switch (queue_enabled) and the admission rate
-// (queue_admit_per_second). The switch reaches the reserve script through
-// the booking engine's meta; the rate is read here, cached for a short
-// while, since every admitter tick and status answer needs it.
+// organizer's switch (queue_enabled) and the two knobs, the admission rate
+// (queue_admit_per_second) and the cap on active shoppers
+// (queue_max_active, 0: none). The switch reaches the reserve script
+// through the booking engine's meta; the knobs are read here, cached for a
+// short while, since every admission step needs them.
 type Settings struct {
 	db  *pgxpool.Pool
 	ttl time.Duration
 
 	mu    sync.Mutex
-	rates map[string]cachedRate
+	knobs map[string]cachedKnobs
 }
 
-type cachedRate struct {
-	rate int
-	at   time.Time
+// Knobs are an event's admission rate (tickets a second) and cap on active
+// shoppers (0: none).
+type Knobs struct {
+	Rate, MaxActive int
 }
 
-// eventQueue is an event's queue settings and sale status.
+type cachedKnobs struct {
+	Knobs
+	at time.Time
+}
+
+// eventQueue is an event's queue settings, sale status and organizer.
 type eventQueue struct {
-	enabled bool
-	rate    int
-	status  string
+	enabled   bool
+	knobs     Knobs
+	status    string
+	organizer string
 }
 
-// NewSettings returns the settings store; rates are reused for ttl.
+// NewSettings returns the settings store; knobs are reused for ttl.
 func NewSettings(db *pgxpool.Pool, ttl time.Duration) *Settings {
-	return &Settings{db: db, ttl: ttl, rates: map[string]cachedRate{}}
+	return &Settings{db: db, ttl: ttl, knobs: map[string]cachedKnobs{}}
 }
 
-// Rate is the event's admission rate (buyers per second). When Postgres
-// fails, the last known rate is used if there is one: a stale rate is
-// better than stopping the line.
-func (s *Settings) Rate(ctx context.Context, ev string) (int, error) {
+var errEventNotFound = errs.New(errs.NotFound, "event not found")
+
+// Knobs returns the event's knobs. When Postgres fails, the last known ones
+// are used if there are any: stale knobs are better than stopping the line.
+func (s *Settings) Knobs(ctx context.Context, ev string) (Knobs, error) {
 	s.mu.Lock()
-	c, ok := s.rates[ev]
+	c, ok := s.knobs[ev]
 	s.mu.Unlock()
 	if ok && time.Since(c.at) < s.ttl {
-		return c.rate, nil
+		return c.Knobs, nil
 	}
-	var rate int
-	err := s.db.QueryRow(ctx, `SELECT queue_admit_per_second FROM events WHERE id = $1 AND deleted_at IS NULL`, ev).Scan(&rate)
+	var k Knobs
+	err := s.db.QueryRow(ctx, `SELECT queue_admit_per_second, queue_max_active FROM events WHERE id = $1 AND deleted_at IS NULL`, ev).
+		Scan(&k.Rate, &k.MaxActive)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, errs.New(errs.NotFound, "event not found")
+		return Knobs{}, errEventNotFound
 	}
 	if err != nil {
 		if ok {
-			return c.rate, nil
+			return c.Knobs, nil
 		}
-		return 0, dbUnavailable(err)
+		return Knobs{}, dbUnavailable(err)
 	}
 	s.mu.Lock()
-	s.rates[ev] = cachedRate{rate: rate, at: time.Now()}
+	s.knobs[ev] = cachedKnobs{Knobs: k, at: time.Now()}
 	s.mu.Unlock()
-	return rate, nil
+	return k, nil
 }
 
-// forget drops the cached rate of ev.
+// forget drops the cached knobs of ev.
 func (s *Settings) forget(ev string) {
 	s.mu.Lock()
-	delete(s.rates, ev)
+	delete(s.knobs, ev)
 	s.mu.Unlock()
 }
 
-// status returns the event's sale status, found false when there is no
-// such event.
-func (s *Settings) status(ctx context.Context, ev string) (status string, found bool, err error) {
-	err = s.db.QueryRow(ctx, `SELECT status FROM events WHERE id = $1 AND deleted_at IS NULL`, ev).Scan(&status)
+// event reads the event's queue settings, status and organizer
+// (errEventNotFound when there is no such event).
+func (s *Settings) event(ctx context.Context, ev string) (eventQueue, error) {
+	var q eventQueue
+	err := s.db.QueryRow(ctx, `SELECT queue_enabled, queue_admit_per_second, queue_max_active, status, organizer_id::text
+		FROM events WHERE id = $1 AND deleted_at IS NULL`, ev).
+		Scan(&q.enabled, &q.knobs.Rate, &q.knobs.MaxActive, &q.status, &q.organizer)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", false, nil
+		return eventQueue{}, errEventNotFound
 	}
 	if err != nil {
-		return "", false, dbUnavailable(err)
+		return eventQueue{}, dbUnavailable(err)
 	}
-	return status, true, nil
+	return q, nil
 }
 
-// update sets the event's switch and (when rate > 0) its rate, returning the
-// settings before and after. A cancelled event does not change.
-func (s *Settings) update(ctx context.Context, ev string, enabled bool, rate int) (before, after eventQueue, err error) {
+// change is what SetQueueSettings asks: the switch, and each knob unless
+// nil (keep it).
+type change struct {
+	enabled         bool
+	rate, maxActive *int
+}
+
+// update applies c to the event, returning the settings before and after.
+// A cancelled event does not change.
+func (s *Settings) update(ctx context.Context, ev string, c change) (before, after eventQueue, err error) {
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT queue_enabled, queue_admit_per_second, status FROM events
-			WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, ev).Scan(&before.enabled, &before.rate, &before.status)
+		err := tx.QueryRow(ctx, `SELECT queue_enabled, queue_admit_per_second, queue_max_active, status, organizer_id::text FROM events
+			WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, ev).
+			Scan(&before.enabled, &before.knobs.Rate, &before.knobs.MaxActive, &before.status, &before.organizer)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return errs.New(errs.NotFound, "event not found")
+			return errEventNotFound
 		}
 		if err != nil {
 			return err
@@ -105,12 +126,16 @@ func (s *Settings) update(ctx context.Context, ev string, enabled bool, rate int
 		if before.status == "cancelled" {
 			return errs.New(errs.Conflict, "a cancelled event does not change")
 		}
-		after = eventQueue{enabled: enabled, rate: before.rate, status: before.status}
-		if rate > 0 {
-			after.rate = rate
+		after = before
+		after.enabled = c.enabled
+		if c.rate != nil {
+			after.knobs.Rate = *c.rate
 		}
-		_, err = tx.Exec(ctx, `UPDATE events SET queue_enabled = $2, queue_admit_per_second = $3, updated_at = now() WHERE id = $1`,
-			ev, after.enabled, after.rate)
+		if c.maxActive != nil {
+			after.knobs.MaxActive = *c.maxActive
+		}
+		_, err = tx.Exec(ctx, `UPDATE events SET queue_enabled = $2, queue_admit_per_second = $3, queue_max_active = $4, updated_at = now()
+			WHERE id = $1`, ev, after.enabled, after.knobs.Rate, after.knobs.MaxActive)
 		return err
 	})
 	if err != nil {

@@ -76,6 +76,9 @@ type options struct {
 	overloadRates string
 	overloadDur   time.Duration
 
+	wrJoins, wrWatchers, wrSeats, wrRate int
+	wrWindow                             time.Duration
+
 	// An existing topology instead of starting one.
 	targetURL, bookingAddr, secret, keyPrefix, edgeMetrics, bookingMetrics string
 
@@ -91,7 +94,7 @@ func run(args []string) int {
 	}
 	var o options
 	fs := flag.NewFlagSet("rushbench", flag.ContinueOnError)
-	fs.StringVar(&o.scenarios, "scenario", "rush,ceiling", "comma-separated scenarios, run in this order: rush, sustained, closed, wrk, rpc, ghz, checkout, ceiling")
+	fs.StringVar(&o.scenarios, "scenario", "rush,ceiling", "comma-separated scenarios, run in this order: rush, sustained, closed, wrk, rpc, ghz, checkout, waitroom, ceiling")
 	fs.IntVar(&o.users, "users", 50000, "users (rows inserted with COPY, tokens minted with the JWT secret); requests rotate over them")
 	fs.IntVar(&o.quantity, "quantity", 1, "seats per reserve request")
 	fs.Float64Var(&o.rushRate, "rush.rate", 5000, "rush: offered arrival rate, requests/s")
@@ -110,6 +113,11 @@ func run(args []string) int {
 	fs.StringVar(&o.overloadRates, "overload.rates", "3000,6000", "overload: offered reserve rates, requests/s (2-3x what the machine serves), each run for -overload.duration")
 	fs.DurationVar(&o.overloadDur, "overload.duration", 8*time.Second, "overload: duration of each rate")
 	fs.IntVar(&o.checkoutSeats, "checkout.seats", 2000, "checkout: seats of the one zone, and users who each hold one and pay for it (-closed.conns at a time)")
+	fs.IntVar(&o.wrJoins, "waitroom.joins", 100000, "waitroom: tickets issued through the edge (the shoppers included; needs as many -users)")
+	fs.IntVar(&o.wrWatchers, "waitroom.watchers", 2000, "waitroom: buyers of the crowd holding the stream (GET /api/v1/queue/events)")
+	fs.IntVar(&o.wrSeats, "waitroom.seats", 2000, "waitroom: seats of the event, and shoppers admitted first who buy them all (the sell-out)")
+	fs.IntVar(&o.wrRate, "waitroom.rate", 2, "waitroom: admissions per second while the crowd waits")
+	fs.DurationVar(&o.wrWindow, "waitroom.window", 10*time.Second, "waitroom: each measurement window (baseline, then streams open)")
 	fs.StringVar(&o.ghz, "ghz", "", "ghz binary (default: bin/tools/ghz, then $PATH)")
 	fs.IntVar(&o.ghzConc, "ghz.c", 64, "ghz: concurrency (-c)")
 	fs.DurationVar(&o.ghzDur, "ghz.duration", 10*time.Second, "ghz: duration (-z)")
@@ -271,7 +279,7 @@ func (b *bench) setup(ctx context.Context) error {
 		b.topo = topo
 		o.secret, b.prefix, pg = secret, topo.KeyPrefix, topo.SchemaURL
 		b.edgeURL, b.bookURL, b.metrics = topo.EdgeURL, "http://"+topo.BookingAddr, topo.Metrics
-		b.say("topology: 3 processes ready in %.1fs (edge %s | booking,relay,persister + embedded Kafka %s | auth,catalog,payment,saga %s; notify not deployed); schema %s; logs in %s",
+		b.say("topology: 3 processes ready in %.1fs (edge %s | booking,relay,persister + embedded Kafka %s | auth,catalog,payment,saga,queue,admitter %s; notify not deployed); schema %s; logs in %s",
 			time.Since(t0).Seconds(), topo.EdgeURL, topo.BookingAddr, topo.Metrics["services"], topo.Schema, b.dir)
 		if admission {
 			b.say("admission control: ON (the edge sheds reserves beyond its adaptive in-flight limit: 503 + Retry-After)")
@@ -372,6 +380,8 @@ func (b *bench) main(ctx context.Context) error {
 			err = b.scenarioCheckout(ctx)
 		case "overload":
 			err = b.scenarioOverload(ctx)
+		case "waitroom":
+			err = b.scenarioWaitroom(ctx)
 		case "ceiling":
 			err = b.scenarioCeiling(ctx)
 		default:

@@ -139,10 +139,10 @@ func (r reply) shed() bool {
 	return r.status == http.StatusServiceUnavailable && r.retryAfter != "" && r.reason == "overloaded"
 }
 
-// send POSTs body to url with the bearer token and, when key is not empty,
-// an Idempotency-Key, and decodes the envelope: data (a pointer) receives
-// its data.
-func send(ctx context.Context, c *http.Client, url, bearer, key string, body []byte, data any) reply {
+// send POSTs body to url with the bearer token, when key is not empty an
+// Idempotency-Key, and headers (name, value pairs), and decodes the
+// envelope: data (a pointer) receives its data.
+func send(ctx context.Context, c *http.Client, url, bearer, key string, body []byte, data any, headers ...string) reply {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return reply{failed: "request: " + err.Error()}
@@ -151,6 +151,9 @@ func send(ctx context.Context, c *http.Client, url, bearer, key string, body []b
 	req.Header["Content-Type"] = []string{"application/json"}
 	if key != "" {
 		req.Header["Idempotency-Key"] = []string{key}
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header[headers[i]] = []string{headers[i+1]}
 	}
 	resp, err := c.Do(req)
 	if err != nil {

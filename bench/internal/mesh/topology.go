@@ -55,8 +55,9 @@ type Topology struct {
 	EdgeURL string
 	// BookingAddr is the booking component's host:port (Connect, gRPC over h2c).
 	BookingAddr string
-	// PaymentAddr and SagaAddr are the payment and saga components'.
-	PaymentAddr, SagaAddr string
+	// PaymentAddr, SagaAddr and QueueAddr are the payment, saga and queue
+	// components'.
+	PaymentAddr, SagaAddr, QueueAddr string
 	// KeyPrefix is the booking engine's Redis key prefix.
 	KeyPrefix string
 	// Metrics are the metrics.addr (pprof, readyz) of each process by name.
@@ -106,8 +107,8 @@ func WithSearchPath(dsn, schema string) (string, error) {
 // Start creates the run's schema, migrates it and starts three processes
 // as deployed: "booking" (booking, relay, persister, and the embedded Kafka
 // broker on a fixed port), "services" (auth, catalog, payment with the
-// simulator provider, and the saga orchestrator, talking to that broker)
-// and "edge". Notify is not deployed (see the flags below). It returns
+// simulator provider, the saga orchestrator, talking to that broker, and
+// the waiting room: queue and admitter) and "edge". Notify is not deployed (see the flags below). It returns
 // once every process answers /readyz.
 func Start(ctx context.Context, s Settings) (*Topology, error) {
 	t := &Topology{Settings: s, Schema: "bench_" + s.Run, KeyPrefix: "bench:" + s.Run + ":bk:", Metrics: map[string]string{}}
@@ -129,14 +130,14 @@ func Start(ctx context.Context, s Settings) (*Topology, error) {
 	if out, err := exec.CommandContext(ctx, s.Rush, "migrate", "-postgres.url="+t.SchemaURL, "-log.level=warn").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("rush migrate: %v: %s", err, out)
 	}
-	ports, err := FreePorts(10)
+	ports, err := FreePorts(11)
 	if err != nil {
 		return nil, err
 	}
 	at := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", ports[i]) }
-	edge, booking, auth, catalog, kafka, payment, saga := at(0), at(1), at(2), at(3), at(4), at(8), at(9)
+	edge, booking, auth, catalog, kafka, payment, saga, queue := at(0), at(1), at(2), at(3), at(4), at(8), at(9), at(10)
 	t.Metrics = map[string]string{"edge": at(5), "booking": at(6), "services": at(7)}
-	t.EdgeURL, t.BookingAddr, t.PaymentAddr, t.SagaAddr = "http://"+edge, booking, payment, saga
+	t.EdgeURL, t.BookingAddr, t.PaymentAddr, t.SagaAddr, t.QueueAddr = "http://"+edge, booking, payment, saga, queue
 	common := []string{
 		"-postgres.url=" + t.SchemaURL, "-postgres.migrate-on-start=false",
 		"-redis.url=" + s.RedisURL,
@@ -150,9 +151,9 @@ func Start(ctx context.Context, s Settings) (*Topology, error) {
 		"-jwt.issuer=" + Issuer,
 		"-log.level=warn", "-log.format=json",
 		"-peer.booking=" + booking, "-peer.auth=" + auth, "-peer.catalog=" + catalog,
-		"-peer.payment=" + payment, "-peer.saga=" + saga,
+		"-peer.payment=" + payment, "-peer.saga=" + saga, "-peer.queue=" + queue,
 		"-auth.addr=" + auth, "-catalog.addr=" + catalog, "-booking.addr=" + booking,
-		"-payment.addr=" + payment, "-saga.addr=" + saga,
+		"-payment.addr=" + payment, "-saga.addr=" + saga, "-queue.addr=" + queue,
 		"-edge.addr=" + edge,
 		// Notify is not deployed: it would mail every buyer through an
 		// SMTP relay. Its default address may be another mesh's on this
@@ -181,7 +182,7 @@ func Start(ctx context.Context, s Settings) (*Topology, error) {
 		// The simulator decides sim_ok and sim_declined at once and sim_slow
 		// after -payment.sim-delay (3 s by default): short, so that no
 		// payment of a run waits on a simulated provider.
-		{"services", []string{"-target=auth,catalog,payment,saga", "-metrics.addr=" + t.Metrics["services"], "-kafka.brokers=" + kafka,
+		{"services", []string{"-target=auth,catalog,payment,saga,queue,admitter", "-metrics.addr=" + t.Metrics["services"], "-kafka.brokers=" + kafka,
 			"-payment.sim-delay=100ms"}},
 		{"edge", []string{"-target=edge", "-metrics.addr=" + t.Metrics["edge"]}},
 	}

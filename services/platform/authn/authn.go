@@ -11,7 +11,9 @@ package authn
 
 import (
 	"context"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -188,6 +190,18 @@ func NewKeys(cfg Config) (*Keys, error) {
 		k.accounts[a.Name] = a
 	}
 	return k, nil
+}
+
+// Derive returns a 32-byte key for purpose, derived from the signing key
+// with HKDF-SHA256: other signatures of the mesh (queue tickets) need a
+// secret every process shares, and must never verify as a JWT or the other
+// way round.
+func (k *Keys) Derive(purpose string) []byte {
+	key, err := hkdf.Key(sha256.New, k.key, nil, "bookingrush "+purpose, 32)
+	if err != nil {
+		panic("authn: HKDF: " + err.Error()) // only for lengths above 255*32
+	}
+	return key
 }
 
 // AccessTTL is the lifetime of access tokens.

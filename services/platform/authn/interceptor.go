@@ -135,14 +135,54 @@ func (i *clientInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc 
 
 func (i *clientInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
 	return func(ctx context.Context, spec connect.Spec) connect.StreamingClientConn {
-		conn := next(ctx, spec)
-		if conn.RequestHeader().Get("Authorization") == "" {
-			if t, err := i.bearer(ctx); err == nil {
-				conn.RequestHeader().Set("Authorization", "Bearer "+t)
-			}
-		}
-		return conn
+		return &bearerConn{StreamingClientConn: next(ctx, spec), ctx: ctx, i: i}
 	}
+}
+
+// bearerConn puts the bearer token on a streaming call when its headers
+// leave, not when the connection is made: connect-go merges the caller's
+// request headers (req.Header() of a server stream) into the connection
+// after the interceptors built it. A token set at creation came first, so
+// the callee read the component's service token instead of the caller's
+// (the edge's queue stream saw the edge, not the buyer).
+type bearerConn struct {
+	connect.StreamingClientConn
+	ctx  context.Context
+	i    *clientInterceptor
+	done bool
+}
+
+// authorize sets the token once, before the headers are sent (with the
+// first message, or when the request side closes without one).
+func (c *bearerConn) authorize() error {
+	if c.done {
+		return nil
+	}
+	c.done = true
+	h := c.RequestHeader()
+	if h.Get("Authorization") != "" {
+		return nil
+	}
+	t, err := c.i.bearer(c.ctx)
+	if err != nil {
+		return err
+	}
+	h.Set("Authorization", "Bearer "+t)
+	return nil
+}
+
+func (c *bearerConn) Send(msg any) error {
+	if err := c.authorize(); err != nil {
+		return err
+	}
+	return c.StreamingClientConn.Send(msg)
+}
+
+func (c *bearerConn) CloseRequest() error {
+	if err := c.authorize(); err != nil {
+		return err
+	}
+	return c.StreamingClientConn.CloseRequest()
 }
 
 func (i *clientInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {

@@ -5,13 +5,16 @@
 // source: bookingrush/queue/v1/queue.proto
 
 // Package bookingrush.queue.v1 is the virtual waiting room in front of a
-// flash sale: buyers join, are admitted at a steady rate and get a queue pass
-// that Reserve demands.
+// flash sale: buyers join and get a signed queue ticket (their place); one
+// cursor per event admits tickets at the event's rate, under a cap of
+// active shoppers, while seats are left; an admitted ticket is the queue
+// pass that Reserve demands.
 
 package queuev1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	_ "github.com/bookingrush/rush/gen/bookingrush/common/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -30,7 +33,7 @@ const (
 )
 
 // QueueEntryStatus is where a buyer stands. On the public JSON API it is
-// written "waiting", "admitted" or "expired".
+// written "waiting", "admitted", "expired", "sold_out" or "used".
 type QueueEntryStatus int32
 
 const (
@@ -42,6 +45,13 @@ const (
 	QueueEntryStatus_QUEUE_ENTRY_STATUS_ADMITTED QueueEntryStatus = 2
 	// QUEUE_ENTRY_STATUS_EXPIRED let the pass lapse; join again.
 	QueueEntryStatus_QUEUE_ENTRY_STATUS_EXPIRED QueueEntryStatus = 3
+	// QUEUE_ENTRY_STATUS_SOLD_OUT: every seat is held or sold, admission
+	// stopped. The ticket keeps its place: admission resumes when holds
+	// expire or are cancelled.
+	QueueEntryStatus_QUEUE_ENTRY_STATUS_SOLD_OUT QueueEntryStatus = 4
+	// QUEUE_ENTRY_STATUS_USED: the pass was used for a reserve; join again
+	// to shop once more.
+	QueueEntryStatus_QUEUE_ENTRY_STATUS_USED QueueEntryStatus = 5
 )
 
 // Enum value maps for QueueEntryStatus.
@@ -51,12 +61,16 @@ var (
 		1: "QUEUE_ENTRY_STATUS_WAITING",
 		2: "QUEUE_ENTRY_STATUS_ADMITTED",
 		3: "QUEUE_ENTRY_STATUS_EXPIRED",
+		4: "QUEUE_ENTRY_STATUS_SOLD_OUT",
+		5: "QUEUE_ENTRY_STATUS_USED",
 	}
 	QueueEntryStatus_value = map[string]int32{
 		"QUEUE_ENTRY_STATUS_UNSPECIFIED": 0,
 		"QUEUE_ENTRY_STATUS_WAITING":     1,
 		"QUEUE_ENTRY_STATUS_ADMITTED":    2,
 		"QUEUE_ENTRY_STATUS_EXPIRED":     3,
+		"QUEUE_ENTRY_STATUS_SOLD_OUT":    4,
+		"QUEUE_ENTRY_STATUS_USED":        5,
 	}
 )
 
@@ -92,19 +106,25 @@ type QueueStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// EventId is the event.
 	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
-	// Position is the 1-based place in line while waiting; 0 once admitted.
+	// Position is the 1-based place in line while waiting (the ticket's
+	// sequence less the cursor); 0 once admitted, and before the opening
+	// (places of the pre-queue are drawn when the sale opens).
 	Position int32 `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
 	// Total is the number of buyers waiting in the event's queue.
 	Total int32 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
 	// Status is where the buyer stands.
 	Status QueueEntryStatus `protobuf:"varint,4,opt,name=status,proto3,enum=bookingrush.queue.v1.QueueEntryStatus" json:"status,omitempty"`
 	// QueuePass is the pass to send to Reserve (X-Queue-Pass header), once
-	// admitted.
+	// admitted: the ticket itself, or, for a ticket of the pre-queue, the
+	// ticket with the place the opening drew for it.
 	QueuePass string `protobuf:"bytes,5,opt,name=queue_pass,json=queuePass,proto3" json:"queue_pass,omitempty"`
 	// PassExpiresAt is when QueuePass stops working.
 	PassExpiresAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=pass_expires_at,json=passExpiresAt,proto3" json:"pass_expires_at,omitempty"`
 	// EstimatedWait is the expected time until admission while waiting.
 	EstimatedWait *durationpb.Duration `protobuf:"bytes,7,opt,name=estimated_wait,json=estimatedWait,proto3" json:"estimated_wait,omitempty"`
+	// Ticket is the caller's signed queue ticket: it authenticates the
+	// stream (GET /api/v1/queue/events?ticket=), and is not a login token.
+	Ticket        string `protobuf:"bytes,8,opt,name=ticket,proto3" json:"ticket,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -188,6 +208,13 @@ func (x *QueueStatus) GetEstimatedWait() *durationpb.Duration {
 	return nil
 }
 
+func (x *QueueStatus) GetTicket() string {
+	if x != nil {
+		return x.Ticket
+	}
+	return ""
+}
+
 // QueueSettings is how an event's queue behaves.
 type QueueSettings struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -197,8 +224,11 @@ type QueueSettings struct {
 	Enabled bool `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
 	// AdmitPerSecond is how many buyers are admitted each second.
 	AdmitPerSecond int32 `protobuf:"varint,3,opt,name=admit_per_second,json=admitPerSecond,proto3" json:"admit_per_second,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// MaxActive caps the active shoppers: admitted buyers whose pass is live
+	// and not used yet. Admission waits while the cap is reached; 0: no cap.
+	MaxActive     int32 `protobuf:"varint,4,opt,name=max_active,json=maxActive,proto3" json:"max_active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueueSettings) Reset() {
@@ -252,6 +282,160 @@ func (x *QueueSettings) GetAdmitPerSecond() int32 {
 	return 0
 }
 
+func (x *QueueSettings) GetMaxActive() int32 {
+	if x != nil {
+		return x.MaxActive
+	}
+	return 0
+}
+
+// Line is the public state of an event's waiting room, the same for every
+// buyer: a buyer's place is its ticket's sequence less AdmittedUpTo.
+type Line struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// EventId is the event.
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// Enabled is true when the event has a waiting room.
+	Enabled bool `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// Opened is true once the sale opened and the pre-queue was drawn.
+	Opened bool `protobuf:"varint,3,opt,name=opened,proto3" json:"opened,omitempty"`
+	// OpensAt is when the sale opens.
+	OpensAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=opens_at,json=opensAt,proto3" json:"opens_at,omitempty"`
+	// AdmittedUpTo is the cursor: tickets with a sequence up to it are
+	// admitted.
+	AdmittedUpTo int32 `protobuf:"varint,5,opt,name=admitted_up_to,json=admittedUpTo,proto3" json:"admitted_up_to,omitempty"`
+	// Joined is how many tickets were issued (admitted ones included).
+	Joined int32 `protobuf:"varint,6,opt,name=joined,proto3" json:"joined,omitempty"`
+	// Waiting is how many tickets wait for admission.
+	Waiting int32 `protobuf:"varint,7,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	// SoldOut is true while every seat is held or sold: admission stopped.
+	SoldOut bool `protobuf:"varint,8,opt,name=sold_out,json=soldOut,proto3" json:"sold_out,omitempty"`
+	// AdmitPerSecond is the admission rate.
+	AdmitPerSecond int32 `protobuf:"varint,9,opt,name=admit_per_second,json=admitPerSecond,proto3" json:"admit_per_second,omitempty"`
+	// MaxActive is the cap on active shoppers (0: none).
+	MaxActive int32 `protobuf:"varint,10,opt,name=max_active,json=maxActive,proto3" json:"max_active,omitempty"`
+	// Active is how many admitted buyers hold a live, unused pass.
+	Active int32 `protobuf:"varint,11,opt,name=active,proto3" json:"active,omitempty"`
+	// UpdatedAt is when the admission step that wrote this state ran.
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Line) Reset() {
+	*x = Line{}
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Line) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Line) ProtoMessage() {}
+
+func (x *Line) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Line.ProtoReflect.Descriptor instead.
+func (*Line) Descriptor() ([]byte, []int) {
+	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Line) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *Line) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *Line) GetOpened() bool {
+	if x != nil {
+		return x.Opened
+	}
+	return false
+}
+
+func (x *Line) GetOpensAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OpensAt
+	}
+	return nil
+}
+
+func (x *Line) GetAdmittedUpTo() int32 {
+	if x != nil {
+		return x.AdmittedUpTo
+	}
+	return 0
+}
+
+func (x *Line) GetJoined() int32 {
+	if x != nil {
+		return x.Joined
+	}
+	return 0
+}
+
+func (x *Line) GetWaiting() int32 {
+	if x != nil {
+		return x.Waiting
+	}
+	return 0
+}
+
+func (x *Line) GetSoldOut() bool {
+	if x != nil {
+		return x.SoldOut
+	}
+	return false
+}
+
+func (x *Line) GetAdmitPerSecond() int32 {
+	if x != nil {
+		return x.AdmitPerSecond
+	}
+	return 0
+}
+
+func (x *Line) GetMaxActive() int32 {
+	if x != nil {
+		return x.MaxActive
+	}
+	return 0
+}
+
+func (x *Line) GetActive() int32 {
+	if x != nil {
+		return x.Active
+	}
+	return 0
+}
+
+func (x *Line) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
 // JoinQueueRequest names the event to queue for.
 type JoinQueueRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -263,7 +447,7 @@ type JoinQueueRequest struct {
 
 func (x *JoinQueueRequest) Reset() {
 	*x = JoinQueueRequest{}
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[2]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -275,7 +459,7 @@ func (x *JoinQueueRequest) String() string {
 func (*JoinQueueRequest) ProtoMessage() {}
 
 func (x *JoinQueueRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[2]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -288,7 +472,7 @@ func (x *JoinQueueRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinQueueRequest.ProtoReflect.Descriptor instead.
 func (*JoinQueueRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{2}
+	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *JoinQueueRequest) GetEventId() string {
@@ -309,7 +493,7 @@ type JoinQueueResponse struct {
 
 func (x *JoinQueueResponse) Reset() {
 	*x = JoinQueueResponse{}
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[3]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -321,7 +505,7 @@ func (x *JoinQueueResponse) String() string {
 func (*JoinQueueResponse) ProtoMessage() {}
 
 func (x *JoinQueueResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[3]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -334,7 +518,7 @@ func (x *JoinQueueResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinQueueResponse.ProtoReflect.Descriptor instead.
 func (*JoinQueueResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{3}
+	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *JoinQueueResponse) GetQueueStatus() *QueueStatus {
@@ -348,14 +532,18 @@ func (x *JoinQueueResponse) GetQueueStatus() *QueueStatus {
 type GetQueueStatusRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// EventId is the event.
-	EventId       string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// Ticket is the place to look up; empty: the caller's own. A buyer may
+	// only name a ticket of their own; the mesh's components (the edge's
+	// stream) any.
+	Ticket        string `protobuf:"bytes,2,opt,name=ticket,proto3" json:"ticket,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetQueueStatusRequest) Reset() {
 	*x = GetQueueStatusRequest{}
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[4]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +555,7 @@ func (x *GetQueueStatusRequest) String() string {
 func (*GetQueueStatusRequest) ProtoMessage() {}
 
 func (x *GetQueueStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[4]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,12 +568,19 @@ func (x *GetQueueStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQueueStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetQueueStatusRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{4}
+	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetQueueStatusRequest) GetEventId() string {
 	if x != nil {
 		return x.EventId
+	}
+	return ""
+}
+
+func (x *GetQueueStatusRequest) GetTicket() string {
+	if x != nil {
+		return x.Ticket
 	}
 	return ""
 }
@@ -401,7 +596,7 @@ type GetQueueStatusResponse struct {
 
 func (x *GetQueueStatusResponse) Reset() {
 	*x = GetQueueStatusResponse{}
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[5]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -413,7 +608,7 @@ func (x *GetQueueStatusResponse) String() string {
 func (*GetQueueStatusResponse) ProtoMessage() {}
 
 func (x *GetQueueStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[5]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -426,7 +621,7 @@ func (x *GetQueueStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetQueueStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetQueueStatusResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{5}
+	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetQueueStatusResponse) GetQueueStatus() *QueueStatus {
@@ -440,14 +635,17 @@ func (x *GetQueueStatusResponse) GetQueueStatus() *QueueStatus {
 type WatchQueueStatusRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// EventId is the event.
-	EventId       string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// Ticket is the place to watch; empty: the caller's own (as for
+	// GetQueueStatusRequest.ticket).
+	Ticket        string `protobuf:"bytes,2,opt,name=ticket,proto3" json:"ticket,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *WatchQueueStatusRequest) Reset() {
 	*x = WatchQueueStatusRequest{}
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[6]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -459,7 +657,7 @@ func (x *WatchQueueStatusRequest) String() string {
 func (*WatchQueueStatusRequest) ProtoMessage() {}
 
 func (x *WatchQueueStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[6]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -472,12 +670,19 @@ func (x *WatchQueueStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchQueueStatusRequest.ProtoReflect.Descriptor instead.
 func (*WatchQueueStatusRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{6}
+	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *WatchQueueStatusRequest) GetEventId() string {
 	if x != nil {
 		return x.EventId
+	}
+	return ""
+}
+
+func (x *WatchQueueStatusRequest) GetTicket() string {
+	if x != nil {
+		return x.Ticket
 	}
 	return ""
 }
@@ -493,7 +698,7 @@ type WatchQueueStatusResponse struct {
 
 func (x *WatchQueueStatusResponse) Reset() {
 	*x = WatchQueueStatusResponse{}
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[7]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -505,7 +710,7 @@ func (x *WatchQueueStatusResponse) String() string {
 func (*WatchQueueStatusResponse) ProtoMessage() {}
 
 func (x *WatchQueueStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[7]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -518,7 +723,7 @@ func (x *WatchQueueStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchQueueStatusResponse.ProtoReflect.Descriptor instead.
 func (*WatchQueueStatusResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{7}
+	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *WatchQueueStatusResponse) GetQueueStatus() *QueueStatus {
@@ -526,6 +731,248 @@ func (x *WatchQueueStatusResponse) GetQueueStatus() *QueueStatus {
 		return x.QueueStatus
 	}
 	return nil
+}
+
+// GetLineRequest names the event.
+type GetLineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// EventId is the event.
+	EventId       string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLineRequest) Reset() {
+	*x = GetLineRequest{}
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLineRequest) ProtoMessage() {}
+
+func (x *GetLineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLineRequest.ProtoReflect.Descriptor instead.
+func (*GetLineRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetLineRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+// GetLineResponse holds the line's state.
+type GetLineResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Line is the event's line now (at most one tick old).
+	Line          *Line `protobuf:"bytes,1,opt,name=line,proto3" json:"line,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLineResponse) Reset() {
+	*x = GetLineResponse{}
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLineResponse) ProtoMessage() {}
+
+func (x *GetLineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLineResponse.ProtoReflect.Descriptor instead.
+func (*GetLineResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetLineResponse) GetLine() *Line {
+	if x != nil {
+		return x.Line
+	}
+	return nil
+}
+
+// WatchLineRequest names the event.
+type WatchLineRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// EventId is the event.
+	EventId       string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchLineRequest) Reset() {
+	*x = WatchLineRequest{}
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchLineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchLineRequest) ProtoMessage() {}
+
+func (x *WatchLineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchLineRequest.ProtoReflect.Descriptor instead.
+func (*WatchLineRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *WatchLineRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+// WatchLineResponse is the line's state after one admission step, with
+// what a component needs to place tickets and tell admitted ones their
+// window without asking Redis.
+type WatchLineResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Line is the public state.
+	Line *Line `protobuf:"bytes,1,opt,name=line,proto3" json:"line,omitempty"`
+	// Epoch names the line: a ticket of another epoch belongs to a line that
+	// was reset (Redis lost it) and is void.
+	Epoch string `protobuf:"bytes,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// Draw is the opening's draw (hex key of the permutation of the
+	// pre-queue), empty before the opening.
+	Draw string `protobuf:"bytes,3,opt,name=draw,proto3" json:"draw,omitempty"`
+	// Drawn is how many pre-queue tickets the opening drew.
+	Drawn int32 `protobuf:"varint,4,opt,name=drawn,proto3" json:"drawn,omitempty"`
+	// WindowFloor: passes with a sequence up to it have no live window left.
+	WindowFloor int32 `protobuf:"varint,5,opt,name=window_floor,json=windowFloor,proto3" json:"window_floor,omitempty"`
+	// WindowEndsAt is when the window of the latest admissions ends.
+	WindowEndsAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=window_ends_at,json=windowEndsAt,proto3" json:"window_ends_at,omitempty"`
+	// Ended is true once the sale is over or the event cancelled.
+	Ended         bool `protobuf:"varint,7,opt,name=ended,proto3" json:"ended,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchLineResponse) Reset() {
+	*x = WatchLineResponse{}
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchLineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchLineResponse) ProtoMessage() {}
+
+func (x *WatchLineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchLineResponse.ProtoReflect.Descriptor instead.
+func (*WatchLineResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *WatchLineResponse) GetLine() *Line {
+	if x != nil {
+		return x.Line
+	}
+	return nil
+}
+
+func (x *WatchLineResponse) GetEpoch() string {
+	if x != nil {
+		return x.Epoch
+	}
+	return ""
+}
+
+func (x *WatchLineResponse) GetDraw() string {
+	if x != nil {
+		return x.Draw
+	}
+	return ""
+}
+
+func (x *WatchLineResponse) GetDrawn() int32 {
+	if x != nil {
+		return x.Drawn
+	}
+	return 0
+}
+
+func (x *WatchLineResponse) GetWindowFloor() int32 {
+	if x != nil {
+		return x.WindowFloor
+	}
+	return 0
+}
+
+func (x *WatchLineResponse) GetWindowEndsAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WindowEndsAt
+	}
+	return nil
+}
+
+func (x *WatchLineResponse) GetEnded() bool {
+	if x != nil {
+		return x.Ended
+	}
+	return false
 }
 
 // SetQueueSettingsRequest configures an event's queue.
@@ -539,13 +986,16 @@ type SetQueueSettingsRequest struct {
 	// AdmitPerSecond is the admission rate; 0 keeps the current rate (or the
 	// configured default).
 	AdmitPerSecond int32 `protobuf:"varint,3,opt,name=admit_per_second,json=admitPerSecond,proto3" json:"admit_per_second,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// MaxActive caps the active shoppers (admitted, pass live and unused);
+	// 0 removes the cap; unset keeps the current one.
+	MaxActive     *int32 `protobuf:"varint,4,opt,name=max_active,json=maxActive,proto3,oneof" json:"max_active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SetQueueSettingsRequest) Reset() {
 	*x = SetQueueSettingsRequest{}
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[8]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +1007,7 @@ func (x *SetQueueSettingsRequest) String() string {
 func (*SetQueueSettingsRequest) ProtoMessage() {}
 
 func (x *SetQueueSettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[8]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,7 +1020,7 @@ func (x *SetQueueSettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetQueueSettingsRequest.ProtoReflect.Descriptor instead.
 func (*SetQueueSettingsRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{8}
+	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SetQueueSettingsRequest) GetEventId() string {
@@ -594,6 +1044,13 @@ func (x *SetQueueSettingsRequest) GetAdmitPerSecond() int32 {
 	return 0
 }
 
+func (x *SetQueueSettingsRequest) GetMaxActive() int32 {
+	if x != nil && x.MaxActive != nil {
+		return *x.MaxActive
+	}
+	return 0
+}
+
 // SetQueueSettingsResponse holds the settings now in force.
 type SetQueueSettingsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -605,7 +1062,7 @@ type SetQueueSettingsResponse struct {
 
 func (x *SetQueueSettingsResponse) Reset() {
 	*x = SetQueueSettingsResponse{}
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[9]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +1074,7 @@ func (x *SetQueueSettingsResponse) String() string {
 func (*SetQueueSettingsResponse) ProtoMessage() {}
 
 func (x *SetQueueSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[9]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +1087,7 @@ func (x *SetQueueSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetQueueSettingsResponse.ProtoReflect.Descriptor instead.
 func (*SetQueueSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{9}
+	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SetQueueSettingsResponse) GetSettings() *QueueSettings {
@@ -644,7 +1101,7 @@ var File_bookingrush_queue_v1_queue_proto protoreflect.FileDescriptor
 
 const file_bookingrush_queue_v1_queue_proto_rawDesc = "" +
 	"\n" +
-	" bookingrush/queue/v1/queue.proto\x12\x14bookingrush.queue.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbf\x02\n" +
+	" bookingrush/queue/v1/queue.proto\x12\x14bookingrush.queue.v1\x1a\"bookingrush/common/v1/access.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x02\n" +
 	"\vQueueStatus\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1a\n" +
 	"\bposition\x18\x02 \x01(\x05R\bposition\x12\x14\n" +
@@ -653,39 +1110,82 @@ const file_bookingrush_queue_v1_queue_proto_rawDesc = "" +
 	"\n" +
 	"queue_pass\x18\x05 \x01(\tR\tqueuePass\x12B\n" +
 	"\x0fpass_expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rpassExpiresAt\x12@\n" +
-	"\x0eestimated_wait\x18\a \x01(\v2\x19.google.protobuf.DurationR\restimatedWait\"n\n" +
+	"\x0eestimated_wait\x18\a \x01(\v2\x19.google.protobuf.DurationR\restimatedWait\x12\x16\n" +
+	"\x06ticket\x18\b \x01(\tR\x06ticket\"\x8d\x01\n" +
 	"\rQueueSettings\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\x12(\n" +
-	"\x10admit_per_second\x18\x03 \x01(\x05R\x0eadmitPerSecond\":\n" +
+	"\x10admit_per_second\x18\x03 \x01(\x05R\x0eadmitPerSecond\x12\x1d\n" +
+	"\n" +
+	"max_active\x18\x04 \x01(\x05R\tmaxActive\"\x99\x03\n" +
+	"\x04Line\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\x12\x16\n" +
+	"\x06opened\x18\x03 \x01(\bR\x06opened\x125\n" +
+	"\bopens_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aopensAt\x12$\n" +
+	"\x0eadmitted_up_to\x18\x05 \x01(\x05R\fadmittedUpTo\x12\x16\n" +
+	"\x06joined\x18\x06 \x01(\x05R\x06joined\x12\x18\n" +
+	"\awaiting\x18\a \x01(\x05R\awaiting\x12\x19\n" +
+	"\bsold_out\x18\b \x01(\bR\asoldOut\x12(\n" +
+	"\x10admit_per_second\x18\t \x01(\x05R\x0eadmitPerSecond\x12\x1d\n" +
+	"\n" +
+	"max_active\x18\n" +
+	" \x01(\x05R\tmaxActive\x12\x16\n" +
+	"\x06active\x18\v \x01(\x05R\x06active\x129\n" +
+	"\n" +
+	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\":\n" +
 	"\x10JoinQueueRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\"Y\n" +
 	"\x11JoinQueueResponse\x12D\n" +
-	"\fqueue_status\x18\x01 \x01(\v2!.bookingrush.queue.v1.QueueStatusR\vqueueStatus\"?\n" +
+	"\fqueue_status\x18\x01 \x01(\v2!.bookingrush.queue.v1.QueueStatusR\vqueueStatus\"v\n" +
 	"\x15GetQueueStatusRequest\x12&\n" +
-	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\"^\n" +
+	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x125\n" +
+	"\x06ticket\x18\x02 \x01(\tB\x1d\xbaH\x1a\xd8\x01\x01r\x15\x18\xc8\x012\x10^[A-Za-z0-9_-]+$R\x06ticket\"^\n" +
 	"\x16GetQueueStatusResponse\x12D\n" +
-	"\fqueue_status\x18\x01 \x01(\v2!.bookingrush.queue.v1.QueueStatusR\vqueueStatus\"A\n" +
+	"\fqueue_status\x18\x01 \x01(\v2!.bookingrush.queue.v1.QueueStatusR\vqueueStatus\"x\n" +
 	"\x17WatchQueueStatusRequest\x12&\n" +
-	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\"`\n" +
+	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x125\n" +
+	"\x06ticket\x18\x02 \x01(\tB\x1d\xbaH\x1a\xd8\x01\x01r\x15\x18\xc8\x012\x10^[A-Za-z0-9_-]+$R\x06ticket\"`\n" +
 	"\x18WatchQueueStatusResponse\x12D\n" +
-	"\fqueue_status\x18\x01 \x01(\v2!.bookingrush.queue.v1.QueueStatusR\vqueueStatus\"\x95\x01\n" +
+	"\fqueue_status\x18\x01 \x01(\v2!.bookingrush.queue.v1.QueueStatusR\vqueueStatus\"8\n" +
+	"\x0eGetLineRequest\x12&\n" +
+	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\"A\n" +
+	"\x0fGetLineResponse\x12.\n" +
+	"\x04line\x18\x01 \x01(\v2\x1a.bookingrush.queue.v1.LineR\x04line\":\n" +
+	"\x10WatchLineRequest\x12&\n" +
+	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\"\xfe\x01\n" +
+	"\x11WatchLineResponse\x12.\n" +
+	"\x04line\x18\x01 \x01(\v2\x1a.bookingrush.queue.v1.LineR\x04line\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\tR\x05epoch\x12\x12\n" +
+	"\x04draw\x18\x03 \x01(\tR\x04draw\x12\x14\n" +
+	"\x05drawn\x18\x04 \x01(\x05R\x05drawn\x12!\n" +
+	"\fwindow_floor\x18\x05 \x01(\x05R\vwindowFloor\x12@\n" +
+	"\x0ewindow_ends_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fwindowEndsAt\x12\x14\n" +
+	"\x05ended\x18\a \x01(\bR\x05ended\"\xd5\x01\n" +
 	"\x17SetQueueSettingsRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\x128\n" +
-	"\x10admit_per_second\x18\x03 \x01(\x05B\x0e\xbaH\v\xd8\x01\x01\x1a\x06\x18\xa0\x8d\x06(\x01R\x0eadmitPerSecond\"[\n" +
+	"\x10admit_per_second\x18\x03 \x01(\x05B\x0e\xbaH\v\xd8\x01\x01\x1a\x06\x18\xa0\x8d\x06(\x01R\x0eadmitPerSecond\x12/\n" +
+	"\n" +
+	"max_active\x18\x04 \x01(\x05B\v\xbaH\b\x1a\x06\x18\xc0\x84=(\x00H\x00R\tmaxActive\x88\x01\x01B\r\n" +
+	"\v_max_active\"[\n" +
 	"\x18SetQueueSettingsResponse\x12?\n" +
-	"\bsettings\x18\x01 \x01(\v2#.bookingrush.queue.v1.QueueSettingsR\bsettings*\x97\x01\n" +
+	"\bsettings\x18\x01 \x01(\v2#.bookingrush.queue.v1.QueueSettingsR\bsettings*\xd5\x01\n" +
 	"\x10QueueEntryStatus\x12\"\n" +
 	"\x1eQUEUE_ENTRY_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aQUEUE_ENTRY_STATUS_WAITING\x10\x01\x12\x1f\n" +
 	"\x1bQUEUE_ENTRY_STATUS_ADMITTED\x10\x02\x12\x1e\n" +
-	"\x1aQUEUE_ENTRY_STATUS_EXPIRED\x10\x032\xa9\x04\n" +
+	"\x1aQUEUE_ENTRY_STATUS_EXPIRED\x10\x03\x12\x1f\n" +
+	"\x1bQUEUE_ENTRY_STATUS_SOLD_OUT\x10\x04\x12\x1b\n" +
+	"\x17QUEUE_ENTRY_STATUS_USED\x10\x052\xc9\x06\n" +
 	"\fQueueService\x12~\n" +
 	"\tJoinQueue\x12&.bookingrush.queue.v1.JoinQueueRequest\x1a'.bookingrush.queue.v1.JoinQueueResponse\" \x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/api/v1/queue/join\x90\x02\x02\x12\x8c\x01\n" +
 	"\x0eGetQueueStatus\x12+.bookingrush.queue.v1.GetQueueStatusRequest\x1a,.bookingrush.queue.v1.GetQueueStatusResponse\"\x1f\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/queue/status\x90\x02\x01\x12\x91\x01\n" +
-	"\x10WatchQueueStatus\x12-.bookingrush.queue.v1.WatchQueueStatusRequest\x1a..bookingrush.queue.v1.WatchQueueStatusResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/queue/events0\x01\x12v\n" +
-	"\x10SetQueueSettings\x12-.bookingrush.queue.v1.SetQueueSettingsRequest\x1a..bookingrush.queue.v1.SetQueueSettingsResponse\"\x03\x90\x02\x02B\xd6\x01\n" +
+	"\x10WatchQueueStatus\x12-.bookingrush.queue.v1.WatchQueueStatusRequest\x1a..bookingrush.queue.v1.WatchQueueStatusResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/queue/events0\x01\x12\x81\x01\n" +
+	"\aGetLine\x12$.bookingrush.queue.v1.GetLineRequest\x1a%.bookingrush.queue.v1.GetLineResponse\")\x82\xd3\xe4\x93\x02 \x12\x1e/api/v1/queue/lines/{event_id}\x90\x02\x01\x12`\n" +
+	"\tWatchLine\x12&.bookingrush.queue.v1.WatchLineRequest\x1a'.bookingrush.queue.v1.WatchLineResponse\"\x000\x01\x12\xaf\x01\n" +
+	"\x10SetQueueSettings\x12-.bookingrush.queue.v1.SetQueueSettingsRequest\x1a..bookingrush.queue.v1.SetQueueSettingsResponse\"<\x82\xce\x18\v\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02$:\x01*\x1a\x1f/api/v1/events/{event_id}/queue\x90\x02\x02B\xd6\x01\n" +
 	"\x18com.bookingrush.queue.v1B\n" +
 	"QueueProtoP\x01Z<github.com/bookingrush/rush/gen/bookingrush/queue/v1;queuev1\xa2\x02\x03BQX\xaa\x02\x14Bookingrush.Queue.V1\xca\x02\x14Bookingrush\\Queue\\V1\xe2\x02 Bookingrush\\Queue\\V1\\GPBMetadata\xea\x02\x16Bookingrush::Queue::V1b\x06proto3"
 
@@ -702,43 +1202,57 @@ func file_bookingrush_queue_v1_queue_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_queue_v1_queue_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bookingrush_queue_v1_queue_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_bookingrush_queue_v1_queue_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_bookingrush_queue_v1_queue_proto_goTypes = []any{
 	(QueueEntryStatus)(0),            // 0: bookingrush.queue.v1.QueueEntryStatus
 	(*QueueStatus)(nil),              // 1: bookingrush.queue.v1.QueueStatus
 	(*QueueSettings)(nil),            // 2: bookingrush.queue.v1.QueueSettings
-	(*JoinQueueRequest)(nil),         // 3: bookingrush.queue.v1.JoinQueueRequest
-	(*JoinQueueResponse)(nil),        // 4: bookingrush.queue.v1.JoinQueueResponse
-	(*GetQueueStatusRequest)(nil),    // 5: bookingrush.queue.v1.GetQueueStatusRequest
-	(*GetQueueStatusResponse)(nil),   // 6: bookingrush.queue.v1.GetQueueStatusResponse
-	(*WatchQueueStatusRequest)(nil),  // 7: bookingrush.queue.v1.WatchQueueStatusRequest
-	(*WatchQueueStatusResponse)(nil), // 8: bookingrush.queue.v1.WatchQueueStatusResponse
-	(*SetQueueSettingsRequest)(nil),  // 9: bookingrush.queue.v1.SetQueueSettingsRequest
-	(*SetQueueSettingsResponse)(nil), // 10: bookingrush.queue.v1.SetQueueSettingsResponse
-	(*timestamppb.Timestamp)(nil),    // 11: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 12: google.protobuf.Duration
+	(*Line)(nil),                     // 3: bookingrush.queue.v1.Line
+	(*JoinQueueRequest)(nil),         // 4: bookingrush.queue.v1.JoinQueueRequest
+	(*JoinQueueResponse)(nil),        // 5: bookingrush.queue.v1.JoinQueueResponse
+	(*GetQueueStatusRequest)(nil),    // 6: bookingrush.queue.v1.GetQueueStatusRequest
+	(*GetQueueStatusResponse)(nil),   // 7: bookingrush.queue.v1.GetQueueStatusResponse
+	(*WatchQueueStatusRequest)(nil),  // 8: bookingrush.queue.v1.WatchQueueStatusRequest
+	(*WatchQueueStatusResponse)(nil), // 9: bookingrush.queue.v1.WatchQueueStatusResponse
+	(*GetLineRequest)(nil),           // 10: bookingrush.queue.v1.GetLineRequest
+	(*GetLineResponse)(nil),          // 11: bookingrush.queue.v1.GetLineResponse
+	(*WatchLineRequest)(nil),         // 12: bookingrush.queue.v1.WatchLineRequest
+	(*WatchLineResponse)(nil),        // 13: bookingrush.queue.v1.WatchLineResponse
+	(*SetQueueSettingsRequest)(nil),  // 14: bookingrush.queue.v1.SetQueueSettingsRequest
+	(*SetQueueSettingsResponse)(nil), // 15: bookingrush.queue.v1.SetQueueSettingsResponse
+	(*timestamppb.Timestamp)(nil),    // 16: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 17: google.protobuf.Duration
 }
 var file_bookingrush_queue_v1_queue_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.queue.v1.QueueStatus.status:type_name -> bookingrush.queue.v1.QueueEntryStatus
-	11, // 1: bookingrush.queue.v1.QueueStatus.pass_expires_at:type_name -> google.protobuf.Timestamp
-	12, // 2: bookingrush.queue.v1.QueueStatus.estimated_wait:type_name -> google.protobuf.Duration
-	1,  // 3: bookingrush.queue.v1.JoinQueueResponse.queue_status:type_name -> bookingrush.queue.v1.QueueStatus
-	1,  // 4: bookingrush.queue.v1.GetQueueStatusResponse.queue_status:type_name -> bookingrush.queue.v1.QueueStatus
-	1,  // 5: bookingrush.queue.v1.WatchQueueStatusResponse.queue_status:type_name -> bookingrush.queue.v1.QueueStatus
-	2,  // 6: bookingrush.queue.v1.SetQueueSettingsResponse.settings:type_name -> bookingrush.queue.v1.QueueSettings
-	3,  // 7: bookingrush.queue.v1.QueueService.JoinQueue:input_type -> bookingrush.queue.v1.JoinQueueRequest
-	5,  // 8: bookingrush.queue.v1.QueueService.GetQueueStatus:input_type -> bookingrush.queue.v1.GetQueueStatusRequest
-	7,  // 9: bookingrush.queue.v1.QueueService.WatchQueueStatus:input_type -> bookingrush.queue.v1.WatchQueueStatusRequest
-	9,  // 10: bookingrush.queue.v1.QueueService.SetQueueSettings:input_type -> bookingrush.queue.v1.SetQueueSettingsRequest
-	4,  // 11: bookingrush.queue.v1.QueueService.JoinQueue:output_type -> bookingrush.queue.v1.JoinQueueResponse
-	6,  // 12: bookingrush.queue.v1.QueueService.GetQueueStatus:output_type -> bookingrush.queue.v1.GetQueueStatusResponse
-	8,  // 13: bookingrush.queue.v1.QueueService.WatchQueueStatus:output_type -> bookingrush.queue.v1.WatchQueueStatusResponse
-	10, // 14: bookingrush.queue.v1.QueueService.SetQueueSettings:output_type -> bookingrush.queue.v1.SetQueueSettingsResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	16, // 1: bookingrush.queue.v1.QueueStatus.pass_expires_at:type_name -> google.protobuf.Timestamp
+	17, // 2: bookingrush.queue.v1.QueueStatus.estimated_wait:type_name -> google.protobuf.Duration
+	16, // 3: bookingrush.queue.v1.Line.opens_at:type_name -> google.protobuf.Timestamp
+	16, // 4: bookingrush.queue.v1.Line.updated_at:type_name -> google.protobuf.Timestamp
+	1,  // 5: bookingrush.queue.v1.JoinQueueResponse.queue_status:type_name -> bookingrush.queue.v1.QueueStatus
+	1,  // 6: bookingrush.queue.v1.GetQueueStatusResponse.queue_status:type_name -> bookingrush.queue.v1.QueueStatus
+	1,  // 7: bookingrush.queue.v1.WatchQueueStatusResponse.queue_status:type_name -> bookingrush.queue.v1.QueueStatus
+	3,  // 8: bookingrush.queue.v1.GetLineResponse.line:type_name -> bookingrush.queue.v1.Line
+	3,  // 9: bookingrush.queue.v1.WatchLineResponse.line:type_name -> bookingrush.queue.v1.Line
+	16, // 10: bookingrush.queue.v1.WatchLineResponse.window_ends_at:type_name -> google.protobuf.Timestamp
+	2,  // 11: bookingrush.queue.v1.SetQueueSettingsResponse.settings:type_name -> bookingrush.queue.v1.QueueSettings
+	4,  // 12: bookingrush.queue.v1.QueueService.JoinQueue:input_type -> bookingrush.queue.v1.JoinQueueRequest
+	6,  // 13: bookingrush.queue.v1.QueueService.GetQueueStatus:input_type -> bookingrush.queue.v1.GetQueueStatusRequest
+	8,  // 14: bookingrush.queue.v1.QueueService.WatchQueueStatus:input_type -> bookingrush.queue.v1.WatchQueueStatusRequest
+	10, // 15: bookingrush.queue.v1.QueueService.GetLine:input_type -> bookingrush.queue.v1.GetLineRequest
+	12, // 16: bookingrush.queue.v1.QueueService.WatchLine:input_type -> bookingrush.queue.v1.WatchLineRequest
+	14, // 17: bookingrush.queue.v1.QueueService.SetQueueSettings:input_type -> bookingrush.queue.v1.SetQueueSettingsRequest
+	5,  // 18: bookingrush.queue.v1.QueueService.JoinQueue:output_type -> bookingrush.queue.v1.JoinQueueResponse
+	7,  // 19: bookingrush.queue.v1.QueueService.GetQueueStatus:output_type -> bookingrush.queue.v1.GetQueueStatusResponse
+	9,  // 20: bookingrush.queue.v1.QueueService.WatchQueueStatus:output_type -> bookingrush.queue.v1.WatchQueueStatusResponse
+	11, // 21: bookingrush.queue.v1.QueueService.GetLine:output_type -> bookingrush.queue.v1.GetLineResponse
+	13, // 22: bookingrush.queue.v1.QueueService.WatchLine:output_type -> bookingrush.queue.v1.WatchLineResponse
+	15, // 23: bookingrush.queue.v1.QueueService.SetQueueSettings:output_type -> bookingrush.queue.v1.SetQueueSettingsResponse
+	18, // [18:24] is the sub-list for method output_type
+	12, // [12:18] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_queue_v1_queue_proto_init() }
@@ -746,13 +1260,14 @@ func file_bookingrush_queue_v1_queue_proto_init() {
 	if File_bookingrush_queue_v1_queue_proto != nil {
 		return
 	}
+	file_bookingrush_queue_v1_queue_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_queue_v1_queue_proto_rawDesc), len(file_bookingrush_queue_v1_queue_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -3,8 +3,10 @@
 // Source: bookingrush/queue/v1/queue.proto
 
 // Package bookingrush.queue.v1 is the virtual waiting room in front of a
-// flash sale: buyers join, are admitted at a steady rate and get a queue pass
-// that Reserve demands.
+// flash sale: buyers join and get a signed queue ticket (their place); one
+// cursor per event admits tickets at the event's rate, under a cap of
+// active shoppers, while seats are left; an admitted ticket is the queue
+// pass that Reserve demands.
 package queuev1connect
 
 import (
@@ -44,6 +46,10 @@ const (
 	// QueueServiceWatchQueueStatusProcedure is the fully-qualified name of the QueueService's
 	// WatchQueueStatus RPC.
 	QueueServiceWatchQueueStatusProcedure = "/bookingrush.queue.v1.QueueService/WatchQueueStatus"
+	// QueueServiceGetLineProcedure is the fully-qualified name of the QueueService's GetLine RPC.
+	QueueServiceGetLineProcedure = "/bookingrush.queue.v1.QueueService/GetLine"
+	// QueueServiceWatchLineProcedure is the fully-qualified name of the QueueService's WatchLine RPC.
+	QueueServiceWatchLineProcedure = "/bookingrush.queue.v1.QueueService/WatchLine"
 	// QueueServiceSetQueueSettingsProcedure is the fully-qualified name of the QueueService's
 	// SetQueueSettings RPC.
 	QueueServiceSetQueueSettingsProcedure = "/bookingrush.queue.v1.QueueService/SetQueueSettings"
@@ -51,20 +57,32 @@ const (
 
 // QueueServiceClient is a client for the bookingrush.queue.v1.QueueService service.
 type QueueServiceClient interface {
-	// JoinQueue puts the caller in the event's queue (once: joining again
-	// returns the current position). For an event without a queue it answers
-	// admitted, without a pass.
+	// JoinQueue puts the caller in the event's queue and returns the ticket
+	// (once: joining again returns the same ticket, until its pass was used
+	// or its window ended, when the caller goes to the end of the line). For
+	// an event without a queue it answers admitted, without a ticket.
 	JoinQueue(context.Context, *connect.Request[v1.JoinQueueRequest]) (*connect.Response[v1.JoinQueueResponse], error)
 	// GetQueueStatus returns the caller's place in the event's queue.
 	GetQueueStatus(context.Context, *connect.Request[v1.GetQueueStatusRequest]) (*connect.Response[v1.GetQueueStatusResponse], error)
 	// WatchQueueStatus streams the caller's place in the queue: one message
-	// now, then one per change, until admitted or expired. The edge serves it
-	// as server-sent events (one "data:" line of JSON per message); REST
-	// transcoding of streams is the edge's own code, not vanguard's.
+	// now, then one per change, until admitted, expired or sold out. The
+	// queue service reads each event's line once per tick for all its
+	// streams. The public route is the edge's own: GET /api/v1/queue/events
+	// serves server-sent events for EventSource, authenticated by the ticket
+	// in the query string (?ticket=), fed by WatchLine (see edge/README.md).
 	WatchQueueStatus(context.Context, *connect.Request[v1.WatchQueueStatusRequest]) (*connect.ServerStreamForClient[v1.WatchQueueStatusResponse], error)
-	// SetQueueSettings switches an event's queue on or off and sets its
-	// admission rate. Internal only (the catalog service calls it when an
-	// organizer changes the event); not on the public API.
+	// GetLine returns the public state of an event's line (cursor, length,
+	// sold out, knobs). Anyone may read it; the edge answers it with
+	// Cache-Control: public, max-age=1, so a CDN can serve it to millions.
+	GetLine(context.Context, *connect.Request[v1.GetLineRequest]) (*connect.Response[v1.GetLineResponse], error)
+	// WatchLine streams an event's line state as the queue service reads it,
+	// once per tick, to the mesh's own components (the edge multiplexes one
+	// such stream per event to all its watchers). Internal only: service
+	// tokens.
+	WatchLine(context.Context, *connect.Request[v1.WatchLineRequest]) (*connect.ServerStreamForClient[v1.WatchLineResponse], error)
+	// SetQueueSettings switches an event's queue on or off and sets its two
+	// knobs: the admission rate and the cap on active shoppers. The event's
+	// organizer or an admin (and the system).
 	SetQueueSettings(context.Context, *connect.Request[v1.SetQueueSettingsRequest]) (*connect.Response[v1.SetQueueSettingsResponse], error)
 }
 
@@ -99,6 +117,19 @@ func NewQueueServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithSchema(queueServiceMethods.ByName("WatchQueueStatus")),
 			connect.WithClientOptions(opts...),
 		),
+		getLine: connect.NewClient[v1.GetLineRequest, v1.GetLineResponse](
+			httpClient,
+			baseURL+QueueServiceGetLineProcedure,
+			connect.WithSchema(queueServiceMethods.ByName("GetLine")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		watchLine: connect.NewClient[v1.WatchLineRequest, v1.WatchLineResponse](
+			httpClient,
+			baseURL+QueueServiceWatchLineProcedure,
+			connect.WithSchema(queueServiceMethods.ByName("WatchLine")),
+			connect.WithClientOptions(opts...),
+		),
 		setQueueSettings: connect.NewClient[v1.SetQueueSettingsRequest, v1.SetQueueSettingsResponse](
 			httpClient,
 			baseURL+QueueServiceSetQueueSettingsProcedure,
@@ -114,6 +145,8 @@ type queueServiceClient struct {
 	joinQueue        *connect.Client[v1.JoinQueueRequest, v1.JoinQueueResponse]
 	getQueueStatus   *connect.Client[v1.GetQueueStatusRequest, v1.GetQueueStatusResponse]
 	watchQueueStatus *connect.Client[v1.WatchQueueStatusRequest, v1.WatchQueueStatusResponse]
+	getLine          *connect.Client[v1.GetLineRequest, v1.GetLineResponse]
+	watchLine        *connect.Client[v1.WatchLineRequest, v1.WatchLineResponse]
 	setQueueSettings *connect.Client[v1.SetQueueSettingsRequest, v1.SetQueueSettingsResponse]
 }
 
@@ -132,6 +165,16 @@ func (c *queueServiceClient) WatchQueueStatus(ctx context.Context, req *connect.
 	return c.watchQueueStatus.CallServerStream(ctx, req)
 }
 
+// GetLine calls bookingrush.queue.v1.QueueService.GetLine.
+func (c *queueServiceClient) GetLine(ctx context.Context, req *connect.Request[v1.GetLineRequest]) (*connect.Response[v1.GetLineResponse], error) {
+	return c.getLine.CallUnary(ctx, req)
+}
+
+// WatchLine calls bookingrush.queue.v1.QueueService.WatchLine.
+func (c *queueServiceClient) WatchLine(ctx context.Context, req *connect.Request[v1.WatchLineRequest]) (*connect.ServerStreamForClient[v1.WatchLineResponse], error) {
+	return c.watchLine.CallServerStream(ctx, req)
+}
+
 // SetQueueSettings calls bookingrush.queue.v1.QueueService.SetQueueSettings.
 func (c *queueServiceClient) SetQueueSettings(ctx context.Context, req *connect.Request[v1.SetQueueSettingsRequest]) (*connect.Response[v1.SetQueueSettingsResponse], error) {
 	return c.setQueueSettings.CallUnary(ctx, req)
@@ -139,20 +182,32 @@ func (c *queueServiceClient) SetQueueSettings(ctx context.Context, req *connect.
 
 // QueueServiceHandler is an implementation of the bookingrush.queue.v1.QueueService service.
 type QueueServiceHandler interface {
-	// JoinQueue puts the caller in the event's queue (once: joining again
-	// returns the current position). For an event without a queue it answers
-	// admitted, without a pass.
+	// JoinQueue puts the caller in the event's queue and returns the ticket
+	// (once: joining again returns the same ticket, until its pass was used
+	// or its window ended, when the caller goes to the end of the line). For
+	// an event without a queue it answers admitted, without a ticket.
 	JoinQueue(context.Context, *connect.Request[v1.JoinQueueRequest]) (*connect.Response[v1.JoinQueueResponse], error)
 	// GetQueueStatus returns the caller's place in the event's queue.
 	GetQueueStatus(context.Context, *connect.Request[v1.GetQueueStatusRequest]) (*connect.Response[v1.GetQueueStatusResponse], error)
 	// WatchQueueStatus streams the caller's place in the queue: one message
-	// now, then one per change, until admitted or expired. The edge serves it
-	// as server-sent events (one "data:" line of JSON per message); REST
-	// transcoding of streams is the edge's own code, not vanguard's.
+	// now, then one per change, until admitted, expired or sold out. The
+	// queue service reads each event's line once per tick for all its
+	// streams. The public route is the edge's own: GET /api/v1/queue/events
+	// serves server-sent events for EventSource, authenticated by the ticket
+	// in the query string (?ticket=), fed by WatchLine (see edge/README.md).
 	WatchQueueStatus(context.Context, *connect.Request[v1.WatchQueueStatusRequest], *connect.ServerStream[v1.WatchQueueStatusResponse]) error
-	// SetQueueSettings switches an event's queue on or off and sets its
-	// admission rate. Internal only (the catalog service calls it when an
-	// organizer changes the event); not on the public API.
+	// GetLine returns the public state of an event's line (cursor, length,
+	// sold out, knobs). Anyone may read it; the edge answers it with
+	// Cache-Control: public, max-age=1, so a CDN can serve it to millions.
+	GetLine(context.Context, *connect.Request[v1.GetLineRequest]) (*connect.Response[v1.GetLineResponse], error)
+	// WatchLine streams an event's line state as the queue service reads it,
+	// once per tick, to the mesh's own components (the edge multiplexes one
+	// such stream per event to all its watchers). Internal only: service
+	// tokens.
+	WatchLine(context.Context, *connect.Request[v1.WatchLineRequest], *connect.ServerStream[v1.WatchLineResponse]) error
+	// SetQueueSettings switches an event's queue on or off and sets its two
+	// knobs: the admission rate and the cap on active shoppers. The event's
+	// organizer or an admin (and the system).
 	SetQueueSettings(context.Context, *connect.Request[v1.SetQueueSettingsRequest]) (*connect.Response[v1.SetQueueSettingsResponse], error)
 }
 
@@ -183,6 +238,19 @@ func NewQueueServiceHandler(svc QueueServiceHandler, opts ...connect.HandlerOpti
 		connect.WithSchema(queueServiceMethods.ByName("WatchQueueStatus")),
 		connect.WithHandlerOptions(opts...),
 	)
+	queueServiceGetLineHandler := connect.NewUnaryHandler(
+		QueueServiceGetLineProcedure,
+		svc.GetLine,
+		connect.WithSchema(queueServiceMethods.ByName("GetLine")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	queueServiceWatchLineHandler := connect.NewServerStreamHandler(
+		QueueServiceWatchLineProcedure,
+		svc.WatchLine,
+		connect.WithSchema(queueServiceMethods.ByName("WatchLine")),
+		connect.WithHandlerOptions(opts...),
+	)
 	queueServiceSetQueueSettingsHandler := connect.NewUnaryHandler(
 		QueueServiceSetQueueSettingsProcedure,
 		svc.SetQueueSettings,
@@ -198,6 +266,10 @@ func NewQueueServiceHandler(svc QueueServiceHandler, opts ...connect.HandlerOpti
 			queueServiceGetQueueStatusHandler.ServeHTTP(w, r)
 		case QueueServiceWatchQueueStatusProcedure:
 			queueServiceWatchQueueStatusHandler.ServeHTTP(w, r)
+		case QueueServiceGetLineProcedure:
+			queueServiceGetLineHandler.ServeHTTP(w, r)
+		case QueueServiceWatchLineProcedure:
+			queueServiceWatchLineHandler.ServeHTTP(w, r)
 		case QueueServiceSetQueueSettingsProcedure:
 			queueServiceSetQueueSettingsHandler.ServeHTTP(w, r)
 		default:
@@ -219,6 +291,14 @@ func (UnimplementedQueueServiceHandler) GetQueueStatus(context.Context, *connect
 
 func (UnimplementedQueueServiceHandler) WatchQueueStatus(context.Context, *connect.Request[v1.WatchQueueStatusRequest], *connect.ServerStream[v1.WatchQueueStatusResponse]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.queue.v1.QueueService.WatchQueueStatus is not implemented"))
+}
+
+func (UnimplementedQueueServiceHandler) GetLine(context.Context, *connect.Request[v1.GetLineRequest]) (*connect.Response[v1.GetLineResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.queue.v1.QueueService.GetLine is not implemented"))
+}
+
+func (UnimplementedQueueServiceHandler) WatchLine(context.Context, *connect.Request[v1.WatchLineRequest], *connect.ServerStream[v1.WatchLineResponse]) error {
+	return connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.queue.v1.QueueService.WatchLine is not implemented"))
 }
 
 func (UnimplementedQueueServiceHandler) SetQueueSettings(context.Context, *connect.Request[v1.SetQueueSettingsRequest]) (*connect.Response[v1.SetQueueSettingsResponse], error) {

@@ -1,0 +1,77 @@
+package queue_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	queuev1 "github.com/bookingrush/rush/gen/bookingrush/queue/v1"
+	"github.com/bookingrush/rush/services/queue"
+)
+
+// TestHubReadsOncePerTickWhateverTheWatchers: 1,000 watchers of one event
+// cost the store one read per tick, every watcher sees the last state, and
+// the reads stop when the last watcher leaves.
+func TestHubReadsOncePerTickWhateverTheWatchers(t *testing.T) {
+	t.Parallel()
+	var reads, cursor atomic.Int32
+	read := func(_ context.Context, ev string) (*queuev1.WatchLineResponse, error) {
+		reads.Add(1)
+		return &queuev1.WatchLineResponse{Line: &queuev1.Line{EventId: ev, AdmittedUpTo: cursor.Load()}}, nil
+	}
+	const tick = 20 * time.Millisecond
+	h := queue.NewHub(read, tick, zap.NewNop())
+	t.Cleanup(func() { _ = h.Stop(context.Background()) })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	const watchers = 1000
+	var wg sync.WaitGroup
+	var seen [watchers]atomic.Int32
+	for i := range watchers {
+		wg.Go(func() {
+			_ = h.Watch(ctx, "ev", func(l *queuev1.WatchLineResponse) error {
+				seen[i].Store(l.GetLine().GetAdmittedUpTo())
+				return nil
+			})
+		})
+	}
+	start := time.Now()
+	for c := range int32(10) {
+		cursor.Store(c + 1)
+		time.Sleep(2 * tick)
+	}
+	time.Sleep(3 * tick)
+	elapsed := time.Since(start)
+	n := reads.Load()
+	if max := int32(elapsed/tick) + 3; n > max {
+		t.Errorf("%d reads in %v for %d watchers, want at most one per tick (%d)", n, elapsed.Round(time.Millisecond), watchers, max)
+	}
+	for i := range watchers {
+		if seen[i].Load() != 10 {
+			t.Fatalf("watcher %d saw cursor %d, want the last state (10)", i, seen[i].Load())
+		}
+	}
+	cancel()
+	wg.Wait()
+	time.Sleep(3 * tick)
+	after := reads.Load()
+	time.Sleep(5 * tick)
+	if reads.Load() != after {
+		t.Errorf("the hub kept reading a line nobody watches")
+	}
+
+	// Snapshots of a line share one read per tick too.
+	before := reads.Load()
+	for range 100 {
+		if _, err := h.Snapshot(context.Background(), "other"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := reads.Load() - before; r > 2 {
+		t.Errorf("100 snapshots within a tick cost %d reads", r)
+	}
+}
