@@ -89,7 +89,9 @@ func TestBreakerOpensFailsFastAndClosesOnAProbe(t *testing.T) {
 	}
 
 	// Down: probes fail and it stays open; up: the next probe closes it.
-	time.Sleep(70 * time.Millisecond)
+	for wait := time.Now().Add(2 * time.Second); probes.Load() < 2 && time.Now().Before(wait); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if !b.Open() || probes.Load() < 2 {
 		t.Fatalf("open %v after %d probes of a dead dependency", b.Open(), probes.Load())
 	}

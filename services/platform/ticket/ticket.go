@@ -102,7 +102,9 @@ func (s *Signer) Verify(token string) (Ticket, error) {
 	if len(token) != base64.RawURLEncoding.EncodedLen(bodyLen+macLen) {
 		return Ticket{}, ErrInvalid
 	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
+	// Strict: the last character's unused bits must be zero, so one
+	// ticket has one spelling.
+	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || b[0] != version || b[1]&^flagPre != 0 {
 		return Ticket{}, ErrInvalid
 	}
