@@ -30,6 +30,14 @@ type AdmissionConfig struct {
 	// RetryAfter is what a shed answer asks the client to wait (whole
 	// seconds in the header).
 	RetryAfter time.Duration `yaml:"retry_after"`
+	// AutoQueueAfter is how long the reserves of an event must be shed
+	// (more than AutoQueueRatio of them, every second) before the edge asks
+	// for its waiting room (the queue service turns it on when the
+	// organizer allowed it); 0 never asks.
+	AutoQueueAfter time.Duration `yaml:"auto_queue_after"`
+	// AutoQueueRatio is the share of an event's reserves shed in a second
+	// above which that second counts as overloaded.
+	AutoQueueRatio float64 `yaml:"auto_queue_ratio"`
 }
 
 // RegisterFlags registers edge.admission.* flags.
@@ -40,6 +48,8 @@ func (c *AdmissionConfig) RegisterFlags(f *flag.FlagSet) {
 	f.IntVar(&c.Max, "edge.admission.max", 1024, "highest in-flight limit")
 	f.DurationVar(&c.Target, "edge.admission.target", 50*time.Millisecond, "upstream latency of a reserve the limit aims under")
 	f.DurationVar(&c.RetryAfter, "edge.admission.retry-after", time.Second, "how long a shed answer asks the client to wait")
+	f.DurationVar(&c.AutoQueueAfter, "edge.admission.auto-queue-after", 5*time.Second, "shedding of an event sustained this long asks for its waiting room (events with queue auto); 0: never")
+	f.Float64Var(&c.AutoQueueRatio, "edge.admission.auto-queue-ratio", 0.5, "share of an event's reserves shed in a second above which the second counts as overloaded")
 }
 
 // Validate checks the configuration.
@@ -48,7 +58,10 @@ func (c *AdmissionConfig) Validate() error {
 		return fmt.Errorf("edge.admission: need 1 <= edge.admission.min (%d) <= edge.admission.initial (%d) <= edge.admission.max (%d)", c.Min, c.Initial, c.Max)
 	}
 	if c.Target <= 0 || c.RetryAfter < time.Second {
-		return errors.New("edge.admission.target must be positive and admission.retry-after at least 1s")
+		return errors.New("edge.admission.target must be positive and edge.admission.retry-after at least 1s")
+	}
+	if c.AutoQueueAfter < 0 || c.AutoQueueRatio <= 0 || c.AutoQueueRatio >= 1 {
+		return errors.New("edge.admission.auto-queue-after must not be negative and edge.admission.auto-queue-ratio must be in (0, 1)")
 	}
 	return nil
 }

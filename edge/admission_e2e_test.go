@@ -103,3 +103,82 @@ func zoneSold(t *testing.T, app *meshtest.App, s meshtest.Shop) int {
 	fmt.Sscan(fmt.Sprint(v[1]), &sold)
 	return held + sold
 }
+
+// TestShedEventSwitchesOnItsWaitingRoom: an event whose organizer allowed
+// it (queue auto) gets its waiting room by itself once the edge has shed
+// most of its reserves for a sustained while: reserves without a pass are
+// then refused with QUEUE_PASS_REQUIRED, and a shed answer tells the client
+// which event's line to join.
+func TestShedEventSwitchesOnItsWaitingRoom(t *testing.T) {
+	t.Parallel()
+	redisURL := "redis://127.0.0.1:6379/0"
+	app := meshtest.StartApp(t, meshtest.Config(t, pgtest.Migrated(t), "-postgres.migrate-on-start=false", "-target=all",
+		"-rate-limit.enabled=false", "-booking.key-prefix="+meshtest.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisURL),
+		"-queue.key-prefix="+meshtest.KeyPrefix(t, redisURL),
+		"-edge.admission.initial=1", "-edge.admission.min=1", "-edge.admission.max=1", "-edge.admission.auto-queue-after=1s"))
+	s := app.SeedShop(t, meshtest.ShopOptions{Seats: 5000, Users: 40, MaxPerUser: 10})
+	base := app.URL(t, "edge")
+	call := func(method, path, token string, body any, key string) (int, map[string]any) {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("%s %s: %v", method, path, err)
+			return 0, nil
+		}
+		defer res.Body.Close()
+		var env map[string]any
+		raw, _ := io.ReadAll(res.Body)
+		_ = json.Unmarshal(raw, &env)
+		return res.StatusCode, env
+	}
+	org := app.Token(t, s.Organizer, authn.RoleOrganizer)
+	if st, env := call("PUT", "/api/v1/events/"+s.Event+"/queue", org, map[string]any{"enabled": false, "auto": true}, ""); st != 200 {
+		t.Fatalf("queue settings: %d %v", st, env)
+	}
+	reserve := func(i, n int) (int, map[string]any) {
+		return call("POST", "/api/v1/bookings/reserve", app.Token(t, s.Users[i], authn.RoleUser),
+			map[string]any{"show_id": s.Show, "zone_id": s.Zone, "quantity": 1}, fmt.Sprintf("auto-%02d-%04d", i, n))
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		shedHint string
+		refused  bool
+	)
+	stop := time.Now().Add(20 * time.Second)
+	for i := range s.Users {
+		wg.Go(func() {
+			for n := 0; time.Now().Before(stop); n++ {
+				st, env := reserve(i, n)
+				e, _ := env["error"].(map[string]any)
+				d, _ := e["details"].(map[string]any)
+				mu.Lock()
+				if ev, _ := d["queue_event_id"].(string); st == 503 && ev != "" {
+					shedHint = ev
+				}
+				if st == 403 && e["code"] == "QUEUE_PASS_REQUIRED" {
+					refused = true
+				}
+				done := shedHint != "" && refused
+				mu.Unlock()
+				if done {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if shedHint != s.Event || !refused {
+		t.Fatalf("after 20 s of shedding: shed answers name the line of %q (want %s), a reserve without a pass refused: %v", shedHint, s.Event, refused)
+	}
+	if st, env := call("GET", "/api/v1/queue/lines/"+s.Event, org, nil, ""); st != 200 || env["data"].(map[string]any)["enabled"] != true {
+		t.Fatalf("the line after the switch: %d %v", st, env)
+	}
+}

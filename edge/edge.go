@@ -7,7 +7,9 @@
 package edge
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -162,6 +164,7 @@ type Edge struct {
 	waitroom   *waitroom
 	reserve    *reserveRoute
 	admission  *admission   // nil when admission control is off
+	autoQueue  *autoQueue   // nil when the edge never asks for a waiting room
 	shedRetry  []string     // Retry-After of a shed answer
 	shedDetail []byte       // and its details
 	tracer     trace.Tracer // nil when tracing is off: no span, no cost
@@ -205,6 +208,13 @@ func New(cfg Config, rl RateLimitConfig, d Deps) (*Edge, error) {
 		}
 		secs := strconv.Itoa(int(cfg.Admission.RetryAfter / time.Second))
 		e.shedRetry, e.shedDetail = []string{secs}, []byte(`{"reason":"overloaded","retry_after":`+secs+`}`)
+		if cfg.Admission.AutoQueueAfter > 0 {
+			e.autoQueue = newAutoQueue(cfg.Admission.AutoQueueAfter, cfg.Admission.AutoQueueRatio, e.waitroom.queue, e.log)
+			e.reserve.seen = func(show, event string, queued bool) {
+				e.autoQueue.learn(show, event, queued)
+				e.autoQueue.observe(show, false, time.Now())
+			}
+		}
 	}
 	if rl.Enabled {
 		if e.limiter, err = newLimiter(rl, d.Redis, d.Registry, e.log); err != nil {
@@ -365,7 +375,7 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 		// reserve costs the machine nothing but this answer.
 		if !e.admission.acquire() {
 			w.route = reserveProcedure
-			e.shed(w)
+			e.shed(w, r)
 			return
 		}
 		start := time.Now()
@@ -419,8 +429,23 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 
 // shed answers a reserve the admission control turned away: 503 at once,
 // with Retry-After, never a wait.
-func (e *Edge) shed(w http.ResponseWriter) {
+func (e *Edge) shed(w http.ResponseWriter, r *http.Request) {
 	w.Header()["Retry-After"] = e.shedRetry
+	if e.autoQueue != nil {
+		// Which event is shed (for its waiting room): the show of the body.
+		var req struct {
+			ShowID  string `json:"show_id"`
+			ShowID2 string `json:"showId"`
+		}
+		if b, tooLarge, err := readBody(r.Body, e.cfg.MaxBodyBytes); err == nil && !tooLarge && json.Unmarshal(b, &req) == nil {
+			if ev := e.autoQueue.observe(cmp.Or(req.ShowID, req.ShowID2), true, time.Now()); ev != "" {
+				writeError(w, http.StatusServiceUnavailable, errs.ServiceUnavailable,
+					"the sale is busier than this server can serve right now: it has a waiting room, join it (POST /api/v1/queue/join)",
+					[]byte(`{"reason":"overloaded","retry_after":`+e.shedRetry[0]+`,"queue_event_id":"`+ev+`"}`))
+				return
+			}
+		}
+	}
 	writeError(w, http.StatusServiceUnavailable, errs.ServiceUnavailable, "the sale is busier than this server can serve right now; retry shortly", e.shedDetail)
 }
 

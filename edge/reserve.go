@@ -38,6 +38,10 @@ type reserveRoute struct {
 	traced bool
 	status int // of a success: 201
 	failed func(context.Context, string, error)
+	// seen, when set, learns of every reserve booking answered: its show,
+	// the hold's event ("" unless a hold), and whether the event demanded a
+	// queue pass (autoQueue).
+	seen func(show, event string, queued bool)
 }
 
 func newReserveRoute(mesh *server.Mesh, c *codec, traced bool, failed func(context.Context, string, error)) *reserveRoute {
@@ -79,6 +83,13 @@ func (rr *reserveRoute) serve(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 	propagate(ctx, h, rr.traced)
 	res, err := rr.client.Reserve(ctx, req)
+	if rr.seen != nil {
+		event := ""
+		if err == nil {
+			event = res.Msg.GetBooking().GetEventId()
+		}
+		rr.seen(msg.GetShowId(), event, errs.Is(err, errs.QueuePassRequired))
+	}
 	if err != nil {
 		rr.writeError(w, rr.upstream(ctx, err))
 		return

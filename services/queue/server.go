@@ -78,9 +78,23 @@ func (s *Server) SetQueueSettings(ctx context.Context, req *connect.Request[queu
 		n := int(m.GetMaxActive())
 		c.maxActive = &n
 	}
+	if m.Auto != nil {
+		a := m.GetAuto()
+		c.auto = &a
+	}
 	set, err := s.svc.SetSettings(ctx, m.GetEventId(), c)
 	if err != nil {
 		return nil, errs.Connect(err)
 	}
 	return connect.NewResponse(&queuev1.SetQueueSettingsResponse{Settings: set}), nil
+}
+
+// SwitchOnForOverload turns a shedding event's queue on if its organizer
+// allowed it.
+func (s *Server) SwitchOnForOverload(ctx context.Context, req *connect.Request[queuev1.SwitchOnForOverloadRequest]) (*connect.Response[queuev1.SwitchOnForOverloadResponse], error) {
+	set, switched, err := s.svc.SwitchOnForOverload(ctx, req.Msg.GetEventId())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&queuev1.SwitchOnForOverloadResponse{Switched: switched, Settings: set}), nil
 }

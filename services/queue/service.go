@@ -314,6 +314,34 @@ func (s *Service) SetSettings(ctx context.Context, ev string, c change) (*queuev
 	if err := mayChange(p, q); err != nil {
 		return nil, err
 	}
+	return s.apply(ctx, ev, c)
+}
+
+// SwitchOnForOverload turns the event's queue on when the edge has been
+// shedding its reserves and the organizer allowed it (auto); switched says
+// whether this call did (the system only).
+func (s *Service) SwitchOnForOverload(ctx context.Context, ev string) (*queuev1.QueueSettings, bool, error) {
+	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
+		return nil, false, err
+	}
+	q, err := s.settings.event(ctx, ev)
+	if err != nil {
+		return nil, false, err
+	}
+	if !q.auto || q.enabled || q.status != "published" {
+		return settingsOf(ev, q), false, nil
+	}
+	set, err := s.apply(ctx, ev, change{enabled: true})
+	if err == nil {
+		s.log.Warn("waiting room switched on: the edge shed this event's reserves for a sustained while", zap.String("event_id", ev))
+	}
+	return set, err == nil, err
+}
+
+// apply makes the change c to the event's queue (the caller was
+// authorized): Postgres first, then, when the switch of a published event
+// changed, the booking engine's reload, undone if that fails.
+func (s *Service) apply(ctx context.Context, ev string, c change) (*queuev1.QueueSettings, error) {
 	before, after, err := s.settings.update(ctx, ev, c)
 	if err != nil {
 		return nil, err
@@ -321,7 +349,7 @@ func (s *Service) SetSettings(ctx context.Context, ev string, c change) (*queuev
 	if before.enabled != after.enabled && after.status == "published" {
 		req := connect.NewRequest(&bookingv1.LoadInventoryRequest{EventId: ev})
 		if _, err := s.booking.LoadInventory(ctx, req); err != nil {
-			back := change{enabled: before.enabled, rate: &before.knobs.Rate, maxActive: &before.knobs.MaxActive}
+			back := change{enabled: before.enabled, rate: &before.knobs.Rate, maxActive: &before.knobs.MaxActive, auto: &before.auto}
 			if _, _, rerr := s.settings.update(context.WithoutCancel(ctx), ev, back); rerr != nil {
 				s.log.Error("could not restore the queue settings after a failed inventory reload",
 					zap.String("event_id", ev), zap.Error(rerr))
@@ -336,6 +364,11 @@ func (s *Service) SetSettings(ctx context.Context, ev string, c change) (*queuev
 		}
 	}
 	s.hub.Fresh(ev)
-	return &queuev1.QueueSettings{EventId: ev, Enabled: after.enabled,
-		AdmitPerSecond: int32(after.knobs.Rate), MaxActive: int32(after.knobs.MaxActive)}, nil
+	return settingsOf(ev, after), nil
+}
+
+// settingsOf is q on the wire.
+func settingsOf(ev string, q eventQueue) *queuev1.QueueSettings {
+	return &queuev1.QueueSettings{EventId: ev, Enabled: q.enabled, AdmitPerSecond: int32(q.knobs.Rate),
+		MaxActive: int32(q.knobs.MaxActive), Auto: q.auto}
 }

@@ -41,6 +41,7 @@ type cachedKnobs struct {
 // eventQueue is an event's queue settings, sale status and organizer.
 type eventQueue struct {
 	enabled   bool
+	auto      bool // the system may switch it on under overload
 	knobs     Knobs
 	status    string
 	organizer string
@@ -91,9 +92,9 @@ func (s *Settings) forget(ev string) {
 // (errEventNotFound when there is no such event).
 func (s *Settings) event(ctx context.Context, ev string) (eventQueue, error) {
 	var q eventQueue
-	err := s.db.QueryRow(ctx, `SELECT queue_enabled, queue_admit_per_second, queue_max_active, status, organizer_id::text
+	err := s.db.QueryRow(ctx, `SELECT queue_enabled, queue_auto, queue_admit_per_second, queue_max_active, status, organizer_id::text
 		FROM events WHERE id = $1 AND deleted_at IS NULL`, ev).
-		Scan(&q.enabled, &q.knobs.Rate, &q.knobs.MaxActive, &q.status, &q.organizer)
+		Scan(&q.enabled, &q.auto, &q.knobs.Rate, &q.knobs.MaxActive, &q.status, &q.organizer)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return eventQueue{}, errEventNotFound
 	}
@@ -103,20 +104,21 @@ func (s *Settings) event(ctx context.Context, ev string) (eventQueue, error) {
 	return q, nil
 }
 
-// change is what SetQueueSettings asks: the switch, and each knob unless
-// nil (keep it).
+// change is what SetQueueSettings asks: the switch, and each knob (and the
+// auto switch) unless nil (keep it).
 type change struct {
 	enabled         bool
 	rate, maxActive *int
+	auto            *bool
 }
 
 // update applies c to the event, returning the settings before and after.
 // A cancelled event does not change.
 func (s *Settings) update(ctx context.Context, ev string, c change) (before, after eventQueue, err error) {
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT queue_enabled, queue_admit_per_second, queue_max_active, status, organizer_id::text FROM events
+		err := tx.QueryRow(ctx, `SELECT queue_enabled, queue_auto, queue_admit_per_second, queue_max_active, status, organizer_id::text FROM events
 			WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, ev).
-			Scan(&before.enabled, &before.knobs.Rate, &before.knobs.MaxActive, &before.status, &before.organizer)
+			Scan(&before.enabled, &before.auto, &before.knobs.Rate, &before.knobs.MaxActive, &before.status, &before.organizer)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errEventNotFound
 		}
@@ -134,8 +136,11 @@ func (s *Settings) update(ctx context.Context, ev string, c change) (before, aft
 		if c.maxActive != nil {
 			after.knobs.MaxActive = *c.maxActive
 		}
-		_, err = tx.Exec(ctx, `UPDATE events SET queue_enabled = $2, queue_admit_per_second = $3, queue_max_active = $4, updated_at = now()
-			WHERE id = $1`, ev, after.enabled, after.knobs.Rate, after.knobs.MaxActive)
+		if c.auto != nil {
+			after.auto = *c.auto
+		}
+		_, err = tx.Exec(ctx, `UPDATE events SET queue_enabled = $2, queue_admit_per_second = $3, queue_max_active = $4, queue_auto = $5,
+			updated_at = now() WHERE id = $1`, ev, after.enabled, after.knobs.Rate, after.knobs.MaxActive, after.auto)
 		return err
 	})
 	if err != nil {

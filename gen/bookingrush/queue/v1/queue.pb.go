@@ -226,7 +226,10 @@ type QueueSettings struct {
 	AdmitPerSecond int32 `protobuf:"varint,3,opt,name=admit_per_second,json=admitPerSecond,proto3" json:"admit_per_second,omitempty"`
 	// MaxActive caps the active shoppers: admitted buyers whose pass is live
 	// and not used yet. Admission waits while the cap is reached; 0: no cap.
-	MaxActive     int32 `protobuf:"varint,4,opt,name=max_active,json=maxActive,proto3" json:"max_active,omitempty"`
+	MaxActive int32 `protobuf:"varint,4,opt,name=max_active,json=maxActive,proto3" json:"max_active,omitempty"`
+	// Auto lets the system switch the queue on by itself when the edge sheds
+	// the event's reserves for a sustained while (overload).
+	Auto          bool `protobuf:"varint,5,opt,name=auto,proto3" json:"auto,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -287,6 +290,13 @@ func (x *QueueSettings) GetMaxActive() int32 {
 		return x.MaxActive
 	}
 	return 0
+}
+
+func (x *QueueSettings) GetAuto() bool {
+	if x != nil {
+		return x.Auto
+	}
+	return false
 }
 
 // Line is the public state of an event's waiting room, the same for every
@@ -988,7 +998,10 @@ type SetQueueSettingsRequest struct {
 	AdmitPerSecond int32 `protobuf:"varint,3,opt,name=admit_per_second,json=admitPerSecond,proto3" json:"admit_per_second,omitempty"`
 	// MaxActive caps the active shoppers (admitted, pass live and unused);
 	// 0 removes the cap; unset keeps the current one.
-	MaxActive     *int32 `protobuf:"varint,4,opt,name=max_active,json=maxActive,proto3,oneof" json:"max_active,omitempty"`
+	MaxActive *int32 `protobuf:"varint,4,opt,name=max_active,json=maxActive,proto3,oneof" json:"max_active,omitempty"`
+	// Auto lets the system switch the queue on by itself under overload;
+	// unset keeps the current choice.
+	Auto          *bool `protobuf:"varint,5,opt,name=auto,proto3,oneof" json:"auto,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1051,6 +1064,114 @@ func (x *SetQueueSettingsRequest) GetMaxActive() int32 {
 	return 0
 }
 
+func (x *SetQueueSettingsRequest) GetAuto() bool {
+	if x != nil && x.Auto != nil {
+		return *x.Auto
+	}
+	return false
+}
+
+// SwitchOnForOverloadRequest names an event the edge is shedding.
+type SwitchOnForOverloadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// EventId is the event.
+	EventId       string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SwitchOnForOverloadRequest) Reset() {
+	*x = SwitchOnForOverloadRequest{}
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SwitchOnForOverloadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SwitchOnForOverloadRequest) ProtoMessage() {}
+
+func (x *SwitchOnForOverloadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SwitchOnForOverloadRequest.ProtoReflect.Descriptor instead.
+func (*SwitchOnForOverloadRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SwitchOnForOverloadRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+// SwitchOnForOverloadResponse says what the request did.
+type SwitchOnForOverloadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Switched is true when this call turned the queue on.
+	Switched bool `protobuf:"varint,1,opt,name=switched,proto3" json:"switched,omitempty"`
+	// Settings are the event's queue settings now.
+	Settings      *QueueSettings `protobuf:"bytes,2,opt,name=settings,proto3" json:"settings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SwitchOnForOverloadResponse) Reset() {
+	*x = SwitchOnForOverloadResponse{}
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SwitchOnForOverloadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SwitchOnForOverloadResponse) ProtoMessage() {}
+
+func (x *SwitchOnForOverloadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SwitchOnForOverloadResponse.ProtoReflect.Descriptor instead.
+func (*SwitchOnForOverloadResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SwitchOnForOverloadResponse) GetSwitched() bool {
+	if x != nil {
+		return x.Switched
+	}
+	return false
+}
+
+func (x *SwitchOnForOverloadResponse) GetSettings() *QueueSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
 // SetQueueSettingsResponse holds the settings now in force.
 type SetQueueSettingsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1062,7 +1183,7 @@ type SetQueueSettingsResponse struct {
 
 func (x *SetQueueSettingsResponse) Reset() {
 	*x = SetQueueSettingsResponse{}
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[14]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1195,7 @@ func (x *SetQueueSettingsResponse) String() string {
 func (*SetQueueSettingsResponse) ProtoMessage() {}
 
 func (x *SetQueueSettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[14]
+	mi := &file_bookingrush_queue_v1_queue_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1208,7 @@ func (x *SetQueueSettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetQueueSettingsResponse.ProtoReflect.Descriptor instead.
 func (*SetQueueSettingsResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{14}
+	return file_bookingrush_queue_v1_queue_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SetQueueSettingsResponse) GetSettings() *QueueSettings {
@@ -1111,13 +1232,14 @@ const file_bookingrush_queue_v1_queue_proto_rawDesc = "" +
 	"queue_pass\x18\x05 \x01(\tR\tqueuePass\x12B\n" +
 	"\x0fpass_expires_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rpassExpiresAt\x12@\n" +
 	"\x0eestimated_wait\x18\a \x01(\v2\x19.google.protobuf.DurationR\restimatedWait\x12\x16\n" +
-	"\x06ticket\x18\b \x01(\tR\x06ticket\"\x8d\x01\n" +
+	"\x06ticket\x18\b \x01(\tR\x06ticket\"\xa1\x01\n" +
 	"\rQueueSettings\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\x12(\n" +
 	"\x10admit_per_second\x18\x03 \x01(\x05R\x0eadmitPerSecond\x12\x1d\n" +
 	"\n" +
-	"max_active\x18\x04 \x01(\x05R\tmaxActive\"\x99\x03\n" +
+	"max_active\x18\x04 \x01(\x05R\tmaxActive\x12\x12\n" +
+	"\x04auto\x18\x05 \x01(\bR\x04auto\"\x99\x03\n" +
 	"\x04Line\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\x12\x16\n" +
@@ -1161,14 +1283,21 @@ const file_bookingrush_queue_v1_queue_proto_rawDesc = "" +
 	"\x05drawn\x18\x04 \x01(\x05R\x05drawn\x12!\n" +
 	"\fwindow_floor\x18\x05 \x01(\x05R\vwindowFloor\x12@\n" +
 	"\x0ewindow_ends_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fwindowEndsAt\x12\x14\n" +
-	"\x05ended\x18\a \x01(\bR\x05ended\"\xd5\x01\n" +
+	"\x05ended\x18\a \x01(\bR\x05ended\"\xf7\x01\n" +
 	"\x17SetQueueSettingsRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\x128\n" +
 	"\x10admit_per_second\x18\x03 \x01(\x05B\x0e\xbaH\v\xd8\x01\x01\x1a\x06\x18\xa0\x8d\x06(\x01R\x0eadmitPerSecond\x12/\n" +
 	"\n" +
-	"max_active\x18\x04 \x01(\x05B\v\xbaH\b\x1a\x06\x18\xc0\x84=(\x00H\x00R\tmaxActive\x88\x01\x01B\r\n" +
-	"\v_max_active\"[\n" +
+	"max_active\x18\x04 \x01(\x05B\v\xbaH\b\x1a\x06\x18\xc0\x84=(\x00H\x00R\tmaxActive\x88\x01\x01\x12\x17\n" +
+	"\x04auto\x18\x05 \x01(\bH\x01R\x04auto\x88\x01\x01B\r\n" +
+	"\v_max_activeB\a\n" +
+	"\x05_auto\"D\n" +
+	"\x1aSwitchOnForOverloadRequest\x12&\n" +
+	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\"z\n" +
+	"\x1bSwitchOnForOverloadResponse\x12\x1a\n" +
+	"\bswitched\x18\x01 \x01(\bR\bswitched\x12?\n" +
+	"\bsettings\x18\x02 \x01(\v2#.bookingrush.queue.v1.QueueSettingsR\bsettings\"[\n" +
 	"\x18SetQueueSettingsResponse\x12?\n" +
 	"\bsettings\x18\x01 \x01(\v2#.bookingrush.queue.v1.QueueSettingsR\bsettings*\xd5\x01\n" +
 	"\x10QueueEntryStatus\x12\"\n" +
@@ -1177,7 +1306,7 @@ const file_bookingrush_queue_v1_queue_proto_rawDesc = "" +
 	"\x1bQUEUE_ENTRY_STATUS_ADMITTED\x10\x02\x12\x1e\n" +
 	"\x1aQUEUE_ENTRY_STATUS_EXPIRED\x10\x03\x12\x1f\n" +
 	"\x1bQUEUE_ENTRY_STATUS_SOLD_OUT\x10\x04\x12\x1b\n" +
-	"\x17QUEUE_ENTRY_STATUS_USED\x10\x052\xc9\x06\n" +
+	"\x17QUEUE_ENTRY_STATUS_USED\x10\x052\xca\a\n" +
 	"\fQueueService\x12~\n" +
 	"\tJoinQueue\x12&.bookingrush.queue.v1.JoinQueueRequest\x1a'.bookingrush.queue.v1.JoinQueueResponse\" \x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/api/v1/queue/join\x90\x02\x02\x12\x8c\x01\n" +
 	"\x0eGetQueueStatus\x12+.bookingrush.queue.v1.GetQueueStatusRequest\x1a,.bookingrush.queue.v1.GetQueueStatusResponse\"\x1f\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/queue/status\x90\x02\x01\x12\x91\x01\n" +
@@ -1185,7 +1314,8 @@ const file_bookingrush_queue_v1_queue_proto_rawDesc = "" +
 	"\aGetLine\x12$.bookingrush.queue.v1.GetLineRequest\x1a%.bookingrush.queue.v1.GetLineResponse\")\x82\xd3\xe4\x93\x02 \x12\x1e/api/v1/queue/lines/{event_id}\x90\x02\x01\x12`\n" +
 	"\tWatchLine\x12&.bookingrush.queue.v1.WatchLineRequest\x1a'.bookingrush.queue.v1.WatchLineResponse\"\x000\x01\x12\xaf\x01\n" +
 	"\x10SetQueueSettings\x12-.bookingrush.queue.v1.SetQueueSettingsRequest\x1a..bookingrush.queue.v1.SetQueueSettingsResponse\"<\x82\xce\x18\v\n" +
-	"\torganizer\x82\xd3\xe4\x93\x02$:\x01*\x1a\x1f/api/v1/events/{event_id}/queue\x90\x02\x02B\xd6\x01\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02$:\x01*\x1a\x1f/api/v1/events/{event_id}/queue\x90\x02\x02\x12\x7f\n" +
+	"\x13SwitchOnForOverload\x120.bookingrush.queue.v1.SwitchOnForOverloadRequest\x1a1.bookingrush.queue.v1.SwitchOnForOverloadResponse\"\x03\x90\x02\x02B\xd6\x01\n" +
 	"\x18com.bookingrush.queue.v1B\n" +
 	"QueueProtoP\x01Z<github.com/bookingrush/rush/gen/bookingrush/queue/v1;queuev1\xa2\x02\x03BQX\xaa\x02\x14Bookingrush.Queue.V1\xca\x02\x14Bookingrush\\Queue\\V1\xe2\x02 Bookingrush\\Queue\\V1\\GPBMetadata\xea\x02\x16Bookingrush::Queue::V1b\x06proto3"
 
@@ -1202,57 +1332,62 @@ func file_bookingrush_queue_v1_queue_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_queue_v1_queue_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bookingrush_queue_v1_queue_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_bookingrush_queue_v1_queue_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_bookingrush_queue_v1_queue_proto_goTypes = []any{
-	(QueueEntryStatus)(0),            // 0: bookingrush.queue.v1.QueueEntryStatus
-	(*QueueStatus)(nil),              // 1: bookingrush.queue.v1.QueueStatus
-	(*QueueSettings)(nil),            // 2: bookingrush.queue.v1.QueueSettings
-	(*Line)(nil),                     // 3: bookingrush.queue.v1.Line
-	(*JoinQueueRequest)(nil),         // 4: bookingrush.queue.v1.JoinQueueRequest
-	(*JoinQueueResponse)(nil),        // 5: bookingrush.queue.v1.JoinQueueResponse
-	(*GetQueueStatusRequest)(nil),    // 6: bookingrush.queue.v1.GetQueueStatusRequest
-	(*GetQueueStatusResponse)(nil),   // 7: bookingrush.queue.v1.GetQueueStatusResponse
-	(*WatchQueueStatusRequest)(nil),  // 8: bookingrush.queue.v1.WatchQueueStatusRequest
-	(*WatchQueueStatusResponse)(nil), // 9: bookingrush.queue.v1.WatchQueueStatusResponse
-	(*GetLineRequest)(nil),           // 10: bookingrush.queue.v1.GetLineRequest
-	(*GetLineResponse)(nil),          // 11: bookingrush.queue.v1.GetLineResponse
-	(*WatchLineRequest)(nil),         // 12: bookingrush.queue.v1.WatchLineRequest
-	(*WatchLineResponse)(nil),        // 13: bookingrush.queue.v1.WatchLineResponse
-	(*SetQueueSettingsRequest)(nil),  // 14: bookingrush.queue.v1.SetQueueSettingsRequest
-	(*SetQueueSettingsResponse)(nil), // 15: bookingrush.queue.v1.SetQueueSettingsResponse
-	(*timestamppb.Timestamp)(nil),    // 16: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 17: google.protobuf.Duration
+	(QueueEntryStatus)(0),               // 0: bookingrush.queue.v1.QueueEntryStatus
+	(*QueueStatus)(nil),                 // 1: bookingrush.queue.v1.QueueStatus
+	(*QueueSettings)(nil),               // 2: bookingrush.queue.v1.QueueSettings
+	(*Line)(nil),                        // 3: bookingrush.queue.v1.Line
+	(*JoinQueueRequest)(nil),            // 4: bookingrush.queue.v1.JoinQueueRequest
+	(*JoinQueueResponse)(nil),           // 5: bookingrush.queue.v1.JoinQueueResponse
+	(*GetQueueStatusRequest)(nil),       // 6: bookingrush.queue.v1.GetQueueStatusRequest
+	(*GetQueueStatusResponse)(nil),      // 7: bookingrush.queue.v1.GetQueueStatusResponse
+	(*WatchQueueStatusRequest)(nil),     // 8: bookingrush.queue.v1.WatchQueueStatusRequest
+	(*WatchQueueStatusResponse)(nil),    // 9: bookingrush.queue.v1.WatchQueueStatusResponse
+	(*GetLineRequest)(nil),              // 10: bookingrush.queue.v1.GetLineRequest
+	(*GetLineResponse)(nil),             // 11: bookingrush.queue.v1.GetLineResponse
+	(*WatchLineRequest)(nil),            // 12: bookingrush.queue.v1.WatchLineRequest
+	(*WatchLineResponse)(nil),           // 13: bookingrush.queue.v1.WatchLineResponse
+	(*SetQueueSettingsRequest)(nil),     // 14: bookingrush.queue.v1.SetQueueSettingsRequest
+	(*SwitchOnForOverloadRequest)(nil),  // 15: bookingrush.queue.v1.SwitchOnForOverloadRequest
+	(*SwitchOnForOverloadResponse)(nil), // 16: bookingrush.queue.v1.SwitchOnForOverloadResponse
+	(*SetQueueSettingsResponse)(nil),    // 17: bookingrush.queue.v1.SetQueueSettingsResponse
+	(*timestamppb.Timestamp)(nil),       // 18: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 19: google.protobuf.Duration
 }
 var file_bookingrush_queue_v1_queue_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.queue.v1.QueueStatus.status:type_name -> bookingrush.queue.v1.QueueEntryStatus
-	16, // 1: bookingrush.queue.v1.QueueStatus.pass_expires_at:type_name -> google.protobuf.Timestamp
-	17, // 2: bookingrush.queue.v1.QueueStatus.estimated_wait:type_name -> google.protobuf.Duration
-	16, // 3: bookingrush.queue.v1.Line.opens_at:type_name -> google.protobuf.Timestamp
-	16, // 4: bookingrush.queue.v1.Line.updated_at:type_name -> google.protobuf.Timestamp
+	18, // 1: bookingrush.queue.v1.QueueStatus.pass_expires_at:type_name -> google.protobuf.Timestamp
+	19, // 2: bookingrush.queue.v1.QueueStatus.estimated_wait:type_name -> google.protobuf.Duration
+	18, // 3: bookingrush.queue.v1.Line.opens_at:type_name -> google.protobuf.Timestamp
+	18, // 4: bookingrush.queue.v1.Line.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: bookingrush.queue.v1.JoinQueueResponse.queue_status:type_name -> bookingrush.queue.v1.QueueStatus
 	1,  // 6: bookingrush.queue.v1.GetQueueStatusResponse.queue_status:type_name -> bookingrush.queue.v1.QueueStatus
 	1,  // 7: bookingrush.queue.v1.WatchQueueStatusResponse.queue_status:type_name -> bookingrush.queue.v1.QueueStatus
 	3,  // 8: bookingrush.queue.v1.GetLineResponse.line:type_name -> bookingrush.queue.v1.Line
 	3,  // 9: bookingrush.queue.v1.WatchLineResponse.line:type_name -> bookingrush.queue.v1.Line
-	16, // 10: bookingrush.queue.v1.WatchLineResponse.window_ends_at:type_name -> google.protobuf.Timestamp
-	2,  // 11: bookingrush.queue.v1.SetQueueSettingsResponse.settings:type_name -> bookingrush.queue.v1.QueueSettings
-	4,  // 12: bookingrush.queue.v1.QueueService.JoinQueue:input_type -> bookingrush.queue.v1.JoinQueueRequest
-	6,  // 13: bookingrush.queue.v1.QueueService.GetQueueStatus:input_type -> bookingrush.queue.v1.GetQueueStatusRequest
-	8,  // 14: bookingrush.queue.v1.QueueService.WatchQueueStatus:input_type -> bookingrush.queue.v1.WatchQueueStatusRequest
-	10, // 15: bookingrush.queue.v1.QueueService.GetLine:input_type -> bookingrush.queue.v1.GetLineRequest
-	12, // 16: bookingrush.queue.v1.QueueService.WatchLine:input_type -> bookingrush.queue.v1.WatchLineRequest
-	14, // 17: bookingrush.queue.v1.QueueService.SetQueueSettings:input_type -> bookingrush.queue.v1.SetQueueSettingsRequest
-	5,  // 18: bookingrush.queue.v1.QueueService.JoinQueue:output_type -> bookingrush.queue.v1.JoinQueueResponse
-	7,  // 19: bookingrush.queue.v1.QueueService.GetQueueStatus:output_type -> bookingrush.queue.v1.GetQueueStatusResponse
-	9,  // 20: bookingrush.queue.v1.QueueService.WatchQueueStatus:output_type -> bookingrush.queue.v1.WatchQueueStatusResponse
-	11, // 21: bookingrush.queue.v1.QueueService.GetLine:output_type -> bookingrush.queue.v1.GetLineResponse
-	13, // 22: bookingrush.queue.v1.QueueService.WatchLine:output_type -> bookingrush.queue.v1.WatchLineResponse
-	15, // 23: bookingrush.queue.v1.QueueService.SetQueueSettings:output_type -> bookingrush.queue.v1.SetQueueSettingsResponse
-	18, // [18:24] is the sub-list for method output_type
-	12, // [12:18] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	18, // 10: bookingrush.queue.v1.WatchLineResponse.window_ends_at:type_name -> google.protobuf.Timestamp
+	2,  // 11: bookingrush.queue.v1.SwitchOnForOverloadResponse.settings:type_name -> bookingrush.queue.v1.QueueSettings
+	2,  // 12: bookingrush.queue.v1.SetQueueSettingsResponse.settings:type_name -> bookingrush.queue.v1.QueueSettings
+	4,  // 13: bookingrush.queue.v1.QueueService.JoinQueue:input_type -> bookingrush.queue.v1.JoinQueueRequest
+	6,  // 14: bookingrush.queue.v1.QueueService.GetQueueStatus:input_type -> bookingrush.queue.v1.GetQueueStatusRequest
+	8,  // 15: bookingrush.queue.v1.QueueService.WatchQueueStatus:input_type -> bookingrush.queue.v1.WatchQueueStatusRequest
+	10, // 16: bookingrush.queue.v1.QueueService.GetLine:input_type -> bookingrush.queue.v1.GetLineRequest
+	12, // 17: bookingrush.queue.v1.QueueService.WatchLine:input_type -> bookingrush.queue.v1.WatchLineRequest
+	14, // 18: bookingrush.queue.v1.QueueService.SetQueueSettings:input_type -> bookingrush.queue.v1.SetQueueSettingsRequest
+	15, // 19: bookingrush.queue.v1.QueueService.SwitchOnForOverload:input_type -> bookingrush.queue.v1.SwitchOnForOverloadRequest
+	5,  // 20: bookingrush.queue.v1.QueueService.JoinQueue:output_type -> bookingrush.queue.v1.JoinQueueResponse
+	7,  // 21: bookingrush.queue.v1.QueueService.GetQueueStatus:output_type -> bookingrush.queue.v1.GetQueueStatusResponse
+	9,  // 22: bookingrush.queue.v1.QueueService.WatchQueueStatus:output_type -> bookingrush.queue.v1.WatchQueueStatusResponse
+	11, // 23: bookingrush.queue.v1.QueueService.GetLine:output_type -> bookingrush.queue.v1.GetLineResponse
+	13, // 24: bookingrush.queue.v1.QueueService.WatchLine:output_type -> bookingrush.queue.v1.WatchLineResponse
+	17, // 25: bookingrush.queue.v1.QueueService.SetQueueSettings:output_type -> bookingrush.queue.v1.SetQueueSettingsResponse
+	16, // 26: bookingrush.queue.v1.QueueService.SwitchOnForOverload:output_type -> bookingrush.queue.v1.SwitchOnForOverloadResponse
+	20, // [20:27] is the sub-list for method output_type
+	13, // [13:20] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_queue_v1_queue_proto_init() }
@@ -1267,7 +1402,7 @@ func file_bookingrush_queue_v1_queue_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_queue_v1_queue_proto_rawDesc), len(file_bookingrush_queue_v1_queue_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -53,6 +53,9 @@ const (
 	// QueueServiceSetQueueSettingsProcedure is the fully-qualified name of the QueueService's
 	// SetQueueSettings RPC.
 	QueueServiceSetQueueSettingsProcedure = "/bookingrush.queue.v1.QueueService/SetQueueSettings"
+	// QueueServiceSwitchOnForOverloadProcedure is the fully-qualified name of the QueueService's
+	// SwitchOnForOverload RPC.
+	QueueServiceSwitchOnForOverloadProcedure = "/bookingrush.queue.v1.QueueService/SwitchOnForOverload"
 )
 
 // QueueServiceClient is a client for the bookingrush.queue.v1.QueueService service.
@@ -84,6 +87,11 @@ type QueueServiceClient interface {
 	// knobs: the admission rate and the cap on active shoppers. The event's
 	// organizer or an admin (and the system).
 	SetQueueSettings(context.Context, *connect.Request[v1.SetQueueSettingsRequest]) (*connect.Response[v1.SetQueueSettingsResponse], error)
+	// SwitchOnForOverload turns an event's queue on because the edge has
+	// been shedding its reserves for a sustained while, if the organizer
+	// allowed it (QueueSettings.auto) and the queue is off. Internal only:
+	// service tokens (the edge).
+	SwitchOnForOverload(context.Context, *connect.Request[v1.SwitchOnForOverloadRequest]) (*connect.Response[v1.SwitchOnForOverloadResponse], error)
 }
 
 // NewQueueServiceClient constructs a client for the bookingrush.queue.v1.QueueService service. By
@@ -137,17 +145,25 @@ func NewQueueServiceClient(httpClient connect.HTTPClient, baseURL string, opts .
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		switchOnForOverload: connect.NewClient[v1.SwitchOnForOverloadRequest, v1.SwitchOnForOverloadResponse](
+			httpClient,
+			baseURL+QueueServiceSwitchOnForOverloadProcedure,
+			connect.WithSchema(queueServiceMethods.ByName("SwitchOnForOverload")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // queueServiceClient implements QueueServiceClient.
 type queueServiceClient struct {
-	joinQueue        *connect.Client[v1.JoinQueueRequest, v1.JoinQueueResponse]
-	getQueueStatus   *connect.Client[v1.GetQueueStatusRequest, v1.GetQueueStatusResponse]
-	watchQueueStatus *connect.Client[v1.WatchQueueStatusRequest, v1.WatchQueueStatusResponse]
-	getLine          *connect.Client[v1.GetLineRequest, v1.GetLineResponse]
-	watchLine        *connect.Client[v1.WatchLineRequest, v1.WatchLineResponse]
-	setQueueSettings *connect.Client[v1.SetQueueSettingsRequest, v1.SetQueueSettingsResponse]
+	joinQueue           *connect.Client[v1.JoinQueueRequest, v1.JoinQueueResponse]
+	getQueueStatus      *connect.Client[v1.GetQueueStatusRequest, v1.GetQueueStatusResponse]
+	watchQueueStatus    *connect.Client[v1.WatchQueueStatusRequest, v1.WatchQueueStatusResponse]
+	getLine             *connect.Client[v1.GetLineRequest, v1.GetLineResponse]
+	watchLine           *connect.Client[v1.WatchLineRequest, v1.WatchLineResponse]
+	setQueueSettings    *connect.Client[v1.SetQueueSettingsRequest, v1.SetQueueSettingsResponse]
+	switchOnForOverload *connect.Client[v1.SwitchOnForOverloadRequest, v1.SwitchOnForOverloadResponse]
 }
 
 // JoinQueue calls bookingrush.queue.v1.QueueService.JoinQueue.
@@ -180,6 +196,11 @@ func (c *queueServiceClient) SetQueueSettings(ctx context.Context, req *connect.
 	return c.setQueueSettings.CallUnary(ctx, req)
 }
 
+// SwitchOnForOverload calls bookingrush.queue.v1.QueueService.SwitchOnForOverload.
+func (c *queueServiceClient) SwitchOnForOverload(ctx context.Context, req *connect.Request[v1.SwitchOnForOverloadRequest]) (*connect.Response[v1.SwitchOnForOverloadResponse], error) {
+	return c.switchOnForOverload.CallUnary(ctx, req)
+}
+
 // QueueServiceHandler is an implementation of the bookingrush.queue.v1.QueueService service.
 type QueueServiceHandler interface {
 	// JoinQueue puts the caller in the event's queue and returns the ticket
@@ -209,6 +230,11 @@ type QueueServiceHandler interface {
 	// knobs: the admission rate and the cap on active shoppers. The event's
 	// organizer or an admin (and the system).
 	SetQueueSettings(context.Context, *connect.Request[v1.SetQueueSettingsRequest]) (*connect.Response[v1.SetQueueSettingsResponse], error)
+	// SwitchOnForOverload turns an event's queue on because the edge has
+	// been shedding its reserves for a sustained while, if the organizer
+	// allowed it (QueueSettings.auto) and the queue is off. Internal only:
+	// service tokens (the edge).
+	SwitchOnForOverload(context.Context, *connect.Request[v1.SwitchOnForOverloadRequest]) (*connect.Response[v1.SwitchOnForOverloadResponse], error)
 }
 
 // NewQueueServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -258,6 +284,13 @@ func NewQueueServiceHandler(svc QueueServiceHandler, opts ...connect.HandlerOpti
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	queueServiceSwitchOnForOverloadHandler := connect.NewUnaryHandler(
+		QueueServiceSwitchOnForOverloadProcedure,
+		svc.SwitchOnForOverload,
+		connect.WithSchema(queueServiceMethods.ByName("SwitchOnForOverload")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/bookingrush.queue.v1.QueueService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case QueueServiceJoinQueueProcedure:
@@ -272,6 +305,8 @@ func NewQueueServiceHandler(svc QueueServiceHandler, opts ...connect.HandlerOpti
 			queueServiceWatchLineHandler.ServeHTTP(w, r)
 		case QueueServiceSetQueueSettingsProcedure:
 			queueServiceSetQueueSettingsHandler.ServeHTTP(w, r)
+		case QueueServiceSwitchOnForOverloadProcedure:
+			queueServiceSwitchOnForOverloadHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -303,4 +338,8 @@ func (UnimplementedQueueServiceHandler) WatchLine(context.Context, *connect.Requ
 
 func (UnimplementedQueueServiceHandler) SetQueueSettings(context.Context, *connect.Request[v1.SetQueueSettingsRequest]) (*connect.Response[v1.SetQueueSettingsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.queue.v1.QueueService.SetQueueSettings is not implemented"))
+}
+
+func (UnimplementedQueueServiceHandler) SwitchOnForOverload(context.Context, *connect.Request[v1.SwitchOnForOverloadRequest]) (*connect.Response[v1.SwitchOnForOverloadResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.queue.v1.QueueService.SwitchOnForOverload is not implemented"))
 }
