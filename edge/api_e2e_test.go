@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -93,6 +94,34 @@ func (a *api) call(method, path, token string, body any, headers ...string) apiR
 		a.t.Fatalf("%s %s: missing X-Request-ID or security headers: %v", method, path, res.Header)
 	}
 	return r
+}
+
+// firstEvent opens a server-sent event stream and returns its first
+// `data:` line, or the status and body of an answer that is no stream.
+func (a *api) firstEvent(path, token string) string {
+	a.t.Helper()
+	req, err := http.NewRequest("GET", a.base+path, nil)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.2.%d.%d", a.ip.Add(1)/250, a.ip.Load()%250+1))
+	res, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		raw, _ := io.ReadAll(res.Body)
+		return fmt.Sprintf("%d %s", res.StatusCode, raw)
+	}
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if line, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			return line
+		}
+	}
+	return fmt.Sprintf("no data line (%v)", sc.Err())
 }
 
 func (a *api) want(r apiReply, status int, code string) {
@@ -296,6 +325,16 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	// analytics (the event's organizer or an admin only).
 	a.want(a.call("POST", "/api/v1/queue/join", user, map[string]any{"event_id": eventID}), 200, "")
 	a.want(a.call("GET", "/api/v1/queue/status?event_id="+eventID, user, nil), 200, "")
+	// The waiting room's stream (server-sent events) follows the caller, not
+	// the edge: with the queue switched on, its first event is the caller's
+	// own place in line.
+	a.want(a.call("PUT", "/api/v1/events/"+eventID, orgAtok, map[string]any{"queue_enabled": true}), 200, "")
+	a.want(a.call("POST", "/api/v1/queue/join", user, map[string]any{"event_id": eventID}), 200, "")
+	if first := a.firstEvent("/api/v1/queue/events?event_id="+eventID, user); !strings.Contains(first, `"event_id":"`+eventID+`"`) ||
+		!regexp.MustCompile(`"status":"(waiting|admitted)"`).MatchString(first) {
+		t.Fatalf("queue stream: %s", first)
+	}
+	a.want(a.call("PUT", "/api/v1/events/"+eventID, orgAtok, map[string]any{"queue_enabled": false}), 200, "")
 	meshtest.Eventually(t, 20*time.Second, "the confirmation mail", func() bool { return len(smtp.To("buyer@rush.test")) > 0 })
 	notes := a.call("GET", "/api/v1/notifications", user, nil)
 	a.want(notes, 200, "")

@@ -40,10 +40,14 @@ func (e *Edge) serveQueueEvents(w *recorder, r *http.Request, p *authn.Principal
 			[]byte(`{"fields":[{"field":"event_id","message":"value must be a valid UUID","rule":"string.uuid"}]}`))
 		return
 	}
-	ctx, cancel := context.WithCancel(r.Context())
+	// The watch runs as the caller: the mesh client forwards the token of
+	// the principal in ctx. (A stream's client interceptor sets its bearer
+	// when the stream opens, before the request's own headers are added: an
+	// Authorization header set on req came second, and the queue answered
+	// for the edge's service identity, which is in no line.)
+	ctx, cancel := context.WithCancel(authn.WithPrincipal(r.Context(), p))
 	defer cancel()
 	req := connect.NewRequest(&queuev1.WatchQueueStatusRequest{EventId: eventID})
-	req.Header().Set("Authorization", r.Header.Get("Authorization"))
 	req.Header().Set("X-Request-Id", r.Header.Get("X-Request-Id"))
 	stream, err := e.queue.WatchQueueStatus(ctx, req)
 	if err != nil {
