@@ -142,7 +142,15 @@ export function Checkout(props: { booking: Booking; eventTitle: string; eventSlu
             <legend className="mb-2 text-sm font-medium">Payment method (test mode)</legend>
             {SIMULATOR_METHODS.map((m) => (
               <label key={m.id} className="hover:bg-muted/50 flex cursor-pointer items-start gap-3 rounded-md border p-3">
-                <input type="radio" name="method" value={m.id} checked={method === m.id} onChange={() => setMethod(m.id)} className="mt-1" />
+                <input
+                  type="radio"
+                  name="method"
+                  value={m.id}
+                  aria-label={m.label}
+                  checked={method === m.id}
+                  onChange={() => setMethod(m.id)}
+                  className="mt-1"
+                />
                 <span>
                   <span className="block font-medium">{m.label}</span>
                   <span className="text-muted-foreground block text-xs">{m.hint}</span>

@@ -99,10 +99,14 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
   return (
     <div className="space-y-4 rounded-lg border p-6" data-testid="waiting-room">
       <p className="text-lg font-semibold">You are in line</p>
-      <p aria-live="polite">
-        Your place: <strong data-testid="queue-position">{view.position}</strong>
-        {view.total > 0 && <> of {view.total} waiting</>}
-      </p>
+      {view.position > 0 ? (
+        <p aria-live="polite">
+          Your place: <strong data-testid="queue-position">{view.position}</strong>
+          {view.total > 0 && <> of {view.total} waiting</>}
+        </p>
+      ) : (
+        <p aria-live="polite">The sale has not opened yet. Everyone here now gets a fair, random place when it opens.</p>
+      )}
       <div className="bg-muted h-2 w-full overflow-hidden rounded" aria-hidden>
         <div className="bg-primary h-full transition-all" style={{ width: `${done}%` }} />
       </div>

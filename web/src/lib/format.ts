@@ -22,8 +22,11 @@ export function dateTime(iso: string | null | undefined, opts: { utc?: boolean }
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   return new Intl.DateTimeFormat("en-GB", {
-    dateStyle: "medium",
-    timeStyle: "short",
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
     ...(opts.utc ? { timeZone: "UTC", timeZoneName: "short" } : {}),
   }).format(d);
 }

@@ -20,6 +20,7 @@ import type {
   EventAnalytics,
   ListAuditLogsQuery,
   ListEventsQuery,
+  ListUsersQuery,
   LoginInput,
   Notification,
   Payment,
@@ -64,6 +65,7 @@ export function endpoints(t: Transport) {
     admin: {
       setRole: (userId: string, role: Role) =>
         t.request<User>({ method: "PUT", path: `/admin/users/${enc(userId)}/role`, body: { role } }),
+      users: (query: ListUsersQuery) => t.request<User[]>({ method: "GET", path: "/admin/users", query }),
       auditLogs: (query: ListAuditLogsQuery & PageQuery) =>
         t.request<AuditLog[]>({ method: "GET", path: "/admin/audit-logs", query }),
     },

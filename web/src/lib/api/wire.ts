@@ -117,6 +117,7 @@ export type NotificationTemplate = EnumName<notify.TemplateJson>;
 export type RegisterInput = WireInput<auth.RegisterRequest, auth.RegisterRequestJson>;
 export type LoginInput = WireInput<auth.LoginRequest, auth.LoginRequestJson>;
 export type ListAuditLogsQuery = WireInput<auth.ListAuditLogsRequest, auth.ListAuditLogsRequestJson>;
+export type ListUsersQuery = WireInput<auth.ListUsersRequest, auth.ListUsersRequestJson>;
 export type ListEventsQuery = WireInput<catalog.ListEventsRequest, catalog.ListEventsRequestJson>;
 export type CreateEventInput = WireInput<catalog.CreateEventRequest, catalog.CreateEventRequestJson>;
 export type UpdateEventInput = WireInput<catalog.UpdateEventRequest, catalog.UpdateEventRequestJson>;

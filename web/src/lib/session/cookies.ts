@@ -36,8 +36,9 @@ export interface SessionUser {
   role: string;
 }
 
+/** br_user's value: JSON (the cookie library URL-encodes it on the way out). */
 export function encodeUser(u: SessionUser): string {
-  return encodeURIComponent(JSON.stringify(u));
+  return JSON.stringify(u);
 }
 
 /** Reads br_user, however many times a cookie library URL-encoded it on the way. */

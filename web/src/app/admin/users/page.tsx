@@ -1,32 +1,28 @@
-/**
- * Users and roles (admins). The API has no user directory: the accounts shown
- * are the sign-ups recorded in the audit log (auth.register), newest first, and
- * a role is changed with PUT /admin/users/{id}/role (by id, for any account).
- */
+/** Users and roles (admins): the user directory (GET /admin/users) with search, and each account's role. */
 import type { Metadata } from "next";
 import Link from "next/link";
 
 import { ApiErrorPanel } from "@/components/api-error-panel";
 import { Pager } from "@/components/pager";
 import { RoleForm } from "@/components/role-form";
-import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { Button } from "@/components/ui/button";
+import { Input } from "@/components/ui/input";
+import { NativeSelect } from "@/components/ui/native-select";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
-import { load, userApi } from "@/lib/api/server";
+import { load, sessionUser, userApi } from "@/lib/api/server";
+import type { Role } from "@/lib/api/wire";
 import { dateTime } from "@/lib/format";
+import { ROLES } from "@/lib/roles";
 
 export const metadata: Metadata = { title: "Users and roles" };
 
-export default async function UsersPage({ searchParams }: { searchParams: Promise<{ page?: string }> }) {
-  const page = Math.max(1, Number.parseInt((await searchParams).page ?? "1", 10) || 1);
-  const api = await userApi();
-  const [signups, changes] = await Promise.all([
-    load(api.admin.auditLogs({ action: "auth.register", page, per_page: 25 })),
-    load(api.admin.auditLogs({ action: "user.role_changed", per_page: 100 })),
-  ]);
-  // The latest role change of each user, newest first in the log.
-  const roles = new Map<string, string>();
-  if (changes.ok) for (const c of changes.data) if (!roles.has(c.entity_id)) roles.set(c.entity_id, String(c.new_values?.role ?? ""));
-
+export default async function UsersPage({ searchParams }: { searchParams: Promise<{ page?: string; q?: string; role?: string }> }) {
+  const sp = await searchParams;
+  const page = Math.max(1, Number.parseInt(sp.page ?? "1", 10) || 1);
+  const query = (sp.q ?? "").slice(0, 254);
+  const role = ROLES.includes(sp.role as Role) ? (sp.role as Role) : undefined;
+  const [res, me] = await Promise.all([load((await userApi()).admin.users({ query, role, page, per_page: 25 })), sessionUser()]);
+  const href = (p: number) => `/admin/users?${new URLSearchParams({ ...(query ? { q: query } : {}), ...(role ? { role } : {}), page: String(p) })}`;
   return (
     <div className="space-y-6">
       <div className="flex items-center gap-3">
@@ -35,43 +31,46 @@ export default async function UsersPage({ searchParams }: { searchParams: Promis
           Audit log
         </Link>
       </div>
-      <Card>
-        <CardHeader>
-          <CardTitle>Change a role by user id</CardTitle>
-          <CardDescription>Organizers create and run events; admins may do everything.</CardDescription>
-        </CardHeader>
-        <CardContent>
-          <RoleForm />
-        </CardContent>
-      </Card>
-      {!signups.ok ? (
-        <ApiErrorPanel error={signups.error} title="We could not load the sign-ups" />
+      <form className="flex flex-wrap gap-2" method="get" role="search">
+        <Input name="q" defaultValue={query} placeholder="Search by e-mail or name" aria-label="Search users" className="w-80" />
+        <NativeSelect name="role" defaultValue={role ?? ""} aria-label="Filter by role" className="w-40">
+          <option value="">Any role</option>
+          {ROLES.map((r) => (
+            <option key={r} value={r}>
+              {r}
+            </option>
+          ))}
+        </NativeSelect>
+        <Button type="submit" variant="outline">
+          Search
+        </Button>
+      </form>
+      {!res.ok ? (
+        <ApiErrorPanel error={res.error} title="We could not load the users" />
       ) : (
         <>
-          <h2 className="text-lg font-semibold">Recent sign-ups</h2>
           <Table>
             <TableHeader>
               <TableRow>
-                <TableHead>Signed up</TableHead>
                 <TableHead>Name</TableHead>
                 <TableHead>E-mail</TableHead>
+                <TableHead>Since</TableHead>
                 <TableHead>Role</TableHead>
               </TableRow>
             </TableHeader>
             <TableBody>
-              {signups.data.map((a) => (
-                <TableRow key={a.id} data-testid="user-row" data-email={String(a.new_values?.email ?? "")}>
-                  <TableCell>{dateTime(a.created_at)}</TableCell>
-                  <TableCell>{String(a.new_values?.full_name ?? "")}</TableCell>
-                  <TableCell>{String(a.new_values?.email ?? "")}</TableCell>
-                  <TableCell>
-                    <RoleForm userId={a.entity_id} role={roles.get(a.entity_id) || String(a.new_values?.role ?? "user")} />
-                  </TableCell>
+              {res.data.map((u) => (
+                <TableRow key={u.id} data-testid="user-row" data-email={u.email}>
+                  <TableCell>{u.full_name}</TableCell>
+                  <TableCell>{u.email}</TableCell>
+                  <TableCell>{dateTime(u.created_at)}</TableCell>
+                  <TableCell>{u.id === me?.id ? <span className="text-muted-foreground text-sm">{u.role} (you)</span> : <RoleForm userId={u.id} role={u.role} />}</TableCell>
                 </TableRow>
               ))}
             </TableBody>
           </Table>
-          <Pager meta={signups.meta} href={(p) => `/admin/users?page=${p}`} />
+          {res.data.length === 0 && <p className="text-muted-foreground">No account matches.</p>}
+          <Pager meta={res.meta} href={href} />
         </>
       )}
     </div>

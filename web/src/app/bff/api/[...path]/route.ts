@@ -62,7 +62,12 @@ async function handle(req: NextRequest, ctx: { params: Promise<{ path: string[] 
     const v = upstream.headers.get(h);
     if (v) out.set(h, v);
   }
-  if (out.get("content-type")?.startsWith("text/event-stream")) out.set("X-Accel-Buffering", "no");
+  if (out.get("content-type")?.startsWith("text/event-stream")) {
+    // Each event must leave at once: no proxy buffering (nginx), and no
+    // gzip by the Next server (it skips no-transform answers).
+    out.set("X-Accel-Buffering", "no");
+    out.set("Cache-Control", "no-store, no-transform");
+  }
 
   // The profile changed (or was read): keep the name and role the pages show in step.
   if (rel === "auth/me" && upstream.ok) {

@@ -21,7 +21,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file bookingrush/auth/v1/auth.proto.
  */
 export const file_bookingrush_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ib29raW5ncnVzaC9hdXRoL3YxL2F1dGgucHJvdG8SE2Jvb2tpbmdydXNoLmF1dGgudjEi1QEKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSEQoJZnVsbF9uYW1lGAMgASgJEicKBHJvbGUYBCABKA4yGS5ib29raW5ncnVzaC5hdXRoLnYxLlJvbGUSFgoOZW1haWxfdmVyaWZpZWQYBSABKAgSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicQoPUmVnaXN0ZXJSZXF1ZXN0EhwKBWVtYWlsGAEgASgJQg26SArIAQFyBRj+AWABEh4KCHBhc3N3b3JkGAIgASgJQgy6SAnIAQFyBBAIKEgSIAoJZnVsbF9uYW1lGAMgASgJQg26SArIAQFyBRABGP8BInwKEFJlZ2lzdGVyUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlchIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSFQoNcmVmcmVzaF90b2tlbhgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFIkoKDExvZ2luUmVxdWVzdBIcCgVlbWFpbBgBIAEoCUINukgKyAEBcgUY/gFgARIcCghwYXNzd29yZBgCIAEoCUIKukgHyAEBcgIoSCJ5Cg1Mb2dpblJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXISFAoMYWNjZXNzX3Rva2VuGAIgASgJEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoBSI2Cg5SZWZyZXNoUmVxdWVzdBIkCg1yZWZyZXNoX3Rva2VuGAEgASgJQg26SArIAQFyBRAQGIAEIlIKD1JlZnJlc2hSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRISCgpleHBpcmVzX2luGAMgASgFIjUKDUxvZ291dFJlcXVlc3QSJAoNcmVmcmVzaF90b2tlbhgBIAEoCUINukgKyAEBcgUQEBiABCIQCg5Mb2dvdXRSZXNwb25zZSI1ChVGb3Jnb3RQYXNzd29yZFJlcXVlc3QSHAoFZW1haWwYASABKAlCDbpICsgBAXIFGP4BYAEiGAoWRm9yZ290UGFzc3dvcmRSZXNwb25zZSJYChRSZXNldFBhc3N3b3JkUmVxdWVzdBIcCgV0b2tlbhgBIAEoCUINukgKyAEBcgUQEBiABBIiCgxuZXdfcGFzc3dvcmQYAiABKAlCDLpICcgBAXIEEAgoSCIXChVSZXNldFBhc3N3b3JkUmVzcG9uc2UiDgoMR2V0TWVSZXF1ZXN0IjgKDUdldE1lUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlciIzCg9VcGRhdGVNZVJlcXVlc3QSIAoJZnVsbF9uYW1lGAEgASgJQg26SArIAQFyBRABGP8BIjsKEFVwZGF0ZU1lUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlciJnChJTZXRVc2VyUm9sZVJlcXVlc3QSHAoHdXNlcl9pZBgBIAEoCUILukgIyAEBcgOwAQESMwoEcm9sZRgCIAEoDjIZLmJvb2tpbmdydXNoLmF1dGgudjEuUm9sZUIKukgHggEEEAEgACI+ChNTZXRVc2VyUm9sZVJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXIivQMKFExpc3RBdWRpdExvZ3NSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoABIcCgd1c2VyX2lkGAMgASgJQgu6SAjYAQFyA7ABARIxCgZhY3Rpb24YBCABKAlCIbpIHtgBAXIZMhdeW2Etel1bYS16MC05Xy5dezAsOTl9JBI1CgtlbnRpdHlfdHlwZRgFIAEoCUIgukgd2AEBchgyFl5bYS16XVthLXowLTlfXXswLDQ5fSQSHgoJZW50aXR5X2lkGAYgASgJQgu6SAjYAQFyA7ABARIoCgRmcm9tGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBImCgJ0bxgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6cbpIbhpsChpsaXN0X2F1ZGl0X2xvZ3MudGltZV9yYW5nZRIVdG8gbXVzdCBiZSBhZnRlciBmcm9tGjchaGFzKHRoaXMuZnJvbSkgfHwgIWhhcyh0aGlzLnRvKSB8fCB0aGlzLnRvID4gdGhpcy5mcm9tInkKFUxpc3RBdWRpdExvZ3NSZXNwb25zZRIxCgphdWRpdF9sb2dzGAEgAygLMh0uYm9va2luZ3J1c2guYXV0aC52MS5BdWRpdExvZxItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIpECCghBdWRpdExvZxIKCgJpZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg4KBmFjdGlvbhgDIAEoCRITCgtlbnRpdHlfdHlwZRgEIAEoCRIRCgllbnRpdHlfaWQYBSABKAkSKwoKb2xkX3ZhbHVlcxgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKwoKbmV3X3ZhbHVlcxgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKaXBfYWRkcmVzcxgIIAEoCRISCgp1c2VyX2FnZW50GAkgASgJEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKk8KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg0KCVJPTEVfVVNFUhABEhIKDlJPTEVfT1JHQU5JWkVSEAISDgoKUk9MRV9BRE1JThADMp4KCgtBdXRoU2VydmljZRJ5CghSZWdpc3RlchIkLmJvb2tpbmdydXNoLmF1dGgudjEuUmVnaXN0ZXJSZXF1ZXN0GiUuYm9va2luZ3J1c2guYXV0aC52MS5SZWdpc3RlclJlc3BvbnNlIiCC0+STAho6ASoiFS9hcGkvdjEvYXV0aC9yZWdpc3RlchJtCgVMb2dpbhIhLmJvb2tpbmdydXNoLmF1dGgudjEuTG9naW5SZXF1ZXN0GiIuYm9va2luZ3J1c2guYXV0aC52MS5Mb2dpblJlc3BvbnNlIh2C0+STAhc6ASoiEi9hcGkvdjEvYXV0aC9sb2dpbhJ1CgdSZWZyZXNoEiMuYm9va2luZ3J1c2guYXV0aC52MS5SZWZyZXNoUmVxdWVzdBokLmJvb2tpbmdydXNoLmF1dGgudjEuUmVmcmVzaFJlc3BvbnNlIh+C0+STAhk6ASoiFC9hcGkvdjEvYXV0aC9yZWZyZXNoEnEKBkxvZ291dBIiLmJvb2tpbmdydXNoLmF1dGgudjEuTG9nb3V0UmVxdWVzdBojLmJvb2tpbmdydXNoLmF1dGgudjEuTG9nb3V0UmVzcG9uc2UiHoLT5JMCGDoBKiITL2FwaS92MS9hdXRoL2xvZ291dBKSAQoORm9yZ290UGFzc3dvcmQSKi5ib29raW5ncnVzaC5hdXRoLnYxLkZvcmdvdFBhc3N3b3JkUmVxdWVzdBorLmJvb2tpbmdydXNoLmF1dGgudjEuRm9yZ290UGFzc3dvcmRSZXNwb25zZSIngtPkkwIhOgEqIhwvYXBpL3YxL2F1dGgvZm9yZ290LXBhc3N3b3JkEo4BCg1SZXNldFBhc3N3b3JkEikuYm9va2luZ3J1c2guYXV0aC52MS5SZXNldFBhc3N3b3JkUmVxdWVzdBoqLmJvb2tpbmdydXNoLmF1dGgudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlIiaC0+STAiA6ASoiGy9hcGkvdjEvYXV0aC9yZXNldC1wYXNzd29yZBJqCgVHZXRNZRIhLmJvb2tpbmdydXNoLmF1dGgudjEuR2V0TWVSZXF1ZXN0GiIuYm9va2luZ3J1c2guYXV0aC52MS5HZXRNZVJlc3BvbnNlIhqQAgGC0+STAhESDy9hcGkvdjEvYXV0aC9tZRJzCghVcGRhdGVNZRIkLmJvb2tpbmdydXNoLmF1dGgudjEuVXBkYXRlTWVSZXF1ZXN0GiUuYm9va2luZ3J1c2guYXV0aC52MS5VcGRhdGVNZVJlc3BvbnNlIhqC0+STAhQ6ASoaDy9hcGkvdjEvYXV0aC9tZRKaAQoLU2V0VXNlclJvbGUSJy5ib29raW5ncnVzaC5hdXRoLnYxLlNldFVzZXJSb2xlUmVxdWVzdBooLmJvb2tpbmdydXNoLmF1dGgudjEuU2V0VXNlclJvbGVSZXNwb25zZSI4gs4YBwoFYWRtaW6C0+STAic6ASoaIi9hcGkvdjEvYWRtaW4vdXNlcnMve3VzZXJfaWR9L3JvbGUSlgEKDUxpc3RBdWRpdExvZ3MSKS5ib29raW5ncnVzaC5hdXRoLnYxLkxpc3RBdWRpdExvZ3NSZXF1ZXN0GiouYm9va2luZ3J1c2guYXV0aC52MS5MaXN0QXVkaXRMb2dzUmVzcG9uc2UiLpACAYLOGAcKBWFkbWlugtPkkwIaEhgvYXBpL3YxL2FkbWluL2F1ZGl0LWxvZ3NiBnByb3RvMw", [file_bookingrush_common_v1_access, file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch5ib29raW5ncnVzaC9hdXRoL3YxL2F1dGgucHJvdG8SE2Jvb2tpbmdydXNoLmF1dGgudjEi1QEKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSEQoJZnVsbF9uYW1lGAMgASgJEicKBHJvbGUYBCABKA4yGS5ib29raW5ncnVzaC5hdXRoLnYxLlJvbGUSFgoOZW1haWxfdmVyaWZpZWQYBSABKAgSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicQoPUmVnaXN0ZXJSZXF1ZXN0EhwKBWVtYWlsGAEgASgJQg26SArIAQFyBRj+AWABEh4KCHBhc3N3b3JkGAIgASgJQgy6SAnIAQFyBBAIKEgSIAoJZnVsbF9uYW1lGAMgASgJQg26SArIAQFyBRABGP8BInwKEFJlZ2lzdGVyUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlchIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSFQoNcmVmcmVzaF90b2tlbhgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFIkoKDExvZ2luUmVxdWVzdBIcCgVlbWFpbBgBIAEoCUINukgKyAEBcgUY/gFgARIcCghwYXNzd29yZBgCIAEoCUIKukgHyAEBcgIoSCJ5Cg1Mb2dpblJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXISFAoMYWNjZXNzX3Rva2VuGAIgASgJEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoBSI2Cg5SZWZyZXNoUmVxdWVzdBIkCg1yZWZyZXNoX3Rva2VuGAEgASgJQg26SArIAQFyBRAQGIAEIlIKD1JlZnJlc2hSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRISCgpleHBpcmVzX2luGAMgASgFIjUKDUxvZ291dFJlcXVlc3QSJAoNcmVmcmVzaF90b2tlbhgBIAEoCUINukgKyAEBcgUQEBiABCIQCg5Mb2dvdXRSZXNwb25zZSI1ChVGb3Jnb3RQYXNzd29yZFJlcXVlc3QSHAoFZW1haWwYASABKAlCDbpICsgBAXIFGP4BYAEiGAoWRm9yZ290UGFzc3dvcmRSZXNwb25zZSJYChRSZXNldFBhc3N3b3JkUmVxdWVzdBIcCgV0b2tlbhgBIAEoCUINukgKyAEBcgUQEBiABBIiCgxuZXdfcGFzc3dvcmQYAiABKAlCDLpICcgBAXIEEAgoSCIXChVSZXNldFBhc3N3b3JkUmVzcG9uc2UiDgoMR2V0TWVSZXF1ZXN0IjgKDUdldE1lUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlciIzCg9VcGRhdGVNZVJlcXVlc3QSIAoJZnVsbF9uYW1lGAEgASgJQg26SArIAQFyBRABGP8BIjsKEFVwZGF0ZU1lUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlciJnChJTZXRVc2VyUm9sZVJlcXVlc3QSHAoHdXNlcl9pZBgBIAEoCUILukgIyAEBcgOwAQESMwoEcm9sZRgCIAEoDjIZLmJvb2tpbmdydXNoLmF1dGgudjEuUm9sZUIKukgHggEEEAEgACI+ChNTZXRVc2VyUm9sZVJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXIimwEKEExpc3RVc2Vyc1JlcXVlc3QSGwoEcGFnZRgBIAEoBUINukgK2AEBGgUYkE4oARIbCghwZXJfcGFnZRgCIAEoBUIJukgGGgQYZCgAEhoKBXF1ZXJ5GAMgASgJQgu6SAjYAQFyAxj+ARIxCgRyb2xlGAQgASgOMhkuYm9va2luZ3J1c2guYXV0aC52MS5Sb2xlQgi6SAWCAQIQASJsChFMaXN0VXNlcnNSZXNwb25zZRIoCgV1c2VycxgBIAMoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlchItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIr0DChRMaXN0QXVkaXRMb2dzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASHAoHdXNlcl9pZBgDIAEoCUILukgI2AEBcgOwAQESMQoGYWN0aW9uGAQgASgJQiG6SB7YAQFyGTIXXlthLXpdW2EtejAtOV8uXXswLDk5fSQSNQoLZW50aXR5X3R5cGUYBSABKAlCILpIHdgBAXIYMhZeW2Etel1bYS16MC05X117MCw0OX0kEh4KCWVudGl0eV9pZBgGIAEoCUILukgI2AEBcgOwAQESKAoEZnJvbRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoCdG8YCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOnG6SG4abAoabGlzdF9hdWRpdF9sb2dzLnRpbWVfcmFuZ2USFXRvIG11c3QgYmUgYWZ0ZXIgZnJvbRo3IWhhcyh0aGlzLmZyb20pIHx8ICFoYXModGhpcy50bykgfHwgdGhpcy50byA+IHRoaXMuZnJvbSJ5ChVMaXN0QXVkaXRMb2dzUmVzcG9uc2USMQoKYXVkaXRfbG9ncxgBIAMoCzIdLmJvb2tpbmdydXNoLmF1dGgudjEuQXVkaXRMb2cSLQoEbWV0YRgCIAEoCzIfLmJvb2tpbmdydXNoLmNvbW1vbi52MS5QYWdlTWV0YSKRAgoIQXVkaXRMb2cSCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZhY3Rpb24YAyABKAkSEwoLZW50aXR5X3R5cGUYBCABKAkSEQoJZW50aXR5X2lkGAUgASgJEisKCm9sZF92YWx1ZXMYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EisKCm5ld192YWx1ZXMYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCmlwX2FkZHJlc3MYCCABKAkSEgoKdXNlcl9hZ2VudBgJIAEoCRIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCpPCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABINCglST0xFX1VTRVIQARISCg5ST0xFX09SR0FOSVpFUhACEg4KClJPTEVfQURNSU4QAzKmCwoLQXV0aFNlcnZpY2USeQoIUmVnaXN0ZXISJC5ib29raW5ncnVzaC5hdXRoLnYxLlJlZ2lzdGVyUmVxdWVzdBolLmJvb2tpbmdydXNoLmF1dGgudjEuUmVnaXN0ZXJSZXNwb25zZSIggtPkkwIaOgEqIhUvYXBpL3YxL2F1dGgvcmVnaXN0ZXISbQoFTG9naW4SIS5ib29raW5ncnVzaC5hdXRoLnYxLkxvZ2luUmVxdWVzdBoiLmJvb2tpbmdydXNoLmF1dGgudjEuTG9naW5SZXNwb25zZSIdgtPkkwIXOgEqIhIvYXBpL3YxL2F1dGgvbG9naW4SdQoHUmVmcmVzaBIjLmJvb2tpbmdydXNoLmF1dGgudjEuUmVmcmVzaFJlcXVlc3QaJC5ib29raW5ncnVzaC5hdXRoLnYxLlJlZnJlc2hSZXNwb25zZSIfgtPkkwIZOgEqIhQvYXBpL3YxL2F1dGgvcmVmcmVzaBJxCgZMb2dvdXQSIi5ib29raW5ncnVzaC5hdXRoLnYxLkxvZ291dFJlcXVlc3QaIy5ib29raW5ncnVzaC5hdXRoLnYxLkxvZ291dFJlc3BvbnNlIh6C0+STAhg6ASoiEy9hcGkvdjEvYXV0aC9sb2dvdXQSkgEKDkZvcmdvdFBhc3N3b3JkEiouYm9va2luZ3J1c2guYXV0aC52MS5Gb3Jnb3RQYXNzd29yZFJlcXVlc3QaKy5ib29raW5ncnVzaC5hdXRoLnYxLkZvcmdvdFBhc3N3b3JkUmVzcG9uc2UiJ4LT5JMCIToBKiIcL2FwaS92MS9hdXRoL2ZvcmdvdC1wYXNzd29yZBKOAQoNUmVzZXRQYXNzd29yZBIpLmJvb2tpbmdydXNoLmF1dGgudjEuUmVzZXRQYXNzd29yZFJlcXVlc3QaKi5ib29raW5ncnVzaC5hdXRoLnYxLlJlc2V0UGFzc3dvcmRSZXNwb25zZSImgtPkkwIgOgEqIhsvYXBpL3YxL2F1dGgvcmVzZXQtcGFzc3dvcmQSagoFR2V0TWUSIS5ib29raW5ncnVzaC5hdXRoLnYxLkdldE1lUmVxdWVzdBoiLmJvb2tpbmdydXNoLmF1dGgudjEuR2V0TWVSZXNwb25zZSIakAIBgtPkkwIREg8vYXBpL3YxL2F1dGgvbWUScwoIVXBkYXRlTWUSJC5ib29raW5ncnVzaC5hdXRoLnYxLlVwZGF0ZU1lUmVxdWVzdBolLmJvb2tpbmdydXNoLmF1dGgudjEuVXBkYXRlTWVSZXNwb25zZSIagtPkkwIUOgEqGg8vYXBpL3YxL2F1dGgvbWUSmgEKC1NldFVzZXJSb2xlEicuYm9va2luZ3J1c2guYXV0aC52MS5TZXRVc2VyUm9sZVJlcXVlc3QaKC5ib29raW5ncnVzaC5hdXRoLnYxLlNldFVzZXJSb2xlUmVzcG9uc2UiOILOGAcKBWFkbWlugtPkkwInOgEqGiIvYXBpL3YxL2FkbWluL3VzZXJzL3t1c2VyX2lkfS9yb2xlEoUBCglMaXN0VXNlcnMSJS5ib29raW5ncnVzaC5hdXRoLnYxLkxpc3RVc2Vyc1JlcXVlc3QaJi5ib29raW5ncnVzaC5hdXRoLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlIimQAgGCzhgHCgVhZG1pboLT5JMCFRITL2FwaS92MS9hZG1pbi91c2VycxKWAQoNTGlzdEF1ZGl0TG9ncxIpLmJvb2tpbmdydXNoLmF1dGgudjEuTGlzdEF1ZGl0TG9nc1JlcXVlc3QaKi5ib29raW5ncnVzaC5hdXRoLnYxLkxpc3RBdWRpdExvZ3NSZXNwb25zZSIukAIBgs4YBwoFYWRtaW6C0+STAhoSGC9hcGkvdjEvYWRtaW4vYXVkaXQtbG9nc2IGcHJvdG8z", [file_bookingrush_common_v1_access, file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * User is an account, as shown to its owner and to admins.
@@ -911,6 +911,132 @@ export const SetUserRoleResponseSchema: GenMessage<SetUserRoleResponse, {jsonTyp
   messageDesc(file_bookingrush_auth_v1_auth, 18);
 
 /**
+ * ListUsersRequest filters and pages the accounts. Every filter is optional.
+ *
+ * @generated from message bookingrush.auth.v1.ListUsersRequest
+ */
+export type ListUsersRequest = Message<"bookingrush.auth.v1.ListUsersRequest"> & {
+  /**
+   * Page is the 1-based page number; 0 means the first page.
+   *
+   * @generated from field: int32 page = 1;
+   */
+  page: number;
+
+  /**
+   * PerPage is the page size; 0 means the default (20), at most 100.
+   *
+   * @generated from field: int32 per_page = 2;
+   */
+  perPage: number;
+
+  /**
+   * Query keeps the accounts whose e-mail or name contains it, ignoring case.
+   *
+   * @generated from field: string query = 3;
+   */
+  query: string;
+
+  /**
+   * Role keeps the accounts with this role; unspecified means any.
+   *
+   * @generated from field: bookingrush.auth.v1.Role role = 4;
+   */
+  role: Role;
+};
+
+/**
+ * ListUsersRequest filters and pages the accounts. Every filter is optional.
+ *
+ * @generated from message bookingrush.auth.v1.ListUsersRequest
+ */
+export type ListUsersRequestJson = {
+  /**
+   * Page is the 1-based page number; 0 means the first page.
+   *
+   * @generated from field: int32 page = 1;
+   */
+  page?: number;
+
+  /**
+   * PerPage is the page size; 0 means the default (20), at most 100.
+   *
+   * @generated from field: int32 per_page = 2;
+   */
+  perPage?: number;
+
+  /**
+   * Query keeps the accounts whose e-mail or name contains it, ignoring case.
+   *
+   * @generated from field: string query = 3;
+   */
+  query?: string;
+
+  /**
+   * Role keeps the accounts with this role; unspecified means any.
+   *
+   * @generated from field: bookingrush.auth.v1.Role role = 4;
+   */
+  role?: RoleJson;
+};
+
+/**
+ * Describes the message bookingrush.auth.v1.ListUsersRequest.
+ * Use `create(ListUsersRequestSchema)` to create a new message.
+ */
+export const ListUsersRequestSchema: GenMessage<ListUsersRequest, {jsonType: ListUsersRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_auth_v1_auth, 19);
+
+/**
+ * ListUsersResponse is one page of accounts.
+ *
+ * @generated from message bookingrush.auth.v1.ListUsersResponse
+ */
+export type ListUsersResponse = Message<"bookingrush.auth.v1.ListUsersResponse"> & {
+  /**
+   * Users are the accounts of this page, newest first.
+   *
+   * @generated from field: repeated bookingrush.auth.v1.User users = 1;
+   */
+  users: User[];
+
+  /**
+   * Meta describes the page.
+   *
+   * @generated from field: bookingrush.common.v1.PageMeta meta = 2;
+   */
+  meta?: PageMeta | undefined;
+};
+
+/**
+ * ListUsersResponse is one page of accounts.
+ *
+ * @generated from message bookingrush.auth.v1.ListUsersResponse
+ */
+export type ListUsersResponseJson = {
+  /**
+   * Users are the accounts of this page, newest first.
+   *
+   * @generated from field: repeated bookingrush.auth.v1.User users = 1;
+   */
+  users?: UserJson[];
+
+  /**
+   * Meta describes the page.
+   *
+   * @generated from field: bookingrush.common.v1.PageMeta meta = 2;
+   */
+  meta?: PageMetaJson;
+};
+
+/**
+ * Describes the message bookingrush.auth.v1.ListUsersResponse.
+ * Use `create(ListUsersResponseSchema)` to create a new message.
+ */
+export const ListUsersResponseSchema: GenMessage<ListUsersResponse, {jsonType: ListUsersResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_auth_v1_auth, 20);
+
+/**
  * ListAuditLogsRequest filters the audit log. Every filter is optional.
  *
  * @generated from message bookingrush.auth.v1.ListAuditLogsRequest
@@ -1041,7 +1167,7 @@ export type ListAuditLogsRequestJson = {
  * Use `create(ListAuditLogsRequestSchema)` to create a new message.
  */
 export const ListAuditLogsRequestSchema: GenMessage<ListAuditLogsRequest, {jsonType: ListAuditLogsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 19);
+  messageDesc(file_bookingrush_auth_v1_auth, 21);
 
 /**
  * ListAuditLogsResponse is one page of audit entries.
@@ -1090,7 +1216,7 @@ export type ListAuditLogsResponseJson = {
  * Use `create(ListAuditLogsResponseSchema)` to create a new message.
  */
 export const ListAuditLogsResponseSchema: GenMessage<ListAuditLogsResponse, {jsonType: ListAuditLogsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 20);
+  messageDesc(file_bookingrush_auth_v1_auth, 22);
 
 /**
  * AuditLog is one recorded change.
@@ -1251,7 +1377,7 @@ export type AuditLogJson = {
  * Use `create(AuditLogSchema)` to create a new message.
  */
 export const AuditLogSchema: GenMessage<AuditLog, {jsonType: AuditLogJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 21);
+  messageDesc(file_bookingrush_auth_v1_auth, 23);
 
 /**
  * Role is what a user may do. On the public JSON API it is written "user",
@@ -1405,6 +1531,17 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof SetUserRoleRequestSchema;
     output: typeof SetUserRoleResponseSchema;
+  },
+  /**
+   * ListUsers pages through the accounts, newest first: the admins' user
+   * directory (whom to give a role). Admin only.
+   *
+   * @generated from rpc bookingrush.auth.v1.AuthService.ListUsers
+   */
+  listUsers: {
+    methodKind: "unary";
+    input: typeof ListUsersRequestSchema;
+    output: typeof ListUsersResponseSchema;
   },
   /**
    * ListAuditLogs pages through the audit log, newest first. Admin only.
