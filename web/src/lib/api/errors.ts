@@ -70,7 +70,7 @@ export class ApiError extends Error {
 
   /** Whether trying again later may succeed: the edge shed the call or a limit was hit. */
   get retryable(): boolean {
-    return this.status === 429 || this.status === 503 || this.code === "NETWORK_ERROR";
+    return this.status === 429 || (this.status >= 502 && this.status <= 504) || this.code === "SERVICE_UNAVAILABLE" || this.code === "NETWORK_ERROR";
   }
 
   /** The invalid fields of a VALIDATION_ERROR. */
