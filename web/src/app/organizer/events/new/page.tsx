@@ -6,6 +6,9 @@ import { load, publicApi } from "@/lib/api/server";
 
 export const metadata: Metadata = { title: "New event" };
 
+// Behind sign-in: rendered per request (the category list included).
+export const dynamic = "force-dynamic";
+
 export default async function NewEventPage() {
   const cats = await load(publicApi().catalog.categories());
   return (
