@@ -572,6 +572,23 @@ func TestLiveAvailability(t *testing.T) {
 			t.Fatalf("live overlay: %v", got)
 		}
 	}
+	// Held and sold: for the organizer (and admins) only.
+	split := func(token string) string {
+		res := must[catalogv1.ListZonesResponse](t)(grpc.ListZones(ctx, as(token, &catalogv1.ListZonesRequest{ShowId: sh.GetId()})))
+		var out []string
+		for _, z := range res.GetZones() {
+			out = append(out, fmt.Sprintf("%s:%d/%d/%d", z.GetName(), z.GetAvailableSeats(), z.GetHeldSeats(), z.GetSoldSeats()))
+		}
+		return strings.Join(out, " ")
+	}
+	for token, want := range map[string]string{
+		e.org1: "Floor:100/0/0 VIP:3/5/2", e.admin: "Floor:100/0/0 VIP:3/5/2",
+		"": "Floor:100/0/0 VIP:3/0/0", e.org2: "Floor:100/0/0 VIP:3/0/0", e.user: "Floor:100/0/0 VIP:3/0/0",
+	} {
+		if got := split(token); got != want {
+			t.Errorf("available/held/sold for %.12s…: %s, want %s", token, got, want)
+		}
+	}
 	e.fake.set(func(f *fakeBooking) {
 		f.avail[sh.GetId()] = []*bookingv1.ZoneAvailability{
 			{ZoneId: vip.GetId(), Total: 10, Available: 0, Held: 5, Sold: 5},

@@ -606,9 +606,15 @@ func (s *Service) ListZones(ctx context.Context, showID string) (*catalogv1.List
 	}
 	if ev.GetStatus() == catalogv1.EventStatus_EVENT_STATUS_PUBLISHED && len(res.GetZones()) > 0 {
 		if live, err := s.inv.Availability(ctx, showID); err == nil {
+			// The split of the rest into held and sold is the organizer's
+			// business (the sales dashboard), not the public's.
+			mine := owns(authn.FromContext(ctx), ev)
 			for _, z := range res.GetZones() {
 				if a, ok := live[z.GetId()]; ok {
 					z.AvailableSeats = a.GetAvailable()
+					if mine {
+						z.HeldSeats, z.SoldSeats = a.GetHeld(), a.GetSold()
+					}
 				}
 			}
 		}

@@ -517,7 +517,14 @@ type Zone struct {
 	// AvailableSeats is the seats neither held nor sold.
 	AvailableSeats int32 `protobuf:"varint,7,opt,name=available_seats,json=availableSeats,proto3" json:"available_seats,omitempty"`
 	// CreatedAt is when the zone was created.
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// HeldSeats is the seats reserved and not paid yet, from the live
+	// inventory. Told only to the event's organizer and admins (their sales
+	// dashboard); 0 for everyone else, and while the live inventory is
+	// unreachable.
+	HeldSeats int32 `protobuf:"varint,9,opt,name=held_seats,json=heldSeats,proto3" json:"held_seats,omitempty"`
+	// SoldSeats is the seats sold, under the same rule as HeldSeats.
+	SoldSeats     int32 `protobuf:"varint,10,opt,name=sold_seats,json=soldSeats,proto3" json:"sold_seats,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -606,6 +613,20 @@ func (x *Zone) GetCreatedAt() *timestamppb.Timestamp {
 		return x.CreatedAt
 	}
 	return nil
+}
+
+func (x *Zone) GetHeldSeats() int32 {
+	if x != nil {
+		return x.HeldSeats
+	}
+	return 0
+}
+
+func (x *Zone) GetSoldSeats() int32 {
+	if x != nil {
+		return x.SoldSeats
+	}
+	return 0
 }
 
 // ListEventsRequest filters and pages events.
@@ -2131,7 +2152,7 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x0favailable_seats\x18\x05 \x01(\x05R\x0eavailableSeats\x12:\n" +
 	"\x06status\x18\x06 \x01(\x0e2\".bookingrush.catalog.v1.ShowStatusR\x06status\x129\n" +
 	"\n" +
-	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xfa\x01\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xb8\x02\n" +
 	"\x04Zone\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ashow_id\x18\x02 \x01(\tR\x06showId\x12\x12\n" +
@@ -2142,7 +2163,12 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"totalSeats\x12'\n" +
 	"\x0favailable_seats\x18\a \x01(\x05R\x0eavailableSeats\x129\n" +
 	"\n" +
-	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x9b\x02\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1d\n" +
+	"\n" +
+	"held_seats\x18\t \x01(\x05R\theldSeats\x12\x1d\n" +
+	"\n" +
+	"sold_seats\x18\n" +
+	" \x01(\x05R\tsoldSeats\"\x9b\x02\n" +
 	"\x11ListEventsRequest\x12!\n" +
 	"\x04page\x18\x01 \x01(\x05B\r\xbaH\n" +
 	"\xd8\x01\x01\x1a\x05\x18\x90N(\x01R\x04page\x12$\n" +
