@@ -1,7 +1,8 @@
 /**
  * The live sales dashboard of one event: the analytics API's totals and hourly
- * series (GET /analytics/events/{id}), and each zone's seats from the live
- * inventory (available now; held or sold = the rest). Re-read every 10 s.
+ * series (GET /analytics/events/{id}), and each zone's sold, held and
+ * available seats from the live inventory (ListZones tells the organizer the
+ * split). Re-read every 10 s.
  */
 import type { Metadata } from "next";
 import Link from "next/link";
@@ -86,8 +87,9 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
               <TableRow>
                 <TableHead>Show</TableHead>
                 <TableHead>Zone</TableHead>
+                <TableHead className="text-right">Sold</TableHead>
+                <TableHead className="text-right">Held (unpaid)</TableHead>
                 <TableHead className="text-right">Available</TableHead>
-                <TableHead className="text-right">Held or sold</TableHead>
                 <TableHead className="text-right">Total</TableHead>
               </TableRow>
             </TableHeader>
@@ -100,8 +102,11 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
                         <TableRow key={zone.id} data-testid="dashboard-zone">
                           <TableCell>{dateTime(show.show_date)}</TableCell>
                           <TableCell>{zone.name}</TableCell>
+                          <TableCell className="text-right" data-testid="zone-sold">
+                            {zone.sold_seats}
+                          </TableCell>
+                          <TableCell className="text-right">{zone.held_seats}</TableCell>
                           <TableCell className="text-right">{zone.available_seats}</TableCell>
-                          <TableCell className="text-right">{zone.total_seats - zone.available_seats}</TableCell>
                           <TableCell className="text-right">{zone.total_seats}</TableCell>
                         </TableRow>
                       ))
