@@ -3,9 +3,10 @@
  * private.
  *
  * It runs only where a session matters: the signed-in pages (bookings,
- * checkout, buying, account, organizer, admin), the sign-in pages and the
- * app's /bff routes. Public pages (home, event pages) never pass here, so
- * their cached copies never carry a Set-Cookie.
+ * checkout, buying, account, organizer, admin) and the app's /bff routes.
+ * Public pages (home, event pages, the static sign-in forms) never pass here,
+ * so their cached copies never carry a Set-Cookie; their forms fetch the CSRF
+ * token from /bff/session/csrf.
  *
  * - An access token that expires within a minute is refreshed with the
  *   refresh token (lib/session/refresh: one refresh per token, rotation-safe);
@@ -13,6 +14,7 @@
  *   with the new token.
  * - A signed-in page without a session redirects to /login?next=<page>.
  * - The CSRF cookie is set when missing, for the forms of these pages.
+ * - A page's redirect to /login keeps the way back in ?next=.
  */
 import { NextResponse, type NextRequest } from "next/server";
 
@@ -119,9 +121,5 @@ export const config = {
     "/admin/:path*",
     "/notifications/:path*",
     "/events/:slug/buy",
-    "/login",
-    "/register",
-    "/forgot-password",
-    "/reset-password",
   ],
 };
