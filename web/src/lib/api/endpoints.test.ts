@@ -77,6 +77,7 @@ async function recorded(): Promise<{ name: string; req: ApiRequest }[]> {
       shows: () => api.catalog.shows("rush-night"),
       zones: () => api.catalog.zones(id),
       categories: () => api.catalog.categories(),
+      createCategory: () => api.catalog.createCategory("Jazz"),
       createEvent: () => api.catalog.createEvent({}),
       updateEvent: () => api.catalog.updateEvent(id, {}),
       deleteEvent: () => api.catalog.deleteEvent(id),

@@ -75,6 +75,7 @@ export function endpoints(t: Transport) {
       shows: (slugOrId: string) => t.request<Show[]>({ method: "GET", path: `/events/${enc(slugOrId)}/shows` }),
       zones: (showId: string) => t.request<Zone[]>({ method: "GET", path: `/shows/${enc(showId)}/zones` }),
       categories: () => t.request<Category[]>({ method: "GET", path: "/categories" }),
+      createCategory: (name: string, slug = "") => t.request<Category>({ method: "POST", path: "/categories", body: { name, slug } }),
       createEvent: (body: CreateEventInput) => t.request<Event>({ method: "POST", path: "/events", body }),
       updateEvent: (eventId: string, body: UpdateEventInput) =>
         t.request<Event>({ method: "PUT", path: `/events/${enc(eventId)}`, body }),

@@ -27,7 +27,10 @@ export default async function UsersPage({ searchParams }: { searchParams: Promis
     <div className="space-y-6">
       <div className="flex items-center gap-3">
         <h1 className="text-2xl font-bold">Users and roles</h1>
-        <Link className="text-muted-foreground ml-auto text-sm hover:underline" href="/admin/audit">
+        <Link className="text-muted-foreground ml-auto text-sm hover:underline" href="/admin/categories">
+          Categories
+        </Link>
+        <Link className="text-muted-foreground text-sm hover:underline" href="/admin/audit">
           Audit log
         </Link>
       </div>
