@@ -25,6 +25,12 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   await page.goto("/admin/audit?action=user.role_changed");
   await expect(page.getByTestId("audit-row").first()).toContainText("user.role_changed");
   await shot(page, "admin-audit");
+  // The admin adds a category; the organizer files the event under it below.
+  const category = unique("Opera");
+  await page.goto("/admin/categories");
+  await page.getByLabel("Category name").fill(category);
+  await page.getByRole("button", { name: "Add category" }).click();
+  await expect(page.getByRole("cell", { name: category, exact: true })).toBeVisible();
   await page.getByTestId("logout").click();
   await expect(page.getByRole("link", { name: "Sign in" })).toBeVisible();
 
@@ -36,6 +42,7 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   await page.getByLabel("Title").fill(title);
   await page.getByLabel("Description").fill("Three acts, one night.");
   await page.getByLabel("Venue").fill("Teatro Nacional");
+  await page.getByLabel("Category").selectOption({ label: category });
   await page.getByTestId("save-event").click();
   await expect(page.getByTestId("manage-title")).toHaveText(title);
   await expect(page.getByTestId("event-status")).toHaveText("draft");
