@@ -23,6 +23,7 @@ import { randomBytes } from "node:crypto";
 
 import { SMTPServer } from "smtp-server";
 
+import globalTeardown from "./global-teardown";
 import { RUN_DIR, STATE_FILE, type RunState } from "./state";
 
 const WEB = path.resolve(__dirname, "..", "..");
@@ -63,6 +64,16 @@ function withSearchPath(dsn: string, schema: string): string {
 }
 
 export default async function globalSetup() {
+  try {
+    await start();
+  } catch (err) {
+    // Stop what did start and drop the schema and keys, then fail the run.
+    await globalTeardown();
+    throw err;
+  }
+}
+
+async function start() {
   const rush = path.join(ROOT, "bin", "rush");
   const server = path.join(WEB, ".next", "standalone", "server.js");
   if (!existsSync(rush)) throw new Error(`no ${rush}: run make build (make web-e2e does)`);
@@ -78,6 +89,9 @@ export default async function globalSetup() {
   const redisURL = process.env.RUSH_REDIS_URL ?? "redis://127.0.0.1:6379/0";
   const redisPrefix = `webe2e:${run}:`;
   execFileSync("psql", [postgresURL, "-v", "ON_ERROR_STOP=1", "-qc", `CREATE SCHEMA ${schema}`], { stdio: "inherit" });
+  // Written now and again below: a setup that fails half way is still cleaned up by teardown.
+  const partial = { run, schema, postgresURL, redisURL, redisPrefix, pids: [] as number[] };
+  writeFileSync(STATE_FILE, JSON.stringify(partial));
   const schemaURL = withSearchPath(postgresURL, schema);
   execFileSync(rush, ["migrate", `-postgres.url=${schemaURL}`, "-log.level=warn"], { stdio: "inherit" });
 
@@ -143,6 +157,8 @@ export default async function globalSetup() {
     env: { ...env, RUSH_ADMIN_EMAIL: admin.email, RUSH_ADMIN_PASSWORD: admin.password },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  partial.pids.push(rushProc.pid!);
+  writeFileSync(STATE_FILE, JSON.stringify(partial));
   const rl = createWriteStream(rushLog);
   rushProc.stdout.pipe(rl);
   rushProc.stderr.pipe(rl);
@@ -156,6 +172,8 @@ export default async function globalSetup() {
     env: { ...env, PORT: String(webPort), HOSTNAME: "127.0.0.1", RUSH_API_URL: edgeURL, NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  partial.pids.push(webProc.pid!);
+  writeFileSync(STATE_FILE, JSON.stringify(partial));
   const wl = createWriteStream(webLog);
   webProc.stdout.pipe(wl);
   webProc.stderr.pipe(wl);

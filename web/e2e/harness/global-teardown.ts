@@ -18,7 +18,7 @@ function alive(pid: number): boolean {
 export default async function globalTeardown() {
   if (!existsSync(STATE_FILE)) return;
   const s = readState();
-  for (const pid of s.pids) {
+  for (const pid of s.pids ?? []) {
     try {
       process.kill(pid, "SIGTERM");
     } catch {
@@ -26,8 +26,9 @@ export default async function globalTeardown() {
     }
   }
   const until = Date.now() + 20_000;
-  while (s.pids.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
-  for (const pid of s.pids.filter(alive)) process.kill(pid, "SIGKILL");
+  const pids = s.pids ?? [];
+  while (pids.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+  for (const pid of pids.filter(alive)) process.kill(pid, "SIGKILL");
   await new Promise<void>((resolve) => {
     const smtp = (globalThis as { __smtp?: SMTPServer }).__smtp;
     if (smtp) smtp.close(() => resolve());
