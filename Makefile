@@ -17,6 +17,14 @@ GHZ_VERSION                  := v0.120.0
 # Packages of every module in the workspace (go.work).
 PKGS := ./... ./gen/... ./bench/...
 
+# The web app (web/, Next.js): npm packages pinned by web/package-lock.json.
+WEB       := web
+NPM       ?= npm
+WEB_DEPS  := $(WEB)/node_modules/.package-lock.json
+WEB_SRC   := $(shell find $(WEB)/src $(WEB)/public -type f 2>/dev/null) $(addprefix $(WEB)/,next.config.ts postcss.config.mjs tsconfig.json package-lock.json)
+WEB_BUILT := $(WEB)/.next/standalone/server.js
+export NEXT_TELEMETRY_DISABLED := 1
+
 .PHONY: help
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,12 +34,38 @@ build: ## build bin/rush
 	$(GO) build -o $(BIN)/rush ./cmd/rush
 
 .PHONY: run
-run: build ## run the whole mesh (rush -target=all) on local defaults with the embedded Kafka; mails go to the dev mailbox (:9100/dev/mail) unless RUSH_SMTP_ADDR is set
-	$(BIN)/rush -target=all $(if $(RUSH_SMTP_ADDR),,-smtp.dev-mailbox)
+run: build web-build ## run the whole mesh (rush -target=all, edge on :8080, embedded Kafka) and the web app on http://localhost:3000; mails go to the dev mailbox (:9100/dev/mail) unless RUSH_SMTP_ADDR is set
+	$(WEB)/scripts/run.sh
 
 .PHONY: test
-test: lint checkgenerate helm-check ## everything CI runs: lint, generated code check, all tests with -race
+test: lint checkgenerate helm-check web-check ## everything CI runs: lint, generated code check, all Go tests with -race, the web app's checks and e2e tests
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(MAKE) web-e2e
+
+$(WEB_DEPS): $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: web-deps
+web-deps: $(WEB_DEPS) ## install the web app's npm packages (npm ci) when package-lock.json changed
+
+$(WEB_BUILT): $(WEB_DEPS) $(WEB_SRC)
+	cd $(WEB) && $(NPM) run build
+
+.PHONY: web-build
+web-build: $(WEB_BUILT) ## build the web app (Next.js standalone server in web/.next/standalone) when its sources changed
+
+.PHONY: web-check
+web-check: $(WEB_DEPS) ## the web app's type check, lint (ESLint) and unit tests (Vitest)
+	cd $(WEB) && $(NPM) run typecheck && $(NPM) run lint && $(NPM) run test:unit
+
+.PHONY: web-e2e
+web-e2e: build web-build ## the web app's end-to-end tests: headless Chromium (/usr/bin/chromium) against a real rush -target=all
+	cd $(WEB) && $(NPM) run test:e2e
+
+.PHONY: web-screenshots
+web-screenshots: build web-build ## run the e2e tests and replace the README's screenshots in web/docs/screenshots
+	cd $(WEB) && E2E_SCREENSHOTS=1 $(NPM) run test:e2e
 
 FUZZTIME        ?= 1m
 RANDOM_DURATION ?= 2m
@@ -50,15 +84,17 @@ lint: tools ## go vet, gofmt and buf lint
 	buf lint
 
 .PHONY: generate
-generate: tools ## regenerate gen/ from proto/ (and schema/migrations/atlas.sum)
+generate: tools web-deps ## regenerate gen/ and web/src/gen from proto/ (and schema/migrations/atlas.sum)
 	find gen -name '*.pb.go' -delete -o -name '*.connect.go' -delete
 	buf generate
+	rm -rf $(WEB)/src/gen
+	buf generate --template buf.gen.web.yaml
 	$(GO) generate ./schema/...
 
 .PHONY: checkgenerate
 checkgenerate: generate ## fail when generated code differs from what is committed
-	@test -z "$$(git status --porcelain -- gen schema/migrations)" || \
-	  { echo "generated code is stale; run make generate and commit:"; git status --porcelain -- gen schema/migrations; git diff --stat -- gen schema/migrations; exit 1; }
+	@test -z "$$(git status --porcelain -- gen $(WEB)/src/gen schema/migrations)" || \
+	  { echo "generated code is stale; run make generate and commit:"; git status --porcelain -- gen $(WEB)/src/gen schema/migrations; git diff --stat -- gen $(WEB)/src/gen schema/migrations; exit 1; }
 
 .PHONY: helm-check
 helm-check: $(TOOLS)/helm ## helm lint and helm template of deploy/k8s/rush with default and production values
@@ -102,5 +138,5 @@ $(TOOLS)/ghz:
 	GOBIN=$(TOOLS) GOWORK=off $(GO) install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
 
 .PHONY: clean
-clean: ## remove bin/
-	rm -rf $(BIN)
+clean: ## remove bin/ and the web app's build
+	rm -rf $(BIN) $(WEB)/.next

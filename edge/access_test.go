@@ -20,6 +20,7 @@ import (
 var elevated = map[string][]string{
 	"/bookingrush.auth.v1.AuthService/SetUserRole":                 {"admin"},
 	"/bookingrush.auth.v1.AuthService/ListAuditLogs":               {"admin"},
+	"/bookingrush.auth.v1.AuthService/ListUsers":                   {"admin"},
 	"/bookingrush.catalog.v1.CatalogService/CreateEvent":           {"organizer"},
 	"/bookingrush.catalog.v1.CatalogService/UpdateEvent":           {"organizer"},
 	"/bookingrush.catalog.v1.CatalogService/DeleteEvent":           {"organizer"},

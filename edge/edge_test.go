@@ -41,6 +41,7 @@ func TestEveryRouteReachesItsRPC(t *testing.T) {
 		{"PUT", "/api/v1/auth/me", `{"full_name":"A"}`, "/bookingrush.auth.v1.AuthService/UpdateMe"},
 		{"PUT", "/api/v1/admin/users/" + anID + "/role", `{"role":"organizer"}`, "/bookingrush.auth.v1.AuthService/SetUserRole"},
 		{"GET", "/api/v1/admin/audit-logs", ``, "/bookingrush.auth.v1.AuthService/ListAuditLogs"},
+		{"GET", "/api/v1/admin/users?query=ana&role=organizer", ``, "/bookingrush.auth.v1.AuthService/ListUsers"},
 		{"GET", "/api/v1/events?page=1&per_page=20&status=published&category=rock", ``, "/bookingrush.catalog.v1.CatalogService/ListEvents"},
 		{"GET", "/api/v1/events/rock-night", ``, "/bookingrush.catalog.v1.CatalogService/GetEvent"},
 		{"GET", "/api/v1/events/rock-night/shows", ``, "/bookingrush.catalog.v1.CatalogService/ListShows"},

@@ -7,6 +7,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -119,8 +120,41 @@ type (
 	}
 )
 
+// httpRoute is the Gateway API route (gateway.networking.k8s.io/v1) the chart
+// renders with gatewayAPI.enabled, in the fields it uses.
+type httpRoute struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		ParentRefs []struct {
+			Group       string `json:"group,omitempty"`
+			Kind        string `json:"kind,omitempty"`
+			Namespace   string `json:"namespace,omitempty"`
+			Name        string `json:"name"`
+			SectionName string `json:"sectionName,omitempty"`
+			Port        *int32 `json:"port,omitempty"`
+		} `json:"parentRefs"`
+		Hostnames []string `json:"hostnames,omitempty"`
+		Rules     []struct {
+			Matches []struct {
+				Path *struct {
+					Type  string `json:"type"`
+					Value string `json:"value"`
+				} `json:"path,omitempty"`
+			} `json:"matches,omitempty"`
+			BackendRefs []struct {
+				Name      string `json:"name"`
+				Namespace string `json:"namespace,omitempty"`
+				Port      *int32 `json:"port,omitempty"`
+				Weight    *int32 `json:"weight,omitempty"`
+			} `json:"backendRefs,omitempty"`
+		} `json:"rules"`
+	} `json:"spec"`
+}
+
 // crds are the custom kinds the chart may render, by apiVersion/kind.
 var crds = map[schema.GroupVersionKind]func() any{
+	{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"}:  func() any { return new(httpRoute) },
 	{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"}: func() any { return new(serviceMonitor) },
 	{Group: "monitoring.coreos.com", Version: "v1", Kind: "PrometheusRule"}: func() any { return new(prometheusRule) },
 	{Group: "keda.sh", Version: "v1alpha1", Kind: "ScaledObject"}:           func() any { return new(scaledObject) },
@@ -248,6 +282,8 @@ func metaOf(obj any) *metav1.ObjectMeta {
 	case *prometheusRule:
 		return &o.ObjectMeta
 	case *scaledObject:
+		return &o.ObjectMeta
+	case *httpRoute:
 		return &o.ObjectMeta
 	}
 	panic(fmt.Sprintf("no metadata on %T", obj))
@@ -384,6 +420,21 @@ func TestChartProductionValues(t *testing.T) {
 	}
 
 	checkDashboard(t, r, "monitoring")
+
+	// The edge, open only to the ingress controller, lets the web app's pods in.
+	edgeNP := find(typed[networkingv1.NetworkPolicy](r, "NetworkPolicy"), func(p *networkingv1.NetworkPolicy) string { return p.Name }, "rush-edge")
+	webIn := false
+	for _, rule := range edgeNP.Spec.Ingress {
+		for _, from := range rule.From {
+			webIn = webIn || (from.PodSelector != nil && from.PodSelector.MatchLabels[componentLabel] == webComponent)
+		}
+	}
+	if !webIn {
+		t.Errorf("the edge's NetworkPolicy keeps the web app out: %+v", edgeNP.Spec.Ingress)
+	}
+	if len(typed[networkingv1.Ingress](r, "Ingress")) != 1 {
+		t.Error("production values serve no Ingress")
+	}
 }
 
 // TestChartRefusesUnsafeValues checks the chart fails loudly instead of
@@ -476,6 +527,10 @@ func checkChart(t *testing.T, r *rendered, targets []string) {
 	var seen []string
 	for _, d := range deps {
 		comp := d.Labels[componentLabel]
+		if comp == webComponent {
+			t.Run("deployment/web", func(t *testing.T) { checkWeb(t, r, d, services, pdbs, policies) })
+			continue
+		}
 		seen = append(seen, comp)
 		if !slices.Contains(targets, comp) {
 			t.Errorf("Deployment %s runs %q, which is not a rush target (services/app)", d.Name, comp)
@@ -583,12 +638,16 @@ func checkHelmTest(t *testing.T, r *rendered, deps []*appsv1.Deployment) {
 		t.Fatalf("helm test args %v, want rush probe", args)
 	}
 	for _, d := range deps {
-		if want := fmt.Sprintf("http://%s:9100/readyz", d.Name); !slices.Contains(args, want) {
+		want := fmt.Sprintf("http://%s:9100/readyz", d.Name)
+		if d.Labels["app.kubernetes.io/component"] == webComponent {
+			want = fmt.Sprintf("http://%s:3000/login", d.Name) // the web app's sign-in page
+		}
+		if !slices.Contains(args, want) {
 			t.Errorf("helm test does not ask %s", want)
 		}
 	}
 	if len(args)-1 != len(deps) {
-		t.Errorf("helm test asks %d URLs for %d components", len(args)-1, len(deps))
+		t.Errorf("helm test asks %d URLs for %d deployments", len(args)-1, len(deps))
 	}
 }
 
@@ -599,6 +658,108 @@ func TestChartAdmitsNamedNamespaces(t *testing.T) {
 	r := render(t, "t", "shop", "--set", "networkPolicy.internalFromNamespaces={team-a,team-b}")
 	r.internalFrom = []string{"team-a", "team-b"}
 	checkChart(t, r, targets(t))
+}
+
+// webComponent labels the web app's objects; it is no rush target.
+const webComponent = "web"
+
+// checkWeb asserts the web app's Deployment is as safe as the rush ones and
+// wired to the edge, with its Service, budget and network policy.
+func checkWeb(t *testing.T, r *rendered, d *appsv1.Deployment, services []*corev1.Service, pdbs []*policyv1.PodDisruptionBudget, policies []*networkingv1.NetworkPolicy) {
+	t.Helper()
+	spec := &d.Spec.Template.Spec
+	if len(spec.Containers) != 1 {
+		t.Fatalf("%d containers, want 1", len(spec.Containers))
+	}
+	c := spec.Containers[0]
+	if !strings.Contains(c.Image, "rush-web:") {
+		t.Errorf("web image %q", c.Image)
+	}
+	checkSecurity(t, spec)
+	if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == "/app/.next/cache" }) {
+		t.Error("no writable .next/cache on a read-only root filesystem: ISR pages could not be stored")
+	}
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	if want := fmt.Sprintf("http://%s-edge:8080", fullname(r)); env["RUSH_API_URL"] != want {
+		t.Errorf("RUSH_API_URL=%q, want %q", env["RUSH_API_URL"], want)
+	}
+	if env["WEB_COOKIE_SECURE"] != "true" {
+		t.Errorf("WEB_COOKIE_SECURE=%q: session cookies must be Secure", env["WEB_COOKIE_SECURE"])
+	}
+	if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil || c.LivenessProbe == nil || c.StartupProbe == nil {
+		t.Error("web probes missing")
+	}
+	if _, ok := c.Resources.Limits[corev1.ResourceMemory]; !ok {
+		t.Error("no memory limit")
+	}
+	podLabels := labels.Set(d.Spec.Template.Labels)
+	svc := find(services, func(s *corev1.Service) string { return s.Name }, d.Name)
+	if svc == nil || !labels.SelectorFromSet(svc.Spec.Selector).Matches(podLabels) || len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != c.Ports[0].ContainerPort {
+		t.Errorf("web Service %+v does not serve the pods' port", svc)
+	}
+	if find(pdbs, func(p *policyv1.PodDisruptionBudget) string { return p.Name }, d.Name) == nil {
+		t.Error("no PodDisruptionBudget for the web app")
+	}
+	np := find(policies, func(p *networkingv1.NetworkPolicy) string { return p.Name }, d.Name)
+	if np == nil || len(np.Spec.Ingress) != 1 || np.Spec.Ingress[0].Ports[0].Port.IntVal != c.Ports[0].ContainerPort {
+		t.Errorf("web NetworkPolicy %+v does not open its port", np)
+	}
+}
+
+// TestChartPublicHost checks the one-host options: the web app at / and the
+// API at /api/v1, as an Ingress or an HTTPRoute, and the reset mail's link.
+func TestChartPublicHost(t *testing.T) {
+	t.Parallel()
+	t.Run("ingress", func(t *testing.T) {
+		t.Parallel()
+		r := render(t, "t", "shop", "--set", "ingress.enabled=true", "--set", "ingress.host=tickets.shop.example", "--set", "ingress.tlsSecretName=tls")
+		ings := typed[networkingv1.Ingress](r, "Ingress")
+		if len(ings) != 1 || len(ings[0].Spec.Rules) != 1 {
+			t.Fatalf("want one Ingress with one rule, got %+v", ings)
+		}
+		rule := ings[0].Spec.Rules[0]
+		got := map[string]string{}
+		for _, p := range rule.HTTP.Paths {
+			got[p.Path] = fmt.Sprintf("%s:%d", p.Backend.Service.Name, p.Backend.Service.Port.Number)
+		}
+		want := map[string]string{"/api/v1": "t-rush-edge:8080", "/": "t-rush-web:3000"}
+		if rule.Host != "tickets.shop.example" || !maps.Equal(got, want) {
+			t.Errorf("Ingress routes %s %v, want %v", rule.Host, got, want)
+		}
+		if len(ings[0].Spec.TLS) != 1 || ings[0].Spec.TLS[0].SecretName != "tls" {
+			t.Errorf("Ingress TLS %+v", ings[0].Spec.TLS)
+		}
+		cm := find(typed[corev1.ConfigMap](r, "ConfigMap"), func(c *corev1.ConfigMap) string { return c.Name }, "t-rush")
+		if cm.Data["RUSH_AUTH_RESET_URL"] != "https://tickets.shop.example/reset-password" {
+			t.Errorf("reset mails link to %q, want the web app's page on the host", cm.Data["RUSH_AUTH_RESET_URL"])
+		}
+	})
+	t.Run("gateway api", func(t *testing.T) {
+		t.Parallel()
+		r := render(t, "t", "shop", "--set", "gatewayAPI.enabled=true", "--set", "gatewayAPI.host=tickets.shop.example")
+		routes := typed[httpRoute](r, "HTTPRoute")
+		if len(routes) != 1 {
+			t.Fatalf("want one HTTPRoute, got %d", len(routes))
+		}
+		rt := routes[0]
+		got := map[string]string{}
+		for _, rule := range rt.Spec.Rules {
+			got[rule.Matches[0].Path.Value] = fmt.Sprintf("%s:%d", rule.BackendRefs[0].Name, *rule.BackendRefs[0].Port)
+		}
+		want := map[string]string{"/api/v1": "t-rush-edge:8080", "/": "t-rush-web:3000"}
+		if !slices.Equal(rt.Spec.Hostnames, []string{"tickets.shop.example"}) || !maps.Equal(got, want) || len(rt.Spec.ParentRefs) == 0 {
+			t.Errorf("HTTPRoute %v routes %v, want %v", rt.Spec.Hostnames, got, want)
+		}
+	})
+	t.Run("not both", func(t *testing.T) {
+		t.Parallel()
+		if _, err := helmTemplate(t, "t", "shop", "--set", "ingress.enabled=true", "--set", "gatewayAPI.enabled=true"); err == nil || !strings.Contains(err.Error(), "not both") {
+			t.Fatalf("want an error for both, got %v", err)
+		}
+	})
 }
 
 func fullname(r *rendered) string {

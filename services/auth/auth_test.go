@@ -134,6 +134,7 @@ func TestAuthService(t *testing.T) {
 			t.Run("forgot and reset password", func(t *testing.T) { t.Parallel(); testForgotReset(t, f, c) })
 			t.Run("me", func(t *testing.T) { t.Parallel(); testMe(t, c) })
 			t.Run("roles", func(t *testing.T) { t.Parallel(); testRoles(t, f, c) })
+			t.Run("user directory", func(t *testing.T) { t.Parallel(); testListUsers(t, c) })
 			t.Run("audit logs", func(t *testing.T) { t.Parallel(); testAuditLogs(t, c) })
 		})
 	}
@@ -335,6 +336,47 @@ func testMe(t *testing.T, c authv1connect.AuthServiceClient) {
 	wantCode(t, err, errs.Validation)
 	_, err = c.UpdateMe(ctx(t), req(&authv1.UpdateMeRequest{FullName: "Anonymous"}, ""))
 	wantCode(t, err, errs.Unauthorized)
+}
+
+func testListUsers(t *testing.T, c authv1connect.AuthServiceClient) {
+	// A marker only this test's accounts carry: other tests register too.
+	marker := strings.TrimSuffix(strings.TrimPrefix(uniqueEmail("dir"), "dir-"), "@example.com")
+	first := register(t, c, "first-"+marker+"@example.com", "directory pass")
+	second := register(t, c, "second-"+marker+"@example.com", "directory pass")
+	admin := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: strings.ToLower(adminEmail), Password: adminPassword}, "")))(t).Msg.GetAccessToken()
+	must(c.SetUserRole(ctx(t), req(&authv1.SetUserRoleRequest{UserId: first.GetUser().GetId(), Role: authv1.Role_ROLE_ORGANIZER}, admin)))(t)
+	list := func(r *authv1.ListUsersRequest) *authv1.ListUsersResponse {
+		t.Helper()
+		return must(c.ListUsers(ctx(t), req(r, admin)))(t).Msg
+	}
+	emails := func(res *authv1.ListUsersResponse) string {
+		var out []string
+		for _, u := range res.GetUsers() {
+			out = append(out, strings.SplitN(u.GetEmail(), "-", 2)[0]+"/"+strings.ToLower(strings.TrimPrefix(u.GetRole().String(), "ROLE_")))
+		}
+		return strings.Join(out, ",")
+	}
+	// Newest first, with the role; the search ignores case.
+	if res := list(&authv1.ListUsersRequest{Query: strings.ToUpper(marker)}); emails(res) != "second/user,first/organizer" || res.GetMeta().GetTotal() != 2 {
+		t.Fatalf("users %s, meta %v", emails(res), res.GetMeta())
+	}
+	if res := list(&authv1.ListUsersRequest{Query: marker, Role: authv1.Role_ROLE_ORGANIZER}); emails(res) != "first/organizer" {
+		t.Fatalf("organizers %s", emails(res))
+	}
+	if res := list(&authv1.ListUsersRequest{Query: marker, Page: 2, PerPage: 1}); emails(res) != "first/organizer" ||
+		res.GetMeta().GetPage() != 2 || res.GetMeta().GetPerPage() != 1 || res.GetMeta().GetTotal() != 2 {
+		t.Fatalf("page 2: %s, meta %v", emails(res), res.GetMeta())
+	}
+	// By name too: every account of this test is "Ana Test"; the admin is not.
+	if res := list(&authv1.ListUsersRequest{Query: "ana test", PerPage: 100}); res.GetMeta().GetTotal() < 2 {
+		t.Fatalf("by name: meta %v", res.GetMeta())
+	}
+	_, err := c.ListUsers(ctx(t), req(&authv1.ListUsersRequest{}, second.GetAccessToken()))
+	wantCode(t, err, errs.Forbidden)
+	_, err = c.ListUsers(ctx(t), req(&authv1.ListUsersRequest{}, ""))
+	wantCode(t, err, errs.Unauthorized)
+	_, err = c.ListUsers(ctx(t), req(&authv1.ListUsersRequest{PerPage: 101}, admin))
+	wantCode(t, err, errs.Validation)
 }
 
 func testRoles(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {

@@ -123,6 +123,24 @@ func (h *Server) SetUserRole(ctx context.Context, req *connect.Request[authv1.Se
 	return connect.NewResponse(&authv1.SetUserRoleResponse{User: toProto(u)}), nil
 }
 
+// ListUsers implements authv1connect.AuthServiceHandler.
+func (h *Server) ListUsers(ctx context.Context, req *connect.Request[authv1.ListUsersRequest]) (*connect.Response[authv1.ListUsersResponse], error) {
+	m := req.Msg
+	f := userFilter{query: m.GetQuery(), role: roleNames[m.GetRole()], page: int(m.GetPage()), perPage: int(m.GetPerPage())}
+	users, total, f, err := h.svc.ListUsers(ctx, f)
+	if err != nil {
+		return nil, h.fail(ctx, req.Spec(), err)
+	}
+	out := &authv1.ListUsersResponse{
+		Users: make([]*authv1.User, 0, len(users)),
+		Meta:  &commonv1.PageMeta{Page: int32(f.page), PerPage: int32(f.perPage), Total: int32(total)},
+	}
+	for _, u := range users {
+		out.Users = append(out.Users, toProto(u))
+	}
+	return connect.NewResponse(out), nil
+}
+
 // ListAuditLogs implements authv1connect.AuthServiceHandler.
 func (h *Server) ListAuditLogs(ctx context.Context, req *connect.Request[authv1.ListAuditLogsRequest]) (*connect.Response[authv1.ListAuditLogsResponse], error) {
 	m := req.Msg

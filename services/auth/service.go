@@ -587,6 +587,19 @@ func (s *Service) AuditLogs(ctx context.Context, f audit.Filter) ([]audit.Row, i
 	return rows, total, f, dbError(err)
 }
 
+// ListUsers pages through the caller's tenant's accounts, newest first.
+// Admin only.
+func (s *Service) ListUsers(ctx context.Context, f userFilter) ([]*user, int, userFilter, error) {
+	p, err := authn.Require(ctx, authn.RoleAdmin)
+	if err != nil {
+		return nil, 0, f, err
+	}
+	f.tenant = cmp.Or(p.TenantID, schema.DefaultTenantID)
+	f.page, f.perPage = max(f.page, 1), cmp.Or(f.perPage, 20)
+	users, total, err := s.store.listUsers(ctx, f)
+	return users, total, f, dbError(err)
+}
+
 // BootstrapAdmin makes sure the configured admin exists with role admin
 // (creating it with the configured password, or promoting the existing
 // account). It is safe when several replicas start at once.

@@ -85,6 +85,41 @@ func (s *store) userByID(ctx context.Context, tenant, id string) (*user, error) 
 	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = $1 AND id = $2`, tenant, id))
 }
 
+// userFilter selects a page of accounts (ListUsers).
+type userFilter struct {
+	tenant        string
+	query         string // e-mail or full name contains it, ignoring case
+	role          string // stored role name; "" for any
+	page, perPage int
+}
+
+// listUsers returns one page of f's accounts, newest first, and how many
+// match over all pages.
+func (s *store) listUsers(ctx context.Context, f userFilter) ([]*user, int, error) {
+	const where = ` FROM users WHERE tenant_id = $1
+		AND ($2 = '' OR strpos(lower(email), lower($2)) > 0 OR strpos(lower(full_name), lower($2)) > 0)
+		AND ($3 = '' OR role = $3)`
+	var total int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*)`+where, f.tenant, f.query, f.role).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+where+` ORDER BY created_at DESC, id LIMIT $4 OFFSET $5`,
+		f.tenant, f.query, f.role, f.perPage, (f.page-1)*f.perPage)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var out []*user
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, u)
+	}
+	return out, total, rows.Err()
+}
+
 func (s *store) setFullName(ctx context.Context, tenant, id, fullName string) (*user, error) {
 	return scanUser(s.pool.QueryRow(ctx, `
 		UPDATE users SET full_name = $3 WHERE tenant_id = $1 AND id = $2

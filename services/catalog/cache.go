@@ -173,7 +173,8 @@ func (c *Cache) warn(op, key string, err error) {
 	c.log.Warn("cache "+op+" failed; reading Postgres", zap.String("key", key), zap.Error(err))
 }
 
-// listQueryKey is the part of a listing key that names the query.
-func listQueryKey(status, category string, page, perPage int32) string {
-	return status + ":" + category + ":" + strconv.Itoa(int(page)) + ":" + strconv.Itoa(int(perPage))
+// listQueryKey is the part of a listing key that names the query. The
+// search text is quoted: it may hold the separator.
+func listQueryKey(status, category, query string, page, perPage int32) string {
+	return status + ":" + category + ":" + strconv.Itoa(int(page)) + ":" + strconv.Itoa(int(perPage)) + ":" + strconv.Quote(query)
 }

@@ -383,6 +383,44 @@ func TestListEvents(t *testing.T) {
 		wantCode(t, err, errs.Validation)
 	})
 
+	t.Run("search and mine", func(t *testing.T) {
+		res := list("", &catalogv1.ListEventsRequest{Query: "mATch"})
+		if fmt.Sprint(titles(res.GetEvents())) != "[Match 5 Match 6]" || res.GetMeta().GetTotal() != 2 {
+			t.Fatalf("query match: %v %v", titles(res.GetEvents()), res.GetMeta())
+		}
+		// Cached listings tell searches apart, and a search text may hold the
+		// cache key's separator.
+		if res := list("", &catalogv1.ListEventsRequest{Query: "concert 3"}); fmt.Sprint(titles(res.GetEvents())) != "[Concert 3]" {
+			t.Fatalf("query concert 3: %v", titles(res.GetEvents()))
+		}
+		if res := list("", &catalogv1.ListEventsRequest{Query: "3:0:1"}); len(res.GetEvents()) != 0 {
+			t.Fatalf("query with a colon: %v", titles(res.GetEvents()))
+		}
+		if res := list("", &catalogv1.ListEventsRequest{Query: "%"}); len(res.GetEvents()) != 0 {
+			t.Fatalf("a %% is a character, not a pattern: %v", titles(res.GetEvents()))
+		}
+		if res := list("", &catalogv1.ListEventsRequest{Query: "match", Category: "concert"}); len(res.GetEvents()) != 0 {
+			t.Fatalf("query and category: %v", titles(res.GetEvents()))
+		}
+		if res := list(e.org2, &catalogv1.ListEventsRequest{Mine: true}); len(res.GetEvents()) != 0 {
+			t.Fatalf("org2 runs no published event: %v", titles(res.GetEvents()))
+		}
+		if res := list(e.org1, &catalogv1.ListEventsRequest{Mine: true, Query: "match"}); fmt.Sprint(titles(res.GetEvents())) != "[Match 5 Match 6]" {
+			t.Fatalf("org1's matches: %v", titles(res.GetEvents()))
+		}
+		if res := list(e.org2, &catalogv1.ListEventsRequest{Mine: true, Status: catalogv1.EventStatus_EVENT_STATUS_CANCELLED}); fmt.Sprint(titles(res.GetEvents())) != "[Called off]" {
+			t.Fatalf("org2's cancelled: %v", titles(res.GetEvents()))
+		}
+		if res := list(e.admin, &catalogv1.ListEventsRequest{Mine: true, Status: catalogv1.EventStatus_EVENT_STATUS_DRAFT}); len(res.GetEvents()) != 0 {
+			t.Fatalf("the admin's own drafts: %v", titles(res.GetEvents()))
+		}
+		if res := list("", &catalogv1.ListEventsRequest{Mine: true}); len(res.GetEvents()) != 0 || res.GetMeta().GetTotal() != 0 {
+			t.Fatalf("anonymous mine: %v", titles(res.GetEvents()))
+		}
+		_, err := c.ListEvents(ctx, as("", &catalogv1.ListEventsRequest{Query: strings.Repeat("x", 101)}))
+		wantCode(t, err, errs.Validation)
+	})
+
 	t.Run("a new publication shows up at once", func(t *testing.T) {
 		before := list("", &catalogv1.ListEventsRequest{Category: "sports"}).GetMeta().GetTotal()
 		ev, _, _ := e.readyEvent(t, c, e.org2, "Match late")
@@ -532,6 +570,23 @@ func TestLiveAvailability(t *testing.T) {
 		if got := counts(client); got["VIP"] != 3 || got["Floor"] != 100 {
 			// Floor: the static part is cached, 100 until the event changes.
 			t.Fatalf("live overlay: %v", got)
+		}
+	}
+	// Held and sold: for the organizer (and admins) only.
+	split := func(token string) string {
+		res := must[catalogv1.ListZonesResponse](t)(grpc.ListZones(ctx, as(token, &catalogv1.ListZonesRequest{ShowId: sh.GetId()})))
+		var out []string
+		for _, z := range res.GetZones() {
+			out = append(out, fmt.Sprintf("%s:%d/%d/%d", z.GetName(), z.GetAvailableSeats(), z.GetHeldSeats(), z.GetSoldSeats()))
+		}
+		return strings.Join(out, " ")
+	}
+	for token, want := range map[string]string{
+		e.org1: "Floor:100/0/0 VIP:3/5/2", e.admin: "Floor:100/0/0 VIP:3/5/2",
+		"": "Floor:100/0/0 VIP:3/0/0", e.org2: "Floor:100/0/0 VIP:3/0/0", e.user: "Floor:100/0/0 VIP:3/0/0",
+	} {
+		if got := split(token); got != want {
+			t.Errorf("available/held/sold for %.12s…: %s, want %s", token, got, want)
 		}
 	}
 	e.fake.set(func(f *fakeBooking) {

@@ -606,9 +606,15 @@ func (s *Service) ListZones(ctx context.Context, showID string) (*catalogv1.List
 	}
 	if ev.GetStatus() == catalogv1.EventStatus_EVENT_STATUS_PUBLISHED && len(res.GetZones()) > 0 {
 		if live, err := s.inv.Availability(ctx, showID); err == nil {
+			// The split of the rest into held and sold is the organizer's
+			// business (the sales dashboard), not the public's.
+			mine := owns(authn.FromContext(ctx), ev)
 			for _, z := range res.GetZones() {
 				if a, ok := live[z.GetId()]; ok {
 					z.AvailableSeats = a.GetAvailable()
+					if mine {
+						z.HeldSeats, z.SoldSeats = a.GetHeld(), a.GetSold()
+					}
 				}
 			}
 		}
@@ -618,14 +624,23 @@ func (s *Service) ListZones(ctx context.Context, showID string) (*catalogv1.List
 
 // ListEvents pages through events. No status means published. Drafts are
 // listed to their organizer (their own) and to admins (all); anyone else
-// asking for drafts gets an empty page. Public pages are cached.
+// asking for drafts gets an empty page. Mine keeps the caller's own events
+// (none for an anonymous caller); Query keeps titles containing it. Public
+// pages (not Mine, not drafts) are cached.
 func (s *Service) ListEvents(ctx context.Context, req *catalogv1.ListEventsRequest) (*catalogv1.ListEventsResponse, error) {
 	page, perPage := max(req.GetPage(), 1), req.GetPerPage()
 	if perPage == 0 {
 		perPage = 20
 	}
-	f := eventFilter{status: statusPublished, category: req.GetCategory(), limit: int(perPage), offset: int((page - 1) * perPage)}
+	f := eventFilter{status: statusPublished, category: req.GetCategory(), query: req.GetQuery(), limit: int(perPage), offset: int((page - 1) * perPage)}
 	empty := false
+	if req.GetMine() {
+		if p := authn.FromContext(ctx); p != nil && p.UserID != "" {
+			f.organizerID = p.UserID
+		} else {
+			empty = true
+		}
+	}
 	switch req.GetStatus() {
 	case catalogv1.EventStatus_EVENT_STATUS_CANCELLED:
 		f.status = statusCancelled
@@ -643,10 +658,10 @@ func (s *Service) ListEvents(ctx context.Context, req *catalogv1.ListEventsReque
 	if empty {
 		return &catalogv1.ListEventsResponse{Meta: meta}, nil
 	}
-	key, cacheable := "", f.status != statusDraft
+	key, cacheable := "", f.status != statusDraft && f.organizerID == ""
 	if cacheable {
 		ns, ok := s.cache.listVersion(ctx)
-		key, cacheable = ns+listQueryKey(f.status, f.category, page, perPage), ok
+		key, cacheable = ns+listQueryKey(f.status, f.category, f.query, page, perPage), ok
 	}
 	res := new(catalogv1.ListEventsResponse)
 	if cacheable && s.cache.get(ctx, key, res) {

@@ -117,6 +117,7 @@ type eventFilter struct {
 	status      string
 	organizerID string // only this organizer's events when set
 	category    string
+	query       string // title contains it, ignoring case, when set
 	limit       int
 	offset      int
 }
@@ -133,6 +134,10 @@ func (s *Store) ListEvents(ctx context.Context, f eventFilter) ([]*catalogv1.Eve
 	if f.category != "" {
 		args = append(args, f.category)
 		where = append(where, fmt.Sprintf("c.slug = $%d", len(args)))
+	}
+	if f.query != "" {
+		args = append(args, f.query)
+		where = append(where, fmt.Sprintf("strpos(lower(e.title), lower($%d)) > 0", len(args)))
 	}
 	cond := " WHERE " + strings.Join(where, " AND ")
 	var total int32

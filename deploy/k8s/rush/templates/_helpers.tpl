@@ -139,3 +139,21 @@ scaleDown:
       value: 50
       periodSeconds: 60
 {{- end -}}
+
+{{/* rush.publicHost is the host the Ingress or HTTPRoute serves, or "". */}}
+{{- define "rush.publicHost" -}}
+{{- if .Values.ingress.enabled -}}
+{{- .Values.ingress.host -}}
+{{- else if .Values.gatewayAPI.enabled -}}
+{{- .Values.gatewayAPI.host -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Web app helpers. */}}
+{{- define "rush.webName" -}}
+{{- include "rush.componentName" (dict "root" . "name" "web") -}}
+{{- end -}}
+
+{{- define "rush.webImage" -}}
+{{- printf "%s:%s" .Values.web.image.repository (default .Chart.AppVersion .Values.web.image.tag) -}}
+{{- end -}}

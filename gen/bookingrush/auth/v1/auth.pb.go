@@ -1099,6 +1099,134 @@ func (x *SetUserRoleResponse) GetUser() *User {
 	return nil
 }
 
+// ListUsersRequest filters and pages the accounts. Every filter is optional.
+type ListUsersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Page is the 1-based page number; 0 means the first page.
+	Page int32 `protobuf:"varint,1,opt,name=page,proto3" json:"page,omitempty"`
+	// PerPage is the page size; 0 means the default (20), at most 100.
+	PerPage int32 `protobuf:"varint,2,opt,name=per_page,json=perPage,proto3" json:"per_page,omitempty"`
+	// Query keeps the accounts whose e-mail or name contains it, ignoring case.
+	Query string `protobuf:"bytes,3,opt,name=query,proto3" json:"query,omitempty"`
+	// Role keeps the accounts with this role; unspecified means any.
+	Role          Role `protobuf:"varint,4,opt,name=role,proto3,enum=bookingrush.auth.v1.Role" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsersRequest) Reset() {
+	*x = ListUsersRequest{}
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsersRequest) ProtoMessage() {}
+
+func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
+func (*ListUsersRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListUsersRequest) GetPage() int32 {
+	if x != nil {
+		return x.Page
+	}
+	return 0
+}
+
+func (x *ListUsersRequest) GetPerPage() int32 {
+	if x != nil {
+		return x.PerPage
+	}
+	return 0
+}
+
+func (x *ListUsersRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *ListUsersRequest) GetRole() Role {
+	if x != nil {
+		return x.Role
+	}
+	return Role_ROLE_UNSPECIFIED
+}
+
+// ListUsersResponse is one page of accounts.
+type ListUsersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Users are the accounts of this page, newest first.
+	Users []*User `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	// Meta describes the page.
+	Meta          *v1.PageMeta `protobuf:"bytes,2,opt,name=meta,proto3" json:"meta,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsersResponse) Reset() {
+	*x = ListUsersResponse{}
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsersResponse) ProtoMessage() {}
+
+func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
+func (*ListUsersResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListUsersResponse) GetUsers() []*User {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *ListUsersResponse) GetMeta() *v1.PageMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
 // ListAuditLogsRequest filters the audit log. Every filter is optional.
 type ListAuditLogsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1124,7 +1252,7 @@ type ListAuditLogsRequest struct {
 
 func (x *ListAuditLogsRequest) Reset() {
 	*x = ListAuditLogsRequest{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +1264,7 @@ func (x *ListAuditLogsRequest) String() string {
 func (*ListAuditLogsRequest) ProtoMessage() {}
 
 func (x *ListAuditLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +1277,7 @@ func (x *ListAuditLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditLogsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditLogsRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{19}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListAuditLogsRequest) GetPage() int32 {
@@ -1221,7 +1349,7 @@ type ListAuditLogsResponse struct {
 
 func (x *ListAuditLogsResponse) Reset() {
 	*x = ListAuditLogsResponse{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +1361,7 @@ func (x *ListAuditLogsResponse) String() string {
 func (*ListAuditLogsResponse) ProtoMessage() {}
 
 func (x *ListAuditLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,7 +1374,7 @@ func (x *ListAuditLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditLogsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditLogsResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{20}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListAuditLogsResponse) GetAuditLogs() []*AuditLog {
@@ -1292,7 +1420,7 @@ type AuditLog struct {
 
 func (x *AuditLog) Reset() {
 	*x = AuditLog{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1304,7 +1432,7 @@ func (x *AuditLog) String() string {
 func (*AuditLog) ProtoMessage() {}
 
 func (x *AuditLog) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1317,7 +1445,7 @@ func (x *AuditLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditLog.ProtoReflect.Descriptor instead.
 func (*AuditLog) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{21}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AuditLog) GetId() string {
@@ -1462,7 +1590,16 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"\x04role\x18\x02 \x01(\x0e2\x19.bookingrush.auth.v1.RoleB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x04role\"D\n" +
 	"\x13SetUserRoleResponse\x12-\n" +
-	"\x04user\x18\x01 \x01(\v2\x19.bookingrush.auth.v1.UserR\x04user\"\xfc\x03\n" +
+	"\x04user\x18\x01 \x01(\v2\x19.bookingrush.auth.v1.UserR\x04user\"\xb7\x01\n" +
+	"\x10ListUsersRequest\x12!\n" +
+	"\x04page\x18\x01 \x01(\x05B\r\xbaH\n" +
+	"\xd8\x01\x01\x1a\x05\x18\x90N(\x01R\x04page\x12$\n" +
+	"\bper_page\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\aperPage\x12!\n" +
+	"\x05query\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\x18\xfe\x01R\x05query\x127\n" +
+	"\x04role\x18\x04 \x01(\x0e2\x19.bookingrush.auth.v1.RoleB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04role\"y\n" +
+	"\x11ListUsersResponse\x12/\n" +
+	"\x05users\x18\x01 \x03(\v2\x19.bookingrush.auth.v1.UserR\x05users\x123\n" +
+	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"\xfc\x03\n" +
 	"\x14ListAuditLogsRequest\x12!\n" +
 	"\x04page\x18\x01 \x01(\x05B\r\xbaH\n" +
 	"\xd8\x01\x01\x1a\x05\x18\x90N(\x01R\x04page\x12$\n" +
@@ -1502,8 +1639,7 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"\tROLE_USER\x10\x01\x12\x12\n" +
 	"\x0eROLE_ORGANIZER\x10\x02\x12\x0e\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\x032\x9e\n" +
-	"\n" +
+	"ROLE_ADMIN\x10\x032\xa6\v\n" +
 	"\vAuthService\x12y\n" +
 	"\bRegister\x12$.bookingrush.auth.v1.RegisterRequest\x1a%.bookingrush.auth.v1.RegisterResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/api/v1/auth/register\x12m\n" +
 	"\x05Login\x12!.bookingrush.auth.v1.LoginRequest\x1a\".bookingrush.auth.v1.LoginResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/api/v1/auth/login\x12u\n" +
@@ -1514,7 +1650,9 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"\x05GetMe\x12!.bookingrush.auth.v1.GetMeRequest\x1a\".bookingrush.auth.v1.GetMeResponse\"\x1a\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/v1/auth/me\x90\x02\x01\x12s\n" +
 	"\bUpdateMe\x12$.bookingrush.auth.v1.UpdateMeRequest\x1a%.bookingrush.auth.v1.UpdateMeResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\x1a\x0f/api/v1/auth/me\x12\x9a\x01\n" +
 	"\vSetUserRole\x12'.bookingrush.auth.v1.SetUserRoleRequest\x1a(.bookingrush.auth.v1.SetUserRoleResponse\"8\x82\xce\x18\a\n" +
-	"\x05admin\x82\xd3\xe4\x93\x02':\x01*\x1a\"/api/v1/admin/users/{user_id}/role\x12\x96\x01\n" +
+	"\x05admin\x82\xd3\xe4\x93\x02':\x01*\x1a\"/api/v1/admin/users/{user_id}/role\x12\x85\x01\n" +
+	"\tListUsers\x12%.bookingrush.auth.v1.ListUsersRequest\x1a&.bookingrush.auth.v1.ListUsersResponse\")\x82\xce\x18\a\n" +
+	"\x05admin\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/admin/users\x90\x02\x01\x12\x96\x01\n" +
 	"\rListAuditLogs\x12).bookingrush.auth.v1.ListAuditLogsRequest\x1a*.bookingrush.auth.v1.ListAuditLogsResponse\".\x82\xce\x18\a\n" +
 	"\x05admin\x82\xd3\xe4\x93\x02\x1a\x12\x18/api/v1/admin/audit-logs\x90\x02\x01B\xce\x01\n" +
 	"\x17com.bookingrush.auth.v1B\tAuthProtoP\x01Z:github.com/bookingrush/rush/gen/bookingrush/auth/v1;authv1\xa2\x02\x03BAX\xaa\x02\x13Bookingrush.Auth.V1\xca\x02\x13Bookingrush\\Auth\\V1\xe2\x02\x1fBookingrush\\Auth\\V1\\GPBMetadata\xea\x02\x15Bookingrush::Auth::V1b\x06proto3"
@@ -1532,7 +1670,7 @@ func file_bookingrush_auth_v1_auth_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_auth_v1_auth_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bookingrush_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_bookingrush_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_bookingrush_auth_v1_auth_proto_goTypes = []any{
 	(Role)(0),                      // 0: bookingrush.auth.v1.Role
 	(*User)(nil),                   // 1: bookingrush.auth.v1.User
@@ -1554,55 +1692,62 @@ var file_bookingrush_auth_v1_auth_proto_goTypes = []any{
 	(*UpdateMeResponse)(nil),       // 17: bookingrush.auth.v1.UpdateMeResponse
 	(*SetUserRoleRequest)(nil),     // 18: bookingrush.auth.v1.SetUserRoleRequest
 	(*SetUserRoleResponse)(nil),    // 19: bookingrush.auth.v1.SetUserRoleResponse
-	(*ListAuditLogsRequest)(nil),   // 20: bookingrush.auth.v1.ListAuditLogsRequest
-	(*ListAuditLogsResponse)(nil),  // 21: bookingrush.auth.v1.ListAuditLogsResponse
-	(*AuditLog)(nil),               // 22: bookingrush.auth.v1.AuditLog
-	(*timestamppb.Timestamp)(nil),  // 23: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),            // 24: bookingrush.common.v1.PageMeta
-	(*structpb.Struct)(nil),        // 25: google.protobuf.Struct
+	(*ListUsersRequest)(nil),       // 20: bookingrush.auth.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),      // 21: bookingrush.auth.v1.ListUsersResponse
+	(*ListAuditLogsRequest)(nil),   // 22: bookingrush.auth.v1.ListAuditLogsRequest
+	(*ListAuditLogsResponse)(nil),  // 23: bookingrush.auth.v1.ListAuditLogsResponse
+	(*AuditLog)(nil),               // 24: bookingrush.auth.v1.AuditLog
+	(*timestamppb.Timestamp)(nil),  // 25: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),            // 26: bookingrush.common.v1.PageMeta
+	(*structpb.Struct)(nil),        // 27: google.protobuf.Struct
 }
 var file_bookingrush_auth_v1_auth_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.auth.v1.User.role:type_name -> bookingrush.auth.v1.Role
-	23, // 1: bookingrush.auth.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	23, // 2: bookingrush.auth.v1.User.updated_at:type_name -> google.protobuf.Timestamp
+	25, // 1: bookingrush.auth.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	25, // 2: bookingrush.auth.v1.User.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 3: bookingrush.auth.v1.RegisterResponse.user:type_name -> bookingrush.auth.v1.User
 	1,  // 4: bookingrush.auth.v1.LoginResponse.user:type_name -> bookingrush.auth.v1.User
 	1,  // 5: bookingrush.auth.v1.GetMeResponse.user:type_name -> bookingrush.auth.v1.User
 	1,  // 6: bookingrush.auth.v1.UpdateMeResponse.user:type_name -> bookingrush.auth.v1.User
 	0,  // 7: bookingrush.auth.v1.SetUserRoleRequest.role:type_name -> bookingrush.auth.v1.Role
 	1,  // 8: bookingrush.auth.v1.SetUserRoleResponse.user:type_name -> bookingrush.auth.v1.User
-	23, // 9: bookingrush.auth.v1.ListAuditLogsRequest.from:type_name -> google.protobuf.Timestamp
-	23, // 10: bookingrush.auth.v1.ListAuditLogsRequest.to:type_name -> google.protobuf.Timestamp
-	22, // 11: bookingrush.auth.v1.ListAuditLogsResponse.audit_logs:type_name -> bookingrush.auth.v1.AuditLog
-	24, // 12: bookingrush.auth.v1.ListAuditLogsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	25, // 13: bookingrush.auth.v1.AuditLog.old_values:type_name -> google.protobuf.Struct
-	25, // 14: bookingrush.auth.v1.AuditLog.new_values:type_name -> google.protobuf.Struct
-	23, // 15: bookingrush.auth.v1.AuditLog.created_at:type_name -> google.protobuf.Timestamp
-	2,  // 16: bookingrush.auth.v1.AuthService.Register:input_type -> bookingrush.auth.v1.RegisterRequest
-	4,  // 17: bookingrush.auth.v1.AuthService.Login:input_type -> bookingrush.auth.v1.LoginRequest
-	6,  // 18: bookingrush.auth.v1.AuthService.Refresh:input_type -> bookingrush.auth.v1.RefreshRequest
-	8,  // 19: bookingrush.auth.v1.AuthService.Logout:input_type -> bookingrush.auth.v1.LogoutRequest
-	10, // 20: bookingrush.auth.v1.AuthService.ForgotPassword:input_type -> bookingrush.auth.v1.ForgotPasswordRequest
-	12, // 21: bookingrush.auth.v1.AuthService.ResetPassword:input_type -> bookingrush.auth.v1.ResetPasswordRequest
-	14, // 22: bookingrush.auth.v1.AuthService.GetMe:input_type -> bookingrush.auth.v1.GetMeRequest
-	16, // 23: bookingrush.auth.v1.AuthService.UpdateMe:input_type -> bookingrush.auth.v1.UpdateMeRequest
-	18, // 24: bookingrush.auth.v1.AuthService.SetUserRole:input_type -> bookingrush.auth.v1.SetUserRoleRequest
-	20, // 25: bookingrush.auth.v1.AuthService.ListAuditLogs:input_type -> bookingrush.auth.v1.ListAuditLogsRequest
-	3,  // 26: bookingrush.auth.v1.AuthService.Register:output_type -> bookingrush.auth.v1.RegisterResponse
-	5,  // 27: bookingrush.auth.v1.AuthService.Login:output_type -> bookingrush.auth.v1.LoginResponse
-	7,  // 28: bookingrush.auth.v1.AuthService.Refresh:output_type -> bookingrush.auth.v1.RefreshResponse
-	9,  // 29: bookingrush.auth.v1.AuthService.Logout:output_type -> bookingrush.auth.v1.LogoutResponse
-	11, // 30: bookingrush.auth.v1.AuthService.ForgotPassword:output_type -> bookingrush.auth.v1.ForgotPasswordResponse
-	13, // 31: bookingrush.auth.v1.AuthService.ResetPassword:output_type -> bookingrush.auth.v1.ResetPasswordResponse
-	15, // 32: bookingrush.auth.v1.AuthService.GetMe:output_type -> bookingrush.auth.v1.GetMeResponse
-	17, // 33: bookingrush.auth.v1.AuthService.UpdateMe:output_type -> bookingrush.auth.v1.UpdateMeResponse
-	19, // 34: bookingrush.auth.v1.AuthService.SetUserRole:output_type -> bookingrush.auth.v1.SetUserRoleResponse
-	21, // 35: bookingrush.auth.v1.AuthService.ListAuditLogs:output_type -> bookingrush.auth.v1.ListAuditLogsResponse
-	26, // [26:36] is the sub-list for method output_type
-	16, // [16:26] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	0,  // 9: bookingrush.auth.v1.ListUsersRequest.role:type_name -> bookingrush.auth.v1.Role
+	1,  // 10: bookingrush.auth.v1.ListUsersResponse.users:type_name -> bookingrush.auth.v1.User
+	26, // 11: bookingrush.auth.v1.ListUsersResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	25, // 12: bookingrush.auth.v1.ListAuditLogsRequest.from:type_name -> google.protobuf.Timestamp
+	25, // 13: bookingrush.auth.v1.ListAuditLogsRequest.to:type_name -> google.protobuf.Timestamp
+	24, // 14: bookingrush.auth.v1.ListAuditLogsResponse.audit_logs:type_name -> bookingrush.auth.v1.AuditLog
+	26, // 15: bookingrush.auth.v1.ListAuditLogsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	27, // 16: bookingrush.auth.v1.AuditLog.old_values:type_name -> google.protobuf.Struct
+	27, // 17: bookingrush.auth.v1.AuditLog.new_values:type_name -> google.protobuf.Struct
+	25, // 18: bookingrush.auth.v1.AuditLog.created_at:type_name -> google.protobuf.Timestamp
+	2,  // 19: bookingrush.auth.v1.AuthService.Register:input_type -> bookingrush.auth.v1.RegisterRequest
+	4,  // 20: bookingrush.auth.v1.AuthService.Login:input_type -> bookingrush.auth.v1.LoginRequest
+	6,  // 21: bookingrush.auth.v1.AuthService.Refresh:input_type -> bookingrush.auth.v1.RefreshRequest
+	8,  // 22: bookingrush.auth.v1.AuthService.Logout:input_type -> bookingrush.auth.v1.LogoutRequest
+	10, // 23: bookingrush.auth.v1.AuthService.ForgotPassword:input_type -> bookingrush.auth.v1.ForgotPasswordRequest
+	12, // 24: bookingrush.auth.v1.AuthService.ResetPassword:input_type -> bookingrush.auth.v1.ResetPasswordRequest
+	14, // 25: bookingrush.auth.v1.AuthService.GetMe:input_type -> bookingrush.auth.v1.GetMeRequest
+	16, // 26: bookingrush.auth.v1.AuthService.UpdateMe:input_type -> bookingrush.auth.v1.UpdateMeRequest
+	18, // 27: bookingrush.auth.v1.AuthService.SetUserRole:input_type -> bookingrush.auth.v1.SetUserRoleRequest
+	20, // 28: bookingrush.auth.v1.AuthService.ListUsers:input_type -> bookingrush.auth.v1.ListUsersRequest
+	22, // 29: bookingrush.auth.v1.AuthService.ListAuditLogs:input_type -> bookingrush.auth.v1.ListAuditLogsRequest
+	3,  // 30: bookingrush.auth.v1.AuthService.Register:output_type -> bookingrush.auth.v1.RegisterResponse
+	5,  // 31: bookingrush.auth.v1.AuthService.Login:output_type -> bookingrush.auth.v1.LoginResponse
+	7,  // 32: bookingrush.auth.v1.AuthService.Refresh:output_type -> bookingrush.auth.v1.RefreshResponse
+	9,  // 33: bookingrush.auth.v1.AuthService.Logout:output_type -> bookingrush.auth.v1.LogoutResponse
+	11, // 34: bookingrush.auth.v1.AuthService.ForgotPassword:output_type -> bookingrush.auth.v1.ForgotPasswordResponse
+	13, // 35: bookingrush.auth.v1.AuthService.ResetPassword:output_type -> bookingrush.auth.v1.ResetPasswordResponse
+	15, // 36: bookingrush.auth.v1.AuthService.GetMe:output_type -> bookingrush.auth.v1.GetMeResponse
+	17, // 37: bookingrush.auth.v1.AuthService.UpdateMe:output_type -> bookingrush.auth.v1.UpdateMeResponse
+	19, // 38: bookingrush.auth.v1.AuthService.SetUserRole:output_type -> bookingrush.auth.v1.SetUserRoleResponse
+	21, // 39: bookingrush.auth.v1.AuthService.ListUsers:output_type -> bookingrush.auth.v1.ListUsersResponse
+	23, // 40: bookingrush.auth.v1.AuthService.ListAuditLogs:output_type -> bookingrush.auth.v1.ListAuditLogsResponse
+	30, // [30:41] is the sub-list for method output_type
+	19, // [19:30] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_auth_v1_auth_proto_init() }
@@ -1616,7 +1761,7 @@ func file_bookingrush_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_auth_v1_auth_proto_rawDesc), len(file_bookingrush_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -517,7 +517,14 @@ type Zone struct {
 	// AvailableSeats is the seats neither held nor sold.
 	AvailableSeats int32 `protobuf:"varint,7,opt,name=available_seats,json=availableSeats,proto3" json:"available_seats,omitempty"`
 	// CreatedAt is when the zone was created.
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// HeldSeats is the seats reserved and not paid yet, from the live
+	// inventory. Told only to the event's organizer and admins (their sales
+	// dashboard); 0 for everyone else, and while the live inventory is
+	// unreachable.
+	HeldSeats int32 `protobuf:"varint,9,opt,name=held_seats,json=heldSeats,proto3" json:"held_seats,omitempty"`
+	// SoldSeats is the seats sold, under the same rule as HeldSeats.
+	SoldSeats     int32 `protobuf:"varint,10,opt,name=sold_seats,json=soldSeats,proto3" json:"sold_seats,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -608,6 +615,20 @@ func (x *Zone) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Zone) GetHeldSeats() int32 {
+	if x != nil {
+		return x.HeldSeats
+	}
+	return 0
+}
+
+func (x *Zone) GetSoldSeats() int32 {
+	if x != nil {
+		return x.SoldSeats
+	}
+	return 0
+}
+
 // ListEventsRequest filters and pages events.
 type ListEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -619,7 +640,13 @@ type ListEventsRequest struct {
 	// (organizers and admins may ask for drafts and cancelled events).
 	Status EventStatus `protobuf:"varint,3,opt,name=status,proto3,enum=bookingrush.catalog.v1.EventStatus" json:"status,omitempty"`
 	// Category keeps events of the category with this slug.
-	Category      string `protobuf:"bytes,4,opt,name=category,proto3" json:"category,omitempty"`
+	Category string `protobuf:"bytes,4,opt,name=category,proto3" json:"category,omitempty"`
+	// Query keeps events whose title contains it, ignoring case (a buyer's
+	// search box: `?query=jazz`).
+	Query string `protobuf:"bytes,5,opt,name=query,proto3" json:"query,omitempty"`
+	// Mine keeps the caller's own events (an organizer's list of what they
+	// run, drafts or not); anonymous callers get an empty page.
+	Mine          bool `protobuf:"varint,6,opt,name=mine,proto3" json:"mine,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -680,6 +707,20 @@ func (x *ListEventsRequest) GetCategory() string {
 		return x.Category
 	}
 	return ""
+}
+
+func (x *ListEventsRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *ListEventsRequest) GetMine() bool {
+	if x != nil {
+		return x.Mine
+	}
+	return false
 }
 
 // ListEventsResponse is one page of events.
@@ -2111,7 +2152,7 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x0favailable_seats\x18\x05 \x01(\x05R\x0eavailableSeats\x12:\n" +
 	"\x06status\x18\x06 \x01(\x0e2\".bookingrush.catalog.v1.ShowStatusR\x06status\x129\n" +
 	"\n" +
-	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xfa\x01\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xb8\x02\n" +
 	"\x04Zone\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ashow_id\x18\x02 \x01(\tR\x06showId\x12\x12\n" +
@@ -2122,13 +2163,21 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"totalSeats\x12'\n" +
 	"\x0favailable_seats\x18\a \x01(\x05R\x0eavailableSeats\x129\n" +
 	"\n" +
-	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xe5\x01\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1d\n" +
+	"\n" +
+	"held_seats\x18\t \x01(\x05R\theldSeats\x12\x1d\n" +
+	"\n" +
+	"sold_seats\x18\n" +
+	" \x01(\x05R\tsoldSeats\"\x9b\x02\n" +
 	"\x11ListEventsRequest\x12!\n" +
 	"\x04page\x18\x01 \x01(\x05B\r\xbaH\n" +
 	"\xd8\x01\x01\x1a\x05\x18\x90N(\x01R\x04page\x12$\n" +
 	"\bper_page\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\aperPage\x12E\n" +
 	"\x06status\x18\x03 \x01(\x0e2#.bookingrush.catalog.v1.EventStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x12@\n" +
-	"\bcategory\x18\x04 \x01(\tB$\xbaH!\xd8\x01\x01r\x1c\x18d2\x18^[a-z0-9]+(-[a-z0-9]+)*$R\bcategory\"\x80\x01\n" +
+	"\bcategory\x18\x04 \x01(\tB$\xbaH!\xd8\x01\x01r\x1c\x18d2\x18^[a-z0-9]+(-[a-z0-9]+)*$R\bcategory\x12 \n" +
+	"\x05query\x18\x05 \x01(\tB\n" +
+	"\xbaH\a\xd8\x01\x01r\x02\x18dR\x05query\x12\x12\n" +
+	"\x04mine\x18\x06 \x01(\bR\x04mine\"\x80\x01\n" +
 	"\x12ListEventsResponse\x125\n" +
 	"\x06events\x18\x01 \x03(\v2\x1d.bookingrush.catalog.v1.EventR\x06events\x123\n" +
 	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"L\n" +

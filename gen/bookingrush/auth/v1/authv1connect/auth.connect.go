@@ -56,6 +56,8 @@ const (
 	AuthServiceUpdateMeProcedure = "/bookingrush.auth.v1.AuthService/UpdateMe"
 	// AuthServiceSetUserRoleProcedure is the fully-qualified name of the AuthService's SetUserRole RPC.
 	AuthServiceSetUserRoleProcedure = "/bookingrush.auth.v1.AuthService/SetUserRole"
+	// AuthServiceListUsersProcedure is the fully-qualified name of the AuthService's ListUsers RPC.
+	AuthServiceListUsersProcedure = "/bookingrush.auth.v1.AuthService/ListUsers"
 	// AuthServiceListAuditLogsProcedure is the fully-qualified name of the AuthService's ListAuditLogs
 	// RPC.
 	AuthServiceListAuditLogsProcedure = "/bookingrush.auth.v1.AuthService/ListAuditLogs"
@@ -84,6 +86,9 @@ type AuthServiceClient interface {
 	UpdateMe(context.Context, *connect.Request[v1.UpdateMeRequest]) (*connect.Response[v1.UpdateMeResponse], error)
 	// SetUserRole changes a user's role. Admin only.
 	SetUserRole(context.Context, *connect.Request[v1.SetUserRoleRequest]) (*connect.Response[v1.SetUserRoleResponse], error)
+	// ListUsers pages through the accounts, newest first: the admins' user
+	// directory (whom to give a role). Admin only.
+	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
 	// ListAuditLogs pages through the audit log, newest first. Admin only.
 	ListAuditLogs(context.Context, *connect.Request[v1.ListAuditLogsRequest]) (*connect.Response[v1.ListAuditLogsResponse], error)
 }
@@ -154,6 +159,13 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("SetUserRole")),
 			connect.WithClientOptions(opts...),
 		),
+		listUsers: connect.NewClient[v1.ListUsersRequest, v1.ListUsersResponse](
+			httpClient,
+			baseURL+AuthServiceListUsersProcedure,
+			connect.WithSchema(authServiceMethods.ByName("ListUsers")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		listAuditLogs: connect.NewClient[v1.ListAuditLogsRequest, v1.ListAuditLogsResponse](
 			httpClient,
 			baseURL+AuthServiceListAuditLogsProcedure,
@@ -175,6 +187,7 @@ type authServiceClient struct {
 	getMe          *connect.Client[v1.GetMeRequest, v1.GetMeResponse]
 	updateMe       *connect.Client[v1.UpdateMeRequest, v1.UpdateMeResponse]
 	setUserRole    *connect.Client[v1.SetUserRoleRequest, v1.SetUserRoleResponse]
+	listUsers      *connect.Client[v1.ListUsersRequest, v1.ListUsersResponse]
 	listAuditLogs  *connect.Client[v1.ListAuditLogsRequest, v1.ListAuditLogsResponse]
 }
 
@@ -223,6 +236,11 @@ func (c *authServiceClient) SetUserRole(ctx context.Context, req *connect.Reques
 	return c.setUserRole.CallUnary(ctx, req)
 }
 
+// ListUsers calls bookingrush.auth.v1.AuthService.ListUsers.
+func (c *authServiceClient) ListUsers(ctx context.Context, req *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error) {
+	return c.listUsers.CallUnary(ctx, req)
+}
+
 // ListAuditLogs calls bookingrush.auth.v1.AuthService.ListAuditLogs.
 func (c *authServiceClient) ListAuditLogs(ctx context.Context, req *connect.Request[v1.ListAuditLogsRequest]) (*connect.Response[v1.ListAuditLogsResponse], error) {
 	return c.listAuditLogs.CallUnary(ctx, req)
@@ -251,6 +269,9 @@ type AuthServiceHandler interface {
 	UpdateMe(context.Context, *connect.Request[v1.UpdateMeRequest]) (*connect.Response[v1.UpdateMeResponse], error)
 	// SetUserRole changes a user's role. Admin only.
 	SetUserRole(context.Context, *connect.Request[v1.SetUserRoleRequest]) (*connect.Response[v1.SetUserRoleResponse], error)
+	// ListUsers pages through the accounts, newest first: the admins' user
+	// directory (whom to give a role). Admin only.
+	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
 	// ListAuditLogs pages through the audit log, newest first. Admin only.
 	ListAuditLogs(context.Context, *connect.Request[v1.ListAuditLogsRequest]) (*connect.Response[v1.ListAuditLogsResponse], error)
 }
@@ -317,6 +338,13 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("SetUserRole")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceListUsersHandler := connect.NewUnaryHandler(
+		AuthServiceListUsersProcedure,
+		svc.ListUsers,
+		connect.WithSchema(authServiceMethods.ByName("ListUsers")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	authServiceListAuditLogsHandler := connect.NewUnaryHandler(
 		AuthServiceListAuditLogsProcedure,
 		svc.ListAuditLogs,
@@ -344,6 +372,8 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceUpdateMeHandler.ServeHTTP(w, r)
 		case AuthServiceSetUserRoleProcedure:
 			authServiceSetUserRoleHandler.ServeHTTP(w, r)
+		case AuthServiceListUsersProcedure:
+			authServiceListUsersHandler.ServeHTTP(w, r)
 		case AuthServiceListAuditLogsProcedure:
 			authServiceListAuditLogsHandler.ServeHTTP(w, r)
 		default:
@@ -389,6 +419,10 @@ func (UnimplementedAuthServiceHandler) UpdateMe(context.Context, *connect.Reques
 
 func (UnimplementedAuthServiceHandler) SetUserRole(context.Context, *connect.Request[v1.SetUserRoleRequest]) (*connect.Response[v1.SetUserRoleResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.auth.v1.AuthService.SetUserRole is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.auth.v1.AuthService.ListUsers is not implemented"))
 }
 
 func (UnimplementedAuthServiceHandler) ListAuditLogs(context.Context, *connect.Request[v1.ListAuditLogsRequest]) (*connect.Response[v1.ListAuditLogsResponse], error) {

@@ -1,0 +1,82 @@
+/**
+ * Accounts: the password-reset mail's link opens the web page; sessions stay
+ * alive across the access token's expiry (the app refreshes, rotating the
+ * refresh token); a rate-limited sign-in shows its countdown instead of
+ * hammering; signed-in pages send strangers to the sign-in page; a mutating
+ * call without the CSRF token is refused.
+ */
+import { register } from "./harness/api";
+import { waitForMail } from "./harness/mail";
+import { readState } from "./harness/state";
+import { expect, shot, signIn, test } from "./fixtures";
+
+test("forgot password: the mailed link opens the reset page", async ({ page }) => {
+  const a = await register("forgetful");
+  await page.goto("/forgot-password");
+  await page.getByLabel("E-mail").fill(a.email);
+  await page.getByRole("button", { name: "Send me a reset link" }).click();
+  await expect(page.getByTestId("reset-sent")).toBeVisible();
+  const link = await waitForMail(a.email, new RegExp(`${readState().webURL}/reset-password\\?token=[A-Za-z0-9_-]+`));
+  await page.goto(link);
+  await page.getByLabel(/New password/).fill("a-brand-new-pass-1");
+  await page.getByRole("button", { name: "Set new password" }).click();
+  await expect(page.getByTestId("reset-done")).toBeVisible();
+  await signIn(page, { email: a.email, password: "a-brand-new-pass-1" });
+  await page.goto("/account");
+  await page.getByLabel("Full name").fill("Renamed Person");
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page.getByTestId("account-link")).toHaveText("Renamed Person");
+  await shot(page, "profile");
+});
+
+test("the session outlives the access token, with a rotated refresh token", async ({ page }) => {
+  const a = await register("sleepy");
+  await signIn(page, a);
+  const before = (await page.context().cookies()).find((c) => c.name === "br_rt")!.value;
+  // Access tokens live 1 minute in the e2e mesh; the app refreshes one that
+  // expires within a minute, so any signed-in page now refreshes it.
+  await page.waitForTimeout(1_000);
+  await page.goto("/bookings");
+  await expect(page.getByRole("heading", { name: "My bookings" })).toBeVisible();
+  const after = (await page.context().cookies()).find((c) => c.name === "br_rt")!.value;
+  expect(after).not.toBe(before);
+});
+
+test("signed-in pages send strangers to sign in, and come back", async ({ page }) => {
+  const a = await register("stranger");
+  await page.goto("/bookings");
+  await expect(page).toHaveURL(/\/login\?next=%2Fbookings/);
+  await page.getByLabel("E-mail").fill(a.email);
+  await page.getByLabel("Password").fill(a.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/bookings$/);
+});
+
+test("a mutating call without the CSRF token is refused", async ({ page }) => {
+  const a = await register("csrf");
+  await signIn(page, a);
+  const res = await page.evaluate(async () => {
+    const r = await fetch("/bff/api/auth/me", { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ full_name: "x" }) });
+    return { status: r.status, body: await r.json() };
+  });
+  expect(res.status).toBe(403);
+  expect(res.body.error.code).toBe("CSRF_FAILED");
+});
+
+test("too many sign-in attempts: the page counts down instead of hammering", async ({ page }) => {
+  const a = await register("locked");
+  // auth allows 10 attempts an hour per e-mail address, whoever asks.
+  for (let i = 0; i < 10; i++) {
+    await fetch(`${readState().edgeURL}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: a.email, password: "wrong-password-1" }),
+    });
+  }
+  await page.goto("/login");
+  await page.getByLabel("E-mail").fill(a.email);
+  await page.getByLabel("Password").fill(a.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("retry-countdown")).toContainText(/trying again in \d+ s/);
+  await shot(page, "rate-limited");
+});

@@ -1,0 +1,102 @@
+/**
+ * Test setup through the real public API (never a fake): accounts, roles,
+ * events ready for sale. Tests use it for what a scenario only needs to exist;
+ * what a scenario is about, they do in the browser.
+ */
+import { randomBytes } from "node:crypto";
+
+import { readState } from "./state";
+
+type Json = Record<string, unknown>;
+
+export async function call<T = Json>(method: string, path: string, body?: unknown, token?: string, headers: Record<string, string> = {}): Promise<T> {
+  const s = readState();
+  const res = await fetch(`${s.edgeURL}/api/v1${path}`, {
+    method,
+    headers: {
+      "Content-Type": "application/json",
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const env = (await res.json()) as { success: boolean; data: T; error?: Json };
+  if (!env.success) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(env.error)}`);
+  return env.data;
+}
+
+export const unique = (p: string) => `${p}-${randomBytes(3).toString("hex")}`;
+
+export interface Account {
+  id: string;
+  email: string;
+  password: string;
+  name: string;
+  token: string;
+}
+
+export async function adminToken(): Promise<string> {
+  const s = readState();
+  return (await call<{ access_token: string }>("POST", "/auth/login", s.admin)).access_token;
+}
+
+/** A new account (role user), signed in through the API. */
+export async function register(prefix = "buyer"): Promise<Account> {
+  const email = `${unique(prefix)}@e2e.test`;
+  const password = "correct-horse-9";
+  const name = `${prefix[0].toUpperCase()}${prefix.slice(1)} ${email.slice(prefix.length + 1, prefix.length + 5)}`;
+  const r = await call<{ user: { id: string }; access_token: string }>("POST", "/auth/register", { email, password, full_name: name });
+  return { id: r.user.id, email, password, name, token: r.access_token };
+}
+
+/** A new organizer: registered, promoted by the admin, signed in again (the role is in the token). */
+export async function organizer(): Promise<Account> {
+  const a = await register("organizer");
+  await call("PUT", `/admin/users/${a.id}/role`, { role: "organizer" }, await adminToken());
+  const r = await call<{ access_token: string }>("POST", "/auth/login", { email: a.email, password: a.password });
+  return { ...a, token: r.access_token };
+}
+
+export interface ReadyEvent {
+  id: string;
+  slug: string;
+  title: string;
+  showId: string;
+  zoneId: string;
+}
+
+/** A published event on sale now, one show in `daysAhead` days, one zone. */
+export async function publishedEvent(
+  org: Account,
+  opts: { title?: string; queue?: boolean; seats?: number; price?: string; daysAhead?: number; zone?: string } = {},
+): Promise<ReadyEvent> {
+  const title = opts.title ?? unique("Rush Night");
+  const ev = await call<{ id: string; slug: string }>(
+    "POST",
+    "/events",
+    {
+      title,
+      description: "A night of music, sold fairly.",
+      venue: "Hall 1, Lisbon",
+      sale_start_at: new Date(Date.now() - 60_000).toISOString(),
+      sale_end_at: new Date(Date.now() + 30 * 86400_000).toISOString(),
+      max_per_user: 4,
+      queue_enabled: opts.queue ?? false,
+    },
+    org.token,
+  );
+  const show = await call<{ id: string }>(
+    "POST",
+    `/events/${ev.id}/shows`,
+    { show_date: new Date(Date.now() + (opts.daysAhead ?? 30) * 86400_000).toISOString() },
+    org.token,
+  );
+  const zone = await call<{ id: string }>(
+    "POST",
+    `/shows/${show.id}/zones`,
+    { name: opts.zone ?? "Floor", price: opts.price ?? "49.90", total_seats: opts.seats ?? 100 },
+    org.token,
+  );
+  await call("POST", `/events/${ev.id}/publish`, {}, org.token);
+  return { id: ev.id, slug: ev.slug, title, showId: show.id, zoneId: zone.id };
+}

@@ -1,0 +1,27 @@
+/**
+ * What global-setup started, shared with the tests through a file (tests run
+ * in worker processes): URLs, the bootstrap admin, where mails land.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+
+export const RUN_DIR = path.resolve(__dirname, "..", ".run");
+export const STATE_FILE = path.join(RUN_DIR, "state.json");
+
+export interface RunState {
+  run: string;
+  schema: string;
+  postgresURL: string;
+  redisURL: string;
+  redisPrefix: string;
+  edgeURL: string;
+  webURL: string;
+  admin: { email: string; password: string };
+  mailDir: string;
+  logs: { rush: string; web: string };
+  pids: number[];
+}
+
+export function readState(): RunState {
+  return JSON.parse(readFileSync(STATE_FILE, "utf8")) as RunState;
+}

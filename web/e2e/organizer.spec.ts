@@ -1,0 +1,97 @@
+/**
+ * An organizer creates, publishes and cancels an event: the admin gives the
+ * organizer role in the admin pages, the organizer builds the event (show,
+ * zone) and publishes it, a buyer pays for a ticket, the organizer watches the
+ * live dashboard, then cancels the event after reading what happens to
+ * buyers, and the buyer's booking is refunded in full.
+ */
+import { call, register, unique } from "./harness/api";
+import { readState } from "./harness/state";
+import { expect, shot, signIn, test } from "./fixtures";
+
+test("an organizer creates, publishes and cancels an event; the buyer is refunded", async ({ page, browser }) => {
+  const s = readState();
+  const org = await register("organizer");
+
+  // The admin grants the role in the admin pages.
+  await signIn(page, s.admin, "/admin/users");
+  await page.getByLabel("Search users").fill(org.email);
+  await page.getByRole("button", { name: "Search" }).click();
+  const row = page.locator(`[data-testid=user-row][data-email="${org.email}"]`);
+  await row.getByLabel("Role").selectOption("organizer");
+  await row.getByRole("button", { name: "Set role" }).click();
+  await expect(row.getByText(`${org.email} is now organizer.`)).toBeVisible();
+  await shot(page, "admin-users");
+  await page.goto("/admin/audit?action=user.role_changed");
+  await expect(page.getByTestId("audit-row").first()).toContainText("user.role_changed");
+  await shot(page, "admin-audit");
+  // The admin adds a category; the organizer files the event under it below.
+  const category = unique("Opera");
+  await page.goto("/admin/categories");
+  await page.getByLabel("Category name").fill(category);
+  await page.getByRole("button", { name: "Add category" }).click();
+  await expect(page.getByRole("cell", { name: category, exact: true })).toBeVisible();
+  await page.getByTestId("logout").click();
+  await expect(page.getByRole("link", { name: "Sign in" })).toBeVisible();
+
+  // The organizer (signed in again: the role is in the token) builds the event.
+  await signIn(page, org, "/organizer");
+  await page.goto("/organizer");
+  await page.getByRole("link", { name: "New event" }).click();
+  const title = unique("Midnight Opera");
+  await page.getByLabel("Title").fill(title);
+  await page.getByLabel("Description").fill("Three acts, one night.");
+  await page.getByLabel("Venue").fill("Teatro Nacional");
+  await page.getByLabel("Category").selectOption({ label: category });
+  await page.getByTestId("save-event").click();
+  await expect(page.getByTestId("manage-title")).toHaveText(title);
+  await expect(page.getByTestId("event-status")).toHaveText("draft");
+  await page.getByTestId("add-show").click();
+  await expect(page.getByTestId("manage-show")).toHaveCount(1);
+  await page.getByLabel("Zone").fill("Stalls");
+  await page.getByLabel("Price").fill("80.00");
+  await page.getByLabel("Seats").fill("40");
+  await page.getByTestId("add-zone").click();
+  await expect(page.getByTestId("manage-show").getByText("Stalls")).toBeVisible();
+  await page.getByTestId("publish").click();
+  await expect(page.getByTestId("event-status")).toHaveText("published");
+  await shot(page, "organizer-event");
+  const eventId = page.url().split("/").pop()!;
+
+  // A buyer pays for a ticket (in a browser of their own).
+  const buyer = await register("fan");
+  const ctx = await browser.newContext({ baseURL: s.webURL });
+  const bp = await ctx.newPage();
+  await signIn(bp, buyer);
+  const ev = await call<{ slug: string }>("GET", `/events/${eventId}`);
+  await bp.goto(`/events/${ev.slug}`);
+  await bp.getByTestId("buy").click();
+  await bp.getByTestId("reserve").click();
+  await bp.getByTestId("pay").click();
+  await expect(bp.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
+  const bookingURL = bp.url().split("?")[0];
+
+  // The live dashboard shows the sale.
+  await page.goto(`/organizer/events/${eventId}/dashboard`);
+  await expect(page.getByTestId("tickets-sold")).toHaveText("1", { timeout: 45_000 });
+  await expect(page.getByTestId("dashboard-zone")).toContainText("39");
+  await expect(page.getByTestId("zone-sold")).toHaveText("1");
+  await shot(page, "organizer-dashboard");
+
+  // Cancel, after reading what happens to buyers.
+  await page.goto(`/organizer/events/${eventId}`);
+  await page.getByTestId("cancel-event").click();
+  await expect(page.getByTestId("cancel-consequences")).toContainText("refunded in full");
+  await shot(page, "organizer-cancel");
+  await page.getByTestId("confirm-cancel-event").click();
+  await expect(page.getByTestId("event-status")).toHaveText("cancelled");
+  await page.goto("/organizer");
+  await expect(page.locator(`[data-testid=organizer-event][data-title="${title}"]`)).toContainText("cancelled");
+
+  // The buyer's booking is refunded in full.
+  await expect(async () => {
+    await bp.goto(bookingURL);
+    await expect(bp.getByTestId("booking-status")).toHaveText("refunded", { timeout: 1000 });
+  }).toPass({ timeout: 60_000 });
+  await ctx.close();
+});

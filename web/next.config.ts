@@ -1,0 +1,34 @@
+import type { NextConfig } from "next";
+
+/**
+ * Next.js configuration of the Booking Rush web app.
+ *
+ * - `output: "standalone"`: `next build` leaves a self-contained server in
+ *   .next/standalone, which the `web` image runs (web/Dockerfile).
+ * - `expireTime`: ISR pages (the public event pages revalidate every few
+ *   seconds) are sent with `s-maxage=<revalidate>, stale-while-revalidate=
+ *   <expireTime - revalidate>`, so a CDN may serve a page a minute old at
+ *   most while it fetches a fresh one.
+ * - Security headers for every page; the JSON answers of /bff carry their own.
+ */
+const nextConfig: NextConfig = {
+  output: "standalone",
+  poweredByHeader: false,
+  reactStrictMode: true,
+  expireTime: 60,
+  async headers() {
+    return [
+      {
+        source: "/:path*",
+        headers: [
+          { key: "X-Content-Type-Options", value: "nosniff" },
+          { key: "X-Frame-Options", value: "DENY" },
+          { key: "Referrer-Policy", value: "strict-origin-when-cross-origin" },
+          { key: "Permissions-Policy", value: "camera=(), microphone=(), geolocation=()" },
+        ],
+      },
+    ];
+  },
+};
+
+export default nextConfig;

@@ -1,0 +1,28 @@
+/** The signed-in user's profile: name (editable), e-mail, role. */
+import type { Metadata } from "next";
+
+import { ApiErrorPanel } from "@/components/api-error-panel";
+import { ProfileForm } from "@/components/profile-form";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { load, userApi } from "@/lib/api/server";
+import { dateTime } from "@/lib/format";
+
+export const metadata: Metadata = { title: "Profile" };
+
+export default async function AccountPage() {
+  const me = await load((await userApi()).auth.me());
+  if (!me.ok) return <ApiErrorPanel error={me.error} title="We could not load your profile" />;
+  return (
+    <Card className="mx-auto max-w-md">
+      <CardHeader>
+        <CardTitle className="text-2xl">Your profile</CardTitle>
+        <CardDescription>
+          {me.data.email} · {me.data.role} · member since {dateTime(me.data.created_at)}
+        </CardDescription>
+      </CardHeader>
+      <CardContent>
+        <ProfileForm fullName={me.data.full_name} />
+      </CardContent>
+    </Card>
+  );
+}

@@ -1,0 +1,17 @@
+/**
+ * GET /bff/session/csrf: the page's CSRF token, set as the br_csrf cookie when
+ * it has none (pages served from a cache never set cookies themselves).
+ */
+import { NextResponse, type NextRequest } from "next/server";
+
+import { rotatedCsrf, setCookies } from "@/lib/bff";
+import { CSRF_COOKIE } from "@/lib/session/cookies";
+
+export const dynamic = "force-dynamic";
+
+export function GET(req: NextRequest) {
+  const have = req.cookies.get(CSRF_COOKIE)?.value;
+  if (have) return NextResponse.json({ success: true, data: { token: have } }, { headers: { "Cache-Control": "no-store" } });
+  const c = rotatedCsrf();
+  return setCookies(NextResponse.json({ success: true, data: { token: c.value } }, { headers: { "Cache-Control": "no-store" } }), [c]);
+}

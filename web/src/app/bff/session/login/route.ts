@@ -1,0 +1,14 @@
+/**
+ * POST /bff/session/login {email, password}: signs in. The tokens go into
+ * HttpOnly cookies; the page gets only the user. Errors (wrong password,
+ * RATE_LIMITED with Retry-After...) are the API's envelope, passed on.
+ */
+import type { NextRequest } from "next/server";
+
+import { signIn } from "@/lib/session/sign-in";
+
+export const dynamic = "force-dynamic";
+
+export function POST(req: NextRequest) {
+  return signIn(req, "login");
+}

@@ -1,0 +1,103 @@
+/**
+ * One booking. After payment it is the confirmation: the booking reference
+ * (BR-XXXX-XXXX-XXXX, the same as in the e-mail) and what was bought.
+ */
+import type { Metadata } from "next";
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { CheckCircle2 } from "lucide-react";
+
+import { ApiErrorPanel } from "@/components/api-error-panel";
+import { AutoRefresh } from "@/components/auto-refresh";
+import { CancelBooking } from "@/components/cancel-booking";
+import { Badge } from "@/components/ui/badge";
+import { Button } from "@/components/ui/button";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { load, publicApi, userApi } from "@/lib/api/server";
+import { bookingStatusLabel, dateTime, money, statusVariant } from "@/lib/format";
+
+export const metadata: Metadata = { title: "Booking" };
+
+export default async function BookingPage({ params }: { params: Promise<{ id: string }> }) {
+  const { id } = await params;
+  if (!/^[0-9a-f-]{36}$/i.test(id)) notFound();
+  const api = await userApi();
+  const res = await load(api.bookings.get(id));
+  if (!res.ok) {
+    if (res.error.code === "NOT_FOUND") notFound();
+    return <ApiErrorPanel error={res.error} title="We could not load your booking" />;
+  }
+  const b = res.data;
+  const pub = publicApi(30);
+  const [ev, shows, zones] = await Promise.all([load(pub.catalog.event(b.event_id)), load(pub.catalog.shows(b.event_id)), load(pub.catalog.zones(b.show_id))]);
+  const show = shows.ok ? shows.data.find((s) => s.id === b.show_id) : undefined;
+  const zone = zones.ok ? zones.data.find((z) => z.id === b.zone_id) : undefined;
+  const confirmed = b.status === "confirmed";
+
+  return (
+    <Card className="mx-auto max-w-xl">
+      <CardHeader>
+        {confirmed && (
+          <p className="text-success flex items-center gap-2 font-medium" data-testid="confirmed">
+            <CheckCircle2 className="size-5" /> You are going! Your tickets are confirmed.
+          </p>
+        )}
+        <CardTitle className="text-2xl">{ev.ok ? ev.data.title : "Booking"}</CardTitle>
+        <CardDescription>
+          {show ? dateTime(show.show_date) : ""} {ev.ok ? `· ${ev.data.venue}` : ""}
+        </CardDescription>
+      </CardHeader>
+      <CardContent className="space-y-4">
+        <div className="bg-muted rounded-lg p-4 text-center">
+          <p className="text-muted-foreground text-xs uppercase">Booking reference</p>
+          <p className="font-mono text-2xl font-bold tracking-wider" data-testid="booking-reference">
+            {b.reference}
+          </p>
+        </div>
+        <dl className="grid grid-cols-2 gap-2 text-sm">
+          <dt className="text-muted-foreground">Status</dt>
+          <dd>
+            <Badge variant={statusVariant(b.status)} data-testid="booking-status">
+              {b.status}
+            </Badge>{" "}
+            <span className="text-muted-foreground text-xs">{bookingStatusLabel[b.status]}</span>
+          </dd>
+          <dt className="text-muted-foreground">Tickets</dt>
+          <dd>
+            {b.quantity} × {zone?.name ?? "seat"} at {money(b.unit_price, b.currency)}
+          </dd>
+          <dt className="text-muted-foreground">Total</dt>
+          <dd>{money(b.total_amount, b.currency)}</dd>
+          {b.confirmed_at && (
+            <>
+              <dt className="text-muted-foreground">Confirmed</dt>
+              <dd>{dateTime(b.confirmed_at)}</dd>
+            </>
+          )}
+          {b.cancelled_at && (
+            <>
+              <dt className="text-muted-foreground">Ended</dt>
+              <dd>
+                {dateTime(b.cancelled_at)} {b.cancel_cause !== "unspecified" ? `(${b.cancel_cause.replace("_", " ")})` : ""}
+              </dd>
+            </>
+          )}
+        </dl>
+        <div className="flex gap-2">
+          {b.status === "reserved" && (
+            <>
+              <AutoRefresh everySeconds={5} />
+              <Button asChild>
+                <Link href={`/checkout/${b.id}`}>Pay now</Link>
+              </Button>
+            </>
+          )}
+          {(b.status === "reserved" || b.status === "confirmed") && <CancelBooking bookingId={b.id} reference={b.reference} />}
+          <Button asChild variant="ghost">
+            <Link href="/bookings">All my bookings</Link>
+          </Button>
+        </div>
+      </CardContent>
+    </Card>
+  );
+}

@@ -1,0 +1,81 @@
+/** My bookings: every booking of the signed-in buyer, newest first, with pay and cancel. */
+import type { Metadata } from "next";
+import Link from "next/link";
+
+import { ApiErrorPanel } from "@/components/api-error-panel";
+import { CancelBooking } from "@/components/cancel-booking";
+import { Pager } from "@/components/pager";
+import { Badge } from "@/components/ui/badge";
+import { Button } from "@/components/ui/button";
+import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
+import { eventsById } from "@/lib/api/events-by-id";
+import { load, userApi } from "@/lib/api/server";
+import { bookingStatusLabel, dateTime, money, statusVariant } from "@/lib/format";
+
+export const metadata: Metadata = { title: "My bookings" };
+
+export default async function BookingsPage({ searchParams }: { searchParams: Promise<{ page?: string }> }) {
+  const page = Math.max(1, Number.parseInt((await searchParams).page ?? "1", 10) || 1);
+  const api = await userApi();
+  const res = await load(api.bookings.list({ page, per_page: 20 }));
+  if (!res.ok) return <ApiErrorPanel error={res.error} title="We could not load your bookings" />;
+  const events = await eventsById(res.data.map((b) => b.event_id));
+  return (
+    <div className="space-y-6">
+      <div className="flex items-center justify-between">
+        <h1 className="text-2xl font-bold">My bookings</h1>
+        <Button asChild variant="outline" size="sm">
+          <Link href="/notifications">Notifications</Link>
+        </Button>
+      </div>
+      {res.data.length === 0 ? (
+        <p className="text-muted-foreground" data-testid="no-bookings">
+          No booking yet. <Link className="underline" href="/">Find an event</Link>.
+        </p>
+      ) : (
+        <Table>
+          <TableHeader>
+            <TableRow>
+              <TableHead>Reference</TableHead>
+              <TableHead>Event</TableHead>
+              <TableHead>Tickets</TableHead>
+              <TableHead>Total</TableHead>
+              <TableHead>Status</TableHead>
+              <TableHead />
+            </TableRow>
+          </TableHeader>
+          <TableBody>
+            {res.data.map((b) => (
+              <TableRow key={b.id} data-testid="booking-row" data-reference={b.reference}>
+                <TableCell className="font-mono">
+                  <Link href={`/bookings/${b.id}`} className="hover:underline">
+                    {b.reference}
+                  </Link>
+                </TableCell>
+                <TableCell>{events.get(b.event_id)?.title ?? "—"}</TableCell>
+                <TableCell>{b.quantity}</TableCell>
+                <TableCell>{money(b.total_amount, b.currency)}</TableCell>
+                <TableCell>
+                  <Badge variant={statusVariant(b.status)} data-testid="booking-status">
+                    {b.status}
+                  </Badge>
+                  {b.status === "reserved" && <span className="text-muted-foreground ml-2 text-xs">until {dateTime(b.expires_at)}</span>}
+                </TableCell>
+                <TableCell className="space-x-2 text-right">
+                  {b.status === "reserved" && (
+                    <Button asChild size="sm">
+                      <Link href={`/checkout/${b.id}`}>Pay</Link>
+                    </Button>
+                  )}
+                  {(b.status === "reserved" || b.status === "confirmed") && <CancelBooking bookingId={b.id} reference={b.reference} />}
+                </TableCell>
+              </TableRow>
+            ))}
+          </TableBody>
+        </Table>
+      )}
+      <Pager meta={res.meta} href={(p) => `/bookings?page=${p}`} />
+      <p className="text-muted-foreground text-xs">{Object.entries(bookingStatusLabel).map(([k, v]) => `${k}: ${v}`).join(" · ")}</p>
+    </div>
+  );
+}

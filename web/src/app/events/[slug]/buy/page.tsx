@@ -1,0 +1,55 @@
+/**
+ * Buying: the waiting room when the event has one, then the reserve, then on
+ * to checkout. Signed-in only (proxy.ts sends others to /login first).
+ */
+import type { Metadata } from "next";
+import Link from "next/link";
+import { notFound } from "next/navigation";
+
+import { ApiErrorPanel } from "@/components/api-error-panel";
+import { BuyFlow } from "@/components/buy-flow";
+import { load, publicApi } from "@/lib/api/server";
+
+export const metadata: Metadata = { title: "Buy tickets" };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export default async function BuyPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ slug: string }>;
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+}) {
+  const { slug } = await params;
+  const sp = await searchParams;
+  const showId = String(sp.show ?? "");
+  const zoneId = String(sp.zone ?? "");
+  const qty = Number.parseInt(String(sp.qty ?? "1"), 10);
+  if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(slug) || !UUID.test(showId) || !UUID.test(zoneId) || !(qty >= 1 && qty <= 10)) notFound();
+
+  // Catalog reads only: cached and shared, they cost nothing in a rush.
+  const api = publicApi();
+  const ev = await load(api.catalog.event(slug));
+  if (!ev.ok) return <ApiErrorPanel error={ev.error} title="We could not load this event" />;
+  const zones = await load(api.catalog.zones(showId));
+  if (!zones.ok) return <ApiErrorPanel error={zones.error} title="We could not load this show" />;
+  const zone = zones.data.find((z) => z.id === zoneId);
+  if (!zone) notFound();
+
+  return (
+    <div className="mx-auto max-w-xl space-y-6">
+      <p className="text-sm">
+        <Link href={`/events/${ev.data.slug}`} className="text-muted-foreground hover:underline">
+          ← {ev.data.title}
+        </Link>
+      </p>
+      <BuyFlow
+        event={{ id: ev.data.id, slug: ev.data.slug, title: ev.data.title, queued: ev.data.queue_enabled }}
+        showId={showId}
+        zone={{ id: zone.id, name: zone.name, price: zone.price, currency: zone.currency }}
+        quantity={qty}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,120 @@
+/**
+ * An event's public page: its shows and their zones with price and seats left.
+ *
+ * Cacheable for everyone (ISR): rendered on the first visit, then at most once
+ * every 5 seconds, and sent with `s-maxage=5, stale-while-revalidate` so a CDN
+ * can hold it; it reads no cookie. The seat counts then stay live on the
+ * client (ShowZones polls the shared /bff/public read).
+ */
+import type { Metadata } from "next";
+import { notFound } from "next/navigation";
+import { CalendarDays, MapPin, Users } from "lucide-react";
+
+import { ApiErrorPanel } from "@/components/api-error-panel";
+import { ShowZones } from "@/components/show-zones";
+import { Badge } from "@/components/ui/badge";
+import { load, publicApi } from "@/lib/api/server";
+import { dateTime, statusVariant } from "@/lib/format";
+
+export const revalidate = 5;
+
+/** Whether reservations are open now (published, inside the sale window). */
+function isOnSale(e: { status: string; sale_start_at: string | null; sale_end_at: string | null }, now = Date.now()): boolean {
+  return (
+    e.status === "published" &&
+    (!e.sale_start_at || Date.parse(e.sale_start_at) <= now) &&
+    (!e.sale_end_at || Date.parse(e.sale_end_at) > now)
+  );
+}
+
+/** No page is built ahead: each is rendered on its first visit, then revalidated. */
+export function generateStaticParams(): { slug: string }[] {
+  return [];
+}
+
+type Props = { params: Promise<{ slug: string }> };
+
+export async function generateMetadata({ params }: Props): Promise<Metadata> {
+  const { slug } = await params;
+  const ev = await load(publicApi().catalog.event(slug));
+  return { title: ev.ok ? ev.data.title : "Event" };
+}
+
+export default async function EventPage({ params }: Props) {
+  const { slug } = await params;
+  if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(slug)) notFound();
+  const api = publicApi();
+  const ev = await load(api.catalog.event(slug));
+  if (!ev.ok) {
+    if (ev.error.code === "NOT_FOUND") notFound();
+    return <ApiErrorPanel error={ev.error} title="We could not load this event" />;
+  }
+  const event = ev.data;
+  const shows = await load(api.catalog.shows(event.slug));
+  const zones = shows.ok ? await Promise.all(shows.data.map((s) => load(api.catalog.zones(s.id)))) : [];
+  const onSale = isOnSale(event);
+
+  return (
+    <article className="space-y-8">
+      <header className="space-y-3">
+        <div className="flex flex-wrap gap-2">
+          <Badge variant={statusVariant(event.status)}>{event.status}</Badge>
+          {event.category && <Badge variant="secondary">{event.category}</Badge>}
+          {event.queue_enabled && (
+            <Badge variant="outline">
+              <Users className="size-3" /> waiting room at the sale
+            </Badge>
+          )}
+        </div>
+        <h1 className="text-3xl font-bold tracking-tight" data-testid="event-title">
+          {event.title}
+        </h1>
+        <p className="text-muted-foreground flex flex-wrap items-center gap-4 text-sm">
+          <span className="flex items-center gap-1">
+            <MapPin className="size-4" /> {event.venue}
+          </span>
+          <span className="flex items-center gap-1">
+            <CalendarDays className="size-4" /> Sale {dateTime(event.sale_start_at, { utc: true })} – {dateTime(event.sale_end_at, { utc: true })}
+          </span>
+          <span>Up to {event.max_per_user} tickets per person</span>
+        </p>
+        {event.description && <p className="max-w-3xl whitespace-pre-line">{event.description}</p>}
+      </header>
+
+      {event.status === "cancelled" && (
+        <p className="text-destructive font-medium">This event was cancelled. Every ticket bought was refunded in full.</p>
+      )}
+      {!shows.ok ? (
+        <ApiErrorPanel error={shows.error} title="We could not load the shows" />
+      ) : shows.data.length === 0 ? (
+        <p className="text-muted-foreground">No show has been announced yet.</p>
+      ) : (
+        <section className="space-y-6" aria-label="Shows">
+          {shows.data.map((show, i) => {
+            const z = zones[i];
+            return (
+              <div key={show.id} className="rounded-xl border p-4" data-testid="show">
+                <h2 className="mb-3 flex items-center gap-2 text-lg font-semibold">
+                  <CalendarDays className="size-4" /> {dateTime(show.show_date, { utc: true })}
+                  {show.status !== "active" && <Badge variant={statusVariant(show.status)}>{show.status.replace("_", " ")}</Badge>}
+                </h2>
+                {z && !z.ok ? (
+                  <ApiErrorPanel error={z.error} title="We could not load the zones" />
+                ) : (
+                  <ShowZones
+                    slug={event.slug}
+                    showId={show.id}
+                    initial={z && z.ok ? z.data : []}
+                    maxPerUser={event.max_per_user}
+                    onSale={onSale}
+                    queued={event.queue_enabled}
+                  />
+                )}
+              </div>
+            );
+          })}
+        </section>
+      )}
+    </article>
+  );
+}

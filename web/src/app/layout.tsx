@@ -1,0 +1,24 @@
+import type { Metadata } from "next";
+
+import { SiteHeader } from "@/components/site-header";
+
+import "./globals.css";
+
+export const metadata: Metadata = {
+  title: { default: "Booking Rush", template: "%s · Booking Rush" },
+  description: "Tickets for the events everyone wants, sold fairly.",
+};
+
+export default function RootLayout({ children }: { children: React.ReactNode }) {
+  return (
+    <html lang="en" className="h-full">
+      <body className="flex min-h-full flex-col">
+        <SiteHeader />
+        <main className="mx-auto w-full max-w-6xl flex-1 px-4 py-8">{children}</main>
+        <footer className="text-muted-foreground border-t py-6 text-center text-xs">
+          Booking Rush · every seat sold once, every unpaid hold returned
+        </footer>
+      </body>
+    </html>
+  );
+}

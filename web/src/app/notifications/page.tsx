@@ -1,0 +1,49 @@
+/** The signed-in user's notifications (the e-mails Booking Rush sent them). */
+import type { Metadata } from "next";
+
+import { ApiErrorPanel } from "@/components/api-error-panel";
+import { Pager } from "@/components/pager";
+import { Badge } from "@/components/ui/badge";
+import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
+import { load, userApi } from "@/lib/api/server";
+import { dateTime, statusVariant } from "@/lib/format";
+
+export const metadata: Metadata = { title: "Notifications" };
+
+export default async function NotificationsPage({ searchParams }: { searchParams: Promise<{ page?: string }> }) {
+  const page = Math.max(1, Number.parseInt((await searchParams).page ?? "1", 10) || 1);
+  const res = await load((await userApi()).notifications.list({ page, per_page: 20 }));
+  if (!res.ok) return <ApiErrorPanel error={res.error} title="We could not load your notifications" />;
+  return (
+    <div className="space-y-6">
+      <h1 className="text-2xl font-bold">Notifications</h1>
+      {res.data.length === 0 ? (
+        <p className="text-muted-foreground">Nothing yet.</p>
+      ) : (
+        <Table>
+          <TableHeader>
+            <TableRow>
+              <TableHead>When</TableHead>
+              <TableHead>Subject</TableHead>
+              <TableHead>Kind</TableHead>
+              <TableHead>Delivery</TableHead>
+            </TableRow>
+          </TableHeader>
+          <TableBody>
+            {res.data.map((n) => (
+              <TableRow key={n.id} data-testid="notification">
+                <TableCell>{dateTime(n.created_at)}</TableCell>
+                <TableCell>{n.subject}</TableCell>
+                <TableCell>{n.template.replaceAll("_", " ")}</TableCell>
+                <TableCell>
+                  <Badge variant={statusVariant(n.status)}>{n.status}</Badge>
+                </TableCell>
+              </TableRow>
+            ))}
+          </TableBody>
+        </Table>
+      )}
+      <Pager meta={res.meta} href={(p) => `/notifications?page=${p}`} />
+    </div>
+  );
+}

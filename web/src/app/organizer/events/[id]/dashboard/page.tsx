@@ -1,0 +1,121 @@
+/**
+ * The live sales dashboard of one event: the analytics API's totals and hourly
+ * series (GET /analytics/events/{id}), and each zone's sold, held and
+ * available seats from the live inventory (ListZones tells the organizer the
+ * split). Re-read every 10 s.
+ */
+import type { Metadata } from "next";
+import Link from "next/link";
+import { notFound } from "next/navigation";
+
+import { ApiErrorPanel } from "@/components/api-error-panel";
+import { AutoRefresh } from "@/components/auto-refresh";
+import { BarChart } from "@/components/bar-chart";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
+import { load, userApi } from "@/lib/api/server";
+import { dateTime, money } from "@/lib/format";
+
+export const metadata: Metadata = { title: "Live sales" };
+
+function Stat({ label, value, testid }: { label: string; value: string; testid?: string }) {
+  return (
+    <Card className="gap-1 py-4">
+      <CardHeader className="px-4">
+        <CardDescription>{label}</CardDescription>
+      </CardHeader>
+      <CardContent className="px-4 text-2xl font-bold" data-testid={testid}>
+        {value}
+      </CardContent>
+    </Card>
+  );
+}
+
+export default async function DashboardPage({ params }: { params: Promise<{ id: string }> }) {
+  const { id } = await params;
+  if (!/^[0-9a-f-]{36}$/i.test(id)) notFound();
+  const api = await userApi();
+  const [ev, an, shows] = await Promise.all([load(api.catalog.event(id)), load(api.analytics.event(id)), load(api.catalog.shows(id))]);
+  if (!ev.ok) return <ApiErrorPanel error={ev.error} title="We could not load the event" />;
+  const zones = shows.ok ? await Promise.all(shows.data.map((s) => load(api.catalog.zones(s.id)))) : [];
+  const s = an.ok ? an.data.summary : null;
+  const hourly = an.ok ? an.data.hourly.slice(-24) : [];
+
+  return (
+    <div className="space-y-6">
+      <AutoRefresh everySeconds={10} />
+      <div className="flex items-center gap-3">
+        <h1 className="text-2xl font-bold">Live sales · {ev.data.title}</h1>
+        <Link href={`/organizer/events/${id}`} className="text-muted-foreground ml-auto text-sm hover:underline">
+          Manage event
+        </Link>
+      </div>
+      {!an.ok ? (
+        <ApiErrorPanel error={an.error} title="We could not load the sales figures" />
+      ) : (
+        <>
+          <div className="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
+            <Stat label="Tickets sold" value={String(s?.tickets_sold ?? 0)} testid="tickets-sold" />
+            <Stat label="Revenue (net of refunds)" value={money(s?.revenue, s?.currency)} testid="revenue" />
+            <Stat label="Reservations" value={String(s?.reservations ?? 0)} />
+            <Stat label="Conversion" value={`${Math.round((s?.conversion_rate ?? 0) * 100)}%`} />
+          </div>
+          <Card>
+            <CardHeader>
+              <CardTitle>Tickets sold per hour (UTC, last 24 hours)</CardTitle>
+              <CardDescription>
+                {an.data.from} – {an.data.to} · refunded {money(s?.refunded, s?.currency)} · expired holds {s?.expired_bookings ?? 0} · cancelled{" "}
+                {s?.cancelled_bookings ?? 0}
+              </CardDescription>
+            </CardHeader>
+            <CardContent>
+              <BarChart
+                label="Tickets sold per hour"
+                points={hourly.map((p) => ({ x: (p.start ?? "").slice(11, 13) + "h", y: p.tickets_sold }))}
+              />
+            </CardContent>
+          </Card>
+        </>
+      )}
+      <Card>
+        <CardHeader>
+          <CardTitle>Seats per zone (live)</CardTitle>
+        </CardHeader>
+        <CardContent>
+          <Table>
+            <TableHeader>
+              <TableRow>
+                <TableHead>Show</TableHead>
+                <TableHead>Zone</TableHead>
+                <TableHead className="text-right">Sold</TableHead>
+                <TableHead className="text-right">Held (unpaid)</TableHead>
+                <TableHead className="text-right">Available</TableHead>
+                <TableHead className="text-right">Total</TableHead>
+              </TableRow>
+            </TableHeader>
+            <TableBody>
+              {shows.ok &&
+                shows.data.flatMap((show, i) => {
+                  const z = zones[i];
+                  return z && z.ok
+                    ? z.data.map((zone) => (
+                        <TableRow key={zone.id} data-testid="dashboard-zone">
+                          <TableCell>{dateTime(show.show_date)}</TableCell>
+                          <TableCell>{zone.name}</TableCell>
+                          <TableCell className="text-right" data-testid="zone-sold">
+                            {zone.sold_seats}
+                          </TableCell>
+                          <TableCell className="text-right">{zone.held_seats}</TableCell>
+                          <TableCell className="text-right">{zone.available_seats}</TableCell>
+                          <TableCell className="text-right">{zone.total_seats}</TableCell>
+                        </TableRow>
+                      ))
+                    : [];
+                })}
+            </TableBody>
+          </Table>
+        </CardContent>
+      </Card>
+    </div>
+  );
+}

@@ -1,0 +1,144 @@
+/** Managing one event: details, shows and zones (while a draft), publish, waiting room, cancel. */
+import type { Metadata } from "next";
+import Link from "next/link";
+import { notFound } from "next/navigation";
+
+import { ApiErrorPanel } from "@/components/api-error-panel";
+import { EventForm } from "@/components/organizer/event-form";
+import { AddShowForm, AddZoneForm, CancelEventDialog, DeleteDraftButton, PublishButton, QueueSettings } from "@/components/organizer/manage";
+import { Badge } from "@/components/ui/badge";
+import { Button } from "@/components/ui/button";
+import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
+import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
+import { load, publicApi, userApi } from "@/lib/api/server";
+import { dateTime, money, statusVariant } from "@/lib/format";
+
+export const metadata: Metadata = { title: "Manage event" };
+
+export default async function ManageEventPage({ params }: { params: Promise<{ id: string }> }) {
+  const { id } = await params;
+  if (!/^[0-9a-f-]{36}$/i.test(id)) notFound();
+  const api = await userApi();
+  const ev = await load(api.catalog.event(id));
+  if (!ev.ok) {
+    if (ev.error.code === "NOT_FOUND") notFound();
+    return <ApiErrorPanel error={ev.error} title="We could not load the event" />;
+  }
+  const event = ev.data;
+  const [shows, cats] = await Promise.all([load(api.catalog.shows(id)), load(publicApi().catalog.categories())]);
+  const zones = shows.ok ? await Promise.all(shows.data.map((s) => load(api.catalog.zones(s.id)))) : [];
+  const draft = event.status === "draft";
+  const hasZones = zones.some((z) => z.ok && z.data.length > 0);
+
+  return (
+    <div className="space-y-6">
+      <div className="flex flex-wrap items-center gap-3">
+        <h1 className="text-2xl font-bold" data-testid="manage-title">
+          {event.title}
+        </h1>
+        <Badge variant={statusVariant(event.status)} data-testid="event-status">
+          {event.status}
+        </Badge>
+        <div className="ml-auto flex gap-2">
+          {event.status !== "draft" && (
+            <Button asChild variant="outline" size="sm">
+              <Link href={`/events/${event.slug}`}>Public page</Link>
+            </Button>
+          )}
+          {event.status !== "draft" && (
+            <Button asChild size="sm">
+              <Link href={`/organizer/events/${event.id}/dashboard`}>Live sales</Link>
+            </Button>
+          )}
+        </div>
+      </div>
+      {event.status === "cancelled" && (
+        <p className="text-destructive">Cancelled: sales are closed, holds were released and paid bookings are being refunded in full.</p>
+      )}
+
+      <Card>
+        <CardHeader>
+          <CardTitle>Shows and zones</CardTitle>
+        </CardHeader>
+        <CardContent className="space-y-6">
+          {!shows.ok ? (
+            <ApiErrorPanel error={shows.error} />
+          ) : (
+            shows.data.map((s, i) => {
+              const z = zones[i];
+              return (
+                <div key={s.id} className="space-y-3 rounded-lg border p-4" data-testid="manage-show">
+                  <h3 className="font-medium">{dateTime(s.show_date)}</h3>
+                  {z && z.ok && z.data.length > 0 && (
+                    <Table>
+                      <TableHeader>
+                        <TableRow>
+                          <TableHead>Zone</TableHead>
+                          <TableHead>Price</TableHead>
+                          <TableHead className="text-right">Available / total</TableHead>
+                        </TableRow>
+                      </TableHeader>
+                      <TableBody>
+                        {z.data.map((zone) => (
+                          <TableRow key={zone.id}>
+                            <TableCell>{zone.name}</TableCell>
+                            <TableCell>{money(zone.price, zone.currency)}</TableCell>
+                            <TableCell className="text-right">
+                              {zone.available_seats} / {zone.total_seats}
+                            </TableCell>
+                          </TableRow>
+                        ))}
+                      </TableBody>
+                    </Table>
+                  )}
+                  {draft && <AddZoneForm showId={s.id} />}
+                </div>
+              );
+            })
+          )}
+          {draft && <AddShowForm eventId={event.id} />}
+          {!draft && <p className="text-muted-foreground text-xs">Shows and zones are fixed once the event is published.</p>}
+        </CardContent>
+      </Card>
+
+      <div className="grid gap-6 md:grid-cols-2">
+        <Card>
+          <CardHeader>
+            <CardTitle>Sale</CardTitle>
+          </CardHeader>
+          <CardContent className="space-y-4">
+            {draft ? (
+              hasZones ? (
+                <PublishButton eventId={event.id} />
+              ) : (
+                <p className="text-muted-foreground text-sm">Add a show and a zone, then publish.</p>
+              )
+            ) : (
+              <p className="text-sm">
+                On sale {dateTime(event.sale_start_at)} – {dateTime(event.sale_end_at)}.
+              </p>
+            )}
+            <QueueSettings event={event} />
+          </CardContent>
+        </Card>
+        <Card>
+          <CardHeader>
+            <CardTitle>Danger zone</CardTitle>
+          </CardHeader>
+          <CardContent className="space-y-2">
+            {draft ? <DeleteDraftButton eventId={event.id} /> : event.status === "published" ? <CancelEventDialog event={event} /> : <p className="text-sm">Nothing left to do.</p>}
+          </CardContent>
+        </Card>
+      </div>
+
+      <Card>
+        <CardHeader>
+          <CardTitle>Details</CardTitle>
+        </CardHeader>
+        <CardContent>
+          <EventForm event={event} categories={cats.ok ? cats.data : []} />
+        </CardContent>
+      </Card>
+    </div>
+  );
+}

@@ -1,0 +1,25 @@
+import type { Metadata } from "next";
+
+import { EventForm } from "@/components/organizer/event-form";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { load, publicApi } from "@/lib/api/server";
+
+export const metadata: Metadata = { title: "New event" };
+
+// Behind sign-in: rendered per request (the category list included).
+export const dynamic = "force-dynamic";
+
+export default async function NewEventPage() {
+  const cats = await load(publicApi().catalog.categories());
+  return (
+    <Card className="mx-auto max-w-3xl">
+      <CardHeader>
+        <CardTitle className="text-2xl">New event</CardTitle>
+        <CardDescription>It starts as a draft: add shows and zones, then publish it.</CardDescription>
+      </CardHeader>
+      <CardContent>
+        <EventForm categories={cats.ok ? cats.data : []} />
+      </CardContent>
+    </Card>
+  );
+}

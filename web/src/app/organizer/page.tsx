@@ -1,0 +1,98 @@
+/** An organizer's events: drafts, on sale and cancelled (ListEvents ?mine=true per status). */
+import type { Metadata } from "next";
+import Link from "next/link";
+
+import { ApiErrorPanel } from "@/components/api-error-panel";
+import { Badge } from "@/components/ui/badge";
+import { Button } from "@/components/ui/button";
+import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
+import { load, sessionUser, userApi } from "@/lib/api/server";
+import type { Event, EventStatus } from "@/lib/api/wire";
+import { dateTime, statusVariant } from "@/lib/format";
+
+export const metadata: Metadata = { title: "Your events" };
+
+const SECTIONS: { status: EventStatus; title: string }[] = [
+  { status: "draft", title: "Drafts" },
+  { status: "published", title: "Published" },
+  { status: "cancelled", title: "Cancelled" },
+];
+
+function Events({ events }: { events: Event[] }) {
+  return (
+    <Table>
+      <TableHeader>
+        <TableRow>
+          <TableHead>Title</TableHead>
+          <TableHead>Sale opens</TableHead>
+          <TableHead>Status</TableHead>
+          <TableHead />
+        </TableRow>
+      </TableHeader>
+      <TableBody>
+        {events.map((e) => (
+          <TableRow key={e.id} data-testid="organizer-event" data-title={e.title}>
+            <TableCell className="font-medium">
+              <Link href={`/organizer/events/${e.id}`} className="hover:underline">
+                {e.title}
+              </Link>
+            </TableCell>
+            <TableCell>{dateTime(e.sale_start_at)}</TableCell>
+            <TableCell>
+              <Badge variant={statusVariant(e.status)}>{e.status}</Badge>
+              {e.queue_enabled && <Badge variant="outline" className="ml-1">queue</Badge>}
+            </TableCell>
+            <TableCell className="space-x-2 text-right">
+              <Button asChild size="sm" variant="outline">
+                <Link href={`/organizer/events/${e.id}`}>Manage</Link>
+              </Button>
+              {e.status !== "draft" && (
+                <Button asChild size="sm" variant="ghost">
+                  <Link href={`/organizer/events/${e.id}/dashboard`}>Sales</Link>
+                </Button>
+              )}
+            </TableCell>
+          </TableRow>
+        ))}
+      </TableBody>
+    </Table>
+  );
+}
+
+export default async function OrganizerPage() {
+  const user = await sessionUser();
+  if (user && user.role !== "organizer" && user.role !== "admin") {
+    return (
+      <p className="text-muted-foreground">
+        Organizer pages are for organizers. An admin can give your account the organizer role.
+      </p>
+    );
+  }
+  const api = await userApi();
+  const lists = await Promise.all(SECTIONS.map((s) => load(api.catalog.events({ mine: true, status: s.status, per_page: 100 }))));
+  return (
+    <div className="space-y-8">
+      <div className="flex items-center justify-between">
+        <h1 className="text-2xl font-bold">Your events</h1>
+        <Button asChild>
+          <Link href="/organizer/events/new">New event</Link>
+        </Button>
+      </div>
+      {SECTIONS.map((s, i) => {
+        const r = lists[i];
+        return (
+          <section key={s.status} className="space-y-2">
+            <h2 className="text-lg font-semibold">{s.title}</h2>
+            {!r.ok ? (
+              <ApiErrorPanel error={r.error} />
+            ) : r.data.length === 0 ? (
+              <p className="text-muted-foreground text-sm">None.</p>
+            ) : (
+              <Events events={r.data} />
+            )}
+          </section>
+        );
+      })}
+    </div>
+  );
+}

@@ -1,0 +1,157 @@
+"use client";
+
+/**
+ * Sign-in, registration and password forms. They post to the app's server
+ * (/bff/session for sign-in and registration, which keep the tokens in
+ * HttpOnly cookies; /bff/api for the password routes), with the CSRF token,
+ * and show the API's errors in plain words (a rate limit with its countdown).
+ */
+import Link from "next/link";
+import { useRouter, useSearchParams } from "next/navigation";
+import { useState } from "react";
+
+import { ActionStatus } from "@/components/action-status";
+import { Button } from "@/components/ui/button";
+import { Input } from "@/components/ui/input";
+import { Label } from "@/components/ui/label";
+import { useApiAction } from "@/hooks/use-api-action";
+import { browserApi, sessionCall } from "@/lib/api/browser";
+
+/** Where to go after signing in: a local path from ?next=, else home. */
+export function safeNext(next: string | null): string {
+  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+}
+
+function Field(props: React.ComponentProps<typeof Input> & { label: string; name: string }) {
+  const { label, ...rest } = props;
+  return (
+    <div className="space-y-2">
+      <Label htmlFor={props.name}>{label}</Label>
+      <Input id={props.name} {...rest} />
+    </div>
+  );
+}
+
+export function LoginForm() {
+  const router = useRouter();
+  const next = safeNext(useSearchParams().get("next"));
+  const action = useApiAction();
+  async function submit(e: React.FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget);
+    const ok = await action.run(() => sessionCall("login", { email: f.get("email"), password: f.get("password") }));
+    if (ok) {
+      window.dispatchEvent(new Event("br:session"));
+      router.push(next);
+      router.refresh();
+    }
+  }
+  return (
+    <form onSubmit={submit} className="space-y-4">
+      <Field label="E-mail" name="email" type="email" autoComplete="email" required />
+      <Field label="Password" name="password" type="password" autoComplete="current-password" required />
+      <ActionStatus state={action} />
+      <Button type="submit" className="w-full" disabled={action.running}>
+        {action.running ? "Signing in…" : "Sign in"}
+      </Button>
+      <p className="text-muted-foreground flex justify-between text-sm">
+        <Link href="/forgot-password" className="hover:underline">
+          Forgot your password?
+        </Link>
+        <Link href={`/register?next=${encodeURIComponent(next)}`} className="hover:underline">
+          Create an account
+        </Link>
+      </p>
+    </form>
+  );
+}
+
+export function RegisterForm() {
+  const router = useRouter();
+  const next = safeNext(useSearchParams().get("next"));
+  const action = useApiAction();
+  async function submit(e: React.FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget);
+    const ok = await action.run(() =>
+      sessionCall("register", { full_name: f.get("full_name"), email: f.get("email"), password: f.get("password") }),
+    );
+    if (ok) {
+      window.dispatchEvent(new Event("br:session"));
+      router.push(next);
+      router.refresh();
+    }
+  }
+  return (
+    <form onSubmit={submit} className="space-y-4">
+      <Field label="Full name" name="full_name" autoComplete="name" required maxLength={255} />
+      <Field label="E-mail" name="email" type="email" autoComplete="email" required />
+      <Field label="Password (at least 8 characters)" name="password" type="password" autoComplete="new-password" required minLength={8} />
+      <ActionStatus state={action} />
+      <Button type="submit" className="w-full" disabled={action.running}>
+        Create account
+      </Button>
+      <p className="text-muted-foreground text-sm">
+        Already have one?{" "}
+        <Link href={`/login?next=${encodeURIComponent(next)}`} className="hover:underline">
+          Sign in
+        </Link>
+      </p>
+    </form>
+  );
+}
+
+export function ForgotPasswordForm() {
+  const action = useApiAction();
+  const [sent, setSent] = useState(false);
+  async function submit(e: React.FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const email = String(new FormData(e.currentTarget).get("email"));
+    if (await action.run(() => browserApi.auth.forgotPassword(email))) setSent(true);
+  }
+  if (sent) {
+    return (
+      <p role="status" data-testid="reset-sent">
+        If an account uses that address, we sent it a link to choose a new password. The link works for a limited time.
+      </p>
+    );
+  }
+  return (
+    <form onSubmit={submit} className="space-y-4">
+      <Field label="E-mail" name="email" type="email" autoComplete="email" required />
+      <ActionStatus state={action} />
+      <Button type="submit" className="w-full" disabled={action.running}>
+        Send me a reset link
+      </Button>
+    </form>
+  );
+}
+
+export function ResetPasswordForm() {
+  const token = useSearchParams().get("token") ?? "";
+  const action = useApiAction();
+  const [done, setDone] = useState(false);
+  async function submit(e: React.FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const password = String(new FormData(e.currentTarget).get("password"));
+    if (await action.run(() => browserApi.auth.resetPassword(token, password))) setDone(true);
+  }
+  if (!token) return <p>This page needs the link from the password-reset e-mail.</p>;
+  if (done) {
+    return (
+      <p role="status" data-testid="reset-done">
+        Your password was changed, and every session was signed out. <Link className="underline" href="/login">Sign in</Link> with
+        the new one.
+      </p>
+    );
+  }
+  return (
+    <form onSubmit={submit} className="space-y-4">
+      <Field label="New password (at least 8 characters)" name="password" type="password" autoComplete="new-password" required minLength={8} />
+      <ActionStatus state={action} />
+      <Button type="submit" className="w-full" disabled={action.running}>
+        Set new password
+      </Button>
+    </form>
+  );
+}

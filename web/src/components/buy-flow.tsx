@@ -1,0 +1,126 @@
+"use client";
+
+/**
+ * Reserve seats (after the waiting room when the event has one), then go to
+ * checkout.
+ *
+ * The reserve carries an Idempotency-Key kept in sessionStorage for this
+ * show, zone and quantity until it succeeds: a retry after a 429/503 (with
+ * its countdown), a double click or a reload after a lost answer returns the
+ * same hold instead of a second one.
+ */
+import { useRouter } from "next/navigation";
+import { useCallback, useEffect, useRef, useState } from "react";
+
+import { ActionStatus } from "@/components/action-status";
+import { WaitingRoom } from "@/components/waiting-room";
+import { Button } from "@/components/ui/button";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { useApiAction } from "@/hooks/use-api-action";
+import { browserApi } from "@/lib/api/browser";
+import { money } from "@/lib/format";
+
+function idempotencyKey(scope: string): string {
+  const k = `br:reserve:${scope}`;
+  try {
+    const have = sessionStorage.getItem(k);
+    if (have) return have;
+    const fresh = crypto.randomUUID();
+    sessionStorage.setItem(k, fresh);
+    return fresh;
+  } catch {
+    return crypto.randomUUID();
+  }
+}
+
+function forgetKey(scope: string) {
+  try {
+    sessionStorage.removeItem(`br:reserve:${scope}`);
+  } catch {
+    // storage unavailable: nothing to forget
+  }
+}
+
+export function BuyFlow(props: {
+  event: { id: string; slug: string; title: string; queued: boolean };
+  showId: string;
+  zone: { id: string; name: string; price: string; currency: string };
+  quantity: number;
+}) {
+  const router = useRouter();
+  const action = useApiAction();
+  const [admitted, setAdmitted] = useState(!props.event.queued);
+  // The reserve may ask for a pass even when the page thought there was no
+  // line (the queue was switched on since): then the buyer queues too.
+  const [queued, setQueued] = useState(props.event.queued);
+  const pass = useRef<string | null>(null);
+  const scope = `${props.showId}:${props.zone.id}:${props.quantity}`;
+
+  const reserve = useCallback(async () => {
+    const key = idempotencyKey(scope);
+    const res = await action.run(() =>
+      browserApi.bookings.reserve(
+        { show_id: props.showId, zone_id: props.zone.id, quantity: props.quantity },
+        { idempotencyKey: key, queuePass: pass.current ?? undefined },
+      ),
+    );
+    if (res) {
+      forgetKey(scope);
+      router.push(`/checkout/${res.data.id}`);
+    }
+  }, [action, props.showId, props.zone.id, props.quantity, router, scope]);
+
+  // Admitted from the waiting room: reserve at once, the pass is short-lived.
+  const autoReserved = useRef(false);
+  useEffect(() => {
+    if (queued && admitted && !autoReserved.current) {
+      autoReserved.current = true;
+      void reserve();
+    }
+  }, [admitted, queued, reserve]);
+
+  return (
+    <Card>
+      <CardHeader>
+        <CardTitle className="text-2xl">{props.event.title}</CardTitle>
+        <CardDescription>
+          {props.quantity} × {props.zone.name} at {money(props.zone.price, props.zone.currency)}
+        </CardDescription>
+      </CardHeader>
+      <CardContent className="space-y-4">
+        {queued && !admitted && (
+          <WaitingRoom
+            eventId={props.event.id}
+            onAdmitted={(p) => {
+              pass.current = p;
+              setAdmitted(true);
+            }}
+          />
+        )}
+        {admitted && (
+          <>
+            <p className="text-muted-foreground text-sm">
+              Your seats are held for 10 minutes once reserved. You pay on the next page.
+            </p>
+            <Button onClick={reserve} disabled={action.running} data-testid="reserve">
+              {action.running ? "Reserving…" : `Reserve ${props.quantity} ticket${props.quantity === 1 ? "" : "s"}`}
+            </Button>
+          </>
+        )}
+        <ActionStatus state={action} />
+        {action.errorCode === "QUEUE_PASS_REQUIRED" && (
+          <Button
+            variant="outline"
+            onClick={() => {
+              autoReserved.current = false;
+              setQueued(true);
+              setAdmitted(false);
+            }}
+          >
+            Go to the waiting room
+          </Button>
+        )}
+      </CardContent>
+    </Card>
+  );
+}

@@ -1,0 +1,181 @@
+"use client";
+
+/**
+ * Paying for a hold.
+ *
+ * The hold's countdown comes from the booking's expires_at. Paying creates a
+ * payment (POST /payments with an Idempotency-Key: a retried click or a retry
+ * after 429/503 returns the same payment; a declined payment gets a new key
+ * for the next try), then follows it until the provider's verdict, then
+ * follows the booking until the saga confirmed it, and shows the confirmation.
+ * In dev the payment simulator's methods are offered; when the server has a
+ * Stripe publishable key, Stripe's Payment Element collects the card instead
+ * (loaded only then, so the simulator checkout stays light).
+ */
+import dynamic from "next/dynamic";
+import Link from "next/link";
+import { useRouter } from "next/navigation";
+import { useRef, useState } from "react";
+import { Clock } from "lucide-react";
+
+import { ActionStatus } from "@/components/action-status";
+import { Alert, AlertDescription } from "@/components/ui/alert";
+import { Button } from "@/components/ui/button";
+import { Card, CardContent, CardDescription, CardFooter, CardHeader, CardTitle } from "@/components/ui/card";
+import { useApiAction } from "@/hooks/use-api-action";
+import { useNow } from "@/hooks/use-now";
+import { browserApi } from "@/lib/api/browser";
+import { abortableSleep } from "@/lib/api/retry";
+import type { Booking, Payment } from "@/lib/api/wire";
+import { clock, money } from "@/lib/format";
+
+const StripePay = dynamic(() => import("./stripe-pay").then((m) => m.StripePay), { ssr: false });
+
+export const SIMULATOR_METHODS = [
+  { id: "sim_ok", label: "Test card — succeeds", hint: "The payment succeeds at once." },
+  { id: "sim_slow", label: "Test card — slow", hint: "The payment succeeds after a few seconds." },
+  { id: "sim_declined", label: "Test card — declined", hint: "The bank declines the payment." },
+] as const;
+
+/** Follows a payment until it is decided (or `limitMs` passed). */
+async function settle(paymentId: string, limitMs = 90_000): Promise<Payment> {
+  const until = Date.now() + limitMs;
+  let wait = 500;
+  for (;;) {
+    const { data } = await browserApi.payments.get(paymentId);
+    if (data.status !== "pending" && data.status !== "processing") return data;
+    if (Date.now() > until) return data;
+    await abortableSleep(wait);
+    wait = Math.min(3000, wait * 1.5);
+  }
+}
+
+/** Follows a paid booking until the saga confirmed it (or `limitMs` passed). */
+async function confirmed(bookingId: string, limitMs = 60_000): Promise<Booking> {
+  const until = Date.now() + limitMs;
+  let wait = 500;
+  for (;;) {
+    const { data } = await browserApi.bookings.get(bookingId);
+    if (data.status !== "reserved" || Date.now() > until) return data;
+    await abortableSleep(wait);
+    wait = Math.min(3000, wait * 1.5);
+  }
+}
+
+export function Checkout(props: { booking: Booking; eventTitle: string; eventSlug: string | null; zoneName: string | null; stripeKey: string | null }) {
+  const { booking } = props;
+  const router = useRouter();
+  const now = useNow();
+  const action = useApiAction();
+  const [method, setMethod] = useState<string>("sim_ok");
+  const [phase, setPhase] = useState<"choose" | "paying" | "confirming" | "declined">("choose");
+  const [stripe, setStripe] = useState<{ clientSecret: string; paymentId: string } | null>(null);
+  const attempt = useRef(1);
+  const left = booking.expires_at ? Math.floor((Date.parse(booking.expires_at) - now) / 1000) : 0;
+  const expired = left <= 0;
+
+  async function finish(paymentId: string) {
+    setPhase("paying");
+    const p = await action.run(() => settle(paymentId));
+    if (!p) return setPhase("choose");
+    if (p.status === "failed") {
+      attempt.current++;
+      setStripe(null);
+      return setPhase("declined");
+    }
+    setPhase("confirming");
+    const b = await action.run(() => confirmed(booking.id));
+    if (b) router.push(`/bookings/${booking.id}?paid=1`);
+  }
+
+  async function pay() {
+    const key = `pay-${booking.id}-${attempt.current}`;
+    const created = await action.run(() =>
+      browserApi.payments.create({ booking_id: booking.id, payment_method: props.stripeKey ? "card" : method }, { idempotencyKey: key }),
+    );
+    if (!created) return;
+    if (props.stripeKey && created.data.client_secret) {
+      setStripe({ clientSecret: created.data.client_secret, paymentId: created.data.id });
+      return;
+    }
+    await finish(created.data.id);
+  }
+
+  return (
+    <Card className="mx-auto max-w-xl">
+      <CardHeader>
+        <CardTitle className="text-2xl">Checkout</CardTitle>
+        <CardDescription>
+          {props.eventTitle} · {booking.quantity} × {props.zoneName ?? "seat"}
+        </CardDescription>
+      </CardHeader>
+      <CardContent className="space-y-5">
+        <div className="flex items-center justify-between rounded-lg border p-3">
+          <span className="flex items-center gap-2 text-sm">
+            <Clock className="size-4" /> Seats held for
+          </span>
+          <span className={`font-mono text-xl ${left < 60 ? "text-destructive" : ""}`} data-testid="hold-countdown">
+            {expired ? "expired" : clock(left)}
+          </span>
+        </div>
+        <div className="flex items-center justify-between text-lg">
+          <span>Total</span>
+          <strong data-testid="total">{money(booking.total_amount, booking.currency)}</strong>
+        </div>
+        {expired ? (
+          <Alert variant="destructive">
+            <AlertDescription>
+              Your hold expired and the seats went back on sale.{" "}
+              {props.eventSlug && (
+                <Link className="underline" href={`/events/${props.eventSlug}`}>
+                  Choose seats again
+                </Link>
+              )}
+            </AlertDescription>
+          </Alert>
+        ) : props.stripeKey ? (
+          stripe ? (
+            <StripePay publishableKey={props.stripeKey} clientSecret={stripe.clientSecret} onDone={() => finish(stripe.paymentId)} />
+          ) : null
+        ) : (
+          <fieldset className="space-y-2" disabled={phase !== "choose" && phase !== "declined"}>
+            <legend className="mb-2 text-sm font-medium">Payment method (test mode)</legend>
+            {SIMULATOR_METHODS.map((m) => (
+              <label key={m.id} className="hover:bg-muted/50 flex cursor-pointer items-start gap-3 rounded-md border p-3">
+                <input
+                  type="radio"
+                  name="method"
+                  value={m.id}
+                  aria-label={m.label}
+                  checked={method === m.id}
+                  onChange={() => setMethod(m.id)}
+                  className="mt-1"
+                />
+                <span>
+                  <span className="block font-medium">{m.label}</span>
+                  <span className="text-muted-foreground block text-xs">{m.hint}</span>
+                </span>
+              </label>
+            ))}
+          </fieldset>
+        )}
+        {phase === "declined" && (
+          <Alert variant="destructive" data-testid="payment-declined">
+            <AlertDescription>The payment was declined. No money was taken; your seats are still held. Try another method.</AlertDescription>
+          </Alert>
+        )}
+        {phase === "paying" && <p role="status">Waiting for the payment provider…</p>}
+        {phase === "confirming" && <p role="status">Payment received. Confirming your tickets…</p>}
+        <ActionStatus state={action} />
+      </CardContent>
+      {!expired && !stripe && (
+        <CardFooter>
+          <Button className="w-full" size="lg" onClick={pay} disabled={action.running || phase === "paying" || phase === "confirming"} data-testid="pay">
+            Pay {money(booking.total_amount, booking.currency)}
+          </Button>
+        </CardFooter>
+      )}
+    </Card>
+  );
+}
+

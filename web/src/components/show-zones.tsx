@@ -1,0 +1,124 @@
+"use client";
+
+/**
+ * A show's zones with price and live seats left, and the "Buy" choice.
+ *
+ * The counts come with the cached page and are then read again every 10 s
+ * while the tab is visible, through /bff/public (one shared, CDN-cacheable
+ * read), backing off when the API is busy. Buy goes to the buy page, which
+ * asks to sign in first when needed.
+ */
+import Link from "next/link";
+import { useEffect, useMemo, useState } from "react";
+
+import { Button } from "@/components/ui/button";
+import { NativeSelect } from "@/components/ui/native-select";
+import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
+import { ApiError } from "@/lib/api/errors";
+import { readEnvelope } from "@/lib/api/transport";
+import type { Zone } from "@/lib/api/wire";
+import { money } from "@/lib/format";
+
+const POLL_MS = 10_000;
+
+export function ShowZones(props: { slug: string; showId: string; initial: Zone[]; maxPerUser: number; onSale: boolean; queued: boolean }) {
+  const [zones, setZones] = useState<Zone[]>(props.initial);
+  const [zoneId, setZoneId] = useState<string>(() => props.initial.find((z) => z.available_seats > 0)?.id ?? "");
+  const [qty, setQty] = useState(1);
+
+  useEffect(() => {
+    let stop = false;
+    let timer: ReturnType<typeof setTimeout>;
+    let delay = POLL_MS;
+    const tick = async () => {
+      if (document.visibilityState === "visible") {
+        try {
+          const res = await fetch(`/bff/public/shows/${props.showId}/zones`, { cache: "no-store" });
+          const { data } = await readEnvelope<Zone[]>(res);
+          if (!stop) setZones(data);
+          delay = POLL_MS;
+        } catch (err) {
+          // Busy or offline: wait what the API asks, and longer each time.
+          const asked = err instanceof ApiError && err.retryAfter ? err.retryAfter * 1000 : 0;
+          delay = Math.min(60_000, Math.max(asked, delay * 2));
+        }
+      }
+      if (!stop) timer = setTimeout(tick, delay + Math.random() * 1000);
+    };
+    timer = setTimeout(tick, POLL_MS);
+    return () => {
+      stop = true;
+      clearTimeout(timer);
+    };
+  }, [props.showId]);
+
+  const zone = zones.find((z) => z.id === zoneId);
+  const most = Math.max(1, Math.min(props.maxPerUser || 1, 10, zone?.available_seats ?? 1));
+  const buyHref = useMemo(
+    () => `/events/${props.slug}/buy?show=${props.showId}&zone=${zoneId}&qty=${Math.min(qty, most)}`,
+    [props.slug, props.showId, zoneId, qty, most],
+  );
+
+  if (zones.length === 0) return <p className="text-muted-foreground text-sm">No seats are on sale for this show yet.</p>;
+  return (
+    <div className="space-y-4">
+      <Table>
+        <TableHeader>
+          <TableRow>
+            <TableHead className="w-8" />
+            <TableHead>Zone</TableHead>
+            <TableHead>Price</TableHead>
+            <TableHead className="text-right">Seats left</TableHead>
+          </TableRow>
+        </TableHeader>
+        <TableBody>
+          {zones.map((z) => (
+            <TableRow key={z.id} data-testid="zone-row" data-zone={z.name}>
+              <TableCell>
+                <input
+                  type="radio"
+                  name={`zone-${props.showId}`}
+                  aria-label={`Choose ${z.name}`}
+                  value={z.id}
+                  checked={zoneId === z.id}
+                  disabled={z.available_seats <= 0}
+                  onChange={() => setZoneId(z.id)}
+                />
+              </TableCell>
+              <TableCell className="font-medium">{z.name}</TableCell>
+              <TableCell>{money(z.price, z.currency)}</TableCell>
+              <TableCell className="text-right" data-testid="zone-available">
+                {z.available_seats > 0 ? `${z.available_seats} of ${z.total_seats}` : <span className="text-destructive">Sold out</span>}
+              </TableCell>
+            </TableRow>
+          ))}
+        </TableBody>
+      </Table>
+      {props.onSale ? (
+        <div className="flex flex-wrap items-center gap-2">
+          <label className="text-sm" htmlFor={`qty-${props.showId}`}>
+            Tickets
+          </label>
+          <NativeSelect id={`qty-${props.showId}`} className="w-20" value={Math.min(qty, most)} onChange={(e) => setQty(Number(e.target.value))}>
+            {Array.from({ length: most }, (_, i) => i + 1).map((n) => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
+          </NativeSelect>
+          {zone && zone.available_seats > 0 ? (
+            <Button asChild data-testid="buy">
+              <Link href={buyHref} prefetch={false}>
+                {props.queued ? "Join the waiting room" : "Buy"}
+              </Link>
+            </Button>
+          ) : (
+            <Button disabled>Sold out</Button>
+          )}
+        </div>
+      ) : (
+        <p className="text-muted-foreground text-sm">Tickets are not on sale right now.</p>
+      )}
+    </div>
+  );
+}

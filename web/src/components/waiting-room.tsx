@@ -1,0 +1,123 @@
+"use client";
+
+/**
+ * The waiting room: the buyer's live place in line, the expected wait, and
+ * what the connection is doing. Deliberately light (no UI library beyond
+ * plain elements), since it is the page a crowd keeps open. All queue traffic
+ * goes through lib/queue/client.ts.
+ */
+import { useEffect, useRef, useState } from "react";
+
+import { ApiError, plainWords } from "@/lib/api/errors";
+import { retryBusy } from "@/lib/api/retry";
+import { aboutDuration } from "@/lib/format";
+import { queueApi, type QueueConnection, type QueueView } from "@/lib/queue/client";
+
+export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitted: (pass: string | null) => void }) {
+  const [view, setView] = useState<QueueView | null>(null);
+  const [conn, setConn] = useState<QueueConnection>({ state: "connecting" });
+  const [retryIn, setRetryIn] = useState<number | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [round, setRound] = useState(0);
+  const [first, setFirst] = useState<number | null>(null);
+  const admitted = useRef(onAdmitted);
+  useEffect(() => {
+    admitted.current = onAdmitted;
+  });
+
+  useEffect(() => {
+    const ctl = new AbortController();
+    let stop: (() => void) | null = null;
+    const show = (v: QueueView) => {
+      setView(v);
+      if (v.phase === "waiting") setFirst((f) => f ?? v.position);
+      if (v.phase === "admitted") admitted.current(v.pass);
+    };
+    retryBusy(() => queueApi.join(eventId), { signal: ctl.signal, onWait: (s) => setRetryIn(s > 0 ? s : null) })
+      .then((v) => {
+        if (ctl.signal.aborted) return;
+        show(v);
+        if (v.phase === "waiting") {
+          stop = queueApi.watch(eventId, {
+            view: show,
+            connection: setConn,
+            fatal: (e) => setError(plainWords(e)),
+          });
+        }
+      })
+      .catch((e) => {
+        if (!ctl.signal.aborted) setError(e instanceof ApiError ? plainWords(e) : String(e));
+      });
+    return () => {
+      ctl.abort();
+      stop?.();
+    };
+  }, [eventId, round]);
+
+  if (error) {
+    return (
+      <div role="alert" className="text-destructive rounded-lg border p-4" data-testid="queue-error">
+        {error}
+      </div>
+    );
+  }
+  if (!view) {
+    return (
+      <p role="status" aria-live="polite" className="text-muted-foreground" data-testid="queue-joining">
+        {retryIn ? `The line is busy — joining again in ${retryIn} s…` : "Joining the waiting room…"}
+      </p>
+    );
+  }
+  if (view.phase === "sold_out") {
+    return (
+      <div className="rounded-lg border p-6 text-center" data-testid="queue-sold-out">
+        <p className="text-xl font-semibold">Sold out</p>
+        <p className="text-muted-foreground">Every seat has been sold. Thank you for waiting.</p>
+      </div>
+    );
+  }
+  if (view.phase === "expired") {
+    return (
+      <div className="space-y-3 rounded-lg border p-6 text-center" data-testid="queue-expired">
+        <p className="text-lg font-semibold">Your turn passed</p>
+        <p className="text-muted-foreground">You were let in but did not reserve in time. You can join the line again.</p>
+        <button className="bg-primary text-primary-foreground rounded-md px-4 py-2" onClick={() => setRound((r) => r + 1)}>
+          Join again
+        </button>
+      </div>
+    );
+  }
+  if (view.phase === "admitted") {
+    return (
+      <p role="status" className="text-success font-medium" data-testid="queue-admitted">
+        It is your turn! Holding your seats…
+      </p>
+    );
+  }
+  const start = first ?? view.position;
+  const done = start > 0 ? Math.min(100, Math.max(0, Math.round(((start - view.position) / start) * 100))) : 0;
+  return (
+    <div className="space-y-4 rounded-lg border p-6" data-testid="waiting-room">
+      <p className="text-lg font-semibold">You are in line</p>
+      {view.position > 0 ? (
+        <p aria-live="polite">
+          Your place: <strong data-testid="queue-position">{view.position}</strong>
+          {view.total > 0 && <> of {view.total} waiting</>}
+        </p>
+      ) : (
+        <p aria-live="polite">The sale has not opened yet. Everyone here now gets a fair, random place when it opens.</p>
+      )}
+      <div className="bg-muted h-2 w-full overflow-hidden rounded" aria-hidden>
+        <div className="bg-primary h-full transition-all" style={{ width: `${done}%` }} />
+      </div>
+      <p className="text-muted-foreground text-sm">Expected wait: {aboutDuration(view.etaSeconds)}. Keep this page open; you keep your place.</p>
+      <p className="text-muted-foreground text-xs" data-testid="queue-connection">
+        {conn.state === "live"
+          ? "Live"
+          : conn.state === "connecting"
+            ? "Connecting…"
+            : `Connection lost (${conn.reason}) — reconnecting in ${conn.inSeconds} s`}
+      </p>
+    </div>
+  );
+}

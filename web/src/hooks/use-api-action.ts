@@ -1,0 +1,59 @@
+"use client";
+
+import { useCallback, useRef, useState } from "react";
+
+import { ApiError, plainWords } from "@/lib/api/errors";
+import { retryBusy } from "@/lib/api/retry";
+
+/** What an action shows while it runs. */
+export interface ActionState {
+  running: boolean;
+  /** Seconds until the next try after a 429/503, or null. */
+  retryIn: number | null;
+  /** The last failure in plain words, or null. */
+  error: string | null;
+  errorCode: string | null;
+}
+
+/**
+ * Runs an API call from a click: busy answers (429, 503, unreachable) are
+ * retried after Retry-After with a visible countdown (`retryIn`), other
+ * errors end up in plain words in `error`. The call is a closure, so a
+ * reserve or payment retried here keeps its Idempotency-Key.
+ */
+export function useApiAction() {
+  const [state, setState] = useState<ActionState>({ running: false, retryIn: null, error: null, errorCode: null });
+  const abort = useRef<AbortController | null>(null);
+
+  const run = useCallback(async <T,>(fn: () => Promise<T>): Promise<T | undefined> => {
+    abort.current?.abort();
+    const ctl = new AbortController();
+    abort.current = ctl;
+    setState({ running: true, retryIn: null, error: null, errorCode: null });
+    try {
+      const out = await retryBusy(fn, {
+        signal: ctl.signal,
+        onWait: (s) => setState((st) => ({ ...st, retryIn: s > 0 ? s : null })),
+      });
+      setState({ running: false, retryIn: null, error: null, errorCode: null });
+      return out;
+    } catch (err) {
+      if (ctl.signal.aborted) return undefined;
+      const e = err instanceof ApiError ? err : null;
+      setState({
+        running: false,
+        retryIn: null,
+        error: e ? plainWords(e) : String(err),
+        errorCode: e?.code ?? "UNKNOWN",
+      });
+      return undefined;
+    }
+  }, []);
+
+  const cancel = useCallback(() => {
+    abort.current?.abort();
+    setState((s) => ({ ...s, running: false, retryIn: null }));
+  }, []);
+
+  return { ...state, run, cancel };
+}

@@ -1,0 +1,140 @@
+/**
+ * The /api/v1 routes the web app calls, typed with the contract's types.
+ *
+ * Each path is the `google.api.http` annotation of its RPC in proto/
+ * (endpoints.test.ts checks every one against the generated descriptors), so
+ * the same object serves the server side (server.ts) and the browser
+ * (browser.ts) over their Transport.
+ */
+import type { Transport } from "./transport";
+import type {
+  AnalyticsQuery,
+  AuditLog,
+  Booking,
+  Category,
+  CreateEventInput,
+  CreatePaymentInput,
+  CreateShowInput,
+  CreateZoneInput,
+  Event,
+  EventAnalytics,
+  ListAuditLogsQuery,
+  ListEventsQuery,
+  ListUsersQuery,
+  LoginInput,
+  Notification,
+  Payment,
+  QueueStatus,
+  RefundQuote,
+  RegisterInput,
+  ReserveInput,
+  Role,
+  Session,
+  Show,
+  TokenPair,
+  UpdateEventInput,
+  User,
+  Zone,
+} from "./wire";
+
+const enc = encodeURIComponent;
+
+/** Paging of the list routes. */
+export interface PageQuery {
+  page?: number;
+  per_page?: number;
+}
+
+/** The API's routes over a transport; every method resolves to an ApiResult. */
+export function endpoints(t: Transport) {
+  return {
+    auth: {
+      register: (body: RegisterInput) => t.request<Session>({ method: "POST", path: "/auth/register", body }),
+      login: (body: LoginInput) => t.request<Session>({ method: "POST", path: "/auth/login", body }),
+      refresh: (refresh_token: string) =>
+        t.request<TokenPair>({ method: "POST", path: "/auth/refresh", body: { refresh_token } }),
+      logout: (refresh_token: string) =>
+        t.request<Record<string, never>>({ method: "POST", path: "/auth/logout", body: { refresh_token } }),
+      forgotPassword: (email: string) =>
+        t.request<Record<string, never>>({ method: "POST", path: "/auth/forgot-password", body: { email } }),
+      resetPassword: (token: string, new_password: string) =>
+        t.request<Record<string, never>>({ method: "POST", path: "/auth/reset-password", body: { token, new_password } }),
+      me: () => t.request<User>({ method: "GET", path: "/auth/me" }),
+      updateMe: (full_name: string) => t.request<User>({ method: "PUT", path: "/auth/me", body: { full_name } }),
+    },
+    admin: {
+      setRole: (userId: string, role: Role) =>
+        t.request<User>({ method: "PUT", path: `/admin/users/${enc(userId)}/role`, body: { role } }),
+      users: (query: ListUsersQuery) => t.request<User[]>({ method: "GET", path: "/admin/users", query }),
+      auditLogs: (query: ListAuditLogsQuery & PageQuery) =>
+        t.request<AuditLog[]>({ method: "GET", path: "/admin/audit-logs", query }),
+    },
+    catalog: {
+      events: (query: ListEventsQuery) => t.request<Event[]>({ method: "GET", path: "/events", query }),
+      event: (slugOrId: string) => t.request<Event>({ method: "GET", path: `/events/${enc(slugOrId)}` }),
+      shows: (slugOrId: string) => t.request<Show[]>({ method: "GET", path: `/events/${enc(slugOrId)}/shows` }),
+      zones: (showId: string) => t.request<Zone[]>({ method: "GET", path: `/shows/${enc(showId)}/zones` }),
+      categories: () => t.request<Category[]>({ method: "GET", path: "/categories" }),
+      createCategory: (name: string, slug = "") => t.request<Category>({ method: "POST", path: "/categories", body: { name, slug } }),
+      createEvent: (body: CreateEventInput) => t.request<Event>({ method: "POST", path: "/events", body }),
+      updateEvent: (eventId: string, body: UpdateEventInput) =>
+        t.request<Event>({ method: "PUT", path: `/events/${enc(eventId)}`, body }),
+      deleteEvent: (eventId: string) =>
+        t.request<Record<string, never>>({ method: "DELETE", path: `/events/${enc(eventId)}` }),
+      createShow: (eventId: string, body: CreateShowInput) =>
+        t.request<Show>({ method: "POST", path: `/events/${enc(eventId)}/shows`, body }),
+      createZone: (showId: string, body: CreateZoneInput) =>
+        t.request<Zone>({ method: "POST", path: `/shows/${enc(showId)}/zones`, body }),
+      publish: (eventId: string) => t.request<Event>({ method: "POST", path: `/events/${enc(eventId)}/publish`, body: {} }),
+      cancel: (eventId: string, reason: string) =>
+        t.request<Event>({ method: "POST", path: `/events/${enc(eventId)}/cancel`, body: { reason } }),
+    },
+    bookings: {
+      /** Reserve: the Idempotency-Key makes a retry return the same hold. */
+      reserve: (body: ReserveInput, opts: { idempotencyKey: string; queuePass?: string; signal?: AbortSignal }) =>
+        t.request<Booking>({
+          method: "POST",
+          path: "/bookings/reserve",
+          body,
+          signal: opts.signal,
+          headers: {
+            "Idempotency-Key": opts.idempotencyKey,
+            ...(opts.queuePass ? { "X-Queue-Pass": opts.queuePass } : {}),
+          },
+        }),
+      list: (query: PageQuery & { status?: string }) => t.request<Booking[]>({ method: "GET", path: "/bookings", query }),
+      pending: (query: PageQuery) => t.request<Booking[]>({ method: "GET", path: "/bookings/pending", query }),
+      get: (bookingId: string) => t.request<Booking>({ method: "GET", path: `/bookings/${enc(bookingId)}` }),
+      cancel: (bookingId: string, reason = "") =>
+        t.request<Booking>({ method: "POST", path: `/bookings/${enc(bookingId)}/cancel`, body: { reason } }),
+      confirm: (bookingId: string) =>
+        t.request<Booking>({ method: "POST", path: `/bookings/${enc(bookingId)}/confirm`, body: {} }),
+      refundQuote: (bookingId: string) =>
+        t.request<RefundQuote>({ method: "GET", path: `/bookings/${enc(bookingId)}/refund-quote` }),
+    },
+    payments: {
+      /** Create a payment: the Idempotency-Key makes a retry return the same payment. */
+      create: (body: CreatePaymentInput, opts: { idempotencyKey: string }) =>
+        t.request<Payment>({
+          method: "POST",
+          path: "/payments",
+          body,
+          headers: { "Idempotency-Key": opts.idempotencyKey },
+        }),
+      get: (paymentId: string) => t.request<Payment>({ method: "GET", path: `/payments/${enc(paymentId)}` }),
+    },
+    queue: {
+      join: (event_id: string) => t.request<QueueStatus>({ method: "POST", path: "/queue/join", body: { event_id } }),
+      status: (event_id: string) => t.request<QueueStatus>({ method: "GET", path: "/queue/status", query: { event_id } }),
+    },
+    analytics: {
+      event: (eventId: string, query: AnalyticsQuery = {}) =>
+        t.request<EventAnalytics>({ method: "GET", path: `/analytics/events/${enc(eventId)}`, query: { from: query.from, to: query.to } }),
+    },
+    notifications: {
+      list: (query: PageQuery) => t.request<Notification[]>({ method: "GET", path: "/notifications", query }),
+    },
+  };
+}
+
+export type Api = ReturnType<typeof endpoints>;

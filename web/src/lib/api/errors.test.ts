@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+
+import { ApiError, parseRetryAfter, plainWords } from "./errors";
+
+const err = (code: string, details: Record<string, unknown> = {}, status = 409, message = "m") => new ApiError({ status, code, message, details });
+
+describe("parseRetryAfter", () => {
+  it("reads seconds and HTTP dates, never negative", () => {
+    expect(parseRetryAfter("3")).toBe(3);
+    expect(parseRetryAfter("0.2")).toBe(1);
+    expect(parseRetryAfter(null)).toBeNull();
+    expect(parseRetryAfter("soon")).toBeNull();
+    const now = Date.parse("2026-12-03T10:00:00Z");
+    expect(parseRetryAfter("Thu, 03 Dec 2026 10:00:05 GMT", now)).toBe(5);
+    expect(parseRetryAfter("Thu, 03 Dec 2026 09:00:00 GMT", now)).toBe(0);
+  });
+});
+
+describe("plainWords", () => {
+  it("says what the buyer can do, with the details", () => {
+    expect(plainWords(err("INSUFFICIENT_STOCK", { requested: 4, available: 2 }))).toBe("Only 2 seats left in this zone. Choose fewer seats.");
+    expect(plainWords(err("INSUFFICIENT_STOCK", { requested: 1, available: 0 }))).toMatch(/^Sold out/);
+    expect(plainWords(err("MAX_PER_USER_EXCEEDED", { limit: 4, current: 3, requested: 2 }))).toBe(
+      "You can hold or buy at most 4 seats for this event and already have 3.",
+    );
+    expect(plainWords(err("RESERVATION_EXPIRED", {}, 410))).toMatch(/expired/);
+    expect(plainWords(err("SERVICE_UNAVAILABLE", { reason: "overloaded" }, 503))).toMatch(/Lots of people/);
+    expect(plainWords(err("SERVICE_UNAVAILABLE", { dependency: "redis" }, 503))).toMatch(/briefly unavailable/);
+    expect(plainWords(err("RATE_LIMITED", {}, 429))).toMatch(/try again in a moment/);
+  });
+
+  it("names the invalid fields of a VALIDATION_ERROR", () => {
+    const e = err("VALIDATION_ERROR", { fields: [{ field: "full_name", message: "value length must be at least 1 characters", rule: "string.min_len" }] }, 400);
+    expect(plainWords(e)).toBe("Please check the form: full name length must be at least 1 characters.");
+    expect(e.fields).toHaveLength(1);
+  });
+
+  it("falls back to the server's message for codes it does not know", () => {
+    expect(plainWords(err("SOMETHING_NEW", {}, 418, "the teapot is busy"))).toBe("the teapot is busy");
+  });
+
+  it("knows which errors are worth retrying", () => {
+    expect(err("RATE_LIMITED", {}, 429).retryable).toBe(true);
+    expect(err("SERVICE_UNAVAILABLE", {}, 503).retryable).toBe(true);
+    expect(err("NETWORK_ERROR", {}, 0).retryable).toBe(true);
+    expect(err("CONFLICT", {}, 409).retryable).toBe(false);
+  });
+
+  it("crosses the server/client boundary as plain JSON", () => {
+    const e = new ApiError({ status: 429, code: "RATE_LIMITED", message: "slow down", retryAfter: 7, requestId: "r1" });
+    const back = ApiError.from(JSON.parse(JSON.stringify(e.toJSON())));
+    expect(back).toBeInstanceOf(ApiError);
+    expect([back.status, back.code, back.retryAfter, back.requestId]).toEqual([429, "RATE_LIMITED", 7, "r1"]);
+  });
+});

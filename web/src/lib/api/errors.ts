@@ -1,0 +1,185 @@
+/**
+ * API errors: the edge's error envelope as an exception, and the words a
+ * person reads for it.
+ *
+ * Every failed answer of /api/v1 is `{"success":false,"error":{"code",
+ * "message","details"}}` (edge/README.md). The app branches on `code`, never
+ * on `message`; `plainWords` turns the code (and its details) into a sentence,
+ * falling back to the server's message, which is written for people too.
+ */
+
+/** Codes the edge answers (edge/README.md, the error table), plus the app's own. */
+export type ErrorCode =
+  | "VALIDATION_ERROR"
+  | "UNAUTHORIZED"
+  | "FORBIDDEN"
+  | "NOT_FOUND"
+  | "METHOD_NOT_ALLOWED"
+  | "CONFLICT"
+  | "INSUFFICIENT_STOCK"
+  | "MAX_PER_USER_EXCEEDED"
+  | "SALE_NOT_OPEN"
+  | "RESERVATION_EXPIRED"
+  | "PAYMENT_FAILED"
+  | "QUEUE_PASS_REQUIRED"
+  | "PAYLOAD_TOO_LARGE"
+  | "HEADERS_TOO_LARGE"
+  | "UNSUPPORTED_MEDIA_TYPE"
+  | "RATE_LIMITED"
+  | "INTERNAL_ERROR"
+  | "NOT_IMPLEMENTED"
+  | "SERVICE_UNAVAILABLE"
+  // The web app's own: the API could not be reached or answered something
+  // that is not the envelope; a mutating call without its CSRF token.
+  | "NETWORK_ERROR"
+  | "BAD_RESPONSE"
+  | "CSRF_FAILED";
+
+/** One invalid field of a VALIDATION_ERROR (`details.fields[]`). */
+export interface FieldViolation {
+  field: string;
+  message: string;
+  rule?: string;
+}
+
+/** A failed API call, as the envelope described it. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: ErrorCode | (string & {});
+  readonly details: Record<string, unknown>;
+  /** Seconds to wait before trying again (Retry-After), for 429 and 503. */
+  readonly retryAfter: number | null;
+  readonly requestId: string | null;
+
+  constructor(init: {
+    status: number;
+    code: string;
+    message: string;
+    details?: Record<string, unknown>;
+    retryAfter?: number | null;
+    requestId?: string | null;
+  }) {
+    super(init.message);
+    this.name = "ApiError";
+    this.status = init.status;
+    this.code = init.code;
+    this.details = init.details ?? {};
+    this.retryAfter = init.retryAfter ?? null;
+    this.requestId = init.requestId ?? null;
+  }
+
+  /** Whether trying again later may succeed: the edge shed the call or a limit was hit. */
+  get retryable(): boolean {
+    return this.status === 429 || (this.status >= 502 && this.status <= 504) || this.code === "SERVICE_UNAVAILABLE" || this.code === "NETWORK_ERROR";
+  }
+
+  /** The invalid fields of a VALIDATION_ERROR. */
+  get fields(): FieldViolation[] {
+    const f = this.details.fields;
+    return Array.isArray(f) ? (f as FieldViolation[]) : [];
+  }
+
+  /** A plain JSON copy, for crossing from a server component to a client one. */
+  toJSON(): SerializedApiError {
+    return {
+      status: this.status,
+      code: this.code,
+      message: this.message,
+      details: this.details,
+      retryAfter: this.retryAfter,
+      requestId: this.requestId,
+    };
+  }
+
+  static from(s: SerializedApiError): ApiError {
+    return new ApiError(s);
+  }
+}
+
+/** What `ApiError.toJSON` writes. */
+export interface SerializedApiError {
+  status: number;
+  code: string;
+  message: string;
+  details: Record<string, unknown>;
+  retryAfter: number | null;
+  requestId: string | null;
+}
+
+/**
+ * The seconds a Retry-After header asks for: delta-seconds or an HTTP date.
+ * Unparseable or absent: null. Never negative.
+ */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | null {
+  if (!value) return null;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.max(0, Math.ceil(Number(v)));
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return null;
+  return Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+function num(v: unknown): number | null {
+  return typeof v === "number" && Number.isFinite(v) ? v : null;
+}
+
+/** What a person reads for an error: a sentence from the code, with its details. */
+export function plainWords(err: Pick<ApiError, "code" | "message" | "details" | "status">): string {
+  const d = err.details ?? {};
+  switch (err.code) {
+    case "VALIDATION_ERROR": {
+      const fields = Array.isArray(d.fields) ? (d.fields as FieldViolation[]) : [];
+      if (fields.length > 0) {
+        return "Please check the form: " + fields.map((f) => `${f.field.replaceAll("_", " ")} ${f.message.replace(/^value /, "")}`).join("; ") + ".";
+      }
+      return err.message ? `Please check what you entered: ${err.message}.` : "Please check what you entered.";
+    }
+    case "UNAUTHORIZED":
+      return "Your session has ended. Please sign in again.";
+    case "FORBIDDEN":
+      return "You are not allowed to do that." + (err.message ? ` (${err.message})` : "");
+    case "NOT_FOUND":
+      return "We could not find that. It may have been removed, or it is not yours.";
+    case "INSUFFICIENT_STOCK": {
+      const available = num(d.available);
+      if (available === 0) return "Sold out: there are no seats left in this zone.";
+      if (available !== null) return `Only ${available} seat${available === 1 ? "" : "s"} left in this zone. Choose fewer seats.`;
+      return "Not enough seats left in this zone.";
+    }
+    case "MAX_PER_USER_EXCEEDED": {
+      const limit = num(d.limit);
+      const current = num(d.current);
+      if (limit === null) return "You have reached the most seats one person may buy for this event.";
+      return (
+        `You can hold or buy at most ${limit} seat${limit === 1 ? "" : "s"} for this event` +
+        (current ? ` and already have ${current}.` : ".")
+      );
+    }
+    case "SALE_NOT_OPEN":
+      return "Tickets for this event are not on sale right now.";
+    case "RESERVATION_EXPIRED":
+      return "Your hold on these seats has expired, and the seats went back on sale. Please reserve again.";
+    case "PAYMENT_FAILED":
+      return "The payment did not go through. No money was taken; you can try another method.";
+    case "QUEUE_PASS_REQUIRED":
+      return "This event has a waiting room. Please wait for your turn, then reserve.";
+    case "CONFLICT":
+      return err.message ? `That cannot be done now: ${err.message}.` : "That cannot be done now.";
+    case "RATE_LIMITED":
+      return "Too many requests in a short time. We will try again in a moment.";
+    case "SERVICE_UNAVAILABLE":
+      return d.reason === "overloaded"
+        ? "Lots of people are buying right now. We will try again in a moment."
+        : "The service is briefly unavailable. We will try again in a moment.";
+    case "NETWORK_ERROR":
+      return "We could not reach Booking Rush. Check your connection; we will try again.";
+    case "CSRF_FAILED":
+      return "This page is out of date. Please reload it and try again.";
+    case "PAYLOAD_TOO_LARGE":
+      return "What you sent is too large.";
+    case "INTERNAL_ERROR":
+      return "Something went wrong on our side. Please try again; if it keeps happening, contact support.";
+    default:
+      return err.message || "Something went wrong. Please try again.";
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Shared pieces of the app's own routes under /bff (backend for frontend):
+ * answering in the API's envelope, the CSRF check, and setting cookies.
+ */
+import "server-only";
+
+import { NextResponse, type NextRequest } from "next/server";
+
+import { cookieSecure } from "@/lib/config";
+import { type CookieSpec, csrfCookie } from "@/lib/session/cookies";
+import { csrfProblem, newCsrfToken } from "@/lib/session/csrf";
+
+/** An error answer in the API's envelope. */
+export function errorResponse(
+  status: number,
+  code: string,
+  message: string,
+  init: { details?: Record<string, unknown>; headers?: HeadersInit } = {},
+): NextResponse {
+  return NextResponse.json(
+    { success: false, error: { code, message, details: init.details ?? {} } },
+    { status, headers: { "Cache-Control": "no-store", ...Object.fromEntries(new Headers(init.headers)) } },
+  );
+}
+
+/** The 403 for a mutating call that fails the CSRF check, or null when it passes. */
+export function checkCsrf(req: NextRequest): NextResponse | null {
+  const problem = csrfProblem({
+    method: req.method,
+    headers: req.headers,
+    cookie: (n) => req.cookies.get(n)?.value,
+    host: req.headers.get("host") ?? req.nextUrl.host,
+  });
+  return problem ? errorResponse(403, "CSRF_FAILED", problem) : null;
+}
+
+export function setCookies(res: NextResponse, cookies: CookieSpec[]): NextResponse {
+  for (const c of cookies) res.cookies.set(c);
+  return res;
+}
+
+/** A new CSRF cookie (after sign-in, the token changes with the session). */
+export function rotatedCsrf(): CookieSpec {
+  return csrfCookie(newCsrfToken(), cookieSecure());
+}
+
+/** Headers of an API answer worth passing to the browser. */
+export const PASSED_RESPONSE_HEADERS = [
+  "content-type",
+  "retry-after",
+  "x-request-id",
+  "idempotent-replayed",
+  "x-ratelimit-limit",
+  "x-ratelimit-remaining",
+  "allow",
+];

@@ -1,0 +1,37 @@
+/**
+ * Reads the claims of the edge's access tokens without verifying them.
+ *
+ * The web app never trusts these claims for access: every API call is
+ * checked by the services themselves. It reads `exp` to refresh a token
+ * before it expires, and `role`/`sub` to choose what to show.
+ */
+export interface AccessClaims {
+  sub: string;
+  role: string;
+  exp: number;
+}
+
+function base64UrlDecode(s: string): string {
+  const b64 = s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4);
+  return typeof atob === "function" ? atob(b64) : Buffer.from(b64, "base64").toString("binary");
+}
+
+/** The claims of a JWT, or null when it is not one. */
+export function readClaims(token: string | undefined | null): AccessClaims | null {
+  if (!token) return null;
+  const parts = token.split(".");
+  if (parts.length !== 3) return null;
+  try {
+    const c = JSON.parse(base64UrlDecode(parts[1])) as Partial<AccessClaims>;
+    if (typeof c.exp !== "number" || typeof c.sub !== "string") return null;
+    return { sub: c.sub, role: typeof c.role === "string" ? c.role : "user", exp: c.exp };
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the token expires within `marginSeconds` (or is no JWT at all). */
+export function expiresSoon(token: string | undefined | null, marginSeconds = 60, now = Date.now()): boolean {
+  const c = readClaims(token);
+  return !c || c.exp * 1000 - now < marginSeconds * 1000;
+}

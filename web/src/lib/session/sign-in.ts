@@ -1,0 +1,54 @@
+/**
+ * Signing in and registering through the app's server: the API's answer
+ * carries the tokens, which are moved into HttpOnly cookies and never
+ * returned to the page.
+ */
+import "server-only";
+
+import { NextResponse, type NextRequest } from "next/server";
+
+import { ApiError } from "@/lib/api/errors";
+import { fetchTransport } from "@/lib/api/transport";
+import { endpoints } from "@/lib/api/endpoints";
+import { checkCsrf, errorResponse, rotatedCsrf, setCookies } from "@/lib/bff";
+import { apiBase, cookieSecure } from "@/lib/config";
+import { forwardedHeaders } from "@/lib/forward";
+
+import { sessionCookies } from "./cookies";
+
+/** The envelope answer for an ApiError (status, code, message, details, Retry-After). */
+export function apiErrorResponse(err: unknown): NextResponse {
+  if (err instanceof ApiError) {
+    return errorResponse(err.status || 503, err.code, err.message, {
+      details: err.details,
+      headers: err.retryAfter !== null ? { "Retry-After": String(err.retryAfter) } : undefined,
+    });
+  }
+  return errorResponse(500, "INTERNAL_ERROR", "sign-in failed");
+}
+
+export async function signIn(req: NextRequest, kind: "login" | "register"): Promise<NextResponse> {
+  const denied = checkCsrf(req);
+  if (denied) return denied;
+  let input: { email?: string; password?: string; full_name?: string };
+  try {
+    input = await req.json();
+  } catch {
+    return errorResponse(400, "VALIDATION_ERROR", "the body must be JSON");
+  }
+  const api = endpoints(fetchTransport({ base: apiBase(), init: { cache: "no-store" }, headers: () => forwardedHeaders(req.headers) }));
+  try {
+    const { data, status } =
+      kind === "login"
+        ? await api.auth.login({ email: input.email, password: input.password })
+        : await api.auth.register({ email: input.email, password: input.password, full_name: input.full_name });
+    const user = data.user!;
+    const res = NextResponse.json({ success: true, data: { user } }, { status, headers: { "Cache-Control": "no-store" } });
+    return setCookies(res, [
+      ...sessionCookies({ ...data, user: { id: user.id, name: user.full_name, role: user.role } }, cookieSecure()),
+      rotatedCsrf(),
+    ]);
+  } catch (err) {
+    return apiErrorResponse(err);
+  }
+}

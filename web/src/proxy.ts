@@ -1,0 +1,125 @@
+/**
+ * The app's proxy (Next 16's middleware): keeps sessions alive and pages
+ * private.
+ *
+ * It runs only where a session matters: the signed-in pages (bookings,
+ * checkout, buying, account, organizer, admin) and the app's /bff routes.
+ * Public pages (home, event pages, the static sign-in forms) never pass here,
+ * so their cached copies never carry a Set-Cookie; their forms fetch the CSRF
+ * token from /bff/session/csrf.
+ *
+ * - An access token that expires within a minute is refreshed with the
+ *   refresh token (lib/session/refresh: one refresh per token, rotation-safe);
+ *   the new cookies go to the browser AND to this request, so the page renders
+ *   with the new token.
+ * - A signed-in page without a session redirects to /login?next=<page>.
+ * - The CSRF cookie is set when missing, for the forms of these pages.
+ * - A page's redirect to /login keeps the way back in ?next=.
+ */
+import { NextResponse, type NextRequest } from "next/server";
+
+import { ApiError } from "@/lib/api/errors";
+import { forwardedHeaders } from "@/lib/forward";
+import {
+  ACCESS_COOKIE,
+  CSRF_COOKIE,
+  REFRESH_COOKIE,
+  USER_COOKIE,
+  type CookieSpec,
+  clearedSessionCookies,
+  csrfCookie,
+  decodeUser,
+  sessionCookies,
+} from "@/lib/session/cookies";
+import { newCsrfToken } from "@/lib/session/csrf";
+import { expiresSoon, readClaims } from "@/lib/session/jwt";
+import { refreshOnce } from "@/lib/session/refresh";
+
+const apiBase = () => (process.env.RUSH_API_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "") + "/api/v1";
+const secure = () => process.env.WEB_COOKIE_SECURE !== "false";
+
+/** Pages that need a signed-in user. */
+function needsSession(path: string): boolean {
+  return /^\/(bookings|checkout|account|organizer|admin|notifications)(\/|$)/.test(path) || /^\/events\/[^/]+\/buy(\/|$)/.test(path);
+}
+
+function applyCookies(res: NextResponse, cookies: CookieSpec[]) {
+  for (const c of cookies) res.cookies.set(c);
+}
+
+export async function proxy(req: NextRequest) {
+  const path = req.nextUrl.pathname;
+  const page = !path.startsWith("/bff/");
+  const set: CookieSpec[] = [];
+  let busy = false;
+  let access = req.cookies.get(ACCESS_COOKIE)?.value;
+  const refresh = req.cookies.get(REFRESH_COOKIE)?.value;
+
+  if (page && !req.cookies.get(CSRF_COOKIE)?.value) {
+    set.push(csrfCookie(newCsrfToken(), secure()));
+  }
+
+  if (refresh && expiresSoon(access)) {
+    try {
+      const pair = await refreshOnce(apiBase(), refresh, { headers: forwardedHeaders(req.headers) });
+      const claims = readClaims(pair.access_token);
+      const prev = decodeUser(req.cookies.get(USER_COOKIE)?.value);
+      set.push(
+        ...sessionCookies(
+          {
+            ...pair,
+            user: { id: claims?.sub ?? prev?.id ?? "", name: prev?.name ?? "", role: claims?.role ?? prev?.role ?? "user" },
+          },
+          secure(),
+        ),
+      );
+      access = pair.access_token;
+    } catch (err) {
+      if (err instanceof ApiError && !err.retryable) {
+        // The refresh token is dead (expired, revoked, reused): the session is over.
+        set.push(...clearedSessionCookies(secure()));
+        access = undefined;
+      }
+      // Busy or unreachable: go on with what we have; the page shows the error.
+      else busy = true;
+    }
+  }
+
+  if (page && needsSession(path) && !access && !busy) {
+    const login = new URL("/login", req.url);
+    login.searchParams.set("next", path + req.nextUrl.search);
+    const res = NextResponse.redirect(login);
+    applyCookies(res, set);
+    return res;
+  }
+
+  if (set.length === 0) return NextResponse.next();
+
+  // This request sees the new cookies too (cookies() in server components).
+  const jar = new Map(req.cookies.getAll().map((c) => [c.name, c.value]));
+  for (const c of set) {
+    if (c.maxAge === 0) jar.delete(c.name);
+    else jar.set(c.name, c.value);
+  }
+  const headers = new Headers(req.headers);
+  headers.set(
+    "cookie",
+    Array.from(jar, ([k, v]) => `${k}=${v}`).join("; "),
+  );
+  const res = NextResponse.next({ request: { headers } });
+  applyCookies(res, set);
+  return res;
+}
+
+export const config = {
+  matcher: [
+    "/bff/:path*",
+    "/bookings/:path*",
+    "/checkout/:path*",
+    "/account/:path*",
+    "/organizer/:path*",
+    "/admin/:path*",
+    "/notifications/:path*",
+    "/events/:slug/buy",
+  ],
+};
