@@ -3,11 +3,14 @@
 /* eslint-disable */
 
 // Package bookingrush.queue.v1 is the virtual waiting room in front of a
-// flash sale: buyers join, are admitted at a steady rate and get a queue pass
-// that Reserve demands.
+// flash sale: buyers join and get a signed queue ticket (their place); one
+// cursor per event admits tickets at the event's rate, under a cap of
+// active shoppers, while seats are left; an admitted ticket is the queue
+// pass that Reserve demands.
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_bookingrush_common_v1_access } from "../../common/v1/access_pb";
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb";
 import type { Duration, DurationJson, Timestamp, TimestampJson } from "@bufbuild/protobuf/wkt";
@@ -18,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bookingrush/queue/v1/queue.proto.
  */
 export const file_bookingrush_queue_v1_queue: GenFile = /*@__PURE__*/
-  fileDesc("CiBib29raW5ncnVzaC9xdWV1ZS92MS9xdWV1ZS5wcm90bxIUYm9va2luZ3J1c2gucXVldWUudjEi9AEKC1F1ZXVlU3RhdHVzEhAKCGV2ZW50X2lkGAEgASgJEhAKCHBvc2l0aW9uGAIgASgFEg0KBXRvdGFsGAMgASgFEjYKBnN0YXR1cxgEIAEoDjImLmJvb2tpbmdydXNoLnF1ZXVlLnYxLlF1ZXVlRW50cnlTdGF0dXMSEgoKcXVldWVfcGFzcxgFIAEoCRIzCg9wYXNzX2V4cGlyZXNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDmVzdGltYXRlZF93YWl0GAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIkwKDVF1ZXVlU2V0dGluZ3MSEAoIZXZlbnRfaWQYASABKAkSDwoHZW5hYmxlZBgCIAEoCBIYChBhZG1pdF9wZXJfc2Vjb25kGAMgASgFIjEKEEpvaW5RdWV1ZVJlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBIkwKEUpvaW5RdWV1ZVJlc3BvbnNlEjcKDHF1ZXVlX3N0YXR1cxgBIAEoCzIhLmJvb2tpbmdydXNoLnF1ZXVlLnYxLlF1ZXVlU3RhdHVzIjYKFUdldFF1ZXVlU3RhdHVzUmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQEiUQoWR2V0UXVldWVTdGF0dXNSZXNwb25zZRI3CgxxdWV1ZV9zdGF0dXMYASABKAsyIS5ib29raW5ncnVzaC5xdWV1ZS52MS5RdWV1ZVN0YXR1cyI4ChdXYXRjaFF1ZXVlU3RhdHVzUmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQEiUwoYV2F0Y2hRdWV1ZVN0YXR1c1Jlc3BvbnNlEjcKDHF1ZXVlX3N0YXR1cxgBIAEoCzIhLmJvb2tpbmdydXNoLnF1ZXVlLnYxLlF1ZXVlU3RhdHVzInMKF1NldFF1ZXVlU2V0dGluZ3NSZXF1ZXN0Eh0KCGV2ZW50X2lkGAEgASgJQgu6SAjIAQFyA7ABARIPCgdlbmFibGVkGAIgASgIEigKEGFkbWl0X3Blcl9zZWNvbmQYAyABKAVCDrpIC9gBARoGGKCNBigBIlEKGFNldFF1ZXVlU2V0dGluZ3NSZXNwb25zZRI1CghzZXR0aW5ncxgBIAEoCzIjLmJvb2tpbmdydXNoLnF1ZXVlLnYxLlF1ZXVlU2V0dGluZ3MqlwEKEFF1ZXVlRW50cnlTdGF0dXMSIgoeUVVFVUVfRU5UUllfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHgoaUVVFVUVfRU5UUllfU1RBVFVTX1dBSVRJTkcQARIfChtRVUVVRV9FTlRSWV9TVEFUVVNfQURNSVRURUQQAhIeChpRVUVVRV9FTlRSWV9TVEFUVVNfRVhQSVJFRBADMqkECgxRdWV1ZVNlcnZpY2USfgoJSm9pblF1ZXVlEiYuYm9va2luZ3J1c2gucXVldWUudjEuSm9pblF1ZXVlUmVxdWVzdBonLmJvb2tpbmdydXNoLnF1ZXVlLnYxLkpvaW5RdWV1ZVJlc3BvbnNlIiCQAgKC0+STAhc6ASoiEi9hcGkvdjEvcXVldWUvam9pbhKMAQoOR2V0UXVldWVTdGF0dXMSKy5ib29raW5ncnVzaC5xdWV1ZS52MS5HZXRRdWV1ZVN0YXR1c1JlcXVlc3QaLC5ib29raW5ncnVzaC5xdWV1ZS52MS5HZXRRdWV1ZVN0YXR1c1Jlc3BvbnNlIh+QAgGC0+STAhYSFC9hcGkvdjEvcXVldWUvc3RhdHVzEpEBChBXYXRjaFF1ZXVlU3RhdHVzEi0uYm9va2luZ3J1c2gucXVldWUudjEuV2F0Y2hRdWV1ZVN0YXR1c1JlcXVlc3QaLi5ib29raW5ncnVzaC5xdWV1ZS52MS5XYXRjaFF1ZXVlU3RhdHVzUmVzcG9uc2UiHILT5JMCFhIUL2FwaS92MS9xdWV1ZS9ldmVudHMwARJ2ChBTZXRRdWV1ZVNldHRpbmdzEi0uYm9va2luZ3J1c2gucXVldWUudjEuU2V0UXVldWVTZXR0aW5nc1JlcXVlc3QaLi5ib29raW5ncnVzaC5xdWV1ZS52MS5TZXRRdWV1ZVNldHRpbmdzUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("CiBib29raW5ncnVzaC9xdWV1ZS92MS9xdWV1ZS5wcm90bxIUYm9va2luZ3J1c2gucXVldWUudjEihAIKC1F1ZXVlU3RhdHVzEhAKCGV2ZW50X2lkGAEgASgJEhAKCHBvc2l0aW9uGAIgASgFEg0KBXRvdGFsGAMgASgFEjYKBnN0YXR1cxgEIAEoDjImLmJvb2tpbmdydXNoLnF1ZXVlLnYxLlF1ZXVlRW50cnlTdGF0dXMSEgoKcXVldWVfcGFzcxgFIAEoCRIzCg9wYXNzX2V4cGlyZXNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDmVzdGltYXRlZF93YWl0GAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg4KBnRpY2tldBgIIAEoCSJuCg1RdWV1ZVNldHRpbmdzEhAKCGV2ZW50X2lkGAEgASgJEg8KB2VuYWJsZWQYAiABKAgSGAoQYWRtaXRfcGVyX3NlY29uZBgDIAEoBRISCgptYXhfYWN0aXZlGAQgASgFEgwKBGF1dG8YBSABKAgioAIKBExpbmUSEAoIZXZlbnRfaWQYASABKAkSDwoHZW5hYmxlZBgCIAEoCBIOCgZvcGVuZWQYAyABKAgSLAoIb3BlbnNfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDmFkbWl0dGVkX3VwX3RvGAUgASgFEg4KBmpvaW5lZBgGIAEoBRIPCgd3YWl0aW5nGAcgASgFEhAKCHNvbGRfb3V0GAggASgIEhgKEGFkbWl0X3Blcl9zZWNvbmQYCSABKAUSEgoKbWF4X2FjdGl2ZRgKIAEoBRIOCgZhY3RpdmUYCyABKAUSLgoKdXBkYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiMQoQSm9pblF1ZXVlUmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQEiTAoRSm9pblF1ZXVlUmVzcG9uc2USNwoMcXVldWVfc3RhdHVzGAEgASgLMiEuYm9va2luZ3J1c2gucXVldWUudjEuUXVldWVTdGF0dXMiZQoVR2V0UXVldWVTdGF0dXNSZXF1ZXN0Eh0KCGV2ZW50X2lkGAEgASgJQgu6SAjIAQFyA7ABARItCgZ0aWNrZXQYAiABKAlCHbpIGtgBAXIVGMgBMhBeW0EtWmEtejAtOV8tXSskIlEKFkdldFF1ZXVlU3RhdHVzUmVzcG9uc2USNwoMcXVldWVfc3RhdHVzGAEgASgLMiEuYm9va2luZ3J1c2gucXVldWUudjEuUXVldWVTdGF0dXMiZwoXV2F0Y2hRdWV1ZVN0YXR1c1JlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBEi0KBnRpY2tldBgCIAEoCUIdukga2AEBchUYyAEyEF5bQS1aYS16MC05Xy1dKyQiUwoYV2F0Y2hRdWV1ZVN0YXR1c1Jlc3BvbnNlEjcKDHF1ZXVlX3N0YXR1cxgBIAEoCzIhLmJvb2tpbmdydXNoLnF1ZXVlLnYxLlF1ZXVlU3RhdHVzIi8KDkdldExpbmVSZXF1ZXN0Eh0KCGV2ZW50X2lkGAEgASgJQgu6SAjIAQFyA7ABASI7Cg9HZXRMaW5lUmVzcG9uc2USKAoEbGluZRgBIAEoCzIaLmJvb2tpbmdydXNoLnF1ZXVlLnYxLkxpbmUiMQoQV2F0Y2hMaW5lUmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQEiwgEKEVdhdGNoTGluZVJlc3BvbnNlEigKBGxpbmUYASABKAsyGi5ib29raW5ncnVzaC5xdWV1ZS52MS5MaW5lEg0KBWVwb2NoGAIgASgJEgwKBGRyYXcYAyABKAkSDQoFZHJhd24YBCABKAUSFAoMd2luZG93X2Zsb29yGAUgASgFEjIKDndpbmRvd19lbmRzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVlbmRlZBgHIAEoCCLEAQoXU2V0UXVldWVTZXR0aW5nc1JlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBEg8KB2VuYWJsZWQYAiABKAgSKAoQYWRtaXRfcGVyX3NlY29uZBgDIAEoBUIOukgL2AEBGgYYoI0GKAESJAoKbWF4X2FjdGl2ZRgEIAEoBUILukgIGgYYwIQ9KABIAIgBARIRCgRhdXRvGAUgASgISAGIAQFCDQoLX21heF9hY3RpdmVCBwoFX2F1dG8iOwoaU3dpdGNoT25Gb3JPdmVybG9hZFJlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBImYKG1N3aXRjaE9uRm9yT3ZlcmxvYWRSZXNwb25zZRIQCghzd2l0Y2hlZBgBIAEoCBI1CghzZXR0aW5ncxgCIAEoCzIjLmJvb2tpbmdydXNoLnF1ZXVlLnYxLlF1ZXVlU2V0dGluZ3MiUQoYU2V0UXVldWVTZXR0aW5nc1Jlc3BvbnNlEjUKCHNldHRpbmdzGAEgASgLMiMuYm9va2luZ3J1c2gucXVldWUudjEuUXVldWVTZXR0aW5ncyrVAQoQUXVldWVFbnRyeVN0YXR1cxIiCh5RVUVVRV9FTlRSWV9TVEFUVVNfVU5TUEVDSUZJRUQQABIeChpRVUVVRV9FTlRSWV9TVEFUVVNfV0FJVElORxABEh8KG1FVRVVFX0VOVFJZX1NUQVRVU19BRE1JVFRFRBACEh4KGlFVRVVFX0VOVFJZX1NUQVRVU19FWFBJUkVEEAMSHwobUVVFVUVfRU5UUllfU1RBVFVTX1NPTERfT1VUEAQSGwoXUVVFVUVfRU5UUllfU1RBVFVTX1VTRUQQBTLKBwoMUXVldWVTZXJ2aWNlEn4KCUpvaW5RdWV1ZRImLmJvb2tpbmdydXNoLnF1ZXVlLnYxLkpvaW5RdWV1ZVJlcXVlc3QaJy5ib29raW5ncnVzaC5xdWV1ZS52MS5Kb2luUXVldWVSZXNwb25zZSIgkAICgtPkkwIXOgEqIhIvYXBpL3YxL3F1ZXVlL2pvaW4SjAEKDkdldFF1ZXVlU3RhdHVzEisuYm9va2luZ3J1c2gucXVldWUudjEuR2V0UXVldWVTdGF0dXNSZXF1ZXN0GiwuYm9va2luZ3J1c2gucXVldWUudjEuR2V0UXVldWVTdGF0dXNSZXNwb25zZSIfkAIBgtPkkwIWEhQvYXBpL3YxL3F1ZXVlL3N0YXR1cxKRAQoQV2F0Y2hRdWV1ZVN0YXR1cxItLmJvb2tpbmdydXNoLnF1ZXVlLnYxLldhdGNoUXVldWVTdGF0dXNSZXF1ZXN0Gi4uYm9va2luZ3J1c2gucXVldWUudjEuV2F0Y2hRdWV1ZVN0YXR1c1Jlc3BvbnNlIhyC0+STAhYSFC9hcGkvdjEvcXVldWUvZXZlbnRzMAESgQEKB0dldExpbmUSJC5ib29raW5ncnVzaC5xdWV1ZS52MS5HZXRMaW5lUmVxdWVzdBolLmJvb2tpbmdydXNoLnF1ZXVlLnYxLkdldExpbmVSZXNwb25zZSIpkAIBgtPkkwIgEh4vYXBpL3YxL3F1ZXVlL2xpbmVzL3tldmVudF9pZH0SYAoJV2F0Y2hMaW5lEiYuYm9va2luZ3J1c2gucXVldWUudjEuV2F0Y2hMaW5lUmVxdWVzdBonLmJvb2tpbmdydXNoLnF1ZXVlLnYxLldhdGNoTGluZVJlc3BvbnNlIgAwARKvAQoQU2V0UXVldWVTZXR0aW5ncxItLmJvb2tpbmdydXNoLnF1ZXVlLnYxLlNldFF1ZXVlU2V0dGluZ3NSZXF1ZXN0Gi4uYm9va2luZ3J1c2gucXVldWUudjEuU2V0UXVldWVTZXR0aW5nc1Jlc3BvbnNlIjyQAgKCzhgLCglvcmdhbml6ZXKC0+STAiQ6ASoaHy9hcGkvdjEvZXZlbnRzL3tldmVudF9pZH0vcXVldWUSfwoTU3dpdGNoT25Gb3JPdmVybG9hZBIwLmJvb2tpbmdydXNoLnF1ZXVlLnYxLlN3aXRjaE9uRm9yT3ZlcmxvYWRSZXF1ZXN0GjEuYm9va2luZ3J1c2gucXVldWUudjEuU3dpdGNoT25Gb3JPdmVybG9hZFJlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_bookingrush_common_v1_access, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * QueueStatus is one buyer's place in one event's queue.
@@ -34,7 +37,9 @@ export type QueueStatus = Message<"bookingrush.queue.v1.QueueStatus"> & {
   eventId: string;
 
   /**
-   * Position is the 1-based place in line while waiting; 0 once admitted.
+   * Position is the 1-based place in line while waiting (the ticket's
+   * sequence less the cursor); 0 once admitted, and before the opening
+   * (places of the pre-queue are drawn when the sale opens).
    *
    * @generated from field: int32 position = 2;
    */
@@ -56,7 +61,8 @@ export type QueueStatus = Message<"bookingrush.queue.v1.QueueStatus"> & {
 
   /**
    * QueuePass is the pass to send to Reserve (X-Queue-Pass header), once
-   * admitted.
+   * admitted: the ticket itself, or, for a ticket of the pre-queue, the
+   * ticket with the place the opening drew for it.
    *
    * @generated from field: string queue_pass = 5;
    */
@@ -75,6 +81,14 @@ export type QueueStatus = Message<"bookingrush.queue.v1.QueueStatus"> & {
    * @generated from field: google.protobuf.Duration estimated_wait = 7;
    */
   estimatedWait?: Duration | undefined;
+
+  /**
+   * Ticket is the caller's signed queue ticket: it authenticates the
+   * stream (GET /api/v1/queue/events?ticket=), and is not a login token.
+   *
+   * @generated from field: string ticket = 8;
+   */
+  ticket: string;
 };
 
 /**
@@ -91,7 +105,9 @@ export type QueueStatusJson = {
   eventId?: string;
 
   /**
-   * Position is the 1-based place in line while waiting; 0 once admitted.
+   * Position is the 1-based place in line while waiting (the ticket's
+   * sequence less the cursor); 0 once admitted, and before the opening
+   * (places of the pre-queue are drawn when the sale opens).
    *
    * @generated from field: int32 position = 2;
    */
@@ -113,7 +129,8 @@ export type QueueStatusJson = {
 
   /**
    * QueuePass is the pass to send to Reserve (X-Queue-Pass header), once
-   * admitted.
+   * admitted: the ticket itself, or, for a ticket of the pre-queue, the
+   * ticket with the place the opening drew for it.
    *
    * @generated from field: string queue_pass = 5;
    */
@@ -132,6 +149,14 @@ export type QueueStatusJson = {
    * @generated from field: google.protobuf.Duration estimated_wait = 7;
    */
   estimatedWait?: DurationJson;
+
+  /**
+   * Ticket is the caller's signed queue ticket: it authenticates the
+   * stream (GET /api/v1/queue/events?ticket=), and is not a login token.
+   *
+   * @generated from field: string ticket = 8;
+   */
+  ticket?: string;
 };
 
 /**
@@ -167,6 +192,22 @@ export type QueueSettings = Message<"bookingrush.queue.v1.QueueSettings"> & {
    * @generated from field: int32 admit_per_second = 3;
    */
   admitPerSecond: number;
+
+  /**
+   * MaxActive caps the active shoppers: admitted buyers whose pass is live
+   * and not used yet. Admission waits while the cap is reached; 0: no cap.
+   *
+   * @generated from field: int32 max_active = 4;
+   */
+  maxActive: number;
+
+  /**
+   * Auto lets the system switch the queue on by itself when the edge sheds
+   * the event's reserves for a sustained while (overload).
+   *
+   * @generated from field: bool auto = 5;
+   */
+  auto: boolean;
 };
 
 /**
@@ -195,6 +236,22 @@ export type QueueSettingsJson = {
    * @generated from field: int32 admit_per_second = 3;
    */
   admitPerSecond?: number;
+
+  /**
+   * MaxActive caps the active shoppers: admitted buyers whose pass is live
+   * and not used yet. Admission waits while the cap is reached; 0: no cap.
+   *
+   * @generated from field: int32 max_active = 4;
+   */
+  maxActive?: number;
+
+  /**
+   * Auto lets the system switch the queue on by itself when the edge sheds
+   * the event's reserves for a sustained while (overload).
+   *
+   * @generated from field: bool auto = 5;
+   */
+  auto?: boolean;
 };
 
 /**
@@ -203,6 +260,199 @@ export type QueueSettingsJson = {
  */
 export const QueueSettingsSchema: GenMessage<QueueSettings, {jsonType: QueueSettingsJson}> = /*@__PURE__*/
   messageDesc(file_bookingrush_queue_v1_queue, 1);
+
+/**
+ * Line is the public state of an event's waiting room, the same for every
+ * buyer: a buyer's place is its ticket's sequence less AdmittedUpTo.
+ *
+ * @generated from message bookingrush.queue.v1.Line
+ */
+export type Line = Message<"bookingrush.queue.v1.Line"> & {
+  /**
+   * EventId is the event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * Enabled is true when the event has a waiting room.
+   *
+   * @generated from field: bool enabled = 2;
+   */
+  enabled: boolean;
+
+  /**
+   * Opened is true once the sale opened and the pre-queue was drawn.
+   *
+   * @generated from field: bool opened = 3;
+   */
+  opened: boolean;
+
+  /**
+   * OpensAt is when the sale opens.
+   *
+   * @generated from field: google.protobuf.Timestamp opens_at = 4;
+   */
+  opensAt?: Timestamp | undefined;
+
+  /**
+   * AdmittedUpTo is the cursor: tickets with a sequence up to it are
+   * admitted.
+   *
+   * @generated from field: int32 admitted_up_to = 5;
+   */
+  admittedUpTo: number;
+
+  /**
+   * Joined is how many tickets were issued (admitted ones included).
+   *
+   * @generated from field: int32 joined = 6;
+   */
+  joined: number;
+
+  /**
+   * Waiting is how many tickets wait for admission.
+   *
+   * @generated from field: int32 waiting = 7;
+   */
+  waiting: number;
+
+  /**
+   * SoldOut is true while every seat is held or sold: admission stopped.
+   *
+   * @generated from field: bool sold_out = 8;
+   */
+  soldOut: boolean;
+
+  /**
+   * AdmitPerSecond is the admission rate.
+   *
+   * @generated from field: int32 admit_per_second = 9;
+   */
+  admitPerSecond: number;
+
+  /**
+   * MaxActive is the cap on active shoppers (0: none).
+   *
+   * @generated from field: int32 max_active = 10;
+   */
+  maxActive: number;
+
+  /**
+   * Active is how many admitted buyers hold a live, unused pass.
+   *
+   * @generated from field: int32 active = 11;
+   */
+  active: number;
+
+  /**
+   * UpdatedAt is when the admission step that wrote this state ran.
+   *
+   * @generated from field: google.protobuf.Timestamp updated_at = 12;
+   */
+  updatedAt?: Timestamp | undefined;
+};
+
+/**
+ * Line is the public state of an event's waiting room, the same for every
+ * buyer: a buyer's place is its ticket's sequence less AdmittedUpTo.
+ *
+ * @generated from message bookingrush.queue.v1.Line
+ */
+export type LineJson = {
+  /**
+   * EventId is the event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId?: string;
+
+  /**
+   * Enabled is true when the event has a waiting room.
+   *
+   * @generated from field: bool enabled = 2;
+   */
+  enabled?: boolean;
+
+  /**
+   * Opened is true once the sale opened and the pre-queue was drawn.
+   *
+   * @generated from field: bool opened = 3;
+   */
+  opened?: boolean;
+
+  /**
+   * OpensAt is when the sale opens.
+   *
+   * @generated from field: google.protobuf.Timestamp opens_at = 4;
+   */
+  opensAt?: TimestampJson;
+
+  /**
+   * AdmittedUpTo is the cursor: tickets with a sequence up to it are
+   * admitted.
+   *
+   * @generated from field: int32 admitted_up_to = 5;
+   */
+  admittedUpTo?: number;
+
+  /**
+   * Joined is how many tickets were issued (admitted ones included).
+   *
+   * @generated from field: int32 joined = 6;
+   */
+  joined?: number;
+
+  /**
+   * Waiting is how many tickets wait for admission.
+   *
+   * @generated from field: int32 waiting = 7;
+   */
+  waiting?: number;
+
+  /**
+   * SoldOut is true while every seat is held or sold: admission stopped.
+   *
+   * @generated from field: bool sold_out = 8;
+   */
+  soldOut?: boolean;
+
+  /**
+   * AdmitPerSecond is the admission rate.
+   *
+   * @generated from field: int32 admit_per_second = 9;
+   */
+  admitPerSecond?: number;
+
+  /**
+   * MaxActive is the cap on active shoppers (0: none).
+   *
+   * @generated from field: int32 max_active = 10;
+   */
+  maxActive?: number;
+
+  /**
+   * Active is how many admitted buyers hold a live, unused pass.
+   *
+   * @generated from field: int32 active = 11;
+   */
+  active?: number;
+
+  /**
+   * UpdatedAt is when the admission step that wrote this state ran.
+   *
+   * @generated from field: google.protobuf.Timestamp updated_at = 12;
+   */
+  updatedAt?: TimestampJson;
+};
+
+/**
+ * Describes the message bookingrush.queue.v1.Line.
+ * Use `create(LineSchema)` to create a new message.
+ */
+export const LineSchema: GenMessage<Line, {jsonType: LineJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_queue_v1_queue, 2);
 
 /**
  * JoinQueueRequest names the event to queue for.
@@ -237,7 +487,7 @@ export type JoinQueueRequestJson = {
  * Use `create(JoinQueueRequestSchema)` to create a new message.
  */
 export const JoinQueueRequestSchema: GenMessage<JoinQueueRequest, {jsonType: JoinQueueRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_queue_v1_queue, 2);
+  messageDesc(file_bookingrush_queue_v1_queue, 3);
 
 /**
  * JoinQueueResponse holds the caller's place.
@@ -272,7 +522,7 @@ export type JoinQueueResponseJson = {
  * Use `create(JoinQueueResponseSchema)` to create a new message.
  */
 export const JoinQueueResponseSchema: GenMessage<JoinQueueResponse, {jsonType: JoinQueueResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_queue_v1_queue, 3);
+  messageDesc(file_bookingrush_queue_v1_queue, 4);
 
 /**
  * GetQueueStatusRequest names the event (query parameter event_id).
@@ -286,6 +536,15 @@ export type GetQueueStatusRequest = Message<"bookingrush.queue.v1.GetQueueStatus
    * @generated from field: string event_id = 1;
    */
   eventId: string;
+
+  /**
+   * Ticket is the place to look up; empty: the caller's own. A buyer may
+   * only name a ticket of their own; the mesh's components (the edge's
+   * stream) any.
+   *
+   * @generated from field: string ticket = 2;
+   */
+  ticket: string;
 };
 
 /**
@@ -300,6 +559,15 @@ export type GetQueueStatusRequestJson = {
    * @generated from field: string event_id = 1;
    */
   eventId?: string;
+
+  /**
+   * Ticket is the place to look up; empty: the caller's own. A buyer may
+   * only name a ticket of their own; the mesh's components (the edge's
+   * stream) any.
+   *
+   * @generated from field: string ticket = 2;
+   */
+  ticket?: string;
 };
 
 /**
@@ -307,7 +575,7 @@ export type GetQueueStatusRequestJson = {
  * Use `create(GetQueueStatusRequestSchema)` to create a new message.
  */
 export const GetQueueStatusRequestSchema: GenMessage<GetQueueStatusRequest, {jsonType: GetQueueStatusRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_queue_v1_queue, 4);
+  messageDesc(file_bookingrush_queue_v1_queue, 5);
 
 /**
  * GetQueueStatusResponse holds the caller's place.
@@ -342,7 +610,7 @@ export type GetQueueStatusResponseJson = {
  * Use `create(GetQueueStatusResponseSchema)` to create a new message.
  */
 export const GetQueueStatusResponseSchema: GenMessage<GetQueueStatusResponse, {jsonType: GetQueueStatusResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_queue_v1_queue, 5);
+  messageDesc(file_bookingrush_queue_v1_queue, 6);
 
 /**
  * WatchQueueStatusRequest names the event (query parameter event_id).
@@ -356,6 +624,14 @@ export type WatchQueueStatusRequest = Message<"bookingrush.queue.v1.WatchQueueSt
    * @generated from field: string event_id = 1;
    */
   eventId: string;
+
+  /**
+   * Ticket is the place to watch; empty: the caller's own (as for
+   * GetQueueStatusRequest.ticket).
+   *
+   * @generated from field: string ticket = 2;
+   */
+  ticket: string;
 };
 
 /**
@@ -370,6 +646,14 @@ export type WatchQueueStatusRequestJson = {
    * @generated from field: string event_id = 1;
    */
   eventId?: string;
+
+  /**
+   * Ticket is the place to watch; empty: the caller's own (as for
+   * GetQueueStatusRequest.ticket).
+   *
+   * @generated from field: string ticket = 2;
+   */
+  ticket?: string;
 };
 
 /**
@@ -377,7 +661,7 @@ export type WatchQueueStatusRequestJson = {
  * Use `create(WatchQueueStatusRequestSchema)` to create a new message.
  */
 export const WatchQueueStatusRequestSchema: GenMessage<WatchQueueStatusRequest, {jsonType: WatchQueueStatusRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_queue_v1_queue, 6);
+  messageDesc(file_bookingrush_queue_v1_queue, 7);
 
 /**
  * WatchQueueStatusResponse is one update of the caller's place.
@@ -412,7 +696,239 @@ export type WatchQueueStatusResponseJson = {
  * Use `create(WatchQueueStatusResponseSchema)` to create a new message.
  */
 export const WatchQueueStatusResponseSchema: GenMessage<WatchQueueStatusResponse, {jsonType: WatchQueueStatusResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_queue_v1_queue, 7);
+  messageDesc(file_bookingrush_queue_v1_queue, 8);
+
+/**
+ * GetLineRequest names the event.
+ *
+ * @generated from message bookingrush.queue.v1.GetLineRequest
+ */
+export type GetLineRequest = Message<"bookingrush.queue.v1.GetLineRequest"> & {
+  /**
+   * EventId is the event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+};
+
+/**
+ * GetLineRequest names the event.
+ *
+ * @generated from message bookingrush.queue.v1.GetLineRequest
+ */
+export type GetLineRequestJson = {
+  /**
+   * EventId is the event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId?: string;
+};
+
+/**
+ * Describes the message bookingrush.queue.v1.GetLineRequest.
+ * Use `create(GetLineRequestSchema)` to create a new message.
+ */
+export const GetLineRequestSchema: GenMessage<GetLineRequest, {jsonType: GetLineRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_queue_v1_queue, 9);
+
+/**
+ * GetLineResponse holds the line's state.
+ *
+ * @generated from message bookingrush.queue.v1.GetLineResponse
+ */
+export type GetLineResponse = Message<"bookingrush.queue.v1.GetLineResponse"> & {
+  /**
+   * Line is the event's line now (at most one tick old).
+   *
+   * @generated from field: bookingrush.queue.v1.Line line = 1;
+   */
+  line?: Line | undefined;
+};
+
+/**
+ * GetLineResponse holds the line's state.
+ *
+ * @generated from message bookingrush.queue.v1.GetLineResponse
+ */
+export type GetLineResponseJson = {
+  /**
+   * Line is the event's line now (at most one tick old).
+   *
+   * @generated from field: bookingrush.queue.v1.Line line = 1;
+   */
+  line?: LineJson;
+};
+
+/**
+ * Describes the message bookingrush.queue.v1.GetLineResponse.
+ * Use `create(GetLineResponseSchema)` to create a new message.
+ */
+export const GetLineResponseSchema: GenMessage<GetLineResponse, {jsonType: GetLineResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_queue_v1_queue, 10);
+
+/**
+ * WatchLineRequest names the event.
+ *
+ * @generated from message bookingrush.queue.v1.WatchLineRequest
+ */
+export type WatchLineRequest = Message<"bookingrush.queue.v1.WatchLineRequest"> & {
+  /**
+   * EventId is the event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+};
+
+/**
+ * WatchLineRequest names the event.
+ *
+ * @generated from message bookingrush.queue.v1.WatchLineRequest
+ */
+export type WatchLineRequestJson = {
+  /**
+   * EventId is the event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId?: string;
+};
+
+/**
+ * Describes the message bookingrush.queue.v1.WatchLineRequest.
+ * Use `create(WatchLineRequestSchema)` to create a new message.
+ */
+export const WatchLineRequestSchema: GenMessage<WatchLineRequest, {jsonType: WatchLineRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_queue_v1_queue, 11);
+
+/**
+ * WatchLineResponse is the line's state after one admission step, with
+ * what a component needs to place tickets and tell admitted ones their
+ * window without asking Redis.
+ *
+ * @generated from message bookingrush.queue.v1.WatchLineResponse
+ */
+export type WatchLineResponse = Message<"bookingrush.queue.v1.WatchLineResponse"> & {
+  /**
+   * Line is the public state.
+   *
+   * @generated from field: bookingrush.queue.v1.Line line = 1;
+   */
+  line?: Line | undefined;
+
+  /**
+   * Epoch names the line: a ticket of another epoch belongs to a line that
+   * was reset (Redis lost it) and is void.
+   *
+   * @generated from field: string epoch = 2;
+   */
+  epoch: string;
+
+  /**
+   * Draw is the opening's draw (hex key of the permutation of the
+   * pre-queue), empty before the opening.
+   *
+   * @generated from field: string draw = 3;
+   */
+  draw: string;
+
+  /**
+   * Drawn is how many pre-queue tickets the opening drew.
+   *
+   * @generated from field: int32 drawn = 4;
+   */
+  drawn: number;
+
+  /**
+   * WindowFloor: passes with a sequence up to it have no live window left.
+   *
+   * @generated from field: int32 window_floor = 5;
+   */
+  windowFloor: number;
+
+  /**
+   * WindowEndsAt is when the window of the latest admissions ends.
+   *
+   * @generated from field: google.protobuf.Timestamp window_ends_at = 6;
+   */
+  windowEndsAt?: Timestamp | undefined;
+
+  /**
+   * Ended is true once the sale is over or the event cancelled.
+   *
+   * @generated from field: bool ended = 7;
+   */
+  ended: boolean;
+};
+
+/**
+ * WatchLineResponse is the line's state after one admission step, with
+ * what a component needs to place tickets and tell admitted ones their
+ * window without asking Redis.
+ *
+ * @generated from message bookingrush.queue.v1.WatchLineResponse
+ */
+export type WatchLineResponseJson = {
+  /**
+   * Line is the public state.
+   *
+   * @generated from field: bookingrush.queue.v1.Line line = 1;
+   */
+  line?: LineJson;
+
+  /**
+   * Epoch names the line: a ticket of another epoch belongs to a line that
+   * was reset (Redis lost it) and is void.
+   *
+   * @generated from field: string epoch = 2;
+   */
+  epoch?: string;
+
+  /**
+   * Draw is the opening's draw (hex key of the permutation of the
+   * pre-queue), empty before the opening.
+   *
+   * @generated from field: string draw = 3;
+   */
+  draw?: string;
+
+  /**
+   * Drawn is how many pre-queue tickets the opening drew.
+   *
+   * @generated from field: int32 drawn = 4;
+   */
+  drawn?: number;
+
+  /**
+   * WindowFloor: passes with a sequence up to it have no live window left.
+   *
+   * @generated from field: int32 window_floor = 5;
+   */
+  windowFloor?: number;
+
+  /**
+   * WindowEndsAt is when the window of the latest admissions ends.
+   *
+   * @generated from field: google.protobuf.Timestamp window_ends_at = 6;
+   */
+  windowEndsAt?: TimestampJson;
+
+  /**
+   * Ended is true once the sale is over or the event cancelled.
+   *
+   * @generated from field: bool ended = 7;
+   */
+  ended?: boolean;
+};
+
+/**
+ * Describes the message bookingrush.queue.v1.WatchLineResponse.
+ * Use `create(WatchLineResponseSchema)` to create a new message.
+ */
+export const WatchLineResponseSchema: GenMessage<WatchLineResponse, {jsonType: WatchLineResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_queue_v1_queue, 12);
 
 /**
  * SetQueueSettingsRequest configures an event's queue.
@@ -442,6 +958,22 @@ export type SetQueueSettingsRequest = Message<"bookingrush.queue.v1.SetQueueSett
    * @generated from field: int32 admit_per_second = 3;
    */
   admitPerSecond: number;
+
+  /**
+   * MaxActive caps the active shoppers (admitted, pass live and unused);
+   * 0 removes the cap; unset keeps the current one.
+   *
+   * @generated from field: optional int32 max_active = 4;
+   */
+  maxActive?: number | undefined;
+
+  /**
+   * Auto lets the system switch the queue on by itself under overload;
+   * unset keeps the current choice.
+   *
+   * @generated from field: optional bool auto = 5;
+   */
+  auto?: boolean | undefined;
 };
 
 /**
@@ -472,6 +1004,22 @@ export type SetQueueSettingsRequestJson = {
    * @generated from field: int32 admit_per_second = 3;
    */
   admitPerSecond?: number;
+
+  /**
+   * MaxActive caps the active shoppers (admitted, pass live and unused);
+   * 0 removes the cap; unset keeps the current one.
+   *
+   * @generated from field: optional int32 max_active = 4;
+   */
+  maxActive?: number;
+
+  /**
+   * Auto lets the system switch the queue on by itself under overload;
+   * unset keeps the current choice.
+   *
+   * @generated from field: optional bool auto = 5;
+   */
+  auto?: boolean;
 };
 
 /**
@@ -479,7 +1027,91 @@ export type SetQueueSettingsRequestJson = {
  * Use `create(SetQueueSettingsRequestSchema)` to create a new message.
  */
 export const SetQueueSettingsRequestSchema: GenMessage<SetQueueSettingsRequest, {jsonType: SetQueueSettingsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_queue_v1_queue, 8);
+  messageDesc(file_bookingrush_queue_v1_queue, 13);
+
+/**
+ * SwitchOnForOverloadRequest names an event the edge is shedding.
+ *
+ * @generated from message bookingrush.queue.v1.SwitchOnForOverloadRequest
+ */
+export type SwitchOnForOverloadRequest = Message<"bookingrush.queue.v1.SwitchOnForOverloadRequest"> & {
+  /**
+   * EventId is the event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+};
+
+/**
+ * SwitchOnForOverloadRequest names an event the edge is shedding.
+ *
+ * @generated from message bookingrush.queue.v1.SwitchOnForOverloadRequest
+ */
+export type SwitchOnForOverloadRequestJson = {
+  /**
+   * EventId is the event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId?: string;
+};
+
+/**
+ * Describes the message bookingrush.queue.v1.SwitchOnForOverloadRequest.
+ * Use `create(SwitchOnForOverloadRequestSchema)` to create a new message.
+ */
+export const SwitchOnForOverloadRequestSchema: GenMessage<SwitchOnForOverloadRequest, {jsonType: SwitchOnForOverloadRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_queue_v1_queue, 14);
+
+/**
+ * SwitchOnForOverloadResponse says what the request did.
+ *
+ * @generated from message bookingrush.queue.v1.SwitchOnForOverloadResponse
+ */
+export type SwitchOnForOverloadResponse = Message<"bookingrush.queue.v1.SwitchOnForOverloadResponse"> & {
+  /**
+   * Switched is true when this call turned the queue on.
+   *
+   * @generated from field: bool switched = 1;
+   */
+  switched: boolean;
+
+  /**
+   * Settings are the event's queue settings now.
+   *
+   * @generated from field: bookingrush.queue.v1.QueueSettings settings = 2;
+   */
+  settings?: QueueSettings | undefined;
+};
+
+/**
+ * SwitchOnForOverloadResponse says what the request did.
+ *
+ * @generated from message bookingrush.queue.v1.SwitchOnForOverloadResponse
+ */
+export type SwitchOnForOverloadResponseJson = {
+  /**
+   * Switched is true when this call turned the queue on.
+   *
+   * @generated from field: bool switched = 1;
+   */
+  switched?: boolean;
+
+  /**
+   * Settings are the event's queue settings now.
+   *
+   * @generated from field: bookingrush.queue.v1.QueueSettings settings = 2;
+   */
+  settings?: QueueSettingsJson;
+};
+
+/**
+ * Describes the message bookingrush.queue.v1.SwitchOnForOverloadResponse.
+ * Use `create(SwitchOnForOverloadResponseSchema)` to create a new message.
+ */
+export const SwitchOnForOverloadResponseSchema: GenMessage<SwitchOnForOverloadResponse, {jsonType: SwitchOnForOverloadResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_queue_v1_queue, 15);
 
 /**
  * SetQueueSettingsResponse holds the settings now in force.
@@ -514,11 +1146,11 @@ export type SetQueueSettingsResponseJson = {
  * Use `create(SetQueueSettingsResponseSchema)` to create a new message.
  */
 export const SetQueueSettingsResponseSchema: GenMessage<SetQueueSettingsResponse, {jsonType: SetQueueSettingsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_queue_v1_queue, 9);
+  messageDesc(file_bookingrush_queue_v1_queue, 16);
 
 /**
  * QueueEntryStatus is where a buyer stands. On the public JSON API it is
- * written "waiting", "admitted" or "expired".
+ * written "waiting", "admitted", "expired", "sold_out" or "used".
  *
  * @generated from enum bookingrush.queue.v1.QueueEntryStatus
  */
@@ -550,15 +1182,32 @@ export enum QueueEntryStatus {
    * @generated from enum value: QUEUE_ENTRY_STATUS_EXPIRED = 3;
    */
   EXPIRED = 3,
+
+  /**
+   * QUEUE_ENTRY_STATUS_SOLD_OUT: every seat is held or sold, admission
+   * stopped. The ticket keeps its place: admission resumes when holds
+   * expire or are cancelled.
+   *
+   * @generated from enum value: QUEUE_ENTRY_STATUS_SOLD_OUT = 4;
+   */
+  SOLD_OUT = 4,
+
+  /**
+   * QUEUE_ENTRY_STATUS_USED: the pass was used for a reserve; join again
+   * to shop once more.
+   *
+   * @generated from enum value: QUEUE_ENTRY_STATUS_USED = 5;
+   */
+  USED = 5,
 }
 
 /**
  * QueueEntryStatus is where a buyer stands. On the public JSON API it is
- * written "waiting", "admitted" or "expired".
+ * written "waiting", "admitted", "expired", "sold_out" or "used".
  *
  * @generated from enum bookingrush.queue.v1.QueueEntryStatus
  */
-export type QueueEntryStatusJson = "QUEUE_ENTRY_STATUS_UNSPECIFIED" | "QUEUE_ENTRY_STATUS_WAITING" | "QUEUE_ENTRY_STATUS_ADMITTED" | "QUEUE_ENTRY_STATUS_EXPIRED";
+export type QueueEntryStatusJson = "QUEUE_ENTRY_STATUS_UNSPECIFIED" | "QUEUE_ENTRY_STATUS_WAITING" | "QUEUE_ENTRY_STATUS_ADMITTED" | "QUEUE_ENTRY_STATUS_EXPIRED" | "QUEUE_ENTRY_STATUS_SOLD_OUT" | "QUEUE_ENTRY_STATUS_USED";
 
 /**
  * Describes the enum bookingrush.queue.v1.QueueEntryStatus.
@@ -567,19 +1216,25 @@ export const QueueEntryStatusSchema: GenEnum<QueueEntryStatus, QueueEntryStatusJ
   enumDesc(file_bookingrush_queue_v1_queue, 0);
 
 /**
- * QueueService admits buyers of queued events at a fixed rate.
+ * QueueService admits buyers of queued events.
  *
- * The caller is the subject of the bearer JWT in the Authorization header. A
- * pass is bound to that user and one event, valid 5 minutes; it cannot be
- * shared, replayed for another user or used as a login token.
+ * The caller is the subject of the bearer JWT in the Authorization header.
+ * Joining hands out a queue ticket: event, user, sequence number and
+ * issue time, signed by the mesh (HMAC). A buyer's place is the ticket's
+ * sequence less the event's cursor ("admitted up to"), so waiting costs no
+ * per-buyer work. Once the cursor passed it, the ticket is the queue pass:
+ * bound to its user and event, good for one reserve within one shopping
+ * window (queue.pass-ttl); it cannot be shared, replayed for another user
+ * or used as a login token.
  *
  * @generated from service bookingrush.queue.v1.QueueService
  */
 export const QueueService: GenService<{
   /**
-   * JoinQueue puts the caller in the event's queue (once: joining again
-   * returns the current position). For an event without a queue it answers
-   * admitted, without a pass.
+   * JoinQueue puts the caller in the event's queue and returns the ticket
+   * (once: joining again returns the same ticket, until its pass was used
+   * or its window ended, when the caller goes to the end of the line). For
+   * an event without a queue it answers admitted, without a ticket.
    *
    * @generated from rpc bookingrush.queue.v1.QueueService.JoinQueue
    */
@@ -600,9 +1255,11 @@ export const QueueService: GenService<{
   },
   /**
    * WatchQueueStatus streams the caller's place in the queue: one message
-   * now, then one per change, until admitted or expired. The edge serves it
-   * as server-sent events (one "data:" line of JSON per message); REST
-   * transcoding of streams is the edge's own code, not vanguard's.
+   * now, then one per change, until admitted, expired or sold out. The
+   * queue service reads each event's line once per tick for all its
+   * streams. The public route is the edge's own: GET /api/v1/queue/events
+   * serves server-sent events for EventSource, authenticated by the ticket
+   * in the query string (?ticket=), fed by WatchLine (see edge/README.md).
    *
    * @generated from rpc bookingrush.queue.v1.QueueService.WatchQueueStatus
    */
@@ -612,9 +1269,34 @@ export const QueueService: GenService<{
     output: typeof WatchQueueStatusResponseSchema;
   },
   /**
-   * SetQueueSettings switches an event's queue on or off and sets its
-   * admission rate. Internal only (the catalog service calls it when an
-   * organizer changes the event); not on the public API.
+   * GetLine returns the public state of an event's line (cursor, length,
+   * sold out, knobs). Anyone may read it; the edge answers it with
+   * Cache-Control: public, max-age=1, so a CDN can serve it to millions.
+   *
+   * @generated from rpc bookingrush.queue.v1.QueueService.GetLine
+   */
+  getLine: {
+    methodKind: "unary";
+    input: typeof GetLineRequestSchema;
+    output: typeof GetLineResponseSchema;
+  },
+  /**
+   * WatchLine streams an event's line state as the queue service reads it,
+   * once per tick, to the mesh's own components (the edge multiplexes one
+   * such stream per event to all its watchers). Internal only: service
+   * tokens.
+   *
+   * @generated from rpc bookingrush.queue.v1.QueueService.WatchLine
+   */
+  watchLine: {
+    methodKind: "server_streaming";
+    input: typeof WatchLineRequestSchema;
+    output: typeof WatchLineResponseSchema;
+  },
+  /**
+   * SetQueueSettings switches an event's queue on or off and sets its two
+   * knobs: the admission rate and the cap on active shoppers. The event's
+   * organizer or an admin (and the system).
    *
    * @generated from rpc bookingrush.queue.v1.QueueService.SetQueueSettings
    */
@@ -622,6 +1304,19 @@ export const QueueService: GenService<{
     methodKind: "unary";
     input: typeof SetQueueSettingsRequestSchema;
     output: typeof SetQueueSettingsResponseSchema;
+  },
+  /**
+   * SwitchOnForOverload turns an event's queue on because the edge has
+   * been shedding its reserves for a sustained while, if the organizer
+   * allowed it (QueueSettings.auto) and the queue is off. Internal only:
+   * service tokens (the edge).
+   *
+   * @generated from rpc bookingrush.queue.v1.QueueService.SwitchOnForOverload
+   */
+  switchOnForOverload: {
+    methodKind: "unary";
+    input: typeof SwitchOnForOverloadRequestSchema;
+    output: typeof SwitchOnForOverloadResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_bookingrush_queue_v1_queue, 0);
