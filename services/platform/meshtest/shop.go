@@ -2,6 +2,7 @@ package meshtest
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -273,7 +274,30 @@ func (a *App) AuditMoney(t testing.TB, prefix string) moneyaudit.Report {
 		t.Fatalf("meshtest: money audit: %v", err)
 	}
 	if !r.OK() || r.Open > 0 {
-		t.Fatalf("meshtest: money audit: %v\n%s", r, strings.Join(r.Violations, "\n"))
+		t.Fatalf("meshtest: money audit: %v\n%s\nsagas of succeeded payments whose booking is not confirmed:\n%s",
+			r, strings.Join(r.Violations, "\n"), a.unconfirmedSagas(t))
 	}
 	return r
+}
+
+// unconfirmedSagas describes, for a failed money audit, the sagas of the
+// succeeded payments whose booking is not confirmed: where each stands.
+func (a *App) unconfirmedSagas(t testing.TB) string {
+	rows, err := a.Pool.Query(context.Background(), `SELECT p.id::text, COALESCE(s.status, 'no saga'), COALESCE(s.last_error, ''),
+			COALESCE((SELECT string_agg(st.name || '=' || st.status, ', ') FROM saga_steps st WHERE st.saga_id = s.id), '')
+		FROM payments p LEFT JOIN sagas s ON s.payment_id = p.id LEFT JOIN bookings b ON b.id = p.booking_id
+		WHERE p.status = 'succeeded' AND p.refund_requested_at IS NULL AND COALESCE(b.status, '') <> 'confirmed'`)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var id, status, lastErr, steps string
+		if err := rows.Scan(&id, &status, &lastErr, &steps); err != nil {
+			return err.Error()
+		}
+		fmt.Fprintf(&b, "payment %s: saga %s (%s) %s\n", id, status, steps, lastErr)
+	}
+	return b.String()
 }
