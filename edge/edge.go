@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"connectrpc.com/connect"
 	"connectrpc.com/vanguard"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/queue/v1/queuev1connect"
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
@@ -162,13 +164,14 @@ type Edge struct {
 	upstream   logSampler
 	metrics    *httpMetrics
 	waitroom   *waitroom
-	reserve    *reserveRoute
-	admission  *admission   // nil when admission control is off
-	autoQueue  *autoQueue   // nil when the edge never asks for a waiting room
-	shedRetry  []string     // Retry-After of a shed answer
-	shedDetail []byte       // and its details
-	tracer     trace.Tracer // nil when tracing is off: no span, no cost
-	openAPI    []byte       // the OpenAPI document of /api/v1 (openapi.go)
+	reserve    *direct[bookingv1.ReserveRequest, bookingv1.ReserveResponse]
+	direct     map[string]directRoute // POST routes served without the transcoder, by path
+	admission  *admission             // nil when admission control is off
+	autoQueue  *autoQueue             // nil when the edge never asks for a waiting room
+	shedRetry  []string               // Retry-After of a shed answer
+	shedDetail []byte                 // and its details
+	tracer     trace.Tracer           // nil when tracing is off: no span, no cost
+	openAPI    []byte                 // the OpenAPI document of /api/v1 (openapi.go)
 	openAPITag string
 }
 
@@ -198,6 +201,10 @@ func New(cfg Config, rl RateLimitConfig, d Deps) (*Edge, error) {
 		return nil, err
 	}
 	e.reserve = newReserveRoute(d.Mesh, e.routes.codec, e.tracer != nil, e.upstreamFailed)
+	e.direct = map[string]directRoute{
+		reservePath: {reserveProcedure, e.reserve.serve},
+		joinPath:    {joinProcedure, newJoinRoute(d.Mesh, e.routes.codec, e.tracer != nil, e.upstreamFailed).serve},
+	}
 	if e.openAPI, err = e.routes.openAPI(); err != nil {
 		return nil, err
 	}
@@ -210,9 +217,13 @@ func New(cfg Config, rl RateLimitConfig, d Deps) (*Edge, error) {
 		e.shedRetry, e.shedDetail = []string{secs}, []byte(`{"reason":"overloaded","retry_after":`+secs+`}`)
 		if cfg.Admission.AutoQueueAfter > 0 {
 			e.autoQueue = newAutoQueue(cfg.Admission.AutoQueueAfter, cfg.Admission.AutoQueueRatio, e.waitroom.queue, e.log)
-			e.reserve.seen = func(show, event string, queued bool) {
-				e.autoQueue.learn(show, event, queued)
-				e.autoQueue.observe(show, false, time.Now())
+			e.reserve.seen = func(req *bookingv1.ReserveRequest, res *connect.Response[bookingv1.ReserveResponse], err error) {
+				event := ""
+				if err == nil {
+					event = res.Msg.GetBooking().GetEventId()
+				}
+				e.autoQueue.learn(req.GetShowId(), event, errs.Is(err, errs.QueuePassRequired))
+				e.autoQueue.observe(req.GetShowId(), false, time.Now())
 			}
 		}
 	}
@@ -394,11 +405,11 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 		return
 	}
 
-	if reserve {
-		w.route = reserveProcedure
+	if d, ok := e.direct[r.URL.Path]; ok && r.Method == http.MethodPost {
+		w.route = d.procedure
 		ctx, cancel := context.WithTimeout(r.Context(), e.cfg.RequestTimeout)
 		defer cancel()
-		e.reserve.serve(ctx, w, r, e.cfg.MaxBodyBytes)
+		d.serve(ctx, w, r, e.cfg.MaxBodyBytes)
 		return
 	}
 

@@ -11,51 +11,78 @@ import (
 
 	"connectrpc.com/connect"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	queuev1 "github.com/bookingrush/rush/gen/bookingrush/queue/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/queue/v1/queuev1connect"
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/server"
 )
 
-// The flash sale's one route. POST /api/v1/bookings/reserve is served by a
-// handler of its own instead of the transcoder: the same contract (the
-// ReserveRequest JSON in, the envelope out, the same errors), but one
-// Connect call built directly instead of a REST-to-Connect transcoding and a
-// reverse proxy, which cost a third of the edge's CPU per hold
-// (bench/RESULTS.md). Every other route goes through the transcoder.
+// The flash sale's routes. POST /api/v1/bookings/reserve (the hold) and
+// POST /api/v1/queue/join (the crowd's first request when the event has a
+// waiting room) are served by handlers of their own instead of the
+// transcoder: the same contract (the request's JSON in, the envelope out, the
+// same errors), but one Connect call built directly instead of a
+// REST-to-Connect transcoding and a reverse proxy, which cost a third of the
+// edge's CPU per request (bench/RESULTS.md). Every other route goes through
+// the transcoder.
 const (
 	reservePath      = "/api/v1/bookings/reserve"
 	reserveProcedure = bookingv1connect.BookingServiceReserveProcedure
+	joinPath         = "/api/v1/queue/join"
+	joinProcedure    = queuev1connect.QueueServiceJoinQueueProcedure
 )
 
-// reserveRoute calls BookingService.Reserve. It carries the caller's own
+// directRoute is a route the edge serves without the transcoder.
+type directRoute struct {
+	procedure string
+	serve     func(ctx context.Context, w http.ResponseWriter, r *http.Request, maxBody int64)
+}
+
+// direct calls one unary procedure of upstream. It carries the caller's own
 // token (no service token is ever added: an anonymous call stays anonymous)
 // and the headers the proxy would forward.
-type reserveRoute struct {
-	client bookingv1connect.BookingServiceClient
-	codec  *codec
-	traced bool
-	status int // of a success: 201
-	failed func(context.Context, string, error)
-	// seen, when set, learns of every reserve booking answered: its show,
-	// the hold's event ("" unless a hold), and whether the event demanded a
-	// queue pass (autoQueue).
-	seen func(show, event string, queued bool)
+type direct[Req, Res any] struct {
+	call     func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error)
+	upstream string // the service, as a 503 names it
+	codec    *codec
+	traced   bool
+	status   int // of a success: 200 unless successStatus says otherwise
+	failed   func(context.Context, string, error)
+	// seen, when set, learns of every answer.
+	seen func(req *Req, res *connect.Response[Res], err error)
 }
 
-func newReserveRoute(mesh *server.Mesh, c *codec, traced bool, failed func(context.Context, string, error)) *reserveRoute {
-	return &reserveRoute{
-		client: bookingv1connect.NewBookingServiceClient(mesh.Client, "http://booking"),
-		codec:  c, traced: traced, failed: failed,
-		status: successStatus["bookingrush.booking.v1.BookingService.Reserve"],
+func newDirect[Req, Res any](call func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
+	upstream, procedure string, c *codec, traced bool, failed func(context.Context, string, error)) *direct[Req, Res] {
+	status := http.StatusOK
+	if s, ok := successStatus[protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(procedure, "/"), "/", "."))]; ok {
+		status = s
 	}
+	return &direct[Req, Res]{call: call, upstream: upstream, codec: c, traced: traced, failed: failed, status: status}
 }
 
-// forwarded are the request headers the booking service reads.
+// newReserveRoute serves BookingService.Reserve.
+func newReserveRoute(mesh *server.Mesh, c *codec, traced bool, failed func(context.Context, string, error)) *direct[bookingv1.ReserveRequest, bookingv1.ReserveResponse] {
+	client := bookingv1connect.NewBookingServiceClient(mesh.Client, "http://booking")
+	return newDirect(client.Reserve, "booking", reserveProcedure, c, traced, failed)
+}
+
+// newJoinRoute serves QueueService.JoinQueue.
+func newJoinRoute(mesh *server.Mesh, c *codec, traced bool, failed func(context.Context, string, error)) *direct[queuev1.JoinQueueRequest, queuev1.JoinQueueResponse] {
+	client := queuev1connect.NewQueueServiceClient(mesh.Client, "http://queue")
+	return newDirect(client.JoinQueue, "queue", joinProcedure, c, traced, failed)
+}
+
+// forwarded are the request headers the services read.
 var forwarded = []string{"Authorization", "X-Request-Id", "Idempotency-Key", "X-Queue-Pass", audit.HeaderClientIP}
 
-func (rr *reserveRoute) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, maxBody int64) {
+func (rr *direct[Req, Res]) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, maxBody int64) {
 	if !isJSON(r.Header.Get("Content-Type")) {
 		writeError(w, http.StatusUnsupportedMediaType, codeUnsupportedMediaType, http.StatusText(http.StatusUnsupportedMediaType), nil)
 		return
@@ -69,8 +96,8 @@ func (rr *reserveRoute) serve(ctx context.Context, w http.ResponseWriter, r *htt
 		writeError(w, http.StatusBadRequest, errs.Validation, "could not read the request body: "+err.Error(), nil)
 		return
 	}
-	msg := new(bookingv1.ReserveRequest)
-	if err := rr.codec.Unmarshal(body, msg); err != nil {
+	msg := new(Req)
+	if err := rr.codec.Unmarshal(body, any(msg).(proto.Message)); err != nil {
 		rr.writeError(w, err)
 		return
 	}
@@ -82,22 +109,18 @@ func (rr *reserveRoute) serve(ctx context.Context, w http.ResponseWriter, r *htt
 		}
 	}
 	propagate(ctx, h, rr.traced)
-	res, err := rr.client.Reserve(ctx, req)
+	res, err := rr.call(ctx, req)
 	if rr.seen != nil {
-		event := ""
-		if err == nil {
-			event = res.Msg.GetBooking().GetEventId()
-		}
-		rr.seen(msg.GetShowId(), event, errs.Is(err, errs.QueuePassRequired))
+		rr.seen(msg, res, err)
 	}
 	if err != nil {
-		rr.writeError(w, rr.upstream(ctx, err))
+		rr.writeError(w, rr.upstreamError(ctx, err))
 		return
 	}
 	if v, ok := res.Header()["Idempotent-Replayed"]; ok {
 		w.Header()["Idempotent-Replayed"] = v
 	}
-	b, err := rr.codec.MarshalAppend(make([]byte, 0, 640), res.Msg)
+	b, err := rr.codec.MarshalAppend(make([]byte, 0, 640), any(res.Msg).(proto.Message))
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, errs.Internal, "could not write the answer", nil)
 		return
@@ -107,10 +130,10 @@ func (rr *reserveRoute) serve(ctx context.Context, w http.ResponseWriter, r *htt
 	_, _ = w.Write(b)
 }
 
-// upstream tells an answer of the booking service (passed on as it is) from
-// a failure to reach it: SERVICE_UNAVAILABLE, logged (sampled), or the
+// upstreamError tells an answer of the service (passed on as it is) from a
+// failure to reach it: SERVICE_UNAVAILABLE, logged (sampled), or the
 // request's own timeout.
-func (rr *reserveRoute) upstream(ctx context.Context, err error) error {
+func (rr *direct[Req, Res]) upstreamError(ctx context.Context, err error) error {
 	if connect.IsWireError(err) {
 		return err
 	}
@@ -118,17 +141,17 @@ func (rr *reserveRoute) upstream(ctx context.Context, err error) error {
 		return errs.New(errs.ServiceUnavailable, "the request timed out")
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
-		// The client went away: nobody reads this answer, and booking is
-		// not at fault (a retry with the same Idempotency-Key finds the hold
-		// if booking made one).
+		// The client went away: nobody reads this answer, and the service
+		// is not at fault (a retry of a reserve with the same
+		// Idempotency-Key finds the hold if booking made one).
 		return errs.New(errs.ServiceUnavailable, "the request was cancelled")
 	}
-	rr.failed(ctx, "booking", err)
-	return errs.New(errs.ServiceUnavailable, "booking is unavailable")
+	rr.failed(ctx, rr.upstream, err)
+	return errs.New(errs.ServiceUnavailable, rr.upstream+" is unavailable")
 }
 
 // writeError answers err in the envelope, as the transcoder's routes do.
-func (rr *reserveRoute) writeError(w http.ResponseWriter, err error) {
+func (rr *direct[Req, Res]) writeError(w http.ResponseWriter, err error) {
 	var e apiError
 	var de *errs.Error
 	var ce *connect.Error

@@ -438,14 +438,15 @@ func (b *bench) plan(ev *mesh.Event, scenario string, expect mesh.Expect) *mesh.
 	return &mesh.Plan{Event: ev, Tokens: b.tokens, Quantity: b.o.quantity, KeyPrefix: "bench" + b.run + scenario + "-", Expect: expect}
 }
 
-// profiled starts CPU profiles of edge and booking when scenario is in
-// -profile; the returned func waits for them and prints the breakdown.
+// profiled starts CPU profiles of edge, booking and the other services'
+// process when scenario is in -profile; the returned func waits for them and
+// prints the breakdown.
 func (b *bench) profiled(ctx context.Context, scenario string, d time.Duration) func() {
 	if !slices.Contains(strings.Split(b.o.profile, ","), scenario) {
 		return func() {}
 	}
 	var names []string
-	for _, n := range []string{"edge", "booking"} {
+	for _, n := range []string{"edge", "booking", "services"} {
 		if b.metrics[n] != "" {
 			names = append(names, n)
 		}

@@ -68,9 +68,13 @@ func (b *bench) scenarioWaitroom(ctx context.Context) error {
 
 	// The crowd.
 	acct := b.cpu(nil)
+	// -profile=waitroom profiles the joins, for as long as they take at
+	// 3,000/s (or -profile.seconds).
+	profiled := b.profiled(ctx, "waitroom", max(2*time.Second, time.Duration(joins-seats)*time.Second/3000))
 	js := load.Closed{Workers: o.closedConns, Requests: uint64(joins - seats), FirstSeq: uint64(seats)}.
 		Run(ctx, mesh.JoinHTTP(c, b.edgeURL, ev.ID, b.tokens, tickets))
 	b.say("waitroom: joins through the edge (POST /api/v1/queue/join, %d connections, one user each): %s", o.closedConns, js.Summary())
+	profiled()
 	acct()
 	b.say("waitroom: **%.0f joins/s** (target >= 5,000/s)", js.Throughput())
 	if js.Errors() > 0 {
