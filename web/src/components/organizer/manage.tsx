@@ -17,7 +17,7 @@ import { NativeSelect } from "@/components/ui/native-select";
 import { Textarea } from "@/components/ui/textarea";
 import { useApiAction } from "@/hooks/use-api-action";
 import { browserApi } from "@/lib/api/browser";
-import type { Event, QueueLine, QueueSettingsInput, QueueSettingsResult } from "@/lib/api/wire";
+import type { Event, QueueLine, QueueSettings as QueueKnobs, QueueSettingsInput } from "@/lib/api/wire";
 
 import { fromLocalInput, toLocalInput } from "./event-form";
 
@@ -111,7 +111,7 @@ function optionalInt(v: FormDataEntryValue | null): number | undefined {
 export function QueueSettings({ event, line }: { event: Event; line: QueueLine | null }) {
   const router = useRouter();
   const action = useApiAction();
-  const [settings, setSettings] = useState<QueueSettingsResult["settings"]>(null);
+  const [settings, setSettings] = useState<QueueKnobs | null>(null);
   const enabled = settings?.enabled ?? event.queue_enabled;
   const rate = settings?.admit_per_second ?? line?.admit_per_second ?? 0;
   const cap = settings?.max_active ?? line?.max_active ?? 0;
@@ -120,7 +120,7 @@ export function QueueSettings({ event, line }: { event: Event; line: QueueLine |
   const save = async (body: QueueSettingsInput) => {
     const res = await action.run(() => browserApi.queue.setSettings(event.id, body));
     if (res) {
-      setSettings(res.data.settings);
+      setSettings(res.data);
       router.refresh();
     }
   };

@@ -26,7 +26,7 @@ import type {
   Payment,
   QueueLine,
   QueueSettingsInput,
-  QueueSettingsResult,
+  QueueSettings,
   QueueStatus,
   RefundQuote,
   RegisterInput,
@@ -132,7 +132,7 @@ export function endpoints(t: Transport) {
         t.request<QueueStatus>({ method: "GET", path: "/queue/status", query: { event_id, ticket } }),
       line: (eventId: string) => t.request<QueueLine>({ method: "GET", path: `/queue/lines/${enc(eventId)}` }),
       setSettings: (eventId: string, body: QueueSettingsInput) =>
-        t.request<QueueSettingsResult>({ method: "PUT", path: `/events/${enc(eventId)}/queue`, body }),
+        t.request<QueueSettings>({ method: "PUT", path: `/events/${enc(eventId)}/queue`, body }),
     },
     analytics: {
       event: (eventId: string, query: AnalyticsQuery = {}) =>

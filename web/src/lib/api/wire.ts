@@ -105,7 +105,7 @@ export type RefundQuote = Wire<payment.GetRefundQuoteResponse, payment.GetRefund
 export type QueueStatus = Wire<queue.QueueStatus, queue.QueueStatusJson>;
 export type QueueEntryStatus = EnumName<queue.QueueEntryStatusJson>;
 export type QueueLine = Wire<queue.Line, queue.LineJson>;
-export type QueueSettingsResult = Wire<queue.SetQueueSettingsResponse, queue.SetQueueSettingsResponseJson>;
+export type QueueSettings = Wire<queue.QueueSettings, queue.QueueSettingsJson>;
 
 export type EventAnalytics = Wire<analytics.EventAnalytics, analytics.EventAnalyticsJson>;
 export type Dashboard = Wire<analytics.Dashboard, analytics.DashboardJson>;
