@@ -124,7 +124,7 @@ describe("queue client", () => {
     expect(seen[0].url).toBe("/bff/api/queue/join");
     expect(seen[0].init?.method).toBe("POST");
     expect((seen[0].init!.headers as Record<string, string>)["x-csrf-token"]).toBe("tok");
-    expect(JSON.parse(storage.getItem(`br:queue:${EV}`)!).ticket).toBe("tkt-1");
+    expect(JSON.parse(storage.getItem(`br:queue::${EV}`)!).ticket).toBe("tkt-1");
 
     const views: QueueView[] = [];
     const conns: QueueConnection[] = [];
@@ -198,22 +198,42 @@ describe("queue client", () => {
     expect(FakeEventSource.all[2].closed).toBe(true);
   });
 
-  it("a ticket the queue refuses ends the watch and is forgotten", async () => {
+  it("a ticket the queue refuses is dropped (join again); a dead session ends the watch", async () => {
+    let answer = { status: 400, code: "VALIDATION_ERROR", message: "not a queue ticket of this event" };
     serve({
       "/bff/api/queue/join": ok(waiting(4, "tkt-5")),
       "/bff/api/queue/status": () =>
-        new Response(JSON.stringify({ success: false, error: { code: "UNAUTHORIZED", message: "not a valid queue ticket", details: {} } }), { status: 401 }),
+        new Response(JSON.stringify({ success: false, error: { code: answer.code, message: answer.message, details: {} } }), { status: answer.status }),
     });
     const q = api();
     await q.join(EV);
+    const views: QueueView[] = [];
     const fatal: ApiError[] = [];
-    q.watch(EV, { view: () => undefined, connection: () => undefined, fatal: (e) => fatal.push(e) });
+    q.watch(EV, { view: (v) => views.push(v), connection: () => undefined, fatal: (e) => fatal.push(e) });
     FakeEventSource.all[0].drop();
     await vi.advanceTimersByTimeAsync(10);
-    expect(fatal.map((e) => e.code)).toEqual(["UNAUTHORIZED"]);
-    expect(storage.getItem(`br:queue:${EV}`)).toBeNull();
+    expect(views.map((v) => v.phase)).toEqual(["expired"]);
+    expect(fatal).toEqual([]);
+    expect(storage.getItem(`br:queue::${EV}`)).toBeNull();
     await vi.advanceTimersByTimeAsync(30_000);
     expect(FakeEventSource.all).toHaveLength(1);
+
+    answer = { status: 401, code: "UNAUTHORIZED", message: "sign in" };
+    await q.join(EV);
+    q.watch(EV, { view: (v) => views.push(v), connection: () => undefined, fatal: (e) => fatal.push(e) });
+    FakeEventSource.all[1].drop();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(fatal.map((e) => e.code)).toEqual(["UNAUTHORIZED"]);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(FakeEventSource.all).toHaveLength(2);
+  });
+
+  it("keeps each signed-in buyer's ticket apart", async () => {
+    serve({ "/bff/api/queue/join": ok(waiting(4, "tkt-a")) });
+    vi.stubGlobal("document", { cookie: `br_csrf=tok; br_user=${encodeURIComponent(JSON.stringify({ id: "u-a", name: "A", role: "user" }))}` });
+    await api().join(EV);
+    expect(JSON.parse(storage.getItem(`br:queue:u-a:${EV}`)!).ticket).toBe("tkt-a");
+    expect(storage.getItem(`br:queue::${EV}`)).toBeNull();
   });
 
   it("an expired ticket is dropped, so joining again queues anew", async () => {
@@ -224,7 +244,7 @@ describe("queue client", () => {
     q.watch(EV, { view: (v) => views.push(v), connection: () => undefined, fatal: () => undefined });
     FakeEventSource.all[0].emit({ ...waiting(0), status: "expired" });
     expect(views.at(-1)?.phase).toBe("expired");
-    expect(storage.getItem(`br:queue:${EV}`)).toBeNull();
+    expect(storage.getItem(`br:queue::${EV}`)).toBeNull();
     await q.join(EV);
     expect(seen).toHaveLength(2);
   });

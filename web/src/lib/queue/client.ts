@@ -22,13 +22,13 @@
  *   browser coming back online reopens it after a backoff (1, 2, 4... 15 s,
  *   with jitter, so a crowd does not reconnect in the same second), reading
  *   the buyer's status once meanwhile (GET /api/v1/queue/status with the
- *   ticket, through /bff/api), which also tells a dead ticket. Nothing is
- *   retried faster than that.
+ *   ticket, through /bff/api), which also tells a ticket the queue refuses
+ *   (the buyer joins again). Nothing is retried faster than that.
  * - `queueToJoin`: a reserve the edge shed under overload (503) names the
  *   event's waiting room in `details.queue_event_id` once the event's queue
  *   is on: the buy page joins it instead of only counting down.
  */
-import { browserApi } from "@/lib/api/browser";
+import { browserApi, readSessionUser } from "@/lib/api/browser";
 import { ApiError } from "@/lib/api/errors";
 import type { QueueStatus } from "@/lib/api/wire";
 
@@ -57,7 +57,7 @@ export type QueueConnection =
 export interface WatchHandlers {
   view(v: QueueView): void;
   connection(c: QueueConnection): void;
-  /** An error the buyer must act on (signed out, no such event, a dead ticket). */
+  /** An error the buyer must act on (signed out, no such event). */
   fatal(err: ApiError): void;
 }
 
@@ -114,7 +114,10 @@ interface Held {
   view: QueueView;
 }
 
-const storageKey = (eventId: string) => `br:queue:${eventId}`;
+/** A ticket is one buyer's: kept per signed-in user (br_user) and event. */
+const storageKey = (eventId: string) => `br:queue:${readSessionUser()?.id ?? ""}:${eventId}`;
+
+const LAPSED: QueueView = { phase: "expired", position: 0, total: 0, etaSeconds: null, pass: null, passExpiresAt: null };
 
 /** The queue API over the edge's ticket stream (see the module comment). */
 export function createQueueApi(opts: { EventSource?: typeof EventSource; storage?: () => Storage | undefined } = {}): QueueApi {
@@ -198,7 +201,11 @@ export function createQueueApi(opts: { EventSource?: typeof EventSource; storage
         on.fatal(err);
       };
       const fail = (err: unknown) => {
-        if (err instanceof ApiError && !err.retryable && [400, 401, 403, 404].includes(err.status)) fatal(err);
+        if (!(err instanceof ApiError) || err.retryable) return;
+        // A ticket the queue refuses (a line that was reset, another
+        // buyer's): it is worth nothing, join again.
+        if (err.status === 400 || err.status === 403) deliver(LAPSED);
+        else if (err.status === 401 || err.status === 404) fatal(err);
       };
       const reconnect = (reason: string) => {
         es?.close();
