@@ -7,7 +7,9 @@
  * reload (the line's public state). A buyer with others ahead joins, watches
  * the place on the EventSource of /api/v1/queue/events?ticket= (no token),
  * keeps the place across a reload (the ticket from sessionStorage, no second
- * join), is let in, reserves with the pass and pays.
+ * join), is let in, reserves with the pass and pays. A buyer whose page
+ * predates the switch is refused the plain reserve and taken into the line
+ * (the same way a reserve shed with details.queue_event_id is).
  */
 import { call, organizer, publishedEvent, register, unique } from "./harness/api";
 import { readState } from "./harness/state";
@@ -91,4 +93,28 @@ test("an organizer sets the waiting room's knobs; a buyer waits on the ticket st
   await expect(buyerPage.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
   await expect(buyerPage.getByTestId("booking-reference")).toHaveText(/^BR-/);
   await ctx.close();
+});
+
+test("a buyer whose event switched its waiting room on meanwhile is sent into the line", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Late Queue"), queue: false, seats: 20, price: "15.00" });
+  const buyer = await register("late");
+  await signIn(page, buyer);
+  await page.goto(`/events/${ev.slug}/buy?show=${ev.showId}&zone=${ev.zoneId}&qty=1`);
+  await expect(page.getByTestId("reserve")).toBeVisible();
+
+  // The organizer switches the waiting room on; wait until reserves demand a pass.
+  await call("PUT", `/events/${ev.id}/queue`, { enabled: true, admit_per_second: 5 }, org.token);
+  const probe = await register("probe");
+  await expect(async () => {
+    await expect(
+      call("POST", "/bookings/reserve", { show_id: ev.showId, zone_id: ev.zoneId, quantity: 1 }, probe.token, { "Idempotency-Key": unique("k") }),
+    ).rejects.toThrow(/QUEUE_PASS_REQUIRED/);
+  }).toPass({ timeout: 20_000 });
+
+  // The page still offers the plain reserve: refused, it takes the buyer into the line.
+  await page.getByTestId("reserve").click();
+  await expect(page.getByTestId("action-error")).toHaveAttribute("data-code", "QUEUE_PASS_REQUIRED");
+  await page.getByRole("button", { name: "Go to the waiting room" }).click();
+  await expect(page).toHaveURL(/\/checkout\//, { timeout: 60_000 });
 });
