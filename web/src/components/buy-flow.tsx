@@ -21,7 +21,7 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { useApiAction } from "@/hooks/use-api-action";
 import { browserApi } from "@/lib/api/browser";
 import { money } from "@/lib/format";
-import { queueApi, queueToJoin } from "@/lib/queue/client";
+import { queueApi, unlessQueued } from "@/lib/queue/client";
 
 function idempotencyKey(scope: string): string {
   const k = `br:reserve:${scope}`;
@@ -72,21 +72,18 @@ export function BuyFlow(props: {
 
   const reserve = useCallback(async () => {
     const key = idempotencyKey(scope);
-    const res = await action.run(async () => {
-      try {
-        return await browserApi.bookings.reserve(
+    // Shed under overload with the event's waiting room switched on: wait
+    // there for a turn instead of only counting down (the same key reserves
+    // afterwards; a shed reserve changed nothing).
+    const res = await action.run(() =>
+      unlessQueued(() =>
+        browserApi.bookings.reserve(
           { show_id: props.showId, zone_id: props.zone.id, quantity: props.quantity },
           { idempotencyKey: key, queuePass: pass.current ?? undefined },
-        );
-      } catch (err) {
-        // Shed under overload with the event's waiting room switched on:
-        // wait there for a turn instead of only counting down (the same
-        // key reserves afterwards; a shed reserve changed nothing).
-        if (queueToJoin(err) === props.event.id) return null;
-        throw err;
-      }
-    });
-    if (res === null) {
+        ),
+      ),
+    );
+    if (res === "queue") {
       enterQueue();
     } else if (res) {
       forgetKey(scope);

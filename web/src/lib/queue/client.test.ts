@@ -13,7 +13,19 @@ import { http } from "@/gen/google/api/annotations_pb";
 import { ApiError } from "@/lib/api/errors";
 import type { QueueStatus } from "@/lib/api/wire";
 
-import { createQueueApi, durationSeconds, queueToJoin, reconnectDelayMs, streamUrl, toView, type QueueConnection, type QueueView } from "./client";
+import { retryBusy } from "@/lib/api/retry";
+
+import {
+  createQueueApi,
+  durationSeconds,
+  queueToJoin,
+  reconnectDelayMs,
+  streamUrl,
+  toView,
+  unlessQueued,
+  type QueueConnection,
+  type QueueView,
+} from "./client";
 
 class FakeEventSource {
   static all: FakeEventSource[] = [];
@@ -256,5 +268,35 @@ describe("queue client", () => {
     expect(queueToJoin(shed({ reason: "overloaded", retry_after: 1 }))).toBeNull();
     expect(queueToJoin(new ApiError({ status: 429, code: "RATE_LIMITED", message: "", details: { queue_event_id: EV } }))).toBeNull();
     expect(queueToJoin(new Error("x"))).toBeNull();
+  });
+
+  it("a reserve shed into the waiting room stops the retry loop at once; a plain shed is retried", async () => {
+    const shed = (details: Record<string, unknown>) =>
+      new ApiError({ status: 503, code: "SERVICE_UNAVAILABLE", message: "overloaded", details, retryAfter: 1 });
+    const noSleep = async () => undefined;
+    let calls = 0;
+    const queued = await retryBusy(
+      () =>
+        unlessQueued(async () => {
+          calls++;
+          throw shed({ reason: "overloaded", queue_event_id: EV });
+        }),
+      { sleep: noSleep },
+    );
+    expect(queued).toBe("queue");
+    expect(calls).toBe(1);
+
+    calls = 0;
+    const held = await retryBusy(
+      () =>
+        unlessQueued(async () => {
+          if (++calls < 3) throw shed({ reason: "overloaded" });
+          return "hold";
+        }),
+      { sleep: noSleep },
+    );
+    expect(held).toBe("hold");
+    expect(calls).toBe(3);
+    await expect(unlessQueued(async () => Promise.reject(new ApiError({ status: 409, code: "CONFLICT", message: "" })))).rejects.toThrow();
   });
 });

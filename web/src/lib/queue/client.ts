@@ -103,6 +103,20 @@ export function queueToJoin(err: unknown): string | null {
   return typeof ev === "string" && ev ? ev : null;
 }
 
+/**
+ * Runs a reserve; one the edge shed naming a waiting room resolves to
+ * "queue" (join that line) instead of being thrown, so a retry loop around it
+ * stops there rather than counting down. Other errors are thrown as they are.
+ */
+export async function unlessQueued<T>(reserve: () => Promise<T>): Promise<T | "queue"> {
+  try {
+    return await reserve();
+  } catch (err) {
+    if (queueToJoin(err)) return "queue";
+    throw err;
+  }
+}
+
 /** The stream's URL for a ticket (same host: the edge behind the Ingress). */
 export function streamUrl(eventId: string, ticket: string): string {
   return `/api/v1/queue/events?ticket=${encodeURIComponent(ticket)}&event_id=${encodeURIComponent(eventId)}`;
