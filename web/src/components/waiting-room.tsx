@@ -81,7 +81,7 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
     return (
       <div className="space-y-3 rounded-lg border p-6 text-center" data-testid="queue-expired">
         <p className="text-lg font-semibold">Your turn passed</p>
-        <p className="text-muted-foreground">You were let in but did not reserve in time. You can join the line again.</p>
+        <p className="text-muted-foreground">Your pass lapsed before a reserve, or was used already. You can join the line again.</p>
         <button className="bg-primary text-primary-foreground rounded-md px-4 py-2" onClick={() => setRound((r) => r + 1)}>
           Join again
         </button>
