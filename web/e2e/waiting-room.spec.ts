@@ -1,20 +1,49 @@
 /**
- * A buyer buys through the waiting room: the event has a queue, three buyers
- * are ahead, admission runs at one buyer a second (the organizer knob the
- * queue API does not expose yet, set in the database), so the buyer sees the
- * line, is let in, reserves with the queue pass, and pays.
+ * The waiting room, end to end on the queue API's ticket stream.
+ *
+ * The organizer sets the knobs on the event's page (PUT /events/{id}/queue):
+ * a wrong rate is refused in plain words, then one buyer a second, a cap of
+ * shoppers and the automatic switch; the page shows them again after a
+ * reload (the line's public state). A buyer with others ahead joins, watches
+ * the place on the EventSource of /api/v1/queue/events?ticket= (no token),
+ * keeps the place across a reload (the ticket from sessionStorage, no second
+ * join), is let in, reserves with the pass and pays. A buyer whose page
+ * predates the switch is refused the plain reserve and taken into the line
+ * (the same way a reserve shed with details.queue_event_id is).
  */
-import { execFileSync } from "node:child_process";
-
 import { call, organizer, publishedEvent, register, unique } from "./harness/api";
 import { readState } from "./harness/state";
 import { expect, shot, signIn, test } from "./fixtures";
 
-test("a buyer waits in line, is let in, reserves with the pass and pays", async ({ page }) => {
-  const s = readState();
+test("an organizer sets the waiting room's knobs; a buyer waits on the ticket stream, is let in and pays", async ({ page, browser }) => {
   const org = await organizer();
   const ev = await publishedEvent(org, { title: unique("Queue Fest"), queue: true, seats: 50, price: "25.00" });
-  execFileSync("psql", [s.postgresURL, "-qc", `UPDATE ${s.schema}.events SET queue_admit_per_second = 1 WHERE id = '${ev.id}'`]);
+
+  // The organizer's knobs, in the browser.
+  await signIn(page, org, `/organizer/events/${ev.id}`);
+  await page.goto(`/organizer/events/${ev.id}`);
+  await expect(page.getByTestId("queue-state")).toHaveText("on");
+  const rate = page.getByLabel("Buyers let in per second");
+  const cap = page.getByLabel("Most shoppers at once (0: no cap)");
+  await rate.fill("200000");
+  await page.getByTestId("save-queue").click();
+  await expect(page.getByTestId("action-error")).toHaveAttribute("data-code", "VALIDATION_ERROR");
+  await expect(page.getByTestId("action-error")).toContainText("Please check the form: admit per second");
+  await rate.fill("1");
+  await cap.fill("40");
+  await page.getByLabel("Switch the waiting room on by itself when the sale overloads").selectOption("on");
+  await page.getByTestId("save-queue").click();
+  await expect(page.getByTestId("queue-saved")).toHaveText(
+    "Saved: 1 buyer a second, at most 40 shopping at once, switches on by itself under overload: yes.",
+  );
+  await expect(page.getByTestId("action-error")).toHaveCount(0);
+  // A fresh page shows the values in force (the line's state, within a tick).
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByLabel("Buyers let in per second")).toHaveValue("1", { timeout: 1000 });
+    await expect(page.getByLabel("Most shoppers at once (0: no cap)")).toHaveValue("40", { timeout: 1000 });
+  }).toPass({ timeout: 20_000 });
+
   // Without a pass the reserve is refused: the line is real.
   const early = await register("early");
   await expect(
@@ -22,23 +51,70 @@ test("a buyer waits in line, is let in, reserves with the pass and pays", async 
   ).rejects.toThrow(/QUEUE_PASS_REQUIRED/);
   // Let the admitter read the slower rate (queue.settings-ttl is 2 s).
   await new Promise((r) => setTimeout(r, 2500));
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 6; i++) {
     const other = await register("ahead");
     await call("POST", "/queue/join", { event_id: ev.id }, other.token);
   }
 
+  // The buyer, in a browser of their own.
+  const ctx = await browser.newContext({ baseURL: readState().webURL });
+  const buyerPage = await ctx.newPage();
+  const joins: string[] = [];
+  const viaApp: string[] = [];
+  buyerPage.on("request", (r) => {
+    if (r.method() === "POST" && r.url().endsWith("/bff/api/queue/join")) joins.push(r.url());
+    if (r.url().includes("/bff/api/queue/events")) viaApp.push(r.url());
+  });
   const buyer = await register("patient");
-  await signIn(page, buyer);
-  await page.goto(`/events/${ev.slug}`);
-  await page.getByTestId("buy").click();
-  await expect(page.getByTestId("waiting-room")).toBeVisible();
-  await expect(page.getByTestId("queue-position")).toHaveText(/^[1-9]\d*$/);
-  await expect(page.getByTestId("queue-connection")).toHaveText("Live");
-  await shot(page, "waiting-room");
+  await signIn(buyerPage, buyer);
+  await buyerPage.goto(`/events/${ev.slug}`);
+  const stream = buyerPage.waitForRequest((r) => new URL(r.url()).pathname === "/api/v1/queue/events");
+  await buyerPage.getByTestId("buy").click();
+  const first = new URL((await stream).url());
+  const ticket = first.searchParams.get("ticket");
+  expect(ticket).toMatch(/^[A-Za-z0-9_-]+/);
+  expect(first.searchParams.get("event_id")).toBe(ev.id);
+  await expect(buyerPage.getByTestId("waiting-room")).toBeVisible();
+  await expect(buyerPage.getByTestId("queue-position")).toHaveText(/^[1-9]\d*$/);
+  await expect(buyerPage.getByTestId("queue-connection")).toHaveText("Live");
+  await shot(buyerPage, "waiting-room");
+
+  // A reload keeps the place: the same ticket's stream, no second join.
+  const again = buyerPage.waitForRequest((r) => new URL(r.url()).pathname === "/api/v1/queue/events");
+  await buyerPage.reload();
+  expect(new URL((await again).url()).searchParams.get("ticket")).toBe(ticket);
+  expect(joins).toHaveLength(1);
 
   // Admitted, the page reserves at once with the pass and goes to checkout.
+  await expect(buyerPage).toHaveURL(/\/checkout\//, { timeout: 60_000 });
+  expect(joins).toHaveLength(1);
+  expect(viaApp).toEqual([]);
+  await buyerPage.getByTestId("pay").click();
+  await expect(buyerPage.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
+  await expect(buyerPage.getByTestId("booking-reference")).toHaveText(/^BR-/);
+  await ctx.close();
+});
+
+test("a buyer whose event switched its waiting room on meanwhile is sent into the line", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Late Queue"), queue: false, seats: 20, price: "15.00" });
+  const buyer = await register("late");
+  await signIn(page, buyer);
+  await page.goto(`/events/${ev.slug}/buy?show=${ev.showId}&zone=${ev.zoneId}&qty=1`);
+  await expect(page.getByTestId("reserve")).toBeVisible();
+
+  // The organizer switches the waiting room on; wait until reserves demand a pass.
+  await call("PUT", `/events/${ev.id}/queue`, { enabled: true, admit_per_second: 5 }, org.token);
+  const probe = await register("probe");
+  await expect(async () => {
+    await expect(
+      call("POST", "/bookings/reserve", { show_id: ev.showId, zone_id: ev.zoneId, quantity: 1 }, probe.token, { "Idempotency-Key": unique("k") }),
+    ).rejects.toThrow(/QUEUE_PASS_REQUIRED/);
+  }).toPass({ timeout: 20_000 });
+
+  // The page still offers the plain reserve: refused, it takes the buyer into the line.
+  await page.getByTestId("reserve").click();
+  await expect(page.getByTestId("action-error")).toHaveAttribute("data-code", "QUEUE_PASS_REQUIRED");
+  await page.getByRole("button", { name: "Go to the waiting room" }).click();
   await expect(page).toHaveURL(/\/checkout\//, { timeout: 60_000 });
-  await page.getByTestId("pay").click();
-  await expect(page.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
-  await expect(page.getByTestId("booking-reference")).toHaveText(/^BR-/);
 });

@@ -2,7 +2,9 @@
 
 /**
  * Reserve seats (after the waiting room when the event has one), then go to
- * checkout.
+ * checkout. A reserve refused for want of a pass, or shed under overload
+ * with the event's waiting room named (503, details.queue_event_id), takes
+ * the buyer into the waiting room; admitted, the page reserves with the pass.
  *
  * The reserve carries an Idempotency-Key kept in sessionStorage for this
  * show, zone and quantity until it succeeds: a retry after a 429/503 (with
@@ -19,6 +21,7 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { useApiAction } from "@/hooks/use-api-action";
 import { browserApi } from "@/lib/api/browser";
 import { money } from "@/lib/format";
+import { queueApi, unlessQueued } from "@/lib/queue/client";
 
 function idempotencyKey(scope: string): string {
   const k = `br:reserve:${scope}`;
@@ -54,24 +57,41 @@ export function BuyFlow(props: {
   // line (the queue was switched on since): then the buyer queues too.
   const [queued, setQueued] = useState(props.event.queued);
   const pass = useRef<string | null>(null);
+  // Admitted from the waiting room: reserve at once, the pass is short-lived.
+  const autoReserved = useRef(false);
   const scope = `${props.showId}:${props.zone.id}:${props.quantity}`;
+
+  const enterQueue = useCallback(() => {
+    // A pass that was refused is spent: the waiting room starts from a fresh join.
+    queueApi.forget(props.event.id);
+    pass.current = null;
+    autoReserved.current = false;
+    setQueued(true);
+    setAdmitted(false);
+  }, [props.event.id]);
 
   const reserve = useCallback(async () => {
     const key = idempotencyKey(scope);
+    // Shed under overload with the event's waiting room switched on: wait
+    // there for a turn instead of only counting down (the same key reserves
+    // afterwards; a shed reserve changed nothing).
     const res = await action.run(() =>
-      browserApi.bookings.reserve(
-        { show_id: props.showId, zone_id: props.zone.id, quantity: props.quantity },
-        { idempotencyKey: key, queuePass: pass.current ?? undefined },
+      unlessQueued(() =>
+        browserApi.bookings.reserve(
+          { show_id: props.showId, zone_id: props.zone.id, quantity: props.quantity },
+          { idempotencyKey: key, queuePass: pass.current ?? undefined },
+        ),
       ),
     );
-    if (res) {
+    if (res === "queue") {
+      enterQueue();
+    } else if (res) {
       forgetKey(scope);
+      queueApi.forget(props.event.id);
       router.push(`/checkout/${res.data.id}`);
     }
-  }, [action, props.showId, props.zone.id, props.quantity, router, scope]);
+  }, [action, props.showId, props.zone.id, props.quantity, props.event.id, router, scope, enterQueue]);
 
-  // Admitted from the waiting room: reserve at once, the pass is short-lived.
-  const autoReserved = useRef(false);
   useEffect(() => {
     if (queued && admitted && !autoReserved.current) {
       autoReserved.current = true;
@@ -109,14 +129,7 @@ export function BuyFlow(props: {
         )}
         <ActionStatus state={action} />
         {action.errorCode === "QUEUE_PASS_REQUIRED" && (
-          <Button
-            variant="outline"
-            onClick={() => {
-              autoReserved.current = false;
-              setQueued(true);
-              setAdmitted(false);
-            }}
-          >
+          <Button variant="outline" onClick={enterQueue}>
             Go to the waiting room
           </Button>
         )}

@@ -4,7 +4,8 @@
  * The waiting room: the buyer's live place in line, the expected wait, and
  * what the connection is doing. Deliberately light (no UI library beyond
  * plain elements), since it is the page a crowd keeps open. All queue traffic
- * goes through lib/queue/client.ts.
+ * goes through lib/queue/client.ts (the live place on the edge's ticket
+ * stream, not through this app's servers).
  */
 import { useEffect, useRef, useState } from "react";
 
@@ -72,7 +73,7 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
     return (
       <div className="rounded-lg border p-6 text-center" data-testid="queue-sold-out">
         <p className="text-xl font-semibold">Sold out</p>
-        <p className="text-muted-foreground">Every seat has been sold. Thank you for waiting.</p>
+        <p className="text-muted-foreground">Every seat is sold or held right now. Thank you for waiting.</p>
       </div>
     );
   }
@@ -80,7 +81,7 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
     return (
       <div className="space-y-3 rounded-lg border p-6 text-center" data-testid="queue-expired">
         <p className="text-lg font-semibold">Your turn passed</p>
-        <p className="text-muted-foreground">You were let in but did not reserve in time. You can join the line again.</p>
+        <p className="text-muted-foreground">Your pass lapsed before a reserve, or was used already. You can join the line again.</p>
         <button className="bg-primary text-primary-foreground rounded-md px-4 py-2" onClick={() => setRound((r) => r + 1)}>
           Join again
         </button>

@@ -23,6 +23,14 @@ export function errorResponse(
   );
 }
 
+/** The answer when the edge could not be reached: 499 if the browser left, else a 503 to retry. */
+export function unreachable(req: NextRequest, err: unknown): Response {
+  if (req.signal.aborted) return new Response(null, { status: 499 });
+  return errorResponse(503, "SERVICE_UNAVAILABLE", `the API could not be reached (${(err as Error).message})`, {
+    headers: { "Retry-After": "2" },
+  });
+}
+
 /** The 403 for a mutating call that fails the CSRF check, or null when it passes. */
 export function checkCsrf(req: NextRequest): NextResponse | null {
   const problem = csrfProblem({
@@ -42,6 +50,25 @@ export function setCookies(res: NextResponse, cookies: CookieSpec[]): NextRespon
 /** A new CSRF cookie (after sign-in, the token changes with the session). */
 export function rotatedCsrf(): CookieSpec {
   return csrfCookie(newCsrfToken(), cookieSecure());
+}
+
+/**
+ * The headers of an API answer to pass to the browser (PASSED_RESPONSE_HEADERS,
+ * and `cacheControl` unless the answer is a stream). A server-sent-events
+ * stream must leave event by event: no proxy buffering (nginx), and no gzip by
+ * the Next server (it skips no-transform answers).
+ */
+export function passedHeaders(upstream: Response, cacheControl = "no-store"): Headers {
+  const out = new Headers({ "Cache-Control": cacheControl });
+  for (const h of PASSED_RESPONSE_HEADERS) {
+    const v = upstream.headers.get(h);
+    if (v) out.set(h, v);
+  }
+  if (out.get("content-type")?.startsWith("text/event-stream")) {
+    out.set("X-Accel-Buffering", "no");
+    out.set("Cache-Control", "no-store, no-transform");
+  }
+  return out;
 }
 
 /** Headers of an API answer worth passing to the browser. */

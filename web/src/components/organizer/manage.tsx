@@ -13,10 +13,11 @@ import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle, DialogTrigger } from "@/components/ui/dialog";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
+import { NativeSelect } from "@/components/ui/native-select";
 import { Textarea } from "@/components/ui/textarea";
 import { useApiAction } from "@/hooks/use-api-action";
 import { browserApi } from "@/lib/api/browser";
-import type { Event } from "@/lib/api/wire";
+import type { Event, QueueLine, QueueSettings as QueueKnobs, QueueSettingsInput } from "@/lib/api/wire";
 
 import { fromLocalInput, toLocalInput } from "./event-form";
 
@@ -93,29 +94,88 @@ export function PublishButton({ eventId }: { eventId: string }) {
   );
 }
 
+/** "12" -> 12, "" -> undefined (keep the current value). */
+function optionalInt(v: FormDataEntryValue | null): number | undefined {
+  const t = String(v ?? "").trim();
+  return t === "" ? undefined : Number(t);
+}
+
 /**
- * The waiting room switch. Today the API takes only on/off (UpdateEvent's
- * queue_enabled); the admission rate and the cap of shoppers come with the
- * queue API being redesigned (PUT /events/{id}/queue), see lib/queue/client.ts.
+ * The waiting room: on/off and its knobs (PUT /events/{id}/queue): how many
+ * buyers are let in each second, the cap on shoppers at once, and whether the
+ * system may switch it on by itself when the sale overloads. `line` is the
+ * line's public state (the current rate and cap) when it could be read; the
+ * API tells the automatic switch only in a change's answer, so until then the
+ * form keeps it as it is.
  */
-export function QueueSettings({ event }: { event: Event }) {
+export function QueueSettings({ event, line }: { event: Event; line: QueueLine | null }) {
   const router = useRouter();
   const action = useApiAction();
-  const toggle = async () => {
-    if (await action.run(() => browserApi.catalog.updateEvent(event.id, { queue_enabled: !event.queue_enabled }))) router.refresh();
+  const [settings, setSettings] = useState<QueueKnobs | null>(null);
+  const enabled = settings?.enabled ?? event.queue_enabled;
+  const rate = settings?.admit_per_second ?? line?.admit_per_second ?? 0;
+  const cap = settings?.max_active ?? line?.max_active ?? 0;
+  const closed = event.status === "cancelled";
+
+  const save = async (body: QueueSettingsInput) => {
+    const res = await action.run(() => browserApi.queue.setSettings(event.id, body));
+    if (res) {
+      setSettings(res.data);
+      router.refresh();
+    }
   };
+  async function submit(e: React.FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget);
+    const auto = String(f.get("auto"));
+    await save({
+      enabled,
+      admit_per_second: optionalInt(f.get("admit_per_second")),
+      max_active: optionalInt(f.get("max_active")),
+      auto: auto === "on" ? true : auto === "off" ? false : undefined,
+    });
+  }
   return (
-    <div className="space-y-2">
+    <div className="space-y-3">
       <p className="text-sm">
-        Waiting room: <strong data-testid="queue-state">{event.queue_enabled ? "on" : "off"}</strong>.{" "}
-        {event.queue_enabled
-          ? "Buyers join a line and are let in at a steady rate; only admitted buyers can reserve."
-          : "Buyers reserve directly."}
+        Waiting room: <strong data-testid="queue-state">{enabled ? "on" : "off"}</strong>.{" "}
+        {enabled ? "Buyers join a line and are let in at a steady rate; only admitted buyers can reserve." : "Buyers reserve directly."}
       </p>
-      <Button variant="outline" size="sm" onClick={toggle} disabled={action.running || event.status === "cancelled"} data-testid="toggle-queue">
-        {event.queue_enabled ? "Turn the waiting room off" : "Turn the waiting room on"}
+      <Button variant="outline" size="sm" onClick={() => save({ enabled: !enabled })} disabled={action.running || closed} data-testid="toggle-queue">
+        {enabled ? "Turn the waiting room off" : "Turn the waiting room on"}
       </Button>
-      <p className="text-muted-foreground text-xs">Admission rate and shopper cap: set by the platform until the new queue settings reach the API.</p>
+      {enabled && <p className="text-muted-foreground text-xs">Turning it off lets everyone still waiting in at once.</p>}
+      {/* The key re-reads the defaults after a change. */}
+      <form key={`${rate}:${cap}:${settings?.auto}`} onSubmit={submit} className="space-y-2" data-testid="queue-knobs">
+        <div className="flex flex-wrap items-end gap-2">
+          <div className="space-y-1">
+            <Label htmlFor="q-rate">Buyers let in per second</Label>
+            <Input id="q-rate" name="admit_per_second" type="number" step={1} defaultValue={rate || ""} placeholder="default" className="w-36" />
+          </div>
+          <div className="space-y-1">
+            <Label htmlFor="q-cap">Most shoppers at once (0: no cap)</Label>
+            <Input id="q-cap" name="max_active" type="number" step={1} defaultValue={cap} className="w-36" />
+          </div>
+        </div>
+        <div className="space-y-1">
+          <Label htmlFor="q-auto">Switch the waiting room on by itself when the sale overloads</Label>
+          <NativeSelect id="q-auto" name="auto" defaultValue={settings ? (settings.auto ? "on" : "off") : ""} className="sm:w-64">
+            {!settings && <option value="">Keep as it is</option>}
+            <option value="on">Yes, when buyers are being turned away</option>
+            <option value="off">No, only when I turn it on</option>
+          </NativeSelect>
+        </div>
+        <Button type="submit" variant="outline" size="sm" disabled={action.running || closed} data-testid="save-queue">
+          Save the waiting room settings
+        </Button>
+      </form>
+      {settings && (
+        <p className="text-muted-foreground text-xs" role="status" data-testid="queue-saved">
+          Saved: {settings.admit_per_second} buyer{settings.admit_per_second === 1 ? "" : "s"} a second,{" "}
+          {settings.max_active ? `at most ${settings.max_active} shopping at once` : "no cap on shoppers"}, switches on by itself under overload:{" "}
+          {settings.auto ? "yes" : "no"}.
+        </p>
+      )}
       <ActionStatus state={action} />
     </div>
   );

@@ -96,7 +96,12 @@ async function recorded(): Promise<{ name: string; req: ApiRequest }[]> {
       refundQuote: () => api.bookings.refundQuote(id),
     },
     payments: { create: () => api.payments.create({}, { idempotencyKey: "k" }), get: () => api.payments.get(id) },
-    queue: { join: () => api.queue.join(id), status: () => api.queue.status(id) },
+    queue: {
+      join: () => api.queue.join(id),
+      status: () => api.queue.status(id, "t"),
+      line: () => api.queue.line(id),
+      setSettings: () => api.queue.setSettings(id, { enabled: true, admit_per_second: 5, max_active: 0, auto: true }),
+    },
     analytics: { event: () => api.analytics.event(id) },
     notifications: { list: () => api.notifications.list({}) },
   };

@@ -24,6 +24,9 @@ import type {
   LoginInput,
   Notification,
   Payment,
+  QueueLine,
+  QueueSettingsInput,
+  QueueSettings,
   QueueStatus,
   RefundQuote,
   RegisterInput,
@@ -125,7 +128,11 @@ export function endpoints(t: Transport) {
     },
     queue: {
       join: (event_id: string) => t.request<QueueStatus>({ method: "POST", path: "/queue/join", body: { event_id } }),
-      status: (event_id: string) => t.request<QueueStatus>({ method: "GET", path: "/queue/status", query: { event_id } }),
+      status: (event_id: string, ticket?: string) =>
+        t.request<QueueStatus>({ method: "GET", path: "/queue/status", query: { event_id, ticket } }),
+      line: (eventId: string) => t.request<QueueLine>({ method: "GET", path: `/queue/lines/${enc(eventId)}` }),
+      setSettings: (eventId: string, body: QueueSettingsInput) =>
+        t.request<QueueSettings>({ method: "PUT", path: `/events/${enc(eventId)}/queue`, body }),
     },
     analytics: {
       event: (eventId: string, query: AnalyticsQuery = {}) =>

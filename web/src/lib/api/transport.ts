@@ -113,7 +113,8 @@ export function fetchTransport(opts: {
   init?: RequestInit & { next?: { revalidate?: number | false; tags?: string[] } };
   fetch?: typeof fetch;
 }): Transport {
-  const doFetch = opts.fetch ?? fetch;
+  // The global fetch at call time (not at import: tests stub it).
+  const doFetch: typeof fetch = opts.fetch ?? ((input, init) => fetch(input, init));
   return {
     async request<T>(req: ApiRequest): Promise<ApiResult<T>> {
       const headers: Record<string, string> = { Accept: "application/json", ...(await opts.headers?.()), ...req.headers };

@@ -104,6 +104,8 @@ export type RefundQuote = Wire<payment.GetRefundQuoteResponse, payment.GetRefund
 
 export type QueueStatus = Wire<queue.QueueStatus, queue.QueueStatusJson>;
 export type QueueEntryStatus = EnumName<queue.QueueEntryStatusJson>;
+export type QueueLine = Wire<queue.Line, queue.LineJson>;
+export type QueueSettings = Wire<queue.QueueSettings, queue.QueueSettingsJson>;
 
 export type EventAnalytics = Wire<analytics.EventAnalytics, analytics.EventAnalyticsJson>;
 export type Dashboard = Wire<analytics.Dashboard, analytics.DashboardJson>;
@@ -125,4 +127,5 @@ export type CreateShowInput = WireInput<catalog.CreateShowRequest, catalog.Creat
 export type CreateZoneInput = WireInput<catalog.CreateZoneRequest, catalog.CreateZoneRequestJson>;
 export type ReserveInput = WireInput<booking.ReserveRequest, booking.ReserveRequestJson>;
 export type CreatePaymentInput = WireInput<payment.CreatePaymentRequest, payment.CreatePaymentRequestJson>;
+export type QueueSettingsInput = WireInput<queue.SetQueueSettingsRequest, queue.SetQueueSettingsRequestJson>;
 export type AnalyticsQuery = WireInput<analytics.GetEventAnalyticsRequest, analytics.GetEventAnalyticsRequestJson>;

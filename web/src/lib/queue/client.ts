@@ -2,42 +2,42 @@
  * The waiting room's one door to the API.
  *
  * Every page that shows a waiting room talks to the queue through this module
- * and nothing else, so that the queue API being redesigned (signed queue
- * tickets, a stream authenticated by the ticket in its query string, a public
- * cacheable line state, organizer knobs) changes this file only. Pages see a
- * `QueueView` (where the buyer stands) and a `QueueConnection` (how the live
- * link is doing); they never see a wire type.
+ * and nothing else. Pages see a `QueueView` (where the buyer stands) and a
+ * `QueueConnection` (how the live link is doing); they never see a wire type.
  *
- * Today's API (`todayQueueApi`): POST /api/v1/queue/join {event_id} answers the
- * buyer's status; GET /api/v1/queue/events?event_id= streams it as server-sent
- * events until the buyer is admitted (with a queue pass for X-Queue-Pass) or
- * the pass expired; GET /api/v1/queue/status reads it once. All three need the
- * bearer token, which an EventSource cannot send, so the browser reaches them
- * through the app's /bff/api proxy (same origin, the session cookie). Sold out
- * is not part of today's stream: while waiting, the module reads the event's
- * public seat counts (/bff/public, cached for everyone) every 15 s.
- *
- * The stream reconnects by itself: a dropped connection, an `event: error`, or
- * the browser coming back online reopens it after a backoff (1, 2, 4... 15 s,
- * with jitter, so a crowd does not reconnect in the same second), reading the
- * status once meanwhile. Nothing is retried faster than that.
- *
- * When the new queue API lands, write `nextQueueApi` beside `todayQueueApi`
- * (join answers a signed ticket; the stream URL carries `?ticket=`, so the
- * EventSource may go straight to /api/v1 on the same host instead of through
- * /bff; sold out arrives in the stream; the line's public state replaces the
- * seat-count probe) and switch `queueApi` to it. The QueueView fields stay.
+ * - `join`: POST /api/v1/queue/join {event_id} (through /bff/api: it needs the
+ *   buyer's bearer token) answers the buyer's status and their **signed queue
+ *   ticket**. The ticket is kept in memory and in sessionStorage: a reload
+ *   finds it and goes straight back to the stream, without joining again
+ *   (the place is the ticket's; joining again would return the same one).
+ * - `watch`: an EventSource on GET /api/v1/queue/events?ticket=: the ticket
+ *   authenticates the stream, no token or cookie is needed, so it goes to
+ *   /api/v1 on the same host, which the Ingress/HTTPRoute sends to the edge:
+ *   a waiting crowd costs the web app's servers nothing. (Where the app runs
+ *   alone, `make run` and the e2e suite, app/api/v1/queue passes the stream
+ *   on to the edge.) Each message is the envelope of a QueueStatus; the
+ *   stream ends with "admitted" (the queue pass for the reserve's
+ *   X-Queue-Pass), "sold_out", "expired" or "used".
+ * - The stream reconnects by itself: a dropped connection, an error, or the
+ *   browser coming back online reopens it after a backoff (1, 2, 4... 15 s,
+ *   with jitter, so a crowd does not reconnect in the same second), reading
+ *   the buyer's status once meanwhile (GET /api/v1/queue/status with the
+ *   ticket, through /bff/api), which also tells a ticket the queue refuses
+ *   (the buyer joins again). Nothing is retried faster than that.
+ * - `queueToJoin`: a reserve the edge shed under overload (503) names the
+ *   event's waiting room in `details.queue_event_id` once the event's queue
+ *   is on: the buy page joins it instead of only counting down.
  */
+import { browserApi, readSessionUser } from "@/lib/api/browser";
 import { ApiError } from "@/lib/api/errors";
-import { readEnvelope, networkError } from "@/lib/api/transport";
-import { CSRF_HEADER } from "@/lib/session/cookies";
+import type { QueueStatus } from "@/lib/api/wire";
 
-/** Where the buyer stands. */
+/** Where the buyer stands. "expired": the pass lapsed or was used; join again. */
 export type QueuePhase = "waiting" | "admitted" | "expired" | "sold_out";
 
 export interface QueueView {
   phase: QueuePhase;
-  /** 1-based place in line while waiting; 0 once admitted. */
+  /** 1-based place in line while waiting; 0 once admitted (and before the sale opens). */
   position: number;
   /** Buyers waiting in the line. */
   total: number;
@@ -63,19 +63,12 @@ export interface WatchHandlers {
 
 /** What a waiting-room page needs from the queue API. */
 export interface QueueApi {
+  /** Joins the event's line (or finds the ticket this tab already holds). */
   join(eventId: string): Promise<QueueView>;
   /** Follows the buyer's place until admitted, expired or sold out; returns stop(). */
   watch(eventId: string, on: WatchHandlers): () => void;
-}
-
-/** The queue status as today's API writes it (bookingrush.queue.v1.QueueStatus on the wire). */
-interface WireQueueStatus {
-  position: number;
-  total: number;
-  status: string;
-  queue_pass: string;
-  pass_expires_at: string | null;
-  estimated_wait: string | null;
+  /** Drops the event's ticket (its pass was used): the next join queues anew. */
+  forget(eventId: string): void;
 }
 
 /** "12.5s" (a protobuf Duration in JSON) -> 13. */
@@ -85,8 +78,9 @@ export function durationSeconds(d: string | null | undefined): number | null {
   return m ? Math.max(0, Math.ceil(Number(m[1]))) : null;
 }
 
-export function toView(s: WireQueueStatus): QueueView {
-  const phase: QueuePhase = s.status === "admitted" ? "admitted" : s.status === "expired" ? "expired" : "waiting";
+export function toView(s: QueueStatus): QueueView {
+  const phase: QueuePhase =
+    s.status === "admitted" ? "admitted" : s.status === "sold_out" ? "sold_out" : s.status === "expired" || s.status === "used" ? "expired" : "waiting";
   return {
     phase,
     position: s.position ?? 0,
@@ -102,37 +96,98 @@ export function reconnectDelayMs(attempt: number, random = Math.random): number 
   return Math.min(15, 2 ** (attempt - 1)) * 1000 + Math.round(random() * 1000);
 }
 
-function csrf(): string {
-  const m = /(?:^|;\s*)br_csrf=([^;]*)/.exec(document.cookie);
-  return m ? decodeURIComponent(m[1]) : "";
+/** The event whose waiting room a shed reserve (503, details.queue_event_id) sends the buyer to, or null. */
+export function queueToJoin(err: unknown): string | null {
+  if (!(err instanceof ApiError) || err.status !== 503) return null;
+  const ev = err.details.queue_event_id;
+  return typeof ev === "string" && ev ? ev : null;
 }
 
-async function call<T>(input: string, init?: RequestInit): Promise<T> {
+/**
+ * Runs a reserve; one the edge shed naming a waiting room resolves to
+ * "queue" (join that line) instead of being thrown, so a retry loop around it
+ * stops there rather than counting down. Other errors are thrown as they are.
+ */
+export async function unlessQueued<T>(reserve: () => Promise<T>): Promise<T | "queue"> {
   try {
-    return (await readEnvelope<T>(await fetch(input, { credentials: "same-origin", cache: "no-store", ...init }))).data;
+    return await reserve();
   } catch (err) {
-    throw networkError(err);
+    if (queueToJoin(err)) return "queue";
+    throw err;
   }
 }
 
-/** Whether every show of the event has no seat left (today's sold-out signal). */
-async function soldOut(eventId: string): Promise<boolean> {
-  const shows = await call<{ available_seats: number; status: string }[]>(`/bff/public/events/${encodeURIComponent(eventId)}/shows`);
-  return shows.length > 0 && shows.every((s) => s.available_seats <= 0 || s.status === "sold_out");
+/** The stream's URL for a ticket (same host: the edge behind the Ingress). */
+export function streamUrl(eventId: string, ticket: string): string {
+  return `/api/v1/queue/events?ticket=${encodeURIComponent(ticket)}&event_id=${encodeURIComponent(eventId)}`;
 }
 
-/** Today's queue API (see the module comment). */
-export function todayQueueApi(opts: { EventSource?: typeof EventSource; soldOutEveryMs?: number } = {}): QueueApi {
+/** A ticket this tab holds, with the last view it had. */
+interface Held {
+  ticket: string;
+  view: QueueView;
+}
+
+/** A ticket is one buyer's: kept per signed-in user (br_user) and event. */
+const storageKey = (eventId: string) => `br:queue:${readSessionUser()?.id ?? ""}:${eventId}`;
+
+const LAPSED: QueueView = { phase: "expired", position: 0, total: 0, etaSeconds: null, pass: null, passExpiresAt: null };
+
+/** The queue API over the edge's ticket stream (see the module comment). */
+export function createQueueApi(opts: { EventSource?: typeof EventSource; storage?: () => Storage | undefined } = {}): QueueApi {
   const ES = opts.EventSource ?? (typeof EventSource !== "undefined" ? EventSource : undefined);
-  const probeEvery = opts.soldOutEveryMs ?? 15_000;
+  const storage = opts.storage ?? (() => (typeof sessionStorage !== "undefined" ? sessionStorage : undefined));
+  const held = new Map<string, Held>();
+
+  const load = (eventId: string): Held | null => {
+    const have = held.get(eventId);
+    if (have) return have;
+    try {
+      const raw = storage()?.getItem(storageKey(eventId));
+      const h = raw ? (JSON.parse(raw) as Held) : null;
+      if (h && typeof h.ticket === "string" && h.ticket && h.view) {
+        held.set(eventId, h);
+        return h;
+      }
+    } catch {
+      // storage unavailable or garbled: no ticket
+    }
+    return null;
+  };
+  const keep = (eventId: string, h: Held) => {
+    held.set(eventId, h);
+    try {
+      storage()?.setItem(storageKey(eventId), JSON.stringify(h));
+    } catch {
+      // storage unavailable: memory only
+    }
+  };
+  const forget = (eventId: string) => {
+    held.delete(eventId);
+    try {
+      storage()?.removeItem(storageKey(eventId));
+    } catch {
+      // storage unavailable: nothing to forget
+    }
+  };
+  /** Keeps v as the ticket's last view; a lapsed ticket is dropped. */
+  const note = (eventId: string, v: QueueView) => {
+    const h = held.get(eventId);
+    if (v.phase === "expired") forget(eventId);
+    else if (h) keep(eventId, { ticket: h.ticket, view: v });
+  };
+
   return {
+    forget,
+
     async join(eventId) {
-      const s = await call<WireQueueStatus>("/bff/api/queue/join", {
-        method: "POST",
-        headers: { "Content-Type": "application/json", [CSRF_HEADER]: csrf() },
-        body: JSON.stringify({ event_id: eventId }),
-      });
-      return toView(s);
+      const have = load(eventId);
+      // The stream's first message tells where the ticket stands now.
+      if (have) return { ...have.view, phase: "waiting" };
+      const s = (await browserApi.queue.join(eventId)).data;
+      const v = toView(s);
+      if (s.ticket && v.phase !== "expired") keep(eventId, { ticket: s.ticket, view: v });
+      return v;
     },
 
     watch(eventId, on) {
@@ -140,28 +195,31 @@ export function todayQueueApi(opts: { EventSource?: typeof EventSource; soldOutE
       let es: EventSource | null = null;
       let attempt = 0;
       let timer: ReturnType<typeof setTimeout> | null = null;
-      let probe: ReturnType<typeof setInterval> | null = null;
 
       const stop = () => {
         stopped = true;
         es?.close();
         es = null;
         if (timer) clearTimeout(timer);
-        if (probe) clearInterval(probe);
         window.removeEventListener("online", onOnline);
       };
       const deliver = (v: QueueView) => {
         if (stopped) return;
+        note(eventId, v);
         on.view(v);
         if (v.phase !== "waiting") stop();
       };
+      const fatal = (err: ApiError) => {
+        forget(eventId);
+        stop();
+        on.fatal(err);
+      };
       const fail = (err: unknown) => {
-        if (err instanceof ApiError && !err.retryable && (err.status === 401 || err.status === 403 || err.status === 404)) {
-          stop();
-          on.fatal(err);
-          return true;
-        }
-        return false;
+        if (!(err instanceof ApiError) || err.retryable) return;
+        // A ticket the queue refuses (a line that was reset, another
+        // buyer's): it is worth nothing, join again.
+        if (err.status === 400 || err.status === 403) deliver(LAPSED);
+        else if (err.status === 401 || err.status === 404) fatal(err);
       };
       const reconnect = (reason: string) => {
         es?.close();
@@ -170,11 +228,10 @@ export function todayQueueApi(opts: { EventSource?: typeof EventSource; soldOutE
         attempt++;
         const ms = reconnectDelayMs(attempt);
         on.connection({ state: "reconnecting", inSeconds: Math.ceil(ms / 1000), reason });
-        // Meanwhile, one plain read keeps the place on screen current.
-        call<WireQueueStatus>(`/bff/api/queue/status?event_id=${encodeURIComponent(eventId)}`).then(
-          (s) => deliver(toView(s)),
-          (err) => fail(err),
-        );
+        // Meanwhile, one plain read keeps the place on screen current (and
+        // tells a ticket the queue no longer knows).
+        const ticket = held.get(eventId)?.ticket;
+        browserApi.queue.status(eventId, ticket).then((r) => deliver(toView(r.data)), fail);
         timer = setTimeout(() => {
           timer = null;
           open();
@@ -182,9 +239,13 @@ export function todayQueueApi(opts: { EventSource?: typeof EventSource; soldOutE
       };
       const open = () => {
         if (stopped) return;
+        const ticket = load(eventId)?.ticket;
+        if (!ticket) {
+          return fatal(new ApiError({ status: 401, code: "UNAUTHORIZED", message: "no queue ticket: join the line first" }));
+        }
         if (!ES) return reconnect("this browser has no EventSource");
         on.connection({ state: "connecting" });
-        const src = new ES(`/bff/api/queue/events?event_id=${encodeURIComponent(eventId)}`, { withCredentials: true });
+        const src = new ES(streamUrl(eventId, ticket));
         es = src;
         src.onopen = () => {
           attempt = 0;
@@ -192,27 +253,16 @@ export function todayQueueApi(opts: { EventSource?: typeof EventSource; soldOutE
         };
         src.onmessage = (m) => {
           try {
-            const env = JSON.parse(m.data) as { data?: WireQueueStatus; queue_status?: WireQueueStatus };
-            const s = env.data ?? env.queue_status;
-            if (s) deliver(toView(s));
+            const env = JSON.parse(m.data) as { data?: QueueStatus };
+            if (env.data) deliver(toView(env.data));
           } catch {
             // a line we do not understand: ignore it, the next one will do
           }
         };
-        src.addEventListener("error", (e) => {
-          const data = (e as MessageEvent).data;
-          if (typeof data === "string" && data) {
-            try {
-              const env = JSON.parse(data) as { error?: { code: string; message: string } };
-              if (env.error && fail(new ApiError({ status: env.error.code === "UNAUTHORIZED" ? 401 : 0, ...env.error }))) return;
-            } catch {
-              // not an envelope
-            }
-          }
-          // The browser would retry by itself only for some failures, and
-          // without backoff: take over.
-          reconnect(navigator.onLine === false ? "offline" : "connection lost");
-        });
+        // A refused stream (a dead ticket) and a dropped one look the same
+        // to an EventSource; the browser would retry by itself only for
+        // some failures, and without backoff: take over.
+        src.onerror = () => reconnect(navigator.onLine === false ? "offline" : "connection lost");
       };
       const onOnline = () => {
         if (stopped || es) return;
@@ -223,19 +273,11 @@ export function todayQueueApi(opts: { EventSource?: typeof EventSource; soldOutE
       };
 
       window.addEventListener("online", onOnline);
-      probe = setInterval(() => {
-        soldOut(eventId).then(
-          (out) => {
-            if (out) deliver({ phase: "sold_out", position: 0, total: 0, etaSeconds: null, pass: null, passExpiresAt: null });
-          },
-          () => undefined, // the probe is best effort
-        );
-      }, probeEvery);
       open();
       return stop;
     },
   };
 }
 
-/** The queue API the app uses now. */
-export const queueApi: QueueApi = todayQueueApi();
+/** The queue API the app uses. */
+export const queueApi: QueueApi = createQueueApi();

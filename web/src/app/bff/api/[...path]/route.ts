@@ -4,13 +4,14 @@
  * Page scripts never hold a token: this route adds `Authorization: Bearer`
  * from the HttpOnly access cookie (proxy.ts refreshed it first), checks the
  * CSRF token of every mutating call, and passes the API's answer through
- * unchanged (status, envelope, Retry-After, X-Request-ID; the queue's event
- * stream too, chunk by chunk). The sign-in routes that answer tokens are not
- * reachable here: /bff/session/* handles them and keeps the tokens in cookies.
+ * unchanged (status, envelope, Retry-After, X-Request-ID). The sign-in routes
+ * that answer tokens are not reachable here: /bff/session/* handles them and
+ * keeps the tokens in cookies. The waiting room's stream does not come here:
+ * it needs no token (app/api/v1/queue).
  */
 import { NextResponse, type NextRequest } from "next/server";
 
-import { PASSED_RESPONSE_HEADERS, checkCsrf, errorResponse, setCookies } from "@/lib/bff";
+import { checkCsrf, errorResponse, passedHeaders, setCookies, unreachable } from "@/lib/bff";
 import { apiBase, cookieSecure } from "@/lib/config";
 import { forwardedHeaders } from "@/lib/forward";
 import { ACCESS_COOKIE, REFRESH_MAX_AGE, USER_COOKIE, encodeUser } from "@/lib/session/cookies";
@@ -20,7 +21,7 @@ export const dynamic = "force-dynamic";
 /** Routes that answer or take tokens: only /bff/session may call them. */
 const TOKEN_ROUTES = /^auth\/(login|register|refresh|logout)$/;
 
-const PASSED_REQUEST_HEADERS = ["content-type", "idempotency-key", "x-queue-pass", "accept", "last-event-id"];
+const PASSED_REQUEST_HEADERS = ["content-type", "idempotency-key", "x-queue-pass", "accept"];
 
 async function handle(req: NextRequest, ctx: { params: Promise<{ path: string[] }> }) {
   const { path } = await ctx.params;
@@ -51,23 +52,10 @@ async function handle(req: NextRequest, ctx: { params: Promise<{ path: string[] 
       signal: req.signal,
     });
   } catch (err) {
-    if (req.signal.aborted) return new Response(null, { status: 499 });
-    return errorResponse(503, "SERVICE_UNAVAILABLE", `the API could not be reached (${(err as Error).message})`, {
-      headers: { "Retry-After": "2" },
-    });
+    return unreachable(req, err);
   }
 
-  const out = new Headers({ "Cache-Control": "no-store" });
-  for (const h of PASSED_RESPONSE_HEADERS) {
-    const v = upstream.headers.get(h);
-    if (v) out.set(h, v);
-  }
-  if (out.get("content-type")?.startsWith("text/event-stream")) {
-    // Each event must leave at once: no proxy buffering (nginx), and no
-    // gzip by the Next server (it skips no-transform answers).
-    out.set("X-Accel-Buffering", "no");
-    out.set("Cache-Control", "no-store, no-transform");
-  }
+  const out = passedHeaders(upstream);
 
   // The profile changed (or was read): keep the name and role the pages show in step.
   if (rel === "auth/me" && upstream.ok) {

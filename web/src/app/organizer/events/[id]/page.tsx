@@ -25,7 +25,11 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
     return <ApiErrorPanel error={ev.error} title="We could not load the event" />;
   }
   const event = ev.data;
-  const [shows, cats] = await Promise.all([load(api.catalog.shows(id)), load(publicApi().catalog.categories())]);
+  const [shows, cats, line] = await Promise.all([
+    load(api.catalog.shows(id)),
+    load(publicApi().catalog.categories()),
+    load(api.queue.line(id)),
+  ]);
   const zones = shows.ok ? await Promise.all(shows.data.map((s) => load(api.catalog.zones(s.id)))) : [];
   const draft = event.status === "draft";
   const hasZones = zones.some((z) => z.ok && z.data.length > 0);
@@ -118,7 +122,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
                 On sale {dateTime(event.sale_start_at)} – {dateTime(event.sale_end_at)}.
               </p>
             )}
-            <QueueSettings event={event} />
+            <QueueSettings event={event} line={line.ok ? line.data : null} />
           </CardContent>
         </Card>
         <Card>
