@@ -722,7 +722,7 @@ func (b *bench) scenarioCeiling(ctx context.Context) error {
 	b.record("ceiling.connect", s.Throughput(), acct())
 	if b.results["ghz.rps"] > 0 {
 		acct := b.cpu(cp)
-		rep, err := b.runGHZ(ctx, cn.addr, plan, b.tokens[0], "ceiling")
+		rep, err := b.runGHZ(ctx, cn.addr, plan, b.tokens, "ceiling")
 		if err != nil {
 			return err
 		}
