@@ -174,12 +174,14 @@ func (b *bench) scenarioGHZ(ctx context.Context) error {
 	plan := b.plan(ev, "ghz", mesh.HoldsOnly)
 	done := b.profiled(ctx, "ghz", b.o.ghzDur)
 	acct := b.cpu(nil)
+	red := b.redisUse(ctx, "ghz")
 	rep, err := b.runGHZ(ctx, strings.TrimPrefix(b.bookURL, "http://"), plan, b.tokens, "booking")
 	if err != nil {
 		return err
 	}
 	b.say("ghz booking Reserve (tokens of %d users, round robin: every call a hold): %s", min(len(b.tokens), ghzTokens), rep.summary())
 	b.record("ghz", rep.RPS, acct())
+	red(rep.Status["OK"])
 	done()
 	ok := rep.Status["OK"]
 	s := &load.Stats{Seats: map[int]int64{0: int64(ok) * int64(b.o.quantity)}, Outcomes: map[string]uint64{"ok": ok}}

@@ -494,6 +494,31 @@ func (b *bench) cpu(extra map[string]int) func() mesh.CPUUse {
 	}
 }
 
+// redisUse starts an account of the run's Redis server; the returned func
+// prints its CPU and script time per hold (answers: the holds of the
+// window) and records them under key. The server's own figures (INFO):
+// they count every client of the server, so measure with a Redis of the
+// run's own (-redis-url) for a clean figure.
+func (b *bench) redisUse(ctx context.Context, key string) func(holds uint64) {
+	cpu0, err0 := mesh.RedisCPU(ctx, b.rdb)
+	_, cmd0, err1 := mesh.RedisCommands(ctx, b.rdb)
+	return func(holds uint64) {
+		cpu1, err2 := mesh.RedisCPU(ctx, b.rdb)
+		_, cmd1, err3 := mesh.RedisCommands(ctx, b.rdb)
+		if err := errors.Join(err0, err1, err2, err3); err != nil || holds == 0 {
+			b.say("  Redis per hold: not measured (%v, %d holds)", err, holds)
+			return
+		}
+		cpu := float64(cpu1-cpu0) / float64(holds)
+		ev := cmd1["evalsha"]
+		ev.Calls -= cmd0["evalsha"].Calls
+		ev.Usec -= cmd0["evalsha"].Usec
+		b.say("  Redis per hold (INFO of the run's server, every client): CPU %.1f µs; scripts %.1f µs in %.3f EVALSHA calls",
+			cpu, float64(ev.Usec)/float64(holds), float64(ev.Calls)/float64(holds))
+		b.results[key+".redis_us"] = cpu
+	}
+}
+
 // record keeps a closed-loop result for the ratios: its throughput and the
 // machine's CPU per answered request (every process on the machine, the
 // generator included, so bare servers and the mesh compare on equal terms).
@@ -643,10 +668,12 @@ func (b *bench) scenarioClosed(ctx context.Context) error {
 	done := b.profiled(ctx, "closed", o.closedDur)
 	c := mesh.HTTPClient(o.closedConns)
 	acct := b.cpu(nil)
+	red := b.redisUse(ctx, "closed")
 	s := load.Closed{Workers: o.closedConns, Duration: o.closedDur}.Run(ctx, mesh.ReserveHTTP(c, b.edgeURL, b.plan(ev, "closed", mesh.HoldsOnly)))
 	c.CloseIdleConnections()
 	b.say("closed: %s", s.Summary())
 	b.record("closed", s.Throughput(), acct())
+	red(s.Outcomes["201"])
 	done()
 	b.audit(ctx, "closed", ev, s)
 	return nil
@@ -665,9 +692,11 @@ func (b *bench) scenarioRPC(ctx context.Context) error {
 	b.say("rpc: BookingService.Reserve over gRPC (h2c, one connection) at %s, %d concurrent calls for %v, rotating %d users", b.bookURL, o.rpcConns, o.rpcDur, len(b.tokens))
 	done := b.profiled(ctx, "rpc", o.rpcDur)
 	acct := b.cpu(nil)
+	red := b.redisUse(ctx, "rpc")
 	s := load.Closed{Workers: o.rpcConns, Duration: o.rpcDur}.Run(ctx, mesh.ReserveRPC(mesh.H2CClient(), b.bookURL, b.plan(ev, "rpc", mesh.HoldsOnly)))
 	b.say("rpc: %s", s.Summary())
 	b.record("rpc", s.Throughput(), acct())
+	red(s.Outcomes["ok"])
 	done()
 	b.audit(ctx, "rpc", ev, s)
 	return nil
