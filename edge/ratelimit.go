@@ -123,7 +123,7 @@ type limiter struct {
 	// nil: in Redis on every request.
 	synced *syncedBuckets
 	log    *zap.Logger
-	logged   logSampler
+	logged logSampler
 }
 
 func newLimiter(cfg RateLimitConfig, rdb *redis.Client, reg prometheus.Registerer, log *zap.Logger) (*limiter, error) {
