@@ -54,6 +54,13 @@ local limit = tonumber(meta[4])
 -- wrote are the values it would read again.
 local zones = {}
 
+-- uncount takes back the seats a refused reserve counted for its user.
+local function uncount(ukey, qty)
+  if redis.call('DECRBY', ukey, qty) <= 0 then
+    redis.call('DEL', ukey)
+  end
+end
+
 local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, idem, fp, pass, tp)
   local prior = redis.call('GET', ikey)
   if prior then
@@ -106,23 +113,25 @@ local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, ide
     end
   end
 
-  local mine = tonumber(redis.call('GET', ukey) or '0')
+  -- The user's seats: counted up first (one command instead of a read and
+  -- a write), counted back down when the reserve is refused.
+  local mine = redis.call('INCRBY', ukey, qty) - qty
   if mine + qty > limit then
+    uncount(ukey, qty)
     return {'MAX_PER_USER_EXCEEDED', tostring(limit), tostring(mine)}
   end
 
   if pass_seq and redis.call('ZADD', KEYS[6], 'NX', pass_ends, pass_seq) == 0 then
+    uncount(ukey, qty)
     return {'QUEUE_PASS_REQUIRED', 'used'}
   end
 
-  -- Every write of a hold happens here, after its last check, so a batch
-  -- that stopped half way (it cannot, short of a bug) would leave whole
-  -- holds only; the zone is written per hold for the same reason.
+  -- The zone's counters change here and are written once per zone, after
+  -- the batch (below); the stream entry carries them as of this hold.
   z.available = z.available - qty
   z.held = z.held + qty
   z.ver = z.ver + 1
-  redis.call('HSET', zkey, 'available', z.available, 'held', z.held, 'ver', z.ver)
-  redis.call('INCRBY', ukey, qty)
+  z.dirty = true
   redis.call('HSET', hkey, 'id', id, 'user', user, 'event', event, 'show', show,
     'zone', zone_id, 'qty', qty, 'unit', z.price, 'status', 'reserved', 'exp', expires,
     'created', now, 'idem', idem, 'ver', 1)
@@ -142,5 +151,14 @@ for i = 0, n - 1 do
   out[i + 1] = reserve(KEYS[b + 1], KEYS[b + 2], KEYS[b + 3], KEYS[b + 4],
     ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 6],
     ARGV[a + 7], ARGV[a + 8], ARGV[a + 9])
+end
+-- One write per zone for the whole batch. A script runs whole (Redis runs
+-- nothing else meanwhile, and once a script has written, Redis lets its
+-- later writes through even under maxmemory), so nobody sees a hold before
+-- its zone counts it.
+for zkey, z in pairs(zones) do
+  if z.dirty then
+    redis.call('HSET', zkey, 'available', z.available, 'held', z.held, 'ver', z.ver)
+  end
 end
 return out
