@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/bojand/ghz/runner"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/bookingrush/rush/bench/internal/load"
 	"github.com/bookingrush/rush/bench/internal/mesh"
@@ -32,27 +34,19 @@ type ghzConfig struct {
 	// being cut (which ghz would count as Unavailable errors).
 	DurationStop string `json:"duration-stop"`
 	Timeout      string `json:"timeout"`
-	// Metadata is an array of objects, one per token: ghz sends them round
-	// robin (as it does an array of messages), so calls rotate over users.
-	Metadata []map[string]string `json:"metadata"`
-	Data     map[string]any      `json:"data"`
-	Format   string              `json:"format"`
-	Output   string              `json:"output"`
+	// Metadata is one object: ghz's command line (v0.120) sends the same
+	// metadata with every call (its template sees the request number, but
+	// a token is signed and cannot be templated). The ghz scenario runs
+	// ghz's runner with a metadata provider instead, which rotates.
+	Metadata map[string]string `json:"metadata"`
+	Data     map[string]any    `json:"data"`
+	Format   string            `json:"format"`
+	Output   string            `json:"output"`
 }
 
-// ghzTokens is how many users' tokens a ghz config rotates over at most:
-// enough that no user reaches max_per_user (10) in 10 s at 30,000 calls a
-// second, few enough that the config stays a few MB.
-const ghzTokens = 40000
-
-// newGHZConfig targets host with one zone of ev, rotating over tokens (at
-// most ghzTokens of them); each call has its own idempotency key from ghz's
-// template data.
-func newGHZConfig(host string, ev *mesh.Event, tokens []string, keyPrefix string, quantity, conc int, d time.Duration, output string) ghzConfig {
-	md := make([]map[string]string, 0, min(len(tokens), ghzTokens))
-	for _, t := range tokens[:cap(md)] {
-		md = append(md, map[string]string{"authorization": "Bearer " + t})
-	}
+// newGHZConfig targets host with one zone of ev and token; each call has
+// its own idempotency key from ghz's template data.
+func newGHZConfig(host string, ev *mesh.Event, token, keyPrefix string, quantity, conc int, d time.Duration, output string) ghzConfig {
 	return ghzConfig{
 		Proto:       "proto/bookingrush/booking/v1/booking.proto",
 		ImportPaths: []string{"proto", "proto/vendor"},
@@ -60,7 +54,7 @@ func newGHZConfig(host string, ev *mesh.Event, tokens []string, keyPrefix string
 		Host:        host, Insecure: true,
 		Concurrency: conc, Connections: 1,
 		Duration: d.String(), DurationStop: "wait", Timeout: "5s",
-		Metadata: md,
+		Metadata: map[string]string{"authorization": "Bearer " + token},
 		Data: map[string]any{
 			"show_id": ev.ShowID, "zone_id": ev.Zones[0], "quantity": quantity,
 			"idempotency_key": keyPrefix + "{{.WorkerID}}-{{.RequestNumber}}",
@@ -113,51 +107,51 @@ func (r *ghzReport) summary() string {
 		strings.Join(st, " "), strings.Join(errs, " "))
 }
 
-func (b *bench) ghzBinary() (string, error) {
-	if b.o.ghz != "" {
-		return b.o.ghz, nil
-	}
-	if _, err := os.Stat("bin/tools/ghz"); err == nil {
-		return "bin/tools/ghz", nil
-	}
-	p, err := exec.LookPath("ghz")
-	if err != nil {
-		return "", errors.New("ghz not found: make ghz (installs the pinned ghz into bin/tools), or -ghz=PATH")
-	}
-	return p, nil
-}
-
-// runGHZ writes a config for host and runs ghz with it.
-func (b *bench) runGHZ(ctx context.Context, host string, plan *mesh.Plan, tokens []string, label string) (*ghzReport, error) {
-	bin, err := b.ghzBinary()
-	if err != nil {
-		return nil, err
-	}
+// runGHZ runs ghz's own load engine (github.com/bojand/ghz/runner, what
+// the ghz command runs) in this process with the options of a config for
+// host (written next to the report, for a run by hand), every call with the
+// next user's token (runner.WithMetadataProvider, round robin over tokens),
+// and returns ghz's report.
+func (b *bench) runGHZ(host string, plan *mesh.Plan, tokens []string, label string) (*ghzReport, error) {
 	cfgFile := filepath.Join(b.dir, "ghz-"+label+".json")
 	out := filepath.Join(b.dir, "ghz-"+label+"-report.json")
-	cfg := newGHZConfig(host, plan.Event, tokens, plan.KeyPrefix+label, b.o.quantity, b.o.ghzConc, b.o.ghzDur, out)
+	cfg := newGHZConfig(host, plan.Event, tokens[0], plan.KeyPrefix+label, b.o.quantity, b.o.ghzConc, b.o.ghzDur, out)
 	raw, _ := json.MarshalIndent(cfg, "", "  ")
 	if err := os.WriteFile(cfgFile, raw, 0o644); err != nil {
 		return nil, err
 	}
-	b.say("ghz %s: %s --config=%s", label, bin, cfgFile)
-	cmd := exec.CommandContext(ctx, bin, "--config="+cfgFile)
-	t0 := time.Now()
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("ghz: %v: %s", err, msg)
+	auth := make([]string, len(tokens))
+	for i, t := range tokens {
+		auth[i] = "Bearer " + t
 	}
-	if st := cmd.ProcessState; st != nil {
-		b.say("  ghz process used %.2f cores", (st.UserTime()+st.SystemTime()).Seconds()/time.Since(t0).Seconds())
+	b.say("ghz %s: ghz's runner, the options of %s, metadata rotating over %d users' tokens", label, cfgFile, len(auth))
+	rep, err := runner.Run(cfg.Call, cfg.Host,
+		runner.WithProtoFile(cfg.Proto, cfg.ImportPaths),
+		runner.WithInsecure(cfg.Insecure),
+		runner.WithConcurrency(uint(cfg.Concurrency)), runner.WithConnections(uint(cfg.Connections)),
+		runner.WithRunDuration(b.o.ghzDur), runner.WithDurationStopAction(cfg.DurationStop), runner.WithTimeout(5*time.Second),
+		runner.WithData(cfg.Data),
+		runner.WithMetadataProvider(func(cd *runner.CallData) (*metadata.MD, error) {
+			md := metadata.Pairs("authorization", auth[cd.RequestNumber%int64(len(auth))])
+			return &md, nil
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("ghz: %w", err)
 	}
-	rep := &ghzReport{}
-	raw, err = os.ReadFile(out)
+	rep.Details = nil // one per call
+	raw, err = json.Marshal(rep)
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(raw, rep); err != nil {
-		return nil, fmt.Errorf("ghz report %s: %w", out, err)
+	if err := os.WriteFile(out, raw, 0o644); err != nil {
+		return nil, err
 	}
-	return rep, nil
+	r := &ghzReport{}
+	if err := json.Unmarshal(raw, r); err != nil {
+		return nil, fmt.Errorf("ghz report: %w", err)
+	}
+	return r, nil
 }
 
 // scenarioGHZ runs ghz against the booking Reserve RPC on a zone that never
@@ -175,11 +169,11 @@ func (b *bench) scenarioGHZ(ctx context.Context) error {
 	done := b.profiled(ctx, "ghz", b.o.ghzDur)
 	acct := b.cpu(nil)
 	red := b.redisUse(ctx, "ghz")
-	rep, err := b.runGHZ(ctx, strings.TrimPrefix(b.bookURL, "http://"), plan, b.tokens, "booking")
+	rep, err := b.runGHZ(strings.TrimPrefix(b.bookURL, "http://"), plan, b.tokens, "booking")
 	if err != nil {
 		return err
 	}
-	b.say("ghz booking Reserve (tokens of %d users, round robin: every call a hold): %s", min(len(b.tokens), ghzTokens), rep.summary())
+	b.say("ghz booking Reserve (tokens of %d users, round robin: every call a hold): %s", len(b.tokens), rep.summary())
 	b.record("ghz", rep.RPS, acct())
 	red(rep.Status["OK"])
 	done()
@@ -191,12 +185,14 @@ func (b *bench) scenarioGHZ(ctx context.Context) error {
 
 // ghzConfigOnly writes a ghz config for an existing deployment
 // (-target-url, -booking-addr, -jwt-secret, -postgres-url): it inserts a
-// user per -users (the config rotates over their tokens), creates an event
-// through the API and prints the ghz command.
+// user, creates an event through the API and prints the ghz command (one
+// token: after the user's first 10 seats every call answers
+// MAX_PER_USER_EXCEEDED; the ghz scenario rotates tokens).
 func (b *bench) ghzConfigOnly(ctx context.Context) error {
 	if b.o.targetURL == "" || b.o.bookingAddr == "" {
 		return errors.New("ghz-config needs -target-url and -booking-addr of a running deployment (and -jwt-secret, -postgres-url, -key-prefix)")
 	}
+	b.o.users = 1
 	if err := b.setup(ctx); err != nil {
 		return err
 	}
@@ -206,7 +202,7 @@ func (b *bench) ghzConfigOnly(ctx context.Context) error {
 		return err
 	}
 	cfgFile := filepath.Join(b.dir, "ghz-reserve.json")
-	cfg := newGHZConfig(b.o.bookingAddr, ev, b.tokens, "bench"+b.run+"ghz", b.o.quantity, b.o.ghzConc, b.o.ghzDur, filepath.Join(b.dir, "ghz-report.json"))
+	cfg := newGHZConfig(b.o.bookingAddr, ev, b.tokens[0], "bench"+b.run+"ghz", b.o.quantity, b.o.ghzConc, b.o.ghzDur, filepath.Join(b.dir, "ghz-report.json"))
 	raw, _ := json.MarshalIndent(cfg, "", "  ")
 	if err := os.WriteFile(cfgFile, raw, 0o644); err != nil {
 		return err
