@@ -40,6 +40,7 @@ type syncedBuckets struct {
 	logged   logSampler
 
 	shards [syncShards]syncShard
+	swept  time.Time // the last walk over every bucket (forgetting the full ones)
 	stop   chan struct{}
 	done   chan struct{}
 }
@@ -49,8 +50,9 @@ type syncedBuckets struct {
 const syncShards = 16
 
 type syncShard struct {
-	mu sync.Mutex
-	m  map[string]*syncBucket // by the caller's id ("u:<user>" / "ip:<addr>")
+	mu    sync.Mutex
+	m     map[string]*syncBucket // by the caller's id ("u:<user>" / "ip:<addr>")
+	dirty []string               // the buckets that took tokens since the last sync
 }
 
 // syncBucket is one client's bucket as this replica knows it.
@@ -99,6 +101,9 @@ func (s *syncedBuckets) take(who string, now time.Time) (bool, int, int64) {
 		return false, 0, int64((1 - b.tokens) * 1000 / s.ru.perSec)
 	}
 	b.tokens--
+	if b.taken == 0 {
+		sh.dirty = append(sh.dirty, who)
+	}
 	b.taken++
 	return true, int(b.tokens), 0
 }
@@ -124,23 +129,33 @@ func (s *syncedBuckets) close() {
 	<-s.done
 }
 
-// sync reconciles every shard that took tokens since the last sync.
+// sync reconciles the buckets that took tokens since the last sync, and
+// about every refill-to-full time forgets the buckets that are full again.
 func (s *syncedBuckets) sync() {
 	full := time.Duration(float64(s.ru.limit.Burst) / s.ru.perSec * float64(time.Second))
+	sweep := time.Since(s.swept) > full
+	if sweep {
+		s.swept = time.Now()
+	}
 	for i := range s.shards {
 		sh := &s.shards[i]
 		now := time.Now()
 		sh.mu.Lock()
 		var who []string
 		var taken []int
-		for k, b := range sh.m {
-			switch {
-			case b.taken > 0:
+		for _, k := range sh.dirty {
+			if b := sh.m[k]; b != nil && b.taken > 0 {
 				who = append(who, k)
 				taken = append(taken, b.taken)
 				b.taken = 0
-			case now.Sub(b.at) > full:
-				delete(sh.m, k) // full again: as if never seen
+			}
+		}
+		sh.dirty = sh.dirty[:0]
+		if sweep {
+			for k, b := range sh.m {
+				if b.taken == 0 && now.Sub(b.at) > full {
+					delete(sh.m, k) // full again: as if never seen
+				}
 			}
 		}
 		sh.mu.Unlock()
@@ -155,7 +170,11 @@ func (s *syncedBuckets) sync() {
 				continue
 			}
 			if err != nil {
-				b.taken += taken[j] // owed: sent with the next sync
+				// Owed: sent with the next sync.
+				if b.taken == 0 {
+					sh.dirty = append(sh.dirty, k)
+				}
+				b.taken += taken[j]
 				continue
 			}
 			b.tokens = min(left[j]-float64(b.taken), float64(s.ru.limit.Burst))
