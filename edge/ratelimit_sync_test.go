@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 )
@@ -79,5 +80,40 @@ func TestSyncedBucketsShareOneLimit(t *testing.T) {
 		if ttl := rdb.PTTL(context.Background(), key).Val(); ttl <= 0 {
 			t.Errorf("%s: no expiry (%v)", key, ttl)
 		}
+	}
+}
+
+// TestSyncedBucketsWithoutRedis: while Redis does not answer, the replica
+// keeps deciding alone, counts the failure, and sends what it owes once
+// Redis is back.
+func TestSyncedBucketsWithoutRedis(t *testing.T) {
+	t.Parallel()
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	t.Cleanup(func() { _ = down.Close() })
+	failed := prometheus.NewCounter(prometheus.CounterOpts{Name: "failed"})
+	ru := &rule{name: "reserve", limit: Limit{Rate: 1, Burst: 2}, perSec: 1.0 / 60,
+		args: []any{2, "0.016666666666666666", 1}, failed: failed}
+	s := newSyncedBuckets(ru, down, "rlsync-down:", time.Hour, zap.NewNop())
+	t.Cleanup(s.close)
+	now := time.Now()
+	var got []bool
+	for range 3 {
+		ok, _, _ := s.take("u:carol", now)
+		got = append(got, ok)
+	}
+	s.sync()
+	if ok, _, _ := s.take("u:carol", now); ok || got[0] != true || got[1] != true || got[2] != false {
+		t.Fatalf("decisions %v, then %v: want the burst of 2, then refusals", got, ok)
+	}
+	if v := testutil.ToFloat64(failed); v != 1 {
+		t.Errorf("store errors counted %v, want 1", v)
+	}
+	// The tokens taken are still owed, for the next sync.
+	sh := &s.shards[shard("u:carol")]
+	sh.mu.Lock()
+	owed, dirty := sh.m["u:carol"].taken, len(sh.dirty)
+	sh.mu.Unlock()
+	if owed != 2 || dirty != 1 {
+		t.Errorf("owed %d tokens in %d dirty buckets, want 2 in 1", owed, dirty)
 	}
 }
