@@ -121,7 +121,7 @@ bench: build ## flash-sale benchmark (see bench/README.md); BENCH_FLAGS="-scenar
 	$(GO) run ./bench/cmd/rushbench $(BENCH_FLAGS)
 
 .PHONY: ghz
-ghz: $(TOOLS)/ghz ## install the pinned ghz (for rushbench -scenario=ghz)
+ghz: $(TOOLS)/ghz ## install the pinned ghz command (for configs of rushbench ghz-config; the ghz scenario runs ghz's runner itself)
 
 .PHONY: tools
 tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-connect-go $(TOOLS)/helm ## install pinned tools into bin/tools

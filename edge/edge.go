@@ -243,6 +243,11 @@ func Module(cfg Config, rl RateLimitConfig) fx.Option {
 			if err != nil {
 				return err
 			}
+			if e.limiter != nil {
+				// Before the server's hook, so it runs after the drain: the
+				// reserve limit's last sync counts every request.
+				lc.Append(fx.StopHook(e.limiter.close))
+			}
 			server.Listen(lc, sd, "edge", cfg.Addr, e)
 			// Appended after the server's hook, so it runs before it on
 			// stop: the waiting-room streams end, and the drain does not

@@ -42,6 +42,11 @@ type RateLimitConfig struct {
 	Password Limit `yaml:"password"`
 	Reserve  Limit `yaml:"reserve"`
 	General  Limit `yaml:"general"`
+	// ReserveSync is how often the reserve route's limit, decided in each
+	// replica's memory (no round trip on the hot path), is reconciled with
+	// the shared buckets in Redis; 0 takes the reserve's tokens from Redis on
+	// every request, as the other limits do.
+	ReserveSync time.Duration `yaml:"reserve_sync"`
 }
 
 // Limit is one token bucket: Burst tokens at most, refilled at Rate tokens a
@@ -56,6 +61,7 @@ func (c *RateLimitConfig) RegisterFlags(f *flag.FlagSet) {
 	f.BoolVar(&c.Enabled, "rate-limit.enabled", true, "rate limit the public API (token buckets in Redis)")
 	f.StringVar(&c.Prefix, "rate-limit.prefix", "rl:", "prefix of the rate limit keys in Redis")
 	f.StringVar(&c.OnRedisError, "rate-limit.on-redis-error", "deny", "when Redis is unreachable: deny (503) or local (per-replica in-memory buckets)")
+	f.DurationVar(&c.ReserveSync, "rate-limit.reserve-sync", 100*time.Millisecond, "the reserve limit is decided in each replica's memory and reconciled with the shared buckets in Redis this often (0: a Redis call per reserve)")
 	limits := []struct {
 		name        string
 		l           *Limit
@@ -77,6 +83,9 @@ func (c *RateLimitConfig) RegisterFlags(f *flag.FlagSet) {
 // Validate checks the limits.
 func (c *RateLimitConfig) Validate() error {
 	var problems []error
+	if c.ReserveSync < 0 {
+		problems = append(problems, fmt.Errorf("rate-limit.reserve-sync: %v is negative", c.ReserveSync))
+	}
 	if c.OnRedisError != "deny" && c.OnRedisError != "local" {
 		problems = append(problems, fmt.Errorf("rate-limit.on-redis-error: %q is not deny or local", c.OnRedisError))
 	}
@@ -110,8 +119,11 @@ type limiter struct {
 	reserve  *rule
 	general  *rule
 	local    *localBuckets // nil: deny when Redis fails
-	log      *zap.Logger
-	logged   logSampler
+	// synced decides the reserve limit in memory (rate-limit.reserve-sync);
+	// nil: in Redis on every request.
+	synced *syncedBuckets
+	log    *zap.Logger
+	logged logSampler
 }
 
 func newLimiter(cfg RateLimitConfig, rdb *redis.Client, reg prometheus.Registerer, log *zap.Logger) (*limiter, error) {
@@ -145,7 +157,17 @@ func newLimiter(cfg RateLimitConfig, rdb *redis.Client, reg prometheus.Registere
 	if cfg.OnRedisError == "local" {
 		l.local = newLocalBuckets()
 	}
+	if cfg.ReserveSync > 0 {
+		l.synced = newSyncedBuckets(l.reserve, rdb, cfg.Prefix, cfg.ReserveSync, log)
+	}
 	return l, nil
+}
+
+// close stops the reserve limit's background sync, after a last one.
+func (l *limiter) close() {
+	if l.synced != nil {
+		l.synced.close()
+	}
 }
 
 // pick chooses the limit of a request, and whether its route is one a
@@ -191,13 +213,21 @@ var anonymousRoutes = map[string]bool{
 // deny) and returns false.
 func (l *limiter) allow(w http.ResponseWriter, r *http.Request, userID string, clientIP func(*http.Request) string) bool {
 	ru, anonymous := l.pick(r.Method, r.URL.Path)
-	var key string
+	var who string
 	if userID != "" && !anonymous {
-		key = l.prefix + ru.name + ":u:" + userID
+		who = "u:" + userID
 	} else {
-		key = l.prefix + ru.name + ":ip:" + clientKey(clientIP(r))
+		who = "ip:" + clientKey(clientIP(r))
 	}
-	ok, remaining, retryMs, err := l.take(r.Context(), ru, key)
+	var ok bool
+	var remaining int
+	var retryMs int64
+	var err error
+	if ru == l.reserve && l.synced != nil {
+		ok, remaining, retryMs = l.synced.take(who, time.Now())
+	} else {
+		ok, remaining, retryMs, err = l.take(r.Context(), ru, l.prefix+ru.name+":"+who)
+	}
 	h := w.Header()
 	if err != nil {
 		ru.failed.Inc()
@@ -214,7 +244,7 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, userID string, c
 			writeError(w, http.StatusServiceUnavailable, errs.ServiceUnavailable, "rate limiting is unavailable; retry shortly", detailRedis)
 			return false
 		}
-		ok, remaining, retryMs = l.local.take(key, ru, time.Now())
+		ok, remaining, retryMs = l.local.take(l.prefix+ru.name+":"+who, ru, time.Now())
 	}
 	h["X-Ratelimit-Limit"] = ru.header
 	h["X-Ratelimit-Remaining"] = []string{strconv.Itoa(remaining)}

@@ -33,7 +33,8 @@ end
 
 -- emit appends the booking's whole state and its zone's counters to the
 -- stream, so a consumer can apply entries in any order by version
--- (reserve.lua writes the same fields itself, from the values it has). tp is
+-- (reserve.lua writes a new hold's entry itself, compact: the fields that
+-- follow from a new hold are left out and the relay fills them in). tp is
 -- the caller's traceparent, nil or '' when it was not traced; the field is
 -- always written, so every entry has the same fields (Redis then stores
 -- the field names once per stream node).

@@ -1,20 +1,28 @@
--- reserve.lua: hold seats of one zone for one user, in one atomic step.
+-- reserve.lua: decide a batch of reserves of ONE event, in order, each in
+-- one atomic step: every reserve is decided exactly as if it had run alone
+-- after the ones before it (the script runs alone), with its own
+-- idempotency key, limits, answer and trace context. The booking engine
+-- coalesces the concurrent reserves of an event into one call (a batch of
+-- one when idle).
 -- uses: lib.lua
 --
--- KEYS[1] meta    KEYS[2] zone    KEYS[3] user counter   KEYS[4] idempotency record
--- KEYS[5] hold    KEYS[6] expiry  KEYS[7] stream
--- KEYS[8] queue gate   KEYS[9] its admission ticks   KEYS[10] its used passes
--- ARGV[1] booking id   ARGV[2] user id   ARGV[3] event id   ARGV[4] show id   ARGV[5] zone id
--- ARGV[6] quantity     ARGV[7] hold TTL (ms)                ARGV[8] idempotency key
--- ARGV[9] request fingerprint (same key + other fingerprint = conflict)
--- ARGV[10] queue pass: "<epoch>:<sequence>" of the caller's queue ticket, whose
---          signature, event and user the booking service checked; "" when the
---          call has none; "!<reason>" when it was refused (not signed by the
---          mesh, another user's...)
--- ARGV[11] idempotency record TTL (s)
--- ARGV[12] W3C traceparent of the call ("" or absent when not traced), kept in the stream entry
+-- KEYS[1] meta    KEYS[2] expiry   KEYS[3] stream
+-- KEYS[4] queue gate   KEYS[5] its admission ticks   KEYS[6] its used passes
+-- then per reserve i (from 0), base b = 6 + 4*i:
+--   KEYS[b+1] zone   KEYS[b+2] user counter   KEYS[b+3] idempotency record   KEYS[b+4] hold
+-- ARGV[1] event id   ARGV[2] hold TTL (ms)   ARGV[3] idempotency record TTL (s)
+-- then per reserve i, base a = 3 + 9*i:
+--   ARGV[a+1] booking id   ARGV[a+2] user id   ARGV[a+3] show id   ARGV[a+4] zone id
+--   ARGV[a+5] quantity     ARGV[a+6] idempotency key
+--   ARGV[a+7] request fingerprint (same key + other fingerprint = conflict)
+--   ARGV[a+8] queue pass: "<epoch>:<sequence>" of the caller's queue ticket, whose
+--             signature, event and user the booking service checked; "" when the
+--             call has none; "!<reason>" when it was refused (not signed by the
+--             mesh, another user's...)
+--   ARGV[a+9] W3C traceparent of the call ("" when not traced), kept in the stream entry
 --
--- Returns {status, ...}; checks run in this order, the first failure answers:
+-- Returns one answer per reserve, in order, each {status, ...}; checks run in
+-- this order, the first failure answers:
 --   {"REPLAY", booking id}                 same key and request as an earlier call: its booking
 --   {"CONFLICT"}                           same key, different request
 --   {"NOT_LOADED"}                         no inventory (not published, or being rebuilt)
@@ -23,91 +31,134 @@
 --   (a zone missing from a loaded event answers NOT_LOADED: its keys were lost)
 --   {"INSUFFICIENT_STOCK", requested, available}
 --   {"QUEUE_PASS_REQUIRED", reason}        queued event without a live, unused pass of this user:
---                                          missing, a reason of ARGV[10], or of pass_window
---                                          (lib.lua: void, waiting, expired), or used
+--                                          missing, a reason of the pass argument, or of
+--                                          pass_window (lib.lua: void, waiting, expired), or used
 --   {"MAX_PER_USER_EXCEEDED", limit, current}
 --   {"OK", booking id, expires at, unit price (cents), now}
--- Every element is a string. Time comes from Redis (TIME), never from the caller.
+-- Every element is a string. Time comes from Redis (TIME), never from the
+-- caller: one reading for the whole batch.
+--
+-- The stream entry of a hold is compact: kind 'reserved' implies status
+-- reserved, version 1, created = at, no confirmed/cancelled/cause, and the
+-- zone's total is available + held + sold (the relay fills them in).
 
-local qty = tonumber(ARGV[6])
-
-local prior = redis.call('GET', KEYS[4])
-if prior then
-  local sep = string.find(prior, '|', 1, true)
-  if string.sub(prior, sep + 1) == ARGV[9] then
-    return {'REPLAY', string.sub(prior, 1, sep - 1)}
-  end
-  return {'CONFLICT'}
-end
+local event, ttl, idem_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 
 local meta = redis.call('HMGET', KEYS[1], 'status', 'sale_start', 'sale_end', 'max_per_user', 'queue')
-if not meta[1] then
-  return {'NOT_LOADED'}
-end
 local now = now_ms()
-if meta[1] ~= 'published' or now < tonumber(meta[2]) or now >= tonumber(meta[3]) then
-  return {'SALE_NOT_OPEN', meta[1], meta[2], meta[3], tostring(now)}
-end
-
-local zone = redis.call('HMGET', KEYS[2], 'available', 'show', 'price', 'held', 'ver', 'total', 'sold')
-if not zone[1] then
-  return {'NOT_LOADED'}
-end
-if zone[2] ~= ARGV[4] then
-  return {'NOT_FOUND'}
-end
-local available = tonumber(zone[1])
-if available < qty then
-  return {'INSUFFICIENT_STOCK', tostring(qty), tostring(available)}
-end
-
--- A queued event: the pass must be admitted and its window open (read
--- here), and unused (ZADD NX below, the first write: a pass buys one hold).
-local pass_seq, pass_ends
-if meta[5] == '1' then
-  local pass = ARGV[10]
-  if pass == '' then
-    return {'QUEUE_PASS_REQUIRED', 'missing'}
-  end
-  if string.sub(pass, 1, 1) == '!' then
-    return {'QUEUE_PASS_REQUIRED', string.sub(pass, 2)}
-  end
-  local sep = string.find(pass, ':', 1, true)
-  pass_seq = string.sub(pass, sep + 1)
-  local why
-  pass_ends, why = pass_window(KEYS[8], KEYS[9], string.sub(pass, 1, sep - 1), tonumber(pass_seq), now)
-  if not pass_ends then
-    return {'QUEUE_PASS_REQUIRED', why}
-  end
-end
-
+local expires = now + ttl
+local on_sale = meta[1] == 'published' and now >= tonumber(meta[2]) and now < tonumber(meta[3])
 local limit = tonumber(meta[4])
-local mine = tonumber(redis.call('GET', KEYS[3]) or '0')
-if mine + qty > limit then
-  return {'MAX_PER_USER_EXCEEDED', tostring(limit), tostring(mine)}
+
+-- Zones read once per batch: the script runs alone, so the values it
+-- wrote are the values it would read again.
+local zones = {}
+
+-- uncount takes back the seats a refused reserve counted for its user.
+local function uncount(ukey, qty)
+  if redis.call('DECRBY', ukey, qty) <= 0 then
+    redis.call('DEL', ukey)
+  end
 end
 
-if pass_seq and redis.call('ZADD', KEYS[10], 'NX', pass_ends, pass_seq) == 0 then
-  return {'QUEUE_PASS_REQUIRED', 'used'}
+local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, idem, fp, pass, tp)
+  local prior = redis.call('GET', ikey)
+  if prior then
+    local sep = string.find(prior, '|', 1, true)
+    if string.sub(prior, sep + 1) == fp then
+      return {'REPLAY', string.sub(prior, 1, sep - 1)}
+    end
+    return {'CONFLICT'}
+  end
+  if not meta[1] then
+    return {'NOT_LOADED'}
+  end
+  if not on_sale then
+    return {'SALE_NOT_OPEN', meta[1], meta[2], meta[3], tostring(now)}
+  end
+
+  local z = zones[zkey]
+  if not z then
+    local f = redis.call('HMGET', zkey, 'available', 'show', 'price', 'held', 'ver', 'sold')
+    if not f[1] then
+      return {'NOT_LOADED'}
+    end
+    z = {available = tonumber(f[1]), show = f[2], price = f[3], held = tonumber(f[4] or '0'),
+      ver = tonumber(f[5] or '0'), sold = f[6] or '0'}
+    zones[zkey] = z
+  end
+  if z.show ~= show then
+    return {'NOT_FOUND'}
+  end
+  if z.available < qty then
+    return {'INSUFFICIENT_STOCK', tostring(qty), tostring(z.available)}
+  end
+
+  -- A queued event: the pass must be admitted and its window open (read
+  -- here), and unused (ZADD NX below, the first write: a pass buys one hold).
+  local pass_seq, pass_ends
+  if meta[5] == '1' then
+    if pass == '' then
+      return {'QUEUE_PASS_REQUIRED', 'missing'}
+    end
+    if string.sub(pass, 1, 1) == '!' then
+      return {'QUEUE_PASS_REQUIRED', string.sub(pass, 2)}
+    end
+    local sep = string.find(pass, ':', 1, true)
+    pass_seq = string.sub(pass, sep + 1)
+    local why
+    pass_ends, why = pass_window(KEYS[4], KEYS[5], string.sub(pass, 1, sep - 1), tonumber(pass_seq), now)
+    if not pass_ends then
+      return {'QUEUE_PASS_REQUIRED', why}
+    end
+  end
+
+  -- The user's seats: counted up first (one command instead of a read and
+  -- a write), counted back down when the reserve is refused.
+  local mine = redis.call('INCRBY', ukey, qty) - qty
+  if mine + qty > limit then
+    uncount(ukey, qty)
+    return {'MAX_PER_USER_EXCEEDED', tostring(limit), tostring(mine)}
+  end
+
+  if pass_seq and redis.call('ZADD', KEYS[6], 'NX', pass_ends, pass_seq) == 0 then
+    uncount(ukey, qty)
+    return {'QUEUE_PASS_REQUIRED', 'used'}
+  end
+
+  -- The zone's counters change here and are written once per zone, after
+  -- the batch (below); the stream entry carries them as of this hold.
+  z.available = z.available - qty
+  z.held = z.held + qty
+  z.ver = z.ver + 1
+  z.dirty = true
+  redis.call('HSET', hkey, 'id', id, 'user', user, 'event', event, 'show', show,
+    'zone', zone_id, 'qty', qty, 'unit', z.price, 'status', 'reserved', 'exp', expires,
+    'created', now, 'idem', idem, 'ver', 1)
+  redis.call('ZADD', KEYS[2], expires, id)
+  redis.call('SET', ikey, id .. '|' .. fp, 'EX', idem_ttl)
+  redis.call('XADD', KEYS[3], '*', 'kind', 'reserved', 'at', now,
+    'id', id, 'user', user, 'event', event, 'show', show, 'zone', zone_id, 'qty', qty, 'unit', z.price,
+    'exp', expires, 'idem', idem,
+    'zavailable', z.available, 'zheld', z.held, 'zsold', z.sold, 'zver', z.ver, 'tp', tp)
+  return {'OK', id, tostring(expires), z.price, tostring(now)}
 end
 
--- The zone's counters were read above (the script runs alone): write them
--- in one HSET, and the stream entry from the values at hand instead of
--- reading the hold and the zone back (emit in lib.lua writes the same fields).
-local avail = available - qty
-local held = tonumber(zone[4] or '0') + qty
-local zver = tonumber(zone[5] or '0') + 1
-redis.call('HSET', KEYS[2], 'available', avail, 'held', held, 'ver', zver)
-redis.call('INCRBY', KEYS[3], qty)
-local expires = now + tonumber(ARGV[7])
-redis.call('HSET', KEYS[5], 'id', ARGV[1], 'user', ARGV[2], 'event', ARGV[3], 'show', ARGV[4],
-  'zone', ARGV[5], 'qty', qty, 'unit', zone[3], 'status', 'reserved', 'exp', expires,
-  'created', now, 'idem', ARGV[8], 'ver', 1)
-redis.call('ZADD', KEYS[6], expires, ARGV[1])
-redis.call('SET', KEYS[4], ARGV[1] .. '|' .. ARGV[9], 'EX', tonumber(ARGV[11]))
-redis.call('XADD', KEYS[7], '*', 'kind', 'reserved', 'at', now,
-  'id', ARGV[1], 'user', ARGV[2], 'event', ARGV[3], 'show', ARGV[4], 'zone', ARGV[5], 'qty', qty, 'unit', zone[3],
-  'status', 'reserved', 'exp', expires, 'created', now, 'confirmed', '', 'cancelled', '',
-  'idem', ARGV[8], 'ver', 1, 'cause', '',
-  'ztotal', zone[6], 'zavailable', avail, 'zheld', held, 'zsold', zone[7] or '0', 'zver', zver, 'tp', ARGV[12] or '')
-return {'OK', ARGV[1], tostring(expires), zone[3], tostring(now)}
+local out = {}
+local n = (#KEYS - 6) / 4
+for i = 0, n - 1 do
+  local b, a = 6 + 4 * i, 3 + 9 * i
+  out[i + 1] = reserve(KEYS[b + 1], KEYS[b + 2], KEYS[b + 3], KEYS[b + 4],
+    ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 6],
+    ARGV[a + 7], ARGV[a + 8], ARGV[a + 9])
+end
+-- One write per zone for the whole batch. A script runs whole (Redis runs
+-- nothing else meanwhile, and once a script has written, Redis lets its
+-- later writes through even under maxmemory), so nobody sees a hold before
+-- its zone counts it.
+for zkey, z in pairs(zones) do
+  if z.dirty then
+    redis.call('HSET', zkey, 'available', z.available, 'held', z.held, 'ver', z.ver)
+  end
+end
+return out

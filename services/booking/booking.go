@@ -46,6 +46,9 @@ type Config struct {
 	RelayBatch int `yaml:"relay_batch"`
 	// DrainTimeout bounds the wait for relay and persister before a rebuild.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// ReserveBatch is the most concurrent reserves of one event that one
+	// reserve.lua call decides (1: each alone).
+	ReserveBatch int `yaml:"reserve_batch"`
 }
 
 // RegisterFlags registers booking.* flags.
@@ -58,6 +61,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.SweepInterval, "booking.sweep-interval", 500*time.Millisecond, "how often due holds are released")
 	f.IntVar(&c.RelayBatch, "booking.relay-batch", 500, "most stream entries relayed to Kafka in one batch")
 	f.DurationVar(&c.DrainTimeout, "booking.drain-timeout", 30*time.Second, "longest wait for relay and persister before an inventory rebuild")
+	f.IntVar(&c.ReserveBatch, "booking.reserve-batch", 64, "most concurrent reserves of one event decided by one Redis script call (1: each alone; batches form only under load)")
 }
 
 // Validate checks the configuration.
@@ -72,8 +76,8 @@ func (c *Config) Validate() error {
 	if c.SweepInterval <= 0 || c.SweepInterval > time.Second {
 		errs = append(errs, fmt.Errorf("booking.sweep-interval: %v must be in (0, 1s] so holds return within 2s", c.SweepInterval))
 	}
-	if c.RelayBatch < 1 || c.RedisTimeout <= 0 || c.DrainTimeout <= 0 {
-		errs = append(errs, errors.New("booking.relay-batch, booking.redis-timeout and booking.drain-timeout must be positive"))
+	if c.RelayBatch < 1 || c.RedisTimeout <= 0 || c.DrainTimeout <= 0 || c.ReserveBatch < 1 {
+		errs = append(errs, errors.New("booking.relay-batch, booking.redis-timeout, booking.drain-timeout and booking.reserve-batch must be positive"))
 	}
 	if c.KeyPrefix == "" {
 		errs = append(errs, errors.New("booking.key-prefix: must not be empty"))
@@ -83,7 +87,7 @@ func (c *Config) Validate() error {
 }
 
 func newEngine(cfg Config, rdb *redis.Client) *Engine {
-	return NewEngine(rdb, cfg.KeyPrefix, cfg.HoldTTL, cfg.IdempotencyTTL)
+	return NewEngine(rdb, cfg.KeyPrefix, cfg.HoldTTL, cfg.IdempotencyTTL, cfg.ReserveBatch)
 }
 
 // ensureTopic creates booking.events when the process starts.

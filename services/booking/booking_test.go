@@ -390,3 +390,97 @@ func TestBookingFoundBeforePersisted(t *testing.T) {
 		t.Fatalf("zone after cancel %v", z)
 	}
 }
+
+// TestBatchedReservesDecideAsAlone: concurrent reserves of one event are
+// decided in batches (one script call for many), and each still gets the
+// answer it would get alone: a key retried with the same request replays
+// its booking, with another request conflicts; no user passes
+// max_per_user; the seats held are exactly the answered holds; Postgres
+// ends equal to Redis.
+func TestBatchedReservesDecideAsAlone(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{seats: 60, maxPerUser: 3, users: 40})
+	type answer struct {
+		user, key string
+		qty       int
+		id        string
+		code      errs.Code
+	}
+	var mu sync.Mutex
+	var answers []answer
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for u, user := range f.users {
+		// Per user: four keys, the first sent twice alike (a retry), the
+		// second twice with another quantity (a conflict, whichever wins).
+		calls := []struct {
+			key string
+			qty int
+		}{{"batch-k0", 1}, {"batch-k0", 1}, {"batch-k1", 1}, {"batch-k1", 2}, {"batch-k2", 1}, {"batch-k3", 1}}
+		for i, c := range calls {
+			wg.Go(func() {
+				<-start
+				b, err := m.reserve(context.Background(), m.booking((u+i)%2 == 0), f, user, c.qty, c.key)
+				a := answer{user: user, key: c.key, qty: c.qty}
+				if err == nil {
+					a.id = b.GetId()
+				} else if e := errs.FromConnect(err); e != nil {
+					a.code = e.Code
+				} else {
+					t.Errorf("reserve: %v", err)
+				}
+				mu.Lock()
+				answers = append(answers, a)
+				mu.Unlock()
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+
+	byKey := map[string]answer{} // user/key -> the booking it holds
+	perUser := map[string]int{}
+	seats := map[string]int{} // booking id -> seats
+	for _, a := range answers {
+		k := a.user + "/" + a.key
+		switch a.code {
+		case "":
+			if prior, ok := byKey[k]; ok && (prior.id != a.id || prior.qty != a.qty) {
+				t.Errorf("%s answered two bookings: %+v and %+v", k, prior, a)
+			}
+			byKey[k] = a
+			if _, ok := seats[a.id]; !ok {
+				seats[a.id] = a.qty
+				perUser[a.user] += a.qty
+			}
+		case errs.Conflict, errs.MaxPerUserExceeded, errs.InsufficientStock:
+		default:
+			t.Errorf("%s: unexpected %s", k, a.code)
+		}
+	}
+	for _, a := range answers {
+		if a.code == errs.Conflict {
+			if held, ok := byKey[a.user+"/"+a.key]; !ok || held.qty == a.qty {
+				t.Errorf("%s/%s qty %d: conflict, but the key holds %+v", a.user, a.key, a.qty, held)
+			}
+		}
+	}
+	total := 0
+	for u, n := range perUser {
+		if n > 3 {
+			t.Errorf("user %s holds %d seats, max_per_user 3", u, n)
+		}
+		total += n
+	}
+	z := m.checkInvariant(f)
+	if z["held"] != total {
+		t.Fatalf("the answers hold %d seats, the zone %v", total, z)
+	}
+	calls, decided := m.metric("rush_booking_reserve_script_calls_total", nil), m.metric("rush_booking_reserve_batched_total", nil)
+	if decided != float64(len(answers)) || calls >= decided {
+		t.Errorf("%v reserves decided in %v script calls: want all %d, in batches", decided, calls, len(answers))
+	}
+	t.Logf("%d reserves in %v script calls; %d seats held", len(answers), calls, total)
+	m.waitReconciled(f, 20*time.Second)
+}

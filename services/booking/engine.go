@@ -26,15 +26,20 @@ type Engine struct {
 	idemTTL time.Duration
 
 	reserve, confirm, release, expire, load *redis.Script
+	batcher                                 *reserveBatcher
 }
 
-// NewEngine returns the engine for keys under prefix.
-func NewEngine(rdb *redis.Client, prefix string, holdTTL, idemTTL time.Duration) *Engine {
-	return &Engine{
+// NewEngine returns the engine for keys under prefix; one reserve.lua call
+// decides up to reserveBatch concurrent reserves of one event (1: each
+// alone).
+func NewEngine(rdb *redis.Client, prefix string, holdTTL, idemTTL time.Duration, reserveBatch int) *Engine {
+	e := &Engine{
 		rdb: rdb, hot: redisx.NewHot(rdb), prefix: prefix, holdTTL: holdTTL, idemTTL: idemTTL,
 		reserve: lua.Script("reserve.lua"), confirm: lua.Script("confirm.lua"),
 		release: lua.Script("release.lua"), expire: lua.Script("expire.lua"), load: lua.Script("load.lua"),
 	}
+	e.batcher = newReserveBatcher(e, max(reserveBatch, 1))
+	return e
 }
 
 // keys names the keys of one event; they share the hash tag {ev:<id>} (one
@@ -102,22 +107,53 @@ func fingerprint(show, zone string, qty int) string {
 // lost and being rebuilt. The service decides which.
 var errNotLoaded = errors.New("inventory not loaded")
 
-// Reserve runs reserve.lua. replay is true when the idempotency key had
-// already reserved this booking (then only ID is set).
+// Reserve decides one reserve with reserve.lua, in a batch with the
+// concurrent reserves of its event (reserveBatcher). replay is true when
+// the idempotency key had already reserved this booking (then only ID is
+// set).
 func (e *Engine) Reserve(ctx context.Context, in ReserveInput) (h Hold, replay bool, err error) {
-	ev := in.EventID
-	k := e.keys(ev)
-	keys := []string{
-		k.Meta(), k.Zone(in.ZoneID), k.User(in.UserID), k.Idem(in.UserID, in.IdempotencyKey),
-		k.Hold(in.BookingID), k.Expiry(), k.Stream(), k.Gate(), k.GateTicks(), k.GateUsed(),
-	}
-	res, err := e.reserve.Run(ctx, e.hot.For(ctx), keys,
-		in.BookingID, in.UserID, ev, in.ShowID, in.ZoneID, in.Quantity, e.holdTTL.Milliseconds(),
-		in.IdempotencyKey, fingerprint(in.ShowID, in.ZoneID, in.Quantity), in.QueuePass, int64(e.idemTTL/time.Second),
-		traceParent(ctx),
-	).StringSlice()
+	res, err := e.batcher.do(ctx, in)
 	if err != nil {
-		return Hold{}, false, unavailable(err)
+		return Hold{}, false, err
+	}
+	return e.decided(in, res)
+}
+
+// reserveBatch runs reserve.lua once for calls, all of one event, and
+// returns the script's answer to each, in order.
+func (e *Engine) reserveBatch(ctx context.Context, calls []*reserveCall) ([][]string, error) {
+	ev := calls[0].in.EventID
+	k := e.keys(ev)
+	keys := make([]string, 6, 6+4*len(calls))
+	keys[0], keys[1], keys[2], keys[3], keys[4], keys[5] = k.Meta(), k.Expiry(), k.Stream(), k.Gate(), k.GateTicks(), k.GateUsed()
+	args := make([]any, 3, 3+9*len(calls))
+	args[0], args[1], args[2] = ev, e.holdTTL.Milliseconds(), int64(e.idemTTL/time.Second)
+	for _, c := range calls {
+		in := c.in
+		keys = append(keys, k.Zone(in.ZoneID), k.User(in.UserID), k.Idem(in.UserID, in.IdempotencyKey), k.Hold(in.BookingID))
+		args = append(args, in.BookingID, in.UserID, in.ShowID, in.ZoneID, in.Quantity, in.IdempotencyKey,
+			fingerprint(in.ShowID, in.ZoneID, in.Quantity), in.QueuePass, c.tp)
+	}
+	raw, err := e.reserve.Run(ctx, e.hot.For(ctx), keys, args...).Slice()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([][]string, len(raw))
+	for i, r := range raw {
+		items, _ := r.([]any)
+		out[i] = make([]string, len(items))
+		for j, x := range items {
+			out[i][j], _ = x.(string)
+		}
+	}
+	return out, nil
+}
+
+// decided turns reserve.lua's answer to in into the hold or the error.
+func (e *Engine) decided(in ReserveInput, res []string) (Hold, bool, error) {
+	ev := in.EventID
+	if len(res) == 0 {
+		return Hold{}, false, fmt.Errorf("reserve.lua: empty answer")
 	}
 	switch res[0] {
 	case "OK":

@@ -35,7 +35,13 @@ func newMetrics(reg prometheus.Registerer, eng *Engine) (*metrics, error) {
 		n, _ := eng.ActiveHolds(ctx)
 		return float64(n)
 	})
-	for _, c := range []prometheus.Collector{m.reservations, m.failures, active} {
+	calls := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "rush_booking_reserve_script_calls_total", Help: "reserve.lua calls: each decides a batch of concurrent reserves of one event.",
+	}, func() float64 { return float64(eng.batcher.calls.Load()) })
+	batched := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "rush_booking_reserve_batched_total", Help: "Reserves decided by reserve.lua calls (divided by the calls: the mean batch).",
+	}, func() float64 { return float64(eng.batcher.decided.Load()) })
+	for _, c := range []prometheus.Collector{m.reservations, m.failures, active, calls, batched} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

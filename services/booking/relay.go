@@ -217,6 +217,13 @@ func decodeEntry(v map[string]any) (*bookingv1.BookingEvent, error) {
 		}
 		return nil
 	}
+	// A new hold's entry is compact (reserve.lua): no status, version,
+	// created, or zone total; they follow from its kind and counters.
+	compact := s("kind") == StatusReserved && s("ver") == ""
+	if compact {
+		v["status"], v["ver"], v["created"] = StatusReserved, "1", s("at")
+		v["ztotal"] = strconv.FormatInt(i64("zavailable")+i64("zheld")+i64("zsold"), 10)
+	}
 	if s("id") == "" || s("zone") == "" || s("ver") == "" {
 		return nil, errors.New("missing id, zone or ver")
 	}

@@ -117,12 +117,14 @@ func (b *bench) scenarioWRK(ctx context.Context) error {
 	plan := b.plan(ev, "wrk", mesh.HoldsOnly)
 	done := b.profiled(ctx, "wrk", o.closedDur)
 	acct := b.cpu(nil)
+	red := b.redisUse(ctx, "wrk")
 	rep, err := b.runWRK(ctx, b.edgeURL, plan, o.closedDur, "edge")
 	if err != nil {
 		return err
 	}
 	b.say("wrk through the edge: %s", rep.summary())
 	b.record("wrk", rep.rps(), acct())
+	red(rep.Requests - rep.StatusErrors)
 	done()
 	if n := rep.StatusErrors + rep.socketErrors(); n > 0 {
 		b.failed = append(b.failed, fmt.Sprintf("wrk: %d answers were not holds or failed (a zone that never sells out must only answer 201)", n))

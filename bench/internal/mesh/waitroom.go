@@ -285,3 +285,23 @@ func ReadGoMemory(ctx context.Context, metricsAddr string) (GoMemory, error) {
 	}
 	return m, nil
 }
+
+// RedisCPU is the CPU time the Redis server has used (INFO cpu:
+// used_cpu_user + used_cpu_sys, the main thread and every other), in
+// microseconds. It is the server's own figure: with a Redis of the run's
+// own it counts the run's commands and nobody else's.
+func RedisCPU(ctx context.Context, rdb *redis.Client) (int64, error) {
+	raw, err := rdb.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0, err
+	}
+	var us float64
+	for _, l := range strings.Split(raw, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(l), ":")
+		if ok && (k == "used_cpu_user" || k == "used_cpu_sys") {
+			f, _ := strconv.ParseFloat(v, 64)
+			us += f * 1e6
+		}
+	}
+	return int64(us), nil
+}

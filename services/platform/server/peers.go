@@ -12,6 +12,7 @@ import (
 
 	"connectrpc.com/connect"
 	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/fx"
 
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
@@ -108,6 +109,31 @@ func NewMesh(reg *Registry, peers PeersConfig, keys *authn.Keys, tp trace.Tracer
 		return nil, err
 	}
 	return &Mesh{Client: &http.Client{Transport: newBalancer(tr, reg, peers.Addrs, peers.Refresh)}, keys: keys, otel: otelInt}, nil
+}
+
+// Resolver looks up the addresses of a peer's host name (the pods of a
+// headless Service). The mesh uses net.DefaultResolver unless the fx graph
+// supplies one: a test names two processes on one machine with it.
+type Resolver func(ctx context.Context, host string) ([]string, error)
+
+// meshDeps are NewMesh's inputs from the fx graph.
+type meshDeps struct {
+	fx.In
+	Reg     *Registry
+	Peers   PeersConfig
+	Keys    *authn.Keys
+	Tracing trace.TracerProvider
+	Resolve Resolver `optional:"true"`
+}
+
+// provideMesh is NewMesh for fx, with the graph's Resolver when there is one.
+func provideMesh(d meshDeps) (*Mesh, error) {
+	m, err := NewMesh(d.Reg, d.Peers, d.Keys, d.Tracing)
+	if err != nil || d.Resolve == nil {
+		return m, err
+	}
+	m.Client.Transport.(*balancer).resolve = d.Resolve
+	return m, nil
 }
 
 // Dial builds a generated Connect client for component target, called by

@@ -387,7 +387,7 @@ func NewClient() *http.Client {
 
 // Module provides the *Registry, the handler *Stack and the *Mesh client.
 var Module = fx.Module("server",
-	fx.Provide(NewRegistry, NewStack, NewMesh),
+	fx.Provide(NewRegistry, NewStack, provideMesh),
 )
 
 // Serve is the fx option a component uses to serve its generated Connect
