@@ -108,6 +108,6 @@ redis.call('SET', KEYS[4], ARGV[1] .. '|' .. ARGV[9], 'EX', tonumber(ARGV[11]))
 redis.call('XADD', KEYS[7], '*', 'kind', 'reserved', 'at', now,
   'id', ARGV[1], 'user', ARGV[2], 'event', ARGV[3], 'show', ARGV[4], 'zone', ARGV[5], 'qty', qty, 'unit', zone[3],
   'status', 'reserved', 'exp', expires, 'created', now, 'confirmed', '', 'cancelled', '',
-  'idem', ARGV[8], 'ver', 1, 'cause', '',
+  'idem', ARGV[8], 'ver', 1, 'cause', '', 'wl', '',
   'ztotal', zone[6], 'zavailable', avail, 'zheld', held, 'zsold', zone[7] or '0', 'zver', zver, 'tp', ARGV[12] or '')
 return {'OK', ARGV[1], tostring(expires), zone[3], tostring(now)}
