@@ -260,3 +260,44 @@ func TestWaitlistConcurrentReturnsNeverDoubleOffer(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestWaitlistOfAQueuedEvent: the waitlist of an event with a waiting room
+// needs no queue pass, and seats that come back go to it, not back on sale
+// (available stays 0, so the waiting room stays closed).
+func TestWaitlistOfAQueuedEvent(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{seats: 2, maxPerUser: 2, users: 2, queue: true})
+	holder, waiter := f.users[0], f.users[1]
+	c := m.booking(false)
+	// Without a pass, nobody reserves.
+	if _, err := m.reserve(context.Background(), c, f, waiter, 1, "no-pass-0001"); !errs.Is(err, errs.QueuePassRequired) {
+		t.Fatalf("reserve without a pass: %v", err)
+	}
+	// The holder's seats, put there as the reserve with a pass would.
+	if _, err := m.rdb.HSet(context.Background(), fmt.Sprintf("%s{ev:%s}:zone:%s", m.prefix, f.event, f.zone), "available", 0, "held", 2).Result(); err != nil {
+		t.Fatal(err)
+	}
+	hold := fmt.Sprintf("%s{ev:%s}:hold:%s", m.prefix, f.event, "00000000-0000-4000-8000-000000000001")
+	m.rdb.HSet(context.Background(), hold, "id", "00000000-0000-4000-8000-000000000001", "user", holder, "event", f.event, "show", f.show,
+		"zone", f.zone, "qty", 2, "unit", 4990, "status", "reserved", "exp", time.Now().Add(time.Hour).UnixMilli(),
+		"created", time.Now().UnixMilli(), "idem", "queued-hold-1", "ver", 1)
+	m.rdb.Set(context.Background(), fmt.Sprintf("%s{ev:%s}:user:%s", m.prefix, f.event, holder), 2, 0)
+	if e, err := m.join(f, waiter, 2); err != nil || e.GetPosition() != 1 {
+		t.Fatalf("join a queued event's waitlist without a pass: %v %v", e, err)
+	}
+	if _, err := c.CancelBooking(context.Background(), as(m, holder, authn.RoleUser,
+		&bookingv1.CancelBookingRequest{BookingId: "00000000-0000-4000-8000-000000000001"})); err != nil {
+		t.Fatal(err)
+	}
+	z := m.checkInvariant(f)
+	offers := m.offers(f)
+	if z["available"] != 0 || z["held"] != 2 || len(offers) != 1 {
+		t.Fatalf("after the return: zone %v, offers %v", z, offers)
+	}
+	for _, o := range offers {
+		if o["user"] != waiter || o["qty"] != "2" {
+			t.Fatalf("offer %v", o)
+		}
+	}
+}

@@ -139,7 +139,7 @@ func (s *Server) CheckIn(ctx context.Context, req *connect.Request[gatev1.CheckI
 func (s *Server) SyncCheckIns(ctx context.Context, req *connect.Request[gatev1.SyncCheckInsRequest]) (*connect.Response[gatev1.SyncCheckInsResponse], error) {
 	in := make([]ScanIn, len(req.Msg.GetScans()))
 	for i, sc := range req.Msg.GetScans() {
-		in[i] = ScanIn{Code: sc.GetCode(), Gate: sc.GetGate()}
+		in[i] = ScanIn{Code: sc.GetCode(), Gate: sc.GetGate(), Offline: true}
 		if sc.GetScannedAt() != nil {
 			in[i].ScannedAt = sc.GetScannedAt().AsTime()
 		}

@@ -294,6 +294,8 @@ const (
 type ScanIn struct {
 	Code, Gate string
 	ScannedAt  time.Time // zero: now
+	// Offline is a scan synced after the fact (SyncCheckIns).
+	Offline bool
 }
 
 // Verdict is the answer to one scan.
@@ -325,7 +327,7 @@ func (s *Service) checkIn(ctx context.Context, d Device, sc ScanIn) (Verdict, er
 	if at.IsZero() || at.After(now) {
 		at = now
 	}
-	rec := ScanRecord{ScanID: uuid.NewString(), DeviceID: d.ID, Gate: sc.Gate, ScannedAt: at}
+	rec := ScanRecord{ScanID: uuid.NewString(), DeviceID: d.ID, Gate: sc.Gate, ScannedAt: at, Offline: sc.Offline}
 	v, err := s.judge(ctx, d, sc.Code, at, &rec)
 	if err != nil {
 		return Verdict{}, err

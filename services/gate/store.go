@@ -285,6 +285,10 @@ func (s *Store) RevokeDevice(ctx context.Context, id string) error {
 type ScanRecord struct {
 	ScanID, TicketID, ShowID, DeviceID, Gate string
 	ScannedAt                                time.Time
+	// Offline is a scan synced after the fact: it takes the check-in from
+	// a later scan. An online scan never does (the first one recorded was
+	// answered valid; the next is already used, whatever the clocks say).
+	Offline bool
 }
 
 // FirstScan is the scan that checked a ticket in.
@@ -293,8 +297,8 @@ type FirstScan struct {
 	ScannedAt              time.Time
 }
 
-// CheckIn records a scan of a valid ticket: the earliest scan of the ticket
-// is its check-in (a scan made earlier offline replaces a later one). It
+// CheckIn records a scan of a valid ticket: the first recorded is its
+// check-in, except that an offline scan made earlier replaces it. It
 // answers the check-in after the scan; the scan won when its ScanID is.
 func (s *Store) CheckIn(ctx context.Context, r ScanRecord) (FirstScan, error) {
 	for {
@@ -313,11 +317,11 @@ func (s *Store) checkIn(ctx context.Context, r ScanRecord) (FirstScan, error) {
 			INSERT INTO gate_checkins (ticket_id, scan_id, show_id, scanned_at, gate, device_id) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (ticket_id) DO UPDATE SET scan_id = excluded.scan_id, scanned_at = excluded.scanned_at, gate = excluded.gate,
 				device_id = excluded.device_id, recorded_at = now()
-			WHERE excluded.scanned_at < gate_checkins.scanned_at
+			WHERE $7 AND excluded.scanned_at < gate_checkins.scanned_at
 			RETURNING scan_id::text, gate, device_id::text, scanned_at)
 		SELECT * FROM up UNION ALL
 		SELECT scan_id::text, gate, device_id::text, scanned_at FROM gate_checkins WHERE ticket_id = $1 AND NOT EXISTS (SELECT 1 FROM up)`,
-		r.TicketID, r.ScanID, r.ShowID, r.ScannedAt, r.Gate, r.DeviceID).Scan(&f.ScanID, &f.Gate, &f.DeviceID, &f.ScannedAt)
+		r.TicketID, r.ScanID, r.ShowID, r.ScannedAt, r.Gate, r.DeviceID, r.Offline).Scan(&f.ScanID, &f.Gate, &f.DeviceID, &f.ScannedAt)
 	return f, err
 }
 

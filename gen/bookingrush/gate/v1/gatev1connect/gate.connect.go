@@ -93,9 +93,12 @@ type GateServiceClient interface {
 	// device only): VALID the first time, ALREADY_USED (with the first scan)
 	// after, REVOKED, WRONG_EVENT (not one of the device's events), INVALID.
 	CheckIn(context.Context, *connect.Request[v1.CheckInRequest]) (*connect.Response[v1.CheckInResponse], error)
-	// SyncCheckIns uploads scans a device made offline. The earliest scan of
-	// a ticket wins (whichever device made it, whenever it arrives); every
-	// other scan of it is answered ALREADY_USED with the winner.
+	// SyncCheckIns uploads scans a device made offline (at scanned_at). The
+	// earliest scan of a ticket wins, whichever device made it and whenever
+	// it arrives: an offline scan made before the recorded check-in takes
+	// its place (both admitted someone: the gates' log shows it). Every other
+	// scan is answered ALREADY_USED with the winner. (An online CheckIn
+	// never displaces the check-in recorded before it.)
 	SyncCheckIns(context.Context, *connect.Request[v1.SyncCheckInsRequest]) (*connect.Response[v1.SyncCheckInsResponse], error)
 	// GetShowCheckInStats answers a show's live counts: tickets sold (valid),
 	// checked in, revoked (its organizer or an admin).
@@ -262,9 +265,12 @@ type GateServiceHandler interface {
 	// device only): VALID the first time, ALREADY_USED (with the first scan)
 	// after, REVOKED, WRONG_EVENT (not one of the device's events), INVALID.
 	CheckIn(context.Context, *connect.Request[v1.CheckInRequest]) (*connect.Response[v1.CheckInResponse], error)
-	// SyncCheckIns uploads scans a device made offline. The earliest scan of
-	// a ticket wins (whichever device made it, whenever it arrives); every
-	// other scan of it is answered ALREADY_USED with the winner.
+	// SyncCheckIns uploads scans a device made offline (at scanned_at). The
+	// earliest scan of a ticket wins, whichever device made it and whenever
+	// it arrives: an offline scan made before the recorded check-in takes
+	// its place (both admitted someone: the gates' log shows it). Every other
+	// scan is answered ALREADY_USED with the winner. (An online CheckIn
+	// never displaces the check-in recorded before it.)
 	SyncCheckIns(context.Context, *connect.Request[v1.SyncCheckInsRequest]) (*connect.Response[v1.SyncCheckInsResponse], error)
 	// GetShowCheckInStats answers a show's live counts: tickets sold (valid),
 	// checked in, revoked (its organizer or an admin).

@@ -1631,9 +1631,12 @@ export const GateService: GenService<{
     output: typeof CheckInResponseSchema;
   },
   /**
-   * SyncCheckIns uploads scans a device made offline. The earliest scan of
-   * a ticket wins (whichever device made it, whenever it arrives); every
-   * other scan of it is answered ALREADY_USED with the winner.
+   * SyncCheckIns uploads scans a device made offline (at scanned_at). The
+   * earliest scan of a ticket wins, whichever device made it and whenever
+   * it arrives: an offline scan made before the recorded check-in takes
+   * its place (both admitted someone: the gates' log shows it). Every other
+   * scan is answered ALREADY_USED with the winner. (An online CheckIn
+   * never displaces the check-in recorded before it.)
    *
    * @generated from rpc bookingrush.gate.v1.GateService.SyncCheckIns
    */
