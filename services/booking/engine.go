@@ -268,7 +268,7 @@ func (e *Engine) Hold(ctx context.Context, eventID, bookingID string) (Hold, boo
 		Quantity: atoi(m["qty"]), UnitCents: unit, Status: m["status"],
 		ExpiresAt: msTime(m["exp"]), CreatedAt: msTime(m["created"]),
 		ConfirmedAt: msTime(m["confirmed"]), CancelledAt: msTime(m["cancelled"]),
-		IdempotencyKey: m["idem"], Version: ver, Cause: m["cause"], WaitlistOffer: m["wl"] == "1",
+		IdempotencyKey: m["idem"], Version: ver, Cause: m["cause"], WaitlistOffer: m["wl"] == "1" || m["idem"] == offerKey(m["id"]),
 	}, true, nil
 }
 
