@@ -62,7 +62,7 @@ func (b *bench) scenarioWaitlist(ctx context.Context) error {
 	}
 	acct := b.cpu(nil)
 	t0 := time.Now()
-	cs := load.Closed{Workers: o.closedConns, Requests: uint64(len(live))}.Run(ctx, mesh.CancelHoldHTTP(c, b.edgeURL, live))
+	cs := load.Closed{Workers: o.closedConns, Requests: uint64(len(live))}.Run(ctx, mesh.CancelHTTP(c, b.edgeURL, live, "cancelled"))
 	b.say("waitlist cancel (%d holders at once; each seat offered to the next in line in the same step): %s", len(live), cs.Summary())
 	b.say("waitlist cancel: %.0f cancels (and offers) a second; every seat offered %v after the first cancel", cs.Throughput(), time.Since(t0).Round(time.Millisecond))
 	acct()

@@ -35,26 +35,6 @@ func JoinWaitlistHTTP(c *http.Client, base string, ev *Event, users []User, plac
 	}
 }
 
-// CancelHoldHTTP returns a Doer whose request seq cancels the hold
-// holds[seq] as its buyer: 200 with the booking cancelled, its seats back.
-func CancelHoldHTTP(c *http.Client, base string, holds []Hold) load.Doer {
-	return func(ctx context.Context, seq uint64) load.Answer {
-		h := holds[seq]
-		var data struct {
-			Status string `json:"status"`
-		}
-		r := send(ctx, c, base+"/api/v1/bookings/"+h.BookingID+"/cancel", "Bearer "+h.Token, "", []byte("{}"), &data)
-		if r.failed != "" {
-			return load.Answer{Outcome: r.failed}
-		}
-		a := load.Answer{Outcome: outcome(r.status, r.code), Expected: r.status == http.StatusOK && data.Status == "cancelled"}
-		if a.Expected {
-			a.Seats = h.Seats
-		}
-		return a
-	}
-}
-
 // Offer is a waitlist offer as the booking engine keeps it.
 type Offer struct {
 	BookingID, UserID string
