@@ -35,6 +35,13 @@ var elevated = map[string][]string{
 	"/bookingrush.saga.v1.SagaService/ListSagas":                   {"admin"},
 	"/bookingrush.saga.v1.SagaService/ListDeadLetters":             {"admin"},
 	"/bookingrush.queue.v1.QueueService/SetQueueSettings":          {"organizer"},
+	"/bookingrush.gate.v1.GateService/RotateTicketKey":             {"organizer"},
+	"/bookingrush.gate.v1.GateService/ListRevokedTickets":          {"device", "organizer"},
+	"/bookingrush.gate.v1.GateService/CreateDevice":                {"organizer"},
+	"/bookingrush.gate.v1.GateService/RevokeDevice":                {"organizer"},
+	"/bookingrush.gate.v1.GateService/CheckIn":                     {"device"},
+	"/bookingrush.gate.v1.GateService/SyncCheckIns":                {"device"},
+	"/bookingrush.gate.v1.GateService/GetShowCheckInStats":         {"organizer"},
 }
 
 // anonymousWrites are the mutating routes callable without a token.

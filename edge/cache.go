@@ -46,6 +46,9 @@ var publicRoutes = map[string]bool{
 	"/bookingrush.catalog.v1.CatalogService/ListCategories": false,
 	"/bookingrush.catalog.v1.CatalogService/ListShows":      true,
 	"/bookingrush.catalog.v1.CatalogService/ListZones":      true,
+	// An event's ticket keys: a rotation that drops a key reaches caches
+	// within the availability max-age.
+	"/bookingrush.gate.v1.GateService/GetTicketKeys": true,
 }
 
 // cacheControl returns the Cache-Control of a public read of procedure,

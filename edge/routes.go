@@ -18,6 +18,7 @@ import (
 	authv1 "github.com/bookingrush/rush/gen/bookingrush/auth/v1"
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
+	gatev1 "github.com/bookingrush/rush/gen/bookingrush/gate/v1"
 	notifyv1 "github.com/bookingrush/rush/gen/bookingrush/notify/v1"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	queuev1 "github.com/bookingrush/rush/gen/bookingrush/queue/v1"
@@ -38,6 +39,7 @@ var Services = []protoreflect.ServiceDescriptor{
 	queuev1.File_bookingrush_queue_v1_queue_proto.Services().Get(0),
 	analyticsv1.File_bookingrush_analytics_v1_analytics_proto.Services().Get(0),
 	sagav1.File_bookingrush_saga_v1_saga_proto.Services().Get(0),
+	gatev1.File_bookingrush_gate_v1_gate_proto.Services().Get(0),
 }
 
 // successStatus lists the RPCs whose success is not 200 OK: creates answer

@@ -8,7 +8,8 @@
 --   P{ev:E}:zone:Z     HASH   total, available, held, sold, price (cents), show, ver
 --   P{ev:E}:hold:B     HASH   one booking: id, user, event, show, zone, qty, unit (cents),
 --                             status, exp, created, confirmed, cancelled (ms), idem, ver,
---                             cause (why it ended: buyer, expired, event_cancelled, system)
+--                             cause (why it ended: buyer, expired, event_cancelled, system),
+--                             wl ("1" when the hold is a waitlist offer)
 --   P{ev:E}:expiry     ZSET   live hold id -> deadline (ms); the sweeper releases due ones
 --   P{ev:E}:user:U     STRING seats user U holds or bought for the event
 --   P{ev:E}:idem:U:K   STRING "<booking id>|<fingerprint>" of user U's Idempotency-Key K
@@ -18,10 +19,15 @@
 --   P{ev:E}:gate:ticks ZSET   admission steps: member = end of their shopping window (ms),
 --                             score = the cursor after the step
 --   P{ev:E}:gate:used  ZSET   passes used by a reserve: member = sequence, score = window end
+--   P{ev:E}:wl:Z       ZSET   zone Z's waitlist: user id -> join sequence (the line's order)
+--   P{ev:E}:wlq:Z      HASH   zone Z's waitlist: user id -> seats wanted
+--   P{ev:E}:wl:seq     STRING the event's last waitlist join sequence
 --   P{ev:E}:stream     STREAM every state change, relayed to Kafka (consumer group "relay");
 --                             an entry's tp field is the W3C traceparent of the call that
 --                             made the change ('' if untraced), sent on as the Kafka record's header
--- Invariant per zone, after every script: available + held + sold = total, available >= 0.
+--   meta also keeps offer_ttl (ms), the life of a waitlist offer (written by waitlist_join.lua).
+-- Invariant per zone, after every script: available + held + sold = total, available >= 0
+-- (a waitlist offer is a hold: its seats count as held).
 
 -- How long a finished hold record stays in Redis (its history is in Postgres).
 local FINISHED_TTL_MS = 86400000
@@ -40,18 +46,83 @@ end
 -- the field names once per stream node).
 local function emit(stream, hold, zone, kind, at, tp)
   local h = redis.call('HMGET', hold, 'id', 'user', 'event', 'show', 'zone', 'qty', 'unit', 'status',
-    'exp', 'created', 'confirmed', 'cancelled', 'idem', 'ver', 'cause')
+    'exp', 'created', 'confirmed', 'cancelled', 'idem', 'ver', 'cause', 'wl')
   local z = redis.call('HMGET', zone, 'total', 'available', 'held', 'sold', 'ver')
   redis.call('XADD', stream, '*', 'kind', kind, 'at', at,
     'id', h[1], 'user', h[2], 'event', h[3], 'show', h[4], 'zone', h[5], 'qty', h[6], 'unit', h[7],
     'status', h[8], 'exp', h[9] or '', 'created', h[10], 'confirmed', h[11] or '', 'cancelled', h[12] or '',
-    'idem', h[13], 'ver', h[14], 'cause', h[15] or '',
+    'idem', h[13], 'ver', h[14], 'cause', h[15] or '', 'wl', h[16] or '',
     'ztotal', z[1], 'zavailable', z[2], 'zheld', z[3], 'zsold', z[4], 'zver', z[5], 'tp', tp or '')
+end
+
+-- How many entries at the head of a zone's waitlist one return of seats looks at.
+local WAITLIST_SCAN = 200
+
+-- offer_waitlist gives a zone's available seats to its waitlist, in line
+-- order, as holds (waitlist offers) created for the waiting buyers: each
+-- entry gets its whole quantity or waits (an entry whose group does not fit
+-- the seats now available keeps its place, and the next entry that fits is
+-- served); an entry that the per-user limit no longer allows is dropped.
+-- Runs only while the event is on sale. Returns the number of offers made.
+-- The offer's booking id is a UUID built from the event, the user, the time
+-- and a counter, so two offers never share one.
+local function offer_waitlist(prefix, zid, stream, now, tp)
+  local wl = prefix .. 'wl:' .. zid
+  if redis.call('EXISTS', wl) == 0 then
+    return 0
+  end
+  local meta = redis.call('HMGET', prefix .. 'meta', 'status', 'sale_end', 'max_per_user', 'offer_ttl')
+  if meta[1] ~= 'published' or now >= tonumber(meta[2]) then
+    return 0
+  end
+  local zone = prefix .. 'zone:' .. zid
+  local z = redis.call('HMGET', zone, 'available', 'show', 'price', 'held')
+  local avail, held = tonumber(z[1]), tonumber(z[4])
+  if avail < 1 then
+    return 0
+  end
+  local wlq = prefix .. 'wlq:' .. zid
+  local ttl = tonumber(meta[4] or '600000')
+  local limit = tonumber(meta[3])
+  local event = string.match(prefix, '{ev:([^}]+)}')
+  local made = 0
+  for _, u in ipairs(redis.call('ZRANGE', wl, 0, WAITLIST_SCAN - 1)) do
+    local q = tonumber(redis.call('HGET', wlq, u) or '0')
+    local ukey = prefix .. 'user:' .. u
+    local mine = tonumber(redis.call('GET', ukey) or '0')
+    if q < 1 or mine + q > limit then
+      redis.call('ZREM', wl, u)
+      redis.call('HDEL', wlq, u)
+    elseif q <= avail then
+      local n = redis.call('INCR', prefix .. 'wl:ids')
+      local h = redis.sha1hex(prefix .. u .. ':' .. now .. ':' .. n)
+      local id = string.sub(h, 1, 8) .. '-' .. string.sub(h, 9, 12) .. '-5' .. string.sub(h, 14, 16) ..
+        '-8' .. string.sub(h, 18, 20) .. '-' .. string.sub(h, 21, 32)
+      local hold = prefix .. 'hold:' .. id
+      avail, held = avail - q, held + q
+      redis.call('HSET', zone, 'available', avail, 'held', held)
+      redis.call('HINCRBY', zone, 'ver', 1)
+      redis.call('INCRBY', ukey, q)
+      redis.call('HSET', hold, 'id', id, 'user', u, 'event', event, 'show', z[2], 'zone', zid, 'qty', q,
+        'unit', z[3], 'status', 'reserved', 'exp', now + ttl, 'created', now, 'idem', 'waitlist-' .. id,
+        'ver', 1, 'wl', '1')
+      redis.call('ZADD', prefix .. 'expiry', now + ttl, id)
+      redis.call('ZREM', wl, u)
+      redis.call('HDEL', wlq, u)
+      emit(stream, hold, zone, 'offered', now, tp)
+      made = made + 1
+      if avail == 0 then
+        break
+      end
+    end
+  end
+  return made
 end
 
 -- release gives a hold's (or a purchase's) seats back to its zone and marks
 -- the booking `to` (cancelled, expired or refunded) for `cause` (buyer,
--- expired, event_cancelled or system); tp as for emit.
+-- expired, event_cancelled or system); tp as for emit. The seats go to the
+-- zone's waitlist first (offer_waitlist), in the same atomic step.
 local function release(prefix, hold, expiry, stream, to, at, tp, cause)
   local f = redis.call('HMGET', hold, 'id', 'user', 'zone', 'qty', 'status')
   local q = tonumber(f[4])
@@ -72,6 +143,7 @@ local function release(prefix, hold, expiry, stream, to, at, tp, cause)
   redis.call('HINCRBY', hold, 'ver', 1)
   emit(stream, hold, zone, to, at, tp)
   redis.call('PEXPIRE', hold, FINISHED_TTL_MS)
+  offer_waitlist(prefix, f[3], stream, at, tp)
 end
 
 -- pass_window checks a queue pass, the sequence seq of the line epoch, at

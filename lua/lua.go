@@ -79,3 +79,12 @@ func (k Keys) GateTicks() string { return string(k) + "gate:ticks" }
 // GateUsed are the queue passes a reserve used (sequence, scored by the end
 // of its window).
 func (k Keys) GateUsed() string { return string(k) + "gate:used" }
+
+// Waitlist is zone zoneID's waitlist: user id -> join sequence.
+func (k Keys) Waitlist(zoneID string) string { return string(k) + "wl:" + zoneID }
+
+// WaitlistQty are the seats each user on zone zoneID's waitlist wants.
+func (k Keys) WaitlistQty(zoneID string) string { return string(k) + "wlq:" + zoneID }
+
+// WaitlistSeq is the event's last waitlist join sequence.
+func (k Keys) WaitlistSeq() string { return string(k) + "wl:seq" }

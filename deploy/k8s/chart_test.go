@@ -31,6 +31,7 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
 	"github.com/bookingrush/rush/services/analytics"
 	"github.com/bookingrush/rush/services/booking"
+	"github.com/bookingrush/rush/services/gate"
 	"github.com/bookingrush/rush/services/notify"
 	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/saga"
@@ -937,7 +938,7 @@ func checkAutoscaling(t *testing.T, r *rendered, keda bool) {
 	t.Helper()
 	hpas := typed[autoscalingv2.HorizontalPodAutoscaler](r, "HorizontalPodAutoscaler")
 	sos := typed[scaledObject](r, "ScaledObject")
-	lagThreshold := map[string]string{"persister": "1000", "saga": "1000", "notify": "5000", "analytics": "5000"}
+	lagThreshold := map[string]string{"persister": "1000", "saga": "1000", "notify": "5000", "analytics": "5000", "gate": "5000"}
 	for _, d := range typed[appsv1.Deployment](r, "Deployment") {
 		comp := d.Labels[componentLabel]
 		t.Run("autoscaling/"+comp, func(t *testing.T) {
@@ -1019,6 +1020,7 @@ var consumers = map[string]struct {
 	"saga":      {saga.ConsumerGroup, saga.ConsumedTopics},
 	"notify":    {notify.ConsumerGroup, notify.ConsumedTopics},
 	"analytics": {analytics.ConsumerGroup, analytics.ConsumedTopics},
+	"gate":      {gate.ConsumerGroup, gate.ConsumedTopics},
 }
 
 // checkConsumerGroup asserts a KEDA kafka trigger watches the group comp

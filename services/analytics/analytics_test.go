@@ -22,6 +22,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/mail/mailtest"
 	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/platform/redisx"
 )
 
 var topics = []string{analytics.TopicBookingEvents, analytics.TopicPaymentRefunded}
@@ -177,8 +178,10 @@ func TestPaidAndDeclined(t *testing.T) {
 	t.Parallel()
 	smtp := mailtest.NewServer(t)
 	secret := "analytics-test-ticket-secret-0123"
-	e := start(t, "booking,relay,persister,payment,saga,notify,analytics",
-		"-smtp.addr="+smtp.Addr, "-notify.ticket-secret="+secret, "-notify.poll=100ms",
+	// The confirmation mail carries the gate's tickets (which needs the
+	// catalog's show dates).
+	e := start(t, "booking,relay,persister,payment,saga,notify,analytics,catalog,gate",
+		"-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisx.DefaultURL), "-smtp.addr="+smtp.Addr, "-notify.ticket-secret="+secret, "-notify.poll=100ms",
 		"-booking.hold-ttl=5s", "-saga.retry-backoff=20ms", "-payment.outbox-poll=50ms")
 	ctx := context.Background()
 	shop := e.SeedShop(t, meshtest.ShopOptions{Users: 2})

@@ -23,6 +23,7 @@ import (
 	"github.com/bookingrush/rush/services/auth"
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/catalog"
+	"github.com/bookingrush/rush/services/gate"
 	"github.com/bookingrush/rush/services/notify"
 	"github.com/bookingrush/rush/services/payment"
 	"github.com/bookingrush/rush/services/platform/authn"
@@ -67,6 +68,7 @@ var components = []component{
 	{"saga", []dependency{usesPostgres, usesKafka}, func(c *Config) fx.Option { return saga.Module(c.Saga) }},
 	{"notify", []dependency{usesPostgres, usesKafka}, func(c *Config) fx.Option { return notify.Module(c.Notify, c.SMTP) }},
 	{"analytics", []dependency{usesPostgres, usesKafka}, func(c *Config) fx.Option { return analytics.Module(c.Analytics) }},
+	{"gate", []dependency{usesPostgres, usesKafka}, func(c *Config) fx.Option { return gate.Module(c.Gate) }},
 	{"queue", []dependency{usesPostgres, usesRedis}, func(c *Config) fx.Option { return queue.Module(c.Queue, c.Booking.KeyPrefix) }},
 	{"admitter", []dependency{usesPostgres, usesRedis}, func(c *Config) fx.Option { return queue.AdmitterModule(c.Queue, c.Booking.KeyPrefix) }},
 	{"edge", []dependency{usesRedis}, func(c *Config) fx.Option { return edge.Module(c.Edge, c.RateLimit) }},

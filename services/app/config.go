@@ -11,6 +11,7 @@ import (
 	"github.com/bookingrush/rush/services/auth"
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/catalog"
+	"github.com/bookingrush/rush/services/gate"
 	"github.com/bookingrush/rush/services/notify"
 	"github.com/bookingrush/rush/services/payment"
 	"github.com/bookingrush/rush/services/platform/authn"
@@ -53,6 +54,7 @@ type Config struct {
 	Queue     queue.Config         `yaml:"queue"`
 	Analytics analytics.Config     `yaml:"analytics"`
 	Saga      saga.Config          `yaml:"saga"`
+	Gate      gate.Config          `yaml:"gate"`
 }
 
 // MetricsConfig is the per-process operations endpoint: /metrics, /healthz,
@@ -65,7 +67,7 @@ type MetricsConfig struct {
 func (c *Config) parts() []config.Registerer {
 	return []config.Registerer{
 		&c.Log, &c.Telemetry, &c.Server, &c.Peers, &c.JWT, &c.Postgres, &c.Redis, &c.Kafka, &c.Admin, &c.SMTP,
-		&c.Edge, &c.RateLimit, &c.Auth, &c.Catalog, &c.Booking, &c.Payment, &c.Stripe, &c.Notify, &c.Queue, &c.Analytics, &c.Saga,
+		&c.Edge, &c.RateLimit, &c.Auth, &c.Catalog, &c.Booking, &c.Payment, &c.Stripe, &c.Notify, &c.Queue, &c.Analytics, &c.Saga, &c.Gate,
 	}
 }
 

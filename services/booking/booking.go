@@ -49,6 +49,9 @@ type Config struct {
 	// ReserveBatch is the most concurrent reserves of one event that one
 	// reserve.lua call decides (1: each alone).
 	ReserveBatch int `yaml:"reserve_batch"`
+	// WaitlistOfferTTL is how long a waitlist offer (a hold created for the
+	// next buyer in line) waits for its payment before it passes on.
+	WaitlistOfferTTL time.Duration `yaml:"waitlist_offer_ttl"`
 }
 
 // RegisterFlags registers booking.* flags.
@@ -62,6 +65,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.IntVar(&c.RelayBatch, "booking.relay-batch", 500, "most stream entries relayed to Kafka in one batch")
 	f.DurationVar(&c.DrainTimeout, "booking.drain-timeout", 30*time.Second, "longest wait for relay and persister before an inventory rebuild")
 	f.IntVar(&c.ReserveBatch, "booking.reserve-batch", 64, "most concurrent reserves of one event decided by one Redis script call (1: each alone; batches form only under load)")
+	f.DurationVar(&c.WaitlistOfferTTL, "booking.waitlist-offer-ttl", 30*time.Minute, "how long a waitlist offer (a hold created for the next buyer in line) waits for payment before it passes on")
 }
 
 // Validate checks the configuration.
@@ -69,6 +73,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.HoldTTL < time.Second {
 		errs = append(errs, fmt.Errorf("booking.hold-ttl: %v is shorter than a second", c.HoldTTL))
+	}
+	if c.WaitlistOfferTTL < time.Second {
+		errs = append(errs, fmt.Errorf("booking.waitlist-offer-ttl: %v is shorter than a second", c.WaitlistOfferTTL))
 	}
 	if c.IdempotencyTTL < c.HoldTTL {
 		errs = append(errs, errors.New("booking.idempotency-ttl: must be at least booking.hold-ttl"))

@@ -27,6 +27,7 @@ type Engine struct {
 
 	reserve, confirm, release, expire, load *redis.Script
 	batcher                                 *reserveBatcher
+	waitJoin, waitLeave                     *redis.Script
 }
 
 // NewEngine returns the engine for keys under prefix; one reserve.lua call
@@ -37,6 +38,7 @@ func NewEngine(rdb *redis.Client, prefix string, holdTTL, idemTTL time.Duration,
 		rdb: rdb, hot: redisx.NewHot(rdb), prefix: prefix, holdTTL: holdTTL, idemTTL: idemTTL,
 		reserve: lua.Script("reserve.lua"), confirm: lua.Script("confirm.lua"),
 		release: lua.Script("release.lua"), expire: lua.Script("expire.lua"), load: lua.Script("load.lua"),
+		waitJoin: lua.Script("waitlist_join.lua"), waitLeave: lua.Script("waitlist_leave.lua"),
 	}
 	e.batcher = newReserveBatcher(e, max(reserveBatch, 1))
 	return e
@@ -62,6 +64,8 @@ type Hold struct {
 	Version                             int64
 	// Cause is why the booking ended (CauseBuyer...); "" while it lives.
 	Cause string
+	// WaitlistOffer is true for a hold the waitlist created for its buyer.
+	WaitlistOffer bool
 }
 
 // Why a booking ended, as Redis and Postgres store it (bookings.cancel_cause).
@@ -300,7 +304,7 @@ func (e *Engine) Hold(ctx context.Context, eventID, bookingID string) (Hold, boo
 		Quantity: atoi(m["qty"]), UnitCents: unit, Status: m["status"],
 		ExpiresAt: msTime(m["exp"]), CreatedAt: msTime(m["created"]),
 		ConfirmedAt: msTime(m["confirmed"]), CancelledAt: msTime(m["cancelled"]),
-		IdempotencyKey: m["idem"], Version: ver, Cause: m["cause"],
+		IdempotencyKey: m["idem"], Version: ver, Cause: m["cause"], WaitlistOffer: m["wl"] == "1" || m["idem"] == offerKey(m["id"]),
 	}, true, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -215,6 +217,30 @@ func (m *mesh) checkInvariant(f fixture) map[string]int {
 		m.t.Fatalf("invariant broken: %v", z)
 	}
 	return z
+}
+
+// watchInvariant checks the invariant over and over until the returned
+// stop is called, which answers how many times it was observed.
+func (m *mesh) watchInvariant(f fixture) (stop func() int64) {
+	done := make(chan struct{})
+	var watcher sync.WaitGroup
+	var observations atomic.Int64
+	watcher.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+				m.checkInvariant(f)
+				observations.Add(1)
+			}
+		}
+	})
+	return func() int64 {
+		close(done)
+		watcher.Wait()
+		return observations.Load()
+	}
 }
 
 // waitReconciled waits until Postgres agrees with Redis for the event.

@@ -238,7 +238,7 @@ func decodeEntry(v map[string]any) (*bookingv1.BookingEvent, error) {
 			Id: s("id"), UserId: s("user"), EventId: s("event"), ShowId: s("show"), ZoneId: s("zone"),
 			Quantity: int32(qty), UnitPrice: formatCents(unit), TotalAmount: formatCents(unit * qty), Currency: Currency,
 			Status: status, IdempotencyKey: s("idem"), Reference: bookingref.Of(s("id")), CancelCause: causeToProto[s("cause")],
-			ExpiresAt: ts("exp"), ConfirmedAt: ts("confirmed"), CancelledAt: ts("cancelled"), CreatedAt: ts("created"), UpdatedAt: ts("at"),
+			WaitlistOffer: s("wl") == "1" || s("idem") == offerKey(s("id")), ExpiresAt: ts("exp"), ConfirmedAt: ts("confirmed"), CancelledAt: ts("cancelled"), CreatedAt: ts("created"), UpdatedAt: ts("at"),
 		},
 		Version: i64("ver"),
 		Zone: &bookingv1.ZoneAvailability{ZoneId: s("zone"), Total: int32(i64("ztotal")), Available: int32(i64("zavailable")),

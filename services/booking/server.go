@@ -178,7 +178,7 @@ func toProto(h Hold) *bookingv1.Booking {
 		Id: h.ID, UserId: h.UserID, EventId: h.EventID, ShowId: h.ShowID, ZoneId: h.ZoneID,
 		Quantity: int32(h.Quantity), UnitPrice: formatCents(h.UnitCents), TotalAmount: formatCents(h.UnitCents * int64(h.Quantity)),
 		Currency: Currency, Status: statusToProto[h.Status], IdempotencyKey: h.IdempotencyKey,
-		Reference: bookingref.Of(h.ID), CancelCause: causeToProto[h.Cause],
+		Reference: bookingref.Of(h.ID), CancelCause: causeToProto[h.Cause], WaitlistOffer: h.WaitlistOffer,
 	}
 	if !h.ExpiresAt.IsZero() {
 		b.ExpiresAt = timestamppb.New(h.ExpiresAt)
@@ -193,4 +193,47 @@ func toProto(h Hold) *bookingv1.Booking {
 		b.CancelledAt = timestamppb.New(h.CancelledAt)
 	}
 	return b
+}
+
+// JoinWaitlist puts the caller on a zone's waitlist.
+func (s *Server) JoinWaitlist(ctx context.Context, req *connect.Request[bookingv1.JoinWaitlistRequest]) (*connect.Response[bookingv1.JoinWaitlistResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	e, err := s.svc.JoinWaitlist(ctx, p, req.Msg.GetShowId(), req.Msg.GetZoneId(), int(req.Msg.GetQuantity()))
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&bookingv1.JoinWaitlistResponse{Entry: waitlistProto(e)}), nil
+}
+
+// GetWaitlistEntry answers the caller's place on a zone's waitlist.
+func (s *Server) GetWaitlistEntry(ctx context.Context, req *connect.Request[bookingv1.GetWaitlistEntryRequest]) (*connect.Response[bookingv1.GetWaitlistEntryResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	e, err := s.svc.WaitlistEntry(ctx, p, req.Msg.GetZoneId())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&bookingv1.GetWaitlistEntryResponse{Entry: waitlistProto(e)}), nil
+}
+
+// LeaveWaitlist takes the caller off a zone's waitlist.
+func (s *Server) LeaveWaitlist(ctx context.Context, req *connect.Request[bookingv1.LeaveWaitlistRequest]) (*connect.Response[bookingv1.LeaveWaitlistResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	if err := s.svc.LeaveWaitlist(ctx, p, req.Msg.GetZoneId()); err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&bookingv1.LeaveWaitlistResponse{}), nil
+}
+
+func waitlistProto(e WaitlistEntry) *bookingv1.WaitlistEntry {
+	return &bookingv1.WaitlistEntry{EventId: e.EventID, ShowId: e.ShowID, ZoneId: e.ZoneID,
+		Quantity: int32(e.Quantity), Position: int32(e.Position), Waiting: int32(e.Waiting)}
 }

@@ -66,12 +66,9 @@ func (s *Service) reserve(ctx context.Context, p *authn.Principal, req ReserveRe
 		return Hold{}, false, errs.New(errs.Validation, "an Idempotency-Key header (or idempotency_key field) is required",
 			"fields", []any{map[string]any{"field": "idempotency_key", "message": "required"}})
 	}
-	ref, err := s.store.ZoneRef(ctx, req.ZoneID)
+	ref, err := s.zoneOfShow(ctx, req.ShowID, req.ZoneID)
 	if err != nil {
 		return Hold{}, false, err
-	}
-	if ref.ShowID != req.ShowID {
-		return Hold{}, false, errs.New(errs.NotFound, "zone not found in this show")
 	}
 	id, err := uuid.NewV7()
 	if err != nil {

@@ -199,8 +199,14 @@ func scanBooking(r pgx.Row) (Hold, error) {
 			*p.dst = *p.src
 		}
 	}
+	h.WaitlistOffer = h.IdempotencyKey == offerKey(h.ID)
 	return h, err
 }
+
+// offerKey is the idempotency key (reservation_id) of a waitlist offer,
+// which lib.lua's offer_waitlist writes: no buyer can choose it, since the
+// booking id is made in the same step.
+func offerKey(bookingID string) string { return "waitlist-" + bookingID }
 
 // Booking reads one persisted booking; ok is false when the persister has
 // not written it (yet).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect"
@@ -31,6 +32,7 @@ type Payments interface {
 // idempotency keys: a redelivered message finds its mail already recorded
 // and adds nothing.
 type Consumer struct {
+	webURL   string
 	svc      *Service
 	store    *Store
 	payments Payments
@@ -38,8 +40,8 @@ type Consumer struct {
 }
 
 // NewConsumer returns the consumer.
-func NewConsumer(svc *Service, store *Store, payments Payments, log *zap.Logger) *Consumer {
-	return &Consumer{svc: svc, store: store, payments: payments, log: log.Named("notify-consumer")}
+func NewConsumer(cfg Config, svc *Service, store *Store, payments Payments, log *zap.Logger) *Consumer {
+	return &Consumer{webURL: cfg.WebURL, svc: svc, store: store, payments: payments, log: log.Named("notify-consumer")}
 }
 
 // HandleBatch processes messages of one partition in order. Batches keep
@@ -88,6 +90,8 @@ func (c *Consumer) Handle(ctx context.Context, msg *sarama.ConsumerMessage) erro
 func bookingKind(b *bookingv1.Booking) string {
 	purchase := b.GetConfirmedAt() != nil
 	switch {
+	case b.GetWaitlistOffer() && b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_RESERVED:
+		return "waitlist_offer"
 	case b.GetCancelCause() == bookingv1.CancelCause_CANCEL_CAUSE_EVENT_CANCELLED &&
 		(b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED || b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED):
 		return "event_cancelled"
@@ -136,7 +140,11 @@ func (c *Consumer) booking(ctx context.Context, msg *sarama.ConsumerMessage) err
 	if kind == "event_cancelled" {
 		data["reason"] = show.CancelReason
 	}
-	if b.GetConfirmedAt() == nil {
+	if kind == "waitlist_offer" {
+		data["checkout_url"] = strings.TrimRight(c.webURL, "/") + "/checkout/" + b.GetId()
+		data["expires_at"] = b.GetExpiresAt().AsTime().UTC().Format(time.RFC1123)
+		data["currency"] = b.GetCurrency()
+	} else if b.GetConfirmedAt() == nil {
 		// "Nothing was charged" only when nothing was: a payment may have
 		// been made for a hold that ended (it is refunded in full).
 		if data["money"], err = c.money(ctx, b.GetId()); err != nil {

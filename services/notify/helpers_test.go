@@ -31,13 +31,15 @@ type env struct {
 	notify  notifyv1connect.NotifyServiceClient
 }
 
+// start runs notify with what its mails need: booking (and its workers)
+// and payment, and the gate with the catalog (the confirmation's tickets).
 func start(t *testing.T, smtp *mailtest.Server, args ...string) *env {
 	t.Helper()
 	dsn := pgtest.Migrated(t)
 	prefix := meshtest.KeyPrefix(t, meshtest.Config(t, dsn).Redis.URL.Reveal())
 	cfg := meshtest.Config(t, dsn, append([]string{
-		"-postgres.migrate-on-start=false", "-target=booking,relay,persister,payment,notify",
-		"-booking.key-prefix=" + prefix, "-smtp.addr=" + smtp.Addr, "-notify.ticket-secret=" + ticketSecret,
+		"-postgres.migrate-on-start=false", "-target=booking,relay,persister,payment,notify,catalog,gate",
+		"-booking.key-prefix=" + prefix, "-catalog.cache-prefix=" + meshtest.KeyPrefix(t, meshtest.Config(t, dsn).Redis.URL.Reveal()), "-smtp.addr=" + smtp.Addr, "-notify.ticket-secret=" + ticketSecret,
 		"-notify.poll=100ms", "-notify.retry-backoff=100ms",
 	}, args...)...)
 	a := meshtest.StartApp(t, cfg)

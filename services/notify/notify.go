@@ -39,11 +39,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"time"
 
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	"github.com/bookingrush/rush/gen/bookingrush/gate/v1/gatev1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/config"
@@ -71,6 +73,9 @@ type Config struct {
 	// notify replica needs the same one, and it must stay the same for
 	// issued codes to verify; empty: jwt.secret is used.
 	TicketSecret config.Secret `yaml:"ticket_secret"`
+	// WebURL is the web app's base URL, which mails link to (a waitlist
+	// offer's checkout: <WebURL>/checkout/<booking id>).
+	WebURL string `yaml:"web_url"`
 }
 
 // RegisterFlags registers notify.* flags.
@@ -81,6 +86,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.MaxBackoff, "notify.max-backoff", 5*time.Minute, "longest wait between two delivery attempts")
 	f.DurationVar(&c.Poll, "notify.poll", time.Second, "how often the delivery worker looks for due e-mails")
 	config.SecretVar(f, &c.TicketSecret, "notify.ticket-secret", "", "key of the e-ticket codes (HMAC of the booking id); empty: jwt.secret")
+	f.StringVar(&c.WebURL, "notify.web-url", "http://localhost:3000", "base URL of the web app that mails link to (a waitlist offer's checkout)")
 }
 
 // Validate checks the configuration.
@@ -94,6 +100,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetryBackoff <= 0 || c.MaxBackoff < c.RetryBackoff {
 		problems = append(problems, errors.New("notify.retry-backoff must be positive and notify.max-backoff at least as long"))
+	}
+	if u, err := url.Parse(c.WebURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		problems = append(problems, fmt.Errorf("notify.web-url: %q is not an http(s) URL", c.WebURL))
 	}
 	if c.Poll < 10*time.Millisecond {
 		problems = append(problems, fmt.Errorf("notify.poll: %v is shorter than 10ms", c.Poll))
@@ -147,6 +156,9 @@ func Module(cfg Config, smtp mail.Config) fx.Option {
 			},
 			func(mesh *server.Mesh) Payments {
 				return server.Dial(mesh, "notify", "payment", paymentv1connect.NewPaymentServiceClient)
+			},
+			func(mesh *server.Mesh) Tickets {
+				return server.Dial(mesh, "notify", "gate", gatev1connect.NewGateServiceClient)
 			},
 			NewStore, NewWorker, NewService, NewConsumer, NewServer,
 		),

@@ -56,6 +56,7 @@ var required = map[string][]string{
 	"booking_cancelled": {"booking_id"},
 	"refund_issued":     {"refund_amount"},
 	"event_cancelled":   {"event_title"},
+	"waitlist_offer":    {"booking_id", "checkout_url", "expires_at"},
 }
 
 // sensitive kinds carry a secret (the reset link): their data and body are

@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	gatev1 "github.com/bookingrush/rush/gen/bookingrush/gate/v1"
+	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/background"
 	"github.com/bookingrush/rush/services/platform/mail"
 )
@@ -20,18 +25,19 @@ import (
 // its process leaves the row pending and unchanged: it is tried again
 // (at-least-once; the relay may have the mail already, SMTP cannot say).
 type Worker struct {
-	cfg    Config
-	store  *Store
-	sender mail.Sender
-	log    *zap.Logger
-	sent   *prometheus.CounterVec
+	cfg     Config
+	tickets Tickets
+	store   *Store
+	sender  mail.Sender
+	log     *zap.Logger
+	sent    *prometheus.CounterVec
 
 	kick chan struct{}
 	*background.Task
 }
 
 // NewWorker returns the delivery worker; Start runs it.
-func NewWorker(cfg Config, store *Store, sender mail.Sender, reg *prometheus.Registry, log *zap.Logger) (*Worker, error) {
+func NewWorker(cfg Config, store *Store, tickets Tickets, sender mail.Sender, reg *prometheus.Registry, log *zap.Logger) (*Worker, error) {
 	sent := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rush_notify_deliveries_total",
 		Help: "E-mail delivery attempts by kind and outcome (sent, retry, failed).",
@@ -43,7 +49,7 @@ func NewWorker(cfg Config, store *Store, sender mail.Sender, reg *prometheus.Reg
 		}
 		sent = are.ExistingCollector.(*prometheus.CounterVec)
 	}
-	w := &Worker{cfg: cfg, store: store, sender: sender, log: log.Named("notify-worker"), sent: sent, kick: make(chan struct{}, 1)}
+	w := &Worker{cfg: cfg, tickets: tickets, store: store, sender: sender, log: log.Named("notify-worker"), sent: sent, kick: make(chan struct{}, 1)}
 	w.Task = background.New(w.loop)
 	return w, nil
 }
@@ -112,10 +118,20 @@ func (w *Worker) Once(ctx context.Context) (did bool, err error) {
 	attempts++
 	m, rerr := render(kind, data)
 	permanent := rerr != nil // data that cannot render now never will
+	var inline []mail.Inline
+	if rerr == nil && kind == "booking_confirmed" {
+		// The tickets' QR codes go in as inline images; the last attempt
+		// goes without them (the app shows them too) rather than not at all.
+		m.HTML, inline, rerr = w.ticketImages(ctx, data["booking_id"], m.HTML)
+		if rerr != nil && attempts >= w.cfg.MaxAttempts {
+			w.log.Warn("notify: confirmation sent without its QR codes", zap.String("id", id), zap.Error(rerr))
+			rerr = nil
+		}
+	}
 	if rerr == nil {
 		// The subject and text recorded at request time are what the user
 		// was promised; the HTML alternative is rendered from the same data.
-		rerr = w.sender.Send(ctx, mail.Message{To: to, Subject: subject, Text: body, HTML: m.HTML})
+		rerr = w.sender.Send(ctx, mail.Message{To: to, Subject: subject, Text: body, HTML: m.HTML, Inline: inline})
 	}
 	if ctx.Err() != nil {
 		return false, ctx.Err() // stopping: the attempt does not count
@@ -155,4 +171,38 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// Tickets is what notify asks the gate service: a booking's e-tickets (with
+// their QR codes), shown in the confirmation mail.
+type Tickets interface {
+	ListBookingTickets(context.Context, *connect.Request[gatev1.ListBookingTicketsRequest]) (*connect.Response[gatev1.ListBookingTicketsResponse], error)
+}
+
+// ticketsMarker is where booking_confirmed.html shows the tickets.
+const ticketsMarker = `<div id="tickets"></div>`
+
+// ticketImages fetches a booking's tickets and puts their QR codes into
+// html as inline images. No tickets yet (the gate issues them moments
+// after the confirmation) is an error: the mail waits for its next attempt.
+func (w *Worker) ticketImages(ctx context.Context, bookingID, html string) (string, []mail.Inline, error) {
+	res, err := w.tickets.ListBookingTickets(authn.WithPrincipal(ctx, nil), connect.NewRequest(&gatev1.ListBookingTicketsRequest{BookingId: bookingID}))
+	if err != nil {
+		return html, nil, fmt.Errorf("the tickets of booking %s: %w", bookingID, err)
+	}
+	var b strings.Builder
+	var inline []mail.Inline
+	for _, t := range res.Msg.GetTickets() {
+		if len(t.GetQrPng()) == 0 {
+			continue
+		}
+		cid := fmt.Sprintf("ticket-%d@bookingrush", t.GetSeat())
+		inline = append(inline, mail.Inline{ContentID: cid, Type: "image/png", Data: t.GetQrPng()})
+		fmt.Fprintf(&b, `<p style="margin: 16px 0 4px;">Ticket %d</p><img src="cid:%s" alt="QR code of ticket %d" width="240" height="240" style="display: block;">`,
+			t.GetSeat(), cid, t.GetSeat())
+	}
+	if len(inline) == 0 {
+		return html, nil, fmt.Errorf("booking %s has no tickets yet", bookingID)
+	}
+	return strings.Replace(html, ticketsMarker, b.String(), 1), inline, nil
 }

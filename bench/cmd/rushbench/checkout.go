@@ -126,7 +126,7 @@ func (b *bench) scenarioCheckout(ctx context.Context) error {
 			confirmed++
 		}
 	}
-	cs := load.Closed{Workers: o.closedConns, Requests: uint64(len(cancels))}.Run(ctx, mesh.CancelHTTP(c, b.edgeURL, cancels))
+	cs := load.Closed{Workers: o.closedConns, Requests: uint64(len(cancels))}.Run(ctx, mesh.CancelHTTP(c, b.edgeURL, cancels, "refunded"))
 	b.say("checkout cancel: %d of the %d confirmed bookings, POST /api/v1/bookings/{id}/cancel by their buyers (show in 30 days: 100%% back): %s",
 		len(cancels), confirmed, cs.Summary())
 	check("cancel", cs)

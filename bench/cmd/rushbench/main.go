@@ -72,6 +72,7 @@ type options struct {
 	extra        string
 
 	checkoutSeats int
+	waitlistSeats int
 	overloadRates string
 	overloadDur   time.Duration
 
@@ -93,7 +94,7 @@ func run(args []string) int {
 	}
 	var o options
 	fs := flag.NewFlagSet("rushbench", flag.ContinueOnError)
-	fs.StringVar(&o.scenarios, "scenario", "rush,ceiling", "comma-separated scenarios, run in this order: rush, sustained, closed, wrk, rpc, ghz, checkout, waitroom, ceiling")
+	fs.StringVar(&o.scenarios, "scenario", "rush,ceiling", "comma-separated scenarios, run in this order: rush, sustained, closed, wrk, rpc, ghz, checkout, waitlist, waitroom, ceiling")
 	fs.IntVar(&o.users, "users", 50000, "users (rows inserted with COPY, tokens minted with the JWT secret); requests rotate over them")
 	fs.IntVar(&o.quantity, "quantity", 1, "seats per reserve request")
 	fs.Float64Var(&o.rushRate, "rush.rate", 5000, "rush: offered arrival rate, requests/s")
@@ -111,6 +112,7 @@ func run(args []string) int {
 	fs.DurationVar(&o.rpcDur, "rpc.duration", 10*time.Second, "rpc: duration")
 	fs.StringVar(&o.overloadRates, "overload.rates", "3000,6000", "overload: offered reserve rates, requests/s (2-3x what the machine serves), each run for -overload.duration")
 	fs.DurationVar(&o.overloadDur, "overload.duration", 8*time.Second, "overload: duration of each rate")
+	fs.IntVar(&o.waitlistSeats, "waitlist.seats", 2000, "waitlist: seats of the one zone; as many users hold them, twice as many wait, then every holder cancels")
 	fs.IntVar(&o.checkoutSeats, "checkout.seats", 2000, "checkout: seats of the one zone, and users who each hold one and pay for it (-closed.conns at a time)")
 	fs.IntVar(&o.wrJoins, "waitroom.joins", 100000, "waitroom: tickets issued through the edge (the shoppers included; needs as many -users)")
 	fs.IntVar(&o.wrWatchers, "waitroom.watchers", 2000, "waitroom: buyers of the crowd holding the stream (GET /api/v1/queue/events)")
@@ -380,6 +382,8 @@ func (b *bench) main(ctx context.Context) error {
 			err = b.scenarioOverload(ctx)
 		case "waitroom":
 			err = b.scenarioWaitroom(ctx)
+		case "waitlist":
+			err = b.scenarioWaitlist(ctx)
 		case "ceiling":
 			err = b.scenarioCeiling(ctx)
 		default:

@@ -38,6 +38,9 @@ const (
 	RoleAdmin     = "admin"
 	// RoleService is an internal component acting for the system.
 	RoleService = "service"
+	// RoleDevice is a check-in device of an organizer's staff (IssueDevice):
+	// it may call the gate service only, for the events its credential names.
+	RoleDevice = "device"
 )
 
 // Token types (the "typ" claim): an access token is never accepted where a
@@ -45,6 +48,7 @@ const (
 const (
 	TypeAccess  = "access"
 	TypeService = "service"
+	TypeDevice  = "device"
 )
 
 // Config holds the signing key and token lifetimes.
@@ -127,6 +131,10 @@ type Principal struct {
 	// (Token); empty for a token's principal.
 	ServiceAccount string
 	services       []string // the account's scope (checkScope)
+	// Events are the events a check-in device (RoleDevice) may scan for;
+	// Organizer is the organizer who registered it. Empty for others.
+	Events    []string
+	Organizer string
 }
 
 // HasRole reports whether p has one of roles; admins and the system pass
@@ -143,10 +151,12 @@ func (p *Principal) HasRole(roles ...string) bool {
 
 type claims struct {
 	jwt.RegisteredClaims
-	Role     string `json:"role"`
-	TenantID string `json:"tid,omitempty"`
-	Type     string `json:"typ"`
-	Version  int64  `json:"ver,omitempty"`
+	Role     string   `json:"role"`
+	TenantID string   `json:"tid,omitempty"`
+	Type     string   `json:"typ"`
+	Version  int64    `json:"ver,omitempty"`
+	Events   []string `json:"evs,omitempty"`
+	Org      string   `json:"org,omitempty"`
 }
 
 // Keys issues and verifies tokens.
@@ -226,14 +236,29 @@ func (k *Keys) IssueService(component string, now time.Time, ttl time.Duration) 
 	return k.sign("service:"+component, RoleService, "", TypeService, 0, now, now.Add(ttl))
 }
 
+// DevicePrefix starts the subject of a check-in device's credential.
+const DevicePrefix = "device:"
+
+// IssueDevice mints the credential of a check-in device: deviceID,
+// registered by organizer for events, valid until exp. Its principal has
+// RoleDevice, may call the gate service only (checkScope), and carries the
+// events and the organizer; the gate also refuses a device it revoked.
+func (k *Keys) IssueDevice(deviceID, organizer string, events []string, now, exp time.Time) (string, error) {
+	s, _, err := k.signClaims(claims{
+		RegisteredClaims: jwt.RegisteredClaims{Subject: DevicePrefix + deviceID},
+		Role:             RoleDevice, Type: TypeDevice, Events: events, Org: organizer,
+	}, now, exp)
+	return s, err
+}
+
 func (k *Keys) sign(sub, role, tenant, typ string, version int64, now, exp time.Time) (string, time.Time, error) {
-	c := claims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: k.issuer, Subject: sub, ID: uuid.NewString(),
-			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
-		},
-		Role: role, TenantID: tenant, Type: typ, Version: version,
-	}
+	return k.signClaims(claims{RegisteredClaims: jwt.RegisteredClaims{Subject: sub},
+		Role: role, TenantID: tenant, Type: typ, Version: version}, now, exp)
+}
+
+func (k *Keys) signClaims(c claims, now, exp time.Time) (string, time.Time, error) {
+	c.Issuer, c.ID = k.issuer, uuid.NewString()
+	c.IssuedAt, c.ExpiresAt = jwt.NewNumericDate(now), jwt.NewNumericDate(exp)
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(k.key)
 	return s, exp, err
 }
@@ -281,10 +306,14 @@ func (k *Keys) verify(token string, now time.Time) (*Principal, error) {
 	exp := time.Unix(c.Exp, 0)
 	if c.Exp == 0 || !now.Before(exp.Add(leeway)) || c.Iss != k.issuer || c.Sub == "" ||
 		c.Nbf != 0 && now.Add(leeway).Before(time.Unix(c.Nbf, 0)) ||
-		c.Typ != TypeAccess && c.Typ != TypeService {
+		c.Typ != TypeAccess && c.Typ != TypeService && c.Typ != TypeDevice ||
+		(c.Typ == TypeDevice) != (c.Role == RoleDevice) {
 		return nil, ErrInvalidToken
 	}
 	p := &Principal{UserID: c.Sub, Role: c.Role, TenantID: c.Tid, Token: token, Version: c.Ver}
+	if c.Typ == TypeDevice {
+		p.Events, p.Organizer, p.services = c.Evs, c.Org, []string{"gate"}
+	}
 	k.cache.put(token, p, exp)
 	return p, nil
 }
@@ -303,6 +332,9 @@ type verified struct {
 	Tid  string `json:"tid"`
 	Typ  string `json:"typ"`
 	Ver  int64  `json:"ver"`
+	// Evs and Org are a check-in device's events and organizer.
+	Evs []string `json:"evs"`
+	Org string   `json:"org"`
 }
 
 // The jwt.Claims methods; the parser runs without claims validation, so

@@ -116,12 +116,15 @@ func (k *Keys) verifyKey(key string) (*Principal, error) {
 // checkScope refuses a service account's call to a service outside its
 // list. procedure is "/bookingrush.<service>.v1.<Service>/<Method>".
 func (p *Principal) checkScope(procedure string) error {
-	if p.ServiceAccount == "" || len(p.services) == 0 {
+	if len(p.services) == 0 {
 		return nil
 	}
 	pkg, _, _ := strings.Cut(strings.TrimPrefix(procedure, "/bookingrush."), ".")
 	if slices.Contains(p.services, pkg) {
 		return nil
+	}
+	if p.ServiceAccount == "" {
+		return errs.New(errs.Forbidden, "a check-in device may call the gate service only")
 	}
 	return errs.New(errs.Forbidden, "service account "+p.ServiceAccount+" may not call the "+pkg+" service")
 }

@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -89,6 +90,18 @@ type Message struct {
 	Text string
 	// HTML is an optional HTML alternative of Text.
 	HTML string
+	// Inline are images the HTML shows ("cid:<ContentID>"); they need HTML.
+	Inline []Inline
+}
+
+// Inline is an image carried in a mail and shown by its HTML part.
+type Inline struct {
+	// ContentID names it ("ticket-1@bookingrush"): the HTML's src is "cid:" + ContentID.
+	ContentID string
+	// Type is its media type ("image/png").
+	Type string
+	// Data is the image.
+	Data []byte
 }
 
 // Sender delivers e-mails. Send returns once the relay accepted the message
@@ -278,25 +291,72 @@ func (s *SMTP) compose(to *mail.Address, m Message) ([]byte, error) {
 		}
 		return b.Bytes(), nil
 	}
+	if len(m.Inline) > 0 {
+		// multipart/related: the alternatives, then the images they show.
+		rw := multipart.NewWriter(&b)
+		header("Content-Type", mime.FormatMediaType("multipart/related", map[string]string{"boundary": rw.Boundary(), "type": "multipart/alternative"}))
+		b.WriteString("\r\n")
+		var alt bytes.Buffer
+		aw := multipart.NewWriter(&alt)
+		if err := writeAlternatives(aw, m); err != nil {
+			return nil, err
+		}
+		pw, err := rw.CreatePart(textproto.MIMEHeader{"Content-Type": {mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": aw.Boundary()})}})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := pw.Write(alt.Bytes()); err != nil {
+			return nil, err
+		}
+		for _, in := range m.Inline {
+			if strings.ContainsAny(in.ContentID+in.Type, "\r\n<>\"") {
+				return nil, fmt.Errorf("%w: inline image %q: bad content id or type", ErrPermanent, in.ContentID)
+			}
+			pw, err := rw.CreatePart(textproto.MIMEHeader{
+				"Content-Type":              {in.Type},
+				"Content-Transfer-Encoding": {"base64"},
+				"Content-Id":                {"<" + in.ContentID + ">"},
+				"Content-Disposition":       {"inline"},
+			})
+			if err != nil {
+				return nil, err
+			}
+			enc := base64.StdEncoding.EncodeToString(in.Data)
+			for len(enc) > 76 {
+				fmt.Fprintf(pw, "%s\r\n", enc[:76])
+				enc = enc[76:]
+			}
+			fmt.Fprintf(pw, "%s\r\n", enc)
+		}
+		if err := rw.Close(); err != nil {
+			return nil, err
+		}
+		return b.Bytes(), nil
+	}
 	mw := multipart.NewWriter(&b)
 	header("Content-Type", mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": mw.Boundary()}))
 	b.WriteString("\r\n")
+	if err := writeAlternatives(mw, m); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// writeAlternatives writes m's text and HTML parts and closes mw.
+func writeAlternatives(mw *multipart.Writer, m Message) error {
 	for _, part := range []struct{ typ, body string }{{"text/plain", m.Text}, {"text/html", m.HTML}} {
 		pw, err := mw.CreatePart(textproto.MIMEHeader{
 			"Content-Type":              {part.typ + "; charset=utf-8"},
 			"Content-Transfer-Encoding": {"quoted-printable"},
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := writeQP(pw, part.body); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := mw.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return mw.Close()
 }
 
 // writeQP writes s quoted-printable; the encoder turns LF and CRLF alike into

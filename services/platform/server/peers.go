@@ -23,7 +23,7 @@ import (
 // unless configured otherwise.
 var Ports = map[string]int{
 	"auth": 9081, "catalog": 9082, "booking": 9083, "payment": 9084,
-	"notify": 9085, "queue": 9086, "analytics": 9087, "saga": 9088,
+	"notify": 9085, "queue": 9086, "analytics": 9087, "saga": 9088, "gate": 9089,
 }
 
 // DefaultAddr is the default listen address of component name.

@@ -6,11 +6,12 @@
  * The counts come with the cached page and are then read again every 10 s
  * while the tab is visible, through /bff/public (one shared, CDN-cacheable
  * read), backing off when the API is busy. Buy goes to the buy page, which
- * asks to sign in first when needed.
+ * asks to sign in first when needed; a sold-out zone offers its waitlist.
  */
 import Link from "next/link";
 import { useEffect, useMemo, useState } from "react";
 
+import { JoinWaitlist } from "@/components/join-waitlist";
 import { Button } from "@/components/ui/button";
 import { NativeSelect } from "@/components/ui/native-select";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
@@ -53,7 +54,9 @@ export function ShowZones(props: { slug: string; showId: string; initial: Zone[]
   }, [props.showId]);
 
   const zone = zones.find((z) => z.id === zoneId);
-  const most = Math.max(1, Math.min(props.maxPerUser || 1, 10, zone?.available_seats ?? 1));
+  // A sold-out zone takes a waitlist place for up to the per-user limit.
+  const soldOut = zone !== undefined && zone.available_seats <= 0;
+  const most = Math.max(1, Math.min(props.maxPerUser || 1, 10, soldOut ? 10 : (zone?.available_seats ?? 1)));
   const buyHref = useMemo(
     () => `/events/${props.slug}/buy?show=${props.showId}&zone=${zoneId}&qty=${Math.min(qty, most)}`,
     [props.slug, props.showId, zoneId, qty, most],
@@ -81,7 +84,6 @@ export function ShowZones(props: { slug: string; showId: string; initial: Zone[]
                   aria-label={`Choose ${z.name}`}
                   value={z.id}
                   checked={zoneId === z.id}
-                  disabled={z.available_seats <= 0}
                   onChange={() => setZoneId(z.id)}
                 />
               </TableCell>
@@ -112,6 +114,8 @@ export function ShowZones(props: { slug: string; showId: string; initial: Zone[]
                 {props.queued ? "Join the waiting room" : "Buy"}
               </Link>
             </Button>
+          ) : soldOut ? (
+            <JoinWaitlist showId={props.showId} zoneId={zoneId} quantity={Math.min(qty, most)} />
           ) : (
             <Button disabled>Sold out</Button>
           )}

@@ -199,7 +199,11 @@ type Booking struct {
 	// the same in e-mails and the web app; unique.
 	Reference string `protobuf:"bytes,17,opt,name=reference,proto3" json:"reference,omitempty"`
 	// CancelCause says why the booking ended (unset while it lives).
-	CancelCause   CancelCause `protobuf:"varint,18,opt,name=cancel_cause,json=cancelCause,proto3,enum=bookingrush.booking.v1.CancelCause" json:"cancel_cause,omitempty"`
+	CancelCause CancelCause `protobuf:"varint,18,opt,name=cancel_cause,json=cancelCause,proto3,enum=bookingrush.booking.v1.CancelCause" json:"cancel_cause,omitempty"`
+	// WaitlistOffer is true when the booking is a hold the waitlist created
+	// for the buyer (seats that came back, offered in line order): pay it
+	// before ExpiresAt like any hold.
+	WaitlistOffer bool `protobuf:"varint,19,opt,name=waitlist_offer,json=waitlistOffer,proto3" json:"waitlist_offer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -358,6 +362,13 @@ func (x *Booking) GetCancelCause() CancelCause {
 		return x.CancelCause
 	}
 	return CancelCause_CANCEL_CAUSE_UNSPECIFIED
+}
+
+func (x *Booking) GetWaitlistOffer() bool {
+	if x != nil {
+		return x.WaitlistOffer
+	}
+	return false
 }
 
 // ReserveRequest asks to hold seats.
@@ -1328,6 +1339,383 @@ func (x *GetAvailabilityResponse) GetZones() []*ZoneAvailability {
 	return nil
 }
 
+// JoinWaitlistRequest asks for a place on a zone's waitlist.
+type JoinWaitlistRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ShowId is the show.
+	ShowId string `protobuf:"bytes,1,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
+	// ZoneId is the sold-out zone.
+	ZoneId string `protobuf:"bytes,2,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	// Quantity is the seats wanted together, 1 to 10 (the event's
+	// max_per_user may be lower); an offer is always the whole quantity.
+	Quantity      int32 `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinWaitlistRequest) Reset() {
+	*x = JoinWaitlistRequest{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinWaitlistRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinWaitlistRequest) ProtoMessage() {}
+
+func (x *JoinWaitlistRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinWaitlistRequest.ProtoReflect.Descriptor instead.
+func (*JoinWaitlistRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *JoinWaitlistRequest) GetShowId() string {
+	if x != nil {
+		return x.ShowId
+	}
+	return ""
+}
+
+func (x *JoinWaitlistRequest) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *JoinWaitlistRequest) GetQuantity() int32 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+// WaitlistEntry is the caller's place on one zone's waitlist.
+type WaitlistEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// EventId is the event.
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// ShowId is the show.
+	ShowId string `protobuf:"bytes,2,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
+	// ZoneId is the zone.
+	ZoneId string `protobuf:"bytes,3,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	// Quantity is the seats wanted.
+	Quantity int32 `protobuf:"varint,4,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	// Position is the place in line, 1 first.
+	Position int32 `protobuf:"varint,5,opt,name=position,proto3" json:"position,omitempty"`
+	// Waiting is how many are on the zone's waitlist.
+	Waiting       int32 `protobuf:"varint,6,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WaitlistEntry) Reset() {
+	*x = WaitlistEntry{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WaitlistEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WaitlistEntry) ProtoMessage() {}
+
+func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WaitlistEntry.ProtoReflect.Descriptor instead.
+func (*WaitlistEntry) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *WaitlistEntry) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *WaitlistEntry) GetShowId() string {
+	if x != nil {
+		return x.ShowId
+	}
+	return ""
+}
+
+func (x *WaitlistEntry) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *WaitlistEntry) GetQuantity() int32 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *WaitlistEntry) GetPosition() int32 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *WaitlistEntry) GetWaiting() int32 {
+	if x != nil {
+		return x.Waiting
+	}
+	return 0
+}
+
+// JoinWaitlistResponse is the place taken (or held already).
+type JoinWaitlistResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Entry is the caller's place.
+	Entry         *WaitlistEntry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinWaitlistResponse) Reset() {
+	*x = JoinWaitlistResponse{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinWaitlistResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinWaitlistResponse) ProtoMessage() {}
+
+func (x *JoinWaitlistResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinWaitlistResponse.ProtoReflect.Descriptor instead.
+func (*JoinWaitlistResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *JoinWaitlistResponse) GetEntry() *WaitlistEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+// GetWaitlistEntryRequest names a zone.
+type GetWaitlistEntryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ZoneId is the zone (path parameter).
+	ZoneId        string `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWaitlistEntryRequest) Reset() {
+	*x = GetWaitlistEntryRequest{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWaitlistEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWaitlistEntryRequest) ProtoMessage() {}
+
+func (x *GetWaitlistEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWaitlistEntryRequest.ProtoReflect.Descriptor instead.
+func (*GetWaitlistEntryRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetWaitlistEntryRequest) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+// GetWaitlistEntryResponse is the caller's place.
+type GetWaitlistEntryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Entry is the caller's place.
+	Entry         *WaitlistEntry `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetWaitlistEntryResponse) Reset() {
+	*x = GetWaitlistEntryResponse{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetWaitlistEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetWaitlistEntryResponse) ProtoMessage() {}
+
+func (x *GetWaitlistEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetWaitlistEntryResponse.ProtoReflect.Descriptor instead.
+func (*GetWaitlistEntryResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetWaitlistEntryResponse) GetEntry() *WaitlistEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+// LeaveWaitlistRequest names a zone.
+type LeaveWaitlistRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ZoneId is the zone (path parameter).
+	ZoneId        string `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveWaitlistRequest) Reset() {
+	*x = LeaveWaitlistRequest{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveWaitlistRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveWaitlistRequest) ProtoMessage() {}
+
+func (x *LeaveWaitlistRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveWaitlistRequest.ProtoReflect.Descriptor instead.
+func (*LeaveWaitlistRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *LeaveWaitlistRequest) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+// LeaveWaitlistResponse is empty: the caller is no longer on the waitlist.
+type LeaveWaitlistResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LeaveWaitlistResponse) Reset() {
+	*x = LeaveWaitlistResponse{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaveWaitlistResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaveWaitlistResponse) ProtoMessage() {}
+
+func (x *LeaveWaitlistResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaveWaitlistResponse.ProtoReflect.Descriptor instead.
+func (*LeaveWaitlistResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{24}
+}
+
 // BookingEvent is one state change of a booking, as published on the Kafka
 // topic "booking.events" (key: the booking id; value: this message in binary
 // protobuf). Every event carries the booking's whole state and its zone's
@@ -1352,7 +1740,7 @@ type BookingEvent struct {
 
 func (x *BookingEvent) Reset() {
 	*x = BookingEvent{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1364,7 +1752,7 @@ func (x *BookingEvent) String() string {
 func (*BookingEvent) ProtoMessage() {}
 
 func (x *BookingEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1377,7 +1765,7 @@ func (x *BookingEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BookingEvent.ProtoReflect.Descriptor instead.
 func (*BookingEvent) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{18}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *BookingEvent) GetBooking() *Booking {
@@ -1419,7 +1807,7 @@ var File_bookingrush_booking_v1_booking_proto protoreflect.FileDescriptor
 
 const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\n" +
-	"$bookingrush/booking/v1/booking.proto\x12\x16bookingrush.booking.v1\x1a\"bookingrush/common/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x05\n" +
+	"$bookingrush/booking/v1/booking.proto\x12\x16bookingrush.booking.v1\x1a\"bookingrush/common/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x06\n" +
 	"\aBooking\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x19\n" +
@@ -1443,7 +1831,8 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x1c\n" +
 	"\treference\x18\x11 \x01(\tR\treference\x12F\n" +
-	"\fcancel_cause\x18\x12 \x01(\x0e2#.bookingrush.booking.v1.CancelCauseR\vcancelCause\"\x8d\x02\n" +
+	"\fcancel_cause\x18\x12 \x01(\x0e2#.bookingrush.booking.v1.CancelCauseR\vcancelCause\x12%\n" +
+	"\x0ewaitlist_offer\x18\x13 \x01(\bR\rwaitlistOffer\"\x8d\x02\n" +
 	"\x0eReserveRequest\x12$\n" +
 	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\x12$\n" +
 	"\azone_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06zoneId\x12(\n" +
@@ -1505,7 +1894,28 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\x04held\x18\x04 \x01(\x05R\x04held\x12\x12\n" +
 	"\x04sold\x18\x05 \x01(\x05R\x04sold\"Y\n" +
 	"\x17GetAvailabilityResponse\x12>\n" +
-	"\x05zones\x18\x01 \x03(\v2(.bookingrush.booking.v1.ZoneAvailabilityR\x05zones\"\x81\x02\n" +
+	"\x05zones\x18\x01 \x03(\v2(.bookingrush.booking.v1.ZoneAvailabilityR\x05zones\"\x8b\x01\n" +
+	"\x13JoinWaitlistRequest\x12$\n" +
+	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\x12$\n" +
+	"\azone_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06zoneId\x12(\n" +
+	"\bquantity\x18\x03 \x01(\x05B\f\xbaH\t\xc8\x01\x01\x1a\x04\x18\n" +
+	" \x00R\bquantity\"\xae\x01\n" +
+	"\rWaitlistEntry\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x17\n" +
+	"\ashow_id\x18\x02 \x01(\tR\x06showId\x12\x17\n" +
+	"\azone_id\x18\x03 \x01(\tR\x06zoneId\x12\x1a\n" +
+	"\bquantity\x18\x04 \x01(\x05R\bquantity\x12\x1a\n" +
+	"\bposition\x18\x05 \x01(\x05R\bposition\x12\x18\n" +
+	"\awaiting\x18\x06 \x01(\x05R\awaiting\"S\n" +
+	"\x14JoinWaitlistResponse\x12;\n" +
+	"\x05entry\x18\x01 \x01(\v2%.bookingrush.booking.v1.WaitlistEntryR\x05entry\"?\n" +
+	"\x17GetWaitlistEntryRequest\x12$\n" +
+	"\azone_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06zoneId\"W\n" +
+	"\x18GetWaitlistEntryResponse\x12;\n" +
+	"\x05entry\x18\x01 \x01(\v2%.bookingrush.booking.v1.WaitlistEntryR\x05entry\"<\n" +
+	"\x14LeaveWaitlistRequest\x12$\n" +
+	"\azone_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06zoneId\"\x17\n" +
+	"\x15LeaveWaitlistResponse\"\x81\x02\n" +
 	"\fBookingEvent\x129\n" +
 	"\abooking\x18\x01 \x01(\v2\x1f.bookingrush.booking.v1.BookingR\abooking\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12<\n" +
@@ -1525,7 +1935,7 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\x12CANCEL_CAUSE_BUYER\x10\x01\x12\x18\n" +
 	"\x14CANCEL_CAUSE_EXPIRED\x10\x02\x12 \n" +
 	"\x1cCANCEL_CAUSE_EVENT_CANCELLED\x10\x03\x12\x17\n" +
-	"\x13CANCEL_CAUSE_SYSTEM\x10\x042\x80\t\n" +
+	"\x13CANCEL_CAUSE_SYSTEM\x10\x042\xbe\f\n" +
 	"\x0eBookingService\x12\x7f\n" +
 	"\aReserve\x12&.bookingrush.booking.v1.ReserveRequest\x1a'.bookingrush.booking.v1.ReserveResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/api/v1/bookings/reserve\x12\xa1\x01\n" +
 	"\x0eConfirmBooking\x12-.bookingrush.booking.v1.ConfirmBookingRequest\x1a..bookingrush.booking.v1.ConfirmBookingResponse\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/api/v1/bookings/{booking_id}/confirm\x12\x9d\x01\n" +
@@ -1534,7 +1944,10 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"GetBooking\x12).bookingrush.booking.v1.GetBookingRequest\x1a*.bookingrush.booking.v1.GetBookingResponse\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/bookings/{booking_id}\x90\x02\x01\x12\x86\x01\n" +
 	"\fListBookings\x12+.bookingrush.booking.v1.ListBookingsRequest\x1a,.bookingrush.booking.v1.ListBookingsResponse\"\x1b\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/bookings\x90\x02\x01\x12\xa3\x01\n" +
 	"\x13ListPendingBookings\x122.bookingrush.booking.v1.ListPendingBookingsRequest\x1a3.bookingrush.booking.v1.ListPendingBookingsResponse\"#\x82\xd3\xe4\x93\x02\x1a\x12\x18/api/v1/bookings/pending\x90\x02\x01\x12q\n" +
-	"\rLoadInventory\x12,.bookingrush.booking.v1.LoadInventoryRequest\x1a-.bookingrush.booking.v1.LoadInventoryResponse\"\x03\x90\x02\x02\x12w\n" +
+	"\rLoadInventory\x12,.bookingrush.booking.v1.LoadInventoryRequest\x1a-.bookingrush.booking.v1.LoadInventoryResponse\"\x03\x90\x02\x02\x12\x86\x01\n" +
+	"\fJoinWaitlist\x12+.bookingrush.booking.v1.JoinWaitlistRequest\x1a,.bookingrush.booking.v1.JoinWaitlistResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/api/v1/waitlist\x12\x9c\x01\n" +
+	"\x10GetWaitlistEntry\x12/.bookingrush.booking.v1.GetWaitlistEntryRequest\x1a0.bookingrush.booking.v1.GetWaitlistEntryResponse\"%\x82\xd3\xe4\x93\x02\x1c\x12\x1a/api/v1/waitlist/{zone_id}\x90\x02\x01\x12\x93\x01\n" +
+	"\rLeaveWaitlist\x12,.bookingrush.booking.v1.LeaveWaitlistRequest\x1a-.bookingrush.booking.v1.LeaveWaitlistResponse\"%\x82\xd3\xe4\x93\x02\x1c*\x1a/api/v1/waitlist/{zone_id}\x90\x02\x02\x12w\n" +
 	"\x0fGetAvailability\x12..bookingrush.booking.v1.GetAvailabilityRequest\x1a/.bookingrush.booking.v1.GetAvailabilityResponse\"\x03\x90\x02\x01B\xe6\x01\n" +
 	"\x1acom.bookingrush.booking.v1B\fBookingProtoP\x01Z@github.com/bookingrush/rush/gen/bookingrush/booking/v1;bookingv1\xa2\x02\x03BBX\xaa\x02\x16Bookingrush.Booking.V1\xca\x02\x16Bookingrush\\Booking\\V1\xe2\x02\"Bookingrush\\Booking\\V1\\GPBMetadata\xea\x02\x18Bookingrush::Booking::V1b\x06proto3"
 
@@ -1551,7 +1964,7 @@ func file_bookingrush_booking_v1_booking_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_booking_v1_booking_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(BookingStatus)(0),                  // 0: bookingrush.booking.v1.BookingStatus
 	(CancelCause)(0),                    // 1: bookingrush.booking.v1.CancelCause
@@ -1573,17 +1986,24 @@ var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(*GetAvailabilityRequest)(nil),      // 17: bookingrush.booking.v1.GetAvailabilityRequest
 	(*ZoneAvailability)(nil),            // 18: bookingrush.booking.v1.ZoneAvailability
 	(*GetAvailabilityResponse)(nil),     // 19: bookingrush.booking.v1.GetAvailabilityResponse
-	(*BookingEvent)(nil),                // 20: bookingrush.booking.v1.BookingEvent
-	(*timestamppb.Timestamp)(nil),       // 21: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),                 // 22: bookingrush.common.v1.PageMeta
+	(*JoinWaitlistRequest)(nil),         // 20: bookingrush.booking.v1.JoinWaitlistRequest
+	(*WaitlistEntry)(nil),               // 21: bookingrush.booking.v1.WaitlistEntry
+	(*JoinWaitlistResponse)(nil),        // 22: bookingrush.booking.v1.JoinWaitlistResponse
+	(*GetWaitlistEntryRequest)(nil),     // 23: bookingrush.booking.v1.GetWaitlistEntryRequest
+	(*GetWaitlistEntryResponse)(nil),    // 24: bookingrush.booking.v1.GetWaitlistEntryResponse
+	(*LeaveWaitlistRequest)(nil),        // 25: bookingrush.booking.v1.LeaveWaitlistRequest
+	(*LeaveWaitlistResponse)(nil),       // 26: bookingrush.booking.v1.LeaveWaitlistResponse
+	(*BookingEvent)(nil),                // 27: bookingrush.booking.v1.BookingEvent
+	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),                 // 29: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.booking.v1.Booking.status:type_name -> bookingrush.booking.v1.BookingStatus
-	21, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
-	21, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
-	21, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
-	21, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
-	21, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
+	28, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
+	28, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
+	28, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
+	28, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
+	28, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: bookingrush.booking.v1.Booking.cancel_cause:type_name -> bookingrush.booking.v1.CancelCause
 	2,  // 7: bookingrush.booking.v1.ReserveResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	2,  // 8: bookingrush.booking.v1.ConfirmBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
@@ -1593,34 +2013,42 @@ var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	2,  // 12: bookingrush.booking.v1.GetBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	0,  // 13: bookingrush.booking.v1.ListBookingsRequest.status:type_name -> bookingrush.booking.v1.BookingStatus
 	2,  // 14: bookingrush.booking.v1.ListBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	22, // 15: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	29, // 15: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	2,  // 16: bookingrush.booking.v1.ListPendingBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	22, // 17: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	29, // 17: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	18, // 18: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
-	2,  // 19: bookingrush.booking.v1.BookingEvent.booking:type_name -> bookingrush.booking.v1.Booking
-	18, // 20: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
-	21, // 21: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	3,  // 22: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
-	5,  // 23: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
-	7,  // 24: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
-	9,  // 25: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
-	11, // 26: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
-	13, // 27: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
-	15, // 28: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
-	17, // 29: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
-	4,  // 30: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
-	6,  // 31: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
-	8,  // 32: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
-	10, // 33: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
-	12, // 34: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
-	14, // 35: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
-	16, // 36: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
-	19, // 37: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
-	30, // [30:38] is the sub-list for method output_type
-	22, // [22:30] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	21, // 19: bookingrush.booking.v1.JoinWaitlistResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
+	21, // 20: bookingrush.booking.v1.GetWaitlistEntryResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
+	2,  // 21: bookingrush.booking.v1.BookingEvent.booking:type_name -> bookingrush.booking.v1.Booking
+	18, // 22: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
+	28, // 23: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	3,  // 24: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
+	5,  // 25: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
+	7,  // 26: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
+	9,  // 27: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
+	11, // 28: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
+	13, // 29: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
+	15, // 30: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
+	20, // 31: bookingrush.booking.v1.BookingService.JoinWaitlist:input_type -> bookingrush.booking.v1.JoinWaitlistRequest
+	23, // 32: bookingrush.booking.v1.BookingService.GetWaitlistEntry:input_type -> bookingrush.booking.v1.GetWaitlistEntryRequest
+	25, // 33: bookingrush.booking.v1.BookingService.LeaveWaitlist:input_type -> bookingrush.booking.v1.LeaveWaitlistRequest
+	17, // 34: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
+	4,  // 35: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
+	6,  // 36: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
+	8,  // 37: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
+	10, // 38: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
+	12, // 39: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
+	14, // 40: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
+	16, // 41: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
+	22, // 42: bookingrush.booking.v1.BookingService.JoinWaitlist:output_type -> bookingrush.booking.v1.JoinWaitlistResponse
+	24, // 43: bookingrush.booking.v1.BookingService.GetWaitlistEntry:output_type -> bookingrush.booking.v1.GetWaitlistEntryResponse
+	26, // 44: bookingrush.booking.v1.BookingService.LeaveWaitlist:output_type -> bookingrush.booking.v1.LeaveWaitlistResponse
+	19, // 45: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
+	35, // [35:46] is the sub-list for method output_type
+	24, // [24:35] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_booking_v1_booking_proto_init() }
@@ -1634,7 +2062,7 @@ func file_bookingrush_booking_v1_booking_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_booking_v1_booking_proto_rawDesc), len(file_bookingrush_booking_v1_booking_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

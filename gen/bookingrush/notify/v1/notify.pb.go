@@ -51,6 +51,9 @@ const (
 	Template_TEMPLATE_REFUND_ISSUED Template = 7
 	// TEMPLATE_EVENT_CANCELLED says the organizer cancelled the event.
 	Template_TEMPLATE_EVENT_CANCELLED Template = 8
+	// TEMPLATE_WAITLIST_OFFER says seats came back for a waiting buyer: a
+	// hold is theirs until it expires, with a link to checkout.
+	Template_TEMPLATE_WAITLIST_OFFER Template = 9
 )
 
 // Enum value maps for Template.
@@ -65,6 +68,7 @@ var (
 		6: "TEMPLATE_BOOKING_CANCELLED",
 		7: "TEMPLATE_REFUND_ISSUED",
 		8: "TEMPLATE_EVENT_CANCELLED",
+		9: "TEMPLATE_WAITLIST_OFFER",
 	}
 	Template_value = map[string]int32{
 		"TEMPLATE_UNSPECIFIED":       0,
@@ -76,6 +80,7 @@ var (
 		"TEMPLATE_BOOKING_CANCELLED": 6,
 		"TEMPLATE_REFUND_ISSUED":     7,
 		"TEMPLATE_EVENT_CANCELLED":   8,
+		"TEMPLATE_WAITLIST_OFFER":    9,
 	}
 )
 
@@ -554,7 +559,7 @@ const file_bookingrush_notify_v1_notify_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"c\n" +
 	"\x18SendNotificationResponse\x12G\n" +
-	"\fnotification\x18\x01 \x01(\v2#.bookingrush.notify.v1.NotificationR\fnotification*\x8c\x02\n" +
+	"\fnotification\x18\x01 \x01(\v2#.bookingrush.notify.v1.NotificationR\fnotification*\xa9\x02\n" +
 	"\bTemplate\x12\x18\n" +
 	"\x14TEMPLATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10TEMPLATE_WELCOME\x10\x01\x12\x1b\n" +
@@ -564,7 +569,8 @@ const file_bookingrush_notify_v1_notify_proto_rawDesc = "" +
 	"\x18TEMPLATE_BOOKING_EXPIRED\x10\x05\x12\x1e\n" +
 	"\x1aTEMPLATE_BOOKING_CANCELLED\x10\x06\x12\x1a\n" +
 	"\x16TEMPLATE_REFUND_ISSUED\x10\a\x12\x1c\n" +
-	"\x18TEMPLATE_EVENT_CANCELLED\x10\b*\x98\x01\n" +
+	"\x18TEMPLATE_EVENT_CANCELLED\x10\b\x12\x1b\n" +
+	"\x17TEMPLATE_WAITLIST_OFFER\x10\t*\x98\x01\n" +
 	"\x12NotificationStatus\x12#\n" +
 	"\x1fNOTIFICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bNOTIFICATION_STATUS_PENDING\x10\x01\x12\x1c\n" +

@@ -304,20 +304,31 @@ func parse(raw []byte) (Message, error) {
 		m.Text = strings.TrimSuffix(m.Text, "\n")
 		return m, err
 	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
+	return m, parts(&m, multipart.NewReader(msg.Body, params["boundary"]))
+}
+
+// parts reads the text and HTML parts of a multipart body, and of the
+// multipart parts it nests (multipart/related around the alternatives).
+func parts(m *Message, mr *multipart.Reader) error {
 	for {
 		p, err := mr.NextRawPart()
 		if errors.Is(err, io.EOF) {
-			return m, nil
+			return nil
 		}
 		if err != nil {
-			return Message{}, err
+			return err
+		}
+		pt, params, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		if strings.HasPrefix(pt, "multipart/") {
+			if err := parts(m, multipart.NewReader(p, params["boundary"])); err != nil {
+				return err
+			}
+			continue
 		}
 		text, err := body(p, p.Header.Get("Content-Transfer-Encoding"))
 		if err != nil {
-			return Message{}, err
+			return err
 		}
-		pt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
 		switch pt {
 		case "text/plain":
 			m.Text = text

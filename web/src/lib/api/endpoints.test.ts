@@ -11,6 +11,7 @@ import { AnalyticsService } from "@/gen/bookingrush/analytics/v1/analytics_pb";
 import { AuthService } from "@/gen/bookingrush/auth/v1/auth_pb";
 import { BookingService } from "@/gen/bookingrush/booking/v1/booking_pb";
 import { CatalogService } from "@/gen/bookingrush/catalog/v1/catalog_pb";
+import { GateService } from "@/gen/bookingrush/gate/v1/gate_pb";
 import { NotifyService } from "@/gen/bookingrush/notify/v1/notify_pb";
 import { PaymentService } from "@/gen/bookingrush/payment/v1/payment_pb";
 import { QueueService } from "@/gen/bookingrush/queue/v1/queue_pb";
@@ -30,7 +31,7 @@ interface Route {
 /** The public routes of the contract: "/api/v1/events/{slug}" -> GET ^/events/[^/]+$ */
 function contractRoutes(): Route[] {
   const out: Route[] = [];
-  for (const svc of [AuthService, CatalogService, BookingService, PaymentService, QueueService, AnalyticsService, NotifyService]) {
+  for (const svc of [AuthService, CatalogService, BookingService, PaymentService, QueueService, AnalyticsService, NotifyService, GateService]) {
     for (const m of svc.methods as DescMethod[]) {
       if (!hasOption(m, http)) continue;
       const rule = getOption(m, http);
@@ -94,7 +95,10 @@ async function recorded(): Promise<{ name: string; req: ApiRequest }[]> {
       cancel: () => api.bookings.cancel(id),
       confirm: () => api.bookings.confirm(id),
       refundQuote: () => api.bookings.refundQuote(id),
+      tickets: () => api.bookings.tickets(id),
     },
+    waitlist: { join: () => api.waitlist.join(id, id, 1), get: () => api.waitlist.get(id), leave: () => api.waitlist.leave(id) },
+    gate: { stats: () => api.gate.stats(id) },
     payments: { create: () => api.payments.create({}, { idempotencyKey: "k" }), get: () => api.payments.get(id) },
     queue: {
       join: () => api.queue.join(id),

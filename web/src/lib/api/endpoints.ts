@@ -11,7 +11,9 @@ import type {
   AnalyticsQuery,
   AuditLog,
   Booking,
+  BookingTickets,
   Category,
+  CheckInStats,
   CreateEventInput,
   CreatePaymentInput,
   CreateShowInput,
@@ -37,6 +39,7 @@ import type {
   TokenPair,
   UpdateEventInput,
   User,
+  WaitlistEntry,
   Zone,
 } from "./wire";
 
@@ -114,6 +117,17 @@ export function endpoints(t: Transport) {
         t.request<Booking>({ method: "POST", path: `/bookings/${enc(bookingId)}/confirm`, body: {} }),
       refundQuote: (bookingId: string) =>
         t.request<RefundQuote>({ method: "GET", path: `/bookings/${enc(bookingId)}/refund-quote` }),
+      /** The e-tickets of a confirmed booking: one per seat, each with its signed code and QR code. */
+      tickets: (bookingId: string) => t.request<BookingTickets>({ method: "GET", path: `/bookings/${enc(bookingId)}/tickets` }),
+    },
+    waitlist: {
+      join: (show_id: string, zone_id: string, quantity: number) =>
+        t.request<WaitlistEntry>({ method: "POST", path: "/waitlist", body: { show_id, zone_id, quantity } }),
+      get: (zoneId: string) => t.request<WaitlistEntry>({ method: "GET", path: `/waitlist/${enc(zoneId)}` }),
+      leave: (zoneId: string) => t.request<Record<string, never>>({ method: "DELETE", path: `/waitlist/${enc(zoneId)}` }),
+    },
+    gate: {
+      stats: (showId: string) => t.request<CheckInStats>({ method: "GET", path: `/shows/${enc(showId)}/checkin-stats` }),
     },
     payments: {
       /** Create a payment: the Idempotency-Key makes a retry return the same payment. */

@@ -21,6 +21,7 @@ import type * as analytics from "@/gen/bookingrush/analytics/v1/analytics_pb";
 import type * as auth from "@/gen/bookingrush/auth/v1/auth_pb";
 import type * as booking from "@/gen/bookingrush/booking/v1/booking_pb";
 import type * as catalog from "@/gen/bookingrush/catalog/v1/catalog_pb";
+import type * as gate from "@/gen/bookingrush/gate/v1/gate_pb";
 import type * as notify from "@/gen/bookingrush/notify/v1/notify_pb";
 import type * as payment from "@/gen/bookingrush/payment/v1/payment_pb";
 import type * as queue from "@/gen/bookingrush/queue/v1/queue_pb";
@@ -96,6 +97,10 @@ export type Zone = Wire<catalog.Zone, catalog.ZoneJson>;
 
 export type Booking = Wire<booking.Booking, booking.BookingJson>;
 export type BookingStatus = EnumName<booking.BookingStatusJson>;
+export type Ticket = Wire<gate.Ticket, gate.TicketJson>;
+export type BookingTickets = Wire<gate.ListBookingTicketsResponse, gate.ListBookingTicketsResponseJson>;
+export type WaitlistEntry = Wire<booking.WaitlistEntry, booking.WaitlistEntryJson>;
+export type CheckInStats = Wire<gate.GetShowCheckInStatsResponse, gate.GetShowCheckInStatsResponseJson>;
 export type CancelCause = EnumName<booking.CancelCauseJson>;
 
 export type Payment = Wire<payment.Payment, payment.PaymentJson>;

@@ -55,6 +55,15 @@ const (
 	// BookingServiceLoadInventoryProcedure is the fully-qualified name of the BookingService's
 	// LoadInventory RPC.
 	BookingServiceLoadInventoryProcedure = "/bookingrush.booking.v1.BookingService/LoadInventory"
+	// BookingServiceJoinWaitlistProcedure is the fully-qualified name of the BookingService's
+	// JoinWaitlist RPC.
+	BookingServiceJoinWaitlistProcedure = "/bookingrush.booking.v1.BookingService/JoinWaitlist"
+	// BookingServiceGetWaitlistEntryProcedure is the fully-qualified name of the BookingService's
+	// GetWaitlistEntry RPC.
+	BookingServiceGetWaitlistEntryProcedure = "/bookingrush.booking.v1.BookingService/GetWaitlistEntry"
+	// BookingServiceLeaveWaitlistProcedure is the fully-qualified name of the BookingService's
+	// LeaveWaitlist RPC.
+	BookingServiceLeaveWaitlistProcedure = "/bookingrush.booking.v1.BookingService/LeaveWaitlist"
 	// BookingServiceGetAvailabilityProcedure is the fully-qualified name of the BookingService's
 	// GetAvailability RPC.
 	BookingServiceGetAvailabilityProcedure = "/bookingrush.booking.v1.BookingService/GetAvailability"
@@ -84,6 +93,22 @@ type BookingServiceClient interface {
 	// Internal only (the catalog service calls it on publish); not on the
 	// public API.
 	LoadInventory(context.Context, *connect.Request[v1.LoadInventoryRequest]) (*connect.Response[v1.LoadInventoryResponse], error)
+	// JoinWaitlist puts the caller on a zone's waitlist for a quantity of
+	// seats (1 to the event's per-user limit, counting what the caller holds
+	// or bought). Only when the zone cannot give that quantity now
+	// (INSUFFICIENT_STOCK otherwise: reserve instead). Seats that come back
+	// (expired holds, cancellations, refunds) are offered in line order as a
+	// hold created for the buyer (Booking.waitlist_offer), mailed with a link
+	// to checkout; an offer not paid in time passes to the next in line.
+	// Joining again answers the place held (any quantity: leave first to
+	// change it). A queued event needs no queue pass for it.
+	JoinWaitlist(context.Context, *connect.Request[v1.JoinWaitlistRequest]) (*connect.Response[v1.JoinWaitlistResponse], error)
+	// GetWaitlistEntry answers the caller's place on a zone's waitlist
+	// (NOT_FOUND when not on it: not joined, left, or offered already).
+	GetWaitlistEntry(context.Context, *connect.Request[v1.GetWaitlistEntryRequest]) (*connect.Response[v1.GetWaitlistEntryResponse], error)
+	// LeaveWaitlist takes the caller off a zone's waitlist (an offer already
+	// made is a hold: cancel it as a booking).
+	LeaveWaitlist(context.Context, *connect.Request[v1.LeaveWaitlistRequest]) (*connect.Response[v1.LeaveWaitlistResponse], error)
 	// GetAvailability answers the live seat counts of a show's zones, from the
 	// inventory the reserve path decides on. Internal only (the catalog's zone
 	// listing calls it).
@@ -147,6 +172,26 @@ func NewBookingServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		joinWaitlist: connect.NewClient[v1.JoinWaitlistRequest, v1.JoinWaitlistResponse](
+			httpClient,
+			baseURL+BookingServiceJoinWaitlistProcedure,
+			connect.WithSchema(bookingServiceMethods.ByName("JoinWaitlist")),
+			connect.WithClientOptions(opts...),
+		),
+		getWaitlistEntry: connect.NewClient[v1.GetWaitlistEntryRequest, v1.GetWaitlistEntryResponse](
+			httpClient,
+			baseURL+BookingServiceGetWaitlistEntryProcedure,
+			connect.WithSchema(bookingServiceMethods.ByName("GetWaitlistEntry")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		leaveWaitlist: connect.NewClient[v1.LeaveWaitlistRequest, v1.LeaveWaitlistResponse](
+			httpClient,
+			baseURL+BookingServiceLeaveWaitlistProcedure,
+			connect.WithSchema(bookingServiceMethods.ByName("LeaveWaitlist")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 		getAvailability: connect.NewClient[v1.GetAvailabilityRequest, v1.GetAvailabilityResponse](
 			httpClient,
 			baseURL+BookingServiceGetAvailabilityProcedure,
@@ -166,6 +211,9 @@ type bookingServiceClient struct {
 	listBookings        *connect.Client[v1.ListBookingsRequest, v1.ListBookingsResponse]
 	listPendingBookings *connect.Client[v1.ListPendingBookingsRequest, v1.ListPendingBookingsResponse]
 	loadInventory       *connect.Client[v1.LoadInventoryRequest, v1.LoadInventoryResponse]
+	joinWaitlist        *connect.Client[v1.JoinWaitlistRequest, v1.JoinWaitlistResponse]
+	getWaitlistEntry    *connect.Client[v1.GetWaitlistEntryRequest, v1.GetWaitlistEntryResponse]
+	leaveWaitlist       *connect.Client[v1.LeaveWaitlistRequest, v1.LeaveWaitlistResponse]
 	getAvailability     *connect.Client[v1.GetAvailabilityRequest, v1.GetAvailabilityResponse]
 }
 
@@ -204,6 +252,21 @@ func (c *bookingServiceClient) LoadInventory(ctx context.Context, req *connect.R
 	return c.loadInventory.CallUnary(ctx, req)
 }
 
+// JoinWaitlist calls bookingrush.booking.v1.BookingService.JoinWaitlist.
+func (c *bookingServiceClient) JoinWaitlist(ctx context.Context, req *connect.Request[v1.JoinWaitlistRequest]) (*connect.Response[v1.JoinWaitlistResponse], error) {
+	return c.joinWaitlist.CallUnary(ctx, req)
+}
+
+// GetWaitlistEntry calls bookingrush.booking.v1.BookingService.GetWaitlistEntry.
+func (c *bookingServiceClient) GetWaitlistEntry(ctx context.Context, req *connect.Request[v1.GetWaitlistEntryRequest]) (*connect.Response[v1.GetWaitlistEntryResponse], error) {
+	return c.getWaitlistEntry.CallUnary(ctx, req)
+}
+
+// LeaveWaitlist calls bookingrush.booking.v1.BookingService.LeaveWaitlist.
+func (c *bookingServiceClient) LeaveWaitlist(ctx context.Context, req *connect.Request[v1.LeaveWaitlistRequest]) (*connect.Response[v1.LeaveWaitlistResponse], error) {
+	return c.leaveWaitlist.CallUnary(ctx, req)
+}
+
 // GetAvailability calls bookingrush.booking.v1.BookingService.GetAvailability.
 func (c *bookingServiceClient) GetAvailability(ctx context.Context, req *connect.Request[v1.GetAvailabilityRequest]) (*connect.Response[v1.GetAvailabilityResponse], error) {
 	return c.getAvailability.CallUnary(ctx, req)
@@ -233,6 +296,22 @@ type BookingServiceHandler interface {
 	// Internal only (the catalog service calls it on publish); not on the
 	// public API.
 	LoadInventory(context.Context, *connect.Request[v1.LoadInventoryRequest]) (*connect.Response[v1.LoadInventoryResponse], error)
+	// JoinWaitlist puts the caller on a zone's waitlist for a quantity of
+	// seats (1 to the event's per-user limit, counting what the caller holds
+	// or bought). Only when the zone cannot give that quantity now
+	// (INSUFFICIENT_STOCK otherwise: reserve instead). Seats that come back
+	// (expired holds, cancellations, refunds) are offered in line order as a
+	// hold created for the buyer (Booking.waitlist_offer), mailed with a link
+	// to checkout; an offer not paid in time passes to the next in line.
+	// Joining again answers the place held (any quantity: leave first to
+	// change it). A queued event needs no queue pass for it.
+	JoinWaitlist(context.Context, *connect.Request[v1.JoinWaitlistRequest]) (*connect.Response[v1.JoinWaitlistResponse], error)
+	// GetWaitlistEntry answers the caller's place on a zone's waitlist
+	// (NOT_FOUND when not on it: not joined, left, or offered already).
+	GetWaitlistEntry(context.Context, *connect.Request[v1.GetWaitlistEntryRequest]) (*connect.Response[v1.GetWaitlistEntryResponse], error)
+	// LeaveWaitlist takes the caller off a zone's waitlist (an offer already
+	// made is a hold: cancel it as a booking).
+	LeaveWaitlist(context.Context, *connect.Request[v1.LeaveWaitlistRequest]) (*connect.Response[v1.LeaveWaitlistResponse], error)
 	// GetAvailability answers the live seat counts of a show's zones, from the
 	// inventory the reserve path decides on. Internal only (the catalog's zone
 	// listing calls it).
@@ -292,6 +371,26 @@ func NewBookingServiceHandler(svc BookingServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	bookingServiceJoinWaitlistHandler := connect.NewUnaryHandler(
+		BookingServiceJoinWaitlistProcedure,
+		svc.JoinWaitlist,
+		connect.WithSchema(bookingServiceMethods.ByName("JoinWaitlist")),
+		connect.WithHandlerOptions(opts...),
+	)
+	bookingServiceGetWaitlistEntryHandler := connect.NewUnaryHandler(
+		BookingServiceGetWaitlistEntryProcedure,
+		svc.GetWaitlistEntry,
+		connect.WithSchema(bookingServiceMethods.ByName("GetWaitlistEntry")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	bookingServiceLeaveWaitlistHandler := connect.NewUnaryHandler(
+		BookingServiceLeaveWaitlistProcedure,
+		svc.LeaveWaitlist,
+		connect.WithSchema(bookingServiceMethods.ByName("LeaveWaitlist")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	bookingServiceGetAvailabilityHandler := connect.NewUnaryHandler(
 		BookingServiceGetAvailabilityProcedure,
 		svc.GetAvailability,
@@ -315,6 +414,12 @@ func NewBookingServiceHandler(svc BookingServiceHandler, opts ...connect.Handler
 			bookingServiceListPendingBookingsHandler.ServeHTTP(w, r)
 		case BookingServiceLoadInventoryProcedure:
 			bookingServiceLoadInventoryHandler.ServeHTTP(w, r)
+		case BookingServiceJoinWaitlistProcedure:
+			bookingServiceJoinWaitlistHandler.ServeHTTP(w, r)
+		case BookingServiceGetWaitlistEntryProcedure:
+			bookingServiceGetWaitlistEntryHandler.ServeHTTP(w, r)
+		case BookingServiceLeaveWaitlistProcedure:
+			bookingServiceLeaveWaitlistHandler.ServeHTTP(w, r)
 		case BookingServiceGetAvailabilityProcedure:
 			bookingServiceGetAvailabilityHandler.ServeHTTP(w, r)
 		default:
@@ -352,6 +457,18 @@ func (UnimplementedBookingServiceHandler) ListPendingBookings(context.Context, *
 
 func (UnimplementedBookingServiceHandler) LoadInventory(context.Context, *connect.Request[v1.LoadInventoryRequest]) (*connect.Response[v1.LoadInventoryResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.booking.v1.BookingService.LoadInventory is not implemented"))
+}
+
+func (UnimplementedBookingServiceHandler) JoinWaitlist(context.Context, *connect.Request[v1.JoinWaitlistRequest]) (*connect.Response[v1.JoinWaitlistResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.booking.v1.BookingService.JoinWaitlist is not implemented"))
+}
+
+func (UnimplementedBookingServiceHandler) GetWaitlistEntry(context.Context, *connect.Request[v1.GetWaitlistEntryRequest]) (*connect.Response[v1.GetWaitlistEntryResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.booking.v1.BookingService.GetWaitlistEntry is not implemented"))
+}
+
+func (UnimplementedBookingServiceHandler) LeaveWaitlist(context.Context, *connect.Request[v1.LeaveWaitlistRequest]) (*connect.Response[v1.LeaveWaitlistResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.booking.v1.BookingService.LeaveWaitlist is not implemented"))
 }
 
 func (UnimplementedBookingServiceHandler) GetAvailability(context.Context, *connect.Request[v1.GetAvailabilityRequest]) (*connect.Response[v1.GetAvailabilityResponse], error) {

@@ -9,6 +9,7 @@ import { CheckCircle2 } from "lucide-react";
 
 import { ApiErrorPanel } from "@/components/api-error-panel";
 import { AutoRefresh } from "@/components/auto-refresh";
+import { BookingTickets } from "@/components/booking-tickets";
 import { CancelBooking } from "@/components/cancel-booking";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -33,6 +34,7 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
   const show = shows.ok ? shows.data.find((s) => s.id === b.show_id) : undefined;
   const zone = zones.ok ? zones.data.find((z) => z.id === b.zone_id) : undefined;
   const confirmed = b.status === "confirmed";
+  const tickets = confirmed || b.confirmed_at ? await load(api.bookings.tickets(b.id)) : null;
 
   return (
     <Card className="mx-auto max-w-xl">
@@ -40,6 +42,11 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
         {confirmed && (
           <p className="text-success flex items-center gap-2 font-medium" data-testid="confirmed">
             <CheckCircle2 className="size-5" /> You are going! Your tickets are confirmed.
+          </p>
+        )}
+        {b.waitlist_offer && b.status === "reserved" && (
+          <p className="font-medium" data-testid="waitlist-offer">
+            Seats came back and you were next on the waitlist: they are held for you until {dateTime(b.expires_at)}.
           </p>
         )}
         <CardTitle className="text-2xl">{ev.ok ? ev.data.title : "Booking"}</CardTitle>
@@ -83,6 +90,7 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
             </>
           )}
         </dl>
+        {tickets?.ok && <BookingTickets tickets={tickets.data.tickets} />}
         <div className="flex gap-2">
           {b.status === "reserved" && (
             <>

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bookingrush/booking/v1/booking.proto.
  */
 export const file_bookingrush_booking_v1_booking: GenFile = /*@__PURE__*/
-  fileDesc("CiRib29raW5ncnVzaC9ib29raW5nL3YxL2Jvb2tpbmcucHJvdG8SFmJvb2tpbmdydXNoLmJvb2tpbmcudjEiugQKB0Jvb2tpbmcSCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIQCghldmVudF9pZBgDIAEoCRIPCgdzaG93X2lkGAQgASgJEg8KB3pvbmVfaWQYBSABKAkSEAoIcXVhbnRpdHkYBiABKAUSEgoKdW5pdF9wcmljZRgHIAEoCRIUCgx0b3RhbF9hbW91bnQYCCABKAkSEAoIY3VycmVuY3kYCSABKAkSNQoGc3RhdHVzGAogASgOMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nU3RhdHVzEhcKD2lkZW1wb3RlbmN5X2tleRgLIAEoCRIuCgpleHBpcmVzX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb25maXJtZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNhbmNlbGxlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcmVmZXJlbmNlGBEgASgJEjkKDGNhbmNlbF9jYXVzZRgSIAEoDjIjLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQ2F1c2Ui2AEKDlJlc2VydmVSZXF1ZXN0EhwKB3Nob3dfaWQYASABKAlCC7pICMgBAXIDsAEBEhwKB3pvbmVfaWQYAiABKAlCC7pICMgBAXIDsAEBEh4KCHF1YW50aXR5GAMgASgFQgy6SAnIAQEaBBgKIAASOQoPaWRlbXBvdGVuY3lfa2V5GAQgASgJQiC6SB3YAQFyGDIWXltBLVphLXowLTlfLV17OCwxMjh9JBIvCgpxdWV1ZV9wYXNzGAUgASgJQhu6SBjYAQFyExiACDIOXltceDIxLVx4N0VdKyQiQwoPUmVzZXJ2ZVJlc3BvbnNlEjAKB2Jvb2tpbmcYASABKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmciWQoVQ29uZmlybUJvb2tpbmdSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBEh8KCnBheW1lbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIkoKFkNvbmZpcm1Cb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyLYAQoUQ2FuY2VsQm9va2luZ1JlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQESGAoGcmVhc29uGAIgASgJQgi6SAVyAxj0AxI8CgVjYXVzZRgDIAEoDjIjLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQ2F1c2VCCLpIBYIBAhABEkcKCnJlbGVhc2VfYXMYBCABKA4yJS5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmdTdGF0dXNCDLpICYIBBhgAGAMYBSJJChVDYW5jZWxCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyI0ChFHZXRCb29raW5nUmVxdWVzdBIfCgpib29raW5nX2lkGAEgASgJQgu6SAjIAQFyA7ABASJGChJHZXRCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyKQAQoTTGlzdEJvb2tpbmdzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASPwoGc3RhdHVzGAMgASgOMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nU3RhdHVzQgi6SAWCAQIQASJ4ChRMaXN0Qm9va2luZ3NSZXNwb25zZRIxCghib29raW5ncxgBIAMoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZxItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIlYKGkxpc3RQZW5kaW5nQm9va2luZ3NSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoACJ/ChtMaXN0UGVuZGluZ0Jvb2tpbmdzUmVzcG9uc2USMQoIYm9va2luZ3MYASADKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmcSLQoEbWV0YRgCIAEoCzIfLmJvb2tpbmdydXNoLmNvbW1vbi52MS5QYWdlTWV0YSI1ChRMb2FkSW52ZW50b3J5UmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQEiUQoVTG9hZEludmVudG9yeVJlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEg0KBXpvbmVzGAIgASgFEhcKD2F2YWlsYWJsZV9zZWF0cxgDIAEoBSI2ChZHZXRBdmFpbGFiaWxpdHlSZXF1ZXN0EhwKB3Nob3dfaWQYASABKAlCC7pICMgBAXIDsAEBImEKEFpvbmVBdmFpbGFiaWxpdHkSDwoHem9uZV9pZBgBIAEoCRINCgV0b3RhbBgCIAEoBRIRCglhdmFpbGFibGUYAyABKAUSDAoEaGVsZBgEIAEoBRIMCgRzb2xkGAUgASgFIlIKF0dldEF2YWlsYWJpbGl0eVJlc3BvbnNlEjcKBXpvbmVzGAEgAygLMiguYm9va2luZ3J1c2guYm9va2luZy52MS5ab25lQXZhaWxhYmlsaXR5ItABCgxCb29raW5nRXZlbnQSMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZxIPCgd2ZXJzaW9uGAIgASgDEjYKBHpvbmUYAyABKAsyKC5ib29raW5ncnVzaC5ib29raW5nLnYxLlpvbmVBdmFpbGFiaWxpdHkSFAoMem9uZV92ZXJzaW9uGAQgASgDEi8KC29jY3VycmVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCrBAQoNQm9va2luZ1N0YXR1cxIeChpCT09LSU5HX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF0JPT0tJTkdfU1RBVFVTX1JFU0VSVkVEEAESHAoYQk9PS0lOR19TVEFUVVNfQ09ORklSTUVEEAISHAoYQk9PS0lOR19TVEFUVVNfQ0FOQ0VMTEVEEAMSGgoWQk9PS0lOR19TVEFUVVNfRVhQSVJFRBAEEhsKF0JPT0tJTkdfU1RBVFVTX1JFRlVOREVEEAUqmAEKC0NhbmNlbENhdXNlEhwKGENBTkNFTF9DQVVTRV9VTlNQRUNJRklFRBAAEhYKEkNBTkNFTF9DQVVTRV9CVVlFUhABEhgKFENBTkNFTF9DQVVTRV9FWFBJUkVEEAISIAocQ0FOQ0VMX0NBVVNFX0VWRU5UX0NBTkNFTExFRBADEhcKE0NBTkNFTF9DQVVTRV9TWVNURU0QBDKACQoOQm9va2luZ1NlcnZpY2USfwoHUmVzZXJ2ZRImLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuUmVzZXJ2ZVJlcXVlc3QaJy5ib29raW5ncnVzaC5ib29raW5nLnYxLlJlc2VydmVSZXNwb25zZSIjgtPkkwIdOgEqIhgvYXBpL3YxL2Jvb2tpbmdzL3Jlc2VydmUSoQEKDkNvbmZpcm1Cb29raW5nEi0uYm9va2luZ3J1c2guYm9va2luZy52MS5Db25maXJtQm9va2luZ1JlcXVlc3QaLi5ib29raW5ncnVzaC5ib29raW5nLnYxLkNvbmZpcm1Cb29raW5nUmVzcG9uc2UiMILT5JMCKjoBKiIlL2FwaS92MS9ib29raW5ncy97Ym9va2luZ19pZH0vY29uZmlybRKdAQoNQ2FuY2VsQm9va2luZxIsLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQm9va2luZ1JlcXVlc3QaLS5ib29raW5ncnVzaC5ib29raW5nLnYxLkNhbmNlbEJvb2tpbmdSZXNwb25zZSIvgtPkkwIpOgEqIiQvYXBpL3YxL2Jvb2tpbmdzL3tib29raW5nX2lkfS9jYW5jZWwSjQEKCkdldEJvb2tpbmcSKS5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldEJvb2tpbmdSZXF1ZXN0GiouYm9va2luZ3J1c2guYm9va2luZy52MS5HZXRCb29raW5nUmVzcG9uc2UiKJACAYLT5JMCHxIdL2FwaS92MS9ib29raW5ncy97Ym9va2luZ19pZH0ShgEKDExpc3RCb29raW5ncxIrLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGlzdEJvb2tpbmdzUmVxdWVzdBosLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGlzdEJvb2tpbmdzUmVzcG9uc2UiG5ACAYLT5JMCEhIQL2FwaS92MS9ib29raW5ncxKjAQoTTGlzdFBlbmRpbmdCb29raW5ncxIyLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGlzdFBlbmRpbmdCb29raW5nc1JlcXVlc3QaMy5ib29raW5ncnVzaC5ib29raW5nLnYxLkxpc3RQZW5kaW5nQm9va2luZ3NSZXNwb25zZSIjkAIBgtPkkwIaEhgvYXBpL3YxL2Jvb2tpbmdzL3BlbmRpbmcScQoNTG9hZEludmVudG9yeRIsLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTG9hZEludmVudG9yeVJlcXVlc3QaLS5ib29raW5ncnVzaC5ib29raW5nLnYxLkxvYWRJbnZlbnRvcnlSZXNwb25zZSIDkAICEncKD0dldEF2YWlsYWJpbGl0eRIuLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0QXZhaWxhYmlsaXR5UmVxdWVzdBovLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0QXZhaWxhYmlsaXR5UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("CiRib29raW5ncnVzaC9ib29raW5nL3YxL2Jvb2tpbmcucHJvdG8SFmJvb2tpbmdydXNoLmJvb2tpbmcudjEi0gQKB0Jvb2tpbmcSCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIQCghldmVudF9pZBgDIAEoCRIPCgdzaG93X2lkGAQgASgJEg8KB3pvbmVfaWQYBSABKAkSEAoIcXVhbnRpdHkYBiABKAUSEgoKdW5pdF9wcmljZRgHIAEoCRIUCgx0b3RhbF9hbW91bnQYCCABKAkSEAoIY3VycmVuY3kYCSABKAkSNQoGc3RhdHVzGAogASgOMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nU3RhdHVzEhcKD2lkZW1wb3RlbmN5X2tleRgLIAEoCRIuCgpleHBpcmVzX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb25maXJtZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNhbmNlbGxlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcmVmZXJlbmNlGBEgASgJEjkKDGNhbmNlbF9jYXVzZRgSIAEoDjIjLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQ2F1c2USFgoOd2FpdGxpc3Rfb2ZmZXIYEyABKAgi2AEKDlJlc2VydmVSZXF1ZXN0EhwKB3Nob3dfaWQYASABKAlCC7pICMgBAXIDsAEBEhwKB3pvbmVfaWQYAiABKAlCC7pICMgBAXIDsAEBEh4KCHF1YW50aXR5GAMgASgFQgy6SAnIAQEaBBgKIAASOQoPaWRlbXBvdGVuY3lfa2V5GAQgASgJQiC6SB3YAQFyGDIWXltBLVphLXowLTlfLV17OCwxMjh9JBIvCgpxdWV1ZV9wYXNzGAUgASgJQhu6SBjYAQFyExiACDIOXltceDIxLVx4N0VdKyQiQwoPUmVzZXJ2ZVJlc3BvbnNlEjAKB2Jvb2tpbmcYASABKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmciWQoVQ29uZmlybUJvb2tpbmdSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBEh8KCnBheW1lbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIkoKFkNvbmZpcm1Cb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyLYAQoUQ2FuY2VsQm9va2luZ1JlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQESGAoGcmVhc29uGAIgASgJQgi6SAVyAxj0AxI8CgVjYXVzZRgDIAEoDjIjLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQ2F1c2VCCLpIBYIBAhABEkcKCnJlbGVhc2VfYXMYBCABKA4yJS5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmdTdGF0dXNCDLpICYIBBhgAGAMYBSJJChVDYW5jZWxCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyI0ChFHZXRCb29raW5nUmVxdWVzdBIfCgpib29raW5nX2lkGAEgASgJQgu6SAjIAQFyA7ABASJGChJHZXRCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyKQAQoTTGlzdEJvb2tpbmdzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASPwoGc3RhdHVzGAMgASgOMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nU3RhdHVzQgi6SAWCAQIQASJ4ChRMaXN0Qm9va2luZ3NSZXNwb25zZRIxCghib29raW5ncxgBIAMoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZxItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIlYKGkxpc3RQZW5kaW5nQm9va2luZ3NSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoACJ/ChtMaXN0UGVuZGluZ0Jvb2tpbmdzUmVzcG9uc2USMQoIYm9va2luZ3MYASADKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmcSLQoEbWV0YRgCIAEoCzIfLmJvb2tpbmdydXNoLmNvbW1vbi52MS5QYWdlTWV0YSI1ChRMb2FkSW52ZW50b3J5UmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQEiUQoVTG9hZEludmVudG9yeVJlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEg0KBXpvbmVzGAIgASgFEhcKD2F2YWlsYWJsZV9zZWF0cxgDIAEoBSI2ChZHZXRBdmFpbGFiaWxpdHlSZXF1ZXN0EhwKB3Nob3dfaWQYASABKAlCC7pICMgBAXIDsAEBImEKEFpvbmVBdmFpbGFiaWxpdHkSDwoHem9uZV9pZBgBIAEoCRINCgV0b3RhbBgCIAEoBRIRCglhdmFpbGFibGUYAyABKAUSDAoEaGVsZBgEIAEoBRIMCgRzb2xkGAUgASgFIlIKF0dldEF2YWlsYWJpbGl0eVJlc3BvbnNlEjcKBXpvbmVzGAEgAygLMiguYm9va2luZ3J1c2guYm9va2luZy52MS5ab25lQXZhaWxhYmlsaXR5InEKE0pvaW5XYWl0bGlzdFJlcXVlc3QSHAoHc2hvd19pZBgBIAEoCUILukgIyAEBcgOwAQESHAoHem9uZV9pZBgCIAEoCUILukgIyAEBcgOwAQESHgoIcXVhbnRpdHkYAyABKAVCDLpICcgBARoEGAogACJ4Cg1XYWl0bGlzdEVudHJ5EhAKCGV2ZW50X2lkGAEgASgJEg8KB3Nob3dfaWQYAiABKAkSDwoHem9uZV9pZBgDIAEoCRIQCghxdWFudGl0eRgEIAEoBRIQCghwb3NpdGlvbhgFIAEoBRIPCgd3YWl0aW5nGAYgASgFIkwKFEpvaW5XYWl0bGlzdFJlc3BvbnNlEjQKBWVudHJ5GAEgASgLMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5XYWl0bGlzdEVudHJ5IjcKF0dldFdhaXRsaXN0RW50cnlSZXF1ZXN0EhwKB3pvbmVfaWQYASABKAlCC7pICMgBAXIDsAEBIlAKGEdldFdhaXRsaXN0RW50cnlSZXNwb25zZRI0CgVlbnRyeRgBIAEoCzIlLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuV2FpdGxpc3RFbnRyeSI0ChRMZWF2ZVdhaXRsaXN0UmVxdWVzdBIcCgd6b25lX2lkGAEgASgJQgu6SAjIAQFyA7ABASIXChVMZWF2ZVdhaXRsaXN0UmVzcG9uc2Ui0AEKDEJvb2tpbmdFdmVudBIwCgdib29raW5nGAEgASgLMh8uYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nEg8KB3ZlcnNpb24YAiABKAMSNgoEem9uZRgDIAEoCzIoLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuWm9uZUF2YWlsYWJpbGl0eRIUCgx6b25lX3ZlcnNpb24YBCABKAMSLwoLb2NjdXJyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKsEBCg1Cb29raW5nU3RhdHVzEh4KGkJPT0tJTkdfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXQk9PS0lOR19TVEFUVVNfUkVTRVJWRUQQARIcChhCT09LSU5HX1NUQVRVU19DT05GSVJNRUQQAhIcChhCT09LSU5HX1NUQVRVU19DQU5DRUxMRUQQAxIaChZCT09LSU5HX1NUQVRVU19FWFBJUkVEEAQSGwoXQk9PS0lOR19TVEFUVVNfUkVGVU5ERUQQBSqYAQoLQ2FuY2VsQ2F1c2USHAoYQ0FOQ0VMX0NBVVNFX1VOU1BFQ0lGSUVEEAASFgoSQ0FOQ0VMX0NBVVNFX0JVWUVSEAESGAoUQ0FOQ0VMX0NBVVNFX0VYUElSRUQQAhIgChxDQU5DRUxfQ0FVU0VfRVZFTlRfQ0FOQ0VMTEVEEAMSFwoTQ0FOQ0VMX0NBVVNFX1NZU1RFTRAEMr4MCg5Cb29raW5nU2VydmljZRJ/CgdSZXNlcnZlEiYuYm9va2luZ3J1c2guYm9va2luZy52MS5SZXNlcnZlUmVxdWVzdBonLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuUmVzZXJ2ZVJlc3BvbnNlIiOC0+STAh06ASoiGC9hcGkvdjEvYm9va2luZ3MvcmVzZXJ2ZRKhAQoOQ29uZmlybUJvb2tpbmcSLS5ib29raW5ncnVzaC5ib29raW5nLnYxLkNvbmZpcm1Cb29raW5nUmVxdWVzdBouLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ29uZmlybUJvb2tpbmdSZXNwb25zZSIwgtPkkwIqOgEqIiUvYXBpL3YxL2Jvb2tpbmdzL3tib29raW5nX2lkfS9jb25maXJtEp0BCg1DYW5jZWxCb29raW5nEiwuYm9va2luZ3J1c2guYm9va2luZy52MS5DYW5jZWxCb29raW5nUmVxdWVzdBotLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQm9va2luZ1Jlc3BvbnNlIi+C0+STAik6ASoiJC9hcGkvdjEvYm9va2luZ3Mve2Jvb2tpbmdfaWR9L2NhbmNlbBKNAQoKR2V0Qm9va2luZxIpLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0Qm9va2luZ1JlcXVlc3QaKi5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldEJvb2tpbmdSZXNwb25zZSIokAIBgtPkkwIfEh0vYXBpL3YxL2Jvb2tpbmdzL3tib29raW5nX2lkfRKGAQoMTGlzdEJvb2tpbmdzEisuYm9va2luZ3J1c2guYm9va2luZy52MS5MaXN0Qm9va2luZ3NSZXF1ZXN0GiwuYm9va2luZ3J1c2guYm9va2luZy52MS5MaXN0Qm9va2luZ3NSZXNwb25zZSIbkAIBgtPkkwISEhAvYXBpL3YxL2Jvb2tpbmdzEqMBChNMaXN0UGVuZGluZ0Jvb2tpbmdzEjIuYm9va2luZ3J1c2guYm9va2luZy52MS5MaXN0UGVuZGluZ0Jvb2tpbmdzUmVxdWVzdBozLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGlzdFBlbmRpbmdCb29raW5nc1Jlc3BvbnNlIiOQAgGC0+STAhoSGC9hcGkvdjEvYm9va2luZ3MvcGVuZGluZxJxCg1Mb2FkSW52ZW50b3J5EiwuYm9va2luZ3J1c2guYm9va2luZy52MS5Mb2FkSW52ZW50b3J5UmVxdWVzdBotLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTG9hZEludmVudG9yeVJlc3BvbnNlIgOQAgIShgEKDEpvaW5XYWl0bGlzdBIrLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuSm9pbldhaXRsaXN0UmVxdWVzdBosLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuSm9pbldhaXRsaXN0UmVzcG9uc2UiG4LT5JMCFToBKiIQL2FwaS92MS93YWl0bGlzdBKcAQoQR2V0V2FpdGxpc3RFbnRyeRIvLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0V2FpdGxpc3RFbnRyeVJlcXVlc3QaMC5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldFdhaXRsaXN0RW50cnlSZXNwb25zZSIlkAIBgtPkkwIcEhovYXBpL3YxL3dhaXRsaXN0L3t6b25lX2lkfRKTAQoNTGVhdmVXYWl0bGlzdBIsLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGVhdmVXYWl0bGlzdFJlcXVlc3QaLS5ib29raW5ncnVzaC5ib29raW5nLnYxLkxlYXZlV2FpdGxpc3RSZXNwb25zZSIlkAICgtPkkwIcKhovYXBpL3YxL3dhaXRsaXN0L3t6b25lX2lkfRJ3Cg9HZXRBdmFpbGFiaWxpdHkSLi5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldEF2YWlsYWJpbGl0eVJlcXVlc3QaLy5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldEF2YWlsYWJpbGl0eVJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * Booking is a hold on, or a purchase of, seats of one zone.
@@ -155,6 +155,15 @@ export type Booking = Message<"bookingrush.booking.v1.Booking"> & {
    * @generated from field: bookingrush.booking.v1.CancelCause cancel_cause = 18;
    */
   cancelCause: CancelCause;
+
+  /**
+   * WaitlistOffer is true when the booking is a hold the waitlist created
+   * for the buyer (seats that came back, offered in line order): pay it
+   * before ExpiresAt like any hold.
+   *
+   * @generated from field: bool waitlist_offer = 19;
+   */
+  waitlistOffer: boolean;
 };
 
 /**
@@ -291,6 +300,15 @@ export type BookingJson = {
    * @generated from field: bookingrush.booking.v1.CancelCause cancel_cause = 18;
    */
   cancelCause?: CancelCauseJson;
+
+  /**
+   * WaitlistOffer is true when the booking is a hold the waitlist created
+   * for the buyer (seats that came back, offered in line order): pay it
+   * before ExpiresAt like any hold.
+   *
+   * @generated from field: bool waitlist_offer = 19;
+   */
+  waitlistOffer?: boolean;
 };
 
 /**
@@ -1192,6 +1210,339 @@ export const GetAvailabilityResponseSchema: GenMessage<GetAvailabilityResponse, 
   messageDesc(file_bookingrush_booking_v1_booking, 17);
 
 /**
+ * JoinWaitlistRequest asks for a place on a zone's waitlist.
+ *
+ * @generated from message bookingrush.booking.v1.JoinWaitlistRequest
+ */
+export type JoinWaitlistRequest = Message<"bookingrush.booking.v1.JoinWaitlistRequest"> & {
+  /**
+   * ShowId is the show.
+   *
+   * @generated from field: string show_id = 1;
+   */
+  showId: string;
+
+  /**
+   * ZoneId is the sold-out zone.
+   *
+   * @generated from field: string zone_id = 2;
+   */
+  zoneId: string;
+
+  /**
+   * Quantity is the seats wanted together, 1 to 10 (the event's
+   * max_per_user may be lower); an offer is always the whole quantity.
+   *
+   * @generated from field: int32 quantity = 3;
+   */
+  quantity: number;
+};
+
+/**
+ * JoinWaitlistRequest asks for a place on a zone's waitlist.
+ *
+ * @generated from message bookingrush.booking.v1.JoinWaitlistRequest
+ */
+export type JoinWaitlistRequestJson = {
+  /**
+   * ShowId is the show.
+   *
+   * @generated from field: string show_id = 1;
+   */
+  showId?: string;
+
+  /**
+   * ZoneId is the sold-out zone.
+   *
+   * @generated from field: string zone_id = 2;
+   */
+  zoneId?: string;
+
+  /**
+   * Quantity is the seats wanted together, 1 to 10 (the event's
+   * max_per_user may be lower); an offer is always the whole quantity.
+   *
+   * @generated from field: int32 quantity = 3;
+   */
+  quantity?: number;
+};
+
+/**
+ * Describes the message bookingrush.booking.v1.JoinWaitlistRequest.
+ * Use `create(JoinWaitlistRequestSchema)` to create a new message.
+ */
+export const JoinWaitlistRequestSchema: GenMessage<JoinWaitlistRequest, {jsonType: JoinWaitlistRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_booking_v1_booking, 18);
+
+/**
+ * WaitlistEntry is the caller's place on one zone's waitlist.
+ *
+ * @generated from message bookingrush.booking.v1.WaitlistEntry
+ */
+export type WaitlistEntry = Message<"bookingrush.booking.v1.WaitlistEntry"> & {
+  /**
+   * EventId is the event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * ShowId is the show.
+   *
+   * @generated from field: string show_id = 2;
+   */
+  showId: string;
+
+  /**
+   * ZoneId is the zone.
+   *
+   * @generated from field: string zone_id = 3;
+   */
+  zoneId: string;
+
+  /**
+   * Quantity is the seats wanted.
+   *
+   * @generated from field: int32 quantity = 4;
+   */
+  quantity: number;
+
+  /**
+   * Position is the place in line, 1 first.
+   *
+   * @generated from field: int32 position = 5;
+   */
+  position: number;
+
+  /**
+   * Waiting is how many are on the zone's waitlist.
+   *
+   * @generated from field: int32 waiting = 6;
+   */
+  waiting: number;
+};
+
+/**
+ * WaitlistEntry is the caller's place on one zone's waitlist.
+ *
+ * @generated from message bookingrush.booking.v1.WaitlistEntry
+ */
+export type WaitlistEntryJson = {
+  /**
+   * EventId is the event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId?: string;
+
+  /**
+   * ShowId is the show.
+   *
+   * @generated from field: string show_id = 2;
+   */
+  showId?: string;
+
+  /**
+   * ZoneId is the zone.
+   *
+   * @generated from field: string zone_id = 3;
+   */
+  zoneId?: string;
+
+  /**
+   * Quantity is the seats wanted.
+   *
+   * @generated from field: int32 quantity = 4;
+   */
+  quantity?: number;
+
+  /**
+   * Position is the place in line, 1 first.
+   *
+   * @generated from field: int32 position = 5;
+   */
+  position?: number;
+
+  /**
+   * Waiting is how many are on the zone's waitlist.
+   *
+   * @generated from field: int32 waiting = 6;
+   */
+  waiting?: number;
+};
+
+/**
+ * Describes the message bookingrush.booking.v1.WaitlistEntry.
+ * Use `create(WaitlistEntrySchema)` to create a new message.
+ */
+export const WaitlistEntrySchema: GenMessage<WaitlistEntry, {jsonType: WaitlistEntryJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_booking_v1_booking, 19);
+
+/**
+ * JoinWaitlistResponse is the place taken (or held already).
+ *
+ * @generated from message bookingrush.booking.v1.JoinWaitlistResponse
+ */
+export type JoinWaitlistResponse = Message<"bookingrush.booking.v1.JoinWaitlistResponse"> & {
+  /**
+   * Entry is the caller's place.
+   *
+   * @generated from field: bookingrush.booking.v1.WaitlistEntry entry = 1;
+   */
+  entry?: WaitlistEntry | undefined;
+};
+
+/**
+ * JoinWaitlistResponse is the place taken (or held already).
+ *
+ * @generated from message bookingrush.booking.v1.JoinWaitlistResponse
+ */
+export type JoinWaitlistResponseJson = {
+  /**
+   * Entry is the caller's place.
+   *
+   * @generated from field: bookingrush.booking.v1.WaitlistEntry entry = 1;
+   */
+  entry?: WaitlistEntryJson;
+};
+
+/**
+ * Describes the message bookingrush.booking.v1.JoinWaitlistResponse.
+ * Use `create(JoinWaitlistResponseSchema)` to create a new message.
+ */
+export const JoinWaitlistResponseSchema: GenMessage<JoinWaitlistResponse, {jsonType: JoinWaitlistResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_booking_v1_booking, 20);
+
+/**
+ * GetWaitlistEntryRequest names a zone.
+ *
+ * @generated from message bookingrush.booking.v1.GetWaitlistEntryRequest
+ */
+export type GetWaitlistEntryRequest = Message<"bookingrush.booking.v1.GetWaitlistEntryRequest"> & {
+  /**
+   * ZoneId is the zone (path parameter).
+   *
+   * @generated from field: string zone_id = 1;
+   */
+  zoneId: string;
+};
+
+/**
+ * GetWaitlistEntryRequest names a zone.
+ *
+ * @generated from message bookingrush.booking.v1.GetWaitlistEntryRequest
+ */
+export type GetWaitlistEntryRequestJson = {
+  /**
+   * ZoneId is the zone (path parameter).
+   *
+   * @generated from field: string zone_id = 1;
+   */
+  zoneId?: string;
+};
+
+/**
+ * Describes the message bookingrush.booking.v1.GetWaitlistEntryRequest.
+ * Use `create(GetWaitlistEntryRequestSchema)` to create a new message.
+ */
+export const GetWaitlistEntryRequestSchema: GenMessage<GetWaitlistEntryRequest, {jsonType: GetWaitlistEntryRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_booking_v1_booking, 21);
+
+/**
+ * GetWaitlistEntryResponse is the caller's place.
+ *
+ * @generated from message bookingrush.booking.v1.GetWaitlistEntryResponse
+ */
+export type GetWaitlistEntryResponse = Message<"bookingrush.booking.v1.GetWaitlistEntryResponse"> & {
+  /**
+   * Entry is the caller's place.
+   *
+   * @generated from field: bookingrush.booking.v1.WaitlistEntry entry = 1;
+   */
+  entry?: WaitlistEntry | undefined;
+};
+
+/**
+ * GetWaitlistEntryResponse is the caller's place.
+ *
+ * @generated from message bookingrush.booking.v1.GetWaitlistEntryResponse
+ */
+export type GetWaitlistEntryResponseJson = {
+  /**
+   * Entry is the caller's place.
+   *
+   * @generated from field: bookingrush.booking.v1.WaitlistEntry entry = 1;
+   */
+  entry?: WaitlistEntryJson;
+};
+
+/**
+ * Describes the message bookingrush.booking.v1.GetWaitlistEntryResponse.
+ * Use `create(GetWaitlistEntryResponseSchema)` to create a new message.
+ */
+export const GetWaitlistEntryResponseSchema: GenMessage<GetWaitlistEntryResponse, {jsonType: GetWaitlistEntryResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_booking_v1_booking, 22);
+
+/**
+ * LeaveWaitlistRequest names a zone.
+ *
+ * @generated from message bookingrush.booking.v1.LeaveWaitlistRequest
+ */
+export type LeaveWaitlistRequest = Message<"bookingrush.booking.v1.LeaveWaitlistRequest"> & {
+  /**
+   * ZoneId is the zone (path parameter).
+   *
+   * @generated from field: string zone_id = 1;
+   */
+  zoneId: string;
+};
+
+/**
+ * LeaveWaitlistRequest names a zone.
+ *
+ * @generated from message bookingrush.booking.v1.LeaveWaitlistRequest
+ */
+export type LeaveWaitlistRequestJson = {
+  /**
+   * ZoneId is the zone (path parameter).
+   *
+   * @generated from field: string zone_id = 1;
+   */
+  zoneId?: string;
+};
+
+/**
+ * Describes the message bookingrush.booking.v1.LeaveWaitlistRequest.
+ * Use `create(LeaveWaitlistRequestSchema)` to create a new message.
+ */
+export const LeaveWaitlistRequestSchema: GenMessage<LeaveWaitlistRequest, {jsonType: LeaveWaitlistRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_booking_v1_booking, 23);
+
+/**
+ * LeaveWaitlistResponse is empty: the caller is no longer on the waitlist.
+ *
+ * @generated from message bookingrush.booking.v1.LeaveWaitlistResponse
+ */
+export type LeaveWaitlistResponse = Message<"bookingrush.booking.v1.LeaveWaitlistResponse"> & {
+};
+
+/**
+ * LeaveWaitlistResponse is empty: the caller is no longer on the waitlist.
+ *
+ * @generated from message bookingrush.booking.v1.LeaveWaitlistResponse
+ */
+export type LeaveWaitlistResponseJson = {
+};
+
+/**
+ * Describes the message bookingrush.booking.v1.LeaveWaitlistResponse.
+ * Use `create(LeaveWaitlistResponseSchema)` to create a new message.
+ */
+export const LeaveWaitlistResponseSchema: GenMessage<LeaveWaitlistResponse, {jsonType: LeaveWaitlistResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_booking_v1_booking, 24);
+
+/**
  * BookingEvent is one state change of a booking, as published on the Kafka
  * topic "booking.events" (key: the booking id; value: this message in binary
  * protobuf). Every event carries the booking's whole state and its zone's
@@ -1290,7 +1641,7 @@ export type BookingEventJson = {
  * Use `create(BookingEventSchema)` to create a new message.
  */
 export const BookingEventSchema: GenMessage<BookingEvent, {jsonType: BookingEventJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 18);
+  messageDesc(file_bookingrush_booking_v1_booking, 25);
 
 /**
  * BookingStatus is the life cycle of a booking. On the public JSON API it is
@@ -1501,6 +1852,46 @@ export const BookingService: GenService<{
     methodKind: "unary";
     input: typeof LoadInventoryRequestSchema;
     output: typeof LoadInventoryResponseSchema;
+  },
+  /**
+   * JoinWaitlist puts the caller on a zone's waitlist for a quantity of
+   * seats (1 to the event's per-user limit, counting what the caller holds
+   * or bought). Only when the zone cannot give that quantity now
+   * (INSUFFICIENT_STOCK otherwise: reserve instead). Seats that come back
+   * (expired holds, cancellations, refunds) are offered in line order as a
+   * hold created for the buyer (Booking.waitlist_offer), mailed with a link
+   * to checkout; an offer not paid in time passes to the next in line.
+   * Joining again answers the place held (any quantity: leave first to
+   * change it). A queued event needs no queue pass for it.
+   *
+   * @generated from rpc bookingrush.booking.v1.BookingService.JoinWaitlist
+   */
+  joinWaitlist: {
+    methodKind: "unary";
+    input: typeof JoinWaitlistRequestSchema;
+    output: typeof JoinWaitlistResponseSchema;
+  },
+  /**
+   * GetWaitlistEntry answers the caller's place on a zone's waitlist
+   * (NOT_FOUND when not on it: not joined, left, or offered already).
+   *
+   * @generated from rpc bookingrush.booking.v1.BookingService.GetWaitlistEntry
+   */
+  getWaitlistEntry: {
+    methodKind: "unary";
+    input: typeof GetWaitlistEntryRequestSchema;
+    output: typeof GetWaitlistEntryResponseSchema;
+  },
+  /**
+   * LeaveWaitlist takes the caller off a zone's waitlist (an offer already
+   * made is a hold: cancel it as a booking).
+   *
+   * @generated from rpc bookingrush.booking.v1.BookingService.LeaveWaitlist
+   */
+  leaveWaitlist: {
+    methodKind: "unary";
+    input: typeof LeaveWaitlistRequestSchema;
+    output: typeof LeaveWaitlistResponseSchema;
   },
   /**
    * GetAvailability answers the live seat counts of a show's zones, from the

@@ -1,6 +1,7 @@
 /**
  * The live sales dashboard of one event: the analytics API's totals and hourly
- * series (GET /analytics/events/{id}), and each zone's sold, held and
+ * series (GET /analytics/events/{id}), each show's check-in counts
+ * (GET /shows/{id}/checkin-stats), and each zone's sold, held and
  * available seats from the live inventory (ListZones tells the organizer the
  * split). Re-read every 10 s.
  */
@@ -38,6 +39,7 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
   const [ev, an, shows] = await Promise.all([load(api.catalog.event(id)), load(api.analytics.event(id)), load(api.catalog.shows(id))]);
   if (!ev.ok) return <ApiErrorPanel error={ev.error} title="We could not load the event" />;
   const zones = shows.ok ? await Promise.all(shows.data.map((s) => load(api.catalog.zones(s.id)))) : [];
+  const checkins = shows.ok ? await Promise.all(shows.data.map((s) => load(api.gate.stats(s.id)))) : [];
   const s = an.ok ? an.data.summary : null;
   const hourly = an.ok ? an.data.hourly.slice(-24) : [];
 
@@ -77,6 +79,40 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
           </Card>
         </>
       )}
+      <Card>
+        <CardHeader>
+          <CardTitle>Check-in (live)</CardTitle>
+          <CardDescription>Tickets scanned at the gates by your check-in devices, per show.</CardDescription>
+        </CardHeader>
+        <CardContent>
+          <Table>
+            <TableHeader>
+              <TableRow>
+                <TableHead>Show</TableHead>
+                <TableHead className="text-right">Checked in</TableHead>
+                <TableHead className="text-right">Tickets sold</TableHead>
+                <TableHead className="text-right">Revoked</TableHead>
+              </TableRow>
+            </TableHeader>
+            <TableBody>
+              {shows.ok &&
+                shows.data.map((show, i) => {
+                  const c = checkins[i];
+                  return (
+                    <TableRow key={show.id} data-testid="dashboard-checkin">
+                      <TableCell>{dateTime(show.show_date)}</TableCell>
+                      <TableCell className="text-right" data-testid="checked-in">
+                        {c?.ok ? c.data.checked_in : "–"}
+                      </TableCell>
+                      <TableCell className="text-right">{c?.ok ? c.data.sold : "–"}</TableCell>
+                      <TableCell className="text-right">{c?.ok ? c.data.revoked : "–"}</TableCell>
+                    </TableRow>
+                  );
+                })}
+            </TableBody>
+          </Table>
+        </CardContent>
+      </Card>
       <Card>
         <CardHeader>
           <CardTitle>Seats per zone (live)</CardTitle>

@@ -1,0 +1,258 @@
+package edge_test
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bookingrush/rush/services/platform/eticket"
+	"github.com/bookingrush/rush/services/platform/mail/mailtest"
+	"github.com/bookingrush/rush/services/platform/meshtest"
+)
+
+// TestAfterTheSaleEndToEnd walks issue 19 through the edge against a whole
+// mesh: a sold-out zone's waitlist gets a cancelled hold's seats as an
+// offer (mailed with a checkout link) and pays it; every seat of a
+// confirmed booking has a signed ticket that verifies offline with the
+// event's published key; an organizer's device checks tickets in (valid,
+// already used, wrong event, revoked after a refund; offline scans synced
+// later, the earliest wins), and the show's counts follow.
+func TestAfterTheSaleEndToEnd(t *testing.T) {
+	t.Parallel()
+	smtp := mailtest.NewServer(t)
+	redisURL := "redis://127.0.0.1:6379/0"
+	m := meshtest.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-smtp.addr="+smtp.Addr,
+		"-admin.email=root@rush.test", "-admin.password=root-password-1",
+		"-booking.key-prefix="+meshtest.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisURL),
+		"-rate-limit.prefix="+meshtest.KeyPrefix(t, redisURL), "-queue.key-prefix="+meshtest.KeyPrefix(t, redisURL),
+		"-edge.trusted-proxies=127.0.0.1/32", "-payment.sim-delay=50ms", "-notify.poll=100ms")
+	a := &api{t: t, base: m.URL(t, "edge")}
+	a.spec = loadOpenAPI(t, a.base)
+
+	adm := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"}).str("access_token")
+	users := map[string]string{}
+	for _, name := range []string{"org", "other", "ann", "ben", "cat"} {
+		r := a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": name + "@rush.test", "password": "secret-pass-1", "full_name": name})
+		a.want(r, http.StatusCreated, "")
+		users[name] = r.str("access_token")
+		if name == "org" || name == "other" {
+			a.want(a.call("PUT", "/api/v1/admin/users/"+r.str("user", "id")+"/role", adm, map[string]any{"role": "organizer"}), 200, "")
+			users[name] = a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": name + "@rush.test", "password": "secret-pass-1"}).str("access_token")
+		}
+	}
+	newEvent := func(who string, seats int) (eventID, showID, zoneID string) {
+		t.Helper()
+		ev := a.call("POST", "/api/v1/events", users[who], map[string]any{"title": "Gate Night " + who, "venue": "Hall", "max_per_user": 4,
+			"sale_start_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "sale_end_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)})
+		a.want(ev, 201, "")
+		show := a.call("POST", "/api/v1/events/"+ev.str("id")+"/shows", users[who], map[string]any{"show_date": time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339)})
+		a.want(show, 201, "")
+		zone := a.call("POST", "/api/v1/shows/"+show.str("id")+"/zones", users[who], map[string]any{"name": "Floor", "price": "25.00", "total_seats": seats})
+		a.want(zone, 201, "")
+		a.want(a.call("POST", "/api/v1/events/"+ev.str("id")+"/publish", users[who], nil), 200, "")
+		return ev.str("id"), show.str("id"), zone.str("id")
+	}
+	eventID, showID, zoneID := newEvent("org", 3)
+	otherEvent, otherShow, otherZone := newEvent("other", 5)
+	reserve := func(who, show, zone string, qty int, key string) string {
+		t.Helper()
+		r := a.call("POST", "/api/v1/bookings/reserve", users[who], map[string]any{"show_id": show, "zone_id": zone, "quantity": qty}, "Idempotency-Key", key)
+		a.want(r, 201, "")
+		return r.str("id")
+	}
+	payAndWait := func(who, booking string) {
+		t.Helper()
+		a.want(a.call("POST", "/api/v1/payments", users[who], map[string]any{"booking_id": booking, "payment_method": "sim_ok"}), 201, "")
+		meshtest.Eventually(t, 30*time.Second, who+"'s booking confirmed", func() bool {
+			return a.call("GET", "/api/v1/bookings/"+booking, users[who], nil).str("status") == "confirmed"
+		})
+	}
+
+	// The waitlist: ann holds all 3 seats; ben waits for 2 (no waiting
+	// while seats are there; the waitlist refuses a second place).
+	a.want(a.call("POST", "/api/v1/waitlist", users["ben"], map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 2}), 409, "INSUFFICIENT_STOCK")
+	annHold := reserve("ann", showID, zoneID, 3, "ann-hold-0001")
+	w := a.call("POST", "/api/v1/waitlist", users["ben"], map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 2})
+	a.want(w, 200, "")
+	if w.data()["position"] != float64(1) || w.data()["quantity"] != float64(2) {
+		t.Fatalf("ben's place: %s", w)
+	}
+	a.want(a.call("GET", "/api/v1/waitlist/"+zoneID, users["ben"], nil), 200, "")
+	a.want(a.call("GET", "/api/v1/waitlist/"+zoneID, users["cat"], nil), 404, "NOT_FOUND")
+	a.want(a.call("POST", "/api/v1/waitlist", users["cat"], map[string]any{"show_id": otherShow, "zone_id": zoneID, "quantity": 1}), 404, "NOT_FOUND")
+	a.want(a.call("POST", "/api/v1/waitlist", users["cat"], map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 11}), 400, "VALIDATION_ERROR")
+	// ann cancels: ben's offer is a hold of his, mailed with the checkout link.
+	a.want(a.call("POST", "/api/v1/bookings/"+annHold+"/cancel", users["ann"], nil), 200, "")
+	var offer map[string]any
+	meshtest.Eventually(t, 10*time.Second, "ben's offer in his pending bookings", func() bool {
+		l := a.call("GET", "/api/v1/bookings/pending", users["ben"], nil).list()
+		if len(l) == 1 {
+			offer, _ = l[0].(map[string]any)
+		}
+		return offer != nil
+	})
+	if offer["waitlist_offer"] != true || offer["quantity"] != float64(2) || offer["status"] != "reserved" {
+		t.Fatalf("ben's offer: %v", offer)
+	}
+	benBooking := offer["id"].(string)
+	a.want(a.call("GET", "/api/v1/waitlist/"+zoneID, users["ben"], nil), 404, "NOT_FOUND")
+	meshtest.Eventually(t, 20*time.Second, "the offer mail", func() bool {
+		for _, msg := range smtp.To("ben@rush.test") {
+			if strings.Contains(msg.Text, "/checkout/"+benBooking) {
+				return true
+			}
+		}
+		return false
+	})
+	payAndWait("ben", benBooking)
+
+	// ben's tickets: one per seat, each code verifies offline with the
+	// event's published key alone.
+	var tickets []any
+	meshtest.Eventually(t, 20*time.Second, "ben's tickets", func() bool {
+		tickets = ticketsOf(a.call("GET", "/api/v1/bookings/"+benBooking+"/tickets", users["ben"], nil))
+		return len(tickets) == 2
+	})
+	if l := ticketsOf(a.call("GET", "/api/v1/bookings/"+benBooking+"/tickets", users["cat"], nil)); len(l) != 0 {
+		t.Fatalf("cat reads ben's tickets: %v", l)
+	}
+	keysReply := a.call("GET", "/api/v1/events/"+eventID+"/ticket-keys", "", nil)
+	a.want(keysReply, 200, "")
+	keys := eticket.Keys{}
+	for _, k := range keysReply.data()["keys"].([]any) {
+		k := k.(map[string]any)
+		pub, _ := base64.StdEncoding.DecodeString(k["public_key"].(string))
+		keys[uint16(k["key_id"].(float64))] = ed25519.PublicKey(pub)
+	}
+	codes := make([]string, len(tickets))
+	for i, tk := range tickets {
+		tk := tk.(map[string]any)
+		codes[i] = tk["code"].(string)
+		got, err := eticket.Verify(codes[i], keys, time.Now())
+		if err != nil || got.ID.String() != tk["id"] || got.EventID.String() != eventID || got.ShowID.String() != showID || tk["status"] != "valid" {
+			t.Fatalf("ticket %d: %+v %v (%v)", i, got, err, tk)
+		}
+		png, _ := base64.StdEncoding.DecodeString(tk["qr_png"].(string))
+		if !strings.HasPrefix(string(png), "\x89PNG") {
+			t.Fatalf("ticket %d: no PNG QR code", i)
+		}
+	}
+	// The confirmation mail carries the tickets' QR codes as inline images.
+	meshtest.Eventually(t, 20*time.Second, "the confirmation mail with QR codes", func() bool {
+		for _, msg := range smtp.To("ben@rush.test") {
+			if strings.Contains(string(msg.Raw), "Content-Id: <ticket-1@") && strings.Contains(string(msg.Raw), "image/png") && strings.Contains(msg.HTML, "cid:ticket-1@") {
+				return true
+			}
+		}
+		return false
+	})
+
+	// Devices: only the event's organizer registers one; a device calls
+	// the gate only.
+	a.want(a.call("POST", "/api/v1/checkin/devices", users["other"], map[string]any{"name": "North 1", "event_ids": []string{eventID}}), 403, "FORBIDDEN")
+	a.want(a.call("POST", "/api/v1/checkin/devices", users["ben"], map[string]any{"name": "North 1", "event_ids": []string{eventID}}), 403, "FORBIDDEN")
+	dev := a.call("POST", "/api/v1/checkin/devices", users["org"], map[string]any{"name": "North 1", "event_ids": []string{eventID}})
+	a.want(dev, 200, "")
+	north := dev.str("credential")
+	south := a.call("POST", "/api/v1/checkin/devices", users["org"], map[string]any{"name": "South 1", "event_ids": []string{eventID}}).str("credential")
+	a.want(a.call("GET", "/api/v1/bookings", north, nil), 403, "FORBIDDEN")
+	a.want(a.call("POST", "/api/v1/checkin", users["org"], map[string]any{"code": codes[0], "gate": "North"}), 403, "FORBIDDEN")
+
+	outcome := func(r apiReply) string { a.t.Helper(); a.want(r, 200, ""); return r.str("outcome") }
+	if o := outcome(a.call("POST", "/api/v1/checkin", north, map[string]any{"code": codes[0], "gate": "North"})); o != "valid" {
+		t.Fatalf("first scan: %s", o)
+	}
+	again := a.call("POST", "/api/v1/checkin", south, map[string]any{"code": codes[0], "gate": "South"})
+	if outcome(again) != "already_used" || again.str("first_scan", "gate") != "North" {
+		t.Fatalf("second scan: %s", again)
+	}
+	if o := outcome(a.call("POST", "/api/v1/checkin", north, map[string]any{"code": "BRT1:NOTATICKET"})); o != "invalid" {
+		t.Fatalf("garbage: %s", o)
+	}
+	forged := codes[1][:len(codes[1])-4] + "AAAA"
+	if forged == codes[1] {
+		forged = codes[1][:len(codes[1])-4] + "BBBB"
+	}
+	if o := outcome(a.call("POST", "/api/v1/checkin", north, map[string]any{"code": forged})); o != "invalid" {
+		t.Fatalf("forged: %s", o)
+	}
+
+	// cat buys a seat of the other event: wrong event at this gate.
+	catBooking := reserve("cat", otherShow, otherZone, 1, "cat-other-0001")
+	payAndWait("cat", catBooking)
+	var catCode string
+	meshtest.Eventually(t, 20*time.Second, "cat's ticket", func() bool {
+		if l := ticketsOf(a.call("GET", "/api/v1/bookings/"+catBooking+"/tickets", users["cat"], nil)); len(l) == 1 {
+			catCode = l[0].(map[string]any)["code"].(string)
+		}
+		return catCode != ""
+	})
+	if o := outcome(a.call("POST", "/api/v1/checkin", north, map[string]any{"code": catCode})); o != "wrong_event" {
+		t.Fatalf("other event's ticket: %s", o)
+	}
+	_ = otherEvent
+
+	// Offline: south scanned ben's second ticket 10 minutes ago, north 5
+	// minutes ago; north syncs first, south later: south's earlier scan wins.
+	sync := a.call("POST", "/api/v1/checkin/sync", north, map[string]any{"scans": []map[string]any{
+		{"code": codes[1], "gate": "North", "scanned_at": time.Now().Add(-5 * time.Minute).UTC().Format(time.RFC3339)}}})
+	a.want(sync, 200, "")
+	if r := sync.data()["results"].([]any)[0].(map[string]any); r["outcome"] != "valid" {
+		t.Fatalf("north's offline scan: %v", r)
+	}
+	sync = a.call("POST", "/api/v1/checkin/sync", south, map[string]any{"scans": []map[string]any{
+		{"code": codes[1], "gate": "South", "scanned_at": time.Now().Add(-10 * time.Minute).UTC().Format(time.RFC3339)},
+		{"code": codes[1], "gate": "South", "scanned_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)}}})
+	a.want(sync, 200, "")
+	res := sync.data()["results"].([]any)
+	if res[0].(map[string]any)["outcome"] != "valid" || res[1].(map[string]any)["outcome"] != "already_used" {
+		t.Fatalf("south's offline scans: %s", sync)
+	}
+	// The organizer's counts.
+	st := a.call("GET", "/api/v1/shows/"+showID+"/checkin-stats", users["org"], nil)
+	a.want(st, 200, "")
+	if st.data()["sold"] != float64(2) || st.data()["checked_in"] != float64(2) {
+		t.Fatalf("stats: %s", st)
+	}
+	a.want(a.call("GET", "/api/v1/shows/"+showID+"/checkin-stats", users["other"], nil), 403, "FORBIDDEN")
+
+	// cat's refund revokes the ticket: on the revocation list, and refused.
+	orgDev := a.call("POST", "/api/v1/checkin/devices", users["other"], map[string]any{"name": "Main", "event_ids": []string{otherEvent}}).str("credential")
+	a.want(a.call("POST", "/api/v1/bookings/"+catBooking+"/cancel", users["cat"], nil), 200, "")
+	meshtest.Eventually(t, 20*time.Second, "cat's ticket revoked", func() bool {
+		l := a.call("GET", "/api/v1/shows/"+otherShow+"/revoked-tickets", orgDev, nil).data()["tickets"]
+		return l != nil && len(l.([]any)) == 1
+	})
+	if o := outcome(a.call("POST", "/api/v1/checkin", orgDev, map[string]any{"code": catCode})); o != "revoked" {
+		t.Fatalf("a refunded ticket: %s", o)
+	}
+	a.want(a.call("GET", "/api/v1/shows/"+otherShow+"/revoked-tickets", north, nil), 403, "FORBIDDEN")
+
+	// Key rotation: new codes use the new key; dropping the old one makes
+	// the old codes fail offline, and the device refuses them too.
+	rot := a.call("POST", "/api/v1/events/"+eventID+"/ticket-keys/rotate", users["org"], map[string]any{"drop_previous": true})
+	a.want(rot, 200, "")
+	if ks := rot.data()["keys"].([]any); len(ks) != 1 || ks[0].(map[string]any)["key_id"] != float64(2) {
+		t.Fatalf("keys after rotation: %s", rot)
+	}
+	a.want(a.call("POST", "/api/v1/events/"+eventID+"/ticket-keys/rotate", users["other"], nil), 403, "FORBIDDEN")
+	fresh := ticketsOf(a.call("GET", "/api/v1/bookings/"+benBooking+"/tickets", users["ben"], nil))[0].(map[string]any)["code"].(string)
+	if t2, err := eticket.Parse(fresh); err != nil || t2.KeyID != 2 {
+		t.Fatalf("a code after the rotation: %+v %v", t2, err)
+	}
+	if r := a.call("POST", "/api/v1/checkin", north, map[string]any{"code": codes[0]}); r.str("outcome") != "invalid" {
+		t.Fatalf("a code of a dropped key: %s", r)
+	}
+	if r := a.call("POST", "/api/v1/checkin", north, map[string]any{"code": fresh}); r.str("outcome") != "already_used" {
+		t.Fatalf("the re-signed code of a checked-in ticket: %s", r)
+	}
+	// A revoked device is refused.
+	a.want(a.call("DELETE", "/api/v1/checkin/devices/"+dev.str("device", "id"), users["org"], nil), 200, "")
+	a.want(a.call("POST", "/api/v1/checkin", north, map[string]any{"code": fresh}), 401, "UNAUTHORIZED")
+}
+
+// ticketsOf is the tickets of a GET /bookings/{id}/tickets answer.
+func ticketsOf(r apiReply) []any { l, _ := r.data()["tickets"].([]any); return l }

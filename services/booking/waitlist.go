@@ -1,0 +1,143 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+// WaitlistEntry is a buyer's place on a zone's waitlist.
+type WaitlistEntry struct {
+	EventID, ShowID, ZoneID string
+	Quantity                int
+	// Position is the place in line (1 first); Waiting the line's length.
+	Position, Waiting int
+}
+
+// JoinWaitlist runs waitlist_join.lua: the user waits for quantity seats of
+// the zone. Seats that come back are offered in line order by lib.lua's
+// offer_waitlist, in the same atomic step that returns them.
+func (e *Engine) JoinWaitlist(ctx context.Context, eventID, showID, zoneID, userID string, quantity int, offerTTL time.Duration) (WaitlistEntry, error) {
+	k := e.keys(eventID)
+	res, err := e.waitJoin.Run(ctx, e.rdb, []string{k.Meta(), k.Zone(zoneID), k.User(userID), k.Waitlist(zoneID), k.WaitlistQty(zoneID), k.WaitlistSeq()},
+		userID, showID, quantity, offerTTL.Milliseconds()).StringSlice()
+	if err != nil {
+		return WaitlistEntry{}, unavailable(err)
+	}
+	entry := WaitlistEntry{EventID: eventID, ShowID: showID, ZoneID: zoneID, Quantity: quantity}
+	switch res[0] {
+	case "OK":
+		entry.Position, entry.Waiting = atoi(res[1]), atoi(res[2])
+		return entry, nil
+	case "ALREADY":
+		entry.Position, entry.Waiting, entry.Quantity = atoi(res[1]), atoi(res[2]), atoi(res[3])
+		return entry, nil
+	case "NOT_LOADED":
+		return WaitlistEntry{}, errNotLoaded
+	case "SALE_NOT_OPEN":
+		return WaitlistEntry{}, errs.New(errs.SaleNotOpen, "the event is not on sale", "status", res[1],
+			"sale_start_at", msTime(res[2]).UTC().Format(time.RFC3339), "sale_end_at", msTime(res[3]).UTC().Format(time.RFC3339))
+	case "NOT_FOUND":
+		return WaitlistEntry{}, errs.New(errs.NotFound, "zone not found in this show")
+	case "AVAILABLE":
+		return WaitlistEntry{}, errs.New(errs.InsufficientStock, "the zone has the seats available now: reserve them instead of waiting",
+			"requested", quantity, "available", atoi(res[1]), "reason", "available")
+	case "MAX_PER_USER_EXCEEDED":
+		return WaitlistEntry{}, errs.New(errs.MaxPerUserExceeded, "per-user seat limit reached",
+			"limit", atoi(res[1]), "current", atoi(res[2]), "requested", quantity)
+	}
+	return WaitlistEntry{}, fmt.Errorf("waitlist_join.lua: unexpected answer %q", res)
+}
+
+// WaitlistPlace reads the user's place on the zone's waitlist; ok is false
+// when the user is not on it.
+func (e *Engine) WaitlistPlace(ctx context.Context, eventID, showID, zoneID, userID string) (WaitlistEntry, bool, error) {
+	k := e.keys(eventID)
+	pipe := e.rdb.Pipeline()
+	rank := pipe.ZRank(ctx, k.Waitlist(zoneID), userID)
+	count := pipe.ZCard(ctx, k.Waitlist(zoneID))
+	qty := pipe.HGet(ctx, k.WaitlistQty(zoneID), userID)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return WaitlistEntry{}, false, unavailable(err)
+	}
+	r, err := rank.Result()
+	if errors.Is(err, redis.Nil) {
+		return WaitlistEntry{}, false, nil
+	}
+	if err != nil {
+		return WaitlistEntry{}, false, unavailable(err)
+	}
+	return WaitlistEntry{EventID: eventID, ShowID: showID, ZoneID: zoneID, Quantity: atoi(qty.Val()),
+		Position: int(r) + 1, Waiting: int(count.Val())}, true, nil
+}
+
+// LeaveWaitlist takes the user off the zone's waitlist; left is false when
+// the user was not on it.
+func (e *Engine) LeaveWaitlist(ctx context.Context, eventID, zoneID, userID string) (left bool, err error) {
+	k := e.keys(eventID)
+	n, err := e.waitLeave.Run(ctx, e.rdb, []string{k.Waitlist(zoneID), k.WaitlistQty(zoneID)}, userID).Int()
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return n == 1, nil
+}
+
+// JoinWaitlist puts the caller on a zone's waitlist.
+func (s *Service) JoinWaitlist(ctx context.Context, p *authn.Principal, showID, zoneID string, quantity int) (WaitlistEntry, error) {
+	ref, err := s.zoneOfShow(ctx, showID, zoneID)
+	if err != nil {
+		return WaitlistEntry{}, err
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RedisTimeout)
+	defer cancel()
+	entry, err := s.eng.JoinWaitlist(rctx, ref.EventID, showID, zoneID, p.UserID, quantity, s.cfg.WaitlistOfferTTL)
+	if errors.Is(err, errNotLoaded) {
+		return WaitlistEntry{}, s.notLoaded(ctx, ref.EventID)
+	}
+	return entry, err
+}
+
+// WaitlistEntry answers the caller's place on a zone's waitlist.
+func (s *Service) WaitlistEntry(ctx context.Context, p *authn.Principal, zoneID string) (WaitlistEntry, error) {
+	ref, err := s.store.ZoneRef(ctx, zoneID)
+	if err != nil {
+		return WaitlistEntry{}, err
+	}
+	entry, ok, err := s.eng.WaitlistPlace(ctx, ref.EventID, ref.ShowID, zoneID, p.UserID)
+	if err != nil {
+		return WaitlistEntry{}, err
+	}
+	if !ok {
+		return WaitlistEntry{}, errs.New(errs.NotFound, "not on this zone's waitlist")
+	}
+	return entry, nil
+}
+
+// LeaveWaitlist takes the caller off a zone's waitlist (leaving twice is
+// harmless).
+func (s *Service) LeaveWaitlist(ctx context.Context, p *authn.Principal, zoneID string) error {
+	ref, err := s.store.ZoneRef(ctx, zoneID)
+	if err != nil {
+		return err
+	}
+	_, err = s.eng.LeaveWaitlist(ctx, ref.EventID, zoneID, p.UserID)
+	return err
+}
+
+// zoneOfShow resolves a zone that must belong to showID.
+func (s *Service) zoneOfShow(ctx context.Context, showID, zoneID string) (zoneRef, error) {
+	ref, err := s.store.ZoneRef(ctx, zoneID)
+	if err != nil {
+		return zoneRef{}, err
+	}
+	if ref.ShowID != showID {
+		return zoneRef{}, errs.New(errs.NotFound, "zone not found in this show")
+	}
+	return ref, nil
+}

@@ -1,0 +1,303 @@
+package booking_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+)
+
+func (m *mesh) join(f fixture, user string, qty int) (*bookingv1.WaitlistEntry, error) {
+	res, err := m.booking(false).JoinWaitlist(context.Background(),
+		as(m, user, authn.RoleUser, &bookingv1.JoinWaitlistRequest{ShowId: f.show, ZoneId: f.zone, Quantity: int32(qty)}))
+	if err != nil {
+		return nil, err
+	}
+	return res.Msg.GetEntry(), nil
+}
+
+// offers reads the live waitlist offers of the event from Redis: booking id
+// -> its hold fields.
+func (m *mesh) offers(f fixture) map[string]map[string]string {
+	m.t.Helper()
+	ctx := context.Background()
+	out := map[string]map[string]string{}
+	iter := m.rdb.Scan(ctx, 0, fmt.Sprintf("%s{ev:%s}:hold:*", m.prefix, f.event), 1000).Iterator()
+	for iter.Next(ctx) {
+		h, err := m.rdb.HGetAll(ctx, iter.Val()).Result()
+		if err != nil {
+			m.t.Fatal(err)
+		}
+		if h["wl"] == "1" {
+			out[h["id"]] = h
+		}
+	}
+	return out
+}
+
+// TestWaitlistOffersReturnedSeatsInLineOrder: a sold-out zone's waitlist
+// gets the seats that come back, in line order, each entry its whole
+// quantity (an entry that does not fit keeps its place and the next that
+// fits is served); an offer is a hold (counted as held) for its buyer, and
+// a lapsed offer passes on.
+func TestWaitlistOffersReturnedSeatsInLineOrder(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-booking.waitlist-offer-ttl=1s", "-booking.sweep-interval=100ms")
+	f := m.seed(eventOpts{seats: 4, maxPerUser: 4, users: 5})
+	alice, bob, carol, dave, erin := f.users[0], f.users[1], f.users[2], f.users[3], f.users[4]
+	c := m.booking(true)
+
+	// Seats are available: no waiting.
+	if _, err := m.join(f, bob, 2); !errs.Is(err, errs.InsufficientStock) {
+		t.Fatalf("join with seats available: %v", err)
+	}
+	held, err := m.reserve(context.Background(), c, f, alice, 4, "alice-wl-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sold out: bob (2), carol (1), dave (3) line up; erin asks above the limit.
+	for i, w := range []struct {
+		user string
+		qty  int
+	}{{bob, 2}, {carol, 1}, {dave, 3}} {
+		e, err := m.join(f, w.user, w.qty)
+		if err != nil || e.GetPosition() != int32(i+1) || e.GetWaiting() != int32(i+1) || e.GetQuantity() != int32(w.qty) {
+			t.Fatalf("join %d: %v %v", i, e, err)
+		}
+	}
+	if _, err := m.join(f, erin, 5); err == nil {
+		t.Fatal("join for more than the per-user limit succeeded")
+	}
+	// Joining again answers the place held.
+	if e, err := m.join(f, carol, 1); err != nil || e.GetPosition() != 2 || e.GetWaiting() != 3 {
+		t.Fatalf("join again: %v %v", e, err)
+	}
+	got, err := c.GetWaitlistEntry(context.Background(), as(m, dave, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: f.zone}))
+	if err != nil || got.Msg.GetEntry().GetPosition() != 3 || got.Msg.GetEntry().GetEventId() != f.event {
+		t.Fatalf("dave's place: %v %v", got, err)
+	}
+	// erin joins and leaves; her place is gone.
+	if _, err := m.join(f, erin, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.LeaveWaitlist(context.Background(), as(m, erin, authn.RoleUser, &bookingv1.LeaveWaitlistRequest{ZoneId: f.zone})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetWaitlistEntry(context.Background(), as(m, erin, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: f.zone})); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("erin after leaving: %v", err)
+	}
+
+	// alice cancels: 4 seats come back; bob gets 2, carol 1, dave (3)
+	// does not fit the 1 left and keeps his place.
+	if _, err := c.CancelBooking(context.Background(), as(m, alice, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: held.GetId()})); err != nil {
+		t.Fatal(err)
+	}
+	if z := m.checkInvariant(f); z["available"] != 1 || z["held"] != 3 {
+		t.Fatalf("zone after the return: %v", z)
+	}
+	offers := m.offers(f)
+	byUser := map[string]map[string]string{}
+	for _, o := range offers {
+		byUser[o["user"]] = o
+	}
+	if len(offers) != 2 || byUser[bob]["qty"] != "2" || byUser[carol]["qty"] != "1" {
+		t.Fatalf("offers after the return: %v", offers)
+	}
+	if got, err := c.GetWaitlistEntry(context.Background(), as(m, dave, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: f.zone})); err != nil || got.Msg.GetEntry().GetPosition() != 1 {
+		t.Fatalf("dave's place after the offers: %v %v", got, err)
+	}
+	// The offer is bob's booking, a hold marked as an offer.
+	b, err := c.GetBooking(context.Background(), as(m, bob, authn.RoleUser, &bookingv1.GetBookingRequest{BookingId: byUser[bob]["id"]}))
+	if err != nil || !b.Msg.GetBooking().GetWaitlistOffer() || b.Msg.GetBooking().GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_RESERVED ||
+		b.Msg.GetBooking().GetTotalAmount() != "99.80" {
+		t.Fatalf("bob's offer: %v %v", b, err)
+	}
+	// carol's offer is confirmed (paid); bob's lapses (1 s): his 2 seats
+	// and the 1 left go to dave (3).
+	if _, err := c.ConfirmBooking(context.Background(), as(m, "saga", authn.RoleService, &bookingv1.ConfirmBookingRequest{BookingId: byUser[carol]["id"]})); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		z := m.checkInvariant(f)
+		if z["available"] == 0 && z["held"] == 3 && z["sold"] == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the lapsed offer did not pass to dave: %v %v", z, m.offers(f))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	offers = m.offers(f)
+	var daves int
+	for _, o := range offers {
+		if o["user"] == dave && o["status"] == "reserved" && o["qty"] == "3" {
+			daves++
+		}
+	}
+	if daves != 1 {
+		t.Fatalf("dave's offers: %v", offers)
+	}
+	m.waitReconciled(f, 10*time.Second)
+}
+
+// TestWaitlistConcurrentReturnsNeverDoubleOffer: 60 holders give their seats
+// back (30 cancel at once, 30 expire) while 100 buyers wait and 20 more
+// join meanwhile. Every returned seat is offered at most once, no entry
+// gets two offers, the invariant holds at every observation, and Postgres
+// ends equal to Redis.
+func TestWaitlistConcurrentReturnsNeverDoubleOffer(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-booking.hold-ttl=3s", "-booking.sweep-interval=100ms", "-booking.waitlist-offer-ttl=5m")
+	f := m.seed(eventOpts{seats: 60, maxPerUser: 2, users: 180})
+	holders, waiters, late := f.users[:60], f.users[60:160], f.users[160:]
+	c := m.booking(false)
+
+	holds := make([]*bookingv1.Booking, len(holders))
+	var wg sync.WaitGroup
+	for i, u := range holders {
+		wg.Go(func() {
+			b, err := m.reserve(context.Background(), c, f, u, 1, fmt.Sprintf("hold-%04d", i))
+			if err != nil {
+				t.Errorf("reserve %d: %v", i, err)
+			}
+			holds[i] = b
+		})
+	}
+	wg.Wait()
+	want := map[string]int{}
+	for i, u := range waiters {
+		want[u] = 1 + i%2
+		qty := want[u]
+		wg.Go(func() {
+			if _, err := m.join(f, u, qty); err != nil {
+				t.Errorf("join %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+
+	stop := m.watchInvariant(f)
+	for i := range 30 {
+		wg.Go(func() {
+			if _, err := c.CancelBooking(context.Background(), as(m, holders[i], authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: holds[i].GetId()})); err != nil {
+				t.Errorf("cancel %d: %v", i, err)
+			}
+		})
+	}
+	for i, u := range late {
+		wg.Go(func() {
+			_, err := m.join(f, u, 1)
+			if err != nil && !errs.Is(err, errs.InsufficientStock) { // seats no entry fitted: reserve instead
+				t.Errorf("late join %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	// The 30 others expire (3 s hold, 100 ms sweeps).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := m.rdb.ZCard(context.Background(), fmt.Sprintf("%s{ev:%s}:expiry", m.prefix, f.event)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		offers := m.offers(f)
+		if int(n) == len(offers) { // only offers are live holds now
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("holds not all returned: %d live holds, %d offers", n, len(offers))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	observations := stop()
+
+	z := m.checkInvariant(f)
+	offers := m.offers(f)
+	seats, users := 0, map[string]bool{}
+	for id, o := range offers {
+		if users[o["user"]] {
+			t.Errorf("user %s got two offers", o["user"])
+		}
+		users[o["user"]] = true
+		q := 0
+		fmt.Sscan(o["qty"], &q)
+		if w, ok := want[o["user"]]; ok && w != q { // late joiners wanted 1
+			t.Errorf("offer %s: %d seats for an entry of %d", id, q, w)
+		}
+		seats += q
+	}
+	// 60 seats came back: offered once each, or left available only when
+	// no entry fitted (at most one seat, since entries of 1 wait).
+	if seats+z["available"] != 60 || z["held"] != seats || z["available"] > 1 || z["sold"] != 0 {
+		t.Fatalf("offered %d seats in %d offers, zone %v", seats, len(offers), z)
+	}
+	if observations < 10 {
+		t.Fatalf("the invariant was observed only %d times", observations)
+	}
+	m.waitReconciled(f, 20*time.Second)
+	// Every offer reaches Postgres as a hold of its buyer (partitions are
+	// persisted independently: wait for the last).
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		var persisted, persistedSeats int
+		err := m.db.QueryRow(`SELECT count(*), COALESCE(sum(quantity), 0) FROM bookings
+			WHERE event_id = $1 AND reservation_id LIKE 'waitlist-%' AND status = 'reserved'`, f.event).Scan(&persisted, &persistedSeats)
+		if err == nil && persisted == len(offers) && persistedSeats == seats {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Postgres has %d offers of %d seats, Redis %d of %d (%v)", persisted, persistedSeats, len(offers), seats, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestWaitlistOfAQueuedEvent: the waitlist of an event with a waiting room
+// needs no queue pass, and seats that come back go to it, not back on sale
+// (available stays 0, so the waiting room stays closed).
+func TestWaitlistOfAQueuedEvent(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{seats: 2, maxPerUser: 2, users: 2, queue: true})
+	holder, waiter := f.users[0], f.users[1]
+	c := m.booking(false)
+	// Without a pass, nobody reserves.
+	if _, err := m.reserve(context.Background(), c, f, waiter, 1, "no-pass-0001"); !errs.Is(err, errs.QueuePassRequired) {
+		t.Fatalf("reserve without a pass: %v", err)
+	}
+	// The holder's seats, put there as the reserve with a pass would.
+	if _, err := m.rdb.HSet(context.Background(), fmt.Sprintf("%s{ev:%s}:zone:%s", m.prefix, f.event, f.zone), "available", 0, "held", 2).Result(); err != nil {
+		t.Fatal(err)
+	}
+	hold := fmt.Sprintf("%s{ev:%s}:hold:%s", m.prefix, f.event, "00000000-0000-4000-8000-000000000001")
+	m.rdb.HSet(context.Background(), hold, "id", "00000000-0000-4000-8000-000000000001", "user", holder, "event", f.event, "show", f.show,
+		"zone", f.zone, "qty", 2, "unit", 4990, "status", "reserved", "exp", time.Now().Add(time.Hour).UnixMilli(),
+		"created", time.Now().UnixMilli(), "idem", "queued-hold-1", "ver", 1)
+	m.rdb.Set(context.Background(), fmt.Sprintf("%s{ev:%s}:user:%s", m.prefix, f.event, holder), 2, 0)
+	if e, err := m.join(f, waiter, 2); err != nil || e.GetPosition() != 1 {
+		t.Fatalf("join a queued event's waitlist without a pass: %v %v", e, err)
+	}
+	if _, err := c.CancelBooking(context.Background(), as(m, holder, authn.RoleUser,
+		&bookingv1.CancelBookingRequest{BookingId: "00000000-0000-4000-8000-000000000001"})); err != nil {
+		t.Fatal(err)
+	}
+	z := m.checkInvariant(f)
+	offers := m.offers(f)
+	if z["available"] != 0 || z["held"] != 2 || len(offers) != 1 {
+		t.Fatalf("after the return: zone %v, offers %v", z, offers)
+	}
+	for _, o := range offers {
+		if o["user"] != waiter || o["qty"] != "2" {
+			t.Fatalf("offer %v", o)
+		}
+	}
+}

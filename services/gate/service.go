@@ -1,0 +1,386 @@
+package gate
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/eticket"
+)
+
+// Catalog is what the gate asks the catalog: an event's organizer (who may
+// rotate its keys, register devices, read its counts) and its shows' dates
+// (a ticket is valid until a day after its show starts).
+type Catalog interface {
+	GetEvent(context.Context, *connect.Request[catalogv1.GetEventRequest]) (*connect.Response[catalogv1.GetEventResponse], error)
+	ListShows(context.Context, *connect.Request[catalogv1.ListShowsRequest]) (*connect.Response[catalogv1.ListShowsResponse], error)
+}
+
+// Service holds the gate's rules; the handlers only translate.
+type Service struct {
+	store   *Store
+	catalog Catalog
+	keys    *authn.Keys
+	cfg     Config
+	log     *zap.Logger
+
+	shows sync.Map // show id -> its start (time.Time); a show's date is fixed once it sells
+}
+
+// NewService returns the gate service.
+func NewService(store *Store, catalog Catalog, keys *authn.Keys, cfg Config, log *zap.Logger) *Service {
+	return &Service{store: store, catalog: catalog, keys: keys, cfg: cfg, log: log.Named("gate")}
+}
+
+// ticketSpace is the UUIDv5 namespace of ticket ids: a ticket's id is the
+// UUIDv5 of "<booking id>/<seat>", the same however often it is issued.
+var ticketSpace = uuid.MustParse("8d3c6f0e-2b1a-4e57-9a0d-6c4b2f7e1a93")
+
+// TicketID is the id of seat (1-based) of a booking's tickets.
+func TicketID(bookingID string, seat int) string {
+	return uuid.NewSHA1(ticketSpace, []byte(bookingID+"/"+strconv.Itoa(seat))).String()
+}
+
+// system is ctx for calls the gate makes as the system.
+func system(ctx context.Context) context.Context { return authn.WithPrincipal(ctx, nil) }
+
+// showStart answers when a show starts, from the catalog (cached).
+func (s *Service) showStart(ctx context.Context, eventID, showID string) (time.Time, error) {
+	if t, ok := s.shows.Load(showID); ok {
+		return t.(time.Time), nil
+	}
+	res, err := s.catalog.ListShows(system(ctx), connect.NewRequest(&catalogv1.ListShowsRequest{Slug: eventID}))
+	if err != nil {
+		return time.Time{}, errs.FromConnect(err)
+	}
+	for _, sh := range res.Msg.GetShows() {
+		s.shows.Store(sh.GetId(), sh.GetShowDate().AsTime())
+	}
+	if t, ok := s.shows.Load(showID); ok {
+		return t.(time.Time), nil
+	}
+	return time.Time{}, errs.New(errs.NotFound, "show "+showID+" not found in its event")
+}
+
+// BookingChange is what the gate reads of a booking.events message.
+type BookingChange struct {
+	BookingID, UserID, EventID, ShowID, ZoneID string
+	Quantity                                   int
+	Status                                     string // confirmed, refunded, cancelled...
+	Confirmed                                  bool   // it was a purchase (confirmed at some point)
+	Version                                    int64
+	At                                         time.Time
+}
+
+// Apply issues the tickets of a confirmed booking and revokes those of a
+// purchase that was cancelled or refunded; other changes (holds) are none
+// of the gate's business.
+func (s *Service) Apply(ctx context.Context, c BookingChange) error {
+	var status string
+	var until, revoked time.Time
+	switch {
+	case c.Status == StatusConfirmed:
+		start, err := s.showStart(ctx, c.EventID, c.ShowID)
+		if err != nil {
+			return err
+		}
+		status, until = StatusValid, start.Add(s.cfg.ValidAfterStart)
+		// The event's key exists before its first code is read.
+		if _, err := s.store.ActiveKey(ctx, c.EventID); err != nil {
+			return err
+		}
+	case c.Confirmed && (c.Status == "refunded" || c.Status == "cancelled"):
+		status, until, revoked = StatusRevoked, c.At, c.At
+	default:
+		return nil
+	}
+	ts := make([]Ticket, c.Quantity)
+	for i := range ts {
+		ts[i] = Ticket{ID: TicketID(c.BookingID, i+1), BookingID: c.BookingID, UserID: c.UserID, EventID: c.EventID,
+			ShowID: c.ShowID, ZoneID: c.ZoneID, Seat: i + 1, Status: status, ValidUntil: until, RevokedAt: revoked, Version: c.Version}
+	}
+	return s.store.Upsert(ctx, ts)
+}
+
+// StatusConfirmed is the booking status that issues tickets.
+const StatusConfirmed = "confirmed"
+
+// IssuedTicket is a ticket with its code.
+type IssuedTicket struct {
+	Ticket
+	Code string
+	QR   []byte
+}
+
+// BookingTickets answers the tickets of one of the caller's bookings (none
+// for another user's, nor for a booking not confirmed yet), each with a
+// code signed by the event's active key and its QR code.
+func (s *Service) BookingTickets(ctx context.Context, p *authn.Principal, bookingID string, qr bool) ([]IssuedTicket, error) {
+	ts, err := s.store.BookingTickets(ctx, bookingID)
+	if err != nil {
+		return nil, err
+	}
+	if len(ts) == 0 || (ts[0].UserID != p.UserID && p.Role != authn.RoleAdmin && p.Role != authn.RoleService) {
+		return nil, nil
+	}
+	key, err := s.store.ActiveKey(ctx, ts[0].EventID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]IssuedTicket, len(ts))
+	for i, t := range ts {
+		out[i] = IssuedTicket{Ticket: t, Code: s.sign(t, key)}
+		if qr && t.Status == StatusValid {
+			if out[i].QR, err = eticket.QR(out[i].Code, s.cfg.QRSize); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// sign writes t's code with key.
+func (s *Service) sign(t Ticket, key Key) string {
+	return eticket.Sign(eticket.Ticket{KeyID: key.ID, ID: uuid.MustParse(t.ID), EventID: uuid.MustParse(t.EventID),
+		ShowID: uuid.MustParse(t.ShowID), ZoneID: uuid.MustParse(t.ZoneID),
+		NotBefore: t.IssuedAt.Add(-s.cfg.ClockSkew).Truncate(time.Second), NotAfter: t.ValidUntil}, key.Private)
+}
+
+// Keys answers the event's published public keys.
+func (s *Service) Keys(ctx context.Context, eventID string) ([]Key, error) {
+	return s.store.PublishedKeys(ctx, eventID)
+}
+
+// Rotate gives the event a new active key (its organizer or an admin).
+func (s *Service) Rotate(ctx context.Context, p *authn.Principal, eventID string, dropPrevious bool) ([]Key, error) {
+	if err := s.organizes(ctx, p, eventID); err != nil {
+		return nil, err
+	}
+	if err := s.store.Rotate(ctx, eventID, dropPrevious); err != nil {
+		return nil, err
+	}
+	s.log.Info("ticket key rotated", zap.String("event", eventID), zap.Bool("drop_previous", dropPrevious), zap.String("by", p.UserID))
+	return s.store.PublishedKeys(ctx, eventID)
+}
+
+// organizes refuses a caller who is neither the event's organizer nor an
+// admin (an unknown event is NOT_FOUND).
+func (s *Service) organizes(ctx context.Context, p *authn.Principal, eventID string) error {
+	if p.Role == authn.RoleAdmin || p.Role == authn.RoleService {
+		return nil
+	}
+	res, err := s.catalog.GetEvent(system(ctx), connect.NewRequest(&catalogv1.GetEventRequest{Slug: eventID}))
+	if err != nil {
+		return errs.FromConnect(err)
+	}
+	if res.Msg.GetEvent().GetOrganizerId() != p.UserID {
+		return errs.New(errs.Forbidden, "only the event's organizer or an admin may do this", "event_id", eventID)
+	}
+	return nil
+}
+
+// showAccess resolves a show's event (from its tickets; ok false when the
+// gate has none) and checks that the caller may read it: a device of the
+// event, its organizer or an admin.
+func (s *Service) showAccess(ctx context.Context, p *authn.Principal, showID string) (bool, error) {
+	ev, ok, err := s.store.ShowEvent(ctx, showID)
+	if err != nil || !ok {
+		return false, err
+	}
+	if p.Role == authn.RoleDevice {
+		d, err := s.device(ctx, p)
+		if err != nil {
+			return false, err
+		}
+		if !slices.Contains(d.EventIDs, ev) {
+			return false, errs.New(errs.Forbidden, "this device does not check in this show's event")
+		}
+		return true, nil
+	}
+	return true, s.organizes(ctx, p, ev)
+}
+
+// Revoked answers a show's revocation list.
+func (s *Service) Revoked(ctx context.Context, p *authn.Principal, showID string) ([]Revoked, error) {
+	ok, err := s.showAccess(ctx, p, showID)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return s.store.RevokedTickets(ctx, showID)
+}
+
+// Stats answers a show's counts.
+func (s *Service) Stats(ctx context.Context, p *authn.Principal, showID string) (Stats, error) {
+	ok, err := s.showAccess(ctx, p, showID)
+	if err != nil || !ok {
+		return Stats{}, err
+	}
+	return s.store.ShowStats(ctx, showID)
+}
+
+// CreateDevice registers a check-in device for events the caller organizes
+// and answers its credential.
+func (s *Service) CreateDevice(ctx context.Context, p *authn.Principal, name string, events []string, days int) (Device, string, error) {
+	if p.Role == authn.RoleDevice {
+		return Device{}, "", errs.New(errs.Forbidden, "a device cannot register devices")
+	}
+	for _, ev := range events {
+		if err := s.organizes(ctx, p, ev); err != nil {
+			return Device{}, "", err
+		}
+	}
+	if days == 0 {
+		days = 30
+	}
+	now := time.Now()
+	d, err := s.store.CreateDevice(ctx, Device{ID: uuid.NewString(), OrganizerID: p.UserID, Name: name, EventIDs: events,
+		ExpiresAt: now.Add(time.Duration(days) * 24 * time.Hour).Truncate(time.Second)})
+	if err != nil {
+		return Device{}, "", err
+	}
+	cred, err := s.keys.IssueDevice(d.ID, p.UserID, events, now, d.ExpiresAt)
+	return d, cred, err
+}
+
+// RevokeDevice ends a device's credential (its organizer or an admin).
+func (s *Service) RevokeDevice(ctx context.Context, p *authn.Principal, id string) error {
+	d, ok, err := s.store.DeviceByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !ok || (d.OrganizerID != p.UserID && p.Role != authn.RoleAdmin) {
+		return errs.New(errs.NotFound, "device not found")
+	}
+	return s.store.RevokeDevice(ctx, id)
+}
+
+// device answers the calling device, refusing one that was revoked or
+// expired.
+func (s *Service) device(ctx context.Context, p *authn.Principal) (Device, error) {
+	id, ok := strings.CutPrefix(p.UserID, authn.DevicePrefix)
+	if !ok || p.Role != authn.RoleDevice {
+		return Device{}, errs.New(errs.Forbidden, "only a check-in device may do this")
+	}
+	d, found, err := s.store.DeviceByID(ctx, id)
+	if err != nil {
+		return Device{}, err
+	}
+	if !found || d.Revoked || !time.Now().Before(d.ExpiresAt) {
+		return Device{}, errs.New(errs.Unauthorized, "this device's credential was revoked or has expired")
+	}
+	return d, nil
+}
+
+// Check-in outcomes.
+const (
+	OutcomeValid       = "valid"
+	OutcomeAlreadyUsed = "already_used"
+	OutcomeRevoked     = "revoked"
+	OutcomeWrongEvent  = "wrong_event"
+	OutcomeInvalid     = "invalid"
+)
+
+// ScanIn is one scan a device sends.
+type ScanIn struct {
+	Code, Gate string
+	ScannedAt  time.Time // zero: now
+	// Offline is a scan synced after the fact (SyncCheckIns).
+	Offline bool
+}
+
+// Verdict is the answer to one scan.
+type Verdict struct {
+	Outcome                  string
+	TicketID, ShowID, ZoneID string
+	First                    *FirstScan
+	Reason                   string
+}
+
+// CheckIn judges scans of the calling device, in order, and records each.
+func (s *Service) CheckIn(ctx context.Context, p *authn.Principal, scans []ScanIn) ([]Verdict, error) {
+	d, err := s.device(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Verdict, len(scans))
+	for i, sc := range scans {
+		if out[i], err = s.checkIn(ctx, d, sc); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) checkIn(ctx context.Context, d Device, sc ScanIn) (Verdict, error) {
+	now := time.Now()
+	at := sc.ScannedAt
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
+	rec := ScanRecord{ScanID: uuid.NewString(), DeviceID: d.ID, Gate: sc.Gate, ScannedAt: at, Offline: sc.Offline}
+	v, err := s.judge(ctx, d, sc.Code, at, &rec)
+	if err != nil {
+		return Verdict{}, err
+	}
+	return v, s.store.LogScan(ctx, rec, v.Outcome)
+}
+
+// judge decides one scan at time at and, for a valid ticket, records it.
+func (s *Service) judge(ctx context.Context, d Device, code string, at time.Time, rec *ScanRecord) (Verdict, error) {
+	t, err := eticket.Parse(code)
+	if err != nil {
+		return Verdict{Outcome: OutcomeInvalid, Reason: "not a ticket code"}, nil
+	}
+	v := Verdict{TicketID: t.ID.String(), ShowID: t.ShowID.String(), ZoneID: t.ZoneID.String()}
+	if !slices.Contains(d.EventIDs, t.EventID.String()) {
+		v.Outcome = OutcomeWrongEvent
+		return v, nil
+	}
+	keys, err := s.store.PublishedKeys(ctx, t.EventID.String())
+	if err != nil {
+		return Verdict{}, err
+	}
+	pub := eticket.Keys{}
+	for _, k := range keys {
+		pub[k.ID] = k.Public
+	}
+	if _, err := eticket.Verify(code, pub, at); err != nil {
+		v.Outcome, v.Reason = OutcomeInvalid, strings.TrimPrefix(err.Error(), "eticket: ")
+		return v, nil
+	}
+	row, ok, err := s.store.TicketByID(ctx, v.TicketID)
+	if err != nil {
+		return Verdict{}, err
+	}
+	rec.TicketID = v.TicketID
+	switch {
+	case !ok:
+		rec.TicketID = ""
+		v.Outcome, v.Reason = OutcomeInvalid, "unknown ticket"
+		return v, nil
+	case row.Status == StatusRevoked:
+		v.Outcome, v.Reason = OutcomeRevoked, "the booking was cancelled or refunded"
+		return v, nil
+	}
+	rec.ShowID = row.ShowID
+	first, err := s.store.CheckIn(ctx, *rec)
+	if err != nil {
+		return Verdict{}, err
+	}
+	v.First = &first
+	v.Outcome = OutcomeAlreadyUsed
+	if first.ScanID == rec.ScanID {
+		v.Outcome = OutcomeValid
+	}
+	return v, nil
+}

@@ -1,0 +1,36 @@
+/**
+ * The e-tickets of a confirmed booking: one QR code per seat, signed by the
+ * event's key (the same codes as in the confirmation e-mail). A gate
+ * verifies them offline; a revoked ticket (cancelled or refunded) shows as such.
+ */
+import { Badge } from "@/components/ui/badge";
+import type { Ticket } from "@/lib/api/wire";
+import { dateTime } from "@/lib/format";
+
+export function BookingTickets({ tickets }: { tickets: Ticket[] }) {
+  if (tickets.length === 0) {
+    return <p className="text-muted-foreground text-sm">Your tickets are being issued; refresh in a moment.</p>;
+  }
+  return (
+    <ul className="grid gap-4 sm:grid-cols-2" data-testid="tickets">
+      {tickets.map((t) => (
+        <li key={t.id} className="rounded-lg border p-3 text-center">
+          <p className="text-sm font-medium">
+            Ticket {t.seat}{" "}
+            <Badge variant={t.status === "valid" ? "secondary" : "destructive"} data-testid="ticket-status">
+              {t.status}
+            </Badge>
+          </p>
+          {t.status === "valid" && t.qr_png && (
+            // A data URL of the API's PNG: nothing to optimise or fetch again.
+            // eslint-disable-next-line @next/next/no-img-element
+            <img src={`data:image/png;base64,${t.qr_png}`} alt={`QR code of ticket ${t.seat}`} width={200} height={200} className="mx-auto" />
+          )}
+          <p className="text-muted-foreground text-xs">
+            {t.checked_in_at ? `Checked in ${dateTime(t.checked_in_at)}` : t.valid_until ? `Valid until ${dateTime(t.valid_until)}` : ""}
+          </p>
+        </li>
+      ))}
+    </ul>
+  );
+}
