@@ -39,7 +39,7 @@ var Owners = map[string]string{
 	// per service would get its own copy), written through one package.
 	"outbox":       "platform/outbox",
 	"audit_logs":   "platform/audit",
-	"dead_letters": "platform/kafka",
+	"dead_letters": "platform/deadletter",
 	// the migrator's own bookkeeping.
 	RevisionTable: "schema",
 }
