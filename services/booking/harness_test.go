@@ -27,8 +27,8 @@ import (
 	"github.com/bookingrush/rush/services/platform/server"
 )
 
-// mesh is the booking engine (service, sweeper, relay, persister) running
-// in-process against a fresh schema, its own Redis key prefix and its own
+// mesh is the booking engine (service, sweeper, relay, persister) and the
+// payment service it asks whether a booking was paid, running in-process against a fresh schema, its own Redis key prefix and its own
 // Kafka broker.
 type mesh struct {
 	t      *testing.T
@@ -50,8 +50,8 @@ func startMesh(t *testing.T, extra ...string) *mesh {
 	dsn, _ := pgtest.NewSchema(t)
 	prefix := "bkt:" + uuid.NewString()[:8] + ":"
 	args := append([]string{
-		"-target=booking,relay,persister", "-postgres.url=" + dsn, "-log.level=error", "-jwt.secret=" + testSecret,
-		"-metrics.addr=127.0.0.1:0", "-booking.addr=127.0.0.1:0", "-booking.key-prefix=" + prefix,
+		"-target=booking,relay,persister,payment", "-postgres.url=" + dsn, "-log.level=error", "-jwt.secret=" + testSecret,
+		"-metrics.addr=127.0.0.1:0", "-booking.addr=127.0.0.1:0", "-booking.key-prefix=" + prefix, "-payment.addr=127.0.0.1:0",
 		"-redis.url=" + redisURL(),
 	}, extra...)
 	var cfg app.Config

@@ -267,10 +267,3 @@ func (s *Store) EventStatus(ctx context.Context, eventID string) (string, error)
 	}
 	return st, dbUnavailable(err)
 }
-
-// HasSucceededPayment reports whether the booking was paid.
-func (s *Store) HasSucceededPayment(ctx context.Context, bookingID string) (bool, error) {
-	var ok bool
-	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM payments WHERE booking_id = $1 AND status = 'succeeded')`, bookingID).Scan(&ok)
-	return ok, dbUnavailable(err)
-}

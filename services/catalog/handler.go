@@ -49,6 +49,11 @@ func (s *Server) ListShows(ctx context.Context, req *connect.Request[catalogv1.L
 	return answer(s.svc.ListShows(ctx, req.Msg.GetSlug()))
 }
 
+// GetShow implements catalogv1connect.CatalogServiceHandler.
+func (s *Server) GetShow(ctx context.Context, req *connect.Request[catalogv1.GetShowRequest]) (*connect.Response[catalogv1.GetShowResponse], error) {
+	return answer(s.svc.store.Show(ctx, req.Msg.GetShowId()))
+}
+
 // ListZones implements catalogv1connect.CatalogServiceHandler.
 func (s *Server) ListZones(ctx context.Context, req *connect.Request[catalogv1.ListZonesRequest]) (*connect.Response[catalogv1.ListZonesResponse], error) {
 	return answer(s.svc.ListZones(ctx, req.Msg.GetShowId()))

@@ -120,11 +120,34 @@ func (s *Server) RefundBooking(ctx context.Context, req *connect.Request[payment
 		return nil, errs.Connect(errs.New(errs.Forbidden, "internal only"))
 	}
 	m := req.Msg
-	pay, amount, err := s.svc.RefundBooking(ctx, m.GetBookingId(), m.GetPaymentId(), m.GetCause(), m.GetReason())
+	var pay Payment
+	var amount int64
+	switch m.GetStep() {
+	case paymentv1.RefundStep_REFUND_STEP_DECIDE:
+		pay, err = s.svc.DecideRefund(ctx, m.GetBookingId(), m.GetPaymentId(), m.GetShowId(), m.GetCause(), m.GetReason())
+	case paymentv1.RefundStep_REFUND_STEP_REFUND:
+		pay, amount, err = s.svc.FinishRefund(ctx, m.GetBookingId(), m.GetPaymentId())
+	default:
+		pay, amount, err = s.svc.RefundBooking(ctx, m.GetBookingId(), m.GetPaymentId(), m.GetCause(), m.GetReason())
+	}
 	if err != nil {
 		return nil, errs.Connect(err)
 	}
-	return connect.NewResponse(&paymentv1.RefundBookingResponse{Payment: toProto(pay), RefundAmount: formatCents(amount)}), nil
+	return connect.NewResponse(&paymentv1.RefundBookingResponse{Payment: toProto(pay), RefundAmount: formatCents(amount),
+		RefundPercent: int32(max(pay.RefundPercent, 0))}), nil
+}
+
+// RefundEvent refunds a cancelled event's payments: the catalog's call,
+// with the service role only.
+func (s *Server) RefundEvent(ctx context.Context, req *connect.Request[paymentv1.RefundEventRequest]) (*connect.Response[paymentv1.RefundEventResponse], error) {
+	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
+		return nil, errs.Connect(err)
+	}
+	total, failed, err := s.svc.RefundEvent(ctx, req.Msg.GetEventId(), req.Msg.GetReason())
+	if err != nil {
+		return nil, errs.Connect(err)
+	}
+	return connect.NewResponse(&paymentv1.RefundEventResponse{Refunds: int32(total), Failed: int32(failed)}), nil
 }
 
 // HandleStripeWebhook verifies and applies a provider event. The signature

@@ -43,7 +43,7 @@ func TestDeadLetteredSagaComesBack(t *testing.T) {
 	}
 	paymentAddr := l.Addr().String()
 	_ = l.Close()
-	e := start(t, []string{"-target=booking,relay,persister,saga", "-peer.payment=" + paymentAddr,
+	e := start(t, []string{"-target=catalog,booking,relay,persister,saga", "-peer.payment=" + paymentAddr,
 		"-saga.retries=1", "-saga.timeout=3s", "-saga.revive-after=300ms", "-saga.lease=1s"})
 	s := e.SeedShop(t, meshtest.ShopOptions{})
 	bookingID := uuid.NewString()
@@ -101,8 +101,9 @@ func TestDeadLetteredSagaComesBack(t *testing.T) {
 
 	// The payment service comes back where the saga looks for it.
 	booking := strings.TrimPrefix(e.URL(t, "booking"), "http://")
+	catalog := strings.TrimPrefix(e.URL(t, "catalog"), "http://")
 	meshtest.StartApp(t, meshtest.Config(t, e.dsn, "-postgres.migrate-on-start=false", "-target=payment",
-		"-payment.addr="+paymentAddr, "-peer.booking="+booking, "-booking.key-prefix="+e.prefix))
+		"-payment.addr="+paymentAddr, "-peer.booking="+booking, "-peer.catalog="+catalog, "-booking.key-prefix="+e.prefix))
 	e.waitSaga(t, paymentID, saga.StatusCompensated, 20*time.Second)
 	if n := e.count(t, `SELECT count(*) FROM payments WHERE id = $1 AND status = 'refunded' AND refunded_amount = 10`, paymentID); n != 1 {
 		t.Fatal("the revived saga did not refund in full")
@@ -185,7 +186,7 @@ func TestRedisFrozenDuringSaga(t *testing.T) {
 func TestRedisRestartedEmptyKeepsWhatWasPaid(t *testing.T) {
 	t.Parallel()
 	r := faulttest.StartRedis(t)
-	e := start(t, []string{"-target=booking,persister,payment,saga", "-redis.url=" + r.URL(), "-payment.sim-delay=2s",
+	e := start(t, []string{"-target=catalog,booking,persister,payment,saga", "-redis.url=" + r.URL(), "-payment.sim-delay=2s",
 		"-booking.drain-timeout=5s"})
 	s := e.SeedShop(t, meshtest.ShopOptions{Seats: 10, Users: 4})
 	ctx := context.Background()
