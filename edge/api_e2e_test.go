@@ -142,7 +142,7 @@ func (a *api) revalidate(path, tag string) int {
 	return res.StatusCode
 }
 
-// TestPublicAPIEndToEnd walks every row of DESIGN.md's API table through the
+// TestPublicAPIEndToEnd walks every row of the API table of edge/README.md through the
 // edge of a whole mesh (real services, Postgres, Redis, Kafka protocol,
 // SMTP listener): happy paths, validation, 401, 403, ownership, refresh
 // reuse, forgot/reset by mail, rate limits.

@@ -242,7 +242,7 @@ func Module(cfg Config, rl RateLimitConfig) fx.Option {
 	)
 }
 
-// Headers every answer carries (plan §6.1), shared read-only slices so
+// Headers every answer carries (docs/architecture.md, "Edge security"), shared read-only slices so
 // setting them costs no allocation.
 var (
 	hdrHSTS     = []string{"max-age=31536000; includeSubDomains"}

@@ -39,7 +39,7 @@ import (
 const (
 	appSource  = "../../services/app/app.go"
 	nonRootUID = 65532
-	// The plan's scaling constraints (§6.2).
+	// The scaling constraints (docs/architecture.md, "Scaling").
 	minReplicas = 2
 	maxReplicas = 10
 	coolDown    = 60
@@ -416,7 +416,7 @@ func TestChartProductionValues(t *testing.T) {
 		}
 	}
 	if !strings.Contains(alerts["RushKafkaLag"], "> 10000") || !strings.Contains(alerts["RushHighErrorRate"], "> 0.01") {
-		t.Errorf("alert thresholds differ from plan §8.3: %q, %q", alerts["RushKafkaLag"], alerts["RushHighErrorRate"])
+		t.Errorf("alert thresholds differ from docs/architecture.md's alerts: %q, %q", alerts["RushKafkaLag"], alerts["RushHighErrorRate"])
 	}
 
 	checkDashboard(t, r, "monitoring")
