@@ -273,18 +273,11 @@ func stripComments(doc string) string {
 	return b.String()
 }
 
+// metaOf is an object's metadata; every kind here (ours too: serviceMonitor,
+// prometheusRule, scaledObject, httpRoute embed metav1.ObjectMeta) has it.
 func metaOf(obj any) *metav1.ObjectMeta {
-	switch o := obj.(type) {
-	case metav1.ObjectMetaAccessor:
+	if o, ok := obj.(metav1.ObjectMetaAccessor); ok {
 		return o.GetObjectMeta().(*metav1.ObjectMeta)
-	case *serviceMonitor:
-		return &o.ObjectMeta
-	case *prometheusRule:
-		return &o.ObjectMeta
-	case *scaledObject:
-		return &o.ObjectMeta
-	case *httpRoute:
-		return &o.ObjectMeta
 	}
 	panic(fmt.Sprintf("no metadata on %T", obj))
 }

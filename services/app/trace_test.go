@@ -177,7 +177,7 @@ func one(t *testing.T, exp *tracetest.InMemoryExporter, what string, match func(
 
 func hasAttr(s tracetest.SpanStub, key, value string) bool {
 	for _, kv := range s.Attributes {
-		if string(kv.Key) == key && kv.Value.Emit() == value {
+		if string(kv.Key) == key && kv.Value.String() == value {
 			return true
 		}
 	}

@@ -126,7 +126,7 @@ func (h *Server) SetUserRole(ctx context.Context, req *connect.Request[authv1.Se
 // ListUsers implements authv1connect.AuthServiceHandler.
 func (h *Server) ListUsers(ctx context.Context, req *connect.Request[authv1.ListUsersRequest]) (*connect.Response[authv1.ListUsersResponse], error) {
 	m := req.Msg
-	f := userFilter{query: m.GetQuery(), role: roleNames[m.GetRole()], page: int(m.GetPage()), perPage: int(m.GetPerPage())}
+	f := UserFilter{query: m.GetQuery(), role: roleNames[m.GetRole()], page: int(m.GetPage()), perPage: int(m.GetPerPage())}
 	users, total, f, err := h.svc.ListUsers(ctx, f)
 	if err != nil {
 		return nil, h.fail(ctx, req.Spec(), err)
@@ -212,7 +212,7 @@ var roleNames = map[authv1.Role]string{
 	authv1.Role_ROLE_ADMIN:     authn.RoleAdmin,
 }
 
-func toProto(u *user) *authv1.User {
+func toProto(u *User) *authv1.User {
 	role := authv1.Role_ROLE_UNSPECIFIED
 	for r, name := range roleNames {
 		if name == u.Role {

@@ -156,6 +156,7 @@ func (m *mesh) seed(o eventOpts) fixture {
 	if err != nil {
 		m.t.Fatal(err)
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
@@ -163,7 +164,9 @@ func (m *mesh) seed(o eventOpts) fixture {
 		}
 		f.users = append(f.users, id)
 	}
-	rows.Close()
+	if err := rows.Err(); err != nil {
+		m.t.Fatal(err)
+	}
 	req := connect.NewRequest(&bookingv1.LoadInventoryRequest{EventId: f.event})
 	req.Header().Set("Authorization", "Bearer "+m.token(f.organizer, authn.RoleOrganizer))
 	if _, err := m.booking(false).LoadInventory(context.Background(), req); err != nil {
@@ -201,7 +204,7 @@ func (m *mesh) zone(f fixture) map[string]int {
 	out := map[string]int{}
 	for _, k := range []string{"total", "available", "held", "sold"} {
 		var n int
-		fmt.Sscan(v[k], &n)
+		_, _ = fmt.Sscan(v[k], &n)
 		out[k] = n
 	}
 	return out

@@ -63,7 +63,7 @@ func (s *Service) reserve(ctx context.Context, p *authn.Principal, req ReserveRe
 		return Hold{}, false, errs.New(errs.Validation, "an Idempotency-Key header (or idempotency_key field) is required",
 			"fields", []any{map[string]any{"field": "idempotency_key", "message": "required"}})
 	}
-	ref, err := s.store.ZoneRef(ctx, req.ZoneID)
+	ref, err := s.store.zoneOf(ctx, req.ZoneID)
 	if err != nil {
 		return Hold{}, false, err
 	}

@@ -29,9 +29,9 @@ func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db, zones: map[string
 
 type zoneRef struct{ EventID, ShowID string }
 
-// ZoneRef resolves a zone to its show and event; cached in process, since a
+// zoneOf resolves a zone to its show and event; cached in process, since a
 // zone never moves.
-func (s *Store) ZoneRef(ctx context.Context, zoneID string) (zoneRef, error) {
+func (s *Store) zoneOf(ctx context.Context, zoneID string) (zoneRef, error) {
 	s.mu.RLock()
 	ref, ok := s.zones[zoneID]
 	s.mu.RUnlock()

@@ -193,11 +193,11 @@ func parseCents(s string) (int64, error) {
 	frac += strings.Repeat("0", 2-len(frac))
 	w, err := strconv.ParseInt(whole, 10, 64)
 	if err != nil || w < 0 {
-		return 0, fmt.Errorf("money %q: %v", s, err)
+		return 0, fmt.Errorf("money %q: %w", s, err)
 	}
 	f, err := strconv.ParseInt(frac, 10, 64)
 	if err != nil || f < 0 {
-		return 0, fmt.Errorf("money %q: %v", s, err)
+		return 0, fmt.Errorf("money %q: %w", s, err)
 	}
 	return w*100 + f, nil
 }

@@ -132,7 +132,7 @@ func (b *bench) runGHZ(ctx context.Context, host string, plan *mesh.Plan, token,
 	cmd := exec.CommandContext(ctx, bin, "--config="+cfgFile)
 	t0 := time.Now()
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("ghz: %v: %s", err, msg)
+		return nil, fmt.Errorf("ghz: %w: %s", err, msg)
 	}
 	if st := cmd.ProcessState; st != nil {
 		b.say("  ghz process used %.2f cores", (st.UserTime()+st.SystemTime()).Seconds()/time.Since(t0).Seconds())

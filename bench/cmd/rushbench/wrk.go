@@ -88,7 +88,7 @@ func (b *bench) runWRK(ctx context.Context, base string, plan *mesh.Plan, d time
 	}
 	_ = os.WriteFile(filepath.Join(b.dir, "wrk-"+label+".txt"), out, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("wrk: %v: %s", err, out)
+		return nil, fmt.Errorf("wrk: %w: %s", err, out)
 	}
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	for sc.Scan() {

@@ -408,7 +408,7 @@ func Serve[H any](name, addr, service string, mount func(H, ...connect.HandlerOp
 // ValidateAddr checks that addr is a host:port listen address.
 func ValidateAddr(key, addr string) error {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return fmt.Errorf("%s: %q is not host:port (%v)", key, addr, err)
+		return fmt.Errorf("%s: %q is not host:port (%w)", key, addr, err)
 	}
 	return nil
 }
