@@ -19,6 +19,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/deadletter"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/logging"
+	"github.com/bookingrush/rush/services/platform/topic"
 )
 
 // PersisterGroup is the Kafka consumer group of the persister.
@@ -181,7 +182,7 @@ func isDataError(err error) bool {
 }
 
 // TopicBookingEvents is where the relay publishes booking changes.
-const TopicBookingEvents = "booking.events"
+const TopicBookingEvents = topic.BookingEvents
 
 func statusName(s bookingv1.BookingStatus) string {
 	for k, v := range statusToProto {

@@ -15,6 +15,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/bookingref"
 	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/platform/topic"
 )
 
 // payKey creates a payment with an Idempotency-Key.
@@ -257,7 +258,7 @@ func TestReconcilerSettlesWhatWasLeftOpen(t *testing.T) {
 	if n := e.count(t, `SELECT count(*) FROM payment_webhook_events WHERE provider_event_id LIKE 'reconcile:%'`); n != 3 {
 		t.Fatalf("%d reconciler lookups recorded, want 3", n)
 	}
-	e.Drained(t, "booking-persister", "booking.events")
+	e.Drained(t, "booking-persister", topic.BookingEvents)
 	e.AuditMoney(t, e.prefix)
 }
 

@@ -24,14 +24,15 @@ import (
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/outbox"
+	"github.com/bookingrush/rush/services/platform/topic"
 )
 
 // Topics the payment service publishes (through the outbox); every value
 // is a binary paymentv1.PaymentEvent keyed by the payment id.
 const (
-	TopicSuccess  = "payment.success"
-	TopicFailed   = "payment.failed"
-	TopicRefunded = "payment.refunded"
+	TopicSuccess  = topic.PaymentSuccess
+	TopicFailed   = topic.PaymentFailed
+	TopicRefunded = topic.PaymentRefunded
 )
 
 // Service holds the payment rules; the handlers only translate.

@@ -27,6 +27,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/faulttest"
 	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/platform/topic"
 	"github.com/bookingrush/rush/services/saga"
 )
 
@@ -169,7 +170,7 @@ func TestRedisFrozenDuringSaga(t *testing.T) {
 					t.Fatal("the confirmation is not in Postgres")
 				}
 			}
-			e.Drained(t, "booking-persister", "booking.events")
+			e.Drained(t, "booking-persister", topic.BookingEvents)
 			e.AuditMoney(t, e.prefix)
 			t.Logf("%s: saga %s after a freeze of %v (%s)", tc.name, tc.outcome, tc.freeze, strconv.Quote(r.Addr()))
 		})
@@ -316,7 +317,7 @@ func TestMoneyInvariantUnderConcurrentBuyers(t *testing.T) {
 			+ (SELECT count(*) FROM sagas WHERE status IN ('running', 'compensating') OR (status = 'failed' AND retry_at IS NOT NULL))
 			+ (SELECT count(*) FROM payments p WHERE p.status = 'succeeded' AND NOT EXISTS (SELECT 1 FROM sagas s WHERE s.payment_id = p.id))`) == 0
 	})
-	e.Drained(t, "booking-persister", "booking.events")
+	e.Drained(t, "booking-persister", topic.BookingEvents)
 	r := e.AuditMoney(t, e.prefix)
 	if r.Confirmed == 0 || r.Refunded == 0 {
 		t.Fatalf("the run tested too little: %v", r)

@@ -24,16 +24,17 @@ import (
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/logging"
 	"github.com/bookingrush/rush/services/platform/outbox"
+	"github.com/bookingrush/rush/services/platform/topic"
 )
 
 // Topics of the saga.
 const (
 	// TopicPaymentSuccess starts a saga (paymentv1.PaymentEvent).
-	TopicPaymentSuccess = "payment.success"
+	TopicPaymentSuccess = topic.PaymentSuccess
 	// TopicDeadLetter receives the payment.success message of every saga
 	// that failed, as received, with the headers saga-id, source-topic,
 	// error and attempts.
-	TopicDeadLetter = "saga.dead-letter"
+	TopicDeadLetter = topic.SagaDeadLetter
 	// ConsumerGroup is the orchestrator's Kafka consumer group.
 	ConsumerGroup = "saga-orchestrator"
 )
