@@ -28,12 +28,7 @@ var knownLeaks = map[string]string{
 	"booking events":       "sale settings of the inventory load and a not-loaded reserve",
 	"booking seat_zones":   "zone directory, inventory snapshot, and the persister's counters (a second writer)",
 	"booking shows":        "zone directory and inventory snapshot",
-	"notify bookings":      "mail context",
-	"notify events":        "mail context",
-	"notify shows":         "mail context",
-	"notify users":         "the recipient's address",
 	"queue events":         "the queue settings (a second writer)",
-	"saga users":           "the buyer's address",
 }
 
 // sqlTable finds the table a SQL keyword names (FROM x, JOIN x, INTO x,

@@ -177,7 +177,7 @@ func TestPaidAndDeclined(t *testing.T) {
 	t.Parallel()
 	smtp := mailtest.NewServer(t)
 	secret := "analytics-test-ticket-secret-0123"
-	e := start(t, "catalog,booking,relay,persister,payment,saga,notify,analytics",
+	e := start(t, "auth,catalog,booking,relay,persister,payment,saga,notify,analytics",
 		"-smtp.addr="+smtp.Addr, "-notify.ticket-secret="+secret, "-notify.poll=100ms",
 		"-booking.hold-ttl=5s", "-saga.retry-backoff=20ms", "-payment.outbox-poll=50ms")
 	ctx := context.Background()

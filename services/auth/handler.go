@@ -101,6 +101,15 @@ func (h *Server) GetMe(ctx context.Context, req *connect.Request[authv1.GetMeReq
 	return connect.NewResponse(&authv1.GetMeResponse{User: toProto(u)}), nil
 }
 
+// GetUser implements authv1connect.AuthServiceHandler.
+func (h *Server) GetUser(ctx context.Context, req *connect.Request[authv1.GetUserRequest]) (*connect.Response[authv1.GetUserResponse], error) {
+	u, err := h.svc.User(ctx, req.Msg.GetUserId())
+	if err != nil {
+		return nil, h.fail(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&authv1.GetUserResponse{User: toProto(u)}), nil
+}
+
 // UpdateMe implements authv1connect.AuthServiceHandler.
 func (h *Server) UpdateMe(ctx context.Context, req *connect.Request[authv1.UpdateMeRequest]) (*connect.Response[authv1.UpdateMeResponse], error) {
 	u, err := h.svc.UpdateMe(ctx, req.Msg.GetFullName())

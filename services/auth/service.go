@@ -519,6 +519,19 @@ func (s *Service) Me(ctx context.Context) (*User, error) {
 	return u, dbError(err)
 }
 
+// User returns any account to the system (notify and the saga address their
+// mails by it); to anyone else it does not exist.
+func (s *Service) User(ctx context.Context, id string) (*User, error) {
+	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
+		return nil, err
+	}
+	u, err := s.store.userOf(ctx, id)
+	if errors.Is(err, errNoRows) {
+		return nil, errNoUser
+	}
+	return u, dbError(err)
+}
+
 // UpdateMe changes the calling user's display name.
 func (s *Service) UpdateMe(ctx context.Context, fullName string) (*User, error) {
 	id, tenant, err := caller(ctx)

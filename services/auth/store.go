@@ -85,6 +85,12 @@ func (s *store) userByID(ctx context.Context, tenant, id string) (*User, error) 
 	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = $1 AND id = $2`, tenant, id))
 }
 
+// userOf reads an account by id alone (ids are unique across tenants): the
+// system's lookup.
+func (s *store) userOf(ctx context.Context, id string) (*User, error) {
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+}
+
 // UserFilter selects a page of accounts (ListUsers).
 type UserFilter struct {
 	tenant        string

@@ -365,10 +365,13 @@ func (s *Store) Show(ctx context.Context, showID string) (*catalogv1.GetShowResp
 		return nil, dbErr(err)
 	}
 	var status string
-	if err := s.pool.QueryRow(ctx, `SELECT status FROM events WHERE id = $1`, sh.GetEventId()).Scan(&status); err != nil {
+	out := &catalogv1.GetShowResponse{Show: sh}
+	if err := s.pool.QueryRow(ctx, `SELECT status, title, COALESCE(cancel_reason, '') FROM events WHERE id = $1`, sh.GetEventId()).
+		Scan(&status, &out.EventTitle, &out.CancelReason); err != nil {
 		return nil, dbErr(err)
 	}
-	return &catalogv1.GetShowResponse{Show: sh, EventStatus: eventStatus(status)}, nil
+	out.EventStatus = eventStatus(status)
+	return out, nil
 }
 
 // Shows returns an event's shows by date, with the Postgres seat counters.

@@ -47,6 +47,7 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/directory"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/mail"
 	"github.com/bookingrush/rush/services/platform/server"
@@ -148,6 +149,7 @@ func Module(cfg Config, smtp mail.Config) fx.Option {
 			func(mesh *server.Mesh) Payments {
 				return server.Dial(mesh, "notify", "payment", paymentv1connect.NewPaymentServiceClient)
 			},
+			func(mesh *server.Mesh) Directory { return directory.New(mesh, "notify") },
 			NewStore, NewWorker, NewService, NewConsumer, NewServer,
 		),
 		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, w *Worker, cons *Consumer) {

@@ -44,7 +44,7 @@ func TestDeadLetteredSagaComesBack(t *testing.T) {
 	}
 	paymentAddr := l.Addr().String()
 	_ = l.Close()
-	e := start(t, []string{"-target=catalog,booking,relay,persister,saga", "-peer.payment=" + paymentAddr,
+	e := start(t, []string{"-target=auth,catalog,booking,relay,persister,saga", "-peer.payment=" + paymentAddr,
 		"-saga.retries=1", "-saga.timeout=3s", "-saga.revive-after=300ms", "-saga.lease=1s"})
 	s := e.SeedShop(t, meshtest.ShopOptions{})
 	bookingID := uuid.NewString()
@@ -187,7 +187,7 @@ func TestRedisFrozenDuringSaga(t *testing.T) {
 func TestRedisRestartedEmptyKeepsWhatWasPaid(t *testing.T) {
 	t.Parallel()
 	r := faulttest.StartRedis(t)
-	e := start(t, []string{"-target=catalog,booking,persister,payment,saga", "-redis.url=" + r.URL(), "-payment.sim-delay=2s",
+	e := start(t, []string{"-target=auth,catalog,booking,persister,payment,saga", "-redis.url=" + r.URL(), "-payment.sim-delay=2s",
 		"-booking.drain-timeout=5s"})
 	s := e.SeedShop(t, meshtest.ShopOptions{Seats: 10, Users: 4})
 	ctx := context.Background()
@@ -241,7 +241,7 @@ func TestRedisRestartedEmptyKeepsWhatWasPaid(t *testing.T) {
 // agree on every zone.
 func TestMoneyInvariantUnderConcurrentBuyers(t *testing.T) {
 	t.Parallel()
-	e := start(t, []string{"-target=booking,relay,persister,payment,saga,catalog", "-booking.hold-ttl=3s", "-booking.idempotency-ttl=3s",
+	e := start(t, []string{"-target=auth,booking,relay,persister,payment,saga,catalog", "-booking.hold-ttl=3s", "-booking.idempotency-ttl=3s",
 		"-payment.sim-delay=2700ms", "-saga.timeout=3s", "-payment.reconcile-interval=300ms", "-payment.reconcile-grace=6s"})
 	shops := []meshtest.Shop{
 		e.SeedShop(t, meshtest.ShopOptions{Seats: 60, Users: 20, MaxPerUser: 10}),

@@ -330,24 +330,6 @@ func (s *Store) DeadLetterRaw(ctx context.Context, partition int32, offset int64
 		Partition: &partition, Offset: &offset, Key: key, Payload: payload, Error: msg, Attempts: 1}))
 }
 
-// Recipient is what the confirmation e-mail needs from the catalog and
-// the user's account.
-type Recipient struct {
-	Email, EventTitle string
-	ShowDate          time.Time
-}
-
-// Recipient reads the buyer's e-mail and the show's title and date.
-func (s *Store) Recipient(ctx context.Context, userID, eventID, showID string) (Recipient, error) {
-	var r Recipient
-	err := s.db.QueryRow(ctx, `SELECT u.email, e.title, sh.show_date FROM users u, events e, shows sh
-		WHERE u.id = $1 AND e.id = $2 AND sh.id = $3`, userID, eventID, showID).Scan(&r.Email, &r.EventTitle, &r.ShowDate)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, errs.New(errs.NotFound, "buyer or show not found")
-	}
-	return r, dbErr(err)
-}
-
 // ListFilter selects sagas.
 type ListFilter struct {
 	Status, BookingID string

@@ -1023,7 +1023,11 @@ type GetShowResponse struct {
 	// Show is the show.
 	Show *Show `protobuf:"bytes,1,opt,name=show,proto3" json:"show,omitempty"`
 	// EventStatus is the status of the show's event.
-	EventStatus   EventStatus `protobuf:"varint,2,opt,name=event_status,json=eventStatus,proto3,enum=bookingrush.catalog.v1.EventStatus" json:"event_status,omitempty"`
+	EventStatus EventStatus `protobuf:"varint,2,opt,name=event_status,json=eventStatus,proto3,enum=bookingrush.catalog.v1.EventStatus" json:"event_status,omitempty"`
+	// EventTitle is the title of the show's event.
+	EventTitle string `protobuf:"bytes,3,opt,name=event_title,json=eventTitle,proto3" json:"event_title,omitempty"`
+	// CancelReason is the organizer's reason when the event was cancelled.
+	CancelReason  string `protobuf:"bytes,4,opt,name=cancel_reason,json=cancelReason,proto3" json:"cancel_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1070,6 +1074,20 @@ func (x *GetShowResponse) GetEventStatus() EventStatus {
 		return x.EventStatus
 	}
 	return EventStatus_EVENT_STATUS_UNSPECIFIED
+}
+
+func (x *GetShowResponse) GetEventTitle() string {
+	if x != nil {
+		return x.EventTitle
+	}
+	return ""
+}
+
+func (x *GetShowResponse) GetCancelReason() string {
+	if x != nil {
+		return x.CancelReason
+	}
+	return ""
 }
 
 // ListZonesRequest names the show whose zones to list.
@@ -2292,10 +2310,13 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x05shows\x18\x01 \x03(\v2\x1c.bookingrush.catalog.v1.ShowR\x05shows\x123\n" +
 	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"6\n" +
 	"\x0eGetShowRequest\x12$\n" +
-	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\"\x8b\x01\n" +
+	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\"\xd1\x01\n" +
 	"\x0fGetShowResponse\x120\n" +
 	"\x04show\x18\x01 \x01(\v2\x1c.bookingrush.catalog.v1.ShowR\x04show\x12F\n" +
-	"\fevent_status\x18\x02 \x01(\x0e2#.bookingrush.catalog.v1.EventStatusR\veventStatus\"8\n" +
+	"\fevent_status\x18\x02 \x01(\x0e2#.bookingrush.catalog.v1.EventStatusR\veventStatus\x12\x1f\n" +
+	"\vevent_title\x18\x03 \x01(\tR\n" +
+	"eventTitle\x12#\n" +
+	"\rcancel_reason\x18\x04 \x01(\tR\fcancelReason\"8\n" +
 	"\x10ListZonesRequest\x12$\n" +
 	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\"|\n" +
 	"\x11ListZonesResponse\x122\n" +

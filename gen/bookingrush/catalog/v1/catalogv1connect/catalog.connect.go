@@ -87,9 +87,10 @@ type CatalogServiceClient interface {
 	GetEvent(context.Context, *connect.Request[v1.GetEventRequest]) (*connect.Response[v1.GetEventResponse], error)
 	// ListShows returns the shows of an event.
 	ListShows(context.Context, *connect.Request[v1.ListShowsRequest]) (*connect.Response[v1.ListShowsResponse], error)
-	// GetShow answers one show with its event's status. Internal only (no
-	// public route), for the system: the payment service prices a buyer's
-	// refund by the show's date and takes no money for a cancelled event.
+	// GetShow answers one show with its event's title and status. Internal
+	// only (no public route), for the system: the payment service prices a
+	// buyer's refund by the show's date and takes no money for a cancelled
+	// event; notify and the saga word their mails with it.
 	GetShow(context.Context, *connect.Request[v1.GetShowRequest]) (*connect.Response[v1.GetShowResponse], error)
 	// ListZones returns the seat zones of a show with their availability.
 	ListZones(context.Context, *connect.Request[v1.ListZonesRequest]) (*connect.Response[v1.ListZonesResponse], error)
@@ -317,9 +318,10 @@ type CatalogServiceHandler interface {
 	GetEvent(context.Context, *connect.Request[v1.GetEventRequest]) (*connect.Response[v1.GetEventResponse], error)
 	// ListShows returns the shows of an event.
 	ListShows(context.Context, *connect.Request[v1.ListShowsRequest]) (*connect.Response[v1.ListShowsResponse], error)
-	// GetShow answers one show with its event's status. Internal only (no
-	// public route), for the system: the payment service prices a buyer's
-	// refund by the show's date and takes no money for a cancelled event.
+	// GetShow answers one show with its event's title and status. Internal
+	// only (no public route), for the system: the payment service prices a
+	// buyer's refund by the show's date and takes no money for a cancelled
+	// event; notify and the saga word their mails with it.
 	GetShow(context.Context, *connect.Request[v1.GetShowRequest]) (*connect.Response[v1.GetShowResponse], error)
 	// ListZones returns the seat zones of a show with their availability.
 	ListZones(context.Context, *connect.Request[v1.ListZonesRequest]) (*connect.Response[v1.ListZonesResponse], error)
