@@ -195,23 +195,24 @@ func toStruct(m map[string]any) (*structpb.Struct, error) {
 	return structpb.NewStruct(m)
 }
 
-// fail turns err into the answer: domain errors as they are, an unreachable
+// fail turns err into the answer (server.domainErrors maps it to its Connect
+// error): domain errors as they are, an unreachable
 // database as SERVICE_UNAVAILABLE, anything else as INTERNAL_ERROR; the
 // cause of the last two is logged here because the caller never sees it.
 func (h *Server) fail(_ context.Context, spec connect.Spec, err error) error {
 	var de *errs.Error
 	if errors.As(err, &de) {
-		return errs.Connect(err)
+		return err
 	}
 	var u *unavailable
 	if errors.As(err, &u) {
 		if !errors.Is(err, breaker.ErrOpen) { // the breaker logged the outage once
 			h.log.Warn("rpc failed: database unavailable", zap.String("procedure", spec.Procedure), zap.Error(err))
 		}
-		return errs.Connect(errs.New(errs.ServiceUnavailable, "database unavailable; try again", "dependency", "postgres"))
+		return errs.New(errs.ServiceUnavailable, "database unavailable; try again", "dependency", "postgres")
 	}
 	h.log.Error("rpc failed", zap.String("procedure", spec.Procedure), zap.Error(err))
-	return errs.Connect(err)
+	return err
 }
 
 // roleNames maps the protobuf roles to the stored ones.
