@@ -13,9 +13,11 @@ PROTOC_GEN_GO_VERSION        := v1.36.12
 PROTOC_GEN_CONNECT_GO_VERSION := v1.21.1
 HELM_VERSION                 := v3.22.0
 GHZ_VERSION                  := v0.120.0
+GOLANGCI_LINT_VERSION        := v2.15.0
 
-# Packages of every module in the workspace (go.work).
-PKGS := ./... ./gen/... ./bench/...
+# Packages of every module in the workspace (go.work), and the modules.
+PKGS    := ./... ./gen/... ./bench/...
+MODULES := . gen bench
 
 # The web app (web/, Next.js): npm packages pinned by web/package-lock.json.
 WEB       := web
@@ -77,10 +79,12 @@ fuzz: ## the edge's fuzz suite, longer than in test: each native fuzz target for
 	$(GO) test -race -count=1 -timeout 0 ./edge -run '^TestRandomRequests$$' -v -random.duration=$(RANDOM_DURATION)
 
 .PHONY: lint
-lint: tools ## go vet, gofmt and buf lint
+lint: tools ## go vet, gofmt, golangci-lint (.golangci.yml), go mod tidy -diff of every module, buf lint
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	golangci-lint run $(PKGS)
+	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || { echo "go.mod/go.sum of $$m are not tidy: cd $$m && go mod tidy"; exit 1; }; done
 	buf lint
 
 .PHONY: generate
@@ -124,7 +128,7 @@ bench: build ## flash-sale benchmark (see bench/README.md); BENCH_FLAGS="-scenar
 ghz: $(TOOLS)/ghz ## install the pinned ghz command (for configs of rushbench ghz-config; the ghz scenario runs ghz's runner itself)
 
 .PHONY: tools
-tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-connect-go $(TOOLS)/helm ## install pinned tools into bin/tools
+tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-connect-go $(TOOLS)/helm $(TOOLS)/golangci-lint ## install pinned tools into bin/tools
 
 $(TOOLS)/buf:
 	GOBIN=$(TOOLS) GOWORK=off $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
@@ -134,6 +138,8 @@ $(TOOLS)/protoc-gen-connect-go:
 	GOBIN=$(TOOLS) GOWORK=off $(GO) install connectrpc.com/connect/cmd/protoc-gen-connect-go@$(PROTOC_GEN_CONNECT_GO_VERSION)
 $(TOOLS)/helm:
 	GOBIN=$(TOOLS) GOWORK=off $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+$(TOOLS)/golangci-lint:
+	GOBIN=$(TOOLS) GOWORK=off $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 $(TOOLS)/ghz:
 	GOBIN=$(TOOLS) GOWORK=off $(GO) install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
 

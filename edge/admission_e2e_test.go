@@ -99,8 +99,8 @@ func zoneSold(t *testing.T, app *meshtest.App, s meshtest.Shop) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Sscan(fmt.Sprint(v[0]), &held)
-	fmt.Sscan(fmt.Sprint(v[1]), &sold)
+	_, _ = fmt.Sscan(fmt.Sprint(v[0]), &held)
+	_, _ = fmt.Sscan(fmt.Sprint(v[1]), &sold)
 	return held + sold
 }
 

@@ -142,7 +142,7 @@ func (a *api) revalidate(path, tag string) int {
 	return res.StatusCode
 }
 
-// TestPublicAPIEndToEnd walks every row of DESIGN.md's API table through the
+// TestPublicAPIEndToEnd walks every row of the API table of edge/README.md through the
 // edge of a whole mesh (real services, Postgres, Redis, Kafka protocol,
 // SMTP listener): happy paths, validation, 401, 403, ownership, refresh
 // reuse, forgot/reset by mail, rate limits.
@@ -174,7 +174,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	if !strings.Contains(bad.raw, `"field":"email"`) || !strings.Contains(bad.raw, `"field":"password"`) {
 		t.Fatalf("validation details: %s", bad)
 	}
-	other := reg("other@rush.test", "Other")
+	reg("other@rush.test", "Other")
 	orgA := reg("org-a@rush.test", "Org A")
 	orgB := reg("org-b@rush.test", "Org B")
 
@@ -215,7 +215,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	a.want(a.call("POST", "/api/v1/auth/reset-password", "", map[string]any{"token": token[1], "new_password": "brand-new-pass-2"}), 200, "")
 	a.want(a.call("POST", "/api/v1/auth/reset-password", "", map[string]any{"token": token[1], "new_password": "brand-new-pass-3"}), 400, "VALIDATION_ERROR")
 	// The reset ended other's sessions, access tokens included: sign in again.
-	other = a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "other@rush.test", "password": "brand-new-pass-2"})
+	other := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "other@rush.test", "password": "brand-new-pass-2"})
 	a.want(other, 200, "")
 	if len(smtp.To("nobody@rush.test")) != 0 {
 		t.Fatal("a mail went to an unknown address")

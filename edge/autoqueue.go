@@ -14,7 +14,7 @@ import (
 )
 
 // autoQueue switches on the waiting room of an event whose reserves the
-// edge keeps shedding (DESIGN.md "Overload": an event with queue_auto gets
+// edge keeps shedding (docs/architecture.md "Overload": an event with queue_auto gets
 // its queue by itself after a sustained while of shedding). It counts, per
 // event and per second, the reserves shed and taken; once more than ratio of
 // them were shed in every second for after, it asks the queue service

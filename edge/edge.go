@@ -128,7 +128,7 @@ func parsePrefixes(cidrs []string) ([]netip.Prefix, error) {
 		}
 		p, err := netip.ParsePrefix(c)
 		if err != nil {
-			return nil, fmt.Errorf("edge.trusted-proxies: %q is not a CIDR (%v)", c, err)
+			return nil, fmt.Errorf("edge.trusted-proxies: %q is not a CIDR (%w)", c, err)
 		}
 		out = append(out, p.Masked())
 	}
@@ -258,7 +258,7 @@ func Module(cfg Config, rl RateLimitConfig) fx.Option {
 	)
 }
 
-// Headers every answer carries (plan §6.1), shared read-only slices so
+// Headers every answer carries (docs/architecture.md, "Edge security"), shared read-only slices so
 // setting them costs no allocation.
 var (
 	hdrHSTS     = []string{"max-age=31536000; includeSubDomains"}
@@ -293,7 +293,7 @@ func (e *Edge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the envelope, instead of a dropped connection.
 func (e *Edge) finish(rec *recorder, r *http.Request, start time.Time) {
 	if p := recover(); p != nil {
-		if p == http.ErrAbortHandler {
+		if isAbort(p) {
 			panic(p) // the handler's way to abort the answer on purpose
 		}
 		logging.Ctx(r.Context(), e.log).Error("panic serving a request", zap.Any("panic", p), zap.Stack("stack"),

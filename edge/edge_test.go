@@ -23,7 +23,7 @@ const (
 	zoneID = "0195f3a0-0000-7000-8000-0000000000a3"
 )
 
-// TestEveryRouteReachesItsRPC sends each row of DESIGN.md's API table (plus
+// TestEveryRouteReachesItsRPC sends each row of the API table of edge/README.md (plus
 // the admin routes of the contracts) through the edge and checks which
 // procedure of which service received it.
 func TestEveryRouteReachesItsRPC(t *testing.T) {

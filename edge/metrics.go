@@ -9,7 +9,7 @@ import (
 )
 
 // httpMetrics are the plan's http_requests_total and
-// http_request_duration_seconds (§8.2; the histogram leaves out the queue's
+// http_request_duration_seconds (docs/architecture.md, "Observability"; the histogram leaves out the queue's
 // event stream), per route: a route is the RPC the
 // call was transcoded to ("/bookingrush.booking.v1.BookingService/Reserve"),
 // so the label stays bounded whatever ids the paths carry.

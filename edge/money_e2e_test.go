@@ -9,6 +9,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/mail/mailtest"
 	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
+	"github.com/bookingrush/rush/services/platform/topic"
 )
 
 // TestCancelledEventTakesNoMoney: through the public API of a whole mesh,
@@ -178,7 +179,7 @@ func TestCancelledEventTakesNoMoney(t *testing.T) {
 
 	// Cancelling again finishes nothing more and changes nothing.
 	a.want(a.call("POST", "/api/v1/events/"+eventID+"/cancel", org, map[string]any{"reason": "storm warning"}), 200, "")
-	app.Drained(t, "booking-persister", "booking.events")
+	app.Drained(t, "booking-persister", topic.BookingEvents)
 	var deadLetters int
 	if err := app.Pool.QueryRow(t.Context(), `SELECT count(*) FROM dead_letters`).Scan(&deadLetters); err != nil || deadLetters != 0 {
 		t.Fatalf("%d dead letters (%v)", deadLetters, err)

@@ -23,7 +23,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/redisx"
 )
 
-// RateLimitConfig is the edge's rate limiting (plan §6.1): one token bucket
+// RateLimitConfig is the edge's rate limiting (docs/architecture.md, "Edge security"): one token bucket
 // per client and limit, shared by every edge replica through Redis.
 type RateLimitConfig struct {
 	// Enabled turns rate limiting on (RUSH_RATE_LIMIT_ENABLED).

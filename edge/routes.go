@@ -69,6 +69,13 @@ type routeTable struct {
 	routes map[string][]*route
 }
 
+// isAbort reports whether a recovered panic value is http.ErrAbortHandler,
+// the handler's way to abort an answer on purpose.
+func isAbort(p any) bool {
+	err, ok := p.(error)
+	return ok && errors.Is(err, http.ErrAbortHandler)
+}
+
 // newTranscoder builds the vanguard transcoder for Services: REST in,
 // Connect with binary protobuf out, each service proxied through the mesh
 // client to its component. traced makes upstream requests carry the edge
@@ -203,7 +210,7 @@ func newProxy(mesh *server.Mesh, component string, rt *routeTable, failed func(c
 			// has already written the 400, and an abort would only cut off
 			// the end of that answer (the client read a broken chunked
 			// body); an incomplete answer of the service it reports itself.
-			if p := recover(); p != nil && p != http.ErrAbortHandler {
+			if p := recover(); p != nil && !isAbort(p) {
 				panic(p)
 			}
 		}()

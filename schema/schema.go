@@ -88,7 +88,7 @@ func Validate(dir migrate.Dir) error {
 	case errors.Is(err, migrate.ErrChecksumNotFound):
 		return fmt.Errorf("%w: atlas.sum is missing; run `go generate ./schema`", ErrIntegrity)
 	case errors.Is(err, migrate.ErrChecksumFormat), errors.Is(err, migrate.ErrChecksumMismatch):
-		return fmt.Errorf("%w: atlas.sum is malformed or was edited by hand (%v); run `go generate ./schema`", ErrIntegrity, err)
+		return fmt.Errorf("%w: atlas.sum is malformed or was edited by hand (%w); run `go generate ./schema`", ErrIntegrity, err)
 	default:
 		return fmt.Errorf("schema: validate migration directory: %w", err)
 	}
@@ -302,7 +302,7 @@ func checkApplied(ctx context.Context, q querier, current string, dir migrate.Di
 func explain(err error) error {
 	var cerr *migrate.ChecksumError
 	if errors.As(err, &cerr) || errors.Is(err, migrate.ErrChecksumMismatch) || errors.Is(err, migrate.ErrChecksumNotFound) {
-		return fmt.Errorf("%w: %v", ErrIntegrity, err)
+		return fmt.Errorf("%w: %w", ErrIntegrity, err)
 	}
 	return fmt.Errorf("schema: %w", err)
 }

@@ -320,6 +320,9 @@ func TestAuditLogPartitions(t *testing.T) {
 			}
 			names = append(names, n)
 		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
 		return names
 	}
 	month := func(m int) time.Time {

@@ -20,7 +20,7 @@ func openDB(ctx context.Context, cfg postgres.Config) (*sql.DB, error) {
 	pc.ConnectTimeout = cfg.ConnectTimeout
 	db := stdlib.OpenDB(*pc)
 	if err := db.PingContext(ctx); err != nil {
-		db.Close()
+		_ = db.Close()
 		return nil, postgres.PingError(err)
 	}
 	return db, nil

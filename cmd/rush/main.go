@@ -66,7 +66,7 @@ func run(args []string) int {
 			fmt.Fprintln(os.Stderr, "rush:", err)
 			return 1
 		}
-		os.Stdout.Write(out)
+		_, _ = os.Stdout.Write(out)
 		return 0
 	}
 	if cmd == "migrate" {
@@ -150,7 +150,7 @@ func probe(urls []string, out io.Writer) int {
 			continue
 		}
 		body, _ := io.ReadAll(io.LimitReader(res.Body, 4<<10))
-		res.Body.Close()
+		_ = res.Body.Close()
 		if res.StatusCode != http.StatusOK {
 			failed++
 		}

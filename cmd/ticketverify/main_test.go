@@ -26,10 +26,14 @@ func TestVerifyOffline(t *testing.T) {
 	revokedCode := eticket.Sign(other, priv)
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keys.json")
-	os.WriteFile(keys, []byte(`{"success":true,"data":{"event_id":"x","keys":[{"key_id":2,"algorithm":"Ed25519","public_key":"`+
-		base64.StdEncoding.EncodeToString(pub)+`","active":true}]}}`), 0o600)
+	if err := os.WriteFile(keys, []byte(`{"success":true,"data":{"event_id":"x","keys":[{"key_id":2,"algorithm":"Ed25519","public_key":"`+
+		base64.StdEncoding.EncodeToString(pub)+`","active":true}]}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	revoked := filepath.Join(dir, "revoked.json")
-	os.WriteFile(revoked, []byte(`{"show_id":"x","tickets":[{"ticket_id":"`+other.ID.String()+`"}]}`), 0o600)
+	if err := os.WriteFile(revoked, []byte(`{"show_id":"x","tickets":[{"ticket_id":"`+other.ID.String()+`"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	for name, c := range map[string]struct {
 		args   []string

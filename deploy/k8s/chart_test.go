@@ -40,7 +40,7 @@ import (
 const (
 	appSource  = "../../services/app/app.go"
 	nonRootUID = 65532
-	// The plan's scaling constraints (§6.2).
+	// The scaling constraints (docs/architecture.md, "Scaling").
 	minReplicas = 2
 	maxReplicas = 10
 	coolDown    = 60
@@ -274,18 +274,11 @@ func stripComments(doc string) string {
 	return b.String()
 }
 
+// metaOf is an object's metadata; every kind here (ours too: serviceMonitor,
+// prometheusRule, scaledObject, httpRoute embed metav1.ObjectMeta) has it.
 func metaOf(obj any) *metav1.ObjectMeta {
-	switch o := obj.(type) {
-	case metav1.ObjectMetaAccessor:
+	if o, ok := obj.(metav1.ObjectMetaAccessor); ok {
 		return o.GetObjectMeta().(*metav1.ObjectMeta)
-	case *serviceMonitor:
-		return &o.ObjectMeta
-	case *prometheusRule:
-		return &o.ObjectMeta
-	case *scaledObject:
-		return &o.ObjectMeta
-	case *httpRoute:
-		return &o.ObjectMeta
 	}
 	panic(fmt.Sprintf("no metadata on %T", obj))
 }
@@ -417,7 +410,7 @@ func TestChartProductionValues(t *testing.T) {
 		}
 	}
 	if !strings.Contains(alerts["RushKafkaLag"], "> 10000") || !strings.Contains(alerts["RushHighErrorRate"], "> 0.01") {
-		t.Errorf("alert thresholds differ from plan §8.3: %q, %q", alerts["RushKafkaLag"], alerts["RushHighErrorRate"])
+		t.Errorf("alert thresholds differ from docs/architecture.md's alerts: %q, %q", alerts["RushKafkaLag"], alerts["RushHighErrorRate"])
 	}
 
 	checkDashboard(t, r, "monitoring")

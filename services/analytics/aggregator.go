@@ -17,6 +17,7 @@ import (
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/services/platform/deadletter"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/logging"
 )
@@ -298,14 +299,9 @@ func (a *Aggregator) deadLetter(ctx context.Context, m *sarama.ConsumerMessage, 
 	return nil
 }
 
-type execer interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-func (a *Aggregator) deadLetterIn(ctx context.Context, db execer, m *sarama.ConsumerMessage, cause error) error {
-	_, err := db.Exec(ctx, `INSERT INTO dead_letters (source, topic, kafka_partition, kafka_offset, key, payload, error)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, ConsumerGroup, m.Topic, m.Partition, m.Offset, string(m.Key), m.Value, cause.Error())
-	return err
+func (a *Aggregator) deadLetterIn(ctx context.Context, db deadletter.Execer, m *sarama.ConsumerMessage, cause error) error {
+	return deadletter.Record(ctx, db, deadletter.Letter{Source: ConsumerGroup, Topic: m.Topic, Partition: &m.Partition,
+		Offset: &m.Offset, Key: string(m.Key), Payload: m.Value, Error: cause.Error()})
 }
 
 // isDataError reports a refusal by the database (class 22 data exception or

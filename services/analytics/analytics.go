@@ -34,6 +34,7 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/analytics/v1/analyticsv1connect"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/platform/topic"
 )
 
 // Config is the analytics component's configuration.
@@ -69,13 +70,13 @@ func (c *Config) Validate() error {
 // processed_events.
 const ConsumerGroup = "analytics"
 
-// Topics analytics consumes. They are other services' contracts, named
-// here rather than imported so analytics depends on gen/ and platform only.
+// Topics analytics consumes: other services' contracts, named once in
+// platform/topic.
 const (
 	// TopicBookingEvents carries bookingrush.booking.v1.BookingEvent.
-	TopicBookingEvents = "booking.events"
+	TopicBookingEvents = topic.BookingEvents
 	// TopicPaymentRefunded carries bookingrush.payment.v1.PaymentEvent.
-	TopicPaymentRefunded = "payment.refunded"
+	TopicPaymentRefunded = topic.PaymentRefunded
 )
 
 // ConsumedTopics are the topics ConsumerGroup reads (the chart's KEDA trigger

@@ -180,7 +180,7 @@ func TestPaidAndDeclined(t *testing.T) {
 	secret := "analytics-test-ticket-secret-0123"
 	// The confirmation mail carries the gate's tickets (which needs the
 	// catalog's show dates).
-	e := start(t, "booking,relay,persister,payment,saga,notify,analytics,catalog,gate",
+	e := start(t, "auth,catalog,booking,relay,persister,payment,saga,notify,analytics,gate",
 		"-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisx.DefaultURL), "-smtp.addr="+smtp.Addr, "-notify.ticket-secret="+secret, "-notify.poll=100ms",
 		"-booking.hold-ttl=5s", "-saga.retry-backoff=20ms", "-payment.outbox-poll=50ms")
 	ctx := context.Background()

@@ -39,28 +39,28 @@ const maxDays = 366
 func (s *Server) GetEventAnalytics(ctx context.Context, req *connect.Request[analyticsv1.GetEventAnalyticsRequest]) (*connect.Response[analyticsv1.GetEventAnalyticsResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	id := req.Msg.GetEventId()
 	ev, err := s.store.Event(ctx, id)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	if err := mayRead(p, ev); err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	from, to, err := dateRange(req.Msg.GetFrom(), req.Msg.GetTo(), s.now())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	sc := Scope{EventID: id}
 	out := &analyticsv1.EventAnalytics{EventId: id, From: from.Format(time.DateOnly), To: to.Format(time.DateOnly)}
 	if out.Summary, out.Daily, out.Hourly, err = s.report(ctx, sc, from, to); err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	seats, err := s.store.TotalSeats(ctx, id)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	out.TotalSeats = int32(seats)
 	return connect.NewResponse(&analyticsv1.GetEventAnalyticsResponse{Analytics: out}), nil
@@ -70,11 +70,11 @@ func (s *Server) GetEventAnalytics(ctx context.Context, req *connect.Request[ana
 func (s *Server) GetDashboard(ctx context.Context, req *connect.Request[analyticsv1.GetDashboardRequest]) (*connect.Response[analyticsv1.GetDashboardResponse], error) {
 	p, err := authn.Require(ctx, authn.RoleOrganizer)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	from, to, err := dateRange(req.Msg.GetFrom(), req.Msg.GetTo(), s.now())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	var sc Scope
 	if p.Role == authn.RoleOrganizer {
@@ -82,11 +82,11 @@ func (s *Server) GetDashboard(ctx context.Context, req *connect.Request[analytic
 	}
 	out := &analyticsv1.Dashboard{From: from.Format(time.DateOnly), To: to.Format(time.DateOnly)}
 	if out.Summary, out.Daily, out.Hourly, err = s.report(ctx, sc, from, to); err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	top, err := s.store.TopEvents(ctx, sc, from, to, 10)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	for _, e := range top {
 		out.TopEvents = append(out.TopEvents, &analyticsv1.EventSales{EventId: e.EventID, Title: e.Title, TicketsSold: int32(e.SeatsSold), Revenue: e.NetRevenue})

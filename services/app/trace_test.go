@@ -36,7 +36,7 @@ func TestReserveThroughTheEdgeIsOneTrace(t *testing.T) {
 
 	dsn := pgtest.Migrated(t)
 	prefix := meshtest.KeyPrefix(t, meshtest.Config(t, dsn).Redis.URL.Reveal())
-	cfg := meshtest.Config(t, dsn, "-postgres.migrate-on-start=false", "-target=booking,relay,persister,edge,payment", "-payment.sim-delay=10ms",
+	cfg := meshtest.Config(t, dsn, "-postgres.migrate-on-start=false", "-target=catalog,booking,relay,persister,edge,payment", "-payment.sim-delay=10ms",
 		"-booking.key-prefix="+prefix, "-rate-limit.prefix="+prefix+"rl:")
 	a := meshtest.StartApp(t, cfg, telemetry.WithTracerProvider(tp))
 	shop := a.SeedShop(t, meshtest.ShopOptions{})
@@ -177,7 +177,7 @@ func one(t *testing.T, exp *tracetest.InMemoryExporter, what string, match func(
 
 func hasAttr(s tracetest.SpanStub, key, value string) bool {
 	for _, kv := range s.Attributes {
-		if string(kv.Key) == key && kv.Value.Emit() == value {
+		if string(kv.Key) == key && kv.Value.String() == value {
 			return true
 		}
 	}

@@ -101,6 +101,15 @@ func (h *Server) GetMe(ctx context.Context, req *connect.Request[authv1.GetMeReq
 	return connect.NewResponse(&authv1.GetMeResponse{User: toProto(u)}), nil
 }
 
+// GetUser implements authv1connect.AuthServiceHandler.
+func (h *Server) GetUser(ctx context.Context, req *connect.Request[authv1.GetUserRequest]) (*connect.Response[authv1.GetUserResponse], error) {
+	u, err := h.svc.User(ctx, req.Msg.GetUserId())
+	if err != nil {
+		return nil, h.fail(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&authv1.GetUserResponse{User: toProto(u)}), nil
+}
+
 // UpdateMe implements authv1connect.AuthServiceHandler.
 func (h *Server) UpdateMe(ctx context.Context, req *connect.Request[authv1.UpdateMeRequest]) (*connect.Response[authv1.UpdateMeResponse], error) {
 	u, err := h.svc.UpdateMe(ctx, req.Msg.GetFullName())
@@ -126,7 +135,7 @@ func (h *Server) SetUserRole(ctx context.Context, req *connect.Request[authv1.Se
 // ListUsers implements authv1connect.AuthServiceHandler.
 func (h *Server) ListUsers(ctx context.Context, req *connect.Request[authv1.ListUsersRequest]) (*connect.Response[authv1.ListUsersResponse], error) {
 	m := req.Msg
-	f := userFilter{query: m.GetQuery(), role: roleNames[m.GetRole()], page: int(m.GetPage()), perPage: int(m.GetPerPage())}
+	f := UserFilter{query: m.GetQuery(), role: roleNames[m.GetRole()], page: int(m.GetPage()), perPage: int(m.GetPerPage())}
 	users, total, f, err := h.svc.ListUsers(ctx, f)
 	if err != nil {
 		return nil, h.fail(ctx, req.Spec(), err)
@@ -186,23 +195,24 @@ func toStruct(m map[string]any) (*structpb.Struct, error) {
 	return structpb.NewStruct(m)
 }
 
-// fail turns err into the answer: domain errors as they are, an unreachable
+// fail turns err into the answer (server.domainErrors maps it to its Connect
+// error): domain errors as they are, an unreachable
 // database as SERVICE_UNAVAILABLE, anything else as INTERNAL_ERROR; the
 // cause of the last two is logged here because the caller never sees it.
 func (h *Server) fail(_ context.Context, spec connect.Spec, err error) error {
 	var de *errs.Error
 	if errors.As(err, &de) {
-		return errs.Connect(err)
+		return err
 	}
 	var u *unavailable
 	if errors.As(err, &u) {
 		if !errors.Is(err, breaker.ErrOpen) { // the breaker logged the outage once
 			h.log.Warn("rpc failed: database unavailable", zap.String("procedure", spec.Procedure), zap.Error(err))
 		}
-		return errs.Connect(errs.New(errs.ServiceUnavailable, "database unavailable; try again", "dependency", "postgres"))
+		return errs.New(errs.ServiceUnavailable, "database unavailable; try again", "dependency", "postgres")
 	}
 	h.log.Error("rpc failed", zap.String("procedure", spec.Procedure), zap.Error(err))
-	return errs.Connect(err)
+	return err
 }
 
 // roleNames maps the protobuf roles to the stored ones.
@@ -212,7 +222,7 @@ var roleNames = map[authv1.Role]string{
 	authv1.Role_ROLE_ADMIN:     authn.RoleAdmin,
 }
 
-func toProto(u *user) *authv1.User {
+func toProto(u *User) *authv1.User {
 	role := authv1.Role_ROLE_UNSPECIFIED
 	for r, name := range roleNames {
 		if name == u.Role {

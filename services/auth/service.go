@@ -123,7 +123,7 @@ func (s *Service) hash(password string) (string, error) {
 
 // Register creates a user with role "user" in the default tenant and opens
 // a session. An e-mail already registered (in any letter case) is CONFLICT.
-func (s *Service) Register(ctx context.Context, email, password, fullName string) (*user, *Session, error) {
+func (s *Service) Register(ctx context.Context, email, password, fullName string) (*User, *Session, error) {
 	email = normalizeEmail(email)
 	if err := checkPassword(email, password); err != nil {
 		return nil, nil, err
@@ -136,7 +136,7 @@ func (s *Service) Register(ctx context.Context, email, password, fullName string
 	if err != nil {
 		return nil, nil, err
 	}
-	var u *user
+	var u *User
 	var sess *Session
 	err = s.store.inTx(ctx, func(tx pgx.Tx) error {
 		if u, err = createUser(ctx, tx, schema.DefaultTenantID, email, hash, fullName); err != nil {
@@ -166,7 +166,7 @@ func (s *Service) Register(ctx context.Context, email, password, fullName string
 // same audit write: the failed attempt, with the e-mail masked). Each
 // attempt first takes one of the address's attempts (auth.login-per-email),
 // known address or not, so the limit tells nothing about accounts.
-func (s *Service) Login(ctx context.Context, email, password string) (*user, *Session, error) {
+func (s *Service) Login(ctx context.Context, email, password string) (*User, *Session, error) {
 	email = normalizeEmail(email)
 	if err := s.limits.loginAllowed(ctx, email); err != nil {
 		return nil, nil, err
@@ -213,7 +213,7 @@ func (s *Service) loginFailed(ctx context.Context, email, userID, reason string)
 
 // openSession issues an access token and stores a new refresh token of
 // family for u; it returns the pair and the refresh token's row id.
-func (s *Service) openSession(ctx context.Context, tx pgx.Tx, u *user, family string) (*Session, string, error) {
+func (s *Service) openSession(ctx context.Context, tx pgx.Tx, u *User, family string) (*Session, string, error) {
 	refresh := authn.RandomToken(32)
 	id, err := insertRefresh(ctx, tx, u.ID, family, refresh, s.cfg.RefreshTTL)
 	if err != nil {
@@ -399,7 +399,7 @@ func (s *Service) sendReset(ctx context.Context, email string) {
 // full queue skips it, and notify gets a few seconds to take it (never a
 // minute of retries that would hold up the password resets behind it);
 // either is logged.
-func (s *Service) welcome(u *user) {
+func (s *Service) welcome(u *User) {
 	req := &notifyv1.SendNotificationRequest{
 		Template: notifyv1.Template_TEMPLATE_WELCOME, Recipient: u.Email, UserId: u.ID,
 		Data: map[string]string{"name": displayName(u)}, IdempotencyKey: "welcome-" + u.ID,
@@ -449,7 +449,7 @@ func resetLink(base, token string) string {
 }
 
 // displayName is how a mail greets u.
-func displayName(u *user) string {
+func displayName(u *User) string {
 	if u.FullName != "" {
 		return u.FullName
 	}
@@ -507,7 +507,7 @@ func caller(ctx context.Context) (id, tenant string, err error) {
 }
 
 // Me returns the calling user.
-func (s *Service) Me(ctx context.Context) (*user, error) {
+func (s *Service) Me(ctx context.Context) (*User, error) {
 	id, tenant, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -519,8 +519,21 @@ func (s *Service) Me(ctx context.Context) (*user, error) {
 	return u, dbError(err)
 }
 
+// User returns any account to the system (notify and the saga address their
+// mails by it); to anyone else it does not exist.
+func (s *Service) User(ctx context.Context, id string) (*User, error) {
+	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
+		return nil, err
+	}
+	u, err := s.store.userOf(ctx, id)
+	if errors.Is(err, errNoRows) {
+		return nil, errNoUser
+	}
+	return u, dbError(err)
+}
+
 // UpdateMe changes the calling user's display name.
-func (s *Service) UpdateMe(ctx context.Context, fullName string) (*user, error) {
+func (s *Service) UpdateMe(ctx context.Context, fullName string) (*User, error) {
 	id, tenant, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -542,7 +555,7 @@ func (s *Service) UpdateMe(ctx context.Context, fullName string) (*user, error) 
 // (Redis down) the answer is SERVICE_UNAVAILABLE: the role changed for new
 // tokens but older ones keep the old role until the call is repeated (or
 // they expire).
-func (s *Service) SetUserRole(ctx context.Context, userID, role string) (*user, error) {
+func (s *Service) SetUserRole(ctx context.Context, userID, role string) (*User, error) {
 	p, err := authn.Require(ctx, authn.RoleAdmin)
 	if err != nil {
 		return nil, err
@@ -589,7 +602,7 @@ func (s *Service) AuditLogs(ctx context.Context, f audit.Filter) ([]audit.Row, i
 
 // ListUsers pages through the caller's tenant's accounts, newest first.
 // Admin only.
-func (s *Service) ListUsers(ctx context.Context, f userFilter) ([]*user, int, userFilter, error) {
+func (s *Service) ListUsers(ctx context.Context, f UserFilter) ([]*User, int, UserFilter, error) {
 	p, err := authn.Require(ctx, authn.RoleAdmin)
 	if err != nil {
 		return nil, 0, f, err

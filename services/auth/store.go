@@ -23,8 +23,8 @@ type store struct {
 	pool *pgxpool.Pool
 }
 
-// user is a users row.
-type user struct {
+// User is an account, as its users row holds it.
+type User struct {
 	ID            string
 	TenantID      string
 	Email         string
@@ -45,8 +45,8 @@ var errDuplicateEmail = errors.New("duplicate e-mail")
 
 const userColumns = `id::text, tenant_id::text, email, password_hash, full_name, role, email_verified, created_at, updated_at`
 
-func scanUser(row pgx.Row) (*user, error) {
-	var u user
+func scanUser(row pgx.Row) (*User, error) {
+	var u User
 	err := row.Scan(&u.ID, &u.TenantID, &u.Email, &u.PasswordHash, &u.FullName, &u.Role, &u.EmailVerified, &u.CreatedAt, &u.UpdatedAt)
 	if err != nil {
 		return nil, err
@@ -65,7 +65,7 @@ func (s *store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, fn)
 }
 
-func createUser(ctx context.Context, q pgx.Tx, tenant, email, hash, fullName string) (*user, error) {
+func createUser(ctx context.Context, q pgx.Tx, tenant, email, hash, fullName string) (*User, error) {
 	u, err := scanUser(q.QueryRow(ctx, `
 		INSERT INTO users (tenant_id, email, password_hash, full_name)
 		VALUES ($1, $2, $3, $4)
@@ -77,16 +77,22 @@ func createUser(ctx context.Context, q pgx.Tx, tenant, email, hash, fullName str
 	return u, err
 }
 
-func (s *store) userByEmail(ctx context.Context, tenant, email string) (*user, error) {
+func (s *store) userByEmail(ctx context.Context, tenant, email string) (*User, error) {
 	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = $1 AND lower(email) = lower($2)`, tenant, email))
 }
 
-func (s *store) userByID(ctx context.Context, tenant, id string) (*user, error) {
+func (s *store) userByID(ctx context.Context, tenant, id string) (*User, error) {
 	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = $1 AND id = $2`, tenant, id))
 }
 
-// userFilter selects a page of accounts (ListUsers).
-type userFilter struct {
+// userOf reads an account by id alone (ids are unique across tenants): the
+// system's lookup.
+func (s *store) userOf(ctx context.Context, id string) (*User, error) {
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+}
+
+// UserFilter selects a page of accounts (ListUsers).
+type UserFilter struct {
 	tenant        string
 	query         string // e-mail or full name contains it, ignoring case
 	role          string // stored role name; "" for any
@@ -95,7 +101,7 @@ type userFilter struct {
 
 // listUsers returns one page of f's accounts, newest first, and how many
 // match over all pages.
-func (s *store) listUsers(ctx context.Context, f userFilter) ([]*user, int, error) {
+func (s *store) listUsers(ctx context.Context, f UserFilter) ([]*User, int, error) {
 	const where = ` FROM users WHERE tenant_id = $1
 		AND ($2 = '' OR strpos(lower(email), lower($2)) > 0 OR strpos(lower(full_name), lower($2)) > 0)
 		AND ($3 = '' OR role = $3)`
@@ -109,7 +115,7 @@ func (s *store) listUsers(ctx context.Context, f userFilter) ([]*user, int, erro
 		return nil, 0, err
 	}
 	defer rows.Close()
-	var out []*user
+	var out []*User
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
@@ -120,7 +126,7 @@ func (s *store) listUsers(ctx context.Context, f userFilter) ([]*user, int, erro
 	return out, total, rows.Err()
 }
 
-func (s *store) setFullName(ctx context.Context, tenant, id, fullName string) (*user, error) {
+func (s *store) setFullName(ctx context.Context, tenant, id, fullName string) (*User, error) {
 	return scanUser(s.pool.QueryRow(ctx, `
 		UPDATE users SET full_name = $3 WHERE tenant_id = $1 AND id = $2
 		RETURNING `+userColumns, tenant, id, fullName))
@@ -129,8 +135,8 @@ func (s *store) setFullName(ctx context.Context, tenant, id, fullName string) (*
 // setRole changes a user's role and records the change in the audit log
 // (the actor is the caller of ctx), in one transaction. It returns the user
 // after the change.
-func (s *store) setRole(ctx context.Context, tenant, id, role string) (*user, error) {
-	var out *user
+func (s *store) setRole(ctx context.Context, tenant, id, role string) (*User, error) {
+	var out *User
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var old string
 		if err := tx.QueryRow(ctx, `SELECT role FROM users WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, tenant, id).Scan(&old); err != nil {
@@ -263,7 +269,7 @@ func (s *store) insertReset(ctx context.Context, userID, token string, ttl time.
 
 // consumeReset marks a live reset token used and returns its user, locked
 // for update; errNoRows when the token is unknown, used or expired.
-func consumeReset(ctx context.Context, tx pgx.Tx, token string) (*user, error) {
+func consumeReset(ctx context.Context, tx pgx.Tx, token string) (*User, error) {
 	var userID string
 	err := tx.QueryRow(ctx, `
 		UPDATE password_reset_tokens SET used_at = now()

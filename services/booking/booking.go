@@ -119,9 +119,10 @@ func Module(cfg Config) fx.Option {
 	return fx.Module("booking",
 		shared(cfg),
 		fx.Provide(fx.Private, NewService, NewServer),
-		// Refunds of confirmed bookings go through the payment service.
-		fx.Invoke(func(s *Service, mesh *server.Mesh) {
-			s.payments = server.Dial(mesh, "booking", "payment", paymentv1connect.NewPaymentServiceClient)
+		// Whether a booking was paid, and the refunds of confirmed bookings,
+		// are the payment service's.
+		fx.Provide(fx.Private, func(mesh *server.Mesh) Payments {
+			return NewPayments(server.Dial(mesh, "booking", "payment", paymentv1connect.NewPaymentServiceClient))
 		}),
 		fx.Invoke(func(lc fx.Lifecycle, eng *Engine, log *zap.Logger) {
 			sw := NewSweeper(eng, cfg.SweepInterval, log)

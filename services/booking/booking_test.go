@@ -2,6 +2,7 @@ package booking_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -334,13 +335,7 @@ func TestSaleWindowAndBadInput(t *testing.T) {
 	}
 }
 
-func asConnect(err error, target **connect.Error) bool {
-	ce, ok := err.(*connect.Error)
-	if ok {
-		*target = ce
-	}
-	return ok
-}
+func asConnect(err error, target **connect.Error) bool { return errors.As(err, target) }
 
 // TestBookingFoundBeforePersisted: a hold that Postgres does not know yet
 // (no persister runs here) is found among the loaded events' holds, by its

@@ -29,8 +29,8 @@ import (
 	"github.com/bookingrush/rush/services/platform/server"
 )
 
-// mesh is the booking engine (service, sweeper, relay, persister) running
-// in-process against a fresh schema, its own Redis key prefix and its own
+// mesh is the booking engine (service, sweeper, relay, persister) and the
+// payment service it asks whether a booking was paid, running in-process against a fresh schema, its own Redis key prefix and its own
 // Kafka broker.
 type mesh struct {
 	t      *testing.T
@@ -52,8 +52,8 @@ func startMesh(t *testing.T, extra ...string) *mesh {
 	dsn, _ := pgtest.NewSchema(t)
 	prefix := "bkt:" + uuid.NewString()[:8] + ":"
 	args := append([]string{
-		"-target=booking,relay,persister", "-postgres.url=" + dsn, "-log.level=error", "-jwt.secret=" + testSecret,
-		"-metrics.addr=127.0.0.1:0", "-booking.addr=127.0.0.1:0", "-booking.key-prefix=" + prefix,
+		"-target=booking,relay,persister,payment", "-postgres.url=" + dsn, "-log.level=error", "-jwt.secret=" + testSecret,
+		"-metrics.addr=127.0.0.1:0", "-booking.addr=127.0.0.1:0", "-booking.key-prefix=" + prefix, "-payment.addr=127.0.0.1:0",
 		"-redis.url=" + redisURL(),
 	}, extra...)
 	var cfg app.Config
@@ -158,6 +158,7 @@ func (m *mesh) seed(o eventOpts) fixture {
 	if err != nil {
 		m.t.Fatal(err)
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
@@ -165,7 +166,9 @@ func (m *mesh) seed(o eventOpts) fixture {
 		}
 		f.users = append(f.users, id)
 	}
-	rows.Close()
+	if err := rows.Err(); err != nil {
+		m.t.Fatal(err)
+	}
 	req := connect.NewRequest(&bookingv1.LoadInventoryRequest{EventId: f.event})
 	req.Header().Set("Authorization", "Bearer "+m.token(f.organizer, authn.RoleOrganizer))
 	if _, err := m.booking(false).LoadInventory(context.Background(), req); err != nil {
@@ -203,7 +206,7 @@ func (m *mesh) zone(f fixture) map[string]int {
 	out := map[string]int{}
 	for _, k := range []string{"total", "available", "held", "sold"} {
 		var n int
-		fmt.Sscan(v[k], &n)
+		_, _ = fmt.Sscan(v[k], &n)
 		out[k] = n
 	}
 	return out

@@ -11,7 +11,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/errs"
 )
 
-// metrics are the plan's booking series (§8.2): reservations made, refused
+// metrics are the plan's booking series (docs/architecture.md, "Observability"): reservations made, refused
 // (by code: INSUFFICIENT_STOCK is a sold-out answer) and holds active.
 type metrics struct {
 	reservations prometheus.Counter

@@ -16,8 +16,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/services/platform/deadletter"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/logging"
+	"github.com/bookingrush/rush/services/platform/topic"
 )
 
 // PersisterGroup is the Kafka consumer group of the persister.
@@ -114,8 +116,8 @@ func (p *Persister) Handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 			return err
 		}
 		payload, _ := proto.Marshal(ev)
-		if _, derr := p.db.Exec(ctx, `INSERT INTO dead_letters (topic, key, payload, error, source) VALUES ($1, $2, $3, $4, $5)`,
-			TopicBookingEvents, id, payload, err.Error(), "booking-persister"); derr != nil {
+		if derr := deadletter.Record(ctx, p.db, deadletter.Letter{Source: "booking-persister", Topic: TopicBookingEvents,
+			Key: id, Payload: payload, Error: err.Error()}); derr != nil {
 			return derr
 		}
 		p.deadLetters.Inc()
@@ -180,7 +182,7 @@ func isDataError(err error) bool {
 }
 
 // TopicBookingEvents is where the relay publishes booking changes.
-const TopicBookingEvents = "booking.events"
+const TopicBookingEvents = topic.BookingEvents
 
 func statusName(s bookingv1.BookingStatus) string {
 	for k, v := range statusToProto {

@@ -11,7 +11,6 @@ import (
 	commonv1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/bookingref"
-	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/server"
 )
 
@@ -31,13 +30,13 @@ func NewServer(svc *Service) bookingv1connect.BookingServiceHandler { return &Se
 func (s *Server) Reserve(ctx context.Context, req *connect.Request[bookingv1.ReserveRequest]) (*connect.Response[bookingv1.ReserveResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	m := req.Msg
 	key := m.GetIdempotencyKey()
 	if key == "" {
 		if key, err = server.IdempotencyKey(req.Header()); err != nil {
-			return nil, errs.Connect(err)
+			return nil, err
 		}
 	}
 	pass := m.GetQueuePass()
@@ -48,7 +47,7 @@ func (s *Server) Reserve(ctx context.Context, req *connect.Request[bookingv1.Res
 		ShowID: m.GetShowId(), ZoneID: m.GetZoneId(), Quantity: int(m.GetQuantity()), IdempotencyKey: key, QueuePass: pass,
 	})
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	res := connect.NewResponse(&bookingv1.ReserveResponse{Booking: toProto(h)})
 	if replay {
@@ -61,11 +60,11 @@ func (s *Server) Reserve(ctx context.Context, req *connect.Request[bookingv1.Res
 func (s *Server) ConfirmBooking(ctx context.Context, req *connect.Request[bookingv1.ConfirmBookingRequest]) (*connect.Response[bookingv1.ConfirmBookingResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	h, err := s.svc.Confirm(ctx, p, req.Msg.GetBookingId())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&bookingv1.ConfirmBookingResponse{Booking: toProto(h)}), nil
 }
@@ -74,13 +73,13 @@ func (s *Server) ConfirmBooking(ctx context.Context, req *connect.Request[bookin
 func (s *Server) CancelBooking(ctx context.Context, req *connect.Request[bookingv1.CancelBookingRequest]) (*connect.Response[bookingv1.CancelBookingResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	h, err := s.svc.Cancel(ctx, p, req.Msg.GetBookingId(), CancelOptions{
 		Cause: causeName(req.Msg.GetCause()), ConfirmedAs: statusName(req.Msg.GetReleaseAs()),
 	})
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&bookingv1.CancelBookingResponse{Booking: toProto(h)}), nil
 }
@@ -89,11 +88,11 @@ func (s *Server) CancelBooking(ctx context.Context, req *connect.Request[booking
 func (s *Server) GetBooking(ctx context.Context, req *connect.Request[bookingv1.GetBookingRequest]) (*connect.Response[bookingv1.GetBookingResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	h, err := s.svc.Get(ctx, p, req.Msg.GetBookingId())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&bookingv1.GetBookingResponse{Booking: toProto(h)}), nil
 }
@@ -102,7 +101,7 @@ func (s *Server) GetBooking(ctx context.Context, req *connect.Request[bookingv1.
 func (s *Server) ListBookings(ctx context.Context, req *connect.Request[bookingv1.ListBookingsRequest]) (*connect.Response[bookingv1.ListBookingsResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	f := ListFilter{Page: int(req.Msg.GetPage()), PerPage: int(req.Msg.GetPerPage())}
 	if st := req.Msg.GetStatus(); st != bookingv1.BookingStatus_BOOKING_STATUS_UNSPECIFIED {
@@ -110,7 +109,7 @@ func (s *Server) ListBookings(ctx context.Context, req *connect.Request[bookingv
 	}
 	items, meta, err := s.list(ctx, p, f)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&bookingv1.ListBookingsResponse{Bookings: items, Meta: meta}), nil
 }
@@ -119,11 +118,11 @@ func (s *Server) ListBookings(ctx context.Context, req *connect.Request[bookingv
 func (s *Server) ListPendingBookings(ctx context.Context, req *connect.Request[bookingv1.ListPendingBookingsRequest]) (*connect.Response[bookingv1.ListPendingBookingsResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	items, meta, err := s.list(ctx, p, ListFilter{Page: int(req.Msg.GetPage()), PerPage: int(req.Msg.GetPerPage()), LiveHoldsOnly: true})
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&bookingv1.ListPendingBookingsResponse{Bookings: items, Meta: meta}), nil
 }
@@ -148,11 +147,11 @@ func (s *Server) list(ctx context.Context, p *authn.Principal, f ListFilter) ([]
 // it on publish and cancel; organizers, admins and the system may).
 func (s *Server) LoadInventory(ctx context.Context, req *connect.Request[bookingv1.LoadInventoryRequest]) (*connect.Response[bookingv1.LoadInventoryResponse], error) {
 	if _, err := authn.Require(ctx, authn.RoleOrganizer); err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	res, err := s.svc.LoadInventory(ctx, req.Msg.GetEventId())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&bookingv1.LoadInventoryResponse{EventId: req.Msg.GetEventId(), Zones: int32(res.Zones)}), nil
 }
@@ -161,7 +160,7 @@ func (s *Server) LoadInventory(ctx context.Context, req *connect.Request[booking
 func (s *Server) GetAvailability(ctx context.Context, req *connect.Request[bookingv1.GetAvailabilityRequest]) (*connect.Response[bookingv1.GetAvailabilityResponse], error) {
 	counters, zones, err := s.svc.Availability(ctx, req.Msg.GetShowId())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	out := &bookingv1.GetAvailabilityResponse{}
 	for _, z := range zones {
@@ -199,11 +198,11 @@ func toProto(h Hold) *bookingv1.Booking {
 func (s *Server) JoinWaitlist(ctx context.Context, req *connect.Request[bookingv1.JoinWaitlistRequest]) (*connect.Response[bookingv1.JoinWaitlistResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	e, err := s.svc.JoinWaitlist(ctx, p, req.Msg.GetShowId(), req.Msg.GetZoneId(), int(req.Msg.GetQuantity()))
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&bookingv1.JoinWaitlistResponse{Entry: waitlistProto(e)}), nil
 }
@@ -212,11 +211,11 @@ func (s *Server) JoinWaitlist(ctx context.Context, req *connect.Request[bookingv
 func (s *Server) GetWaitlistEntry(ctx context.Context, req *connect.Request[bookingv1.GetWaitlistEntryRequest]) (*connect.Response[bookingv1.GetWaitlistEntryResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	e, err := s.svc.WaitlistEntry(ctx, p, req.Msg.GetZoneId())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&bookingv1.GetWaitlistEntryResponse{Entry: waitlistProto(e)}), nil
 }
@@ -225,10 +224,10 @@ func (s *Server) GetWaitlistEntry(ctx context.Context, req *connect.Request[book
 func (s *Server) LeaveWaitlist(ctx context.Context, req *connect.Request[bookingv1.LeaveWaitlistRequest]) (*connect.Response[bookingv1.LeaveWaitlistResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	if err := s.svc.LeaveWaitlist(ctx, p, req.Msg.GetZoneId()); err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&bookingv1.LeaveWaitlistResponse{}), nil
 }

@@ -9,13 +9,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"connectrpc.com/connect"
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 
-	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
-	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
@@ -32,20 +29,20 @@ type Service struct {
 	cfg     Config
 	log     *zap.Logger
 	metrics *metrics
-	// payments refunds confirmed bookings (set by Module; nil in a
-	// Service built without the mesh).
-	payments paymentv1connect.PaymentServiceClient
+	// payments answers whether a booking was paid, and decides and makes
+	// the refund of a confirmed booking its buyer cancels.
+	payments Payments
 
 	rebuilds singleflight.Group
 }
 
 // NewService returns the booking service; tickets checks queue passes.
-func NewService(eng *Engine, store *Store, cluster *kafka.Cluster, tickets *ticket.Signer, cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Service, error) {
+func NewService(eng *Engine, store *Store, payments Payments, cluster *kafka.Cluster, tickets *ticket.Signer, cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Service, error) {
 	m, err := newMetrics(reg, eng)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{eng: eng, store: store, cluster: cluster, tickets: tickets, cfg: cfg, log: log, metrics: m}, nil
+	return &Service{eng: eng, store: store, payments: payments, cluster: cluster, tickets: tickets, cfg: cfg, log: log, metrics: m}, nil
 }
 
 // ReserveRequest is a validated reserve call.
@@ -331,7 +328,7 @@ func (s *Service) Confirm(ctx context.Context, p *authn.Principal, bookingID str
 		return Hold{}, err
 	}
 	if p.Role != authn.RoleService && h.Status == StatusReserved {
-		paid, err := s.store.HasSucceededPayment(ctx, bookingID)
+		paid, err := s.payments.Paid(ctx, bookingID)
 		if err != nil {
 			return Hold{}, err
 		}
@@ -378,13 +375,12 @@ type CancelOptions struct {
 	ConfirmedAs string
 }
 
-// Cancel releases the caller's hold at once. A buyer's confirmed booking is
-// cancelled through a refund: the payment service decides the refund per
-// the policy and calls Cancel as the system, which releases the seats of the
-// confirmed booking (as refunded, or cancelled when nothing comes back) and
-// records that in Postgres before answering; then the money goes back. A
-// confirmed booking without a payment (confirmed by the system alone) is
-// not cancelled by its buyer.
+// Cancel releases the caller's hold at once. A buyer's paid confirmed
+// booking is cancelled through a refund (refund). A confirmed booking
+// without a payment (confirmed by the system alone) is not cancelled by its
+// buyer. The system (the payment service refunding a booking) releases a
+// confirmed booking as opts say, and it is recorded in Postgres before the
+// answer: the money goes back only after that.
 func (s *Service) Cancel(ctx context.Context, p *authn.Principal, bookingID string, opts CancelOptions) (Hold, error) {
 	h, ev, err := s.owned(ctx, p, bookingID)
 	if err != nil {
@@ -401,13 +397,13 @@ func (s *Service) Cancel(ctx context.Context, p *authn.Principal, bookingID stri
 			confirmedAs = StatusCancelled
 		}
 	}
-	if h.Status == StatusConfirmed && !system && s.payments != nil {
-		paid, err := s.store.HasSucceededPayment(ctx, bookingID)
+	if h.Status == StatusConfirmed && !system {
+		paid, err := s.payments.Paid(ctx, bookingID)
 		if err != nil {
 			return Hold{}, err
 		}
 		if paid {
-			out, err := s.refund(ctx, bookingID, ev)
+			out, err := s.refund(ctx, h, ev)
 			if err == nil {
 				s.recordCancel(ctx, h, out)
 			}
@@ -438,9 +434,7 @@ func (s *Service) Cancel(ctx context.Context, p *authn.Principal, bookingID stri
 // recordCancel writes the audit entry of a cancellation that changed the
 // booking (a repeated cancel does not). The booking lives in Redis, so there
 // is no transaction to join: the entry follows the change, and a failed
-// write is logged (the seats are released either way). A buyer's paid
-// booking shows twice: the buyer's cancel here, and the system's release
-// that the payment service's refund asks for.
+// write is logged (the seats are released either way).
 func (s *Service) recordCancel(ctx context.Context, before, after Hold) {
 	if before.Status == after.Status {
 		return
@@ -452,16 +446,40 @@ func (s *Service) recordCancel(ctx context.Context, before, after Hold) {
 	}
 }
 
-// refund asks the payment service (as the system: the caller's ownership
-// was checked here) to refund a confirmed booking and give its seats back.
-func (s *Service) refund(ctx context.Context, bookingID, ev string) (Hold, error) {
-	_, err := s.payments.RefundBooking(authn.WithPrincipal(ctx, nil), connect.NewRequest(&paymentv1.RefundBookingRequest{
-		BookingId: bookingID, Cause: paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED,
-	}))
+// refund cancels a paid confirmed booking for its buyer (whose ownership
+// was checked) in three steps, each call going one way: the payment service
+// decides the share per the policy; the seats, which are ours, are released
+// (as refunded, or cancelled when nothing comes back) and recorded in
+// Postgres; then the payment service gives the money back. So a refunded
+// payment never leaves a confirmed booking behind. An interruption after
+// the decision is finished by the payment service's reconciler; a retry of
+// the cancel resumes where this one stopped (the decision stands).
+func (s *Service) refund(ctx context.Context, h Hold, ev string) (Hold, error) {
+	pct, err := s.payments.DecideRefund(ctx, h.ID, h.ShowID, "")
 	if err != nil {
-		return Hold{}, errs.FromConnect(err)
+		return Hold{}, err
 	}
-	return s.booking(ctx, bookingID, ev)
+	as := StatusRefunded
+	if pct == 0 {
+		as = StatusCancelled
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RedisTimeout)
+	defer cancel()
+	if err := s.eng.Release(rctx, ev, h.ID, "", as, CauseBuyer); err != nil {
+		if errors.Is(err, errNotLoaded) {
+			return Hold{}, s.notLoaded(ctx, ev)
+		}
+		return Hold{}, err
+	}
+	out, err := s.durable(rctx, h.ID, ev)
+	if err != nil {
+		return Hold{}, err
+	}
+	if err := s.payments.FinishRefund(context.WithoutCancel(ctx), h.ID); err != nil {
+		e := errs.FromConnect(err)
+		return Hold{}, errs.New(e.Code, "the booking is cancelled and its refund decided, but the money did not go back yet ("+e.Message+"); it finishes by itself, or retry")
+	}
+	return out, nil
 }
 
 // List pages the caller's bookings (as persisted: a hold made a moment ago

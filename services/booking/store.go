@@ -29,9 +29,9 @@ func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db, zones: map[string
 
 type zoneRef struct{ EventID, ShowID string }
 
-// ZoneRef resolves a zone to its show and event; cached in process, since a
+// zoneOf resolves a zone to its show and event; cached in process, since a
 // zone never moves.
-func (s *Store) ZoneRef(ctx context.Context, zoneID string) (zoneRef, error) {
+func (s *Store) zoneOf(ctx context.Context, zoneID string) (zoneRef, error) {
 	s.mu.RLock()
 	ref, ok := s.zones[zoneID]
 	s.mu.RUnlock()
@@ -272,11 +272,4 @@ func (s *Store) EventStatus(ctx context.Context, eventID string) (string, error)
 		return "", nil
 	}
 	return st, dbUnavailable(err)
-}
-
-// HasSucceededPayment reports whether the booking was paid.
-func (s *Store) HasSucceededPayment(ctx context.Context, bookingID string) (bool, error) {
-	var ok bool
-	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM payments WHERE booking_id = $1 AND status = 'succeeded')`, bookingID).Scan(&ok)
-	return ok, dbUnavailable(err)
 }

@@ -105,7 +105,7 @@ func (s *Service) JoinWaitlist(ctx context.Context, p *authn.Principal, showID, 
 
 // WaitlistEntry answers the caller's place on a zone's waitlist.
 func (s *Service) WaitlistEntry(ctx context.Context, p *authn.Principal, zoneID string) (WaitlistEntry, error) {
-	ref, err := s.store.ZoneRef(ctx, zoneID)
+	ref, err := s.store.zoneOf(ctx, zoneID)
 	if err != nil {
 		return WaitlistEntry{}, err
 	}
@@ -122,7 +122,7 @@ func (s *Service) WaitlistEntry(ctx context.Context, p *authn.Principal, zoneID 
 // LeaveWaitlist takes the caller off a zone's waitlist (leaving twice is
 // harmless).
 func (s *Service) LeaveWaitlist(ctx context.Context, p *authn.Principal, zoneID string) error {
-	ref, err := s.store.ZoneRef(ctx, zoneID)
+	ref, err := s.store.zoneOf(ctx, zoneID)
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func (s *Service) LeaveWaitlist(ctx context.Context, p *authn.Principal, zoneID 
 
 // zoneOfShow resolves a zone that must belong to showID.
 func (s *Service) zoneOfShow(ctx context.Context, showID, zoneID string) (zoneRef, error) {
-	ref, err := s.store.ZoneRef(ctx, zoneID)
+	ref, err := s.store.zoneOf(ctx, zoneID)
 	if err != nil {
 		return zoneRef{}, err
 	}

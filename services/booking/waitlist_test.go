@@ -229,7 +229,9 @@ func TestWaitlistConcurrentReturnsNeverDoubleOffer(t *testing.T) {
 		}
 		users[o["user"]] = true
 		q := 0
-		fmt.Sscan(o["qty"], &q)
+		if _, err := fmt.Sscan(o["qty"], &q); err != nil {
+			t.Errorf("offer %s: qty %q: %v", id, o["qty"], err)
+		}
 		if w, ok := want[o["user"]]; ok && w != q { // late joiners wanted 1
 			t.Errorf("offer %s: %d seats for an entry of %d", id, q, w)
 		}

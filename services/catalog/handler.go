@@ -7,7 +7,6 @@ import (
 
 	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
-	"github.com/bookingrush/rush/services/platform/errs"
 )
 
 // Server implements catalogv1connect.CatalogServiceHandler: it translates
@@ -25,10 +24,10 @@ func NewServer(svc *Service) catalogv1connect.CatalogServiceHandler {
 	return &Server{svc: svc}
 }
 
-// answer wraps a result or turns err into its Connect error.
+// answer wraps a result, or answers err (server.domainErrors maps it).
 func answer[T any](msg *T, err error) (*connect.Response[T], error) {
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(msg), nil
 }
@@ -47,6 +46,11 @@ func (s *Server) GetEvent(ctx context.Context, req *connect.Request[catalogv1.Ge
 // ListShows implements catalogv1connect.CatalogServiceHandler.
 func (s *Server) ListShows(ctx context.Context, req *connect.Request[catalogv1.ListShowsRequest]) (*connect.Response[catalogv1.ListShowsResponse], error) {
 	return answer(s.svc.ListShows(ctx, req.Msg.GetSlug()))
+}
+
+// GetShow implements catalogv1connect.CatalogServiceHandler.
+func (s *Server) GetShow(ctx context.Context, req *connect.Request[catalogv1.GetShowRequest]) (*connect.Response[catalogv1.GetShowResponse], error) {
+	return answer(s.svc.store.Show(ctx, req.Msg.GetShowId()))
 }
 
 // ListZones implements catalogv1connect.CatalogServiceHandler.

@@ -112,8 +112,9 @@ func (f *fakeBooking) set(fn func(f *fakeBooking)) {
 	fn(f)
 }
 
-// env is one catalog process (-target=catalog) on a fresh schema and Redis
-// prefix, with a fake booking engine as its "booking" peer and four users.
+// env is one catalog process (-target=catalog, and the payment service that
+// refunds a cancelled event) on a fresh schema and Redis prefix, with a fake
+// booking engine as its "booking" peer and four users.
 type env struct {
 	dsn      string
 	db       *sql.DB
@@ -164,7 +165,7 @@ func newEnv(t *testing.T) *env {
 		_ = e.rdb.Close()
 	})
 
-	cfg := loadConfig(t, dsn, "-target=catalog",
+	cfg := loadConfig(t, dsn, "-target=catalog,payment", "-payment.addr=127.0.0.1:0",
 		"-peer.booking="+e.bookings.Listener.Addr().String(),
 		"-catalog.cache-prefix="+e.prefix,
 		"-redis.url="+redisURL)

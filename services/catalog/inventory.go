@@ -2,8 +2,6 @@ package catalog
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
@@ -74,36 +72,20 @@ func (i *Inventory) Load(ctx context.Context, eventID string) error {
 	return nil
 }
 
-// RefundAll refunds every paid booking of a cancelled event in full (the
-// organizer-cancellation rule of the refund policy): the payment service
-// records each refund, has the booking engine release the seats, then gives
-// the money back, at most once per payment, so calling it again after a
-// partial failure only finishes the work. The refunds run a few at a time
-// and are not cut short by a caller that goes away. It answers how many
-// failed.
-func (i *Inventory) RefundAll(ctx context.Context, paid []PaidBooking, reason string) int {
-	ctx = context.WithoutCancel(ctx)
-	var failed atomic.Int64
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for _, b := range paid {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			cctx, cancel := context.WithTimeout(asSystem(ctx), i.cfg.InventoryTimeout)
-			defer cancel()
-			_, err := i.payments.RefundBooking(cctx, connect.NewRequest(&paymentv1.RefundBookingRequest{
-				BookingId: b.BookingID, PaymentId: b.PaymentID,
-				Cause: paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED, Reason: reason,
-			}))
-			if err != nil {
-				failed.Add(1)
-				i.log.Warn("refund of a cancelled event's booking failed", zap.String("booking_id", b.BookingID), zap.Error(err))
-			}
-		})
+// RefundEvent asks the payment service to refund every paid booking of a
+// cancelled event in full (it finds them in its own table: the catalog
+// knows nothing of payments). Each refund happens once, so calling it again
+// after a partial failure only finishes the work. It answers how many
+// refunds were due and how many failed.
+func (i *Inventory) RefundEvent(ctx context.Context, eventID, reason string) (total, failed int, err error) {
+	res, err := i.payments.RefundEvent(asSystem(context.WithoutCancel(ctx)), connect.NewRequest(&paymentv1.RefundEventRequest{
+		EventId: eventID, Reason: reason,
+	}))
+	if err != nil {
+		i.log.Warn("refunds of a cancelled event failed", zap.String("event_id", eventID), zap.Error(err))
+		return 0, 0, errs.FromConnect(err)
 	}
-	wg.Wait()
-	return int(failed.Load())
+	return int(res.Msg.GetRefunds()), int(res.Msg.GetFailed()), nil
 }
 
 // Availability returns the live counters of a show's loaded zones by zone

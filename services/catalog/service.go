@@ -456,14 +456,14 @@ func (s *Service) CancelEvent(ctx context.Context, req *catalogv1.CancelEventReq
 	if err := s.inv.Load(ctx, req.GetEventId()); err != nil {
 		return nil, errs.New(errs.ServiceUnavailable, "the event is cancelled but the booking engine has not stopped its sales yet; cancel again to retry", "event_id", req.GetEventId())
 	}
-	// Sales are closed: refund every paid booking in full.
-	paid, err := s.store.PaidBookings(ctx, req.GetEventId())
+	// Sales are closed: the payment service refunds every paid booking in full.
+	total, failed, err := s.inv.RefundEvent(ctx, req.GetEventId(), req.GetReason())
 	if err != nil {
-		return nil, errs.Unavailable("the event is cancelled but its bookings could not be listed for refunds; cancel again to retry", err)
+		return nil, errs.Unavailable("the event is cancelled but its refunds could not start; cancel again to retry", err)
 	}
-	if failed := s.inv.RefundAll(ctx, paid, req.GetReason()); failed > 0 {
+	if failed > 0 {
 		return nil, errs.New(errs.ServiceUnavailable, "the event is cancelled but some refunds failed; cancel again to finish them",
-			"event_id", req.GetEventId(), "refunds_failed", failed, "refunds_total", len(paid))
+			"event_id", req.GetEventId(), "refunds_failed", failed, "refunds_total", total)
 	}
 	return s.store.Event(ctx, req.GetEventId())
 }

@@ -354,6 +354,26 @@ func insertShow(ctx context.Context, tx pgx.Tx, eventID string, date time.Time) 
 	return sh, dbErr(err)
 }
 
+// Show returns one show with its event's status (of a deleted event too:
+// a refund of one of its bookings still needs the show's date).
+func (s *Store) Show(ctx context.Context, showID string) (*catalogv1.GetShowResponse, error) {
+	sh, err := scanShow(s.pool.QueryRow(ctx, `SELECT `+showColumns+` FROM shows WHERE id = $1`, showID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errs.New(errs.NotFound, "show not found")
+	}
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	var status string
+	out := &catalogv1.GetShowResponse{Show: sh}
+	if err := s.pool.QueryRow(ctx, `SELECT status, title, COALESCE(cancel_reason, '') FROM events WHERE id = $1`, sh.GetEventId()).
+		Scan(&status, &out.EventTitle, &out.CancelReason); err != nil {
+		return nil, dbErr(err)
+	}
+	out.EventStatus = eventStatus(status)
+	return out, nil
+}
+
 // Shows returns an event's shows by date, with the Postgres seat counters.
 func (s *Store) Shows(ctx context.Context, eventID string) ([]*catalogv1.Show, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+showColumns+` FROM shows WHERE event_id = $1 ORDER BY show_date, id`, eventID)
@@ -489,28 +509,4 @@ func dbErr(err error) error {
 		}
 	}
 	return postgres.ConnectionError("the catalog database", err)
-}
-
-// PaidBooking is a booking of the event with a succeeded payment.
-type PaidBooking struct{ BookingID, PaymentID string }
-
-// PaidBookings lists the event's bookings whose payment succeeded and was
-// not refunded yet (what an organizer's cancellation must refund). The
-// payment decides, not the booking's status here: the bookings table learns
-// a confirmation from the persister moments after Redis, and a booking paid
-// but confirmed in Redis only would otherwise keep the buyer's money.
-// Refunding one whose saga has not confirmed it yet is right too: the event
-// is cancelled (the refund releases the hold; the saga's confirm then fails
-// and its compensation finds the payment refunded already).
-func (s *Store) PaidBookings(ctx context.Context, eventID string) ([]PaidBooking, error) {
-	rows, err := s.pool.Query(ctx, `SELECT b.id::text, p.id::text FROM bookings b
-		JOIN payments p ON p.booking_id = b.id AND p.status = 'succeeded'
-		WHERE b.event_id = $1 ORDER BY b.created_at`, eventID)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (PaidBooking, error) {
-		var b PaidBooking
-		return b, r.Scan(&b.BookingID, &b.PaymentID)
-	})
 }

@@ -10,7 +10,6 @@ import (
 	gatev1 "github.com/bookingrush/rush/gen/bookingrush/gate/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/gate/v1/gatev1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/errs"
 )
 
 // Server implements gatev1connect.GateServiceHandler: it translates between
@@ -26,11 +25,11 @@ func NewServer(svc *Service) gatev1connect.GateServiceHandler { return &Server{s
 func (s *Server) ListBookingTickets(ctx context.Context, req *connect.Request[gatev1.ListBookingTicketsRequest]) (*connect.Response[gatev1.ListBookingTicketsResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	ts, err := s.svc.BookingTickets(ctx, p, req.Msg.GetBookingId(), true)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	out := &gatev1.ListBookingTicketsResponse{Tickets: make([]*gatev1.Ticket, len(ts))}
 	for i, t := range ts {
@@ -64,7 +63,7 @@ func keysProto(ks []Key) []*gatev1.TicketKey {
 func (s *Server) GetTicketKeys(ctx context.Context, req *connect.Request[gatev1.GetTicketKeysRequest]) (*connect.Response[gatev1.GetTicketKeysResponse], error) {
 	ks, err := s.svc.Keys(ctx, req.Msg.GetEventId())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&gatev1.GetTicketKeysResponse{EventId: req.Msg.GetEventId(), Keys: keysProto(ks)}), nil
 }
@@ -73,11 +72,11 @@ func (s *Server) GetTicketKeys(ctx context.Context, req *connect.Request[gatev1.
 func (s *Server) RotateTicketKey(ctx context.Context, req *connect.Request[gatev1.RotateTicketKeyRequest]) (*connect.Response[gatev1.RotateTicketKeyResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	ks, err := s.svc.Rotate(ctx, p, req.Msg.GetEventId(), req.Msg.GetDropPrevious())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&gatev1.RotateTicketKeyResponse{Keys: keysProto(ks)}), nil
 }
@@ -86,12 +85,12 @@ func (s *Server) RotateTicketKey(ctx context.Context, req *connect.Request[gatev
 func (s *Server) ListRevokedTickets(ctx context.Context, req *connect.Request[gatev1.ListRevokedTicketsRequest]) (*connect.Response[gatev1.ListRevokedTicketsResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	asOf := time.Now()
 	rs, err := s.svc.Revoked(ctx, p, req.Msg.GetShowId())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	out := &gatev1.ListRevokedTicketsResponse{ShowId: req.Msg.GetShowId(), AsOf: timestamppb.New(asOf), Tickets: make([]*gatev1.RevokedTicket, len(rs))}
 	for i, r := range rs {
@@ -104,11 +103,11 @@ func (s *Server) ListRevokedTickets(ctx context.Context, req *connect.Request[ga
 func (s *Server) CreateDevice(ctx context.Context, req *connect.Request[gatev1.CreateDeviceRequest]) (*connect.Response[gatev1.CreateDeviceResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	d, cred, err := s.svc.CreateDevice(ctx, p, req.Msg.GetName(), req.Msg.GetEventIds(), int(req.Msg.GetValidDays()))
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&gatev1.CreateDeviceResponse{Credential: cred, Device: &gatev1.Device{Id: d.ID, Name: d.Name,
 		EventIds: d.EventIDs, CreatedAt: timestamppb.New(d.CreatedAt), ExpiresAt: timestamppb.New(d.ExpiresAt)}}), nil
@@ -118,10 +117,10 @@ func (s *Server) CreateDevice(ctx context.Context, req *connect.Request[gatev1.C
 func (s *Server) RevokeDevice(ctx context.Context, req *connect.Request[gatev1.RevokeDeviceRequest]) (*connect.Response[gatev1.RevokeDeviceResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	if err := s.svc.RevokeDevice(ctx, p, req.Msg.GetDeviceId()); err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&gatev1.RevokeDeviceResponse{}), nil
 }
@@ -130,7 +129,7 @@ func (s *Server) RevokeDevice(ctx context.Context, req *connect.Request[gatev1.R
 func (s *Server) CheckIn(ctx context.Context, req *connect.Request[gatev1.CheckInRequest]) (*connect.Response[gatev1.CheckInResponse], error) {
 	vs, err := s.checkIn(ctx, []ScanIn{{Code: req.Msg.GetCode(), Gate: req.Msg.GetGate()}})
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&gatev1.CheckInResponse{Result: vs[0]}), nil
 }
@@ -146,7 +145,7 @@ func (s *Server) SyncCheckIns(ctx context.Context, req *connect.Request[gatev1.S
 	}
 	vs, err := s.checkIn(ctx, in)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&gatev1.SyncCheckInsResponse{Results: vs}), nil
 }
@@ -182,11 +181,11 @@ var outcomes = map[string]gatev1.CheckInOutcome{
 func (s *Server) GetShowCheckInStats(ctx context.Context, req *connect.Request[gatev1.GetShowCheckInStatsRequest]) (*connect.Response[gatev1.GetShowCheckInStatsResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	st, err := s.svc.Stats(ctx, p, req.Msg.GetShowId())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&gatev1.GetShowCheckInStatsResponse{ShowId: req.Msg.GetShowId(), Sold: int32(st.Sold),
 		CheckedIn: int32(st.CheckedIn), Revoked: int32(st.Revoked)}), nil

@@ -15,6 +15,7 @@ import (
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/directory"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/logging"
@@ -27,6 +28,16 @@ type Payments interface {
 	GetBookingPayment(context.Context, *connect.Request[paymentv1.GetBookingPaymentRequest]) (*connect.Response[paymentv1.GetBookingPaymentResponse], error)
 }
 
+// Directory is what notify asks of the services that own accounts, shows
+// and bookings (auth, catalog, booking), instead of reading their tables;
+// platform/directory serves it. Each answers a NOT_FOUND error for what
+// does not exist.
+type Directory interface {
+	User(ctx context.Context, id string) (directory.User, error)
+	Show(ctx context.Context, showID string) (directory.Show, error)
+	Booking(ctx context.Context, id string) (*bookingv1.Booking, error)
+}
+
 // Consumer turns booking.events, payment.failed and payment.refunded
 // messages into mails. It is idempotent through the notifications'
 // idempotency keys: a redelivered message finds its mail already recorded
@@ -34,14 +45,14 @@ type Payments interface {
 type Consumer struct {
 	webURL   string
 	svc      *Service
-	store    *Store
+	dir      Directory
 	payments Payments
 	log      *zap.Logger
 }
 
 // NewConsumer returns the consumer.
-func NewConsumer(cfg Config, svc *Service, store *Store, payments Payments, log *zap.Logger) *Consumer {
-	return &Consumer{webURL: cfg.WebURL, svc: svc, store: store, payments: payments, log: log.Named("notify-consumer")}
+func NewConsumer(cfg Config, svc *Service, dir Directory, payments Payments, log *zap.Logger) *Consumer {
+	return &Consumer{webURL: cfg.WebURL, svc: svc, dir: dir, payments: payments, log: log.Named("notify-consumer")}
 }
 
 // HandleBatch processes messages of one partition in order. Batches keep
@@ -115,19 +126,17 @@ func (c *Consumer) booking(ctx context.Context, msg *sarama.ConsumerMessage) err
 	if kind == "" {
 		return nil
 	}
-	u, err := c.store.User(ctx, b.GetUserId())
-	if errors.Is(err, errNoUser) {
+	u, err := c.dir.User(ctx, b.GetUserId())
+	if errs.Is(err, errs.NotFound) {
 		c.log.Info("notify: booking of a deleted account; no mail", zap.String("booking", b.GetId()))
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	var show Show
-	if isUUID(b.GetEventId()) && isUUID(b.GetShowId()) {
-		if show, err = c.store.Show(ctx, b.GetEventId(), b.GetShowId()); err != nil {
-			return err
-		}
+	show, err := c.show(ctx, b.GetShowId())
+	if err != nil {
+		return err
 	}
 	data := map[string]string{
 		"booking_id": b.GetId(), "reference": b.GetReference(), "name": u.Name, "event_id": b.GetEventId(), "event_title": show.EventTitle,
@@ -179,19 +188,35 @@ func (c *Consumer) describeBooking(ctx context.Context, bookingID string, data m
 	if !isUUID(bookingID) {
 		return nil
 	}
-	bk, ok, err := c.store.BookingOf(ctx, bookingID)
-	if err != nil || !ok {
+	bk, err := c.dir.Booking(ctx, bookingID)
+	if errs.Is(err, errs.NotFound) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	show, err := c.store.Show(ctx, bk.EventID, bk.ShowID)
+	show, err := c.show(ctx, bk.GetShowId())
 	if err != nil {
 		return err
 	}
 	data["event_title"] = show.EventTitle
-	if bk.Status == "reserved" && bk.ExpiresAt.After(time.Now()) {
-		data["expires_at"] = bk.ExpiresAt.UTC().Format(time.RFC1123)
+	if exp := bk.GetExpiresAt(); bk.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_RESERVED && exp != nil && exp.AsTime().After(time.Now()) {
+		data["expires_at"] = exp.AsTime().UTC().Format(time.RFC1123)
 	}
 	return nil
+}
+
+// show reads what a mail says of a show; an unknown show (or none) gives a
+// zero Show: the mail goes out without it.
+func (c *Consumer) show(ctx context.Context, showID string) (directory.Show, error) {
+	if !isUUID(showID) {
+		return directory.Show{}, nil
+	}
+	sh, err := c.dir.Show(ctx, showID)
+	if errs.Is(err, errs.NotFound) {
+		return directory.Show{}, nil
+	}
+	return sh, err
 }
 
 // paymentMail mails the payer of a payment event: kind "payment_failed"
@@ -203,8 +228,8 @@ func (c *Consumer) paymentMail(ctx context.Context, msg *sarama.ConsumerMessage,
 		return errs.New(errs.Validation, fmt.Sprintf("undecodable payment event: %v", err))
 	}
 	p := ev.GetPayment()
-	u, err := c.store.User(ctx, p.GetUserId())
-	if errors.Is(err, errNoUser) {
+	u, err := c.dir.User(ctx, p.GetUserId())
+	if errs.Is(err, errs.NotFound) {
 		c.log.Info("notify: payment of a deleted account; no mail", zap.String("payment", p.GetId()), zap.String("kind", kind))
 		return nil
 	}

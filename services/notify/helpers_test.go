@@ -38,7 +38,7 @@ func start(t *testing.T, smtp *mailtest.Server, args ...string) *env {
 	dsn := pgtest.Migrated(t)
 	prefix := meshtest.KeyPrefix(t, meshtest.Config(t, dsn).Redis.URL.Reveal())
 	cfg := meshtest.Config(t, dsn, append([]string{
-		"-postgres.migrate-on-start=false", "-target=booking,relay,persister,payment,notify,catalog,gate",
+		"-postgres.migrate-on-start=false", "-target=auth,catalog,booking,relay,persister,payment,notify,gate",
 		"-booking.key-prefix=" + prefix, "-catalog.cache-prefix=" + meshtest.KeyPrefix(t, meshtest.Config(t, dsn).Redis.URL.Reveal()), "-smtp.addr=" + smtp.Addr, "-notify.ticket-secret=" + ticketSecret,
 		"-notify.poll=100ms", "-notify.retry-backoff=100ms",
 	}, args...)...)

@@ -49,9 +49,11 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/directory"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/mail"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/platform/topic"
 )
 
 // Config is the notify component's configuration.
@@ -116,16 +118,15 @@ func (c *Config) Validate() error {
 // ConsumerGroup is notify's Kafka consumer group.
 const ConsumerGroup = "notify"
 
-// Topics notify consumes. They are other services' contracts (booking's
-// relay, payment's outbox), named here rather than imported so that notify
-// depends on gen/ and platform code only.
+// Topics notify consumes: other services' contracts (booking's relay,
+// payment's outbox), named once in platform/topic.
 const (
 	// TopicBookingEvents carries bookingrush.booking.v1.BookingEvent.
-	TopicBookingEvents = "booking.events"
+	TopicBookingEvents = topic.BookingEvents
 	// TopicPaymentRefunded carries bookingrush.payment.v1.PaymentEvent.
-	TopicPaymentRefunded = "payment.refunded"
+	TopicPaymentRefunded = topic.PaymentRefunded
 	// TopicPaymentFailed carries bookingrush.payment.v1.PaymentEvent.
-	TopicPaymentFailed = "payment.failed"
+	TopicPaymentFailed = topic.PaymentFailed
 )
 
 // ConsumedTopics are the topics ConsumerGroup reads (the chart's KEDA trigger
@@ -160,6 +161,7 @@ func Module(cfg Config, smtp mail.Config) fx.Option {
 			func(mesh *server.Mesh) Tickets {
 				return server.Dial(mesh, "notify", "gate", gatev1connect.NewGateServiceClient)
 			},
+			func(mesh *server.Mesh) Directory { return directory.New(mesh, "notify") },
 			NewStore, NewWorker, NewService, NewConsumer, NewServer,
 		),
 		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, w *Worker, cons *Consumer) {

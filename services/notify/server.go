@@ -30,7 +30,7 @@ func NewServer(svc *Service) notifyv1connect.NotifyServiceHandler {
 func (s *Server) ListNotifications(ctx context.Context, req *connect.Request[notifyv1.ListNotificationsRequest]) (*connect.Response[notifyv1.ListNotificationsResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	page, per := int(max(req.Msg.GetPage(), 1)), int(req.Msg.GetPerPage())
 	if per == 0 {
@@ -38,7 +38,7 @@ func (s *Server) ListNotifications(ctx context.Context, req *connect.Request[not
 	}
 	ns, total, err := s.svc.List(ctx, p, page, per)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	out := &notifyv1.ListNotificationsResponse{
 		Notifications: make([]*notifyv1.Notification, 0, len(ns)),
@@ -56,17 +56,17 @@ func (s *Server) ListNotifications(ctx context.Context, req *connect.Request[not
 func (s *Server) SendNotification(ctx context.Context, req *connect.Request[notifyv1.SendNotificationRequest]) (*connect.Response[notifyv1.SendNotificationResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	if p.Role != authn.RoleService {
-		return nil, errs.Connect(errs.New(errs.Forbidden, "only services send notifications"))
+		return nil, errs.New(errs.Forbidden, "only services send notifications")
 	}
 	m := req.Msg
 	n, err := s.svc.Send(ctx, Request{
 		Kind: Kind(m.GetTemplate()), Recipient: m.GetRecipient(), UserID: m.GetUserId(), Data: m.GetData(), Key: m.GetIdempotencyKey(),
 	})
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&notifyv1.SendNotificationResponse{Notification: toProto(n)}), nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/bookingref"
 	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/platform/topic"
 )
 
 // payKey creates a payment with an Idempotency-Key.
@@ -257,6 +258,59 @@ func TestReconcilerSettlesWhatWasLeftOpen(t *testing.T) {
 	if n := e.count(t, `SELECT count(*) FROM payment_webhook_events WHERE provider_event_id LIKE 'reconcile:%'`); n != 3 {
 		t.Fatalf("%d reconciler lookups recorded, want 3", n)
 	}
-	e.Drained(t, "booking-persister", "booking.events")
+	e.Drained(t, "booking-persister", topic.BookingEvents)
 	e.AuditMoney(t, e.prefix)
+}
+
+// TestSucceededOfEventFollowsPayments: what an organizer's cancellation
+// refunds is every payment of the event that succeeded, whatever its booking
+// says yet (the persister writes a confirmation moments after Redis knows
+// it); refunded, failed and other events' payments are left. A payment
+// created through the service carries its booking's event.
+func TestSucceededOfEventFollowsPayments(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	ctx := context.Background()
+	s := e.SeedShop(t, meshtest.ShopOptions{Users: 1})
+	other := e.SeedShop(t, meshtest.ShopOptions{Users: 1})
+	insert := func(shop meshtest.Shop, status string) string {
+		t.Helper()
+		var id string
+		if err := e.Pool.QueryRow(ctx, `INSERT INTO payments (booking_id, user_id, event_id, amount, status, provider, succeeded_at,
+				refunded_amount, refunded_at)
+			VALUES ($1, $2, $3, 25, $4, 'simulator', CASE WHEN $4 <> 'failed' THEN now() END,
+				CASE WHEN $4 = 'refunded' THEN 25 ELSE 0 END, CASE WHEN $4 = 'refunded' THEN now() END) RETURNING id::text`,
+			uuid.NewString(), shop.Users[0], shop.Event, status).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	want := map[string]bool{insert(s, "succeeded"): true}
+	insert(s, "refunded")
+	insert(s, "failed")
+	insert(other, "succeeded")
+	b := e.Reserve(t, s, s.Users[0], 1)
+	pay, err := e.pay(t, s.Users[0], b.GetId(), "sim_ok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitPayment(t, s.Users[0], pay.GetId(), paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED, 10*time.Second)
+	want[pay.GetId()] = true
+
+	got, err := payment.NewStore(e.Pool).SucceededOfEvent(ctx, s.Event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, p := range got {
+		ids[p.ID] = true
+	}
+	if len(got) != len(want) || !ids[pay.GetId()] {
+		t.Fatalf("succeeded payments of the event %v, want %v", ids, want)
+	}
+	for id := range want {
+		if !ids[id] {
+			t.Fatalf("succeeded payments of the event %v, want %v", ids, want)
+		}
+	}
 }

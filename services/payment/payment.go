@@ -133,7 +133,7 @@ func newRelay(lc fx.Lifecycle, cfg Config, db *pgxpool.Pool, p *kafka.Producer, 
 func Module(cfg Config, st StripeConfig) fx.Option {
 	return fx.Module("payment",
 		fx.Supply(fx.Private, cfg, st),
-		fx.Provide(fx.Private, NewStore, newProvider, newBookingClient, newRelay, NewService, NewServer),
+		fx.Provide(fx.Private, NewStore, newProvider, newBookingClient, newShows, newRelay, NewService, NewServer),
 		fx.Invoke(func(lc fx.Lifecycle, svc *Service, log *zap.Logger) {
 			r := NewReconciler(svc, cfg, log)
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})

@@ -131,7 +131,7 @@ func verifyStripeEvent(payload []byte, sigHeader, secret string) (Event, error) 
 	if err != nil {
 		if errors.Is(err, webhook.ErrNotSigned) || errors.Is(err, webhook.ErrNoValidSignature) ||
 			errors.Is(err, webhook.ErrInvalidHeader) || errors.Is(err, webhook.ErrTooOld) {
-			return Event{}, fmt.Errorf("%w: %v", ErrBadSignature, err)
+			return Event{}, fmt.Errorf("%w: %w", ErrBadSignature, err)
 		}
 		return Event{}, fmt.Errorf("webhook payload: %w", err)
 	}

@@ -53,7 +53,7 @@ func (s *Service) Quote(ctx context.Context, p *authn.Principal, bookingID strin
 		}
 	case bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED:
 		q.Cancellable = true
-		show, cancelled, err := s.store.ShowOf(ctx, b.GetShowId())
+		show, cancelled, err := s.shows.ShowOf(ctx, b.GetShowId())
 		if err != nil {
 			return Quote{}, err
 		}

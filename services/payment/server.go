@@ -30,15 +30,15 @@ func NewServer(svc *Service) paymentv1connect.PaymentServiceHandler { return &Se
 func (s *Server) CreatePayment(ctx context.Context, req *connect.Request[paymentv1.CreatePaymentRequest]) (*connect.Response[paymentv1.CreatePaymentResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	key, err := server.IdempotencyKey(req.Header())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	pay, replayed, err := s.svc.Create(ctx, p, req.Msg.GetBookingId(), req.Msg.GetPaymentMethod(), key)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	res := connect.NewResponse(&paymentv1.CreatePaymentResponse{Payment: toProto(pay)})
 	if replayed {
@@ -52,11 +52,11 @@ func (s *Server) CreatePayment(ctx context.Context, req *connect.Request[payment
 func (s *Server) GetRefundQuote(ctx context.Context, req *connect.Request[paymentv1.GetRefundQuoteRequest]) (*connect.Response[paymentv1.GetRefundQuoteResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	q, err := s.svc.Quote(ctx, p, req.Msg.GetBookingId())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	out := &paymentv1.GetRefundQuoteResponse{
 		BookingId: q.BookingID, Cancellable: q.Cancellable, Paid: formatCents(q.PaidCents), RefundPercent: int32(q.Percent),
@@ -71,14 +71,14 @@ func (s *Server) GetRefundQuote(ctx context.Context, req *connect.Request[paymen
 // GetBookingPayment answers a booking's payment to the system.
 func (s *Server) GetBookingPayment(ctx context.Context, req *connect.Request[paymentv1.GetBookingPaymentRequest]) (*connect.Response[paymentv1.GetBookingPaymentResponse], error) {
 	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	pay, ok, err := s.svc.store.ByBooking(ctx, req.Msg.GetBookingId())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	if !ok {
-		return nil, errs.Connect(errs.New(errs.NotFound, "no payment for this booking"))
+		return nil, errs.New(errs.NotFound, "no payment for this booking")
 	}
 	return connect.NewResponse(&paymentv1.GetBookingPaymentResponse{Payment: toProto(pay)}), nil
 }
@@ -87,11 +87,11 @@ func (s *Server) GetBookingPayment(ctx context.Context, req *connect.Request[pay
 func (s *Server) GetPayment(ctx context.Context, req *connect.Request[paymentv1.GetPaymentRequest]) (*connect.Response[paymentv1.GetPaymentResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	pay, err := s.svc.Get(ctx, p, req.Msg.GetPaymentId())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&paymentv1.GetPaymentResponse{Payment: toProto(pay)}), nil
 }
@@ -100,11 +100,11 @@ func (s *Server) GetPayment(ctx context.Context, req *connect.Request[paymentv1.
 func (s *Server) RefundPayment(ctx context.Context, req *connect.Request[paymentv1.RefundPaymentRequest]) (*connect.Response[paymentv1.RefundPaymentResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	pay, err := s.svc.RefundPayment(ctx, p, req.Msg.GetPaymentId(), req.Msg.GetReason())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&paymentv1.RefundPaymentResponse{Payment: toProto(pay)}), nil
 }
@@ -114,17 +114,40 @@ func (s *Server) RefundPayment(ctx context.Context, req *connect.Request[payment
 func (s *Server) RefundBooking(ctx context.Context, req *connect.Request[paymentv1.RefundBookingRequest]) (*connect.Response[paymentv1.RefundBookingResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	if p.Role != authn.RoleService {
-		return nil, errs.Connect(errs.New(errs.Forbidden, "internal only"))
+		return nil, errs.New(errs.Forbidden, "internal only")
 	}
 	m := req.Msg
-	pay, amount, err := s.svc.RefundBooking(ctx, m.GetBookingId(), m.GetPaymentId(), m.GetCause(), m.GetReason())
-	if err != nil {
-		return nil, errs.Connect(err)
+	var pay Payment
+	var amount int64
+	switch m.GetStep() {
+	case paymentv1.RefundStep_REFUND_STEP_DECIDE:
+		pay, err = s.svc.DecideRefund(ctx, m.GetBookingId(), m.GetPaymentId(), m.GetShowId(), m.GetCause(), m.GetReason())
+	case paymentv1.RefundStep_REFUND_STEP_REFUND:
+		pay, amount, err = s.svc.FinishRefund(ctx, m.GetBookingId(), m.GetPaymentId())
+	default:
+		pay, amount, err = s.svc.RefundBooking(ctx, m.GetBookingId(), m.GetPaymentId(), m.GetCause(), m.GetReason())
 	}
-	return connect.NewResponse(&paymentv1.RefundBookingResponse{Payment: toProto(pay), RefundAmount: formatCents(amount)}), nil
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&paymentv1.RefundBookingResponse{Payment: toProto(pay), RefundAmount: formatCents(amount),
+		RefundPercent: int32(max(pay.RefundPercent, 0))}), nil
+}
+
+// RefundEvent refunds a cancelled event's payments: the catalog's call,
+// with the service role only.
+func (s *Server) RefundEvent(ctx context.Context, req *connect.Request[paymentv1.RefundEventRequest]) (*connect.Response[paymentv1.RefundEventResponse], error) {
+	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
+		return nil, err
+	}
+	total, failed, err := s.svc.RefundEvent(ctx, req.Msg.GetEventId(), req.Msg.GetReason())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&paymentv1.RefundEventResponse{Refunds: int32(total), Failed: int32(failed)}), nil
 }
 
 // HandleStripeWebhook verifies and applies a provider event. The signature
@@ -137,7 +160,7 @@ func (s *Server) HandleStripeWebhook(ctx context.Context, req *connect.Request[p
 	}
 	res, err := s.svc.HandleWebhook(ctx, req.Msg.GetBody().GetData(), sig)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&paymentv1.HandleStripeWebhookResponse{EventId: res.EventID, Duplicate: res.Duplicate}), nil
 }

@@ -3,6 +3,8 @@ package payment
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -22,14 +24,15 @@ import (
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/outbox"
+	"github.com/bookingrush/rush/services/platform/topic"
 )
 
 // Topics the payment service publishes (through the outbox); every value
 // is a binary paymentv1.PaymentEvent keyed by the payment id.
 const (
-	TopicSuccess  = "payment.success"
-	TopicFailed   = "payment.failed"
-	TopicRefunded = "payment.refunded"
+	TopicSuccess  = topic.PaymentSuccess
+	TopicFailed   = topic.PaymentFailed
+	TopicRefunded = topic.PaymentRefunded
 )
 
 // Service holds the payment rules; the handlers only translate.
@@ -37,6 +40,7 @@ type Service struct {
 	store    *Store
 	provider Provider
 	booking  bookingv1connect.BookingServiceClient
+	shows    Shows
 	relay    *outbox.Relay
 	log      *zap.Logger
 	metrics  *metrics
@@ -44,12 +48,12 @@ type Service struct {
 }
 
 // NewService returns the payment service.
-func NewService(store *Store, provider Provider, booking bookingv1connect.BookingServiceClient, relay *outbox.Relay, log *zap.Logger, reg prometheus.Registerer) (*Service, error) {
+func NewService(store *Store, provider Provider, booking bookingv1connect.BookingServiceClient, shows Shows, relay *outbox.Relay, log *zap.Logger, reg prometheus.Registerer) (*Service, error) {
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{store: store, provider: provider, booking: booking, relay: relay, log: log, metrics: m, now: time.Now}, nil
+	return &Service{store: store, provider: provider, booking: booking, shows: shows, relay: relay, log: log, metrics: m, now: time.Now}, nil
 }
 
 // asSystem drops the caller's identity from ctx, so mesh calls made with it
@@ -95,7 +99,7 @@ func (s *Service) Create(ctx context.Context, p *authn.Principal, bookingID, met
 	// A cancelled event takes no money, even in the moment before its
 	// holds are released (a payment that slips through anyway is refunded:
 	// the booking engine never confirms a booking of a cancelled event).
-	if _, cancelled, err := s.store.ShowOf(ctx, b.GetShowId()); err != nil || cancelled {
+	if _, cancelled, err := s.shows.ShowOf(ctx, b.GetShowId()); err != nil || cancelled {
 		if err != nil {
 			return Payment{}, false, err
 		}
@@ -106,7 +110,7 @@ func (s *Service) Create(ctx context.Context, p *authn.Principal, bookingID, met
 		return Payment{}, false, errs.New(errs.Internal, "the booking has no valid amount")
 	}
 	pay = Payment{
-		ID: uuid.NewString(), BookingID: bookingID, UserID: p.UserID, AmountCents: amount,
+		ID: uuid.NewString(), BookingID: bookingID, EventID: b.GetEventId(), UserID: p.UserID, AmountCents: amount,
 		Currency: b.GetCurrency(), Status: StatusPending, Provider: s.provider.Name(), Method: method, IdempotencyKey: key,
 	}
 	if pay.Currency == "" {
@@ -219,7 +223,7 @@ func (s *Service) RefundBooking(ctx context.Context, bookingID, paymentID string
 	ctx = context.WithoutCancel(ctx) // a refund, once decided, must finish
 	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 	defer cancel()
-	pay, err := s.decideRefund(ctx, bookingID, paymentID, cause, reason)
+	pay, err := s.decideRefund(ctx, bookingID, paymentID, "", cause, reason)
 	if err != nil || !pay.RefundedAt.IsZero() {
 		return pay, pay.RefundedCents, err
 	}
@@ -239,6 +243,68 @@ func (s *Service) RefundBooking(ctx context.Context, bookingID, paymentID string
 	return s.executeRefund(ctx, pay.ID)
 }
 
+// RefundEvent refunds every succeeded payment of a cancelled event in full
+// (the organizer-cancellation rule of the refund policy), each as
+// RefundBooking does, at most once per payment, so calling it again after a
+// partial failure only finishes the work. The refunds run a few at a time
+// and are not cut short by a caller that goes away. It answers how many
+// were due and how many failed.
+func (s *Service) RefundEvent(ctx context.Context, eventID, reason string) (total, failed int, err error) {
+	ctx = context.WithoutCancel(ctx)
+	due, err := s.store.SucceededOfEvent(ctx, eventID)
+	if err != nil {
+		return 0, 0, err
+	}
+	var nfailed atomic.Int64
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, p := range due {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if _, _, err := s.RefundBooking(ctx, p.BookingID, p.ID, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED, reason); err != nil {
+				nfailed.Add(1)
+				s.log.Warn("refund of a cancelled event's payment failed", zap.String("payment", p.ID), zap.String("booking", p.BookingID), zap.Error(err))
+			}
+		})
+	}
+	wg.Wait()
+	return len(due), int(nfailed.Load()), nil
+}
+
+// DecideRefund is the first step of a refund the booking service drives (a
+// buyer cancelling a confirmed booking of showID): the share is decided and
+// recorded, nothing moves. The booking service releases the seats, then
+// calls FinishRefund; an interruption in between is finished by the
+// reconciler (RefundBooking, from the decision on).
+func (s *Service) DecideRefund(ctx context.Context, bookingID, paymentID, showID string, cause paymentv1.RefundCause, reason string) (Payment, error) {
+	if showID == "" {
+		return Payment{}, errs.New(errs.Validation, "a refund decided by the booking service names the confirmed booking's show")
+	}
+	return s.decideRefund(ctx, bookingID, paymentID, showID, cause, reason)
+}
+
+// FinishRefund is the last step of a refund the booking service drives: it
+// released the seats, so the decided share goes back now.
+func (s *Service) FinishRefund(ctx context.Context, bookingID, paymentID string) (Payment, int64, error) {
+	ctx = context.WithoutCancel(ctx) // a refund, once decided, must finish
+	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	defer cancel()
+	var pay Payment
+	err := s.store.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		pay, err = lockPayment(ctx, tx, bookingID, paymentID)
+		return err
+	})
+	if err != nil {
+		return Payment{}, 0, err
+	}
+	if pay.RefundRequestedAt.IsZero() && pay.RefundedAt.IsZero() {
+		return Payment{}, 0, errs.New(errs.Conflict, "no refund was decided for this payment")
+	}
+	return s.executeRefund(ctx, pay.ID)
+}
+
 // refundCause reads a stored refund cause.
 func refundCause(stored string) paymentv1.RefundCause {
 	return paymentv1.RefundCause(paymentv1.RefundCause_value[stored])
@@ -254,11 +320,14 @@ var bookingCause = map[string]bookingv1.CancelCause{
 // decideRefund records the refund of the booking's payment (paymentID, or
 // the booking's payment that did not fail) unless one was decided already,
 // and answers the payment with its decision. Only the policy's own case (a
-// buyer cancelling a booking that is confirmed) asks the booking engine;
-// every other cause refunds in full.
-func (s *Service) decideRefund(ctx context.Context, bookingID, paymentID string, cause paymentv1.RefundCause, reason string) (Payment, error) {
+// buyer cancelling a booking that is confirmed) needs the booking: the
+// booking service says it is confirmed by naming its show (confirmedShow),
+// or else the booking engine is asked; every other cause refunds in full.
+func (s *Service) decideRefund(ctx context.Context, bookingID, paymentID, confirmedShow string, cause paymentv1.RefundCause, reason string) (Payment, error) {
 	var b *bookingv1.Booking
-	if cause == paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED {
+	if confirmedShow != "" {
+		b = &bookingv1.Booking{Id: bookingID, ShowId: confirmedShow, Status: bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED}
+	} else if cause == paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED {
 		res, err := s.booking.GetBooking(asSystem(ctx), connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: bookingID}))
 		switch {
 		case err == nil:
@@ -271,7 +340,7 @@ func (s *Service) decideRefund(ctx context.Context, bookingID, paymentID string,
 	if b != nil && b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED {
 		// The policy applies to purchases; money for a booking that was
 		// never confirmed is always returned in full.
-		show, cancelled, err := s.store.ShowOf(ctx, b.GetShowId())
+		show, cancelled, err := s.shows.ShowOf(ctx, b.GetShowId())
 		if err != nil {
 			return Payment{}, err
 		}

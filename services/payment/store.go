@@ -18,7 +18,9 @@ import (
 
 // Payment is a payments row.
 type Payment struct {
-	ID, BookingID, UserID      string
+	ID, BookingID, UserID string
+	// EventID is the booking's event (for an organizer's cancellation).
+	EventID                    string
 	AmountCents, RefundedCents int64
 	Currency, Status, Provider string
 	Method, ProviderRef        string
@@ -83,9 +85,9 @@ var errKeyUsed = errors.New("idempotency key used")
 // not fail answers CONFLICT naming it (one charge per booking); a key the
 // payer used already is errKeyUsed.
 func (s *Store) Insert(ctx context.Context, p Payment) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO payments (id, booking_id, user_id, amount, currency, status, provider, payment_method, idempotency_key)
-		VALUES ($1, $2, $3, $4::numeric / 100, $5, 'pending', $6, $7, NULLIF($8, ''))`,
-		p.ID, p.BookingID, p.UserID, p.AmountCents, p.Currency, p.Provider, p.Method, p.IdempotencyKey)
+	_, err := s.db.Exec(ctx, `INSERT INTO payments (id, booking_id, user_id, amount, currency, status, provider, payment_method, idempotency_key, event_id)
+		VALUES ($1, $2, $3, $4::numeric / 100, $5, 'pending', $6, $7, NULLIF($8, ''), NULLIF($9, '')::uuid)`,
+		p.ID, p.BookingID, p.UserID, p.AmountCents, p.Currency, p.Provider, p.Method, p.IdempotencyKey, p.EventID)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" && p.IdempotencyKey != "" {
 		// Whichever unique index refused the row first, a payment made
@@ -148,15 +150,20 @@ func (s *Store) Get(ctx context.Context, id string) (Payment, error) {
 	return p, dbErr(err)
 }
 
-// ShowOf returns when a show starts and whether its event was cancelled.
-func (s *Store) ShowOf(ctx context.Context, showID string) (time.Time, bool, error) {
-	var at time.Time
-	var status string
-	err := s.db.QueryRow(ctx, `SELECT sh.show_date, e.status FROM shows sh JOIN events e ON e.id = sh.event_id WHERE sh.id = $1`, showID).Scan(&at, &status)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return time.Time{}, false, errs.New(errs.NotFound, "show not found")
+// SucceededOfEvent lists the event's payments that succeeded and were not
+// refunded yet (what an organizer's cancellation must refund), oldest
+// first. The payment decides, not the booking's status: a booking paid but
+// confirmed in Redis only, or not confirmed yet, is refunded too (the event
+// is cancelled: the refund releases the hold, and the saga's confirm then
+// fails and its compensation finds the payment refunded already).
+func (s *Store) SucceededOfEvent(ctx context.Context, eventID string) ([]Payment, error) {
+	rows, err := s.db.Query(ctx, `SELECT `+paymentColumns+` FROM payments WHERE event_id = $1 AND status = 'succeeded'
+		ORDER BY created_at, id`, eventID)
+	if err != nil {
+		return nil, dbErr(err)
 	}
-	return at, status == "cancelled", dbErr(err)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Payment, error) { return scanPayment(r) })
+	return out, dbErr(err)
 }
 
 // tx runs fn in a transaction; fn's error rolls it back and is returned as
@@ -186,11 +193,11 @@ func parseCents(s string) (int64, error) {
 	frac += strings.Repeat("0", 2-len(frac))
 	w, err := strconv.ParseInt(whole, 10, 64)
 	if err != nil || w < 0 {
-		return 0, fmt.Errorf("money %q: %v", s, err)
+		return 0, fmt.Errorf("money %q: %w", s, err)
 	}
 	f, err := strconv.ParseInt(frac, 10, 64)
 	if err != nil || f < 0 {
-		return 0, fmt.Errorf("money %q: %v", s, err)
+		return 0, fmt.Errorf("money %q: %w", s, err)
 	}
 	return w*100 + f, nil
 }

@@ -84,7 +84,7 @@ func (a *Admitter) step(ctx context.Context, ev string) error {
 	if err != nil {
 		return err
 	}
-	res, err := a.lines.Tick(ctx, ev, k.Rate, k.MaxActive)
+	res, err := a.lines.tick(ctx, ev, k.Rate, k.MaxActive)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package queue_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"flag"
 	"net/http"
 	"testing"
@@ -154,6 +155,7 @@ func (m *mesh) seed(o eventOpts) fixture {
 		if err != nil {
 			m.t.Fatal(err)
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
@@ -161,7 +163,9 @@ func (m *mesh) seed(o eventOpts) fixture {
 			}
 			f.users = append(f.users, id)
 		}
-		rows.Close()
+		if err := rows.Err(); err != nil {
+			m.t.Fatal(err)
+		}
 	}
 	m.load(f)
 	return f
@@ -243,7 +247,7 @@ func (m *mesh) setSettings(f fixture, enabled bool, rate int, maxActive ...int32
 func (m *mesh) cursor(f fixture) int {
 	m.t.Helper()
 	v, err := m.rdb.HGet(context.Background(), lua.EventKeys(m.bkPrefix, f.event).Gate(), "cursor").Int()
-	if err != nil && err != redis.Nil {
+	if err != nil && !errors.Is(err, redis.Nil) {
 		m.t.Fatal(err)
 	}
 	return v

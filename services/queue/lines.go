@@ -273,10 +273,10 @@ type tickResult struct {
 	waiting  int // tickets the cursor has not passed
 }
 
-// Tick runs one admission step for the event: the cursor moves at rate
+// tick runs one admission step for the event: the cursor moves at rate
 // tickets a second, while fewer than maxActive (0: no cap) admitted buyers
 // shop and seats are left; at the opening the pre-queue is drawn.
-func (l *Lines) Tick(ctx context.Context, ev string, rate, maxActive int) (tickResult, error) {
+func (l *Lines) tick(ctx context.Context, ev string, rate, maxActive int) (tickResult, error) {
 	keys := append(append([]string{l.bk(ev).Meta()}, l.gateKeys(ev)...), l.ticketsKey(ev))
 	res, err := l.adm.Run(ctx, l.rdb, keys, rate, maxActive, l.window.Milliseconds(), retention.Milliseconds(),
 		ticket.NewDrawKey()).StringSlice()

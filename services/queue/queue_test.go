@@ -93,7 +93,7 @@ func TestFiveThousandJoinAndAdmissionFollowsTheRate(t *testing.T) {
 		if err != nil || st.GetStatus() != waiting || st.GetPosition() != 0 || st.GetTotal() < 1 || st.GetTotal() > n ||
 			st.GetEstimatedWait().AsDuration() < 50*time.Minute || st.GetQueuePass() != "" ||
 			!tk.Pre || tk.User != users[i] || tk.Event != f.event || tk.Number < 1 || tk.Number > n {
-			return fmt.Errorf("join: %v (ticket %+v, %v)", st, tk, err)
+			return fmt.Errorf("join: %v (ticket %+v, %w)", st, tk, err)
 		}
 		tickets[i] = st.GetTicket()
 		return nil
@@ -189,7 +189,7 @@ func TestFiveThousandJoinAndAdmissionFollowsTheRate(t *testing.T) {
 		exp := st.GetPassExpiresAt().AsTime()
 		if err != nil || st.GetStatus() != admitted || st.GetPosition() != 0 || p.Pre || p.User != users[i] ||
 			st.GetTicket() != tickets[i] || !exp.After(time.Now()) || exp.After(time.Now().Add(10*time.Minute+time.Second)) {
-			return fmt.Errorf("status of an admitted buyer: %v (pass %+v, %v)", st, p, err)
+			return fmt.Errorf("status of an admitted buyer: %v (pass %+v, %w)", st, p, err)
 		}
 		seqs[i] = p.Number
 		return nil

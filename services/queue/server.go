@@ -7,7 +7,6 @@ import (
 
 	queuev1 "github.com/bookingrush/rush/gen/bookingrush/queue/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/queue/v1/queuev1connect"
-	"github.com/bookingrush/rush/services/platform/errs"
 )
 
 // Server implements queuev1connect.QueueServiceHandler: it translates
@@ -25,7 +24,7 @@ func NewServer(svc *Service) queuev1connect.QueueServiceHandler { return &Server
 func (s *Server) JoinQueue(ctx context.Context, req *connect.Request[queuev1.JoinQueueRequest]) (*connect.Response[queuev1.JoinQueueResponse], error) {
 	st, err := s.svc.Join(ctx, req.Msg.GetEventId())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&queuev1.JoinQueueResponse{QueueStatus: st}), nil
 }
@@ -34,37 +33,30 @@ func (s *Server) JoinQueue(ctx context.Context, req *connect.Request[queuev1.Joi
 func (s *Server) GetQueueStatus(ctx context.Context, req *connect.Request[queuev1.GetQueueStatusRequest]) (*connect.Response[queuev1.GetQueueStatusResponse], error) {
 	st, err := s.svc.Status(ctx, req.Msg.GetEventId(), req.Msg.GetTicket())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&queuev1.GetQueueStatusResponse{QueueStatus: st}), nil
 }
 
 // WatchQueueStatus streams a place until admission.
 func (s *Server) WatchQueueStatus(ctx context.Context, req *connect.Request[queuev1.WatchQueueStatusRequest], stream *connect.ServerStream[queuev1.WatchQueueStatusResponse]) error {
-	err := s.svc.Watch(ctx, req.Msg.GetEventId(), req.Msg.GetTicket(), func(st *queuev1.QueueStatus) error {
+	return s.svc.Watch(ctx, req.Msg.GetEventId(), req.Msg.GetTicket(), func(st *queuev1.QueueStatus) error {
 		return stream.Send(&queuev1.WatchQueueStatusResponse{QueueStatus: st})
 	})
-	if err != nil {
-		return errs.Connect(err)
-	}
-	return nil
 }
 
 // GetLine returns the public state of an event's line.
 func (s *Server) GetLine(ctx context.Context, req *connect.Request[queuev1.GetLineRequest]) (*connect.Response[queuev1.GetLineResponse], error) {
 	l, err := s.svc.Line(ctx, req.Msg.GetEventId())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&queuev1.GetLineResponse{Line: l}), nil
 }
 
 // WatchLine streams an event's line state to the mesh's components.
 func (s *Server) WatchLine(ctx context.Context, req *connect.Request[queuev1.WatchLineRequest], stream *connect.ServerStream[queuev1.WatchLineResponse]) error {
-	if err := s.svc.WatchLine(ctx, req.Msg.GetEventId(), stream.Send); err != nil {
-		return errs.Connect(err)
-	}
-	return nil
+	return s.svc.WatchLine(ctx, req.Msg.GetEventId(), stream.Send)
 }
 
 // SetQueueSettings switches an event's queue and sets its knobs.
@@ -84,7 +76,7 @@ func (s *Server) SetQueueSettings(ctx context.Context, req *connect.Request[queu
 	}
 	set, err := s.svc.SetSettings(ctx, m.GetEventId(), c)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&queuev1.SetQueueSettingsResponse{Settings: set}), nil
 }
@@ -94,7 +86,7 @@ func (s *Server) SetQueueSettings(ctx context.Context, req *connect.Request[queu
 func (s *Server) SwitchOnForOverload(ctx context.Context, req *connect.Request[queuev1.SwitchOnForOverloadRequest]) (*connect.Response[queuev1.SwitchOnForOverloadResponse], error) {
 	set, switched, err := s.svc.SwitchOnForOverload(ctx, req.Msg.GetEventId())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&queuev1.SwitchOnForOverloadResponse{Switched: switched, Settings: set}), nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/faulttest"
 	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/platform/topic"
 	"github.com/bookingrush/rush/services/saga"
 )
 
@@ -43,7 +44,7 @@ func TestDeadLetteredSagaComesBack(t *testing.T) {
 	}
 	paymentAddr := l.Addr().String()
 	_ = l.Close()
-	e := start(t, []string{"-target=booking,relay,persister,saga", "-peer.payment=" + paymentAddr,
+	e := start(t, []string{"-target=auth,catalog,booking,relay,persister,saga", "-peer.payment=" + paymentAddr,
 		"-saga.retries=1", "-saga.timeout=3s", "-saga.revive-after=300ms", "-saga.lease=1s"})
 	s := e.SeedShop(t, meshtest.ShopOptions{})
 	bookingID := uuid.NewString()
@@ -101,8 +102,9 @@ func TestDeadLetteredSagaComesBack(t *testing.T) {
 
 	// The payment service comes back where the saga looks for it.
 	booking := strings.TrimPrefix(e.URL(t, "booking"), "http://")
+	catalog := strings.TrimPrefix(e.URL(t, "catalog"), "http://")
 	meshtest.StartApp(t, meshtest.Config(t, e.dsn, "-postgres.migrate-on-start=false", "-target=payment",
-		"-payment.addr="+paymentAddr, "-peer.booking="+booking, "-booking.key-prefix="+e.prefix))
+		"-payment.addr="+paymentAddr, "-peer.booking="+booking, "-peer.catalog="+catalog, "-booking.key-prefix="+e.prefix))
 	e.waitSaga(t, paymentID, saga.StatusCompensated, 20*time.Second)
 	if n := e.count(t, `SELECT count(*) FROM payments WHERE id = $1 AND status = 'refunded' AND refunded_amount = 10`, paymentID); n != 1 {
 		t.Fatal("the revived saga did not refund in full")
@@ -168,7 +170,7 @@ func TestRedisFrozenDuringSaga(t *testing.T) {
 					t.Fatal("the confirmation is not in Postgres")
 				}
 			}
-			e.Drained(t, "booking-persister", "booking.events")
+			e.Drained(t, "booking-persister", topic.BookingEvents)
 			e.AuditMoney(t, e.prefix)
 			t.Logf("%s: saga %s after a freeze of %v (%s)", tc.name, tc.outcome, tc.freeze, strconv.Quote(r.Addr()))
 		})
@@ -185,7 +187,7 @@ func TestRedisFrozenDuringSaga(t *testing.T) {
 func TestRedisRestartedEmptyKeepsWhatWasPaid(t *testing.T) {
 	t.Parallel()
 	r := faulttest.StartRedis(t)
-	e := start(t, []string{"-target=booking,persister,payment,saga", "-redis.url=" + r.URL(), "-payment.sim-delay=2s",
+	e := start(t, []string{"-target=auth,catalog,booking,persister,payment,saga", "-redis.url=" + r.URL(), "-payment.sim-delay=2s",
 		"-booking.drain-timeout=5s"})
 	s := e.SeedShop(t, meshtest.ShopOptions{Seats: 10, Users: 4})
 	ctx := context.Background()
@@ -239,7 +241,7 @@ func TestRedisRestartedEmptyKeepsWhatWasPaid(t *testing.T) {
 // agree on every zone.
 func TestMoneyInvariantUnderConcurrentBuyers(t *testing.T) {
 	t.Parallel()
-	e := start(t, []string{"-target=booking,relay,persister,payment,saga,catalog", "-booking.hold-ttl=3s", "-booking.idempotency-ttl=3s",
+	e := start(t, []string{"-target=auth,booking,relay,persister,payment,saga,catalog", "-booking.hold-ttl=3s", "-booking.idempotency-ttl=3s",
 		"-payment.sim-delay=2700ms", "-saga.timeout=3s", "-payment.reconcile-interval=300ms", "-payment.reconcile-grace=6s"})
 	shops := []meshtest.Shop{
 		e.SeedShop(t, meshtest.ShopOptions{Seats: 60, Users: 20, MaxPerUser: 10}),
@@ -315,7 +317,7 @@ func TestMoneyInvariantUnderConcurrentBuyers(t *testing.T) {
 			+ (SELECT count(*) FROM sagas WHERE status IN ('running', 'compensating') OR (status = 'failed' AND retry_at IS NOT NULL))
 			+ (SELECT count(*) FROM payments p WHERE p.status = 'succeeded' AND NOT EXISTS (SELECT 1 FROM sagas s WHERE s.payment_id = p.id))`) == 0
 	})
-	e.Drained(t, "booking-persister", "booking.events")
+	e.Drained(t, "booking-persister", topic.BookingEvents)
 	r := e.AuditMoney(t, e.prefix)
 	if r.Confirmed == 0 || r.Refunded == 0 {
 		t.Fatalf("the run tested too little: %v", r)

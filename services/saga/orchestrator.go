@@ -20,20 +20,22 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
+	"github.com/bookingrush/rush/services/platform/directory"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/logging"
 	"github.com/bookingrush/rush/services/platform/outbox"
+	"github.com/bookingrush/rush/services/platform/topic"
 )
 
 // Topics of the saga.
 const (
 	// TopicPaymentSuccess starts a saga (paymentv1.PaymentEvent).
-	TopicPaymentSuccess = "payment.success"
+	TopicPaymentSuccess = topic.PaymentSuccess
 	// TopicDeadLetter receives the payment.success message of every saga
 	// that failed, as received, with the headers saga-id, source-topic,
 	// error and attempts.
-	TopicDeadLetter = "saga.dead-letter"
+	TopicDeadLetter = topic.SagaDeadLetter
 	// ConsumerGroup is the orchestrator's Kafka consumer group.
 	ConsumerGroup = "saga-orchestrator"
 )
@@ -58,6 +60,7 @@ type Orchestrator struct {
 	booking  bookingv1connect.BookingServiceClient
 	notify   notifyv1connect.NotifyServiceClient
 	payments paymentv1connect.PaymentServiceClient
+	people   People
 	producer *kafka.Producer
 	relay    *outbox.Relay
 	hooks    Hooks
@@ -73,10 +76,10 @@ type Orchestrator struct {
 
 // NewOrchestrator returns an orchestrator; Start it before consuming.
 func NewOrchestrator(cfg Config, store *Store, booking bookingv1connect.BookingServiceClient, notify notifyv1connect.NotifyServiceClient,
-	payments paymentv1connect.PaymentServiceClient, producer *kafka.Producer, relay *outbox.Relay, hooks Hooks, m *metrics, log *zap.Logger) *Orchestrator {
+	payments paymentv1connect.PaymentServiceClient, people People, producer *kafka.Producer, relay *outbox.Relay, hooks Hooks, m *metrics, log *zap.Logger) *Orchestrator {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // not started: launches are refused until Start
-	return &Orchestrator{cfg: cfg, store: store, booking: booking, notify: notify, payments: payments, producer: producer,
+	return &Orchestrator{cfg: cfg, store: store, booking: booking, notify: notify, payments: payments, people: people, producer: producer,
 		relay: relay, hooks: hooks, metrics: m, log: log.Named("saga"), ctx: ctx, cancel: cancel, running: map[string]bool{}}
 }
 
@@ -433,6 +436,14 @@ func refundImpossible(err error) bool {
 	return c == errs.NotFound || c == errs.Conflict
 }
 
+// People is what the saga asks of the owners of accounts and shows (auth,
+// catalog) for the confirmation mail, instead of reading their tables;
+// platform/directory serves it.
+type People interface {
+	User(ctx context.Context, id string) (directory.User, error)
+	Show(ctx context.Context, showID string) (directory.Show, error)
+}
+
 // confirm is step 1: the booking engine confirms the live hold (as the
 // system; idempotent: a confirmed booking confirms again).
 func (o *Orchestrator) confirm(ctx context.Context, sg *Saga) error {
@@ -448,15 +459,19 @@ func (o *Orchestrator) sendNotification(ctx context.Context, sg *Saga) error {
 		return err
 	}
 	b := res.Msg.GetBooking()
-	r, err := o.store.Recipient(ctx, b.GetUserId(), b.GetEventId(), b.GetShowId())
+	u, err := o.people.User(ctx, b.GetUserId())
+	if err != nil {
+		return errs.Connect(err)
+	}
+	show, err := o.people.Show(ctx, b.GetShowId())
 	if err != nil {
 		return errs.Connect(err)
 	}
 	_, err = o.notify.SendNotification(ctx, connect.NewRequest(&notifyv1.SendNotificationRequest{
-		Template: notifyv1.Template_TEMPLATE_BOOKING_CONFIRMED, Recipient: r.Email, UserId: b.GetUserId(),
+		Template: notifyv1.Template_TEMPLATE_BOOKING_CONFIRMED, Recipient: u.Email, UserId: b.GetUserId(),
 		Data: map[string]string{
-			"booking_id": b.GetId(), "payment_id": sg.PaymentID, "event_id": b.GetEventId(), "event_title": r.EventTitle,
-			"show_id": b.GetShowId(), "show_date": r.ShowDate.UTC().Format(time.RFC3339), "zone_id": b.GetZoneId(),
+			"booking_id": b.GetId(), "payment_id": sg.PaymentID, "event_id": b.GetEventId(), "event_title": show.EventTitle,
+			"show_id": b.GetShowId(), "show_date": show.ShowDate.UTC().Format(time.RFC3339), "zone_id": b.GetZoneId(),
 			"quantity": fmt.Sprint(b.GetQuantity()), "total_amount": b.GetTotalAmount(), "currency": b.GetCurrency(),
 		},
 		IdempotencyKey: "booking_confirmed-" + b.GetId(),

@@ -24,6 +24,7 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/saga/v1/sagav1connect"
+	"github.com/bookingrush/rush/services/platform/directory"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/outbox"
 	"github.com/bookingrush/rush/services/platform/server"
@@ -95,7 +96,7 @@ func newOrchestrator(cfg Config, store *Store, mesh *server.Mesh, p *kafka.Produ
 		server.Dial(mesh, "saga", "booking", bookingv1connect.NewBookingServiceClient),
 		server.Dial(mesh, "saga", "notify", notifyv1connect.NewNotifyServiceClient),
 		server.Dial(mesh, "saga", "payment", paymentv1connect.NewPaymentServiceClient),
-		p, relay, hooks, m, log), nil
+		directory.New(mesh, "saga"), p, relay, hooks, m, log), nil
 }
 
 // metrics are the saga series an operator alerts on.

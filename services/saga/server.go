@@ -11,7 +11,6 @@ import (
 	sagav1 "github.com/bookingrush/rush/gen/bookingrush/saga/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/saga/v1/sagav1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/errs"
 )
 
 // Server implements sagav1connect.SagaServiceHandler: the read side, for
@@ -28,11 +27,11 @@ func NewServer(store *Store) sagav1connect.SagaServiceHandler { return &Server{s
 // GetSaga answers one saga with its steps.
 func (s *Server) GetSaga(ctx context.Context, req *connect.Request[sagav1.GetSagaRequest]) (*connect.Response[sagav1.GetSagaResponse], error) {
 	if _, err := authn.Require(ctx, authn.RoleAdmin); err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	sg, err := s.store.Get(ctx, req.Msg.GetSagaId())
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	return connect.NewResponse(&sagav1.GetSagaResponse{Saga: toProto(sg)}), nil
 }
@@ -40,7 +39,7 @@ func (s *Server) GetSaga(ctx context.Context, req *connect.Request[sagav1.GetSag
 // ListSagas pages sagas, newest first.
 func (s *Server) ListSagas(ctx context.Context, req *connect.Request[sagav1.ListSagasRequest]) (*connect.Response[sagav1.ListSagasResponse], error) {
 	if _, err := authn.Require(ctx, authn.RoleAdmin); err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	page, per := paging(req.Msg.GetPage(), req.Msg.GetPerPage())
 	f := ListFilter{BookingID: req.Msg.GetBookingId(), Page: page, PerPage: per}
@@ -49,7 +48,7 @@ func (s *Server) ListSagas(ctx context.Context, req *connect.Request[sagav1.List
 	}
 	sagas, total, err := s.store.List(ctx, f)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	out := &sagav1.ListSagasResponse{Meta: &commonv1.PageMeta{Page: int32(page), PerPage: int32(per), Total: int32(total)}}
 	for _, sg := range sagas {
@@ -61,12 +60,12 @@ func (s *Server) ListSagas(ctx context.Context, req *connect.Request[sagav1.List
 // ListDeadLetters pages the dead letters, newest first.
 func (s *Server) ListDeadLetters(ctx context.Context, req *connect.Request[sagav1.ListDeadLettersRequest]) (*connect.Response[sagav1.ListDeadLettersResponse], error) {
 	if _, err := authn.Require(ctx, authn.RoleAdmin); err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	page, per := paging(req.Msg.GetPage(), req.Msg.GetPerPage())
 	dls, total, err := s.store.DeadLetters(ctx, page, per)
 	if err != nil {
-		return nil, errs.Connect(err)
+		return nil, err
 	}
 	out := &sagav1.ListDeadLettersResponse{Meta: &commonv1.PageMeta{Page: int32(page), PerPage: int32(per), Total: int32(total)}}
 	for _, d := range dls {

@@ -2,7 +2,6 @@ package saga
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/bookingrush/rush/services/platform/deadletter"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/outbox"
 	"github.com/bookingrush/rush/services/platform/postgres"
@@ -310,9 +310,8 @@ func (s *Store) Fail(ctx context.Context, sg *Saga, step, msg string, attempts i
 }
 
 func deadLetter(ctx context.Context, tx pgx.Tx, sagaID, key string, payload []byte, msg string, attempts int, trigger proto.Message) error {
-	headers, _ := json.Marshal(map[string]string{"saga_id": sagaID})
-	if _, err := tx.Exec(ctx, `INSERT INTO dead_letters (source, topic, key, payload, headers, error, attempts)
-		VALUES ('saga', $1, $2, $3, $4, $5, $6)`, TopicPaymentSuccess, key, payload, string(headers), msg, attempts); err != nil {
+	if err := deadletter.Record(ctx, tx, deadletter.Letter{Source: "saga", Topic: TopicPaymentSuccess, Key: key, Payload: payload,
+		Headers: map[string]string{"saga_id": sagaID}, Error: msg, Attempts: attempts}); err != nil {
 		return dbErr(err)
 	}
 	if trigger == nil {
@@ -327,27 +326,8 @@ func deadLetter(ctx context.Context, tx pgx.Tx, sagaID, key string, payload []by
 
 // DeadLetterRaw records a message that cannot even start a saga.
 func (s *Store) DeadLetterRaw(ctx context.Context, partition int32, offset int64, key string, payload []byte, msg string) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO dead_letters (source, topic, kafka_partition, kafka_offset, key, payload, error, attempts)
-		VALUES ('saga', $1, $2, $3, $4, $5, $6, 1)`, TopicPaymentSuccess, partition, offset, key, payload, msg)
-	return dbErr(err)
-}
-
-// Recipient is what the confirmation e-mail needs from the catalog and
-// the user's account.
-type Recipient struct {
-	Email, EventTitle string
-	ShowDate          time.Time
-}
-
-// Recipient reads the buyer's e-mail and the show's title and date.
-func (s *Store) Recipient(ctx context.Context, userID, eventID, showID string) (Recipient, error) {
-	var r Recipient
-	err := s.db.QueryRow(ctx, `SELECT u.email, e.title, sh.show_date FROM users u, events e, shows sh
-		WHERE u.id = $1 AND e.id = $2 AND sh.id = $3`, userID, eventID, showID).Scan(&r.Email, &r.EventTitle, &r.ShowDate)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, errs.New(errs.NotFound, "buyer or show not found")
-	}
-	return r, dbErr(err)
+	return dbErr(deadletter.Record(ctx, s.db, deadletter.Letter{Source: "saga", Topic: TopicPaymentSuccess,
+		Partition: &partition, Offset: &offset, Key: key, Payload: payload, Error: msg, Attempts: 1}))
 }
 
 // ListFilter selects sagas.
@@ -398,27 +378,18 @@ type DeadLetter struct {
 	CreatedAt                     time.Time
 }
 
-// DeadLetters pages the dead letters, newest first.
+// DeadLetters pages the dead letters of every source, newest first.
 func (s *Store) DeadLetters(ctx context.Context, page, perPage int) ([]DeadLetter, int, error) {
-	var total int
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM dead_letters`).Scan(&total); err != nil {
-		return nil, 0, dbErr(err)
-	}
-	rows, err := s.db.Query(ctx, `SELECT id::text, COALESCE(headers->>'saga_id', ''), topic, COALESCE(key, ''), error, payload, attempts, created_at
-		FROM dead_letters ORDER BY created_at DESC, id LIMIT $1 OFFSET $2`, perPage, (page-1)*perPage)
+	ls, total, err := deadletter.List(ctx, s.db, page, perPage)
 	if err != nil {
 		return nil, 0, dbErr(err)
 	}
-	defer rows.Close()
-	var out []DeadLetter
-	for rows.Next() {
-		var d DeadLetter
-		if err := rows.Scan(&d.ID, &d.SagaID, &d.Topic, &d.Key, &d.Error, &d.Payload, &d.Attempts, &d.CreatedAt); err != nil {
-			return nil, 0, dbErr(err)
-		}
-		out = append(out, d)
+	out := make([]DeadLetter, len(ls))
+	for i, l := range ls {
+		out[i] = DeadLetter{ID: l.ID, SagaID: l.Headers["saga_id"], Topic: l.Topic, Key: l.Key, Error: l.Error,
+			Payload: l.Payload, Attempts: l.Attempts, CreatedAt: l.CreatedAt}
 	}
-	return out, total, dbErr(rows.Err())
+	return out, total, nil
 }
 
 // dbErr turns a Postgres failure into SERVICE_UNAVAILABLE (domain errors

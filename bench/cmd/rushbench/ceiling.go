@@ -77,7 +77,7 @@ func startChild(kind, outDir string) (*child, error) {
 		return nil, err
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close()
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -91,10 +91,10 @@ func startChild(kind, outDir string) (*child, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	go func() { _ = cmd.Wait(); f.Close() }()
+	go func() { _ = cmd.Wait(); _ = f.Close() }()
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
+			_ = c.Close()
 			return &child{kind: kind, addr: addr, cmd: cmd}, nil
 		}
 		if time.Now().After(deadline) {

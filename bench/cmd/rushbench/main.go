@@ -348,7 +348,7 @@ func (b *bench) teardown() {
 		b.db.Close()
 	}
 	if b.rdb != nil {
-		b.rdb.Close()
+		_ = b.rdb.Close()
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/bookingrush/rush/bench/internal/mesh"
 )
 
-// Overload targets (DESIGN.md "Performance"): under an open model at 2-3x
+// Overload targets (docs/architecture.md "Performance"): under an open model at 2-3x
 // what the machine serves, every request is answered, the decided answers
 // (a hold or "sold out") stay fast, and the shed ones are at once.
 const (

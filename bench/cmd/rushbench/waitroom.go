@@ -238,7 +238,7 @@ func (b *bench) waitLine(ctx context.Context, eventID, what string, ok func(mesh
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("waitroom: %s: not after a minute (line %+v, %v)", what, l, err)
+			return fmt.Errorf("waitroom: %s: not after a minute (line %+v, %w)", what, l, err)
 		}
 		select {
 		case <-ctx.Done():

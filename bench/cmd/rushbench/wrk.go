@@ -88,7 +88,7 @@ func (b *bench) runWRK(ctx context.Context, base string, plan *mesh.Plan, d time
 	}
 	_ = os.WriteFile(filepath.Join(b.dir, "wrk-"+label+".txt"), out, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("wrk: %v: %s", err, out)
+		return nil, fmt.Errorf("wrk: %w: %s", err, out)
 	}
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	for sc.Scan() {
@@ -104,7 +104,7 @@ func (b *bench) runWRK(ctx context.Context, base string, plan *mesh.Plan, d time
 }
 
 // scenarioWRK is the closed loop through the edge driven by wrk (-t2
-// -c<closed.conns>), the tool of DESIGN.md's target, rotating tokens; every
+// -c<closed.conns>), the tool of docs/architecture.md's target, rotating tokens; every
 // 2xx answer is a hold, and the audit checks exactly those. One zone of
 // 100,000 seats (wrk does not say which zone a hold was in), which a
 // 10 s run sells out only above 10,000 holds/s: then 409 answers show it.

@@ -160,7 +160,7 @@ func send(ctx context.Context, c *http.Client, url, bearer, key string, body []b
 		return reply{failed: "transport: " + shortErr(err)}
 	}
 	raw, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if err != nil {
 		return reply{failed: "transport: " + shortErr(err)}
 	}

@@ -77,7 +77,7 @@ func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
-			l.Close()
+			_ = l.Close()
 		}
 	}()
 	out := make([]int, n)
@@ -128,7 +128,7 @@ func Start(ctx context.Context, s Settings) (*Topology, error) {
 		return nil, err
 	}
 	if out, err := exec.CommandContext(ctx, s.Rush, "migrate", "-postgres.url="+t.SchemaURL, "-log.level=warn").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("rush migrate: %v: %s", err, out)
+		return nil, fmt.Errorf("rush migrate: %w: %s", err, out)
 	}
 	ports, err := FreePorts(11)
 	if err != nil {
@@ -189,16 +189,16 @@ func Start(ctx context.Context, s Settings) (*Topology, error) {
 	for _, sp := range specs {
 		p, err := t.spawn(sp.name, append(append([]string{}, common...), sp.flags...))
 		if err != nil {
-			t.Stop()
+			_ = t.Stop()
 			return nil, err
 		}
 		if err := waitReady(ctx, p, "http://"+t.Metrics[sp.name]+"/readyz", 90*time.Second); err != nil {
-			t.Stop()
+			_ = t.Stop()
 			return nil, err
 		}
 	}
 	if err := waitReady(ctx, t.procs[len(t.procs)-1], t.EdgeURL+"/readyz", 30*time.Second); err != nil {
-		t.Stop()
+		_ = t.Stop()
 		return nil, err
 	}
 	return t, nil
@@ -220,7 +220,7 @@ func (t *Topology) spawn(name string, args []string) (*proc, error) {
 	}
 	cmd.Env = append(cmd.Env, "RUSH_JWT_SECRET="+t.Secret)
 	if err := cmd.Start(); err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &proc{name: name, cmd: cmd, log: f, done: make(chan error, 1)}
@@ -238,11 +238,11 @@ func waitReady(ctx context.Context, p *proc, url string, limit time.Duration) er
 		select {
 		case err := <-p.done:
 			p.done <- err
-			return fmt.Errorf("%s exited before it was ready (%v); see %s", p.name, err, p.log.Name())
+			return fmt.Errorf("%s exited before it was ready (%w); see %s", p.name, err, p.log.Name())
 		default:
 		}
 		if resp, err := c.Get(url); err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
@@ -264,7 +264,7 @@ func (t *Topology) Alive() error {
 		select {
 		case err := <-p.done:
 			p.done <- err
-			return fmt.Errorf("%s exited: %v; see %s", p.name, err, p.log.Name())
+			return fmt.Errorf("%s exited: %w; see %s", p.name, err, p.log.Name())
 		default:
 		}
 	}
@@ -283,13 +283,13 @@ func (t *Topology) Stop() error {
 			p.done <- err
 			var ee *exec.ExitError
 			if err != nil && !(errors.As(err, &ee) && ee.Exited() && ee.ExitCode() == 0) {
-				problems = append(problems, fmt.Errorf("%s stopped with %v", p.name, err))
+				problems = append(problems, fmt.Errorf("%s stopped with %w", p.name, err))
 			}
 		case <-time.After(20 * time.Second):
 			_ = p.cmd.Process.Kill()
 			problems = append(problems, fmt.Errorf("%s did not stop in 20s; killed", p.name))
 		}
-		p.log.Close()
+		_ = p.log.Close()
 	}
 	t.procs = nil
 	return errors.Join(problems...)

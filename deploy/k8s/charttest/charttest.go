@@ -52,7 +52,7 @@ func Template(t testing.TB, release, namespace string, args ...string) ([]byte, 
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("helm template %v: %v: %s", args, err, stderr.String())
+		return nil, fmt.Errorf("helm template %v: %w: %s", args, err, stderr.String())
 	}
 	return out, nil
 }

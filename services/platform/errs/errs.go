@@ -20,7 +20,7 @@ import (
 // Code is a stable, upper-snake error code.
 type Code string
 
-// The vocabulary: the plan's codes (§3.4) plus DESIGN.md's.
+// The vocabulary: docs/architecture.md, "Errors".
 const (
 	Validation         Code = "VALIDATION_ERROR"
 	Unauthorized       Code = "UNAUTHORIZED"

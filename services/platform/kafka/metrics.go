@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// lagDesc is the plan's kafka_consumer_lag gauge (§8.2): messages not yet
+// lagDesc is the plan's kafka_consumer_lag gauge (docs/architecture.md, "Observability"): messages not yet
 // processed, per consumer group and topic. The workers' autoscaling (KEDA)
 // and the "Kafka Lag" alert read it.
 var lagDesc = prometheus.NewDesc("kafka_consumer_lag",

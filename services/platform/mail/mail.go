@@ -66,10 +66,10 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 func (c *Config) Validate() error {
 	var problems []error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		problems = append(problems, fmt.Errorf("smtp.addr: %q is not host:port (%v)", c.Addr, err))
+		problems = append(problems, fmt.Errorf("smtp.addr: %q is not host:port (%w)", c.Addr, err))
 	}
 	if _, err := mail.ParseAddress(c.From); err != nil {
-		problems = append(problems, fmt.Errorf("smtp.from: %q is not an e-mail address (%v)", c.From, err))
+		problems = append(problems, fmt.Errorf("smtp.from: %q is not an e-mail address (%w)", c.From, err))
 	}
 	if c.Timeout < 100*time.Millisecond {
 		problems = append(problems, fmt.Errorf("smtp.timeout: %v is shorter than 100ms", c.Timeout))
@@ -165,7 +165,7 @@ var ErrPermanent = errors.New("mail: permanent failure")
 func (s *SMTP) Send(ctx context.Context, m Message) error {
 	to, err := mail.ParseAddress(m.To)
 	if err != nil {
-		return fmt.Errorf("%w: recipient %q: %v", ErrPermanent, m.To, err)
+		return fmt.Errorf("%w: recipient %q: %w", ErrPermanent, m.To, err)
 	}
 	raw, err := s.compose(to, m)
 	if err != nil {
@@ -180,7 +180,7 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		s.log.Warn("smtp delivery failed, retrying", zap.Int("attempt", attempt), zap.Duration("backoff", wait), zap.Error(err))
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("mail: %w (last error: %v)", ctx.Err(), err)
+			return fmt.Errorf("mail: %w (last error: %w)", ctx.Err(), err)
 		case <-time.After(wait):
 		}
 		wait *= 2
@@ -257,10 +257,10 @@ func (s *SMTP) deliver(ctx context.Context, rcpt string, raw []byte) (err error)
 func classify(step string, err error) error {
 	var te *textproto.Error
 	if errors.As(err, &te) && te.Code >= 500 {
-		return fmt.Errorf("%w: %s: %v", ErrPermanent, step, err)
+		return fmt.Errorf("%w: %s: %w", ErrPermanent, step, err)
 	}
 	if err != nil && strings.Contains(err.Error(), "unencrypted connection") {
-		return fmt.Errorf("%w: %s: %v", ErrPermanent, step, err)
+		return fmt.Errorf("%w: %s: %w", ErrPermanent, step, err)
 	}
 	return fmt.Errorf("mail: %s: %w", step, err)
 }

@@ -12,6 +12,7 @@ package moneyaudit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -123,11 +124,11 @@ func Check(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, prefix stri
 				cmds[i] = pipe.HGet(ctx, lua.EventKeys(prefix, l.event).Hold(l.booking), "status")
 			}
 		}
-		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
 		for i, c := range cmds {
-			if c == nil || c.Err() == redis.Nil {
+			if c == nil || errors.Is(c.Err(), redis.Nil) {
 				continue
 			}
 			if st := c.Val(); (st == "confirmed") != confirmed {

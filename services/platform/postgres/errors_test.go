@@ -40,7 +40,7 @@ func TestStoreAndConnectionErrors(t *testing.T) {
 			t.Errorf("lost connection -> %v", got)
 		}
 	}
-	if got := postgres.StoreError("the store", domain); got != domain {
+	if got := postgres.StoreError("the store", domain); !errors.Is(got, domain) {
 		t.Errorf("domain error -> %v", got)
 	}
 	if got := postgres.StoreError("the store", refused); code(got) != errs.ServiceUnavailable {

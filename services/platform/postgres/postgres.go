@@ -139,9 +139,9 @@ func Ping(ctx context.Context, pool *pgxpool.Pool) error {
 // starts the server, or the one that creates a missing database.
 func PingError(err error) error {
 	if MissingDatabase(err) {
-		return fmt.Errorf("postgres: the database does not exist (%v); create it with: createdb -h 127.0.0.1 -U postgres test (or set RUSH_POSTGRES_URL; with postgres.migrate-on-start, the default, rush creates it itself)", err)
+		return fmt.Errorf("postgres: the database does not exist (%w); create it with: createdb -h 127.0.0.1 -U postgres test (or set RUSH_POSTGRES_URL; with postgres.migrate-on-start, the default, rush creates it itself)", err)
 	}
-	return fmt.Errorf("postgres unreachable (%v); %s", err, Hint)
+	return fmt.Errorf("postgres unreachable (%w); %s", err, Hint)
 }
 
 // Module provides *pgxpool.Pool.

@@ -189,7 +189,7 @@ func outcome(err error) breaker.Outcome {
 // Ping checks Redis answers, with a one-line hint when it does not.
 func Ping(ctx context.Context, c *redis.Client) error {
 	if err := c.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis unreachable (%v); %s", err, Hint)
+		return fmt.Errorf("redis unreachable (%w); %s", err, Hint)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"connectrpc.com/connect"
@@ -32,7 +33,7 @@ func newRPCMetrics(reg prometheus.Registerer) (*rpcMetrics, error) {
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.duration} {
 		if err := reg.Register(c); err != nil {
-			if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
+			if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) {
 				switch existing := are.ExistingCollector.(type) {
 				case *prometheus.CounterVec:
 					m.requests = existing

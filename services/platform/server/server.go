@@ -28,6 +28,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/breaker"
+	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/health"
 	"github.com/bookingrush/rush/services/platform/logging"
 	"github.com/bookingrush/rush/services/platform/telemetry"
@@ -189,8 +190,35 @@ func (s *Stack) HandlerOptionsFor(impl any, anonymous ...string) []connect.Handl
 	if a, ok := impl.(Authorizer); ok {
 		ics = append(ics, authorizeInterceptor(a))
 	}
-	ics = append(ics, s.validate)
+	ics = append(ics, s.validate, domainErrors)
 	return append([]connect.HandlerOption{connect.WithInterceptors(ics...)}, s.base...)
+}
+
+// domainErrors is the one place a handler's error becomes what the caller
+// reads: a domain error (errs.Error) keeps its code and details, a
+// *connect.Error passes, anything else is INTERNAL_ERROR without its text
+// (errs.Connect). Handlers return their errors as they are. It runs next to
+// the handler, so every interceptor outside it (metrics, error logs) sees
+// the Connect code.
+var domainErrors connect.Interceptor = domainErrorInterceptor{}
+
+type domainErrorInterceptor struct{}
+
+func (domainErrorInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		res, err := next(ctx, req)
+		return res, errs.Connect(err)
+	}
+}
+
+func (domainErrorInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (domainErrorInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		return errs.Connect(next(ctx, conn))
+	}
 }
 
 // Authorizer is implemented by a service handler that can tell from the
@@ -408,7 +436,7 @@ func Serve[H any](name, addr, service string, mount func(H, ...connect.HandlerOp
 // ValidateAddr checks that addr is a host:port listen address.
 func ValidateAddr(key, addr string) error {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return fmt.Errorf("%s: %q is not host:port (%v)", key, addr, err)
+		return fmt.Errorf("%s: %q is not host:port (%w)", key, addr, err)
 	}
 	return nil
 }

@@ -1518,6 +1518,98 @@ func (x *AuditLog) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// GetUserRequest names an account.
+type GetUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UserId is the account's UUID.
+	UserId        string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserRequest) Reset() {
+	*x = GetUserRequest{}
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserRequest) ProtoMessage() {}
+
+func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
+func (*GetUserRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GetUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// GetUserResponse holds the account.
+type GetUserResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// User is the account.
+	User          *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserResponse) Reset() {
+	*x = GetUserResponse{}
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserResponse) ProtoMessage() {}
+
+func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
+func (*GetUserResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetUserResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
 var File_bookingrush_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
@@ -1633,13 +1725,17 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"user_agent\x18\t \x01(\tR\tuserAgent\x129\n" +
 	"\n" +
 	"created_at\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt*O\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"6\n" +
+	"\x0eGetUserRequest\x12$\n" +
+	"\auser_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06userId\"@\n" +
+	"\x0fGetUserResponse\x12-\n" +
+	"\x04user\x18\x01 \x01(\v2\x19.bookingrush.auth.v1.UserR\x04user*O\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tROLE_USER\x10\x01\x12\x12\n" +
 	"\x0eROLE_ORGANIZER\x10\x02\x12\x0e\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\x032\xa6\v\n" +
+	"ROLE_ADMIN\x10\x032\x8c\f\n" +
 	"\vAuthService\x12y\n" +
 	"\bRegister\x12$.bookingrush.auth.v1.RegisterRequest\x1a%.bookingrush.auth.v1.RegisterResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/api/v1/auth/register\x12m\n" +
 	"\x05Login\x12!.bookingrush.auth.v1.LoginRequest\x1a\".bookingrush.auth.v1.LoginResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/api/v1/auth/login\x12u\n" +
@@ -1652,7 +1748,9 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"\vSetUserRole\x12'.bookingrush.auth.v1.SetUserRoleRequest\x1a(.bookingrush.auth.v1.SetUserRoleResponse\"8\x82\xce\x18\a\n" +
 	"\x05admin\x82\xd3\xe4\x93\x02':\x01*\x1a\"/api/v1/admin/users/{user_id}/role\x12\x85\x01\n" +
 	"\tListUsers\x12%.bookingrush.auth.v1.ListUsersRequest\x1a&.bookingrush.auth.v1.ListUsersResponse\")\x82\xce\x18\a\n" +
-	"\x05admin\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/admin/users\x90\x02\x01\x12\x96\x01\n" +
+	"\x05admin\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/admin/users\x90\x02\x01\x12d\n" +
+	"\aGetUser\x12#.bookingrush.auth.v1.GetUserRequest\x1a$.bookingrush.auth.v1.GetUserResponse\"\x0e\x82\xce\x18\a\n" +
+	"\x05admin\x90\x02\x01\x12\x96\x01\n" +
 	"\rListAuditLogs\x12).bookingrush.auth.v1.ListAuditLogsRequest\x1a*.bookingrush.auth.v1.ListAuditLogsResponse\".\x82\xce\x18\a\n" +
 	"\x05admin\x82\xd3\xe4\x93\x02\x1a\x12\x18/api/v1/admin/audit-logs\x90\x02\x01B\xce\x01\n" +
 	"\x17com.bookingrush.auth.v1B\tAuthProtoP\x01Z:github.com/bookingrush/rush/gen/bookingrush/auth/v1;authv1\xa2\x02\x03BAX\xaa\x02\x13Bookingrush.Auth.V1\xca\x02\x13Bookingrush\\Auth\\V1\xe2\x02\x1fBookingrush\\Auth\\V1\\GPBMetadata\xea\x02\x15Bookingrush::Auth::V1b\x06proto3"
@@ -1670,7 +1768,7 @@ func file_bookingrush_auth_v1_auth_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_auth_v1_auth_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bookingrush_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_bookingrush_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_bookingrush_auth_v1_auth_proto_goTypes = []any{
 	(Role)(0),                      // 0: bookingrush.auth.v1.Role
 	(*User)(nil),                   // 1: bookingrush.auth.v1.User
@@ -1697,14 +1795,16 @@ var file_bookingrush_auth_v1_auth_proto_goTypes = []any{
 	(*ListAuditLogsRequest)(nil),   // 22: bookingrush.auth.v1.ListAuditLogsRequest
 	(*ListAuditLogsResponse)(nil),  // 23: bookingrush.auth.v1.ListAuditLogsResponse
 	(*AuditLog)(nil),               // 24: bookingrush.auth.v1.AuditLog
-	(*timestamppb.Timestamp)(nil),  // 25: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),            // 26: bookingrush.common.v1.PageMeta
-	(*structpb.Struct)(nil),        // 27: google.protobuf.Struct
+	(*GetUserRequest)(nil),         // 25: bookingrush.auth.v1.GetUserRequest
+	(*GetUserResponse)(nil),        // 26: bookingrush.auth.v1.GetUserResponse
+	(*timestamppb.Timestamp)(nil),  // 27: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),            // 28: bookingrush.common.v1.PageMeta
+	(*structpb.Struct)(nil),        // 29: google.protobuf.Struct
 }
 var file_bookingrush_auth_v1_auth_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.auth.v1.User.role:type_name -> bookingrush.auth.v1.Role
-	25, // 1: bookingrush.auth.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	25, // 2: bookingrush.auth.v1.User.updated_at:type_name -> google.protobuf.Timestamp
+	27, // 1: bookingrush.auth.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	27, // 2: bookingrush.auth.v1.User.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 3: bookingrush.auth.v1.RegisterResponse.user:type_name -> bookingrush.auth.v1.User
 	1,  // 4: bookingrush.auth.v1.LoginResponse.user:type_name -> bookingrush.auth.v1.User
 	1,  // 5: bookingrush.auth.v1.GetMeResponse.user:type_name -> bookingrush.auth.v1.User
@@ -1713,41 +1813,44 @@ var file_bookingrush_auth_v1_auth_proto_depIdxs = []int32{
 	1,  // 8: bookingrush.auth.v1.SetUserRoleResponse.user:type_name -> bookingrush.auth.v1.User
 	0,  // 9: bookingrush.auth.v1.ListUsersRequest.role:type_name -> bookingrush.auth.v1.Role
 	1,  // 10: bookingrush.auth.v1.ListUsersResponse.users:type_name -> bookingrush.auth.v1.User
-	26, // 11: bookingrush.auth.v1.ListUsersResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	25, // 12: bookingrush.auth.v1.ListAuditLogsRequest.from:type_name -> google.protobuf.Timestamp
-	25, // 13: bookingrush.auth.v1.ListAuditLogsRequest.to:type_name -> google.protobuf.Timestamp
+	28, // 11: bookingrush.auth.v1.ListUsersResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	27, // 12: bookingrush.auth.v1.ListAuditLogsRequest.from:type_name -> google.protobuf.Timestamp
+	27, // 13: bookingrush.auth.v1.ListAuditLogsRequest.to:type_name -> google.protobuf.Timestamp
 	24, // 14: bookingrush.auth.v1.ListAuditLogsResponse.audit_logs:type_name -> bookingrush.auth.v1.AuditLog
-	26, // 15: bookingrush.auth.v1.ListAuditLogsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	27, // 16: bookingrush.auth.v1.AuditLog.old_values:type_name -> google.protobuf.Struct
-	27, // 17: bookingrush.auth.v1.AuditLog.new_values:type_name -> google.protobuf.Struct
-	25, // 18: bookingrush.auth.v1.AuditLog.created_at:type_name -> google.protobuf.Timestamp
-	2,  // 19: bookingrush.auth.v1.AuthService.Register:input_type -> bookingrush.auth.v1.RegisterRequest
-	4,  // 20: bookingrush.auth.v1.AuthService.Login:input_type -> bookingrush.auth.v1.LoginRequest
-	6,  // 21: bookingrush.auth.v1.AuthService.Refresh:input_type -> bookingrush.auth.v1.RefreshRequest
-	8,  // 22: bookingrush.auth.v1.AuthService.Logout:input_type -> bookingrush.auth.v1.LogoutRequest
-	10, // 23: bookingrush.auth.v1.AuthService.ForgotPassword:input_type -> bookingrush.auth.v1.ForgotPasswordRequest
-	12, // 24: bookingrush.auth.v1.AuthService.ResetPassword:input_type -> bookingrush.auth.v1.ResetPasswordRequest
-	14, // 25: bookingrush.auth.v1.AuthService.GetMe:input_type -> bookingrush.auth.v1.GetMeRequest
-	16, // 26: bookingrush.auth.v1.AuthService.UpdateMe:input_type -> bookingrush.auth.v1.UpdateMeRequest
-	18, // 27: bookingrush.auth.v1.AuthService.SetUserRole:input_type -> bookingrush.auth.v1.SetUserRoleRequest
-	20, // 28: bookingrush.auth.v1.AuthService.ListUsers:input_type -> bookingrush.auth.v1.ListUsersRequest
-	22, // 29: bookingrush.auth.v1.AuthService.ListAuditLogs:input_type -> bookingrush.auth.v1.ListAuditLogsRequest
-	3,  // 30: bookingrush.auth.v1.AuthService.Register:output_type -> bookingrush.auth.v1.RegisterResponse
-	5,  // 31: bookingrush.auth.v1.AuthService.Login:output_type -> bookingrush.auth.v1.LoginResponse
-	7,  // 32: bookingrush.auth.v1.AuthService.Refresh:output_type -> bookingrush.auth.v1.RefreshResponse
-	9,  // 33: bookingrush.auth.v1.AuthService.Logout:output_type -> bookingrush.auth.v1.LogoutResponse
-	11, // 34: bookingrush.auth.v1.AuthService.ForgotPassword:output_type -> bookingrush.auth.v1.ForgotPasswordResponse
-	13, // 35: bookingrush.auth.v1.AuthService.ResetPassword:output_type -> bookingrush.auth.v1.ResetPasswordResponse
-	15, // 36: bookingrush.auth.v1.AuthService.GetMe:output_type -> bookingrush.auth.v1.GetMeResponse
-	17, // 37: bookingrush.auth.v1.AuthService.UpdateMe:output_type -> bookingrush.auth.v1.UpdateMeResponse
-	19, // 38: bookingrush.auth.v1.AuthService.SetUserRole:output_type -> bookingrush.auth.v1.SetUserRoleResponse
-	21, // 39: bookingrush.auth.v1.AuthService.ListUsers:output_type -> bookingrush.auth.v1.ListUsersResponse
-	23, // 40: bookingrush.auth.v1.AuthService.ListAuditLogs:output_type -> bookingrush.auth.v1.ListAuditLogsResponse
-	30, // [30:41] is the sub-list for method output_type
-	19, // [19:30] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	28, // 15: bookingrush.auth.v1.ListAuditLogsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	29, // 16: bookingrush.auth.v1.AuditLog.old_values:type_name -> google.protobuf.Struct
+	29, // 17: bookingrush.auth.v1.AuditLog.new_values:type_name -> google.protobuf.Struct
+	27, // 18: bookingrush.auth.v1.AuditLog.created_at:type_name -> google.protobuf.Timestamp
+	1,  // 19: bookingrush.auth.v1.GetUserResponse.user:type_name -> bookingrush.auth.v1.User
+	2,  // 20: bookingrush.auth.v1.AuthService.Register:input_type -> bookingrush.auth.v1.RegisterRequest
+	4,  // 21: bookingrush.auth.v1.AuthService.Login:input_type -> bookingrush.auth.v1.LoginRequest
+	6,  // 22: bookingrush.auth.v1.AuthService.Refresh:input_type -> bookingrush.auth.v1.RefreshRequest
+	8,  // 23: bookingrush.auth.v1.AuthService.Logout:input_type -> bookingrush.auth.v1.LogoutRequest
+	10, // 24: bookingrush.auth.v1.AuthService.ForgotPassword:input_type -> bookingrush.auth.v1.ForgotPasswordRequest
+	12, // 25: bookingrush.auth.v1.AuthService.ResetPassword:input_type -> bookingrush.auth.v1.ResetPasswordRequest
+	14, // 26: bookingrush.auth.v1.AuthService.GetMe:input_type -> bookingrush.auth.v1.GetMeRequest
+	16, // 27: bookingrush.auth.v1.AuthService.UpdateMe:input_type -> bookingrush.auth.v1.UpdateMeRequest
+	18, // 28: bookingrush.auth.v1.AuthService.SetUserRole:input_type -> bookingrush.auth.v1.SetUserRoleRequest
+	20, // 29: bookingrush.auth.v1.AuthService.ListUsers:input_type -> bookingrush.auth.v1.ListUsersRequest
+	25, // 30: bookingrush.auth.v1.AuthService.GetUser:input_type -> bookingrush.auth.v1.GetUserRequest
+	22, // 31: bookingrush.auth.v1.AuthService.ListAuditLogs:input_type -> bookingrush.auth.v1.ListAuditLogsRequest
+	3,  // 32: bookingrush.auth.v1.AuthService.Register:output_type -> bookingrush.auth.v1.RegisterResponse
+	5,  // 33: bookingrush.auth.v1.AuthService.Login:output_type -> bookingrush.auth.v1.LoginResponse
+	7,  // 34: bookingrush.auth.v1.AuthService.Refresh:output_type -> bookingrush.auth.v1.RefreshResponse
+	9,  // 35: bookingrush.auth.v1.AuthService.Logout:output_type -> bookingrush.auth.v1.LogoutResponse
+	11, // 36: bookingrush.auth.v1.AuthService.ForgotPassword:output_type -> bookingrush.auth.v1.ForgotPasswordResponse
+	13, // 37: bookingrush.auth.v1.AuthService.ResetPassword:output_type -> bookingrush.auth.v1.ResetPasswordResponse
+	15, // 38: bookingrush.auth.v1.AuthService.GetMe:output_type -> bookingrush.auth.v1.GetMeResponse
+	17, // 39: bookingrush.auth.v1.AuthService.UpdateMe:output_type -> bookingrush.auth.v1.UpdateMeResponse
+	19, // 40: bookingrush.auth.v1.AuthService.SetUserRole:output_type -> bookingrush.auth.v1.SetUserRoleResponse
+	21, // 41: bookingrush.auth.v1.AuthService.ListUsers:output_type -> bookingrush.auth.v1.ListUsersResponse
+	26, // 42: bookingrush.auth.v1.AuthService.GetUser:output_type -> bookingrush.auth.v1.GetUserResponse
+	23, // 43: bookingrush.auth.v1.AuthService.ListAuditLogs:output_type -> bookingrush.auth.v1.ListAuditLogsResponse
+	32, // [32:44] is the sub-list for method output_type
+	20, // [20:32] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_auth_v1_auth_proto_init() }
@@ -1761,7 +1864,7 @@ func file_bookingrush_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_auth_v1_auth_proto_rawDesc), len(file_bookingrush_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -971,6 +971,125 @@ func (x *ListShowsResponse) GetMeta() *v1.PageMeta {
 	return nil
 }
 
+// GetShowRequest names a show.
+type GetShowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ShowId is the show's UUID.
+	ShowId        string `protobuf:"bytes,1,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetShowRequest) Reset() {
+	*x = GetShowRequest{}
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetShowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetShowRequest) ProtoMessage() {}
+
+func (x *GetShowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetShowRequest.ProtoReflect.Descriptor instead.
+func (*GetShowRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetShowRequest) GetShowId() string {
+	if x != nil {
+		return x.ShowId
+	}
+	return ""
+}
+
+// GetShowResponse is the show and where its event stands.
+type GetShowResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Show is the show.
+	Show *Show `protobuf:"bytes,1,opt,name=show,proto3" json:"show,omitempty"`
+	// EventStatus is the status of the show's event.
+	EventStatus EventStatus `protobuf:"varint,2,opt,name=event_status,json=eventStatus,proto3,enum=bookingrush.catalog.v1.EventStatus" json:"event_status,omitempty"`
+	// EventTitle is the title of the show's event.
+	EventTitle string `protobuf:"bytes,3,opt,name=event_title,json=eventTitle,proto3" json:"event_title,omitempty"`
+	// CancelReason is the organizer's reason when the event was cancelled.
+	CancelReason  string `protobuf:"bytes,4,opt,name=cancel_reason,json=cancelReason,proto3" json:"cancel_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetShowResponse) Reset() {
+	*x = GetShowResponse{}
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetShowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetShowResponse) ProtoMessage() {}
+
+func (x *GetShowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetShowResponse.ProtoReflect.Descriptor instead.
+func (*GetShowResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetShowResponse) GetShow() *Show {
+	if x != nil {
+		return x.Show
+	}
+	return nil
+}
+
+func (x *GetShowResponse) GetEventStatus() EventStatus {
+	if x != nil {
+		return x.EventStatus
+	}
+	return EventStatus_EVENT_STATUS_UNSPECIFIED
+}
+
+func (x *GetShowResponse) GetEventTitle() string {
+	if x != nil {
+		return x.EventTitle
+	}
+	return ""
+}
+
+func (x *GetShowResponse) GetCancelReason() string {
+	if x != nil {
+		return x.CancelReason
+	}
+	return ""
+}
+
 // ListZonesRequest names the show whose zones to list.
 type ListZonesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -982,7 +1101,7 @@ type ListZonesRequest struct {
 
 func (x *ListZonesRequest) Reset() {
 	*x = ListZonesRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[10]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -994,7 +1113,7 @@ func (x *ListZonesRequest) String() string {
 func (*ListZonesRequest) ProtoMessage() {}
 
 func (x *ListZonesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[10]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1007,7 +1126,7 @@ func (x *ListZonesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListZonesRequest.ProtoReflect.Descriptor instead.
 func (*ListZonesRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{10}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListZonesRequest) GetShowId() string {
@@ -1030,7 +1149,7 @@ type ListZonesResponse struct {
 
 func (x *ListZonesResponse) Reset() {
 	*x = ListZonesResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[11]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1042,7 +1161,7 @@ func (x *ListZonesResponse) String() string {
 func (*ListZonesResponse) ProtoMessage() {}
 
 func (x *ListZonesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[11]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1055,7 +1174,7 @@ func (x *ListZonesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListZonesResponse.ProtoReflect.Descriptor instead.
 func (*ListZonesResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{11}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListZonesResponse) GetZones() []*Zone {
@@ -1102,7 +1221,7 @@ type CreateEventRequest struct {
 
 func (x *CreateEventRequest) Reset() {
 	*x = CreateEventRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[12]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1114,7 +1233,7 @@ func (x *CreateEventRequest) String() string {
 func (*CreateEventRequest) ProtoMessage() {}
 
 func (x *CreateEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[12]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1127,7 +1246,7 @@ func (x *CreateEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEventRequest.ProtoReflect.Descriptor instead.
 func (*CreateEventRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{12}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateEventRequest) GetTitle() string {
@@ -1211,7 +1330,7 @@ type CreateEventResponse struct {
 
 func (x *CreateEventResponse) Reset() {
 	*x = CreateEventResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[13]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1223,7 +1342,7 @@ func (x *CreateEventResponse) String() string {
 func (*CreateEventResponse) ProtoMessage() {}
 
 func (x *CreateEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[13]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1236,7 +1355,7 @@ func (x *CreateEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEventResponse.ProtoReflect.Descriptor instead.
 func (*CreateEventResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{13}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateEventResponse) GetEvent() *Event {
@@ -1275,7 +1394,7 @@ type UpdateEventRequest struct {
 
 func (x *UpdateEventRequest) Reset() {
 	*x = UpdateEventRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[14]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1406,7 @@ func (x *UpdateEventRequest) String() string {
 func (*UpdateEventRequest) ProtoMessage() {}
 
 func (x *UpdateEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[14]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1419,7 @@ func (x *UpdateEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEventRequest.ProtoReflect.Descriptor instead.
 func (*UpdateEventRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{14}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateEventRequest) GetEventId() string {
@@ -1384,7 +1503,7 @@ type UpdateEventResponse struct {
 
 func (x *UpdateEventResponse) Reset() {
 	*x = UpdateEventResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[15]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1515,7 @@ func (x *UpdateEventResponse) String() string {
 func (*UpdateEventResponse) ProtoMessage() {}
 
 func (x *UpdateEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[15]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1528,7 @@ func (x *UpdateEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateEventResponse.ProtoReflect.Descriptor instead.
 func (*UpdateEventResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{15}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpdateEventResponse) GetEvent() *Event {
@@ -1430,7 +1549,7 @@ type DeleteEventRequest struct {
 
 func (x *DeleteEventRequest) Reset() {
 	*x = DeleteEventRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[16]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1442,7 +1561,7 @@ func (x *DeleteEventRequest) String() string {
 func (*DeleteEventRequest) ProtoMessage() {}
 
 func (x *DeleteEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[16]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1455,7 +1574,7 @@ func (x *DeleteEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEventRequest.ProtoReflect.Descriptor instead.
 func (*DeleteEventRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{16}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeleteEventRequest) GetEventId() string {
@@ -1474,7 +1593,7 @@ type DeleteEventResponse struct {
 
 func (x *DeleteEventResponse) Reset() {
 	*x = DeleteEventResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[17]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1605,7 @@ func (x *DeleteEventResponse) String() string {
 func (*DeleteEventResponse) ProtoMessage() {}
 
 func (x *DeleteEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[17]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1618,7 @@ func (x *DeleteEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteEventResponse.ProtoReflect.Descriptor instead.
 func (*DeleteEventResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{17}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{19}
 }
 
 // CreateShowRequest adds a show to an event.
@@ -1515,7 +1634,7 @@ type CreateShowRequest struct {
 
 func (x *CreateShowRequest) Reset() {
 	*x = CreateShowRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[18]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +1646,7 @@ func (x *CreateShowRequest) String() string {
 func (*CreateShowRequest) ProtoMessage() {}
 
 func (x *CreateShowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[18]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +1659,7 @@ func (x *CreateShowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateShowRequest.ProtoReflect.Descriptor instead.
 func (*CreateShowRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{18}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateShowRequest) GetEventId() string {
@@ -1568,7 +1687,7 @@ type CreateShowResponse struct {
 
 func (x *CreateShowResponse) Reset() {
 	*x = CreateShowResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[19]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1580,7 +1699,7 @@ func (x *CreateShowResponse) String() string {
 func (*CreateShowResponse) ProtoMessage() {}
 
 func (x *CreateShowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[19]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1593,7 +1712,7 @@ func (x *CreateShowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateShowResponse.ProtoReflect.Descriptor instead.
 func (*CreateShowResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{19}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateShowResponse) GetShow() *Show {
@@ -1623,7 +1742,7 @@ type CreateZoneRequest struct {
 
 func (x *CreateZoneRequest) Reset() {
 	*x = CreateZoneRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[20]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1754,7 @@ func (x *CreateZoneRequest) String() string {
 func (*CreateZoneRequest) ProtoMessage() {}
 
 func (x *CreateZoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[20]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1767,7 @@ func (x *CreateZoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateZoneRequest.ProtoReflect.Descriptor instead.
 func (*CreateZoneRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{20}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateZoneRequest) GetShowId() string {
@@ -1690,7 +1809,7 @@ type CreateZoneResponse struct {
 
 func (x *CreateZoneResponse) Reset() {
 	*x = CreateZoneResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[21]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1702,7 +1821,7 @@ func (x *CreateZoneResponse) String() string {
 func (*CreateZoneResponse) ProtoMessage() {}
 
 func (x *CreateZoneResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[21]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1715,7 +1834,7 @@ func (x *CreateZoneResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateZoneResponse.ProtoReflect.Descriptor instead.
 func (*CreateZoneResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{21}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateZoneResponse) GetZone() *Zone {
@@ -1736,7 +1855,7 @@ type PublishEventRequest struct {
 
 func (x *PublishEventRequest) Reset() {
 	*x = PublishEventRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[22]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +1867,7 @@ func (x *PublishEventRequest) String() string {
 func (*PublishEventRequest) ProtoMessage() {}
 
 func (x *PublishEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[22]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +1880,7 @@ func (x *PublishEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEventRequest.ProtoReflect.Descriptor instead.
 func (*PublishEventRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{22}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PublishEventRequest) GetEventId() string {
@@ -1782,7 +1901,7 @@ type PublishEventResponse struct {
 
 func (x *PublishEventResponse) Reset() {
 	*x = PublishEventResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[23]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1794,7 +1913,7 @@ func (x *PublishEventResponse) String() string {
 func (*PublishEventResponse) ProtoMessage() {}
 
 func (x *PublishEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[23]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1807,7 +1926,7 @@ func (x *PublishEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEventResponse.ProtoReflect.Descriptor instead.
 func (*PublishEventResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{23}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PublishEventResponse) GetEvent() *Event {
@@ -1830,7 +1949,7 @@ type CancelEventRequest struct {
 
 func (x *CancelEventRequest) Reset() {
 	*x = CancelEventRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[24]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1842,7 +1961,7 @@ func (x *CancelEventRequest) String() string {
 func (*CancelEventRequest) ProtoMessage() {}
 
 func (x *CancelEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[24]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1855,7 +1974,7 @@ func (x *CancelEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelEventRequest.ProtoReflect.Descriptor instead.
 func (*CancelEventRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{24}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CancelEventRequest) GetEventId() string {
@@ -1883,7 +2002,7 @@ type CancelEventResponse struct {
 
 func (x *CancelEventResponse) Reset() {
 	*x = CancelEventResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[25]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1895,7 +2014,7 @@ func (x *CancelEventResponse) String() string {
 func (*CancelEventResponse) ProtoMessage() {}
 
 func (x *CancelEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[25]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1908,7 +2027,7 @@ func (x *CancelEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelEventResponse.ProtoReflect.Descriptor instead.
 func (*CancelEventResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{25}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CancelEventResponse) GetEvent() *Event {
@@ -1927,7 +2046,7 @@ type ListCategoriesRequest struct {
 
 func (x *ListCategoriesRequest) Reset() {
 	*x = ListCategoriesRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[26]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1939,7 +2058,7 @@ func (x *ListCategoriesRequest) String() string {
 func (*ListCategoriesRequest) ProtoMessage() {}
 
 func (x *ListCategoriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[26]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1952,7 +2071,7 @@ func (x *ListCategoriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCategoriesRequest.ProtoReflect.Descriptor instead.
 func (*ListCategoriesRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{26}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{28}
 }
 
 // ListCategoriesResponse is all categories (one page, no paging).
@@ -1968,7 +2087,7 @@ type ListCategoriesResponse struct {
 
 func (x *ListCategoriesResponse) Reset() {
 	*x = ListCategoriesResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[27]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1980,7 +2099,7 @@ func (x *ListCategoriesResponse) String() string {
 func (*ListCategoriesResponse) ProtoMessage() {}
 
 func (x *ListCategoriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[27]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1993,7 +2112,7 @@ func (x *ListCategoriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCategoriesResponse.ProtoReflect.Descriptor instead.
 func (*ListCategoriesResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{27}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListCategoriesResponse) GetCategories() []*Category {
@@ -2023,7 +2142,7 @@ type CreateCategoryRequest struct {
 
 func (x *CreateCategoryRequest) Reset() {
 	*x = CreateCategoryRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[28]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2035,7 +2154,7 @@ func (x *CreateCategoryRequest) String() string {
 func (*CreateCategoryRequest) ProtoMessage() {}
 
 func (x *CreateCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[28]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2048,7 +2167,7 @@ func (x *CreateCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCategoryRequest.ProtoReflect.Descriptor instead.
 func (*CreateCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{28}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CreateCategoryRequest) GetName() string {
@@ -2076,7 +2195,7 @@ type CreateCategoryResponse struct {
 
 func (x *CreateCategoryResponse) Reset() {
 	*x = CreateCategoryResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[29]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2088,7 +2207,7 @@ func (x *CreateCategoryResponse) String() string {
 func (*CreateCategoryResponse) ProtoMessage() {}
 
 func (x *CreateCategoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[29]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2101,7 +2220,7 @@ func (x *CreateCategoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCategoryResponse.ProtoReflect.Descriptor instead.
 func (*CreateCategoryResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{29}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CreateCategoryResponse) GetCategory() *Category {
@@ -2189,7 +2308,15 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x04slug\x18\x01 \x01(\tB%\xbaH\"\xc8\x01\x01r\x1d\x18\xff\x012\x18^[a-z0-9]+(-[a-z0-9]+)*$R\x04slug\"|\n" +
 	"\x11ListShowsResponse\x122\n" +
 	"\x05shows\x18\x01 \x03(\v2\x1c.bookingrush.catalog.v1.ShowR\x05shows\x123\n" +
-	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"8\n" +
+	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"6\n" +
+	"\x0eGetShowRequest\x12$\n" +
+	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\"\xd1\x01\n" +
+	"\x0fGetShowResponse\x120\n" +
+	"\x04show\x18\x01 \x01(\v2\x1c.bookingrush.catalog.v1.ShowR\x04show\x12F\n" +
+	"\fevent_status\x18\x02 \x01(\x0e2#.bookingrush.catalog.v1.EventStatusR\veventStatus\x12\x1f\n" +
+	"\vevent_title\x18\x03 \x01(\tR\n" +
+	"eventTitle\x12#\n" +
+	"\rcancel_reason\x18\x04 \x01(\tR\fcancelReason\"8\n" +
 	"\x10ListZonesRequest\x12$\n" +
 	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\"|\n" +
 	"\x11ListZonesResponse\x122\n" +
@@ -2288,12 +2415,14 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x17SHOW_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SHOW_STATUS_ACTIVE\x10\x01\x12\x18\n" +
 	"\x14SHOW_STATUS_SOLD_OUT\x10\x02\x12\x19\n" +
-	"\x15SHOW_STATUS_CANCELLED\x10\x032\xb3\x0f\n" +
+	"\x15SHOW_STATUS_CANCELLED\x10\x032\x9f\x10\n" +
 	"\x0eCatalogService\x12~\n" +
 	"\n" +
 	"ListEvents\x12).bookingrush.catalog.v1.ListEventsRequest\x1a*.bookingrush.catalog.v1.ListEventsResponse\"\x19\x82\xd3\xe4\x93\x02\x10\x12\x0e/api/v1/events\x90\x02\x01\x12\x7f\n" +
 	"\bGetEvent\x12'.bookingrush.catalog.v1.GetEventRequest\x1a(.bookingrush.catalog.v1.GetEventResponse\" \x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/events/{slug}\x90\x02\x01\x12\x88\x01\n" +
-	"\tListShows\x12(.bookingrush.catalog.v1.ListShowsRequest\x1a).bookingrush.catalog.v1.ListShowsResponse\"&\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/events/{slug}/shows\x90\x02\x01\x12\x8a\x01\n" +
+	"\tListShows\x12(.bookingrush.catalog.v1.ListShowsRequest\x1a).bookingrush.catalog.v1.ListShowsResponse\"&\x82\xd3\xe4\x93\x02\x1d\x12\x1b/api/v1/events/{slug}/shows\x90\x02\x01\x12j\n" +
+	"\aGetShow\x12&.bookingrush.catalog.v1.GetShowRequest\x1a'.bookingrush.catalog.v1.GetShowResponse\"\x0e\x82\xce\x18\a\n" +
+	"\x05admin\x90\x02\x01\x12\x8a\x01\n" +
 	"\tListZones\x12(.bookingrush.catalog.v1.ListZonesRequest\x1a).bookingrush.catalog.v1.ListZonesResponse\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/shows/{show_id}/zones\x90\x02\x01\x12\x90\x01\n" +
 	"\vCreateEvent\x12*.bookingrush.catalog.v1.CreateEventRequest\x1a+.bookingrush.catalog.v1.CreateEventResponse\"(\x82\xce\x18\v\n" +
 	"\torganizer\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/api/v1/events\x12\x9b\x01\n" +
@@ -2329,7 +2458,7 @@ func file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_bookingrush_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_bookingrush_catalog_v1_catalog_proto_goTypes = []any{
 	(EventStatus)(0),               // 0: bookingrush.catalog.v1.EventStatus
 	(ShowStatus)(0),                // 1: bookingrush.catalog.v1.ShowStatus
@@ -2343,94 +2472,100 @@ var file_bookingrush_catalog_v1_catalog_proto_goTypes = []any{
 	(*GetEventResponse)(nil),       // 9: bookingrush.catalog.v1.GetEventResponse
 	(*ListShowsRequest)(nil),       // 10: bookingrush.catalog.v1.ListShowsRequest
 	(*ListShowsResponse)(nil),      // 11: bookingrush.catalog.v1.ListShowsResponse
-	(*ListZonesRequest)(nil),       // 12: bookingrush.catalog.v1.ListZonesRequest
-	(*ListZonesResponse)(nil),      // 13: bookingrush.catalog.v1.ListZonesResponse
-	(*CreateEventRequest)(nil),     // 14: bookingrush.catalog.v1.CreateEventRequest
-	(*CreateEventResponse)(nil),    // 15: bookingrush.catalog.v1.CreateEventResponse
-	(*UpdateEventRequest)(nil),     // 16: bookingrush.catalog.v1.UpdateEventRequest
-	(*UpdateEventResponse)(nil),    // 17: bookingrush.catalog.v1.UpdateEventResponse
-	(*DeleteEventRequest)(nil),     // 18: bookingrush.catalog.v1.DeleteEventRequest
-	(*DeleteEventResponse)(nil),    // 19: bookingrush.catalog.v1.DeleteEventResponse
-	(*CreateShowRequest)(nil),      // 20: bookingrush.catalog.v1.CreateShowRequest
-	(*CreateShowResponse)(nil),     // 21: bookingrush.catalog.v1.CreateShowResponse
-	(*CreateZoneRequest)(nil),      // 22: bookingrush.catalog.v1.CreateZoneRequest
-	(*CreateZoneResponse)(nil),     // 23: bookingrush.catalog.v1.CreateZoneResponse
-	(*PublishEventRequest)(nil),    // 24: bookingrush.catalog.v1.PublishEventRequest
-	(*PublishEventResponse)(nil),   // 25: bookingrush.catalog.v1.PublishEventResponse
-	(*CancelEventRequest)(nil),     // 26: bookingrush.catalog.v1.CancelEventRequest
-	(*CancelEventResponse)(nil),    // 27: bookingrush.catalog.v1.CancelEventResponse
-	(*ListCategoriesRequest)(nil),  // 28: bookingrush.catalog.v1.ListCategoriesRequest
-	(*ListCategoriesResponse)(nil), // 29: bookingrush.catalog.v1.ListCategoriesResponse
-	(*CreateCategoryRequest)(nil),  // 30: bookingrush.catalog.v1.CreateCategoryRequest
-	(*CreateCategoryResponse)(nil), // 31: bookingrush.catalog.v1.CreateCategoryResponse
-	(*timestamppb.Timestamp)(nil),  // 32: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),            // 33: bookingrush.common.v1.PageMeta
+	(*GetShowRequest)(nil),         // 12: bookingrush.catalog.v1.GetShowRequest
+	(*GetShowResponse)(nil),        // 13: bookingrush.catalog.v1.GetShowResponse
+	(*ListZonesRequest)(nil),       // 14: bookingrush.catalog.v1.ListZonesRequest
+	(*ListZonesResponse)(nil),      // 15: bookingrush.catalog.v1.ListZonesResponse
+	(*CreateEventRequest)(nil),     // 16: bookingrush.catalog.v1.CreateEventRequest
+	(*CreateEventResponse)(nil),    // 17: bookingrush.catalog.v1.CreateEventResponse
+	(*UpdateEventRequest)(nil),     // 18: bookingrush.catalog.v1.UpdateEventRequest
+	(*UpdateEventResponse)(nil),    // 19: bookingrush.catalog.v1.UpdateEventResponse
+	(*DeleteEventRequest)(nil),     // 20: bookingrush.catalog.v1.DeleteEventRequest
+	(*DeleteEventResponse)(nil),    // 21: bookingrush.catalog.v1.DeleteEventResponse
+	(*CreateShowRequest)(nil),      // 22: bookingrush.catalog.v1.CreateShowRequest
+	(*CreateShowResponse)(nil),     // 23: bookingrush.catalog.v1.CreateShowResponse
+	(*CreateZoneRequest)(nil),      // 24: bookingrush.catalog.v1.CreateZoneRequest
+	(*CreateZoneResponse)(nil),     // 25: bookingrush.catalog.v1.CreateZoneResponse
+	(*PublishEventRequest)(nil),    // 26: bookingrush.catalog.v1.PublishEventRequest
+	(*PublishEventResponse)(nil),   // 27: bookingrush.catalog.v1.PublishEventResponse
+	(*CancelEventRequest)(nil),     // 28: bookingrush.catalog.v1.CancelEventRequest
+	(*CancelEventResponse)(nil),    // 29: bookingrush.catalog.v1.CancelEventResponse
+	(*ListCategoriesRequest)(nil),  // 30: bookingrush.catalog.v1.ListCategoriesRequest
+	(*ListCategoriesResponse)(nil), // 31: bookingrush.catalog.v1.ListCategoriesResponse
+	(*CreateCategoryRequest)(nil),  // 32: bookingrush.catalog.v1.CreateCategoryRequest
+	(*CreateCategoryResponse)(nil), // 33: bookingrush.catalog.v1.CreateCategoryResponse
+	(*timestamppb.Timestamp)(nil),  // 34: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),            // 35: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_catalog_v1_catalog_proto_depIdxs = []int32{
-	32, // 0: bookingrush.catalog.v1.Category.created_at:type_name -> google.protobuf.Timestamp
+	34, // 0: bookingrush.catalog.v1.Category.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: bookingrush.catalog.v1.Event.status:type_name -> bookingrush.catalog.v1.EventStatus
-	32, // 2: bookingrush.catalog.v1.Event.sale_start_at:type_name -> google.protobuf.Timestamp
-	32, // 3: bookingrush.catalog.v1.Event.sale_end_at:type_name -> google.protobuf.Timestamp
-	32, // 4: bookingrush.catalog.v1.Event.created_at:type_name -> google.protobuf.Timestamp
-	32, // 5: bookingrush.catalog.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
-	32, // 6: bookingrush.catalog.v1.Event.published_at:type_name -> google.protobuf.Timestamp
-	32, // 7: bookingrush.catalog.v1.Show.show_date:type_name -> google.protobuf.Timestamp
+	34, // 2: bookingrush.catalog.v1.Event.sale_start_at:type_name -> google.protobuf.Timestamp
+	34, // 3: bookingrush.catalog.v1.Event.sale_end_at:type_name -> google.protobuf.Timestamp
+	34, // 4: bookingrush.catalog.v1.Event.created_at:type_name -> google.protobuf.Timestamp
+	34, // 5: bookingrush.catalog.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
+	34, // 6: bookingrush.catalog.v1.Event.published_at:type_name -> google.protobuf.Timestamp
+	34, // 7: bookingrush.catalog.v1.Show.show_date:type_name -> google.protobuf.Timestamp
 	1,  // 8: bookingrush.catalog.v1.Show.status:type_name -> bookingrush.catalog.v1.ShowStatus
-	32, // 9: bookingrush.catalog.v1.Show.created_at:type_name -> google.protobuf.Timestamp
-	32, // 10: bookingrush.catalog.v1.Zone.created_at:type_name -> google.protobuf.Timestamp
+	34, // 9: bookingrush.catalog.v1.Show.created_at:type_name -> google.protobuf.Timestamp
+	34, // 10: bookingrush.catalog.v1.Zone.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 11: bookingrush.catalog.v1.ListEventsRequest.status:type_name -> bookingrush.catalog.v1.EventStatus
 	3,  // 12: bookingrush.catalog.v1.ListEventsResponse.events:type_name -> bookingrush.catalog.v1.Event
-	33, // 13: bookingrush.catalog.v1.ListEventsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	35, // 13: bookingrush.catalog.v1.ListEventsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	3,  // 14: bookingrush.catalog.v1.GetEventResponse.event:type_name -> bookingrush.catalog.v1.Event
 	4,  // 15: bookingrush.catalog.v1.ListShowsResponse.shows:type_name -> bookingrush.catalog.v1.Show
-	33, // 16: bookingrush.catalog.v1.ListShowsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	5,  // 17: bookingrush.catalog.v1.ListZonesResponse.zones:type_name -> bookingrush.catalog.v1.Zone
-	33, // 18: bookingrush.catalog.v1.ListZonesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	32, // 19: bookingrush.catalog.v1.CreateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
-	32, // 20: bookingrush.catalog.v1.CreateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
-	3,  // 21: bookingrush.catalog.v1.CreateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	32, // 22: bookingrush.catalog.v1.UpdateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
-	32, // 23: bookingrush.catalog.v1.UpdateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
-	3,  // 24: bookingrush.catalog.v1.UpdateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	32, // 25: bookingrush.catalog.v1.CreateShowRequest.show_date:type_name -> google.protobuf.Timestamp
-	4,  // 26: bookingrush.catalog.v1.CreateShowResponse.show:type_name -> bookingrush.catalog.v1.Show
-	5,  // 27: bookingrush.catalog.v1.CreateZoneResponse.zone:type_name -> bookingrush.catalog.v1.Zone
-	3,  // 28: bookingrush.catalog.v1.PublishEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	3,  // 29: bookingrush.catalog.v1.CancelEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	2,  // 30: bookingrush.catalog.v1.ListCategoriesResponse.categories:type_name -> bookingrush.catalog.v1.Category
-	33, // 31: bookingrush.catalog.v1.ListCategoriesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	2,  // 32: bookingrush.catalog.v1.CreateCategoryResponse.category:type_name -> bookingrush.catalog.v1.Category
-	6,  // 33: bookingrush.catalog.v1.CatalogService.ListEvents:input_type -> bookingrush.catalog.v1.ListEventsRequest
-	8,  // 34: bookingrush.catalog.v1.CatalogService.GetEvent:input_type -> bookingrush.catalog.v1.GetEventRequest
-	10, // 35: bookingrush.catalog.v1.CatalogService.ListShows:input_type -> bookingrush.catalog.v1.ListShowsRequest
-	12, // 36: bookingrush.catalog.v1.CatalogService.ListZones:input_type -> bookingrush.catalog.v1.ListZonesRequest
-	14, // 37: bookingrush.catalog.v1.CatalogService.CreateEvent:input_type -> bookingrush.catalog.v1.CreateEventRequest
-	16, // 38: bookingrush.catalog.v1.CatalogService.UpdateEvent:input_type -> bookingrush.catalog.v1.UpdateEventRequest
-	18, // 39: bookingrush.catalog.v1.CatalogService.DeleteEvent:input_type -> bookingrush.catalog.v1.DeleteEventRequest
-	20, // 40: bookingrush.catalog.v1.CatalogService.CreateShow:input_type -> bookingrush.catalog.v1.CreateShowRequest
-	22, // 41: bookingrush.catalog.v1.CatalogService.CreateZone:input_type -> bookingrush.catalog.v1.CreateZoneRequest
-	24, // 42: bookingrush.catalog.v1.CatalogService.PublishEvent:input_type -> bookingrush.catalog.v1.PublishEventRequest
-	26, // 43: bookingrush.catalog.v1.CatalogService.CancelEvent:input_type -> bookingrush.catalog.v1.CancelEventRequest
-	28, // 44: bookingrush.catalog.v1.CatalogService.ListCategories:input_type -> bookingrush.catalog.v1.ListCategoriesRequest
-	30, // 45: bookingrush.catalog.v1.CatalogService.CreateCategory:input_type -> bookingrush.catalog.v1.CreateCategoryRequest
-	7,  // 46: bookingrush.catalog.v1.CatalogService.ListEvents:output_type -> bookingrush.catalog.v1.ListEventsResponse
-	9,  // 47: bookingrush.catalog.v1.CatalogService.GetEvent:output_type -> bookingrush.catalog.v1.GetEventResponse
-	11, // 48: bookingrush.catalog.v1.CatalogService.ListShows:output_type -> bookingrush.catalog.v1.ListShowsResponse
-	13, // 49: bookingrush.catalog.v1.CatalogService.ListZones:output_type -> bookingrush.catalog.v1.ListZonesResponse
-	15, // 50: bookingrush.catalog.v1.CatalogService.CreateEvent:output_type -> bookingrush.catalog.v1.CreateEventResponse
-	17, // 51: bookingrush.catalog.v1.CatalogService.UpdateEvent:output_type -> bookingrush.catalog.v1.UpdateEventResponse
-	19, // 52: bookingrush.catalog.v1.CatalogService.DeleteEvent:output_type -> bookingrush.catalog.v1.DeleteEventResponse
-	21, // 53: bookingrush.catalog.v1.CatalogService.CreateShow:output_type -> bookingrush.catalog.v1.CreateShowResponse
-	23, // 54: bookingrush.catalog.v1.CatalogService.CreateZone:output_type -> bookingrush.catalog.v1.CreateZoneResponse
-	25, // 55: bookingrush.catalog.v1.CatalogService.PublishEvent:output_type -> bookingrush.catalog.v1.PublishEventResponse
-	27, // 56: bookingrush.catalog.v1.CatalogService.CancelEvent:output_type -> bookingrush.catalog.v1.CancelEventResponse
-	29, // 57: bookingrush.catalog.v1.CatalogService.ListCategories:output_type -> bookingrush.catalog.v1.ListCategoriesResponse
-	31, // 58: bookingrush.catalog.v1.CatalogService.CreateCategory:output_type -> bookingrush.catalog.v1.CreateCategoryResponse
-	46, // [46:59] is the sub-list for method output_type
-	33, // [33:46] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	35, // 16: bookingrush.catalog.v1.ListShowsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	4,  // 17: bookingrush.catalog.v1.GetShowResponse.show:type_name -> bookingrush.catalog.v1.Show
+	0,  // 18: bookingrush.catalog.v1.GetShowResponse.event_status:type_name -> bookingrush.catalog.v1.EventStatus
+	5,  // 19: bookingrush.catalog.v1.ListZonesResponse.zones:type_name -> bookingrush.catalog.v1.Zone
+	35, // 20: bookingrush.catalog.v1.ListZonesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	34, // 21: bookingrush.catalog.v1.CreateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
+	34, // 22: bookingrush.catalog.v1.CreateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
+	3,  // 23: bookingrush.catalog.v1.CreateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	34, // 24: bookingrush.catalog.v1.UpdateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
+	34, // 25: bookingrush.catalog.v1.UpdateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
+	3,  // 26: bookingrush.catalog.v1.UpdateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	34, // 27: bookingrush.catalog.v1.CreateShowRequest.show_date:type_name -> google.protobuf.Timestamp
+	4,  // 28: bookingrush.catalog.v1.CreateShowResponse.show:type_name -> bookingrush.catalog.v1.Show
+	5,  // 29: bookingrush.catalog.v1.CreateZoneResponse.zone:type_name -> bookingrush.catalog.v1.Zone
+	3,  // 30: bookingrush.catalog.v1.PublishEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	3,  // 31: bookingrush.catalog.v1.CancelEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	2,  // 32: bookingrush.catalog.v1.ListCategoriesResponse.categories:type_name -> bookingrush.catalog.v1.Category
+	35, // 33: bookingrush.catalog.v1.ListCategoriesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	2,  // 34: bookingrush.catalog.v1.CreateCategoryResponse.category:type_name -> bookingrush.catalog.v1.Category
+	6,  // 35: bookingrush.catalog.v1.CatalogService.ListEvents:input_type -> bookingrush.catalog.v1.ListEventsRequest
+	8,  // 36: bookingrush.catalog.v1.CatalogService.GetEvent:input_type -> bookingrush.catalog.v1.GetEventRequest
+	10, // 37: bookingrush.catalog.v1.CatalogService.ListShows:input_type -> bookingrush.catalog.v1.ListShowsRequest
+	12, // 38: bookingrush.catalog.v1.CatalogService.GetShow:input_type -> bookingrush.catalog.v1.GetShowRequest
+	14, // 39: bookingrush.catalog.v1.CatalogService.ListZones:input_type -> bookingrush.catalog.v1.ListZonesRequest
+	16, // 40: bookingrush.catalog.v1.CatalogService.CreateEvent:input_type -> bookingrush.catalog.v1.CreateEventRequest
+	18, // 41: bookingrush.catalog.v1.CatalogService.UpdateEvent:input_type -> bookingrush.catalog.v1.UpdateEventRequest
+	20, // 42: bookingrush.catalog.v1.CatalogService.DeleteEvent:input_type -> bookingrush.catalog.v1.DeleteEventRequest
+	22, // 43: bookingrush.catalog.v1.CatalogService.CreateShow:input_type -> bookingrush.catalog.v1.CreateShowRequest
+	24, // 44: bookingrush.catalog.v1.CatalogService.CreateZone:input_type -> bookingrush.catalog.v1.CreateZoneRequest
+	26, // 45: bookingrush.catalog.v1.CatalogService.PublishEvent:input_type -> bookingrush.catalog.v1.PublishEventRequest
+	28, // 46: bookingrush.catalog.v1.CatalogService.CancelEvent:input_type -> bookingrush.catalog.v1.CancelEventRequest
+	30, // 47: bookingrush.catalog.v1.CatalogService.ListCategories:input_type -> bookingrush.catalog.v1.ListCategoriesRequest
+	32, // 48: bookingrush.catalog.v1.CatalogService.CreateCategory:input_type -> bookingrush.catalog.v1.CreateCategoryRequest
+	7,  // 49: bookingrush.catalog.v1.CatalogService.ListEvents:output_type -> bookingrush.catalog.v1.ListEventsResponse
+	9,  // 50: bookingrush.catalog.v1.CatalogService.GetEvent:output_type -> bookingrush.catalog.v1.GetEventResponse
+	11, // 51: bookingrush.catalog.v1.CatalogService.ListShows:output_type -> bookingrush.catalog.v1.ListShowsResponse
+	13, // 52: bookingrush.catalog.v1.CatalogService.GetShow:output_type -> bookingrush.catalog.v1.GetShowResponse
+	15, // 53: bookingrush.catalog.v1.CatalogService.ListZones:output_type -> bookingrush.catalog.v1.ListZonesResponse
+	17, // 54: bookingrush.catalog.v1.CatalogService.CreateEvent:output_type -> bookingrush.catalog.v1.CreateEventResponse
+	19, // 55: bookingrush.catalog.v1.CatalogService.UpdateEvent:output_type -> bookingrush.catalog.v1.UpdateEventResponse
+	21, // 56: bookingrush.catalog.v1.CatalogService.DeleteEvent:output_type -> bookingrush.catalog.v1.DeleteEventResponse
+	23, // 57: bookingrush.catalog.v1.CatalogService.CreateShow:output_type -> bookingrush.catalog.v1.CreateShowResponse
+	25, // 58: bookingrush.catalog.v1.CatalogService.CreateZone:output_type -> bookingrush.catalog.v1.CreateZoneResponse
+	27, // 59: bookingrush.catalog.v1.CatalogService.PublishEvent:output_type -> bookingrush.catalog.v1.PublishEventResponse
+	29, // 60: bookingrush.catalog.v1.CatalogService.CancelEvent:output_type -> bookingrush.catalog.v1.CancelEventResponse
+	31, // 61: bookingrush.catalog.v1.CatalogService.ListCategories:output_type -> bookingrush.catalog.v1.ListCategoriesResponse
+	33, // 62: bookingrush.catalog.v1.CatalogService.CreateCategory:output_type -> bookingrush.catalog.v1.CreateCategoryResponse
+	49, // [49:63] is the sub-list for method output_type
+	35, // [35:49] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_catalog_v1_catalog_proto_init() }
@@ -2438,14 +2573,14 @@ func file_bookingrush_catalog_v1_catalog_proto_init() {
 	if File_bookingrush_catalog_v1_catalog_proto != nil {
 		return
 	}
-	file_bookingrush_catalog_v1_catalog_proto_msgTypes[14].OneofWrappers = []any{}
+	file_bookingrush_catalog_v1_catalog_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_catalog_v1_catalog_proto_rawDesc), len(file_bookingrush_catalog_v1_catalog_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -159,6 +159,66 @@ func (RefundCause) EnumDescriptor() ([]byte, []int) {
 	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{1}
 }
 
+// RefundStep splits a refund so that the service owning the seats can give
+// them back between the decision and the money, without the payment service
+// calling back into it: decide, release (the booking service), refund.
+type RefundStep int32
+
+const (
+	// REFUND_STEP_UNSPECIFIED (all of it) decides, asks the booking service to release the
+	// booking's seats, then gives the money back (the saga, an organizer
+	// cancelling an event, the reconciler, a buyer's refund request).
+	RefundStep_REFUND_STEP_UNSPECIFIED RefundStep = 0
+	// REFUND_STEP_DECIDE only records the share (once; a decision stands).
+	// The caller is the booking service: it releases the seats, then asks
+	// for REFUND_STEP_REFUND.
+	RefundStep_REFUND_STEP_DECIDE RefundStep = 1
+	// REFUND_STEP_REFUND gives the decided share back: the caller released
+	// the seats already.
+	RefundStep_REFUND_STEP_REFUND RefundStep = 2
+)
+
+// Enum value maps for RefundStep.
+var (
+	RefundStep_name = map[int32]string{
+		0: "REFUND_STEP_UNSPECIFIED",
+		1: "REFUND_STEP_DECIDE",
+		2: "REFUND_STEP_REFUND",
+	}
+	RefundStep_value = map[string]int32{
+		"REFUND_STEP_UNSPECIFIED": 0,
+		"REFUND_STEP_DECIDE":      1,
+		"REFUND_STEP_REFUND":      2,
+	}
+)
+
+func (x RefundStep) Enum() *RefundStep {
+	p := new(RefundStep)
+	*p = x
+	return p
+}
+
+func (x RefundStep) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RefundStep) Descriptor() protoreflect.EnumDescriptor {
+	return file_bookingrush_payment_v1_payment_proto_enumTypes[2].Descriptor()
+}
+
+func (RefundStep) Type() protoreflect.EnumType {
+	return &file_bookingrush_payment_v1_payment_proto_enumTypes[2]
+}
+
+func (x RefundStep) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RefundStep.Descriptor instead.
+func (RefundStep) EnumDescriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{2}
+}
+
 // Payment is one attempt to pay for a booking.
 type Payment struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -691,7 +751,13 @@ type RefundBookingRequest struct {
 	// Cause decides the refunded share.
 	Cause RefundCause `protobuf:"varint,3,opt,name=cause,proto3,enum=bookingrush.payment.v1.RefundCause" json:"cause,omitempty"`
 	// Reason is kept with the refund and sent on in payment.refunded.
-	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Step is how much of the refund this call does (all of it by default).
+	Step RefundStep `protobuf:"varint,5,opt,name=step,proto3,enum=bookingrush.payment.v1.RefundStep" json:"step,omitempty"`
+	// ShowId is the confirmed booking's show, sent by the booking service
+	// with REFUND_STEP_DECIDE: the booking is confirmed, and the policy counts
+	// from this show's date (the payment service asks nobody whether it is).
+	ShowId        string `protobuf:"bytes,6,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -754,6 +820,20 @@ func (x *RefundBookingRequest) GetReason() string {
 	return ""
 }
 
+func (x *RefundBookingRequest) GetStep() RefundStep {
+	if x != nil {
+		return x.Step
+	}
+	return RefundStep_REFUND_STEP_UNSPECIFIED
+}
+
+func (x *RefundBookingRequest) GetShowId() string {
+	if x != nil {
+		return x.ShowId
+	}
+	return ""
+}
+
 // RefundBookingResponse holds the payment after the refund.
 type RefundBookingResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -761,7 +841,9 @@ type RefundBookingResponse struct {
 	// or still succeeded when the policy refunds 0%).
 	Payment *Payment `protobuf:"bytes,1,opt,name=payment,proto3" json:"payment,omitempty"`
 	// RefundAmount is the amount given back by this refund, a decimal string.
-	RefundAmount  string `protobuf:"bytes,2,opt,name=refund_amount,json=refundAmount,proto3" json:"refund_amount,omitempty"`
+	RefundAmount string `protobuf:"bytes,2,opt,name=refund_amount,json=refundAmount,proto3" json:"refund_amount,omitempty"`
+	// RefundPercent is the decided share of the amount (0-100).
+	RefundPercent int32 `protobuf:"varint,3,opt,name=refund_percent,json=refundPercent,proto3" json:"refund_percent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -808,6 +890,13 @@ func (x *RefundBookingResponse) GetRefundAmount() string {
 		return x.RefundAmount
 	}
 	return ""
+}
+
+func (x *RefundBookingResponse) GetRefundPercent() int32 {
+	if x != nil {
+		return x.RefundPercent
+	}
+	return 0
 }
 
 // GetRefundQuoteRequest names one of the caller's bookings.
@@ -966,6 +1055,116 @@ func (x *GetRefundQuoteResponse) GetValidUntil() *timestamppb.Timestamp {
 	return nil
 }
 
+// RefundEventRequest names a cancelled event.
+type RefundEventRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// EventId is the event whose payments are refunded.
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// Reason is kept with each refund and sent on in payment.refunded.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefundEventRequest) Reset() {
+	*x = RefundEventRequest{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefundEventRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefundEventRequest) ProtoMessage() {}
+
+func (x *RefundEventRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefundEventRequest.ProtoReflect.Descriptor instead.
+func (*RefundEventRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RefundEventRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *RefundEventRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// RefundEventResponse counts the refunds.
+type RefundEventResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Refunds is how many payments were due a refund.
+	Refunds int32 `protobuf:"varint,1,opt,name=refunds,proto3" json:"refunds,omitempty"`
+	// Failed is how many of them could not be finished now (call again).
+	Failed        int32 `protobuf:"varint,2,opt,name=failed,proto3" json:"failed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefundEventResponse) Reset() {
+	*x = RefundEventResponse{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefundEventResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefundEventResponse) ProtoMessage() {}
+
+func (x *RefundEventResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefundEventResponse.ProtoReflect.Descriptor instead.
+func (*RefundEventResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RefundEventResponse) GetRefunds() int32 {
+	if x != nil {
+		return x.Refunds
+	}
+	return 0
+}
+
+func (x *RefundEventResponse) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
 // GetBookingPaymentRequest names a booking.
 type GetBookingPaymentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -977,7 +1176,7 @@ type GetBookingPaymentRequest struct {
 
 func (x *GetBookingPaymentRequest) Reset() {
 	*x = GetBookingPaymentRequest{}
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[12]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1188,7 @@ func (x *GetBookingPaymentRequest) String() string {
 func (*GetBookingPaymentRequest) ProtoMessage() {}
 
 func (x *GetBookingPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[12]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1201,7 @@ func (x *GetBookingPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBookingPaymentRequest.ProtoReflect.Descriptor instead.
 func (*GetBookingPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{12}
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetBookingPaymentRequest) GetBookingId() string {
@@ -1023,7 +1222,7 @@ type GetBookingPaymentResponse struct {
 
 func (x *GetBookingPaymentResponse) Reset() {
 	*x = GetBookingPaymentResponse{}
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[13]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1035,7 +1234,7 @@ func (x *GetBookingPaymentResponse) String() string {
 func (*GetBookingPaymentResponse) ProtoMessage() {}
 
 func (x *GetBookingPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[13]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1048,7 +1247,7 @@ func (x *GetBookingPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBookingPaymentResponse.ProtoReflect.Descriptor instead.
 func (*GetBookingPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{13}
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetBookingPaymentResponse) GetPayment() *Payment {
@@ -1086,7 +1285,7 @@ type PaymentEvent struct {
 
 func (x *PaymentEvent) Reset() {
 	*x = PaymentEvent{}
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[14]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1098,7 +1297,7 @@ func (x *PaymentEvent) String() string {
 func (*PaymentEvent) ProtoMessage() {}
 
 func (x *PaymentEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[14]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1111,7 +1310,7 @@ func (x *PaymentEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentEvent.ProtoReflect.Descriptor instead.
 func (*PaymentEvent) Descriptor() ([]byte, []int) {
-	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{14}
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PaymentEvent) GetId() string {
@@ -1176,7 +1375,7 @@ type HandleStripeWebhookResponse struct {
 
 func (x *HandleStripeWebhookResponse) Reset() {
 	*x = HandleStripeWebhookResponse{}
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[15]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1188,7 +1387,7 @@ func (x *HandleStripeWebhookResponse) String() string {
 func (*HandleStripeWebhookResponse) ProtoMessage() {}
 
 func (x *HandleStripeWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[15]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1201,7 +1400,7 @@ func (x *HandleStripeWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleStripeWebhookResponse.ProtoReflect.Descriptor instead.
 func (*HandleStripeWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{15}
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *HandleStripeWebhookResponse) GetEventId() string {
@@ -1261,7 +1460,7 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\"\x83\x01\n" +
 	"\x1aHandleStripeWebhookRequest\x120\n" +
 	"\x04body\x18\x01 \x01(\v2\x14.google.api.HttpBodyB\x06\xbaH\x03\xc8\x01\x01R\x04body\x123\n" +
-	"\x10stripe_signature\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x0fstripeSignature\"\xd7\x01\n" +
+	"\x10stripe_signature\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x10R\x0fstripeSignature\"\xbf\x02\n" +
 	"\x14RefundBookingRequest\x12*\n" +
 	"\n" +
 	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\x12*\n" +
@@ -1269,10 +1468,13 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"payment_id\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\tpaymentId\x12E\n" +
 	"\x05cause\x18\x03 \x01(\x0e2#.bookingrush.payment.v1.RefundCauseB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05cause\x12 \n" +
-	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"w\n" +
+	"\x06reason\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\x12@\n" +
+	"\x04step\x18\x05 \x01(\x0e2\".bookingrush.payment.v1.RefundStepB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04step\x12$\n" +
+	"\ashow_id\x18\x06 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x06showId\"\x9e\x01\n" +
 	"\x15RefundBookingResponse\x129\n" +
 	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\x12#\n" +
-	"\rrefund_amount\x18\x02 \x01(\tR\frefundAmount\"C\n" +
+	"\rrefund_amount\x18\x02 \x01(\tR\frefundAmount\x12%\n" +
+	"\x0erefund_percent\x18\x03 \x01(\x05R\rrefundPercent\"C\n" +
 	"\x15GetRefundQuoteRequest\x12*\n" +
 	"\n" +
 	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\"\xaa\x02\n" +
@@ -1286,7 +1488,13 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\bcurrency\x18\x06 \x01(\tR\bcurrency\x12\x16\n" +
 	"\x06policy\x18\a \x01(\tR\x06policy\x12;\n" +
 	"\vvalid_until\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"validUntil\"F\n" +
+	"validUntil\"^\n" +
+	"\x12RefundEventRequest\x12&\n" +
+	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12 \n" +
+	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"G\n" +
+	"\x13RefundEventResponse\x12\x18\n" +
+	"\arefunds\x18\x01 \x01(\x05R\arefunds\x12\x16\n" +
+	"\x06failed\x18\x02 \x01(\x05R\x06failed\"F\n" +
 	"\x18GetBookingPaymentRequest\x12*\n" +
 	"\n" +
 	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\"V\n" +
@@ -1316,7 +1524,12 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\x18REFUND_CAUSE_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cREFUND_CAUSE_BUYER_CANCELLED\x10\x01\x12$\n" +
 	" REFUND_CAUSE_ORGANIZER_CANCELLED\x10\x02\x12\x1e\n" +
-	"\x1aREFUND_CAUSE_NOT_CONFIRMED\x10\x032\x8f\b\n" +
+	"\x1aREFUND_CAUSE_NOT_CONFIRMED\x10\x03*Y\n" +
+	"\n" +
+	"RefundStep\x12\x1b\n" +
+	"\x17REFUND_STEP_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12REFUND_STEP_DECIDE\x10\x01\x12\x16\n" +
+	"\x12REFUND_STEP_REFUND\x10\x022\xfc\b\n" +
 	"\x0ePaymentService\x12\x89\x01\n" +
 	"\rCreatePayment\x12,.bookingrush.payment.v1.CreatePaymentRequest\x1a-.bookingrush.payment.v1.CreatePaymentResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/api/v1/payments\x12\x8d\x01\n" +
 	"\n" +
@@ -1325,7 +1538,8 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\x13HandleStripeWebhook\x122.bookingrush.payment.v1.HandleStripeWebhookRequest\x1a3.bookingrush.payment.v1.HandleStripeWebhookResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x04body\"\x17/api/v1/webhooks/stripe\x12q\n" +
 	"\rRefundBooking\x12,.bookingrush.payment.v1.RefundBookingRequest\x1a-.bookingrush.payment.v1.RefundBookingResponse\"\x03\x90\x02\x02\x12\xa6\x01\n" +
 	"\x0eGetRefundQuote\x12-.bookingrush.payment.v1.GetRefundQuoteRequest\x1a..bookingrush.payment.v1.GetRefundQuoteResponse\"5\x82\xd3\xe4\x93\x02,\x12*/api/v1/bookings/{booking_id}/refund-quote\x90\x02\x01\x12}\n" +
-	"\x11GetBookingPayment\x120.bookingrush.payment.v1.GetBookingPaymentRequest\x1a1.bookingrush.payment.v1.GetBookingPaymentResponse\"\x03\x90\x02\x01B\xe6\x01\n" +
+	"\x11GetBookingPayment\x120.bookingrush.payment.v1.GetBookingPaymentRequest\x1a1.bookingrush.payment.v1.GetBookingPaymentResponse\"\x03\x90\x02\x01\x12k\n" +
+	"\vRefundEvent\x12*.bookingrush.payment.v1.RefundEventRequest\x1a+.bookingrush.payment.v1.RefundEventResponse\"\x03\x90\x02\x02B\xe6\x01\n" +
 	"\x1acom.bookingrush.payment.v1B\fPaymentProtoP\x01Z@github.com/bookingrush/rush/gen/bookingrush/payment/v1;paymentv1\xa2\x02\x03BPX\xaa\x02\x16Bookingrush.Payment.V1\xca\x02\x16Bookingrush\\Payment\\V1\xe2\x02\"Bookingrush\\Payment\\V1\\GPBMetadata\xea\x02\x18Bookingrush::Payment::V1b\x06proto3"
 
 var (
@@ -1340,64 +1554,70 @@ func file_bookingrush_payment_v1_payment_proto_rawDescGZIP() []byte {
 	return file_bookingrush_payment_v1_payment_proto_rawDescData
 }
 
-var file_bookingrush_payment_v1_payment_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_bookingrush_payment_v1_payment_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_bookingrush_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_bookingrush_payment_v1_payment_proto_goTypes = []any{
 	(PaymentStatus)(0),                  // 0: bookingrush.payment.v1.PaymentStatus
 	(RefundCause)(0),                    // 1: bookingrush.payment.v1.RefundCause
-	(*Payment)(nil),                     // 2: bookingrush.payment.v1.Payment
-	(*CreatePaymentRequest)(nil),        // 3: bookingrush.payment.v1.CreatePaymentRequest
-	(*CreatePaymentResponse)(nil),       // 4: bookingrush.payment.v1.CreatePaymentResponse
-	(*GetPaymentRequest)(nil),           // 5: bookingrush.payment.v1.GetPaymentRequest
-	(*GetPaymentResponse)(nil),          // 6: bookingrush.payment.v1.GetPaymentResponse
-	(*RefundPaymentRequest)(nil),        // 7: bookingrush.payment.v1.RefundPaymentRequest
-	(*RefundPaymentResponse)(nil),       // 8: bookingrush.payment.v1.RefundPaymentResponse
-	(*HandleStripeWebhookRequest)(nil),  // 9: bookingrush.payment.v1.HandleStripeWebhookRequest
-	(*RefundBookingRequest)(nil),        // 10: bookingrush.payment.v1.RefundBookingRequest
-	(*RefundBookingResponse)(nil),       // 11: bookingrush.payment.v1.RefundBookingResponse
-	(*GetRefundQuoteRequest)(nil),       // 12: bookingrush.payment.v1.GetRefundQuoteRequest
-	(*GetRefundQuoteResponse)(nil),      // 13: bookingrush.payment.v1.GetRefundQuoteResponse
-	(*GetBookingPaymentRequest)(nil),    // 14: bookingrush.payment.v1.GetBookingPaymentRequest
-	(*GetBookingPaymentResponse)(nil),   // 15: bookingrush.payment.v1.GetBookingPaymentResponse
-	(*PaymentEvent)(nil),                // 16: bookingrush.payment.v1.PaymentEvent
-	(*HandleStripeWebhookResponse)(nil), // 17: bookingrush.payment.v1.HandleStripeWebhookResponse
-	(*timestamppb.Timestamp)(nil),       // 18: google.protobuf.Timestamp
-	(*httpbody.HttpBody)(nil),           // 19: google.api.HttpBody
+	(RefundStep)(0),                     // 2: bookingrush.payment.v1.RefundStep
+	(*Payment)(nil),                     // 3: bookingrush.payment.v1.Payment
+	(*CreatePaymentRequest)(nil),        // 4: bookingrush.payment.v1.CreatePaymentRequest
+	(*CreatePaymentResponse)(nil),       // 5: bookingrush.payment.v1.CreatePaymentResponse
+	(*GetPaymentRequest)(nil),           // 6: bookingrush.payment.v1.GetPaymentRequest
+	(*GetPaymentResponse)(nil),          // 7: bookingrush.payment.v1.GetPaymentResponse
+	(*RefundPaymentRequest)(nil),        // 8: bookingrush.payment.v1.RefundPaymentRequest
+	(*RefundPaymentResponse)(nil),       // 9: bookingrush.payment.v1.RefundPaymentResponse
+	(*HandleStripeWebhookRequest)(nil),  // 10: bookingrush.payment.v1.HandleStripeWebhookRequest
+	(*RefundBookingRequest)(nil),        // 11: bookingrush.payment.v1.RefundBookingRequest
+	(*RefundBookingResponse)(nil),       // 12: bookingrush.payment.v1.RefundBookingResponse
+	(*GetRefundQuoteRequest)(nil),       // 13: bookingrush.payment.v1.GetRefundQuoteRequest
+	(*GetRefundQuoteResponse)(nil),      // 14: bookingrush.payment.v1.GetRefundQuoteResponse
+	(*RefundEventRequest)(nil),          // 15: bookingrush.payment.v1.RefundEventRequest
+	(*RefundEventResponse)(nil),         // 16: bookingrush.payment.v1.RefundEventResponse
+	(*GetBookingPaymentRequest)(nil),    // 17: bookingrush.payment.v1.GetBookingPaymentRequest
+	(*GetBookingPaymentResponse)(nil),   // 18: bookingrush.payment.v1.GetBookingPaymentResponse
+	(*PaymentEvent)(nil),                // 19: bookingrush.payment.v1.PaymentEvent
+	(*HandleStripeWebhookResponse)(nil), // 20: bookingrush.payment.v1.HandleStripeWebhookResponse
+	(*timestamppb.Timestamp)(nil),       // 21: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),           // 22: google.api.HttpBody
 }
 var file_bookingrush_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.payment.v1.Payment.status:type_name -> bookingrush.payment.v1.PaymentStatus
-	18, // 1: bookingrush.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
-	18, // 2: bookingrush.payment.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
-	2,  // 3: bookingrush.payment.v1.CreatePaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	2,  // 4: bookingrush.payment.v1.GetPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	2,  // 5: bookingrush.payment.v1.RefundPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	19, // 6: bookingrush.payment.v1.HandleStripeWebhookRequest.body:type_name -> google.api.HttpBody
+	21, // 1: bookingrush.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
+	21, // 2: bookingrush.payment.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
+	3,  // 3: bookingrush.payment.v1.CreatePaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	3,  // 4: bookingrush.payment.v1.GetPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	3,  // 5: bookingrush.payment.v1.RefundPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	22, // 6: bookingrush.payment.v1.HandleStripeWebhookRequest.body:type_name -> google.api.HttpBody
 	1,  // 7: bookingrush.payment.v1.RefundBookingRequest.cause:type_name -> bookingrush.payment.v1.RefundCause
-	2,  // 8: bookingrush.payment.v1.RefundBookingResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	18, // 9: bookingrush.payment.v1.GetRefundQuoteResponse.valid_until:type_name -> google.protobuf.Timestamp
-	2,  // 10: bookingrush.payment.v1.GetBookingPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	2,  // 11: bookingrush.payment.v1.PaymentEvent.payment:type_name -> bookingrush.payment.v1.Payment
-	1,  // 12: bookingrush.payment.v1.PaymentEvent.refund_cause:type_name -> bookingrush.payment.v1.RefundCause
-	18, // 13: bookingrush.payment.v1.PaymentEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	3,  // 14: bookingrush.payment.v1.PaymentService.CreatePayment:input_type -> bookingrush.payment.v1.CreatePaymentRequest
-	5,  // 15: bookingrush.payment.v1.PaymentService.GetPayment:input_type -> bookingrush.payment.v1.GetPaymentRequest
-	7,  // 16: bookingrush.payment.v1.PaymentService.RefundPayment:input_type -> bookingrush.payment.v1.RefundPaymentRequest
-	9,  // 17: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:input_type -> bookingrush.payment.v1.HandleStripeWebhookRequest
-	10, // 18: bookingrush.payment.v1.PaymentService.RefundBooking:input_type -> bookingrush.payment.v1.RefundBookingRequest
-	12, // 19: bookingrush.payment.v1.PaymentService.GetRefundQuote:input_type -> bookingrush.payment.v1.GetRefundQuoteRequest
-	14, // 20: bookingrush.payment.v1.PaymentService.GetBookingPayment:input_type -> bookingrush.payment.v1.GetBookingPaymentRequest
-	4,  // 21: bookingrush.payment.v1.PaymentService.CreatePayment:output_type -> bookingrush.payment.v1.CreatePaymentResponse
-	6,  // 22: bookingrush.payment.v1.PaymentService.GetPayment:output_type -> bookingrush.payment.v1.GetPaymentResponse
-	8,  // 23: bookingrush.payment.v1.PaymentService.RefundPayment:output_type -> bookingrush.payment.v1.RefundPaymentResponse
-	17, // 24: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:output_type -> bookingrush.payment.v1.HandleStripeWebhookResponse
-	11, // 25: bookingrush.payment.v1.PaymentService.RefundBooking:output_type -> bookingrush.payment.v1.RefundBookingResponse
-	13, // 26: bookingrush.payment.v1.PaymentService.GetRefundQuote:output_type -> bookingrush.payment.v1.GetRefundQuoteResponse
-	15, // 27: bookingrush.payment.v1.PaymentService.GetBookingPayment:output_type -> bookingrush.payment.v1.GetBookingPaymentResponse
-	21, // [21:28] is the sub-list for method output_type
-	14, // [14:21] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	2,  // 8: bookingrush.payment.v1.RefundBookingRequest.step:type_name -> bookingrush.payment.v1.RefundStep
+	3,  // 9: bookingrush.payment.v1.RefundBookingResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	21, // 10: bookingrush.payment.v1.GetRefundQuoteResponse.valid_until:type_name -> google.protobuf.Timestamp
+	3,  // 11: bookingrush.payment.v1.GetBookingPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	3,  // 12: bookingrush.payment.v1.PaymentEvent.payment:type_name -> bookingrush.payment.v1.Payment
+	1,  // 13: bookingrush.payment.v1.PaymentEvent.refund_cause:type_name -> bookingrush.payment.v1.RefundCause
+	21, // 14: bookingrush.payment.v1.PaymentEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	4,  // 15: bookingrush.payment.v1.PaymentService.CreatePayment:input_type -> bookingrush.payment.v1.CreatePaymentRequest
+	6,  // 16: bookingrush.payment.v1.PaymentService.GetPayment:input_type -> bookingrush.payment.v1.GetPaymentRequest
+	8,  // 17: bookingrush.payment.v1.PaymentService.RefundPayment:input_type -> bookingrush.payment.v1.RefundPaymentRequest
+	10, // 18: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:input_type -> bookingrush.payment.v1.HandleStripeWebhookRequest
+	11, // 19: bookingrush.payment.v1.PaymentService.RefundBooking:input_type -> bookingrush.payment.v1.RefundBookingRequest
+	13, // 20: bookingrush.payment.v1.PaymentService.GetRefundQuote:input_type -> bookingrush.payment.v1.GetRefundQuoteRequest
+	17, // 21: bookingrush.payment.v1.PaymentService.GetBookingPayment:input_type -> bookingrush.payment.v1.GetBookingPaymentRequest
+	15, // 22: bookingrush.payment.v1.PaymentService.RefundEvent:input_type -> bookingrush.payment.v1.RefundEventRequest
+	5,  // 23: bookingrush.payment.v1.PaymentService.CreatePayment:output_type -> bookingrush.payment.v1.CreatePaymentResponse
+	7,  // 24: bookingrush.payment.v1.PaymentService.GetPayment:output_type -> bookingrush.payment.v1.GetPaymentResponse
+	9,  // 25: bookingrush.payment.v1.PaymentService.RefundPayment:output_type -> bookingrush.payment.v1.RefundPaymentResponse
+	20, // 26: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:output_type -> bookingrush.payment.v1.HandleStripeWebhookResponse
+	12, // 27: bookingrush.payment.v1.PaymentService.RefundBooking:output_type -> bookingrush.payment.v1.RefundBookingResponse
+	14, // 28: bookingrush.payment.v1.PaymentService.GetRefundQuote:output_type -> bookingrush.payment.v1.GetRefundQuoteResponse
+	18, // 29: bookingrush.payment.v1.PaymentService.GetBookingPayment:output_type -> bookingrush.payment.v1.GetBookingPaymentResponse
+	16, // 30: bookingrush.payment.v1.PaymentService.RefundEvent:output_type -> bookingrush.payment.v1.RefundEventResponse
+	23, // [23:31] is the sub-list for method output_type
+	15, // [15:23] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_payment_v1_payment_proto_init() }
@@ -1410,8 +1630,8 @@ func file_bookingrush_payment_v1_payment_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_payment_v1_payment_proto_rawDesc), len(file_bookingrush_payment_v1_payment_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   16,
+			NumEnums:      3,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -58,6 +58,8 @@ const (
 	AuthServiceSetUserRoleProcedure = "/bookingrush.auth.v1.AuthService/SetUserRole"
 	// AuthServiceListUsersProcedure is the fully-qualified name of the AuthService's ListUsers RPC.
 	AuthServiceListUsersProcedure = "/bookingrush.auth.v1.AuthService/ListUsers"
+	// AuthServiceGetUserProcedure is the fully-qualified name of the AuthService's GetUser RPC.
+	AuthServiceGetUserProcedure = "/bookingrush.auth.v1.AuthService/GetUser"
 	// AuthServiceListAuditLogsProcedure is the fully-qualified name of the AuthService's ListAuditLogs
 	// RPC.
 	AuthServiceListAuditLogsProcedure = "/bookingrush.auth.v1.AuthService/ListAuditLogs"
@@ -89,6 +91,9 @@ type AuthServiceClient interface {
 	// ListUsers pages through the accounts, newest first: the admins' user
 	// directory (whom to give a role). Admin only.
 	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
+	// GetUser returns one account. Internal only (no public route), for the
+	// system: notify and the saga address their mails by it.
+	GetUser(context.Context, *connect.Request[v1.GetUserRequest]) (*connect.Response[v1.GetUserResponse], error)
 	// ListAuditLogs pages through the audit log, newest first. Admin only.
 	ListAuditLogs(context.Context, *connect.Request[v1.ListAuditLogsRequest]) (*connect.Response[v1.ListAuditLogsResponse], error)
 }
@@ -166,6 +171,13 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		getUser: connect.NewClient[v1.GetUserRequest, v1.GetUserResponse](
+			httpClient,
+			baseURL+AuthServiceGetUserProcedure,
+			connect.WithSchema(authServiceMethods.ByName("GetUser")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		listAuditLogs: connect.NewClient[v1.ListAuditLogsRequest, v1.ListAuditLogsResponse](
 			httpClient,
 			baseURL+AuthServiceListAuditLogsProcedure,
@@ -188,6 +200,7 @@ type authServiceClient struct {
 	updateMe       *connect.Client[v1.UpdateMeRequest, v1.UpdateMeResponse]
 	setUserRole    *connect.Client[v1.SetUserRoleRequest, v1.SetUserRoleResponse]
 	listUsers      *connect.Client[v1.ListUsersRequest, v1.ListUsersResponse]
+	getUser        *connect.Client[v1.GetUserRequest, v1.GetUserResponse]
 	listAuditLogs  *connect.Client[v1.ListAuditLogsRequest, v1.ListAuditLogsResponse]
 }
 
@@ -241,6 +254,11 @@ func (c *authServiceClient) ListUsers(ctx context.Context, req *connect.Request[
 	return c.listUsers.CallUnary(ctx, req)
 }
 
+// GetUser calls bookingrush.auth.v1.AuthService.GetUser.
+func (c *authServiceClient) GetUser(ctx context.Context, req *connect.Request[v1.GetUserRequest]) (*connect.Response[v1.GetUserResponse], error) {
+	return c.getUser.CallUnary(ctx, req)
+}
+
 // ListAuditLogs calls bookingrush.auth.v1.AuthService.ListAuditLogs.
 func (c *authServiceClient) ListAuditLogs(ctx context.Context, req *connect.Request[v1.ListAuditLogsRequest]) (*connect.Response[v1.ListAuditLogsResponse], error) {
 	return c.listAuditLogs.CallUnary(ctx, req)
@@ -272,6 +290,9 @@ type AuthServiceHandler interface {
 	// ListUsers pages through the accounts, newest first: the admins' user
 	// directory (whom to give a role). Admin only.
 	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
+	// GetUser returns one account. Internal only (no public route), for the
+	// system: notify and the saga address their mails by it.
+	GetUser(context.Context, *connect.Request[v1.GetUserRequest]) (*connect.Response[v1.GetUserResponse], error)
 	// ListAuditLogs pages through the audit log, newest first. Admin only.
 	ListAuditLogs(context.Context, *connect.Request[v1.ListAuditLogsRequest]) (*connect.Response[v1.ListAuditLogsResponse], error)
 }
@@ -345,6 +366,13 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceGetUserHandler := connect.NewUnaryHandler(
+		AuthServiceGetUserProcedure,
+		svc.GetUser,
+		connect.WithSchema(authServiceMethods.ByName("GetUser")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	authServiceListAuditLogsHandler := connect.NewUnaryHandler(
 		AuthServiceListAuditLogsProcedure,
 		svc.ListAuditLogs,
@@ -374,6 +402,8 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceSetUserRoleHandler.ServeHTTP(w, r)
 		case AuthServiceListUsersProcedure:
 			authServiceListUsersHandler.ServeHTTP(w, r)
+		case AuthServiceGetUserProcedure:
+			authServiceGetUserHandler.ServeHTTP(w, r)
 		case AuthServiceListAuditLogsProcedure:
 			authServiceListAuditLogsHandler.ServeHTTP(w, r)
 		default:
@@ -423,6 +453,10 @@ func (UnimplementedAuthServiceHandler) SetUserRole(context.Context, *connect.Req
 
 func (UnimplementedAuthServiceHandler) ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.auth.v1.AuthService.ListUsers is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) GetUser(context.Context, *connect.Request[v1.GetUserRequest]) (*connect.Response[v1.GetUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.auth.v1.AuthService.GetUser is not implemented"))
 }
 
 func (UnimplementedAuthServiceHandler) ListAuditLogs(context.Context, *connect.Request[v1.ListAuditLogsRequest]) (*connect.Response[v1.ListAuditLogsResponse], error) {

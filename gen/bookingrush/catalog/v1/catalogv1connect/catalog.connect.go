@@ -45,6 +45,8 @@ const (
 	// CatalogServiceListShowsProcedure is the fully-qualified name of the CatalogService's ListShows
 	// RPC.
 	CatalogServiceListShowsProcedure = "/bookingrush.catalog.v1.CatalogService/ListShows"
+	// CatalogServiceGetShowProcedure is the fully-qualified name of the CatalogService's GetShow RPC.
+	CatalogServiceGetShowProcedure = "/bookingrush.catalog.v1.CatalogService/GetShow"
 	// CatalogServiceListZonesProcedure is the fully-qualified name of the CatalogService's ListZones
 	// RPC.
 	CatalogServiceListZonesProcedure = "/bookingrush.catalog.v1.CatalogService/ListZones"
@@ -85,6 +87,11 @@ type CatalogServiceClient interface {
 	GetEvent(context.Context, *connect.Request[v1.GetEventRequest]) (*connect.Response[v1.GetEventResponse], error)
 	// ListShows returns the shows of an event.
 	ListShows(context.Context, *connect.Request[v1.ListShowsRequest]) (*connect.Response[v1.ListShowsResponse], error)
+	// GetShow answers one show with its event's title and status. Internal
+	// only (no public route), for the system: the payment service prices a
+	// buyer's refund by the show's date and takes no money for a cancelled
+	// event; notify and the saga word their mails with it.
+	GetShow(context.Context, *connect.Request[v1.GetShowRequest]) (*connect.Response[v1.GetShowResponse], error)
 	// ListZones returns the seat zones of a show with their availability.
 	ListZones(context.Context, *connect.Request[v1.ListZonesRequest]) (*connect.Response[v1.ListZonesResponse], error)
 	// CreateEvent creates a draft event owned by the caller. Organizer or admin.
@@ -139,6 +146,13 @@ func NewCatalogServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			httpClient,
 			baseURL+CatalogServiceListShowsProcedure,
 			connect.WithSchema(catalogServiceMethods.ByName("ListShows")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		getShow: connect.NewClient[v1.GetShowRequest, v1.GetShowResponse](
+			httpClient,
+			baseURL+CatalogServiceGetShowProcedure,
+			connect.WithSchema(catalogServiceMethods.ByName("GetShow")),
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
@@ -213,6 +227,7 @@ type catalogServiceClient struct {
 	listEvents     *connect.Client[v1.ListEventsRequest, v1.ListEventsResponse]
 	getEvent       *connect.Client[v1.GetEventRequest, v1.GetEventResponse]
 	listShows      *connect.Client[v1.ListShowsRequest, v1.ListShowsResponse]
+	getShow        *connect.Client[v1.GetShowRequest, v1.GetShowResponse]
 	listZones      *connect.Client[v1.ListZonesRequest, v1.ListZonesResponse]
 	createEvent    *connect.Client[v1.CreateEventRequest, v1.CreateEventResponse]
 	updateEvent    *connect.Client[v1.UpdateEventRequest, v1.UpdateEventResponse]
@@ -238,6 +253,11 @@ func (c *catalogServiceClient) GetEvent(ctx context.Context, req *connect.Reques
 // ListShows calls bookingrush.catalog.v1.CatalogService.ListShows.
 func (c *catalogServiceClient) ListShows(ctx context.Context, req *connect.Request[v1.ListShowsRequest]) (*connect.Response[v1.ListShowsResponse], error) {
 	return c.listShows.CallUnary(ctx, req)
+}
+
+// GetShow calls bookingrush.catalog.v1.CatalogService.GetShow.
+func (c *catalogServiceClient) GetShow(ctx context.Context, req *connect.Request[v1.GetShowRequest]) (*connect.Response[v1.GetShowResponse], error) {
+	return c.getShow.CallUnary(ctx, req)
 }
 
 // ListZones calls bookingrush.catalog.v1.CatalogService.ListZones.
@@ -298,6 +318,11 @@ type CatalogServiceHandler interface {
 	GetEvent(context.Context, *connect.Request[v1.GetEventRequest]) (*connect.Response[v1.GetEventResponse], error)
 	// ListShows returns the shows of an event.
 	ListShows(context.Context, *connect.Request[v1.ListShowsRequest]) (*connect.Response[v1.ListShowsResponse], error)
+	// GetShow answers one show with its event's title and status. Internal
+	// only (no public route), for the system: the payment service prices a
+	// buyer's refund by the show's date and takes no money for a cancelled
+	// event; notify and the saga word their mails with it.
+	GetShow(context.Context, *connect.Request[v1.GetShowRequest]) (*connect.Response[v1.GetShowResponse], error)
 	// ListZones returns the seat zones of a show with their availability.
 	ListZones(context.Context, *connect.Request[v1.ListZonesRequest]) (*connect.Response[v1.ListZonesResponse], error)
 	// CreateEvent creates a draft event owned by the caller. Organizer or admin.
@@ -348,6 +373,13 @@ func NewCatalogServiceHandler(svc CatalogServiceHandler, opts ...connect.Handler
 		CatalogServiceListShowsProcedure,
 		svc.ListShows,
 		connect.WithSchema(catalogServiceMethods.ByName("ListShows")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	catalogServiceGetShowHandler := connect.NewUnaryHandler(
+		CatalogServiceGetShowProcedure,
+		svc.GetShow,
+		connect.WithSchema(catalogServiceMethods.ByName("GetShow")),
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
@@ -422,6 +454,8 @@ func NewCatalogServiceHandler(svc CatalogServiceHandler, opts ...connect.Handler
 			catalogServiceGetEventHandler.ServeHTTP(w, r)
 		case CatalogServiceListShowsProcedure:
 			catalogServiceListShowsHandler.ServeHTTP(w, r)
+		case CatalogServiceGetShowProcedure:
+			catalogServiceGetShowHandler.ServeHTTP(w, r)
 		case CatalogServiceListZonesProcedure:
 			catalogServiceListZonesHandler.ServeHTTP(w, r)
 		case CatalogServiceCreateEventProcedure:
@@ -461,6 +495,10 @@ func (UnimplementedCatalogServiceHandler) GetEvent(context.Context, *connect.Req
 
 func (UnimplementedCatalogServiceHandler) ListShows(context.Context, *connect.Request[v1.ListShowsRequest]) (*connect.Response[v1.ListShowsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.catalog.v1.CatalogService.ListShows is not implemented"))
+}
+
+func (UnimplementedCatalogServiceHandler) GetShow(context.Context, *connect.Request[v1.GetShowRequest]) (*connect.Response[v1.GetShowResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.catalog.v1.CatalogService.GetShow is not implemented"))
 }
 
 func (UnimplementedCatalogServiceHandler) ListZones(context.Context, *connect.Request[v1.ListZonesRequest]) (*connect.Response[v1.ListZonesResponse], error) {

@@ -56,6 +56,9 @@ const (
 	// PaymentServiceGetBookingPaymentProcedure is the fully-qualified name of the PaymentService's
 	// GetBookingPayment RPC.
 	PaymentServiceGetBookingPaymentProcedure = "/bookingrush.payment.v1.PaymentService/GetBookingPayment"
+	// PaymentServiceRefundEventProcedure is the fully-qualified name of the PaymentService's
+	// RefundEvent RPC.
+	PaymentServiceRefundEventProcedure = "/bookingrush.payment.v1.PaymentService/RefundEvent"
 )
 
 // PaymentServiceClient is a client for the bookingrush.payment.v1.PaymentService service.
@@ -81,7 +84,7 @@ type PaymentServiceClient interface {
 	// first, the seats are released next, and only then does the money go
 	// back, so a refunded payment never leaves a confirmed booking behind.
 	// Internal only, for the system: the booking service when a buyer cancels
-	// a confirmed booking (refund per policy), the saga when the money could
+	// a confirmed booking (refund per policy, in two steps: see RefundStep), the saga when the money could
 	// not become a confirmed booking (100%), an organizer cancelling an event
 	// (100%), the reconciler. Idempotent: a payment is refunded at most once,
 	// with the share decided the first time; calling again finishes what an
@@ -94,6 +97,12 @@ type PaymentServiceClient interface {
 	// not fail, else the latest failed one. Internal only, for the system
 	// (notify words its mails by it).
 	GetBookingPayment(context.Context, *connect.Request[v1.GetBookingPaymentRequest]) (*connect.Response[v1.GetBookingPaymentResponse], error)
+	// RefundEvent refunds in full every succeeded payment of a cancelled
+	// event (the organizer-cancellation rule of the refund policy), each as
+	// RefundBooking does, a few at a time. Internal only, for the catalog
+	// when an organizer cancels an event. Idempotent: calling again finishes
+	// the refunds that failed.
+	RefundEvent(context.Context, *connect.Request[v1.RefundEventRequest]) (*connect.Response[v1.RefundEventResponse], error)
 }
 
 // NewPaymentServiceClient constructs a client for the bookingrush.payment.v1.PaymentService
@@ -153,6 +162,13 @@ func NewPaymentServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		refundEvent: connect.NewClient[v1.RefundEventRequest, v1.RefundEventResponse](
+			httpClient,
+			baseURL+PaymentServiceRefundEventProcedure,
+			connect.WithSchema(paymentServiceMethods.ByName("RefundEvent")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -165,6 +181,7 @@ type paymentServiceClient struct {
 	refundBooking       *connect.Client[v1.RefundBookingRequest, v1.RefundBookingResponse]
 	getRefundQuote      *connect.Client[v1.GetRefundQuoteRequest, v1.GetRefundQuoteResponse]
 	getBookingPayment   *connect.Client[v1.GetBookingPaymentRequest, v1.GetBookingPaymentResponse]
+	refundEvent         *connect.Client[v1.RefundEventRequest, v1.RefundEventResponse]
 }
 
 // CreatePayment calls bookingrush.payment.v1.PaymentService.CreatePayment.
@@ -202,6 +219,11 @@ func (c *paymentServiceClient) GetBookingPayment(ctx context.Context, req *conne
 	return c.getBookingPayment.CallUnary(ctx, req)
 }
 
+// RefundEvent calls bookingrush.payment.v1.PaymentService.RefundEvent.
+func (c *paymentServiceClient) RefundEvent(ctx context.Context, req *connect.Request[v1.RefundEventRequest]) (*connect.Response[v1.RefundEventResponse], error) {
+	return c.refundEvent.CallUnary(ctx, req)
+}
+
 // PaymentServiceHandler is an implementation of the bookingrush.payment.v1.PaymentService service.
 type PaymentServiceHandler interface {
 	// CreatePayment starts paying for one of the caller's held bookings. The
@@ -225,7 +247,7 @@ type PaymentServiceHandler interface {
 	// first, the seats are released next, and only then does the money go
 	// back, so a refunded payment never leaves a confirmed booking behind.
 	// Internal only, for the system: the booking service when a buyer cancels
-	// a confirmed booking (refund per policy), the saga when the money could
+	// a confirmed booking (refund per policy, in two steps: see RefundStep), the saga when the money could
 	// not become a confirmed booking (100%), an organizer cancelling an event
 	// (100%), the reconciler. Idempotent: a payment is refunded at most once,
 	// with the share decided the first time; calling again finishes what an
@@ -238,6 +260,12 @@ type PaymentServiceHandler interface {
 	// not fail, else the latest failed one. Internal only, for the system
 	// (notify words its mails by it).
 	GetBookingPayment(context.Context, *connect.Request[v1.GetBookingPaymentRequest]) (*connect.Response[v1.GetBookingPaymentResponse], error)
+	// RefundEvent refunds in full every succeeded payment of a cancelled
+	// event (the organizer-cancellation rule of the refund policy), each as
+	// RefundBooking does, a few at a time. Internal only, for the catalog
+	// when an organizer cancels an event. Idempotent: calling again finishes
+	// the refunds that failed.
+	RefundEvent(context.Context, *connect.Request[v1.RefundEventRequest]) (*connect.Response[v1.RefundEventResponse], error)
 }
 
 // NewPaymentServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -293,6 +321,13 @@ func NewPaymentServiceHandler(svc PaymentServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	paymentServiceRefundEventHandler := connect.NewUnaryHandler(
+		PaymentServiceRefundEventProcedure,
+		svc.RefundEvent,
+		connect.WithSchema(paymentServiceMethods.ByName("RefundEvent")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/bookingrush.payment.v1.PaymentService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PaymentServiceCreatePaymentProcedure:
@@ -309,6 +344,8 @@ func NewPaymentServiceHandler(svc PaymentServiceHandler, opts ...connect.Handler
 			paymentServiceGetRefundQuoteHandler.ServeHTTP(w, r)
 		case PaymentServiceGetBookingPaymentProcedure:
 			paymentServiceGetBookingPaymentHandler.ServeHTTP(w, r)
+		case PaymentServiceRefundEventProcedure:
+			paymentServiceRefundEventHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -344,4 +381,8 @@ func (UnimplementedPaymentServiceHandler) GetRefundQuote(context.Context, *conne
 
 func (UnimplementedPaymentServiceHandler) GetBookingPayment(context.Context, *connect.Request[v1.GetBookingPaymentRequest]) (*connect.Response[v1.GetBookingPaymentResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.payment.v1.PaymentService.GetBookingPayment is not implemented"))
+}
+
+func (UnimplementedPaymentServiceHandler) RefundEvent(context.Context, *connect.Request[v1.RefundEventRequest]) (*connect.Response[v1.RefundEventResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.payment.v1.PaymentService.RefundEvent is not implemented"))
 }

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bookingrush/payment/v1/payment.proto.
  */
 export const file_bookingrush_payment_v1_payment: GenFile = /*@__PURE__*/
-  fileDesc("CiRib29raW5ncnVzaC9wYXltZW50L3YxL3BheW1lbnQucHJvdG8SFmJvb2tpbmdydXNoLnBheW1lbnQudjEigAMKB1BheW1lbnQSCgoCaWQYASABKAkSEgoKYm9va2luZ19pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEg4KBmFtb3VudBgEIAEoCRIQCghjdXJyZW5jeRgFIAEoCRI1CgZzdGF0dXMYBiABKA4yJS5ib29raW5ncnVzaC5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSEAoIcHJvdmlkZXIYByABKAkSFgoOcGF5bWVudF9tZXRob2QYCCABKAkSGgoScHJvdmlkZXJfcmVmZXJlbmNlGAkgASgJEhUKDWNsaWVudF9zZWNyZXQYCiABKAkSFwoPcmVmdW5kZWRfYW1vdW50GAsgASgJEhUKDWZhaWxlZF9yZWFzb24YDCABKAkSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAilwEKFENyZWF0ZVBheW1lbnRSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBEl4KDnBheW1lbnRfbWV0aG9kGAIgASgJQka6SEPIAQFyPjI8XihzaW1fb2t8c2ltX2RlY2xpbmVkfHNpbV9zbG93fGNhcmR8cG1fW0EtWmEtejAtOV9dezEsMjUwfSkkIkkKFUNyZWF0ZVBheW1lbnRSZXNwb25zZRIwCgdwYXltZW50GAEgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50IjQKEUdldFBheW1lbnRSZXF1ZXN0Eh8KCnBheW1lbnRfaWQYASABKAlCC7pICMgBAXIDsAEBIkYKEkdldFBheW1lbnRSZXNwb25zZRIwCgdwYXltZW50GAEgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50IlEKFFJlZnVuZFBheW1lbnRSZXF1ZXN0Eh8KCnBheW1lbnRfaWQYASABKAlCC7pICMgBAXIDsAEBEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMY9AMiSQoVUmVmdW5kUGF5bWVudFJlc3BvbnNlEjAKB3BheW1lbnQYASABKAsyHy5ib29raW5ncnVzaC5wYXltZW50LnYxLlBheW1lbnQibAoaSGFuZGxlU3RyaXBlV2ViaG9va1JlcXVlc3QSKgoEYm9keRgBIAEoCzIULmdvb2dsZS5hcGkuSHR0cEJvZHlCBrpIA8gBARIiChBzdHJpcGVfc2lnbmF0dXJlGAIgASgJQgi6SAVyAxiAECKyAQoUUmVmdW5kQm9va2luZ1JlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQESHwoKcGF5bWVudF9pZBgCIAEoCUILukgI2AEBcgOwAQESPgoFY2F1c2UYAyABKA4yIy5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZENhdXNlQgq6SAeCAQQQASAAEhgKBnJlYXNvbhgEIAEoCUIIukgFcgMY9AMiYAoVUmVmdW5kQm9va2luZ1Jlc3BvbnNlEjAKB3BheW1lbnQYASABKAsyHy5ib29raW5ncnVzaC5wYXltZW50LnYxLlBheW1lbnQSFQoNcmVmdW5kX2Ftb3VudBgCIAEoCSI4ChVHZXRSZWZ1bmRRdW90ZVJlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQEi0QEKFkdldFJlZnVuZFF1b3RlUmVzcG9uc2USEgoKYm9va2luZ19pZBgBIAEoCRITCgtjYW5jZWxsYWJsZRgCIAEoCBIMCgRwYWlkGAMgASgJEhYKDnJlZnVuZF9wZXJjZW50GAQgASgFEhUKDXJlZnVuZF9hbW91bnQYBSABKAkSEAoIY3VycmVuY3kYBiABKAkSDgoGcG9saWN5GAcgASgJEi8KC3ZhbGlkX3VudGlsGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI7ChhHZXRCb29raW5nUGF5bWVudFJlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQEiTQoZR2V0Qm9va2luZ1BheW1lbnRSZXNwb25zZRIwCgdwYXltZW50GAEgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50IvQBCgxQYXltZW50RXZlbnQSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIwCgdwYXltZW50GAMgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50EhUKDXJlZnVuZF9hbW91bnQYBCABKAkSOQoMcmVmdW5kX2NhdXNlGAUgASgOMiMuYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRDYXVzZRIVCg1yZWZ1bmRfcmVhc29uGAYgASgJEi8KC29jY3VycmVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJCChtIYW5kbGVTdHJpcGVXZWJob29rUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSEQoJZHVwbGljYXRlGAIgASgIKucBCg1QYXltZW50U3RhdHVzEh4KGlBBWU1FTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWUEFZTUVOVF9TVEFUVVNfUEVORElORxABEh0KGVBBWU1FTlRfU1RBVFVTX1BST0NFU1NJTkcQAhIcChhQQVlNRU5UX1NUQVRVU19TVUNDRUVERUQQAxIZChVQQVlNRU5UX1NUQVRVU19GQUlMRUQQBBIbChdQQVlNRU5UX1NUQVRVU19SRUZVTkRFRBAFEiUKIVBBWU1FTlRfU1RBVFVTX1BBUlRJQUxMWV9SRUZVTkRFRBAGKpMBCgtSZWZ1bmRDYXVzZRIcChhSRUZVTkRfQ0FVU0VfVU5TUEVDSUZJRUQQABIgChxSRUZVTkRfQ0FVU0VfQlVZRVJfQ0FOQ0VMTEVEEAESJAogUkVGVU5EX0NBVVNFX09SR0FOSVpFUl9DQU5DRUxMRUQQAhIeChpSRUZVTkRfQ0FVU0VfTk9UX0NPTkZJUk1FRBADMo8ICg5QYXltZW50U2VydmljZRKJAQoNQ3JlYXRlUGF5bWVudBIsLmJvb2tpbmdydXNoLnBheW1lbnQudjEuQ3JlYXRlUGF5bWVudFJlcXVlc3QaLS5ib29raW5ncnVzaC5wYXltZW50LnYxLkNyZWF0ZVBheW1lbnRSZXNwb25zZSIbgtPkkwIVOgEqIhAvYXBpL3YxL3BheW1lbnRzEo0BCgpHZXRQYXltZW50EikuYm9va2luZ3J1c2gucGF5bWVudC52MS5HZXRQYXltZW50UmVxdWVzdBoqLmJvb2tpbmdydXNoLnBheW1lbnQudjEuR2V0UGF5bWVudFJlc3BvbnNlIiiQAgGC0+STAh8SHS9hcGkvdjEvcGF5bWVudHMve3BheW1lbnRfaWR9Ep0BCg1SZWZ1bmRQYXltZW50EiwuYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVxdWVzdBotLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kUGF5bWVudFJlc3BvbnNlIi+C0+STAik6ASoiJC9hcGkvdjEvcGF5bWVudHMve3BheW1lbnRfaWR9L3JlZnVuZBKlAQoTSGFuZGxlU3RyaXBlV2ViaG9vaxIyLmJvb2tpbmdydXNoLnBheW1lbnQudjEuSGFuZGxlU3RyaXBlV2ViaG9va1JlcXVlc3QaMy5ib29raW5ncnVzaC5wYXltZW50LnYxLkhhbmRsZVN0cmlwZVdlYmhvb2tSZXNwb25zZSIlgtPkkwIfOgRib2R5IhcvYXBpL3YxL3dlYmhvb2tzL3N0cmlwZRJxCg1SZWZ1bmRCb29raW5nEiwuYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRCb29raW5nUmVxdWVzdBotLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kQm9va2luZ1Jlc3BvbnNlIgOQAgISpgEKDkdldFJlZnVuZFF1b3RlEi0uYm9va2luZ3J1c2gucGF5bWVudC52MS5HZXRSZWZ1bmRRdW90ZVJlcXVlc3QaLi5ib29raW5ncnVzaC5wYXltZW50LnYxLkdldFJlZnVuZFF1b3RlUmVzcG9uc2UiNZACAYLT5JMCLBIqL2FwaS92MS9ib29raW5ncy97Ym9va2luZ19pZH0vcmVmdW5kLXF1b3RlEn0KEUdldEJvb2tpbmdQYXltZW50EjAuYm9va2luZ3J1c2gucGF5bWVudC52MS5HZXRCb29raW5nUGF5bWVudFJlcXVlc3QaMS5ib29raW5ncnVzaC5wYXltZW50LnYxLkdldEJvb2tpbmdQYXltZW50UmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_buf_validate_validate, file_google_api_annotations, file_google_api_httpbody, file_google_protobuf_timestamp]);
+  fileDesc("CiRib29raW5ncnVzaC9wYXltZW50L3YxL3BheW1lbnQucHJvdG8SFmJvb2tpbmdydXNoLnBheW1lbnQudjEigAMKB1BheW1lbnQSCgoCaWQYASABKAkSEgoKYm9va2luZ19pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEg4KBmFtb3VudBgEIAEoCRIQCghjdXJyZW5jeRgFIAEoCRI1CgZzdGF0dXMYBiABKA4yJS5ib29raW5ncnVzaC5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSEAoIcHJvdmlkZXIYByABKAkSFgoOcGF5bWVudF9tZXRob2QYCCABKAkSGgoScHJvdmlkZXJfcmVmZXJlbmNlGAkgASgJEhUKDWNsaWVudF9zZWNyZXQYCiABKAkSFwoPcmVmdW5kZWRfYW1vdW50GAsgASgJEhUKDWZhaWxlZF9yZWFzb24YDCABKAkSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAilwEKFENyZWF0ZVBheW1lbnRSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBEl4KDnBheW1lbnRfbWV0aG9kGAIgASgJQka6SEPIAQFyPjI8XihzaW1fb2t8c2ltX2RlY2xpbmVkfHNpbV9zbG93fGNhcmR8cG1fW0EtWmEtejAtOV9dezEsMjUwfSkkIkkKFUNyZWF0ZVBheW1lbnRSZXNwb25zZRIwCgdwYXltZW50GAEgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50IjQKEUdldFBheW1lbnRSZXF1ZXN0Eh8KCnBheW1lbnRfaWQYASABKAlCC7pICMgBAXIDsAEBIkYKEkdldFBheW1lbnRSZXNwb25zZRIwCgdwYXltZW50GAEgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50IlEKFFJlZnVuZFBheW1lbnRSZXF1ZXN0Eh8KCnBheW1lbnRfaWQYASABKAlCC7pICMgBAXIDsAEBEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMY9AMiSQoVUmVmdW5kUGF5bWVudFJlc3BvbnNlEjAKB3BheW1lbnQYASABKAsyHy5ib29raW5ncnVzaC5wYXltZW50LnYxLlBheW1lbnQibAoaSGFuZGxlU3RyaXBlV2ViaG9va1JlcXVlc3QSKgoEYm9keRgBIAEoCzIULmdvb2dsZS5hcGkuSHR0cEJvZHlCBrpIA8gBARIiChBzdHJpcGVfc2lnbmF0dXJlGAIgASgJQgi6SAVyAxiAECKMAgoUUmVmdW5kQm9va2luZ1JlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQESHwoKcGF5bWVudF9pZBgCIAEoCUILukgI2AEBcgOwAQESPgoFY2F1c2UYAyABKA4yIy5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZENhdXNlQgq6SAeCAQQQASAAEhgKBnJlYXNvbhgEIAEoCUIIukgFcgMY9AMSOgoEc3RlcBgFIAEoDjIiLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kU3RlcEIIukgFggECEAESHAoHc2hvd19pZBgGIAEoCUILukgI2AEBcgOwAQEieAoVUmVmdW5kQm9va2luZ1Jlc3BvbnNlEjAKB3BheW1lbnQYASABKAsyHy5ib29raW5ncnVzaC5wYXltZW50LnYxLlBheW1lbnQSFQoNcmVmdW5kX2Ftb3VudBgCIAEoCRIWCg5yZWZ1bmRfcGVyY2VudBgDIAEoBSI4ChVHZXRSZWZ1bmRRdW90ZVJlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQEi0QEKFkdldFJlZnVuZFF1b3RlUmVzcG9uc2USEgoKYm9va2luZ19pZBgBIAEoCRITCgtjYW5jZWxsYWJsZRgCIAEoCBIMCgRwYWlkGAMgASgJEhYKDnJlZnVuZF9wZXJjZW50GAQgASgFEhUKDXJlZnVuZF9hbW91bnQYBSABKAkSEAoIY3VycmVuY3kYBiABKAkSDgoGcG9saWN5GAcgASgJEi8KC3ZhbGlkX3VudGlsGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJNChJSZWZ1bmRFdmVudFJlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMY9AMiNgoTUmVmdW5kRXZlbnRSZXNwb25zZRIPCgdyZWZ1bmRzGAEgASgFEg4KBmZhaWxlZBgCIAEoBSI7ChhHZXRCb29raW5nUGF5bWVudFJlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQEiTQoZR2V0Qm9va2luZ1BheW1lbnRSZXNwb25zZRIwCgdwYXltZW50GAEgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50IvQBCgxQYXltZW50RXZlbnQSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIwCgdwYXltZW50GAMgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50EhUKDXJlZnVuZF9hbW91bnQYBCABKAkSOQoMcmVmdW5kX2NhdXNlGAUgASgOMiMuYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRDYXVzZRIVCg1yZWZ1bmRfcmVhc29uGAYgASgJEi8KC29jY3VycmVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJCChtIYW5kbGVTdHJpcGVXZWJob29rUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSEQoJZHVwbGljYXRlGAIgASgIKucBCg1QYXltZW50U3RhdHVzEh4KGlBBWU1FTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWUEFZTUVOVF9TVEFUVVNfUEVORElORxABEh0KGVBBWU1FTlRfU1RBVFVTX1BST0NFU1NJTkcQAhIcChhQQVlNRU5UX1NUQVRVU19TVUNDRUVERUQQAxIZChVQQVlNRU5UX1NUQVRVU19GQUlMRUQQBBIbChdQQVlNRU5UX1NUQVRVU19SRUZVTkRFRBAFEiUKIVBBWU1FTlRfU1RBVFVTX1BBUlRJQUxMWV9SRUZVTkRFRBAGKpMBCgtSZWZ1bmRDYXVzZRIcChhSRUZVTkRfQ0FVU0VfVU5TUEVDSUZJRUQQABIgChxSRUZVTkRfQ0FVU0VfQlVZRVJfQ0FOQ0VMTEVEEAESJAogUkVGVU5EX0NBVVNFX09SR0FOSVpFUl9DQU5DRUxMRUQQAhIeChpSRUZVTkRfQ0FVU0VfTk9UX0NPTkZJUk1FRBADKlkKClJlZnVuZFN0ZXASGwoXUkVGVU5EX1NURVBfVU5TUEVDSUZJRUQQABIWChJSRUZVTkRfU1RFUF9ERUNJREUQARIWChJSRUZVTkRfU1RFUF9SRUZVTkQQAjL8CAoOUGF5bWVudFNlcnZpY2USiQEKDUNyZWF0ZVBheW1lbnQSLC5ib29raW5ncnVzaC5wYXltZW50LnYxLkNyZWF0ZVBheW1lbnRSZXF1ZXN0Gi0uYm9va2luZ3J1c2gucGF5bWVudC52MS5DcmVhdGVQYXltZW50UmVzcG9uc2UiG4LT5JMCFToBKiIQL2FwaS92MS9wYXltZW50cxKNAQoKR2V0UGF5bWVudBIpLmJvb2tpbmdydXNoLnBheW1lbnQudjEuR2V0UGF5bWVudFJlcXVlc3QaKi5ib29raW5ncnVzaC5wYXltZW50LnYxLkdldFBheW1lbnRSZXNwb25zZSIokAIBgtPkkwIfEh0vYXBpL3YxL3BheW1lbnRzL3twYXltZW50X2lkfRKdAQoNUmVmdW5kUGF5bWVudBIsLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kUGF5bWVudFJlcXVlc3QaLS5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXNwb25zZSIvgtPkkwIpOgEqIiQvYXBpL3YxL3BheW1lbnRzL3twYXltZW50X2lkfS9yZWZ1bmQSpQEKE0hhbmRsZVN0cmlwZVdlYmhvb2sSMi5ib29raW5ncnVzaC5wYXltZW50LnYxLkhhbmRsZVN0cmlwZVdlYmhvb2tSZXF1ZXN0GjMuYm9va2luZ3J1c2gucGF5bWVudC52MS5IYW5kbGVTdHJpcGVXZWJob29rUmVzcG9uc2UiJYLT5JMCHzoEYm9keSIXL2FwaS92MS93ZWJob29rcy9zdHJpcGUScQoNUmVmdW5kQm9va2luZxIsLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kQm9va2luZ1JlcXVlc3QaLS5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZEJvb2tpbmdSZXNwb25zZSIDkAICEqYBCg5HZXRSZWZ1bmRRdW90ZRItLmJvb2tpbmdydXNoLnBheW1lbnQudjEuR2V0UmVmdW5kUXVvdGVSZXF1ZXN0Gi4uYm9va2luZ3J1c2gucGF5bWVudC52MS5HZXRSZWZ1bmRRdW90ZVJlc3BvbnNlIjWQAgGC0+STAiwSKi9hcGkvdjEvYm9va2luZ3Mve2Jvb2tpbmdfaWR9L3JlZnVuZC1xdW90ZRJ9ChFHZXRCb29raW5nUGF5bWVudBIwLmJvb2tpbmdydXNoLnBheW1lbnQudjEuR2V0Qm9va2luZ1BheW1lbnRSZXF1ZXN0GjEuYm9va2luZ3J1c2gucGF5bWVudC52MS5HZXRCb29raW5nUGF5bWVudFJlc3BvbnNlIgOQAgESawoLUmVmdW5kRXZlbnQSKi5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZEV2ZW50UmVxdWVzdBorLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kRXZlbnRSZXNwb25zZSIDkAICYgZwcm90bzM", [file_buf_validate_validate, file_google_api_annotations, file_google_api_httpbody, file_google_protobuf_timestamp]);
 
 /**
  * Payment is one attempt to pay for a booking.
@@ -576,6 +576,22 @@ export type RefundBookingRequest = Message<"bookingrush.payment.v1.RefundBooking
    * @generated from field: string reason = 4;
    */
   reason: string;
+
+  /**
+   * Step is how much of the refund this call does (all of it by default).
+   *
+   * @generated from field: bookingrush.payment.v1.RefundStep step = 5;
+   */
+  step: RefundStep;
+
+  /**
+   * ShowId is the confirmed booking's show, sent by the booking service
+   * with REFUND_STEP_DECIDE: the booking is confirmed, and the policy counts
+   * from this show's date (the payment service asks nobody whether it is).
+   *
+   * @generated from field: string show_id = 6;
+   */
+  showId: string;
 };
 
 /**
@@ -613,6 +629,22 @@ export type RefundBookingRequestJson = {
    * @generated from field: string reason = 4;
    */
   reason?: string;
+
+  /**
+   * Step is how much of the refund this call does (all of it by default).
+   *
+   * @generated from field: bookingrush.payment.v1.RefundStep step = 5;
+   */
+  step?: RefundStepJson;
+
+  /**
+   * ShowId is the confirmed booking's show, sent by the booking service
+   * with REFUND_STEP_DECIDE: the booking is confirmed, and the policy counts
+   * from this show's date (the payment service asks nobody whether it is).
+   *
+   * @generated from field: string show_id = 6;
+   */
+  showId?: string;
 };
 
 /**
@@ -642,6 +674,13 @@ export type RefundBookingResponse = Message<"bookingrush.payment.v1.RefundBookin
    * @generated from field: string refund_amount = 2;
    */
   refundAmount: string;
+
+  /**
+   * RefundPercent is the decided share of the amount (0-100).
+   *
+   * @generated from field: int32 refund_percent = 3;
+   */
+  refundPercent: number;
 };
 
 /**
@@ -664,6 +703,13 @@ export type RefundBookingResponseJson = {
    * @generated from field: string refund_amount = 2;
    */
   refundAmount?: string;
+
+  /**
+   * RefundPercent is the decided share of the amount (0-100).
+   *
+   * @generated from field: int32 refund_percent = 3;
+   */
+  refundPercent?: number;
 };
 
 /**
@@ -844,6 +890,104 @@ export const GetRefundQuoteResponseSchema: GenMessage<GetRefundQuoteResponse, {j
   messageDesc(file_bookingrush_payment_v1_payment, 11);
 
 /**
+ * RefundEventRequest names a cancelled event.
+ *
+ * @generated from message bookingrush.payment.v1.RefundEventRequest
+ */
+export type RefundEventRequest = Message<"bookingrush.payment.v1.RefundEventRequest"> & {
+  /**
+   * EventId is the event whose payments are refunded.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * Reason is kept with each refund and sent on in payment.refunded.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * RefundEventRequest names a cancelled event.
+ *
+ * @generated from message bookingrush.payment.v1.RefundEventRequest
+ */
+export type RefundEventRequestJson = {
+  /**
+   * EventId is the event whose payments are refunded.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId?: string;
+
+  /**
+   * Reason is kept with each refund and sent on in payment.refunded.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason?: string;
+};
+
+/**
+ * Describes the message bookingrush.payment.v1.RefundEventRequest.
+ * Use `create(RefundEventRequestSchema)` to create a new message.
+ */
+export const RefundEventRequestSchema: GenMessage<RefundEventRequest, {jsonType: RefundEventRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_payment_v1_payment, 12);
+
+/**
+ * RefundEventResponse counts the refunds.
+ *
+ * @generated from message bookingrush.payment.v1.RefundEventResponse
+ */
+export type RefundEventResponse = Message<"bookingrush.payment.v1.RefundEventResponse"> & {
+  /**
+   * Refunds is how many payments were due a refund.
+   *
+   * @generated from field: int32 refunds = 1;
+   */
+  refunds: number;
+
+  /**
+   * Failed is how many of them could not be finished now (call again).
+   *
+   * @generated from field: int32 failed = 2;
+   */
+  failed: number;
+};
+
+/**
+ * RefundEventResponse counts the refunds.
+ *
+ * @generated from message bookingrush.payment.v1.RefundEventResponse
+ */
+export type RefundEventResponseJson = {
+  /**
+   * Refunds is how many payments were due a refund.
+   *
+   * @generated from field: int32 refunds = 1;
+   */
+  refunds?: number;
+
+  /**
+   * Failed is how many of them could not be finished now (call again).
+   *
+   * @generated from field: int32 failed = 2;
+   */
+  failed?: number;
+};
+
+/**
+ * Describes the message bookingrush.payment.v1.RefundEventResponse.
+ * Use `create(RefundEventResponseSchema)` to create a new message.
+ */
+export const RefundEventResponseSchema: GenMessage<RefundEventResponse, {jsonType: RefundEventResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_payment_v1_payment, 13);
+
+/**
  * GetBookingPaymentRequest names a booking.
  *
  * @generated from message bookingrush.payment.v1.GetBookingPaymentRequest
@@ -876,7 +1020,7 @@ export type GetBookingPaymentRequestJson = {
  * Use `create(GetBookingPaymentRequestSchema)` to create a new message.
  */
 export const GetBookingPaymentRequestSchema: GenMessage<GetBookingPaymentRequest, {jsonType: GetBookingPaymentRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_payment_v1_payment, 12);
+  messageDesc(file_bookingrush_payment_v1_payment, 14);
 
 /**
  * GetBookingPaymentResponse holds the booking's payment.
@@ -911,7 +1055,7 @@ export type GetBookingPaymentResponseJson = {
  * Use `create(GetBookingPaymentResponseSchema)` to create a new message.
  */
 export const GetBookingPaymentResponseSchema: GenMessage<GetBookingPaymentResponse, {jsonType: GetBookingPaymentResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_payment_v1_payment, 13);
+  messageDesc(file_bookingrush_payment_v1_payment, 15);
 
 /**
  * PaymentEvent is the value of every message on the payment topics
@@ -1040,7 +1184,7 @@ export type PaymentEventJson = {
  * Use `create(PaymentEventSchema)` to create a new message.
  */
 export const PaymentEventSchema: GenMessage<PaymentEvent, {jsonType: PaymentEventJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_payment_v1_payment, 14);
+  messageDesc(file_bookingrush_payment_v1_payment, 16);
 
 /**
  * HandleStripeWebhookResponse acknowledges an event (HTTP 200 to Stripe).
@@ -1089,7 +1233,7 @@ export type HandleStripeWebhookResponseJson = {
  * Use `create(HandleStripeWebhookResponseSchema)` to create a new message.
  */
 export const HandleStripeWebhookResponseSchema: GenMessage<HandleStripeWebhookResponse, {jsonType: HandleStripeWebhookResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_payment_v1_payment, 15);
+  messageDesc(file_bookingrush_payment_v1_payment, 17);
 
 /**
  * PaymentStatus is the life cycle of a payment. On the public JSON API it is
@@ -1216,6 +1360,56 @@ export const RefundCauseSchema: GenEnum<RefundCause, RefundCauseJson> = /*@__PUR
   enumDesc(file_bookingrush_payment_v1_payment, 1);
 
 /**
+ * RefundStep splits a refund so that the service owning the seats can give
+ * them back between the decision and the money, without the payment service
+ * calling back into it: decide, release (the booking service), refund.
+ *
+ * @generated from enum bookingrush.payment.v1.RefundStep
+ */
+export enum RefundStep {
+  /**
+   * REFUND_STEP_UNSPECIFIED (all of it) decides, asks the booking service to release the
+   * booking's seats, then gives the money back (the saga, an organizer
+   * cancelling an event, the reconciler, a buyer's refund request).
+   *
+   * @generated from enum value: REFUND_STEP_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * REFUND_STEP_DECIDE only records the share (once; a decision stands).
+   * The caller is the booking service: it releases the seats, then asks
+   * for REFUND_STEP_REFUND.
+   *
+   * @generated from enum value: REFUND_STEP_DECIDE = 1;
+   */
+  DECIDE = 1,
+
+  /**
+   * REFUND_STEP_REFUND gives the decided share back: the caller released
+   * the seats already.
+   *
+   * @generated from enum value: REFUND_STEP_REFUND = 2;
+   */
+  REFUND = 2,
+}
+
+/**
+ * RefundStep splits a refund so that the service owning the seats can give
+ * them back between the decision and the money, without the payment service
+ * calling back into it: decide, release (the booking service), refund.
+ *
+ * @generated from enum bookingrush.payment.v1.RefundStep
+ */
+export type RefundStepJson = "REFUND_STEP_UNSPECIFIED" | "REFUND_STEP_DECIDE" | "REFUND_STEP_REFUND";
+
+/**
+ * Describes the enum bookingrush.payment.v1.RefundStep.
+ */
+export const RefundStepSchema: GenEnum<RefundStep, RefundStepJson> = /*@__PURE__*/
+  enumDesc(file_bookingrush_payment_v1_payment, 2);
+
+/**
  * PaymentService creates payments, records the provider's verdict and refunds.
  *
  * Amounts are never sent by clients: a payment's amount is its booking's
@@ -1278,7 +1472,7 @@ export const PaymentService: GenService<{
    * first, the seats are released next, and only then does the money go
    * back, so a refunded payment never leaves a confirmed booking behind.
    * Internal only, for the system: the booking service when a buyer cancels
-   * a confirmed booking (refund per policy), the saga when the money could
+   * a confirmed booking (refund per policy, in two steps: see RefundStep), the saga when the money could
    * not become a confirmed booking (100%), an organizer cancelling an event
    * (100%), the reconciler. Idempotent: a payment is refunded at most once,
    * with the share decided the first time; calling again finishes what an
@@ -1313,6 +1507,20 @@ export const PaymentService: GenService<{
     methodKind: "unary";
     input: typeof GetBookingPaymentRequestSchema;
     output: typeof GetBookingPaymentResponseSchema;
+  },
+  /**
+   * RefundEvent refunds in full every succeeded payment of a cancelled
+   * event (the organizer-cancellation rule of the refund policy), each as
+   * RefundBooking does, a few at a time. Internal only, for the catalog
+   * when an organizer cancels an event. Idempotent: calling again finishes
+   * the refunds that failed.
+   *
+   * @generated from rpc bookingrush.payment.v1.PaymentService.RefundEvent
+   */
+  refundEvent: {
+    methodKind: "unary";
+    input: typeof RefundEventRequestSchema;
+    output: typeof RefundEventResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_bookingrush_payment_v1_payment, 0);

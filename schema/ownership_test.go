@@ -1,0 +1,155 @@
+package schema_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/bookingrush/rush/schema"
+)
+
+// knownLeaks are the SQL uses of another owner's table that are still to be
+// replaced by the owner's RPCs or events ("package table"). The list only
+// shrinks: a new leak fails the test, and so does a listed one that is gone.
+var knownLeaks = map[string]string{
+	"analytics bookings":   "the aggregator's backfill reads bookings",
+	"analytics events":     "the dashboard scopes by events.organizer_id",
+	"analytics seat_zones": "the dashboard sums zone capacity",
+	"analytics shows":      "the dashboard sums zone capacity",
+	"booking events":       "sale settings of the inventory load and a not-loaded reserve",
+	"booking seat_zones":   "zone directory, inventory snapshot, and the persister's counters (a second writer)",
+	"booking shows":        "zone directory and inventory snapshot",
+	"queue events":         "the queue settings (a second writer)",
+}
+
+// sqlTable finds the table a SQL keyword names (FROM x, JOIN x, INTO x,
+// UPDATE x, TABLE x, TRUNCATE x).
+var sqlTable = regexp.MustCompile(`(?i)\b(?:FROM|JOIN|INTO|UPDATE|TABLE|TRUNCATE)\s+(?:ONLY\s+|IF\s+(?:NOT\s+)?EXISTS\s+)?"?([a-z_][a-z0-9_]*)`)
+
+// createTable finds the tables a migration creates.
+var createTable = regexp.MustCompile(`(?i)\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([a-z_][a-z0-9_]*)\s*\(`)
+
+// TestEveryTableHasOneOwner: every table the migrations create is declared
+// in schema.Owners, and every declared table exists.
+func TestEveryTableHasOneOwner(t *testing.T) {
+	created := map[string]bool{schema.RevisionTable: true}
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations found: %v", err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range createTable.FindAllStringSubmatch(string(b), -1) {
+			created[m[1]] = true
+		}
+	}
+	for table := range created {
+		if _, ok := schema.Owners[table]; !ok {
+			t.Errorf("table %s has no owner: declare it in schema.Owners (schema/ownership.go)", table)
+		}
+	}
+	for table := range schema.Owners {
+		if !created[table] {
+			t.Errorf("schema.Owners declares %s, which no migration creates", table)
+		}
+	}
+}
+
+// TestSQLNamesOnlyOwnTables parses every Go file of the repository (tests
+// and generated code aside) and checks that the SQL in its string literals
+// names only tables of the package that owns them; auditors may read any.
+func TestSQLNamesOnlyOwnTables(t *testing.T) {
+	uses := map[string][]string{} // "package table" -> positions
+	for _, root := range []string{"../services", "../edge", "../cmd", "../bench"} {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			return scanFile(path, uses)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var found []string
+	for use, at := range uses {
+		found = append(found, use)
+		pkg, table, _ := strings.Cut(use, " ")
+		owner := schema.Owners[table]
+		if owner == pkg || slices.Contains(schema.Auditors, pkg) {
+			continue
+		}
+		if _, ok := knownLeaks[use]; ok {
+			continue
+		}
+		t.Errorf("%s names table %s, which %s owns (%s): ask its owner (RPC) or build a read model from its events (docs/ownership.md)",
+			pkg, table, owner, strings.Join(at, ", "))
+	}
+	for use := range knownLeaks {
+		if !slices.Contains(found, use) {
+			t.Errorf("known leak %q is gone: remove it from knownLeaks", use)
+		}
+	}
+	if len(found) == 0 {
+		t.Fatal("no SQL found: the scan is broken")
+	}
+}
+
+// scanFile records the tables named by SQL in the string literals of one
+// Go file under the package that owns it.
+func scanFile(path string, uses map[string][]string) error {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+	if err != nil {
+		return err
+	}
+	pkg := packageOf(path)
+	ast.Inspect(f, func(n ast.Node) bool {
+		lit, ok := n.(*ast.BasicLit)
+		if !ok || lit.Kind != token.STRING {
+			return true
+		}
+		s, err := strconv.Unquote(lit.Value)
+		if err != nil {
+			return true
+		}
+		for _, m := range sqlTable.FindAllStringSubmatch(s, -1) {
+			if _, ok := schema.Owners[m[1]]; !ok {
+				continue
+			}
+			key := pkg + " " + m[1]
+			pos := fset.Position(lit.Pos())
+			at := strings.TrimPrefix(pos.Filename, "../") + ":" + strconv.Itoa(pos.Line)
+			uses[key] = append(uses[key], at)
+			sort.Strings(uses[key])
+		}
+		return true
+	})
+	return nil
+}
+
+// packageOf names the owner-to-be of a file: the service
+// (services/<name>/...), the platform package (services/platform/<name>/...),
+// or the top-level directory (edge, cmd, bench).
+func packageOf(path string) string {
+	parts := strings.Split(filepath.ToSlash(strings.TrimPrefix(path, "../")), "/")
+	switch {
+	case parts[0] == "services" && parts[1] == "platform" && len(parts) > 3:
+		return "platform/" + parts[2]
+	case parts[0] == "services" && len(parts) > 2:
+		return parts[1]
+	}
+	return parts[0]
+}

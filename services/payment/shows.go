@@ -1,0 +1,40 @@
+package payment
+
+import (
+	"context"
+	"time"
+
+	"connectrpc.com/connect"
+
+	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
+	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/server"
+)
+
+// Shows is what the payment service asks of the catalog, which owns the
+// shows and events: when a show starts (the refund policy counts from it)
+// and whether its event was cancelled (such an event takes no money).
+type Shows interface {
+	ShowOf(ctx context.Context, showID string) (start time.Time, cancelled bool, err error)
+}
+
+// NewShows returns Shows over the catalog's client; calls are made as the
+// system.
+func NewShows(c catalogv1connect.CatalogServiceClient) Shows { return showsClient{c} }
+
+type showsClient struct {
+	c catalogv1connect.CatalogServiceClient
+}
+
+func (s showsClient) ShowOf(ctx context.Context, showID string) (time.Time, bool, error) {
+	res, err := s.c.GetShow(asSystem(ctx), connect.NewRequest(&catalogv1.GetShowRequest{ShowId: showID}))
+	if err != nil {
+		return time.Time{}, false, errs.FromConnect(err)
+	}
+	return res.Msg.GetShow().GetShowDate().AsTime(), res.Msg.GetEventStatus() == catalogv1.EventStatus_EVENT_STATUS_CANCELLED, nil
+}
+
+func newShows(mesh *server.Mesh) Shows {
+	return NewShows(server.Dial(mesh, "payment", "catalog", catalogv1connect.NewCatalogServiceClient))
+}

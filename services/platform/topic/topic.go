@@ -1,0 +1,22 @@
+// Package topic names every Kafka topic of the mesh, once: the services that
+// publish and the services that consume a topic use these constants, so a
+// rename cannot leave a consumer listening to nothing.
+package topic
+
+const (
+	// BookingEvents carries every change of a booking made by the booking
+	// engine (binary bookingv1.BookingEvent keyed by booking id), moved
+	// from the Redis streams by the relay. Consumed by the persister,
+	// notify and analytics.
+	BookingEvents = "booking.events"
+	// PaymentSuccess, PaymentFailed and PaymentRefunded carry a payment's
+	// outcome (binary paymentv1.PaymentEvent keyed by payment id), written
+	// through the payment service's outbox. The saga consumes
+	// PaymentSuccess; notify and analytics the others.
+	PaymentSuccess  = "payment.success"
+	PaymentFailed   = "payment.failed"
+	PaymentRefunded = "payment.refunded"
+	// SagaDeadLetter receives the payment.success message of every saga
+	// that gave up.
+	SagaDeadLetter = "saga.dead-letter"
+)
