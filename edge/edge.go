@@ -200,10 +200,10 @@ func New(cfg Config, rl RateLimitConfig, d Deps) (*Edge, error) {
 	if err := e.waitroom.register(d.Registry); err != nil {
 		return nil, err
 	}
-	e.reserve = newReserveRoute(d.Mesh, e.routes.codec, e.tracer != nil, e.upstreamFailed)
+	e.reserve = newReserveRoute(d.Mesh, e.routes, e.tracer != nil, e.upstreamFailed)
 	e.direct = map[string]directRoute{
 		reservePath: {reserveProcedure, e.reserve.serve},
-		joinPath:    {joinProcedure, newJoinRoute(d.Mesh, e.routes.codec, e.tracer != nil, e.upstreamFailed).serve},
+		joinPath:    {joinProcedure, newJoinRoute(d.Mesh, e.routes, e.tracer != nil, e.upstreamFailed).serve},
 	}
 	if e.openAPI, err = e.routes.openAPI(); err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -12,7 +13,6 @@ import (
 	"connectrpc.com/connect"
 
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
@@ -52,31 +52,28 @@ type direct[Req, Res any] struct {
 	upstream string // the service, as a 503 names it
 	codec    *codec
 	traced   bool
-	status   int // of a success: 200 unless successStatus says otherwise
+	status   int // of a success: 200 unless the route table says otherwise
 	failed   func(context.Context, string, error)
 	// seen, when set, learns of every answer.
 	seen func(req *Req, res *connect.Response[Res], err error)
 }
 
 func newDirect[Req, Res any](call func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
-	upstream, procedure string, c *codec, traced bool, failed func(context.Context, string, error)) *direct[Req, Res] {
-	status := http.StatusOK
-	if s, ok := successStatus[protoreflect.FullName(strings.ReplaceAll(strings.TrimPrefix(procedure, "/"), "/", "."))]; ok {
-		status = s
-	}
-	return &direct[Req, Res]{call: call, upstream: upstream, codec: c, traced: traced, failed: failed, status: status}
+	upstream, procedure string, rt *routeTable, traced bool, failed func(context.Context, string, error)) *direct[Req, Res] {
+	status := cmp.Or(rt.success[procedure], http.StatusOK)
+	return &direct[Req, Res]{call: call, upstream: upstream, codec: rt.codec, traced: traced, failed: failed, status: status}
 }
 
 // newReserveRoute serves BookingService.Reserve.
-func newReserveRoute(mesh *server.Mesh, c *codec, traced bool, failed func(context.Context, string, error)) *direct[bookingv1.ReserveRequest, bookingv1.ReserveResponse] {
+func newReserveRoute(mesh *server.Mesh, rt *routeTable, traced bool, failed func(context.Context, string, error)) *direct[bookingv1.ReserveRequest, bookingv1.ReserveResponse] {
 	client := bookingv1connect.NewBookingServiceClient(mesh.Client, "http://booking")
-	return newDirect(client.Reserve, "booking", reserveProcedure, c, traced, failed)
+	return newDirect(client.Reserve, "booking", reserveProcedure, rt, traced, failed)
 }
 
 // newJoinRoute serves QueueService.JoinQueue.
-func newJoinRoute(mesh *server.Mesh, c *codec, traced bool, failed func(context.Context, string, error)) *direct[queuev1.JoinQueueRequest, queuev1.JoinQueueResponse] {
+func newJoinRoute(mesh *server.Mesh, rt *routeTable, traced bool, failed func(context.Context, string, error)) *direct[queuev1.JoinQueueRequest, queuev1.JoinQueueResponse] {
 	client := queuev1connect.NewQueueServiceClient(mesh.Client, "http://queue")
-	return newDirect(client.JoinQueue, "queue", joinProcedure, c, traced, failed)
+	return newDirect(client.JoinQueue, "queue", joinProcedure, rt, traced, failed)
 }
 
 // forwarded are the request headers the services read.
