@@ -200,10 +200,13 @@ func New(cfg Config, rl RateLimitConfig, d Deps) (*Edge, error) {
 	if err := e.waitroom.register(d.Registry); err != nil {
 		return nil, err
 	}
-	e.reserve = newReserveRoute(d.Mesh, e.routes, e.tracer != nil, e.upstreamFailed)
+	// The flash sale's two routes reach their services in batches under
+	// load (peer.batch-*).
+	batched := d.Mesh.Batched("edge")
+	e.reserve = newReserveRoute(batched, e.routes, e.tracer != nil, e.upstreamFailed)
 	e.direct = map[string]directRoute{
 		reservePath: {reserveProcedure, e.reserve.serve},
-		joinPath:    {joinProcedure, newJoinRoute(d.Mesh, e.routes, e.tracer != nil, e.upstreamFailed).serve},
+		joinPath:    {joinProcedure, newJoinRoute(batched, e.routes, e.tracer != nil, e.upstreamFailed).serve},
 	}
 	if e.openAPI, err = e.routes.openAPI(); err != nil {
 		return nil, err

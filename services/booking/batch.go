@@ -3,25 +3,23 @@ package booking
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bookingrush/rush/services/platform/groupcommit"
 )
 
 // reserveBatcher coalesces the concurrent reserves of one event into one
-// reserve.lua call that decides each of them in order (group commit): a
-// reserve that finds fewer than reserveInFlight calls of its event under
-// way goes at once, alone (no added wait when idle); the ones that arrive
-// meanwhile queue and leave together, at most max to a call, as soon as a
-// call of their event comes back. Under load one script call then decides
-// dozens of holds: Redis pays the call, the event's reads and the clock
-// once per batch instead of once per hold.
+// reserve.lua call that decides each of them in order (group commit,
+// platform/groupcommit): a reserve that finds fewer than reserveInFlight
+// calls of its event under way goes at once, alone (no added wait when
+// idle); the ones that arrive meanwhile queue and leave together, at most
+// max to a call, as soon as a call of their event comes back. Under load
+// one script call then decides dozens of holds: Redis pays the call, the
+// event's reads and the clock once per batch instead of once per hold.
 type reserveBatcher struct {
-	eng *Engine
-	max int
-
-	mu     sync.Mutex
-	events map[string]*eventQueue
+	eng    *Engine
+	events *groupcommit.Batcher[string, *reserveCall]
 
 	// calls and decided count script calls and the reserves they carried
 	// (rush_booking_reserve_script_calls_total, ..._batched_total).
@@ -32,12 +30,6 @@ type reserveBatcher struct {
 // under way: two, so the next batch is on the wire while Redis runs the
 // last one.
 const reserveInFlight = 2
-
-// eventQueue is one event's waiting reserves and its calls under way.
-type eventQueue struct {
-	waiting []*reserveCall
-	running int
-}
 
 // reserveCall is one reserve waiting for its answer.
 type reserveCall struct {
@@ -50,64 +42,17 @@ type reserveCall struct {
 }
 
 func newReserveBatcher(eng *Engine, max int) *reserveBatcher {
-	return &reserveBatcher{eng: eng, max: max, events: map[string]*eventQueue{}}
+	b := &reserveBatcher{eng: eng}
+	b.events = groupcommit.New(max, reserveInFlight, func(_ string, batch []*reserveCall) { b.run(batch) })
+	return b
 }
 
 // do decides in and returns the script's answer for it.
 func (b *reserveBatcher) do(ctx context.Context, in ReserveInput) ([]string, error) {
 	c := &reserveCall{ctx: ctx, in: in, tp: traceParent(ctx), done: make(chan struct{})}
-	ev := in.EventID
-	b.mu.Lock()
-	q := b.events[ev]
-	if q == nil {
-		q = &eventQueue{}
-		b.events[ev] = q
-	}
-	q.waiting = append(q.waiting, c)
-	if q.running >= reserveInFlight {
-		b.mu.Unlock()
-		<-c.done
-		return c.res, c.err
-	}
-	q.running++
-	batch := b.take(q)
-	b.mu.Unlock()
-	// This caller runs the batch its own reserve is in, then hands any
-	// reserves that queued meanwhile to a goroutine, and answers.
-	b.run(batch)
-	b.next(ev, q)
+	b.events.Add(in.EventID, c)
+	<-c.done
 	return c.res, c.err
-}
-
-// take removes the next batch from q's waiting reserves (b.mu held).
-func (b *reserveBatcher) take(q *eventQueue) []*reserveCall {
-	n := min(len(q.waiting), b.max)
-	batch := q.waiting[:n:n]
-	q.waiting = q.waiting[n:]
-	if len(q.waiting) == 0 {
-		q.waiting = nil // let the backing array go
-	}
-	return batch
-}
-
-// next ends a call under way: when reserves of the event wait, a goroutine
-// runs their batches until none is left.
-func (b *reserveBatcher) next(ev string, q *eventQueue) {
-	b.mu.Lock()
-	if len(q.waiting) == 0 {
-		q.running--
-		if q.running == 0 {
-			delete(b.events, ev)
-		}
-		b.mu.Unlock()
-		return
-	}
-	batch := b.take(q)
-	b.mu.Unlock()
-	go func() {
-		b.run(batch)
-		b.next(ev, q)
-	}()
 }
 
 // run sends one batch and answers each of its reserves. A reserve whose

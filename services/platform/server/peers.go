@@ -35,6 +35,8 @@ type PeersConfig struct {
 	// Refresh is how often a peer name is resolved again to find the
 	// addresses calls are spread over (balancer).
 	Refresh time.Duration `yaml:"refresh"`
+	// Batch sizes the batches of the edge's hot routes (batch.go).
+	Batch BatchConfig `yaml:"batch"`
 }
 
 // RegisterFlags registers one peer.<component> flag per component.
@@ -45,6 +47,7 @@ func (c *PeersConfig) RegisterFlags(f *flag.FlagSet) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	c.Batch.RegisterFlags(f)
 	f.DurationVar(&c.Refresh, "peer.refresh", 5*time.Second, "how often a peer's host name is resolved again; calls are spread over every address it has (a headless Service's pods)")
 	for _, n := range names {
 		c.Addrs[n] = fmt.Sprintf("127.0.0.1:%d", Ports[n])
@@ -66,7 +69,7 @@ func (c *PeersConfig) Validate() error {
 	if c.Refresh < 100*time.Millisecond {
 		return fmt.Errorf("peer.refresh: %v is shorter than 100ms", c.Refresh)
 	}
-	return nil
+	return c.Batch.Validate()
 }
 
 // Mesh is the HTTP client for calls between components. Callers address a
@@ -76,8 +79,9 @@ func (c *PeersConfig) Validate() error {
 // spread over every address a peer's name resolves to (balancer).
 type Mesh struct {
 	*http.Client
-	keys *authn.Keys
-	otel connect.Interceptor // nil when tracing is off
+	keys  *authn.Keys
+	otel  connect.Interceptor // nil when tracing is off
+	batch BatchConfig
 }
 
 // NewMesh builds the mesh client; calls through it carry client spans from
@@ -108,7 +112,19 @@ func NewMesh(reg *Registry, peers PeersConfig, keys *authn.Keys, tp trace.Tracer
 	if err != nil {
 		return nil, err
 	}
-	return &Mesh{Client: &http.Client{Transport: newBalancer(tr, reg, peers.Addrs, peers.Refresh)}, keys: keys, otel: otelInt}, nil
+	return &Mesh{Client: &http.Client{Transport: newBalancer(tr, reg, peers.Addrs, peers.Refresh)}, keys: keys, otel: otelInt, batch: peers.Batch}, nil
+}
+
+// Batched returns the client for a caller's hot calls: its concurrent
+// unary calls to one component travel together in one batch RPC
+// (batch.go), unless peer.batch-size is 0. Like the mesh client itself it
+// adds nothing to a call (no token, no span): the caller's own headers go
+// with each call.
+func (m *Mesh) Batched(caller string) connect.HTTPClient {
+	if m.batch.Size == 0 {
+		return m.Client
+	}
+	return newBatchTransport(m.Client, m.keys, caller, m.batch)
 }
 
 // Resolver looks up the addresses of a peer's host name (the pods of a

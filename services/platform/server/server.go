@@ -25,6 +25,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	"github.com/bookingrush/rush/gen/bookingrush/mesh/v1/meshv1connect"
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/breaker"
@@ -343,6 +344,8 @@ func Run(lc fx.Lifecycle, d Deps, svc Service) {
 	for _, h := range svc.Handlers {
 		mux.Handle(h.Path, h.Handler)
 	}
+	mux.Handle(meshv1connect.NewMeshServiceHandler(&batchServer{mux: mux, maxHeader: d.Config.MaxHeaderBytes + HeaderHeadroom},
+		d.Stack.HandlerOptions()...))
 	mux.Handle(grpchealth.NewHandler(d.Health.GRPC(svc.Services...)))
 	reflector := grpcreflect.NewStaticReflector(svc.Services...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))

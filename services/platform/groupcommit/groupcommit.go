@@ -1,0 +1,91 @@
+// Package groupcommit coalesces concurrent calls into batches (group
+// commit), one queue per key: a call that finds fewer than inflight
+// batches of its key under way leaves at once, alone (no added wait when
+// idle); the calls that arrive meanwhile queue and leave together, at most
+// max to a batch, as soon as a batch of their key comes back. Under load a
+// batch then carries dozens of calls, and what a batch costs (a script
+// call, an RPC) is paid once for all of them.
+//
+// Booking decides an event's reserves in one Redis script call this way,
+// and the mesh carries an edge's calls to one component in one RPC.
+package groupcommit
+
+import "sync"
+
+// Batcher coalesces calls of type C by key K; run sends one batch and
+// answers each of its calls (the calls carry their own way to answer,
+// such as a channel their caller waits on).
+type Batcher[K comparable, C any] struct {
+	max, inflight int
+	run           func(key K, batch []C)
+
+	mu   sync.Mutex
+	keys map[K]*queue[C]
+}
+
+// queue is one key's waiting calls and its batches under way.
+type queue[C any] struct {
+	waiting []C
+	running int
+}
+
+// New returns a Batcher that keeps at most inflight batches of a key under
+// way, each of at most max calls.
+func New[K comparable, C any](max, inflight int, run func(key K, batch []C)) *Batcher[K, C] {
+	return &Batcher[K, C]{max: max, inflight: inflight, run: run, keys: map[K]*queue[C]{}}
+}
+
+// Add queues c under key. When fewer than inflight batches of key are
+// under way, the caller runs the batch c is in before Add returns, and
+// hands any calls that queued meanwhile to a goroutine; otherwise Add
+// returns at once and c leaves with a later batch. Either way, c learns
+// its answer from run.
+func (b *Batcher[K, C]) Add(key K, c C) {
+	b.mu.Lock()
+	q := b.keys[key]
+	if q == nil {
+		q = &queue[C]{}
+		b.keys[key] = q
+	}
+	q.waiting = append(q.waiting, c)
+	if q.running >= b.inflight {
+		b.mu.Unlock()
+		return
+	}
+	q.running++
+	batch := b.take(q)
+	b.mu.Unlock()
+	b.run(key, batch)
+	b.next(key, q)
+}
+
+// take removes the next batch from q's waiting calls (b.mu held).
+func (b *Batcher[K, C]) take(q *queue[C]) []C {
+	n := min(len(q.waiting), b.max)
+	batch := q.waiting[:n:n]
+	q.waiting = q.waiting[n:]
+	if len(q.waiting) == 0 {
+		q.waiting = nil // let the backing array go
+	}
+	return batch
+}
+
+// next ends a batch under way: when calls of the key wait, a goroutine
+// runs their batches until none is left.
+func (b *Batcher[K, C]) next(key K, q *queue[C]) {
+	b.mu.Lock()
+	if len(q.waiting) == 0 {
+		q.running--
+		if q.running == 0 {
+			delete(b.keys, key)
+		}
+		b.mu.Unlock()
+		return
+	}
+	batch := b.take(q)
+	b.mu.Unlock()
+	go func() {
+		b.run(key, batch)
+		b.next(key, q)
+	}()
+}

@@ -1,0 +1,310 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect"
+
+	meshv1 "github.com/bookingrush/rush/gen/bookingrush/mesh/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/mesh/v1/meshv1connect"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/groupcommit"
+)
+
+// Batched calls. A caller's concurrent unary calls to one component travel
+// together in one MeshService.Batch RPC (group commit: the first call goes
+// at once, alone; the ones that arrive while BatchConfig.InFlight batches
+// are under way leave together as soon as one comes back), and the
+// component serves each call through its own handler stack as if it had
+// come alone. What a call costs in HTTP/2 (a stream, its frames, the header
+// compression, a server goroutine, the syscalls) is paid once per batch:
+// the Connect hop was a third of the edge's and the booking service's CPU
+// per hold (bench/RESULTS.md).
+
+// BatchConfig sizes the batches a caller sends (peer.batch-*).
+type BatchConfig struct {
+	// Size is the most calls one batch carries; 0 sends every call alone.
+	Size int `yaml:"size"`
+	// InFlight is how many batches to one component a caller keeps under
+	// way before calls queue for the next one.
+	InFlight int `yaml:"in_flight"`
+}
+
+// RegisterFlags registers peer.batch-* flags.
+func (c *BatchConfig) RegisterFlags(f *flag.FlagSet) {
+	f.IntVar(&c.Size, "peer.batch-size", 64, "most calls the edge's hot routes (reserve, queue join) carry to a component in one batch RPC; 0 sends each call alone")
+	f.IntVar(&c.InFlight, "peer.batch-in-flight", 2, "batches to one component under way at once before calls queue for the next one (at least the component's replicas, to reach them all at once)")
+}
+
+// Validate checks the sizes.
+func (c *BatchConfig) Validate() error {
+	if c.Size < 0 || c.Size > maxBatchCalls {
+		return fmt.Errorf("peer.batch-size: %d is not between 0 and %d", c.Size, maxBatchCalls)
+	}
+	if c.InFlight < 1 || c.InFlight > 64 {
+		return fmt.Errorf("peer.batch-in-flight: %d is not between 1 and 64", c.InFlight)
+	}
+	return nil
+}
+
+// maxBatchCalls bounds a batch well inside server.max-body-bytes: a call
+// is its headers (a token, the trace context) and a small body.
+const maxBatchCalls = 256
+
+// batchServer serves MeshService.Batch: every call through mux, the
+// component's own handlers and their interceptors, concurrently.
+type batchServer struct {
+	mux       http.Handler
+	maxHeader int
+}
+
+var _ meshv1connect.MeshServiceHandler = (*batchServer)(nil)
+
+var errNestedBatch = errors.New("a batch may not carry a batch")
+
+// Batch implements meshv1connect.MeshServiceHandler.
+func (s *batchServer) Batch(ctx context.Context, req *connect.Request[meshv1.BatchRequest]) (*connect.Response[meshv1.BatchResponse], error) {
+	calls := req.Msg.GetCalls()
+	if len(calls) == 0 {
+		return connect.NewResponse(&meshv1.BatchResponse{}), nil
+	}
+	for _, c := range calls {
+		if c.GetProcedure() == meshv1connect.MeshServiceBatchProcedure {
+			return nil, connect.NewError(connect.CodeInvalidArgument, errNestedBatch)
+		}
+	}
+	// The calls run in a context of their own: nothing of the batch's
+	// (the sender's identity, its trace) may reach them; each brings its
+	// token, trace context and deadline in its headers. They stop when
+	// the batch is abandoned.
+	inner, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
+	replies := make([]*meshv1.Reply, len(calls))
+	peer := req.Peer().Addr
+	var wg sync.WaitGroup
+	for i, c := range calls[1:] {
+		wg.Go(func() { replies[i+1] = s.serve(inner, peer, c) })
+	}
+	replies[0] = s.serve(inner, peer, calls[0])
+	wg.Wait()
+	return connect.NewResponse(&meshv1.BatchResponse{Replies: replies}), nil
+}
+
+// serve runs one call through the component's handlers.
+func (s *batchServer) serve(ctx context.Context, peer string, c *meshv1.Call) *meshv1.Reply {
+	h := make(http.Header, len(c.GetHeaders()))
+	for _, f := range c.GetHeaders() {
+		h[http.CanonicalHeaderKey(f.GetName())] = f.GetValues()
+	}
+	w := &replyWriter{header: make(http.Header, 4)}
+	if HeaderSize(h) > s.maxHeader {
+		// As the component's HTTP/2 server would refuse it alone.
+		w.WriteHeader(http.StatusRequestHeaderFieldsTooLarge)
+		return w.reply()
+	}
+	r := (&http.Request{
+		Method:        http.MethodPost,
+		URL:           &url.URL{Path: c.GetProcedure()},
+		RequestURI:    c.GetProcedure(),
+		Proto:         "HTTP/2.0",
+		ProtoMajor:    2,
+		Header:        h,
+		Body:          io.NopCloser(bytes.NewReader(c.GetBody())),
+		ContentLength: int64(len(c.GetBody())),
+		RemoteAddr:    peer,
+	}).WithContext(ctx)
+	s.mux.ServeHTTP(w, r)
+	return w.reply()
+}
+
+// replyWriter keeps what a handler answers.
+type replyWriter struct {
+	header http.Header
+	status int
+	body   []byte
+}
+
+func (w *replyWriter) Header() http.Header { return w.header }
+
+func (w *replyWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *replyWriter) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	w.body = append(w.body, b...)
+	return len(b), nil
+}
+
+// Flush is a no-op: the reply leaves with the batch.
+func (w *replyWriter) Flush() {}
+
+func (w *replyWriter) reply() *meshv1.Reply {
+	w.WriteHeader(http.StatusOK)
+	return &meshv1.Reply{Status: int32(w.status), Headers: toHeaders(w.header), Body: w.body}
+}
+
+func toHeaders(h http.Header) []*meshv1.Header {
+	out := make([]*meshv1.Header, 0, len(h))
+	for k, v := range h {
+		out = append(out, &meshv1.Header{Name: k, Values: v})
+	}
+	return out
+}
+
+func fromHeaders(hs []*meshv1.Header) http.Header {
+	h := make(http.Header, len(hs))
+	for _, f := range hs {
+		h[f.GetName()] = f.GetValues()
+	}
+	return h
+}
+
+// batchTransport is the caller's side: an HTTP client (connect.HTTPClient)
+// that carries each unary POST in a batch to its component; anything else
+// (a stream, a GET) goes on alone.
+type batchTransport struct {
+	next    *http.Client
+	keys    *authn.Keys
+	caller  string
+	batches *groupcommit.Batcher[string, *batchCall]
+
+	mu      sync.Mutex
+	clients map[string]meshv1connect.MeshServiceClient // by component host
+}
+
+// batchCall is one call waiting for its reply.
+type batchCall struct {
+	ctx   context.Context
+	call  *meshv1.Call
+	reply *meshv1.Reply
+	err   error
+	alone bool // the component serves no batches: send the call alone
+	done  chan struct{}
+}
+
+func newBatchTransport(next *http.Client, keys *authn.Keys, caller string, cfg BatchConfig) *batchTransport {
+	t := &batchTransport{next: next, keys: keys, caller: caller, clients: map[string]meshv1connect.MeshServiceClient{}}
+	t.batches = groupcommit.New(cfg.Size, cfg.InFlight, t.run)
+	return t
+}
+
+// Do implements connect.HTTPClient.
+func (t *batchTransport) Do(r *http.Request) (*http.Response, error) {
+	if r.Method != http.MethodPost || r.ContentLength < 0 || r.GetBody == nil && r.Body != nil && r.Body != http.NoBody {
+		return t.next.Do(r) // a stream: its body is still being written
+	}
+	var body []byte
+	if r.Body != nil {
+		var err error
+		body, err = io.ReadAll(r.Body)
+		_ = r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	c := &batchCall{
+		ctx:  r.Context(),
+		call: &meshv1.Call{Procedure: r.URL.Path, Headers: toHeaders(r.Header), Body: body},
+		done: make(chan struct{}),
+	}
+	t.batches.Add(r.URL.Host, c)
+	select {
+	case <-c.done:
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+	if c.alone {
+		alone := r.Clone(r.Context())
+		alone.Body, alone.GetBody = io.NopCloser(bytes.NewReader(body)), nil
+		return t.next.Do(alone)
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	return &http.Response{
+		Status:        http.StatusText(int(c.reply.GetStatus())),
+		StatusCode:    int(c.reply.GetStatus()),
+		Proto:         "HTTP/2.0",
+		ProtoMajor:    2,
+		Header:        fromHeaders(c.reply.GetHeaders()),
+		Body:          io.NopCloser(bytes.NewReader(c.reply.GetBody())),
+		ContentLength: int64(len(c.reply.GetBody())),
+		Request:       r,
+	}, nil
+}
+
+// client is the MeshService client of one component.
+func (t *batchTransport) client(host string) meshv1connect.MeshServiceClient {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.clients[host]
+	if c == nil {
+		c = meshv1connect.NewMeshServiceClient(t.next, "http://"+host,
+			connect.WithInterceptors(authn.NewClientInterceptor(t.keys, t.caller)))
+		t.clients[host] = c
+	}
+	return c
+}
+
+// run sends one batch and answers its calls. A call whose caller gave up
+// while it waited is not sent. The batch lives as long as its latest
+// deadline: each call's own deadline travels in its headers.
+func (t *batchTransport) run(host string, batch []*batchCall) {
+	live := batch[:0:0]
+	var deadline time.Time
+	forever := false
+	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.err = err
+			close(c.done)
+			continue
+		}
+		if d, ok := c.ctx.Deadline(); !ok {
+			forever = true
+		} else if d.After(deadline) {
+			deadline = d
+		}
+		live = append(live, c)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx := context.Background()
+	if !forever {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	calls := make([]*meshv1.Call, len(live))
+	for i, c := range live {
+		calls[i] = c.call
+	}
+	res, err := t.client(host).Batch(ctx, connect.NewRequest(&meshv1.BatchRequest{Calls: calls}))
+	alone := connect.CodeOf(err) == connect.CodeUnimplemented // a component of an older release
+	for i, c := range live {
+		switch {
+		case alone:
+			c.alone = true
+		case err != nil:
+			c.err = err
+		case i >= len(res.Msg.GetReplies()):
+			c.err = fmt.Errorf("mesh batch to %s: %d replies for %d calls", host, len(res.Msg.GetReplies()), len(live))
+		default:
+			c.reply = res.Msg.GetReplies()[i]
+		}
+		close(c.done)
+	}
+}
