@@ -65,6 +65,7 @@ const maxBatchCalls = 256
 type batchServer struct {
 	mux       http.Handler
 	maxHeader int
+	workers   workers
 }
 
 var _ meshv1connect.MeshServiceHandler = (*batchServer)(nil)
@@ -76,6 +77,9 @@ func (s *batchServer) Batch(ctx context.Context, req *connect.Request[meshv1.Bat
 	calls := req.Msg.GetCalls()
 	if len(calls) == 0 {
 		return connect.NewResponse(&meshv1.BatchResponse{}), nil
+	}
+	if len(calls) > maxBatchCalls {
+		return nil, connect.NewError(connect.CodeInvalidArgument, fmt.Errorf("a batch carries at most %d calls", maxBatchCalls))
 	}
 	for _, c := range calls {
 		if c.GetProcedure() == meshv1connect.MeshServiceBatchProcedure {
@@ -92,12 +96,48 @@ func (s *batchServer) Batch(ctx context.Context, req *connect.Request[meshv1.Bat
 	replies := make([]*meshv1.Reply, len(calls))
 	peer := req.Peer().Addr
 	var wg sync.WaitGroup
+	wg.Add(len(calls) - 1)
 	for i, c := range calls[1:] {
-		wg.Go(func() { replies[i+1] = s.serve(inner, peer, c) })
+		s.workers.run(func() {
+			defer wg.Done()
+			replies[i+1] = s.serve(inner, peer, c)
+		})
 	}
 	replies[0] = s.serve(inner, peer, calls[0])
 	wg.Wait()
 	return connect.NewResponse(&meshv1.BatchResponse{Replies: replies}), nil
+}
+
+// workers run the calls of batches on goroutines that outlive a batch: a
+// call runs deep in the handler stack, and a new goroutine would grow (copy)
+// its stack on every call. A call that finds no idle worker starts one; a
+// worker idle for workerIdle ends.
+type workers struct {
+	work chan func()
+}
+
+const workerIdle = 10 * time.Second
+
+func (p *workers) run(f func()) {
+	select {
+	case p.work <- f:
+	default:
+		go p.loop(f)
+	}
+}
+
+func (p *workers) loop(f func()) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		f()
+		idle.Reset(workerIdle)
+		select {
+		case f = <-p.work:
+		case <-idle.C:
+			return
+		}
+	}
 }
 
 // serve runs one call through the component's handlers.

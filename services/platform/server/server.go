@@ -222,6 +222,19 @@ func (domainErrorInterceptor) WrapStreamingHandler(next connect.StreamingHandler
 	}
 }
 
+// transportOptions are the options of the mesh's own transport
+// (MeshService): traced, measured, authenticated and role-checked like any
+// RPC, but neither audited nor validated as a request of the API: the
+// calls it carries are, each on its own, and the handler checks the rest.
+func (s *Stack) transportOptions() []connect.HandlerOption {
+	ics := make([]connect.Interceptor, 0, 5)
+	if s.otel != nil {
+		ics = append(ics, s.otel)
+	}
+	ics = append(ics, s.metrics, s.logErrs, authn.NewServerInterceptor(s.keys), s.access)
+	return append([]connect.HandlerOption{connect.WithInterceptors(ics...)}, s.base...)
+}
+
 // Authorizer is implemented by a service handler that can tell from the
 // ids a request carries (a route's path: /events/{event_id}) whether the
 // caller may act on that resource, before the rest of the request is
@@ -344,8 +357,8 @@ func Run(lc fx.Lifecycle, d Deps, svc Service) {
 	for _, h := range svc.Handlers {
 		mux.Handle(h.Path, h.Handler)
 	}
-	mux.Handle(meshv1connect.NewMeshServiceHandler(&batchServer{mux: mux, maxHeader: d.Config.MaxHeaderBytes + HeaderHeadroom},
-		d.Stack.HandlerOptions()...))
+	mux.Handle(meshv1connect.NewMeshServiceHandler(&batchServer{mux: mux, maxHeader: d.Config.MaxHeaderBytes + HeaderHeadroom,
+		workers: workers{work: make(chan func())}}, d.Stack.transportOptions()...))
 	mux.Handle(grpchealth.NewHandler(d.Health.GRPC(svc.Services...)))
 	reflector := grpcreflect.NewStaticReflector(svc.Services...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))

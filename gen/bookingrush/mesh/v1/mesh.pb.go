@@ -11,7 +11,6 @@
 package meshv1
 
 import (
-	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "github.com/bookingrush/rush/gen/bookingrush/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -307,21 +306,20 @@ var File_bookingrush_mesh_v1_mesh_proto protoreflect.FileDescriptor
 
 const file_bookingrush_mesh_v1_mesh_proto_rawDesc = "" +
 	"\n" +
-	"\x1ebookingrush/mesh/v1/mesh.proto\x12\x13bookingrush.mesh.v1\x1a\"bookingrush/common/v1/access.proto\x1a\x1bbuf/validate/validate.proto\"J\n" +
-	"\x06Header\x12\x1e\n" +
-	"\x04name\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x04name\x12 \n" +
-	"\x06values\x18\x02 \x03(\tB\b\xbaH\x05\x92\x01\x02\x10@R\x06values\"\xa4\x01\n" +
-	"\x04Call\x12G\n" +
-	"\tprocedure\x18\x01 \x01(\tB)\xbaH&r$\x18\x80\x022\x1f^/[A-Za-z0-9_.]+/[A-Za-z0-9_]+$R\tprocedure\x12?\n" +
-	"\aheaders\x18\x02 \x03(\v2\x1b.bookingrush.mesh.v1.HeaderB\b\xbaH\x05\x92\x01\x02\x10@R\aheaders\x12\x12\n" +
+	"\x1ebookingrush/mesh/v1/mesh.proto\x12\x13bookingrush.mesh.v1\x1a\"bookingrush/common/v1/access.proto\"4\n" +
+	"\x06Header\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06values\x18\x02 \x03(\tR\x06values\"o\n" +
+	"\x04Call\x12\x1c\n" +
+	"\tprocedure\x18\x01 \x01(\tR\tprocedure\x125\n" +
+	"\aheaders\x18\x02 \x03(\v2\x1b.bookingrush.mesh.v1.HeaderR\aheaders\x12\x12\n" +
 	"\x04body\x18\x03 \x01(\fR\x04body\"j\n" +
 	"\x05Reply\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x125\n" +
 	"\aheaders\x18\x02 \x03(\v2\x1b.bookingrush.mesh.v1.HeaderR\aheaders\x12\x12\n" +
-	"\x04body\x18\x03 \x01(\fR\x04body\"L\n" +
-	"\fBatchRequest\x12<\n" +
-	"\x05calls\x18\x01 \x03(\v2\x19.bookingrush.mesh.v1.CallB\v\xbaH\b\x92\x01\x05\b\x01\x10\x80\bR\x05calls\"E\n" +
+	"\x04body\x18\x03 \x01(\fR\x04body\"?\n" +
+	"\fBatchRequest\x12/\n" +
+	"\x05calls\x18\x01 \x03(\v2\x19.bookingrush.mesh.v1.CallR\x05calls\"E\n" +
 	"\rBatchResponse\x124\n" +
 	"\areplies\x18\x01 \x03(\v2\x1a.bookingrush.mesh.v1.ReplyR\areplies2j\n" +
 	"\vMeshService\x12[\n" +

@@ -44,7 +44,8 @@ const (
 type MeshServiceClient interface {
 	// Batch serves calls and answers one reply per call, in their order.
 	// Only components of the mesh (their service identity) and admins may
-	// send a batch; each call is then authenticated on its own.
+	// send a batch; each call is then authenticated and validated on its
+	// own. A batch carries at most 256 calls, and no batch.
 	Batch(context.Context, *connect.Request[v1.BatchRequest]) (*connect.Response[v1.BatchResponse], error)
 }
 
@@ -82,7 +83,8 @@ func (c *meshServiceClient) Batch(ctx context.Context, req *connect.Request[v1.B
 type MeshServiceHandler interface {
 	// Batch serves calls and answers one reply per call, in their order.
 	// Only components of the mesh (their service identity) and admins may
-	// send a batch; each call is then authenticated on its own.
+	// send a batch; each call is then authenticated and validated on its
+	// own. A batch carries at most 256 calls, and no batch.
 	Batch(context.Context, *connect.Request[v1.BatchRequest]) (*connect.Response[v1.BatchResponse], error)
 }
 
