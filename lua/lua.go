@@ -88,3 +88,17 @@ func (k Keys) WaitlistQty(zoneID string) string { return string(k) + "wlq:" + zo
 
 // WaitlistSeq is the event's last waitlist join sequence.
 func (k Keys) WaitlistSeq() string { return string(k) + "wl:seq" }
+
+// Answers reads the reply of a script that decides a batch (reserve.lua,
+// queue_join.lua): one list of strings per item, in order.
+func Answers(raw []any) [][]string {
+	out := make([][]string, len(raw))
+	for i, r := range raw {
+		items, _ := r.([]any)
+		out[i] = make([]string, len(items))
+		for j, x := range items {
+			out[i][j], _ = x.(string)
+		}
+	}
+	return out
+}

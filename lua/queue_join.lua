@@ -1,21 +1,26 @@
--- queue_join.lua: a buyer's queue ticket for an event: joins the line (one
--- identity, one place: joining again answers the same ticket), or looks the
--- ticket up. O(1): one counter and one hash field, whatever the line's
--- length. The ticket itself is signed in Go from the entry this answers.
+-- queue_join.lua: buyers' queue tickets for one event: each joins the line
+-- (one identity, one place: joining again answers the same ticket), or
+-- looks its ticket up. O(1) per buyer: one counter and one hash field,
+-- whatever the line's length. The queue service coalesces the concurrent
+-- joins of an event into one call (platform/groupcommit; a call of one
+-- when idle), decided in order, each exactly as if it had run alone after
+-- the ones before it. The ticket itself is signed in Go from the entry
+-- this answers.
 -- uses: lib.lua
 --
 -- Keys of event E (hash tag {ev:E}, one Cluster slot; see services/queue):
 -- KEYS[1] booking meta (B{ev:E}:meta)   KEYS[2] gate (B{ev:E}:gate)
 -- KEYS[3] tickets (Q{ev:E}:tickets: user id -> entry)
--- ARGV[1] user id
--- ARGV[2] "join", "look" (never writes), or "renew": a new place at the end
---         of the line in place of the entry ARGV[5] (whose pass was used or
---         whose window ended); when the stored entry is not ARGV[5] any more
---         (another call renewed it), that one is answered
--- ARGV[3] a fresh random epoch, kept when the line has none yet
--- ARGV[4] how long the queue keys outlive the sale (ms)
--- ARGV[5] renew: the entry to replace
--- ARGV[6] a fresh draw key (hex), kept when this join opens the line
+-- ARGV[1] a fresh random epoch, kept when the line has none yet
+-- ARGV[2] how long the queue keys outlive the sale (ms)
+-- ARGV[3] a fresh draw key (hex), kept when a join opens the line
+-- then per buyer i (from 0), base a = 3 + 3*i:
+--   ARGV[a+1] user id
+--   ARGV[a+2] "join", "look" (never writes), or "renew": a new place at the end
+--             of the line in place of the entry ARGV[a+3] (whose pass was used or
+--             whose window ended); when the stored entry is not ARGV[a+3] any more
+--             (another call renewed it), that one is answered
+--   ARGV[a+3] renew: the entry to replace ("" otherwise)
 --
 -- A join before the sale's start is in the pre-queue. The first join or
 -- admission step at or after the start opens the line (queue_tick.lua does
@@ -27,7 +32,8 @@
 -- turns into a sequence (services/platform/ticket), else 0 and number is the
 -- sequence. An entry of another epoch (the gate was lost) counts as none.
 --
--- Returns (every element a string), the first that applies:
+-- Returns one answer per buyer, in order, each (every element a string) the
+-- first that applies (time comes from Redis, one reading for the call):
 --   {"NOT_LOADED"}                              no inventory in Redis
 --   {"SALE_NOT_OPEN", status, start, end, now}  not published, or the sale has ended (ms)
 --   {"OPEN"}                                    the event has no queue: reserve needs no pass
@@ -37,56 +43,63 @@
 --                                               on the admitters' list (services/queue)
 
 local meta = redis.call('HMGET', KEYS[1], 'status', 'sale_start', 'sale_end', 'queue')
-if not meta[1] then
-  return {'NOT_LOADED'}
-end
 local now = now_ms()
 local sale_end = tonumber(meta[3])
-if meta[1] ~= 'published' or now >= sale_end then
-  return {'SALE_NOT_OPEN', meta[1], meta[2], meta[3], tostring(now)}
-end
-if meta[4] ~= '1' then
-  return {'OPEN'}
+local refused
+if not meta[1] then
+  refused = {'NOT_LOADED'}
+elseif meta[1] ~= 'published' or now >= sale_end then
+  refused = {'SALE_NOT_OPEN', meta[1], meta[2], meta[3], tostring(now)}
+elseif meta[4] ~= '1' then
+  refused = {'OPEN'}
 end
 
-local user, mode = ARGV[1], ARGV[2]
-local g = redis.call('HMGET', KEYS[2], 'epoch', 'opened', 'cursor')
-local epoch = g[1]
-local entry = redis.call('HGET', KEYS[3], user)
-if entry and (not epoch or string.sub(entry, -#epoch - 1) ~= ':' .. epoch) then
-  entry = nil
-end
-if mode == 'look' then
-  if entry then
+local function ticket(user, mode, old)
+  local g = redis.call('HMGET', KEYS[2], 'epoch', 'opened', 'cursor')
+  local epoch = g[1]
+  local entry = redis.call('HGET', KEYS[3], user)
+  if entry and (not epoch or string.sub(entry, -#epoch - 1) ~= ':' .. epoch) then
+    entry = nil
+  end
+  if mode == 'look' then
+    if entry then
+      return {'TICKET', entry, '0', '0'}
+    end
+    return {'NONE'}
+  end
+  if entry and (mode == 'join' or entry ~= old) then
     return {'TICKET', entry, '0', '0'}
   end
-  return {'NONE'}
-end
-if entry and (mode == 'join' or entry ~= ARGV[5]) then
-  return {'TICKET', entry, '0', '0'}
+
+  local keep = sale_end + tonumber(ARGV[2])
+  if not epoch then
+    epoch = ARGV[1]
+    redis.call('HSET', KEYS[2], 'epoch', epoch)
+    redis.call('PEXPIREAT', KEYS[2], keep)
+  end
+  local pre = '0'
+  if g[2] ~= '1' then
+    if now < tonumber(meta[2]) then
+      pre = '1'
+    else
+      redis.call('HSET', KEYS[2], 'opened', '1', 'drawn', redis.call('HGET', KEYS[2], 'joins') or '0', 'draw', ARGV[3])
+    end
+  end
+  local n = redis.call('HINCRBY', KEYS[2], 'joins', 1)
+  entry = n .. ':' .. pre .. ':' .. now .. ':' .. epoch
+  if redis.call('HSET', KEYS[3], user, entry) == 1 and n == 1 then
+    redis.call('PEXPIREAT', KEYS[3], keep)
+  end
+  local wake = '0'
+  if n - 1 <= tonumber(g[3] or '0') then
+    wake = '1'
+  end
+  return {'TICKET', entry, '1', wake}
 end
 
-local keep = sale_end + tonumber(ARGV[4])
-if not epoch then
-  epoch = ARGV[3]
-  redis.call('HSET', KEYS[2], 'epoch', epoch)
-  redis.call('PEXPIREAT', KEYS[2], keep)
+local out = {}
+for i = 0, (#ARGV - 3) / 3 - 1 do
+  local a = 3 + 3 * i
+  out[i + 1] = refused or ticket(ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
 end
-local pre = '0'
-if g[2] ~= '1' then
-  if now < tonumber(meta[2]) then
-    pre = '1'
-  else
-    redis.call('HSET', KEYS[2], 'opened', '1', 'drawn', redis.call('HGET', KEYS[2], 'joins') or '0', 'draw', ARGV[6])
-  end
-end
-local n = redis.call('HINCRBY', KEYS[2], 'joins', 1)
-entry = n .. ':' .. pre .. ':' .. now .. ':' .. epoch
-if redis.call('HSET', KEYS[3], user, entry) == 1 and n == 1 then
-  redis.call('PEXPIREAT', KEYS[3], keep)
-end
-local wake = '0'
-if n - 1 <= tonumber(g[3] or '0') then
-  wake = '1'
-end
-return {'TICKET', entry, '1', wake}
+return out

@@ -142,15 +142,7 @@ func (e *Engine) reserveBatch(ctx context.Context, calls []*reserveCall) ([][]st
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	out := make([][]string, len(raw))
-	for i, r := range raw {
-		items, _ := r.([]any)
-		out[i] = make([]string, len(items))
-		for j, x := range items {
-			out[i][j], _ = x.(string)
-		}
-	}
-	return out, nil
+	return lua.Answers(raw), nil
 }
 
 // decided turns reserve.lua's answer to in into the hold or the error.

@@ -16,6 +16,7 @@ import (
 	queuev1 "github.com/bookingrush/rush/gen/bookingrush/queue/v1"
 	"github.com/bookingrush/rush/lua"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/groupcommit"
 	"github.com/bookingrush/rush/services/platform/ticket"
 )
 
@@ -86,16 +87,37 @@ type Lines struct {
 	prefix, booker  string
 	window          time.Duration
 	join, pass, adm *redis.Script
+	joins           *groupcommit.Batcher[string, *joinCall] // by event
+}
+
+// An event's concurrent joins are decided in one queue_join.lua call
+// (group commit): at most joinsInFlight calls of an event under way, each
+// of at most joinsPerCall joins; a join that finds fewer calls under way
+// goes at once, alone.
+const (
+	joinsPerCall  = 64
+	joinsInFlight = 2
+)
+
+// joinCall is one ticket lookup waiting for its answer.
+type joinCall struct {
+	ctx             context.Context
+	user, mode, old string
+	res             []string
+	err             error
+	done            chan struct{}
 }
 
 // NewLines returns the queue store on rdb; prefix is queue.key-prefix,
 // bookingPrefix the booking engine's (the gate lives there) and window the
 // shopping window of a pass (queue.pass-ttl).
 func NewLines(rdb *redis.Client, prefix, bookingPrefix string, window time.Duration) *Lines {
-	return &Lines{
+	l := &Lines{
 		rdb: rdb, prefix: prefix, booker: bookingPrefix, window: window,
 		join: lua.Script("queue_join.lua"), pass: lua.Script("queue_pass.lua"), adm: lua.Script("queue_tick.lua"),
 	}
+	l.joins = groupcommit.New(joinsPerCall, joinsInFlight, l.runJoins)
+	return l
 }
 
 func (l *Lines) bk(ev string) lua.Keys       { return lua.EventKeys(l.booker, ev) }
@@ -123,10 +145,15 @@ func randomUint64() uint64 {
 // (modeRenew: a new place in place of old). errNoQueue, errNotLoaded and
 // SALE_NOT_OPEN say why there is no line.
 func (l *Lines) entry(ctx context.Context, ev, user, mode, old string) (e entry, found bool, err error) {
-	keys := []string{l.bk(ev).Meta(), l.bk(ev).Gate(), l.ticketsKey(ev)}
-	res, err := l.join.Run(ctx, l.rdb, keys, user, mode, randomEpoch(), retention.Milliseconds(), old, ticket.NewDrawKey()).StringSlice()
-	if err != nil {
-		return entry{}, false, unavailable(err)
+	c := &joinCall{ctx: ctx, user: user, mode: mode, old: old, done: make(chan struct{})}
+	l.joins.Add(ev, c)
+	<-c.done
+	if c.err != nil {
+		return entry{}, false, c.err
+	}
+	res := c.res
+	if len(res) == 0 {
+		return entry{}, false, fmt.Errorf("queue_join.lua: empty answer")
 	}
 	switch res[0] {
 	case "NOT_LOADED":
@@ -152,6 +179,51 @@ func (l *Lines) entry(ctx context.Context, ev, user, mode, old string) (e entry,
 		return e, true, nil
 	}
 	return entry{}, false, fmt.Errorf("queue_join.lua: unexpected answer %q", res)
+}
+
+// runJoins decides a batch of ticket lookups of event ev in one script
+// call and answers each. A lookup whose caller gave up while it waited is
+// not sent; the call has the latest deadline of the others (each answer
+// is still wanted by its own caller).
+func (l *Lines) runJoins(ev string, batch []*joinCall) {
+	live := batch[:0:0]
+	args := []any{randomEpoch(), retention.Milliseconds(), ticket.NewDrawKey()}
+	var deadline time.Time
+	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.err = unavailable(err)
+			close(c.done)
+			continue
+		}
+		if d, ok := c.ctx.Deadline(); ok && d.After(deadline) {
+			deadline = d
+		}
+		live = append(live, c)
+		args = append(args, c.user, c.mode, c.old)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx := context.WithoutCancel(live[0].ctx)
+	if !deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	keys := []string{l.bk(ev).Meta(), l.bk(ev).Gate(), l.ticketsKey(ev)}
+	raw, err := l.join.Run(ctx, l.rdb, keys, args...).Slice()
+	res := lua.Answers(raw)
+	for i, c := range live {
+		switch {
+		case err != nil:
+			c.err = unavailable(err)
+		case i >= len(res):
+			c.err = fmt.Errorf("queue_join.lua: %d answers for %d lookups", len(res), len(live))
+		default:
+			c.res = res[i]
+		}
+		close(c.done)
+	}
 }
 
 // Pass states (queue_pass.lua).
