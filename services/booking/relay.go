@@ -90,7 +90,9 @@ func (r *Relay) run(ctx context.Context) {
 }
 
 // Once relays what is waiting in every event's stream and returns how many
-// entries reached Kafka. With claim, it also takes over entries that another
+// stream entries it moved to Kafka (an entry of a reserve batch carries
+// many holds: the count is compared with the batch size, which counts
+// entries). With claim, it also takes over entries that another
 // relay read but never acknowledged.
 func (r *Relay) Once(ctx context.Context, claim bool) (int, error) {
 	events, err := r.eng.Events(ctx)
@@ -197,10 +199,10 @@ func (r *Relay) relayEvent(ctx context.Context, eventID string, claim bool) (int
 	if _, err := pipe.Exec(ctx); err != nil {
 		// Published but not acknowledged: they will be published again;
 		// consumers are idempotent by version.
-		return len(out), err
+		return len(msgs), err
 	}
 	delete(r.unacked, key)
-	return len(out), nil
+	return len(msgs), nil
 }
 
 // ContentType is the content-type header of booking.events messages.
