@@ -164,10 +164,10 @@ func (r *Relay) relayEvent(ctx context.Context, eventID string, claim bool) (int
 		ids = append(ids, m.ID)
 		changes, err := decodeEntry(m.Values)
 		if err != nil {
-			// A malformed entry can never be relayed; keep it out of the way
-			// but loudly (it would be a bug in a script).
+			// A malformed entry (or line of a batch's entry) can never be
+			// relayed; keep it out of the way but loudly (it would be a bug in
+			// a script). The rest of a batch's entry goes on.
 			r.log.Error("relay: dropping malformed stream entry", zap.String("stream", key), zap.String("id", m.ID), zap.Error(err))
-			continue
 		}
 		for _, c := range changes {
 			b, err := proto.Marshal(c.event)
@@ -219,7 +219,8 @@ type change struct {
 
 // decodeEntry turns a stream entry into the Kafka events it carries: one
 // for an entry of lib.lua's emit, one per hold for reserve.lua's entry of a
-// batch's new holds (kind "holds").
+// batch's new holds (kind "holds"). The error names what could not be
+// decoded; the changes returned with it are the ones that could.
 func decodeEntry(v map[string]any) ([]change, error) {
 	if k, _ := v["kind"].(string); k == kindHolds {
 		return decodeHolds(v)
@@ -240,7 +241,8 @@ const kindHolds = "holds"
 var holdFields = []string{"id", "user", "show", "zone", "qty", "unit", "idem", "zavailable", "zheld", "zsold", "zver", "tp"}
 
 // decodeHolds expands a "holds" entry into one change per new hold; each
-// is the compact entry of a new hold (decodeChange fills in the rest).
+// is the compact entry of a new hold (decodeChange fills in the rest). A
+// malformed line costs its own hold only.
 func decodeHolds(v map[string]any) ([]change, error) {
 	packed, _ := v["holds"].(string)
 	if packed == "" {
@@ -248,22 +250,25 @@ func decodeHolds(v map[string]any) ([]change, error) {
 	}
 	lines := strings.Split(packed, "\n")
 	out := make([]change, 0, len(lines))
-	for _, line := range lines {
+	var errs []error
+	for i, line := range lines {
 		f := strings.Split(line, ",")
 		if len(f) != len(holdFields) {
-			return nil, fmt.Errorf("holds entry: a line of %d fields, want %d", len(f), len(holdFields))
+			errs = append(errs, fmt.Errorf("holds entry, line %d: %d fields, want %d", i+1, len(f), len(holdFields)))
+			continue
 		}
 		one := map[string]any{"kind": StatusReserved, "at": v["at"], "event": v["event"], "exp": v["exp"]}
-		for i, name := range holdFields {
-			one[name] = f[i]
+		for j, name := range holdFields {
+			one[name] = f[j]
 		}
 		ev, err := decodeChange(one)
 		if err != nil {
-			return nil, err
+			errs = append(errs, fmt.Errorf("holds entry, line %d: %w", i+1, err))
+			continue
 		}
 		out = append(out, change{ev, f[len(f)-1]})
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // decodeChange turns one booking's change (an entry of lib.lua's emit, or

@@ -1,6 +1,7 @@
 package booking_test
 
 import (
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -52,7 +53,10 @@ func TestStreamEntryOfABatchDecodesAsOnePerHold(t *testing.T) {
 		b.GetTotalAmount() != "99.80" || got[0].GetZone().GetTotal() != 100 || !b.GetCreatedAt().AsTime().Equal(b.GetUpdatedAt().AsTime()) {
 		t.Errorf("a new hold's implied fields: %v", got[0])
 	}
-	if _, _, err := booking.DecodeEntry(map[string]any{"kind": "holds", "holds": "a,b,c"}); err == nil {
-		t.Error("a malformed holds entry decoded")
+	// A malformed line costs its own hold, not the batch's others.
+	bad := map[string]any{"kind": "holds", "at": batch["at"], "event": ev, "exp": batch["exp"],
+		"holds": "a,b,c\n" + strings.SplitN(batch["holds"].(string), "\n", 2)[1]}
+	if got, _, err := booking.DecodeEntry(bad); err == nil || len(got) != 1 || got[0].GetBooking().GetIdempotencyKey() != "key-bbbbbbbb" {
+		t.Errorf("a holds entry with a malformed line: %d events, error %v", len(got), err)
 	}
 }
