@@ -22,8 +22,10 @@
 --   P{ev:E}:wl:Z       ZSET   zone Z's waitlist: user id -> join sequence (the line's order)
 --   P{ev:E}:wlq:Z      HASH   zone Z's waitlist: user id -> seats wanted
 --   P{ev:E}:wl:seq     STRING the event's last waitlist join sequence
---   P{ev:E}:stream     STREAM every state change, relayed to Kafka (consumer group "relay");
---                             an entry's tp field is the W3C traceparent of the call that
+--   P{ev:E}:stream     STREAM every state change, relayed to Kafka (consumer group "relay"):
+--                             one entry per change (emit below), and one per reserve batch
+--                             for all its new holds (reserve.lua); an entry's tp (a hold
+--                             line's last field) is the W3C traceparent of the call that
 --                             made the change ('' if untraced), sent on as the Kafka record's header
 --   meta also keeps offer_ttl (ms), the life of a waitlist offer (written by waitlist_join.lua).
 -- Invariant per zone, after every script: available + held + sold = total, available >= 0
@@ -39,8 +41,8 @@ end
 
 -- emit appends the booking's whole state and its zone's counters to the
 -- stream, so a consumer can apply entries in any order by version
--- (reserve.lua writes a new hold's entry itself, compact: the fields that
--- follow from a new hold are left out and the relay fills them in). tp is
+-- (reserve.lua writes one entry for all the new holds of a batch, kind
+-- "holds", packed: see there; the relay fills in what follows). tp is
 -- the caller's traceparent, nil or '' when it was not traced; the field is
 -- always written, so every entry has the same fields (Redis then stores
 -- the field names once per stream node).

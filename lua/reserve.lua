@@ -38,9 +38,17 @@
 -- Every element is a string. Time comes from Redis (TIME), never from the
 -- caller: one reading for the whole batch.
 --
--- The stream entry of a hold is compact: kind 'reserved' implies status
--- reserved, version 1, created = at, no confirmed/cancelled/cause, and the
--- zone's total is available + held + sold (the relay fills them in).
+-- Writes per new hold: the user's count (INCRBY), the hold hash, its
+-- expiry entry (ZADD) and its idempotency record (SET); per batch: each
+-- changed zone (HSET) and ONE stream entry for every new hold of the batch:
+--   kind "holds", at (ms), event, exp (ms: the batch's holds share it),
+--   holds: one line per hold ("\n"-separated), each the comma-separated
+--          booking id, user, show, zone, quantity, unit (cents), idempotency
+--          key, then the zone's available, held, sold, version as of that
+--          hold, then the traceparent ("" when untraced)
+-- (ids are UUIDs, keys match [A-Za-z0-9_-], so neither separator occurs).
+-- A new hold implies status reserved, version 1, created = at; the zone's
+-- total is available + held + sold (the relay fills them in).
 
 local event, ttl, idem_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 
@@ -60,6 +68,9 @@ local function uncount(ukey, qty)
     redis.call('DEL', ukey)
   end
 end
+
+-- The stream lines of the batch's new holds: one XADD after the batch.
+local fresh = {}
 
 local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, idem, fp, pass, tp)
   local prior = redis.call('GET', ikey)
@@ -137,10 +148,8 @@ local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, ide
     'created', now, 'idem', idem, 'ver', 1)
   redis.call('ZADD', KEYS[2], expires, id)
   redis.call('SET', ikey, id .. '|' .. fp, 'EX', idem_ttl)
-  redis.call('XADD', KEYS[3], '*', 'kind', 'reserved', 'at', now,
-    'id', id, 'user', user, 'event', event, 'show', show, 'zone', zone_id, 'qty', qty, 'unit', z.price,
-    'exp', expires, 'idem', idem,
-    'zavailable', z.available, 'zheld', z.held, 'zsold', z.sold, 'zver', z.ver, 'tp', tp)
+  fresh[#fresh + 1] = table.concat({id, user, show, zone_id, qty, z.price, idem,
+    z.available, z.held, z.sold, z.ver, tp}, ',')
   return {'OK', id, tostring(expires), z.price, tostring(now)}
 end
 
@@ -160,5 +169,10 @@ for zkey, z in pairs(zones) do
   if z.dirty then
     redis.call('HSET', zkey, 'available', z.available, 'held', z.held, 'ver', z.ver)
   end
+end
+-- One stream entry for the batch's new holds (relay.go's decodeHolds).
+if #fresh > 0 then
+  redis.call('XADD', KEYS[3], '*', 'kind', 'holds', 'at', now, 'event', event, 'exp', expires,
+    'holds', table.concat(fresh, '\n'))
 end
 return out

@@ -90,7 +90,9 @@ func (r *Relay) run(ctx context.Context) {
 }
 
 // Once relays what is waiting in every event's stream and returns how many
-// entries reached Kafka. With claim, it also takes over entries that another
+// stream entries it moved to Kafka (an entry of a reserve batch carries
+// many holds: the count is compared with the batch size, which counts
+// entries). With claim, it also takes over entries that another
 // relay read but never acknowledged.
 func (r *Relay) Once(ctx context.Context, claim bool) (int, error) {
 	events, err := r.eng.Events(ctx)
@@ -160,24 +162,26 @@ func (r *Relay) relayEvent(ctx context.Context, eventID string, claim bool) (int
 	var spans []trace.Span
 	for _, m := range msgs {
 		ids = append(ids, m.ID)
-		ev, err := decodeEntry(m.Values)
+		changes, err := decodeEntry(m.Values)
 		if err != nil {
-			// A malformed entry can never be relayed; keep it out of the way
-			// but loudly (it would be a bug in a script).
+			// A malformed entry (or line of a batch's entry) can never be
+			// relayed; keep it out of the way but loudly (it would be a bug in
+			// a script). The rest of a batch's entry goes on.
 			r.log.Error("relay: dropping malformed stream entry", zap.String("stream", key), zap.String("id", m.ID), zap.Error(err))
-			continue
 		}
-		b, err := proto.Marshal(ev)
-		if err != nil {
-			return 0, err
+		for _, c := range changes {
+			b, err := proto.Marshal(c.event)
+			if err != nil {
+				return 0, err
+			}
+			headers := map[string]string{"content-type": ContentType, "stream-id": m.ID}
+			if c.tp != "" {
+				// The change's trace goes on in the record (see lib.lua's emit).
+				headers["traceparent"] = c.tp
+				spans = append(spans, r.spans.Start(ctx, r.topic, headers))
+			}
+			out = append(out, kafka.Message{Topic: r.topic, Key: []byte(c.event.GetBooking().GetId()), Value: b, Headers: headers})
 		}
-		headers := map[string]string{"content-type": ContentType, "stream-id": m.ID}
-		if tp, _ := m.Values["tp"].(string); tp != "" {
-			// The change's trace goes on in the record (see lib.lua's emit).
-			headers["traceparent"] = tp
-			spans = append(spans, r.spans.Start(ctx, r.topic, headers))
-		}
-		out = append(out, kafka.Message{Topic: r.topic, Key: []byte(ev.GetBooking().GetId()), Value: b, Headers: headers})
 	}
 	r.unacked[key] = true // until acknowledged below
 	if len(out) > 0 {
@@ -195,10 +199,10 @@ func (r *Relay) relayEvent(ctx context.Context, eventID string, claim bool) (int
 	if _, err := pipe.Exec(ctx); err != nil {
 		// Published but not acknowledged: they will be published again;
 		// consumers are idempotent by version.
-		return len(out), err
+		return len(msgs), err
 	}
 	delete(r.unacked, key)
-	return len(out), nil
+	return len(msgs), nil
 }
 
 // ContentType is the content-type header of booking.events messages.
@@ -206,9 +210,70 @@ const ContentType = "application/x-protobuf; proto=bookingrush.booking.v1.Bookin
 
 func isNoGroup(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "NOGROUP") }
 
-// decodeEntry turns a stream entry (written by lib.lua's emit) into the
-// Kafka event.
-func decodeEntry(v map[string]any) (*bookingv1.BookingEvent, error) {
+// change is one booking's change as a stream entry carries it, with the
+// traceparent of the call that made it ("" when untraced).
+type change struct {
+	event *bookingv1.BookingEvent
+	tp    string
+}
+
+// decodeEntry turns a stream entry into the Kafka events it carries: one
+// for an entry of lib.lua's emit, one per hold for reserve.lua's entry of a
+// batch's new holds (kind "holds"). The error names what could not be
+// decoded; the changes returned with it are the ones that could.
+func decodeEntry(v map[string]any) ([]change, error) {
+	if k, _ := v["kind"].(string); k == kindHolds {
+		return decodeHolds(v)
+	}
+	ev, err := decodeChange(v)
+	if err != nil {
+		return nil, err
+	}
+	tp, _ := v["tp"].(string)
+	return []change{{ev, tp}}, nil
+}
+
+// kindHolds is the kind of reserve.lua's stream entry: the new holds of
+// one batch, one line each (reserve.lua documents the layout).
+const kindHolds = "holds"
+
+// holdFields are the comma-separated fields of one line of a "holds" entry.
+var holdFields = []string{"id", "user", "show", "zone", "qty", "unit", "idem", "zavailable", "zheld", "zsold", "zver", "tp"}
+
+// decodeHolds expands a "holds" entry into one change per new hold; each
+// is the compact entry of a new hold (decodeChange fills in the rest). A
+// malformed line costs its own hold only.
+func decodeHolds(v map[string]any) ([]change, error) {
+	packed, _ := v["holds"].(string)
+	if packed == "" {
+		return nil, errors.New("holds entry without holds")
+	}
+	lines := strings.Split(packed, "\n")
+	out := make([]change, 0, len(lines))
+	var errs []error
+	for i, line := range lines {
+		f := strings.Split(line, ",")
+		if len(f) != len(holdFields) {
+			errs = append(errs, fmt.Errorf("holds entry, line %d: %d fields, want %d", i+1, len(f), len(holdFields)))
+			continue
+		}
+		one := map[string]any{"kind": StatusReserved, "at": v["at"], "event": v["event"], "exp": v["exp"]}
+		for j, name := range holdFields {
+			one[name] = f[j]
+		}
+		ev, err := decodeChange(one)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("holds entry, line %d: %w", i+1, err))
+			continue
+		}
+		out = append(out, change{ev, f[len(f)-1]})
+	}
+	return out, errors.Join(errs...)
+}
+
+// decodeChange turns one booking's change (an entry of lib.lua's emit, or
+// a new hold's compact entry) into its Kafka event.
+func decodeChange(v map[string]any) (*bookingv1.BookingEvent, error) {
 	s := func(k string) string { x, _ := v[k].(string); return x }
 	i64 := func(k string) int64 { n, _ := strconv.ParseInt(s(k), 10, 64); return n }
 	ts := func(k string) *timestamppb.Timestamp {
@@ -217,8 +282,9 @@ func decodeEntry(v map[string]any) (*bookingv1.BookingEvent, error) {
 		}
 		return nil
 	}
-	// A new hold's entry is compact (reserve.lua): no status, version,
-	// created, or zone total; they follow from its kind and counters.
+	// A new hold's entry is compact (a line of reserve.lua's "holds" entry,
+	// or an entry of kind reserved written before that layout): no status,
+	// version, created, or zone total; they follow from its kind and counters.
 	compact := s("kind") == StatusReserved && s("ver") == ""
 	if compact {
 		v["status"], v["ver"], v["created"] = StatusReserved, "1", s("at")
