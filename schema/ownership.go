@@ -55,6 +55,6 @@ var Owners = map[string]string{
 // mesh's checks, the benchmark's end-of-run audit).
 var Auditors = []string{
 	"platform/moneyaudit",
-	"platform/meshtest",
+	"testkit",
 	"bench",
 }
