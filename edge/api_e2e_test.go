@@ -362,6 +362,25 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	a.want(a.call("GET", "/api/v1/analytics/events/"+eventID, orgAtok, nil), 200, "")
 	a.want(a.call("GET", "/api/v1/analytics/events/"+eventID, orgBtok, nil), 403, "FORBIDDEN")
 	a.want(a.call("GET", "/api/v1/analytics/dashboard", adm, nil), 200, "")
+	// Each organizer's dashboard holds their own events only (the catalog
+	// says which), however the figures reached analytics.
+	topEvents := func(tok string) []any {
+		d := a.call("GET", "/api/v1/analytics/dashboard", tok, nil)
+		a.want(d, 200, "")
+		top, _ := d.data()["top_events"].([]any)
+		return top
+	}
+	testkit.Eventually(t, 20*time.Second, "the sale on its organizer's dashboard", func() bool {
+		top := topEvents(orgAtok)
+		if len(top) != 1 {
+			return false
+		}
+		first, _ := top[0].(map[string]any)
+		return first["event_id"] == eventID && first["title"] == "Rush Night Live"
+	})
+	if top := topEvents(orgBtok); len(top) != 0 {
+		t.Fatalf("another organizer's dashboard shows %v", top)
+	}
 
 	// The organizer cancels the event: every paid booking is refunded in
 	// full and its seats come back.

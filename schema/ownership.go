@@ -34,6 +34,7 @@ var Owners = map[string]string{
 	// analytics: its read model and the events it has counted.
 	"analytics_event_daily":  "analytics",
 	"analytics_event_hourly": "analytics",
+	"analytics_bookings":     "analytics",
 	"processed_events":       "analytics",
 	// gate: e-tickets and check-in.
 	"gate_tickets":      "gate",

@@ -30,7 +30,7 @@ var topics = []string{analytics.TopicBookingEvents, analytics.TopicPaymentRefund
 // reports answer the event's organizer and admins only.
 func TestCountsOnceAndAuthorization(t *testing.T) {
 	t.Parallel()
-	e := start(t, "booking,relay,persister,analytics")
+	e := start(t, "catalog,booking,relay,persister,analytics")
 	ctx := context.Background()
 	shop := e.SeedShop(t, testkit.ShopOptions{Users: 3}) // 10 seats at 49.90
 	other := e.SeedShop(t, testkit.ShopOptions{Users: 1})
@@ -48,8 +48,10 @@ func TestCountsOnceAndAuthorization(t *testing.T) {
 
 	// Half of the sale refunded (counted), and a refund of money that never
 	// became a sale (not counted: it was never revenue).
-	testkit.Eventually(t, 10*time.Second, "bookings persisted", func() bool {
-		return e.Count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'confirmed'`, sold.GetId()) == 1
+	// A refund names only its booking: analytics learnt the booking's event
+	// from booking.events (its own analytics_bookings), not from bookings.
+	testkit.Eventually(t, 10*time.Second, "bookings seen on booking.events", func() bool {
+		return e.Count(t, `SELECT count(*) FROM analytics_bookings WHERE booking_id = ANY($1::uuid[])`, []string{sold.GetId(), cancelled.GetId()}) == 2
 	})
 	refund := func(bookingID, amount string, cause paymentv1.RefundCause) {
 		ev := &paymentv1.PaymentEvent{Id: uuid.NewString(), Type: analytics.TopicPaymentRefunded, RefundAmount: amount, RefundCause: cause,
@@ -166,8 +168,41 @@ func TestCountsOnceAndAuthorization(t *testing.T) {
 		all.GetTopEvents()[0].GetEventId() != shop.Event {
 		t.Fatalf("admin dashboard %v", all)
 	}
+	// An organizer who runs nothing sees nothing of anyone's.
+	if none := dash(uuid.NewString(), authn.RoleOrganizer); none.GetSummary().GetReservations() != 0 || none.GetSummary().GetRevenue() != "0.00" ||
+		len(none.GetTopEvents()) != 0 {
+		t.Fatalf("dashboard of an organizer without events %v", none)
+	}
 	_, err = e.analytics.GetDashboard(ctx, testkit.As(t, e.Mesh, shop.Users[0], authn.RoleUser, &analyticsv1.GetDashboardRequest{}))
 	testkit.WantCode(t, err, errs.Forbidden)
+}
+
+// The catalog answers who runs an event: when it cannot be reached, the
+// reports that need it answer a fast SERVICE_UNAVAILABLE naming it, and an
+// admin's dashboard of no sales, which needs no catalog, still answers.
+func TestCatalogUnreachable(t *testing.T) {
+	t.Parallel()
+	e := start(t, "analytics", "-peer.catalog=127.0.0.1:1")
+	ctx := context.Background()
+	unavailable := func(what string, err error) {
+		t.Helper()
+		testkit.WantCode(t, err, errs.ServiceUnavailable)
+		if !strings.Contains(err.Error(), "catalog") {
+			t.Fatalf("%s: %v does not name the catalog", what, err)
+		}
+	}
+	began := time.Now()
+	_, err := e.analytics.GetEventAnalytics(ctx, testkit.As(t, e.Mesh, uuid.NewString(), authn.RoleOrganizer,
+		&analyticsv1.GetEventAnalyticsRequest{EventId: uuid.NewString()}))
+	unavailable("event report", err)
+	_, err = e.analytics.GetDashboard(ctx, testkit.As(t, e.Mesh, uuid.NewString(), authn.RoleOrganizer, &analyticsv1.GetDashboardRequest{}))
+	unavailable("organizer dashboard", err)
+	if d := time.Since(began); d > 5*time.Second {
+		t.Fatalf("the answers took %v", d)
+	}
+	if _, err := e.analytics.GetDashboard(ctx, testkit.As(t, e.Mesh, uuid.NewString(), authn.RoleAdmin, &analyticsv1.GetDashboardRequest{})); err != nil {
+		t.Fatalf("admin dashboard: %v", err)
+	}
 }
 
 // The money path end to end: reserve, pay sim_ok, the saga confirms and
