@@ -14,8 +14,8 @@ import (
 	"github.com/bookingrush/rush/lua"
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // TestReservesBeyondTheLimitAreShed: an edge that admits two reserves in
@@ -26,12 +26,12 @@ import (
 func TestReservesBeyondTheLimitAreShed(t *testing.T) {
 	t.Parallel()
 	redisURL := "redis://127.0.0.1:6379/0"
-	prefix := meshtest.KeyPrefix(t, redisURL)
-	app := meshtest.StartApp(t, meshtest.Config(t, pgtest.Migrated(t), "-postgres.migrate-on-start=false", "-target=all",
-		"-rate-limit.enabled=false", "-booking.key-prefix="+prefix, "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisURL),
-		"-queue.key-prefix="+meshtest.KeyPrefix(t, redisURL),
+	prefix := testkit.KeyPrefix(t, redisURL)
+	app := testkit.StartApp(t, testkit.Config(t, pgtest.Migrated(t), "-postgres.migrate-on-start=false", "-target=all",
+		"-rate-limit.enabled=false", "-booking.key-prefix="+prefix, "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
+		"-queue.key-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-edge.admission.initial=2", "-edge.admission.min=1", "-edge.admission.max=2"))
-	s := app.SeedShop(t, meshtest.ShopOptions{Seats: 40, Users: 60, MaxPerUser: 1})
+	s := app.SeedShop(t, testkit.ShopOptions{Seats: 40, Users: 60, MaxPerUser: 1})
 	base := app.URL(t, "edge")
 	type answer struct {
 		status     int
@@ -84,7 +84,7 @@ func TestReservesBeyondTheLimitAreShed(t *testing.T) {
 	if z := zoneSold(t, app, s); z != held {
 		t.Fatalf("Redis holds %d seats, %d were answered 201", z, held)
 	}
-	meshtest.Eventually(t, 15*time.Second, "Postgres agrees with Redis", func() bool {
+	testkit.Eventually(t, 15*time.Second, "Postgres agrees with Redis", func() bool {
 		d, err := booking.Reconcile(context.Background(), app.Redis, app.Pool, prefix, s.Event)
 		return err == nil && len(d) == 0
 	})
@@ -92,7 +92,7 @@ func TestReservesBeyondTheLimitAreShed(t *testing.T) {
 }
 
 // zoneSold is the seats held or sold in the shop's zone, as Redis counts.
-func zoneSold(t *testing.T, app *meshtest.App, s meshtest.Shop) int {
+func zoneSold(t *testing.T, app *testkit.App, s testkit.Shop) int {
 	t.Helper()
 	var held, sold int
 	v, err := app.Redis.HMGet(context.Background(), lua.EventKeys(app.Config.Booking.KeyPrefix, s.Event).Zone(s.Zone), "held", "sold").Result()
@@ -112,11 +112,11 @@ func zoneSold(t *testing.T, app *meshtest.App, s meshtest.Shop) int {
 func TestShedEventSwitchesOnItsWaitingRoom(t *testing.T) {
 	t.Parallel()
 	redisURL := "redis://127.0.0.1:6379/0"
-	app := meshtest.StartApp(t, meshtest.Config(t, pgtest.Migrated(t), "-postgres.migrate-on-start=false", "-target=all",
-		"-rate-limit.enabled=false", "-booking.key-prefix="+meshtest.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisURL),
-		"-queue.key-prefix="+meshtest.KeyPrefix(t, redisURL),
+	app := testkit.StartApp(t, testkit.Config(t, pgtest.Migrated(t), "-postgres.migrate-on-start=false", "-target=all",
+		"-rate-limit.enabled=false", "-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
+		"-queue.key-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-edge.admission.initial=1", "-edge.admission.min=1", "-edge.admission.max=1", "-edge.admission.auto-queue-after=1s"))
-	s := app.SeedShop(t, meshtest.ShopOptions{Seats: 5000, Users: 40, MaxPerUser: 10})
+	s := app.SeedShop(t, testkit.ShopOptions{Seats: 5000, Users: 40, MaxPerUser: 10})
 	base := app.URL(t, "edge")
 	call := func(method, path, token string, body any, key string) (int, map[string]any) {
 		t.Helper()

@@ -16,7 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bookingrush/rush/services/platform/mail/mailtest"
-	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // api is a black-box client of the public JSON API of a whole mesh.
@@ -150,10 +150,10 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	t.Parallel()
 	smtp := mailtest.NewServer(t)
 	redisURL := "redis://127.0.0.1:6379/0"
-	m := meshtest.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-smtp.addr="+smtp.Addr,
+	m := testkit.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-smtp.addr="+smtp.Addr,
 		"-admin.email=root@rush.test", "-admin.password=root-password-1",
-		"-booking.key-prefix="+meshtest.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisURL),
-		"-rate-limit.prefix="+meshtest.KeyPrefix(t, redisURL), "-queue.key-prefix="+meshtest.KeyPrefix(t, redisURL),
+		"-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
+		"-rate-limit.prefix="+testkit.KeyPrefix(t, redisURL), "-queue.key-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-edge.trusted-proxies=127.0.0.1/32", "-payment.sim-delay=50ms")
 	a := &api{t: t, base: m.URL(t, "edge")}
 	a.spec = loadOpenAPI(t, a.base)
@@ -189,7 +189,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	a.want(a.call("POST", "/api/v1/auth/logout", buyer.str("access_token"), map[string]any{"refresh_token": buyer.str("refresh_token")}), 200, "")
 	// Logout ends the access tokens issued so far too (within a poll of
 	// jwt.revocation-poll); signing in again works.
-	meshtest.Eventually(t, 5*time.Second, "the logged-out access token refused", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the logged-out access token refused", func() bool {
 		return a.call("GET", "/api/v1/auth/me", buyer.str("access_token"), nil).status == http.StatusUnauthorized
 	})
 	buyer = a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "buyer@rush.test", "password": "secret-pass-1"})
@@ -308,7 +308,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	a.want(a.call("GET", "/api/v1/bookings/"+bookingID, user, nil), 200, "")
 	a.want(a.call("GET", "/api/v1/bookings/"+bookingID, other.str("access_token"), nil), 404, "NOT_FOUND")
 	a.want(a.call("POST", "/api/v1/bookings/"+bookingID+"/confirm", user, nil), 402, "PAYMENT_FAILED")
-	meshtest.Eventually(t, 10*time.Second, "the hold in the lists", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the hold in the lists", func() bool {
 		l := a.call("GET", "/api/v1/bookings/pending", user, nil)
 		return l.status == 200 && len(l.list()) == 1 && len(a.call("GET", "/api/v1/bookings", user, nil).list()) == 1
 	})
@@ -328,7 +328,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 		t.Fatalf("payment amount: %s", pay)
 	}
 	a.want(a.call("POST", "/api/v1/payments", other.str("access_token"), map[string]any{"booking_id": bookingID, "payment_method": "sim_ok"}), 404, "NOT_FOUND")
-	meshtest.Eventually(t, 20*time.Second, "the saga confirms the booking", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the saga confirms the booking", func() bool {
 		return a.call("GET", "/api/v1/bookings/"+bookingID, user, nil).str("status") == "confirmed"
 	})
 	a.want(a.call("GET", "/api/v1/payments/"+pay.str("id"), user, nil), 200, "")
@@ -353,7 +353,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	a.want(a.call("POST", "/api/v1/queue/join", user, map[string]any{"event_id": eventID}), 200, "")
 	a.want(a.call("GET", "/api/v1/queue/status?event_id="+eventID, user, nil), 200, "")
 	watchQueue(t, a.base, user, eventID)
-	meshtest.Eventually(t, 20*time.Second, "the confirmation mail", func() bool { return len(smtp.To("buyer@rush.test")) > 0 })
+	testkit.Eventually(t, 20*time.Second, "the confirmation mail", func() bool { return len(smtp.To("buyer@rush.test")) > 0 })
 	notes := a.call("GET", "/api/v1/notifications", user, nil)
 	a.want(notes, 200, "")
 	if len(notes.list()) == 0 {
@@ -362,6 +362,25 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	a.want(a.call("GET", "/api/v1/analytics/events/"+eventID, orgAtok, nil), 200, "")
 	a.want(a.call("GET", "/api/v1/analytics/events/"+eventID, orgBtok, nil), 403, "FORBIDDEN")
 	a.want(a.call("GET", "/api/v1/analytics/dashboard", adm, nil), 200, "")
+	// Each organizer's dashboard holds their own events only (the catalog
+	// says which), however the figures reached analytics.
+	topEvents := func(tok string) []any {
+		d := a.call("GET", "/api/v1/analytics/dashboard", tok, nil)
+		a.want(d, 200, "")
+		top, _ := d.data()["top_events"].([]any)
+		return top
+	}
+	testkit.Eventually(t, 20*time.Second, "the sale on its organizer's dashboard", func() bool {
+		top := topEvents(orgAtok)
+		if len(top) != 1 {
+			return false
+		}
+		first, _ := top[0].(map[string]any)
+		return first["event_id"] == eventID && first["title"] == "Rush Night Live"
+	})
+	if top := topEvents(orgBtok); len(top) != 0 {
+		t.Fatalf("another organizer's dashboard shows %v", top)
+	}
 
 	// The organizer cancels the event: every paid booking is refunded in
 	// full and its seats come back.
@@ -369,7 +388,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	a.want(paid, 201, "")
 	pay2 := a.call("POST", "/api/v1/payments", other.str("access_token"), map[string]any{"booking_id": paid.str("id"), "payment_method": "sim_ok"})
 	a.want(pay2, 201, "")
-	meshtest.Eventually(t, 20*time.Second, "the second booking confirmed", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the second booking confirmed", func() bool {
 		return a.call("GET", "/api/v1/bookings/"+paid.str("id"), other.str("access_token"), nil).str("status") == "confirmed"
 	})
 	a.want(a.call("POST", "/api/v1/events/"+eventID+"/cancel", orgBtok, map[string]any{"reason": "not mine"}), 403, "FORBIDDEN")
@@ -381,7 +400,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	if r := a.call("GET", "/api/v1/payments/"+pay2.str("id"), other.str("access_token"), nil); r.str("status") != "refunded" || r.str("refunded_amount") != "49.90" {
 		t.Fatalf("payment after the organizer cancelled: %s", r)
 	}
-	meshtest.Eventually(t, 10*time.Second, "the cancelled event's booking refunded", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the cancelled event's booking refunded", func() bool {
 		return a.call("GET", "/api/v1/bookings/"+paid.str("id"), other.str("access_token"), nil).str("status") == "refunded"
 	})
 	a.want(reserve(user, 1, "e2e-key-0006"), 409, "SALE_NOT_OPEN")

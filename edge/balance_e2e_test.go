@@ -15,9 +15,9 @@ import (
 
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // TestTwoBookingProcessesBehindOneNameBothServe: two booking processes
@@ -42,12 +42,12 @@ func TestTwoBookingProcessesBehindOneNameBothServe(t *testing.T) {
 	}
 
 	redisURL := "redis://127.0.0.1:6379/0"
-	prefix := meshtest.KeyPrefix(t, redisURL)
+	prefix := testkit.KeyPrefix(t, redisURL)
 	dsn := pgtest.Migrated(t)
 	common := []string{"-postgres.migrate-on-start=false", "-booking.key-prefix=" + prefix}
 	// The first pod also relays to Kafka (its embedded broker) and persists.
-	podA := meshtest.StartApp(t, meshtest.Config(t, dsn, append(common, "-target=booking,relay,persister", "-booking.addr=127.0.0.1:"+port)...))
-	podB := meshtest.StartApp(t, meshtest.Config(t, dsn, append(common, "-target=booking", "-booking.addr=127.0.0.2:"+port)...))
+	podA := testkit.StartApp(t, testkit.Config(t, dsn, append(common, "-target=booking,relay,persister", "-booking.addr=127.0.0.1:"+port)...))
+	podB := testkit.StartApp(t, testkit.Config(t, dsn, append(common, "-target=booking", "-booking.addr=127.0.0.2:"+port)...))
 	var lookups atomic.Int64
 	resolve := server.Resolver(func(_ context.Context, host string) ([]string, error) {
 		if host != "booking-pods" {
@@ -56,10 +56,10 @@ func TestTwoBookingProcessesBehindOneNameBothServe(t *testing.T) {
 		lookups.Add(1)
 		return []string{"127.0.0.1", "127.0.0.2"}, nil
 	})
-	edge := meshtest.StartApp(t, meshtest.Config(t, dsn, append(common, "-target=edge", "-rate-limit.enabled=false",
+	edge := testkit.StartApp(t, testkit.Config(t, dsn, append(common, "-target=edge", "-rate-limit.enabled=false",
 		"-peer.booking=booking-pods:"+port)...), fx.Supply(resolve))
 
-	s := podA.SeedShop(t, meshtest.ShopOptions{Seats: 100, Users: 40, MaxPerUser: 1})
+	s := podA.SeedShop(t, testkit.ShopOptions{Seats: 100, Users: 40, MaxPerUser: 1})
 	a := &api{t: t, base: edge.URL(t, "edge")}
 	for _, user := range s.Users {
 		r := a.call("POST", "/api/v1/bookings/reserve", edge.Token(t, user, authn.RoleUser),
@@ -69,7 +69,7 @@ func TestTwoBookingProcessesBehindOneNameBothServe(t *testing.T) {
 	if lookups.Load() == 0 {
 		t.Fatal("the edge never resolved booking-pods")
 	}
-	reserves := func(pod *meshtest.App) int {
+	reserves := func(pod *testkit.App) int {
 		m := regexp.MustCompile(`(?m)^booking_reservations_total (\d+)$`).FindStringSubmatch(metricsText(t, pod.URL(t, "metrics")))
 		if m == nil {
 			return 0
@@ -82,7 +82,7 @@ func TestTwoBookingProcessesBehindOneNameBothServe(t *testing.T) {
 		t.Fatalf("pod A made %d holds, pod B %d: want both some, %d in all", na, nb, len(s.Users))
 	}
 	t.Logf("pod A %d holds, pod B %d", na, nb)
-	meshtest.Eventually(t, 20*time.Second, "Postgres agrees with Redis", func() bool {
+	testkit.Eventually(t, 20*time.Second, "Postgres agrees with Redis", func() bool {
 		diffs, err := booking.Reconcile(context.Background(), podA.Redis, podA.Pool, prefix, s.Event)
 		return err == nil && len(diffs) == 0
 	})

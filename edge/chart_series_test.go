@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/bookingrush/rush/deploy/k8s/charttest"
-	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // targetLabels are added by Prometheus when it scrapes (the Service's job,
@@ -49,7 +49,7 @@ func series(text string) exposition {
 func checkChartSeries(t *testing.T, metricsURL string) {
 	t.Helper()
 	var text string
-	meshtest.Eventually(t, 5*time.Second, "the queue's event stream counted", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the queue's event stream counted", func() bool {
 		text = metricsText(t, metricsURL)
 		return strings.Contains(text, `http_requests_total{code="200",method="GET",route="`+queueEventsPath+`"}`)
 	})

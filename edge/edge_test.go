@@ -14,7 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 const (
@@ -408,7 +408,7 @@ func TestAccessLog(t *testing.T) {
 	}
 	e.do("GET", "/healthz", "")
 	var lines []observer.LoggedEntry
-	meshtest.Eventually(t, 5*time.Second, "the access log line", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the access log line", func() bool {
 		lines = logs.FilterMessage("access").All()
 		return len(lines) > 0
 	})

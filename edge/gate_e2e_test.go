@@ -10,7 +10,7 @@ import (
 
 	"github.com/bookingrush/rush/services/platform/eticket"
 	"github.com/bookingrush/rush/services/platform/mail/mailtest"
-	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // TestAfterTheSaleEndToEnd walks issue 19 through the edge against a whole
@@ -24,10 +24,10 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 	t.Parallel()
 	smtp := mailtest.NewServer(t)
 	redisURL := "redis://127.0.0.1:6379/0"
-	m := meshtest.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-smtp.addr="+smtp.Addr,
+	m := testkit.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-smtp.addr="+smtp.Addr,
 		"-admin.email=root@rush.test", "-admin.password=root-password-1",
-		"-booking.key-prefix="+meshtest.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisURL),
-		"-rate-limit.prefix="+meshtest.KeyPrefix(t, redisURL), "-queue.key-prefix="+meshtest.KeyPrefix(t, redisURL),
+		"-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
+		"-rate-limit.prefix="+testkit.KeyPrefix(t, redisURL), "-queue.key-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-edge.trusted-proxies=127.0.0.1/32", "-payment.sim-delay=50ms", "-notify.poll=100ms")
 	a := &api{t: t, base: m.URL(t, "edge")}
 	a.spec = loadOpenAPI(t, a.base)
@@ -66,7 +66,7 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 	payAndWait := func(who, booking string) {
 		t.Helper()
 		a.want(a.call("POST", "/api/v1/payments", users[who], map[string]any{"booking_id": booking, "payment_method": "sim_ok"}), 201, "")
-		meshtest.Eventually(t, 30*time.Second, who+"'s booking confirmed", func() bool {
+		testkit.Eventually(t, 30*time.Second, who+"'s booking confirmed", func() bool {
 			return a.call("GET", "/api/v1/bookings/"+booking, users[who], nil).str("status") == "confirmed"
 		})
 	}
@@ -87,7 +87,7 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 	// ann cancels: ben's offer is a hold of his, mailed with the checkout link.
 	a.want(a.call("POST", "/api/v1/bookings/"+annHold+"/cancel", users["ann"], nil), 200, "")
 	var offer map[string]any
-	meshtest.Eventually(t, 10*time.Second, "ben's offer in his pending bookings", func() bool {
+	testkit.Eventually(t, 10*time.Second, "ben's offer in his pending bookings", func() bool {
 		l := a.call("GET", "/api/v1/bookings/pending", users["ben"], nil).list()
 		if len(l) == 1 {
 			offer, _ = l[0].(map[string]any)
@@ -99,7 +99,7 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 	}
 	benBooking := offer["id"].(string)
 	a.want(a.call("GET", "/api/v1/waitlist/"+zoneID, users["ben"], nil), 404, "NOT_FOUND")
-	meshtest.Eventually(t, 20*time.Second, "the offer mail", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the offer mail", func() bool {
 		for _, msg := range smtp.To("ben@rush.test") {
 			if strings.Contains(msg.Text, "/checkout/"+benBooking) {
 				return true
@@ -112,7 +112,7 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 	// ben's tickets: one per seat, each code verifies offline with the
 	// event's published key alone.
 	var tickets []any
-	meshtest.Eventually(t, 20*time.Second, "ben's tickets", func() bool {
+	testkit.Eventually(t, 20*time.Second, "ben's tickets", func() bool {
 		tickets = ticketsOf(a.call("GET", "/api/v1/bookings/"+benBooking+"/tickets", users["ben"], nil))
 		return len(tickets) == 2
 	})
@@ -141,7 +141,7 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 		}
 	}
 	// The confirmation mail carries the tickets' QR codes as inline images.
-	meshtest.Eventually(t, 20*time.Second, "the confirmation mail with QR codes", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the confirmation mail with QR codes", func() bool {
 		for _, msg := range smtp.To("ben@rush.test") {
 			if strings.Contains(string(msg.Raw), "Content-Id: <ticket-1@") && strings.Contains(string(msg.Raw), "image/png") && strings.Contains(msg.HTML, "cid:ticket-1@") {
 				return true
@@ -184,7 +184,7 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 	catBooking := reserve("cat", otherShow, otherZone, 1, "cat-other-0001")
 	payAndWait("cat", catBooking)
 	var catCode string
-	meshtest.Eventually(t, 20*time.Second, "cat's ticket", func() bool {
+	testkit.Eventually(t, 20*time.Second, "cat's ticket", func() bool {
 		if l := ticketsOf(a.call("GET", "/api/v1/bookings/"+catBooking+"/tickets", users["cat"], nil)); len(l) == 1 {
 			catCode = l[0].(map[string]any)["code"].(string)
 		}
@@ -222,7 +222,7 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 	// cat's refund revokes the ticket: on the revocation list, and refused.
 	orgDev := a.call("POST", "/api/v1/checkin/devices", users["other"], map[string]any{"name": "Main", "event_ids": []string{otherEvent}}).str("credential")
 	a.want(a.call("POST", "/api/v1/bookings/"+catBooking+"/cancel", users["cat"], nil), 200, "")
-	meshtest.Eventually(t, 20*time.Second, "cat's ticket revoked", func() bool {
+	testkit.Eventually(t, 20*time.Second, "cat's ticket revoked", func() bool {
 		l := a.call("GET", "/api/v1/shows/"+otherShow+"/revoked-tickets", orgDev, nil).data()["tickets"]
 		return l != nil && len(l.([]any)) == 1
 	})

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -32,11 +30,11 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/queue/v1/queuev1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/saga/v1/sagav1connect"
-	"github.com/bookingrush/rush/services/app"
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/config"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/redisx"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 const testSecret = "test-secret-0123456789abcdef-0123456789"
@@ -64,51 +62,18 @@ func start(t testing.TB, args ...string) *env {
 // startWith is start with extra fx options (fx.Decorate of the logger...).
 func startWith(t testing.TB, opts []fx.Option, args ...string) *env {
 	t.Helper()
-	prefix := "rl:test:" + uuid.NewString() + ":"
+	prefix := testkit.KeyPrefix(t, redisx.DefaultURL) // its keys go when the test ends, after the mesh
 	base := []string{"-target=edge", "-log.level=error", "-jwt.secret=" + testSecret,
 		"-metrics.addr=127.0.0.1:0", "-edge.addr=127.0.0.1:0", "-rate-limit.prefix=" + prefix}
 	for name := range server.Ports {
 		base = append(base, "-peer."+name+"=127.0.0.1:1")
 	}
-	var cfg app.Config
-	noEnv := func(string) (string, bool) { return "", false }
-	if err := config.Load(&cfg, flag.NewFlagSet("rush", flag.ContinueOnError), append(base, args...), noEnv); err != nil {
-		t.Fatal(err)
-	}
-	var reg *server.Registry
-	var keys *authn.Keys
 	var stack *server.Stack
-	a := app.New(&cfg, append([]fx.Option{fx.Populate(&reg, &keys, &stack), fx.NopLogger}, opts...)...)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := a.Start(ctx); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := a.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-		cleanRedis(t, prefix)
-	})
-	u, ok := reg.URL("edge")
-	if !ok {
-		t.Fatal("edge is not listening")
-	}
+	m := testkit.Run(t, testkit.Load(t, append(base, args...)...), append([]fx.Option{fx.Populate(&stack)}, opts...)...)
+	u, keys, reg := m.URL(t, "edge"), m.Keys, m.Registry
 	e := &env{t: t, base: u, keys: keys, rec: &recorder{}, reg: reg, prefix: prefix, stack: stack}
 	e.serveFakes(stack)
 	return e
-}
-
-func cleanRedis(t testing.TB, prefix string) {
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	defer rdb.Close()
-	ctx := context.Background()
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		rdb.Del(ctx, iter.Val())
-	}
 }
 
 // recorder remembers which procedure each request id reached, with the

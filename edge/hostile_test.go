@@ -15,20 +15,20 @@ import (
 
 	"github.com/bookingrush/rush/services/app"
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // startMesh runs the whole mesh (real services, Postgres, Redis, embedded
 // Kafka) with fresh Redis prefixes and rate limits off; args come last.
-func startMesh(t *testing.T, args ...string) *meshtest.Mesh {
+func startMesh(t *testing.T, args ...string) *testkit.Mesh {
 	t.Helper()
 	redisURL := "redis://127.0.0.1:6379/0"
 	base := []string{"-target=all", "-auth.bcrypt-cost=4", "-rate-limit.enabled=false",
-		"-booking.key-prefix=" + meshtest.KeyPrefix(t, redisURL), "-catalog.cache-prefix=" + meshtest.KeyPrefix(t, redisURL),
-		"-rate-limit.prefix=" + meshtest.KeyPrefix(t, redisURL), "-queue.key-prefix=" + meshtest.KeyPrefix(t, redisURL)}
-	return meshtest.Start(t, append(base, args...)...)
+		"-booking.key-prefix=" + testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix=" + testkit.KeyPrefix(t, redisURL),
+		"-rate-limit.prefix=" + testkit.KeyPrefix(t, redisURL), "-queue.key-prefix=" + testkit.KeyPrefix(t, redisURL)}
+	return testkit.Start(t, append(base, args...)...)
 }
 
 // rawReply is an answer read without any expectation of its shape.
@@ -236,7 +236,7 @@ func TestServerErrorsAreLogged(t *testing.T) {
 	}))
 
 	core, logs := observer.New(zap.WarnLevel)
-	cfg := meshtest.Config(t, pgtest.URL(), "-target=edge", "-rate-limit.enabled=false",
+	cfg := testkit.Config(t, pgtest.URL(), "-target=edge", "-rate-limit.enabled=false",
 		"-peer.catalog="+strings.TrimPrefix(broken.URL, "http://"))
 	var reg *server.Registry
 	a := app.New(cfg, fx.Populate(&reg), fx.NopLogger, fx.Decorate(func(*zap.Logger) *zap.Logger { return zap.New(core) }))

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/bookingrush/rush/services/platform/mail/mailtest"
-	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // TestAnonymousRoutesAreLimitedPerClientAndAddress runs a whole mesh and
@@ -19,9 +19,9 @@ func TestAnonymousRoutesAreLimitedPerClientAndAddress(t *testing.T) {
 	t.Parallel()
 	smtp := mailtest.NewServer(t)
 	redisURL := "redis://127.0.0.1:6379/0"
-	m := meshtest.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-smtp.addr="+smtp.Addr, "-edge.trusted-proxies=127.0.0.1/32",
-		"-booking.key-prefix="+meshtest.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisURL),
-		"-rate-limit.prefix="+meshtest.KeyPrefix(t, redisURL), "-queue.key-prefix="+meshtest.KeyPrefix(t, redisURL),
+	m := testkit.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-smtp.addr="+smtp.Addr, "-edge.trusted-proxies=127.0.0.1/32",
+		"-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
+		"-rate-limit.prefix="+testkit.KeyPrefix(t, redisURL), "-queue.key-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-auth.login-per-email.burst=3", "-auth.login-per-email.per-hour=1",
 		"-auth.reset-mails-per-email.burst=2", "-auth.reset-mails-per-email.per-hour=1")
 	a := &api{t: t, base: m.URL(t, "edge")}
@@ -80,7 +80,7 @@ func TestAnonymousRoutesAreLimitedPerClientAndAddress(t *testing.T) {
 		}
 		return n
 	}
-	meshtest.Eventually(t, 20*time.Second, "two reset mails", func() bool { return resets() >= 2 })
+	testkit.Eventually(t, 20*time.Second, "two reset mails", func() bool { return resets() >= 2 })
 	time.Sleep(time.Second) // the worker has handled the other four by now
 	if n := resets(); n != 2 {
 		t.Errorf("%d reset mails to one address, want 2", n)

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/bookingrush/rush/services/platform/mail/mailtest"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/topic"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // TestCancelledEventTakesNoMoney: through the public API of a whole mesh,
@@ -24,11 +24,11 @@ func TestCancelledEventTakesNoMoney(t *testing.T) {
 	t.Parallel()
 	smtp := mailtest.NewServer(t)
 	redisURL := "redis://127.0.0.1:6379/0"
-	prefix := meshtest.KeyPrefix(t, redisURL)
-	app := meshtest.StartApp(t, meshtest.Config(t, pgtest.Migrated(t), "-postgres.migrate-on-start=false", "-target=all",
+	prefix := testkit.KeyPrefix(t, redisURL)
+	app := testkit.StartApp(t, testkit.Config(t, pgtest.Migrated(t), "-postgres.migrate-on-start=false", "-target=all",
 		"-auth.bcrypt-cost=4", "-smtp.addr="+smtp.Addr, "-admin.email=root@rush.test", "-admin.password=root-password-1",
-		"-booking.key-prefix="+prefix, "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisURL),
-		"-rate-limit.prefix="+meshtest.KeyPrefix(t, redisURL), "-queue.key-prefix="+meshtest.KeyPrefix(t, redisURL),
+		"-booking.key-prefix="+prefix, "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
+		"-rate-limit.prefix="+testkit.KeyPrefix(t, redisURL), "-queue.key-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-edge.trusted-proxies=127.0.0.1/32", "-payment.sim-delay=3s", "-notify.poll=100ms"))
 	a := &api{t: t, base: app.URL(t, "edge")}
 
@@ -81,13 +81,13 @@ func TestCancelledEventTakesNoMoney(t *testing.T) {
 	waitBooking := func(who, id, status string) apiReply {
 		t.Helper()
 		var r apiReply
-		meshtest.Eventually(t, 30*time.Second, who+"'s booking "+status, func() bool { r = booking(who, id); return r.str("status") == status })
+		testkit.Eventually(t, 30*time.Second, who+"'s booking "+status, func() bool { r = booking(who, id); return r.str("status") == status })
 		return r
 	}
 	waitPayment := func(who, id, status string) apiReply {
 		t.Helper()
 		var r apiReply
-		meshtest.Eventually(t, 30*time.Second, who+"'s payment "+status, func() bool {
+		testkit.Eventually(t, 30*time.Second, who+"'s payment "+status, func() bool {
 			r = a.call("GET", "/api/v1/payments/"+id, users[who], nil)
 			return r.str("status") == status
 		})

@@ -12,8 +12,8 @@ import (
 
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/faulttest"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // outageArgs are the flags of a whole mesh whose breakers probe every
@@ -21,8 +21,8 @@ import (
 func outageArgs(t *testing.T, redisURL string, extra ...string) []string {
 	return append([]string{"-target=all", "-auth.bcrypt-cost=4", "-edge.trusted-proxies=127.0.0.1/32",
 		"-redis.url=" + redisURL, "-redis.breaker.probe-interval=100ms", "-postgres.breaker.probe-interval=100ms",
-		"-booking.key-prefix=" + meshtest.KeyPrefix(t, redisURL), "-catalog.cache-prefix=" + meshtest.KeyPrefix(t, redisURL),
-		"-rate-limit.prefix=" + meshtest.KeyPrefix(t, redisURL), "-queue.key-prefix=" + meshtest.KeyPrefix(t, redisURL)}, extra...)
+		"-booking.key-prefix=" + testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix=" + testkit.KeyPrefix(t, redisURL),
+		"-rate-limit.prefix=" + testkit.KeyPrefix(t, redisURL), "-queue.key-prefix=" + testkit.KeyPrefix(t, redisURL)}, extra...)
 }
 
 // detail is details[key] of an error answer (nil for a success).
@@ -34,7 +34,7 @@ func (r apiReply) detail(key string) any {
 
 // breakerOpen reports whether the mesh's breaker of dependency is open,
 // from its /metrics.
-func breakerOpen(t *testing.T, m *meshtest.App, dependency string) bool {
+func breakerOpen(t *testing.T, m *testkit.App, dependency string) bool {
 	t.Helper()
 	return strings.Contains(metricsText(t, m.URL(t, "metrics")), `rush_dependency_breaker_open{dependency="`+dependency+`"} 1`)
 }
@@ -42,7 +42,7 @@ func breakerOpen(t *testing.T, m *meshtest.App, dependency string) bool {
 // unavailable sends call until the breaker of dependency is open (every
 // answer meanwhile must be 503 naming it), then checks that answers come
 // fast: the median of 9 under 100 ms.
-func unavailable(t *testing.T, m *meshtest.App, dependency string, call func() apiReply) {
+func unavailable(t *testing.T, m *testkit.App, dependency string, call func() apiReply) {
 	t.Helper()
 	check := func(r apiReply) {
 		t.Helper()
@@ -71,9 +71,9 @@ func unavailable(t *testing.T, m *meshtest.App, dependency string, call func() a
 }
 
 // recovered waits until call answers status, the breaker closed by itself.
-func recovered(t *testing.T, m *meshtest.App, dependency string, status int, call func() apiReply) {
+func recovered(t *testing.T, m *testkit.App, dependency string, status int, call func() apiReply) {
 	t.Helper()
-	meshtest.Eventually(t, 30*time.Second, dependency+" back: "+fmt.Sprint(status), func() bool { return call().status == status })
+	testkit.Eventually(t, 30*time.Second, dependency+" back: "+fmt.Sprint(status), func() bool { return call().status == status })
 	if breakerOpen(t, m, dependency) {
 		t.Errorf("the %s breaker is still open", dependency)
 	}
@@ -85,9 +85,9 @@ func recovered(t *testing.T, m *meshtest.App, dependency string, status int, cal
 func TestPostgresOutage(t *testing.T) {
 	t.Parallel()
 	proxy, dsn := faulttest.PostgresProxy(t, pgtest.Migrated(t))
-	m := meshtest.StartApp(t, meshtest.Config(t, dsn, outageArgs(t, "redis://127.0.0.1:6379/0",
+	m := testkit.StartApp(t, testkit.Config(t, dsn, outageArgs(t, "redis://127.0.0.1:6379/0",
 		"-postgres.migrate-on-start=false", "-postgres.connect-timeout=1s")...))
-	shop := m.SeedShop(t, meshtest.ShopOptions{})
+	shop := m.SeedShop(t, testkit.ShopOptions{})
 	a := &api{t: t, base: m.URL(t, "edge")}
 	reads := []string{"/api/v1/events/" + shop.Event, "/api/v1/events/" + shop.Event + "/shows", "/api/v1/shows/" + shop.Show + "/zones", "/api/v1/events?per_page=7"}
 
@@ -119,11 +119,11 @@ func TestPostgresOutage(t *testing.T) {
 func TestRedisOutage(t *testing.T) {
 	t.Parallel()
 	srv := faulttest.StartRedis(t)
-	m := meshtest.StartApp(t, meshtest.Config(t, pgtest.Migrated(t), outageArgs(t, srv.URL(),
+	m := testkit.StartApp(t, testkit.Config(t, pgtest.Migrated(t), outageArgs(t, srv.URL(),
 		"-postgres.migrate-on-start=false", "-rate-limit.enabled=false",
 		"-redis.read-timeout=300ms", "-redis.write-timeout=300ms", "-redis.dial-timeout=300ms",
 		"-jwt.revocation-poll=100ms", "-jwt.revocation-max-stale=1s")...))
-	shop := m.SeedShop(t, meshtest.ShopOptions{Seats: 100, MaxPerUser: 10, Users: 1})
+	shop := m.SeedShop(t, testkit.ShopOptions{Seats: 100, MaxPerUser: 10, Users: 1})
 	a := &api{t: t, base: m.URL(t, "edge")}
 	token := m.Token(t, shop.Users[0], authn.RoleUser)
 	reserve := func() apiReply {
@@ -146,7 +146,7 @@ func TestRedisOutage(t *testing.T) {
 	// Whether a token was revoked is unknown once the feed is older than
 	// jwt.revocation-max-stale: user tokens get 503 (fail closed), anonymous
 	// reads go on.
-	meshtest.Eventually(t, 5*time.Second, "a user token refused with 503", func() bool {
+	testkit.Eventually(t, 5*time.Second, "a user token refused with 503", func() bool {
 		r := a.call("GET", "/api/v1/events/"+shop.Event, token, nil)
 		return r.status == http.StatusServiceUnavailable && r.detail("dependency") == "redis"
 	})

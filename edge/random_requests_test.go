@@ -25,8 +25,8 @@ import (
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/mail/mailtest"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // How long TestRandomRequests sends requests: 3 s in `make test`, longer on
@@ -65,12 +65,12 @@ func TestRandomRequests(t *testing.T) {
 	t.Logf("seed %d (-random.seed=%d makes each worker draw the same choices again), %v of requests", seed, seed, *randomDuration)
 
 	redisURL := "redis://127.0.0.1:6379/0"
-	prefix := meshtest.KeyPrefix(t, redisURL)
-	cfg := meshtest.Config(t, pgtest.Migrated(t), "-target=all", "-postgres.migrate-on-start=false", "-auth.bcrypt-cost=4",
+	prefix := testkit.KeyPrefix(t, redisURL)
+	cfg := testkit.Config(t, pgtest.Migrated(t), "-target=all", "-postgres.migrate-on-start=false", "-auth.bcrypt-cost=4",
 		"-rate-limit.enabled=false", "-payment.sim-delay=20ms", "-smtp.addr="+mailtest.NewServer(t).Addr,
-		"-booking.key-prefix="+prefix, "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisURL),
-		"-rate-limit.prefix="+meshtest.KeyPrefix(t, redisURL), "-queue.key-prefix="+meshtest.KeyPrefix(t, redisURL))
-	m := meshtest.StartApp(t, cfg)
+		"-booking.key-prefix="+prefix, "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
+		"-rate-limit.prefix="+testkit.KeyPrefix(t, redisURL), "-queue.key-prefix="+testkit.KeyPrefix(t, redisURL))
+	m := testkit.StartApp(t, cfg)
 	f := newFixture(t, m, seed)
 
 	deadline := time.Now().Add(*randomDuration)
@@ -143,7 +143,7 @@ type fixture struct {
 
 // newFixture registers users and puts an event on sale (two zones) and a
 // draft, through the API.
-func newFixture(t *testing.T, m *meshtest.App, seed uint64) *fixture {
+func newFixture(t *testing.T, m *testkit.App, seed uint64) *fixture {
 	f := &fixture{t: t, base: m.URL(t, "edge"), ids: map[string][]string{}, owner: map[string]int{}}
 	register := func(email string) string {
 		var out struct {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // TestRoleChangesAndLogoutReachIssuedTokens: through the edge of a whole
@@ -15,10 +15,10 @@ import (
 func TestRoleChangesAndLogoutReachIssuedTokens(t *testing.T) {
 	t.Parallel()
 	redisURL := "redis://127.0.0.1:6379/0"
-	m := meshtest.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-edge.trusted-proxies=127.0.0.1/32",
+	m := testkit.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-edge.trusted-proxies=127.0.0.1/32",
 		"-admin.email=root@rush.test", "-admin.password=root-password-1",
-		"-booking.key-prefix="+meshtest.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisURL),
-		"-rate-limit.prefix="+meshtest.KeyPrefix(t, redisURL), "-queue.key-prefix="+meshtest.KeyPrefix(t, redisURL),
+		"-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
+		"-rate-limit.prefix="+testkit.KeyPrefix(t, redisURL), "-queue.key-prefix="+testkit.KeyPrefix(t, redisURL),
 	)
 	a := &api{t: t, base: m.URL(t, "edge")}
 	signIn := func(email, password string) apiReply {
@@ -38,7 +38,7 @@ func TestRoleChangesAndLogoutReachIssuedTokens(t *testing.T) {
 	within := func(what string, status int, call func() apiReply) time.Duration {
 		t.Helper()
 		began := time.Now()
-		meshtest.Eventually(t, 5*time.Second, what, func() bool { return call().status == status })
+		testkit.Eventually(t, 5*time.Second, what, func() bool { return call().status == status })
 		return time.Since(began)
 	}
 

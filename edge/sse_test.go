@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // sseStream is one GET /api/v1/queue/events read the way EventSource reads
@@ -249,7 +249,7 @@ func TestWaitingRoomThroughTheEdge(t *testing.T) {
 	// again (over HTTP/2 this time, which the edge cannot take over: the
 	// request's goroutine stays), hears its place and is admitted.
 	a.want(a.call("POST", "/api/v1/bookings/"+held.str("id")+"/cancel", buyerB, nil), 200, "")
-	meshtest.Eventually(t, 5*time.Second, "the line open again", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the line open again", func() bool {
 		return a.call("GET", "/api/v1/queue/lines/"+eventID, "", nil).data()["sold_out"] == false
 	})
 	sc = openStreamWith(t, h2c, base, "ticket="+url.QueryEscape(first["ticket"].(string)), "")

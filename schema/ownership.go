@@ -34,6 +34,7 @@ var Owners = map[string]string{
 	// analytics: its read model and the events it has counted.
 	"analytics_event_daily":  "analytics",
 	"analytics_event_hourly": "analytics",
+	"analytics_bookings":     "analytics",
 	"processed_events":       "analytics",
 	// gate: e-tickets and check-in.
 	"gate_tickets":      "gate",
@@ -55,6 +56,6 @@ var Owners = map[string]string{
 // mesh's checks, the benchmark's end-of-run audit).
 var Auditors = []string{
 	"platform/moneyaudit",
-	"platform/meshtest",
+	"testkit",
 	"bench",
 }

@@ -16,8 +16,8 @@ import (
 
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/faulttest"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // argsEnv makes the test binary run the rush command itself (with these
@@ -41,9 +41,9 @@ func TestJSONLogsStayJSONWhileRedisIsDown(t *testing.T) {
 	rdb := faulttest.StartRedis(t)
 	dsn := pgtest.Migrated(t)
 	args := []string{"-target=all", "-log.format=json", "-log.level=info", "-postgres.url=" + dsn,
-		"-postgres.migrate-on-start=false", "-redis.url=" + rdb.URL(), "-jwt.secret=" + meshtest.Secret,
+		"-postgres.migrate-on-start=false", "-redis.url=" + rdb.URL(), "-jwt.secret=" + testkit.Secret,
 		"-auth.bcrypt-cost=4", "-smtp.addr=127.0.0.1:1"}
-	args = append(args, meshtest.LoopbackAddrs()...)
+	args = append(args, testkit.LoopbackAddrs()...)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), argsEnv+"="+strings.Join(args, "\n"))
 	stderr, err := cmd.StderrPipe()

@@ -45,7 +45,7 @@ func (d *delta) add(o delta) {
 type item struct {
 	key       string
 	eventID   string
-	bookingID string // payment items: resolved to eventID from bookings
+	bookingID string // the booking; a refund's eventID is resolved from it
 	at        time.Time
 	d         delta
 	msg       *sarama.ConsumerMessage
@@ -137,7 +137,7 @@ func (a *Aggregator) decode(ctx context.Context, m *sarama.ConsumerMessage) (ite
 		if ev.GetOccurredAt() == nil {
 			at = a.now()
 		}
-		return item{key: b.GetId() + ":" + strconv.FormatInt(ev.GetVersion(), 10), eventID: b.GetEventId(), at: at, d: d, msg: m}, true
+		return item{key: b.GetId() + ":" + strconv.FormatInt(ev.GetVersion(), 10), eventID: b.GetEventId(), bookingID: b.GetId(), at: at, d: d, msg: m}, true
 	case TopicPaymentRefunded:
 		ev := new(paymentv1.PaymentEvent)
 		if err := proto.Unmarshal(m.Value, ev); err != nil || ev.GetId() == "" || ev.GetPayment().GetBookingId() == "" {
@@ -160,11 +160,14 @@ func (a *Aggregator) decode(ctx context.Context, m *sarama.ConsumerMessage) (ite
 	return item{}, false
 }
 
-// errBookingNotYet is a refund whose booking the persister has not
-// written yet: retried until the grace ends.
-var errBookingNotYet = errors.New("analytics: the refunded booking is not in Postgres yet")
+// errBookingNotYet is a refund whose booking analytics has not seen on
+// booking.events yet: retried until the grace ends.
+var errBookingNotYet = errors.New("analytics: the refunded booking has not come through booking.events yet")
 
 func (a *Aggregator) write(ctx context.Context, tx pgx.Tx, items []item) error {
+	if err := a.remember(ctx, tx, items); err != nil {
+		return err
+	}
 	if err := a.resolve(ctx, tx, items); err != nil {
 		return err
 	}
@@ -224,9 +227,28 @@ func (a *Aggregator) write(ctx context.Context, tx pgx.Tx, items []item) error {
 	return tx.SendBatch(ctx, &b).Close()
 }
 
-// resolve fills the event of payment items from their bookings. A booking
-// not there yet is an error (the batch is retried) until OrphanGrace has
-// passed since the refund; then the item is dead-lettered and left out.
+// remember records the event of each booking the batch's booking.events
+// name (analytics_bookings, its own table), so a later refund, which names
+// only its booking, finds its event.
+func (a *Aggregator) remember(ctx context.Context, tx pgx.Tx, items []item) error {
+	var bookings, events []string
+	for _, it := range items {
+		if it.bookingID != "" && it.eventID != "" {
+			bookings, events = append(bookings, it.bookingID), append(events, it.eventID)
+		}
+	}
+	if len(bookings) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO analytics_bookings (booking_id, event_id)
+		SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT DO NOTHING`, bookings, events)
+	return err
+}
+
+// resolve fills the event of refund items from analytics_bookings. A
+// booking not there yet (its booking.events partition lags) is an error (the
+// batch is retried) until OrphanGrace has passed since the refund; then the
+// item is dead-lettered and left out.
 func (a *Aggregator) resolve(ctx context.Context, tx pgx.Tx, items []item) error {
 	var ids []string
 	for _, it := range items {
@@ -237,7 +259,7 @@ func (a *Aggregator) resolve(ctx context.Context, tx pgx.Tx, items []item) error
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `SELECT id::text, event_id::text FROM bookings WHERE id = ANY($1::uuid[])`, ids)
+	rows, err := tx.Query(ctx, `SELECT booking_id::text, event_id::text FROM analytics_bookings WHERE booking_id = ANY($1::uuid[])`, ids)
 	if err != nil {
 		return err
 	}
@@ -305,8 +327,7 @@ func (a *Aggregator) deadLetterIn(ctx context.Context, db deadletter.Execer, m *
 }
 
 // isDataError reports a refusal by the database (class 22 data exception or
-// 23 integrity violation, e.g. an event deleted since) as opposed to a
-// failure to reach it.
+// 23 integrity violation) as opposed to a failure to reach it.
 func isDataError(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code[:2] == "22" || pgErr.Code[:2] == "23")

@@ -11,7 +11,9 @@
 //	expirations                    booking.events, status expired
 //	refunds                        payment.refunded, the refunded amount, except refunds of
 //	                               bookings that were never confirmed (cause NOT_CONFIRMED: that
-//	                               money was never counted as revenue)
+//	                               money was never counted as revenue); a refund names only its
+//	                               booking, whose event analytics learnt from booking.events
+//	                               (analytics_bookings)
 //
 // Each figure lands in the hour and the UTC day the change happened
 // (BookingEvent.occurred_at, PaymentEvent.occurred_at). Idempotency: the
@@ -20,6 +22,14 @@
 // already there means the message was counted, and it is skipped. Reports
 // answer revenue net of refunds, and the conversion rate as confirmed
 // bookings / reservations.
+//
+// Analytics reads only its own tables (docs/ownership.md). What the figures
+// are about comes from the catalog, which owns the events (Catalog): who
+// runs an event (who may read its report, and the events an organizer's
+// dashboard covers), its title and capacity. History the consumer group
+// never saw is counted by the group itself: a new group starts at the
+// earliest offset of its topics, and processed_events makes a replay of
+// the group from the earliest offset count nothing twice.
 package analytics
 
 import (
@@ -41,9 +51,10 @@ import (
 type Config struct {
 	// Addr is where the AnalyticsService listens (Connect, gRPC and gRPC-Web).
 	Addr string `yaml:"addr"`
-	// OrphanGrace is how long a payment.refunded message whose booking is
-	// not in Postgres yet is retried (the persister may lag) before it is
-	// dead-lettered so it stops blocking its partition.
+	// OrphanGrace is how long a payment.refunded message whose booking
+	// analytics has not seen on booking.events yet is retried (that
+	// partition may lag) before it is dead-lettered so it stops blocking its
+	// partition.
 	OrphanGrace time.Duration `yaml:"orphan_grace"`
 }
 
@@ -51,7 +62,7 @@ type Config struct {
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.StringVar(&c.Addr, "analytics.addr", server.DefaultAddr("analytics"), "listen address of the AnalyticsService")
 	f.DurationVar(&c.OrphanGrace, "analytics.orphan-grace", 10*time.Minute,
-		"how long a refund whose booking is not persisted yet is retried before it is dead-lettered")
+		"how long a refund whose booking has not come through booking.events yet is retried before it is dead-lettered")
 }
 
 // Validate checks the configuration.
@@ -88,7 +99,7 @@ var ConsumedTopics = []string{TopicBookingEvents, TopicPaymentRefunded}
 func Module(cfg Config) fx.Option {
 	return fx.Module("analytics",
 		fx.Supply(fx.Private, cfg),
-		fx.Provide(fx.Private, NewStore, NewAggregator, NewServer),
+		fx.Provide(fx.Private, NewStore, NewAggregator, NewServer, newCatalog),
 		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, a *Aggregator) {
 			lc.Append(fx.StartHook(func(ctx context.Context) error {
 				return c.EnsureTopics(ctx, kafka.TopicSpec{Name: TopicBookingEvents}, kafka.TopicSpec{Name: TopicPaymentRefunded})

@@ -21,8 +21,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/bookingref"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/mail/mailtest"
-	"github.com/bookingrush/rush/services/platform/meshtest"
-	"github.com/bookingrush/rush/services/platform/redisx"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 var topics = []string{analytics.TopicBookingEvents, analytics.TopicPaymentRefunded}
@@ -31,17 +30,17 @@ var topics = []string{analytics.TopicBookingEvents, analytics.TopicPaymentRefund
 // reports answer the event's organizer and admins only.
 func TestCountsOnceAndAuthorization(t *testing.T) {
 	t.Parallel()
-	e := start(t, "booking,relay,persister,analytics")
+	e := start(t, "catalog,booking,relay,persister,analytics")
 	ctx := context.Background()
-	shop := e.SeedShop(t, meshtest.ShopOptions{Users: 3}) // 10 seats at 49.90
-	other := e.SeedShop(t, meshtest.ShopOptions{Users: 1})
+	shop := e.SeedShop(t, testkit.ShopOptions{Users: 3}) // 10 seats at 49.90
+	other := e.SeedShop(t, testkit.ShopOptions{Users: 1})
 
 	sold := e.Reserve(t, shop, shop.Users[0], 2)
-	if _, err := e.booking.ConfirmBooking(ctx, asService(t, e, &bookingv1.ConfirmBookingRequest{BookingId: sold.GetId()})); err != nil {
+	if _, err := e.booking.ConfirmBooking(ctx, testkit.AsService(t, e.Mesh, "saga", &bookingv1.ConfirmBookingRequest{BookingId: sold.GetId()})); err != nil {
 		t.Fatalf("confirm: %v", err)
 	}
 	cancelled := e.Reserve(t, shop, shop.Users[1], 1)
-	if _, err := e.booking.CancelBooking(ctx, meshtest.As(t, e.Mesh, shop.Users[1], authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: cancelled.GetId()})); err != nil {
+	if _, err := e.booking.CancelBooking(ctx, testkit.As(t, e.Mesh, shop.Users[1], authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: cancelled.GetId()})); err != nil {
 		t.Fatalf("cancel: %v", err)
 	}
 	e.Reserve(t, shop, shop.Users[2], 1) // still held
@@ -49,8 +48,10 @@ func TestCountsOnceAndAuthorization(t *testing.T) {
 
 	// Half of the sale refunded (counted), and a refund of money that never
 	// became a sale (not counted: it was never revenue).
-	meshtest.Eventually(t, 10*time.Second, "bookings persisted", func() bool {
-		return e.count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'confirmed'`, sold.GetId()) == 1
+	// A refund names only its booking: analytics learnt the booking's event
+	// from booking.events (its own analytics_bookings), not from bookings.
+	testkit.Eventually(t, 10*time.Second, "bookings seen on booking.events", func() bool {
+		return e.Count(t, `SELECT count(*) FROM analytics_bookings WHERE booking_id = ANY($1::uuid[])`, []string{sold.GetId(), cancelled.GetId()}) == 2
 	})
 	refund := func(bookingID, amount string, cause paymentv1.RefundCause) {
 		ev := &paymentv1.PaymentEvent{Id: uuid.NewString(), Type: analytics.TopicPaymentRefunded, RefundAmount: amount, RefundCause: cause,
@@ -92,9 +93,9 @@ func TestCountsOnceAndAuthorization(t *testing.T) {
 			t.Fatalf("%s: %d reservations over the hours, first day %v", when, hourSum, r.GetDaily()[0])
 		}
 	}
-	meshtest.Eventually(t, 20*time.Second, "events counted", func() bool {
-		return e.count(t, `SELECT COALESCE(sum(reservations), 0) FROM analytics_event_daily`) == 4 &&
-			e.count(t, `SELECT count(*) FROM processed_events WHERE consumer = 'analytics' AND event_id LIKE 'payment:%'`) == 1
+	testkit.Eventually(t, 20*time.Second, "events counted", func() bool {
+		return e.Count(t, `SELECT COALESCE(sum(reservations), 0) FROM analytics_event_daily`) == 4 &&
+			e.Count(t, `SELECT count(*) FROM processed_events WHERE consumer = 'analytics' AND event_id LIKE 'payment:%'`) == 1
 	})
 	e.Drained(t, analytics.ConsumerGroup, topics...)
 	check("first delivery")
@@ -106,7 +107,7 @@ func TestCountsOnceAndAuthorization(t *testing.T) {
 	e.Republish(t, analytics.TopicPaymentRefunded)
 	e.Drained(t, analytics.ConsumerGroup, topics...)
 	check("redelivery")
-	if n := e.count(t, `SELECT COALESCE(sum(reservations), 0) FROM analytics_event_hourly`); n != 4 {
+	if n := e.Count(t, `SELECT COALESCE(sum(reservations), 0) FROM analytics_event_hourly`); n != 4 {
 		t.Fatalf("hourly table holds %d reservations, want 4", n)
 	}
 
@@ -116,38 +117,38 @@ func TestCountsOnceAndAuthorization(t *testing.T) {
 		t.Fatalf("admin sees %v", r.GetSummary())
 	}
 	get := func(user, role, event string) error {
-		_, err := e.analytics.GetEventAnalytics(ctx, meshtest.As(t, e.Mesh, user, role, &analyticsv1.GetEventAnalyticsRequest{EventId: event}))
+		_, err := e.analytics.GetEventAnalytics(ctx, testkit.As(t, e.Mesh, user, role, &analyticsv1.GetEventAnalyticsRequest{EventId: event}))
 		return err
 	}
-	wantCode(t, get(other.Organizer, authn.RoleOrganizer, shop.Event), errs.Forbidden)
-	wantCode(t, get(shop.Users[0], authn.RoleUser, shop.Event), errs.Forbidden)
-	wantCode(t, get(shop.Organizer, authn.RoleOrganizer, uuid.NewString()), errs.NotFound)
+	testkit.WantCode(t, get(other.Organizer, authn.RoleOrganizer, shop.Event), errs.Forbidden)
+	testkit.WantCode(t, get(shop.Users[0], authn.RoleUser, shop.Event), errs.Forbidden)
+	testkit.WantCode(t, get(shop.Organizer, authn.RoleOrganizer, uuid.NewString()), errs.NotFound)
 	_, err := e.analytics.GetEventAnalytics(ctx, connect.NewRequest(&analyticsv1.GetEventAnalyticsRequest{EventId: shop.Event}))
-	wantCode(t, err, errs.Unauthorized)
+	testkit.WantCode(t, err, errs.Unauthorized)
 	var draft string
 	if err := e.Pool.QueryRow(ctx, `INSERT INTO events (organizer_id, title, slug) VALUES ($1, 'Secret', 'secret-'||gen_random_uuid()) RETURNING id::text`,
 		other.Organizer).Scan(&draft); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, get(shop.Organizer, authn.RoleOrganizer, draft), errs.NotFound)
+	testkit.WantCode(t, get(shop.Organizer, authn.RoleOrganizer, draft), errs.NotFound)
 	if r := e.eventReport(t, other.Organizer, authn.RoleOrganizer, draft); r.GetSummary().GetReservations() != 0 || r.GetSummary().GetRevenue() != "0.00" {
 		t.Fatalf("empty draft report %v", r.GetSummary())
 	}
 
 	// Date ranges: a past window holds nothing; to before from is refused.
-	res, err := e.analytics.GetEventAnalytics(ctx, meshtest.As(t, e.Mesh, shop.Organizer, authn.RoleOrganizer,
+	res, err := e.analytics.GetEventAnalytics(ctx, testkit.As(t, e.Mesh, shop.Organizer, authn.RoleOrganizer,
 		&analyticsv1.GetEventAnalyticsRequest{EventId: shop.Event, From: "2020-01-01", To: "2020-01-02"}))
 	if err != nil || res.Msg.GetAnalytics().GetSummary().GetReservations() != 0 || len(res.Msg.GetAnalytics().GetDaily()) != 2 || len(res.Msg.GetAnalytics().GetHourly()) != 48 {
 		t.Fatalf("past window: %v %v", res, err)
 	}
-	_, err = e.analytics.GetEventAnalytics(ctx, meshtest.As(t, e.Mesh, shop.Organizer, authn.RoleOrganizer,
+	_, err = e.analytics.GetEventAnalytics(ctx, testkit.As(t, e.Mesh, shop.Organizer, authn.RoleOrganizer,
 		&analyticsv1.GetEventAnalyticsRequest{EventId: shop.Event, From: "2020-01-02", To: "2020-01-01"}))
-	wantCode(t, err, errs.Validation)
+	testkit.WantCode(t, err, errs.Validation)
 
 	// Dashboards: an organizer's own events, every event for an admin.
 	dash := func(user, role string) *analyticsv1.Dashboard {
 		t.Helper()
-		res, err := e.analytics.GetDashboard(ctx, meshtest.As(t, e.Mesh, user, role, &analyticsv1.GetDashboardRequest{}))
+		res, err := e.analytics.GetDashboard(ctx, testkit.As(t, e.Mesh, user, role, &analyticsv1.GetDashboardRequest{}))
 		if err != nil {
 			t.Fatalf("dashboard as %s: %v", role, err)
 		}
@@ -167,8 +168,41 @@ func TestCountsOnceAndAuthorization(t *testing.T) {
 		all.GetTopEvents()[0].GetEventId() != shop.Event {
 		t.Fatalf("admin dashboard %v", all)
 	}
-	_, err = e.analytics.GetDashboard(ctx, meshtest.As(t, e.Mesh, shop.Users[0], authn.RoleUser, &analyticsv1.GetDashboardRequest{}))
-	wantCode(t, err, errs.Forbidden)
+	// An organizer who runs nothing sees nothing of anyone's.
+	if none := dash(uuid.NewString(), authn.RoleOrganizer); none.GetSummary().GetReservations() != 0 || none.GetSummary().GetRevenue() != "0.00" ||
+		len(none.GetTopEvents()) != 0 {
+		t.Fatalf("dashboard of an organizer without events %v", none)
+	}
+	_, err = e.analytics.GetDashboard(ctx, testkit.As(t, e.Mesh, shop.Users[0], authn.RoleUser, &analyticsv1.GetDashboardRequest{}))
+	testkit.WantCode(t, err, errs.Forbidden)
+}
+
+// The catalog answers who runs an event: when it cannot be reached, the
+// reports that need it answer a fast SERVICE_UNAVAILABLE naming it, and an
+// admin's dashboard of no sales, which needs no catalog, still answers.
+func TestCatalogUnreachable(t *testing.T) {
+	t.Parallel()
+	e := start(t, "analytics", "-peer.catalog=127.0.0.1:1")
+	ctx := context.Background()
+	unavailable := func(what string, err error) {
+		t.Helper()
+		testkit.WantCode(t, err, errs.ServiceUnavailable)
+		if !strings.Contains(err.Error(), "catalog") {
+			t.Fatalf("%s: %v does not name the catalog", what, err)
+		}
+	}
+	began := time.Now()
+	_, err := e.analytics.GetEventAnalytics(ctx, testkit.As(t, e.Mesh, uuid.NewString(), authn.RoleOrganizer,
+		&analyticsv1.GetEventAnalyticsRequest{EventId: uuid.NewString()}))
+	unavailable("event report", err)
+	_, err = e.analytics.GetDashboard(ctx, testkit.As(t, e.Mesh, uuid.NewString(), authn.RoleOrganizer, &analyticsv1.GetDashboardRequest{}))
+	unavailable("organizer dashboard", err)
+	if d := time.Since(began); d > 5*time.Second {
+		t.Fatalf("the answers took %v", d)
+	}
+	if _, err := e.analytics.GetDashboard(ctx, testkit.As(t, e.Mesh, uuid.NewString(), authn.RoleAdmin, &analyticsv1.GetDashboardRequest{})); err != nil {
+		t.Fatalf("admin dashboard: %v", err)
+	}
 }
 
 // The money path end to end: reserve, pay sim_ok, the saga confirms and
@@ -181,10 +215,10 @@ func TestPaidAndDeclined(t *testing.T) {
 	// The confirmation mail carries the gate's tickets (which needs the
 	// catalog's show dates).
 	e := start(t, "auth,catalog,booking,relay,persister,payment,saga,notify,analytics,gate",
-		"-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisx.DefaultURL), "-smtp.addr="+smtp.Addr, "-notify.ticket-secret="+secret, "-notify.poll=100ms",
+		"-smtp.addr="+smtp.Addr, "-notify.ticket-secret="+secret, "-notify.poll=100ms",
 		"-booking.hold-ttl=5s", "-saga.retry-backoff=20ms", "-payment.outbox-poll=50ms")
 	ctx := context.Background()
-	shop := e.SeedShop(t, meshtest.ShopOptions{Users: 2})
+	shop := e.SeedShop(t, testkit.ShopOptions{Users: 2})
 	payer, decliner := shop.Users[0], shop.Users[1]
 	email := func(user string) string {
 		var s string
@@ -194,7 +228,7 @@ func TestPaidAndDeclined(t *testing.T) {
 		return s
 	}
 	pay := func(user, booking, method string) {
-		if _, err := e.payment.CreatePayment(ctx, meshtest.As(t, e.Mesh, user, authn.RoleUser,
+		if _, err := e.payment.CreatePayment(ctx, testkit.As(t, e.Mesh, user, authn.RoleUser,
 			&paymentv1.CreatePaymentRequest{BookingId: booking, PaymentMethod: method})); err != nil {
 			t.Fatalf("pay %s: %v", method, err)
 		}
@@ -211,7 +245,7 @@ func TestPaidAndDeclined(t *testing.T) {
 	// The decliner hears of the decline, then of the expiry, and that
 	// nothing was charged.
 	var declinedMail, expiry string
-	meshtest.Eventually(t, 20*time.Second, "decline and expiry mails", func() bool {
+	testkit.Eventually(t, 20*time.Second, "decline and expiry mails", func() bool {
 		for _, x := range smtp.To(email(decliner)) {
 			switch {
 			case strings.Contains(x.Subject, "did not go through"):
@@ -235,8 +269,8 @@ func TestPaidAndDeclined(t *testing.T) {
 			t.Fatalf("%s: %v", when, s)
 		}
 	}
-	meshtest.Eventually(t, 20*time.Second, "expiry counted", func() bool {
-		return e.count(t, `SELECT COALESCE(sum(expirations), 0) FROM analytics_event_daily`) == 1
+	testkit.Eventually(t, 20*time.Second, "expiry counted", func() bool {
+		return e.Count(t, `SELECT COALESCE(sum(expirations), 0) FROM analytics_event_daily`) == 1
 	})
 	e.Drained(t, analytics.ConsumerGroup, topics...)
 	want("first delivery")

@@ -15,15 +15,17 @@ import (
 
 // Server implements analyticsv1connect.AnalyticsServiceHandler.
 type Server struct {
-	store *Store
-	now   func() time.Time
+	store   *Store
+	catalog Catalog
+	now     func() time.Time
 }
 
 var _ analyticsv1connect.AnalyticsServiceHandler = (*Server)(nil)
 
-// NewServer returns the AnalyticsService handler.
-func NewServer(store *Store) analyticsv1connect.AnalyticsServiceHandler {
-	return &Server{store: store, now: time.Now}
+// NewServer returns the AnalyticsService handler: the figures from store,
+// what they are about (owner, title, capacity) from the catalog.
+func NewServer(store *Store, catalog Catalog) analyticsv1connect.AnalyticsServiceHandler {
+	return &Server{store: store, catalog: catalog, now: time.Now}
 }
 
 // currency of every amount: bookings are priced in one currency (the
@@ -34,15 +36,16 @@ const currency = "USD"
 const maxDays = 366
 
 // GetEventAnalytics reports one event to its organizer or an admin. Anyone
-// else gets FORBIDDEN, or NOT_FOUND when the event is not public (a draft,
-// or deleted), so reports do not reveal hidden events.
+// else gets FORBIDDEN, or NOT_FOUND when the event is not public (a draft;
+// a deleted event is NOT_FOUND to everyone), so reports do not reveal
+// hidden events.
 func (s *Server) GetEventAnalytics(ctx context.Context, req *connect.Request[analyticsv1.GetEventAnalyticsRequest]) (*connect.Response[analyticsv1.GetEventAnalyticsResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
 	id := req.Msg.GetEventId()
-	ev, err := s.store.Event(ctx, id)
+	ev, err := s.catalog.Event(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -53,12 +56,12 @@ func (s *Server) GetEventAnalytics(ctx context.Context, req *connect.Request[ana
 	if err != nil {
 		return nil, err
 	}
-	sc := Scope{EventID: id}
+	sc := Scope{EventIDs: []string{id}}
 	out := &analyticsv1.EventAnalytics{EventId: id, From: from.Format(time.DateOnly), To: to.Format(time.DateOnly)}
 	if out.Summary, out.Daily, out.Hourly, err = s.report(ctx, sc, from, to); err != nil {
 		return nil, err
 	}
-	seats, err := s.store.TotalSeats(ctx, id)
+	seats, err := s.catalog.Capacity(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -76,9 +79,9 @@ func (s *Server) GetDashboard(ctx context.Context, req *connect.Request[analytic
 	if err != nil {
 		return nil, err
 	}
-	var sc Scope
-	if p.Role == authn.RoleOrganizer {
-		sc.OrganizerID = p.UserID
+	sc, titles, err := s.scope(ctx, p)
+	if err != nil {
+		return nil, err
 	}
 	out := &analyticsv1.Dashboard{From: from.Format(time.DateOnly), To: to.Format(time.DateOnly)}
 	if out.Summary, out.Daily, out.Hourly, err = s.report(ctx, sc, from, to); err != nil {
@@ -89,9 +92,48 @@ func (s *Server) GetDashboard(ctx context.Context, req *connect.Request[analytic
 		return nil, err
 	}
 	for _, e := range top {
-		out.TopEvents = append(out.TopEvents, &analyticsv1.EventSales{EventId: e.EventID, Title: e.Title, TicketsSold: int32(e.SeatsSold), Revenue: e.NetRevenue})
+		title, ok := titles[e.EventID]
+		if !ok {
+			title, err = s.title(ctx, e.EventID)
+			if err != nil {
+				return nil, err
+			}
+		}
+		out.TopEvents = append(out.TopEvents, &analyticsv1.EventSales{EventId: e.EventID, Title: title, TicketsSold: int32(e.SeatsSold), Revenue: e.NetRevenue})
 	}
 	return connect.NewResponse(&analyticsv1.GetDashboardResponse{Dashboard: out}), nil
+}
+
+// scope is what a dashboard covers: every event for an admin, else the
+// events the catalog says the caller runs (and their titles). Nothing the
+// caller sends widens it.
+func (s *Server) scope(ctx context.Context, p *authn.Principal) (Scope, map[string]string, error) {
+	if p.Role == authn.RoleAdmin {
+		return Scope{All: true}, nil, nil
+	}
+	evs, err := s.catalog.OrganizerEvents(ctx)
+	if err != nil {
+		return Scope{}, nil, err
+	}
+	sc, titles := Scope{EventIDs: make([]string, 0, len(evs))}, make(map[string]string, len(evs))
+	for _, ev := range evs {
+		if ev.OrganizerID != p.UserID {
+			continue // never another's, whatever the catalog answers
+		}
+		sc.EventIDs = append(sc.EventIDs, ev.ID)
+		titles[ev.ID] = ev.Title
+	}
+	return sc, titles, nil
+}
+
+// title names an event of an admin's dashboard; one the catalog no longer
+// has (deleted) keeps its figures and goes untitled.
+func (s *Server) title(ctx context.Context, id string) (string, error) {
+	ev, err := s.catalog.Event(ctx, id)
+	if err != nil && errs.FromConnect(err).Code == errs.NotFound {
+		return "", nil
+	}
+	return ev.Title, err
 }
 
 // mayRead lets an event's organizer, admins and services read its report.
@@ -99,7 +141,7 @@ func mayRead(p *authn.Principal, ev Event) error {
 	if p.Role == authn.RoleAdmin || p.Role == authn.RoleService || (p.Role == authn.RoleOrganizer && p.UserID == ev.OrganizerID) {
 		return nil
 	}
-	if ev.Deleted || ev.Status == "draft" {
+	if ev.Draft {
 		return errs.New(errs.NotFound, "event not found")
 	}
 	return errs.New(errs.Forbidden, "only the event's organizer or an admin may read its analytics")

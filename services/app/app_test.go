@@ -32,9 +32,9 @@ import (
 	"github.com/bookingrush/rush/services/app"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/config"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // services maps each component to the protobuf service it serves.
@@ -53,14 +53,14 @@ var services = map[string]protoreflect.ServiceDescriptor{
 // port 0 everywhere, against dsn.
 func loadConfig(t *testing.T, dsn string, extra ...string) *app.Config {
 	t.Helper()
-	return meshtest.Config(t, dsn, extra...)
+	return testkit.Config(t, dsn, extra...)
 }
 
 // startMesh runs the configured targets in-process and returns where each
 // component listens.
 func startMesh(t *testing.T, cfg *app.Config) (*server.Registry, *authn.Keys) {
 	t.Helper()
-	m := meshtest.Run(t, cfg)
+	m := testkit.Run(t, cfg)
 	return m.Registry, m.Keys
 }
 
@@ -328,7 +328,7 @@ func validReserve() *bookingv1.ReserveRequest {
 // welcome mail of a new account is there within a poll.
 func TestDevMailbox(t *testing.T) {
 	t.Parallel()
-	m := meshtest.Start(t, "-target=auth,notify", "-smtp.dev-mailbox", "-auth.bcrypt-cost=4", "-notify.poll=100ms")
+	m := testkit.Start(t, "-target=auth,notify", "-smtp.dev-mailbox", "-auth.bcrypt-cost=4", "-notify.poll=100ms")
 	auth := authv1connect.NewAuthServiceClient(server.NewClient(), m.URL(t, "auth"))
 	email := fmt.Sprintf("dev-%d@rush.test", time.Now().UnixNano())
 	if _, err := auth.Register(context.Background(), connect.NewRequest(&authv1.RegisterRequest{Email: email, Password: "secret-pass-1", FullName: "Dev"})); err != nil {
@@ -353,7 +353,7 @@ func TestDevMailbox(t *testing.T) {
 		To      string
 		Subject string
 	}
-	meshtest.Eventually(t, 20*time.Second, "the welcome mail in the dev mailbox", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the welcome mail in the dev mailbox", func() bool {
 		if err := json.Unmarshal([]byte(get("/dev/mail", "application/json")), &mails); err != nil {
 			t.Fatal(err)
 		}

@@ -13,9 +13,9 @@ import (
 	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/redisx"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // TestServiceAccounts: another team's service calls the mesh with its own
@@ -30,9 +30,9 @@ func TestServiceAccounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	other, _, _ := authn.NewServiceAccountKey("not-configured")
-	m := meshtest.Start(t, "-target=auth,catalog,booking", "-auth.bcrypt-cost=4",
+	m := testkit.Start(t, "-target=auth,catalog,booking", "-auth.bcrypt-cost=4",
 		"-jwt.service-accounts=partner-shop:organizer:"+hash+":catalog",
-		"-booking.key-prefix="+meshtest.KeyPrefix(t, redisx.DefaultURL), "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisx.DefaultURL))
+		"-booking.key-prefix="+testkit.KeyPrefix(t, redisx.DefaultURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisx.DefaultURL))
 	ctx := context.Background()
 	catalog := catalogv1connect.NewCatalogServiceClient(server.NewClient(), m.URL(t, "catalog"))
 	auth := authv1connect.NewAuthServiceClient(server.NewClient(), m.URL(t, "auth"))

@@ -16,9 +16,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bookingrush/rush/services/booking"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/telemetry"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // TestReserveThroughTheEdgeIsOneTrace follows one reservation made through
@@ -35,11 +35,11 @@ func TestReserveThroughTheEdgeIsOneTrace(t *testing.T) {
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 
 	dsn := pgtest.Migrated(t)
-	prefix := meshtest.KeyPrefix(t, meshtest.Config(t, dsn).Redis.URL.Reveal())
-	cfg := meshtest.Config(t, dsn, "-postgres.migrate-on-start=false", "-target=catalog,booking,relay,persister,edge,payment", "-payment.sim-delay=10ms",
+	prefix := testkit.KeyPrefix(t, testkit.Config(t, dsn).Redis.URL.Reveal())
+	cfg := testkit.Config(t, dsn, "-postgres.migrate-on-start=false", "-target=catalog,booking,relay,persister,edge,payment", "-payment.sim-delay=10ms",
 		"-booking.key-prefix="+prefix, "-rate-limit.prefix="+prefix+"rl:")
-	a := meshtest.StartApp(t, cfg, telemetry.WithTracerProvider(tp))
-	shop := a.SeedShop(t, meshtest.ShopOptions{})
+	a := testkit.StartApp(t, cfg, telemetry.WithTracerProvider(tp))
+	shop := a.SeedShop(t, testkit.ShopOptions{})
 
 	// A client's own traceparent must not become our trace (it is linked).
 	const clientTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -96,7 +96,7 @@ func TestReserveThroughTheEdgeIsOneTrace(t *testing.T) {
 		return s.SpanKind == trace.SpanKindConsumer && s.Name == booking.TopicBookingEvents+" process" &&
 			s.SpanContext.TraceID() == id && hasAttr(s, "messaging.consumer.group.name", booking.PersisterGroup)
 	}
-	meshtest.Eventually(t, 20*time.Second, "the persister's span in the reservation's trace", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the persister's span in the reservation's trace", func() bool {
 		return len(find(exp, isPersister)) > 0
 	})
 	p := one(t, exp, "persister consumer span", isPersister)
@@ -131,7 +131,7 @@ func TestReserveThroughTheEdgeIsOneTrace(t *testing.T) {
 	isWebhook := func(s tracetest.SpanStub) bool {
 		return s.SpanKind == trace.SpanKindServer && s.Name == "bookingrush.payment.v1.PaymentService/HandleStripeWebhook"
 	}
-	meshtest.Eventually(t, 20*time.Second, "the webhook's span", func() bool { return len(find(exp, isWebhook)) > 0 })
+	testkit.Eventually(t, 20*time.Second, "the webhook's span", func() bool { return len(find(exp, isWebhook)) > 0 })
 	hook := one(t, exp, "webhook server span", isWebhook)
 	linked := false
 	for _, l := range hook.Links {
@@ -143,7 +143,7 @@ func TestReserveThroughTheEdgeIsOneTrace(t *testing.T) {
 	isOutbox := func(s tracetest.SpanStub) bool {
 		return s.SpanKind == trace.SpanKindProducer && s.Name == "payment.success publish" && s.SpanContext.TraceID() == hook.SpanContext.TraceID()
 	}
-	meshtest.Eventually(t, 20*time.Second, "the outbox relay's span in the webhook's trace", func() bool { return len(find(exp, isOutbox)) > 0 })
+	testkit.Eventually(t, 20*time.Second, "the outbox relay's span in the webhook's trace", func() bool { return len(find(exp, isOutbox)) > 0 })
 	if o := one(t, exp, "outbox relay span", isOutbox); !hasAttr(o, "rush.relay", "payment-outbox") {
 		t.Errorf("outbox relay span attributes %v", o.Attributes)
 	}

@@ -16,8 +16,8 @@ import (
 	authv1 "github.com/bookingrush/rush/gen/bookingrush/auth/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/auth/v1/authv1connect"
 	"github.com/bookingrush/rush/services/platform/errs"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // testAuditLogs: every auth action of a user shows in ListAuditLogs, with
@@ -27,29 +27,29 @@ func testAuditLogs(t *testing.T, c authv1connect.AuthServiceClient) {
 	email := uniqueEmail("zq-audit")
 	reg := register(t, c, email, "audit password 1")
 	uid := reg.GetUser().GetId()
-	login := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "audit password 1"}, "")))(t).Msg
-	_, err := c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "wrong password 9"}, ""))
-	wantCode(t, err, errs.Unauthorized)
+	login := must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: email, Password: "audit password 1"})))(t).Msg
+	_, err := c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: email, Password: "wrong password 9"}))
+	testkit.WantCode(t, err, errs.Unauthorized)
 	unknown := uniqueEmail("zq-nobody")
-	_, err = c.Login(ctx(t), req(&authv1.LoginRequest{Email: unknown, Password: "typed password 7"}, ""))
-	wantCode(t, err, errs.Unauthorized)
-	must(c.Logout(ctx(t), req(&authv1.LogoutRequest{RefreshToken: login.GetRefreshToken()}, "")))(t)
+	_, err = c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: unknown, Password: "typed password 7"}))
+	testkit.WantCode(t, err, errs.Unauthorized)
+	must(c.Logout(ctx(t), testkit.Bearer("", &authv1.LogoutRequest{RefreshToken: login.GetRefreshToken()})))(t)
 
 	// Admins only.
-	_, err = c.ListAuditLogs(ctx(t), req(&authv1.ListAuditLogsRequest{}, reg.GetAccessToken()))
-	wantCode(t, err, errs.Forbidden)
-	_, err = c.ListAuditLogs(ctx(t), req(&authv1.ListAuditLogsRequest{}, ""))
-	wantCode(t, err, errs.Unauthorized)
+	_, err = c.ListAuditLogs(ctx(t), testkit.Bearer(reg.GetAccessToken(), &authv1.ListAuditLogsRequest{}))
+	testkit.WantCode(t, err, errs.Forbidden)
+	_, err = c.ListAuditLogs(ctx(t), testkit.Bearer("", &authv1.ListAuditLogsRequest{}))
+	testkit.WantCode(t, err, errs.Unauthorized)
 	// The role is checked before the input: a user with an invalid filter
 	// is refused, an admin reads the validation error.
-	_, err = c.ListAuditLogs(ctx(t), req(&authv1.ListAuditLogsRequest{UserId: "not-a-uuid"}, login.GetAccessToken()))
-	wantCode(t, err, errs.Forbidden)
-	admin := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: adminEmail, Password: adminPassword}, "")))(t).Msg.GetAccessToken()
-	_, err = c.ListAuditLogs(ctx(t), req(&authv1.ListAuditLogsRequest{UserId: "not-a-uuid"}, admin))
-	wantCode(t, err, errs.Validation)
+	_, err = c.ListAuditLogs(ctx(t), testkit.Bearer(login.GetAccessToken(), &authv1.ListAuditLogsRequest{UserId: "not-a-uuid"}))
+	testkit.WantCode(t, err, errs.Forbidden)
+	admin := must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: adminEmail, Password: adminPassword})))(t).Msg.GetAccessToken()
+	_, err = c.ListAuditLogs(ctx(t), testkit.Bearer(admin, &authv1.ListAuditLogsRequest{UserId: "not-a-uuid"}))
+	testkit.WantCode(t, err, errs.Validation)
 	list := func(r *authv1.ListAuditLogsRequest) *authv1.ListAuditLogsResponse {
 		t.Helper()
-		return must(c.ListAuditLogs(ctx(t), req(r, admin)))(t).Msg
+		return must(c.ListAuditLogs(ctx(t), testkit.Bearer(admin, r)))(t).Msg
 	}
 	actions := func(res *authv1.ListAuditLogsResponse) string {
 		var a []string
@@ -91,8 +91,8 @@ func testAuditLogs(t *testing.T, c authv1connect.AuthServiceClient) {
 	if res := list(&authv1.ListAuditLogsRequest{EntityId: uid, From: timestamppb.New(since), To: timestamppb.New(time.Now().Add(time.Minute))}); res.GetMeta().GetTotal() != 4 {
 		t.Fatalf("within the test: %v", res.GetMeta())
 	}
-	_, err = c.ListAuditLogs(ctx(t), req(&authv1.ListAuditLogsRequest{From: timestamppb.Now(), To: timestamppb.New(time.Now().Add(-time.Hour))}, admin))
-	wantCode(t, err, errs.Validation)
+	_, err = c.ListAuditLogs(ctx(t), testkit.Bearer(admin, &authv1.ListAuditLogsRequest{From: timestamppb.Now(), To: timestamppb.New(time.Now().Add(-time.Hour))}))
+	testkit.WantCode(t, err, errs.Validation)
 	// The unknown address: no entity, masked.
 	var found bool
 	for _, e := range list(&authv1.ListAuditLogsRequest{Action: "auth.login_failed", From: timestamppb.New(since), PerPage: 100}).GetAuditLogs() {
@@ -119,7 +119,7 @@ func testAuditLogs(t *testing.T, c authv1connect.AuthServiceClient) {
 // GET /api/v1/admin/audit-logs serves them to admins only.
 func TestAuditThroughTheEdge(t *testing.T) {
 	t.Parallel()
-	m := meshtest.Start(t, "-target=edge,auth", "-auth.bcrypt-cost=4", "-rate-limit.enabled=false",
+	m := testkit.Start(t, "-target=edge,auth", "-auth.bcrypt-cost=4", "-rate-limit.enabled=false",
 		"-edge.trusted-proxies=127.0.0.1/32,::1/128", "-admin.email="+adminEmail, "-admin.password="+adminPassword)
 	base := m.URL(t, "edge") + "/api/v1"
 	call := func(method, path, token string, body any) (int, map[string]any) {
@@ -199,7 +199,7 @@ func TestAuditPartitionsOnStart(t *testing.T) {
 	if _, err := db.ExecContext(ctx(t), `DROP TABLE `+next); err != nil {
 		t.Fatal(err)
 	}
-	meshtest.Run(t, meshtest.Config(t, dsn, "-postgres.migrate-on-start=false", "-target=auth", "-auth.bcrypt-cost=4"))
+	testkit.Run(t, testkit.Config(t, dsn, "-postgres.migrate-on-start=false", "-target=auth", "-auth.bcrypt-cost=4"))
 	var parent string
 	err := db.QueryRowContext(ctx(t), `SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = to_regclass($1)`, next).Scan(&parent)
 	if err != nil || parent != "audit_logs" {

@@ -21,9 +21,9 @@ import (
 	"github.com/bookingrush/rush/services/platform/config"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/mail/mailtest"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // protocols: every RPC is called over Connect and gRPC.
@@ -41,14 +41,14 @@ const (
 // fixture is one auth component (with notify, which mails its resets) with
 // its own schema and SMTP server.
 type fixture struct {
-	mesh *meshtest.Mesh
+	mesh *testkit.Mesh
 	smtp *mailtest.Server
 }
 
 func start(t *testing.T, args ...string) *fixture {
 	t.Helper()
 	smtp := mailtest.NewServer(t)
-	m := meshtest.Start(t, append([]string{
+	m := testkit.Start(t, append([]string{
 		"-target=auth,notify", "-auth.bcrypt-cost=4", "-smtp.addr=" + smtp.Addr, "-auth.reset-url=" + resetURL,
 		"-admin.email=" + adminEmail, "-admin.password=" + adminPassword,
 	}, args...)...)
@@ -72,28 +72,6 @@ func uniqueEmail(prefix string) string {
 	return prefix + "-" + hex.EncodeToString(b[:]) + "@example.com"
 }
 
-func req[T any](msg *T, token string) *connect.Request[T] {
-	r := connect.NewRequest(msg)
-	if token != "" {
-		r.Header().Set("Authorization", "Bearer "+token)
-	}
-	return r
-}
-
-// wantCode fails unless err carries the domain code.
-func wantCode(t *testing.T, err error, code errs.Code) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("no error, want %s", code)
-	}
-	if got := errs.FromConnect(err); got.Code != code {
-		t.Fatalf("error %v has code %s, want %s", err, got.Code, code)
-	}
-	if connect.CodeOf(err) != code.ConnectCode() {
-		t.Fatalf("error %v has connect code %v, want %v", err, connect.CodeOf(err), code.ConnectCode())
-	}
-}
-
 // must(call(...))(t) is call's value; the test fails on its error.
 func must[T any](v T, err error) func(*testing.T) T {
 	return func(t *testing.T) T {
@@ -107,7 +85,7 @@ func must[T any](v T, err error) func(*testing.T) T {
 
 func register(t *testing.T, c authv1connect.AuthServiceClient, email, password string) *authv1.RegisterResponse {
 	t.Helper()
-	return must(c.Register(ctx(t), req(&authv1.RegisterRequest{Email: email, Password: password, FullName: "Ana Test"}, "")))(t).Msg
+	return must(c.Register(ctx(t), testkit.Bearer("", &authv1.RegisterRequest{Email: email, Password: password, FullName: "Ana Test"})))(t).Msg
 }
 
 // principal verifies an access token the way every service does.
@@ -159,27 +137,27 @@ func testRegister(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
 	}
 
 	for _, variant := range []string{email, strings.ToUpper(email), strings.ToLower(email)} {
-		_, err := c.Register(ctx(t), req(&authv1.RegisterRequest{Email: variant, Password: "another pass 2", FullName: "Eve"}, ""))
-		wantCode(t, err, errs.Conflict)
+		_, err := c.Register(ctx(t), testkit.Bearer("", &authv1.RegisterRequest{Email: variant, Password: "another pass 2", FullName: "Eve"}))
+		testkit.WantCode(t, err, errs.Conflict)
 	}
 
 	other := uniqueEmail("weak")
-	_, err := c.Register(ctx(t), req(&authv1.RegisterRequest{Email: other, Password: strings.ToUpper(other), FullName: "Eve"}, ""))
-	wantCode(t, err, errs.Validation)
-	_, err = c.Register(ctx(t), req(&authv1.RegisterRequest{Email: other, Password: "fine password", FullName: "   "}, ""))
-	wantCode(t, err, errs.Validation)
-	_, err = c.Register(ctx(t), req(&authv1.RegisterRequest{Email: "not-an-email", Password: "fine password", FullName: "Eve"}, ""))
-	wantCode(t, err, errs.Validation)
+	_, err := c.Register(ctx(t), testkit.Bearer("", &authv1.RegisterRequest{Email: other, Password: strings.ToUpper(other), FullName: "Eve"}))
+	testkit.WantCode(t, err, errs.Validation)
+	_, err = c.Register(ctx(t), testkit.Bearer("", &authv1.RegisterRequest{Email: other, Password: "fine password", FullName: "   "}))
+	testkit.WantCode(t, err, errs.Validation)
+	_, err = c.Register(ctx(t), testkit.Bearer("", &authv1.RegisterRequest{Email: "not-an-email", Password: "fine password", FullName: "Eve"}))
+	testkit.WantCode(t, err, errs.Validation)
 	// None of the rejected attempts created the account.
-	_, err = c.Login(ctx(t), req(&authv1.LoginRequest{Email: other, Password: "fine password"}, ""))
-	wantCode(t, err, errs.Unauthorized)
+	_, err = c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: other, Password: "fine password"}))
+	testkit.WantCode(t, err, errs.Unauthorized)
 }
 
 func testLogin(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
 	email := uniqueEmail("login")
 	reg := register(t, c, email, "login password")
 
-	res := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: strings.ToUpper(email), Password: "login password"}, "")))(t).Msg
+	res := must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: strings.ToUpper(email), Password: "login password"})))(t).Msg
 	if res.GetUser().GetId() != reg.GetUser().GetId() || res.GetRefreshToken() == reg.GetRefreshToken() || res.GetExpiresIn() != 900 {
 		t.Fatalf("login %v", res)
 	}
@@ -187,10 +165,10 @@ func testLogin(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
 		t.Fatalf("principal %+v", p)
 	}
 
-	_, wrongPassword := c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "Login password"}, ""))
-	_, unknownEmail := c.Login(ctx(t), req(&authv1.LoginRequest{Email: uniqueEmail("nobody"), Password: "login password"}, ""))
-	wantCode(t, wrongPassword, errs.Unauthorized)
-	wantCode(t, unknownEmail, errs.Unauthorized)
+	_, wrongPassword := c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: email, Password: "Login password"}))
+	_, unknownEmail := c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: uniqueEmail("nobody"), Password: "login password"}))
+	testkit.WantCode(t, wrongPassword, errs.Unauthorized)
+	testkit.WantCode(t, unknownEmail, errs.Unauthorized)
 	if wrongPassword.Error() != unknownEmail.Error() {
 		t.Fatalf("wrong password %q and unknown e-mail %q answer differently", wrongPassword, unknownEmail)
 	}
@@ -199,46 +177,46 @@ func testLogin(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
 func testRefresh(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
 	email := uniqueEmail("refresh")
 	first := register(t, c, email, "refresh password").GetRefreshToken()
-	other := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "refresh password"}, "")))(t).Msg.GetRefreshToken()
+	other := must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: email, Password: "refresh password"})))(t).Msg.GetRefreshToken()
 
-	second := must(c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: first}, "")))(t).Msg
+	second := must(c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: first})))(t).Msg
 	if second.GetRefreshToken() == first || second.GetExpiresIn() != 900 {
 		t.Fatalf("refresh %v", second)
 	}
 	f.principal(t, second.GetAccessToken())
-	third := must(c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: second.GetRefreshToken()}, "")))(t).Msg
+	third := must(c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: second.GetRefreshToken()})))(t).Msg
 
 	// first was rotated: presenting it again is a replay.
-	_, err := c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: first}, ""))
-	wantCode(t, err, errs.Unauthorized)
+	_, err := c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: first}))
+	testkit.WantCode(t, err, errs.Unauthorized)
 	// ... which revoked the newest token of the family too.
-	_, err = c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: third.GetRefreshToken()}, ""))
-	wantCode(t, err, errs.Unauthorized)
+	_, err = c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: third.GetRefreshToken()}))
+	testkit.WantCode(t, err, errs.Unauthorized)
 	// The user's other session is another family and lives on.
-	must(c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: other}, "")))(t)
+	must(c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: other})))(t)
 
-	_, err = c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: "never-issued-0123456789abcdef"}, ""))
-	wantCode(t, err, errs.Unauthorized)
+	_, err = c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: "never-issued-0123456789abcdef"}))
+	testkit.WantCode(t, err, errs.Unauthorized)
 	// An access token is no refresh token.
-	_, err = c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: third.GetAccessToken()}, ""))
-	wantCode(t, err, errs.Unauthorized)
+	_, err = c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: third.GetAccessToken()}))
+	testkit.WantCode(t, err, errs.Unauthorized)
 }
 
 func testLogout(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
 	email := uniqueEmail("logout")
 	reg := register(t, c, email, "logout password")
-	rotated := must(c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: reg.GetRefreshToken()}, "")))(t).Msg
-	kept := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "logout password"}, "")))(t).Msg
+	rotated := must(c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: reg.GetRefreshToken()})))(t).Msg
+	kept := must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: email, Password: "logout password"})))(t).Msg
 
 	// Logging out with the current token ends that session (its family).
-	must(c.Logout(ctx(t), req(&authv1.LogoutRequest{RefreshToken: rotated.GetRefreshToken()}, rotated.GetAccessToken())))(t)
-	_, err := c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: rotated.GetRefreshToken()}, ""))
-	wantCode(t, err, errs.Unauthorized)
+	must(c.Logout(ctx(t), testkit.Bearer(rotated.GetAccessToken(), &authv1.LogoutRequest{RefreshToken: rotated.GetRefreshToken()})))(t)
+	_, err := c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: rotated.GetRefreshToken()}))
+	testkit.WantCode(t, err, errs.Unauthorized)
 	// Idempotent, and silent about tokens it does not know.
-	must(c.Logout(ctx(t), req(&authv1.LogoutRequest{RefreshToken: rotated.GetRefreshToken()}, "")))(t)
-	must(c.Logout(ctx(t), req(&authv1.LogoutRequest{RefreshToken: "never-issued-0123456789abcdef"}, "")))(t)
+	must(c.Logout(ctx(t), testkit.Bearer("", &authv1.LogoutRequest{RefreshToken: rotated.GetRefreshToken()})))(t)
+	must(c.Logout(ctx(t), testkit.Bearer("", &authv1.LogoutRequest{RefreshToken: "never-issued-0123456789abcdef"})))(t)
 	// The other session is untouched.
-	must(c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: kept.GetRefreshToken()}, "")))(t)
+	must(c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: kept.GetRefreshToken()})))(t)
 	// One session ended, one audit entry (the repeated logout ended none).
 	if n := f.audits(t, "auth.logout", reg.GetUser().GetId()); n != 1 {
 		t.Fatalf("%d auth.logout entries, want 1", n)
@@ -280,8 +258,8 @@ func testForgotReset(t *testing.T, f *fixture, c authv1connect.AuthServiceClient
 	}
 
 	unknown := uniqueEmail("unknown")
-	must(c.ForgotPassword(ctx(t), req(&authv1.ForgotPasswordRequest{Email: unknown}, "")))(t)
-	must(c.ForgotPassword(ctx(t), req(&authv1.ForgotPasswordRequest{Email: strings.ToUpper(email)}, "")))(t)
+	must(c.ForgotPassword(ctx(t), testkit.Bearer("", &authv1.ForgotPasswordRequest{Email: unknown})))(t)
+	must(c.ForgotPassword(ctx(t), testkit.Bearer("", &authv1.ForgotPasswordRequest{Email: strings.ToUpper(email)})))(t)
 	token := f.resetToken(t, email)
 	// One worker serves the requests in order: the unknown address, asked
 	// first, was handled before this mail went out, and got nothing.
@@ -290,21 +268,21 @@ func testForgotReset(t *testing.T, f *fixture, c authv1connect.AuthServiceClient
 	}
 
 	// A weak new password is refused and leaves the token usable.
-	_, err := c.ResetPassword(ctx(t), req(&authv1.ResetPasswordRequest{Token: token, NewPassword: email}, ""))
-	wantCode(t, err, errs.Validation)
+	_, err := c.ResetPassword(ctx(t), testkit.Bearer("", &authv1.ResetPasswordRequest{Token: token, NewPassword: email}))
+	testkit.WantCode(t, err, errs.Validation)
 
-	must(c.ResetPassword(ctx(t), req(&authv1.ResetPasswordRequest{Token: token, NewPassword: "new password 2"}, "")))(t)
-	_, err = c.ResetPassword(ctx(t), req(&authv1.ResetPasswordRequest{Token: token, NewPassword: "third password 3"}, ""))
-	wantCode(t, err, errs.Validation)
-	_, err = c.ResetPassword(ctx(t), req(&authv1.ResetPasswordRequest{Token: "never-issued-0123456789abcdef", NewPassword: "third password 3"}, ""))
-	wantCode(t, err, errs.Validation)
+	must(c.ResetPassword(ctx(t), testkit.Bearer("", &authv1.ResetPasswordRequest{Token: token, NewPassword: "new password 2"})))(t)
+	_, err = c.ResetPassword(ctx(t), testkit.Bearer("", &authv1.ResetPasswordRequest{Token: token, NewPassword: "third password 3"}))
+	testkit.WantCode(t, err, errs.Validation)
+	_, err = c.ResetPassword(ctx(t), testkit.Bearer("", &authv1.ResetPasswordRequest{Token: "never-issued-0123456789abcdef", NewPassword: "third password 3"}))
+	testkit.WantCode(t, err, errs.Validation)
 
-	_, err = c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "old password 1"}, ""))
-	wantCode(t, err, errs.Unauthorized)
-	must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "new password 2"}, "")))(t)
+	_, err = c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: email, Password: "old password 1"}))
+	testkit.WantCode(t, err, errs.Unauthorized)
+	must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: email, Password: "new password 2"})))(t)
 	// The reset ended the sessions opened with the old password.
-	_, err = c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: reg.GetRefreshToken()}, ""))
-	wantCode(t, err, errs.Unauthorized)
+	_, err = c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: reg.GetRefreshToken()}))
+	testkit.WantCode(t, err, errs.Unauthorized)
 	// One reset happened (the refused ones rolled back with their entry).
 	if n := f.audits(t, "auth.password_reset", reg.GetUser().GetId()); n != 1 {
 		t.Fatalf("%d auth.password_reset entries, want 1", n)
@@ -316,26 +294,26 @@ func testMe(t *testing.T, c authv1connect.AuthServiceClient) {
 	reg := register(t, c, email, "me password 1")
 	access := reg.GetAccessToken()
 
-	_, err := c.GetMe(ctx(t), req(&authv1.GetMeRequest{}, ""))
-	wantCode(t, err, errs.Unauthorized)
-	_, err = c.GetMe(ctx(t), req(&authv1.GetMeRequest{}, access+"x"))
-	wantCode(t, err, errs.Unauthorized)
+	_, err := c.GetMe(ctx(t), testkit.Bearer("", &authv1.GetMeRequest{}))
+	testkit.WantCode(t, err, errs.Unauthorized)
+	_, err = c.GetMe(ctx(t), testkit.Bearer(access+"x", &authv1.GetMeRequest{}))
+	testkit.WantCode(t, err, errs.Unauthorized)
 
-	me := must(c.GetMe(ctx(t), req(&authv1.GetMeRequest{}, access)))(t).Msg.GetUser()
+	me := must(c.GetMe(ctx(t), testkit.Bearer(access, &authv1.GetMeRequest{})))(t).Msg.GetUser()
 	if me.GetId() != reg.GetUser().GetId() || me.GetEmail() != strings.ToLower(email) || me.GetFullName() != "Ana Test" {
 		t.Fatalf("me %v", me)
 	}
-	updated := must(c.UpdateMe(ctx(t), req(&authv1.UpdateMeRequest{FullName: "  Ana María  "}, access)))(t).Msg.GetUser()
+	updated := must(c.UpdateMe(ctx(t), testkit.Bearer(access, &authv1.UpdateMeRequest{FullName: "  Ana María  "})))(t).Msg.GetUser()
 	if updated.GetFullName() != "Ana María" || !updated.GetUpdatedAt().AsTime().After(me.GetCreatedAt().AsTime().Add(-time.Second)) {
 		t.Fatalf("updated %v", updated)
 	}
-	if got := must(c.GetMe(ctx(t), req(&authv1.GetMeRequest{}, access)))(t).Msg.GetUser().GetFullName(); got != "Ana María" {
+	if got := must(c.GetMe(ctx(t), testkit.Bearer(access, &authv1.GetMeRequest{})))(t).Msg.GetUser().GetFullName(); got != "Ana María" {
 		t.Fatalf("full name after update %q", got)
 	}
-	_, err = c.UpdateMe(ctx(t), req(&authv1.UpdateMeRequest{FullName: " "}, access))
-	wantCode(t, err, errs.Validation)
-	_, err = c.UpdateMe(ctx(t), req(&authv1.UpdateMeRequest{FullName: "Anonymous"}, ""))
-	wantCode(t, err, errs.Unauthorized)
+	_, err = c.UpdateMe(ctx(t), testkit.Bearer(access, &authv1.UpdateMeRequest{FullName: " "}))
+	testkit.WantCode(t, err, errs.Validation)
+	_, err = c.UpdateMe(ctx(t), testkit.Bearer("", &authv1.UpdateMeRequest{FullName: "Anonymous"}))
+	testkit.WantCode(t, err, errs.Unauthorized)
 }
 
 func testListUsers(t *testing.T, c authv1connect.AuthServiceClient) {
@@ -343,11 +321,11 @@ func testListUsers(t *testing.T, c authv1connect.AuthServiceClient) {
 	marker := strings.TrimSuffix(strings.TrimPrefix(uniqueEmail("dir"), "dir-"), "@example.com")
 	first := register(t, c, "first-"+marker+"@example.com", "directory pass")
 	second := register(t, c, "second-"+marker+"@example.com", "directory pass")
-	admin := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: strings.ToLower(adminEmail), Password: adminPassword}, "")))(t).Msg.GetAccessToken()
-	must(c.SetUserRole(ctx(t), req(&authv1.SetUserRoleRequest{UserId: first.GetUser().GetId(), Role: authv1.Role_ROLE_ORGANIZER}, admin)))(t)
+	admin := must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: strings.ToLower(adminEmail), Password: adminPassword})))(t).Msg.GetAccessToken()
+	must(c.SetUserRole(ctx(t), testkit.Bearer(admin, &authv1.SetUserRoleRequest{UserId: first.GetUser().GetId(), Role: authv1.Role_ROLE_ORGANIZER})))(t)
 	list := func(r *authv1.ListUsersRequest) *authv1.ListUsersResponse {
 		t.Helper()
-		return must(c.ListUsers(ctx(t), req(r, admin)))(t).Msg
+		return must(c.ListUsers(ctx(t), testkit.Bearer(admin, r)))(t).Msg
 	}
 	emails := func(res *authv1.ListUsersResponse) string {
 		var out []string
@@ -371,12 +349,12 @@ func testListUsers(t *testing.T, c authv1connect.AuthServiceClient) {
 	if res := list(&authv1.ListUsersRequest{Query: "ana test", PerPage: 100}); res.GetMeta().GetTotal() < 2 {
 		t.Fatalf("by name: meta %v", res.GetMeta())
 	}
-	_, err := c.ListUsers(ctx(t), req(&authv1.ListUsersRequest{}, second.GetAccessToken()))
-	wantCode(t, err, errs.Forbidden)
-	_, err = c.ListUsers(ctx(t), req(&authv1.ListUsersRequest{}, ""))
-	wantCode(t, err, errs.Unauthorized)
-	_, err = c.ListUsers(ctx(t), req(&authv1.ListUsersRequest{PerPage: 101}, admin))
-	wantCode(t, err, errs.Validation)
+	_, err := c.ListUsers(ctx(t), testkit.Bearer(second.GetAccessToken(), &authv1.ListUsersRequest{}))
+	testkit.WantCode(t, err, errs.Forbidden)
+	_, err = c.ListUsers(ctx(t), testkit.Bearer("", &authv1.ListUsersRequest{}))
+	testkit.WantCode(t, err, errs.Unauthorized)
+	_, err = c.ListUsers(ctx(t), testkit.Bearer(admin, &authv1.ListUsersRequest{PerPage: 101}))
+	testkit.WantCode(t, err, errs.Validation)
 }
 
 func testRoles(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
@@ -384,7 +362,7 @@ func testRoles(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
 	reg := register(t, c, email, "role password")
 	target := reg.GetUser().GetId()
 	set := func(token, id string, role authv1.Role) (*authv1.User, error) {
-		res, err := c.SetUserRole(ctx(t), req(&authv1.SetUserRoleRequest{UserId: id, Role: role}, token))
+		res, err := c.SetUserRole(ctx(t), testkit.Bearer(token, &authv1.SetUserRoleRequest{UserId: id, Role: role}))
 		if err != nil {
 			return nil, err
 		}
@@ -392,31 +370,31 @@ func testRoles(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
 	}
 
 	_, err := set(reg.GetAccessToken(), target, authv1.Role_ROLE_ADMIN)
-	wantCode(t, err, errs.Forbidden)
+	testkit.WantCode(t, err, errs.Forbidden)
 	_, err = set("", target, authv1.Role_ROLE_ADMIN)
-	wantCode(t, err, errs.Unauthorized)
+	testkit.WantCode(t, err, errs.Unauthorized)
 
-	admin := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: strings.ToLower(adminEmail), Password: adminPassword}, "")))(t).Msg
+	admin := must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: strings.ToLower(adminEmail), Password: adminPassword})))(t).Msg
 	if admin.GetUser().GetRole() != authv1.Role_ROLE_ADMIN || f.principal(t, admin.GetAccessToken()).Role != authn.RoleAdmin {
 		t.Fatalf("bootstrap admin %v", admin.GetUser())
 	}
 	_, err = set(admin.GetAccessToken(), target, authv1.Role_ROLE_UNSPECIFIED)
-	wantCode(t, err, errs.Validation)
+	testkit.WantCode(t, err, errs.Validation)
 	_, err = set(admin.GetAccessToken(), "0195f3a0-0000-7000-8000-0000000000ff", authv1.Role_ROLE_ORGANIZER)
-	wantCode(t, err, errs.NotFound)
+	testkit.WantCode(t, err, errs.NotFound)
 	_, err = set(admin.GetAccessToken(), admin.GetUser().GetId(), authv1.Role_ROLE_USER)
-	wantCode(t, err, errs.Conflict)
+	testkit.WantCode(t, err, errs.Conflict)
 
 	u := must(set(admin.GetAccessToken(), target, authv1.Role_ROLE_ORGANIZER))(t)
 	if u.GetId() != target || u.GetRole() != authv1.Role_ROLE_ORGANIZER {
 		t.Fatalf("after SetUserRole: %v", u)
 	}
 	// The new role is in the next token, from a login or a refresh.
-	login := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "role password"}, "")))(t).Msg
+	login := must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: email, Password: "role password"})))(t).Msg
 	if p := f.principal(t, login.GetAccessToken()); p.Role != authn.RoleOrganizer || login.GetUser().GetRole() != authv1.Role_ROLE_ORGANIZER {
 		t.Fatalf("after promotion, login gives %+v / %v", p, login.GetUser().GetRole())
 	}
-	refreshed := must(c.Refresh(ctx(t), req(&authv1.RefreshRequest{RefreshToken: reg.GetRefreshToken()}, "")))(t).Msg
+	refreshed := must(c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: reg.GetRefreshToken()})))(t).Msg
 	if p := f.principal(t, refreshed.GetAccessToken()); p.Role != authn.RoleOrganizer {
 		t.Fatalf("after promotion, refresh gives %+v", p)
 	}
@@ -436,12 +414,12 @@ func TestResetTokenExpires(t *testing.T) {
 	c := f.client(t, nil)
 	email := uniqueEmail("expire")
 	register(t, c, email, "expire password")
-	must(c.ForgotPassword(ctx(t), req(&authv1.ForgotPasswordRequest{Email: email}, "")))(t)
+	must(c.ForgotPassword(ctx(t), testkit.Bearer("", &authv1.ForgotPasswordRequest{Email: email})))(t)
 	token := f.resetToken(t, email)
 	time.Sleep(1500 * time.Millisecond)
-	_, err := c.ResetPassword(ctx(t), req(&authv1.ResetPasswordRequest{Token: token, NewPassword: "new password 2"}, ""))
-	wantCode(t, err, errs.Validation)
-	must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "expire password"}, "")))(t)
+	_, err := c.ResetPassword(ctx(t), testkit.Bearer("", &authv1.ResetPasswordRequest{Token: token, NewPassword: "new password 2"}))
+	testkit.WantCode(t, err, errs.Validation)
+	must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: email, Password: "expire password"})))(t)
 }
 
 func TestBootstrapAdmin(t *testing.T) {
@@ -452,10 +430,10 @@ func TestBootstrapAdmin(t *testing.T) {
 
 	// Two replicas start at once on the same schema: one admin.
 	var wg sync.WaitGroup
-	meshes := make([]*meshtest.Mesh, 2)
+	meshes := make([]*testkit.Mesh, 2)
 	for i := range meshes {
 		wg.Go(func() {
-			meshes[i] = meshtest.Run(t, meshtest.Config(t, dsn, append(args, "-admin.email=Boss@Example.com", "-admin.password=boss-password")...))
+			meshes[i] = testkit.Run(t, testkit.Config(t, dsn, append(args, "-admin.email=Boss@Example.com", "-admin.password=boss-password")...))
 		})
 	}
 	wg.Wait()
@@ -468,13 +446,13 @@ func TestBootstrapAdmin(t *testing.T) {
 		t.Fatalf("admins: %d %q %v", n, role, err)
 	}
 	c := authv1connect.NewAuthServiceClient(server.NewClient(), meshes[1].URL(t, "auth"), connect.WithGRPC())
-	must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: "boss@example.com", Password: "boss-password"}, "")))(t)
+	must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: "boss@example.com", Password: "boss-password"})))(t)
 
 	// An existing account named as admin is promoted; its password stays.
 	email := uniqueEmail("promoted")
 	reg := register(t, c, email, "users own password")
-	meshtest.Run(t, meshtest.Config(t, dsn, append(args, "-admin.email="+strings.ToUpper(email), "-admin.password=ignored-password")...))
-	login := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: email, Password: "users own password"}, "")))(t).Msg
+	testkit.Run(t, testkit.Config(t, dsn, append(args, "-admin.email="+strings.ToUpper(email), "-admin.password=ignored-password")...))
+	login := must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: email, Password: "users own password"})))(t).Msg
 	if login.GetUser().GetId() != reg.GetUser().GetId() || login.GetUser().GetRole() != authv1.Role_ROLE_ADMIN {
 		t.Fatalf("promoted user %v", login.GetUser())
 	}
@@ -484,9 +462,9 @@ func TestBootstrapAdminOnFreshDatabase(t *testing.T) {
 	t.Parallel()
 	// Migrations run on start before the admin is created.
 	dsn, _ := pgtest.NewSchema(t)
-	m := meshtest.Run(t, meshtest.Config(t, dsn, "-target=auth", "-auth.bcrypt-cost=4", "-admin.email=first@example.com", "-admin.password=first-password"))
+	m := testkit.Run(t, testkit.Config(t, dsn, "-target=auth", "-auth.bcrypt-cost=4", "-admin.email=first@example.com", "-admin.password=first-password"))
 	c := authv1connect.NewAuthServiceClient(server.NewClient(), m.URL(t, "auth"))
-	res := must(c.Login(ctx(t), req(&authv1.LoginRequest{Email: "first@example.com", Password: "first-password"}, "")))(t).Msg
+	res := must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: "first@example.com", Password: "first-password"})))(t).Msg
 	if res.GetUser().GetRole() != authv1.Role_ROLE_ADMIN {
 		t.Fatalf("role %v", res.GetUser().GetRole())
 	}

@@ -3,7 +3,6 @@ package booking_test
 import (
 	"context"
 	"database/sql"
-	"flag"
 	"fmt"
 	"net/http"
 	"sync"
@@ -20,13 +19,12 @@ import (
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
-	"github.com/bookingrush/rush/services/app"
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/config"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/redisx"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // mesh is the booking engine (service, sweeper, relay, persister) and the
@@ -54,37 +52,15 @@ func startMesh(t *testing.T, extra ...string) *mesh {
 	args := append([]string{
 		"-target=booking,relay,persister,payment", "-postgres.url=" + dsn, "-log.level=error", "-jwt.secret=" + testSecret,
 		"-metrics.addr=127.0.0.1:0", "-booking.addr=127.0.0.1:0", "-booking.key-prefix=" + prefix, "-payment.addr=127.0.0.1:0",
-		"-redis.url=" + redisURL(),
+		"-redis.url=" + redisx.DefaultURL,
 	}, extra...)
-	var cfg app.Config
-	if err := config.Load(&cfg, flag.NewFlagSet("rush", flag.ContinueOnError), args, func(string) (string, bool) { return "", false }); err != nil {
-		t.Fatal(err)
-	}
 	m := &mesh{t: t, dsn: dsn, prefix: prefix, client: server.NewClient()}
-	var reg *server.Registry
-	a := app.New(&cfg, fx.Populate(&reg, &m.keys, &m.pool, &m.rdb, &m.reg), fx.NopLogger)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := a.Start(ctx); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := a.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	km := testkit.Run(t, testkit.Load(t, args...), fx.Populate(&m.pool, &m.rdb, &m.reg))
+	m.keys = km.Keys
 	t.Cleanup(func() { m.dropKeys() })
-	m.url, _ = reg.URL("booking")
+	m.url = km.URL(t, "booking")
 	m.db = pgtest.Open(t, dsn)
 	return m
-}
-
-func redisURL() string {
-	var c redisx.Config
-	c.RegisterFlags(flag.NewFlagSet("", flag.ContinueOnError))
-	return c.URL.Reveal()
 }
 
 // dropKeys deletes every key of the test's prefix.

@@ -14,6 +14,7 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -29,104 +30,104 @@ func TestEventLifeCycle(t *testing.T) {
 			title := "Rush Night " + proto
 
 			t.Run("who may create", func(t *testing.T) {
-				_, err := c.CreateEvent(ctx, as("", newEventReq(title)))
-				wantCode(t, err, errs.Unauthorized)
-				_, err = c.CreateEvent(ctx, as(e.user, newEventReq(title)))
-				wantCode(t, err, errs.Forbidden)
+				_, err := c.CreateEvent(ctx, testkit.Bearer("", newEventReq(title)))
+				testkit.WantCode(t, err, errs.Unauthorized)
+				_, err = c.CreateEvent(ctx, testkit.Bearer(e.user, newEventReq(title)))
+				testkit.WantCode(t, err, errs.Forbidden)
 			})
 
 			t.Run("bad dates", func(t *testing.T) {
 				req := newEventReq(title)
 				req.SaleEndAt = timestamppb.New(req.GetSaleStartAt().AsTime().Add(-time.Minute))
-				_, err := c.CreateEvent(ctx, as(e.org1, req))
-				wantCode(t, err, errs.Validation)
+				_, err := c.CreateEvent(ctx, testkit.Bearer(e.org1, req))
+				testkit.WantCode(t, err, errs.Validation)
 				req = newEventReq(title)
 				req.SaleStartAt, req.SaleEndAt = timestamppb.New(time.Now().Add(-48*time.Hour)), timestamppb.New(time.Now().Add(-24*time.Hour))
-				_, err = c.CreateEvent(ctx, as(e.org1, req))
-				wantCode(t, err, errs.Validation)
+				_, err = c.CreateEvent(ctx, testkit.Bearer(e.org1, req))
+				testkit.WantCode(t, err, errs.Validation)
 			})
 
-			ev := must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, as(e.org1, newEventReq(title)))).GetEvent()
+			ev := must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, testkit.Bearer(e.org1, newEventReq(title)))).GetEvent()
 			if ev.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_DRAFT || ev.GetOrganizerId() != e.org1ID || ev.GetMaxPerUser() != 4 {
 				t.Fatalf("created %v", ev)
 			}
 			if want := "rush-night-" + proto; ev.GetSlug() != want {
 				t.Fatalf("slug %q, want %q", ev.GetSlug(), want)
 			}
-			twin := must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, as(e.org1, newEventReq(title)))).GetEvent()
+			twin := must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, testkit.Bearer(e.org1, newEventReq(title)))).GetEvent()
 			if twin.GetSlug() == ev.GetSlug() || !strings.HasPrefix(twin.GetSlug(), ev.GetSlug()+"-") {
 				t.Fatalf("second slug %q next to %q", twin.GetSlug(), ev.GetSlug())
 			}
 
 			t.Run("drafts are private", func(t *testing.T) {
 				for _, token := range []string{"", e.user, e.org2} {
-					_, err := c.GetEvent(ctx, as(token, &catalogv1.GetEventRequest{Slug: ev.GetSlug()}))
-					wantCode(t, err, errs.NotFound)
+					_, err := c.GetEvent(ctx, testkit.Bearer(token, &catalogv1.GetEventRequest{Slug: ev.GetSlug()}))
+					testkit.WantCode(t, err, errs.NotFound)
 				}
 				for _, token := range []string{e.org1, e.admin} {
-					got := must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, as(token, &catalogv1.GetEventRequest{Slug: ev.GetSlug()})))
+					got := must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, testkit.Bearer(token, &catalogv1.GetEventRequest{Slug: ev.GetSlug()})))
 					if got.GetEvent().GetId() != ev.GetId() {
 						t.Fatalf("got %v", got)
 					}
 				}
 				// Another organizer cannot even tell the draft exists.
-				_, err := c.UpdateEvent(ctx, as(e.org2, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Title: ptr("mine now")}))
-				wantCode(t, err, errs.NotFound)
-				_, err = c.DeleteEvent(ctx, as(e.org2, &catalogv1.DeleteEventRequest{EventId: ev.GetId()}))
-				wantCode(t, err, errs.NotFound)
+				_, err := c.UpdateEvent(ctx, testkit.Bearer(e.org2, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Title: ptr("mine now")}))
+				testkit.WantCode(t, err, errs.NotFound)
+				_, err = c.DeleteEvent(ctx, testkit.Bearer(e.org2, &catalogv1.DeleteEventRequest{EventId: ev.GetId()}))
+				testkit.WantCode(t, err, errs.NotFound)
 			})
 
 			t.Run("update by owner", func(t *testing.T) {
-				got := must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, as(e.org1, &catalogv1.UpdateEventRequest{
+				got := must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, testkit.Bearer(e.org1, &catalogv1.UpdateEventRequest{
 					EventId: ev.GetId(), Title: ptr(title + " (late show)"), Category: ptr("concert"), MaxPerUser: ptr[int32](2),
 				}))).GetEvent()
 				if got.GetTitle() != title+" (late show)" || got.GetCategory() != "concert" || got.GetMaxPerUser() != 2 || got.GetSlug() != ev.GetSlug() || got.GetVenue() != "Arena" {
 					t.Fatalf("updated %v", got)
 				}
 				// An end before the stored start: refused, nothing changes.
-				_, err := c.UpdateEvent(ctx, as(e.org1, &catalogv1.UpdateEventRequest{
+				_, err := c.UpdateEvent(ctx, testkit.Bearer(e.org1, &catalogv1.UpdateEventRequest{
 					EventId: ev.GetId(), Title: ptr("never"), SaleEndAt: timestamppb.New(ev.GetSaleStartAt().AsTime().Add(-time.Minute)),
 				}))
-				wantCode(t, err, errs.Validation)
-				_, err = c.UpdateEvent(ctx, as(e.org1, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Category: ptr("polka")}))
-				wantCode(t, err, errs.Validation)
-				again := must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, as(e.org1, &catalogv1.GetEventRequest{Slug: ev.GetSlug()}))).GetEvent()
+				testkit.WantCode(t, err, errs.Validation)
+				_, err = c.UpdateEvent(ctx, testkit.Bearer(e.org1, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Category: ptr("polka")}))
+				testkit.WantCode(t, err, errs.Validation)
+				again := must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, testkit.Bearer(e.org1, &catalogv1.GetEventRequest{Slug: ev.GetSlug()}))).GetEvent()
 				if again.GetTitle() != title+" (late show)" || !again.GetSaleEndAt().AsTime().Equal(ev.GetSaleEndAt().AsTime()) {
 					t.Fatalf("a refused update changed the event: %v", again)
 				}
 			})
 
 			t.Run("publish needs shows and zones", func(t *testing.T) {
-				_, err := c.PublishEvent(ctx, as(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()}))
-				wantCode(t, err, errs.Conflict)
+				_, err := c.PublishEvent(ctx, testkit.Bearer(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()}))
+				testkit.WantCode(t, err, errs.Conflict)
 				if n := e.fake.loadsOf(ev.GetId()); n != 0 {
 					t.Fatalf("inventory loaded %d times for an event that cannot be published", n)
 				}
 			})
 
-			sh := must[catalogv1.CreateShowResponse](t)(c.CreateShow(ctx, as(e.org1, &catalogv1.CreateShowRequest{
+			sh := must[catalogv1.CreateShowResponse](t)(c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{
 				EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(30 * 24 * time.Hour)),
 			}))).GetShow()
-			_, err := c.PublishEvent(ctx, as(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()}))
-			wantCode(t, err, errs.Conflict) // a show without a zone
+			_, err := c.PublishEvent(ctx, testkit.Bearer(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()}))
+			testkit.WantCode(t, err, errs.Conflict) // a show without a zone
 
 			t.Run("zones", func(t *testing.T) {
-				_, err := c.CreateZone(ctx, as(e.org2, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "VIP", Price: "10", TotalSeats: 5}))
-				wantCode(t, err, errs.NotFound)
-				z := must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, as(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "VIP", Price: "99.5", TotalSeats: 10}))).GetZone()
+				_, err := c.CreateZone(ctx, testkit.Bearer(e.org2, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "VIP", Price: "10", TotalSeats: 5}))
+				testkit.WantCode(t, err, errs.NotFound)
+				z := must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "VIP", Price: "99.5", TotalSeats: 10}))).GetZone()
 				if z.GetPrice() != "99.50" || z.GetCurrency() != "USD" || z.GetAvailableSeats() != 10 || z.GetTotalSeats() != 10 {
 					t.Fatalf("zone %v", z)
 				}
-				_, err = c.CreateZone(ctx, as(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "VIP", Price: "10", TotalSeats: 5}))
-				wantCode(t, err, errs.Conflict)
-				must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, as(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "Floor", Price: "25.00", TotalSeats: 90})))
-				shows := must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, as(e.org1, &catalogv1.ListShowsRequest{Slug: ev.GetSlug()})))
+				_, err = c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "VIP", Price: "10", TotalSeats: 5}))
+				testkit.WantCode(t, err, errs.Conflict)
+				must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "Floor", Price: "25.00", TotalSeats: 90})))
+				shows := must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, testkit.Bearer(e.org1, &catalogv1.ListShowsRequest{Slug: ev.GetSlug()})))
 				if len(shows.GetShows()) != 1 || shows.GetShows()[0].GetTotalSeats() != 100 || shows.GetShows()[0].GetAvailableSeats() != 100 {
 					t.Fatalf("show counters (trigger) %v", shows)
 				}
 			})
 
-			pub := must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, as(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()}))).GetEvent()
+			pub := must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, testkit.Bearer(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()}))).GetEvent()
 			if pub.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_PUBLISHED || pub.GetPublishedAt() == nil {
 				t.Fatalf("published %v", pub)
 			}
@@ -140,62 +141,62 @@ func TestEventLifeCycle(t *testing.T) {
 					}
 				}
 			})
-			_, err = c.PublishEvent(ctx, as(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()}))
-			wantCode(t, err, errs.Conflict)
+			_, err = c.PublishEvent(ctx, testkit.Bearer(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()}))
+			testkit.WantCode(t, err, errs.Conflict)
 
 			t.Run("published is public and frozen", func(t *testing.T) {
-				got := must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, as("", &catalogv1.GetEventRequest{Slug: ev.GetSlug()}))).GetEvent()
+				got := must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, testkit.Bearer("", &catalogv1.GetEventRequest{Slug: ev.GetSlug()}))).GetEvent()
 				if got.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_PUBLISHED {
 					t.Fatalf("anonymous sees %v", got)
 				}
-				_, err := c.CreateZone(ctx, as(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "Balcony", Price: "10", TotalSeats: 5}))
-				wantCode(t, err, errs.Conflict)
-				_, err = c.CreateShow(ctx, as(e.org1, &catalogv1.CreateShowRequest{EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(40 * 24 * time.Hour))}))
-				wantCode(t, err, errs.Conflict)
-				_, err = c.UpdateEvent(ctx, as(e.org2, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Title: ptr("mine now")}))
-				wantCode(t, err, errs.Forbidden)
-				_, err = c.UpdateEvent(ctx, as(e.user, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Title: ptr("mine now")}))
-				wantCode(t, err, errs.Forbidden)
-				_, err = c.CancelEvent(ctx, as(e.org2, &catalogv1.CancelEventRequest{EventId: ev.GetId()}))
-				wantCode(t, err, errs.Forbidden)
-				_, err = c.DeleteEvent(ctx, as(e.org1, &catalogv1.DeleteEventRequest{EventId: ev.GetId()}))
-				wantCode(t, err, errs.Conflict)
+				_, err := c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "Balcony", Price: "10", TotalSeats: 5}))
+				testkit.WantCode(t, err, errs.Conflict)
+				_, err = c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(40 * 24 * time.Hour))}))
+				testkit.WantCode(t, err, errs.Conflict)
+				_, err = c.UpdateEvent(ctx, testkit.Bearer(e.org2, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Title: ptr("mine now")}))
+				testkit.WantCode(t, err, errs.Forbidden)
+				_, err = c.UpdateEvent(ctx, testkit.Bearer(e.user, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Title: ptr("mine now")}))
+				testkit.WantCode(t, err, errs.Forbidden)
+				_, err = c.CancelEvent(ctx, testkit.Bearer(e.org2, &catalogv1.CancelEventRequest{EventId: ev.GetId()}))
+				testkit.WantCode(t, err, errs.Forbidden)
+				_, err = c.DeleteEvent(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteEventRequest{EventId: ev.GetId()}))
+				testkit.WantCode(t, err, errs.Conflict)
 				// A cosmetic change of a published event needs no reload.
-				got = must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, as(e.admin, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Venue: ptr("Stadium")}))).GetEvent()
+				got = must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, testkit.Bearer(e.admin, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Venue: ptr("Stadium")}))).GetEvent()
 				if got.GetVenue() != "Stadium" || e.fake.loadsOf(ev.GetId()) != 1 {
 					t.Fatalf("admin update: %v, loads %d", got, e.fake.loadsOf(ev.GetId()))
 				}
 				// A sale rule change does.
-				must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, as(e.org1, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), MaxPerUser: ptr[int32](6)})))
+				must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, testkit.Bearer(e.org1, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), MaxPerUser: ptr[int32](6)})))
 				if n := e.fake.loadsOf(ev.GetId()); n != 2 {
 					t.Fatalf("loads after a sale rule change: %d, want 2", n)
 				}
 			})
 
 			t.Run("cancel", func(t *testing.T) {
-				got := must[catalogv1.CancelEventResponse](t)(c.CancelEvent(ctx, as(e.org1, &catalogv1.CancelEventRequest{EventId: ev.GetId(), Reason: "storm"}))).GetEvent()
+				got := must[catalogv1.CancelEventResponse](t)(c.CancelEvent(ctx, testkit.Bearer(e.org1, &catalogv1.CancelEventRequest{EventId: ev.GetId(), Reason: "storm"}))).GetEvent()
 				if got.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_CANCELLED {
 					t.Fatalf("cancelled %v", got)
 				}
 				if n := e.fake.loadsOf(ev.GetId()); n != 3 {
 					t.Fatalf("loads after cancel: %d, want 3 (the booking engine must see the status)", n)
 				}
-				shows := must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, as("", &catalogv1.ListShowsRequest{Slug: ev.GetSlug()})))
+				shows := must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, testkit.Bearer("", &catalogv1.ListShowsRequest{Slug: ev.GetSlug()})))
 				if shows.GetShows()[0].GetStatus() != catalogv1.ShowStatus_SHOW_STATUS_CANCELLED {
 					t.Fatalf("shows of a cancelled event: %v", shows)
 				}
-				_, err := c.UpdateEvent(ctx, as(e.org1, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Title: ptr("back")}))
-				wantCode(t, err, errs.Conflict)
+				_, err := c.UpdateEvent(ctx, testkit.Bearer(e.org1, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Title: ptr("back")}))
+				testkit.WantCode(t, err, errs.Conflict)
 			})
 
 			t.Run("delete a draft", func(t *testing.T) {
-				_, err := c.DeleteEvent(ctx, as(e.user, &catalogv1.DeleteEventRequest{EventId: twin.GetId()}))
-				wantCode(t, err, errs.Forbidden)
-				must[catalogv1.DeleteEventResponse](t)(c.DeleteEvent(ctx, as(e.org1, &catalogv1.DeleteEventRequest{EventId: twin.GetId()})))
-				_, err = c.GetEvent(ctx, as(e.org1, &catalogv1.GetEventRequest{Slug: twin.GetSlug()}))
-				wantCode(t, err, errs.NotFound)
-				_, err = c.DeleteEvent(ctx, as(e.org1, &catalogv1.DeleteEventRequest{EventId: twin.GetId()}))
-				wantCode(t, err, errs.NotFound)
+				_, err := c.DeleteEvent(ctx, testkit.Bearer(e.user, &catalogv1.DeleteEventRequest{EventId: twin.GetId()}))
+				testkit.WantCode(t, err, errs.Forbidden)
+				must[catalogv1.DeleteEventResponse](t)(c.DeleteEvent(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteEventRequest{EventId: twin.GetId()})))
+				_, err = c.GetEvent(ctx, testkit.Bearer(e.org1, &catalogv1.GetEventRequest{Slug: twin.GetSlug()}))
+				testkit.WantCode(t, err, errs.NotFound)
+				_, err = c.DeleteEvent(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteEventRequest{EventId: twin.GetId()}))
+				testkit.WantCode(t, err, errs.NotFound)
 				var deleted bool
 				if err := e.db.QueryRow(`SELECT deleted_at IS NOT NULL FROM events WHERE id = $1`, twin.GetId()).Scan(&deleted); err != nil || !deleted {
 					t.Fatalf("soft delete: deleted=%v err=%v", deleted, err)
@@ -244,36 +245,36 @@ func TestPublishRollsBackWhenTheBookingEngineFails(t *testing.T) {
 			ev, _, _ := e.readyEvent(t, c, e.org1, "Doomed "+proto)
 			e.fake.set(func(f *fakeBooking) { f.fail[ev.GetId()] = true })
 
-			_, err := c.PublishEvent(ctx, as(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()}))
-			wantCode(t, err, errs.ServiceUnavailable)
-			got := must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, as(e.org1, &catalogv1.GetEventRequest{Slug: ev.GetSlug()}))).GetEvent()
+			_, err := c.PublishEvent(ctx, testkit.Bearer(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()}))
+			testkit.WantCode(t, err, errs.ServiceUnavailable)
+			got := must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, testkit.Bearer(e.org1, &catalogv1.GetEventRequest{Slug: ev.GetSlug()}))).GetEvent()
 			if got.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_DRAFT || got.GetPublishedAt() != nil {
 				t.Fatalf("after a failed publish: %v", got)
 			}
-			_, err = c.GetEvent(ctx, as("", &catalogv1.GetEventRequest{Slug: ev.GetSlug()}))
-			wantCode(t, err, errs.NotFound)
+			_, err = c.GetEvent(ctx, testkit.Bearer("", &catalogv1.GetEventRequest{Slug: ev.GetSlug()}))
+			testkit.WantCode(t, err, errs.NotFound)
 
 			// The booking engine recovers: the retry publishes.
 			e.fake.set(func(f *fakeBooking) { f.fail[ev.GetId()] = false })
-			got = must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, as(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()}))).GetEvent()
+			got = must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, testkit.Bearer(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()}))).GetEvent()
 			if got.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_PUBLISHED {
 				t.Fatalf("retry: %v", got)
 			}
 
 			// A sale-rule change the engine cannot load is put back.
 			e.fake.set(func(f *fakeBooking) { f.fail[ev.GetId()] = true })
-			_, err = c.UpdateEvent(ctx, as(e.org1, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), MaxPerUser: ptr[int32](9), Title: ptr("Renamed")}))
-			wantCode(t, err, errs.ServiceUnavailable)
-			got = must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, as("", &catalogv1.GetEventRequest{Slug: ev.GetSlug()}))).GetEvent()
+			_, err = c.UpdateEvent(ctx, testkit.Bearer(e.org1, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), MaxPerUser: ptr[int32](9), Title: ptr("Renamed")}))
+			testkit.WantCode(t, err, errs.ServiceUnavailable)
+			got = must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, testkit.Bearer("", &catalogv1.GetEventRequest{Slug: ev.GetSlug()}))).GetEvent()
 			if got.GetMaxPerUser() != 4 {
 				t.Fatalf("max_per_user %d after a failed reload, want the old 4", got.GetMaxPerUser())
 			}
 
 			// Cancelling stands, answers 503 until the engine hears of it.
-			_, err = c.CancelEvent(ctx, as(e.org1, &catalogv1.CancelEventRequest{EventId: ev.GetId()}))
-			wantCode(t, err, errs.ServiceUnavailable)
+			_, err = c.CancelEvent(ctx, testkit.Bearer(e.org1, &catalogv1.CancelEventRequest{EventId: ev.GetId()}))
+			testkit.WantCode(t, err, errs.ServiceUnavailable)
 			e.fake.set(func(f *fakeBooking) { f.fail[ev.GetId()] = false })
-			got = must[catalogv1.CancelEventResponse](t)(c.CancelEvent(ctx, as(e.org1, &catalogv1.CancelEventRequest{EventId: ev.GetId()}))).GetEvent()
+			got = must[catalogv1.CancelEventResponse](t)(c.CancelEvent(ctx, testkit.Bearer(e.org1, &catalogv1.CancelEventRequest{EventId: ev.GetId()}))).GetEvent()
 			if got.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_CANCELLED {
 				t.Fatalf("cancel retry: %v", got)
 			}
@@ -305,22 +306,22 @@ func TestListEvents(t *testing.T) {
 			title, cat = fmt.Sprintf("Match %d", i), "sports"
 		}
 		ev, _, _ := e.readyEvent(t, c, e.org1, title)
-		must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, as(e.org1, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Category: &cat})))
-		must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, as(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()})))
+		must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, testkit.Bearer(e.org1, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Category: &cat})))
+		must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, testkit.Bearer(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()})))
 		published = append(published, title)
 	}
-	must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, as(e.org1, newEventReq("Draft of one"))))
-	must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, as(e.org2, newEventReq("Draft of two"))))
-	gone := must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, as(e.org1, newEventReq("Deleted draft")))).GetEvent()
-	must[catalogv1.DeleteEventResponse](t)(c.DeleteEvent(ctx, as(e.org1, &catalogv1.DeleteEventRequest{EventId: gone.GetId()})))
+	must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, testkit.Bearer(e.org1, newEventReq("Draft of one"))))
+	must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, testkit.Bearer(e.org2, newEventReq("Draft of two"))))
+	gone := must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, testkit.Bearer(e.org1, newEventReq("Deleted draft")))).GetEvent()
+	must[catalogv1.DeleteEventResponse](t)(c.DeleteEvent(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteEventRequest{EventId: gone.GetId()})))
 	off, _, _ := e.readyEvent(t, c, e.org2, "Called off")
-	must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, as(e.org2, &catalogv1.PublishEventRequest{EventId: off.GetId()})))
-	must[catalogv1.CancelEventResponse](t)(c.CancelEvent(ctx, as(e.org2, &catalogv1.CancelEventRequest{EventId: off.GetId()})))
+	must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, testkit.Bearer(e.org2, &catalogv1.PublishEventRequest{EventId: off.GetId()})))
+	must[catalogv1.CancelEventResponse](t)(c.CancelEvent(ctx, testkit.Bearer(e.org2, &catalogv1.CancelEventRequest{EventId: off.GetId()})))
 
 	list := func(token string, req *catalogv1.ListEventsRequest) *catalogv1.ListEventsResponse {
 		t.Helper()
-		a := must[catalogv1.ListEventsResponse](t)(c.ListEvents(ctx, as(token, req)))
-		b := must[catalogv1.ListEventsResponse](t)(grpc.ListEvents(ctx, as(token, req)))
+		a := must[catalogv1.ListEventsResponse](t)(c.ListEvents(ctx, testkit.Bearer(token, req)))
+		b := must[catalogv1.ListEventsResponse](t)(grpc.ListEvents(ctx, testkit.Bearer(token, req)))
 		if fmt.Sprint(titles(a.GetEvents()), a.GetMeta()) != fmt.Sprint(titles(b.GetEvents()), b.GetMeta()) {
 			t.Fatalf("connect and grpc disagree: %v / %v", a, b)
 		}
@@ -376,8 +377,8 @@ func TestListEvents(t *testing.T) {
 		if fmt.Sprint(titles(res.GetEvents())) != "[Draft of one Draft of two]" {
 			t.Fatalf("admin's drafts: %v", titles(res.GetEvents()))
 		}
-		_, err := c.ListEvents(ctx, as("", &catalogv1.ListEventsRequest{PerPage: 101}))
-		wantCode(t, err, errs.Validation)
+		_, err := c.ListEvents(ctx, testkit.Bearer("", &catalogv1.ListEventsRequest{PerPage: 101}))
+		testkit.WantCode(t, err, errs.Validation)
 	})
 
 	t.Run("search and mine", func(t *testing.T) {
@@ -414,15 +415,15 @@ func TestListEvents(t *testing.T) {
 		if res := list("", &catalogv1.ListEventsRequest{Mine: true}); len(res.GetEvents()) != 0 || res.GetMeta().GetTotal() != 0 {
 			t.Fatalf("anonymous mine: %v", titles(res.GetEvents()))
 		}
-		_, err := c.ListEvents(ctx, as("", &catalogv1.ListEventsRequest{Query: strings.Repeat("x", 101)}))
-		wantCode(t, err, errs.Validation)
+		_, err := c.ListEvents(ctx, testkit.Bearer("", &catalogv1.ListEventsRequest{Query: strings.Repeat("x", 101)}))
+		testkit.WantCode(t, err, errs.Validation)
 	})
 
 	t.Run("a new publication shows up at once", func(t *testing.T) {
 		before := list("", &catalogv1.ListEventsRequest{Category: "sports"}).GetMeta().GetTotal()
 		ev, _, _ := e.readyEvent(t, c, e.org2, "Match late")
-		must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, as(e.org2, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Category: ptr("sports")})))
-		must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, as(e.org2, &catalogv1.PublishEventRequest{EventId: ev.GetId()})))
+		must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, testkit.Bearer(e.org2, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Category: ptr("sports")})))
+		must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, testkit.Bearer(e.org2, &catalogv1.PublishEventRequest{EventId: ev.GetId()})))
 		if after := list("", &catalogv1.ListEventsRequest{Category: "sports"}).GetMeta().GetTotal(); after != before+1 {
 			t.Fatalf("cached listing: total %d -> %d", before, after)
 		}
@@ -438,9 +439,9 @@ func TestCacheIsUsedAndInvalidated(t *testing.T) {
 			t.Parallel()
 			c := e.client(opts)
 			ev, sh, _ := e.readyEvent(t, c, e.org1, "Cached "+proto)
-			must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, as(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()})))
+			must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, testkit.Bearer(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()})))
 			get := func() *catalogv1.Event {
-				return must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, as("", &catalogv1.GetEventRequest{Slug: ev.GetSlug()}))).GetEvent()
+				return must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, testkit.Bearer("", &catalogv1.GetEventRequest{Slug: ev.GetSlug()}))).GetEvent()
 			}
 			get()
 			get() // the first read maps the slug, the second caches the event
@@ -454,7 +455,7 @@ func TestCacheIsUsedAndInvalidated(t *testing.T) {
 			if got := get(); got.GetTitle() != "Cached "+proto {
 				t.Fatalf("read %q: the cache was not used", got.GetTitle())
 			}
-			must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, as(e.org1, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Title: ptr("Fresh " + proto)})))
+			must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, testkit.Bearer(e.org1, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Title: ptr("Fresh " + proto)})))
 			if got := get(); got.GetTitle() != "Fresh "+proto {
 				t.Fatalf("after the update the read says %q", got.GetTitle())
 			}
@@ -462,7 +463,7 @@ func TestCacheIsUsedAndInvalidated(t *testing.T) {
 			// Zones: cached too, and seat counters come from Postgres when
 			// the engine has none loaded.
 			zones := func() []*catalogv1.Zone {
-				return must[catalogv1.ListZonesResponse](t)(c.ListZones(ctx, as("", &catalogv1.ListZonesRequest{ShowId: sh.GetId()}))).GetZones()
+				return must[catalogv1.ListZonesResponse](t)(c.ListZones(ctx, testkit.Bearer("", &catalogv1.ListZonesRequest{ShowId: sh.GetId()}))).GetZones()
 			}
 			zones()
 			if _, err := e.db.Exec(`UPDATE seat_zones SET name = name || '!' WHERE show_id = $1`, sh.GetId()); err != nil {
@@ -472,19 +473,19 @@ func TestCacheIsUsedAndInvalidated(t *testing.T) {
 				t.Fatalf("zones %v: the cache was not used (or the order is not cheapest first)", z)
 			}
 			// Any change of the event retires its zones too.
-			must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, as(e.org1, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Description: ptr("new")})))
+			must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, testkit.Bearer(e.org1, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Description: ptr("new")})))
 			if z := zones(); z[0].GetName() != "Floor!" {
 				t.Fatalf("zones after invalidation %v", z)
 			}
 
 			// A deleted draft disappears from cached reads at once.
-			d := must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, as(e.org1, newEventReq("Short-lived "+proto)))).GetEvent()
+			d := must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, testkit.Bearer(e.org1, newEventReq("Short-lived "+proto)))).GetEvent()
 			for range 2 {
-				must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, as(e.org1, &catalogv1.GetEventRequest{Slug: d.GetSlug()})))
+				must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, testkit.Bearer(e.org1, &catalogv1.GetEventRequest{Slug: d.GetSlug()})))
 			}
-			must[catalogv1.DeleteEventResponse](t)(c.DeleteEvent(ctx, as(e.org1, &catalogv1.DeleteEventRequest{EventId: d.GetId()})))
-			_, err := c.GetEvent(ctx, as(e.org1, &catalogv1.GetEventRequest{Slug: d.GetSlug()}))
-			wantCode(t, err, errs.NotFound)
+			must[catalogv1.DeleteEventResponse](t)(c.DeleteEvent(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteEventRequest{EventId: d.GetId()})))
+			_, err := c.GetEvent(ctx, testkit.Bearer(e.org1, &catalogv1.GetEventRequest{Slug: d.GetSlug()}))
+			testkit.WantCode(t, err, errs.NotFound)
 		})
 	}
 }
@@ -497,20 +498,20 @@ func TestCategories(t *testing.T) {
 		t.Run(proto, func(t *testing.T) {
 			t.Parallel()
 			c := e.client(opts)
-			before := must[catalogv1.ListCategoriesResponse](t)(c.ListCategories(ctx, as("", &catalogv1.ListCategoriesRequest{})))
+			before := must[catalogv1.ListCategoriesResponse](t)(c.ListCategories(ctx, testkit.Bearer("", &catalogv1.ListCategoriesRequest{})))
 			if before.GetMeta().GetTotal() < 7 || int(before.GetMeta().GetTotal()) != len(before.GetCategories()) {
 				t.Fatalf("seeded categories: %v", before.GetMeta())
 			}
 			name := "Jazz & Blues " + proto
-			_, err := c.CreateCategory(ctx, as(e.org1, &catalogv1.CreateCategoryRequest{Name: name}))
-			wantCode(t, err, errs.Forbidden)
-			cat := must[catalogv1.CreateCategoryResponse](t)(c.CreateCategory(ctx, as(e.admin, &catalogv1.CreateCategoryRequest{Name: name}))).GetCategory()
+			_, err := c.CreateCategory(ctx, testkit.Bearer(e.org1, &catalogv1.CreateCategoryRequest{Name: name}))
+			testkit.WantCode(t, err, errs.Forbidden)
+			cat := must[catalogv1.CreateCategoryResponse](t)(c.CreateCategory(ctx, testkit.Bearer(e.admin, &catalogv1.CreateCategoryRequest{Name: name}))).GetCategory()
 			if cat.GetSlug() != "jazz-blues-"+proto {
 				t.Fatalf("category %v", cat)
 			}
-			_, err = c.CreateCategory(ctx, as(e.admin, &catalogv1.CreateCategoryRequest{Name: "Again", Slug: cat.GetSlug()}))
-			wantCode(t, err, errs.Conflict)
-			after := must[catalogv1.ListCategoriesResponse](t)(c.ListCategories(ctx, as("", &catalogv1.ListCategoriesRequest{})))
+			_, err = c.CreateCategory(ctx, testkit.Bearer(e.admin, &catalogv1.CreateCategoryRequest{Name: "Again", Slug: cat.GetSlug()}))
+			testkit.WantCode(t, err, errs.Conflict)
+			after := must[catalogv1.ListCategoriesResponse](t)(c.ListCategories(ctx, testkit.Bearer("", &catalogv1.ListCategoriesRequest{})))
 			found := false
 			for _, c := range after.GetCategories() {
 				found = found || c.GetSlug() == cat.GetSlug()
@@ -532,20 +533,20 @@ func TestLiveAvailability(t *testing.T) {
 	vip, floor := zones[0], zones[1]
 
 	// A draft is not asked about: it has no inventory.
-	must[catalogv1.ListZonesResponse](t)(c.ListZones(ctx, as(e.org1, &catalogv1.ListZonesRequest{ShowId: sh.GetId()})))
+	must[catalogv1.ListZonesResponse](t)(c.ListZones(ctx, testkit.Bearer(e.org1, &catalogv1.ListZonesRequest{ShowId: sh.GetId()})))
 	e.fake.set(func(f *fakeBooking) {
 		if f.asking != 0 {
 			t.Errorf("GetAvailability called %d times for a draft", f.asking)
 		}
 	})
-	_, err := c.ListZones(ctx, as("", &catalogv1.ListZonesRequest{ShowId: sh.GetId()}))
-	wantCode(t, err, errs.NotFound) // a draft's show is invisible
+	_, err := c.ListZones(ctx, testkit.Bearer("", &catalogv1.ListZonesRequest{ShowId: sh.GetId()}))
+	testkit.WantCode(t, err, errs.NotFound) // a draft's show is invisible
 
-	must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, as(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()})))
+	must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, testkit.Bearer(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()})))
 
 	// Not loaded yet (the engine answers no zones): Postgres counters.
 	counts := func(client catalogv1connect.CatalogServiceClient) map[string]int32 {
-		res := must[catalogv1.ListZonesResponse](t)(client.ListZones(ctx, as("", &catalogv1.ListZonesRequest{ShowId: sh.GetId()})))
+		res := must[catalogv1.ListZonesResponse](t)(client.ListZones(ctx, testkit.Bearer("", &catalogv1.ListZonesRequest{ShowId: sh.GetId()})))
 		out := map[string]int32{}
 		for _, z := range res.GetZones() {
 			out[z.GetName()] = z.GetAvailableSeats()
@@ -571,7 +572,7 @@ func TestLiveAvailability(t *testing.T) {
 	}
 	// Held and sold: for the organizer (and admins) only.
 	split := func(token string) string {
-		res := must[catalogv1.ListZonesResponse](t)(grpc.ListZones(ctx, as(token, &catalogv1.ListZonesRequest{ShowId: sh.GetId()})))
+		res := must[catalogv1.ListZonesResponse](t)(grpc.ListZones(ctx, testkit.Bearer(token, &catalogv1.ListZonesRequest{ShowId: sh.GetId()})))
 		var out []string
 		for _, z := range res.GetZones() {
 			out = append(out, fmt.Sprintf("%s:%d/%d/%d", z.GetName(), z.GetAvailableSeats(), z.GetHeldSeats(), z.GetSoldSeats()))
@@ -595,7 +596,7 @@ func TestLiveAvailability(t *testing.T) {
 	if got := counts(c); got["VIP"] != 0 || got["Floor"] != 0 {
 		t.Fatalf("live counts change at once (not cached): %v", got)
 	}
-	shows := must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, as("", &catalogv1.ListShowsRequest{Slug: ev.GetSlug()}))).GetShows()
+	shows := must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, testkit.Bearer("", &catalogv1.ListShowsRequest{Slug: ev.GetSlug()}))).GetShows()
 	if shows[0].GetAvailableSeats() != 0 || shows[0].GetTotalSeats() != 110 || shows[0].GetStatus() != catalogv1.ShowStatus_SHOW_STATUS_SOLD_OUT {
 		t.Fatalf("sold-out show %v", shows[0])
 	}
@@ -605,7 +606,7 @@ func TestLiveAvailability(t *testing.T) {
 			{ZoneId: floor.GetId(), Total: 100, Available: 7},
 		}
 	})
-	shows = must[catalogv1.ListShowsResponse](t)(grpc.ListShows(ctx, as("", &catalogv1.ListShowsRequest{Slug: ev.GetSlug()}))).GetShows()
+	shows = must[catalogv1.ListShowsResponse](t)(grpc.ListShows(ctx, testkit.Bearer("", &catalogv1.ListShowsRequest{Slug: ev.GetSlug()}))).GetShows()
 	if shows[0].GetAvailableSeats() != 11 || shows[0].GetStatus() != catalogv1.ShowStatus_SHOW_STATUS_ACTIVE {
 		t.Fatalf("show with live counts %v", shows[0])
 	}
@@ -618,7 +619,7 @@ func TestLiveAvailability(t *testing.T) {
 	if got := counts(grpc); got["VIP"] != 10 || got["Floor"] != 100 {
 		t.Fatalf("fallback: %v", got)
 	}
-	shows = must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, as("", &catalogv1.ListShowsRequest{Slug: ev.GetSlug()}))).GetShows()
+	shows = must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, testkit.Bearer("", &catalogv1.ListShowsRequest{Slug: ev.GetSlug()}))).GetShows()
 	if shows[0].GetAvailableSeats() != 90 { // the trigger summed Floor's 80 + VIP's 10
 		t.Fatalf("fallback show %v", shows[0])
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -19,7 +18,6 @@ import (
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/fx"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
@@ -28,11 +26,10 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
 	"github.com/bookingrush/rush/services/app"
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/config"
-	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/redisx"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 const testSecret = "test-secret-0123456789abcdef-0123456789"
@@ -169,21 +166,8 @@ func newEnv(t *testing.T) *env {
 		"-peer.booking="+e.bookings.Listener.Addr().String(),
 		"-catalog.cache-prefix="+e.prefix,
 		"-redis.url="+redisURL)
-	var reg *server.Registry
-	var keys *authn.Keys
-	a := app.New(cfg, fx.Populate(&reg, &keys), fx.NopLogger)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := a.Start(ctx); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := a.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	m := testkit.Run(t, cfg)
+	reg, keys := m.Registry, m.Keys
 	e.fake.set(func(f *fakeBooking) { f.keys = keys })
 	var ok bool
 	if e.base, ok = reg.URL("catalog"); !ok {
@@ -211,37 +195,11 @@ func newEnv(t *testing.T) *env {
 func loadConfig(t *testing.T, dsn string, extra ...string) *app.Config {
 	t.Helper()
 	args := []string{"-postgres.url=" + dsn, "-log.level=error", "-jwt.secret=" + testSecret, "-metrics.addr=127.0.0.1:0", "-catalog.addr=127.0.0.1:0"}
-	var cfg app.Config
-	fs := flag.NewFlagSet("rush", flag.ContinueOnError)
-	noEnv := func(string) (string, bool) { return "", false }
-	if err := config.Load(&cfg, fs, append(args, extra...), noEnv); err != nil {
-		t.Fatal(err)
-	}
-	return &cfg
+	return testkit.Load(t, append(args, extra...)...)
 }
 
 func (e *env) client(opts []connect.ClientOption) catalogv1connect.CatalogServiceClient {
 	return catalogv1connect.NewCatalogServiceClient(server.NewClient(), e.base, opts...)
-}
-
-// as builds a request carrying token ("" for an anonymous call).
-func as[T any](token string, msg *T) *connect.Request[T] {
-	r := connect.NewRequest(msg)
-	if token != "" {
-		r.Header().Set("Authorization", "Bearer "+token)
-	}
-	return r
-}
-
-// wantCode fails unless err carries the domain code.
-func wantCode(t *testing.T, err error, code errs.Code) {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("succeeded, want %s", code)
-	}
-	if got := errs.FromConnect(err).Code; got != code {
-		t.Fatalf("error %v: code %s, want %s", err, got, code)
-	}
 }
 
 func must[T any](t *testing.T) func(*connect.Response[T], error) *T {
@@ -268,8 +226,8 @@ func newEventReq(title string) *catalogv1.CreateEventRequest {
 func (e *env) readyEvent(t *testing.T, c catalogv1connect.CatalogServiceClient, token, title string) (*catalogv1.Event, *catalogv1.Show, []*catalogv1.Zone) {
 	t.Helper()
 	ctx := context.Background()
-	ev := must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, as(token, newEventReq(title)))).GetEvent()
-	sh := must[catalogv1.CreateShowResponse](t)(c.CreateShow(ctx, as(token, &catalogv1.CreateShowRequest{
+	ev := must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, testkit.Bearer(token, newEventReq(title)))).GetEvent()
+	sh := must[catalogv1.CreateShowResponse](t)(c.CreateShow(ctx, testkit.Bearer(token, &catalogv1.CreateShowRequest{
 		EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(30 * 24 * time.Hour)),
 	}))).GetShow()
 	var zones []*catalogv1.Zone
@@ -277,7 +235,7 @@ func (e *env) readyEvent(t *testing.T, c catalogv1connect.CatalogServiceClient, 
 		{ShowId: sh.GetId(), Name: "VIP", Price: "99.50", TotalSeats: 10},
 		{ShowId: sh.GetId(), Name: "Floor", Price: "25", TotalSeats: 100},
 	} {
-		zones = append(zones, must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, as(token, z))).GetZone())
+		zones = append(zones, must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, testkit.Bearer(token, z))).GetZone())
 	}
 	return ev, sh, zones
 }

@@ -15,9 +15,9 @@ import (
 	gatev1 "github.com/bookingrush/rush/gen/bookingrush/gate/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/gate/v1/gatev1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // TestConcurrentScansAdmitOnce: two devices scan the same ticket 40 times
@@ -28,10 +28,10 @@ import (
 func TestConcurrentScansAdmitOnce(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.Migrated(t)
-	redisURL := meshtest.Config(t, dsn).Redis.URL.Reveal()
-	a := meshtest.StartApp(t, meshtest.Config(t, dsn, "-postgres.migrate-on-start=false", "-target=booking,relay,catalog,gate",
-		"-booking.key-prefix="+meshtest.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+meshtest.KeyPrefix(t, redisURL)))
-	shop := a.SeedShop(t, meshtest.ShopOptions{Seats: 10, Users: 1})
+	redisURL := testkit.Config(t, dsn).Redis.URL.Reveal()
+	a := testkit.StartApp(t, testkit.Config(t, dsn, "-postgres.migrate-on-start=false", "-target=booking,relay,catalog,gate",
+		"-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL)))
+	shop := a.SeedShop(t, testkit.ShopOptions{Seats: 10, Users: 1})
 	buyer := shop.Users[0]
 	ctx := context.Background()
 	booking := bookingv1connect.NewBookingServiceClient(server.NewClient(), a.URL(t, "booking"))
@@ -44,12 +44,12 @@ func TestConcurrentScansAdmitOnce(t *testing.T) {
 	}
 
 	b := a.Reserve(t, shop, buyer, 2)
-	if _, err := booking.ConfirmBooking(ctx, meshtest.As(t, a.Mesh, "saga", authn.RoleService, &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
+	if _, err := booking.ConfirmBooking(ctx, testkit.As(t, a.Mesh, "saga", authn.RoleService, &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
 		t.Fatal(err)
 	}
 	var tickets []*gatev1.Ticket
-	meshtest.Eventually(t, 20*time.Second, "the tickets", func() bool {
-		res, err := gate(false).ListBookingTickets(ctx, meshtest.As(t, a.Mesh, buyer, authn.RoleUser, &gatev1.ListBookingTicketsRequest{BookingId: b.GetId()}))
+	testkit.Eventually(t, 20*time.Second, "the tickets", func() bool {
+		res, err := gate(false).ListBookingTickets(ctx, testkit.As(t, a.Mesh, buyer, authn.RoleUser, &gatev1.ListBookingTicketsRequest{BookingId: b.GetId()}))
 		if err == nil {
 			tickets = res.Msg.GetTickets()
 		}
@@ -57,7 +57,7 @@ func TestConcurrentScansAdmitOnce(t *testing.T) {
 	})
 	devices := make([]string, 2)
 	for i := range devices {
-		res, err := gate(true).CreateDevice(ctx, meshtest.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer,
+		res, err := gate(true).CreateDevice(ctx, testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer,
 			&gatev1.CreateDeviceRequest{Name: "gate", EventIds: []string{shop.Event}}))
 		if err != nil {
 			t.Fatal(err)
@@ -121,7 +121,7 @@ func TestConcurrentScansAdmitOnce(t *testing.T) {
 		!first.Equal(base.Add(time.Minute/10)) {
 		t.Fatalf("check-in of the synced ticket at %v, want %v (%v)", first, base.Add(time.Minute/10), err)
 	}
-	stats, err := gate(false).GetShowCheckInStats(ctx, meshtest.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer, &gatev1.GetShowCheckInStatsRequest{ShowId: shop.Show}))
+	stats, err := gate(false).GetShowCheckInStats(ctx, testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer, &gatev1.GetShowCheckInStatsRequest{ShowId: shop.Show}))
 	if err != nil || stats.Msg.GetSold() != 2 || stats.Msg.GetCheckedIn() != 2 || stats.Msg.GetRevoked() != 0 {
 		t.Fatalf("stats %v %v", stats, err)
 	}

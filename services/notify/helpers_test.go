@@ -4,19 +4,15 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
-
-	"connectrpc.com/connect"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
 	notifyv1 "github.com/bookingrush/rush/gen/bookingrush/notify/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
-	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/mail/mailtest"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // ticketSecret keys the e-ticket codes of every test mesh.
@@ -25,7 +21,7 @@ const ticketSecret = "notify-test-ticket-secret-0123456789"
 // env is the booking engine and notify in-process on a fresh schema, Redis
 // key prefix and Kafka broker, mailing to its own SMTP server.
 type env struct {
-	*meshtest.App
+	*testkit.App
 	smtp    *mailtest.Server
 	booking bookingv1connect.BookingServiceClient
 	notify  notifyv1connect.NotifyServiceClient
@@ -36,31 +32,18 @@ type env struct {
 func start(t *testing.T, smtp *mailtest.Server, args ...string) *env {
 	t.Helper()
 	dsn := pgtest.Migrated(t)
-	prefix := meshtest.KeyPrefix(t, meshtest.Config(t, dsn).Redis.URL.Reveal())
-	cfg := meshtest.Config(t, dsn, append([]string{
+	prefix := testkit.KeyPrefix(t, testkit.Config(t, dsn).Redis.URL.Reveal())
+	cfg := testkit.Config(t, dsn, append([]string{
 		"-postgres.migrate-on-start=false", "-target=auth,catalog,booking,relay,persister,payment,notify,gate",
-		"-booking.key-prefix=" + prefix, "-catalog.cache-prefix=" + meshtest.KeyPrefix(t, meshtest.Config(t, dsn).Redis.URL.Reveal()), "-smtp.addr=" + smtp.Addr, "-notify.ticket-secret=" + ticketSecret,
+		"-booking.key-prefix=" + prefix, "-catalog.cache-prefix=" + testkit.KeyPrefix(t, testkit.Config(t, dsn).Redis.URL.Reveal()), "-smtp.addr=" + smtp.Addr, "-notify.ticket-secret=" + ticketSecret,
 		"-notify.poll=100ms", "-notify.retry-backoff=100ms",
 	}, args...)...)
-	a := meshtest.StartApp(t, cfg)
+	a := testkit.StartApp(t, cfg)
 	c := server.NewClient()
 	return &env{App: a, smtp: smtp,
 		booking: bookingv1connect.NewBookingServiceClient(c, a.URL(t, "booking")),
 		notify:  notifyv1connect.NewNotifyServiceClient(c, a.URL(t, "notify")),
 	}
-}
-
-// asService is a request carrying a service token of component, as the
-// mesh client sends it for the saga or auth.
-func asService[T any](t *testing.T, e *env, component string, msg *T) *connect.Request[T] {
-	t.Helper()
-	tok, _, err := e.Keys.IssueService(component, time.Now(), time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := connect.NewRequest(msg)
-	req.Header().Set("Authorization", "Bearer "+tok)
-	return req
 }
 
 func (e *env) email(t *testing.T, user string) string {
@@ -72,20 +55,11 @@ func (e *env) email(t *testing.T, user string) string {
 	return s
 }
 
-func (e *env) count(t *testing.T, sql string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := e.Pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return n
-}
-
 // sendConfirmation asks notify for the confirmation e-mail exactly as the
 // saga's step 2 does.
 func (e *env) sendConfirmation(t *testing.T, b *bookingv1.Booking) (*notifyv1.Notification, error) {
 	t.Helper()
-	res, err := e.notify.SendNotification(context.Background(), asService(t, e, "saga", &notifyv1.SendNotificationRequest{
+	res, err := e.notify.SendNotification(context.Background(), testkit.AsService(t, e.Mesh, "saga", &notifyv1.SendNotificationRequest{
 		Template: notifyv1.Template_TEMPLATE_BOOKING_CONFIRMED, Recipient: e.email(t, b.GetUserId()), UserId: b.GetUserId(),
 		Data: map[string]string{
 			"booking_id": b.GetId(), "event_id": b.GetEventId(), "event_title": "Rush", "quantity": fmt.Sprint(b.GetQuantity()),
@@ -97,11 +71,4 @@ func (e *env) sendConfirmation(t *testing.T, b *bookingv1.Booking) (*notifyv1.No
 		return nil, err
 	}
 	return res.Msg.GetNotification(), nil
-}
-
-func wantCode(t *testing.T, err error, code errs.Code) {
-	t.Helper()
-	if got := errs.FromConnect(err).Code; err == nil || got != code {
-		t.Fatalf("want %s, got %v", code, err)
-	}
 }

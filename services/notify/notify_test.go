@@ -19,7 +19,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/bookingref"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/mail/mailtest"
-	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // The confirmation comes from the saga's SendNotification (confirmed on
@@ -29,13 +29,13 @@ func TestBookingMails(t *testing.T) {
 	t.Parallel()
 	e := start(t, mailtest.NewServer(t))
 	ctx := context.Background()
-	shop := e.SeedShop(t, meshtest.ShopOptions{Users: 3})
+	shop := e.SeedShop(t, testkit.ShopOptions{Users: 3})
 	buyer, canceller, stranger := shop.Users[0], shop.Users[1], shop.Users[2]
 	buyerMail, cancellerMail := e.email(t, buyer), e.email(t, canceller)
 
 	// Reserve, then confirm as the saga's step 1 does (the system).
 	b := e.Reserve(t, shop, buyer, 2)
-	if _, err := e.booking.ConfirmBooking(ctx, asService(t, e, "saga", &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
+	if _, err := e.booking.ConfirmBooking(ctx, testkit.AsService(t, e.Mesh, "saga", &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
 		t.Fatalf("confirm: %v", err)
 	}
 	// Step 2, retried as a saga would after a timeout: one notification.
@@ -66,7 +66,7 @@ func TestBookingMails(t *testing.T) {
 
 	// A held booking cancelled by its buyer: the cancellation mail.
 	c := e.Reserve(t, shop, canceller, 1)
-	if _, err := e.booking.CancelBooking(ctx, meshtest.As(t, e.Mesh, canceller, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: c.GetId()})); err != nil {
+	if _, err := e.booking.CancelBooking(ctx, testkit.As(t, e.Mesh, canceller, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: c.GetId()})); err != nil {
 		t.Fatalf("cancel: %v", err)
 	}
 	cm := e.smtp.WaitFor(t, cancellerMail, 20*time.Second)
@@ -77,8 +77,8 @@ func TestBookingMails(t *testing.T) {
 	// A refund, delivered twice as the outbox relay may: one mail. (Money
 	// goes back long after the persister recorded the booking, whose event
 	// the mail names.)
-	meshtest.Eventually(t, 10*time.Second, "booking persisted", func() bool {
-		return e.count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'confirmed'`, b.GetId()) == 1
+	testkit.Eventually(t, 10*time.Second, "booking persisted", func() bool {
+		return e.Count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'confirmed'`, b.GetId()) == 1
 	})
 	ev := &paymentv1.PaymentEvent{
 		Id: uuid.NewString(), Type: notify.TopicPaymentRefunded, RefundAmount: "49.90",
@@ -92,7 +92,7 @@ func TestBookingMails(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	meshtest.Eventually(t, 20*time.Second, "refund mail", func() bool { return len(e.smtp.To(buyerMail)) == 2 })
+	testkit.Eventually(t, 20*time.Second, "refund mail", func() bool { return len(e.smtp.To(buyerMail)) == 2 })
 	rm := e.smtp.To(buyerMail)[1]
 	if !strings.Contains(rm.Subject, "49.90") || !strings.Contains(rm.Text, ref) || !strings.Contains(rm.Text, "Rush") {
 		t.Fatalf("refund mail: %q\n%s", rm.Subject, rm.Text)
@@ -107,14 +107,14 @@ func TestBookingMails(t *testing.T) {
 	}
 	// (A confirmation may take a second attempt: it waits for the gate's
 	// tickets, issued from the same booking event.)
-	if n := e.count(t, `SELECT count(*) FROM notifications WHERE status = 'sent' AND (attempts = 1 OR kind = 'booking_confirmed')`); n != 3 {
+	if n := e.Count(t, `SELECT count(*) FROM notifications WHERE status = 'sent' AND (attempts = 1 OR kind = 'booking_confirmed')`); n != 3 {
 		t.Fatalf("%d notifications sent, want 3", n)
 	}
 
 	// GET /notifications: own rows only, newest first, paged.
 	list := func(user string, page, per int32) *notifyv1.ListNotificationsResponse {
 		t.Helper()
-		res, err := e.notify.ListNotifications(ctx, meshtest.As(t, e.Mesh, user, authn.RoleUser, &notifyv1.ListNotificationsRequest{Page: page, PerPage: per}))
+		res, err := e.notify.ListNotifications(ctx, testkit.As(t, e.Mesh, user, authn.RoleUser, &notifyv1.ListNotificationsRequest{Page: page, PerPage: per}))
 		if err != nil {
 			t.Fatalf("list: %v", err)
 		}
@@ -143,19 +143,19 @@ func TestBookingMails(t *testing.T) {
 		t.Fatalf("stranger sees %v", none)
 	}
 	_, err = e.notify.ListNotifications(ctx, connect.NewRequest(&notifyv1.ListNotificationsRequest{}))
-	wantCode(t, err, errs.Unauthorized)
+	testkit.WantCode(t, err, errs.Unauthorized)
 
 	// SendNotification is for services: a user (even an admin) may not mail.
 	req := &notifyv1.SendNotificationRequest{Template: notifyv1.Template_TEMPLATE_WELCOME, Recipient: "x@example.com", IdempotencyKey: "welcome-" + uuid.NewString()}
-	_, err = e.notify.SendNotification(ctx, meshtest.As(t, e.Mesh, buyer, authn.RoleUser, req))
-	wantCode(t, err, errs.Forbidden)
-	_, err = e.notify.SendNotification(ctx, meshtest.As(t, e.Mesh, buyer, authn.RoleAdmin, req))
-	wantCode(t, err, errs.Forbidden)
+	_, err = e.notify.SendNotification(ctx, testkit.As(t, e.Mesh, buyer, authn.RoleUser, req))
+	testkit.WantCode(t, err, errs.Forbidden)
+	_, err = e.notify.SendNotification(ctx, testkit.As(t, e.Mesh, buyer, authn.RoleAdmin, req))
+	testkit.WantCode(t, err, errs.Forbidden)
 	// A confirmation without its booking is refused, and nothing recorded.
 	bad := &notifyv1.SendNotificationRequest{Template: notifyv1.Template_TEMPLATE_BOOKING_CONFIRMED, Recipient: "x@example.com", IdempotencyKey: "bad-" + uuid.NewString()}
-	_, err = e.notify.SendNotification(ctx, asService(t, e, "saga", bad))
-	wantCode(t, err, errs.Validation)
-	if n := e.count(t, `SELECT count(*) FROM notifications WHERE idempotency_key = $1`, bad.GetIdempotencyKey()); n != 0 {
+	_, err = e.notify.SendNotification(ctx, testkit.AsService(t, e.Mesh, "saga", bad))
+	testkit.WantCode(t, err, errs.Validation)
+	if n := e.Count(t, `SELECT count(*) FROM notifications WHERE idempotency_key = $1`, bad.GetIdempotencyKey()); n != 0 {
 		t.Fatalf("refused request recorded %d rows", n)
 	}
 }
@@ -165,7 +165,7 @@ func TestBookingMails(t *testing.T) {
 func TestExpiryMail(t *testing.T) {
 	t.Parallel()
 	e := start(t, mailtest.NewServer(t), "-booking.hold-ttl=1s")
-	shop := e.SeedShop(t, meshtest.ShopOptions{Users: 1})
+	shop := e.SeedShop(t, testkit.ShopOptions{Users: 1})
 	user := shop.Users[0]
 	b := e.Reserve(t, shop, user, 1)
 	m := e.smtp.WaitFor(t, e.email(t, user), 20*time.Second)
@@ -180,7 +180,7 @@ func TestExpiryMail(t *testing.T) {
 	if n := len(e.smtp.Messages()); n != 1 {
 		t.Fatalf("%d mails after a redelivery, want 1", n)
 	}
-	if n := e.count(t, `SELECT count(*) FROM notifications WHERE kind = 'booking_expired' AND user_id = $1`, user); n != 1 {
+	if n := e.Count(t, `SELECT count(*) FROM notifications WHERE kind = 'booking_expired' AND user_id = $1`, user); n != 1 {
 		t.Fatalf("%d expiry notifications", n)
 	}
 }
@@ -206,7 +206,7 @@ func TestSMTPRetries(t *testing.T) {
 	}
 	send := func(tpl notifyv1.Template, to string, data map[string]string) *notifyv1.Notification {
 		t.Helper()
-		res, err := e.notify.SendNotification(ctx, asService(t, e, "auth", &notifyv1.SendNotificationRequest{
+		res, err := e.notify.SendNotification(ctx, testkit.AsService(t, e.Mesh, "auth", &notifyv1.SendNotificationRequest{
 			Template: tpl, Recipient: to, Data: data, IdempotencyKey: "test-" + uuid.NewString(),
 		}))
 		if err != nil {
@@ -219,7 +219,7 @@ func TestSMTPRetries(t *testing.T) {
 	}
 
 	lost := send(notifyv1.Template_TEMPLATE_WELCOME, "lost@example.com", nil)
-	meshtest.Eventually(t, 20*time.Second, "first mail given up", func() bool { return read(lost.GetId()).status != "pending" })
+	testkit.Eventually(t, 20*time.Second, "first mail given up", func() bool { return read(lost.GetId()).status != "pending" })
 	if r := read(lost.GetId()); r.status != "failed" || r.attempts != 2 || !strings.Contains(r.lastErr, "451") {
 		t.Fatalf("after the relay refused twice: %+v", r)
 	}
@@ -230,7 +230,7 @@ func TestSMTPRetries(t *testing.T) {
 	if !strings.Contains(m.Text, link) || !strings.Contains(m.Subject, "Reset") {
 		t.Fatalf("reset mail: %q\n%s", m.Subject, m.Text)
 	}
-	meshtest.Eventually(t, 5*time.Second, "reset recorded as sent", func() bool { return read(reset.GetId()).status == "sent" })
+	testkit.Eventually(t, 5*time.Second, "reset recorded as sent", func() bool { return read(reset.GetId()).status == "sent" })
 	r := read(reset.GetId())
 	if r.attempts != 2 || r.lastErr != "" || strings.Contains(r.body, "secret-token") || strings.Contains(r.data, "secret-token") {
 		t.Fatalf("reset after one temporary failure: %+v", r)

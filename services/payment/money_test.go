@@ -14,14 +14,14 @@ import (
 	"github.com/bookingrush/rush/services/payment"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/bookingref"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/topic"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // payKey creates a payment with an Idempotency-Key.
 func (e *env) payKey(t *testing.T, user, bookingID, method, key string) (*connect.Response[paymentv1.CreatePaymentResponse], error) {
 	t.Helper()
-	req := meshtest.As(t, e.Mesh, user, authn.RoleUser, &paymentv1.CreatePaymentRequest{BookingId: bookingID, PaymentMethod: method})
+	req := testkit.As(t, e.Mesh, user, authn.RoleUser, &paymentv1.CreatePaymentRequest{BookingId: bookingID, PaymentMethod: method})
 	req.Header().Set("Idempotency-Key", key)
 	return e.payment.CreatePayment(context.Background(), req)
 }
@@ -33,7 +33,7 @@ func (e *env) payKey(t *testing.T, user, bookingID, method, key string) (*connec
 func TestCreatePaymentIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	e := start(t, "-payment.sim-delay=1h")
-	s := e.SeedShop(t, meshtest.ShopOptions{Seats: 10})
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 10})
 	buyer := s.Users[0]
 	b := e.Reserve(t, s, buyer, 1)
 	key := "pay-" + uuid.NewString()
@@ -65,7 +65,7 @@ func TestCreatePaymentIdempotencyKey(t *testing.T) {
 		res.Msg.GetPayment().GetAmount() != "49.90" {
 		t.Fatalf("replay: %v %v", res, err)
 	}
-	if n := e.count(t, `SELECT count(*) FROM payments WHERE booking_id = $1`, b.GetId()); n != 1 {
+	if n := e.Count(t, `SELECT count(*) FROM payments WHERE booking_id = $1`, b.GetId()); n != 1 {
 		t.Fatalf("%d payments", n)
 	}
 	other := e.Reserve(t, s, buyer, 1)
@@ -88,7 +88,7 @@ func TestCreatePaymentIdempotencyKey(t *testing.T) {
 func TestConcurrentPaymentsGetDistinctReferences(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	s := e.SeedShop(t, meshtest.ShopOptions{Seats: 60, Users: 30})
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 60, Users: 30})
 	bookings := make([]*bookingv1.Booking, len(s.Users))
 	for i, u := range s.Users {
 		bookings[i] = e.Reserve(t, s, u, 2)
@@ -115,7 +115,7 @@ func TestConcurrentPaymentsGetDistinctReferences(t *testing.T) {
 			t.Fatalf("Postgres reference %q (%v), API %q", stored, err, ref)
 		}
 	}
-	if z := e.zone(t, s); z.GetSold() != 60 || z.GetAvailable() != 0 {
+	if z := e.Zone(t, s); z.GetSold() != 60 || z.GetAvailable() != 0 {
 		t.Fatalf("zone %v", z)
 	}
 	e.AuditMoney(t, e.prefix)
@@ -138,12 +138,12 @@ func TestRefundQuoteAndZeroRefund(t *testing.T) {
 		{5 * 24 * time.Hour, 50, "49.90", bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED, paymentv1.PaymentStatus_PAYMENT_STATUS_PARTIALLY_REFUNDED},
 		{24 * time.Hour, 0, "0.00", bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED, paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED},
 	} {
-		s := e.SeedShop(t, meshtest.ShopOptions{Seats: 4, ShowIn: tc.showIn})
+		s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: tc.showIn})
 		buyer := s.Users[0]
 		b := e.Reserve(t, s, buyer, 2)
 		quote := func() *paymentv1.GetRefundQuoteResponse {
 			t.Helper()
-			res, err := e.payment.GetRefundQuote(context.Background(), meshtest.As(t, e.Mesh, buyer, authn.RoleUser,
+			res, err := e.payment.GetRefundQuote(context.Background(), testkit.As(t, e.Mesh, buyer, authn.RoleUser,
 				&paymentv1.GetRefundQuoteRequest{BookingId: b.GetId()}))
 			if err != nil {
 				t.Fatalf("quote: %v", err)
@@ -153,7 +153,7 @@ func TestRefundQuoteAndZeroRefund(t *testing.T) {
 		if q := quote(); !q.GetCancellable() || q.GetPaid() != "0.00" || q.GetRefundAmount() != "0.00" {
 			t.Fatalf("quote of an unpaid hold: %v", q)
 		}
-		if _, err := e.payment.GetRefundQuote(context.Background(), meshtest.As(t, e.Mesh, s.Users[1], authn.RoleUser,
+		if _, err := e.payment.GetRefundQuote(context.Background(), testkit.As(t, e.Mesh, s.Users[1], authn.RoleUser,
 			&paymentv1.GetRefundQuoteRequest{BookingId: b.GetId()})); code(err) != connect.CodeNotFound {
 			t.Fatalf("quote of another's booking: %v", err)
 		}
@@ -165,7 +165,7 @@ func TestRefundQuoteAndZeroRefund(t *testing.T) {
 		if q := quote(); !q.GetCancellable() || q.GetPaid() != "99.80" || q.GetRefundPercent() != tc.pct || q.GetRefundAmount() != tc.refund || q.GetPolicy() == "" {
 			t.Fatalf("quote %v, want %d%% = %s", q, tc.pct, tc.refund)
 		}
-		res, err := e.booking.CancelBooking(context.Background(), meshtest.As(t, e.Mesh, buyer, authn.RoleUser,
+		res, err := e.booking.CancelBooking(context.Background(), testkit.As(t, e.Mesh, buyer, authn.RoleUser,
 			&bookingv1.CancelBookingRequest{BookingId: b.GetId()}))
 		if err != nil || res.Msg.GetBooking().GetStatus() != tc.status || res.Msg.GetBooking().GetCancelCause() != bookingv1.CancelCause_CANCEL_CAUSE_BUYER {
 			t.Fatalf("cancel: %v %v, want %v", res, err, tc.status)
@@ -173,14 +173,14 @@ func TestRefundQuoteAndZeroRefund(t *testing.T) {
 		if got := e.getPayment(t, buyer, p.GetId()); got.GetStatus() != tc.paymentAfter || got.GetRefundedAmount() != tc.refund {
 			t.Fatalf("payment after the cancel %v", got)
 		}
-		if z := e.zone(t, s); z.GetAvailable() != 4 || z.GetSold() != 0 {
+		if z := e.Zone(t, s); z.GetAvailable() != 4 || z.GetSold() != 0 {
 			t.Fatalf("zone %v", z)
 		}
 		if q := quote(); q.GetCancellable() {
 			t.Fatalf("quote of an ended booking %v", q)
 		}
 		// Durable at once, before the money moved.
-		if n := e.count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = $2 AND cancel_cause = 'buyer'`,
+		if n := e.Count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = $2 AND cancel_cause = 'buyer'`,
 			b.GetId(), map[bookingv1.BookingStatus]string{bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED: "refunded",
 				bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED: "cancelled"}[tc.status]); n != 1 {
 			t.Fatal("the release is not in Postgres")
@@ -196,7 +196,7 @@ func TestRefundQuoteAndZeroRefund(t *testing.T) {
 func TestReconcilerSettlesWhatWasLeftOpen(t *testing.T) {
 	t.Parallel()
 	e := start(t, "-payment.reconcile-interval=200ms", "-payment.reconcile-grace=1s", "-payment.stale-after=2s")
-	s := e.SeedShop(t, meshtest.ShopOptions{Seats: 20, Users: 6, MaxPerUser: 10})
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 20, Users: 6, MaxPerUser: 10})
 	ctx := context.Background()
 	insert := func(user, bookingID, status, ref string, age time.Duration) string {
 		t.Helper()
@@ -221,7 +221,7 @@ func TestReconcilerSettlesWhatWasLeftOpen(t *testing.T) {
 	neverPay := insert(s.Users[2], never.GetId(), "pending", "", time.Hour)
 	// 4. Succeeded, but no saga ever ran, and the hold expired: refunded.
 	gone := e.Reserve(t, s, s.Users[3], 2)
-	if _, err := e.booking.CancelBooking(ctx, meshtest.As(t, e.Mesh, s.Users[3], authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: gone.GetId()})); err != nil {
+	if _, err := e.booking.CancelBooking(ctx, testkit.As(t, e.Mesh, s.Users[3], authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: gone.GetId()})); err != nil {
 		t.Fatal(err)
 	}
 	gonePay := insert(s.Users[3], gone.GetId(), "succeeded", "simpi_ok_"+uuid.NewString(), time.Minute)
@@ -241,9 +241,9 @@ func TestReconcilerSettlesWhatWasLeftOpen(t *testing.T) {
 	}
 
 	want := map[string]string{lostPay: "succeeded", declinedPay: "failed", neverPay: "failed", gonePay: "refunded", livePay: "succeeded", p.GetId(): "refunded"}
-	meshtest.Eventually(t, 30*time.Second, "every payment settled", func() bool {
+	testkit.Eventually(t, 30*time.Second, "every payment settled", func() bool {
 		for id, st := range want {
-			if e.count(t, `SELECT count(*) FROM payments WHERE id = $1 AND status = $2`, id, st) != 1 {
+			if e.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND status = $2`, id, st) != 1 {
 				return false
 			}
 		}
@@ -252,10 +252,10 @@ func TestReconcilerSettlesWhatWasLeftOpen(t *testing.T) {
 	e.waitBooking(t, s.Users[0], lost.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
 	e.waitBooking(t, s.Users[4], live.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
 	e.waitBooking(t, s.Users[5], paid.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED, 15*time.Second)
-	meshtest.Eventually(t, 15*time.Second, "kept payments marked settled", func() bool {
-		return e.count(t, `SELECT count(*) FROM payments WHERE id = ANY($1) AND settled_at IS NOT NULL`, []string{lostPay, livePay}) == 2
+	testkit.Eventually(t, 15*time.Second, "kept payments marked settled", func() bool {
+		return e.Count(t, `SELECT count(*) FROM payments WHERE id = ANY($1) AND settled_at IS NOT NULL`, []string{lostPay, livePay}) == 2
 	})
-	if n := e.count(t, `SELECT count(*) FROM payment_webhook_events WHERE provider_event_id LIKE 'reconcile:%'`); n != 3 {
+	if n := e.Count(t, `SELECT count(*) FROM payment_webhook_events WHERE provider_event_id LIKE 'reconcile:%'`); n != 3 {
 		t.Fatalf("%d reconciler lookups recorded, want 3", n)
 	}
 	e.Drained(t, "booking-persister", topic.BookingEvents)
@@ -271,9 +271,9 @@ func TestSucceededOfEventFollowsPayments(t *testing.T) {
 	t.Parallel()
 	e := start(t)
 	ctx := context.Background()
-	s := e.SeedShop(t, meshtest.ShopOptions{Users: 1})
-	other := e.SeedShop(t, meshtest.ShopOptions{Users: 1})
-	insert := func(shop meshtest.Shop, status string) string {
+	s := e.SeedShop(t, testkit.ShopOptions{Users: 1})
+	other := e.SeedShop(t, testkit.ShopOptions{Users: 1})
+	insert := func(shop testkit.Shop, status string) string {
 		t.Helper()
 		var id string
 		if err := e.Pool.QueryRow(ctx, `INSERT INTO payments (booking_id, user_id, event_id, amount, status, provider, succeeded_at,

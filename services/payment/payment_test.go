@@ -29,7 +29,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/config"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/kafka"
-	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 func TestRefundPercent(t *testing.T) {
@@ -177,7 +177,7 @@ func TestStripeRequests(t *testing.T) {
 func TestPayOK(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	s := e.SeedShop(t, meshtest.ShopOptions{Seats: 10})
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 10})
 	buyer := s.Users[0]
 	b := e.Reserve(t, s, buyer, 2)
 	p, err := e.pay(t, buyer, b.GetId(), payment.SimOK)
@@ -192,18 +192,18 @@ func TestPayOK(t *testing.T) {
 	if got := e.getPayment(t, buyer, p.GetId()); got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED {
 		t.Fatalf("payment after confirmation %v", got)
 	}
-	if z := e.zone(t, s); z.GetSold() != 2 || z.GetHeld() != 0 || z.GetAvailable() != 8 {
+	if z := e.Zone(t, s); z.GetSold() != 2 || z.GetHeld() != 0 || z.GetAvailable() != 8 {
 		t.Fatalf("zone %v", z)
 	}
 	// One webhook event, one payment.success relayed (binary PaymentEvent).
-	if n := e.count(t, `SELECT count(*) FROM payment_webhook_events WHERE payment_id = $1 AND processed_at IS NOT NULL`, p.GetId()); n != 1 {
+	if n := e.Count(t, `SELECT count(*) FROM payment_webhook_events WHERE payment_id = $1 AND processed_at IS NOT NULL`, p.GetId()); n != 1 {
 		t.Fatalf("%d webhook events", n)
 	}
-	meshtest.Eventually(t, 10*time.Second, "outbox relayed", func() bool {
-		return e.count(t, `SELECT count(*) FROM outbox WHERE aggregate_id = $1 AND topic = 'payment.success' AND published_at IS NOT NULL`, p.GetId()) == 1
+	testkit.Eventually(t, 10*time.Second, "outbox relayed", func() bool {
+		return e.Count(t, `SELECT count(*) FROM outbox WHERE aggregate_id = $1 AND topic = 'payment.success' AND published_at IS NOT NULL`, p.GetId()) == 1
 	})
-	meshtest.Eventually(t, 10*time.Second, "saga completed", func() bool {
-		return e.count(t, `SELECT count(*) FROM sagas WHERE payment_id = $1 AND status = 'completed'`, p.GetId()) == 1
+	testkit.Eventually(t, 10*time.Second, "saga completed", func() bool {
+		return e.Count(t, `SELECT count(*) FROM sagas WHERE payment_id = $1 AND status = 'completed'`, p.GetId()) == 1
 	})
 	// On Kafka: a binary PaymentEvent keyed by the payment id, with its
 	// content type, as consumers (notify, analytics) read it.
@@ -229,7 +229,7 @@ func TestPayOK(t *testing.T) {
 		t.Fatal("no payment.success message")
 	}
 	// Until notify exists, its step fails without undoing anything.
-	if n := e.count(t, `SELECT count(*) FROM saga_steps st JOIN sagas s ON s.id = st.saga_id
+	if n := e.Count(t, `SELECT count(*) FROM saga_steps st JOIN sagas s ON s.id = st.saga_id
 		WHERE s.payment_id = $1 AND st.name = 'send-notification' AND st.status IN ('failed', 'skipped')`, p.GetId()); n != 1 {
 		t.Fatalf("notification step not recorded as failed or skipped")
 	}
@@ -237,7 +237,7 @@ func TestPayOK(t *testing.T) {
 	if _, err := e.pay(t, buyer, b.GetId(), payment.SimOK); !errs.Is(err, errs.Conflict) {
 		t.Fatalf("second payment: %v", err)
 	}
-	meshtest.Eventually(t, 10*time.Second, "Postgres agrees with Redis", func() bool {
+	testkit.Eventually(t, 10*time.Second, "Postgres agrees with Redis", func() bool {
 		d, err := booking.Reconcile(context.Background(), e.Redis, e.Pool, e.prefix, s.Event)
 		return err == nil && len(d) == 0
 	})
@@ -248,7 +248,7 @@ func TestPayOK(t *testing.T) {
 func TestPayDeclined(t *testing.T) {
 	t.Parallel()
 	e := start(t, "-booking.hold-ttl=2s", "-booking.idempotency-ttl=2s")
-	s := e.SeedShop(t, meshtest.ShopOptions{Seats: 5})
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 5})
 	buyer := s.Users[0]
 	b := e.Reserve(t, s, buyer, 1)
 	p, err := e.pay(t, buyer, b.GetId(), payment.SimDeclined)
@@ -259,17 +259,17 @@ func TestPayDeclined(t *testing.T) {
 	if failed.GetFailedReason() != "Your card was declined." {
 		t.Fatalf("failed payment %v", failed)
 	}
-	if got := e.getBooking(t, buyer, b.GetId()); got.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_RESERVED {
+	if got := e.Booking(t, buyer, b.GetId()); got.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_RESERVED {
 		t.Fatalf("booking after a declined payment %v", got)
 	}
-	meshtest.Eventually(t, 10*time.Second, "payment.failed relayed", func() bool {
-		return e.count(t, `SELECT count(*) FROM outbox WHERE aggregate_id = $1 AND topic = 'payment.failed' AND published_at IS NOT NULL`, p.GetId()) == 1
+	testkit.Eventually(t, 10*time.Second, "payment.failed relayed", func() bool {
+		return e.Count(t, `SELECT count(*) FROM outbox WHERE aggregate_id = $1 AND topic = 'payment.failed' AND published_at IS NOT NULL`, p.GetId()) == 1
 	})
 	e.waitBooking(t, buyer, b.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED, 10*time.Second)
-	if z := e.zone(t, s); z.GetAvailable() != 5 || z.GetHeld() != 0 || z.GetSold() != 0 {
+	if z := e.Zone(t, s); z.GetAvailable() != 5 || z.GetHeld() != 0 || z.GetSold() != 0 {
 		t.Fatalf("zone after expiry %v", z)
 	}
-	if n := e.count(t, `SELECT count(*) FROM sagas WHERE booking_id = $1`, b.GetId()); n != 0 {
+	if n := e.Count(t, `SELECT count(*) FROM sagas WHERE booking_id = $1`, b.GetId()); n != 0 {
 		t.Fatalf("%d sagas for a declined payment", n)
 	}
 	// Paying an expired hold is refused.
@@ -283,7 +283,7 @@ func TestPayDeclined(t *testing.T) {
 func TestCreatePaymentRules(t *testing.T) {
 	t.Parallel()
 	e := start(t, "-payment.sim-delay=1h")
-	s := e.SeedShop(t, meshtest.ShopOptions{Seats: 10, Price: "12.34"})
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 10, Price: "12.34"})
 	alice, bob := s.Users[0], s.Users[1]
 	held := e.Reserve(t, s, alice, 3)
 
@@ -297,7 +297,7 @@ func TestCreatePaymentRules(t *testing.T) {
 		t.Fatalf("a Stripe method with the simulator: %v", err)
 	}
 	cancelled := e.Reserve(t, s, alice, 1)
-	if _, err := e.booking.CancelBooking(context.Background(), meshtest.As(t, e.Mesh, alice, authn.RoleUser,
+	if _, err := e.booking.CancelBooking(context.Background(), testkit.As(t, e.Mesh, alice, authn.RoleUser,
 		&bookingv1.CancelBookingRequest{BookingId: cancelled.GetId()})); err != nil {
 		t.Fatal(err)
 	}
@@ -332,16 +332,16 @@ func TestCreatePaymentRules(t *testing.T) {
 		t.Fatalf("stored amount %q %v", stored, err)
 	}
 	// Only the payer (and admins) see the payment.
-	if _, err := e.payment.GetPayment(context.Background(), meshtest.As(t, e.Mesh, bob, authn.RoleUser,
+	if _, err := e.payment.GetPayment(context.Background(), testkit.As(t, e.Mesh, bob, authn.RoleUser,
 		&paymentv1.GetPaymentRequest{PaymentId: out.Payment.ID})); code(err) != connect.CodeNotFound {
 		t.Fatalf("another user's payment: %v", err)
 	}
-	if _, err := e.payment.GetPayment(context.Background(), meshtest.As(t, e.Mesh, uuid.NewString(), authn.RoleAdmin,
+	if _, err := e.payment.GetPayment(context.Background(), testkit.As(t, e.Mesh, uuid.NewString(), authn.RoleAdmin,
 		&paymentv1.GetPaymentRequest{PaymentId: out.Payment.ID})); err != nil {
 		t.Fatalf("admin: %v", err)
 	}
 	// The internal refund is for the system only.
-	if _, err := e.payment.RefundBooking(context.Background(), meshtest.As(t, e.Mesh, alice, authn.RoleUser, &paymentv1.RefundBookingRequest{
+	if _, err := e.payment.RefundBooking(context.Background(), testkit.As(t, e.Mesh, alice, authn.RoleUser, &paymentv1.RefundBookingRequest{
 		BookingId: held.GetId(), Cause: paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED})); code(err) != connect.CodePermissionDenied {
 		t.Fatalf("a buyer calls RefundBooking: %v", err)
 	}
@@ -352,7 +352,7 @@ func TestCreatePaymentRules(t *testing.T) {
 func TestWebhookIdempotent(t *testing.T) {
 	t.Parallel()
 	e := start(t, "-payment.sim-delay=1h") // sim_slow never answers during the test
-	s := e.SeedShop(t, meshtest.ShopOptions{})
+	s := e.SeedShop(t, testkit.ShopOptions{})
 	buyer := s.Users[0]
 	b := e.Reserve(t, s, buyer, 1)
 	p, err := e.pay(t, buyer, b.GetId(), payment.SimSlow)
@@ -392,14 +392,14 @@ func TestWebhookIdempotent(t *testing.T) {
 	if got := e.getPayment(t, buyer, p.GetId()); got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED {
 		t.Fatalf("payment %v", got)
 	}
-	meshtest.Eventually(t, 10*time.Second, "saga completed", func() bool {
-		return e.count(t, `SELECT count(*) FROM sagas WHERE payment_id = $1 AND status = 'completed'`, p.GetId()) == 1
+	testkit.Eventually(t, 10*time.Second, "saga completed", func() bool {
+		return e.Count(t, `SELECT count(*) FROM sagas WHERE payment_id = $1 AND status = 'completed'`, p.GetId()) == 1
 	})
 	time.Sleep(300 * time.Millisecond)
-	if n := e.count(t, `SELECT count(*) FROM outbox WHERE aggregate_id = $1`, p.GetId()); n != 1 {
+	if n := e.Count(t, `SELECT count(*) FROM outbox WHERE aggregate_id = $1`, p.GetId()); n != 1 {
 		t.Fatalf("%d outbox events, want one payment.success", n)
 	}
-	if n := e.count(t, `SELECT count(*) FROM sagas WHERE payment_id = $1`, p.GetId()); n != 1 {
+	if n := e.Count(t, `SELECT count(*) FROM sagas WHERE payment_id = $1`, p.GetId()); n != 1 {
 		t.Fatalf("%d sagas", n)
 	}
 }
@@ -410,10 +410,10 @@ func TestWebhookIdempotent(t *testing.T) {
 func TestRefundPolicyEndToEnd(t *testing.T) {
 	t.Parallel()
 	e := start(t)
-	soon := e.SeedShop(t, meshtest.ShopOptions{Seats: 4, ShowIn: 5 * 24 * time.Hour, Price: "25.00"})
-	later := e.SeedShop(t, meshtest.ShopOptions{Seats: 4, ShowIn: 30 * 24 * time.Hour, Price: "25.00"})
+	soon := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 5 * 24 * time.Hour, Price: "25.00"})
+	later := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 30 * 24 * time.Hour, Price: "25.00"})
 	buyer := soon.Users[0]
-	paid := func(s meshtest.Shop, user string) (*bookingv1.Booking, *paymentv1.Payment) {
+	paid := func(s testkit.Shop, user string) (*bookingv1.Booking, *paymentv1.Payment) {
 		b := e.Reserve(t, s, user, 2)
 		p, err := e.pay(t, user, b.GetId(), payment.SimOK)
 		if err != nil {
@@ -424,7 +424,7 @@ func TestRefundPolicyEndToEnd(t *testing.T) {
 	}
 
 	b1, p1 := paid(soon, buyer)
-	res, err := e.booking.CancelBooking(context.Background(), meshtest.As(t, e.Mesh, buyer, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: b1.GetId()}))
+	res, err := e.booking.CancelBooking(context.Background(), testkit.As(t, e.Mesh, buyer, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: b1.GetId()}))
 	if err != nil || res.Msg.GetBooking().GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED {
 		t.Fatalf("cancel confirmed: %v %v", res, err)
 	}
@@ -432,27 +432,27 @@ func TestRefundPolicyEndToEnd(t *testing.T) {
 	if got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_PARTIALLY_REFUNDED || got.GetRefundedAmount() != "25.00" {
 		t.Fatalf("payment after a cancel 5 days ahead %v", got)
 	}
-	if z := e.zone(t, soon); z.GetAvailable() != 4 || z.GetSold() != 0 || z.GetHeld() != 0 {
+	if z := e.Zone(t, soon); z.GetAvailable() != 4 || z.GetSold() != 0 || z.GetHeld() != 0 {
 		t.Fatalf("zone after the refund %v", z)
 	}
 
 	other := later.Users[0]
 	b2, p2 := paid(later, other)
-	if _, err := e.payment.RefundPayment(context.Background(), meshtest.As(t, e.Mesh, buyer, authn.RoleUser,
+	if _, err := e.payment.RefundPayment(context.Background(), testkit.As(t, e.Mesh, buyer, authn.RoleUser,
 		&paymentv1.RefundPaymentRequest{PaymentId: p2.GetId()})); code(err) != connect.CodeNotFound {
 		t.Fatalf("refund another user's payment: %v", err)
 	}
 	for range 2 {
-		r, err := e.payment.RefundPayment(context.Background(), meshtest.As(t, e.Mesh, other, authn.RoleUser,
+		r, err := e.payment.RefundPayment(context.Background(), testkit.As(t, e.Mesh, other, authn.RoleUser,
 			&paymentv1.RefundPaymentRequest{PaymentId: p2.GetId(), Reason: "changed plans"}))
 		if err != nil || r.Msg.GetPayment().GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED || r.Msg.GetPayment().GetRefundedAmount() != "50.00" {
 			t.Fatalf("refund 30 days ahead: %v %v", r, err)
 		}
 	}
-	if b := e.getBooking(t, other, b2.GetId()); b.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED {
+	if b := e.Booking(t, other, b2.GetId()); b.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED {
 		t.Fatalf("booking after RefundPayment %v", b)
 	}
-	if z := e.zone(t, later); z.GetAvailable() != 4 || z.GetSold() != 0 {
+	if z := e.Zone(t, later); z.GetAvailable() != 4 || z.GetSold() != 0 {
 		t.Fatalf("zone after the refund %v", z)
 	}
 	// The audit trail: one refund per payment, by its actor (the buyer's
@@ -461,7 +461,7 @@ func TestRefundPolicyEndToEnd(t *testing.T) {
 	// through the booking service, the system for a refund asked of the
 	// payment service.
 	audits := func(action, entity, actor string) int {
-		return e.count(t, `SELECT count(*) FROM audit_logs WHERE action = $1 AND entity_id = $2 AND user_id IS NOT DISTINCT FROM nullif($3, '')::uuid`, action, entity, actor)
+		return e.Count(t, `SELECT count(*) FROM audit_logs WHERE action = $1 AND entity_id = $2 AND user_id IS NOT DISTINCT FROM nullif($3, '')::uuid`, action, entity, actor)
 	}
 	for _, c := range []struct {
 		action, entity, actor string
@@ -476,16 +476,16 @@ func TestRefundPolicyEndToEnd(t *testing.T) {
 			t.Errorf("%s of %s by %q: %d entries, want %d", c.action, c.entity, c.actor, n, c.want)
 		}
 	}
-	if n := e.count(t, `SELECT count(*) FROM audit_logs WHERE action = 'payment.refund' AND entity_id = $1
+	if n := e.Count(t, `SELECT count(*) FROM audit_logs WHERE action = 'payment.refund' AND entity_id = $1
 		AND old_values->>'status' = 'succeeded' AND new_values->>'status' = 'partially_refunded' AND new_values->>'refunded_amount' = '25.00'`, p1.GetId()); n != 1 {
 		t.Errorf("refund values of %s not recorded", p1.GetId())
 	}
-	meshtest.Eventually(t, 10*time.Second, "one payment.refunded per payment, relayed", func() bool {
-		return e.count(t, `SELECT count(*) FROM outbox WHERE topic = 'payment.refunded' AND published_at IS NOT NULL AND aggregate_id = ANY($1::uuid[])`,
+	testkit.Eventually(t, 10*time.Second, "one payment.refunded per payment, relayed", func() bool {
+		return e.Count(t, `SELECT count(*) FROM outbox WHERE topic = 'payment.refunded' AND published_at IS NOT NULL AND aggregate_id = ANY($1::uuid[])`,
 			[]string{p1.GetId(), p2.GetId()}) == 2
 	})
-	for _, s := range []meshtest.Shop{soon, later} {
-		meshtest.Eventually(t, 10*time.Second, "Postgres agrees with Redis", func() bool {
+	for _, s := range []testkit.Shop{soon, later} {
+		testkit.Eventually(t, 10*time.Second, "Postgres agrees with Redis", func() bool {
 			d, err := booking.Reconcile(context.Background(), e.Redis, e.Pool, e.prefix, s.Event)
 			return err == nil && len(d) == 0
 		})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"flag"
 	"net/http"
 	"testing"
 	"time"
@@ -19,11 +18,11 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/queue/v1/queuev1connect"
 	"github.com/bookingrush/rush/lua"
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/redisx"
 	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/platform/ticket"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // mesh is the queue, the admitter and the booking engine running in-process
@@ -45,7 +44,7 @@ type mesh struct {
 func startMesh(t *testing.T, extra ...string) *mesh {
 	t.Helper()
 	m := &mesh{t: t, dsn: pgtest.Migrated(t), client: server.NewClient(), extra: extra,
-		bkPrefix: meshtest.KeyPrefix(t, redisURL()), qPrefix: meshtest.KeyPrefix(t, redisURL())}
+		bkPrefix: testkit.KeyPrefix(t, redisx.DefaultURL), qPrefix: testkit.KeyPrefix(t, redisx.DefaultURL)}
 	a := m.start("queue,admitter,booking,relay,persister")
 	m.keys, m.rdb = a.Keys, a.Redis
 	m.queueURL, m.bookingURL = a.URL(t, "queue"), a.URL(t, "booking")
@@ -59,18 +58,12 @@ func (m *mesh) startAdmitter() {
 	m.start("admitter")
 }
 
-func (m *mesh) start(targets string) *meshtest.App {
+func (m *mesh) start(targets string) *testkit.App {
 	args := append([]string{
 		"-target=" + targets, "-postgres.migrate-on-start=false", "-log.level=error",
-		"-booking.key-prefix=" + m.bkPrefix, "-queue.key-prefix=" + m.qPrefix, "-redis.url=" + redisURL(),
+		"-booking.key-prefix=" + m.bkPrefix, "-queue.key-prefix=" + m.qPrefix, "-redis.url=" + redisx.DefaultURL,
 	}, m.extra...)
-	return meshtest.StartApp(m.t, meshtest.Config(m.t, m.dsn, args...))
-}
-
-func redisURL() string {
-	var c redisx.Config
-	c.RegisterFlags(flag.NewFlagSet("", flag.ContinueOnError))
-	return c.URL.Reveal()
+	return testkit.StartApp(m.t, testkit.Config(m.t, m.dsn, args...))
 }
 
 // queue returns a QueueService client over gRPC or Connect.
@@ -97,13 +90,6 @@ func (m *mesh) token(userID, role string) string {
 		m.t.Fatal(err)
 	}
 	return tok
-}
-
-// as returns a request carrying token.
-func as[T any](token string, msg *T) *connect.Request[T] {
-	req := connect.NewRequest(msg)
-	req.Header().Set("Authorization", "Bearer "+token)
-	return req
 }
 
 // fixture is one published event with one show and one zone.
@@ -175,7 +161,7 @@ func (m *mesh) seed(o eventOpts) fixture {
 // catalog does after a change.
 func (m *mesh) load(f fixture) {
 	m.t.Helper()
-	req := as(m.token(f.organizer, authn.RoleOrganizer), &bookingv1.LoadInventoryRequest{EventId: f.event})
+	req := testkit.Bearer(m.token(f.organizer, authn.RoleOrganizer), &bookingv1.LoadInventoryRequest{EventId: f.event})
 	if _, err := m.booking(false).LoadInventory(context.Background(), req); err != nil {
 		m.t.Fatalf("load inventory: %v", err)
 	}
@@ -192,7 +178,7 @@ func (m *mesh) openSale(f fixture) {
 
 // join calls JoinQueue as user.
 func (m *mesh) join(ctx context.Context, grpc bool, f fixture, user string) (*queuev1.QueueStatus, error) {
-	res, err := m.queue(grpc).JoinQueue(ctx, as(m.token(user, authn.RoleUser), &queuev1.JoinQueueRequest{EventId: f.event}))
+	res, err := m.queue(grpc).JoinQueue(ctx, testkit.Bearer(m.token(user, authn.RoleUser), &queuev1.JoinQueueRequest{EventId: f.event}))
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +187,7 @@ func (m *mesh) join(ctx context.Context, grpc bool, f fixture, user string) (*qu
 
 // status calls GetQueueStatus as user.
 func (m *mesh) status(ctx context.Context, grpc bool, f fixture, user string) (*queuev1.QueueStatus, error) {
-	res, err := m.queue(grpc).GetQueueStatus(ctx, as(m.token(user, authn.RoleUser), &queuev1.GetQueueStatusRequest{EventId: f.event}))
+	res, err := m.queue(grpc).GetQueueStatus(ctx, testkit.Bearer(m.token(user, authn.RoleUser), &queuev1.GetQueueStatusRequest{EventId: f.event}))
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +221,7 @@ func (m *mesh) setSettings(f fixture, enabled bool, rate int, maxActive ...int32
 	if len(maxActive) > 0 {
 		req.MaxActive = &maxActive[0]
 	}
-	res, err := m.queue(false).SetQueueSettings(context.Background(), as(m.token(f.organizer, authn.RoleOrganizer), req))
+	res, err := m.queue(false).SetQueueSettings(context.Background(), testkit.Bearer(m.token(f.organizer, authn.RoleOrganizer), req))
 	if err != nil {
 		m.t.Fatalf("set queue settings: %v", err)
 	}
@@ -274,7 +260,7 @@ func (m *mesh) reserve(grpc bool, f fixture, user, pass string) error {
 
 // reserveBooking is reserve, answering the booking.
 func (m *mesh) reserveBooking(grpc bool, f fixture, user, pass string) (*bookingv1.Booking, error) {
-	req := as(m.token(user, authn.RoleUser), &bookingv1.ReserveRequest{ShowId: f.show, ZoneId: f.zone, Quantity: 1})
+	req := testkit.Bearer(m.token(user, authn.RoleUser), &bookingv1.ReserveRequest{ShowId: f.show, ZoneId: f.zone, Quantity: 1})
 	req.Header().Set("Idempotency-Key", uuid.NewString())
 	if pass != "" {
 		req.Header().Set("X-Queue-Pass", pass)

@@ -15,7 +15,7 @@ import (
 	queuev1 "github.com/bookingrush/rush/gen/bookingrush/queue/v1"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
-	"github.com/bookingrush/rush/services/platform/meshtest"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 const (
@@ -116,7 +116,7 @@ func TestFiveThousandJoinAndAdmissionFollowsTheRate(t *testing.T) {
 	}
 	// The line's public state is read once per tick: it catches up.
 	var l *queuev1.Line
-	meshtest.Eventually(t, 5*time.Second, "the line counts every join", func() bool { l = m.line(f); return l.GetJoined() == n })
+	testkit.Eventually(t, 5*time.Second, "the line counts every join", func() bool { l = m.line(f); return l.GetJoined() == n })
 	if l.GetAdmittedUpTo() != 0 || l.GetOpened() || !l.GetEnabled() {
 		t.Fatalf("line before the opening: %v", l)
 	}
@@ -174,7 +174,7 @@ func TestFiveThousandJoinAndAdmissionFollowsTheRate(t *testing.T) {
 	// Let the rest in quickly: every buyer is admitted with a pass of its
 	// own whose place is the draw's, each place once.
 	m.setSettings(f, true, 5000)
-	meshtest.Eventually(t, 30*time.Second, "everyone admitted", func() bool { return m.cursor(f) == n })
+	testkit.Eventually(t, 30*time.Second, "everyone admitted", func() bool { return m.cursor(f) == n })
 	time.Sleep(300 * time.Millisecond) // a late step of either replica would show now
 	if c := m.cursor(f); c != n {
 		t.Fatalf("cursor %d after everyone was admitted, want %d", c, n)
@@ -243,8 +243,7 @@ func TestOpeningDrawThenFirstComeFirstServed(t *testing.T) {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			stream, err := m.queue(w == 1).WatchQueueStatus(ctx, as(m.token(pre[w], authn.RoleUser),
-				&queuev1.WatchQueueStatusRequest{EventId: f.event}))
+			stream, err := m.queue(w == 1).WatchQueueStatus(ctx, testkit.Bearer(m.token(pre[w], authn.RoleUser), &queuev1.WatchQueueStatusRequest{EventId: f.event}))
 			if err != nil {
 				results[w].err = err
 				started <- struct{}{}
@@ -275,7 +274,7 @@ func TestOpeningDrawThenFirstComeFirstServed(t *testing.T) {
 		}
 		post = append(post, u)
 	}
-	meshtest.Eventually(t, 15*time.Second, "everyone admitted", func() bool { return m.cursor(f) == 2*group })
+	testkit.Eventually(t, 15*time.Second, "everyone admitted", func() bool { return m.cursor(f) == 2*group })
 	drawn := make([]string, group)
 	for _, u := range pre {
 		st := m.waitAdmitted(f, u, time.Second)
@@ -380,14 +379,14 @@ func TestReserveDemandsTheBuyersOwnLivePass(t *testing.T) {
 	if err := m.reserve(true, f, a, m.waitAdmitted(f, a, 5*time.Second).GetQueuePass()); err != nil {
 		t.Fatalf("reserve with the second pass: %v", err)
 	}
-	req := as(m.token(b, authn.RoleUser), &bookingv1.ReserveRequest{ShowId: f.show, ZoneId: f.zone, Quantity: 1,
+	req := testkit.Bearer(m.token(b, authn.RoleUser), &bookingv1.ReserveRequest{ShowId: f.show, ZoneId: f.zone, Quantity: 1,
 		QueuePass: pb.GetQueuePass(), IdempotencyKey: uuid.NewString()})
 	if _, err := m.booking(true).Reserve(ctx, req); err != nil {
 		t.Fatalf("reserve with the own pass (field, gRPC): %v", err)
 	}
 
 	// A pass is no login token.
-	_, err = m.queue(false).GetQueueStatus(ctx, as(pa.GetQueuePass(), &queuev1.GetQueueStatusRequest{EventId: f.event}))
+	_, err = m.queue(false).GetQueueStatus(ctx, testkit.Bearer(pa.GetQueuePass(), &queuev1.GetQueueStatusRequest{EventId: f.event}))
 	if connect.CodeOf(err) != connect.CodeUnauthenticated {
 		t.Errorf("a pass as bearer token: %v, want unauthenticated", err)
 	}
@@ -411,7 +410,7 @@ func TestReserveDemandsTheBuyersOwnLivePass(t *testing.T) {
 	}
 
 	// Bad calls.
-	_, err = m.queue(false).JoinQueue(ctx, as(m.token(a, authn.RoleUser), &queuev1.JoinQueueRequest{EventId: "nope"}))
+	_, err = m.queue(false).JoinQueue(ctx, testkit.Bearer(m.token(a, authn.RoleUser), &queuev1.JoinQueueRequest{EventId: "nope"}))
 	if connect.CodeOf(err) != connect.CodeInvalidArgument {
 		t.Errorf("join with a bad event id: %v", err)
 	}
@@ -425,14 +424,12 @@ func TestReserveDemandsTheBuyersOwnLivePass(t *testing.T) {
 	if _, err := m.status(ctx, false, f, f.users[3]); !errs.Is(err, errs.NotFound) {
 		t.Errorf("status of a buyer who never joined: %v", err)
 	}
-	_, err = m.queue(false).GetQueueStatus(ctx, as(m.token(f.users[3], authn.RoleUser),
-		&queuev1.GetQueueStatusRequest{EventId: f.event, Ticket: pb.GetTicket()}))
+	_, err = m.queue(false).GetQueueStatus(ctx, testkit.Bearer(m.token(f.users[3], authn.RoleUser), &queuev1.GetQueueStatusRequest{EventId: f.event, Ticket: pb.GetTicket()}))
 	if !errs.Is(err, errs.Forbidden) {
 		t.Errorf("status of another buyer's ticket: %v", err)
 	}
 	for _, who := range []string{authn.RoleOrganizer, authn.RoleUser} {
-		_, err = m.queue(false).SetQueueSettings(ctx, as(m.token(uuid.NewString(), who),
-			&queuev1.SetQueueSettingsRequest{EventId: f.event, Enabled: false}))
+		_, err = m.queue(false).SetQueueSettings(ctx, testkit.Bearer(m.token(uuid.NewString(), who), &queuev1.SetQueueSettingsRequest{EventId: f.event, Enabled: false}))
 		if connect.CodeOf(err) != connect.CodePermissionDenied {
 			t.Errorf("SetQueueSettings by another %s: %v", who, err)
 		}
@@ -507,7 +504,7 @@ func TestCapAndSoldOut(t *testing.T) {
 		}
 		tickets[i] = st.GetTicket()
 	}
-	meshtest.Eventually(t, 5*time.Second, "two admitted", func() bool { return m.cursor(f) == 2 })
+	testkit.Eventually(t, 5*time.Second, "two admitted", func() bool { return m.cursor(f) == 2 })
 	time.Sleep(500 * time.Millisecond) // steps at 1,000/s would have passed the cap by now
 	if l := m.line(f); l.GetAdmittedUpTo() != 2 || l.GetActive() != 2 || l.GetMaxActive() != 2 || l.GetWaiting() != 4 || l.GetSoldOut() {
 		t.Fatalf("line at the cap: %v", l)
@@ -524,7 +521,7 @@ func TestCapAndSoldOut(t *testing.T) {
 		defer func() { watch <- msgs }()
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		s, err := m.queue(true).WatchQueueStatus(ctx, as(m.token(f.users[5], authn.RoleUser), &queuev1.WatchQueueStatusRequest{EventId: f.event}))
+		s, err := m.queue(true).WatchQueueStatus(ctx, testkit.Bearer(m.token(f.users[5], authn.RoleUser), &queuev1.WatchQueueStatusRequest{EventId: f.event}))
 		if err != nil {
 			return
 		}
@@ -537,7 +534,7 @@ func TestCapAndSoldOut(t *testing.T) {
 		if i == 2 {
 			// Two passes used, one live: the cap lets a fourth in. Wait for
 			// it, or the last seat could go before the admitter's tick.
-			meshtest.Eventually(t, 5*time.Second, "a fourth admitted", func() bool { return m.cursor(f) == 4 })
+			testkit.Eventually(t, 5*time.Second, "a fourth admitted", func() bool { return m.cursor(f) == 4 })
 		}
 		pass := m.waitAdmitted(f, f.users[i], 5*time.Second).GetQueuePass()
 		b, err := m.reserveBooking(false, f, f.users[i], pass)
@@ -565,11 +562,11 @@ func TestCapAndSoldOut(t *testing.T) {
 	}
 
 	// A hold cancelled: a seat is back, admission resumes.
-	req := as(m.token(f.users[0], authn.RoleUser), &bookingv1.CancelBookingRequest{BookingId: holds[0].GetId()})
+	req := testkit.Bearer(m.token(f.users[0], authn.RoleUser), &bookingv1.CancelBookingRequest{BookingId: holds[0].GetId()})
 	if _, err := m.booking(false).CancelBooking(ctx, req); err != nil {
 		t.Fatal(err)
 	}
-	meshtest.Eventually(t, 5*time.Second, "admission resumed", func() bool { return m.cursor(f) == 5 })
+	testkit.Eventually(t, 5*time.Second, "admission resumed", func() bool { return m.cursor(f) == 5 })
 	if st := m.waitAdmitted(f, f.users[4], time.Second); st.GetQueuePass() == "" {
 		t.Fatalf("admitted after seats came back: %v", st)
 	}

@@ -7,21 +7,20 @@ import (
 
 	"go.uber.org/fx"
 
-	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/saga/v1/sagav1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // env is the booking engine, payment and saga in-process; notify is absent
 // (its peer address refuses connections).
 type env struct {
-	*meshtest.App
+	*testkit.App
 	dsn, prefix string
 	booking     bookingv1connect.BookingServiceClient
 	payment     paymentv1connect.PaymentServiceClient
@@ -32,18 +31,18 @@ type env struct {
 func start(t *testing.T, args []string, opts ...fx.Option) *env {
 	t.Helper()
 	dsn := pgtest.Migrated(t)
-	prefix := meshtest.KeyPrefix(t, meshtest.Config(t, dsn).Redis.URL.Reveal())
+	prefix := testkit.KeyPrefix(t, testkit.Config(t, dsn).Redis.URL.Reveal())
 	return restart(t, dsn, prefix, args, opts...)
 }
 
 // restart runs a mesh on an existing schema and key prefix.
 func restart(t *testing.T, dsn, prefix string, args []string, opts ...fx.Option) *env {
 	t.Helper()
-	cfg := meshtest.Config(t, dsn, append([]string{
+	cfg := testkit.Config(t, dsn, append([]string{
 		"-postgres.migrate-on-start=false", "-target=auth,catalog,booking,relay,persister,payment,saga",
 		"-booking.key-prefix=" + prefix, "-peer.notify=127.0.0.1:1", "-saga.retry-backoff=20ms", "-payment.outbox-poll=50ms",
 	}, args...)...)
-	a := meshtest.StartApp(t, cfg, opts...)
+	a := testkit.StartApp(t, cfg, opts...)
 	c := server.NewClient()
 	e := &env{App: a, dsn: dsn, prefix: prefix,
 		booking: bookingv1connect.NewBookingServiceClient(c, a.URL(t, "booking")),
@@ -57,31 +56,12 @@ func restart(t *testing.T, dsn, prefix string, args []string, opts ...fx.Option)
 
 func (e *env) pay(t *testing.T, user, bookingID, method string) *paymentv1.Payment {
 	t.Helper()
-	res, err := e.payment.CreatePayment(context.Background(), meshtest.As(t, e.Mesh, user, authn.RoleUser,
+	res, err := e.payment.CreatePayment(context.Background(), testkit.As(t, e.Mesh, user, authn.RoleUser,
 		&paymentv1.CreatePaymentRequest{BookingId: bookingID, PaymentMethod: method}))
 	if err != nil {
 		t.Fatalf("create payment: %v", err)
 	}
 	return res.Msg.GetPayment()
-}
-
-func (e *env) getBooking(t *testing.T, user, id string) *bookingv1.Booking {
-	t.Helper()
-	res, err := e.booking.GetBooking(context.Background(), meshtest.As(t, e.Mesh, user, authn.RoleUser, &bookingv1.GetBookingRequest{BookingId: id}))
-	if err != nil {
-		t.Fatalf("get booking: %v", err)
-	}
-	return res.Msg.GetBooking()
-}
-
-func (e *env) zone(t *testing.T, s meshtest.Shop) *bookingv1.ZoneAvailability {
-	t.Helper()
-	res, err := e.booking.GetAvailability(context.Background(), meshtest.As(t, e.Mesh, s.Organizer, authn.RoleOrganizer,
-		&bookingv1.GetAvailabilityRequest{ShowId: s.Show}))
-	if err != nil || len(res.Msg.GetZones()) != 1 {
-		t.Fatalf("availability: %v %v", res, err)
-	}
-	return res.Msg.GetZones()[0]
 }
 
 // sagaStatus is the status of the payment's saga ("" when there is none).
@@ -94,14 +74,5 @@ func (e *env) sagaStatus(t *testing.T, paymentID string) string {
 
 func (e *env) waitSaga(t *testing.T, paymentID, status string, within time.Duration) {
 	t.Helper()
-	meshtest.Eventually(t, within, "saga "+status, func() bool { return e.sagaStatus(t, paymentID) == status })
-}
-
-func (e *env) count(t *testing.T, sql string, args ...any) int {
-	t.Helper()
-	var n int
-	if err := e.Pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-	return n
+	testkit.Eventually(t, within, "saga "+status, func() bool { return e.sagaStatus(t, paymentID) == status })
 }

@@ -25,10 +25,10 @@ import (
 	"github.com/bookingrush/rush/services/payment"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/faulttest"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/platform/topic"
 	"github.com/bookingrush/rush/services/saga"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // TestDeadLetteredSagaComesBack: the money arrived for a booking the
@@ -46,7 +46,7 @@ func TestDeadLetteredSagaComesBack(t *testing.T) {
 	_ = l.Close()
 	e := start(t, []string{"-target=auth,catalog,booking,relay,persister,saga", "-peer.payment=" + paymentAddr,
 		"-saga.retries=1", "-saga.timeout=3s", "-saga.revive-after=300ms", "-saga.lease=1s"})
-	s := e.SeedShop(t, meshtest.ShopOptions{})
+	s := e.SeedShop(t, testkit.ShopOptions{})
 	bookingID := uuid.NewString()
 	var paymentID string
 	if err := e.Pool.QueryRow(context.Background(), `INSERT INTO payments (booking_id, user_id, amount, status, provider, succeeded_at)
@@ -63,14 +63,14 @@ func TestDeadLetteredSagaComesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitSaga(t, paymentID, saga.StatusFailed, 20*time.Second)
-	meshtest.Eventually(t, 10*time.Second, "dead letter relayed to saga.dead-letter", func() bool {
-		return e.count(t, `SELECT count(*) FROM outbox WHERE topic = 'saga.dead-letter' AND published_at IS NOT NULL AND key = $1`, paymentID) == 1
+	testkit.Eventually(t, 10*time.Second, "dead letter relayed to saga.dead-letter", func() bool {
+		return e.Count(t, `SELECT count(*) FROM outbox WHERE topic = 'saga.dead-letter' AND published_at IS NOT NULL AND key = $1`, paymentID) == 1
 	})
 	admin := uuid.NewString()
-	meshtest.Eventually(t, 10*time.Second, "two dead letters", func() bool {
-		return e.count(t, `SELECT count(*) FROM dead_letters WHERE source = 'saga'`) == 2
+	testkit.Eventually(t, 10*time.Second, "two dead letters", func() bool {
+		return e.Count(t, `SELECT count(*) FROM dead_letters WHERE source = 'saga'`) == 2
 	})
-	dl, err := e.saga.ListDeadLetters(context.Background(), meshtest.As(t, e.Mesh, admin, authn.RoleAdmin, &sagav1.ListDeadLettersRequest{}))
+	dl, err := e.saga.ListDeadLetters(context.Background(), testkit.As(t, e.Mesh, admin, authn.RoleAdmin, &sagav1.ListDeadLettersRequest{}))
 	if err != nil || dl.Msg.GetMeta().GetTotal() != 2 {
 		t.Fatalf("dead letters %v %v", dl, err)
 	}
@@ -88,25 +88,25 @@ func TestDeadLetteredSagaComesBack(t *testing.T) {
 	if !found {
 		t.Fatalf("no dead letter for the saga: %v", dl.Msg.GetDeadLetters())
 	}
-	if _, err := e.saga.ListSagas(context.Background(), meshtest.As(t, e.Mesh, s.Users[0], authn.RoleUser, &sagav1.ListSagasRequest{})); connect.CodeOf(err) != connect.CodePermissionDenied {
+	if _, err := e.saga.ListSagas(context.Background(), testkit.As(t, e.Mesh, s.Users[0], authn.RoleUser, &sagav1.ListSagasRequest{})); connect.CodeOf(err) != connect.CodePermissionDenied {
 		t.Fatalf("a user lists sagas: %v", err)
 	}
-	if _, err := e.saga.GetSaga(context.Background(), meshtest.As(t, e.Mesh, admin, authn.RoleAdmin, &sagav1.GetSagaRequest{SagaId: uuid.NewString()})); connect.CodeOf(err) != connect.CodeNotFound {
+	if _, err := e.saga.GetSaga(context.Background(), testkit.As(t, e.Mesh, admin, authn.RoleAdmin, &sagav1.GetSagaRequest{SagaId: uuid.NewString()})); connect.CodeOf(err) != connect.CodeNotFound {
 		t.Fatalf("unknown saga: %v", err)
 	}
 	// Revived every 300 ms meanwhile, failing again without a new dead letter.
 	time.Sleep(time.Second)
-	if n := e.count(t, `SELECT count(*) FROM dead_letters WHERE key = $1`, paymentID); n != 1 {
+	if n := e.Count(t, `SELECT count(*) FROM dead_letters WHERE key = $1`, paymentID); n != 1 {
 		t.Fatalf("%d dead letters for one saga", n)
 	}
 
 	// The payment service comes back where the saga looks for it.
 	booking := strings.TrimPrefix(e.URL(t, "booking"), "http://")
 	catalog := strings.TrimPrefix(e.URL(t, "catalog"), "http://")
-	meshtest.StartApp(t, meshtest.Config(t, e.dsn, "-postgres.migrate-on-start=false", "-target=payment",
+	testkit.StartApp(t, testkit.Config(t, e.dsn, "-postgres.migrate-on-start=false", "-target=payment",
 		"-payment.addr="+paymentAddr, "-peer.booking="+booking, "-peer.catalog="+catalog, "-booking.key-prefix="+e.prefix))
 	e.waitSaga(t, paymentID, saga.StatusCompensated, 20*time.Second)
-	if n := e.count(t, `SELECT count(*) FROM payments WHERE id = $1 AND status = 'refunded' AND refunded_amount = 10`, paymentID); n != 1 {
+	if n := e.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND status = 'refunded' AND refunded_amount = 10`, paymentID); n != 1 {
 		t.Fatal("the revived saga did not refund in full")
 	}
 	e.AuditMoney(t, e.prefix)
@@ -144,7 +144,7 @@ func TestRedisFrozenDuringSaga(t *testing.T) {
 			}}
 			e := start(t, append([]string{"-redis.url=" + r.URL(), "-booking.redis-timeout=300ms", "-saga.retry-backoff-max=200ms"}, tc.args...),
 				fx.Supply(hooks))
-			s := e.SeedShop(t, meshtest.ShopOptions{Seats: 4})
+			s := e.SeedShop(t, testkit.ShopOptions{Seats: 4})
 			buyer := s.Users[0]
 			b := e.Reserve(t, s, buyer, 2)
 			p := e.pay(t, buyer, b.GetId(), payment.SimOK)
@@ -152,21 +152,21 @@ func TestRedisFrozenDuringSaga(t *testing.T) {
 			want := bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED
 			if tc.outcome == saga.StatusCompensated {
 				want = bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED
-				if got := e.getBooking(t, buyer, b.GetId()).GetStatus(); got != want && got != bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED {
+				if got := e.Booking(t, buyer, b.GetId()).GetStatus(); got != want && got != bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED {
 					t.Fatalf("booking %v after the refund", got)
 				}
-				if n := e.count(t, `SELECT count(*) FROM dead_letters WHERE key = $1`, p.GetId()); n != 1 {
+				if n := e.Count(t, `SELECT count(*) FROM dead_letters WHERE key = $1`, p.GetId()); n != 1 {
 					t.Fatalf("%d dead letters, want the one of the refund that could not run", n)
 				}
-				if z := e.zone(t, s); z.GetAvailable() != 4 || z.GetSold() != 0 || z.GetHeld() != 0 {
+				if z := e.Zone(t, s); z.GetAvailable() != 4 || z.GetSold() != 0 || z.GetHeld() != 0 {
 					t.Fatalf("zone %v after the refund", z)
 				}
 			} else {
-				if got := e.getBooking(t, buyer, b.GetId()).GetStatus(); got != want {
+				if got := e.Booking(t, buyer, b.GetId()).GetStatus(); got != want {
 					t.Fatalf("booking %v", got)
 				}
 				// Durable at once: Postgres has it confirmed, whatever the persister did.
-				if n := e.count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'confirmed'`, b.GetId()); n != 1 {
+				if n := e.Count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'confirmed'`, b.GetId()); n != 1 {
 					t.Fatal("the confirmation is not in Postgres")
 				}
 			}
@@ -189,7 +189,7 @@ func TestRedisRestartedEmptyKeepsWhatWasPaid(t *testing.T) {
 	r := faulttest.StartRedis(t)
 	e := start(t, []string{"-target=auth,catalog,booking,persister,payment,saga", "-redis.url=" + r.URL(), "-payment.sim-delay=2s",
 		"-booking.drain-timeout=5s"})
-	s := e.SeedShop(t, meshtest.ShopOptions{Seats: 10, Users: 4})
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 10, Users: 4})
 	ctx := context.Background()
 	paid := e.Reserve(t, s, s.Users[0], 2)
 	p := e.pay(t, s.Users[0], paid.GetId(), payment.SimOK)
@@ -197,35 +197,35 @@ func TestRedisRestartedEmptyKeepsWhatWasPaid(t *testing.T) {
 	unpaid := e.Reserve(t, s, s.Users[1], 1)
 	slow := e.Reserve(t, s, s.Users[2], 1)
 	late := e.pay(t, s.Users[2], slow.GetId(), payment.SimSlow) // its webhook comes after the restart
-	if n := e.count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'confirmed'`, paid.GetId()); n != 1 {
+	if n := e.Count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'confirmed'`, paid.GetId()); n != 1 {
 		t.Fatal("the paid booking is not in Postgres, though the relay never ran")
 	}
 
 	r.Restart()
 
 	// The first reserve finds the event gone and starts the rebuild.
-	meshtest.Eventually(t, 20*time.Second, "a reserve after the rebuild", func() bool {
-		req := meshtest.As(t, e.Mesh, s.Users[3], authn.RoleUser, &bookingv1.ReserveRequest{ShowId: s.Show, ZoneId: s.Zone, Quantity: 1})
+	testkit.Eventually(t, 20*time.Second, "a reserve after the rebuild", func() bool {
+		req := testkit.As(t, e.Mesh, s.Users[3], authn.RoleUser, &bookingv1.ReserveRequest{ShowId: s.Show, ZoneId: s.Zone, Quantity: 1})
 		req.Header().Set("Idempotency-Key", "after-restart-1")
 		_, err := e.booking.Reserve(ctx, req)
 		return err == nil
 	})
-	if got := e.getBooking(t, s.Users[0], paid.GetId()); got.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED {
+	if got := e.Booking(t, s.Users[0], paid.GetId()); got.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED {
 		t.Fatalf("the paid booking after the rebuild: %v", got)
 	}
-	if _, err := e.booking.GetBooking(ctx, meshtest.As(t, e.Mesh, s.Users[1], authn.RoleUser, &bookingv1.GetBookingRequest{BookingId: unpaid.GetId()})); connect.CodeOf(err) != connect.CodeNotFound {
+	if _, err := e.booking.GetBooking(ctx, testkit.As(t, e.Mesh, s.Users[1], authn.RoleUser, &bookingv1.GetBookingRequest{BookingId: unpaid.GetId()})); connect.CodeOf(err) != connect.CodeNotFound {
 		t.Fatalf("the unpaid hold lost with Redis: %v", err)
 	}
-	if z := e.zone(t, s); z.GetSold() != 2 || z.GetHeld() != 1 || z.GetAvailable() != 7 {
+	if z := e.Zone(t, s); z.GetSold() != 2 || z.GetHeld() != 1 || z.GetAvailable() != 7 {
 		t.Fatalf("zone after the rebuild %v", z)
 	}
 	e.waitSaga(t, late.GetId(), saga.StatusCompensated, 30*time.Second)
 	// The buyer of the paid booking can still cancel it for a refund.
-	res, err := e.booking.CancelBooking(ctx, meshtest.As(t, e.Mesh, s.Users[0], authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: paid.GetId()}))
+	res, err := e.booking.CancelBooking(ctx, testkit.As(t, e.Mesh, s.Users[0], authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: paid.GetId()}))
 	if err != nil || res.Msg.GetBooking().GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED {
 		t.Fatalf("cancel after the rebuild: %v %v", res, err)
 	}
-	if z := e.zone(t, s); z.GetSold() != 0 || z.GetAvailable() != 9 {
+	if z := e.Zone(t, s); z.GetSold() != 0 || z.GetAvailable() != 9 {
 		t.Fatalf("zone after the refund %v", z)
 	}
 	e.AuditMoney(t, e.prefix)
@@ -243,9 +243,9 @@ func TestMoneyInvariantUnderConcurrentBuyers(t *testing.T) {
 	t.Parallel()
 	e := start(t, []string{"-target=auth,booking,relay,persister,payment,saga,catalog", "-booking.hold-ttl=3s", "-booking.idempotency-ttl=3s",
 		"-payment.sim-delay=2700ms", "-saga.timeout=3s", "-payment.reconcile-interval=300ms", "-payment.reconcile-grace=6s"})
-	shops := []meshtest.Shop{
-		e.SeedShop(t, meshtest.ShopOptions{Seats: 60, Users: 20, MaxPerUser: 10}),
-		e.SeedShop(t, meshtest.ShopOptions{Seats: 60, Users: 20, MaxPerUser: 10}),
+	shops := []testkit.Shop{
+		e.SeedShop(t, testkit.ShopOptions{Seats: 60, Users: 20, MaxPerUser: 10}),
+		e.SeedShop(t, testkit.ShopOptions{Seats: 60, Users: 20, MaxPerUser: 10}),
 	}
 	ctx := context.Background()
 	catalog := catalogv1connect.NewCatalogServiceClient(server.NewClient(), e.URL(t, "catalog"))
@@ -255,7 +255,7 @@ func TestMoneyInvariantUnderConcurrentBuyers(t *testing.T) {
 			wg.Go(func() {
 				rng := rand.New(rand.NewPCG(uint64(si), uint64(ui)))
 				for round := range 3 {
-					req := meshtest.As(t, e.Mesh, u, authn.RoleUser, &bookingv1.ReserveRequest{ShowId: s.Show, ZoneId: s.Zone, Quantity: int32(1 + rng.IntN(3))})
+					req := testkit.As(t, e.Mesh, u, authn.RoleUser, &bookingv1.ReserveRequest{ShowId: s.Show, ZoneId: s.Zone, Quantity: int32(1 + rng.IntN(3))})
 					req.Header().Set("Idempotency-Key", fmt.Sprintf("chaos-%d-%d-%d", si, ui, round))
 					res, err := e.booking.Reserve(ctx, req)
 					if err != nil {
@@ -263,12 +263,12 @@ func TestMoneyInvariantUnderConcurrentBuyers(t *testing.T) {
 					}
 					b := res.Msg.GetBooking()
 					payWith := func(method, key string) {
-						preq := meshtest.As(t, e.Mesh, u, authn.RoleUser, &paymentv1.CreatePaymentRequest{BookingId: b.GetId(), PaymentMethod: method})
+						preq := testkit.As(t, e.Mesh, u, authn.RoleUser, &paymentv1.CreatePaymentRequest{BookingId: b.GetId(), PaymentMethod: method})
 						preq.Header().Set("Idempotency-Key", key)
 						_, _ = e.payment.CreatePayment(ctx, preq)
 					}
 					cancel := func() {
-						_, _ = e.booking.CancelBooking(ctx, meshtest.As(t, e.Mesh, u, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: b.GetId()}))
+						_, _ = e.booking.CancelBooking(ctx, testkit.As(t, e.Mesh, u, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: b.GetId()}))
 					}
 					key := "pay-" + b.GetId()
 					switch rng.IntN(7) {
@@ -299,20 +299,20 @@ func TestMoneyInvariantUnderConcurrentBuyers(t *testing.T) {
 	}
 	time.Sleep(1500 * time.Millisecond)
 	cancelled := shops[1]
-	if _, err := catalog.CancelEvent(ctx, meshtest.As(t, e.Mesh, cancelled.Organizer, authn.RoleOrganizer,
+	if _, err := catalog.CancelEvent(ctx, testkit.As(t, e.Mesh, cancelled.Organizer, authn.RoleOrganizer,
 		&catalogv1.CancelEventRequest{EventId: cancelled.Event, Reason: "chaos"})); err != nil {
 		t.Logf("cancel (retried below): %v", err)
 	}
 	wg.Wait()
 	// Cancelling again finishes what raced the first call.
-	if _, err := catalog.CancelEvent(ctx, meshtest.As(t, e.Mesh, cancelled.Organizer, authn.RoleOrganizer,
+	if _, err := catalog.CancelEvent(ctx, testkit.As(t, e.Mesh, cancelled.Organizer, authn.RoleOrganizer,
 		&catalogv1.CancelEventRequest{EventId: cancelled.Event, Reason: "chaos"})); err != nil {
 		t.Fatalf("cancel again: %v", err)
 	}
 	// One statement, one snapshot: counted apart, a payment could succeed
 	// between two counts and its saga start after them.
-	meshtest.Eventually(t, 60*time.Second, "every payment and saga settled", func() bool {
-		return e.count(t, `SELECT
+	testkit.Eventually(t, 60*time.Second, "every payment and saga settled", func() bool {
+		return e.Count(t, `SELECT
 			(SELECT count(*) FROM payments WHERE status IN ('pending', 'processing') OR (refund_requested_at IS NOT NULL AND refunded_at IS NULL))
 			+ (SELECT count(*) FROM sagas WHERE status IN ('running', 'compensating') OR (status = 'failed' AND retry_at IS NOT NULL))
 			+ (SELECT count(*) FROM payments p WHERE p.status = 'succeeded' AND NOT EXISTS (SELECT 1 FROM sagas s WHERE s.payment_id = p.id))`) == 0
@@ -323,12 +323,12 @@ func TestMoneyInvariantUnderConcurrentBuyers(t *testing.T) {
 		t.Fatalf("the run tested too little: %v", r)
 	}
 	for _, s := range shops {
-		meshtest.Eventually(t, 15*time.Second, "Postgres agrees with Redis", func() bool {
+		testkit.Eventually(t, 15*time.Second, "Postgres agrees with Redis", func() bool {
 			d, err := booking.Reconcile(ctx, e.Redis, e.Pool, e.prefix, s.Event)
 			return err == nil && len(d) == 0
 		})
 	}
-	if z := e.zone(t, cancelled); z.GetSold() != 0 || z.GetHeld() != 0 || z.GetAvailable() != 60 {
+	if z := e.Zone(t, cancelled); z.GetSold() != 0 || z.GetHeld() != 0 || z.GetAvailable() != 60 {
 		t.Fatalf("the cancelled event's zone %v", z)
 	}
 	t.Logf("money audit: %v", r)

@@ -17,9 +17,9 @@ import (
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/payment"
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/saga"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // TestPaymentAfterExpiryIsRefunded: the money arrives after the hold
@@ -28,23 +28,23 @@ import (
 func TestPaymentAfterExpiryIsRefunded(t *testing.T) {
 	t.Parallel()
 	e := start(t, []string{"-booking.hold-ttl=1s", "-booking.idempotency-ttl=1s", "-payment.sim-delay=2500ms"})
-	s := e.SeedShop(t, meshtest.ShopOptions{Seats: 6})
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 6})
 	buyer := s.Users[0]
 	b := e.Reserve(t, s, buyer, 2)
 	p := e.pay(t, buyer, b.GetId(), payment.SimSlow) // answers after the hold expired
 	e.waitSaga(t, p.GetId(), saga.StatusCompensated, 20*time.Second)
 
-	res, err := e.payment.GetPayment(context.Background(), meshtest.As(t, e.Mesh, buyer, authn.RoleUser, &paymentv1.GetPaymentRequest{PaymentId: p.GetId()}))
+	res, err := e.payment.GetPayment(context.Background(), testkit.As(t, e.Mesh, buyer, authn.RoleUser, &paymentv1.GetPaymentRequest{PaymentId: p.GetId()}))
 	if err != nil || res.Msg.GetPayment().GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED || res.Msg.GetPayment().GetRefundedAmount() != "99.80" {
 		t.Fatalf("payment after compensation %v %v", res, err)
 	}
-	if got := e.getBooking(t, buyer, b.GetId()); got.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED {
+	if got := e.Booking(t, buyer, b.GetId()); got.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED {
 		t.Fatalf("booking %v", got)
 	}
-	if z := e.zone(t, s); z.GetAvailable() != 6 || z.GetHeld() != 0 || z.GetSold() != 0 {
+	if z := e.Zone(t, s); z.GetAvailable() != 6 || z.GetHeld() != 0 || z.GetSold() != 0 {
 		t.Fatalf("zone %v: seats released twice or not at all", z)
 	}
-	sg, err := e.saga.ListSagas(context.Background(), meshtest.As(t, e.Mesh, uuid.NewString(), authn.RoleAdmin, &sagav1.ListSagasRequest{BookingId: b.GetId()}))
+	sg, err := e.saga.ListSagas(context.Background(), testkit.As(t, e.Mesh, uuid.NewString(), authn.RoleAdmin, &sagav1.ListSagasRequest{BookingId: b.GetId()}))
 	if err != nil || len(sg.Msg.GetSagas()) != 1 {
 		t.Fatalf("list sagas %v %v", sg, err)
 	}
@@ -56,10 +56,10 @@ func TestPaymentAfterExpiryIsRefunded(t *testing.T) {
 		steps[saga.StepRefund] != sagav1.StepStatus_STEP_STATUS_SUCCEEDED || !strings.Contains(sg.Msg.GetSagas()[0].GetLastError(), "RESERVATION_EXPIRED") {
 		t.Fatalf("saga %v", sg.Msg.GetSagas()[0])
 	}
-	meshtest.Eventually(t, 10*time.Second, "one payment.refunded relayed", func() bool {
-		return e.count(t, `SELECT count(*) FROM outbox WHERE aggregate_id = $1 AND topic = 'payment.refunded' AND published_at IS NOT NULL`, p.GetId()) == 1
+	testkit.Eventually(t, 10*time.Second, "one payment.refunded relayed", func() bool {
+		return e.Count(t, `SELECT count(*) FROM outbox WHERE aggregate_id = $1 AND topic = 'payment.refunded' AND published_at IS NOT NULL`, p.GetId()) == 1
 	})
-	meshtest.Eventually(t, 10*time.Second, "Postgres agrees with Redis", func() bool {
+	testkit.Eventually(t, 10*time.Second, "Postgres agrees with Redis", func() bool {
 		d, err := booking.Reconcile(context.Background(), e.Redis, e.Pool, e.prefix, s.Event)
 		return err == nil && len(d) == 0
 	})
@@ -70,7 +70,7 @@ func TestPaymentAfterExpiryIsRefunded(t *testing.T) {
 func TestDuplicatePaymentSuccessStartsOneSaga(t *testing.T) {
 	t.Parallel()
 	e := start(t, nil)
-	s := e.SeedShop(t, meshtest.ShopOptions{})
+	s := e.SeedShop(t, testkit.ShopOptions{})
 	buyer := s.Users[0]
 	b := e.Reserve(t, s, buyer, 1)
 	p := e.pay(t, buyer, b.GetId(), payment.SimOK)
@@ -89,7 +89,7 @@ func TestDuplicatePaymentSuccessStartsOneSaga(t *testing.T) {
 	b2 := e.Reserve(t, s, buyer, 1)
 	p2 := e.pay(t, buyer, b2.GetId(), payment.SimOK)
 	e.waitSaga(t, p2.GetId(), saga.StatusCompleted, 15*time.Second)
-	meshtest.Eventually(t, 10*time.Second, "duplicates consumed", func() bool {
+	testkit.Eventually(t, 10*time.Second, "duplicates consumed", func() bool {
 		lag, err := e.Kafka.Lag(context.Background(), saga.ConsumerGroup, saga.TopicPaymentSuccess)
 		if err != nil {
 			return false
@@ -101,10 +101,10 @@ func TestDuplicatePaymentSuccessStartsOneSaga(t *testing.T) {
 		}
 		return true
 	})
-	if n := e.count(t, `SELECT count(*) FROM sagas WHERE payment_id = $1`, p.GetId()); n != 1 {
+	if n := e.Count(t, `SELECT count(*) FROM sagas WHERE payment_id = $1`, p.GetId()); n != 1 {
 		t.Fatalf("%d sagas for one payment", n)
 	}
-	if z := e.zone(t, s); z.GetSold() != 2 || z.GetHeld() != 0 {
+	if z := e.Zone(t, s); z.GetSold() != 2 || z.GetHeld() != 0 {
 		t.Fatalf("zone %v", z)
 	}
 }
@@ -124,7 +124,7 @@ func TestRestartMidSagaResumes(t *testing.T) {
 		return ctx.Err()
 	}}
 	first := start(t, []string{"-saga.lease=1s"}, fx.Supply(hooks))
-	s := first.SeedShop(t, meshtest.ShopOptions{Seats: 3})
+	s := first.SeedShop(t, testkit.ShopOptions{Seats: 3})
 	buyer := s.Users[0]
 	b := first.Reserve(t, s, buyer, 1)
 	p := first.pay(t, buyer, b.GetId(), payment.SimOK)
@@ -143,10 +143,10 @@ func TestRestartMidSagaResumes(t *testing.T) {
 
 	second := restart(t, first.dsn, first.prefix, []string{"-saga.lease=1s"})
 	second.waitSaga(t, p.GetId(), saga.StatusCompleted, 20*time.Second)
-	if got := second.getBooking(t, buyer, b.GetId()); got.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED {
+	if got := second.Booking(t, buyer, b.GetId()); got.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED {
 		t.Fatalf("booking %v", got)
 	}
-	res, err := second.saga.GetSaga(context.Background(), meshtest.As(t, second.Mesh, uuid.NewString(), authn.RoleAdmin, &sagav1.GetSagaRequest{SagaId: sagaID}))
+	res, err := second.saga.GetSaga(context.Background(), testkit.As(t, second.Mesh, uuid.NewString(), authn.RoleAdmin, &sagav1.GetSagaRequest{SagaId: sagaID}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestRestartMidSagaResumes(t *testing.T) {
 			t.Fatalf("confirm step %v, want succeeded at the second attempt", st)
 		}
 	}
-	if z := second.zone(t, s); z.GetSold() != 1 || z.GetHeld() != 0 || z.GetAvailable() != 2 {
+	if z := second.Zone(t, s); z.GetSold() != 1 || z.GetHeld() != 0 || z.GetAvailable() != 2 {
 		t.Fatalf("zone %v", z)
 	}
 }

@@ -1,4 +1,4 @@
-package meshtest
+package testkit
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"connectrpc.com/connect"
 	"github.com/IBM/sarama"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -15,12 +14,10 @@ import (
 	"go.uber.org/fx"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
-	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
 	"github.com/bookingrush/rush/services/app"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/moneyaudit"
-	"github.com/bookingrush/rush/services/platform/server"
 )
 
 // App is a mesh the test may stop itself and start again on the same
@@ -47,7 +44,7 @@ func StartApp(t testing.TB, cfg *app.Config, extra ...fx.Option) *App {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := a.app.Start(ctx); err != nil {
-		t.Fatalf("meshtest: start: %v", err)
+		t.Fatalf("testkit: start: %v", err)
 	}
 	t.Cleanup(func() { a.Stop(t) })
 	return a
@@ -63,7 +60,7 @@ func (a *App) Stop(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := a.app.Stop(ctx); err != nil {
-		t.Errorf("meshtest: stop: %v", err)
+		t.Errorf("testkit: stop: %v", err)
 	}
 }
 
@@ -132,7 +129,7 @@ func (a *App) SeedShop(t testing.TB, o ShopOptions) Shop {
 	q := func(dst *string, sql string, args ...any) {
 		t.Helper()
 		if err := a.Pool.QueryRow(ctx, sql, args...).Scan(dst); err != nil {
-			t.Fatalf("meshtest: %s: %v", sql, err)
+			t.Fatalf("testkit: %s: %v", sql, err)
 		}
 	}
 	q(&s.Organizer, `INSERT INTO users (email, password_hash, full_name, role)
@@ -148,33 +145,22 @@ func (a *App) SeedShop(t testing.TB, o ShopOptions) Shop {
 		q(&id, `INSERT INTO users (email, password_hash, full_name) VALUES ('u-'||gen_random_uuid()||'@x.test', 'x', 'U'||$1::int) RETURNING id::text`, i)
 		s.Users = append(s.Users, id)
 	}
-	c := bookingv1connect.NewBookingServiceClient(server.NewClient(), a.URL(t, "booking"))
-	req := connect.NewRequest(&bookingv1.LoadInventoryRequest{EventId: s.Event})
-	req.Header().Set("Authorization", "Bearer "+a.Token(t, s.Organizer, authn.RoleOrganizer))
-	if _, err := c.LoadInventory(ctx, req); err != nil {
-		t.Fatalf("meshtest: load inventory: %v", err)
+	req := As(t, a.Mesh, s.Organizer, authn.RoleOrganizer, &bookingv1.LoadInventoryRequest{EventId: s.Event})
+	if _, err := a.booking(t).LoadInventory(ctx, req); err != nil {
+		t.Fatalf("testkit: load inventory: %v", err)
 	}
 	return s
-}
-
-// As returns a request for msg carrying user's access token.
-func As[T any](t testing.TB, m *Mesh, user, role string, msg *T) *connect.Request[T] {
-	t.Helper()
-	req := connect.NewRequest(msg)
-	req.Header().Set("Authorization", "Bearer "+m.Token(t, user, role))
-	return req
 }
 
 // Reserve holds qty seats of the shop's zone for user and fails the test
 // when it cannot.
 func (a *App) Reserve(t testing.TB, s Shop, user string, qty int) *bookingv1.Booking {
 	t.Helper()
-	c := bookingv1connect.NewBookingServiceClient(server.NewClient(), a.URL(t, "booking"))
 	req := As(t, a.Mesh, user, authn.RoleUser, &bookingv1.ReserveRequest{ShowId: s.Show, ZoneId: s.Zone, Quantity: int32(qty)})
 	req.Header().Set("Idempotency-Key", "mt-"+uuid.NewString())
-	res, err := c.Reserve(context.Background(), req)
+	res, err := a.booking(t).Reserve(context.Background(), req)
 	if err != nil {
-		t.Fatalf("meshtest: reserve: %v", err)
+		t.Fatalf("testkit: reserve: %v", err)
 	}
 	return res.Msg.GetBooking()
 }
@@ -271,10 +257,10 @@ func (a *App) AuditMoney(t testing.TB, prefix string) moneyaudit.Report {
 	t.Helper()
 	r, err := moneyaudit.Check(context.Background(), a.Pool, a.Redis, prefix)
 	if err != nil {
-		t.Fatalf("meshtest: money audit: %v", err)
+		t.Fatalf("testkit: money audit: %v", err)
 	}
 	if !r.OK() || r.Open > 0 {
-		t.Fatalf("meshtest: money audit: %v\n%s\nsagas of succeeded payments whose booking is not confirmed:\n%s",
+		t.Fatalf("testkit: money audit: %v\n%s\nsagas of succeeded payments whose booking is not confirmed:\n%s",
 			r, strings.Join(r.Violations, "\n"), a.unconfirmedSagas(t))
 	}
 	return r

@@ -1,11 +1,18 @@
-// Package meshtest starts (parts of) the rush mesh in-process for tests, the
-// way the binary does: the configuration goes through the real loader, every
-// server listens on a free loopback port, and everything stops when the test
-// ends.
+// Package testkit is the one test kit of the repository: it starts (parts
+// of) the rush mesh in-process the way the binary does (the configuration
+// goes through the real loader, every server listens on a free loopback
+// port, everything stops when the test ends), seeds a shop, and holds the
+// small assertions every package's tests share (WantCode, Count, As).
 //
-//	m := meshtest.Start(t, "-target=auth", "-auth.bcrypt-cost=4")
+//	m := testkit.Start(t, "-target=auth", "-auth.bcrypt-cost=4")
 //	c := authv1connect.NewAuthServiceClient(server.NewClient(), m.URL(t, "auth"))
-package meshtest
+//
+// It sits beside services/app, above the services (it wires them through
+// app.New), so only tests import it: services/testkit/imports_test.go fails
+// when non-test code does. The platform's own tests use the pieces it is
+// built on (platform/pgtest, mail/mailtest, faulttest), which import nothing
+// above the platform.
+package testkit
 
 import (
 	"context"
@@ -59,10 +66,17 @@ func Config(t testing.TB, dsn string, args ...string) *app.Config {
 	// them with other tests, or with its own earlier runs.
 	base := append([]string{"-postgres.url=" + dsn, "-log.level=warn", "-jwt.secret=" + Secret,
 		"-auth.key-prefix=" + KeyPrefix(t, redisx.DefaultURL), "-jwt.revocation-prefix=" + KeyPrefix(t, redisx.DefaultURL)}, LoopbackAddrs()...)
+	return Load(t, append(base, args...)...)
+}
+
+// Load reads a configuration from args alone, the way the binary does
+// without its environment: the defaults, then args.
+func Load(t testing.TB, args ...string) *app.Config {
+	t.Helper()
 	var cfg app.Config
 	noEnv := func(string) (string, bool) { return "", false }
-	if err := config.Load(&cfg, flag.NewFlagSet("rush", flag.ContinueOnError), append(base, args...), noEnv); err != nil {
-		t.Fatalf("meshtest: config: %v", err)
+	if err := config.Load(&cfg, flag.NewFlagSet("rush", flag.ContinueOnError), args, noEnv); err != nil {
+		t.Fatalf("testkit: config: %v", err)
 	}
 	return &cfg
 }
@@ -82,21 +96,23 @@ func LoopbackAddrs() []string {
 	return out
 }
 
-// Run starts cfg's targets in-process and stops them when the test ends.
-func Run(t testing.TB, cfg *app.Config) *Mesh {
+// Run starts cfg's targets in-process, with extra fx options (fx.Populate
+// of what else the test reads, fx.Decorate...), and stops them when the
+// test ends.
+func Run(t testing.TB, cfg *app.Config, extra ...fx.Option) *Mesh {
 	t.Helper()
 	m := &Mesh{Config: cfg, DSN: cfg.Postgres.URL.Reveal()}
-	a := app.New(cfg, fx.Populate(&m.Registry, &m.Keys), fx.NopLogger)
+	a := app.New(cfg, append([]fx.Option{fx.Populate(&m.Registry, &m.Keys), fx.NopLogger}, extra...)...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := a.Start(ctx); err != nil {
-		t.Fatalf("meshtest: start: %v", err)
+		t.Fatalf("testkit: start: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := a.Stop(ctx); err != nil {
-			t.Errorf("meshtest: stop: %v", err)
+			t.Errorf("testkit: stop: %v", err)
 		}
 	})
 	return m
@@ -108,7 +124,7 @@ func (m *Mesh) URL(t testing.TB, name string) string {
 	t.Helper()
 	u, ok := m.Registry.URL(name)
 	if !ok {
-		t.Fatalf("meshtest: component %s is not running", name)
+		t.Fatalf("testkit: component %s is not running", name)
 	}
 	return u
 }
