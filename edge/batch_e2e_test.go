@@ -20,9 +20,9 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/mesh/v1/meshv1connect"
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/meshtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // TestBatchedReservesAnswerAsAlone: the edge carries concurrent reserves to
@@ -35,15 +35,15 @@ import (
 func TestBatchedReservesAnswerAsAlone(t *testing.T) {
 	t.Parallel()
 	redisURL := "redis://127.0.0.1:6379/0"
-	prefix := meshtest.KeyPrefix(t, redisURL)
+	prefix := testkit.KeyPrefix(t, redisURL)
 	dsn := pgtest.Migrated(t)
 	common := []string{"-postgres.migrate-on-start=false", "-booking.key-prefix=" + prefix}
-	pod := meshtest.StartApp(t, meshtest.Config(t, dsn, append(common, "-target=booking,relay,persister")...))
-	edge := meshtest.StartApp(t, meshtest.Config(t, dsn, append(common, "-target=edge", "-rate-limit.enabled=false", "-edge.admission.enabled=false",
+	pod := testkit.StartApp(t, testkit.Config(t, dsn, append(common, "-target=booking,relay,persister")...))
+	edge := testkit.StartApp(t, testkit.Config(t, dsn, append(common, "-target=edge", "-rate-limit.enabled=false", "-edge.admission.enabled=false",
 		"-peer.booking="+strings.TrimPrefix(pod.URL(t, "booking"), "http://"))...))
 
 	const users = 60
-	s := pod.SeedShop(t, meshtest.ShopOptions{Seats: 1000, Users: users, MaxPerUser: 2})
+	s := pod.SeedShop(t, testkit.ShopOptions{Seats: 1000, Users: users, MaxPerUser: 2})
 	a := &api{t: t, base: edge.URL(t, "edge")}
 	body := map[string]any{"show_id": s.Show, "zone_id": s.Zone, "quantity": 1}
 
@@ -135,7 +135,7 @@ func TestBatchedReservesAnswerAsAlone(t *testing.T) {
 		t.Errorf("booking answered %d batches for %d reserves: the edge did not batch", batches, reserves)
 	}
 	t.Logf("%d reserves in %d batches", reserves, batches)
-	meshtest.Eventually(t, 20*time.Second, "Postgres agrees with Redis", func() bool {
+	testkit.Eventually(t, 20*time.Second, "Postgres agrees with Redis", func() bool {
 		diffs, err := booking.Reconcile(context.Background(), pod.Redis, pod.Pool, prefix, s.Event)
 		return err == nil && len(diffs) == 0
 	})
@@ -151,7 +151,7 @@ func TestBatchedReservesAnswerAsAlone(t *testing.T) {
 // refused.
 func TestBatchCallsAreAuthenticatedEachOnTheirOwn(t *testing.T) {
 	t.Parallel()
-	m := meshtest.Start(t, "-target=booking")
+	m := testkit.Start(t, "-target=booking")
 	keys := m.Keys
 	svc, _, err := keys.IssueService("edge", time.Now(), time.Minute)
 	if err != nil {
