@@ -25,10 +25,6 @@ var knownLeaks = map[string]string{
 	"analytics events":     "the dashboard scopes by events.organizer_id",
 	"analytics seat_zones": "the dashboard sums zone capacity",
 	"analytics shows":      "the dashboard sums zone capacity",
-	"booking events":       "sale settings of the inventory load and a not-loaded reserve",
-	"booking seat_zones":   "zone directory, inventory snapshot, and the persister's counters (a second writer)",
-	"booking shows":        "zone directory and inventory snapshot",
-	"queue events":         "the queue settings (a second writer)",
 }
 
 // sqlTable finds the table a SQL keyword names (FROM x, JOIN x, INTO x,

@@ -11,6 +11,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 
@@ -108,8 +109,8 @@ type ShopOptions struct {
 }
 
 // SeedShop writes users, an event, a show and a zone into Postgres and
-// loads the inventory through BookingService.LoadInventory, as the catalog
-// does on publish. The app must run the booking target.
+// loads the inventory through BookingService.LoadInventory with the event's
+// snapshot, as the catalog does on publish. The app must run the booking target.
 func (a *App) SeedShop(t testing.TB, o ShopOptions) Shop {
 	t.Helper()
 	if o.Seats == 0 {
@@ -149,11 +150,9 @@ func (a *App) SeedShop(t testing.TB, o ShopOptions) Shop {
 		s.Users = append(s.Users, id)
 	}
 	c := bookingv1connect.NewBookingServiceClient(server.NewClient(), a.URL(t, "booking"))
-	req := connect.NewRequest(&bookingv1.LoadInventoryRequest{EventId: s.Event})
-	req.Header().Set("Authorization", "Bearer "+a.Token(t, s.Organizer, authn.RoleOrganizer))
-	if _, err := c.LoadInventory(ctx, req); err != nil {
-		t.Fatalf("meshtest: load inventory: %v", err)
-	}
+	db := stdlib.OpenDBFromPool(a.Pool)
+	defer db.Close()
+	LoadInventory(t, db, c, a.Token(t, s.Organizer, authn.RoleOrganizer), s.Event)
 	return s
 }
 
