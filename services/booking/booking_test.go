@@ -322,6 +322,20 @@ func TestSaleWindowAndBadInput(t *testing.T) {
 	if z := m.checkInvariant(f); z["available"] != 5 {
 		t.Fatalf("a refused reserve changed the zone: %v", z)
 	}
+	// A load without the catalog's snapshot, or with a zone that does not
+	// add up, is refused and changes nothing.
+	for name, msg := range map[string]*bookingv1.LoadInventoryRequest{
+		"no snapshot": {EventId: f.event},
+		"zone without seats": {EventId: f.event, Sale: &bookingv1.EventSale{Status: "published", MaxPerUser: 4},
+			Zones: []*bookingv1.InventoryZone{{ZoneId: f.zone, ShowId: f.show, PriceCents: 4990}}},
+	} {
+		if _, err := m.booking(false).LoadInventory(context.Background(), as(m, f.organizer, authn.RoleOrganizer, msg)); !errs.Is(err, errs.Validation) {
+			t.Fatalf("load with %s: %v", name, err)
+		}
+	}
+	if z := m.checkInvariant(f); z["available"] != 5 || z["total"] != 5 {
+		t.Fatalf("a refused load changed the zone: %v", z)
+	}
 
 	// The organizer cancels: the catalog reloads, and sales close at once.
 	if _, err := m.db.Exec(`UPDATE events SET status = 'cancelled' WHERE id = $1`, f.event); err != nil {
