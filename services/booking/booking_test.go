@@ -17,6 +17,7 @@ import (
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/meshtest"
 )
 
 // TestRushNeverOversells is the most important test of the project: 2,000
@@ -332,6 +333,14 @@ func TestSaleWindowAndBadInput(t *testing.T) {
 		if _, err := m.booking(false).LoadInventory(context.Background(), as(m, f.organizer, authn.RoleOrganizer, msg)); !errs.Is(err, errs.Validation) {
 			t.Fatalf("load with %s: %v", name, err)
 		}
+	}
+	snap, err := meshtest.Inventory(context.Background(), m.db, f.event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap.Zones[0].TotalSeats = 500
+	if _, err := m.booking(false).LoadInventory(context.Background(), as(m, f.organizer, authn.RoleOrganizer, snap)); !errs.Is(err, errs.Forbidden) {
+		t.Fatalf("an organizer's own snapshot (only the catalog sends it): %v", err)
 	}
 	if z := m.checkInvariant(f); z["available"] != 5 || z["total"] != 5 {
 		t.Fatalf("a refused load changed the zone: %v", z)

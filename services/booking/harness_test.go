@@ -188,7 +188,7 @@ func (m *mesh) seed(o eventOpts) fixture {
 // tables, as the catalog does on publish and after a change.
 func (m *mesh) load(f fixture) {
 	m.t.Helper()
-	meshtest.LoadInventory(m.t, m.db, m.booking(false), m.token(f.organizer, authn.RoleOrganizer), f.event)
+	meshtest.LoadInventory(m.t, m.db, m.booking(false), m.keys, f.event)
 }
 
 // reserve calls Reserve as user.

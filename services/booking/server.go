@@ -145,9 +145,11 @@ func (s *Server) list(ctx context.Context, p *authn.Principal, f ListFilter) ([]
 
 // LoadInventory keeps the catalog's snapshot of an event and loads or
 // refreshes its inventory (the catalog calls it on publish, cancel and every
-// change of the sale settings; organizers, admins and the system may).
+// change of the sale settings). Only the system (and admins) may: the
+// snapshot sets prices and sale rules, which an organizer changes through
+// the catalog.
 func (s *Server) LoadInventory(ctx context.Context, req *connect.Request[bookingv1.LoadInventoryRequest]) (*connect.Response[bookingv1.LoadInventoryResponse], error) {
-	if _, err := authn.Require(ctx, authn.RoleOrganizer); err != nil {
+	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
 		return nil, err
 	}
 	sale := req.Msg.GetSale()

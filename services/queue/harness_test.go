@@ -177,7 +177,7 @@ func (m *mesh) seed(o eventOpts) fixture {
 // catalog does after a change.
 func (m *mesh) load(f fixture) {
 	m.t.Helper()
-	meshtest.LoadInventory(m.t, m.db, m.booking(false), m.token(f.organizer, authn.RoleOrganizer), f.event)
+	meshtest.LoadInventory(m.t, m.db, m.booking(false), m.keys, f.event)
 }
 
 // openSale moves the sale start to a second ago, as an organizer would.

@@ -11,6 +11,7 @@ import (
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	"github.com/bookingrush/rush/services/platform/authn"
 )
 
 // Inventory reads the snapshot of an event that the catalog sends the
@@ -49,11 +50,15 @@ func Inventory(ctx context.Context, db *sql.DB, eventID string) (*bookingv1.Load
 }
 
 // LoadInventory sends the booking service the event's snapshot as the
-// catalog does on publish and after a change of its sale settings (token:
-// an organizer's, an admin's or the system's), and fails the test when it
-// is refused.
-func LoadInventory(t testing.TB, db *sql.DB, c bookingv1connect.BookingServiceClient, token, eventID string) {
+// catalog does on publish and after a change of its sale settings (with a
+// service token of keys, as the catalog), and fails the test when it is
+// refused.
+func LoadInventory(t testing.TB, db *sql.DB, c bookingv1connect.BookingServiceClient, keys *authn.Keys, eventID string) {
 	t.Helper()
+	token, _, err := keys.IssueService("catalog", time.Now(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
 	snap, err := Inventory(context.Background(), db, eventID)
 	if err != nil {
 		t.Fatalf("meshtest: the event's snapshot: %v", err)

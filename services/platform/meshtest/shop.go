@@ -152,7 +152,7 @@ func (a *App) SeedShop(t testing.TB, o ShopOptions) Shop {
 	c := bookingv1connect.NewBookingServiceClient(server.NewClient(), a.URL(t, "booking"))
 	db := stdlib.OpenDBFromPool(a.Pool)
 	defer db.Close()
-	LoadInventory(t, db, c, a.Token(t, s.Organizer, authn.RoleOrganizer), s.Event)
+	LoadInventory(t, db, c, a.Keys, s.Event)
 	return s
 }
 
