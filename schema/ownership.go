@@ -21,14 +21,20 @@ var Owners = map[string]string{
 	"events":     "catalog",
 	"shows":      "catalog",
 	"seat_zones": "catalog",
-	// booking: holds and purchases (Redis is the live truth, this the durable copy).
+	// booking: holds and purchases (Redis is the live truth, this the durable copy),
 	"bookings": "booking",
+	// booking: the catalog's snapshot of what it sells (LoadInventory) and
+	// its zone counters.
+	"booking_events": "booking",
+	"booking_zones":  "booking",
 	// payment: money.
 	"payments":               "payment",
 	"payment_webhook_events": "payment",
 	// saga: the post-payment sagas.
 	"sagas":      "saga",
 	"saga_steps": "saga",
+	// queue: the waiting room's knobs (the switch is the catalog's).
+	"queue_settings": "queue",
 	// notify: outgoing messages.
 	"notifications": "notify",
 	// analytics: its read model and the events it has counted.

@@ -248,7 +248,10 @@ func TestConstraintsRejectBadStates(t *testing.T) {
 		{"event published without window", check, `UPDATE events SET sale_start_at = NULL WHERE id = $1`, []any{f.event}},
 		{"event max_per_user above 10", check, `UPDATE events SET max_per_user = 11 WHERE id = $1`, []any{f.event}},
 		{"event max_per_user zero", check, `UPDATE events SET max_per_user = 0 WHERE id = $1`, []any{f.event}},
-		{"event admit rate zero", check, `UPDATE events SET queue_admit_per_second = 0 WHERE id = $1`, []any{f.event}},
+		{"queue admit rate zero", check, `INSERT INTO queue_settings (event_id, admit_per_second) VALUES ($1, 0)`, []any{f.event}},
+		{"booking zone counters not adding up", check, `WITH e AS (INSERT INTO booking_events (event_id, status, max_per_user) VALUES ($1, 'published', 4) RETURNING event_id)
+			INSERT INTO booking_zones (zone_id, event_id, show_id, price, total_seats, available_seats, held_seats)
+			SELECT gen_random_uuid(), event_id, gen_random_uuid(), 1, 10, 10, 1 FROM e`, []any{f.event}},
 		{"event unknown status", check, `UPDATE events SET status = 'live' WHERE id = $1`, []any{f.event}},
 		{"user email differs only in case", unique, `INSERT INTO users (email, password_hash) VALUES ('org@EXAMPLE.com', 'x')`, nil},
 		{"user unknown role", check, `INSERT INTO users (email, password_hash, role) VALUES ('r@example.com', 'x', 'root')`, nil},

@@ -31,6 +31,7 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
 	"github.com/bookingrush/rush/services/analytics"
 	"github.com/bookingrush/rush/services/booking"
+	"github.com/bookingrush/rush/services/catalog"
 	"github.com/bookingrush/rush/services/gate"
 	"github.com/bookingrush/rush/services/notify"
 	"github.com/bookingrush/rush/services/platform/server"
@@ -1010,6 +1011,7 @@ var consumers = map[string]struct {
 	topics []string
 }{
 	"persister": {booking.PersisterGroup, booking.PersisterTopics},
+	"catalog":   {catalog.CountersGroup, catalog.CountersTopics},
 	"saga":      {saga.ConsumerGroup, saga.ConsumedTopics},
 	"notify":    {notify.ConsumerGroup, notify.ConsumedTopics},
 	"analytics": {analytics.ConsumerGroup, analytics.ConsumedTopics},

@@ -17,6 +17,7 @@ import (
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // TestRushNeverOversells is the most important test of the project: 2,000
@@ -322,14 +323,34 @@ func TestSaleWindowAndBadInput(t *testing.T) {
 	if z := m.checkInvariant(f); z["available"] != 5 {
 		t.Fatalf("a refused reserve changed the zone: %v", z)
 	}
+	// A load without the catalog's snapshot, or with a zone that does not
+	// add up, is refused and changes nothing.
+	for name, msg := range map[string]*bookingv1.LoadInventoryRequest{
+		"no snapshot": {EventId: f.event},
+		"zone without seats": {EventId: f.event, Sale: &bookingv1.EventSale{Status: "published", MaxPerUser: 4},
+			Zones: []*bookingv1.InventoryZone{{ZoneId: f.zone, ShowId: f.show, PriceCents: 4990}}},
+	} {
+		if _, err := m.booking(false).LoadInventory(context.Background(), as(m, f.organizer, authn.RoleOrganizer, msg)); !errs.Is(err, errs.Validation) {
+			t.Fatalf("load with %s: %v", name, err)
+		}
+	}
+	snap, err := testkit.Inventory(context.Background(), m.db, f.event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap.Zones[0].TotalSeats = 500
+	if _, err := m.booking(false).LoadInventory(context.Background(), as(m, f.organizer, authn.RoleOrganizer, snap)); !errs.Is(err, errs.Forbidden) {
+		t.Fatalf("an organizer's own snapshot (only the catalog sends it): %v", err)
+	}
+	if z := m.checkInvariant(f); z["available"] != 5 || z["total"] != 5 {
+		t.Fatalf("a refused load changed the zone: %v", z)
+	}
 
 	// The organizer cancels: the catalog reloads, and sales close at once.
 	if _, err := m.db.Exec(`UPDATE events SET status = 'cancelled' WHERE id = $1`, f.event); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.booking(true).LoadInventory(context.Background(), as(m, f.organizer, authn.RoleOrganizer, &bookingv1.LoadInventoryRequest{EventId: f.event})); err != nil {
-		t.Fatal(err)
-	}
+	m.load(f)
 	if _, err := m.reserve(context.Background(), m.booking(false), f, f.users[0], 1, "after-cancel"); !errs.Is(err, errs.SaleNotOpen) {
 		t.Fatalf("reserve after cancellation: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,9 +28,10 @@ import (
 	"github.com/bookingrush/rush/services/testkit"
 )
 
-// mesh is the booking engine (service, sweeper, relay, persister) and the
-// payment service it asks whether a booking was paid, running in-process against a fresh schema, its own Redis key prefix and its own
-// Kafka broker.
+// mesh is the booking engine (service, sweeper, relay, persister), the
+// payment service it asks whether a booking was paid and the catalog (whose
+// zone counters follow booking.events), running in-process against a fresh
+// schema, its own Redis key prefix and its own Kafka broker.
 type mesh struct {
 	t      *testing.T
 	dsn    string
@@ -41,6 +43,8 @@ type mesh struct {
 	url    string
 	client *http.Client
 	reg    *prometheus.Registry
+	// targets are the components the mesh runs.
+	targets string
 }
 
 const testSecret = "booking-test-secret-0123456789abcdef"
@@ -50,11 +54,17 @@ func startMesh(t *testing.T, extra ...string) *mesh {
 	dsn, _ := pgtest.NewSchema(t)
 	prefix := "bkt:" + uuid.NewString()[:8] + ":"
 	args := append([]string{
-		"-target=booking,relay,persister,payment", "-postgres.url=" + dsn, "-log.level=error", "-jwt.secret=" + testSecret,
+		"-target=booking,relay,persister,payment,catalog", "-postgres.url=" + dsn, "-log.level=error", "-jwt.secret=" + testSecret,
 		"-metrics.addr=127.0.0.1:0", "-booking.addr=127.0.0.1:0", "-booking.key-prefix=" + prefix, "-payment.addr=127.0.0.1:0",
+		"-catalog.addr=127.0.0.1:0", "-catalog.cache-prefix=" + prefix + "cat:",
 		"-redis.url=" + redisx.DefaultURL,
 	}, extra...)
 	m := &mesh{t: t, dsn: dsn, prefix: prefix, client: server.NewClient()}
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "-target="); ok {
+			m.targets = v
+		}
+	}
 	km := testkit.Run(t, testkit.Load(t, args...), fx.Populate(&m.pool, &m.rdb, &m.reg))
 	m.keys = km.Keys
 	t.Cleanup(func() { m.dropKeys() })
@@ -145,12 +155,15 @@ func (m *mesh) seed(o eventOpts) fixture {
 	if err := rows.Err(); err != nil {
 		m.t.Fatal(err)
 	}
-	req := connect.NewRequest(&bookingv1.LoadInventoryRequest{EventId: f.event})
-	req.Header().Set("Authorization", "Bearer "+m.token(f.organizer, authn.RoleOrganizer))
-	if _, err := m.booking(false).LoadInventory(context.Background(), req); err != nil {
-		m.t.Fatalf("load inventory: %v", err)
-	}
+	m.load(f)
 	return f
+}
+
+// load sends the booking service the event's snapshot from the catalog's
+// tables, as the catalog does on publish and after a change.
+func (m *mesh) load(f fixture) {
+	m.t.Helper()
+	testkit.LoadInventory(m.t, m.db, m.booking(false), m.keys, f.event)
 }
 
 // reserve calls Reserve as user.
@@ -222,13 +235,15 @@ func (m *mesh) watchInvariant(f fixture) (stop func() int64) {
 	}
 }
 
-// waitReconciled waits until Postgres agrees with Redis for the event.
+// waitReconciled waits until Postgres agrees with Redis for the event:
+// booking's own tables, and the catalog's zone counters (kept by its own
+// consumer of booking.events) when the mesh runs the catalog.
 func (m *mesh) waitReconciled(f fixture, within time.Duration) {
 	m.t.Helper()
 	deadline := time.Now().Add(within)
 	for {
 		diffs, err := booking.Reconcile(context.Background(), m.rdb, m.pool, m.prefix, f.event)
-		if err == nil && len(diffs) == 0 {
+		if err == nil && len(diffs) == 0 && m.catalogAgrees(f) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -236,6 +251,20 @@ func (m *mesh) waitReconciled(f fixture, within time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// catalogAgrees reports whether the catalog's seat_zones counters of the
+// fixture's zone equal Redis (or the mesh does not run the catalog).
+func (m *mesh) catalogAgrees(f fixture) bool {
+	m.t.Helper()
+	if !strings.Contains(m.targets, "catalog") {
+		return true
+	}
+	z := m.zone(f)
+	var avail, held, sold int
+	err := m.pool.QueryRow(context.Background(), `SELECT available_seats, held_seats, sold_seats FROM seat_zones WHERE id = $1`, f.zone).
+		Scan(&avail, &held, &sold)
+	return err == nil && avail == z["available"] && held == z["held"] && sold == z["sold"]
 }
 
 // metric sums the samples of the named series whose labels include want.

@@ -29,7 +29,8 @@ const PersisterGroup = "booking-persister"
 // trigger is checked against them).
 var PersisterTopics = []string{TopicBookingEvents}
 
-// Persister keeps Postgres' bookings and seat_zones counters equal to Redis:
+// Persister keeps Postgres' bookings and zone counters (booking_zones, the
+// booking service's own) equal to Redis:
 // it consumes booking.events in batches and writes each batch in one
 // transaction, keeping a booking's row only when the event's version is
 // newer and a zone's counters only when the zone version is newer — so
@@ -67,9 +68,9 @@ ON CONFLICT (id) DO UPDATE
  WHERE bookings.version < excluded.version`
 
 const updateZone = `
-UPDATE seat_zones
+UPDATE booking_zones
    SET available_seats = $2, held_seats = $3, sold_seats = $4, inventory_version = $5
- WHERE id = $1 AND inventory_version < $5`
+ WHERE zone_id = $1 AND inventory_version < $5`
 
 // Handle writes one batch of booking.events messages.
 func (p *Persister) Handle(ctx context.Context, msgs []*sarama.ConsumerMessage) error {

@@ -18,16 +18,16 @@ type Mismatch struct {
 func (m Mismatch) String() string { return m.ZoneID + ": " + m.What }
 
 // Reconcile compares an event's inventory in Redis (keys under prefix) with
-// Postgres: each zone's counters in seat_zones, and the seats of its
-// bookings (held = reserved, sold = confirmed). An empty result means they
+// booking's own Postgres tables: each zone's counters in booking_zones, and
+// the seats of its bookings (held = reserved, sold = confirmed). An empty result means they
 // agree and the invariant holds on both sides. Tests and the bench use it
 // after a run; it reads, never writes.
 func Reconcile(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix, eventID string) ([]Mismatch, error) {
-	rows, err := db.Query(ctx, `SELECT z.id::text, z.total_seats, z.available_seats, z.held_seats, z.sold_seats,
+	rows, err := db.Query(ctx, `SELECT z.zone_id::text, z.total_seats, z.available_seats, z.held_seats, z.sold_seats,
 			COALESCE(sum(b.quantity) FILTER (WHERE b.status = 'reserved'), 0),
 			COALESCE(sum(b.quantity) FILTER (WHERE b.status = 'confirmed'), 0)
-		FROM seat_zones z JOIN shows sh ON sh.id = z.show_id LEFT JOIN bookings b ON b.zone_id = z.id
-		WHERE sh.event_id = $1 GROUP BY z.id ORDER BY z.id`, eventID)
+		FROM booking_zones z LEFT JOIN bookings b ON b.zone_id = z.zone_id
+		WHERE z.event_id = $1 GROUP BY z.zone_id ORDER BY z.zone_id`, eventID)
 	if err != nil {
 		return nil, err
 	}

@@ -143,13 +143,28 @@ func (s *Server) list(ctx context.Context, p *authn.Principal, f ListFilter) ([]
 	return out, &commonv1.PageMeta{Page: int32(page), PerPage: int32(per), Total: int32(total)}, nil
 }
 
-// LoadInventory loads or refreshes an event's inventory (the catalog calls
-// it on publish and cancel; organizers, admins and the system may).
+// LoadInventory keeps the catalog's snapshot of an event and loads or
+// refreshes its inventory (the catalog calls it on publish, cancel and every
+// change of the sale settings). Only the system (and admins) may: the
+// snapshot sets prices and sale rules, which an organizer changes through
+// the catalog.
 func (s *Server) LoadInventory(ctx context.Context, req *connect.Request[bookingv1.LoadInventoryRequest]) (*connect.Response[bookingv1.LoadInventoryResponse], error) {
-	if _, err := authn.Require(ctx, authn.RoleOrganizer); err != nil {
+	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
 		return nil, err
 	}
-	res, err := s.svc.LoadInventory(ctx, req.Msg.GetEventId())
+	sale := req.Msg.GetSale()
+	st := EventSettings{Status: sale.GetStatus(), MaxPerUser: int(sale.GetMaxPerUser()), Queue: sale.GetQueueEnabled()}
+	if sale.GetSaleStartAt() != nil {
+		st.SaleStart = sale.GetSaleStartAt().AsTime()
+	}
+	if sale.GetSaleEndAt() != nil {
+		st.SaleEnd = sale.GetSaleEndAt().AsTime()
+	}
+	zones := make([]ZoneDef, len(req.Msg.GetZones()))
+	for i, z := range req.Msg.GetZones() {
+		zones[i] = ZoneDef{ID: z.GetZoneId(), ShowID: z.GetShowId(), Total: int(z.GetTotalSeats()), PriceCents: z.GetPriceCents()}
+	}
+	res, err := s.svc.LoadInventory(ctx, req.Msg.GetEventId(), st, zones)
 	if err != nil {
 		return nil, err
 	}

@@ -202,16 +202,16 @@ func (s *Service) waitDrained(ctx context.Context, eventID string) error {
 	}
 }
 
-// loadFromPostgres writes the event's inventory from Postgres (or, when it
-// is loaded already, refreshes its sale settings: a draft or cancelled
-// status then closes its sales at once).
+// loadFromPostgres writes the event's inventory from booking's own tables
+// (or, when it is loaded already, refreshes its sale settings: a draft or
+// cancelled status then closes its sales at once).
 func (s *Service) loadFromPostgres(ctx context.Context, eventID string, loaded bool) (LoadResult, error) {
 	snap, err := s.store.Snapshot(ctx, eventID, time.Now().Add(-s.cfg.IdempotencyTTL))
 	if err != nil {
 		return LoadResult{}, err
 	}
 	if !loaded && snap.Settings.Status == "draft" {
-		return LoadResult{}, errs.New(errs.Conflict, "a draft event has no inventory to load; publish it first")
+		return LoadResult{}, errDraft
 	}
 	res, err := s.eng.Load(ctx, eventID, snap)
 	if err != nil || snap.Settings.Status != "cancelled" {
@@ -228,11 +228,22 @@ func (s *Service) loadFromPostgres(ctx context.Context, eventID string, loaded b
 	return res, err
 }
 
-// LoadInventory loads an event's inventory (first publish), refreshes its
-// sale settings (later calls), or rebuilds it after a loss.
-func (s *Service) LoadInventory(ctx context.Context, eventID string) (LoadResult, error) {
+// errDraft refuses to load the inventory of an event that is not on sale.
+var errDraft = errs.New(errs.Conflict, "a draft event has no inventory to load; publish it first")
+
+// LoadInventory keeps the catalog's snapshot of an event (its sale
+// settings and zones) and loads the event's inventory from it (first
+// publish), refreshes its sale settings (later calls), or rebuilds it after
+// a loss.
+func (s *Service) LoadInventory(ctx context.Context, eventID string, st EventSettings, zones []ZoneDef) (LoadResult, error) {
 	loaded, err := s.eng.Loaded(ctx, eventID)
 	if err != nil {
+		return LoadResult{}, err
+	}
+	if !loaded && st.Status == "draft" {
+		return LoadResult{}, errDraft
+	}
+	if err := s.store.SaveEvent(ctx, eventID, st, zones); err != nil {
 		return LoadResult{}, err
 	}
 	if !loaded {

@@ -14,9 +14,10 @@ import (
 	"github.com/bookingrush/rush/services/platform/postgres"
 )
 
-// Store is the booking service's Postgres side: the zone directory, the
-// inventory snapshot a load starts from, and the bookings the persister
-// writes.
+// Store is the booking service's Postgres side, its own tables only: the
+// catalog's snapshot of each event (booking_events, booking_zones: the zone
+// directory, sale settings, totals, prices and the zone counters), and the
+// bookings the persister writes.
 type Store struct {
 	db *pgxpool.Pool
 
@@ -39,7 +40,7 @@ func (s *Store) zoneOf(ctx context.Context, zoneID string) (zoneRef, error) {
 		return ref, nil
 	}
 	err := s.db.QueryRow(ctx,
-		`SELECT sh.event_id::text, z.show_id::text FROM seat_zones z JOIN shows sh ON sh.id = z.show_id WHERE z.id = $1`,
+		`SELECT event_id::text, show_id::text FROM booking_zones WHERE zone_id = $1`,
 		zoneID).Scan(&ref.EventID, &ref.ShowID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return zoneRef{}, errs.New(errs.NotFound, "zone not found")
@@ -56,7 +57,7 @@ func (s *Store) zoneOf(ctx context.Context, zoneID string) (zoneRef, error) {
 // ShowZones lists a show's zone ids and its event.
 func (s *Store) ShowZones(ctx context.Context, showID string) (eventID string, zones []string, err error) {
 	rows, err := s.db.Query(ctx,
-		`SELECT sh.event_id::text, z.id::text FROM shows sh JOIN seat_zones z ON z.show_id = sh.id WHERE sh.id = $1 ORDER BY z.id`, showID)
+		`SELECT event_id::text, zone_id::text FROM booking_zones WHERE show_id = $1 ORDER BY zone_id`, showID)
 	if err != nil {
 		return "", nil, dbUnavailable(err)
 	}
@@ -77,6 +78,49 @@ type EventSettings struct {
 	SaleStart, SaleEnd time.Time
 	MaxPerUser         int
 	Queue              bool
+}
+
+// ZoneDef is a zone as the catalog defines it (LoadInventory's snapshot).
+type ZoneDef struct {
+	ID, ShowID string
+	Total      int
+	PriceCents int64
+}
+
+// SaveEvent keeps the catalog's snapshot of an event: its sale settings,
+// and its zones (a new zone starts with every seat available; a zone nobody
+// reserved from yet takes the catalog's latest price and total, while the
+// counters of a zone on sale stay the persister's: zones are frozen once
+// the event is on sale).
+func (s *Store) SaveEvent(ctx context.Context, eventID string, st EventSettings, zones []ZoneDef) error {
+	var b pgx.Batch
+	b.Queue(`INSERT INTO booking_events (event_id, status, sale_start_at, sale_end_at, max_per_user, queue_enabled)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (event_id) DO UPDATE SET status = excluded.status, sale_start_at = excluded.sale_start_at,
+			sale_end_at = excluded.sale_end_at, max_per_user = excluded.max_per_user,
+			queue_enabled = excluded.queue_enabled, updated_at = now()`,
+		eventID, st.Status, nullTime(st.SaleStart), nullTime(st.SaleEnd), st.MaxPerUser, st.Queue)
+	for _, z := range zones {
+		b.Queue(`INSERT INTO booking_zones (zone_id, event_id, show_id, price, total_seats, available_seats)
+			VALUES ($1, $2, $3, $4::numeric / 100, $5, $5)
+			ON CONFLICT (zone_id) DO UPDATE SET price = excluded.price, total_seats = excluded.total_seats,
+				available_seats = excluded.total_seats
+			WHERE booking_zones.inventory_version = 0 AND booking_zones.event_id = excluded.event_id`,
+			z.ID, eventID, z.ShowID, z.PriceCents, z.Total)
+	}
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return tx.SendBatch(ctx, &b).Close() })
+	if isDataError(err) {
+		return errs.New(errs.Validation, "the event's snapshot was refused: "+err.Error())
+	}
+	return dbUnavailable(err)
+}
+
+// nullTime is a timestamp column's value; the zero time is NULL.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // ZoneSnapshot is a zone as Postgres knows it, counters recomputed from the
@@ -116,7 +160,7 @@ func (s *Store) Snapshot(ctx context.Context, eventID string, keysSince time.Tim
 	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var start, end *time.Time
 		err := tx.QueryRow(ctx, `SELECT status, sale_start_at, sale_end_at, max_per_user, queue_enabled
-			FROM events WHERE id = $1 AND deleted_at IS NULL`, eventID).
+			FROM booking_events WHERE event_id = $1`, eventID).
 			Scan(&snap.Settings.Status, &start, &end, &snap.Settings.MaxPerUser, &snap.Settings.Queue)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errs.New(errs.NotFound, "event not found")
@@ -130,13 +174,12 @@ func (s *Store) Snapshot(ctx context.Context, eventID string, keysSince time.Tim
 		if end != nil {
 			snap.Settings.SaleEnd = *end
 		}
-		rows, err := tx.Query(ctx, `SELECT z.id::text, z.show_id::text, z.total_seats, (z.price * 100)::bigint, z.inventory_version,
+		rows, err := tx.Query(ctx, `SELECT z.zone_id::text, z.show_id::text, z.total_seats, (z.price * 100)::bigint, z.inventory_version,
 				COALESCE(sum(b.quantity) FILTER (WHERE b.status = 'reserved'), 0),
 				COALESCE(sum(b.quantity) FILTER (WHERE b.status = 'confirmed'), 0)
-			FROM seat_zones z JOIN shows sh ON sh.id = z.show_id
-			LEFT JOIN bookings b ON b.zone_id = z.id
-			WHERE sh.event_id = $1
-			GROUP BY z.id ORDER BY z.id`, eventID)
+			FROM booking_zones z LEFT JOIN bookings b ON b.zone_id = z.zone_id
+			WHERE z.event_id = $1
+			GROUP BY z.zone_id ORDER BY z.zone_id`, eventID)
 		if err != nil {
 			return err
 		}
@@ -267,7 +310,7 @@ func (s *Store) Bookings(ctx context.Context, f ListFilter) ([]Hold, int, error)
 // EventStatus is the event's life-cycle status ("" when it does not exist).
 func (s *Store) EventStatus(ctx context.Context, eventID string) (string, error) {
 	var st string
-	err := s.db.QueryRow(ctx, `SELECT status FROM events WHERE id = $1 AND deleted_at IS NULL`, eventID).Scan(&st)
+	err := s.db.QueryRow(ctx, `SELECT status FROM booking_events WHERE event_id = $1`, eventID).Scan(&st)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}

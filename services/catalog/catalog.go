@@ -7,15 +7,20 @@
 package catalog
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/fx"
+	"go.uber.org/zap"
 
 	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
+	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/platform/topic"
 )
 
 // Config is the catalog component's configuration.
@@ -64,12 +69,21 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Module serves the CatalogService on cfg.Addr.
+// Module serves the CatalogService on cfg.Addr and keeps the zone counters
+// from booking.events (counters.go).
 func Module(cfg Config) fx.Option {
 	return fx.Module("catalog",
 		fx.Supply(cfg),
 		fx.Provide(fx.Private, NewStore, NewCache, NewInventory, NewService),
 		fx.Provide(NewServer),
+		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, db *pgxpool.Pool, log *zap.Logger) {
+			lc.Append(fx.StartHook(func(ctx context.Context) error {
+				return c.EnsureTopics(ctx, kafka.TopicSpec{Name: topic.BookingEvents})
+			}))
+			h := &counters{db: db, log: log.Named("catalog-counters")}
+			r := c.NewBatchRunner(CountersGroup, CountersTopics, h.handle, kafka.BatchOptions{})
+			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
+		}),
 		server.Serve("catalog", cfg.Addr, catalogv1connect.CatalogServiceName, catalogv1connect.NewCatalogServiceHandler,
 			// Callable without a token:
 			catalogv1connect.CatalogServiceListEventsProcedure,

@@ -109,3 +109,9 @@ func (s *Server) CreateCategory(ctx context.Context, req *connect.Request[catalo
 	c, err := s.svc.CreateCategory(ctx, req.Msg)
 	return answer(&catalogv1.CreateCategoryResponse{Category: c}, err)
 }
+
+// SetQueueEnabled implements catalogv1connect.CatalogServiceHandler.
+func (s *Server) SetQueueEnabled(ctx context.Context, req *connect.Request[catalogv1.SetQueueEnabledRequest]) (*connect.Response[catalogv1.SetQueueEnabledResponse], error) {
+	ev, err := s.svc.SetQueueEnabled(ctx, req.Msg.GetEventId(), req.Msg.GetEnabled())
+	return answer(&catalogv1.SetQueueEnabledResponse{Event: ev}, err)
+}

@@ -24,6 +24,7 @@ import (
 // and the booking engine should take inventory orders and availability
 // questions from the system only.
 type Inventory struct {
+	store    *Store
 	booking  bookingv1connect.BookingServiceClient
 	payments paymentv1connect.PaymentServiceClient
 	cfg      Config
@@ -35,7 +36,7 @@ type Inventory struct {
 }
 
 // NewInventory dials the booking component through the mesh.
-func NewInventory(mesh *server.Mesh, cfg Config, log *zap.Logger, reg *prometheus.Registry) (*Inventory, error) {
+func NewInventory(store *Store, mesh *server.Mesh, cfg Config, log *zap.Logger, reg *prometheus.Registry) (*Inventory, error) {
 	fallbacks := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "catalog_availability_fallback_total",
 		Help: "Zone and show listings answered with the Postgres seat counters because the booking engine's live counts were unavailable.",
@@ -45,6 +46,7 @@ func NewInventory(mesh *server.Mesh, cfg Config, log *zap.Logger, reg *prometheu
 	}
 	return &Inventory{
 		fallbacks: fallbacks,
+		store:     store,
 		booking:   server.Dial(mesh, "catalog", "booking", bookingv1connect.NewBookingServiceClient),
 		payments:  server.Dial(mesh, "catalog", "payment", paymentv1connect.NewPaymentServiceClient),
 		cfg:       cfg,
@@ -58,13 +60,17 @@ func asSystem(ctx context.Context) context.Context {
 	return authn.WithPrincipal(ctx, nil)
 }
 
-// Load asks the booking engine to (re)load an event's inventory from
-// Postgres (stock of every zone, and the event's status and sale window).
+// Load sends the booking engine the event's snapshot (its status, sale
+// window, per-user limit and queue switch, and every zone with its show,
+// price and total), which it keeps and (re)loads the inventory from.
 // Any failure is SERVICE_UNAVAILABLE: the caller decides what to undo.
 func (i *Inventory) Load(ctx context.Context, eventID string) error {
 	ctx, cancel := context.WithTimeout(asSystem(ctx), i.cfg.InventoryTimeout)
 	defer cancel()
-	_, err := i.booking.LoadInventory(ctx, connect.NewRequest(&bookingv1.LoadInventoryRequest{EventId: eventID}))
+	snap, err := i.store.inventory(ctx, eventID)
+	if err == nil {
+		_, err = i.booking.LoadInventory(ctx, connect.NewRequest(snap))
+	}
 	if err != nil {
 		i.log.Warn("load inventory failed", zap.String("event_id", eventID), zap.Error(err))
 		return errs.New(errs.ServiceUnavailable, "the booking engine could not load the event's inventory; try again", "event_id", eventID)

@@ -241,6 +241,55 @@ func (s *Service) UpdateEvent(ctx context.Context, req *catalogv1.UpdateEventReq
 	return after, nil
 }
 
+// SetQueueEnabled switches the event's waiting room for the queue service
+// (the system only: the queue decided that its caller may). A cancelled
+// event does not change. When the switch of a published event changes, the
+// booking engine reloads the sale settings; if it cannot, the switch is put
+// back and the answer is SERVICE_UNAVAILABLE (nothing changed).
+func (s *Service) SetQueueEnabled(ctx context.Context, eventID string, enabled bool) (*catalogv1.Event, error) {
+	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
+		return nil, err
+	}
+	var before, after *catalogv1.Event
+	err := s.store.eventTx(ctx, eventID, func(tx pgx.Tx, ev *catalogv1.Event) error {
+		if ev.GetStatus() == catalogv1.EventStatus_EVENT_STATUS_CANCELLED {
+			return errs.New(errs.Conflict, "a cancelled event does not change")
+		}
+		before, after = ev, ev
+		if ev.GetQueueEnabled() == enabled {
+			return nil
+		}
+		if err := updateEvent(ctx, tx, ev.GetId(), eventPatch{queueEnabled: &enabled}); err != nil {
+			return err
+		}
+		var err error
+		after, err = eventBy(ctx, tx, ev.GetId(), "")
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if before.GetQueueEnabled() == after.GetQueueEnabled() {
+		return after, nil
+	}
+	s.cache.InvalidateEvent(ctx, eventID)
+	if after.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_PUBLISHED {
+		return after, nil
+	}
+	if err := s.inv.Load(ctx, eventID); err != nil {
+		back := before.GetQueueEnabled()
+		rctx := context.WithoutCancel(ctx)
+		if rerr := s.store.eventTx(rctx, eventID, func(tx pgx.Tx, _ *catalogv1.Event) error {
+			return updateEvent(rctx, tx, eventID, eventPatch{queueEnabled: &back})
+		}); rerr != nil {
+			s.log.Error("could not restore the queue switch after a failed inventory reload", zap.String("event_id", eventID), zap.Error(rerr))
+		}
+		s.cache.InvalidateEvent(rctx, eventID)
+		return nil, err
+	}
+	return after, nil
+}
+
 // restoreSale puts back the sale rules of a published event whose new ones
 // the booking engine could not load, so Postgres keeps describing what the
 // engine enforces.

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/postgres"
@@ -509,4 +510,39 @@ func dbErr(err error) error {
 		}
 	}
 	return postgres.ConnectionError("the catalog database", err)
+}
+
+// inventory reads the snapshot of an event that the booking service sells
+// from (BookingService.LoadInventory): its sale settings and every zone of
+// its shows, in one repeatable-read transaction.
+func (s *Store) inventory(ctx context.Context, eventID string) (*bookingv1.LoadInventoryRequest, error) {
+	req := &bookingv1.LoadInventoryRequest{EventId: eventID, Sale: &bookingv1.EventSale{}}
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var start, end *time.Time
+		sale := req.Sale
+		err := tx.QueryRow(ctx, `SELECT status, sale_start_at, sale_end_at, max_per_user, queue_enabled
+			FROM events WHERE id = $1 AND deleted_at IS NULL`, eventID).
+			Scan(&sale.Status, &start, &end, &sale.MaxPerUser, &sale.QueueEnabled)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errEventNotFound
+		}
+		if err != nil {
+			return err
+		}
+		sale.SaleStartAt, sale.SaleEndAt = ts(start), ts(end)
+		rows, err := tx.Query(ctx, `SELECT z.id::text, z.show_id::text, (z.price * 100)::bigint, z.total_seats
+			FROM seat_zones z JOIN shows sh ON sh.id = z.show_id WHERE sh.event_id = $1 ORDER BY z.id`, eventID)
+		if err != nil {
+			return err
+		}
+		req.Zones, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*bookingv1.InventoryZone, error) {
+			z := new(bookingv1.InventoryZone)
+			return z, r.Scan(&z.ZoneId, &z.ShowId, &z.PriceCents, &z.TotalSeats)
+		})
+		return err
+	})
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	return req, nil
 }

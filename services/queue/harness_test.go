@@ -25,7 +25,7 @@ import (
 	"github.com/bookingrush/rush/services/testkit"
 )
 
-// mesh is the queue, the admitter and the booking engine running in-process
+// mesh is the queue, the admitter, the catalog and the booking engine running in-process
 // against a fresh schema and their own Redis key prefixes.
 type mesh struct {
 	t          *testing.T
@@ -45,7 +45,7 @@ func startMesh(t *testing.T, extra ...string) *mesh {
 	t.Helper()
 	m := &mesh{t: t, dsn: pgtest.Migrated(t), client: server.NewClient(), extra: extra,
 		bkPrefix: testkit.KeyPrefix(t, redisx.DefaultURL), qPrefix: testkit.KeyPrefix(t, redisx.DefaultURL)}
-	a := m.start("queue,admitter,booking,relay,persister")
+	a := m.start("queue,admitter,catalog,booking,relay,persister")
 	m.keys, m.rdb = a.Keys, a.Redis
 	m.queueURL, m.bookingURL = a.URL(t, "queue"), a.URL(t, "booking")
 	m.db = pgtest.Open(t, m.dsn)
@@ -129,9 +129,11 @@ func (m *mesh) seed(o eventOpts) fixture {
 	}
 	q(&f.organizer, `INSERT INTO users (tenant_id, email, password_hash, full_name, role)
 		VALUES ('00000000-0000-0000-0000-000000000001', 'org-'||gen_random_uuid()||'@x.test', 'x', 'Org', 'organizer') RETURNING id`)
-	q(&f.event, `INSERT INTO events (tenant_id, organizer_id, title, slug, status, sale_start_at, sale_end_at, max_per_user, queue_enabled, queue_admit_per_second)
-		VALUES ('00000000-0000-0000-0000-000000000001', $1, 'Rush', 'rush-'||gen_random_uuid(), 'published', $2, $3, 4, $4, $5) RETURNING id`,
-		f.organizer, o.saleStart, o.saleEnd, o.queue, o.rate)
+	q(&f.event, `INSERT INTO events (tenant_id, organizer_id, title, slug, status, sale_start_at, sale_end_at, max_per_user, queue_enabled)
+		VALUES ('00000000-0000-0000-0000-000000000001', $1, 'Rush', 'rush-'||gen_random_uuid(), 'published', $2, $3, 4, $4) RETURNING id`,
+		f.organizer, o.saleStart, o.saleEnd, o.queue)
+	var ev string
+	q(&ev, `INSERT INTO queue_settings (event_id, admit_per_second) VALUES ($1, $2) RETURNING event_id`, f.event, o.rate)
 	q(&f.show, `INSERT INTO shows (event_id, show_date, total_seats, available_seats) VALUES ($1, now() + interval '30 days', 0, 0) RETURNING id`, f.event)
 	q(&f.zone, `INSERT INTO seat_zones (show_id, name, price, total_seats, available_seats) VALUES ($1, 'Floor', 49.90, $2, $2) RETURNING id`, f.show, o.seats)
 	if o.users > 0 {
@@ -161,10 +163,7 @@ func (m *mesh) seed(o eventOpts) fixture {
 // catalog does after a change.
 func (m *mesh) load(f fixture) {
 	m.t.Helper()
-	req := testkit.Bearer(m.token(f.organizer, authn.RoleOrganizer), &bookingv1.LoadInventoryRequest{EventId: f.event})
-	if _, err := m.booking(false).LoadInventory(context.Background(), req); err != nil {
-		m.t.Fatalf("load inventory: %v", err)
-	}
+	testkit.LoadInventory(m.t, m.db, m.booking(false), m.keys, f.event)
 }
 
 // openSale moves the sale start to a second ago, as an organizer would.

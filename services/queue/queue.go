@@ -38,7 +38,8 @@
 //
 // Layers: handlers (server.go) translate; rules live in service.go; Redis
 // is lines.go (the queue_*.lua scripts of lua/), the fan-out hub.go, the
-// organizer's switch and knobs are the events row (settings.go), the
+// knobs are the queue's own queue_settings and the switch the catalog's
+// (settings.go), the
 // admission loop is admitter.go.
 package queue
 
@@ -54,7 +55,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
-	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/queue/v1/queuev1connect"
 	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/platform/ticket"
@@ -117,7 +118,10 @@ func shared(cfg Config, bookingPrefix string) fx.Option {
 		fx.Supply(fx.Private, cfg),
 		fx.Provide(fx.Private,
 			func(rdb *redis.Client) *Lines { return NewLines(rdb, cfg.KeyPrefix, bookingPrefix, cfg.PassTTL) },
-			func(db *pgxpool.Pool) *Settings { return NewSettings(db, cfg.SettingsTTL) },
+			func(mesh *server.Mesh) Catalog {
+				return server.Dial(mesh, "queue", "catalog", catalogv1connect.NewCatalogServiceClient)
+			},
+			func(db *pgxpool.Pool, catalog Catalog) *Settings { return NewSettings(db, catalog, cfg.SettingsTTL) },
 		),
 	)
 }
@@ -128,9 +132,8 @@ func Module(cfg Config, bookingPrefix string) fx.Option {
 	return fx.Module("queue",
 		shared(cfg, bookingPrefix),
 		fx.Provide(fx.Private,
-			func(l *Lines, s *Settings, tickets *ticket.Signer, mesh *server.Mesh, log *zap.Logger) *Service {
-				booking := server.Dial(mesh, "queue", "booking", bookingv1connect.NewBookingServiceClient)
-				svc := NewService(l, s, nil, tickets, booking, log.Named("queue"))
+			func(l *Lines, s *Settings, tickets *ticket.Signer, catalog Catalog, log *zap.Logger) *Service {
+				svc := NewService(l, s, nil, tickets, catalog, log.Named("queue"))
 				svc.hub = NewHub(svc.readLine, cfg.Tick, log.Named("queue"))
 				return svc
 			},

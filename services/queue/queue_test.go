@@ -458,8 +458,8 @@ func TestQueueSwitch(t *testing.T) {
 	}
 	var enabled bool
 	var maxActive int
-	if err := m.db.QueryRow(`SELECT queue_enabled, queue_max_active FROM events WHERE id = $1`, f.event).Scan(&enabled, &maxActive); err != nil || !enabled || maxActive != 50 {
-		t.Fatalf("events row after SetQueueSettings: %v %d %v", enabled, maxActive, err)
+	if err := m.db.QueryRow(`SELECT e.queue_enabled, q.max_active FROM events e JOIN queue_settings q ON q.event_id = e.id WHERE e.id = $1`, f.event).Scan(&enabled, &maxActive); err != nil || !enabled || maxActive != 50 {
+		t.Fatalf("the catalog's switch and the queue's row after SetQueueSettings: %v %d %v", enabled, maxActive, err)
 	}
 	if s := m.setSettings(f, true, 0); s.GetMaxActive() != 50 {
 		t.Fatalf("a change without max_active changed it: %v", s)

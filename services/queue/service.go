@@ -11,8 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
-	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
 	queuev1 "github.com/bookingrush/rush/gen/bookingrush/queue/v1"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
@@ -26,13 +25,13 @@ type Service struct {
 	settings *Settings
 	hub      *Hub
 	tickets  *ticket.Signer
-	booking  bookingv1connect.BookingServiceClient
+	catalog  Catalog
 	log      *zap.Logger
 }
 
 // NewService returns the queue service.
-func NewService(lines *Lines, settings *Settings, hub *Hub, tickets *ticket.Signer, booking bookingv1connect.BookingServiceClient, log *zap.Logger) *Service {
-	return &Service{lines: lines, settings: settings, hub: hub, tickets: tickets, booking: booking, log: log}
+func NewService(lines *Lines, settings *Settings, hub *Hub, tickets *ticket.Signer, catalog Catalog, log *zap.Logger) *Service {
+	return &Service{lines: lines, settings: settings, hub: hub, tickets: tickets, catalog: catalog, log: log}
 }
 
 // Statuses, short.
@@ -299,9 +298,9 @@ func mayChange(p *authn.Principal, q eventQueue) error {
 
 // SetSettings switches the event's queue and sets its knobs (the event's
 // organizer, an admin, or the system). When the switch of a published event
-// changes, the booking engine reloads the event's sale settings so the
-// reserve script enforces the new switch at once; if it cannot, the
-// settings are put back and the answer is SERVICE_UNAVAILABLE.
+// changes, the catalog has the booking engine reload the event's sale
+// settings so the reserve script enforces the new switch at once; if it
+// cannot, the settings are put back and the answer is SERVICE_UNAVAILABLE.
 func (s *Service) SetSettings(ctx context.Context, ev string, c change) (*queuev1.QueueSettings, error) {
 	p, err := authn.Require(ctx, authn.RoleOrganizer)
 	if err != nil {
@@ -339,22 +338,27 @@ func (s *Service) SwitchOnForOverload(ctx context.Context, ev string) (*queuev1.
 }
 
 // apply makes the change c to the event's queue (the caller was
-// authorized): Postgres first, then, when the switch of a published event
-// changed, the booking engine's reload, undone if that fails.
+// authorized): the knobs in the queue's own table first, then, when the
+// switch changed, the catalog's switch (the catalog has the booking engine
+// reload a published event's sale settings), the knobs put back if that
+// fails.
 func (s *Service) apply(ctx context.Context, ev string, c change) (*queuev1.QueueSettings, error) {
 	before, after, err := s.settings.update(ctx, ev, c)
 	if err != nil {
 		return nil, err
 	}
-	if before.enabled != after.enabled && after.status == "published" {
-		req := connect.NewRequest(&bookingv1.LoadInventoryRequest{EventId: ev})
-		if _, err := s.booking.LoadInventory(ctx, req); err != nil {
+	if before.enabled != after.enabled {
+		req := connect.NewRequest(&catalogv1.SetQueueEnabledRequest{EventId: ev, Enabled: after.enabled})
+		if _, err := s.catalog.SetQueueEnabled(authn.WithPrincipal(ctx, nil), req); err != nil {
 			back := change{enabled: before.enabled, rate: &before.knobs.Rate, maxActive: &before.knobs.MaxActive, auto: &before.auto}
 			if _, _, rerr := s.settings.update(context.WithoutCancel(ctx), ev, back); rerr != nil {
-				s.log.Error("could not restore the queue settings after a failed inventory reload",
+				s.log.Error("could not restore the queue settings after a failed switch",
 					zap.String("event_id", ev), zap.Error(rerr))
 			}
-			return nil, errs.Unavailable("the booking engine could not take the new queue switch; nothing changed", err, "dependency", "booking")
+			if e := errs.FromConnect(err); e.Code != errs.ServiceUnavailable {
+				return nil, e
+			}
+			return nil, errs.Unavailable("the booking engine could not take the new queue switch; nothing changed", err, "dependency", "catalog")
 		}
 	}
 	if after.enabled {

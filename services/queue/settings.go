@@ -6,22 +6,36 @@ import (
 	"sync"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
+	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/postgres"
 )
 
-// Settings is the Postgres side of the queue: the events row holds the
-// organizer's switch (queue_enabled) and the two knobs, the admission rate
-// (queue_admit_per_second) and the cap on active shoppers
-// (queue_max_active, 0: none). The switch reaches the reserve script
-// through the booking engine's meta; the knobs are read here, cached for a
-// short while, since every admission step needs them.
+// Catalog is what the queue asks the catalog, which owns the events: an
+// event's status, organizer and waiting-room switch (GetEvent), and a change
+// of that switch (SetQueueEnabled, which has the booking engine reload the
+// event's sale settings, so the reserve script enforces it at once).
+type Catalog interface {
+	GetEvent(context.Context, *connect.Request[catalogv1.GetEventRequest]) (*connect.Response[catalogv1.GetEventResponse], error)
+	SetQueueEnabled(context.Context, *connect.Request[catalogv1.SetQueueEnabledRequest]) (*connect.Response[catalogv1.SetQueueEnabledResponse], error)
+}
+
+// Settings is the queue's side of an event's waiting room: its own table
+// queue_settings holds the knobs, the admission rate (admit_per_second) and
+// the cap on active shoppers (max_active, 0: none), and whether the system
+// may switch the queue on under overload (auto); an event without a row has
+// the defaults (100 a second, no cap, no auto). The switch itself is one of
+// the event's sale settings, which the catalog owns. The knobs are cached
+// for a short while, since every admission step needs them.
 type Settings struct {
-	db  *pgxpool.Pool
-	ttl time.Duration
+	db      *pgxpool.Pool
+	catalog Catalog
+	ttl     time.Duration
 
 	mu    sync.Mutex
 	knobs map[string]cachedKnobs
@@ -32,6 +46,9 @@ type Settings struct {
 type Knobs struct {
 	Rate, MaxActive int
 }
+
+// defaultKnobs are those of an event nobody set.
+var defaultKnobs = Knobs{Rate: 100}
 
 type cachedKnobs struct {
 	Knobs
@@ -48,14 +65,15 @@ type eventQueue struct {
 }
 
 // NewSettings returns the settings store; knobs are reused for ttl.
-func NewSettings(db *pgxpool.Pool, ttl time.Duration) *Settings {
-	return &Settings{db: db, ttl: ttl, knobs: map[string]cachedKnobs{}}
+func NewSettings(db *pgxpool.Pool, catalog Catalog, ttl time.Duration) *Settings {
+	return &Settings{db: db, catalog: catalog, ttl: ttl, knobs: map[string]cachedKnobs{}}
 }
 
 var errEventNotFound = errs.New(errs.NotFound, "event not found")
 
-// Knobs returns the event's knobs. When Postgres fails, the last known ones
-// are used if there are any: stale knobs are better than stopping the line.
+// Knobs returns the event's knobs (errEventNotFound when the catalog has no
+// such event). When a store fails, the last known ones are used if there
+// are any: stale knobs are better than stopping the line.
 func (s *Settings) Knobs(ctx context.Context, ev string) (Knobs, error) {
 	s.mu.Lock()
 	c, ok := s.knobs[ev]
@@ -63,17 +81,16 @@ func (s *Settings) Knobs(ctx context.Context, ev string) (Knobs, error) {
 	if ok && time.Since(c.at) < s.ttl {
 		return c.Knobs, nil
 	}
-	var k Knobs
-	err := s.db.QueryRow(ctx, `SELECT queue_admit_per_second, queue_max_active FROM events WHERE id = $1 AND deleted_at IS NULL`, ev).
-		Scan(&k.Rate, &k.MaxActive)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Knobs{}, errEventNotFound
+	k, _, found, err := s.own(ctx, s.db, ev, "")
+	if err == nil && !found {
+		// No row: the defaults, if the event exists.
+		_, err = s.catalogEvent(ctx, ev)
 	}
 	if err != nil {
-		if ok {
+		if ok && !errors.Is(err, errEventNotFound) {
 			return c.Knobs, nil
 		}
-		return Knobs{}, dbUnavailable(err)
+		return Knobs{}, err
 	}
 	s.mu.Lock()
 	s.knobs[ev] = cachedKnobs{Knobs: k, at: time.Now()}
@@ -88,20 +105,59 @@ func (s *Settings) forget(ev string) {
 	s.mu.Unlock()
 }
 
-// event reads the event's queue settings, status and organizer
-// (errEventNotFound when there is no such event).
-func (s *Settings) event(ctx context.Context, ev string) (eventQueue, error) {
-	var q eventQueue
-	err := s.db.QueryRow(ctx, `SELECT queue_enabled, queue_auto, queue_admit_per_second, queue_max_active, status, organizer_id::text
-		FROM events WHERE id = $1 AND deleted_at IS NULL`, ev).
-		Scan(&q.enabled, &q.auto, &q.knobs.Rate, &q.knobs.MaxActive, &q.status, &q.organizer)
+// querier is what a pool and a transaction have in common here.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// own reads the event's row of queue_settings (lock: "FOR UPDATE" inside a
+// transaction); found is false without one (the defaults).
+func (s *Settings) own(ctx context.Context, q querier, ev, lock string) (k Knobs, auto, found bool, err error) {
+	err = q.QueryRow(ctx, `SELECT admit_per_second, max_active, auto FROM queue_settings WHERE event_id = $1 `+lock, ev).
+		Scan(&k.Rate, &k.MaxActive, &auto)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return eventQueue{}, errEventNotFound
+		return defaultKnobs, false, false, nil
 	}
 	if err != nil {
-		return eventQueue{}, dbUnavailable(err)
+		return Knobs{}, false, false, dbUnavailable(err)
 	}
-	return q, nil
+	return k, auto, true, nil
+}
+
+// catalogEvent asks the catalog for the event, as the system (which sees
+// drafts too: mayChange decides what the caller may know).
+func (s *Settings) catalogEvent(ctx context.Context, ev string) (*catalogv1.Event, error) {
+	res, err := s.catalog.GetEvent(authn.WithPrincipal(ctx, nil), connect.NewRequest(&catalogv1.GetEventRequest{Slug: ev}))
+	if err != nil {
+		e := errs.FromConnect(err)
+		if e.Code == errs.NotFound {
+			return nil, errEventNotFound
+		}
+		return nil, errs.Unavailable("the catalog did not answer the event's settings; retry", err, "dependency", "catalog")
+	}
+	return res.Msg.GetEvent(), nil
+}
+
+// statusName is the catalog's event status as the queue's rules name it.
+var statusName = map[catalogv1.EventStatus]string{
+	catalogv1.EventStatus_EVENT_STATUS_DRAFT:     "draft",
+	catalogv1.EventStatus_EVENT_STATUS_PUBLISHED: "published",
+	catalogv1.EventStatus_EVENT_STATUS_CANCELLED: "cancelled",
+}
+
+// event reads the event's queue settings (the knobs here, the switch, the
+// status and the organizer from the catalog; errEventNotFound when there is
+// no such event).
+func (s *Settings) event(ctx context.Context, ev string) (eventQueue, error) {
+	e, err := s.catalogEvent(ctx, ev)
+	if err != nil {
+		return eventQueue{}, err
+	}
+	k, auto, _, err := s.own(ctx, s.db, ev, "")
+	if err != nil {
+		return eventQueue{}, err
+	}
+	return eventQueue{enabled: e.GetQueueEnabled(), auto: auto, knobs: k, status: statusName[e.GetStatus()], organizer: e.GetOrganizerId()}, nil
 }
 
 // change is what SetQueueSettings asks: the switch, and each knob (and the
@@ -112,22 +168,22 @@ type change struct {
 	auto            *bool
 }
 
-// update applies c to the event, returning the settings before and after.
-// A cancelled event does not change.
+// update writes the knobs and the auto switch of c (the switch itself is
+// the catalog's: Service.apply sets it), returning the settings before and
+// after. A cancelled event does not change.
 func (s *Settings) update(ctx context.Context, ev string, c change) (before, after eventQueue, err error) {
+	if before, err = s.event(ctx, ev); err != nil {
+		return before, after, err
+	}
+	if before.status == "cancelled" {
+		return before, after, errs.New(errs.Conflict, "a cancelled event does not change")
+	}
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT queue_enabled, queue_auto, queue_admit_per_second, queue_max_active, status, organizer_id::text FROM events
-			WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, ev).
-			Scan(&before.enabled, &before.auto, &before.knobs.Rate, &before.knobs.MaxActive, &before.status, &before.organizer)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return errEventNotFound
-		}
+		k, auto, _, err := s.own(ctx, tx, ev, "FOR UPDATE")
 		if err != nil {
 			return err
 		}
-		if before.status == "cancelled" {
-			return errs.New(errs.Conflict, "a cancelled event does not change")
-		}
+		before.knobs, before.auto = k, auto
 		after = before
 		after.enabled = c.enabled
 		if c.rate != nil {
@@ -139,8 +195,9 @@ func (s *Settings) update(ctx context.Context, ev string, c change) (before, aft
 		if c.auto != nil {
 			after.auto = *c.auto
 		}
-		_, err = tx.Exec(ctx, `UPDATE events SET queue_enabled = $2, queue_admit_per_second = $3, queue_max_active = $4, queue_auto = $5,
-			updated_at = now() WHERE id = $1`, ev, after.enabled, after.knobs.Rate, after.knobs.MaxActive, after.auto)
+		_, err = tx.Exec(ctx, `INSERT INTO queue_settings (event_id, admit_per_second, max_active, auto) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (event_id) DO UPDATE SET admit_per_second = excluded.admit_per_second, max_active = excluded.max_active,
+				auto = excluded.auto, updated_at = now()`, ev, after.knobs.Rate, after.knobs.MaxActive, after.auto)
 		return err
 	})
 	if err != nil {

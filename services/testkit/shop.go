@@ -10,6 +10,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/fx"
 
@@ -105,8 +106,8 @@ type ShopOptions struct {
 }
 
 // SeedShop writes users, an event, a show and a zone into Postgres and
-// loads the inventory through BookingService.LoadInventory, as the catalog
-// does on publish. The app must run the booking target.
+// loads the inventory through BookingService.LoadInventory with the event's
+// snapshot, as the catalog does on publish. The app must run the booking target.
 func (a *App) SeedShop(t testing.TB, o ShopOptions) Shop {
 	t.Helper()
 	if o.Seats == 0 {
@@ -145,10 +146,9 @@ func (a *App) SeedShop(t testing.TB, o ShopOptions) Shop {
 		q(&id, `INSERT INTO users (email, password_hash, full_name) VALUES ('u-'||gen_random_uuid()||'@x.test', 'x', 'U'||$1::int) RETURNING id::text`, i)
 		s.Users = append(s.Users, id)
 	}
-	req := As(t, a.Mesh, s.Organizer, authn.RoleOrganizer, &bookingv1.LoadInventoryRequest{EventId: s.Event})
-	if _, err := a.booking(t).LoadInventory(ctx, req); err != nil {
-		t.Fatalf("testkit: load inventory: %v", err)
-	}
+	db := stdlib.OpenDBFromPool(a.Pool)
+	defer db.Close()
+	LoadInventory(t, db, a.booking(t), a.Keys, s.Event)
 	return s
 }
 

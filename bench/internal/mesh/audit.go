@@ -72,8 +72,9 @@ type Answered struct {
 // answered 201 less those it released) equal Redis held+sold, and
 // available+held+sold = total with available >= 0 (no oversell, no lost
 // hold); then it waits up to wait for the persister to catch up and
-// requires Postgres to agree with Redis (booking.Reconcile) and to hold
-// exactly the answered bookings.
+// requires booking's tables to agree with Redis (booking.Reconcile) and to
+// hold exactly the answered bookings, and for the catalog's own counters
+// (seat_zones, eventually consistent) to agree too.
 func RunAudit(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix string, ev *Event, ans Answered, wait time.Duration) *Audit {
 	a := &Audit{}
 	fail := func(format string, args ...any) { a.Failed = append(a.Failed, fmt.Sprintf(format, args...)) }
@@ -140,6 +141,7 @@ func RunAudit(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix s
 	default:
 		a.Lines = append(a.Lines, fmt.Sprintf("Postgres agrees with Redis (booking.Reconcile) after %.1fs", a.Converged.Seconds()))
 	}
+	a.checkCatalog(ctx, rdb, db, prefix, ev, wait)
 	var rows, qty int64
 	err := db.QueryRow(ctx, `SELECT count(*), COALESCE(sum(quantity), 0) FROM bookings WHERE event_id = $1`, ev.ID).Scan(&rows, &qty)
 	if err != nil {
@@ -155,6 +157,55 @@ func RunAudit(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix s
 		}
 	}
 	return a
+}
+
+// checkCatalog waits up to wait for the catalog's own zone counters
+// (seat_zones, kept by its consumer of booking.events, so they lag) to equal
+// Redis, and fails the audit when they do not.
+func (a *Audit) checkCatalog(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix string, ev *Event, wait time.Duration) {
+	start := time.Now()
+	var diff string
+	var err error
+	for {
+		diff, err = catalogBehind(ctx, rdb, db, prefix, ev)
+		if (err == nil && diff == "") || time.Since(start) > wait || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	switch {
+	case err != nil:
+		a.Failed = append(a.Failed, fmt.Sprintf("catalog counters: %v", err))
+	case diff != "":
+		a.Failed = append(a.Failed, fmt.Sprintf("the catalog's seat_zones vs Redis after %v: %s", wait, diff))
+	default:
+		a.Lines = append(a.Lines, fmt.Sprintf("the catalog's seat_zones agree with Redis after %.1fs", time.Since(start).Seconds()))
+	}
+}
+
+// catalogBehind names the first zone of ev whose seat_zones counters differ
+// from Redis ("" when none does).
+func catalogBehind(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix string, ev *Event) (string, error) {
+	for i, z := range ev.Zones {
+		v, err := rdb.HMGet(ctx, zoneKey(prefix, ev.ID, z), "available", "held", "sold").Result()
+		if err != nil {
+			return "", err
+		}
+		r := make([]int64, 3)
+		for j, x := range v {
+			s, _ := x.(string)
+			r[j], _ = strconv.ParseInt(s, 10, 64)
+		}
+		var avail, held, sold int64
+		err = db.QueryRow(ctx, `SELECT available_seats, held_seats, sold_seats FROM seat_zones WHERE id = $1`, z).Scan(&avail, &held, &sold)
+		if err != nil {
+			return "", err
+		}
+		if avail != r[0] || held != r[1] || sold != r[2] {
+			return fmt.Sprintf("zone %d: catalog available/held/sold %d/%d/%d, Redis %d/%d/%d", i, avail, held, sold, r[0], r[1], r[2]), nil
+		}
+	}
+	return "", nil
 }
 
 // CheckMoney adds the money audit to a: moneyaudit.Check over every payment

@@ -1054,11 +1054,19 @@ func (x *ListPendingBookingsResponse) GetMeta() *v1.PageMeta {
 	return nil
 }
 
-// LoadInventoryRequest names the event whose stock to load.
+// LoadInventoryRequest is the catalog's snapshot of an event: its sale
+// settings and its zones. The booking service keeps it in tables of its own
+// and builds the event's Redis inventory from it (and rebuilds from it after
+// a loss), so it never reads the catalog's tables. The catalog sends it at
+// publish and at every change of the event's sale settings.
 type LoadInventoryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// EventId is the event.
-	EventId       string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// Sale is the event's sale settings.
+	Sale *EventSale `protobuf:"bytes,2,opt,name=sale,proto3" json:"sale,omitempty"`
+	// Zones are every zone of the event's shows (frozen once it is on sale).
+	Zones         []*InventoryZone `protobuf:"bytes,3,rep,name=zones,proto3" json:"zones,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1100,6 +1108,175 @@ func (x *LoadInventoryRequest) GetEventId() string {
 	return ""
 }
 
+func (x *LoadInventoryRequest) GetSale() *EventSale {
+	if x != nil {
+		return x.Sale
+	}
+	return nil
+}
+
+func (x *LoadInventoryRequest) GetZones() []*InventoryZone {
+	if x != nil {
+		return x.Zones
+	}
+	return nil
+}
+
+// EventSale is what the reserve script checks of an event.
+type EventSale struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Status is the event's life cycle: "draft", "published" or "cancelled".
+	Status string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	// SaleStartAt opens the sale (unset on a draft without a window).
+	SaleStartAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=sale_start_at,json=saleStartAt,proto3" json:"sale_start_at,omitempty"`
+	// SaleEndAt closes it.
+	SaleEndAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=sale_end_at,json=saleEndAt,proto3" json:"sale_end_at,omitempty"`
+	// MaxPerUser is how many seats one buyer may hold and buy together.
+	MaxPerUser int32 `protobuf:"varint,4,opt,name=max_per_user,json=maxPerUser,proto3" json:"max_per_user,omitempty"`
+	// QueueEnabled is the waiting-room switch: reserve needs a queue pass.
+	QueueEnabled  bool `protobuf:"varint,5,opt,name=queue_enabled,json=queueEnabled,proto3" json:"queue_enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventSale) Reset() {
+	*x = EventSale{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventSale) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventSale) ProtoMessage() {}
+
+func (x *EventSale) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventSale.ProtoReflect.Descriptor instead.
+func (*EventSale) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *EventSale) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *EventSale) GetSaleStartAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SaleStartAt
+	}
+	return nil
+}
+
+func (x *EventSale) GetSaleEndAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SaleEndAt
+	}
+	return nil
+}
+
+func (x *EventSale) GetMaxPerUser() int32 {
+	if x != nil {
+		return x.MaxPerUser
+	}
+	return 0
+}
+
+func (x *EventSale) GetQueueEnabled() bool {
+	if x != nil {
+		return x.QueueEnabled
+	}
+	return false
+}
+
+// InventoryZone is one zone of an event as the catalog defines it.
+type InventoryZone struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ZoneId is the zone.
+	ZoneId string `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	// ShowId is the show the zone belongs to.
+	ShowId string `protobuf:"bytes,2,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
+	// PriceCents is the price of one seat in cents.
+	PriceCents int64 `protobuf:"varint,3,opt,name=price_cents,json=priceCents,proto3" json:"price_cents,omitempty"`
+	// TotalSeats is the zone's capacity.
+	TotalSeats    int32 `protobuf:"varint,4,opt,name=total_seats,json=totalSeats,proto3" json:"total_seats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InventoryZone) Reset() {
+	*x = InventoryZone{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InventoryZone) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InventoryZone) ProtoMessage() {}
+
+func (x *InventoryZone) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InventoryZone.ProtoReflect.Descriptor instead.
+func (*InventoryZone) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *InventoryZone) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+func (x *InventoryZone) GetShowId() string {
+	if x != nil {
+		return x.ShowId
+	}
+	return ""
+}
+
+func (x *InventoryZone) GetPriceCents() int64 {
+	if x != nil {
+		return x.PriceCents
+	}
+	return 0
+}
+
+func (x *InventoryZone) GetTotalSeats() int32 {
+	if x != nil {
+		return x.TotalSeats
+	}
+	return 0
+}
+
 // LoadInventoryResponse reports what was loaded.
 type LoadInventoryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1115,7 +1292,7 @@ type LoadInventoryResponse struct {
 
 func (x *LoadInventoryResponse) Reset() {
 	*x = LoadInventoryResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[14]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1304,7 @@ func (x *LoadInventoryResponse) String() string {
 func (*LoadInventoryResponse) ProtoMessage() {}
 
 func (x *LoadInventoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[14]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1317,7 @@ func (x *LoadInventoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadInventoryResponse.ProtoReflect.Descriptor instead.
 func (*LoadInventoryResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{14}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LoadInventoryResponse) GetEventId() string {
@@ -1175,7 +1352,7 @@ type GetAvailabilityRequest struct {
 
 func (x *GetAvailabilityRequest) Reset() {
 	*x = GetAvailabilityRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[15]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1187,7 +1364,7 @@ func (x *GetAvailabilityRequest) String() string {
 func (*GetAvailabilityRequest) ProtoMessage() {}
 
 func (x *GetAvailabilityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[15]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1200,7 +1377,7 @@ func (x *GetAvailabilityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAvailabilityRequest.ProtoReflect.Descriptor instead.
 func (*GetAvailabilityRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{15}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetAvailabilityRequest) GetShowId() string {
@@ -1230,7 +1407,7 @@ type ZoneAvailability struct {
 
 func (x *ZoneAvailability) Reset() {
 	*x = ZoneAvailability{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[16]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1242,7 +1419,7 @@ func (x *ZoneAvailability) String() string {
 func (*ZoneAvailability) ProtoMessage() {}
 
 func (x *ZoneAvailability) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[16]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1255,7 +1432,7 @@ func (x *ZoneAvailability) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ZoneAvailability.ProtoReflect.Descriptor instead.
 func (*ZoneAvailability) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{16}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ZoneAvailability) GetZoneId() string {
@@ -1304,7 +1481,7 @@ type GetAvailabilityResponse struct {
 
 func (x *GetAvailabilityResponse) Reset() {
 	*x = GetAvailabilityResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[17]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1316,7 +1493,7 @@ func (x *GetAvailabilityResponse) String() string {
 func (*GetAvailabilityResponse) ProtoMessage() {}
 
 func (x *GetAvailabilityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[17]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1329,7 +1506,7 @@ func (x *GetAvailabilityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAvailabilityResponse.ProtoReflect.Descriptor instead.
 func (*GetAvailabilityResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{17}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetAvailabilityResponse) GetZones() []*ZoneAvailability {
@@ -1355,7 +1532,7 @@ type JoinWaitlistRequest struct {
 
 func (x *JoinWaitlistRequest) Reset() {
 	*x = JoinWaitlistRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1367,7 +1544,7 @@ func (x *JoinWaitlistRequest) String() string {
 func (*JoinWaitlistRequest) ProtoMessage() {}
 
 func (x *JoinWaitlistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1380,7 +1557,7 @@ func (x *JoinWaitlistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinWaitlistRequest.ProtoReflect.Descriptor instead.
 func (*JoinWaitlistRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{18}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *JoinWaitlistRequest) GetShowId() string {
@@ -1425,7 +1602,7 @@ type WaitlistEntry struct {
 
 func (x *WaitlistEntry) Reset() {
 	*x = WaitlistEntry{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1437,7 +1614,7 @@ func (x *WaitlistEntry) String() string {
 func (*WaitlistEntry) ProtoMessage() {}
 
 func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1450,7 +1627,7 @@ func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitlistEntry.ProtoReflect.Descriptor instead.
 func (*WaitlistEntry) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{19}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WaitlistEntry) GetEventId() string {
@@ -1506,7 +1683,7 @@ type JoinWaitlistResponse struct {
 
 func (x *JoinWaitlistResponse) Reset() {
 	*x = JoinWaitlistResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1518,7 +1695,7 @@ func (x *JoinWaitlistResponse) String() string {
 func (*JoinWaitlistResponse) ProtoMessage() {}
 
 func (x *JoinWaitlistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1531,7 +1708,7 @@ func (x *JoinWaitlistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinWaitlistResponse.ProtoReflect.Descriptor instead.
 func (*JoinWaitlistResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{20}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *JoinWaitlistResponse) GetEntry() *WaitlistEntry {
@@ -1552,7 +1729,7 @@ type GetWaitlistEntryRequest struct {
 
 func (x *GetWaitlistEntryRequest) Reset() {
 	*x = GetWaitlistEntryRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +1741,7 @@ func (x *GetWaitlistEntryRequest) String() string {
 func (*GetWaitlistEntryRequest) ProtoMessage() {}
 
 func (x *GetWaitlistEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +1754,7 @@ func (x *GetWaitlistEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWaitlistEntryRequest.ProtoReflect.Descriptor instead.
 func (*GetWaitlistEntryRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{21}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetWaitlistEntryRequest) GetZoneId() string {
@@ -1598,7 +1775,7 @@ type GetWaitlistEntryResponse struct {
 
 func (x *GetWaitlistEntryResponse) Reset() {
 	*x = GetWaitlistEntryResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1610,7 +1787,7 @@ func (x *GetWaitlistEntryResponse) String() string {
 func (*GetWaitlistEntryResponse) ProtoMessage() {}
 
 func (x *GetWaitlistEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1623,7 +1800,7 @@ func (x *GetWaitlistEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWaitlistEntryResponse.ProtoReflect.Descriptor instead.
 func (*GetWaitlistEntryResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{22}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetWaitlistEntryResponse) GetEntry() *WaitlistEntry {
@@ -1644,7 +1821,7 @@ type LeaveWaitlistRequest struct {
 
 func (x *LeaveWaitlistRequest) Reset() {
 	*x = LeaveWaitlistRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1656,7 +1833,7 @@ func (x *LeaveWaitlistRequest) String() string {
 func (*LeaveWaitlistRequest) ProtoMessage() {}
 
 func (x *LeaveWaitlistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1669,7 +1846,7 @@ func (x *LeaveWaitlistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveWaitlistRequest.ProtoReflect.Descriptor instead.
 func (*LeaveWaitlistRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{23}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LeaveWaitlistRequest) GetZoneId() string {
@@ -1688,7 +1865,7 @@ type LeaveWaitlistResponse struct {
 
 func (x *LeaveWaitlistResponse) Reset() {
 	*x = LeaveWaitlistResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1700,7 +1877,7 @@ func (x *LeaveWaitlistResponse) String() string {
 func (*LeaveWaitlistResponse) ProtoMessage() {}
 
 func (x *LeaveWaitlistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1713,7 +1890,7 @@ func (x *LeaveWaitlistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveWaitlistResponse.ProtoReflect.Descriptor instead.
 func (*LeaveWaitlistResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{24}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{26}
 }
 
 // BookingEvent is one state change of a booking, as published on the Kafka
@@ -1740,7 +1917,7 @@ type BookingEvent struct {
 
 func (x *BookingEvent) Reset() {
 	*x = BookingEvent{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1752,7 +1929,7 @@ func (x *BookingEvent) String() string {
 func (*BookingEvent) ProtoMessage() {}
 
 func (x *BookingEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1765,7 +1942,7 @@ func (x *BookingEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BookingEvent.ProtoReflect.Descriptor instead.
 func (*BookingEvent) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{25}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *BookingEvent) GetBooking() *Booking {
@@ -1878,9 +2055,26 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\bper_page\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\aperPage\"\x8f\x01\n" +
 	"\x1bListPendingBookingsResponse\x12;\n" +
 	"\bbookings\x18\x01 \x03(\v2\x1f.bookingrush.booking.v1.BookingR\bbookings\x123\n" +
-	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\">\n" +
+	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"\xc5\x01\n" +
 	"\x14LoadInventoryRequest\x12&\n" +
-	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\"q\n" +
+	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12=\n" +
+	"\x04sale\x18\x02 \x01(\v2!.bookingrush.booking.v1.EventSaleB\x06\xbaH\x03\xc8\x01\x01R\x04sale\x12F\n" +
+	"\x05zones\x18\x03 \x03(\v2%.bookingrush.booking.v1.InventoryZoneB\t\xbaH\x06\x92\x01\x03\x10\xe8\aR\x05zones\"\x95\x02\n" +
+	"\tEventSale\x12:\n" +
+	"\x06status\x18\x01 \x01(\tB\"\xbaH\x1fr\x1dR\x05draftR\tpublishedR\tcancelledR\x06status\x12>\n" +
+	"\rsale_start_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vsaleStartAt\x12:\n" +
+	"\vsale_end_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tsaleEndAt\x12+\n" +
+	"\fmax_per_user\x18\x04 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\n" +
+	"(\x01R\n" +
+	"maxPerUser\x12#\n" +
+	"\rqueue_enabled\x18\x05 \x01(\bR\fqueueEnabled\"\xaf\x01\n" +
+	"\rInventoryZone\x12$\n" +
+	"\azone_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06zoneId\x12$\n" +
+	"\ashow_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\x12(\n" +
+	"\vprice_cents\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\n" +
+	"priceCents\x12(\n" +
+	"\vtotal_seats\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02 \x00R\n" +
+	"totalSeats\"q\n" +
 	"\x15LoadInventoryResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x14\n" +
 	"\x05zones\x18\x02 \x01(\x05R\x05zones\x12'\n" +
@@ -1964,7 +2158,7 @@ func file_bookingrush_booking_v1_booking_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_booking_v1_booking_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(BookingStatus)(0),                  // 0: bookingrush.booking.v1.BookingStatus
 	(CancelCause)(0),                    // 1: bookingrush.booking.v1.CancelCause
@@ -1982,28 +2176,30 @@ var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(*ListPendingBookingsRequest)(nil),  // 13: bookingrush.booking.v1.ListPendingBookingsRequest
 	(*ListPendingBookingsResponse)(nil), // 14: bookingrush.booking.v1.ListPendingBookingsResponse
 	(*LoadInventoryRequest)(nil),        // 15: bookingrush.booking.v1.LoadInventoryRequest
-	(*LoadInventoryResponse)(nil),       // 16: bookingrush.booking.v1.LoadInventoryResponse
-	(*GetAvailabilityRequest)(nil),      // 17: bookingrush.booking.v1.GetAvailabilityRequest
-	(*ZoneAvailability)(nil),            // 18: bookingrush.booking.v1.ZoneAvailability
-	(*GetAvailabilityResponse)(nil),     // 19: bookingrush.booking.v1.GetAvailabilityResponse
-	(*JoinWaitlistRequest)(nil),         // 20: bookingrush.booking.v1.JoinWaitlistRequest
-	(*WaitlistEntry)(nil),               // 21: bookingrush.booking.v1.WaitlistEntry
-	(*JoinWaitlistResponse)(nil),        // 22: bookingrush.booking.v1.JoinWaitlistResponse
-	(*GetWaitlistEntryRequest)(nil),     // 23: bookingrush.booking.v1.GetWaitlistEntryRequest
-	(*GetWaitlistEntryResponse)(nil),    // 24: bookingrush.booking.v1.GetWaitlistEntryResponse
-	(*LeaveWaitlistRequest)(nil),        // 25: bookingrush.booking.v1.LeaveWaitlistRequest
-	(*LeaveWaitlistResponse)(nil),       // 26: bookingrush.booking.v1.LeaveWaitlistResponse
-	(*BookingEvent)(nil),                // 27: bookingrush.booking.v1.BookingEvent
-	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),                 // 29: bookingrush.common.v1.PageMeta
+	(*EventSale)(nil),                   // 16: bookingrush.booking.v1.EventSale
+	(*InventoryZone)(nil),               // 17: bookingrush.booking.v1.InventoryZone
+	(*LoadInventoryResponse)(nil),       // 18: bookingrush.booking.v1.LoadInventoryResponse
+	(*GetAvailabilityRequest)(nil),      // 19: bookingrush.booking.v1.GetAvailabilityRequest
+	(*ZoneAvailability)(nil),            // 20: bookingrush.booking.v1.ZoneAvailability
+	(*GetAvailabilityResponse)(nil),     // 21: bookingrush.booking.v1.GetAvailabilityResponse
+	(*JoinWaitlistRequest)(nil),         // 22: bookingrush.booking.v1.JoinWaitlistRequest
+	(*WaitlistEntry)(nil),               // 23: bookingrush.booking.v1.WaitlistEntry
+	(*JoinWaitlistResponse)(nil),        // 24: bookingrush.booking.v1.JoinWaitlistResponse
+	(*GetWaitlistEntryRequest)(nil),     // 25: bookingrush.booking.v1.GetWaitlistEntryRequest
+	(*GetWaitlistEntryResponse)(nil),    // 26: bookingrush.booking.v1.GetWaitlistEntryResponse
+	(*LeaveWaitlistRequest)(nil),        // 27: bookingrush.booking.v1.LeaveWaitlistRequest
+	(*LeaveWaitlistResponse)(nil),       // 28: bookingrush.booking.v1.LeaveWaitlistResponse
+	(*BookingEvent)(nil),                // 29: bookingrush.booking.v1.BookingEvent
+	(*timestamppb.Timestamp)(nil),       // 30: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),                 // 31: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.booking.v1.Booking.status:type_name -> bookingrush.booking.v1.BookingStatus
-	28, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
-	28, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
-	28, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
-	28, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
-	28, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
+	30, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
+	30, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
+	30, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
+	30, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
+	30, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: bookingrush.booking.v1.Booking.cancel_cause:type_name -> bookingrush.booking.v1.CancelCause
 	2,  // 7: bookingrush.booking.v1.ReserveResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	2,  // 8: bookingrush.booking.v1.ConfirmBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
@@ -2013,42 +2209,46 @@ var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	2,  // 12: bookingrush.booking.v1.GetBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	0,  // 13: bookingrush.booking.v1.ListBookingsRequest.status:type_name -> bookingrush.booking.v1.BookingStatus
 	2,  // 14: bookingrush.booking.v1.ListBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	29, // 15: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	31, // 15: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	2,  // 16: bookingrush.booking.v1.ListPendingBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	29, // 17: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	18, // 18: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
-	21, // 19: bookingrush.booking.v1.JoinWaitlistResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
-	21, // 20: bookingrush.booking.v1.GetWaitlistEntryResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
-	2,  // 21: bookingrush.booking.v1.BookingEvent.booking:type_name -> bookingrush.booking.v1.Booking
-	18, // 22: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
-	28, // 23: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	3,  // 24: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
-	5,  // 25: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
-	7,  // 26: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
-	9,  // 27: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
-	11, // 28: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
-	13, // 29: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
-	15, // 30: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
-	20, // 31: bookingrush.booking.v1.BookingService.JoinWaitlist:input_type -> bookingrush.booking.v1.JoinWaitlistRequest
-	23, // 32: bookingrush.booking.v1.BookingService.GetWaitlistEntry:input_type -> bookingrush.booking.v1.GetWaitlistEntryRequest
-	25, // 33: bookingrush.booking.v1.BookingService.LeaveWaitlist:input_type -> bookingrush.booking.v1.LeaveWaitlistRequest
-	17, // 34: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
-	4,  // 35: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
-	6,  // 36: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
-	8,  // 37: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
-	10, // 38: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
-	12, // 39: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
-	14, // 40: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
-	16, // 41: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
-	22, // 42: bookingrush.booking.v1.BookingService.JoinWaitlist:output_type -> bookingrush.booking.v1.JoinWaitlistResponse
-	24, // 43: bookingrush.booking.v1.BookingService.GetWaitlistEntry:output_type -> bookingrush.booking.v1.GetWaitlistEntryResponse
-	26, // 44: bookingrush.booking.v1.BookingService.LeaveWaitlist:output_type -> bookingrush.booking.v1.LeaveWaitlistResponse
-	19, // 45: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
-	35, // [35:46] is the sub-list for method output_type
-	24, // [24:35] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	31, // 17: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	16, // 18: bookingrush.booking.v1.LoadInventoryRequest.sale:type_name -> bookingrush.booking.v1.EventSale
+	17, // 19: bookingrush.booking.v1.LoadInventoryRequest.zones:type_name -> bookingrush.booking.v1.InventoryZone
+	30, // 20: bookingrush.booking.v1.EventSale.sale_start_at:type_name -> google.protobuf.Timestamp
+	30, // 21: bookingrush.booking.v1.EventSale.sale_end_at:type_name -> google.protobuf.Timestamp
+	20, // 22: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
+	23, // 23: bookingrush.booking.v1.JoinWaitlistResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
+	23, // 24: bookingrush.booking.v1.GetWaitlistEntryResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
+	2,  // 25: bookingrush.booking.v1.BookingEvent.booking:type_name -> bookingrush.booking.v1.Booking
+	20, // 26: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
+	30, // 27: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	3,  // 28: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
+	5,  // 29: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
+	7,  // 30: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
+	9,  // 31: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
+	11, // 32: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
+	13, // 33: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
+	15, // 34: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
+	22, // 35: bookingrush.booking.v1.BookingService.JoinWaitlist:input_type -> bookingrush.booking.v1.JoinWaitlistRequest
+	25, // 36: bookingrush.booking.v1.BookingService.GetWaitlistEntry:input_type -> bookingrush.booking.v1.GetWaitlistEntryRequest
+	27, // 37: bookingrush.booking.v1.BookingService.LeaveWaitlist:input_type -> bookingrush.booking.v1.LeaveWaitlistRequest
+	19, // 38: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
+	4,  // 39: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
+	6,  // 40: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
+	8,  // 41: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
+	10, // 42: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
+	12, // 43: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
+	14, // 44: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
+	18, // 45: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
+	24, // 46: bookingrush.booking.v1.BookingService.JoinWaitlist:output_type -> bookingrush.booking.v1.JoinWaitlistResponse
+	26, // 47: bookingrush.booking.v1.BookingService.GetWaitlistEntry:output_type -> bookingrush.booking.v1.GetWaitlistEntryResponse
+	28, // 48: bookingrush.booking.v1.BookingService.LeaveWaitlist:output_type -> bookingrush.booking.v1.LeaveWaitlistResponse
+	21, // 49: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
+	39, // [39:50] is the sub-list for method output_type
+	28, // [28:39] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_booking_v1_booking_proto_init() }
@@ -2062,7 +2262,7 @@ func file_bookingrush_booking_v1_booking_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_booking_v1_booking_proto_rawDesc), len(file_bookingrush_booking_v1_booking_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

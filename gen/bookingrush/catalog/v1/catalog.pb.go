@@ -2037,6 +2037,107 @@ func (x *CancelEventResponse) GetEvent() *Event {
 	return nil
 }
 
+// SetQueueEnabledRequest names the event and the switch.
+type SetQueueEnabledRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// EventId is the event.
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// Enabled is the new switch.
+	Enabled       bool `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetQueueEnabledRequest) Reset() {
+	*x = SetQueueEnabledRequest{}
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetQueueEnabledRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetQueueEnabledRequest) ProtoMessage() {}
+
+func (x *SetQueueEnabledRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetQueueEnabledRequest.ProtoReflect.Descriptor instead.
+func (*SetQueueEnabledRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *SetQueueEnabledRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *SetQueueEnabledRequest) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+// SetQueueEnabledResponse answers the event as it is now.
+type SetQueueEnabledResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Event is the event.
+	Event         *Event `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetQueueEnabledResponse) Reset() {
+	*x = SetQueueEnabledResponse{}
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetQueueEnabledResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetQueueEnabledResponse) ProtoMessage() {}
+
+func (x *SetQueueEnabledResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetQueueEnabledResponse.ProtoReflect.Descriptor instead.
+func (*SetQueueEnabledResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SetQueueEnabledResponse) GetEvent() *Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
 // ListCategoriesRequest is empty: all categories are returned.
 type ListCategoriesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2046,7 +2147,7 @@ type ListCategoriesRequest struct {
 
 func (x *ListCategoriesRequest) Reset() {
 	*x = ListCategoriesRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[28]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2058,7 +2159,7 @@ func (x *ListCategoriesRequest) String() string {
 func (*ListCategoriesRequest) ProtoMessage() {}
 
 func (x *ListCategoriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[28]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2071,7 +2172,7 @@ func (x *ListCategoriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCategoriesRequest.ProtoReflect.Descriptor instead.
 func (*ListCategoriesRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{28}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{30}
 }
 
 // ListCategoriesResponse is all categories (one page, no paging).
@@ -2087,7 +2188,7 @@ type ListCategoriesResponse struct {
 
 func (x *ListCategoriesResponse) Reset() {
 	*x = ListCategoriesResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[29]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2099,7 +2200,7 @@ func (x *ListCategoriesResponse) String() string {
 func (*ListCategoriesResponse) ProtoMessage() {}
 
 func (x *ListCategoriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[29]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2112,7 +2213,7 @@ func (x *ListCategoriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCategoriesResponse.ProtoReflect.Descriptor instead.
 func (*ListCategoriesResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{29}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListCategoriesResponse) GetCategories() []*Category {
@@ -2142,7 +2243,7 @@ type CreateCategoryRequest struct {
 
 func (x *CreateCategoryRequest) Reset() {
 	*x = CreateCategoryRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[30]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2154,7 +2255,7 @@ func (x *CreateCategoryRequest) String() string {
 func (*CreateCategoryRequest) ProtoMessage() {}
 
 func (x *CreateCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[30]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2167,7 +2268,7 @@ func (x *CreateCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCategoryRequest.ProtoReflect.Descriptor instead.
 func (*CreateCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{30}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CreateCategoryRequest) GetName() string {
@@ -2195,7 +2296,7 @@ type CreateCategoryResponse struct {
 
 func (x *CreateCategoryResponse) Reset() {
 	*x = CreateCategoryResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[31]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2207,7 +2308,7 @@ func (x *CreateCategoryResponse) String() string {
 func (*CreateCategoryResponse) ProtoMessage() {}
 
 func (x *CreateCategoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[31]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2220,7 +2321,7 @@ func (x *CreateCategoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCategoryResponse.ProtoReflect.Descriptor instead.
 func (*CreateCategoryResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{31}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CreateCategoryResponse) GetCategory() *Category {
@@ -2393,6 +2494,11 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12 \n" +
 	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"J\n" +
 	"\x13CancelEventResponse\x123\n" +
+	"\x05event\x18\x01 \x01(\v2\x1d.bookingrush.catalog.v1.EventR\x05event\"Z\n" +
+	"\x16SetQueueEnabledRequest\x12&\n" +
+	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\"N\n" +
+	"\x17SetQueueEnabledResponse\x123\n" +
 	"\x05event\x18\x01 \x01(\v2\x1d.bookingrush.catalog.v1.EventR\x05event\"\x17\n" +
 	"\x15ListCategoriesRequest\"\x8f\x01\n" +
 	"\x16ListCategoriesResponse\x12@\n" +
@@ -2415,7 +2521,7 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x17SHOW_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SHOW_STATUS_ACTIVE\x10\x01\x12\x18\n" +
 	"\x14SHOW_STATUS_SOLD_OUT\x10\x02\x12\x19\n" +
-	"\x15SHOW_STATUS_CANCELLED\x10\x032\x9f\x10\n" +
+	"\x15SHOW_STATUS_CANCELLED\x10\x032\xa4\x11\n" +
 	"\x0eCatalogService\x12~\n" +
 	"\n" +
 	"ListEvents\x12).bookingrush.catalog.v1.ListEventsRequest\x1a*.bookingrush.catalog.v1.ListEventsResponse\"\x19\x82\xd3\xe4\x93\x02\x10\x12\x0e/api/v1/events\x90\x02\x01\x12\x7f\n" +
@@ -2439,7 +2545,9 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\fPublishEvent\x12+.bookingrush.catalog.v1.PublishEventRequest\x1a,.bookingrush.catalog.v1.PublishEventResponse\";\x82\xce\x18\v\n" +
 	"\torganizer\x82\xd3\xe4\x93\x02&:\x01*\"!/api/v1/events/{event_id}/publish\x12\xa2\x01\n" +
 	"\vCancelEvent\x12*.bookingrush.catalog.v1.CancelEventRequest\x1a+.bookingrush.catalog.v1.CancelEventResponse\":\x82\xce\x18\v\n" +
-	"\torganizer\x82\xd3\xe4\x93\x02%:\x01*\" /api/v1/events/{event_id}/cancel\x12\x8e\x01\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02%:\x01*\" /api/v1/events/{event_id}/cancel\x12\x82\x01\n" +
+	"\x0fSetQueueEnabled\x12..bookingrush.catalog.v1.SetQueueEnabledRequest\x1a/.bookingrush.catalog.v1.SetQueueEnabledResponse\"\x0e\x82\xce\x18\a\n" +
+	"\x05admin\x90\x02\x02\x12\x8e\x01\n" +
 	"\x0eListCategories\x12-.bookingrush.catalog.v1.ListCategoriesRequest\x1a..bookingrush.catalog.v1.ListCategoriesResponse\"\x1d\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/categories\x90\x02\x01\x12\x99\x01\n" +
 	"\x0eCreateCategory\x12-.bookingrush.catalog.v1.CreateCategoryRequest\x1a..bookingrush.catalog.v1.CreateCategoryResponse\"(\x82\xce\x18\a\n" +
 	"\x05admin\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/api/v1/categoriesB\xe6\x01\n" +
@@ -2458,114 +2566,119 @@ func file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_bookingrush_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_bookingrush_catalog_v1_catalog_proto_goTypes = []any{
-	(EventStatus)(0),               // 0: bookingrush.catalog.v1.EventStatus
-	(ShowStatus)(0),                // 1: bookingrush.catalog.v1.ShowStatus
-	(*Category)(nil),               // 2: bookingrush.catalog.v1.Category
-	(*Event)(nil),                  // 3: bookingrush.catalog.v1.Event
-	(*Show)(nil),                   // 4: bookingrush.catalog.v1.Show
-	(*Zone)(nil),                   // 5: bookingrush.catalog.v1.Zone
-	(*ListEventsRequest)(nil),      // 6: bookingrush.catalog.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),     // 7: bookingrush.catalog.v1.ListEventsResponse
-	(*GetEventRequest)(nil),        // 8: bookingrush.catalog.v1.GetEventRequest
-	(*GetEventResponse)(nil),       // 9: bookingrush.catalog.v1.GetEventResponse
-	(*ListShowsRequest)(nil),       // 10: bookingrush.catalog.v1.ListShowsRequest
-	(*ListShowsResponse)(nil),      // 11: bookingrush.catalog.v1.ListShowsResponse
-	(*GetShowRequest)(nil),         // 12: bookingrush.catalog.v1.GetShowRequest
-	(*GetShowResponse)(nil),        // 13: bookingrush.catalog.v1.GetShowResponse
-	(*ListZonesRequest)(nil),       // 14: bookingrush.catalog.v1.ListZonesRequest
-	(*ListZonesResponse)(nil),      // 15: bookingrush.catalog.v1.ListZonesResponse
-	(*CreateEventRequest)(nil),     // 16: bookingrush.catalog.v1.CreateEventRequest
-	(*CreateEventResponse)(nil),    // 17: bookingrush.catalog.v1.CreateEventResponse
-	(*UpdateEventRequest)(nil),     // 18: bookingrush.catalog.v1.UpdateEventRequest
-	(*UpdateEventResponse)(nil),    // 19: bookingrush.catalog.v1.UpdateEventResponse
-	(*DeleteEventRequest)(nil),     // 20: bookingrush.catalog.v1.DeleteEventRequest
-	(*DeleteEventResponse)(nil),    // 21: bookingrush.catalog.v1.DeleteEventResponse
-	(*CreateShowRequest)(nil),      // 22: bookingrush.catalog.v1.CreateShowRequest
-	(*CreateShowResponse)(nil),     // 23: bookingrush.catalog.v1.CreateShowResponse
-	(*CreateZoneRequest)(nil),      // 24: bookingrush.catalog.v1.CreateZoneRequest
-	(*CreateZoneResponse)(nil),     // 25: bookingrush.catalog.v1.CreateZoneResponse
-	(*PublishEventRequest)(nil),    // 26: bookingrush.catalog.v1.PublishEventRequest
-	(*PublishEventResponse)(nil),   // 27: bookingrush.catalog.v1.PublishEventResponse
-	(*CancelEventRequest)(nil),     // 28: bookingrush.catalog.v1.CancelEventRequest
-	(*CancelEventResponse)(nil),    // 29: bookingrush.catalog.v1.CancelEventResponse
-	(*ListCategoriesRequest)(nil),  // 30: bookingrush.catalog.v1.ListCategoriesRequest
-	(*ListCategoriesResponse)(nil), // 31: bookingrush.catalog.v1.ListCategoriesResponse
-	(*CreateCategoryRequest)(nil),  // 32: bookingrush.catalog.v1.CreateCategoryRequest
-	(*CreateCategoryResponse)(nil), // 33: bookingrush.catalog.v1.CreateCategoryResponse
-	(*timestamppb.Timestamp)(nil),  // 34: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),            // 35: bookingrush.common.v1.PageMeta
+	(EventStatus)(0),                // 0: bookingrush.catalog.v1.EventStatus
+	(ShowStatus)(0),                 // 1: bookingrush.catalog.v1.ShowStatus
+	(*Category)(nil),                // 2: bookingrush.catalog.v1.Category
+	(*Event)(nil),                   // 3: bookingrush.catalog.v1.Event
+	(*Show)(nil),                    // 4: bookingrush.catalog.v1.Show
+	(*Zone)(nil),                    // 5: bookingrush.catalog.v1.Zone
+	(*ListEventsRequest)(nil),       // 6: bookingrush.catalog.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),      // 7: bookingrush.catalog.v1.ListEventsResponse
+	(*GetEventRequest)(nil),         // 8: bookingrush.catalog.v1.GetEventRequest
+	(*GetEventResponse)(nil),        // 9: bookingrush.catalog.v1.GetEventResponse
+	(*ListShowsRequest)(nil),        // 10: bookingrush.catalog.v1.ListShowsRequest
+	(*ListShowsResponse)(nil),       // 11: bookingrush.catalog.v1.ListShowsResponse
+	(*GetShowRequest)(nil),          // 12: bookingrush.catalog.v1.GetShowRequest
+	(*GetShowResponse)(nil),         // 13: bookingrush.catalog.v1.GetShowResponse
+	(*ListZonesRequest)(nil),        // 14: bookingrush.catalog.v1.ListZonesRequest
+	(*ListZonesResponse)(nil),       // 15: bookingrush.catalog.v1.ListZonesResponse
+	(*CreateEventRequest)(nil),      // 16: bookingrush.catalog.v1.CreateEventRequest
+	(*CreateEventResponse)(nil),     // 17: bookingrush.catalog.v1.CreateEventResponse
+	(*UpdateEventRequest)(nil),      // 18: bookingrush.catalog.v1.UpdateEventRequest
+	(*UpdateEventResponse)(nil),     // 19: bookingrush.catalog.v1.UpdateEventResponse
+	(*DeleteEventRequest)(nil),      // 20: bookingrush.catalog.v1.DeleteEventRequest
+	(*DeleteEventResponse)(nil),     // 21: bookingrush.catalog.v1.DeleteEventResponse
+	(*CreateShowRequest)(nil),       // 22: bookingrush.catalog.v1.CreateShowRequest
+	(*CreateShowResponse)(nil),      // 23: bookingrush.catalog.v1.CreateShowResponse
+	(*CreateZoneRequest)(nil),       // 24: bookingrush.catalog.v1.CreateZoneRequest
+	(*CreateZoneResponse)(nil),      // 25: bookingrush.catalog.v1.CreateZoneResponse
+	(*PublishEventRequest)(nil),     // 26: bookingrush.catalog.v1.PublishEventRequest
+	(*PublishEventResponse)(nil),    // 27: bookingrush.catalog.v1.PublishEventResponse
+	(*CancelEventRequest)(nil),      // 28: bookingrush.catalog.v1.CancelEventRequest
+	(*CancelEventResponse)(nil),     // 29: bookingrush.catalog.v1.CancelEventResponse
+	(*SetQueueEnabledRequest)(nil),  // 30: bookingrush.catalog.v1.SetQueueEnabledRequest
+	(*SetQueueEnabledResponse)(nil), // 31: bookingrush.catalog.v1.SetQueueEnabledResponse
+	(*ListCategoriesRequest)(nil),   // 32: bookingrush.catalog.v1.ListCategoriesRequest
+	(*ListCategoriesResponse)(nil),  // 33: bookingrush.catalog.v1.ListCategoriesResponse
+	(*CreateCategoryRequest)(nil),   // 34: bookingrush.catalog.v1.CreateCategoryRequest
+	(*CreateCategoryResponse)(nil),  // 35: bookingrush.catalog.v1.CreateCategoryResponse
+	(*timestamppb.Timestamp)(nil),   // 36: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),             // 37: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_catalog_v1_catalog_proto_depIdxs = []int32{
-	34, // 0: bookingrush.catalog.v1.Category.created_at:type_name -> google.protobuf.Timestamp
+	36, // 0: bookingrush.catalog.v1.Category.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: bookingrush.catalog.v1.Event.status:type_name -> bookingrush.catalog.v1.EventStatus
-	34, // 2: bookingrush.catalog.v1.Event.sale_start_at:type_name -> google.protobuf.Timestamp
-	34, // 3: bookingrush.catalog.v1.Event.sale_end_at:type_name -> google.protobuf.Timestamp
-	34, // 4: bookingrush.catalog.v1.Event.created_at:type_name -> google.protobuf.Timestamp
-	34, // 5: bookingrush.catalog.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
-	34, // 6: bookingrush.catalog.v1.Event.published_at:type_name -> google.protobuf.Timestamp
-	34, // 7: bookingrush.catalog.v1.Show.show_date:type_name -> google.protobuf.Timestamp
+	36, // 2: bookingrush.catalog.v1.Event.sale_start_at:type_name -> google.protobuf.Timestamp
+	36, // 3: bookingrush.catalog.v1.Event.sale_end_at:type_name -> google.protobuf.Timestamp
+	36, // 4: bookingrush.catalog.v1.Event.created_at:type_name -> google.protobuf.Timestamp
+	36, // 5: bookingrush.catalog.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
+	36, // 6: bookingrush.catalog.v1.Event.published_at:type_name -> google.protobuf.Timestamp
+	36, // 7: bookingrush.catalog.v1.Show.show_date:type_name -> google.protobuf.Timestamp
 	1,  // 8: bookingrush.catalog.v1.Show.status:type_name -> bookingrush.catalog.v1.ShowStatus
-	34, // 9: bookingrush.catalog.v1.Show.created_at:type_name -> google.protobuf.Timestamp
-	34, // 10: bookingrush.catalog.v1.Zone.created_at:type_name -> google.protobuf.Timestamp
+	36, // 9: bookingrush.catalog.v1.Show.created_at:type_name -> google.protobuf.Timestamp
+	36, // 10: bookingrush.catalog.v1.Zone.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 11: bookingrush.catalog.v1.ListEventsRequest.status:type_name -> bookingrush.catalog.v1.EventStatus
 	3,  // 12: bookingrush.catalog.v1.ListEventsResponse.events:type_name -> bookingrush.catalog.v1.Event
-	35, // 13: bookingrush.catalog.v1.ListEventsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	37, // 13: bookingrush.catalog.v1.ListEventsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	3,  // 14: bookingrush.catalog.v1.GetEventResponse.event:type_name -> bookingrush.catalog.v1.Event
 	4,  // 15: bookingrush.catalog.v1.ListShowsResponse.shows:type_name -> bookingrush.catalog.v1.Show
-	35, // 16: bookingrush.catalog.v1.ListShowsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	37, // 16: bookingrush.catalog.v1.ListShowsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	4,  // 17: bookingrush.catalog.v1.GetShowResponse.show:type_name -> bookingrush.catalog.v1.Show
 	0,  // 18: bookingrush.catalog.v1.GetShowResponse.event_status:type_name -> bookingrush.catalog.v1.EventStatus
 	5,  // 19: bookingrush.catalog.v1.ListZonesResponse.zones:type_name -> bookingrush.catalog.v1.Zone
-	35, // 20: bookingrush.catalog.v1.ListZonesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	34, // 21: bookingrush.catalog.v1.CreateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
-	34, // 22: bookingrush.catalog.v1.CreateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
+	37, // 20: bookingrush.catalog.v1.ListZonesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	36, // 21: bookingrush.catalog.v1.CreateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
+	36, // 22: bookingrush.catalog.v1.CreateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
 	3,  // 23: bookingrush.catalog.v1.CreateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	34, // 24: bookingrush.catalog.v1.UpdateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
-	34, // 25: bookingrush.catalog.v1.UpdateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
+	36, // 24: bookingrush.catalog.v1.UpdateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
+	36, // 25: bookingrush.catalog.v1.UpdateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
 	3,  // 26: bookingrush.catalog.v1.UpdateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	34, // 27: bookingrush.catalog.v1.CreateShowRequest.show_date:type_name -> google.protobuf.Timestamp
+	36, // 27: bookingrush.catalog.v1.CreateShowRequest.show_date:type_name -> google.protobuf.Timestamp
 	4,  // 28: bookingrush.catalog.v1.CreateShowResponse.show:type_name -> bookingrush.catalog.v1.Show
 	5,  // 29: bookingrush.catalog.v1.CreateZoneResponse.zone:type_name -> bookingrush.catalog.v1.Zone
 	3,  // 30: bookingrush.catalog.v1.PublishEventResponse.event:type_name -> bookingrush.catalog.v1.Event
 	3,  // 31: bookingrush.catalog.v1.CancelEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	2,  // 32: bookingrush.catalog.v1.ListCategoriesResponse.categories:type_name -> bookingrush.catalog.v1.Category
-	35, // 33: bookingrush.catalog.v1.ListCategoriesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	2,  // 34: bookingrush.catalog.v1.CreateCategoryResponse.category:type_name -> bookingrush.catalog.v1.Category
-	6,  // 35: bookingrush.catalog.v1.CatalogService.ListEvents:input_type -> bookingrush.catalog.v1.ListEventsRequest
-	8,  // 36: bookingrush.catalog.v1.CatalogService.GetEvent:input_type -> bookingrush.catalog.v1.GetEventRequest
-	10, // 37: bookingrush.catalog.v1.CatalogService.ListShows:input_type -> bookingrush.catalog.v1.ListShowsRequest
-	12, // 38: bookingrush.catalog.v1.CatalogService.GetShow:input_type -> bookingrush.catalog.v1.GetShowRequest
-	14, // 39: bookingrush.catalog.v1.CatalogService.ListZones:input_type -> bookingrush.catalog.v1.ListZonesRequest
-	16, // 40: bookingrush.catalog.v1.CatalogService.CreateEvent:input_type -> bookingrush.catalog.v1.CreateEventRequest
-	18, // 41: bookingrush.catalog.v1.CatalogService.UpdateEvent:input_type -> bookingrush.catalog.v1.UpdateEventRequest
-	20, // 42: bookingrush.catalog.v1.CatalogService.DeleteEvent:input_type -> bookingrush.catalog.v1.DeleteEventRequest
-	22, // 43: bookingrush.catalog.v1.CatalogService.CreateShow:input_type -> bookingrush.catalog.v1.CreateShowRequest
-	24, // 44: bookingrush.catalog.v1.CatalogService.CreateZone:input_type -> bookingrush.catalog.v1.CreateZoneRequest
-	26, // 45: bookingrush.catalog.v1.CatalogService.PublishEvent:input_type -> bookingrush.catalog.v1.PublishEventRequest
-	28, // 46: bookingrush.catalog.v1.CatalogService.CancelEvent:input_type -> bookingrush.catalog.v1.CancelEventRequest
-	30, // 47: bookingrush.catalog.v1.CatalogService.ListCategories:input_type -> bookingrush.catalog.v1.ListCategoriesRequest
-	32, // 48: bookingrush.catalog.v1.CatalogService.CreateCategory:input_type -> bookingrush.catalog.v1.CreateCategoryRequest
-	7,  // 49: bookingrush.catalog.v1.CatalogService.ListEvents:output_type -> bookingrush.catalog.v1.ListEventsResponse
-	9,  // 50: bookingrush.catalog.v1.CatalogService.GetEvent:output_type -> bookingrush.catalog.v1.GetEventResponse
-	11, // 51: bookingrush.catalog.v1.CatalogService.ListShows:output_type -> bookingrush.catalog.v1.ListShowsResponse
-	13, // 52: bookingrush.catalog.v1.CatalogService.GetShow:output_type -> bookingrush.catalog.v1.GetShowResponse
-	15, // 53: bookingrush.catalog.v1.CatalogService.ListZones:output_type -> bookingrush.catalog.v1.ListZonesResponse
-	17, // 54: bookingrush.catalog.v1.CatalogService.CreateEvent:output_type -> bookingrush.catalog.v1.CreateEventResponse
-	19, // 55: bookingrush.catalog.v1.CatalogService.UpdateEvent:output_type -> bookingrush.catalog.v1.UpdateEventResponse
-	21, // 56: bookingrush.catalog.v1.CatalogService.DeleteEvent:output_type -> bookingrush.catalog.v1.DeleteEventResponse
-	23, // 57: bookingrush.catalog.v1.CatalogService.CreateShow:output_type -> bookingrush.catalog.v1.CreateShowResponse
-	25, // 58: bookingrush.catalog.v1.CatalogService.CreateZone:output_type -> bookingrush.catalog.v1.CreateZoneResponse
-	27, // 59: bookingrush.catalog.v1.CatalogService.PublishEvent:output_type -> bookingrush.catalog.v1.PublishEventResponse
-	29, // 60: bookingrush.catalog.v1.CatalogService.CancelEvent:output_type -> bookingrush.catalog.v1.CancelEventResponse
-	31, // 61: bookingrush.catalog.v1.CatalogService.ListCategories:output_type -> bookingrush.catalog.v1.ListCategoriesResponse
-	33, // 62: bookingrush.catalog.v1.CatalogService.CreateCategory:output_type -> bookingrush.catalog.v1.CreateCategoryResponse
-	49, // [49:63] is the sub-list for method output_type
-	35, // [35:49] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	3,  // 32: bookingrush.catalog.v1.SetQueueEnabledResponse.event:type_name -> bookingrush.catalog.v1.Event
+	2,  // 33: bookingrush.catalog.v1.ListCategoriesResponse.categories:type_name -> bookingrush.catalog.v1.Category
+	37, // 34: bookingrush.catalog.v1.ListCategoriesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	2,  // 35: bookingrush.catalog.v1.CreateCategoryResponse.category:type_name -> bookingrush.catalog.v1.Category
+	6,  // 36: bookingrush.catalog.v1.CatalogService.ListEvents:input_type -> bookingrush.catalog.v1.ListEventsRequest
+	8,  // 37: bookingrush.catalog.v1.CatalogService.GetEvent:input_type -> bookingrush.catalog.v1.GetEventRequest
+	10, // 38: bookingrush.catalog.v1.CatalogService.ListShows:input_type -> bookingrush.catalog.v1.ListShowsRequest
+	12, // 39: bookingrush.catalog.v1.CatalogService.GetShow:input_type -> bookingrush.catalog.v1.GetShowRequest
+	14, // 40: bookingrush.catalog.v1.CatalogService.ListZones:input_type -> bookingrush.catalog.v1.ListZonesRequest
+	16, // 41: bookingrush.catalog.v1.CatalogService.CreateEvent:input_type -> bookingrush.catalog.v1.CreateEventRequest
+	18, // 42: bookingrush.catalog.v1.CatalogService.UpdateEvent:input_type -> bookingrush.catalog.v1.UpdateEventRequest
+	20, // 43: bookingrush.catalog.v1.CatalogService.DeleteEvent:input_type -> bookingrush.catalog.v1.DeleteEventRequest
+	22, // 44: bookingrush.catalog.v1.CatalogService.CreateShow:input_type -> bookingrush.catalog.v1.CreateShowRequest
+	24, // 45: bookingrush.catalog.v1.CatalogService.CreateZone:input_type -> bookingrush.catalog.v1.CreateZoneRequest
+	26, // 46: bookingrush.catalog.v1.CatalogService.PublishEvent:input_type -> bookingrush.catalog.v1.PublishEventRequest
+	28, // 47: bookingrush.catalog.v1.CatalogService.CancelEvent:input_type -> bookingrush.catalog.v1.CancelEventRequest
+	30, // 48: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:input_type -> bookingrush.catalog.v1.SetQueueEnabledRequest
+	32, // 49: bookingrush.catalog.v1.CatalogService.ListCategories:input_type -> bookingrush.catalog.v1.ListCategoriesRequest
+	34, // 50: bookingrush.catalog.v1.CatalogService.CreateCategory:input_type -> bookingrush.catalog.v1.CreateCategoryRequest
+	7,  // 51: bookingrush.catalog.v1.CatalogService.ListEvents:output_type -> bookingrush.catalog.v1.ListEventsResponse
+	9,  // 52: bookingrush.catalog.v1.CatalogService.GetEvent:output_type -> bookingrush.catalog.v1.GetEventResponse
+	11, // 53: bookingrush.catalog.v1.CatalogService.ListShows:output_type -> bookingrush.catalog.v1.ListShowsResponse
+	13, // 54: bookingrush.catalog.v1.CatalogService.GetShow:output_type -> bookingrush.catalog.v1.GetShowResponse
+	15, // 55: bookingrush.catalog.v1.CatalogService.ListZones:output_type -> bookingrush.catalog.v1.ListZonesResponse
+	17, // 56: bookingrush.catalog.v1.CatalogService.CreateEvent:output_type -> bookingrush.catalog.v1.CreateEventResponse
+	19, // 57: bookingrush.catalog.v1.CatalogService.UpdateEvent:output_type -> bookingrush.catalog.v1.UpdateEventResponse
+	21, // 58: bookingrush.catalog.v1.CatalogService.DeleteEvent:output_type -> bookingrush.catalog.v1.DeleteEventResponse
+	23, // 59: bookingrush.catalog.v1.CatalogService.CreateShow:output_type -> bookingrush.catalog.v1.CreateShowResponse
+	25, // 60: bookingrush.catalog.v1.CatalogService.CreateZone:output_type -> bookingrush.catalog.v1.CreateZoneResponse
+	27, // 61: bookingrush.catalog.v1.CatalogService.PublishEvent:output_type -> bookingrush.catalog.v1.PublishEventResponse
+	29, // 62: bookingrush.catalog.v1.CatalogService.CancelEvent:output_type -> bookingrush.catalog.v1.CancelEventResponse
+	31, // 63: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:output_type -> bookingrush.catalog.v1.SetQueueEnabledResponse
+	33, // 64: bookingrush.catalog.v1.CatalogService.ListCategories:output_type -> bookingrush.catalog.v1.ListCategoriesResponse
+	35, // 65: bookingrush.catalog.v1.CatalogService.CreateCategory:output_type -> bookingrush.catalog.v1.CreateCategoryResponse
+	51, // [51:66] is the sub-list for method output_type
+	36, // [36:51] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_catalog_v1_catalog_proto_init() }
@@ -2580,7 +2693,7 @@ func file_bookingrush_catalog_v1_catalog_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_catalog_v1_catalog_proto_rawDesc), len(file_bookingrush_catalog_v1_catalog_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   32,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

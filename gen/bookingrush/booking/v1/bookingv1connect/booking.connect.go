@@ -89,9 +89,12 @@ type BookingServiceClient interface {
 	// ListPendingBookings pages through the caller's live holds (reserved,
 	// not yet confirmed or expired), soonest expiry first.
 	ListPendingBookings(context.Context, *connect.Request[v1.ListPendingBookingsRequest]) (*connect.Response[v1.ListPendingBookingsResponse], error)
-	// LoadInventory loads (or reloads) an event's zone stock into Redis.
-	// Internal only (the catalog service calls it on publish); not on the
-	// public API.
+	// LoadInventory takes the catalog's snapshot of an event (sale settings,
+	// zones) and loads the event's zone stock into Redis, or refreshes its
+	// sale settings when it is loaded. Internal only (the catalog service
+	// calls it on publish and on every change of the sale settings; the
+	// system and admins only: an organizer changes the event through the
+	// catalog); not on the public API.
 	LoadInventory(context.Context, *connect.Request[v1.LoadInventoryRequest]) (*connect.Response[v1.LoadInventoryResponse], error)
 	// JoinWaitlist puts the caller on a zone's waitlist for a quantity of
 	// seats (1 to the event's per-user limit, counting what the caller holds
@@ -292,9 +295,12 @@ type BookingServiceHandler interface {
 	// ListPendingBookings pages through the caller's live holds (reserved,
 	// not yet confirmed or expired), soonest expiry first.
 	ListPendingBookings(context.Context, *connect.Request[v1.ListPendingBookingsRequest]) (*connect.Response[v1.ListPendingBookingsResponse], error)
-	// LoadInventory loads (or reloads) an event's zone stock into Redis.
-	// Internal only (the catalog service calls it on publish); not on the
-	// public API.
+	// LoadInventory takes the catalog's snapshot of an event (sale settings,
+	// zones) and loads the event's zone stock into Redis, or refreshes its
+	// sale settings when it is loaded. Internal only (the catalog service
+	// calls it on publish and on every change of the sale settings; the
+	// system and admins only: an organizer changes the event through the
+	// catalog); not on the public API.
 	LoadInventory(context.Context, *connect.Request[v1.LoadInventoryRequest]) (*connect.Response[v1.LoadInventoryResponse], error)
 	// JoinWaitlist puts the caller on a zone's waitlist for a quantity of
 	// seats (1 to the event's per-user limit, counting what the caller holds

@@ -71,6 +71,9 @@ const (
 	// CatalogServiceCancelEventProcedure is the fully-qualified name of the CatalogService's
 	// CancelEvent RPC.
 	CatalogServiceCancelEventProcedure = "/bookingrush.catalog.v1.CatalogService/CancelEvent"
+	// CatalogServiceSetQueueEnabledProcedure is the fully-qualified name of the CatalogService's
+	// SetQueueEnabled RPC.
+	CatalogServiceSetQueueEnabledProcedure = "/bookingrush.catalog.v1.CatalogService/SetQueueEnabled"
 	// CatalogServiceListCategoriesProcedure is the fully-qualified name of the CatalogService's
 	// ListCategories RPC.
 	CatalogServiceListCategoriesProcedure = "/bookingrush.catalog.v1.CatalogService/ListCategories"
@@ -111,6 +114,15 @@ type CatalogServiceClient interface {
 	// CancelEvent cancels an event on behalf of its organizer: sales stop and
 	// every confirmed booking is refunded in full.
 	CancelEvent(context.Context, *connect.Request[v1.CancelEventRequest]) (*connect.Response[v1.CancelEventResponse], error)
+	// SetQueueEnabled switches an event's waiting room on or off. Internal
+	// only (no public route), for the system: the queue service, which owns
+	// the waiting room's knobs and decided the caller may, sets the switch
+	// here, where the event's other sale settings live. When the switch of a
+	// published event changes, the booking engine reloads the event's sale
+	// settings before the answer; if it cannot, the switch is put back and the
+	// answer is SERVICE_UNAVAILABLE. A cancelled event does not change
+	// (CONFLICT).
+	SetQueueEnabled(context.Context, *connect.Request[v1.SetQueueEnabledRequest]) (*connect.Response[v1.SetQueueEnabledResponse], error)
 	// ListCategories returns all categories, by name.
 	ListCategories(context.Context, *connect.Request[v1.ListCategoriesRequest]) (*connect.Response[v1.ListCategoriesResponse], error)
 	// CreateCategory adds a category. Admin only.
@@ -206,6 +218,13 @@ func NewCatalogServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(catalogServiceMethods.ByName("CancelEvent")),
 			connect.WithClientOptions(opts...),
 		),
+		setQueueEnabled: connect.NewClient[v1.SetQueueEnabledRequest, v1.SetQueueEnabledResponse](
+			httpClient,
+			baseURL+CatalogServiceSetQueueEnabledProcedure,
+			connect.WithSchema(catalogServiceMethods.ByName("SetQueueEnabled")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 		listCategories: connect.NewClient[v1.ListCategoriesRequest, v1.ListCategoriesResponse](
 			httpClient,
 			baseURL+CatalogServiceListCategoriesProcedure,
@@ -224,20 +243,21 @@ func NewCatalogServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 
 // catalogServiceClient implements CatalogServiceClient.
 type catalogServiceClient struct {
-	listEvents     *connect.Client[v1.ListEventsRequest, v1.ListEventsResponse]
-	getEvent       *connect.Client[v1.GetEventRequest, v1.GetEventResponse]
-	listShows      *connect.Client[v1.ListShowsRequest, v1.ListShowsResponse]
-	getShow        *connect.Client[v1.GetShowRequest, v1.GetShowResponse]
-	listZones      *connect.Client[v1.ListZonesRequest, v1.ListZonesResponse]
-	createEvent    *connect.Client[v1.CreateEventRequest, v1.CreateEventResponse]
-	updateEvent    *connect.Client[v1.UpdateEventRequest, v1.UpdateEventResponse]
-	deleteEvent    *connect.Client[v1.DeleteEventRequest, v1.DeleteEventResponse]
-	createShow     *connect.Client[v1.CreateShowRequest, v1.CreateShowResponse]
-	createZone     *connect.Client[v1.CreateZoneRequest, v1.CreateZoneResponse]
-	publishEvent   *connect.Client[v1.PublishEventRequest, v1.PublishEventResponse]
-	cancelEvent    *connect.Client[v1.CancelEventRequest, v1.CancelEventResponse]
-	listCategories *connect.Client[v1.ListCategoriesRequest, v1.ListCategoriesResponse]
-	createCategory *connect.Client[v1.CreateCategoryRequest, v1.CreateCategoryResponse]
+	listEvents      *connect.Client[v1.ListEventsRequest, v1.ListEventsResponse]
+	getEvent        *connect.Client[v1.GetEventRequest, v1.GetEventResponse]
+	listShows       *connect.Client[v1.ListShowsRequest, v1.ListShowsResponse]
+	getShow         *connect.Client[v1.GetShowRequest, v1.GetShowResponse]
+	listZones       *connect.Client[v1.ListZonesRequest, v1.ListZonesResponse]
+	createEvent     *connect.Client[v1.CreateEventRequest, v1.CreateEventResponse]
+	updateEvent     *connect.Client[v1.UpdateEventRequest, v1.UpdateEventResponse]
+	deleteEvent     *connect.Client[v1.DeleteEventRequest, v1.DeleteEventResponse]
+	createShow      *connect.Client[v1.CreateShowRequest, v1.CreateShowResponse]
+	createZone      *connect.Client[v1.CreateZoneRequest, v1.CreateZoneResponse]
+	publishEvent    *connect.Client[v1.PublishEventRequest, v1.PublishEventResponse]
+	cancelEvent     *connect.Client[v1.CancelEventRequest, v1.CancelEventResponse]
+	setQueueEnabled *connect.Client[v1.SetQueueEnabledRequest, v1.SetQueueEnabledResponse]
+	listCategories  *connect.Client[v1.ListCategoriesRequest, v1.ListCategoriesResponse]
+	createCategory  *connect.Client[v1.CreateCategoryRequest, v1.CreateCategoryResponse]
 }
 
 // ListEvents calls bookingrush.catalog.v1.CatalogService.ListEvents.
@@ -300,6 +320,11 @@ func (c *catalogServiceClient) CancelEvent(ctx context.Context, req *connect.Req
 	return c.cancelEvent.CallUnary(ctx, req)
 }
 
+// SetQueueEnabled calls bookingrush.catalog.v1.CatalogService.SetQueueEnabled.
+func (c *catalogServiceClient) SetQueueEnabled(ctx context.Context, req *connect.Request[v1.SetQueueEnabledRequest]) (*connect.Response[v1.SetQueueEnabledResponse], error) {
+	return c.setQueueEnabled.CallUnary(ctx, req)
+}
+
 // ListCategories calls bookingrush.catalog.v1.CatalogService.ListCategories.
 func (c *catalogServiceClient) ListCategories(ctx context.Context, req *connect.Request[v1.ListCategoriesRequest]) (*connect.Response[v1.ListCategoriesResponse], error) {
 	return c.listCategories.CallUnary(ctx, req)
@@ -342,6 +367,15 @@ type CatalogServiceHandler interface {
 	// CancelEvent cancels an event on behalf of its organizer: sales stop and
 	// every confirmed booking is refunded in full.
 	CancelEvent(context.Context, *connect.Request[v1.CancelEventRequest]) (*connect.Response[v1.CancelEventResponse], error)
+	// SetQueueEnabled switches an event's waiting room on or off. Internal
+	// only (no public route), for the system: the queue service, which owns
+	// the waiting room's knobs and decided the caller may, sets the switch
+	// here, where the event's other sale settings live. When the switch of a
+	// published event changes, the booking engine reloads the event's sale
+	// settings before the answer; if it cannot, the switch is put back and the
+	// answer is SERVICE_UNAVAILABLE. A cancelled event does not change
+	// (CONFLICT).
+	SetQueueEnabled(context.Context, *connect.Request[v1.SetQueueEnabledRequest]) (*connect.Response[v1.SetQueueEnabledResponse], error)
 	// ListCategories returns all categories, by name.
 	ListCategories(context.Context, *connect.Request[v1.ListCategoriesRequest]) (*connect.Response[v1.ListCategoriesResponse], error)
 	// CreateCategory adds a category. Admin only.
@@ -433,6 +467,13 @@ func NewCatalogServiceHandler(svc CatalogServiceHandler, opts ...connect.Handler
 		connect.WithSchema(catalogServiceMethods.ByName("CancelEvent")),
 		connect.WithHandlerOptions(opts...),
 	)
+	catalogServiceSetQueueEnabledHandler := connect.NewUnaryHandler(
+		CatalogServiceSetQueueEnabledProcedure,
+		svc.SetQueueEnabled,
+		connect.WithSchema(catalogServiceMethods.ByName("SetQueueEnabled")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	catalogServiceListCategoriesHandler := connect.NewUnaryHandler(
 		CatalogServiceListCategoriesProcedure,
 		svc.ListCategories,
@@ -472,6 +513,8 @@ func NewCatalogServiceHandler(svc CatalogServiceHandler, opts ...connect.Handler
 			catalogServicePublishEventHandler.ServeHTTP(w, r)
 		case CatalogServiceCancelEventProcedure:
 			catalogServiceCancelEventHandler.ServeHTTP(w, r)
+		case CatalogServiceSetQueueEnabledProcedure:
+			catalogServiceSetQueueEnabledHandler.ServeHTTP(w, r)
 		case CatalogServiceListCategoriesProcedure:
 			catalogServiceListCategoriesHandler.ServeHTTP(w, r)
 		case CatalogServiceCreateCategoryProcedure:
@@ -531,6 +574,10 @@ func (UnimplementedCatalogServiceHandler) PublishEvent(context.Context, *connect
 
 func (UnimplementedCatalogServiceHandler) CancelEvent(context.Context, *connect.Request[v1.CancelEventRequest]) (*connect.Response[v1.CancelEventResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.catalog.v1.CatalogService.CancelEvent is not implemented"))
+}
+
+func (UnimplementedCatalogServiceHandler) SetQueueEnabled(context.Context, *connect.Request[v1.SetQueueEnabledRequest]) (*connect.Response[v1.SetQueueEnabledResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.catalog.v1.CatalogService.SetQueueEnabled is not implemented"))
 }
 
 func (UnimplementedCatalogServiceHandler) ListCategories(context.Context, *connect.Request[v1.ListCategoriesRequest]) (*connect.Response[v1.ListCategoriesResponse], error) {

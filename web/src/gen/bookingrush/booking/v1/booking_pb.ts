@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bookingrush/booking/v1/booking.proto.
  */
 export const file_bookingrush_booking_v1_booking: GenFile = /*@__PURE__*/
-  fileDesc("CiRib29raW5ncnVzaC9ib29raW5nL3YxL2Jvb2tpbmcucHJvdG8SFmJvb2tpbmdydXNoLmJvb2tpbmcudjEi0gQKB0Jvb2tpbmcSCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIQCghldmVudF9pZBgDIAEoCRIPCgdzaG93X2lkGAQgASgJEg8KB3pvbmVfaWQYBSABKAkSEAoIcXVhbnRpdHkYBiABKAUSEgoKdW5pdF9wcmljZRgHIAEoCRIUCgx0b3RhbF9hbW91bnQYCCABKAkSEAoIY3VycmVuY3kYCSABKAkSNQoGc3RhdHVzGAogASgOMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nU3RhdHVzEhcKD2lkZW1wb3RlbmN5X2tleRgLIAEoCRIuCgpleHBpcmVzX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb25maXJtZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNhbmNlbGxlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcmVmZXJlbmNlGBEgASgJEjkKDGNhbmNlbF9jYXVzZRgSIAEoDjIjLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQ2F1c2USFgoOd2FpdGxpc3Rfb2ZmZXIYEyABKAgi2AEKDlJlc2VydmVSZXF1ZXN0EhwKB3Nob3dfaWQYASABKAlCC7pICMgBAXIDsAEBEhwKB3pvbmVfaWQYAiABKAlCC7pICMgBAXIDsAEBEh4KCHF1YW50aXR5GAMgASgFQgy6SAnIAQEaBBgKIAASOQoPaWRlbXBvdGVuY3lfa2V5GAQgASgJQiC6SB3YAQFyGDIWXltBLVphLXowLTlfLV17OCwxMjh9JBIvCgpxdWV1ZV9wYXNzGAUgASgJQhu6SBjYAQFyExiACDIOXltceDIxLVx4N0VdKyQiQwoPUmVzZXJ2ZVJlc3BvbnNlEjAKB2Jvb2tpbmcYASABKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmciWQoVQ29uZmlybUJvb2tpbmdSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBEh8KCnBheW1lbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIkoKFkNvbmZpcm1Cb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyLYAQoUQ2FuY2VsQm9va2luZ1JlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQESGAoGcmVhc29uGAIgASgJQgi6SAVyAxj0AxI8CgVjYXVzZRgDIAEoDjIjLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQ2F1c2VCCLpIBYIBAhABEkcKCnJlbGVhc2VfYXMYBCABKA4yJS5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmdTdGF0dXNCDLpICYIBBhgAGAMYBSJJChVDYW5jZWxCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyI0ChFHZXRCb29raW5nUmVxdWVzdBIfCgpib29raW5nX2lkGAEgASgJQgu6SAjIAQFyA7ABASJGChJHZXRCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyKQAQoTTGlzdEJvb2tpbmdzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASPwoGc3RhdHVzGAMgASgOMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nU3RhdHVzQgi6SAWCAQIQASJ4ChRMaXN0Qm9va2luZ3NSZXNwb25zZRIxCghib29raW5ncxgBIAMoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZxItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIlYKGkxpc3RQZW5kaW5nQm9va2luZ3NSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoACJ/ChtMaXN0UGVuZGluZ0Jvb2tpbmdzUmVzcG9uc2USMQoIYm9va2luZ3MYASADKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmcSLQoEbWV0YRgCIAEoCzIfLmJvb2tpbmdydXNoLmNvbW1vbi52MS5QYWdlTWV0YSI1ChRMb2FkSW52ZW50b3J5UmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQEiUQoVTG9hZEludmVudG9yeVJlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEg0KBXpvbmVzGAIgASgFEhcKD2F2YWlsYWJsZV9zZWF0cxgDIAEoBSI2ChZHZXRBdmFpbGFiaWxpdHlSZXF1ZXN0EhwKB3Nob3dfaWQYASABKAlCC7pICMgBAXIDsAEBImEKEFpvbmVBdmFpbGFiaWxpdHkSDwoHem9uZV9pZBgBIAEoCRINCgV0b3RhbBgCIAEoBRIRCglhdmFpbGFibGUYAyABKAUSDAoEaGVsZBgEIAEoBRIMCgRzb2xkGAUgASgFIlIKF0dldEF2YWlsYWJpbGl0eVJlc3BvbnNlEjcKBXpvbmVzGAEgAygLMiguYm9va2luZ3J1c2guYm9va2luZy52MS5ab25lQXZhaWxhYmlsaXR5InEKE0pvaW5XYWl0bGlzdFJlcXVlc3QSHAoHc2hvd19pZBgBIAEoCUILukgIyAEBcgOwAQESHAoHem9uZV9pZBgCIAEoCUILukgIyAEBcgOwAQESHgoIcXVhbnRpdHkYAyABKAVCDLpICcgBARoEGAogACJ4Cg1XYWl0bGlzdEVudHJ5EhAKCGV2ZW50X2lkGAEgASgJEg8KB3Nob3dfaWQYAiABKAkSDwoHem9uZV9pZBgDIAEoCRIQCghxdWFudGl0eRgEIAEoBRIQCghwb3NpdGlvbhgFIAEoBRIPCgd3YWl0aW5nGAYgASgFIkwKFEpvaW5XYWl0bGlzdFJlc3BvbnNlEjQKBWVudHJ5GAEgASgLMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5XYWl0bGlzdEVudHJ5IjcKF0dldFdhaXRsaXN0RW50cnlSZXF1ZXN0EhwKB3pvbmVfaWQYASABKAlCC7pICMgBAXIDsAEBIlAKGEdldFdhaXRsaXN0RW50cnlSZXNwb25zZRI0CgVlbnRyeRgBIAEoCzIlLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuV2FpdGxpc3RFbnRyeSI0ChRMZWF2ZVdhaXRsaXN0UmVxdWVzdBIcCgd6b25lX2lkGAEgASgJQgu6SAjIAQFyA7ABASIXChVMZWF2ZVdhaXRsaXN0UmVzcG9uc2Ui0AEKDEJvb2tpbmdFdmVudBIwCgdib29raW5nGAEgASgLMh8uYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nEg8KB3ZlcnNpb24YAiABKAMSNgoEem9uZRgDIAEoCzIoLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuWm9uZUF2YWlsYWJpbGl0eRIUCgx6b25lX3ZlcnNpb24YBCABKAMSLwoLb2NjdXJyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKsEBCg1Cb29raW5nU3RhdHVzEh4KGkJPT0tJTkdfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXQk9PS0lOR19TVEFUVVNfUkVTRVJWRUQQARIcChhCT09LSU5HX1NUQVRVU19DT05GSVJNRUQQAhIcChhCT09LSU5HX1NUQVRVU19DQU5DRUxMRUQQAxIaChZCT09LSU5HX1NUQVRVU19FWFBJUkVEEAQSGwoXQk9PS0lOR19TVEFUVVNfUkVGVU5ERUQQBSqYAQoLQ2FuY2VsQ2F1c2USHAoYQ0FOQ0VMX0NBVVNFX1VOU1BFQ0lGSUVEEAASFgoSQ0FOQ0VMX0NBVVNFX0JVWUVSEAESGAoUQ0FOQ0VMX0NBVVNFX0VYUElSRUQQAhIgChxDQU5DRUxfQ0FVU0VfRVZFTlRfQ0FOQ0VMTEVEEAMSFwoTQ0FOQ0VMX0NBVVNFX1NZU1RFTRAEMr4MCg5Cb29raW5nU2VydmljZRJ/CgdSZXNlcnZlEiYuYm9va2luZ3J1c2guYm9va2luZy52MS5SZXNlcnZlUmVxdWVzdBonLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuUmVzZXJ2ZVJlc3BvbnNlIiOC0+STAh06ASoiGC9hcGkvdjEvYm9va2luZ3MvcmVzZXJ2ZRKhAQoOQ29uZmlybUJvb2tpbmcSLS5ib29raW5ncnVzaC5ib29raW5nLnYxLkNvbmZpcm1Cb29raW5nUmVxdWVzdBouLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ29uZmlybUJvb2tpbmdSZXNwb25zZSIwgtPkkwIqOgEqIiUvYXBpL3YxL2Jvb2tpbmdzL3tib29raW5nX2lkfS9jb25maXJtEp0BCg1DYW5jZWxCb29raW5nEiwuYm9va2luZ3J1c2guYm9va2luZy52MS5DYW5jZWxCb29raW5nUmVxdWVzdBotLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQm9va2luZ1Jlc3BvbnNlIi+C0+STAik6ASoiJC9hcGkvdjEvYm9va2luZ3Mve2Jvb2tpbmdfaWR9L2NhbmNlbBKNAQoKR2V0Qm9va2luZxIpLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0Qm9va2luZ1JlcXVlc3QaKi5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldEJvb2tpbmdSZXNwb25zZSIokAIBgtPkkwIfEh0vYXBpL3YxL2Jvb2tpbmdzL3tib29raW5nX2lkfRKGAQoMTGlzdEJvb2tpbmdzEisuYm9va2luZ3J1c2guYm9va2luZy52MS5MaXN0Qm9va2luZ3NSZXF1ZXN0GiwuYm9va2luZ3J1c2guYm9va2luZy52MS5MaXN0Qm9va2luZ3NSZXNwb25zZSIbkAIBgtPkkwISEhAvYXBpL3YxL2Jvb2tpbmdzEqMBChNMaXN0UGVuZGluZ0Jvb2tpbmdzEjIuYm9va2luZ3J1c2guYm9va2luZy52MS5MaXN0UGVuZGluZ0Jvb2tpbmdzUmVxdWVzdBozLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGlzdFBlbmRpbmdCb29raW5nc1Jlc3BvbnNlIiOQAgGC0+STAhoSGC9hcGkvdjEvYm9va2luZ3MvcGVuZGluZxJxCg1Mb2FkSW52ZW50b3J5EiwuYm9va2luZ3J1c2guYm9va2luZy52MS5Mb2FkSW52ZW50b3J5UmVxdWVzdBotLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTG9hZEludmVudG9yeVJlc3BvbnNlIgOQAgIShgEKDEpvaW5XYWl0bGlzdBIrLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuSm9pbldhaXRsaXN0UmVxdWVzdBosLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuSm9pbldhaXRsaXN0UmVzcG9uc2UiG4LT5JMCFToBKiIQL2FwaS92MS93YWl0bGlzdBKcAQoQR2V0V2FpdGxpc3RFbnRyeRIvLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0V2FpdGxpc3RFbnRyeVJlcXVlc3QaMC5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldFdhaXRsaXN0RW50cnlSZXNwb25zZSIlkAIBgtPkkwIcEhovYXBpL3YxL3dhaXRsaXN0L3t6b25lX2lkfRKTAQoNTGVhdmVXYWl0bGlzdBIsLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGVhdmVXYWl0bGlzdFJlcXVlc3QaLS5ib29raW5ncnVzaC5ib29raW5nLnYxLkxlYXZlV2FpdGxpc3RSZXNwb25zZSIlkAICgtPkkwIcKhovYXBpL3YxL3dhaXRsaXN0L3t6b25lX2lkfRJ3Cg9HZXRBdmFpbGFiaWxpdHkSLi5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldEF2YWlsYWJpbGl0eVJlcXVlc3QaLy5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldEF2YWlsYWJpbGl0eVJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("CiRib29raW5ncnVzaC9ib29raW5nL3YxL2Jvb2tpbmcucHJvdG8SFmJvb2tpbmdydXNoLmJvb2tpbmcudjEi0gQKB0Jvb2tpbmcSCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIQCghldmVudF9pZBgDIAEoCRIPCgdzaG93X2lkGAQgASgJEg8KB3pvbmVfaWQYBSABKAkSEAoIcXVhbnRpdHkYBiABKAUSEgoKdW5pdF9wcmljZRgHIAEoCRIUCgx0b3RhbF9hbW91bnQYCCABKAkSEAoIY3VycmVuY3kYCSABKAkSNQoGc3RhdHVzGAogASgOMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nU3RhdHVzEhcKD2lkZW1wb3RlbmN5X2tleRgLIAEoCRIuCgpleHBpcmVzX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb25maXJtZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNhbmNlbGxlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcmVmZXJlbmNlGBEgASgJEjkKDGNhbmNlbF9jYXVzZRgSIAEoDjIjLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQ2F1c2USFgoOd2FpdGxpc3Rfb2ZmZXIYEyABKAgi2AEKDlJlc2VydmVSZXF1ZXN0EhwKB3Nob3dfaWQYASABKAlCC7pICMgBAXIDsAEBEhwKB3pvbmVfaWQYAiABKAlCC7pICMgBAXIDsAEBEh4KCHF1YW50aXR5GAMgASgFQgy6SAnIAQEaBBgKIAASOQoPaWRlbXBvdGVuY3lfa2V5GAQgASgJQiC6SB3YAQFyGDIWXltBLVphLXowLTlfLV17OCwxMjh9JBIvCgpxdWV1ZV9wYXNzGAUgASgJQhu6SBjYAQFyExiACDIOXltceDIxLVx4N0VdKyQiQwoPUmVzZXJ2ZVJlc3BvbnNlEjAKB2Jvb2tpbmcYASABKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmciWQoVQ29uZmlybUJvb2tpbmdSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBEh8KCnBheW1lbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIkoKFkNvbmZpcm1Cb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyLYAQoUQ2FuY2VsQm9va2luZ1JlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQESGAoGcmVhc29uGAIgASgJQgi6SAVyAxj0AxI8CgVjYXVzZRgDIAEoDjIjLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQ2F1c2VCCLpIBYIBAhABEkcKCnJlbGVhc2VfYXMYBCABKA4yJS5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmdTdGF0dXNCDLpICYIBBhgAGAMYBSJJChVDYW5jZWxCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyI0ChFHZXRCb29raW5nUmVxdWVzdBIfCgpib29raW5nX2lkGAEgASgJQgu6SAjIAQFyA7ABASJGChJHZXRCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyKQAQoTTGlzdEJvb2tpbmdzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASPwoGc3RhdHVzGAMgASgOMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nU3RhdHVzQgi6SAWCAQIQASJ4ChRMaXN0Qm9va2luZ3NSZXNwb25zZRIxCghib29raW5ncxgBIAMoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZxItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIlYKGkxpc3RQZW5kaW5nQm9va2luZ3NSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoACJ/ChtMaXN0UGVuZGluZ0Jvb2tpbmdzUmVzcG9uc2USMQoIYm9va2luZ3MYASADKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmcSLQoEbWV0YRgCIAEoCzIfLmJvb2tpbmdydXNoLmNvbW1vbi52MS5QYWdlTWV0YSKvAQoUTG9hZEludmVudG9yeVJlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBEjcKBHNhbGUYAiABKAsyIS5ib29raW5ncnVzaC5ib29raW5nLnYxLkV2ZW50U2FsZUIGukgDyAEBEj8KBXpvbmVzGAMgAygLMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5JbnZlbnRvcnlab25lQgm6SAaSAQMQ6Aci2wEKCUV2ZW50U2FsZRIyCgZzdGF0dXMYASABKAlCIrpIH3IdUgVkcmFmdFIJcHVibGlzaGVkUgljYW5jZWxsZWQSMQoNc2FsZV9zdGFydF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLc2FsZV9lbmRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh8KDG1heF9wZXJfdXNlchgEIAEoBUIJukgGGgQYCigBEhUKDXF1ZXVlX2VuYWJsZWQYBSABKAgihwEKDUludmVudG9yeVpvbmUSHAoHem9uZV9pZBgBIAEoCUILukgIyAEBcgOwAQESHAoHc2hvd19pZBgCIAEoCUILukgIyAEBcgOwAQESHAoLcHJpY2VfY2VudHMYAyABKANCB7pIBCICIAASHAoLdG90YWxfc2VhdHMYBCABKAVCB7pIBBoCIAAiUQoVTG9hZEludmVudG9yeVJlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEg0KBXpvbmVzGAIgASgFEhcKD2F2YWlsYWJsZV9zZWF0cxgDIAEoBSI2ChZHZXRBdmFpbGFiaWxpdHlSZXF1ZXN0EhwKB3Nob3dfaWQYASABKAlCC7pICMgBAXIDsAEBImEKEFpvbmVBdmFpbGFiaWxpdHkSDwoHem9uZV9pZBgBIAEoCRINCgV0b3RhbBgCIAEoBRIRCglhdmFpbGFibGUYAyABKAUSDAoEaGVsZBgEIAEoBRIMCgRzb2xkGAUgASgFIlIKF0dldEF2YWlsYWJpbGl0eVJlc3BvbnNlEjcKBXpvbmVzGAEgAygLMiguYm9va2luZ3J1c2guYm9va2luZy52MS5ab25lQXZhaWxhYmlsaXR5InEKE0pvaW5XYWl0bGlzdFJlcXVlc3QSHAoHc2hvd19pZBgBIAEoCUILukgIyAEBcgOwAQESHAoHem9uZV9pZBgCIAEoCUILukgIyAEBcgOwAQESHgoIcXVhbnRpdHkYAyABKAVCDLpICcgBARoEGAogACJ4Cg1XYWl0bGlzdEVudHJ5EhAKCGV2ZW50X2lkGAEgASgJEg8KB3Nob3dfaWQYAiABKAkSDwoHem9uZV9pZBgDIAEoCRIQCghxdWFudGl0eRgEIAEoBRIQCghwb3NpdGlvbhgFIAEoBRIPCgd3YWl0aW5nGAYgASgFIkwKFEpvaW5XYWl0bGlzdFJlc3BvbnNlEjQKBWVudHJ5GAEgASgLMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5XYWl0bGlzdEVudHJ5IjcKF0dldFdhaXRsaXN0RW50cnlSZXF1ZXN0EhwKB3pvbmVfaWQYASABKAlCC7pICMgBAXIDsAEBIlAKGEdldFdhaXRsaXN0RW50cnlSZXNwb25zZRI0CgVlbnRyeRgBIAEoCzIlLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuV2FpdGxpc3RFbnRyeSI0ChRMZWF2ZVdhaXRsaXN0UmVxdWVzdBIcCgd6b25lX2lkGAEgASgJQgu6SAjIAQFyA7ABASIXChVMZWF2ZVdhaXRsaXN0UmVzcG9uc2Ui0AEKDEJvb2tpbmdFdmVudBIwCgdib29raW5nGAEgASgLMh8uYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nEg8KB3ZlcnNpb24YAiABKAMSNgoEem9uZRgDIAEoCzIoLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuWm9uZUF2YWlsYWJpbGl0eRIUCgx6b25lX3ZlcnNpb24YBCABKAMSLwoLb2NjdXJyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKsEBCg1Cb29raW5nU3RhdHVzEh4KGkJPT0tJTkdfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXQk9PS0lOR19TVEFUVVNfUkVTRVJWRUQQARIcChhCT09LSU5HX1NUQVRVU19DT05GSVJNRUQQAhIcChhCT09LSU5HX1NUQVRVU19DQU5DRUxMRUQQAxIaChZCT09LSU5HX1NUQVRVU19FWFBJUkVEEAQSGwoXQk9PS0lOR19TVEFUVVNfUkVGVU5ERUQQBSqYAQoLQ2FuY2VsQ2F1c2USHAoYQ0FOQ0VMX0NBVVNFX1VOU1BFQ0lGSUVEEAASFgoSQ0FOQ0VMX0NBVVNFX0JVWUVSEAESGAoUQ0FOQ0VMX0NBVVNFX0VYUElSRUQQAhIgChxDQU5DRUxfQ0FVU0VfRVZFTlRfQ0FOQ0VMTEVEEAMSFwoTQ0FOQ0VMX0NBVVNFX1NZU1RFTRAEMr4MCg5Cb29raW5nU2VydmljZRJ/CgdSZXNlcnZlEiYuYm9va2luZ3J1c2guYm9va2luZy52MS5SZXNlcnZlUmVxdWVzdBonLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuUmVzZXJ2ZVJlc3BvbnNlIiOC0+STAh06ASoiGC9hcGkvdjEvYm9va2luZ3MvcmVzZXJ2ZRKhAQoOQ29uZmlybUJvb2tpbmcSLS5ib29raW5ncnVzaC5ib29raW5nLnYxLkNvbmZpcm1Cb29raW5nUmVxdWVzdBouLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ29uZmlybUJvb2tpbmdSZXNwb25zZSIwgtPkkwIqOgEqIiUvYXBpL3YxL2Jvb2tpbmdzL3tib29raW5nX2lkfS9jb25maXJtEp0BCg1DYW5jZWxCb29raW5nEiwuYm9va2luZ3J1c2guYm9va2luZy52MS5DYW5jZWxCb29raW5nUmVxdWVzdBotLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQm9va2luZ1Jlc3BvbnNlIi+C0+STAik6ASoiJC9hcGkvdjEvYm9va2luZ3Mve2Jvb2tpbmdfaWR9L2NhbmNlbBKNAQoKR2V0Qm9va2luZxIpLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0Qm9va2luZ1JlcXVlc3QaKi5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldEJvb2tpbmdSZXNwb25zZSIokAIBgtPkkwIfEh0vYXBpL3YxL2Jvb2tpbmdzL3tib29raW5nX2lkfRKGAQoMTGlzdEJvb2tpbmdzEisuYm9va2luZ3J1c2guYm9va2luZy52MS5MaXN0Qm9va2luZ3NSZXF1ZXN0GiwuYm9va2luZ3J1c2guYm9va2luZy52MS5MaXN0Qm9va2luZ3NSZXNwb25zZSIbkAIBgtPkkwISEhAvYXBpL3YxL2Jvb2tpbmdzEqMBChNMaXN0UGVuZGluZ0Jvb2tpbmdzEjIuYm9va2luZ3J1c2guYm9va2luZy52MS5MaXN0UGVuZGluZ0Jvb2tpbmdzUmVxdWVzdBozLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGlzdFBlbmRpbmdCb29raW5nc1Jlc3BvbnNlIiOQAgGC0+STAhoSGC9hcGkvdjEvYm9va2luZ3MvcGVuZGluZxJxCg1Mb2FkSW52ZW50b3J5EiwuYm9va2luZ3J1c2guYm9va2luZy52MS5Mb2FkSW52ZW50b3J5UmVxdWVzdBotLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTG9hZEludmVudG9yeVJlc3BvbnNlIgOQAgIShgEKDEpvaW5XYWl0bGlzdBIrLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuSm9pbldhaXRsaXN0UmVxdWVzdBosLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuSm9pbldhaXRsaXN0UmVzcG9uc2UiG4LT5JMCFToBKiIQL2FwaS92MS93YWl0bGlzdBKcAQoQR2V0V2FpdGxpc3RFbnRyeRIvLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0V2FpdGxpc3RFbnRyeVJlcXVlc3QaMC5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldFdhaXRsaXN0RW50cnlSZXNwb25zZSIlkAIBgtPkkwIcEhovYXBpL3YxL3dhaXRsaXN0L3t6b25lX2lkfRKTAQoNTGVhdmVXYWl0bGlzdBIsLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGVhdmVXYWl0bGlzdFJlcXVlc3QaLS5ib29raW5ncnVzaC5ib29raW5nLnYxLkxlYXZlV2FpdGxpc3RSZXNwb25zZSIlkAICgtPkkwIcKhovYXBpL3YxL3dhaXRsaXN0L3t6b25lX2lkfRJ3Cg9HZXRBdmFpbGFiaWxpdHkSLi5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldEF2YWlsYWJpbGl0eVJlcXVlc3QaLy5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldEF2YWlsYWJpbGl0eVJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * Booking is a hold on, or a purchase of, seats of one zone.
@@ -949,7 +949,11 @@ export const ListPendingBookingsResponseSchema: GenMessage<ListPendingBookingsRe
   messageDesc(file_bookingrush_booking_v1_booking, 12);
 
 /**
- * LoadInventoryRequest names the event whose stock to load.
+ * LoadInventoryRequest is the catalog's snapshot of an event: its sale
+ * settings and its zones. The booking service keeps it in tables of its own
+ * and builds the event's Redis inventory from it (and rebuilds from it after
+ * a loss), so it never reads the catalog's tables. The catalog sends it at
+ * publish and at every change of the event's sale settings.
  *
  * @generated from message bookingrush.booking.v1.LoadInventoryRequest
  */
@@ -960,10 +964,28 @@ export type LoadInventoryRequest = Message<"bookingrush.booking.v1.LoadInventory
    * @generated from field: string event_id = 1;
    */
   eventId: string;
+
+  /**
+   * Sale is the event's sale settings.
+   *
+   * @generated from field: bookingrush.booking.v1.EventSale sale = 2;
+   */
+  sale?: EventSale | undefined;
+
+  /**
+   * Zones are every zone of the event's shows (frozen once it is on sale).
+   *
+   * @generated from field: repeated bookingrush.booking.v1.InventoryZone zones = 3;
+   */
+  zones: InventoryZone[];
 };
 
 /**
- * LoadInventoryRequest names the event whose stock to load.
+ * LoadInventoryRequest is the catalog's snapshot of an event: its sale
+ * settings and its zones. The booking service keeps it in tables of its own
+ * and builds the event's Redis inventory from it (and rebuilds from it after
+ * a loss), so it never reads the catalog's tables. The catalog sends it at
+ * publish and at every change of the event's sale settings.
  *
  * @generated from message bookingrush.booking.v1.LoadInventoryRequest
  */
@@ -974,6 +996,20 @@ export type LoadInventoryRequestJson = {
    * @generated from field: string event_id = 1;
    */
   eventId?: string;
+
+  /**
+   * Sale is the event's sale settings.
+   *
+   * @generated from field: bookingrush.booking.v1.EventSale sale = 2;
+   */
+  sale?: EventSaleJson;
+
+  /**
+   * Zones are every zone of the event's shows (frozen once it is on sale).
+   *
+   * @generated from field: repeated bookingrush.booking.v1.InventoryZone zones = 3;
+   */
+  zones?: InventoryZoneJson[];
 };
 
 /**
@@ -982,6 +1018,174 @@ export type LoadInventoryRequestJson = {
  */
 export const LoadInventoryRequestSchema: GenMessage<LoadInventoryRequest, {jsonType: LoadInventoryRequestJson}> = /*@__PURE__*/
   messageDesc(file_bookingrush_booking_v1_booking, 13);
+
+/**
+ * EventSale is what the reserve script checks of an event.
+ *
+ * @generated from message bookingrush.booking.v1.EventSale
+ */
+export type EventSale = Message<"bookingrush.booking.v1.EventSale"> & {
+  /**
+   * Status is the event's life cycle: "draft", "published" or "cancelled".
+   *
+   * @generated from field: string status = 1;
+   */
+  status: string;
+
+  /**
+   * SaleStartAt opens the sale (unset on a draft without a window).
+   *
+   * @generated from field: google.protobuf.Timestamp sale_start_at = 2;
+   */
+  saleStartAt?: Timestamp | undefined;
+
+  /**
+   * SaleEndAt closes it.
+   *
+   * @generated from field: google.protobuf.Timestamp sale_end_at = 3;
+   */
+  saleEndAt?: Timestamp | undefined;
+
+  /**
+   * MaxPerUser is how many seats one buyer may hold and buy together.
+   *
+   * @generated from field: int32 max_per_user = 4;
+   */
+  maxPerUser: number;
+
+  /**
+   * QueueEnabled is the waiting-room switch: reserve needs a queue pass.
+   *
+   * @generated from field: bool queue_enabled = 5;
+   */
+  queueEnabled: boolean;
+};
+
+/**
+ * EventSale is what the reserve script checks of an event.
+ *
+ * @generated from message bookingrush.booking.v1.EventSale
+ */
+export type EventSaleJson = {
+  /**
+   * Status is the event's life cycle: "draft", "published" or "cancelled".
+   *
+   * @generated from field: string status = 1;
+   */
+  status?: string;
+
+  /**
+   * SaleStartAt opens the sale (unset on a draft without a window).
+   *
+   * @generated from field: google.protobuf.Timestamp sale_start_at = 2;
+   */
+  saleStartAt?: TimestampJson;
+
+  /**
+   * SaleEndAt closes it.
+   *
+   * @generated from field: google.protobuf.Timestamp sale_end_at = 3;
+   */
+  saleEndAt?: TimestampJson;
+
+  /**
+   * MaxPerUser is how many seats one buyer may hold and buy together.
+   *
+   * @generated from field: int32 max_per_user = 4;
+   */
+  maxPerUser?: number;
+
+  /**
+   * QueueEnabled is the waiting-room switch: reserve needs a queue pass.
+   *
+   * @generated from field: bool queue_enabled = 5;
+   */
+  queueEnabled?: boolean;
+};
+
+/**
+ * Describes the message bookingrush.booking.v1.EventSale.
+ * Use `create(EventSaleSchema)` to create a new message.
+ */
+export const EventSaleSchema: GenMessage<EventSale, {jsonType: EventSaleJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_booking_v1_booking, 14);
+
+/**
+ * InventoryZone is one zone of an event as the catalog defines it.
+ *
+ * @generated from message bookingrush.booking.v1.InventoryZone
+ */
+export type InventoryZone = Message<"bookingrush.booking.v1.InventoryZone"> & {
+  /**
+   * ZoneId is the zone.
+   *
+   * @generated from field: string zone_id = 1;
+   */
+  zoneId: string;
+
+  /**
+   * ShowId is the show the zone belongs to.
+   *
+   * @generated from field: string show_id = 2;
+   */
+  showId: string;
+
+  /**
+   * PriceCents is the price of one seat in cents.
+   *
+   * @generated from field: int64 price_cents = 3;
+   */
+  priceCents: bigint;
+
+  /**
+   * TotalSeats is the zone's capacity.
+   *
+   * @generated from field: int32 total_seats = 4;
+   */
+  totalSeats: number;
+};
+
+/**
+ * InventoryZone is one zone of an event as the catalog defines it.
+ *
+ * @generated from message bookingrush.booking.v1.InventoryZone
+ */
+export type InventoryZoneJson = {
+  /**
+   * ZoneId is the zone.
+   *
+   * @generated from field: string zone_id = 1;
+   */
+  zoneId?: string;
+
+  /**
+   * ShowId is the show the zone belongs to.
+   *
+   * @generated from field: string show_id = 2;
+   */
+  showId?: string;
+
+  /**
+   * PriceCents is the price of one seat in cents.
+   *
+   * @generated from field: int64 price_cents = 3;
+   */
+  priceCents?: string;
+
+  /**
+   * TotalSeats is the zone's capacity.
+   *
+   * @generated from field: int32 total_seats = 4;
+   */
+  totalSeats?: number;
+};
+
+/**
+ * Describes the message bookingrush.booking.v1.InventoryZone.
+ * Use `create(InventoryZoneSchema)` to create a new message.
+ */
+export const InventoryZoneSchema: GenMessage<InventoryZone, {jsonType: InventoryZoneJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_booking_v1_booking, 15);
 
 /**
  * LoadInventoryResponse reports what was loaded.
@@ -1044,7 +1248,7 @@ export type LoadInventoryResponseJson = {
  * Use `create(LoadInventoryResponseSchema)` to create a new message.
  */
 export const LoadInventoryResponseSchema: GenMessage<LoadInventoryResponse, {jsonType: LoadInventoryResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 14);
+  messageDesc(file_bookingrush_booking_v1_booking, 16);
 
 /**
  * GetAvailabilityRequest names a show.
@@ -1079,7 +1283,7 @@ export type GetAvailabilityRequestJson = {
  * Use `create(GetAvailabilityRequestSchema)` to create a new message.
  */
 export const GetAvailabilityRequestSchema: GenMessage<GetAvailabilityRequest, {jsonType: GetAvailabilityRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 15);
+  messageDesc(file_bookingrush_booking_v1_booking, 17);
 
 /**
  * ZoneAvailability is one zone's live counters; available + held + sold =
@@ -1172,7 +1376,7 @@ export type ZoneAvailabilityJson = {
  * Use `create(ZoneAvailabilitySchema)` to create a new message.
  */
 export const ZoneAvailabilitySchema: GenMessage<ZoneAvailability, {jsonType: ZoneAvailabilityJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 16);
+  messageDesc(file_bookingrush_booking_v1_booking, 18);
 
 /**
  * GetAvailabilityResponse lists the show's zones whose inventory is loaded.
@@ -1207,7 +1411,7 @@ export type GetAvailabilityResponseJson = {
  * Use `create(GetAvailabilityResponseSchema)` to create a new message.
  */
 export const GetAvailabilityResponseSchema: GenMessage<GetAvailabilityResponse, {jsonType: GetAvailabilityResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 17);
+  messageDesc(file_bookingrush_booking_v1_booking, 19);
 
 /**
  * JoinWaitlistRequest asks for a place on a zone's waitlist.
@@ -1272,7 +1476,7 @@ export type JoinWaitlistRequestJson = {
  * Use `create(JoinWaitlistRequestSchema)` to create a new message.
  */
 export const JoinWaitlistRequestSchema: GenMessage<JoinWaitlistRequest, {jsonType: JoinWaitlistRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 18);
+  messageDesc(file_bookingrush_booking_v1_booking, 20);
 
 /**
  * WaitlistEntry is the caller's place on one zone's waitlist.
@@ -1377,7 +1581,7 @@ export type WaitlistEntryJson = {
  * Use `create(WaitlistEntrySchema)` to create a new message.
  */
 export const WaitlistEntrySchema: GenMessage<WaitlistEntry, {jsonType: WaitlistEntryJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 19);
+  messageDesc(file_bookingrush_booking_v1_booking, 21);
 
 /**
  * JoinWaitlistResponse is the place taken (or held already).
@@ -1412,7 +1616,7 @@ export type JoinWaitlistResponseJson = {
  * Use `create(JoinWaitlistResponseSchema)` to create a new message.
  */
 export const JoinWaitlistResponseSchema: GenMessage<JoinWaitlistResponse, {jsonType: JoinWaitlistResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 20);
+  messageDesc(file_bookingrush_booking_v1_booking, 22);
 
 /**
  * GetWaitlistEntryRequest names a zone.
@@ -1447,7 +1651,7 @@ export type GetWaitlistEntryRequestJson = {
  * Use `create(GetWaitlistEntryRequestSchema)` to create a new message.
  */
 export const GetWaitlistEntryRequestSchema: GenMessage<GetWaitlistEntryRequest, {jsonType: GetWaitlistEntryRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 21);
+  messageDesc(file_bookingrush_booking_v1_booking, 23);
 
 /**
  * GetWaitlistEntryResponse is the caller's place.
@@ -1482,7 +1686,7 @@ export type GetWaitlistEntryResponseJson = {
  * Use `create(GetWaitlistEntryResponseSchema)` to create a new message.
  */
 export const GetWaitlistEntryResponseSchema: GenMessage<GetWaitlistEntryResponse, {jsonType: GetWaitlistEntryResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 22);
+  messageDesc(file_bookingrush_booking_v1_booking, 24);
 
 /**
  * LeaveWaitlistRequest names a zone.
@@ -1517,7 +1721,7 @@ export type LeaveWaitlistRequestJson = {
  * Use `create(LeaveWaitlistRequestSchema)` to create a new message.
  */
 export const LeaveWaitlistRequestSchema: GenMessage<LeaveWaitlistRequest, {jsonType: LeaveWaitlistRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 23);
+  messageDesc(file_bookingrush_booking_v1_booking, 25);
 
 /**
  * LeaveWaitlistResponse is empty: the caller is no longer on the waitlist.
@@ -1540,7 +1744,7 @@ export type LeaveWaitlistResponseJson = {
  * Use `create(LeaveWaitlistResponseSchema)` to create a new message.
  */
 export const LeaveWaitlistResponseSchema: GenMessage<LeaveWaitlistResponse, {jsonType: LeaveWaitlistResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 24);
+  messageDesc(file_bookingrush_booking_v1_booking, 26);
 
 /**
  * BookingEvent is one state change of a booking, as published on the Kafka
@@ -1641,7 +1845,7 @@ export type BookingEventJson = {
  * Use `create(BookingEventSchema)` to create a new message.
  */
 export const BookingEventSchema: GenMessage<BookingEvent, {jsonType: BookingEventJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 25);
+  messageDesc(file_bookingrush_booking_v1_booking, 27);
 
 /**
  * BookingStatus is the life cycle of a booking. On the public JSON API it is
@@ -1842,9 +2046,12 @@ export const BookingService: GenService<{
     output: typeof ListPendingBookingsResponseSchema;
   },
   /**
-   * LoadInventory loads (or reloads) an event's zone stock into Redis.
-   * Internal only (the catalog service calls it on publish); not on the
-   * public API.
+   * LoadInventory takes the catalog's snapshot of an event (sale settings,
+   * zones) and loads the event's zone stock into Redis, or refreshes its
+   * sale settings when it is loaded. Internal only (the catalog service
+   * calls it on publish and on every change of the sale settings; the
+   * system and admins only: an organizer changes the event through the
+   * catalog); not on the public API.
    *
    * @generated from rpc bookingrush.booking.v1.BookingService.LoadInventory
    */
