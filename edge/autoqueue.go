@@ -120,7 +120,7 @@ func (a *autoQueue) observe(show string, shed bool, now time.Time) (queuedEvent 
 
 // switchOn asks the queue service to turn the event's queue on.
 func (a *autoQueue) switchOn(event string) {
-	ctx, cancel := context.WithTimeout(authn.WithPrincipal(context.Background(), nil), 10*time.Second)
+	ctx, cancel := context.WithTimeout(authn.AsSystem(context.Background()), 10*time.Second)
 	defer cancel()
 	res, err := a.queue.SwitchOnForOverload(ctx, connect.NewRequest(&queuev1.SwitchOnForOverloadRequest{EventId: event}))
 	if err != nil {

@@ -50,7 +50,7 @@ type catalogClient struct {
 const pageSize = 100
 
 func (c catalogClient) Event(ctx context.Context, id string) (Event, error) {
-	res, err := c.c.GetEvent(asSystem(ctx), connect.NewRequest(&catalogv1.GetEventRequest{Slug: id}))
+	res, err := c.c.GetEvent(authn.AsSystem(ctx), connect.NewRequest(&catalogv1.GetEventRequest{Slug: id}))
 	if err != nil {
 		return Event{}, catalogErr(err)
 	}
@@ -58,7 +58,7 @@ func (c catalogClient) Event(ctx context.Context, id string) (Event, error) {
 }
 
 func (c catalogClient) Capacity(ctx context.Context, id string) (int64, error) {
-	res, err := c.c.ListShows(asSystem(ctx), connect.NewRequest(&catalogv1.ListShowsRequest{Slug: id}))
+	res, err := c.c.ListShows(authn.AsSystem(ctx), connect.NewRequest(&catalogv1.ListShowsRequest{Slug: id}))
 	if err != nil {
 		return 0, catalogErr(err)
 	}
@@ -106,7 +106,3 @@ func catalogErr(err error) error {
 	}
 	return e
 }
-
-// asSystem drops the caller's identity: the mesh client then presents the
-// analytics component's own service token.
-func asSystem(ctx context.Context) context.Context { return authn.WithPrincipal(ctx, nil) }

@@ -34,7 +34,7 @@ type paymentsClient struct {
 }
 
 func (p paymentsClient) Paid(ctx context.Context, bookingID string) (bool, error) {
-	res, err := p.c.GetBookingPayment(authn.WithPrincipal(ctx, nil), connect.NewRequest(&paymentv1.GetBookingPaymentRequest{BookingId: bookingID}))
+	res, err := p.c.GetBookingPayment(authn.AsSystem(ctx), connect.NewRequest(&paymentv1.GetBookingPaymentRequest{BookingId: bookingID}))
 	if err != nil {
 		if e := errs.FromConnect(err); e.Code == errs.NotFound {
 			return false, nil
@@ -45,7 +45,7 @@ func (p paymentsClient) Paid(ctx context.Context, bookingID string) (bool, error
 }
 
 func (p paymentsClient) DecideRefund(ctx context.Context, bookingID, showID, reason string) (int, error) {
-	res, err := p.c.RefundBooking(authn.WithPrincipal(ctx, nil), connect.NewRequest(&paymentv1.RefundBookingRequest{
+	res, err := p.c.RefundBooking(authn.AsSystem(ctx), connect.NewRequest(&paymentv1.RefundBookingRequest{
 		BookingId: bookingID, ShowId: showID, Reason: reason,
 		Cause: paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED, Step: paymentv1.RefundStep_REFUND_STEP_DECIDE,
 	}))
@@ -56,7 +56,7 @@ func (p paymentsClient) DecideRefund(ctx context.Context, bookingID, showID, rea
 }
 
 func (p paymentsClient) FinishRefund(ctx context.Context, bookingID string) error {
-	_, err := p.c.RefundBooking(authn.WithPrincipal(ctx, nil), connect.NewRequest(&paymentv1.RefundBookingRequest{
+	_, err := p.c.RefundBooking(authn.AsSystem(ctx), connect.NewRequest(&paymentv1.RefundBookingRequest{
 		BookingId: bookingID, Cause: paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED, Step: paymentv1.RefundStep_REFUND_STEP_REFUND,
 	}))
 	if err != nil {

@@ -54,18 +54,12 @@ func NewInventory(store *Store, mesh *server.Mesh, cfg Config, log *zap.Logger, 
 	}, nil
 }
 
-// asSystem drops the caller's identity, so the mesh client presents the
-// catalog's service token.
-func asSystem(ctx context.Context) context.Context {
-	return authn.WithPrincipal(ctx, nil)
-}
-
 // Load sends the booking engine the event's snapshot (its status, sale
 // window, per-user limit and queue switch, and every zone with its show,
 // price and total), which it keeps and (re)loads the inventory from.
 // Any failure is SERVICE_UNAVAILABLE: the caller decides what to undo.
 func (i *Inventory) Load(ctx context.Context, eventID string) error {
-	ctx, cancel := context.WithTimeout(asSystem(ctx), i.cfg.InventoryTimeout)
+	ctx, cancel := context.WithTimeout(authn.AsSystem(ctx), i.cfg.InventoryTimeout)
 	defer cancel()
 	snap, err := i.store.inventory(ctx, eventID)
 	if err == nil {
@@ -84,7 +78,7 @@ func (i *Inventory) Load(ctx context.Context, eventID string) error {
 // after a partial failure only finishes the work. It answers how many
 // refunds were due and how many failed.
 func (i *Inventory) RefundEvent(ctx context.Context, eventID, reason string) (total, failed int, err error) {
-	res, err := i.payments.RefundEvent(asSystem(context.WithoutCancel(ctx)), connect.NewRequest(&paymentv1.RefundEventRequest{
+	res, err := i.payments.RefundEvent(authn.AsSystem(context.WithoutCancel(ctx)), connect.NewRequest(&paymentv1.RefundEventRequest{
 		EventId: eventID, Reason: reason,
 	}))
 	if err != nil {
@@ -98,7 +92,7 @@ func (i *Inventory) RefundEvent(ctx context.Context, eventID, reason string) (to
 // id. An error (booking unreachable, slow, failing) means "unknown": the
 // caller answers the Postgres counters instead.
 func (i *Inventory) Availability(ctx context.Context, showID string) (map[string]*bookingv1.ZoneAvailability, error) {
-	ctx, cancel := context.WithTimeout(asSystem(ctx), i.cfg.AvailabilityTimeout)
+	ctx, cancel := context.WithTimeout(authn.AsSystem(ctx), i.cfg.AvailabilityTimeout)
 	defer cancel()
 	res, err := i.booking.GetAvailability(ctx, connect.NewRequest(&bookingv1.GetAvailabilityRequest{ShowId: showID}))
 	if err != nil {

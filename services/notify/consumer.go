@@ -168,7 +168,7 @@ func (c *Consumer) booking(ctx context.Context, msg *sarama.ConsumerMessage) err
 // payment of it can succeed, "returned" when one did or still may (it is
 // refunded in full, and payment.refunded mails the refund).
 func (c *Consumer) money(ctx context.Context, bookingID string) (string, error) {
-	res, err := c.payments.GetBookingPayment(authn.WithPrincipal(ctx, nil), connect.NewRequest(&paymentv1.GetBookingPaymentRequest{BookingId: bookingID}))
+	res, err := c.payments.GetBookingPayment(authn.AsSystem(ctx), connect.NewRequest(&paymentv1.GetBookingPaymentRequest{BookingId: bookingID}))
 	switch {
 	case err == nil && res.Msg.GetPayment().GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_FAILED:
 		return "returned", nil

@@ -186,7 +186,7 @@ const ticketsMarker = `<div id="tickets"></div>`
 // html as inline images. No tickets yet (the gate issues them moments
 // after the confirmation) is an error: the mail waits for its next attempt.
 func (w *Worker) ticketImages(ctx context.Context, bookingID, html string) (string, []mail.Inline, error) {
-	res, err := w.tickets.ListBookingTickets(authn.WithPrincipal(ctx, nil), connect.NewRequest(&gatev1.ListBookingTicketsRequest{BookingId: bookingID}))
+	res, err := w.tickets.ListBookingTickets(authn.AsSystem(ctx), connect.NewRequest(&gatev1.ListBookingTicketsRequest{BookingId: bookingID}))
 	if err != nil {
 		return html, nil, fmt.Errorf("the tickets of booking %s: %w", bookingID, err)
 	}

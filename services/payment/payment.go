@@ -29,6 +29,7 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
+	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/outbox"
 	"github.com/bookingrush/rush/services/platform/server"
@@ -109,7 +110,7 @@ func newProvider(lc fx.Lifecycle, cfg Config, st StripeConfig, mesh *server.Mesh
 	sim := NewSimulator(secret, cfg.SimDelay, log)
 	self := server.Dial(mesh, "payment", "payment", paymentv1connect.NewPaymentServiceClient)
 	sim.SetDeliverer(func(ctx context.Context, payload []byte, sig string) error {
-		_, err := self.HandleStripeWebhook(asSystem(ctx), connect.NewRequest(&paymentv1.HandleStripeWebhookRequest{
+		_, err := self.HandleStripeWebhook(authn.AsSystem(ctx), connect.NewRequest(&paymentv1.HandleStripeWebhookRequest{
 			Body: &httpbody.HttpBody{ContentType: "application/json", Data: payload}, StripeSignature: sig,
 		}))
 		return err

@@ -11,6 +11,7 @@ import (
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/background"
 	"github.com/bookingrush/rush/services/platform/errs"
 )
@@ -162,7 +163,7 @@ func (r *Reconciler) settle(ctx context.Context, deadline time.Time) error {
 }
 
 func (r *Reconciler) settleOne(ctx context.Context, p Payment) (string, error) {
-	sys := asSystem(ctx)
+	sys := authn.AsSystem(ctx)
 	res, err := r.svc.booking.GetBooking(sys, connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: p.BookingID}))
 	if err != nil && errs.FromConnect(err).Code != errs.NotFound {
 		return "", errs.FromConnect(err)

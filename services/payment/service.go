@@ -56,10 +56,6 @@ func NewService(store *Store, provider Provider, booking bookingv1connect.Bookin
 	return &Service{store: store, provider: provider, booking: booking, shows: shows, relay: relay, log: log, metrics: m, now: time.Now}, nil
 }
 
-// asSystem drops the caller's identity from ctx, so mesh calls made with it
-// carry the payment service's own token (role "service").
-func asSystem(ctx context.Context) context.Context { return authn.WithPrincipal(ctx, nil) }
-
 // Create starts paying for the caller's own live hold. The amount is the
 // booking's total as the booking service knows it: nothing the client sends.
 // key is the call's Idempotency-Key ("" for none): a retry with the same key
@@ -231,7 +227,7 @@ func (s *Service) RefundBooking(ctx context.Context, bookingID, paymentID string
 	if pay.RefundPercent == 0 {
 		releaseAs = bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED
 	}
-	_, err = s.booking.CancelBooking(asSystem(ctx), connect.NewRequest(&bookingv1.CancelBookingRequest{
+	_, err = s.booking.CancelBooking(authn.AsSystem(ctx), connect.NewRequest(&bookingv1.CancelBookingRequest{
 		BookingId: pay.BookingID, Reason: pay.RefundReason, Cause: bookingCause[pay.RefundCause], ReleaseAs: releaseAs,
 	}))
 	if err != nil && errs.FromConnect(err).Code != errs.NotFound {
@@ -328,7 +324,7 @@ func (s *Service) decideRefund(ctx context.Context, bookingID, paymentID, confir
 	if confirmedShow != "" {
 		b = &bookingv1.Booking{Id: bookingID, ShowId: confirmedShow, Status: bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED}
 	} else if cause == paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED {
-		res, err := s.booking.GetBooking(asSystem(ctx), connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: bookingID}))
+		res, err := s.booking.GetBooking(authn.AsSystem(ctx), connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: bookingID}))
 		switch {
 		case err == nil:
 			b = res.Msg.GetBooking()

@@ -8,6 +8,7 @@ import (
 
 	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
+	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/server"
 )
@@ -28,7 +29,7 @@ type showsClient struct {
 }
 
 func (s showsClient) ShowOf(ctx context.Context, showID string) (time.Time, bool, error) {
-	res, err := s.c.GetShow(asSystem(ctx), connect.NewRequest(&catalogv1.GetShowRequest{ShowId: showID}))
+	res, err := s.c.GetShow(authn.AsSystem(ctx), connect.NewRequest(&catalogv1.GetShowRequest{ShowId: showID}))
 	if err != nil {
 		return time.Time{}, false, errs.FromConnect(err)
 	}

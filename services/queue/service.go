@@ -349,7 +349,7 @@ func (s *Service) apply(ctx context.Context, ev string, c change) (*queuev1.Queu
 	}
 	if before.enabled != after.enabled {
 		req := connect.NewRequest(&catalogv1.SetQueueEnabledRequest{EventId: ev, Enabled: after.enabled})
-		if _, err := s.catalog.SetQueueEnabled(authn.WithPrincipal(ctx, nil), req); err != nil {
+		if _, err := s.catalog.SetQueueEnabled(authn.AsSystem(ctx), req); err != nil {
 			back := change{enabled: before.enabled, rate: &before.knobs.Rate, maxActive: &before.knobs.MaxActive, auto: &before.auto}
 			if _, _, rerr := s.settings.update(context.WithoutCancel(ctx), ev, back); rerr != nil {
 				s.log.Error("could not restore the queue settings after a failed switch",

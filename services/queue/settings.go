@@ -127,7 +127,7 @@ func (s *Settings) own(ctx context.Context, q querier, ev, lock string) (k Knobs
 // catalogEvent asks the catalog for the event, as the system (which sees
 // drafts too: mayChange decides what the caller may know).
 func (s *Settings) catalogEvent(ctx context.Context, ev string) (*catalogv1.Event, error) {
-	res, err := s.catalog.GetEvent(authn.WithPrincipal(ctx, nil), connect.NewRequest(&catalogv1.GetEventRequest{Slug: ev}))
+	res, err := s.catalog.GetEvent(authn.AsSystem(ctx), connect.NewRequest(&catalogv1.GetEventRequest{Slug: ev}))
 	if err != nil {
 		e := errs.FromConnect(err)
 		if e.Code == errs.NotFound {

@@ -364,6 +364,11 @@ func WithPrincipal(ctx context.Context, p *Principal) context.Context {
 	return context.WithValue(ctx, ctxKey{}, p)
 }
 
+// AsSystem drops the caller's identity from ctx: a call made with it
+// through the mesh client carries the calling component's own service
+// token (NewClientInterceptor), not the user's it is serving.
+func AsSystem(ctx context.Context) context.Context { return WithPrincipal(ctx, nil) }
+
 // FromContext returns the caller, or nil for an anonymous call.
 func FromContext(ctx context.Context) *Principal {
 	p, _ := ctx.Value(ctxKey{}).(*Principal)
