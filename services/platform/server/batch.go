@@ -243,8 +243,8 @@ func newBatchTransport(next *http.Client, keys *authn.Keys, caller string, cfg B
 
 // Do implements connect.HTTPClient.
 func (t *batchTransport) Do(r *http.Request) (*http.Response, error) {
-	if r.Method != http.MethodPost || r.ContentLength < 0 || r.GetBody == nil && r.Body != nil && r.Body != http.NoBody {
-		return t.next.Do(r) // a stream: its body is still being written
+	if !connectUnary(r) {
+		return t.next.Do(r)
 	}
 	var body []byte
 	if r.Body != nil {
@@ -284,6 +284,17 @@ func (t *batchTransport) Do(r *http.Request) (*http.Response, error) {
 		ContentLength: int64(len(c.reply.GetBody())),
 		Request:       r,
 	}, nil
+}
+
+// connectUnary reports whether r is a Connect unary call, the only kind a
+// batch carries: a stream (application/connect+..., gRPC's application/grpc)
+// lives longer than any batch, and its body may still be being written.
+func connectUnary(r *http.Request) bool {
+	if r.Method != http.MethodPost || r.ContentLength < 0 {
+		return false
+	}
+	ct := r.Header.Get("Content-Type")
+	return ct == "application/proto" || ct == "application/json"
 }
 
 // client is the MeshService client of one component.
