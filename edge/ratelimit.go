@@ -42,11 +42,12 @@ type RateLimitConfig struct {
 	Password Limit `yaml:"password"`
 	Reserve  Limit `yaml:"reserve"`
 	General  Limit `yaml:"general"`
-	// ReserveSync is how often the reserve route's limit, decided in each
-	// replica's memory (no round trip on the hot path), is reconciled with
-	// the shared buckets in Redis; 0 takes the reserve's tokens from Redis on
-	// every request, as the other limits do.
-	ReserveSync time.Duration `yaml:"reserve_sync"`
+	// Sync is how often the reserve and general limits (every route but
+	// signing in, signing up and password resets), decided in each replica's
+	// memory (no round trip on the hot paths: the reserve, the queue join),
+	// are reconciled with the shared buckets in Redis; 0 takes their tokens
+	// from Redis on every request, as the credential routes' limits do.
+	Sync time.Duration `yaml:"sync"`
 }
 
 // Limit is one token bucket: Burst tokens at most, refilled at Rate tokens a
@@ -61,7 +62,7 @@ func (c *RateLimitConfig) RegisterFlags(f *flag.FlagSet) {
 	f.BoolVar(&c.Enabled, "rate-limit.enabled", true, "rate limit the public API (token buckets in Redis)")
 	f.StringVar(&c.Prefix, "rate-limit.prefix", "rl:", "prefix of the rate limit keys in Redis")
 	f.StringVar(&c.OnRedisError, "rate-limit.on-redis-error", "deny", "when Redis is unreachable: deny (503) or local (per-replica in-memory buckets)")
-	f.DurationVar(&c.ReserveSync, "rate-limit.reserve-sync", 100*time.Millisecond, "the reserve limit is decided in each replica's memory and reconciled with the shared buckets in Redis this often (0: a Redis call per reserve)")
+	f.DurationVar(&c.Sync, "rate-limit.sync", 100*time.Millisecond, "the reserve and general limits are decided in each replica's memory and reconciled with the shared buckets in Redis this often (0: a Redis call per request); the login, register and password limits always take their tokens from Redis")
 	limits := []struct {
 		name        string
 		l           *Limit
@@ -83,8 +84,8 @@ func (c *RateLimitConfig) RegisterFlags(f *flag.FlagSet) {
 // Validate checks the limits.
 func (c *RateLimitConfig) Validate() error {
 	var problems []error
-	if c.ReserveSync < 0 {
-		problems = append(problems, fmt.Errorf("rate-limit.reserve-sync: %v is negative", c.ReserveSync))
+	if c.Sync < 0 {
+		problems = append(problems, fmt.Errorf("rate-limit.sync: %v is negative", c.Sync))
 	}
 	if c.OnRedisError != "deny" && c.OnRedisError != "local" {
 		problems = append(problems, fmt.Errorf("rate-limit.on-redis-error: %q is not deny or local", c.OnRedisError))
@@ -119,9 +120,9 @@ type limiter struct {
 	reserve  *rule
 	general  *rule
 	local    *localBuckets // nil: deny when Redis fails
-	// synced decides the reserve limit in memory (rate-limit.reserve-sync);
-	// nil: in Redis on every request.
-	synced *syncedBuckets
+	// synced decide the reserve and general limits in memory
+	// (rate-limit.sync); empty: in Redis on every request.
+	synced map[*rule]*syncedBuckets
 	log    *zap.Logger
 	logged logSampler
 }
@@ -157,16 +158,21 @@ func newLimiter(cfg RateLimitConfig, rdb *redis.Client, reg prometheus.Registere
 	if cfg.OnRedisError == "local" {
 		l.local = newLocalBuckets()
 	}
-	if cfg.ReserveSync > 0 {
-		l.synced = newSyncedBuckets(l.reserve, rdb, cfg.Prefix, cfg.ReserveSync, log)
+	if cfg.Sync > 0 {
+		// Not the credential routes': their small buckets (5 guesses a
+		// minute) stay exact however many replicas there are.
+		l.synced = map[*rule]*syncedBuckets{}
+		for _, ru := range []*rule{l.reserve, l.general} {
+			l.synced[ru] = newSyncedBuckets(ru, rdb, cfg.Prefix, cfg.Sync, log)
+		}
 	}
 	return l, nil
 }
 
-// close stops the reserve limit's background sync, after a last one.
+// close stops the background syncs, after a last one each.
 func (l *limiter) close() {
-	if l.synced != nil {
-		l.synced.close()
+	for _, s := range l.synced {
+		s.close()
 	}
 }
 
@@ -223,8 +229,8 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, userID string, c
 	var remaining int
 	var retryMs int64
 	var err error
-	if ru == l.reserve && l.synced != nil {
-		ok, remaining, retryMs = l.synced.take(who, time.Now())
+	if s := l.synced[ru]; s != nil {
+		ok, remaining, retryMs = s.take(who, time.Now())
 	} else {
 		ok, remaining, retryMs, err = l.take(r.Context(), ru, l.prefix+ru.name+":"+who)
 	}

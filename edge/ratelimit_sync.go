@@ -15,21 +15,22 @@ import (
 	"github.com/bookingrush/rush/services/platform/breaker"
 )
 
-// syncedBuckets decide one limit (the reserve route's) in this replica's
-// memory, with no round trip, and reconcile it with the shared buckets in
-// Redis every interval in the background: each bucket's tokens taken here
-// since the last sync are debited from the shared bucket (every replica
-// does the same), and the local bucket takes the shared balance, less what
-// was taken here meanwhile. One script call per shard of buckets per
-// interval replaces a script call per request.
+// syncedBuckets decide one limit (the reserve route's, or the general one)
+// in this replica's memory, with no round trip, and reconcile it with the
+// shared buckets in Redis every interval in the background: each bucket's
+// tokens taken here since the last sync are debited from the shared bucket
+// (every replica does the same), and the local bucket takes the shared
+// balance, less what was taken here meanwhile. One script call per shard of
+// buckets per interval replaces a script call per request.
 //
 // Between two syncs each replica may allow up to a full bucket that other
 // replicas already spent: the limit is exact with one replica, and with n
 // replicas a client gets at most (n-1) bursts more than the limit once, then
 // owes them (the shared bucket goes negative and refills from there). While
 // Redis does not answer, each replica keeps deciding alone (the full rate
-// per replica), logged and counted; the reserve itself then fails anyway,
-// as booking needs Redis.
+// per replica), logged and counted, whatever rate-limit.on-redis-error
+// says: a route that needs Redis (the reserve, the queue join) fails
+// anyway, and one that does not (the catalog's pages) stays up.
 type syncedBuckets struct {
 	ru       *rule
 	rdb      redis.Scripter
@@ -184,7 +185,7 @@ func (s *syncedBuckets) sync() {
 		if err != nil {
 			s.ru.failed.Inc()
 			if !errors.Is(err, breaker.ErrOpen) && s.logged.allow() {
-				s.log.Error("rate limit store unreachable, the reserve limit is decided by each replica alone",
+				s.log.Error("rate limit store unreachable, the limit is decided by each replica alone",
 					zap.String("limit", s.ru.name), zap.Error(err))
 			}
 			return

@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/redis/go-redis/v9"
 )
 
 // randomIP is a client address no other test uses.
@@ -163,4 +165,44 @@ func metricsText(t *testing.T, base string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestGeneralLimitIsDecidedInMemory: the general limit (the queue join's,
+// every route but the credential ones) costs no Redis call per request:
+// the edge decides it in memory, refuses beyond the burst with the same
+// 429, and hands what it took to the shared bucket at the next sync.
+func TestGeneralLimitIsDecidedInMemory(t *testing.T) {
+	t.Parallel()
+	e := start(t, "-rate-limit.general.rate=2", "-rate-limit.general.burst=2", "-rate-limit.sync=20ms")
+	alice, id := e.token(authn.RoleUser)
+	var got []int
+	for range 3 {
+		got = append(got, e.do("GET", "/api/v1/bookings", "", "Authorization", "Bearer "+alice).status)
+	}
+	if got[0] == 429 || got[1] == 429 || got[2] != 429 {
+		t.Fatalf("three calls with a burst of 2: %v", got)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx := context.Background()
+	if n, err := rdb.Exists(ctx, e.prefix+"general:u:"+id).Result(); err != nil || n != 0 {
+		t.Errorf("a per-request bucket in Redis (%d, %v): the general limit took its tokens from Redis", n, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		// The shared bucket: <prefix>general:{s<shard>}u:<user>.
+		keys, _ := rdb.Keys(ctx, e.prefix+"general:{s*}u:"+id).Result()
+		var left float64
+		var err error = redis.Nil
+		if len(keys) == 1 {
+			left, err = rdb.HGet(ctx, keys[0], "t").Float64()
+		}
+		if err == nil && left < 0.5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shared bucket after the sync: %v %v, %v (want the 2 tokens taken)", keys, left, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/queue/v1/queuev1connect"
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/server"
 )
 
 // The flash sale's routes. POST /api/v1/bookings/reserve (the hold) and
@@ -65,13 +66,13 @@ func newDirect[Req, Res any](call func(context.Context, *connect.Request[Req]) (
 
 // newReserveRoute serves BookingService.Reserve.
 func newReserveRoute(hc connect.HTTPClient, rt *routeTable, traced bool, failed func(context.Context, string, error)) *direct[bookingv1.ReserveRequest, bookingv1.ReserveResponse] {
-	client := bookingv1connect.NewBookingServiceClient(hc, "http://booking")
+	client := bookingv1connect.NewBookingServiceClient(hc, "http://booking", server.Uncompressed)
 	return newDirect(client.Reserve, "booking", reserveProcedure, rt, traced, failed)
 }
 
 // newJoinRoute serves QueueService.JoinQueue.
 func newJoinRoute(hc connect.HTTPClient, rt *routeTable, traced bool, failed func(context.Context, string, error)) *direct[queuev1.JoinQueueRequest, queuev1.JoinQueueResponse] {
-	client := queuev1connect.NewQueueServiceClient(hc, "http://queue")
+	client := queuev1connect.NewQueueServiceClient(hc, "http://queue", server.Uncompressed)
 	return newDirect(client.JoinQueue, "queue", joinProcedure, rt, traced, failed)
 }
 

@@ -1,5 +1,5 @@
 -- ratelimit_sync.lua: reconcile token buckets that edge replicas decide in
--- their own memory (the reserve route's limit) with the shared ones: each
+-- their own memory (the reserve and general limits) with the shared ones: each
 -- replica sends what it took from each bucket since its last sync, and
 -- learns what is left for every replica together.
 --

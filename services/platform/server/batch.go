@@ -304,7 +304,7 @@ func (t *batchTransport) client(host string) meshv1connect.MeshServiceClient {
 	c := t.clients[host]
 	if c == nil {
 		c = meshv1connect.NewMeshServiceClient(t.next, "http://"+host,
-			connect.WithInterceptors(authn.NewClientInterceptor(t.keys, t.caller)))
+			connect.WithInterceptors(authn.NewClientInterceptor(t.keys, t.caller)), Uncompressed)
 		t.clients[host] = c
 	}
 	return c
