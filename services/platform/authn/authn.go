@@ -12,12 +12,15 @@ package authn
 import (
 	"context"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"hash"
 	"hash/maphash"
 	"slices"
 	"strings"
@@ -165,9 +168,11 @@ type Keys struct {
 	issuer string
 	ttl    time.Duration
 	cache  *cache
-	// parser checks the algorithm and signature (claims: Verify).
+	// parser checks the algorithm and signature (claims: Verify) of a
+	// token verifyHS256 cannot, with macs (HMAC-SHA256 of key) reused.
 	parser  *jwt.Parser
 	keyFunc jwt.Keyfunc
+	macs    sync.Pool
 	// revocations, when set (RevocationsModule), is applied by Verify.
 	revocations *Revocations
 	// accounts are the service accounts, by name.
@@ -191,6 +196,7 @@ func NewKeys(cfg Config) (*Keys, error) {
 		parser: jwt.NewParser(jwt.WithValidMethods([]string{"HS256"}), jwt.WithoutClaimsValidation()),
 	}
 	k.keyFunc = func(*jwt.Token) (any, error) { return k.key, nil }
+	k.macs.New = func() any { return hmac.New(sha256.New, k.key) }
 	k.accounts = map[string]ServiceAccount{}
 	for _, e := range cfg.ServiceAccounts {
 		a, err := ParseServiceAccount(e)
@@ -275,10 +281,11 @@ var ErrInvalidToken = errs.New(errs.Unauthorized, "invalid or expired token")
 // SERVICE_UNAVAILABLE while the revocation feed is stale (see Revocations):
 // a map lookup, no round trip.
 //
-// golang-jwt checks the algorithm (HS256 only) and the signature; the claims
-// are decoded into plain fields and checked here against now, which keeps a
-// never-seen token (a flash sale: each buyer calls once) at about a third of
-// the CPU of the library's generic claims validation.
+// The algorithm (HS256 only) and the signature are checked by verifyHS256
+// for a token of our own header, by golang-jwt for any other; the claims
+// are decoded into plain fields and checked here against now, instead of
+// the library's generic claims validation. A never-seen token (a flash
+// sale: each buyer's first call) costs about 2.5 µs (BenchmarkVerifyNew).
 //
 // A service-account key (KeyPrefix) is checked against its account's hash
 // instead; it carries no version and is never revoked by a logout.
@@ -300,8 +307,10 @@ func (k *Keys) verify(token string, now time.Time) (*Principal, error) {
 		return p, nil
 	}
 	var c verified
-	if _, err := k.parser.ParseWithClaims(token, &c, k.keyFunc); err != nil {
-		return nil, ErrInvalidToken
+	if !k.verifyHS256(token, &c) {
+		if _, err := k.parser.ParseWithClaims(token, &c, k.keyFunc); err != nil {
+			return nil, ErrInvalidToken
+		}
 	}
 	exp := time.Unix(c.Exp, 0)
 	if c.Exp == 0 || !now.Before(exp.Add(leeway)) || c.Iss != k.issuer || c.Sub == "" ||
@@ -316,6 +325,51 @@ func (k *Keys) verify(token string, now time.Time) (*Principal, error) {
 	}
 	k.cache.put(token, p, exp)
 	return p, nil
+}
+
+// hs256Header is the first segment of every token Keys signs
+// (jwt.SigningMethodHS256: {"alg":"HS256","typ":"JWT"}).
+var hs256Header = func() string {
+	s, err := jwt.New(jwt.SigningMethodHS256).SigningString()
+	if err != nil {
+		panic(err)
+	}
+	h, _, _ := strings.Cut(s, ".")
+	return h
+}()
+
+// verifyHS256 is golang-jwt's check of a token whose header is exactly
+// hs256Header, the one every token of ours has, without decoding that
+// header: three segments, the HMAC-SHA256 of the first two equal to the
+// third, and the claims decoded into c. It reports false for a token that
+// fails or has any other header, which the library then parses (and
+// refuses, or accepts as it would have). golang-jwt decodes every header
+// into a map and allocates an HMAC per call: this is about half the CPU
+// and a third of the allocations per never-seen token (BenchmarkVerifyNew:
+// 2.5 against 5.3 µs, 12 against 38 allocations).
+func (k *Keys) verifyHS256(token string, c *verified) bool {
+	header, rest, ok := strings.Cut(token, ".")
+	if !ok || header != hs256Header {
+		return false
+	}
+	payload, sig, ok := strings.Cut(rest, ".")
+	if !ok || strings.IndexByte(sig, '.') >= 0 || base64.RawURLEncoding.DecodedLen(len(sig)) != sha256.Size {
+		return false
+	}
+	var got, want [sha256.Size]byte
+	if n, err := base64.RawURLEncoding.Strict().Decode(got[:], []byte(sig)); err != nil || n != sha256.Size {
+		return false
+	}
+	mac := k.macs.Get().(hash.Hash)
+	mac.Reset()
+	mac.Write([]byte(token[:len(header)+1+len(payload)]))
+	mac.Sum(want[:0])
+	k.macs.Put(mac)
+	if !hmac.Equal(got[:], want[:]) {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	return err == nil && json.Unmarshal(raw, c) == nil
 }
 
 // leeway is the clock skew allowed between the issuer and a verifier.
