@@ -318,12 +318,12 @@ func TestAuthentication(t *testing.T) {
 	// The token travels as it is, with the other headers the services read.
 	id := "fwd-" + uuid.NewString()
 	e.do("POST", "/api/v1/bookings/reserve", `{"show_id":"`+showID+`","zone_id":"`+zoneID+`","quantity":1}`,
-		"Authorization", "Bearer "+user, "X-Request-ID", id, "Idempotency-Key", "idem-12345678", "X-Queue-Pass", "pass-abc", "X-User-ID", "someone-else")
+		"Authorization", "Bearer "+user, "X-Request-ID", id, "Idempotency-Key", "idem-12345678", "X-Queue-Pass", "pass-abc", "X-User-ID", "someone-else", "User-Agent", "browser/1.0")
 	got, ok := e.rec.get(id)
 	if !ok {
 		t.Fatal("reserve did not reach the booking service")
 	}
-	for h, want := range map[string]string{"Authorization": "Bearer " + user, "Idempotency-Key": "idem-12345678", "X-Queue-Pass": "pass-abc", "X-Request-Id": id} {
+	for h, want := range map[string]string{"Authorization": "Bearer " + user, "Idempotency-Key": "idem-12345678", "X-Queue-Pass": "pass-abc", "X-Request-Id": id, "User-Agent": "browser/1.0"} {
 		if got.header.Get(h) != want {
 			t.Errorf("upstream %s = %q, want %q", h, got.header.Get(h), want)
 		}

@@ -76,8 +76,10 @@ func newJoinRoute(hc connect.HTTPClient, rt *routeTable, traced bool, failed fun
 	return newDirect(client.JoinQueue, "queue", joinProcedure, rt, traced, failed)
 }
 
-// forwarded are the request headers the services read.
-var forwarded = []string{"Authorization", "X-Request-Id", "Idempotency-Key", "X-Queue-Pass", audit.HeaderClientIP}
+// forwarded are the request headers the services read: the audit log
+// records the client's User-Agent with its address, as the transcoder's
+// routes pass it on (else the callee would see the edge's Connect client).
+var forwarded = []string{"Authorization", "X-Request-Id", "Idempotency-Key", "X-Queue-Pass", "User-Agent", audit.HeaderClientIP}
 
 func (rr *direct[Req, Res]) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, maxBody int64) {
 	if !isJSON(r.Header.Get("Content-Type")) {

@@ -199,10 +199,19 @@ func (w *replyWriter) reply() *meshv1.Reply {
 func toHeaders(h http.Header) []*meshv1.Header {
 	out := make([]*meshv1.Header, 0, len(h))
 	for k, v := range h {
-		out = append(out, &meshv1.Header{Name: k, Values: v})
+		if !unbatched[k] {
+			out = append(out, &meshv1.Header{Name: k, Values: v})
+		}
 	}
 	return out
 }
+
+// unbatched are the headers a call or a reply leaves behind in a batch:
+// the content negotiation of an HTTP exchange of its own. Nothing inside
+// the mesh compresses (Uncompressed), and no component requires
+// Connect-Protocol-Version. Each header is a message of the batch to
+// encode and decode: these were three of a join's eleven.
+var unbatched = map[string]bool{"Accept-Encoding": true, "Connect-Protocol-Version": true}
 
 func fromHeaders(hs []*meshv1.Header) http.Header {
 	h := make(http.Header, len(hs))
