@@ -287,7 +287,7 @@ func (b *bench) setup(ctx context.Context) error {
 			b.say("admission control: OFF (-edge.admission.enabled=false: nothing is shed)")
 		}
 		if o.rateLimit {
-			b.say("rate limit: ON (Redis token bucket per user, %d/min, burst %d: every request pays it, none is refused)", o.rateLimitMin, o.rateLimitMin)
+			b.say("rate limit: ON (token bucket per user, %d/min, burst %d, decided in the edge's memory and synced with Redis every 100 ms: every request pays it, none is refused)", o.rateLimitMin, o.rateLimitMin)
 		} else {
 			b.say("rate limit: OFF (-rate-limit.enabled=false)")
 		}

@@ -16,8 +16,9 @@ import "sync"
 // answers each of its calls (the calls carry their own way to answer,
 // such as a channel their caller waits on).
 type Batcher[K comparable, C any] struct {
-	max, inflight int
-	run           func(key K, batch []C)
+	max      int
+	inflight func(key K) int
+	run      func(key K, batch []C)
 
 	mu   sync.Mutex
 	keys map[K]*queue[C]
@@ -32,6 +33,14 @@ type queue[C any] struct {
 // New returns a Batcher that keeps at most inflight batches of a key under
 // way, each of at most max calls.
 func New[K comparable, C any](max, inflight int, run func(key K, batch []C)) *Batcher[K, C] {
+	return NewPerKey(max, func(K) int { return inflight }, run)
+}
+
+// NewPerKey is New with a bound per key, asked each time a call arrives
+// (so it may change: the replicas of a component come and go); inflight is
+// called with the Batcher's lock held, so it must be quick and must not
+// call back into the Batcher. A bound below 1 counts as 1.
+func NewPerKey[K comparable, C any](max int, inflight func(key K) int, run func(key K, batch []C)) *Batcher[K, C] {
 	return &Batcher[K, C]{max: max, inflight: inflight, run: run, keys: map[K]*queue[C]{}}
 }
 
@@ -48,7 +57,7 @@ func (b *Batcher[K, C]) Add(key K, c C) {
 		b.keys[key] = q
 	}
 	q.waiting = append(q.waiting, c)
-	if q.running >= b.inflight {
+	if q.running >= max(1, b.inflight(key)) {
 		b.mu.Unlock()
 		return
 	}
@@ -74,7 +83,9 @@ func (b *Batcher[K, C]) take(q *queue[C]) []C {
 // runs their batches until none is left.
 func (b *Batcher[K, C]) next(key K, q *queue[C]) {
 	b.mu.Lock()
-	if len(q.waiting) == 0 {
+	// A bound that went down (fewer replicas) takes effect as batches end:
+	// with calls waiting, running > bound >= 1 leaves another runner on.
+	if len(q.waiting) == 0 || q.running > max(1, b.inflight(key)) {
 		q.running--
 		if q.running == 0 {
 			delete(b.keys, key)

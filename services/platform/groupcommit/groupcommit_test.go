@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bookingrush/rush/services/platform/groupcommit"
 )
@@ -72,5 +73,67 @@ func TestEveryCallOnceWithinTheBounds(t *testing.T) {
 	groupcommit.New(max, inflight, func(_ int, batch []*call) { size = len(batch) }).Add(0, c)
 	if size != 1 {
 		t.Fatalf("a lone call left in a batch of %d", size)
+	}
+}
+
+// TestBoundPerKey: NewPerKey's bound is asked per key and as calls arrive:
+// a key of bound 3 gets three batches under way at once, a key of bound 1
+// one, and a bound lowered while calls wait takes effect as batches end.
+func TestBoundPerKey(t *testing.T) {
+	var bound [2]atomic.Int32
+	bound[0].Store(1)
+	bound[1].Store(3)
+	var running, peak [2]atomic.Int32
+	release := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	b := groupcommit.NewPerKey(1, func(key int) int { return int(bound[key].Load()) }, func(key int, batch []*call) {
+		n := running[key].Add(1)
+		for {
+			p := peak[key].Load()
+			if n <= p || peak[key].CompareAndSwap(p, n) {
+				break
+			}
+		}
+		<-release[key]
+		running[key].Add(-1)
+		for _, c := range batch {
+			close(c.done)
+		}
+	})
+	var wg sync.WaitGroup
+	for key := range 2 {
+		for range 6 {
+			wg.Go(func() {
+				c := &call{done: make(chan struct{})}
+				b.Add(key, c)
+				<-c.done
+			})
+		}
+	}
+	for running[0].Load() < 1 || running[1].Load() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(10 * time.Millisecond) // no fourth batch of key 1 starts
+	if peak[0].Load() != 1 || peak[1].Load() != 3 {
+		t.Fatalf("peaks %d and %d batches under way, want 1 and 3", peak[0].Load(), peak[1].Load())
+	}
+	// The replicas of key 1 went from three to one: as its three batches
+	// end, one runner goes on with the three calls that wait.
+	bound[1].Store(1)
+	for range 3 {
+		release[1] <- struct{}{}
+	}
+	for running[1].Load() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	peak[1].Store(1)
+	for range 3 {
+		release[1] <- struct{}{}
+	}
+	for range 6 {
+		release[0] <- struct{}{}
+	}
+	wg.Wait()
+	if peak[1].Load() != 1 {
+		t.Errorf("%d batches of key 1 under way after its bound went down to 1", peak[1].Load())
 	}
 }

@@ -68,6 +68,26 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return b.next.RoundTrip(out)
 }
 
+// replicas is how many addresses component's calls are spread over, as of
+// the last lookup (1 until one was made, and for components in this
+// process, literal addresses and names with one address). It never
+// resolves: the batches of the mesh (batch.go) ask it on every call.
+func (b *balancer) replicas(component string) int {
+	if _, local := b.reg.URL(component); local {
+		return 1
+	}
+	host, _, err := net.SplitHostPort(b.peers[component])
+	if err != nil {
+		return 1
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if r := b.hosts[host]; r != nil && len(r.addrs) > 1 {
+		return len(r.addrs)
+	}
+	return 1
+}
+
 // lookup returns host's addresses, resolved again once they are older than
 // the refresh interval; a failed lookup keeps the last answer.
 func (b *balancer) lookup(ctx context.Context, host string) *resolved {

@@ -61,4 +61,11 @@ func TestBalancerSpreadsCallsOverEveryAddress(t *testing.T) {
 	if hits["127.0.0.1:"+port] != 5 || hits["127.0.0.2:"+port] != 5 || lookups != 1 {
 		t.Errorf("hits %v, lookups %d: want 5 calls on each address and one lookup", hits, lookups)
 	}
+	// The mesh's batches keep peer.batch-in-flight batches per replica.
+	if n := b.replicas("booking"); n != 2 {
+		t.Errorf("replicas of booking: %d, want 2", n)
+	}
+	if n := b.replicas("catalog"); n != 1 {
+		t.Errorf("replicas of a peer never called: %d, want 1", n)
+	}
 }

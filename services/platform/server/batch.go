@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -34,15 +35,15 @@ import (
 type BatchConfig struct {
 	// Size is the most calls one batch carries; 0 sends every call alone.
 	Size int `yaml:"size"`
-	// InFlight is how many batches to one component a caller keeps under
-	// way before calls queue for the next one.
+	// InFlight is how many batches to each replica of a component a caller
+	// keeps under way before calls queue for the next one.
 	InFlight int `yaml:"in_flight"`
 }
 
 // RegisterFlags registers peer.batch-* flags.
 func (c *BatchConfig) RegisterFlags(f *flag.FlagSet) {
 	f.IntVar(&c.Size, "peer.batch-size", 64, "most calls the edge's hot routes (reserve, queue join) carry to a component in one batch RPC; 0 sends each call alone")
-	f.IntVar(&c.InFlight, "peer.batch-in-flight", 2, "batches to one component under way at once before calls queue for the next one (at least the component's replicas, to reach them all at once)")
+	f.IntVar(&c.InFlight, "peer.batch-in-flight", 2, "batches to each replica of a component under way at once before calls queue for the next one (the replicas are the addresses its name resolves to, peer.refresh)")
 }
 
 // Validate checks the sizes.
@@ -244,9 +245,16 @@ type batchCall struct {
 	done  chan struct{}
 }
 
-func newBatchTransport(next *http.Client, keys *authn.Keys, caller string, cfg BatchConfig) *batchTransport {
+// newBatchTransport keeps cfg.InFlight batches under way per replica of a
+// component (replicas: how many addresses its calls are balanced over).
+func newBatchTransport(next *http.Client, keys *authn.Keys, caller string, cfg BatchConfig, replicas func(component string) int) *batchTransport {
 	t := &batchTransport{next: next, keys: keys, caller: caller, clients: map[string]meshv1connect.MeshServiceClient{}}
-	t.batches = groupcommit.New(cfg.Size, cfg.InFlight, t.run)
+	t.batches = groupcommit.NewPerKey(cfg.Size, func(host string) int {
+		if name, _, err := net.SplitHostPort(host); err == nil {
+			host = name
+		}
+		return cfg.InFlight * replicas(host)
+	}, t.run)
 	return t
 }
 

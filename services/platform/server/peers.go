@@ -124,7 +124,11 @@ func (m *Mesh) Batched(caller string) connect.HTTPClient {
 	if m.batch.Size == 0 {
 		return m.Client
 	}
-	return newBatchTransport(m.Client, m.keys, caller, m.batch)
+	replicas := func(string) int { return 1 }
+	if b, ok := m.Client.Transport.(*balancer); ok {
+		replicas = b.replicas
+	}
+	return newBatchTransport(m.Client, m.keys, caller, m.batch, replicas)
 }
 
 // Resolver looks up the addresses of a peer's host name (the pods of a
