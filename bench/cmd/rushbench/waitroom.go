@@ -78,9 +78,10 @@ func (b *bench) scenarioWaitroom(ctx context.Context) error {
 	js := load.Closed{Workers: o.closedConns, Requests: uint64(joins - seats), FirstSeq: uint64(seats)}.
 		Run(ctx, mesh.JoinHTTP(lc, b.edgeURL, ev.ID, b.tokens, tickets))
 	b.say("waitroom: joins through the edge (POST /api/v1/queue/join, %d connections, one user each, the lean client): %s", o.closedConns, js.Summary())
+	// The CPU of the joins alone: the profile may run on after them.
+	use := acct()
 	profiled()
-	acct()
-	b.say("waitroom: **%.0f joins/s** (target >= 5,000/s)", js.Throughput())
+	b.say("waitroom: **%.0f joins/s** (target >= 5,000/s); CPU per join: %s", js.Throughput(), perRequest(use, js.Throughput()))
 	if js.Errors() > 0 {
 		b.failed = append(b.failed, fmt.Sprintf("waitroom: %d joins failed: %v", js.Errors(), js.Outcomes))
 	}
@@ -340,4 +341,24 @@ func errString(err error) string {
 		return "ended"
 	}
 	return err.Error()
+}
+
+// perRequest is each process group's CPU per answer, and the whole
+// machine's, in µs ("edge 130, ... machine 330").
+func perRequest(u mesh.CPUUse, rps float64) string {
+	if rps <= 0 {
+		return "not measured"
+	}
+	names := make([]string, 0, len(u.Groups))
+	for g := range u.Groups {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	var out []string
+	for _, g := range names {
+		if us := u.Groups[g] * 1e6 / rps; us >= 1 {
+			out = append(out, fmt.Sprintf("%s %.0f µs", g, us))
+		}
+	}
+	return strings.Join(append(out, fmt.Sprintf("machine %.0f µs", u.Busy*1e6/rps)), ", ")
 }
