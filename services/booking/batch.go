@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/bookingrush/rush/services/platform/groupcommit"
 )
@@ -31,7 +30,7 @@ type reserveBatcher struct {
 // last one.
 const reserveInFlight = 2
 
-// reserveCall is one reserve waiting for its answer.
+// reserveCall is one reserve waiting for its answer (a groupcommit.Caller).
 type reserveCall struct {
 	ctx  context.Context // the caller's: its deadline and trace
 	in   ReserveInput
@@ -40,6 +39,11 @@ type reserveCall struct {
 	err  error
 	done chan struct{}
 }
+
+func (c *reserveCall) Context() context.Context { return c.ctx }
+
+// Fail answers c unavailable: its caller gave up, nothing ran for it.
+func (c *reserveCall) Fail(err error) { c.err = unavailable(err); close(c.done) }
 
 func newReserveBatcher(eng *Engine, max int) *reserveBatcher {
 	b := &reserveBatcher{eng: eng}
@@ -60,28 +64,12 @@ func (b *reserveBatcher) do(ctx context.Context, in ReserveInput) ([]string, err
 // sent (nothing ran for it); the call has the earliest deadline of the
 // others, and the trace of the first.
 func (b *reserveBatcher) run(batch []*reserveCall) {
-	live := batch[:0:0]
-	var deadline time.Time
-	for _, c := range batch {
-		if err := c.ctx.Err(); err != nil {
-			c.err = unavailable(err)
-			close(c.done)
-			continue
-		}
-		if d, ok := c.ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
-			deadline = d
-		}
-		live = append(live, c)
-	}
+	live := groupcommit.Live(batch)
 	if len(live) == 0 {
 		return
 	}
-	ctx := context.WithoutCancel(live[0].ctx)
-	if !deadline.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline)
-		defer cancel()
-	}
+	ctx, cancel := groupcommit.Bound(context.WithoutCancel(live[0].ctx), live, true)
+	defer cancel()
 	b.calls.Add(1)
 	b.decided.Add(int64(len(live)))
 	answers, err := b.eng.reserveBatch(ctx, live)

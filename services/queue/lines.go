@@ -108,6 +108,11 @@ type joinCall struct {
 	done            chan struct{}
 }
 
+func (c *joinCall) Context() context.Context { return c.ctx }
+
+// Fail answers c unavailable: its caller gave up, nothing ran for it.
+func (c *joinCall) Fail(err error) { c.err = unavailable(err); close(c.done) }
+
 // NewLines returns the queue store on rdb; prefix is queue.key-prefix,
 // bookingPrefix the booking engine's (the gate lives there) and window the
 // shopping window of a pass (queue.pass-ttl).
@@ -183,32 +188,18 @@ func (l *Lines) entry(ctx context.Context, ev, user, mode, old string) (e entry,
 
 // runJoins decides a batch of ticket lookups of event ev in one script
 // call and answers each. A lookup whose caller gave up while it waited is
-// not sent; the call has the latest deadline of the others (each answer
-// is still wanted by its own caller).
+// not sent; the call has the latest deadline of the others, none when one
+// has none (each answer is still wanted by its own caller).
 func (l *Lines) runJoins(ev string, batch []*joinCall) {
-	live := batch[:0:0]
-	args := []any{randomEpoch(), retention.Milliseconds(), ticket.NewDrawKey()}
-	var deadline time.Time
-	for _, c := range batch {
-		if err := c.ctx.Err(); err != nil {
-			c.err = unavailable(err)
-			close(c.done)
-			continue
-		}
-		if d, ok := c.ctx.Deadline(); ok && d.After(deadline) {
-			deadline = d
-		}
-		live = append(live, c)
-		args = append(args, c.user, c.mode, c.old)
-	}
+	live := groupcommit.Live(batch)
 	if len(live) == 0 {
 		return
 	}
-	ctx := context.WithoutCancel(live[0].ctx)
-	if !deadline.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline)
-		defer cancel()
+	ctx, cancel := groupcommit.Bound(context.WithoutCancel(live[0].ctx), live, false)
+	defer cancel()
+	args := []any{randomEpoch(), retention.Milliseconds(), ticket.NewDrawKey()}
+	for _, c := range live {
+		args = append(args, c.user, c.mode, c.old)
 	}
 	keys := []string{l.bk(ev).Meta(), l.bk(ev).Gate(), l.ticketsKey(ev)}
 	raw, err := l.join.Run(ctx, l.rdb, keys, args...).Slice()

@@ -7,10 +7,16 @@
 // call, an RPC) is paid once for all of them.
 //
 // Booking decides an event's reserves in one Redis script call this way,
-// and the mesh carries an edge's calls to one component in one RPC.
+// the queue an event's joins, and the mesh carries an edge's calls to one
+// component in one RPC. Their runs share Live (who still waits) and Bound
+// (the batch's deadline).
 package groupcommit
 
-import "sync"
+import (
+	"context"
+	"sync"
+	"time"
+)
 
 // Batcher coalesces calls of type C by key K; run sends one batch and
 // answers each of its calls (the calls carry their own way to answer,
@@ -99,4 +105,48 @@ func (b *Batcher[K, C]) next(key K, q *queue[C]) {
 		b.run(key, batch)
 		b.next(key, q)
 	}()
+}
+
+// Caller is a call of a batch as its run sees it: the caller's context,
+// and a way to answer it with an error.
+type Caller interface {
+	Context() context.Context
+	Fail(err error)
+}
+
+// Live answers each call of batch whose caller gave up while it waited
+// (its context is done) with that error, and returns the others in order:
+// nothing is sent for a call nobody waits for.
+func Live[C Caller](batch []C) []C {
+	live := batch[:0:0]
+	for _, c := range batch {
+		if err := c.Context().Err(); err != nil {
+			c.Fail(err)
+			continue
+		}
+		live = append(live, c)
+	}
+	return live
+}
+
+// Bound bounds base, the context a batch runs in, by its calls' deadlines:
+// the earliest of them when earliest is set (calls without one do not
+// count); else the latest, and none when a call has none, as each answer
+// is wanted for as long as its own caller waits.
+func Bound[C Caller](base context.Context, calls []C, earliest bool) (context.Context, context.CancelFunc) {
+	var deadline time.Time
+	for _, c := range calls {
+		d, ok := c.Context().Deadline()
+		switch {
+		case !ok && !earliest:
+			return base, func() {}
+		case !ok:
+		case deadline.IsZero(), earliest && d.Before(deadline), !earliest && d.After(deadline):
+			deadline = d
+		}
+	}
+	if deadline.IsZero() {
+		return base, func() {}
+	}
+	return context.WithDeadline(base, deadline)
 }

@@ -1,6 +1,8 @@
 package groupcommit_test
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -135,5 +137,51 @@ func TestBoundPerKey(t *testing.T) {
 	wg.Wait()
 	if peak[1].Load() != 1 {
 		t.Errorf("%d batches of key 1 under way after its bound went down to 1", peak[1].Load())
+	}
+}
+
+type ctxCall struct {
+	ctx    context.Context
+	failed error
+}
+
+func (c *ctxCall) Context() context.Context { return c.ctx }
+func (c *ctxCall) Fail(err error)           { c.failed = err }
+
+// TestLiveAndBound: calls whose callers gave up are answered and left out;
+// a batch ends at its calls' earliest deadline, or their latest, and never
+// when it is the latest and one call has none.
+func TestLiveAndBound(t *testing.T) {
+	now := time.Now()
+	at := func(d time.Duration) *ctxCall {
+		ctx, cancel := context.WithDeadline(context.Background(), now.Add(d))
+		t.Cleanup(cancel)
+		return &ctxCall{ctx: ctx}
+	}
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	dead := &ctxCall{ctx: gone}
+	soon, later, never := at(time.Minute), at(time.Hour), &ctxCall{ctx: context.Background()}
+	live := groupcommit.Live([]*ctxCall{soon, dead, later})
+	if len(live) != 2 || live[0] != soon || live[1] != later || !errors.Is(dead.failed, context.Canceled) || soon.failed != nil {
+		t.Fatalf("live %v, the cancelled call answered %v", live, dead.failed)
+	}
+	for _, tc := range []struct {
+		calls    []*ctxCall
+		earliest bool
+		want     time.Time // zero: no deadline
+	}{
+		{[]*ctxCall{later, soon}, true, now.Add(time.Minute)},
+		{[]*ctxCall{soon, later}, false, now.Add(time.Hour)},
+		{[]*ctxCall{never, soon}, true, now.Add(time.Minute)},
+		{[]*ctxCall{soon, never}, false, time.Time{}},
+		{[]*ctxCall{never}, true, time.Time{}},
+	} {
+		ctx, cancel := groupcommit.Bound(context.Background(), tc.calls, tc.earliest)
+		d, ok := ctx.Deadline()
+		if ok != !tc.want.IsZero() || !d.Equal(tc.want) {
+			t.Errorf("earliest %v: deadline %v %v, want %v", tc.earliest, d, ok, tc.want)
+		}
+		cancel()
 	}
 }

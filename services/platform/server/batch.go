@@ -245,6 +245,11 @@ type batchCall struct {
 	done  chan struct{}
 }
 
+func (c *batchCall) Context() context.Context { return c.ctx }
+
+// Fail answers c with err: its caller gave up, it was not sent.
+func (c *batchCall) Fail(err error) { c.err = err; close(c.done) }
+
 // newBatchTransport keeps cfg.InFlight batches under way per replica of a
 // component (replicas: how many addresses its calls are balanced over).
 func newBatchTransport(next *http.Client, keys *authn.Keys, caller string, cfg BatchConfig, replicas func(component string) int) *batchTransport {
@@ -331,31 +336,12 @@ func (t *batchTransport) client(host string) meshv1connect.MeshServiceClient {
 // while it waited is not sent. The batch lives as long as its latest
 // deadline: each call's own deadline travels in its headers.
 func (t *batchTransport) run(host string, batch []*batchCall) {
-	live := batch[:0:0]
-	var deadline time.Time
-	forever := false
-	for _, c := range batch {
-		if err := c.ctx.Err(); err != nil {
-			c.err = err
-			close(c.done)
-			continue
-		}
-		if d, ok := c.ctx.Deadline(); !ok {
-			forever = true
-		} else if d.After(deadline) {
-			deadline = d
-		}
-		live = append(live, c)
-	}
+	live := groupcommit.Live(batch)
 	if len(live) == 0 {
 		return
 	}
-	ctx := context.Background()
-	if !forever {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline)
-		defer cancel()
-	}
+	ctx, cancel := groupcommit.Bound(context.Background(), live, false)
+	defer cancel()
 	calls := make([]*meshv1.Call, len(live))
 	for i, c := range live {
 		calls[i] = c.call
