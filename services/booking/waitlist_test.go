@@ -47,7 +47,10 @@ func (m *mesh) offers(f fixture) map[string]map[string]string {
 // a lapsed offer passes on.
 func TestWaitlistOffersReturnedSeatsInLineOrder(t *testing.T) {
 	t.Parallel()
-	m := startMesh(t, "-booking.waitlist-offer-ttl=1s", "-booking.sweep-interval=100ms")
+	// The offers live 3 s: carol's must still be live when it is confirmed
+	// below, after a few calls that a loaded CI machine (-race, parallel
+	// packages) once stretched past 1 s.
+	m := startMesh(t, "-booking.waitlist-offer-ttl=3s", "-booking.sweep-interval=100ms")
 	f := m.seed(eventOpts{seats: 4, maxPerUser: 4, users: 5})
 	alice, bob, carol, dave, erin := f.users[0], f.users[1], f.users[2], f.users[3], f.users[4]
 	c := m.booking(true)
@@ -117,12 +120,12 @@ func TestWaitlistOffersReturnedSeatsInLineOrder(t *testing.T) {
 		b.Msg.GetBooking().GetTotalAmount() != "99.80" {
 		t.Fatalf("bob's offer: %v %v", b, err)
 	}
-	// carol's offer is confirmed (paid); bob's lapses (1 s): his 2 seats
+	// carol's offer is confirmed (paid); bob's lapses (3 s): his 2 seats
 	// and the 1 left go to dave (3).
 	if _, err := c.ConfirmBooking(context.Background(), as(m, "saga", authn.RoleService, &bookingv1.ConfirmBookingRequest{BookingId: byUser[carol]["id"]})); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		z := m.checkInvariant(f)
 		if z["available"] == 0 && z["held"] == 3 && z["sold"] == 1 {
