@@ -9,7 +9,9 @@
 // Booking decides an event's reserves in one Redis script call this way,
 // the queue an event's joins, and the mesh carries an edge's calls to one
 // component in one RPC. Their runs share Live (who still waits) and Bound
-// (the batch's deadline).
+// (the batch's deadline). The calls a mesh batch carries to one procedure
+// are a Cohort: they wait for each other at the batch behind them, so that
+// they leave in one instead of the first alone and the rest in small ones.
 package groupcommit
 
 import (
@@ -55,6 +57,10 @@ func NewPerKey[K comparable, C any](max int, inflight func(key K) int, run func(
 // hands any calls that queued meanwhile to a goroutine; otherwise Add
 // returns at once and c leaves with a later batch. Either way, c learns
 // its answer from run.
+//
+// A call of a Cohort (its Context carries a member, Cohort.Member) starts
+// no batch before its cohort is complete: it queues, and leaves with the
+// cohort's last member (or a batch of its key that ends meanwhile).
 func (b *Batcher[K, C]) Add(key K, c C) {
 	b.mu.Lock()
 	q := b.keys[key]
@@ -63,7 +69,32 @@ func (b *Batcher[K, C]) Add(key K, c C) {
 		b.keys[key] = q
 	}
 	q.waiting = append(q.waiting, c)
+	if m := memberOf(c); m != nil {
+		b.mu.Unlock()
+		starts, held := m.arrive(keyStart[K, C]{b, key})
+		if held {
+			return
+		}
+		release(starts, keyStart[K, C]{b, key})
+		return
+	}
 	if q.running >= max(1, b.inflight(key)) {
+		b.mu.Unlock()
+		return
+	}
+	q.running++
+	batch := b.take(q)
+	b.mu.Unlock()
+	b.run(key, batch)
+	b.next(key, q)
+}
+
+// start runs a batch of key's waiting calls if fewer than inflight are
+// under way, then the batches of any calls that queued meanwhile.
+func (b *Batcher[K, C]) start(key K) {
+	b.mu.Lock()
+	q := b.keys[key]
+	if q == nil || len(q.waiting) == 0 || q.running >= max(1, b.inflight(key)) {
 		b.mu.Unlock()
 		return
 	}

@@ -185,3 +185,94 @@ func TestLiveAndBound(t *testing.T) {
 		cancel()
 	}
 }
+
+type memberCall struct {
+	ctx  context.Context
+	done chan struct{}
+}
+
+func (c *memberCall) Context() context.Context { return c.ctx }
+
+// TestCohortLeavesTogether: the members of a cohort that reach a Batcher
+// one after the other leave in one batch once the last arrives, whatever
+// the bound; a member that finishes without arriving is not waited for;
+// one that never does holds the others only for the cohort's wait; and a
+// call outside any cohort (or arriving again) is not held.
+func TestCohortLeavesTogether(t *testing.T) {
+	var mu sync.Mutex
+	var sizes []int
+	b := groupcommit.New(64, 2, func(_ string, batch []*memberCall) {
+		mu.Lock()
+		sizes = append(sizes, len(batch))
+		mu.Unlock()
+		for _, c := range batch {
+			close(c.done)
+		}
+	})
+	batches := func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		out := sizes
+		sizes = nil
+		return out
+	}
+	add := func(ctx context.Context) *memberCall {
+		c := &memberCall{ctx: ctx, done: make(chan struct{})}
+		go b.Add("ev", c)
+		return c
+	}
+	wait := func(cs ...*memberCall) {
+		t.Helper()
+		for _, c := range cs {
+			select {
+			case <-c.done:
+			case <-time.After(5 * time.Second):
+				t.Fatal("a call was never answered")
+			}
+		}
+	}
+
+	// Five members, staggered: nothing leaves before the fifth; then one
+	// batch. The fourth finishes without arriving (a handler that failed
+	// before the group commit).
+	co := groupcommit.NewCohort(6, time.Minute)
+	var cs []*memberCall
+	for i := range 5 {
+		ctx, _ := co.Member(context.Background(), i)
+		cs = append(cs, add(ctx))
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, done5 := co.Member(context.Background(), 5)
+	if got := batches(); len(got) != 0 {
+		t.Fatalf("batches before the cohort was complete: %v", got)
+	}
+	done5()
+	wait(cs...)
+	if got := batches(); len(got) != 1 || got[0] != 5 {
+		t.Fatalf("the cohort left in batches %v, want [5]", got)
+	}
+
+	// A member that never arrives nor finishes holds the others for the
+	// cohort's wait only.
+	co = groupcommit.NewCohort(3, 50*time.Millisecond)
+	start := time.Now()
+	ctx0, _ := co.Member(context.Background(), 0)
+	ctx1, _ := co.Member(context.Background(), 1)
+	c0, c1 := add(ctx0), add(ctx1)
+	wait(c0, c1)
+	if d := time.Since(start); d < 40*time.Millisecond {
+		t.Fatalf("left after %v, before the cohort's wait", d)
+	}
+	if got := batches(); len(got) != 1 || got[0] != 2 {
+		t.Fatalf("batches %v, want [2]", got)
+	}
+	// The late member, and a member arriving again, are calls like any
+	// other: no wait.
+	ctx2, _ := co.Member(context.Background(), 2)
+	wait(add(ctx2), add(ctx0))
+	co = groupcommit.NewCohort(2, time.Minute)
+	ctxA, doneA := co.Member(context.Background(), 0)
+	doneA()
+	wait(add(ctxA))
+	wait(add(context.Background()))
+}

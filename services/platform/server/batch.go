@@ -95,18 +95,82 @@ func (s *batchServer) Batch(ctx context.Context, req *connect.Request[meshv1.Bat
 	defer cancel()
 	defer context.AfterFunc(ctx, cancel)()
 	replies := make([]*meshv1.Reply, len(calls))
+	ctxs := cohorts(inner, calls)
 	peer := req.Peer().Addr
 	var wg sync.WaitGroup
 	wg.Add(len(calls) - 1)
 	for i, c := range calls[1:] {
 		s.workers.run(func() {
 			defer wg.Done()
-			replies[i+1] = s.serve(inner, peer, c)
+			replies[i+1] = s.serve(ctxs.of(i+1), peer, c)
+			ctxs.done(i + 1)
 		})
 	}
-	replies[0] = s.serve(inner, peer, calls[0])
+	replies[0] = s.serve(ctxs.of(0), peer, calls[0])
+	ctxs.done(0)
 	wg.Wait()
 	return connect.NewResponse(&meshv1.BatchResponse{Replies: replies}), nil
+}
+
+// cohortWait bounds how long the calls of one batch to one procedure wait
+// for each other at a group commit (groupcommit.Cohort): their handlers run
+// concurrently and reach it spread over the CPU time they take, which is
+// well under this even on a busy machine.
+const cohortWait = 2 * time.Millisecond
+
+// callContexts are the contexts a batch's calls run in: the calls of one
+// procedure (when it has more than one) are a groupcommit.Cohort, so that
+// those that meet at a group commit (booking's reserves of an event, the
+// queue's joins) leave in one batch instead of the first alone and the
+// rest in small batches as they arrive.
+type callContexts struct {
+	ctx   context.Context
+	ctxs  []context.Context // nil: every call runs in ctx
+	dones []func()
+}
+
+func cohorts(ctx context.Context, calls []*meshv1.Call) callContexts {
+	cc := callContexts{ctx: ctx}
+	if len(calls) < 2 {
+		return cc
+	}
+	count := make(map[string]int, 2)
+	for _, c := range calls {
+		count[c.GetProcedure()]++
+	}
+	cc.ctxs = make([]context.Context, len(calls))
+	cc.dones = make([]func(), len(calls))
+	of := make(map[string]*groupcommit.Cohort, len(count))
+	next := make(map[string]int, len(count))
+	for i, c := range calls {
+		p := c.GetProcedure()
+		if count[p] < 2 {
+			cc.ctxs[i] = ctx
+			continue
+		}
+		co := of[p]
+		if co == nil {
+			co = groupcommit.NewCohort(count[p], cohortWait)
+			of[p] = co
+		}
+		cc.ctxs[i], cc.dones[i] = co.Member(ctx, next[p])
+		next[p]++
+	}
+	return cc
+}
+
+func (cc callContexts) of(i int) context.Context {
+	if cc.ctxs == nil {
+		return cc.ctx
+	}
+	return cc.ctxs[i]
+}
+
+// done tells call i's cohort that it finished.
+func (cc callContexts) done(i int) {
+	if cc.dones != nil && cc.dones[i] != nil {
+		cc.dones[i]()
+	}
 }
 
 // workers run the calls of batches on goroutines that outlive a batch: a
