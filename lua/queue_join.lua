@@ -54,8 +54,14 @@ elseif meta[4] ~= '1' then
   refused = {'OPEN'}
 end
 
+-- The gate, read once for the call and kept as this script writes it (the
+-- cursor only moves between calls).
+local gate
 local function ticket(user, mode, old)
-  local g = redis.call('HMGET', KEYS[2], 'epoch', 'opened', 'cursor')
+  if not gate then
+    gate = redis.call('HMGET', KEYS[2], 'epoch', 'opened', 'cursor')
+  end
+  local g = gate
   local epoch = g[1]
   local entry = redis.call('HGET', KEYS[3], user)
   if entry and (not epoch or string.sub(entry, -#epoch - 1) ~= ':' .. epoch) then
@@ -76,6 +82,7 @@ local function ticket(user, mode, old)
     epoch = ARGV[1]
     redis.call('HSET', KEYS[2], 'epoch', epoch)
     redis.call('PEXPIREAT', KEYS[2], keep)
+    g[1] = epoch
   end
   local pre = '0'
   if g[2] ~= '1' then
@@ -83,6 +90,7 @@ local function ticket(user, mode, old)
       pre = '1'
     else
       redis.call('HSET', KEYS[2], 'opened', '1', 'drawn', redis.call('HGET', KEYS[2], 'joins') or '0', 'draw', ARGV[3])
+      g[2] = '1'
     end
   end
   local n = redis.call('HINCRBY', KEYS[2], 'joins', 1)
