@@ -103,8 +103,9 @@ type rule struct {
 	name     string
 	limit    Limit
 	perSec   float64
-	args     []any    // ARGV of ratelimit.lua
-	header   []string // X-RateLimit-Limit
+	args     []any      // ARGV of ratelimit.lua
+	header   []string   // X-RateLimit-Limit
+	left     [][]string // X-RateLimit-Remaining for 0..min(Burst, 1024), shared
 	rejected prometheus.Counter
 	failed   prometheus.Counter
 }
@@ -145,6 +146,7 @@ func newLimiter(cfg RateLimitConfig, rdb *redis.Client, reg prometheus.Registere
 			name: name, limit: l, perSec: perSec,
 			args:     []any{l.Burst, strconv.FormatFloat(perSec, 'g', -1, 64), 1},
 			header:   []string{strconv.Itoa(l.Rate)},
+			left:     remainingValues(l.Burst),
 			rejected: rejected.WithLabelValues(name),
 			failed:   failed.WithLabelValues(name),
 		}
@@ -253,7 +255,7 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, userID string, c
 		ok, remaining, retryMs = l.local.take(l.prefix+ru.name+":"+who, ru, time.Now())
 	}
 	h["X-Ratelimit-Limit"] = ru.header
-	h["X-Ratelimit-Remaining"] = []string{strconv.Itoa(remaining)}
+	h["X-Ratelimit-Remaining"] = ru.remaining(remaining)
 	if ok {
 		return true
 	}
@@ -264,6 +266,24 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, userID string, c
 		"too many requests; retry in "+strconv.FormatInt(secs, 10)+"s",
 		[]byte(`{"limit":"`+ru.name+`","retry_after":`+strconv.FormatInt(secs, 10)+`}`))
 	return false
+}
+
+// remainingValues are the header values of 0..min(burst, 1024) tokens left,
+// made once: a request's answer shares them (nothing writes to them).
+func remainingValues(burst int) [][]string {
+	vs := make([][]string, min(max(burst, 0), 1024)+1)
+	for i := range vs {
+		vs[i] = []string{strconv.Itoa(i)}
+	}
+	return vs
+}
+
+// remaining is the X-RateLimit-Remaining value of n tokens left.
+func (ru *rule) remaining(n int) []string {
+	if n >= 0 && n < len(ru.left) {
+		return ru.left[n]
+	}
+	return []string{strconv.Itoa(n)}
 }
 
 // clientKey is the rate-limit identity of a client address: the address

@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"errors"
-	"hash/fnv"
 	"strconv"
 	"sync"
 	"time"
@@ -26,7 +25,14 @@ import (
 // Between two syncs each replica may allow up to a full bucket that other
 // replicas already spent: the limit is exact with one replica, and with n
 // replicas a client gets at most (n-1) bursts more than the limit once, then
-// owes them (the shared bucket goes negative and refills from there). While
+// owes them (the shared bucket goes negative and refills from there).
+//
+// A bucket is reconciled once it has taken syncFrom tokens here: a client
+// that makes a single request before its bucket is full again (the crowd's
+// one queue join, a buyer's one reserve) costs Redis nothing, where it
+// cost a shared bucket written, kept and expired. So with n replicas a
+// client may also get up to n*(syncFrom-1) tokens per refill-to-full time
+// that no other replica hears of: one per replica. While
 // Redis does not answer, each replica keeps deciding alone (the full rate
 // per replica), logged and counted, whatever rate-limit.on-redis-error
 // says: a route that needs Redis (the reserve, the queue join) fails
@@ -46,6 +52,10 @@ type syncedBuckets struct {
 	done   chan struct{}
 }
 
+// syncFrom is how many tokens a bucket takes here before it is reconciled
+// with the shared one (see syncedBuckets).
+const syncFrom = 2
+
 // syncShards is how many shards the buckets are split into: one hash tag,
 // so one script call per sync, each.
 const syncShards = 16
@@ -60,7 +70,7 @@ type syncShard struct {
 type syncBucket struct {
 	tokens float64
 	at     time.Time
-	taken  int // tokens taken here since the last sync
+	taken  int // tokens taken here since the last sync; sent from syncFrom
 }
 
 func newSyncedBuckets(ru *rule, rdb redis.Scripter, prefix string, interval time.Duration, log *zap.Logger) *syncedBuckets {
@@ -77,9 +87,13 @@ func newSyncedBuckets(ru *rule, rdb redis.Scripter, prefix string, interval time
 
 // shard picks who's shard; the same in every replica, so they share keys.
 func shard(who string) int {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(who))
-	return int(h.Sum32() % syncShards)
+	// FNV-1a (hash/fnv's New32a), without its allocation.
+	h := uint32(2166136261)
+	for i := 0; i < len(who); i++ {
+		h ^= uint32(who[i])
+		h *= 16777619
+	}
+	return int(h % syncShards)
 }
 
 // take takes one token from who's bucket: allowed, whole tokens left, and
@@ -102,10 +116,10 @@ func (s *syncedBuckets) take(who string, now time.Time) (bool, int, int64) {
 		return false, 0, int64((1 - b.tokens) * 1000 / s.ru.perSec)
 	}
 	b.tokens--
-	if b.taken == 0 {
+	b.taken++
+	if b.taken == syncFrom {
 		sh.dirty = append(sh.dirty, who)
 	}
-	b.taken++
 	return true, int(b.tokens), 0
 }
 
@@ -145,7 +159,7 @@ func (s *syncedBuckets) sync() {
 		var who []string
 		var taken []int
 		for _, k := range sh.dirty {
-			if b := sh.m[k]; b != nil && b.taken > 0 {
+			if b := sh.m[k]; b != nil && b.taken >= syncFrom {
 				who = append(who, k)
 				taken = append(taken, b.taken)
 				b.taken = 0
@@ -154,8 +168,8 @@ func (s *syncedBuckets) sync() {
 		sh.dirty = sh.dirty[:0]
 		if sweep {
 			for k, b := range sh.m {
-				if b.taken == 0 && now.Sub(b.at) > full {
-					delete(sh.m, k) // full again: as if never seen
+				if b.taken < syncFrom && now.Sub(b.at) > full {
+					delete(sh.m, k) // full again: as if never seen (a single token taken is let go)
 				}
 			}
 		}
@@ -172,7 +186,7 @@ func (s *syncedBuckets) sync() {
 			}
 			if err != nil {
 				// Owed: sent with the next sync.
-				if b.taken == 0 {
+				if b.taken < syncFrom {
 					sh.dirty = append(sh.dirty, k)
 				}
 				b.taken += taken[j]

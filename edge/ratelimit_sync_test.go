@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"testing"
@@ -58,7 +59,7 @@ func TestSyncedBucketsShareOneLimit(t *testing.T) {
 	}
 	// b has not heard of alice yet: it allows her (at most a burst per
 	// replica between syncs).
-	if got := takes(b, "u:alice", 1); got != "ok" {
+	if got := takes(b, "u:alice", 2); got != "ok ok" {
 		t.Fatalf("replica b before a sync: %s", got)
 	}
 	a.sync()
@@ -66,12 +67,22 @@ func TestSyncedBucketsShareOneLimit(t *testing.T) {
 	if got := takes(b, "u:alice", 1) + " " + takes(a, "u:alice", 1); got != "no no" {
 		t.Fatalf("after the syncs: %s", got)
 	}
+	// A single token is not worth a shared bucket: bob's first is kept
+	// here, and sent with his second.
 	if got := takes(b, "u:bob", 1); got != "ok" {
 		t.Fatalf("bob: %s", got)
 	}
 	b.sync()
-	// The shared bucket: alice owes one token, bob has two left.
-	for who, want := range map[string]float64{"u:alice": -1, "u:bob": 2} {
+	bob := prefix + "reserve:{s" + strconv.Itoa(shard("u:bob")) + "}u:bob"
+	if n := rdb.Exists(context.Background(), bob).Val(); n != 0 {
+		t.Fatalf("a shared bucket for bob's single token")
+	}
+	if got := takes(b, "u:bob", 1); got != "ok" {
+		t.Fatalf("bob's second: %s", got)
+	}
+	b.sync()
+	// The shared bucket: alice owes two tokens, bob has one left.
+	for who, want := range map[string]float64{"u:alice": -2, "u:bob": 1} {
 		key := prefix + "reserve:{s" + strconv.Itoa(shard(who)) + "}" + who
 		v, err := rdb.HGet(context.Background(), key, "t").Float64()
 		if err != nil || v > want+0.01 || v < want-0.01 {
@@ -115,5 +126,17 @@ func TestSyncedBucketsWithoutRedis(t *testing.T) {
 	sh.mu.Unlock()
 	if owed != 2 || dirty != 1 {
 		t.Errorf("owed %d tokens in %d dirty buckets, want 2 in 1", owed, dirty)
+	}
+}
+
+// TestShardIsFNV1a: the shard of a bucket is FNV-1a's, as it always was,
+// so replicas of this release and the last share their buckets' keys.
+func TestShardIsFNV1a(t *testing.T) {
+	for _, who := range []string{"", "u:alice", "ip:10.0.0.1", "u:" + uuid.NewString(), "ip:2001:db8::"} {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(who))
+		if got, want := shard(who), int(h.Sum32()%syncShards); got != want {
+			t.Errorf("shard(%q) = %d, want %d", who, got, want)
+		}
 	}
 }
