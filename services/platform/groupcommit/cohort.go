@@ -50,7 +50,11 @@ func NewCohort(n int, wait time.Duration) *Cohort {
 	for i := range c.members {
 		c.members[i].c = c
 	}
+	// The timer may fire before AfterFunc returns (a short wait, a busy
+	// machine): let, which stops it, waits for the assignment.
+	c.mu.Lock()
 	c.timer = time.AfterFunc(wait, func() { release(c.let(), nil) })
+	c.mu.Unlock()
 	return c
 }
 

@@ -275,4 +275,12 @@ func TestCohortLeavesTogether(t *testing.T) {
 	doneA()
 	wait(add(ctxA))
 	wait(add(context.Background()))
+
+	// A wait that ends at once (the timer fires before NewCohort is done)
+	// lets its members go.
+	for range 1000 {
+		co = groupcommit.NewCohort(2, 0)
+		ctx, _ := co.Member(context.Background(), 0)
+		wait(add(ctx))
+	}
 }
