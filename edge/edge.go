@@ -456,7 +456,7 @@ func (e *Edge) shed(w http.ResponseWriter, r *http.Request) {
 			ShowID  string `json:"show_id"`
 			ShowID2 string `json:"showId"`
 		}
-		if b, tooLarge, err := readBody(r.Body, e.cfg.MaxBodyBytes); err == nil && !tooLarge && json.Unmarshal(b, &req) == nil {
+		if b, tooLarge, err := readBody(r, e.cfg.MaxBodyBytes); err == nil && !tooLarge && json.Unmarshal(b, &req) == nil {
 			if ev := e.autoQueue.observe(cmp.Or(req.ShowID, req.ShowID2), true, time.Now()); ev != "" {
 				writeError(w, http.StatusServiceUnavailable, errs.ServiceUnavailable,
 					"the sale is busier than this server can serve right now: it has a waiting room, join it (POST /api/v1/queue/join)",

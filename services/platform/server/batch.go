@@ -263,9 +263,12 @@ func (w *replyWriter) reply() *meshv1.Reply {
 
 func toHeaders(h http.Header) []*meshv1.Header {
 	out := make([]*meshv1.Header, 0, len(h))
+	fields := make([]meshv1.Header, len(h)) // one allocation for all
 	for k, v := range h {
 		if !unbatched[k] {
-			out = append(out, &meshv1.Header{Name: k, Values: v})
+			f := &fields[len(out)]
+			f.Name, f.Values = k, v
+			out = append(out, f)
 		}
 	}
 	return out
@@ -333,9 +336,11 @@ func (t *batchTransport) Do(r *http.Request) (*http.Response, error) {
 		return t.next.Do(r)
 	}
 	var body []byte
-	if r.Body != nil {
-		var err error
-		body, err = io.ReadAll(r.Body)
+	if r.Body != nil && r.Body != http.NoBody {
+		// Read into a buffer of the body's size: a unary call's length is
+		// known (connectUnary).
+		body = make([]byte, r.ContentLength)
+		_, err := io.ReadFull(r.Body, body)
 		_ = r.Body.Close()
 		if err != nil {
 			return nil, err
