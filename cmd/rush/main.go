@@ -60,6 +60,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "rush:", err)
 		return 2
 	}
+	unknownEnv := config.UnknownEnv(fs, os.Environ())
 	if *printConfig {
 		out, err := config.Dump(&cfg)
 		if err != nil {
@@ -70,12 +71,20 @@ func run(args []string) int {
 		return 0
 	}
 	if cmd == "migrate" {
-		return migrate(&cfg)
+		return migrate(&cfg, unknownEnv)
 	}
-	return serve(&cfg)
+	return serve(&cfg, unknownEnv)
 }
 
-func serve(cfg *app.Config) int {
+// warnUnknownEnv logs the RUSH_* variables that set nothing (a typo, or a
+// setting renamed since: rate-limit.reserve-sync became rate-limit.sync).
+func warnUnknownEnv(log *zap.Logger, names []string) {
+	if len(names) > 0 {
+		log.Warn("ignored environment variables: no setting has these names (rush -h lists them)", zap.Strings("names", names))
+	}
+}
+
+func serve(cfg *app.Config, unknownEnv []string) int {
 	// Failures after the configuration is read are logged like everything
 	// else, so that with log.format=json stderr holds only JSON lines.
 	log, err := logging.New(cfg.Log)
@@ -84,6 +93,7 @@ func serve(cfg *app.Config) int {
 		return 1
 	}
 	defer func() { _ = log.Sync() }()
+	warnUnknownEnv(log, unknownEnv)
 	a := app.New(cfg)
 	if err := a.Err(); err != nil {
 		log.Error("rush: cannot start", zap.Error(err))
@@ -105,7 +115,7 @@ func serve(cfg *app.Config) int {
 	return sig.ExitCode
 }
 
-func migrate(cfg *app.Config) int {
+func migrate(cfg *app.Config, unknownEnv []string) int {
 	log, err := logging.New(cfg.Log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rush:", err)
@@ -113,6 +123,7 @@ func migrate(cfg *app.Config) int {
 	}
 	logging.RouteLibraries(log)
 	defer func() { _ = log.Sync() }()
+	warnUnknownEnv(log, unknownEnv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)

@@ -19,6 +19,8 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"regexp"
+	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -90,6 +92,33 @@ func Load(cfg Registerer, fs *flag.FlagSet, args []string, lookup func(string) (
 	}
 	return nil
 }
+
+// UnknownEnv returns the RUSH_* names of environ (os.Environ's form,
+// NAME=value) that set nothing: no flag of fs has that name, so a typo or a
+// setting renamed since would otherwise be ignored without a word. Flags and
+// the YAML file refuse unknown names outright; the environment also carries
+// what Kubernetes writes for every Service of the namespace (a Service
+// "rush-booking" gives RUSH_BOOKING_SERVICE_HOST, RUSH_BOOKING_PORT,
+// RUSH_BOOKING_PORT_9083_TCP_ADDR...), so unknown names are reported, not
+// refused, and those shapes are left out.
+func UnknownEnv(fs *flag.FlagSet, environ []string) []string {
+	known := map[string]bool{EnvName(FileFlag): true}
+	fs.VisitAll(func(f *flag.Flag) { known[EnvName(f.Name)] = true })
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, EnvPrefix) && !known[name] && !serviceLink.MatchString(name) {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// serviceLink matches the variables Kubernetes sets for a Service
+// (enableServiceLinks): <NAME>_SERVICE_HOST, <NAME>_SERVICE_PORT[_<port>],
+// <NAME>_PORT and <NAME>_PORT_<n>_<proto>[_PROTO|_PORT|_ADDR].
+var serviceLink = regexp.MustCompile(`_SERVICE_HOST$|_SERVICE_PORT(_[A-Z0-9_]+)?$|_PORT$|_PORT_[0-9]+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?$`)
 
 func loadYAML(cfg any, file string) error {
 	data, err := os.ReadFile(file)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,5 +185,25 @@ func TestURLRedactsOnlyThePassword(t *testing.T) {
 	}
 	if u.Reveal() != "postgres://app:s3cret@db:5432/rush?sslmode=disable" {
 		t.Fatal("Reveal lost the password")
+	}
+}
+
+// TestUnknownEnv: a RUSH_* variable that names no setting is reported (a
+// typo, a renamed setting), the known ones and the file's are not, nor what
+// Kubernetes sets for the namespace's Services, nor other variables.
+func TestUnknownEnv(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.Duration("rate-limit.sync", 0, "")
+	fs.String("kafka.brokers", "", "")
+	got := config.UnknownEnv(fs, []string{
+		"RUSH_RATE_LIMIT_SYNC=1s", "RUSH_KAFKA_BROKERS=a:9092", "RUSH_CONFIG_FILE=/etc/rush.yaml",
+		"RUSH_RATE_LIMIT_RESERVE_SYNC=1s", "RUSH_KAFKA_BROKER=b:9092", "PATH=/bin", "RUSHX=1",
+		"RUSH_BOOKING_SERVICE_HOST=10.0.0.1", "RUSH_BOOKING_SERVICE_PORT=9083", "RUSH_BOOKING_SERVICE_PORT_GRPC=9083",
+		"RUSH_BOOKING_PORT=tcp://10.0.0.1:9083", "RUSH_BOOKING_PORT_9083_TCP=tcp://10.0.0.1:9083",
+		"RUSH_BOOKING_PORT_9083_TCP_PROTO=tcp", "RUSH_BOOKING_PORT_9083_TCP_PORT=9083", "RUSH_BOOKING_PORT_9083_TCP_ADDR=10.0.0.1",
+	})
+	want := []string{"RUSH_KAFKA_BROKER", "RUSH_RATE_LIMIT_RESERVE_SYNC"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("unknown %v, want %v", got, want)
 	}
 }
