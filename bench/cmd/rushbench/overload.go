@@ -55,11 +55,7 @@ func (b *bench) scenarioOverload(ctx context.Context) error {
 			break
 		}
 		w := b.workersFor(r)
-		// The lean client, as wrk and the waitroom's joins: net/http's
-		// cost the generator 30 µs more per request, and the open model
-		// counts its own lateness (a request sent late is measured from
-		// when it was due), so a starved generator inflated the p99s.
-		c := mesh.LeanHTTPClient(w)
+		c := mesh.HTTPClient(w)
 		// A second at the rate first, not measured (but audited), as
 		// sustained does: the run then measures the overload, not the
 		// generator opening its connections.
