@@ -82,11 +82,7 @@ func (b *Batcher[K, C]) Add(key K, c C) {
 		b.mu.Unlock()
 		return
 	}
-	q.running++
-	batch := b.take(q)
-	b.mu.Unlock()
-	b.run(key, batch)
-	b.next(key, q)
+	b.launch(key, q)
 }
 
 // start runs a batch of key's waiting calls if fewer than inflight are
@@ -98,6 +94,12 @@ func (b *Batcher[K, C]) start(key K) {
 		b.mu.Unlock()
 		return
 	}
+	b.launch(key, q)
+}
+
+// launch runs a batch of q's waiting calls in this goroutine, then the
+// batches of any that queue meanwhile (called with b.mu held; releases it).
+func (b *Batcher[K, C]) launch(key K, q *queue[C]) {
 	q.running++
 	batch := b.take(q)
 	b.mu.Unlock()
