@@ -80,8 +80,8 @@ func memberOf[C any](c C) *member {
 func (m *member) arrive(s starter) (starts []starter, held bool) {
 	c := m.c
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.done || m.arrived || m.over {
-		c.mu.Unlock()
 		return nil, false
 	}
 	m.arrived = true
@@ -90,11 +90,9 @@ func (m *member) arrive(s starter) (starts []starter, held bool) {
 		c.starts = append(c.starts, s)
 	}
 	if c.pending > 0 {
-		c.mu.Unlock()
 		return nil, true
 	}
-	c.mu.Unlock()
-	return c.let(), false
+	return c.letLocked(), false
 }
 
 // finish records that m's call finished: when it never arrived, the cohort
@@ -102,24 +100,27 @@ func (m *member) arrive(s starter) (starts []starter, held bool) {
 func (m *member) finish() {
 	c := m.c
 	c.mu.Lock()
-	if c.done || m.arrived || m.over {
-		m.over = true
-		c.mu.Unlock()
-		return
+	var starts []starter
+	if !c.done && !m.arrived && !m.over {
+		c.pending--
+		if c.pending == 0 {
+			starts = c.letLocked()
+		}
 	}
 	m.over = true
-	c.pending--
-	last := c.pending == 0
 	c.mu.Unlock()
-	if last {
-		release(c.let(), nil)
-	}
+	release(starts, nil)
 }
 
 // let ends the wait, once: the batches to start.
 func (c *Cohort) let() []starter {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.letLocked()
+}
+
+// letLocked is let with c.mu held.
+func (c *Cohort) letLocked() []starter {
 	if c.done {
 		return nil
 	}

@@ -95,19 +95,19 @@ func (s *batchServer) Batch(ctx context.Context, req *connect.Request[meshv1.Bat
 	defer cancel()
 	defer context.AfterFunc(ctx, cancel)()
 	replies := make([]*meshv1.Reply, len(calls))
-	ctxs := cohorts(inner, calls)
+	ctxs, dones := cohorts(inner, calls)
 	peer := req.Peer().Addr
 	var wg sync.WaitGroup
 	wg.Add(len(calls) - 1)
 	for i, c := range calls[1:] {
 		s.workers.run(func() {
 			defer wg.Done()
-			replies[i+1] = s.serve(ctxs.of(i+1), peer, c)
-			ctxs.done(i + 1)
+			replies[i+1] = s.serve(ctxs[i+1], peer, c)
+			dones[i+1]()
 		})
 	}
-	replies[0] = s.serve(ctxs.of(0), peer, calls[0])
-	ctxs.done(0)
+	replies[0] = s.serve(ctxs[0], peer, calls[0])
+	dones[0]()
 	wg.Wait()
 	return connect.NewResponse(&meshv1.BatchResponse{Replies: replies}), nil
 }
@@ -118,59 +118,29 @@ func (s *batchServer) Batch(ctx context.Context, req *connect.Request[meshv1.Bat
 // well under this even on a busy machine.
 const cohortWait = 2 * time.Millisecond
 
-// callContexts are the contexts a batch's calls run in: the calls of one
-// procedure (when it has more than one) are a groupcommit.Cohort, so that
-// those that meet at a group commit (booking's reserves of an event, the
-// queue's joins) leave in one batch instead of the first alone and the
-// rest in small batches as they arrive.
-type callContexts struct {
-	ctx   context.Context
-	ctxs  []context.Context // nil: every call runs in ctx
-	dones []func()
-}
-
-func cohorts(ctx context.Context, calls []*meshv1.Call) callContexts {
-	cc := callContexts{ctx: ctx}
-	if len(calls) < 2 {
-		return cc
-	}
-	count := make(map[string]int, 2)
-	for _, c := range calls {
-		count[c.GetProcedure()]++
-	}
-	cc.ctxs = make([]context.Context, len(calls))
-	cc.dones = make([]func(), len(calls))
-	of := make(map[string]*groupcommit.Cohort, len(count))
-	next := make(map[string]int, len(count))
+// cohorts returns the context each call of a batch runs in, and what to
+// call once it has finished: the calls of one procedure (when it has more
+// than one) are a groupcommit.Cohort, so that those that meet at a group
+// commit (booking's reserves of an event, the queue's joins) leave in one
+// batch instead of the first alone and the rest in small batches as they
+// arrive.
+func cohorts(ctx context.Context, calls []*meshv1.Call) ([]context.Context, []func()) {
+	ctxs, dones := make([]context.Context, len(calls)), make([]func(), len(calls))
+	byProcedure := make(map[string][]int, 2)
 	for i, c := range calls {
-		p := c.GetProcedure()
-		if count[p] < 2 {
-			cc.ctxs[i] = ctx
+		byProcedure[c.GetProcedure()] = append(byProcedure[c.GetProcedure()], i)
+	}
+	for _, idx := range byProcedure {
+		if len(idx) == 1 {
+			ctxs[idx[0]], dones[idx[0]] = ctx, func() {}
 			continue
 		}
-		co := of[p]
-		if co == nil {
-			co = groupcommit.NewCohort(count[p], cohortWait)
-			of[p] = co
+		co := groupcommit.NewCohort(len(idx), cohortWait)
+		for m, i := range idx {
+			ctxs[i], dones[i] = co.Member(ctx, m)
 		}
-		cc.ctxs[i], cc.dones[i] = co.Member(ctx, next[p])
-		next[p]++
 	}
-	return cc
-}
-
-func (cc callContexts) of(i int) context.Context {
-	if cc.ctxs == nil {
-		return cc.ctx
-	}
-	return cc.ctxs[i]
-}
-
-// done tells call i's cohort that it finished.
-func (cc callContexts) done(i int) {
-	if cc.dones != nil && cc.dones[i] != nil {
-		cc.dones[i]()
-	}
+	return ctxs, dones
 }
 
 // workers run the calls of batches on goroutines that outlive a batch: a
