@@ -131,12 +131,15 @@ func (a *admission) acquire() bool {
 	return ok
 }
 
-// release gives a slot back with the upstream latency of its request, and
-// moves the limit when its window is over.
-func (a *admission) release(latency time.Duration, now time.Time) {
+// release gives a slot back with the upstream latency of its request (a
+// sample when counted), and moves the limit when its window is over.
+func (a *admission) release(latency time.Duration, now time.Time, counted bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.inflight--
+	if !counted {
+		return
+	}
 	a.n++
 	if latency > a.cfg.Target {
 		a.slow++

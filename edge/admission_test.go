@@ -7,6 +7,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// testAdmission is a limit of 10 within [4, 12], target 50 ms.
+func testAdmission(t *testing.T) (*admission, AdmissionConfig) {
+	t.Helper()
+	cfg := AdmissionConfig{Enabled: true, Initial: 10, Min: 4, Max: 12, Target: 50 * time.Millisecond, RetryAfter: time.Second}
+	a, err := newAdmission(cfg, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, cfg
+}
+
 // TestAdmissionLimitAdapts: once per window (2x the target) the limit grows
 // by one when it was in use and at most 5% of the answers were slower than
 // the target, shrinks by a tenth when more were (an odd slow answer among
@@ -14,11 +25,7 @@ import (
 // unused; beyond the limit a request is shed.
 func TestAdmissionLimitAdapts(t *testing.T) {
 	t.Parallel()
-	cfg := AdmissionConfig{Enabled: true, Initial: 10, Min: 4, Max: 12, Target: 50 * time.Millisecond, RetryAfter: time.Second}
-	a, err := newAdmission(cfg, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, cfg := testAdmission(t)
 	now := time.Now()
 	for range 10 {
 		if !a.acquire() {
@@ -31,11 +38,11 @@ func TestAdmissionLimitAdapts(t *testing.T) {
 	// window runs one window of answers of the given latencies at full use.
 	window := func(latencies ...time.Duration) {
 		for _, l := range latencies {
-			a.release(l, now)
+			a.release(l, now, true)
 			a.acquire()
 		}
 		now = now.Add(a.window)
-		a.release(latencies[0], now)
+		a.release(latencies[0], now, true)
 		a.acquire()
 	}
 	window(time.Millisecond, time.Millisecond, time.Millisecond)
@@ -61,12 +68,12 @@ func TestAdmissionLimitAdapts(t *testing.T) {
 		t.Fatalf("limit after sustained slowness: %.2f, want the minimum %d", l, cfg.Min)
 	}
 	for a.inflight > 0 {
-		a.release(time.Millisecond, now)
+		a.release(time.Millisecond, now, true)
 	}
 	idle := func() {
 		a.acquire()
 		now = now.Add(a.window)
-		a.release(time.Millisecond, now)
+		a.release(time.Millisecond, now, true)
 	}
 	idle() // ends the window that began in use
 	before := a.current()
@@ -75,5 +82,29 @@ func TestAdmissionLimitAdapts(t *testing.T) {
 	}
 	if l := a.current(); l != before {
 		t.Fatalf("an idle limit moved from %.2f to %.2f", before, l)
+	}
+}
+
+// TestAdmissionRefusalsAreNoSamples: a reserve the edge refused itself (bad
+// token, rate limit) frees its slot but does not count as a fast answer, so
+// a flood of refusals cannot raise the limit over a slow upstream.
+func TestAdmissionRefusalsAreNoSamples(t *testing.T) {
+	t.Parallel()
+	a, _ := testAdmission(t)
+	now := time.Now()
+	for range 10 {
+		a.acquire()
+	}
+	a.release(time.Second, now, true)
+	a.acquire()
+	for range 100 {
+		a.release(time.Millisecond, now, false)
+		if !a.acquire() {
+			t.Fatal("a refusal did not free its slot")
+		}
+	}
+	a.release(time.Second, now.Add(a.window), true)
+	if l := a.current(); l != 9 {
+		t.Fatalf("limit after a slow window among refusals: %.2f, want 9", l)
 	}
 }

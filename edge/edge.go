@@ -360,6 +360,26 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, codePayloadTooLarge, fmt.Sprintf("request body larger than %d bytes", e.cfg.MaxBodyBytes), nil)
 		return
 	}
+	if e.admission != nil && r.URL.Path == reservePath && r.Method == http.MethodPost {
+		// First, before the token's check and the rate limit: under
+		// overload most reserves are shed, and a shed reserve should cost
+		// the machine nothing but this answer (in a flash sale most tokens
+		// are never-seen ones, each an HMAC to check). A shed request with
+		// a bad token is told 503 now and 401 on its retry.
+		if !e.admission.acquire() {
+			w.route = reserveProcedure
+			e.shed(w, r)
+			return
+		}
+		start := time.Now()
+		defer func() {
+			// A reserve the edge refused itself (token, rate limit) went
+			// nowhere upstream: it frees its slot but is no sample of the
+			// upstream's latency (a flood of them would raise the limit).
+			end := time.Now()
+			e.admission.release(end.Sub(start), end, w.status != http.StatusUnauthorized && w.status != http.StatusTooManyRequests)
+		}()
+	}
 	var p *authn.Principal
 	userID := ""
 	if auth := r.Header.Get("Authorization"); auth != "" {
@@ -387,18 +407,6 @@ func (e *Edge) serveAPI(w *recorder, r *http.Request) {
 		if t, err := e.waitroom.tickets.Verify(r.URL.Query().Get("ticket")); err == nil {
 			userID = t.User
 		}
-	}
-	reserve := r.URL.Path == reservePath && r.Method == http.MethodPost
-	if reserve && e.admission != nil {
-		// Before the rate limit's Redis call: under overload a shed
-		// reserve costs the machine nothing but this answer.
-		if !e.admission.acquire() {
-			w.route = reserveProcedure
-			e.shed(w, r)
-			return
-		}
-		start := time.Now()
-		defer func() { end := time.Now(); e.admission.release(end.Sub(start), end) }()
 	}
 	if e.limiter != nil && !e.limiter.allow(w, r, userID, e.clientIP) {
 		return

@@ -55,8 +55,9 @@ type Stats struct {
 	// (generator starved of CPU); their latency is measured from the due
 	// time, so lateness shows in the percentiles too.
 	Late uint64
-	// MaxLateness is the worst send delay behind schedule.
-	MaxLateness time.Duration
+	// Lateness is the send delay behind schedule of every request (open
+	// model): the generator's own share of the latency.
+	Lateness *Histogram
 	// Latency is measured from the due time (open) or the send (closed) to
 	// the end of the answer body, of every answer that was not shed.
 	Latency *Histogram
@@ -129,7 +130,7 @@ func (s *Stats) Summary() string {
 		ms(s.Latency.Percentile(50)), ms(s.Latency.Percentile(90)), ms(s.Latency.Percentile(99)), ms(s.Latency.Max()),
 		s.Errors(), 100*s.ErrorRate(), s.Dropped)
 	if s.Mode == "open" {
-		fmt.Fprintf(&b, "; sent late %d (worst %s)", s.Late, ms(s.MaxLateness))
+		fmt.Fprintf(&b, "; sent late %d (p99 %s, worst %s)", s.Late, ms(s.Lateness.Percentile(99)), ms(s.Lateness.Max()))
 		if st := s.Stalls(50 * time.Millisecond); len(st) > 0 {
 			more := ""
 			if len(st) > 12 {
@@ -154,16 +155,16 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float6
 // worker is one goroutine's tally, merged at the end so the hot loop takes
 // no shared lock.
 type worker struct {
-	hist        *Histogram
-	shedHist    *Histogram // allocated at the first shed answer
-	shed        uint64
-	outcomes    map[string]uint64
-	seats       map[int]int64
-	done, exp   uint64
-	late        uint64
-	maxLateness time.Duration
-	last        time.Time
-	windowMax   []time.Duration // open model: slowest answer by due window
+	hist      *Histogram
+	shedHist  *Histogram // allocated at the first shed answer
+	shed      uint64
+	outcomes  map[string]uint64
+	seats     map[int]int64
+	done, exp uint64
+	late      uint64
+	lateness  *Histogram // open model
+	last      time.Time
+	windowMax []time.Duration // open model: slowest answer by due window
 }
 
 func newWorker() *worker {
@@ -194,7 +195,7 @@ func (w *worker) record(a Answer, latency time.Duration, end time.Time) {
 }
 
 func merge(s *Stats, start time.Time, ws []*worker) {
-	s.Latency = NewHistogram()
+	s.Latency, s.Lateness = NewHistogram(), NewHistogram()
 	s.Outcomes = map[string]uint64{}
 	s.Seats = map[int]int64{}
 	last := start
@@ -216,7 +217,9 @@ func merge(s *Stats, start time.Time, ws []*worker) {
 		s.Done += w.done
 		s.Expected += w.exp
 		s.Late += w.late
-		s.MaxLateness = max(s.MaxLateness, w.maxLateness)
+		if w.lateness != nil {
+			s.Lateness.Merge(w.lateness)
+		}
 		if w.last.After(last) {
 			last = w.last
 		}
@@ -276,13 +279,15 @@ func (o Open) Run(ctx context.Context, do Doer) *Stats {
 	var wg sync.WaitGroup
 	for i := range ws {
 		w := newWorker()
+		w.lateness = NewHistogram()
 		ws[i] = w
 		wg.Go(func() {
 			for j := range jobs {
 				sent := time.Now()
-				if late := sent.Sub(j.due); late > o.LateAfter {
+				late := sent.Sub(j.due)
+				w.lateness.Record(max(0, late))
+				if late > o.LateAfter {
 					w.late++
-					w.maxLateness = max(w.maxLateness, late)
 				}
 				a := do(reqCtx, j.seq)
 				end := time.Now()
