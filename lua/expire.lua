@@ -7,7 +7,8 @@
 -- ARGV[3] mode: "expire" (due holds become expired) or "cancel" (every live hold becomes
 --         cancelled, cause event_cancelled; refused unless the event's status is cancelled)
 --
--- Returns the number of entries handled (call again while it equals ARGV[2]);
+-- Returns the number of expiry entries handled (call again while it equals
+-- ARGV[2]); an entry is one hold or a reserve batch's holds (lib.lua);
 -- 0 while the event's inventory is absent or being rebuilt (nothing may change then).
 -- Safe to run from every replica at once: each hold is released exactly once,
 -- because the status check and the release happen in the same atomic step.
@@ -25,12 +26,13 @@ if ARGV[3] == 'cancel' then
   upto, to, cause = '+inf', 'cancelled', 'event_cancelled'
 end
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', upto, 'LIMIT', 0, tonumber(ARGV[2]))
-for _, id in ipairs(due) do
-  local hold = ARGV[1] .. 'hold:' .. id
-  if redis.call('HGET', hold, 'status') == 'reserved' then
-    release(ARGV[1], hold, KEYS[1], KEYS[2], to, now, nil, cause)
-  else
-    redis.call('ZREM', KEYS[1], id)
+for _, member in ipairs(due) do
+  for id in string.gmatch(member, '[^ ]+') do
+    local hold = ARGV[1] .. 'hold:' .. id
+    if redis.call('HGET', hold, 'status') == 'reserved' then
+      release(ARGV[1], hold, KEYS[1], KEYS[2], to, now, nil, cause)
+    end
   end
+  redis.call('ZREM', KEYS[1], member)
 end
 return #due

@@ -4,13 +4,18 @@
 -- Key layout of one event E (every key shares the hash tag {ev:E}, so one
 -- script touches one Redis Cluster slot); P is the configured prefix:
 --   P{ev:E}:meta       HASH   status, sale_start, sale_end (ms), max_per_user, queue (0|1), loaded (ms),
---                             zones (the event's zone ids, comma-separated)
+--                             zones (the event's zone ids, comma-separated), live (the number
+--                             of live holds: every script that makes or ends one moves it)
 --   P{ev:E}:zone:Z     HASH   total, available, held, sold, price (cents), show, ver
 --   P{ev:E}:hold:B     HASH   one booking: id, user, event, show, zone, qty, unit (cents),
 --                             status, exp, created, confirmed, cancelled (ms), idem, ver,
 --                             cause (why it ended: buyer, expired, event_cancelled, system),
 --                             wl ("1" when the hold is a waitlist offer)
---   P{ev:E}:expiry     ZSET   live hold id -> deadline (ms); the sweeper releases due ones
+--   P{ev:E}:expiry     ZSET   hold ids -> deadline (ms); the sweeper releases the live ones when
+--                             due. A member is one hold's id, or the ids of a reserve batch's
+--                             holds, space-separated (they share the deadline): ending a hold
+--                             early removes a member of its own id only, so a batch's member
+--                             stays until its deadline and the sweeper skips its ended holds
 --   P{ev:E}:user:U     STRING seats user U holds or bought for the event
 --   P{ev:E}:idem:U:K   STRING "<booking id>|<fingerprint>" of user U's Idempotency-Key K
 --   P{ev:E}:gate       HASH   the event's waiting room as reserve checks a queue pass against it
@@ -109,6 +114,7 @@ local function offer_waitlist(prefix, zid, stream, now, tp)
         'unit', z[3], 'status', 'reserved', 'exp', now + ttl, 'created', now, 'idem', 'waitlist-' .. id,
         'ver', 1, 'wl', '1')
       redis.call('ZADD', prefix .. 'expiry', now + ttl, id)
+      redis.call('HINCRBY', prefix .. 'meta', 'live', 1)
       redis.call('ZREM', wl, u)
       redis.call('HDEL', wlq, u)
       emit(stream, hold, zone, 'offered', now, tp)
@@ -132,6 +138,7 @@ local function release(prefix, hold, expiry, stream, to, at, tp, cause)
   local user = prefix .. 'user:' .. f[2]
   if f[5] == 'reserved' then
     redis.call('HINCRBY', zone, 'held', -q)
+    redis.call('HINCRBY', prefix .. 'meta', 'live', -1)
   else
     redis.call('HINCRBY', zone, 'sold', -q)
   end

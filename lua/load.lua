@@ -59,7 +59,7 @@ for z = 0, zones - 1 do
 end
 i = i + 1 + zones * 8
 
-local holds = tonumber(ARGV[i])
+local holds, live = tonumber(ARGV[i]), 0
 for h = 0, holds - 1 do
   local b = i + 1 + h * 13
   local key = p .. 'hold:' .. ARGV[b]
@@ -71,6 +71,7 @@ for h = 0, holds - 1 do
     redis.call('HSET', key, 'confirmed', ARGV[b + 10])
   else
     redis.call('ZADD', KEYS[2], ARGV[b + 8], ARGV[b])
+    live = live + 1
   end
 end
 i = i + 1 + holds * 13
@@ -89,6 +90,6 @@ for r = 0, records - 1 do
 end
 
 redis.call('HSET', KEYS[1], unpack(settings))
-redis.call('HSET', KEYS[1], 'loaded', now_ms())
+redis.call('HSET', KEYS[1], 'loaded', now_ms(), 'live', live)
 pcall(redis.call, 'XGROUP', 'CREATE', KEYS[3], 'relay', '0', 'MKSTREAM')
 return {'LOADED', zones, holds}

@@ -38,9 +38,11 @@
 -- Every element is a string. Time comes from Redis (TIME), never from the
 -- caller: one reading for the whole batch.
 --
--- Writes per new hold: the user's count (INCRBY), the hold hash, its
--- expiry entry (ZADD) and its idempotency record (SET); per batch: each
--- changed zone (HSET) and ONE stream entry for every new hold of the batch:
+-- Writes per new hold: the user's count (INCRBY), the hold hash and its
+-- idempotency record (SET); per batch: each changed zone (HSET), ONE expiry
+-- entry for all the new holds (they share the deadline: the member is their
+-- ids, space-separated), the event's count of live holds (meta's live) and
+-- ONE stream entry for every new hold of the batch:
 --   kind "holds", at (ms), event, exp (ms: the batch's holds share it),
 --   holds: one line per hold ("\n"-separated), each the comma-separated
 --          booking id, user, show, zone, quantity, unit (cents), idempotency
@@ -69,8 +71,9 @@ local function uncount(ukey, qty)
   end
 end
 
--- The stream lines of the batch's new holds: one XADD after the batch.
-local fresh = {}
+-- The stream lines of the batch's new holds and their ids: one XADD and one
+-- expiry entry after the batch.
+local fresh, fresh_ids = {}, {}
 
 local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, idem, fp, pass, tp)
   local prior = redis.call('GET', ikey)
@@ -146,8 +149,8 @@ local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, ide
   redis.call('HSET', hkey, 'id', id, 'user', user, 'event', event, 'show', show,
     'zone', zone_id, 'qty', qty, 'unit', z.price, 'status', 'reserved', 'exp', expires,
     'created', now, 'idem', idem, 'ver', 1)
-  redis.call('ZADD', KEYS[2], expires, id)
   redis.call('SET', ikey, id .. '|' .. fp, 'EX', idem_ttl)
+  fresh_ids[#fresh_ids + 1] = id
   fresh[#fresh + 1] = table.concat({id, user, show, zone_id, qty, z.price, idem,
     z.available, z.held, z.sold, z.ver, tp}, ',')
   return {'OK', id, tostring(expires), z.price, tostring(now)}
@@ -170,8 +173,11 @@ for zkey, z in pairs(zones) do
     redis.call('HSET', zkey, 'available', z.available, 'held', z.held, 'ver', z.ver)
   end
 end
--- One stream entry for the batch's new holds (relay.go's decodeHolds).
+-- One expiry entry and one stream entry for the batch's new holds
+-- (relay.go's decodeHolds).
 if #fresh > 0 then
+  redis.call('ZADD', KEYS[2], expires, table.concat(fresh_ids, ' '))
+  redis.call('HINCRBY', KEYS[1], 'live', #fresh)
   redis.call('XADD', KEYS[3], '*', 'kind', 'holds', 'at', now, 'event', event, 'exp', expires,
     'holds', table.concat(fresh, '\n'))
 end

@@ -153,10 +153,7 @@ func TestClientDisconnectNeverLosesASeat(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		z = m.checkInvariant(f)
-		holds, err := m.rdb.ZCard(context.Background(), fmt.Sprintf("%s{ev:%s}:expiry", m.prefix, f.event)).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
+		holds := m.liveHolds(f)
 		var rows int
 		if err := m.db.QueryRow(`SELECT coalesce(sum(quantity), 0) FROM bookings WHERE event_id = $1 AND status = 'reserved'`, f.event).Scan(&rows); err != nil {
 			t.Fatal(err)
@@ -484,5 +481,96 @@ func TestBatchedReservesDecideAsAlone(t *testing.T) {
 		t.Errorf("%v reserves decided in %v script calls: want all %d, in batches", decided, calls, len(answers))
 	}
 	t.Logf("%d reserves in %v script calls; %d seats held", len(answers), calls, total)
+	m.waitReconciled(f, 20*time.Second)
+}
+
+// TestBatchExpiryEntryEndsEachHoldOnce: the holds of a reserve batch share
+// one expiry entry. Those confirmed or cancelled before the deadline stay as
+// they are when the entry falls due; the rest expire, each once; the count
+// of live holds (active_reservations) follows every step and ends at 0, and
+// the entry is gone.
+func TestBatchExpiryEntryEndsEachHoldOnce(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-booking.hold-ttl=2s", "-booking.sweep-interval=100ms")
+	f := m.seed(eventOpts{seats: 30, maxPerUser: 1, users: 24})
+	c := m.booking(false)
+	ids := make([]string, len(f.users))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, user := range f.users {
+		wg.Go(func() {
+			<-start
+			b, err := m.reserve(context.Background(), c, f, user, 1, "expiry-batch")
+			if err != nil {
+				t.Errorf("reserve %s: %v", user, err)
+				return
+			}
+			ids[i] = b.GetId()
+		})
+	}
+	close(start)
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	expiry := fmt.Sprintf("%s{ev:%s}:expiry", m.prefix, f.event)
+	entries, err := m.rdb.ZCard(context.Background(), expiry).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries >= int64(len(ids)) {
+		t.Logf("%d holds in %d expiry entries: no batch formed, the test proved less than it could", len(ids), entries)
+	}
+	if n := m.liveHolds(f); n != len(ids) || m.metric("active_reservations", nil) != float64(len(ids)) {
+		t.Fatalf("live holds %d (metric %v), want %d", n, m.metric("active_reservations", nil), len(ids))
+	}
+	// 8 paid, 4 cancelled by their buyers, 12 left to expire.
+	for _, id := range ids[:8] {
+		if _, err := c.ConfirmBooking(context.Background(), as(m, "saga", authn.RoleService, &bookingv1.ConfirmBookingRequest{BookingId: id})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, id := range ids[8:12] {
+		if _, err := c.CancelBooking(context.Background(), as(m, f.users[8+i], authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: id})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := m.liveHolds(f); n != 12 {
+		t.Fatalf("live holds after 8 confirmed and 4 cancelled: %d, want 12", n)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		z := m.checkInvariant(f)
+		n, err := m.rdb.ZCard(context.Background(), expiry).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if z["held"] == 0 && n == 0 {
+			if z["sold"] != 8 || z["available"] != 22 {
+				t.Fatalf("zone after the deadline %v, want 8 sold and 22 available", z)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("holds not expired: zone %v, %d expiry entries", z, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := m.liveHolds(f); n != 0 || m.metric("active_reservations", nil) != 0 {
+		t.Fatalf("live holds after the deadline %d (metric %v), want 0", n, m.metric("active_reservations", nil))
+	}
+	for i, id := range ids {
+		want := bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED
+		switch {
+		case i < 8:
+			want = bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED
+		case i < 12:
+			want = bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED
+		}
+		got, err := c.GetBooking(context.Background(), as(m, f.users[i], authn.RoleUser, &bookingv1.GetBookingRequest{BookingId: id}))
+		if err != nil || got.Msg.GetBooking().GetStatus() != want {
+			t.Fatalf("booking %d: %v %v, want %v", i, got, err, want)
+		}
+	}
 	m.waitReconciled(f, 20*time.Second)
 }

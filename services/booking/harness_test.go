@@ -3,6 +3,7 @@ package booking_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -199,6 +200,16 @@ func (m *mesh) zone(f fixture) map[string]int {
 		out[k] = n
 	}
 	return out
+}
+
+// liveHolds is the event's count of live holds (meta's live).
+func (m *mesh) liveHolds(f fixture) int {
+	m.t.Helper()
+	n, err := m.rdb.HGet(context.Background(), fmt.Sprintf("%s{ev:%s}:meta", m.prefix, f.event), "live").Int()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		m.t.Fatal(err)
+	}
+	return n
 }
 
 // checkInvariant fails when available + held + sold != total or available < 0.

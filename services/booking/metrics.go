@@ -2,6 +2,7 @@ package booking
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,35 +62,46 @@ func (m *metrics) observe(err error) {
 	m.failures.WithLabelValues(string(code)).Inc()
 }
 
-// ActiveHolds counts live holds over every loaded event.
+// ActiveHolds counts live holds over every loaded event (meta's live, which
+// every script that makes or ends a hold moves).
 func (e *Engine) ActiveHolds(ctx context.Context) (int64, error) {
-	return e.perEvent(ctx, func(p redis.Pipeliner, k lua.Keys) *redis.IntCmd { return p.ZCard(ctx, k.Expiry()) })
+	return e.perEvent(ctx, func(p redis.Pipeliner, k lua.Keys) func() (int64, error) {
+		return p.HGet(ctx, k.Meta(), "live").Int64
+	})
 }
 
 // RelayBacklog counts the stream entries of every event the relay has still
 // to publish (it deletes them once Kafka has them; StreamBacklog is one
 // event's): rush_relay_backlog{relay="booking-stream"}.
 func (e *Engine) RelayBacklog(ctx context.Context) (int64, error) {
-	return e.perEvent(ctx, func(p redis.Pipeliner, k lua.Keys) *redis.IntCmd { return p.XLen(ctx, k.Stream()) })
+	return e.perEvent(ctx, func(p redis.Pipeliner, k lua.Keys) func() (int64, error) {
+		return p.XLen(ctx, k.Stream()).Result
+	})
 }
 
-// perEvent sums count over every loaded event, in one pipelined round trip.
-func (e *Engine) perEvent(ctx context.Context, count func(redis.Pipeliner, lua.Keys) *redis.IntCmd) (int64, error) {
+// perEvent sums count over every loaded event, in one pipelined round trip;
+// count queues its command and returns how to read its value (a missing
+// key or field counts 0).
+func (e *Engine) perEvent(ctx context.Context, count func(redis.Pipeliner, lua.Keys) func() (int64, error)) (int64, error) {
 	events, err := e.Events(ctx)
 	if err != nil {
 		return 0, err
 	}
 	pipe := e.rdb.Pipeline()
-	cmds := make([]*redis.IntCmd, len(events))
+	vals := make([]func() (int64, error), len(events))
 	for i, ev := range events {
-		cmds[i] = count(pipe, e.keys(ev))
+		vals[i] = count(pipe, e.keys(ev))
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return 0, err
 	}
 	var n int64
-	for _, c := range cmds {
-		n += c.Val()
+	for _, val := range vals {
+		v, err := val()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return 0, err
+		}
+		n += v
 	}
 	return n, nil
 }
