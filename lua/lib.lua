@@ -62,6 +62,17 @@ local function emit(stream, hold, zone, kind, at, tp)
     'ztotal', z[1], 'zavailable', z[2], 'zheld', z[3], 'zsold', z[4], 'zver', z[5], 'tp', tp or '')
 end
 
+-- count_live moves the event's count of live holds (meta's live) by delta;
+-- call it before the script changes the expiry set. An event loaded by a
+-- release before the count existed has none yet: every expiry entry then
+-- is one hold, so the count starts from them.
+local function count_live(meta, expiry, delta)
+  if redis.call('HEXISTS', meta, 'live') == 0 then
+    redis.call('HSET', meta, 'live', redis.call('ZCARD', expiry))
+  end
+  redis.call('HINCRBY', meta, 'live', delta)
+end
+
 -- How many entries at the head of a zone's waitlist one return of seats looks at.
 local WAITLIST_SCAN = 200
 
@@ -113,8 +124,8 @@ local function offer_waitlist(prefix, zid, stream, now, tp)
       redis.call('HSET', hold, 'id', id, 'user', u, 'event', event, 'show', z[2], 'zone', zid, 'qty', q,
         'unit', z[3], 'status', 'reserved', 'exp', now + ttl, 'created', now, 'idem', 'waitlist-' .. id,
         'ver', 1, 'wl', '1')
+      count_live(prefix .. 'meta', prefix .. 'expiry', 1)
       redis.call('ZADD', prefix .. 'expiry', now + ttl, id)
-      redis.call('HINCRBY', prefix .. 'meta', 'live', 1)
       redis.call('ZREM', wl, u)
       redis.call('HDEL', wlq, u)
       emit(stream, hold, zone, 'offered', now, tp)
@@ -138,7 +149,7 @@ local function release(prefix, hold, expiry, stream, to, at, tp, cause)
   local user = prefix .. 'user:' .. f[2]
   if f[5] == 'reserved' then
     redis.call('HINCRBY', zone, 'held', -q)
-    redis.call('HINCRBY', prefix .. 'meta', 'live', -1)
+    count_live(prefix .. 'meta', expiry, -1)
   else
     redis.call('HINCRBY', zone, 'sold', -q)
   end

@@ -176,8 +176,8 @@ end
 -- One expiry entry and one stream entry for the batch's new holds
 -- (relay.go's decodeHolds).
 if #fresh > 0 then
+  count_live(KEYS[1], KEYS[2], #fresh)
   redis.call('ZADD', KEYS[2], expires, table.concat(fresh_ids, ' '))
-  redis.call('HINCRBY', KEYS[1], 'live', #fresh)
   redis.call('XADD', KEYS[3], '*', 'kind', 'holds', 'at', now, 'event', event, 'exp', expires,
     'holds', table.concat(fresh, '\n'))
 end

@@ -574,3 +574,36 @@ func TestBatchExpiryEntryEndsEachHoldOnce(t *testing.T) {
 	}
 	m.waitReconciled(f, 20*time.Second)
 }
+
+// TestLiveCountStartsOnAnEventLoadedBefore: an event loaded by a release
+// that kept no count of live holds (meta without live; every expiry entry one
+// hold) gets its count from its expiry entries at the first change.
+func TestLiveCountStartsOnAnEventLoadedBefore(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{seats: 10, maxPerUser: 2, users: 3})
+	c := m.booking(false)
+	var ids []string
+	for _, user := range f.users {
+		b, err := m.reserve(context.Background(), c, f, user, 1, "before-count")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, b.GetId())
+	}
+	if err := m.rdb.HDel(context.Background(), fmt.Sprintf("%s{ev:%s}:meta", m.prefix, f.event), "live").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CancelBooking(context.Background(), as(m, f.users[0], authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: ids[0]})); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.liveHolds(f); n != 2 {
+		t.Fatalf("live holds after a cancel on an event without a count: %d, want 2", n)
+	}
+	if _, err := m.reserve(context.Background(), c, f, f.users[0], 1, "after-count"); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.liveHolds(f); n != 3 {
+		t.Fatalf("live holds after a new hold: %d, want 3", n)
+	}
+}
