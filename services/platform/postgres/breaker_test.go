@@ -82,7 +82,10 @@ func TestBreakerFailsFastAndRecovers(t *testing.T) {
 		if err := call(); !errors.Is(err, breaker.ErrOpen) {
 			t.Errorf("%s while open: %v", name, err)
 		}
-		if d := time.Since(began); d > 5*time.Millisecond {
+		// Fast is "no dial": far below the 1 s connect timeout, with room
+		// for -race on a machine busy with the other packages (5 ms failed
+		// once at 8.5 ms there).
+		if d := time.Since(began); d > 100*time.Millisecond {
 			t.Errorf("%s while open took %v", name, d)
 		}
 	}
