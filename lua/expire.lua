@@ -3,12 +3,14 @@
 -- uses: lib.lua
 --
 -- KEYS[1] expiry   KEYS[2] stream   KEYS[3] meta
--- ARGV[1] key prefix of the event ("<P>{ev:E}:")   ARGV[2] most holds to release in one call
+-- ARGV[1] key prefix of the event ("<P>{ev:E}:")
+-- ARGV[2] about how many holds one call looks at (it finishes the expiry entry it is in, so at
+--         most this plus a reserve batch less one): a call keeps Redis busy for a bounded time
 -- ARGV[3] mode: "expire" (due holds become expired) or "cancel" (every live hold becomes
 --         cancelled, cause event_cancelled; refused unless the event's status is cancelled)
 --
--- Returns the number of expiry entries handled (call again while it equals
--- ARGV[2]); an entry is one hold or a reserve batch's holds (lib.lua);
+-- Returns the number of holds looked at (call again while it is at least
+-- ARGV[2]); an expiry entry is one hold or a reserve batch's holds (lib.lua);
 -- 0 while the event's inventory is absent or being rebuilt (nothing may change then).
 -- Safe to run from every replica at once: each hold is released exactly once,
 -- because the status check and the release happen in the same atomic step.
@@ -25,9 +27,17 @@ if ARGV[3] == 'cancel' then
   end
   upto, to, cause = '+inf', 'cancelled', 'event_cancelled'
 end
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', upto, 'LIMIT', 0, tonumber(ARGV[2]))
+local most = tonumber(ARGV[2])
+-- Every entry holds at least one hold, so fewer than most holds looked at
+-- means every due entry was handled.
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', upto, 'LIMIT', 0, most)
+local seen = 0
 for _, member in ipairs(due) do
+  if seen >= most then
+    break
+  end
   for id in string.gmatch(member, '[^ ]+') do
+    seen = seen + 1
     local hold = ARGV[1] .. 'hold:' .. id
     if redis.call('HGET', hold, 'status') == 'reserved' then
       release(ARGV[1], hold, KEYS[1], KEYS[2], to, now, nil, cause)
@@ -35,4 +45,4 @@ for _, member in ipairs(due) do
   end
   redis.call('ZREM', KEYS[1], member)
 end
-return #due
+return seen

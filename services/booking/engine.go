@@ -251,8 +251,8 @@ func (e *Engine) changeKeys(eventID, bookingID string) []string {
 	return []string{k.Hold(bookingID), k.Expiry(), k.Stream(), k.Meta()}
 }
 
-// ExpireDue releases the event's holds whose deadline passed, batch at a
-// time, and returns how many it handled.
+// ExpireDue releases the event's holds whose deadline passed, about batch
+// at a time, and returns how many holds it looked at.
 func (e *Engine) ExpireDue(ctx context.Context, eventID string, batch int) (int, error) {
 	return e.sweep(ctx, eventID, batch, "expire")
 }
@@ -264,7 +264,8 @@ func (e *Engine) CancelLive(ctx context.Context, eventID string, batch int) (int
 	return e.sweep(ctx, eventID, batch, "cancel")
 }
 
-// sweep runs expire.lua in mode until a call handles less than batch.
+// sweep runs expire.lua in mode until a call looks at fewer than batch
+// holds.
 func (e *Engine) sweep(ctx context.Context, eventID string, batch int, mode string) (int, error) {
 	k := e.keys(eventID)
 	total := 0
