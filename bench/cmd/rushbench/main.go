@@ -303,6 +303,14 @@ func (b *bench) setup(ctx context.Context) error {
 		b.say("topology: existing, edge %s", o.targetURL)
 	}
 	b.o = o
+	if o.profile != "" {
+		// The generator profiles itself too: its CPU is the machine's.
+		addr, err := serveProfiles()
+		if err != nil {
+			return err
+		}
+		b.metrics["generator"] = addr
+	}
 	var err error
 	if b.db, err = pgxpool.New(ctx, pg); err != nil {
 		return err
@@ -440,15 +448,15 @@ func (b *bench) plan(ev *mesh.Event, scenario string, expect mesh.Expect) *mesh.
 	return &mesh.Plan{Event: ev, Tokens: b.tokens, Quantity: b.o.quantity, KeyPrefix: "bench" + b.run + scenario + "-", Expect: expect}
 }
 
-// profiled starts CPU profiles of edge, booking and the other services'
-// process when scenario is in -profile; the returned func waits for them and
-// prints the breakdown.
+// profiled starts CPU profiles of edge, booking, the other services'
+// process and the generator (this process) when scenario is in -profile;
+// the returned func waits for them and prints the breakdown.
 func (b *bench) profiled(ctx context.Context, scenario string, d time.Duration) func() {
 	if !slices.Contains(strings.Split(b.o.profile, ","), scenario) {
 		return func() {}
 	}
 	var names []string
-	for _, n := range []string{"edge", "booking", "services"} {
+	for _, n := range []string{"edge", "booking", "services", "generator"} {
 		if b.metrics[n] != "" {
 			names = append(names, n)
 		}
@@ -568,7 +576,7 @@ func (b *bench) scenarioRush(ctx context.Context) error {
 	w := b.workersFor(o.rushRate)
 	b.say("rush: %d users, %.0f req/s for %v open model, %d seats per request, %d workers", len(b.tokens), o.rushRate, o.rushDuration, o.quantity, w)
 	done := b.profiled(ctx, "rush", o.rushDuration)
-	c := mesh.HTTPClient(w)
+	c := mesh.LeanHTTPClient(w)
 	acct := b.cpu(nil)
 	s := load.Open{Rate: o.rushRate, Duration: o.rushDuration, Workers: w}.Run(ctx, mesh.ReserveHTTP(c, b.edgeURL, b.plan(ev, "rush", mesh.HoldsOrSoldOut)))
 	c.CloseIdleConnections()
@@ -615,7 +623,7 @@ func (b *bench) scenarioSustained(ctx context.Context) error {
 		}
 		w := b.workersFor(r)
 		done := b.profiled(ctx, fmt.Sprintf("sustained-%.0f", r), o.stepDuration)
-		c := mesh.HTTPClient(w)
+		c := mesh.LeanHTTPClient(w)
 		// A second at the step's rate on the same connections first, not
 		// measured (but audited): the step then measures the steady state,
 		// not the generator opening hundreds of connections at once (the
@@ -740,7 +748,7 @@ func (b *bench) scenarioCeiling(ctx context.Context) error {
 	}
 	if r := b.results["rush.rate"]; r > 0 {
 		w := b.workersFor(r)
-		c := mesh.HTTPClient(w)
+		c := mesh.LeanHTTPClient(w)
 		acct := b.cpu(hp)
 		s := load.Open{Rate: r, Duration: o.ceilingDur, Workers: w}.Run(ctx, mesh.ReserveHTTP(c, "http://"+h.addr, plan))
 		c.CloseIdleConnections()

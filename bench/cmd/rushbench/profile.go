@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -176,4 +178,17 @@ func top(file string, lines int) string {
 		all = all[:lines]
 	}
 	return strings.Join(all, "\n")
+}
+
+// serveProfiles serves this process's pprof endpoints on a local port of
+// its own and returns its address (capture reads them like a service's).
+func serveProfiles() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	go func() { _ = http.Serve(l, mux) }()
+	return l.Addr().String(), nil
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -153,33 +154,30 @@ func (s *Stats) Summary() string {
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
 
 // worker is one goroutine's tally, merged at the end so the hot loop takes
-// no shared lock.
+// no shared lock. Latencies are kept as a list, not a histogram: an HDR
+// histogram is ~150 KB of counters, and hundreds of workers' histograms
+// cost the generator a page fault per first touch and its GC the rest, in
+// the window it measures.
 type worker struct {
-	hist      *Histogram
-	shedHist  *Histogram // allocated at the first shed answer
-	shed      uint64
-	outcomes  map[string]uint64
-	seats     map[int]int64
-	done, exp uint64
-	late      uint64
-	lateness  *Histogram // open model
-	last      time.Time
-	windowMax []time.Duration // open model: slowest answer by due window
+	lat, shedLat []time.Duration
+	lateness     []time.Duration // open model
+	outcomes     map[string]uint64
+	seats        map[int]int64
+	done, exp    uint64
+	late         uint64
+	last         time.Time
+	windowMax    []time.Duration // open model: slowest answer by due window
 }
 
 func newWorker() *worker {
-	return &worker{hist: NewHistogram(), outcomes: map[string]uint64{}, seats: map[int]int64{}}
+	return &worker{outcomes: map[string]uint64{}, seats: map[int]int64{}}
 }
 
 func (w *worker) record(a Answer, latency time.Duration, end time.Time) {
 	if a.Shed {
-		if w.shedHist == nil {
-			w.shedHist = NewHistogram()
-		}
-		w.shedHist.Record(latency)
-		w.shed++
+		w.shedLat = append(w.shedLat, latency)
 	} else {
-		w.hist.Record(latency)
+		w.lat = append(w.lat, latency)
 	}
 	w.outcomes[a.Outcome]++
 	w.done++
@@ -200,14 +198,16 @@ func merge(s *Stats, start time.Time, ws []*worker) {
 	s.Seats = map[int]int64{}
 	last := start
 	for _, w := range ws {
-		s.Latency.Merge(w.hist)
-		if w.shedHist != nil {
-			if s.ShedLatency == nil {
-				s.ShedLatency = NewHistogram()
-			}
-			s.ShedLatency.Merge(w.shedHist)
-			s.Shed += w.shed
+		for _, d := range w.lat {
+			s.Latency.Record(d)
 		}
+		if len(w.shedLat) > 0 && s.ShedLatency == nil {
+			s.ShedLatency = NewHistogram()
+		}
+		for _, d := range w.shedLat {
+			s.ShedLatency.Record(d)
+		}
+		s.Shed += uint64(len(w.shedLat))
 		for k, v := range w.outcomes {
 			s.Outcomes[k] += v
 		}
@@ -217,8 +217,8 @@ func merge(s *Stats, start time.Time, ws []*worker) {
 		s.Done += w.done
 		s.Expected += w.exp
 		s.Late += w.late
-		if w.lateness != nil {
-			s.Lateness.Merge(w.lateness)
+		for _, d := range w.lateness {
+			s.Lateness.Record(d)
 		}
 		if w.last.After(last) {
 			last = w.last
@@ -273,24 +273,25 @@ func (o Open) Run(ctx context.Context, do Doer) *Stats {
 	jobs := make(chan job) // unbuffered: a hand-off succeeds only to an idle worker
 	ws := make([]*worker, o.Workers)
 	windows := int(o.Duration/stallWindow) + 1
-	var start time.Time // set before the first job is sent
+	var start time.Time   // set before the first job is sent
+	var busy atomic.Int64 // requests handed to a worker and not answered
 	reqCtx, cancel := context.WithTimeout(ctx, o.Duration+o.Grace)
 	defer cancel()
 	var wg sync.WaitGroup
 	for i := range ws {
 		w := newWorker()
-		w.lateness = NewHistogram()
 		ws[i] = w
 		wg.Go(func() {
 			for j := range jobs {
 				sent := time.Now()
 				late := sent.Sub(j.due)
-				w.lateness.Record(max(0, late))
+				w.lateness = append(w.lateness, max(0, late))
 				if late > o.LateAfter {
 					w.late++
 				}
 				a := do(reqCtx, j.seq)
 				end := time.Now()
+				busy.Add(-1)
 				w.record(a, end.Sub(j.due), end)
 				if i := int(j.due.Sub(start) / stallWindow); i >= 0 && i < windows {
 					if w.windowMax == nil {
@@ -311,10 +312,21 @@ func (o Open) Run(ctx context.Context, do Doer) *Stats {
 			}
 			time.Sleep(d)
 		}
+		j := job{seq: o.FirstSeq + i, due: due}
 		select {
-		case jobs <- job{seq: o.FirstSeq + i, due: due}:
+		case jobs <- j:
+			busy.Add(1)
 		default:
-			dropped++
+			// No worker waiting: dropped if every one is busy with a
+			// request; else one is about to wait (starting, or just done
+			// and not yet scheduled), and takes it late, which its
+			// latency counts from the due time.
+			if busy.Load() >= int64(o.Workers) {
+				dropped++
+				continue
+			}
+			jobs <- j
+			busy.Add(1)
 		}
 	}
 	close(jobs)

@@ -12,8 +12,8 @@ import (
 
 // Histogram records latencies from 1 µs to 5 minutes with 3 significant
 // digits (HdrHistogram): percentiles are exact to 0.1%, whatever the spread.
-// It is not safe for concurrent use; each worker keeps its own and they are
-// merged at the end.
+// It is not safe for concurrent use: the workers keep their latencies as
+// lists, recorded into one histogram at the end.
 type Histogram struct{ h *hdrhistogram.Histogram }
 
 // maxLatency is the largest latency the histogram can hold; larger ones are
@@ -36,9 +36,6 @@ func (h *Histogram) Record(d time.Duration) {
 	}
 	_ = h.h.RecordValue(us) // in range by construction
 }
-
-// Merge adds every value of o.
-func (h *Histogram) Merge(o *Histogram) { h.h.Merge(o.h) }
 
 // Count is the number of recorded latencies.
 func (h *Histogram) Count() int64 { return h.h.TotalCount() }

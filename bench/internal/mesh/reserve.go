@@ -143,26 +143,34 @@ func (r reply) shed() bool {
 // Idempotency-Key, and headers (name, value pairs), and decodes the
 // envelope: data (a pointer) receives its data.
 func send(ctx context.Context, c *http.Client, url, bearer, key string, body []byte, data any, headers ...string) reply {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return reply{failed: "request: " + err.Error()}
-	}
-	req.Header["Authorization"] = []string{bearer}
-	req.Header["Content-Type"] = []string{"application/json"}
+	headers = append([]string{"Authorization", bearer, "Content-Type", "application/json"}, headers...)
 	if key != "" {
-		req.Header["Idempotency-Key"] = []string{key}
+		headers = append(headers, "Idempotency-Key", key)
 	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header[headers[i]] = []string{headers[i+1]}
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return reply{failed: "transport: " + shortErr(err)}
-	}
-	raw, err := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	if err != nil {
-		return reply{failed: "transport: " + shortErr(err)}
+	var a leanAnswer
+	if t, ok := c.Transport.(*leanTransport); ok {
+		var err error
+		if a, err = t.post(ctx, url, body, headers...); err != nil {
+			return reply{failed: "transport: " + shortErr(err)}
+		}
+	} else {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return reply{failed: "request: " + err.Error()}
+		}
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header[headers[i]] = []string{headers[i+1]}
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return reply{failed: "transport: " + shortErr(err)}
+		}
+		a.body, err = io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil {
+			return reply{failed: "transport: " + shortErr(err)}
+		}
+		a.status, a.retryAfter = resp.StatusCode, resp.Header.Get("Retry-After")
 	}
 	env := struct {
 		Data  any `json:"data"`
@@ -173,10 +181,10 @@ func send(ctx context.Context, c *http.Client, url, bearer, key string, body []b
 			} `json:"details"`
 		} `json:"error"`
 	}{Data: data}
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return reply{failed: strconv.Itoa(resp.StatusCode) + " non-JSON"}
+	if err := json.Unmarshal(a.body, &env); err != nil {
+		return reply{failed: strconv.Itoa(a.status) + " non-JSON"}
 	}
-	return reply{status: resp.StatusCode, code: env.Error.Code, retryAfter: resp.Header.Get("Retry-After"), reason: env.Error.Details.Reason}
+	return reply{status: a.status, code: env.Error.Code, retryAfter: a.retryAfter, reason: env.Error.Details.Reason}
 }
 
 // outcome names an answer in the tables: the status and the error code.
