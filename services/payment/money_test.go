@@ -3,6 +3,7 @@ package payment_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -79,6 +80,53 @@ func TestCreatePaymentIdempotencyKey(t *testing.T) {
 	theirs := e.Reserve(t, s, s.Users[1], 1)
 	if _, err := e.payKey(t, s.Users[1], theirs.GetId(), payment.SimSlow, key); err != nil {
 		t.Fatalf("same key, other payer: %v", err)
+	}
+}
+
+// TestSameKeyRetryThatLostTheRace: a call that found no payment of its
+// Idempotency-Key, and looks at the booking only after a concurrent call
+// with the same key paid it and the saga confirmed it, answers that payment
+// (replayed), not "only a reserved booking can be paid": a retry never
+// turns a buyer's own payment into a refusal.
+func TestSameKeyRetryThatLostTheRace(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 10})
+	buyer := s.Users[0]
+	b := e.Reserve(t, s, buyer, 1)
+	key := "pay-" + uuid.NewString()
+	var once atomic.Bool
+	paused, release := make(chan struct{}), make(chan struct{})
+	payment.SetAfterKeyMiss(func(k string) {
+		if k == key && once.CompareAndSwap(false, true) {
+			close(paused)
+			<-release
+		}
+	})
+	t.Cleanup(func() { payment.SetAfterKeyMiss(nil) })
+	type answer struct {
+		res *connect.Response[paymentv1.CreatePaymentResponse]
+		err error
+	}
+	late := make(chan answer, 1)
+	go func() {
+		res, err := e.payKey(t, buyer, b.GetId(), payment.SimOK, key)
+		late <- answer{res, err}
+	}()
+	<-paused
+	won, err := e.payKey(t, buyer, b.GetId(), payment.SimOK, key)
+	if err != nil {
+		close(release)
+		t.Fatalf("the first payment: %v", err)
+	}
+	e.waitBooking(t, buyer, b.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 30*time.Second)
+	close(release)
+	a := <-late
+	if a.err != nil || a.res.Msg.GetPayment().GetId() != won.Msg.GetPayment().GetId() || a.res.Header().Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("the retry that lost the race: %v %v, want payment %s replayed", a.res, a.err, won.Msg.GetPayment().GetId())
+	}
+	if n := e.Count(t, `SELECT count(*) FROM payments WHERE booking_id = $1`, b.GetId()); n != 1 {
+		t.Fatalf("%d payments", n)
 	}
 }
 

@@ -62,15 +62,41 @@ func NewService(store *Store, provider Provider, booking bookingv1connect.Bookin
 // answers the payment the first call created (replayed true), whatever
 // happened to the hold since.
 func (s *Service) Create(ctx context.Context, p *authn.Principal, bookingID, method, key string) (pay Payment, replayed bool, err error) {
-	if key != "" {
-		if prev, ok, err := s.store.ByKey(ctx, p.UserID, key); err != nil || ok {
-			if err != nil {
-				return Payment{}, false, err
-			}
+	if key == "" {
+		return s.create(ctx, p, bookingID, method, key)
+	}
+	if prev, ok, err := s.store.ByKey(ctx, p.UserID, key); err != nil || ok {
+		if err != nil {
+			return Payment{}, false, err
+		}
+		pay, err := s.replay(ctx, prev, bookingID, method)
+		return pay, true, err
+	}
+	if f := afterKeyMiss.Load(); f != nil {
+		(*f)(key)
+	}
+	pay, replayed, err = s.create(ctx, p, bookingID, method, key)
+	if err == nil {
+		return pay, replayed, nil
+	}
+	if c := errs.FromConnect(err).Code; c == errs.Conflict || c == errs.ReservationExpired {
+		// A concurrent call with the same key may have paid the hold since
+		// the look above (the booking is then confirmed, or has its
+		// payment): that payment is this call's answer, not a refusal.
+		if prev, ok, kerr := s.store.ByKey(ctx, p.UserID, key); kerr == nil && ok {
 			pay, err := s.replay(ctx, prev, bookingID, method)
 			return pay, true, err
 		}
 	}
+	return Payment{}, false, err
+}
+
+// afterKeyMiss, when set (by tests), runs after Create found no payment
+// of its Idempotency-Key, before it looks at the booking.
+var afterKeyMiss atomic.Pointer[func(key string)]
+
+// create pays for the hold when no payment of key exists yet (Create).
+func (s *Service) create(ctx context.Context, p *authn.Principal, bookingID, method, key string) (pay Payment, replayed bool, err error) {
 	// The caller's token travels on: another user's booking is NOT_FOUND
 	// to the booking service already.
 	res, err := s.booking.GetBooking(ctx, connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: bookingID}))
