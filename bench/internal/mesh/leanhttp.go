@@ -53,39 +53,15 @@ func (t *leanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	c, err := t.conn(req.Context(), req.URL.Host)
-	if err != nil {
-		return nil, err
-	}
-	if d, ok := req.Context().Deadline(); ok {
-		_ = c.c.SetDeadline(d)
-	} else {
-		_ = c.c.SetDeadline(time.Time{})
-	}
-	b := append(c.buf[:0], req.Method...)
-	b = append(b, ' ')
-	b = append(b, req.URL.RequestURI()...)
-	b = append(b, " HTTP/1.1\r\nHost: "...)
-	b = append(b, req.URL.Host...)
-	b = append(b, "\r\n"...)
+	var headers []string
 	for k, vs := range req.Header {
 		for _, v := range vs {
-			b = append(b, k...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-			b = append(b, "\r\n"...)
+			headers = append(headers, k, v)
 		}
 	}
-	if body != nil || req.Method == http.MethodPost || req.Method == http.MethodPut {
-		b = append(b, "Content-Length: "...)
-		b = strconv.AppendInt(b, int64(len(body)), 10)
-		b = append(b, "\r\n"...)
-	}
-	b = append(b, "\r\n"...)
-	b = append(b, body...)
-	c.buf = b
-	if _, err := c.c.Write(b); err != nil {
-		_ = c.c.Close()
+	length := body != nil || req.Method == http.MethodPost || req.Method == http.MethodPut
+	c, err := t.write(req.Context(), req.Method, req.URL.Host, req.URL.RequestURI(), headers, body, length)
+	if err != nil {
 		return nil, err
 	}
 	res, err := http.ReadResponse(c.r, req)
@@ -107,6 +83,44 @@ func (t *leanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.put(c)
 	}
 	return res, nil
+}
+
+// write sends a request on an idle (or new) connection to host and returns
+// the connection, whose answer the caller reads: headers are name, value
+// pairs; length adds the body's Content-Length. The connection is closed
+// when the write fails.
+func (t *leanTransport) write(ctx context.Context, method, host, uri string, headers []string, body []byte, length bool) (*leanConn, error) {
+	c, err := t.conn(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	d, _ := ctx.Deadline() // the zero time (none) when there is none
+	_ = c.c.SetDeadline(d)
+	b := append(c.buf[:0], method...)
+	b = append(b, ' ')
+	b = append(b, uri...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, host...)
+	b = append(b, "\r\n"...)
+	for i := 0; i+1 < len(headers); i += 2 {
+		b = append(b, headers[i]...)
+		b = append(b, ": "...)
+		b = append(b, headers[i+1]...)
+		b = append(b, "\r\n"...)
+	}
+	if length {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, int64(len(body)), 10)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	b = append(b, body...)
+	c.buf = b
+	if _, err := c.c.Write(b); err != nil {
+		_ = c.c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 func (t *leanTransport) conn(ctx context.Context, host string) (*leanConn, error) {
@@ -169,30 +183,8 @@ func (t *leanTransport) post(ctx context.Context, url string, body []byte, heade
 	if i := strings.IndexByte(hostPath, '/'); i >= 0 {
 		host, path = hostPath[:i], hostPath[i:]
 	}
-	c, err := t.conn(ctx, host)
+	c, err := t.write(ctx, http.MethodPost, host, path, headers, body, true)
 	if err != nil {
-		return leanAnswer{}, err
-	}
-	d, _ := ctx.Deadline() // the zero time (none) when there is none
-	_ = c.c.SetDeadline(d)
-	b := append(c.buf[:0], "POST "...)
-	b = append(b, path...)
-	b = append(b, " HTTP/1.1\r\nHost: "...)
-	b = append(b, host...)
-	b = append(b, "\r\n"...)
-	for i := 0; i+1 < len(headers); i += 2 {
-		b = append(b, headers[i]...)
-		b = append(b, ": "...)
-		b = append(b, headers[i+1]...)
-		b = append(b, "\r\n"...)
-	}
-	b = append(b, "Content-Length: "...)
-	b = strconv.AppendInt(b, int64(len(body)), 10)
-	b = append(b, "\r\n\r\n"...)
-	b = append(b, body...)
-	c.buf = b
-	if _, err := c.c.Write(b); err != nil {
-		_ = c.c.Close()
 		return leanAnswer{}, err
 	}
 	a, keep, err := readLeanAnswer(c.r)
