@@ -108,3 +108,25 @@ func TestAdmissionRefusalsAreNoSamples(t *testing.T) {
 		t.Fatalf("limit after a slow window among refusals: %.2f, want 9", l)
 	}
 }
+
+// The show of a shed reserve, read without decoding the body, is the one
+// protojson would decode: for both spellings of the key, with spaces,
+// escapes (which go to encoding/json) and the key's text inside a value.
+func TestBodyShowID(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"show_id":"s-1","zone_id":"z","quantity":2}`:    "s-1",
+		`{"quantity":2, "showId" : "s-2"}`:                "s-2",
+		"{\n\t\"show_id\"\t:\n \"s-3\"}":                  "s-3",
+		`{"show_id":"s\u002d4"}`:                          "s-4",
+		`{"note":"\"show_id\" is a key","show_id":"s-5"}`: "s-5",
+		`{"zone_id":"z","quantity":2}`:                    "",
+		`{"show_id":7}`:                                   "",
+		`{"show_id":"unterminated`:                        "",
+		`not json "show_id"`:                              "",
+		``:                                                "",
+	} {
+		if got := bodyShowID([]byte(body)); got != want {
+			t.Errorf("bodyShowID(%s) = %q, want %q", body, got, want)
+		}
+	}
+}
