@@ -236,8 +236,8 @@ func TestConstraintsRejectBadStates(t *testing.T) {
 		{"booking confirmed without confirmed_at", check, `UPDATE bookings SET status = 'confirmed' WHERE id = $1`, []any{f.booking}},
 		{"booking idempotency key reused by same user", unique, `INSERT INTO bookings (reservation_id, user_id, event_id, show_id, zone_id, quantity, unit_price, total_amount, expires_at)
 			SELECT 'idem-1', user_id, event_id, show_id, zone_id, 1, 49.90, 49.90, now() FROM bookings WHERE id = $1`, []any{f.booking}},
-		{"booking for unknown zone", fk, `INSERT INTO bookings (reservation_id, user_id, event_id, show_id, zone_id, quantity, unit_price, total_amount, expires_at)
-			SELECT 'idem-2', user_id, event_id, show_id, gen_random_uuid(), 1, 49.90, 49.90, now() FROM bookings WHERE id = $1`, []any{f.booking}},
+		{"booking zone of an unknown event", fk, `INSERT INTO booking_zones (zone_id, event_id, show_id, price, total_seats, available_seats)
+			VALUES (gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 1, 1, 1)`, nil},
 		{"payment negative refund", check, `UPDATE payments SET refunded_amount = -1 WHERE id = $1`, []any{f.payment}},
 		{"payment refund above amount", check, `UPDATE payments SET status = 'refunded', refunded_amount = amount + 1 WHERE id = $1`, []any{f.payment}},
 		{"payment refunded but not in full", check, `UPDATE payments SET status = 'refunded', refunded_amount = 1 WHERE id = $1`, []any{f.payment}},

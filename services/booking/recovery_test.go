@@ -125,11 +125,11 @@ func TestPersisterBatchWithARefusedRow(t *testing.T) {
 	m := startMesh(t, "-target=booking") // no persister of its own: this test is the persister
 	f := m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 3})
 	now := timestamppb.Now()
-	event := func(user string, qty int32) (*bookingv1.BookingEvent, *sarama.ConsumerMessage) {
+	event := func(user string, qty int32, total string) (*bookingv1.BookingEvent, *sarama.ConsumerMessage) {
 		id := uuid.NewString()
 		ev := &bookingv1.BookingEvent{
 			Booking: &bookingv1.Booking{Id: id, UserId: user, EventId: f.event, ShowId: f.show, ZoneId: f.zone, Quantity: qty,
-				UnitPrice: "49.90", TotalAmount: fmt.Sprintf("%d.%02d", 4990*int(qty)/100, 4990*int(qty)%100), Currency: "USD",
+				UnitPrice: "49.90", TotalAmount: total, Currency: "USD",
 				Status: bookingv1.BookingStatus_BOOKING_STATUS_RESERVED, IdempotencyKey: "batch-" + id[:8],
 				ExpiresAt: timestamppb.New(now.AsTime().Add(time.Minute)), CreatedAt: now},
 			Version: 1, Zone: &bookingv1.ZoneAvailability{ZoneId: f.zone, Total: 10, Available: 10, Held: 0}, ZoneVersion: 0,
@@ -137,9 +137,9 @@ func TestPersisterBatchWithARefusedRow(t *testing.T) {
 		payload, _ := proto.Marshal(ev)
 		return ev, &sarama.ConsumerMessage{Topic: booking.TopicBookingEvents, Key: []byte(id), Value: payload}
 	}
-	good1, m1 := event(f.users[0], 1)
-	bad, m2 := event(uuid.NewString(), 2) // no such user: a foreign key violation
-	good2, m3 := event(f.users[1], 3)
+	good1, m1 := event(f.users[0], 1, "49.90")
+	bad, m2 := event(f.users[2], 2, "49.90") // not 2 x 49.90: bookings_amount_check
+	good2, m3 := event(f.users[1], 3, "149.70")
 	if err := newPersister(t, m.pool).Handle(context.Background(), []*sarama.ConsumerMessage{m1, m2, m3}); err != nil {
 		t.Fatal(err)
 	}
