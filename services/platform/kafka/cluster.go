@@ -12,11 +12,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/IBM/sarama"
+	"github.com/rcrowley/go-metrics"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 )
+
+// Sarama records its own metrics in go-metrics (histograms, and meters that a
+// goroutine of theirs ticks), which nothing here reads: the Kafka metrics of
+// this system are Prometheus' (metrics.go). Sarama's documented switch turns
+// them off before any client starts; they were 1-2.5% of the booking
+// process' CPU and 2-4% of the services process' in the bench's profiles
+// (bench/RESULTS.md).
+func init() { metrics.UseNilMetrics = true }
 
 // Module provides a *Cluster and its shared *Producer. The application must
 // provide a kafka Config (e.g. fx.Supply(cfg.Kafka)). The embedded broker, if
