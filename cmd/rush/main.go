@@ -94,6 +94,7 @@ func serve(cfg *app.Config, unknownEnv []string) int {
 	}
 	defer func() { _ = log.Sync() }()
 	warnUnknownEnv(log, unknownEnv)
+	setMemoryLimit(log, os.LookupEnv, cgroupMemoryFiles)
 	a := app.New(cfg)
 	if err := a.Err(); err != nil {
 		log.Error("rush: cannot start", zap.Error(err))
