@@ -39,12 +39,16 @@ func TestVerifyHS256AgreesWithGolangJWT(t *testing.T) {
 	extraHeader.Header["kid"] = "k1"
 	kid, _ := extraHeader.SignedString(k.key)
 	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"sub": "u1"}).SignedString(jwt.UnsafeAllowNoneSignatureType)
-	flip := func(s string) string { // the last character changed
+	// flip changes the first character. Not the last: that of a 32-byte
+	// signature also carries 2 padding bits, which golang-jwt's decoder
+	// ignores, so "A" flipped to "B" there decoded to the same signature (the
+	// test failed when a token's signature happened to end in "A").
+	flip := func(s string) string {
 		c := byte('A')
-		if s[len(s)-1] == 'A' {
+		if s[0] == 'A' {
 			c = 'B'
 		}
-		return s[:len(s)-1] + string(c)
+		return string(c) + s[1:]
 	}
 	cases := map[string]struct {
 		token string
