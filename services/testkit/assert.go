@@ -68,13 +68,24 @@ func (a *App) Count(t testing.TB, sql string, args ...any) int {
 }
 
 // Booking reads user's booking id through BookingService.GetBooking.
+//
+// An answer "unavailable, retry shortly" is retried for up to 5 s, as a
+// client told so would: right after a dependency comes back (Redis thawed
+// in a fault test), a token's revocation check answers it until its next
+// read of the feed.
 func (a *App) Booking(t testing.TB, user, id string) *bookingv1.Booking {
 	t.Helper()
-	res, err := a.booking(t).GetBooking(context.Background(), As(t, a.Mesh, user, authn.RoleUser, &bookingv1.GetBookingRequest{BookingId: id}))
-	if err != nil {
-		t.Fatalf("testkit: get booking: %v", err)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		res, err := a.booking(t).GetBooking(context.Background(), As(t, a.Mesh, user, authn.RoleUser, &bookingv1.GetBookingRequest{BookingId: id}))
+		if err == nil {
+			return res.Msg.GetBooking()
+		}
+		if connect.CodeOf(err) != connect.CodeUnavailable || time.Now().After(deadline) {
+			t.Fatalf("testkit: get booking: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return res.Msg.GetBooking()
 }
 
 // Zone reads the live counters of the shop's zone.
