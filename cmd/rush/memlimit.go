@@ -12,10 +12,10 @@ import (
 // cgroupMemoryFiles hold the container's memory limit: cgroup v2, then v1.
 var cgroupMemoryFiles = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
 
-// memoryLimitShare is the part of the container's memory limit the Go heap
-// may use before the collector works harder: the rest is for what the Go
-// limit does not count as precisely (stacks in flight, the kernel's buffers
-// of the process' sockets).
+// memoryLimitShare is the part of the container's memory limit that Go's
+// soft limit gets: the rest is headroom for what the container's limit counts
+// and Go's does not (the kernel's socket buffers and page cache charged to
+// the container, the binary's own pages).
 const memoryLimitShare = 0.9
 
 // setMemoryLimit gives the Go runtime a soft memory limit of 90% of the
