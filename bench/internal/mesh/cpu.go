@@ -22,21 +22,30 @@ type CPUSnapshot struct {
 	// two snapshots counts whole; one that ends is left out (its ticks
 	// cannot be read any more).
 	procs map[string]map[int]uint64
+	// waits holds, the same way, the nanoseconds the process's threads
+	// spent runnable but waiting for a core (schedstat).
+	waits map[string]map[int]uint64
 	busy  uint64
 	all   uint64
+	// stall is the machine's CPU pressure so far: microseconds in which
+	// some runnable task waited for a core (/proc/pressure/cpu "some";
+	// 0 where the kernel has no PSI).
+	stall uint64
 }
 
 func (s CPUSnapshot) add(group string, pid int) {
 	if s.procs[group] == nil {
 		s.procs[group] = map[int]uint64{}
+		s.waits[group] = map[int]uint64{}
 	}
 	s.procs[group][pid] = procTicks(pid)
+	s.waits[group][pid] = procWait(pid)
 }
 
 // TakeCPU reads /proc: the named pids (the rush processes and this one), and
 // every redis-server and postgres process by command name.
 func TakeCPU(pids map[string]int) CPUSnapshot {
-	s := CPUSnapshot{at: time.Now(), procs: map[string]map[int]uint64{}}
+	s := CPUSnapshot{at: time.Now(), procs: map[string]map[int]uint64{}, waits: map[string]map[int]uint64{}}
 	for name, pid := range pids {
 		s.add(name, pid)
 	}
@@ -69,7 +78,33 @@ func TakeCPU(pids map[string]int) CPUSnapshot {
 			}
 		}
 	}
+	if raw, err := os.ReadFile("/proc/pressure/cpu"); err == nil {
+		// "some avg10=.. avg60=.. avg300=.. total=<µs>"
+		line, _, _ := strings.Cut(string(raw), "\n")
+		if _, total, ok := strings.Cut(line, "total="); ok {
+			s.stall, _ = strconv.ParseUint(strings.TrimSpace(total), 10, 64)
+		}
+	}
 	return s
+}
+
+// procWait is the time pid's threads have spent waiting for a core, in
+// nanoseconds: the second field of each /proc/<pid>/task/<tid>/schedstat
+// (a thread that ended is left out).
+func procWait(pid int) uint64 {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/[0-9]*/schedstat", pid))
+	var ns uint64
+	for _, t := range tasks {
+		raw, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		if f := strings.Fields(string(raw)); len(f) >= 2 {
+			v, _ := strconv.ParseUint(f[1], 10, 64)
+			ns += v
+		}
+	}
+	return ns
 }
 
 func procTicks(pid int) uint64 {
@@ -94,10 +129,16 @@ func procTicks(pid int) uint64 {
 
 // CPUUse is what a CPU account measured: cores used by each group, by the
 // whole machine (Busy, of Cores), and by processes in no group (Others).
+// Waiting is, by group, how many of its threads waited for a core on
+// average: a full machine queues, and Busy alone does not show how deep.
+// Stalled is the share of the time in which some task waited (the
+// kernel's CPU pressure; 0 without PSI).
 type CPUUse struct {
 	Groups      map[string]float64
+	Waiting     map[string]float64
 	Busy, Cores float64
 	Others      float64
+	Stalled     float64
 	WallSeconds float64
 }
 
@@ -105,7 +146,7 @@ type CPUUse struct {
 func Measure(s CPUSnapshot, pids map[string]int) CPUUse {
 	now := TakeCPU(pids)
 	wall := now.at.Sub(s.at).Seconds()
-	u := CPUUse{Groups: map[string]float64{}, WallSeconds: wall}
+	u := CPUUse{Groups: map[string]float64{}, Waiting: map[string]float64{}, WallSeconds: wall}
 	if wall <= 0 {
 		return u
 	}
@@ -124,6 +165,20 @@ func Measure(s CPUSnapshot, pids map[string]int) CPUUse {
 		c := float64(ticks) / clockTicks / wall
 		known += c
 		u.Groups[k] = c
+		var waited uint64
+		for pid, v := range now.waits[k] {
+			before, ok := s.waits[k][pid]
+			switch {
+			case !ok:
+				waited += v
+			case v >= before:
+				waited += v - before
+			}
+		}
+		u.Waiting[k] = float64(waited) / 1e9 / wall
+	}
+	if now.stall >= s.stall {
+		u.Stalled = float64(now.stall-s.stall) / 1e6 / wall
 	}
 	u.Cores = float64(now.all-s.all) / clockTicks / wall
 	u.Busy = float64(now.busy-s.busy) / clockTicks / wall
@@ -147,7 +202,20 @@ func (u CPUUse) String() string {
 	for _, e := range list {
 		parts = append(parts, fmt.Sprintf("%s %.2f", e.k, e.v))
 	}
-	return fmt.Sprintf("CPU cores used: %s; machine busy %.2f of %.0f (others %.2f)", strings.Join(parts, ", "), u.Busy, u.Cores, u.Others)
+	out := fmt.Sprintf("CPU cores used: %s; machine busy %.2f of %.0f (others %.2f)", strings.Join(parts, ", "), u.Busy, u.Cores, u.Others)
+	var waits []string
+	for _, e := range list {
+		if w := u.Waiting[e.k]; w >= 0.01 {
+			waits = append(waits, fmt.Sprintf("%s %.2f", e.k, w))
+		}
+	}
+	if len(waits) > 0 {
+		out += "\n  threads waiting for a core, on average: " + strings.Join(waits, ", ")
+		if u.Stalled > 0 {
+			out += fmt.Sprintf("; some task waiting %.0f%% of the time (CPU pressure)", 100*u.Stalled)
+		}
+	}
+	return out
 }
 
 // Pids are the rush processes' pids by name.
