@@ -127,6 +127,24 @@ func procTicks(pid int) uint64 {
 	return u + st
 }
 
+// since is what a group's processes added to a counter between two
+// snapshots: a process that started in between counts whole (a new
+// Postgres backend: all of it is inside), one whose counter went back (a
+// thread that ended) counts nothing.
+func since(before, now map[int]uint64) uint64 {
+	var d uint64
+	for pid, v := range now {
+		b, ok := before[pid]
+		switch {
+		case !ok:
+			d += v
+		case v >= b:
+			d += v - b
+		}
+	}
+	return d
+}
+
 // CPUUse is what a CPU account measured: cores used by each group, by the
 // whole machine (Busy, of Cores), and by processes in no group (Others).
 // Waiting is, by group, how many of its threads waited for a core on
@@ -152,30 +170,10 @@ func Measure(s CPUSnapshot, pids map[string]int) CPUUse {
 	}
 	var known float64
 	for k, m := range now.procs {
-		var ticks uint64
-		for pid, v := range m {
-			before, ok := s.procs[k][pid]
-			switch {
-			case !ok:
-				ticks += v // started during the account (a new Postgres backend): all of it is inside
-			case v >= before:
-				ticks += v - before
-			}
-		}
-		c := float64(ticks) / clockTicks / wall
+		c := float64(since(s.procs[k], m)) / clockTicks / wall
 		known += c
 		u.Groups[k] = c
-		var waited uint64
-		for pid, v := range now.waits[k] {
-			before, ok := s.waits[k][pid]
-			switch {
-			case !ok:
-				waited += v
-			case v >= before:
-				waited += v - before
-			}
-		}
-		u.Waiting[k] = float64(waited) / 1e9 / wall
+		u.Waiting[k] = float64(since(s.waits[k], now.waits[k])) / 1e9 / wall
 	}
 	if now.stall >= s.stall {
 		u.Stalled = float64(now.stall-s.stall) / 1e6 / wall
