@@ -31,7 +31,9 @@
 --                             one entry per change (emit below), and one per reserve batch
 --                             for all its new holds (reserve.lua); an entry's tp (a hold
 --                             line's last field) is the W3C traceparent of the call that
---                             made the change ('' if untraced), sent on as the Kafka record's header
+--                             made the change ('' if untraced), sent on as the Kafka record's header;
+--                             an entry into an empty stream is PUBLISHed on the stream's own
+--                             name (notice below), which the relays listen to
 --   meta also keeps offer_ttl (ms), the life of a waitlist offer (written by waitlist_join.lua).
 -- Invariant per zone, after every script: available + held + sold = total, available >= 0
 -- (a waitlist offer is a hold: its seats count as held).
@@ -42,6 +44,18 @@ local FINISHED_TTL_MS = 86400000
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- notice tells the relays that stream, empty until the entry just added,
+-- has something to relay: a PUBLISH on a channel named as the stream, which
+-- every relay listens to (relay.go). A relay then reads only the streams
+-- that have entries, so its idle cost does not grow with the events loaded.
+-- Into a stream that is not empty no notice is needed: the relay that read
+-- its entries goes on reading it, and a relay's scan finds the rest.
+local function notice(stream)
+  if redis.call('XLEN', stream) == 1 then
+    redis.call('PUBLISH', stream, '')
+  end
 end
 
 -- emit appends the booking's whole state and its zone's counters to the
@@ -60,6 +74,7 @@ local function emit(stream, hold, zone, kind, at, tp)
     'status', h[8], 'exp', h[9] or '', 'created', h[10], 'confirmed', h[11] or '', 'cancelled', h[12] or '',
     'idem', h[13], 'ver', h[14], 'cause', h[15] or '', 'wl', h[16] or '',
     'ztotal', z[1], 'zavailable', z[2], 'zheld', z[3], 'zsold', z[4], 'zver', z[5], 'tp', tp or '')
+  notice(stream)
 end
 
 -- count_live moves the event's count of live holds (meta's live) by delta;

@@ -180,5 +180,6 @@ if #fresh > 0 then
   redis.call('ZADD', KEYS[2], expires, table.concat(fresh_ids, ' '))
   redis.call('XADD', KEYS[3], '*', 'kind', 'holds', 'at', now, 'event', event, 'exp', expires,
     'holds', table.concat(fresh, '\n'))
+  notice(KEYS[3])
 end
 return out

@@ -44,6 +44,10 @@ type Config struct {
 	SweepInterval time.Duration `yaml:"sweep_interval"`
 	// RelayBatch is the most stream entries relayed to Kafka at once.
 	RelayBatch int `yaml:"relay_batch"`
+	// RelayScan is how often the relay looks for entries in every loaded
+	// event's stream; between scans it reads only the streams the scripts
+	// announced (relay.go).
+	RelayScan time.Duration `yaml:"relay_scan"`
 	// DrainTimeout bounds the wait for relay and persister before a rebuild.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// ReserveBatch is the most concurrent reserves of one event that one
@@ -63,6 +67,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.RedisTimeout, "booking.redis-timeout", 2*time.Second, "time allowed for one booking-engine call to Redis")
 	f.DurationVar(&c.SweepInterval, "booking.sweep-interval", 500*time.Millisecond, "how often due holds are released")
 	f.IntVar(&c.RelayBatch, "booking.relay-batch", 500, "most stream entries relayed to Kafka in one batch")
+	f.DurationVar(&c.RelayScan, "booking.relay-scan", time.Second, "how often the relay looks for entries in every loaded event's stream (between scans it reads the streams the scripts announce; the scan catches an announcement lost while the relay reconnected)")
 	f.DurationVar(&c.DrainTimeout, "booking.drain-timeout", 30*time.Second, "longest wait for relay and persister before an inventory rebuild")
 	f.IntVar(&c.ReserveBatch, "booking.reserve-batch", 64, "most concurrent reserves of one event decided by one Redis script call (1: each alone; batches form only under load)")
 	f.DurationVar(&c.WaitlistOfferTTL, "booking.waitlist-offer-ttl", 30*time.Minute, "how long a waitlist offer (a hold created for the next buyer in line) waits for payment before it passes on")
@@ -83,8 +88,8 @@ func (c *Config) Validate() error {
 	if c.SweepInterval <= 0 || c.SweepInterval > time.Second {
 		errs = append(errs, fmt.Errorf("booking.sweep-interval: %v must be in (0, 1s] so holds return within 2s", c.SweepInterval))
 	}
-	if c.RelayBatch < 1 || c.RedisTimeout <= 0 || c.DrainTimeout <= 0 || c.ReserveBatch < 1 {
-		errs = append(errs, errors.New("booking.relay-batch, booking.redis-timeout, booking.drain-timeout and booking.reserve-batch must be positive"))
+	if c.RelayBatch < 1 || c.RelayScan <= 0 || c.RedisTimeout <= 0 || c.DrainTimeout <= 0 || c.ReserveBatch < 1 {
+		errs = append(errs, errors.New("booking.relay-batch, booking.relay-scan, booking.redis-timeout, booking.drain-timeout and booking.reserve-batch must be positive"))
 	}
 	if c.KeyPrefix == "" {
 		errs = append(errs, errors.New("booking.key-prefix: must not be empty"))
@@ -149,7 +154,7 @@ func RelayModule(cfg Config) fx.Option {
 	return fx.Module("relay",
 		shared(cfg),
 		fx.Invoke(func(lc fx.Lifecycle, eng *Engine, p *kafka.Producer, reg prometheus.Registerer, tp trace.TracerProvider, log *zap.Logger) error {
-			r := NewRelay(eng, p, TopicBookingEvents, cfg.RelayBatch, tp, log)
+			r := NewRelay(eng, p, TopicBookingEvents, cfg.RelayBatch, cfg.RelayScan, tp, log)
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
 			return kafka.RegisterRelayBacklog(reg, "booking-stream", eng.RelayBacklog)
 		}),

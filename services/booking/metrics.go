@@ -3,6 +3,7 @@ package booking
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,25 +84,68 @@ func (e *Engine) RelayBacklog(ctx context.Context) (int64, error) {
 // count queues its command and returns how to read its value (a missing
 // key or field counts 0).
 func (e *Engine) perEvent(ctx context.Context, count func(redis.Pipeliner, lua.Keys) func() (int64, error)) (int64, error) {
-	events, err := e.Events(ctx)
-	if err != nil {
-		return 0, err
-	}
-	pipe := e.rdb.Pipeline()
-	vals := make([]func() (int64, error), len(events))
-	for i, ev := range events {
-		vals[i] = count(pipe, e.keys(ev))
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return 0, err
-	}
+	_, vals, err := e.eachEvent(ctx, count)
 	var n int64
-	for _, val := range vals {
-		v, err := val()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return 0, err
-		}
+	for _, v := range vals {
 		n += v
 	}
-	return n, nil
+	return n, err
+}
+
+// eachEvent reads count's value for every loaded event, in one pipelined
+// round trip after the one that lists them, and returns the events and
+// their values in the same order.
+func (e *Engine) eachEvent(ctx context.Context, count func(redis.Pipeliner, lua.Keys) func() (int64, error)) ([]string, []int64, error) {
+	events, err := e.Events(ctx)
+	if err != nil || len(events) == 0 {
+		return nil, nil, err
+	}
+	pipe := e.rdb.Pipeline()
+	reads := make([]func() (int64, error), len(events))
+	for i, ev := range events {
+		reads[i] = count(pipe, e.keys(ev))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, err
+	}
+	vals := make([]int64, len(events))
+	for i, read := range reads {
+		v, err := read()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, nil, err
+		}
+		vals[i] = v
+	}
+	return events, vals, nil
+}
+
+// Backlogged lists the loaded events whose stream has entries (what the
+// relay has still to publish, or published and not yet deleted).
+func (e *Engine) Backlogged(ctx context.Context) ([]string, error) {
+	events, n, err := e.eachEvent(ctx, func(p redis.Pipeliner, k lua.Keys) func() (int64, error) {
+		return p.XLen(ctx, k.Stream()).Result
+	})
+	var out []string
+	for i, ev := range events {
+		if n[i] > 0 {
+			out = append(out, ev)
+		}
+	}
+	return out, err
+}
+
+// NextDeadlines returns, for every loaded event, the earliest deadline of
+// its expiry set in Unix ms (math.MaxInt64 when it has none), in one
+// pipelined round trip: the sweeper runs expire.lua only where one passed.
+func (e *Engine) NextDeadlines(ctx context.Context) ([]string, []int64, error) {
+	return e.eachEvent(ctx, func(p redis.Pipeliner, k lua.Keys) func() (int64, error) {
+		first := p.ZRangeWithScores(ctx, k.Expiry(), 0, 0)
+		return func() (int64, error) {
+			z, err := first.Result()
+			if err != nil || len(z) == 0 {
+				return math.MaxInt64, err
+			}
+			return int64(z[0].Score), nil
+		}
+	})
 }

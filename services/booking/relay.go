@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,6 +31,14 @@ const relayGroup = "relay"
 // (acks=all). While Kafka is down entries wait in the stream; reservations
 // go on. Several relays may run: the consumer group shares the entries, and
 // entries a dead relay had claimed are taken over after ClaimIdle.
+//
+// A relay reads only the streams that have something: the scripts publish
+// a notice when an entry lands in an empty stream (lib.lua's notice), an
+// event whose stream had entries stays hot (read every idle interval) for
+// hotFor after its last one, and a scan every scanEvery finds the streams
+// with entries that no notice announced (notices are not stored: one sent
+// while a relay reconnects is lost). Idle, a relay costs one scan a second
+// however many events are loaded.
 type Relay struct {
 	*background.Task // Stop leaves entries in flight in the stream for the next run
 	eng              *Engine
@@ -38,74 +47,199 @@ type Relay struct {
 	batch            int
 	idle             time.Duration
 	claimIdle        time.Duration
+	scanEvery        time.Duration
+	hotFor           time.Duration
 	consumer         string
 	spans            kafka.RelaySpans
 	log              *zap.Logger
-	// unacked marks the streams where this relay read entries it has not
+	// unacked marks the events where this relay read entries it has not
 	// acknowledged (a failed publish or ack): the next pass reads them
-	// again before new ones. Only the run loop touches it.
+	// again before new ones. hot holds when each hot event last had
+	// entries or a notice. Only the run loop touches them.
 	unacked map[string]bool
+	hot     map[string]time.Time
+	// noticed are the events announced since the run loop last looked
+	// (rescan: every event, after the listener (re)subscribed); wake tells
+	// a sleeping run loop that something was announced.
+	mu      sync.Mutex
+	noticed map[string]bool
+	rescan  bool
+	wake    chan struct{}
 }
 
-// NewRelay returns a relay publishing to topic; with tracing on (tp), each
-// entry of a traced reserve gets a producer span in the reserve's trace.
-func NewRelay(eng *Engine, producer *kafka.Producer, topic string, batch int, tp trace.TracerProvider, log *zap.Logger) *Relay {
+// NewRelay returns a relay publishing to topic that scans every stream
+// every scan; with tracing on (tp), each entry of a traced reserve gets a
+// producer span in the reserve's trace.
+func NewRelay(eng *Engine, producer *kafka.Producer, topic string, batch int, scan time.Duration, tp trace.TracerProvider, log *zap.Logger) *Relay {
 	host, _ := os.Hostname()
 	r := &Relay{
 		eng: eng, producer: producer, topic: topic, batch: batch,
-		idle: 5 * time.Millisecond, claimIdle: 30 * time.Second,
+		idle: 5 * time.Millisecond, claimIdle: 30 * time.Second, scanEvery: scan, hotFor: time.Second,
 		consumer: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8]),
 		spans:    kafka.NewRelaySpans(tp, "booking-stream"),
-		log:      log.Named("relay"), unacked: map[string]bool{},
+		log:      log.Named("relay"), unacked: map[string]bool{}, hot: map[string]time.Time{},
+		noticed: map[string]bool{}, wake: make(chan struct{}, 1),
 	}
 	r.Task = background.New(r.run)
 	return r
 }
 
 func (r *Relay) run(ctx context.Context) {
-	lastClaim := time.Now()
-	backoff := r.idle
+	listening := make(chan struct{})
+	go func() { defer close(listening); r.listen(ctx) }()
+	defer func() { <-listening }()
+	var lastScan, lastClaim time.Time
+	var backoff time.Duration
 	for ctx.Err() == nil {
-		claim := time.Since(lastClaim) > r.claimIdle/2
-		if claim {
-			lastClaim = time.Now()
-		}
-		moved, err := r.Once(ctx, claim)
-		switch {
-		case err != nil:
+		now := time.Now()
+		claim := now.Sub(lastClaim) > r.claimIdle/2
+		scan := claim || now.Sub(lastScan) >= r.scanEvery || r.takeRescan()
+		moved, err := r.pass(ctx, scan, claim)
+		if err != nil {
 			if ctx.Err() == nil {
 				r.log.Warn("relay: entries wait in the stream", zap.Error(err))
 			}
+			// Scan every stream again once Redis and Kafka answer.
+			lastScan, lastClaim = time.Time{}, time.Time{}
 			backoff = min(max(backoff*2, 100*time.Millisecond), 2*time.Second)
+			background.Sleep(ctx, backoff)
+			continue
+		}
+		backoff = 0
+		if scan {
+			lastScan = now
+		}
+		if claim {
+			lastClaim = now
+		}
+		switch {
 		case moved >= r.batch:
-			backoff = 0 // more is waiting: read again at once
-		default:
+			// More is waiting: read again at once.
+		case len(r.hot) > 0:
 			// Let entries gather: under load a batch then carries many
 			// entries, and each batch costs a stream read, a Kafka produce,
-			// an acknowledgement and a persister transaction whatever its size.
-			backoff = r.idle
+			// an acknowledgement and a persister transaction whatever its
+			// size. A notice does not cut this short.
+			background.Sleep(ctx, r.idle)
+		default:
+			// Nothing hot: sleep until the next scan or a notice.
+			r.sleep(ctx, time.Until(lastScan.Add(r.scanEvery)))
 		}
-		background.Sleep(ctx, backoff)
 	}
 }
 
-// Once relays what is waiting in every event's stream and returns how many
-// stream entries it moved to Kafka (an entry of a reserve batch carries
-// many holds: the count is compared with the batch size, which counts
-// entries). With claim, it also takes over entries that another
-// relay read but never acknowledged.
-func (r *Relay) Once(ctx context.Context, claim bool) (int, error) {
-	events, err := r.eng.Events(ctx)
-	if err != nil {
-		return 0, err
+// sleep waits d, or less when a notice comes in.
+func (r *Relay) sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-r.wake:
+	}
+}
+
+// listen receives the streams' notices (lib.lua's notice publishes on the
+// stream's name) until ctx ends. go-redis reconnects a broken subscription
+// by itself; the notices sent meanwhile are lost, so every
+// (re)subscription asks the run loop for a scan.
+func (r *Relay) listen(ctx context.Context) {
+	// Every event's stream name is head + event id + tail.
+	head, tail, _ := strings.Cut(r.eng.keys("\x00").Stream(), "\x00")
+	ps := r.eng.rdb.PSubscribe(ctx, globEscape(head)+"*"+globEscape(tail))
+	defer ps.Close()
+	ch := ps.ChannelWithSubscriptions()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			r.mu.Lock()
+			switch m := m.(type) {
+			case *redis.Subscription:
+				r.rescan = true
+			case *redis.Message:
+				if ev, ok := strings.CutPrefix(m.Channel, head); ok {
+					if ev, ok = strings.CutSuffix(ev, tail); ok {
+						r.noticed[ev] = true
+					}
+				}
+			}
+			r.mu.Unlock()
+			select {
+			case r.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// globEscape quotes the glob characters of PSUBSCRIBE's pattern syntax.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if strings.ContainsRune(`*?[]\`, c) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func (r *Relay) takeRescan() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rescan := r.rescan
+	r.rescan = false
+	return rescan
+}
+
+// pass relays what is waiting in the streams of the hot events, the
+// announced ones and those with unacknowledged entries, and with scan in
+// every stream that has entries; it returns how many stream entries it
+// moved to Kafka (an entry of a reserve batch carries many holds: the
+// count is compared with the batch size, which counts entries). With
+// claim, it also takes over entries that another relay read but never
+// acknowledged.
+func (r *Relay) pass(ctx context.Context, scan, claim bool) (int, error) {
+	now := time.Now()
+	if scan {
+		backlogged, err := r.eng.Backlogged(ctx)
+		if err != nil {
+			return 0, err
+		}
+		for _, ev := range backlogged {
+			r.hot[ev] = now
+		}
+	}
+	r.mu.Lock()
+	for ev := range r.noticed {
+		r.hot[ev] = now
+	}
+	clear(r.noticed)
+	r.mu.Unlock()
+	for ev := range r.unacked {
+		r.hot[ev] = now
 	}
 	total := 0
 	var errs []error
-	for _, ev := range events {
+	for ev, last := range r.hot {
 		n, err := r.relayEvent(ctx, ev, claim)
 		total += n
 		if err != nil {
 			errs = append(errs, err)
+		}
+		switch {
+		case n > 0:
+			r.hot[ev] = now
+		case now.Sub(last) >= r.hotFor && !r.unacked[ev]:
+			delete(r.hot, ev)
 		}
 	}
 	return total, errors.Join(errs...)
@@ -128,7 +262,7 @@ func (r *Relay) relayEvent(ctx context.Context, eventID string, claim bool) (int
 		// Our own unacknowledged entries first when a publish or an
 		// acknowledgement failed, then new ones.
 		starts := []string{">"}
-		if r.unacked[key] {
+		if r.unacked[eventID] {
 			starts = []string{"0", ">"}
 		}
 		for _, start := range starts {
@@ -183,7 +317,7 @@ func (r *Relay) relayEvent(ctx context.Context, eventID string, claim bool) (int
 			out = append(out, kafka.Message{Topic: r.topic, Key: []byte(c.event.GetBooking().GetId()), Value: b, Headers: headers})
 		}
 	}
-	r.unacked[key] = true // until acknowledged below
+	r.unacked[eventID] = true // until acknowledged below
 	if len(out) > 0 {
 		err := r.producer.PublishBatch(ctx, out)
 		kafka.EndSpans(spans, err)
@@ -201,7 +335,7 @@ func (r *Relay) relayEvent(ctx context.Context, eventID string, claim bool) (int
 		// consumers are idempotent by version.
 		return len(msgs), err
 	}
-	delete(r.unacked, key)
+	delete(r.unacked, eventID)
 	return len(msgs), nil
 }
 
