@@ -10,6 +10,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/services/booking"
+	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/faulttest"
 	"github.com/bookingrush/rush/services/testkit"
 )
@@ -115,4 +118,73 @@ func TestRelayScanFindsUnannouncedEntries(t *testing.T) {
 		return err == nil && n == 0
 	})
 	m.waitReconciled(f, 10*time.Second)
+}
+
+// TestFinishedEventsRetireAndComeBack: an event whose sale is over, with no
+// live hold and nothing left to relay, leaves the list of loaded events
+// (what the relay's scan and the sweeper walk); an event on sale stays. A
+// retired event's sold booking can still be refunded, and the change
+// reaches Postgres (the release puts the event back on the list); new sale
+// settings put it back too, and it sells again.
+func TestFinishedEventsRetireAndComeBack(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-booking.hold-ttl=1s", "-booking.sweep-interval=100ms")
+	ctx := context.Background()
+	c := m.booking(false)
+	over := m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 2, saleStart: time.Now().Add(-time.Hour), saleEnd: time.Now().Add(1500 * time.Millisecond)})
+	onSale := m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 1})
+	sold, err := m.reserve(ctx, c, over, over.users[0], 2, "retire-key-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ConfirmBooking(ctx, as(m, "saga", authn.RoleService, &bookingv1.ConfirmBookingRequest{BookingId: sold.GetId()})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.reserve(ctx, c, over, over.users[1], 1, "retire-key-2"); err != nil { // expires in a second
+		t.Fatal(err)
+	}
+	eng := booking.NewEngine(m.rdb, m.prefix, time.Second, time.Hour, 1)
+	listed := func(f fixture) bool {
+		ok, err := m.rdb.SIsMember(ctx, m.prefix+"events", f.event).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if n, err := eng.Retire(ctx); err != nil || n != 0 {
+		t.Fatalf("retired %d events while both sell: %v", n, err)
+	}
+	testkit.Eventually(t, 10*time.Second, "the finished event retired", func() bool {
+		_, err := eng.Retire(ctx)
+		return err == nil && !listed(over)
+	})
+	if !listed(onSale) {
+		t.Fatal("an event on sale was retired")
+	}
+
+	res, err := c.CancelBooking(ctx, as(m, "payment", authn.RoleService, &bookingv1.CancelBookingRequest{BookingId: sold.GetId()}))
+	if err != nil || res.Msg.GetBooking().GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED {
+		t.Fatalf("refund of a retired event's booking: %v %v", res, err)
+	}
+	if !listed(over) {
+		t.Fatal("the refund left the event off the list")
+	}
+	m.waitReconciled(over, 10*time.Second)
+
+	testkit.Eventually(t, 10*time.Second, "retired again", func() bool {
+		_, err := eng.Retire(ctx)
+		return err == nil && !listed(over)
+	})
+	if _, err := m.db.Exec(`UPDATE events SET sale_end_at = now() + interval '1 hour' WHERE id = $1`, over.event); err != nil {
+		t.Fatal(err)
+	}
+	m.load(over)
+	if !listed(over) {
+		t.Fatal("new sale settings left the event off the list")
+	}
+	if _, err := m.reserve(ctx, c, over, over.users[1], 1, "retire-key-3"); err != nil {
+		t.Fatal(err)
+	}
+	m.checkInvariant(over)
+	m.waitReconciled(over, 10*time.Second)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -60,17 +61,114 @@ func (e *Engine) Load(ctx context.Context, eventID string, snap Snapshot) (LoadR
 		return LoadResult{}, unavailable(err)
 	}
 	switch res[0] {
-	case "UPDATED":
-		return LoadResult{}, nil
-	case "LOADED":
+	case "UPDATED", "LOADED":
+		// On the list after the script (Retire checks again after taking
+		// an event off): new sale settings may put a retired event on sale.
 		if err := e.rdb.SAdd(ctx, e.eventsKey(), eventID).Err(); err != nil {
 			return LoadResult{}, unavailable(err)
+		}
+		if res[0] == "UPDATED" {
+			return LoadResult{}, nil
 		}
 		return LoadResult{Loaded: true, Zones: int(res[1].(int64)), Holds: int(res[2].(int64))}, nil
 	case "INVALID":
 		return LoadResult{}, fmt.Errorf("load.lua: %v", res[1])
 	}
 	return LoadResult{}, fmt.Errorf("load.lua: unexpected answer %v", res)
+}
+
+// Retire takes the events with nothing left to do off the list of loaded
+// events, which the relay's scan and the sweeper walk, so that their work
+// follows the events that can still change rather than every event ever
+// loaded. An event qualifies when it cannot sell (its sale is over by
+// Redis's clock, which the scripts read, or its status is not published),
+// has no expiry entry (no live hold) and an empty stream (everything
+// relayed). Its keys stay. What can still change it puts it back after its
+// script: Load (new sale settings) and Release (a refund of a sold
+// booking). A change between the check and the removal is caught by
+// checking again after it and putting back what no longer qualifies (the
+// queue's Lines.deactivate does the same). Returns how many it retired.
+func (e *Engine) Retire(ctx context.Context) (int, error) {
+	events, err := e.Events(ctx)
+	if err != nil {
+		return 0, err
+	}
+	done, err := e.finished(ctx, events)
+	if err != nil || len(done) == 0 {
+		return 0, err
+	}
+	if err := e.rdb.SRem(ctx, e.eventsKey(), toAny(done)...).Err(); err != nil {
+		return 0, err
+	}
+	still, err := e.finished(ctx, done)
+	if err != nil {
+		// Put them all back: the next call decides again.
+		return 0, errors.Join(err, e.rdb.SAdd(ctx, e.eventsKey(), toAny(done)...).Err())
+	}
+	if back := without(done, still); len(back) > 0 {
+		if err := e.rdb.SAdd(ctx, e.eventsKey(), toAny(back)...).Err(); err != nil {
+			return 0, err
+		}
+	}
+	return len(still), nil
+}
+
+// finished returns those of events that Retire may take off the list, in
+// one pipelined round trip.
+func (e *Engine) finished(ctx context.Context, events []string) ([]string, error) {
+	pipe := e.rdb.Pipeline()
+	now := pipe.Time(ctx)
+	metas := make([]*redis.SliceCmd, len(events))
+	holds := make([]*redis.IntCmd, len(events))
+	backlog := make([]*redis.IntCmd, len(events))
+	for i, ev := range events {
+		k := e.keys(ev)
+		metas[i] = pipe.HMGet(ctx, k.Meta(), "status", "sale_end")
+		holds[i] = pipe.ZCard(ctx, k.Expiry())
+		backlog[i] = pipe.XLen(ctx, k.Stream())
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	nowMs := now.Val().UnixMilli()
+	var out []string
+	for i, ev := range events {
+		m := metas[i].Val()
+		status, _ := m[0].(string)
+		end, _ := m[1].(string)
+		saleEnd, err := strconv.ParseInt(end, 10, 64)
+		if status == "" || err != nil {
+			continue // not loaded, or being rebuilt: leave it to the rebuild
+		}
+		if (status == "published" && nowMs < saleEnd) || holds[i].Val() > 0 || backlog[i].Val() > 0 {
+			continue
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// without returns the members of all that are not in some.
+func without(all, some []string) []string {
+	in := make(map[string]bool, len(some))
+	for _, s := range some {
+		in[s] = true
+	}
+	var out []string
+	for _, s := range all {
+		if !in[s] {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Fence removes the event's meta key, so every script refuses to change the

@@ -12,17 +12,22 @@ import (
 // Sweeper releases holds whose deadline passed. Every booking replica runs
 // one: expire.lua releases each hold exactly once, so running it twice is
 // harmless. Key TTLs are never the release mechanism.
+//
+// Every retireEvery it also takes the events with nothing left to do off
+// the list of loaded events (Engine.Retire), so the list, which it and the
+// relay walk, does not grow with every event ever sold.
 type Sweeper struct {
 	*background.Task
-	eng      *Engine
-	interval time.Duration
-	batch    int
-	log      *zap.Logger
+	eng         *Engine
+	interval    time.Duration
+	retireEvery time.Duration
+	batch       int
+	log         *zap.Logger
 }
 
 // NewSweeper returns a sweeper running every interval.
 func NewSweeper(eng *Engine, interval time.Duration, log *zap.Logger) *Sweeper {
-	s := &Sweeper{eng: eng, interval: interval, batch: 200, log: log.Named("sweeper")}
+	s := &Sweeper{eng: eng, interval: interval, retireEvery: time.Minute, batch: 200, log: log.Named("sweeper")}
 	s.Task = background.New(s.loop)
 	return s
 }
@@ -30,9 +35,16 @@ func NewSweeper(eng *Engine, interval time.Duration, log *zap.Logger) *Sweeper {
 func (s *Sweeper) loop(ctx context.Context) {
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
+	retired := time.Now()
 	for background.Wait(ctx, t, nil) {
 		if _, err := s.Once(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("sweep failed; retrying next tick", zap.Error(err))
+		}
+		if time.Since(retired) >= s.retireEvery {
+			retired = time.Now()
+			if _, err := s.eng.Retire(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("retiring finished events failed; retrying in a minute", zap.Error(err))
+			}
 		}
 	}
 }
