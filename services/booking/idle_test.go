@@ -188,3 +188,39 @@ func TestFinishedEventsRetireAndComeBack(t *testing.T) {
 	m.checkInvariant(over)
 	m.waitReconciled(over, 10*time.Second)
 }
+
+// TestRelayNoticesSurviveACutConnection: the relay's subscription to the
+// streams' notices breaks with its Redis connection; once Redis is
+// reachable again it subscribes anew, scans the streams once for what it
+// missed, and a new hold reaches Postgres through the notices again (the
+// periodic scan is set to an hour, so nothing else would carry it).
+func TestRelayNoticesSurviveACutConnection(t *testing.T) {
+	t.Parallel()
+	r := faulttest.StartRedis(t)
+	p := faulttest.NewProxy(t, r.Addr())
+	m := startMesh(t, "-redis.url=redis://"+p.Addr()+"/0", "-booking.relay-scan=1h")
+	f := m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 2})
+	ctx := context.Background()
+	persisted := func(id string) func() bool {
+		return func() bool {
+			var n int
+			return m.db.QueryRow(`SELECT count(*) FROM bookings WHERE id = $1`, id).Scan(&n) == nil && n == 1
+		}
+	}
+	first, err := m.reserve(ctx, m.booking(false), f, f.users[0], 1, "cut-key-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 5*time.Second, "the first hold in Postgres", persisted(first.GetId()))
+
+	p.Cut()
+	time.Sleep(300 * time.Millisecond)
+	p.Restore()
+	var second *bookingv1.Booking
+	testkit.Eventually(t, 10*time.Second, "a reserve once Redis is reachable again", func() bool {
+		second, err = m.reserve(ctx, m.booking(false), f, f.users[1], 1, "cut-key-2")
+		return err == nil
+	})
+	testkit.Eventually(t, 10*time.Second, "the second hold in Postgres", persisted(second.GetId()))
+	m.waitReconciled(f, 10*time.Second)
+}
