@@ -223,15 +223,14 @@ func (e *Engine) Release(ctx context.Context, eventID, bookingID, owner, confirm
 		return unavailable(err)
 	}
 	switch res[0] {
-	case "OK":
+	case "OK", "ALREADY":
 		// A retired event (Retire) changed: back on the list, so the
 		// relay's scan finds the change's stream entry even when its
-		// notice was lost.
+		// notice was lost. Also on ALREADY: a retry of a release whose
+		// process stopped before this line puts it back.
 		if err := e.rdb.SAdd(ctx, e.eventsKey(), eventID).Err(); err != nil {
 			return unavailable(err)
 		}
-		return nil
-	case "ALREADY":
 		return nil
 	case "NOT_LOADED":
 		return errNotLoaded
