@@ -55,10 +55,7 @@ func TestIdleEventsCostNoScriptCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.Eventually(t, 5*time.Second, "the hold in Postgres", func() bool {
-		var n int
-		return m.db.QueryRow(`SELECT count(*) FROM bookings WHERE id = $1`, b.GetId()).Scan(&n) == nil && n == 1
-	})
+	testkit.Eventually(t, 5*time.Second, "the hold in Postgres", m.persisted(b.GetId()))
 	deadline := b.GetExpiresAt().AsTime()
 	for m.checkInvariant(f)["available"] != 10 {
 		if time.Since(deadline) > 2*time.Second {
@@ -213,17 +210,11 @@ func TestRelayNoticesSurviveACutConnection(t *testing.T) {
 	m := startMesh(t, "-redis.url=redis://"+p.Addr()+"/0", "-booking.relay-scan=1h")
 	f := m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 2})
 	ctx := context.Background()
-	persisted := func(id string) func() bool {
-		return func() bool {
-			var n int
-			return m.db.QueryRow(`SELECT count(*) FROM bookings WHERE id = $1`, id).Scan(&n) == nil && n == 1
-		}
-	}
 	first, err := m.reserve(ctx, m.booking(false), f, f.users[0], 1, "cut-key-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.Eventually(t, 5*time.Second, "the first hold in Postgres", persisted(first.GetId()))
+	testkit.Eventually(t, 5*time.Second, "the first hold in Postgres", m.persisted(first.GetId()))
 
 	p.Cut()
 	time.Sleep(300 * time.Millisecond)
@@ -233,6 +224,14 @@ func TestRelayNoticesSurviveACutConnection(t *testing.T) {
 		second, err = m.reserve(ctx, m.booking(false), f, f.users[1], 1, "cut-key-2")
 		return err == nil
 	})
-	testkit.Eventually(t, 10*time.Second, "the second hold in Postgres", persisted(second.GetId()))
+	testkit.Eventually(t, 10*time.Second, "the second hold in Postgres", m.persisted(second.GetId()))
 	m.waitReconciled(f, 10*time.Second)
+}
+
+// persisted reports whether booking id is in Postgres (for testkit.Eventually).
+func (m *mesh) persisted(id string) func() bool {
+	return func() bool {
+		var n int
+		return m.db.QueryRow(`SELECT count(*) FROM bookings WHERE id = $1`, id).Scan(&n) == nil && n == 1
+	}
 }
