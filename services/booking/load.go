@@ -97,16 +97,17 @@ func (e *Engine) Retire(ctx context.Context) (int, error) {
 	if err != nil || len(done) == 0 {
 		return 0, err
 	}
-	if err := e.rdb.SRem(ctx, e.eventsKey(), toAny(done)...).Err(); err != nil {
+	// go-redis spreads a []string argument into one argument per member.
+	if err := e.rdb.SRem(ctx, e.eventsKey(), done).Err(); err != nil {
 		return 0, err
 	}
 	still, err := e.finished(ctx, done)
 	if err != nil {
 		// Put them all back: the next call decides again.
-		return 0, errors.Join(err, e.rdb.SAdd(ctx, e.eventsKey(), toAny(done)...).Err())
+		return 0, errors.Join(err, e.rdb.SAdd(ctx, e.eventsKey(), done).Err())
 	}
 	if back := without(done, still); len(back) > 0 {
-		if err := e.rdb.SAdd(ctx, e.eventsKey(), toAny(back)...).Err(); err != nil {
+		if err := e.rdb.SAdd(ctx, e.eventsKey(), back).Err(); err != nil {
 			return 0, err
 		}
 	}
@@ -146,14 +147,6 @@ func (e *Engine) finished(ctx context.Context, events []string) ([]string, error
 		out = append(out, ev)
 	}
 	return out, nil
-}
-
-func toAny(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
 }
 
 // without returns the members of all that are not in some.

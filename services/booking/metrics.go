@@ -75,9 +75,14 @@ func (e *Engine) ActiveHolds(ctx context.Context) (int64, error) {
 // to publish (it deletes them once Kafka has them; StreamBacklog is one
 // event's): rush_relay_backlog{relay="booking-stream"}.
 func (e *Engine) RelayBacklog(ctx context.Context) (int64, error) {
-	return e.perEvent(ctx, func(p redis.Pipeliner, k lua.Keys) func() (int64, error) {
+	return e.perEvent(ctx, streamLen(ctx))
+}
+
+// streamLen reads an event's stream length (for perEvent and eachEvent).
+func streamLen(ctx context.Context) func(redis.Pipeliner, lua.Keys) func() (int64, error) {
+	return func(p redis.Pipeliner, k lua.Keys) func() (int64, error) {
 		return p.XLen(ctx, k.Stream()).Result
-	})
+	}
 }
 
 // perEvent sums count over every loaded event, in one pipelined round trip;
@@ -122,9 +127,7 @@ func (e *Engine) eachEvent(ctx context.Context, count func(redis.Pipeliner, lua.
 // Backlogged lists the loaded events whose stream has entries (what the
 // relay has still to publish, or published and not yet deleted).
 func (e *Engine) Backlogged(ctx context.Context) ([]string, error) {
-	events, n, err := e.eachEvent(ctx, func(p redis.Pipeliner, k lua.Keys) func() (int64, error) {
-		return p.XLen(ctx, k.Stream()).Result
-	})
+	events, n, err := e.eachEvent(ctx, streamLen(ctx))
 	var out []string
 	for i, ev := range events {
 		if n[i] > 0 {

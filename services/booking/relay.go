@@ -238,7 +238,7 @@ func (r *Relay) pass(ctx context.Context, scan, claim bool) (int, error) {
 		switch {
 		case n > 0:
 			r.hot[ev] = now
-		case now.Sub(last) >= r.hotFor && !r.unacked[ev]:
+		case now.Sub(last) >= r.hotFor: // (unacknowledged events were marked now above)
 			delete(r.hot, ev)
 		}
 	}
