@@ -42,7 +42,7 @@ func testAuditLogs(t *testing.T, c authv1connect.AuthServiceClient) {
 	testkit.WantCode(t, err, errs.Unauthorized)
 	// The role is checked before the input: a user with an invalid filter
 	// is refused, an admin reads the validation error.
-	_, err = c.ListAuditLogs(ctx(t), testkit.Bearer(login.GetAccessToken(), &authv1.ListAuditLogsRequest{UserId: "not-a-uuid"}))
+	_, err = c.ListAuditLogs(ctx(t), testkit.Bearer(reg.GetAccessToken(), &authv1.ListAuditLogsRequest{UserId: "not-a-uuid"}))
 	testkit.WantCode(t, err, errs.Forbidden)
 	admin := must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: adminEmail, Password: adminPassword})))(t).Msg.GetAccessToken()
 	_, err = c.ListAuditLogs(ctx(t), testkit.Bearer(admin, &authv1.ListAuditLogsRequest{UserId: "not-a-uuid"}))
