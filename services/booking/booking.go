@@ -48,6 +48,9 @@ type Config struct {
 	// event's stream; between scans it reads only the streams the scripts
 	// announced (relay.go).
 	RelayScan time.Duration `yaml:"relay_scan"`
+	// RelayGather is how long the relay lets a busy event's stream gather
+	// entries between two reads (relay.go).
+	RelayGather time.Duration `yaml:"relay_gather"`
 	// DrainTimeout bounds the wait for relay and persister before a rebuild.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// ReserveBatch is the most concurrent reserves of one event that one
@@ -68,6 +71,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.SweepInterval, "booking.sweep-interval", 500*time.Millisecond, "how often due holds are released")
 	f.IntVar(&c.RelayBatch, "booking.relay-batch", 500, "most stream entries relayed to Kafka in one batch")
 	f.DurationVar(&c.RelayScan, "booking.relay-scan", time.Second, "how often the relay looks for entries in every loaded event's stream (between scans it reads the streams the scripts announce; the scan catches an announcement lost while the relay reconnected)")
+	f.DurationVar(&c.RelayGather, "booking.relay-gather", 20*time.Millisecond, "how long the relay lets a busy event's stream gather entries between two reads (each read costs a stream read, a Kafka produce, an acknowledgement and a persister transaction however many entries it carries; an entry in a quiet stream is read at once, on its notice)")
 	f.DurationVar(&c.DrainTimeout, "booking.drain-timeout", 30*time.Second, "longest wait for relay and persister before an inventory rebuild")
 	f.IntVar(&c.ReserveBatch, "booking.reserve-batch", 64, "most concurrent reserves of one event decided by one Redis script call (1: each alone; batches form only under load)")
 	f.DurationVar(&c.WaitlistOfferTTL, "booking.waitlist-offer-ttl", 30*time.Minute, "how long a waitlist offer (a hold created for the next buyer in line) waits for payment before it passes on")
@@ -88,8 +92,8 @@ func (c *Config) Validate() error {
 	if c.SweepInterval <= 0 || c.SweepInterval > time.Second {
 		errs = append(errs, fmt.Errorf("booking.sweep-interval: %v must be in (0, 1s] so holds return within 2s", c.SweepInterval))
 	}
-	if c.RelayBatch < 1 || c.RelayScan <= 0 || c.RedisTimeout <= 0 || c.DrainTimeout <= 0 || c.ReserveBatch < 1 {
-		errs = append(errs, errors.New("booking.relay-batch, booking.relay-scan, booking.redis-timeout, booking.drain-timeout and booking.reserve-batch must be positive"))
+	if c.RelayBatch < 1 || c.RelayScan <= 0 || c.RelayGather <= 0 || c.RedisTimeout <= 0 || c.DrainTimeout <= 0 || c.ReserveBatch < 1 {
+		errs = append(errs, errors.New("booking.relay-batch, booking.relay-scan, booking.relay-gather, booking.redis-timeout, booking.drain-timeout and booking.reserve-batch must be positive"))
 	}
 	if c.KeyPrefix == "" {
 		errs = append(errs, errors.New("booking.key-prefix: must not be empty"))
@@ -154,7 +158,7 @@ func RelayModule(cfg Config) fx.Option {
 	return fx.Module("relay",
 		shared(cfg),
 		fx.Invoke(func(lc fx.Lifecycle, eng *Engine, p *kafka.Producer, reg prometheus.Registerer, tp trace.TracerProvider, log *zap.Logger) error {
-			r := NewRelay(eng, p, TopicBookingEvents, cfg.RelayBatch, cfg.RelayScan, tp, log)
+			r := NewRelay(eng, p, TopicBookingEvents, cfg.RelayBatch, cfg.RelayScan, cfg.RelayGather, tp, log)
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
 			return kafka.RegisterRelayBacklog(reg, "booking-stream", eng.RelayBacklog)
 		}),

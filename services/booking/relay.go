@@ -34,8 +34,9 @@ const relayGroup = "relay"
 //
 // A relay reads only the streams that have something: the scripts publish
 // a notice when an entry lands in an empty stream (lib.lua's notice), an
-// event whose stream had entries stays hot (read every idle interval) for
-// hotFor after its last one, and a scan every scanEvery finds the streams
+// event whose stream had entries stays hot (read every gather interval:
+// entries gather meanwhile, and a read costs the same whatever it carries)
+// for hotFor after its last one, and a scan every scanEvery finds the streams
 // with entries that no notice announced (notices are not stored: one sent
 // while a relay reconnects is lost). Idle, a relay costs one scan a second
 // however many events are loaded.
@@ -45,7 +46,7 @@ type Relay struct {
 	producer         *kafka.Producer
 	topic            string
 	batch            int
-	idle             time.Duration
+	gather           time.Duration
 	claimIdle        time.Duration
 	scanEvery        time.Duration
 	hotFor           time.Duration
@@ -68,13 +69,14 @@ type Relay struct {
 }
 
 // NewRelay returns a relay publishing to topic that scans every stream
-// every scan; with tracing on (tp), each entry of a traced reserve gets a
-// producer span in the reserve's trace.
-func NewRelay(eng *Engine, producer *kafka.Producer, topic string, batch int, scan time.Duration, tp trace.TracerProvider, log *zap.Logger) *Relay {
+// every scan and reads a busy stream every gather; with tracing on (tp),
+// each entry of a traced reserve gets a producer span in the reserve's
+// trace.
+func NewRelay(eng *Engine, producer *kafka.Producer, topic string, batch int, scan, gather time.Duration, tp trace.TracerProvider, log *zap.Logger) *Relay {
 	host, _ := os.Hostname()
 	r := &Relay{
 		eng: eng, producer: producer, topic: topic, batch: batch,
-		idle: 5 * time.Millisecond, claimIdle: 30 * time.Second, scanEvery: scan, hotFor: time.Second,
+		gather: gather, claimIdle: 30 * time.Second, scanEvery: scan, hotFor: time.Second,
 		consumer: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8]),
 		spans:    kafka.NewRelaySpans(tp, "booking-stream"),
 		log:      log.Named("relay"), unacked: map[string]bool{}, hot: map[string]time.Time{},
@@ -120,7 +122,7 @@ func (r *Relay) run(ctx context.Context) {
 			// entries, and each batch costs a stream read, a Kafka produce,
 			// an acknowledgement and a persister transaction whatever its
 			// size. A notice does not cut this short.
-			background.Sleep(ctx, r.idle)
+			background.Sleep(ctx, r.gather)
 		default:
 			// Nothing hot: sleep until the next scan or a notice.
 			r.sleep(ctx, time.Until(lastScan.Add(r.scanEvery)))
