@@ -76,6 +76,20 @@ func (c *AdmissionConfig) Validate() error {
 // Judging a window's tail, not each answer, lets the odd slow answer (a GC
 // pause, a neighbour's burst) pass without shrinking the limit, while a
 // system that is really behind shrinks it within a few windows.
+//
+// Shedding helps only when the shed requests do not come straight back.
+// Clients that retry a 503 at once, ignoring Retry-After (a closed-loop
+// benchmark, a script, a proxy that retries 503s), turn each slot taken
+// away into a stream of shed requests, which costs the machine more than
+// serving them did: the answers it admits get slower, the limit shrinks
+// again, and goodput collapses (a wrk -c64 closed loop on the bench
+// machine: 75-84% shed, and 45-70% of the holds a second it makes with no
+// limit; bench/RESULTS.md, 2026-12-04 evening). So a shrink is watched: when requests then arrive
+// at more than 1.3x their moving average for two windows in a row (one
+// window could be a burst after a stall), the shrink is undone and the
+// limit does not shrink for the next 10 windows. Arrivals of an open crowd
+// do not depend on the limit, so this leaves a real overload's shedding
+// alone, except when a shrink meets a rise of the crowd itself.
 type admission struct {
 	cfg    AdmissionConfig
 	window time.Duration
@@ -89,8 +103,20 @@ type admission struct {
 	start   time.Time
 	n, slow int
 	used    bool
+	arrived int // requests that asked for a slot in the window, shed or not
+
+	rate float64 // arrivals a second, a moving average over windows
+	// The last shrink, while it is watched: the limit before it, the
+	// average arrival rate when it happened, and how many windows since
+	// had arrivals above 1.3x that.
+	watch     bool
+	limitWas  float64
+	rateWas   float64
+	jumps     int
+	holdUntil time.Time // no shrink before (a shrink was undone)
 
 	shed   prometheus.Counter
+	undone prometheus.Counter
 	limitG prometheus.GaugeFunc
 	inflG  prometheus.GaugeFunc
 }
@@ -100,13 +126,16 @@ func newAdmission(cfg AdmissionConfig, reg prometheus.Registerer) (*admission, e
 	a.shed = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "edge_reserve_shed_total", Help: "Reserves the edge shed (503 with Retry-After) because its in-flight limit was reached.",
 	})
+	a.undone = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "edge_reserve_limit_undone_total", Help: "Shrinks of the in-flight limit undone because the shed clients came back at once (arrivals jumped after the shrink).",
+	})
 	a.limitG = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "edge_reserve_concurrency_limit", Help: "The edge's current adaptive limit of reserves in flight.",
 	}, func() float64 { a.mu.Lock(); defer a.mu.Unlock(); return a.limit })
 	a.inflG = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "edge_reserve_inflight", Help: "Reserves the edge has in flight upstream.",
 	}, func() float64 { a.mu.Lock(); defer a.mu.Unlock(); return float64(a.inflight) })
-	for _, c := range []prometheus.Collector{a.shed, a.limitG, a.inflG} {
+	for _, c := range []prometheus.Collector{a.shed, a.undone, a.limitG, a.inflG} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -117,6 +146,7 @@ func newAdmission(cfg AdmissionConfig, reg prometheus.Registerer) (*admission, e
 // acquire takes an in-flight slot; false means shed.
 func (a *admission) acquire() bool {
 	a.mu.Lock()
+	a.arrived++
 	ok := float64(a.inflight) < a.limit
 	if ok {
 		a.inflight++
@@ -150,14 +180,33 @@ func (a *admission) release(latency time.Duration, now time.Time, counted bool) 
 	if now.Sub(a.start) < a.window {
 		return
 	}
+	rate := float64(a.arrived) / now.Sub(a.start).Seconds()
+	if a.rate == 0 {
+		a.rate = rate
+	}
+	a.rate = 0.8*a.rate + 0.2*rate
+	slow := a.slow*20 > a.n
 	switch {
-	case a.slow*20 > a.n:
+	case a.watch && rate > 1.3*a.rateWas:
+		// The shed clients came back at once (or a burst follows a stall:
+		// one more window tells them apart). Nothing else moves meanwhile.
+		if a.jumps++; a.jumps >= 2 {
+			a.limit, a.watch, a.holdUntil = a.limitWas, false, now.Add(10*a.window)
+			a.undone.Inc()
+		}
+	case slow && now.Before(a.holdUntil):
+		a.watch = false
+	case slow:
+		a.watch, a.limitWas, a.rateWas, a.jumps = true, a.limit, a.rate, 0
 		a.limit = max(float64(a.cfg.Min), a.limit*0.9)
 	case a.used:
 		// Only a limit in use learns that it could be higher.
+		a.watch = false
 		a.limit = min(float64(a.cfg.Max), a.limit+1)
+	default:
+		a.watch = false
 	}
-	a.start, a.n, a.slow, a.used = now, 0, 0, float64(a.inflight) >= a.limit*0.8
+	a.start, a.n, a.slow, a.used, a.arrived = now, 0, 0, float64(a.inflight) >= a.limit*0.8, 0
 }
 
 // current is the limit now (tests, logs).

@@ -85,6 +85,74 @@ func TestAdmissionLimitAdapts(t *testing.T) {
 	}
 }
 
+// TestAdmissionUndoesAShrinkThatBringsRetries: a shrink after which requests
+// arrive at more than 1.3x their average for two windows (shed clients that
+// come straight back) is undone, and the limit holds for 10 windows however
+// slow they are; a crowd arriving at a steady rate is shed as before, and one
+// burst after a shrink undoes nothing.
+func TestAdmissionUndoesAShrinkThatBringsRetries(t *testing.T) {
+	t.Parallel()
+	a, _ := testAdmission(t)
+	now := time.Now()
+	// window: arrivals requests ask for a slot (beyond the limit they are
+	// shed), and each admitted one is answered after latency; the last
+	// answer ends the window.
+	window := func(arrivals int, latency time.Duration) {
+		admitted := 0
+		for range arrivals {
+			if a.acquire() {
+				admitted++
+			}
+		}
+		for i := range admitted {
+			at := now
+			if i == admitted-1 {
+				at = now.Add(a.window)
+			}
+			a.release(latency, at, true)
+		}
+		now = now.Add(a.window)
+	}
+	want := func(step string, limit float64) {
+		t.Helper()
+		if l := a.current(); l < limit-0.01 || l > limit+0.01 {
+			t.Fatalf("%s: limit %.2f, want %.2f", step, l, limit)
+		}
+	}
+	fast, slow := time.Millisecond, 100*time.Millisecond
+	for range 3 {
+		window(10, fast)
+	}
+	want("fast windows in use", 12)
+	window(10, slow)
+	want("a slow window", 10.8)
+	window(30, slow) // the shed clients are back at once
+	want("one window of retries", 10.8)
+	window(30, slow)
+	want("two windows of retries", 12)
+	for range 9 {
+		window(30, slow)
+	}
+	want("slow windows after the undo", 12)
+	window(30, slow)
+	want("a slow window after the hold", 10.8)
+
+	// A crowd arriving at a steady rate: each slow window shrinks.
+	b, _ := testAdmission(t)
+	a = b
+	for range 3 {
+		window(30, fast)
+	}
+	window(30, slow)
+	window(30, slow)
+	want("a steady crowd, two slow windows", 9.72)
+	// One burst after a shrink, then the rate as before: nothing undone.
+	window(60, slow)
+	want("a burst after a shrink", 9.72)
+	window(30, slow)
+	want("a slow window after the burst", 8.75)
+}
+
 // TestAdmissionRefusalsAreNoSamples: a reserve the edge refused itself (bad
 // token, rate limit) frees its slot but does not count as a fast answer, so
 // a flood of refusals cannot raise the limit over a slow upstream.
