@@ -1,9 +1,11 @@
 package analytics
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -214,6 +216,14 @@ func (a *Aggregator) write(ctx context.Context, tx pgx.Tx, items []item) error {
 		days[day].add(it.d)
 		hours[hour].add(it.d)
 	}
+	// The rows in one order (sorted), as every partition's batch writes
+	// them: batches of other partitions, written at the same time, update
+	// the same rows, and differing orders deadlock.
+	byBucket := func(x, y bucket) int {
+		return cmp.Or(strings.Compare(x.event, y.event), x.at.Compare(y.at))
+	}
+	slices.SortFunc(dayOrder, byBucket)
+	slices.SortFunc(hourOrder, byBucket)
 	var b pgx.Batch
 	for _, k := range dayOrder {
 		queueUpsert(&b, "analytics_event_daily", "day", k.event, k.at, days[k])

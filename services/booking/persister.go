@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
@@ -135,7 +137,11 @@ func (p *Persister) write(ctx context.Context, tx pgx.Tx, order []string, bookin
 	}
 	var b pgx.Batch
 	queueBookings(&b, rows, versions)
-	for _, ev := range zones {
+	// The zones in one order (sorted): the batches of other partitions,
+	// written at the same time, update the same zones, and updates in map
+	// order deadlocked them (Postgres aborts one after deadlock_timeout).
+	for _, id := range slices.Sorted(maps.Keys(zones)) {
+		ev := zones[id]
 		z := ev.GetZone()
 		b.Queue(updateZone, z.GetZoneId(), z.GetAvailable(), z.GetHeld(), z.GetSold(), ev.GetZoneVersion())
 	}

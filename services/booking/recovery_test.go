@@ -22,6 +22,7 @@ import (
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/pgtest"
 )
 
 // TestKafkaDownReservationsStillSucceed: while Kafka refuses every write,
@@ -158,6 +159,40 @@ func TestPersisterBatchWithARefusedRow(t *testing.T) {
 	if err := m.db.QueryRow(`SELECT count(*) FROM dead_letters WHERE key = $1 AND source = 'booking-persister'`, bad.GetBooking().GetId()).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("refused booking in dead_letters: %d %v", n, err)
 	}
+}
+
+// TestPersisterPartitionsDoNotDeadlock: the batches of several partitions,
+// written at the same time, each move the same zones; the persister updates
+// them in one order, so no transaction waits on another in a cycle (in map
+// order, Postgres aborted one as a deadlock after deadlock_timeout, and the
+// batch was retried a second later).
+func TestPersisterPartitionsDoNotDeadlock(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-target=booking") // no persister of its own: this test is the persister
+	fixtures := []fixture{
+		m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 1}),
+		m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 1}),
+		m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 1}),
+	}
+	p := newPersister(t, m.pool)
+	var version atomic.Int64
+	batch := func() []*sarama.ConsumerMessage {
+		var msgs []*sarama.ConsumerMessage
+		for _, f := range fixtures {
+			id := uuid.NewString()
+			ev := &bookingv1.BookingEvent{
+				Booking: &bookingv1.Booking{Id: id, UserId: f.users[0], EventId: f.event, ShowId: f.show, ZoneId: f.zone, Quantity: 1,
+					UnitPrice: "49.90", TotalAmount: "49.90", Currency: "USD",
+					Status: bookingv1.BookingStatus_BOOKING_STATUS_RESERVED, IdempotencyKey: "dl-" + id[:8],
+					ExpiresAt: timestamppb.New(time.Now().Add(time.Minute)), CreatedAt: timestamppb.Now()},
+				Version: 1, Zone: &bookingv1.ZoneAvailability{ZoneId: f.zone, Total: 10, Available: 10}, ZoneVersion: version.Add(1),
+			}
+			payload, _ := proto.Marshal(ev)
+			msgs = append(msgs, &sarama.ConsumerMessage{Topic: booking.TopicBookingEvents, Key: []byte(id), Value: payload})
+		}
+		return msgs
+	}
+	pgtest.Writers(t, 4, 25, func() error { return p.Handle(context.Background(), batch()) }) // one writer per partition
 }
 
 // TestRebuildAfterRedisLostTheEvent: the event's keys vanish; reserve refuses

@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
@@ -34,6 +36,14 @@ type counters struct {
 	log *zap.Logger
 }
 
+// lockShows locks the shows of a batch's zones, in one order, before the
+// zones: seat_zones_roll_up moves a show's counters with each zone, so two
+// batches moving different zones of one show would each hold a zone and wait
+// for the show the other holds.
+const lockShows = `
+SELECT 1 FROM shows WHERE id IN (SELECT show_id FROM seat_zones WHERE id = ANY($1::uuid[]))
+ ORDER BY id FOR UPDATE`
+
 const updateCounters = `
 UPDATE seat_zones
    SET available_seats = $2, held_seats = $3, sold_seats = $4, inventory_version = $5
@@ -57,8 +67,15 @@ func (c *counters) handle(ctx context.Context, msgs []*sarama.ConsumerMessage) e
 	if len(latest) == 0 {
 		return nil
 	}
+	// Batches of the other partitions update the same zones (and shows) at
+	// the same time: each locks the shows first, then the zones, both in
+	// one order (sorted), so none waits on another in a cycle (in map
+	// order, Postgres aborted one as a deadlock after deadlock_timeout).
+	ids := slices.Sorted(maps.Keys(latest))
 	var b pgx.Batch
-	for id, ev := range latest {
+	b.Queue(lockShows, ids)
+	for _, id := range ids {
+		ev := latest[id]
 		z := ev.GetZone()
 		b.Queue(updateCounters, id, z.GetAvailable(), z.GetHeld(), z.GetSold(), ev.GetZoneVersion())
 	}

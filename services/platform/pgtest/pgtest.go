@@ -133,3 +133,27 @@ func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
 }
+
+// Writers runs write from n goroutines at once, rounds times in each (as n
+// consumers of a topic's partitions would), and fails the test with the
+// first error: for transactions that must not deadlock each other.
+func Writers(t testing.TB, n, rounds int, write func() error) {
+	t.Helper()
+	errc := make(chan error, n)
+	for range n {
+		go func() {
+			for range rounds {
+				if err := write(); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range n {
+		if err := <-errc; err != nil {
+			t.Fatalf("a concurrent write failed: %v", err)
+		}
+	}
+}
