@@ -84,12 +84,13 @@ func (c *AdmissionConfig) Validate() error {
 // serving them did: the answers it admits get slower, the limit shrinks
 // again, and goodput collapses (a wrk -c64 closed loop on the bench
 // machine: 75-84% shed, and 45-70% of the holds a second it makes with no
-// limit; bench/RESULTS.md, 2026-12-04 evening). So a shrink is watched: when requests then arrive
-// at more than 1.3x their moving average for two windows in a row (one
-// window could be a burst after a stall), the shrink is undone and the
-// limit does not shrink for the next 10 windows. Arrivals of an open crowd
-// do not depend on the limit, so this leaves a real overload's shedding
-// alone, except when a shrink meets a rise of the crowd itself.
+// limit; bench/RESULTS.md, 2026-12-04 evening). So a shrink is watched:
+// when requests then arrive at more than 1.3x their moving average for two
+// windows in a row (one window could be a burst after a stall), the shrink
+// is undone and the limit does not shrink for the next 10 windows. Arrivals
+// of an open crowd do not depend on the limit, so this leaves a real
+// overload's shedding alone, except when a shrink meets a rise of the crowd
+// itself.
 type admission struct {
 	cfg    AdmissionConfig
 	window time.Duration
