@@ -87,7 +87,7 @@ func (c *AdmissionConfig) Validate() error {
 // limit; bench/RESULTS.md, 2026-12-04 evening). So a shrink is watched:
 // when requests then arrive at more than 1.3x their moving average for two
 // windows in a row (one window could be a burst after a stall), the shrink
-// is undone and the limit does not shrink for the next 10 windows. Arrivals
+// is undone and the limit does not shrink for the next 3 windows. Arrivals
 // of an open crowd do not depend on the limit, so this leaves a real
 // overload's shedding alone, except when a shrink meets a rise of the crowd
 // itself.
@@ -192,7 +192,7 @@ func (a *admission) release(latency time.Duration, now time.Time, counted bool) 
 		// The shed clients came back at once (or a burst follows a stall:
 		// one more window tells them apart). Nothing else moves meanwhile.
 		if a.jumps++; a.jumps >= 2 {
-			a.limit, a.watch, a.holdUntil = a.limitWas, false, now.Add(10*a.window)
+			a.limit, a.watch, a.holdUntil = a.limitWas, false, now.Add(3*a.window)
 			a.undone.Inc()
 		}
 	case slow && now.Before(a.holdUntil):

@@ -87,7 +87,7 @@ func TestAdmissionLimitAdapts(t *testing.T) {
 
 // TestAdmissionUndoesAShrinkThatBringsRetries: a shrink after which requests
 // arrive at more than 1.3x their average for two windows (shed clients that
-// come straight back) is undone, and the limit holds for 10 windows however
+// come straight back) is undone, and the limit holds for 3 windows however
 // slow they are; a crowd arriving at a steady rate is shed as before, and one
 // burst after a shrink undoes nothing.
 func TestAdmissionUndoesAShrinkThatBringsRetries(t *testing.T) {
@@ -130,7 +130,7 @@ func TestAdmissionUndoesAShrinkThatBringsRetries(t *testing.T) {
 	want("one window of retries", 10.8)
 	window(30, slow)
 	want("two windows of retries", 12)
-	for range 9 {
+	for range 2 {
 		window(30, slow)
 	}
 	want("slow windows after the undo", 12)
