@@ -187,8 +187,10 @@ func (a *admission) release(latency time.Duration, now time.Time, counted bool) 
 	}
 	a.rate = 0.8*a.rate + 0.2*rate
 	slow := a.slow*20 > a.n
+	// A shrink stays watched only while arrivals stay above 1.3x.
+	a.watch = a.watch && rate > 1.3*a.rateWas
 	switch {
-	case a.watch && rate > 1.3*a.rateWas:
+	case a.watch:
 		// The shed clients came back at once (or a burst follows a stall:
 		// one more window tells them apart). Nothing else moves meanwhile.
 		if a.jumps++; a.jumps >= 2 {
@@ -196,16 +198,12 @@ func (a *admission) release(latency time.Duration, now time.Time, counted bool) 
 			a.undone.Inc()
 		}
 	case slow && now.Before(a.holdUntil):
-		a.watch = false
 	case slow:
 		a.watch, a.limitWas, a.rateWas, a.jumps = true, a.limit, a.rate, 0
 		a.limit = max(float64(a.cfg.Min), a.limit*0.9)
 	case a.used:
 		// Only a limit in use learns that it could be higher.
-		a.watch = false
 		a.limit = min(float64(a.cfg.Max), a.limit+1)
-	default:
-		a.watch = false
 	}
 	a.start, a.n, a.slow, a.used, a.arrived = now, 0, 0, float64(a.inflight) >= a.limit*0.8, 0
 }
