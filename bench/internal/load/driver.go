@@ -70,10 +70,11 @@ type Stats struct {
 	Outcomes map[string]uint64
 	// Seats sums Answer.Seats per zone index.
 	Seats map[int]int64
-	// Window is the width of the windows of WindowMax (open model).
+	// Window is the width of the windows of WindowMax.
 	Window time.Duration
-	// WindowMax is the slowest answer to the requests due in each Window
-	// of the run, in order (open model): where in the run it stalled.
+	// WindowMax is the slowest answer to the requests due (open model) or
+	// sent (closed loop) in each Window of the run, in order: where in the
+	// run it stalled.
 	WindowMax []time.Duration
 }
 
@@ -130,15 +131,20 @@ func (s *Stats) Summary() string {
 		s.Done, s.Elapsed.Seconds(), s.Throughput(),
 		ms(s.Latency.Percentile(50)), ms(s.Latency.Percentile(90)), ms(s.Latency.Percentile(99)), ms(s.Latency.Max()),
 		s.Errors(), 100*s.ErrorRate(), s.Dropped)
+	// A stall is an answer over 50 ms in the open model, over 100 ms in a
+	// closed loop (whose answers queue behind each other by design).
+	stall, when := 50*time.Millisecond, "due"
 	if s.Mode == "open" {
 		fmt.Fprintf(&b, "; sent late %d (p99 %s, worst %s)", s.Late, ms(s.Lateness.Percentile(99)), ms(s.Lateness.Max()))
-		if st := s.Stalls(50 * time.Millisecond); len(st) > 0 {
-			more := ""
-			if len(st) > 12 {
-				st, more = st[:12], fmt.Sprintf(" and %d more", len(st)-12)
-			}
-			fmt.Fprintf(&b, "\n  %s windows with an answer over 50ms (due time into the run: slowest): %s%s", s.Window, strings.Join(st, " "), more)
+	} else {
+		stall, when = 100*time.Millisecond, "send"
+	}
+	if st := s.Stalls(stall); len(st) > 0 {
+		more := ""
+		if len(st) > 12 {
+			st, more = st[:12], fmt.Sprintf(" and %d more", len(st)-12)
 		}
+		fmt.Fprintf(&b, "\n  %s windows with an answer over %s (%s time into the run: slowest): %s%s", s.Window, stall, when, strings.Join(st, " "), more)
 	}
 	if s.Shed > 0 {
 		fmt.Fprintf(&b, "\n  shed %d (%.1f%%): latency p50 %s p99 %s max %s", s.Shed, 100*float64(s.Shed)/float64(s.Done),
@@ -166,7 +172,7 @@ type worker struct {
 	done, exp    uint64
 	late         uint64
 	last         time.Time
-	windowMax    []time.Duration // open model: slowest answer by due window
+	windowMax    []time.Duration // slowest answer by due (open) or send (closed) window
 }
 
 func newWorker() *worker {
@@ -190,6 +196,20 @@ func (w *worker) record(a Answer, latency time.Duration, end time.Time) {
 	if end.After(w.last) {
 		w.last = end
 	}
+}
+
+// stall keeps the slowest answer of the window in which a request was due
+// (open model) or sent (closed loop), at into the run; windows bounds them (0:
+// a run of a number of requests, unbounded).
+func (w *worker) stall(into, latency time.Duration, windows int) {
+	i := int(into / stallWindow)
+	if i < 0 || windows > 0 && i >= windows {
+		return
+	}
+	if i >= len(w.windowMax) {
+		w.windowMax = append(w.windowMax, make([]time.Duration, max(windows, i+1)-len(w.windowMax))...)
+	}
+	w.windowMax[i] = max(w.windowMax[i], latency)
 }
 
 func merge(s *Stats, start time.Time, ws []*worker) {
@@ -235,7 +255,7 @@ func merge(s *Stats, start time.Time, ws []*worker) {
 	}
 }
 
-// stallWindow is the width of the open model's latency windows.
+// stallWindow is the width of the latency windows.
 const stallWindow = 100 * time.Millisecond
 
 // Open is an open-model run: requests are due at fixed intervals (1/Rate)
@@ -293,12 +313,7 @@ func (o Open) Run(ctx context.Context, do Doer) *Stats {
 				end := time.Now()
 				busy.Add(-1)
 				w.record(a, end.Sub(j.due), end)
-				if i := int(j.due.Sub(start) / stallWindow); i >= 0 && i < windows {
-					if w.windowMax == nil {
-						w.windowMax = make([]time.Duration, windows)
-					}
-					w.windowMax[i] = max(w.windowMax[i], end.Sub(j.due))
-				}
+				w.stall(j.due.Sub(start), end.Sub(j.due), windows)
 			}
 		})
 	}
@@ -364,6 +379,10 @@ func (c Closed) Run(ctx context.Context, do Doer) *Stats {
 		next++
 		return next - 1, true
 	}
+	windows := 0
+	if c.Duration > 0 {
+		windows = int(c.Duration/stallWindow) + 1
+	}
 	start := time.Now()
 	deadline := start.Add(c.Duration)
 	reqCtx, cancel := context.WithCancel(ctx)
@@ -385,11 +404,12 @@ func (c Closed) Run(ctx context.Context, do Doer) *Stats {
 				a := do(reqCtx, seq)
 				end := time.Now()
 				w.record(a, end.Sub(t), end)
+				w.stall(t.Sub(start), end.Sub(t), windows)
 			}
 		})
 	}
 	wg.Wait()
-	s := &Stats{Mode: "closed", Workers: c.Workers}
+	s := &Stats{Mode: "closed", Workers: c.Workers, Window: stallWindow}
 	merge(s, start, ws)
 	return s
 }

@@ -2,6 +2,7 @@ package load_test
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -153,6 +154,28 @@ func TestClosedLoopKeepsWorkersBusy(t *testing.T) {
 	}
 	if s.Elapsed < 100*time.Millisecond {
 		t.Errorf("elapsed %v shorter than the run", s.Elapsed)
+	}
+}
+
+// A closed loop reports where in the run it stalled: the slowest answer of
+// the requests sent in each window.
+func TestClosedLoopReportsItsStalls(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	do := func(ctx context.Context, seq uint64) load.Answer {
+		if time.Since(start) < 50*time.Millisecond {
+			time.Sleep(150 * time.Millisecond) // a cold start
+		}
+		time.Sleep(time.Millisecond)
+		return load.Answer{Outcome: "201", Expected: true}
+	}
+	s := load.Closed{Workers: 4, Duration: 300 * time.Millisecond}.Run(context.Background(), do)
+	st := s.Stalls(100 * time.Millisecond)
+	if len(st) != 1 || !strings.HasPrefix(st[0], "0.0s:") {
+		t.Fatalf("stalls %v, want the first window's only", st)
+	}
+	if !strings.Contains(s.Summary(), "windows with an answer over 100ms (send time") {
+		t.Errorf("summary does not report the stall:\n%s", s.Summary())
 	}
 }
 
