@@ -361,6 +361,12 @@ func (b *bench) teardown() {
 }
 
 func (b *bench) main(ctx context.Context) error {
+	// The defaults (bin/rush, bench/out, the wrk script) are the repository
+	// root's paths: run from bench/, the reports went to bench/bench/out.
+	if _, err := os.Stat(wrkScript); err != nil && b.o.out == "bench/out" {
+		wd, _ := os.Getwd()
+		return fmt.Errorf("run rushbench from the repository's root, where %s is (or give -out): in %s", wrkScript, wd)
+	}
 	defer b.teardown()
 	if err := b.setup(ctx); err != nil {
 		return err
