@@ -338,7 +338,7 @@ func NewHTTPServer(cfg Config, h http.Handler, log *zap.Logger) *http.Server {
 	// is for an invalid level only.)
 	errorLog, _ := zap.NewStdLogAt(log, zap.WarnLevel)
 	return &http.Server{
-		Handler:           h,
+		Handler:           growStack(h),
 		Protocols:         p,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
