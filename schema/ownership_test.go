@@ -63,17 +63,16 @@ func TestEveryTableHasOneOwner(t *testing.T) {
 // names only tables of the package that owns them; auditors may read any.
 func TestSQLNamesOnlyOwnTables(t *testing.T) {
 	uses := map[string][]string{} // "package table" -> positions
-	for _, root := range []string{"../services", "../edge", "../cmd", "../bench"} {
-		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-				return err
+	eachLiteral(t, func(pkg, at, s string) {
+		for _, m := range sqlTable.FindAllStringSubmatch(s, -1) {
+			if _, ok := schema.Owners[m[1]]; !ok {
+				continue
 			}
-			return scanFile(path, uses)
-		})
-		if err != nil {
-			t.Fatal(err)
+			key := pkg + " " + m[1]
+			uses[key] = append(uses[key], at)
+			sort.Strings(uses[key])
 		}
-	}
+	})
 	var found []string
 	for use, at := range uses {
 		found = append(found, use)
@@ -98,37 +97,38 @@ func TestSQLNamesOnlyOwnTables(t *testing.T) {
 	}
 }
 
-// scanFile records the tables named by SQL in the string literals of one
-// Go file under the package that owns it.
-func scanFile(path string, uses map[string][]string) error {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
-	if err != nil {
-		return err
-	}
-	pkg := packageOf(path)
-	ast.Inspect(f, func(n ast.Node) bool {
-		lit, ok := n.(*ast.BasicLit)
-		if !ok || lit.Kind != token.STRING {
-			return true
-		}
-		s, err := strconv.Unquote(lit.Value)
-		if err != nil {
-			return true
-		}
-		for _, m := range sqlTable.FindAllStringSubmatch(s, -1) {
-			if _, ok := schema.Owners[m[1]]; !ok {
-				continue
+// eachLiteral calls fn with every string literal of the repository's Go
+// files (tests aside), the package that owns the file and where it is.
+func eachLiteral(t *testing.T, fn func(pkg, at, s string)) {
+	t.Helper()
+	for _, root := range []string{"../services", "../edge", "../cmd", "../bench"} {
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
 			}
-			key := pkg + " " + m[1]
-			pos := fset.Position(lit.Pos())
-			at := strings.TrimPrefix(pos.Filename, "../") + ":" + strconv.Itoa(pos.Line)
-			uses[key] = append(uses[key], at)
-			sort.Strings(uses[key])
+			fset := token.NewFileSet()
+			f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+			if err != nil {
+				return err
+			}
+			pkg := packageOf(path)
+			ast.Inspect(f, func(n ast.Node) bool {
+				lit, ok := n.(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					return true
+				}
+				if s, err := strconv.Unquote(lit.Value); err == nil {
+					pos := fset.Position(lit.Pos())
+					fn(pkg, strings.TrimPrefix(pos.Filename, "../")+":"+strconv.Itoa(pos.Line), s)
+				}
+				return true
+			})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return true
-	})
-	return nil
+	}
 }
 
 // packageOf names the owner-to-be of a file: the service

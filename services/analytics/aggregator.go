@@ -251,7 +251,7 @@ func (a *Aggregator) remember(ctx context.Context, tx pgx.Tx, items []item) erro
 		return nil
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO analytics_bookings (booking_id, event_id)
-		SELECT * FROM unnest($1::uuid[], $2::uuid[]) ON CONFLICT DO NOTHING`, bookings, events)
+		SELECT * FROM unnest($1::text[]::uuid[], $2::text[]::uuid[]) ON CONFLICT DO NOTHING`, bookings, events)
 	return err
 }
 
@@ -269,7 +269,7 @@ func (a *Aggregator) resolve(ctx context.Context, tx pgx.Tx, items []item) error
 	if len(ids) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `SELECT booking_id::text, event_id::text FROM analytics_bookings WHERE booking_id = ANY($1::uuid[])`, ids)
+	rows, err := tx.Query(ctx, `SELECT booking_id::text, event_id::text FROM analytics_bookings WHERE booking_id = ANY($1::text[]::uuid[])`, ids)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func (sc Scope) args() (bool, []string) {
 }
 
 // scoped restricts an aggregate table aliased a to the scope ($1, $2).
-const scoped = `($1::boolean OR a.event_id = ANY($2::uuid[]))`
+const scoped = `($1::boolean OR a.event_id = ANY($2::text[]::uuid[]))`
 
 // Totals are summed aggregates; money in decimal strings.
 type Totals struct {

@@ -61,9 +61,9 @@ func NewPersister(db *pgxpool.Pool, reg prometheus.Registerer, log *zap.Logger) 
 const upsertBooking = `
 INSERT INTO bookings (id, reservation_id, user_id, event_id, show_id, zone_id, quantity, unit_price, total_amount,
                       status, version, expires_at, confirmed_at, cancelled_at, created_at, cancel_cause)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::int[], $8::numeric[],
-                     $9::numeric[], $10::text[], $11::bigint[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[],
-                     $15::timestamptz[], $16::text[])
+SELECT * FROM unnest($1::text[]::uuid[], $2::text[], $3::text[]::uuid[], $4::text[]::uuid[], $5::text[]::uuid[],
+                     $6::text[]::uuid[], $7::int[], $8::text[]::numeric[], $9::text[]::numeric[], $10::text[], $11::bigint[],
+                     $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[], $16::text[])
 ON CONFLICT (id) DO UPDATE
    SET status = excluded.status, version = excluded.version, expires_at = excluded.expires_at,
        confirmed_at = excluded.confirmed_at, cancelled_at = excluded.cancelled_at, cancel_cause = excluded.cancel_cause

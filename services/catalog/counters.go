@@ -41,7 +41,7 @@ type counters struct {
 // batches moving different zones of one show would each hold a zone and wait
 // for the show the other holds.
 const lockShows = `
-SELECT 1 FROM shows WHERE id IN (SELECT show_id FROM seat_zones WHERE id = ANY($1::uuid[]))
+SELECT 1 FROM shows WHERE id IN (SELECT show_id FROM seat_zones WHERE id = ANY($1::text[]::uuid[]))
  ORDER BY id FOR UPDATE`
 
 const updateCounters = `

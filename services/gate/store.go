@@ -148,7 +148,7 @@ func (s *Store) Upsert(ctx context.Context, ts []Ticket) error {
 		}
 	}
 	_, err := s.db.Exec(ctx, `INSERT INTO gate_tickets (id, booking_id, user_id, event_id, show_id, zone_id, status, seat, booking_version, valid_until, revoked_at)
-		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::text[], $8::int[], $9::bigint[], $10::timestamptz[], $11::timestamptz[])
+		SELECT * FROM unnest($1::text[]::uuid[], $2::text[]::uuid[], $3::text[]::uuid[], $4::text[]::uuid[], $5::text[]::uuid[], $6::text[]::uuid[], $7::text[], $8::int[], $9::bigint[], $10::timestamptz[], $11::timestamptz[])
 		ON CONFLICT (id) DO UPDATE SET status = excluded.status, booking_version = excluded.booking_version, revoked_at = excluded.revoked_at
 		WHERE gate_tickets.booking_version < excluded.booking_version`,
 		ids, bookings, users, events, shows, zones, statuses, seats, versions, until, revoked)
@@ -260,7 +260,7 @@ type Device struct {
 // CreateDevice records a device.
 func (s *Store) CreateDevice(ctx context.Context, d Device) (Device, error) {
 	err := s.db.QueryRow(ctx, `INSERT INTO gate_devices (id, organizer_id, name, event_ids, expires_at)
-		VALUES ($1, $2, $3, $4::uuid[], $5) RETURNING created_at`, d.ID, d.OrganizerID, d.Name, d.EventIDs, d.ExpiresAt).Scan(&d.CreatedAt)
+		VALUES ($1, $2, $3, $4::text[]::uuid[], $5) RETURNING created_at`, d.ID, d.OrganizerID, d.Name, d.EventIDs, d.ExpiresAt).Scan(&d.CreatedAt)
 	return d, dbUnavailable(err)
 }
 

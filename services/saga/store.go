@@ -159,7 +159,7 @@ func (s *Store) Get(ctx context.Context, id string) (Saga, error) {
 func (s *Store) steps(ctx context.Context, ids []string) (map[string][]Step, error) {
 	rows, err := s.db.Query(ctx, `SELECT saga_id::text, name, status, attempt, COALESCE(error, ''),
 			COALESCE(started_at, 'epoch'), COALESCE(finished_at, 'epoch')
-		FROM saga_steps WHERE saga_id = ANY($1::uuid[]) ORDER BY created_at, CASE name WHEN $2 THEN 0 WHEN $3 THEN 1 ELSE 2 END`,
+		FROM saga_steps WHERE saga_id = ANY($1::text[]::uuid[]) ORDER BY created_at, CASE name WHEN $2 THEN 0 WHEN $3 THEN 1 ELSE 2 END`,
 		ids, StepConfirm, StepNotify)
 	if err != nil {
 		return nil, dbErr(err)

@@ -134,7 +134,7 @@ func (s Settlement) Settled() bool {
 func Settle(ctx context.Context, db *pgxpool.Pool, ids []string) (Settlement, error) {
 	var s Settlement
 	rows, err := db.Query(ctx, `SELECT p.booking_id::text, p.status, p.succeeded_at IS NOT NULL, p.refund_requested_at IS NOT NULL, COALESCE(s.status, '')
-		FROM payments p LEFT JOIN sagas s ON s.payment_id = p.id WHERE p.id = ANY($1::uuid[])`, ids)
+		FROM payments p LEFT JOIN sagas s ON s.payment_id = p.id WHERE p.id = ANY($1::text[]::uuid[])`, ids)
 	if err != nil {
 		return s, err
 	}
@@ -190,7 +190,7 @@ func WaitSettled(ctx context.Context, db *pgxpool.Pool, ids []string, wait time.
 // RefundedInFull counts the bookings whose payment was refunded in full.
 func RefundedInFull(ctx context.Context, db *pgxpool.Pool, bookingIDs []string) (int, error) {
 	var n int
-	err := db.QueryRow(ctx, `SELECT count(*) FROM payments WHERE booking_id = ANY($1::uuid[])
+	err := db.QueryRow(ctx, `SELECT count(*) FROM payments WHERE booking_id = ANY($1::text[]::uuid[])
 		AND status = 'refunded' AND refunded_amount = amount AND refunded_at IS NOT NULL`, bookingIDs).Scan(&n)
 	return n, err
 }
@@ -212,7 +212,7 @@ func Sagas(ctx context.Context, db *pgxpool.Pool, ids []string) (SagaTimes, erro
 			COALESCE(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.finished_at - s.created_at)), 0),
 			COALESCE(max(extract(epoch FROM s.finished_at - s.created_at)), 0)::float8
 		FROM payments p JOIN sagas s ON s.payment_id = p.id
-		WHERE p.id = ANY($1::uuid[]) AND p.succeeded_at IS NOT NULL AND s.finished_at IS NOT NULL`, ids).Scan(&sec[0], &sec[1], &sec[2], &sec[3])
+		WHERE p.id = ANY($1::text[]::uuid[]) AND p.succeeded_at IS NOT NULL AND s.finished_at IS NOT NULL`, ids).Scan(&sec[0], &sec[1], &sec[2], &sec[3])
 	d := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 	return SagaTimes{StartP50: d(sec[0]), StartMax: d(sec[1]), RunP50: d(sec[2]), RunMax: d(sec[3])}, err
 }

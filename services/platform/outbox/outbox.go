@@ -201,7 +201,7 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 	}
 	if len(bad) > 0 {
 		if _, err := tx.Exec(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = 'cannot encode payload'
-			WHERE id = ANY($1::uuid[])`, bad); err != nil {
+			WHERE id = ANY($1::text[]::uuid[])`, bad); err != nil {
 			return 0, err
 		}
 	}
@@ -217,13 +217,13 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 	if err != nil {
 		_ = tx.Rollback(ctx)
 		_, _ = r.db.Exec(context.WithoutCancel(ctx), `UPDATE outbox SET attempts = attempts + 1, last_error = $2
-			WHERE id = ANY($1::uuid[]) AND published_at IS NULL`, ids, err.Error())
+			WHERE id = ANY($1::text[]::uuid[]) AND published_at IS NULL`, ids, err.Error())
 		return 0, err
 	}
 	// Kafka has them. If this update is lost they are published again, and
 	// consumers deduplicate.
 	if _, err := tx.Exec(ctx, `UPDATE outbox SET published_at = now(), attempts = attempts + 1, last_error = NULL
-		WHERE id = ANY($1::uuid[])`, ids); err != nil {
+		WHERE id = ANY($1::text[]::uuid[])`, ids); err != nil {
 		return 0, err
 	}
 	return len(msgs), tx.Commit(ctx)
