@@ -361,7 +361,7 @@ func decodeEntry(v map[string]any) ([]change, error) {
 	if k, _ := v["kind"].(string); k == kindHolds {
 		return decodeHolds(v)
 	}
-	ev, err := decodeChange(v)
+	ev, err := decodeChange(func(k string) string { x, _ := v[k].(string); return x })
 	if err != nil {
 		return nil, err
 	}
@@ -376,14 +376,27 @@ const kindHolds = "holds"
 // holdFields are the comma-separated fields of one line of a "holds" entry.
 var holdFields = []string{"id", "user", "show", "zone", "qty", "unit", "idem", "zavailable", "zheld", "zsold", "zver", "tp"}
 
+// holdField is the index of each of holdFields.
+var holdField = func() map[string]int {
+	m := make(map[string]int, len(holdFields))
+	for i, name := range holdFields {
+		m[name] = i
+	}
+	return m
+}()
+
 // decodeHolds expands a "holds" entry into one change per new hold; each
-// is the compact entry of a new hold (decodeChange fills in the rest). A
-// malformed line costs its own hold only.
+// is the compact entry of a new hold (decodeChange fills in the rest), read
+// from the line's fields where it is (no map built per hold: the relay
+// decodes every hold). A malformed line costs its own hold only.
 func decodeHolds(v map[string]any) ([]change, error) {
 	packed, _ := v["holds"].(string)
 	if packed == "" {
 		return nil, errors.New("holds entry without holds")
 	}
+	at, _ := v["at"].(string)
+	event, _ := v["event"].(string)
+	exp, _ := v["exp"].(string)
 	lines := strings.Split(packed, "\n")
 	out := make([]change, 0, len(lines))
 	var errs []error
@@ -393,11 +406,22 @@ func decodeHolds(v map[string]any) ([]change, error) {
 			errs = append(errs, fmt.Errorf("holds entry, line %d: %d fields, want %d", i+1, len(f), len(holdFields)))
 			continue
 		}
-		one := map[string]any{"kind": StatusReserved, "at": v["at"], "event": v["event"], "exp": v["exp"]}
-		for j, name := range holdFields {
-			one[name] = f[j]
-		}
-		ev, err := decodeChange(one)
+		ev, err := decodeChange(func(k string) string {
+			switch k {
+			case "kind":
+				return StatusReserved
+			case "at":
+				return at
+			case "event":
+				return event
+			case "exp":
+				return exp
+			}
+			if j, ok := holdField[k]; ok {
+				return f[j]
+			}
+			return ""
+		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("holds entry, line %d: %w", i+1, err))
 			continue
@@ -408,23 +432,36 @@ func decodeHolds(v map[string]any) ([]change, error) {
 }
 
 // decodeChange turns one booking's change (an entry of lib.lua's emit, or
-// a new hold's compact entry) into its Kafka event.
-func decodeChange(v map[string]any) (*bookingv1.BookingEvent, error) {
-	s := func(k string) string { x, _ := v[k].(string); return x }
+// a new hold's compact entry), whose fields field reads, into its Kafka
+// event.
+func decodeChange(field func(string) string) (*bookingv1.BookingEvent, error) {
+	s := field
+	// A new hold's entry is compact (a line of reserve.lua's "holds" entry,
+	// or an entry of kind reserved written before that layout): no status,
+	// version, created, or zone total; they follow from its kind and counters.
+	if s("kind") == StatusReserved && s("ver") == "" {
+		n := func(k string) int64 { x, _ := strconv.ParseInt(field(k), 10, 64); return x }
+		total := strconv.FormatInt(n("zavailable")+n("zheld")+n("zsold"), 10)
+		s = func(k string) string {
+			switch k {
+			case "status":
+				return StatusReserved
+			case "ver":
+				return "1"
+			case "created":
+				return field("at")
+			case "ztotal":
+				return total
+			}
+			return field(k)
+		}
+	}
 	i64 := func(k string) int64 { n, _ := strconv.ParseInt(s(k), 10, 64); return n }
 	ts := func(k string) *timestamppb.Timestamp {
 		if ms := i64(k); ms > 0 {
 			return timestamppb.New(time.UnixMilli(ms))
 		}
 		return nil
-	}
-	// A new hold's entry is compact (a line of reserve.lua's "holds" entry,
-	// or an entry of kind reserved written before that layout): no status,
-	// version, created, or zone total; they follow from its kind and counters.
-	compact := s("kind") == StatusReserved && s("ver") == ""
-	if compact {
-		v["status"], v["ver"], v["created"] = StatusReserved, "1", s("at")
-		v["ztotal"] = strconv.FormatInt(i64("zavailable")+i64("zheld")+i64("zsold"), 10)
 	}
 	if s("id") == "" || s("zone") == "" || s("ver") == "" {
 		return nil, errors.New("missing id, zone or ver")
