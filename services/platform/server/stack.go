@@ -10,7 +10,8 @@ import "net/http"
 // under ghz (bench/RESULTS.md). One large frame at the top, where the stack is
 // still shallow, makes the runtime grow it once and cheaply (CockroachDB's
 // growstack does the same for its RPCs). An HTTP/1 request runs on its
-// connection's goroutine, whose stack stays grown after the first.
+// connection's goroutine, whose stack stays grown after the first; the calls
+// of a batch run on batch.go's long-lived workers, for the same reason.
 func growStack(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor == 2 {

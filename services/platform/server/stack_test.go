@@ -10,8 +10,8 @@ import (
 )
 
 // TestServerServesBothProtocolsThroughGrownStacks: the server NewHTTPServer
-// returns still answers HTTP/1.1 and cleartext HTTP/2 requests as its handler
-// does, with the HTTP/2 ones on a grown stack.
+// returns, which grows an HTTP/2 request's stack before its handler runs,
+// still answers HTTP/1.1 and cleartext HTTP/2 requests as its handler does.
 func TestServerServesBothProtocolsThroughGrownStacks(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
