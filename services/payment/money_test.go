@@ -159,7 +159,7 @@ func TestConcurrentPaymentsGetDistinctReferences(t *testing.T) {
 		}
 		refs[ref] = true
 		var stored string
-		if err := e.Pool.QueryRow(context.Background(), `SELECT reference FROM bookings WHERE id = $1`, got.GetId()).Scan(&stored); err != nil || stored != ref {
+		if err := e.Pool.QueryRow(context.Background(), `SELECT booking_reference(id) FROM bookings WHERE booking_reference_bits(id) = booking_reference_parse($2) AND id = $1`, got.GetId(), ref).Scan(&stored); err != nil || stored != ref {
 			t.Fatalf("Postgres reference %q (%v), API %q", stored, err, ref)
 		}
 	}

@@ -14,9 +14,9 @@ const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 // Of is the reference of the booking with id bookingID: "BR-" and 60 random
 // bits of the id (the last 15 hex digits, the rand_b bits of a UUIDv7) in
 // base32, grouped by four: "BR-7KQD-M2XH-9TFA". Postgres computes the same
-// (the booking_reference function behind bookings.reference, which is
-// unique), so the API, the mails and the database agree without storing it
-// twice. An id that is not a UUID has no reference ("").
+// (booking_reference(id); the bits are unique among bookings, by the index
+// bookings_reference_key), so the API, the mails and the database agree
+// without storing it anywhere. An id that is not a UUID has no reference ("").
 func Of(bookingID string) string {
 	hex := strings.ReplaceAll(bookingID, "-", "")
 	if len(hex) != 32 {
