@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/singleflight"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/services/platform/errs"
@@ -23,6 +24,8 @@ type Store struct {
 
 	mu    sync.RWMutex
 	zones map[string]zoneRef // zone id -> its show and event; immutable once created
+	// lookups shares one query among the reserves that miss zones at once.
+	lookups singleflight.Group
 }
 
 // NewStore returns a store on db.
@@ -31,7 +34,11 @@ func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db, zones: map[string
 type zoneRef struct{ EventID, ShowID string }
 
 // zoneOf resolves a zone to its show and event; cached in process, since a
-// zone never moves.
+// zone never moves. The reserves that miss a zone at once (a sale's opening:
+// every buyer's first reserve) share one query: one each made them wait for
+// as many new Postgres connections, up to the pool's size, and the first
+// answers of a sale for a quarter to three quarters of a second
+// (bench/RESULTS.md, 2026-12-05).
 func (s *Store) zoneOf(ctx context.Context, zoneID string) (zoneRef, error) {
 	s.mu.RLock()
 	ref, ok := s.zones[zoneID]
@@ -39,20 +46,37 @@ func (s *Store) zoneOf(ctx context.Context, zoneID string) (zoneRef, error) {
 	if ok {
 		return ref, nil
 	}
-	err := s.db.QueryRow(ctx,
-		`SELECT event_id::text, show_id::text FROM booking_zones WHERE zone_id = $1`,
-		zoneID).Scan(&ref.EventID, &ref.ShowID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return zoneRef{}, errs.New(errs.NotFound, "zone not found")
+	// The query is every waiting caller's: it does not stop when the
+	// first one gives up.
+	qctx := context.WithoutCancel(ctx)
+	ch := s.lookups.DoChan(zoneID, func() (any, error) {
+		qctx, cancel := context.WithTimeout(qctx, zoneLookupTimeout)
+		defer cancel()
+		var ref zoneRef
+		err := s.db.QueryRow(qctx,
+			`SELECT event_id::text, show_id::text FROM booking_zones WHERE zone_id = $1`,
+			zoneID).Scan(&ref.EventID, &ref.ShowID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return zoneRef{}, errs.New(errs.NotFound, "zone not found")
+		}
+		if err != nil {
+			return zoneRef{}, dbUnavailable(err)
+		}
+		s.mu.Lock()
+		s.zones[zoneID] = ref
+		s.mu.Unlock()
+		return ref, nil
+	})
+	select {
+	case r := <-ch:
+		return r.Val.(zoneRef), r.Err
+	case <-ctx.Done():
+		return zoneRef{}, dbUnavailable(ctx.Err())
 	}
-	if err != nil {
-		return zoneRef{}, dbUnavailable(err)
-	}
-	s.mu.Lock()
-	s.zones[zoneID] = ref
-	s.mu.Unlock()
-	return ref, nil
 }
+
+// zoneLookupTimeout bounds the shared query of zoneOf.
+const zoneLookupTimeout = 5 * time.Second
 
 // ShowZones lists a show's zone ids and its event.
 func (s *Store) ShowZones(ctx context.Context, showID string) (eventID string, zones []string, err error) {

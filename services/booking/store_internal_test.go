@@ -1,0 +1,52 @@
+package booking
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/pgtest"
+)
+
+// TestZoneLookupsAtASaleOpeningShareOneQuery: the reserves that miss a zone
+// at once wait for one query, not one each (each of which took a new
+// Postgres connection at a sale's opening); an unknown zone is NOT_FOUND.
+func TestZoneLookupsAtASaleOpeningShareOneQuery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := pgtest.Migrated(t)
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	event, show, zone := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	s := NewStore(pool)
+	if err := s.SaveEvent(ctx, event, EventSettings{Status: "published", MaxPerUser: 10},
+		[]ZoneDef{{ID: zone, ShowID: show, Total: 100, PriceCents: 1000}}); err != nil {
+		t.Fatal(err)
+	}
+	before := pool.Stat().AcquireCount()
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			ref, err := s.zoneOf(ctx, zone)
+			if err != nil || ref != (zoneRef{EventID: event, ShowID: show}) {
+				t.Errorf("zoneOf = %+v, %v", ref, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := pool.Stat().AcquireCount() - before; n < 1 || n > 2 {
+		// One, or two when a caller arrived after the first query ended
+		// and before its answer was cached.
+		t.Errorf("64 concurrent lookups of one zone took %d connections, want 1", n)
+	}
+	if _, err := s.zoneOf(ctx, uuid.NewString()); !errs.Is(err, errs.NotFound) {
+		t.Errorf("unknown zone: %v, want NOT_FOUND", err)
+	}
+}
