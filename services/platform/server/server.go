@@ -183,7 +183,10 @@ func (s *Stack) HandlerOptions(anonymous ...string) []connect.HandlerOption {
 // HandlerOptionsFor is HandlerOptions for the handler impl: when impl is an
 // Authorizer, its check runs after the role check and before validation.
 func (s *Stack) HandlerOptionsFor(impl any, anonymous ...string) []connect.HandlerOption {
-	ics := make([]connect.Interceptor, 0, 8)
+	// batchErrors outside everything: every other interceptor sees the
+	// handler's error as it is.
+	ics := make([]connect.Interceptor, 0, 9)
+	ics = append(ics, batchErrors)
 	if s.otel != nil {
 		ics = append(ics, s.otel)
 	}

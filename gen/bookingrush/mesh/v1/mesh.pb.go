@@ -14,6 +14,7 @@ import (
 	_ "github.com/bookingrush/rush/gen/bookingrush/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	anypb "google.golang.org/protobuf/types/known/anypb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -153,8 +154,12 @@ type Reply struct {
 	Status int32 `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"`
 	// Headers are the answer's headers (Content-Type, Connect's Trailer-*).
 	Headers []*Header `protobuf:"bytes,2,rep,name=headers,proto3" json:"headers,omitempty"`
-	// Body is the answer's body: the response message, or the Connect error.
-	Body          []byte `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	// Body is the answer's body: the response message, or the Connect error
+	// (empty when error is set).
+	Body []byte `protobuf:"bytes,3,opt,name=body,proto3" json:"body,omitempty"`
+	// Error is the call's Connect error itself, when the batch asked for
+	// binary_errors: the caller need not decode it from JSON.
+	Error         *Error `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -210,18 +215,95 @@ func (x *Reply) GetBody() []byte {
 	return nil
 }
 
+func (x *Reply) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// Error is a Connect error: what a Connect unary error's JSON body carries,
+// in binary.
+type Error struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Code is the Connect code (connect.Code: 1 canceled ... 16 unauthenticated).
+	Code int32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	// Message is the error's message.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// Details are the error's details.
+	Details       []*anypb.Any `protobuf:"bytes,3,rep,name=details,proto3" json:"details,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Error) Reset() {
+	*x = Error{}
+	mi := &file_bookingrush_mesh_v1_mesh_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Error) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Error) ProtoMessage() {}
+
+func (x *Error) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_mesh_v1_mesh_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Error.ProtoReflect.Descriptor instead.
+func (*Error) Descriptor() ([]byte, []int) {
+	return file_bookingrush_mesh_v1_mesh_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Error) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *Error) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Error) GetDetails() []*anypb.Any {
+	if x != nil {
+		return x.Details
+	}
+	return nil
+}
+
 // BatchRequest is the calls of one batch.
 type BatchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Calls are served concurrently.
-	Calls         []*Call `protobuf:"bytes,1,rep,name=calls,proto3" json:"calls,omitempty"`
+	Calls []*Call `protobuf:"bytes,1,rep,name=calls,proto3" json:"calls,omitempty"`
+	// BinaryErrors asks for each failed call's Connect error in Reply.error
+	// instead of as the JSON body: reading that JSON was 14% of the edge's CPU
+	// on a sold-out answer, writing it 12% of booking's (bench/RESULTS.md).
+	// A component of an older release ignores it and answers JSON.
+	BinaryErrors  bool `protobuf:"varint,2,opt,name=binary_errors,json=binaryErrors,proto3" json:"binary_errors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BatchRequest) Reset() {
 	*x = BatchRequest{}
-	mi := &file_bookingrush_mesh_v1_mesh_proto_msgTypes[3]
+	mi := &file_bookingrush_mesh_v1_mesh_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -233,7 +315,7 @@ func (x *BatchRequest) String() string {
 func (*BatchRequest) ProtoMessage() {}
 
 func (x *BatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_mesh_v1_mesh_proto_msgTypes[3]
+	mi := &file_bookingrush_mesh_v1_mesh_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -246,7 +328,7 @@ func (x *BatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchRequest.ProtoReflect.Descriptor instead.
 func (*BatchRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_mesh_v1_mesh_proto_rawDescGZIP(), []int{3}
+	return file_bookingrush_mesh_v1_mesh_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BatchRequest) GetCalls() []*Call {
@@ -254,6 +336,13 @@ func (x *BatchRequest) GetCalls() []*Call {
 		return x.Calls
 	}
 	return nil
+}
+
+func (x *BatchRequest) GetBinaryErrors() bool {
+	if x != nil {
+		return x.BinaryErrors
+	}
+	return false
 }
 
 // BatchResponse is one reply per call of the request, in the same order.
@@ -267,7 +356,7 @@ type BatchResponse struct {
 
 func (x *BatchResponse) Reset() {
 	*x = BatchResponse{}
-	mi := &file_bookingrush_mesh_v1_mesh_proto_msgTypes[4]
+	mi := &file_bookingrush_mesh_v1_mesh_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -279,7 +368,7 @@ func (x *BatchResponse) String() string {
 func (*BatchResponse) ProtoMessage() {}
 
 func (x *BatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_mesh_v1_mesh_proto_msgTypes[4]
+	mi := &file_bookingrush_mesh_v1_mesh_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -292,7 +381,7 @@ func (x *BatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchResponse.ProtoReflect.Descriptor instead.
 func (*BatchResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_mesh_v1_mesh_proto_rawDescGZIP(), []int{4}
+	return file_bookingrush_mesh_v1_mesh_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *BatchResponse) GetReplies() []*Reply {
@@ -306,20 +395,26 @@ var File_bookingrush_mesh_v1_mesh_proto protoreflect.FileDescriptor
 
 const file_bookingrush_mesh_v1_mesh_proto_rawDesc = "" +
 	"\n" +
-	"\x1ebookingrush/mesh/v1/mesh.proto\x12\x13bookingrush.mesh.v1\x1a\"bookingrush/common/v1/access.proto\"4\n" +
+	"\x1ebookingrush/mesh/v1/mesh.proto\x12\x13bookingrush.mesh.v1\x1a\"bookingrush/common/v1/access.proto\x1a\x19google/protobuf/any.proto\"4\n" +
 	"\x06Header\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06values\x18\x02 \x03(\tR\x06values\"o\n" +
 	"\x04Call\x12\x1c\n" +
 	"\tprocedure\x18\x01 \x01(\tR\tprocedure\x125\n" +
 	"\aheaders\x18\x02 \x03(\v2\x1b.bookingrush.mesh.v1.HeaderR\aheaders\x12\x12\n" +
-	"\x04body\x18\x03 \x01(\fR\x04body\"j\n" +
+	"\x04body\x18\x03 \x01(\fR\x04body\"\x9c\x01\n" +
 	"\x05Reply\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x125\n" +
 	"\aheaders\x18\x02 \x03(\v2\x1b.bookingrush.mesh.v1.HeaderR\aheaders\x12\x12\n" +
-	"\x04body\x18\x03 \x01(\fR\x04body\"?\n" +
+	"\x04body\x18\x03 \x01(\fR\x04body\x120\n" +
+	"\x05error\x18\x04 \x01(\v2\x1a.bookingrush.mesh.v1.ErrorR\x05error\"e\n" +
+	"\x05Error\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12.\n" +
+	"\adetails\x18\x03 \x03(\v2\x14.google.protobuf.AnyR\adetails\"d\n" +
 	"\fBatchRequest\x12/\n" +
-	"\x05calls\x18\x01 \x03(\v2\x19.bookingrush.mesh.v1.CallR\x05calls\"E\n" +
+	"\x05calls\x18\x01 \x03(\v2\x19.bookingrush.mesh.v1.CallR\x05calls\x12#\n" +
+	"\rbinary_errors\x18\x02 \x01(\bR\fbinaryErrors\"E\n" +
 	"\rBatchResponse\x124\n" +
 	"\areplies\x18\x01 \x03(\v2\x1a.bookingrush.mesh.v1.ReplyR\areplies2j\n" +
 	"\vMeshService\x12[\n" +
@@ -339,26 +434,30 @@ func file_bookingrush_mesh_v1_mesh_proto_rawDescGZIP() []byte {
 	return file_bookingrush_mesh_v1_mesh_proto_rawDescData
 }
 
-var file_bookingrush_mesh_v1_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_bookingrush_mesh_v1_mesh_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_bookingrush_mesh_v1_mesh_proto_goTypes = []any{
 	(*Header)(nil),        // 0: bookingrush.mesh.v1.Header
 	(*Call)(nil),          // 1: bookingrush.mesh.v1.Call
 	(*Reply)(nil),         // 2: bookingrush.mesh.v1.Reply
-	(*BatchRequest)(nil),  // 3: bookingrush.mesh.v1.BatchRequest
-	(*BatchResponse)(nil), // 4: bookingrush.mesh.v1.BatchResponse
+	(*Error)(nil),         // 3: bookingrush.mesh.v1.Error
+	(*BatchRequest)(nil),  // 4: bookingrush.mesh.v1.BatchRequest
+	(*BatchResponse)(nil), // 5: bookingrush.mesh.v1.BatchResponse
+	(*anypb.Any)(nil),     // 6: google.protobuf.Any
 }
 var file_bookingrush_mesh_v1_mesh_proto_depIdxs = []int32{
 	0, // 0: bookingrush.mesh.v1.Call.headers:type_name -> bookingrush.mesh.v1.Header
 	0, // 1: bookingrush.mesh.v1.Reply.headers:type_name -> bookingrush.mesh.v1.Header
-	1, // 2: bookingrush.mesh.v1.BatchRequest.calls:type_name -> bookingrush.mesh.v1.Call
-	2, // 3: bookingrush.mesh.v1.BatchResponse.replies:type_name -> bookingrush.mesh.v1.Reply
-	3, // 4: bookingrush.mesh.v1.MeshService.Batch:input_type -> bookingrush.mesh.v1.BatchRequest
-	4, // 5: bookingrush.mesh.v1.MeshService.Batch:output_type -> bookingrush.mesh.v1.BatchResponse
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	3, // 2: bookingrush.mesh.v1.Reply.error:type_name -> bookingrush.mesh.v1.Error
+	6, // 3: bookingrush.mesh.v1.Error.details:type_name -> google.protobuf.Any
+	1, // 4: bookingrush.mesh.v1.BatchRequest.calls:type_name -> bookingrush.mesh.v1.Call
+	2, // 5: bookingrush.mesh.v1.BatchResponse.replies:type_name -> bookingrush.mesh.v1.Reply
+	4, // 6: bookingrush.mesh.v1.MeshService.Batch:input_type -> bookingrush.mesh.v1.BatchRequest
+	5, // 7: bookingrush.mesh.v1.MeshService.Batch:output_type -> bookingrush.mesh.v1.BatchResponse
+	7, // [7:8] is the sub-list for method output_type
+	6, // [6:7] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_mesh_v1_mesh_proto_init() }
@@ -372,7 +471,7 @@ func file_bookingrush_mesh_v1_mesh_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_mesh_v1_mesh_proto_rawDesc), len(file_bookingrush_mesh_v1_mesh_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
