@@ -48,9 +48,9 @@ func (s *Store) zoneOf(ctx context.Context, zoneID string) (zoneRef, error) {
 	}
 	// The query is every waiting caller's: it does not stop when the
 	// first one gives up.
-	qctx := context.WithoutCancel(ctx)
+	shared := context.WithoutCancel(ctx)
 	ch := s.lookups.DoChan(zoneID, func() (any, error) {
-		qctx, cancel := context.WithTimeout(qctx, zoneLookupTimeout)
+		qctx, cancel := context.WithTimeout(shared, zoneLookupTimeout)
 		defer cancel()
 		var ref zoneRef
 		err := s.db.QueryRow(qctx,

@@ -443,16 +443,21 @@ func (t *batchTransport) Do(r *http.Request) (*http.Response, error) {
 		// Connect passes a *connect.Error from its HTTP client through.
 		return nil, fromWireError(c.reply)
 	}
+	return replyResponse(r, c.reply), nil
+}
+
+// replyResponse is reply as the HTTP response to r it stands for.
+func replyResponse(r *http.Request, reply *meshv1.Reply) *http.Response {
 	return &http.Response{
-		Status:        http.StatusText(int(c.reply.GetStatus())),
-		StatusCode:    int(c.reply.GetStatus()),
+		Status:        http.StatusText(int(reply.GetStatus())),
+		StatusCode:    int(reply.GetStatus()),
 		Proto:         "HTTP/2.0",
 		ProtoMajor:    2,
-		Header:        fromHeaders(c.reply.GetHeaders()),
-		Body:          io.NopCloser(bytes.NewReader(c.reply.GetBody())),
-		ContentLength: int64(len(c.reply.GetBody())),
+		Header:        fromHeaders(reply.GetHeaders()),
+		Body:          io.NopCloser(bytes.NewReader(reply.GetBody())),
+		ContentLength: int64(len(reply.GetBody())),
 		Request:       r,
-	}, nil
+	}
 }
 
 // connectUnary reports whether r is a Connect unary call, the only kind a

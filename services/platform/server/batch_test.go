@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -36,10 +35,7 @@ func (f failing) Reserve(context.Context, *connect.Request[bookingv1.ReserveRequ
 // errors.
 func jsonClientError(t *testing.T, r *meshv1.Reply) *connect.Error {
 	t.Helper()
-	hc := doer(func(req *http.Request) (*http.Response, error) {
-		return &http.Response{StatusCode: int(r.GetStatus()), Status: http.StatusText(int(r.GetStatus())), Proto: "HTTP/2.0", ProtoMajor: 2,
-			Header: fromHeaders(r.GetHeaders()), Body: io.NopCloser(bytes.NewReader(r.GetBody())), ContentLength: int64(len(r.GetBody())), Request: req}, nil
-	})
+	hc := doer(func(req *http.Request) (*http.Response, error) { return replyResponse(req, r), nil })
 	_, err := bookingv1connect.NewBookingServiceClient(hc, "http://booking", Uncompressed).Reserve(context.Background(), connect.NewRequest(&bookingv1.ReserveRequest{}))
 	var ce *connect.Error
 	if !errors.As(err, &ce) {
