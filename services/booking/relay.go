@@ -516,10 +516,18 @@ func causeName(c bookingv1.CancelCause) string {
 }
 
 // formatCents writes minor units as a decimal string: 4990 -> "49.90".
+// Every hold formats two amounts in its answer and two in its event, so
+// it appends digits instead of going through fmt (one allocation, no
+// reflection).
 func formatCents(c int64) string {
-	sign := ""
+	var b [24]byte
+	out := b[:0]
+	u := uint64(c)
 	if c < 0 {
-		sign, c = "-", -c
+		out = append(out, '-')
+		u = -u
 	}
-	return fmt.Sprintf("%s%d.%02d", sign, c/100, c%100)
+	out = strconv.AppendUint(out, u/100, 10)
+	out = append(out, '.', byte('0'+u%100/10), byte('0'+u%10))
+	return string(out)
 }
