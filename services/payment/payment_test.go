@@ -293,7 +293,8 @@ func TestCreatePaymentRules(t *testing.T) {
 	if _, err := e.pay(t, alice, uuid.NewString(), payment.SimOK); code(err) != connect.CodeNotFound {
 		t.Fatalf("unknown booking: %v", err)
 	}
-	if _, err := e.pay(t, alice, held.GetId(), "card"); code(err) != connect.CodeInvalidArgument {
+	if _, err := e.pay(t, alice, held.GetId(), "card"); code(err) != connect.CodeInvalidArgument ||
+		!strings.Contains(err.Error(), "which takes sim_ok, sim_declined or sim_slow") {
 		t.Fatalf("a Stripe method with the simulator: %v", err)
 	}
 	cancelled := e.Reserve(t, s, alice, 1)

@@ -194,14 +194,20 @@ func (s *Service) replay(ctx context.Context, prev Payment, bookingID, method st
 	return prev, nil
 }
 
-// checkMethod rejects a method the configured provider does not take.
+// checkMethod rejects a method the configured provider does not take,
+// naming the ones it does.
 func checkMethod(p Provider, method string) error {
 	sim := method == SimOK || method == SimDeclined || method == SimSlow
-	if _, ok := p.(*Simulator); ok != sim {
-		return errs.New(errs.Validation, "payment_method "+method+" is not taken by the "+p.Name()+" provider",
-			"fields", []any{map[string]any{"field": "payment_method", "message": "not supported by " + p.Name()}})
+	_, isSim := p.(*Simulator)
+	if isSim == sim {
+		return nil
 	}
-	return nil
+	takes := "card or a PaymentMethod id pm_..."
+	if isSim {
+		takes = SimOK + ", " + SimDeclined + " or " + SimSlow
+	}
+	return errs.New(errs.Validation, "payment_method "+method+" is not taken by the "+p.Name()+" provider, which takes "+takes,
+		"fields", []any{map[string]any{"field": "payment_method", "message": "not supported by " + p.Name() + ": use " + takes}})
 }
 
 // Get answers a payment to its payer, admins and the system; to anyone
