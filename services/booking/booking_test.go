@@ -184,7 +184,8 @@ func TestHoldsExpireCancelAndConfirm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if held.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_RESERVED || held.GetTotalAmount() != "149.70" || held.GetUnitPrice() != "49.90" {
+	if held.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_RESERVED || held.GetTotalAmount() != "149.70" || held.GetUnitPrice() != "49.90" ||
+		!held.GetUpdatedAt().AsTime().Equal(held.GetCreatedAt().AsTime()) {
 		t.Fatalf("hold = %v", held)
 	}
 	deadline := held.GetExpiresAt().AsTime()
@@ -198,7 +199,8 @@ func TestHoldsExpireCancelAndConfirm(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := c.CancelBooking(context.Background(), as(m, bob, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: toCancel.GetId()}))
-	if err != nil || res.Msg.GetBooking().GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED {
+	if err != nil || res.Msg.GetBooking().GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED ||
+		res.Msg.GetBooking().GetCancelledAt() == nil || !res.Msg.GetBooking().GetUpdatedAt().AsTime().Equal(res.Msg.GetBooking().GetCancelledAt().AsTime()) {
 		t.Fatalf("cancel: %v %v", res, err)
 	}
 	if z := m.checkInvariant(f); z["available"] != 7 || z["held"] != 3 {
@@ -287,6 +289,11 @@ func TestConfirmAndIdempotency(t *testing.T) {
 	list, err := c.ListBookings(context.Background(), as(m, user, authn.RoleUser, &bookingv1.ListBookingsRequest{}))
 	if err != nil || len(list.Msg.GetBookings()) != 1 || list.Msg.GetMeta().GetTotal() != 1 {
 		t.Fatalf("list: %v %v", list, err)
+	}
+	// Its last change is its confirmation, read back from Postgres.
+	if b := list.Msg.GetBookings()[0]; b.GetConfirmedAt() == nil || !b.GetUpdatedAt().AsTime().Equal(b.GetConfirmedAt().AsTime()) ||
+		!b.GetUpdatedAt().AsTime().After(b.GetCreatedAt().AsTime().Add(-time.Millisecond)) {
+		t.Fatalf("listed booking's times: created %v, confirmed %v, updated %v", b.GetCreatedAt(), b.GetConfirmedAt(), b.GetUpdatedAt())
 	}
 	other, err := c.ListBookings(context.Background(), as(m, uuid.NewString(), authn.RoleUser, &bookingv1.ListBookingsRequest{}))
 	if err != nil || len(other.Msg.GetBookings()) != 0 {

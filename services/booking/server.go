@@ -2,6 +2,7 @@ package booking
 
 import (
 	"context"
+	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -205,6 +206,18 @@ func toProto(h Hold) *bookingv1.Booking {
 	}
 	if !h.CancelledAt.IsZero() {
 		b.CancelledAt = timestamppb.New(h.CancelledAt)
+	}
+	// A booking changes when it is made, confirmed and ended (cancelled,
+	// expired, refunded), nothing else: its last change is the latest of
+	// the three, as its events' updated_at says.
+	last := h.CreatedAt
+	for _, t := range []time.Time{h.ConfirmedAt, h.CancelledAt} {
+		if t.After(last) {
+			last = t
+		}
+	}
+	if !last.IsZero() {
+		b.UpdatedAt = timestamppb.New(last)
 	}
 	return b
 }
