@@ -22,6 +22,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/deadletter"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/logging"
+	"github.com/bookingrush/rush/services/platform/money"
 )
 
 // delta is what one message adds to its event's hour and day. Money is in
@@ -123,7 +124,7 @@ func (a *Aggregator) decode(ctx context.Context, m *sarama.ConsumerMessage) (ite
 		case bookingv1.BookingStatus_BOOKING_STATUS_RESERVED:
 			d.reservations, d.seatsReserved = 1, int64(b.GetQuantity())
 		case bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED:
-			cents, err := parseCents(b.GetTotalAmount())
+			cents, err := money.Parse(b.GetTotalAmount())
 			if err != nil {
 				logging.Ctx(ctx, a.log).Error("analytics: confirmed booking without a readable amount; counted without revenue", zap.String("booking", b.GetId()), zap.Error(err))
 			}
@@ -149,7 +150,7 @@ func (a *Aggregator) decode(ctx context.Context, m *sarama.ConsumerMessage) (ite
 		if ev.GetRefundCause() == paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED {
 			return item{}, false // never a sale, so never revenue to take back
 		}
-		cents, err := parseCents(ev.GetRefundAmount())
+		cents, err := money.Parse(ev.GetRefundAmount())
 		if err != nil || cents <= 0 {
 			return item{}, false
 		}
@@ -341,23 +342,4 @@ func (a *Aggregator) deadLetterIn(ctx context.Context, db deadletter.Execer, m *
 func isDataError(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code[:2] == "22" || pgErr.Code[:2] == "23")
-}
-
-// parseCents reads a decimal string with at most two fraction digits
-// ("49.9", "49.90", "49") as minor units.
-func parseCents(s string) (int64, error) {
-	whole, frac, _ := strings.Cut(strings.TrimSpace(s), ".")
-	if whole == "" || len(frac) > 2 {
-		return 0, fmt.Errorf("amount %q is not a decimal with at most 2 fraction digits", s)
-	}
-	w, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || w < 0 {
-		return 0, fmt.Errorf("amount %q is not a decimal with at most 2 fraction digits", s)
-	}
-	frac += strings.Repeat("0", 2-len(frac))
-	f, err := strconv.ParseUint(frac, 10, 8)
-	if err != nil {
-		return 0, fmt.Errorf("amount %q is not a decimal with at most 2 fraction digits", s)
-	}
-	return w*100 + int64(f), nil
 }

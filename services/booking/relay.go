@@ -21,6 +21,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/background"
 	"github.com/bookingrush/rush/services/platform/bookingref"
 	"github.com/bookingrush/rush/services/platform/kafka"
+	"github.com/bookingrush/rush/services/platform/money"
 )
 
 // relayGroup is the Redis consumer group of every event stream.
@@ -475,7 +476,7 @@ func decodeChange(field func(string) string) (*bookingv1.BookingEvent, error) {
 	return &bookingv1.BookingEvent{
 		Booking: &bookingv1.Booking{
 			Id: s("id"), UserId: s("user"), EventId: s("event"), ShowId: s("show"), ZoneId: s("zone"),
-			Quantity: int32(qty), UnitPrice: formatCents(unit), TotalAmount: formatCents(unit * qty), Currency: Currency,
+			Quantity: int32(qty), UnitPrice: money.Format(unit), TotalAmount: money.Format(unit * qty), Currency: Currency,
 			Status: status, IdempotencyKey: s("idem"), Reference: bookingref.Of(s("id")), CancelCause: causeToProto[s("cause")],
 			WaitlistOffer: s("wl") == "1" || s("idem") == offerKey(s("id")), ExpiresAt: ts("exp"), ConfirmedAt: ts("confirmed"), CancelledAt: ts("cancelled"), CreatedAt: ts("created"), UpdatedAt: ts("at"),
 		},
@@ -513,21 +514,4 @@ func causeName(c bookingv1.CancelCause) string {
 		}
 	}
 	return ""
-}
-
-// formatCents writes minor units as a decimal string: 4990 -> "49.90".
-// Every hold formats two amounts in its answer and two in its event, so
-// it appends digits instead of going through fmt (one allocation, no
-// reflection).
-func formatCents(c int64) string {
-	var b [24]byte
-	out := b[:0]
-	u := uint64(c)
-	if c < 0 {
-		out = append(out, '-')
-		u = -u
-	}
-	out = strconv.AppendUint(out, u/100, 10)
-	out = append(out, '.', byte('0'+u%100/10), byte('0'+u%10))
-	return string(out)
 }

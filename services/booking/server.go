@@ -2,7 +2,6 @@ package booking
 
 import (
 	"context"
-	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -12,6 +11,7 @@ import (
 	commonv1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/bookingref"
+	"github.com/bookingrush/rush/services/platform/money"
 	"github.com/bookingrush/rush/services/platform/server"
 )
 
@@ -191,7 +191,7 @@ func (s *Server) GetAvailability(ctx context.Context, req *connect.Request[booki
 func toProto(h Hold) *bookingv1.Booking {
 	b := &bookingv1.Booking{
 		Id: h.ID, UserId: h.UserID, EventId: h.EventID, ShowId: h.ShowID, ZoneId: h.ZoneID,
-		Quantity: int32(h.Quantity), UnitPrice: formatCents(h.UnitCents), TotalAmount: formatCents(h.UnitCents * int64(h.Quantity)),
+		Quantity: int32(h.Quantity), UnitPrice: money.Format(h.UnitCents), TotalAmount: money.Format(h.UnitCents * int64(h.Quantity)),
 		Currency: Currency, Status: statusToProto[h.Status], IdempotencyKey: h.IdempotencyKey,
 		Reference: bookingref.Of(h.ID), CancelCause: causeToProto[h.Cause], WaitlistOffer: h.WaitlistOffer,
 	}
@@ -211,10 +211,11 @@ func toProto(h Hold) *bookingv1.Booking {
 	// expired, refunded), nothing else: its last change is the latest of
 	// the three, as its events' updated_at says.
 	last := h.CreatedAt
-	for _, t := range []time.Time{h.ConfirmedAt, h.CancelledAt} {
-		if t.After(last) {
-			last = t
-		}
+	if h.ConfirmedAt.After(last) {
+		last = h.ConfirmedAt
+	}
+	if h.CancelledAt.After(last) {
+		last = h.CancelledAt
 	}
 	if !last.IsZero() {
 		b.UpdatedAt = timestamppb.New(last)

@@ -12,6 +12,7 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/money"
 	"github.com/bookingrush/rush/services/platform/server"
 )
 
@@ -59,8 +60,8 @@ func (s *Server) GetRefundQuote(ctx context.Context, req *connect.Request[paymen
 		return nil, err
 	}
 	out := &paymentv1.GetRefundQuoteResponse{
-		BookingId: q.BookingID, Cancellable: q.Cancellable, Paid: formatCents(q.PaidCents), RefundPercent: int32(q.Percent),
-		RefundAmount: formatCents(q.RefundCents), Currency: q.Currency, Policy: q.Policy,
+		BookingId: q.BookingID, Cancellable: q.Cancellable, Paid: money.Format(q.PaidCents), RefundPercent: int32(q.Percent),
+		RefundAmount: money.Format(q.RefundCents), Currency: q.Currency, Policy: q.Policy,
 	}
 	if !q.ValidUntil.IsZero() {
 		out.ValidUntil = timestamppb.New(q.ValidUntil)
@@ -133,7 +134,7 @@ func (s *Server) RefundBooking(ctx context.Context, req *connect.Request[payment
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&paymentv1.RefundBookingResponse{Payment: toProto(pay), RefundAmount: formatCents(amount),
+	return connect.NewResponse(&paymentv1.RefundBookingResponse{Payment: toProto(pay), RefundAmount: money.Format(amount),
 		RefundPercent: int32(max(pay.RefundPercent, 0))}), nil
 }
 
@@ -176,9 +177,9 @@ var statusToProto = map[string]paymentv1.PaymentStatus{
 
 func toProto(p Payment) *paymentv1.Payment {
 	out := &paymentv1.Payment{
-		Id: p.ID, BookingId: p.BookingID, UserId: p.UserID, Amount: formatCents(p.AmountCents), Currency: p.Currency,
+		Id: p.ID, BookingId: p.BookingID, UserId: p.UserID, Amount: money.Format(p.AmountCents), Currency: p.Currency,
 		Status: statusToProto[p.Status], Provider: p.Provider, PaymentMethod: p.Method, ProviderReference: p.ProviderRef,
-		RefundedAmount: formatCents(p.RefundedCents), FailedReason: p.FailedReason,
+		RefundedAmount: money.Format(p.RefundedCents), FailedReason: p.FailedReason,
 	}
 	if p.Status == StatusPending || p.Status == StatusProcessing {
 		out.ClientSecret = p.ClientSecret

@@ -23,6 +23,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/money"
 	"github.com/bookingrush/rush/services/platform/outbox"
 	"github.com/bookingrush/rush/services/platform/topic"
 )
@@ -127,7 +128,7 @@ func (s *Service) create(ctx context.Context, p *authn.Principal, bookingID, met
 		}
 		return Payment{}, false, errs.New(errs.Conflict, "the event was cancelled; it takes no payments", "status", "cancelled")
 	}
-	amount, err := parseCents(b.GetTotalAmount())
+	amount, err := money.Parse(b.GetTotalAmount())
 	if err != nil || amount <= 0 {
 		return Payment{}, false, errs.New(errs.Internal, "the booking has no valid amount")
 	}
@@ -447,14 +448,14 @@ func (s *Service) executeRefund(ctx context.Context, paymentID string) (Payment,
 			return dbErr(err)
 		}
 		if err := audit.Record(ctx, tx, audit.Entry{Action: "payment.refund", EntityType: "payment", EntityID: pay.ID,
-			Old: map[string]any{"status": before.Status, "refunded_amount": formatCents(before.RefundedCents)},
-			New: map[string]any{"status": pay.Status, "refunded_amount": formatCents(amount), "booking_id": pay.BookingID,
+			Old: map[string]any{"status": before.Status, "refunded_amount": money.Format(before.RefundedCents)},
+			New: map[string]any{"status": pay.Status, "refunded_amount": money.Format(amount), "booking_id": pay.BookingID,
 				"refund_percent": pay.RefundPercent, "cause": pay.RefundCause, "reason": pay.RefundReason},
 		}); err != nil {
 			return err
 		}
 		return s.emit(ctx, tx, TopicRefunded, pay, &paymentv1.PaymentEvent{
-			RefundAmount: formatCents(amount), RefundCause: refundCause(pay.RefundCause), RefundReason: pay.RefundReason,
+			RefundAmount: money.Format(amount), RefundCause: refundCause(pay.RefundCause), RefundReason: pay.RefundReason,
 		})
 	})
 	if err != nil {

@@ -3,9 +3,6 @@ package payment
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -183,24 +180,3 @@ func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 // dbErr turns a Postgres failure into SERVICE_UNAVAILABLE (domain errors
 // pass through).
 func dbErr(err error) error { return postgres.StoreError("the payment store", err) }
-
-// parseCents reads a decimal money string ("99.80") as minor units.
-func parseCents(s string) (int64, error) {
-	whole, frac, _ := strings.Cut(s, ".")
-	if len(frac) > 2 {
-		return 0, fmt.Errorf("money %q: more than 2 decimals", s)
-	}
-	frac += strings.Repeat("0", 2-len(frac))
-	w, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || w < 0 {
-		return 0, fmt.Errorf("money %q: %w", s, err)
-	}
-	f, err := strconv.ParseInt(frac, 10, 64)
-	if err != nil || f < 0 {
-		return 0, fmt.Errorf("money %q: %w", s, err)
-	}
-	return w*100 + f, nil
-}
-
-// formatCents writes minor units as a decimal string ("99.80").
-func formatCents(c int64) string { return fmt.Sprintf("%d.%02d", c/100, c%100) }
