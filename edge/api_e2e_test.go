@@ -62,9 +62,10 @@ func (r apiReply) str(keys ...string) string {
 func (a *api) call(method, path, token string, body any, headers ...string) apiReply {
 	a.t.Helper()
 	var rd io.Reader
+	var sent []byte
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		sent, _ = json.Marshal(body)
+		rd = bytes.NewReader(sent)
 	}
 	req, err := http.NewRequest(method, a.base+path, rd)
 	if err != nil {
@@ -87,6 +88,7 @@ func (a *api) call(method, path, token string, body any, headers ...string) apiR
 	r := apiReply{status: res.StatusCode, header: res.Header, raw: string(raw)}
 	if a.spec != nil {
 		a.spec.check(a.t, method, a.base+path, res.StatusCode, res.Header, raw)
+		a.spec.checkRequest(a.t, method, a.base+path, res.StatusCode, sent)
 	}
 	if err := json.Unmarshal(raw, &r.body); err != nil {
 		a.t.Fatalf("%s %s: not JSON: %s", method, path, raw)
@@ -157,6 +159,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 		"-edge.trusted-proxies=127.0.0.1/32", "-payment.sim-delay=50ms")
 	a := &api{t: t, base: m.URL(t, "edge")}
 	a.spec = loadOpenAPI(t, a.base)
+	checkRequestDocs(t, a.spec)
 
 	// Auth.
 	reg := func(email, name string) apiReply {
@@ -426,7 +429,42 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	if len(c) < 40 {
 		t.Errorf("only %d operation/status pairs checked against the OpenAPI document: %v", len(c), c)
 	}
+	a.spec.mu.Lock()
+	bodies := len(a.spec.bodies)
+	a.spec.mu.Unlock()
+	t.Logf("the request bodies of %d operations checked against the OpenAPI document", bodies)
+	if bodies < 15 {
+		t.Errorf("only %d operations' request bodies checked against the OpenAPI document", bodies)
+	}
 
 	// What the chart's alerts and dashboard query, the mesh exports.
 	checkChartSeries(t, m.URL(t, "metrics"))
+}
+
+// checkRequestDocs reads what the document says a client sends: the
+// contract's required fields and limits, nothing the path carries, unknown
+// fields allowed (the edge ignores them).
+func checkRequestDocs(t *testing.T, spec *openAPISpec) {
+	t.Helper()
+	reserve := spec.request("POST", "/api/v1/bookings/reserve")
+	q := reserve.Properties["quantity"]
+	if !slices.Equal(reserve.Required, []string{"show_id", "zone_id", "quantity"}) || reserve.AdditionalProperties != nil ||
+		reserve.Properties["show_id"]["format"] != "uuid" || q["exclusiveMinimum"] != 0.0 || q["maximum"] != 10.0 {
+		t.Errorf("POST /bookings/reserve's body as documented: %+v", reserve)
+	}
+	cancel := spec.request("POST", "/api/v1/bookings/{booking_id}/cancel")
+	if _, ok := cancel.Properties["booking_id"]; ok || cancel.Required != nil || cancel.Properties["reason"]["maxLength"] != 500.0 {
+		t.Errorf("POST /bookings/{booking_id}/cancel's body as documented: %+v", cancel)
+	}
+	for tpl, ops := range spec.paths {
+		for m, op := range ops {
+			for _, c := range op.RequestBody.Content {
+				for _, name := range c.Schema.Required {
+					if strings.Contains(tpl, "{"+name+"}") {
+						t.Errorf("%s %s: the body's required %s is in the path", m, tpl, name)
+					}
+				}
+			}
+		}
+	}
 }

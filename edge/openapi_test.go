@@ -19,11 +19,17 @@ import (
 // of the end-to-end API test is checked against the response its operation
 // documents for the status (api.call).
 type openAPISpec struct {
-	paths    map[string]map[string]struct{ Responses map[string]json.RawMessage }
+	paths map[string]map[string]struct {
+		Responses   map[string]json.RawMessage
+		RequestBody struct {
+			Content map[string]struct{ Schema requestSchema }
+		}
+	}
 	compiler *jsonschema.Compiler
 	mu       sync.Mutex
 	schemas  map[string]*jsonschema.Schema
 	checked  map[string]bool // "GET /api/v1/events 200"
+	bodies   map[string]bool // "POST /api/v1/events": a request body checked
 }
 
 const specURL = "https://edge.rush.test/openapi.json"
@@ -43,7 +49,12 @@ func loadOpenAPI(t *testing.T, base string) *openAPISpec {
 	}
 	var doc struct {
 		OpenAPI string `json:"openapi"`
-		Paths   map[string]map[string]struct{ Responses map[string]json.RawMessage }
+		Paths   map[string]map[string]struct {
+			Responses   map[string]json.RawMessage
+			RequestBody struct {
+				Content map[string]struct{ Schema requestSchema }
+			}
+		}
 	}
 	if err := json.Unmarshal(raw, &doc); err != nil || doc.OpenAPI != "3.1.0" || len(doc.Paths) < 30 {
 		t.Fatalf("not an OpenAPI 3.1 document of the API (%v): %.300s", err, raw)
@@ -57,7 +68,7 @@ func loadOpenAPI(t *testing.T, base string) *openAPISpec {
 	if err := c.AddResource(specURL, inst); err != nil {
 		t.Fatal(err)
 	}
-	s := &openAPISpec{paths: doc.Paths, compiler: c, schemas: map[string]*jsonschema.Schema{}, checked: map[string]bool{}}
+	s := &openAPISpec{paths: doc.Paths, compiler: c, schemas: map[string]*jsonschema.Schema{}, checked: map[string]bool{}, bodies: map[string]bool{}}
 	for p, ops := range doc.Paths {
 		for m, op := range ops {
 			for status, resp := range op.Responses {
@@ -72,6 +83,18 @@ func loadOpenAPI(t *testing.T, base string) *openAPISpec {
 	return s
 }
 
+// requestSchema is what a request body's schema says of its top level.
+type requestSchema struct {
+	Properties           map[string]map[string]any
+	Required             []string
+	AdditionalProperties *bool
+}
+
+// request is the documented body of an operation.
+func (s *openAPISpec) request(method, tpl string) requestSchema {
+	return s.paths[tpl][strings.ToLower(method)].RequestBody.Content["application/json"].Schema
+}
+
 func pointer(parts ...string) string {
 	for i, p := range parts {
 		parts[i] = strings.ReplaceAll(strings.ReplaceAll(p, "~", "~0"), "/", "~1")
@@ -79,6 +102,8 @@ func pointer(parts ...string) string {
 	return "#/" + strings.Join(parts, "/")
 }
 
+// schema compiles (once) the JSON body schema of an operation's response
+// to status, or of its request body when status is "".
 func (s *openAPISpec) schema(path, method, status string) (*jsonschema.Schema, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -86,9 +111,37 @@ func (s *openAPISpec) schema(path, method, status string) (*jsonschema.Schema, e
 	if sch, ok := s.schemas[key]; ok {
 		return sch, nil
 	}
-	sch, err := s.compiler.Compile(specURL + pointer("paths", path, method, "responses", status, "content", "application/json", "schema"))
+	at := []string{"paths", path, method, "requestBody", "content", "application/json", "schema"}
+	if status != "" {
+		at = []string{"paths", path, method, "responses", status, "content", "application/json", "schema"}
+	}
+	sch, err := s.compiler.Compile(specURL + pointer(at...))
 	s.schemas[key] = sch
 	return sch, err
+}
+
+// validate checks a JSON body against the schema of an operation's
+// response to status (or of its request body, status "") and records it.
+func (s *openAPISpec) validate(tpl, method, status string, body []byte) error {
+	sch, err := s.schema(tpl, strings.ToLower(method), status)
+	if err != nil {
+		return err
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	if err := sch.Validate(inst); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if status == "" {
+		s.bodies[method+" "+tpl] = true
+	} else {
+		s.checked[method+" "+tpl+" "+status] = true
+	}
+	s.mu.Unlock()
+	return nil
 }
 
 // operation finds the documented path of a request path: the template
@@ -144,22 +197,27 @@ func (s *openAPISpec) check(t *testing.T, method, rawURL string, status int, hea
 	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && header.Get("Retry-After") == "" {
 		t.Errorf("%s %s: %d without Retry-After", method, tpl, status)
 	}
-	sch, err := s.schema(tpl, strings.ToLower(method), st)
-	if err != nil {
-		t.Errorf("%s %s %d: %v", method, tpl, status, err)
-		return
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
-	if err != nil {
-		t.Errorf("%s %s: %v", method, tpl, err)
-		return
-	}
-	if err := sch.Validate(inst); err != nil {
+	if err := s.validate(tpl, method, st, body); err != nil {
 		t.Errorf("%s %s answered %d not as documented: %v\n%s", method, tpl, status, err, body)
 	}
-	s.mu.Lock()
-	s.checked[method+" "+tpl+" "+st] = true
-	s.mu.Unlock()
+}
+
+// checkRequest validates a body the edge accepted (status < 300) against
+// the request body its operation documents: the document may not refuse
+// what the API takes.
+func (s *openAPISpec) checkRequest(t *testing.T, method, rawURL string, status int, body []byte) {
+	t.Helper()
+	if body == nil || status >= 300 {
+		return
+	}
+	u, _ := url.Parse(rawURL)
+	tpl, ok := s.operation(method, u.Path)
+	if !ok {
+		return
+	}
+	if err := s.validate(tpl, method, "", body); err != nil {
+		t.Errorf("%s %s took a body its document refuses: %v\n%s", method, tpl, err, body)
+	}
 }
 
 // covered lists the operations and statuses checked so far.

@@ -52,8 +52,9 @@ type route struct {
 	segments []string
 	// vars are the variables' field names, in path order.
 	vars []string
-	// body is whether the binding takes a request body.
-	body bool
+	// body is the binding's body: "" (none), "*" (every field the path
+	// does not carry) or the one field it names.
+	body string
 	// query maps every query parameter the route reads (proto and JSON
 	// names, dotted for nested fields) to its field; empty when the body
 	// carries every field.
@@ -95,7 +96,7 @@ func routesOf(md protoreflect.MethodDescriptor, in *msgPlan) ([]*route, error) {
 		default:
 			return nil, fmt.Errorf("edge: %s: custom HTTP patterns are not supported", md.FullName())
 		}
-		r := &route{method: method, procedure: "/" + string(md.Parent().FullName()) + "/" + string(md.Name()), body: b.GetBody() != "", segments: strings.Split(strings.TrimPrefix(template, "/"), "/")}
+		r := &route{method: method, procedure: "/" + string(md.Parent().FullName()) + "/" + string(md.Name()), body: b.GetBody(), segments: strings.Split(strings.TrimPrefix(template, "/"), "/")}
 		bound := map[string]bool{b.GetBody(): true}
 		for i, s := range r.segments {
 			if !strings.HasPrefix(s, "{") {
@@ -230,13 +231,13 @@ func (rt *routeTable) prepare(w http.ResponseWriter, r *http.Request, route *rou
 		writeInvalidText(w, field)
 		return nil, false
 	}
-	if route.body && !utf8.ValidString(r.Header.Get("Content-Type")) {
+	if route.body != "" && !utf8.ValidString(r.Header.Get("Content-Type")) {
 		// The transcoder copies it into the request of a raw-body route
 		// (google.api.HttpBody), where it could not be encoded.
 		writeError(w, http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "Content-Type is not UTF-8", nil)
 		return nil, false
 	}
-	if !route.body && r.Body != nil && r.Body != http.NoBody {
+	if route.body == "" && r.Body != nil && r.Body != http.NoBody {
 		// Ignored (documented): nothing of this route comes from a body.
 		r = r.Clone(r.Context())
 		r.Body, r.ContentLength = http.NoBody, 0
