@@ -1,9 +1,13 @@
 package edge
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"regexp"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
@@ -191,11 +195,107 @@ func (c *codec) Unmarshal(data []byte, msg proto.Message) error {
 		data = rewriteEnumsIn(data, mp)
 	}
 	if err := c.unmarshal.Unmarshal(data, msg); err != nil {
+		if f, _ := decodeErrorField(err.Error()); f == "" {
+			// protojson names no field for a well-known type's value
+			// (`invalid google.protobuf.Timestamp value "2030-13-01..."`):
+			// find it at the error's position.
+			if field := fieldAtError(data, err.Error()); field != "" {
+				return errs.Connect(errs.New(errs.Validation, err.Error(),
+					"fields", []any{map[string]any{"field": field, "message": err.Error(), "rule": "type"}}))
+			}
+		}
 		// InvalidArgument, so the client reads VALIDATION_ERROR (400), not
 		// the transcoder's default INTERNAL_ERROR.
 		return connect.NewError(connect.CodeInvalidArgument, err)
 	}
 	return nil
+}
+
+// errorPosition is the position protojson gives an error (a value it could
+// not read, or a syntax error): line and column (in runes), 1-based. Its
+// "proto: " has a space or a no-break space, at random, so that no one
+// matches the text exactly; hence the dot.
+var errorPosition = regexp.MustCompile(`^proto:.(?:syntax error )?\(line (\d+):(\d+)\): `)
+
+// fieldAtError names the field (as protovalidate's path: sale_start_at,
+// scans[2].scanned_at) whose value is at the position of protojson's error
+// msg in data; "" when there is none (a syntax error, or a position
+// between values).
+func fieldAtError(data []byte, msg string) string {
+	m := errorPosition.FindStringSubmatch(msg)
+	if m == nil {
+		return ""
+	}
+	line, _ := strconv.Atoi(m[1])
+	col, _ := strconv.Atoi(m[2])
+	off := 0
+	for ; line > 1; line-- {
+		i := bytes.IndexByte(data[off:], '\n')
+		if i < 0 {
+			return ""
+		}
+		off += i + 1
+	}
+	for ; col > 1 && off < len(data); col-- {
+		_, n := utf8.DecodeRune(data[off:])
+		off += n
+	}
+	// Walk the tokens to the value that ends past off, keeping the path.
+	type frame struct {
+		obj     bool
+		wantKey bool
+		key     string
+		index   int
+	}
+	var stack []frame
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			if n := len(stack); n > 0 && stack[n-1].obj {
+				stack[n-1].wantKey = true
+			}
+			continue
+		}
+		n := len(stack)
+		if n > 0 && stack[n-1].obj && stack[n-1].wantKey {
+			stack[n-1].key, _ = tok.(string)
+			stack[n-1].wantKey = false
+			continue
+		}
+		if n > 0 && !stack[n-1].obj {
+			stack[n-1].index++
+		}
+		if int(dec.InputOffset()) > off {
+			var b strings.Builder
+			for i, f := range stack {
+				switch {
+				case !f.obj:
+					b.WriteString("[" + strconv.Itoa(f.index) + "]")
+				case i > 0:
+					b.WriteString("." + protoName(f.key))
+				default:
+					b.WriteString(protoName(f.key))
+				}
+			}
+			return b.String()
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{obj: true, wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, frame{index: -1})
+		default:
+			if n > 0 && stack[n-1].obj {
+				stack[n-1].wantKey = true
+			}
+		}
+	}
 }
 
 // MarshalAppendField implements vanguard.RESTCodec (response_body rules;
