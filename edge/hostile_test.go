@@ -194,6 +194,26 @@ func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
 	want(t, "page=abc", do("GET", "/api/v1/events?page=abc", "", "", ""), 400, "VALIDATION_ERROR", "page", "type")
 	want(t, "per_page too big", do("GET", "/api/v1/events?perPage=99999999999999999999", "", "", ""), 400, "VALIDATION_ERROR", "per_page", "type")
 	want(t, "status=nope", do("GET", "/api/v1/events?status=nope", "", "", ""), 400, "VALIDATION_ERROR", "", "")
+	// ... saying what the value must be, not what the JSON decoder met.
+	admin := m.Token(t, uuid.NewString(), authn.RoleAdmin)
+	for _, c := range []struct{ what, path, token, field, says string }{
+		{"mine=maybe", "/api/v1/events?mine=maybe", organizer, "mine", "must be true or false"},
+		{"page=1.5", "/api/v1/events?page=1.5", "", "page", "must be a whole number from -2147483648 to 2147483647"},
+		{"status=nope", "/api/v1/events?status=nope", "", "status", "must be one of cancelled, draft, published"},
+		{"role=god", "/api/v1/admin/users?role=god", admin, "role", "must be one of admin, organizer, user"},
+		{"from=2030-13-01", "/api/v1/admin/audit-logs?from=2030-13-01T00:00:00Z", admin, "from", "must be an RFC 3339 timestamp"},
+		{"to=0000-01-01", "/api/v1/admin/audit-logs?to=0000-01-01T00:00:00Z", admin, "to", "must be an RFC 3339 timestamp"},
+	} {
+		r := do("GET", c.path, "", "", c.token)
+		want(t, c.what, r, 400, "VALIDATION_ERROR", c.field, "type")
+		if !strings.Contains(string(r.body), c.says) {
+			t.Errorf("%s: %s does not say %q", c.what, r.body, c.says)
+		}
+	}
+	for _, q := range []string{"status=PUBLISHED", "status=EVENT_STATUS_PUBLISHED", "status=2", "mine=false", "page=2"} {
+		want(t, "GET /events?"+q, do("GET", "/api/v1/events?"+q, "", "", organizer), 200, "", "", "")
+	}
+	want(t, "from=2030-01-01T00:00:00+02:00", do("GET", "/api/v1/admin/audit-logs?from=2030-01-01T00:00:00%2B02:00", "", "", admin), 200, "", "", "")
 
 	// A body on GET or DELETE is ignored, whatever its type.
 	want(t, "GET with a JSON body", do("GET", "/api/v1/events", js, `{"page":"x"}`, ""), 200, "", "", "")

@@ -1,15 +1,20 @@
 package edge
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/server"
@@ -65,6 +70,7 @@ type route struct {
 type queryParam struct {
 	field string    // its proto path, for errors
 	enum  *enumPlan // non-nil for enum fields
+	fd    protoreflect.FieldDescriptor
 }
 
 // maxQueryDepth bounds the dotted paths of nested query parameters.
@@ -140,7 +146,7 @@ func addQueryParams(q map[string]queryParam, mp *msgPlan, protoPrefix, jsonPrefi
 			}
 			continue
 		}
-		p := queryParam{field: pp, enum: f.enum}
+		p := queryParam{field: pp, enum: f.enum, fd: f.fd}
 		q[pp], q[jp] = p, p
 	}
 }
@@ -267,6 +273,10 @@ func (rt *routeTable) prepare(w http.ResponseWriter, r *http.Request, route *rou
 					values[i], changed = full, true
 				}
 			}
+			if want := p.refuses(values[i]); want != "" {
+				writeError(w, http.StatusBadRequest, errs.Validation, "invalid input: "+p.field, fieldDetails(p.field, want, "type"))
+				return nil, false
+			}
 		}
 	}
 	if changed {
@@ -276,6 +286,51 @@ func (rt *routeTable) prepare(w http.ResponseWriter, r *http.Request, route *rou
 		r.URL = &u
 	}
 	return r, true
+}
+
+// refuses says what a query value must be when the transcoder would not
+// read it as the field's type (it reads each as JSON, a well-known type as
+// a JSON string), "" when it would. The transcoder's own message names
+// the JSON decoder's complaint ("invalid character 'm' looking for
+// beginning of value"), not what to send.
+func (p queryParam) refuses(v string) string {
+	switch p.fd.Kind() {
+	case protoreflect.BoolKind:
+		if json.Unmarshal([]byte(v), new(bool)) != nil {
+			return "must be true or false"
+		}
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		if json.Unmarshal([]byte(v), new(int32)) != nil {
+			return "must be a whole number from -2147483648 to 2147483647"
+		}
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		if json.Unmarshal([]byte(v), new(int64)) != nil {
+			return "must be a whole number"
+		}
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		if json.Unmarshal([]byte(v), new(uint32)) != nil {
+			return "must be a whole number from 0 to 4294967295"
+		}
+	case protoreflect.EnumKind:
+		if p.fd.Enum().Values().ByName(protoreflect.Name(v)) != nil || json.Unmarshal([]byte(v), new(int32)) == nil {
+			return ""
+		}
+		names := make([]string, 0, len(p.enum.out))
+		for n, q := range p.enum.out {
+			if n != 0 {
+				u, _ := strconv.Unquote(q)
+				names = append(names, u)
+			}
+		}
+		slices.Sort(names)
+		return "must be one of " + strings.Join(names, ", ")
+	case protoreflect.MessageKind:
+		if p.fd.Message().FullName() == "google.protobuf.Timestamp" &&
+			protojson.Unmarshal([]byte(strconv.Quote(v)), new(timestamppb.Timestamp)) != nil {
+			return "must be an RFC 3339 timestamp in years 1 to 9999, such as 2030-06-01T20:00:00Z"
+		}
+	}
+	return ""
 }
 
 // writeInvalidText answers 400 for a path or query value of field that is
