@@ -195,20 +195,60 @@ func (c *codec) Unmarshal(data []byte, msg proto.Message) error {
 		data = rewriteEnumsIn(data, mp)
 	}
 	if err := c.unmarshal.Unmarshal(data, msg); err != nil {
-		if f, _ := decodeErrorField(err.Error()); f == "" {
-			// protojson names no field for a well-known type's value
-			// (`invalid google.protobuf.Timestamp value "2030-13-01..."`):
-			// find it at the error's position.
-			if field := fieldAtError(data, err.Error()); field != "" {
-				return errs.Connect(errs.New(errs.Validation, err.Error(),
-					"fields", []any{map[string]any{"field": field, "message": err.Error(), "rule": "type"}}))
-			}
-		}
+		return c.decodeError(data, msg.ProtoReflect().Descriptor(), err)
+	}
+	return nil
+}
+
+// decodeError is the 400 of a body protojson could not read. When the
+// error is about one field's value, it names the field (the path at the
+// error's position: protojson's message gives only a scalar's own name, and
+// no name for a well-known type's value) and what the value must be, as a
+// protovalidate violation does; else it is protojson's message (a syntax
+// error).
+func (c *codec) decodeError(data []byte, md protoreflect.MessageDescriptor, err error) error {
+	text := err.Error()
+	field, rule := fieldAtError(data, text), "type"
+	if field == "" {
+		field, rule = decodeErrorField(text)
+	}
+	if field == "" {
 		// InvalidArgument, so the client reads VALIDATION_ERROR (400), not
 		// the transcoder's default INTERNAL_ERROR.
 		return connect.NewError(connect.CodeInvalidArgument, err)
 	}
-	return nil
+	if duplicateError.MatchString(text) {
+		rule = "unique"
+	}
+	say := "must be given once"
+	if rule == "type" {
+		say = text
+		if f := planAt(c.plans.msgs[md.FullName()], field); f != nil {
+			say = mustBe(f.fd, f.enum)
+			if f.fd.IsList() && !strings.HasSuffix(field, "]") {
+				say = "must be an array"
+			}
+		}
+	}
+	return errs.Connect(errs.New(errs.Validation, "invalid input: "+field,
+		"fields", []any{map[string]any{"field": field, "message": say, "rule": rule}}))
+}
+
+// planAt is the plan of the field at path ("scans[1].scanned_at") under mp,
+// nil when there is none.
+func planAt(mp *msgPlan, path string) *fieldPlan {
+	var f *fieldPlan
+	for part := range strings.SplitSeq(path, ".") {
+		if mp == nil {
+			return nil
+		}
+		name, _, _ := strings.Cut(part, "[")
+		if f = fieldNamed(mp, name); f == nil {
+			return nil
+		}
+		mp = f.msg
+	}
+	return f
 }
 
 // errorPosition is the position protojson gives an error (a value it could

@@ -242,8 +242,34 @@ func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
 	want(t, "timestamp out of range", do("POST", "/api/v1/events", js, "{\"title\":\"R\",\n \"saleEndAt\": \"0000-01-01T00:00:00Z\"}", organizer), 400, "VALIDATION_ERROR", "sale_end_at", "type")
 	want(t, "timestamp not RFC 3339", do("POST", "/api/v1/events", js, `{"title":"Rü","sale_start_at":"2030-13-01T00:00:00Z"}`, organizer), 400, "VALIDATION_ERROR", "sale_start_at", "type")
 	want(t, "timestamp an object", do("POST", "/api/v1/events", js, `{"title":"R","sale_start_at":{}}`, organizer), 400, "VALIDATION_ERROR", "sale_start_at", "type")
-	want(t, "nested timestamp", do("POST", "/api/v1/checkin/sync", js, `{"scans":[{"ticket":"x"},{"ticket":"y","scanned_at":"nope"}]}`, organizer), 400, "VALIDATION_ERROR", "scans[1].scanned_at", "type")
+	want(t, "nested timestamp", do("POST", "/api/v1/checkin/sync", js, `{"scans":[{"code":"x"},{"code":"y","scanned_at":"nope"}]}`, organizer), 400, "VALIDATION_ERROR", "scans[1].scanned_at", "type")
 	want(t, "syntax error", do("POST", "/api/v1/events", js, `{"title":"R",}`, organizer), 400, "VALIDATION_ERROR", "", "")
+	// Each says what the value must be, and a nested one names its path
+	// (protojson's own message names only the innermost field).
+	for _, c := range []struct{ what, path, body, field, rule, says string }{
+		{"int32 a string", "/api/v1/events", `{"maxPerUser":"x"}`, "max_per_user", "type", "must be a whole number from -2147483648 to 2147483647"},
+		{"bool a string", "/api/v1/events", `{"title":"R","queue_enabled":"yes"}`, "queue_enabled", "type", "must be true or false"},
+		{"string a number", "/api/v1/auth/register", `{"email":0}`, "email", "type", "must be a string"},
+		{"timestamp", "/api/v1/events", `{"sale_start_at":"2030-13-01T00:00:00Z"}`, "sale_start_at", "type", "must be an RFC 3339 timestamp"},
+		{"nested string a number", "/api/v1/checkin/sync", `{"scans":[{"code":"x"},{"code":5}]}`, "scans[1].code", "type", "must be a string"},
+		{"list an object", "/api/v1/checkin/sync", `{"scans":{}}`, "scans", "type", "must be an array"},
+		{"enum unknown", "/api/v1/admin/users/" + uuid.NewString() + "/role", `{"role":"god"}`, "role", "type", "must be one of admin, organizer, user"},
+		{"field twice", "/api/v1/events", `{"title":"R","title":"S"}`, "title", "unique", "must be given once"},
+	} {
+		method := "POST"
+		if strings.HasSuffix(c.path, "/role") {
+			method = "PUT"
+		}
+		token := organizer
+		if strings.Contains(c.path, "/checkin/") || strings.Contains(c.path, "/admin/") {
+			token = admin
+		}
+		r := do(method, c.path, js, c.body, token)
+		want(t, c.what, r, 400, "VALIDATION_ERROR", c.field, c.rule)
+		if !strings.Contains(string(r.body), c.says) || !strings.Contains(string(r.body), `"message":"invalid input: `+c.field+`"`) {
+			t.Errorf("%s: %s does not say %q", c.what, r.body, c.says)
+		}
+	}
 	want(t, "body invalid UTF-8", do("PUT", "/api/v1/auth/me", js, "{\"full_name\":\"a\xffb\"}", buyer), 400, "VALIDATION_ERROR", "", "")
 	want(t, "reserve NUL", do("POST", "/api/v1/bookings/reserve", js, `{"show_id":"`+uuid.NewString()+`","zone_id":"`+uuid.NewString()+`","quantity":1,"idempotency_key":"key-\u0000-123"}`, buyer),
 		400, "VALIDATION_ERROR", "idempotency_key", "string.no_control_characters")

@@ -350,7 +350,8 @@ func appendString(b []byte, s string) []byte {
 }
 
 // rewriteEnumsIn returns data with every short enum name of mp's enum fields
-// replaced by the full value name protojson accepts. Input that is not a
+// replaced by the full value name protojson accepts, and every name the enum
+// does not have by false, which protojson refuses. Input that is not a
 // JSON object is returned as is (protojson reports the error).
 func rewriteEnumsIn(data []byte, mp *msgPlan) []byte {
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -412,7 +413,14 @@ func rewriteValue(val any, f *fieldPlan) (any, bool) {
 			return nil, false
 		}
 		full, ok := f.enum.in[strings.ToLower(s)]
-		return full, ok && full != s
+		if !ok {
+			// A name the enum does not have: protojson, told to ignore
+			// what it does not know, would leave the field unset without
+			// a word. A value of the wrong type in its place makes it the
+			// 400 naming the field and the names it takes (decodeError).
+			return false, true
+		}
+		return full, full != s
 	}
 	obj, ok := val.(map[string]any)
 	if !ok {

@@ -294,43 +294,69 @@ func (rt *routeTable) prepare(w http.ResponseWriter, r *http.Request, route *rou
 // the JSON decoder's complaint ("invalid character 'm' looking for
 // beginning of value"), not what to send.
 func (p queryParam) refuses(v string) string {
+	var err error
 	switch p.fd.Kind() {
 	case protoreflect.BoolKind:
-		if json.Unmarshal([]byte(v), new(bool)) != nil {
-			return "must be true or false"
-		}
+		err = json.Unmarshal([]byte(v), new(bool))
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
-		if json.Unmarshal([]byte(v), new(int32)) != nil {
-			return "must be a whole number from -2147483648 to 2147483647"
-		}
+		err = json.Unmarshal([]byte(v), new(int32))
 	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		if json.Unmarshal([]byte(v), new(int64)) != nil {
-			return "must be a whole number"
-		}
+		err = json.Unmarshal([]byte(v), new(int64))
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		if json.Unmarshal([]byte(v), new(uint32)) != nil {
-			return "must be a whole number from 0 to 4294967295"
-		}
+		err = json.Unmarshal([]byte(v), new(uint32))
 	case protoreflect.EnumKind:
-		if p.fd.Enum().Values().ByName(protoreflect.Name(v)) != nil || json.Unmarshal([]byte(v), new(int32)) == nil {
-			return ""
+		if p.fd.Enum().Values().ByName(protoreflect.Name(v)) == nil {
+			err = json.Unmarshal([]byte(v), new(int32))
 		}
-		names := make([]string, 0, len(p.enum.out))
-		for n, q := range p.enum.out {
-			if n != 0 {
-				u, _ := strconv.Unquote(q)
-				names = append(names, u)
+	case protoreflect.MessageKind:
+		if p.fd.Message().FullName() == "google.protobuf.Timestamp" {
+			err = protojson.Unmarshal([]byte(strconv.Quote(v)), new(timestamppb.Timestamp))
+		}
+	}
+	if err != nil {
+		return mustBe(p.fd, p.enum)
+	}
+	return ""
+}
+
+// mustBe says what a value of fd must be, in the words of protovalidate's
+// messages.
+func mustBe(fd protoreflect.FieldDescriptor, enum *enumPlan) string {
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		return "must be true or false"
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return "must be a whole number from -2147483648 to 2147483647"
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return "must be a whole number from 0 to 4294967295"
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return "must be a whole number"
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		return "must be a number"
+	case protoreflect.StringKind:
+		return "must be a string"
+	case protoreflect.BytesKind:
+		return "must be base64"
+	case protoreflect.EnumKind:
+		var names []string
+		if enum != nil {
+			for n, q := range enum.out {
+				if n != 0 {
+					u, _ := strconv.Unquote(q)
+					names = append(names, u)
+				}
 			}
 		}
 		slices.Sort(names)
 		return "must be one of " + strings.Join(names, ", ")
-	case protoreflect.MessageKind:
-		if p.fd.Message().FullName() == "google.protobuf.Timestamp" &&
-			protojson.Unmarshal([]byte(strconv.Quote(v)), new(timestamppb.Timestamp)) != nil {
-			return "must be an RFC 3339 timestamp in years 1 to 9999, such as 2030-06-01T20:00:00Z"
-		}
 	}
-	return ""
+	switch fd.Message().FullName() {
+	case "google.protobuf.Timestamp":
+		return "must be an RFC 3339 timestamp in years 1 to 9999, such as 2030-06-01T20:00:00Z"
+	case "google.protobuf.Duration":
+		return "must be a duration in seconds, such as 1.5s"
+	}
+	return "must be an object"
 }
 
 // writeInvalidText answers 400 for a path or query value of field that is
