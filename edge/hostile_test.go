@@ -274,6 +274,27 @@ func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
 	want(t, "reserve NUL", do("POST", "/api/v1/bookings/reserve", js, `{"show_id":"`+uuid.NewString()+`","zone_id":"`+uuid.NewString()+`","quantity":1,"idempotency_key":"key-\u0000-123"}`, buyer),
 		400, "VALIDATION_ERROR", "idempotency_key", "string.no_control_characters")
 	want(t, "Content-Type not UTF-8", do("POST", "/api/v1/webhooks/stripe", "application/json; charset=\xff", `{}`, ""), 415, "UNSUPPORTED_MEDIA_TYPE", "", "")
+	// A media type is case-insensitive, and JSON's charset is UTF-8: the
+	// transcoded routes read what the reserve route reads; anything else is
+	// a 415 saying what to send.
+	for _, ct := range []string{"APPLICATION/JSON", "Application/Json; charset=UTF-8", "application/json;charset=utf-8"} {
+		want(t, "Content-Type "+ct, do("PUT", "/api/v1/auth/me", ct, `{"full_name":"Ann"}`, buyer), 200, "", "", "")
+		want(t, "reserve, Content-Type "+ct, do("POST", "/api/v1/bookings/reserve", ct, `{"quantity":0}`, buyer), 400, "VALIDATION_ERROR", "", "")
+	}
+	for ct, says := range map[string]string{
+		"text/plain":                        "sent as Content-Type: application/json",
+		"application/x-www-form-urlencoded": "sent as Content-Type: application/json",
+		"application/json; charset=latin1":  "JSON in UTF-8",
+	} {
+		for _, path := range []string{"/api/v1/auth/me", "/api/v1/bookings/reserve"} {
+			method := map[bool]string{true: "PUT", false: "POST"}[path == "/api/v1/auth/me"]
+			r := do(method, path, ct, `{"full_name":"Ann"}`, buyer)
+			want(t, path+" Content-Type "+ct, r, 415, "UNSUPPORTED_MEDIA_TYPE", "", "")
+			if !strings.Contains(string(r.body), says) {
+				t.Errorf("%s Content-Type %s: %s does not say %q", path, ct, r.body, says)
+			}
+		}
+	}
 	// Multi-line text is text.
 	want(t, "body newline", do("PUT", "/api/v1/auth/me", js, `{"full_name":"a\nb\tc"}`, buyer), 200, "", "", "")
 }

@@ -243,6 +243,14 @@ func (rt *routeTable) prepare(w http.ResponseWriter, r *http.Request, route *rou
 		writeError(w, http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "Content-Type is not UTF-8", nil)
 		return nil, false
 	}
+	if ct := r.Header.Get("Content-Type"); route.body == "*" && ct != "application/json" {
+		// The transcoder takes only this spelling.
+		if !jsonBody(w, ct) {
+			return nil, false
+		}
+		r = r.Clone(r.Context())
+		r.Header.Set("Content-Type", "application/json")
+	}
 	if route.body == "" && r.Body != nil && r.Body != http.NoBody {
 		// Ignored (documented): nothing of this route comes from a body.
 		r = r.Clone(r.Context())

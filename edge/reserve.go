@@ -82,8 +82,7 @@ func newJoinRoute(hc connect.HTTPClient, rt *routeTable, traced bool, failed fun
 var forwarded = []string{"Authorization", "X-Request-Id", "Idempotency-Key", "X-Queue-Pass", "User-Agent", audit.HeaderClientIP}
 
 func (rr *direct[Req, Res]) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, maxBody int64) {
-	if !isJSON(r.Header.Get("Content-Type")) {
-		writeError(w, http.StatusUnsupportedMediaType, codeUnsupportedMediaType, http.StatusText(http.StatusUnsupportedMediaType), nil)
+	if !jsonBody(w, r.Header.Get("Content-Type")) {
 		return
 	}
 	body, tooLarge, err := readBody(r, maxBody)
@@ -168,14 +167,24 @@ func (rr *direct[Req, Res]) writeError(w http.ResponseWriter, err error) {
 	writeError(w, httpStatus(e.Code), e.Code, e.Message, e.details)
 }
 
-// isJSON accepts application/json with or without parameters (charset),
-// and no Content-Type at all, as the transcoder's routes do.
-func isJSON(ct string) bool {
+// jsonBody reports whether a request body of Content-Type ct is JSON the
+// API reads, else answers 415 saying what to send: application/json in
+// any case (media types are case-insensitive), UTF-8 (the only charset
+// JSON has) or no charset, or no Content-Type at all.
+func jsonBody(w http.ResponseWriter, ct string) bool {
 	if ct == "application/json" || ct == "" {
 		return true
 	}
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && strings.EqualFold(mt, "application/json")
+	mt, params, err := mime.ParseMediaType(ct)
+	switch {
+	case err != nil || mt != "application/json":
+		writeError(w, http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "the body must be JSON, sent as Content-Type: application/json", nil)
+		return false
+	case params["charset"] != "" && !strings.EqualFold(params["charset"], "utf-8"):
+		writeError(w, http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "the body must be JSON in UTF-8 (charset=utf-8 or none)", nil)
+		return false
+	}
+	return true
 }
 
 // readBody reads r's body, at most max bytes; tooLarge when the client
