@@ -348,6 +348,13 @@ func (e *Edge) serve(w *recorder, r *http.Request) {
 		e.ops.ServeHTTP(w, r)
 		return
 	}
+	if r.Method == http.MethodHead && r.URL.Path != queueEvents {
+		// HEAD is GET without the body (RFC 9110, 9.3.2): net/http drops
+		// what the handler writes. Not on the event stream, which would
+		// never end.
+		r = r.WithContext(r.Context())
+		r.Method = http.MethodGet
+	}
 	e.serveAPI(w, r)
 }
 

@@ -220,6 +220,20 @@ func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
 	want(t, "GET with a text body", do("GET", "/api/v1/events", "text/plain", "hello", ""), 200, "", "", "")
 	want(t, "DELETE with a body", do("DELETE", "/api/v1/events/"+uuid.NewString(), js, `{"event_id":"x"}`, organizer), 404, "NOT_FOUND", "", "")
 
+	// HEAD is GET without the body, on every GET route; not on the event
+	// stream, which would never end; a route without GET answers 405.
+	for path, status := range map[string]int{"/api/v1/events": 200, "/api/v1/openapi.json": 200, "/api/v1/auth/me": 200,
+		"/api/v1/bookings/" + uuid.NewString(): 404, "/api/v1/queue/events": 405, "/api/v1/bookings/reserve": 405} {
+		head := do("HEAD", path, "", "", buyer)
+		if head.status != status || len(head.body) != 0 || head.header.Get("Content-Type") != "application/json" ||
+			(status == 405 && head.header.Get("Allow") == "") {
+			t.Errorf("HEAD %s: %d %v %q", path, head.status, head.header, head.body)
+		}
+		if get := do("GET", path, "", "", buyer); status != 405 && get.header.Get("Content-Length") != head.header.Get("Content-Length") {
+			t.Errorf("HEAD %s: Content-Length %q, GET's %q", path, head.header.Get("Content-Length"), get.header.Get("Content-Length"))
+		}
+	}
+
 	// Bad encodings and control characters: 400 naming the field.
 	want(t, "path %ff", do("GET", "/api/v1/events/%ff", "", "", ""), 400, "VALIDATION_ERROR", "slug", "string.valid_utf8")
 	want(t, "query %ff", do("GET", "/api/v1/events?category=%ff", "", "", ""), 400, "VALIDATION_ERROR", "category", "string.valid_utf8")

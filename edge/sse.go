@@ -528,6 +528,7 @@ func (wr *waitroom) event(st *queuev1.QueueStatus) ([]byte, error) {
 // event are ordinary JSON error answers.
 func (e *Edge) serveQueueEvents(w *recorder, r *http.Request, p *authn.Principal) {
 	if r.Method != http.MethodGet {
+		w.Header()["Allow"] = []string{http.MethodGet}
 		writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "use GET", nil)
 		return
 	}
