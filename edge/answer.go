@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/bookingrush/rush/services/platform/errs"
@@ -191,10 +193,17 @@ func (a *answer) finish() {
 	}
 	code := codeForStatus(a.status)
 	msg := http.StatusText(a.status)
-	if a.status == http.StatusRequestEntityTooLarge {
-		msg = fmt.Sprintf("request body larger than %d bytes", a.maxBody)
-	}
 	h := a.w.Header()
+	switch a.status {
+	case http.StatusRequestEntityTooLarge:
+		msg = fmt.Sprintf("request body larger than %d bytes", a.maxBody)
+	case http.StatusMethodNotAllowed:
+		if allow := h.Get("Allow"); allow != "" {
+			methods := strings.Split(allow, ",")
+			slices.Sort(methods) // the transcoder's order varies
+			msg = "the route takes " + strings.Join(methods, ", ")
+		}
+	}
 	delete(h, "Content-Length")
 	delete(h, "Content-Encoding")
 	writeError(a.w, a.status, code, msg, nil)

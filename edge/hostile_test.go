@@ -234,6 +234,10 @@ func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
 		}
 	}
 
+	if r := do("PATCH", "/api/v1/events", "", "", ""); r.status != 405 || !strings.Contains(string(r.body), `"the route takes GET, POST"`) {
+		t.Errorf("PATCH /api/v1/events: %d %s", r.status, r.body)
+	}
+
 	// Bad encodings and control characters: 400 naming the field.
 	want(t, "path %ff", do("GET", "/api/v1/events/%ff", "", "", ""), 400, "VALIDATION_ERROR", "slug", "string.valid_utf8")
 	want(t, "query %ff", do("GET", "/api/v1/events?category=%ff", "", "", ""), 400, "VALIDATION_ERROR", "category", "string.valid_utf8")
