@@ -149,7 +149,9 @@ func (a *answer) decide(body []byte) {
 			if errs.Code(code[:i]) == errs.RateLimited {
 				setRetryAfter(a.w.Header(), body)
 			}
-			a.w.WriteHeader(httpStatus(errs.Code(code[:i])))
+			status := httpStatus(errs.Code(code[:i]))
+			challenge(a.w.Header(), status)
+			a.w.WriteHeader(status)
 			return
 		}
 		a.replace = true
@@ -234,8 +236,21 @@ func (a *answer) writeCacheable() {
 func writeError(w http.ResponseWriter, status int, code errs.Code, msg string, details []byte) {
 	h := w.Header()
 	h["Content-Type"] = hdrJSON
+	challenge(h, status)
 	w.WriteHeader(status)
 	_, _ = w.Write(appendErrorEnvelope(make([]byte, 0, 128+len(msg)+len(details)), code, msg, details))
+}
+
+// hdrChallenge is the challenge of every 401 (RFC 9110 15.5.2: a 401 must
+// carry one; RFC 6750 3: bearer tokens). Bearer does not open a browser's
+// sign-in dialog, as Basic would.
+var hdrChallenge = []string{`Bearer realm="api"`}
+
+// challenge adds WWW-Authenticate to a 401.
+func challenge(h http.Header, status int) {
+	if status == http.StatusUnauthorized {
+		h["Www-Authenticate"] = hdrChallenge
+	}
 }
 
 // appendErrorEnvelope writes {"success":false,"error":{"code","message","details"}};

@@ -234,6 +234,17 @@ func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
 		}
 	}
 
+	// Every 401 carries its challenge (RFC 9110 15.5.2), whoever refused.
+	for what, r := range map[string]rawReply{
+		"no token":         do("GET", "/api/v1/auth/me", "", "", ""),
+		"a bad token":      do("GET", "/api/v1/auth/me", "", "", "x.y.z"),
+		"reserve":          do("POST", "/api/v1/bookings/reserve", js, `{}`, "x.y.z"),
+		"a wrong password": do("POST", "/api/v1/auth/login", js, `{"email":"hostile@rush.test","password":"wrong-pass-1"}`, ""),
+	} {
+		if r.status != 401 || r.header.Get("WWW-Authenticate") != `Bearer realm="api"` {
+			t.Errorf("%s: %d %v", what, r.status, r.header)
+		}
+	}
 	if r := do("PATCH", "/api/v1/events", "", "", ""); r.status != 405 || !strings.Contains(string(r.body), `"the route takes GET, POST"`) {
 		t.Errorf("PATCH /api/v1/events: %d %s", r.status, r.body)
 	}
