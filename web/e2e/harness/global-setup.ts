@@ -15,7 +15,7 @@
  *
  * Teardown (global-teardown.ts) stops both and drops the schema and the keys.
  */
-import { spawn, execFileSync } from "node:child_process";
+import { spawn, spawnSync, execFileSync } from "node:child_process";
 import { createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -120,9 +120,10 @@ async function start() {
   const edgeURL = `http://127.0.0.1:${edgePort}`;
   const webURL = `http://127.0.0.1:${webPort}`;
   const admin = { email: `admin-${run}@e2e.test`, password: `admin-pass-${run}` };
-  const loopback = ["auth", "catalog", "booking", "payment", "notify", "queue", "analytics", "saga", "metrics"].map(
-    (c) => `-${c}.addr=127.0.0.1:0`,
-  );
+  // Every other server of the binary on a free port: the -<name>.addr flags
+  // it lists (a list written here missed gate, which then took its default
+  // port and failed whenever `make run` held it).
+  const loopback = serverFlags(rush).map((c) => `-${c}.addr=127.0.0.1:0`);
   const lim = (name: string, n: number) => [`-rate-limit.${name}.rate=${n}`, `-rate-limit.${name}.burst=${n}`];
   const rushArgs = [
     "-target=all",
@@ -196,4 +197,16 @@ async function start() {
   };
   writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
   process.env.E2E_WEB_URL = webURL;
+}
+
+/** The servers of the rush binary besides the edge and SMTP: its -<name>.addr flags. */
+function serverFlags(rush: string): string[] {
+  const help = spawnSync(rush, ["-h"], { encoding: "utf8" });
+  const names = [...`${help.stdout}${help.stderr}`.matchAll(/^\s+-([a-z]+)\.addr\b/gm)]
+    .map((m) => m[1])
+    .filter((n) => n !== "edge" && n !== "smtp");
+  if (!names.includes("booking") || !names.includes("metrics")) {
+    throw new Error(`${rush} -h lists no -<name>.addr flags: ${help.stderr}`);
+  }
+  return names;
 }
