@@ -201,18 +201,18 @@ func dateRange(from, to string, now time.Time) (time.Time, time.Time, error) {
 		n := now.UTC()
 		t = time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, time.UTC)
 	} else if t, err = time.Parse(time.DateOnly, to); err != nil {
-		return f, t, errs.New(errs.Validation, "to is not a date (YYYY-MM-DD)", "field", "to")
+		return f, t, errs.Invalid("to", "date", "must be a date (YYYY-MM-DD)")
 	}
 	if from == "" {
 		f = t.AddDate(0, 0, -30)
 	} else if f, err = time.Parse(time.DateOnly, from); err != nil {
-		return f, t, errs.New(errs.Validation, "from is not a date (YYYY-MM-DD)", "field", "from")
+		return f, t, errs.Invalid("from", "date", "must be a date (YYYY-MM-DD)")
 	}
 	if f.After(t) {
-		return f, t, errs.New(errs.Validation, "to must not be before from", "field", "to")
+		return f, t, errs.Invalid("to", "date_range.order", "must not be before from")
 	}
 	if t.Sub(f) > maxDays*24*time.Hour {
-		return f, t, errs.New(errs.Validation, "the date range is longer than 366 days", "field", "from", "max_days", maxDays)
+		return f, t, errs.Invalid("from", "date_range.max_days", "must be at most 366 days before to", "max_days", maxDays)
 	}
 	return f, t, nil
 }

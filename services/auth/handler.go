@@ -123,7 +123,7 @@ func (h *Server) UpdateMe(ctx context.Context, req *connect.Request[authv1.Updat
 func (h *Server) SetUserRole(ctx context.Context, req *connect.Request[authv1.SetUserRoleRequest]) (*connect.Response[authv1.SetUserRoleResponse], error) {
 	role, ok := roleNames[req.Msg.GetRole()]
 	if !ok { // protovalidate rejects these already
-		return nil, h.fail(ctx, req.Spec(), errs.New(errs.Validation, "unknown role", "field", "role"))
+		return nil, h.fail(ctx, req.Spec(), errs.Invalid("role", "role.known", "must be user, organizer or admin"))
 	}
 	u, err := h.svc.SetUserRole(ctx, req.Msg.GetUserId(), role)
 	if err != nil {

@@ -89,7 +89,7 @@ func NewService(cfg Config, pool *pgxpool.Pool, rdb *redis.Client, keys *authn.K
 var (
 	errBadCredentials = errs.New(errs.Unauthorized, "invalid email or password")
 	errBadRefresh     = errs.New(errs.Unauthorized, "invalid or expired refresh token")
-	errBadReset       = errs.New(errs.Validation, "invalid, expired or already used reset token", "field", "token")
+	errBadReset       = errs.Invalid("token", "token.valid", "is invalid, expired or already used")
 	errNoUser         = errs.New(errs.NotFound, "user not found")
 )
 
@@ -100,10 +100,10 @@ func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(
 // checkPassword holds the rules protovalidate cannot express.
 func checkPassword(email, password string) error {
 	if strings.EqualFold(strings.TrimSpace(password), email) {
-		return errs.New(errs.Validation, "password must not be your e-mail address", "field", "password")
+		return errs.Invalid("password", "password.not_email", "must not be your e-mail address")
 	}
 	if strings.TrimSpace(password) == "" {
-		return errs.New(errs.Validation, "password must not be blank", "field", "password")
+		return errs.Invalid("password", "password.not_blank", "must not be blank")
 	}
 	return nil
 }
@@ -111,7 +111,7 @@ func checkPassword(email, password string) error {
 func checkFullName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return "", errs.New(errs.Validation, "full_name must not be blank", "field", "full_name")
+		return "", errs.Invalid("full_name", "full_name.not_blank", "must not be blank")
 	}
 	return name, nil
 }

@@ -96,7 +96,7 @@ func (s *Service) CreateEvent(ctx context.Context, req *catalogv1.CreateEventReq
 	}
 	start, end := req.GetSaleStartAt().AsTime(), req.GetSaleEndAt().AsTime()
 	if !end.After(s.now()) {
-		return nil, errs.New(errs.Validation, "sale_end_at must be in the future", "field", "sale_end_at")
+		return nil, errs.Invalid("sale_end_at", "sale_end_at.future", "must be in the future")
 	}
 	e := newEvent{
 		organizerID: p.UserID, tenantID: p.TenantID,
@@ -183,7 +183,7 @@ func (s *Service) UpdateEvent(ctx context.Context, req *catalogv1.UpdateEventReq
 	if req.SaleEndAt != nil {
 		t := req.GetSaleEndAt().AsTime()
 		if !t.After(s.now()) {
-			return nil, errs.New(errs.Validation, "sale_end_at must be in the future", "field", "sale_end_at")
+			return nil, errs.Invalid("sale_end_at", "sale_end_at.future", "must be in the future")
 		}
 		patch.saleEndAt = &t
 	}
@@ -216,7 +216,7 @@ func (s *Service) UpdateEvent(ctx context.Context, req *catalogv1.UpdateEventReq
 			end = &t
 		}
 		if start != nil && end != nil && !end.After(*start) {
-			return errs.New(errs.Validation, "sale_end_at must be after sale_start_at", "field", "sale_end_at")
+			return errs.Invalid("sale_end_at", "sale_window.order", "must be after sale_start_at")
 		}
 		if err := updateEvent(ctx, tx, ev.GetId(), patch); err != nil {
 			return err
@@ -755,7 +755,7 @@ func (s *Service) CreateCategory(ctx context.Context, req *catalogv1.CreateCateg
 	if slug == "" {
 		slug = slugify(req.GetName(), "")
 		if slug == "" {
-			return nil, errs.New(errs.Validation, "the name has no letter or digit to derive a slug from; send a slug", "field", "slug")
+			return nil, errs.Invalid("slug", "slug.derivable", "is needed: the name has no letter or digit to derive one from")
 		}
 		if len(slug) > 100 {
 			slug = strings.TrimRight(slug[:100], "-")

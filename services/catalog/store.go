@@ -486,7 +486,7 @@ func (s *Store) categoryID(ctx context.Context, slug, field string) (string, err
 	var id string
 	err := s.pool.QueryRow(ctx, `SELECT id FROM categories WHERE slug = $1`, slug).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", errs.New(errs.Validation, "unknown category", "field", field, "category", slug)
+		return "", errs.Invalid(field, "category.known", "must be a category of GET /categories", "category", slug)
 	}
 	return id, dbErr(err)
 }

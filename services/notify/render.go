@@ -91,11 +91,11 @@ type rendered struct {
 func render(kind string, data map[string]string) (rendered, error) {
 	tpl, ok := templates[kind]
 	if !ok {
-		return rendered{}, errs.New(errs.Validation, "unknown template", "field", "template", "template", kind)
+		return rendered{}, errs.Invalid("template", "template.known", "must be a known template", "template", kind)
 	}
 	for _, k := range required[kind] {
 		if strings.TrimSpace(data[k]) == "" {
-			return rendered{}, errs.New(errs.Validation, "the template needs data."+k, "field", "data."+k)
+			return rendered{}, errs.Invalid("data."+k, "template.data", "is needed by the template")
 		}
 	}
 	var subj, text, html bytes.Buffer

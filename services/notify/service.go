@@ -57,10 +57,10 @@ func NewService(cfg Config, jwt authn.Config, store *Store, worker *Worker, log 
 // even if this process dies.
 func (s *Service) Send(ctx context.Context, r Request) (Notification, error) {
 	if _, ok := templates[r.Kind]; !ok {
-		return Notification{}, errs.New(errs.Validation, "unknown template", "field", "template")
+		return Notification{}, errs.Invalid("template", "template.known", "must be a known template")
 	}
 	if _, err := mail.ParseAddress(r.Recipient); err != nil {
-		return Notification{}, errs.New(errs.Validation, "recipient is not an e-mail address", "field", "recipient")
+		return Notification{}, errs.Invalid("recipient", "recipient.email", "must be an e-mail address")
 	}
 	data := maps.Clone(r.Data)
 	if data == nil {

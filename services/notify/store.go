@@ -74,7 +74,7 @@ func (s *Store) Insert(ctx context.Context, n Notification) (_ Notification, cre
 	if !errors.Is(err, pgx.ErrNoRows) {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-			return Notification{}, false, errs.New(errs.Validation, "unknown user", "field", "user_id")
+			return Notification{}, false, errs.Invalid("user_id", "user.known", "must be a known user")
 		}
 		return Notification{}, false, dbErr(err)
 	}

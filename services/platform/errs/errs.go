@@ -149,6 +149,17 @@ func New(code Code, msg string, details ...any) *Error {
 	return e
 }
 
+// Invalid is a VALIDATION_ERROR about one field, shaped as protovalidate's
+// violations reach the public API: details.fields = [{"field", "message",
+// "rule"}] (then the extra key/value pairs), where message says what the
+// value must be ("must be in the future") and rule names the check
+// ("sale_end_at.future"); the error's message is the field and that
+// ("sale_end_at must be in the future").
+func Invalid(field, rule, must string, extra ...any) *Error {
+	return New(Validation, field+" "+must, append([]any{"fields",
+		[]any{map[string]any{"field": field, "message": must, "rule": rule}}}, extra...)...)
+}
+
 // Connect turns err into the *connect.Error a handler returns: domain errors
 // keep their code and details (as a commonv1.ErrorDetail), connect errors
 // pass through, and anything else becomes INTERNAL_ERROR without leaking its

@@ -13,17 +13,7 @@ import (
 )
 
 func TestDomainErrorSurvivesTheWire(t *testing.T) {
-	sent := errs.Connect(errs.New(errs.InsufficientStock, "not enough seats", "requested", 5, "available", int32(2)))
-	var ce *connect.Error
-	if !errors.As(sent, &ce) || ce.Code() != connect.CodeResourceExhausted {
-		t.Fatalf("connect error = %v", sent)
-	}
-	// What a client sees after the round trip: a fresh error with the wire details.
-	wire := connect.NewError(ce.Code(), errors.New(ce.Message()))
-	for _, d := range ce.Details() {
-		wire.AddDetail(d)
-	}
-	got := errs.FromConnect(wire)
+	got := overTheWire(t, errs.New(errs.InsufficientStock, "not enough seats", "requested", 5, "available", int32(2)), connect.CodeResourceExhausted)
 	if got.Code != errs.InsufficientStock || got.Message != "not enough seats" {
 		t.Fatalf("got %+v", got)
 	}
@@ -103,4 +93,35 @@ func connectMessage(err error) string {
 		return ""
 	}
 	return ce.Message()
+}
+
+// An Invalid error crosses the wire in the shape of protovalidate's
+// violations at the edge: details.fields with the field, what the value
+// must be, and the check.
+func TestInvalidNamesTheFieldAsAViolation(t *testing.T) {
+	got := overTheWire(t, errs.Invalid("sale_end_at", "sale_end_at.future", "must be in the future", "max_days", 366), connect.CodeInvalidArgument)
+	fields, _ := got.Details["fields"].([]any)
+	if got.Code != errs.Validation || got.Message != "sale_end_at must be in the future" || len(fields) != 1 || got.Details["max_days"] != float64(366) {
+		t.Fatalf("got %+v", got)
+	}
+	f, _ := fields[0].(map[string]any)
+	if f["field"] != "sale_end_at" || f["message"] != "must be in the future" || f["rule"] != "sale_end_at.future" {
+		t.Fatalf("fields[0] = %#v", f)
+	}
+}
+
+// overTheWire is what a client recovers from e after a round trip: a fresh
+// Connect error with the details sent; the Connect code must be want.
+func overTheWire(t *testing.T, e *errs.Error, want connect.Code) *errs.Error {
+	t.Helper()
+	sent := errs.Connect(e)
+	var ce *connect.Error
+	if !errors.As(sent, &ce) || ce.Code() != want {
+		t.Fatalf("connect error = %v", sent)
+	}
+	wire := connect.NewError(ce.Code(), errors.New(ce.Message()))
+	for _, d := range ce.Details() {
+		wire.AddDetail(d)
+	}
+	return errs.FromConnect(wire)
 }
