@@ -255,6 +255,8 @@ func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
 	// Decoded once, as sent: %25ff is the text "%ff" (the transcoder used
 	// to decode it twice, into a byte that is not UTF-8: 500), and %2F is
 	// a slash inside the segment.
+	want(t, "stream, event_id not a UUID", do("GET", "/api/v1/queue/events?event_id=x", "", "", buyer), 400, "VALIDATION_ERROR", "event_id", "string.uuid")
+	want(t, "stream, no event_id", do("GET", "/api/v1/queue/events", "", "", buyer), 400, "VALIDATION_ERROR", "event_id", "required")
 	want(t, "path %25ff", do("GET", "/api/v1/bookings/%25ff", "", "", buyer), 400, "VALIDATION_ERROR", "booking_id", "string.uuid")
 	want(t, "path %2F", do("GET", "/api/v1/events/rock%2Fnight", "", "", ""), 400, "VALIDATION_ERROR", "slug", "string.pattern")
 	want(t, "path NUL", do("GET", "/api/v1/events/a%00b", "", "", ""), 400, "VALIDATION_ERROR", "slug", "string.no_control_characters")

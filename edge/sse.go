@@ -625,7 +625,7 @@ func (wr *waitroom) resolve(ctx context.Context, r *http.Request, p *authn.Princ
 	q := r.URL.Query()
 	ev := q.Get("event_id")
 	if ev != "" && uuid.Validate(ev) != nil {
-		return t, nil, fieldError("event_id", "value must be a valid UUID", "string.uuid")
+		return t, nil, errs.Invalid("event_id", "string.uuid", "must be a valid UUID")
 	}
 	raw := q.Get("ticket")
 	if raw == "" {
@@ -633,7 +633,7 @@ func (wr *waitroom) resolve(ctx context.Context, r *http.Request, p *authn.Princ
 			return t, nil, errs.New(errs.Unauthorized, "pass your queue ticket (?ticket=, as POST /api/v1/queue/join answered it)")
 		}
 		if ev == "" {
-			return t, nil, fieldError("event_id", "value is required", "required")
+			return t, nil, errs.Invalid("event_id", "required", "is required")
 		}
 		req := connect.NewRequest(&queuev1.GetQueueStatusRequest{EventId: ev})
 		req.Header()["Authorization"] = r.Header["Authorization"]
@@ -652,18 +652,12 @@ func (wr *waitroom) resolve(ctx context.Context, r *http.Request, p *authn.Princ
 		return t, nil, errs.New(errs.Unauthorized, "not a valid queue ticket")
 	}
 	if ev != "" && !strings.EqualFold(ev, t.Event) {
-		return t, nil, fieldError("ticket", "the ticket is for another event", "ticket.event")
+		return t, nil, errs.Invalid("ticket", "ticket.event", "must be a ticket of event_id's event")
 	}
 	if p != nil && p.Role != authn.RoleService && !strings.EqualFold(p.UserID, t.User) {
 		return t, nil, errs.New(errs.Forbidden, "this ticket belongs to another buyer")
 	}
 	return t, first, nil
-}
-
-// fieldError is a VALIDATION_ERROR naming one query parameter.
-func fieldError(field, msg, rule string) error {
-	return errs.New(errs.Validation, field+": "+msg,
-		"fields", []any{map[string]any{"field": field, "message": msg, "rule": rule}})
 }
 
 // start writes the stream's status and headers.
