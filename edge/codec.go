@@ -189,8 +189,13 @@ func (c *codec) MarshalAppend(b []byte, msg proto.Message) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 // Unmarshal reads a request body.
 func (c *codec) Unmarshal(data []byte, msg proto.Message) error {
+	// A UTF-8 byte order mark, which some Windows tools write: JSON
+	// readers may ignore it (RFC 8259, 8.1), and this one does.
+	data = bytes.TrimPrefix(data, utf8BOM)
 	if mp, ok := c.plans.msgs[msg.ProtoReflect().Descriptor().FullName()]; ok && mp.hasEnum {
 		data = rewriteEnumsIn(data, mp)
 	}

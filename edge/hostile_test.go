@@ -333,6 +333,9 @@ func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
 			}
 		}
 	}
+	// A UTF-8 byte order mark before the JSON is ignored (RFC 8259, 8.1).
+	want(t, "body with a BOM", do("PUT", "/api/v1/auth/me", js, "\ufeff{\"full_name\":\"Ann\"}", buyer), 200, "", "", "")
+	want(t, "reserve body with a BOM", do("POST", "/api/v1/bookings/reserve", js, "\ufeff{\"quantity\":0}", buyer), 400, "VALIDATION_ERROR", "quantity", "required")
 	// Multi-line text is text.
 	want(t, "body newline", do("PUT", "/api/v1/auth/me", js, `{"full_name":"a\nb\tc"}`, buyer), 200, "", "", "")
 }
