@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,22 @@ type enumPlan struct {
 	out map[protoreflect.EnumNumber]string
 	// in maps an accepted lower-case short name to the full value name.
 	in map[string]string
+}
+
+// names are the public names of the numbers keep takes, sorted.
+func (ep *enumPlan) names(keep func(protoreflect.EnumNumber) bool) []string {
+	if ep == nil {
+		return nil
+	}
+	var out []string
+	for n, q := range ep.out {
+		if keep(n) {
+			u, _ := strconv.Unquote(q)
+			out = append(out, u)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // plans holds the plans of every message type the edge reads or writes;

@@ -348,13 +348,7 @@ func (g *openAPIGen) valueSchema(fd protoreflect.FieldDescriptor, f *fieldPlan) 
 	case protoreflect.BytesKind:
 		return jsonSchema{"type": "string", "contentEncoding": "base64"}
 	case protoreflect.EnumKind:
-		var names []string
-		for _, n := range f.enum.out {
-			u, _ := strconv.Unquote(n)
-			names = append(names, u)
-		}
-		slices.Sort(names)
-		return jsonSchema{"type": "string", "enum": names}
+		return jsonSchema{"type": "string", "enum": f.enum.names(func(protoreflect.EnumNumber) bool { return true })}
 	}
 	return g.ref(fd.Message())
 }
@@ -479,17 +473,12 @@ func (g *openAPIGen) inputValue(fd protoreflect.FieldDescriptor, f *fieldPlan, r
 		return bounds[int64](jsonSchema{"type": []string{"integer", "string"}, "pattern": "^-?[0-9]+$", "format": "int64"}, rules.GetInt64())
 	case protoreflect.EnumKind:
 		er := rules.GetEnum()
-		var names []string
-		for n, q := range f.enum.out {
-			if (n == 0 && !slices.Contains(er.GetIn(), 0)) || slices.Contains(er.GetNotIn(), int32(n)) ||
-				(len(er.GetIn()) > 0 && !slices.Contains(er.GetIn(), int32(n))) {
-				continue
+		return jsonSchema{"type": "string", "enum": f.enum.names(func(n protoreflect.EnumNumber) bool {
+			if len(er.GetIn()) > 0 {
+				return slices.Contains(er.GetIn(), int32(n))
 			}
-			u, _ := strconv.Unquote(q)
-			names = append(names, u)
-		}
-		slices.Sort(names)
-		return jsonSchema{"type": "string", "enum": names}
+			return n != 0 && !slices.Contains(er.GetNotIn(), int32(n))
+		})}
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		return g.inputRef(fd.Message())
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -346,17 +345,7 @@ func mustBe(fd protoreflect.FieldDescriptor, enum *enumPlan) string {
 	case protoreflect.BytesKind:
 		return "must be base64"
 	case protoreflect.EnumKind:
-		var names []string
-		if enum != nil {
-			for n, q := range enum.out {
-				if n != 0 {
-					u, _ := strconv.Unquote(q)
-					names = append(names, u)
-				}
-			}
-		}
-		slices.Sort(names)
-		return "must be one of " + strings.Join(names, ", ")
+		return "must be one of " + strings.Join(enum.names(func(n protoreflect.EnumNumber) bool { return n != 0 }), ", ")
 	}
 	switch fd.Message().FullName() {
 	case "google.protobuf.Timestamp":
