@@ -264,8 +264,9 @@ var errorPosition = regexp.MustCompile(`^proto:.(?:syntax error )?\(line (\d+):(
 
 // fieldAtError names the field (as protovalidate's path: sale_start_at,
 // scans[2].scanned_at) whose value is at the position of protojson's error
-// msg in data; "" when there is none (a syntax error, or a position
-// between values).
+// msg in data (a value of the wrong type, or a syntax error such as `{`
+// where a timestamp goes); "" when there is none (a position between
+// values, or before the body's first).
 func fieldAtError(data []byte, msg string) string {
 	m := errorPosition.FindStringSubmatch(msg)
 	if m == nil {
