@@ -219,8 +219,14 @@ func (c *codec) decodeError(data []byte, md protoreflect.MessageDescriptor, err 
 	}
 	if field == "" {
 		// InvalidArgument, so the client reads VALIDATION_ERROR (400), not
-		// the transcoder's default INTERNAL_ERROR.
-		return connect.NewError(connect.CodeInvalidArgument, err)
+		// the transcoder's default INTERNAL_ERROR. protojson's "proto: "
+		// prefix (its space at random a no-break one) means nothing to a
+		// client.
+		if rest, ok := strings.CutPrefix(text, "proto:"); ok {
+			_, size := utf8.DecodeRuneInString(rest)
+			text = rest[size:]
+		}
+		return connect.NewError(connect.CodeInvalidArgument, errors.New("the body is not JSON of this request: "+text))
 	}
 	if duplicateError.MatchString(text) {
 		rule = "unique"
