@@ -29,16 +29,20 @@ import { RUN_DIR, STATE_FILE, type RunState } from "./state";
 const WEB = path.resolve(__dirname, "..", "..");
 const ROOT = path.resolve(WEB, "..");
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
+/**
+ * A free port, held (listening) until release(): nothing else can take it
+ * meanwhile, rush's own port-0 listeners included. A port only looked up
+ * and closed at once was taken once by one of them while rush started, and
+ * the web app then failed to listen on it.
+ */
+async function holdPort(): Promise<{ port: number; release: () => Promise<void> }> {
+  const s = net.createServer();
+  s.unref();
+  await new Promise<void>((resolve, reject) => {
     s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
+    s.listen(0, "127.0.0.1", resolve);
   });
+  return { port: (s.address() as net.AddressInfo).port, release: () => new Promise<void>((resolve) => s.close(() => resolve())) };
 }
 
 async function waitFor(url: string, limitMs: number, alive: () => string | null) {
@@ -111,14 +115,15 @@ async function start() {
       });
     },
   });
-  const smtpPort = await freePort();
-  await new Promise<void>((resolve) => smtp.listen(smtpPort, "127.0.0.1", resolve));
+  const smtpHeld = await holdPort();
+  await smtpHeld.release();
+  await new Promise<void>((resolve) => smtp.listen(smtpHeld.port, "127.0.0.1", resolve));
   // Kept open for the whole run: the runner process lives until teardown.
   (globalThis as { __smtp?: SMTPServer }).__smtp = smtp;
 
-  const [edgePort, webPort] = [await freePort(), await freePort()];
-  const edgeURL = `http://127.0.0.1:${edgePort}`;
-  const webURL = `http://127.0.0.1:${webPort}`;
+  const [edgeHeld, webHeld] = [await holdPort(), await holdPort()];
+  const edgeURL = `http://127.0.0.1:${edgeHeld.port}`;
+  const webURL = `http://127.0.0.1:${webHeld.port}`;
   const admin = { email: `admin-${run}@e2e.test`, password: `admin-pass-${run}` };
   // Every other server of the binary on a free port: the -<name>.addr flags
   // it lists (a list written here missed gate, which then took its default
@@ -136,10 +141,10 @@ async function start() {
     `-queue.key-prefix=${redisPrefix}q:`,
     `-auth.key-prefix=${redisPrefix}auth:`,
     `-jwt.revocation-prefix=${redisPrefix}authn:`,
-    `-edge.addr=127.0.0.1:${edgePort}`,
+    `-edge.addr=127.0.0.1:${edgeHeld.port}`,
     ...loopback,
     "-kafka.embedded-addr=127.0.0.1:0",
-    `-smtp.addr=127.0.0.1:${smtpPort}`,
+    `-smtp.addr=127.0.0.1:${smtpHeld.port}`,
     `-auth.reset-url=${webURL}/reset-password`,
     "-auth.bcrypt-cost=4",
     "-jwt.access-ttl=1m",
@@ -154,6 +159,7 @@ async function start() {
   ];
   const rushLog = path.join(RUN_DIR, "rush.log");
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("RUSH_"))) as NodeJS.ProcessEnv;
+  await edgeHeld.release();
   const rushProc = spawn(rush, rushArgs, {
     env: { ...env, RUSH_ADMIN_EMAIL: admin.email, RUSH_ADMIN_PASSWORD: admin.password },
     stdio: ["ignore", "pipe", "pipe"],
@@ -168,9 +174,10 @@ async function start() {
   await waitFor(`${edgeURL}/readyz`, 120_000, () => rushExit);
 
   const webLog = path.join(RUN_DIR, "web.log");
+  await webHeld.release();
   const webProc = spawn(process.execPath, [server], {
     cwd: path.dirname(server),
-    env: { ...env, PORT: String(webPort), HOSTNAME: "127.0.0.1", RUSH_API_URL: edgeURL, NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1" },
+    env: { ...env, PORT: String(webHeld.port), HOSTNAME: "127.0.0.1", RUSH_API_URL: edgeURL, NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   partial.pids.push(webProc.pid!);
