@@ -242,8 +242,9 @@ func (rt *routeTable) prepare(w http.ResponseWriter, r *http.Request, route *rou
 		writeError(w, http.StatusUnsupportedMediaType, codeUnsupportedMediaType, "Content-Type is not UTF-8", nil)
 		return nil, false
 	}
-	if ct := r.Header.Get("Content-Type"); route.body == "*" && ct != "application/json" {
-		// The transcoder takes only this spelling.
+	if ct := r.Header.Get("Content-Type"); route.body == "*" && ct != "application/json" && ct != "" {
+		// The transcoder takes only this spelling (and none at all, as
+		// it is: no copy of the request for it).
 		if !jsonBody(w, ct) {
 			return nil, false
 		}
