@@ -52,11 +52,15 @@
 -- A new hold implies status reserved, version 1, created = at; the zone's
 -- total is available + held + sold (the relay fills them in).
 
-local event, ttl, idem_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local event, ttl, idem_ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 
 local meta = redis.call('HMGET', KEYS[1], 'status', 'sale_start', 'sale_end', 'max_per_user', 'queue')
 local now = now_ms()
 local expires = now + ttl
+-- Numbers go to redis.call and into answers as strings made once: Lua
+-- formats a number with sprintf("%.14g"), which cost about 0.25 µs each
+-- time, a dozen times per hold (bench/RESULTS.md).
+local now_s, expires_s = tostring(now), tostring(expires)
 local on_sale = meta[1] == 'published' and now >= tonumber(meta[2]) and now < tonumber(meta[3])
 local limit = tonumber(meta[4])
 
@@ -75,7 +79,9 @@ end
 -- expiry entry after the batch.
 local fresh, fresh_ids = {}, {}
 
+-- qty is the quantity as sent (a string), seats the same as a number.
 local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, idem, fp, pass, tp)
+  local seats = tonumber(qty)
   local prior = redis.call('GET', ikey)
   if prior then
     local sep = string.find(prior, '|', 1, true)
@@ -104,8 +110,8 @@ local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, ide
   if z.show ~= show then
     return {'NOT_FOUND'}
   end
-  if z.available < qty then
-    return {'INSUFFICIENT_STOCK', tostring(qty), tostring(z.available)}
+  if z.available < seats then
+    return {'INSUFFICIENT_STOCK', qty, tostring(z.available)}
   end
 
   -- A queued event: the pass must be admitted and its window open (read
@@ -129,8 +135,8 @@ local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, ide
 
   -- The user's seats: counted up first (one command instead of a read and
   -- a write), counted back down when the reserve is refused.
-  local mine = redis.call('INCRBY', ukey, qty) - qty
-  if mine + qty > limit then
+  local mine = redis.call('INCRBY', ukey, qty) - seats
+  if mine + seats > limit then
     uncount(ukey, qty)
     return {'MAX_PER_USER_EXCEEDED', tostring(limit), tostring(mine)}
   end
@@ -142,18 +148,18 @@ local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, ide
 
   -- The zone's counters change here and are written once per zone, after
   -- the batch (below); the stream entry carries them as of this hold.
-  z.available = z.available - qty
-  z.held = z.held + qty
+  z.available = z.available - seats
+  z.held = z.held + seats
   z.ver = z.ver + 1
   z.dirty = true
   redis.call('HSET', hkey, 'id', id, 'user', user, 'event', event, 'show', show,
-    'zone', zone_id, 'qty', qty, 'unit', z.price, 'status', 'reserved', 'exp', expires,
-    'created', now, 'idem', idem, 'ver', 1)
+    'zone', zone_id, 'qty', qty, 'unit', z.price, 'status', 'reserved', 'exp', expires_s,
+    'created', now_s, 'idem', idem, 'ver', '1')
   redis.call('SET', ikey, id .. '|' .. fp, 'EX', idem_ttl)
   fresh_ids[#fresh_ids + 1] = id
   fresh[#fresh + 1] = table.concat({id, user, show, zone_id, qty, z.price, idem,
     z.available, z.held, z.sold, z.ver, tp}, ',')
-  return {'OK', id, tostring(expires), z.price, tostring(now)}
+  return {'OK', id, expires_s, z.price, now_s}
 end
 
 local out = {}
@@ -161,7 +167,7 @@ local n = (#KEYS - 6) / 4
 for i = 0, n - 1 do
   local b, a = 6 + 4 * i, 3 + 9 * i
   out[i + 1] = reserve(KEYS[b + 1], KEYS[b + 2], KEYS[b + 3], KEYS[b + 4],
-    ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 6],
+    ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6],
     ARGV[a + 7], ARGV[a + 8], ARGV[a + 9])
 end
 -- One write per zone for the whole batch. A script runs whole (Redis runs
