@@ -74,6 +74,7 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   // The live dashboard shows the sale.
   await page.goto(`/organizer/events/${eventId}/dashboard`);
   await expect(page.getByTestId("tickets-sold")).toHaveText("1", { timeout: 45_000 });
+  await expect(page.getByTestId("sales-range")).toContainText("Since the sale opened");
   await expect(page.getByTestId("dashboard-zone")).toContainText("39");
   await expect(page.getByTestId("zone-sold")).toHaveText("1");
   await shot(page, "organizer-dashboard");

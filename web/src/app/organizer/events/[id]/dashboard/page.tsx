@@ -1,6 +1,7 @@
 /**
- * The live sales dashboard of one event: the analytics API's totals and hourly
- * series (GET /analytics/events/{id}), each show's check-in counts
+ * The live sales dashboard of one event: the analytics API's totals since the
+ * sale opened and its hourly series of the last 24 hours
+ * (GET /analytics/events/{id}?from=...), each show's check-in counts
  * (GET /shows/{id}/checkin-stats), and each zone's sold, held and
  * available seats from the live inventory (ListZones tells the organizer the
  * split). Re-read every 10 s.
@@ -16,6 +17,7 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { load, userApi } from "@/lib/api/server";
 import { dateTime, money } from "@/lib/format";
+import { lastHours, saleRange } from "@/lib/sales";
 
 export const metadata: Metadata = { title: "Live sales" };
 
@@ -36,12 +38,14 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
   const { id } = await params;
   if (!/^[0-9a-f-]{36}$/i.test(id)) notFound();
   const api = await userApi();
-  const [ev, an, shows] = await Promise.all([load(api.catalog.event(id)), load(api.analytics.event(id)), load(api.catalog.shows(id))]);
+  const [ev, shows] = await Promise.all([load(api.catalog.event(id)), load(api.catalog.shows(id))]);
   if (!ev.ok) return <ApiErrorPanel error={ev.error} title="We could not load the event" />;
+  // The whole sale: the API's default range is the last 30 days.
+  const an = await load(api.analytics.event(id, saleRange(ev.data.sale_start_at)));
   const zones = shows.ok ? await Promise.all(shows.data.map((s) => load(api.catalog.zones(s.id)))) : [];
   const checkins = shows.ok ? await Promise.all(shows.data.map((s) => load(api.gate.stats(s.id)))) : [];
   const s = an.ok ? an.data.summary : null;
-  const hourly = an.ok ? an.data.hourly.slice(-24) : [];
+  const hourly = an.ok ? lastHours(an.data.hourly) : [];
 
   return (
     <div className="space-y-6">
@@ -56,6 +60,10 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
         <ApiErrorPanel error={an.error} title="We could not load the sales figures" />
       ) : (
         <>
+          <p className="text-muted-foreground text-sm" data-testid="sales-range">
+            Since the sale opened ({an.data.from} – {an.data.to}, UTC) · refunded {money(s?.refunded, s?.currency)} · expired holds{" "}
+            {s?.expired_bookings ?? 0} · cancelled {s?.cancelled_bookings ?? 0}
+          </p>
           <div className="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
             <Stat label="Tickets sold" value={String(s?.tickets_sold ?? 0)} testid="tickets-sold" />
             <Stat label="Revenue (net of refunds)" value={money(s?.revenue, s?.currency)} testid="revenue" />
@@ -65,15 +73,11 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
           <Card>
             <CardHeader>
               <CardTitle>Tickets sold per hour (UTC, last 24 hours)</CardTitle>
-              <CardDescription>
-                {an.data.from} – {an.data.to} · refunded {money(s?.refunded, s?.currency)} · expired holds {s?.expired_bookings ?? 0} · cancelled{" "}
-                {s?.cancelled_bookings ?? 0}
-              </CardDescription>
             </CardHeader>
             <CardContent>
               <BarChart
                 label="Tickets sold per hour"
-                points={hourly.map((p) => ({ x: (p.start ?? "").slice(11, 13) + "h", y: p.tickets_sold }))}
+                points={hourly.map((p) => ({ x: p.start.slice(11, 13) + "h", y: p.tickets_sold }))}
               />
             </CardContent>
           </Card>

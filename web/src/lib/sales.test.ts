@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+
+import { lastHours, saleRange } from "./sales";
+
+const now = Date.parse("2026-12-05T07:30:00Z");
+
+describe("saleRange", () => {
+  it("covers the sale from the day it opened, so older sales count", () => {
+    expect(saleRange("2026-09-01T18:00:00Z", now)).toEqual({ from: "2026-09-01", to: "2026-12-05" });
+  });
+  it("is today alone for a sale that opens later or has no start", () => {
+    expect(saleRange("2027-01-10T00:00:00Z", now)).toEqual({ from: "2026-12-05", to: "2026-12-05" });
+    expect(saleRange(null, now)).toEqual({ from: "2026-12-05", to: "2026-12-05" });
+  });
+  it("stays within the API's longest report (366 days)", () => {
+    expect(saleRange("2024-01-01T00:00:00Z", now)).toEqual({ from: "2025-12-05", to: "2026-12-05" });
+  });
+});
+
+describe("lastHours", () => {
+  const hourly = ["2026-12-04", "2026-12-05"].flatMap((d) =>
+    Array.from({ length: 24 }, (_, h) => ({ start: `${d}T${String(h).padStart(2, "0")}:00:00Z`, tickets_sold: h })),
+  );
+  it("ends at the current hour, not at the end of the day", () => {
+    const got = lastHours(hourly, now);
+    expect(got).toHaveLength(24);
+    expect(got[0]).toEqual({ start: "2026-12-04T08:00:00.000Z", tickets_sold: 8 });
+    expect(got[23]).toEqual({ start: "2026-12-05T07:00:00.000Z", tickets_sold: 7 });
+  });
+  it("counts the hours before the series began as none sold", () => {
+    const got = lastHours(hourly.slice(24), now);
+    expect(got).toHaveLength(24);
+    expect(got[15]).toEqual({ start: "2026-12-04T23:00:00.000Z", tickets_sold: 0 });
+    expect(got[16]).toEqual({ start: "2026-12-05T00:00:00.000Z", tickets_sold: 0 });
+    expect(got[17].tickets_sold).toBe(1);
+  });
+});

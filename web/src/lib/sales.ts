@@ -1,0 +1,45 @@
+/**
+ * What an event's sales dashboard asks the analytics API for. The API's
+ * report covers a range of days (30 by default, 366 at most), and its
+ * summary counts only that range: the dashboard asks for the whole sale.
+ */
+
+/** The most days one report may span (services/analytics maxDays). */
+export const maxReportDays = 366;
+
+const day = 24 * 60 * 60 * 1000;
+
+/** "YYYY-MM-DD" of t in UTC. */
+function utcDate(t: number): string {
+  return new Date(t).toISOString().slice(0, 10);
+}
+
+/**
+ * The days of an event's sale so far (UTC): from the day its sale opened
+ * (bounded to the API's longest report, ending today) to today.
+ */
+export function saleRange(saleStartAt: string | null | undefined, now: number = Date.now()): { from: string; to: string } {
+  const start = saleStartAt ? Date.parse(saleStartAt) : NaN;
+  const earliest = now - (maxReportDays - 1) * day;
+  const from = Number.isNaN(start) ? now : Math.min(now, Math.max(start, earliest));
+  return { from: utcDate(from), to: utcDate(now) };
+}
+
+/**
+ * Tickets sold in each of the 24 hours up to and including the current one,
+ * oldest first: an hour the series does not have (before the range began)
+ * sold none. The series runs to the end of its last day, whose later hours
+ * have not happened yet, so its own last 24 points would not be these.
+ */
+export function lastHours(
+  hourly: { start?: string | null; tickets_sold?: number | null }[],
+  now: number = Date.now(),
+  hours = 24,
+): { start: string; tickets_sold: number }[] {
+  const sold = new Map(hourly.map((p) => [(p.start ?? "").slice(0, 13), p.tickets_sold ?? 0]));
+  const hour = Math.floor(now / 3_600_000) * 3_600_000;
+  return Array.from({ length: hours }, (_, i) => {
+    const start = new Date(hour - (hours - 1 - i) * 3_600_000).toISOString();
+    return { start, tickets_sold: sold.get(start.slice(0, 13)) ?? 0 };
+  });
+}
