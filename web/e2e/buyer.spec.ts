@@ -59,6 +59,10 @@ test("a buyer registers, reserves, pays and gets a booking reference", async ({ 
   const reference = (await page.getByTestId("booking-reference").textContent())!.trim();
   expect(reference).toMatch(/^BR-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
   await expect(page.getByTestId("booking-status")).toHaveText("confirmed");
+  // The e-tickets follow the confirmation (the gate issues them from
+  // booking.events): the page shows them without the buyer reloading it.
+  await expect(page.getByTestId("ticket-status")).toHaveText(["valid", "valid"], { timeout: 30_000 });
+  await expect(page.getByRole("img", { name: /^QR code of ticket \d$/ })).toHaveCount(2);
   await shot(page, "confirmation");
 
   await page.getByRole("link", { name: "My bookings", exact: true }).click();

@@ -3,13 +3,22 @@
  * event's key (the same codes as in the confirmation e-mail). A gate
  * verifies them offline; a revoked ticket (cancelled or refunded) shows as such.
  */
+import { AutoRefresh } from "@/components/auto-refresh";
 import { Badge } from "@/components/ui/badge";
 import type { Ticket } from "@/lib/api/wire";
 import { dateTime } from "@/lib/format";
 
-export function BookingTickets({ tickets }: { tickets: Ticket[] }) {
+export function BookingTickets({ tickets, confirmed }: { tickets: Ticket[]; confirmed: boolean }) {
   if (tickets.length === 0) {
-    return <p className="text-muted-foreground text-sm">Your tickets are being issued; refresh in a moment.</p>;
+    if (!confirmed) return null;
+    // Tickets are issued from the booking's confirmation a moment after it
+    // (the gate reads booking.events): the page looks again until they are.
+    return (
+      <p className="text-muted-foreground text-sm" data-testid="tickets-pending">
+        <AutoRefresh everySeconds={2} />
+        Your tickets are being issued; they appear here in a moment.
+      </p>
+    );
   }
   return (
     <ul className="grid gap-4 sm:grid-cols-2" data-testid="tickets">

@@ -90,7 +90,10 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
             </>
           )}
         </dl>
-        {tickets?.ok && <BookingTickets tickets={tickets.data.tickets} />}
+        {tickets?.ok && <BookingTickets tickets={tickets.data.tickets} confirmed={confirmed} />}
+        {tickets && !tickets.ok && (
+          <ApiErrorPanel error={tickets.error} title="We could not load your tickets just now; they are also in your confirmation e-mail" />
+        )}
         <div className="flex gap-2">
           {b.status === "reserved" && (
             <>
