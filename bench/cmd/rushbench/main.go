@@ -76,6 +76,8 @@ type options struct {
 	overloadRates string
 	overloadDur   time.Duration
 
+	scriptCalls, scriptBatch, scriptConns int
+
 	wrJoins, wrWatchers, wrSeats, wrRate int
 	wrWindow                             time.Duration
 
@@ -94,7 +96,7 @@ func run(args []string) int {
 	}
 	var o options
 	fs := flag.NewFlagSet("rushbench", flag.ContinueOnError)
-	fs.StringVar(&o.scenarios, "scenario", "rush,ceiling", "comma-separated scenarios, run in this order: rush, sustained, closed, wrk, rpc, ghz, checkout, waitlist, waitroom, ceiling")
+	fs.StringVar(&o.scenarios, "scenario", "rush,ceiling", "comma-separated scenarios, run in this order: rush, sustained, closed, wrk, rpc, ghz, checkout, waitlist, waitroom, ceiling, script")
 	fs.IntVar(&o.users, "users", 50000, "users (rows inserted with COPY, tokens minted with the JWT secret); requests rotate over them")
 	fs.IntVar(&o.quantity, "quantity", 1, "seats per reserve request")
 	fs.Float64Var(&o.rushRate, "rush.rate", 5000, "rush: offered arrival rate, requests/s")
@@ -121,6 +123,9 @@ func run(args []string) int {
 	fs.DurationVar(&o.wrWindow, "waitroom.window", 10*time.Second, "waitroom: each measurement window (baseline, then streams open)")
 	fs.IntVar(&o.ghzConc, "ghz.c", 64, "ghz: concurrency (-c)")
 	fs.DurationVar(&o.ghzDur, "ghz.duration", 10*time.Second, "ghz: duration (-z)")
+	fs.IntVar(&o.scriptCalls, "script.calls", 12000, "script: reserve.lua calls")
+	fs.IntVar(&o.scriptBatch, "script.batch", 12, "script: reserves per call (the closed loop's batches hold 11-15)")
+	fs.IntVar(&o.scriptConns, "script.conns", 8, "script: concurrent calls")
 	fs.DurationVar(&o.ceilingDur, "ceiling.duration", 5*time.Second, "ceiling: duration of each run against the bare servers")
 	fs.StringVar(&o.profile, "profile", "", "scenarios to CPU-profile (edge and booking processes, via pprof on metrics.addr), e.g. closed,rush")
 	fs.IntVar(&o.profileSec, "profile.seconds", 0, "profile length; 0: the scenario's duration less a second")
@@ -400,6 +405,8 @@ func (b *bench) main(ctx context.Context) error {
 			err = b.scenarioWaitlist(ctx)
 		case "ceiling":
 			err = b.scenarioCeiling(ctx)
+		case "script":
+			err = b.scenarioScript(ctx)
 		default:
 			err = fmt.Errorf("unknown scenario %q", sc)
 		}
