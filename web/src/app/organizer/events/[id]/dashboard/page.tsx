@@ -40,10 +40,13 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
   const api = await userApi();
   const [ev, shows] = await Promise.all([load(api.catalog.event(id)), load(api.catalog.shows(id))]);
   if (!ev.ok) return <ApiErrorPanel error={ev.error} title="We could not load the event" />;
-  // The whole sale: the API's default range is the last 30 days.
-  const an = await load(api.analytics.event(id, saleRange(ev.data.sale_start_at)));
-  const zones = shows.ok ? await Promise.all(shows.data.map((s) => load(api.catalog.zones(s.id)))) : [];
-  const checkins = shows.ok ? await Promise.all(shows.data.map((s) => load(api.gate.stats(s.id)))) : [];
+  const perShow = shows.ok ? shows.data : [];
+  const [an, zones, checkins] = await Promise.all([
+    // The whole sale: the API's default range is the last 30 days.
+    load(api.analytics.event(id, saleRange(ev.data.sale_start_at))),
+    Promise.all(perShow.map((s) => load(api.catalog.zones(s.id)))),
+    Promise.all(perShow.map((s) => load(api.gate.stats(s.id)))),
+  ]);
   const s = an.ok ? an.data.summary : null;
   const hourly = an.ok ? lastHours(an.data.hourly) : [];
 
