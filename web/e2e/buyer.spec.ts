@@ -6,6 +6,9 @@
 import { organizer, publishedEvent, unique } from "./harness/api";
 import { expect, shot, test } from "./fixtures";
 
+// The buyer's browser is in New York: pages that are theirs write times in its zone.
+test.use({ timezoneId: "America/New_York" });
+
 test("a buyer registers, reserves, pays and gets a booking reference", async ({ page }) => {
   const org = await organizer();
   const ev = await publishedEvent(org, { title: unique("Harbour Lights"), price: "49.90", seats: 120, zone: "Floor" });
@@ -59,6 +62,8 @@ test("a buyer registers, reserves, pays and gets a booking reference", async ({ 
   const reference = (await page.getByTestId("booking-reference").textContent())!.trim();
   expect(reference).toMatch(/^BR-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
   await expect(page.getByTestId("booking-status")).toHaveText("confirmed");
+  // In the buyer's own zone (this browser's is New York's), saying which.
+  await expect(page.getByTestId("confirmed-at")).toContainText("GMT-5");
   // The e-tickets follow the confirmation (the gate issues them from
   // booking.events): the page shows them without the buyer reloading it.
   await expect(page.getByTestId("ticket-status")).toHaveText(["valid", "valid"], { timeout: 30_000 });

@@ -8,7 +8,7 @@ import { Badge } from "@/components/ui/badge";
 import type { Ticket } from "@/lib/api/wire";
 import { dateTime } from "@/lib/format";
 
-export function BookingTickets({ tickets, confirmed }: { tickets: Ticket[]; confirmed: boolean }) {
+export function BookingTickets({ tickets, confirmed, tz }: { tickets: Ticket[]; confirmed: boolean; tz: string }) {
   if (tickets.length === 0) {
     if (!confirmed) return null;
     // Tickets are issued from the booking's confirmation a moment after it
@@ -36,7 +36,7 @@ export function BookingTickets({ tickets, confirmed }: { tickets: Ticket[]; conf
             <img src={`data:image/png;base64,${t.qr_png}`} alt={`QR code of ticket ${t.seat}`} width={200} height={200} className="mx-auto" />
           )}
           <p className="text-muted-foreground text-xs">
-            {t.checked_in_at ? `Checked in ${dateTime(t.checked_in_at)}` : t.valid_until ? `Valid until ${dateTime(t.valid_until)}` : ""}
+            {t.checked_in_at ? `Checked in ${dateTime(t.checked_in_at, { zone: tz })}` : t.valid_until ? `Valid until ${dateTime(t.valid_until, { zone: tz })}` : ""}
           </p>
         </li>
       ))}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { aboutDuration, clock, dateTime, money } from "./format";
+import { aboutDuration, clock, dateTime, knownZone, money } from "./format";
 
 describe("format", () => {
   it("writes money from decimal strings", () => {
@@ -12,6 +12,17 @@ describe("format", () => {
   it("writes dates, in UTC for pages everyone shares", () => {
     expect(dateTime("2026-12-03T20:30:00Z", { utc: true })).toBe("3 Dec 2026, 20:30 UTC");
     expect(dateTime(null)).toBe("—");
+  });
+  it("writes dates in the viewer's zone, saying which", () => {
+    expect(dateTime("2026-12-05T07:18:00Z", { zone: "America/New_York" })).toBe("5 Dec 2026, 02:18 GMT-5");
+    expect(dateTime("2026-12-05T07:18:00Z", { zone: "UTC" })).toBe("5 Dec 2026, 07:18 UTC");
+  });
+  it("takes only time zones it knows", () => {
+    expect(knownZone("Europe/Lisbon")).toBe("Europe/Lisbon");
+    expect(knownZone("utc")).toBe("UTC");
+    expect(knownZone("Mars/Olympus")).toBeUndefined();
+    expect(knownZone("")).toBeUndefined();
+    expect(knownZone(undefined)).toBeUndefined();
   });
   it("counts down", () => {
     expect(clock(599)).toBe("9:59");

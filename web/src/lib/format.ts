@@ -17,18 +17,36 @@ export function money(amount: string | null | undefined, currency: string | null
   }
 }
 
-export function dateTime(iso: string | null | undefined, opts: { utc?: boolean } = {}): string {
+/**
+ * A moment as people read it. With a zone (an IANA name, or utc for "UTC")
+ * it is written in that zone and says which ("5 Dec 2026, 07:18 UTC",
+ * "5 Dec 2026, 02:18 GMT-5"); without one, in the runtime's own zone: only
+ * for what the browser alone renders. A server page passes the viewer's
+ * zone (lib/zone.ts): the server's own zone is nobody's.
+ */
+export function dateTime(iso: string | null | undefined, opts: { utc?: boolean; zone?: string } = {}): string {
   if (!iso) return "—";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
+  const zone = opts.zone ?? (opts.utc ? "UTC" : undefined);
   return new Intl.DateTimeFormat("en-GB", {
     year: "numeric",
     month: "short",
     day: "numeric",
     hour: "2-digit",
     minute: "2-digit",
-    ...(opts.utc ? { timeZone: "UTC", timeZoneName: "short" } : {}),
+    ...(zone ? { timeZone: zone, timeZoneName: "short" } : {}),
   }).format(d);
+}
+
+/** zone when it is a time zone this runtime knows (an IANA name), else undefined. */
+export function knownZone(zone: string | null | undefined): string | undefined {
+  if (!zone || zone.length > 64) return undefined;
+  try {
+    return new Intl.DateTimeFormat("en-GB", { timeZone: zone }).resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
 }
 
 /** 125 -> "2:05"; 3725 -> "1:02:05". */

@@ -6,18 +6,20 @@ import { ProfileForm } from "@/components/profile-form";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { load, userApi } from "@/lib/api/server";
 import { dateTime } from "@/lib/format";
+import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "Profile" };
 
 export default async function AccountPage() {
   const me = await load((await userApi()).auth.me());
+  const tz = await viewerZone();
   if (!me.ok) return <ApiErrorPanel error={me.error} title="We could not load your profile" />;
   return (
     <Card className="mx-auto max-w-md">
       <CardHeader>
         <CardTitle className="text-2xl">Your profile</CardTitle>
         <CardDescription>
-          {me.data.email} · {me.data.role} · member since {dateTime(me.data.created_at)}
+          {me.data.email} · {me.data.role} · member since {dateTime(me.data.created_at, { zone: tz })}
         </CardDescription>
       </CardHeader>
       <CardContent>

@@ -11,12 +11,14 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@
 import { eventsById } from "@/lib/api/events-by-id";
 import { load, userApi } from "@/lib/api/server";
 import { bookingStatusLabel, dateTime, money, statusVariant } from "@/lib/format";
+import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "My bookings" };
 
 export default async function BookingsPage({ searchParams }: { searchParams: Promise<{ page?: string }> }) {
   const page = Math.max(1, Number.parseInt((await searchParams).page ?? "1", 10) || 1);
   const api = await userApi();
+  const tz = await viewerZone();
   const res = await load(api.bookings.list({ page, per_page: 20 }));
   if (!res.ok) return <ApiErrorPanel error={res.error} title="We could not load your bookings" />;
   const events = await eventsById(res.data.map((b) => b.event_id));
@@ -59,7 +61,7 @@ export default async function BookingsPage({ searchParams }: { searchParams: Pro
                   <Badge variant={statusVariant(b.status)} data-testid="booking-status">
                     {b.status}
                   </Badge>
-                  {b.status === "reserved" && <span className="text-muted-foreground ml-2 text-xs">until {dateTime(b.expires_at)}</span>}
+                  {b.status === "reserved" && <span className="text-muted-foreground ml-2 text-xs">until {dateTime(b.expires_at, { zone: tz })}</span>}
                 </TableCell>
                 <TableCell className="space-x-2 text-right">
                   {b.status === "reserved" && (

@@ -7,12 +7,14 @@ import { Badge } from "@/components/ui/badge";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { load, userApi } from "@/lib/api/server";
 import { dateTime, statusVariant } from "@/lib/format";
+import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "Notifications" };
 
 export default async function NotificationsPage({ searchParams }: { searchParams: Promise<{ page?: string }> }) {
   const page = Math.max(1, Number.parseInt((await searchParams).page ?? "1", 10) || 1);
   const res = await load((await userApi()).notifications.list({ page, per_page: 20 }));
+  const tz = await viewerZone();
   if (!res.ok) return <ApiErrorPanel error={res.error} title="We could not load your notifications" />;
   return (
     <div className="space-y-6">
@@ -32,7 +34,7 @@ export default async function NotificationsPage({ searchParams }: { searchParams
           <TableBody>
             {res.data.map((n) => (
               <TableRow key={n.id} data-testid="notification">
-                <TableCell>{dateTime(n.created_at)}</TableCell>
+                <TableCell>{dateTime(n.created_at, { zone: tz })}</TableCell>
                 <TableCell>{n.subject}</TableCell>
                 <TableCell>{n.template.replaceAll("_", " ")}</TableCell>
                 <TableCell>

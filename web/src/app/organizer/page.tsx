@@ -9,6 +9,7 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@
 import { load, sessionUser, userApi } from "@/lib/api/server";
 import type { Event, EventStatus } from "@/lib/api/wire";
 import { dateTime, statusVariant } from "@/lib/format";
+import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "Your events" };
 
@@ -18,7 +19,7 @@ const SECTIONS: { status: EventStatus; title: string }[] = [
   { status: "cancelled", title: "Cancelled" },
 ];
 
-function Events({ events }: { events: Event[] }) {
+function Events({ events, tz }: { events: Event[]; tz: string }) {
   return (
     <Table>
       <TableHeader>
@@ -37,7 +38,7 @@ function Events({ events }: { events: Event[] }) {
                 {e.title}
               </Link>
             </TableCell>
-            <TableCell>{dateTime(e.sale_start_at)}</TableCell>
+            <TableCell>{dateTime(e.sale_start_at, { zone: tz })}</TableCell>
             <TableCell>
               <Badge variant={statusVariant(e.status)}>{e.status}</Badge>
               {e.queue_enabled && <Badge variant="outline" className="ml-1">queue</Badge>}
@@ -69,6 +70,7 @@ export default async function OrganizerPage() {
     );
   }
   const api = await userApi();
+  const tz = await viewerZone();
   const lists = await Promise.all(SECTIONS.map((s) => load(api.catalog.events({ mine: true, status: s.status, per_page: 100 }))));
   return (
     <div className="space-y-8">
@@ -88,7 +90,7 @@ export default async function OrganizerPage() {
             ) : r.data.length === 0 ? (
               <p className="text-muted-foreground text-sm">None.</p>
             ) : (
-              <Events events={r.data} />
+              <Events events={r.data} tz={tz} />
             )}
           </section>
         );

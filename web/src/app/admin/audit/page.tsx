@@ -9,6 +9,7 @@ import { Input } from "@/components/ui/input";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { load, userApi } from "@/lib/api/server";
 import { dateTime } from "@/lib/format";
+import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "Audit log" };
 
@@ -19,6 +20,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
   const page = Math.max(1, Number.parseInt(sp.page ?? "1", 10) || 1);
   const filters = { action: sp.action ?? "", entity_type: sp.entity_type ?? "", user_id: sp.user_id ?? "", entity_id: sp.entity_id ?? "" };
   const res = await load((await userApi()).admin.auditLogs({ ...filters, page, per_page: 50 }));
+  const tz = await viewerZone();
   const href = (p: number) => `/admin/audit?${new URLSearchParams({ ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v)), page: String(p) })}`;
   return (
     <div className="space-y-6">
@@ -55,7 +57,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
             <TableBody>
               {res.data.map((a) => (
                 <TableRow key={a.id} data-testid="audit-row">
-                  <TableCell>{dateTime(a.created_at)}</TableCell>
+                  <TableCell>{dateTime(a.created_at, { zone: tz })}</TableCell>
                   <TableCell className="font-mono text-xs">{a.action}</TableCell>
                   <TableCell className="font-mono text-xs">
                     {a.entity_type} {a.entity_id.slice(0, 8)}

@@ -13,6 +13,7 @@ import { load, sessionUser, userApi } from "@/lib/api/server";
 import type { Role } from "@/lib/api/wire";
 import { dateTime } from "@/lib/format";
 import { ROLES } from "@/lib/roles";
+import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "Users and roles" };
 
@@ -22,6 +23,7 @@ export default async function UsersPage({ searchParams }: { searchParams: Promis
   const query = (sp.q ?? "").slice(0, 254);
   const role = ROLES.includes(sp.role as Role) ? (sp.role as Role) : undefined;
   const [res, me] = await Promise.all([load((await userApi()).admin.users({ query, role, page, per_page: 25 })), sessionUser()]);
+  const tz = await viewerZone();
   const href = (p: number) => `/admin/users?${new URLSearchParams({ ...(query ? { q: query } : {}), ...(role ? { role } : {}), page: String(p) })}`;
   return (
     <div className="space-y-6">
@@ -66,7 +68,7 @@ export default async function UsersPage({ searchParams }: { searchParams: Promis
                 <TableRow key={u.id} data-testid="user-row" data-email={u.email}>
                   <TableCell>{u.full_name}</TableCell>
                   <TableCell>{u.email}</TableCell>
-                  <TableCell>{dateTime(u.created_at)}</TableCell>
+                  <TableCell>{dateTime(u.created_at, { zone: tz })}</TableCell>
                   <TableCell>{u.id === me?.id ? <span className="text-muted-foreground text-sm">{u.role} (you)</span> : <RoleForm userId={u.id} role={u.role} />}</TableCell>
                 </TableRow>
               ))}

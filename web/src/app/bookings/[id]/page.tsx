@@ -16,6 +16,7 @@ import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { load, publicApi, userApi } from "@/lib/api/server";
 import { bookingStatusLabel, dateTime, money, statusVariant } from "@/lib/format";
+import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "Booking" };
 
@@ -23,6 +24,7 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
   const { id } = await params;
   if (!/^[0-9a-f-]{36}$/i.test(id)) notFound();
   const api = await userApi();
+  const tz = await viewerZone();
   const res = await load(api.bookings.get(id));
   if (!res.ok) {
     if (res.error.code === "NOT_FOUND") notFound();
@@ -46,12 +48,12 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
         )}
         {b.waitlist_offer && b.status === "reserved" && (
           <p className="font-medium" data-testid="waitlist-offer">
-            Seats came back and you were next on the waitlist: they are held for you until {dateTime(b.expires_at)}.
+            Seats came back and you were next on the waitlist: they are held for you until {dateTime(b.expires_at, { zone: tz })}.
           </p>
         )}
         <CardTitle className="text-2xl">{ev.ok ? ev.data.title : "Booking"}</CardTitle>
         <CardDescription>
-          {show ? dateTime(show.show_date) : ""} {ev.ok ? `· ${ev.data.venue}` : ""}
+          {show ? dateTime(show.show_date, { zone: tz }) : ""} {ev.ok ? `· ${ev.data.venue}` : ""}
         </CardDescription>
       </CardHeader>
       <CardContent className="space-y-4">
@@ -78,19 +80,19 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
           {b.confirmed_at && (
             <>
               <dt className="text-muted-foreground">Confirmed</dt>
-              <dd>{dateTime(b.confirmed_at)}</dd>
+              <dd data-testid="confirmed-at">{dateTime(b.confirmed_at, { zone: tz })}</dd>
             </>
           )}
           {b.cancelled_at && (
             <>
               <dt className="text-muted-foreground">Ended</dt>
               <dd>
-                {dateTime(b.cancelled_at)} {b.cancel_cause !== "unspecified" ? `(${b.cancel_cause.replace("_", " ")})` : ""}
+                {dateTime(b.cancelled_at, { zone: tz })} {b.cancel_cause !== "unspecified" ? `(${b.cancel_cause.replace("_", " ")})` : ""}
               </dd>
             </>
           )}
         </dl>
-        {tickets?.ok && <BookingTickets tickets={tickets.data.tickets} confirmed={confirmed} />}
+        {tickets?.ok && <BookingTickets tickets={tickets.data.tickets} confirmed={confirmed} tz={tz} />}
         {tickets && !tickets.ok && (
           <ApiErrorPanel error={tickets.error} title="We could not load your tickets just now; they are also in your confirmation e-mail" />
         )}

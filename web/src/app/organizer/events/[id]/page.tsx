@@ -12,6 +12,7 @@ import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { load, publicApi, userApi } from "@/lib/api/server";
 import { dateTime, money, statusVariant } from "@/lib/format";
+import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "Manage event" };
 
@@ -19,6 +20,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
   const { id } = await params;
   if (!/^[0-9a-f-]{36}$/i.test(id)) notFound();
   const api = await userApi();
+  const tz = await viewerZone();
   const ev = await load(api.catalog.event(id));
   if (!ev.ok) {
     if (ev.error.code === "NOT_FOUND") notFound();
@@ -72,7 +74,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
               const z = zones[i];
               return (
                 <div key={s.id} className="space-y-3 rounded-lg border p-4" data-testid="manage-show">
-                  <h3 className="font-medium">{dateTime(s.show_date)}</h3>
+                  <h3 className="font-medium">{dateTime(s.show_date, { zone: tz })}</h3>
                   {z && z.ok && z.data.length > 0 && (
                     <Table>
                       <TableHeader>
@@ -119,7 +121,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
               )
             ) : (
               <p className="text-sm">
-                On sale {dateTime(event.sale_start_at)} – {dateTime(event.sale_end_at)}.
+                On sale {dateTime(event.sale_start_at, { zone: tz })} – {dateTime(event.sale_end_at, { zone: tz })}.
               </p>
             )}
             <QueueSettings event={event} line={line.ok ? line.data : null} />

@@ -18,6 +18,7 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@
 import { load, userApi } from "@/lib/api/server";
 import { dateTime, money } from "@/lib/format";
 import { lastHours, saleRange } from "@/lib/sales";
+import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "Live sales" };
 
@@ -38,6 +39,7 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
   const { id } = await params;
   if (!/^[0-9a-f-]{36}$/i.test(id)) notFound();
   const api = await userApi();
+  const tz = await viewerZone();
   const [ev, shows] = await Promise.all([load(api.catalog.event(id)), load(api.catalog.shows(id))]);
   if (!ev.ok) return <ApiErrorPanel error={ev.error} title="We could not load the event" />;
   const perShow = shows.ok ? shows.data : [];
@@ -107,7 +109,7 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
                   const c = checkins[i];
                   return (
                     <TableRow key={show.id} data-testid="dashboard-checkin">
-                      <TableCell>{dateTime(show.show_date)}</TableCell>
+                      <TableCell>{dateTime(show.show_date, { zone: tz })}</TableCell>
                       <TableCell className="text-right" data-testid="checked-in">
                         {c?.ok ? c.data.checked_in : "–"}
                       </TableCell>
@@ -143,7 +145,7 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
                   return z && z.ok
                     ? z.data.map((zone) => (
                         <TableRow key={zone.id} data-testid="dashboard-zone">
-                          <TableCell>{dateTime(show.show_date)}</TableCell>
+                          <TableCell>{dateTime(show.show_date, { zone: tz })}</TableCell>
                           <TableCell>{zone.name}</TableCell>
                           <TableCell className="text-right" data-testid="zone-sold">
                             {zone.sold_seats}

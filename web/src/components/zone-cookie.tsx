@@ -1,0 +1,20 @@
+"use client";
+
+import { useEffect } from "react";
+
+/**
+ * Tells the server the browser's time zone (the tz cookie, lib/zone.ts), so
+ * that server pages write times in it. Written when missing or changed; the
+ * page already on screen keeps its times (in UTC, labelled), the next one
+ * uses the zone: no reload under the buyer's hands.
+ */
+export function ZoneCookie() {
+  useEffect(() => {
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (!zone) return;
+    const value = encodeURIComponent(zone);
+    if (document.cookie.split("; ").includes(`tz=${value}`)) return;
+    document.cookie = `tz=${value}; path=/; max-age=31536000; samesite=lax`;
+  }, []);
+  return null;
+}
