@@ -14,7 +14,7 @@ import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, D
 import { useApiAction } from "@/hooks/use-api-action";
 import { browserApi } from "@/lib/api/browser";
 import type { RefundQuote } from "@/lib/api/wire";
-import { dateTime, money } from "@/lib/format";
+import { browserZone, dateTime, money } from "@/lib/format";
 
 export function CancelBooking({ bookingId, reference }: { bookingId: string; reference: string }) {
   const router = useRouter();
@@ -64,7 +64,7 @@ export function CancelBooking({ bookingId, reference }: { bookingId: string; ref
                 <strong data-testid="refund-amount">{money(quote.refund_amount, quote.currency)}</strong> ({quote.refund_percent}%).
               </p>
               <p className="text-muted-foreground text-sm">{quote.policy}</p>
-              {quote.valid_until && <p className="text-muted-foreground text-xs">This quote holds until {dateTime(quote.valid_until)}.</p>}
+              {quote.valid_until && <p className="text-muted-foreground text-xs">This quote holds until {dateTime(quote.valid_until, { zone: browserZone() })}.</p>}
             </div>
           ) : (
             <p data-testid="refund-quote">Nothing was paid for this hold, so nothing is refunded.</p>

@@ -2,6 +2,8 @@
 
 import { useEffect } from "react";
 
+import { browserZone } from "@/lib/format";
+
 /**
  * Tells the server the browser's time zone (the tz cookie, lib/zone.ts), so
  * that server pages write times in it. Written when missing or changed; the
@@ -10,9 +12,7 @@ import { useEffect } from "react";
  */
 export function ZoneCookie() {
   useEffect(() => {
-    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    if (!zone) return;
-    const value = encodeURIComponent(zone);
+    const value = encodeURIComponent(browserZone());
     if (document.cookie.split("; ").includes(`tz=${value}`)) return;
     document.cookie = `tz=${value}; path=/; max-age=31536000; samesite=lax`;
   }, []);

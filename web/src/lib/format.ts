@@ -39,6 +39,11 @@ export function dateTime(iso: string | null | undefined, opts: { utc?: boolean; 
   }).format(d);
 }
 
+/** The browser's time zone (in a client component, after it rendered). */
+export function browserZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+}
+
 /** zone when it is a time zone this runtime knows (an IANA name), else undefined. */
 export function knownZone(zone: string | null | undefined): string | undefined {
   if (!zone || zone.length > 64) return undefined;
