@@ -10,7 +10,7 @@ import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
-import { load, publicApi, userApi } from "@/lib/api/server";
+import { load, userApi } from "@/lib/api/server";
 import { dateTime, money, statusVariant } from "@/lib/format";
 import { viewerZone } from "@/lib/zone";
 
@@ -29,7 +29,8 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
   const event = ev.data;
   const [shows, cats, line] = await Promise.all([
     load(api.catalog.shows(id)),
-    load(publicApi().catalog.categories()),
+    // Read fresh, as on the new-event page.
+    load(api.catalog.categories()),
     load(api.queue.line(id)),
   ]);
   const zones = shows.ok ? await Promise.all(shows.data.map((s) => load(api.catalog.zones(s.id)))) : [];

@@ -2,15 +2,17 @@ import type { Metadata } from "next";
 
 import { EventForm } from "@/components/organizer/event-form";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
-import { load, publicApi } from "@/lib/api/server";
+import { load, userApi } from "@/lib/api/server";
 
 export const metadata: Metadata = { title: "New event" };
 
-// Behind sign-in: rendered per request (the category list included).
+// Behind sign-in: rendered per request, the category list read fresh (not
+// the shared catalog cache, which serves a stale list once after it expires:
+// a category an admin just added was missing).
 export const dynamic = "force-dynamic";
 
 export default async function NewEventPage() {
-  const cats = await load(publicApi().catalog.categories());
+  const cats = await load((await userApi()).catalog.categories());
   return (
     <Card className="mx-auto max-w-3xl">
       <CardHeader>
