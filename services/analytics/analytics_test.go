@@ -144,6 +144,15 @@ func TestCountsOnceAndAuthorization(t *testing.T) {
 	_, err = e.analytics.GetEventAnalytics(ctx, testkit.As(t, e.Mesh, shop.Organizer, authn.RoleOrganizer,
 		&analyticsv1.GetEventAnalyticsRequest{EventId: shop.Event, From: "2020-01-02", To: "2020-01-01"}))
 	testkit.WantCode(t, err, errs.Validation)
+	// A year: every day, the hours of its last 31 days only, the totals of all of it.
+	from := time.Now().UTC().AddDate(0, 0, -365).Format(time.DateOnly)
+	res, err = e.analytics.GetEventAnalytics(ctx, testkit.As(t, e.Mesh, shop.Organizer, authn.RoleOrganizer,
+		&analyticsv1.GetEventAnalyticsRequest{EventId: shop.Event, From: from}))
+	if a := res.Msg.GetAnalytics(); err != nil || len(a.GetDaily()) != 366 || len(a.GetHourly()) != 31*24 ||
+		a.GetHourly()[0].GetStart().AsTime().Format(time.DateOnly) != a.GetDaily()[335].GetStart().AsTime().Format(time.DateOnly) ||
+		a.GetSummary().GetReservations() != e.eventReport(t, shop.Organizer, authn.RoleOrganizer, shop.Event).GetSummary().GetReservations() {
+		t.Fatalf("a year's report: %v %v", res, err)
+	}
 
 	// Dashboards: an organizer's own events, every event for an admin.
 	dash := func(user, role string) *analyticsv1.Dashboard {

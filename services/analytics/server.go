@@ -32,8 +32,13 @@ func NewServer(store *Store, catalog Catalog) analyticsv1connect.AnalyticsServic
 // booking engine's), and the aggregates keep none.
 const currency = "USD"
 
-// maxDays bounds a report's range (its hourly series has 24 points a day).
+// maxDays bounds a report's range.
 const maxDays = 366
+
+// hourlyDays bounds a report's hourly series to the range's last days: a
+// year of hours (8,784 points) in every read of a live dashboard is too
+// much to send for what anyone reads of it.
+const hourlyDays = 31
 
 // GetEventAnalytics reports one event to its organizer or an admin. Anyone
 // else gets FORBIDDEN, or NOT_FOUND when the event is not public (a draft;
@@ -157,7 +162,11 @@ func (s *Server) report(ctx context.Context, sc Scope, from, to time.Time) (*ana
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	hourly, err := s.store.Hourly(ctx, sc, from, to)
+	hourlyFrom := from
+	if first := to.AddDate(0, 0, 1-hourlyDays); first.After(from) {
+		hourlyFrom = first
+	}
+	hourly, err := s.store.Hourly(ctx, sc, hourlyFrom, to)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -318,7 +318,8 @@ type EventAnalytics struct {
 	TotalSeats int32 `protobuf:"varint,5,opt,name=total_seats,json=totalSeats,proto3" json:"total_seats,omitempty"`
 	// Daily is one point per day of the range.
 	Daily []*SeriesPoint `protobuf:"bytes,6,rep,name=daily,proto3" json:"daily,omitempty"`
-	// Hourly is one point per hour of the range.
+	// Hourly is one point per hour of the range's last 31 days (of all of
+	// it when shorter): a longer hourly series is too long to read.
 	Hourly        []*SeriesPoint `protobuf:"bytes,7,rep,name=hourly,proto3" json:"hourly,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -414,7 +415,8 @@ type Dashboard struct {
 	Summary *SalesSummary `protobuf:"bytes,3,opt,name=summary,proto3" json:"summary,omitempty"`
 	// Daily is one point per day of the range.
 	Daily []*SeriesPoint `protobuf:"bytes,4,rep,name=daily,proto3" json:"daily,omitempty"`
-	// Hourly is one point per hour of the range.
+	// Hourly is one point per hour of the range's last 31 days (of all of
+	// it when shorter): a longer hourly series is too long to read.
 	Hourly []*SeriesPoint `protobuf:"bytes,5,rep,name=hourly,proto3" json:"hourly,omitempty"`
 	// TopEvents are the events with the most revenue in the range, at most 10.
 	TopEvents     []*EventSales `protobuf:"bytes,6,rep,name=top_events,json=topEvents,proto3" json:"top_events,omitempty"`

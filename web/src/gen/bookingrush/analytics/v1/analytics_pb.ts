@@ -388,7 +388,8 @@ export type EventAnalytics = Message<"bookingrush.analytics.v1.EventAnalytics"> 
   daily: SeriesPoint[];
 
   /**
-   * Hourly is one point per hour of the range.
+   * Hourly is one point per hour of the range's last 31 days (of all of
+   * it when shorter): a longer hourly series is too long to read.
    *
    * @generated from field: repeated bookingrush.analytics.v1.SeriesPoint hourly = 7;
    */
@@ -444,7 +445,8 @@ export type EventAnalyticsJson = {
   daily?: SeriesPointJson[];
 
   /**
-   * Hourly is one point per hour of the range.
+   * Hourly is one point per hour of the range's last 31 days (of all of
+   * it when shorter): a longer hourly series is too long to read.
    *
    * @generated from field: repeated bookingrush.analytics.v1.SeriesPoint hourly = 7;
    */
@@ -493,7 +495,8 @@ export type Dashboard = Message<"bookingrush.analytics.v1.Dashboard"> & {
   daily: SeriesPoint[];
 
   /**
-   * Hourly is one point per hour of the range.
+   * Hourly is one point per hour of the range's last 31 days (of all of
+   * it when shorter): a longer hourly series is too long to read.
    *
    * @generated from field: repeated bookingrush.analytics.v1.SeriesPoint hourly = 5;
    */
@@ -542,7 +545,8 @@ export type DashboardJson = {
   daily?: SeriesPointJson[];
 
   /**
-   * Hourly is one point per hour of the range.
+   * Hourly is one point per hour of the range's last 31 days (of all of
+   * it when shorter): a longer hourly series is too long to read.
    *
    * @generated from field: repeated bookingrush.analytics.v1.SeriesPoint hourly = 5;
    */
