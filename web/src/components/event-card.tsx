@@ -26,7 +26,7 @@ export function EventCard({ event }: { event: Event }) {
           </CardDescription>
         </CardHeader>
         <CardContent className="text-muted-foreground flex items-center gap-1 text-sm">
-          <CalendarDays className="size-3" /> On sale {dateTime(event.sale_start_at, { utc: true })}
+          <CalendarDays className="size-3" /> On sale {dateTime(event.sale_start_at, { zone: "UTC" })}
         </CardContent>
       </Card>
     </Link>

@@ -2,7 +2,7 @@
 
 import { useEffect } from "react";
 
-import { browserZone } from "@/lib/format";
+import { browserZone, zoneCookie } from "@/lib/format";
 
 /**
  * Tells the server the browser's time zone (the tz cookie, lib/zone.ts), so
@@ -13,8 +13,8 @@ import { browserZone } from "@/lib/format";
 export function ZoneCookie() {
   useEffect(() => {
     const value = encodeURIComponent(browserZone());
-    if (document.cookie.split("; ").includes(`tz=${value}`)) return;
-    document.cookie = `tz=${value}; path=/; max-age=31536000; samesite=lax`;
+    if (document.cookie.split("; ").includes(`${zoneCookie}=${value}`)) return;
+    document.cookie = `${zoneCookie}=${value}; path=/; max-age=31536000; samesite=lax`;
   }, []);
   return null;
 }

@@ -10,8 +10,8 @@ describe("format", () => {
     expect(money("12.00", "XXX-not-a-currency")).toBe("12.00 XXX-not-a-currency");
   });
   it("writes dates, in UTC for pages everyone shares", () => {
-    expect(dateTime("2026-12-03T20:30:00Z", { utc: true })).toBe("3 Dec 2026, 20:30 UTC");
-    expect(dateTime(null)).toBe("—");
+    expect(dateTime("2026-12-03T20:30:00Z", { zone: "UTC" })).toBe("3 Dec 2026, 20:30 UTC");
+    expect(dateTime(null, { zone: "UTC" })).toBe("—");
   });
   it("writes dates in the viewer's zone, saying which", () => {
     expect(dateTime("2026-12-05T07:18:00Z", { zone: "America/New_York" })).toBe("5 Dec 2026, 02:18 GMT-5");

@@ -18,26 +18,29 @@ export function money(amount: string | null | undefined, currency: string | null
 }
 
 /**
- * A moment as people read it. With a zone (an IANA name, or utc for "UTC")
- * it is written in that zone and says which ("5 Dec 2026, 07:18 UTC",
- * "5 Dec 2026, 02:18 GMT-5"); without one, in the runtime's own zone: only
- * for what the browser alone renders. A server page passes the viewer's
- * zone (lib/zone.ts): the server's own zone is nobody's.
+ * A moment as people read it, in zone (an IANA name) and saying which
+ * ("5 Dec 2026, 07:18 UTC", "5 Dec 2026, 02:18 GMT-5"). Pages everyone
+ * shares use UTC; a viewer's own pages their zone (lib/zone.ts on the
+ * server, browserZone in the browser): never the runtime's own, which on
+ * the server is nobody's.
  */
-export function dateTime(iso: string | null | undefined, opts: { utc?: boolean; zone?: string } = {}): string {
+export function dateTime(iso: string | null | undefined, opts: { zone: string }): string {
   if (!iso) return "—";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  const zone = opts.zone ?? (opts.utc ? "UTC" : undefined);
   return new Intl.DateTimeFormat("en-GB", {
     year: "numeric",
     month: "short",
     day: "numeric",
     hour: "2-digit",
     minute: "2-digit",
-    ...(zone ? { timeZone: zone, timeZoneName: "short" } : {}),
+    timeZone: opts.zone,
+    timeZoneName: "short",
   }).format(d);
 }
+
+/** The cookie in which the browser tells the server its time zone (components/zone-cookie.tsx, lib/zone.ts). */
+export const zoneCookie = "tz";
 
 /** The browser's time zone (in a client component, after it rendered). */
 export function browserZone(): string {

@@ -7,9 +7,7 @@ import "server-only";
 
 import { cookies } from "next/headers";
 
-import { knownZone } from "@/lib/format";
-
-export const zoneCookie = "tz";
+import { knownZone, zoneCookie } from "@/lib/format";
 
 export async function viewerZone(): Promise<string> {
   const jar = await cookies();

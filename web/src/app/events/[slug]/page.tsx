@@ -74,7 +74,7 @@ export default async function EventPage({ params }: Props) {
             <MapPin className="size-4" /> {event.venue}
           </span>
           <span className="flex items-center gap-1">
-            <CalendarDays className="size-4" /> Sale {dateTime(event.sale_start_at, { utc: true })} – {dateTime(event.sale_end_at, { utc: true })}
+            <CalendarDays className="size-4" /> Sale {dateTime(event.sale_start_at, { zone: "UTC" })} – {dateTime(event.sale_end_at, { zone: "UTC" })}
           </span>
           <span>Up to {event.max_per_user} tickets per person</span>
         </p>
@@ -95,7 +95,7 @@ export default async function EventPage({ params }: Props) {
             return (
               <div key={show.id} className="rounded-xl border p-4" data-testid="show">
                 <h2 className="mb-3 flex items-center gap-2 text-lg font-semibold">
-                  <CalendarDays className="size-4" /> {dateTime(show.show_date, { utc: true })}
+                  <CalendarDays className="size-4" /> {dateTime(show.show_date, { zone: "UTC" })}
                   {show.status !== "active" && <Badge variant={statusVariant(show.status)}>{show.status.replace("_", " ")}</Badge>}
                 </h2>
                 {z && !z.ok ? (
