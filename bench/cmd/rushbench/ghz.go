@@ -161,7 +161,7 @@ func (b *bench) scenarioGHZ(ctx context.Context) error {
 	if b.bookURL == "" {
 		return errors.New("no booking address (-booking-addr)")
 	}
-	ev, err := b.event(ctx, "ghz "+b.run, 100000, 10)
+	ev, err := b.event(ctx, "ghz "+b.run, 100000, ghzMaxPerUser)
 	if err != nil {
 		return err
 	}
@@ -183,6 +183,9 @@ func (b *bench) scenarioGHZ(ctx context.Context) error {
 	return nil
 }
 
+// ghzMaxPerUser is the max_per_user of the ghz scenarios' events.
+const ghzMaxPerUser = 10
+
 // ghzConfigOnly writes a ghz config for an existing deployment
 // (-target-url, -booking-addr, -jwt-secret, -postgres-url): it inserts a
 // user, creates an event through the API and prints the ghz command (one
@@ -197,7 +200,7 @@ func (b *bench) ghzConfigOnly(ctx context.Context) error {
 		return err
 	}
 	defer b.teardown()
-	ev, err := b.event(ctx, "ghz "+b.run, 100000, 10)
+	ev, err := b.event(ctx, "ghz "+b.run, 100000, ghzMaxPerUser)
 	if err != nil {
 		return err
 	}
@@ -208,6 +211,8 @@ func (b *bench) ghzConfigOnly(ctx context.Context) error {
 		return err
 	}
 	b.say("wrote %s (event %s, zone %s); run: ghz --config=%s", cfgFile, ev.ID, ev.Zones[0], cfgFile)
+	b.say("the config carries one user's token: its first %d seats are holds, every later call answers MAX_PER_USER_EXCEEDED "+
+		"(ghz's command takes one metadata object); for a hold on every call, rotating users' tokens, run rushbench -scenario=ghz with the same flags", ghzMaxPerUser)
 	return nil
 }
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
