@@ -29,9 +29,11 @@ import (
 // booking (another process) in batches, and every answer is the one the
 // reserve would get alone: each user's third seat refused by the per-user
 // limit, a repeated key replayed with its booking, a key reused for another
-// request a conflict, bad input a validation error, a bad token 401, all
-// inside the same batches as the holds. The holds add up, and Postgres
-// agrees with Redis.
+// request a conflict, bad input a validation error, a bad token 401, an
+// Idempotency-Key that is not UTF-8 a validation error (it goes alone: a
+// batch carries UTF-8 headers only; batched, it failed its whole batch with
+// 503), all among the same batches as the holds. The holds add up, and
+// Postgres agrees with Redis.
 func TestBatchedReservesAnswerAsAlone(t *testing.T) {
 	t.Parallel()
 	redisURL := "redis://127.0.0.1:6379/0"
@@ -70,6 +72,9 @@ func TestBatchedReservesAnswerAsAlone(t *testing.T) {
 		fire(user, "hold", token, body, "a-"+uuid.NewString())
 		fire(user, "twice", token, body, twice)
 		fire(user, "twice", token, body, twice)
+		if i%2 == 0 {
+			fire(user, "latin1-key", token, body, "k\xffk-"+uuid.NewString()[:8])
+		}
 		switch i % 3 {
 		case 0:
 			fire(user, "invalid", token, map[string]any{"show_id": s.Show, "zone_id": s.Zone, "quantity": 0}, uuid.NewString())
@@ -86,7 +91,7 @@ func TestBatchedReservesAnswerAsAlone(t *testing.T) {
 	twice := map[string][]string{} // user -> the answers to its repeated key
 	for _, o := range got {
 		switch o.kind {
-		case "invalid":
+		case "invalid", "latin1-key":
 			a.want(o.r, http.StatusBadRequest, "VALIDATION_ERROR")
 			continue
 		case "bad-token":

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -264,7 +265,9 @@ func (batchErrorInterceptor) WrapStreamingHandler(next connect.StreamingHandlerF
 
 // toWireError is ce as a reply carries it.
 func toWireError(ce *connect.Error) *meshv1.Error {
-	e := &meshv1.Error{Code: int32(ce.Code()), Message: ce.Message()}
+	// A message that is not UTF-8 reads as connect-go's JSON error body
+	// would write it (encoding/json: U+FFFD), and cannot fail the batch.
+	e := &meshv1.Error{Code: int32(ce.Code()), Message: strings.ToValidUTF8(ce.Message(), "\uFFFD")}
 	for _, d := range ce.Details() {
 		e.Details = append(e.Details, &anypb.Any{TypeUrl: anyPrefix + d.Type(), Value: d.Bytes()})
 	}
@@ -332,6 +335,22 @@ func (w *replyWriter) Flush() {}
 
 func (w *replyWriter) reply() *meshv1.Reply {
 	w.WriteHeader(http.StatusOK)
+	if !utf8Headers(w.header) {
+		// A reply is encoded with its batch: a header that is not UTF-8
+		// (a handler echoing a client's bytes) must not fail the others.
+		// Its bytes become U+FFFD, as they do in the JSON of an error.
+		for k, vs := range w.header {
+			if !utf8.ValidString(k) {
+				delete(w.header, k)
+				continue
+			}
+			valid := make([]string, len(vs)) // vs may be a slice of the request's
+			for i, v := range vs {
+				valid[i] = strings.ToValidUTF8(v, "\uFFFD")
+			}
+			w.header[k] = valid
+		}
+	}
 	return &meshv1.Reply{Status: int32(w.status), Headers: toHeaders(w.header), Body: w.body}
 }
 
@@ -406,7 +425,7 @@ func newBatchTransport(next *http.Client, keys *authn.Keys, caller string, cfg B
 
 // Do implements connect.HTTPClient.
 func (t *batchTransport) Do(r *http.Request) (*http.Response, error) {
-	if !connectUnary(r) {
+	if !connectUnary(r) || !utf8Headers(r.Header) {
 		return t.next.Do(r)
 	}
 	var body []byte
@@ -458,6 +477,25 @@ func replyResponse(r *http.Request, reply *meshv1.Reply) *http.Response {
 		ContentLength: int64(len(reply.GetBody())),
 		Request:       r,
 	}
+}
+
+// utf8Headers reports whether every header of h is UTF-8, as a batch
+// carries them (meshv1.Header's strings): a call with any other byte (a
+// client's Idempotency-Key in Latin-1, say) goes alone, as HTTP carries it,
+// and answers what it would unbatched. Batched, it failed to encode and
+// took every call of its batch down with it (503 for all of them).
+func utf8Headers(h http.Header) bool {
+	for k, vs := range h {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // connectUnary reports whether r is a Connect unary call, the only kind a

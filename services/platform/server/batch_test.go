@@ -124,3 +124,48 @@ func TestBinaryBatchErrorsReadAsTheJSONOnes(t *testing.T) {
 		})
 	}
 }
+
+// latin1 answers every Reserve with a header and an error message that are
+// not UTF-8, as a handler echoing a client's bytes would.
+type latin1 struct {
+	bookingv1connect.UnimplementedBookingServiceHandler
+}
+
+func (latin1) Reserve(context.Context, *connect.Request[bookingv1.ReserveRequest]) (*connect.Response[bookingv1.ReserveResponse], error) {
+	err := connect.NewError(connect.CodeInvalidArgument, errors.New("key k\xffk"))
+	err.Meta().Set("X-Echo", "k\xffk")
+	return nil, err
+}
+
+// TestBatchRepliesThatAreNotUTF8: a reply whose header or error message is
+// not UTF-8 (the batch's strings must be) is still answered, with U+FFFD
+// for those bytes, and its batch-mates are answered too: before, the batch
+// failed to encode and every call in it failed.
+func TestBatchRepliesThatAreNotUTF8(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	mux.Handle(bookingv1connect.NewBookingServiceHandler(latin1{}, connect.WithInterceptors(batchErrors)))
+	mux.Handle(meshv1connect.NewMeshServiceHandler(&batchServer{mux: mux, maxHeader: 1 << 20, workers: workers{work: make(chan func())}}))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	mesh := meshv1connect.NewMeshServiceClient(srv.Client(), srv.URL)
+	call := &meshv1.Call{Procedure: bookingv1connect.BookingServiceReserveProcedure, Body: []byte{},
+		Headers: []*meshv1.Header{{Name: "Content-Type", Values: []string{"application/proto"}}}}
+	for _, binary := range []bool{false, true} {
+		res, err := mesh.Batch(context.Background(), connect.NewRequest(&meshv1.BatchRequest{Calls: []*meshv1.Call{call, call}, BinaryErrors: binary}))
+		if err != nil {
+			t.Fatalf("binary errors %v: the batch failed: %v", binary, err)
+		}
+		for i, r := range res.Msg.GetReplies() {
+			var ce *connect.Error
+			if binary {
+				ce = fromWireError(r)
+			} else {
+				ce = jsonClientError(t, r)
+			}
+			if ce.Code() != connect.CodeInvalidArgument || ce.Message() != "key k\uFFFDk" || ce.Meta().Get("X-Echo") != "k\uFFFDk" {
+				t.Errorf("binary errors %v, reply %d: %v, X-Echo %q", binary, i, ce, ce.Meta().Get("X-Echo"))
+			}
+		}
+	}
+}
