@@ -48,6 +48,20 @@ type doer func(*http.Request) (*http.Response, error)
 
 func (d doer) Do(r *http.Request) (*http.Response, error) { return d(r) }
 
+// reserveBatches serves h and MeshService.Batch, as a component does, and
+// returns a client of the batches and an empty Reserve call to put in them.
+func reserveBatches(t *testing.T, h bookingv1connect.BookingServiceHandler) (meshv1connect.MeshServiceClient, *meshv1.Call) {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle(bookingv1connect.NewBookingServiceHandler(h, connect.WithInterceptors(batchErrors)))
+	mux.Handle(meshv1connect.NewMeshServiceHandler(&batchServer{mux: mux, maxHeader: 1 << 20, workers: workers{work: make(chan func())}}))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	call := &meshv1.Call{Procedure: bookingv1connect.BookingServiceReserveProcedure, Body: []byte{},
+		Headers: []*meshv1.Header{{Name: "Content-Type", Values: []string{"application/proto"}}}}
+	return meshv1connect.NewMeshServiceClient(srv.Client(), srv.URL), call
+}
+
 // TestBinaryBatchErrorsReadAsTheJSONOnes: a batched call's error that
 // travels in binary (BatchRequest.binary_errors) reaches the caller as the
 // very error a Connect client decodes from the JSON body: code, message,
@@ -73,14 +87,7 @@ func TestBinaryBatchErrorsReadAsTheJSONOnes(t *testing.T) {
 		{"no details", connect.NewError(connect.CodeUnauthenticated, errors.New("missing token"))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mux := http.NewServeMux()
-			mux.Handle(bookingv1connect.NewBookingServiceHandler(failing{err: tc.err}, connect.WithInterceptors(batchErrors)))
-			mux.Handle(meshv1connect.NewMeshServiceHandler(&batchServer{mux: mux, maxHeader: 1 << 20, workers: workers{work: make(chan func())}}))
-			srv := httptest.NewServer(mux)
-			t.Cleanup(srv.Close)
-			mesh := meshv1connect.NewMeshServiceClient(srv.Client(), srv.URL)
-			call := &meshv1.Call{Procedure: bookingv1connect.BookingServiceReserveProcedure, Body: []byte{},
-				Headers: []*meshv1.Header{{Name: "Content-Type", Values: []string{"application/proto"}}}}
+			mesh, call := reserveBatches(t, failing{err: tc.err})
 			reply := func(binary bool) *meshv1.Reply {
 				res, err := mesh.Batch(context.Background(), connect.NewRequest(&meshv1.BatchRequest{Calls: []*meshv1.Call{call}, BinaryErrors: binary}))
 				if err != nil {
@@ -143,14 +150,7 @@ func (latin1) Reserve(context.Context, *connect.Request[bookingv1.ReserveRequest
 // failed to encode and every call in it failed.
 func TestBatchRepliesThatAreNotUTF8(t *testing.T) {
 	t.Parallel()
-	mux := http.NewServeMux()
-	mux.Handle(bookingv1connect.NewBookingServiceHandler(latin1{}, connect.WithInterceptors(batchErrors)))
-	mux.Handle(meshv1connect.NewMeshServiceHandler(&batchServer{mux: mux, maxHeader: 1 << 20, workers: workers{work: make(chan func())}}))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	mesh := meshv1connect.NewMeshServiceClient(srv.Client(), srv.URL)
-	call := &meshv1.Call{Procedure: bookingv1connect.BookingServiceReserveProcedure, Body: []byte{},
-		Headers: []*meshv1.Header{{Name: "Content-Type", Values: []string{"application/proto"}}}}
+	mesh, call := reserveBatches(t, latin1{})
 	for _, binary := range []bool{false, true} {
 		res, err := mesh.Batch(context.Background(), connect.NewRequest(&meshv1.BatchRequest{Calls: []*meshv1.Call{call, call}, BinaryErrors: binary}))
 		if err != nil {
