@@ -234,8 +234,6 @@ func TestConstraintsRejectBadStates(t *testing.T) {
 		{"booking unknown status", check, `UPDATE bookings SET status = 'pending' WHERE id = $1`, []any{f.booking}},
 		{"booking amount not price times quantity", check, `UPDATE bookings SET total_amount = 1.00 WHERE id = $1`, []any{f.booking}},
 		{"booking confirmed without confirmed_at", check, `UPDATE bookings SET status = 'confirmed' WHERE id = $1`, []any{f.booking}},
-		{"booking idempotency key reused by same user", unique, `INSERT INTO bookings (reservation_id, user_id, event_id, show_id, zone_id, quantity, unit_price, total_amount, expires_at)
-			SELECT 'idem-1', user_id, event_id, show_id, zone_id, 1, 49.90, 49.90, now() FROM bookings WHERE id = $1`, []any{f.booking}},
 		{"booking zone of an unknown event", fk, `INSERT INTO booking_zones (zone_id, event_id, show_id, price, total_seats, available_seats)
 			VALUES (gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 1, 1, 1)`, nil},
 		{"payment negative refund", check, `UPDATE payments SET refunded_amount = -1 WHERE id = $1`, []any{f.payment}},

@@ -301,6 +301,49 @@ func TestConfirmAndIdempotency(t *testing.T) {
 	}
 }
 
+// TestIdempotencyKeyIsPerEventAndExpires: an Idempotency-Key replays
+// within its event while its record lives (booking.idempotency-ttl); the
+// same user's key on another event, or on the same event once the record
+// expired, is a booking of its own, and Postgres keeps every one. Its unique
+// (user, key) once refused the second, which the persister dead-lettered:
+// a live hold Postgres never had.
+func TestIdempotencyKeyIsPerEventAndExpires(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f1 := m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 1})
+	f2 := m.seed(eventOpts{seats: 10, maxPerUser: 4})
+	user, key, ctx := f1.users[0], "same-key-1", context.Background()
+	c := m.booking(false)
+	reserve := func(f fixture) string {
+		t.Helper()
+		b, err := m.reserve(ctx, c, f, user, 1, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.GetId()
+	}
+	first, other := reserve(f1), reserve(f2)
+	if replay := reserve(f1); replay != first || other == first {
+		t.Fatalf("event 1: %s then %s; event 2: %s", first, replay, other)
+	}
+	// The record expires (as its TTL would end it): the key is new again.
+	if err := m.rdb.Del(ctx, fmt.Sprintf("%s{ev:%s}:idem:%s:%s", m.prefix, f1.event, user, key)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if later := reserve(f1); later == first {
+		t.Fatalf("the expired key replayed %s", first)
+	}
+	m.waitReconciled(f1, 10*time.Second)
+	m.waitReconciled(f2, 10*time.Second)
+	var rows, dead int
+	if err := m.db.QueryRow(`SELECT count(*) FROM bookings WHERE user_id = $1 AND reservation_id = $2`, user, key).Scan(&rows); err != nil || rows != 3 {
+		t.Fatalf("Postgres has %d bookings of the key (%v), want 3", rows, err)
+	}
+	if err := m.db.QueryRow(`SELECT count(*) FROM dead_letters`).Scan(&dead); err != nil || dead != 0 {
+		t.Fatalf("%d dead letters (%v)", dead, err)
+	}
+}
+
 // TestSaleWindowAndBadInput: outside the sale window SALE_NOT_OPEN; a zone of
 // another show NOT_FOUND; too many seats INSUFFICIENT_STOCK with details;
 // nothing changes.

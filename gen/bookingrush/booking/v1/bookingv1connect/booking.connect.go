@@ -73,7 +73,10 @@ const (
 type BookingServiceClient interface {
 	// Reserve holds seats of a zone for the caller. One atomic Redis step
 	// decides it; the hold expires (10 minutes by default) unless confirmed.
-	// Retrying with the same idempotency key returns the same booking.
+	// Retrying with the same idempotency key returns the same booking. A key
+	// belongs to its caller and the event, and replays for
+	// booking.idempotency-ttl (24 hours by default): on another event, or
+	// after that, it reserves anew.
 	Reserve(context.Context, *connect.Request[v1.ReserveRequest]) (*connect.Response[v1.ReserveResponse], error)
 	// ConfirmBooking makes a held booking permanent once its payment
 	// succeeded. Called by the saga orchestrator, and by clients to finish early.
@@ -279,7 +282,10 @@ func (c *bookingServiceClient) GetAvailability(ctx context.Context, req *connect
 type BookingServiceHandler interface {
 	// Reserve holds seats of a zone for the caller. One atomic Redis step
 	// decides it; the hold expires (10 minutes by default) unless confirmed.
-	// Retrying with the same idempotency key returns the same booking.
+	// Retrying with the same idempotency key returns the same booking. A key
+	// belongs to its caller and the event, and replays for
+	// booking.idempotency-ttl (24 hours by default): on another event, or
+	// after that, it reserves anew.
 	Reserve(context.Context, *connect.Request[v1.ReserveRequest]) (*connect.Response[v1.ReserveResponse], error)
 	// ConfirmBooking makes a held booking permanent once its payment
 	// succeeded. Called by the saga orchestrator, and by clients to finish early.

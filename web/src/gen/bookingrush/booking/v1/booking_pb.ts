@@ -1982,7 +1982,10 @@ export const BookingService: GenService<{
   /**
    * Reserve holds seats of a zone for the caller. One atomic Redis step
    * decides it; the hold expires (10 minutes by default) unless confirmed.
-   * Retrying with the same idempotency key returns the same booking.
+   * Retrying with the same idempotency key returns the same booking. A key
+   * belongs to its caller and the event, and replays for
+   * booking.idempotency-ttl (24 hours by default): on another event, or
+   * after that, it reserves anew.
    *
    * @generated from rpc bookingrush.booking.v1.BookingService.Reserve
    */
