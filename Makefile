@@ -73,9 +73,23 @@ FUZZTIME        ?= 1m
 RANDOM_DURATION ?= 2m
 
 .PHONY: fuzz
-fuzz: ## the edge's fuzz suite, longer than in test: each native fuzz target for FUZZTIME (1m), then TestRandomRequests for RANDOM_DURATION (2m)
-	@for f in $$($(GO) test ./edge -list '^Fuzz' | grep '^Fuzz'); do \
-	  echo "== $$f"; $(GO) test ./edge -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) || exit 1; done
+# A fuzz run that ends in "context deadline exceeded" without writing a
+# failing input is Go's coordinator racing the -fuzztime deadline
+# (golang/go#75804, fixed in Go 1.27), not a finding: it is reported and the
+# suite goes on. Any other failure stops it.
+fuzz: ## the fuzz suite, longer than in test: each native fuzz target of the edge and of authn (the token's claims) for FUZZTIME (1m), then TestRandomRequests for RANDOM_DURATION (2m)
+	@out=$$(mktemp); trap 'rm -f $$out' EXIT; \
+	for p in ./edge ./services/platform/authn; do \
+	  for f in $$($(GO) test $$p -list '^Fuzz' | grep '^Fuzz'); do \
+	    echo "== $$p $$f"; \
+	    $(GO) test $$p -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) 2>&1 | tee $$out; \
+	    if [ $${PIPESTATUS[0]} -ne 0 ]; then \
+	      if grep -q 'context deadline exceeded' $$out && ! grep -q 'Failing input written' $$out; then \
+	        echo "== $$f: stopped by Go's fuzz deadline race (golang/go#75804), no failing input: not a finding"; \
+	      else exit 1; fi; \
+	    fi; \
+	  done; \
+	done
 	$(GO) test -race -count=1 -timeout 0 ./edge -run '^TestRandomRequests$$' -v -random.duration=$(RANDOM_DURATION)
 
 .PHONY: lint
