@@ -29,11 +29,14 @@ import (
 	"github.com/bookingrush/rush/services/testkit"
 )
 
-// How long TestRandomRequests sends requests: 3 s in `make test`, longer on
-// demand (`go test ./edge -run TestRandomRequests -random.duration=2m`, or
+// How long TestRandomRequests sends requests: 10 s in `make test` (every
+// CI run of 3 s had missed the two bugs one run of 10 s found on
+// 2026-12-05: an Idempotency-Key reused across events, one not UTF-8 in a
+// batch), longer on demand
+// (`go test ./edge -run TestRandomRequests -random.duration=2m`, or
 // RUSH_RANDOM_DURATION=2m, or `make fuzz`).
 var (
-	randomDuration = flag.Duration("random.duration", envDuration("RUSH_RANDOM_DURATION", 3*time.Second),
+	randomDuration = flag.Duration("random.duration", envDuration("RUSH_RANDOM_DURATION", 10*time.Second),
 		"how long TestRandomRequests sends hostile requests (env RUSH_RANDOM_DURATION)")
 	randomSeed = flag.Uint64("random.seed", 0, "seed of TestRandomRequests; 0 picks one (the test logs it)")
 )
