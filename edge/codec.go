@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
@@ -205,6 +206,37 @@ func (c *codec) Unmarshal(data []byte, msg proto.Message) error {
 	return nil
 }
 
+// loneSurrogate returns the first \u escape of data that is half of a
+// UTF-16 surrogate pair without its other half ("\udcff"), or "".
+func loneSurrogate(data []byte) string {
+	code := func(i int) (rune, bool) { // the \uXXXX at data[i:], if any
+		if i+6 > len(data) || data[i] != '\\' || data[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(data[i+2:i+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\\' {
+			continue
+		}
+		r, ok := code(i)
+		if !ok {
+			i++ // another escape: skip its character
+			continue
+		}
+		if utf16.IsSurrogate(r) {
+			if low, ok := code(i + 6); r < 0xdc00 && ok && low >= 0xdc00 && low <= 0xdfff {
+				i += 11
+				continue
+			}
+			return string(data[i : i+6])
+		}
+		i += 5
+	}
+	return ""
+}
+
 // decodeError is the 400 of a body protojson could not read. When the
 // error is about one field's value, it names the field (the path at the
 // error's position: protojson's message gives only a scalar's own name, and
@@ -226,6 +258,11 @@ func (c *codec) decodeError(data []byte, md protoreflect.MessageDescriptor, err 
 			_, size := utf8.DecodeRuneInString(rest)
 			text = rest[size:]
 		}
+		if esc := loneSurrogate(data); esc != "" {
+			// protojson's word for it may be "unexpected EOF", of a body
+			// that ends where it should.
+			text = "the escape " + esc + " is half of a UTF-16 surrogate pair, not a character"
+		}
 		return connect.NewError(connect.CodeInvalidArgument, errors.New("the body is not JSON of this request: "+text))
 	}
 	if duplicateError.MatchString(text) {
@@ -234,11 +271,16 @@ func (c *codec) decodeError(data []byte, md protoreflect.MessageDescriptor, err 
 	say := "must be given once"
 	if rule == "type" {
 		say = text
-		if f := planAt(c.plans.msgs[md.FullName()], field); f != nil {
+		f := planAt(c.plans.msgs[md.FullName()], field)
+		if f != nil {
 			say = mustBe(f.fd, f.enum)
 			if f.fd.IsList() && !strings.HasSuffix(field, "]") {
 				say = "must be an array"
 			}
+		}
+		if esc := loneSurrogate(data); esc != "" && f != nil && f.fd.Kind() == protoreflect.StringKind {
+			// A string it is, but not one of characters.
+			say, rule = "must not hold "+esc+", half of a UTF-16 surrogate pair, not a character", "string.valid_utf8"
 		}
 	}
 	return errs.Connect(errs.New(errs.Validation, "invalid input: "+field,

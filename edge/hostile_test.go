@@ -312,6 +312,20 @@ func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
 	want(t, "blank password", do("POST", "/api/v1/auth/register", js, `{"email":"blank@rush.test","password":"          ","full_name":"B"}`, ""), 400, "VALIDATION_ERROR", "password", "password.not_blank")
 	want(t, "bad reset token", do("POST", "/api/v1/auth/reset-password", js, `{"token":"`+strings.Repeat("a", 43)+`","new_password":"secret-pass-2"}`, ""), 400, "VALIDATION_ERROR", "token", "token.valid")
 	want(t, "body invalid UTF-8", do("PUT", "/api/v1/auth/me", js, "{\"full_name\":\"a\xffb\"}", buyer), 400, "VALIDATION_ERROR", "", "")
+	// A lone surrogate escape: protojson says "unexpected EOF" of a body
+	// that is whole, or that a string must be a string; the answer names
+	// the escape (and its field, when protojson said where).
+	for _, c := range []struct{ method, path, body, field string }{
+		{"PUT", "/api/v1/auth/me", `{"full_name":"a\udcffb"}`, ""},
+		{"POST", "/api/v1/bookings/reserve", `{"show_id":"\udc00","zone_id":"` + uuid.NewString() + `","quantity":1}`, "show_id"},
+	} {
+		r := do(c.method, c.path, js, c.body, buyer)
+		rule := map[bool]string{true: "string.valid_utf8"}[c.field != ""]
+		want(t, "lone surrogate "+c.path, r, 400, "VALIDATION_ERROR", c.field, rule)
+		if !strings.Contains(string(r.body), "half of a UTF-16 surrogate pair") {
+			t.Errorf("lone surrogate %s: %s", c.path, r.body)
+		}
+	}
 	want(t, "reserve NUL", do("POST", "/api/v1/bookings/reserve", js, `{"show_id":"`+uuid.NewString()+`","zone_id":"`+uuid.NewString()+`","quantity":1,"idempotency_key":"key-\u0000-123"}`, buyer),
 		400, "VALIDATION_ERROR", "idempotency_key", "string.no_control_characters")
 	want(t, "Content-Type not UTF-8", do("POST", "/api/v1/webhooks/stripe", "application/json; charset=\xff", `{}`, ""), 415, "UNSUPPORTED_MEDIA_TYPE", "", "")
