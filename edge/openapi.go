@@ -35,7 +35,7 @@ const openAPIPath = "/api/v1/openapi.json"
 // and X-Request-ID, by procedure.
 var headerParams = map[string][]openAPIParam{
 	reserveProcedure: {
-		{Name: "Idempotency-Key", In: "header", Description: "8 to 128 of [A-Za-z0-9_-]: a retry with the same key answers the same hold (Idempotent-Replayed: true)", Schema: jsonSchema{"type": "string", "pattern": "^[A-Za-z0-9_-]{8,128}$"}},
+		{Name: "Idempotency-Key", In: "header", Description: "8 to 128 of [A-Za-z0-9_-]: a retry with the same key answers the same hold (Idempotent-Replayed: true); a key belongs to the caller and the event, for 24 hours (booking.idempotency-ttl)", Schema: jsonSchema{"type": "string", "pattern": "^[A-Za-z0-9_-]{8,128}$"}},
 		{Name: "X-Queue-Pass", In: "header", Description: "the pass the waiting room gave (POST /queue/join) when the event has a queue", Schema: jsonSchema{"type": "string"}},
 	},
 	"/bookingrush.payment.v1.PaymentService/CreatePayment": {
