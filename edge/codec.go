@@ -226,7 +226,7 @@ func loneSurrogate(data []byte) string {
 			continue
 		}
 		if utf16.IsSurrogate(r) {
-			if low, ok := code(i + 6); r < 0xdc00 && ok && low >= 0xdc00 && low <= 0xdfff {
+			if low, ok := code(i + 6); ok && utf16.DecodeRune(r, low) != utf8.RuneError {
 				i += 11
 				continue
 			}
