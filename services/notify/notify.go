@@ -26,6 +26,13 @@
 //	welcome            the auth service on registration, via SendNotification
 //	password_reset     the auth service via SendNotification
 //
+// A confirmation carries the booking's tickets as QR codes, so it waits
+// (retries) until the gate has issued them; its last attempt goes without
+// them. A purchase refunded or cancelled before its confirmation went out
+// has only revoked tickets: the confirmation is withdrawn (status
+// withdrawn, not sent): a "confirmed" mail would arrive after the refund's
+// mail, or after the buyer's own cancel, and contradict it.
+//
 // A mail about a hold that ended says "nothing was charged" only when the
 // payment service has no payment of it that succeeded or still may (it asks,
 // GetBookingPayment); otherwise it says the money comes back in full.

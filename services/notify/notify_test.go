@@ -239,3 +239,50 @@ func TestSMTPRetries(t *testing.T) {
 		t.Fatalf("the failed mail arrived %d times", n)
 	}
 }
+
+// A purchase refunded before its confirmation went out (the first retry
+// waits for the gate's tickets, which come revoked): the buyer is not told
+// "confirmed" after the refund, and the row says why nothing was sent.
+func TestConfirmationOfARefundedBooking(t *testing.T) {
+	t.Parallel()
+	e := start(t, mailtest.NewServer(t))
+	ctx := context.Background()
+	shop := e.SeedShop(t, testkit.ShopOptions{Users: 1})
+	buyer := shop.Users[0]
+	b := e.Reserve(t, shop, buyer, 2)
+	if _, err := e.booking.ConfirmBooking(ctx, testkit.AsService(t, e.Mesh, "saga", &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
+		t.Fatalf("confirm: %v", err)
+	}
+	// The payment service refunds it (the system's cancel of a purchase).
+	if _, err := e.booking.CancelBooking(ctx, testkit.AsService(t, e.Mesh, "payment", &bookingv1.CancelBookingRequest{BookingId: b.GetId()})); err != nil {
+		t.Fatalf("refund: %v", err)
+	}
+	testkit.Eventually(t, 10*time.Second, "tickets revoked", func() bool {
+		return e.Count(t, `SELECT count(*) FROM gate_tickets WHERE booking_id = $1 AND status = 'revoked'`, b.GetId()) == 2
+	})
+	n, err := e.sendConfirmation(t, b)
+	if err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	var status, lastErr string
+	testkit.Eventually(t, 20*time.Second, "confirmation decided", func() bool {
+		if err := e.Pool.QueryRow(ctx, `SELECT status, COALESCE(last_error, '') FROM notifications WHERE id = $1`, n.GetId()).Scan(&status, &lastErr); err != nil {
+			t.Fatal(err)
+		}
+		return status != "pending"
+	})
+	if status != "withdrawn" || !strings.Contains(lastErr, "refunded") {
+		t.Fatalf("confirmation of a refunded booking: status %s, %q", status, lastErr)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if m := e.smtp.To(e.email(t, buyer)); len(m) != 0 {
+		t.Fatalf("the buyer of a refunded booking was mailed %q", m[0].Subject)
+	}
+	res, err := e.notify.ListNotifications(ctx, testkit.As(t, e.Mesh, buyer, authn.RoleUser, &notifyv1.ListNotificationsRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns := res.Msg.GetNotifications(); len(ns) != 1 || ns[0].GetStatus() != notifyv1.NotificationStatus_NOTIFICATION_STATUS_WITHDRAWN || ns[0].GetSentAt() != nil {
+		t.Fatalf("the buyer's notifications: %v", ns)
+	}
+}

@@ -72,9 +72,10 @@ func (s *Server) SendNotification(ctx context.Context, req *connect.Request[noti
 }
 
 var statuses = map[string]notifyv1.NotificationStatus{
-	"pending": notifyv1.NotificationStatus_NOTIFICATION_STATUS_PENDING,
-	"sent":    notifyv1.NotificationStatus_NOTIFICATION_STATUS_SENT,
-	"failed":  notifyv1.NotificationStatus_NOTIFICATION_STATUS_FAILED,
+	"pending":   notifyv1.NotificationStatus_NOTIFICATION_STATUS_PENDING,
+	"sent":      notifyv1.NotificationStatus_NOTIFICATION_STATUS_SENT,
+	"failed":    notifyv1.NotificationStatus_NOTIFICATION_STATUS_FAILED,
+	"withdrawn": notifyv1.NotificationStatus_NOTIFICATION_STATUS_WITHDRAWN,
 }
 
 func toProto(n Notification) *notifyv1.Notification {

@@ -40,7 +40,7 @@ type Worker struct {
 func NewWorker(cfg Config, store *Store, tickets Tickets, sender mail.Sender, reg *prometheus.Registry, log *zap.Logger) (*Worker, error) {
 	sent := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rush_notify_deliveries_total",
-		Help: "E-mail delivery attempts by kind and outcome (sent, retry, failed).",
+		Help: "E-mail delivery attempts by kind and outcome (sent, retry, failed, withdrawn).",
 	}, []string{"kind", "outcome"})
 	if err := reg.Register(sent); err != nil {
 		var are prometheus.AlreadyRegisteredError
@@ -123,7 +123,7 @@ func (w *Worker) Once(ctx context.Context) (did bool, err error) {
 		// The tickets' QR codes go in as inline images; the last attempt
 		// goes without them (the app shows them too) rather than not at all.
 		m.HTML, inline, rerr = w.ticketImages(ctx, data["booking_id"], m.HTML)
-		if rerr != nil && attempts >= w.cfg.MaxAttempts {
+		if rerr != nil && !errors.Is(rerr, errWithdrawn) && attempts >= w.cfg.MaxAttempts {
 			w.log.Warn("notify: confirmation sent without its QR codes", zap.String("id", id), zap.Error(rerr))
 			rerr = nil
 		}
@@ -139,6 +139,8 @@ func (w *Worker) Once(ctx context.Context) (did bool, err error) {
 	status, outcome, lastErr := "sent", "sent", ""
 	switch {
 	case rerr == nil:
+	case errors.Is(rerr, errWithdrawn):
+		status, outcome, lastErr = "withdrawn", "withdrawn", rerr.Error()
 	case permanent || errors.Is(rerr, mail.ErrPermanent) || attempts >= w.cfg.MaxAttempts:
 		status, outcome, lastErr = "failed", "failed", rerr.Error()
 	default:
@@ -162,6 +164,8 @@ func (w *Worker) Once(ctx context.Context) (did bool, err error) {
 		w.log.Warn("notify: delivery failed, will retry", zap.String("id", id), zap.String("kind", kind), zap.Int("attempt", attempts), zap.Error(rerr))
 	case "failed":
 		w.log.Error("notify: delivery failed for good", zap.String("id", id), zap.String("kind", kind), zap.Int("attempts", attempts), zap.Error(rerr))
+	case "withdrawn":
+		w.log.Info("notify: not sent", zap.String("id", id), zap.String("kind", kind), zap.Error(rerr))
 	}
 	return true, nil
 }
@@ -182,9 +186,15 @@ type Tickets interface {
 // ticketsMarker is where booking_confirmed.html shows the tickets.
 const ticketsMarker = `<div id="tickets"></div>`
 
+// errWithdrawn is a message not to send: what it announced no longer
+// holds.
+var errWithdrawn = errors.New("withdrawn")
+
 // ticketImages fetches a booking's tickets and puts their QR codes into
 // html as inline images. No tickets yet (the gate issues them moments
 // after the confirmation) is an error: the mail waits for its next attempt.
+// Only revoked ones (the purchase was refunded or cancelled first, and its
+// buyer told so) is errWithdrawn: a "confirmed" mail would come after it.
 func (w *Worker) ticketImages(ctx context.Context, bookingID, html string) (string, []mail.Inline, error) {
 	res, err := w.tickets.ListBookingTickets(authn.AsSystem(ctx), connect.NewRequest(&gatev1.ListBookingTicketsRequest{BookingId: bookingID}))
 	if err != nil {
@@ -192,7 +202,11 @@ func (w *Worker) ticketImages(ctx context.Context, bookingID, html string) (stri
 	}
 	var b strings.Builder
 	var inline []mail.Inline
+	revoked := 0
 	for _, t := range res.Msg.GetTickets() {
+		if t.GetStatus() == gatev1.TicketStatus_TICKET_STATUS_REVOKED {
+			revoked++
+		}
 		if len(t.GetQrPng()) == 0 {
 			continue
 		}
@@ -200,6 +214,9 @@ func (w *Worker) ticketImages(ctx context.Context, bookingID, html string) (stri
 		inline = append(inline, mail.Inline{ContentID: cid, Type: "image/png", Data: t.GetQrPng()})
 		fmt.Fprintf(&b, `<p style="margin: 16px 0 4px;">Ticket %d</p><img src="cid:%s" alt="QR code of ticket %d" width="240" height="240" style="display: block;">`,
 			t.GetSeat(), cid, t.GetSeat())
+	}
+	if n := len(res.Msg.GetTickets()); n > 0 && revoked == n {
+		return html, nil, fmt.Errorf("booking %s was refunded or cancelled before its confirmation went out (its tickets are revoked): %w", bookingID, errWithdrawn)
 	}
 	if len(inline) == 0 {
 		return html, nil, fmt.Errorf("booking %s has no tickets yet", bookingID)

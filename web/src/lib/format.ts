@@ -103,6 +103,7 @@ export function statusVariant(status: string): "default" | "secondary" | "destru
       return "destructive";
     case "refunded":
     case "partially_refunded":
+    case "withdrawn":
       return "secondary";
     default:
       return "outline";

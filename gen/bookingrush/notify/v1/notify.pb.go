@@ -123,6 +123,10 @@ const (
 	NotificationStatus_NOTIFICATION_STATUS_SENT NotificationStatus = 2
 	// NOTIFICATION_STATUS_FAILED gave up after the last retry.
 	NotificationStatus_NOTIFICATION_STATUS_FAILED NotificationStatus = 3
+	// NOTIFICATION_STATUS_WITHDRAWN was not sent: what it announced no longer
+	// held when its turn came (a purchase refunded or cancelled before its
+	// confirmation went out, whose tickets were already revoked).
+	NotificationStatus_NOTIFICATION_STATUS_WITHDRAWN NotificationStatus = 4
 )
 
 // Enum value maps for NotificationStatus.
@@ -132,12 +136,14 @@ var (
 		1: "NOTIFICATION_STATUS_PENDING",
 		2: "NOTIFICATION_STATUS_SENT",
 		3: "NOTIFICATION_STATUS_FAILED",
+		4: "NOTIFICATION_STATUS_WITHDRAWN",
 	}
 	NotificationStatus_value = map[string]int32{
 		"NOTIFICATION_STATUS_UNSPECIFIED": 0,
 		"NOTIFICATION_STATUS_PENDING":     1,
 		"NOTIFICATION_STATUS_SENT":        2,
 		"NOTIFICATION_STATUS_FAILED":      3,
+		"NOTIFICATION_STATUS_WITHDRAWN":   4,
 	}
 )
 
@@ -570,12 +576,13 @@ const file_bookingrush_notify_v1_notify_proto_rawDesc = "" +
 	"\x1aTEMPLATE_BOOKING_CANCELLED\x10\x06\x12\x1a\n" +
 	"\x16TEMPLATE_REFUND_ISSUED\x10\a\x12\x1c\n" +
 	"\x18TEMPLATE_EVENT_CANCELLED\x10\b\x12\x1b\n" +
-	"\x17TEMPLATE_WAITLIST_OFFER\x10\t*\x98\x01\n" +
+	"\x17TEMPLATE_WAITLIST_OFFER\x10\t*\xbb\x01\n" +
 	"\x12NotificationStatus\x12#\n" +
 	"\x1fNOTIFICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bNOTIFICATION_STATUS_PENDING\x10\x01\x12\x1c\n" +
 	"\x18NOTIFICATION_STATUS_SENT\x10\x02\x12\x1e\n" +
-	"\x1aNOTIFICATION_STATUS_FAILED\x10\x032\xa4\x02\n" +
+	"\x1aNOTIFICATION_STATUS_FAILED\x10\x03\x12!\n" +
+	"\x1dNOTIFICATION_STATUS_WITHDRAWN\x10\x042\xa4\x02\n" +
 	"\rNotifyService\x12\x98\x01\n" +
 	"\x11ListNotifications\x12/.bookingrush.notify.v1.ListNotificationsRequest\x1a0.bookingrush.notify.v1.ListNotificationsResponse\" \x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/notifications\x90\x02\x01\x12x\n" +
 	"\x10SendNotification\x12..bookingrush.notify.v1.SendNotificationRequest\x1a/.bookingrush.notify.v1.SendNotificationResponse\"\x03\x90\x02\x02B\xde\x01\n" +
