@@ -242,7 +242,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	user := buyer.str("access_token")
 
 	// Catalog.
-	ev := map[string]any{"title": "Rush Night", "description": "d", "venue": "Hall", "category": "concert",
+	ev := map[string]any{"title": "Rush Night", "description": "d", "venue": "Hall", "time_zone": "Europe/Paris", "category": "concert",
 		"sale_start_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "sale_end_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339),
 		"max_per_user": 4}
 	a.want(a.call("POST", "/api/v1/events", user, ev), 403, "FORBIDDEN")
@@ -250,7 +250,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	a.want(a.call("POST", "/api/v1/events", orgAtok, badDates), 400, "VALIDATION_ERROR")
 	created := a.call("POST", "/api/v1/events", orgAtok, ev)
 	a.want(created, 201, "")
-	if created.str("status") != "draft" {
+	if created.str("status") != "draft" || created.str("time_zone") != "Europe/Paris" {
 		t.Fatalf("new event: %s", created)
 	}
 	eventID, slug := created.str("id"), created.str("slug")

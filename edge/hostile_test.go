@@ -309,6 +309,7 @@ func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
 	want(t, "sale ended", do("POST", "/api/v1/events", js, `{"title":"R","venue":"H","sale_start_at":"2020-01-01T00:00:00Z","sale_end_at":"2021-01-01T00:00:00Z"}`, organizer),
 		400, "VALIDATION_ERROR", "sale_end_at", "sale_end_at.future")
 	want(t, "unknown category", do("POST", "/api/v1/events", js, `{"title":"R","venue":"H","category":"no-such-category","sale_start_at":"2030-01-01T00:00:00Z","sale_end_at":"2031-01-01T00:00:00Z"}`, organizer), 400, "VALIDATION_ERROR", "category", "category.known")
+	want(t, "unknown time zone", do("POST", "/api/v1/events", js, `{"title":"R","venue":"H","time_zone":"Mars/Olympus_Mons","sale_start_at":"2030-01-01T00:00:00Z","sale_end_at":"2031-01-01T00:00:00Z"}`, organizer), 400, "VALIDATION_ERROR", "time_zone", "time_zone.iana")
 	want(t, "blank password", do("POST", "/api/v1/auth/register", js, `{"email":"blank@rush.test","password":"          ","full_name":"B"}`, ""), 400, "VALIDATION_ERROR", "password", "password.not_blank")
 	want(t, "bad reset token", do("POST", "/api/v1/auth/reset-password", js, `{"token":"`+strings.Repeat("a", 43)+`","new_password":"secret-pass-2"}`, ""), 400, "VALIDATION_ERROR", "token", "token.valid")
 	want(t, "body invalid UTF-8", do("PUT", "/api/v1/auth/me", js, "{\"full_name\":\"a\xffb\"}", buyer), 400, "VALIDATION_ERROR", "", "")

@@ -627,3 +627,50 @@ func TestLiveAvailability(t *testing.T) {
 		t.Fatalf("fallback took %v", d)
 	}
 }
+
+// An event's venue time zone: UTC unless the organizer names one of the tz
+// database; a name it does not have is a 400 that changes nothing; the
+// show's answer carries it for the mails.
+func TestEventTimeZone(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.client(nil)
+	utc := must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, testkit.Bearer(e.org1, newEventReq("Zone UTC")))).GetEvent()
+	if utc.GetTimeZone() != "UTC" {
+		t.Fatalf("default time zone %q", utc.GetTimeZone())
+	}
+	req := newEventReq("Zone Paris")
+	req.TimeZone = "Europe/Paris"
+	paris := must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, testkit.Bearer(e.org1, req))).GetEvent()
+	if paris.GetTimeZone() != "Europe/Paris" {
+		t.Fatalf("time zone %q", paris.GetTimeZone())
+	}
+	for _, bad := range []string{"Mars/Olympus_Mons", "Local", "europe/paris", "../../etc/passwd", "Europe/Paris\n"} {
+		req := newEventReq("Zone bad")
+		req.TimeZone = bad
+		_, err := c.CreateEvent(ctx, testkit.Bearer(e.org1, req))
+		testkit.WantCode(t, err, errs.Validation)
+		_, err = c.UpdateEvent(ctx, testkit.Bearer(e.org1, &catalogv1.UpdateEventRequest{EventId: paris.GetId(), TimeZone: ptr(bad)}))
+		testkit.WantCode(t, err, errs.Validation)
+	}
+	_, err := c.UpdateEvent(ctx, testkit.Bearer(e.org1, &catalogv1.UpdateEventRequest{EventId: paris.GetId(), TimeZone: ptr("")}))
+	testkit.WantCode(t, err, errs.Validation)
+	got := must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, testkit.Bearer(e.org1, &catalogv1.GetEventRequest{Slug: paris.GetSlug()}))).GetEvent()
+	if got.GetTimeZone() != "Europe/Paris" {
+		t.Fatalf("a refused update changed the time zone to %q", got.GetTimeZone())
+	}
+	moved := must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, testkit.Bearer(e.org1, &catalogv1.UpdateEventRequest{
+		EventId: paris.GetId(), TimeZone: ptr("America/Argentina/Buenos_Aires"),
+	}))).GetEvent()
+	if moved.GetTimeZone() != "America/Argentina/Buenos_Aires" {
+		t.Fatalf("updated time zone %q", moved.GetTimeZone())
+	}
+	sh := must[catalogv1.CreateShowResponse](t)(c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{
+		EventId: paris.GetId(), ShowDate: timestamppb.New(time.Now().Add(30 * 24 * time.Hour)),
+	}))).GetShow()
+	res := must[catalogv1.GetShowResponse](t)(c.GetShow(ctx, testkit.Bearer(e.admin, &catalogv1.GetShowRequest{ShowId: sh.GetId()})))
+	if res.GetEventTimeZone() != "America/Argentina/Buenos_Aires" {
+		t.Fatalf("the show's event time zone %q", res.GetEventTimeZone())
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/showtime"
 )
 
 // defaultMaxPerUser applies when CreateEvent leaves max_per_user at 0.
@@ -88,6 +89,15 @@ func isDraft(ev *catalogv1.Event) bool {
 	return ev.GetStatus() == catalogv1.EventStatus_EVENT_STATUS_DRAFT
 }
 
+// timeZone checks an event's time zone name; "" is UTC.
+func timeZone(name string) (string, error) {
+	loc, err := showtime.Zone(name)
+	if err != nil {
+		return "", errs.Invalid("time_zone", "time_zone.iana", "is not a time zone of the tz database (an IANA name such as Europe/Paris)")
+	}
+	return loc.String(), nil
+}
+
 // CreateEvent creates a draft event owned by the caller.
 func (s *Service) CreateEvent(ctx context.Context, req *catalogv1.CreateEventRequest) (*catalogv1.Event, error) {
 	p, err := requireOrganizer(ctx)
@@ -104,6 +114,9 @@ func (s *Service) CreateEvent(ctx context.Context, req *catalogv1.CreateEventReq
 		saleStartAt: start, saleEndAt: end,
 		maxPerUser: req.GetMaxPerUser(), queueEnabled: req.GetQueueEnabled(),
 		slug: req.GetSlug(), slugFixed: req.GetSlug() != "",
+	}
+	if e.timeZone, err = timeZone(req.GetTimeZone()); err != nil {
+		return nil, err
 	}
 	if e.maxPerUser == 0 {
 		e.maxPerUser = defaultMaxPerUser
@@ -175,6 +188,13 @@ func (s *Service) UpdateEvent(ctx context.Context, req *catalogv1.UpdateEventReq
 	patch := eventPatch{
 		title: req.Title, description: req.Description, venue: req.Venue, imageURL: req.ImageUrl,
 		maxPerUser: req.MaxPerUser, queueEnabled: req.QueueEnabled,
+	}
+	if req.TimeZone != nil {
+		tz, err := timeZone(req.GetTimeZone())
+		if err != nil {
+			return nil, err
+		}
+		patch.timeZone = &tz
 	}
 	if req.SaleStartAt != nil {
 		t := req.GetSaleStartAt().AsTime()

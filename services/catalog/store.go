@@ -47,7 +47,7 @@ type querier interface {
 
 const eventColumns = `e.id, e.slug, e.title, e.description, e.venue, coalesce(e.image_url, ''), coalesce(c.slug, ''),
        e.organizer_id, e.status, e.sale_start_at, e.sale_end_at, e.max_per_user, e.queue_enabled,
-       e.created_at, e.updated_at, e.published_at`
+       e.created_at, e.updated_at, e.published_at, e.time_zone`
 
 const eventFrom = ` FROM events e LEFT JOIN categories c ON c.id = e.category_id`
 
@@ -60,7 +60,7 @@ func scanEvent(row pgx.Row) (*catalogv1.Event, error) {
 	)
 	err := row.Scan(&ev.Id, &ev.Slug, &ev.Title, &ev.Description, &ev.Venue, &ev.ImageUrl, &ev.Category,
 		&ev.OrganizerId, &status, &saleStart, &saleEnd, &ev.MaxPerUser, &ev.QueueEnabled,
-		&created, &updated, &published)
+		&created, &updated, &published, &ev.TimeZone)
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +171,7 @@ type newEvent struct {
 	saleStartAt, saleEndAt              time.Time
 	maxPerUser                          int32
 	queueEnabled                        bool
+	timeZone                            string
 	slug                                string
 	slugFixed                           bool // the caller chose the slug: a taken one is a conflict, not a retry
 }
@@ -183,13 +184,13 @@ func (s *Store) InsertEvent(ctx context.Context, e newEvent) (*catalogv1.Event, 
 		var id string
 		err := s.pool.QueryRow(ctx, `
 INSERT INTO events (organizer_id, tenant_id, category_id, title, slug, description, venue, image_url,
-                    sale_start_at, sale_end_at, max_per_user, queue_enabled)
+                    sale_start_at, sale_end_at, max_per_user, queue_enabled, time_zone)
 VALUES ($1, coalesce(nullif($2, '')::uuid, '00000000-0000-0000-0000-000000000001'), $3, $4, $5, $6, $7, nullif($8, ''),
-        $9, $10, $11, $12)
+        $9, $10, $11, $12, $13)
 ON CONFLICT (slug) DO NOTHING
 RETURNING id`,
 			e.organizerID, e.tenantID, e.categoryID, e.title, slug, e.description, e.venue, e.imageURL,
-			e.saleStartAt, e.saleEndAt, e.maxPerUser, e.queueEnabled).Scan(&id)
+			e.saleStartAt, e.saleEndAt, e.maxPerUser, e.queueEnabled, e.timeZone).Scan(&id)
 		switch {
 		case err == nil:
 			return eventBy(ctx, s.pool, id, "")
@@ -231,6 +232,7 @@ func (s *Store) showEventID(ctx context.Context, showID string) (string, error) 
 // eventPatch is an UpdateEvent: nil fields stay.
 type eventPatch struct {
 	title, description, venue, imageURL *string
+	timeZone                            *string
 	categoryID                          **string // set to a nil *string to remove the category
 	saleStartAt, saleEndAt              *time.Time
 	maxPerUser                          *int32
@@ -274,6 +276,9 @@ func updateEvent(ctx context.Context, tx pgx.Tx, id string, p eventPatch) error 
 	}
 	if p.queueEnabled != nil {
 		set("queue_enabled", *p.queueEnabled)
+	}
+	if p.timeZone != nil {
+		set("time_zone", *p.timeZone)
 	}
 	if len(sets) == 0 {
 		return nil
@@ -367,8 +372,8 @@ func (s *Store) Show(ctx context.Context, showID string) (*catalogv1.GetShowResp
 	}
 	var status string
 	out := &catalogv1.GetShowResponse{Show: sh}
-	if err := s.pool.QueryRow(ctx, `SELECT status, title, COALESCE(cancel_reason, '') FROM events WHERE id = $1`, sh.GetEventId()).
-		Scan(&status, &out.EventTitle, &out.CancelReason); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT status, title, COALESCE(cancel_reason, ''), time_zone FROM events WHERE id = $1`, sh.GetEventId()).
+		Scan(&status, &out.EventTitle, &out.CancelReason, &out.EventTimeZone); err != nil {
 		return nil, dbErr(err)
 	}
 	out.EventStatus = eventStatus(status)

@@ -144,14 +144,14 @@ func (c *Consumer) booking(ctx context.Context, msg *sarama.ConsumerMessage) err
 		"purchase": fmt.Sprint(b.GetConfirmedAt() != nil),
 	}
 	if !show.ShowDate.IsZero() {
-		data["show_date"] = show.ShowDate.UTC().Format(time.RFC1123)
+		data["show_date"] = show.Date()
 	}
 	if kind == "event_cancelled" {
 		data["reason"] = show.CancelReason
 	}
 	if kind == "waitlist_offer" {
 		data["checkout_url"] = strings.TrimRight(c.webURL, "/") + "/checkout/" + b.GetId()
-		data["expires_at"] = b.GetExpiresAt().AsTime().UTC().Format(time.RFC1123)
+		data["expires_at"] = show.At(b.GetExpiresAt().AsTime())
 		data["currency"] = b.GetCurrency()
 	} else if b.GetConfirmedAt() == nil {
 		// "Nothing was charged" only when nothing was: a payment may have
@@ -201,7 +201,7 @@ func (c *Consumer) describeBooking(ctx context.Context, bookingID string, data m
 	}
 	data["event_title"] = show.EventTitle
 	if exp := bk.GetExpiresAt(); bk.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_RESERVED && exp != nil && exp.AsTime().After(time.Now()) {
-		data["expires_at"] = exp.AsTime().UTC().Format(time.RFC1123)
+		data["expires_at"] = show.At(exp.AsTime())
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/bookingref"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/mail/mailtest"
+	"github.com/bookingrush/rush/services/platform/showtime"
 	"github.com/bookingrush/rush/services/testkit"
 )
 
@@ -167,10 +168,19 @@ func TestExpiryMail(t *testing.T) {
 	e := start(t, mailtest.NewServer(t), "-booking.hold-ttl=1s")
 	shop := e.SeedShop(t, testkit.ShopOptions{Users: 1})
 	user := shop.Users[0]
+	// The show's date is written in the venue's time zone.
+	var showDate time.Time
+	if err := e.Pool.QueryRow(context.Background(), `UPDATE events SET time_zone = 'Europe/Paris' WHERE id = $1
+		RETURNING (SELECT show_date FROM shows WHERE id = $2)`, shop.Event, shop.Show).Scan(&showDate); err != nil {
+		t.Fatal(err)
+	}
 	b := e.Reserve(t, shop, user, 1)
 	m := e.smtp.WaitFor(t, e.email(t, user), 20*time.Second)
 	if !strings.Contains(m.Subject, "expired") || !strings.Contains(m.Text, bookingref.Of(b.GetId())) || !strings.Contains(m.HTML, bookingref.Of(b.GetId())) {
 		t.Fatalf("expiry mail: %q\n%s", m.Subject, m.Text)
+	}
+	if when := showtime.Format(showDate, "Europe/Paris"); !strings.Contains(m.Text, " on "+when) || !strings.Contains(when, "CE") {
+		t.Fatalf("expiry mail does not say the show's date %q in the venue's zone:\n%s", when, m.Text)
 	}
 	if n := e.Republish(t, notify.TopicBookingEvents); n < 2 {
 		t.Fatalf("republished %d booking events, want reserved and expired", n)

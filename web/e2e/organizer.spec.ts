@@ -44,14 +44,19 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   const title = unique("Midnight Opera");
   await page.getByLabel("Title").fill(title);
   await page.getByLabel("Description").fill("Three acts, one night.");
-  await page.getByLabel("Venue").fill("Teatro Nacional");
+  await page.getByLabel("Venue", { exact: true }).fill("Teatro Nacional");
+  // The venue's zone, which every page, ticket and mail writes its dates in
+  // (this browser's is UTC).
+  await page.getByLabel("Venue time zone").selectOption("Europe/Lisbon");
   await page.getByLabel("Category").selectOption({ label: category });
   await page.getByTestId("save-event").click();
   await expect(page.getByTestId("manage-title")).toHaveText(title);
   await expect(page.getByTestId("event-status")).toHaveText("draft");
+  await page.getByLabel(/New show on/).fill("2027-06-12T21:00");
   await page.getByTestId("add-show").click();
   await expect(page.getByTestId("manage-show")).toHaveCount(1);
-  await page.getByLabel("Zone").fill("Stalls");
+  await expect(page.getByTestId("manage-show")).toContainText("12 Jun 2027, 21:00");
+  await page.getByLabel("Zone", { exact: true }).fill("Stalls");
   await page.getByLabel("Price").fill("80.00");
   await page.getByLabel("Seats").fill("40");
   await page.getByTestId("add-zone").click();
@@ -66,8 +71,12 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   const ctx = await browser.newContext({ baseURL: s.webURL });
   const bp = await ctx.newPage();
   await signIn(bp, buyer);
-  const ev = await call<{ slug: string }>("GET", `/events/${eventId}`);
+  const ev = await call<{ slug: string; time_zone: string }>("GET", `/events/${eventId}`);
+  expect(ev.time_zone).toBe("Europe/Lisbon");
+  const shows = await call<{ show_date: string }[]>("GET", `/events/${eventId}/shows`);
+  expect(shows.map((x) => x.show_date)).toEqual(["2027-06-12T20:00:00Z"]); // 21:00 in Lisbon's summer
   await bp.goto(`/events/${ev.slug}`);
+  await expect(bp.getByTestId("show")).toContainText("12 Jun 2027, 21:00");
   await bp.getByTestId("buy").click();
   await bp.getByTestId("reserve").click();
   await bp.getByTestId("pay").click();

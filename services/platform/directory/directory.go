@@ -20,6 +20,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/platform/showtime"
 )
 
 // Directory asks auth, catalog and booking.
@@ -59,7 +60,15 @@ type Show struct {
 	ShowDate   time.Time
 	// CancelReason is the organizer's reason when the event was cancelled.
 	CancelReason string
+	// TimeZone is the venue's (the event's), an IANA name.
+	TimeZone string
 }
+
+// At writes t as the venue reads it ("Sat, 12 Dec 2026, 20:00 CET").
+func (s Show) At(t time.Time) string { return showtime.Format(t, s.TimeZone) }
+
+// Date is the show's date as the venue reads it.
+func (s Show) Date() string { return s.At(s.ShowDate) }
 
 // Show reads a show's date and its event's title (and cancellation
 // reason); a NOT_FOUND error when there is no such show.
@@ -69,7 +78,7 @@ func (d *Directory) Show(ctx context.Context, showID string) (Show, error) {
 		return Show{}, errs.FromConnect(err)
 	}
 	return Show{EventTitle: res.Msg.GetEventTitle(), ShowDate: res.Msg.GetShow().GetShowDate().AsTime(),
-		CancelReason: res.Msg.GetCancelReason()}, nil
+		CancelReason: res.Msg.GetCancelReason(), TimeZone: res.Msg.GetEventTimeZone()}, nil
 }
 
 // Booking reads a booking as the booking service knows it; a NOT_FOUND

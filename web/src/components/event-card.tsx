@@ -3,7 +3,7 @@ import { CalendarDays, MapPin, Users } from "lucide-react";
 
 import { Badge } from "@/components/ui/badge";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
-import { dateTime } from "@/lib/format";
+import { dateTime, venueZone } from "@/lib/format";
 import type { Event } from "@/lib/api/wire";
 
 /** One event in a list: title, venue, sale window, waiting-room badge. */
@@ -26,7 +26,7 @@ export function EventCard({ event }: { event: Event }) {
           </CardDescription>
         </CardHeader>
         <CardContent className="text-muted-foreground flex items-center gap-1 text-sm">
-          <CalendarDays className="size-3" /> On sale {dateTime(event.sale_start_at, { zone: "UTC" })}
+          <CalendarDays className="size-3" /> On sale {dateTime(event.sale_start_at, { zone: venueZone(event) })}
         </CardContent>
       </Card>
     </Link>

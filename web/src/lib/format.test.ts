@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { aboutDuration, clock, dateTime, knownZone, money } from "./format";
+import { aboutDuration, clock, dateTime, fromZoneInput, knownZone, money, timeZones, toZoneInput, venueZone } from "./format";
 
 describe("format", () => {
   it("writes money from decimal strings", () => {
@@ -23,6 +23,37 @@ describe("format", () => {
     expect(knownZone("Mars/Olympus")).toBeUndefined();
     expect(knownZone("")).toBeUndefined();
     expect(knownZone(undefined)).toBeUndefined();
+  });
+  it("writes an event's dates in its venue's zone", () => {
+    expect(venueZone({ time_zone: "Europe/Paris" })).toBe("Europe/Paris");
+    expect(venueZone({ time_zone: "Mars/Olympus" })).toBe("UTC");
+    expect(venueZone(null)).toBe("UTC");
+    expect(dateTime("2026-12-12T19:00:00Z", { zone: venueZone({ time_zone: "Europe/Paris" }) })).toBe("12 Dec 2026, 20:00 CET");
+    expect(timeZones()).toContain("Europe/Paris");
+    expect(timeZones()).toContain("UTC");
+    expect(timeZones("Etc/Unknown")[0]).toBe("Etc/Unknown");
+  });
+  it("reads and writes a date input as the venue's wall clock", () => {
+    expect(toZoneInput("2026-12-12T19:00:00Z", "Europe/Paris")).toBe("2026-12-12T20:00");
+    expect(toZoneInput("2026-12-12T19:00:00Z", "Asia/Kolkata")).toBe("2026-12-13T00:30");
+    expect(toZoneInput(null, "UTC")).toBe("");
+    expect(fromZoneInput("2026-12-12T20:00", "Europe/Paris")).toBe("2026-12-12T19:00:00.000Z");
+    expect(fromZoneInput("2026-07-01T20:00", "Europe/Paris")).toBe("2026-07-01T18:00:00.000Z");
+    expect(fromZoneInput("2026-12-13T00:30", "Asia/Kolkata")).toBe("2026-12-12T19:00:00.000Z");
+    expect(fromZoneInput("2026-12-12T14:00", "America/New_York")).toBe("2026-12-12T19:00:00.000Z");
+    expect(fromZoneInput("2026-12-12T19:00", "UTC")).toBe("2026-12-12T19:00:00.000Z");
+    // 02:30 does not exist in Paris on 29 March 2026 (02:00 -> 03:00): read as before the change.
+    expect(fromZoneInput("2026-03-29T02:30", "Europe/Paris")).toBe("2026-03-29T01:30:00.000Z");
+    // 02:30 happens twice on 25 October 2026: the first.
+    expect(fromZoneInput("2026-10-25T02:30", "Europe/Paris")).toBe("2026-10-25T00:30:00.000Z");
+    expect(fromZoneInput("2026-10-25T04:00", "Europe/Paris")).toBe("2026-10-25T03:00:00.000Z");
+    expect(fromZoneInput("2026-03-29T04:00", "Europe/Paris")).toBe("2026-03-29T02:00:00.000Z");
+    expect(fromZoneInput("not a date", "UTC")).toBe("");
+    for (const zone of ["Europe/Paris", "America/Los_Angeles", "Australia/Lord_Howe", "Asia/Kathmandu"]) {
+      for (const iso of ["2026-01-15T08:05:00.000Z", "2026-06-30T23:59:00.000Z", "2026-11-01T12:30:00.000Z"]) {
+        expect(fromZoneInput(toZoneInput(iso, zone), zone)).toBe(iso);
+      }
+    }
   });
   it("counts down", () => {
     expect(clock(599)).toBe("9:59");

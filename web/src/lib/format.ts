@@ -3,8 +3,9 @@
  *
  * Money arrives as decimal strings ("49.90") with an ISO 4217 currency; it is
  * shown with Intl, never added up in floating point (the server computes
- * totals). Dates are RFC 3339 strings, shown in the viewer's time zone, except
- * on server-rendered pages, which say UTC (their HTML is shared by everyone).
+ * totals). Dates are RFC 3339 strings. A show's date and its event's sale
+ * window are shown in the venue's time zone (venueZone), as on the tickets and
+ * in the e-mails; other moments in the viewer's, saying which zone.
  */
 export function money(amount: string | null | undefined, currency: string | null | undefined = "USD"): string {
   if (amount === null || amount === undefined || amount === "") return "—";
@@ -55,6 +56,74 @@ export function knownZone(zone: string | null | undefined): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The zone an event's shows are written in on every page: its venue's
+ * (`time_zone`, an IANA name), as on the tickets and in the e-mails; UTC
+ * for a name this runtime does not know.
+ */
+export function venueZone(event: { time_zone?: string | null } | null | undefined): string {
+  return knownZone(event?.time_zone) ?? "UTC";
+}
+
+/** Every time zone this runtime knows, for a picker (zone first when it is missing). */
+export function timeZones(zone?: string): string[] {
+  let all: string[] = [];
+  try {
+    all = Intl.supportedValuesOf("timeZone");
+  } catch {
+    all = [];
+  }
+  if (!all.includes("UTC")) all = [...all, "UTC"];
+  return zone && !all.includes(zone) ? [zone, ...all] : all;
+}
+
+/** The wall clock of a moment in zone: [year, month, day, hour, minute, second]. */
+function wallClock(ms: number, zone: string): number[] {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone: zone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  }).formatToParts(new Date(ms));
+  const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
+  return [get("year"), get("month"), get("day"), get("hour"), get("minute"), get("second")];
+}
+
+/** RFC 3339 -> the value of a datetime-local input showing that moment in zone ("2026-12-12T20:00"). */
+export function toZoneInput(iso: string | null | undefined, zone: string): string {
+  if (!iso) return "";
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return "";
+  const [y, mo, d, h, mi] = wallClock(ms, zone);
+  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${pad(y, 4)}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}`;
+}
+
+/**
+ * A datetime-local value read as a wall clock in zone -> RFC 3339 UTC. A
+ * time that does not exist there (skipped by the spring change) is read
+ * with the offset before the change; one that happens twice, as its first.
+ */
+export function fromZoneInput(value: FormDataEntryValue | null, zone: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(String(value ?? ""));
+  if (!m) return "";
+  const [y, mo, d, h, mi, se] = m.slice(1).map((x) => Number(x ?? 0));
+  const wall = Date.UTC(y, mo - 1, d, h, mi, se || 0);
+  const offset = (ms: number) => {
+    const [cy, cmo, cd, ch, cmi, cse] = wallClock(ms, zone);
+    return Date.UTC(cy, cmo - 1, cd, ch, cmi, cse) - ms;
+  };
+  const before = offset(wall - offset(wall) - 6 * 3600_000);
+  let ms = wall - offset(wall - offset(wall));
+  if (offset(ms) !== wall - ms) ms = wall - before; // a skipped wall time
+  else if (wall - before !== ms && offset(wall - before) === before) ms = Math.min(ms, wall - before); // a repeated one: the first
+  return new Date(ms).toISOString();
 }
 
 /** 125 -> "2:05"; 3725 -> "1:02:05". */

@@ -251,7 +251,10 @@ type Event struct {
 	// UpdatedAt is when the event last changed.
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	// PublishedAt is when the event was published, if it was.
-	PublishedAt   *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=published_at,json=publishedAt,proto3" json:"published_at,omitempty"`
+	PublishedAt *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=published_at,json=publishedAt,proto3" json:"published_at,omitempty"`
+	// TimeZone is the venue's time zone, an IANA name ("Europe/Paris"): show
+	// dates are written in it on public pages and in e-mails.
+	TimeZone      string `protobuf:"bytes,17,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -396,6 +399,13 @@ func (x *Event) GetPublishedAt() *timestamppb.Timestamp {
 		return x.PublishedAt
 	}
 	return nil
+}
+
+func (x *Event) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
 }
 
 // Show is one performance (date) of an event.
@@ -1027,7 +1037,9 @@ type GetShowResponse struct {
 	// EventTitle is the title of the show's event.
 	EventTitle string `protobuf:"bytes,3,opt,name=event_title,json=eventTitle,proto3" json:"event_title,omitempty"`
 	// CancelReason is the organizer's reason when the event was cancelled.
-	CancelReason  string `protobuf:"bytes,4,opt,name=cancel_reason,json=cancelReason,proto3" json:"cancel_reason,omitempty"`
+	CancelReason string `protobuf:"bytes,4,opt,name=cancel_reason,json=cancelReason,proto3" json:"cancel_reason,omitempty"`
+	// EventTimeZone is the venue's time zone (the event's time_zone).
+	EventTimeZone string `protobuf:"bytes,5,opt,name=event_time_zone,json=eventTimeZone,proto3" json:"event_time_zone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1086,6 +1098,13 @@ func (x *GetShowResponse) GetEventTitle() string {
 func (x *GetShowResponse) GetCancelReason() string {
 	if x != nil {
 		return x.CancelReason
+	}
+	return ""
+}
+
+func (x *GetShowResponse) GetEventTimeZone() string {
+	if x != nil {
+		return x.EventTimeZone
 	}
 	return ""
 }
@@ -1214,7 +1233,10 @@ type CreateEventRequest struct {
 	// Slug is the URL name; empty to derive it from Title.
 	Slug string `protobuf:"bytes,9,opt,name=slug,proto3" json:"slug,omitempty"`
 	// ImageUrl is the poster image; an absolute https URL.
-	ImageUrl      string `protobuf:"bytes,10,opt,name=image_url,json=imageUrl,proto3" json:"image_url,omitempty"`
+	ImageUrl string `protobuf:"bytes,10,opt,name=image_url,json=imageUrl,proto3" json:"image_url,omitempty"`
+	// TimeZone is the venue's time zone, an IANA name ("Europe/Paris", as in
+	// the tz database); empty means UTC.
+	TimeZone      string `protobuf:"bytes,11,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1319,6 +1341,13 @@ func (x *CreateEventRequest) GetImageUrl() string {
 	return ""
 }
 
+func (x *CreateEventRequest) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
 // CreateEventResponse holds the new draft event (the edge answers 201).
 type CreateEventResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1387,7 +1416,10 @@ type UpdateEventRequest struct {
 	// QueueEnabled switches the virtual queue on or off.
 	QueueEnabled *bool `protobuf:"varint,9,opt,name=queue_enabled,json=queueEnabled,proto3,oneof" json:"queue_enabled,omitempty"`
 	// ImageUrl is the new poster image; empty removes it.
-	ImageUrl      *string `protobuf:"bytes,10,opt,name=image_url,json=imageUrl,proto3,oneof" json:"image_url,omitempty"`
+	ImageUrl *string `protobuf:"bytes,10,opt,name=image_url,json=imageUrl,proto3,oneof" json:"image_url,omitempty"`
+	// TimeZone is the venue's new time zone, an IANA name. The shows keep
+	// their instants: what changes is how their dates are written.
+	TimeZone      *string `protobuf:"bytes,11,opt,name=time_zone,json=timeZone,proto3,oneof" json:"time_zone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1488,6 +1520,13 @@ func (x *UpdateEventRequest) GetQueueEnabled() bool {
 func (x *UpdateEventRequest) GetImageUrl() string {
 	if x != nil && x.ImageUrl != nil {
 		return *x.ImageUrl
+	}
+	return ""
+}
+
+func (x *UpdateEventRequest) GetTimeZone() string {
+	if x != nil && x.TimeZone != nil {
+		return *x.TimeZone
 	}
 	return ""
 }
@@ -2341,7 +2380,7 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
 	"\x04slug\x18\x03 \x01(\tR\x04slug\x129\n" +
 	"\n" +
-	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x8a\x05\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xa7\x05\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04slug\x18\x02 \x01(\tR\x04slug\x12\x14\n" +
@@ -2362,7 +2401,8 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
 	"updated_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12=\n" +
-	"\fpublished_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt\"\xab\x02\n" +
+	"\fpublished_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt\x12\x1b\n" +
+	"\ttime_zone\x18\x11 \x01(\tR\btimeZone\"\xab\x02\n" +
 	"\x04Show\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\bevent_id\x18\x02 \x01(\tR\aeventId\x127\n" +
@@ -2411,18 +2451,19 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x05shows\x18\x01 \x03(\v2\x1c.bookingrush.catalog.v1.ShowR\x05shows\x123\n" +
 	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"6\n" +
 	"\x0eGetShowRequest\x12$\n" +
-	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\"\xd1\x01\n" +
+	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\"\xf9\x01\n" +
 	"\x0fGetShowResponse\x120\n" +
 	"\x04show\x18\x01 \x01(\v2\x1c.bookingrush.catalog.v1.ShowR\x04show\x12F\n" +
 	"\fevent_status\x18\x02 \x01(\x0e2#.bookingrush.catalog.v1.EventStatusR\veventStatus\x12\x1f\n" +
 	"\vevent_title\x18\x03 \x01(\tR\n" +
 	"eventTitle\x12#\n" +
-	"\rcancel_reason\x18\x04 \x01(\tR\fcancelReason\"8\n" +
+	"\rcancel_reason\x18\x04 \x01(\tR\fcancelReason\x12&\n" +
+	"\x0fevent_time_zone\x18\x05 \x01(\tR\reventTimeZone\"8\n" +
 	"\x10ListZonesRequest\x12$\n" +
 	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\"|\n" +
 	"\x11ListZonesResponse\x122\n" +
 	"\x05zones\x18\x01 \x03(\v2\x1c.bookingrush.catalog.v1.ZoneR\x05zones\x123\n" +
-	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"\x90\x05\n" +
+	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"\xd5\x05\n" +
 	"\x12CreateEventRequest\x12#\n" +
 	"\x05title\x18\x01 \x01(\tB\r\xbaH\n" +
 	"\xc8\x01\x01r\x05\x10\x01\x18\xff\x01R\x05title\x12*\n" +
@@ -2438,10 +2479,11 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\rqueue_enabled\x18\b \x01(\bR\fqueueEnabled\x129\n" +
 	"\x04slug\x18\t \x01(\tB%\xbaH\"\xd8\x01\x01r\x1d\x18\xff\x012\x18^[a-z0-9]+(-[a-z0-9]+)*$R\x04slug\x125\n" +
 	"\timage_url\x18\n" +
-	" \x01(\tB\x18\xbaH\x15\xd8\x01\x01r\x10\x18\xf4\x03:\bhttps://\x88\x01\x01R\bimageUrl:o\xbaHl\x1aj\n" +
+	" \x01(\tB\x18\xbaH\x15\xd8\x01\x01r\x10\x18\xf4\x03:\bhttps://\x88\x01\x01R\bimageUrl\x12C\n" +
+	"\ttime_zone\x18\v \x01(\tB&\xbaH#\xd8\x01\x01r\x1e\x18@2\x1a^[A-Za-z][A-Za-z0-9_+/-]*$R\btimeZone:o\xbaHl\x1aj\n" +
 	"\x18create_event.sale_window\x12'sale_end_at must be after sale_start_at\x1a%this.sale_end_at > this.sale_start_at\"J\n" +
 	"\x13CreateEventResponse\x123\n" +
-	"\x05event\x18\x01 \x01(\v2\x1d.bookingrush.catalog.v1.EventR\x05event\"\xa3\x06\n" +
+	"\x05event\x18\x01 \x01(\v2\x1d.bookingrush.catalog.v1.EventR\x05event\"\xf8\x06\n" +
 	"\x12UpdateEventRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12%\n" +
 	"\x05title\x18\x02 \x01(\tB\n" +
@@ -2457,7 +2499,8 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"maxPerUser\x88\x01\x01\x12(\n" +
 	"\rqueue_enabled\x18\t \x01(\bH\x05R\fqueueEnabled\x88\x01\x01\x12;\n" +
 	"\timage_url\x18\n" +
-	" \x01(\tB\x19\xbaH\x16r\x14\x18\xf4\x032\x0f^(https://.+)?$H\x06R\bimageUrl\x88\x01\x01:\xa7\x01\xbaH\xa3\x01\x1a\xa0\x01\n" +
+	" \x01(\tB\x19\xbaH\x16r\x14\x18\xf4\x032\x0f^(https://.+)?$H\x06R\bimageUrl\x88\x01\x01\x12E\n" +
+	"\ttime_zone\x18\v \x01(\tB#\xbaH r\x1e\x18@2\x1a^[A-Za-z][A-Za-z0-9_+/-]*$H\aR\btimeZone\x88\x01\x01:\xa7\x01\xbaH\xa3\x01\x1a\xa0\x01\n" +
 	"\x18update_event.sale_window\x12'sale_end_at must be after sale_start_at\x1a[!has(this.sale_start_at) || !has(this.sale_end_at) || this.sale_end_at > this.sale_start_atB\b\n" +
 	"\x06_titleB\x0e\n" +
 	"\f_descriptionB\b\n" +
@@ -2466,7 +2509,9 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\r_max_per_userB\x10\n" +
 	"\x0e_queue_enabledB\f\n" +
 	"\n" +
-	"_image_url\"J\n" +
+	"_image_urlB\f\n" +
+	"\n" +
+	"_time_zone\"J\n" +
 	"\x13UpdateEventResponse\x123\n" +
 	"\x05event\x18\x01 \x01(\v2\x1d.bookingrush.catalog.v1.EventR\x05event\"<\n" +
 	"\x12DeleteEventRequest\x12&\n" +

@@ -8,8 +8,7 @@ import { Button } from "@/components/ui/button";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { load, sessionUser, userApi } from "@/lib/api/server";
 import type { Event, EventStatus } from "@/lib/api/wire";
-import { dateTime, statusVariant } from "@/lib/format";
-import { viewerZone } from "@/lib/zone";
+import { dateTime, statusVariant, venueZone } from "@/lib/format";
 
 export const metadata: Metadata = { title: "Your events" };
 
@@ -19,7 +18,7 @@ const SECTIONS: { status: EventStatus; title: string }[] = [
   { status: "cancelled", title: "Cancelled" },
 ];
 
-function Events({ events, tz }: { events: Event[]; tz: string }) {
+function Events({ events }: { events: Event[] }) {
   return (
     <Table>
       <TableHeader>
@@ -38,7 +37,7 @@ function Events({ events, tz }: { events: Event[]; tz: string }) {
                 {e.title}
               </Link>
             </TableCell>
-            <TableCell>{dateTime(e.sale_start_at, { zone: tz })}</TableCell>
+            <TableCell>{dateTime(e.sale_start_at, { zone: venueZone(e) })}</TableCell>
             <TableCell>
               <Badge variant={statusVariant(e.status)}>{e.status}</Badge>
               {e.queue_enabled && <Badge variant="outline" className="ml-1">queue</Badge>}
@@ -70,7 +69,6 @@ export default async function OrganizerPage() {
     );
   }
   const api = await userApi();
-  const tz = await viewerZone();
   const lists = await Promise.all(SECTIONS.map((s) => load(api.catalog.events({ mine: true, status: s.status, per_page: 100 }))));
   return (
     <div className="space-y-8">
@@ -90,7 +88,7 @@ export default async function OrganizerPage() {
             ) : r.data.length === 0 ? (
               <p className="text-muted-foreground text-sm">None.</p>
             ) : (
-              <Events events={r.data} tz={tz} />
+              <Events events={r.data} />
             )}
           </section>
         );

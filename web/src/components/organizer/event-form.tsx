@@ -1,9 +1,10 @@
 "use client";
 
 /**
- * Creating or editing an event (title, description, venue, category, sale
- * window, per-person limit, waiting room). Dates are entered in the
- * organizer's local time and sent as RFC 3339 UTC.
+ * Creating or editing an event (title, description, venue and its time zone,
+ * category, sale window, per-person limit, waiting room). Dates are entered
+ * as the venue's wall clock (the zone chosen in the form; a new event starts
+ * with the organizer's own: the tz cookie) and sent as RFC 3339 UTC.
  */
 import { useRouter } from "next/navigation";
 import { useState } from "react";
@@ -17,29 +18,21 @@ import { Textarea } from "@/components/ui/textarea";
 import { useApiAction } from "@/hooks/use-api-action";
 import { browserApi } from "@/lib/api/browser";
 import type { Category, Event } from "@/lib/api/wire";
+import { fromZoneInput, toZoneInput, venueZone } from "@/lib/format";
 
-/** RFC 3339 -> the value of a datetime-local input, in the browser's zone. */
-export function toLocalInput(iso: string | null | undefined): string {
-  if (!iso) return "";
-  const d = new Date(iso);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
-}
-
-/** A datetime-local value (browser's zone) -> RFC 3339 UTC. */
-export function fromLocalInput(v: FormDataEntryValue | null): string {
-  return new Date(String(v)).toISOString();
-}
-
-export function EventForm({ event, categories }: { event?: Event; categories: Category[] }) {
+/**
+ * zone is where a new event starts (the organizer's own); zones is the
+ * picker's list, made on the server so its HTML and the hydrated form agree.
+ */
+export function EventForm({ event, categories, zone: initialZone, zones }: { event?: Event; categories: Category[]; zone: string; zones: string[] }) {
   const router = useRouter();
   const action = useApiAction();
   const [saved, setSaved] = useState(false);
-  const [defaults] = useState(() => {
-    const start = new Date(Date.now() - 60_000);
-    const end = new Date(Date.now() + 30 * 86400_000);
-    return { start: toLocalInput(start.toISOString()), end: toLocalInput(end.toISOString()) };
-  });
+  const [zone, setZone] = useState(initialZone);
+  const [defaults] = useState(() => ({
+    start: toZoneInput(new Date(Date.now() - 60_000).toISOString(), initialZone),
+    end: toZoneInput(new Date(Date.now() + 30 * 86400_000).toISOString(), initialZone),
+  }));
   const locked = event && event.status !== "draft";
 
   async function submit(e: React.FormEvent<HTMLFormElement>) {
@@ -50,9 +43,10 @@ export function EventForm({ event, categories }: { event?: Event; categories: Ca
       title: String(f.get("title")),
       description: String(f.get("description") ?? ""),
       venue: String(f.get("venue")),
+      time_zone: zone,
       category: String(f.get("category") ?? ""),
-      sale_start_at: fromLocalInput(f.get("sale_start_at")),
-      sale_end_at: fromLocalInput(f.get("sale_end_at")),
+      sale_start_at: fromZoneInput(f.get("sale_start_at"), zone),
+      sale_end_at: fromZoneInput(f.get("sale_end_at"), zone),
       max_per_user: Number(f.get("max_per_user")),
       queue_enabled: f.get("queue_enabled") === "on",
     };
@@ -84,6 +78,17 @@ export function EventForm({ event, categories }: { event?: Event; categories: Ca
           <Input id="venue" name="venue" required maxLength={255} defaultValue={event?.venue} />
         </div>
         <div className="space-y-2">
+          <Label htmlFor="time_zone">Venue time zone</Label>
+          <NativeSelect id="time_zone" name="time_zone" value={zone} onChange={(e) => setZone(e.target.value)} data-testid="time-zone">
+            {zones.map((z) => (
+              <option key={z} value={z}>
+                {z}
+              </option>
+            ))}
+          </NativeSelect>
+          <p className="text-muted-foreground text-xs">Show dates, the sale window and the tickets are written in it.</p>
+        </div>
+        <div className="space-y-2">
           <Label htmlFor="category">Category</Label>
           <NativeSelect id="category" name="category" defaultValue={event?.category ?? ""}>
             <option value="">None</option>
@@ -94,20 +99,19 @@ export function EventForm({ event, categories }: { event?: Event; categories: Ca
             ))}
           </NativeSelect>
         </div>
-        <div className="space-y-2">
-          <Label htmlFor="sale_start_at">Sale opens</Label>
-          <Input
-            id="sale_start_at"
-            name="sale_start_at"
-            type="datetime-local"
-            required
-            defaultValue={toLocalInput(event?.sale_start_at) || defaults.start}
-          />
-        </div>
-        <div className="space-y-2">
-          <Label htmlFor="sale_end_at">Sale closes</Label>
-          <Input id="sale_end_at" name="sale_end_at" type="datetime-local" required defaultValue={toLocalInput(event?.sale_end_at) || defaults.end} />
-        </div>
+        {(
+          [
+            ["sale_start_at", "Sale opens", event?.sale_start_at, defaults.start],
+            ["sale_end_at", "Sale closes", event?.sale_end_at, defaults.end],
+          ] as const
+        ).map(([name, label, at, def]) => (
+          <div key={name} className="space-y-2">
+            <Label htmlFor={name}>
+              {label} ({zone} time)
+            </Label>
+            <Input id={name} name={name} type="datetime-local" required defaultValue={event ? toZoneInput(at, venueZone(event)) : def} />
+          </div>
+        ))}
         <div className="space-y-2">
           <Label htmlFor="max_per_user">Tickets per person (1–10)</Label>
           <Input id="max_per_user" name="max_per_user" type="number" min={1} max={10} required defaultValue={event?.max_per_user ?? 4} />

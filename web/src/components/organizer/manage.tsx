@@ -18,22 +18,22 @@ import { Textarea } from "@/components/ui/textarea";
 import { useApiAction } from "@/hooks/use-api-action";
 import { browserApi } from "@/lib/api/browser";
 import type { Event, QueueLine, QueueSettings as QueueKnobs, QueueSettingsInput } from "@/lib/api/wire";
+import { fromZoneInput, toZoneInput } from "@/lib/format";
 
-import { fromLocalInput, toLocalInput } from "./event-form";
-
-export function AddShowForm({ eventId }: { eventId: string }) {
+/** A new show of a draft, its date entered as the venue's wall clock (zone). */
+export function AddShowForm({ eventId, zone }: { eventId: string; zone: string }) {
   const router = useRouter();
   const action = useApiAction();
-  const [def] = useState(() => toLocalInput(new Date(Date.now() + 60 * 86400_000).toISOString()));
+  const [def] = useState(() => toZoneInput(new Date(Math.ceil((Date.now() + 60 * 86400_000) / 3600_000) * 3600_000).toISOString(), zone));
   async function submit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const f = new FormData(e.currentTarget);
-    if (await action.run(() => browserApi.catalog.createShow(eventId, { show_date: fromLocalInput(f.get("show_date")) }))) router.refresh();
+    if (await action.run(() => browserApi.catalog.createShow(eventId, { show_date: fromZoneInput(f.get("show_date"), zone) }))) router.refresh();
   }
   return (
     <form onSubmit={submit} className="flex flex-wrap items-end gap-2">
       <div className="space-y-1">
-        <Label htmlFor="show_date">New show on</Label>
+        <Label htmlFor="show_date">New show on ({zone} time)</Label>
         <Input id="show_date" name="show_date" type="datetime-local" required defaultValue={def} />
       </div>
       <Button type="submit" variant="outline" disabled={action.running} data-testid="add-show">

@@ -14,7 +14,7 @@ import { ApiErrorPanel } from "@/components/api-error-panel";
 import { ShowZones } from "@/components/show-zones";
 import { Badge } from "@/components/ui/badge";
 import { load, publicApi } from "@/lib/api/server";
-import { dateTime, statusVariant } from "@/lib/format";
+import { dateTime, statusVariant, venueZone } from "@/lib/format";
 
 export const revalidate = 5;
 
@@ -50,6 +50,7 @@ export default async function EventPage({ params }: Props) {
     return <ApiErrorPanel error={ev.error} title="We could not load this event" />;
   }
   const event = ev.data;
+  const venue = venueZone(event);
   const shows = await load(api.catalog.shows(event.slug));
   const zones = shows.ok ? await Promise.all(shows.data.map((s) => load(api.catalog.zones(s.id)))) : [];
   const onSale = isOnSale(event);
@@ -74,7 +75,7 @@ export default async function EventPage({ params }: Props) {
             <MapPin className="size-4" /> {event.venue}
           </span>
           <span className="flex items-center gap-1">
-            <CalendarDays className="size-4" /> Sale {dateTime(event.sale_start_at, { zone: "UTC" })} – {dateTime(event.sale_end_at, { zone: "UTC" })}
+            <CalendarDays className="size-4" /> Sale {dateTime(event.sale_start_at, { zone: venue })} – {dateTime(event.sale_end_at, { zone: venue })}
           </span>
           <span>Up to {event.max_per_user} tickets per person</span>
         </p>
@@ -95,7 +96,7 @@ export default async function EventPage({ params }: Props) {
             return (
               <div key={show.id} className="rounded-xl border p-4" data-testid="show">
                 <h2 className="mb-3 flex items-center gap-2 text-lg font-semibold">
-                  <CalendarDays className="size-4" /> {dateTime(show.show_date, { zone: "UTC" })}
+                  <CalendarDays className="size-4" /> {dateTime(show.show_date, { zone: venue })}
                   {show.status !== "active" && <Badge variant={statusVariant(show.status)}>{show.status.replace("_", " ")}</Badge>}
                 </h2>
                 {z && !z.ok ? (

@@ -11,8 +11,7 @@ import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { load, userApi } from "@/lib/api/server";
-import { dateTime, money, statusVariant } from "@/lib/format";
-import { viewerZone } from "@/lib/zone";
+import { dateTime, money, statusVariant, timeZones, venueZone } from "@/lib/format";
 
 export const metadata: Metadata = { title: "Manage event" };
 
@@ -20,13 +19,13 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
   const { id } = await params;
   if (!/^[0-9a-f-]{36}$/i.test(id)) notFound();
   const api = await userApi();
-  const tz = await viewerZone();
   const ev = await load(api.catalog.event(id));
   if (!ev.ok) {
     if (ev.error.code === "NOT_FOUND") notFound();
     return <ApiErrorPanel error={ev.error} title="We could not load the event" />;
   }
   const event = ev.data;
+  const venue = venueZone(event);
   const [shows, cats, line] = await Promise.all([
     load(api.catalog.shows(id)),
     // Read fresh, as on the new-event page.
@@ -75,7 +74,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
               const z = zones[i];
               return (
                 <div key={s.id} className="space-y-3 rounded-lg border p-4" data-testid="manage-show">
-                  <h3 className="font-medium">{dateTime(s.show_date, { zone: tz })}</h3>
+                  <h3 className="font-medium">{dateTime(s.show_date, { zone: venue })}</h3>
                   {z && z.ok && z.data.length > 0 && (
                     <Table>
                       <TableHeader>
@@ -103,7 +102,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
               );
             })
           )}
-          {draft && <AddShowForm eventId={event.id} />}
+          {draft && <AddShowForm eventId={event.id} zone={venue} />}
           {!draft && <p className="text-muted-foreground text-xs">Shows and zones are fixed once the event is published.</p>}
         </CardContent>
       </Card>
@@ -122,7 +121,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
               )
             ) : (
               <p className="text-sm">
-                On sale {dateTime(event.sale_start_at, { zone: tz })} – {dateTime(event.sale_end_at, { zone: tz })}.
+                On sale {dateTime(event.sale_start_at, { zone: venue })} – {dateTime(event.sale_end_at, { zone: venue })}.
               </p>
             )}
             <QueueSettings event={event} line={line.ok ? line.data : null} />
@@ -143,7 +142,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
           <CardTitle>Details</CardTitle>
         </CardHeader>
         <CardContent>
-          <EventForm event={event} categories={cats.ok ? cats.data : []} />
+          <EventForm event={event} categories={cats.ok ? cats.data : []} zone={venue} zones={timeZones(venue)} />
         </CardContent>
       </Card>
     </div>

@@ -3,6 +3,8 @@ import type { Metadata } from "next";
 import { EventForm } from "@/components/organizer/event-form";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { load, userApi } from "@/lib/api/server";
+import { timeZones } from "@/lib/format";
+import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "New event" };
 
@@ -13,6 +15,7 @@ export const dynamic = "force-dynamic";
 
 export default async function NewEventPage() {
   const cats = await load((await userApi()).catalog.categories());
+  const zone = await viewerZone();
   return (
     <Card className="mx-auto max-w-3xl">
       <CardHeader>
@@ -20,7 +23,7 @@ export default async function NewEventPage() {
         <CardDescription>It starts as a draft: add shows and zones, then publish it.</CardDescription>
       </CardHeader>
       <CardContent>
-        <EventForm categories={cats.ok ? cats.data : []} />
+        <EventForm categories={cats.ok ? cats.data : []} zone={zone} zones={timeZones(zone)} />
       </CardContent>
     </Card>
   );

@@ -16,9 +16,8 @@ import { BarChart } from "@/components/bar-chart";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { load, userApi } from "@/lib/api/server";
-import { dateTime, money } from "@/lib/format";
+import { dateTime, money, venueZone } from "@/lib/format";
 import { lastHours, saleRange } from "@/lib/sales";
-import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "Live sales" };
 
@@ -39,9 +38,9 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
   const { id } = await params;
   if (!/^[0-9a-f-]{36}$/i.test(id)) notFound();
   const api = await userApi();
-  const tz = await viewerZone();
   const [ev, shows] = await Promise.all([load(api.catalog.event(id)), load(api.catalog.shows(id))]);
   if (!ev.ok) return <ApiErrorPanel error={ev.error} title="We could not load the event" />;
+  const tz = venueZone(ev.data);
   const perShow = shows.ok ? shows.data : [];
   const [an, zones, checkins] = await Promise.all([
     // The whole sale: the API's default range is the last 30 days.
