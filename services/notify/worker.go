@@ -193,8 +193,8 @@ var errWithdrawn = errors.New("withdrawn")
 // ticketImages fetches a booking's tickets and puts their QR codes into
 // html as inline images. No tickets yet (the gate issues them moments
 // after the confirmation) is an error: the mail waits for its next attempt.
-// Only revoked ones (the purchase was refunded or cancelled first, and its
-// buyer told so) is errWithdrawn: a "confirmed" mail would come after it.
+// Only revoked ones (the purchase was refunded or cancelled first) is
+// errWithdrawn: a "confirmed" mail would come after the refund.
 func (w *Worker) ticketImages(ctx context.Context, bookingID, html string) (string, []mail.Inline, error) {
 	res, err := w.tickets.ListBookingTickets(authn.AsSystem(ctx), connect.NewRequest(&gatev1.ListBookingTicketsRequest{BookingId: bookingID}))
 	if err != nil {
