@@ -77,6 +77,7 @@ for (const d of demo) {
         title: d.title,
         description: d.description,
         venue: d.venue,
+        time_zone: "Europe/Lisbon",
         category: d.category,
         sale_start_at: new Date(Date.now() - 60_000).toISOString(),
         sale_end_at: new Date(Date.now() + 90 * day).toISOString(),
@@ -87,7 +88,9 @@ for (const d of demo) {
     )
   ).data;
   for (const inDays of d.shows) {
-    const show = (await call("POST", `/events/${ev.id}/shows`, { show_date: new Date(Date.now() + inDays * day).toISOString() }, token)).data;
+    const at = new Date(Date.now() + inDays * day);
+    at.setUTCHours(20, 0, 0, 0); // 20:00 in Lisbon's winter, 21:00 in its summer
+    const show = (await call("POST", `/events/${ev.id}/shows`, { show_date: at.toISOString() }, token)).data;
     for (const [name, price, total_seats] of d.zones) await call("POST", `/shows/${show.id}/zones`, { name, price, total_seats }, token);
   }
   await call("POST", `/events/${ev.id}/publish`, {}, token);

@@ -86,7 +86,7 @@ export function EventForm({ event, categories, zone: initialZone, zones }: { eve
               </option>
             ))}
           </NativeSelect>
-          <p className="text-muted-foreground text-xs">Show dates, the sale window and the tickets are written in it.</p>
+          <p className="text-muted-foreground text-xs">Show dates and the sale window are written in it, on every page and in the e-mails.</p>
         </div>
         <div className="space-y-2">
           <Label htmlFor="category">Category</Label>
