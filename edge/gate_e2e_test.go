@@ -10,6 +10,7 @@ import (
 
 	"github.com/bookingrush/rush/services/platform/eticket"
 	"github.com/bookingrush/rush/services/platform/mail/mailtest"
+	"github.com/bookingrush/rush/services/platform/showtime"
 	"github.com/bookingrush/rush/services/testkit"
 )
 
@@ -43,12 +44,13 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 			users[name] = a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": name + "@rush.test", "password": "secret-pass-1"}).str("access_token")
 		}
 	}
+	showAt := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Hour)
 	newEvent := func(who string, seats int) (eventID, showID, zoneID string) {
 		t.Helper()
-		ev := a.call("POST", "/api/v1/events", users[who], map[string]any{"title": "Gate Night " + who, "venue": "Hall", "max_per_user": 4,
+		ev := a.call("POST", "/api/v1/events", users[who], map[string]any{"title": "Gate Night " + who, "venue": "Hall", "time_zone": "Asia/Tokyo", "max_per_user": 4,
 			"sale_start_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "sale_end_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)})
 		a.want(ev, 201, "")
-		show := a.call("POST", "/api/v1/events/"+ev.str("id")+"/shows", users[who], map[string]any{"show_date": time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339)})
+		show := a.call("POST", "/api/v1/events/"+ev.str("id")+"/shows", users[who], map[string]any{"show_date": showAt.Format(time.RFC3339)})
 		a.want(show, 201, "")
 		zone := a.call("POST", "/api/v1/shows/"+show.str("id")+"/zones", users[who], map[string]any{"name": "Floor", "price": "25.00", "total_seats": seats})
 		a.want(zone, 201, "")
@@ -140,10 +142,13 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 			t.Fatalf("ticket %d: no PNG QR code", i)
 		}
 	}
-	// The confirmation mail carries the tickets' QR codes as inline images.
-	testkit.Eventually(t, 20*time.Second, "the confirmation mail with QR codes", func() bool {
+	// The confirmation mail carries the tickets' QR codes as inline images,
+	// and the show's date in the venue's zone.
+	when := showtime.Format(showAt, "Asia/Tokyo")
+	testkit.Eventually(t, 20*time.Second, "the confirmation mail with QR codes and the show's date in Tokyo", func() bool {
 		for _, msg := range smtp.To("ben@rush.test") {
-			if strings.Contains(string(msg.Raw), "Content-Id: <ticket-1@") && strings.Contains(string(msg.Raw), "image/png") && strings.Contains(msg.HTML, "cid:ticket-1@") {
+			if strings.Contains(string(msg.Raw), "Content-Id: <ticket-1@") && strings.Contains(string(msg.Raw), "image/png") && strings.Contains(msg.HTML, "cid:ticket-1@") &&
+				strings.Contains(msg.Text, when) && strings.HasSuffix(when, "JST") {
 				return true
 			}
 		}
