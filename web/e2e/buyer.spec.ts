@@ -62,8 +62,10 @@ test("a buyer registers, reserves, pays and gets a booking reference", async ({ 
   const reference = (await page.getByTestId("booking-reference").textContent())!.trim();
   expect(reference).toMatch(/^BR-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
   await expect(page.getByTestId("booking-status")).toHaveText("confirmed");
-  // In the buyer's own zone (this browser's is New York's), saying which.
+  // In the buyer's own zone (this browser's is New York's), saying which;
+  // the show, and its tickets' validity, in the venue's (Lisbon's).
   await expect(page.getByTestId("confirmed-at")).toContainText("GMT-5");
+  await expect(page.getByTestId("show-when")).toContainText(/ WES?T · Hall 1, Lisbon/);
   // The e-tickets follow the confirmation (the gate issues them from
   // booking.events): the page shows them without the buyer reloading it.
   await expect(page.getByTestId("ticket-status")).toHaveText(["valid", "valid"], { timeout: 30_000 });

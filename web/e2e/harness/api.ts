@@ -78,6 +78,7 @@ export async function publishedEvent(
       title,
       description: "A night of music, sold fairly.",
       venue: "Hall 1, Lisbon",
+      time_zone: "Europe/Lisbon",
       sale_start_at: new Date(Date.now() - 60_000).toISOString(),
       sale_end_at: new Date(Date.now() + 30 * 86400_000).toISOString(),
       max_per_user: 4,

@@ -8,6 +8,7 @@ import { Badge } from "@/components/ui/badge";
 import type { Ticket } from "@/lib/api/wire";
 import { dateTime } from "@/lib/format";
 
+/** tz is the venue's zone: a ticket admits there, and is checked in there. */
 export function BookingTickets({ tickets, confirmed, tz }: { tickets: Ticket[]; confirmed: boolean; tz: string }) {
   if (tickets.length === 0) {
     if (!confirmed) return null;

@@ -34,6 +34,9 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
   const pub = publicApi(30);
   const [ev, shows, zones] = await Promise.all([load(pub.catalog.event(b.event_id)), load(pub.catalog.shows(b.event_id)), load(pub.catalog.zones(b.show_id))]);
   const show = shows.ok ? shows.data.find((s) => s.id === b.show_id) : undefined;
+  // The show and its tickets (valid until, checked in) are the venue's; the
+  // booking's own moments the viewer's.
+  const venue = venueZone(ev.ok ? ev.data : null);
   const zone = zones.ok ? zones.data.find((z) => z.id === b.zone_id) : undefined;
   const confirmed = b.status === "confirmed";
   const tickets = confirmed || b.confirmed_at ? await load(api.bookings.tickets(b.id)) : null;
@@ -52,8 +55,8 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
           </p>
         )}
         <CardTitle className="text-2xl">{ev.ok ? ev.data.title : "Booking"}</CardTitle>
-        <CardDescription>
-          {show ? dateTime(show.show_date, { zone: venueZone(ev.ok ? ev.data : null) }) : ""} {ev.ok ? `· ${ev.data.venue}` : ""}
+        <CardDescription data-testid="show-when">
+          {show ? dateTime(show.show_date, { zone: venue }) : ""} {ev.ok ? `· ${ev.data.venue}` : ""}
         </CardDescription>
       </CardHeader>
       <CardContent className="space-y-4">
@@ -92,7 +95,7 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
             </>
           )}
         </dl>
-        {tickets?.ok && <BookingTickets tickets={tickets.data.tickets} confirmed={confirmed} tz={tz} />}
+        {tickets?.ok && <BookingTickets tickets={tickets.data.tickets} confirmed={confirmed} tz={venue} />}
         {tickets && !tickets.ok && (
           <ApiErrorPanel error={tickets.error} title="We could not load your tickets just now; they are also in your confirmation e-mail" />
         )}
