@@ -143,12 +143,14 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 		}
 	}
 	// The confirmation mail carries the tickets' QR codes as inline images,
-	// and the show's date in the venue's zone.
+	// the show's date in the venue's zone, the venue and the zone.
 	when := showtime.Format(showAt, "Asia/Tokyo")
 	testkit.Eventually(t, 20*time.Second, "the confirmation mail with QR codes and the show's date in Tokyo", func() bool {
 		for _, msg := range smtp.To("ben@rush.test") {
 			if strings.Contains(string(msg.Raw), "Content-Id: <ticket-1@") && strings.Contains(string(msg.Raw), "image/png") && strings.Contains(msg.HTML, "cid:ticket-1@") &&
-				strings.Contains(msg.Text, when) && strings.HasSuffix(when, "JST") {
+				strings.Contains(msg.Text, when) && strings.HasSuffix(when, "JST") &&
+				strings.Contains(msg.Text, "Venue:             Hall") && strings.Contains(msg.Text, "Zone:              Floor") &&
+				strings.HasPrefix(msg.Text, "Hello ben,") {
 				return true
 			}
 		}

@@ -630,7 +630,8 @@ func TestLiveAvailability(t *testing.T) {
 
 // An event's venue time zone: UTC unless the organizer names one of the tz
 // database; a name it does not have is a 400 that changes nothing; the
-// show's answer carries it for the mails.
+// show's answer carries it (and the venue, and the zones' names) for the
+// mails.
 func TestEventTimeZone(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -669,8 +670,10 @@ func TestEventTimeZone(t *testing.T) {
 	sh := must[catalogv1.CreateShowResponse](t)(c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{
 		EventId: paris.GetId(), ShowDate: timestamppb.New(time.Now().Add(30 * 24 * time.Hour)),
 	}))).GetShow()
+	z := must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "Balcony", Price: "20", TotalSeats: 5}))).GetZone()
+	// What a mail says of a show: its event's zone and venue, its zones' names.
 	res := must[catalogv1.GetShowResponse](t)(c.GetShow(ctx, testkit.Bearer(e.admin, &catalogv1.GetShowRequest{ShowId: sh.GetId()})))
-	if res.GetEventTimeZone() != "America/Argentina/Buenos_Aires" {
-		t.Fatalf("the show's event time zone %q", res.GetEventTimeZone())
+	if res.GetEventTimeZone() != "America/Argentina/Buenos_Aires" || res.GetEventVenue() != "Arena" || len(res.GetZoneNames()) != 1 || res.GetZoneNames()[z.GetId()] != "Balcony" {
+		t.Fatalf("the show's event time zone %q, venue %q, zones %v", res.GetEventTimeZone(), res.GetEventVenue(), res.GetZoneNames())
 	}
 }

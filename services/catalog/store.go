@@ -360,7 +360,8 @@ func insertShow(ctx context.Context, tx pgx.Tx, eventID string, date time.Time) 
 	return sh, dbErr(err)
 }
 
-// Show returns one show with its event's status (of a deleted event too:
+// Show returns one show with its zones' names and its event's status, venue
+// and time zone (of a deleted event too:
 // a refund of one of its bookings still needs the show's date).
 func (s *Store) Show(ctx context.Context, showID string) (*catalogv1.GetShowResponse, error) {
 	sh, err := scanShow(s.pool.QueryRow(ctx, `SELECT `+showColumns+` FROM shows WHERE id = $1`, showID))
@@ -372,8 +373,10 @@ func (s *Store) Show(ctx context.Context, showID string) (*catalogv1.GetShowResp
 	}
 	var status string
 	out := &catalogv1.GetShowResponse{Show: sh}
-	if err := s.pool.QueryRow(ctx, `SELECT status, title, COALESCE(cancel_reason, ''), time_zone FROM events WHERE id = $1`, sh.GetEventId()).
-		Scan(&status, &out.EventTitle, &out.CancelReason, &out.EventTimeZone); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT status, title, COALESCE(cancel_reason, ''), time_zone, venue,
+		(SELECT COALESCE(jsonb_object_agg(id::text, name), '{}') FROM seat_zones WHERE show_id = $2)
+		FROM events WHERE id = $1`, sh.GetEventId(), showID).
+		Scan(&status, &out.EventTitle, &out.CancelReason, &out.EventTimeZone, &out.EventVenue, &out.ZoneNames); err != nil {
 		return nil, dbErr(err)
 	}
 	out.EventStatus = eventStatus(status)

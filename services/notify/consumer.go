@@ -146,6 +146,9 @@ func (c *Consumer) booking(ctx context.Context, msg *sarama.ConsumerMessage) err
 	if !show.ShowDate.IsZero() {
 		data["show_date"] = show.Date()
 	}
+	if show.Venue != "" {
+		data["venue"] = show.Venue
+	}
 	if kind == "event_cancelled" {
 		data["reason"] = show.CancelReason
 	}

@@ -470,8 +470,8 @@ func (o *Orchestrator) sendNotification(ctx context.Context, sg *Saga) error {
 	_, err = o.notify.SendNotification(ctx, connect.NewRequest(&notifyv1.SendNotificationRequest{
 		Template: notifyv1.Template_TEMPLATE_BOOKING_CONFIRMED, Recipient: u.Email, UserId: b.GetUserId(),
 		Data: map[string]string{
-			"booking_id": b.GetId(), "payment_id": sg.PaymentID, "event_id": b.GetEventId(), "event_title": show.EventTitle,
-			"show_id": b.GetShowId(), "show_date": show.Date(), "zone_id": b.GetZoneId(),
+			"booking_id": b.GetId(), "payment_id": sg.PaymentID, "name": u.Name, "event_id": b.GetEventId(), "event_title": show.EventTitle,
+			"show_id": b.GetShowId(), "show_date": show.Date(), "venue": show.Venue, "zone_id": b.GetZoneId(), "zone": show.Zones[b.GetZoneId()],
 			"quantity": fmt.Sprint(b.GetQuantity()), "total_amount": b.GetTotalAmount(), "currency": b.GetCurrency(),
 		},
 		IdempotencyKey: "booking_confirmed-" + b.GetId(),

@@ -62,6 +62,10 @@ type Show struct {
 	CancelReason string
 	// TimeZone is the venue's (the event's), an IANA name.
 	TimeZone string
+	// Venue is where the event takes place.
+	Venue string
+	// Zones maps the show's zone ids to their names.
+	Zones map[string]string
 }
 
 // At writes t as the venue reads it ("Sat, 12 Dec 2026, 20:00 CET").
@@ -70,15 +74,17 @@ func (s Show) At(t time.Time) string { return showtime.Format(t, s.TimeZone) }
 // Date is the show's date as the venue reads it.
 func (s Show) Date() string { return s.At(s.ShowDate) }
 
-// Show reads a show's date and its event's title (and cancellation
-// reason); a NOT_FOUND error when there is no such show.
+// Show reads a show's date, its zones' names, and its event's title, venue
+// and time zone (and cancellation reason); a NOT_FOUND error when there is
+// no such show.
 func (d *Directory) Show(ctx context.Context, showID string) (Show, error) {
 	res, err := d.catalog.GetShow(authn.AsSystem(ctx), connect.NewRequest(&catalogv1.GetShowRequest{ShowId: showID}))
 	if err != nil {
 		return Show{}, errs.FromConnect(err)
 	}
 	return Show{EventTitle: res.Msg.GetEventTitle(), ShowDate: res.Msg.GetShow().GetShowDate().AsTime(),
-		CancelReason: res.Msg.GetCancelReason(), TimeZone: res.Msg.GetEventTimeZone()}, nil
+		CancelReason: res.Msg.GetCancelReason(), TimeZone: res.Msg.GetEventTimeZone(), Venue: res.Msg.GetEventVenue(),
+		Zones: res.Msg.GetZoneNames()}, nil
 }
 
 // Booking reads a booking as the booking service knows it; a NOT_FOUND

@@ -1040,6 +1040,10 @@ type GetShowResponse struct {
 	CancelReason string `protobuf:"bytes,4,opt,name=cancel_reason,json=cancelReason,proto3" json:"cancel_reason,omitempty"`
 	// EventTimeZone is the venue's time zone (the event's time_zone).
 	EventTimeZone string `protobuf:"bytes,5,opt,name=event_time_zone,json=eventTimeZone,proto3" json:"event_time_zone,omitempty"`
+	// EventVenue is where the event takes place (the event's venue).
+	EventVenue string `protobuf:"bytes,6,opt,name=event_venue,json=eventVenue,proto3" json:"event_venue,omitempty"`
+	// ZoneNames maps the ids of the show's seat zones to their names.
+	ZoneNames     map[string]string `protobuf:"bytes,7,rep,name=zone_names,json=zoneNames,proto3" json:"zone_names,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1107,6 +1111,20 @@ func (x *GetShowResponse) GetEventTimeZone() string {
 		return x.EventTimeZone
 	}
 	return ""
+}
+
+func (x *GetShowResponse) GetEventVenue() string {
+	if x != nil {
+		return x.EventVenue
+	}
+	return ""
+}
+
+func (x *GetShowResponse) GetZoneNames() map[string]string {
+	if x != nil {
+		return x.ZoneNames
+	}
+	return nil
 }
 
 // ListZonesRequest names the show whose zones to list.
@@ -2451,14 +2469,21 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x05shows\x18\x01 \x03(\v2\x1c.bookingrush.catalog.v1.ShowR\x05shows\x123\n" +
 	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"6\n" +
 	"\x0eGetShowRequest\x12$\n" +
-	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\"\xf9\x01\n" +
+	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\"\xaf\x03\n" +
 	"\x0fGetShowResponse\x120\n" +
 	"\x04show\x18\x01 \x01(\v2\x1c.bookingrush.catalog.v1.ShowR\x04show\x12F\n" +
 	"\fevent_status\x18\x02 \x01(\x0e2#.bookingrush.catalog.v1.EventStatusR\veventStatus\x12\x1f\n" +
 	"\vevent_title\x18\x03 \x01(\tR\n" +
 	"eventTitle\x12#\n" +
 	"\rcancel_reason\x18\x04 \x01(\tR\fcancelReason\x12&\n" +
-	"\x0fevent_time_zone\x18\x05 \x01(\tR\reventTimeZone\"8\n" +
+	"\x0fevent_time_zone\x18\x05 \x01(\tR\reventTimeZone\x12\x1f\n" +
+	"\vevent_venue\x18\x06 \x01(\tR\n" +
+	"eventVenue\x12U\n" +
+	"\n" +
+	"zone_names\x18\a \x03(\v26.bookingrush.catalog.v1.GetShowResponse.ZoneNamesEntryR\tzoneNames\x1a<\n" +
+	"\x0eZoneNamesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"8\n" +
 	"\x10ListZonesRequest\x12$\n" +
 	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\"|\n" +
 	"\x11ListZonesResponse\x122\n" +
@@ -2611,7 +2636,7 @@ func file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_bookingrush_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_bookingrush_catalog_v1_catalog_proto_goTypes = []any{
 	(EventStatus)(0),                // 0: bookingrush.catalog.v1.EventStatus
 	(ShowStatus)(0),                 // 1: bookingrush.catalog.v1.ShowStatus
@@ -2649,81 +2674,83 @@ var file_bookingrush_catalog_v1_catalog_proto_goTypes = []any{
 	(*ListCategoriesResponse)(nil),  // 33: bookingrush.catalog.v1.ListCategoriesResponse
 	(*CreateCategoryRequest)(nil),   // 34: bookingrush.catalog.v1.CreateCategoryRequest
 	(*CreateCategoryResponse)(nil),  // 35: bookingrush.catalog.v1.CreateCategoryResponse
-	(*timestamppb.Timestamp)(nil),   // 36: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),             // 37: bookingrush.common.v1.PageMeta
+	nil,                             // 36: bookingrush.catalog.v1.GetShowResponse.ZoneNamesEntry
+	(*timestamppb.Timestamp)(nil),   // 37: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),             // 38: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_catalog_v1_catalog_proto_depIdxs = []int32{
-	36, // 0: bookingrush.catalog.v1.Category.created_at:type_name -> google.protobuf.Timestamp
+	37, // 0: bookingrush.catalog.v1.Category.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: bookingrush.catalog.v1.Event.status:type_name -> bookingrush.catalog.v1.EventStatus
-	36, // 2: bookingrush.catalog.v1.Event.sale_start_at:type_name -> google.protobuf.Timestamp
-	36, // 3: bookingrush.catalog.v1.Event.sale_end_at:type_name -> google.protobuf.Timestamp
-	36, // 4: bookingrush.catalog.v1.Event.created_at:type_name -> google.protobuf.Timestamp
-	36, // 5: bookingrush.catalog.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
-	36, // 6: bookingrush.catalog.v1.Event.published_at:type_name -> google.protobuf.Timestamp
-	36, // 7: bookingrush.catalog.v1.Show.show_date:type_name -> google.protobuf.Timestamp
+	37, // 2: bookingrush.catalog.v1.Event.sale_start_at:type_name -> google.protobuf.Timestamp
+	37, // 3: bookingrush.catalog.v1.Event.sale_end_at:type_name -> google.protobuf.Timestamp
+	37, // 4: bookingrush.catalog.v1.Event.created_at:type_name -> google.protobuf.Timestamp
+	37, // 5: bookingrush.catalog.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
+	37, // 6: bookingrush.catalog.v1.Event.published_at:type_name -> google.protobuf.Timestamp
+	37, // 7: bookingrush.catalog.v1.Show.show_date:type_name -> google.protobuf.Timestamp
 	1,  // 8: bookingrush.catalog.v1.Show.status:type_name -> bookingrush.catalog.v1.ShowStatus
-	36, // 9: bookingrush.catalog.v1.Show.created_at:type_name -> google.protobuf.Timestamp
-	36, // 10: bookingrush.catalog.v1.Zone.created_at:type_name -> google.protobuf.Timestamp
+	37, // 9: bookingrush.catalog.v1.Show.created_at:type_name -> google.protobuf.Timestamp
+	37, // 10: bookingrush.catalog.v1.Zone.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 11: bookingrush.catalog.v1.ListEventsRequest.status:type_name -> bookingrush.catalog.v1.EventStatus
 	3,  // 12: bookingrush.catalog.v1.ListEventsResponse.events:type_name -> bookingrush.catalog.v1.Event
-	37, // 13: bookingrush.catalog.v1.ListEventsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	38, // 13: bookingrush.catalog.v1.ListEventsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	3,  // 14: bookingrush.catalog.v1.GetEventResponse.event:type_name -> bookingrush.catalog.v1.Event
 	4,  // 15: bookingrush.catalog.v1.ListShowsResponse.shows:type_name -> bookingrush.catalog.v1.Show
-	37, // 16: bookingrush.catalog.v1.ListShowsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	38, // 16: bookingrush.catalog.v1.ListShowsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	4,  // 17: bookingrush.catalog.v1.GetShowResponse.show:type_name -> bookingrush.catalog.v1.Show
 	0,  // 18: bookingrush.catalog.v1.GetShowResponse.event_status:type_name -> bookingrush.catalog.v1.EventStatus
-	5,  // 19: bookingrush.catalog.v1.ListZonesResponse.zones:type_name -> bookingrush.catalog.v1.Zone
-	37, // 20: bookingrush.catalog.v1.ListZonesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	36, // 21: bookingrush.catalog.v1.CreateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
-	36, // 22: bookingrush.catalog.v1.CreateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
-	3,  // 23: bookingrush.catalog.v1.CreateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	36, // 24: bookingrush.catalog.v1.UpdateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
-	36, // 25: bookingrush.catalog.v1.UpdateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
-	3,  // 26: bookingrush.catalog.v1.UpdateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	36, // 27: bookingrush.catalog.v1.CreateShowRequest.show_date:type_name -> google.protobuf.Timestamp
-	4,  // 28: bookingrush.catalog.v1.CreateShowResponse.show:type_name -> bookingrush.catalog.v1.Show
-	5,  // 29: bookingrush.catalog.v1.CreateZoneResponse.zone:type_name -> bookingrush.catalog.v1.Zone
-	3,  // 30: bookingrush.catalog.v1.PublishEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	3,  // 31: bookingrush.catalog.v1.CancelEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	3,  // 32: bookingrush.catalog.v1.SetQueueEnabledResponse.event:type_name -> bookingrush.catalog.v1.Event
-	2,  // 33: bookingrush.catalog.v1.ListCategoriesResponse.categories:type_name -> bookingrush.catalog.v1.Category
-	37, // 34: bookingrush.catalog.v1.ListCategoriesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	2,  // 35: bookingrush.catalog.v1.CreateCategoryResponse.category:type_name -> bookingrush.catalog.v1.Category
-	6,  // 36: bookingrush.catalog.v1.CatalogService.ListEvents:input_type -> bookingrush.catalog.v1.ListEventsRequest
-	8,  // 37: bookingrush.catalog.v1.CatalogService.GetEvent:input_type -> bookingrush.catalog.v1.GetEventRequest
-	10, // 38: bookingrush.catalog.v1.CatalogService.ListShows:input_type -> bookingrush.catalog.v1.ListShowsRequest
-	12, // 39: bookingrush.catalog.v1.CatalogService.GetShow:input_type -> bookingrush.catalog.v1.GetShowRequest
-	14, // 40: bookingrush.catalog.v1.CatalogService.ListZones:input_type -> bookingrush.catalog.v1.ListZonesRequest
-	16, // 41: bookingrush.catalog.v1.CatalogService.CreateEvent:input_type -> bookingrush.catalog.v1.CreateEventRequest
-	18, // 42: bookingrush.catalog.v1.CatalogService.UpdateEvent:input_type -> bookingrush.catalog.v1.UpdateEventRequest
-	20, // 43: bookingrush.catalog.v1.CatalogService.DeleteEvent:input_type -> bookingrush.catalog.v1.DeleteEventRequest
-	22, // 44: bookingrush.catalog.v1.CatalogService.CreateShow:input_type -> bookingrush.catalog.v1.CreateShowRequest
-	24, // 45: bookingrush.catalog.v1.CatalogService.CreateZone:input_type -> bookingrush.catalog.v1.CreateZoneRequest
-	26, // 46: bookingrush.catalog.v1.CatalogService.PublishEvent:input_type -> bookingrush.catalog.v1.PublishEventRequest
-	28, // 47: bookingrush.catalog.v1.CatalogService.CancelEvent:input_type -> bookingrush.catalog.v1.CancelEventRequest
-	30, // 48: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:input_type -> bookingrush.catalog.v1.SetQueueEnabledRequest
-	32, // 49: bookingrush.catalog.v1.CatalogService.ListCategories:input_type -> bookingrush.catalog.v1.ListCategoriesRequest
-	34, // 50: bookingrush.catalog.v1.CatalogService.CreateCategory:input_type -> bookingrush.catalog.v1.CreateCategoryRequest
-	7,  // 51: bookingrush.catalog.v1.CatalogService.ListEvents:output_type -> bookingrush.catalog.v1.ListEventsResponse
-	9,  // 52: bookingrush.catalog.v1.CatalogService.GetEvent:output_type -> bookingrush.catalog.v1.GetEventResponse
-	11, // 53: bookingrush.catalog.v1.CatalogService.ListShows:output_type -> bookingrush.catalog.v1.ListShowsResponse
-	13, // 54: bookingrush.catalog.v1.CatalogService.GetShow:output_type -> bookingrush.catalog.v1.GetShowResponse
-	15, // 55: bookingrush.catalog.v1.CatalogService.ListZones:output_type -> bookingrush.catalog.v1.ListZonesResponse
-	17, // 56: bookingrush.catalog.v1.CatalogService.CreateEvent:output_type -> bookingrush.catalog.v1.CreateEventResponse
-	19, // 57: bookingrush.catalog.v1.CatalogService.UpdateEvent:output_type -> bookingrush.catalog.v1.UpdateEventResponse
-	21, // 58: bookingrush.catalog.v1.CatalogService.DeleteEvent:output_type -> bookingrush.catalog.v1.DeleteEventResponse
-	23, // 59: bookingrush.catalog.v1.CatalogService.CreateShow:output_type -> bookingrush.catalog.v1.CreateShowResponse
-	25, // 60: bookingrush.catalog.v1.CatalogService.CreateZone:output_type -> bookingrush.catalog.v1.CreateZoneResponse
-	27, // 61: bookingrush.catalog.v1.CatalogService.PublishEvent:output_type -> bookingrush.catalog.v1.PublishEventResponse
-	29, // 62: bookingrush.catalog.v1.CatalogService.CancelEvent:output_type -> bookingrush.catalog.v1.CancelEventResponse
-	31, // 63: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:output_type -> bookingrush.catalog.v1.SetQueueEnabledResponse
-	33, // 64: bookingrush.catalog.v1.CatalogService.ListCategories:output_type -> bookingrush.catalog.v1.ListCategoriesResponse
-	35, // 65: bookingrush.catalog.v1.CatalogService.CreateCategory:output_type -> bookingrush.catalog.v1.CreateCategoryResponse
-	51, // [51:66] is the sub-list for method output_type
-	36, // [36:51] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	36, // 19: bookingrush.catalog.v1.GetShowResponse.zone_names:type_name -> bookingrush.catalog.v1.GetShowResponse.ZoneNamesEntry
+	5,  // 20: bookingrush.catalog.v1.ListZonesResponse.zones:type_name -> bookingrush.catalog.v1.Zone
+	38, // 21: bookingrush.catalog.v1.ListZonesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	37, // 22: bookingrush.catalog.v1.CreateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
+	37, // 23: bookingrush.catalog.v1.CreateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
+	3,  // 24: bookingrush.catalog.v1.CreateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	37, // 25: bookingrush.catalog.v1.UpdateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
+	37, // 26: bookingrush.catalog.v1.UpdateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
+	3,  // 27: bookingrush.catalog.v1.UpdateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	37, // 28: bookingrush.catalog.v1.CreateShowRequest.show_date:type_name -> google.protobuf.Timestamp
+	4,  // 29: bookingrush.catalog.v1.CreateShowResponse.show:type_name -> bookingrush.catalog.v1.Show
+	5,  // 30: bookingrush.catalog.v1.CreateZoneResponse.zone:type_name -> bookingrush.catalog.v1.Zone
+	3,  // 31: bookingrush.catalog.v1.PublishEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	3,  // 32: bookingrush.catalog.v1.CancelEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	3,  // 33: bookingrush.catalog.v1.SetQueueEnabledResponse.event:type_name -> bookingrush.catalog.v1.Event
+	2,  // 34: bookingrush.catalog.v1.ListCategoriesResponse.categories:type_name -> bookingrush.catalog.v1.Category
+	38, // 35: bookingrush.catalog.v1.ListCategoriesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	2,  // 36: bookingrush.catalog.v1.CreateCategoryResponse.category:type_name -> bookingrush.catalog.v1.Category
+	6,  // 37: bookingrush.catalog.v1.CatalogService.ListEvents:input_type -> bookingrush.catalog.v1.ListEventsRequest
+	8,  // 38: bookingrush.catalog.v1.CatalogService.GetEvent:input_type -> bookingrush.catalog.v1.GetEventRequest
+	10, // 39: bookingrush.catalog.v1.CatalogService.ListShows:input_type -> bookingrush.catalog.v1.ListShowsRequest
+	12, // 40: bookingrush.catalog.v1.CatalogService.GetShow:input_type -> bookingrush.catalog.v1.GetShowRequest
+	14, // 41: bookingrush.catalog.v1.CatalogService.ListZones:input_type -> bookingrush.catalog.v1.ListZonesRequest
+	16, // 42: bookingrush.catalog.v1.CatalogService.CreateEvent:input_type -> bookingrush.catalog.v1.CreateEventRequest
+	18, // 43: bookingrush.catalog.v1.CatalogService.UpdateEvent:input_type -> bookingrush.catalog.v1.UpdateEventRequest
+	20, // 44: bookingrush.catalog.v1.CatalogService.DeleteEvent:input_type -> bookingrush.catalog.v1.DeleteEventRequest
+	22, // 45: bookingrush.catalog.v1.CatalogService.CreateShow:input_type -> bookingrush.catalog.v1.CreateShowRequest
+	24, // 46: bookingrush.catalog.v1.CatalogService.CreateZone:input_type -> bookingrush.catalog.v1.CreateZoneRequest
+	26, // 47: bookingrush.catalog.v1.CatalogService.PublishEvent:input_type -> bookingrush.catalog.v1.PublishEventRequest
+	28, // 48: bookingrush.catalog.v1.CatalogService.CancelEvent:input_type -> bookingrush.catalog.v1.CancelEventRequest
+	30, // 49: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:input_type -> bookingrush.catalog.v1.SetQueueEnabledRequest
+	32, // 50: bookingrush.catalog.v1.CatalogService.ListCategories:input_type -> bookingrush.catalog.v1.ListCategoriesRequest
+	34, // 51: bookingrush.catalog.v1.CatalogService.CreateCategory:input_type -> bookingrush.catalog.v1.CreateCategoryRequest
+	7,  // 52: bookingrush.catalog.v1.CatalogService.ListEvents:output_type -> bookingrush.catalog.v1.ListEventsResponse
+	9,  // 53: bookingrush.catalog.v1.CatalogService.GetEvent:output_type -> bookingrush.catalog.v1.GetEventResponse
+	11, // 54: bookingrush.catalog.v1.CatalogService.ListShows:output_type -> bookingrush.catalog.v1.ListShowsResponse
+	13, // 55: bookingrush.catalog.v1.CatalogService.GetShow:output_type -> bookingrush.catalog.v1.GetShowResponse
+	15, // 56: bookingrush.catalog.v1.CatalogService.ListZones:output_type -> bookingrush.catalog.v1.ListZonesResponse
+	17, // 57: bookingrush.catalog.v1.CatalogService.CreateEvent:output_type -> bookingrush.catalog.v1.CreateEventResponse
+	19, // 58: bookingrush.catalog.v1.CatalogService.UpdateEvent:output_type -> bookingrush.catalog.v1.UpdateEventResponse
+	21, // 59: bookingrush.catalog.v1.CatalogService.DeleteEvent:output_type -> bookingrush.catalog.v1.DeleteEventResponse
+	23, // 60: bookingrush.catalog.v1.CatalogService.CreateShow:output_type -> bookingrush.catalog.v1.CreateShowResponse
+	25, // 61: bookingrush.catalog.v1.CatalogService.CreateZone:output_type -> bookingrush.catalog.v1.CreateZoneResponse
+	27, // 62: bookingrush.catalog.v1.CatalogService.PublishEvent:output_type -> bookingrush.catalog.v1.PublishEventResponse
+	29, // 63: bookingrush.catalog.v1.CatalogService.CancelEvent:output_type -> bookingrush.catalog.v1.CancelEventResponse
+	31, // 64: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:output_type -> bookingrush.catalog.v1.SetQueueEnabledResponse
+	33, // 65: bookingrush.catalog.v1.CatalogService.ListCategories:output_type -> bookingrush.catalog.v1.ListCategoriesResponse
+	35, // 66: bookingrush.catalog.v1.CatalogService.CreateCategory:output_type -> bookingrush.catalog.v1.CreateCategoryResponse
+	52, // [52:67] is the sub-list for method output_type
+	37, // [37:52] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_catalog_v1_catalog_proto_init() }
@@ -2738,7 +2765,7 @@ func file_bookingrush_catalog_v1_catalog_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_catalog_v1_catalog_proto_rawDesc), len(file_bookingrush_catalog_v1_catalog_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
