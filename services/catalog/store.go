@@ -361,8 +361,8 @@ func insertShow(ctx context.Context, tx pgx.Tx, eventID string, date time.Time) 
 }
 
 // Show returns one show with its zones' names and its event's status, venue
-// and time zone (of a deleted event too:
-// a refund of one of its bookings still needs the show's date).
+// and time zone (of a deleted event too: a refund of one of its bookings
+// still needs the show's date).
 func (s *Store) Show(ctx context.Context, showID string) (*catalogv1.GetShowResponse, error) {
 	sh, err := scanShow(s.pool.QueryRow(ctx, `SELECT `+showColumns+` FROM shows WHERE id = $1`, showID))
 	if errors.Is(err, pgx.ErrNoRows) {
