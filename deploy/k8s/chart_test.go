@@ -402,6 +402,7 @@ func TestChartProductionValues(t *testing.T) {
 		"RushRPCHighLatency":       {"rpc_server_duration_seconds_bucket", "warning"},
 		"RushRelayBacklog":         {"rush_relay_backlog", "warning"},
 		"RushPersisterDeadLetters": {"booking_persister_dead_letters_total", "warning"},
+		"RushMailFailing":          {"rush_notify_deliveries_total", "warning"},
 	} {
 		if !strings.Contains(alerts[alert], want.metric) {
 			t.Errorf("alert %s: expr %q does not use %s", alert, alerts[alert], want.metric)
