@@ -1143,6 +1143,7 @@ func checkDashboard(t *testing.T, r *rendered, namespace string) {
 		"Saga outcomes":        "saga_outcomes_total",
 		"Payments and refunds": "payment_outcomes_total",
 		"Money left open":      "payment_unsettled_payments",
+		"Mails":                "rush_notify_deliveries_total",
 	} {
 		i := slices.IndexFunc(board.Panels, func(p panel) bool {
 			return p.Title == title
