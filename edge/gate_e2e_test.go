@@ -143,14 +143,16 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 		}
 	}
 	// The confirmation mail carries the tickets' QR codes as inline images,
-	// the show's date in the venue's zone, the venue and the zone.
+	// the show's date in the venue's zone, the venue and the zone, and the
+	// show as a calendar file.
 	when := showtime.Format(showAt, "Asia/Tokyo")
 	testkit.Eventually(t, 20*time.Second, "the confirmation mail with QR codes and the show's date in Tokyo", func() bool {
 		for _, msg := range smtp.To("ben@rush.test") {
 			if strings.Contains(string(msg.Raw), "Content-Id: <ticket-1@") && strings.Contains(string(msg.Raw), "image/png") && strings.Contains(msg.HTML, "cid:ticket-1@") &&
 				strings.Contains(msg.Text, when) && strings.HasSuffix(when, "JST") &&
 				strings.Contains(msg.Text, "Venue:             Hall") && strings.Contains(msg.Text, "Zone:              Floor") &&
-				strings.HasPrefix(msg.Text, "Hello ben,") {
+				strings.HasPrefix(msg.Text, "Hello ben,") && len(msg.Attachments) == 1 && msg.Attachments[0].Name == "show.ics" &&
+				strings.Contains(string(msg.Attachments[0].Data), "\r\nDTSTART:"+showAt.Format("20060102T150405Z")+"\r\nSUMMARY:Gate Night org\r\nLOCATION:Hall\r\n") {
 				return true
 			}
 		}

@@ -131,7 +131,11 @@ func (w *Worker) Once(ctx context.Context) (did bool, err error) {
 	if rerr == nil {
 		// The subject and text recorded at request time are what the user
 		// was promised; the HTML alternative is rendered from the same data.
-		rerr = w.sender.Send(ctx, mail.Message{To: to, Subject: subject, Text: body, HTML: m.HTML, Inline: inline})
+		msg := mail.Message{To: to, Subject: subject, Text: body, HTML: m.HTML, Inline: inline}
+		if ics, ok := calendarFile(data, time.Now()); ok && kind == "booking_confirmed" {
+			msg.Attachments = append(msg.Attachments, ics)
+		}
+		rerr = w.sender.Send(ctx, msg)
 	}
 	if ctx.Err() != nil {
 		return false, ctx.Err() // stopping: the attempt does not count

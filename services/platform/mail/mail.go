@@ -92,6 +92,18 @@ type Message struct {
 	HTML string
 	// Inline are images the HTML shows ("cid:<ContentID>"); they need HTML.
 	Inline []Inline
+	// Attachments are files the mail carries beside its body.
+	Attachments []Attachment
+}
+
+// Attachment is a file carried in a mail ("event.ics").
+type Attachment struct {
+	// Name is its file name.
+	Name string
+	// Type is its media type ("text/calendar; charset=utf-8; method=PUBLISH").
+	Type string
+	// Data is its content.
+	Data []byte
 }
 
 // Inline is an image carried in a mail and shown by its HTML part.
@@ -266,7 +278,9 @@ func classify(step string, err error) error {
 }
 
 // compose renders m as a MIME message: text/plain alone, or
-// multipart/alternative with an HTML part; bodies are quoted-printable.
+// multipart/alternative with an HTML part (inside multipart/related with
+// its inline images), inside multipart/mixed with its attachments, if any;
+// bodies are quoted-printable, images and attachments base64.
 func (s *SMTP) compose(to *mail.Address, m Message) ([]byte, error) {
 	if strings.ContainsAny(m.Subject, "\r\n") {
 		return nil, fmt.Errorf("%w: subject contains a line break", ErrPermanent)
@@ -282,64 +296,109 @@ func (s *SMTP) compose(to *mail.Address, m Message) ([]byte, error) {
 	header("Date", time.Now().Format(time.RFC1123Z))
 	header("Message-ID", "<"+hex.EncodeToString(id[:])+"@"+domain+">")
 	header("MIME-Version", "1.0")
-	if m.HTML == "" {
-		header("Content-Type", "text/plain; charset=utf-8")
-		header("Content-Transfer-Encoding", "quoted-printable")
-		b.WriteString("\r\n")
-		if err := writeQP(&b, m.Text); err != nil {
-			return nil, err
-		}
-		return b.Bytes(), nil
+	h, body, err := entity(m)
+	if err != nil {
+		return nil, err
 	}
-	if len(m.Inline) > 0 {
-		// multipart/related: the alternatives, then the images they show.
-		rw := multipart.NewWriter(&b)
-		header("Content-Type", mime.FormatMediaType("multipart/related", map[string]string{"boundary": rw.Boundary(), "type": "multipart/alternative"}))
+	if len(m.Attachments) > 0 {
+		mw := multipart.NewWriter(&b)
+		header("Content-Type", mime.FormatMediaType("multipart/mixed", map[string]string{"boundary": mw.Boundary()}))
 		b.WriteString("\r\n")
-		var alt bytes.Buffer
-		aw := multipart.NewWriter(&alt)
-		if err := writeAlternatives(aw, m); err != nil {
-			return nil, err
-		}
-		pw, err := rw.CreatePart(textproto.MIMEHeader{"Content-Type": {mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": aw.Boundary()})}})
+		pw, err := mw.CreatePart(h)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := pw.Write(alt.Bytes()); err != nil {
+		if _, err := pw.Write(body); err != nil {
 			return nil, err
 		}
-		for _, in := range m.Inline {
-			if strings.ContainsAny(in.ContentID+in.Type, "\r\n<>\"") {
-				return nil, fmt.Errorf("%w: inline image %q: bad content id or type", ErrPermanent, in.ContentID)
+		for _, a := range m.Attachments {
+			if strings.ContainsAny(a.Name+a.Type, "\r\n\"") || a.Name == "" {
+				return nil, fmt.Errorf("%w: attachment %q: bad name or type", ErrPermanent, a.Name)
 			}
-			pw, err := rw.CreatePart(textproto.MIMEHeader{
-				"Content-Type":              {in.Type},
+			pw, err := mw.CreatePart(textproto.MIMEHeader{
+				"Content-Type":              {a.Type},
 				"Content-Transfer-Encoding": {"base64"},
-				"Content-Id":                {"<" + in.ContentID + ">"},
-				"Content-Disposition":       {"inline"},
+				"Content-Disposition":       {mime.FormatMediaType("attachment", map[string]string{"filename": a.Name})},
 			})
 			if err != nil {
 				return nil, err
 			}
-			enc := base64.StdEncoding.EncodeToString(in.Data)
-			for len(enc) > 76 {
-				fmt.Fprintf(pw, "%s\r\n", enc[:76])
-				enc = enc[76:]
-			}
-			fmt.Fprintf(pw, "%s\r\n", enc)
+			writeBase64(pw, a.Data)
 		}
-		if err := rw.Close(); err != nil {
+		if err := mw.Close(); err != nil {
 			return nil, err
 		}
 		return b.Bytes(), nil
 	}
-	mw := multipart.NewWriter(&b)
-	header("Content-Type", mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": mw.Boundary()}))
-	b.WriteString("\r\n")
-	if err := writeAlternatives(mw, m); err != nil {
-		return nil, err
+	for _, k := range []string{"Content-Type", "Content-Transfer-Encoding"} {
+		if v := h.Get(k); v != "" {
+			header(k, v)
+		}
 	}
+	b.WriteString("\r\n")
+	b.Write(body)
 	return b.Bytes(), nil
+}
+
+// entity renders m's body without its attachments: its headers and content.
+func entity(m Message) (textproto.MIMEHeader, []byte, error) {
+	var b bytes.Buffer
+	if m.HTML == "" {
+		if err := writeQP(&b, m.Text); err != nil {
+			return nil, nil, err
+		}
+		return textproto.MIMEHeader{"Content-Type": {"text/plain; charset=utf-8"}, "Content-Transfer-Encoding": {"quoted-printable"}}, b.Bytes(), nil
+	}
+	if len(m.Inline) == 0 {
+		mw := multipart.NewWriter(&b)
+		if err := writeAlternatives(mw, m); err != nil {
+			return nil, nil, err
+		}
+		return textproto.MIMEHeader{"Content-Type": {mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": mw.Boundary()})}}, b.Bytes(), nil
+	}
+	// multipart/related: the alternatives, then the images they show.
+	rw := multipart.NewWriter(&b)
+	var alt bytes.Buffer
+	aw := multipart.NewWriter(&alt)
+	if err := writeAlternatives(aw, m); err != nil {
+		return nil, nil, err
+	}
+	pw, err := rw.CreatePart(textproto.MIMEHeader{"Content-Type": {mime.FormatMediaType("multipart/alternative", map[string]string{"boundary": aw.Boundary()})}})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := pw.Write(alt.Bytes()); err != nil {
+		return nil, nil, err
+	}
+	for _, in := range m.Inline {
+		if strings.ContainsAny(in.ContentID+in.Type, "\r\n<>\"") {
+			return nil, nil, fmt.Errorf("%w: inline image %q: bad content id or type", ErrPermanent, in.ContentID)
+		}
+		pw, err := rw.CreatePart(textproto.MIMEHeader{
+			"Content-Type":              {in.Type},
+			"Content-Transfer-Encoding": {"base64"},
+			"Content-Id":                {"<" + in.ContentID + ">"},
+			"Content-Disposition":       {"inline"},
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		writeBase64(pw, in.Data)
+	}
+	if err := rw.Close(); err != nil {
+		return nil, nil, err
+	}
+	return textproto.MIMEHeader{"Content-Type": {mime.FormatMediaType("multipart/related", map[string]string{"boundary": rw.Boundary(), "type": "multipart/alternative"})}}, b.Bytes(), nil
+}
+
+// writeBase64 writes data base64 in lines of 76 characters.
+func writeBase64(w io.Writer, data []byte) {
+	enc := base64.StdEncoding.EncodeToString(data)
+	for len(enc) > 76 {
+		fmt.Fprintf(w, "%s\r\n", enc[:76])
+		enc = enc[76:]
+	}
+	fmt.Fprintf(w, "%s\r\n", enc)
 }
 
 // writeAlternatives writes m's text and HTML parts and closes mw.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"net"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -161,6 +162,39 @@ func TestUnreachableRelayHonoursContext(t *testing.T) {
 	}
 }
 
+// Attachments go beside the body (multipart/mixed), whatever its shape.
+func TestAttachments(t *testing.T) {
+	t.Parallel()
+	srv := mailtest.NewServer(t)
+	s := sender(t, mail.Config{Addr: srv.Addr})
+	ics := []byte("BEGIN:VCALENDAR\r\n" + strings.Repeat("X-LONG:0123456789\r\n", 20) + "END:VCALENDAR\r\n")
+	att := []mail.Attachment{{Name: "event.ics", Type: "text/calendar; charset=utf-8; method=PUBLISH", Data: ics}}
+	for _, m := range []mail.Message{
+		{To: "ana@example.com", Subject: "plain", Text: "plain", Attachments: att},
+		{To: "ana@example.com", Subject: "alternative", Text: "plain", HTML: "<p>html</p>", Attachments: att},
+		{To: "ana@example.com", Subject: "related", Text: "plain", HTML: `<p><img src="cid:i@x"></p>`, Attachments: att,
+			Inline: []mail.Inline{{ContentID: "i@x", Type: "image/png", Data: []byte("png")}}},
+	} {
+		if err := s.Send(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+		got := <-srv.Inbox()
+		if got.Text != "plain" || (m.HTML != "" && got.HTML != m.HTML) || len(got.Attachments) != 1 {
+			t.Fatalf("%s: text %q html %q attachments %d", m.Subject, got.Text, got.HTML, len(got.Attachments))
+		}
+		if a := got.Attachments[0]; a.Name != "event.ics" || !strings.HasPrefix(a.Type, "text/calendar") || string(a.Data) != string(ics) {
+			t.Fatalf("%s: attachment %s %s %q", m.Subject, a.Name, a.Type, a.Data)
+		}
+		if !strings.HasPrefix(got.Header.Get("Content-Type"), "multipart/mixed;") {
+			t.Fatalf("%s: Content-Type %s", m.Subject, got.Header.Get("Content-Type"))
+		}
+	}
+	bad := mail.Message{To: "ana@example.com", Subject: "x", Text: "y", Attachments: []mail.Attachment{{Name: "a\r\nBcc: eve@example.com", Type: "text/plain"}}}
+	if err := s.Send(context.Background(), bad); !errors.Is(err, mail.ErrPermanent) {
+		t.Fatalf("an attachment name with a line break: %v", err)
+	}
+}
+
 func TestBadMessagesAreRejected(t *testing.T) {
 	t.Parallel()
 	srv := mailtest.NewServer(t)
@@ -198,6 +232,36 @@ func TestConfig(t *testing.T) {
 	for _, want := range []string{"smtp.addr", "smtp.from", "smtp.timeout", "smtp.password"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want it to name %s", err, want)
+		}
+	}
+}
+
+// The dev mailbox lists a mail's attachments and serves each.
+func TestMailboxAttachments(t *testing.T) {
+	t.Parallel()
+	b := mail.NewMailbox(zap.NewNop())
+	ics := "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
+	if err := b.Send(context.Background(), mail.Message{To: "ana@example.com", Subject: "s", Text: "t",
+		Attachments: []mail.Attachment{{Name: "event.ics", Type: "text/calendar; charset=utf-8", Data: []byte(ics)}}}); err != nil {
+		t.Fatal(err)
+	}
+	h := b.Handler()
+	get := func(path string) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w
+	}
+	if w := get(mail.MailboxPath + "/1"); !strings.Contains(w.Body.String(), `href="1/attachments/0">event.ics</a>`) {
+		t.Errorf("the mail's page does not link its attachment:\n%s", w.Body)
+	}
+	w := get(mail.MailboxPath + "/1/attachments/0")
+	if w.Code != 200 || w.Body.String() != ics || w.Header().Get("Content-Type") != "text/calendar; charset=utf-8" ||
+		w.Header().Get("Content-Disposition") != "attachment; filename=event.ics" {
+		t.Errorf("attachment: %d %v %q", w.Code, w.Header(), w.Body)
+	}
+	for _, p := range []string{"/1/attachments/1", "/1/attachments/-1", "/1/attachments/x", "/2/attachments/0"} {
+		if w := get(mail.MailboxPath + p); w.Code != 404 {
+			t.Errorf("GET %s: %d", p, w.Code)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"html/template"
+	"mime"
 	"net/http"
 	"strconv"
 	"sync"
@@ -83,7 +84,7 @@ func (b *Mailbox) find(id string) (Kept, bool) {
 
 // Handler serves the mailbox under MailboxPath: the list (HTML, or JSON for
 // Accept: application/json), one mail (its text, and its HTML part in a
-// sandboxed frame) and a mail's raw HTML part.
+// sandboxed frame), a mail's raw HTML part and its attachments.
 func (b *Mailbox) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+MailboxPath, func(w http.ResponseWriter, r *http.Request) {
@@ -115,6 +116,19 @@ func (b *Mailbox) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte(k.HTML))
 	})
+	mux.HandleFunc("GET "+MailboxPath+"/{id}/attachments/{n}", func(w http.ResponseWriter, r *http.Request) {
+		k, ok := b.find(r.PathValue("id"))
+		n, err := strconv.Atoi(r.PathValue("n"))
+		if !ok || err != nil || n < 0 || n >= len(k.Attachments) {
+			http.NotFound(w, r)
+			return
+		}
+		a := k.Attachments[n]
+		w.Header().Set("Content-Type", a.Type)
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": a.Name}))
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write(a.Data)
+	})
 	return mux
 }
 
@@ -137,5 +151,5 @@ var (
 {{else}}<tr><td colspan="4">No mail yet.</td></tr>{{end}}</table></body></html>`))
 	mailPage = template.Must(template.New("mail").Parse(pageHead + `<p><a href="../mail">all mails</a></p>
 <h1>{{.Subject}}</h1><p>To: {{.To}} · {{.At.Format "2006-01-02 15:04:05 MST"}}</p>
-<pre>{{.Text}}</pre>{{if .HTML}}<iframe sandbox src="{{.ID}}/html"></iframe>{{end}}</body></html>`))
+<pre>{{.Text}}</pre>{{with .Attachments}}<p>Attachments: {{range $i, $a := .}}<a href="{{$.ID}}/attachments/{{$i}}">{{$a.Name}}</a> {{end}}</p>{{end}}{{if .HTML}}<iframe sandbox src="{{.ID}}/html"></iframe>{{end}}</body></html>`))
 )

@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"errors"
 	"io"
 	"math/big"
@@ -42,10 +43,18 @@ type Message struct {
 	Subject string
 	// Text and HTML are the decoded bodies (HTML is empty for a plain mail).
 	Text, HTML string
+	// Attachments are the files it carries (Content-Disposition: attachment).
+	Attachments []Attachment
 	// TLS reports whether the message came over a TLS connection (STARTTLS).
 	TLS bool
 	// Raw is the message as received.
 	Raw []byte
+}
+
+// Attachment is one file a message carries, decoded.
+type Attachment struct {
+	Name, Type string
+	Data       []byte
 }
 
 // Server is a running test SMTP server.
@@ -323,6 +332,18 @@ func parts(m *Message, mr *multipart.Reader) error {
 			if err := parts(m, multipart.NewReader(p, params["boundary"])); err != nil {
 				return err
 			}
+			continue
+		}
+		if disp, dp, _ := mime.ParseMediaType(p.Header.Get("Content-Disposition")); disp == "attachment" {
+			var r io.Reader = p
+			if strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "base64") {
+				r = base64.NewDecoder(base64.StdEncoding, p)
+			}
+			data, err := io.ReadAll(r)
+			if err != nil {
+				return err
+			}
+			m.Attachments = append(m.Attachments, Attachment{Name: dp["filename"], Type: p.Header.Get("Content-Type"), Data: data})
 			continue
 		}
 		text, err := body(p, p.Header.Get("Content-Transfer-Encoding"))
