@@ -335,6 +335,8 @@ func (f *fixture) goodValue(rng *rand.Rand, name string) string {
 		return []string{"user", "organizer", "admin"}[rng.IntN(3)]
 	case "from", "to":
 		return time.Now().AddDate(0, 0, rng.IntN(10)-5).Format(time.DateOnly)
+	case "time_zone":
+		return []string{"Europe/Paris", "UTC", "Asia/Kathmandu", "Mars/Olympus_Mons", "Local", "europe/paris", ""}[rng.IntN(7)]
 	}
 	if strings.HasSuffix(name, "_id") {
 		return uuid.NewString()
