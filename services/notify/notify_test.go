@@ -296,3 +296,24 @@ func TestConfirmationOfARefundedBooking(t *testing.T) {
 		t.Fatalf("the buyer's notifications: %v", ns)
 	}
 }
+
+// The gate does not answer through every attempt: the confirmation goes
+// without its QR codes, and says where they are instead of promising them.
+func TestConfirmationWithoutTheGate(t *testing.T) {
+	t.Parallel()
+	e := start(t, mailtest.NewServer(t), "-target=auth,catalog,booking,relay,persister,payment,notify", "-notify.max-attempts=2")
+	ctx := context.Background()
+	shop := e.SeedShop(t, testkit.ShopOptions{Users: 1})
+	b := e.Reserve(t, shop, shop.Users[0], 1)
+	if _, err := e.booking.ConfirmBooking(ctx, testkit.AsService(t, e.Mesh, "saga", &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
+		t.Fatalf("confirm: %v", err)
+	}
+	if _, err := e.sendConfirmation(t, b); err != nil {
+		t.Fatal(err)
+	}
+	m := e.smtp.WaitFor(t, e.email(t, shop.Users[0]), 20*time.Second)
+	const says = `Your tickets could not be attached to this e-mail: they are under "My bookings" in the app.`
+	if !strings.Contains(m.Text, says) || !strings.Contains(m.HTML, "could not be attached") || strings.Contains(m.HTML, "cid:ticket-") {
+		t.Fatalf("confirmation without its tickets:\n%s\n%s", m.Text, m.HTML)
+	}
+}
