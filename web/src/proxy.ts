@@ -12,6 +12,10 @@
  *   refresh token (lib/session/refresh: one refresh per token, rotation-safe);
  *   the new cookies go to the browser AND to this request, so the page renders
  *   with the new token.
+ *   A prefetch (the router fetching a linked page ahead) never refreshes: it
+ *   was sent with the cookies of its moment, and its answer, landing later,
+ *   would overwrite newer ones (br_user after a profile change) with a
+ *   session rotated from stale ones. It goes on with what it has.
  * - A signed-in page without a session redirects to /login?next=<page>.
  * - The CSRF cookie is set when missing, for the forms of these pages.
  * - A page's redirect to /login keeps the way back in ?next=.
@@ -59,7 +63,10 @@ export async function proxy(req: NextRequest) {
     set.push(csrfCookie(newCsrfToken(), secure()));
   }
 
-  if (refresh && expiresSoon(access)) {
+  const prefetch = req.headers.get("next-router-prefetch") === "1" || req.headers.get("purpose") === "prefetch";
+  if (refresh && expiresSoon(access) && prefetch) {
+    busy = true; // not refreshed, so no redirect either: the navigation itself will refresh
+  } else if (refresh && expiresSoon(access)) {
     try {
       const pair = await refreshOnce(apiBase(), refresh, { headers: forwardedHeaders(req.headers) });
       const claims = readClaims(pair.access_token);
