@@ -135,8 +135,10 @@ func (w *Worker) Once(ctx context.Context) (did bool, err error) {
 		// The subject and text recorded at request time are what the user
 		// was promised; the HTML alternative is rendered from the same data.
 		msg := mail.Message{To: to, Subject: subject, Text: body, HTML: m.HTML, Inline: inline}
-		if ics, ok := calendarFile(data, time.Now()); ok && kind == "booking_confirmed" {
-			msg.Attachments = append(msg.Attachments, ics)
+		if kind == "booking_confirmed" {
+			if ics, ok := calendarFile(data, time.Now()); ok {
+				msg.Attachments = append(msg.Attachments, ics)
+			}
 		}
 		rerr = w.sender.Send(ctx, msg)
 	}

@@ -114,7 +114,7 @@ export function fromZoneInput(value: FormDataEntryValue | null, zone: string): s
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(String(value ?? ""));
   if (!m) return "";
   const [y, mo, d, h, mi, se] = m.slice(1).map((x) => Number(x ?? 0));
-  const wall = Date.UTC(y, mo - 1, d, h, mi, se || 0);
+  const wall = Date.UTC(y, mo - 1, d, h, mi, se);
   const offset = (ms: number) => {
     const [cy, cmo, cd, ch, cmi, cse] = wallClock(ms, zone);
     return Date.UTC(cy, cmo - 1, cd, ch, cmi, cse) - ms;
