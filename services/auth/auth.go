@@ -84,7 +84,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.IntVar(&c.BcryptCost, "auth.bcrypt-cost", 12, "bcrypt cost of password hashes (keep 12 in production; 4 is bcrypt's minimum, for tests)")
 	f.DurationVar(&c.RefreshTTL, "auth.refresh-ttl", 30*24*time.Hour, "lifetime of refresh tokens")
 	f.DurationVar(&c.ResetTTL, "auth.reset-ttl", time.Hour, "lifetime of password-reset tokens")
-	f.StringVar(&c.ResetURL, "auth.reset-url", "http://localhost:3000/reset-password", "page the reset e-mail links to (?token=... is appended)")
+	f.StringVar(&c.ResetURL, "auth.reset-url", "http://localhost:3000/reset-password", "page the reset e-mail links to (?token=... is appended); the password-changed e-mail links to forgot-password beside it")
 	f.StringVar(&c.KeyPrefix, "auth.key-prefix", "auth:", "prefix of auth's Redis keys (per-address limits)")
 	c.LoginPerEmail.registerFlags(f, "auth.login-per-email", 10, 10, "sign-in attempts")
 	c.ResetMailsPerEmail.registerFlags(f, "auth.reset-mails-per-email", 3, 3, "password-reset mails")

@@ -92,6 +92,17 @@ func (h *Server) ResetPassword(ctx context.Context, req *connect.Request[authv1.
 	return connect.NewResponse(&authv1.ResetPasswordResponse{}), nil
 }
 
+// ChangePassword implements authv1connect.AuthServiceHandler.
+func (h *Server) ChangePassword(ctx context.Context, req *connect.Request[authv1.ChangePasswordRequest]) (*connect.Response[authv1.ChangePasswordResponse], error) {
+	u, s, err := h.svc.ChangePassword(ctx, req.Msg.GetCurrentPassword(), req.Msg.GetNewPassword())
+	if err != nil {
+		return nil, h.fail(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&authv1.ChangePasswordResponse{
+		User: toProto(u), AccessToken: s.AccessToken, RefreshToken: s.RefreshToken, ExpiresIn: int32(s.ExpiresIn.Seconds()),
+	}), nil
+}
+
 // GetMe implements authv1connect.AuthServiceHandler.
 func (h *Server) GetMe(ctx context.Context, req *connect.Request[authv1.GetMeRequest]) (*connect.Response[authv1.GetMeResponse], error) {
 	u, err := h.svc.Me(ctx)

@@ -98,12 +98,13 @@ var (
 func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
 
 // checkPassword holds the rules protovalidate cannot express.
-func checkPassword(email, password string) error {
+// field is the request's name for the password.
+func checkPassword(field, email, password string) error {
 	if strings.EqualFold(strings.TrimSpace(password), email) {
-		return errs.Invalid("password", "password.not_email", "must not be your e-mail address")
+		return errs.Invalid(field, "password.not_email", "must not be your e-mail address")
 	}
 	if strings.TrimSpace(password) == "" {
-		return errs.Invalid("password", "password.not_blank", "must not be blank")
+		return errs.Invalid(field, "password.not_blank", "must not be blank")
 	}
 	return nil
 }
@@ -125,7 +126,7 @@ func (s *Service) hash(password string) (string, error) {
 // a session. An e-mail already registered (in any letter case) is CONFLICT.
 func (s *Service) Register(ctx context.Context, email, password, fullName string) (*User, *Session, error) {
 	email = normalizeEmail(email)
-	if err := checkPassword(email, password); err != nil {
+	if err := checkPassword("password", email, password); err != nil {
 		return nil, nil, err
 	}
 	fullName, err := checkFullName(fullName)
@@ -470,7 +471,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		if err != nil {
 			return err
 		}
-		if err := checkPassword(u.Email, newPassword); err != nil {
+		if err := checkPassword("new_password", u.Email, newPassword); err != nil {
 			return err // rolls back: the token stays usable
 		}
 		if err := setPassword(ctx, tx, u.ID, hash); err != nil {
@@ -488,6 +489,123 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 		return errBadReset
 	}
 	return dbError(err)
+}
+
+// ChangePassword replaces the calling user's password, given the current
+// one, ends every session of the user (refresh tokens, access tokens and
+// outstanding reset links, as a reset does) and opens a new one for the
+// caller. A wrong current password changes nothing: it is a VALIDATION_ERROR
+// on current_password, not UNAUTHORIZED (the caller's session is fine), it
+// takes one of the address's login attempts (auth.login-per-email), so a
+// stolen access token cannot guess the password faster than the sign-in
+// page, and it is audited. The owner is mailed that the password changed.
+func (s *Service) ChangePassword(ctx context.Context, current, newPassword string) (*User, *Session, error) {
+	id, tenant, err := caller(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := s.store.userByID(ctx, tenant, id)
+	if errors.Is(err, errNoRows) {
+		return nil, nil, errNoUser
+	}
+	if err != nil {
+		return nil, nil, dbError(err)
+	}
+	if err := s.limits.loginAllowed(ctx, u.Email); err != nil {
+		return nil, nil, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(current)) != nil {
+		s.passwordChangeFailed(ctx, u)
+		return nil, nil, errs.Invalid("current_password", "password.current", "is not your current password")
+	}
+	if err := checkPassword("new_password", u.Email, newPassword); err != nil {
+		return nil, nil, err
+	}
+	if newPassword == current {
+		return nil, nil, errs.Invalid("new_password", "password.changed", "must differ from the current password")
+	}
+	hash, err := s.hash(newPassword)
+	if err != nil {
+		return nil, nil, err
+	}
+	var sess *Session
+	err = s.store.inTx(ctx, func(tx pgx.Tx) error {
+		// Locked and compared again: a change or reset that committed since
+		// the check above wins, and this one fails as a wrong password.
+		var stored string
+		if err := tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1 FOR UPDATE`, u.ID).Scan(&stored); err != nil {
+			return err
+		}
+		if stored != u.PasswordHash {
+			return errPasswordMoved
+		}
+		if err := setPassword(ctx, tx, u.ID, hash); err != nil {
+			return err
+		}
+		if err := s.rev.Revoke(ctx, u.ID); err != nil {
+			return err // rolls back: the old password and sessions stay
+		}
+		if err := audit.Record(ctx, tx, audit.Entry{
+			Action: "auth.password_changed", EntityType: "user", EntityID: u.ID, UserID: u.ID, TenantID: u.TenantID,
+			New: map[string]any{"sessions_revoked": true},
+		}); err != nil {
+			return err
+		}
+		sess, _, err = s.openSession(ctx, tx, u, uuid.NewString())
+		return err
+	})
+	switch {
+	case errors.Is(err, errPasswordMoved):
+		return nil, nil, errs.Invalid("current_password", "password.current", "is not your current password")
+	case errors.Is(err, errNoRows):
+		return nil, nil, errNoUser
+	case err != nil:
+		return nil, nil, dbError(err)
+	}
+	s.passwordChanged(u)
+	return u, sess, nil
+}
+
+// errPasswordMoved: the password changed between ChangePassword's check and
+// its transaction.
+var errPasswordMoved = errors.New("the password changed meanwhile")
+
+// passwordChangeFailed records a wrong current password given to
+// ChangePassword; like a failed login, a failed write is only logged.
+func (s *Service) passwordChangeFailed(ctx context.Context, u *User) {
+	err := audit.Record(ctx, s.store.pool, audit.Entry{
+		Action: "auth.password_change_failed", EntityType: "user", EntityID: u.ID, UserID: u.ID, TenantID: u.TenantID,
+		New: map[string]any{"reason": "wrong_password"},
+	})
+	if err != nil {
+		s.log.Error("audit: failed password change not recorded", zap.String("user_id", u.ID), zap.Error(err))
+	}
+}
+
+// passwordChanged queues the mail that tells u their password changed, with
+// the way back if it was not them (the forgot-password page beside
+// auth.reset-url). Like the welcome mail it is queued, never waited for; a
+// full queue skips it (logged).
+func (s *Service) passwordChanged(u *User) {
+	req := &notifyv1.SendNotificationRequest{
+		Template: notifyv1.Template_TEMPLATE_PASSWORD_CHANGED, Recipient: u.Email, UserId: u.ID,
+		Data: map[string]string{
+			"name": displayName(u), "forgot_url": forgotLink(s.cfg.ResetURL),
+			"changed_at": time.Now().UTC().Format("Mon, 02 Jan 2006, 15:04 MST"),
+		},
+		IdempotencyKey: "password_changed-" + uuid.NewString(),
+	}
+	select {
+	case s.mails <- func(ctx context.Context) { s.send(ctx, req, time.Minute) }:
+	default:
+		s.log.Warn("password-changed e-mail skipped: the mail queue is full", zap.String("user_id", u.ID))
+	}
+}
+
+// forgotLink is the forgot-password page beside the reset page.
+func forgotLink(resetURL string) string {
+	base, _ := url.Parse(resetURL) // validated by Config.Validate
+	return base.ResolveReference(&url.URL{Path: "forgot-password"}).String()
 }
 
 // caller returns the signed-in user's id and tenant.

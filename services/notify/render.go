@@ -51,6 +51,7 @@ func templateOf(kind string) notifyv1.Template {
 // required lists the data keys a kind cannot be rendered without.
 var required = map[string][]string{
 	"password_reset":    {"reset_url"},
+	"password_changed":  {"forgot_url"},
 	"booking_confirmed": {"booking_id", "ticket_code"},
 	"booking_expired":   {"booking_id"},
 	"booking_cancelled": {"booking_id"},

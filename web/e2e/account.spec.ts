@@ -3,7 +3,8 @@
  * alive across the access token's expiry (the app refreshes, rotating the
  * refresh token); a rate-limited sign-in shows its countdown instead of
  * hammering; signed-in pages send strangers to the sign-in page; a mutating
- * call without the CSRF token is refused.
+ * call without the CSRF token is refused; a changed password signs out every
+ * other browser and keeps this one.
  */
 import { register } from "./harness/api";
 import { waitForMail } from "./harness/mail";
@@ -27,6 +28,28 @@ test("forgot password: the mailed link opens the reset page", async ({ page }) =
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page.getByTestId("account-link")).toHaveText("Renamed Person");
   await shot(page, "profile");
+});
+
+test("a changed password signs out the other browser and keeps this one", async ({ page, browser }) => {
+  const a = await register("changer");
+  const other = await browser.newContext({ baseURL: readState().webURL });
+  const phone = await other.newPage();
+  await signIn(phone, a);
+  await signIn(page, a, "/account");
+  await page.getByLabel("Current password").fill("not-the-password");
+  await page.getByLabel(/^New password/).fill("a-changed-pass-1");
+  await page.getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByText(/current password is not your current password/)).toBeVisible();
+  await page.getByLabel("Current password").fill(a.password);
+  await page.getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByTestId("password-changed")).toBeVisible();
+  await page.goto("/bookings");
+  await expect(page.getByRole("heading", { name: "My bookings" })).toBeVisible();
+  await phone.goto("/bookings");
+  await expect(phone).toHaveURL(/\/login\?next=%2Fbookings/);
+  await signIn(phone, { email: a.email, password: "a-changed-pass-1" });
+  await waitForMail(a.email, new RegExp(`${readState().webURL}/forgot-password`));
+  await other.close();
 });
 
 test("the session outlives the access token, with a rotated refresh token", async ({ page }) => {

@@ -155,3 +155,40 @@ export function ResetPasswordForm() {
     </form>
   );
 }
+
+/** Changes the signed-in user's password (account page): every other session ends, this one goes on. */
+export function ChangePasswordForm() {
+  const router = useRouter();
+  const action = useApiAction();
+  const [done, setDone] = useState(false);
+  async function submit(e: React.FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    setDone(false);
+    const form = e.currentTarget;
+    const f = new FormData(form);
+    const ok = await action.run(() =>
+      sessionCall("password", { current_password: f.get("current_password"), new_password: f.get("new_password") }),
+    );
+    if (ok) {
+      form.reset();
+      setDone(true);
+      window.dispatchEvent(new Event("br:session"));
+      router.refresh();
+    }
+  }
+  return (
+    <form onSubmit={submit} className="space-y-4" aria-label="Change password">
+      <Field label="Current password" name="current_password" type="password" autoComplete="current-password" required />
+      <Field label="New password (at least 8 characters)" name="new_password" type="password" autoComplete="new-password" required minLength={8} />
+      <ActionStatus state={action} />
+      {done && (
+        <p role="status" className="text-success text-sm" data-testid="password-changed">
+          Password changed. Every other device was signed out; this one stays signed in.
+        </p>
+      )}
+      <Button type="submit" disabled={action.running}>
+        Change password
+      </Button>
+    </form>
+  );
+}

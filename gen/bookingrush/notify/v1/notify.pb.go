@@ -54,21 +54,25 @@ const (
 	// TEMPLATE_WAITLIST_OFFER says seats came back for a waiting buyer: a
 	// hold is theirs until it expires, with a link to checkout.
 	Template_TEMPLATE_WAITLIST_OFFER Template = 9
+	// TEMPLATE_PASSWORD_CHANGED tells the account's owner that its password
+	// was changed and every session ended, and what to do if it was not them.
+	Template_TEMPLATE_PASSWORD_CHANGED Template = 10
 )
 
 // Enum value maps for Template.
 var (
 	Template_name = map[int32]string{
-		0: "TEMPLATE_UNSPECIFIED",
-		1: "TEMPLATE_WELCOME",
-		2: "TEMPLATE_PASSWORD_RESET",
-		3: "TEMPLATE_BOOKING_CONFIRMED",
-		4: "TEMPLATE_PAYMENT_FAILED",
-		5: "TEMPLATE_BOOKING_EXPIRED",
-		6: "TEMPLATE_BOOKING_CANCELLED",
-		7: "TEMPLATE_REFUND_ISSUED",
-		8: "TEMPLATE_EVENT_CANCELLED",
-		9: "TEMPLATE_WAITLIST_OFFER",
+		0:  "TEMPLATE_UNSPECIFIED",
+		1:  "TEMPLATE_WELCOME",
+		2:  "TEMPLATE_PASSWORD_RESET",
+		3:  "TEMPLATE_BOOKING_CONFIRMED",
+		4:  "TEMPLATE_PAYMENT_FAILED",
+		5:  "TEMPLATE_BOOKING_EXPIRED",
+		6:  "TEMPLATE_BOOKING_CANCELLED",
+		7:  "TEMPLATE_REFUND_ISSUED",
+		8:  "TEMPLATE_EVENT_CANCELLED",
+		9:  "TEMPLATE_WAITLIST_OFFER",
+		10: "TEMPLATE_PASSWORD_CHANGED",
 	}
 	Template_value = map[string]int32{
 		"TEMPLATE_UNSPECIFIED":       0,
@@ -81,6 +85,7 @@ var (
 		"TEMPLATE_REFUND_ISSUED":     7,
 		"TEMPLATE_EVENT_CANCELLED":   8,
 		"TEMPLATE_WAITLIST_OFFER":    9,
+		"TEMPLATE_PASSWORD_CHANGED":  10,
 	}
 )
 
@@ -565,7 +570,7 @@ const file_bookingrush_notify_v1_notify_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"c\n" +
 	"\x18SendNotificationResponse\x12G\n" +
-	"\fnotification\x18\x01 \x01(\v2#.bookingrush.notify.v1.NotificationR\fnotification*\xa9\x02\n" +
+	"\fnotification\x18\x01 \x01(\v2#.bookingrush.notify.v1.NotificationR\fnotification*\xc8\x02\n" +
 	"\bTemplate\x12\x18\n" +
 	"\x14TEMPLATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10TEMPLATE_WELCOME\x10\x01\x12\x1b\n" +
@@ -576,7 +581,9 @@ const file_bookingrush_notify_v1_notify_proto_rawDesc = "" +
 	"\x1aTEMPLATE_BOOKING_CANCELLED\x10\x06\x12\x1a\n" +
 	"\x16TEMPLATE_REFUND_ISSUED\x10\a\x12\x1c\n" +
 	"\x18TEMPLATE_EVENT_CANCELLED\x10\b\x12\x1b\n" +
-	"\x17TEMPLATE_WAITLIST_OFFER\x10\t*\xbb\x01\n" +
+	"\x17TEMPLATE_WAITLIST_OFFER\x10\t\x12\x1d\n" +
+	"\x19TEMPLATE_PASSWORD_CHANGED\x10\n" +
+	"*\xbb\x01\n" +
 	"\x12NotificationStatus\x12#\n" +
 	"\x1fNOTIFICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bNOTIFICATION_STATUS_PENDING\x10\x01\x12\x1c\n" +

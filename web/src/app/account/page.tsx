@@ -1,7 +1,8 @@
-/** The signed-in user's profile: name (editable), e-mail, role. */
+/** The signed-in user's profile: name (editable), e-mail, role; and their password. */
 import type { Metadata } from "next";
 
 import { ApiErrorPanel } from "@/components/api-error-panel";
+import { ChangePasswordForm } from "@/components/auth-forms";
 import { ProfileForm } from "@/components/profile-form";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { load, userApi } from "@/lib/api/server";
@@ -15,16 +16,27 @@ export default async function AccountPage() {
   const tz = await viewerZone();
   if (!me.ok) return <ApiErrorPanel error={me.error} title="We could not load your profile" />;
   return (
-    <Card className="mx-auto max-w-md">
-      <CardHeader>
-        <CardTitle className="text-2xl">Your profile</CardTitle>
-        <CardDescription>
-          {me.data.email} · {me.data.role} · member since {dateTime(me.data.created_at, { zone: tz })}
-        </CardDescription>
-      </CardHeader>
-      <CardContent>
-        <ProfileForm fullName={me.data.full_name} />
-      </CardContent>
-    </Card>
+    <div className="mx-auto max-w-md space-y-6">
+      <Card>
+        <CardHeader>
+          <CardTitle className="text-2xl">Your profile</CardTitle>
+          <CardDescription>
+            {me.data.email} · {me.data.role} · member since {dateTime(me.data.created_at, { zone: tz })}
+          </CardDescription>
+        </CardHeader>
+        <CardContent>
+          <ProfileForm fullName={me.data.full_name} />
+        </CardContent>
+      </Card>
+      <Card>
+        <CardHeader>
+          <CardTitle className="text-xl">Password</CardTitle>
+          <CardDescription>Changing it signs out every other device.</CardDescription>
+        </CardHeader>
+        <CardContent>
+          <ChangePasswordForm />
+        </CardContent>
+      </Card>
+    </div>
   );
 }

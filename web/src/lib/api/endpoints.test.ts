@@ -66,6 +66,7 @@ async function recorded(): Promise<{ name: string; req: ApiRequest }[]> {
       resetPassword: () => api.auth.resetPassword("t", "p"),
       me: () => api.auth.me(),
       updateMe: () => api.auth.updateMe("n"),
+      changePassword: () => api.auth.changePassword({ current_password: "a", new_password: "b" }),
     },
     admin: {
       setRole: () => api.admin.setRole(id, "organizer"),

@@ -9,6 +9,7 @@
 import type { Transport } from "./transport";
 import type {
   AnalyticsQuery,
+  ChangePasswordInput,
   AuditLog,
   Booking,
   BookingTickets,
@@ -67,6 +68,7 @@ export function endpoints(t: Transport) {
         t.request<Record<string, never>>({ method: "POST", path: "/auth/reset-password", body: { token, new_password } }),
       me: () => t.request<User>({ method: "GET", path: "/auth/me" }),
       updateMe: (full_name: string) => t.request<User>({ method: "PUT", path: "/auth/me", body: { full_name } }),
+      changePassword: (body: ChangePasswordInput) => t.request<Session>({ method: "POST", path: "/auth/change-password", body }),
     },
     admin: {
       setRole: (userId: string, role: Role) =>

@@ -123,6 +123,7 @@ export type NotificationTemplate = EnumName<notify.TemplateJson>;
 // Request bodies and queries.
 export type RegisterInput = WireInput<auth.RegisterRequest, auth.RegisterRequestJson>;
 export type LoginInput = WireInput<auth.LoginRequest, auth.LoginRequestJson>;
+export type ChangePasswordInput = WireInput<auth.ChangePasswordRequest, auth.ChangePasswordRequestJson>;
 export type ListAuditLogsQuery = WireInput<auth.ListAuditLogsRequest, auth.ListAuditLogsRequestJson>;
 export type ListUsersQuery = WireInput<auth.ListUsersRequest, auth.ListUsersRequestJson>;
 export type ListEventsQuery = WireInput<catalog.ListEventsRequest, catalog.ListEventsRequestJson>;

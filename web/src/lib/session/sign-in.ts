@@ -1,7 +1,8 @@
 /**
- * Signing in and registering through the app's server: the API's answer
- * carries the tokens, which are moved into HttpOnly cookies and never
- * returned to the page.
+ * Signing in, registering and changing the password through the app's
+ * server: the API's answer carries the tokens, which are moved into HttpOnly
+ * cookies and never returned to the page. A change of password ends every
+ * session of the user and answers a new one for this browser.
  */
 import "server-only";
 
@@ -14,7 +15,7 @@ import { checkCsrf, errorResponse, rotatedCsrf, setCookies } from "@/lib/bff";
 import { apiBase, cookieSecure } from "@/lib/config";
 import { forwardedHeaders } from "@/lib/forward";
 
-import { sessionCookies } from "./cookies";
+import { ACCESS_COOKIE, sessionCookies } from "./cookies";
 
 /** The envelope answer for an ApiError (status, code, message, details, Retry-After). */
 export function apiErrorResponse(err: unknown): NextResponse {
@@ -27,21 +28,26 @@ export function apiErrorResponse(err: unknown): NextResponse {
   return errorResponse(500, "INTERNAL_ERROR", "sign-in failed");
 }
 
-export async function signIn(req: NextRequest, kind: "login" | "register"): Promise<NextResponse> {
+export async function signIn(req: NextRequest, kind: "login" | "register" | "password"): Promise<NextResponse> {
   const denied = checkCsrf(req);
   if (denied) return denied;
-  let input: { email?: string; password?: string; full_name?: string };
+  let input: { email?: string; password?: string; full_name?: string; current_password?: string; new_password?: string };
   try {
     input = await req.json();
   } catch {
     return errorResponse(400, "VALIDATION_ERROR", "the body must be JSON");
   }
-  const api = endpoints(fetchTransport({ base: apiBase(), init: { cache: "no-store" }, headers: () => forwardedHeaders(req.headers) }));
+  const token = req.cookies.get(ACCESS_COOKIE)?.value;
+  if (kind === "password" && !token) return errorResponse(401, "UNAUTHORIZED", "sign in to change your password");
+  const headers = () => ({ ...forwardedHeaders(req.headers), ...(kind === "password" ? { authorization: `Bearer ${token}` } : {}) });
+  const api = endpoints(fetchTransport({ base: apiBase(), init: { cache: "no-store" }, headers }));
   try {
     const { data, status } =
       kind === "login"
         ? await api.auth.login({ email: input.email, password: input.password })
-        : await api.auth.register({ email: input.email, password: input.password, full_name: input.full_name });
+        : kind === "register"
+          ? await api.auth.register({ email: input.email, password: input.password, full_name: input.full_name })
+          : await api.auth.changePassword({ current_password: input.current_password, new_password: input.new_password });
     const user = data.user!;
     const res = NextResponse.json({ success: true, data: { user } }, { status, headers: { "Cache-Control": "no-store" } });
     return setCookies(res, [

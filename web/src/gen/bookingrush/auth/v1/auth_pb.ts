@@ -21,7 +21,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file bookingrush/auth/v1/auth.proto.
  */
 export const file_bookingrush_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ib29raW5ncnVzaC9hdXRoL3YxL2F1dGgucHJvdG8SE2Jvb2tpbmdydXNoLmF1dGgudjEi1QEKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSEQoJZnVsbF9uYW1lGAMgASgJEicKBHJvbGUYBCABKA4yGS5ib29raW5ncnVzaC5hdXRoLnYxLlJvbGUSFgoOZW1haWxfdmVyaWZpZWQYBSABKAgSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicQoPUmVnaXN0ZXJSZXF1ZXN0EhwKBWVtYWlsGAEgASgJQg26SArIAQFyBRj+AWABEh4KCHBhc3N3b3JkGAIgASgJQgy6SAnIAQFyBBAIKEgSIAoJZnVsbF9uYW1lGAMgASgJQg26SArIAQFyBRABGP8BInwKEFJlZ2lzdGVyUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlchIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSFQoNcmVmcmVzaF90b2tlbhgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFIkoKDExvZ2luUmVxdWVzdBIcCgVlbWFpbBgBIAEoCUINukgKyAEBcgUY/gFgARIcCghwYXNzd29yZBgCIAEoCUIKukgHyAEBcgIoSCJ5Cg1Mb2dpblJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXISFAoMYWNjZXNzX3Rva2VuGAIgASgJEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoBSI2Cg5SZWZyZXNoUmVxdWVzdBIkCg1yZWZyZXNoX3Rva2VuGAEgASgJQg26SArIAQFyBRAQGIAEIlIKD1JlZnJlc2hSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRISCgpleHBpcmVzX2luGAMgASgFIjUKDUxvZ291dFJlcXVlc3QSJAoNcmVmcmVzaF90b2tlbhgBIAEoCUINukgKyAEBcgUQEBiABCIQCg5Mb2dvdXRSZXNwb25zZSI1ChVGb3Jnb3RQYXNzd29yZFJlcXVlc3QSHAoFZW1haWwYASABKAlCDbpICsgBAXIFGP4BYAEiGAoWRm9yZ290UGFzc3dvcmRSZXNwb25zZSJYChRSZXNldFBhc3N3b3JkUmVxdWVzdBIcCgV0b2tlbhgBIAEoCUINukgKyAEBcgUQEBiABBIiCgxuZXdfcGFzc3dvcmQYAiABKAlCDLpICcgBAXIEEAgoSCIXChVSZXNldFBhc3N3b3JkUmVzcG9uc2UiDgoMR2V0TWVSZXF1ZXN0IjgKDUdldE1lUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlciIzCg9VcGRhdGVNZVJlcXVlc3QSIAoJZnVsbF9uYW1lGAEgASgJQg26SArIAQFyBRABGP8BIjsKEFVwZGF0ZU1lUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlciJnChJTZXRVc2VyUm9sZVJlcXVlc3QSHAoHdXNlcl9pZBgBIAEoCUILukgIyAEBcgOwAQESMwoEcm9sZRgCIAEoDjIZLmJvb2tpbmdydXNoLmF1dGgudjEuUm9sZUIKukgHggEEEAEgACI+ChNTZXRVc2VyUm9sZVJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXIimwEKEExpc3RVc2Vyc1JlcXVlc3QSGwoEcGFnZRgBIAEoBUINukgK2AEBGgUYkE4oARIbCghwZXJfcGFnZRgCIAEoBUIJukgGGgQYZCgAEhoKBXF1ZXJ5GAMgASgJQgu6SAjYAQFyAxj+ARIxCgRyb2xlGAQgASgOMhkuYm9va2luZ3J1c2guYXV0aC52MS5Sb2xlQgi6SAWCAQIQASJsChFMaXN0VXNlcnNSZXNwb25zZRIoCgV1c2VycxgBIAMoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlchItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIr0DChRMaXN0QXVkaXRMb2dzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASHAoHdXNlcl9pZBgDIAEoCUILukgI2AEBcgOwAQESMQoGYWN0aW9uGAQgASgJQiG6SB7YAQFyGTIXXlthLXpdW2EtejAtOV8uXXswLDk5fSQSNQoLZW50aXR5X3R5cGUYBSABKAlCILpIHdgBAXIYMhZeW2Etel1bYS16MC05X117MCw0OX0kEh4KCWVudGl0eV9pZBgGIAEoCUILukgI2AEBcgOwAQESKAoEZnJvbRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoCdG8YCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOnG6SG4abAoabGlzdF9hdWRpdF9sb2dzLnRpbWVfcmFuZ2USFXRvIG11c3QgYmUgYWZ0ZXIgZnJvbRo3IWhhcyh0aGlzLmZyb20pIHx8ICFoYXModGhpcy50bykgfHwgdGhpcy50byA+IHRoaXMuZnJvbSJ5ChVMaXN0QXVkaXRMb2dzUmVzcG9uc2USMQoKYXVkaXRfbG9ncxgBIAMoCzIdLmJvb2tpbmdydXNoLmF1dGgudjEuQXVkaXRMb2cSLQoEbWV0YRgCIAEoCzIfLmJvb2tpbmdydXNoLmNvbW1vbi52MS5QYWdlTWV0YSKRAgoIQXVkaXRMb2cSCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZhY3Rpb24YAyABKAkSEwoLZW50aXR5X3R5cGUYBCABKAkSEQoJZW50aXR5X2lkGAUgASgJEisKCm9sZF92YWx1ZXMYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EisKCm5ld192YWx1ZXMYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCmlwX2FkZHJlc3MYCCABKAkSEgoKdXNlcl9hZ2VudBgJIAEoCRIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIuCg5HZXRVc2VyUmVxdWVzdBIcCgd1c2VyX2lkGAEgASgJQgu6SAjIAQFyA7ABASI6Cg9HZXRVc2VyUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlcipPCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABINCglST0xFX1VTRVIQARISCg5ST0xFX09SR0FOSVpFUhACEg4KClJPTEVfQURNSU4QAzKMDAoLQXV0aFNlcnZpY2USeQoIUmVnaXN0ZXISJC5ib29raW5ncnVzaC5hdXRoLnYxLlJlZ2lzdGVyUmVxdWVzdBolLmJvb2tpbmdydXNoLmF1dGgudjEuUmVnaXN0ZXJSZXNwb25zZSIggtPkkwIaOgEqIhUvYXBpL3YxL2F1dGgvcmVnaXN0ZXISbQoFTG9naW4SIS5ib29raW5ncnVzaC5hdXRoLnYxLkxvZ2luUmVxdWVzdBoiLmJvb2tpbmdydXNoLmF1dGgudjEuTG9naW5SZXNwb25zZSIdgtPkkwIXOgEqIhIvYXBpL3YxL2F1dGgvbG9naW4SdQoHUmVmcmVzaBIjLmJvb2tpbmdydXNoLmF1dGgudjEuUmVmcmVzaFJlcXVlc3QaJC5ib29raW5ncnVzaC5hdXRoLnYxLlJlZnJlc2hSZXNwb25zZSIfgtPkkwIZOgEqIhQvYXBpL3YxL2F1dGgvcmVmcmVzaBJxCgZMb2dvdXQSIi5ib29raW5ncnVzaC5hdXRoLnYxLkxvZ291dFJlcXVlc3QaIy5ib29raW5ncnVzaC5hdXRoLnYxLkxvZ291dFJlc3BvbnNlIh6C0+STAhg6ASoiEy9hcGkvdjEvYXV0aC9sb2dvdXQSkgEKDkZvcmdvdFBhc3N3b3JkEiouYm9va2luZ3J1c2guYXV0aC52MS5Gb3Jnb3RQYXNzd29yZFJlcXVlc3QaKy5ib29raW5ncnVzaC5hdXRoLnYxLkZvcmdvdFBhc3N3b3JkUmVzcG9uc2UiJ4LT5JMCIToBKiIcL2FwaS92MS9hdXRoL2ZvcmdvdC1wYXNzd29yZBKOAQoNUmVzZXRQYXNzd29yZBIpLmJvb2tpbmdydXNoLmF1dGgudjEuUmVzZXRQYXNzd29yZFJlcXVlc3QaKi5ib29raW5ncnVzaC5hdXRoLnYxLlJlc2V0UGFzc3dvcmRSZXNwb25zZSImgtPkkwIgOgEqIhsvYXBpL3YxL2F1dGgvcmVzZXQtcGFzc3dvcmQSagoFR2V0TWUSIS5ib29raW5ncnVzaC5hdXRoLnYxLkdldE1lUmVxdWVzdBoiLmJvb2tpbmdydXNoLmF1dGgudjEuR2V0TWVSZXNwb25zZSIakAIBgtPkkwIREg8vYXBpL3YxL2F1dGgvbWUScwoIVXBkYXRlTWUSJC5ib29raW5ncnVzaC5hdXRoLnYxLlVwZGF0ZU1lUmVxdWVzdBolLmJvb2tpbmdydXNoLmF1dGgudjEuVXBkYXRlTWVSZXNwb25zZSIagtPkkwIUOgEqGg8vYXBpL3YxL2F1dGgvbWUSmgEKC1NldFVzZXJSb2xlEicuYm9va2luZ3J1c2guYXV0aC52MS5TZXRVc2VyUm9sZVJlcXVlc3QaKC5ib29raW5ncnVzaC5hdXRoLnYxLlNldFVzZXJSb2xlUmVzcG9uc2UiOILOGAcKBWFkbWlugtPkkwInOgEqGiIvYXBpL3YxL2FkbWluL3VzZXJzL3t1c2VyX2lkfS9yb2xlEoUBCglMaXN0VXNlcnMSJS5ib29raW5ncnVzaC5hdXRoLnYxLkxpc3RVc2Vyc1JlcXVlc3QaJi5ib29raW5ncnVzaC5hdXRoLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlIimQAgGCzhgHCgVhZG1pboLT5JMCFRITL2FwaS92MS9hZG1pbi91c2VycxJkCgdHZXRVc2VyEiMuYm9va2luZ3J1c2guYXV0aC52MS5HZXRVc2VyUmVxdWVzdBokLmJvb2tpbmdydXNoLmF1dGgudjEuR2V0VXNlclJlc3BvbnNlIg6QAgGCzhgHCgVhZG1pbhKWAQoNTGlzdEF1ZGl0TG9ncxIpLmJvb2tpbmdydXNoLmF1dGgudjEuTGlzdEF1ZGl0TG9nc1JlcXVlc3QaKi5ib29raW5ncnVzaC5hdXRoLnYxLkxpc3RBdWRpdExvZ3NSZXNwb25zZSIukAIBgs4YBwoFYWRtaW6C0+STAhoSGC9hcGkvdjEvYWRtaW4vYXVkaXQtbG9nc2IGcHJvdG8z", [file_bookingrush_common_v1_access, file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch5ib29raW5ncnVzaC9hdXRoL3YxL2F1dGgucHJvdG8SE2Jvb2tpbmdydXNoLmF1dGgudjEi1QEKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSEQoJZnVsbF9uYW1lGAMgASgJEicKBHJvbGUYBCABKA4yGS5ib29raW5ncnVzaC5hdXRoLnYxLlJvbGUSFgoOZW1haWxfdmVyaWZpZWQYBSABKAgSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicQoPUmVnaXN0ZXJSZXF1ZXN0EhwKBWVtYWlsGAEgASgJQg26SArIAQFyBRj+AWABEh4KCHBhc3N3b3JkGAIgASgJQgy6SAnIAQFyBBAIKEgSIAoJZnVsbF9uYW1lGAMgASgJQg26SArIAQFyBRABGP8BInwKEFJlZ2lzdGVyUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlchIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSFQoNcmVmcmVzaF90b2tlbhgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFIkoKDExvZ2luUmVxdWVzdBIcCgVlbWFpbBgBIAEoCUINukgKyAEBcgUY/gFgARIcCghwYXNzd29yZBgCIAEoCUIKukgHyAEBcgIoSCJ5Cg1Mb2dpblJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXISFAoMYWNjZXNzX3Rva2VuGAIgASgJEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoBSI2Cg5SZWZyZXNoUmVxdWVzdBIkCg1yZWZyZXNoX3Rva2VuGAEgASgJQg26SArIAQFyBRAQGIAEIlIKD1JlZnJlc2hSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRISCgpleHBpcmVzX2luGAMgASgFIjUKDUxvZ291dFJlcXVlc3QSJAoNcmVmcmVzaF90b2tlbhgBIAEoCUINukgKyAEBcgUQEBiABCIQCg5Mb2dvdXRSZXNwb25zZSI1ChVGb3Jnb3RQYXNzd29yZFJlcXVlc3QSHAoFZW1haWwYASABKAlCDbpICsgBAXIFGP4BYAEiGAoWRm9yZ290UGFzc3dvcmRSZXNwb25zZSJYChRSZXNldFBhc3N3b3JkUmVxdWVzdBIcCgV0b2tlbhgBIAEoCUINukgKyAEBcgUQEBiABBIiCgxuZXdfcGFzc3dvcmQYAiABKAlCDLpICcgBAXIEEAgoSCIXChVSZXNldFBhc3N3b3JkUmVzcG9uc2UiYQoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EiQKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCCrpIB8gBAXICKEgSIgoMbmV3X3Bhc3N3b3JkGAIgASgJQgy6SAnIAQFyBBAIKEgiggEKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlchIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSFQoNcmVmcmVzaF90b2tlbhgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFIg4KDEdldE1lUmVxdWVzdCI4Cg1HZXRNZVJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXIiMwoPVXBkYXRlTWVSZXF1ZXN0EiAKCWZ1bGxfbmFtZRgBIAEoCUINukgKyAEBcgUQARj/ASI7ChBVcGRhdGVNZVJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXIiZwoSU2V0VXNlclJvbGVSZXF1ZXN0EhwKB3VzZXJfaWQYASABKAlCC7pICMgBAXIDsAEBEjMKBHJvbGUYAiABKA4yGS5ib29raW5ncnVzaC5hdXRoLnYxLlJvbGVCCrpIB4IBBBABIAAiPgoTU2V0VXNlclJvbGVSZXNwb25zZRInCgR1c2VyGAEgASgLMhkuYm9va2luZ3J1c2guYXV0aC52MS5Vc2VyIpsBChBMaXN0VXNlcnNSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoABIaCgVxdWVyeRgDIAEoCUILukgI2AEBcgMY/gESMQoEcm9sZRgEIAEoDjIZLmJvb2tpbmdydXNoLmF1dGgudjEuUm9sZUIIukgFggECEAEibAoRTGlzdFVzZXJzUmVzcG9uc2USKAoFdXNlcnMYASADKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXISLQoEbWV0YRgCIAEoCzIfLmJvb2tpbmdydXNoLmNvbW1vbi52MS5QYWdlTWV0YSK9AwoUTGlzdEF1ZGl0TG9nc1JlcXVlc3QSGwoEcGFnZRgBIAEoBUINukgK2AEBGgUYkE4oARIbCghwZXJfcGFnZRgCIAEoBUIJukgGGgQYZCgAEhwKB3VzZXJfaWQYAyABKAlCC7pICNgBAXIDsAEBEjEKBmFjdGlvbhgEIAEoCUIhukge2AEBchkyF15bYS16XVthLXowLTlfLl17MCw5OX0kEjUKC2VudGl0eV90eXBlGAUgASgJQiC6SB3YAQFyGDIWXlthLXpdW2EtejAtOV9dezAsNDl9JBIeCgllbnRpdHlfaWQYBiABKAlCC7pICNgBAXIDsAEBEigKBGZyb20YByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKAnRvGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDpxukhuGmwKGmxpc3RfYXVkaXRfbG9ncy50aW1lX3JhbmdlEhV0byBtdXN0IGJlIGFmdGVyIGZyb20aNyFoYXModGhpcy5mcm9tKSB8fCAhaGFzKHRoaXMudG8pIHx8IHRoaXMudG8gPiB0aGlzLmZyb20ieQoVTGlzdEF1ZGl0TG9nc1Jlc3BvbnNlEjEKCmF1ZGl0X2xvZ3MYASADKAsyHS5ib29raW5ncnVzaC5hdXRoLnYxLkF1ZGl0TG9nEi0KBG1ldGEYAiABKAsyHy5ib29raW5ncnVzaC5jb21tb24udjEuUGFnZU1ldGEikQIKCEF1ZGl0TG9nEgoKAmlkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGYWN0aW9uGAMgASgJEhMKC2VudGl0eV90eXBlGAQgASgJEhEKCWVudGl0eV9pZBgFIAEoCRIrCgpvbGRfdmFsdWVzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIrCgpuZXdfdmFsdWVzGAcgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgppcF9hZGRyZXNzGAggASgJEhIKCnVzZXJfYWdlbnQYCSABKAkSLgoKY3JlYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiLgoOR2V0VXNlclJlcXVlc3QSHAoHdXNlcl9pZBgBIAEoCUILukgIyAEBcgOwAQEiOgoPR2V0VXNlclJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXIqTwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDQoJUk9MRV9VU0VSEAESEgoOUk9MRV9PUkdBTklaRVIQAhIOCgpST0xFX0FETUlOEAMyoQ0KC0F1dGhTZXJ2aWNlEnkKCFJlZ2lzdGVyEiQuYm9va2luZ3J1c2guYXV0aC52MS5SZWdpc3RlclJlcXVlc3QaJS5ib29raW5ncnVzaC5hdXRoLnYxLlJlZ2lzdGVyUmVzcG9uc2UiIILT5JMCGjoBKiIVL2FwaS92MS9hdXRoL3JlZ2lzdGVyEm0KBUxvZ2luEiEuYm9va2luZ3J1c2guYXV0aC52MS5Mb2dpblJlcXVlc3QaIi5ib29raW5ncnVzaC5hdXRoLnYxLkxvZ2luUmVzcG9uc2UiHYLT5JMCFzoBKiISL2FwaS92MS9hdXRoL2xvZ2luEnUKB1JlZnJlc2gSIy5ib29raW5ncnVzaC5hdXRoLnYxLlJlZnJlc2hSZXF1ZXN0GiQuYm9va2luZ3J1c2guYXV0aC52MS5SZWZyZXNoUmVzcG9uc2UiH4LT5JMCGToBKiIUL2FwaS92MS9hdXRoL3JlZnJlc2gScQoGTG9nb3V0EiIuYm9va2luZ3J1c2guYXV0aC52MS5Mb2dvdXRSZXF1ZXN0GiMuYm9va2luZ3J1c2guYXV0aC52MS5Mb2dvdXRSZXNwb25zZSIegtPkkwIYOgEqIhMvYXBpL3YxL2F1dGgvbG9nb3V0EpIBCg5Gb3Jnb3RQYXNzd29yZBIqLmJvb2tpbmdydXNoLmF1dGgudjEuRm9yZ290UGFzc3dvcmRSZXF1ZXN0GisuYm9va2luZ3J1c2guYXV0aC52MS5Gb3Jnb3RQYXNzd29yZFJlc3BvbnNlIieC0+STAiE6ASoiHC9hcGkvdjEvYXV0aC9mb3Jnb3QtcGFzc3dvcmQSjgEKDVJlc2V0UGFzc3dvcmQSKS5ib29raW5ncnVzaC5hdXRoLnYxLlJlc2V0UGFzc3dvcmRSZXF1ZXN0GiouYm9va2luZ3J1c2guYXV0aC52MS5SZXNldFBhc3N3b3JkUmVzcG9uc2UiJoLT5JMCIDoBKiIbL2FwaS92MS9hdXRoL3Jlc2V0LXBhc3N3b3JkEpIBCg5DaGFuZ2VQYXNzd29yZBIqLmJvb2tpbmdydXNoLmF1dGgudjEuQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0GisuYm9va2luZ3J1c2guYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlIieC0+STAiE6ASoiHC9hcGkvdjEvYXV0aC9jaGFuZ2UtcGFzc3dvcmQSagoFR2V0TWUSIS5ib29raW5ncnVzaC5hdXRoLnYxLkdldE1lUmVxdWVzdBoiLmJvb2tpbmdydXNoLmF1dGgudjEuR2V0TWVSZXNwb25zZSIakAIBgtPkkwIREg8vYXBpL3YxL2F1dGgvbWUScwoIVXBkYXRlTWUSJC5ib29raW5ncnVzaC5hdXRoLnYxLlVwZGF0ZU1lUmVxdWVzdBolLmJvb2tpbmdydXNoLmF1dGgudjEuVXBkYXRlTWVSZXNwb25zZSIagtPkkwIUOgEqGg8vYXBpL3YxL2F1dGgvbWUSmgEKC1NldFVzZXJSb2xlEicuYm9va2luZ3J1c2guYXV0aC52MS5TZXRVc2VyUm9sZVJlcXVlc3QaKC5ib29raW5ncnVzaC5hdXRoLnYxLlNldFVzZXJSb2xlUmVzcG9uc2UiOILOGAcKBWFkbWlugtPkkwInOgEqGiIvYXBpL3YxL2FkbWluL3VzZXJzL3t1c2VyX2lkfS9yb2xlEoUBCglMaXN0VXNlcnMSJS5ib29raW5ncnVzaC5hdXRoLnYxLkxpc3RVc2Vyc1JlcXVlc3QaJi5ib29raW5ncnVzaC5hdXRoLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlIimQAgGCzhgHCgVhZG1pboLT5JMCFRITL2FwaS92MS9hZG1pbi91c2VycxJkCgdHZXRVc2VyEiMuYm9va2luZ3J1c2guYXV0aC52MS5HZXRVc2VyUmVxdWVzdBokLmJvb2tpbmdydXNoLmF1dGgudjEuR2V0VXNlclJlc3BvbnNlIg6QAgGCzhgHCgVhZG1pbhKWAQoNTGlzdEF1ZGl0TG9ncxIpLmJvb2tpbmdydXNoLmF1dGgudjEuTGlzdEF1ZGl0TG9nc1JlcXVlc3QaKi5ib29raW5ncnVzaC5hdXRoLnYxLkxpc3RBdWRpdExvZ3NSZXNwb25zZSIukAIBgs4YBwoFYWRtaW6C0+STAhoSGC9hcGkvdjEvYWRtaW4vYXVkaXQtbG9nc2IGcHJvdG8z", [file_bookingrush_common_v1_access, file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * User is an account, as shown to its owner and to admins.
@@ -699,6 +699,136 @@ export const ResetPasswordResponseSchema: GenMessage<ResetPasswordResponse, {jso
   messageDesc(file_bookingrush_auth_v1_auth, 12);
 
 /**
+ * ChangePasswordRequest replaces the caller's password.
+ *
+ * @generated from message bookingrush.auth.v1.ChangePasswordRequest
+ */
+export type ChangePasswordRequest = Message<"bookingrush.auth.v1.ChangePasswordRequest"> & {
+  /**
+   * CurrentPassword is the password the caller signs in with now.
+   *
+   * @generated from field: string current_password = 1;
+   */
+  currentPassword: string;
+
+  /**
+   * NewPassword is the new plain-text password: at least 8 characters and at
+   * most 72 bytes, not the e-mail address, not the current password.
+   *
+   * @generated from field: string new_password = 2;
+   */
+  newPassword: string;
+};
+
+/**
+ * ChangePasswordRequest replaces the caller's password.
+ *
+ * @generated from message bookingrush.auth.v1.ChangePasswordRequest
+ */
+export type ChangePasswordRequestJson = {
+  /**
+   * CurrentPassword is the password the caller signs in with now.
+   *
+   * @generated from field: string current_password = 1;
+   */
+  currentPassword?: string;
+
+  /**
+   * NewPassword is the new plain-text password: at least 8 characters and at
+   * most 72 bytes, not the e-mail address, not the current password.
+   *
+   * @generated from field: string new_password = 2;
+   */
+  newPassword?: string;
+};
+
+/**
+ * Describes the message bookingrush.auth.v1.ChangePasswordRequest.
+ * Use `create(ChangePasswordRequestSchema)` to create a new message.
+ */
+export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest, {jsonType: ChangePasswordRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_auth_v1_auth, 13);
+
+/**
+ * ChangePasswordResponse is the caller's new session: every earlier one of
+ * the user has ended.
+ *
+ * @generated from message bookingrush.auth.v1.ChangePasswordResponse
+ */
+export type ChangePasswordResponse = Message<"bookingrush.auth.v1.ChangePasswordResponse"> & {
+  /**
+   * User is the caller's account.
+   *
+   * @generated from field: bookingrush.auth.v1.User user = 1;
+   */
+  user?: User | undefined;
+
+  /**
+   * AccessToken is a short-lived JWT for the Authorization header.
+   *
+   * @generated from field: string access_token = 2;
+   */
+  accessToken: string;
+
+  /**
+   * RefreshToken is an opaque, single-use token for Refresh.
+   *
+   * @generated from field: string refresh_token = 3;
+   */
+  refreshToken: string;
+
+  /**
+   * ExpiresIn is the access token's lifetime in seconds.
+   *
+   * @generated from field: int32 expires_in = 4;
+   */
+  expiresIn: number;
+};
+
+/**
+ * ChangePasswordResponse is the caller's new session: every earlier one of
+ * the user has ended.
+ *
+ * @generated from message bookingrush.auth.v1.ChangePasswordResponse
+ */
+export type ChangePasswordResponseJson = {
+  /**
+   * User is the caller's account.
+   *
+   * @generated from field: bookingrush.auth.v1.User user = 1;
+   */
+  user?: UserJson;
+
+  /**
+   * AccessToken is a short-lived JWT for the Authorization header.
+   *
+   * @generated from field: string access_token = 2;
+   */
+  accessToken?: string;
+
+  /**
+   * RefreshToken is an opaque, single-use token for Refresh.
+   *
+   * @generated from field: string refresh_token = 3;
+   */
+  refreshToken?: string;
+
+  /**
+   * ExpiresIn is the access token's lifetime in seconds.
+   *
+   * @generated from field: int32 expires_in = 4;
+   */
+  expiresIn?: number;
+};
+
+/**
+ * Describes the message bookingrush.auth.v1.ChangePasswordResponse.
+ * Use `create(ChangePasswordResponseSchema)` to create a new message.
+ */
+export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse, {jsonType: ChangePasswordResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_auth_v1_auth, 14);
+
+/**
  * GetMeRequest is empty: the user is the caller.
  *
  * @generated from message bookingrush.auth.v1.GetMeRequest
@@ -719,7 +849,7 @@ export type GetMeRequestJson = {
  * Use `create(GetMeRequestSchema)` to create a new message.
  */
 export const GetMeRequestSchema: GenMessage<GetMeRequest, {jsonType: GetMeRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 13);
+  messageDesc(file_bookingrush_auth_v1_auth, 15);
 
 /**
  * GetMeResponse holds the calling user.
@@ -754,7 +884,7 @@ export type GetMeResponseJson = {
  * Use `create(GetMeResponseSchema)` to create a new message.
  */
 export const GetMeResponseSchema: GenMessage<GetMeResponse, {jsonType: GetMeResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 14);
+  messageDesc(file_bookingrush_auth_v1_auth, 16);
 
 /**
  * UpdateMeRequest changes the caller's profile.
@@ -789,7 +919,7 @@ export type UpdateMeRequestJson = {
  * Use `create(UpdateMeRequestSchema)` to create a new message.
  */
 export const UpdateMeRequestSchema: GenMessage<UpdateMeRequest, {jsonType: UpdateMeRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 15);
+  messageDesc(file_bookingrush_auth_v1_auth, 17);
 
 /**
  * UpdateMeResponse holds the updated user.
@@ -824,7 +954,7 @@ export type UpdateMeResponseJson = {
  * Use `create(UpdateMeResponseSchema)` to create a new message.
  */
 export const UpdateMeResponseSchema: GenMessage<UpdateMeResponse, {jsonType: UpdateMeResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 16);
+  messageDesc(file_bookingrush_auth_v1_auth, 18);
 
 /**
  * SetUserRoleRequest changes a user's role.
@@ -873,7 +1003,7 @@ export type SetUserRoleRequestJson = {
  * Use `create(SetUserRoleRequestSchema)` to create a new message.
  */
 export const SetUserRoleRequestSchema: GenMessage<SetUserRoleRequest, {jsonType: SetUserRoleRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 17);
+  messageDesc(file_bookingrush_auth_v1_auth, 19);
 
 /**
  * SetUserRoleResponse holds the changed user.
@@ -908,7 +1038,7 @@ export type SetUserRoleResponseJson = {
  * Use `create(SetUserRoleResponseSchema)` to create a new message.
  */
 export const SetUserRoleResponseSchema: GenMessage<SetUserRoleResponse, {jsonType: SetUserRoleResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 18);
+  messageDesc(file_bookingrush_auth_v1_auth, 20);
 
 /**
  * ListUsersRequest filters and pages the accounts. Every filter is optional.
@@ -985,7 +1115,7 @@ export type ListUsersRequestJson = {
  * Use `create(ListUsersRequestSchema)` to create a new message.
  */
 export const ListUsersRequestSchema: GenMessage<ListUsersRequest, {jsonType: ListUsersRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 19);
+  messageDesc(file_bookingrush_auth_v1_auth, 21);
 
 /**
  * ListUsersResponse is one page of accounts.
@@ -1034,7 +1164,7 @@ export type ListUsersResponseJson = {
  * Use `create(ListUsersResponseSchema)` to create a new message.
  */
 export const ListUsersResponseSchema: GenMessage<ListUsersResponse, {jsonType: ListUsersResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 20);
+  messageDesc(file_bookingrush_auth_v1_auth, 22);
 
 /**
  * ListAuditLogsRequest filters the audit log. Every filter is optional.
@@ -1167,7 +1297,7 @@ export type ListAuditLogsRequestJson = {
  * Use `create(ListAuditLogsRequestSchema)` to create a new message.
  */
 export const ListAuditLogsRequestSchema: GenMessage<ListAuditLogsRequest, {jsonType: ListAuditLogsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 21);
+  messageDesc(file_bookingrush_auth_v1_auth, 23);
 
 /**
  * ListAuditLogsResponse is one page of audit entries.
@@ -1216,7 +1346,7 @@ export type ListAuditLogsResponseJson = {
  * Use `create(ListAuditLogsResponseSchema)` to create a new message.
  */
 export const ListAuditLogsResponseSchema: GenMessage<ListAuditLogsResponse, {jsonType: ListAuditLogsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 22);
+  messageDesc(file_bookingrush_auth_v1_auth, 24);
 
 /**
  * AuditLog is one recorded change.
@@ -1377,7 +1507,7 @@ export type AuditLogJson = {
  * Use `create(AuditLogSchema)` to create a new message.
  */
 export const AuditLogSchema: GenMessage<AuditLog, {jsonType: AuditLogJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 23);
+  messageDesc(file_bookingrush_auth_v1_auth, 25);
 
 /**
  * GetUserRequest names an account.
@@ -1412,7 +1542,7 @@ export type GetUserRequestJson = {
  * Use `create(GetUserRequestSchema)` to create a new message.
  */
 export const GetUserRequestSchema: GenMessage<GetUserRequest, {jsonType: GetUserRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 24);
+  messageDesc(file_bookingrush_auth_v1_auth, 26);
 
 /**
  * GetUserResponse holds the account.
@@ -1447,7 +1577,7 @@ export type GetUserResponseJson = {
  * Use `create(GetUserResponseSchema)` to create a new message.
  */
 export const GetUserResponseSchema: GenMessage<GetUserResponse, {jsonType: GetUserResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 25);
+  messageDesc(file_bookingrush_auth_v1_auth, 27);
 
 /**
  * Role is what a user may do. On the public JSON API it is written "user",
@@ -1502,9 +1632,10 @@ export const RoleSchema: GenEnum<Role, RoleJson> = /*@__PURE__*/
 /**
  * AuthService registers users and issues, refreshes and revokes their tokens.
  *
- * The caller of GetMe, UpdateMe, Logout, SetUserRole and ListAuditLogs is the
- * subject of the bearer JWT in the Authorization header (verified by the
- * service itself, never taken from a request field or an X-User-ID header).
+ * The caller of GetMe, UpdateMe, ChangePassword, Logout, SetUserRole and
+ * ListAuditLogs is the subject of the bearer JWT in the Authorization header
+ * (verified by the service itself, never taken from a request field or an
+ * X-User-ID header).
  *
  * @generated from service bookingrush.auth.v1.AuthService
  */
@@ -1571,6 +1702,20 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof ResetPasswordRequestSchema;
     output: typeof ResetPasswordResponseSchema;
+  },
+  /**
+   * ChangePassword replaces the caller's password, given the current one.
+   * Every session of the user ends (refresh and access tokens, on every
+   * device); the answer is a new session for the caller, as a login's. A
+   * wrong current password is a VALIDATION_ERROR on current_password (the
+   * caller stays signed in) and takes one of the address's login attempts.
+   *
+   * @generated from rpc bookingrush.auth.v1.AuthService.ChangePassword
+   */
+  changePassword: {
+    methodKind: "unary";
+    input: typeof ChangePasswordRequestSchema;
+    output: typeof ChangePasswordResponseSchema;
   },
   /**
    * GetMe returns the calling user.
