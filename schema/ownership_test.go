@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/bookingrush/rush/schema"
+	"github.com/bookingrush/rush/services/platform/pgtest"
 )
 
 // knownLeaks are the SQL uses of another owner's table that are still to be
@@ -143,4 +144,42 @@ func packageOf(path string) string {
 		return parts[1]
 	}
 	return parts[0]
+}
+
+// TestNoForeignKeyCrossesOwners migrates a fresh schema and reads every
+// foreign key Postgres holds: both tables of each must have one owner. A key
+// into another owner's table makes that owner's rows undeletable (an account
+// with a payment) or deletes this owner's rows behind its back (a cascade),
+// and ties the two to one database.
+func TestNoForeignKeyCrossesOwners(t *testing.T) {
+	t.Parallel()
+	db := pgtest.Open(t, pgtest.Migrated(t))
+	rows, err := db.QueryContext(t.Context(), `
+		SELECT c.conname, child.relname, parent.relname
+		FROM pg_constraint c
+		JOIN pg_class child ON child.oid = c.conrelid
+		JOIN pg_class parent ON parent.oid = c.confrelid
+		WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace
+		ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	keys := 0
+	for rows.Next() {
+		var name, child, parent string
+		if err := rows.Scan(&name, &child, &parent); err != nil {
+			t.Fatal(err)
+		}
+		keys++
+		if schema.Owners[child] == "" || schema.Owners[child] != schema.Owners[parent] {
+			t.Errorf("%s: %s (%s) references %s (%s)", name, child, schema.Owners[child], parent, schema.Owners[parent])
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if keys == 0 {
+		t.Fatal("no foreign key found: the query reads the wrong schema")
+	}
 }

@@ -7,10 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/postgres"
 )
 
@@ -72,10 +70,6 @@ func (s *Store) Insert(ctx context.Context, n Notification) (_ Notification, cre
 		return out, true, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-			return Notification{}, false, errs.Invalid("user_id", "user.known", "must be a known user")
-		}
 		return Notification{}, false, dbErr(err)
 	}
 	out, err = scan(s.db.QueryRow(ctx, `SELECT `+columns+` FROM notifications WHERE idempotency_key = $1`, n.Key))
