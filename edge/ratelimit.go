@@ -35,8 +35,8 @@ type RateLimitConfig struct {
 	// to a bucket in this replica's memory (each replica then allows the
 	// full rate). Either way it is logged and counted, never silent.
 	OnRedisError string `yaml:"on_redis_error"`
-	// Login, Register, Password (forgot, reset and change) and Reserve limit their
-	// routes; General every other /api/v1 call.
+	// Login, Register, Password (forgot, reset, change; deleting the account)
+	// and Reserve limit their routes; General every other /api/v1 call.
 	Login    Limit `yaml:"login"`
 	Register Limit `yaml:"register"`
 	Password Limit `yaml:"password"`
@@ -71,7 +71,7 @@ func (c *RateLimitConfig) RegisterFlags(f *flag.FlagSet) {
 	}{
 		{"login", &c.Login, 5, 5, "POST /api/v1/auth/login"},
 		{"register", &c.Register, 3, 3, "POST /api/v1/auth/register"},
-		{"password", &c.Password, 5, 5, "POST /api/v1/auth/forgot-password, /auth/reset-password and /auth/change-password"},
+		{"password", &c.Password, 5, 5, "POST /api/v1/auth/forgot-password, /auth/reset-password, /auth/change-password and /auth/delete-account"},
 		{"reserve", &c.Reserve, 20, 20, "POST /api/v1/bookings/reserve"},
 		{"general", &c.General, 100, 100, "every other /api/v1 call"},
 	}
@@ -192,7 +192,7 @@ func (l *limiter) pick(method, path string) (ru *rule, anonymous bool) {
 			return l.login, anonymous
 		case "/api/v1/auth/register":
 			return l.register, anonymous
-		case "/api/v1/auth/forgot-password", "/api/v1/auth/reset-password", "/api/v1/auth/change-password":
+		case "/api/v1/auth/forgot-password", "/api/v1/auth/reset-password", "/api/v1/auth/change-password", "/api/v1/auth/delete-account":
 			return l.password, anonymous
 		case reservePath:
 			return l.reserve, anonymous

@@ -46,6 +46,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/bookingrush/rush/gen/bookingrush/auth/v1/authv1connect"
+	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/config"
@@ -161,6 +162,9 @@ func Module(cfg Config, admin AdminConfig) fx.Option {
 		fx.Supply(cfg),
 		fx.Provide(
 			fx.Private,
+			func(mesh *server.Mesh) Bookings {
+				return NewBookings(server.Dial(mesh, "auth", "booking", bookingv1connect.NewBookingServiceClient))
+			},
 			func(mesh *server.Mesh) notifyv1connect.NotifyServiceClient {
 				return server.Dial(mesh, "auth", "notify", notifyv1connect.NewNotifyServiceClient)
 			},

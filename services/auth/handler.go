@@ -103,6 +103,14 @@ func (h *Server) ChangePassword(ctx context.Context, req *connect.Request[authv1
 	}), nil
 }
 
+// DeleteAccount implements authv1connect.AuthServiceHandler.
+func (h *Server) DeleteAccount(ctx context.Context, req *connect.Request[authv1.DeleteAccountRequest]) (*connect.Response[authv1.DeleteAccountResponse], error) {
+	if err := h.svc.DeleteAccount(ctx, req.Msg.GetPassword()); err != nil {
+		return nil, h.fail(ctx, req.Spec(), err)
+	}
+	return connect.NewResponse(&authv1.DeleteAccountResponse{}), nil
+}
+
 // GetMe implements authv1connect.AuthServiceHandler.
 func (h *Server) GetMe(ctx context.Context, req *connect.Request[authv1.GetMeRequest]) (*connect.Response[authv1.GetMeResponse], error) {
 	u, err := h.svc.Me(ctx)

@@ -44,8 +44,10 @@ type Service struct {
 	keys   *authn.Keys
 	rev    *authn.Revocations
 	notify notifyv1connect.NotifyServiceClient
-	limits *emailLimits
-	log    *zap.Logger
+	// bookings says whether an account may be deleted (no unpaid booking).
+	bookings Bookings
+	limits   *emailLimits
+	log      *zap.Logger
 
 	// dummyHash is compared against when a login names no account, so an
 	// unknown e-mail costs the same bcrypt work as a wrong password.
@@ -69,14 +71,14 @@ const mailQueue = 1024
 // per-address limits live in Redis, and rev carries token versions and
 // revocations to every verifier.
 func NewService(cfg Config, pool *pgxpool.Pool, rdb *redis.Client, keys *authn.Keys, rev *authn.Revocations,
-	notify notifyv1connect.NotifyServiceClient, log *zap.Logger) (*Service, error) {
+	notify notifyv1connect.NotifyServiceClient, bookings Bookings, log *zap.Logger) (*Service, error) {
 	dummy, err := bcrypt.GenerateFromPassword([]byte(authn.RandomToken(24)), cfg.BcryptCost)
 	if err != nil {
 		return nil, err
 	}
 	mailCtx, cancel := context.WithCancel(context.Background())
 	return &Service{
-		cfg: cfg, store: &store{pool: pool}, keys: keys, rev: rev, notify: notify, limits: newEmailLimits(rdb, cfg), log: log.Named("auth"),
+		cfg: cfg, store: &store{pool: pool}, keys: keys, rev: rev, notify: notify, bookings: bookings, limits: newEmailLimits(rdb, cfg), log: log.Named("auth"),
 		dummyHash: dummy,
 		mails:     make(chan func(context.Context), mailQueue),
 		mailCtx:   mailCtx, cancelMail: cancel,
@@ -500,23 +502,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, newPassword string) 
 // stolen access token cannot guess the password faster than the sign-in
 // page, and it is audited. The owner is mailed that the password changed.
 func (s *Service) ChangePassword(ctx context.Context, current, newPassword string) (*User, *Session, error) {
-	id, tenant, err := caller(ctx)
+	u, err := s.provePassword(ctx, current, "auth.password_change_failed",
+		errs.Invalid("current_password", "password.current", "is not your current password"))
 	if err != nil {
 		return nil, nil, err
-	}
-	u, err := s.store.userByID(ctx, tenant, id)
-	if errors.Is(err, errNoRows) {
-		return nil, nil, errNoUser
-	}
-	if err != nil {
-		return nil, nil, dbError(err)
-	}
-	if err := s.limits.loginAllowed(ctx, u.Email); err != nil {
-		return nil, nil, err
-	}
-	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(current)) != nil {
-		s.passwordChangeFailed(ctx, u)
-		return nil, nil, errs.Invalid("current_password", "password.current", "is not your current password")
 	}
 	if err := checkPassword("new_password", u.Email, newPassword); err != nil {
 		return nil, nil, err
@@ -570,15 +559,42 @@ func (s *Service) ChangePassword(ctx context.Context, current, newPassword strin
 // its transaction.
 var errPasswordMoved = errors.New("the password changed meanwhile")
 
-// passwordChangeFailed records a wrong current password given to
-// ChangePassword; like a failed login, a failed write is only logged.
-func (s *Service) passwordChangeFailed(ctx context.Context, u *User) {
+// provePassword returns the calling user when password is theirs. Each try
+// takes one of the address's login attempts (auth.login-per-email), so a
+// stolen access token cannot guess the password faster than the sign-in
+// page; a wrong one is audited as failed and answered wrong.
+func (s *Service) provePassword(ctx context.Context, password, failed string, wrong error) (*User, error) {
+	id, tenant, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.store.userByID(ctx, tenant, id)
+	if errors.Is(err, errNoRows) {
+		return nil, errNoUser
+	}
+	if err != nil {
+		return nil, dbError(err)
+	}
+	if err := s.limits.loginAllowed(ctx, u.Email); err != nil {
+		return nil, err
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+		s.passwordCheckFailed(ctx, u, failed)
+		return nil, wrong
+	}
+	return u, nil
+}
+
+// passwordCheckFailed records a wrong password given by a signed-in user
+// (action: to change it, to delete the account); like a failed login, a
+// failed write is only logged.
+func (s *Service) passwordCheckFailed(ctx context.Context, u *User, action string) {
 	err := audit.Record(ctx, s.store.pool, audit.Entry{
-		Action: "auth.password_change_failed", EntityType: "user", EntityID: u.ID, UserID: u.ID, TenantID: u.TenantID,
+		Action: action, EntityType: "user", EntityID: u.ID, UserID: u.ID, TenantID: u.TenantID,
 		New: map[string]any{"reason": "wrong_password"},
 	})
 	if err != nil {
-		s.log.Error("audit: failed password change not recorded", zap.String("user_id", u.ID), zap.Error(err))
+		s.log.Error("audit: wrong password not recorded", zap.String("action", action), zap.String("user_id", u.ID), zap.Error(err))
 	}
 }
 
@@ -606,6 +622,59 @@ func (s *Service) passwordChanged(u *User) {
 func forgotLink(resetURL string) string {
 	base, _ := url.Parse(resetURL) // validated by Config.Validate
 	return base.ResolveReference(&url.URL{Path: "forgot-password"}).String()
+}
+
+// DeleteAccount deletes the calling user's account, given its password
+// (checked as ChangePassword checks the current one: a wrong one is a
+// VALIDATION_ERROR that costs a login attempt). Organizers and admins are
+// refused: their events and powers need an owner, so an admin first makes
+// them a user. So is an account with an unpaid booking, for which a payment
+// may be on its way (booking says; when it cannot, SERVICE_UNAVAILABLE).
+//
+// In one transaction: the account row goes (its refresh tokens and reset
+// links with it), every access token of the user is revoked, the audit
+// trail forgets the person (audit.Forget) and records the deletion, and
+// notify erases the mails it kept for the user; any step failing rolls the
+// rest back, so a retry finds the account as it was. Bookings, payments and
+// tickets stay under the bare id: money and seats are accounted for, and a
+// ticket already issued still opens the door.
+func (s *Service) DeleteAccount(ctx context.Context, password string) error {
+	u, err := s.provePassword(ctx, password, "auth.delete_failed", errs.Invalid("password", "password.current", "is not your password"))
+	if err != nil {
+		return err
+	}
+	if u.Role != authn.RoleUser {
+		return errs.New(errs.Conflict, "an "+u.Role+"'s account cannot be deleted: an admin first makes it a user's", "role", u.Role)
+	}
+	unpaid, err := s.bookings.Unpaid(ctx)
+	if err != nil {
+		return err
+	}
+	if unpaid > 0 {
+		return errs.New(errs.Conflict, "the account has unpaid bookings: pay or cancel them first, or wait until they expire",
+			"reason", "unpaid_bookings", "count", unpaid)
+	}
+	err = s.store.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, u.ID); err != nil {
+			return err
+		}
+		// Recorded first, so that Forget takes this entry's client address too.
+		if err := audit.Record(ctx, tx, audit.Entry{Action: "auth.account_deleted", EntityType: "user", EntityID: u.ID, UserID: u.ID, TenantID: u.TenantID}); err != nil {
+			return err
+		}
+		if _, err := audit.Forget(ctx, tx, u.ID); err != nil {
+			return err
+		}
+		if err := s.rev.Revoke(ctx, u.ID); err != nil {
+			return err
+		}
+		_, err := s.notify.ForgetUser(authn.AsSystem(ctx), connect.NewRequest(&notifyv1.ForgetUserRequest{UserId: u.ID}))
+		if err != nil {
+			return errs.Unavailable("notify is unavailable; nothing was deleted, retry", errors.New(err.Error()), "dependency", "notify")
+		}
+		return nil
+	})
+	return dbError(err)
 }
 
 // caller returns the signed-in user's id and tenant.

@@ -71,6 +71,23 @@ func (s *Server) SendNotification(ctx context.Context, req *connect.Request[noti
 	return connect.NewResponse(&notifyv1.SendNotificationResponse{Notification: toProto(n)}), nil
 }
 
+// ForgetUser erases a deleted account's notifications. Only services call
+// it (auth, deleting the account).
+func (s *Server) ForgetUser(ctx context.Context, req *connect.Request[notifyv1.ForgetUserRequest]) (*connect.Response[notifyv1.ForgetUserResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.Role != authn.RoleService {
+		return nil, errs.New(errs.Forbidden, "only services forget users")
+	}
+	n, err := s.svc.store.Forget(ctx, req.Msg.GetUserId())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&notifyv1.ForgetUserResponse{Erased: int32(n)}), nil
+}
+
 var statuses = map[string]notifyv1.NotificationStatus{
 	"pending":   notifyv1.NotificationStatus_NOTIFICATION_STATUS_PENDING,
 	"sent":      notifyv1.NotificationStatus_NOTIFICATION_STATUS_SENT,

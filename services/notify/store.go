@@ -76,6 +76,14 @@ func (s *Store) Insert(ctx context.Context, n Notification) (_ Notification, cre
 	return out, false, dbErr(err)
 }
 
+// Forget deletes every notification of userID (a deleted account): sent
+// ones and pending ones, which the worker then never finds. It returns how
+// many there were.
+func (s *Store) Forget(ctx context.Context, userID string) (int64, error) {
+	tag, err := s.db.Exec(ctx, `DELETE FROM notifications WHERE user_id = $1`, userID)
+	return tag.RowsAffected(), dbErr(err)
+}
+
 // List pages userID's notifications, newest first, and counts them all.
 func (s *Store) List(ctx context.Context, userID string, page, perPage int) ([]Notification, int, error) {
 	var total int

@@ -4,7 +4,8 @@
  * refresh token); a rate-limited sign-in shows its countdown instead of
  * hammering; signed-in pages send strangers to the sign-in page; a mutating
  * call without the CSRF token is refused; a changed password signs out every
- * other browser and keeps this one.
+ * other browser and keeps this one; a deleted account is signed out and
+ * cannot sign in.
  */
 import { register } from "./harness/api";
 import { waitForMail } from "./harness/mail";
@@ -50,6 +51,24 @@ test("a changed password signs out the other browser and keeps this one", async 
   await signIn(phone, { email: a.email, password: "a-changed-pass-1" });
   await waitForMail(a.email, new RegExp(`${readState().webURL}/forgot-password`));
   await other.close();
+});
+
+test("a user deletes their account, and is signed out for good", async ({ page }) => {
+  const a = await register("leaver");
+  await signIn(page, a, "/account");
+  await page.getByLabel("Password", { exact: true }).fill("not-the-password");
+  await page.getByRole("checkbox").check();
+  await page.getByRole("button", { name: "Delete my account" }).click();
+  await expect(page.getByText(/password is not your password/)).toBeVisible();
+  await page.getByLabel("Password", { exact: true }).fill(a.password);
+  await page.getByRole("button", { name: "Delete my account" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId("logout")).toHaveCount(0);
+  await page.goto("/login");
+  await page.getByLabel("E-mail").fill(a.email);
+  await page.getByLabel("Password").fill(a.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByText(/invalid email or password|Your session has ended/i)).toBeVisible();
 });
 
 test("the session outlives the access token, with a rotated refresh token", async ({ page }) => {

@@ -109,6 +109,28 @@ func Record(ctx context.Context, q Execer, e Entry) error {
 	return nil
 }
 
+// personal are the value keys Forget erases.
+var personal = []string{"email", "full_name"}
+
+// Forget erases what the trail says about the person of a deleted account:
+// the values' e-mail address and name in every entry they made or that is
+// about their account, and the client address and User-Agent of the entries
+// they made. The actions, their times and ids stay, naming nobody. It
+// returns how many entries it touched.
+func Forget(ctx context.Context, q Execer, userID string) (int64, error) {
+	tag, err := q.Exec(ctx, `
+		UPDATE audit_logs SET
+			old_values = old_values - $2::text[],
+			new_values = new_values - $2::text[],
+			ip_address = CASE WHEN user_id = $1 THEN NULL ELSE ip_address END,
+			user_agent = CASE WHEN user_id = $1 THEN NULL ELSE user_agent END
+		WHERE user_id = $1 OR (entity_type = 'user' AND entity_id = $1)`, userID, personal)
+	if err != nil {
+		return 0, fmt.Errorf("audit: forget a user: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // actor is the acting user and tenant: the entry's own, else the signed-in
 // principal's. A service token (the system acting) has no user id.
 func actor(ctx context.Context, e Entry) (user, tenant string) {

@@ -192,3 +192,38 @@ export function ChangePasswordForm() {
     </form>
   );
 }
+
+/**
+ * Deletes the signed-in user's account (account page), with its password
+ * and an explicit acknowledgement; refusals (an unpaid hold, an organizer's
+ * role) come back in plain words and keep the session.
+ */
+export function DeleteAccountForm() {
+  const router = useRouter();
+  const action = useApiAction();
+  async function submit(e: React.FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const password = new FormData(e.currentTarget).get("delete_password");
+    if ((await action.run(() => sessionCall("delete", { password }))) !== undefined) {
+      window.dispatchEvent(new Event("br:session"));
+      router.push("/");
+      router.refresh();
+    }
+  }
+  return (
+    <form onSubmit={submit} className="space-y-4" aria-label="Delete account">
+      <Field label="Password" name="delete_password" type="password" autoComplete="current-password" required />
+      <label className="flex items-start gap-2 text-sm">
+        <input type="checkbox" name="understood" required className="mt-1" />
+        <span>
+          I understand that my account, my name and e-mail address and the mails kept for me are erased for good. Paid bookings
+          stay valid, and tickets already mailed still get me in, but I can no longer see them here.
+        </span>
+      </label>
+      <ActionStatus state={action} />
+      <Button type="submit" variant="destructive" disabled={action.running}>
+        Delete my account
+      </Button>
+    </form>
+  );
+}

@@ -953,6 +953,89 @@ func (x *ChangePasswordResponse) GetExpiresIn() int32 {
 	return 0
 }
 
+// DeleteAccountRequest deletes the caller's account.
+type DeleteAccountRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Password is the password the caller signs in with.
+	Password      string `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountRequest) Reset() {
+	*x = DeleteAccountRequest{}
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountRequest) ProtoMessage() {}
+
+func (x *DeleteAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAccountRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DeleteAccountRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+// DeleteAccountResponse is empty: the account is gone.
+type DeleteAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountResponse) Reset() {
+	*x = DeleteAccountResponse{}
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountResponse) ProtoMessage() {}
+
+func (x *DeleteAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountResponse.ProtoReflect.Descriptor instead.
+func (*DeleteAccountResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{16}
+}
+
 // GetMeRequest is empty: the user is the caller.
 type GetMeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -962,7 +1045,7 @@ type GetMeRequest struct {
 
 func (x *GetMeRequest) Reset() {
 	*x = GetMeRequest{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[15]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1057,7 @@ func (x *GetMeRequest) String() string {
 func (*GetMeRequest) ProtoMessage() {}
 
 func (x *GetMeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[15]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1070,7 @@ func (x *GetMeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMeRequest.ProtoReflect.Descriptor instead.
 func (*GetMeRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{15}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{17}
 }
 
 // GetMeResponse holds the calling user.
@@ -1001,7 +1084,7 @@ type GetMeResponse struct {
 
 func (x *GetMeResponse) Reset() {
 	*x = GetMeResponse{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[16]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1013,7 +1096,7 @@ func (x *GetMeResponse) String() string {
 func (*GetMeResponse) ProtoMessage() {}
 
 func (x *GetMeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[16]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1026,7 +1109,7 @@ func (x *GetMeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMeResponse.ProtoReflect.Descriptor instead.
 func (*GetMeResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{16}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetMeResponse) GetUser() *User {
@@ -1047,7 +1130,7 @@ type UpdateMeRequest struct {
 
 func (x *UpdateMeRequest) Reset() {
 	*x = UpdateMeRequest{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1142,7 @@ func (x *UpdateMeRequest) String() string {
 func (*UpdateMeRequest) ProtoMessage() {}
 
 func (x *UpdateMeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1155,7 @@ func (x *UpdateMeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMeRequest.ProtoReflect.Descriptor instead.
 func (*UpdateMeRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{17}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpdateMeRequest) GetFullName() string {
@@ -1093,7 +1176,7 @@ type UpdateMeResponse struct {
 
 func (x *UpdateMeResponse) Reset() {
 	*x = UpdateMeResponse{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1188,7 @@ func (x *UpdateMeResponse) String() string {
 func (*UpdateMeResponse) ProtoMessage() {}
 
 func (x *UpdateMeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1201,7 @@ func (x *UpdateMeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMeResponse.ProtoReflect.Descriptor instead.
 func (*UpdateMeResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{18}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpdateMeResponse) GetUser() *User {
@@ -1141,7 +1224,7 @@ type SetUserRoleRequest struct {
 
 func (x *SetUserRoleRequest) Reset() {
 	*x = SetUserRoleRequest{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1153,7 +1236,7 @@ func (x *SetUserRoleRequest) String() string {
 func (*SetUserRoleRequest) ProtoMessage() {}
 
 func (x *SetUserRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1166,7 +1249,7 @@ func (x *SetUserRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserRoleRequest.ProtoReflect.Descriptor instead.
 func (*SetUserRoleRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{19}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetUserRoleRequest) GetUserId() string {
@@ -1194,7 +1277,7 @@ type SetUserRoleResponse struct {
 
 func (x *SetUserRoleResponse) Reset() {
 	*x = SetUserRoleResponse{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1206,7 +1289,7 @@ func (x *SetUserRoleResponse) String() string {
 func (*SetUserRoleResponse) ProtoMessage() {}
 
 func (x *SetUserRoleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1219,7 +1302,7 @@ func (x *SetUserRoleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserRoleResponse.ProtoReflect.Descriptor instead.
 func (*SetUserRoleResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{20}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SetUserRoleResponse) GetUser() *User {
@@ -1246,7 +1329,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1258,7 +1341,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1271,7 +1354,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{21}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListUsersRequest) GetPage() int32 {
@@ -1315,7 +1398,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[22]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1410,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[22]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +1423,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{22}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -1382,7 +1465,7 @@ type ListAuditLogsRequest struct {
 
 func (x *ListAuditLogsRequest) Reset() {
 	*x = ListAuditLogsRequest{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[23]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1394,7 +1477,7 @@ func (x *ListAuditLogsRequest) String() string {
 func (*ListAuditLogsRequest) ProtoMessage() {}
 
 func (x *ListAuditLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[23]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1407,7 +1490,7 @@ func (x *ListAuditLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditLogsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditLogsRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{23}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListAuditLogsRequest) GetPage() int32 {
@@ -1479,7 +1562,7 @@ type ListAuditLogsResponse struct {
 
 func (x *ListAuditLogsResponse) Reset() {
 	*x = ListAuditLogsResponse{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[24]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +1574,7 @@ func (x *ListAuditLogsResponse) String() string {
 func (*ListAuditLogsResponse) ProtoMessage() {}
 
 func (x *ListAuditLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[24]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +1587,7 @@ func (x *ListAuditLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditLogsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditLogsResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{24}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListAuditLogsResponse) GetAuditLogs() []*AuditLog {
@@ -1550,7 +1633,7 @@ type AuditLog struct {
 
 func (x *AuditLog) Reset() {
 	*x = AuditLog{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[25]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1562,7 +1645,7 @@ func (x *AuditLog) String() string {
 func (*AuditLog) ProtoMessage() {}
 
 func (x *AuditLog) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[25]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1575,7 +1658,7 @@ func (x *AuditLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditLog.ProtoReflect.Descriptor instead.
 func (*AuditLog) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{25}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *AuditLog) GetId() string {
@@ -1659,7 +1742,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[26]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +1754,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[26]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +1767,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{26}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetUserRequest) GetUserId() string {
@@ -1705,7 +1788,7 @@ type GetUserResponse struct {
 
 func (x *GetUserResponse) Reset() {
 	*x = GetUserResponse{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[27]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +1800,7 @@ func (x *GetUserResponse) String() string {
 func (*GetUserResponse) ProtoMessage() {}
 
 func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[27]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +1813,7 @@ func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
 func (*GetUserResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{27}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetUserResponse) GetUser() *User {
@@ -1808,7 +1891,11 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"\faccess_token\x18\x02 \x01(\tR\vaccessToken\x12#\n" +
 	"\rrefresh_token\x18\x03 \x01(\tR\frefreshToken\x12\x1d\n" +
 	"\n" +
-	"expires_in\x18\x04 \x01(\x05R\texpiresIn\"\x0e\n" +
+	"expires_in\x18\x04 \x01(\x05R\texpiresIn\">\n" +
+	"\x14DeleteAccountRequest\x12&\n" +
+	"\bpassword\x18\x01 \x01(\tB\n" +
+	"\xbaH\a\xc8\x01\x01r\x02(HR\bpassword\"\x17\n" +
+	"\x15DeleteAccountResponse\"\x0e\n" +
 	"\fGetMeRequest\">\n" +
 	"\rGetMeResponse\x12-\n" +
 	"\x04user\x18\x01 \x01(\v2\x19.bookingrush.auth.v1.UserR\x04user\"=\n" +
@@ -1875,7 +1962,7 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"\tROLE_USER\x10\x01\x12\x12\n" +
 	"\x0eROLE_ORGANIZER\x10\x02\x12\x0e\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\x032\xa1\r\n" +
+	"ROLE_ADMIN\x10\x032\xb2\x0e\n" +
 	"\vAuthService\x12y\n" +
 	"\bRegister\x12$.bookingrush.auth.v1.RegisterRequest\x1a%.bookingrush.auth.v1.RegisterResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/api/v1/auth/register\x12m\n" +
 	"\x05Login\x12!.bookingrush.auth.v1.LoginRequest\x1a\".bookingrush.auth.v1.LoginResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/api/v1/auth/login\x12u\n" +
@@ -1883,7 +1970,8 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"\x06Logout\x12\".bookingrush.auth.v1.LogoutRequest\x1a#.bookingrush.auth.v1.LogoutResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\"\x13/api/v1/auth/logout\x12\x92\x01\n" +
 	"\x0eForgotPassword\x12*.bookingrush.auth.v1.ForgotPasswordRequest\x1a+.bookingrush.auth.v1.ForgotPasswordResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/api/v1/auth/forgot-password\x12\x8e\x01\n" +
 	"\rResetPassword\x12).bookingrush.auth.v1.ResetPasswordRequest\x1a*.bookingrush.auth.v1.ResetPasswordResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/auth/reset-password\x12\x92\x01\n" +
-	"\x0eChangePassword\x12*.bookingrush.auth.v1.ChangePasswordRequest\x1a+.bookingrush.auth.v1.ChangePasswordResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/api/v1/auth/change-password\x12j\n" +
+	"\x0eChangePassword\x12*.bookingrush.auth.v1.ChangePasswordRequest\x1a+.bookingrush.auth.v1.ChangePasswordResponse\"'\x82\xd3\xe4\x93\x02!:\x01*\"\x1c/api/v1/auth/change-password\x12\x8e\x01\n" +
+	"\rDeleteAccount\x12).bookingrush.auth.v1.DeleteAccountRequest\x1a*.bookingrush.auth.v1.DeleteAccountResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/auth/delete-account\x12j\n" +
 	"\x05GetMe\x12!.bookingrush.auth.v1.GetMeRequest\x1a\".bookingrush.auth.v1.GetMeResponse\"\x1a\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/v1/auth/me\x90\x02\x01\x12s\n" +
 	"\bUpdateMe\x12$.bookingrush.auth.v1.UpdateMeRequest\x1a%.bookingrush.auth.v1.UpdateMeResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\x1a\x0f/api/v1/auth/me\x12\x9a\x01\n" +
 	"\vSetUserRole\x12'.bookingrush.auth.v1.SetUserRoleRequest\x1a(.bookingrush.auth.v1.SetUserRoleResponse\"8\x82\xce\x18\a\n" +
@@ -1909,7 +1997,7 @@ func file_bookingrush_auth_v1_auth_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_auth_v1_auth_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bookingrush_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_bookingrush_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_bookingrush_auth_v1_auth_proto_goTypes = []any{
 	(Role)(0),                      // 0: bookingrush.auth.v1.Role
 	(*User)(nil),                   // 1: bookingrush.auth.v1.User
@@ -1927,27 +2015,29 @@ var file_bookingrush_auth_v1_auth_proto_goTypes = []any{
 	(*ResetPasswordResponse)(nil),  // 13: bookingrush.auth.v1.ResetPasswordResponse
 	(*ChangePasswordRequest)(nil),  // 14: bookingrush.auth.v1.ChangePasswordRequest
 	(*ChangePasswordResponse)(nil), // 15: bookingrush.auth.v1.ChangePasswordResponse
-	(*GetMeRequest)(nil),           // 16: bookingrush.auth.v1.GetMeRequest
-	(*GetMeResponse)(nil),          // 17: bookingrush.auth.v1.GetMeResponse
-	(*UpdateMeRequest)(nil),        // 18: bookingrush.auth.v1.UpdateMeRequest
-	(*UpdateMeResponse)(nil),       // 19: bookingrush.auth.v1.UpdateMeResponse
-	(*SetUserRoleRequest)(nil),     // 20: bookingrush.auth.v1.SetUserRoleRequest
-	(*SetUserRoleResponse)(nil),    // 21: bookingrush.auth.v1.SetUserRoleResponse
-	(*ListUsersRequest)(nil),       // 22: bookingrush.auth.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),      // 23: bookingrush.auth.v1.ListUsersResponse
-	(*ListAuditLogsRequest)(nil),   // 24: bookingrush.auth.v1.ListAuditLogsRequest
-	(*ListAuditLogsResponse)(nil),  // 25: bookingrush.auth.v1.ListAuditLogsResponse
-	(*AuditLog)(nil),               // 26: bookingrush.auth.v1.AuditLog
-	(*GetUserRequest)(nil),         // 27: bookingrush.auth.v1.GetUserRequest
-	(*GetUserResponse)(nil),        // 28: bookingrush.auth.v1.GetUserResponse
-	(*timestamppb.Timestamp)(nil),  // 29: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),            // 30: bookingrush.common.v1.PageMeta
-	(*structpb.Struct)(nil),        // 31: google.protobuf.Struct
+	(*DeleteAccountRequest)(nil),   // 16: bookingrush.auth.v1.DeleteAccountRequest
+	(*DeleteAccountResponse)(nil),  // 17: bookingrush.auth.v1.DeleteAccountResponse
+	(*GetMeRequest)(nil),           // 18: bookingrush.auth.v1.GetMeRequest
+	(*GetMeResponse)(nil),          // 19: bookingrush.auth.v1.GetMeResponse
+	(*UpdateMeRequest)(nil),        // 20: bookingrush.auth.v1.UpdateMeRequest
+	(*UpdateMeResponse)(nil),       // 21: bookingrush.auth.v1.UpdateMeResponse
+	(*SetUserRoleRequest)(nil),     // 22: bookingrush.auth.v1.SetUserRoleRequest
+	(*SetUserRoleResponse)(nil),    // 23: bookingrush.auth.v1.SetUserRoleResponse
+	(*ListUsersRequest)(nil),       // 24: bookingrush.auth.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),      // 25: bookingrush.auth.v1.ListUsersResponse
+	(*ListAuditLogsRequest)(nil),   // 26: bookingrush.auth.v1.ListAuditLogsRequest
+	(*ListAuditLogsResponse)(nil),  // 27: bookingrush.auth.v1.ListAuditLogsResponse
+	(*AuditLog)(nil),               // 28: bookingrush.auth.v1.AuditLog
+	(*GetUserRequest)(nil),         // 29: bookingrush.auth.v1.GetUserRequest
+	(*GetUserResponse)(nil),        // 30: bookingrush.auth.v1.GetUserResponse
+	(*timestamppb.Timestamp)(nil),  // 31: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),            // 32: bookingrush.common.v1.PageMeta
+	(*structpb.Struct)(nil),        // 33: google.protobuf.Struct
 }
 var file_bookingrush_auth_v1_auth_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.auth.v1.User.role:type_name -> bookingrush.auth.v1.Role
-	29, // 1: bookingrush.auth.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	29, // 2: bookingrush.auth.v1.User.updated_at:type_name -> google.protobuf.Timestamp
+	31, // 1: bookingrush.auth.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	31, // 2: bookingrush.auth.v1.User.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 3: bookingrush.auth.v1.RegisterResponse.user:type_name -> bookingrush.auth.v1.User
 	1,  // 4: bookingrush.auth.v1.LoginResponse.user:type_name -> bookingrush.auth.v1.User
 	1,  // 5: bookingrush.auth.v1.ChangePasswordResponse.user:type_name -> bookingrush.auth.v1.User
@@ -1957,14 +2047,14 @@ var file_bookingrush_auth_v1_auth_proto_depIdxs = []int32{
 	1,  // 9: bookingrush.auth.v1.SetUserRoleResponse.user:type_name -> bookingrush.auth.v1.User
 	0,  // 10: bookingrush.auth.v1.ListUsersRequest.role:type_name -> bookingrush.auth.v1.Role
 	1,  // 11: bookingrush.auth.v1.ListUsersResponse.users:type_name -> bookingrush.auth.v1.User
-	30, // 12: bookingrush.auth.v1.ListUsersResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	29, // 13: bookingrush.auth.v1.ListAuditLogsRequest.from:type_name -> google.protobuf.Timestamp
-	29, // 14: bookingrush.auth.v1.ListAuditLogsRequest.to:type_name -> google.protobuf.Timestamp
-	26, // 15: bookingrush.auth.v1.ListAuditLogsResponse.audit_logs:type_name -> bookingrush.auth.v1.AuditLog
-	30, // 16: bookingrush.auth.v1.ListAuditLogsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	31, // 17: bookingrush.auth.v1.AuditLog.old_values:type_name -> google.protobuf.Struct
-	31, // 18: bookingrush.auth.v1.AuditLog.new_values:type_name -> google.protobuf.Struct
-	29, // 19: bookingrush.auth.v1.AuditLog.created_at:type_name -> google.protobuf.Timestamp
+	32, // 12: bookingrush.auth.v1.ListUsersResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	31, // 13: bookingrush.auth.v1.ListAuditLogsRequest.from:type_name -> google.protobuf.Timestamp
+	31, // 14: bookingrush.auth.v1.ListAuditLogsRequest.to:type_name -> google.protobuf.Timestamp
+	28, // 15: bookingrush.auth.v1.ListAuditLogsResponse.audit_logs:type_name -> bookingrush.auth.v1.AuditLog
+	32, // 16: bookingrush.auth.v1.ListAuditLogsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	33, // 17: bookingrush.auth.v1.AuditLog.old_values:type_name -> google.protobuf.Struct
+	33, // 18: bookingrush.auth.v1.AuditLog.new_values:type_name -> google.protobuf.Struct
+	31, // 19: bookingrush.auth.v1.AuditLog.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 20: bookingrush.auth.v1.GetUserResponse.user:type_name -> bookingrush.auth.v1.User
 	2,  // 21: bookingrush.auth.v1.AuthService.Register:input_type -> bookingrush.auth.v1.RegisterRequest
 	4,  // 22: bookingrush.auth.v1.AuthService.Login:input_type -> bookingrush.auth.v1.LoginRequest
@@ -1973,27 +2063,29 @@ var file_bookingrush_auth_v1_auth_proto_depIdxs = []int32{
 	10, // 25: bookingrush.auth.v1.AuthService.ForgotPassword:input_type -> bookingrush.auth.v1.ForgotPasswordRequest
 	12, // 26: bookingrush.auth.v1.AuthService.ResetPassword:input_type -> bookingrush.auth.v1.ResetPasswordRequest
 	14, // 27: bookingrush.auth.v1.AuthService.ChangePassword:input_type -> bookingrush.auth.v1.ChangePasswordRequest
-	16, // 28: bookingrush.auth.v1.AuthService.GetMe:input_type -> bookingrush.auth.v1.GetMeRequest
-	18, // 29: bookingrush.auth.v1.AuthService.UpdateMe:input_type -> bookingrush.auth.v1.UpdateMeRequest
-	20, // 30: bookingrush.auth.v1.AuthService.SetUserRole:input_type -> bookingrush.auth.v1.SetUserRoleRequest
-	22, // 31: bookingrush.auth.v1.AuthService.ListUsers:input_type -> bookingrush.auth.v1.ListUsersRequest
-	27, // 32: bookingrush.auth.v1.AuthService.GetUser:input_type -> bookingrush.auth.v1.GetUserRequest
-	24, // 33: bookingrush.auth.v1.AuthService.ListAuditLogs:input_type -> bookingrush.auth.v1.ListAuditLogsRequest
-	3,  // 34: bookingrush.auth.v1.AuthService.Register:output_type -> bookingrush.auth.v1.RegisterResponse
-	5,  // 35: bookingrush.auth.v1.AuthService.Login:output_type -> bookingrush.auth.v1.LoginResponse
-	7,  // 36: bookingrush.auth.v1.AuthService.Refresh:output_type -> bookingrush.auth.v1.RefreshResponse
-	9,  // 37: bookingrush.auth.v1.AuthService.Logout:output_type -> bookingrush.auth.v1.LogoutResponse
-	11, // 38: bookingrush.auth.v1.AuthService.ForgotPassword:output_type -> bookingrush.auth.v1.ForgotPasswordResponse
-	13, // 39: bookingrush.auth.v1.AuthService.ResetPassword:output_type -> bookingrush.auth.v1.ResetPasswordResponse
-	15, // 40: bookingrush.auth.v1.AuthService.ChangePassword:output_type -> bookingrush.auth.v1.ChangePasswordResponse
-	17, // 41: bookingrush.auth.v1.AuthService.GetMe:output_type -> bookingrush.auth.v1.GetMeResponse
-	19, // 42: bookingrush.auth.v1.AuthService.UpdateMe:output_type -> bookingrush.auth.v1.UpdateMeResponse
-	21, // 43: bookingrush.auth.v1.AuthService.SetUserRole:output_type -> bookingrush.auth.v1.SetUserRoleResponse
-	23, // 44: bookingrush.auth.v1.AuthService.ListUsers:output_type -> bookingrush.auth.v1.ListUsersResponse
-	28, // 45: bookingrush.auth.v1.AuthService.GetUser:output_type -> bookingrush.auth.v1.GetUserResponse
-	25, // 46: bookingrush.auth.v1.AuthService.ListAuditLogs:output_type -> bookingrush.auth.v1.ListAuditLogsResponse
-	34, // [34:47] is the sub-list for method output_type
-	21, // [21:34] is the sub-list for method input_type
+	16, // 28: bookingrush.auth.v1.AuthService.DeleteAccount:input_type -> bookingrush.auth.v1.DeleteAccountRequest
+	18, // 29: bookingrush.auth.v1.AuthService.GetMe:input_type -> bookingrush.auth.v1.GetMeRequest
+	20, // 30: bookingrush.auth.v1.AuthService.UpdateMe:input_type -> bookingrush.auth.v1.UpdateMeRequest
+	22, // 31: bookingrush.auth.v1.AuthService.SetUserRole:input_type -> bookingrush.auth.v1.SetUserRoleRequest
+	24, // 32: bookingrush.auth.v1.AuthService.ListUsers:input_type -> bookingrush.auth.v1.ListUsersRequest
+	29, // 33: bookingrush.auth.v1.AuthService.GetUser:input_type -> bookingrush.auth.v1.GetUserRequest
+	26, // 34: bookingrush.auth.v1.AuthService.ListAuditLogs:input_type -> bookingrush.auth.v1.ListAuditLogsRequest
+	3,  // 35: bookingrush.auth.v1.AuthService.Register:output_type -> bookingrush.auth.v1.RegisterResponse
+	5,  // 36: bookingrush.auth.v1.AuthService.Login:output_type -> bookingrush.auth.v1.LoginResponse
+	7,  // 37: bookingrush.auth.v1.AuthService.Refresh:output_type -> bookingrush.auth.v1.RefreshResponse
+	9,  // 38: bookingrush.auth.v1.AuthService.Logout:output_type -> bookingrush.auth.v1.LogoutResponse
+	11, // 39: bookingrush.auth.v1.AuthService.ForgotPassword:output_type -> bookingrush.auth.v1.ForgotPasswordResponse
+	13, // 40: bookingrush.auth.v1.AuthService.ResetPassword:output_type -> bookingrush.auth.v1.ResetPasswordResponse
+	15, // 41: bookingrush.auth.v1.AuthService.ChangePassword:output_type -> bookingrush.auth.v1.ChangePasswordResponse
+	17, // 42: bookingrush.auth.v1.AuthService.DeleteAccount:output_type -> bookingrush.auth.v1.DeleteAccountResponse
+	19, // 43: bookingrush.auth.v1.AuthService.GetMe:output_type -> bookingrush.auth.v1.GetMeResponse
+	21, // 44: bookingrush.auth.v1.AuthService.UpdateMe:output_type -> bookingrush.auth.v1.UpdateMeResponse
+	23, // 45: bookingrush.auth.v1.AuthService.SetUserRole:output_type -> bookingrush.auth.v1.SetUserRoleResponse
+	25, // 46: bookingrush.auth.v1.AuthService.ListUsers:output_type -> bookingrush.auth.v1.ListUsersResponse
+	30, // 47: bookingrush.auth.v1.AuthService.GetUser:output_type -> bookingrush.auth.v1.GetUserResponse
+	27, // 48: bookingrush.auth.v1.AuthService.ListAuditLogs:output_type -> bookingrush.auth.v1.ListAuditLogsResponse
+	35, // [35:49] is the sub-list for method output_type
+	21, // [21:35] is the sub-list for method input_type
 	21, // [21:21] is the sub-list for extension type_name
 	21, // [21:21] is the sub-list for extension extendee
 	0,  // [0:21] is the sub-list for field type_name
@@ -2010,7 +2102,7 @@ func file_bookingrush_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_auth_v1_auth_proto_rawDesc), len(file_bookingrush_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

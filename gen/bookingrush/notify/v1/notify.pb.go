@@ -489,6 +489,98 @@ func (x *SendNotificationRequest) GetIdempotencyKey() string {
 	return ""
 }
 
+// ForgetUserRequest names the deleted account.
+type ForgetUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UserId is the account's UUID.
+	UserId        string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetUserRequest) Reset() {
+	*x = ForgetUserRequest{}
+	mi := &file_bookingrush_notify_v1_notify_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetUserRequest) ProtoMessage() {}
+
+func (x *ForgetUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_notify_v1_notify_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetUserRequest.ProtoReflect.Descriptor instead.
+func (*ForgetUserRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_notify_v1_notify_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ForgetUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// ForgetUserResponse says how many notifications were erased.
+type ForgetUserResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Erased is the number of notifications erased.
+	Erased        int32 `protobuf:"varint,1,opt,name=erased,proto3" json:"erased,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetUserResponse) Reset() {
+	*x = ForgetUserResponse{}
+	mi := &file_bookingrush_notify_v1_notify_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetUserResponse) ProtoMessage() {}
+
+func (x *ForgetUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_notify_v1_notify_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetUserResponse.ProtoReflect.Descriptor instead.
+func (*ForgetUserResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_notify_v1_notify_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ForgetUserResponse) GetErased() int32 {
+	if x != nil {
+		return x.Erased
+	}
+	return 0
+}
+
 // SendNotificationResponse holds the recorded notification.
 type SendNotificationResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -500,7 +592,7 @@ type SendNotificationResponse struct {
 
 func (x *SendNotificationResponse) Reset() {
 	*x = SendNotificationResponse{}
-	mi := &file_bookingrush_notify_v1_notify_proto_msgTypes[4]
+	mi := &file_bookingrush_notify_v1_notify_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +604,7 @@ func (x *SendNotificationResponse) String() string {
 func (*SendNotificationResponse) ProtoMessage() {}
 
 func (x *SendNotificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_notify_v1_notify_proto_msgTypes[4]
+	mi := &file_bookingrush_notify_v1_notify_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +617,7 @@ func (x *SendNotificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendNotificationResponse.ProtoReflect.Descriptor instead.
 func (*SendNotificationResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_notify_v1_notify_proto_rawDescGZIP(), []int{4}
+	return file_bookingrush_notify_v1_notify_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SendNotificationResponse) GetNotification() *Notification {
@@ -568,7 +660,11 @@ const file_bookingrush_notify_v1_notify_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\x05 \x01(\tB \xbaH\x1d\xc8\x01\x01r\x182\x16^[A-Za-z0-9_-]{8,128}$R\x0eidempotencyKey\x1a7\n" +
 	"\tDataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"c\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"9\n" +
+	"\x11ForgetUserRequest\x12$\n" +
+	"\auser_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06userId\",\n" +
+	"\x12ForgetUserResponse\x12\x16\n" +
+	"\x06erased\x18\x01 \x01(\x05R\x06erased\"c\n" +
 	"\x18SendNotificationResponse\x12G\n" +
 	"\fnotification\x18\x01 \x01(\v2#.bookingrush.notify.v1.NotificationR\fnotification*\xc8\x02\n" +
 	"\bTemplate\x12\x18\n" +
@@ -589,10 +685,12 @@ const file_bookingrush_notify_v1_notify_proto_rawDesc = "" +
 	"\x1bNOTIFICATION_STATUS_PENDING\x10\x01\x12\x1c\n" +
 	"\x18NOTIFICATION_STATUS_SENT\x10\x02\x12\x1e\n" +
 	"\x1aNOTIFICATION_STATUS_FAILED\x10\x03\x12!\n" +
-	"\x1dNOTIFICATION_STATUS_WITHDRAWN\x10\x042\xa4\x02\n" +
+	"\x1dNOTIFICATION_STATUS_WITHDRAWN\x10\x042\x8c\x03\n" +
 	"\rNotifyService\x12\x98\x01\n" +
 	"\x11ListNotifications\x12/.bookingrush.notify.v1.ListNotificationsRequest\x1a0.bookingrush.notify.v1.ListNotificationsResponse\" \x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/notifications\x90\x02\x01\x12x\n" +
-	"\x10SendNotification\x12..bookingrush.notify.v1.SendNotificationRequest\x1a/.bookingrush.notify.v1.SendNotificationResponse\"\x03\x90\x02\x02B\xde\x01\n" +
+	"\x10SendNotification\x12..bookingrush.notify.v1.SendNotificationRequest\x1a/.bookingrush.notify.v1.SendNotificationResponse\"\x03\x90\x02\x02\x12f\n" +
+	"\n" +
+	"ForgetUser\x12(.bookingrush.notify.v1.ForgetUserRequest\x1a).bookingrush.notify.v1.ForgetUserResponse\"\x03\x90\x02\x02B\xde\x01\n" +
 	"\x19com.bookingrush.notify.v1B\vNotifyProtoP\x01Z>github.com/bookingrush/rush/gen/bookingrush/notify/v1;notifyv1\xa2\x02\x03BNX\xaa\x02\x15Bookingrush.Notify.V1\xca\x02\x15Bookingrush\\Notify\\V1\xe2\x02!Bookingrush\\Notify\\V1\\GPBMetadata\xea\x02\x17Bookingrush::Notify::V1b\x06proto3"
 
 var (
@@ -608,7 +706,7 @@ func file_bookingrush_notify_v1_notify_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_notify_v1_notify_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_notify_v1_notify_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_bookingrush_notify_v1_notify_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_bookingrush_notify_v1_notify_proto_goTypes = []any{
 	(Template)(0),                     // 0: bookingrush.notify.v1.Template
 	(NotificationStatus)(0),           // 1: bookingrush.notify.v1.NotificationStatus
@@ -616,27 +714,31 @@ var file_bookingrush_notify_v1_notify_proto_goTypes = []any{
 	(*ListNotificationsRequest)(nil),  // 3: bookingrush.notify.v1.ListNotificationsRequest
 	(*ListNotificationsResponse)(nil), // 4: bookingrush.notify.v1.ListNotificationsResponse
 	(*SendNotificationRequest)(nil),   // 5: bookingrush.notify.v1.SendNotificationRequest
-	(*SendNotificationResponse)(nil),  // 6: bookingrush.notify.v1.SendNotificationResponse
-	nil,                               // 7: bookingrush.notify.v1.SendNotificationRequest.DataEntry
-	(*timestamppb.Timestamp)(nil),     // 8: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),               // 9: bookingrush.common.v1.PageMeta
+	(*ForgetUserRequest)(nil),         // 6: bookingrush.notify.v1.ForgetUserRequest
+	(*ForgetUserResponse)(nil),        // 7: bookingrush.notify.v1.ForgetUserResponse
+	(*SendNotificationResponse)(nil),  // 8: bookingrush.notify.v1.SendNotificationResponse
+	nil,                               // 9: bookingrush.notify.v1.SendNotificationRequest.DataEntry
+	(*timestamppb.Timestamp)(nil),     // 10: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),               // 11: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_notify_v1_notify_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.notify.v1.Notification.template:type_name -> bookingrush.notify.v1.Template
 	1,  // 1: bookingrush.notify.v1.Notification.status:type_name -> bookingrush.notify.v1.NotificationStatus
-	8,  // 2: bookingrush.notify.v1.Notification.sent_at:type_name -> google.protobuf.Timestamp
-	8,  // 3: bookingrush.notify.v1.Notification.created_at:type_name -> google.protobuf.Timestamp
+	10, // 2: bookingrush.notify.v1.Notification.sent_at:type_name -> google.protobuf.Timestamp
+	10, // 3: bookingrush.notify.v1.Notification.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 4: bookingrush.notify.v1.ListNotificationsResponse.notifications:type_name -> bookingrush.notify.v1.Notification
-	9,  // 5: bookingrush.notify.v1.ListNotificationsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	11, // 5: bookingrush.notify.v1.ListNotificationsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	0,  // 6: bookingrush.notify.v1.SendNotificationRequest.template:type_name -> bookingrush.notify.v1.Template
-	7,  // 7: bookingrush.notify.v1.SendNotificationRequest.data:type_name -> bookingrush.notify.v1.SendNotificationRequest.DataEntry
+	9,  // 7: bookingrush.notify.v1.SendNotificationRequest.data:type_name -> bookingrush.notify.v1.SendNotificationRequest.DataEntry
 	2,  // 8: bookingrush.notify.v1.SendNotificationResponse.notification:type_name -> bookingrush.notify.v1.Notification
 	3,  // 9: bookingrush.notify.v1.NotifyService.ListNotifications:input_type -> bookingrush.notify.v1.ListNotificationsRequest
 	5,  // 10: bookingrush.notify.v1.NotifyService.SendNotification:input_type -> bookingrush.notify.v1.SendNotificationRequest
-	4,  // 11: bookingrush.notify.v1.NotifyService.ListNotifications:output_type -> bookingrush.notify.v1.ListNotificationsResponse
-	6,  // 12: bookingrush.notify.v1.NotifyService.SendNotification:output_type -> bookingrush.notify.v1.SendNotificationResponse
-	11, // [11:13] is the sub-list for method output_type
-	9,  // [9:11] is the sub-list for method input_type
+	6,  // 11: bookingrush.notify.v1.NotifyService.ForgetUser:input_type -> bookingrush.notify.v1.ForgetUserRequest
+	4,  // 12: bookingrush.notify.v1.NotifyService.ListNotifications:output_type -> bookingrush.notify.v1.ListNotificationsResponse
+	8,  // 13: bookingrush.notify.v1.NotifyService.SendNotification:output_type -> bookingrush.notify.v1.SendNotificationResponse
+	7,  // 14: bookingrush.notify.v1.NotifyService.ForgetUser:output_type -> bookingrush.notify.v1.ForgetUserResponse
+	12, // [12:15] is the sub-list for method output_type
+	9,  // [9:12] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
 	9,  // [9:9] is the sub-list for extension extendee
 	0,  // [0:9] is the sub-list for field type_name
@@ -653,7 +755,7 @@ func file_bookingrush_notify_v1_notify_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_notify_v1_notify_proto_rawDesc), len(file_bookingrush_notify_v1_notify_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   6,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

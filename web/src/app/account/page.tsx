@@ -1,8 +1,8 @@
-/** The signed-in user's profile: name (editable), e-mail, role; and their password. */
+/** The signed-in user's profile: name (editable), e-mail, role; their password; deleting the account. */
 import type { Metadata } from "next";
 
 import { ApiErrorPanel } from "@/components/api-error-panel";
-import { ChangePasswordForm } from "@/components/auth-forms";
+import { ChangePasswordForm, DeleteAccountForm } from "@/components/auth-forms";
 import { ProfileForm } from "@/components/profile-form";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { load, userApi } from "@/lib/api/server";
@@ -35,6 +35,18 @@ export default async function AccountPage() {
         </CardHeader>
         <CardContent>
           <ChangePasswordForm />
+        </CardContent>
+      </Card>
+      <Card>
+        <CardHeader>
+          <CardTitle className="text-xl">Delete account</CardTitle>
+          <CardDescription>
+            Not possible while you hold unpaid seats (pay or cancel them first), nor for organizers and admins (an admin first makes the
+            account a user&apos;s).
+          </CardDescription>
+        </CardHeader>
+        <CardContent>
+          <DeleteAccountForm />
         </CardContent>
       </Card>
     </div>

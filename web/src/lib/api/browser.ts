@@ -37,7 +37,7 @@ export const browserApi: Api = endpoints(
 );
 
 /** POSTs JSON to one of the app's own session routes (/bff/session/...). */
-export async function sessionCall<T>(route: "login" | "register" | "logout" | "password", body: unknown = {}): Promise<T> {
+export async function sessionCall<T>(route: "login" | "register" | "logout" | "password" | "delete", body: unknown = {}): Promise<T> {
   let res: Response;
   try {
     res = await fetch(`/bff/session/${route}`, {

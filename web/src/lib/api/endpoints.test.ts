@@ -67,6 +67,7 @@ async function recorded(): Promise<{ name: string; req: ApiRequest }[]> {
       me: () => api.auth.me(),
       updateMe: () => api.auth.updateMe("n"),
       changePassword: () => api.auth.changePassword({ current_password: "a", new_password: "b" }),
+      deleteAccount: () => api.auth.deleteAccount("a"),
     },
     admin: {
       setRole: () => api.admin.setRole(id, "organizer"),

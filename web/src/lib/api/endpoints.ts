@@ -69,6 +69,8 @@ export function endpoints(t: Transport) {
       me: () => t.request<User>({ method: "GET", path: "/auth/me" }),
       updateMe: (full_name: string) => t.request<User>({ method: "PUT", path: "/auth/me", body: { full_name } }),
       changePassword: (body: ChangePasswordInput) => t.request<Session>({ method: "POST", path: "/auth/change-password", body }),
+      deleteAccount: (password: string) =>
+        t.request<Record<string, never>>({ method: "POST", path: "/auth/delete-account", body: { password } }),
     },
     admin: {
       setRole: (userId: string, role: Role) =>

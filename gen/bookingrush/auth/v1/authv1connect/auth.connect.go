@@ -53,6 +53,9 @@ const (
 	// AuthServiceChangePasswordProcedure is the fully-qualified name of the AuthService's
 	// ChangePassword RPC.
 	AuthServiceChangePasswordProcedure = "/bookingrush.auth.v1.AuthService/ChangePassword"
+	// AuthServiceDeleteAccountProcedure is the fully-qualified name of the AuthService's DeleteAccount
+	// RPC.
+	AuthServiceDeleteAccountProcedure = "/bookingrush.auth.v1.AuthService/DeleteAccount"
 	// AuthServiceGetMeProcedure is the fully-qualified name of the AuthService's GetMe RPC.
 	AuthServiceGetMeProcedure = "/bookingrush.auth.v1.AuthService/GetMe"
 	// AuthServiceUpdateMeProcedure is the fully-qualified name of the AuthService's UpdateMe RPC.
@@ -91,6 +94,15 @@ type AuthServiceClient interface {
 	// wrong current password is a VALIDATION_ERROR on current_password (the
 	// caller stays signed in) and takes one of the address's login attempts.
 	ChangePassword(context.Context, *connect.Request[v1.ChangePasswordRequest]) (*connect.Response[v1.ChangePasswordResponse], error)
+	// DeleteAccount deletes the caller's account, given its password: the
+	// account, its sessions and reset links, and the mails notify kept for it
+	// are erased, and the audit trail keeps the actions without the name,
+	// e-mail address, IP address or browser. Bookings stay (accounting), under
+	// an id that no longer names anybody; tickets already issued stay valid.
+	// Refused (CONFLICT) while the account holds an unpaid booking (a payment
+	// may be on its way) and for organizers and admins (their events and
+	// powers need an owner: an admin first makes them a user).
+	DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error)
 	// GetMe returns the calling user.
 	GetMe(context.Context, *connect.Request[v1.GetMeRequest]) (*connect.Response[v1.GetMeResponse], error)
 	// UpdateMe updates the calling user's profile.
@@ -160,6 +172,12 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("ChangePassword")),
 			connect.WithClientOptions(opts...),
 		),
+		deleteAccount: connect.NewClient[v1.DeleteAccountRequest, v1.DeleteAccountResponse](
+			httpClient,
+			baseURL+AuthServiceDeleteAccountProcedure,
+			connect.WithSchema(authServiceMethods.ByName("DeleteAccount")),
+			connect.WithClientOptions(opts...),
+		),
 		getMe: connect.NewClient[v1.GetMeRequest, v1.GetMeResponse](
 			httpClient,
 			baseURL+AuthServiceGetMeProcedure,
@@ -212,6 +230,7 @@ type authServiceClient struct {
 	forgotPassword *connect.Client[v1.ForgotPasswordRequest, v1.ForgotPasswordResponse]
 	resetPassword  *connect.Client[v1.ResetPasswordRequest, v1.ResetPasswordResponse]
 	changePassword *connect.Client[v1.ChangePasswordRequest, v1.ChangePasswordResponse]
+	deleteAccount  *connect.Client[v1.DeleteAccountRequest, v1.DeleteAccountResponse]
 	getMe          *connect.Client[v1.GetMeRequest, v1.GetMeResponse]
 	updateMe       *connect.Client[v1.UpdateMeRequest, v1.UpdateMeResponse]
 	setUserRole    *connect.Client[v1.SetUserRoleRequest, v1.SetUserRoleResponse]
@@ -253,6 +272,11 @@ func (c *authServiceClient) ResetPassword(ctx context.Context, req *connect.Requ
 // ChangePassword calls bookingrush.auth.v1.AuthService.ChangePassword.
 func (c *authServiceClient) ChangePassword(ctx context.Context, req *connect.Request[v1.ChangePasswordRequest]) (*connect.Response[v1.ChangePasswordResponse], error) {
 	return c.changePassword.CallUnary(ctx, req)
+}
+
+// DeleteAccount calls bookingrush.auth.v1.AuthService.DeleteAccount.
+func (c *authServiceClient) DeleteAccount(ctx context.Context, req *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error) {
+	return c.deleteAccount.CallUnary(ctx, req)
 }
 
 // GetMe calls bookingrush.auth.v1.AuthService.GetMe.
@@ -308,6 +332,15 @@ type AuthServiceHandler interface {
 	// wrong current password is a VALIDATION_ERROR on current_password (the
 	// caller stays signed in) and takes one of the address's login attempts.
 	ChangePassword(context.Context, *connect.Request[v1.ChangePasswordRequest]) (*connect.Response[v1.ChangePasswordResponse], error)
+	// DeleteAccount deletes the caller's account, given its password: the
+	// account, its sessions and reset links, and the mails notify kept for it
+	// are erased, and the audit trail keeps the actions without the name,
+	// e-mail address, IP address or browser. Bookings stay (accounting), under
+	// an id that no longer names anybody; tickets already issued stay valid.
+	// Refused (CONFLICT) while the account holds an unpaid booking (a payment
+	// may be on its way) and for organizers and admins (their events and
+	// powers need an owner: an admin first makes them a user).
+	DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error)
 	// GetMe returns the calling user.
 	GetMe(context.Context, *connect.Request[v1.GetMeRequest]) (*connect.Response[v1.GetMeResponse], error)
 	// UpdateMe updates the calling user's profile.
@@ -373,6 +406,12 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("ChangePassword")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceDeleteAccountHandler := connect.NewUnaryHandler(
+		AuthServiceDeleteAccountProcedure,
+		svc.DeleteAccount,
+		connect.WithSchema(authServiceMethods.ByName("DeleteAccount")),
+		connect.WithHandlerOptions(opts...),
+	)
 	authServiceGetMeHandler := connect.NewUnaryHandler(
 		AuthServiceGetMeProcedure,
 		svc.GetMe,
@@ -429,6 +468,8 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceResetPasswordHandler.ServeHTTP(w, r)
 		case AuthServiceChangePasswordProcedure:
 			authServiceChangePasswordHandler.ServeHTTP(w, r)
+		case AuthServiceDeleteAccountProcedure:
+			authServiceDeleteAccountHandler.ServeHTTP(w, r)
 		case AuthServiceGetMeProcedure:
 			authServiceGetMeHandler.ServeHTTP(w, r)
 		case AuthServiceUpdateMeProcedure:
@@ -476,6 +517,10 @@ func (UnimplementedAuthServiceHandler) ResetPassword(context.Context, *connect.R
 
 func (UnimplementedAuthServiceHandler) ChangePassword(context.Context, *connect.Request[v1.ChangePasswordRequest]) (*connect.Response[v1.ChangePasswordResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.auth.v1.AuthService.ChangePassword is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.auth.v1.AuthService.DeleteAccount is not implemented"))
 }
 
 func (UnimplementedAuthServiceHandler) GetMe(context.Context, *connect.Request[v1.GetMeRequest]) (*connect.Response[v1.GetMeResponse], error) {

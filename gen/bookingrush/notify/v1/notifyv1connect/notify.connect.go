@@ -41,6 +41,9 @@ const (
 	// NotifyServiceSendNotificationProcedure is the fully-qualified name of the NotifyService's
 	// SendNotification RPC.
 	NotifyServiceSendNotificationProcedure = "/bookingrush.notify.v1.NotifyService/SendNotification"
+	// NotifyServiceForgetUserProcedure is the fully-qualified name of the NotifyService's ForgetUser
+	// RPC.
+	NotifyServiceForgetUserProcedure = "/bookingrush.notify.v1.NotifyService/ForgetUser"
 )
 
 // NotifyServiceClient is a client for the bookingrush.notify.v1.NotifyService service.
@@ -51,6 +54,11 @@ type NotifyServiceClient interface {
 	// saga, auth and catalog services call it); not on the public API.
 	// Sending twice with the same idempotency key sends once.
 	SendNotification(context.Context, *connect.Request[v1.SendNotificationRequest]) (*connect.Response[v1.SendNotificationResponse], error)
+	// ForgetUser erases every notification of a deleted account: addresses,
+	// subjects, bodies and data, sent or still pending (those are never sent).
+	// Internal only (auth calls it when an account is deleted); a service
+	// token only. Forgetting twice is harmless.
+	ForgetUser(context.Context, *connect.Request[v1.ForgetUserRequest]) (*connect.Response[v1.ForgetUserResponse], error)
 }
 
 // NewNotifyServiceClient constructs a client for the bookingrush.notify.v1.NotifyService service.
@@ -78,6 +86,13 @@ func NewNotifyServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		forgetUser: connect.NewClient[v1.ForgetUserRequest, v1.ForgetUserResponse](
+			httpClient,
+			baseURL+NotifyServiceForgetUserProcedure,
+			connect.WithSchema(notifyServiceMethods.ByName("ForgetUser")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -85,6 +100,7 @@ func NewNotifyServiceClient(httpClient connect.HTTPClient, baseURL string, opts 
 type notifyServiceClient struct {
 	listNotifications *connect.Client[v1.ListNotificationsRequest, v1.ListNotificationsResponse]
 	sendNotification  *connect.Client[v1.SendNotificationRequest, v1.SendNotificationResponse]
+	forgetUser        *connect.Client[v1.ForgetUserRequest, v1.ForgetUserResponse]
 }
 
 // ListNotifications calls bookingrush.notify.v1.NotifyService.ListNotifications.
@@ -97,6 +113,11 @@ func (c *notifyServiceClient) SendNotification(ctx context.Context, req *connect
 	return c.sendNotification.CallUnary(ctx, req)
 }
 
+// ForgetUser calls bookingrush.notify.v1.NotifyService.ForgetUser.
+func (c *notifyServiceClient) ForgetUser(ctx context.Context, req *connect.Request[v1.ForgetUserRequest]) (*connect.Response[v1.ForgetUserResponse], error) {
+	return c.forgetUser.CallUnary(ctx, req)
+}
+
 // NotifyServiceHandler is an implementation of the bookingrush.notify.v1.NotifyService service.
 type NotifyServiceHandler interface {
 	// ListNotifications pages through the caller's notifications, newest first.
@@ -105,6 +126,11 @@ type NotifyServiceHandler interface {
 	// saga, auth and catalog services call it); not on the public API.
 	// Sending twice with the same idempotency key sends once.
 	SendNotification(context.Context, *connect.Request[v1.SendNotificationRequest]) (*connect.Response[v1.SendNotificationResponse], error)
+	// ForgetUser erases every notification of a deleted account: addresses,
+	// subjects, bodies and data, sent or still pending (those are never sent).
+	// Internal only (auth calls it when an account is deleted); a service
+	// token only. Forgetting twice is harmless.
+	ForgetUser(context.Context, *connect.Request[v1.ForgetUserRequest]) (*connect.Response[v1.ForgetUserResponse], error)
 }
 
 // NewNotifyServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -128,12 +154,21 @@ func NewNotifyServiceHandler(svc NotifyServiceHandler, opts ...connect.HandlerOp
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	notifyServiceForgetUserHandler := connect.NewUnaryHandler(
+		NotifyServiceForgetUserProcedure,
+		svc.ForgetUser,
+		connect.WithSchema(notifyServiceMethods.ByName("ForgetUser")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/bookingrush.notify.v1.NotifyService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case NotifyServiceListNotificationsProcedure:
 			notifyServiceListNotificationsHandler.ServeHTTP(w, r)
 		case NotifyServiceSendNotificationProcedure:
 			notifyServiceSendNotificationHandler.ServeHTTP(w, r)
+		case NotifyServiceForgetUserProcedure:
+			notifyServiceForgetUserHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -149,4 +184,8 @@ func (UnimplementedNotifyServiceHandler) ListNotifications(context.Context, *con
 
 func (UnimplementedNotifyServiceHandler) SendNotification(context.Context, *connect.Request[v1.SendNotificationRequest]) (*connect.Response[v1.SendNotificationResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.notify.v1.NotifyService.SendNotification is not implemented"))
+}
+
+func (UnimplementedNotifyServiceHandler) ForgetUser(context.Context, *connect.Request[v1.ForgetUserRequest]) (*connect.Response[v1.ForgetUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.notify.v1.NotifyService.ForgetUser is not implemented"))
 }

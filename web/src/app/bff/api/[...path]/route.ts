@@ -19,7 +19,7 @@ import { ACCESS_COOKIE, REFRESH_MAX_AGE, USER_COOKIE, encodeUser } from "@/lib/s
 export const dynamic = "force-dynamic";
 
 /** Routes that answer or take tokens: only /bff/session may call them. */
-const TOKEN_ROUTES = /^auth\/(login|register|refresh|logout|change-password)$/;
+const TOKEN_ROUTES = /^auth\/(login|register|refresh|logout|change-password|delete-account)$/;
 
 const PASSED_REQUEST_HEADERS = ["content-type", "idempotency-key", "x-queue-pass", "accept"];
 

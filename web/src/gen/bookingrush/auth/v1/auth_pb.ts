@@ -21,7 +21,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file bookingrush/auth/v1/auth.proto.
  */
 export const file_bookingrush_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ib29raW5ncnVzaC9hdXRoL3YxL2F1dGgucHJvdG8SE2Jvb2tpbmdydXNoLmF1dGgudjEi1QEKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSEQoJZnVsbF9uYW1lGAMgASgJEicKBHJvbGUYBCABKA4yGS5ib29raW5ncnVzaC5hdXRoLnYxLlJvbGUSFgoOZW1haWxfdmVyaWZpZWQYBSABKAgSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicQoPUmVnaXN0ZXJSZXF1ZXN0EhwKBWVtYWlsGAEgASgJQg26SArIAQFyBRj+AWABEh4KCHBhc3N3b3JkGAIgASgJQgy6SAnIAQFyBBAIKEgSIAoJZnVsbF9uYW1lGAMgASgJQg26SArIAQFyBRABGP8BInwKEFJlZ2lzdGVyUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlchIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSFQoNcmVmcmVzaF90b2tlbhgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFIkoKDExvZ2luUmVxdWVzdBIcCgVlbWFpbBgBIAEoCUINukgKyAEBcgUY/gFgARIcCghwYXNzd29yZBgCIAEoCUIKukgHyAEBcgIoSCJ5Cg1Mb2dpblJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXISFAoMYWNjZXNzX3Rva2VuGAIgASgJEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoBSI2Cg5SZWZyZXNoUmVxdWVzdBIkCg1yZWZyZXNoX3Rva2VuGAEgASgJQg26SArIAQFyBRAQGIAEIlIKD1JlZnJlc2hSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRISCgpleHBpcmVzX2luGAMgASgFIjUKDUxvZ291dFJlcXVlc3QSJAoNcmVmcmVzaF90b2tlbhgBIAEoCUINukgKyAEBcgUQEBiABCIQCg5Mb2dvdXRSZXNwb25zZSI1ChVGb3Jnb3RQYXNzd29yZFJlcXVlc3QSHAoFZW1haWwYASABKAlCDbpICsgBAXIFGP4BYAEiGAoWRm9yZ290UGFzc3dvcmRSZXNwb25zZSJYChRSZXNldFBhc3N3b3JkUmVxdWVzdBIcCgV0b2tlbhgBIAEoCUINukgKyAEBcgUQEBiABBIiCgxuZXdfcGFzc3dvcmQYAiABKAlCDLpICcgBAXIEEAgoSCIXChVSZXNldFBhc3N3b3JkUmVzcG9uc2UiYQoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EiQKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCCrpIB8gBAXICKEgSIgoMbmV3X3Bhc3N3b3JkGAIgASgJQgy6SAnIAQFyBBAIKEgiggEKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlchIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSFQoNcmVmcmVzaF90b2tlbhgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFIg4KDEdldE1lUmVxdWVzdCI4Cg1HZXRNZVJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXIiMwoPVXBkYXRlTWVSZXF1ZXN0EiAKCWZ1bGxfbmFtZRgBIAEoCUINukgKyAEBcgUQARj/ASI7ChBVcGRhdGVNZVJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXIiZwoSU2V0VXNlclJvbGVSZXF1ZXN0EhwKB3VzZXJfaWQYASABKAlCC7pICMgBAXIDsAEBEjMKBHJvbGUYAiABKA4yGS5ib29raW5ncnVzaC5hdXRoLnYxLlJvbGVCCrpIB4IBBBABIAAiPgoTU2V0VXNlclJvbGVSZXNwb25zZRInCgR1c2VyGAEgASgLMhkuYm9va2luZ3J1c2guYXV0aC52MS5Vc2VyIpsBChBMaXN0VXNlcnNSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoABIaCgVxdWVyeRgDIAEoCUILukgI2AEBcgMY/gESMQoEcm9sZRgEIAEoDjIZLmJvb2tpbmdydXNoLmF1dGgudjEuUm9sZUIIukgFggECEAEibAoRTGlzdFVzZXJzUmVzcG9uc2USKAoFdXNlcnMYASADKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXISLQoEbWV0YRgCIAEoCzIfLmJvb2tpbmdydXNoLmNvbW1vbi52MS5QYWdlTWV0YSK9AwoUTGlzdEF1ZGl0TG9nc1JlcXVlc3QSGwoEcGFnZRgBIAEoBUINukgK2AEBGgUYkE4oARIbCghwZXJfcGFnZRgCIAEoBUIJukgGGgQYZCgAEhwKB3VzZXJfaWQYAyABKAlCC7pICNgBAXIDsAEBEjEKBmFjdGlvbhgEIAEoCUIhukge2AEBchkyF15bYS16XVthLXowLTlfLl17MCw5OX0kEjUKC2VudGl0eV90eXBlGAUgASgJQiC6SB3YAQFyGDIWXlthLXpdW2EtejAtOV9dezAsNDl9JBIeCgllbnRpdHlfaWQYBiABKAlCC7pICNgBAXIDsAEBEigKBGZyb20YByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKAnRvGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDpxukhuGmwKGmxpc3RfYXVkaXRfbG9ncy50aW1lX3JhbmdlEhV0byBtdXN0IGJlIGFmdGVyIGZyb20aNyFoYXModGhpcy5mcm9tKSB8fCAhaGFzKHRoaXMudG8pIHx8IHRoaXMudG8gPiB0aGlzLmZyb20ieQoVTGlzdEF1ZGl0TG9nc1Jlc3BvbnNlEjEKCmF1ZGl0X2xvZ3MYASADKAsyHS5ib29raW5ncnVzaC5hdXRoLnYxLkF1ZGl0TG9nEi0KBG1ldGEYAiABKAsyHy5ib29raW5ncnVzaC5jb21tb24udjEuUGFnZU1ldGEikQIKCEF1ZGl0TG9nEgoKAmlkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGYWN0aW9uGAMgASgJEhMKC2VudGl0eV90eXBlGAQgASgJEhEKCWVudGl0eV9pZBgFIAEoCRIrCgpvbGRfdmFsdWVzGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIrCgpuZXdfdmFsdWVzGAcgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgppcF9hZGRyZXNzGAggASgJEhIKCnVzZXJfYWdlbnQYCSABKAkSLgoKY3JlYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiLgoOR2V0VXNlclJlcXVlc3QSHAoHdXNlcl9pZBgBIAEoCUILukgIyAEBcgOwAQEiOgoPR2V0VXNlclJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXIqTwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDQoJUk9MRV9VU0VSEAESEgoOUk9MRV9PUkdBTklaRVIQAhIOCgpST0xFX0FETUlOEAMyoQ0KC0F1dGhTZXJ2aWNlEnkKCFJlZ2lzdGVyEiQuYm9va2luZ3J1c2guYXV0aC52MS5SZWdpc3RlclJlcXVlc3QaJS5ib29raW5ncnVzaC5hdXRoLnYxLlJlZ2lzdGVyUmVzcG9uc2UiIILT5JMCGjoBKiIVL2FwaS92MS9hdXRoL3JlZ2lzdGVyEm0KBUxvZ2luEiEuYm9va2luZ3J1c2guYXV0aC52MS5Mb2dpblJlcXVlc3QaIi5ib29raW5ncnVzaC5hdXRoLnYxLkxvZ2luUmVzcG9uc2UiHYLT5JMCFzoBKiISL2FwaS92MS9hdXRoL2xvZ2luEnUKB1JlZnJlc2gSIy5ib29raW5ncnVzaC5hdXRoLnYxLlJlZnJlc2hSZXF1ZXN0GiQuYm9va2luZ3J1c2guYXV0aC52MS5SZWZyZXNoUmVzcG9uc2UiH4LT5JMCGToBKiIUL2FwaS92MS9hdXRoL3JlZnJlc2gScQoGTG9nb3V0EiIuYm9va2luZ3J1c2guYXV0aC52MS5Mb2dvdXRSZXF1ZXN0GiMuYm9va2luZ3J1c2guYXV0aC52MS5Mb2dvdXRSZXNwb25zZSIegtPkkwIYOgEqIhMvYXBpL3YxL2F1dGgvbG9nb3V0EpIBCg5Gb3Jnb3RQYXNzd29yZBIqLmJvb2tpbmdydXNoLmF1dGgudjEuRm9yZ290UGFzc3dvcmRSZXF1ZXN0GisuYm9va2luZ3J1c2guYXV0aC52MS5Gb3Jnb3RQYXNzd29yZFJlc3BvbnNlIieC0+STAiE6ASoiHC9hcGkvdjEvYXV0aC9mb3Jnb3QtcGFzc3dvcmQSjgEKDVJlc2V0UGFzc3dvcmQSKS5ib29raW5ncnVzaC5hdXRoLnYxLlJlc2V0UGFzc3dvcmRSZXF1ZXN0GiouYm9va2luZ3J1c2guYXV0aC52MS5SZXNldFBhc3N3b3JkUmVzcG9uc2UiJoLT5JMCIDoBKiIbL2FwaS92MS9hdXRoL3Jlc2V0LXBhc3N3b3JkEpIBCg5DaGFuZ2VQYXNzd29yZBIqLmJvb2tpbmdydXNoLmF1dGgudjEuQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0GisuYm9va2luZ3J1c2guYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlIieC0+STAiE6ASoiHC9hcGkvdjEvYXV0aC9jaGFuZ2UtcGFzc3dvcmQSagoFR2V0TWUSIS5ib29raW5ncnVzaC5hdXRoLnYxLkdldE1lUmVxdWVzdBoiLmJvb2tpbmdydXNoLmF1dGgudjEuR2V0TWVSZXNwb25zZSIakAIBgtPkkwIREg8vYXBpL3YxL2F1dGgvbWUScwoIVXBkYXRlTWUSJC5ib29raW5ncnVzaC5hdXRoLnYxLlVwZGF0ZU1lUmVxdWVzdBolLmJvb2tpbmdydXNoLmF1dGgudjEuVXBkYXRlTWVSZXNwb25zZSIagtPkkwIUOgEqGg8vYXBpL3YxL2F1dGgvbWUSmgEKC1NldFVzZXJSb2xlEicuYm9va2luZ3J1c2guYXV0aC52MS5TZXRVc2VyUm9sZVJlcXVlc3QaKC5ib29raW5ncnVzaC5hdXRoLnYxLlNldFVzZXJSb2xlUmVzcG9uc2UiOILOGAcKBWFkbWlugtPkkwInOgEqGiIvYXBpL3YxL2FkbWluL3VzZXJzL3t1c2VyX2lkfS9yb2xlEoUBCglMaXN0VXNlcnMSJS5ib29raW5ncnVzaC5hdXRoLnYxLkxpc3RVc2Vyc1JlcXVlc3QaJi5ib29raW5ncnVzaC5hdXRoLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlIimQAgGCzhgHCgVhZG1pboLT5JMCFRITL2FwaS92MS9hZG1pbi91c2VycxJkCgdHZXRVc2VyEiMuYm9va2luZ3J1c2guYXV0aC52MS5HZXRVc2VyUmVxdWVzdBokLmJvb2tpbmdydXNoLmF1dGgudjEuR2V0VXNlclJlc3BvbnNlIg6QAgGCzhgHCgVhZG1pbhKWAQoNTGlzdEF1ZGl0TG9ncxIpLmJvb2tpbmdydXNoLmF1dGgudjEuTGlzdEF1ZGl0TG9nc1JlcXVlc3QaKi5ib29raW5ncnVzaC5hdXRoLnYxLkxpc3RBdWRpdExvZ3NSZXNwb25zZSIukAIBgs4YBwoFYWRtaW6C0+STAhoSGC9hcGkvdjEvYWRtaW4vYXVkaXQtbG9nc2IGcHJvdG8z", [file_bookingrush_common_v1_access, file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch5ib29raW5ncnVzaC9hdXRoL3YxL2F1dGgucHJvdG8SE2Jvb2tpbmdydXNoLmF1dGgudjEi1QEKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSEQoJZnVsbF9uYW1lGAMgASgJEicKBHJvbGUYBCABKA4yGS5ib29raW5ncnVzaC5hdXRoLnYxLlJvbGUSFgoOZW1haWxfdmVyaWZpZWQYBSABKAgSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicQoPUmVnaXN0ZXJSZXF1ZXN0EhwKBWVtYWlsGAEgASgJQg26SArIAQFyBRj+AWABEh4KCHBhc3N3b3JkGAIgASgJQgy6SAnIAQFyBBAIKEgSIAoJZnVsbF9uYW1lGAMgASgJQg26SArIAQFyBRABGP8BInwKEFJlZ2lzdGVyUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlchIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSFQoNcmVmcmVzaF90b2tlbhgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFIkoKDExvZ2luUmVxdWVzdBIcCgVlbWFpbBgBIAEoCUINukgKyAEBcgUY/gFgARIcCghwYXNzd29yZBgCIAEoCUIKukgHyAEBcgIoSCJ5Cg1Mb2dpblJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXISFAoMYWNjZXNzX3Rva2VuGAIgASgJEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoBSI2Cg5SZWZyZXNoUmVxdWVzdBIkCg1yZWZyZXNoX3Rva2VuGAEgASgJQg26SArIAQFyBRAQGIAEIlIKD1JlZnJlc2hSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRISCgpleHBpcmVzX2luGAMgASgFIjUKDUxvZ291dFJlcXVlc3QSJAoNcmVmcmVzaF90b2tlbhgBIAEoCUINukgKyAEBcgUQEBiABCIQCg5Mb2dvdXRSZXNwb25zZSI1ChVGb3Jnb3RQYXNzd29yZFJlcXVlc3QSHAoFZW1haWwYASABKAlCDbpICsgBAXIFGP4BYAEiGAoWRm9yZ290UGFzc3dvcmRSZXNwb25zZSJYChRSZXNldFBhc3N3b3JkUmVxdWVzdBIcCgV0b2tlbhgBIAEoCUINukgKyAEBcgUQEBiABBIiCgxuZXdfcGFzc3dvcmQYAiABKAlCDLpICcgBAXIEEAgoSCIXChVSZXNldFBhc3N3b3JkUmVzcG9uc2UiYQoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EiQKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCCrpIB8gBAXICKEgSIgoMbmV3X3Bhc3N3b3JkGAIgASgJQgy6SAnIAQFyBBAIKEgiggEKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlchIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSFQoNcmVmcmVzaF90b2tlbhgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFIjQKFERlbGV0ZUFjY291bnRSZXF1ZXN0EhwKCHBhc3N3b3JkGAEgASgJQgq6SAfIAQFyAihIIhcKFURlbGV0ZUFjY291bnRSZXNwb25zZSIOCgxHZXRNZVJlcXVlc3QiOAoNR2V0TWVSZXNwb25zZRInCgR1c2VyGAEgASgLMhkuYm9va2luZ3J1c2guYXV0aC52MS5Vc2VyIjMKD1VwZGF0ZU1lUmVxdWVzdBIgCglmdWxsX25hbWUYASABKAlCDbpICsgBAXIFEAEY/wEiOwoQVXBkYXRlTWVSZXNwb25zZRInCgR1c2VyGAEgASgLMhkuYm9va2luZ3J1c2guYXV0aC52MS5Vc2VyImcKElNldFVzZXJSb2xlUmVxdWVzdBIcCgd1c2VyX2lkGAEgASgJQgu6SAjIAQFyA7ABARIzCgRyb2xlGAIgASgOMhkuYm9va2luZ3J1c2guYXV0aC52MS5Sb2xlQgq6SAeCAQQQASAAIj4KE1NldFVzZXJSb2xlUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlciKbAQoQTGlzdFVzZXJzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASGgoFcXVlcnkYAyABKAlCC7pICNgBAXIDGP4BEjEKBHJvbGUYBCABKA4yGS5ib29raW5ncnVzaC5hdXRoLnYxLlJvbGVCCLpIBYIBAhABImwKEUxpc3RVc2Vyc1Jlc3BvbnNlEigKBXVzZXJzGAEgAygLMhkuYm9va2luZ3J1c2guYXV0aC52MS5Vc2VyEi0KBG1ldGEYAiABKAsyHy5ib29raW5ncnVzaC5jb21tb24udjEuUGFnZU1ldGEivQMKFExpc3RBdWRpdExvZ3NSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoABIcCgd1c2VyX2lkGAMgASgJQgu6SAjYAQFyA7ABARIxCgZhY3Rpb24YBCABKAlCIbpIHtgBAXIZMhdeW2Etel1bYS16MC05Xy5dezAsOTl9JBI1CgtlbnRpdHlfdHlwZRgFIAEoCUIgukgd2AEBchgyFl5bYS16XVthLXowLTlfXXswLDQ5fSQSHgoJZW50aXR5X2lkGAYgASgJQgu6SAjYAQFyA7ABARIoCgRmcm9tGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBImCgJ0bxgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6cbpIbhpsChpsaXN0X2F1ZGl0X2xvZ3MudGltZV9yYW5nZRIVdG8gbXVzdCBiZSBhZnRlciBmcm9tGjchaGFzKHRoaXMuZnJvbSkgfHwgIWhhcyh0aGlzLnRvKSB8fCB0aGlzLnRvID4gdGhpcy5mcm9tInkKFUxpc3RBdWRpdExvZ3NSZXNwb25zZRIxCgphdWRpdF9sb2dzGAEgAygLMh0uYm9va2luZ3J1c2guYXV0aC52MS5BdWRpdExvZxItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIpECCghBdWRpdExvZxIKCgJpZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg4KBmFjdGlvbhgDIAEoCRITCgtlbnRpdHlfdHlwZRgEIAEoCRIRCgllbnRpdHlfaWQYBSABKAkSKwoKb2xkX3ZhbHVlcxgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKwoKbmV3X3ZhbHVlcxgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKaXBfYWRkcmVzcxgIIAEoCRISCgp1c2VyX2FnZW50GAkgASgJEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIi4KDkdldFVzZXJSZXF1ZXN0EhwKB3VzZXJfaWQYASABKAlCC7pICMgBAXIDsAEBIjoKD0dldFVzZXJSZXNwb25zZRInCgR1c2VyGAEgASgLMhkuYm9va2luZ3J1c2guYXV0aC52MS5Vc2VyKk8KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg0KCVJPTEVfVVNFUhABEhIKDlJPTEVfT1JHQU5JWkVSEAISDgoKUk9MRV9BRE1JThADMrIOCgtBdXRoU2VydmljZRJ5CghSZWdpc3RlchIkLmJvb2tpbmdydXNoLmF1dGgudjEuUmVnaXN0ZXJSZXF1ZXN0GiUuYm9va2luZ3J1c2guYXV0aC52MS5SZWdpc3RlclJlc3BvbnNlIiCC0+STAho6ASoiFS9hcGkvdjEvYXV0aC9yZWdpc3RlchJtCgVMb2dpbhIhLmJvb2tpbmdydXNoLmF1dGgudjEuTG9naW5SZXF1ZXN0GiIuYm9va2luZ3J1c2guYXV0aC52MS5Mb2dpblJlc3BvbnNlIh2C0+STAhc6ASoiEi9hcGkvdjEvYXV0aC9sb2dpbhJ1CgdSZWZyZXNoEiMuYm9va2luZ3J1c2guYXV0aC52MS5SZWZyZXNoUmVxdWVzdBokLmJvb2tpbmdydXNoLmF1dGgudjEuUmVmcmVzaFJlc3BvbnNlIh+C0+STAhk6ASoiFC9hcGkvdjEvYXV0aC9yZWZyZXNoEnEKBkxvZ291dBIiLmJvb2tpbmdydXNoLmF1dGgudjEuTG9nb3V0UmVxdWVzdBojLmJvb2tpbmdydXNoLmF1dGgudjEuTG9nb3V0UmVzcG9uc2UiHoLT5JMCGDoBKiITL2FwaS92MS9hdXRoL2xvZ291dBKSAQoORm9yZ290UGFzc3dvcmQSKi5ib29raW5ncnVzaC5hdXRoLnYxLkZvcmdvdFBhc3N3b3JkUmVxdWVzdBorLmJvb2tpbmdydXNoLmF1dGgudjEuRm9yZ290UGFzc3dvcmRSZXNwb25zZSIngtPkkwIhOgEqIhwvYXBpL3YxL2F1dGgvZm9yZ290LXBhc3N3b3JkEo4BCg1SZXNldFBhc3N3b3JkEikuYm9va2luZ3J1c2guYXV0aC52MS5SZXNldFBhc3N3b3JkUmVxdWVzdBoqLmJvb2tpbmdydXNoLmF1dGgudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlIiaC0+STAiA6ASoiGy9hcGkvdjEvYXV0aC9yZXNldC1wYXNzd29yZBKSAQoOQ2hhbmdlUGFzc3dvcmQSKi5ib29raW5ncnVzaC5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBorLmJvb2tpbmdydXNoLmF1dGgudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIngtPkkwIhOgEqIhwvYXBpL3YxL2F1dGgvY2hhbmdlLXBhc3N3b3JkEo4BCg1EZWxldGVBY2NvdW50EikuYm9va2luZ3J1c2guYXV0aC52MS5EZWxldGVBY2NvdW50UmVxdWVzdBoqLmJvb2tpbmdydXNoLmF1dGgudjEuRGVsZXRlQWNjb3VudFJlc3BvbnNlIiaC0+STAiA6ASoiGy9hcGkvdjEvYXV0aC9kZWxldGUtYWNjb3VudBJqCgVHZXRNZRIhLmJvb2tpbmdydXNoLmF1dGgudjEuR2V0TWVSZXF1ZXN0GiIuYm9va2luZ3J1c2guYXV0aC52MS5HZXRNZVJlc3BvbnNlIhqQAgGC0+STAhESDy9hcGkvdjEvYXV0aC9tZRJzCghVcGRhdGVNZRIkLmJvb2tpbmdydXNoLmF1dGgudjEuVXBkYXRlTWVSZXF1ZXN0GiUuYm9va2luZ3J1c2guYXV0aC52MS5VcGRhdGVNZVJlc3BvbnNlIhqC0+STAhQ6ASoaDy9hcGkvdjEvYXV0aC9tZRKaAQoLU2V0VXNlclJvbGUSJy5ib29raW5ncnVzaC5hdXRoLnYxLlNldFVzZXJSb2xlUmVxdWVzdBooLmJvb2tpbmdydXNoLmF1dGgudjEuU2V0VXNlclJvbGVSZXNwb25zZSI4gs4YBwoFYWRtaW6C0+STAic6ASoaIi9hcGkvdjEvYWRtaW4vdXNlcnMve3VzZXJfaWR9L3JvbGUShQEKCUxpc3RVc2VycxIlLmJvb2tpbmdydXNoLmF1dGgudjEuTGlzdFVzZXJzUmVxdWVzdBomLmJvb2tpbmdydXNoLmF1dGgudjEuTGlzdFVzZXJzUmVzcG9uc2UiKZACAYLOGAcKBWFkbWlugtPkkwIVEhMvYXBpL3YxL2FkbWluL3VzZXJzEmQKB0dldFVzZXISIy5ib29raW5ncnVzaC5hdXRoLnYxLkdldFVzZXJSZXF1ZXN0GiQuYm9va2luZ3J1c2guYXV0aC52MS5HZXRVc2VyUmVzcG9uc2UiDpACAYLOGAcKBWFkbWluEpYBCg1MaXN0QXVkaXRMb2dzEikuYm9va2luZ3J1c2guYXV0aC52MS5MaXN0QXVkaXRMb2dzUmVxdWVzdBoqLmJvb2tpbmdydXNoLmF1dGgudjEuTGlzdEF1ZGl0TG9nc1Jlc3BvbnNlIi6QAgGCzhgHCgVhZG1pboLT5JMCGhIYL2FwaS92MS9hZG1pbi9hdWRpdC1sb2dzYgZwcm90bzM", [file_bookingrush_common_v1_access, file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * User is an account, as shown to its owner and to admins.
@@ -829,6 +829,64 @@ export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse, {j
   messageDesc(file_bookingrush_auth_v1_auth, 14);
 
 /**
+ * DeleteAccountRequest deletes the caller's account.
+ *
+ * @generated from message bookingrush.auth.v1.DeleteAccountRequest
+ */
+export type DeleteAccountRequest = Message<"bookingrush.auth.v1.DeleteAccountRequest"> & {
+  /**
+   * Password is the password the caller signs in with.
+   *
+   * @generated from field: string password = 1;
+   */
+  password: string;
+};
+
+/**
+ * DeleteAccountRequest deletes the caller's account.
+ *
+ * @generated from message bookingrush.auth.v1.DeleteAccountRequest
+ */
+export type DeleteAccountRequestJson = {
+  /**
+   * Password is the password the caller signs in with.
+   *
+   * @generated from field: string password = 1;
+   */
+  password?: string;
+};
+
+/**
+ * Describes the message bookingrush.auth.v1.DeleteAccountRequest.
+ * Use `create(DeleteAccountRequestSchema)` to create a new message.
+ */
+export const DeleteAccountRequestSchema: GenMessage<DeleteAccountRequest, {jsonType: DeleteAccountRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_auth_v1_auth, 15);
+
+/**
+ * DeleteAccountResponse is empty: the account is gone.
+ *
+ * @generated from message bookingrush.auth.v1.DeleteAccountResponse
+ */
+export type DeleteAccountResponse = Message<"bookingrush.auth.v1.DeleteAccountResponse"> & {
+};
+
+/**
+ * DeleteAccountResponse is empty: the account is gone.
+ *
+ * @generated from message bookingrush.auth.v1.DeleteAccountResponse
+ */
+export type DeleteAccountResponseJson = {
+};
+
+/**
+ * Describes the message bookingrush.auth.v1.DeleteAccountResponse.
+ * Use `create(DeleteAccountResponseSchema)` to create a new message.
+ */
+export const DeleteAccountResponseSchema: GenMessage<DeleteAccountResponse, {jsonType: DeleteAccountResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_auth_v1_auth, 16);
+
+/**
  * GetMeRequest is empty: the user is the caller.
  *
  * @generated from message bookingrush.auth.v1.GetMeRequest
@@ -849,7 +907,7 @@ export type GetMeRequestJson = {
  * Use `create(GetMeRequestSchema)` to create a new message.
  */
 export const GetMeRequestSchema: GenMessage<GetMeRequest, {jsonType: GetMeRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 15);
+  messageDesc(file_bookingrush_auth_v1_auth, 17);
 
 /**
  * GetMeResponse holds the calling user.
@@ -884,7 +942,7 @@ export type GetMeResponseJson = {
  * Use `create(GetMeResponseSchema)` to create a new message.
  */
 export const GetMeResponseSchema: GenMessage<GetMeResponse, {jsonType: GetMeResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 16);
+  messageDesc(file_bookingrush_auth_v1_auth, 18);
 
 /**
  * UpdateMeRequest changes the caller's profile.
@@ -919,7 +977,7 @@ export type UpdateMeRequestJson = {
  * Use `create(UpdateMeRequestSchema)` to create a new message.
  */
 export const UpdateMeRequestSchema: GenMessage<UpdateMeRequest, {jsonType: UpdateMeRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 17);
+  messageDesc(file_bookingrush_auth_v1_auth, 19);
 
 /**
  * UpdateMeResponse holds the updated user.
@@ -954,7 +1012,7 @@ export type UpdateMeResponseJson = {
  * Use `create(UpdateMeResponseSchema)` to create a new message.
  */
 export const UpdateMeResponseSchema: GenMessage<UpdateMeResponse, {jsonType: UpdateMeResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 18);
+  messageDesc(file_bookingrush_auth_v1_auth, 20);
 
 /**
  * SetUserRoleRequest changes a user's role.
@@ -1003,7 +1061,7 @@ export type SetUserRoleRequestJson = {
  * Use `create(SetUserRoleRequestSchema)` to create a new message.
  */
 export const SetUserRoleRequestSchema: GenMessage<SetUserRoleRequest, {jsonType: SetUserRoleRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 19);
+  messageDesc(file_bookingrush_auth_v1_auth, 21);
 
 /**
  * SetUserRoleResponse holds the changed user.
@@ -1038,7 +1096,7 @@ export type SetUserRoleResponseJson = {
  * Use `create(SetUserRoleResponseSchema)` to create a new message.
  */
 export const SetUserRoleResponseSchema: GenMessage<SetUserRoleResponse, {jsonType: SetUserRoleResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 20);
+  messageDesc(file_bookingrush_auth_v1_auth, 22);
 
 /**
  * ListUsersRequest filters and pages the accounts. Every filter is optional.
@@ -1115,7 +1173,7 @@ export type ListUsersRequestJson = {
  * Use `create(ListUsersRequestSchema)` to create a new message.
  */
 export const ListUsersRequestSchema: GenMessage<ListUsersRequest, {jsonType: ListUsersRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 21);
+  messageDesc(file_bookingrush_auth_v1_auth, 23);
 
 /**
  * ListUsersResponse is one page of accounts.
@@ -1164,7 +1222,7 @@ export type ListUsersResponseJson = {
  * Use `create(ListUsersResponseSchema)` to create a new message.
  */
 export const ListUsersResponseSchema: GenMessage<ListUsersResponse, {jsonType: ListUsersResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 22);
+  messageDesc(file_bookingrush_auth_v1_auth, 24);
 
 /**
  * ListAuditLogsRequest filters the audit log. Every filter is optional.
@@ -1297,7 +1355,7 @@ export type ListAuditLogsRequestJson = {
  * Use `create(ListAuditLogsRequestSchema)` to create a new message.
  */
 export const ListAuditLogsRequestSchema: GenMessage<ListAuditLogsRequest, {jsonType: ListAuditLogsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 23);
+  messageDesc(file_bookingrush_auth_v1_auth, 25);
 
 /**
  * ListAuditLogsResponse is one page of audit entries.
@@ -1346,7 +1404,7 @@ export type ListAuditLogsResponseJson = {
  * Use `create(ListAuditLogsResponseSchema)` to create a new message.
  */
 export const ListAuditLogsResponseSchema: GenMessage<ListAuditLogsResponse, {jsonType: ListAuditLogsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 24);
+  messageDesc(file_bookingrush_auth_v1_auth, 26);
 
 /**
  * AuditLog is one recorded change.
@@ -1507,7 +1565,7 @@ export type AuditLogJson = {
  * Use `create(AuditLogSchema)` to create a new message.
  */
 export const AuditLogSchema: GenMessage<AuditLog, {jsonType: AuditLogJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 25);
+  messageDesc(file_bookingrush_auth_v1_auth, 27);
 
 /**
  * GetUserRequest names an account.
@@ -1542,7 +1600,7 @@ export type GetUserRequestJson = {
  * Use `create(GetUserRequestSchema)` to create a new message.
  */
 export const GetUserRequestSchema: GenMessage<GetUserRequest, {jsonType: GetUserRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 26);
+  messageDesc(file_bookingrush_auth_v1_auth, 28);
 
 /**
  * GetUserResponse holds the account.
@@ -1577,7 +1635,7 @@ export type GetUserResponseJson = {
  * Use `create(GetUserResponseSchema)` to create a new message.
  */
 export const GetUserResponseSchema: GenMessage<GetUserResponse, {jsonType: GetUserResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 27);
+  messageDesc(file_bookingrush_auth_v1_auth, 29);
 
 /**
  * Role is what a user may do. On the public JSON API it is written "user",
@@ -1632,8 +1690,8 @@ export const RoleSchema: GenEnum<Role, RoleJson> = /*@__PURE__*/
 /**
  * AuthService registers users and issues, refreshes and revokes their tokens.
  *
- * The caller of GetMe, UpdateMe, ChangePassword, Logout, SetUserRole and
- * ListAuditLogs is the subject of the bearer JWT in the Authorization header
+ * The caller of GetMe, UpdateMe, ChangePassword, DeleteAccount, Logout,
+ * SetUserRole and ListAuditLogs is the subject of the bearer JWT in the Authorization header
  * (verified by the service itself, never taken from a request field or an
  * X-User-ID header).
  *
@@ -1716,6 +1774,23 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof ChangePasswordRequestSchema;
     output: typeof ChangePasswordResponseSchema;
+  },
+  /**
+   * DeleteAccount deletes the caller's account, given its password: the
+   * account, its sessions and reset links, and the mails notify kept for it
+   * are erased, and the audit trail keeps the actions without the name,
+   * e-mail address, IP address or browser. Bookings stay (accounting), under
+   * an id that no longer names anybody; tickets already issued stay valid.
+   * Refused (CONFLICT) while the account holds an unpaid booking (a payment
+   * may be on its way) and for organizers and admins (their events and
+   * powers need an owner: an admin first makes them a user).
+   *
+   * @generated from rpc bookingrush.auth.v1.AuthService.DeleteAccount
+   */
+  deleteAccount: {
+    methodKind: "unary";
+    input: typeof DeleteAccountRequestSchema;
+    output: typeof DeleteAccountResponseSchema;
   },
   /**
    * GetMe returns the calling user.

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bookingrush/notify/v1/notify.proto.
  */
 export const file_bookingrush_notify_v1_notify: GenFile = /*@__PURE__*/
-  fileDesc("CiJib29raW5ncnVzaC9ub3RpZnkvdjEvbm90aWZ5LnByb3RvEhVib29raW5ncnVzaC5ub3RpZnkudjEirAIKDE5vdGlmaWNhdGlvbhIKCgJpZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEjEKCHRlbXBsYXRlGAMgASgOMh8uYm9va2luZ3J1c2gubm90aWZ5LnYxLlRlbXBsYXRlEhEKCXJlY2lwaWVudBgEIAEoCRIPCgdzdWJqZWN0GAUgASgJEjkKBnN0YXR1cxgGIAEoDjIpLmJvb2tpbmdydXNoLm5vdGlmeS52MS5Ob3RpZmljYXRpb25TdGF0dXMSEAoIYXR0ZW1wdHMYByABKAUSKwoHc2VudF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiVAoYTGlzdE5vdGlmaWNhdGlvbnNSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoACKGAQoZTGlzdE5vdGlmaWNhdGlvbnNSZXNwb25zZRI6Cg1ub3RpZmljYXRpb25zGAEgAygLMiMuYm9va2luZ3J1c2gubm90aWZ5LnYxLk5vdGlmaWNhdGlvbhItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIvUCChdTZW5kTm90aWZpY2F0aW9uUmVxdWVzdBI9Cgh0ZW1wbGF0ZRgBIAEoDjIfLmJvb2tpbmdydXNoLm5vdGlmeS52MS5UZW1wbGF0ZUIKukgHggEEEAEgABIgCglyZWNpcGllbnQYAiABKAlCDbpICsgBAXIFGP4BYAESHAoHdXNlcl9pZBgDIAEoCUILukgI2AEBcgOwAQEScwoEZGF0YRgEIAMoCzI4LmJvb2tpbmdydXNoLm5vdGlmeS52MS5TZW5kTm90aWZpY2F0aW9uUmVxdWVzdC5EYXRhRW50cnlCK7pIKJoBJRAyIhpyGDIWXlthLXpdW2EtejAtOV9dezAsNjN9JCoFcgMYgCASOQoPaWRlbXBvdGVuY3lfa2V5GAUgASgJQiC6SB3IAQFyGDIWXltBLVphLXowLTlfLV17OCwxMjh9JBorCglEYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJVChhTZW5kTm90aWZpY2F0aW9uUmVzcG9uc2USOQoMbm90aWZpY2F0aW9uGAEgASgLMiMuYm9va2luZ3J1c2gubm90aWZ5LnYxLk5vdGlmaWNhdGlvbirIAgoIVGVtcGxhdGUSGAoUVEVNUExBVEVfVU5TUEVDSUZJRUQQABIUChBURU1QTEFURV9XRUxDT01FEAESGwoXVEVNUExBVEVfUEFTU1dPUkRfUkVTRVQQAhIeChpURU1QTEFURV9CT09LSU5HX0NPTkZJUk1FRBADEhsKF1RFTVBMQVRFX1BBWU1FTlRfRkFJTEVEEAQSHAoYVEVNUExBVEVfQk9PS0lOR19FWFBJUkVEEAUSHgoaVEVNUExBVEVfQk9PS0lOR19DQU5DRUxMRUQQBhIaChZURU1QTEFURV9SRUZVTkRfSVNTVUVEEAcSHAoYVEVNUExBVEVfRVZFTlRfQ0FOQ0VMTEVEEAgSGwoXVEVNUExBVEVfV0FJVExJU1RfT0ZGRVIQCRIdChlURU1QTEFURV9QQVNTV09SRF9DSEFOR0VEEAoquwEKEk5vdGlmaWNhdGlvblN0YXR1cxIjCh9OT1RJRklDQVRJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASHwobTk9USUZJQ0FUSU9OX1NUQVRVU19QRU5ESU5HEAESHAoYTk9USUZJQ0FUSU9OX1NUQVRVU19TRU5UEAISHgoaTk9USUZJQ0FUSU9OX1NUQVRVU19GQUlMRUQQAxIhCh1OT1RJRklDQVRJT05fU1RBVFVTX1dJVEhEUkFXThAEMqQCCg1Ob3RpZnlTZXJ2aWNlEpgBChFMaXN0Tm90aWZpY2F0aW9ucxIvLmJvb2tpbmdydXNoLm5vdGlmeS52MS5MaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QaMC5ib29raW5ncnVzaC5ub3RpZnkudjEuTGlzdE5vdGlmaWNhdGlvbnNSZXNwb25zZSIgkAIBgtPkkwIXEhUvYXBpL3YxL25vdGlmaWNhdGlvbnMSeAoQU2VuZE5vdGlmaWNhdGlvbhIuLmJvb2tpbmdydXNoLm5vdGlmeS52MS5TZW5kTm90aWZpY2F0aW9uUmVxdWVzdBovLmJvb2tpbmdydXNoLm5vdGlmeS52MS5TZW5kTm90aWZpY2F0aW9uUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("CiJib29raW5ncnVzaC9ub3RpZnkvdjEvbm90aWZ5LnByb3RvEhVib29raW5ncnVzaC5ub3RpZnkudjEirAIKDE5vdGlmaWNhdGlvbhIKCgJpZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEjEKCHRlbXBsYXRlGAMgASgOMh8uYm9va2luZ3J1c2gubm90aWZ5LnYxLlRlbXBsYXRlEhEKCXJlY2lwaWVudBgEIAEoCRIPCgdzdWJqZWN0GAUgASgJEjkKBnN0YXR1cxgGIAEoDjIpLmJvb2tpbmdydXNoLm5vdGlmeS52MS5Ob3RpZmljYXRpb25TdGF0dXMSEAoIYXR0ZW1wdHMYByABKAUSKwoHc2VudF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiVAoYTGlzdE5vdGlmaWNhdGlvbnNSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoACKGAQoZTGlzdE5vdGlmaWNhdGlvbnNSZXNwb25zZRI6Cg1ub3RpZmljYXRpb25zGAEgAygLMiMuYm9va2luZ3J1c2gubm90aWZ5LnYxLk5vdGlmaWNhdGlvbhItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIvUCChdTZW5kTm90aWZpY2F0aW9uUmVxdWVzdBI9Cgh0ZW1wbGF0ZRgBIAEoDjIfLmJvb2tpbmdydXNoLm5vdGlmeS52MS5UZW1wbGF0ZUIKukgHggEEEAEgABIgCglyZWNpcGllbnQYAiABKAlCDbpICsgBAXIFGP4BYAESHAoHdXNlcl9pZBgDIAEoCUILukgI2AEBcgOwAQEScwoEZGF0YRgEIAMoCzI4LmJvb2tpbmdydXNoLm5vdGlmeS52MS5TZW5kTm90aWZpY2F0aW9uUmVxdWVzdC5EYXRhRW50cnlCK7pIKJoBJRAyIhpyGDIWXlthLXpdW2EtejAtOV9dezAsNjN9JCoFcgMYgCASOQoPaWRlbXBvdGVuY3lfa2V5GAUgASgJQiC6SB3IAQFyGDIWXltBLVphLXowLTlfLV17OCwxMjh9JBorCglEYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIxChFGb3JnZXRVc2VyUmVxdWVzdBIcCgd1c2VyX2lkGAEgASgJQgu6SAjIAQFyA7ABASIkChJGb3JnZXRVc2VyUmVzcG9uc2USDgoGZXJhc2VkGAEgASgFIlUKGFNlbmROb3RpZmljYXRpb25SZXNwb25zZRI5Cgxub3RpZmljYXRpb24YASABKAsyIy5ib29raW5ncnVzaC5ub3RpZnkudjEuTm90aWZpY2F0aW9uKsgCCghUZW1wbGF0ZRIYChRURU1QTEFURV9VTlNQRUNJRklFRBAAEhQKEFRFTVBMQVRFX1dFTENPTUUQARIbChdURU1QTEFURV9QQVNTV09SRF9SRVNFVBACEh4KGlRFTVBMQVRFX0JPT0tJTkdfQ09ORklSTUVEEAMSGwoXVEVNUExBVEVfUEFZTUVOVF9GQUlMRUQQBBIcChhURU1QTEFURV9CT09LSU5HX0VYUElSRUQQBRIeChpURU1QTEFURV9CT09LSU5HX0NBTkNFTExFRBAGEhoKFlRFTVBMQVRFX1JFRlVORF9JU1NVRUQQBxIcChhURU1QTEFURV9FVkVOVF9DQU5DRUxMRUQQCBIbChdURU1QTEFURV9XQUlUTElTVF9PRkZFUhAJEh0KGVRFTVBMQVRFX1BBU1NXT1JEX0NIQU5HRUQQCiq7AQoSTm90aWZpY2F0aW9uU3RhdHVzEiMKH05PVElGSUNBVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIfChtOT1RJRklDQVRJT05fU1RBVFVTX1BFTkRJTkcQARIcChhOT1RJRklDQVRJT05fU1RBVFVTX1NFTlQQAhIeChpOT1RJRklDQVRJT05fU1RBVFVTX0ZBSUxFRBADEiEKHU5PVElGSUNBVElPTl9TVEFUVVNfV0lUSERSQVdOEAQyjAMKDU5vdGlmeVNlcnZpY2USmAEKEUxpc3ROb3RpZmljYXRpb25zEi8uYm9va2luZ3J1c2gubm90aWZ5LnYxLkxpc3ROb3RpZmljYXRpb25zUmVxdWVzdBowLmJvb2tpbmdydXNoLm5vdGlmeS52MS5MaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlIiCQAgGC0+STAhcSFS9hcGkvdjEvbm90aWZpY2F0aW9ucxJ4ChBTZW5kTm90aWZpY2F0aW9uEi4uYm9va2luZ3J1c2gubm90aWZ5LnYxLlNlbmROb3RpZmljYXRpb25SZXF1ZXN0Gi8uYm9va2luZ3J1c2gubm90aWZ5LnYxLlNlbmROb3RpZmljYXRpb25SZXNwb25zZSIDkAICEmYKCkZvcmdldFVzZXISKC5ib29raW5ncnVzaC5ub3RpZnkudjEuRm9yZ2V0VXNlclJlcXVlc3QaKS5ib29raW5ncnVzaC5ub3RpZnkudjEuRm9yZ2V0VXNlclJlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * Notification is one message to one user.
@@ -358,6 +358,76 @@ export const SendNotificationRequestSchema: GenMessage<SendNotificationRequest, 
   messageDesc(file_bookingrush_notify_v1_notify, 3);
 
 /**
+ * ForgetUserRequest names the deleted account.
+ *
+ * @generated from message bookingrush.notify.v1.ForgetUserRequest
+ */
+export type ForgetUserRequest = Message<"bookingrush.notify.v1.ForgetUserRequest"> & {
+  /**
+   * UserId is the account's UUID.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * ForgetUserRequest names the deleted account.
+ *
+ * @generated from message bookingrush.notify.v1.ForgetUserRequest
+ */
+export type ForgetUserRequestJson = {
+  /**
+   * UserId is the account's UUID.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId?: string;
+};
+
+/**
+ * Describes the message bookingrush.notify.v1.ForgetUserRequest.
+ * Use `create(ForgetUserRequestSchema)` to create a new message.
+ */
+export const ForgetUserRequestSchema: GenMessage<ForgetUserRequest, {jsonType: ForgetUserRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_notify_v1_notify, 4);
+
+/**
+ * ForgetUserResponse says how many notifications were erased.
+ *
+ * @generated from message bookingrush.notify.v1.ForgetUserResponse
+ */
+export type ForgetUserResponse = Message<"bookingrush.notify.v1.ForgetUserResponse"> & {
+  /**
+   * Erased is the number of notifications erased.
+   *
+   * @generated from field: int32 erased = 1;
+   */
+  erased: number;
+};
+
+/**
+ * ForgetUserResponse says how many notifications were erased.
+ *
+ * @generated from message bookingrush.notify.v1.ForgetUserResponse
+ */
+export type ForgetUserResponseJson = {
+  /**
+   * Erased is the number of notifications erased.
+   *
+   * @generated from field: int32 erased = 1;
+   */
+  erased?: number;
+};
+
+/**
+ * Describes the message bookingrush.notify.v1.ForgetUserResponse.
+ * Use `create(ForgetUserResponseSchema)` to create a new message.
+ */
+export const ForgetUserResponseSchema: GenMessage<ForgetUserResponse, {jsonType: ForgetUserResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_notify_v1_notify, 5);
+
+/**
  * SendNotificationResponse holds the recorded notification.
  *
  * @generated from message bookingrush.notify.v1.SendNotificationResponse
@@ -390,7 +460,7 @@ export type SendNotificationResponseJson = {
  * Use `create(SendNotificationResponseSchema)` to create a new message.
  */
 export const SendNotificationResponseSchema: GenMessage<SendNotificationResponse, {jsonType: SendNotificationResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_notify_v1_notify, 4);
+  messageDesc(file_bookingrush_notify_v1_notify, 6);
 
 /**
  * Template is the kind of message sent. On the public JSON API it is written
@@ -577,6 +647,19 @@ export const NotifyService: GenService<{
     methodKind: "unary";
     input: typeof SendNotificationRequestSchema;
     output: typeof SendNotificationResponseSchema;
+  },
+  /**
+   * ForgetUser erases every notification of a deleted account: addresses,
+   * subjects, bodies and data, sent or still pending (those are never sent).
+   * Internal only (auth calls it when an account is deleted); a service
+   * token only. Forgetting twice is harmless.
+   *
+   * @generated from rpc bookingrush.notify.v1.NotifyService.ForgetUser
+   */
+  forgetUser: {
+    methodKind: "unary";
+    input: typeof ForgetUserRequestSchema;
+    output: typeof ForgetUserResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_bookingrush_notify_v1_notify, 0);

@@ -1,0 +1,44 @@
+/**
+ * POST /bff/session/delete {password}: deletes the signed-in user's account
+ * (POST /api/v1/auth/delete-account) and, once it is gone, clears the
+ * session's cookies. A refusal (wrong password, an unpaid hold, an
+ * organizer's role) is the API's envelope, passed on, and keeps the session.
+ */
+import { NextResponse, type NextRequest } from "next/server";
+
+import { endpoints } from "@/lib/api/endpoints";
+import { fetchTransport } from "@/lib/api/transport";
+import { checkCsrf, errorResponse, setCookies } from "@/lib/bff";
+import { apiBase, cookieSecure } from "@/lib/config";
+import { forwardedHeaders } from "@/lib/forward";
+import { ACCESS_COOKIE, clearedSessionCookies } from "@/lib/session/cookies";
+import { apiErrorResponse } from "@/lib/session/sign-in";
+
+export const dynamic = "force-dynamic";
+
+export async function POST(req: NextRequest) {
+  const denied = checkCsrf(req);
+  if (denied) return denied;
+  const access = req.cookies.get(ACCESS_COOKIE)?.value;
+  if (!access) return errorResponse(401, "UNAUTHORIZED", "sign in to delete your account");
+  let input: { password?: string };
+  try {
+    input = await req.json();
+  } catch {
+    return errorResponse(400, "VALIDATION_ERROR", "the body must be JSON");
+  }
+  const api = endpoints(
+    fetchTransport({
+      base: apiBase(),
+      init: { cache: "no-store" },
+      headers: () => ({ ...forwardedHeaders(req.headers), authorization: `Bearer ${access}` }),
+    }),
+  );
+  try {
+    await api.auth.deleteAccount(input.password ?? "");
+  } catch (err) {
+    return apiErrorResponse(err);
+  }
+  const res = NextResponse.json({ success: true, data: {} }, { headers: { "Cache-Control": "no-store" } });
+  return setCookies(res, clearedSessionCookies(cookieSecure()));
+}
