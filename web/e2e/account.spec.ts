@@ -37,13 +37,14 @@ test("a changed password signs out the other browser and keeps this one", async 
   const phone = await other.newPage();
   await signIn(phone, a);
   await signIn(page, a, "/account");
-  await page.getByLabel("Current password").fill("not-the-password");
-  await page.getByLabel(/^New password/).fill("a-changed-pass-1");
-  await page.getByRole("button", { name: "Change password" }).click();
-  await expect(page.getByText(/current password is not your current password/)).toBeVisible();
-  await page.getByLabel("Current password").fill(a.password);
-  await page.getByRole("button", { name: "Change password" }).click();
-  await expect(page.getByTestId("password-changed")).toBeVisible();
+  const form = page.getByRole("form", { name: "Change password" });
+  await form.getByLabel("Current password").fill("not-the-password");
+  await form.getByLabel(/^New password/).fill("a-changed-pass-1");
+  await form.getByRole("button", { name: "Change password" }).click();
+  await expect(form.getByText(/current password is not your current password/)).toBeVisible();
+  await form.getByLabel("Current password").fill(a.password);
+  await form.getByRole("button", { name: "Change password" }).click();
+  await expect(form.getByTestId("password-changed")).toBeVisible();
   await page.goto("/bookings");
   await expect(page.getByRole("heading", { name: "My bookings" })).toBeVisible();
   await phone.goto("/bookings");
@@ -56,12 +57,14 @@ test("a changed password signs out the other browser and keeps this one", async 
 test("a user deletes their account, and is signed out for good", async ({ page }) => {
   const a = await register("leaver");
   await signIn(page, a, "/account");
-  await page.getByLabel("Password", { exact: true }).fill("not-the-password");
-  await page.getByRole("checkbox").check();
-  await page.getByRole("button", { name: "Delete my account" }).click();
-  await expect(page.getByText(/password is not your password/)).toBeVisible();
-  await page.getByLabel("Password", { exact: true }).fill(a.password);
-  await page.getByRole("button", { name: "Delete my account" }).click();
+  // Scoped to the form: the sign-in page, still showing for a moment, has a "Password" too.
+  const form = page.getByRole("form", { name: "Delete account" });
+  await form.getByLabel("Password").fill("not-the-password");
+  await form.getByRole("checkbox").check();
+  await form.getByRole("button", { name: "Delete my account" }).click();
+  await expect(form.getByText(/password is not your password/)).toBeVisible();
+  await form.getByLabel("Password").fill(a.password);
+  await form.getByRole("button", { name: "Delete my account" }).click();
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByTestId("logout")).toHaveCount(0);
   await page.goto("/login");
