@@ -26,6 +26,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/postgres"
+	"github.com/bookingrush/rush/services/platform/showtime"
 )
 
 // Session is a freshly issued token pair.
@@ -607,7 +608,7 @@ func (s *Service) passwordChanged(u *User) {
 		Template: notifyv1.Template_TEMPLATE_PASSWORD_CHANGED, Recipient: u.Email, UserId: u.ID,
 		Data: map[string]string{
 			"name": displayName(u), "forgot_url": forgotLink(s.cfg.ResetURL),
-			"changed_at": time.Now().UTC().Format("Mon, 02 Jan 2006, 15:04 MST"),
+			"changed_at": showtime.Format(time.Now(), "UTC"),
 		},
 		IdempotencyKey: "password_changed-" + uuid.NewString(),
 	}

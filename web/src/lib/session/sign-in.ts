@@ -28,6 +28,16 @@ export function apiErrorResponse(err: unknown): NextResponse {
   return errorResponse(500, "INTERNAL_ERROR", "sign-in failed");
 }
 
+/**
+ * The API for a session route: the browser's forwarded headers and, asCaller,
+ * the session's access token (changing the password, deleting the account).
+ */
+export function sessionApi(req: NextRequest, asCaller: boolean) {
+  const token = asCaller ? req.cookies.get(ACCESS_COOKIE)?.value : undefined;
+  const headers = () => ({ ...forwardedHeaders(req.headers), ...(token ? { authorization: `Bearer ${token}` } : {}) });
+  return endpoints(fetchTransport({ base: apiBase(), init: { cache: "no-store" }, headers }));
+}
+
 export async function signIn(req: NextRequest, kind: "login" | "register" | "password"): Promise<NextResponse> {
   const denied = checkCsrf(req);
   if (denied) return denied;
@@ -37,10 +47,8 @@ export async function signIn(req: NextRequest, kind: "login" | "register" | "pas
   } catch {
     return errorResponse(400, "VALIDATION_ERROR", "the body must be JSON");
   }
-  const token = req.cookies.get(ACCESS_COOKIE)?.value;
-  if (kind === "password" && !token) return errorResponse(401, "UNAUTHORIZED", "sign in to change your password");
-  const headers = () => ({ ...forwardedHeaders(req.headers), ...(kind === "password" ? { authorization: `Bearer ${token}` } : {}) });
-  const api = endpoints(fetchTransport({ base: apiBase(), init: { cache: "no-store" }, headers }));
+  if (kind === "password" && !req.cookies.get(ACCESS_COOKIE)) return errorResponse(401, "UNAUTHORIZED", "sign in to change your password");
+  const api = sessionApi(req, kind === "password");
   try {
     const { data, status } =
       kind === "login"

@@ -6,36 +6,25 @@
  */
 import { NextResponse, type NextRequest } from "next/server";
 
-import { endpoints } from "@/lib/api/endpoints";
-import { fetchTransport } from "@/lib/api/transport";
 import { checkCsrf, errorResponse, setCookies } from "@/lib/bff";
-import { apiBase, cookieSecure } from "@/lib/config";
-import { forwardedHeaders } from "@/lib/forward";
+import { cookieSecure } from "@/lib/config";
 import { ACCESS_COOKIE, clearedSessionCookies } from "@/lib/session/cookies";
-import { apiErrorResponse } from "@/lib/session/sign-in";
+import { apiErrorResponse, sessionApi } from "@/lib/session/sign-in";
 
 export const dynamic = "force-dynamic";
 
 export async function POST(req: NextRequest) {
   const denied = checkCsrf(req);
   if (denied) return denied;
-  const access = req.cookies.get(ACCESS_COOKIE)?.value;
-  if (!access) return errorResponse(401, "UNAUTHORIZED", "sign in to delete your account");
+  if (!req.cookies.get(ACCESS_COOKIE)) return errorResponse(401, "UNAUTHORIZED", "sign in to delete your account");
   let input: { password?: string };
   try {
     input = await req.json();
   } catch {
     return errorResponse(400, "VALIDATION_ERROR", "the body must be JSON");
   }
-  const api = endpoints(
-    fetchTransport({
-      base: apiBase(),
-      init: { cache: "no-store" },
-      headers: () => ({ ...forwardedHeaders(req.headers), authorization: `Bearer ${access}` }),
-    }),
-  );
   try {
-    await api.auth.deleteAccount(input.password ?? "");
+    await sessionApi(req, true).auth.deleteAccount(input.password ?? "");
   } catch (err) {
     return apiErrorResponse(err);
   }
