@@ -565,16 +565,9 @@ var errPasswordMoved = errors.New("the password changed meanwhile")
 // stolen access token cannot guess the password faster than the sign-in
 // page; a wrong one is audited as failed and answered wrong.
 func (s *Service) provePassword(ctx context.Context, password, failed string, wrong error) (*User, error) {
-	id, tenant, err := caller(ctx)
+	u, err := s.Me(ctx)
 	if err != nil {
 		return nil, err
-	}
-	u, err := s.store.userByID(ctx, tenant, id)
-	if errors.Is(err, errNoRows) {
-		return nil, errNoUser
-	}
-	if err != nil {
-		return nil, dbError(err)
 	}
 	if err := s.limits.loginAllowed(ctx, u.Email); err != nil {
 		return nil, err
