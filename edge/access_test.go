@@ -26,6 +26,8 @@ var elevated = map[string][]string{
 	"/bookingrush.catalog.v1.CatalogService/DeleteEvent":           {"organizer"},
 	"/bookingrush.catalog.v1.CatalogService/CreateShow":            {"organizer"},
 	"/bookingrush.catalog.v1.CatalogService/CreateZone":            {"organizer"},
+	"/bookingrush.catalog.v1.CatalogService/DeleteShow":            {"organizer"},
+	"/bookingrush.catalog.v1.CatalogService/DeleteZone":            {"organizer"},
 	"/bookingrush.catalog.v1.CatalogService/PublishEvent":          {"organizer"},
 	"/bookingrush.catalog.v1.CatalogService/CancelEvent":           {"organizer"},
 	"/bookingrush.catalog.v1.CatalogService/CreateCategory":        {"admin"},
@@ -182,19 +184,29 @@ func TestOwnershipIsCheckedBeforeValidation(t *testing.T) {
 	}
 	owner := m.Token(t, user.Data.User.ID, authn.RoleOrganizer)
 	other := m.Token(t, uuid.NewString(), authn.RoleOrganizer)
-	event := func(publish bool) (eventID, showID string) {
+	event := func(publish bool) (eventID, showID, zoneID string) {
 		eventID = created(call("POST", "/api/v1/events", owner, `{"title":"Mine","venue":"Hall","sale_start_at":"2026-01-01T00:00:00Z","sale_end_at":"2030-01-01T00:00:00Z"}`))
 		showID = created(call("POST", "/api/v1/events/"+eventID+"/shows", owner, `{"show_date":"2030-06-01T20:00:00Z"}`))
-		created(call("POST", "/api/v1/shows/"+showID+"/zones", owner, `{"name":"Floor","price":"10.00","total_seats":5}`))
+		zoneID = created(call("POST", "/api/v1/shows/"+showID+"/zones", owner, `{"name":"Floor","price":"10.00","total_seats":5}`))
 		if publish {
 			if r := call("POST", "/api/v1/events/"+eventID+"/publish", owner, `{}`); r.status != 200 {
 				t.Fatalf("publish: %d %s", r.status, r.body)
 			}
 		}
-		return eventID, showID
+		return eventID, showID, zoneID
 	}
-	published, publishedShow := event(true)
-	draft, draftShow := event(false)
+	published, publishedShow, publishedZone := event(true)
+	draft, draftShow, draftZone := event(false)
+	// through reaches the route's event through its show or zone.
+	through := func(variable protoreflect.Name, eventID string) string {
+		switch variable {
+		case "show_id":
+			return map[string]string{published: publishedShow, draft: draftShow}[eventID]
+		case "zone_id":
+			return map[string]string{published: publishedZone, draft: draftZone}[eventID]
+		}
+		return eventID
+	}
 
 	checked := 0
 	for _, r := range publicRoutes() {
@@ -215,21 +227,13 @@ func TestOwnershipIsCheckedBeforeValidation(t *testing.T) {
 			{published, other, "another organizer, published event", 403, "FORBIDDEN"},
 			{draft, other, "another organizer, draft", 404, "NOT_FOUND"},
 		} {
-			id := c.id
-			if r.vars[0] == "show_id" {
-				id = map[string]string{published: publishedShow, draft: draftShow}[c.id]
-			}
-			got := call(r.method, r.path(id), c.token, body)
+			got := call(r.method, r.path(through(r.vars[0], c.id)), c.token, body)
 			if code, ok := got.envelopeCode(); got.status != c.status || !ok || code != c.code {
 				t.Errorf("%s %s as %s: %d %s, want %d %s", r.method, r.template, c.who, got.status, got.body, c.status, c.code)
 			}
 		}
 		if body != `{}` { // a body with fields to break (publish has none)
-			id := draft
-			if r.vars[0] == "show_id" {
-				id = draftShow
-			}
-			if got := call(r.method, r.path(id), owner, body); got.status != 400 {
+			if got := call(r.method, r.path(through(r.vars[0], draft)), owner, body); got.status != 400 {
 				t.Errorf("%s %s as its organizer: %d %s, want 400", r.method, r.template, got.status, got.body)
 			}
 		}

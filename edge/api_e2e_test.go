@@ -262,6 +262,15 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	a.want(show, 201, "")
 	zone := a.call("POST", "/api/v1/shows/"+show.str("id")+"/zones", orgAtok, map[string]any{"name": "Floor", "price": "49.90", "total_seats": 10})
 	a.want(zone, 201, "")
+	// A draft's show and zone added by mistake are deleted again; the event
+	// publishes with what is left.
+	typo := a.call("POST", "/api/v1/shows/"+show.str("id")+"/zones", orgAtok, map[string]any{"name": "Flor", "price": "4.99", "total_seats": 1000})
+	a.want(a.call("DELETE", "/api/v1/zones/"+typo.str("id"), orgBtok, nil), 404, "NOT_FOUND")
+	a.want(a.call("DELETE", "/api/v1/zones/"+typo.str("id"), orgAtok, nil), 200, "")
+	a.want(a.call("DELETE", "/api/v1/zones/"+typo.str("id"), orgAtok, nil), 404, "NOT_FOUND")
+	extra := a.call("POST", "/api/v1/events/"+eventID+"/shows", orgAtok, map[string]any{"show_date": time.Now().Add(31 * 24 * time.Hour).UTC().Format(time.RFC3339)})
+	a.want(a.call("DELETE", "/api/v1/shows/"+extra.str("id"), orgAtok, nil), 200, "")
+	a.want(a.call("GET", "/api/v1/shows/"+extra.str("id")+"/zones", orgAtok, nil), 404, "NOT_FOUND")
 	pub := a.call("POST", "/api/v1/events/"+eventID+"/publish", orgAtok, nil)
 	a.want(pub, 200, "")
 	if pub.str("status") != "published" {
@@ -290,6 +299,8 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	draft := a.call("POST", "/api/v1/events", orgAtok, ev)
 	a.want(a.call("DELETE", "/api/v1/events/"+draft.str("id"), orgAtok, nil), 200, "")
 	a.want(a.call("DELETE", "/api/v1/events/"+eventID, orgAtok, nil), 409, "CONFLICT")
+	a.want(a.call("DELETE", "/api/v1/shows/"+show.str("id"), orgAtok, nil), 409, "CONFLICT")
+	a.want(a.call("DELETE", "/api/v1/zones/"+zone.str("id"), orgAtok, nil), 409, "CONFLICT")
 
 	// Bookings.
 	zoneID, showID := zone.str("id"), show.str("id")

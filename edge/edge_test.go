@@ -51,6 +51,8 @@ func TestEveryRouteReachesItsRPC(t *testing.T) {
 		{"DELETE", "/api/v1/events/" + anID, ``, "/bookingrush.catalog.v1.CatalogService/DeleteEvent"},
 		{"POST", "/api/v1/events/" + anID + "/shows", `{}`, "/bookingrush.catalog.v1.CatalogService/CreateShow"},
 		{"POST", "/api/v1/shows/" + showID + "/zones", `{}`, "/bookingrush.catalog.v1.CatalogService/CreateZone"},
+		{"DELETE", "/api/v1/shows/" + showID, ``, "/bookingrush.catalog.v1.CatalogService/DeleteShow"},
+		{"DELETE", "/api/v1/zones/" + anID, ``, "/bookingrush.catalog.v1.CatalogService/DeleteZone"},
 		{"POST", "/api/v1/events/" + anID + "/publish", `{}`, "/bookingrush.catalog.v1.CatalogService/PublishEvent"},
 		{"POST", "/api/v1/events/" + anID + "/cancel", `{}`, "/bookingrush.catalog.v1.CatalogService/CancelEvent"},
 		{"GET", "/api/v1/categories", ``, "/bookingrush.catalog.v1.CatalogService/ListCategories"},

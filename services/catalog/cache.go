@@ -133,6 +133,17 @@ func (c *Cache) remember(ctx context.Context, key, value string) {
 	}
 }
 
+// ForgetShow drops a deleted show's mapping to its event, so that its zones
+// read NOT_FOUND instead of an empty list. Call it after the deletion
+// committed.
+func (c *Cache) ForgetShow(ctx context.Context, showID string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := c.rdb.Del(ctx, c.showKey(showID)).Err(); err != nil {
+		c.warn("del", c.showKey(showID), err)
+	}
+}
+
 func (c *Cache) slugKey(slug string) string   { return c.prefix + "slug:" + slug }
 func (c *Cache) showKey(showID string) string { return c.prefix + "show:" + showID }
 

@@ -121,6 +121,27 @@ func TestEventLifeCycle(t *testing.T) {
 				_, err = c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "VIP", Price: "10", TotalSeats: 5}))
 				testkit.WantCode(t, err, errs.Conflict)
 				must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "Floor", Price: "25.00", TotalSeats: 90})))
+
+				// A zone and a show added by mistake go again, for the
+				// organizer only; the show's counters follow (trigger).
+				typo := must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "Flor", Price: "2.50", TotalSeats: 9000}))).GetZone()
+				_, err = c.DeleteZone(ctx, testkit.Bearer(e.org2, &catalogv1.DeleteZoneRequest{ZoneId: typo.GetId()}))
+				testkit.WantCode(t, err, errs.NotFound)
+				_, err = c.DeleteZone(ctx, testkit.Bearer(e.user, &catalogv1.DeleteZoneRequest{ZoneId: typo.GetId()}))
+				testkit.WantCode(t, err, errs.Forbidden)
+				must[catalogv1.DeleteZoneResponse](t)(c.DeleteZone(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteZoneRequest{ZoneId: typo.GetId()})))
+				_, err = c.DeleteZone(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteZoneRequest{ZoneId: typo.GetId()}))
+				testkit.WantCode(t, err, errs.NotFound)
+				extra := must[catalogv1.CreateShowResponse](t)(c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{
+					EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(31 * 24 * time.Hour)),
+				}))).GetShow()
+				must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: extra.GetId(), Name: "Floor", Price: "25.00", TotalSeats: 90})))
+				_, err = c.DeleteShow(ctx, testkit.Bearer(e.org2, &catalogv1.DeleteShowRequest{ShowId: extra.GetId()}))
+				testkit.WantCode(t, err, errs.NotFound)
+				must[catalogv1.DeleteShowResponse](t)(c.DeleteShow(ctx, testkit.Bearer(e.admin, &catalogv1.DeleteShowRequest{ShowId: extra.GetId()})))
+				_, err = c.ListZones(ctx, testkit.Bearer(e.org1, &catalogv1.ListZonesRequest{ShowId: extra.GetId()}))
+				testkit.WantCode(t, err, errs.NotFound)
+
 				shows := must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, testkit.Bearer(e.org1, &catalogv1.ListShowsRequest{Slug: ev.GetSlug()})))
 				if len(shows.GetShows()) != 1 || shows.GetShows()[0].GetTotalSeats() != 100 || shows.GetShows()[0].GetAvailableSeats() != 100 {
 					t.Fatalf("show counters (trigger) %v", shows)
@@ -160,6 +181,11 @@ func TestEventLifeCycle(t *testing.T) {
 				_, err = c.CancelEvent(ctx, testkit.Bearer(e.org2, &catalogv1.CancelEventRequest{EventId: ev.GetId()}))
 				testkit.WantCode(t, err, errs.Forbidden)
 				_, err = c.DeleteEvent(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteEventRequest{EventId: ev.GetId()}))
+				testkit.WantCode(t, err, errs.Conflict)
+				_, err = c.DeleteShow(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteShowRequest{ShowId: sh.GetId()}))
+				testkit.WantCode(t, err, errs.Conflict)
+				zones := must[catalogv1.ListZonesResponse](t)(c.ListZones(ctx, testkit.Bearer(e.org1, &catalogv1.ListZonesRequest{ShowId: sh.GetId()}))).GetZones()
+				_, err = c.DeleteZone(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteZoneRequest{ZoneId: zones[0].GetId()}))
 				testkit.WantCode(t, err, errs.Conflict)
 				// A cosmetic change of a published event needs no reload.
 				got = must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, testkit.Bearer(e.admin, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Venue: ptr("Stadium")}))).GetEvent()

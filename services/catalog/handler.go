@@ -87,6 +87,16 @@ func (s *Server) CreateZone(ctx context.Context, req *connect.Request[catalogv1.
 	return answer(&catalogv1.CreateZoneResponse{Zone: z}, err)
 }
 
+// DeleteShow implements catalogv1connect.CatalogServiceHandler.
+func (s *Server) DeleteShow(ctx context.Context, req *connect.Request[catalogv1.DeleteShowRequest]) (*connect.Response[catalogv1.DeleteShowResponse], error) {
+	return answer(&catalogv1.DeleteShowResponse{}, s.svc.DeleteShow(ctx, req.Msg.GetShowId()))
+}
+
+// DeleteZone implements catalogv1connect.CatalogServiceHandler.
+func (s *Server) DeleteZone(ctx context.Context, req *connect.Request[catalogv1.DeleteZoneRequest]) (*connect.Response[catalogv1.DeleteZoneResponse], error) {
+	return answer(&catalogv1.DeleteZoneResponse{}, s.svc.DeleteZone(ctx, req.Msg.GetZoneId()))
+}
+
 // PublishEvent implements catalogv1connect.CatalogServiceHandler.
 func (s *Server) PublishEvent(ctx context.Context, req *connect.Request[catalogv1.PublishEventRequest]) (*connect.Response[catalogv1.PublishEventResponse], error) {
 	ev, err := s.svc.PublishEvent(ctx, req.Msg.GetEventId())

@@ -357,63 +357,96 @@ func (s *Service) DeleteEvent(ctx context.Context, eventID string) error {
 	return nil
 }
 
-// CreateShow adds a show to a draft event.
-func (s *Service) CreateShow(ctx context.Context, req *catalogv1.CreateShowRequest) (*catalogv1.Show, error) {
+// draftTx runs fn in a transaction on a draft event the caller may change
+// (its organizer or an admin): what changes shows and zones, which are
+// frozen once the event is published (its inventory is loaded from them).
+// what names the show or zone addressed through the event, answered
+// NOT_FOUND when the caller may not see the event ("" for the event
+// itself). The event's cached reads are invalidated after a commit.
+func (s *Service) draftTx(ctx context.Context, eventID, what string, fn func(tx pgx.Tx, ev *catalogv1.Event) error) error {
 	p, err := requireOrganizer(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var show *catalogv1.Show
-	err = s.store.eventTx(ctx, req.GetEventId(), func(tx pgx.Tx, ev *catalogv1.Event) error {
-		if err := authorize(p, ev); err != nil {
-			return err
-		}
-		if !isDraft(ev) {
-			return errFrozen
-		}
-		if show, err = insertShow(ctx, tx, ev.GetId(), req.GetShowDate().AsTime()); err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx, audit.Entry{Action: "show.create", EntityType: "show", EntityID: show.GetId(), New: show})
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.cache.InvalidateEvent(ctx, req.GetEventId())
-	return show, nil
-}
-
-// CreateZone adds a zone to a show of a draft event.
-func (s *Service) CreateZone(ctx context.Context, req *catalogv1.CreateZoneRequest) (*catalogv1.Zone, error) {
-	p, err := requireOrganizer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	eventID, err := s.store.showEventID(ctx, req.GetShowId())
-	if err != nil {
-		return nil, err
-	}
-	var zone *catalogv1.Zone
 	err = s.store.eventTx(ctx, eventID, func(tx pgx.Tx, ev *catalogv1.Event) error {
 		if err := authorize(p, ev); err != nil {
-			if errors.Is(err, errEventNotFound) {
-				return errs.New(errs.NotFound, "show not found")
+			if what != "" && errors.Is(err, errEventNotFound) {
+				return errs.New(errs.NotFound, what+" not found")
 			}
 			return err
 		}
 		if !isDraft(ev) {
 			return errFrozen
 		}
+		return fn(tx, ev)
+	})
+	if err != nil {
+		return err
+	}
+	s.cache.InvalidateEvent(ctx, eventID)
+	return nil
+}
+
+// CreateShow adds a show to a draft event.
+func (s *Service) CreateShow(ctx context.Context, req *catalogv1.CreateShowRequest) (*catalogv1.Show, error) {
+	var show *catalogv1.Show
+	err := s.draftTx(ctx, req.GetEventId(), "", func(tx pgx.Tx, ev *catalogv1.Event) (err error) {
+		if show, err = insertShow(ctx, tx, ev.GetId(), req.GetShowDate().AsTime()); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "show.create", EntityType: "show", EntityID: show.GetId(), New: show})
+	})
+	return show, err
+}
+
+// DeleteShow deletes a show of a draft event, with its zones.
+func (s *Service) DeleteShow(ctx context.Context, showID string) error {
+	eventID, err := s.store.showEventID(ctx, showID)
+	if err != nil {
+		return err
+	}
+	err = s.draftTx(ctx, eventID, "show", func(tx pgx.Tx, _ *catalogv1.Event) error {
+		old, err := deleteShow(ctx, tx, showID)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "show.delete", EntityType: "show", EntityID: showID, Old: old})
+	})
+	if err == nil {
+		s.cache.ForgetShow(ctx, showID)
+	}
+	return err
+}
+
+// CreateZone adds a zone to a show of a draft event.
+func (s *Service) CreateZone(ctx context.Context, req *catalogv1.CreateZoneRequest) (*catalogv1.Zone, error) {
+	eventID, err := s.store.showEventID(ctx, req.GetShowId())
+	if err != nil {
+		return nil, err
+	}
+	var zone *catalogv1.Zone
+	err = s.draftTx(ctx, eventID, "show", func(tx pgx.Tx, _ *catalogv1.Event) (err error) {
 		if zone, err = insertZone(ctx, tx, req.GetShowId(), req.GetName(), req.GetPrice(), req.GetTotalSeats()); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "zone.create", EntityType: "zone", EntityID: zone.GetId(), New: zone})
 	})
+	return zone, err
+}
+
+// DeleteZone deletes a zone of a draft event's show.
+func (s *Service) DeleteZone(ctx context.Context, zoneID string) error {
+	eventID, err := s.store.zoneEventID(ctx, zoneID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s.cache.InvalidateEvent(ctx, eventID)
-	return zone, nil
+	return s.draftTx(ctx, eventID, "zone", func(tx pgx.Tx, _ *catalogv1.Event) error {
+		old, err := deleteZone(ctx, tx, zoneID)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "zone.delete", EntityType: "zone", EntityID: zoneID, Old: old})
+	})
 }
 
 // PublishEvent puts a draft on sale. The status is committed first (the

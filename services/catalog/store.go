@@ -229,6 +229,16 @@ func (s *Store) showEventID(ctx context.Context, showID string) (string, error) 
 	return id, dbErr(err)
 }
 
+// zoneEventID returns the event a zone belongs to (an immutable fact).
+func (s *Store) zoneEventID(ctx context.Context, zoneID string) (string, error) {
+	var id string
+	err := s.pool.QueryRow(ctx, `SELECT sh.event_id FROM seat_zones z JOIN shows sh ON sh.id = z.show_id WHERE z.id = $1`, zoneID).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", errs.New(errs.NotFound, "zone not found")
+	}
+	return id, dbErr(err)
+}
+
 // eventPatch is an UpdateEvent: nil fields stay.
 type eventPatch struct {
 	title, description, venue, imageURL *string
@@ -360,6 +370,17 @@ func insertShow(ctx context.Context, tx pgx.Tx, eventID string, date time.Time) 
 	return sh, dbErr(err)
 }
 
+// deleteShow deletes a show and its zones (inside eventTx, which holds the
+// event's row: nothing is added to the show meanwhile) and returns it as
+// it was.
+func deleteShow(ctx context.Context, tx pgx.Tx, showID string) (*catalogv1.Show, error) {
+	sh, err := scanShow(tx.QueryRow(ctx, `DELETE FROM shows WHERE id = $1 RETURNING `+showColumns, showID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errs.New(errs.NotFound, "show not found")
+	}
+	return sh, dbErr(err)
+}
+
 // Show returns one show with its zones' names and its event's status, venue
 // and time zone (of a deleted event too: a refund of one of its bookings
 // still needs the show's date).
@@ -424,6 +445,15 @@ RETURNING `+zoneColumns, showID, name, price, seats))
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.ConstraintName == "seat_zones_show_name_key" {
 		return nil, errs.New(errs.Conflict, "the show already has a zone with this name", "field", "name")
+	}
+	return z, dbErr(err)
+}
+
+// deleteZone deletes a zone (inside eventTx) and returns it as it was.
+func deleteZone(ctx context.Context, tx pgx.Tx, zoneID string) (*catalogv1.Zone, error) {
+	z, err := scanZone(tx.QueryRow(ctx, `DELETE FROM seat_zones WHERE id = $1 RETURNING `+zoneColumns, zoneID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, errs.New(errs.NotFound, "zone not found")
 	}
 	return z, dbErr(err)
 }

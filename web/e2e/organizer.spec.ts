@@ -61,6 +61,21 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   await page.getByLabel("Seats").fill("40");
   await page.getByTestId("add-zone").click();
   await expect(page.getByTestId("manage-show").getByText("Stalls")).toBeVisible();
+  // A zone and a show added by mistake go again before publishing.
+  await page.getByLabel("Zone", { exact: true }).fill("Stals");
+  await page.getByLabel("Price").fill("8.00");
+  await page.getByLabel("Seats").fill("4000");
+  await page.getByTestId("add-zone").click();
+  await expect(page.getByTestId("manage-show").getByText("Stals", { exact: true })).toBeVisible();
+  await page.getByRole("button", { name: "Remove zone Stals" }).click();
+  await expect(page.getByTestId("manage-show").getByText("Stals", { exact: true })).toHaveCount(0);
+  await page.getByLabel(/New show on/).fill("2027-06-13T21:00");
+  await page.getByTestId("add-show").click();
+  await expect(page.getByTestId("manage-show")).toHaveCount(2);
+  page.once("dialog", (d) => void d.accept());
+  await page.getByRole("button", { name: /Remove show 13 Jun 2027/ }).click();
+  await expect(page.getByTestId("manage-show")).toHaveCount(1);
+  await expect(page.getByTestId("manage-show").getByText("Stalls")).toBeVisible();
   await page.getByTestId("publish").click();
   await expect(page.getByTestId("event-status")).toHaveText("published");
   await shot(page, "organizer-event");

@@ -1779,6 +1779,172 @@ func (x *CreateShowResponse) GetShow() *Show {
 	return nil
 }
 
+// DeleteShowRequest names a show of a draft event to delete.
+type DeleteShowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ShowId is the show (path parameter).
+	ShowId        string `protobuf:"bytes,1,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteShowRequest) Reset() {
+	*x = DeleteShowRequest{}
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteShowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteShowRequest) ProtoMessage() {}
+
+func (x *DeleteShowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteShowRequest.ProtoReflect.Descriptor instead.
+func (*DeleteShowRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *DeleteShowRequest) GetShowId() string {
+	if x != nil {
+		return x.ShowId
+	}
+	return ""
+}
+
+// DeleteShowResponse is empty.
+type DeleteShowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteShowResponse) Reset() {
+	*x = DeleteShowResponse{}
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteShowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteShowResponse) ProtoMessage() {}
+
+func (x *DeleteShowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteShowResponse.ProtoReflect.Descriptor instead.
+func (*DeleteShowResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{23}
+}
+
+// DeleteZoneRequest names a zone of a draft event to delete.
+type DeleteZoneRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ZoneId is the zone (path parameter).
+	ZoneId        string `protobuf:"bytes,1,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteZoneRequest) Reset() {
+	*x = DeleteZoneRequest{}
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteZoneRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteZoneRequest) ProtoMessage() {}
+
+func (x *DeleteZoneRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteZoneRequest.ProtoReflect.Descriptor instead.
+func (*DeleteZoneRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *DeleteZoneRequest) GetZoneId() string {
+	if x != nil {
+		return x.ZoneId
+	}
+	return ""
+}
+
+// DeleteZoneResponse is empty.
+type DeleteZoneResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteZoneResponse) Reset() {
+	*x = DeleteZoneResponse{}
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteZoneResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteZoneResponse) ProtoMessage() {}
+
+func (x *DeleteZoneResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteZoneResponse.ProtoReflect.Descriptor instead.
+func (*DeleteZoneResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{25}
+}
+
 // CreateZoneRequest adds a seat zone to a show.
 type CreateZoneRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1799,7 +1965,7 @@ type CreateZoneRequest struct {
 
 func (x *CreateZoneRequest) Reset() {
 	*x = CreateZoneRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[22]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1811,7 +1977,7 @@ func (x *CreateZoneRequest) String() string {
 func (*CreateZoneRequest) ProtoMessage() {}
 
 func (x *CreateZoneRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[22]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1824,7 +1990,7 @@ func (x *CreateZoneRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateZoneRequest.ProtoReflect.Descriptor instead.
 func (*CreateZoneRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{22}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CreateZoneRequest) GetShowId() string {
@@ -1866,7 +2032,7 @@ type CreateZoneResponse struct {
 
 func (x *CreateZoneResponse) Reset() {
 	*x = CreateZoneResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[23]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1878,7 +2044,7 @@ func (x *CreateZoneResponse) String() string {
 func (*CreateZoneResponse) ProtoMessage() {}
 
 func (x *CreateZoneResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[23]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1891,7 +2057,7 @@ func (x *CreateZoneResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateZoneResponse.ProtoReflect.Descriptor instead.
 func (*CreateZoneResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{23}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CreateZoneResponse) GetZone() *Zone {
@@ -1912,7 +2078,7 @@ type PublishEventRequest struct {
 
 func (x *PublishEventRequest) Reset() {
 	*x = PublishEventRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[24]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1924,7 +2090,7 @@ func (x *PublishEventRequest) String() string {
 func (*PublishEventRequest) ProtoMessage() {}
 
 func (x *PublishEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[24]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1937,7 +2103,7 @@ func (x *PublishEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEventRequest.ProtoReflect.Descriptor instead.
 func (*PublishEventRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{24}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PublishEventRequest) GetEventId() string {
@@ -1958,7 +2124,7 @@ type PublishEventResponse struct {
 
 func (x *PublishEventResponse) Reset() {
 	*x = PublishEventResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[25]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1970,7 +2136,7 @@ func (x *PublishEventResponse) String() string {
 func (*PublishEventResponse) ProtoMessage() {}
 
 func (x *PublishEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[25]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1983,7 +2149,7 @@ func (x *PublishEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishEventResponse.ProtoReflect.Descriptor instead.
 func (*PublishEventResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{25}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PublishEventResponse) GetEvent() *Event {
@@ -2006,7 +2172,7 @@ type CancelEventRequest struct {
 
 func (x *CancelEventRequest) Reset() {
 	*x = CancelEventRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[26]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2018,7 +2184,7 @@ func (x *CancelEventRequest) String() string {
 func (*CancelEventRequest) ProtoMessage() {}
 
 func (x *CancelEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[26]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2031,7 +2197,7 @@ func (x *CancelEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelEventRequest.ProtoReflect.Descriptor instead.
 func (*CancelEventRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{26}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CancelEventRequest) GetEventId() string {
@@ -2059,7 +2225,7 @@ type CancelEventResponse struct {
 
 func (x *CancelEventResponse) Reset() {
 	*x = CancelEventResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[27]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2071,7 +2237,7 @@ func (x *CancelEventResponse) String() string {
 func (*CancelEventResponse) ProtoMessage() {}
 
 func (x *CancelEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[27]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2084,7 +2250,7 @@ func (x *CancelEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelEventResponse.ProtoReflect.Descriptor instead.
 func (*CancelEventResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{27}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CancelEventResponse) GetEvent() *Event {
@@ -2107,7 +2273,7 @@ type SetQueueEnabledRequest struct {
 
 func (x *SetQueueEnabledRequest) Reset() {
 	*x = SetQueueEnabledRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[28]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2119,7 +2285,7 @@ func (x *SetQueueEnabledRequest) String() string {
 func (*SetQueueEnabledRequest) ProtoMessage() {}
 
 func (x *SetQueueEnabledRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[28]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2132,7 +2298,7 @@ func (x *SetQueueEnabledRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetQueueEnabledRequest.ProtoReflect.Descriptor instead.
 func (*SetQueueEnabledRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{28}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SetQueueEnabledRequest) GetEventId() string {
@@ -2160,7 +2326,7 @@ type SetQueueEnabledResponse struct {
 
 func (x *SetQueueEnabledResponse) Reset() {
 	*x = SetQueueEnabledResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[29]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2172,7 +2338,7 @@ func (x *SetQueueEnabledResponse) String() string {
 func (*SetQueueEnabledResponse) ProtoMessage() {}
 
 func (x *SetQueueEnabledResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[29]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2185,7 +2351,7 @@ func (x *SetQueueEnabledResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetQueueEnabledResponse.ProtoReflect.Descriptor instead.
 func (*SetQueueEnabledResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{29}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SetQueueEnabledResponse) GetEvent() *Event {
@@ -2204,7 +2370,7 @@ type ListCategoriesRequest struct {
 
 func (x *ListCategoriesRequest) Reset() {
 	*x = ListCategoriesRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[30]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2216,7 +2382,7 @@ func (x *ListCategoriesRequest) String() string {
 func (*ListCategoriesRequest) ProtoMessage() {}
 
 func (x *ListCategoriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[30]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2229,7 +2395,7 @@ func (x *ListCategoriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCategoriesRequest.ProtoReflect.Descriptor instead.
 func (*ListCategoriesRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{30}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{34}
 }
 
 // ListCategoriesResponse is all categories (one page, no paging).
@@ -2245,7 +2411,7 @@ type ListCategoriesResponse struct {
 
 func (x *ListCategoriesResponse) Reset() {
 	*x = ListCategoriesResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[31]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2257,7 +2423,7 @@ func (x *ListCategoriesResponse) String() string {
 func (*ListCategoriesResponse) ProtoMessage() {}
 
 func (x *ListCategoriesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[31]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2270,7 +2436,7 @@ func (x *ListCategoriesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCategoriesResponse.ProtoReflect.Descriptor instead.
 func (*ListCategoriesResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{31}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListCategoriesResponse) GetCategories() []*Category {
@@ -2300,7 +2466,7 @@ type CreateCategoryRequest struct {
 
 func (x *CreateCategoryRequest) Reset() {
 	*x = CreateCategoryRequest{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[32]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2312,7 +2478,7 @@ func (x *CreateCategoryRequest) String() string {
 func (*CreateCategoryRequest) ProtoMessage() {}
 
 func (x *CreateCategoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[32]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2325,7 +2491,7 @@ func (x *CreateCategoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCategoryRequest.ProtoReflect.Descriptor instead.
 func (*CreateCategoryRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{32}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CreateCategoryRequest) GetName() string {
@@ -2353,7 +2519,7 @@ type CreateCategoryResponse struct {
 
 func (x *CreateCategoryResponse) Reset() {
 	*x = CreateCategoryResponse{}
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[33]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2365,7 +2531,7 @@ func (x *CreateCategoryResponse) String() string {
 func (*CreateCategoryResponse) ProtoMessage() {}
 
 func (x *CreateCategoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[33]
+	mi := &file_bookingrush_catalog_v1_catalog_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2378,7 +2544,7 @@ func (x *CreateCategoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCategoryResponse.ProtoReflect.Descriptor instead.
 func (*CreateCategoryResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{33}
+	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CreateCategoryResponse) GetCategory() *Category {
@@ -2546,7 +2712,13 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12D\n" +
 	"\tshow_date\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\v\xbaH\b\xc8\x01\x01\xb2\x01\x02@\x01R\bshowDate\"F\n" +
 	"\x12CreateShowResponse\x120\n" +
-	"\x04show\x18\x01 \x01(\v2\x1c.bookingrush.catalog.v1.ShowR\x04show\"\xc2\x02\n" +
+	"\x04show\x18\x01 \x01(\v2\x1c.bookingrush.catalog.v1.ShowR\x04show\"9\n" +
+	"\x11DeleteShowRequest\x12$\n" +
+	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\"\x14\n" +
+	"\x12DeleteShowResponse\"9\n" +
+	"\x11DeleteZoneRequest\x12$\n" +
+	"\azone_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06zoneId\"\x14\n" +
+	"\x12DeleteZoneResponse\"\xc2\x02\n" +
 	"\x11CreateZoneRequest\x12$\n" +
 	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\x12 \n" +
 	"\x04name\x18\x02 \x01(\tB\f\xbaH\t\xc8\x01\x01r\x04\x10\x01\x18dR\x04name\x12\xb3\x01\n" +
@@ -2591,7 +2763,7 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x17SHOW_STATUS_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12SHOW_STATUS_ACTIVE\x10\x01\x12\x18\n" +
 	"\x14SHOW_STATUS_SOLD_OUT\x10\x02\x12\x19\n" +
-	"\x15SHOW_STATUS_CANCELLED\x10\x032\xa4\x11\n" +
+	"\x15SHOW_STATUS_CANCELLED\x10\x032\xd6\x13\n" +
 	"\x0eCatalogService\x12~\n" +
 	"\n" +
 	"ListEvents\x12).bookingrush.catalog.v1.ListEventsRequest\x1a*.bookingrush.catalog.v1.ListEventsResponse\"\x19\x82\xd3\xe4\x93\x02\x10\x12\x0e/api/v1/events\x90\x02\x01\x12\x7f\n" +
@@ -2611,7 +2783,13 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\torganizer\x82\xd3\xe4\x93\x02$:\x01*\"\x1f/api/v1/events/{event_id}/shows\x12\x9c\x01\n" +
 	"\n" +
 	"CreateZone\x12).bookingrush.catalog.v1.CreateZoneRequest\x1a*.bookingrush.catalog.v1.CreateZoneResponse\"7\x82\xce\x18\v\n" +
-	"\torganizer\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/shows/{show_id}/zones\x12\xa6\x01\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/shows/{show_id}/zones\x12\x96\x01\n" +
+	"\n" +
+	"DeleteShow\x12).bookingrush.catalog.v1.DeleteShowRequest\x1a*.bookingrush.catalog.v1.DeleteShowResponse\"1\x82\xce\x18\v\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02\x19*\x17/api/v1/shows/{show_id}\x90\x02\x02\x12\x96\x01\n" +
+	"\n" +
+	"DeleteZone\x12).bookingrush.catalog.v1.DeleteZoneRequest\x1a*.bookingrush.catalog.v1.DeleteZoneResponse\"1\x82\xce\x18\v\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02\x19*\x17/api/v1/zones/{zone_id}\x90\x02\x02\x12\xa6\x01\n" +
 	"\fPublishEvent\x12+.bookingrush.catalog.v1.PublishEventRequest\x1a,.bookingrush.catalog.v1.PublishEventResponse\";\x82\xce\x18\v\n" +
 	"\torganizer\x82\xd3\xe4\x93\x02&:\x01*\"!/api/v1/events/{event_id}/publish\x12\xa2\x01\n" +
 	"\vCancelEvent\x12*.bookingrush.catalog.v1.CancelEventRequest\x1a+.bookingrush.catalog.v1.CancelEventResponse\":\x82\xce\x18\v\n" +
@@ -2636,7 +2814,7 @@ func file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_catalog_v1_catalog_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_bookingrush_catalog_v1_catalog_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_bookingrush_catalog_v1_catalog_proto_goTypes = []any{
 	(EventStatus)(0),                // 0: bookingrush.catalog.v1.EventStatus
 	(ShowStatus)(0),                 // 1: bookingrush.catalog.v1.ShowStatus
@@ -2662,59 +2840,63 @@ var file_bookingrush_catalog_v1_catalog_proto_goTypes = []any{
 	(*DeleteEventResponse)(nil),     // 21: bookingrush.catalog.v1.DeleteEventResponse
 	(*CreateShowRequest)(nil),       // 22: bookingrush.catalog.v1.CreateShowRequest
 	(*CreateShowResponse)(nil),      // 23: bookingrush.catalog.v1.CreateShowResponse
-	(*CreateZoneRequest)(nil),       // 24: bookingrush.catalog.v1.CreateZoneRequest
-	(*CreateZoneResponse)(nil),      // 25: bookingrush.catalog.v1.CreateZoneResponse
-	(*PublishEventRequest)(nil),     // 26: bookingrush.catalog.v1.PublishEventRequest
-	(*PublishEventResponse)(nil),    // 27: bookingrush.catalog.v1.PublishEventResponse
-	(*CancelEventRequest)(nil),      // 28: bookingrush.catalog.v1.CancelEventRequest
-	(*CancelEventResponse)(nil),     // 29: bookingrush.catalog.v1.CancelEventResponse
-	(*SetQueueEnabledRequest)(nil),  // 30: bookingrush.catalog.v1.SetQueueEnabledRequest
-	(*SetQueueEnabledResponse)(nil), // 31: bookingrush.catalog.v1.SetQueueEnabledResponse
-	(*ListCategoriesRequest)(nil),   // 32: bookingrush.catalog.v1.ListCategoriesRequest
-	(*ListCategoriesResponse)(nil),  // 33: bookingrush.catalog.v1.ListCategoriesResponse
-	(*CreateCategoryRequest)(nil),   // 34: bookingrush.catalog.v1.CreateCategoryRequest
-	(*CreateCategoryResponse)(nil),  // 35: bookingrush.catalog.v1.CreateCategoryResponse
-	nil,                             // 36: bookingrush.catalog.v1.GetShowResponse.ZoneNamesEntry
-	(*timestamppb.Timestamp)(nil),   // 37: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),             // 38: bookingrush.common.v1.PageMeta
+	(*DeleteShowRequest)(nil),       // 24: bookingrush.catalog.v1.DeleteShowRequest
+	(*DeleteShowResponse)(nil),      // 25: bookingrush.catalog.v1.DeleteShowResponse
+	(*DeleteZoneRequest)(nil),       // 26: bookingrush.catalog.v1.DeleteZoneRequest
+	(*DeleteZoneResponse)(nil),      // 27: bookingrush.catalog.v1.DeleteZoneResponse
+	(*CreateZoneRequest)(nil),       // 28: bookingrush.catalog.v1.CreateZoneRequest
+	(*CreateZoneResponse)(nil),      // 29: bookingrush.catalog.v1.CreateZoneResponse
+	(*PublishEventRequest)(nil),     // 30: bookingrush.catalog.v1.PublishEventRequest
+	(*PublishEventResponse)(nil),    // 31: bookingrush.catalog.v1.PublishEventResponse
+	(*CancelEventRequest)(nil),      // 32: bookingrush.catalog.v1.CancelEventRequest
+	(*CancelEventResponse)(nil),     // 33: bookingrush.catalog.v1.CancelEventResponse
+	(*SetQueueEnabledRequest)(nil),  // 34: bookingrush.catalog.v1.SetQueueEnabledRequest
+	(*SetQueueEnabledResponse)(nil), // 35: bookingrush.catalog.v1.SetQueueEnabledResponse
+	(*ListCategoriesRequest)(nil),   // 36: bookingrush.catalog.v1.ListCategoriesRequest
+	(*ListCategoriesResponse)(nil),  // 37: bookingrush.catalog.v1.ListCategoriesResponse
+	(*CreateCategoryRequest)(nil),   // 38: bookingrush.catalog.v1.CreateCategoryRequest
+	(*CreateCategoryResponse)(nil),  // 39: bookingrush.catalog.v1.CreateCategoryResponse
+	nil,                             // 40: bookingrush.catalog.v1.GetShowResponse.ZoneNamesEntry
+	(*timestamppb.Timestamp)(nil),   // 41: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),             // 42: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_catalog_v1_catalog_proto_depIdxs = []int32{
-	37, // 0: bookingrush.catalog.v1.Category.created_at:type_name -> google.protobuf.Timestamp
+	41, // 0: bookingrush.catalog.v1.Category.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: bookingrush.catalog.v1.Event.status:type_name -> bookingrush.catalog.v1.EventStatus
-	37, // 2: bookingrush.catalog.v1.Event.sale_start_at:type_name -> google.protobuf.Timestamp
-	37, // 3: bookingrush.catalog.v1.Event.sale_end_at:type_name -> google.protobuf.Timestamp
-	37, // 4: bookingrush.catalog.v1.Event.created_at:type_name -> google.protobuf.Timestamp
-	37, // 5: bookingrush.catalog.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
-	37, // 6: bookingrush.catalog.v1.Event.published_at:type_name -> google.protobuf.Timestamp
-	37, // 7: bookingrush.catalog.v1.Show.show_date:type_name -> google.protobuf.Timestamp
+	41, // 2: bookingrush.catalog.v1.Event.sale_start_at:type_name -> google.protobuf.Timestamp
+	41, // 3: bookingrush.catalog.v1.Event.sale_end_at:type_name -> google.protobuf.Timestamp
+	41, // 4: bookingrush.catalog.v1.Event.created_at:type_name -> google.protobuf.Timestamp
+	41, // 5: bookingrush.catalog.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
+	41, // 6: bookingrush.catalog.v1.Event.published_at:type_name -> google.protobuf.Timestamp
+	41, // 7: bookingrush.catalog.v1.Show.show_date:type_name -> google.protobuf.Timestamp
 	1,  // 8: bookingrush.catalog.v1.Show.status:type_name -> bookingrush.catalog.v1.ShowStatus
-	37, // 9: bookingrush.catalog.v1.Show.created_at:type_name -> google.protobuf.Timestamp
-	37, // 10: bookingrush.catalog.v1.Zone.created_at:type_name -> google.protobuf.Timestamp
+	41, // 9: bookingrush.catalog.v1.Show.created_at:type_name -> google.protobuf.Timestamp
+	41, // 10: bookingrush.catalog.v1.Zone.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 11: bookingrush.catalog.v1.ListEventsRequest.status:type_name -> bookingrush.catalog.v1.EventStatus
 	3,  // 12: bookingrush.catalog.v1.ListEventsResponse.events:type_name -> bookingrush.catalog.v1.Event
-	38, // 13: bookingrush.catalog.v1.ListEventsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	42, // 13: bookingrush.catalog.v1.ListEventsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	3,  // 14: bookingrush.catalog.v1.GetEventResponse.event:type_name -> bookingrush.catalog.v1.Event
 	4,  // 15: bookingrush.catalog.v1.ListShowsResponse.shows:type_name -> bookingrush.catalog.v1.Show
-	38, // 16: bookingrush.catalog.v1.ListShowsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	42, // 16: bookingrush.catalog.v1.ListShowsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	4,  // 17: bookingrush.catalog.v1.GetShowResponse.show:type_name -> bookingrush.catalog.v1.Show
 	0,  // 18: bookingrush.catalog.v1.GetShowResponse.event_status:type_name -> bookingrush.catalog.v1.EventStatus
-	36, // 19: bookingrush.catalog.v1.GetShowResponse.zone_names:type_name -> bookingrush.catalog.v1.GetShowResponse.ZoneNamesEntry
+	40, // 19: bookingrush.catalog.v1.GetShowResponse.zone_names:type_name -> bookingrush.catalog.v1.GetShowResponse.ZoneNamesEntry
 	5,  // 20: bookingrush.catalog.v1.ListZonesResponse.zones:type_name -> bookingrush.catalog.v1.Zone
-	38, // 21: bookingrush.catalog.v1.ListZonesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	37, // 22: bookingrush.catalog.v1.CreateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
-	37, // 23: bookingrush.catalog.v1.CreateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
+	42, // 21: bookingrush.catalog.v1.ListZonesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	41, // 22: bookingrush.catalog.v1.CreateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
+	41, // 23: bookingrush.catalog.v1.CreateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
 	3,  // 24: bookingrush.catalog.v1.CreateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	37, // 25: bookingrush.catalog.v1.UpdateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
-	37, // 26: bookingrush.catalog.v1.UpdateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
+	41, // 25: bookingrush.catalog.v1.UpdateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
+	41, // 26: bookingrush.catalog.v1.UpdateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
 	3,  // 27: bookingrush.catalog.v1.UpdateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	37, // 28: bookingrush.catalog.v1.CreateShowRequest.show_date:type_name -> google.protobuf.Timestamp
+	41, // 28: bookingrush.catalog.v1.CreateShowRequest.show_date:type_name -> google.protobuf.Timestamp
 	4,  // 29: bookingrush.catalog.v1.CreateShowResponse.show:type_name -> bookingrush.catalog.v1.Show
 	5,  // 30: bookingrush.catalog.v1.CreateZoneResponse.zone:type_name -> bookingrush.catalog.v1.Zone
 	3,  // 31: bookingrush.catalog.v1.PublishEventResponse.event:type_name -> bookingrush.catalog.v1.Event
 	3,  // 32: bookingrush.catalog.v1.CancelEventResponse.event:type_name -> bookingrush.catalog.v1.Event
 	3,  // 33: bookingrush.catalog.v1.SetQueueEnabledResponse.event:type_name -> bookingrush.catalog.v1.Event
 	2,  // 34: bookingrush.catalog.v1.ListCategoriesResponse.categories:type_name -> bookingrush.catalog.v1.Category
-	38, // 35: bookingrush.catalog.v1.ListCategoriesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	42, // 35: bookingrush.catalog.v1.ListCategoriesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	2,  // 36: bookingrush.catalog.v1.CreateCategoryResponse.category:type_name -> bookingrush.catalog.v1.Category
 	6,  // 37: bookingrush.catalog.v1.CatalogService.ListEvents:input_type -> bookingrush.catalog.v1.ListEventsRequest
 	8,  // 38: bookingrush.catalog.v1.CatalogService.GetEvent:input_type -> bookingrush.catalog.v1.GetEventRequest
@@ -2725,29 +2907,33 @@ var file_bookingrush_catalog_v1_catalog_proto_depIdxs = []int32{
 	18, // 43: bookingrush.catalog.v1.CatalogService.UpdateEvent:input_type -> bookingrush.catalog.v1.UpdateEventRequest
 	20, // 44: bookingrush.catalog.v1.CatalogService.DeleteEvent:input_type -> bookingrush.catalog.v1.DeleteEventRequest
 	22, // 45: bookingrush.catalog.v1.CatalogService.CreateShow:input_type -> bookingrush.catalog.v1.CreateShowRequest
-	24, // 46: bookingrush.catalog.v1.CatalogService.CreateZone:input_type -> bookingrush.catalog.v1.CreateZoneRequest
-	26, // 47: bookingrush.catalog.v1.CatalogService.PublishEvent:input_type -> bookingrush.catalog.v1.PublishEventRequest
-	28, // 48: bookingrush.catalog.v1.CatalogService.CancelEvent:input_type -> bookingrush.catalog.v1.CancelEventRequest
-	30, // 49: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:input_type -> bookingrush.catalog.v1.SetQueueEnabledRequest
-	32, // 50: bookingrush.catalog.v1.CatalogService.ListCategories:input_type -> bookingrush.catalog.v1.ListCategoriesRequest
-	34, // 51: bookingrush.catalog.v1.CatalogService.CreateCategory:input_type -> bookingrush.catalog.v1.CreateCategoryRequest
-	7,  // 52: bookingrush.catalog.v1.CatalogService.ListEvents:output_type -> bookingrush.catalog.v1.ListEventsResponse
-	9,  // 53: bookingrush.catalog.v1.CatalogService.GetEvent:output_type -> bookingrush.catalog.v1.GetEventResponse
-	11, // 54: bookingrush.catalog.v1.CatalogService.ListShows:output_type -> bookingrush.catalog.v1.ListShowsResponse
-	13, // 55: bookingrush.catalog.v1.CatalogService.GetShow:output_type -> bookingrush.catalog.v1.GetShowResponse
-	15, // 56: bookingrush.catalog.v1.CatalogService.ListZones:output_type -> bookingrush.catalog.v1.ListZonesResponse
-	17, // 57: bookingrush.catalog.v1.CatalogService.CreateEvent:output_type -> bookingrush.catalog.v1.CreateEventResponse
-	19, // 58: bookingrush.catalog.v1.CatalogService.UpdateEvent:output_type -> bookingrush.catalog.v1.UpdateEventResponse
-	21, // 59: bookingrush.catalog.v1.CatalogService.DeleteEvent:output_type -> bookingrush.catalog.v1.DeleteEventResponse
-	23, // 60: bookingrush.catalog.v1.CatalogService.CreateShow:output_type -> bookingrush.catalog.v1.CreateShowResponse
-	25, // 61: bookingrush.catalog.v1.CatalogService.CreateZone:output_type -> bookingrush.catalog.v1.CreateZoneResponse
-	27, // 62: bookingrush.catalog.v1.CatalogService.PublishEvent:output_type -> bookingrush.catalog.v1.PublishEventResponse
-	29, // 63: bookingrush.catalog.v1.CatalogService.CancelEvent:output_type -> bookingrush.catalog.v1.CancelEventResponse
-	31, // 64: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:output_type -> bookingrush.catalog.v1.SetQueueEnabledResponse
-	33, // 65: bookingrush.catalog.v1.CatalogService.ListCategories:output_type -> bookingrush.catalog.v1.ListCategoriesResponse
-	35, // 66: bookingrush.catalog.v1.CatalogService.CreateCategory:output_type -> bookingrush.catalog.v1.CreateCategoryResponse
-	52, // [52:67] is the sub-list for method output_type
-	37, // [37:52] is the sub-list for method input_type
+	28, // 46: bookingrush.catalog.v1.CatalogService.CreateZone:input_type -> bookingrush.catalog.v1.CreateZoneRequest
+	24, // 47: bookingrush.catalog.v1.CatalogService.DeleteShow:input_type -> bookingrush.catalog.v1.DeleteShowRequest
+	26, // 48: bookingrush.catalog.v1.CatalogService.DeleteZone:input_type -> bookingrush.catalog.v1.DeleteZoneRequest
+	30, // 49: bookingrush.catalog.v1.CatalogService.PublishEvent:input_type -> bookingrush.catalog.v1.PublishEventRequest
+	32, // 50: bookingrush.catalog.v1.CatalogService.CancelEvent:input_type -> bookingrush.catalog.v1.CancelEventRequest
+	34, // 51: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:input_type -> bookingrush.catalog.v1.SetQueueEnabledRequest
+	36, // 52: bookingrush.catalog.v1.CatalogService.ListCategories:input_type -> bookingrush.catalog.v1.ListCategoriesRequest
+	38, // 53: bookingrush.catalog.v1.CatalogService.CreateCategory:input_type -> bookingrush.catalog.v1.CreateCategoryRequest
+	7,  // 54: bookingrush.catalog.v1.CatalogService.ListEvents:output_type -> bookingrush.catalog.v1.ListEventsResponse
+	9,  // 55: bookingrush.catalog.v1.CatalogService.GetEvent:output_type -> bookingrush.catalog.v1.GetEventResponse
+	11, // 56: bookingrush.catalog.v1.CatalogService.ListShows:output_type -> bookingrush.catalog.v1.ListShowsResponse
+	13, // 57: bookingrush.catalog.v1.CatalogService.GetShow:output_type -> bookingrush.catalog.v1.GetShowResponse
+	15, // 58: bookingrush.catalog.v1.CatalogService.ListZones:output_type -> bookingrush.catalog.v1.ListZonesResponse
+	17, // 59: bookingrush.catalog.v1.CatalogService.CreateEvent:output_type -> bookingrush.catalog.v1.CreateEventResponse
+	19, // 60: bookingrush.catalog.v1.CatalogService.UpdateEvent:output_type -> bookingrush.catalog.v1.UpdateEventResponse
+	21, // 61: bookingrush.catalog.v1.CatalogService.DeleteEvent:output_type -> bookingrush.catalog.v1.DeleteEventResponse
+	23, // 62: bookingrush.catalog.v1.CatalogService.CreateShow:output_type -> bookingrush.catalog.v1.CreateShowResponse
+	29, // 63: bookingrush.catalog.v1.CatalogService.CreateZone:output_type -> bookingrush.catalog.v1.CreateZoneResponse
+	25, // 64: bookingrush.catalog.v1.CatalogService.DeleteShow:output_type -> bookingrush.catalog.v1.DeleteShowResponse
+	27, // 65: bookingrush.catalog.v1.CatalogService.DeleteZone:output_type -> bookingrush.catalog.v1.DeleteZoneResponse
+	31, // 66: bookingrush.catalog.v1.CatalogService.PublishEvent:output_type -> bookingrush.catalog.v1.PublishEventResponse
+	33, // 67: bookingrush.catalog.v1.CatalogService.CancelEvent:output_type -> bookingrush.catalog.v1.CancelEventResponse
+	35, // 68: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:output_type -> bookingrush.catalog.v1.SetQueueEnabledResponse
+	37, // 69: bookingrush.catalog.v1.CatalogService.ListCategories:output_type -> bookingrush.catalog.v1.ListCategoriesResponse
+	39, // 70: bookingrush.catalog.v1.CatalogService.CreateCategory:output_type -> bookingrush.catalog.v1.CreateCategoryResponse
+	54, // [54:71] is the sub-list for method output_type
+	37, // [37:54] is the sub-list for method input_type
 	37, // [37:37] is the sub-list for extension type_name
 	37, // [37:37] is the sub-list for extension extendee
 	0,  // [0:37] is the sub-list for field type_name
@@ -2765,7 +2951,7 @@ func file_bookingrush_catalog_v1_catalog_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_catalog_v1_catalog_proto_rawDesc), len(file_bookingrush_catalog_v1_catalog_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   35,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,7 +1,8 @@
 "use client";
 
 /**
- * The organizer's controls on an event page: shows and zones of a draft,
+ * The organizer's controls on an event page: shows and zones of a draft
+ * (added and removed),
  * publishing, the waiting room, cancelling (with what it does to buyers) and
  * deleting a draft. Each calls one API route and re-renders the page.
  */
@@ -78,6 +79,28 @@ export function AddZoneForm({ showId }: { showId: string }) {
       </Button>
       <ActionStatus state={action} />
     </form>
+  );
+}
+
+/**
+ * Removes a draft's show (with its zones) or one zone: what was added by
+ * mistake goes, and is added again as it should be.
+ */
+export function RemoveButton({ kind, id, label }: { kind: "show" | "zone"; id: string; label: string }) {
+  const router = useRouter();
+  const action = useApiAction();
+  async function remove() {
+    if (kind === "show" && !window.confirm(`Remove the show of ${label} and its zones?`)) return;
+    const call = kind === "show" ? () => browserApi.catalog.deleteShow(id) : () => browserApi.catalog.deleteZone(id);
+    if (await action.run(call)) router.refresh();
+  }
+  return (
+    <span className="inline-flex items-center gap-2">
+      <Button variant="ghost" size="sm" onClick={remove} disabled={action.running} aria-label={`Remove ${kind} ${label}`} data-testid={`remove-${kind}`}>
+        Remove
+      </Button>
+      <ActionStatus state={action} />
+    </span>
   );
 }
 

@@ -93,8 +93,10 @@ export function endpoints(t: Transport) {
         t.request<Record<string, never>>({ method: "DELETE", path: `/events/${enc(eventId)}` }),
       createShow: (eventId: string, body: CreateShowInput) =>
         t.request<Show>({ method: "POST", path: `/events/${enc(eventId)}/shows`, body }),
+      deleteShow: (showId: string) => t.request<Record<string, never>>({ method: "DELETE", path: `/shows/${enc(showId)}` }),
       createZone: (showId: string, body: CreateZoneInput) =>
         t.request<Zone>({ method: "POST", path: `/shows/${enc(showId)}/zones`, body }),
+      deleteZone: (zoneId: string) => t.request<Record<string, never>>({ method: "DELETE", path: `/zones/${enc(zoneId)}` }),
       publish: (eventId: string) => t.request<Event>({ method: "POST", path: `/events/${enc(eventId)}/publish`, body: {} }),
       cancel: (eventId: string, reason: string) =>
         t.request<Event>({ method: "POST", path: `/events/${enc(eventId)}/cancel`, body: { reason } }),

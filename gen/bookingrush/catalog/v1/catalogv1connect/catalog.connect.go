@@ -65,6 +65,12 @@ const (
 	// CatalogServiceCreateZoneProcedure is the fully-qualified name of the CatalogService's CreateZone
 	// RPC.
 	CatalogServiceCreateZoneProcedure = "/bookingrush.catalog.v1.CatalogService/CreateZone"
+	// CatalogServiceDeleteShowProcedure is the fully-qualified name of the CatalogService's DeleteShow
+	// RPC.
+	CatalogServiceDeleteShowProcedure = "/bookingrush.catalog.v1.CatalogService/DeleteShow"
+	// CatalogServiceDeleteZoneProcedure is the fully-qualified name of the CatalogService's DeleteZone
+	// RPC.
+	CatalogServiceDeleteZoneProcedure = "/bookingrush.catalog.v1.CatalogService/DeleteZone"
 	// CatalogServicePublishEventProcedure is the fully-qualified name of the CatalogService's
 	// PublishEvent RPC.
 	CatalogServicePublishEventProcedure = "/bookingrush.catalog.v1.CatalogService/PublishEvent"
@@ -108,6 +114,14 @@ type CatalogServiceClient interface {
 	CreateShow(context.Context, *connect.Request[v1.CreateShowRequest]) (*connect.Response[v1.CreateShowResponse], error)
 	// CreateZone adds a priced seat zone to a show.
 	CreateZone(context.Context, *connect.Request[v1.CreateZoneRequest]) (*connect.Response[v1.CreateZoneResponse], error)
+	// DeleteShow deletes a show of a draft event, with its zones: a show
+	// added by mistake. A published event's shows stay (its buyers hold
+	// tickets for them: cancel the event instead). Its organizer or an admin.
+	DeleteShow(context.Context, *connect.Request[v1.DeleteShowRequest]) (*connect.Response[v1.DeleteShowResponse], error)
+	// DeleteZone deletes a zone of a draft event's show: a zone with the
+	// wrong name, price or seats is deleted and added again. Its organizer or
+	// an admin.
+	DeleteZone(context.Context, *connect.Request[v1.DeleteZoneRequest]) (*connect.Response[v1.DeleteZoneResponse], error)
 	// PublishEvent puts a draft event on sale: its inventory is loaded into
 	// the booking service (BookingService.LoadInventory) before it answers.
 	PublishEvent(context.Context, *connect.Request[v1.PublishEventRequest]) (*connect.Response[v1.PublishEventResponse], error)
@@ -206,6 +220,20 @@ func NewCatalogServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(catalogServiceMethods.ByName("CreateZone")),
 			connect.WithClientOptions(opts...),
 		),
+		deleteShow: connect.NewClient[v1.DeleteShowRequest, v1.DeleteShowResponse](
+			httpClient,
+			baseURL+CatalogServiceDeleteShowProcedure,
+			connect.WithSchema(catalogServiceMethods.ByName("DeleteShow")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
+		deleteZone: connect.NewClient[v1.DeleteZoneRequest, v1.DeleteZoneResponse](
+			httpClient,
+			baseURL+CatalogServiceDeleteZoneProcedure,
+			connect.WithSchema(catalogServiceMethods.ByName("DeleteZone")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 		publishEvent: connect.NewClient[v1.PublishEventRequest, v1.PublishEventResponse](
 			httpClient,
 			baseURL+CatalogServicePublishEventProcedure,
@@ -253,6 +281,8 @@ type catalogServiceClient struct {
 	deleteEvent     *connect.Client[v1.DeleteEventRequest, v1.DeleteEventResponse]
 	createShow      *connect.Client[v1.CreateShowRequest, v1.CreateShowResponse]
 	createZone      *connect.Client[v1.CreateZoneRequest, v1.CreateZoneResponse]
+	deleteShow      *connect.Client[v1.DeleteShowRequest, v1.DeleteShowResponse]
+	deleteZone      *connect.Client[v1.DeleteZoneRequest, v1.DeleteZoneResponse]
 	publishEvent    *connect.Client[v1.PublishEventRequest, v1.PublishEventResponse]
 	cancelEvent     *connect.Client[v1.CancelEventRequest, v1.CancelEventResponse]
 	setQueueEnabled *connect.Client[v1.SetQueueEnabledRequest, v1.SetQueueEnabledResponse]
@@ -310,6 +340,16 @@ func (c *catalogServiceClient) CreateZone(ctx context.Context, req *connect.Requ
 	return c.createZone.CallUnary(ctx, req)
 }
 
+// DeleteShow calls bookingrush.catalog.v1.CatalogService.DeleteShow.
+func (c *catalogServiceClient) DeleteShow(ctx context.Context, req *connect.Request[v1.DeleteShowRequest]) (*connect.Response[v1.DeleteShowResponse], error) {
+	return c.deleteShow.CallUnary(ctx, req)
+}
+
+// DeleteZone calls bookingrush.catalog.v1.CatalogService.DeleteZone.
+func (c *catalogServiceClient) DeleteZone(ctx context.Context, req *connect.Request[v1.DeleteZoneRequest]) (*connect.Response[v1.DeleteZoneResponse], error) {
+	return c.deleteZone.CallUnary(ctx, req)
+}
+
 // PublishEvent calls bookingrush.catalog.v1.CatalogService.PublishEvent.
 func (c *catalogServiceClient) PublishEvent(ctx context.Context, req *connect.Request[v1.PublishEventRequest]) (*connect.Response[v1.PublishEventResponse], error) {
 	return c.publishEvent.CallUnary(ctx, req)
@@ -361,6 +401,14 @@ type CatalogServiceHandler interface {
 	CreateShow(context.Context, *connect.Request[v1.CreateShowRequest]) (*connect.Response[v1.CreateShowResponse], error)
 	// CreateZone adds a priced seat zone to a show.
 	CreateZone(context.Context, *connect.Request[v1.CreateZoneRequest]) (*connect.Response[v1.CreateZoneResponse], error)
+	// DeleteShow deletes a show of a draft event, with its zones: a show
+	// added by mistake. A published event's shows stay (its buyers hold
+	// tickets for them: cancel the event instead). Its organizer or an admin.
+	DeleteShow(context.Context, *connect.Request[v1.DeleteShowRequest]) (*connect.Response[v1.DeleteShowResponse], error)
+	// DeleteZone deletes a zone of a draft event's show: a zone with the
+	// wrong name, price or seats is deleted and added again. Its organizer or
+	// an admin.
+	DeleteZone(context.Context, *connect.Request[v1.DeleteZoneRequest]) (*connect.Response[v1.DeleteZoneResponse], error)
 	// PublishEvent puts a draft event on sale: its inventory is loaded into
 	// the booking service (BookingService.LoadInventory) before it answers.
 	PublishEvent(context.Context, *connect.Request[v1.PublishEventRequest]) (*connect.Response[v1.PublishEventResponse], error)
@@ -455,6 +503,20 @@ func NewCatalogServiceHandler(svc CatalogServiceHandler, opts ...connect.Handler
 		connect.WithSchema(catalogServiceMethods.ByName("CreateZone")),
 		connect.WithHandlerOptions(opts...),
 	)
+	catalogServiceDeleteShowHandler := connect.NewUnaryHandler(
+		CatalogServiceDeleteShowProcedure,
+		svc.DeleteShow,
+		connect.WithSchema(catalogServiceMethods.ByName("DeleteShow")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
+	catalogServiceDeleteZoneHandler := connect.NewUnaryHandler(
+		CatalogServiceDeleteZoneProcedure,
+		svc.DeleteZone,
+		connect.WithSchema(catalogServiceMethods.ByName("DeleteZone")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	catalogServicePublishEventHandler := connect.NewUnaryHandler(
 		CatalogServicePublishEventProcedure,
 		svc.PublishEvent,
@@ -509,6 +571,10 @@ func NewCatalogServiceHandler(svc CatalogServiceHandler, opts ...connect.Handler
 			catalogServiceCreateShowHandler.ServeHTTP(w, r)
 		case CatalogServiceCreateZoneProcedure:
 			catalogServiceCreateZoneHandler.ServeHTTP(w, r)
+		case CatalogServiceDeleteShowProcedure:
+			catalogServiceDeleteShowHandler.ServeHTTP(w, r)
+		case CatalogServiceDeleteZoneProcedure:
+			catalogServiceDeleteZoneHandler.ServeHTTP(w, r)
 		case CatalogServicePublishEventProcedure:
 			catalogServicePublishEventHandler.ServeHTTP(w, r)
 		case CatalogServiceCancelEventProcedure:
@@ -566,6 +632,14 @@ func (UnimplementedCatalogServiceHandler) CreateShow(context.Context, *connect.R
 
 func (UnimplementedCatalogServiceHandler) CreateZone(context.Context, *connect.Request[v1.CreateZoneRequest]) (*connect.Response[v1.CreateZoneResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.catalog.v1.CatalogService.CreateZone is not implemented"))
+}
+
+func (UnimplementedCatalogServiceHandler) DeleteShow(context.Context, *connect.Request[v1.DeleteShowRequest]) (*connect.Response[v1.DeleteShowResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.catalog.v1.CatalogService.DeleteShow is not implemented"))
+}
+
+func (UnimplementedCatalogServiceHandler) DeleteZone(context.Context, *connect.Request[v1.DeleteZoneRequest]) (*connect.Response[v1.DeleteZoneResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.catalog.v1.CatalogService.DeleteZone is not implemented"))
 }
 
 func (UnimplementedCatalogServiceHandler) PublishEvent(context.Context, *connect.Request[v1.PublishEventRequest]) (*connect.Response[v1.PublishEventResponse], error) {

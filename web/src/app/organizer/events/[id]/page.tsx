@@ -5,7 +5,7 @@ import { notFound } from "next/navigation";
 
 import { ApiErrorPanel } from "@/components/api-error-panel";
 import { EventForm } from "@/components/organizer/event-form";
-import { AddShowForm, AddZoneForm, CancelEventDialog, DeleteDraftButton, PublishButton, QueueSettings } from "@/components/organizer/manage";
+import { AddShowForm, AddZoneForm, CancelEventDialog, DeleteDraftButton, PublishButton, QueueSettings, RemoveButton } from "@/components/organizer/manage";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
@@ -74,7 +74,10 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
               const z = zones[i];
               return (
                 <div key={s.id} className="space-y-3 rounded-lg border p-4" data-testid="manage-show">
-                  <h3 className="font-medium">{dateTime(s.show_date, { zone: venue })}</h3>
+                  <div className="flex flex-wrap items-center justify-between gap-2">
+                    <h3 className="font-medium">{dateTime(s.show_date, { zone: venue })}</h3>
+                    {draft && <RemoveButton kind="show" id={s.id} label={dateTime(s.show_date, { zone: venue })} />}
+                  </div>
                   {z && z.ok && z.data.length > 0 && (
                     <Table>
                       <TableHeader>
@@ -82,6 +85,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
                           <TableHead>Zone</TableHead>
                           <TableHead>Price</TableHead>
                           <TableHead className="text-right">Available / total</TableHead>
+                          {draft && <TableHead className="w-0" />}
                         </TableRow>
                       </TableHeader>
                       <TableBody>
@@ -92,6 +96,11 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
                             <TableCell className="text-right">
                               {zone.available_seats} / {zone.total_seats}
                             </TableCell>
+                            {draft && (
+                              <TableCell className="text-right">
+                                <RemoveButton kind="zone" id={zone.id} label={zone.name} />
+                              </TableCell>
+                            )}
                           </TableRow>
                         ))}
                       </TableBody>
