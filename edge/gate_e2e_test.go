@@ -45,12 +45,19 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 		}
 	}
 	showAt := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Hour)
+	// org's show is a festival of two days: its tickets admit until it
+	// ends, later than a day after its start. other's show has no end.
+	endsAt := showAt.Add(48 * time.Hour)
 	newEvent := func(who string, seats int) (eventID, showID, zoneID string) {
 		t.Helper()
 		ev := a.call("POST", "/api/v1/events", users[who], map[string]any{"title": "Gate Night " + who, "venue": "Hall", "time_zone": "Asia/Tokyo", "max_per_user": 4,
 			"sale_start_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "sale_end_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)})
 		a.want(ev, 201, "")
-		show := a.call("POST", "/api/v1/events/"+ev.str("id")+"/shows", users[who], map[string]any{"show_date": showAt.Format(time.RFC3339)})
+		body := map[string]any{"show_date": showAt.Format(time.RFC3339)}
+		if who == "org" {
+			body["ends_at"] = endsAt.Format(time.RFC3339)
+		}
+		show := a.call("POST", "/api/v1/events/"+ev.str("id")+"/shows", users[who], body)
 		a.want(show, 201, "")
 		zone := a.call("POST", "/api/v1/shows/"+show.str("id")+"/zones", users[who], map[string]any{"name": "Floor", "price": "25.00", "total_seats": seats})
 		a.want(zone, 201, "")
@@ -134,7 +141,8 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 		tk := tk.(map[string]any)
 		codes[i] = tk["code"].(string)
 		got, err := eticket.Verify(codes[i], keys, time.Now())
-		if err != nil || got.ID.String() != tk["id"] || got.EventID.String() != eventID || got.ShowID.String() != showID || tk["status"] != "valid" {
+		if err != nil || got.ID.String() != tk["id"] || got.EventID.String() != eventID || got.ShowID.String() != showID || tk["status"] != "valid" ||
+			tk["valid_until"] != endsAt.Format(time.RFC3339) {
 			t.Fatalf("ticket %d: %+v %v (%v)", i, got, err, tk)
 		}
 		png, _ := base64.StdEncoding.DecodeString(tk["qr_png"].(string))
@@ -152,7 +160,7 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 				strings.Contains(msg.Text, when) && strings.HasSuffix(when, "JST") &&
 				strings.Contains(msg.Text, "Venue:             Hall") && strings.Contains(msg.Text, "Zone:              Floor") &&
 				strings.HasPrefix(msg.Text, "Hello ben,") && len(msg.Attachments) == 1 && msg.Attachments[0].Name == "show.ics" &&
-				strings.Contains(string(msg.Attachments[0].Data), "\r\nDTSTART:"+showAt.Format("20060102T150405Z")+"\r\nSUMMARY:Gate Night org\r\nLOCATION:Hall\r\n") {
+				strings.Contains(string(msg.Attachments[0].Data), "\r\nDTSTART:"+showAt.Format("20060102T150405Z")+"\r\nDTEND:"+endsAt.Format("20060102T150405Z")+"\r\nSUMMARY:Gate Night org\r\nLOCATION:Hall\r\n") {
 				return true
 			}
 		}

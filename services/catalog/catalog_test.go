@@ -132,9 +132,18 @@ func TestEventLifeCycle(t *testing.T) {
 				must[catalogv1.DeleteZoneResponse](t)(c.DeleteZone(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteZoneRequest{ZoneId: typo.GetId()})))
 				_, err = c.DeleteZone(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteZoneRequest{ZoneId: typo.GetId()}))
 				testkit.WantCode(t, err, errs.NotFound)
+				// A show's end, when given, is after its start and within 30 days.
+				at := time.Now().Add(31 * 24 * time.Hour).Truncate(time.Second)
+				for _, end := range []time.Time{at, at.Add(-time.Hour), at.Add(30*24*time.Hour + time.Second)} {
+					_, err = c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{EventId: ev.GetId(), ShowDate: timestamppb.New(at), EndsAt: timestamppb.New(end)}))
+					testkit.WantCode(t, err, errs.Validation)
+				}
 				extra := must[catalogv1.CreateShowResponse](t)(c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{
-					EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(31 * 24 * time.Hour)),
+					EventId: ev.GetId(), ShowDate: timestamppb.New(at), EndsAt: timestamppb.New(at.Add(3 * time.Hour)),
 				}))).GetShow()
+				if !extra.GetEndsAt().AsTime().Equal(at.Add(3 * time.Hour)) {
+					t.Fatalf("show's end %v, want %v", extra.GetEndsAt().AsTime(), at.Add(3*time.Hour))
+				}
 				must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: extra.GetId(), Name: "Floor", Price: "25.00", TotalSeats: 90})))
 				_, err = c.DeleteShow(ctx, testkit.Bearer(e.org2, &catalogv1.DeleteShowRequest{ShowId: extra.GetId()}))
 				testkit.WantCode(t, err, errs.NotFound)
@@ -143,7 +152,7 @@ func TestEventLifeCycle(t *testing.T) {
 				testkit.WantCode(t, err, errs.NotFound)
 
 				shows := must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, testkit.Bearer(e.org1, &catalogv1.ListShowsRequest{Slug: ev.GetSlug()})))
-				if len(shows.GetShows()) != 1 || shows.GetShows()[0].GetTotalSeats() != 100 || shows.GetShows()[0].GetAvailableSeats() != 100 {
+				if len(shows.GetShows()) != 1 || shows.GetShows()[0].GetTotalSeats() != 100 || shows.GetShows()[0].GetAvailableSeats() != 100 || shows.GetShows()[0].GetEndsAt() != nil {
 					t.Fatalf("show counters (trigger) %v", shows)
 				}
 			})

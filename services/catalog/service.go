@@ -391,7 +391,12 @@ func (s *Service) draftTx(ctx context.Context, eventID, what string, fn func(tx 
 func (s *Service) CreateShow(ctx context.Context, req *catalogv1.CreateShowRequest) (*catalogv1.Show, error) {
 	var show *catalogv1.Show
 	err := s.draftTx(ctx, req.GetEventId(), "", func(tx pgx.Tx, ev *catalogv1.Event) (err error) {
-		if show, err = insertShow(ctx, tx, ev.GetId(), req.GetShowDate().AsTime()); err != nil {
+		var ends *time.Time
+		if req.GetEndsAt() != nil {
+			t := req.GetEndsAt().AsTime()
+			ends = &t
+		}
+		if show, err = insertShow(ctx, tx, ev.GetId(), req.GetShowDate().AsTime(), ends); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "show.create", EntityType: "show", EntityID: show.GetId(), New: show})

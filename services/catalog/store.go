@@ -345,18 +345,22 @@ SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM seat_zones z W
 	return gaps, nil
 }
 
-const showColumns = `id, event_id, show_date, total_seats, available_seats, status, created_at`
+const showColumns = `id, event_id, show_date, total_seats, available_seats, status, created_at, ends_at`
 
 func scanShow(row pgx.Row) (*catalogv1.Show, error) {
 	var (
 		sh            catalogv1.Show
 		date, created time.Time
+		ends          *time.Time
 		status        string
 	)
-	if err := row.Scan(&sh.Id, &sh.EventId, &date, &sh.TotalSeats, &sh.AvailableSeats, &status, &created); err != nil {
+	if err := row.Scan(&sh.Id, &sh.EventId, &date, &sh.TotalSeats, &sh.AvailableSeats, &status, &created, &ends); err != nil {
 		return nil, err
 	}
 	sh.ShowDate, sh.CreatedAt = timestamppb.New(date), timestamppb.New(created)
+	if ends != nil {
+		sh.EndsAt = timestamppb.New(*ends)
+	}
 	sh.Status = catalogv1.ShowStatus_SHOW_STATUS_ACTIVE
 	if status == "cancelled" {
 		sh.Status = catalogv1.ShowStatus_SHOW_STATUS_CANCELLED
@@ -364,9 +368,10 @@ func scanShow(row pgx.Row) (*catalogv1.Show, error) {
 	return &sh, nil
 }
 
-// insertShow adds a show to an event (inside eventTx).
-func insertShow(ctx context.Context, tx pgx.Tx, eventID string, date time.Time) (*catalogv1.Show, error) {
-	sh, err := scanShow(tx.QueryRow(ctx, `INSERT INTO shows (event_id, show_date) VALUES ($1, $2) RETURNING `+showColumns, eventID, date))
+// insertShow adds a show to an event (inside eventTx); ends is nil when the
+// organizer did not say when it ends.
+func insertShow(ctx context.Context, tx pgx.Tx, eventID string, date time.Time, ends *time.Time) (*catalogv1.Show, error) {
+	sh, err := scanShow(tx.QueryRow(ctx, `INSERT INTO shows (event_id, show_date, ends_at) VALUES ($1, $2, $3) RETURNING `+showColumns, eventID, date, ends))
 	return sh, dbErr(err)
 }
 

@@ -47,7 +47,8 @@ import (
 type Config struct {
 	// Addr is where the GateService listens (Connect, gRPC and gRPC-Web).
 	Addr string `yaml:"addr"`
-	// ValidAfterStart is how long after its show starts a ticket admits.
+	// ValidAfterStart is how long after its show starts a ticket admits (and
+	// at least until the show ends, when the organizer gave its end).
 	ValidAfterStart time.Duration `yaml:"valid_after_start"`
 	// ClockSkew is how far before its issue a code is valid (a gate's clock
 	// may run behind).
@@ -59,7 +60,7 @@ type Config struct {
 // RegisterFlags registers gate.* flags.
 func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.StringVar(&c.Addr, "gate.addr", server.DefaultAddr("gate"), "listen address of the GateService")
-	f.DurationVar(&c.ValidAfterStart, "gate.valid-after-start", 24*time.Hour, "how long after its show starts a ticket admits")
+	f.DurationVar(&c.ValidAfterStart, "gate.valid-after-start", 24*time.Hour, "how long after its show starts a ticket admits (at least until the show ends, when it has an end)")
 	f.DurationVar(&c.ClockSkew, "gate.clock-skew", time.Hour, "how far before its issue a ticket code is valid (gates whose clock runs behind)")
 	f.IntVar(&c.QRSize, "gate.qr-size", 320, "side of a ticket's QR code in pixels")
 }

@@ -20,7 +20,8 @@ import (
 
 // Catalog is what the gate asks the catalog: an event's organizer (who may
 // rotate its keys, register devices, read its counts) and its shows' dates
-// (a ticket is valid until a day after its show starts).
+// (a ticket is valid until a day after its show starts, and at least until
+// it ends).
 type Catalog interface {
 	GetEvent(context.Context, *connect.Request[catalogv1.GetEventRequest]) (*connect.Response[catalogv1.GetEventResponse], error)
 	ListShows(context.Context, *connect.Request[catalogv1.ListShowsRequest]) (*connect.Response[catalogv1.ListShowsResponse], error)
@@ -34,7 +35,7 @@ type Service struct {
 	cfg     Config
 	log     *zap.Logger
 
-	shows sync.Map // show id -> its start (time.Time); a show's date is fixed once it sells
+	shows sync.Map // show id -> until when its tickets admit (time.Time); a show's dates are fixed once it sells
 }
 
 // NewService returns the gate service.
@@ -51,8 +52,10 @@ func TicketID(bookingID string, seat int) string {
 	return uuid.NewSHA1(ticketSpace, []byte(bookingID+"/"+strconv.Itoa(seat))).String()
 }
 
-// showStart answers when a show starts, from the catalog (cached).
-func (s *Service) showStart(ctx context.Context, eventID, showID string) (time.Time, error) {
+// validUntil answers until when a ticket of a show admits: gate.valid-after-
+// start after the show starts, and at least until it ends (a festival of
+// several days), from the catalog (cached).
+func (s *Service) validUntil(ctx context.Context, eventID, showID string) (time.Time, error) {
 	if t, ok := s.shows.Load(showID); ok {
 		return t.(time.Time), nil
 	}
@@ -61,12 +64,23 @@ func (s *Service) showStart(ctx context.Context, eventID, showID string) (time.T
 		return time.Time{}, errs.FromConnect(err)
 	}
 	for _, sh := range res.Msg.GetShows() {
-		s.shows.Store(sh.GetId(), sh.GetShowDate().AsTime())
+		until := sh.GetShowDate().AsTime().Add(s.cfg.ValidAfterStart)
+		if sh.GetEndsAt() != nil {
+			until = later(until, sh.GetEndsAt().AsTime())
+		}
+		s.shows.Store(sh.GetId(), until)
 	}
 	if t, ok := s.shows.Load(showID); ok {
 		return t.(time.Time), nil
 	}
 	return time.Time{}, errs.New(errs.NotFound, "show "+showID+" not found in its event")
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // BookingChange is what the gate reads of a booking.events message.
@@ -87,11 +101,11 @@ func (s *Service) Apply(ctx context.Context, c BookingChange) error {
 	var until, revoked time.Time
 	switch {
 	case c.Status == StatusConfirmed:
-		start, err := s.showStart(ctx, c.EventID, c.ShowID)
+		valid, err := s.validUntil(ctx, c.EventID, c.ShowID)
 		if err != nil {
 			return err
 		}
-		status, until = StatusValid, start.Add(s.cfg.ValidAfterStart)
+		status, until = StatusValid, valid
 		// The event's key exists before its first code is read.
 		if _, err := s.store.ActiveKey(ctx, c.EventID); err != nil {
 			return err

@@ -9,7 +9,9 @@ import (
 
 // calendarFile is a confirmation's show as an iCalendar event (RFC 5545)
 // the buyer adds to a calendar in one click: the show's start (data
-// "show_at", RFC 3339), the event's title, the venue and the booking.
+// "show_at", RFC 3339) and end (data "show_end_at", when the organizer gave
+// one; without it the event has no length), the event's title, the venue
+// and the booking.
 // ok is false when the mail's data has no start.
 func calendarFile(data map[string]string, now time.Time) (mail.Attachment, bool) {
 	start, err := time.Parse(time.RFC3339, data["show_at"])
@@ -27,6 +29,9 @@ func calendarFile(data map[string]string, now time.Time) (mail.Attachment, bool)
 	line("UID", data["booking_id"]+"@bookingrush")
 	line("DTSTAMP", now.UTC().Format(stamp))
 	line("DTSTART", start.UTC().Format(stamp))
+	if end, err := time.Parse(time.RFC3339, data["show_end_at"]); err == nil && end.After(start) {
+		line("DTEND", end.UTC().Format(stamp))
+	}
 	line("SUMMARY", icsText(data["event_title"]))
 	if v := data["venue"]; v != "" {
 		line("LOCATION", icsText(v))

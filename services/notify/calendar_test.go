@@ -38,8 +38,17 @@ func TestCalendarFile(t *testing.T) {
 			t.Errorf("no %q in\n%s", want, ics)
 		}
 	}
+	if strings.Contains(ics, "DTEND") {
+		t.Errorf("an end the organizer did not give:\n%s", ics)
+	}
 	if _, ok := calendarFile(map[string]string{"booking_id": "x"}, now); ok {
 		t.Error("a calendar file without the show's start")
+	}
+	// The show's end, when the organizer gave one, ends the calendar's event.
+	data["show_end_at"] = "2027-01-04T15:30:00Z"
+	a, _ = calendarFile(data, now)
+	if !strings.Contains(string(a.Data), "DTSTART:20270104T120000Z\r\nDTEND:20270104T153000Z\r\n") {
+		t.Errorf("no DTEND after DTSTART in\n%s", a.Data)
 	}
 }
 

@@ -33,7 +33,8 @@
 // withdrawn, not sent): a "confirmed" mail would arrive after the refund's
 // mail, or after the buyer's own cancel, and contradict it. A confirmation
 // also carries the show as a calendar file (show.ics, RFC 5545) when the
-// saga gave the show's start (data "show_at").
+// saga gave the show's start (data "show_at"), ending at its end when the
+// organizer gave one (data "show_end_at").
 //
 // A mail about a hold that ended says "nothing was charged" only when the
 // payment service has no payment of it that succeeded or still may (it asks,

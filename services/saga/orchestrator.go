@@ -467,15 +467,18 @@ func (o *Orchestrator) sendNotification(ctx context.Context, sg *Saga) error {
 	if err != nil {
 		return errs.Connect(err)
 	}
+	data := map[string]string{
+		"booking_id": b.GetId(), "payment_id": sg.PaymentID, "name": u.Name, "event_id": b.GetEventId(), "event_title": show.EventTitle,
+		// The date as the venue reads it, and the instants for the calendar file.
+		"show_id": b.GetShowId(), "show_date": show.Date(), "show_at": show.ShowDate.UTC().Format(time.RFC3339), "venue": show.Venue,
+		"zone_id": b.GetZoneId(), "zone": show.Zones[b.GetZoneId()],
+		"quantity": fmt.Sprint(b.GetQuantity()), "total_amount": b.GetTotalAmount(), "currency": b.GetCurrency(),
+	}
+	if !show.EndsAt.IsZero() {
+		data["show_end_at"] = show.EndsAt.UTC().Format(time.RFC3339)
+	}
 	_, err = o.notify.SendNotification(ctx, connect.NewRequest(&notifyv1.SendNotificationRequest{
-		Template: notifyv1.Template_TEMPLATE_BOOKING_CONFIRMED, Recipient: u.Email, UserId: b.GetUserId(),
-		Data: map[string]string{
-			"booking_id": b.GetId(), "payment_id": sg.PaymentID, "name": u.Name, "event_id": b.GetEventId(), "event_title": show.EventTitle,
-			// The date as the venue reads it, and the instant for the calendar file.
-			"show_id": b.GetShowId(), "show_date": show.Date(), "show_at": show.ShowDate.UTC().Format(time.RFC3339), "venue": show.Venue,
-			"zone_id": b.GetZoneId(), "zone": show.Zones[b.GetZoneId()],
-			"quantity": fmt.Sprint(b.GetQuantity()), "total_amount": b.GetTotalAmount(), "currency": b.GetCurrency(),
-		},
+		Template: notifyv1.Template_TEMPLATE_BOOKING_CONFIRMED, Recipient: u.Email, UserId: b.GetUserId(), Data: data,
 		IdempotencyKey: "booking_confirmed-" + b.GetId(),
 	}))
 	return err

@@ -53,9 +53,10 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   await expect(page.getByTestId("manage-title")).toHaveText(title);
   await expect(page.getByTestId("event-status")).toHaveText("draft");
   await page.getByLabel(/New show on/).fill("2027-06-12T21:00");
+  await page.getByLabel("Ends (optional)").fill("2027-06-12T23:30");
   await page.getByTestId("add-show").click();
   await expect(page.getByTestId("manage-show")).toHaveCount(1);
-  await expect(page.getByTestId("manage-show")).toContainText("12 Jun 2027, 21:00");
+  await expect(page.getByTestId("manage-show")).toContainText("12 Jun 2027, 21:00 – 23:30 WEST");
   await page.getByLabel("Zone", { exact: true }).fill("Stalls");
   await page.getByLabel("Price").fill("80.00");
   await page.getByLabel("Seats").fill("40");
@@ -88,10 +89,10 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   await signIn(bp, buyer);
   const ev = await call<{ slug: string; time_zone: string }>("GET", `/events/${eventId}`);
   expect(ev.time_zone).toBe("Europe/Lisbon");
-  const shows = await call<{ show_date: string }[]>("GET", `/events/${eventId}/shows`);
-  expect(shows.map((x) => x.show_date)).toEqual(["2027-06-12T20:00:00Z"]); // 21:00 in Lisbon's summer
+  const shows = await call<{ show_date: string; ends_at: string }[]>("GET", `/events/${eventId}/shows`);
+  expect(shows.map((x) => [x.show_date, x.ends_at])).toEqual([["2027-06-12T20:00:00Z", "2027-06-12T22:30:00Z"]]); // 21:00 in Lisbon's summer
   await bp.goto(`/events/${ev.slug}`);
-  await expect(bp.getByTestId("show")).toContainText("12 Jun 2027, 21:00");
+  await expect(bp.getByTestId("show")).toContainText("12 Jun 2027, 21:00 – 23:30 WEST");
   await bp.getByTestId("buy").click();
   await bp.getByTestId("reserve").click();
   await bp.getByTestId("pay").click();

@@ -40,6 +40,7 @@ const demo = [
     venue: "Coliseu, Lisbon",
     queue: false,
     shows: [30, 31],
+    hours: 4,
     zones: [
       ["Floor", "49.90", 500],
       ["Balcony", "79.00", 200],
@@ -53,6 +54,7 @@ const demo = [
     venue: "Estádio da Luz, Lisbon",
     queue: true,
     shows: [60],
+    hours: 3,
     zones: [
       ["Pitch", "89.00", 2000],
       ["Stands", "59.00", 5000],
@@ -65,6 +67,7 @@ const demo = [
     venue: "Teatro Nacional, Porto",
     queue: false,
     shows: [45],
+    hours: 3,
     zones: [["Stalls", "65.00", 120]],
   },
 ];
@@ -90,7 +93,8 @@ for (const d of demo) {
   for (const inDays of d.shows) {
     const at = new Date(Date.now() + inDays * day);
     at.setUTCHours(20, 0, 0, 0); // 20:00 in Lisbon's winter, 21:00 in its summer
-    const show = (await call("POST", `/events/${ev.id}/shows`, { show_date: at.toISOString() }, token)).data;
+    const ends = new Date(at.getTime() + d.hours * 3600_000);
+    const show = (await call("POST", `/events/${ev.id}/shows`, { show_date: at.toISOString(), ends_at: ends.toISOString() }, token)).data;
     for (const [name, price, total_seats] of d.zones) await call("POST", `/shows/${show.id}/zones`, { name, price, total_seats }, token);
   }
   await call("POST", `/events/${ev.id}/publish`, {}, token);

@@ -58,6 +58,8 @@ func (d *Directory) User(ctx context.Context, id string) (User, error) {
 type Show struct {
 	EventTitle string
 	ShowDate   time.Time
+	// EndsAt is when the show ends; zero when the organizer did not say.
+	EndsAt time.Time
 	// CancelReason is the organizer's reason when the event was cancelled.
 	CancelReason string
 	// TimeZone is the venue's (the event's), an IANA name.
@@ -74,7 +76,7 @@ func (s Show) At(t time.Time) string { return showtime.Format(t, s.TimeZone) }
 // Date is the show's date as the venue reads it.
 func (s Show) Date() string { return s.At(s.ShowDate) }
 
-// Show reads a show's date, its zones' names, and its event's title, venue
+// Show reads a show's date and end, its zones' names, and its event's title, venue
 // and time zone (and cancellation reason); a NOT_FOUND error when there is
 // no such show.
 func (d *Directory) Show(ctx context.Context, showID string) (Show, error) {
@@ -82,7 +84,12 @@ func (d *Directory) Show(ctx context.Context, showID string) (Show, error) {
 	if err != nil {
 		return Show{}, errs.FromConnect(err)
 	}
-	return Show{EventTitle: res.Msg.GetEventTitle(), ShowDate: res.Msg.GetShow().GetShowDate().AsTime(),
+	sh := res.Msg.GetShow()
+	var ends time.Time
+	if sh.GetEndsAt() != nil {
+		ends = sh.GetEndsAt().AsTime()
+	}
+	return Show{EventTitle: res.Msg.GetEventTitle(), ShowDate: sh.GetShowDate().AsTime(), EndsAt: ends,
 		CancelReason: res.Msg.GetCancelReason(), TimeZone: res.Msg.GetEventTimeZone(), Venue: res.Msg.GetEventVenue(),
 		Zones: res.Msg.GetZoneNames()}, nil
 }

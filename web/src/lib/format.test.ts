@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { aboutDuration, clock, dateTime, fromZoneInput, knownZone, money, timeZones, toZoneInput, venueZone } from "./format";
+import { aboutDuration, clock, dateTime, fromZoneInput, knownZone, money, showTime, timeZones, toZoneInput, venueZone } from "./format";
 
 describe("format", () => {
   it("writes money from decimal strings", () => {
@@ -32,6 +32,14 @@ describe("format", () => {
     expect(timeZones()).toContain("Europe/Paris");
     expect(timeZones()).toContain("UTC");
     expect(timeZones("Etc/Unknown")[0]).toBe("Etc/Unknown");
+  });
+  it("writes a show's time with its end when it has one", () => {
+    const paris = { zone: "Europe/Paris" };
+    expect(showTime({ show_date: "2026-12-12T19:00:00Z" }, paris)).toBe("12 Dec 2026, 20:00 CET");
+    expect(showTime({ show_date: "2026-12-12T19:00:00Z", ends_at: "2026-12-12T22:30:00Z" }, paris)).toBe("12 Dec 2026, 20:00 – 23:30 CET");
+    expect(showTime({ show_date: "2026-12-12T19:00:00Z", ends_at: "2026-12-13T01:00:00Z" }, paris)).toBe("12 Dec 2026, 20:00 – 02:00 CET");
+    expect(showTime({ show_date: "2026-12-12T19:00:00Z", ends_at: "2026-12-14T19:00:00Z" }, paris)).toBe("12 Dec 2026, 20:00 CET – 14 Dec 2026, 20:00 CET");
+    expect(showTime({ show_date: "2026-12-12T19:00:00Z", ends_at: "2026-12-12T18:00:00Z" }, paris)).toBe("12 Dec 2026, 20:00 CET");
   });
   it("reads and writes a date input as the venue's wall clock", () => {
     expect(toZoneInput("2026-12-12T19:00:00Z", "Europe/Paris")).toBe("2026-12-12T20:00");

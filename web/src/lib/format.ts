@@ -40,6 +40,21 @@ export function dateTime(iso: string | null | undefined, opts: { zone: string })
   }).format(d);
 }
 
+/**
+ * A show's time as its venue reads it: the start, and the end when the
+ * organizer gave one. An end less than a day after the start is written as
+ * its clock alone ("12 Jun 2027, 21:00 – 23:30 WEST"), a later one whole.
+ */
+export function showTime(show: { show_date?: string | null; ends_at?: string | null }, opts: { zone: string }): string {
+  const start = Date.parse(show.show_date ?? "");
+  const end = Date.parse(show.ends_at ?? "");
+  if (Number.isNaN(start) || Number.isNaN(end) || end <= start) return dateTime(show.show_date, opts);
+  if (end - start >= 86400_000) return `${dateTime(show.show_date, opts)} – ${dateTime(show.ends_at, opts)}`;
+  const from = new Intl.DateTimeFormat("en-GB", { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZone: opts.zone });
+  const to = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", timeZone: opts.zone, timeZoneName: "short" });
+  return `${from.format(start)} – ${to.format(end)}`;
+}
+
 /** The cookie in which the browser tells the server its time zone (components/zone-cookie.tsx, lib/zone.ts). */
 export const zoneCookie = "tz";
 

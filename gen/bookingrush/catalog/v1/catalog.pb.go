@@ -425,7 +425,11 @@ type Show struct {
 	// Status is the show's state.
 	Status ShowStatus `protobuf:"varint,6,opt,name=status,proto3,enum=bookingrush.catalog.v1.ShowStatus" json:"status,omitempty"`
 	// CreatedAt is when the show was created.
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// EndsAt is when the show ends; unset when the organizer did not say.
+	// Calendar files end the show there, and its tickets open the door until
+	// a day after it (after its start when unset).
+	EndsAt        *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=ends_at,json=endsAt,proto3" json:"ends_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -505,6 +509,13 @@ func (x *Show) GetStatus() ShowStatus {
 func (x *Show) GetCreatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Show) GetEndsAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndsAt
 	}
 	return nil
 }
@@ -1684,7 +1695,10 @@ type CreateShowRequest struct {
 	// EventId is the event (path parameter).
 	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// ShowDate is when the show starts; in the future.
-	ShowDate      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=show_date,json=showDate,proto3" json:"show_date,omitempty"`
+	ShowDate *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=show_date,json=showDate,proto3" json:"show_date,omitempty"`
+	// EndsAt is when the show ends (optional): after ShowDate, within 30
+	// days of it (a festival of several days is one show).
+	EndsAt        *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=ends_at,json=endsAt,proto3" json:"ends_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1729,6 +1743,13 @@ func (x *CreateShowRequest) GetEventId() string {
 func (x *CreateShowRequest) GetShowDate() *timestamppb.Timestamp {
 	if x != nil {
 		return x.ShowDate
+	}
+	return nil
+}
+
+func (x *CreateShowRequest) GetEndsAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndsAt
 	}
 	return nil
 }
@@ -2586,7 +2607,7 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12=\n" +
 	"\fpublished_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt\x12\x1b\n" +
-	"\ttime_zone\x18\x11 \x01(\tR\btimeZone\"\xab\x02\n" +
+	"\ttime_zone\x18\x11 \x01(\tR\btimeZone\"\xe0\x02\n" +
 	"\x04Show\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\bevent_id\x18\x02 \x01(\tR\aeventId\x127\n" +
@@ -2596,7 +2617,8 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x0favailable_seats\x18\x05 \x01(\x05R\x0eavailableSeats\x12:\n" +
 	"\x06status\x18\x06 \x01(\x0e2\".bookingrush.catalog.v1.ShowStatusR\x06status\x129\n" +
 	"\n" +
-	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xb8\x02\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x123\n" +
+	"\aends_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x06endsAt\"\xb8\x02\n" +
 	"\x04Zone\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ashow_id\x18\x02 \x01(\tR\x06showId\x12\x12\n" +
@@ -2707,10 +2729,12 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x05event\x18\x01 \x01(\v2\x1d.bookingrush.catalog.v1.EventR\x05event\"<\n" +
 	"\x12DeleteEventRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\"\x15\n" +
-	"\x13DeleteEventResponse\"\x81\x01\n" +
+	"\x13DeleteEventResponse\"\x80\x03\n" +
 	"\x11CreateShowRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12D\n" +
-	"\tshow_date\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\v\xbaH\b\xc8\x01\x01\xb2\x01\x02@\x01R\bshowDate\"F\n" +
+	"\tshow_date\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\v\xbaH\b\xc8\x01\x01\xb2\x01\x02@\x01R\bshowDate\x123\n" +
+	"\aends_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06endsAt:\xc7\x01\xbaH\xc3\x01\x1a\xc0\x01\n" +
+	"\x13create_show.ends_at\x12=ends_at must be after show_date, and at most 30 days after it\x1aj!has(this.ends_at) || (this.ends_at > this.show_date && this.ends_at - this.show_date <= duration('720h'))\"F\n" +
 	"\x12CreateShowResponse\x120\n" +
 	"\x04show\x18\x01 \x01(\v2\x1c.bookingrush.catalog.v1.ShowR\x04show\"9\n" +
 	"\x11DeleteShowRequest\x12$\n" +
@@ -2871,72 +2895,74 @@ var file_bookingrush_catalog_v1_catalog_proto_depIdxs = []int32{
 	41, // 7: bookingrush.catalog.v1.Show.show_date:type_name -> google.protobuf.Timestamp
 	1,  // 8: bookingrush.catalog.v1.Show.status:type_name -> bookingrush.catalog.v1.ShowStatus
 	41, // 9: bookingrush.catalog.v1.Show.created_at:type_name -> google.protobuf.Timestamp
-	41, // 10: bookingrush.catalog.v1.Zone.created_at:type_name -> google.protobuf.Timestamp
-	0,  // 11: bookingrush.catalog.v1.ListEventsRequest.status:type_name -> bookingrush.catalog.v1.EventStatus
-	3,  // 12: bookingrush.catalog.v1.ListEventsResponse.events:type_name -> bookingrush.catalog.v1.Event
-	42, // 13: bookingrush.catalog.v1.ListEventsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	3,  // 14: bookingrush.catalog.v1.GetEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	4,  // 15: bookingrush.catalog.v1.ListShowsResponse.shows:type_name -> bookingrush.catalog.v1.Show
-	42, // 16: bookingrush.catalog.v1.ListShowsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	4,  // 17: bookingrush.catalog.v1.GetShowResponse.show:type_name -> bookingrush.catalog.v1.Show
-	0,  // 18: bookingrush.catalog.v1.GetShowResponse.event_status:type_name -> bookingrush.catalog.v1.EventStatus
-	40, // 19: bookingrush.catalog.v1.GetShowResponse.zone_names:type_name -> bookingrush.catalog.v1.GetShowResponse.ZoneNamesEntry
-	5,  // 20: bookingrush.catalog.v1.ListZonesResponse.zones:type_name -> bookingrush.catalog.v1.Zone
-	42, // 21: bookingrush.catalog.v1.ListZonesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	41, // 22: bookingrush.catalog.v1.CreateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
-	41, // 23: bookingrush.catalog.v1.CreateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
-	3,  // 24: bookingrush.catalog.v1.CreateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	41, // 25: bookingrush.catalog.v1.UpdateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
-	41, // 26: bookingrush.catalog.v1.UpdateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
-	3,  // 27: bookingrush.catalog.v1.UpdateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	41, // 28: bookingrush.catalog.v1.CreateShowRequest.show_date:type_name -> google.protobuf.Timestamp
-	4,  // 29: bookingrush.catalog.v1.CreateShowResponse.show:type_name -> bookingrush.catalog.v1.Show
-	5,  // 30: bookingrush.catalog.v1.CreateZoneResponse.zone:type_name -> bookingrush.catalog.v1.Zone
-	3,  // 31: bookingrush.catalog.v1.PublishEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	3,  // 32: bookingrush.catalog.v1.CancelEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	3,  // 33: bookingrush.catalog.v1.SetQueueEnabledResponse.event:type_name -> bookingrush.catalog.v1.Event
-	2,  // 34: bookingrush.catalog.v1.ListCategoriesResponse.categories:type_name -> bookingrush.catalog.v1.Category
-	42, // 35: bookingrush.catalog.v1.ListCategoriesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	2,  // 36: bookingrush.catalog.v1.CreateCategoryResponse.category:type_name -> bookingrush.catalog.v1.Category
-	6,  // 37: bookingrush.catalog.v1.CatalogService.ListEvents:input_type -> bookingrush.catalog.v1.ListEventsRequest
-	8,  // 38: bookingrush.catalog.v1.CatalogService.GetEvent:input_type -> bookingrush.catalog.v1.GetEventRequest
-	10, // 39: bookingrush.catalog.v1.CatalogService.ListShows:input_type -> bookingrush.catalog.v1.ListShowsRequest
-	12, // 40: bookingrush.catalog.v1.CatalogService.GetShow:input_type -> bookingrush.catalog.v1.GetShowRequest
-	14, // 41: bookingrush.catalog.v1.CatalogService.ListZones:input_type -> bookingrush.catalog.v1.ListZonesRequest
-	16, // 42: bookingrush.catalog.v1.CatalogService.CreateEvent:input_type -> bookingrush.catalog.v1.CreateEventRequest
-	18, // 43: bookingrush.catalog.v1.CatalogService.UpdateEvent:input_type -> bookingrush.catalog.v1.UpdateEventRequest
-	20, // 44: bookingrush.catalog.v1.CatalogService.DeleteEvent:input_type -> bookingrush.catalog.v1.DeleteEventRequest
-	22, // 45: bookingrush.catalog.v1.CatalogService.CreateShow:input_type -> bookingrush.catalog.v1.CreateShowRequest
-	28, // 46: bookingrush.catalog.v1.CatalogService.CreateZone:input_type -> bookingrush.catalog.v1.CreateZoneRequest
-	24, // 47: bookingrush.catalog.v1.CatalogService.DeleteShow:input_type -> bookingrush.catalog.v1.DeleteShowRequest
-	26, // 48: bookingrush.catalog.v1.CatalogService.DeleteZone:input_type -> bookingrush.catalog.v1.DeleteZoneRequest
-	30, // 49: bookingrush.catalog.v1.CatalogService.PublishEvent:input_type -> bookingrush.catalog.v1.PublishEventRequest
-	32, // 50: bookingrush.catalog.v1.CatalogService.CancelEvent:input_type -> bookingrush.catalog.v1.CancelEventRequest
-	34, // 51: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:input_type -> bookingrush.catalog.v1.SetQueueEnabledRequest
-	36, // 52: bookingrush.catalog.v1.CatalogService.ListCategories:input_type -> bookingrush.catalog.v1.ListCategoriesRequest
-	38, // 53: bookingrush.catalog.v1.CatalogService.CreateCategory:input_type -> bookingrush.catalog.v1.CreateCategoryRequest
-	7,  // 54: bookingrush.catalog.v1.CatalogService.ListEvents:output_type -> bookingrush.catalog.v1.ListEventsResponse
-	9,  // 55: bookingrush.catalog.v1.CatalogService.GetEvent:output_type -> bookingrush.catalog.v1.GetEventResponse
-	11, // 56: bookingrush.catalog.v1.CatalogService.ListShows:output_type -> bookingrush.catalog.v1.ListShowsResponse
-	13, // 57: bookingrush.catalog.v1.CatalogService.GetShow:output_type -> bookingrush.catalog.v1.GetShowResponse
-	15, // 58: bookingrush.catalog.v1.CatalogService.ListZones:output_type -> bookingrush.catalog.v1.ListZonesResponse
-	17, // 59: bookingrush.catalog.v1.CatalogService.CreateEvent:output_type -> bookingrush.catalog.v1.CreateEventResponse
-	19, // 60: bookingrush.catalog.v1.CatalogService.UpdateEvent:output_type -> bookingrush.catalog.v1.UpdateEventResponse
-	21, // 61: bookingrush.catalog.v1.CatalogService.DeleteEvent:output_type -> bookingrush.catalog.v1.DeleteEventResponse
-	23, // 62: bookingrush.catalog.v1.CatalogService.CreateShow:output_type -> bookingrush.catalog.v1.CreateShowResponse
-	29, // 63: bookingrush.catalog.v1.CatalogService.CreateZone:output_type -> bookingrush.catalog.v1.CreateZoneResponse
-	25, // 64: bookingrush.catalog.v1.CatalogService.DeleteShow:output_type -> bookingrush.catalog.v1.DeleteShowResponse
-	27, // 65: bookingrush.catalog.v1.CatalogService.DeleteZone:output_type -> bookingrush.catalog.v1.DeleteZoneResponse
-	31, // 66: bookingrush.catalog.v1.CatalogService.PublishEvent:output_type -> bookingrush.catalog.v1.PublishEventResponse
-	33, // 67: bookingrush.catalog.v1.CatalogService.CancelEvent:output_type -> bookingrush.catalog.v1.CancelEventResponse
-	35, // 68: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:output_type -> bookingrush.catalog.v1.SetQueueEnabledResponse
-	37, // 69: bookingrush.catalog.v1.CatalogService.ListCategories:output_type -> bookingrush.catalog.v1.ListCategoriesResponse
-	39, // 70: bookingrush.catalog.v1.CatalogService.CreateCategory:output_type -> bookingrush.catalog.v1.CreateCategoryResponse
-	54, // [54:71] is the sub-list for method output_type
-	37, // [37:54] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	41, // 10: bookingrush.catalog.v1.Show.ends_at:type_name -> google.protobuf.Timestamp
+	41, // 11: bookingrush.catalog.v1.Zone.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 12: bookingrush.catalog.v1.ListEventsRequest.status:type_name -> bookingrush.catalog.v1.EventStatus
+	3,  // 13: bookingrush.catalog.v1.ListEventsResponse.events:type_name -> bookingrush.catalog.v1.Event
+	42, // 14: bookingrush.catalog.v1.ListEventsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	3,  // 15: bookingrush.catalog.v1.GetEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	4,  // 16: bookingrush.catalog.v1.ListShowsResponse.shows:type_name -> bookingrush.catalog.v1.Show
+	42, // 17: bookingrush.catalog.v1.ListShowsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	4,  // 18: bookingrush.catalog.v1.GetShowResponse.show:type_name -> bookingrush.catalog.v1.Show
+	0,  // 19: bookingrush.catalog.v1.GetShowResponse.event_status:type_name -> bookingrush.catalog.v1.EventStatus
+	40, // 20: bookingrush.catalog.v1.GetShowResponse.zone_names:type_name -> bookingrush.catalog.v1.GetShowResponse.ZoneNamesEntry
+	5,  // 21: bookingrush.catalog.v1.ListZonesResponse.zones:type_name -> bookingrush.catalog.v1.Zone
+	42, // 22: bookingrush.catalog.v1.ListZonesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	41, // 23: bookingrush.catalog.v1.CreateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
+	41, // 24: bookingrush.catalog.v1.CreateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
+	3,  // 25: bookingrush.catalog.v1.CreateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	41, // 26: bookingrush.catalog.v1.UpdateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
+	41, // 27: bookingrush.catalog.v1.UpdateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
+	3,  // 28: bookingrush.catalog.v1.UpdateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	41, // 29: bookingrush.catalog.v1.CreateShowRequest.show_date:type_name -> google.protobuf.Timestamp
+	41, // 30: bookingrush.catalog.v1.CreateShowRequest.ends_at:type_name -> google.protobuf.Timestamp
+	4,  // 31: bookingrush.catalog.v1.CreateShowResponse.show:type_name -> bookingrush.catalog.v1.Show
+	5,  // 32: bookingrush.catalog.v1.CreateZoneResponse.zone:type_name -> bookingrush.catalog.v1.Zone
+	3,  // 33: bookingrush.catalog.v1.PublishEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	3,  // 34: bookingrush.catalog.v1.CancelEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	3,  // 35: bookingrush.catalog.v1.SetQueueEnabledResponse.event:type_name -> bookingrush.catalog.v1.Event
+	2,  // 36: bookingrush.catalog.v1.ListCategoriesResponse.categories:type_name -> bookingrush.catalog.v1.Category
+	42, // 37: bookingrush.catalog.v1.ListCategoriesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	2,  // 38: bookingrush.catalog.v1.CreateCategoryResponse.category:type_name -> bookingrush.catalog.v1.Category
+	6,  // 39: bookingrush.catalog.v1.CatalogService.ListEvents:input_type -> bookingrush.catalog.v1.ListEventsRequest
+	8,  // 40: bookingrush.catalog.v1.CatalogService.GetEvent:input_type -> bookingrush.catalog.v1.GetEventRequest
+	10, // 41: bookingrush.catalog.v1.CatalogService.ListShows:input_type -> bookingrush.catalog.v1.ListShowsRequest
+	12, // 42: bookingrush.catalog.v1.CatalogService.GetShow:input_type -> bookingrush.catalog.v1.GetShowRequest
+	14, // 43: bookingrush.catalog.v1.CatalogService.ListZones:input_type -> bookingrush.catalog.v1.ListZonesRequest
+	16, // 44: bookingrush.catalog.v1.CatalogService.CreateEvent:input_type -> bookingrush.catalog.v1.CreateEventRequest
+	18, // 45: bookingrush.catalog.v1.CatalogService.UpdateEvent:input_type -> bookingrush.catalog.v1.UpdateEventRequest
+	20, // 46: bookingrush.catalog.v1.CatalogService.DeleteEvent:input_type -> bookingrush.catalog.v1.DeleteEventRequest
+	22, // 47: bookingrush.catalog.v1.CatalogService.CreateShow:input_type -> bookingrush.catalog.v1.CreateShowRequest
+	28, // 48: bookingrush.catalog.v1.CatalogService.CreateZone:input_type -> bookingrush.catalog.v1.CreateZoneRequest
+	24, // 49: bookingrush.catalog.v1.CatalogService.DeleteShow:input_type -> bookingrush.catalog.v1.DeleteShowRequest
+	26, // 50: bookingrush.catalog.v1.CatalogService.DeleteZone:input_type -> bookingrush.catalog.v1.DeleteZoneRequest
+	30, // 51: bookingrush.catalog.v1.CatalogService.PublishEvent:input_type -> bookingrush.catalog.v1.PublishEventRequest
+	32, // 52: bookingrush.catalog.v1.CatalogService.CancelEvent:input_type -> bookingrush.catalog.v1.CancelEventRequest
+	34, // 53: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:input_type -> bookingrush.catalog.v1.SetQueueEnabledRequest
+	36, // 54: bookingrush.catalog.v1.CatalogService.ListCategories:input_type -> bookingrush.catalog.v1.ListCategoriesRequest
+	38, // 55: bookingrush.catalog.v1.CatalogService.CreateCategory:input_type -> bookingrush.catalog.v1.CreateCategoryRequest
+	7,  // 56: bookingrush.catalog.v1.CatalogService.ListEvents:output_type -> bookingrush.catalog.v1.ListEventsResponse
+	9,  // 57: bookingrush.catalog.v1.CatalogService.GetEvent:output_type -> bookingrush.catalog.v1.GetEventResponse
+	11, // 58: bookingrush.catalog.v1.CatalogService.ListShows:output_type -> bookingrush.catalog.v1.ListShowsResponse
+	13, // 59: bookingrush.catalog.v1.CatalogService.GetShow:output_type -> bookingrush.catalog.v1.GetShowResponse
+	15, // 60: bookingrush.catalog.v1.CatalogService.ListZones:output_type -> bookingrush.catalog.v1.ListZonesResponse
+	17, // 61: bookingrush.catalog.v1.CatalogService.CreateEvent:output_type -> bookingrush.catalog.v1.CreateEventResponse
+	19, // 62: bookingrush.catalog.v1.CatalogService.UpdateEvent:output_type -> bookingrush.catalog.v1.UpdateEventResponse
+	21, // 63: bookingrush.catalog.v1.CatalogService.DeleteEvent:output_type -> bookingrush.catalog.v1.DeleteEventResponse
+	23, // 64: bookingrush.catalog.v1.CatalogService.CreateShow:output_type -> bookingrush.catalog.v1.CreateShowResponse
+	29, // 65: bookingrush.catalog.v1.CatalogService.CreateZone:output_type -> bookingrush.catalog.v1.CreateZoneResponse
+	25, // 66: bookingrush.catalog.v1.CatalogService.DeleteShow:output_type -> bookingrush.catalog.v1.DeleteShowResponse
+	27, // 67: bookingrush.catalog.v1.CatalogService.DeleteZone:output_type -> bookingrush.catalog.v1.DeleteZoneResponse
+	31, // 68: bookingrush.catalog.v1.CatalogService.PublishEvent:output_type -> bookingrush.catalog.v1.PublishEventResponse
+	33, // 69: bookingrush.catalog.v1.CatalogService.CancelEvent:output_type -> bookingrush.catalog.v1.CancelEventResponse
+	35, // 70: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:output_type -> bookingrush.catalog.v1.SetQueueEnabledResponse
+	37, // 71: bookingrush.catalog.v1.CatalogService.ListCategories:output_type -> bookingrush.catalog.v1.ListCategoriesResponse
+	39, // 72: bookingrush.catalog.v1.CatalogService.CreateCategory:output_type -> bookingrush.catalog.v1.CreateCategoryResponse
+	56, // [56:73] is the sub-list for method output_type
+	39, // [39:56] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_catalog_v1_catalog_proto_init() }

@@ -169,7 +169,8 @@ type Ticket struct {
 	Code string `protobuf:"bytes,8,opt,name=code,proto3" json:"code,omitempty"`
 	// QrPng is the code as a PNG QR code (base64 in JSON).
 	QrPng []byte `protobuf:"bytes,9,opt,name=qr_png,json=qrPng,proto3" json:"qr_png,omitempty"`
-	// ValidUntil is the end of its validity (a day after the show starts).
+	// ValidUntil is the end of its validity (a day after the show starts, and
+	// at least the show's end).
 	ValidUntil *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
 	// CheckedInAt is when it was checked in, if it was.
 	CheckedInAt   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=checked_in_at,json=checkedInAt,proto3" json:"checked_in_at,omitempty"`

@@ -21,21 +21,34 @@ import { browserApi } from "@/lib/api/browser";
 import type { Event, QueueLine, QueueSettings as QueueKnobs, QueueSettingsInput } from "@/lib/api/wire";
 import { fromZoneInput, toZoneInput } from "@/lib/format";
 
-/** A new show of a draft, its date entered as the venue's wall clock (zone). */
+/**
+ * A new show of a draft, its start and (optional) end entered as the venue's
+ * wall clock (zone).
+ */
 export function AddShowForm({ eventId, zone }: { eventId: string; zone: string }) {
   const router = useRouter();
   const action = useApiAction();
   const [def] = useState(() => toZoneInput(new Date(Math.ceil((Date.now() + 60 * 86400_000) / 3600_000) * 3600_000).toISOString(), zone));
   async function submit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
-    const f = new FormData(e.currentTarget);
-    if (await action.run(() => browserApi.catalog.createShow(eventId, { show_date: fromZoneInput(f.get("show_date"), zone) }))) router.refresh();
+    const form = e.currentTarget;
+    const f = new FormData(form);
+    const ends = fromZoneInput(f.get("ends_at"), zone);
+    const body = { show_date: fromZoneInput(f.get("show_date"), zone), ...(ends ? { ends_at: ends } : {}) };
+    if (await action.run(() => browserApi.catalog.createShow(eventId, body))) {
+      form.reset();
+      router.refresh();
+    }
   }
   return (
     <form onSubmit={submit} className="flex flex-wrap items-end gap-2">
       <div className="space-y-1">
         <Label htmlFor="show_date">New show on ({zone} time)</Label>
         <Input id="show_date" name="show_date" type="datetime-local" required defaultValue={def} />
+      </div>
+      <div className="space-y-1">
+        <Label htmlFor="ends_at">Ends (optional)</Label>
+        <Input id="ends_at" name="ends_at" type="datetime-local" />
       </div>
       <Button type="submit" variant="outline" disabled={action.running} data-testid="add-show">
         Add show

@@ -15,7 +15,7 @@ import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { load, publicApi, userApi } from "@/lib/api/server";
-import { bookingStatusLabel, dateTime, money, statusVariant, venueZone } from "@/lib/format";
+import { bookingStatusLabel, dateTime, money, showTime, statusVariant, venueZone } from "@/lib/format";
 import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "Booking" };
@@ -56,7 +56,7 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
         )}
         <CardTitle className="text-2xl">{ev.ok ? ev.data.title : "Booking"}</CardTitle>
         <CardDescription data-testid="show-when">
-          {show ? dateTime(show.show_date, { zone: venue }) : ""} {ev.ok ? `· ${ev.data.venue}` : ""}
+          {show ? showTime(show, { zone: venue }) : ""} {ev.ok ? `· ${ev.data.venue}` : ""}
         </CardDescription>
       </CardHeader>
       <CardContent className="space-y-4">

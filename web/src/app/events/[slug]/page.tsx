@@ -14,7 +14,7 @@ import { ApiErrorPanel } from "@/components/api-error-panel";
 import { ShowZones } from "@/components/show-zones";
 import { Badge } from "@/components/ui/badge";
 import { load, publicApi } from "@/lib/api/server";
-import { dateTime, statusVariant, venueZone } from "@/lib/format";
+import { dateTime, showTime, statusVariant, venueZone } from "@/lib/format";
 
 export const revalidate = 5;
 
@@ -96,7 +96,7 @@ export default async function EventPage({ params }: Props) {
             return (
               <div key={show.id} className="rounded-xl border p-4" data-testid="show">
                 <h2 className="mb-3 flex items-center gap-2 text-lg font-semibold">
-                  <CalendarDays className="size-4" /> {dateTime(show.show_date, { zone: venue })}
+                  <CalendarDays className="size-4" /> {showTime(show, { zone: venue })}
                   {show.status !== "active" && <Badge variant={statusVariant(show.status)}>{show.status.replace("_", " ")}</Badge>}
                 </h2>
                 {z && !z.ok ? (

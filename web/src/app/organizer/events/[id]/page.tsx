@@ -11,7 +11,7 @@ import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { load, userApi } from "@/lib/api/server";
-import { dateTime, money, statusVariant, timeZones, venueZone } from "@/lib/format";
+import { dateTime, money, showTime, statusVariant, timeZones, venueZone } from "@/lib/format";
 
 export const metadata: Metadata = { title: "Manage event" };
 
@@ -75,7 +75,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
               return (
                 <div key={s.id} className="space-y-3 rounded-lg border p-4" data-testid="manage-show">
                   <div className="flex flex-wrap items-center justify-between gap-2">
-                    <h3 className="font-medium">{dateTime(s.show_date, { zone: venue })}</h3>
+                    <h3 className="font-medium">{showTime(s, { zone: venue })}</h3>
                     {draft && <RemoveButton kind="show" id={s.id} label={dateTime(s.show_date, { zone: venue })} />}
                   </div>
                   {z && z.ok && z.data.length > 0 && (

@@ -91,7 +91,8 @@ export type Ticket = Message<"bookingrush.gate.v1.Ticket"> & {
   qrPng: Uint8Array;
 
   /**
-   * ValidUntil is the end of its validity (a day after the show starts).
+   * ValidUntil is the end of its validity (a day after the show starts, and
+   * at least the show's end).
    *
    * @generated from field: google.protobuf.Timestamp valid_until = 10;
    */
@@ -175,7 +176,8 @@ export type TicketJson = {
   qrPng?: string;
 
   /**
-   * ValidUntil is the end of its validity (a day after the show starts).
+   * ValidUntil is the end of its validity (a day after the show starts, and
+   * at least the show's end).
    *
    * @generated from field: google.protobuf.Timestamp valid_until = 10;
    */
