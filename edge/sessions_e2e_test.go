@@ -187,11 +187,12 @@ func TestDeleteAccount(t *testing.T) {
 	// The buyer pays for one booking and holds another.
 	buyer := register("gone@rush.test")
 	token, id := buyer.str("access_token"), buyer.str("user", "id")
-	reserve := func(key string) string {
-		r := a.call("POST", "/api/v1/bookings/reserve", token, map[string]any{"show_id": show.str("id"), "zone_id": zone.str("id"), "quantity": 1}, "Idempotency-Key", key)
+	reserveAs := func(token, key string, qty int) string {
+		r := a.call("POST", "/api/v1/bookings/reserve", token, map[string]any{"show_id": show.str("id"), "zone_id": zone.str("id"), "quantity": qty}, "Idempotency-Key", key)
 		a.want(r, http.StatusCreated, "")
 		return r.str("id")
 	}
+	reserve := func(key string) string { return reserveAs(token, key, 1) }
 	paid := reserve("gone-paid-0001")
 	a.want(a.call("POST", "/api/v1/payments", token, map[string]any{"booking_id": paid, "payment_method": "sim_ok"}, "Idempotency-Key", "gone-pay-0001"), http.StatusCreated, "")
 	testkit.Eventually(t, 30*time.Second, "the paid booking confirmed", func() bool {
@@ -213,11 +214,34 @@ func TestDeleteAccount(t *testing.T) {
 	a.want(deleteAccount(org, "secret-pass-1"), http.StatusConflict, "CONFLICT")
 	a.want(a.call("GET", "/api/v1/auth/me", token, nil), http.StatusOK, "")
 
-	// Deleted once the hold is cancelled.
+	noHolds := func() {
+		t.Helper()
+		testkit.Eventually(t, 10*time.Second, "no hold left in the buyer's pending bookings", func() bool {
+			return len(a.call("GET", "/api/v1/bookings/pending", token, nil).list()) == 0
+		})
+	}
 	a.want(a.call("POST", "/api/v1/bookings/"+held+"/cancel", token, nil), http.StatusOK, "")
-	testkit.Eventually(t, 10*time.Second, "no hold left in the buyer's pending bookings", func() bool {
-		return len(a.call("GET", "/api/v1/bookings/pending", token, nil).list()) == 0
-	})
+	noHolds()
+	// A hold of the last moment, which booking's records may not show yet,
+	// refuses too (booking's live inventory counts it).
+	fresh := reserve("gone-fresh-0001")
+	unpaid = deleteAccount(token, "secret-pass-1")
+	a.want(unpaid, http.StatusConflict, "CONFLICT")
+	if unpaid.detail("reason") != "unpaid_bookings" {
+		t.Errorf("delete right after a hold: %s", unpaid)
+	}
+	a.want(a.call("POST", "/api/v1/bookings/"+fresh+"/cancel", token, nil), http.StatusOK, "")
+	noHolds()
+
+	// The buyer waits on the sold-out zone's waitlist, ahead of another.
+	rival := register("rival@rush.test").str("access_token")
+	rivalHold := reserveAs(rival, "rival-all-0001", 9)
+	next := register("next@rush.test").str("access_token")
+	for _, tok := range []string{token, next} {
+		a.want(a.call("POST", "/api/v1/waitlist", tok, map[string]any{"show_id": show.str("id"), "zone_id": zone.str("id"), "quantity": 1}), http.StatusOK, "")
+	}
+
+	// Deleted once no hold is left.
 	a.want(deleteAccount(token, "secret-pass-1"), http.StatusOK, "")
 	a.want(login("gone@rush.test"), http.StatusUnauthorized, "UNAUTHORIZED")
 	a.want(a.call("POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": buyer.str("refresh_token")}), http.StatusUnauthorized, "UNAUTHORIZED")
@@ -253,8 +277,15 @@ func TestDeleteAccount(t *testing.T) {
 	if n := count(`SELECT count(*) FROM audit_logs WHERE user_id = $1 AND action = 'auth.account_deleted'`); n != 1 {
 		t.Errorf("the deletion audited %d times", n)
 	}
-	if n := count(`SELECT count(*) FROM bookings WHERE user_id = $1`); n != 2 {
-		t.Errorf("%d bookings of the deleted account, want its 2 kept", n)
+	// Off the waitlist: the seats that come back are offered to the next
+	// buyer, not held for nobody.
+	a.want(a.call("POST", "/api/v1/bookings/"+rivalHold+"/cancel", rival, nil), http.StatusOK, "")
+	testkit.Eventually(t, 10*time.Second, "the next buyer's waitlist offer", func() bool {
+		l := a.call("GET", "/api/v1/bookings/pending", next, nil).list()
+		return len(l) == 1 && l[0].(map[string]any)["waitlist_offer"] == true
+	})
+	if n := count(`SELECT count(*) FROM bookings WHERE user_id = $1`); n != 3 {
+		t.Errorf("%d bookings of the deleted account, want its 3 kept (no waitlist offer)", n)
 	}
 
 	// The address is free again: a new account, with nothing of the old.

@@ -626,10 +626,13 @@ func forgotLink(resetURL string) string {
 // may be on its way (booking says; when it cannot, SERVICE_UNAVAILABLE).
 //
 // In one transaction: the account row goes (its refresh tokens and reset
-// links with it), every access token of the user is revoked, the audit
-// trail forgets the person (audit.Forget) and records the deletion, and
-// notify erases the mails it kept for the user; any step failing rolls the
-// rest back, so a retry finds the account as it was. Bookings, payments and
+// links with it), the audit trail forgets the person (audit.Forget) and
+// records the deletion, booking takes the user off every waitlist (and
+// refuses while its live inventory holds seats of the user's that its
+// records do not show yet), every access token of the user is revoked, and
+// notify erases the mails it kept for the user; a failing step rolls the
+// account back, so a retry finds it as it was (the waitlist places a
+// failing notify call leaves behind are gone). Bookings, payments and
 // tickets stay under the bare id: money and seats are accounted for, and a
 // ticket already issued still opens the door.
 func (s *Service) DeleteAccount(ctx context.Context, password string) error {
@@ -657,6 +660,11 @@ func (s *Service) DeleteAccount(ctx context.Context, password string) error {
 			return err
 		}
 		if _, err := audit.Forget(ctx, tx, u.ID); err != nil {
+			return err
+		}
+		// Before the revocation, which no rollback undoes: a hold booking
+		// sees and the records did not yet refuses the deletion here.
+		if err := s.bookings.Forget(ctx, u.ID); err != nil {
 			return err
 		}
 		if err := s.rev.Revoke(ctx, u.ID); err != nil {

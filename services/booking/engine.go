@@ -27,7 +27,7 @@ type Engine struct {
 
 	reserve, confirm, release, expire, load *redis.Script
 	batcher                                 *reserveBatcher
-	waitJoin, waitLeave                     *redis.Script
+	waitJoin, waitLeave, forget             *redis.Script
 }
 
 // NewEngine returns the engine for keys under prefix; one reserve.lua call
@@ -39,6 +39,7 @@ func NewEngine(rdb *redis.Client, prefix string, holdTTL, idemTTL time.Duration,
 		reserve: lua.Script("reserve.lua"), confirm: lua.Script("confirm.lua"),
 		release: lua.Script("release.lua"), expire: lua.Script("expire.lua"), load: lua.Script("load.lua"),
 		waitJoin: lua.Script("waitlist_join.lua"), waitLeave: lua.Script("waitlist_leave.lua"),
+		forget: lua.Script("forget_user.lua"),
 	}
 	e.batcher = newReserveBatcher(e, max(reserveBatch, 1))
 	return e

@@ -11,6 +11,7 @@ import (
 	commonv1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/bookingref"
+	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/money"
 	"github.com/bookingrush/rush/services/platform/server"
 )
@@ -170,6 +171,23 @@ func (s *Server) LoadInventory(ctx context.Context, req *connect.Request[booking
 		return nil, err
 	}
 	return connect.NewResponse(&bookingv1.LoadInventoryResponse{EventId: req.Msg.GetEventId(), Zones: int32(res.Zones)}), nil
+}
+
+// ForgetUser takes an account that is being deleted off the waitlists. Only
+// services call it (auth, deleting the account).
+func (s *Server) ForgetUser(ctx context.Context, req *connect.Request[bookingv1.ForgetUserRequest]) (*connect.Response[bookingv1.ForgetUserResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.Role != authn.RoleService {
+		return nil, errs.New(errs.Forbidden, "only services forget users")
+	}
+	n, err := s.svc.ForgetUser(ctx, req.Msg.GetUserId())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&bookingv1.ForgetUserResponse{WaitlistsLeft: int32(n)}), nil
 }
 
 // GetAvailability answers the live counters of a show's zones.

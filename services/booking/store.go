@@ -331,6 +331,48 @@ func (s *Store) Bookings(ctx context.Context, f ListFilter) ([]Hold, int, error)
 	return out, total, nil
 }
 
+// zonesOnSale lists the zones of the events on sale, or whose sale ended
+// within a day, by event.
+func (s *Store) zonesOnSale(ctx context.Context) (map[string][]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT z.event_id::text, z.zone_id::text FROM booking_zones z JOIN booking_events e USING (event_id)
+		WHERE e.status = 'published' AND (e.sale_end_at IS NULL OR e.sale_end_at > now() - interval '1 day')`)
+	if err != nil {
+		return nil, dbUnavailable(err)
+	}
+	pairs, err := pgx.CollectRows(rows, scanPair)
+	if err != nil {
+		return nil, dbUnavailable(err)
+	}
+	out := map[string][]string{}
+	for _, p := range pairs {
+		out[p[0]] = append(out[p[0]], p[1])
+	}
+	return out, nil
+}
+
+// scanPair reads a row of two text columns.
+func scanPair(r pgx.CollectableRow) (p [2]string, err error) {
+	err = r.Scan(&p[0], &p[1])
+	return p, err
+}
+
+// seatsBought sums the seats of a user's confirmed bookings, by event.
+func (s *Store) seatsBought(ctx context.Context, userID string) (map[string]int, error) {
+	rows, err := s.db.Query(ctx, `SELECT event_id::text, sum(quantity)::text FROM bookings WHERE user_id = $1 AND status = 'confirmed' GROUP BY event_id`, userID)
+	if err != nil {
+		return nil, dbUnavailable(err)
+	}
+	pairs, err := pgx.CollectRows(rows, scanPair)
+	if err != nil {
+		return nil, dbUnavailable(err)
+	}
+	out := map[string]int{}
+	for _, p := range pairs {
+		out[p[0]] = atoi(p[1])
+	}
+	return out, nil
+}
+
 // EventStatus is the event's life-cycle status ("" when it does not exist).
 func (s *Store) EventStatus(ctx context.Context, eventID string) (string, error) {
 	var st string

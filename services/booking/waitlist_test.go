@@ -303,3 +303,62 @@ func TestWaitlistOfAQueuedEvent(t *testing.T) {
 		}
 	}
 }
+
+// TestForgetUser: an account being deleted leaves every waitlist, so the
+// seats that come back go to the next in line; a hold booking's records do
+// not show yet (no persister runs here) refuses; only services may ask.
+func TestForgetUser(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-target=booking", "-booking.hold-ttl=3s", "-booking.sweep-interval=100ms")
+	f := m.seed(eventOpts{seats: 2, maxPerUser: 2, users: 3})
+	alice, bob, carol := f.users[0], f.users[1], f.users[2]
+	c := m.booking(false)
+	ctx := context.Background()
+	if _, err := m.reserve(ctx, c, f, alice, 2, "alice-forget-1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{bob, carol} {
+		if _, err := m.join(f, u, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forget := func(user, role string) (*bookingv1.ForgetUserResponse, error) {
+		res, err := c.ForgetUser(ctx, as(m, user, role, &bookingv1.ForgetUserRequest{UserId: user}))
+		if err != nil {
+			return nil, err
+		}
+		return res.Msg, nil
+	}
+	if _, err := forget(bob, authn.RoleUser); !errs.Is(err, errs.Forbidden) {
+		t.Fatalf("a user forgets itself: %v", err)
+	}
+	if _, err := forget(alice, authn.RoleService); !errs.Is(err, errs.Conflict) {
+		t.Fatalf("forgetting alice, whose hold Postgres does not know: %v", err)
+	}
+	if res, err := forget(bob, authn.RoleService); err != nil || res.GetWaitlistsLeft() != 1 {
+		t.Fatalf("forgetting bob: %v %v", res, err)
+	}
+	if res, err := forget(bob, authn.RoleService); err != nil || res.GetWaitlistsLeft() != 0 {
+		t.Fatalf("forgetting bob again: %v %v", res, err)
+	}
+	if e, err := c.GetWaitlistEntry(ctx, as(m, carol, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: f.zone})); err != nil || e.Msg.GetEntry().GetPosition() != 1 {
+		t.Fatalf("carol's place: %v %v", e, err)
+	}
+	// alice's hold expires: its seat is offered to carol, not to bob.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		offers := m.offers(f)
+		if len(offers) > 0 {
+			for _, o := range offers {
+				if o["user"] != carol {
+					t.Fatalf("an offer to %s, want carol only: %v", o["user"], offers)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no offer after alice's hold expired")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

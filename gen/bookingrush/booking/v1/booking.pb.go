@@ -1277,6 +1277,98 @@ func (x *InventoryZone) GetTotalSeats() int32 {
 	return 0
 }
 
+// ForgetUserRequest names the account being deleted.
+type ForgetUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UserId is the account's UUID.
+	UserId        string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetUserRequest) Reset() {
+	*x = ForgetUserRequest{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetUserRequest) ProtoMessage() {}
+
+func (x *ForgetUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetUserRequest.ProtoReflect.Descriptor instead.
+func (*ForgetUserRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ForgetUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// ForgetUserResponse says how many waitlist places the account left.
+type ForgetUserResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// WaitlistsLeft is the number of waitlists the account was taken off.
+	WaitlistsLeft int32 `protobuf:"varint,1,opt,name=waitlists_left,json=waitlistsLeft,proto3" json:"waitlists_left,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ForgetUserResponse) Reset() {
+	*x = ForgetUserResponse{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ForgetUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ForgetUserResponse) ProtoMessage() {}
+
+func (x *ForgetUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ForgetUserResponse.ProtoReflect.Descriptor instead.
+func (*ForgetUserResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ForgetUserResponse) GetWaitlistsLeft() int32 {
+	if x != nil {
+		return x.WaitlistsLeft
+	}
+	return 0
+}
+
 // LoadInventoryResponse reports what was loaded.
 type LoadInventoryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1292,7 +1384,7 @@ type LoadInventoryResponse struct {
 
 func (x *LoadInventoryResponse) Reset() {
 	*x = LoadInventoryResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[16]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1304,7 +1396,7 @@ func (x *LoadInventoryResponse) String() string {
 func (*LoadInventoryResponse) ProtoMessage() {}
 
 func (x *LoadInventoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[16]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1317,7 +1409,7 @@ func (x *LoadInventoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadInventoryResponse.ProtoReflect.Descriptor instead.
 func (*LoadInventoryResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{16}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LoadInventoryResponse) GetEventId() string {
@@ -1352,7 +1444,7 @@ type GetAvailabilityRequest struct {
 
 func (x *GetAvailabilityRequest) Reset() {
 	*x = GetAvailabilityRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[17]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1364,7 +1456,7 @@ func (x *GetAvailabilityRequest) String() string {
 func (*GetAvailabilityRequest) ProtoMessage() {}
 
 func (x *GetAvailabilityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[17]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1377,7 +1469,7 @@ func (x *GetAvailabilityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAvailabilityRequest.ProtoReflect.Descriptor instead.
 func (*GetAvailabilityRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{17}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetAvailabilityRequest) GetShowId() string {
@@ -1407,7 +1499,7 @@ type ZoneAvailability struct {
 
 func (x *ZoneAvailability) Reset() {
 	*x = ZoneAvailability{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1511,7 @@ func (x *ZoneAvailability) String() string {
 func (*ZoneAvailability) ProtoMessage() {}
 
 func (x *ZoneAvailability) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1524,7 @@ func (x *ZoneAvailability) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ZoneAvailability.ProtoReflect.Descriptor instead.
 func (*ZoneAvailability) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{18}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ZoneAvailability) GetZoneId() string {
@@ -1481,7 +1573,7 @@ type GetAvailabilityResponse struct {
 
 func (x *GetAvailabilityResponse) Reset() {
 	*x = GetAvailabilityResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1585,7 @@ func (x *GetAvailabilityResponse) String() string {
 func (*GetAvailabilityResponse) ProtoMessage() {}
 
 func (x *GetAvailabilityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1598,7 @@ func (x *GetAvailabilityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAvailabilityResponse.ProtoReflect.Descriptor instead.
 func (*GetAvailabilityResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{19}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetAvailabilityResponse) GetZones() []*ZoneAvailability {
@@ -1532,7 +1624,7 @@ type JoinWaitlistRequest struct {
 
 func (x *JoinWaitlistRequest) Reset() {
 	*x = JoinWaitlistRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +1636,7 @@ func (x *JoinWaitlistRequest) String() string {
 func (*JoinWaitlistRequest) ProtoMessage() {}
 
 func (x *JoinWaitlistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +1649,7 @@ func (x *JoinWaitlistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinWaitlistRequest.ProtoReflect.Descriptor instead.
 func (*JoinWaitlistRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{20}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *JoinWaitlistRequest) GetShowId() string {
@@ -1602,7 +1694,7 @@ type WaitlistEntry struct {
 
 func (x *WaitlistEntry) Reset() {
 	*x = WaitlistEntry{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1614,7 +1706,7 @@ func (x *WaitlistEntry) String() string {
 func (*WaitlistEntry) ProtoMessage() {}
 
 func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1627,7 +1719,7 @@ func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitlistEntry.ProtoReflect.Descriptor instead.
 func (*WaitlistEntry) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{21}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WaitlistEntry) GetEventId() string {
@@ -1683,7 +1775,7 @@ type JoinWaitlistResponse struct {
 
 func (x *JoinWaitlistResponse) Reset() {
 	*x = JoinWaitlistResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +1787,7 @@ func (x *JoinWaitlistResponse) String() string {
 func (*JoinWaitlistResponse) ProtoMessage() {}
 
 func (x *JoinWaitlistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +1800,7 @@ func (x *JoinWaitlistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinWaitlistResponse.ProtoReflect.Descriptor instead.
 func (*JoinWaitlistResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{22}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *JoinWaitlistResponse) GetEntry() *WaitlistEntry {
@@ -1729,7 +1821,7 @@ type GetWaitlistEntryRequest struct {
 
 func (x *GetWaitlistEntryRequest) Reset() {
 	*x = GetWaitlistEntryRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1741,7 +1833,7 @@ func (x *GetWaitlistEntryRequest) String() string {
 func (*GetWaitlistEntryRequest) ProtoMessage() {}
 
 func (x *GetWaitlistEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1754,7 +1846,7 @@ func (x *GetWaitlistEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWaitlistEntryRequest.ProtoReflect.Descriptor instead.
 func (*GetWaitlistEntryRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{23}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetWaitlistEntryRequest) GetZoneId() string {
@@ -1775,7 +1867,7 @@ type GetWaitlistEntryResponse struct {
 
 func (x *GetWaitlistEntryResponse) Reset() {
 	*x = GetWaitlistEntryResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +1879,7 @@ func (x *GetWaitlistEntryResponse) String() string {
 func (*GetWaitlistEntryResponse) ProtoMessage() {}
 
 func (x *GetWaitlistEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,7 +1892,7 @@ func (x *GetWaitlistEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWaitlistEntryResponse.ProtoReflect.Descriptor instead.
 func (*GetWaitlistEntryResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{24}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetWaitlistEntryResponse) GetEntry() *WaitlistEntry {
@@ -1821,7 +1913,7 @@ type LeaveWaitlistRequest struct {
 
 func (x *LeaveWaitlistRequest) Reset() {
 	*x = LeaveWaitlistRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1833,7 +1925,7 @@ func (x *LeaveWaitlistRequest) String() string {
 func (*LeaveWaitlistRequest) ProtoMessage() {}
 
 func (x *LeaveWaitlistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1846,7 +1938,7 @@ func (x *LeaveWaitlistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveWaitlistRequest.ProtoReflect.Descriptor instead.
 func (*LeaveWaitlistRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{25}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LeaveWaitlistRequest) GetZoneId() string {
@@ -1865,7 +1957,7 @@ type LeaveWaitlistResponse struct {
 
 func (x *LeaveWaitlistResponse) Reset() {
 	*x = LeaveWaitlistResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +1969,7 @@ func (x *LeaveWaitlistResponse) String() string {
 func (*LeaveWaitlistResponse) ProtoMessage() {}
 
 func (x *LeaveWaitlistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +1982,7 @@ func (x *LeaveWaitlistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveWaitlistResponse.ProtoReflect.Descriptor instead.
 func (*LeaveWaitlistResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{26}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{28}
 }
 
 // BookingEvent is one state change of a booking, as published on the Kafka
@@ -1917,7 +2009,7 @@ type BookingEvent struct {
 
 func (x *BookingEvent) Reset() {
 	*x = BookingEvent{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1929,7 +2021,7 @@ func (x *BookingEvent) String() string {
 func (*BookingEvent) ProtoMessage() {}
 
 func (x *BookingEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1942,7 +2034,7 @@ func (x *BookingEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BookingEvent.ProtoReflect.Descriptor instead.
 func (*BookingEvent) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{27}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *BookingEvent) GetBooking() *Booking {
@@ -2074,7 +2166,11 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\vprice_cents\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\n" +
 	"priceCents\x12(\n" +
 	"\vtotal_seats\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02 \x00R\n" +
-	"totalSeats\"q\n" +
+	"totalSeats\"9\n" +
+	"\x11ForgetUserRequest\x12$\n" +
+	"\auser_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06userId\";\n" +
+	"\x12ForgetUserResponse\x12%\n" +
+	"\x0ewaitlists_left\x18\x01 \x01(\x05R\rwaitlistsLeft\"q\n" +
 	"\x15LoadInventoryResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x14\n" +
 	"\x05zones\x18\x02 \x01(\x05R\x05zones\x12'\n" +
@@ -2129,7 +2225,7 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\x12CANCEL_CAUSE_BUYER\x10\x01\x12\x18\n" +
 	"\x14CANCEL_CAUSE_EXPIRED\x10\x02\x12 \n" +
 	"\x1cCANCEL_CAUSE_EVENT_CANCELLED\x10\x03\x12\x17\n" +
-	"\x13CANCEL_CAUSE_SYSTEM\x10\x042\xbe\f\n" +
+	"\x13CANCEL_CAUSE_SYSTEM\x10\x042\xa8\r\n" +
 	"\x0eBookingService\x12\x7f\n" +
 	"\aReserve\x12&.bookingrush.booking.v1.ReserveRequest\x1a'.bookingrush.booking.v1.ReserveResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/api/v1/bookings/reserve\x12\xa1\x01\n" +
 	"\x0eConfirmBooking\x12-.bookingrush.booking.v1.ConfirmBookingRequest\x1a..bookingrush.booking.v1.ConfirmBookingResponse\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/api/v1/bookings/{booking_id}/confirm\x12\x9d\x01\n" +
@@ -2142,7 +2238,9 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\fJoinWaitlist\x12+.bookingrush.booking.v1.JoinWaitlistRequest\x1a,.bookingrush.booking.v1.JoinWaitlistResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/api/v1/waitlist\x12\x9c\x01\n" +
 	"\x10GetWaitlistEntry\x12/.bookingrush.booking.v1.GetWaitlistEntryRequest\x1a0.bookingrush.booking.v1.GetWaitlistEntryResponse\"%\x82\xd3\xe4\x93\x02\x1c\x12\x1a/api/v1/waitlist/{zone_id}\x90\x02\x01\x12\x93\x01\n" +
 	"\rLeaveWaitlist\x12,.bookingrush.booking.v1.LeaveWaitlistRequest\x1a-.bookingrush.booking.v1.LeaveWaitlistResponse\"%\x82\xd3\xe4\x93\x02\x1c*\x1a/api/v1/waitlist/{zone_id}\x90\x02\x02\x12w\n" +
-	"\x0fGetAvailability\x12..bookingrush.booking.v1.GetAvailabilityRequest\x1a/.bookingrush.booking.v1.GetAvailabilityResponse\"\x03\x90\x02\x01B\xe6\x01\n" +
+	"\x0fGetAvailability\x12..bookingrush.booking.v1.GetAvailabilityRequest\x1a/.bookingrush.booking.v1.GetAvailabilityResponse\"\x03\x90\x02\x01\x12h\n" +
+	"\n" +
+	"ForgetUser\x12).bookingrush.booking.v1.ForgetUserRequest\x1a*.bookingrush.booking.v1.ForgetUserResponse\"\x03\x90\x02\x02B\xe6\x01\n" +
 	"\x1acom.bookingrush.booking.v1B\fBookingProtoP\x01Z@github.com/bookingrush/rush/gen/bookingrush/booking/v1;bookingv1\xa2\x02\x03BBX\xaa\x02\x16Bookingrush.Booking.V1\xca\x02\x16Bookingrush\\Booking\\V1\xe2\x02\"Bookingrush\\Booking\\V1\\GPBMetadata\xea\x02\x18Bookingrush::Booking::V1b\x06proto3"
 
 var (
@@ -2158,7 +2256,7 @@ func file_bookingrush_booking_v1_booking_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_booking_v1_booking_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(BookingStatus)(0),                  // 0: bookingrush.booking.v1.BookingStatus
 	(CancelCause)(0),                    // 1: bookingrush.booking.v1.CancelCause
@@ -2178,28 +2276,30 @@ var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(*LoadInventoryRequest)(nil),        // 15: bookingrush.booking.v1.LoadInventoryRequest
 	(*EventSale)(nil),                   // 16: bookingrush.booking.v1.EventSale
 	(*InventoryZone)(nil),               // 17: bookingrush.booking.v1.InventoryZone
-	(*LoadInventoryResponse)(nil),       // 18: bookingrush.booking.v1.LoadInventoryResponse
-	(*GetAvailabilityRequest)(nil),      // 19: bookingrush.booking.v1.GetAvailabilityRequest
-	(*ZoneAvailability)(nil),            // 20: bookingrush.booking.v1.ZoneAvailability
-	(*GetAvailabilityResponse)(nil),     // 21: bookingrush.booking.v1.GetAvailabilityResponse
-	(*JoinWaitlistRequest)(nil),         // 22: bookingrush.booking.v1.JoinWaitlistRequest
-	(*WaitlistEntry)(nil),               // 23: bookingrush.booking.v1.WaitlistEntry
-	(*JoinWaitlistResponse)(nil),        // 24: bookingrush.booking.v1.JoinWaitlistResponse
-	(*GetWaitlistEntryRequest)(nil),     // 25: bookingrush.booking.v1.GetWaitlistEntryRequest
-	(*GetWaitlistEntryResponse)(nil),    // 26: bookingrush.booking.v1.GetWaitlistEntryResponse
-	(*LeaveWaitlistRequest)(nil),        // 27: bookingrush.booking.v1.LeaveWaitlistRequest
-	(*LeaveWaitlistResponse)(nil),       // 28: bookingrush.booking.v1.LeaveWaitlistResponse
-	(*BookingEvent)(nil),                // 29: bookingrush.booking.v1.BookingEvent
-	(*timestamppb.Timestamp)(nil),       // 30: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),                 // 31: bookingrush.common.v1.PageMeta
+	(*ForgetUserRequest)(nil),           // 18: bookingrush.booking.v1.ForgetUserRequest
+	(*ForgetUserResponse)(nil),          // 19: bookingrush.booking.v1.ForgetUserResponse
+	(*LoadInventoryResponse)(nil),       // 20: bookingrush.booking.v1.LoadInventoryResponse
+	(*GetAvailabilityRequest)(nil),      // 21: bookingrush.booking.v1.GetAvailabilityRequest
+	(*ZoneAvailability)(nil),            // 22: bookingrush.booking.v1.ZoneAvailability
+	(*GetAvailabilityResponse)(nil),     // 23: bookingrush.booking.v1.GetAvailabilityResponse
+	(*JoinWaitlistRequest)(nil),         // 24: bookingrush.booking.v1.JoinWaitlistRequest
+	(*WaitlistEntry)(nil),               // 25: bookingrush.booking.v1.WaitlistEntry
+	(*JoinWaitlistResponse)(nil),        // 26: bookingrush.booking.v1.JoinWaitlistResponse
+	(*GetWaitlistEntryRequest)(nil),     // 27: bookingrush.booking.v1.GetWaitlistEntryRequest
+	(*GetWaitlistEntryResponse)(nil),    // 28: bookingrush.booking.v1.GetWaitlistEntryResponse
+	(*LeaveWaitlistRequest)(nil),        // 29: bookingrush.booking.v1.LeaveWaitlistRequest
+	(*LeaveWaitlistResponse)(nil),       // 30: bookingrush.booking.v1.LeaveWaitlistResponse
+	(*BookingEvent)(nil),                // 31: bookingrush.booking.v1.BookingEvent
+	(*timestamppb.Timestamp)(nil),       // 32: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),                 // 33: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.booking.v1.Booking.status:type_name -> bookingrush.booking.v1.BookingStatus
-	30, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
-	30, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
-	30, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
-	30, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
-	30, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
+	32, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
+	32, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
+	32, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
+	32, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
+	32, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: bookingrush.booking.v1.Booking.cancel_cause:type_name -> bookingrush.booking.v1.CancelCause
 	2,  // 7: bookingrush.booking.v1.ReserveResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	2,  // 8: bookingrush.booking.v1.ConfirmBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
@@ -2209,19 +2309,19 @@ var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	2,  // 12: bookingrush.booking.v1.GetBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	0,  // 13: bookingrush.booking.v1.ListBookingsRequest.status:type_name -> bookingrush.booking.v1.BookingStatus
 	2,  // 14: bookingrush.booking.v1.ListBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	31, // 15: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	33, // 15: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	2,  // 16: bookingrush.booking.v1.ListPendingBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	31, // 17: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	33, // 17: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	16, // 18: bookingrush.booking.v1.LoadInventoryRequest.sale:type_name -> bookingrush.booking.v1.EventSale
 	17, // 19: bookingrush.booking.v1.LoadInventoryRequest.zones:type_name -> bookingrush.booking.v1.InventoryZone
-	30, // 20: bookingrush.booking.v1.EventSale.sale_start_at:type_name -> google.protobuf.Timestamp
-	30, // 21: bookingrush.booking.v1.EventSale.sale_end_at:type_name -> google.protobuf.Timestamp
-	20, // 22: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
-	23, // 23: bookingrush.booking.v1.JoinWaitlistResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
-	23, // 24: bookingrush.booking.v1.GetWaitlistEntryResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
+	32, // 20: bookingrush.booking.v1.EventSale.sale_start_at:type_name -> google.protobuf.Timestamp
+	32, // 21: bookingrush.booking.v1.EventSale.sale_end_at:type_name -> google.protobuf.Timestamp
+	22, // 22: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
+	25, // 23: bookingrush.booking.v1.JoinWaitlistResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
+	25, // 24: bookingrush.booking.v1.GetWaitlistEntryResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
 	2,  // 25: bookingrush.booking.v1.BookingEvent.booking:type_name -> bookingrush.booking.v1.Booking
-	20, // 26: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
-	30, // 27: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	22, // 26: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
+	32, // 27: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
 	3,  // 28: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
 	5,  // 29: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
 	7,  // 30: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
@@ -2229,23 +2329,25 @@ var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	11, // 32: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
 	13, // 33: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
 	15, // 34: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
-	22, // 35: bookingrush.booking.v1.BookingService.JoinWaitlist:input_type -> bookingrush.booking.v1.JoinWaitlistRequest
-	25, // 36: bookingrush.booking.v1.BookingService.GetWaitlistEntry:input_type -> bookingrush.booking.v1.GetWaitlistEntryRequest
-	27, // 37: bookingrush.booking.v1.BookingService.LeaveWaitlist:input_type -> bookingrush.booking.v1.LeaveWaitlistRequest
-	19, // 38: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
-	4,  // 39: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
-	6,  // 40: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
-	8,  // 41: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
-	10, // 42: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
-	12, // 43: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
-	14, // 44: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
-	18, // 45: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
-	24, // 46: bookingrush.booking.v1.BookingService.JoinWaitlist:output_type -> bookingrush.booking.v1.JoinWaitlistResponse
-	26, // 47: bookingrush.booking.v1.BookingService.GetWaitlistEntry:output_type -> bookingrush.booking.v1.GetWaitlistEntryResponse
-	28, // 48: bookingrush.booking.v1.BookingService.LeaveWaitlist:output_type -> bookingrush.booking.v1.LeaveWaitlistResponse
-	21, // 49: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
-	39, // [39:50] is the sub-list for method output_type
-	28, // [28:39] is the sub-list for method input_type
+	24, // 35: bookingrush.booking.v1.BookingService.JoinWaitlist:input_type -> bookingrush.booking.v1.JoinWaitlistRequest
+	27, // 36: bookingrush.booking.v1.BookingService.GetWaitlistEntry:input_type -> bookingrush.booking.v1.GetWaitlistEntryRequest
+	29, // 37: bookingrush.booking.v1.BookingService.LeaveWaitlist:input_type -> bookingrush.booking.v1.LeaveWaitlistRequest
+	21, // 38: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
+	18, // 39: bookingrush.booking.v1.BookingService.ForgetUser:input_type -> bookingrush.booking.v1.ForgetUserRequest
+	4,  // 40: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
+	6,  // 41: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
+	8,  // 42: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
+	10, // 43: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
+	12, // 44: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
+	14, // 45: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
+	20, // 46: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
+	26, // 47: bookingrush.booking.v1.BookingService.JoinWaitlist:output_type -> bookingrush.booking.v1.JoinWaitlistResponse
+	28, // 48: bookingrush.booking.v1.BookingService.GetWaitlistEntry:output_type -> bookingrush.booking.v1.GetWaitlistEntryResponse
+	30, // 49: bookingrush.booking.v1.BookingService.LeaveWaitlist:output_type -> bookingrush.booking.v1.LeaveWaitlistResponse
+	23, // 50: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
+	19, // 51: bookingrush.booking.v1.BookingService.ForgetUser:output_type -> bookingrush.booking.v1.ForgetUserResponse
+	40, // [40:52] is the sub-list for method output_type
+	28, // [28:40] is the sub-list for method input_type
 	28, // [28:28] is the sub-list for extension type_name
 	28, // [28:28] is the sub-list for extension extendee
 	0,  // [0:28] is the sub-list for field type_name
@@ -2262,7 +2364,7 @@ func file_bookingrush_booking_v1_booking_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_booking_v1_booking_proto_rawDesc), len(file_bookingrush_booking_v1_booking_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

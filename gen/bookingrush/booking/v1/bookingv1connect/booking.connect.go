@@ -67,6 +67,9 @@ const (
 	// BookingServiceGetAvailabilityProcedure is the fully-qualified name of the BookingService's
 	// GetAvailability RPC.
 	BookingServiceGetAvailabilityProcedure = "/bookingrush.booking.v1.BookingService/GetAvailability"
+	// BookingServiceForgetUserProcedure is the fully-qualified name of the BookingService's ForgetUser
+	// RPC.
+	BookingServiceForgetUserProcedure = "/bookingrush.booking.v1.BookingService/ForgetUser"
 )
 
 // BookingServiceClient is a client for the bookingrush.booking.v1.BookingService service.
@@ -119,6 +122,14 @@ type BookingServiceClient interface {
 	// inventory the reserve path decides on. Internal only (the catalog's zone
 	// listing calls it).
 	GetAvailability(context.Context, *connect.Request[v1.GetAvailabilityRequest]) (*connect.Response[v1.GetAvailabilityResponse], error)
+	// ForgetUser takes an account that is being deleted off every waitlist of
+	// the events on sale, so that no seat is offered to nobody. It refuses
+	// (CONFLICT, reason "unpaid_bookings") while the live inventory counts
+	// seats of the user's that are not bought: a hold, whose payment may be
+	// on its way, even one made a moment ago that booking's records do not
+	// show yet. Bookings stay. Internal only (auth calls it inside the
+	// account's deletion); a service token only. Forgetting twice is harmless.
+	ForgetUser(context.Context, *connect.Request[v1.ForgetUserRequest]) (*connect.Response[v1.ForgetUserResponse], error)
 }
 
 // NewBookingServiceClient constructs a client for the bookingrush.booking.v1.BookingService
@@ -205,6 +216,13 @@ func NewBookingServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		forgetUser: connect.NewClient[v1.ForgetUserRequest, v1.ForgetUserResponse](
+			httpClient,
+			baseURL+BookingServiceForgetUserProcedure,
+			connect.WithSchema(bookingServiceMethods.ByName("ForgetUser")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -221,6 +239,7 @@ type bookingServiceClient struct {
 	getWaitlistEntry    *connect.Client[v1.GetWaitlistEntryRequest, v1.GetWaitlistEntryResponse]
 	leaveWaitlist       *connect.Client[v1.LeaveWaitlistRequest, v1.LeaveWaitlistResponse]
 	getAvailability     *connect.Client[v1.GetAvailabilityRequest, v1.GetAvailabilityResponse]
+	forgetUser          *connect.Client[v1.ForgetUserRequest, v1.ForgetUserResponse]
 }
 
 // Reserve calls bookingrush.booking.v1.BookingService.Reserve.
@@ -278,6 +297,11 @@ func (c *bookingServiceClient) GetAvailability(ctx context.Context, req *connect
 	return c.getAvailability.CallUnary(ctx, req)
 }
 
+// ForgetUser calls bookingrush.booking.v1.BookingService.ForgetUser.
+func (c *bookingServiceClient) ForgetUser(ctx context.Context, req *connect.Request[v1.ForgetUserRequest]) (*connect.Response[v1.ForgetUserResponse], error) {
+	return c.forgetUser.CallUnary(ctx, req)
+}
+
 // BookingServiceHandler is an implementation of the bookingrush.booking.v1.BookingService service.
 type BookingServiceHandler interface {
 	// Reserve holds seats of a zone for the caller. One atomic Redis step
@@ -328,6 +352,14 @@ type BookingServiceHandler interface {
 	// inventory the reserve path decides on. Internal only (the catalog's zone
 	// listing calls it).
 	GetAvailability(context.Context, *connect.Request[v1.GetAvailabilityRequest]) (*connect.Response[v1.GetAvailabilityResponse], error)
+	// ForgetUser takes an account that is being deleted off every waitlist of
+	// the events on sale, so that no seat is offered to nobody. It refuses
+	// (CONFLICT, reason "unpaid_bookings") while the live inventory counts
+	// seats of the user's that are not bought: a hold, whose payment may be
+	// on its way, even one made a moment ago that booking's records do not
+	// show yet. Bookings stay. Internal only (auth calls it inside the
+	// account's deletion); a service token only. Forgetting twice is harmless.
+	ForgetUser(context.Context, *connect.Request[v1.ForgetUserRequest]) (*connect.Response[v1.ForgetUserResponse], error)
 }
 
 // NewBookingServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -410,6 +442,13 @@ func NewBookingServiceHandler(svc BookingServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	bookingServiceForgetUserHandler := connect.NewUnaryHandler(
+		BookingServiceForgetUserProcedure,
+		svc.ForgetUser,
+		connect.WithSchema(bookingServiceMethods.ByName("ForgetUser")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/bookingrush.booking.v1.BookingService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case BookingServiceReserveProcedure:
@@ -434,6 +473,8 @@ func NewBookingServiceHandler(svc BookingServiceHandler, opts ...connect.Handler
 			bookingServiceLeaveWaitlistHandler.ServeHTTP(w, r)
 		case BookingServiceGetAvailabilityProcedure:
 			bookingServiceGetAvailabilityHandler.ServeHTTP(w, r)
+		case BookingServiceForgetUserProcedure:
+			bookingServiceForgetUserHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -485,4 +526,8 @@ func (UnimplementedBookingServiceHandler) LeaveWaitlist(context.Context, *connec
 
 func (UnimplementedBookingServiceHandler) GetAvailability(context.Context, *connect.Request[v1.GetAvailabilityRequest]) (*connect.Response[v1.GetAvailabilityResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.booking.v1.BookingService.GetAvailability is not implemented"))
+}
+
+func (UnimplementedBookingServiceHandler) ForgetUser(context.Context, *connect.Request[v1.ForgetUserRequest]) (*connect.Response[v1.ForgetUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.booking.v1.BookingService.ForgetUser is not implemented"))
 }
