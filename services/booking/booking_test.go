@@ -657,3 +657,30 @@ func TestLiveCountStartsOnAnEventLoadedBefore(t *testing.T) {
 		t.Fatalf("live holds after a new hold: %d, want 3", n)
 	}
 }
+
+// TestLoadDropsZonesTheSnapshotLost: a zone the catalog's snapshot no
+// longer has, from which nothing was reserved (a draft's zone deleted after
+// a publish failed once the inventory was loaded), leaves booking's records
+// and the loaded inventory: it cannot be reserved by its id.
+func TestLoadDropsZonesTheSnapshotLost(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-target=booking")
+	f := m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 1})
+	zoneKey := fmt.Sprintf("%s{ev:%s}:zone:%s", m.prefix, f.event, f.zone)
+	if n, err := m.rdb.Exists(context.Background(), zoneKey).Result(); err != nil || n != 1 {
+		t.Fatalf("the zone is not loaded: %d %v", n, err)
+	}
+	if _, err := m.db.Exec(`DELETE FROM seat_zones WHERE id = $1`, f.zone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.db.Exec(`INSERT INTO seat_zones (show_id, name, price, total_seats, available_seats) VALUES ($1, 'Balcony', 20, 5, 5)`, f.show); err != nil {
+		t.Fatal(err)
+	}
+	m.load(f)
+	if n, err := m.rdb.Exists(context.Background(), zoneKey).Result(); err != nil || n != 0 {
+		t.Fatalf("the dropped zone is still loaded: %d %v", n, err)
+	}
+	if _, err := m.reserve(context.Background(), m.booking(false), f, f.users[0], 1, "dropped-zone-1"); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("reserve in the dropped zone: %v, want NOT_FOUND", err)
+	}
+}

@@ -329,6 +329,25 @@ func (e *Engine) Zone(ctx context.Context, eventID, zoneID string) (Counters, bo
 	return Counters{Total: atoi(s(0)), Available: atoi(s(1)), Held: atoi(s(2)), Sold: atoi(s(3)), Version: ver}, true, nil
 }
 
+// DropZones deletes zones of a loaded event that its snapshot no longer has
+// and that hold no seat (held and sold both zero): a draft's deleted zones.
+func (e *Engine) DropZones(ctx context.Context, eventID string, zones []string) error {
+	k := e.keys(eventID)
+	for _, z := range zones {
+		c, err := e.rdb.HMGet(ctx, k.Zone(z), "held", "sold").Result()
+		if err != nil {
+			return unavailable(err)
+		}
+		if c[0] != nil && c[0] != "0" || c[1] != nil && c[1] != "0" {
+			continue
+		}
+		if err := e.rdb.Del(ctx, k.Zone(z)).Err(); err != nil {
+			return unavailable(err)
+		}
+	}
+	return nil
+}
+
 // Loaded reports whether the event's inventory is in Redis.
 func (e *Engine) Loaded(ctx context.Context, eventID string) (bool, error) {
 	n, err := e.rdb.Exists(ctx, e.keys(eventID).Meta()).Result()

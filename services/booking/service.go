@@ -243,8 +243,16 @@ func (s *Service) LoadInventory(ctx context.Context, eventID string, st EventSet
 	if !loaded && st.Status == "draft" {
 		return LoadResult{}, errDraft
 	}
-	if err := s.store.SaveEvent(ctx, eventID, st, zones); err != nil {
+	gone, err := s.store.SaveEvent(ctx, eventID, st, zones)
+	if err != nil {
 		return LoadResult{}, err
+	}
+	if loaded && len(gone) > 0 {
+		// Before the refresh, while the inventory is not on sale under the
+		// new settings.
+		if err := s.eng.DropZones(ctx, eventID, gone); err != nil {
+			return LoadResult{}, err
+		}
 	}
 	if !loaded {
 		had, err := s.store.HasBookings(ctx, eventID)

@@ -116,7 +116,12 @@ type ZoneDef struct {
 // reserved from yet takes the catalog's latest price and total, while the
 // counters of a zone on sale stay the persister's: zones are frozen once
 // the event is on sale).
-func (s *Store) SaveEvent(ctx context.Context, eventID string, st EventSettings, zones []ZoneDef) error {
+//
+// A zone of the event that the snapshot no longer has and that nothing was
+// ever reserved from goes: a draft's zone (or show) the organizer deleted
+// after a publish that failed once booking had kept the snapshot. Their ids
+// are returned, so that the engine drops them from a loaded inventory too.
+func (s *Store) SaveEvent(ctx context.Context, eventID string, st EventSettings, zones []ZoneDef) (gone []string, err error) {
 	var b pgx.Batch
 	b.Queue(`INSERT INTO booking_events (event_id, status, sale_start_at, sale_end_at, max_per_user, queue_enabled)
 		VALUES ($1, $2, $3, $4, $5, $6)
@@ -132,11 +137,21 @@ func (s *Store) SaveEvent(ctx context.Context, eventID string, st EventSettings,
 			WHERE booking_zones.inventory_version = 0 AND booking_zones.event_id = excluded.event_id`,
 			z.ID, eventID, z.ShowID, z.PriceCents, z.Total)
 	}
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return tx.SendBatch(ctx, &b).Close() })
-	if isDataError(err) {
-		return errs.New(errs.Validation, "the event's snapshot was refused: "+err.Error())
+	ids := make([]string, len(zones))
+	for i, z := range zones {
+		ids[i] = z.ID
 	}
-	return dbUnavailable(err)
+	b.Queue(`DELETE FROM booking_zones z WHERE z.event_id = $1 AND z.zone_id::text <> ALL($2::text[]) AND z.inventory_version = 0
+			AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.zone_id = z.zone_id)
+		RETURNING z.zone_id::text`, eventID, ids).Query(func(rows pgx.Rows) error {
+		gone, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return tx.SendBatch(ctx, &b).Close() })
+	if isDataError(err) {
+		return nil, errs.New(errs.Validation, "the event's snapshot was refused: "+err.Error())
+	}
+	return gone, dbUnavailable(err)
 }
 
 // nullTime is a timestamp column's value; the zero time is NULL.

@@ -26,7 +26,7 @@ func TestZoneLookupsAtASaleOpeningShareOneQuery(t *testing.T) {
 	t.Cleanup(pool.Close)
 	event, show, zone := uuid.NewString(), uuid.NewString(), uuid.NewString()
 	s := NewStore(pool)
-	if err := s.SaveEvent(ctx, event, EventSettings{Status: "published", MaxPerUser: 10},
+	if _, err := s.SaveEvent(ctx, event, EventSettings{Status: "published", MaxPerUser: 10},
 		[]ZoneDef{{ID: zone, ShowID: show, Total: 100, PriceCents: 1000}}); err != nil {
 		t.Fatal(err)
 	}
@@ -48,5 +48,34 @@ func TestZoneLookupsAtASaleOpeningShareOneQuery(t *testing.T) {
 	}
 	if _, err := s.zoneOf(ctx, uuid.NewString()); !errs.Is(err, errs.NotFound) {
 		t.Errorf("unknown zone: %v, want NOT_FOUND", err)
+	}
+}
+
+// TestSaveEventDropsZonesTheSnapshotLost: a zone the catalog no longer sends
+// (a draft's zone deleted after a publish failed once booking had kept the
+// snapshot) goes, so that a later publish does not sell it.
+func TestSaveEventDropsZonesTheSnapshotLost(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, pgtest.Migrated(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	event, show, kept, deleted := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
+	s := NewStore(pool)
+	st := EventSettings{Status: "published", MaxPerUser: 10}
+	if gone, err := s.SaveEvent(ctx, event, st, []ZoneDef{{ID: kept, ShowID: show, Total: 10, PriceCents: 1000}, {ID: deleted, ShowID: show, Total: 5, PriceCents: 500}}); err != nil || len(gone) != 0 {
+		t.Fatalf("first save: %v %v", gone, err)
+	}
+	gone, err := s.SaveEvent(ctx, event, st, []ZoneDef{{ID: kept, ShowID: show, Total: 10, PriceCents: 1000}})
+	if err != nil || len(gone) != 1 || gone[0] != deleted {
+		t.Fatalf("second save: gone %v, %v; want [%s]", gone, err, deleted)
+	}
+	if _, err := s.zoneOf(ctx, deleted); !errs.Is(err, errs.NotFound) {
+		t.Errorf("the deleted zone: %v, want NOT_FOUND", err)
+	}
+	if _, err := s.zoneOf(ctx, kept); err != nil {
+		t.Errorf("the kept zone: %v", err)
 	}
 }
