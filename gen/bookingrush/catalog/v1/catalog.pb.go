@@ -2729,11 +2729,11 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x05event\x18\x01 \x01(\v2\x1d.bookingrush.catalog.v1.EventR\x05event\"<\n" +
 	"\x12DeleteEventRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\"\x15\n" +
-	"\x13DeleteEventResponse\"\x80\x03\n" +
+	"\x13DeleteEventResponse\"\x8a\x03\n" +
 	"\x11CreateShowRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12D\n" +
-	"\tshow_date\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\v\xbaH\b\xc8\x01\x01\xb2\x01\x02@\x01R\bshowDate\x123\n" +
-	"\aends_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x06endsAt:\xc7\x01\xbaH\xc3\x01\x1a\xc0\x01\n" +
+	"\tshow_date\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\v\xbaH\b\xc8\x01\x01\xb2\x01\x02@\x01R\bshowDate\x12=\n" +
+	"\aends_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x02@\x01R\x06endsAt:\xc7\x01\xbaH\xc3\x01\x1a\xc0\x01\n" +
 	"\x13create_show.ends_at\x12=ends_at must be after show_date, and at most 30 days after it\x1aj!has(this.ends_at) || (this.ends_at > this.show_date && this.ends_at - this.show_date <= duration('720h'))\"F\n" +
 	"\x12CreateShowResponse\x120\n" +
 	"\x04show\x18\x01 \x01(\v2\x1c.bookingrush.catalog.v1.ShowR\x04show\"9\n" +
