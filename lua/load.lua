@@ -20,7 +20,12 @@
 --
 -- When the event's meta exists, only the sale settings (ARGV[2..6]) and the
 -- zone ids are updated: counters and holds are never overwritten while
--- inventory is live.
+-- inventory is live. A zone of the arguments that the last load did not
+-- have (meta's zones), never reserved from (version 0, every seat
+-- available) and without a key is written then: a show or zone the
+-- organizer added to the event on sale (extra dates, released seats). A
+-- zone the last load had and whose key is gone was lost, not added: it is
+-- left to the rebuild.
 -- When it does not (first publish, or a rebuild after Redis lost the keys),
 -- everything is written from the arguments, which the caller read from
 -- Postgres after the stream relay and the persister had drained.
@@ -30,20 +35,34 @@
 
 local p = ARGV[1]
 -- meta's zones (comma-separated ids) tell the queue's admitter which
--- counters say sold out; zones are frozen once an event is published.
+-- counters say sold out; once the event is on sale, zones are only added.
 local ids = {}
 for z = 0, tonumber(ARGV[7]) - 1 do
   ids[#ids + 1] = ARGV[8 + z * 8]
 end
 local settings = {'status', ARGV[2], 'sale_start', ARGV[3], 'sale_end', ARGV[4],
   'max_per_user', ARGV[5], 'queue', ARGV[6], 'zones', table.concat(ids, ',')}
+local i = 7
+local zones = tonumber(ARGV[i])
+
 if redis.call('EXISTS', KEYS[1]) == 1 then
+  local had = {}
+  for id in string.gmatch(redis.call('HGET', KEYS[1], 'zones') or '', '[^,]+') do
+    had[id] = true
+  end
+  for z = 0, zones - 1 do
+    local b = i + 1 + z * 8
+    local key = p .. 'zone:' .. ARGV[b]
+    if not had[ARGV[b]] and ARGV[b + 7] == '0' and ARGV[b + 4] == '0' and ARGV[b + 5] == '0'
+        and ARGV[b + 3] == ARGV[b + 2] and redis.call('EXISTS', key) == 0 then
+      redis.call('HSET', key, 'show', ARGV[b + 1], 'total', ARGV[b + 2],
+        'available', ARGV[b + 2], 'held', 0, 'sold', 0, 'price', ARGV[b + 6], 'ver', 0)
+    end
+  end
   redis.call('HSET', KEYS[1], unpack(settings))
   return {'UPDATED'}
 end
 
-local i = 7
-local zones = tonumber(ARGV[i])
 for z = 0, zones - 1 do
   local b = i + 1 + z * 8
   local total, available, held, sold = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])

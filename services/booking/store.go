@@ -114,8 +114,8 @@ type ZoneDef struct {
 // SaveEvent keeps the catalog's snapshot of an event: its sale settings,
 // and its zones (a new zone starts with every seat available; a zone nobody
 // reserved from yet takes the catalog's latest price and total, while the
-// counters of a zone on sale stay the persister's: zones are frozen once
-// the event is on sale).
+// counters of a zone on sale stay the persister's: once the event is on
+// sale, the catalog only adds zones).
 //
 // A zone of the event that the snapshot no longer has and that nothing was
 // ever reserved from goes: a draft's zone (or show) the organizer deleted

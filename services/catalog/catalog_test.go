@@ -134,7 +134,7 @@ func TestEventLifeCycle(t *testing.T) {
 				testkit.WantCode(t, err, errs.NotFound)
 				// A show's end, when given, is after its start and within 30 days.
 				at := time.Now().Add(31 * 24 * time.Hour).Truncate(time.Second)
-				for _, end := range []time.Time{at, at.Add(-time.Hour), at.Add(30*24*time.Hour + time.Second)} {
+				for _, end := range []time.Time{at, at.Add(-time.Hour), at.Add(30*24*time.Hour + time.Second), time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)} {
 					_, err = c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{EventId: ev.GetId(), ShowDate: timestamppb.New(at), EndsAt: timestamppb.New(end)}))
 					testkit.WantCode(t, err, errs.Validation)
 				}
@@ -174,16 +174,12 @@ func TestEventLifeCycle(t *testing.T) {
 			_, err = c.PublishEvent(ctx, testkit.Bearer(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()}))
 			testkit.WantCode(t, err, errs.Conflict)
 
-			t.Run("published is public and frozen", func(t *testing.T) {
+			t.Run("published is public; its shows and zones are only added", func(t *testing.T) {
 				got := must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, testkit.Bearer("", &catalogv1.GetEventRequest{Slug: ev.GetSlug()}))).GetEvent()
 				if got.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_PUBLISHED {
 					t.Fatalf("anonymous sees %v", got)
 				}
-				_, err := c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "Balcony", Price: "10", TotalSeats: 5}))
-				testkit.WantCode(t, err, errs.Conflict)
-				_, err = c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(40 * 24 * time.Hour))}))
-				testkit.WantCode(t, err, errs.Conflict)
-				_, err = c.UpdateEvent(ctx, testkit.Bearer(e.org2, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Title: ptr("mine now")}))
+				_, err := c.UpdateEvent(ctx, testkit.Bearer(e.org2, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Title: ptr("mine now")}))
 				testkit.WantCode(t, err, errs.Forbidden)
 				_, err = c.UpdateEvent(ctx, testkit.Bearer(e.user, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Title: ptr("mine now")}))
 				testkit.WantCode(t, err, errs.Forbidden)
@@ -206,6 +202,30 @@ func TestEventLifeCycle(t *testing.T) {
 				if n := e.fake.loadsOf(ev.GetId()); n != 2 {
 					t.Fatalf("loads after a sale rule change: %d, want 2", n)
 				}
+
+				// Released seats and an extra date go on sale at once: the
+				// booking engine loads them before the answer.
+				must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "Balcony", Price: "10", TotalSeats: 5})))
+				if n := e.fake.loadsOf(ev.GetId()); n != 3 {
+					t.Fatalf("loads after a zone added on sale: %d, want 3", n)
+				}
+				// When the engine cannot load them, they are taken back.
+				e.fake.set(func(f *fakeBooking) { f.fail = map[string]bool{ev.GetId(): true} })
+				_, err = c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(40 * 24 * time.Hour))}))
+				testkit.WantCode(t, err, errs.ServiceUnavailable)
+				_, err = c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "Gallery", Price: "10", TotalSeats: 5}))
+				testkit.WantCode(t, err, errs.ServiceUnavailable)
+				e.fake.set(func(f *fakeBooking) { f.fail = nil })
+				shows := must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, testkit.Bearer("", &catalogv1.ListShowsRequest{Slug: ev.GetSlug()}))).GetShows()
+				zones = must[catalogv1.ListZonesResponse](t)(c.ListZones(ctx, testkit.Bearer("", &catalogv1.ListZonesRequest{ShowId: sh.GetId()}))).GetZones()
+				if len(shows) != 1 || len(zones) != 3 || shows[0].GetTotalSeats() != 105 {
+					t.Fatalf("after a failed load: %d shows, %d zones (%v)", len(shows), len(zones), shows)
+				}
+				extra := must[catalogv1.CreateShowResponse](t)(c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(40 * 24 * time.Hour))}))).GetShow()
+				must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: extra.GetId(), Name: "Floor", Price: "10", TotalSeats: 5})))
+				if n := e.fake.loadsOf(ev.GetId()); n != 7 {
+					t.Fatalf("loads after an extra date: %d, want 7", n)
+				}
 			})
 
 			t.Run("cancel", func(t *testing.T) {
@@ -213,14 +233,16 @@ func TestEventLifeCycle(t *testing.T) {
 				if got.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_CANCELLED {
 					t.Fatalf("cancelled %v", got)
 				}
-				if n := e.fake.loadsOf(ev.GetId()); n != 3 {
-					t.Fatalf("loads after cancel: %d, want 3 (the booking engine must see the status)", n)
+				if n := e.fake.loadsOf(ev.GetId()); n != 8 {
+					t.Fatalf("loads after cancel: %d, want 8 (the booking engine must see the status)", n)
 				}
+				_, err := c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(50 * 24 * time.Hour))}))
+				testkit.WantCode(t, err, errs.Conflict)
 				shows := must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, testkit.Bearer("", &catalogv1.ListShowsRequest{Slug: ev.GetSlug()})))
 				if shows.GetShows()[0].GetStatus() != catalogv1.ShowStatus_SHOW_STATUS_CANCELLED {
 					t.Fatalf("shows of a cancelled event: %v", shows)
 				}
-				_, err := c.UpdateEvent(ctx, testkit.Bearer(e.org1, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Title: ptr("back")}))
+				_, err = c.UpdateEvent(ctx, testkit.Bearer(e.org1, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Title: ptr("back")}))
 				testkit.WantCode(t, err, errs.Conflict)
 			})
 

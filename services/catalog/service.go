@@ -83,7 +83,10 @@ func authorize(p *authn.Principal, ev *catalogv1.Event) error {
 	return errs.New(errs.Forbidden, "only the event's organizer or an admin may change it")
 }
 
-var errFrozen = errs.New(errs.Conflict, "shows and zones can change only while the event is a draft (its inventory is loaded from them at publish)")
+var errFrozen = errs.New(errs.Conflict, "shows and zones can be deleted only while the event is a draft (buyers may hold tickets for them once it is on sale)")
+
+// errClosed refuses a new show or zone for an event that sells nothing more.
+var errClosed = errs.New(errs.Conflict, "a cancelled event takes no new shows or zones")
 
 func isDraft(ev *catalogv1.Event) bool {
 	return ev.GetStatus() == catalogv1.EventStatus_EVENT_STATUS_DRAFT
@@ -358,12 +361,44 @@ func (s *Service) DeleteEvent(ctx context.Context, eventID string) error {
 }
 
 // draftTx runs fn in a transaction on a draft event the caller may change
-// (its organizer or an admin): what changes shows and zones, which are
-// frozen once the event is published (its inventory is loaded from them).
-// what names the show or zone addressed through the event, answered
-// NOT_FOUND when the caller may not see the event ("" for the event
-// itself). The event's cached reads are invalidated after a commit.
+// (its organizer or an admin): what deletes shows and zones, which buyers
+// may hold tickets for once the event is published. what names the show
+// or zone addressed through the event, answered NOT_FOUND when the caller
+// may not see the event ("" for the event itself). The event's cached
+// reads are invalidated after a commit.
 func (s *Service) draftTx(ctx context.Context, eventID, what string, fn func(tx pgx.Tx, ev *catalogv1.Event) error) error {
+	return s.changeTx(ctx, eventID, what, isDraft, errFrozen, fn)
+}
+
+// addTx is draftTx for what adds shows and zones: to a draft, or to an
+// event on sale (extra dates, released seats), whose inventory booking then
+// loads before the answer. When it cannot, undo removes what fn added and
+// the answer is booking's SERVICE_UNAVAILABLE: nothing is shown that is
+// not sold.
+func (s *Service) addTx(ctx context.Context, eventID, what string, fn func(tx pgx.Tx, ev *catalogv1.Event) error, undo func(tx pgx.Tx) error) error {
+	var published bool
+	open := func(ev *catalogv1.Event) bool {
+		published = ev.GetStatus() == catalogv1.EventStatus_EVENT_STATUS_PUBLISHED
+		return isDraft(ev) || published
+	}
+	if err := s.changeTx(ctx, eventID, what, open, errClosed, fn); err != nil || !published {
+		return err
+	}
+	err := s.inv.Load(ctx, eventID)
+	if err == nil {
+		return nil
+	}
+	if uerr := s.store.eventTx(context.WithoutCancel(ctx), eventID, func(tx pgx.Tx, _ *catalogv1.Event) error { return undo(tx) }); uerr != nil {
+		s.log.Error("the booking engine did not load a new show or zone, and it could not be taken back",
+			zap.String("event_id", eventID), zap.Error(uerr))
+	}
+	s.cache.InvalidateEvent(ctx, eventID)
+	return err
+}
+
+// changeTx runs fn in a transaction on an event the caller may change and
+// that allowed accepts (refused with refusal otherwise).
+func (s *Service) changeTx(ctx context.Context, eventID, what string, allowed func(*catalogv1.Event) bool, refusal error, fn func(tx pgx.Tx, ev *catalogv1.Event) error) error {
 	p, err := requireOrganizer(ctx)
 	if err != nil {
 		return err
@@ -375,8 +410,8 @@ func (s *Service) draftTx(ctx context.Context, eventID, what string, fn func(tx 
 			}
 			return err
 		}
-		if !isDraft(ev) {
-			return errFrozen
+		if !allowed(ev) {
+			return refusal
 		}
 		return fn(tx, ev)
 	})
@@ -387,10 +422,11 @@ func (s *Service) draftTx(ctx context.Context, eventID, what string, fn func(tx 
 	return nil
 }
 
-// CreateShow adds a show to a draft event.
+// CreateShow adds a show to a draft event, or to an event on sale (an extra
+// date: its zones go on sale as they are added).
 func (s *Service) CreateShow(ctx context.Context, req *catalogv1.CreateShowRequest) (*catalogv1.Show, error) {
 	var show *catalogv1.Show
-	err := s.draftTx(ctx, req.GetEventId(), "", func(tx pgx.Tx, ev *catalogv1.Event) (err error) {
+	err := s.addTx(ctx, req.GetEventId(), "", func(tx pgx.Tx, ev *catalogv1.Event) (err error) {
 		var ends *time.Time
 		if req.GetEndsAt() != nil {
 			t := req.GetEndsAt().AsTime()
@@ -400,8 +436,16 @@ func (s *Service) CreateShow(ctx context.Context, req *catalogv1.CreateShowReque
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "show.create", EntityType: "show", EntityID: show.GetId(), New: show})
+	}, func(tx pgx.Tx) error {
+		if _, err := deleteShow(ctx, tx, show.GetId()); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "show.create_undone", EntityType: "show", EntityID: show.GetId(), Old: show})
 	})
-	return show, err
+	if err != nil {
+		return nil, err
+	}
+	return show, nil
 }
 
 // DeleteShow deletes a show of a draft event, with its zones.
@@ -423,20 +467,29 @@ func (s *Service) DeleteShow(ctx context.Context, showID string) error {
 	return err
 }
 
-// CreateZone adds a zone to a show of a draft event.
+// CreateZone adds a zone to a show of a draft event, or of an event on sale
+// (released seats), where it goes on sale at once.
 func (s *Service) CreateZone(ctx context.Context, req *catalogv1.CreateZoneRequest) (*catalogv1.Zone, error) {
 	eventID, err := s.store.showEventID(ctx, req.GetShowId())
 	if err != nil {
 		return nil, err
 	}
 	var zone *catalogv1.Zone
-	err = s.draftTx(ctx, eventID, "show", func(tx pgx.Tx, _ *catalogv1.Event) (err error) {
+	err = s.addTx(ctx, eventID, "show", func(tx pgx.Tx, _ *catalogv1.Event) (err error) {
 		if zone, err = insertZone(ctx, tx, req.GetShowId(), req.GetName(), req.GetPrice(), req.GetTotalSeats()); err != nil {
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "zone.create", EntityType: "zone", EntityID: zone.GetId(), New: zone})
+	}, func(tx pgx.Tx) error {
+		if _, err := deleteZone(ctx, tx, zone.GetId()); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "zone.create_undone", EntityType: "zone", EntityID: zone.GetId(), Old: zone})
 	})
-	return zone, err
+	if err != nil {
+		return nil, err
+	}
+	return zone, nil
 }
 
 // DeleteZone deletes a zone of a draft event's show.

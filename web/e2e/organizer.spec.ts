@@ -1,13 +1,24 @@
 /**
  * An organizer creates, publishes and cancels an event: the admin gives the
  * organizer role in the admin pages, the organizer builds the event (show,
- * zone) and publishes it, a buyer pays for a ticket, the organizer watches the
- * live dashboard, then cancels the event after reading what happens to
+ * zone; a zone and a show added by mistake are removed) and publishes it, a
+ * buyer pays for a ticket, the organizer watches the live dashboard and
+ * releases more seats, then cancels the event after reading what happens to
  * buyers, and the buyer's booking is refunded in full.
  */
+import type { Page } from "@playwright/test";
+
 import { call, register, unique } from "./harness/api";
 import { readState } from "./harness/state";
 import { expect, shot, signIn, test } from "./fixtures";
+
+/** Adds a zone to the page's only show. */
+async function addZone(page: Page, name: string, price: string, seats: string) {
+  await page.getByLabel("Zone", { exact: true }).fill(name);
+  await page.getByLabel("Price").fill(price);
+  await page.getByLabel("Seats").fill(seats);
+  await page.getByTestId("add-zone").click();
+}
 
 test("an organizer creates, publishes and cancels an event; the buyer is refunded", async ({ page, browser }) => {
   const s = readState();
@@ -57,16 +68,10 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   await page.getByTestId("add-show").click();
   await expect(page.getByTestId("manage-show")).toHaveCount(1);
   await expect(page.getByTestId("manage-show")).toContainText("12 Jun 2027, 21:00 – 23:30 WEST");
-  await page.getByLabel("Zone", { exact: true }).fill("Stalls");
-  await page.getByLabel("Price").fill("80.00");
-  await page.getByLabel("Seats").fill("40");
-  await page.getByTestId("add-zone").click();
+  await addZone(page, "Stalls", "80.00", "40");
   await expect(page.getByTestId("manage-show").getByText("Stalls")).toBeVisible();
   // A zone and a show added by mistake go again before publishing.
-  await page.getByLabel("Zone", { exact: true }).fill("Stals");
-  await page.getByLabel("Price").fill("8.00");
-  await page.getByLabel("Seats").fill("4000");
-  await page.getByTestId("add-zone").click();
+  await addZone(page, "Stals", "8.00", "4000");
   await expect(page.getByTestId("manage-show").getByText("Stals", { exact: true })).toBeVisible();
   await page.getByRole("button", { name: "Remove zone Stals" }).click();
   await expect(page.getByTestId("manage-show").getByText("Stals", { exact: true })).toHaveCount(0);
@@ -107,8 +112,17 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   await expect(page.getByTestId("zone-sold")).toHaveText("1");
   await shot(page, "organizer-dashboard");
 
-  // Cancel, after reading what happens to buyers.
+  // Released seats go on sale at once, and buyers see them.
   await page.goto(`/organizer/events/${eventId}`);
+  await expect(page.getByTestId("on-sale-note")).toContainText("sells at once");
+  await addZone(page, "Gallery", "30.00", "20");
+  await expect(page.getByTestId("manage-show").getByText("Gallery")).toBeVisible();
+  await expect(async () => {
+    await bp.goto(`/events/${ev.slug}`);
+    await expect(bp.getByTestId("show")).toContainText("Gallery", { timeout: 1000 });
+  }).toPass({ timeout: 30_000 });
+
+  // Cancel, after reading what happens to buyers.
   await page.getByTestId("cancel-event").click();
   await expect(page.getByTestId("cancel-consequences")).toContainText("refunded in full");
   await shot(page, "organizer-cancel");

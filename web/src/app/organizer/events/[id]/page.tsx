@@ -1,4 +1,4 @@
-/** Managing one event: details, shows and zones (while a draft), publish, waiting room, cancel. */
+/** Managing one event: details, shows and zones (added while a draft or on sale, removed while a draft), publish, waiting room, cancel. */
 import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
@@ -34,6 +34,9 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
   ]);
   const zones = shows.ok ? await Promise.all(shows.data.map((s) => load(api.catalog.zones(s.id)))) : [];
   const draft = event.status === "draft";
+  // Shows and zones are added to a draft, and to an event on sale (extra
+  // dates, released seats: on sale at once); they are removed only from a draft.
+  const open = draft || event.status === "published";
   const hasZones = zones.some((z) => z.ok && z.data.length > 0);
 
   return (
@@ -106,13 +109,17 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
                       </TableBody>
                     </Table>
                   )}
-                  {draft && <AddZoneForm showId={s.id} />}
+                  {open && <AddZoneForm showId={s.id} />}
                 </div>
               );
             })
           )}
-          {draft && <AddShowForm eventId={event.id} zone={venue} />}
-          {!draft && <p className="text-muted-foreground text-xs">Shows and zones are fixed once the event is published.</p>}
+          {open && <AddShowForm eventId={event.id} zone={venue} />}
+          {event.status === "published" && (
+            <p className="text-muted-foreground text-xs" data-testid="on-sale-note">
+              The event is on sale: a zone added now (released seats, or an extra date&apos;s) sells at once. Shows and zones cannot be removed any more.
+            </p>
+          )}
         </CardContent>
       </Card>
 
