@@ -210,12 +210,12 @@ func TestEventLifeCycle(t *testing.T) {
 					t.Fatalf("loads after a zone added on sale: %d, want 3", n)
 				}
 				// When the engine cannot load them, they are taken back.
-				e.fake.set(func(f *fakeBooking) { f.fail = map[string]bool{ev.GetId(): true} })
+				e.fake.set(func(f *fakeBooking) { f.fail[ev.GetId()] = true })
 				_, err = c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(40 * 24 * time.Hour))}))
 				testkit.WantCode(t, err, errs.ServiceUnavailable)
 				_, err = c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "Gallery", Price: "10", TotalSeats: 5}))
 				testkit.WantCode(t, err, errs.ServiceUnavailable)
-				e.fake.set(func(f *fakeBooking) { f.fail = nil })
+				e.fake.set(func(f *fakeBooking) { f.fail[ev.GetId()] = false })
 				shows := must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, testkit.Bearer("", &catalogv1.ListShowsRequest{Slug: ev.GetSlug()}))).GetShows()
 				zones = must[catalogv1.ListZonesResponse](t)(c.ListZones(ctx, testkit.Bearer("", &catalogv1.ListZonesRequest{ShowId: sh.GetId()}))).GetZones()
 				if len(shows) != 1 || len(zones) != 3 || shows[0].GetTotalSeats() != 105 {
