@@ -51,8 +51,10 @@ func zoneKey(prefix, eventID, zoneID string) string {
 // Answered is what a scenario's generator was answered: what the audit
 // holds Redis and Postgres to.
 type Answered struct {
-	// Seats are the seats of the holds answered, by zone index; Holds how
-	// many holds there were, Quantity the seats each request asked for.
+	// Seats are the seats of the holds answered, by zone index (or under
+	// AllZones alone, by a generator that cannot tell the zones apart);
+	// Holds how many holds there were, Quantity the seats each request
+	// asked for.
 	Seats    map[int]int64
 	Holds    uint64
 	Quantity int
@@ -68,6 +70,10 @@ type Answered struct {
 	Released map[int]int64
 }
 
+// AllZones is the key of Answered.Seats that counts the seats of every zone
+// together: the audit then holds the event's held+sold to it.
+const AllZones = -1
+
 // RunAudit checks, per zone of ev: the seats the bench holds (the seats
 // answered 201 less those it released) equal Redis held+sold, and
 // available+held+sold = total with available >= 0 (no oversell, no lost
@@ -79,6 +85,19 @@ func RunAudit(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix s
 	a := &Audit{}
 	fail := func(format string, args ...any) { a.Failed = append(a.Failed, fmt.Sprintf(format, args...)) }
 	seats, holds, quantity, cut := ans.Seats, ans.Holds, ans.Quantity, ans.Cut
+	_, together := seats[AllZones]
+	// check compares what Redis holds (held+sold) with the seats answered
+	// and not released, of one zone or of all.
+	check := func(what string, heldSold, kept int64) {
+		switch extra := heldSold - kept; {
+		case extra == 0:
+		case extra > 0 && extra <= int64(cut)*int64(quantity):
+			a.Lines = append(a.Lines, fmt.Sprintf("%s: %d seats held by requests the generator cut at the end (at most %d in flight)", what, extra, cut))
+		default:
+			fail("%s: Redis held+sold %d != %d seats answered 201 and not released (lost or phantom hold)", what, heldSold, kept)
+		}
+	}
+	var allHeldSold int64
 	for i, z := range ev.Zones {
 		v, err := rdb.HMGet(ctx, zoneKey(prefix, ev.ID, z), "total", "available", "held", "sold").Result()
 		if err != nil {
@@ -95,7 +114,10 @@ func RunAudit(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix s
 		}
 		total, avail, held, sold := n[0], n[1], n[2], n[3]
 		kept := seats[i] - ans.Released[i]
-		line := fmt.Sprintf("zone %d: Redis total %d available %d held %d sold %d; seats in 201 answers %d", i, total, avail, held, sold, seats[i])
+		line := fmt.Sprintf("zone %d: Redis total %d available %d held %d sold %d", i, total, avail, held, sold)
+		if !together {
+			line += fmt.Sprintf("; seats in 201 answers %d", seats[i])
+		}
 		if ans.Released[i] > 0 {
 			line += fmt.Sprintf(", %d of them released by cancels answered 200", ans.Released[i])
 		}
@@ -109,13 +131,14 @@ func RunAudit(ctx context.Context, rdb *redis.Client, db *pgxpool.Pool, prefix s
 		if avail+held+sold != total {
 			fail("zone %d: available+held+sold = %d != total %d", i, avail+held+sold, total)
 		}
-		switch extra := held + sold - kept; {
-		case extra == 0:
-		case extra > 0 && extra <= int64(cut)*int64(quantity):
-			a.Lines = append(a.Lines, fmt.Sprintf("zone %d: %d seats held by requests the generator cut at the end (at most %d in flight)", i, extra, cut))
-		default:
-			fail("zone %d: Redis held+sold %d != %d seats answered 201 and not released (lost or phantom hold)", i, held+sold, kept)
+		allHeldSold += held + sold
+		if !together {
+			check(fmt.Sprintf("zone %d", i), held+sold, kept)
 		}
+	}
+	if together {
+		a.Lines = append(a.Lines, fmt.Sprintf("all zones: Redis held+sold %d; seats in 201 answers %d", allHeldSold, seats[AllZones]))
+		check("all zones", allHeldSold, seats[AllZones]-ans.Released[AllZones])
 	}
 	start := time.Now()
 	var last []booking.Mismatch
