@@ -670,6 +670,11 @@ func TestLoadDropsZonesTheSnapshotLost(t *testing.T) {
 	if n, err := m.rdb.Exists(context.Background(), zoneKey).Result(); err != nil || n != 1 {
 		t.Fatalf("the zone is not loaded: %d %v", n, err)
 	}
+	// A refused reserve: this process now knows the zone's event, and
+	// nothing was reserved from it.
+	if _, err := m.reserve(context.Background(), m.booking(false), f, f.users[0], 5, "dropped-zone-0"); !errs.Is(err, errs.MaxPerUserExceeded) {
+		t.Fatalf("reserve above the limit: %v", err)
+	}
 	if _, err := m.db.Exec(`DELETE FROM seat_zones WHERE id = $1`, f.zone); err != nil {
 		t.Fatal(err)
 	}

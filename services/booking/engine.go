@@ -348,6 +348,17 @@ func (e *Engine) DropZones(ctx context.Context, eventID string, zones []string) 
 	return nil
 }
 
+// zoneGone reports whether the event is loaded and the zone is not in it.
+func (e *Engine) zoneGone(ctx context.Context, eventID, zoneID string) (bool, error) {
+	k := e.keys(eventID)
+	pipe := e.rdb.Pipeline()
+	meta, zone := pipe.Exists(ctx, k.Meta()), pipe.Exists(ctx, k.Zone(zoneID))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return false, unavailable(err)
+	}
+	return meta.Val() == 1 && zone.Val() == 0, nil
+}
+
 // Loaded reports whether the event's inventory is in Redis.
 func (e *Engine) Loaded(ctx context.Context, eventID string) (bool, error) {
 	n, err := e.rdb.Exists(ctx, e.keys(eventID).Meta()).Result()

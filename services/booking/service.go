@@ -82,7 +82,7 @@ func (s *Service) reserve(ctx context.Context, p *authn.Principal, req ReserveRe
 		Quantity: req.Quantity, IdempotencyKey: req.IdempotencyKey, QueuePass: s.pass(req.QueuePass, p.UserID, ref.EventID),
 	})
 	if errors.Is(err, errNotLoaded) {
-		return Hold{}, false, s.notLoaded(ctx, ref.EventID)
+		return Hold{}, false, s.zoneNotLoaded(ctx, ref.EventID, req.ZoneID)
 	}
 	if err != nil {
 		return Hold{}, false, err
@@ -116,6 +116,24 @@ func (s *Service) pass(raw, user, event string) string {
 		return "!not_drawn"
 	}
 	return strconv.FormatUint(t.Epoch, 10) + ":" + strconv.FormatUint(uint64(t.Number), 10)
+}
+
+// zoneNotLoaded is notLoaded for a call about one zone: a zone gone from a
+// loaded event (dropped from the catalog's snapshot while this process
+// still knew its event) is NOT_FOUND, as it is everywhere else; the rebuild
+// would find the event loaded and do nothing. (The event's keys are
+// written in one script, and a rebuild's fence deletes the event's meta
+// first: a loaded event without the zone's key never lacks it for a
+// moment only.)
+func (s *Service) zoneNotLoaded(ctx context.Context, eventID, zoneID string) error {
+	gone, err := s.eng.zoneGone(ctx, eventID, zoneID)
+	if err != nil {
+		return err
+	}
+	if gone {
+		return errs.New(errs.NotFound, "zone not found in this show")
+	}
+	return s.notLoaded(ctx, eventID)
 }
 
 // notLoaded explains a missing inventory: an event that is not on sale, or

@@ -98,7 +98,7 @@ func (s *Service) JoinWaitlist(ctx context.Context, p *authn.Principal, showID, 
 	defer cancel()
 	entry, err := s.eng.JoinWaitlist(rctx, ref.EventID, showID, zoneID, p.UserID, quantity, s.cfg.WaitlistOfferTTL)
 	if errors.Is(err, errNotLoaded) {
-		return WaitlistEntry{}, s.notLoaded(ctx, ref.EventID)
+		return WaitlistEntry{}, s.zoneNotLoaded(ctx, ref.EventID, zoneID)
 	}
 	return entry, err
 }
