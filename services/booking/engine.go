@@ -27,7 +27,7 @@ type Engine struct {
 
 	reserve, confirm, release, expire, load *redis.Script
 	batcher                                 *reserveBatcher
-	waitJoin, waitLeave, forget             *redis.Script
+	waitJoin, waitLeave, forget, drop       *redis.Script
 }
 
 // NewEngine returns the engine for keys under prefix; one reserve.lua call
@@ -39,7 +39,7 @@ func NewEngine(rdb *redis.Client, prefix string, holdTTL, idemTTL time.Duration,
 		reserve: lua.Script("reserve.lua"), confirm: lua.Script("confirm.lua"),
 		release: lua.Script("release.lua"), expire: lua.Script("expire.lua"), load: lua.Script("load.lua"),
 		waitJoin: lua.Script("waitlist_join.lua"), waitLeave: lua.Script("waitlist_leave.lua"),
-		forget: lua.Script("forget_user.lua"),
+		forget: lua.Script("forget_user.lua"), drop: lua.Script("drop_zone.lua"),
 	}
 	e.batcher = newReserveBatcher(e, max(reserveBatch, 1))
 	return e
@@ -329,19 +329,14 @@ func (e *Engine) Zone(ctx context.Context, eventID, zoneID string) (Counters, bo
 	return Counters{Total: atoi(s(0)), Available: atoi(s(1)), Held: atoi(s(2)), Sold: atoi(s(3)), Version: ver}, true, nil
 }
 
-// DropZones deletes zones of a loaded event that its snapshot no longer has
-// and that hold no seat (held and sold both zero): a draft's deleted zones.
+// DropZones deletes zones of a loaded event that its snapshot no longer
+// has, each in one atomic step with the check that nothing was ever
+// reserved from it (drop_zone.lua): a draft's deleted zones, or a zone
+// added to an event on sale that the catalog took back.
 func (e *Engine) DropZones(ctx context.Context, eventID string, zones []string) error {
 	k := e.keys(eventID)
 	for _, z := range zones {
-		c, err := e.rdb.HMGet(ctx, k.Zone(z), "held", "sold").Result()
-		if err != nil {
-			return unavailable(err)
-		}
-		if c[0] != nil && c[0] != "0" || c[1] != nil && c[1] != "0" {
-			continue
-		}
-		if err := e.rdb.Del(ctx, k.Zone(z)).Err(); err != nil {
+		if err := e.drop.Run(ctx, e.rdb, []string{k.Zone(z)}).Err(); err != nil {
 			return unavailable(err)
 		}
 	}
