@@ -299,8 +299,6 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	draft := a.call("POST", "/api/v1/events", orgAtok, ev)
 	a.want(a.call("DELETE", "/api/v1/events/"+draft.str("id"), orgAtok, nil), 200, "")
 	a.want(a.call("DELETE", "/api/v1/events/"+eventID, orgAtok, nil), 409, "CONFLICT")
-	a.want(a.call("DELETE", "/api/v1/shows/"+show.str("id"), orgAtok, nil), 409, "CONFLICT")
-	a.want(a.call("DELETE", "/api/v1/zones/"+zone.str("id"), orgAtok, nil), 409, "CONFLICT")
 	// Released seats and an extra date of the event on sale sell at once.
 	balcony := a.call("POST", "/api/v1/shows/"+show.str("id")+"/zones", orgAtok, map[string]any{"name": "Balcony", "price": "19.90", "total_seats": 3})
 	a.want(balcony, 201, "")
@@ -313,6 +311,13 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 		r := a.call("POST", "/api/v1/bookings/reserve", fan, map[string]any{"show_id": z[0], "zone_id": z[1], "quantity": 1}, "Idempotency-Key", fmt.Sprintf("e2e-added-%04d", i))
 		a.want(r, 201, "")
 	}
+	// On sale, what nobody reserved from can be removed again; the rest stays.
+	standing := a.call("POST", "/api/v1/shows/"+late.str("id")+"/zones", orgAtok, map[string]any{"name": "Standing", "price": "9.90", "total_seats": 50})
+	a.want(standing, 201, "")
+	a.want(a.call("DELETE", "/api/v1/zones/"+standing.str("id"), orgAtok, nil), 200, "")
+	a.want(a.call("POST", "/api/v1/bookings/reserve", fan, map[string]any{"show_id": late.str("id"), "zone_id": standing.str("id"), "quantity": 1}, "Idempotency-Key", "e2e-removed-0001"), 404, "NOT_FOUND")
+	a.want(a.call("DELETE", "/api/v1/zones/"+balcony.str("id"), orgAtok, nil), 409, "CONFLICT")
+	a.want(a.call("DELETE", "/api/v1/shows/"+late.str("id"), orgAtok, nil), 409, "CONFLICT")
 
 	// Bookings.
 	zoneID, showID := zone.str("id"), show.str("id")

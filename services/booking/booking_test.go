@@ -721,3 +721,58 @@ func TestLoadAddsZonesToAnEventOnSale(t *testing.T) {
 		t.Fatalf("reserve in the added zone: %v %v", b, err)
 	}
 }
+
+// TestDropZones: zones nobody reserved from leave an event on sale, all or
+// none: out of Redis (and the meta's list the admitter reads) and out of
+// booking's records; a zone reserved from stays, and so do the others asked
+// with it; only services may ask.
+func TestDropZones(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-target=booking")
+	f := m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 1})
+	ctx := context.Background()
+	c := m.booking(false)
+	var added string
+	if err := m.db.QueryRow(`INSERT INTO seat_zones (show_id, name, price, total_seats, available_seats) VALUES ($1, 'Balcony', 20, 5, 5) RETURNING id`, f.show).Scan(&added); err != nil {
+		t.Fatal(err)
+	}
+	m.load(f)
+	if _, err := m.reserve(ctx, c, f, f.users[0], 1, "drop-zones-1"); err != nil {
+		t.Fatal(err)
+	}
+	drop := func(role string, zones ...string) error {
+		_, err := c.DropZones(ctx, as(m, "catalog", role, &bookingv1.DropZonesRequest{EventId: f.event, ZoneIds: zones}))
+		return err
+	}
+	if err := drop(authn.RoleAdmin, added); !errs.Is(err, errs.Forbidden) {
+		t.Fatalf("an admin drops a zone: %v", err)
+	}
+	if err := drop(authn.RoleService, added, f.zone); !errs.Is(err, errs.Conflict) {
+		t.Fatalf("dropping a zone reserved from: %v", err)
+	}
+	addedKey := fmt.Sprintf("%s{ev:%s}:zone:%s", m.prefix, f.event, added)
+	if n, _ := m.rdb.Exists(ctx, addedKey).Result(); n != 1 {
+		t.Fatal("a refused drop dropped the other zone")
+	}
+	if err := drop(authn.RoleService, added); err != nil {
+		t.Fatalf("dropping an untouched zone: %v", err)
+	}
+	if n, _ := m.rdb.Exists(ctx, addedKey).Result(); n != 0 {
+		t.Fatal("the dropped zone is still loaded")
+	}
+	if ids, _ := m.rdb.HGet(ctx, fmt.Sprintf("%s{ev:%s}:meta", m.prefix, f.event), "zones").Result(); ids != f.zone {
+		t.Fatalf("meta's zones after the drop: %q, want %q", ids, f.zone)
+	}
+	var n int
+	if err := m.db.QueryRow(`SELECT count(*) FROM booking_zones WHERE zone_id = $1`, added).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("booking_zones keeps the dropped zone: %d %v", n, err)
+	}
+	balcony := f
+	balcony.zone = added
+	if _, err := m.reserve(ctx, c, balcony, f.users[0], 1, "drop-zones-2"); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("reserve in the dropped zone: %v, want NOT_FOUND", err)
+	}
+	if err := drop(authn.RoleService, added); err != nil {
+		t.Fatalf("dropping again: %v", err)
+	}
+}

@@ -39,7 +39,7 @@ func NewEngine(rdb *redis.Client, prefix string, holdTTL, idemTTL time.Duration,
 		reserve: lua.Script("reserve.lua"), confirm: lua.Script("confirm.lua"),
 		release: lua.Script("release.lua"), expire: lua.Script("expire.lua"), load: lua.Script("load.lua"),
 		waitJoin: lua.Script("waitlist_join.lua"), waitLeave: lua.Script("waitlist_leave.lua"),
-		forget: lua.Script("forget_user.lua"), drop: lua.Script("drop_zone.lua"),
+		forget: lua.Script("forget_user.lua"), drop: lua.Script("drop_zones.lua"),
 	}
 	e.batcher = newReserveBatcher(e, max(reserveBatch, 1))
 	return e
@@ -329,18 +329,25 @@ func (e *Engine) Zone(ctx context.Context, eventID, zoneID string) (Counters, bo
 	return Counters{Total: atoi(s(0)), Available: atoi(s(1)), Held: atoi(s(2)), Sold: atoi(s(3)), Version: ver}, true, nil
 }
 
-// DropZones deletes zones of a loaded event that its snapshot no longer
-// has, each in one atomic step with the check that nothing was ever
-// reserved from it (drop_zone.lua): a draft's deleted zones, or a zone
-// added to an event on sale that the catalog took back.
-func (e *Engine) DropZones(ctx context.Context, eventID string, zones []string) error {
+// DropZones takes zones off a loaded event's inventory (drop_zones.lua), all
+// or none, in one atomic step with the check that nothing was ever reserved
+// from any of them; reserved names the first that was (and nothing is
+// dropped then).
+func (e *Engine) DropZones(ctx context.Context, eventID string, zones []string) (reserved string, err error) {
 	k := e.keys(eventID)
-	for _, z := range zones {
-		if err := e.drop.Run(ctx, e.rdb, []string{k.Zone(z)}).Err(); err != nil {
-			return unavailable(err)
-		}
+	keys := []string{k.Meta()}
+	args := make([]any, len(zones))
+	for i, z := range zones {
+		keys, args[i] = append(keys, k.Zone(z)), z
 	}
-	return nil
+	res, err := e.drop.Run(ctx, e.rdb, keys, args...).StringSlice()
+	if err != nil {
+		return "", unavailable(err)
+	}
+	if res[0] == "RESERVED" {
+		return res[1], nil
+	}
+	return "", nil
 }
 
 // zoneGone reports whether the event is loaded and the zone is not in it.

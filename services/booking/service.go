@@ -118,6 +118,23 @@ func (s *Service) pass(raw, user, event string) string {
 	return strconv.FormatUint(t.Epoch, 10) + ":" + strconv.FormatUint(uint64(t.Number), 10)
 }
 
+// DropZones takes zones off an event's inventory, all or none, when nothing
+// was ever reserved from any of them: Redis first, in one atomic step with
+// that check (no reserve slips in between), then booking's records. A zone
+// reserved from answers CONFLICT and nothing changes.
+func (s *Service) DropZones(ctx context.Context, eventID string, zones []string) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RedisTimeout)
+	defer cancel()
+	reserved, err := s.eng.DropZones(rctx, eventID, zones)
+	if err != nil {
+		return err
+	}
+	if reserved != "" {
+		return errs.New(errs.Conflict, "seats of this zone were reserved, so it stays on sale", "reason", "reserved", "zone_id", reserved)
+	}
+	return s.store.dropZones(ctx, eventID, zones)
+}
+
 // zoneNotLoaded is notLoaded for a call about one zone: a zone gone from a
 // loaded event (dropped from the catalog's snapshot while this process
 // still knew its event) is NOT_FOUND, as it is everywhere else; the rebuild
@@ -265,10 +282,13 @@ func (s *Service) LoadInventory(ctx context.Context, eventID string, st EventSet
 	if err != nil {
 		return LoadResult{}, err
 	}
-	if loaded && len(gone) > 0 {
-		// Before the refresh, while the inventory is not on sale under the
-		// new settings.
-		if err := s.eng.DropZones(ctx, eventID, gone); err != nil {
+	// Before the refresh, while the inventory is not on sale under the new
+	// settings; each alone, as booking's records let them go.
+	for _, z := range gone {
+		if !loaded {
+			break
+		}
+		if _, err := s.eng.DropZones(ctx, eventID, []string{z}); err != nil {
 			return LoadResult{}, err
 		}
 	}

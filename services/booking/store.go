@@ -365,6 +365,14 @@ func (s *Store) zonesOnSale(ctx context.Context) (map[string][]string, error) {
 	return out, nil
 }
 
+// dropZones deletes zones of an event that no booking names (the engine
+// dropped them from Redis first).
+func (s *Store) dropZones(ctx context.Context, eventID string, zones []string) error {
+	_, err := s.db.Exec(ctx, `DELETE FROM booking_zones z WHERE z.event_id = $1 AND z.zone_id::text = ANY($2::text[])
+		AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.zone_id = z.zone_id)`, eventID, zones)
+	return dbUnavailable(err)
+}
+
 // scanPair reads a row of two text columns.
 func scanPair(r pgx.CollectableRow) (p [2]string, err error) {
 	err = r.Scan(&p[0], &p[1])

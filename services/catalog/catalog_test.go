@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -187,11 +188,17 @@ func TestEventLifeCycle(t *testing.T) {
 				testkit.WantCode(t, err, errs.Forbidden)
 				_, err = c.DeleteEvent(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteEventRequest{EventId: ev.GetId()}))
 				testkit.WantCode(t, err, errs.Conflict)
+				// A zone reserved from stays (the booking engine says so), and
+				// so does its show.
+				zones := must[catalogv1.ListZonesResponse](t)(c.ListZones(ctx, testkit.Bearer(e.org1, &catalogv1.ListZonesRequest{ShowId: sh.GetId()}))).GetZones()
+				e.fake.set(func(f *fakeBooking) { f.reserved[zones[0].GetId()] = true })
 				_, err = c.DeleteShow(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteShowRequest{ShowId: sh.GetId()}))
 				testkit.WantCode(t, err, errs.Conflict)
-				zones := must[catalogv1.ListZonesResponse](t)(c.ListZones(ctx, testkit.Bearer(e.org1, &catalogv1.ListZonesRequest{ShowId: sh.GetId()}))).GetZones()
 				_, err = c.DeleteZone(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteZoneRequest{ZoneId: zones[0].GetId()}))
 				testkit.WantCode(t, err, errs.Conflict)
+				if n := len(must[catalogv1.ListZonesResponse](t)(c.ListZones(ctx, testkit.Bearer(e.org1, &catalogv1.ListZonesRequest{ShowId: sh.GetId()}))).GetZones()); n != len(zones) {
+					t.Fatalf("%d zones after refused deletions, want %d", n, len(zones))
+				}
 				// A cosmetic change of a published event needs no reload.
 				got = must[catalogv1.UpdateEventResponse](t)(c.UpdateEvent(ctx, testkit.Bearer(e.admin, &catalogv1.UpdateEventRequest{EventId: ev.GetId(), Venue: ptr("Stadium")}))).GetEvent()
 				if got.GetVenue() != "Stadium" || e.fake.loadsOf(ev.GetId()) != 1 {
@@ -222,9 +229,20 @@ func TestEventLifeCycle(t *testing.T) {
 					t.Fatalf("after a failed load: %d shows, %d zones (%v)", len(shows), len(zones), shows)
 				}
 				extra := must[catalogv1.CreateShowResponse](t)(c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(40 * 24 * time.Hour))}))).GetShow()
-				must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: extra.GetId(), Name: "Floor", Price: "10", TotalSeats: 5})))
+				floor := must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: extra.GetId(), Name: "Floor", Price: "10", TotalSeats: 5}))).GetZone()
 				if n := e.fake.loadsOf(ev.GetId()); n != 7 {
 					t.Fatalf("loads after an extra date: %d, want 7", n)
+				}
+				// ... and leave again, while nobody reserved from them, once
+				// the booking engine took them off the sale.
+				must[catalogv1.DeleteShowResponse](t)(c.DeleteShow(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteShowRequest{ShowId: extra.GetId()})))
+				e.fake.set(func(f *fakeBooking) {
+					if !slices.Contains(f.dropped, floor.GetId()) {
+						t.Errorf("the booking engine was not asked to drop the show's zone: %v", f.dropped)
+					}
+				})
+				if n := len(must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, testkit.Bearer("", &catalogv1.ListShowsRequest{Slug: ev.GetSlug()}))).GetShows()); n != 1 {
+					t.Fatalf("%d shows after deleting the extra date, want 1", n)
 				}
 			})
 
@@ -237,6 +255,8 @@ func TestEventLifeCycle(t *testing.T) {
 					t.Fatalf("loads after cancel: %d, want 8 (the booking engine must see the status)", n)
 				}
 				_, err := c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(50 * 24 * time.Hour))}))
+				testkit.WantCode(t, err, errs.Conflict)
+				_, err = c.DeleteShow(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteShowRequest{ShowId: sh.GetId()}))
 				testkit.WantCode(t, err, errs.Conflict)
 				shows := must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, testkit.Bearer("", &catalogv1.ListShowsRequest{Slug: ev.GetSlug()})))
 				if shows.GetShows()[0].GetStatus() != catalogv1.ShowStatus_SHOW_STATUS_CANCELLED {

@@ -26,6 +26,7 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
 	"github.com/bookingrush/rush/services/app"
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/redisx"
 	"github.com/bookingrush/rush/services/platform/server"
@@ -53,6 +54,24 @@ type fakeBooking struct {
 	fail   map[string]bool
 	avail  map[string][]*bookingv1.ZoneAvailability
 	asking int // GetAvailability calls
+	// reserved are zones DropZones refuses to drop (seats reserved).
+	reserved map[string]bool
+	dropped  []string
+}
+
+func (f *fakeBooking) DropZones(_ context.Context, req *connect.Request[bookingv1.DropZonesRequest]) (*connect.Response[bookingv1.DropZonesResponse], error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail[req.Msg.GetEventId()] {
+		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("redis is having a bad day"))
+	}
+	for _, z := range req.Msg.GetZoneIds() {
+		if f.reserved[z] {
+			return nil, errs.Connect(errs.New(errs.Conflict, "seats of this zone were reserved, so it stays on sale", "reason", "reserved", "zone_id", z))
+		}
+	}
+	f.dropped = append(f.dropped, req.Msg.GetZoneIds()...)
+	return connect.NewResponse(&bookingv1.DropZonesResponse{}), nil
 }
 
 func (f *fakeBooking) caller(h http.Header) string {
@@ -128,7 +147,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	dsn, _ := pgtest.NewSchema(t)
-	e := &env{dsn: dsn, fake: &fakeBooking{fail: map[string]bool{}, avail: map[string][]*bookingv1.ZoneAvailability{}}}
+	e := &env{dsn: dsn, fake: &fakeBooking{fail: map[string]bool{}, reserved: map[string]bool{}, avail: map[string][]*bookingv1.ZoneAvailability{}}}
 
 	// The fake booking engine: cleartext HTTP/2 (the mesh client speaks
 	// only that) and HTTP/1.

@@ -72,6 +72,23 @@ func (i *Inventory) Load(ctx context.Context, eventID string) error {
 	return nil
 }
 
+// Drop has the booking engine take zones off an event's inventory, all or
+// none, when nobody reserved from any of them. Its refusal (CONFLICT) is
+// answered as it is; any other failure is SERVICE_UNAVAILABLE.
+func (i *Inventory) Drop(ctx context.Context, eventID string, zones []string) error {
+	ctx, cancel := context.WithTimeout(authn.AsSystem(ctx), i.cfg.InventoryTimeout)
+	defer cancel()
+	_, err := i.booking.DropZones(ctx, connect.NewRequest(&bookingv1.DropZonesRequest{EventId: eventID, ZoneIds: zones}))
+	if err == nil {
+		return nil
+	}
+	if e := errs.FromConnect(err); e.Code == errs.Conflict {
+		return e
+	}
+	i.log.Warn("drop zones failed", zap.String("event_id", eventID), zap.Error(err))
+	return errs.New(errs.ServiceUnavailable, "the booking engine could not take the zones off the sale; try again", "event_id", eventID)
+}
+
 // RefundEvent asks the payment service to refund every paid booking of a
 // cancelled event in full (it finds them in its own table: the catalog
 // knows nothing of payments). Each refund happens once, so calling it again

@@ -83,10 +83,9 @@ func authorize(p *authn.Principal, ev *catalogv1.Event) error {
 	return errs.New(errs.Forbidden, "only the event's organizer or an admin may change it")
 }
 
-var errFrozen = errs.New(errs.Conflict, "shows and zones can be deleted only while the event is a draft (buyers may hold tickets for them once it is on sale)")
-
-// errClosed refuses a new show or zone for an event that sells nothing more.
-var errClosed = errs.New(errs.Conflict, "a cancelled event takes no new shows or zones")
+// errClosed refuses to change the shows and zones of an event that sells
+// nothing more.
+var errClosed = errs.New(errs.Conflict, "a cancelled event's shows and zones do not change")
 
 func isDraft(ev *catalogv1.Event) bool {
 	return ev.GetStatus() == catalogv1.EventStatus_EVENT_STATUS_DRAFT
@@ -360,17 +359,30 @@ func (s *Service) DeleteEvent(ctx context.Context, eventID string) error {
 	return nil
 }
 
-// draftTx runs fn in a transaction on a draft event the caller may change
-// (its organizer or an admin): what deletes shows and zones, which buyers
-// may hold tickets for once the event is published. what names the show
-// or zone addressed through the event, answered NOT_FOUND when the caller
-// may not see the event ("" for the event itself). The event's cached
-// reads are invalidated after a commit.
-func (s *Service) draftTx(ctx context.Context, eventID, what string, fn func(tx pgx.Tx, ev *catalogv1.Event) error) error {
-	return s.changeTx(ctx, eventID, what, isDraft, errFrozen, fn)
+// removeTx runs fn in a transaction on an event the caller may change (its
+// organizer or an admin), to delete zones (a show's with it): zones of a
+// draft; of an event on sale, those nobody reserved from, which the booking
+// engine takes off the sale (all or none) before the deletion commits. what
+// names the show or zone addressed through the event, answered NOT_FOUND
+// when the caller may not see the event. fn answers the ids of the zones it
+// deleted. The event's cached reads are invalidated after a commit.
+func (s *Service) removeTx(ctx context.Context, eventID, what string, fn func(tx pgx.Tx) (zones []string, err error)) error {
+	return s.changeTx(ctx, eventID, what, isOpen, errClosed, func(tx pgx.Tx, ev *catalogv1.Event) error {
+		zones, err := fn(tx)
+		if err != nil || isDraft(ev) || len(zones) == 0 {
+			return err
+		}
+		return s.inv.Drop(ctx, eventID, zones)
+	})
 }
 
-// addTx is draftTx for what adds shows and zones: to a draft, or to an
+// isOpen tells an event that still takes changes to its shows and zones: a
+// draft, or an event on sale.
+func isOpen(ev *catalogv1.Event) bool {
+	return isDraft(ev) || ev.GetStatus() == catalogv1.EventStatus_EVENT_STATUS_PUBLISHED
+}
+
+// addTx is removeTx for what adds shows and zones: to a draft, or to an
 // event on sale (extra dates, released seats), whose inventory booking then
 // loads before the answer. When it cannot, undo removes what fn added and
 // the answer is booking's SERVICE_UNAVAILABLE: nothing is shown that is
@@ -378,8 +390,8 @@ func (s *Service) draftTx(ctx context.Context, eventID, what string, fn func(tx 
 func (s *Service) addTx(ctx context.Context, eventID, what string, fn func(tx pgx.Tx, ev *catalogv1.Event) error, undo func(tx pgx.Tx) error) error {
 	var published bool
 	open := func(ev *catalogv1.Event) bool {
-		published = ev.GetStatus() == catalogv1.EventStatus_EVENT_STATUS_PUBLISHED
-		return isDraft(ev) || published
+		published = !isDraft(ev)
+		return isOpen(ev)
 	}
 	if err := s.changeTx(ctx, eventID, what, open, errClosed, fn); err != nil || !published {
 		return err
@@ -448,18 +460,23 @@ func (s *Service) CreateShow(ctx context.Context, req *catalogv1.CreateShowReque
 	return show, nil
 }
 
-// DeleteShow deletes a show of a draft event, with its zones.
+// DeleteShow deletes a show, with its zones: of a draft, or of an event on
+// sale when nobody reserved from any of its zones.
 func (s *Service) DeleteShow(ctx context.Context, showID string) error {
 	eventID, err := s.store.showEventID(ctx, showID)
 	if err != nil {
 		return err
 	}
-	err = s.draftTx(ctx, eventID, "show", func(tx pgx.Tx, _ *catalogv1.Event) error {
+	err = s.removeTx(ctx, eventID, "show", func(tx pgx.Tx) ([]string, error) {
+		zones, err := zonesOfShow(ctx, tx, showID)
+		if err != nil {
+			return nil, err
+		}
 		old, err := deleteShow(ctx, tx, showID)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return audit.Record(ctx, tx, audit.Entry{Action: "show.delete", EntityType: "show", EntityID: showID, Old: old})
+		return zones, audit.Record(ctx, tx, audit.Entry{Action: "show.delete", EntityType: "show", EntityID: showID, Old: old})
 	})
 	if err == nil {
 		s.cache.ForgetShow(ctx, showID)
@@ -492,18 +509,19 @@ func (s *Service) CreateZone(ctx context.Context, req *catalogv1.CreateZoneReque
 	return zone, nil
 }
 
-// DeleteZone deletes a zone of a draft event's show.
+// DeleteZone deletes a zone: of a draft, or of an event on sale when nobody
+// reserved from it.
 func (s *Service) DeleteZone(ctx context.Context, zoneID string) error {
 	eventID, err := s.store.zoneEventID(ctx, zoneID)
 	if err != nil {
 		return err
 	}
-	return s.draftTx(ctx, eventID, "zone", func(tx pgx.Tx, _ *catalogv1.Event) error {
+	return s.removeTx(ctx, eventID, "zone", func(tx pgx.Tx) ([]string, error) {
 		old, err := deleteZone(ctx, tx, zoneID)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return audit.Record(ctx, tx, audit.Entry{Action: "zone.delete", EntityType: "zone", EntityID: zoneID, Old: old})
+		return []string{zoneID}, audit.Record(ctx, tx, audit.Entry{Action: "zone.delete", EntityType: "zone", EntityID: zoneID, Old: old})
 	})
 }
 

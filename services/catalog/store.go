@@ -375,6 +375,16 @@ func insertShow(ctx context.Context, tx pgx.Tx, eventID string, date time.Time, 
 	return sh, dbErr(err)
 }
 
+// zonesOfShow lists a show's zone ids (inside eventTx).
+func zonesOfShow(ctx context.Context, tx pgx.Tx, showID string) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT id::text FROM seat_zones WHERE show_id = $1`, showID)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, dbErr(err)
+}
+
 // deleteShow deletes a show and its zones (inside eventTx, which holds the
 // event's row: nothing is added to the show meanwhile) and returns it as
 // it was.

@@ -121,8 +121,13 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
     await bp.goto(`/events/${ev.slug}`);
     await expect(bp.getByTestId("show")).toContainText("Gallery", { timeout: 1000 });
   }).toPass({ timeout: 30_000 });
+  // A zone someone bought from stays.
+  await page.getByRole("button", { name: "Remove zone Stalls" }).click();
+  await expect(page.getByText("seats of this zone were reserved")).toBeVisible();
+  await expect(page.getByTestId("manage-show").getByText("Stalls", { exact: true })).toBeVisible();
 
   // Cancel, after reading what happens to buyers.
+  await page.reload();
   await page.getByTestId("cancel-event").click();
   await expect(page.getByTestId("cancel-consequences")).toContainText("refunded in full");
   await shot(page, "organizer-cancel");

@@ -1369,6 +1369,98 @@ func (x *ForgetUserResponse) GetWaitlistsLeft() int32 {
 	return 0
 }
 
+// DropZonesRequest names zones of one event to take off its inventory.
+type DropZonesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// EventId is the event the zones belong to.
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// ZoneIds are the zones.
+	ZoneIds       []string `protobuf:"bytes,2,rep,name=zone_ids,json=zoneIds,proto3" json:"zone_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DropZonesRequest) Reset() {
+	*x = DropZonesRequest{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DropZonesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DropZonesRequest) ProtoMessage() {}
+
+func (x *DropZonesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DropZonesRequest.ProtoReflect.Descriptor instead.
+func (*DropZonesRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DropZonesRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *DropZonesRequest) GetZoneIds() []string {
+	if x != nil {
+		return x.ZoneIds
+	}
+	return nil
+}
+
+// DropZonesResponse is empty.
+type DropZonesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DropZonesResponse) Reset() {
+	*x = DropZonesResponse{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DropZonesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DropZonesResponse) ProtoMessage() {}
+
+func (x *DropZonesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DropZonesResponse.ProtoReflect.Descriptor instead.
+func (*DropZonesResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{19}
+}
+
 // LoadInventoryResponse reports what was loaded.
 type LoadInventoryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1384,7 +1476,7 @@ type LoadInventoryResponse struct {
 
 func (x *LoadInventoryResponse) Reset() {
 	*x = LoadInventoryResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1488,7 @@ func (x *LoadInventoryResponse) String() string {
 func (*LoadInventoryResponse) ProtoMessage() {}
 
 func (x *LoadInventoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1501,7 @@ func (x *LoadInventoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadInventoryResponse.ProtoReflect.Descriptor instead.
 func (*LoadInventoryResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{18}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LoadInventoryResponse) GetEventId() string {
@@ -1444,7 +1536,7 @@ type GetAvailabilityRequest struct {
 
 func (x *GetAvailabilityRequest) Reset() {
 	*x = GetAvailabilityRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +1548,7 @@ func (x *GetAvailabilityRequest) String() string {
 func (*GetAvailabilityRequest) ProtoMessage() {}
 
 func (x *GetAvailabilityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +1561,7 @@ func (x *GetAvailabilityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAvailabilityRequest.ProtoReflect.Descriptor instead.
 func (*GetAvailabilityRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{19}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetAvailabilityRequest) GetShowId() string {
@@ -1499,7 +1591,7 @@ type ZoneAvailability struct {
 
 func (x *ZoneAvailability) Reset() {
 	*x = ZoneAvailability{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1603,7 @@ func (x *ZoneAvailability) String() string {
 func (*ZoneAvailability) ProtoMessage() {}
 
 func (x *ZoneAvailability) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1616,7 @@ func (x *ZoneAvailability) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ZoneAvailability.ProtoReflect.Descriptor instead.
 func (*ZoneAvailability) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{20}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ZoneAvailability) GetZoneId() string {
@@ -1573,7 +1665,7 @@ type GetAvailabilityResponse struct {
 
 func (x *GetAvailabilityResponse) Reset() {
 	*x = GetAvailabilityResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1585,7 +1677,7 @@ func (x *GetAvailabilityResponse) String() string {
 func (*GetAvailabilityResponse) ProtoMessage() {}
 
 func (x *GetAvailabilityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1598,7 +1690,7 @@ func (x *GetAvailabilityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAvailabilityResponse.ProtoReflect.Descriptor instead.
 func (*GetAvailabilityResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{21}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetAvailabilityResponse) GetZones() []*ZoneAvailability {
@@ -1624,7 +1716,7 @@ type JoinWaitlistRequest struct {
 
 func (x *JoinWaitlistRequest) Reset() {
 	*x = JoinWaitlistRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1636,7 +1728,7 @@ func (x *JoinWaitlistRequest) String() string {
 func (*JoinWaitlistRequest) ProtoMessage() {}
 
 func (x *JoinWaitlistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1649,7 +1741,7 @@ func (x *JoinWaitlistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinWaitlistRequest.ProtoReflect.Descriptor instead.
 func (*JoinWaitlistRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{22}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *JoinWaitlistRequest) GetShowId() string {
@@ -1694,7 +1786,7 @@ type WaitlistEntry struct {
 
 func (x *WaitlistEntry) Reset() {
 	*x = WaitlistEntry{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1706,7 +1798,7 @@ func (x *WaitlistEntry) String() string {
 func (*WaitlistEntry) ProtoMessage() {}
 
 func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1719,7 +1811,7 @@ func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitlistEntry.ProtoReflect.Descriptor instead.
 func (*WaitlistEntry) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{23}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *WaitlistEntry) GetEventId() string {
@@ -1775,7 +1867,7 @@ type JoinWaitlistResponse struct {
 
 func (x *JoinWaitlistResponse) Reset() {
 	*x = JoinWaitlistResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +1879,7 @@ func (x *JoinWaitlistResponse) String() string {
 func (*JoinWaitlistResponse) ProtoMessage() {}
 
 func (x *JoinWaitlistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,7 +1892,7 @@ func (x *JoinWaitlistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinWaitlistResponse.ProtoReflect.Descriptor instead.
 func (*JoinWaitlistResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{24}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *JoinWaitlistResponse) GetEntry() *WaitlistEntry {
@@ -1821,7 +1913,7 @@ type GetWaitlistEntryRequest struct {
 
 func (x *GetWaitlistEntryRequest) Reset() {
 	*x = GetWaitlistEntryRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1833,7 +1925,7 @@ func (x *GetWaitlistEntryRequest) String() string {
 func (*GetWaitlistEntryRequest) ProtoMessage() {}
 
 func (x *GetWaitlistEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1846,7 +1938,7 @@ func (x *GetWaitlistEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWaitlistEntryRequest.ProtoReflect.Descriptor instead.
 func (*GetWaitlistEntryRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{25}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetWaitlistEntryRequest) GetZoneId() string {
@@ -1867,7 +1959,7 @@ type GetWaitlistEntryResponse struct {
 
 func (x *GetWaitlistEntryResponse) Reset() {
 	*x = GetWaitlistEntryResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1879,7 +1971,7 @@ func (x *GetWaitlistEntryResponse) String() string {
 func (*GetWaitlistEntryResponse) ProtoMessage() {}
 
 func (x *GetWaitlistEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1892,7 +1984,7 @@ func (x *GetWaitlistEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWaitlistEntryResponse.ProtoReflect.Descriptor instead.
 func (*GetWaitlistEntryResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{26}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetWaitlistEntryResponse) GetEntry() *WaitlistEntry {
@@ -1913,7 +2005,7 @@ type LeaveWaitlistRequest struct {
 
 func (x *LeaveWaitlistRequest) Reset() {
 	*x = LeaveWaitlistRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1925,7 +2017,7 @@ func (x *LeaveWaitlistRequest) String() string {
 func (*LeaveWaitlistRequest) ProtoMessage() {}
 
 func (x *LeaveWaitlistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1938,7 +2030,7 @@ func (x *LeaveWaitlistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveWaitlistRequest.ProtoReflect.Descriptor instead.
 func (*LeaveWaitlistRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{27}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LeaveWaitlistRequest) GetZoneId() string {
@@ -1957,7 +2049,7 @@ type LeaveWaitlistResponse struct {
 
 func (x *LeaveWaitlistResponse) Reset() {
 	*x = LeaveWaitlistResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[28]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1969,7 +2061,7 @@ func (x *LeaveWaitlistResponse) String() string {
 func (*LeaveWaitlistResponse) ProtoMessage() {}
 
 func (x *LeaveWaitlistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[28]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1982,7 +2074,7 @@ func (x *LeaveWaitlistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveWaitlistResponse.ProtoReflect.Descriptor instead.
 func (*LeaveWaitlistResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{28}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{30}
 }
 
 // BookingEvent is one state change of a booking, as published on the Kafka
@@ -2009,7 +2101,7 @@ type BookingEvent struct {
 
 func (x *BookingEvent) Reset() {
 	*x = BookingEvent{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[29]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2021,7 +2113,7 @@ func (x *BookingEvent) String() string {
 func (*BookingEvent) ProtoMessage() {}
 
 func (x *BookingEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[29]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2034,7 +2126,7 @@ func (x *BookingEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BookingEvent.ProtoReflect.Descriptor instead.
 func (*BookingEvent) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{29}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *BookingEvent) GetBooking() *Booking {
@@ -2170,7 +2262,11 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\x11ForgetUserRequest\x12$\n" +
 	"\auser_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06userId\";\n" +
 	"\x12ForgetUserResponse\x12%\n" +
-	"\x0ewaitlists_left\x18\x01 \x01(\x05R\rwaitlistsLeft\"q\n" +
+	"\x0ewaitlists_left\x18\x01 \x01(\x05R\rwaitlistsLeft\"i\n" +
+	"\x10DropZonesRequest\x12&\n" +
+	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12-\n" +
+	"\bzone_ids\x18\x02 \x03(\tB\x12\xbaH\x0f\x92\x01\f\b\x01\x10\xe8\a\"\x05r\x03\xb0\x01\x01R\azoneIds\"\x13\n" +
+	"\x11DropZonesResponse\"q\n" +
 	"\x15LoadInventoryResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x14\n" +
 	"\x05zones\x18\x02 \x01(\x05R\x05zones\x12'\n" +
@@ -2225,7 +2321,7 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\x12CANCEL_CAUSE_BUYER\x10\x01\x12\x18\n" +
 	"\x14CANCEL_CAUSE_EXPIRED\x10\x02\x12 \n" +
 	"\x1cCANCEL_CAUSE_EVENT_CANCELLED\x10\x03\x12\x17\n" +
-	"\x13CANCEL_CAUSE_SYSTEM\x10\x042\xa8\r\n" +
+	"\x13CANCEL_CAUSE_SYSTEM\x10\x042\x8f\x0e\n" +
 	"\x0eBookingService\x12\x7f\n" +
 	"\aReserve\x12&.bookingrush.booking.v1.ReserveRequest\x1a'.bookingrush.booking.v1.ReserveResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/api/v1/bookings/reserve\x12\xa1\x01\n" +
 	"\x0eConfirmBooking\x12-.bookingrush.booking.v1.ConfirmBookingRequest\x1a..bookingrush.booking.v1.ConfirmBookingResponse\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/api/v1/bookings/{booking_id}/confirm\x12\x9d\x01\n" +
@@ -2240,7 +2336,8 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\rLeaveWaitlist\x12,.bookingrush.booking.v1.LeaveWaitlistRequest\x1a-.bookingrush.booking.v1.LeaveWaitlistResponse\"%\x82\xd3\xe4\x93\x02\x1c*\x1a/api/v1/waitlist/{zone_id}\x90\x02\x02\x12w\n" +
 	"\x0fGetAvailability\x12..bookingrush.booking.v1.GetAvailabilityRequest\x1a/.bookingrush.booking.v1.GetAvailabilityResponse\"\x03\x90\x02\x01\x12h\n" +
 	"\n" +
-	"ForgetUser\x12).bookingrush.booking.v1.ForgetUserRequest\x1a*.bookingrush.booking.v1.ForgetUserResponse\"\x03\x90\x02\x02B\xe6\x01\n" +
+	"ForgetUser\x12).bookingrush.booking.v1.ForgetUserRequest\x1a*.bookingrush.booking.v1.ForgetUserResponse\"\x03\x90\x02\x02\x12e\n" +
+	"\tDropZones\x12(.bookingrush.booking.v1.DropZonesRequest\x1a).bookingrush.booking.v1.DropZonesResponse\"\x03\x90\x02\x02B\xe6\x01\n" +
 	"\x1acom.bookingrush.booking.v1B\fBookingProtoP\x01Z@github.com/bookingrush/rush/gen/bookingrush/booking/v1;bookingv1\xa2\x02\x03BBX\xaa\x02\x16Bookingrush.Booking.V1\xca\x02\x16Bookingrush\\Booking\\V1\xe2\x02\"Bookingrush\\Booking\\V1\\GPBMetadata\xea\x02\x18Bookingrush::Booking::V1b\x06proto3"
 
 var (
@@ -2256,7 +2353,7 @@ func file_bookingrush_booking_v1_booking_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_booking_v1_booking_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(BookingStatus)(0),                  // 0: bookingrush.booking.v1.BookingStatus
 	(CancelCause)(0),                    // 1: bookingrush.booking.v1.CancelCause
@@ -2278,28 +2375,30 @@ var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(*InventoryZone)(nil),               // 17: bookingrush.booking.v1.InventoryZone
 	(*ForgetUserRequest)(nil),           // 18: bookingrush.booking.v1.ForgetUserRequest
 	(*ForgetUserResponse)(nil),          // 19: bookingrush.booking.v1.ForgetUserResponse
-	(*LoadInventoryResponse)(nil),       // 20: bookingrush.booking.v1.LoadInventoryResponse
-	(*GetAvailabilityRequest)(nil),      // 21: bookingrush.booking.v1.GetAvailabilityRequest
-	(*ZoneAvailability)(nil),            // 22: bookingrush.booking.v1.ZoneAvailability
-	(*GetAvailabilityResponse)(nil),     // 23: bookingrush.booking.v1.GetAvailabilityResponse
-	(*JoinWaitlistRequest)(nil),         // 24: bookingrush.booking.v1.JoinWaitlistRequest
-	(*WaitlistEntry)(nil),               // 25: bookingrush.booking.v1.WaitlistEntry
-	(*JoinWaitlistResponse)(nil),        // 26: bookingrush.booking.v1.JoinWaitlistResponse
-	(*GetWaitlistEntryRequest)(nil),     // 27: bookingrush.booking.v1.GetWaitlistEntryRequest
-	(*GetWaitlistEntryResponse)(nil),    // 28: bookingrush.booking.v1.GetWaitlistEntryResponse
-	(*LeaveWaitlistRequest)(nil),        // 29: bookingrush.booking.v1.LeaveWaitlistRequest
-	(*LeaveWaitlistResponse)(nil),       // 30: bookingrush.booking.v1.LeaveWaitlistResponse
-	(*BookingEvent)(nil),                // 31: bookingrush.booking.v1.BookingEvent
-	(*timestamppb.Timestamp)(nil),       // 32: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),                 // 33: bookingrush.common.v1.PageMeta
+	(*DropZonesRequest)(nil),            // 20: bookingrush.booking.v1.DropZonesRequest
+	(*DropZonesResponse)(nil),           // 21: bookingrush.booking.v1.DropZonesResponse
+	(*LoadInventoryResponse)(nil),       // 22: bookingrush.booking.v1.LoadInventoryResponse
+	(*GetAvailabilityRequest)(nil),      // 23: bookingrush.booking.v1.GetAvailabilityRequest
+	(*ZoneAvailability)(nil),            // 24: bookingrush.booking.v1.ZoneAvailability
+	(*GetAvailabilityResponse)(nil),     // 25: bookingrush.booking.v1.GetAvailabilityResponse
+	(*JoinWaitlistRequest)(nil),         // 26: bookingrush.booking.v1.JoinWaitlistRequest
+	(*WaitlistEntry)(nil),               // 27: bookingrush.booking.v1.WaitlistEntry
+	(*JoinWaitlistResponse)(nil),        // 28: bookingrush.booking.v1.JoinWaitlistResponse
+	(*GetWaitlistEntryRequest)(nil),     // 29: bookingrush.booking.v1.GetWaitlistEntryRequest
+	(*GetWaitlistEntryResponse)(nil),    // 30: bookingrush.booking.v1.GetWaitlistEntryResponse
+	(*LeaveWaitlistRequest)(nil),        // 31: bookingrush.booking.v1.LeaveWaitlistRequest
+	(*LeaveWaitlistResponse)(nil),       // 32: bookingrush.booking.v1.LeaveWaitlistResponse
+	(*BookingEvent)(nil),                // 33: bookingrush.booking.v1.BookingEvent
+	(*timestamppb.Timestamp)(nil),       // 34: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),                 // 35: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.booking.v1.Booking.status:type_name -> bookingrush.booking.v1.BookingStatus
-	32, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
-	32, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
-	32, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
-	32, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
-	32, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
+	34, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
+	34, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
+	34, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
+	34, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
+	34, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: bookingrush.booking.v1.Booking.cancel_cause:type_name -> bookingrush.booking.v1.CancelCause
 	2,  // 7: bookingrush.booking.v1.ReserveResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	2,  // 8: bookingrush.booking.v1.ConfirmBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
@@ -2309,19 +2408,19 @@ var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	2,  // 12: bookingrush.booking.v1.GetBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	0,  // 13: bookingrush.booking.v1.ListBookingsRequest.status:type_name -> bookingrush.booking.v1.BookingStatus
 	2,  // 14: bookingrush.booking.v1.ListBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	33, // 15: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	35, // 15: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	2,  // 16: bookingrush.booking.v1.ListPendingBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	33, // 17: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	35, // 17: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	16, // 18: bookingrush.booking.v1.LoadInventoryRequest.sale:type_name -> bookingrush.booking.v1.EventSale
 	17, // 19: bookingrush.booking.v1.LoadInventoryRequest.zones:type_name -> bookingrush.booking.v1.InventoryZone
-	32, // 20: bookingrush.booking.v1.EventSale.sale_start_at:type_name -> google.protobuf.Timestamp
-	32, // 21: bookingrush.booking.v1.EventSale.sale_end_at:type_name -> google.protobuf.Timestamp
-	22, // 22: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
-	25, // 23: bookingrush.booking.v1.JoinWaitlistResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
-	25, // 24: bookingrush.booking.v1.GetWaitlistEntryResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
+	34, // 20: bookingrush.booking.v1.EventSale.sale_start_at:type_name -> google.protobuf.Timestamp
+	34, // 21: bookingrush.booking.v1.EventSale.sale_end_at:type_name -> google.protobuf.Timestamp
+	24, // 22: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
+	27, // 23: bookingrush.booking.v1.JoinWaitlistResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
+	27, // 24: bookingrush.booking.v1.GetWaitlistEntryResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
 	2,  // 25: bookingrush.booking.v1.BookingEvent.booking:type_name -> bookingrush.booking.v1.Booking
-	22, // 26: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
-	32, // 27: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	24, // 26: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
+	34, // 27: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
 	3,  // 28: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
 	5,  // 29: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
 	7,  // 30: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
@@ -2329,25 +2428,27 @@ var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	11, // 32: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
 	13, // 33: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
 	15, // 34: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
-	24, // 35: bookingrush.booking.v1.BookingService.JoinWaitlist:input_type -> bookingrush.booking.v1.JoinWaitlistRequest
-	27, // 36: bookingrush.booking.v1.BookingService.GetWaitlistEntry:input_type -> bookingrush.booking.v1.GetWaitlistEntryRequest
-	29, // 37: bookingrush.booking.v1.BookingService.LeaveWaitlist:input_type -> bookingrush.booking.v1.LeaveWaitlistRequest
-	21, // 38: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
+	26, // 35: bookingrush.booking.v1.BookingService.JoinWaitlist:input_type -> bookingrush.booking.v1.JoinWaitlistRequest
+	29, // 36: bookingrush.booking.v1.BookingService.GetWaitlistEntry:input_type -> bookingrush.booking.v1.GetWaitlistEntryRequest
+	31, // 37: bookingrush.booking.v1.BookingService.LeaveWaitlist:input_type -> bookingrush.booking.v1.LeaveWaitlistRequest
+	23, // 38: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
 	18, // 39: bookingrush.booking.v1.BookingService.ForgetUser:input_type -> bookingrush.booking.v1.ForgetUserRequest
-	4,  // 40: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
-	6,  // 41: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
-	8,  // 42: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
-	10, // 43: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
-	12, // 44: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
-	14, // 45: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
-	20, // 46: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
-	26, // 47: bookingrush.booking.v1.BookingService.JoinWaitlist:output_type -> bookingrush.booking.v1.JoinWaitlistResponse
-	28, // 48: bookingrush.booking.v1.BookingService.GetWaitlistEntry:output_type -> bookingrush.booking.v1.GetWaitlistEntryResponse
-	30, // 49: bookingrush.booking.v1.BookingService.LeaveWaitlist:output_type -> bookingrush.booking.v1.LeaveWaitlistResponse
-	23, // 50: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
-	19, // 51: bookingrush.booking.v1.BookingService.ForgetUser:output_type -> bookingrush.booking.v1.ForgetUserResponse
-	40, // [40:52] is the sub-list for method output_type
-	28, // [28:40] is the sub-list for method input_type
+	20, // 40: bookingrush.booking.v1.BookingService.DropZones:input_type -> bookingrush.booking.v1.DropZonesRequest
+	4,  // 41: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
+	6,  // 42: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
+	8,  // 43: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
+	10, // 44: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
+	12, // 45: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
+	14, // 46: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
+	22, // 47: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
+	28, // 48: bookingrush.booking.v1.BookingService.JoinWaitlist:output_type -> bookingrush.booking.v1.JoinWaitlistResponse
+	30, // 49: bookingrush.booking.v1.BookingService.GetWaitlistEntry:output_type -> bookingrush.booking.v1.GetWaitlistEntryResponse
+	32, // 50: bookingrush.booking.v1.BookingService.LeaveWaitlist:output_type -> bookingrush.booking.v1.LeaveWaitlistResponse
+	25, // 51: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
+	19, // 52: bookingrush.booking.v1.BookingService.ForgetUser:output_type -> bookingrush.booking.v1.ForgetUserResponse
+	21, // 53: bookingrush.booking.v1.BookingService.DropZones:output_type -> bookingrush.booking.v1.DropZonesResponse
+	41, // [41:54] is the sub-list for method output_type
+	28, // [28:41] is the sub-list for method input_type
 	28, // [28:28] is the sub-list for extension type_name
 	28, // [28:28] is the sub-list for extension extendee
 	0,  // [0:28] is the sub-list for field type_name
@@ -2364,7 +2465,7 @@ func file_bookingrush_booking_v1_booking_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_booking_v1_booking_proto_rawDesc), len(file_bookingrush_booking_v1_booking_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -96,8 +96,9 @@ export function AddZoneForm({ showId }: { showId: string }) {
 }
 
 /**
- * Removes a draft's show (with its zones) or one zone: what was added by
- * mistake goes, and is added again as it should be.
+ * Removes a show (with its zones) or one zone: what was added by mistake
+ * goes, and is added again as it should be. On sale, only while nobody has
+ * reserved from it (the API answers 409 otherwise, shown here).
  */
 export function RemoveButton({ kind, id, label }: { kind: "show" | "zone"; id: string; label: string }) {
   const router = useRouter();
@@ -108,12 +109,14 @@ export function RemoveButton({ kind, id, label }: { kind: "show" | "zone"; id: s
     if (await action.run(call)) router.refresh();
   }
   return (
-    <span className="inline-flex items-center gap-2">
+    <div className="flex flex-col items-end gap-1">
       <Button variant="ghost" size="sm" onClick={remove} disabled={action.running} aria-label={`Remove ${kind} ${label}`} data-testid={`remove-${kind}`}>
         Remove
       </Button>
-      <ActionStatus state={action} />
-    </span>
+      <div className="w-72 max-w-full text-left whitespace-normal">
+        <ActionStatus state={action} />
+      </div>
+    </div>
   );
 }
 

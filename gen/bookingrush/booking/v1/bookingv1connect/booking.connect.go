@@ -70,6 +70,9 @@ const (
 	// BookingServiceForgetUserProcedure is the fully-qualified name of the BookingService's ForgetUser
 	// RPC.
 	BookingServiceForgetUserProcedure = "/bookingrush.booking.v1.BookingService/ForgetUser"
+	// BookingServiceDropZonesProcedure is the fully-qualified name of the BookingService's DropZones
+	// RPC.
+	BookingServiceDropZonesProcedure = "/bookingrush.booking.v1.BookingService/DropZones"
 )
 
 // BookingServiceClient is a client for the bookingrush.booking.v1.BookingService service.
@@ -130,6 +133,12 @@ type BookingServiceClient interface {
 	// show yet. Bookings stay. Internal only (auth calls it inside the
 	// account's deletion); a service token only. Forgetting twice is harmless.
 	ForgetUser(context.Context, *connect.Request[v1.ForgetUserRequest]) (*connect.Response[v1.ForgetUserResponse], error)
+	// DropZones takes zones off an event's inventory when nothing was ever
+	// reserved from any of them: a show or zone the organizer removes. All or
+	// none: CONFLICT (reason "reserved", zone_id) when one was reserved from.
+	// Internal only (the catalog calls it before it deletes them); a service
+	// token only. Dropping twice is harmless.
+	DropZones(context.Context, *connect.Request[v1.DropZonesRequest]) (*connect.Response[v1.DropZonesResponse], error)
 }
 
 // NewBookingServiceClient constructs a client for the bookingrush.booking.v1.BookingService
@@ -223,6 +232,13 @@ func NewBookingServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		dropZones: connect.NewClient[v1.DropZonesRequest, v1.DropZonesResponse](
+			httpClient,
+			baseURL+BookingServiceDropZonesProcedure,
+			connect.WithSchema(bookingServiceMethods.ByName("DropZones")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -240,6 +256,7 @@ type bookingServiceClient struct {
 	leaveWaitlist       *connect.Client[v1.LeaveWaitlistRequest, v1.LeaveWaitlistResponse]
 	getAvailability     *connect.Client[v1.GetAvailabilityRequest, v1.GetAvailabilityResponse]
 	forgetUser          *connect.Client[v1.ForgetUserRequest, v1.ForgetUserResponse]
+	dropZones           *connect.Client[v1.DropZonesRequest, v1.DropZonesResponse]
 }
 
 // Reserve calls bookingrush.booking.v1.BookingService.Reserve.
@@ -302,6 +319,11 @@ func (c *bookingServiceClient) ForgetUser(ctx context.Context, req *connect.Requ
 	return c.forgetUser.CallUnary(ctx, req)
 }
 
+// DropZones calls bookingrush.booking.v1.BookingService.DropZones.
+func (c *bookingServiceClient) DropZones(ctx context.Context, req *connect.Request[v1.DropZonesRequest]) (*connect.Response[v1.DropZonesResponse], error) {
+	return c.dropZones.CallUnary(ctx, req)
+}
+
 // BookingServiceHandler is an implementation of the bookingrush.booking.v1.BookingService service.
 type BookingServiceHandler interface {
 	// Reserve holds seats of a zone for the caller. One atomic Redis step
@@ -360,6 +382,12 @@ type BookingServiceHandler interface {
 	// show yet. Bookings stay. Internal only (auth calls it inside the
 	// account's deletion); a service token only. Forgetting twice is harmless.
 	ForgetUser(context.Context, *connect.Request[v1.ForgetUserRequest]) (*connect.Response[v1.ForgetUserResponse], error)
+	// DropZones takes zones off an event's inventory when nothing was ever
+	// reserved from any of them: a show or zone the organizer removes. All or
+	// none: CONFLICT (reason "reserved", zone_id) when one was reserved from.
+	// Internal only (the catalog calls it before it deletes them); a service
+	// token only. Dropping twice is harmless.
+	DropZones(context.Context, *connect.Request[v1.DropZonesRequest]) (*connect.Response[v1.DropZonesResponse], error)
 }
 
 // NewBookingServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -449,6 +477,13 @@ func NewBookingServiceHandler(svc BookingServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	bookingServiceDropZonesHandler := connect.NewUnaryHandler(
+		BookingServiceDropZonesProcedure,
+		svc.DropZones,
+		connect.WithSchema(bookingServiceMethods.ByName("DropZones")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/bookingrush.booking.v1.BookingService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case BookingServiceReserveProcedure:
@@ -475,6 +510,8 @@ func NewBookingServiceHandler(svc BookingServiceHandler, opts ...connect.Handler
 			bookingServiceGetAvailabilityHandler.ServeHTTP(w, r)
 		case BookingServiceForgetUserProcedure:
 			bookingServiceForgetUserHandler.ServeHTTP(w, r)
+		case BookingServiceDropZonesProcedure:
+			bookingServiceDropZonesHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -530,4 +567,8 @@ func (UnimplementedBookingServiceHandler) GetAvailability(context.Context, *conn
 
 func (UnimplementedBookingServiceHandler) ForgetUser(context.Context, *connect.Request[v1.ForgetUserRequest]) (*connect.Response[v1.ForgetUserResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.booking.v1.BookingService.ForgetUser is not implemented"))
+}
+
+func (UnimplementedBookingServiceHandler) DropZones(context.Context, *connect.Request[v1.DropZonesRequest]) (*connect.Response[v1.DropZonesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.booking.v1.BookingService.DropZones is not implemented"))
 }

@@ -1,4 +1,4 @@
-/** Managing one event: details, shows and zones (added while a draft or on sale, removed while a draft), publish, waiting room, cancel. */
+/** Managing one event: details, shows and zones (added and removed while a draft or on sale), publish, waiting room, cancel. */
 import type { Metadata } from "next";
 import Link from "next/link";
 import { notFound } from "next/navigation";
@@ -35,7 +35,8 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
   const zones = shows.ok ? await Promise.all(shows.data.map((s) => load(api.catalog.zones(s.id)))) : [];
   const draft = event.status === "draft";
   // Shows and zones are added to a draft, and to an event on sale (extra
-  // dates, released seats: on sale at once); they are removed only from a draft.
+  // dates, released seats: on sale at once), and removed from either (on
+  // sale, while nobody reserved from them).
   const open = draft || event.status === "published";
   const hasZones = zones.some((z) => z.ok && z.data.length > 0);
 
@@ -79,7 +80,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
                 <div key={s.id} className="space-y-3 rounded-lg border p-4" data-testid="manage-show">
                   <div className="flex flex-wrap items-center justify-between gap-2">
                     <h3 className="font-medium">{showTime(s, { zone: venue })}</h3>
-                    {draft && <RemoveButton kind="show" id={s.id} label={dateTime(s.show_date, { zone: venue })} />}
+                    {open && <RemoveButton kind="show" id={s.id} label={dateTime(s.show_date, { zone: venue })} />}
                   </div>
                   {z && z.ok && z.data.length > 0 && (
                     <Table>
@@ -88,7 +89,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
                           <TableHead>Zone</TableHead>
                           <TableHead>Price</TableHead>
                           <TableHead className="text-right">Available / total</TableHead>
-                          {draft && <TableHead className="w-0" />}
+                          {open && <TableHead className="w-0" />}
                         </TableRow>
                       </TableHeader>
                       <TableBody>
@@ -99,7 +100,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
                             <TableCell className="text-right">
                               {zone.available_seats} / {zone.total_seats}
                             </TableCell>
-                            {draft && (
+                            {open && (
                               <TableCell className="text-right">
                                 <RemoveButton kind="zone" id={zone.id} label={zone.name} />
                               </TableCell>
@@ -117,7 +118,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
           {open && <AddShowForm eventId={event.id} zone={venue} />}
           {event.status === "published" && (
             <p className="text-muted-foreground text-xs" data-testid="on-sale-note">
-              The event is on sale: a zone added now (released seats, or an extra date&apos;s) sells at once. Shows and zones cannot be removed any more.
+              The event is on sale: a zone added now (released seats, or an extra date&apos;s) sells at once, and one leaves only while nobody has reserved from it.
             </p>
           )}
         </CardContent>
