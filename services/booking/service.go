@@ -278,17 +278,24 @@ func (s *Service) LoadInventory(ctx context.Context, eventID string, st EventSet
 	if !loaded && st.Status == "draft" {
 		return LoadResult{}, errDraft
 	}
-	gone, err := s.store.SaveEvent(ctx, eventID, st, zones)
+	lost, err := s.store.SaveEvent(ctx, eventID, st, zones)
 	if err != nil {
 		return LoadResult{}, err
 	}
-	// Before the refresh, while the inventory is not on sale under the new
-	// settings; each alone, as booking's records let them go.
-	for _, z := range gone {
-		if !loaded {
-			break
+	// Before the refresh, each alone: out of Redis first, in one step with
+	// the check that nothing was reserved from it (the records may trail a
+	// hold), then out of the records; a zone Redis keeps stays in both.
+	for _, z := range lost {
+		if loaded {
+			reserved, err := s.eng.DropZones(ctx, eventID, []string{z})
+			if err != nil {
+				return LoadResult{}, err
+			}
+			if reserved != "" {
+				continue
+			}
 		}
-		if _, err := s.eng.DropZones(ctx, eventID, []string{z}); err != nil {
+		if err := s.store.dropZones(ctx, eventID, []string{z}); err != nil {
 			return LoadResult{}, err
 		}
 	}

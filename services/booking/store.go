@@ -117,11 +117,12 @@ type ZoneDef struct {
 // counters of a zone on sale stay the persister's: once the event is on
 // sale, the catalog only adds zones).
 //
-// A zone of the event that the snapshot no longer has and that nothing was
-// ever reserved from goes: a draft's zone (or show) the organizer deleted
-// after a publish that failed once booking had kept the snapshot. Their ids
-// are returned, so that the engine drops them from a loaded inventory too.
-func (s *Store) SaveEvent(ctx context.Context, eventID string, st EventSettings, zones []ZoneDef) (gone []string, err error) {
+// It answers the event's zones that the snapshot no longer has and that
+// its records show nothing reserved from: a draft's zone (or show) the
+// organizer deleted after a publish that failed once booking had kept the
+// snapshot, or a zone the catalog took back. The caller drops them, from a
+// loaded inventory first (dropZones).
+func (s *Store) SaveEvent(ctx context.Context, eventID string, st EventSettings, zones []ZoneDef) (lost []string, err error) {
 	var b pgx.Batch
 	b.Queue(`INSERT INTO booking_events (event_id, status, sale_start_at, sale_end_at, max_per_user, queue_enabled)
 		VALUES ($1, $2, $3, $4, $5, $6)
@@ -141,17 +142,17 @@ func (s *Store) SaveEvent(ctx context.Context, eventID string, st EventSettings,
 	for i, z := range zones {
 		ids[i] = z.ID
 	}
-	b.Queue(`DELETE FROM booking_zones z WHERE z.event_id = $1 AND z.zone_id::text <> ALL($2::text[]) AND z.inventory_version = 0
-			AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.zone_id = z.zone_id)
-		RETURNING z.zone_id::text`, eventID, ids).Query(func(rows pgx.Rows) error {
-		gone, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
-	})
+	b.Queue(`SELECT z.zone_id::text FROM booking_zones z WHERE z.event_id = $1 AND z.zone_id::text <> ALL($2::text[])
+			AND z.inventory_version = 0 AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.zone_id = z.zone_id)`, eventID, ids).
+		Query(func(rows pgx.Rows) error {
+			lost, err = pgx.CollectRows(rows, pgx.RowTo[string])
+			return err
+		})
 	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error { return tx.SendBatch(ctx, &b).Close() })
 	if isDataError(err) {
 		return nil, errs.New(errs.Validation, "the event's snapshot was refused: "+err.Error())
 	}
-	return gone, dbUnavailable(err)
+	return lost, dbUnavailable(err)
 }
 
 // nullTime is a timestamp column's value; the zero time is NULL.
