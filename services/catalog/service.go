@@ -382,8 +382,8 @@ func isOpen(ev *catalogv1.Event) bool {
 	return isDraft(ev) || ev.GetStatus() == catalogv1.EventStatus_EVENT_STATUS_PUBLISHED
 }
 
-// addTx is removeTx for what adds shows and zones: to a draft, or to an
-// event on sale (extra dates, released seats), whose inventory booking then
+// addTx is removeTx's counterpart for what adds shows and zones: to a
+// draft, or to an event on sale (extra dates, released seats), whose inventory booking then
 // loads before the answer. When it cannot, undo removes what fn added and
 // the answer is booking's SERVICE_UNAVAILABLE: nothing is shown that is
 // not sold.

@@ -1800,7 +1800,7 @@ func (x *CreateShowResponse) GetShow() *Show {
 	return nil
 }
 
-// DeleteShowRequest names a show of a draft event to delete.
+// DeleteShowRequest names a show to delete.
 type DeleteShowRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// ShowId is the show (path parameter).
@@ -1883,7 +1883,7 @@ func (*DeleteShowResponse) Descriptor() ([]byte, []int) {
 	return file_bookingrush_catalog_v1_catalog_proto_rawDescGZIP(), []int{23}
 }
 
-// DeleteZoneRequest names a zone of a draft event to delete.
+// DeleteZoneRequest names a zone to delete.
 type DeleteZoneRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// ZoneId is the zone (path parameter).

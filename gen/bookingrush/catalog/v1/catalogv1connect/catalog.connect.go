@@ -110,17 +110,22 @@ type CatalogServiceClient interface {
 	// DeleteEvent deletes a draft event. A published event is cancelled
 	// instead (CancelEvent). Its organizer or an admin.
 	DeleteEvent(context.Context, *connect.Request[v1.DeleteEventRequest]) (*connect.Response[v1.DeleteEventResponse], error)
-	// CreateShow adds a show (a date) to an event.
+	// CreateShow adds a show (a date) to an event: a draft, or an event on
+	// sale (an extra date; the booking engine loads it before the answer, 503
+	// and nothing added when it cannot). A cancelled event: CONFLICT.
 	CreateShow(context.Context, *connect.Request[v1.CreateShowRequest]) (*connect.Response[v1.CreateShowResponse], error)
-	// CreateZone adds a priced seat zone to a show.
+	// CreateZone adds a priced seat zone to a show: of a draft, or of an
+	// event on sale (released seats, on sale at once; the booking engine loads
+	// it before the answer, 503 and nothing added when it cannot).
 	CreateZone(context.Context, *connect.Request[v1.CreateZoneRequest]) (*connect.Response[v1.CreateZoneResponse], error)
-	// DeleteShow deletes a show of a draft event, with its zones: a show
-	// added by mistake. A published event's shows stay (its buyers hold
-	// tickets for them: cancel the event instead). Its organizer or an admin.
+	// DeleteShow deletes a show, with its zones: a show added by mistake. Of a
+	// draft; of an event on sale only while nobody reserved from any of its
+	// zones (CONFLICT otherwise: its buyers hold tickets, cancel the event
+	// instead). Its organizer or an admin.
 	DeleteShow(context.Context, *connect.Request[v1.DeleteShowRequest]) (*connect.Response[v1.DeleteShowResponse], error)
-	// DeleteZone deletes a zone of a draft event's show: a zone with the
-	// wrong name, price or seats is deleted and added again. Its organizer or
-	// an admin.
+	// DeleteZone deletes a zone: a zone with the wrong name, price or seats is
+	// deleted and added again. Of a draft; of an event on sale only while
+	// nobody reserved from it (CONFLICT otherwise). Its organizer or an admin.
 	DeleteZone(context.Context, *connect.Request[v1.DeleteZoneRequest]) (*connect.Response[v1.DeleteZoneResponse], error)
 	// PublishEvent puts a draft event on sale: its inventory is loaded into
 	// the booking service (BookingService.LoadInventory) before it answers.
@@ -397,17 +402,22 @@ type CatalogServiceHandler interface {
 	// DeleteEvent deletes a draft event. A published event is cancelled
 	// instead (CancelEvent). Its organizer or an admin.
 	DeleteEvent(context.Context, *connect.Request[v1.DeleteEventRequest]) (*connect.Response[v1.DeleteEventResponse], error)
-	// CreateShow adds a show (a date) to an event.
+	// CreateShow adds a show (a date) to an event: a draft, or an event on
+	// sale (an extra date; the booking engine loads it before the answer, 503
+	// and nothing added when it cannot). A cancelled event: CONFLICT.
 	CreateShow(context.Context, *connect.Request[v1.CreateShowRequest]) (*connect.Response[v1.CreateShowResponse], error)
-	// CreateZone adds a priced seat zone to a show.
+	// CreateZone adds a priced seat zone to a show: of a draft, or of an
+	// event on sale (released seats, on sale at once; the booking engine loads
+	// it before the answer, 503 and nothing added when it cannot).
 	CreateZone(context.Context, *connect.Request[v1.CreateZoneRequest]) (*connect.Response[v1.CreateZoneResponse], error)
-	// DeleteShow deletes a show of a draft event, with its zones: a show
-	// added by mistake. A published event's shows stay (its buyers hold
-	// tickets for them: cancel the event instead). Its organizer or an admin.
+	// DeleteShow deletes a show, with its zones: a show added by mistake. Of a
+	// draft; of an event on sale only while nobody reserved from any of its
+	// zones (CONFLICT otherwise: its buyers hold tickets, cancel the event
+	// instead). Its organizer or an admin.
 	DeleteShow(context.Context, *connect.Request[v1.DeleteShowRequest]) (*connect.Response[v1.DeleteShowResponse], error)
-	// DeleteZone deletes a zone of a draft event's show: a zone with the
-	// wrong name, price or seats is deleted and added again. Its organizer or
-	// an admin.
+	// DeleteZone deletes a zone: a zone with the wrong name, price or seats is
+	// deleted and added again. Of a draft; of an event on sale only while
+	// nobody reserved from it (CONFLICT otherwise). Its organizer or an admin.
 	DeleteZone(context.Context, *connect.Request[v1.DeleteZoneRequest]) (*connect.Response[v1.DeleteZoneResponse], error)
 	// PublishEvent puts a draft event on sale: its inventory is loaded into
 	// the booking service (BookingService.LoadInventory) before it answers.

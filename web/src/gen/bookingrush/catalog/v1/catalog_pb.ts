@@ -1805,7 +1805,7 @@ export const CreateShowResponseSchema: GenMessage<CreateShowResponse, {jsonType:
   messageDesc(file_bookingrush_catalog_v1_catalog, 21);
 
 /**
- * DeleteShowRequest names a show of a draft event to delete.
+ * DeleteShowRequest names a show to delete.
  *
  * @generated from message bookingrush.catalog.v1.DeleteShowRequest
  */
@@ -1819,7 +1819,7 @@ export type DeleteShowRequest = Message<"bookingrush.catalog.v1.DeleteShowReques
 };
 
 /**
- * DeleteShowRequest names a show of a draft event to delete.
+ * DeleteShowRequest names a show to delete.
  *
  * @generated from message bookingrush.catalog.v1.DeleteShowRequest
  */
@@ -1863,7 +1863,7 @@ export const DeleteShowResponseSchema: GenMessage<DeleteShowResponse, {jsonType:
   messageDesc(file_bookingrush_catalog_v1_catalog, 23);
 
 /**
- * DeleteZoneRequest names a zone of a draft event to delete.
+ * DeleteZoneRequest names a zone to delete.
  *
  * @generated from message bookingrush.catalog.v1.DeleteZoneRequest
  */
@@ -1877,7 +1877,7 @@ export type DeleteZoneRequest = Message<"bookingrush.catalog.v1.DeleteZoneReques
 };
 
 /**
- * DeleteZoneRequest names a zone of a draft event to delete.
+ * DeleteZoneRequest names a zone to delete.
  *
  * @generated from message bookingrush.catalog.v1.DeleteZoneRequest
  */
@@ -2623,7 +2623,9 @@ export const CatalogService: GenService<{
     output: typeof DeleteEventResponseSchema;
   },
   /**
-   * CreateShow adds a show (a date) to an event.
+   * CreateShow adds a show (a date) to an event: a draft, or an event on
+   * sale (an extra date; the booking engine loads it before the answer, 503
+   * and nothing added when it cannot). A cancelled event: CONFLICT.
    *
    * @generated from rpc bookingrush.catalog.v1.CatalogService.CreateShow
    */
@@ -2633,7 +2635,9 @@ export const CatalogService: GenService<{
     output: typeof CreateShowResponseSchema;
   },
   /**
-   * CreateZone adds a priced seat zone to a show.
+   * CreateZone adds a priced seat zone to a show: of a draft, or of an
+   * event on sale (released seats, on sale at once; the booking engine loads
+   * it before the answer, 503 and nothing added when it cannot).
    *
    * @generated from rpc bookingrush.catalog.v1.CatalogService.CreateZone
    */
@@ -2643,9 +2647,10 @@ export const CatalogService: GenService<{
     output: typeof CreateZoneResponseSchema;
   },
   /**
-   * DeleteShow deletes a show of a draft event, with its zones: a show
-   * added by mistake. A published event's shows stay (its buyers hold
-   * tickets for them: cancel the event instead). Its organizer or an admin.
+   * DeleteShow deletes a show, with its zones: a show added by mistake. Of a
+   * draft; of an event on sale only while nobody reserved from any of its
+   * zones (CONFLICT otherwise: its buyers hold tickets, cancel the event
+   * instead). Its organizer or an admin.
    *
    * @generated from rpc bookingrush.catalog.v1.CatalogService.DeleteShow
    */
@@ -2655,9 +2660,9 @@ export const CatalogService: GenService<{
     output: typeof DeleteShowResponseSchema;
   },
   /**
-   * DeleteZone deletes a zone of a draft event's show: a zone with the
-   * wrong name, price or seats is deleted and added again. Its organizer or
-   * an admin.
+   * DeleteZone deletes a zone: a zone with the wrong name, price or seats is
+   * deleted and added again. Of a draft; of an event on sale only while
+   * nobody reserved from it (CONFLICT otherwise). Its organizer or an admin.
    *
    * @generated from rpc bookingrush.catalog.v1.CatalogService.DeleteZone
    */
