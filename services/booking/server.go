@@ -11,7 +11,6 @@ import (
 	commonv1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/bookingref"
-	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/money"
 	"github.com/bookingrush/rush/services/platform/server"
 )
@@ -176,7 +175,7 @@ func (s *Server) LoadInventory(ctx context.Context, req *connect.Request[booking
 // ForgetUser takes an account that is being deleted off the waitlists. Only
 // services call it (auth, deleting the account).
 func (s *Server) ForgetUser(ctx context.Context, req *connect.Request[bookingv1.ForgetUserRequest]) (*connect.Response[bookingv1.ForgetUserResponse], error) {
-	if err := onlyServices(ctx, "forget users"); err != nil {
+	if err := authn.RequireService(ctx, "only services forget users"); err != nil {
 		return nil, err
 	}
 	n, err := s.svc.ForgetUser(ctx, req.Msg.GetUserId())
@@ -189,26 +188,13 @@ func (s *Server) ForgetUser(ctx context.Context, req *connect.Request[bookingv1.
 // DropZones takes zones nobody reserved from off an event's inventory.
 // Only services call it (the catalog, removing them).
 func (s *Server) DropZones(ctx context.Context, req *connect.Request[bookingv1.DropZonesRequest]) (*connect.Response[bookingv1.DropZonesResponse], error) {
-	if err := onlyServices(ctx, "drop zones"); err != nil {
+	if err := authn.RequireService(ctx, "only services drop zones"); err != nil {
 		return nil, err
 	}
 	if err := s.svc.DropZones(ctx, req.Msg.GetEventId(), req.Msg.GetZoneIds()); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&bookingv1.DropZonesResponse{}), nil
-}
-
-// onlyServices refuses anyone but a service token (not even an admin):
-// what only another component of the mesh does.
-func onlyServices(ctx context.Context, what string) error {
-	p, err := authn.Require(ctx)
-	if err != nil {
-		return err
-	}
-	if p.Role != authn.RoleService {
-		return errs.New(errs.Forbidden, "only services "+what)
-	}
-	return nil
 }
 
 // GetAvailability answers the live counters of a show's zones.

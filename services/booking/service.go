@@ -282,20 +282,10 @@ func (s *Service) LoadInventory(ctx context.Context, eventID string, st EventSet
 	if err != nil {
 		return LoadResult{}, err
 	}
-	// Before the refresh, each alone: out of Redis first, in one step with
-	// the check that nothing was reserved from it (the records may trail a
-	// hold), then out of the records; a zone Redis keeps stays in both.
+	// Before the refresh, each alone (the records may trail a hold: a zone
+	// Redis says was reserved from stays in both).
 	for _, z := range lost {
-		if loaded {
-			reserved, err := s.eng.DropZones(ctx, eventID, []string{z})
-			if err != nil {
-				return LoadResult{}, err
-			}
-			if reserved != "" {
-				continue
-			}
-		}
-		if err := s.store.dropZones(ctx, eventID, []string{z}); err != nil {
+		if err := s.DropZones(ctx, eventID, []string{z}); err != nil && !errs.Is(err, errs.Conflict) {
 			return LoadResult{}, err
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	notifyv1 "github.com/bookingrush/rush/gen/bookingrush/notify/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
-	"github.com/bookingrush/rush/services/platform/errs"
 )
 
 // Server implements notifyv1connect.NotifyServiceHandler.
@@ -54,12 +53,8 @@ func (s *Server) ListNotifications(ctx context.Context, req *connect.Request[not
 // services call it (the saga, auth): a user or admin token is FORBIDDEN,
 // so nobody can make the system mail arbitrary addresses.
 func (s *Server) SendNotification(ctx context.Context, req *connect.Request[notifyv1.SendNotificationRequest]) (*connect.Response[notifyv1.SendNotificationResponse], error) {
-	p, err := authn.Require(ctx)
-	if err != nil {
+	if err := authn.RequireService(ctx, "only services send notifications"); err != nil {
 		return nil, err
-	}
-	if p.Role != authn.RoleService {
-		return nil, errs.New(errs.Forbidden, "only services send notifications")
 	}
 	m := req.Msg
 	n, err := s.svc.Send(ctx, Request{
@@ -74,12 +69,8 @@ func (s *Server) SendNotification(ctx context.Context, req *connect.Request[noti
 // ForgetUser erases a deleted account's notifications. Only services call
 // it (auth, deleting the account).
 func (s *Server) ForgetUser(ctx context.Context, req *connect.Request[notifyv1.ForgetUserRequest]) (*connect.Response[notifyv1.ForgetUserResponse], error) {
-	p, err := authn.Require(ctx)
-	if err != nil {
+	if err := authn.RequireService(ctx, "only services forget users"); err != nil {
 		return nil, err
-	}
-	if p.Role != authn.RoleService {
-		return nil, errs.New(errs.Forbidden, "only services forget users")
 	}
 	n, err := s.svc.store.Forget(ctx, req.Msg.GetUserId())
 	if err != nil {

@@ -113,12 +113,9 @@ func (s *Server) RefundPayment(ctx context.Context, req *connect.Request[payment
 // RefundBooking is the system's refund (booking cancel, saga compensation,
 // event cancellation): callers with the service role only.
 func (s *Server) RefundBooking(ctx context.Context, req *connect.Request[paymentv1.RefundBookingRequest]) (*connect.Response[paymentv1.RefundBookingResponse], error) {
-	p, err := authn.Require(ctx)
+	err := authn.RequireService(ctx, "internal only")
 	if err != nil {
 		return nil, err
-	}
-	if p.Role != authn.RoleService {
-		return nil, errs.New(errs.Forbidden, "internal only")
 	}
 	m := req.Msg
 	var pay Payment

@@ -442,6 +442,21 @@ func Require(ctx context.Context, roles ...string) (*Principal, error) {
 	return p, nil
 }
 
+// RequireService is Require for what only another component of the mesh
+// does (mail anyone, erase a user's data, refund, change the inventory): a
+// service token and nothing else, not even an admin's; refusal is the
+// FORBIDDEN message for anyone else.
+func RequireService(ctx context.Context, refusal string) error {
+	p, err := Require(ctx)
+	if err != nil {
+		return err
+	}
+	if p.Role != RoleService {
+		return errs.New(errs.Forbidden, refusal)
+	}
+	return nil
+}
+
 // cache remembers verified tokens until they expire. It is sharded to keep
 // lock contention off the hot path; a full shard is emptied at once (tokens
 // are cheap to verify again, the cache only saves the common case). The key
