@@ -244,6 +244,30 @@ func TestEventLifeCycle(t *testing.T) {
 				if n := len(must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, testkit.Bearer("", &catalogv1.ListShowsRequest{Slug: ev.GetSlug()}))).GetShows()); n != 1 {
 					t.Fatalf("%d shows after deleting the extra date, want 1", n)
 				}
+
+				// A load that failed late (booking loaded the zone, the catalog
+				// had stopped waiting): the zone leaves booking's sale too, while
+				// nobody reserved from it...
+				var dropped int
+				e.fake.set(func(f *fakeBooking) { f.late[ev.GetId()] = true; dropped = len(f.dropped) })
+				_, err = c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "Gallery", Price: "10", TotalSeats: 5}))
+				testkit.WantCode(t, err, errs.ServiceUnavailable)
+				e.fake.set(func(f *fakeBooking) {
+					if len(f.dropped) != dropped+1 {
+						t.Errorf("the booking engine was not asked to drop the zone it loaded late: %v", f.dropped)
+					}
+				})
+				if n := len(must[catalogv1.ListZonesResponse](t)(c.ListZones(ctx, testkit.Bearer("", &catalogv1.ListZonesRequest{ShowId: sh.GetId()}))).GetZones()); n != 3 {
+					t.Fatalf("%d zones after a late load taken back, want 3", n)
+				}
+				// ... and stays, listed and on sale, once somebody reserved.
+				e.fake.set(func(f *fakeBooking) { f.reservedIn[ev.GetId()] = true })
+				gallery := must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "Gallery", Price: "10", TotalSeats: 5}))).GetZone()
+				e.fake.set(func(f *fakeBooking) { f.late[ev.GetId()], f.reservedIn[ev.GetId()] = false, false })
+				zones = must[catalogv1.ListZonesResponse](t)(c.ListZones(ctx, testkit.Bearer("", &catalogv1.ListZonesRequest{ShowId: sh.GetId()}))).GetZones()
+				if len(zones) != 4 || !slices.ContainsFunc(zones, func(z *catalogv1.Zone) bool { return z.GetId() == gallery.GetId() }) {
+					t.Fatalf("zones after a late load somebody reserved from: %v", zones)
+				}
 			})
 
 			t.Run("cancel", func(t *testing.T) {
@@ -251,8 +275,8 @@ func TestEventLifeCycle(t *testing.T) {
 				if got.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_CANCELLED {
 					t.Fatalf("cancelled %v", got)
 				}
-				if n := e.fake.loadsOf(ev.GetId()); n != 8 {
-					t.Fatalf("loads after cancel: %d, want 8 (the booking engine must see the status)", n)
+				if n := e.fake.loadsOf(ev.GetId()); n != 10 {
+					t.Fatalf("loads after cancel: %d, want 10 (the booking engine must see the status)", n)
 				}
 				_, err := c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(50 * 24 * time.Hour))}))
 				testkit.WantCode(t, err, errs.Conflict)

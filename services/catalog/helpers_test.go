@@ -57,6 +57,10 @@ type fakeBooking struct {
 	// reserved are zones DropZones refuses to drop (seats reserved).
 	reserved map[string]bool
 	dropped  []string
+	// late are events whose loads are done but answered as failed (the
+	// answer came after the catalog stopped waiting); reservedIn, events
+	// of which DropZones refuses every zone.
+	late, reservedIn map[string]bool
 }
 
 func (f *fakeBooking) DropZones(_ context.Context, req *connect.Request[bookingv1.DropZonesRequest]) (*connect.Response[bookingv1.DropZonesResponse], error) {
@@ -66,7 +70,7 @@ func (f *fakeBooking) DropZones(_ context.Context, req *connect.Request[bookingv
 		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("redis is having a bad day"))
 	}
 	for _, z := range req.Msg.GetZoneIds() {
-		if f.reserved[z] {
+		if f.reserved[z] || f.reservedIn[req.Msg.GetEventId()] {
 			return nil, errs.Connect(errs.New(errs.Conflict, "seats of this zone were reserved, so it stays on sale", "reason", "reserved", "zone_id", z))
 		}
 	}
@@ -97,6 +101,9 @@ func (f *fakeBooking) LoadInventory(_ context.Context, req *connect.Request[book
 	f.roles = append(f.roles, role)
 	if f.fail[req.Msg.GetEventId()] {
 		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("redis is having a bad day"))
+	}
+	if f.late[req.Msg.GetEventId()] {
+		return nil, connect.NewError(connect.CodeDeadlineExceeded, fmt.Errorf("loaded, but too late"))
 	}
 	return connect.NewResponse(&bookingv1.LoadInventoryResponse{EventId: req.Msg.GetEventId()}), nil
 }
@@ -147,7 +154,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	dsn, _ := pgtest.NewSchema(t)
-	e := &env{dsn: dsn, fake: &fakeBooking{fail: map[string]bool{}, reserved: map[string]bool{}, avail: map[string][]*bookingv1.ZoneAvailability{}}}
+	e := &env{dsn: dsn, fake: &fakeBooking{fail: map[string]bool{}, reserved: map[string]bool{}, late: map[string]bool{}, reservedIn: map[string]bool{}, avail: map[string][]*bookingv1.ZoneAvailability{}}}
 
 	// The fake booking engine: cleartext HTTP/2 (the mesh client speaks
 	// only that) and HTTP/1.

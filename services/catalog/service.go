@@ -383,11 +383,20 @@ func isOpen(ev *catalogv1.Event) bool {
 }
 
 // addTx is removeTx's counterpart for what adds shows and zones: to a
-// draft, or to an event on sale (extra dates, released seats), whose inventory booking then
-// loads before the answer. When it cannot, undo removes what fn added and
-// the answer is booking's SERVICE_UNAVAILABLE: nothing is shown that is
-// not sold.
-func (s *Service) addTx(ctx context.Context, eventID, what string, fn func(tx pgx.Tx, ev *catalogv1.Event) error, undo func(tx pgx.Tx) error) error {
+// draft, or to an event on sale (extra dates, released seats), whose
+// inventory booking then loads before the answer. When the load fails,
+// undo removes what fn added and returns the zones among it, and the answer
+// is booking's SERVICE_UNAVAILABLE: nothing is shown that is not sold.
+//
+// A failed load may have loaded all the same (booking answered after the
+// catalog stopped waiting), so the zones are taken off the sale in the same
+// transaction as the undo, before it commits, by the step that refuses when
+// anybody reserved from them (Inventory.Drop): then they stay, on sale and
+// listed, and the answer is the success it was. When booking cannot be
+// reached for that either, the undo commits alone: had booking loaded the
+// zones, its next snapshot drops them, as nobody can reserve from a zone
+// the catalog no longer lists.
+func (s *Service) addTx(ctx context.Context, eventID, what string, fn func(tx pgx.Tx, ev *catalogv1.Event) error, undo func(tx pgx.Tx) (zones []string, err error)) error {
 	var published bool
 	open := func(ev *catalogv1.Event) bool {
 		published = !isDraft(ev)
@@ -400,13 +409,32 @@ func (s *Service) addTx(ctx context.Context, eventID, what string, fn func(tx pg
 	if err == nil {
 		return nil
 	}
-	if uerr := s.store.eventTx(context.WithoutCancel(ctx), eventID, func(tx pgx.Tx, _ *catalogv1.Event) error { return undo(tx) }); uerr != nil {
+	uctx := context.WithoutCancel(ctx)
+	uerr := s.store.eventTx(uctx, eventID, func(tx pgx.Tx, _ *catalogv1.Event) error {
+		zones, err := undo(tx)
+		if err != nil || len(zones) == 0 {
+			return err
+		}
+		derr := s.inv.Drop(uctx, eventID, zones)
+		if errs.Is(derr, errs.Conflict) {
+			return errLoaded
+		}
+		return nil // Drop logged its failure
+	})
+	s.cache.InvalidateEvent(ctx, eventID)
+	switch {
+	case errors.Is(uerr, errLoaded):
+		s.log.Info("the booking engine's load of a new zone failed late, and buyers reserved from it: it stays", zap.String("event_id", eventID))
+		return nil
+	case uerr != nil:
 		s.log.Error("the booking engine did not load a new show or zone, and it could not be taken back",
 			zap.String("event_id", eventID), zap.Error(uerr))
 	}
-	s.cache.InvalidateEvent(ctx, eventID)
 	return err
 }
+
+// errLoaded rolls back the undo of a zone booking loaded after all.
+var errLoaded = errors.New("the booking engine sells the zone: somebody reserved from it")
 
 // changeTx runs fn in a transaction on an event the caller may change and
 // that allowed accepts (refused with refusal otherwise).
@@ -448,11 +476,12 @@ func (s *Service) CreateShow(ctx context.Context, req *catalogv1.CreateShowReque
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "show.create", EntityType: "show", EntityID: show.GetId(), New: show})
-	}, func(tx pgx.Tx) error {
+	}, func(tx pgx.Tx) ([]string, error) {
 		if _, err := deleteShow(ctx, tx, show.GetId()); err != nil {
-			return err
+			return nil, err
 		}
-		return audit.Record(ctx, tx, audit.Entry{Action: "show.create_undone", EntityType: "show", EntityID: show.GetId(), Old: show})
+		// A new show has no zones: nothing of it can be on sale.
+		return nil, audit.Record(ctx, tx, audit.Entry{Action: "show.create_undone", EntityType: "show", EntityID: show.GetId(), Old: show})
 	})
 	if err != nil {
 		return nil, err
@@ -497,11 +526,11 @@ func (s *Service) CreateZone(ctx context.Context, req *catalogv1.CreateZoneReque
 			return err
 		}
 		return audit.Record(ctx, tx, audit.Entry{Action: "zone.create", EntityType: "zone", EntityID: zone.GetId(), New: zone})
-	}, func(tx pgx.Tx) error {
+	}, func(tx pgx.Tx) ([]string, error) {
 		if _, err := deleteZone(ctx, tx, zone.GetId()); err != nil {
-			return err
+			return nil, err
 		}
-		return audit.Record(ctx, tx, audit.Entry{Action: "zone.create_undone", EntityType: "zone", EntityID: zone.GetId(), Old: zone})
+		return []string{zone.GetId()}, audit.Record(ctx, tx, audit.Entry{Action: "zone.create_undone", EntityType: "zone", EntityID: zone.GetId(), Old: zone})
 	})
 	if err != nil {
 		return nil, err
