@@ -259,6 +259,10 @@ func TestOrdinaryHostileInputIsA4xx(t *testing.T) {
 	want(t, "stream, no event_id", do("GET", "/api/v1/queue/events", "", "", buyer), 400, "VALIDATION_ERROR", "event_id", "required")
 	want(t, "path %25ff", do("GET", "/api/v1/bookings/%25ff", "", "", buyer), 400, "VALIDATION_ERROR", "booking_id", "string.uuid")
 	want(t, "path %2F", do("GET", "/api/v1/events/rock%2Fnight", "", "", ""), 400, "VALIDATION_ERROR", "slug", "string.pattern")
+	// A pattern is said in words, not as its regular expression.
+	if r := do("GET", "/api/v1/events/rock%2Fnight", "", "", ""); !strings.Contains(string(r.body), `"message":"must be lowercase letters and digits, in words joined by single hyphens (e.g. summer-nights-2027)"`) {
+		t.Errorf("a slug's pattern, in words: %s", r.body)
+	}
 	want(t, "path NUL", do("GET", "/api/v1/events/a%00b", "", "", ""), 400, "VALIDATION_ERROR", "slug", "string.no_control_characters")
 	want(t, "query NUL", do("GET", "/api/v1/bookings?status=%00", "", "", buyer), 400, "VALIDATION_ERROR", "", "")
 	want(t, "body NUL", do("PUT", "/api/v1/auth/me", js, `{"full_name":"a\u0000b"}`, buyer), 400, "VALIDATION_ERROR", "full_name", "string.no_control_characters")

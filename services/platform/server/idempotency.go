@@ -15,8 +15,11 @@ func IdempotencyKey(h http.Header) (string, error) {
 		return k, nil
 	}
 	return "", errs.New(errs.Validation, "Idempotency-Key must be 8 to 128 of [A-Za-z0-9_-]",
-		"fields", []any{map[string]any{"field": "idempotency_key", "message": "must match ^[A-Za-z0-9_-]{8,128}$"}})
+		"fields", []any{map[string]any{"field": "idempotency_key", "message": PatternMessages[idempotencyKeyPattern], "rule": ruleStringPattern}})
 }
+
+// idempotencyKeyPattern is the pattern of every idempotency_key field.
+const idempotencyKeyPattern = `^[A-Za-z0-9_-]{8,128}$`
 
 // ValidIdempotencyKey checks a key as the contracts' pattern does.
 func ValidIdempotencyKey(k string) bool {

@@ -39,14 +39,17 @@ func (v textValidator) Validate(msg proto.Message, options ...protovalidate.Vali
 	var bad []*protovalidate.Violation
 	checkText(msg.ProtoReflect(), nil, &bad)
 	err := v.next.Validate(msg, options...)
+	var ve *protovalidate.ValidationError
+	if errors.As(err, &ve) {
+		sayPatterns(ve)
+	}
 	if len(bad) == 0 {
 		return err
 	}
-	var ve *protovalidate.ValidationError
 	switch {
 	case err == nil:
 		return &protovalidate.ValidationError{Violations: bad}
-	case errors.As(err, &ve):
+	case ve != nil:
 		ve.Violations = append(ve.Violations, bad...)
 		return ve
 	}

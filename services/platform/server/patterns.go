@@ -1,0 +1,44 @@
+package server
+
+import (
+	"buf.build/go/protovalidate"
+	"google.golang.org/protobuf/proto"
+)
+
+// ruleStringPattern is protovalidate's rule id of string.pattern.
+const ruleStringPattern = "string.pattern"
+
+// PatternMessages say in words what each string.pattern of the contracts
+// accepts. protovalidate's own message quotes the regular expression
+// ("does not match regex pattern `^[0-9]{1,7}(\.[0-9]{1,2})?$`"), which
+// tells a developer and nobody else what to send. The violation keeps its
+// rule id (string.pattern); only its message changes. A pattern missing
+// here keeps protovalidate's message, and gen/bookingrush's
+// TestEveryPatternHasWords fails until it has its words.
+var PatternMessages = map[string]string{
+	`^[a-z0-9]+(-[a-z0-9]+)*$`:                            "must be lowercase letters and digits, in words joined by single hyphens (e.g. summer-nights-2027)",
+	`^([a-z0-9]+(-[a-z0-9]+)*)?$`:                         "must be empty, or lowercase letters and digits in words joined by single hyphens (e.g. concerts)",
+	`^(https://.+)?$`:                                     "must be an https:// address, or empty",
+	`^[0-9]{1,7}(\.[0-9]{1,2})?$`:                         "must be an amount with at most 7 digits before the point and 2 after it, without a currency sign (e.g. 49.90)",
+	`^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$`: "must be a date written YYYY-MM-DD (e.g. 2027-06-12)",
+	`^[A-Za-z][A-Za-z0-9_+/-]*$`:                          "must be an IANA time zone name (e.g. Europe/Lisbon)",
+	idempotencyKeyPattern:                                 "must be 8 to 128 letters, digits, _ or - (a UUID will do)",
+	`^[A-Za-z0-9_-]+$`:                                    "must be the ticket the queue gave, unchanged (letters, digits, _ and -)",
+	`^[\x21-\x7E]+$`:                                      "must be the pass the queue gave, unchanged (printable ASCII, no spaces)",
+	`^(sim_ok|sim_declined|sim_slow|card|pm_[A-Za-z0-9_]{1,250})$`: "must be card or a Stripe payment method id (pm_...), or with the payment simulator sim_ok, sim_declined or sim_slow",
+	`^[a-z][a-z0-9_.]{0,99}$`:                                      "must be an audit action (e.g. event.publish): a lowercase letter, then up to 99 lowercase letters, digits, _ or .",
+	`^[a-z][a-z0-9_]{0,49}$`:                                       "must be an entity type (e.g. event): a lowercase letter, then up to 49 lowercase letters, digits or _",
+	`^[a-z][a-z0-9_]{0,63}$`:                                       "must be a lowercase letter, then up to 63 lowercase letters, digits or _ (e.g. event_title)",
+}
+
+// sayPatterns gives the pattern violations of ve their words.
+func sayPatterns(ve *protovalidate.ValidationError) {
+	for _, v := range ve.Violations {
+		if v.Proto.GetRuleId() != ruleStringPattern {
+			continue
+		}
+		if msg, ok := PatternMessages[v.RuleValue.String()]; ok {
+			v.Proto.Message = proto.String(msg)
+		}
+	}
+}
