@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -212,6 +213,7 @@ type bench struct {
 	report  *strings.Builder
 	failed  []string
 	results map[string]float64 // for the ratios at the end
+	split   map[string]string  // each closed loop's CPU per answer by process (perRequest)
 	edgeURL string
 	bookURL string
 	metrics map[string]string
@@ -254,6 +256,7 @@ func (b *bench) setup(ctx context.Context) error {
 	o := b.o
 	b.report = &strings.Builder{}
 	b.results = map[string]float64{}
+	b.split = map[string]string{}
 	b.run = strconv.FormatInt(time.Now().Unix()%1e8, 36) + strconv.Itoa(os.Getpid()%100)
 	b.dir = filepath.Join(o.out, b.run)
 	if err := os.MkdirAll(b.dir, 0o755); err != nil {
@@ -551,6 +554,7 @@ func (b *bench) record(key string, rps float64, u mesh.CPUUse) {
 	if rps > 0 && u.Busy > 0 {
 		b.results[key+".cpu_us"] = u.Busy * 1e6 / rps
 		b.results["cores"] = u.Cores
+		b.split[key] = perRequest(u, rps)
 	}
 }
 
@@ -819,11 +823,12 @@ var bareName = map[string]string{
 	"ceiling.ghz":     "bare connect-go Reserve under ghz",
 }
 
-// floor prints the machine CPU per request of every closed-loop run and the
-// least a reserve through the edge can cost here: one public HTTP request
-// answered (bare net/http and its generator) plus one Connect call over
-// HTTP/2 (bare connect-go and its client, the edge's part), before any JWT,
-// rate limit, Redis, Kafka or Postgres work.
+// floor prints the machine CPU per request of every closed-loop run, each
+// split by process, and what the targets leave a reserve. The edge carries
+// its calls to booking in batches (peer.batch-size), so a reserve through
+// the edge pays a share of a batch's Connect call, not a bare call of its
+// own: its floor is the bare HTTP request, and the profiles (-profile) say
+// what the hop costs it.
 func (b *bench) floor() {
 	r := b.results
 	cores := r["cores"]
@@ -845,18 +850,30 @@ func (b *bench) floor() {
 			b.say("%-42s %6.0f µs", k.what, v)
 		}
 	}
-	hop := r["ceiling.connect.cpu_us"]
-	for _, gen := range []struct{ http, mesh, name string }{{"ceiling.http", "closed", "rushbench"}, {"ceiling.wrk", "wrk", "wrk"}} {
-		h := r[gen.http+".cpu_us"]
-		if h <= 0 || hop <= 0 {
+	for _, k := range []struct{ key, what string }{
+		{"closed", "through the edge (rushbench)"},
+		{"wrk", "through the edge (wrk: its own CPU is in others)"},
+		{"rpc", "straight to booking (Go client)"},
+		{"ghz", "straight to booking (ghz)"},
+	} {
+		if sp := b.split[k.key]; sp != "" && r[k.key+".cpu_us"] > 0 {
+			b.say("by process, a reserve %s: %s", k.what, sp)
+		}
+	}
+	for _, t := range []struct{ mesh, bare, what string }{
+		{"wrk", "ceiling.wrk", "25% of bare net/http under wrk"},
+		{"ghz", "ceiling.ghz", "90% of bare connect-go under ghz"},
+	} {
+		v, bare := r[t.mesh+".cpu_us"], r[t.bare+".cpu_us"]
+		if v <= 0 || bare <= 0 || r[t.bare+".rps"] <= 0 {
 			continue
 		}
-		fl := h + hop
-		b.say("floor with %s: %.0f µs (bare HTTP request) + %.0f µs (bare Connect call) = %.0f µs per reserve through the edge "+
-			"=> at most %.0f req/s on these %.0f cores with no work done at all; 15,000 req/s needs <= %.0f µs for everything",
-			gen.name, h, hop, fl, cores*1e6/fl, cores, cores*1e6/15000)
-		if v := r[gen.mesh+".cpu_us"]; v > 0 {
-			b.say("  the mesh's reserve costs %.0f µs = %.1fx that floor; the rest (%.0f µs) is JWT, rate limit, Redis, Kafka, Postgres and the services' code", v, v/fl, v-fl)
+		share := 0.25
+		if t.mesh == "ghz" {
+			share = 0.9
 		}
+		n := math.Round(cores) // the machine's cores, all of them busy
+		need := n * 1e6 / (share * r[t.bare+".rps"])
+		b.say("%s needs <= %.0f µs of machine CPU per reserve on these %.0f cores (bare: %.0f µs per request); this run: %.0f µs", t.what, need, n, bare, v)
 	}
 }

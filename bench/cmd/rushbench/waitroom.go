@@ -343,8 +343,9 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// perRequest is each process group's CPU per answer, and the whole
-// machine's, in µs ("edge 130, ... machine 330").
+// perRequest is each process group's CPU per answer, the rest of the
+// machine's (others: wrk, anything else running) and the whole machine's,
+// in µs ("edge 130, ... machine 330").
 func perRequest(u mesh.CPUUse, rps float64) string {
 	if rps <= 0 {
 		return "not measured"
@@ -359,6 +360,9 @@ func perRequest(u mesh.CPUUse, rps float64) string {
 		if us := u.Groups[g] * 1e6 / rps; us >= 1 {
 			out = append(out, fmt.Sprintf("%s %.0f µs", g, us))
 		}
+	}
+	if us := u.Others * 1e6 / rps; us >= 1 {
+		out = append(out, fmt.Sprintf("others %.0f µs", us))
 	}
 	return strings.Join(append(out, fmt.Sprintf("machine %.0f µs", u.Busy*1e6/rps)), ", ")
 }
