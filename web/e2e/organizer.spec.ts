@@ -115,8 +115,10 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   // Released seats go on sale at once, and buyers see them.
   await page.goto(`/organizer/events/${eventId}`);
   await expect(page.getByTestId("on-sale-note")).toContainText("sells at once");
-  await addZone(page, "Gallery", "30.00", "20");
+  // (A price typed with a decimal comma, as in Lisbon.)
+  await addZone(page, "Gallery", "30,50", "20");
   await expect(page.getByTestId("manage-show").getByText("Gallery")).toBeVisible();
+  await expect(page.getByTestId("manage-show").getByText("$30.50")).toBeVisible();
   await expect(async () => {
     await bp.goto(`/events/${ev.slug}`);
     await expect(bp.getByTestId("show")).toContainText("Gallery", { timeout: 1000 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { aboutDuration, clock, dateTime, fromZoneInput, knownZone, money, showTime, timeZones, toZoneInput, venueZone } from "./format";
+import { aboutDuration, clock, dateTime, fromZoneInput, knownZone, money, priceInput, pricePattern, showTime, timeZones, toZoneInput, venueZone } from "./format";
 
 describe("format", () => {
   it("writes money from decimal strings", () => {
@@ -8,6 +8,14 @@ describe("format", () => {
     expect(money("1234.5", "EUR")).toBe("€1,234.50");
     expect(money("", "USD")).toBe("—");
     expect(money("12.00", "XXX-not-a-currency")).toBe("12.00 XXX-not-a-currency");
+  });
+  it("reads a price typed with a point or a comma", () => {
+    expect(priceInput("49,90")).toBe("49.90");
+    expect(priceInput(" 49.9 ")).toBe("49.9");
+    expect(priceInput("120")).toBe("120");
+    const re = new RegExp(`^(?:${pricePattern})$`);
+    for (const ok of ["49.90", "49,90", "0", "1234567.5"]) expect(re.test(ok)).toBe(true);
+    for (const bad of ["$49.90", "49.999", "4,9,0", "12345678", "49.", ""]) expect(re.test(bad)).toBe(false);
   });
   it("writes dates, in UTC for pages everyone shares", () => {
     expect(dateTime("2026-12-03T20:30:00Z", { zone: "UTC" })).toBe("3 Dec 2026, 20:30 UTC");

@@ -19,6 +19,18 @@ export function money(amount: string | null | undefined, currency: string | null
 }
 
 /**
+ * A price as an organizer types it ("49.90", or "49,90" where a comma is the
+ * decimal sign), as the API takes it ("49.90"). The form's pattern
+ * (pricePattern) has already refused anything else.
+ */
+export function priceInput(value: FormDataEntryValue | null): string {
+  return String(value ?? "").trim().replace(",", ".");
+}
+
+/** The price field's pattern: the API's, with a comma allowed for the point. */
+export const pricePattern = "[0-9]{1,7}([.,][0-9]{1,2})?";
+
+/**
  * A moment as people read it, in zone (an IANA name) and saying which
  * ("5 Dec 2026, 07:18 UTC", "5 Dec 2026, 02:18 GMT-5"). Pages everyone
  * shares use UTC; a viewer's own pages their zone (lib/zone.ts on the

@@ -19,7 +19,7 @@ import { Textarea } from "@/components/ui/textarea";
 import { useApiAction } from "@/hooks/use-api-action";
 import { browserApi } from "@/lib/api/browser";
 import type { Event, QueueLine, QueueSettings as QueueKnobs, QueueSettingsInput } from "@/lib/api/wire";
-import { fromZoneInput, toZoneInput } from "@/lib/format";
+import { fromZoneInput, priceInput, pricePattern, toZoneInput } from "@/lib/format";
 
 /**
  * A new show of a draft, its start and (optional) end entered as the venue's
@@ -66,7 +66,7 @@ export function AddZoneForm({ showId }: { showId: string }) {
     const form = e.currentTarget;
     const f = new FormData(form);
     const res = await action.run(() =>
-      browserApi.catalog.createZone(showId, { name: String(f.get("name")), price: String(f.get("price")), total_seats: Number(f.get("total_seats")) }),
+      browserApi.catalog.createZone(showId, { name: String(f.get("name")), price: priceInput(f.get("price")), total_seats: Number(f.get("total_seats")) }),
     );
     if (res) {
       form.reset();
@@ -81,7 +81,16 @@ export function AddZoneForm({ showId }: { showId: string }) {
       </div>
       <div className="space-y-1">
         <Label htmlFor={`zp-${showId}`}>Price</Label>
-        <Input id={`zp-${showId}`} name="price" required pattern="[0-9]{1,7}(\.[0-9]{1,2})?" placeholder="49.90" className="w-28" />
+        <Input
+          id={`zp-${showId}`}
+          name="price"
+          required
+          inputMode="decimal"
+          pattern={pricePattern}
+          title="An amount like 49.90 or 49,90, without a currency sign"
+          placeholder="49.90"
+          className="w-28"
+        />
       </div>
       <div className="space-y-1">
         <Label htmlFor={`zs-${showId}`}>Seats</Label>
