@@ -422,7 +422,7 @@ func (s *Service) addTx(ctx context.Context, eventID, what string, fn func(tx pg
 		}
 		return nil // Drop logged its failure
 	})
-	s.cache.InvalidateEvent(ctx, eventID)
+	s.cache.InvalidateEvent(uctx, eventID)
 	switch {
 	case errors.Is(uerr, errLoaded):
 		s.log.Info("the booking engine's load of a new zone failed late, and buyers reserved from it: it stays", zap.String("event_id", eventID))
