@@ -55,6 +55,14 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 		a.want(ev, 201, "")
 		body := map[string]any{"show_date": showAt.Format(time.RFC3339)}
 		if who == "org" {
+			// An end before the start is refused on ends_at (a rule across
+			// two fields names the one to fix).
+			body["ends_at"] = showAt.Add(-time.Hour).Format(time.RFC3339)
+			bad := a.call("POST", "/api/v1/events/"+ev.str("id")+"/shows", users[who], body)
+			a.want(bad, 400, "VALIDATION_ERROR")
+			if !strings.Contains(bad.raw, `{"field":"ends_at","message":"must be after show_date, and at most 30 days after it","rule":"create_show.ends_at"}`) {
+				t.Errorf("an end before the start: %v", bad)
+			}
 			body["ends_at"] = endsAt.Format(time.RFC3339)
 		}
 		show := a.call("POST", "/api/v1/events/"+ev.str("id")+"/shows", users[who], body)

@@ -2,14 +2,17 @@ package server
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	"buf.build/go/protovalidate"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	_ "github.com/bookingrush/rush/gen/bookingrush/analytics/v1"
 	_ "github.com/bookingrush/rush/gen/bookingrush/auth/v1"
@@ -70,5 +73,49 @@ func TestPatternViolationInWords(t *testing.T) {
 	v := ve.Violations[0].Proto
 	if v.GetRuleId() != "string.pattern" || v.GetMessage() != PatternMessages[`^[0-9]{1,7}(\.[0-9]{1,2})?$`] {
 		t.Fatalf("violation %v", v)
+	}
+}
+
+// TestEveryMessageRuleHasAField keeps CrossFieldRules whole: every
+// message-level rule of the contracts names a field of its message.
+func TestEveryMessageRuleHasAField(t *testing.T) {
+	t.Parallel()
+	seen := 0
+	protoregistry.GlobalTypes.RangeMessages(func(mt protoreflect.MessageType) bool {
+		desc := mt.Descriptor()
+		if !strings.HasPrefix(string(desc.FullName()), "bookingrush.") {
+			return true
+		}
+		r, _ := proto.GetExtension(desc.Options(), validate.E_Message).(*validate.MessageRules)
+		for _, c := range r.GetCel() {
+			seen++
+			name, ok := CrossFieldRules[c.GetId()]
+			if !ok {
+				t.Errorf("%s: the rule %q names no field in CrossFieldRules", desc.FullName(), c.GetId())
+				continue
+			}
+			if desc.Fields().ByName(protoreflect.Name(name)) == nil {
+				t.Errorf("%s: the rule %q names %q, which it does not have", desc.FullName(), c.GetId(), name)
+			}
+		}
+		return true
+	})
+	if seen < 6 {
+		t.Errorf("found %d message rules, want at least 6: is every contract imported?", seen)
+	}
+}
+
+// TestCrossFieldViolationNamesItsField: a show that ends before it starts
+// is refused on ends_at, with the rule's id and message.
+func TestCrossFieldViolationNamesItsField(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	got := violations(t, &catalogv1.CreateShowRequest{
+		EventId:  "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+		ShowDate: timestamppb.New(now.Add(48 * time.Hour)),
+		EndsAt:   timestamppb.New(now.Add(24 * time.Hour)),
+	})
+	if !slices.Equal(got, []string{"ends_at create_show.ends_at"}) {
+		t.Fatalf("violations %v", got)
 	}
 }

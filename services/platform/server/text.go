@@ -42,6 +42,7 @@ func (v textValidator) Validate(msg proto.Message, options ...protovalidate.Vali
 	var ve *protovalidate.ValidationError
 	if errors.As(err, &ve) {
 		sayPatterns(ve)
+		placeCrossField(msg.ProtoReflect(), ve)
 	}
 	if len(bad) == 0 {
 		return err

@@ -750,18 +750,18 @@ const file_bookingrush_analytics_v1_analytics_proto_rawDesc = "" +
 	"\x05daily\x18\x04 \x03(\v2%.bookingrush.analytics.v1.SeriesPointR\x05daily\x12=\n" +
 	"\x06hourly\x18\x05 \x03(\v2%.bookingrush.analytics.v1.SeriesPointR\x06hourly\x12C\n" +
 	"\n" +
-	"top_events\x18\x06 \x03(\v2$.bookingrush.analytics.v1.EventSalesR\ttopEvents\"\xd3\x02\n" +
+	"top_events\x18\x06 \x03(\v2$.bookingrush.analytics.v1.EventSalesR\ttopEvents\"\xd0\x02\n" +
 	"\x18GetEventAnalyticsRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12Q\n" +
 	"\x04from\x18\x02 \x01(\tB=\xbaH:\xd8\x01\x01r523^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$R\x04from\x12M\n" +
-	"\x02to\x18\x03 \x01(\tB=\xbaH:\xd8\x01\x01r523^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$R\x02to:m\xbaHj\x1ah\n" +
-	"\x10date_range.order\x12\x1ato must not be before from\x1a8this.from == '' || this.to == '' || this.from <= this.to\"c\n" +
+	"\x02to\x18\x03 \x01(\tB=\xbaH:\xd8\x01\x01r523^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$R\x02to:j\xbaHg\x1ae\n" +
+	"\x10date_range.order\x12\x17must not be before from\x1a8this.from == '' || this.to == '' || this.from <= this.to\"c\n" +
 	"\x19GetEventAnalyticsResponse\x12F\n" +
-	"\tanalytics\x18\x01 \x01(\v2(.bookingrush.analytics.v1.EventAnalyticsR\tanalytics\"\xa6\x02\n" +
+	"\tanalytics\x18\x01 \x01(\v2(.bookingrush.analytics.v1.EventAnalyticsR\tanalytics\"\xa3\x02\n" +
 	"\x13GetDashboardRequest\x12Q\n" +
 	"\x04from\x18\x01 \x01(\tB=\xbaH:\xd8\x01\x01r523^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$R\x04from\x12M\n" +
-	"\x02to\x18\x02 \x01(\tB=\xbaH:\xd8\x01\x01r523^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$R\x02to:m\xbaHj\x1ah\n" +
-	"\x10date_range.order\x12\x1ato must not be before from\x1a8this.from == '' || this.to == '' || this.from <= this.to\"Y\n" +
+	"\x02to\x18\x02 \x01(\tB=\xbaH:\xd8\x01\x01r523^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$R\x02to:j\xbaHg\x1ae\n" +
+	"\x10date_range.order\x12\x17must not be before from\x1a8this.from == '' || this.to == '' || this.from <= this.to\"Y\n" +
 	"\x14GetDashboardResponse\x12A\n" +
 	"\tdashboard\x18\x01 \x01(\v2#.bookingrush.analytics.v1.DashboardR\tdashboard2\xf7\x02\n" +
 	"\x10AnalyticsService\x12\xbb\x01\n" +

@@ -1918,7 +1918,7 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"\x04role\x18\x04 \x01(\x0e2\x19.bookingrush.auth.v1.RoleB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04role\"y\n" +
 	"\x11ListUsersResponse\x12/\n" +
 	"\x05users\x18\x01 \x03(\v2\x19.bookingrush.auth.v1.UserR\x05users\x123\n" +
-	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"\xfc\x03\n" +
+	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"\xf9\x03\n" +
 	"\x14ListAuditLogsRequest\x12!\n" +
 	"\x04page\x18\x01 \x01(\x05B\r\xbaH\n" +
 	"\xd8\x01\x01\x1a\x05\x18\x90N(\x01R\x04page\x12$\n" +
@@ -1929,8 +1929,8 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"entityType\x12(\n" +
 	"\tentity_id\x18\x06 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\bentityId\x12.\n" +
 	"\x04from\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
-	"\x02to\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02to:q\xbaHn\x1al\n" +
-	"\x1alist_audit_logs.time_range\x12\x15to must be after from\x1a7!has(this.from) || !has(this.to) || this.to > this.from\"\x8a\x01\n" +
+	"\x02to\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x02to:n\xbaHk\x1ai\n" +
+	"\x1alist_audit_logs.time_range\x12\x12must be after from\x1a7!has(this.from) || !has(this.to) || this.to > this.from\"\x8a\x01\n" +
 	"\x15ListAuditLogsResponse\x12<\n" +
 	"\n" +
 	"audit_logs\x18\x01 \x03(\v2\x1d.bookingrush.auth.v1.AuditLogR\tauditLogs\x123\n" +

@@ -2676,7 +2676,7 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\"|\n" +
 	"\x11ListZonesResponse\x122\n" +
 	"\x05zones\x18\x01 \x03(\v2\x1c.bookingrush.catalog.v1.ZoneR\x05zones\x123\n" +
-	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"\xd5\x05\n" +
+	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"\xc9\x05\n" +
 	"\x12CreateEventRequest\x12#\n" +
 	"\x05title\x18\x01 \x01(\tB\r\xbaH\n" +
 	"\xc8\x01\x01r\x05\x10\x01\x18\xff\x01R\x05title\x12*\n" +
@@ -2693,10 +2693,10 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x04slug\x18\t \x01(\tB%\xbaH\"\xd8\x01\x01r\x1d\x18\xff\x012\x18^[a-z0-9]+(-[a-z0-9]+)*$R\x04slug\x125\n" +
 	"\timage_url\x18\n" +
 	" \x01(\tB\x18\xbaH\x15\xd8\x01\x01r\x10\x18\xf4\x03:\bhttps://\x88\x01\x01R\bimageUrl\x12C\n" +
-	"\ttime_zone\x18\v \x01(\tB&\xbaH#\xd8\x01\x01r\x1e\x18@2\x1a^[A-Za-z][A-Za-z0-9_+/-]*$R\btimeZone:o\xbaHl\x1aj\n" +
-	"\x18create_event.sale_window\x12'sale_end_at must be after sale_start_at\x1a%this.sale_end_at > this.sale_start_at\"J\n" +
+	"\ttime_zone\x18\v \x01(\tB&\xbaH#\xd8\x01\x01r\x1e\x18@2\x1a^[A-Za-z][A-Za-z0-9_+/-]*$R\btimeZone:c\xbaH`\x1a^\n" +
+	"\x18create_event.sale_window\x12\x1bmust be after sale_start_at\x1a%this.sale_end_at > this.sale_start_at\"J\n" +
 	"\x13CreateEventResponse\x123\n" +
-	"\x05event\x18\x01 \x01(\v2\x1d.bookingrush.catalog.v1.EventR\x05event\"\xf8\x06\n" +
+	"\x05event\x18\x01 \x01(\v2\x1d.bookingrush.catalog.v1.EventR\x05event\"\xec\x06\n" +
 	"\x12UpdateEventRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12%\n" +
 	"\x05title\x18\x02 \x01(\tB\n" +
@@ -2713,8 +2713,8 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\rqueue_enabled\x18\t \x01(\bH\x05R\fqueueEnabled\x88\x01\x01\x12;\n" +
 	"\timage_url\x18\n" +
 	" \x01(\tB\x19\xbaH\x16r\x14\x18\xf4\x032\x0f^(https://.+)?$H\x06R\bimageUrl\x88\x01\x01\x12E\n" +
-	"\ttime_zone\x18\v \x01(\tB#\xbaH r\x1e\x18@2\x1a^[A-Za-z][A-Za-z0-9_+/-]*$H\aR\btimeZone\x88\x01\x01:\xa7\x01\xbaH\xa3\x01\x1a\xa0\x01\n" +
-	"\x18update_event.sale_window\x12'sale_end_at must be after sale_start_at\x1a[!has(this.sale_start_at) || !has(this.sale_end_at) || this.sale_end_at > this.sale_start_atB\b\n" +
+	"\ttime_zone\x18\v \x01(\tB#\xbaH r\x1e\x18@2\x1a^[A-Za-z][A-Za-z0-9_+/-]*$H\aR\btimeZone\x88\x01\x01:\x9b\x01\xbaH\x97\x01\x1a\x94\x01\n" +
+	"\x18update_event.sale_window\x12\x1bmust be after sale_start_at\x1a[!has(this.sale_start_at) || !has(this.sale_end_at) || this.sale_end_at > this.sale_start_atB\b\n" +
 	"\x06_titleB\x0e\n" +
 	"\f_descriptionB\b\n" +
 	"\x06_venueB\v\n" +
@@ -2729,12 +2729,12 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x05event\x18\x01 \x01(\v2\x1d.bookingrush.catalog.v1.EventR\x05event\"<\n" +
 	"\x12DeleteEventRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\"\x15\n" +
-	"\x13DeleteEventResponse\"\x8a\x03\n" +
+	"\x13DeleteEventResponse\"\x82\x03\n" +
 	"\x11CreateShowRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12D\n" +
 	"\tshow_date\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\v\xbaH\b\xc8\x01\x01\xb2\x01\x02@\x01R\bshowDate\x12=\n" +
-	"\aends_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x02@\x01R\x06endsAt:\xc7\x01\xbaH\xc3\x01\x1a\xc0\x01\n" +
-	"\x13create_show.ends_at\x12=ends_at must be after show_date, and at most 30 days after it\x1aj!has(this.ends_at) || (this.ends_at > this.show_date && this.ends_at - this.show_date <= duration('720h'))\"F\n" +
+	"\aends_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\b\xbaH\x05\xb2\x01\x02@\x01R\x06endsAt:\xbf\x01\xbaH\xbb\x01\x1a\xb8\x01\n" +
+	"\x13create_show.ends_at\x125must be after show_date, and at most 30 days after it\x1aj!has(this.ends_at) || (this.ends_at > this.show_date && this.ends_at - this.show_date <= duration('720h'))\"F\n" +
 	"\x12CreateShowResponse\x120\n" +
 	"\x04show\x18\x01 \x01(\v2\x1c.bookingrush.catalog.v1.ShowR\x04show\"9\n" +
 	"\x11DeleteShowRequest\x12$\n" +
@@ -2742,12 +2742,12 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x12DeleteShowResponse\"9\n" +
 	"\x11DeleteZoneRequest\x12$\n" +
 	"\azone_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06zoneId\"\x14\n" +
-	"\x12DeleteZoneResponse\"\xc2\x02\n" +
+	"\x12DeleteZoneResponse\"\xbc\x02\n" +
 	"\x11CreateZoneRequest\x12$\n" +
 	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\x12 \n" +
-	"\x04name\x18\x02 \x01(\tB\f\xbaH\t\xc8\x01\x01r\x04\x10\x01\x18dR\x04name\x12\xb3\x01\n" +
-	"\x05price\x18\x03 \x01(\tB\x9c\x01\xbaH\x98\x01\xba\x01s\n" +
-	"\x0eprice.positive\x12\x1cprice must be greater than 0\x1aC!this.matches('^[0-9]{1,7}(\\\\.[0-9]{1,2})?$') || double(this) > 0.0\xc8\x01\x01r\x1d2\x1b^[0-9]{1,7}(\\.[0-9]{1,2})?$R\x05price\x12/\n" +
+	"\x04name\x18\x02 \x01(\tB\f\xbaH\t\xc8\x01\x01r\x04\x10\x01\x18dR\x04name\x12\xad\x01\n" +
+	"\x05price\x18\x03 \x01(\tB\x96\x01\xbaH\x92\x01\xba\x01m\n" +
+	"\x0eprice.positive\x12\x16must be greater than 0\x1aC!this.matches('^[0-9]{1,7}(\\\\.[0-9]{1,2})?$') || double(this) > 0.0\xc8\x01\x01r\x1d2\x1b^[0-9]{1,7}(\\.[0-9]{1,2})?$R\x05price\x12/\n" +
 	"\vtotal_seats\x18\x04 \x01(\x05B\x0e\xbaH\v\xc8\x01\x01\x1a\x06\x18\xa0\x8d\x06(\x01R\n" +
 	"totalSeats\"F\n" +
 	"\x12CreateZoneResponse\x120\n" +
