@@ -24,7 +24,15 @@ export function CategoryForm() {
   return (
     <form onSubmit={submit} className="flex flex-wrap items-center gap-2">
       <Input name="name" required maxLength={100} placeholder="Name, e.g. Jazz" aria-label="Category name" className="w-60" />
-      <Input name="slug" maxLength={100} pattern="[a-z0-9]+(-[a-z0-9]+)*" placeholder="slug (optional)" aria-label="Category slug" className="w-48" />
+      <Input
+        name="slug"
+        maxLength={100}
+        pattern="[a-z0-9]+(-[a-z0-9]+)*"
+        title="Lowercase letters and digits, in words joined by single hyphens, e.g. jazz or live-music"
+        placeholder="slug (optional)"
+        aria-label="Category slug"
+        className="w-48"
+      />
       <Button type="submit" variant="outline" disabled={action.running}>
         Add category
       </Button>
