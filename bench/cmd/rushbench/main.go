@@ -860,20 +860,19 @@ func (b *bench) floor() {
 			b.say("by process, a reserve %s: %s", k.what, sp)
 		}
 	}
-	for _, t := range []struct{ mesh, bare, what string }{
-		{"wrk", "ceiling.wrk", "25% of bare net/http under wrk"},
-		{"ghz", "ceiling.ghz", "90% of bare connect-go under ghz"},
+	for _, t := range []struct {
+		mesh, bare, what string
+		share            float64
+	}{
+		{"wrk", "ceiling.wrk", "25% of bare net/http under wrk", 0.25},
+		{"ghz", "ceiling.ghz", "90% of bare connect-go under ghz", 0.9},
 	} {
 		v, bare := r[t.mesh+".cpu_us"], r[t.bare+".cpu_us"]
 		if v <= 0 || bare <= 0 || r[t.bare+".rps"] <= 0 {
 			continue
 		}
-		share := 0.25
-		if t.mesh == "ghz" {
-			share = 0.9
-		}
 		n := math.Round(cores) // the machine's cores, all of them busy
-		need := n * 1e6 / (share * r[t.bare+".rps"])
+		need := n * 1e6 / (t.share * r[t.bare+".rps"])
 		b.say("%s needs <= %.0f µs of machine CPU per reserve on these %.0f cores (bare: %.0f µs per request); this run: %.0f µs", t.what, need, n, bare, v)
 	}
 }

@@ -25,6 +25,17 @@ import (
 	_ "github.com/bookingrush/rush/gen/bookingrush/saga/v1"
 )
 
+// contractMessages calls f with every message of the contracts imported
+// above.
+func contractMessages(f func(protoreflect.MessageDescriptor)) {
+	protoregistry.GlobalTypes.RangeMessages(func(mt protoreflect.MessageType) bool {
+		if desc := mt.Descriptor(); strings.HasPrefix(string(desc.FullName()), "bookingrush.") {
+			f(desc)
+		}
+		return true
+	})
+}
+
 // TestEveryPatternHasWords keeps PatternMessages whole: every
 // string.pattern of the contracts (a field's, a list item's, a map key's or
 // value's) is said in words to whoever breaks it.
@@ -41,11 +52,7 @@ func TestEveryPatternHasWords(t *testing.T) {
 			t.Errorf("%s: the pattern %q has no words in PatternMessages", fd.FullName(), p)
 		}
 	}
-	protoregistry.GlobalTypes.RangeMessages(func(mt protoreflect.MessageType) bool {
-		desc := mt.Descriptor()
-		if !strings.HasPrefix(string(desc.FullName()), "bookingrush.") {
-			return true
-		}
+	contractMessages(func(desc protoreflect.MessageDescriptor) {
 		for i := range desc.Fields().Len() {
 			fd := desc.Fields().Get(i)
 			r, _ := proto.GetExtension(fd.Options(), validate.E_Field).(*validate.FieldRules)
@@ -54,7 +61,6 @@ func TestEveryPatternHasWords(t *testing.T) {
 			check(fd, r.GetMap().GetKeys().GetString())
 			check(fd, r.GetMap().GetValues().GetString())
 		}
-		return true
 	})
 	if seen < 24 {
 		t.Errorf("found %d patterns, want at least 24: is every contract imported?", seen)
@@ -81,11 +87,7 @@ func TestPatternViolationInWords(t *testing.T) {
 func TestEveryMessageRuleHasAField(t *testing.T) {
 	t.Parallel()
 	seen := 0
-	protoregistry.GlobalTypes.RangeMessages(func(mt protoreflect.MessageType) bool {
-		desc := mt.Descriptor()
-		if !strings.HasPrefix(string(desc.FullName()), "bookingrush.") {
-			return true
-		}
+	contractMessages(func(desc protoreflect.MessageDescriptor) {
 		r, _ := proto.GetExtension(desc.Options(), validate.E_Message).(*validate.MessageRules)
 		for _, c := range r.GetCel() {
 			seen++
@@ -98,7 +100,6 @@ func TestEveryMessageRuleHasAField(t *testing.T) {
 				t.Errorf("%s: the rule %q names %q, which it does not have", desc.FullName(), c.GetId(), name)
 			}
 		}
-		return true
 	})
 	if seen < 6 {
 		t.Errorf("found %d message rules, want at least 6: is every contract imported?", seen)
