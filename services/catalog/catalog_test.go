@@ -60,6 +60,28 @@ func TestEventLifeCycle(t *testing.T) {
 				t.Fatalf("second slug %q next to %q", twin.GetSlug(), ev.GetSlug())
 			}
 
+			t.Run("a slug is never another event's id", func(t *testing.T) {
+				// An event is found by slug or id: a draft named after a
+				// live event's id would take that event's URL and every
+				// lookup by its id (updates, cancel, the gate).
+				req := newEventReq("Squatter " + proto)
+				req.Slug = ev.GetId()
+				_, err := c.CreateEvent(ctx, testkit.Bearer(e.org2, req))
+				testkit.WantCode(t, err, errs.Validation)
+				if f := fmt.Sprint(errs.FromConnect(err).Details["fields"]); !strings.Contains(f, "field:slug") || !strings.Contains(f, "rule:slug.not_an_id") {
+					t.Fatalf("refusal names %s", f)
+				}
+				named := must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, testkit.Bearer(e.org2, newEventReq(ev.GetId())))).GetEvent()
+				if named.GetSlug() == ev.GetId() || !strings.HasPrefix(named.GetSlug(), ev.GetId()+"-") {
+					t.Fatalf("a title that is an id got slug %q", named.GetSlug())
+				}
+				got := must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, testkit.Bearer(e.org1, &catalogv1.GetEventRequest{Slug: ev.GetId()}))).GetEvent()
+				if got.GetId() != ev.GetId() {
+					t.Fatalf("the id %s reads event %s", ev.GetId(), got.GetId())
+				}
+				must[catalogv1.DeleteEventResponse](t)(c.DeleteEvent(ctx, testkit.Bearer(e.org2, &catalogv1.DeleteEventRequest{EventId: named.GetId()})))
+			})
+
 			t.Run("drafts are private", func(t *testing.T) {
 				for _, token := range []string{"", e.user, e.org2} {
 					_, err := c.GetEvent(ctx, testkit.Bearer(token, &catalogv1.GetEventRequest{Slug: ev.GetSlug()}))

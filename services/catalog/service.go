@@ -123,8 +123,15 @@ func (s *Service) CreateEvent(ctx context.Context, req *catalogv1.CreateEventReq
 	if e.maxPerUser == 0 {
 		e.maxPerUser = defaultMaxPerUser
 	}
-	if !e.slugFixed {
+	switch {
+	case !e.slugFixed:
 		e.slug = slugify(req.GetTitle(), "event")
+		if isUUID(e.slug) {
+			e.slug = withSuffix(e.slug) // a title that is an id
+		}
+	case isUUID(e.slug):
+		// An event's id is its other URL name (eventBy).
+		return nil, errs.Invalid("slug", "slug.not_an_id", "must not have the shape of an event id (a UUID)")
 	}
 	if req.GetCategory() != "" {
 		id, err := s.store.categoryID(ctx, req.GetCategory(), "category")
@@ -679,6 +686,9 @@ func (s *Service) CancelEvent(ctx context.Context, req *catalogv1.CancelEventReq
 // event reads a live event by slug or id through the cache; ns is the key
 // prefix of the event's current cache version ("" when the cache is off).
 func (s *Service) event(ctx context.Context, key string) (ev *catalogv1.Event, ns string, err error) {
+	if isUUID(key) {
+		return s.eventByID(ctx, key)
+	}
 	id := s.cache.lookup(ctx, s.cache.slugKey(key))
 	if id == "" {
 		// First sight of this slug: resolve it once, remember the

@@ -98,13 +98,14 @@ func (s *Store) Event(ctx context.Context, key string) (*catalogv1.Event, error)
 	return eventBy(ctx, s.pool, key, "")
 }
 
-// eventBy reads one live event by slug, or by id when key is a UUID; lock
-// is appended to the query ("FOR UPDATE OF e" inside a transaction).
+// eventBy reads one live event by id when key is a UUID, else by slug; lock
+// is appended to the query ("FOR UPDATE OF e" inside a transaction). A UUID
+// is never read as a slug: no slug looks like one (CreateEvent and the
+// events_slug_not_an_id constraint), so one event cannot stand for another.
 func eventBy(ctx context.Context, q querier, key, lock string) (*catalogv1.Event, error) {
 	where := ` WHERE e.slug = $1 AND e.deleted_at IS NULL`
 	if isUUID(key) {
-		// A slug could look like a UUID; the slug wins, then the id.
-		where = ` WHERE (e.slug = $1 OR e.id = $1::uuid) AND e.deleted_at IS NULL ORDER BY e.slug = $1 DESC LIMIT 1`
+		where = ` WHERE e.id = $1::uuid AND e.deleted_at IS NULL`
 	}
 	ev, err := scanEvent(q.QueryRow(ctx, `SELECT `+eventColumns+eventFrom+where+` `+lock, key))
 	if errors.Is(err, pgx.ErrNoRows) {
