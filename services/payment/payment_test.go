@@ -405,6 +405,78 @@ func TestWebhookIdempotent(t *testing.T) {
 	}
 }
 
+// TestChargeOfAFailedPayment: money that arrives for a payment already
+// marked failed (Stripe reports a declined card while its intent stays
+// open, and the buyer pays it with another card) is never dropped: with
+// no other payment of the booking it confirms the booking; when the buyer
+// paid again meanwhile, it is refunded in full and the booking stays the
+// other payment's.
+func TestChargeOfAFailedPayment(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, Price: "20.00"})
+	buyer := s.Users[0]
+	declined := func(bookingID string) *paymentv1.Payment {
+		t.Helper()
+		p, err := e.pay(t, buyer, bookingID, payment.SimDeclined)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.waitPayment(t, buyer, p.GetId(), paymentv1.PaymentStatus_PAYMENT_STATUS_FAILED, 15*time.Second)
+	}
+	charge := func(p *paymentv1.Payment) {
+		t.Helper()
+		payload, sig := signed("evt_late_"+uuid.NewString(), "payment_intent.succeeded", p.GetProviderReference(), p.GetId(), webhookSecret, time.Now())
+		req := connect.NewRequest(&paymentv1.HandleStripeWebhookRequest{Body: &httpbody.HttpBody{ContentType: "application/json", Data: payload}})
+		req.Header().Set("Stripe-Signature", sig)
+		if _, err := e.payment.HandleStripeWebhook(context.Background(), req); err != nil {
+			t.Fatalf("late success webhook: %v", err)
+		}
+	}
+
+	t.Run("the only charge confirms the booking", func(t *testing.T) {
+		b := e.Reserve(t, s, buyer, 1)
+		failed := declined(b.GetId())
+		charge(failed)
+		e.waitBooking(t, buyer, b.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
+		if got := e.getPayment(t, buyer, failed.GetId()); got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED || got.GetFailedReason() != "" {
+			t.Fatalf("payment after its late charge: %v", got)
+		}
+	})
+
+	t.Run("a second charge is refunded, the booking stays", func(t *testing.T) {
+		b := e.Reserve(t, s, buyer, 1)
+		failed := declined(b.GetId())
+		paid, err := e.pay(t, buyer, b.GetId(), payment.SimOK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.waitBooking(t, buyer, b.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
+		charge(failed)
+		got := e.getPayment(t, buyer, failed.GetId())
+		if got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED || got.GetRefundedAmount() != "20.00" {
+			t.Fatalf("duplicate charge: %v", got)
+		}
+		charge(failed) // another delivery of money for it: nothing more
+		if again := e.getPayment(t, buyer, failed.GetId()); again.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED {
+			t.Fatalf("duplicate charge after a second event: %v", again)
+		}
+		if got := e.getPayment(t, buyer, paid.GetId()); got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED {
+			t.Fatalf("the payment that paid the booking: %v", got)
+		}
+		if st := e.Booking(t, buyer, b.GetId()).GetStatus(); st != bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED {
+			t.Fatalf("booking %v after the duplicate's refund", st)
+		}
+	})
+	testkit.Eventually(t, 15*time.Second, "sagas done", func() bool {
+		return e.Count(t, `SELECT count(*) FROM sagas WHERE status NOT IN ('completed', 'compensated')`) == 0
+	})
+	r := e.AuditMoney(t, e.prefix)
+	if r.Confirmed != 2 || r.Refunded != 1 {
+		t.Fatalf("money audit %v, want 2 confirmed and 1 refunded", r)
+	}
+}
+
 // TestRefundPolicyEndToEnd: a buyer cancelling a confirmed booking 5 days
 // before the show gets 50% back and the seats return; with RefundPayment
 // 30 days before, 100%. Refunding again changes nothing.

@@ -251,7 +251,7 @@ func (r *Reconciler) gauge(ctx context.Context) error {
 // as a webhook would, recorded under the synthetic event id ev.ID (so it is
 // applied once, and the trail shows who decided).
 func (s *Service) applyLookup(ctx context.Context, ev Event) error {
-	var decided string
+	var pay, decided string
 	err := s.store.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO payment_webhook_events (provider, provider_event_id, event_type)
 			VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, s.provider.Name(), ev.ID, ev.Type)
@@ -265,11 +265,11 @@ func (s *Service) applyLookup(ctx context.Context, ev Event) error {
 				return dbErr(err)
 			}
 		}
-		decided, err = s.applyOutcome(ctx, tx, ev)
+		pay, decided, err = s.applyOutcome(ctx, tx, ev)
 		return err
 	})
 	if err == nil {
-		s.decided(decided)
+		s.decided(ctx, pay, decided)
 	}
 	return err
 }

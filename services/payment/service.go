@@ -256,6 +256,11 @@ func (s *Service) RefundBooking(ctx context.Context, bookingID, paymentID string
 	if err != nil || !pay.RefundedAt.IsZero() {
 		return pay, pay.RefundedCents, err
 	}
+	if pay.Duplicate {
+		// Never the booking's charge: the booking belongs to the payment
+		// that paid it, and stays as it is.
+		return s.executeRefund(ctx, pay.ID)
+	}
 	releaseAs := bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED
 	if pay.RefundPercent == 0 {
 		releaseAs = bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED
@@ -398,7 +403,7 @@ func (s *Service) decideRefund(ctx context.Context, bookingID, paymentID, confir
 // lockPayment locks the payment (paymentID, or the booking's payment that
 // did not fail) for the transaction.
 func lockPayment(ctx context.Context, tx pgx.Tx, bookingID, paymentID string) (Payment, error) {
-	q := `SELECT ` + paymentColumns + ` FROM payments WHERE booking_id = $1 AND status <> 'failed' FOR UPDATE`
+	q := `SELECT ` + paymentColumns + ` FROM payments WHERE booking_id = $1 AND status <> 'failed' AND NOT duplicate_charge FOR UPDATE`
 	args := []any{bookingID}
 	if paymentID != "" {
 		q = `SELECT ` + paymentColumns + ` FROM payments WHERE id = $2 AND booking_id = $1 FOR UPDATE`
@@ -512,22 +517,32 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 		return WebhookResult{EventID: ev.ID, Duplicate: true}, nil
 	}
 	linkPaymentTrace(ctx, ev)
-	decided := ""
+	decided, pay := "", ""
 	if ev.Outcome != OutcomeOther {
-		if decided, err = s.applyOutcome(ctx, tx, ev); err != nil {
+		if pay, decided, err = s.applyOutcome(ctx, tx, ev); err != nil {
 			return WebhookResult{}, err
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return WebhookResult{}, dbErr(err)
 	}
-	s.decided(decided)
+	s.decided(ctx, pay, decided)
 	return WebhookResult{EventID: ev.ID}, nil
 }
 
 // decided counts a payment that applyOutcome decided (status "" for none)
-// and relays its event at once.
-func (s *Service) decided(status string) {
+// and relays its event at once; a duplicate charge (its transaction
+// committed) is refunded now, or else by the reconciler's next pass.
+func (s *Service) decided(ctx context.Context, pay, status string) {
+	if status == outcomeDuplicate {
+		s.metrics.outcomes.WithLabelValues(StatusSucceeded).Inc()
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+		defer cancel()
+		if _, _, err := s.executeRefund(rctx, pay); err != nil {
+			s.log.Warn("duplicate charge not refunded yet; the reconciler retries", zap.String("payment", pay), zap.Error(err))
+		}
+		return
+	}
 	if status != "" {
 		s.metrics.outcomes.WithLabelValues(status).Inc()
 	}
@@ -535,14 +550,12 @@ func (s *Service) decided(status string) {
 }
 
 // applyOutcome moves a pending or processing payment to succeeded or
-// failed and emits payment.success or payment.failed, answering the new
-// status; a payment already decided keeps its state (events may arrive late
-// or out of order) and answers "".
-func (s *Service) applyOutcome(ctx context.Context, tx pgx.Tx, ev Event) (string, error) {
-	var (
-		pay Payment
-		err error
-	)
+// failed and emits payment.success or payment.failed, answering the
+// payment's id and its new status; a payment already decided keeps its
+// state (events may arrive late or out of order) and answers status "",
+// except for money that arrives for a failed payment (lateCharge).
+func (s *Service) applyOutcome(ctx context.Context, tx pgx.Tx, ev Event) (id, status string, err error) {
+	var pay Payment
 	if _, perr := uuid.Parse(ev.PaymentID); perr == nil {
 		pay, err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 AND provider = $2 FOR UPDATE`, ev.PaymentID, s.provider.Name()))
 	} else {
@@ -550,32 +563,90 @@ func (s *Service) applyOutcome(ctx context.Context, tx pgx.Tx, ev Event) (string
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		s.log.Warn("webhook for an unknown payment acknowledged", zap.String("event", ev.ID), zap.String("intent", ev.ProviderPaymentID))
-		return "", nil
+		return "", "", nil
 	}
 	if err != nil {
-		return "", dbErr(err)
+		return "", "", dbErr(err)
 	}
 	if _, err := tx.Exec(ctx, `UPDATE payment_webhook_events SET payment_id = $3, processed_at = now()
 		WHERE provider = $1 AND provider_event_id = $2`, s.provider.Name(), ev.ID, pay.ID); err != nil {
-		return "", dbErr(err)
+		return "", "", dbErr(err)
+	}
+	if pay.Status == StatusFailed && ev.Outcome == OutcomeSucceeded {
+		status, err := s.lateCharge(ctx, tx, pay, ev)
+		return pay.ID, status, err
 	}
 	if pay.Status != StatusPending && pay.Status != StatusProcessing {
-		return "", nil
+		return pay.ID, "", nil
 	}
 	topic := TopicSuccess
 	if ev.Outcome == OutcomeSucceeded {
 		pay, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments SET status = 'succeeded', succeeded_at = now(),
-			provider_payment_id = COALESCE(provider_payment_id, $2) WHERE id = $1 RETURNING `+paymentColumns, pay.ID, ev.ProviderPaymentID))
+			provider_payment_id = COALESCE(provider_payment_id, NULLIF($2, '')) WHERE id = $1 RETURNING `+paymentColumns, pay.ID, ev.ProviderPaymentID))
 	} else {
 		topic = TopicFailed
 		pay, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments SET status = 'failed', failed_reason = $3,
-			provider_payment_id = COALESCE(provider_payment_id, $2) WHERE id = $1 RETURNING `+paymentColumns, pay.ID, ev.ProviderPaymentID, ev.FailureReason))
+			provider_payment_id = COALESCE(provider_payment_id, NULLIF($2, '')) WHERE id = $1 RETURNING `+paymentColumns, pay.ID, ev.ProviderPaymentID, ev.FailureReason))
 	}
 	if err != nil {
+		return "", "", dbErr(err)
+	}
+	return pay.ID, pay.Status, s.emit(ctx, tx, topic, pay, &paymentv1.PaymentEvent{})
+}
+
+// lateCharge applies a success that arrives for a payment marked failed:
+// money was taken all the same. Stripe reports each declined attempt
+// (payment_failed) while its intent stays open, so a buyer who tries
+// another card in the same form pays the intent of a failed payment; a
+// creation that timed out may have charged too. Such money must end as a
+// confirmed booking or a refund like any other:
+//   - when nothing else charges the booking, the payment succeeds and
+//     payment.success starts the saga (it confirms the hold if it lives,
+//     refunds in full if not);
+//   - when another payment of the booking did not fail (the buyer paid
+//     again meanwhile), this one is a duplicate charge: it succeeds with a
+//     full refund decided (cause NOT_CONFIRMED: never the booking's
+//     purchase), outside the one-charge-per-booking index, and the refund
+//     is made after the commit (Refund, or the reconciler's next pass),
+//     without touching the booking the other payment holds.
+//
+// It answers the status decided, "" when the charge was already applied.
+func (s *Service) lateCharge(ctx context.Context, tx pgx.Tx, pay Payment, ev Event) (string, error) {
+	if !pay.SucceededAt.IsZero() {
+		return "", nil
+	}
+	var other string
+	err := tx.QueryRow(ctx, `SELECT id::text FROM payments WHERE booking_id = $1 AND id <> $2 AND status <> 'failed'
+		AND NOT duplicate_charge FOR UPDATE`, pay.BookingID, pay.ID).Scan(&other)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return "", dbErr(err)
 	}
-	return pay.Status, s.emit(ctx, tx, topic, pay, &paymentv1.PaymentEvent{})
+	s.log.Warn("a payment marked failed was charged", zap.String("payment", pay.ID), zap.String("booking", pay.BookingID),
+		zap.String("failed_reason", pay.FailedReason), zap.String("other_payment", other))
+	if other == "" {
+		// A concurrent CreatePayment for the booking makes this update
+		// break the index: the webhook answers 503 and its retry finds
+		// the other payment.
+		pay, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments SET status = 'succeeded', succeeded_at = now(), failed_reason = NULL,
+			provider_payment_id = COALESCE(provider_payment_id, NULLIF($2, '')) WHERE id = $1 RETURNING `+paymentColumns, pay.ID, ev.ProviderPaymentID))
+		if err != nil {
+			return "", dbErr(err)
+		}
+		return pay.Status, s.emit(ctx, tx, TopicSuccess, pay, &paymentv1.PaymentEvent{})
+	}
+	if _, err := tx.Exec(ctx, `UPDATE payments SET status = 'succeeded', succeeded_at = now(), duplicate_charge = true,
+			provider_payment_id = COALESCE(provider_payment_id, NULLIF($2, '')),
+			refund_percent = 100, refund_cause = $3, refund_reason = $4, refund_requested_at = now()
+		WHERE id = $1`, pay.ID, ev.ProviderPaymentID, paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED.String(),
+		"charged after this payment had failed, while payment "+other+" paid the booking: refunded in full"); err != nil {
+		return "", dbErr(err)
+	}
+	return outcomeDuplicate, nil
 }
+
+// outcomeDuplicate is what applyOutcome answers for a duplicate charge
+// (lateCharge): the caller refunds it once its transaction committed.
+const outcomeDuplicate = "duplicate_charge"
 
 // traceParent is the W3C traceparent of ctx's span, "" when it has none.
 func traceParent(ctx context.Context) string {

@@ -37,6 +37,10 @@ type Payment struct {
 	SucceededAt, SettledAt time.Time
 	// ClientSecret is never stored: only CreatePayment returns it.
 	ClientSecret string
+	// Duplicate marks money that arrived for this payment after it had
+	// failed while another payment paid its booking (lateCharge): refunded
+	// in full, never the booking's charge.
+	Duplicate bool
 }
 
 // Payment statuses, as stored.
@@ -59,13 +63,13 @@ const paymentColumns = `id::text, booking_id::text, user_id::text, (amount * 100
 	currency, status, provider, COALESCE(payment_method, ''), COALESCE(provider_payment_id, ''), COALESCE(failed_reason, ''),
 	COALESCE(refunded_at, 'epoch'), created_at, updated_at, COALESCE(idempotency_key, ''), COALESCE(refund_percent, -1),
 	COALESCE(refund_cause, ''), COALESCE(refund_reason, ''), COALESCE(refund_requested_at, 'epoch'),
-	COALESCE(succeeded_at, 'epoch'), COALESCE(settled_at, 'epoch')`
+	COALESCE(succeeded_at, 'epoch'), COALESCE(settled_at, 'epoch'), duplicate_charge`
 
 func scanPayment(row pgx.Row) (Payment, error) {
 	var p Payment
 	err := row.Scan(&p.ID, &p.BookingID, &p.UserID, &p.AmountCents, &p.RefundedCents, &p.Currency, &p.Status, &p.Provider,
 		&p.Method, &p.ProviderRef, &p.FailedReason, &p.RefundedAt, &p.CreatedAt, &p.UpdatedAt, &p.IdempotencyKey,
-		&p.RefundPercent, &p.RefundCause, &p.RefundReason, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt)
+		&p.RefundPercent, &p.RefundCause, &p.RefundReason, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt, &p.Duplicate)
 	for _, t := range []*time.Time{&p.RefundedAt, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt} {
 		if t.Unix() == 0 {
 			*t = time.Time{}
@@ -95,7 +99,7 @@ func (s *Store) Insert(ctx context.Context, p Payment) error {
 	}
 	if errors.As(err, &pe) && pe.Code == "23505" {
 		var id, status string
-		_ = s.db.QueryRow(ctx, `SELECT id::text, status FROM payments WHERE booking_id = $1 AND status <> 'failed'`, p.BookingID).Scan(&id, &status)
+		_ = s.db.QueryRow(ctx, `SELECT id::text, status FROM payments WHERE booking_id = $1 AND status <> 'failed' AND NOT duplicate_charge`, p.BookingID).Scan(&id, &status)
 		return errs.New(errs.Conflict, "this booking already has a payment", "payment_id", id, "status", status)
 	}
 	return dbErr(err)
@@ -120,11 +124,11 @@ func (s *Store) ByKey(ctx context.Context, userID, key string) (Payment, bool, e
 	return s.one(ctx, `SELECT `+paymentColumns+` FROM payments WHERE user_id = $1 AND idempotency_key = $2`, userID, key)
 }
 
-// ByBooking finds a booking's payment: the one that did not fail, else the
-// latest failed one.
+// ByBooking finds a booking's payment: the one that did not fail (nor was
+// a duplicate charge), else the latest other one.
 func (s *Store) ByBooking(ctx context.Context, bookingID string) (Payment, bool, error) {
 	return s.one(ctx, `SELECT `+paymentColumns+` FROM payments WHERE booking_id = $1
-		ORDER BY status = 'failed', created_at DESC LIMIT 1`, bookingID)
+		ORDER BY status = 'failed' OR duplicate_charge, created_at DESC LIMIT 1`, bookingID)
 }
 
 func (s *Store) one(ctx context.Context, q string, args ...any) (Payment, bool, error) {

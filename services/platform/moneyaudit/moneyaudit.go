@@ -47,7 +47,7 @@ func Check(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, prefix stri
 	var r Report
 	rows, err := db.Query(ctx, `SELECT p.id::text, p.booking_id::text, p.status, (p.amount * 100)::bigint,
 			(p.refunded_amount * 100)::bigint, COALESCE(p.refund_cause, ''), p.refund_requested_at IS NOT NULL,
-			p.refunded_at IS NOT NULL, COALESCE(b.status, ''), COALESCE(b.event_id::text, '')
+			p.refunded_at IS NOT NULL, COALESCE(b.status, ''), COALESCE(b.event_id::text, ''), p.duplicate_charge
 		FROM payments p LEFT JOIN bookings b ON b.id = p.booking_id
 		WHERE p.status <> 'failed' ORDER BY p.created_at`)
 	if err != nil {
@@ -58,8 +58,8 @@ func Check(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, prefix stri
 	for rows.Next() {
 		var id, booking, status, cause, bStatus, event string
 		var amount, refunded int64
-		var decided, done bool
-		if err := rows.Scan(&id, &booking, &status, &amount, &refunded, &cause, &decided, &done, &bStatus, &event); err != nil {
+		var decided, done, duplicate bool
+		if err := rows.Scan(&id, &booking, &status, &amount, &refunded, &cause, &decided, &done, &bStatus, &event, &duplicate); err != nil {
 			rows.Close()
 			return r, err
 		}
@@ -72,6 +72,13 @@ func Check(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, prefix stri
 			r.Open++
 		case decided && !done:
 			bad("its refund was decided but never made (money kept, booking %q)", bStatus)
+		case duplicate:
+			// Money that came after the payment failed, while another
+			// payment paid the booking: the booking is the other's.
+			r.Refunded++
+			if refunded != amount {
+				bad("a duplicate charge refunded %d of %d cents", refunded, amount)
+			}
 		case done || decided:
 			r.Refunded++
 			if bStatus == "confirmed" {
