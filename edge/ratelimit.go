@@ -35,14 +35,16 @@ type RateLimitConfig struct {
 	// to a bucket in this replica's memory (each replica then allows the
 	// full rate). Either way it is logged and counted, never silent.
 	OnRedisError string `yaml:"on_redis_error"`
-	// Login, Register, Password (forgot, reset, change; deleting the account)
-	// and Reserve limit their routes; General every other /api/v1 call.
+	// Login, Register, Password (forgot, reset, change; deleting the account),
+	// Reserve and Webhook (the payment provider's) limit their routes;
+	// General every other /api/v1 call.
 	Login    Limit `yaml:"login"`
 	Register Limit `yaml:"register"`
 	Password Limit `yaml:"password"`
 	Reserve  Limit `yaml:"reserve"`
+	Webhook  Limit `yaml:"webhook"`
 	General  Limit `yaml:"general"`
-	// Sync is how often the reserve and general limits (every route but
+	// Sync is how often the reserve, webhook and general limits (every route but
 	// signing in, signing up and password resets), decided in each replica's
 	// memory (no round trip on the hot paths: the reserve, the queue join),
 	// are reconciled with the shared buckets in Redis; 0 takes their tokens
@@ -62,7 +64,7 @@ func (c *RateLimitConfig) RegisterFlags(f *flag.FlagSet) {
 	f.BoolVar(&c.Enabled, "rate-limit.enabled", true, "rate limit the public API (token buckets in Redis)")
 	f.StringVar(&c.Prefix, "rate-limit.prefix", "rl:", "prefix of the rate limit keys in Redis")
 	f.StringVar(&c.OnRedisError, "rate-limit.on-redis-error", "deny", "when Redis is unreachable: deny (503) or local (per-replica in-memory buckets)")
-	f.DurationVar(&c.Sync, "rate-limit.sync", 100*time.Millisecond, "the reserve and general limits are decided in each replica's memory and reconciled with the shared buckets in Redis this often (0: a Redis call per request); the login, register and password limits always take their tokens from Redis")
+	f.DurationVar(&c.Sync, "rate-limit.sync", 100*time.Millisecond, "the reserve, webhook and general limits are decided in each replica's memory and reconciled with the shared buckets in Redis this often (0: a Redis call per request); the login, register and password limits always take their tokens from Redis")
 	limits := []struct {
 		name        string
 		l           *Limit
@@ -73,6 +75,12 @@ func (c *RateLimitConfig) RegisterFlags(f *flag.FlagSet) {
 		{"register", &c.Register, 3, 3, "POST /api/v1/auth/register"},
 		{"password", &c.Password, 5, 5, "POST /api/v1/auth/forgot-password, /auth/reset-password, /auth/change-password and /auth/delete-account"},
 		{"reserve", &c.Reserve, 20, 20, "POST /api/v1/bookings/reserve"},
+		// A sale's payments succeed by the thousand a minute, and Stripe
+		// sends their webhooks from a dozen addresses: under the general
+		// limit most would wait for Stripe's retries while their holds
+		// expire. Each is signed and applied once, so a high limit risks
+		// nothing but a bad signature's cheap refusal.
+		{"webhook", &c.Webhook, 12000, 2000, "POST /api/v1/webhooks/stripe (per sending address)"},
 		{"general", &c.General, 100, 100, "every other /api/v1 call"},
 	}
 	for _, l := range limits {
@@ -90,7 +98,7 @@ func (c *RateLimitConfig) Validate() error {
 	if c.OnRedisError != "deny" && c.OnRedisError != "local" {
 		problems = append(problems, fmt.Errorf("rate-limit.on-redis-error: %q is not deny or local", c.OnRedisError))
 	}
-	for name, l := range map[string]Limit{"login": c.Login, "register": c.Register, "password": c.Password, "reserve": c.Reserve, "general": c.General} {
+	for name, l := range map[string]Limit{"login": c.Login, "register": c.Register, "password": c.Password, "reserve": c.Reserve, "webhook": c.Webhook, "general": c.General} {
 		if l.Rate < 1 || l.Burst < 1 {
 			problems = append(problems, fmt.Errorf("rate-limit.%s: rate and burst must be at least 1 (rate %d, burst %d)", name, l.Rate, l.Burst))
 		}
@@ -119,6 +127,7 @@ type limiter struct {
 	register *rule
 	password *rule
 	reserve  *rule
+	webhook  *rule
 	general  *rule
 	local    *localBuckets // nil: deny when Redis fails
 	// synced decide the reserve and general limits in memory
@@ -154,7 +163,7 @@ func newLimiter(cfg RateLimitConfig, rdb *redis.Client, reg prometheus.Registere
 	l := &limiter{
 		rdb: redisx.NewHot(rdb), script: lua.Script("ratelimit.lua"), prefix: cfg.Prefix,
 		login: mk("login", cfg.Login), register: mk("register", cfg.Register), password: mk("password", cfg.Password),
-		reserve: mk("reserve", cfg.Reserve), general: mk("general", cfg.General),
+		reserve: mk("reserve", cfg.Reserve), webhook: mk("webhook", cfg.Webhook), general: mk("general", cfg.General),
 		log: log,
 	}
 	if cfg.OnRedisError == "local" {
@@ -164,7 +173,7 @@ func newLimiter(cfg RateLimitConfig, rdb *redis.Client, reg prometheus.Registere
 		// Not the credential routes': their small buckets (5 guesses a
 		// minute) stay exact however many replicas there are.
 		l.synced = map[*rule]*syncedBuckets{}
-		for _, ru := range []*rule{l.reserve, l.general} {
+		for _, ru := range []*rule{l.reserve, l.webhook, l.general} {
 			l.synced[ru] = newSyncedBuckets(ru, rdb, cfg.Prefix, cfg.Sync, log)
 		}
 	}
@@ -196,6 +205,8 @@ func (l *limiter) pick(method, path string) (ru *rule, anonymous bool) {
 			return l.password, anonymous
 		case reservePath:
 			return l.reserve, anonymous
+		case webhookPath:
+			return l.webhook, anonymous
 		}
 	}
 	return l.general, anonymous
@@ -212,8 +223,11 @@ var anonymousRoutes = map[string]bool{
 	"POST /api/v1/auth/reset-password":  true,
 	"POST /api/v1/auth/refresh":         true,
 	"POST /api/v1/auth/logout":          true,
-	"POST /api/v1/webhooks/stripe":      true,
+	"POST " + webhookPath:               true,
 }
+
+// webhookPath is the payment provider's webhook.
+const webhookPath = "/api/v1/webhooks/stripe"
 
 // allow takes a token for r, keyed by the verified user when there is one
 // and the route is not anonymous, else by client address (clientKey); when

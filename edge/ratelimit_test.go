@@ -206,3 +206,24 @@ func TestGeneralLimitIsDecidedInMemory(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestWebhookHasItsOwnLimit: the payment provider's webhook does not
+// spend the general budget of its sending address (a sale's webhooks come
+// by the thousand a minute from a few addresses), and has a limit of its
+// own.
+func TestWebhookHasItsOwnLimit(t *testing.T) {
+	t.Parallel()
+	e := start(t, "-rate-limit.general.rate=2", "-rate-limit.general.burst=2",
+		"-rate-limit.webhook.rate=3", "-rate-limit.webhook.burst=3", "-rate-limit.sync=20ms")
+	var got []int
+	for range 4 {
+		r := e.do("POST", "/api/v1/webhooks/stripe", `{"id":"evt_x"}`, "Stripe-Signature", "t=1,v1=00")
+		got = append(got, r.status)
+	}
+	if got[0] == 429 || got[1] == 429 || got[2] == 429 || got[3] != 429 {
+		t.Fatalf("four webhooks with a webhook burst of 3 and a general one of 2: %v", got)
+	}
+	if r := e.do("GET", "/api/v1/events", ""); r.status == 429 {
+		t.Fatalf("the webhooks spent the general budget: %d", r.status)
+	}
+}
