@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
+	"github.com/bookingrush/rush/services/platform/background"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/platform/topic"
@@ -40,6 +41,10 @@ type Config struct {
 	// InventoryTimeout is how long publish and cancel wait for the booking
 	// engine to (re)load an event's inventory.
 	InventoryTimeout time.Duration `yaml:"inventory_timeout"`
+	// CancelRetry is how often the catalog finishes the cancellations that
+	// did not (sales stopped in the booking engine, paid bookings
+	// refunded), once they are that old.
+	CancelRetry time.Duration `yaml:"cancel_retry"`
 }
 
 // RegisterFlags registers catalog.* flags.
@@ -49,6 +54,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.CacheTTL, "catalog.cache-ttl", 30*time.Second, "lifetime of a cached catalog read (changes invalidate at once)")
 	f.DurationVar(&c.AvailabilityTimeout, "catalog.availability-timeout", 500*time.Millisecond, "wait for live seat counts before answering the Postgres counters")
 	f.DurationVar(&c.InventoryTimeout, "catalog.inventory-timeout", 10*time.Second, "wait for the booking engine to load an event's inventory on publish and cancel")
+	f.DurationVar(&c.CancelRetry, "catalog.cancel-retry", 30*time.Second, "how often a cancellation that did not finish (sales stopped, paid bookings refunded) is retried, once it is that old")
 }
 
 // Validate checks the configuration.
@@ -63,8 +69,8 @@ func (c *Config) Validate() error {
 	if c.CacheTTL < time.Second || c.CacheTTL > time.Hour {
 		errs = append(errs, fmt.Errorf("catalog.cache-ttl: %v is outside [1s, 1h]", c.CacheTTL))
 	}
-	if c.AvailabilityTimeout <= 0 || c.InventoryTimeout <= 0 {
-		errs = append(errs, errors.New("catalog.availability-timeout and catalog.inventory-timeout must be positive"))
+	if c.AvailabilityTimeout <= 0 || c.InventoryTimeout <= 0 || c.CancelRetry <= 0 {
+		errs = append(errs, errors.New("catalog.availability-timeout, catalog.inventory-timeout and catalog.cancel-retry must be positive"))
 	}
 	return errors.Join(errs...)
 }
@@ -84,6 +90,10 @@ func Module(cfg Config) fx.Option {
 			r := c.NewBatchRunner(CountersGroup, CountersTopics, h.handle, kafka.BatchOptions{})
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})
 		}),
+		fx.Invoke(func(lc fx.Lifecycle, svc *Service) {
+			t := background.New(func(ctx context.Context) { finishCancellations(ctx, svc, cfg.CancelRetry) })
+			lc.Append(fx.Hook{OnStart: t.Start, OnStop: t.Stop})
+		}),
 		server.Serve("catalog", cfg.Addr, catalogv1connect.CatalogServiceName, catalogv1connect.NewCatalogServiceHandler,
 			// Callable without a token:
 			catalogv1connect.CatalogServiceListEventsProcedure,
@@ -93,4 +103,16 @@ func Module(cfg Config) fx.Option {
 			catalogv1connect.CatalogServiceListCategoriesProcedure,
 		),
 	)
+}
+
+// finishCancellations settles, every retry, the cancellations that did not
+// finish and are at least retry old (Service.FinishCancellations).
+func finishCancellations(ctx context.Context, svc *Service, retry time.Duration) {
+	t := time.NewTicker(retry)
+	defer t.Stop()
+	for background.Wait(ctx, t, nil) {
+		if _, err := svc.FinishCancellations(ctx, retry); err != nil {
+			svc.log.Warn("unfinished cancellations not read; retried later", zap.Error(err))
+		}
+	}
 }

@@ -357,6 +357,41 @@ func TestEventLifeCycle(t *testing.T) {
 	}
 }
 
+// TestCancellationFinishesByItself: a cancel whose stop of the sales
+// failed (503) is finished by the catalog's retry, without the organizer
+// cancelling again.
+func TestCancellationFinishesByItself(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "-catalog.cancel-retry=200ms")
+	ctx := context.Background()
+	c := e.client(nil)
+	ev, _, _ := e.readyEvent(t, c, e.org1, "Stormy night")
+	must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, testkit.Bearer(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()})))
+	loads := e.fake.loadsOf(ev.GetId())
+	e.fake.set(func(f *fakeBooking) { f.fail[ev.GetId()] = true })
+	_, err := c.CancelEvent(ctx, testkit.Bearer(e.org1, &catalogv1.CancelEventRequest{EventId: ev.GetId(), Reason: "storm"}))
+	testkit.WantCode(t, err, errs.ServiceUnavailable)
+	settled := func() bool {
+		var done bool
+		if err := e.db.QueryRow(`SELECT cancel_settled_at IS NOT NULL FROM events WHERE id = $1`, ev.GetId()).Scan(&done); err != nil {
+			t.Fatal(err)
+		}
+		return done
+	}
+	time.Sleep(time.Second)
+	if settled() {
+		t.Fatal("a cancellation the booking engine refused is recorded as finished")
+	}
+	e.fake.set(func(f *fakeBooking) { f.fail[ev.GetId()] = false })
+	testkit.Eventually(t, 10*time.Second, "the cancellation finished by the retry", settled)
+	if n := e.fake.loadsOf(ev.GetId()); n <= loads {
+		t.Fatalf("the booking engine never loaded the cancelled event (%d loads)", n)
+	}
+	if st := e.fake.statusOf(ev.GetId()); st != "cancelled" {
+		t.Fatalf("the booking engine last loaded the event as %q", st)
+	}
+}
+
 func TestPublishRollsBackWhenTheBookingEngineFails(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -61,6 +61,8 @@ type fakeBooking struct {
 	// answer came after the catalog stopped waiting); reservedIn, events
 	// of which DropZones refuses every zone.
 	late, reservedIn map[string]bool
+	// status is the sale status each event was last loaded with.
+	status map[string]string
 }
 
 func (f *fakeBooking) DropZones(_ context.Context, req *connect.Request[bookingv1.DropZonesRequest]) (*connect.Response[bookingv1.DropZonesResponse], error) {
@@ -102,6 +104,7 @@ func (f *fakeBooking) LoadInventory(_ context.Context, req *connect.Request[book
 	if f.fail[req.Msg.GetEventId()] {
 		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("redis is having a bad day"))
 	}
+	f.status[req.Msg.GetEventId()] = req.Msg.GetSale().GetStatus()
 	if f.late[req.Msg.GetEventId()] {
 		return nil, connect.NewError(connect.CodeDeadlineExceeded, fmt.Errorf("loaded, but too late"))
 	}
@@ -129,6 +132,12 @@ func (f *fakeBooking) loadsOf(eventID string) int {
 	return n
 }
 
+func (f *fakeBooking) statusOf(eventID string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.status[eventID]
+}
+
 func (f *fakeBooking) set(fn func(f *fakeBooking)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -151,10 +160,10 @@ type env struct {
 	userID, org1ID, org2ID, admID string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, args ...string) *env {
 	t.Helper()
 	dsn, _ := pgtest.NewSchema(t)
-	e := &env{dsn: dsn, fake: &fakeBooking{fail: map[string]bool{}, reserved: map[string]bool{}, late: map[string]bool{}, reservedIn: map[string]bool{}, avail: map[string][]*bookingv1.ZoneAvailability{}}}
+	e := &env{dsn: dsn, fake: &fakeBooking{fail: map[string]bool{}, reserved: map[string]bool{}, late: map[string]bool{}, reservedIn: map[string]bool{}, status: map[string]string{}, avail: map[string][]*bookingv1.ZoneAvailability{}}}
 
 	// The fake booking engine: cleartext HTTP/2 (the mesh client speaks
 	// only that) and HTTP/1.
@@ -188,10 +197,10 @@ func newEnv(t *testing.T) *env {
 		_ = e.rdb.Close()
 	})
 
-	cfg := loadConfig(t, dsn, "-target=catalog,payment", "-payment.addr=127.0.0.1:0",
-		"-peer.booking="+e.bookings.Listener.Addr().String(),
-		"-catalog.cache-prefix="+e.prefix,
-		"-redis.url="+redisURL)
+	cfg := loadConfig(t, dsn, append([]string{"-target=catalog,payment", "-payment.addr=127.0.0.1:0",
+		"-peer.booking=" + e.bookings.Listener.Addr().String(),
+		"-catalog.cache-prefix=" + e.prefix,
+		"-redis.url=" + redisURL}, args...)...)
 	m := testkit.Run(t, cfg)
 	reg, keys := m.Registry, m.Keys
 	e.fake.set(func(f *fakeBooking) { f.keys = keys })

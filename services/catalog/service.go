@@ -668,19 +668,53 @@ func (s *Service) CancelEvent(ctx context.Context, req *catalogv1.CancelEventReq
 		return nil, err
 	}
 	s.cache.InvalidateEvent(ctx, req.GetEventId())
-	if err := s.inv.Load(ctx, req.GetEventId()); err != nil {
-		return nil, errs.New(errs.ServiceUnavailable, "the event is cancelled but the booking engine has not stopped its sales yet; cancel again to retry", "event_id", req.GetEventId())
-	}
-	// Sales are closed: the payment service refunds every paid booking in full.
-	total, failed, err := s.inv.RefundEvent(ctx, req.GetEventId(), req.GetReason())
-	if err != nil {
-		return nil, errs.Unavailable("the event is cancelled but its refunds could not start; cancel again to retry", err)
-	}
-	if failed > 0 {
-		return nil, errs.New(errs.ServiceUnavailable, "the event is cancelled but some refunds failed; cancel again to finish them",
-			"event_id", req.GetEventId(), "refunds_failed", failed, "refunds_total", total)
+	if err := s.settleCancel(ctx, req.GetEventId(), req.GetReason()); err != nil {
+		return nil, err
 	}
 	return s.store.Event(ctx, req.GetEventId())
+}
+
+// settleCancel stops a cancelled event's sales in the booking engine, has
+// the payment service refund every paid booking in full, and records that
+// both were done. What it could not finish, the organizer's next cancel or
+// FinishCancellations does: both steps are idempotent.
+func (s *Service) settleCancel(ctx context.Context, eventID, reason string) error {
+	if err := s.inv.Load(ctx, eventID); err != nil {
+		return errs.New(errs.ServiceUnavailable, "the event is cancelled but the booking engine has not stopped its sales yet; it is retried by itself, or cancel again", "event_id", eventID)
+	}
+	total, failed, err := s.inv.RefundEvent(ctx, eventID, reason)
+	if err != nil {
+		return errs.Unavailable("the event is cancelled but its refunds could not start; they are retried by themselves, or cancel again", err)
+	}
+	if failed > 0 {
+		return errs.New(errs.ServiceUnavailable, "the event is cancelled but some refunds failed; they are retried by themselves, or cancel again",
+			"event_id", eventID, "refunds_failed", failed, "refunds_total", total)
+	}
+	return s.store.CancelSettled(ctx, eventID)
+}
+
+// FinishCancellations settles the cancelled events whose cancellation did
+// not finish (the booking engine or the payment service failed, or the
+// process stopped, after the status committed) and that nobody cancelled
+// again for at least after; it answers how many it settled.
+func (s *Service) FinishCancellations(ctx context.Context, after time.Duration) (int, error) {
+	due, err := s.store.unsettledCancels(ctx, after)
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, ev := range due {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := s.settleCancel(ctx, ev.id, ev.reason)
+		cancel()
+		if err != nil {
+			s.log.Warn("cancelled event not settled yet; retried later", zap.String("event", ev.id), zap.Error(err))
+			continue
+		}
+		s.log.Info("cancelled event settled by the catalog's retry", zap.String("event", ev.id))
+		done++
+	}
+	return done, nil
 }
 
 // event reads a live event by slug or id through the cache; ns is the key

@@ -317,6 +317,32 @@ func setStatus(ctx context.Context, tx pgx.Tx, id, status, reason string) error 
 	return dbErr(err)
 }
 
+// CancelSettled records that a cancelled event's sales stopped and its
+// refunds were made.
+func (s *Store) CancelSettled(ctx context.Context, eventID string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE events SET cancel_settled_at = now() WHERE id = $1 AND cancel_settled_at IS NULL`, eventID)
+	return dbErr(err)
+}
+
+// unsettledCancel is a cancelled event whose cancellation did not finish.
+type unsettledCancel struct{ id, reason string }
+
+// unsettledCancels lists (at most 100, oldest first) the cancelled events
+// whose cancellation did not finish, cancelled at least after ago.
+func (s *Store) unsettledCancels(ctx context.Context, after time.Duration) ([]unsettledCancel, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id::text, COALESCE(cancel_reason, '') FROM events
+		WHERE status = 'cancelled' AND cancel_settled_at IS NULL AND cancelled_at < now() - make_interval(secs => $1)
+		ORDER BY cancelled_at LIMIT 100`, after.Seconds())
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (unsettledCancel, error) {
+		var u unsettledCancel
+		return u, r.Scan(&u.id, &u.reason)
+	})
+	return out, dbErr(err)
+}
+
 // softDelete marks an event deleted (inside eventTx).
 func softDelete(ctx context.Context, tx pgx.Tx, id string) error {
 	_, err := tx.Exec(ctx, `UPDATE events SET deleted_at = now() WHERE id = $1`, id)
