@@ -18,9 +18,10 @@ import (
 // mesh: a sold-out zone's waitlist gets a cancelled hold's seats as an
 // offer (mailed with a checkout link) and pays it; every seat of a
 // confirmed booking has a signed ticket that verifies offline with the
-// event's published key; an organizer's device checks tickets in (valid,
-// already used, wrong event, revoked after a refund; offline scans synced
-// later, the earliest wins), and the show's counts follow.
+// event's published key; an organizer's device checks tickets in (wrong
+// show at another show's door, valid, already used, wrong event, revoked
+// after a refund; offline scans synced later, the earliest wins), and the
+// show's counts follow.
 func TestAfterTheSaleEndToEnd(t *testing.T) {
 	t.Parallel()
 	smtp := mailtest.NewServer(t)
@@ -187,7 +188,15 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 	a.want(a.call("POST", "/api/v1/checkin", users["org"], map[string]any{"code": codes[0], "gate": "North"}), 403, "FORBIDDEN")
 
 	outcome := func(r apiReply) string { a.t.Helper(); a.want(r, 200, ""); return r.str("outcome") }
-	if o := outcome(a.call("POST", "/api/v1/checkin", north, map[string]any{"code": codes[0], "gate": "North"})); o != "valid" {
+	// The festival gets a third day: its door refuses ben's ticket (of the
+	// first) and checks nothing in, so the ticket admits at its own door.
+	nextDay := a.call("POST", "/api/v1/events/"+eventID+"/shows", users["org"], map[string]any{"show_date": endsAt.Add(24 * time.Hour).Format(time.RFC3339)})
+	a.want(nextDay, 201, "")
+	wrong := a.call("POST", "/api/v1/checkin", north, map[string]any{"code": codes[0], "gate": "North", "show_id": nextDay.str("id")})
+	if outcome(wrong) != "wrong_show" || wrong.str("show_id") != showID || wrong.data()["first_scan"] != nil {
+		t.Fatalf("a ticket at another show's door: %s", wrong)
+	}
+	if o := outcome(a.call("POST", "/api/v1/checkin", north, map[string]any{"code": codes[0], "gate": "North", "show_id": showID})); o != "valid" {
 		t.Fatalf("first scan: %s", o)
 	}
 	again := a.call("POST", "/api/v1/checkin", south, map[string]any{"code": codes[0], "gate": "South"})

@@ -1,8 +1,8 @@
 // Command ticketverify checks e-ticket codes offline, with nothing but the
 // event's public key: what a gate's scanner does without network.
 //
-//	ticketverify -key <base64 Ed25519 public key> CODE...
-//	ticketverify -keys keys.json [-revoked revoked.json] CODE...
+//	ticketverify -key <base64 Ed25519 public key> [-show ID] CODE...
+//	ticketverify -keys keys.json [-revoked revoked.json] [-show ID] CODE...
 //	... | ticketverify -keys keys.json          (one code a line on stdin)
 //
 // keys.json is the answer of GET /api/v1/events/{id}/ticket-keys (the
@@ -10,9 +10,15 @@
 // /api/v1/shows/{id}/revoked-tickets; both may be fetched once, before the
 // doors open. -key alone accepts the code whatever key id it names.
 //
-// For each code it prints VALID with the ticket, or INVALID with the
-// reason; it exits 0 when every code is valid, 1 when one is not, 2 on a
-// usage error.
+// A gate admits to one show: the revocation list's, or -show's (which must
+// then be the list's). A code of another show of the event is refused as
+// WRONG_SHOW, as the gate service refuses it: the list names only its own
+// show's revoked tickets, so another show's revoked ticket would otherwise
+// pass. With neither, a code of any show of the event is accepted.
+//
+// For each code it prints VALID with the ticket, WRONG_SHOW with the
+// ticket's show, or INVALID with the reason; it exits 0 when every code is
+// valid, 1 when one is not, 2 on a usage error.
 package main
 
 import (
@@ -28,6 +34,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/bookingrush/rush/services/platform/eticket"
 )
 
@@ -38,7 +46,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 	fs.SetOutput(stderr)
 	key := fs.String("key", "", "the event's Ed25519 public key, base64 (any key id)")
 	keysFile := fs.String("keys", "", "the saved answer of GET /api/v1/events/{id}/ticket-keys")
-	revokedFile := fs.String("revoked", "", "the saved answer of GET /api/v1/shows/{id}/revoked-tickets (optional)")
+	revokedFile := fs.String("revoked", "", "the saved answer of GET /api/v1/shows/{id}/revoked-tickets (optional); codes of other shows are refused")
+	showFlag := fs.String("show", "", "the show this gate admits to (optional; with -revoked, the list's show): codes of other shows are refused")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -59,12 +68,26 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 		fmt.Fprintln(stderr, "ticketverify:", err)
 		return 2
 	}
+	var show uuid.UUID // the gate's show; uuid.Nil: any
+	if *showFlag != "" {
+		var err error
+		if show, err = uuid.Parse(*showFlag); err != nil {
+			fmt.Fprintln(stderr, "ticketverify: -show is not a show id (a UUID)")
+			return 2
+		}
+	}
 	revoked := map[string]bool{}
 	if *revokedFile != "" {
-		if err := readRevoked(*revokedFile, revoked); err != nil {
+		listShow, err := readRevoked(*revokedFile, revoked)
+		if err != nil {
 			fmt.Fprintln(stderr, "ticketverify:", err)
 			return 2
 		}
+		if show != uuid.Nil && show != listShow {
+			fmt.Fprintf(stderr, "ticketverify: %s is the revocation list of show %s, not of -show %s\n", *revokedFile, listShow, show)
+			return 2
+		}
+		show = listShow
 	}
 	codes := fs.Args()
 	if len(codes) == 0 {
@@ -88,6 +111,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 			}
 		}
 		t, err := eticket.Verify(code, ks, now)
+		if err == nil && show != uuid.Nil && t.ShowID != show {
+			status = 1
+			fmt.Fprintf(stdout, "WRONG_SHOW ticket %s is for show %s, not show %s\n", t.ID, t.ShowID, show)
+			continue
+		}
 		if err == nil && revoked[t.ID.String()] {
 			err = errors.New("revoked (the booking was cancelled or refunded)")
 		}
@@ -143,17 +171,24 @@ func readKeys(path string, keys eticket.Keys) error {
 	return nil
 }
 
-func readRevoked(path string, revoked map[string]bool) error {
+// readRevoked reads a show's revocation list into revoked and answers its
+// show: a list without one cannot say which show's gate it is for.
+func readRevoked(path string, revoked map[string]bool) (uuid.UUID, error) {
 	var d struct {
+		ShowID  string `json:"show_id"`
 		Tickets []struct {
 			TicketID string `json:"ticket_id"`
 		} `json:"tickets"`
 	}
 	if err := data(path, &d); err != nil {
-		return err
+		return uuid.Nil, err
+	}
+	show, err := uuid.Parse(d.ShowID)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("%s: show_id %q is not a show id (save the whole answer of GET /api/v1/shows/{id}/revoked-tickets)", path, d.ShowID)
 	}
 	for _, t := range d.Tickets {
 		revoked[t.TicketID] = true
 	}
-	return nil
+	return show, nil
 }

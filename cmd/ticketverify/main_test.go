@@ -24,16 +24,31 @@ func TestVerifyOffline(t *testing.T) {
 	other := tk
 	other.ID = uuid.New()
 	revokedCode := eticket.Sign(other, priv)
+	// A ticket of the event's other show: tk's is Saturday, this Monday.
+	monday := tk
+	monday.ID, monday.ShowID = uuid.New(), uuid.New()
+	mondayCode := eticket.Sign(monday, priv)
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "keys.json")
 	if err := os.WriteFile(keys, []byte(`{"success":true,"data":{"event_id":"x","keys":[{"key_id":2,"algorithm":"Ed25519","public_key":"`+
 		base64.StdEncoding.EncodeToString(pub)+`","active":true}]}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	revoked := filepath.Join(dir, "revoked.json")
-	if err := os.WriteFile(revoked, []byte(`{"show_id":"x","tickets":[{"ticket_id":"`+other.ID.String()+`"}]}`), 0o600); err != nil {
-		t.Fatal(err)
+	// list writes a show's revocation list, as GET /shows/{id}/revoked-tickets answers it.
+	list := func(name, show string, tickets ...uuid.UUID) string {
+		entries := make([]string, len(tickets))
+		for i, id := range tickets {
+			entries[i] = `{"ticket_id":"` + id.String() + `"}`
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(`{"show_id":"`+show+`","tickets":[`+strings.Join(entries, ",")+`]}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
 	}
+	revoked := list("revoked.json", tk.ShowID.String(), other.ID)
+	mondayList := list("monday.json", monday.ShowID.String(), uuid.New())
+	wrongShow := "WRONG_SHOW ticket " + tk.ID.String() + " is for show " + tk.ShowID.String() + ", not show " + monday.ShowID.String()
 
 	for name, c := range map[string]struct {
 		args   []string
@@ -50,6 +65,17 @@ func TestVerifyOffline(t *testing.T) {
 		"no key":           {[]string{code}, "", 2, nil},
 		"not a ticket":     {[]string{"-keys", keys, "hello"}, "", 1, []string{"INVALID not a ticket code"}},
 		"bad key argument": {[]string{"-key", "abc", code}, "", 2, nil},
+
+		// A gate admits to one show: Saturday's codes at Monday's, the
+		// revoked one too (Monday's list cannot know it), are refused.
+		"another show's list": {[]string{"-keys", keys, "-revoked", mondayList, code, revokedCode, mondayCode}, "", 1,
+			[]string{wrongShow, "WRONG_SHOW ticket " + other.ID.String(), "VALID ticket " + monday.ID.String()}},
+		"a show, no list": {[]string{"-key", base64.StdEncoding.EncodeToString(pub), "-show", monday.ShowID.String(), mondayCode, code}, "", 1,
+			[]string{"VALID ticket " + monday.ID.String(), wrongShow}},
+		"the list's show":     {[]string{"-keys", keys, "-revoked", revoked, "-show", strings.ToUpper(tk.ShowID.String()), code}, "", 0, []string{"VALID"}},
+		"another list's show": {[]string{"-keys", keys, "-revoked", revoked, "-show", monday.ShowID.String(), code}, "", 2, nil},
+		"a list without show": {[]string{"-keys", keys, "-revoked", list("no-show.json", "", other.ID), code}, "", 2, nil},
+		"bad show argument":   {[]string{"-keys", keys, "-show", "saturday", code}, "", 2, nil},
 	} {
 		var out, errOut bytes.Buffer
 		status := run(c.args, strings.NewReader(c.stdin), &out, &errOut, now)

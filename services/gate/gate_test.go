@@ -15,6 +15,7 @@ import (
 	gatev1 "github.com/bookingrush/rush/gen/bookingrush/gate/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/gate/v1/gatev1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/testkit"
@@ -129,5 +130,113 @@ func TestConcurrentScansAdmitOnce(t *testing.T) {
 	if err := a.Pool.QueryRow(ctx, `SELECT count(*) FROM gate_scans WHERE ticket_id = ANY($1::uuid[])`,
 		[]string{tickets[0].GetId(), tickets[1].GetId()}).Scan(&scans); err != nil || scans != 60 {
 		t.Fatalf("%d scans recorded, want 60 (%v)", scans, err)
+	}
+}
+
+// TestCheckInAtTheDoorOfItsShow: an event of two shows (Saturday, Monday);
+// a door that names its show refuses the other show's ticket as wrong show,
+// online and synced, over gRPC and Connect, and checks nothing in, so the
+// ticket still admits once at its own show's door. A door that names no
+// show (a client from before show_id) admits a ticket of any show of the
+// device's events, as check-in always did.
+func TestCheckInAtTheDoorOfItsShow(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.Migrated(t)
+	redisURL := testkit.Config(t, dsn).Redis.URL.Reveal()
+	a := testkit.StartApp(t, testkit.Config(t, dsn, "-postgres.migrate-on-start=false", "-target=booking,relay,catalog,gate",
+		"-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL)))
+	shop := a.SeedShop(t, testkit.ShopOptions{Seats: 10, Users: 1, Shows: 2})
+	saturday, monday := shop.Shows[0], shop.Shows[1]
+	buyer := shop.Users[0]
+	ctx := context.Background()
+	booking := bookingv1connect.NewBookingServiceClient(server.NewClient(), a.URL(t, "booking"))
+	gate := func(grpc bool) gatev1connect.GateServiceClient {
+		var opts []connect.ClientOption
+		if grpc {
+			opts = append(opts, connect.WithGRPC())
+		}
+		return gatev1connect.NewGateServiceClient(server.NewClient(), a.URL(t, "gate"), opts...)
+	}
+
+	b := a.ReserveIn(t, saturday, shop.Zones[0], buyer, 2)
+	if _, err := booking.ConfirmBooking(ctx, testkit.As(t, a.Mesh, "saga", authn.RoleService, &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
+		t.Fatal(err)
+	}
+	var tickets []*gatev1.Ticket
+	testkit.Eventually(t, 20*time.Second, "the tickets", func() bool {
+		res, err := gate(false).ListBookingTickets(ctx, testkit.As(t, a.Mesh, buyer, authn.RoleUser, &gatev1.ListBookingTicketsRequest{BookingId: b.GetId()}))
+		if err == nil {
+			tickets = res.Msg.GetTickets()
+		}
+		return len(tickets) == 2
+	})
+	dev, err := gate(false).CreateDevice(ctx, testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer,
+		&gatev1.CreateDeviceRequest{Name: "door", EventIds: []string{shop.Event}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scan := func(grpc bool, code, show string) *gatev1.CheckInResult {
+		t.Helper()
+		res, err := gate(grpc).CheckIn(ctx, testkit.Bearer(dev.Msg.GetCredential(), &gatev1.CheckInRequest{Code: code, Gate: "Main", ShowId: show}))
+		if err != nil {
+			t.Fatalf("scan at show %q: %v", show, err)
+		}
+		return res.Msg.GetResult()
+	}
+	checkedIn := func() int {
+		t.Helper()
+		return a.Count(t, `SELECT count(*) FROM gate_checkins WHERE ticket_id = $1`, tickets[0].GetId())
+	}
+	code := tickets[0].GetCode()
+
+	// Saturday's ticket at Monday's door, online and synced: refused,
+	// naming the ticket's show; nothing checked in (the scans' log keeps
+	// the refusals).
+	for _, grpc := range []bool{false, true} {
+		r := scan(grpc, code, monday)
+		if r.GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_WRONG_SHOW || r.GetShowId() != saturday || r.GetTicketId() != tickets[0].GetId() ||
+			r.GetFirstScan() != nil || r.GetReason() == "" {
+			t.Fatalf("Saturday's ticket at Monday's door (grpc %v): %v", grpc, r)
+		}
+		sync, err := gate(grpc).SyncCheckIns(ctx, testkit.Bearer(dev.Msg.GetCredential(), &gatev1.SyncCheckInsRequest{
+			Scans: []*gatev1.Scan{{Code: code, Gate: "Main", ShowId: monday, ScannedAt: timestamppb.New(time.Now().Add(-time.Minute))}}}))
+		if err != nil || sync.Msg.GetResults()[0].GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_WRONG_SHOW {
+			t.Fatalf("Saturday's ticket synced from Monday's door (grpc %v): %v %v", grpc, sync, err)
+		}
+	}
+	if n := checkedIn(); n != 0 {
+		t.Fatalf("a wrong show's scans checked the ticket in (%d)", n)
+	}
+	if n := a.Count(t, `SELECT count(*) FROM gate_scans WHERE ticket_id = $1 AND outcome = 'wrong_show'`, tickets[0].GetId()); n != 4 {
+		t.Fatalf("%d wrong_show scans logged, want 4", n)
+	}
+	// A door's show that is not a UUID is the client's mistake.
+	_, err = gate(false).CheckIn(ctx, testkit.Bearer(dev.Msg.GetCredential(), &gatev1.CheckInRequest{Code: code, ShowId: "monday"}))
+	testkit.WantCode(t, err, errs.Validation)
+
+	// At Saturday's door: valid once, then already used.
+	if r := scan(true, code, saturday); r.GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_VALID {
+		t.Fatalf("Saturday's ticket at Saturday's door: %v", r)
+	}
+	if r := scan(false, code, saturday); r.GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_ALREADY_USED || r.GetFirstScan().GetGate() != "Main" {
+		t.Fatalf("Saturday's ticket again: %v", r)
+	}
+	if n := checkedIn(); n != 1 {
+		t.Fatalf("%d check-ins of the ticket, want 1", n)
+	}
+	// Monday's door still refuses it as wrong show, not as already used.
+	if r := scan(false, code, monday); r.GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_WRONG_SHOW {
+		t.Fatalf("a checked-in Saturday ticket at Monday's door: %v", r)
+	}
+
+	// A door that names no show admits any show of its events.
+	if r := scan(false, tickets[1].GetCode(), ""); r.GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_VALID {
+		t.Fatalf("a scan naming no show: %v", r)
+	}
+	for show, want := range map[string]int32{saturday: 2, monday: 0} {
+		st, err := gate(false).GetShowCheckInStats(ctx, testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer, &gatev1.GetShowCheckInStatsRequest{ShowId: show}))
+		if err != nil || st.Msg.GetCheckedIn() != want {
+			t.Fatalf("stats of show %s: %v %v, want %d checked in", show, st, err, want)
+		}
 	}
 }

@@ -127,7 +127,7 @@ func (s *Server) RevokeDevice(ctx context.Context, req *connect.Request[gatev1.R
 
 // CheckIn judges one scan.
 func (s *Server) CheckIn(ctx context.Context, req *connect.Request[gatev1.CheckInRequest]) (*connect.Response[gatev1.CheckInResponse], error) {
-	vs, err := s.checkIn(ctx, []ScanIn{{Code: req.Msg.GetCode(), Gate: req.Msg.GetGate()}})
+	vs, err := s.checkIn(ctx, []ScanIn{{Code: req.Msg.GetCode(), Gate: req.Msg.GetGate(), ShowID: req.Msg.GetShowId()}})
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (s *Server) CheckIn(ctx context.Context, req *connect.Request[gatev1.CheckI
 func (s *Server) SyncCheckIns(ctx context.Context, req *connect.Request[gatev1.SyncCheckInsRequest]) (*connect.Response[gatev1.SyncCheckInsResponse], error) {
 	in := make([]ScanIn, len(req.Msg.GetScans()))
 	for i, sc := range req.Msg.GetScans() {
-		in[i] = ScanIn{Code: sc.GetCode(), Gate: sc.GetGate(), Offline: true}
+		in[i] = ScanIn{Code: sc.GetCode(), Gate: sc.GetGate(), ShowID: sc.GetShowId(), Offline: true}
 		if sc.GetScannedAt() != nil {
 			in[i].ScannedAt = sc.GetScannedAt().AsTime()
 		}
@@ -175,6 +175,7 @@ var outcomes = map[string]gatev1.CheckInOutcome{
 	OutcomeRevoked:     gatev1.CheckInOutcome_CHECK_IN_OUTCOME_REVOKED,
 	OutcomeWrongEvent:  gatev1.CheckInOutcome_CHECK_IN_OUTCOME_WRONG_EVENT,
 	OutcomeInvalid:     gatev1.CheckInOutcome_CHECK_IN_OUTCOME_INVALID,
+	OutcomeWrongShow:   gatev1.CheckInOutcome_CHECK_IN_OUTCOME_WRONG_SHOW,
 }
 
 // GetShowCheckInStats answers a show's counts.

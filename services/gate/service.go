@@ -299,12 +299,19 @@ const (
 	OutcomeRevoked     = "revoked"
 	OutcomeWrongEvent  = "wrong_event"
 	OutcomeInvalid     = "invalid"
+	OutcomeWrongShow   = "wrong_show"
 )
 
 // ScanIn is one scan a device sends.
 type ScanIn struct {
 	Code, Gate string
-	ScannedAt  time.Time // zero: now
+	// ShowID is the show the door admits to: a ticket of another show is
+	// wrong_show and not checked in. Empty (a client from before the
+	// field) admits any show of the device's events, as check-in did
+	// before: a festival's Saturday ticket then admits on Monday, and
+	// counts as used on Saturday.
+	ShowID    string
+	ScannedAt time.Time // zero: now
 	// Offline is a scan synced after the fact (SyncCheckIns).
 	Offline bool
 }
@@ -339,15 +346,17 @@ func (s *Service) checkIn(ctx context.Context, d Device, sc ScanIn) (Verdict, er
 		at = now
 	}
 	rec := ScanRecord{ScanID: uuid.NewString(), DeviceID: d.ID, Gate: sc.Gate, ScannedAt: at, Offline: sc.Offline}
-	v, err := s.judge(ctx, d, sc.Code, at, &rec)
+	v, err := s.judge(ctx, d, sc, at, &rec)
 	if err != nil {
 		return Verdict{}, err
 	}
 	return v, s.store.LogScan(ctx, rec, v.Outcome)
 }
 
-// judge decides one scan at time at and, for a valid ticket, records it.
-func (s *Service) judge(ctx context.Context, d Device, code string, at time.Time, rec *ScanRecord) (Verdict, error) {
+// judge decides one scan at time at, at the door of sc.ShowID when it names
+// one, and, for a valid ticket, records its check-in.
+func (s *Service) judge(ctx context.Context, d Device, sc ScanIn, at time.Time, rec *ScanRecord) (Verdict, error) {
+	code := sc.Code
 	t, err := eticket.Parse(code)
 	if err != nil {
 		return Verdict{Outcome: OutcomeInvalid, Reason: "not a ticket code"}, nil
@@ -369,11 +378,19 @@ func (s *Service) judge(ctx context.Context, d Device, code string, at time.Time
 		v.Outcome, v.Reason = OutcomeInvalid, strings.TrimPrefix(err.Error(), "eticket: ")
 		return v, nil
 	}
+	rec.TicketID = v.TicketID // the code is ours: the log names its ticket
+	// The show is judged from the signed code before anything is checked
+	// in, as an offline gate judges it (cmd/ticketverify): checking in
+	// another show's ticket would admit its holder today, refuse them on
+	// their day, and leave their show's booking refundable after use.
+	if sc.ShowID != "" && !strings.EqualFold(v.ShowID, sc.ShowID) {
+		v.Outcome, v.Reason = OutcomeWrongShow, "a ticket of show "+v.ShowID+", not of this door's show "+sc.ShowID
+		return v, nil
+	}
 	row, ok, err := s.store.TicketByID(ctx, v.TicketID)
 	if err != nil {
 		return Verdict{}, err
 	}
-	rec.TicketID = v.TicketID
 	switch {
 	case !ok:
 		rec.TicketID = ""

@@ -90,19 +90,24 @@ func KeyPrefix(t testing.TB, redisURL string) string {
 	return prefix
 }
 
-// Shop is one published event with one show and one zone, its inventory
-// loaded in the booking engine, and its buyers.
+// Shop is one published event with its shows (one zone each), its
+// inventory loaded in the booking engine, and its buyers.
 type Shop struct {
-	Organizer, Event, Show, Zone string
-	Users                        []string
+	Organizer, Event, Show, Zone string // Show and Zone are the first show's
+	// Shows and Zones are every show, by date, and its zone.
+	Shows, Zones []string
+	Users        []string
 }
 
-// ShopOptions shape a Shop; zero values take 10 seats at 49.90, 4 per
-// user, 2 buyers and a show 30 days ahead.
+// ShopOptions shape a Shop; zero values take one show 30 days ahead, 10
+// seats at 49.90, 4 per user and 2 buyers.
 type ShopOptions struct {
 	Seats, MaxPerUser, Users int
 	Price                    string
 	ShowIn                   time.Duration
+	// Shows is how many shows the event has, a day apart from ShowIn on,
+	// each with a zone of Seats (0: one).
+	Shows int
 }
 
 // SeedShop writes users, an event, a show and a zone into Postgres and
@@ -125,6 +130,9 @@ func (a *App) SeedShop(t testing.TB, o ShopOptions) Shop {
 	if o.ShowIn == 0 {
 		o.ShowIn = 30 * 24 * time.Hour
 	}
+	if o.Shows == 0 {
+		o.Shows = 1
+	}
 	ctx := context.Background()
 	var s Shop
 	q := func(dst *string, sql string, args ...any) {
@@ -138,9 +146,14 @@ func (a *App) SeedShop(t testing.TB, o ShopOptions) Shop {
 	q(&s.Event, `INSERT INTO events (organizer_id, title, slug, status, sale_start_at, sale_end_at, max_per_user)
 		VALUES ($1, 'Rush', 'rush-'||gen_random_uuid(), 'published', now() - interval '1 hour', now() + interval '1 hour', $2) RETURNING id::text`,
 		s.Organizer, o.MaxPerUser)
-	q(&s.Show, `INSERT INTO shows (event_id, show_date) VALUES ($1, $2) RETURNING id::text`, s.Event, time.Now().Add(o.ShowIn))
-	q(&s.Zone, `INSERT INTO seat_zones (show_id, name, price, total_seats, available_seats) VALUES ($1, 'Floor', $2::numeric, $3, $3) RETURNING id::text`,
-		s.Show, o.Price, o.Seats)
+	for i := range o.Shows {
+		var show, zone string
+		q(&show, `INSERT INTO shows (event_id, show_date) VALUES ($1, $2) RETURNING id::text`, s.Event, time.Now().Add(o.ShowIn+time.Duration(i)*24*time.Hour))
+		q(&zone, `INSERT INTO seat_zones (show_id, name, price, total_seats, available_seats) VALUES ($1, 'Floor', $2::numeric, $3, $3) RETURNING id::text`,
+			show, o.Price, o.Seats)
+		s.Shows, s.Zones = append(s.Shows, show), append(s.Zones, zone)
+	}
+	s.Show, s.Zone = s.Shows[0], s.Zones[0]
 	for i := range o.Users {
 		var id string
 		q(&id, `INSERT INTO users (email, password_hash, full_name) VALUES ('u-'||gen_random_uuid()||'@x.test', 'x', 'U'||$1::int) RETURNING id::text`, i)
@@ -152,11 +165,18 @@ func (a *App) SeedShop(t testing.TB, o ShopOptions) Shop {
 	return s
 }
 
-// Reserve holds qty seats of the shop's zone for user and fails the test
-// when it cannot.
+// Reserve holds qty seats of the shop's (first) zone for user and fails
+// the test when it cannot.
 func (a *App) Reserve(t testing.TB, s Shop, user string, qty int) *bookingv1.Booking {
 	t.Helper()
-	req := As(t, a.Mesh, user, authn.RoleUser, &bookingv1.ReserveRequest{ShowId: s.Show, ZoneId: s.Zone, Quantity: int32(qty)})
+	return a.ReserveIn(t, s.Show, s.Zone, user, qty)
+}
+
+// ReserveIn holds qty seats of a show's zone for user and fails the test
+// when it cannot.
+func (a *App) ReserveIn(t testing.TB, show, zone, user string, qty int) *bookingv1.Booking {
+	t.Helper()
+	req := As(t, a.Mesh, user, authn.RoleUser, &bookingv1.ReserveRequest{ShowId: show, ZoneId: zone, Quantity: int32(qty)})
 	req.Header().Set("Idempotency-Key", "mt-"+uuid.NewString())
 	res, err := a.booking(t).Reserve(context.Background(), req)
 	if err != nil {

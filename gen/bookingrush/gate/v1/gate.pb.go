@@ -83,7 +83,7 @@ func (TicketStatus) EnumDescriptor() ([]byte, []int) {
 }
 
 // CheckInOutcome is a scan's verdict; on the JSON API "valid",
-// "already_used", "revoked", "wrong_event", "invalid".
+// "already_used", "revoked", "wrong_event", "invalid", "wrong_show".
 type CheckInOutcome int32
 
 const (
@@ -99,6 +99,10 @@ const (
 	CheckInOutcome_CHECK_IN_OUTCOME_WRONG_EVENT CheckInOutcome = 4
 	// CHECK_IN_OUTCOME_INVALID: refuse; not a code we signed, or expired.
 	CheckInOutcome_CHECK_IN_OUTCOME_INVALID CheckInOutcome = 5
+	// CHECK_IN_OUTCOME_WRONG_SHOW: refuse; a ticket of another show of the
+	// event than the one the scan named (show_id says which); nothing was
+	// checked in. Only a scan that names its show_id is answered this.
+	CheckInOutcome_CHECK_IN_OUTCOME_WRONG_SHOW CheckInOutcome = 6
 )
 
 // Enum value maps for CheckInOutcome.
@@ -110,6 +114,7 @@ var (
 		3: "CHECK_IN_OUTCOME_REVOKED",
 		4: "CHECK_IN_OUTCOME_WRONG_EVENT",
 		5: "CHECK_IN_OUTCOME_INVALID",
+		6: "CHECK_IN_OUTCOME_WRONG_SHOW",
 	}
 	CheckInOutcome_value = map[string]int32{
 		"CHECK_IN_OUTCOME_UNSPECIFIED":  0,
@@ -118,6 +123,7 @@ var (
 		"CHECK_IN_OUTCOME_REVOKED":      3,
 		"CHECK_IN_OUTCOME_WRONG_EVENT":  4,
 		"CHECK_IN_OUTCOME_INVALID":      5,
+		"CHECK_IN_OUTCOME_WRONG_SHOW":   6,
 	}
 )
 
@@ -1120,7 +1126,10 @@ type Scan struct {
 	Gate string `protobuf:"bytes,2,opt,name=gate,proto3" json:"gate,omitempty"`
 	// ScannedAt is when the device scanned it (now when absent; a time in
 	// the future counts as now).
-	ScannedAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=scanned_at,json=scannedAt,proto3" json:"scanned_at,omitempty"`
+	ScannedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=scanned_at,json=scannedAt,proto3" json:"scanned_at,omitempty"`
+	// ShowId is the show the door admitted to, as in CheckInRequest (empty:
+	// any show of the device's events).
+	ShowId        string `protobuf:"bytes,4,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1174,6 +1183,13 @@ func (x *Scan) GetScannedAt() *timestamppb.Timestamp {
 		return x.ScannedAt
 	}
 	return nil
+}
+
+func (x *Scan) GetShowId() string {
+	if x != nil {
+		return x.ShowId
+	}
+	return ""
 }
 
 // FirstScan is the scan that checked a ticket in.
@@ -1253,7 +1269,7 @@ type CheckInResult struct {
 	ZoneId string `protobuf:"bytes,4,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
 	// FirstScan is the scan that checked it in (ALREADY_USED, and VALID: this one).
 	FirstScan *FirstScan `protobuf:"bytes,5,opt,name=first_scan,json=firstScan,proto3" json:"first_scan,omitempty"`
-	// Reason explains INVALID and REVOKED.
+	// Reason explains INVALID, REVOKED and WRONG_SHOW.
 	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1337,7 +1353,12 @@ type CheckInRequest struct {
 	// Code is what the QR code held.
 	Code string `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
 	// Gate names the entrance.
-	Gate          string `protobuf:"bytes,2,opt,name=gate,proto3" json:"gate,omitempty"`
+	Gate string `protobuf:"bytes,2,opt,name=gate,proto3" json:"gate,omitempty"`
+	// ShowId is the show this door admits to: a ticket of another show is
+	// answered WRONG_SHOW and not checked in. Empty (a client from before
+	// this field) checks any show of the device's events in, so a ticket
+	// for one day of a festival admits on another: send it.
+	ShowId        string `protobuf:"bytes,3,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1382,6 +1403,13 @@ func (x *CheckInRequest) GetCode() string {
 func (x *CheckInRequest) GetGate() string {
 	if x != nil {
 		return x.Gate
+	}
+	return ""
+}
+
+func (x *CheckInRequest) GetShowId() string {
+	if x != nil {
+		return x.ShowId
 	}
 	return ""
 }
@@ -1717,12 +1745,13 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"credential\"?\n" +
 	"\x13RevokeDeviceRequest\x12(\n" +
 	"\tdevice_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\bdeviceId\"\x16\n" +
-	"\x14RevokeDeviceResponse\"\x7f\n" +
+	"\x14RevokeDeviceResponse\"\xa5\x01\n" +
 	"\x04Scan\x12\x1f\n" +
 	"\x04code\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\x18\x80\x04R\x04code\x12\x1b\n" +
 	"\x04gate\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04gate\x129\n" +
 	"\n" +
-	"scanned_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tscannedAt\"w\n" +
+	"scanned_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tscannedAt\x12$\n" +
+	"\ashow_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x06showId\"w\n" +
 	"\tFirstScan\x129\n" +
 	"\n" +
 	"scanned_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tscannedAt\x12\x12\n" +
@@ -1735,10 +1764,11 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\azone_id\x18\x04 \x01(\tR\x06zoneId\x12=\n" +
 	"\n" +
 	"first_scan\x18\x05 \x01(\v2\x1e.bookingrush.gate.v1.FirstScanR\tfirstScan\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason\"N\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\"t\n" +
 	"\x0eCheckInRequest\x12\x1f\n" +
 	"\x04code\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\x18\x80\x04R\x04code\x12\x1b\n" +
-	"\x04gate\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04gate\"M\n" +
+	"\x04gate\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04gate\x12$\n" +
+	"\ashow_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x06showId\"M\n" +
 	"\x0fCheckInResponse\x12:\n" +
 	"\x06result\x18\x01 \x01(\v2\".bookingrush.gate.v1.CheckInResultR\x06result\"S\n" +
 	"\x13SyncCheckInsRequest\x12<\n" +
@@ -1756,14 +1786,15 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\fTicketStatus\x12\x1d\n" +
 	"\x19TICKET_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13TICKET_STATUS_VALID\x10\x01\x12\x19\n" +
-	"\x15TICKET_STATUS_REVOKED\x10\x02*\xcf\x01\n" +
+	"\x15TICKET_STATUS_REVOKED\x10\x02*\xf0\x01\n" +
 	"\x0eCheckInOutcome\x12 \n" +
 	"\x1cCHECK_IN_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16CHECK_IN_OUTCOME_VALID\x10\x01\x12!\n" +
 	"\x1dCHECK_IN_OUTCOME_ALREADY_USED\x10\x02\x12\x1c\n" +
 	"\x18CHECK_IN_OUTCOME_REVOKED\x10\x03\x12 \n" +
 	"\x1cCHECK_IN_OUTCOME_WRONG_EVENT\x10\x04\x12\x1c\n" +
-	"\x18CHECK_IN_OUTCOME_INVALID\x10\x052\xd7\v\n" +
+	"\x18CHECK_IN_OUTCOME_INVALID\x10\x05\x12\x1f\n" +
+	"\x1bCHECK_IN_OUTCOME_WRONG_SHOW\x10\x062\xd7\v\n" +
 	"\vGateService\x12\xa7\x01\n" +
 	"\x12ListBookingTickets\x12..bookingrush.gate.v1.ListBookingTicketsRequest\x1a/.bookingrush.gate.v1.ListBookingTicketsResponse\"0\x82\xd3\xe4\x93\x02'\x12%/api/v1/bookings/{booking_id}/tickets\x90\x02\x01\x12\x98\x01\n" +
 	"\rGetTicketKeys\x12).bookingrush.gate.v1.GetTicketKeysRequest\x1a*.bookingrush.gate.v1.GetTicketKeysResponse\"0\x82\xd3\xe4\x93\x02'\x12%/api/v1/events/{event_id}/ticket-keys\x90\x02\x01\x12\xb4\x01\n" +

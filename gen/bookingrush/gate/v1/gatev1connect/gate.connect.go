@@ -91,7 +91,10 @@ type GateServiceClient interface {
 	RevokeDevice(context.Context, *connect.Request[v1.RevokeDeviceRequest]) (*connect.Response[v1.RevokeDeviceResponse], error)
 	// CheckIn validates a scanned code and records the scan (a check-in
 	// device only): VALID the first time, ALREADY_USED (with the first scan)
-	// after, REVOKED, WRONG_EVENT (not one of the device's events), INVALID.
+	// after, REVOKED, WRONG_EVENT (not one of the device's events),
+	// WRONG_SHOW (not the show_id the scan names; nothing is checked in),
+	// INVALID. A scan without show_id (a client from before it) checks a
+	// ticket of any show of the device's events in, as it always did.
 	CheckIn(context.Context, *connect.Request[v1.CheckInRequest]) (*connect.Response[v1.CheckInResponse], error)
 	// SyncCheckIns uploads scans a device made offline (at scanned_at). The
 	// earliest scan of a ticket wins, whichever device made it and whenever
@@ -263,7 +266,10 @@ type GateServiceHandler interface {
 	RevokeDevice(context.Context, *connect.Request[v1.RevokeDeviceRequest]) (*connect.Response[v1.RevokeDeviceResponse], error)
 	// CheckIn validates a scanned code and records the scan (a check-in
 	// device only): VALID the first time, ALREADY_USED (with the first scan)
-	// after, REVOKED, WRONG_EVENT (not one of the device's events), INVALID.
+	// after, REVOKED, WRONG_EVENT (not one of the device's events),
+	// WRONG_SHOW (not the show_id the scan names; nothing is checked in),
+	// INVALID. A scan without show_id (a client from before it) checks a
+	// ticket of any show of the device's events in, as it always did.
 	CheckIn(context.Context, *connect.Request[v1.CheckInRequest]) (*connect.Response[v1.CheckInResponse], error)
 	// SyncCheckIns uploads scans a device made offline (at scanned_at). The
 	// earliest scan of a ticket wins, whichever device made it and whenever
