@@ -260,7 +260,17 @@ func (s *Service) loadFromPostgres(ctx context.Context, eventID string, loaded b
 	if n > 0 {
 		s.log.Info("holds of a cancelled event released", zap.String("event", eventID), zap.Int("holds", n))
 	}
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	// Nobody waits for seats that will never be sold: the waitlists close
+	// (a place asked for answers NOT_FOUND), after the holds above, whose
+	// release offers nothing to a cancelled event's line.
+	zones := make([]string, len(snap.Zones))
+	for i, z := range snap.Zones {
+		zones[i] = z.ID
+	}
+	return res, s.eng.CloseWaitlists(ctx, eventID, zones)
 }
 
 // errDraft refuses to load the inventory of an event that is not on sale.

@@ -88,6 +88,23 @@ func (e *Engine) LeaveWaitlist(ctx context.Context, eventID, zoneID, userID stri
 	return n == 1, nil
 }
 
+// CloseWaitlists removes the waitlists of the event's zones (a cancelled
+// event's).
+func (e *Engine) CloseWaitlists(ctx context.Context, eventID string, zones []string) error {
+	if len(zones) == 0 {
+		return nil
+	}
+	k := e.keys(eventID)
+	keys := make([]string, 0, 2*len(zones))
+	for _, z := range zones {
+		keys = append(keys, k.Waitlist(z), k.WaitlistQty(z))
+	}
+	if err := e.rdb.Unlink(ctx, keys...).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
 // JoinWaitlist puts the caller on a zone's waitlist.
 func (s *Service) JoinWaitlist(ctx context.Context, p *authn.Principal, showID, zoneID string, quantity int) (WaitlistEntry, error) {
 	ref, err := s.zoneOfShow(ctx, showID, zoneID)

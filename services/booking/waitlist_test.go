@@ -10,6 +10,7 @@ import (
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 func (m *mesh) join(f fixture, user string, qty int) (*bookingv1.WaitlistEntry, error) {
@@ -360,5 +361,37 @@ func TestForgetUser(t *testing.T) {
 			t.Fatal("no offer after alice's hold expired")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestCancelledEventClosesItsWaitlists: when the event is cancelled, its
+// waitlists close: nobody keeps a place in a line for seats that will
+// never be sold, and the keys do not outlive the event.
+func TestCancelledEventClosesItsWaitlists(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{seats: 2, maxPerUser: 2, users: 2})
+	alice, bob := f.users[0], f.users[1]
+	if _, err := m.reserve(context.Background(), m.booking(true), f, alice, 2, "alice-cancel-wl"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.join(f, bob, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.db.Exec(`UPDATE events SET status = 'cancelled', cancelled_at = now() WHERE id = $1`, f.event); err != nil {
+		t.Fatal(err)
+	}
+	testkit.LoadInventory(t, m.db, m.booking(false), m.keys, f.event)
+	if _, err := m.booking(true).GetWaitlistEntry(context.Background(), as(m, bob, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: f.zone})); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("bob's place after the cancellation: %v", err)
+	}
+	if n, err := m.rdb.Exists(context.Background(), fmt.Sprintf("%s{ev:%s}:wl:%s", m.prefix, f.event, f.zone), fmt.Sprintf("%s{ev:%s}:wlq:%s", m.prefix, f.event, f.zone)).Result(); err != nil || n != 0 {
+		t.Fatalf("waitlist keys after the cancellation: %d %v", n, err)
+	}
+	if _, err := m.join(f, bob, 1); !errs.Is(err, errs.SaleNotOpen) {
+		t.Fatalf("joining a cancelled event's waitlist: %v", err)
+	}
+	if z := m.checkInvariant(f); z["held"] != 0 || z["available"] != 2 {
+		t.Fatalf("zone after the cancellation: %v", z)
 	}
 }
