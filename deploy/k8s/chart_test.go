@@ -706,7 +706,8 @@ func checkWeb(t *testing.T, r *rendered, d *appsv1.Deployment, services []*corev
 }
 
 // TestChartPublicHost checks the one-host options: the web app at / and the
-// API at /api/v1, as an Ingress or an HTTPRoute, and the reset mail's link.
+// API at /api/v1, as an Ingress or an HTTPRoute, and the links of the reset
+// and waitlist-offer mails.
 func TestChartPublicHost(t *testing.T) {
 	t.Parallel()
 	t.Run("ingress", func(t *testing.T) {
@@ -732,6 +733,9 @@ func TestChartPublicHost(t *testing.T) {
 		if cm.Data["RUSH_AUTH_RESET_URL"] != "https://tickets.shop.example/reset-password" {
 			t.Errorf("reset mails link to %q, want the web app's page on the host", cm.Data["RUSH_AUTH_RESET_URL"])
 		}
+		if cm.Data["RUSH_NOTIFY_WEB_URL"] != "https://tickets.shop.example" {
+			t.Errorf("waitlist offers link to %q, want the web app on the host", cm.Data["RUSH_NOTIFY_WEB_URL"])
+		}
 	})
 	t.Run("gateway api", func(t *testing.T) {
 		t.Parallel()
@@ -748,6 +752,10 @@ func TestChartPublicHost(t *testing.T) {
 		want := map[string]string{"/api/v1": "t-rush-edge:8080", "/": "t-rush-web:3000"}
 		if !slices.Equal(rt.Spec.Hostnames, []string{"tickets.shop.example"}) || !maps.Equal(got, want) || len(rt.Spec.ParentRefs) == 0 {
 			t.Errorf("HTTPRoute %v routes %v, want %v", rt.Spec.Hostnames, got, want)
+		}
+		cm := find(typed[corev1.ConfigMap](r, "ConfigMap"), func(c *corev1.ConfigMap) string { return c.Name }, "t-rush")
+		if cm.Data["RUSH_AUTH_RESET_URL"] != "https://tickets.shop.example/reset-password" || cm.Data["RUSH_NOTIFY_WEB_URL"] != "https://tickets.shop.example" {
+			t.Errorf("mails link to %q and %q, want the web app on the host", cm.Data["RUSH_AUTH_RESET_URL"], cm.Data["RUSH_NOTIFY_WEB_URL"])
 		}
 	})
 	t.Run("not both", func(t *testing.T) {
