@@ -433,6 +433,32 @@ func TestChartProductionValues(t *testing.T) {
 	}
 }
 
+// TestChartRollToken checks that secrets.rollToken rolls every rush pod when
+// the Secret is secrets.existingSecret, which the chart cannot checksum.
+func TestChartRollToken(t *testing.T) {
+	t.Parallel()
+	annotations := func(args ...string) map[string]string {
+		t.Helper()
+		r := render(t, "rush", "rush", append([]string{"-f", "values-production.yaml"}, args...)...)
+		got := map[string]string{}
+		for _, d := range typed[appsv1.Deployment](r, "Deployment") {
+			if d.Labels[componentLabel] != webComponent {
+				got[d.Name] = d.Spec.Template.Annotations["checksum/secret"]
+			}
+		}
+		return got
+	}
+	before, after := annotations("--set", "secrets.rollToken=2026-12-01"), annotations("--set", "secrets.rollToken=2026-12-05")
+	if len(before) == 0 {
+		t.Fatal("no rush Deployment rendered")
+	}
+	for name, sum := range before {
+		if sum == "" || after[name] == "" || sum == after[name] {
+			t.Errorf("%s: checksum/secret %q, then %q after a new rollToken; want two different sums", name, sum, after[name])
+		}
+	}
+}
+
 // TestChartRefusesUnsafeValues checks the chart fails loudly instead of
 // rendering a deployment that would misbehave.
 func TestChartRefusesUnsafeValues(t *testing.T) {
