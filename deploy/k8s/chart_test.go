@@ -433,6 +433,27 @@ func TestChartProductionValues(t *testing.T) {
 	}
 }
 
+// TestChartGoRuntimeEnv checks that a component's env takes the Go runtime's
+// variables: GOMEMLIMIT there replaces rush's 90%-of-the-limit default
+// (cmd/rush/memlimit.go).
+func TestChartGoRuntimeEnv(t *testing.T) {
+	t.Parallel()
+	r := render(t, "t", "shop", "--set", "components.booking.env.GOMEMLIMIT=400MiB", "--set", "components.booking.env.GOGC=200", "--set", "components.booking.env.GODEBUG=madvdontneed=1")
+	d := find(typed[appsv1.Deployment](r, "Deployment"), func(d *appsv1.Deployment) string { return d.Name }, "t-rush-booking")
+	if d == nil {
+		t.Fatal("no Deployment t-rush-booking")
+	}
+	got := map[string]string{}
+	for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+		got[e.Name] = e.Value
+	}
+	for k, want := range map[string]string{"GOMEMLIMIT": "400MiB", "GOGC": "200", "GODEBUG": "madvdontneed=1"} {
+		if got[k] != want {
+			t.Errorf("booking's %s=%q, want %q", k, got[k], want)
+		}
+	}
+}
+
 // TestChartRollToken checks that secrets.rollToken rolls every rush pod when
 // the Secret is secrets.existingSecret, which the chart cannot checksum.
 func TestChartRollToken(t *testing.T) {
@@ -470,6 +491,7 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		"no brokers":                  {[]string{"--set", "externalKafka.brokers=null"}, "externalKafka.brokers is required"},
 		"secret in config":            {[]string{"--set", "config.RUSH_JWT_SECRET=x"}, "is a secret"},
 		"not a RUSH_ key":             {[]string{"--set", "config.LOG=x"}, "does not match pattern '^RUSH_"},
+		"component env not RUSH_/Go":  {[]string{"--set", "components.booking.env.LOG=x"}, "'LOG' does not match pattern '^(RUSH_[A-Z0-9_]+|GOMEMLIMIT|GOGC|GODEBUG)$'"},
 		"short jwt secret":            {[]string{"--set", "secrets.jwtSecret=short"}, "at least 32 bytes"},
 		"dev mailbox":                 {[]string{"--set", "config.RUSH_SMTP_DEV_MAILBOX=true"}, "is for development"},
 		"schema: a word for a number": {[]string{"--set", "components.booking.replicas=two"}, "/components/booking/replicas"},
