@@ -454,6 +454,32 @@ func TestChartGoRuntimeEnv(t *testing.T) {
 	}
 }
 
+// TestChartBundledRedis checks the Redis URL derived for the bundled Bitnami
+// Redis: with its password, or without one only when auth is turned off
+// (TestChartRefusesUnsafeValues: no password otherwise fails the render).
+func TestChartBundledRedis(t *testing.T) {
+	t.Parallel()
+	for name, c := range map[string]struct {
+		args []string
+		want string
+	}{
+		"auth":    {[]string{"--set", "redis.auth.password=s3cret"}, "redis://:s3cret@t-redis-master:6379/0"},
+		"no auth": {[]string{"--set", "redis.auth.enabled=false"}, "redis://t-redis-master:6379/0"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := render(t, "t", "shop", append([]string{"--set", "redis.enabled=true"}, c.args...)...)
+			main := find(typed[corev1.Secret](r, "Secret"), func(s *corev1.Secret) string { return s.Name }, "t-rush")
+			if main == nil {
+				t.Fatal("no Secret t-rush")
+			}
+			if got := string(main.Data["RUSH_REDIS_URL"]); got != c.want {
+				t.Errorf("RUSH_REDIS_URL=%q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
 // TestChartRollToken checks that secrets.rollToken rolls every rush pod when
 // the Secret is secrets.existingSecret, which the chart cannot checksum.
 func TestChartRollToken(t *testing.T) {
@@ -493,6 +519,7 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		"not a RUSH_ key":             {[]string{"--set", "config.LOG=x"}, "does not match pattern '^RUSH_"},
 		"component env not RUSH_/Go":  {[]string{"--set", "components.booking.env.LOG=x"}, "'LOG' does not match pattern '^(RUSH_[A-Z0-9_]+|GOMEMLIMIT|GOGC|GODEBUG)$'"},
 		"short jwt secret":            {[]string{"--set", "secrets.jwtSecret=short"}, "at least 32 bytes"},
+		"bundled redis, no password":  {[]string{"--set", "redis.enabled=true"}, "redis.auth.password is required"},
 		"dev mailbox":                 {[]string{"--set", "config.RUSH_SMTP_DEV_MAILBOX=true"}, "is for development"},
 		"schema: a word for a number": {[]string{"--set", "components.booking.replicas=two"}, "/components/booking/replicas"},
 		"schema: unknown liveness":    {[]string{"--set", "probes.connectLiveness=tcp"}, "/probes/connectLiveness"},

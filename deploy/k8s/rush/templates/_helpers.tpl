@@ -93,10 +93,11 @@ app.kubernetes.io/component: {{ .name }}
 {{- define "rush.redisUrl" -}}
 {{- if .Values.redis.enabled -}}
 {{- $auth := .Values.redis.auth | default dict -}}
-{{- if $auth.password -}}
-{{- printf "redis://:%s@%s-redis-master:6379/0" ($auth.password | urlquery) .Release.Name -}}
-{{- else -}}
+{{- /* Bitnami Redis turns auth on unless told otherwise, and makes up a password the URL would lack. */ -}}
+{{- if and (hasKey $auth "enabled") (eq (toString $auth.enabled) "false") -}}
 {{- printf "redis://%s-redis-master:6379/0" .Release.Name -}}
+{{- else -}}
+{{- printf "redis://:%s@%s-redis-master:6379/0" ($auth.password | required "redis.auth.password is required with redis.enabled (the bundled Redis enables auth by default); set redis.auth.enabled=false for a Redis without a password" | urlquery) .Release.Name -}}
 {{- end -}}
 {{- else -}}
 {{- required "externalRedis.url is required" .Values.externalRedis.url -}}
