@@ -465,6 +465,8 @@ func TestChartBundledRedis(t *testing.T) {
 	}{
 		"auth":    {[]string{"--set", "redis.auth.password=s3cret"}, "redis://:s3cret@t-redis-master:6379/0"},
 		"no auth": {[]string{"--set", "redis.auth.enabled=false"}, "redis://t-redis-master:6379/0"},
+		// url.Parse reads a "+" in the userinfo as a plus, not a space.
+		"escaped": {[]string{"--set", "redis.auth.password=p@ss w+rd"}, "redis://:p%40ss%20w%2Brd@t-redis-master:6379/0"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

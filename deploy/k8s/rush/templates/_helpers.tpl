@@ -81,10 +81,15 @@ app.kubernetes.io/component: {{ .name }}
 {{- end -}}
 
 {{/* Connection settings: the bundled subcharts' services when enabled, else the external ones. */}}
+
+{{/* rush.urlPassword escapes a password for a URL's userinfo: urlquery writes a space as "+", which a URL's userinfo keeps as a plus. */}}
+{{- define "rush.urlPassword" -}}
+{{- . | urlquery | replace "+" "%20" -}}
+{{- end -}}
 {{- define "rush.postgresUrl" -}}
 {{- if .Values.postgresql.enabled -}}
 {{- $auth := .Values.postgresql.auth | default dict -}}
-{{- printf "postgres://%s:%s@%s-postgresql:5432/%s?sslmode=disable" ($auth.username | default "rush") ($auth.password | required "postgresql.auth.password is required with postgresql.enabled" | urlquery) .Release.Name ($auth.database | default "rush") -}}
+{{- printf "postgres://%s:%s@%s-postgresql:5432/%s?sslmode=disable" ($auth.username | default "rush") ($auth.password | required "postgresql.auth.password is required with postgresql.enabled" | include "rush.urlPassword") .Release.Name ($auth.database | default "rush") -}}
 {{- else -}}
 {{- required "externalPostgres.url is required" .Values.externalPostgres.url -}}
 {{- end -}}
@@ -97,7 +102,7 @@ app.kubernetes.io/component: {{ .name }}
 {{- if and (hasKey $auth "enabled") (eq (toString $auth.enabled) "false") -}}
 {{- printf "redis://%s-redis-master:6379/0" .Release.Name -}}
 {{- else -}}
-{{- printf "redis://:%s@%s-redis-master:6379/0" ($auth.password | required "redis.auth.password is required with redis.enabled (the bundled Redis enables auth by default); set redis.auth.enabled=false for a Redis without a password" | urlquery) .Release.Name -}}
+{{- printf "redis://:%s@%s-redis-master:6379/0" ($auth.password | required "redis.auth.password is required with redis.enabled (the bundled Redis enables auth by default); set redis.auth.enabled=false for a Redis without a password" | include "rush.urlPassword") .Release.Name -}}
 {{- end -}}
 {{- else -}}
 {{- required "externalRedis.url is required" .Values.externalRedis.url -}}
