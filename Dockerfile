@@ -19,6 +19,7 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /rush /rush
 USER 65532:65532
-# Edge, the Connect ports and the metrics port; the chart picks one per target.
-EXPOSE 8080 9081 9082 9083 9084 9085 9086 9087 9088 9100
+# Edge, the Connect ports (server.Ports: auth 9081 ... gate 9089) and the
+# metrics port; the chart picks one per target.
+EXPOSE 8080 9081 9082 9083 9084 9085 9086 9087 9088 9089 9100
 ENTRYPOINT ["/rush"]
