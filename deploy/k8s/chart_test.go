@@ -525,6 +525,9 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		"dev mailbox":                 {[]string{"--set", "config.RUSH_SMTP_DEV_MAILBOX=true"}, "is for development"},
 		"schema: a word for a number": {[]string{"--set", "components.booking.replicas=two"}, "/components/booking/replicas"},
 		"schema: unknown liveness":    {[]string{"--set", "probes.connectLiveness=tcp"}, "/probes/connectLiveness"},
+		"schema: misspelt key":        {[]string{"--set", "components.booking.replica=3"}, "additional properties 'replica' not allowed"},
+		"schema: secret Stripe key":   {[]string{"--set", "web.stripePublishableKey=sk_live_x"}, "/web/stripePublishableKey"},
+		"schema: host with a scheme":  {[]string{"--set", "ingress.host=https://tickets.example"}, "/ingress/host"},
 		"interval in minutes":         {[]string{"--set", "prometheusRule.enabled=true", "--set", "serviceMonitor.interval=1m"}, "/serviceMonitor/interval"},
 	} {
 		t.Run(name, func(t *testing.T) {
