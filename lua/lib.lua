@@ -6,7 +6,9 @@
 --   P{ev:E}:meta       HASH   status, sale_start, sale_end (ms), max_per_user, queue (0|1), loaded (ms),
 --                             zones (the event's zone ids, comma-separated), live (the number
 --                             of live holds: every script that makes or ends one moves it)
---   P{ev:E}:zone:Z     HASH   total, available, held, sold, price (cents), show, ver
+--   P{ev:E}:zone:Z     HASH   total, available, held, sold, price (cents), show, ver,
+--                             starts (ms: the show's start, from which its seats are off sale;
+--                             absent on a zone loaded before the field existed: no such limit)
 --   P{ev:E}:hold:B     HASH   one booking: id, user, event, show, zone, qty, unit (cents),
 --                             status, exp, created, confirmed, cancelled (ms), idem, ver,
 --                             cause (why it ended: buyer, expired, event_cancelled, system),
@@ -96,7 +98,10 @@ local WAITLIST_SCAN = 200
 -- entry gets its whole quantity or waits (an entry whose group does not fit
 -- the seats now available keeps its place, and the next entry that fits is
 -- served); an entry that the per-user limit no longer allows is dropped.
--- Runs only while the event is on sale. Returns the number of offers made.
+-- Runs only while the zone is on sale as reserve.lua decides it (the event
+-- published, inside its sale window, and the zone's show not started); a
+-- started show's line keeps its entries and gets nothing. Returns the
+-- number of offers made.
 -- The offer's booking id is a UUID built from the event, the user, the time
 -- and a counter, so two offers never share one.
 local function offer_waitlist(prefix, zid, stream, now, tp)
@@ -104,19 +109,19 @@ local function offer_waitlist(prefix, zid, stream, now, tp)
   if redis.call('EXISTS', wl) == 0 then
     return 0
   end
-  local meta = redis.call('HMGET', prefix .. 'meta', 'status', 'sale_end', 'max_per_user', 'offer_ttl')
-  if meta[1] ~= 'published' or now >= tonumber(meta[2]) then
+  local meta = redis.call('HMGET', prefix .. 'meta', 'status', 'sale_start', 'sale_end', 'max_per_user', 'offer_ttl')
+  if meta[1] ~= 'published' or now < tonumber(meta[2]) or now >= tonumber(meta[3]) then
     return 0
   end
   local zone = prefix .. 'zone:' .. zid
-  local z = redis.call('HMGET', zone, 'available', 'show', 'price', 'held')
+  local z = redis.call('HMGET', zone, 'available', 'show', 'price', 'held', 'starts')
   local avail, held = tonumber(z[1]), tonumber(z[4])
-  if avail < 1 then
+  if avail < 1 or now >= (tonumber(z[5]) or math.huge) then
     return 0
   end
   local wlq = prefix .. 'wlq:' .. zid
-  local ttl = tonumber(meta[4] or '600000')
-  local limit = tonumber(meta[3])
+  local ttl = tonumber(meta[5] or '600000')
+  local limit = tonumber(meta[4])
   local event = string.match(prefix, '{ev:([^}]+)}')
   local made = 0
   for _, u in ipairs(redis.call('ZRANGE', wl, 0, WAITLIST_SCAN - 1)) do

@@ -5,8 +5,10 @@
 -- ARGV[1] key prefix of the event ("<P>{ev:E}:")
 -- ARGV[2] status   ARGV[3] sale start (ms)   ARGV[4] sale end (ms)
 -- ARGV[5] max per user   ARGV[6] queue enabled (0|1)
--- ARGV[7] number of zones Z, then 8 values per zone:
---         zone id, show id, total, available, held, sold, price (cents), version
+-- ARGV[7] number of zones Z, then 9 values per zone:
+--         zone id, show id, total, available, held, sold, price (cents), version,
+--         the show's start (ms; "0" when the snapshot has none: the zone gets no
+--         starts field, and its seats sell for as long as the event's window)
 -- then the number of live bookings H (holds and purchases), then 13 values each:
 --         booking id, user id, event id, show id, zone id, quantity, unit (cents),
 --         status (reserved or confirmed), expires at (ms), created at (ms),
@@ -18,9 +20,11 @@
 -- then the number of idempotency records I, then 5 values per record:
 --         user id, idempotency key, booking id, request fingerprint, TTL (s)
 --
--- When the event's meta exists, only the sale settings (ARGV[2..6]) and the
--- zone ids are updated: counters and holds are never overwritten while
--- inventory is live. A zone of the arguments that the last load did not
+-- When the event's meta exists, only the sale settings (ARGV[2..6]), the
+-- zone ids and each existing zone's show start (starts: a zone loaded before
+-- the field existed gets it at the next refresh) are updated: counters and
+-- holds are never overwritten while inventory is live. A zone of the
+-- arguments that the last load did not
 -- have (meta's zones), never reserved from (version 0, every seat
 -- available) and without a key is written then: a show or zone the
 -- organizer added to the event on sale (extra dates, released seats). A
@@ -38,7 +42,7 @@ local p = ARGV[1]
 -- counters say sold out; once the event is on sale, zones are only added.
 local ids = {}
 for z = 0, tonumber(ARGV[7]) - 1 do
-  ids[#ids + 1] = ARGV[8 + z * 8]
+  ids[#ids + 1] = ARGV[8 + z * 9]
 end
 local settings = {'status', ARGV[2], 'sale_start', ARGV[3], 'sale_end', ARGV[4],
   'max_per_user', ARGV[5], 'queue', ARGV[6], 'zones', table.concat(ids, ',')}
@@ -51,12 +55,19 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
     had[id] = true
   end
   for z = 0, zones - 1 do
-    local b = i + 1 + z * 8
+    local b = i + 1 + z * 9
     local key = p .. 'zone:' .. ARGV[b]
+    local exists = redis.call('EXISTS', key) == 1
     if not had[ARGV[b]] and ARGV[b + 7] == '0' and ARGV[b + 4] == '0' and ARGV[b + 5] == '0'
-        and ARGV[b + 3] == ARGV[b + 2] and redis.call('EXISTS', key) == 0 then
+        and ARGV[b + 3] == ARGV[b + 2] and not exists then
       redis.call('HSET', key, 'show', ARGV[b + 1], 'total', ARGV[b + 2],
         'available', ARGV[b + 2], 'held', 0, 'sold', 0, 'price', ARGV[b + 6], 'ver', 0)
+      exists = true
+    end
+    -- Not a counter: a zone's show start is the catalog's to say, and a
+    -- lost zone (no key) is not recreated by it.
+    if exists and ARGV[b + 8] ~= '0' then
+      redis.call('HSET', key, 'starts', ARGV[b + 8])
     end
   end
   redis.call('HSET', KEYS[1], unpack(settings))
@@ -64,19 +75,23 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 
 for z = 0, zones - 1 do
-  local b = i + 1 + z * 8
+  local b = i + 1 + z * 9
   local total, available, held, sold = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
   if available < 0 or held < 0 or sold < 0 or available + held + sold ~= total then
     return {'INVALID', 'zone ' .. ARGV[b] .. ' counters do not add up'}
   end
 end
 for z = 0, zones - 1 do
-  local b = i + 1 + z * 8
-  redis.call('DEL', p .. 'zone:' .. ARGV[b])
-  redis.call('HSET', p .. 'zone:' .. ARGV[b], 'show', ARGV[b + 1], 'total', ARGV[b + 2],
+  local b = i + 1 + z * 9
+  local key = p .. 'zone:' .. ARGV[b]
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'show', ARGV[b + 1], 'total', ARGV[b + 2],
     'available', ARGV[b + 3], 'held', ARGV[b + 4], 'sold', ARGV[b + 5], 'price', ARGV[b + 6], 'ver', ARGV[b + 7])
+  if ARGV[b + 8] ~= '0' then
+    redis.call('HSET', key, 'starts', ARGV[b + 8])
+  end
 end
-i = i + 1 + zones * 8
+i = i + 1 + zones * 9
 
 local holds, live = tonumber(ARGV[i]), 0
 for h = 0, holds - 1 do

@@ -29,6 +29,10 @@
 --   {"SALE_NOT_OPEN", status, start, end, now}  event not published or outside its sale window (ms)
 --   {"NOT_FOUND"}                          zone belongs to another show
 --   (a zone missing from a loaded event answers NOT_LOADED: its keys were lost)
+--   {"SALE_NOT_OPEN", status, start, end, now, show start}  the zone's show has started (the
+--                                          zone's starts, ms): its seats are off sale even inside
+--                                          the event's window (the event's other shows sell);
+--                                          a zone without starts (loaded before it) has no such limit
 --   {"INSUFFICIENT_STOCK", requested, available}
 --   {"QUEUE_PASS_REQUIRED", reason}        queued event without a live, unused pass of this user:
 --                                          missing, a reason of the pass argument, or of
@@ -99,16 +103,19 @@ local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, ide
 
   local z = zones[zkey]
   if not z then
-    local f = redis.call('HMGET', zkey, 'available', 'show', 'price', 'held', 'ver', 'sold')
+    local f = redis.call('HMGET', zkey, 'available', 'show', 'price', 'held', 'ver', 'sold', 'starts')
     if not f[1] then
       return {'NOT_LOADED'}
     end
     z = {available = tonumber(f[1]), show = f[2], price = f[3], held = tonumber(f[4] or '0'),
-      ver = tonumber(f[5] or '0'), sold = f[6] or '0'}
+      ver = tonumber(f[5] or '0'), sold = f[6] or '0', starts = tonumber(f[7]) or math.huge, starts_s = f[7]}
     zones[zkey] = z
   end
   if z.show ~= show then
     return {'NOT_FOUND'}
+  end
+  if now >= z.starts then
+    return {'SALE_NOT_OPEN', meta[1], meta[2], meta[3], now_s, z.starts_s}
   end
   if z.available < seats then
     return {'INSUFFICIENT_STOCK', qty, tostring(z.available)}

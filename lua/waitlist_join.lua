@@ -13,6 +13,8 @@
 --   {"NOT_LOADED"}                         no inventory (not published, or being rebuilt)
 --   {"SALE_NOT_OPEN", status, start, end, now}  not on sale (ms)
 --   {"NOT_FOUND"}                          the zone belongs to another show
+--   {"SALE_NOT_OPEN", status, start, end, now, show start}  the zone's show has started (ms):
+--                                          nothing of it will be offered (as reserve.lua)
 --   {"ALREADY", position, waiting, quantity}  the user is on this waitlist already (any quantity)
 --   {"AVAILABLE", available}               enough seats are available: reserve them instead
 --   {"MAX_PER_USER_EXCEEDED", limit, current}  seats held or bought + quantity above the limit
@@ -26,12 +28,15 @@ local now = now_ms()
 if meta[1] ~= 'published' or now < tonumber(meta[2]) or now >= tonumber(meta[3]) then
   return {'SALE_NOT_OPEN', meta[1], meta[2], meta[3], tostring(now)}
 end
-local zone = redis.call('HMGET', KEYS[2], 'available', 'show')
+local zone = redis.call('HMGET', KEYS[2], 'available', 'show', 'starts')
 if not zone[1] then
   return {'NOT_LOADED'}
 end
 if zone[2] ~= ARGV[2] then
   return {'NOT_FOUND'}
+end
+if zone[3] and now >= tonumber(zone[3]) then
+  return {'SALE_NOT_OPEN', meta[1], meta[2], meta[3], tostring(now), zone[3]}
 end
 local rank = redis.call('ZRANK', KEYS[4], ARGV[1])
 if rank then

@@ -405,6 +405,139 @@ func TestSaleWindowAndBadInput(t *testing.T) {
 
 func asConnect(err error, target **connect.Error) bool { return errors.As(err, target) }
 
+// showDate reads when f's show starts, as the catalog's table has it.
+func (m *mesh) showDate(f fixture) time.Time {
+	m.t.Helper()
+	var at time.Time
+	if err := m.db.QueryRow(`SELECT show_date FROM shows WHERE id = $1`, f.show).Scan(&at); err != nil {
+		m.t.Fatal(err)
+	}
+	return at
+}
+
+// wantShowStarted fails unless err is SALE_NOT_OPEN for f's started show:
+// details.reason "show_started" and details.show_date its start, beside the
+// event's status and sale window.
+func (m *mesh) wantShowStarted(f fixture, err error) {
+	m.t.Helper()
+	if !errs.Is(err, errs.SaleNotOpen) {
+		m.t.Fatalf("a started show's zone: %v, want SALE_NOT_OPEN", err)
+	}
+	d := errs.FromConnect(err).Details
+	if d["reason"] != booking.ReasonShowStarted || d["show_date"] != m.showDate(f).UTC().Format(time.RFC3339) ||
+		d["status"] != "published" || d["sale_start_at"] == nil || d["sale_end_at"] == nil {
+		m.t.Fatalf("details %v", d)
+	}
+}
+
+// TestStartedShowSellsNoMore: an event whose sale window runs on past its
+// first show (it has a later one) sells nothing of the show that started,
+// over either protocol: SALE_NOT_OPEN with details.reason "show_started"
+// and the show's start, whatever the zone's stock, and the zone does not
+// change; the later show, added while the event is on sale, sells. A
+// refusal by the event's sale window keeps its shape (no reason), and is
+// the answer when both apply.
+func TestStartedShowSellsNoMore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := startMesh(t, "-target=booking")
+	past := m.seed(eventOpts{seats: 5, maxPerUser: 4, users: 2, showIn: -24 * time.Hour}) // loaded whole
+	ahead := m.addShow(past, time.Now().Add(30*24*time.Hour), 5)
+	m.load(past) // the later date, added on sale: the refresh loads it
+	for i, grpc := range []bool{false, true} {
+		_, err := m.reserve(ctx, m.booking(grpc), past, past.users[0], 1, fmt.Sprintf("started-%04d", i))
+		m.wantShowStarted(past, err)
+	}
+	_, err := m.reserve(ctx, m.booking(false), past, past.users[0], 6, "started-more")
+	m.wantShowStarted(past, err) // not INSUFFICIENT_STOCK: no seat of it is for sale
+	b, err := m.reserve(ctx, m.booking(false), ahead, past.users[0], 2, "ahead-0001")
+	if err != nil || b.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_RESERVED {
+		t.Fatalf("the later show: %v %v", b, err)
+	}
+	if z := m.checkInvariant(past); z["available"] != 5 || z["held"] != 0 {
+		t.Fatalf("the started show's zone changed: %v", z)
+	}
+	if z := m.checkInvariant(ahead); z["available"] != 3 || z["held"] != 2 {
+		t.Fatalf("the later show's zone: %v", z)
+	}
+	if n := m.liveHolds(past); n != 1 {
+		t.Fatalf("%d live holds, want 1", n)
+	}
+
+	early := m.seed(eventOpts{seats: 5, maxPerUser: 4, users: 1, showIn: -time.Hour,
+		saleStart: time.Now().Add(time.Hour), saleEnd: time.Now().Add(2 * time.Hour)})
+	_, err = m.reserve(ctx, m.booking(false), early, early.users[0], 1, "early-0001")
+	if d := errs.FromConnect(err).Details; !errs.Is(err, errs.SaleNotOpen) || d["reason"] != nil || d["show_date"] != nil ||
+		d["status"] != "published" || errs.FromConnect(err).Message != "the event is not on sale" {
+		t.Fatalf("outside the sale window: %v %v", err, d)
+	}
+}
+
+// TestZoneWithoutShowStartSells: a zone loaded before zones carried their
+// show's start (no starts field) sells for the event's window as it did,
+// so a rolling deploy changes no answer; so does a zone of which neither
+// booking's record nor the catalog's snapshot (an older catalog's) knows
+// the start. The next snapshot with the start gives it to booking's record
+// and to the loaded zone (the refresh writes it beside the counters, which
+// it leaves alone), and a later snapshot without it takes nothing away.
+func TestZoneWithoutShowStartSells(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := startMesh(t, "-target=booking")
+	f := m.seed(eventOpts{seats: 5, maxPerUser: 4, users: 1, showIn: -time.Hour})
+	zoneKey := fmt.Sprintf("%s{ev:%s}:zone:%s", m.prefix, f.event, f.zone)
+	if err := m.rdb.HDel(ctx, zoneKey, "starts").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.reserve(ctx, m.booking(false), f, f.users[0], 1, "old-zone-0001"); err != nil {
+		t.Fatalf("a zone loaded without its show's start: %v", err)
+	}
+	older, err := testkit.Inventory(ctx, m.db, f.event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, z := range older.GetZones() {
+		z.ShowDate = nil
+	}
+	loadOlder := func() {
+		t.Helper()
+		if _, err := m.booking(false).LoadInventory(ctx, as(m, "catalog", authn.RoleService, older)); err != nil {
+			t.Fatalf("an older catalog's snapshot: %v", err)
+		}
+	}
+	recorded := func() bool {
+		t.Helper()
+		var ok bool
+		if err := m.db.QueryRow(`SELECT show_date IS NOT NULL FROM booking_zones WHERE zone_id = $1`, f.zone).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	// booking's record of the zone kept from an older catalog: no start.
+	if _, err := m.db.Exec(`UPDATE booking_zones SET show_date = NULL WHERE zone_id = $1`, f.zone); err != nil {
+		t.Fatal(err)
+	}
+	loadOlder()
+	if _, err := m.reserve(ctx, m.booking(false), f, f.users[0], 1, "old-zone-0002"); err != nil || recorded() {
+		t.Fatalf("nothing knows the show's start: %v (recorded %v)", err, recorded())
+	}
+	m.load(f)
+	_, err = m.reserve(ctx, m.booking(false), f, f.users[0], 1, "old-zone-0003")
+	m.wantShowStarted(f, err)
+	if !recorded() {
+		t.Fatal("booking's record did not get the show's start")
+	}
+	loadOlder()
+	_, err = m.reserve(ctx, m.booking(false), f, f.users[0], 1, "old-zone-0004")
+	m.wantShowStarted(f, err)
+	if !recorded() {
+		t.Fatal("a snapshot without the show's start took it from booking's record")
+	}
+	if z := m.checkInvariant(f); z["available"] != 3 || z["held"] != 2 {
+		t.Fatalf("zone after the refreshes: %v", z)
+	}
+}
+
 // TestBookingFoundBeforePersisted: a hold that Postgres does not know yet
 // (no persister runs here) is found among the loaded events' holds, by its
 // owner only; an unknown id is NOT_FOUND.

@@ -167,8 +167,7 @@ func (e *Engine) decided(in ReserveInput, res []string) (Hold, bool, error) {
 	case "NOT_LOADED":
 		return Hold{}, false, errNotLoaded
 	case "SALE_NOT_OPEN":
-		return Hold{}, false, errs.New(errs.SaleNotOpen, "the event is not on sale", "status", res[1],
-			"sale_start_at", msTime(res[2]).UTC().Format(time.RFC3339), "sale_end_at", msTime(res[3]).UTC().Format(time.RFC3339))
+		return Hold{}, false, saleNotOpen(res)
 	case "NOT_FOUND":
 		return Hold{}, false, errs.New(errs.NotFound, "zone not found in this show")
 	case "INSUFFICIENT_STOCK":
@@ -186,6 +185,25 @@ func (e *Engine) decided(in ReserveInput, res []string) (Hold, bool, error) {
 			"limit", atoi(res[1]), "current", atoi(res[2]), "requested", in.Quantity)
 	}
 	return Hold{}, false, fmt.Errorf("reserve.lua: unexpected answer %q", res)
+}
+
+// ReasonShowStarted is details.reason of a SALE_NOT_OPEN whose event is on
+// sale but whose show has started (details.show_date says when): its
+// seats are off sale, the event's later shows still sell.
+const ReasonShowStarted = "show_started"
+
+// saleNotOpen turns a script's SALE_NOT_OPEN answer ({status, sale start,
+// sale end, now}, and the show's start when it is the show that started)
+// into the error: details status, sale_start_at and sale_end_at, plus
+// reason and show_date for a started show.
+func saleNotOpen(res []string) error {
+	details := []any{"status", res[1],
+		"sale_start_at", msTime(res[2]).UTC().Format(time.RFC3339), "sale_end_at", msTime(res[3]).UTC().Format(time.RFC3339)}
+	if len(res) > 5 {
+		return errs.New(errs.SaleNotOpen, "the show has started: its seats are no longer on sale", append(details,
+			"reason", ReasonShowStarted, "show_date", msTime(res[5]).UTC().Format(time.RFC3339))...)
+	}
+	return errs.New(errs.SaleNotOpen, "the event is not on sale", details...)
 }
 
 // Confirm runs confirm.lua; owner "" confirms on behalf of the system.

@@ -116,6 +116,9 @@ type eventOpts struct {
 	seats, maxPerUser, users int
 	saleStart, saleEnd       time.Time
 	queue                    bool
+	// showIn is when the show starts from now (30 days when zero; a
+	// negative one has started).
+	showIn time.Duration
 }
 
 // seed writes users, an event, a show and a zone straight into Postgres and
@@ -124,6 +127,9 @@ func (m *mesh) seed(o eventOpts) fixture {
 	m.t.Helper()
 	if o.saleStart.IsZero() {
 		o.saleStart, o.saleEnd = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	}
+	if o.showIn == 0 {
+		o.showIn = 30 * 24 * time.Hour
 	}
 	var f fixture
 	q := func(dst *string, query string, args ...any) {
@@ -137,7 +143,7 @@ func (m *mesh) seed(o eventOpts) fixture {
 	q(&f.event, `INSERT INTO events (tenant_id, organizer_id, title, slug, status, sale_start_at, sale_end_at, max_per_user, queue_enabled)
 		VALUES ('00000000-0000-0000-0000-000000000001', $1, 'Rush', 'rush-'||gen_random_uuid(), 'published', $2, $3, $4, $5) RETURNING id`,
 		f.organizer, o.saleStart, o.saleEnd, o.maxPerUser, o.queue)
-	q(&f.show, `INSERT INTO shows (event_id, show_date, total_seats, available_seats) VALUES ($1, now() + interval '30 days', 0, 0) RETURNING id`, f.event)
+	q(&f.show, `INSERT INTO shows (event_id, show_date, total_seats, available_seats) VALUES ($1, $2, 0, 0) RETURNING id`, f.event, time.Now().Add(o.showIn))
 	q(&f.zone, `INSERT INTO seat_zones (show_id, name, price, total_seats, available_seats) VALUES ($1, 'Floor', 49.90, $2, $2) RETURNING id`, f.show, o.seats)
 	rows, err := m.db.Query(`INSERT INTO users (tenant_id, email, password_hash, full_name)
 		SELECT '00000000-0000-0000-0000-000000000001', 'u'||i||'-'||gen_random_uuid()||'@x.test', 'x', 'U'||i
@@ -157,6 +163,22 @@ func (m *mesh) seed(o eventOpts) fixture {
 		m.t.Fatal(err)
 	}
 	m.load(f)
+	return f
+}
+
+// addShow writes another show of f's event into the catalog's tables,
+// starting at, with one zone of seats, and returns f on that show and zone
+// (the catalog's snapshot has it from the next load).
+func (m *mesh) addShow(f fixture, at time.Time, seats int) fixture {
+	m.t.Helper()
+	if err := m.db.QueryRow(`INSERT INTO shows (event_id, show_date, total_seats, available_seats) VALUES ($1, $2, 0, 0) RETURNING id`,
+		f.event, at).Scan(&f.show); err != nil {
+		m.t.Fatal(err)
+	}
+	if err := m.db.QueryRow(`INSERT INTO seat_zones (show_id, name, price, total_seats, available_seats) VALUES ($1, 'Floor', 49.90, $2, $2) RETURNING id`,
+		f.show, seats).Scan(&f.zone); err != nil {
+		m.t.Fatal(err)
+	}
 	return f
 }
 

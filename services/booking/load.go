@@ -33,7 +33,11 @@ func (e *Engine) Load(ctx context.Context, eventID string, snap Snapshot) (LoadR
 	}
 	args := []any{p, st.Status, st.SaleStart.UnixMilli(), st.SaleEnd.UnixMilli(), st.MaxPerUser, queue, len(snap.Zones)}
 	for _, z := range snap.Zones {
-		args = append(args, z.ID, z.ShowID, z.Total, z.Total-z.Held-z.Sold, z.Held, z.Sold, z.PriceCents, z.InventoryVersion)
+		var starts int64 // unknown: load.lua writes no starts, and the zone sells for the event's window
+		if !z.ShowDate.IsZero() {
+			starts = z.ShowDate.UnixMilli()
+		}
+		args = append(args, z.ID, z.ShowID, z.Total, z.Total-z.Held-z.Sold, z.Held, z.Sold, z.PriceCents, z.InventoryVersion, starts)
 	}
 	args = append(args, len(snap.Holds))
 	for _, h := range snap.Holds {

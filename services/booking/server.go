@@ -164,6 +164,9 @@ func (s *Server) LoadInventory(ctx context.Context, req *connect.Request[booking
 	zones := make([]ZoneDef, len(req.Msg.GetZones()))
 	for i, z := range req.Msg.GetZones() {
 		zones[i] = ZoneDef{ID: z.GetZoneId(), ShowID: z.GetShowId(), Total: int(z.GetTotalSeats()), PriceCents: z.GetPriceCents()}
+		if z.GetShowDate() != nil {
+			zones[i].ShowDate = z.GetShowDate().AsTime()
+		}
 	}
 	res, err := s.svc.LoadInventory(ctx, req.Msg.GetEventId(), st, zones)
 	if err != nil {

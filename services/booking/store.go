@@ -109,13 +109,18 @@ type ZoneDef struct {
 	ID, ShowID string
 	Total      int
 	PriceCents int64
+	// ShowDate is when the zone's show starts, from which its seats are
+	// off sale; zero when the catalog did not say (an older release).
+	ShowDate time.Time
 }
 
 // SaveEvent keeps the catalog's snapshot of an event: its sale settings,
 // and its zones (a new zone starts with every seat available; a zone nobody
 // reserved from yet takes the catalog's latest price and total, while the
 // counters of a zone on sale stay the persister's: once the event is on
-// sale, the catalog only adds zones).
+// sale, the catalog only adds zones). A show's start is kept whatever was
+// sold (a zone kept from a catalog that did not send it gets it then), and
+// never forgotten by a snapshot without it.
 //
 // It answers the event's zones that the snapshot no longer has and that
 // its records show nothing reserved from: a draft's zone (or show) the
@@ -130,13 +135,21 @@ func (s *Store) SaveEvent(ctx context.Context, eventID string, st EventSettings,
 			sale_end_at = excluded.sale_end_at, max_per_user = excluded.max_per_user,
 			queue_enabled = excluded.queue_enabled, updated_at = now()`,
 		eventID, st.Status, nullTime(st.SaleStart), nullTime(st.SaleEnd), st.MaxPerUser, st.Queue)
+	starts := map[string]time.Time{}
 	for _, z := range zones {
-		b.Queue(`INSERT INTO booking_zones (zone_id, event_id, show_id, price, total_seats, available_seats)
-			VALUES ($1, $2, $3, $4::numeric / 100, $5, $5)
+		b.Queue(`INSERT INTO booking_zones (zone_id, event_id, show_id, price, total_seats, available_seats, show_date)
+			VALUES ($1, $2, $3, $4::numeric / 100, $5, $5, $6)
 			ON CONFLICT (zone_id) DO UPDATE SET price = excluded.price, total_seats = excluded.total_seats,
 				available_seats = excluded.total_seats
 			WHERE booking_zones.inventory_version = 0 AND booking_zones.event_id = excluded.event_id`,
-			z.ID, eventID, z.ShowID, z.PriceCents, z.Total)
+			z.ID, eventID, z.ShowID, z.PriceCents, z.Total, nullTime(z.ShowDate))
+		if !z.ShowDate.IsZero() {
+			starts[z.ShowID] = z.ShowDate
+		}
+	}
+	for show, at := range starts {
+		b.Queue(`UPDATE booking_zones SET show_date = $3
+			WHERE event_id = $1 AND show_id = $2 AND show_date IS DISTINCT FROM $3`, eventID, show, at)
 	}
 	ids := make([]string, len(zones))
 	for i, z := range zones {
@@ -171,6 +184,8 @@ type ZoneSnapshot struct {
 	Held, Sold       int
 	PriceCents       int64
 	InventoryVersion int64
+	// ShowDate is when the zone's show starts; zero when unknown.
+	ShowDate time.Time
 }
 
 // Snapshot is what a load writes into Redis.
@@ -215,6 +230,7 @@ func (s *Store) Snapshot(ctx context.Context, eventID string, keysSince time.Tim
 			snap.Settings.SaleEnd = *end
 		}
 		rows, err := tx.Query(ctx, `SELECT z.zone_id::text, z.show_id::text, z.total_seats, (z.price * 100)::bigint, z.inventory_version,
+				z.show_date,
 				COALESCE(sum(b.quantity) FILTER (WHERE b.status = 'reserved'), 0),
 				COALESCE(sum(b.quantity) FILTER (WHERE b.status = 'confirmed'), 0)
 			FROM booking_zones z LEFT JOIN bookings b ON b.zone_id = z.zone_id
@@ -225,7 +241,12 @@ func (s *Store) Snapshot(ctx context.Context, eventID string, keysSince time.Tim
 		}
 		snap.Zones, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ZoneSnapshot, error) {
 			var z ZoneSnapshot
-			return z, r.Scan(&z.ID, &z.ShowID, &z.Total, &z.PriceCents, &z.InventoryVersion, &z.Held, &z.Sold)
+			var starts *time.Time
+			err := r.Scan(&z.ID, &z.ShowID, &z.Total, &z.PriceCents, &z.InventoryVersion, &starts, &z.Held, &z.Sold)
+			if starts != nil {
+				z.ShowDate = *starts
+			}
+			return z, err
 		})
 		if err != nil {
 			return err

@@ -41,8 +41,7 @@ func (e *Engine) JoinWaitlist(ctx context.Context, eventID, showID, zoneID, user
 	case "NOT_LOADED":
 		return WaitlistEntry{}, errNotLoaded
 	case "SALE_NOT_OPEN":
-		return WaitlistEntry{}, errs.New(errs.SaleNotOpen, "the event is not on sale", "status", res[1],
-			"sale_start_at", msTime(res[2]).UTC().Format(time.RFC3339), "sale_end_at", msTime(res[3]).UTC().Format(time.RFC3339))
+		return WaitlistEntry{}, saleNotOpen(res)
 	case "NOT_FOUND":
 		return WaitlistEntry{}, errs.New(errs.NotFound, "zone not found in this show")
 	case "AVAILABLE":

@@ -305,6 +305,77 @@ func TestWaitlistOfAQueuedEvent(t *testing.T) {
 	}
 }
 
+// TestWaitlistOfAStartedShow: joining the waitlist of a started show's
+// zone answers SALE_NOT_OPEN with details.reason "show_started"; seats that
+// come back while the event's sale has not opened, or once the zone's show
+// started, are offered to nobody (as reserve would sell them to nobody):
+// they return to available and the line keeps its place.
+func TestWaitlistOfAStartedShow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := startMesh(t, "-target=booking")
+	past := m.seed(eventOpts{seats: 2, maxPerUser: 4, users: 1, showIn: -time.Hour})
+	_, err := m.join(past, past.users[0], 1)
+	m.wantShowStarted(past, err)
+
+	f := m.seed(eventOpts{seats: 2, maxPerUser: 4, users: 3})
+	alice, bob, carol := f.users[0], f.users[1], f.users[2]
+	c := m.booking(false)
+	var holds []string
+	for i, u := range []string{alice, carol} {
+		b, err := m.reserve(ctx, c, f, u, 1, fmt.Sprintf("wl-started-%02d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		holds = append(holds, b.GetId())
+	}
+	if e, err := m.join(f, bob, 1); err != nil || e.GetPosition() != 1 {
+		t.Fatalf("join a sold-out zone: %v %v", e, err)
+	}
+	meta := fmt.Sprintf("%s{ev:%s}:meta", m.prefix, f.event)
+	zone := fmt.Sprintf("%s{ev:%s}:zone:%s", m.prefix, f.event, f.zone)
+	start, err := m.rdb.HGet(ctx, meta, "sale_start").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel := func(user, id string) {
+		t.Helper()
+		if _, err := c.CancelBooking(ctx, as(m, user, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: id})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, step := range []struct {
+		name       string
+		key, field string
+		value      any
+		user, hold string
+		held       int
+	}{
+		// The sale is moved to open later (as a load of new sale settings would).
+		{"before the sale opens", meta, "sale_start", time.Now().Add(time.Hour).UnixMilli(), alice, holds[0], 1},
+		// The show starts (the zone's start, as a load writes it, is passed).
+		{"once the show started", zone, "starts", time.Now().Add(-time.Second).UnixMilli(), carol, holds[1], 0},
+	} {
+		if err := m.rdb.HSet(ctx, step.key, step.field, step.value).Err(); err != nil {
+			t.Fatal(err)
+		}
+		cancel(step.user, step.hold)
+		if z := m.checkInvariant(f); z["held"] != step.held || z["available"] != 2-step.held || len(m.offers(f)) != 0 {
+			t.Fatalf("%s: zone %v, offers %v", step.name, z, m.offers(f))
+		}
+		got, err := c.GetWaitlistEntry(ctx, as(m, bob, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: f.zone}))
+		if err != nil || got.Msg.GetEntry().GetPosition() != 1 {
+			t.Fatalf("%s: bob's place %v %v", step.name, got, err)
+		}
+		if err := m.rdb.HSet(ctx, meta, "sale_start", start).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if z := m.checkInvariant(f); z["available"] != 2 {
+		t.Fatalf("zone at the end: %v", z)
+	}
+}
+
 // TestForgetUser: an account being deleted leaves every waitlist, so the
 // seats that come back go to the next in line; a hold booking's records do
 // not show yet (no persister runs here) refuses; only services may ask.

@@ -610,14 +610,17 @@ func (s *Store) inventory(ctx context.Context, eventID string) (*bookingv1.LoadI
 			return err
 		}
 		sale.SaleStartAt, sale.SaleEndAt = ts(start), ts(end)
-		rows, err := tx.Query(ctx, `SELECT z.id::text, z.show_id::text, (z.price * 100)::bigint, z.total_seats
+		rows, err := tx.Query(ctx, `SELECT z.id::text, z.show_id::text, (z.price * 100)::bigint, z.total_seats, sh.show_date
 			FROM seat_zones z JOIN shows sh ON sh.id = z.show_id WHERE sh.event_id = $1 ORDER BY z.id`, eventID)
 		if err != nil {
 			return err
 		}
 		req.Zones, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*bookingv1.InventoryZone, error) {
 			z := new(bookingv1.InventoryZone)
-			return z, r.Scan(&z.ZoneId, &z.ShowId, &z.PriceCents, &z.TotalSeats)
+			var starts time.Time
+			err := r.Scan(&z.ZoneId, &z.ShowId, &z.PriceCents, &z.TotalSeats, &starts)
+			z.ShowDate = timestamppb.New(starts)
+			return z, err
 		})
 		return err
 	})

@@ -33,7 +33,7 @@ func Inventory(ctx context.Context, db *sql.DB, eventID string) (*bookingv1.Load
 	if end.Valid {
 		req.Sale.SaleEndAt = timestamppb.New(end.V)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT z.id::text, z.show_id::text, (z.price * 100)::bigint, z.total_seats
+	rows, err := db.QueryContext(ctx, `SELECT z.id::text, z.show_id::text, (z.price * 100)::bigint, z.total_seats, sh.show_date
 		FROM seat_zones z JOIN shows sh ON sh.id = z.show_id WHERE sh.event_id = $1 ORDER BY z.id`, eventID)
 	if err != nil {
 		return nil, err
@@ -41,9 +41,11 @@ func Inventory(ctx context.Context, db *sql.DB, eventID string) (*bookingv1.Load
 	defer rows.Close()
 	for rows.Next() {
 		z := new(bookingv1.InventoryZone)
-		if err := rows.Scan(&z.ZoneId, &z.ShowId, &z.PriceCents, &z.TotalSeats); err != nil {
+		var starts time.Time
+		if err := rows.Scan(&z.ZoneId, &z.ShowId, &z.PriceCents, &z.TotalSeats, &starts); err != nil {
 			return nil, err
 		}
+		z.ShowDate = timestamppb.New(starts)
 		req.Zones = append(req.Zones, z)
 	}
 	return req, rows.Err()

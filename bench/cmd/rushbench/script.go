@@ -36,7 +36,7 @@ func (b *bench) scenarioScript(ctx context.Context) error {
 		return err
 	}
 	if err := b.rdb.HSet(ctx, k.Zone(zone), "total", seats, "available", seats, "held", 0, "sold", 0,
-		"price", "4990", "show", show, "ver", 0).Err(); err != nil {
+		"price", "4990", "show", show, "ver", 0, "starts", now.Add(30*24*time.Hour).UnixMilli()).Err(); err != nil {
 		return err
 	}
 	script := lua.Script("reserve.lua")

@@ -1214,7 +1214,12 @@ type InventoryZone struct {
 	// PriceCents is the price of one seat in cents.
 	PriceCents int64 `protobuf:"varint,3,opt,name=price_cents,json=priceCents,proto3" json:"price_cents,omitempty"`
 	// TotalSeats is the zone's capacity.
-	TotalSeats    int32 `protobuf:"varint,4,opt,name=total_seats,json=totalSeats,proto3" json:"total_seats,omitempty"`
+	TotalSeats int32 `protobuf:"varint,4,opt,name=total_seats,json=totalSeats,proto3" json:"total_seats,omitempty"`
+	// ShowDate is when the zone's show starts: from then on its seats are off
+	// sale (reserve answers SALE_NOT_OPEN with details.reason "show_started",
+	// the waitlist takes no one and offers nothing). Unset, as a catalog of an
+	// older release sends it: no such limit.
+	ShowDate      *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=show_date,json=showDate,proto3" json:"show_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1275,6 +1280,13 @@ func (x *InventoryZone) GetTotalSeats() int32 {
 		return x.TotalSeats
 	}
 	return 0
+}
+
+func (x *InventoryZone) GetShowDate() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ShowDate
+	}
+	return nil
 }
 
 // ForgetUserRequest names the account being deleted.
@@ -2251,14 +2263,15 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\fmax_per_user\x18\x04 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\n" +
 	"(\x01R\n" +
 	"maxPerUser\x12#\n" +
-	"\rqueue_enabled\x18\x05 \x01(\bR\fqueueEnabled\"\xaf\x01\n" +
+	"\rqueue_enabled\x18\x05 \x01(\bR\fqueueEnabled\"\xe8\x01\n" +
 	"\rInventoryZone\x12$\n" +
 	"\azone_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06zoneId\x12$\n" +
 	"\ashow_id\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\x12(\n" +
 	"\vprice_cents\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\n" +
 	"priceCents\x12(\n" +
 	"\vtotal_seats\x18\x04 \x01(\x05B\a\xbaH\x04\x1a\x02 \x00R\n" +
-	"totalSeats\"9\n" +
+	"totalSeats\x127\n" +
+	"\tshow_date\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bshowDate\"9\n" +
 	"\x11ForgetUserRequest\x12$\n" +
 	"\auser_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06userId\";\n" +
 	"\x12ForgetUserResponse\x12%\n" +
@@ -2415,43 +2428,44 @@ var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	17, // 19: bookingrush.booking.v1.LoadInventoryRequest.zones:type_name -> bookingrush.booking.v1.InventoryZone
 	34, // 20: bookingrush.booking.v1.EventSale.sale_start_at:type_name -> google.protobuf.Timestamp
 	34, // 21: bookingrush.booking.v1.EventSale.sale_end_at:type_name -> google.protobuf.Timestamp
-	24, // 22: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
-	27, // 23: bookingrush.booking.v1.JoinWaitlistResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
-	27, // 24: bookingrush.booking.v1.GetWaitlistEntryResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
-	2,  // 25: bookingrush.booking.v1.BookingEvent.booking:type_name -> bookingrush.booking.v1.Booking
-	24, // 26: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
-	34, // 27: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	3,  // 28: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
-	5,  // 29: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
-	7,  // 30: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
-	9,  // 31: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
-	11, // 32: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
-	13, // 33: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
-	15, // 34: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
-	26, // 35: bookingrush.booking.v1.BookingService.JoinWaitlist:input_type -> bookingrush.booking.v1.JoinWaitlistRequest
-	29, // 36: bookingrush.booking.v1.BookingService.GetWaitlistEntry:input_type -> bookingrush.booking.v1.GetWaitlistEntryRequest
-	31, // 37: bookingrush.booking.v1.BookingService.LeaveWaitlist:input_type -> bookingrush.booking.v1.LeaveWaitlistRequest
-	23, // 38: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
-	18, // 39: bookingrush.booking.v1.BookingService.ForgetUser:input_type -> bookingrush.booking.v1.ForgetUserRequest
-	20, // 40: bookingrush.booking.v1.BookingService.DropZones:input_type -> bookingrush.booking.v1.DropZonesRequest
-	4,  // 41: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
-	6,  // 42: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
-	8,  // 43: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
-	10, // 44: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
-	12, // 45: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
-	14, // 46: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
-	22, // 47: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
-	28, // 48: bookingrush.booking.v1.BookingService.JoinWaitlist:output_type -> bookingrush.booking.v1.JoinWaitlistResponse
-	30, // 49: bookingrush.booking.v1.BookingService.GetWaitlistEntry:output_type -> bookingrush.booking.v1.GetWaitlistEntryResponse
-	32, // 50: bookingrush.booking.v1.BookingService.LeaveWaitlist:output_type -> bookingrush.booking.v1.LeaveWaitlistResponse
-	25, // 51: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
-	19, // 52: bookingrush.booking.v1.BookingService.ForgetUser:output_type -> bookingrush.booking.v1.ForgetUserResponse
-	21, // 53: bookingrush.booking.v1.BookingService.DropZones:output_type -> bookingrush.booking.v1.DropZonesResponse
-	41, // [41:54] is the sub-list for method output_type
-	28, // [28:41] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	34, // 22: bookingrush.booking.v1.InventoryZone.show_date:type_name -> google.protobuf.Timestamp
+	24, // 23: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
+	27, // 24: bookingrush.booking.v1.JoinWaitlistResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
+	27, // 25: bookingrush.booking.v1.GetWaitlistEntryResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
+	2,  // 26: bookingrush.booking.v1.BookingEvent.booking:type_name -> bookingrush.booking.v1.Booking
+	24, // 27: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
+	34, // 28: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	3,  // 29: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
+	5,  // 30: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
+	7,  // 31: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
+	9,  // 32: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
+	11, // 33: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
+	13, // 34: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
+	15, // 35: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
+	26, // 36: bookingrush.booking.v1.BookingService.JoinWaitlist:input_type -> bookingrush.booking.v1.JoinWaitlistRequest
+	29, // 37: bookingrush.booking.v1.BookingService.GetWaitlistEntry:input_type -> bookingrush.booking.v1.GetWaitlistEntryRequest
+	31, // 38: bookingrush.booking.v1.BookingService.LeaveWaitlist:input_type -> bookingrush.booking.v1.LeaveWaitlistRequest
+	23, // 39: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
+	18, // 40: bookingrush.booking.v1.BookingService.ForgetUser:input_type -> bookingrush.booking.v1.ForgetUserRequest
+	20, // 41: bookingrush.booking.v1.BookingService.DropZones:input_type -> bookingrush.booking.v1.DropZonesRequest
+	4,  // 42: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
+	6,  // 43: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
+	8,  // 44: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
+	10, // 45: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
+	12, // 46: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
+	14, // 47: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
+	22, // 48: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
+	28, // 49: bookingrush.booking.v1.BookingService.JoinWaitlist:output_type -> bookingrush.booking.v1.JoinWaitlistResponse
+	30, // 50: bookingrush.booking.v1.BookingService.GetWaitlistEntry:output_type -> bookingrush.booking.v1.GetWaitlistEntryResponse
+	32, // 51: bookingrush.booking.v1.BookingService.LeaveWaitlist:output_type -> bookingrush.booking.v1.LeaveWaitlistResponse
+	25, // 52: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
+	19, // 53: bookingrush.booking.v1.BookingService.ForgetUser:output_type -> bookingrush.booking.v1.ForgetUserResponse
+	21, // 54: bookingrush.booking.v1.BookingService.DropZones:output_type -> bookingrush.booking.v1.DropZonesResponse
+	42, // [42:55] is the sub-list for method output_type
+	29, // [29:42] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_booking_v1_booking_proto_init() }
