@@ -2,12 +2,16 @@ package catalog_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	"buf.build/go/protovalidate"
+	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
@@ -833,5 +837,75 @@ func TestEventTimeZone(t *testing.T) {
 	res := must[catalogv1.GetShowResponse](t)(c.GetShow(ctx, testkit.Bearer(e.admin, &catalogv1.GetShowRequest{ShowId: sh.GetId()})))
 	if res.GetEventTimeZone() != "America/Argentina/Buenos_Aires" || res.GetEventVenue() != "Arena" || len(res.GetZoneNames()) != 1 || res.GetZoneNames()[z.GetId()] != "Balcony" {
 		t.Fatalf("the show's event time zone %q, venue %q, zones %v", res.GetEventTimeZone(), res.GetEventVenue(), res.GetZoneNames())
+	}
+}
+
+// violatedFields lists the fields of the protovalidate violations err
+// carries (what the edge answers as details.fields).
+func violatedFields(err error) []string {
+	var ce *connect.Error
+	if !errors.As(err, &ce) {
+		return nil
+	}
+	var out []string
+	for _, d := range ce.Details() {
+		if v, derr := d.Value(); derr == nil {
+			if vs, ok := v.(*validate.Violations); ok {
+				for _, viol := range vs.GetViolations() {
+					out = append(out, protovalidate.FieldPathString(viol.GetField()))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestPublishNeedsAShowAhead: a show is created with a date in the future
+// (VALIDATION_ERROR on show_date otherwise); a draft all of whose shows
+// started meanwhile is not published (CONFLICT, details.missing naming
+// show_date; nothing is loaded), and once it has a show ahead it is, its
+// snapshot giving the booking engine each zone's show start (from which
+// that show's seats are off sale).
+func TestPublishNeedsAShowAhead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.client(nil)
+	ev, sh, _ := e.readyEvent(t, c, e.org1, "Yesterday's Night")
+	_, err := c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(-time.Hour))}))
+	testkit.WantCode(t, err, errs.Validation)
+	if fields := violatedFields(err); len(fields) != 1 || fields[0] != "show_date" {
+		t.Fatalf("a show in the past: %v (fields %v)", err, fields)
+	}
+	if _, err := e.db.Exec(`UPDATE shows SET show_date = now() - interval '1 day' WHERE id = $1`, sh.GetId()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.PublishEvent(ctx, testkit.Bearer(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()}))
+	testkit.WantCode(t, err, errs.Conflict)
+	if m, _ := errs.FromConnect(err).Details["missing"].([]any); len(m) != 1 || !strings.Contains(fmt.Sprint(m[0]), "show_date") {
+		t.Fatalf("publish with every show started: %v", errs.FromConnect(err).Details)
+	}
+	if n := e.fake.loadsOf(ev.GetId()); n != 0 {
+		t.Fatalf("inventory loaded %d times for an event that cannot be published", n)
+	}
+
+	later := must[catalogv1.CreateShowResponse](t)(c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{
+		EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(10 * 24 * time.Hour)),
+	}))).GetShow()
+	must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: later.GetId(), Name: "Floor", Price: "25", TotalSeats: 50})))
+	must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, testkit.Bearer(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()})))
+	starts := map[string]time.Time{}
+	for _, s := range must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, testkit.Bearer(e.org1, &catalogv1.ListShowsRequest{Slug: ev.GetSlug()}))).GetShows() {
+		starts[s.GetId()] = s.GetShowDate().AsTime()
+	}
+	var snap *bookingv1.LoadInventoryRequest
+	e.fake.set(func(f *fakeBooking) { snap = f.snapshots[ev.GetId()] })
+	if len(snap.GetZones()) != 3 {
+		t.Fatalf("snapshot %v", snap)
+	}
+	for _, z := range snap.GetZones() {
+		if at, ok := starts[z.GetShowId()]; !ok || z.GetShowDate() == nil || !z.GetShowDate().AsTime().Equal(at) {
+			t.Fatalf("zone %s of show %s starts %v in the snapshot, want %v", z.GetZoneId(), z.GetShowId(), z.GetShowDate(), at)
+		}
 	}
 }

@@ -63,6 +63,8 @@ type fakeBooking struct {
 	late, reservedIn map[string]bool
 	// status is the sale status each event was last loaded with.
 	status map[string]string
+	// snapshots are the last snapshot each event was loaded with.
+	snapshots map[string]*bookingv1.LoadInventoryRequest
 }
 
 func (f *fakeBooking) DropZones(_ context.Context, req *connect.Request[bookingv1.DropZonesRequest]) (*connect.Response[bookingv1.DropZonesResponse], error) {
@@ -105,6 +107,7 @@ func (f *fakeBooking) LoadInventory(_ context.Context, req *connect.Request[book
 		return nil, connect.NewError(connect.CodeUnavailable, fmt.Errorf("redis is having a bad day"))
 	}
 	f.status[req.Msg.GetEventId()] = req.Msg.GetSale().GetStatus()
+	f.snapshots[req.Msg.GetEventId()] = req.Msg
 	if f.late[req.Msg.GetEventId()] {
 		return nil, connect.NewError(connect.CodeDeadlineExceeded, fmt.Errorf("loaded, but too late"))
 	}
@@ -163,7 +166,7 @@ type env struct {
 func newEnv(t *testing.T, args ...string) *env {
 	t.Helper()
 	dsn, _ := pgtest.NewSchema(t)
-	e := &env{dsn: dsn, fake: &fakeBooking{fail: map[string]bool{}, reserved: map[string]bool{}, late: map[string]bool{}, reservedIn: map[string]bool{}, status: map[string]string{}, avail: map[string][]*bookingv1.ZoneAvailability{}}}
+	e := &env{dsn: dsn, fake: &fakeBooking{fail: map[string]bool{}, reserved: map[string]bool{}, late: map[string]bool{}, reservedIn: map[string]bool{}, status: map[string]string{}, snapshots: map[string]*bookingv1.LoadInventoryRequest{}, avail: map[string][]*bookingv1.ZoneAvailability{}}}
 
 	// The fake booking engine: cleartext HTTP/2 (the mesh client speaks
 	// only that) and HTTP/1.

@@ -578,7 +578,7 @@ func (s *Service) PublishEvent(ctx context.Context, eventID string) (*catalogv1.
 		if !isDraft(ev) {
 			return errs.New(errs.Conflict, "only a draft can be published", "status", ev.GetStatus().String())
 		}
-		gaps, err := publishGaps(ctx, tx, ev)
+		gaps, err := publishGaps(ctx, tx, ev, s.now())
 		if err != nil {
 			return err
 		}
