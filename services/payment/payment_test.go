@@ -23,6 +23,7 @@ import (
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/lua"
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/payment"
 	"github.com/bookingrush/rush/services/platform/authn"
@@ -345,6 +346,46 @@ func TestCreatePaymentRules(t *testing.T) {
 	if _, err := e.payment.RefundBooking(context.Background(), testkit.As(t, e.Mesh, alice, authn.RoleUser, &paymentv1.RefundBookingRequest{
 		BookingId: held.GetId(), Cause: paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED})); code(err) != connect.CodePermissionDenied {
 		t.Fatalf("a buyer calls RefundBooking: %v", err)
+	}
+}
+
+// TestPaymentOfAStartedShow: a hold made before its show started is paid
+// as usual once the show has started (it was sold while on sale); a hold
+// made after the start (a zone loaded before zones carried their show's
+// start sells it) is refused with CONFLICT, details.reason "show_started"
+// and the show's start, and nothing is charged.
+func TestPaymentOfAStartedShow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := start(t, "-payment.sim-delay=1h")
+	legit := e.SeedShop(t, testkit.ShopOptions{Seats: 4})
+	held := e.Reserve(t, legit, legit.Users[0], 1)
+	// The show starts just after the hold was made, and has started when
+	// it is paid (the catalog's own table: GetShow reads it).
+	begins := held.GetCreatedAt().AsTime().Add(time.Millisecond)
+	if _, err := e.Pool.Exec(ctx, `UPDATE shows SET show_date = $2 WHERE id = $1`, legit.Show, begins); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(begins))
+	if _, err := e.pay(t, legit.Users[0], held.GetId(), payment.SimOK); err != nil {
+		t.Fatalf("a hold made before the show started: %v", err)
+	}
+
+	late := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: -time.Hour})
+	if err := e.Redis.HDel(ctx, lua.EventKeys(e.prefix, late.Event).Zone(late.Zone), "starts").Err(); err != nil {
+		t.Fatal(err)
+	}
+	after := e.Reserve(t, late, late.Users[0], 1)
+	_, err := e.pay(t, late.Users[0], after.GetId(), payment.SimOK)
+	var date time.Time
+	if err := e.Pool.QueryRow(ctx, `SELECT show_date FROM shows WHERE id = $1`, late.Show).Scan(&date); err != nil {
+		t.Fatal(err)
+	}
+	if d := errs.FromConnect(err).Details; !errs.Is(err, errs.Conflict) || d["reason"] != "show_started" || d["show_date"] != date.UTC().Format(time.RFC3339) {
+		t.Fatalf("a hold made after the show started: %v %v", err, d)
+	}
+	if n := e.Count(t, `SELECT count(*) FROM payments WHERE booking_id = $1`, after.GetId()); n != 0 {
+		t.Fatalf("%d payments of the refused hold", n)
 	}
 }
 
