@@ -17,6 +17,7 @@
 --                                          nothing of it will be offered (as reserve.lua)
 --   {"ALREADY", position, waiting, quantity}  the user is on this waitlist already (any quantity)
 --   {"AVAILABLE", available}               enough seats are available: reserve them instead
+--   {"EXCEEDS_ZONE", total}                more seats than the zone has in all: never served
 --   {"MAX_PER_USER_EXCEEDED", limit, current}  seats held or bought + quantity above the limit
 --   {"OK", position, waiting}              joined: position is 1-based, waiting the line's length
 
@@ -28,7 +29,7 @@ local now = now_ms()
 if meta[1] ~= 'published' or now < tonumber(meta[2]) or now >= tonumber(meta[3]) then
   return {'SALE_NOT_OPEN', meta[1], meta[2], meta[3], tostring(now)}
 end
-local zone = redis.call('HMGET', KEYS[2], 'available', 'show', 'starts')
+local zone = redis.call('HMGET', KEYS[2], 'available', 'show', 'starts', 'total')
 if not zone[1] then
   return {'NOT_LOADED'}
 end
@@ -45,6 +46,11 @@ end
 local qty = tonumber(ARGV[3])
 if tonumber(zone[1]) >= qty then
   return {'AVAILABLE', zone[1]}
+end
+-- An entry no return can ever fit would wait forever, near the head of
+-- the line that offer_waitlist scans.
+if zone[4] and qty > tonumber(zone[4]) then
+  return {'EXCEEDS_ZONE', zone[4]}
 end
 local limit = tonumber(meta[4])
 local mine = tonumber(redis.call('GET', KEYS[3]) or '0')

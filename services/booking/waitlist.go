@@ -47,6 +47,9 @@ func (e *Engine) JoinWaitlist(ctx context.Context, eventID, showID, zoneID, user
 	case "AVAILABLE":
 		return WaitlistEntry{}, errs.New(errs.InsufficientStock, "the zone has the seats available now: reserve them instead of waiting",
 			"requested", quantity, "available", atoi(res[1]), "reason", "available")
+	case "EXCEEDS_ZONE":
+		return WaitlistEntry{}, errs.New(errs.InsufficientStock, fmt.Sprintf("the zone has %s seats in all: a place in line for %d would never be served", res[1], quantity),
+			"requested", quantity, "total", atoi(res[1]), "reason", "exceeds_zone")
 	case "MAX_PER_USER_EXCEEDED":
 		return WaitlistEntry{}, errs.New(errs.MaxPerUserExceeded, "per-user seat limit reached",
 			"limit", atoi(res[1]), "current", atoi(res[2]), "requested", quantity)

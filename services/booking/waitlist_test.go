@@ -3,6 +3,7 @@ package booking_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -435,16 +436,22 @@ func TestForgetUser(t *testing.T) {
 	}
 }
 
-// TestCancelledEventClosesItsWaitlists: when the event is cancelled, its
-// waitlists close: nobody keeps a place in a line for seats that will
-// never be sold, and the keys do not outlive the event.
+// TestCancelledEventClosesItsWaitlists: a place in line for more seats
+// than the zone has is refused; when the event is cancelled, its waitlists
+// close: nobody keeps a place in a line for seats that will never be sold,
+// and the keys do not outlive the event.
 func TestCancelledEventClosesItsWaitlists(t *testing.T) {
 	t.Parallel()
 	m := startMesh(t)
-	f := m.seed(eventOpts{seats: 2, maxPerUser: 2, users: 2})
+	f := m.seed(eventOpts{seats: 2, maxPerUser: 4, users: 2})
 	alice, bob := f.users[0], f.users[1]
 	if _, err := m.reserve(context.Background(), m.booking(true), f, alice, 2, "alice-cancel-wl"); err != nil {
 		t.Fatal(err)
+	}
+	// More than the zone's 2 seats in all (the per-user limit allows 4):
+	// a place no return could ever serve is refused.
+	if _, err := m.join(f, bob, 3); !errs.Is(err, errs.InsufficientStock) || !strings.Contains(err.Error(), "2 seats in all") {
+		t.Fatalf("a place in line for more than the zone holds: %v", err)
 	}
 	if _, err := m.join(f, bob, 1); err != nil {
 		t.Fatal(err)
