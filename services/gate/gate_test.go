@@ -21,30 +21,29 @@ import (
 	"github.com/bookingrush/rush/services/testkit"
 )
 
-// TestConcurrentScansAdmitOnce: two devices scan the same ticket 40 times
-// at once, over gRPC and Connect: exactly one scan is valid and every other
-// names it as the first; then offline scans synced at once from both
-// devices, with their own scan times, end with the earliest as the
-// check-in. A purchase refunded afterwards is revoked.
-func TestConcurrentScansAdmitOnce(t *testing.T) {
-	t.Parallel()
+// startGate runs booking, its relay, the catalog and the gate on a fresh
+// schema with a shop of opts; gate(grpc) is a client of the gate.
+func startGate(t *testing.T, opts testkit.ShopOptions) (*testkit.App, testkit.Shop, bookingv1connect.BookingServiceClient, func(grpc bool) gatev1connect.GateServiceClient) {
+	t.Helper()
 	dsn := pgtest.Migrated(t)
 	redisURL := testkit.Config(t, dsn).Redis.URL.Reveal()
 	a := testkit.StartApp(t, testkit.Config(t, dsn, "-postgres.migrate-on-start=false", "-target=booking,relay,catalog,gate",
 		"-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL)))
-	shop := a.SeedShop(t, testkit.ShopOptions{Seats: 10, Users: 1})
-	buyer := shop.Users[0]
-	ctx := context.Background()
-	booking := bookingv1connect.NewBookingServiceClient(server.NewClient(), a.URL(t, "booking"))
 	gate := func(grpc bool) gatev1connect.GateServiceClient {
-		var opts []connect.ClientOption
+		var o []connect.ClientOption
 		if grpc {
-			opts = append(opts, connect.WithGRPC())
+			o = append(o, connect.WithGRPC())
 		}
-		return gatev1connect.NewGateServiceClient(server.NewClient(), a.URL(t, "gate"), opts...)
+		return gatev1connect.NewGateServiceClient(server.NewClient(), a.URL(t, "gate"), o...)
 	}
+	return a, a.SeedShop(t, opts), bookingv1connect.NewBookingServiceClient(server.NewClient(), a.URL(t, "booking")), gate
+}
 
-	b := a.Reserve(t, shop, buyer, 2)
+// purchase confirms the buyer's hold b (as the saga does) and waits for its
+// tickets, one per seat.
+func purchase(t *testing.T, a *testkit.App, booking bookingv1connect.BookingServiceClient, gate func(bool) gatev1connect.GateServiceClient, buyer string, b *bookingv1.Booking) []*gatev1.Ticket {
+	t.Helper()
+	ctx := context.Background()
 	if _, err := booking.ConfirmBooking(ctx, testkit.As(t, a.Mesh, "saga", authn.RoleService, &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
 		t.Fatal(err)
 	}
@@ -54,8 +53,23 @@ func TestConcurrentScansAdmitOnce(t *testing.T) {
 		if err == nil {
 			tickets = res.Msg.GetTickets()
 		}
-		return len(tickets) == 2
+		return len(tickets) == int(b.GetQuantity())
 	})
+	return tickets
+}
+
+// TestConcurrentScansAdmitOnce: two devices scan the same ticket 40 times
+// at once, over gRPC and Connect: exactly one scan is valid and every other
+// names it as the first; then offline scans synced at once from both
+// devices, with their own scan times, end with the earliest as the
+// check-in. A purchase refunded afterwards is revoked.
+func TestConcurrentScansAdmitOnce(t *testing.T) {
+	t.Parallel()
+	a, shop, booking, gate := startGate(t, testkit.ShopOptions{Seats: 10, Users: 1})
+	buyer := shop.Users[0]
+	ctx := context.Background()
+	b := a.Reserve(t, shop, buyer, 2)
+	tickets := purchase(t, a, booking, gate, buyer, b)
 	devices := make([]string, 2)
 	for i := range devices {
 		res, err := gate(true).CreateDevice(ctx, testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer,
@@ -141,35 +155,11 @@ func TestConcurrentScansAdmitOnce(t *testing.T) {
 // device's events, as check-in always did.
 func TestCheckInAtTheDoorOfItsShow(t *testing.T) {
 	t.Parallel()
-	dsn := pgtest.Migrated(t)
-	redisURL := testkit.Config(t, dsn).Redis.URL.Reveal()
-	a := testkit.StartApp(t, testkit.Config(t, dsn, "-postgres.migrate-on-start=false", "-target=booking,relay,catalog,gate",
-		"-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL)))
-	shop := a.SeedShop(t, testkit.ShopOptions{Seats: 10, Users: 1, Shows: 2})
+	a, shop, booking, gate := startGate(t, testkit.ShopOptions{Seats: 10, Users: 1, Shows: 2})
 	saturday, monday := shop.Shows[0], shop.Shows[1]
 	buyer := shop.Users[0]
 	ctx := context.Background()
-	booking := bookingv1connect.NewBookingServiceClient(server.NewClient(), a.URL(t, "booking"))
-	gate := func(grpc bool) gatev1connect.GateServiceClient {
-		var opts []connect.ClientOption
-		if grpc {
-			opts = append(opts, connect.WithGRPC())
-		}
-		return gatev1connect.NewGateServiceClient(server.NewClient(), a.URL(t, "gate"), opts...)
-	}
-
-	b := a.ReserveIn(t, saturday, shop.Zones[0], buyer, 2)
-	if _, err := booking.ConfirmBooking(ctx, testkit.As(t, a.Mesh, "saga", authn.RoleService, &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
-		t.Fatal(err)
-	}
-	var tickets []*gatev1.Ticket
-	testkit.Eventually(t, 20*time.Second, "the tickets", func() bool {
-		res, err := gate(false).ListBookingTickets(ctx, testkit.As(t, a.Mesh, buyer, authn.RoleUser, &gatev1.ListBookingTicketsRequest{BookingId: b.GetId()}))
-		if err == nil {
-			tickets = res.Msg.GetTickets()
-		}
-		return len(tickets) == 2
-	})
+	tickets := purchase(t, a, booking, gate, buyer, a.ReserveIn(t, saturday, shop.Zones[0], buyer, 2))
 	dev, err := gate(false).CreateDevice(ctx, testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer,
 		&gatev1.CreateDeviceRequest{Name: "door", EventIds: []string{shop.Event}}))
 	if err != nil {
