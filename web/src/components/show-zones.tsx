@@ -22,7 +22,16 @@ import { money } from "@/lib/format";
 
 const POLL_MS = 10_000;
 
-export function ShowZones(props: { slug: string; showId: string; initial: Zone[]; maxPerUser: number; onSale: boolean; queued: boolean }) {
+export function ShowZones(props: {
+  slug: string;
+  showId: string;
+  initial: Zone[];
+  maxPerUser: number;
+  onSale: boolean;
+  /** What to say instead of the buy controls when not on sale. */
+  closedNote?: string;
+  queued: boolean;
+}) {
   const [zones, setZones] = useState<Zone[]>(props.initial);
   const [zoneId, setZoneId] = useState<string>(() => props.initial.find((z) => z.available_seats > 0)?.id ?? "");
   const [qty, setQty] = useState(1);
@@ -121,7 +130,7 @@ export function ShowZones(props: { slug: string; showId: string; initial: Zone[]
           )}
         </div>
       ) : (
-        <p className="text-muted-foreground text-sm">Tickets are not on sale right now.</p>
+        <p className="text-muted-foreground text-sm">{props.closedNote ?? "Tickets are not on sale right now."}</p>
       )}
     </div>
   );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { lastHours, saleRange } from "./sales";
+import { lastHours, saleRange, showStarted } from "./sales";
 
 const now = Date.parse("2026-12-05T07:30:00Z");
 
@@ -33,5 +33,17 @@ describe("lastHours", () => {
     expect(got[15]).toEqual({ start: "2026-12-04T23:00:00.000Z", tickets_sold: 0 });
     expect(got[16]).toEqual({ start: "2026-12-05T00:00:00.000Z", tickets_sold: 0 });
     expect(got[17].tickets_sold).toBe(1);
+  });
+});
+
+describe("showStarted", () => {
+  const now = Date.parse("2026-12-05T20:00:00Z");
+  it("is true from the show's start on", () => {
+    expect(showStarted({ show_date: "2026-12-05T20:00:00Z" }, now)).toBe(true);
+    expect(showStarted({ show_date: "2026-12-01T20:00:00Z" }, now)).toBe(true);
+  });
+  it("is false before it, and for a show without a date", () => {
+    expect(showStarted({ show_date: "2026-12-20T20:00:00Z" }, now)).toBe(false);
+    expect(showStarted({ show_date: null }, now)).toBe(false);
   });
 });

@@ -43,3 +43,12 @@ export function lastHours(
     return { start, tickets_sold: sold.get(start.slice(0, 13)) ?? 0 };
   });
 }
+
+/**
+ * Whether a show has started: its seats are then off sale (the booking
+ * engine refuses them), though its event's sale window may still be open
+ * for the event's later shows.
+ */
+export function showStarted(show: { show_date: string | null }, now = Date.now()): boolean {
+  return show.show_date !== null && Date.parse(show.show_date) <= now;
+}

@@ -15,6 +15,7 @@ import { ShowZones } from "@/components/show-zones";
 import { Badge } from "@/components/ui/badge";
 import { load, publicApi } from "@/lib/api/server";
 import { dateTime, showTime, statusVariant, venueZone } from "@/lib/format";
+import { showStarted } from "@/lib/sales";
 
 export const revalidate = 5;
 
@@ -93,6 +94,7 @@ export default async function EventPage({ params }: Props) {
         <section className="space-y-6" aria-label="Shows">
           {shows.data.map((show, i) => {
             const z = zones[i];
+            const started = showStarted(show);
             return (
               <div key={show.id} className="rounded-xl border p-4" data-testid="show">
                 <h2 className="mb-3 flex items-center gap-2 text-lg font-semibold">
@@ -107,7 +109,8 @@ export default async function EventPage({ params }: Props) {
                     showId={show.id}
                     initial={z && z.ok ? z.data : []}
                     maxPerUser={event.max_per_user}
-                    onSale={onSale}
+                    onSale={onSale && !started}
+                    closedNote={onSale && started ? "This show has started: its tickets are no longer sold." : undefined}
                     queued={event.queue_enabled}
                   />
                 )}
