@@ -275,11 +275,11 @@ func TestEventLifeCycle(t *testing.T) {
 				// had stopped waiting): the zone leaves booking's sale too, while
 				// nobody reserved from it...
 				var dropped int
-				e.fake.set(func(f *fakeBooking) { f.late[ev.GetId()] = true; dropped = len(f.dropped) })
+				e.fake.set(func(f *fakeBooking) { f.late[ev.GetId()] = true; dropped = f.droppedOf[ev.GetId()] })
 				_, err = c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "Gallery", Price: "10", TotalSeats: 5}))
 				testkit.WantCode(t, err, errs.ServiceUnavailable)
 				e.fake.set(func(f *fakeBooking) {
-					if len(f.dropped) != dropped+1 {
+					if f.droppedOf[ev.GetId()] != dropped+1 {
 						t.Errorf("the booking engine was not asked to drop the zone it loaded late: %v", f.dropped)
 					}
 				})

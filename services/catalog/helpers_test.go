@@ -57,6 +57,9 @@ type fakeBooking struct {
 	// reserved are zones DropZones refuses to drop (seats reserved).
 	reserved map[string]bool
 	dropped  []string
+	// droppedOf counts the zones dropped per event: the protocols'
+	// subtests share this fake and run in parallel.
+	droppedOf map[string]int
 	// late are events whose loads are done but answered as failed (the
 	// answer came after the catalog stopped waiting); reservedIn, events
 	// of which DropZones refuses every zone.
@@ -79,6 +82,7 @@ func (f *fakeBooking) DropZones(_ context.Context, req *connect.Request[bookingv
 		}
 	}
 	f.dropped = append(f.dropped, req.Msg.GetZoneIds()...)
+	f.droppedOf[req.Msg.GetEventId()] += len(req.Msg.GetZoneIds())
 	return connect.NewResponse(&bookingv1.DropZonesResponse{}), nil
 }
 
@@ -166,7 +170,7 @@ type env struct {
 func newEnv(t *testing.T, args ...string) *env {
 	t.Helper()
 	dsn, _ := pgtest.NewSchema(t)
-	e := &env{dsn: dsn, fake: &fakeBooking{fail: map[string]bool{}, reserved: map[string]bool{}, late: map[string]bool{}, reservedIn: map[string]bool{}, status: map[string]string{}, snapshots: map[string]*bookingv1.LoadInventoryRequest{}, avail: map[string][]*bookingv1.ZoneAvailability{}}}
+	e := &env{dsn: dsn, fake: &fakeBooking{fail: map[string]bool{}, reserved: map[string]bool{}, late: map[string]bool{}, reservedIn: map[string]bool{}, status: map[string]string{}, droppedOf: map[string]int{}, snapshots: map[string]*bookingv1.LoadInventoryRequest{}, avail: map[string][]*bookingv1.ZoneAvailability{}}}
 
 	// The fake booking engine: cleartext HTTP/2 (the mesh client speaks
 	// only that) and HTTP/1.
