@@ -2,6 +2,12 @@ package payment_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	neturl "net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,6 +15,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
+	"google.golang.org/genproto/googleapis/api/httpbody"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
@@ -127,6 +134,180 @@ func TestSameKeyRetryThatLostTheRace(t *testing.T) {
 	}
 	if n := e.Count(t, `SELECT count(*) FROM payments WHERE booking_id = $1`, b.GetId()); n != 1 {
 		t.Fatalf("%d payments", n)
+	}
+}
+
+// stripeStandIn is a local stand-in of Stripe's API for the app's Stripe
+// provider: a PaymentIntent's first creation answers 503, a retry (the
+// same idempotency key) the intent pi_<payment id>; pm_card_declined is
+// refused with a 402 every time; a refund answers charge_already_refunded
+// (refunded by hand in the dashboard). creates counts the calls per
+// idempotency key.
+func stripeStandIn(t *testing.T) (url string, creates func(key string) int) {
+	t.Helper()
+	var mu sync.Mutex
+	calls := map[string]int{}
+	stand := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		form, _ := neturl.ParseQuery(string(body))
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/v1/payment_intents":
+			key := r.Header.Get("Idempotency-Key")
+			mu.Lock()
+			calls[key]++
+			n := calls[key]
+			mu.Unlock()
+			switch {
+			case form.Get("payment_method") == "pm_card_declined":
+				w.WriteHeader(http.StatusPaymentRequired)
+				_, _ = w.Write([]byte(`{"error":{"type":"card_error","code":"card_declined","message":"Your card was declined."}}`))
+			case n == 1:
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte(`{"error":{"type":"api_error","message":"try again"}}`))
+			default:
+				_, _ = fmt.Fprintf(w, `{"id":"pi_%s","object":"payment_intent","client_secret":"pi_%[1]s_secret","status":"requires_payment_method"}`,
+					strings.TrimPrefix(key, "rush-intent-"))
+			}
+		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/payment_intents/"):
+			id := strings.TrimPrefix(r.URL.Path, "/v1/payment_intents/")
+			_, _ = fmt.Fprintf(w, `{"id":%q,"object":"payment_intent","client_secret":"%s_secret","status":"requires_payment_method"}`, id, id)
+		case r.Method == http.MethodPost && r.URL.Path == "/v1/refunds":
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","code":"charge_already_refunded","message":"Charge ch_1 has already been refunded."}}`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(stand.Close)
+	return stand.URL, func(key string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return calls[key]
+	}
+}
+
+// TestRetryOfAFailedCreation: a CreatePayment whose provider call failed
+// (the provider could not be reached: 503, or refused the card: 402) and
+// that the client retries with the same Idempotency-Key creates the same
+// payment again, under the same provider idempotency key: the retry after
+// a 503 gets its intent, the retry of a declined card its 402 again, never
+// a 201 with a failed payment. Each booking keeps one payment row.
+func TestRetryOfAFailedCreation(t *testing.T) {
+	t.Parallel()
+	stand, creates := stripeStandIn(t)
+	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand)
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 10})
+	buyer := s.Users[0]
+
+	b := e.Reserve(t, s, buyer, 1)
+	key := "pay-" + uuid.NewString()
+	if _, err := e.payKey(t, buyer, b.GetId(), "card", key); code(err) != connect.CodeUnavailable {
+		t.Fatalf("the provider down: %v, want unavailable", err)
+	}
+	res, err := e.payKey(t, buyer, b.GetId(), "card", key)
+	if err != nil {
+		t.Fatalf("the retry: %v", err)
+	}
+	pay := res.Msg.GetPayment()
+	if pay.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_PENDING || pay.GetClientSecret() != "pi_"+pay.GetId()+"_secret" ||
+		pay.GetProviderReference() != "pi_"+pay.GetId() || res.Header().Get("Idempotent-Replayed") != "" {
+		t.Fatalf("the retry after a 503: %v (replayed %q)", pay, res.Header().Get("Idempotent-Replayed"))
+	}
+	// From then on, a retry answers that payment, with its client secret.
+	res, err = e.payKey(t, buyer, b.GetId(), "card", key)
+	if err != nil || res.Msg.GetPayment().GetId() != pay.GetId() || res.Header().Get("Idempotent-Replayed") != "true" ||
+		res.Msg.GetPayment().GetClientSecret() != pay.GetClientSecret() {
+		t.Fatalf("the replay: %v %v", res, err)
+	}
+	if n := creates("rush-intent-" + pay.GetId()); n != 2 {
+		t.Fatalf("%d intent creations for the payment, want 2 (the 503, the retry)", n)
+	}
+	// Another key for the same hold is refused: the booking has its payment.
+	if _, err := e.payKey(t, buyer, b.GetId(), "card", "pay-"+uuid.NewString()); code(err) != connect.CodeAlreadyExists {
+		t.Fatalf("a second payment for the hold: %v", err)
+	}
+
+	declined := e.Reserve(t, s, buyer, 1)
+	key = "pay-" + uuid.NewString()
+	for i := range 2 {
+		if _, err := e.payKey(t, buyer, declined.GetId(), "pm_card_declined", key); code(err) != connect.CodeFailedPrecondition {
+			t.Fatalf("declined card, call %d: %v, want the 402 (failed precondition)", i+1, err)
+		}
+	}
+	if n := e.Count(t, `SELECT count(*) FROM payments WHERE booking_id = $1 AND status = 'failed'`, declined.GetId()); n != 1 {
+		t.Fatalf("%d failed payments for the declined hold, want 1", n)
+	}
+	// The buyer pays with another card under a new key (the stand-in
+	// answers its first call 503, the retry the intent).
+	other := "pay-" + uuid.NewString()
+	if _, err := e.payKey(t, buyer, declined.GetId(), "card", other); code(err) != connect.CodeUnavailable {
+		t.Fatalf("another card, first call: %v", err)
+	}
+	if _, err := e.payKey(t, buyer, declined.GetId(), "card", other); err != nil {
+		t.Fatalf("another card, retried: %v", err)
+	}
+	// The declined card's key, retried now, is refused: the hold has its
+	// payment, and the declined one stays failed.
+	if res, err := e.payKey(t, buyer, declined.GetId(), "pm_card_declined", key); code(err) != connect.CodeAlreadyExists {
+		t.Fatalf("the declined key retried after another payment: %v %v", res, err)
+	}
+	if n := e.Count(t, `SELECT count(*) FROM payments WHERE booking_id = $1`, declined.GetId()); n != 2 {
+		t.Fatalf("%d payments for the declined hold, want 2", n)
+	}
+}
+
+// TestRefundOfAChargeRefundedAtTheProvider: a refund that the provider
+// refuses because the whole charge was refunded already (by hand, in its
+// dashboard) is recorded as refunded in full, once: the money is back with
+// the buyer, so the refund is not retried forever, and the booking is
+// refunded as any other.
+func TestRefundOfAChargeRefundedAtTheProvider(t *testing.T) {
+	t.Parallel()
+	stand, _ := stripeStandIn(t)
+	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand)
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 5 * 24 * time.Hour, Price: "25.00"})
+	buyer := s.Users[0]
+	b := e.Reserve(t, s, buyer, 2)
+	key := "pay-" + uuid.NewString()
+	_, _ = e.payKey(t, buyer, b.GetId(), "card", key) // the stand-in's first answer: 503
+	res, err := e.payKey(t, buyer, b.GetId(), "card", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.Msg.GetPayment()
+	payload, sig := signed("evt_"+uuid.NewString(), "payment_intent.succeeded", p.GetProviderReference(), p.GetId(), webhookSecret, time.Now())
+	req := connect.NewRequest(&paymentv1.HandleStripeWebhookRequest{Body: &httpbody.HttpBody{ContentType: "application/json", Data: payload}})
+	req.Header().Set("Stripe-Signature", sig)
+	if _, err := e.payment.HandleStripeWebhook(context.Background(), req); err != nil {
+		t.Fatalf("success webhook: %v", err)
+	}
+	e.waitBooking(t, buyer, b.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
+
+	// Five days ahead the policy gives 50% back; the provider had given 100%.
+	for range 2 {
+		r, err := e.payment.RefundPayment(context.Background(), testkit.As(t, e.Mesh, buyer, authn.RoleUser,
+			&paymentv1.RefundPaymentRequest{PaymentId: p.GetId()}))
+		if err != nil || r.Msg.GetPayment().GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED ||
+			r.Msg.GetPayment().GetRefundedAmount() != "50.00" {
+			t.Fatalf("refund of a charge refunded at the provider: %v %v", r, err)
+		}
+	}
+	if st := e.Booking(t, buyer, b.GetId()).GetStatus(); st != bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED {
+		t.Fatalf("booking %v", st)
+	}
+	if z := e.Zone(t, s); z.GetAvailable() != 4 || z.GetSold() != 0 || z.GetHeld() != 0 {
+		t.Fatalf("zone after the refund %v", z)
+	}
+	if n := e.Count(t, `SELECT count(*) FROM audit_logs WHERE action = 'payment.refund' AND entity_id = $1
+		AND new_values->>'refunded_at_provider' = 'true'`, p.GetId()); n != 1 {
+		t.Fatalf("%d refund audit entries saying the provider had refunded, want 1", n)
+	}
+	testkit.Eventually(t, 15*time.Second, "sagas done", func() bool {
+		return e.Count(t, `SELECT count(*) FROM sagas WHERE status NOT IN ('completed', 'compensated')`) == 0
+	})
+	if r := e.AuditMoney(t, e.prefix); r.Refunded != 1 {
+		t.Fatalf("money audit %v, want 1 refunded", r)
 	}
 }
 

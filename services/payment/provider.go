@@ -80,6 +80,8 @@ type Provider interface {
 	CreateIntent(ctx context.Context, in Intent) (providerID, clientSecret string, err error)
 	// Refund gives amountCents of the payment back. It is idempotent per
 	// payment: a payment is refunded once, so a retry returns the same refund.
+	// ErrRefundedAlready: the whole charge went back to the buyer already,
+	// by other means (the provider's dashboard).
 	Refund(ctx context.Context, providerID string, amountCents int64) (refundID string, err error)
 	// VerifyWebhook checks the signature header over payload and decodes
 	// the event; a bad signature is ErrBadSignature.
@@ -92,6 +94,11 @@ type Provider interface {
 	// intent that succeeded meanwhile is not cancelled (Lookup tells).
 	Cancel(ctx context.Context, providerID string) error
 }
+
+// ErrRefundedAlready is a Refund of a charge the provider refunded in full
+// already, outside Booking Rush: the money is back with the buyer, and no
+// retry could ever move it.
+var ErrRefundedAlready = errors.New("the payment provider refunded the whole charge already")
 
 // IntentState is what the provider says of an intent now.
 type IntentState struct {

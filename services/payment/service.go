@@ -70,8 +70,7 @@ func (s *Service) Create(ctx context.Context, p *authn.Principal, bookingID, met
 		if err != nil {
 			return Payment{}, false, err
 		}
-		pay, err := s.replay(ctx, prev, bookingID, method)
-		return pay, true, err
+		return s.replay(ctx, p, prev, bookingID, method)
 	}
 	if f := afterKeyMiss.Load(); f != nil {
 		(*f)(key)
@@ -85,8 +84,7 @@ func (s *Service) Create(ctx context.Context, p *authn.Principal, bookingID, met
 		// the look above (the booking is then confirmed, or has its
 		// payment): that payment is this call's answer, not a refusal.
 		if prev, ok, kerr := s.store.ByKey(ctx, p.UserID, key); kerr == nil && ok {
-			pay, err := s.replay(ctx, prev, bookingID, method)
-			return pay, true, err
+			return s.replay(ctx, p, prev, bookingID, method)
 		}
 	}
 	return Payment{}, false, err
@@ -98,50 +96,9 @@ var afterKeyMiss atomic.Pointer[func(key string)]
 
 // create pays for the hold when no payment of key exists yet (Create).
 func (s *Service) create(ctx context.Context, p *authn.Principal, bookingID, method, key string) (pay Payment, replayed bool, err error) {
-	// The caller's token travels on: another user's booking is NOT_FOUND
-	// to the booking service already.
-	res, err := s.booking.GetBooking(ctx, connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: bookingID}))
-	if err != nil {
-		return Payment{}, false, errs.FromConnect(err)
-	}
-	b := res.Msg.GetBooking()
-	if b.GetUserId() != p.UserID {
-		// Admins see every booking, but pay only for their own.
-		return Payment{}, false, errs.New(errs.NotFound, "booking not found")
-	}
-	switch b.GetStatus() {
-	case bookingv1.BookingStatus_BOOKING_STATUS_RESERVED:
-		if b.GetExpiresAt() != nil && !b.GetExpiresAt().AsTime().After(s.now()) {
-			return Payment{}, false, errs.New(errs.ReservationExpired, "the reservation expired; reserve again")
-		}
-	case bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED:
-		return Payment{}, false, errs.New(errs.ReservationExpired, "the reservation expired; reserve again")
-	default:
-		return Payment{}, false, errs.New(errs.Conflict, "only a reserved booking can be paid", "status", bookingStatusName(b.GetStatus()))
-	}
-	// A cancelled event takes no money, even in the moment before its
-	// holds are released (a payment that slips through anyway is refunded:
-	// the booking engine never confirms a booking of a cancelled event).
-	start, cancelled, err := s.shows.ShowOf(ctx, b.GetShowId())
+	b, amount, err := s.payable(ctx, p, bookingID)
 	if err != nil {
 		return Payment{}, false, err
-	}
-	if cancelled {
-		return Payment{}, false, errs.New(errs.Conflict, "the event was cancelled; it takes no payments", "status", "cancelled")
-	}
-	// Nor does a hold made once its show had started (the booking engine
-	// refuses such reserves; a zone loaded before it knew show starts, or
-	// an older replica, may still have made one). A hold made before the
-	// start is paid as usual, even a moment after it: it was sold while
-	// on sale, and its ticket opens the door until a day after the show
-	// (docs/architecture.md, "A show that started sells no more").
-	if created := b.GetCreatedAt(); created != nil && !start.IsZero() && !created.AsTime().Before(start) {
-		return Payment{}, false, errs.New(errs.Conflict, "the show had already started when these seats were reserved; they cannot be paid",
-			"reason", "show_started", "show_date", start.UTC().Format(time.RFC3339))
-	}
-	amount, err := money.Parse(b.GetTotalAmount())
-	if err != nil || amount <= 0 {
-		return Payment{}, false, errs.New(errs.Internal, "the booking has no valid amount")
 	}
 	pay = Payment{
 		ID: uuid.NewString(), BookingID: bookingID, EventID: b.GetEventId(), UserID: p.UserID, AmountCents: amount,
@@ -160,50 +117,135 @@ func (s *Service) create(ctx context.Context, p *authn.Principal, bookingID, met
 			if err != nil {
 				return Payment{}, false, err
 			}
-			pay, err := s.replay(ctx, prev, bookingID, method)
-			return pay, true, err
+			return s.replay(ctx, p, prev, bookingID, method)
 		}
 		return Payment{}, false, err
 	}
+	out, err := s.charge(ctx, pay)
+	return out, false, err
+}
+
+// payable answers the caller's booking and its amount when it is a live
+// hold that may be paid now, else why not.
+func (s *Service) payable(ctx context.Context, p *authn.Principal, bookingID string) (*bookingv1.Booking, int64, error) {
+	// The caller's token travels on: another user's booking is NOT_FOUND
+	// to the booking service already.
+	res, err := s.booking.GetBooking(ctx, connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: bookingID}))
+	if err != nil {
+		return nil, 0, errs.FromConnect(err)
+	}
+	b := res.Msg.GetBooking()
+	if b.GetUserId() != p.UserID {
+		// Admins see every booking, but pay only for their own.
+		return nil, 0, errs.New(errs.NotFound, "booking not found")
+	}
+	switch b.GetStatus() {
+	case bookingv1.BookingStatus_BOOKING_STATUS_RESERVED:
+		if b.GetExpiresAt() != nil && !b.GetExpiresAt().AsTime().After(s.now()) {
+			return nil, 0, errs.New(errs.ReservationExpired, "the reservation expired; reserve again")
+		}
+	case bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED:
+		return nil, 0, errs.New(errs.ReservationExpired, "the reservation expired; reserve again")
+	default:
+		return nil, 0, errs.New(errs.Conflict, "only a reserved booking can be paid", "status", bookingStatusName(b.GetStatus()))
+	}
+	// A cancelled event takes no money, even in the moment before its
+	// holds are released (a payment that slips through anyway is refunded:
+	// the booking engine never confirms a booking of a cancelled event).
+	start, cancelled, err := s.shows.ShowOf(ctx, b.GetShowId())
+	if err != nil {
+		return nil, 0, err
+	}
+	if cancelled {
+		return nil, 0, errs.New(errs.Conflict, "the event was cancelled; it takes no payments", "status", "cancelled")
+	}
+	// Nor does a hold made once its show had started (the booking engine
+	// refuses such reserves; a zone loaded before it knew show starts, or
+	// an older replica, may still have made one). A hold made before the
+	// start is paid as usual, even a moment after it: it was sold while
+	// on sale, and its ticket opens the door until a day after the show
+	// (docs/architecture.md, "A show that started sells no more").
+	if created := b.GetCreatedAt(); created != nil && !start.IsZero() && !created.AsTime().Before(start) {
+		return nil, 0, errs.New(errs.Conflict, "the show had already started when these seats were reserved; they cannot be paid",
+			"reason", "show_started", "show_date", start.UTC().Format(time.RFC3339))
+	}
+	amount, err := money.Parse(b.GetTotalAmount())
+	if err != nil || amount <= 0 {
+		return nil, 0, errs.New(errs.Internal, "the booking has no valid amount")
+	}
+	return b, amount, nil
+}
+
+// charge asks the provider to take the pending payment pay and records
+// its answer: the intent (the client secret is answered, never stored),
+// or the payment failed with the provider's error, which it answers.
+func (s *Service) charge(ctx context.Context, pay Payment) (Payment, error) {
 	// The provider call must not be cut by a client that goes away: the
 	// payment row exists and must end up with the provider's answer.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	ref, secret, err := s.provider.CreateIntent(pctx, Intent{
-		PaymentID: pay.ID, BookingID: bookingID, UserID: p.UserID, Method: method, AmountCents: amount, Currency: pay.Currency,
+		PaymentID: pay.ID, BookingID: pay.BookingID, UserID: pay.UserID, Method: pay.Method, AmountCents: pay.AmountCents, Currency: pay.Currency,
 		TraceParent: traceParent(ctx),
 	})
 	if err != nil {
 		if ferr := s.store.Fail(pctx, pay.ID, errs.FromConnect(err).Message); ferr != nil {
 			s.log.Warn("payment left pending after a provider error", zap.String("payment", pay.ID), zap.Error(ferr))
 		}
-		return Payment{}, false, err
+		return Payment{}, err
 	}
 	status := StatusProcessing
-	if method == "card" {
+	if pay.Method == "card" {
 		status = StatusPending // the buyer's browser confirms with the client secret
 	}
 	if err := s.store.SetIntent(pctx, pay.ID, ref, status); err != nil {
-		return Payment{}, false, err
+		return Payment{}, err
 	}
 	out, err := s.store.Get(pctx, pay.ID)
 	out.ClientSecret = secret
-	return out, false, err
+	return out, err
 }
 
 // replay answers a CreatePayment retried with the key of payment prev: the
-// same payment, or CONFLICT when the key came with another request. An open
-// payment's client secret (never stored) is asked from the provider again.
-func (s *Service) replay(ctx context.Context, prev Payment, bookingID, method string) (Payment, error) {
+// same payment (replayed), or CONFLICT when the key came with another
+// request. An open payment's client secret (never stored) is asked from the
+// provider again.
+//
+// A payment whose creation failed before the provider took it (it has no
+// intent: the provider refused it, or could not be reached) is created
+// again, as the same payment under the same provider idempotency key: the
+// retry the first call's 503 asked for gets the provider's answer now, and
+// a declined card answers declined again, never a 201 with a failed
+// payment.
+func (s *Service) replay(ctx context.Context, p *authn.Principal, prev Payment, bookingID, method string) (Payment, bool, error) {
 	if prev.BookingID != bookingID || prev.Method != method {
-		return Payment{}, errs.New(errs.Conflict, "this Idempotency-Key was used for a different request", "payment_id", prev.ID)
+		return Payment{}, false, errs.New(errs.Conflict, "this Idempotency-Key was used for a different request", "payment_id", prev.ID)
+	}
+	if prev.Status == StatusFailed && prev.ProviderRef == "" && !prev.Duplicate {
+		if _, _, err := s.payable(ctx, p, bookingID); err != nil {
+			return Payment{}, false, err
+		}
+		reopened, err := s.store.Reopen(ctx, prev.ID, prev.BookingID)
+		if err != nil {
+			return Payment{}, false, err
+		}
+		if reopened {
+			prev.Status, prev.FailedReason = StatusPending, ""
+			pay, err := s.charge(ctx, prev)
+			return pay, false, err
+		}
+		// A concurrent retry reopened it first, or its money arrived:
+		// answer it as it stands.
+		if prev, err = s.store.Get(ctx, prev.ID); err != nil {
+			return Payment{}, false, err
+		}
 	}
 	if (prev.Status == StatusPending || prev.Status == StatusProcessing) && prev.ProviderRef != "" {
 		if st, err := s.provider.Lookup(ctx, prev.ProviderRef); err == nil {
 			prev.ClientSecret = st.ClientSecret
 		}
 	}
-	return prev, nil
+	return prev, true, nil
 }
 
 // checkMethod rejects a method the configured provider does not take,
@@ -446,8 +488,18 @@ func (s *Service) executeRefund(ctx context.Context, paymentID string) (Payment,
 		refunded = true
 		amount = refundCents(pay.AmountCents, pay.RefundPercent)
 		var ref string
+		outside := false
 		if amount > 0 {
-			if ref, err = s.provider.Refund(ctx, pay.ProviderRef, amount); err != nil {
+			ref, err = s.provider.Refund(ctx, pay.ProviderRef, amount)
+			if errors.Is(err, ErrRefundedAlready) {
+				// Refunded by hand at the provider: the whole charge is back
+				// with the buyer, whatever share this refund decided. Record
+				// that, or the refund would be retried forever.
+				s.log.Warn("the provider had refunded the whole charge already; recorded as refunded in full",
+					zap.String("payment", pay.ID), zap.Int64("decided_cents", amount), zap.Int64("charged_cents", pay.AmountCents))
+				amount, outside, err = pay.AmountCents, true, nil
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -466,7 +518,7 @@ func (s *Service) executeRefund(ctx context.Context, paymentID string) (Payment,
 		if err := audit.Record(ctx, tx, audit.Entry{Action: "payment.refund", EntityType: "payment", EntityID: pay.ID,
 			Old: map[string]any{"status": before.Status, "refunded_amount": money.Format(before.RefundedCents)},
 			New: map[string]any{"status": pay.Status, "refunded_amount": money.Format(amount), "booking_id": pay.BookingID,
-				"refund_percent": pay.RefundPercent, "cause": pay.RefundCause, "reason": pay.RefundReason},
+				"refund_percent": pay.RefundPercent, "cause": pay.RefundCause, "reason": pay.RefundReason, "refunded_at_provider": outside},
 		}); err != nil {
 			return err
 		}

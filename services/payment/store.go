@@ -98,9 +98,7 @@ func (s *Store) Insert(ctx context.Context, p Payment) error {
 		}
 	}
 	if errors.As(err, &pe) && pe.Code == "23505" {
-		var id, status string
-		_ = s.db.QueryRow(ctx, `SELECT id::text, status FROM payments WHERE booking_id = $1 AND status <> 'failed' AND NOT duplicate_charge`, p.BookingID).Scan(&id, &status)
-		return errs.New(errs.Conflict, "this booking already has a payment", "payment_id", id, "status", status)
+		return s.chargedAlready(ctx, p.BookingID)
 	}
 	return dbErr(err)
 }
@@ -117,6 +115,32 @@ func (s *Store) SetIntent(ctx context.Context, id, providerRef, status string) e
 func (s *Store) Fail(ctx context.Context, id, reason string) error {
 	_, err := s.db.Exec(ctx, `UPDATE payments SET status = 'failed', failed_reason = $2 WHERE id = $1 AND status IN ('pending', 'processing')`, id, reason)
 	return dbErr(err)
+}
+
+// Reopen makes a payment whose creation failed before the provider took it
+// pending again, for a retry of its creation; false when it is not such a
+// payment any more (a concurrent retry reopened it, or money arrived for
+// it). A booking that has another payment by now answers CONFLICT naming
+// it, as Insert does.
+func (s *Store) Reopen(ctx context.Context, id, bookingID string) (bool, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE payments SET status = 'pending', failed_reason = NULL
+		WHERE id = $1 AND status = 'failed' AND provider_payment_id IS NULL AND NOT duplicate_charge`, id)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return false, s.chargedAlready(ctx, bookingID)
+	}
+	if err != nil {
+		return false, dbErr(err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// chargedAlready is the CONFLICT of a second payment for bookingID, naming
+// the booking's payment.
+func (s *Store) chargedAlready(ctx context.Context, bookingID string) error {
+	var id, status string
+	_ = s.db.QueryRow(ctx, `SELECT id::text, status FROM payments WHERE booking_id = $1 AND status <> 'failed' AND NOT duplicate_charge`, bookingID).Scan(&id, &status)
+	return errs.New(errs.Conflict, "this booking already has a payment", "payment_id", id, "status", status)
 }
 
 // ByKey finds the payment the payer created with an Idempotency-Key.

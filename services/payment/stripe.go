@@ -104,6 +104,9 @@ func (s *Stripe) Refund(ctx context.Context, providerID string, amountCents int6
 	p := &stripe.RefundCreateParams{PaymentIntent: stripe.String(providerID), Amount: stripe.Int64(amountCents)}
 	p.SetIdempotencyKey("rush-refund-" + providerID)
 	r, err := s.client.V1Refunds.Create(ctx, p)
+	if se := (*stripe.Error)(nil); errors.As(err, &se) && se.Code == stripe.ErrorCodeChargeAlreadyRefunded {
+		return "", ErrRefundedAlready
+	}
 	if err != nil {
 		return "", stripeError(err)
 	}
