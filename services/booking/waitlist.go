@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -58,13 +59,18 @@ func (e *Engine) JoinWaitlist(ctx context.Context, eventID, showID, zoneID, user
 }
 
 // WaitlistPlace reads the user's place on the zone's waitlist; ok is false
-// when the user is not on it.
+// when the user is not on it. Once the zone's show has started, its line
+// will never be served (nothing of the show is sold or offered any more):
+// the place answers SALE_NOT_OPEN with reason show_started, as a join
+// would, and the line closes for everyone in it.
 func (e *Engine) WaitlistPlace(ctx context.Context, eventID, showID, zoneID, userID string) (WaitlistEntry, bool, error) {
 	k := e.keys(eventID)
 	pipe := e.rdb.Pipeline()
 	rank := pipe.ZRank(ctx, k.Waitlist(zoneID), userID)
 	count := pipe.ZCard(ctx, k.Waitlist(zoneID))
 	qty := pipe.HGet(ctx, k.WaitlistQty(zoneID), userID)
+	starts := pipe.HGet(ctx, k.Zone(zoneID), "starts")
+	sale := pipe.HMGet(ctx, k.Meta(), "status", "sale_start", "sale_end")
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return WaitlistEntry{}, false, unavailable(err)
 	}
@@ -74,6 +80,18 @@ func (e *Engine) WaitlistPlace(ctx context.Context, eventID, showID, zoneID, use
 	}
 	if err != nil {
 		return WaitlistEntry{}, false, unavailable(err)
+	}
+	if start, err := strconv.ParseInt(starts.Val(), 10, 64); err == nil && time.Now().UnixMilli() >= start {
+		if err := e.rdb.Unlink(ctx, k.Waitlist(zoneID), k.WaitlistQty(zoneID)).Err(); err != nil {
+			return WaitlistEntry{}, false, unavailable(err)
+		}
+		res := []string{"SALE_NOT_OPEN", "", "0", "0", strconv.FormatInt(time.Now().UnixMilli(), 10), starts.Val()}
+		for i, v := range sale.Val() {
+			if v, ok := v.(string); ok {
+				res[1+i] = v
+			}
+		}
+		return WaitlistEntry{}, false, saleNotOpen(res)
 	}
 	return WaitlistEntry{EventID: eventID, ShowID: showID, ZoneID: zoneID, Quantity: atoi(qty.Val()),
 		Position: int(r) + 1, Waiting: int(count.Val())}, true, nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/testkit"
@@ -310,7 +311,8 @@ func TestWaitlistOfAQueuedEvent(t *testing.T) {
 // zone answers SALE_NOT_OPEN with details.reason "show_started"; seats that
 // come back while the event's sale has not opened, or once the zone's show
 // started, are offered to nobody (as reserve would sell them to nobody):
-// they return to available and the line keeps its place.
+// they return to available. Before the sale the line keeps its place; once
+// the show started, a place read answers show_started and the line closes.
 func TestWaitlistOfAStartedShow(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -365,7 +367,18 @@ func TestWaitlistOfAStartedShow(t *testing.T) {
 			t.Fatalf("%s: zone %v, offers %v", step.name, z, m.offers(f))
 		}
 		got, err := c.GetWaitlistEntry(ctx, as(m, bob, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: f.zone}))
-		if err != nil || got.Msg.GetEntry().GetPosition() != 1 {
+		if step.key == zone {
+			// The show started: the line closed, for everyone in it.
+			if !errs.Is(err, errs.SaleNotOpen) || errs.FromConnect(err).Details["reason"] != booking.ReasonShowStarted {
+				t.Fatalf("%s: bob's place %v %v, want SALE_NOT_OPEN show_started", step.name, got, err)
+			}
+			if n := m.rdb.Exists(ctx, fmt.Sprintf("%s{ev:%s}:wl:%s", m.prefix, f.event, f.zone), fmt.Sprintf("%s{ev:%s}:wlq:%s", m.prefix, f.event, f.zone)).Val(); n != 0 {
+				t.Fatalf("%s: %d waitlist keys left", step.name, n)
+			}
+			if _, err := c.GetWaitlistEntry(ctx, as(m, bob, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: f.zone})); !errs.Is(err, errs.NotFound) {
+				t.Fatalf("%s: bob's place once the line closed: %v, want NOT_FOUND", step.name, err)
+			}
+		} else if err != nil || got.Msg.GetEntry().GetPosition() != 1 {
 			t.Fatalf("%s: bob's place %v %v", step.name, got, err)
 		}
 		if err := m.rdb.HSet(ctx, meta, "sale_start", start).Err(); err != nil {
