@@ -7,12 +7,13 @@
 //     cancelled or refunded has its tickets revoked. A change applies only
 //     over an older booking version. Nothing here reads another service's
 //     tables: show dates and organizers come from the catalog's RPCs.
-//   - Codes. A ticket's code (services/platform/eticket) is signed with the
-//     event's Ed25519 key when it is read, so a rotated key signs every code
-//     read after the rotation, and earlier codes verify while their key is
-//     published. Public keys: GET /api/v1/events/{id}/ticket-keys; the
-//     revocation list of a show: GET /api/v1/shows/{id}/revoked-tickets.
-//     The private keys live in gate_signing_keys only.
+//   - Codes. A valid ticket's code (services/platform/eticket) is signed with
+//     the event's Ed25519 key when it is read, so a rotated key signs every
+//     code read after the rotation, and earlier codes verify while their key
+//     is published. A revoked ticket is listed without a code. Public
+//     keys: GET /api/v1/events/{id}/ticket-keys; the revocation list of a
+//     show: GET /api/v1/shows/{id}/revoked-tickets. The private keys live
+//     in gate_signing_keys only.
 //   - Check-in. An organizer registers devices (POST /api/v1/checkin/devices)
 //     and gets each a credential: a token of role device (authn.IssueDevice)
 //     that calls the gate only, for the events it names, refused once

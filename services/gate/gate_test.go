@@ -230,3 +230,62 @@ func TestCheckInAtTheDoorOfItsShow(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokedTicketsComeWithoutCode: the tickets of a purchase refunded
+// after they were issued are listed revoked, over gRPC and Connect, with
+// no code and no QR code (a void ticket gets nothing that looks like it
+// would scan); the code read before the refund is refused at the door. The
+// buyer's other booking keeps its codes.
+func TestRevokedTicketsComeWithoutCode(t *testing.T) {
+	t.Parallel()
+	a, shop, booking, gate := startGate(t, testkit.ShopOptions{Seats: 10, Users: 1})
+	buyer := shop.Users[0]
+	ctx := context.Background()
+	refunded := a.Reserve(t, shop, buyer, 2)
+	before := purchase(t, a, booking, gate, buyer, refunded)
+	kept := a.Reserve(t, shop, buyer, 1)
+	for _, tk := range append(slices.Clone(before), purchase(t, a, booking, gate, buyer, kept)...) {
+		if tk.GetStatus() != gatev1.TicketStatus_TICKET_STATUS_VALID || tk.GetCode() == "" || len(tk.GetQrPng()) == 0 {
+			t.Fatalf("a valid ticket: %v", tk)
+		}
+	}
+	// The payment service refunds it (the system's cancel of a purchase).
+	if _, err := booking.CancelBooking(ctx, testkit.AsService(t, a.Mesh, "payment", &bookingv1.CancelBookingRequest{BookingId: refunded.GetId()})); err != nil {
+		t.Fatalf("refund: %v", err)
+	}
+	testkit.Eventually(t, 20*time.Second, "the tickets revoked", func() bool {
+		return a.Count(t, `SELECT count(*) FROM gate_tickets WHERE booking_id = $1 AND status = 'revoked'`, refunded.GetId()) == 2
+	})
+	list := func(grpc bool, b string) []*gatev1.Ticket {
+		t.Helper()
+		res, err := gate(grpc).ListBookingTickets(ctx, testkit.As(t, a.Mesh, buyer, authn.RoleUser, &gatev1.ListBookingTicketsRequest{BookingId: b}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Msg.GetTickets()
+	}
+	for _, grpc := range []bool{false, true} {
+		ts := list(grpc, refunded.GetId())
+		if len(ts) != 2 {
+			t.Fatalf("%d tickets of the refunded booking (grpc %v), want 2", len(ts), grpc)
+		}
+		for i, tk := range ts {
+			if tk.GetStatus() != gatev1.TicketStatus_TICKET_STATUS_REVOKED || tk.GetCode() != "" || len(tk.GetQrPng()) != 0 ||
+				tk.GetId() != before[i].GetId() || tk.GetSeat() != int32(i+1) || tk.GetShowId() != shop.Show {
+				t.Fatalf("a revoked ticket (grpc %v): %v", grpc, tk)
+			}
+		}
+		if ts := list(grpc, kept.GetId()); len(ts) != 1 || ts[0].GetStatus() != gatev1.TicketStatus_TICKET_STATUS_VALID || ts[0].GetCode() == "" || len(ts[0].GetQrPng()) == 0 {
+			t.Fatalf("the other booking's ticket (grpc %v): %v", grpc, ts)
+		}
+	}
+	dev, err := gate(false).CreateDevice(ctx, testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer,
+		&gatev1.CreateDeviceRequest{Name: "door", EventIds: []string{shop.Event}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := gate(true).CheckIn(ctx, testkit.Bearer(dev.Msg.GetCredential(), &gatev1.CheckInRequest{Code: before[0].GetCode(), Gate: "Main", ShowId: shop.Show}))
+	if err != nil || res.Msg.GetResult().GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_REVOKED {
+		t.Fatalf("a code read before the refund at the door: %v %v", res, err)
+	}
+}

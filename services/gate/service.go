@@ -134,8 +134,10 @@ type IssuedTicket struct {
 }
 
 // BookingTickets answers the tickets of one of the caller's bookings (none
-// for another user's, nor for a booking not confirmed yet), each with a
-// code signed by the event's active key and its QR code.
+// for another user's, nor for a booking not confirmed yet): each valid one
+// with a code signed by the event's active key and its QR code. A revoked
+// ticket (its purchase was cancelled or refunded) comes with neither: a
+// code would look scannable to its holder, and every door refuses it.
 func (s *Service) BookingTickets(ctx context.Context, p *authn.Principal, bookingID string, qr bool) ([]IssuedTicket, error) {
 	ts, err := s.store.BookingTickets(ctx, bookingID)
 	if err != nil {
@@ -144,14 +146,22 @@ func (s *Service) BookingTickets(ctx context.Context, p *authn.Principal, bookin
 	if len(ts) == 0 || (ts[0].UserID != p.UserID && p.Role != authn.RoleAdmin && p.Role != authn.RoleService) {
 		return nil, nil
 	}
-	key, err := s.store.ActiveKey(ctx, ts[0].EventID)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]IssuedTicket, len(ts))
+	var key *Key // read once, for the first valid ticket
 	for i, t := range ts {
-		out[i] = IssuedTicket{Ticket: t, Code: s.sign(t, key)}
-		if qr && t.Status == StatusValid {
+		out[i] = IssuedTicket{Ticket: t}
+		if t.Status != StatusValid {
+			continue
+		}
+		if key == nil {
+			k, err := s.store.ActiveKey(ctx, t.EventID)
+			if err != nil {
+				return nil, err
+			}
+			key = &k
+		}
+		out[i].Code = s.sign(t, *key)
+		if qr {
 			if out[i].QR, err = eticket.QR(out[i].Code, s.cfg.QRSize); err != nil {
 				return nil, err
 			}

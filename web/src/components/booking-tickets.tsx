@@ -1,7 +1,8 @@
 /**
  * The e-tickets of a confirmed booking: one QR code per seat, signed by the
  * event's key (the same codes as in the confirmation e-mail). A gate
- * verifies them offline; a revoked ticket (cancelled or refunded) shows as such.
+ * verifies them offline; a revoked ticket (cancelled or refunded) shows as such,
+ * without a QR code (the API sends it no code).
  */
 import { AutoRefresh } from "@/components/auto-refresh";
 import { Badge } from "@/components/ui/badge";
@@ -37,7 +38,13 @@ export function BookingTickets({ tickets, confirmed, tz }: { tickets: Ticket[]; 
             <img src={`data:image/png;base64,${t.qr_png}`} alt={`QR code of ticket ${t.seat}`} width={200} height={200} className="mx-auto" />
           )}
           <p className="text-muted-foreground text-xs">
-            {t.checked_in_at ? `Checked in ${dateTime(t.checked_in_at, { zone: tz })}` : t.valid_until ? `Valid until ${dateTime(t.valid_until, { zone: tz })}` : ""}
+            {t.status === "revoked"
+              ? "Void: its booking was cancelled or refunded"
+              : t.checked_in_at
+                ? `Checked in ${dateTime(t.checked_in_at, { zone: tz })}`
+                : t.valid_until
+                  ? `Valid until ${dateTime(t.valid_until, { zone: tz })}`
+                  : ""}
           </p>
         </li>
       ))}

@@ -171,9 +171,11 @@ type Ticket struct {
 	ZoneId string `protobuf:"bytes,6,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
 	// Status is valid or revoked.
 	Status TicketStatus `protobuf:"varint,7,opt,name=status,proto3,enum=bookingrush.gate.v1.TicketStatus" json:"status,omitempty"`
-	// Code is the signed code ("BRT1:..."); the QR code holds it.
+	// Code is the signed code ("BRT1:..."); the QR code holds it. Empty for
+	// a revoked ticket.
 	Code string `protobuf:"bytes,8,opt,name=code,proto3" json:"code,omitempty"`
-	// QrPng is the code as a PNG QR code (base64 in JSON).
+	// QrPng is the code as a PNG QR code (base64 in JSON); empty for a
+	// revoked ticket.
 	QrPng []byte `protobuf:"bytes,9,opt,name=qr_png,json=qrPng,proto3" json:"qr_png,omitempty"`
 	// ValidUntil is the end of its validity (a day after the show starts, and
 	// at least the show's end).

@@ -67,7 +67,8 @@ const (
 // GateServiceClient is a client for the bookingrush.gate.v1.GateService service.
 type GateServiceClient interface {
 	// ListBookingTickets answers the tickets of one of the caller's bookings
-	// (another user's answers NOT_FOUND), each with its code and QR code. A
+	// (another user's answers NOT_FOUND), each valid one with its code and QR
+	// code; a revoked one (a cancelled or refunded purchase) has neither. A
 	// booking confirmed a moment ago may have none yet: ask again.
 	ListBookingTickets(context.Context, *connect.Request[v1.ListBookingTicketsRequest]) (*connect.Response[v1.ListBookingTicketsResponse], error)
 	// GetTicketKeys publishes an event's ticket public keys (anyone may read
@@ -242,7 +243,8 @@ func (c *gateServiceClient) GetShowCheckInStats(ctx context.Context, req *connec
 // GateServiceHandler is an implementation of the bookingrush.gate.v1.GateService service.
 type GateServiceHandler interface {
 	// ListBookingTickets answers the tickets of one of the caller's bookings
-	// (another user's answers NOT_FOUND), each with its code and QR code. A
+	// (another user's answers NOT_FOUND), each valid one with its code and QR
+	// code; a revoked one (a cancelled or refunded purchase) has neither. A
 	// booking confirmed a moment ago may have none yet: ask again.
 	ListBookingTickets(context.Context, *connect.Request[v1.ListBookingTicketsRequest]) (*connect.Response[v1.ListBookingTicketsResponse], error)
 	// GetTicketKeys publishes an event's ticket public keys (anyone may read

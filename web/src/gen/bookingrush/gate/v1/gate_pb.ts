@@ -77,14 +77,16 @@ export type Ticket = Message<"bookingrush.gate.v1.Ticket"> & {
   status: TicketStatus;
 
   /**
-   * Code is the signed code ("BRT1:..."); the QR code holds it.
+   * Code is the signed code ("BRT1:..."); the QR code holds it. Empty for
+   * a revoked ticket.
    *
    * @generated from field: string code = 8;
    */
   code: string;
 
   /**
-   * QrPng is the code as a PNG QR code (base64 in JSON).
+   * QrPng is the code as a PNG QR code (base64 in JSON); empty for a
+   * revoked ticket.
    *
    * @generated from field: bytes qr_png = 9;
    */
@@ -162,14 +164,16 @@ export type TicketJson = {
   status?: TicketStatusJson;
 
   /**
-   * Code is the signed code ("BRT1:..."); the QR code holds it.
+   * Code is the signed code ("BRT1:..."); the QR code holds it. Empty for
+   * a revoked ticket.
    *
    * @generated from field: string code = 8;
    */
   code?: string;
 
   /**
-   * QrPng is the code as a PNG QR code (base64 in JSON).
+   * QrPng is the code as a PNG QR code (base64 in JSON); empty for a
+   * revoked ticket.
    *
    * @generated from field: bytes qr_png = 9;
    */
@@ -1596,7 +1600,8 @@ export const CheckInOutcomeSchema: GenEnum<CheckInOutcome, CheckInOutcomeJson> =
 export const GateService: GenService<{
   /**
    * ListBookingTickets answers the tickets of one of the caller's bookings
-   * (another user's answers NOT_FOUND), each with its code and QR code. A
+   * (another user's answers NOT_FOUND), each valid one with its code and QR
+   * code; a revoked one (a cancelled or refunded purchase) has neither. A
    * booking confirmed a moment ago may have none yet: ask again.
    *
    * @generated from rpc bookingrush.gate.v1.GateService.ListBookingTickets
