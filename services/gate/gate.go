@@ -18,9 +18,10 @@
 //     and gets each a credential: a token of role device (authn.IssueDevice)
 //     that calls the gate only, for the events it names, refused once
 //     revoked. A scan is judged valid / already used (with the first scan) /
-//     revoked / wrong event / invalid, and recorded; the earliest scan of a
-//     ticket is its check-in, so offline scans synced later win over later
-//     online ones.
+//     revoked / wrong event / wrong show / invalid, and recorded; the
+//     earliest scan of a ticket is its check-in, so offline scans synced
+//     later win over later online ones. A door's show_id that is not a show
+//     of the device's events refuses the call and records nothing.
 package gate
 
 import (

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
@@ -287,5 +288,63 @@ func TestRevokedTicketsComeWithoutCode(t *testing.T) {
 	res, err := gate(true).CheckIn(ctx, testkit.Bearer(dev.Msg.GetCredential(), &gatev1.CheckInRequest{Code: before[0].GetCode(), Gate: "Main", ShowId: shop.Show}))
 	if err != nil || res.Msg.GetResult().GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_REVOKED {
 		t.Fatalf("a code read before the refund at the door: %v %v", res, err)
+	}
+}
+
+// TestCheckInAtADoorOfNoShowOfTheDevice: a scan whose door names a show of
+// none of the device's events (a show id that does not exist, or another
+// organizer's show) is refused as a whole, a VALIDATION_ERROR naming
+// show_id (scans[i].show_id when synced), whatever the code, over gRPC and
+// Connect; nothing is logged or checked in. A show of the device's event
+// that sold no ticket yet (known from the catalog) is a door: another
+// show's ticket there is WRONG_SHOW. The ticket then admits at its door.
+func TestCheckInAtADoorOfNoShowOfTheDevice(t *testing.T) {
+	t.Parallel()
+	a, shop, booking, gate := startGate(t, testkit.ShopOptions{Seats: 10, Users: 1, Shows: 2})
+	other := a.SeedShop(t, testkit.ShopOptions{Users: 1}) // another organizer's event
+	saturday, monday := shop.Shows[0], shop.Shows[1]
+	buyer := shop.Users[0]
+	ctx := context.Background()
+	tickets := purchase(t, a, booking, gate, buyer, a.ReserveIn(t, saturday, shop.Zones[0], buyer, 1))
+	dev, err := gate(false).CreateDevice(ctx, testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer,
+		&gatev1.CreateDeviceRequest{Name: "door", EventIds: []string{shop.Event}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, code := dev.Msg.GetCredential(), tickets[0].GetCode()
+	wantField := func(err error, field, what string) {
+		t.Helper()
+		testkit.WantCode(t, err, errs.Validation)
+		fs, _ := errs.FromConnect(err).Details["fields"].([]any)
+		if len(fs) != 1 || fs[0].(map[string]any)["field"] != field {
+			t.Fatalf("%s: details %v, want the field %s", what, errs.FromConnect(err).Details, field)
+		}
+	}
+	for _, grpc := range []bool{false, true} {
+		for what, door := range map[string]string{"a show that does not exist": uuid.NewString(), "another organizer's show": other.Show} {
+			for _, c := range []string{code, "BRT1:NOTATICKET"} {
+				_, err := gate(grpc).CheckIn(ctx, testkit.Bearer(cred, &gatev1.CheckInRequest{Code: c, Gate: "Main", ShowId: door}))
+				wantField(err, "show_id", what)
+			}
+			// Synced: the batch is refused, its good scan too.
+			_, err := gate(grpc).SyncCheckIns(ctx, testkit.Bearer(cred, &gatev1.SyncCheckInsRequest{Scans: []*gatev1.Scan{
+				{Code: code, Gate: "Main", ShowId: saturday}, {Code: code, Gate: "Main", ShowId: door}}}))
+			wantField(err, "scans[1].show_id", what+", synced")
+		}
+	}
+	if n := a.Count(t, `SELECT count(*) FROM gate_scans WHERE device_id = $1`, dev.Msg.GetDevice().GetId()); n != 0 {
+		t.Fatalf("%d scans logged at doors of no show of the device, want 0", n)
+	}
+	if n := a.Count(t, `SELECT count(*) FROM gate_checkins`); n != 0 {
+		t.Fatalf("%d check-ins at doors of no show of the device, want 0", n)
+	}
+	// Monday has no ticket yet: still a door of the device's event.
+	r, err := gate(true).CheckIn(ctx, testkit.Bearer(cred, &gatev1.CheckInRequest{Code: code, Gate: "Main", ShowId: monday}))
+	if err != nil || r.Msg.GetResult().GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_WRONG_SHOW {
+		t.Fatalf("Saturday's ticket at Monday's door: %v %v", r, err)
+	}
+	r, err = gate(false).CheckIn(ctx, testkit.Bearer(cred, &gatev1.CheckInRequest{Code: code, Gate: "Main", ShowId: saturday}))
+	if err != nil || r.Msg.GetResult().GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_VALID {
+		t.Fatalf("Saturday's ticket at Saturday's door: %v %v", r, err)
 	}
 }

@@ -19,12 +19,14 @@ import (
 )
 
 // Catalog is what the gate asks the catalog: an event's organizer (who may
-// rotate its keys, register devices, read its counts) and its shows' dates
+// rotate its keys, register devices, read its counts), its shows' dates
 // (a ticket is valid until a day after its show starts, and at least until
-// it ends).
+// it ends), and the event of a door's show that has no ticket here (a scan
+// naming a show of none of the device's events is refused).
 type Catalog interface {
 	GetEvent(context.Context, *connect.Request[catalogv1.GetEventRequest]) (*connect.Response[catalogv1.GetEventResponse], error)
 	ListShows(context.Context, *connect.Request[catalogv1.ListShowsRequest]) (*connect.Response[catalogv1.ListShowsResponse], error)
+	GetShow(context.Context, *connect.Request[catalogv1.GetShowRequest]) (*connect.Response[catalogv1.GetShowResponse], error)
 }
 
 // Service holds the gate's rules; the handlers only translate.
@@ -35,7 +37,8 @@ type Service struct {
 	cfg     Config
 	log     *zap.Logger
 
-	shows sync.Map // show id -> until when its tickets admit (time.Time); a show's dates are fixed once it sells
+	shows      sync.Map // show id -> until when its tickets admit (time.Time); a show's dates are fixed once it sells
+	showEvents sync.Map // show id -> its event's id (string); a show never changes event
 }
 
 // NewService returns the gate service.
@@ -64,6 +67,7 @@ func (s *Service) validUntil(ctx context.Context, eventID, showID string) (time.
 		return time.Time{}, errs.FromConnect(err)
 	}
 	for _, sh := range res.Msg.GetShows() {
+		s.showEvents.Store(sh.GetId(), sh.GetEventId())
 		until := sh.GetShowDate().AsTime().Add(s.cfg.ValidAfterStart)
 		if sh.GetEndsAt() != nil {
 			until = later(until, sh.GetEndsAt().AsTime())
@@ -316,10 +320,11 @@ const (
 type ScanIn struct {
 	Code, Gate string
 	// ShowID is the show the door admits to: a ticket of another show is
-	// wrong_show and not checked in. Empty (a client from before the
-	// field) admits any show of the device's events, as check-in did
-	// before: a festival's Saturday ticket then admits on Monday, and
-	// counts as used on Saturday.
+	// wrong_show and not checked in; a show of none of the device's events
+	// refuses the call (CheckIn). Empty (a client from before the field)
+	// admits any show of the device's events, as check-in did before: a
+	// festival's Saturday ticket then admits on Monday, and counts as used
+	// on Saturday.
 	ShowID    string
 	ScannedAt time.Time // zero: now
 	// Offline is a scan synced after the fact (SyncCheckIns).
@@ -335,10 +340,25 @@ type Verdict struct {
 }
 
 // CheckIn judges scans of the calling device, in order, and records each.
+// A scan whose door names a show of none of the device's events (a mistyped
+// show id) refuses the whole call, a VALIDATION_ERROR on that show_id, and
+// records nothing: at such a door every ticket would be the wrong show's.
 func (s *Service) CheckIn(ctx context.Context, p *authn.Principal, scans []ScanIn) ([]Verdict, error) {
 	d, err := s.device(ctx, p)
 	if err != nil {
 		return nil, err
+	}
+	for i, sc := range scans {
+		if sc.ShowID == "" {
+			continue
+		}
+		field := "show_id"
+		if sc.Offline { // SyncCheckIns: the scans' field
+			field = "scans[" + strconv.Itoa(i) + "].show_id"
+		}
+		if err := s.doorShow(ctx, d, sc.ShowID, field); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]Verdict, len(scans))
 	for i, sc := range scans {
@@ -347,6 +367,45 @@ func (s *Service) CheckIn(ctx context.Context, p *authn.Principal, scans []ScanI
 		}
 	}
 	return out, nil
+}
+
+// doorShow refuses a door's show (request field field) that is not a show
+// of one of the device's events, whether it is another organizer's show or
+// none at all.
+func (s *Service) doorShow(ctx context.Context, d Device, showID, field string) error {
+	ev, err := s.showEvent(ctx, strings.ToLower(showID))
+	if err != nil {
+		return err
+	}
+	if ev == "" || !slices.Contains(d.EventIDs, ev) {
+		return errs.Invalid(field, "show_id.device_event", "must be a show of an event this device checks in")
+	}
+	return nil
+}
+
+// showEvent answers a show's event ("" when there is no such show): from
+// memory, else from the gate's own tickets (a door whose show sold works
+// while the catalog is down), else from the catalog.
+func (s *Service) showEvent(ctx context.Context, showID string) (string, error) {
+	if ev, ok := s.showEvents.Load(showID); ok {
+		return ev.(string), nil
+	}
+	ev, ok, err := s.store.ShowEvent(ctx, showID)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		res, err := s.catalog.GetShow(authn.AsSystem(ctx), connect.NewRequest(&catalogv1.GetShowRequest{ShowId: showID}))
+		if err != nil {
+			if e := errs.FromConnect(err); e.Code != errs.NotFound {
+				return "", e
+			}
+			return "", nil // no such show (not remembered)
+		}
+		ev = res.Msg.GetShow().GetEventId()
+	}
+	s.showEvents.Store(showID, ev)
+	return ev, nil
 }
 
 func (s *Service) checkIn(ctx context.Context, d Device, sc ScanIn) (Verdict, error) {

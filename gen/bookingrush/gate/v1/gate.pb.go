@@ -1357,9 +1357,10 @@ type CheckInRequest struct {
 	// Gate names the entrance.
 	Gate string `protobuf:"bytes,2,opt,name=gate,proto3" json:"gate,omitempty"`
 	// ShowId is the show this door admits to: a ticket of another show is
-	// answered WRONG_SHOW and not checked in. Empty (a client from before
-	// this field) checks any show of the device's events in, so a ticket
-	// for one day of a festival admits on another: send it.
+	// answered WRONG_SHOW and not checked in; a show of none of the device's
+	// events refuses the call (INVALID_ARGUMENT). Empty (a client from
+	// before this field) checks any show of the device's events in, so a
+	// ticket for one day of a festival admits on another: send it.
 	ShowId        string `protobuf:"bytes,3,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -94,15 +94,20 @@ type GateServiceClient interface {
 	// device only): VALID the first time, ALREADY_USED (with the first scan)
 	// after, REVOKED, WRONG_EVENT (not one of the device's events),
 	// WRONG_SHOW (not the show_id the scan names; nothing is checked in),
-	// INVALID. A scan without show_id (a client from before it) checks a
-	// ticket of any show of the device's events in, as it always did.
+	// INVALID. A show_id that is not a show of the device's events (a
+	// mistyped id, another organizer's show) answers INVALID_ARGUMENT
+	// (VALIDATION_ERROR on show_id) and records nothing. A scan without
+	// show_id (a client from before it) checks a ticket of any show of the
+	// device's events in, as it always did.
 	CheckIn(context.Context, *connect.Request[v1.CheckInRequest]) (*connect.Response[v1.CheckInResponse], error)
 	// SyncCheckIns uploads scans a device made offline (at scanned_at). The
 	// earliest scan of a ticket wins, whichever device made it and whenever
 	// it arrives: an offline scan made before the recorded check-in takes
 	// its place (both admitted someone: the gates' log shows it). Every other
 	// scan is answered ALREADY_USED with the winner. (An online CheckIn
-	// never displaces the check-in recorded before it.)
+	// never displaces the check-in recorded before it.) A scan whose show_id
+	// is not a show of the device's events refuses the whole batch, as
+	// CheckIn does (VALIDATION_ERROR on scans[i].show_id): nothing is recorded.
 	SyncCheckIns(context.Context, *connect.Request[v1.SyncCheckInsRequest]) (*connect.Response[v1.SyncCheckInsResponse], error)
 	// GetShowCheckInStats answers a show's live counts: tickets sold (valid),
 	// checked in, revoked (its organizer or an admin).
@@ -270,15 +275,20 @@ type GateServiceHandler interface {
 	// device only): VALID the first time, ALREADY_USED (with the first scan)
 	// after, REVOKED, WRONG_EVENT (not one of the device's events),
 	// WRONG_SHOW (not the show_id the scan names; nothing is checked in),
-	// INVALID. A scan without show_id (a client from before it) checks a
-	// ticket of any show of the device's events in, as it always did.
+	// INVALID. A show_id that is not a show of the device's events (a
+	// mistyped id, another organizer's show) answers INVALID_ARGUMENT
+	// (VALIDATION_ERROR on show_id) and records nothing. A scan without
+	// show_id (a client from before it) checks a ticket of any show of the
+	// device's events in, as it always did.
 	CheckIn(context.Context, *connect.Request[v1.CheckInRequest]) (*connect.Response[v1.CheckInResponse], error)
 	// SyncCheckIns uploads scans a device made offline (at scanned_at). The
 	// earliest scan of a ticket wins, whichever device made it and whenever
 	// it arrives: an offline scan made before the recorded check-in takes
 	// its place (both admitted someone: the gates' log shows it). Every other
 	// scan is answered ALREADY_USED with the winner. (An online CheckIn
-	// never displaces the check-in recorded before it.)
+	// never displaces the check-in recorded before it.) A scan whose show_id
+	// is not a show of the device's events refuses the whole batch, as
+	// CheckIn does (VALIDATION_ERROR on scans[i].show_id): nothing is recorded.
 	SyncCheckIns(context.Context, *connect.Request[v1.SyncCheckInsRequest]) (*connect.Response[v1.SyncCheckInsResponse], error)
 	// GetShowCheckInStats answers a show's live counts: tickets sold (valid),
 	// checked in, revoked (its organizer or an admin).

@@ -1212,9 +1212,10 @@ export type CheckInRequest = Message<"bookingrush.gate.v1.CheckInRequest"> & {
 
   /**
    * ShowId is the show this door admits to: a ticket of another show is
-   * answered WRONG_SHOW and not checked in. Empty (a client from before
-   * this field) checks any show of the device's events in, so a ticket
-   * for one day of a festival admits on another: send it.
+   * answered WRONG_SHOW and not checked in; a show of none of the device's
+   * events refuses the call (INVALID_ARGUMENT). Empty (a client from
+   * before this field) checks any show of the device's events in, so a
+   * ticket for one day of a festival admits on another: send it.
    *
    * @generated from field: string show_id = 3;
    */
@@ -1243,9 +1244,10 @@ export type CheckInRequestJson = {
 
   /**
    * ShowId is the show this door admits to: a ticket of another show is
-   * answered WRONG_SHOW and not checked in. Empty (a client from before
-   * this field) checks any show of the device's events in, so a ticket
-   * for one day of a festival admits on another: send it.
+   * answered WRONG_SHOW and not checked in; a show of none of the device's
+   * events refuses the call (INVALID_ARGUMENT). Empty (a client from
+   * before this field) checks any show of the device's events in, so a
+   * ticket for one day of a festival admits on another: send it.
    *
    * @generated from field: string show_id = 3;
    */
@@ -1675,8 +1677,11 @@ export const GateService: GenService<{
    * device only): VALID the first time, ALREADY_USED (with the first scan)
    * after, REVOKED, WRONG_EVENT (not one of the device's events),
    * WRONG_SHOW (not the show_id the scan names; nothing is checked in),
-   * INVALID. A scan without show_id (a client from before it) checks a
-   * ticket of any show of the device's events in, as it always did.
+   * INVALID. A show_id that is not a show of the device's events (a
+   * mistyped id, another organizer's show) answers INVALID_ARGUMENT
+   * (VALIDATION_ERROR on show_id) and records nothing. A scan without
+   * show_id (a client from before it) checks a ticket of any show of the
+   * device's events in, as it always did.
    *
    * @generated from rpc bookingrush.gate.v1.GateService.CheckIn
    */
@@ -1691,7 +1696,9 @@ export const GateService: GenService<{
    * it arrives: an offline scan made before the recorded check-in takes
    * its place (both admitted someone: the gates' log shows it). Every other
    * scan is answered ALREADY_USED with the winner. (An online CheckIn
-   * never displaces the check-in recorded before it.)
+   * never displaces the check-in recorded before it.) A scan whose show_id
+   * is not a show of the device's events refuses the whole batch, as
+   * CheckIn does (VALIDATION_ERROR on scans[i].show_id): nothing is recorded.
    *
    * @generated from rpc bookingrush.gate.v1.GateService.SyncCheckIns
    */
