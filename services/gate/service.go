@@ -340,23 +340,22 @@ type Verdict struct {
 }
 
 // CheckIn judges scans of the calling device, in order, and records each.
-// A scan whose door names a show of none of the device's events (a mistyped
-// show id) refuses the whole call, a VALIDATION_ERROR on that show_id, and
+// A live scan whose door names a show of none of the device's events (a
+// mistyped show id) refuses the call, a VALIDATION_ERROR on show_id, and
 // records nothing: at such a door every ticket would be the wrong show's.
+// A synced scan is a fact already (the device let someone in or not while
+// offline): it is judged and recorded as it came, such a door's ticket
+// WRONG_SHOW, so one bad scan never holds back a batch's admissions.
 func (s *Service) CheckIn(ctx context.Context, p *authn.Principal, scans []ScanIn) ([]Verdict, error) {
 	d, err := s.device(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	for i, sc := range scans {
-		if sc.ShowID == "" {
+	for _, sc := range scans {
+		if sc.ShowID == "" || sc.Offline {
 			continue
 		}
-		field := "show_id"
-		if sc.Offline { // SyncCheckIns: the scans' field
-			field = "scans[" + strconv.Itoa(i) + "].show_id"
-		}
-		if err := s.doorShow(ctx, d, sc.ShowID, field); err != nil {
+		if err := s.doorShow(ctx, d, sc.ShowID, "show_id"); err != nil {
 			return nil, err
 		}
 	}

@@ -1130,7 +1130,8 @@ type Scan struct {
 	// the future counts as now).
 	ScannedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=scanned_at,json=scannedAt,proto3" json:"scanned_at,omitempty"`
 	// ShowId is the show the door admitted to, as in CheckInRequest (empty:
-	// any show of the device's events).
+	// any show of the device's events), except that a show of none of the
+	// device's events is recorded, answered WRONG_SHOW.
 	ShowId        string `protobuf:"bytes,4,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -106,8 +106,8 @@ type GateServiceClient interface {
 	// its place (both admitted someone: the gates' log shows it). Every other
 	// scan is answered ALREADY_USED with the winner. (An online CheckIn
 	// never displaces the check-in recorded before it.) A scan whose show_id
-	// is not a show of the device's events refuses the whole batch, as
-	// CheckIn does (VALIDATION_ERROR on scans[i].show_id): nothing is recorded.
+	// is not a show of the device's events is recorded as it came, answered
+	// WRONG_SHOW: the batch's other scans are facts too.
 	SyncCheckIns(context.Context, *connect.Request[v1.SyncCheckInsRequest]) (*connect.Response[v1.SyncCheckInsResponse], error)
 	// GetShowCheckInStats answers a show's live counts: tickets sold (valid),
 	// checked in, revoked (its organizer or an admin).
@@ -287,8 +287,8 @@ type GateServiceHandler interface {
 	// its place (both admitted someone: the gates' log shows it). Every other
 	// scan is answered ALREADY_USED with the winner. (An online CheckIn
 	// never displaces the check-in recorded before it.) A scan whose show_id
-	// is not a show of the device's events refuses the whole batch, as
-	// CheckIn does (VALIDATION_ERROR on scans[i].show_id): nothing is recorded.
+	// is not a show of the device's events is recorded as it came, answered
+	// WRONG_SHOW: the batch's other scans are facts too.
 	SyncCheckIns(context.Context, *connect.Request[v1.SyncCheckInsRequest]) (*connect.Response[v1.SyncCheckInsResponse], error)
 	// GetShowCheckInStats answers a show's live counts: tickets sold (valid),
 	// checked in, revoked (its organizer or an admin).

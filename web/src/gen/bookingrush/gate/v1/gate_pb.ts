@@ -971,7 +971,8 @@ export type Scan = Message<"bookingrush.gate.v1.Scan"> & {
 
   /**
    * ShowId is the show the door admitted to, as in CheckInRequest (empty:
-   * any show of the device's events).
+   * any show of the device's events), except that a show of none of the
+   * device's events is recorded, answered WRONG_SHOW.
    *
    * @generated from field: string show_id = 4;
    */
@@ -1008,7 +1009,8 @@ export type ScanJson = {
 
   /**
    * ShowId is the show the door admitted to, as in CheckInRequest (empty:
-   * any show of the device's events).
+   * any show of the device's events), except that a show of none of the
+   * device's events is recorded, answered WRONG_SHOW.
    *
    * @generated from field: string show_id = 4;
    */
@@ -1697,8 +1699,8 @@ export const GateService: GenService<{
    * its place (both admitted someone: the gates' log shows it). Every other
    * scan is answered ALREADY_USED with the winner. (An online CheckIn
    * never displaces the check-in recorded before it.) A scan whose show_id
-   * is not a show of the device's events refuses the whole batch, as
-   * CheckIn does (VALIDATION_ERROR on scans[i].show_id): nothing is recorded.
+   * is not a show of the device's events is recorded as it came, answered
+   * WRONG_SHOW: the batch's other scans are facts too.
    *
    * @generated from rpc bookingrush.gate.v1.GateService.SyncCheckIns
    */
