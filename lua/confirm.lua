@@ -17,6 +17,9 @@
 --                                   a hold of a cancelled event is released here and answers
 --                                   {"GONE","cancelled","event_cancelled"}: a cancelled event
 --                                   sells nothing, whenever the money arrives
+--   {"NOT_ON_SALE", status}         the event is not published (a publish that failed put it
+--                                   back to draft): nothing of it is confirmed; the hold is
+--                                   left to expire or be released, and the payment is refunded
 
 local event = redis.call('HGET', KEYS[4], 'status')
 if not event then
@@ -36,6 +39,9 @@ local now = now_ms()
 if event == 'cancelled' then
   release(ARGV[1], KEYS[1], KEYS[2], KEYS[3], 'cancelled', now, ARGV[4], 'event_cancelled')
   return {'GONE', 'cancelled', 'event_cancelled'}
+end
+if event ~= 'published' then
+  return {'NOT_ON_SALE', event}
 end
 if now >= tonumber(f[3]) then
   release(ARGV[1], KEYS[1], KEYS[2], KEYS[3], 'expired', now, ARGV[4], 'expired')

@@ -20,7 +20,8 @@
 -- then the number of idempotency records I, then 5 values per record:
 --         user id, idempotency key, booking id, request fingerprint, TTL (s)
 --
--- When the event's meta exists, only the sale settings (ARGV[2..6]), the
+-- When the event's meta exists, only the sale settings (ARGV[2..6]; a
+-- cancelled status is final and kept), the
 -- zone ids and each existing zone's show start (starts: a zone loaded before
 -- the field existed gets it at the next refresh) are updated: counters and
 -- holds are never overwritten while inventory is live. A zone of the
@@ -50,6 +51,11 @@ local i = 7
 local zones = tonumber(ARGV[i])
 
 if redis.call('EXISTS', KEYS[1]) == 1 then
+  -- A cancelled event stays cancelled: a load whose snapshot was read
+  -- before the cancellation may arrive after it.
+  if redis.call('HGET', KEYS[1], 'status') == 'cancelled' then
+    settings[2] = 'cancelled'
+  end
   local had = {}
   for id in string.gmatch(redis.call('HGET', KEYS[1], 'zones') or '', '[^,]+') do
     had[id] = true

@@ -228,6 +228,8 @@ func (e *Engine) Confirm(ctx context.Context, eventID, bookingID, owner string) 
 			return errs.New(errs.Conflict, "the event was cancelled; its bookings cannot be confirmed", "status", res[1], "cause", res[2])
 		}
 		return errs.New(errs.Conflict, "the booking was "+res[1]+" before it was confirmed", "status", res[1])
+	case "NOT_ON_SALE":
+		return errs.New(errs.Conflict, "the event is not on sale (it is a "+res[1]+"); its bookings cannot be confirmed", "event_status", res[1])
 	}
 	return fmt.Errorf("confirm.lua: unexpected answer %q", res)
 }

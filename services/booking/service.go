@@ -286,6 +286,12 @@ func (s *Service) LoadInventory(ctx context.Context, eventID string, st EventSet
 		return LoadResult{}, err
 	}
 	if !loaded && st.Status == "draft" {
+		// Booking's copy may say published (a publish that failed after
+		// it was kept): it must not, or the next reserve would rebuild a
+		// draft's inventory from it and sell.
+		if err := s.store.Unpublish(ctx, eventID); err != nil {
+			return LoadResult{}, err
+		}
 		return LoadResult{}, errDraft
 	}
 	lost, err := s.store.SaveEvent(ctx, eventID, st, zones)

@@ -114,6 +114,15 @@ type ZoneDef struct {
 	ShowDate time.Time
 }
 
+// Unpublish records that the catalog took a published event back to
+// draft (a publish that failed): booking's copy no longer says it sells.
+// A cancelled event stays cancelled; an unknown one is nothing to do.
+func (s *Store) Unpublish(ctx context.Context, eventID string) error {
+	_, err := s.db.Exec(ctx, `UPDATE booking_events SET status = 'draft', updated_at = now()
+		WHERE event_id = $1 AND status = 'published'`, eventID)
+	return dbUnavailable(err)
+}
+
 // SaveEvent keeps the catalog's snapshot of an event: its sale settings,
 // and its zones (a new zone starts with every seat available; a zone nobody
 // reserved from yet takes the catalog's latest price and total, while the
@@ -131,7 +140,8 @@ func (s *Store) SaveEvent(ctx context.Context, eventID string, st EventSettings,
 	var b pgx.Batch
 	b.Queue(`INSERT INTO booking_events (event_id, status, sale_start_at, sale_end_at, max_per_user, queue_enabled)
 		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (event_id) DO UPDATE SET status = excluded.status, sale_start_at = excluded.sale_start_at,
+		ON CONFLICT (event_id) DO UPDATE SET status = CASE WHEN booking_events.status = 'cancelled' THEN 'cancelled' ELSE excluded.status END,
+			sale_start_at = excluded.sale_start_at,
 			sale_end_at = excluded.sale_end_at, max_per_user = excluded.max_per_user,
 			queue_enabled = excluded.queue_enabled, updated_at = now()`,
 		eventID, st.Status, nullTime(st.SaleStart), nullTime(st.SaleEnd), st.MaxPerUser, st.Queue)

@@ -354,6 +354,15 @@ func (s *Service) DeleteEvent(ctx context.Context, eventID string) error {
 		if !isDraft(ev) {
 			return errs.New(errs.Conflict, "only a draft can be deleted; cancel a published event instead", "status", ev.GetStatus().String())
 		}
+		// A draft takes no money, but one a failed publish took back may
+		// have sold in the moment it was on sale: such money goes back
+		// before the event goes (none to refund is one quick call).
+		if total, failed, err := s.inv.RefundEvent(ctx, ev.GetId(), "the event was withdrawn before it went on sale"); err != nil || failed > 0 {
+			if err == nil {
+				err = errs.New(errs.ServiceUnavailable, "the draft had paid bookings and some refunds failed; nothing was deleted, retry", "refunds", total, "failed", failed)
+			}
+			return err
+		}
 		if err := softDelete(ctx, tx, ev.GetId()); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"connectrpc.com/connect"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 )
@@ -53,10 +54,11 @@ func (s *Service) Quote(ctx context.Context, p *authn.Principal, bookingID strin
 		}
 	case bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED:
 		q.Cancellable = true
-		show, cancelled, err := s.shows.ShowOf(ctx, b.GetShowId())
+		show, event, err := s.shows.ShowOf(ctx, b.GetShowId())
 		if err != nil {
 			return Quote{}, err
 		}
+		cancelled := event == catalogv1.EventStatus_EVENT_STATUS_CANCELLED
 		if cancelled {
 			q.Percent, q.Policy = 100, "the event was cancelled: everything is refunded"
 		} else {

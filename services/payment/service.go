@@ -19,6 +19,7 @@ import (
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
@@ -152,12 +153,19 @@ func (s *Service) payable(ctx context.Context, p *authn.Principal, bookingID str
 	// A cancelled event takes no money, even in the moment before its
 	// holds are released (a payment that slips through anyway is refunded:
 	// the booking engine never confirms a booking of a cancelled event).
-	start, cancelled, err := s.shows.ShowOf(ctx, b.GetShowId())
+	start, event, err := s.shows.ShowOf(ctx, b.GetShowId())
 	if err != nil {
 		return nil, 0, err
 	}
-	if cancelled {
+	switch event {
+	case catalogv1.EventStatus_EVENT_STATUS_PUBLISHED:
+	case catalogv1.EventStatus_EVENT_STATUS_CANCELLED:
 		return nil, 0, errs.New(errs.Conflict, "the event was cancelled; it takes no payments", "status", "cancelled")
+	default:
+		// A publish that failed put it back to draft after buyers held
+		// seats: nothing of it is sold (the booking engine confirms
+		// nothing of it either).
+		return nil, 0, errs.New(errs.Conflict, "the event is not on sale; it takes no payments", "status", "draft")
 	}
 	// Nor does a hold made once its show had started (the booking engine
 	// refuses such reserves; a zone loaded before it knew show starts, or
@@ -427,11 +435,11 @@ func (s *Service) decideRefund(ctx context.Context, bookingID, paymentID, confir
 	if b != nil && b.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED {
 		// The policy applies to purchases; money for a booking that was
 		// never confirmed is always returned in full.
-		show, cancelled, err := s.shows.ShowOf(ctx, b.GetShowId())
+		show, event, err := s.shows.ShowOf(ctx, b.GetShowId())
 		if err != nil {
 			return Payment{}, err
 		}
-		pct = RefundPercent(cause, show, s.now(), cancelled)
+		pct = RefundPercent(cause, show, s.now(), event == catalogv1.EventStatus_EVENT_STATUS_CANCELLED)
 	}
 	var pay Payment
 	err := s.store.tx(ctx, func(tx pgx.Tx) error {

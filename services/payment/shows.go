@@ -15,9 +15,10 @@ import (
 
 // Shows is what the payment service asks of the catalog, which owns the
 // shows and events: when a show starts (the refund policy counts from it)
-// and whether its event was cancelled (such an event takes no money).
+// and where its event stands (only a published event takes money; a
+// cancelled one refunds in full).
 type Shows interface {
-	ShowOf(ctx context.Context, showID string) (start time.Time, cancelled bool, err error)
+	ShowOf(ctx context.Context, showID string) (start time.Time, event catalogv1.EventStatus, err error)
 }
 
 // NewShows returns Shows over the catalog's client; calls are made as the
@@ -28,12 +29,12 @@ type showsClient struct {
 	c catalogv1connect.CatalogServiceClient
 }
 
-func (s showsClient) ShowOf(ctx context.Context, showID string) (time.Time, bool, error) {
+func (s showsClient) ShowOf(ctx context.Context, showID string) (time.Time, catalogv1.EventStatus, error) {
 	res, err := s.c.GetShow(authn.AsSystem(ctx), connect.NewRequest(&catalogv1.GetShowRequest{ShowId: showID}))
 	if err != nil {
-		return time.Time{}, false, errs.FromConnect(err)
+		return time.Time{}, 0, errs.FromConnect(err)
 	}
-	return res.Msg.GetShow().GetShowDate().AsTime(), res.Msg.GetEventStatus() == catalogv1.EventStatus_EVENT_STATUS_CANCELLED, nil
+	return res.Msg.GetShow().GetShowDate().AsTime(), res.Msg.GetEventStatus(), nil
 }
 
 func newShows(mesh *server.Mesh) Shows {

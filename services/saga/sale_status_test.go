@@ -1,0 +1,140 @@
+package saga_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/services/payment"
+	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/saga"
+	"github.com/bookingrush/rush/services/testkit"
+)
+
+// reserveAgain is a new reserve of one seat by user, and its error.
+func (e *env) reserveAgain(t *testing.T, s testkit.Shop, user string) error {
+	t.Helper()
+	req := testkit.As(t, e.Mesh, user, authn.RoleUser, &bookingv1.ReserveRequest{ShowId: s.Show, ZoneId: s.Zone, Quantity: 1})
+	req.Header().Set("Idempotency-Key", "rv-"+uuid.NewString())
+	_, err := e.booking.Reserve(context.Background(), req)
+	return err
+}
+
+// TestADraftAgainTakesNoMoney: an event a failed publish put back to draft
+// after buyers held seats (the catalog gave up on a load that booking did)
+// takes no money: a new payment of its hold is refused, a payment made
+// while it was on sale and succeeding after is not confirmed but refunded
+// in full, and nothing new is reserved. Its holds come back by expiry.
+func TestADraftAgainTakesNoMoney(t *testing.T) {
+	t.Parallel()
+	e := start(t, []string{"-payment.sim-delay=2s"})
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 10, Users: 3})
+	ctx := context.Background()
+	paidBefore := e.Reserve(t, s, s.Users[0], 2)
+	unpaid := e.Reserve(t, s, s.Users[1], 1)
+	late := e.pay(t, s.Users[0], paidBefore.GetId(), payment.SimSlow) // succeeds 2 s later
+
+	// What the catalog's unpublish does: status draft, then booking loads it.
+	if _, err := e.Pool.Exec(ctx, `UPDATE events SET status = 'draft', published_at = NULL WHERE id = $1`, s.Event); err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDBFromPool(e.Pool)
+	defer db.Close()
+	testkit.LoadInventory(t, db, e.booking, e.Keys, s.Event)
+
+	testkit.WantCode(t, e.reserveAgain(t, s, s.Users[2]), errs.SaleNotOpen)
+	_, err := e.payment.CreatePayment(ctx, testkit.As(t, e.Mesh, s.Users[1], authn.RoleUser,
+		&paymentv1.CreatePaymentRequest{BookingId: unpaid.GetId(), PaymentMethod: payment.SimOK}))
+	testkit.WantCode(t, err, errs.Conflict)
+
+	e.waitSaga(t, late.GetId(), saga.StatusCompensated, 30*time.Second)
+	if st := e.Booking(t, s.Users[0], paidBefore.GetId()).GetStatus(); st == bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED {
+		t.Fatalf("a draft's booking was confirmed: %v", st)
+	}
+	var status string
+	if err := e.Pool.QueryRow(ctx, `SELECT status FROM payments WHERE id = $1`, late.GetId()).Scan(&status); err != nil || status != "refunded" {
+		t.Fatalf("the payment that succeeded once the event was a draft again: %q %v, want refunded", status, err)
+	}
+	if r := e.AuditMoney(t, e.prefix); r.Confirmed != 0 || r.Refunded != 1 {
+		t.Fatalf("money audit %v, want nothing confirmed and 1 refunded", r)
+	}
+}
+
+// TestAFailedPublishDoesNotSellTheDraft: a publish whose load reached
+// booking's records but not Redis fails, and the catalog takes the event
+// back to draft. The draft's load is refused (a draft has no inventory),
+// and booking's records learn the status anyway, so a reserve of the draft
+// answers SALE_NOT_OPEN; before, it rebuilt the inventory from records
+// that still said published, and the draft sold.
+func TestAFailedPublishDoesNotSellTheDraft(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	s := e.SeedShop(t, testkit.ShopOptions{})
+	ctx := context.Background()
+	// Redis never got the inventory (the first load failed there).
+	if keys, _ := e.Redis.Keys(ctx, e.prefix+"{ev:"+s.Event+"}*").Result(); len(keys) > 0 {
+		e.Redis.Del(ctx, keys...)
+	}
+	e.Redis.SRem(ctx, e.prefix+"events", s.Event)
+	if _, err := e.Pool.Exec(ctx, `UPDATE events SET status = 'draft', published_at = NULL WHERE id = $1`, s.Event); err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDBFromPool(e.Pool)
+	defer db.Close()
+	snap, err := testkit.Inventory(ctx, db, s.Event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.booking.LoadInventory(ctx, testkit.AsService(t, e.Mesh, "catalog", snap))
+	testkit.WantCode(t, err, errs.Conflict)
+	var st string
+	if err := e.Pool.QueryRow(ctx, `SELECT status FROM booking_events WHERE event_id = $1`, s.Event).Scan(&st); err != nil || st != "draft" {
+		t.Fatalf("booking's record of the event: %q %v, want draft", st, err)
+	}
+	for range 3 {
+		testkit.WantCode(t, e.reserveAgain(t, s, s.Users[0]), errs.SaleNotOpen)
+		time.Sleep(200 * time.Millisecond) // a rebuild, had one started, would be done
+	}
+}
+
+// TestALateLoadKeepsACancelledEventCancelled: a load whose snapshot was
+// read before the cancellation (an edit's reload, a publish's late load)
+// reaches booking after it: the event stays cancelled in Redis and in
+// booking's records, and sells nothing.
+func TestALateLoadKeepsACancelledEventCancelled(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	s := e.SeedShop(t, testkit.ShopOptions{})
+	ctx := context.Background()
+	db := stdlib.OpenDBFromPool(e.Pool)
+	defer db.Close()
+	stale, err := testkit.Inventory(ctx, db, s.Event) // read before the cancel
+	if err != nil {
+		t.Fatal(err)
+	}
+	catalog := catalogv1connect.NewCatalogServiceClient(server.NewClient(), e.URL(t, "catalog"))
+	if _, err := catalog.CancelEvent(ctx, testkit.As(t, e.Mesh, s.Organizer, authn.RoleOrganizer,
+		&catalogv1.CancelEventRequest{EventId: s.Event, Reason: "storm"})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.booking.LoadInventory(ctx, testkit.AsService(t, e.Mesh, "catalog", stale)); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := e.Redis.HGet(ctx, e.prefix+"{ev:"+s.Event+"}:meta", "status").Result(); err != nil || st != "cancelled" {
+		t.Fatalf("Redis's status after the late load: %q %v", st, err)
+	}
+	var st string
+	if err := e.Pool.QueryRow(ctx, `SELECT status FROM booking_events WHERE event_id = $1`, s.Event).Scan(&st); err != nil || st != "cancelled" {
+		t.Fatalf("booking's record after the late load: %q %v", st, err)
+	}
+	testkit.WantCode(t, e.reserveAgain(t, s, s.Users[0]), errs.SaleNotOpen)
+}
