@@ -2,6 +2,7 @@ package saga_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,4 +138,38 @@ func TestALateLoadKeepsACancelledEventCancelled(t *testing.T) {
 		t.Fatalf("booking's record after the late load: %q %v", st, err)
 	}
 	testkit.WantCode(t, e.reserveAgain(t, s, s.Users[0]), errs.SaleNotOpen)
+}
+
+// TestCancelWithAnUpperCaseID: an event cancelled with its id in upper case
+// (a UUID is case-insensitive; Swift writes them so) is cancelled in full:
+// it sells nothing more, its live hold is released, and a payment that
+// succeeds afterwards is refunded. Before, the catalog passed the id on as
+// sent, and booking cancelled an empty inventory of that string while the
+// real one went on selling and confirming.
+func TestCancelWithAnUpperCaseID(t *testing.T) {
+	t.Parallel()
+	e := start(t, []string{"-payment.sim-delay=2s"})
+	s := e.SeedShop(t, testkit.ShopOptions{Users: 2})
+	ctx := context.Background()
+	hold := e.Reserve(t, s, s.Users[0], 1)
+	slow := e.pay(t, s.Users[0], hold.GetId(), payment.SimSlow) // succeeds 2 s later
+	// Upper-case ids reserve like any others.
+	up := e.ReserveIn(t, strings.ToUpper(s.Show), strings.ToUpper(s.Zone), s.Users[1], 1)
+	if up.GetZoneId() != s.Zone || up.GetEventId() != s.Event {
+		t.Fatalf("a reserve with upper-case ids: %v", up)
+	}
+	catalog := catalogv1connect.NewCatalogServiceClient(server.NewClient(), e.URL(t, "catalog"))
+	res, err := catalog.CancelEvent(ctx, testkit.As(t, e.Mesh, s.Organizer, authn.RoleOrganizer,
+		&catalogv1.CancelEventRequest{EventId: strings.ToUpper(s.Event), Reason: "storm"}))
+	if err != nil || res.Msg.GetEvent().GetId() != s.Event {
+		t.Fatalf("cancel: %v %v", res, err)
+	}
+	testkit.WantCode(t, e.reserveAgain(t, s, s.Users[1]), errs.SaleNotOpen)
+	if st := e.Booking(t, s.Users[0], hold.GetId()).GetStatus(); st != bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED {
+		t.Fatalf("the live hold after the cancel: %v", st)
+	}
+	e.waitSaga(t, slow.GetId(), saga.StatusCompensated, 30*time.Second)
+	if n, _ := e.Redis.Keys(ctx, e.prefix+"{ev:"+strings.ToUpper(s.Event)+"}*").Result(); len(n) != 0 {
+		t.Fatalf("keys of the upper-case id: %v", n)
+	}
 }

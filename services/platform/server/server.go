@@ -185,12 +185,12 @@ func (s *Stack) HandlerOptions(anonymous ...string) []connect.HandlerOption {
 func (s *Stack) HandlerOptionsFor(impl any, anonymous ...string) []connect.HandlerOption {
 	// batchErrors outside everything: every other interceptor sees the
 	// handler's error as it is.
-	ics := make([]connect.Interceptor, 0, 9)
+	ics := make([]connect.Interceptor, 0, 10)
 	ics = append(ics, batchErrors)
 	if s.otel != nil {
 		ics = append(ics, s.otel)
 	}
-	ics = append(ics, s.metrics, s.logErrs, authn.NewServerInterceptor(s.keys, anonymous...), s.access, audit.NewInterceptor())
+	ics = append(ics, s.metrics, s.logErrs, canonicalIDs, authn.NewServerInterceptor(s.keys, anonymous...), s.access, audit.NewInterceptor())
 	if a, ok := impl.(Authorizer); ok {
 		ics = append(ics, authorizeInterceptor(a))
 	}
