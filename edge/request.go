@@ -182,14 +182,27 @@ func (rt *routeTable) forTranscoder(w http.ResponseWriter, r *http.Request) (_ *
 }
 
 // lookup returns the route of method and path (escaped), nil when none
-// matches.
+// matches. A literal segment wins over a variable, as in the transcoder:
+// "/bookings/pending" is ListPendingBookings, not GetBooking of the
+// booking "pending" (whose query rules dropped the page parameters).
 func (rt *routeTable) lookup(method, path string) *route {
+	var best *route
+	most := -1
 	for _, r := range rt.routes[method] {
-		if r.matches(path) {
-			return r
+		if !r.matches(path) {
+			continue
+		}
+		literal := 0
+		for _, s := range r.segments {
+			if s != "" {
+				literal++
+			}
+		}
+		if literal > most {
+			best, most = r, literal
 		}
 	}
-	return nil
+	return best
 }
 
 // matches reports whether path (escaped) fits r's template the way the
