@@ -146,11 +146,11 @@ func (s *Server) list(ctx context.Context, p *authn.Principal, f ListFilter) ([]
 
 // LoadInventory keeps the catalog's snapshot of an event and loads or
 // refreshes its inventory (the catalog calls it on publish, cancel and every
-// change of the sale settings). Only the system (and admins) may: the
+// change of the sale settings). Only the system may (not even an admin): the
 // snapshot sets prices and sale rules, which an organizer changes through
 // the catalog.
 func (s *Server) LoadInventory(ctx context.Context, req *connect.Request[bookingv1.LoadInventoryRequest]) (*connect.Response[bookingv1.LoadInventoryResponse], error) {
-	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
+	if err := authn.RequireService(ctx, "only the catalog loads an event's inventory"); err != nil {
 		return nil, err
 	}
 	sale := req.Msg.GetSale()
@@ -202,6 +202,11 @@ func (s *Server) DropZones(ctx context.Context, req *connect.Request[bookingv1.D
 
 // GetAvailability answers the live counters of a show's zones.
 func (s *Server) GetAvailability(ctx context.Context, req *connect.Request[bookingv1.GetAvailabilityRequest]) (*connect.Response[bookingv1.GetAvailabilityResponse], error) {
+	// Held and sold are the organizer's business: the catalog shows them
+	// to whom it may.
+	if err := authn.RequireService(ctx, "a show's seats are read from the catalog"); err != nil {
+		return nil, err
+	}
 	counters, zones, err := s.svc.Availability(ctx, req.Msg.GetShowId())
 	if err != nil {
 		return nil, err

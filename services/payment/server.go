@@ -71,7 +71,7 @@ func (s *Server) GetRefundQuote(ctx context.Context, req *connect.Request[paymen
 
 // GetBookingPayment answers a booking's payment to the system.
 func (s *Server) GetBookingPayment(ctx context.Context, req *connect.Request[paymentv1.GetBookingPaymentRequest]) (*connect.Response[paymentv1.GetBookingPaymentResponse], error) {
-	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
+	if err := authn.RequireService(ctx, "a booking's payment is read with GetPayment"); err != nil {
 		return nil, err
 	}
 	pay, ok, err := s.svc.store.ByBooking(ctx, req.Msg.GetBookingId())
@@ -138,7 +138,7 @@ func (s *Server) RefundBooking(ctx context.Context, req *connect.Request[payment
 // RefundEvent refunds a cancelled event's payments: the catalog's call,
 // with the service role only.
 func (s *Server) RefundEvent(ctx context.Context, req *connect.Request[paymentv1.RefundEventRequest]) (*connect.Response[paymentv1.RefundEventResponse], error) {
-	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
+	if err := authn.RequireService(ctx, "only the catalog refunds a whole event (cancel it)"); err != nil {
 		return nil, err
 	}
 	total, failed, err := s.svc.RefundEvent(ctx, req.Msg.GetEventId(), req.Msg.GetReason())

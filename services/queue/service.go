@@ -235,7 +235,7 @@ func (s *Service) Line(ctx context.Context, ev string) (*queuev1.Line, error) {
 // WatchLine sends the event's line state now and after every change, to
 // the mesh's own components (the edge's streams), until ctx ends.
 func (s *Service) WatchLine(ctx context.Context, ev string, send func(*queuev1.WatchLineResponse) error) error {
-	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
+	if err := authn.RequireService(ctx, "a line is watched through WatchQueueStatus"); err != nil {
 		return err
 	}
 	return s.hub.Watch(ctx, ev, send)
@@ -320,7 +320,7 @@ func (s *Service) SetSettings(ctx context.Context, ev string, c change) (*queuev
 // shedding its reserves and the organizer allowed it (auto); switched says
 // whether this call did (the system only).
 func (s *Service) SwitchOnForOverload(ctx context.Context, ev string) (*queuev1.QueueSettings, bool, error) {
-	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
+	if err := authn.RequireService(ctx, "only the edge switches a queue on for overload"); err != nil {
 		return nil, false, err
 	}
 	q, err := s.settings.event(ctx, ev)

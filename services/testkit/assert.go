@@ -91,7 +91,7 @@ func (a *App) Booking(t testing.TB, user, id string) *bookingv1.Booking {
 // Zone reads the live counters of the shop's zone.
 func (a *App) Zone(t testing.TB, s Shop) *bookingv1.ZoneAvailability {
 	t.Helper()
-	res, err := a.booking(t).GetAvailability(context.Background(), As(t, a.Mesh, s.Organizer, authn.RoleOrganizer,
+	res, err := a.booking(t).GetAvailability(context.Background(), AsService(t, a.Mesh, "catalog",
 		&bookingv1.GetAvailabilityRequest{ShowId: s.Show}))
 	if err != nil || len(res.Msg.GetZones()) != 1 {
 		t.Fatalf("testkit: availability: %v %v", res, err)
