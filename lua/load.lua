@@ -56,10 +56,19 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   if redis.call('HGET', KEYS[1], 'status') == 'cancelled' then
     settings[2] = 'cancelled'
   end
-  local had = {}
+  local had, all = {}, {}
   for id in string.gmatch(redis.call('HGET', KEYS[1], 'zones') or '', '[^,]+') do
     had[id] = true
+    all[#all + 1] = id
   end
+  -- Zones are only added here (drop_zones.lua takes them away): a
+  -- snapshot older than a zone added meanwhile keeps it.
+  for _, id in ipairs(ids) do
+    if not had[id] then
+      all[#all + 1] = id
+    end
+  end
+  settings[12] = table.concat(all, ',')
   for z = 0, zones - 1 do
     local b = i + 1 + z * 9
     local key = p .. 'zone:' .. ARGV[b]

@@ -794,7 +794,8 @@ func TestLiveCountStartsOnAnEventLoadedBefore(t *testing.T) {
 // TestLoadDropsZonesTheSnapshotLost: a zone the catalog's snapshot no
 // longer has, from which nothing was reserved (a draft's zone deleted after
 // a publish failed once the inventory was loaded), leaves booking's records
-// and the loaded inventory: it cannot be reserved by its id.
+// and the loaded inventory: it cannot be reserved by its id. (An event on
+// sale loses zones only by DropZones: TestAStaleLoadKeepsAZoneAddedOnSale.)
 func TestLoadDropsZonesTheSnapshotLost(t *testing.T) {
 	t.Parallel()
 	m := startMesh(t, "-target=booking")
@@ -808,6 +809,12 @@ func TestLoadDropsZonesTheSnapshotLost(t *testing.T) {
 	if _, err := m.reserve(context.Background(), m.booking(false), f, f.users[0], 5, "dropped-zone-0"); !errs.Is(err, errs.MaxPerUserExceeded) {
 		t.Fatalf("reserve above the limit: %v", err)
 	}
+	// The publish failed: the catalog took the event back to draft (and
+	// told booking), then the organizer deleted the zone and added another.
+	if _, err := m.db.Exec(`UPDATE events SET status = 'draft' WHERE id = $1`, f.event); err != nil {
+		t.Fatal(err)
+	}
+	m.load(f)
 	if _, err := m.db.Exec(`DELETE FROM seat_zones WHERE id = $1`, f.zone); err != nil {
 		t.Fatal(err)
 	}
@@ -818,6 +825,11 @@ func TestLoadDropsZonesTheSnapshotLost(t *testing.T) {
 	if n, err := m.rdb.Exists(context.Background(), zoneKey).Result(); err != nil || n != 0 {
 		t.Fatalf("the dropped zone is still loaded: %d %v", n, err)
 	}
+	// Published again: the dropped zone stays gone.
+	if _, err := m.db.Exec(`UPDATE events SET status = 'published' WHERE id = $1`, f.event); err != nil {
+		t.Fatal(err)
+	}
+	m.load(f)
 	if _, err := m.reserve(context.Background(), m.booking(false), f, f.users[0], 1, "dropped-zone-1"); !errs.Is(err, errs.NotFound) {
 		t.Fatalf("reserve in the dropped zone: %v, want NOT_FOUND", err)
 	}

@@ -299,7 +299,13 @@ func (s *Service) LoadInventory(ctx context.Context, eventID string, st EventSet
 		return LoadResult{}, err
 	}
 	// Before the refresh, each alone (the records may trail a hold: a zone
-	// Redis says was reserved from stays in both).
+	// Redis says was reserved from stays in both). An event on sale loses
+	// zones only by DropZones, which the catalog calls before its deletion
+	// commits: a snapshot without a zone there may just be older than the
+	// zone (loads arrive in no set order).
+	if loaded && st.Status == "published" {
+		lost = nil
+	}
 	for _, z := range lost {
 		if err := s.DropZones(ctx, eventID, []string{z}); err != nil && !errs.Is(err, errs.Conflict) {
 			return LoadResult{}, err

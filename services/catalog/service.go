@@ -264,7 +264,7 @@ func (s *Service) UpdateEvent(ctx context.Context, req *catalogv1.UpdateEventReq
 		return after, nil
 	}
 	if err := s.inv.Load(ctx, after.GetId()); err != nil {
-		s.restoreSale(ctx, before)
+		s.restoreSale(ctx, before, after)
 		return nil, err
 	}
 	return after, nil
@@ -276,7 +276,7 @@ func (s *Service) UpdateEvent(ctx context.Context, req *catalogv1.UpdateEventReq
 // booking engine reloads the sale settings; if it cannot, the switch is put
 // back and the answer is SERVICE_UNAVAILABLE (nothing changed).
 func (s *Service) SetQueueEnabled(ctx context.Context, eventID string, enabled bool) (*catalogv1.Event, error) {
-	if _, err := authn.Require(ctx, authn.RoleService); err != nil {
+	if err := authn.RequireService(ctx, "the waiting room is switched with the queue's settings"); err != nil {
 		return nil, err
 	}
 	var before, after *catalogv1.Event
@@ -305,40 +305,55 @@ func (s *Service) SetQueueEnabled(ctx context.Context, eventID string, enabled b
 	if after.GetStatus() != catalogv1.EventStatus_EVENT_STATUS_PUBLISHED {
 		return after, nil
 	}
-	if err := s.inv.Load(ctx, eventID); err != nil {
-		back := before.GetQueueEnabled()
-		rctx := context.WithoutCancel(ctx)
-		if rerr := s.store.eventTx(rctx, eventID, func(tx pgx.Tx, _ *catalogv1.Event) error {
-			return updateEvent(rctx, tx, eventID, eventPatch{queueEnabled: &back})
-		}); rerr != nil {
-			s.log.Error("could not restore the queue switch after a failed inventory reload", zap.String("event_id", eventID), zap.Error(rerr))
-		}
-		s.cache.InvalidateEvent(rctx, eventID)
+	if err := s.inv.Load(ctx, after.GetId()); err != nil {
+		s.restoreSale(ctx, before, after)
 		return nil, err
 	}
 	return after, nil
 }
 
 // restoreSale puts back the sale rules of a published event whose new ones
-// the booking engine could not load, so Postgres keeps describing what the
-// engine enforces.
-func (s *Service) restoreSale(ctx context.Context, before *catalogv1.Event) {
+// (after) the booking engine could not load, so Postgres keeps describing
+// what the engine enforces: each rule this change set and that still holds
+// its value goes back to before's (a rule someone changed since stays
+// theirs). The engine is then asked to load the event again, best effort:
+// the failed load may have happened all the same (an answer that came too
+// late), and would otherwise enforce what Postgres no longer says.
+func (s *Service) restoreSale(ctx context.Context, before, after *catalogv1.Event) {
 	ctx = context.WithoutCancel(ctx)
-	f := saleOf(before)
+	was, ours := saleOf(before), saleOf(after)
 	err := s.store.eventTx(ctx, before.GetId(), func(tx pgx.Tx, cur *catalogv1.Event) error {
-		if err := updateEvent(ctx, tx, before.GetId(), eventPatch{saleStartAt: f.start, saleEndAt: f.end, maxPerUser: &f.maxPerUser, queueEnabled: &f.queueEnabled}); err != nil {
+		now := saleOf(cur)
+		var back eventPatch
+		same := func(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
+		if !same(was.start, ours.start) && same(now.start, ours.start) && was.start != nil {
+			back.saleStartAt = was.start
+		}
+		if !same(was.end, ours.end) && same(now.end, ours.end) && was.end != nil {
+			back.saleEndAt = was.end
+		}
+		if was.maxPerUser != ours.maxPerUser && now.maxPerUser == ours.maxPerUser {
+			back.maxPerUser = &was.maxPerUser
+		}
+		if was.queueEnabled != ours.queueEnabled && now.queueEnabled == ours.queueEnabled {
+			back.queueEnabled = &was.queueEnabled
+		}
+		if err := updateEvent(ctx, tx, before.GetId(), back); err != nil {
 			return err
 		}
-		after, err := eventBy(ctx, tx, before.GetId(), "")
+		restored, err := eventBy(ctx, tx, before.GetId(), "")
 		if err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, audit.Entry{Action: "event.update_reverted", EntityType: "event", EntityID: before.GetId(), Old: cur, New: after})
+		return audit.Record(ctx, tx, audit.Entry{Action: "event.update_reverted", EntityType: "event", EntityID: before.GetId(), Old: cur, New: restored})
 	})
 	if err != nil {
 		s.log.Error("could not restore the sale rules after a failed inventory reload", zap.String("event_id", before.GetId()), zap.Error(err))
 	}
 	s.cache.InvalidateEvent(ctx, before.GetId())
+	if err := s.inv.Load(ctx, before.GetId()); err != nil {
+		s.log.Warn("sale rules restored; the booking engine could not be told yet (its next load tells it)", zap.String("event_id", before.GetId()), zap.Error(err))
+	}
 }
 
 // DeleteEvent soft-deletes a draft; a published event is cancelled instead.

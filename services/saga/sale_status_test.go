@@ -173,3 +173,37 @@ func TestCancelWithAnUpperCaseID(t *testing.T) {
 		t.Fatalf("keys of the upper-case id: %v", n)
 	}
 }
+
+// TestAStaleLoadKeepsAZoneAddedOnSale: a zone the organizer adds to an
+// event on sale (loaded, nobody reserved from it yet) stays on sale when a
+// load whose snapshot was read before the zone existed arrives after it:
+// an event on sale loses zones only by DropZones. Before, the stale load
+// dropped it, and the catalog listed a zone whose reserve answered 404.
+func TestAStaleLoadKeepsAZoneAddedOnSale(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	s := e.SeedShop(t, testkit.ShopOptions{Users: 2})
+	ctx := context.Background()
+	db := stdlib.OpenDBFromPool(e.Pool)
+	defer db.Close()
+	stale, err := testkit.Inventory(ctx, db, s.Event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var added string
+	if err := e.Pool.QueryRow(ctx, `INSERT INTO seat_zones (show_id, name, price, total_seats, available_seats)
+		VALUES ($1, 'Gallery', 10, 5, 5) RETURNING id::text`, s.Show).Scan(&added); err != nil {
+		t.Fatal(err)
+	}
+	testkit.LoadInventory(t, db, e.booking, e.Keys, s.Event) // CreateZone's load
+	if _, err := e.booking.LoadInventory(ctx, testkit.AsService(t, e.Mesh, "catalog", stale)); err != nil {
+		t.Fatal(err)
+	}
+	if b := e.ReserveIn(t, s.Show, added, s.Users[0], 1); b.GetZoneId() != added {
+		t.Fatalf("a reserve of the added zone: %v", b)
+	}
+	zones, err := e.Redis.HGet(ctx, e.prefix+"{ev:"+s.Event+"}:meta", "zones").Result()
+	if err != nil || !strings.Contains(zones, added) || !strings.Contains(zones, s.Zone) {
+		t.Fatalf("the event's zones after the stale load: %q %v", zones, err)
+	}
+}
