@@ -18,8 +18,9 @@
 -- its last move), floor (sequences up to it have no window left), opened,
 -- drawn + draw (the opening's permutation of the pre-queue: services/platform/
 -- ticket), tokens + ts (the bucket), soldout, active (admitted, window open,
--- pass unused), rate, cap, window, updated (ms of this step), ended, keep
--- (the keys' expiry).
+-- pass unused), rate, cap, window, updated (ms of this step), keep (the
+-- keys' expiry). Whether the sale is over is not kept: it is the booking
+-- meta's to say (status, sale_end), which the organizer may change.
 --
 -- Each step: the windows that ended leave the count of active shoppers (the
 -- floor moves); sold out is every zone's available = 0 (the zones of the
@@ -31,9 +32,18 @@
 -- window's end, the cursor after it), where reserve.lua finds a pass's
 -- window.
 --
+-- A step after the sale's end (or while the event is not published) moves
+-- nothing and keeps the line as it is: the organizer may extend the sale or
+-- put the event on sale again, and the same line, with its waiting tickets
+-- in their order, moves again from the first step after that. The bucket is
+-- emptied, as at the opening, so admission restarts without a burst.
+--
 -- Returns (every element a string):
 --   {"IDLE"}                   no inventory in Redis, or nobody ever joined
---   {"ENDED"}                  the sale is over or the event cancelled: stop ticking it
+--   {"CLOSED"}                 the event is cancelled (final), or the sale is over and its
+--                              line gone (nobody ever joined, or the keys expired)
+--   {"ENDED", waiting}         the sale is over, or the event is not published: nothing moves,
+--                              and waiting tickets are left (the sale may reopen)
 --   {"WAIT", waiting}          no queue, or before the opening: nothing to admit yet
 --   {"ADMITTED", n, waiting}   the cursor moved by n; waiting tickets are left
 
@@ -43,10 +53,13 @@ if not meta[1] then
 end
 local now = now_ms()
 if meta[1] ~= 'published' or now >= tonumber(meta[3]) then
-  if redis.call('EXISTS', KEYS[2]) == 1 then
-    redis.call('HSET', KEYS[2], 'ended', '1', 'updated', now)
+  local e = redis.call('HMGET', KEYS[2], 'epoch', 'joins', 'cursor')
+  if meta[1] == 'cancelled' or not e[1] then
+    return {'CLOSED'}
   end
-  return {'ENDED'}
+  redis.call('HDEL', KEYS[2], 'tokens', 'ts')
+  redis.call('HSET', KEYS[2], 'updated', now)
+  return {'ENDED', tostring(tonumber(e[2] or '0') - tonumber(e[3] or '0'))}
 end
 local g = redis.call('HMGET', KEYS[2], 'epoch', 'joins', 'cursor', 'floor', 'opened', 'tokens', 'ts', 'keep')
 if not g[1] then
@@ -93,7 +106,7 @@ if meta[5] then
 end
 
 local state = {'floor', floor, 'soldout', soldout, 'active', active, 'rate', rate, 'cap', cap,
-  'window', window, 'updated', now, 'ended', '0', 'keep', keep}
+  'window', window, 'updated', now, 'keep', keep}
 if meta[4] ~= '1' or now < tonumber(meta[2]) then
   -- The bucket starts empty when admission (re)starts: no burst at opening.
   redis.call('HDEL', KEYS[2], 'tokens', 'ts')

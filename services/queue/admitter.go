@@ -16,6 +16,12 @@ import (
 // Every replica may run one: queue_tick.lua refills a token bucket from
 // Redis time, so the rate holds whatever the number of replicas, and the
 // opening's draw is kept once.
+//
+// An event whose sale is over with tickets still waiting is not ticked but
+// parked: each step reads the sale settings of the parked events (two
+// reads each, whatever their lines' length) and ticks again the line of
+// one the organizer extended or put on sale again, from where it stopped.
+// A cancelled event, or one whose line expired, is let go.
 type Admitter struct {
 	lines    *Lines
 	settings *Settings
@@ -57,17 +63,20 @@ func (a *Admitter) loop(ctx context.Context) {
 	}
 }
 
-// once runs one admission step for every event with tickets waiting. A
-// failing event does not hold up the others; the first failure is
-// returned.
+// once puts back the parked events on sale again, then runs one admission
+// step for every event with tickets waiting. A failing event does not hold
+// up the others; the first failure is returned.
 func (a *Admitter) once(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
+	back, first := a.lines.reopen(ctx)
+	for _, ev := range back {
+		a.log.Info("a line parked at the sale's end moves again: the sale was extended or reopened", zap.String("event_id", ev))
+	}
 	events, err := a.lines.Active(ctx)
 	if err != nil {
 		return err
 	}
-	var first error
 	for _, ev := range events {
 		if err := a.step(ctx, ev); err != nil && first == nil {
 			first = err
@@ -90,8 +99,12 @@ func (a *Admitter) step(ctx context.Context, ev string) error {
 	}
 	a.admitted.Add(float64(res.admitted))
 	switch {
-	case res.ended:
+	case res.closed:
 		return a.lines.deactivate(ctx, ev, true)
+	case res.ended && res.waiting > 0:
+		// Those who wait keep their places: the organizer may extend the
+		// sale, and reopen then puts the event back.
+		return a.lines.park(ctx, ev)
 	case res.waiting == 0:
 		// Nobody waits (or nobody joined): the next join puts it back.
 		return a.lines.deactivate(ctx, ev, false)

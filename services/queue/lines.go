@@ -32,6 +32,8 @@ import (
 //	B{ev:E}:gate:used   ZSET   passes used by a reserve: member = sequence, score = window end
 //	Q{ev:E}:tickets     HASH   user id -> "<number>:<pre>:<issued ms>:<epoch>" (one place each)
 //	Q active            SET    events with tickets waiting, which the admitters tick
+//	Q ended             SET    events whose sale is over with tickets waiting, which the
+//	                           admitters watch for the sale to reopen
 //
 // A waiting buyer has one hash field; nothing else in Redis grows or is
 // touched per buyer while they wait. The keys expire one hour after the
@@ -128,6 +130,7 @@ func NewLines(rdb *redis.Client, prefix, bookingPrefix string, window time.Durat
 func (l *Lines) bk(ev string) lua.Keys       { return lua.EventKeys(l.booker, ev) }
 func (l *Lines) ticketsKey(ev string) string { return lua.EventPrefix(l.prefix, ev) + "tickets" }
 func (l *Lines) activeKey() string           { return l.prefix + "active" }
+func (l *Lines) endedKey() string            { return l.prefix + "ended" }
 
 // gateKeys are the keys reserve.lua checks a pass against.
 func (l *Lines) gateKeys(ev string) []string {
@@ -244,7 +247,9 @@ func (l *Lines) Pass(ctx context.Context, ev string, epoch uint64, seq uint32) (
 
 // Read reads the state of the event's line: its gate and the sale settings
 // of the booking engine's meta, in one round trip of two reads, whatever
-// the number of buyers. The knobs are the last admission step's.
+// the number of buyers. The knobs are the last admission step's. The sale
+// is over (Ended) by the sale settings as they are now, which the organizer
+// may change: an extended sale's line is live again at once.
 func (l *Lines) Read(ctx context.Context, ev string) (*queuev1.WatchLineResponse, error) {
 	pipe := l.rdb.Pipeline()
 	gc := pipe.HGetAll(ctx, l.bk(ev).Gate())
@@ -270,8 +275,7 @@ func (l *Lines) Read(ctx context.Context, ev string) (*queuev1.WatchLineResponse
 			AdmitPerSecond: num("rate"), MaxActive: num("cap"), Active: num("active"), UpdatedAt: ms(g["updated"]),
 		},
 		Epoch: g["epoch"], Draw: g["draw"], Drawn: num("drawn"), WindowFloor: num("floor"),
-		Ended: g["ended"] == "1" || (status != "" && status != "published") ||
-			(saleEnd != "" && !time.Now().Before(msTime(saleEnd))),
+		Ended: (status != "" && status != "published") || (saleEnd != "" && !time.Now().Before(msTime(saleEnd))),
 	}
 	if at := g["cursor_at"]; at != "" {
 		out.WindowEndsAt = timestamppb.New(msTime(at).Add(l.windowOf(g["window"])))
@@ -305,6 +309,78 @@ func (l *Lines) Active(ctx context.Context) ([]string, error) {
 	return evs, nil
 }
 
+// park moves an event whose sale is over, with tickets waiting, from the
+// admitters' list to the list they watch for a reopening, at once (MULTI):
+// it is never on neither.
+func (l *Lines) park(ctx context.Context, ev string) error {
+	_, err := l.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SAdd(ctx, l.endedKey(), ev)
+		p.SRem(ctx, l.activeKey(), ev)
+		return nil
+	})
+	if err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// reopen looks at the events parked when their sale was over (one read
+// of the list, then one pipelined round trip of two reads each), and puts
+// back on the admitters' list each whose sale settings say it is on sale
+// again (published, the sale's end ahead by Redis's clock): the organizer
+// extended it, or moved the window later. It forgets the events that were
+// cancelled and those whose line is gone (the keys expired): a join after a
+// reopening starts a new line and wakes the admitters itself. The others
+// stay parked. It returns the events it put back.
+func (l *Lines) reopen(ctx context.Context) ([]string, error) {
+	evs, err := l.rdb.SMembers(ctx, l.endedKey()).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	pipe := l.rdb.Pipeline()
+	now := pipe.Time(ctx)
+	metas := make([]*redis.SliceCmd, len(evs))
+	gates := make([]*redis.IntCmd, len(evs))
+	for i, ev := range evs {
+		metas[i] = pipe.HMGet(ctx, l.bk(ev).Meta(), "status", "sale_end")
+		gates[i] = pipe.Exists(ctx, l.bk(ev).Gate())
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, unavailable(err)
+	}
+	var back, gone []string
+	for i, ev := range evs {
+		m := metas[i].Val()
+		status, _ := m[0].(string)
+		end, _ := m[1].(string)
+		switch {
+		case status == "cancelled" || gates[i].Val() == 0:
+			gone = append(gone, ev)
+		case status == "published" && now.Val().Before(msTime(end)):
+			back = append(back, ev)
+		}
+	}
+	if len(back)+len(gone) == 0 {
+		return nil, nil
+	}
+	// One MULTI, so an event put back is never on neither list. go-redis
+	// spreads a []string argument into one argument per member.
+	_, err = l.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SRem(ctx, l.endedKey(), append(append([]string{}, back...), gone...))
+		if len(back) > 0 {
+			p.SAdd(ctx, l.activeKey(), back)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return back, nil
+}
+
 // deactivate takes an event off the admitters' list. A buyer may join
 // between the step that found nobody waiting and this call: the join's own
 // SADD comes after its script, so checking the line after the SREM and
@@ -330,7 +406,8 @@ func (l *Lines) deactivate(ctx context.Context, ev string, force bool) error {
 
 // tickResult is what one admission step did.
 type tickResult struct {
-	ended    bool // the sale is over: stop ticking the event
+	closed   bool // cancelled, or over without a line: stop ticking the event for good
+	ended    bool // the sale is over, or the event is not published: waiting tickets stay in line
 	idle     bool // nothing to admit: no inventory, no line, no queue or before the opening
 	admitted int
 	waiting  int // tickets the cursor has not passed
@@ -347,8 +424,10 @@ func (l *Lines) tick(ctx context.Context, ev string, rate, maxActive int) (tickR
 		return tickResult{}, unavailable(err)
 	}
 	switch res[0] {
+	case "CLOSED":
+		return tickResult{closed: true}, nil
 	case "ENDED":
-		return tickResult{ended: true}, nil
+		return tickResult{ended: true, waiting: atoi(res[1])}, nil
 	case "IDLE":
 		return tickResult{idle: true}, nil
 	case "WAIT":

@@ -23,6 +23,15 @@
 // its shopping window (queue.pass-ttl). A buyer's place is the ticket's
 // sequence less the cursor; nothing is written per buyer on admission.
 //
+// The sale's end. Nothing moves once the sale is over (or the event is not
+// published), and the line says it ended, from the booking engine's sale
+// settings as they are now. The line itself stays: the admitters park an
+// ended event with tickets waiting and read its sale settings each tick;
+// when the organizer extends the sale or moves its window later (the
+// catalog has the booking engine reload them), the same line moves again,
+// its buyers in their places. A cancelled event, or a line whose keys
+// expired (an hour after the sale's end), is let go.
+//
 // The pass. Once the cursor passed it, the ticket is the queue pass. The
 // booking service checks its signature, event and user in Go and hands
 // reserve.lua "<epoch>:<sequence>"; the script checks it against the gate

@@ -584,3 +584,115 @@ func reason(err error) string {
 	r, _ := e.Details["reason"].(string)
 	return r
 }
+
+// TestExtendedSaleLineMovesAgain: buyers wait in line when an event's sale
+// ends. Those who wait are told EXPIRED (a look without a ticket, and any
+// join, answer SALE_NOT_OPEN) and the admitters park the line, its places
+// kept. The organizer extends the sale: the same line moves again from the
+// next admission step. The buyer admitted before the end reserves with the
+// pass, the one who waited keeps the place (joining again answers the same
+// ticket) and is admitted before a buyer who joins after the extension.
+// An organizer who moves the window later instead (a new start ahead)
+// keeps them waiting, in order, until that start, then they are admitted.
+// Before, the admitter dropped the event at the sale's end for good, the
+// line said "ended" from a flag only an admission step cleared, and a join
+// woke the admitters only when nobody waited: nothing moved again.
+func TestExtendedSaleLineMovesAgain(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	end := time.Now().Add(4 * time.Second)
+	extended := m.seed(eventOpts{users: 3, queue: true, saleEnd: end})
+	moved := m.seed(eventOpts{users: 2, queue: true, saleEnd: end})
+	ctx := context.Background()
+	tickets, passes := map[string]string{}, map[string]string{}
+	for _, f := range []fixture{extended, moved} {
+		m.setSettings(f, true, 100, 1) // one shopper at a time
+		for _, u := range f.users[:2] {
+			st, err := m.join(ctx, false, f, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tickets[u] = st.GetTicket()
+		}
+		passes[f.users[0]] = m.waitAdmitted(f, f.users[0], 5*time.Second).GetQueuePass()
+	}
+	ticketStatus := func(f fixture, u string) *queuev1.QueueStatus {
+		t.Helper()
+		res, err := m.queue(false).GetQueueStatus(ctx, testkit.Bearer(m.token(u, authn.RoleUser),
+			&queuev1.GetQueueStatusRequest{EventId: f.event, Ticket: tickets[u]}))
+		if err != nil {
+			t.Fatalf("status of %s's ticket: %v", u, err)
+		}
+		return res.Msg.GetQueueStatus()
+	}
+
+	// The sale ends with the second buyer of each event waiting.
+	time.Sleep(time.Until(end))
+	for _, f := range []fixture{extended, moved} {
+		testkit.Eventually(t, 5*time.Second, "an admission step after the sale's end", func() bool {
+			return m.line(f).GetUpdatedAt().AsTime().After(end)
+		})
+		if st := ticketStatus(f, f.users[1]); st.GetStatus() != expired {
+			t.Fatalf("a waiting buyer after the sale's end: %v", st)
+		}
+		if _, err := m.status(ctx, false, f, f.users[1]); !errs.Is(err, errs.SaleNotOpen) {
+			t.Fatalf("a look after the sale's end: %v", err)
+		}
+	}
+	if _, err := m.join(ctx, false, extended, extended.users[2]); !errs.Is(err, errs.SaleNotOpen) {
+		t.Fatalf("a join after the sale's end: %v", err)
+	}
+
+	// The organizer extends one sale (UpdateEvent has booking reload the
+	// sale settings) and moves the other's window later.
+	if _, err := m.db.Exec(`UPDATE events SET sale_end_at = now() + interval '1 hour' WHERE id = $1`, extended.event); err != nil {
+		t.Fatal(err)
+	}
+	m.load(extended)
+	start := time.Now().Add(2 * time.Second)
+	if _, err := m.db.Exec(`UPDATE events SET sale_start_at = $2, sale_end_at = now() + interval '1 hour' WHERE id = $1`, moved.event, start); err != nil {
+		t.Fatal(err)
+	}
+	m.load(moved)
+
+	// Extended: the first buyer shops with the pass (its window is still
+	// open), which frees the one place for the second, who kept the place.
+	f := extended
+	if err := m.reserve(false, f, f.users[0], passes[f.users[0]]); err != nil {
+		t.Fatalf("reserve with the pass after the extension: %v", err)
+	}
+	st, err := m.join(ctx, false, f, f.users[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, was := m.pass(st.GetTicket()), m.pass(tickets[f.users[1]]); got.Number != was.Number || got.Epoch != was.Epoch {
+		t.Fatalf("joining again after the extension: ticket %+v, want the place kept (%+v)", got, was)
+	}
+	late, err := m.join(ctx, false, f, f.users[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := m.pass(late.GetTicket()).Number; n != 3 {
+		t.Fatalf("a join after the extension got number %d, want 3 (behind those who waited)", n)
+	}
+	if err := m.reserve(false, f, f.users[1], m.waitAdmitted(f, f.users[1], 5*time.Second).GetQueuePass()); err != nil {
+		t.Fatalf("reserve of the buyer who waited: %v", err)
+	}
+	m.waitAdmitted(f, f.users[2], 5*time.Second)
+
+	// Moved: the waiting buyer waits again, not admitted before the new
+	// start (the one place is taken anyway), then in turn.
+	f = moved
+	testkit.Eventually(t, time.Second, "the buyer who waited waits again, first in line", func() bool {
+		st := ticketStatus(f, f.users[1]) // the line's state is at most a tick old
+		return st.GetStatus() == waiting && st.GetPosition() == 1
+	})
+	if c := m.cursor(f); c != 1 {
+		t.Fatalf("cursor %d before the new start, want 1", c)
+	}
+	time.Sleep(time.Until(start))
+	if err := m.reserve(false, f, f.users[0], passes[f.users[0]]); err != nil {
+		t.Fatalf("reserve with the pass at the new start: %v", err)
+	}
+	m.waitAdmitted(f, f.users[1], 5*time.Second)
+}

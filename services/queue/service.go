@@ -44,7 +44,8 @@ const (
 
 // Join puts the caller in the event's line (once) and returns the place and
 // the ticket. A caller whose pass was used, or whose window ended, goes to
-// the end of the line with a new ticket.
+// the end of the line with a new ticket. A caller who waited when the sale
+// ended keeps the place once the organizer extended it.
 func (s *Service) Join(ctx context.Context, ev string) (*queuev1.QueueStatus, error) {
 	p, err := buyer(ctx)
 	if err != nil {
@@ -54,14 +55,14 @@ func (s *Service) Join(ctx context.Context, ev string) (*queuev1.QueueStatus, er
 	if err != nil {
 		return s.noLine(ctx, ev, err)
 	}
-	st, err := s.place(ctx, e.ticket(ev, p.UserID))
+	st, err := s.place(ctx, e.ticket(ev, p.UserID), true)
 	if err != nil || (st.GetStatus() != expired && st.GetStatus() != used) {
 		return st, err
 	}
 	if e, _, err = s.lines.entry(ctx, ev, p.UserID, modeRenew, e.raw); err != nil {
 		return s.noLine(ctx, ev, err)
 	}
-	return s.place(ctx, e.ticket(ev, p.UserID))
+	return s.place(ctx, e.ticket(ev, p.UserID), true)
 }
 
 // buyer is the caller, a person: a place in line is a buyer's (the
@@ -84,7 +85,9 @@ func (s *Service) Status(ctx context.Context, ev, raw string) (*queuev1.QueueSta
 	if err != nil {
 		return s.noLine(ctx, ev, err)
 	}
-	return s.place(ctx, t)
+	// Without a ticket, resolve looked the caller's up with the join
+	// script, which answers only while the event is on sale.
+	return s.place(ctx, t, raw == "")
 }
 
 // resolve returns the ticket a status or watch is about: raw, which must be
@@ -121,15 +124,19 @@ func (s *Service) resolve(ctx context.Context, ev, raw string) (ticket.Ticket, e
 }
 
 // place is where t stands: from the line's state (at most a tick old),
-// and, once the cursor passed the ticket, from its pass in Redis.
-func (s *Service) place(ctx context.Context, t ticket.Ticket) (*queuev1.QueueStatus, error) {
+// and, once the cursor passed the ticket, from its pass in Redis. onSale
+// says the caller's script just found the event on sale (a join, or a
+// look of the caller's own ticket).
+func (s *Service) place(ctx context.Context, t ticket.Ticket, onSale bool) (*queuev1.QueueStatus, error) {
 	l, err := s.hub.Snapshot(ctx, t.Event)
 	if err != nil {
 		return nil, err
 	}
 	pl := ticket.Where(t, l, ticket.DrawOf(l), time.Now())
-	if pl.Void {
-		// A state read before the line (re)started is stale, not void.
+	if pl.Void || (pl.Ended && onSale) {
+		// A state read before the line (re)started, or before the sale
+		// was extended, is stale: not void, not over. (A join must not
+		// take it for a lapsed place and send the buyer to the end.)
 		s.hub.Fresh(t.Event)
 		if l, err = s.hub.Snapshot(ctx, t.Event); err != nil {
 			return nil, err
