@@ -18,7 +18,8 @@ import { Textarea } from "@/components/ui/textarea";
 import { useApiAction } from "@/hooks/use-api-action";
 import { browserApi } from "@/lib/api/browser";
 import type { Category, Event } from "@/lib/api/wire";
-import { fromZoneInput, toZoneInput, venueZone } from "@/lib/format";
+import { changed } from "@/lib/event-fields";
+import { fromZoneInput, toZoneInput } from "@/lib/format";
 
 /**
  * zone is where a new event starts (the organizer's own); zones is the
@@ -29,9 +30,12 @@ export function EventForm({ event, categories, zone: initialZone, zones }: { eve
   const action = useApiAction();
   const [saved, setSaved] = useState(false);
   const [zone, setZone] = useState(initialZone);
-  const [defaults] = useState(() => ({
-    start: toZoneInput(new Date(Date.now() - 60_000).toISOString(), initialZone),
-    end: toZoneInput(new Date(Date.now() + 30 * 86400_000).toISOString(), initialZone),
+  // The sale window as instants: the inputs show them as the picked zone's
+  // wall clock, so picking another zone keeps the instants (as the API does)
+  // and writes them anew, instead of reading the same wall clock elsewhere.
+  const [sale, setSale] = useState(() => ({
+    sale_start_at: event?.sale_start_at ?? new Date(Date.now() - 60_000).toISOString(),
+    sale_end_at: event?.sale_end_at ?? new Date(Date.now() + 30 * 86400_000).toISOString(),
   }));
   const locked = event && event.status !== "draft";
 
@@ -45,13 +49,17 @@ export function EventForm({ event, categories, zone: initialZone, zones }: { eve
       venue: String(f.get("venue")),
       time_zone: zone,
       category: String(f.get("category") ?? ""),
-      sale_start_at: fromZoneInput(f.get("sale_start_at"), zone),
-      sale_end_at: fromZoneInput(f.get("sale_end_at"), zone),
+      sale_start_at: sale.sale_start_at,
+      sale_end_at: sale.sale_end_at,
       max_per_user: Number(f.get("max_per_user")),
       queue_enabled: f.get("queue_enabled") === "on",
     };
     if (event) {
-      const res = await action.run(() => browserApi.catalog.updateEvent(event.id, body));
+      // Only what the organizer changed: the page may be older than the
+      // event (the waiting room switched on by the edge in a rush, another
+      // tab's edit), and an ended sale's window cannot be sent again.
+      const changes = changed(body, event);
+      const res = Object.keys(changes).length === 0 || (await action.run(() => browserApi.catalog.updateEvent(event.id, changes)));
       if (res) {
         setSaved(true);
         router.refresh();
@@ -101,15 +109,26 @@ export function EventForm({ event, categories, zone: initialZone, zones }: { eve
         </div>
         {(
           [
-            ["sale_start_at", "Sale opens", event?.sale_start_at, defaults.start],
-            ["sale_end_at", "Sale closes", event?.sale_end_at, defaults.end],
+            ["sale_start_at", "Sale opens"],
+            ["sale_end_at", "Sale closes"],
           ] as const
-        ).map(([name, label, at, def]) => (
+        ).map(([name, label]) => (
           <div key={name} className="space-y-2">
             <Label htmlFor={name}>
               {label} ({zone} time)
             </Label>
-            <Input id={name} name={name} type="datetime-local" required defaultValue={event ? toZoneInput(at, venueZone(event)) : def} />
+            <Input
+              key={zone}
+              id={name}
+              name={name}
+              type="datetime-local"
+              required
+              defaultValue={toZoneInput(sale[name], zone)}
+              onChange={(e) => {
+                const at = fromZoneInput(e.target.value, zone);
+                if (at) setSale((cur) => ({ ...cur, [name]: at }));
+              }}
+            />
           </div>
         ))}
         <div className="space-y-2">
