@@ -52,15 +52,20 @@ func (s *Sweeper) loop(ctx context.Context) {
 // Once releases the due holds of every loaded event and returns how many
 // holds it looked at. It reads every event's earliest deadline in one
 // round trip and runs expire.lua only for the events where one passed (or
-// passes within an interval: Redis's clock, which expire.lua reads, may be a
-// little ahead of ours), so an idle event costs one ZRANGE per tick, not a
-// script call.
+// passes within an interval), so an idle event costs one ZRANGE per tick,
+// not a script call. "Passed" is by Redis's clock, which expire.lua and
+// every deadline read: a process whose clock runs behind it would release
+// holds late by the difference.
 func (s *Sweeper) Once(ctx context.Context) (int, error) {
 	events, next, err := s.eng.NextDeadlines(ctx)
 	if err != nil {
 		return 0, err
 	}
-	due := time.Now().Add(s.interval).UnixMilli()
+	now, err := s.eng.rdb.Time(ctx).Result()
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	due := now.Add(s.interval).UnixMilli()
 	total := 0
 	for i, ev := range events {
 		if next[i] > due {
