@@ -408,6 +408,39 @@ func testRoles(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
 	}
 }
 
+// SetUserRole takes the user's id in any letter case (a UUID all the same):
+// the access tokens the user holds carry the new role, and an admin's own id
+// is refused however it is spelt. Before, the id was compared and recorded
+// for the live tokens as typed: a demoted admin's tokens kept the role, and
+// an admin could change their own.
+func TestSetUserRoleIDInAnyCase(t *testing.T) {
+	t.Parallel()
+	f := start(t)
+	c := f.client(t, nil)
+	admin := must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: strings.ToLower(adminEmail), Password: adminPassword})))(t).Msg
+
+	email := uniqueEmail("demote")
+	target := register(t, c, email, "demote password").GetUser().GetId()
+	must(c.SetUserRole(ctx(t), testkit.Bearer(admin.GetAccessToken(), &authv1.SetUserRoleRequest{UserId: target, Role: authv1.Role_ROLE_ADMIN})))(t)
+	login := must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: email, Password: "demote password"})))(t).Msg
+	if p := f.principal(t, login.GetAccessToken()); p.Role != authn.RoleAdmin {
+		t.Fatalf("promoted, the token carries role %s", p.Role)
+	}
+
+	u := must(c.SetUserRole(ctx(t), testkit.Bearer(admin.GetAccessToken(),
+		&authv1.SetUserRoleRequest{UserId: strings.ToUpper(target), Role: authv1.Role_ROLE_USER})))(t).Msg.GetUser()
+	if u.GetId() != target || u.GetRole() != authv1.Role_ROLE_USER {
+		t.Fatalf("demoted: %v", u)
+	}
+	testkit.Eventually(t, 10*time.Second, "the demoted user's token carrying role user", func() bool {
+		return f.principal(t, login.GetAccessToken()).Role == authn.RoleUser
+	})
+
+	_, err := c.SetUserRole(ctx(t), testkit.Bearer(admin.GetAccessToken(),
+		&authv1.SetUserRoleRequest{UserId: strings.ToUpper(admin.GetUser().GetId()), Role: authv1.Role_ROLE_ORGANIZER}))
+	testkit.WantCode(t, err, errs.Conflict)
+}
+
 func TestResetTokenExpires(t *testing.T) {
 	t.Parallel()
 	f := start(t, "-auth.reset-ttl=1s")

@@ -739,6 +739,8 @@ func (s *Service) UpdateMe(ctx context.Context, fullName string) (*User, error) 
 
 // SetUserRole changes a user's role; admins only. An admin cannot change
 // their own role, so the last admin cannot lock everyone out by accident.
+// userID may come in any form uuid.Parse reads (upper case too): it is
+// compared and recorded in its canonical form, as tokens carry it.
 // Access tokens already issued carry the new role within
 // jwt.revocation-poll (authn.Revocations). When that cannot be recorded
 // (Redis down) the answer is SERVICE_UNAVAILABLE: the role changed for new
@@ -749,6 +751,11 @@ func (s *Service) SetUserRole(ctx context.Context, userID, role string) (*User, 
 	if err != nil {
 		return nil, err
 	}
+	id, err := uuid.Parse(userID)
+	if err != nil {
+		return nil, errNoUser // protovalidate refuses it already
+	}
+	userID = id.String()
 	if p.UserID == userID {
 		return nil, errs.New(errs.Conflict, "you cannot change your own role; ask another admin")
 	}
@@ -766,7 +773,7 @@ func (s *Service) SetUserRole(ctx context.Context, userID, role string) (*User, 
 	// After the commit, and on every call: a token issued meanwhile read the
 	// new role already, and a retry after a failure here (the role is then
 	// unchanged in Postgres) still reaches the older tokens.
-	if err := s.rev.SetRole(ctx, userID, role); err != nil {
+	if err := s.rev.SetRole(ctx, u.ID, role); err != nil {
 		return nil, err
 	}
 	return u, nil
