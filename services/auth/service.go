@@ -848,8 +848,11 @@ func isUUID(s string) bool {
 
 // dbError passes domain errors through and turns a database that cannot be
 // reached (postgres.Unreachable, or out of resources: SQLSTATE class 53)
-// into SERVICE_UNAVAILABLE; anything else stays an internal error (logged by
-// the handler, never shown to the caller).
+// into SERVICE_UNAVAILABLE, as it does a transaction Postgres rolled back
+// for a concurrent one (postgres.Contended: a deadlock or serialization
+// failure; nothing was committed, a retry normally succeeds); anything else
+// stays an internal error (logged by the handler, never shown to the
+// caller).
 func dbError(err error) error {
 	if err == nil {
 		return nil
@@ -857,6 +860,9 @@ func dbError(err error) error {
 	var de *errs.Error
 	if errors.As(err, &de) {
 		return err
+	}
+	if postgres.Contended(err) {
+		return errs.Unavailable("a concurrent request got in the way; try again", err, "dependency", "postgres")
 	}
 	var pe *pgconn.PgError
 	if postgres.Unreachable(err) || errors.As(err, &pe) && strings.HasPrefix(pe.Code, "53") {

@@ -67,3 +67,14 @@ func Unreachable(err error) bool {
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
+
+// Contended reports whether Postgres rolled a transaction back because of a
+// concurrent one: SQLSTATE 40P01 (deadlock detected) or 40001
+// (serialization failure). Nothing of the transaction was committed and
+// running it again normally succeeds, so it is the caller's to retry
+// (SERVICE_UNAVAILABLE), not an internal error; a store whose transactions
+// lock in one order should rarely see it.
+func Contended(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}

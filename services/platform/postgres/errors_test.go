@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -48,5 +49,24 @@ func TestStoreAndConnectionErrors(t *testing.T) {
 	}
 	if got := postgres.ConnectionError("the store", refused); code(got) != "" || !errors.Is(got, refused) {
 		t.Errorf("ConnectionError(23505) -> %v, want an internal error", got)
+	}
+}
+
+func TestContended(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "40P01"}, true}, // deadlock detected
+		{&pgconn.PgError{Code: "40001"}, true}, // serialization failure
+		{fmt.Errorf("refresh: %w", &pgconn.PgError{Code: "40P01"}), true},
+		{&pgconn.PgError{Code: "40002"}, false}, // a constraint at commit: retrying fails again
+		{&pgconn.PgError{Code: "23505"}, false},
+		{errors.New("dial tcp: connection refused"), false},
+		{nil, false},
+	} {
+		if got := postgres.Contended(c.err); got != c.want {
+			t.Errorf("Contended(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }
