@@ -185,15 +185,21 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	a.want(login, 200, "")
 	a.want(a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "buyer@rush.test", "password": "wrong-pass-1"}), 401, "UNAUTHORIZED")
 
-	refreshed := a.call("POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": login.str("refresh_token")})
-	a.want(refreshed, 200, "")
-	a.want(a.call("POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": login.str("refresh_token")}), 401, "UNAUTHORIZED")
-	a.want(a.call("POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": refreshed.str("refresh_token")}), 401, "UNAUTHORIZED")
 	a.want(a.call("POST", "/api/v1/auth/logout", buyer.str("access_token"), map[string]any{"refresh_token": buyer.str("refresh_token")}), 200, "")
 	// Logout ends the access tokens issued so far too (within a poll of
-	// jwt.revocation-poll); signing in again works.
+	// jwt.revocation-poll).
 	testkit.Eventually(t, 5*time.Second, "the logged-out access token refused", func() bool {
 		return a.call("GET", "/api/v1/auth/me", buyer.str("access_token"), nil).status == http.StatusUnauthorized
+	})
+	refreshed := a.call("POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": login.str("refresh_token")})
+	a.want(refreshed, 200, "")
+	a.want(a.call("GET", "/api/v1/auth/me", refreshed.str("access_token"), nil), 200, "")
+	// An exchanged refresh token presented again ends its family and, as a
+	// logout does, the access tokens issued so far; signing in again works.
+	a.want(a.call("POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": login.str("refresh_token")}), 401, "UNAUTHORIZED")
+	a.want(a.call("POST", "/api/v1/auth/refresh", "", map[string]any{"refresh_token": refreshed.str("refresh_token")}), 401, "UNAUTHORIZED")
+	testkit.Eventually(t, 5*time.Second, "the reused session's access token refused", func() bool {
+		return a.call("GET", "/api/v1/auth/me", refreshed.str("access_token"), nil).status == http.StatusUnauthorized
 	})
 	buyer = a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "buyer@rush.test", "password": "secret-pass-1"})
 	a.want(buyer, 200, "")

@@ -98,6 +98,15 @@ func (f *fixture) principal(t *testing.T, token string) *authn.Principal {
 	return p
 }
 
+// wantRevoked waits (the revocation poll) until access no longer verifies.
+func wantRevoked(t *testing.T, f *fixture, access string) {
+	t.Helper()
+	testkit.Eventually(t, 10*time.Second, "the access token revoked", func() bool {
+		_, err := f.mesh.Keys.Verify(access, time.Now())
+		return err != nil
+	})
+}
+
 func TestAuthService(t *testing.T) {
 	t.Parallel()
 	f := start(t)
@@ -189,9 +198,12 @@ func testRefresh(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
 	// first was rotated: presenting it again is a replay.
 	_, err := c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: first}))
 	testkit.WantCode(t, err, errs.Unauthorized)
-	// ... which revoked the newest token of the family too.
+	// ... which revoked the newest token of the family too, and (as a
+	// logout does) every access token of the user issued so far: the
+	// thief's included.
 	_, err = c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: third.GetRefreshToken()}))
 	testkit.WantCode(t, err, errs.Unauthorized)
+	wantRevoked(t, f, third.GetAccessToken())
 	// The user's other session is another family and lives on.
 	must(c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: other})))(t)
 

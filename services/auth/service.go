@@ -239,20 +239,23 @@ func (s *Service) openSession(ctx context.Context, tx pgx.Tx, u *User, family st
 // Refresh exchanges a live refresh token for a new pair in the same family.
 // A token that was already exchanged is a stolen or replayed one: the whole
 // family is revoked, so neither the thief nor the owner can go on with it
-// (the owner signs in again). The new access token carries the user's
-// current role.
+// (the owner signs in again), and so is every access token of the user
+// issued so far, as at a logout (the thief's among them). When the access
+// tokens cannot be revoked (Redis down) the answer is SERVICE_UNAVAILABLE:
+// the family is revoked already, and a retry revokes them. The new access
+// token carries the user's current role.
 func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 	var sess *Session
-	reused := false
+	reusedBy := "" // the user whose exchanged token came back
 	err := s.store.inTx(ctx, func(tx pgx.Tx) error {
 		r, err := lockRefresh(ctx, tx, token)
 		if err != nil {
 			return err
 		}
 		if r.Rotated {
-			reused = true
 			n, err := revokeFamily(ctx, tx, r.FamilyID)
 			if err == nil {
+				reusedBy = r.UserID
 				s.log.Warn("refresh token reused: session revoked", zap.String("user_id", r.UserID), zap.String("family_id", r.FamilyID), zap.Int64("revoked", n))
 			}
 			return err // commit the revocation
@@ -271,7 +274,16 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 		return retire(ctx, tx, r.ID, successor)
 	})
 	switch {
-	case reused && err == nil, errors.Is(err, errNoRows), errors.Is(err, errBadRefresh):
+	case reusedBy != "" && err == nil:
+		// After the commit, so that a failure here leaves the family
+		// revoked. No access token of the family is issued meanwhile: its
+		// refresh tokens are dead, and a refresh that committed before
+		// read the version this bumps.
+		if err := s.rev.Revoke(ctx, reusedBy); err != nil {
+			return nil, err
+		}
+		return nil, errBadRefresh
+	case errors.Is(err, errNoRows), errors.Is(err, errBadRefresh):
 		return nil, errBadRefresh
 	case err != nil:
 		return nil, dbError(err)

@@ -78,7 +78,9 @@ type AuthServiceClient interface {
 	// Login checks an e-mail and password and opens a session.
 	Login(context.Context, *connect.Request[v1.LoginRequest]) (*connect.Response[v1.LoginResponse], error)
 	// Refresh rotates a refresh token: the presented token dies, a new pair is
-	// returned. Presenting a dead token again revokes the whole token family.
+	// returned. Presenting a token that was exchanged already revokes the
+	// whole token family, and every access token of the user issued so far,
+	// as Logout does.
 	Refresh(context.Context, *connect.Request[v1.RefreshRequest]) (*connect.Response[v1.RefreshResponse], error)
 	// Logout revokes a refresh token (and its family).
 	Logout(context.Context, *connect.Request[v1.LogoutRequest]) (*connect.Response[v1.LogoutResponse], error)
@@ -316,7 +318,9 @@ type AuthServiceHandler interface {
 	// Login checks an e-mail and password and opens a session.
 	Login(context.Context, *connect.Request[v1.LoginRequest]) (*connect.Response[v1.LoginResponse], error)
 	// Refresh rotates a refresh token: the presented token dies, a new pair is
-	// returned. Presenting a dead token again revokes the whole token family.
+	// returned. Presenting a token that was exchanged already revokes the
+	// whole token family, and every access token of the user issued so far,
+	// as Logout does.
 	Refresh(context.Context, *connect.Request[v1.RefreshRequest]) (*connect.Response[v1.RefreshResponse], error)
 	// Logout revokes a refresh token (and its family).
 	Logout(context.Context, *connect.Request[v1.LogoutRequest]) (*connect.Response[v1.LogoutResponse], error)

@@ -1720,7 +1720,9 @@ export const AuthService: GenService<{
   },
   /**
    * Refresh rotates a refresh token: the presented token dies, a new pair is
-   * returned. Presenting a dead token again revokes the whole token family.
+   * returned. Presenting a token that was exchanged already revokes the
+   * whole token family, and every access token of the user issued so far,
+   * as Logout does.
    *
    * @generated from rpc bookingrush.auth.v1.AuthService.Refresh
    */
