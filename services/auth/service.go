@@ -169,7 +169,10 @@ func (s *Service) Register(ctx context.Context, email, password, fullName string
 // and wrong passwords get the same error after the same bcrypt work (and the
 // same audit write: the failed attempt, with the e-mail masked). Each
 // attempt first takes one of the address's attempts (auth.login-per-email),
-// known address or not, so the limit tells nothing about accounts.
+// known address or not, so the limit tells nothing about accounts. A
+// password changed or reset (or an account deleted) between the check and
+// the new session is a wrong password too: the change ends every session,
+// so it must not miss one opened with the password it replaced.
 func (s *Service) Login(ctx context.Context, email, password string) (*User, *Session, error) {
 	email = normalizeEmail(email)
 	if err := s.limits.loginAllowed(ctx, email); err != nil {
@@ -188,14 +191,29 @@ func (s *Service) Login(ctx context.Context, email, password string) (*User, *Se
 		s.loginFailed(ctx, email, u.ID, "wrong_password")
 		return nil, nil, errBadCredentials
 	}
+	id, checked := u.ID, u.PasswordHash
 	var sess *Session
 	err = s.store.inTx(ctx, func(tx pgx.Tx) error {
+		if u, err = lockUser(ctx, tx, id); err != nil {
+			return err
+		}
+		if u.PasswordHash != checked {
+			return errPasswordMoved
+		}
 		if err := audit.Record(ctx, tx, audit.Entry{Action: "auth.login", EntityType: "user", EntityID: u.ID, UserID: u.ID, TenantID: u.TenantID}); err != nil {
 			return err
 		}
 		sess, _, err = s.openSession(ctx, tx, u, uuid.NewString())
 		return err
 	})
+	switch {
+	case errors.Is(err, errPasswordMoved):
+		s.loginFailed(ctx, email, id, "password_changed")
+		return nil, nil, errBadCredentials
+	case errors.Is(err, errNoRows):
+		s.loginFailed(ctx, email, "", "unknown_email")
+		return nil, nil, errBadCredentials
+	}
 	if err != nil {
 		return nil, nil, dbError(err)
 	}
@@ -248,24 +266,20 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 	var sess *Session
 	reusedBy := "" // the user whose exchanged token came back
 	err := s.store.inTx(ctx, func(tx pgx.Tx) error {
-		r, err := lockRefresh(ctx, tx, token)
+		r, u, err := lockRefresh(ctx, tx, token)
 		if err != nil {
 			return err
 		}
 		if r.Rotated {
 			n, err := revokeFamily(ctx, tx, r.FamilyID)
 			if err == nil {
-				reusedBy = r.UserID
-				s.log.Warn("refresh token reused: session revoked", zap.String("user_id", r.UserID), zap.String("family_id", r.FamilyID), zap.Int64("revoked", n))
+				reusedBy = u.ID
+				s.log.Warn("refresh token reused: session revoked", zap.String("user_id", u.ID), zap.String("family_id", r.FamilyID), zap.Int64("revoked", n))
 			}
 			return err // commit the revocation
 		}
 		if r.Revoked || r.Expired {
 			return errBadRefresh
-		}
-		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, r.UserID))
-		if err != nil {
-			return err
 		}
 		var successor string
 		if sess, successor, err = s.openSession(ctx, tx, u, r.FamilyID); err != nil {
@@ -292,24 +306,37 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 }
 
 // Logout ends the session (the token family) the refresh token belongs to,
-// and every access token of the user issued so far (within
-// jwt.revocation-poll everywhere: authn.Revocations; the user's other
-// sessions get new ones with their refresh tokens). It is idempotent: an
-// unknown, expired or already revoked token is not an error, and the answer
-// says nothing about which it was. A session that ended is recorded in the
-// audit log. When the revocation cannot be recorded (Redis down) nothing
-// changes and the answer is SERVICE_UNAVAILABLE.
+// including a pair a concurrent refresh of it hands out, and every access
+// token of the user issued so far (within jwt.revocation-poll everywhere:
+// authn.Revocations; the user's other sessions get new ones with their
+// refresh tokens). The access tokens are revoked whenever the token is one
+// the service issued, even when its session had ended already. It is
+// idempotent: an unknown, expired or already revoked token is not an error,
+// and the answer says nothing about which it was. A session that ended is
+// recorded in the audit log. When the revocation cannot be recorded (Redis
+// down) nothing changes and the answer is SERVICE_UNAVAILABLE.
 func (s *Service) Logout(ctx context.Context, token string) error {
-	return dbError(s.store.inTx(ctx, func(tx pgx.Tx) error {
-		userID, tenant, err := revokeFamilyOf(ctx, tx, token)
-		if err != nil || userID == "" {
+	err := s.store.inTx(ctx, func(tx pgx.Tx) error {
+		r, u, err := lockRefresh(ctx, tx, token)
+		if err != nil {
 			return err
 		}
-		if err := s.rev.Revoke(ctx, userID); err != nil {
+		n, err := revokeFamily(ctx, tx, r.FamilyID)
+		if err != nil {
+			return err
+		}
+		if err := s.rev.Revoke(ctx, u.ID); err != nil {
 			return err // rolls back: the session stays, the client retries
 		}
-		return audit.Record(ctx, tx, audit.Entry{Action: "auth.logout", EntityType: "user", EntityID: userID, UserID: userID, TenantID: tenant})
-	}))
+		if n == 0 {
+			return nil // ended before: recorded then
+		}
+		return audit.Record(ctx, tx, audit.Entry{Action: "auth.logout", EntityType: "user", EntityID: u.ID, UserID: u.ID, TenantID: u.TenantID})
+	})
+	if errors.Is(err, errNoRows) {
+		return nil // not a token of ours (or its account is gone)
+	}
+	return dbError(err)
 }
 
 // ForgotPassword queues a reset e-mail for email and returns at once, doing
@@ -530,15 +557,15 @@ func (s *Service) ChangePassword(ctx context.Context, current, newPassword strin
 	if err != nil {
 		return nil, nil, err
 	}
+	checked := u.PasswordHash
 	var sess *Session
 	err = s.store.inTx(ctx, func(tx pgx.Tx) error {
 		// Locked and compared again: a change or reset that committed since
 		// the check above wins, and this one fails as a wrong password.
-		var stored string
-		if err := tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1 FOR UPDATE`, u.ID).Scan(&stored); err != nil {
+		if u, err = lockUser(ctx, tx, u.ID); err != nil {
 			return err
 		}
-		if stored != u.PasswordHash {
+		if u.PasswordHash != checked {
 			return errPasswordMoved
 		}
 		if err := setPassword(ctx, tx, u.ID, hash); err != nil {
@@ -568,8 +595,8 @@ func (s *Service) ChangePassword(ctx context.Context, current, newPassword strin
 	return u, sess, nil
 }
 
-// errPasswordMoved: the password changed between ChangePassword's check and
-// its transaction.
+// errPasswordMoved: the password changed between the check of a Login or
+// ChangePassword and its transaction.
 var errPasswordMoved = errors.New("the password changed meanwhile")
 
 // provePassword returns the calling user when password is theirs. Each try

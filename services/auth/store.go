@@ -205,28 +205,52 @@ func insertRefresh(ctx context.Context, tx pgx.Tx, userID, familyID, token strin
 	return id, err
 }
 
+// lockUser reads an account and locks its row until tx ends. Every
+// transaction that opens, exchanges or ends a session (login, refresh,
+// logout, the revocation of a reused token, a password change or reset)
+// takes this lock before it reads or changes the user's refresh or reset
+// tokens, so that they run one after the other, in one lock order: none
+// misses a token another commits meanwhile (a single UPDATE does not see a
+// row committed after it started), and none deadlocks with another.
+func lockUser(ctx context.Context, tx pgx.Tx, id string) (*User, error) {
+	return lockUserBy(ctx, tx, `$1`, id)
+}
+
+// lockUserBy is lockUser of the user idSQL names: "$1" (arg is the id), or
+// a subquery of the user_id of the token whose hash is arg. A token's user
+// never changes, so reading it before the lock is safe.
+func lockUserBy(ctx context.Context, tx pgx.Tx, idSQL, arg string) (*User, error) {
+	return scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = `+idSQL+` FOR UPDATE`, arg))
+}
+
 // refreshRow is the state of a presented refresh token.
 type refreshRow struct {
 	ID       string
-	UserID   string
 	FamilyID string
 	Revoked  bool
 	Rotated  bool // revoked because it was exchanged for a successor
 	Expired  bool
 }
 
-// lockRefresh finds a refresh token by value and locks its row, so two
-// concurrent uses of one token are serialized: the second sees it rotated.
-func lockRefresh(ctx context.Context, tx pgx.Tx, token string) (*refreshRow, error) {
-	var r refreshRow
-	err := tx.QueryRow(ctx, `
-		SELECT id::text, user_id::text, family_id::text, revoked_at IS NOT NULL, replaced_by IS NOT NULL, expires_at <= now()
-		FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hashToken(token)).
-		Scan(&r.ID, &r.UserID, &r.FamilyID, &r.Revoked, &r.Rotated, &r.Expired)
+// lockRefresh finds a refresh token by value, locks its user (lockUser)
+// and then reads the token's state, committed by whoever held the lock
+// before; errNoRows when the token is unknown. Two concurrent uses of one
+// token are serialized: the second sees it rotated.
+func lockRefresh(ctx context.Context, tx pgx.Tx, token string) (*refreshRow, *User, error) {
+	hash := hashToken(token)
+	u, err := lockUserBy(ctx, tx, `(SELECT user_id FROM refresh_tokens WHERE token_hash = $1)`, hash)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &r, nil
+	var r refreshRow
+	err = tx.QueryRow(ctx, `
+		SELECT id::text, family_id::text, revoked_at IS NOT NULL, replaced_by IS NOT NULL, expires_at <= now()
+		FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`, hash).
+		Scan(&r.ID, &r.FamilyID, &r.Revoked, &r.Rotated, &r.Expired)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &r, u, nil
 }
 
 // retire marks token id as exchanged for its successor.
@@ -235,28 +259,12 @@ func retire(ctx context.Context, tx pgx.Tx, id, successor string) error {
 	return err
 }
 
-// revokeFamily revokes every live token of a session.
-func revokeFamily(ctx context.Context, q interface {
-	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
-}, familyID string) (int64, error) {
-	tag, err := q.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL`, familyID)
+// revokeFamily revokes every live token of a session and says how many it
+// revoked. The caller holds the user's lock (lockRefresh), so no refresh of
+// the family commits a token this misses.
+func revokeFamily(ctx context.Context, tx pgx.Tx, familyID string) (int64, error) {
+	tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL`, familyID)
 	return tag.RowsAffected(), err
-}
-
-// revokeFamilyOf revokes the family of the token with this value, if any,
-// and returns the user whose session it ended ("" when nothing was live).
-func revokeFamilyOf(ctx context.Context, tx pgx.Tx, token string) (userID, tenantID string, err error) {
-	err = tx.QueryRow(ctx, `
-		WITH revoked AS (
-			UPDATE refresh_tokens SET revoked_at = now()
-			WHERE revoked_at IS NULL
-			  AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)
-			RETURNING user_id)
-		SELECT u.id::text, u.tenant_id::text FROM users u WHERE u.id = (SELECT user_id FROM revoked LIMIT 1)`, hashToken(token)).Scan(&userID, &tenantID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", "", nil
-	}
-	return userID, tenantID, err
 }
 
 // insertReset stores a password-reset token (its hash) for userID.
@@ -267,22 +275,30 @@ func (s *store) insertReset(ctx context.Context, userID, token string, ttl time.
 	return err
 }
 
-// consumeReset marks a live reset token used and returns its user, locked
-// for update; errNoRows when the token is unknown, used or expired.
+// consumeReset locks the user of a reset token (lockUser), then marks the
+// token used if it is live, and returns the user; errNoRows when the token
+// is unknown, used or expired.
 func consumeReset(ctx context.Context, tx pgx.Tx, token string) (*User, error) {
-	var userID string
-	err := tx.QueryRow(ctx, `
-		UPDATE password_reset_tokens SET used_at = now()
-		WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
-		RETURNING user_id::text`, hashToken(token)).Scan(&userID)
+	hash := hashToken(token)
+	u, err := lockUserBy(ctx, tx, `(SELECT user_id FROM password_reset_tokens WHERE token_hash = $1)`, hash)
 	if err != nil {
 		return nil, err
 	}
-	return scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, userID))
+	tag, err := tx.Exec(ctx, `
+		UPDATE password_reset_tokens SET used_at = now()
+		WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()`, hash)
+	if err != nil {
+		return nil, err
+	}
+	if tag.RowsAffected() == 0 {
+		return nil, errNoRows
+	}
+	return u, nil
 }
 
 // setPassword replaces a user's password, ends every session and voids every
-// other outstanding reset link of the user.
+// other outstanding reset link of the user, whose lock the caller holds
+// (lockUser).
 func setPassword(ctx context.Context, tx pgx.Tx, userID, hash string) error {
 	if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, userID, hash); err != nil {
 		return err

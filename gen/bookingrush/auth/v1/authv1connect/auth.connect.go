@@ -82,7 +82,9 @@ type AuthServiceClient interface {
 	// whole token family, and every access token of the user issued so far,
 	// as Logout does.
 	Refresh(context.Context, *connect.Request[v1.RefreshRequest]) (*connect.Response[v1.RefreshResponse], error)
-	// Logout revokes a refresh token (and its family).
+	// Logout revokes a refresh token (and its family, a pair a concurrent
+	// refresh of it hands out included) and every access token of the user
+	// issued so far.
 	Logout(context.Context, *connect.Request[v1.LogoutRequest]) (*connect.Response[v1.LogoutResponse], error)
 	// ForgotPassword mails a single-use reset token. It answers the same way
 	// whether or not the e-mail belongs to an account (the edge answers 202).
@@ -322,7 +324,9 @@ type AuthServiceHandler interface {
 	// whole token family, and every access token of the user issued so far,
 	// as Logout does.
 	Refresh(context.Context, *connect.Request[v1.RefreshRequest]) (*connect.Response[v1.RefreshResponse], error)
-	// Logout revokes a refresh token (and its family).
+	// Logout revokes a refresh token (and its family, a pair a concurrent
+	// refresh of it hands out included) and every access token of the user
+	// issued so far.
 	Logout(context.Context, *connect.Request[v1.LogoutRequest]) (*connect.Response[v1.LogoutResponse], error)
 	// ForgotPassword mails a single-use reset token. It answers the same way
 	// whether or not the e-mail belongs to an account (the edge answers 202).

@@ -1732,7 +1732,9 @@ export const AuthService: GenService<{
     output: typeof RefreshResponseSchema;
   },
   /**
-   * Logout revokes a refresh token (and its family).
+   * Logout revokes a refresh token (and its family, a pair a concurrent
+   * refresh of it hands out included) and every access token of the user
+   * issued so far.
    *
    * @generated from rpc bookingrush.auth.v1.AuthService.Logout
    */
