@@ -31,11 +31,16 @@ func StoreError(what string, err error) error {
 
 // ConnectionError is the stricter rule: only a failure to reach or keep the
 // database (no Postgres answer at all, or SQLSTATE class 08 connection
-// exception / 57 operator intervention) becomes SERVICE_UNAVAILABLE; an
-// error Postgres answered stays an internal error ("postgres: ...").
+// exception / 57 operator intervention) becomes SERVICE_UNAVAILABLE, and a
+// transaction Postgres aborted for a concurrent one (Contended: a retry
+// succeeds); any other error Postgres answered stays an internal error
+// ("postgres: ...").
 func ConnectionError(what string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if Contended(err) {
+		return errs.Unavailable("a concurrent request got in the way; retry", err, "dependency", "postgres")
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && !strings.HasPrefix(pgErr.Code, "08") && !strings.HasPrefix(pgErr.Code, "57") {

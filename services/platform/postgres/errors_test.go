@@ -50,6 +50,9 @@ func TestStoreAndConnectionErrors(t *testing.T) {
 	if got := postgres.ConnectionError("the store", refused); code(got) != "" || !errors.Is(got, refused) {
 		t.Errorf("ConnectionError(23505) -> %v, want an internal error", got)
 	}
+	if got := postgres.ConnectionError("the store", &pgconn.PgError{Code: "40P01"}); code(got) != errs.ServiceUnavailable {
+		t.Errorf("ConnectionError(40P01) -> %v, want SERVICE_UNAVAILABLE (a retry succeeds)", got)
+	}
 }
 
 func TestContended(t *testing.T) {
