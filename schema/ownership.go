@@ -36,7 +36,8 @@ var Owners = map[string]string{
 	// queue: the waiting room's knobs (the switch is the catalog's).
 	"queue_settings": "queue",
 	// notify: outgoing messages.
-	"notifications": "notify",
+	"notifications":          "notify",
+	"notify_forgotten_users": "notify",
 	// analytics: its read model and the events it has counted.
 	"analytics_event_daily":  "analytics",
 	"analytics_event_hourly": "analytics",

@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -315,5 +316,48 @@ func TestConfirmationWithoutTheGate(t *testing.T) {
 	const says = `Your tickets could not be attached to this e-mail: they are under "My bookings" in the app.`
 	if !strings.Contains(m.Text, says) || !strings.Contains(m.HTML, "could not be attached") || strings.Contains(m.HTML, "cid:ticket-") {
 		t.Fatalf("confirmation without its tickets:\n%s\n%s", m.Text, m.HTML)
+	}
+}
+
+// TestMailsOfAForgottenAccount: once an account is forgotten (deleted), a
+// mail asked for it afterwards (a message already in flight, a saga's step)
+// is neither stored nor sent, and mails racing the erasure are either
+// erased with it or never stored: nothing of the person is left.
+func TestMailsOfAForgottenAccount(t *testing.T) {
+	t.Parallel()
+	e := start(t, mailtest.NewServer(t))
+	ctx := context.Background()
+	user := uuid.NewString()
+	send := func() (*notifyv1.Notification, error) {
+		res, err := e.notify.SendNotification(ctx, testkit.AsService(t, e.Mesh, "saga", &notifyv1.SendNotificationRequest{
+			Template: notifyv1.Template_TEMPLATE_WELCOME, Recipient: "gone@example.com", UserId: user, IdempotencyKey: "test-" + uuid.NewString(),
+		}))
+		if err != nil {
+			return nil, err
+		}
+		return res.Msg.GetNotification(), nil
+	}
+	if n, err := send(); err != nil || n.GetId() == "" {
+		t.Fatalf("a mail before the deletion: %v %v", n, err)
+	}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, err := send(); err != nil {
+				t.Errorf("a mail racing the deletion: %v", err)
+			}
+		})
+	}
+	res, err := e.notify.ForgetUser(ctx, testkit.AsService(t, e.Mesh, "auth", &notifyv1.ForgetUserRequest{UserId: user}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if n, err := send(); err != nil || n.GetId() != "" {
+		t.Fatalf("a mail after the deletion: %v %v, want nothing stored", n, err)
+	}
+	var left int
+	if err := e.Pool.QueryRow(ctx, `SELECT count(*) FROM notifications WHERE user_id = $1`, user).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d notifications of the forgotten account left (%d erased): %v", left, res.Msg.GetErased(), err)
 	}
 }

@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"maps"
 	"net/mail"
 
@@ -54,7 +55,8 @@ func NewService(cfg Config, jwt authn.Config, store *Store, worker *Worker, log 
 // Send records the message r asks for, rendered, as pending (or returns
 // the message already recorded under r.Key) and wakes the worker. It does
 // not wait for the relay: once recorded, the mail goes out with retries
-// even if this process dies.
+// even if this process dies. A mail for an account notify was told to
+// forget (ForgetUser) is neither recorded nor sent: an empty Notification.
 func (s *Service) Send(ctx context.Context, r Request) (Notification, error) {
 	if _, ok := templates[r.Kind]; !ok {
 		return Notification{}, errs.Invalid("template", "template.known", "must be a known template")
@@ -85,6 +87,11 @@ func (s *Service) Send(ctx context.Context, r Request) (Notification, error) {
 	n, created, err := s.store.Insert(ctx, Notification{
 		UserID: r.UserID, Kind: r.Kind, Recipient: r.Recipient, Subject: m.Subject, Body: m.Text, Data: data, Key: r.Key,
 	})
+	if errors.Is(err, errForgotten) {
+		// A mail asked for (a message in flight, a saga's step) after its
+		// account was deleted: nothing of that person is kept or sent.
+		return Notification{}, nil
+	}
 	if err != nil {
 		return Notification{}, err
 	}

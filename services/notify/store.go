@@ -53,16 +53,51 @@ func scan(row pgx.Row) (Notification, error) {
 
 // Insert records n as pending unless a notification with the same
 // idempotency key exists: then that one is returned and created is false.
-func (s *Store) Insert(ctx context.Context, n Notification) (_ Notification, created bool, _ error) {
+func (s *Store) Insert(ctx context.Context, n Notification) (out Notification, created bool, err error) {
 	data, err := json.Marshal(n.Data)
 	if err != nil {
 		return Notification{}, false, err
 	}
+	if n.UserID == "" {
+		return s.insert(ctx, s.db, n, data)
+	}
+	// A user's mail and the user's erasure (Forget) take the user's lock,
+	// shared and exclusive: a mail is stored before the erasure, which
+	// deletes it, or after it, when the user is forgotten and nothing is
+	// stored (errForgotten).
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))`, n.UserID); err != nil {
+			return err
+		}
+		var forgotten bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM notify_forgotten_users WHERE user_id = $1)`, n.UserID).Scan(&forgotten); err != nil {
+			return err
+		}
+		if forgotten {
+			return errForgotten
+		}
+		var err error
+		out, created, err = s.insert(ctx, tx, n, data)
+		return err
+	})
+	if errors.Is(err, errForgotten) {
+		return Notification{}, false, err
+	}
+	return out, created, dbErr(err)
+}
+
+// errForgotten is a mail for an account notify was told to forget: it is
+// not stored, and nothing is sent.
+var errForgotten = errors.New("the account was deleted")
+
+func (s *Store) insert(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, n Notification, data []byte) (Notification, bool, error) {
 	var user any
 	if n.UserID != "" {
 		user = n.UserID
 	}
-	out, err := scan(s.db.QueryRow(ctx, `INSERT INTO notifications (user_id, kind, recipient, subject, body, data, idempotency_key)
+	out, err := scan(q.QueryRow(ctx, `INSERT INTO notifications (user_id, kind, recipient, subject, body, data, idempotency_key)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (idempotency_key) DO NOTHING RETURNING `+columns,
 		user, n.Kind, n.Recipient, n.Subject, n.Body, string(data), n.Key))
@@ -72,16 +107,29 @@ func (s *Store) Insert(ctx context.Context, n Notification) (_ Notification, cre
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return Notification{}, false, dbErr(err)
 	}
-	out, err = scan(s.db.QueryRow(ctx, `SELECT `+columns+` FROM notifications WHERE idempotency_key = $1`, n.Key))
+	out, err = scan(q.QueryRow(ctx, `SELECT `+columns+` FROM notifications WHERE idempotency_key = $1`, n.Key))
 	return out, false, dbErr(err)
 }
 
 // Forget deletes every notification of userID (a deleted account): sent
 // ones and pending ones, which the worker then never finds. It returns how
 // many there were.
+// The user is remembered as forgotten, under the user's lock (Insert), so a
+// mail asked for later is not stored either.
 func (s *Store) Forget(ctx context.Context, userID string) (int64, error) {
-	tag, err := s.db.Exec(ctx, `DELETE FROM notifications WHERE user_id = $1`, userID)
-	return tag.RowsAffected(), dbErr(err)
+	var n int64
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, userID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO notify_forgotten_users (user_id) VALUES ($1) ON CONFLICT DO NOTHING`, userID); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM notifications WHERE user_id = $1`, userID)
+		n = tag.RowsAffected()
+		return err
+	})
+	return n, dbErr(err)
 }
 
 // List pages userID's notifications, newest first, and counts them all.
