@@ -9,10 +9,12 @@
  */
 import { useEffect, useRef, useState } from "react";
 
+import { browserApi } from "@/lib/api/browser";
 import { ApiError, plainWords } from "@/lib/api/errors";
 import { retryBusy } from "@/lib/api/retry";
 import { aboutDuration } from "@/lib/format";
 import { queueApi, type QueueConnection, type QueueView } from "@/lib/queue/client";
+import { saleOver } from "@/lib/sales";
 
 export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitted: (pass: string | null) => void }) {
   const [view, setView] = useState<QueueView | null>(null);
@@ -21,6 +23,7 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
   const [error, setError] = useState<string | null>(null);
   const [round, setRound] = useState(0);
   const [first, setFirst] = useState<number | null>(null);
+  const [over, setOver] = useState<"cancelled" | "ended" | "">("");
   const admitted = useRef(onAdmitted);
   useEffect(() => {
     admitted.current = onAdmitted;
@@ -55,6 +58,22 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
     };
   }, [eventId, round]);
 
+  // The line says "expired" to everyone once the sale is over: tell the
+  // buyer so, instead of "your turn passed" (the organizer may still
+  // extend the sale: the line then keeps everyone's place).
+  const expired = view?.phase === "expired";
+  useEffect(() => {
+    if (!expired) return;
+    let live = true;
+    browserApi.catalog
+      .event(eventId)
+      .then((r) => live && setOver(saleOver(r.data)))
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [expired, eventId, round]);
+
   if (error) {
     return (
       <div role="alert" className="text-destructive rounded-lg border p-4" data-testid="queue-error">
@@ -74,6 +93,27 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
       <div className="rounded-lg border p-6 text-center" data-testid="queue-sold-out">
         <p className="text-xl font-semibold">Sold out</p>
         <p className="text-muted-foreground">Every seat is sold or held right now. Thank you for waiting.</p>
+      </div>
+    );
+  }
+  if (view.phase === "expired" && over) {
+    return (
+      <div className="space-y-3 rounded-lg border p-6 text-center" data-testid="queue-sale-over">
+        <p className="text-lg font-semibold">{over === "cancelled" ? "The event was cancelled" : "The sale has ended"}</p>
+        <p className="text-muted-foreground">
+          {over === "cancelled"
+            ? "Nothing more is sold for it. Thank you for waiting."
+            : "Nothing more is sold now. If the organizer extends the sale, your place in line is kept: join again then."}
+        </p>
+        <button
+          className="bg-primary text-primary-foreground rounded-md px-4 py-2"
+          onClick={() => {
+            setOver("");
+            setRound((r) => r + 1);
+          }}
+        >
+          Try again
+        </button>
       </div>
     );
   }

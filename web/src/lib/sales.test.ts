@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { lastHours, saleRange, showStarted } from "./sales";
+import { lastHours, saleOver, saleRange, showStarted } from "./sales";
 
 const now = Date.parse("2026-12-05T07:30:00Z");
 
@@ -45,5 +45,19 @@ describe("showStarted", () => {
   it("is false before it, and for a show without a date", () => {
     expect(showStarted({ show_date: "2026-12-20T20:00:00Z" }, now)).toBe(false);
     expect(showStarted({ show_date: null }, now)).toBe(false);
+  });
+});
+
+describe("saleOver", () => {
+  const noon = Date.parse("2026-12-06T12:00:00Z");
+  it("says cancelled for a cancelled event", () => {
+    expect(saleOver({ status: "cancelled", sale_end_at: "2026-12-31T00:00:00Z" }, noon)).toBe("cancelled");
+  });
+  it("says ended once the sale's end passed", () => {
+    expect(saleOver({ status: "published", sale_end_at: "2026-12-06T11:59:00Z" }, noon)).toBe("ended");
+  });
+  it("says nothing while the sale runs, or without an end", () => {
+    expect(saleOver({ status: "published", sale_end_at: "2026-12-06T12:01:00Z" }, noon)).toBe("");
+    expect(saleOver({ status: "published" }, noon)).toBe("");
   });
 });

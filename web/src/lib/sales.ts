@@ -52,3 +52,13 @@ export function lastHours(
 export function showStarted(show: { show_date: string | null }, now = Date.now()): boolean {
   return show.show_date !== null && Date.parse(show.show_date) <= now;
 }
+
+/**
+ * Why a queued event's line says "expired" for everyone: its sale ended, or
+ * it was cancelled ("" when neither: the buyer's own pass lapsed).
+ */
+export function saleOver(event: { status?: string | null; sale_end_at?: string | null }, now = Date.now()): "cancelled" | "ended" | "" {
+  if (event.status === "cancelled") return "cancelled";
+  const end = event.sale_end_at ? Date.parse(event.sale_end_at) : NaN;
+  return !Number.isNaN(end) && end <= now ? "ended" : "";
+}
