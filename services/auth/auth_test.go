@@ -185,7 +185,8 @@ func testLogin(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
 
 func testRefresh(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
 	email := uniqueEmail("refresh")
-	first := register(t, c, email, "refresh password").GetRefreshToken()
+	reg := register(t, c, email, "refresh password")
+	first := reg.GetRefreshToken()
 	other := must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: email, Password: "refresh password"})))(t).Msg.GetRefreshToken()
 
 	second := must(c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: first})))(t).Msg
@@ -204,6 +205,10 @@ func testRefresh(t *testing.T, f *fixture, c authv1connect.AuthServiceClient) {
 	_, err = c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: third.GetRefreshToken()}))
 	testkit.WantCode(t, err, errs.Unauthorized)
 	wantRevoked(t, f, third.GetAccessToken())
+	// The admins' audit trail says a token came back once.
+	if n := f.audits(t, "auth.refresh_reused", reg.GetUser().GetId()); n != 1 {
+		t.Fatalf("%d auth.refresh_reused entries, want 1", n)
+	}
 	// The user's other session is another family and lives on.
 	must(c.Refresh(ctx(t), testkit.Bearer("", &authv1.RefreshRequest{RefreshToken: other})))(t)
 

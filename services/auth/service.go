@@ -272,11 +272,14 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 		}
 		if r.Rotated {
 			n, err := revokeFamily(ctx, tx, r.FamilyID)
-			if err == nil {
-				reusedBy = u.ID
-				s.log.Warn("refresh token reused: session revoked", zap.String("user_id", u.ID), zap.String("family_id", r.FamilyID), zap.Int64("revoked", n))
+			if err != nil {
+				return err
 			}
-			return err // commit the revocation
+			reusedBy = u.ID
+			s.log.Warn("refresh token reused: session revoked", zap.String("user_id", u.ID), zap.String("family_id", r.FamilyID), zap.Int64("revoked", n))
+			// A stolen or replayed token: the admins' audit trail says so.
+			return audit.Record(ctx, tx, audit.Entry{Action: "auth.refresh_reused", EntityType: "user", EntityID: u.ID, UserID: u.ID, TenantID: u.TenantID,
+				New: map[string]any{"family_id": r.FamilyID, "revoked": n}}) // commit the revocation
 		}
 		if r.Revoked || r.Expired {
 			return errBadRefresh
