@@ -193,6 +193,9 @@ func (a *Aggregator) write(ctx context.Context, tx pgx.Tx, items []item) error {
 	for _, k := range fresh {
 		isFresh[k] = true
 	}
+	if err := a.settle(ctx, tx, items, isFresh); err != nil {
+		return err
+	}
 	type bucket struct {
 		event string
 		at    time.Time
@@ -236,6 +239,64 @@ func (a *Aggregator) write(ctx context.Context, tx pgx.Tx, items []item) error {
 		return nil
 	}
 	return tx.SendBatch(ctx, &b).Close()
+}
+
+// settle keeps, per booking, the revenue a confirmation counted and the
+// refunds seen (analytics_bookings), and makes the batch's fresh refunds
+// take back only what was counted: a refund of a paid hold that was never
+// confirmed (a buyer's cancel before the saga confirmed, an event cancelled
+// meanwhile) takes nothing back, and a confirmation counted after its
+// booking's refund (the topics arrive in any order) is taken back at once.
+// The rows are updated in booking order (one order for every batch, or two
+// partitions' batches could deadlock), each booking's items in theirs.
+func (a *Aggregator) settle(ctx context.Context, tx pgx.Tx, items []item, fresh map[string]bool) error {
+	var idx []int
+	for i, it := range items {
+		if fresh[it.key] && it.bookingID != "" && (it.d.confirmed > 0 || it.d.refunds > 0) {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(idx, func(x, y int) int { return strings.Compare(items[x].bookingID, items[y].bookingID) })
+	var b pgx.Batch
+	for _, i := range idx {
+		it := &items[i]
+		if it.d.confirmed > 0 {
+			b.Queue(`UPDATE analytics_bookings SET counted_cents = $2 WHERE booking_id = $1 RETURNING refunded_cents`, it.bookingID, it.d.revenue).
+				QueryRow(func(row pgx.Row) error {
+					var refunded int64
+					if err := row.Scan(&refunded); err != nil {
+						return ignoreNoRows(err)
+					}
+					it.d.refunds += min(it.d.revenue, refunded)
+					return nil
+				})
+			continue
+		}
+		r := it.d.refunds
+		b.Queue(`UPDATE analytics_bookings SET refunded_cents = refunded_cents + $2 WHERE booking_id = $1 RETURNING counted_cents, refunded_cents`, it.bookingID, r).
+			QueryRow(func(row pgx.Row) error {
+				var counted *int64
+				var refunded int64
+				if err := row.Scan(&counted, &refunded); err != nil {
+					return ignoreNoRows(err)
+				}
+				if counted != nil { // NULL: counted before analytics kept it; taken back in full
+					it.d.refunds = min(*counted, refunded) - min(*counted, refunded-r)
+				}
+				return nil
+			})
+	}
+	return tx.SendBatch(ctx, &b).Close()
+}
+
+func ignoreNoRows(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	return err
 }
 
 // remember records the event of each booking the batch's booking.events

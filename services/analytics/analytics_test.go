@@ -291,3 +291,36 @@ func TestPaidAndDeclined(t *testing.T) {
 		t.Fatalf("payer got %d mails, decliner %d; want one and two (decline, expiry)", n, k)
 	}
 }
+
+// TestRefundOfAPaidHoldTakesBackNothing: a buyer's refund of a paid hold
+// that was never confirmed (no saga runs here, as when the saga lags) takes
+// back no revenue: none was counted. Before, it was subtracted all the same
+// and the organizer's net revenue went negative.
+func TestRefundOfAPaidHoldTakesBackNothing(t *testing.T) {
+	t.Parallel()
+	e := start(t, "catalog,booking,relay,persister,payment,analytics", "-payment.outbox-poll=50ms")
+	ctx := context.Background()
+	shop := e.SeedShop(t, testkit.ShopOptions{Users: 1})
+	u := shop.Users[0]
+	b := e.Reserve(t, shop, u, 2)
+	res, err := e.payment.CreatePayment(ctx, testkit.As(t, e.Mesh, u, authn.RoleUser, &paymentv1.CreatePaymentRequest{BookingId: b.GetId(), PaymentMethod: "sim_ok"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Msg.GetPayment().GetId()
+	testkit.Eventually(t, 10*time.Second, "payment succeeded", func() bool {
+		return e.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND status = 'succeeded'`, id) == 1
+	})
+	if _, err := e.payment.RefundPayment(ctx, testkit.As(t, e.Mesh, u, authn.RoleUser, &paymentv1.RefundPaymentRequest{PaymentId: id})); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 15*time.Second, "the refund seen by analytics", func() bool {
+		return e.Count(t, `SELECT count(*) FROM analytics_bookings WHERE booking_id = $1 AND refunded_cents = 9980`, b.GetId()) == 1
+	})
+	e.Drained(t, analytics.ConsumerGroup, topics...)
+	s := e.eventReport(t, shop.Organizer, authn.RoleOrganizer, shop.Event).GetSummary()
+	if s.GetRevenue() != "0.00" || s.GetRefunded() != "0.00" || s.GetConfirmedBookings() != 0 {
+		t.Fatalf("summary after the refund of a hold never sold: confirmed %d, revenue %s, refunded %s; want 0, 0.00, 0.00",
+			s.GetConfirmedBookings(), s.GetRevenue(), s.GetRefunded())
+	}
+}
