@@ -28,7 +28,8 @@ func Format(cents int64) string {
 // digits ("49.9", "49.90", "49") as minor units.
 func Parse(s string) (int64, error) {
 	whole, frac, _ := strings.Cut(strings.TrimSpace(s), ".")
-	if whole == "" || len(frac) > 2 {
+	if whole == "" || len(frac) > 2 || strings.TrimLeft(whole, "0123456789") != "" {
+		// No sign: "-0.50" would read as 50 cents, "+5" as 5.
 		return 0, fmt.Errorf("amount %q is not a decimal with at most 2 fraction digits", s)
 	}
 	w, err := strconv.ParseInt(whole, 10, 64)

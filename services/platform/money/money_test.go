@@ -37,7 +37,7 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(Format(%d)) = %d, %v", c, got, err)
 		}
 	}
-	for _, s := range []string{"", ".5", "-1.00", "1.001", "1.-1", "1.+1", "abc", "1e3"} {
+	for _, s := range []string{"", ".5", "-1.00", "-0.50", "+5", "+0.50", "1.001", "1.-1", "1.+1", "abc", "1e3", "1_000"} {
 		if _, err := money.Parse(s); err == nil {
 			t.Errorf("Parse(%q) accepted", s)
 		}
