@@ -405,8 +405,9 @@ func TestRefundQuoteAndZeroRefund(t *testing.T) {
 		if z := e.Zone(t, s); z.GetAvailable() != 4 || z.GetSold() != 0 {
 			t.Fatalf("zone %v", z)
 		}
-		if q := quote(); q.GetCancellable() {
-			t.Fatalf("quote of an ended booking %v", q)
+		// An ended purchase's quote says what was charged and given back.
+		if q := quote(); q.GetCancellable() || q.GetPaid() != "99.80" || q.GetRefunded() != tc.refund {
+			t.Fatalf("quote of an ended booking %v, want paid 99.80, refunded %s", q, tc.refund)
 		}
 		// Durable at once, before the money moved.
 		if n := e.Count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = $2 AND cancel_cause = 'buyer'`,

@@ -18,8 +18,11 @@ type Quote struct {
 	Cancellable bool
 	// PaidCents is what was charged (0 for an unpaid hold).
 	PaidCents, RefundCents int64
-	Percent                int64
-	Currency, Policy       string
+	// RefundedCents is what was given back already, for a booking that
+	// ended (PaidCents is then what was charged).
+	RefundedCents    int64
+	Percent          int64
+	Currency, Policy string
 	// ValidUntil is when the quote changes next (zero: it does not).
 	ValidUntil time.Time
 }
@@ -66,6 +69,10 @@ func (s *Service) Quote(ctx context.Context, p *authn.Principal, bookingID strin
 		}
 	default:
 		q.Policy = "the booking already ended (" + bookingStatusName(b.GetStatus()) + "): there is nothing to cancel"
+		if pay.Status == StatusSucceeded || pay.Status == StatusRefunded || pay.Status == StatusPartiallyRefunded {
+			// What became of its money: charged, and given back.
+			q.PaidCents, q.RefundedCents, q.Currency = pay.AmountCents, pay.RefundedCents, pay.Currency
+		}
 	}
 	if q.Cancellable {
 		q.RefundCents = refundCents(q.PaidCents, q.Percent)

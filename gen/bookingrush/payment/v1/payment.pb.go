@@ -964,7 +964,11 @@ type GetRefundQuoteResponse struct {
 	Policy string `protobuf:"bytes,7,opt,name=policy,proto3" json:"policy,omitempty"`
 	// ValidUntil is when the quote changes next (the policy's next step), if
 	// it does.
-	ValidUntil    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
+	ValidUntil *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
+	// Refunded is what was given back already for a booking that ended (a
+	// cancel, the event's cancellation), a decimal string ("0.00" when
+	// nothing was); Paid is then what was charged.
+	Refunded      string `protobuf:"bytes,9,opt,name=refunded,proto3" json:"refunded,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1053,6 +1057,13 @@ func (x *GetRefundQuoteResponse) GetValidUntil() *timestamppb.Timestamp {
 		return x.ValidUntil
 	}
 	return nil
+}
+
+func (x *GetRefundQuoteResponse) GetRefunded() string {
+	if x != nil {
+		return x.Refunded
+	}
+	return ""
 }
 
 // RefundEventRequest names a cancelled event.
@@ -1477,7 +1488,7 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\x0erefund_percent\x18\x03 \x01(\x05R\rrefundPercent\"C\n" +
 	"\x15GetRefundQuoteRequest\x12*\n" +
 	"\n" +
-	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\"\xaa\x02\n" +
+	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\"\xc6\x02\n" +
 	"\x16GetRefundQuoteResponse\x12\x1d\n" +
 	"\n" +
 	"booking_id\x18\x01 \x01(\tR\tbookingId\x12 \n" +
@@ -1488,7 +1499,8 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\bcurrency\x18\x06 \x01(\tR\bcurrency\x12\x16\n" +
 	"\x06policy\x18\a \x01(\tR\x06policy\x12;\n" +
 	"\vvalid_until\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"validUntil\"^\n" +
+	"validUntil\x12\x1a\n" +
+	"\brefunded\x18\t \x01(\tR\brefunded\"^\n" +
 	"\x12RefundEventRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12 \n" +
 	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"G\n" +

@@ -40,6 +40,11 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
   const zone = zones.ok ? zones.data.find((z) => z.id === b.zone_id) : undefined;
   const confirmed = b.status === "confirmed";
   const tickets = confirmed || b.confirmed_at ? await load(api.bookings.tickets(b.id)) : null;
+  // What became of an ended purchase's money: charged, and given back (a
+  // buyer's cancel may refund 50% or nothing).
+  const ended = b.status === "refunded" || b.status === "cancelled";
+  const quote = ended && b.confirmed_at ? await load(api.bookings.refundQuote(b.id)) : null;
+  const refund = quote?.ok && Number(quote.data.paid) > 0 ? quote.data : null;
 
   return (
     <Card className="mx-auto max-w-xl">
@@ -84,6 +89,14 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
             <>
               <dt className="text-muted-foreground">Confirmed</dt>
               <dd data-testid="confirmed-at">{dateTime(b.confirmed_at, { zone: tz })}</dd>
+            </>
+          )}
+          {refund && (
+            <>
+              <dt className="text-muted-foreground">Refunded</dt>
+              <dd data-testid="refunded">
+                {money(refund.refunded, refund.currency)} of {money(refund.paid, refund.currency)} paid
+              </dd>
             </>
           )}
           {b.cancelled_at && (
