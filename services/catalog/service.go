@@ -181,9 +181,11 @@ func saleOf(ev *catalogv1.Event) saleFields {
 }
 
 func (f saleFields) equal(g saleFields) bool {
-	same := func(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
-	return same(f.start, g.start) && same(f.end, g.end) && f.maxPerUser == g.maxPerUser && f.queueEnabled == g.queueEnabled
+	return sameTime(f.start, g.start) && sameTime(f.end, g.end) && f.maxPerUser == g.maxPerUser && f.queueEnabled == g.queueEnabled
 }
+
+// sameTime says whether two optional instants are both unset or equal.
+func sameTime(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
 
 // UpdateEvent changes the fields that are set. A cancelled event does not
 // change. When a published event's sale rules change (window, per-user
@@ -325,11 +327,10 @@ func (s *Service) restoreSale(ctx context.Context, before, after *catalogv1.Even
 	err := s.store.eventTx(ctx, before.GetId(), func(tx pgx.Tx, cur *catalogv1.Event) error {
 		now := saleOf(cur)
 		var back eventPatch
-		same := func(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
-		if !same(was.start, ours.start) && same(now.start, ours.start) && was.start != nil {
+		if !sameTime(was.start, ours.start) && sameTime(now.start, ours.start) && was.start != nil {
 			back.saleStartAt = was.start
 		}
-		if !same(was.end, ours.end) && same(now.end, ours.end) && was.end != nil {
+		if !sameTime(was.end, ours.end) && sameTime(now.end, ours.end) && was.end != nil {
 			back.saleEndAt = was.end
 		}
 		if was.maxPerUser != ours.maxPerUser && now.maxPerUser == ours.maxPerUser {

@@ -40,6 +40,17 @@ func startGate(t *testing.T, opts testkit.ShopOptions) (*testkit.App, testkit.Sh
 	return a, a.SeedShop(t, opts), bookingv1connect.NewBookingServiceClient(server.NewClient(), a.URL(t, "booking")), gate
 }
 
+// door registers a check-in device of the shop's event, by its organizer.
+func door(t *testing.T, a *testkit.App, gate func(bool) gatev1connect.GateServiceClient, shop testkit.Shop) *connect.Response[gatev1.CreateDeviceResponse] {
+	t.Helper()
+	dev, err := gate(false).CreateDevice(context.Background(), testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer,
+		&gatev1.CreateDeviceRequest{Name: "door", EventIds: []string{shop.Event}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dev
+}
+
 // purchase confirms the buyer's hold b (as the saga does) and waits for its
 // tickets, one per seat.
 func purchase(t *testing.T, a *testkit.App, booking bookingv1connect.BookingServiceClient, gate func(bool) gatev1connect.GateServiceClient, buyer string, b *bookingv1.Booking) []*gatev1.Ticket {
@@ -73,12 +84,7 @@ func TestConcurrentScansAdmitOnce(t *testing.T) {
 	tickets := purchase(t, a, booking, gate, buyer, b)
 	devices := make([]string, 2)
 	for i := range devices {
-		res, err := gate(true).CreateDevice(ctx, testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer,
-			&gatev1.CreateDeviceRequest{Name: "gate", EventIds: []string{shop.Event}}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		devices[i] = res.Msg.GetCredential()
+		devices[i] = door(t, a, gate, shop).Msg.GetCredential()
 	}
 	// A device sends its credential as the bearer token.
 	var mu sync.Mutex
@@ -161,11 +167,7 @@ func TestCheckInAtTheDoorOfItsShow(t *testing.T) {
 	buyer := shop.Users[0]
 	ctx := context.Background()
 	tickets := purchase(t, a, booking, gate, buyer, a.ReserveIn(t, saturday, shop.Zones[0], buyer, 2))
-	dev, err := gate(false).CreateDevice(ctx, testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer,
-		&gatev1.CreateDeviceRequest{Name: "door", EventIds: []string{shop.Event}}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev := door(t, a, gate, shop)
 	scan := func(grpc bool, code, show string) *gatev1.CheckInResult {
 		t.Helper()
 		res, err := gate(grpc).CheckIn(ctx, testkit.Bearer(dev.Msg.GetCredential(), &gatev1.CheckInRequest{Code: code, Gate: "Main", ShowId: show}))
@@ -202,7 +204,7 @@ func TestCheckInAtTheDoorOfItsShow(t *testing.T) {
 		t.Fatalf("%d wrong_show scans logged, want 4", n)
 	}
 	// A door's show that is not a UUID is the client's mistake.
-	_, err = gate(false).CheckIn(ctx, testkit.Bearer(dev.Msg.GetCredential(), &gatev1.CheckInRequest{Code: code, ShowId: "monday"}))
+	_, err := gate(false).CheckIn(ctx, testkit.Bearer(dev.Msg.GetCredential(), &gatev1.CheckInRequest{Code: code, ShowId: "monday"}))
 	testkit.WantCode(t, err, errs.Validation)
 
 	// At Saturday's door: valid once, then already used.
@@ -280,11 +282,7 @@ func TestRevokedTicketsComeWithoutCode(t *testing.T) {
 			t.Fatalf("the other booking's ticket (grpc %v): %v", grpc, ts)
 		}
 	}
-	dev, err := gate(false).CreateDevice(ctx, testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer,
-		&gatev1.CreateDeviceRequest{Name: "door", EventIds: []string{shop.Event}}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev := door(t, a, gate, shop)
 	res, err := gate(true).CheckIn(ctx, testkit.Bearer(dev.Msg.GetCredential(), &gatev1.CheckInRequest{Code: before[0].GetCode(), Gate: "Main", ShowId: shop.Show}))
 	if err != nil || res.Msg.GetResult().GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_REVOKED {
 		t.Fatalf("a code read before the refund at the door: %v %v", res, err)
@@ -306,11 +304,7 @@ func TestCheckInAtADoorOfNoShowOfTheDevice(t *testing.T) {
 	buyer := shop.Users[0]
 	ctx := context.Background()
 	tickets := purchase(t, a, booking, gate, buyer, a.ReserveIn(t, saturday, shop.Zones[0], buyer, 1))
-	dev, err := gate(false).CreateDevice(ctx, testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer,
-		&gatev1.CreateDeviceRequest{Name: "door", EventIds: []string{shop.Event}}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	dev := door(t, a, gate, shop)
 	cred, code := dev.Msg.GetCredential(), tickets[0].GetCode()
 	wantField := func(err error, field, what string) {
 		t.Helper()
