@@ -28,8 +28,8 @@ import (
 // delta is what one message adds to its event's hour and day. Money is in
 // minor units.
 type delta struct {
-	reservations, seatsReserved, confirmed, seatsSold, cancellations, expirations int64
-	revenue, refunds                                                              int64
+	reservations, seatsReserved, confirmed, seatsSold, seatsReturned, cancellations, expirations int64
+	revenue, refunds                                                                             int64
 }
 
 func (d *delta) add(o delta) {
@@ -37,6 +37,7 @@ func (d *delta) add(o delta) {
 	d.seatsReserved += o.seatsReserved
 	d.confirmed += o.confirmed
 	d.seatsSold += o.seatsSold
+	d.seatsReturned += o.seatsReturned
 	d.cancellations += o.cancellations
 	d.expirations += o.expirations
 	d.revenue += o.revenue
@@ -241,18 +242,21 @@ func (a *Aggregator) write(ctx context.Context, tx pgx.Tx, items []item) error {
 	return tx.SendBatch(ctx, &b).Close()
 }
 
-// settle keeps, per booking, the revenue a confirmation counted and the
-// refunds seen (analytics_bookings), and makes the batch's fresh refunds
-// take back only what was counted: a refund of a paid hold that was never
-// confirmed (a buyer's cancel before the saga confirmed, an event cancelled
-// meanwhile) takes nothing back, and a confirmation counted after its
-// booking's refund (the topics arrive in any order) is taken back at once.
-// The rows are updated in booking order (one order for every batch, or two
-// partitions' batches could deadlock), each booking's items in theirs.
+// settle keeps, per booking, the revenue and seats a confirmation counted
+// and the refunds seen (analytics_bookings), and makes the batch's fresh
+// refunds take back only what was counted: a refund of a paid hold that was
+// never confirmed (a buyer's cancel before the saga confirmed, an event
+// cancelled meanwhile) takes nothing back, and a confirmation counted after
+// its booking's refund (the topics arrive in any order) is taken back at
+// once. A cancellation gives back the seats its booking's confirmation
+// counted, once (a booking's statuses come in order: booking.events is keyed
+// by booking). The rows are updated in booking order (one order for every
+// batch, or two partitions' batches could deadlock), each booking's items in
+// theirs.
 func (a *Aggregator) settle(ctx context.Context, tx pgx.Tx, items []item, fresh map[string]bool) error {
 	var idx []int
 	for i, it := range items {
-		if fresh[it.key] && it.bookingID != "" && (it.d.confirmed > 0 || it.d.refunds > 0) {
+		if fresh[it.key] && it.bookingID != "" && (it.d.confirmed > 0 || it.d.refunds > 0 || it.d.cancellations > 0) {
 			idx = append(idx, i)
 		}
 	}
@@ -263,8 +267,16 @@ func (a *Aggregator) settle(ctx context.Context, tx pgx.Tx, items []item, fresh 
 	var b pgx.Batch
 	for _, i := range idx {
 		it := &items[i]
-		if it.d.confirmed > 0 {
-			b.Queue(`UPDATE analytics_bookings SET counted_cents = $2 WHERE booking_id = $1 RETURNING refunded_cents`, it.bookingID, it.d.revenue).
+		switch {
+		case it.d.cancellations > 0:
+			b.Queue(`UPDATE analytics_bookings a SET sold_seats = 0
+				FROM (SELECT booking_id, sold_seats FROM analytics_bookings WHERE booking_id = $1 FOR UPDATE) o
+				WHERE a.booking_id = o.booking_id RETURNING o.sold_seats`, it.bookingID).
+				QueryRow(func(row pgx.Row) error { return ignoreNoRows(row.Scan(&it.d.seatsReturned)) })
+			continue
+		case it.d.confirmed > 0:
+			b.Queue(`UPDATE analytics_bookings SET counted_cents = $2, sold_seats = $3 WHERE booking_id = $1 RETURNING refunded_cents`,
+				it.bookingID, it.d.revenue, it.d.seatsSold).
 				QueryRow(func(row pgx.Row) error {
 					var refunded int64
 					if err := row.Scan(&refunded); err != nil {
@@ -370,18 +382,19 @@ func (a *Aggregator) resolve(ctx context.Context, tx pgx.Tx, items []item) error
 
 func queueUpsert(b *pgx.Batch, table, col, event string, at time.Time, d *delta) {
 	b.Queue(`INSERT INTO `+table+` AS a (event_id, `+col+`, reservations, seats_reserved, confirmed_bookings, seats_sold,
-			cancellations, expirations, revenue, refunds)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::numeric / 100, $10::numeric / 100)
+			cancellations, expirations, revenue, refunds, seats_returned)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::numeric / 100, $10::numeric / 100, $11)
 		ON CONFLICT (event_id, `+col+`) DO UPDATE SET
 			reservations = a.reservations + excluded.reservations,
 			seats_reserved = a.seats_reserved + excluded.seats_reserved,
 			confirmed_bookings = a.confirmed_bookings + excluded.confirmed_bookings,
 			seats_sold = a.seats_sold + excluded.seats_sold,
+			seats_returned = a.seats_returned + excluded.seats_returned,
 			cancellations = a.cancellations + excluded.cancellations,
 			expirations = a.expirations + excluded.expirations,
 			revenue = a.revenue + excluded.revenue,
 			refunds = a.refunds + excluded.refunds`,
-		event, at, d.reservations, d.seatsReserved, d.confirmed, d.seatsSold, d.cancellations, d.expirations, d.revenue, d.refunds)
+		event, at, d.reservations, d.seatsReserved, d.confirmed, d.seatsSold, d.cancellations, d.expirations, d.revenue, d.refunds, d.seatsReturned)
 }
 
 func (a *Aggregator) deadLetter(ctx context.Context, m *sarama.ConsumerMessage, cause error) error {

@@ -8,6 +8,10 @@
 //	                               (payment.success is not used: a payment whose hold was gone
 //	                               is refunded and never becomes a sale)
 //	cancellations                  booking.events, status cancelled or refunded
+//	seats_returned                 booking.events, the first status cancelled or refunded of a
+//	                               booking whose confirmation was counted: its seats
+//	                               (analytics_bookings.sold_seats); the reports' tickets sold
+//	                               are seats_sold - seats_returned
 //	expirations                    booking.events, status expired
 //	refunds                        payment.refunded, the refunded amount, except refunds of
 //	                               bookings that were never confirmed (cause NOT_CONFIRMED: that

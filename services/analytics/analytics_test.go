@@ -324,3 +324,59 @@ func TestRefundOfAPaidHoldTakesBackNothing(t *testing.T) {
 			s.GetConfirmedBookings(), s.GetRevenue(), s.GetRefunded())
 	}
 }
+
+// TestRefundedTicketsAreNotSold: the seats of a confirmed booking that was
+// cancelled and refunded leave the tickets sold, once however often Kafka
+// delivers; sold again, they are counted once more, so the tickets sold
+// never pass the capacity. A hold cancelled before it was confirmed gives
+// nothing back: it was never sold.
+func TestRefundedTicketsAreNotSold(t *testing.T) {
+	t.Parallel()
+	e := start(t, "catalog,booking,relay,persister,analytics")
+	ctx := context.Background()
+	shop := e.SeedShop(t, testkit.ShopOptions{Seats: 5, Users: 3})
+	confirm := func(b *bookingv1.Booking) {
+		t.Helper()
+		if _, err := e.booking.ConfirmBooking(ctx, testkit.AsService(t, e.Mesh, "saga", &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
+			t.Fatalf("confirm: %v", err)
+		}
+	}
+	refunded := e.Reserve(t, shop, shop.Users[0], 4)
+	confirm(refunded)
+	if _, err := e.booking.CancelBooking(ctx, testkit.AsService(t, e.Mesh, "saga", &bookingv1.CancelBookingRequest{BookingId: refunded.GetId()})); err != nil {
+		t.Fatalf("cancel the confirmed booking: %v", err)
+	}
+	resold := e.Reserve(t, shop, shop.Users[1], 4)
+	confirm(resold)
+	dropped := e.Reserve(t, shop, shop.Users[2], 1)
+	if _, err := e.booking.CancelBooking(ctx, testkit.As(t, e.Mesh, shop.Users[2], authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: dropped.GetId()})); err != nil {
+		t.Fatalf("cancel the hold: %v", err)
+	}
+
+	check := func(when string) {
+		t.Helper()
+		r := e.eventReport(t, shop.Organizer, authn.RoleOrganizer, shop.Event)
+		if s := r.GetSummary(); s.GetConfirmedBookings() != 2 || s.GetCancelledBookings() != 2 || s.GetTicketsSold() != 4 || s.GetRevenue() != "399.20" {
+			t.Fatalf("%s: summary %v; want 2 confirmed, 2 cancelled, 4 tickets sold (of 5 seats), revenue 399.20 (no refund event here)", when, s)
+		}
+		// A day's point counts what was sold that day: both sales.
+		if last := r.GetDaily()[len(r.GetDaily())-1]; last.GetTicketsSold() != 8 {
+			t.Fatalf("%s: today %v, want the 8 seats sold today", when, last)
+		}
+		res, err := e.analytics.GetDashboard(ctx, testkit.As(t, e.Mesh, shop.Organizer, authn.RoleOrganizer, &analyticsv1.GetDashboardRequest{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := res.Msg.GetDashboard(); d.GetSummary().GetTicketsSold() != 4 || len(d.GetTopEvents()) != 1 || d.GetTopEvents()[0].GetTicketsSold() != 4 {
+			t.Fatalf("%s: dashboard %v", when, d)
+		}
+	}
+	testkit.Eventually(t, 20*time.Second, "events counted", func() bool {
+		return e.Count(t, `SELECT COALESCE(sum(cancellations), 0) FROM analytics_event_daily`) == 2
+	})
+	e.Drained(t, analytics.ConsumerGroup, topics...)
+	check("first delivery")
+	e.Republish(t, analytics.TopicBookingEvents)
+	e.Drained(t, analytics.ConsumerGroup, topics...)
+	check("redelivery")
+}

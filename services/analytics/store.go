@@ -36,7 +36,8 @@ func (sc Scope) args() (bool, []string) {
 // scoped restricts an aggregate table aliased a to the scope ($1, $2).
 const scoped = `($1::boolean OR a.event_id = ANY($2::text[]::uuid[]))`
 
-// Totals are summed aggregates; money in decimal strings.
+// Totals are summed aggregates; money in decimal strings. SeatsSold is net
+// of the seats confirmed bookings gave back, as NetRevenue is of refunds.
 type Totals struct {
 	Reservations, Confirmed, Cancelled, Expired, SeatsSold int64
 	Revenue, Refunds, NetRevenue                           string
@@ -47,7 +48,7 @@ func (s *Store) Summary(ctx context.Context, sc Scope, from, to time.Time) (Tota
 	all, ids := sc.args()
 	var t Totals
 	err := s.db.QueryRow(ctx, `SELECT COALESCE(sum(a.reservations), 0), COALESCE(sum(a.confirmed_bookings), 0),
-			COALESCE(sum(a.cancellations), 0), COALESCE(sum(a.expirations), 0), COALESCE(sum(a.seats_sold), 0),
+			COALESCE(sum(a.cancellations), 0), COALESCE(sum(a.expirations), 0), COALESCE(sum(a.seats_sold - a.seats_returned), 0),
 			COALESCE(sum(a.revenue), 0)::numeric(14,2)::text, COALESCE(sum(a.refunds), 0)::numeric(14,2)::text,
 			(COALESCE(sum(a.revenue), 0) - COALESCE(sum(a.refunds), 0))::numeric(14,2)::text
 		FROM analytics_event_daily a
@@ -63,8 +64,9 @@ type Point struct {
 	Revenue                            string
 }
 
-// Daily is one point per day from..to, zero-filled. Revenue is what was
-// taken that day (refunds are reported apart, on the summary).
+// Daily is one point per day from..to, zero-filled. Revenue and seats sold
+// are what was taken that day (refunds and seats given back are netted on
+// the summary only).
 func (s *Store) Daily(ctx context.Context, sc Scope, from, to time.Time) ([]Point, error) {
 	all, ids := sc.args()
 	return s.series(ctx, `SELECT d.day AT TIME ZONE 'UTC', COALESCE(x.r, 0), COALESCE(x.c, 0), COALESCE(x.s, 0),
@@ -112,11 +114,11 @@ type EventSales struct {
 // revenue from..to.
 func (s *Store) TopEvents(ctx context.Context, sc Scope, from, to time.Time, limit int) ([]EventSales, error) {
 	all, ids := sc.args()
-	rows, err := s.db.Query(ctx, `SELECT a.event_id::text, sum(a.seats_sold), (sum(a.revenue) - sum(a.refunds))::numeric(14,2)::text
+	rows, err := s.db.Query(ctx, `SELECT a.event_id::text, sum(a.seats_sold - a.seats_returned), (sum(a.revenue) - sum(a.refunds))::numeric(14,2)::text
 		FROM analytics_event_daily a
 		WHERE `+scoped+` AND a.day BETWEEN $3::date AND $4::date
 		GROUP BY a.event_id
-		ORDER BY sum(a.revenue) - sum(a.refunds) DESC, sum(a.seats_sold) DESC, a.event_id
+		ORDER BY sum(a.revenue) - sum(a.refunds) DESC, sum(a.seats_sold - a.seats_returned) DESC, a.event_id
 		LIMIT $5`, all, ids, from, to, limit)
 	if err != nil {
 		return nil, dbErr(err)

@@ -39,7 +39,10 @@ type SalesSummary struct {
 	CancelledBookings int32 `protobuf:"varint,3,opt,name=cancelled_bookings,json=cancelledBookings,proto3" json:"cancelled_bookings,omitempty"`
 	// ExpiredBookings is the number of holds that expired unpaid.
 	ExpiredBookings int32 `protobuf:"varint,4,opt,name=expired_bookings,json=expiredBookings,proto3" json:"expired_bookings,omitempty"`
-	// TicketsSold is the seats of the confirmed bookings.
+	// TicketsSold is the seats of the confirmed bookings, less the seats of
+	// confirmed bookings cancelled or refunded since (a seat refunded and sold
+	// again counts once), in the range: like Revenue, net, so a range with
+	// more seats given back than sold answers a negative number.
 	TicketsSold int32 `protobuf:"varint,5,opt,name=tickets_sold,json=ticketsSold,proto3" json:"tickets_sold,omitempty"`
 	// Revenue is the money taken by confirmed bookings, net of refunds, a
 	// decimal string such as "1234.50".
@@ -157,7 +160,8 @@ type SeriesPoint struct {
 	Reservations int32 `protobuf:"varint,2,opt,name=reservations,proto3" json:"reservations,omitempty"`
 	// ConfirmedBookings is the number of bookings confirmed in the bucket.
 	ConfirmedBookings int32 `protobuf:"varint,3,opt,name=confirmed_bookings,json=confirmedBookings,proto3" json:"confirmed_bookings,omitempty"`
-	// TicketsSold is the seats of those bookings.
+	// TicketsSold is the seats of those bookings (seats given back later are
+	// not taken off a bucket: SalesSummary nets them).
 	TicketsSold int32 `protobuf:"varint,4,opt,name=tickets_sold,json=ticketsSold,proto3" json:"tickets_sold,omitempty"`
 	// Revenue is the money taken in the bucket, a decimal string.
 	Revenue       string `protobuf:"bytes,5,opt,name=revenue,proto3" json:"revenue,omitempty"`
@@ -237,9 +241,10 @@ type EventSales struct {
 	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// Title is the event's title.
 	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
-	// TicketsSold is the seats sold in the range.
+	// TicketsSold is the seats sold in the range, net of the seats given back
+	// (as SalesSummary.tickets_sold).
 	TicketsSold int32 `protobuf:"varint,3,opt,name=tickets_sold,json=ticketsSold,proto3" json:"tickets_sold,omitempty"`
-	// Revenue is the money taken in the range, a decimal string.
+	// Revenue is the money taken in the range, net of refunds, a decimal string.
 	Revenue       string `protobuf:"bytes,4,opt,name=revenue,proto3" json:"revenue,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

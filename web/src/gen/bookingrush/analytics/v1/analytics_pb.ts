@@ -55,7 +55,10 @@ export type SalesSummary = Message<"bookingrush.analytics.v1.SalesSummary"> & {
   expiredBookings: number;
 
   /**
-   * TicketsSold is the seats of the confirmed bookings.
+   * TicketsSold is the seats of the confirmed bookings, less the seats of
+   * confirmed bookings cancelled or refunded since (a seat refunded and sold
+   * again counts once), in the range: like Revenue, net, so a range with
+   * more seats given back than sold answers a negative number.
    *
    * @generated from field: int32 tickets_sold = 5;
    */
@@ -127,7 +130,10 @@ export type SalesSummaryJson = {
   expiredBookings?: number;
 
   /**
-   * TicketsSold is the seats of the confirmed bookings.
+   * TicketsSold is the seats of the confirmed bookings, less the seats of
+   * confirmed bookings cancelled or refunded since (a seat refunded and sold
+   * again counts once), in the range: like Revenue, net, so a range with
+   * more seats given back than sold answers a negative number.
    *
    * @generated from field: int32 tickets_sold = 5;
    */
@@ -199,7 +205,8 @@ export type SeriesPoint = Message<"bookingrush.analytics.v1.SeriesPoint"> & {
   confirmedBookings: number;
 
   /**
-   * TicketsSold is the seats of those bookings.
+   * TicketsSold is the seats of those bookings (seats given back later are
+   * not taken off a bucket: SalesSummary nets them).
    *
    * @generated from field: int32 tickets_sold = 4;
    */
@@ -241,7 +248,8 @@ export type SeriesPointJson = {
   confirmedBookings?: number;
 
   /**
-   * TicketsSold is the seats of those bookings.
+   * TicketsSold is the seats of those bookings (seats given back later are
+   * not taken off a bucket: SalesSummary nets them).
    *
    * @generated from field: int32 tickets_sold = 4;
    */
@@ -283,14 +291,15 @@ export type EventSales = Message<"bookingrush.analytics.v1.EventSales"> & {
   title: string;
 
   /**
-   * TicketsSold is the seats sold in the range.
+   * TicketsSold is the seats sold in the range, net of the seats given back
+   * (as SalesSummary.tickets_sold).
    *
    * @generated from field: int32 tickets_sold = 3;
    */
   ticketsSold: number;
 
   /**
-   * Revenue is the money taken in the range, a decimal string.
+   * Revenue is the money taken in the range, net of refunds, a decimal string.
    *
    * @generated from field: string revenue = 4;
    */
@@ -318,14 +327,15 @@ export type EventSalesJson = {
   title?: string;
 
   /**
-   * TicketsSold is the seats sold in the range.
+   * TicketsSold is the seats sold in the range, net of the seats given back
+   * (as SalesSummary.tickets_sold).
    *
    * @generated from field: int32 tickets_sold = 3;
    */
   ticketsSold?: number;
 
   /**
-   * Revenue is the money taken in the range, a decimal string.
+   * Revenue is the money taken in the range, net of refunds, a decimal string.
    *
    * @generated from field: string revenue = 4;
    */
