@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -137,16 +139,31 @@ func TestSameKeyRetryThatLostTheRace(t *testing.T) {
 	}
 }
 
+// standInCharge is the charge of every intent of stripeStandIn, in cents
+// (the tests buy 2 seats at 25.00).
+const standInCharge = 5000
+
 // stripeStandIn is a local stand-in of Stripe's API for the app's Stripe
 // provider: a PaymentIntent's first creation answers 503, a retry (the
 // same idempotency key) the intent pi_<payment id>; pm_card_declined is
-// refused with a 402 every time; a refund answers charge_already_refunded
-// (refunded by hand in the dashboard). creates counts the calls per
-// idempotency key.
-func stripeStandIn(t *testing.T) (url string, creates func(key string) int) {
+// refused with a 402 every time. Each intent's charge is standInCharge, of
+// which handRefunded cents were refunded by hand in the dashboard: when
+// that is all of it, a refund answers charge_already_refunded; otherwise a
+// refund larger than what is left answers amount_too_large, and a retried
+// idempotency key answers its first refund again. creates counts the calls
+// per idempotency key, refunds the refunds made (key: amount).
+func stripeStandIn(t *testing.T, handRefunded int64) (url string, creates func(key string) int, refunds func() map[string]string) {
 	t.Helper()
 	var mu sync.Mutex
 	calls := map[string]int{}
+	made := map[string]string{}           // idempotency key -> amount refunded
+	refunded := map[string]int64{}        // intent -> cents refunded, by hand and by us
+	refundedOf := func(pi string) int64 { // under mu
+		if _, ok := refunded[pi]; !ok {
+			refunded[pi] = handRefunded
+		}
+		return refunded[pi]
+	}
 	stand := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		form, _ := neturl.ParseQuery(string(body))
@@ -171,20 +188,46 @@ func stripeStandIn(t *testing.T) (url string, creates func(key string) int) {
 			}
 		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/payment_intents/"):
 			id := strings.TrimPrefix(r.URL.Path, "/v1/payment_intents/")
-			_, _ = fmt.Fprintf(w, `{"id":%q,"object":"payment_intent","client_secret":"%s_secret","status":"requires_payment_method"}`, id, id)
+			mu.Lock()
+			back := refundedOf(id)
+			mu.Unlock()
+			_, _ = fmt.Fprintf(w, `{"id":%q,"object":"payment_intent","client_secret":"%s_secret","status":"requires_payment_method",
+				"latest_charge":{"id":"ch_1","object":"charge","amount":%d,"amount_refunded":%d,"refunded":%t}}`,
+				id, id, standInCharge, back, back == standInCharge)
 		case r.Method == http.MethodPost && r.URL.Path == "/v1/refunds":
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","code":"charge_already_refunded","message":"Charge ch_1 has already been refunded."}}`))
+			key, pi := r.Header.Get("Idempotency-Key"), form.Get("payment_intent")
+			amount, _ := strconv.ParseInt(form.Get("amount"), 10, 64)
+			mu.Lock()
+			defer mu.Unlock()
+			if _, again := made[key]; !again {
+				switch back := refundedOf(pi); {
+				case back == standInCharge:
+					w.WriteHeader(http.StatusBadRequest)
+					_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","code":"charge_already_refunded","message":"Charge ch_1 has already been refunded."}}`))
+					return
+				case back+amount > standInCharge:
+					w.WriteHeader(http.StatusBadRequest)
+					_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","code":"amount_too_large","message":"Refund amount is greater than unrefunded amount on charge."}}`))
+					return
+				}
+				refunded[pi] += amount
+				made[key] = form.Get("amount")
+			}
+			_, _ = fmt.Fprintf(w, `{"id":"re_%s","object":"refund","status":"succeeded","amount":%s}`, key, made[key])
 		default:
 			w.WriteHeader(http.StatusNotFound)
 		}
 	}))
 	t.Cleanup(stand.Close)
 	return stand.URL, func(key string) int {
-		mu.Lock()
-		defer mu.Unlock()
-		return calls[key]
-	}
+			mu.Lock()
+			defer mu.Unlock()
+			return calls[key]
+		}, func() map[string]string {
+			mu.Lock()
+			defer mu.Unlock()
+			return maps.Clone(made)
+		}
 }
 
 // TestRetryOfAFailedCreation: a CreatePayment whose provider call failed
@@ -195,7 +238,7 @@ func stripeStandIn(t *testing.T) (url string, creates func(key string) int) {
 // a 201 with a failed payment. Each booking keeps one payment row.
 func TestRetryOfAFailedCreation(t *testing.T) {
 	t.Parallel()
-	stand, creates := stripeStandIn(t)
+	stand, creates, _ := stripeStandIn(t, standInCharge)
 	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand)
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 10})
 	buyer := s.Users[0]
@@ -257,20 +300,14 @@ func TestRetryOfAFailedCreation(t *testing.T) {
 	}
 }
 
-// TestRefundOfAChargeRefundedAtTheProvider: a refund that the provider
-// refuses because the whole charge was refunded already (by hand, in its
-// dashboard) is recorded as refunded in full, once: the money is back with
-// the buyer, so the refund is not retried forever, and the booking is
-// refunded as any other.
-func TestRefundOfAChargeRefundedAtTheProvider(t *testing.T) {
-	t.Parallel()
-	stand, _ := stripeStandIn(t)
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand)
-	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 5 * 24 * time.Hour, Price: "25.00"})
-	buyer := s.Users[0]
+// paidThroughStandIn reserves 2 seats of s for buyer and pays them through
+// stripeStandIn (its first answer is a 503, the retry the intent) with a
+// signed success webhook, and waits for the booking's confirmation.
+func (e *env) paidThroughStandIn(t *testing.T, s testkit.Shop, buyer string) (*bookingv1.Booking, *paymentv1.Payment) {
+	t.Helper()
 	b := e.Reserve(t, s, buyer, 2)
 	key := "pay-" + uuid.NewString()
-	_, _ = e.payKey(t, buyer, b.GetId(), "card", key) // the stand-in's first answer: 503
+	_, _ = e.payKey(t, buyer, b.GetId(), "card", key)
 	res, err := e.payKey(t, buyer, b.GetId(), "card", key)
 	if err != nil {
 		t.Fatal(err)
@@ -283,6 +320,64 @@ func TestRefundOfAChargeRefundedAtTheProvider(t *testing.T) {
 		t.Fatalf("success webhook: %v", err)
 	}
 	e.waitBooking(t, buyer, b.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
+	return b, p
+}
+
+// TestRefundOfAChargePartlyRefundedAtTheProvider: part of a charge was
+// refunded by hand in the provider's dashboard, and then the buyer cancels.
+// The provider refuses the decided refund as larger than what is left; the
+// buyer then gets the rest of the decided amount, once, and the payment
+// records what the buyer has back in all. Before, the refund was retried
+// every 30 s for good and the buyer never got the rest.
+func TestRefundOfAChargePartlyRefundedAtTheProvider(t *testing.T) {
+	t.Parallel()
+	stand, _, refunds := stripeStandIn(t, 1200) // 12.00 of 50.00 back by hand
+	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand)
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
+	buyer := s.Users[0]
+	b, p := e.paidThroughStandIn(t, s, buyer)
+
+	// Ten days ahead the policy gives 100% back: 50.00, of which 12.00 went
+	// back by hand, so 38.00 more.
+	for range 2 {
+		r, err := e.payment.RefundPayment(context.Background(), testkit.As(t, e.Mesh, buyer, authn.RoleUser,
+			&paymentv1.RefundPaymentRequest{PaymentId: p.GetId()}))
+		if err != nil || r.Msg.GetPayment().GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED ||
+			r.Msg.GetPayment().GetRefundedAmount() != "50.00" {
+			t.Fatalf("refund of a charge partly refunded at the provider: %v %v", r, err)
+		}
+	}
+	pi := p.GetProviderReference()
+	if got, want := refunds(), map[string]string{"rush-refund-" + pi + "-rest-3800": "3800"}; !maps.Equal(got, want) {
+		t.Fatalf("refunds made at the provider %v, want %v", got, want)
+	}
+	if st := e.Booking(t, buyer, b.GetId()).GetStatus(); st != bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED {
+		t.Fatalf("booking %v", st)
+	}
+	if n := e.Count(t, `SELECT count(*) FROM audit_logs WHERE action = 'payment.refund' AND entity_id = $1
+		AND new_values->>'refunded_at_provider_amount' = '12.00'`, p.GetId()); n != 1 {
+		t.Fatalf("%d refund audit entries saying 12.00 went back at the provider, want 1", n)
+	}
+	testkit.Eventually(t, 15*time.Second, "sagas done", func() bool {
+		return e.Count(t, `SELECT count(*) FROM sagas WHERE status NOT IN ('completed', 'compensated')`) == 0
+	})
+	if r := e.AuditMoney(t, e.prefix); r.Refunded != 1 {
+		t.Fatalf("money audit %v, want 1 refunded", r)
+	}
+}
+
+// TestRefundOfAChargeRefundedAtTheProvider: a refund that the provider
+// refuses because the whole charge was refunded already (by hand, in its
+// dashboard) is recorded as refunded in full, once: the money is back with
+// the buyer, so the refund is not retried forever, and the booking is
+// refunded as any other.
+func TestRefundOfAChargeRefundedAtTheProvider(t *testing.T) {
+	t.Parallel()
+	stand, _, _ := stripeStandIn(t, standInCharge)
+	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand)
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 5 * 24 * time.Hour, Price: "25.00"})
+	buyer := s.Users[0]
+	b, p := e.paidThroughStandIn(t, s, buyer)
 
 	// Five days ahead the policy gives 50% back; the provider had given 100%.
 	for range 2 {

@@ -156,9 +156,9 @@ func TestStripeRequests(t *testing.T) {
 		f.Get("automatic_payment_methods[enabled]") != "true" || keys["/v1/payment_intents"] != "rush-intent-pay-1" {
 		t.Fatalf("intent request %v, idempotency key %q", f, keys["/v1/payment_intents"])
 	}
-	ref, err := st.Refund(ctx, "pi_123", 4990)
-	if err != nil || ref != "re_456" {
-		t.Fatalf("refund: %q %v", ref, err)
+	ref, outside, err := st.Refund(ctx, "pi_123", 4990)
+	if err != nil || ref != "re_456" || outside != 0 {
+		t.Fatalf("refund: %q %d %v", ref, outside, err)
 	}
 	if f := got["/v1/refunds"]; f.Get("payment_intent") != "pi_123" || f.Get("amount") != "4990" || keys["/v1/refunds"] != "rush-refund-pi_123" {
 		t.Fatalf("refund request %v key %q", f, keys["/v1/refunds"])

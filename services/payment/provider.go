@@ -80,9 +80,13 @@ type Provider interface {
 	CreateIntent(ctx context.Context, in Intent) (providerID, clientSecret string, err error)
 	// Refund gives amountCents of the payment back. It is idempotent per
 	// payment: a payment is refunded once, so a retry returns the same refund.
-	// ErrRefundedAlready: the whole charge went back to the buyer already,
-	// by other means (the provider's dashboard).
-	Refund(ctx context.Context, providerID string, amountCents int64) (refundID string, err error)
+	// When part of the charge went back by other means (the provider's
+	// dashboard) and amountCents no longer fits in what is left, it gives
+	// back only what amountCents leaves after that part (nothing when the
+	// part covers it) and answers the part as outside: the buyer has
+	// max(amountCents, outside) back. ErrRefundedAlready: the whole charge
+	// went back to the buyer already, by other means.
+	Refund(ctx context.Context, providerID string, amountCents int64) (refundID string, outside int64, err error)
 	// VerifyWebhook checks the signature header over payload and decodes
 	// the event; a bad signature is ErrBadSignature.
 	VerifyWebhook(payload []byte, sigHeader string) (Event, error)

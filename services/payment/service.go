@@ -496,19 +496,27 @@ func (s *Service) executeRefund(ctx context.Context, paymentID string) (Payment,
 		refunded = true
 		amount = refundCents(pay.AmountCents, pay.RefundPercent)
 		var ref string
-		outside := false
+		var outsideCents int64 // what went back by other means (the provider's dashboard)
 		if amount > 0 {
-			ref, err = s.provider.Refund(ctx, pay.ProviderRef, amount)
+			ref, outsideCents, err = s.provider.Refund(ctx, pay.ProviderRef, amount)
 			if errors.Is(err, ErrRefundedAlready) {
 				// Refunded by hand at the provider: the whole charge is back
 				// with the buyer, whatever share this refund decided. Record
 				// that, or the refund would be retried forever.
 				s.log.Warn("the provider had refunded the whole charge already; recorded as refunded in full",
 					zap.String("payment", pay.ID), zap.Int64("decided_cents", amount), zap.Int64("charged_cents", pay.AmountCents))
-				amount, outside, err = pay.AmountCents, true, nil
+				outsideCents, err = pay.AmountCents, nil
 			}
 			if err != nil {
 				return err
+			}
+			if outsideCents > 0 {
+				// Part of the charge went back by hand; the provider gave
+				// back only what the decision left. The buyer has the larger
+				// of the two back, and that is what is recorded.
+				s.log.Warn("part of the charge had been refunded at the provider; refunded only the rest of the decided amount",
+					zap.String("payment", pay.ID), zap.Int64("decided_cents", amount), zap.Int64("outside_cents", outsideCents))
+				amount = min(max(amount, outsideCents), pay.AmountCents)
 			}
 		}
 		before, status := pay, pay.Status
@@ -526,7 +534,8 @@ func (s *Service) executeRefund(ctx context.Context, paymentID string) (Payment,
 		if err := audit.Record(ctx, tx, audit.Entry{Action: "payment.refund", EntityType: "payment", EntityID: pay.ID,
 			Old: map[string]any{"status": before.Status, "refunded_amount": money.Format(before.RefundedCents)},
 			New: map[string]any{"status": pay.Status, "refunded_amount": money.Format(amount), "booking_id": pay.BookingID,
-				"refund_percent": pay.RefundPercent, "cause": pay.RefundCause, "reason": pay.RefundReason, "refunded_at_provider": outside},
+				"refund_percent": pay.RefundPercent, "cause": pay.RefundCause, "reason": pay.RefundReason,
+				"refunded_at_provider": outsideCents > 0, "refunded_at_provider_amount": money.Format(outsideCents)},
 		}); err != nil {
 			return err
 		}

@@ -116,8 +116,8 @@ func (s *Simulator) send(intentID string, payload []byte, delay time.Duration) {
 
 // Refund refunds at once; the refund id is derived from the intent, so a
 // retry answers the same refund.
-func (s *Simulator) Refund(_ context.Context, providerID string, _ int64) (string, error) {
-	return "simre_" + strings.TrimPrefix(providerID, "simpi_"), nil
+func (s *Simulator) Refund(_ context.Context, providerID string, _ int64) (string, int64, error) {
+	return "simre_" + strings.TrimPrefix(providerID, "simpi_"), 0, nil
 }
 
 // Lookup answers the outcome the intent's method stands for: sim_ok and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -99,18 +100,60 @@ func (s *Stripe) CreateIntent(ctx context.Context, in Intent) (string, string, e
 	return pi.ID, pi.ClientSecret, nil
 }
 
-// Refund refunds amountCents of the PaymentIntent.
-func (s *Stripe) Refund(ctx context.Context, providerID string, amountCents int64) (string, error) {
+// Refund refunds amountCents of the PaymentIntent. Stripe refuses a refund
+// larger than what is left of the charge (amount_too_large): part of it was
+// refunded in the dashboard. Then the charge's refunded amount is read, and
+// only what amountCents leaves after it is refunded, under an idempotency
+// key of its own (the first key is bound to the first amount), which names
+// that rest: a retry that finds the same part refunds the same rest once,
+// and one that finds more (the rest went through, or another hand refund)
+// refunds only what is left.
+func (s *Stripe) Refund(ctx context.Context, providerID string, amountCents int64) (string, int64, error) {
 	p := &stripe.RefundCreateParams{PaymentIntent: stripe.String(providerID), Amount: stripe.Int64(amountCents)}
 	p.SetIdempotencyKey("rush-refund-" + providerID)
 	r, err := s.client.V1Refunds.Create(ctx, p)
+	se := (*stripe.Error)(nil)
+	switch {
+	case errors.As(err, &se) && se.Code == stripe.ErrorCodeChargeAlreadyRefunded:
+		return "", 0, ErrRefundedAlready
+	case errors.As(err, &se) && se.Code == stripe.ErrorCodeAmountTooLarge:
+		return s.refundRest(ctx, providerID, amountCents)
+	case err != nil:
+		return "", 0, stripeError(err)
+	}
+	return r.ID, 0, nil
+}
+
+// refundRest refunds what amountCents leaves after the part of the
+// PaymentIntent's charge refunded by other means, and answers that part.
+func (s *Stripe) refundRest(ctx context.Context, providerID string, amountCents int64) (string, int64, error) {
+	q := &stripe.PaymentIntentRetrieveParams{}
+	q.AddExpand("latest_charge")
+	pi, err := s.client.V1PaymentIntents.Retrieve(ctx, providerID, q)
+	if err != nil {
+		return "", 0, stripeError(err)
+	}
+	if pi.LatestCharge == nil {
+		return "", 0, errs.Unavailable("the payment provider refused the refund as too large but shows no charge", nil, "dependency", "stripe")
+	}
+	outside := pi.LatestCharge.AmountRefunded
+	if pi.LatestCharge.Refunded || outside >= pi.LatestCharge.Amount {
+		return "", 0, ErrRefundedAlready
+	}
+	rest := amountCents - outside
+	if rest <= 0 {
+		return "", outside, nil
+	}
+	p := &stripe.RefundCreateParams{PaymentIntent: stripe.String(providerID), Amount: stripe.Int64(rest)}
+	p.SetIdempotencyKey(fmt.Sprintf("rush-refund-%s-rest-%d", providerID, rest))
+	r, err := s.client.V1Refunds.Create(ctx, p)
 	if se := (*stripe.Error)(nil); errors.As(err, &se) && se.Code == stripe.ErrorCodeChargeAlreadyRefunded {
-		return "", ErrRefundedAlready
+		return "", 0, ErrRefundedAlready
 	}
 	if err != nil {
-		return "", stripeError(err)
+		return "", 0, stripeError(err)
 	}
-	return r.ID, nil
+	return r.ID, outside, nil
 }
 
 // Lookup retrieves the PaymentIntent. A canceled intent is failed; one that
