@@ -249,6 +249,10 @@ func (c *Consumer) paymentMail(ctx context.Context, msg *sarama.ConsumerMessage,
 	if err := c.describeBooking(ctx, p.GetBookingId(), data); err != nil {
 		return err
 	}
-	_, err = c.svc.Send(ctx, Request{Kind: kind, Recipient: u.Email, UserID: p.GetUserId(), Data: data, Key: kind + "-" + p.GetId()})
+	key := kind + "-" + p.GetId()
+	if ev.GetRest() {
+		key += "-rest" // the second refund of the payment: a mail of its own
+	}
+	_, err = c.svc.Send(ctx, Request{Kind: kind, Recipient: u.Email, UserID: p.GetUserId(), Data: data, Key: key})
 	return err
 }

@@ -87,6 +87,12 @@ type Provider interface {
 	// max(amountCents, outside) back. ErrRefundedAlready: the whole charge
 	// went back to the buyer already, by other means.
 	Refund(ctx context.Context, providerID string, amountCents int64) (refundID string, outside int64, err error)
+	// RefundRest gives back, after Refund, what the charge still lacks for
+	// the buyer to have totalCents back in all (what went back before, by
+	// Refund or by hand, counts), under an idempotency key of its own that
+	// names that rest; nothing when the buyer has that much back already.
+	// ErrRefundedAlready: the whole charge is back.
+	RefundRest(ctx context.Context, providerID string, totalCents int64) (refundID string, err error)
 	// VerifyWebhook checks the signature header over payload and decodes
 	// the event; a bad signature is ErrBadSignature.
 	VerifyWebhook(payload []byte, sigHeader string) (Event, error)

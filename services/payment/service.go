@@ -339,11 +339,13 @@ func (s *Service) RefundBooking(ctx context.Context, bookingID, paymentID string
 }
 
 // RefundEvent refunds every succeeded payment of a cancelled event in full
-// (the organizer-cancellation rule of the refund policy), each as
-// RefundBooking does, at most once per payment, so calling it again after a
-// partial failure only finishes the work. The refunds run a few at a time
-// and are not cut short by a caller that goes away. It answers how many
-// were due and how many failed.
+// (the organizer-cancellation rule of the refund policy: everyone gets
+// 100%), each as RefundBooking does, at most once per payment, so calling
+// it again after a partial failure only finishes the work. A payment whose
+// buyer had cancelled for 50% or 0% of the price gets the rest (topUp): the
+// show it was bought for will not take place. The refunds run a few at a
+// time and are not cut short by a caller that goes away. It answers how
+// many were due and how many failed.
 func (s *Service) RefundEvent(ctx context.Context, eventID, reason string) (total, failed int, err error) {
 	ctx = context.WithoutCancel(ctx)
 	due, err := s.store.SucceededOfEvent(ctx, eventID)
@@ -357,7 +359,11 @@ func (s *Service) RefundEvent(ctx context.Context, eventID, reason string) (tota
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			if _, _, err := s.RefundBooking(ctx, p.BookingID, p.ID, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED, reason); err != nil {
+			_, _, err := s.RefundBooking(ctx, p.BookingID, p.ID, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED, reason)
+			if err == nil {
+				err = s.topUp(ctx, p.ID, reason)
+			}
+			if err != nil {
 				nfailed.Add(1)
 				s.log.Warn("refund of a cancelled event's payment failed", zap.String("payment", p.ID), zap.String("booking", p.BookingID), zap.Error(err))
 			}
@@ -365,6 +371,60 @@ func (s *Service) RefundEvent(ctx context.Context, eventID, reason string) (tota
 	}
 	wg.Wait()
 	return len(due), int(nfailed.Load()), nil
+}
+
+// topUp refunds the rest of a payment refunded for less than its whole
+// price (its buyer cancelled for 50% or 0%) because its event is cancelled,
+// and records it as refunded in full by the organizer's cancellation, with
+// the rest's payment.refunded event, holding the payment's row lock
+// throughout as executeRefund does. A payment refunded in full, or whose
+// refund has not been executed yet, is left as it is.
+func (s *Service) topUp(ctx context.Context, paymentID, reason string) error {
+	var pay Payment
+	var rest int64
+	err := s.store.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if pay, err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 FOR UPDATE`, paymentID)); err != nil {
+			return dbErr(err)
+		}
+		if pay.RefundedAt.IsZero() || pay.RefundedCents >= pay.AmountCents {
+			return nil
+		}
+		rest = pay.AmountCents - pay.RefundedCents
+		ref, err := s.provider.RefundRest(ctx, pay.ProviderRef, pay.AmountCents)
+		if errors.Is(err, ErrRefundedAlready) {
+			err = nil // the whole charge is back with the buyer already
+		}
+		if err != nil {
+			return err
+		}
+		before := pay
+		pay, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments SET refunded_amount = amount, status = $2, refunded_at = now(),
+				refund_percent = 100, refund_cause = $3, refund_reason = NULLIF($4, ''),
+				refund_reference = COALESCE(NULLIF($5, ''), refund_reference)
+			WHERE id = $1 RETURNING `+paymentColumns,
+			pay.ID, StatusRefunded, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED.String(), reason, ref))
+		if err != nil {
+			return dbErr(err)
+		}
+		if err := audit.Record(ctx, tx, audit.Entry{Action: "payment.refund", EntityType: "payment", EntityID: pay.ID,
+			Old: map[string]any{"status": before.Status, "refunded_amount": money.Format(before.RefundedCents), "refund_percent": before.RefundPercent,
+				"cause": before.RefundCause},
+			New: map[string]any{"status": pay.Status, "refunded_amount": money.Format(pay.RefundedCents), "booking_id": pay.BookingID,
+				"refund_percent": pay.RefundPercent, "cause": pay.RefundCause, "reason": pay.RefundReason, "rest": money.Format(rest)},
+		}); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, TopicRefunded, pay, &paymentv1.PaymentEvent{
+			RefundAmount: money.Format(rest), RefundCause: paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED, RefundReason: pay.RefundReason, Rest: true,
+		})
+	})
+	if err != nil || rest == 0 {
+		return err
+	}
+	s.metrics.refunds.WithLabelValues(refundCauseLabel(paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED)).Inc()
+	s.relay.Kick()
+	return nil
 }
 
 // DecideRefund is the first step of a refund the booking service drives (a

@@ -120,6 +120,11 @@ func (s *Simulator) Refund(_ context.Context, providerID string, _ int64) (strin
 	return "simre_" + strings.TrimPrefix(providerID, "simpi_"), 0, nil
 }
 
+// RefundRest refunds the rest at once, as Refund does.
+func (s *Simulator) RefundRest(_ context.Context, providerID string, _ int64) (string, error) {
+	return "simre_" + strings.TrimPrefix(providerID, "simpi_") + "_rest", nil
+}
+
 // Lookup answers the outcome the intent's method stands for: sim_ok and
 // sim_slow succeed, sim_declined fails.
 func (s *Simulator) Lookup(_ context.Context, providerID string) (IntentState, error) {

@@ -176,13 +176,14 @@ func (s *Store) Get(ctx context.Context, id string) (Payment, error) {
 }
 
 // SucceededOfEvent lists the event's payments that succeeded and were not
-// refunded yet (what an organizer's cancellation must refund), oldest
-// first. The payment decides, not the booking's status: a booking paid but
+// refunded in full (what an organizer's cancellation must refund: those not
+// refunded yet, and the rest of those its buyers had cancelled for less than
+// the whole price), oldest first. The payment decides, not the booking's status: a booking paid but
 // confirmed in Redis only, or not confirmed yet, is refunded too (the event
 // is cancelled: the refund releases the hold, and the saga's confirm then
 // fails and its compensation finds the payment refunded already).
 func (s *Store) SucceededOfEvent(ctx context.Context, eventID string) ([]Payment, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+paymentColumns+` FROM payments WHERE event_id = $1 AND status = 'succeeded'
+	rows, err := s.db.Query(ctx, `SELECT `+paymentColumns+` FROM payments WHERE event_id = $1 AND status IN ('succeeded', 'partially_refunded')
 		ORDER BY created_at, id`, eventID)
 	if err != nil {
 		return nil, dbErr(err)

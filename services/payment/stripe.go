@@ -124,8 +124,15 @@ func (s *Stripe) Refund(ctx context.Context, providerID string, amountCents int6
 	return r.ID, 0, nil
 }
 
+// RefundRest refunds what the PaymentIntent's charge lacks for totalCents
+// to be back with the buyer.
+func (s *Stripe) RefundRest(ctx context.Context, providerID string, totalCents int64) (string, error) {
+	id, _, err := s.refundRest(ctx, providerID, totalCents)
+	return id, err
+}
+
 // refundRest refunds what amountCents leaves after the part of the
-// PaymentIntent's charge refunded by other means, and answers that part.
+// PaymentIntent's charge refunded before, and answers that part.
 func (s *Stripe) refundRest(ctx context.Context, providerID string, amountCents int64) (string, int64, error) {
 	q := &stripe.PaymentIntentRetrieveParams{}
 	q.AddExpand("latest_charge")

@@ -17,6 +17,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/platform/topic"
 	"github.com/bookingrush/rush/services/saga"
 	"github.com/bookingrush/rush/services/testkit"
 )
@@ -206,4 +207,73 @@ func TestAStaleLoadKeepsAZoneAddedOnSale(t *testing.T) {
 	if err != nil || !strings.Contains(zones, added) || !strings.Contains(zones, s.Zone) {
 		t.Fatalf("the event's zones after the stale load: %q %v", zones, err)
 	}
+}
+
+// TestOrganizerCancelRefundsTheRest: buyers who had cancelled their purchase
+// for 0% or 50% of its price under the refund policy get the rest back when
+// the organizer then cancels the event (an organizer's cancellation refunds
+// everyone 100%), once however often it is cancelled; a purchase still
+// standing is refunded in full. Before, those buyers kept their 0% or 50%,
+// and the organizer the rest, for shows that never took place.
+func TestOrganizerCancelRefundsTheRest(t *testing.T) {
+	t.Parallel()
+	e := start(t, nil)
+	// Shows 2, 3 and 4 days ahead: a buyer's cancel gets 0% of the first,
+	// 50% of the last.
+	s := e.SeedShop(t, testkit.ShopOptions{Users: 3, ShowIn: 2 * 24 * time.Hour, Shows: 3})
+	ctx := context.Background()
+	buy := func(user string, show int) (*bookingv1.Booking, *paymentv1.Payment) {
+		t.Helper()
+		b := e.ReserveIn(t, s.Shows[show], s.Zones[show], user, 2)
+		p := e.pay(t, user, b.GetId(), payment.SimOK)
+		e.waitSaga(t, p.GetId(), saga.StatusCompleted, 15*time.Second)
+		return b, p
+	}
+	b0, p0 := buy(s.Users[0], 0)
+	b1, p1 := buy(s.Users[1], 2)
+	_, p2 := buy(s.Users[2], 2)
+	for i, b := range []*bookingv1.Booking{b0, b1} {
+		if _, err := e.booking.CancelBooking(ctx, testkit.As(t, e.Mesh, s.Users[i], authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: b.GetId()})); err != nil {
+			t.Fatalf("buyer %d cancels: %v", i, err)
+		}
+	}
+	state := func(id string) string {
+		t.Helper()
+		var st, amount string
+		if err := e.Pool.QueryRow(ctx, `SELECT status, refunded_amount::text FROM payments WHERE id = $1`, id).Scan(&st, &amount); err != nil {
+			t.Fatal(err)
+		}
+		return st + " " + amount
+	}
+	if a, b := state(p0.GetId()), state(p1.GetId()); a != "succeeded 0.00" || b != "partially_refunded 49.90" {
+		t.Fatalf("after the buyers' cancels: %q and %q, want the policy's 0%% and 50%%", a, b)
+	}
+	catalog := catalogv1connect.NewCatalogServiceClient(server.NewClient(), e.URL(t, "catalog"))
+	for range 2 {
+		if _, err := catalog.CancelEvent(ctx, testkit.As(t, e.Mesh, s.Organizer, authn.RoleOrganizer,
+			&catalogv1.CancelEventRequest{EventId: s.Event, Reason: "storm"})); err != nil {
+			t.Fatalf("cancel the event: %v", err)
+		}
+	}
+	for _, p := range []*paymentv1.Payment{p0, p1, p2} {
+		if st := state(p.GetId()); st != "refunded 99.80" {
+			t.Fatalf("payment %s after the organizer's cancel: %q, want refunded 99.80", p.GetId(), st)
+		}
+	}
+	// One refund entry per refund: the buyer's and the rest, or the
+	// organizer's alone.
+	for p, want := range map[string]int{p0.GetId(): 2, p1.GetId(): 2, p2.GetId(): 1} {
+		if n := e.Count(t, `SELECT count(*) FROM audit_logs WHERE action = 'payment.refund' AND entity_id = $1`, p); n != want {
+			t.Fatalf("payment %s: %d refund audit entries, want %d", p, n, want)
+		}
+	}
+	if n := e.Count(t, `SELECT count(*) FROM audit_logs WHERE action = 'payment.refund' AND entity_id = $1 AND new_values->>'rest' = '49.90'
+		AND new_values->>'cause' = 'REFUND_CAUSE_ORGANIZER_CANCELLED'`, p1.GetId()); n != 1 {
+		t.Fatalf("%d audit entries of the 50%% purchase's rest, want 1", n)
+	}
+	testkit.Eventually(t, 15*time.Second, "sagas done", func() bool {
+		return e.Count(t, `SELECT count(*) FROM sagas WHERE status NOT IN ('completed', 'compensated')`) == 0
+	})
+	e.Drained(t, "booking-persister", topic.BookingEvents)
+	e.AuditMoney(t, e.prefix)
 }

@@ -1289,7 +1289,12 @@ type PaymentEvent struct {
 	// RefundReason is, for payment.refunded, the reason given.
 	RefundReason string `protobuf:"bytes,6,opt,name=refund_reason,json=refundReason,proto3" json:"refund_reason,omitempty"`
 	// OccurredAt is when the change was recorded.
-	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	// Rest is true, for payment.refunded, when this refund gives back the rest
+	// of a payment refunded in part before: its buyer had cancelled for 50% or
+	// 0% of the price, and then the organizer cancelled the event (everyone
+	// gets 100% then). A payment has at most one such second refund.
+	Rest          bool `protobuf:"varint,8,opt,name=rest,proto3" json:"rest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1371,6 +1376,13 @@ func (x *PaymentEvent) GetOccurredAt() *timestamppb.Timestamp {
 		return x.OccurredAt
 	}
 	return nil
+}
+
+func (x *PaymentEvent) GetRest() bool {
+	if x != nil {
+		return x.Rest
+	}
+	return false
 }
 
 // HandleStripeWebhookResponse acknowledges an event (HTTP 200 to Stripe).
@@ -1511,7 +1523,7 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
 	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\"V\n" +
 	"\x19GetBookingPaymentResponse\x129\n" +
-	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\"\xbc\x02\n" +
+	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\"\xd0\x02\n" +
 	"\fPaymentEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x129\n" +
@@ -1520,7 +1532,8 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\frefund_cause\x18\x05 \x01(\x0e2#.bookingrush.payment.v1.RefundCauseR\vrefundCause\x12#\n" +
 	"\rrefund_reason\x18\x06 \x01(\tR\frefundReason\x12;\n" +
 	"\voccurred_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"occurredAt\"V\n" +
+	"occurredAt\x12\x12\n" +
+	"\x04rest\x18\b \x01(\bR\x04rest\"V\n" +
 	"\x1bHandleStripeWebhookResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1c\n" +
 	"\tduplicate\x18\x02 \x01(\bR\tduplicate*\xe7\x01\n" +

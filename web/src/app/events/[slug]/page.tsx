@@ -84,7 +84,7 @@ export default async function EventPage({ params }: Props) {
       </header>
 
       {event.status === "cancelled" && (
-        <p className="text-destructive font-medium">This event was cancelled. Every booking still paid for was refunded in full, and its buyer e-mailed.</p>
+        <p className="text-destructive font-medium">This event was cancelled. Every booking paid for was refunded in full, and its buyer e-mailed.</p>
       )}
       {!shows.ok ? (
         <ApiErrorPanel error={shows.error} title="We could not load the shows" />
