@@ -133,9 +133,13 @@ func Module(cfg Config) fx.Option {
 		fx.Provide(fx.Private, func(mesh *server.Mesh) Payments {
 			return NewPayments(server.Dial(mesh, "booking", "payment", paymentv1connect.NewPaymentServiceClient))
 		}),
-		fx.Invoke(func(lc fx.Lifecycle, eng *Engine, log *zap.Logger) {
+		fx.Invoke(func(lc fx.Lifecycle, eng *Engine, svc *Service, log *zap.Logger) {
 			sw := NewSweeper(eng, cfg.SweepInterval, log)
 			lc.Append(fx.Hook{OnStart: sw.Start, OnStop: sw.Stop})
+			// Holds of an event whose keys Redis lost come back although
+			// no call of that event starts its rebuild.
+			lw := newLostWatcher(svc, time.Second, log)
+			lc.Append(fx.Hook{OnStart: lw.Start, OnStop: lw.Stop})
 			lc.Append(fx.StartHook(func(ctx context.Context) { warnWithoutAOF(ctx, eng.rdb, log) }))
 		}),
 		server.Serve("booking", cfg.Addr, bookingv1connect.BookingServiceName, bookingv1connect.NewBookingServiceHandler),

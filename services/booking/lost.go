@@ -1,0 +1,75 @@
+package booking
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/bookingrush/rush/services/platform/background"
+)
+
+// RecoverLost rebuilds the inventory of every event that Postgres says has
+// held seats and that Redis no longer has (a restart without persistence,
+// a flush). A reserve, confirm or cancel of such an event rebuilds it too,
+// but when none comes (the zone showed sold out, the sale is over) nothing
+// else would: the sweeper walks only the events Redis lists, so the lost
+// holds' seats would never come back. Returns how many events it rebuilt.
+func (s *Service) RecoverLost(ctx context.Context) (int, error) {
+	events, err := s.store.eventsWithHolds(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, ev := range events {
+		loaded, err := s.eng.Loaded(ctx, ev)
+		if err != nil {
+			return n, err
+		}
+		if loaded {
+			continue
+		}
+		_, err, _ = s.rebuilds.Do(ev, func() (any, error) { return nil, s.rebuild(ctx, ev) })
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// eventsWithHolds lists the events (published or cancelled) whose zones
+// count held seats in Postgres.
+func (s *Store) eventsWithHolds(ctx context.Context) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT z.event_id::text FROM booking_zones z JOIN booking_events e USING (event_id)
+		WHERE z.held_seats > 0 AND e.status <> 'draft'`)
+	if err != nil {
+		return nil, dbUnavailable(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var ev string
+		if err := rows.Scan(&ev); err != nil {
+			return nil, dbUnavailable(err)
+		}
+		out = append(out, ev)
+	}
+	return out, dbUnavailable(rows.Err())
+}
+
+// newLostWatcher runs RecoverLost every interval.
+func newLostWatcher(s *Service, interval time.Duration, log *zap.Logger) *background.Task {
+	log = log.Named("lost-inventory")
+	return background.New(func(ctx context.Context) {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for background.Wait(ctx, t, nil) {
+			if n, err := s.RecoverLost(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("rebuilding a lost inventory failed; retrying next tick", zap.Error(err))
+			} else if n > 0 {
+				log.Warn("rebuilt inventories Redis had lost", zap.Int("events", n))
+			}
+		}
+	})
+}
