@@ -9,12 +9,13 @@ import (
 	"github.com/bookingrush/rush/services/platform/background"
 )
 
-// RecoverLost rebuilds the inventory of every event that Postgres says has
-// held seats and that Redis no longer has (a restart without persistence,
+// RecoverLost rebuilds the inventory of every event that Postgres says is
+// on sale or has held seats and that Redis no longer has (a restart without persistence,
 // a flush). A reserve, confirm or cancel of such an event rebuilds it too,
 // but when none comes (the zone showed sold out, the sale is over) nothing
 // else would: the sweeper walks only the events Redis lists, so the lost
-// holds' seats would never come back. Returns how many events it rebuilt.
+// holds' seats would never come back, and the queue's line of a queued
+// event answers "retry" for good (a buyer without a pass never reserves). Returns how many events it rebuilt.
 func (s *Service) RecoverLost(ctx context.Context) (int, error) {
 	events, err := s.store.eventsWithHolds(ctx)
 	if err != nil {
@@ -38,11 +39,13 @@ func (s *Service) RecoverLost(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// eventsWithHolds lists the events (published or cancelled) whose zones
-// count held seats in Postgres.
+// eventsWithHolds lists the events on sale (published, the sale not over)
+// and those (published or cancelled) whose zones count held seats in
+// Postgres.
 func (s *Store) eventsWithHolds(ctx context.Context) ([]string, error) {
 	rows, err := s.db.Query(ctx, `SELECT DISTINCT z.event_id::text FROM booking_zones z JOIN booking_events e USING (event_id)
-		WHERE z.held_seats > 0 AND e.status <> 'draft'`)
+		WHERE (z.held_seats > 0 AND e.status <> 'draft')
+		   OR (e.status = 'published' AND (e.sale_end_at IS NULL OR e.sale_end_at > now()))`)
 	if err != nil {
 		return nil, dbUnavailable(err)
 	}
