@@ -10,12 +10,13 @@ import (
 )
 
 // RecoverLost rebuilds the inventory of every event that Postgres says is
-// on sale or has held seats and that Redis no longer has (a restart without persistence,
-// a flush). A reserve, confirm or cancel of such an event rebuilds it too,
-// but when none comes (the zone showed sold out, the sale is over) nothing
-// else would: the sweeper walks only the events Redis lists, so the lost
-// holds' seats would never come back, and the queue's line of a queued
-// event answers "retry" for good (a buyer without a pass never reserves). Returns how many events it rebuilt.
+// on sale or has held seats and that Redis no longer has (a restart without
+// persistence, a flush). A reserve, confirm or cancel of such an event
+// rebuilds it too, but when none comes (the zone showed sold out, the sale
+// is over) nothing else would: the sweeper walks only the events Redis
+// lists, so the lost holds' seats would never come back, and the queue's
+// line of a queued event answers "retry" for good (a buyer without a pass
+// never reserves). Returns how many events it rebuilt.
 func (s *Service) RecoverLost(ctx context.Context) (int, error) {
 	events, err := s.store.eventsWithHolds(ctx)
 	if err != nil {
@@ -35,6 +36,27 @@ func (s *Service) RecoverLost(ctx context.Context) (int, error) {
 			return n, err
 		}
 		n++
+	}
+	return n, nil
+}
+
+// recoverIfLost runs RecoverLost when Redis has lost its data: the marker
+// key, written after every complete pass, is gone (Redis restarted without
+// persistence, or was flushed; or this is a new Redis). One EXISTS a tick
+// otherwise, whatever the number of events.
+func (s *Service) recoverIfLost(ctx context.Context) (int, error) {
+	marker := s.eng.prefix + "inventory-recovered"
+	if done, err := s.eng.rdb.Exists(ctx, marker).Result(); err != nil {
+		return 0, unavailable(err)
+	} else if done == 1 {
+		return 0, nil
+	}
+	n, err := s.RecoverLost(ctx)
+	if err != nil {
+		return n, err
+	}
+	if err := s.eng.rdb.Set(ctx, marker, time.Now().UTC().Format(time.RFC3339), 0).Err(); err != nil {
+		return n, unavailable(err)
 	}
 	return n, nil
 }
@@ -61,14 +83,14 @@ func (s *Store) eventsWithHolds(ctx context.Context) ([]string, error) {
 	return out, dbUnavailable(rows.Err())
 }
 
-// newLostWatcher runs RecoverLost every interval.
+// newLostWatcher runs recoverIfLost every interval.
 func newLostWatcher(s *Service, interval time.Duration, log *zap.Logger) *background.Task {
 	log = log.Named("lost-inventory")
 	return background.New(func(ctx context.Context) {
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for background.Wait(ctx, t, nil) {
-			if n, err := s.RecoverLost(ctx); err != nil && ctx.Err() == nil {
+			if n, err := s.recoverIfLost(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("rebuilding a lost inventory failed; retrying next tick", zap.Error(err))
 			} else if n > 0 {
 				log.Warn("rebuilt inventories Redis had lost", zap.Int("events", n))
