@@ -58,21 +58,44 @@ func NewPersister(db *pgxpool.Pool, reg prometheus.Registerer, log *zap.Logger) 
 	return &Persister{db: db, log: log.Named("persister"), deadLetters: dl}, nil
 }
 
-const upsertBooking = `
+// upsertBooking writes bookings (arrays, unnest), each only forward by
+// version. Its fenced form, the persister's, also leaves out the changes
+// stamped (the 17th array) at or before their event's fenced_at: they
+// belong to a Redis state a rebuild replaced (booking_events.fenced_at).
+const (
+	upsertBookingInto = `
 INSERT INTO bookings (id, reservation_id, user_id, event_id, show_id, zone_id, quantity, unit_price, total_amount,
                       status, version, expires_at, confirmed_at, cancelled_at, created_at, cancel_cause)
-SELECT * FROM unnest($1::text[]::uuid[], $2::text[], $3::text[]::uuid[], $4::text[]::uuid[], $5::text[]::uuid[],
+`
+	upsertBookingArrays = `unnest($1::text[]::uuid[], $2::text[], $3::text[]::uuid[], $4::text[]::uuid[], $5::text[]::uuid[],
                      $6::text[]::uuid[], $7::int[], $8::text[]::numeric[], $9::text[]::numeric[], $10::text[], $11::bigint[],
-                     $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[], $16::text[])
+                     $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::timestamptz[], $16::text[]`
+	upsertBookingConflict = `
 ON CONFLICT (id) DO UPDATE
    SET status = excluded.status, version = excluded.version, expires_at = excluded.expires_at,
        confirmed_at = excluded.confirmed_at, cancelled_at = excluded.cancelled_at, cancel_cause = excluded.cancel_cause
  WHERE bookings.version < excluded.version`
+	upsertBooking       = upsertBookingInto + `SELECT * FROM ` + upsertBookingArrays + `)` + upsertBookingConflict
+	upsertBookingFenced = upsertBookingInto + `SELECT id, rid, uid, eid, sid, zid, qty, unit, total, st, ver, exp, conf, canc, cre, cause
+  FROM ` + upsertBookingArrays + `, $17::timestamptz[])
+       AS u(id, rid, uid, eid, sid, zid, qty, unit, total, st, ver, exp, conf, canc, cre, cause, at)
+ WHERE NOT EXISTS (SELECT 1 FROM booking_events e WHERE e.event_id = u.eid AND e.fenced_at >= u.at)` + upsertBookingConflict
+)
 
+// updateZone writes a zone's counters, only forward by version, and (as
+// upsertBookingFenced) not from a change stamped ($6) at or before its
+// event's fenced_at.
 const updateZone = `
-UPDATE booking_zones
+UPDATE booking_zones z
    SET available_seats = $2, held_seats = $3, sold_seats = $4, inventory_version = $5
- WHERE zone_id = $1 AND inventory_version < $5`
+ WHERE zone_id = $1 AND inventory_version < $5
+   AND NOT EXISTS (SELECT 1 FROM booking_events e WHERE e.event_id = z.event_id AND e.fenced_at >= $6)`
+
+// lockFences takes, for the transaction, the shared side of each event's
+// fence lock (fenceLock): a rebuild's fence waits for the persister's
+// transactions under way, and the persister's next statements see the
+// fence it set.
+const lockFences = `SELECT count(pg_advisory_xact_lock_shared(hashtextextended('booking-fence:' || e, 0))) FROM unnest($1::text[]) AS e`
 
 // Handle writes one batch of booking.events messages.
 func (p *Persister) Handle(ctx context.Context, msgs []*sarama.ConsumerMessage) error {
@@ -132,18 +155,22 @@ func (p *Persister) Handle(ctx context.Context, msgs []*sarama.ConsumerMessage) 
 func (p *Persister) write(ctx context.Context, tx pgx.Tx, order []string, bookings, zones map[string]*bookingv1.BookingEvent) error {
 	rows := make([]*bookingv1.Booking, len(order))
 	versions := make([]int64, len(order))
+	at := make([]pgtype.Timestamptz, len(order))
+	events := map[string]bool{}
 	for i, id := range order {
-		rows[i], versions[i] = bookings[id].GetBooking(), bookings[id].GetVersion()
+		rows[i], versions[i], at[i] = bookings[id].GetBooking(), bookings[id].GetVersion(), tstz(bookings[id].GetOccurredAt())
+		events[rows[i].GetEventId()] = true
 	}
 	var b pgx.Batch
-	queueBookings(&b, rows, versions)
+	b.Queue(lockFences, slices.Sorted(maps.Keys(events)))
+	queueBookings(&b, rows, versions, at)
 	// The zones in one order (sorted): the batches of other partitions,
 	// written at the same time, update the same zones, and updates in map
 	// order deadlocked them (Postgres aborts one after deadlock_timeout).
 	for _, id := range slices.Sorted(maps.Keys(zones)) {
 		ev := zones[id]
 		z := ev.GetZone()
-		b.Queue(updateZone, z.GetZoneId(), z.GetAvailable(), z.GetHeld(), z.GetSold(), ev.GetZoneVersion())
+		b.Queue(updateZone, z.GetZoneId(), z.GetAvailable(), z.GetHeld(), z.GetSold(), ev.GetZoneVersion(), tstz(ev.GetOccurredAt()))
 	}
 	return tx.SendBatch(ctx, &b).Close()
 }
@@ -152,8 +179,11 @@ func (p *Persister) write(ctx context.Context, tx pgx.Tx, order []string, bookin
 // a row only moves forward) as ONE statement (arrays, unnest): a row of a
 // multi-row INSERT costs Postgres far less than a statement each. The
 // persister writes batches of booking.events with it, and the booking
-// service the confirmations and refunds that must be durable at once.
-func queueBookings(b *pgx.Batch, bookings []*bookingv1.Booking, version []int64) {
+// service the confirmations and refunds that must be durable at once. With
+// at (the persister's: when each change happened, by Redis's clock), the
+// changes a rebuild's fence outdated are left out; the booking service's
+// own writes (nil) are of the Redis it runs against and always land.
+func queueBookings(b *pgx.Batch, bookings []*bookingv1.Booking, version []int64, at []pgtype.Timestamptz) {
 	n := len(bookings)
 	var (
 		ids, keys, users, events, shows, zoneIDs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -169,6 +199,10 @@ func queueBookings(b *pgx.Batch, bookings []*bookingv1.Booking, version []int64)
 		if c := causeName(bk.GetCancelCause()); c != "" {
 			causes[i] = pgtype.Text{String: c, Valid: true}
 		}
+	}
+	if at != nil {
+		b.Queue(upsertBookingFenced, ids, keys, users, events, shows, zoneIDs, qty, unit, total, status, version, expires, confirmed, cancelled, created, causes, at)
+		return
 	}
 	b.Queue(upsertBooking, ids, keys, users, events, shows, zoneIDs, qty, unit, total, status, version, expires, confirmed, cancelled, created, causes)
 }

@@ -197,6 +197,16 @@ func (s *Service) rebuild(ctx context.Context, eventID string) error {
 	if err := s.waitDrained(ctx, eventID); err != nil {
 		return err
 	}
+	// A change of the lost Redis still on its way (a relay batch that was
+	// being sent to Kafka) is not in the snapshot: from here on the
+	// persister leaves such changes out.
+	now, err := s.eng.rdb.Time(ctx).Result()
+	if err != nil {
+		return unavailable(err)
+	}
+	if err := s.store.Fence(ctx, eventID, now); err != nil {
+		return err
+	}
 	res, err := s.loadFromPostgres(ctx, eventID, false)
 	if err == nil {
 		s.log.Warn("inventory rebuilt", zap.String("event", eventID), zap.Int("zones", res.Zones), zap.Int("holds", res.Holds))

@@ -344,8 +344,23 @@ func (s *Store) Record(ctx context.Context, holds ...Hold) error {
 		rows[i], versions[i] = toProto(h), h.Version
 	}
 	var b pgx.Batch
-	queueBookings(&b, rows, versions)
+	queueBookings(&b, rows, versions, nil)
 	return dbUnavailable(s.db.SendBatch(ctx, &b).Close())
+}
+
+// Fence records that the event's inventory is being rebuilt from Postgres
+// as of at (Redis's clock): the persister leaves out the changes stamped at
+// or before it from then on (upsertBookingFenced). It takes the event's
+// fence lock, so the persister's transactions under way finish first (what
+// they write is in the snapshot read after this) and the next ones see it.
+func (s *Store) Fence(ctx context.Context, eventID string, at time.Time) error {
+	return dbUnavailable(pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('booking-fence:' || $1, 0))`, eventID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE booking_events SET fenced_at = $2 WHERE event_id = $1`, eventID, at)
+		return err
+	}))
 }
 
 // ListFilter selects a user's bookings.
