@@ -361,3 +361,47 @@ func TestMailsOfAForgottenAccount(t *testing.T) {
 		t.Fatalf("%d notifications of the forgotten account left (%d erased): %v", left, res.Msg.GetErased(), err)
 	}
 }
+
+// TestRefundOfTheRestIsMailed: a buyer cancelled a purchase for nothing
+// back (the policy's 0%), then the organizer cancelled the event and the
+// rest came back (payment.refunded with rest): the buyer gets a mail for
+// each refund, once each however often Kafka delivers them. Before the rest
+// had a key of its own, its mail was taken for the first refund's.
+func TestRefundOfTheRestIsMailed(t *testing.T) {
+	t.Parallel()
+	e := start(t, mailtest.NewServer(t))
+	ctx := context.Background()
+	shop := e.SeedShop(t, testkit.ShopOptions{Users: 1})
+	buyer := shop.Users[0]
+	b := e.Reserve(t, shop, buyer, 2)
+	if _, err := e.booking.ConfirmBooking(ctx, testkit.AsService(t, e.Mesh, "saga", &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
+		t.Fatalf("confirm: %v", err)
+	}
+	testkit.Eventually(t, 10*time.Second, "booking persisted", func() bool {
+		return e.Count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'confirmed'`, b.GetId()) == 1
+	})
+	pay := uuid.NewString()
+	publish := func(amount, refunded string, cause paymentv1.RefundCause, rest bool) {
+		t.Helper()
+		ev := &paymentv1.PaymentEvent{
+			Id: uuid.NewString(), Type: notify.TopicPaymentRefunded, RefundAmount: amount, RefundCause: cause, Rest: rest, OccurredAt: timestamppb.Now(),
+			Payment: &paymentv1.Payment{Id: pay, BookingId: b.GetId(), UserId: buyer, Amount: b.GetTotalAmount(), Currency: "USD", RefundedAmount: refunded},
+		}
+		raw, _ := proto.Marshal(ev)
+		for range 2 {
+			if err := e.Producer.Publish(ctx, notify.TopicPaymentRefunded, []byte(pay), raw, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	publish("0.00", "0.00", paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED, false)
+	publish("99.80", "99.80", paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED, true)
+	mail := e.email(t, buyer)
+	testkit.Eventually(t, 20*time.Second, "both refund mails", func() bool { return len(e.smtp.To(mail)) == 2 })
+	e.Drained(t, notify.ConsumerGroup, notify.TopicPaymentRefunded)
+	time.Sleep(300 * time.Millisecond) // a duplicate would be mailed within a poll
+	got := e.smtp.To(mail)
+	if len(got) != 2 || !strings.Contains(got[0].Text, "no money is returned") || !strings.Contains(got[1].Subject, "99.80") {
+		t.Fatalf("%d mails: %q then %q; want the 0%% cancellation's, then the rest's 99.80", len(got), got[0].Subject, got[len(got)-1].Subject)
+	}
+}
