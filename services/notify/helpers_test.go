@@ -55,6 +55,14 @@ func (e *env) email(t *testing.T, user string) string {
 	return s
 }
 
+// confirm confirms the booking as the saga's step 1 does (the system).
+func (e *env) confirm(t *testing.T, b *bookingv1.Booking) {
+	t.Helper()
+	if _, err := e.booking.ConfirmBooking(context.Background(), testkit.AsService(t, e.Mesh, "saga", &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
+		t.Fatalf("confirm: %v", err)
+	}
+}
+
 // sendConfirmation asks notify for the confirmation e-mail exactly as the
 // saga's step 2 does.
 func (e *env) sendConfirmation(t *testing.T, b *bookingv1.Booking) (*notifyv1.Notification, error) {

@@ -37,9 +37,7 @@ func TestBookingMails(t *testing.T) {
 
 	// Reserve, then confirm as the saga's step 1 does (the system).
 	b := e.Reserve(t, shop, buyer, 2)
-	if _, err := e.booking.ConfirmBooking(ctx, testkit.AsService(t, e.Mesh, "saga", &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
-		t.Fatalf("confirm: %v", err)
-	}
+	e.confirm(t, b)
 	// Step 2, retried as a saga would after a timeout: one notification.
 	first, err := e.sendConfirmation(t, b)
 	if err != nil {
@@ -261,9 +259,7 @@ func TestConfirmationOfARefundedBooking(t *testing.T) {
 	shop := e.SeedShop(t, testkit.ShopOptions{Users: 1})
 	buyer := shop.Users[0]
 	b := e.Reserve(t, shop, buyer, 2)
-	if _, err := e.booking.ConfirmBooking(ctx, testkit.AsService(t, e.Mesh, "saga", &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
-		t.Fatalf("confirm: %v", err)
-	}
+	e.confirm(t, b)
 	// The payment service refunds it (the system's cancel of a purchase).
 	if _, err := e.booking.CancelBooking(ctx, testkit.AsService(t, e.Mesh, "payment", &bookingv1.CancelBookingRequest{BookingId: b.GetId()})); err != nil {
 		t.Fatalf("refund: %v", err)
@@ -303,12 +299,9 @@ func TestConfirmationOfARefundedBooking(t *testing.T) {
 func TestConfirmationWithoutTheGate(t *testing.T) {
 	t.Parallel()
 	e := start(t, mailtest.NewServer(t), "-target=auth,catalog,booking,relay,persister,payment,notify", "-notify.max-attempts=2")
-	ctx := context.Background()
 	shop := e.SeedShop(t, testkit.ShopOptions{Users: 1})
 	b := e.Reserve(t, shop, shop.Users[0], 1)
-	if _, err := e.booking.ConfirmBooking(ctx, testkit.AsService(t, e.Mesh, "saga", &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
-		t.Fatalf("confirm: %v", err)
-	}
+	e.confirm(t, b)
 	if _, err := e.sendConfirmation(t, b); err != nil {
 		t.Fatal(err)
 	}
@@ -374,9 +367,7 @@ func TestRefundOfTheRestIsMailed(t *testing.T) {
 	shop := e.SeedShop(t, testkit.ShopOptions{Users: 1})
 	buyer := shop.Users[0]
 	b := e.Reserve(t, shop, buyer, 2)
-	if _, err := e.booking.ConfirmBooking(ctx, testkit.AsService(t, e.Mesh, "saga", &bookingv1.ConfirmBookingRequest{BookingId: b.GetId()})); err != nil {
-		t.Fatalf("confirm: %v", err)
-	}
+	e.confirm(t, b)
 	testkit.Eventually(t, 10*time.Second, "booking persisted", func() bool {
 		return e.Count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'confirmed'`, b.GetId()) == 1
 	})

@@ -339,24 +339,35 @@ func TestRefundOfAChargePartlyRefundedAtTheProvider(t *testing.T) {
 
 	// Ten days ahead the policy gives 100% back: 50.00, of which 12.00 went
 	// back by hand, so 38.00 more.
+	e.refundInFull(t, buyer, b, p, "'refunded_at_provider_amount' = '12.00'")
+	pi := p.GetProviderReference()
+	if got, want := refunds(), map[string]string{"rush-refund-" + pi + "-rest-3800": "3800"}; !maps.Equal(got, want) {
+		t.Fatalf("refunds made at the provider %v, want %v", got, want)
+	}
+}
+
+// refundInFull asks the refund of the buyer's payment p of booking b twice
+// (the second answers the first's outcome): each answers the payment
+// refunded, 50.00 back in all. Then the booking is refunded, one refund
+// audit entry has new_values->>audited (a condition such as
+// "'refunded_at_provider' = 'true'"), the sagas are done and the money
+// audit counts one refund.
+func (e *env) refundInFull(t *testing.T, buyer string, b *bookingv1.Booking, p *paymentv1.Payment, audited string) {
+	t.Helper()
 	for range 2 {
 		r, err := e.payment.RefundPayment(context.Background(), testkit.As(t, e.Mesh, buyer, authn.RoleUser,
 			&paymentv1.RefundPaymentRequest{PaymentId: p.GetId()}))
 		if err != nil || r.Msg.GetPayment().GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED ||
 			r.Msg.GetPayment().GetRefundedAmount() != "50.00" {
-			t.Fatalf("refund of a charge partly refunded at the provider: %v %v", r, err)
+			t.Fatalf("refund: %v %v", r, err)
 		}
-	}
-	pi := p.GetProviderReference()
-	if got, want := refunds(), map[string]string{"rush-refund-" + pi + "-rest-3800": "3800"}; !maps.Equal(got, want) {
-		t.Fatalf("refunds made at the provider %v, want %v", got, want)
 	}
 	if st := e.Booking(t, buyer, b.GetId()).GetStatus(); st != bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED {
 		t.Fatalf("booking %v", st)
 	}
 	if n := e.Count(t, `SELECT count(*) FROM audit_logs WHERE action = 'payment.refund' AND entity_id = $1
-		AND new_values->>'refunded_at_provider_amount' = '12.00'`, p.GetId()); n != 1 {
-		t.Fatalf("%d refund audit entries saying 12.00 went back at the provider, want 1", n)
+		AND new_values->>`+audited, p.GetId()); n != 1 {
+		t.Fatalf("%d refund audit entries where %s, want 1", n, audited)
 	}
 	testkit.Eventually(t, 15*time.Second, "sagas done", func() bool {
 		return e.Count(t, `SELECT count(*) FROM sagas WHERE status NOT IN ('completed', 'compensated')`) == 0
@@ -380,29 +391,9 @@ func TestRefundOfAChargeRefundedAtTheProvider(t *testing.T) {
 	b, p := e.paidThroughStandIn(t, s, buyer)
 
 	// Five days ahead the policy gives 50% back; the provider had given 100%.
-	for range 2 {
-		r, err := e.payment.RefundPayment(context.Background(), testkit.As(t, e.Mesh, buyer, authn.RoleUser,
-			&paymentv1.RefundPaymentRequest{PaymentId: p.GetId()}))
-		if err != nil || r.Msg.GetPayment().GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED ||
-			r.Msg.GetPayment().GetRefundedAmount() != "50.00" {
-			t.Fatalf("refund of a charge refunded at the provider: %v %v", r, err)
-		}
-	}
-	if st := e.Booking(t, buyer, b.GetId()).GetStatus(); st != bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED {
-		t.Fatalf("booking %v", st)
-	}
+	e.refundInFull(t, buyer, b, p, "'refunded_at_provider' = 'true'")
 	if z := e.Zone(t, s); z.GetAvailable() != 4 || z.GetSold() != 0 || z.GetHeld() != 0 {
 		t.Fatalf("zone after the refund %v", z)
-	}
-	if n := e.Count(t, `SELECT count(*) FROM audit_logs WHERE action = 'payment.refund' AND entity_id = $1
-		AND new_values->>'refunded_at_provider' = 'true'`, p.GetId()); n != 1 {
-		t.Fatalf("%d refund audit entries saying the provider had refunded, want 1", n)
-	}
-	testkit.Eventually(t, 15*time.Second, "sagas done", func() bool {
-		return e.Count(t, `SELECT count(*) FROM sagas WHERE status NOT IN ('completed', 'compensated')`) == 0
-	})
-	if r := e.AuditMoney(t, e.prefix); r.Refunded != 1 {
-		t.Fatalf("money audit %v, want 1 refunded", r)
 	}
 }
 
