@@ -75,6 +75,11 @@ func (h *Hub) Watch(ctx context.Context, ev string, fn func(*queuev1.WatchLineRe
 		l.watchers--
 		h.mu.Unlock()
 	}()
+	// A state cached longer than a tick ago (a GetLine, a join, watchers
+	// who left) is not a new watcher's first: it may say sold out, ended or
+	// another epoch, each a final message. Snapshot reads it again then
+	// (once for all who ask); when the read fails, the poll's next does.
+	_, _ = h.Snapshot(ctx, ev)
 	var last *queuev1.WatchLineResponse
 	for {
 		h.mu.Lock()

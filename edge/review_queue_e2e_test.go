@@ -1,0 +1,83 @@
+package edge_test
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/bookingrush/rush/services/platform/authn"
+)
+
+// reviewQueuedEvent is a published event with one zone of seats and the
+// waiting room on (rate, cap); it answers the event id, the show id and
+// the zone id.
+func reviewQueuedEvent(t *testing.T, a *api, org string, seats int, settings map[string]any) (string, string, string) {
+	t.Helper()
+	ev := a.call("POST", "/api/v1/events", org, map[string]any{"title": "Review room", "venue": "Hall",
+		"sale_start_at": "2026-01-01T00:00:00Z", "sale_end_at": "2030-01-01T00:00:00Z"})
+	a.want(ev, 201, "")
+	eventID := ev.str("id")
+	show := a.call("POST", "/api/v1/events/"+eventID+"/shows", org, map[string]any{"show_date": "2030-06-01T20:00:00Z"})
+	a.want(show, 201, "")
+	zone := a.call("POST", "/api/v1/shows/"+show.str("id")+"/zones", org, map[string]any{"name": "Floor", "price": "10.00", "total_seats": seats})
+	a.want(zone, 201, "")
+	a.want(a.call("POST", "/api/v1/events/"+eventID+"/publish", org, map[string]any{}), 200, "")
+	a.want(a.call("PUT", "/api/v1/events/"+eventID+"/queue", org, settings), 200, "")
+	return eventID, show.str("id"), zone.str("id")
+}
+
+// TestWaitingRoomReconnectAfterSeatsCameBackIsNotToldSoldOut: a buyer hears
+// "sold_out" (the stream ends, as documented), seats come back a while
+// later (the holder cancels; in production the hold expires), and the
+// buyer's EventSource reconnects with its ticket. It must hear where it
+// stands now (admitted: the cursor passed it), not the sold-out state the
+// queue replica cached when the last stream of the event left.
+func TestWaitingRoomReconnectAfterSeatsCameBackIsNotToldSoldOut(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-edge.queue-update-interval=100ms", "-edge.queue-heartbeat=300ms")
+	a := &api{t: t, base: m.URL(t, "edge")}
+	register := func(email string) (token, id string) {
+		r := a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": email, "password": "secret-pass-1", "full_name": "W"})
+		a.want(r, http.StatusCreated, "")
+		return r.str("access_token"), r.str("user", "id")
+	}
+	_, orgID := register("rv-org@rush.test")
+	org := m.Token(t, orgID, authn.RoleOrganizer)
+	eventID, showID, zoneID := reviewQueuedEvent(t, a, org, 1, map[string]any{"enabled": true, "admit_per_second": 1000})
+	buyerA, _ := register("rv-a@rush.test")
+	buyerC, _ := register("rv-c@rush.test")
+	base := m.URL(t, "edge")
+	join := func(token string) string {
+		r := a.call("POST", "/api/v1/queue/join", token, map[string]any{"event_id": eventID})
+		a.want(r, 200, "")
+		return r.str("ticket")
+	}
+
+	ta := join(buyerA)
+	passA, _ := openStream(t, base, "ticket="+url.QueryEscape(ta), "").until(t, "admitted", 10*time.Second)["queue_pass"].(string)
+	held := a.call("POST", "/api/v1/bookings/reserve", buyerA, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 1},
+		"Idempotency-Key", "rv-key-0001", "X-Queue-Pass", passA)
+	a.want(held, 201, "")
+
+	tc := join(buyerC)
+	openStream(t, base, "ticket="+url.QueryEscape(tc), "").until(t, "sold_out", 10*time.Second)
+
+	// The edge stops following the line 5 s after its last stream left;
+	// then the seat comes back and the admitter passes C.
+	time.Sleep(7 * time.Second)
+	a.want(a.call("POST", "/api/v1/bookings/"+held.str("id")+"/cancel", buyerA, nil), 200, "")
+	time.Sleep(2 * time.Second)
+
+	s := openStream(t, base, "ticket="+url.QueryEscape(tc), "")
+	ev := s.next(t, 10*time.Second)
+	if ev["status"] == "sold_out" {
+		t.Fatalf("C reconnected after the seat came back and was told %v (a stale state; the stream ended)", ev)
+	}
+	for ev["status"] == "waiting" {
+		ev = s.next(t, 10*time.Second)
+	}
+	if ev["status"] != "admitted" || ev["queue_pass"] == "" {
+		t.Fatalf("C after the seat came back: %v, want admitted with a pass", ev)
+	}
+}
