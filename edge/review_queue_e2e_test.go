@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/faulttest"
+	"github.com/bookingrush/rush/services/platform/pgtest"
+	"github.com/bookingrush/rush/services/testkit"
 )
 
 // reviewQueuedEvent is a published event with one zone of seats and the
@@ -79,5 +82,44 @@ func TestWaitingRoomReconnectAfterSeatsCameBackIsNotToldSoldOut(t *testing.T) {
 	}
 	if ev["status"] != "admitted" || ev["queue_pass"] == "" {
 		t.Fatalf("C after the seat came back: %v, want admitted with a pass", ev)
+	}
+}
+
+// TestWaitingRoomStreamWithRedisDownIsAFast503NamingIt: the queue's store
+// (Redis) is down when a buyer opens the stream with its ticket (the
+// EventSource way, no bearer token). The answer is the usual one of a
+// failing dependency: 503 SERVICE_UNAVAILABLE naming redis, fast; not a
+// 10 s wait and a 503 that names nothing.
+func TestWaitingRoomStreamWithRedisDownIsAFast503NamingIt(t *testing.T) {
+	t.Parallel()
+	srv := faulttest.StartRedis(t)
+	m := testkit.StartApp(t, testkit.Config(t, pgtest.Migrated(t), outageArgs(t, srv.URL(),
+		"-postgres.migrate-on-start=false", "-rate-limit.enabled=false",
+		"-redis.read-timeout=300ms", "-redis.write-timeout=300ms", "-redis.dial-timeout=300ms")...))
+	a := &api{t: t, base: m.URL(t, "edge")}
+	register := func(email string) (token, id string) {
+		r := a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": email, "password": "secret-pass-1", "full_name": "W"})
+		a.want(r, http.StatusCreated, "")
+		return r.str("access_token"), r.str("user", "id")
+	}
+	_, orgID := register("rv-org2@rush.test")
+	eventID, _, _ := reviewQueuedEvent(t, a, m.Token(t, orgID, authn.RoleOrganizer), 10, map[string]any{"enabled": true, "admit_per_second": 1, "max_active": 1})
+	buyerA, _ := register("rv-a2@rush.test")
+	buyerB, _ := register("rv-b2@rush.test")
+	for _, b := range []string{buyerA, buyerB} {
+		a.want(a.call("POST", "/api/v1/queue/join", b, map[string]any{"event_id": eventID}), 200, "")
+	}
+	tb := a.call("POST", "/api/v1/queue/join", buyerB, map[string]any{"event_id": eventID}).str("ticket")
+
+	srv.Kill()
+	time.Sleep(time.Second) // the states the queue read before are more than a tick old
+	began := time.Now()
+	s := openStream(t, m.URL(t, "edge"), "ticket="+url.QueryEscape(tb), "")
+	env := <-s.events
+	took := time.Since(began)
+	e, _ := env["error"].(map[string]any)
+	d, _ := e["details"].(map[string]any)
+	if s.status != http.StatusServiceUnavailable || d["dependency"] != "redis" || took > 3*time.Second {
+		t.Fatalf("stream with Redis down: %d %v after %v; want a fast 503 naming redis", s.status, env, took.Round(time.Millisecond))
 	}
 }

@@ -116,6 +116,9 @@ func (wr *waitroom) stop(context.Context) error {
 type eventLine struct {
 	ev      string
 	ready   chan struct{} // closed at the first state
+	failed  chan struct{} // closed when following the line failed (failure says why)
+	failure atomic.Pointer[error]
+	broke   sync.Once
 	changed chan struct{} // the pump's doorbell: a new state
 	state   atomic.Pointer[lineState]
 	cancel  context.CancelFunc
@@ -207,7 +210,7 @@ func (wr *waitroom) line(ev string) *eventLine {
 	l, ok := wr.events[ev]
 	if !ok {
 		ctx, cancel := context.WithCancel(wr.ctx)
-		l = &eventLine{ev: ev, ready: make(chan struct{}), changed: make(chan struct{}, 1), cancel: cancel,
+		l = &eventLine{ev: ev, ready: make(chan struct{}), failed: make(chan struct{}), changed: make(chan struct{}, 1), cancel: cancel,
 			all: map[*watcher]struct{}{}, undrawn: map[*watcher]struct{}{}, empty: time.Now()}
 		wr.events[ev] = l
 		wr.wg.Add(2)
@@ -289,6 +292,7 @@ func (wr *waitroom) follow(ctx context.Context, l *eventLine) {
 		if ctx.Err() != nil {
 			return
 		}
+		l.fail(err)
 		if wr.failed.allow() {
 			wr.log.Warn("the queue's line stream broke; reconnecting", zap.String("event_id", l.ev), zap.Error(err))
 		}
@@ -298,6 +302,43 @@ func (wr *waitroom) follow(ctx context.Context, l *eventLine) {
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// fail records why following the line failed: a stream waiting for the
+// line's first state answers it at once, instead of waiting for one.
+func (l *eventLine) fail(err error) {
+	if !connect.IsWireError(err) && connect.CodeOf(err) != connect.CodeUnimplemented {
+		err = errs.New(errs.ServiceUnavailable, "the waiting room is unavailable; retry", "dependency", "queue")
+	}
+	l.failure.Store(&err)
+	l.broke.Do(func() { close(l.failed) })
+}
+
+// first waits for the line's first state (nil), and answers why there is
+// none when following the line failed before it, or after within.
+func (l *eventLine) first(ctx context.Context, within time.Duration) error {
+	select {
+	case <-l.ready:
+		return nil
+	default:
+	}
+	timeout := time.NewTimer(within)
+	defer timeout.Stop()
+	select {
+	case <-l.ready:
+		return nil
+	case <-l.failed:
+		select {
+		case <-l.ready:
+			return nil
+		default:
+			return *l.failure.Load()
+		}
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timeout.C:
+		return errs.New(errs.ServiceUnavailable, "the waiting room is not answering; retry", "dependency", "queue")
 	}
 }
 
@@ -545,12 +586,10 @@ func (e *Edge) serveQueueEvents(w *recorder, r *http.Request, p *authn.Principal
 		return
 	}
 	l := wr.line(t.Event)
-	select {
-	case <-l.ready:
-	case <-ctx.Done():
-		return
-	case <-time.After(10 * time.Second):
-		wr.fail(w, errs.New(errs.ServiceUnavailable, "the waiting room is not answering; retry"))
+	if err := l.first(ctx, 10*time.Second); err != nil {
+		if ctx.Err() == nil {
+			wr.fail(w, err)
+		}
 		return
 	}
 	wt := &watcher{t: t, idx: -1, closed: make(chan struct{})}

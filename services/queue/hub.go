@@ -78,8 +78,16 @@ func (h *Hub) Watch(ctx context.Context, ev string, fn func(*queuev1.WatchLineRe
 	// A state cached longer than a tick ago (a GetLine, a join, watchers
 	// who left) is not a new watcher's first: it may say sold out, ended or
 	// another epoch, each a final message. Snapshot reads it again then
-	// (once for all who ask); when the read fails, the poll's next does.
-	_, _ = h.Snapshot(ctx, ev)
+	// (once for all who ask); when that read fails, the watcher gets the
+	// error (the store's SERVICE_UNAVAILABLE), not the old state.
+	if _, err := h.Snapshot(ctx, ev); err != nil {
+		h.mu.Lock()
+		stale := l.state == nil || time.Since(l.at) >= h.tick
+		h.mu.Unlock()
+		if stale {
+			return err
+		}
+	}
 	var last *queuev1.WatchLineResponse
 	for {
 		h.mu.Lock()
