@@ -11,6 +11,8 @@
 -- Keys of event E (hash tag {ev:E}, one Cluster slot; see services/queue):
 -- KEYS[1] booking meta (B{ev:E}:meta)   KEYS[2] gate (B{ev:E}:gate)
 -- KEYS[3] tickets (Q{ev:E}:tickets: user id -> entry)
+-- KEYS[4] admission ticks (B{ev:E}:gate:ticks)   KEYS[5] used passes (B{ev:E}:gate:used):
+--         a new line starts without those of a line before it
 -- ARGV[1] a fresh random epoch, kept when the line has none yet
 -- ARGV[2] how long the queue keys outlive the sale (ms)
 -- ARGV[3] a fresh draw key (hex), kept when a join opens the line
@@ -79,6 +81,9 @@ local function ticket(user, mode, old)
 
   local keep = sale_end + tonumber(ARGV[2])
   if not epoch then
+    -- A new line: the admission steps and used passes of the one before
+    -- it (its gate expired or was lost) are not its own.
+    redis.call('DEL', KEYS[4], KEYS[5])
     epoch = ARGV[1]
     redis.call('HSET', KEYS[2], 'epoch', epoch)
     redis.call('PEXPIREAT', KEYS[2], keep)

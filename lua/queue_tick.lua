@@ -138,6 +138,7 @@ if n > 0 then
   active = active + n
   tokens = tokens - n
   redis.call('ZADD', KEYS[3], cursor, now + window)
+  redis.call('PEXPIREAT', KEYS[3], keep)
   state[#state + 1], state[#state + 2] = 'cursor', cursor
   state[#state + 1], state[#state + 2] = 'cursor_at', now
   state[6] = active

@@ -152,6 +152,14 @@ local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, ide
     uncount(ukey, qty)
     return {'QUEUE_PASS_REQUIRED', 'used'}
   end
+  if pass_seq then
+    -- The used passes expire with the line (its keys' expiry, which the
+    -- admission step keeps in the gate).
+    local keep = redis.call('HGET', KEYS[4], 'keep')
+    if keep then
+      redis.call('PEXPIREAT', KEYS[6], keep)
+    end
+  end
 
   -- The zone's counters change here and are written once per zone, after
   -- the batch (below); the stream entry carries them as of this hold.

@@ -204,7 +204,7 @@ func (l *Lines) runJoins(ev string, batch []*joinCall) {
 	for _, c := range live {
 		args = append(args, c.user, c.mode, c.old)
 	}
-	keys := []string{l.bk(ev).Meta(), l.bk(ev).Gate(), l.ticketsKey(ev)}
+	keys := []string{l.bk(ev).Meta(), l.bk(ev).Gate(), l.ticketsKey(ev), l.bk(ev).GateTicks(), l.bk(ev).GateUsed()}
 	raw, err := l.join.Run(ctx, l.rdb, keys, args...).Slice()
 	res := lua.Answers(raw)
 	for i, c := range live {
