@@ -123,3 +123,23 @@ func TestWaitingRoomStreamWithRedisDownIsAFast503NamingIt(t *testing.T) {
 		t.Fatalf("stream with Redis down: %d %v after %v; want a fast 503 naming redis", s.status, env, took.Round(time.Millisecond))
 	}
 }
+
+// TestWaitingRoomLineOfADraftIsNotFound: a draft event is its organizer's
+// alone (GET /events/{id} answers 404 to anyone else); its waiting room's
+// public line must not answer for it either.
+func TestWaitingRoomLineOfADraftIsNotFound(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	a := &api{t: t, base: m.URL(t, "edge")}
+	r := a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": "rv-org5@rush.test", "password": "secret-pass-1", "full_name": "W"})
+	a.want(r, http.StatusCreated, "")
+	org := m.Token(t, r.str("user", "id"), authn.RoleOrganizer)
+	ev := a.call("POST", "/api/v1/events", org, map[string]any{"title": "Secret draft", "venue": "Hall",
+		"sale_start_at": "2026-01-01T00:00:00Z", "sale_end_at": "2030-01-01T00:00:00Z"})
+	a.want(ev, 201, "")
+	id := ev.str("id")
+	a.want(a.call("GET", "/api/v1/events/"+id, "", nil), 404, "NOT_FOUND")
+	if l := a.call("GET", "/api/v1/queue/lines/"+id, "", nil); l.status != 404 {
+		t.Fatalf("the line of a draft, anonymously: %s", l)
+	}
+}

@@ -236,6 +236,18 @@ func (s *Service) Line(ctx context.Context, ev string) (*queuev1.Line, error) {
 	if err != nil {
 		return nil, err
 	}
+	if l.GetLine().GetOpensAt() == nil {
+		// Not in the booking engine's Redis: maybe a draft, which is its
+		// organizer's alone (the catalog answers NOT_FOUND to anyone else;
+		// so does its line). A published event pays nothing for this.
+		q, err := s.settings.event(ctx, ev)
+		if err != nil {
+			return nil, err
+		}
+		if q.status == "draft" {
+			return nil, errEventNotFound
+		}
+	}
 	return l.GetLine(), nil
 }
 
