@@ -82,6 +82,9 @@ end
 -- The stream lines of the batch's new holds and their ids: one XADD and one
 -- expiry entry after the batch.
 local fresh, fresh_ids = {}, {}
+-- Whether a reserve of the batch used a queue pass: the used passes then
+-- expire with the line (once per batch, below).
+local passes_used = false
 
 -- qty is the quantity as sent (a string), seats the same as a number.
 local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, idem, fp, pass, tp)
@@ -153,12 +156,7 @@ local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, ide
     return {'QUEUE_PASS_REQUIRED', 'used'}
   end
   if pass_seq then
-    -- The used passes expire with the line (its keys' expiry, which the
-    -- admission step keeps in the gate).
-    local keep = redis.call('HGET', KEYS[4], 'keep')
-    if keep then
-      redis.call('PEXPIREAT', KEYS[6], keep)
-    end
+    passes_used = true
   end
 
   -- The zone's counters change here and are written once per zone, after
@@ -192,6 +190,14 @@ end
 for zkey, z in pairs(zones) do
   if z.dirty then
     redis.call('HSET', zkey, 'available', z.available, 'held', z.held, 'ver', z.ver)
+  end
+end
+-- The used passes expire with the line: its keys' expiry, which the
+-- admission step keeps in the gate.
+if passes_used then
+  local keep = redis.call('HGET', KEYS[4], 'keep')
+  if keep then
+    redis.call('PEXPIREAT', KEYS[6], keep)
   end
 end
 -- One expiry entry and one stream entry for the batch's new holds

@@ -990,8 +990,10 @@ type SetQueueSettingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// EventId is the event.
 	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
-	// Enabled switches the queue on or off. Switching it off admits everyone
-	// still waiting.
+	// Enabled switches the queue on or off, and is always applied: unlike the
+	// knobs below, a request without it switches the queue off (proto3 cannot
+	// tell false from unset here), so send the current value with a knob's
+	// change. Switching it off admits everyone still waiting.
 	Enabled bool `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
 	// AdmitPerSecond is the admission rate; 0 keeps the current rate (or the
 	// configured default).

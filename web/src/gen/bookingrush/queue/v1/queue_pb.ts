@@ -944,8 +944,10 @@ export type SetQueueSettingsRequest = Message<"bookingrush.queue.v1.SetQueueSett
   eventId: string;
 
   /**
-   * Enabled switches the queue on or off. Switching it off admits everyone
-   * still waiting.
+   * Enabled switches the queue on or off, and is always applied: unlike the
+   * knobs below, a request without it switches the queue off (proto3 cannot
+   * tell false from unset here), so send the current value with a knob's
+   * change. Switching it off admits everyone still waiting.
    *
    * @generated from field: bool enabled = 2;
    */
@@ -990,8 +992,10 @@ export type SetQueueSettingsRequestJson = {
   eventId?: string;
 
   /**
-   * Enabled switches the queue on or off. Switching it off admits everyone
-   * still waiting.
+   * Enabled switches the queue on or off, and is always applied: unlike the
+   * knobs below, a request without it switches the queue off (proto3 cannot
+   * tell false from unset here), so send the current value with a knob's
+   * change. Switching it off admits everyone still waiting.
    *
    * @generated from field: bool enabled = 2;
    */

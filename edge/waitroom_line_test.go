@@ -12,10 +12,10 @@ import (
 	"github.com/bookingrush/rush/services/testkit"
 )
 
-// reviewQueuedEvent is a published event with one zone of seats and the
+// queuedEventForTest is a published event with one zone of seats and the
 // waiting room on (rate, cap); it answers the event id, the show id and
 // the zone id.
-func reviewQueuedEvent(t *testing.T, a *api, org string, seats int, settings map[string]any) (string, string, string) {
+func queuedEventForTest(t *testing.T, a *api, org string, seats int, settings map[string]any) (string, string, string) {
 	t.Helper()
 	ev := a.call("POST", "/api/v1/events", org, map[string]any{"title": "Review room", "venue": "Hall",
 		"sale_start_at": "2026-01-01T00:00:00Z", "sale_end_at": "2030-01-01T00:00:00Z"})
@@ -47,7 +47,7 @@ func TestWaitingRoomReconnectAfterSeatsCameBackIsNotToldSoldOut(t *testing.T) {
 	}
 	_, orgID := register("rv-org@rush.test")
 	org := m.Token(t, orgID, authn.RoleOrganizer)
-	eventID, showID, zoneID := reviewQueuedEvent(t, a, org, 1, map[string]any{"enabled": true, "admit_per_second": 1000})
+	eventID, showID, zoneID := queuedEventForTest(t, a, org, 1, map[string]any{"enabled": true, "admit_per_second": 1000})
 	buyerA, _ := register("rv-a@rush.test")
 	buyerC, _ := register("rv-c@rush.test")
 	base := m.URL(t, "edge")
@@ -103,7 +103,7 @@ func TestWaitingRoomStreamWithRedisDownIsAFast503NamingIt(t *testing.T) {
 		return r.str("access_token"), r.str("user", "id")
 	}
 	_, orgID := register("rv-org2@rush.test")
-	eventID, _, _ := reviewQueuedEvent(t, a, m.Token(t, orgID, authn.RoleOrganizer), 10, map[string]any{"enabled": true, "admit_per_second": 1, "max_active": 1})
+	eventID, _, _ := queuedEventForTest(t, a, m.Token(t, orgID, authn.RoleOrganizer), 10, map[string]any{"enabled": true, "admit_per_second": 1, "max_active": 1})
 	buyerA, _ := register("rv-a2@rush.test")
 	buyerB, _ := register("rv-b2@rush.test")
 	for _, b := range []string{buyerA, buyerB} {
