@@ -129,6 +129,7 @@ type eventLine struct {
 	undrawn map[*watcher]struct{} // watchers of the pre-queue before the draw
 	due     []*watcher            // watchers by next periodic look, the earliest first
 	empty   time.Time             // since when nobody watches (zero while somebody does)
+	pins    int                   // streams that took the line and have not added their watcher yet
 }
 
 // lineState is a state of the line and its draw.
@@ -217,7 +218,20 @@ func (wr *waitroom) line(ev string) *eventLine {
 		go wr.follow(ctx, l)
 		go wr.pump(ctx, l)
 	}
+	// Pinned under wr.mu: idle cannot drop the line between here and the
+	// stream's add (a first state, a status call); the stream unpins it
+	// when its handler ends.
+	l.mu.Lock()
+	l.pins++
+	l.mu.Unlock()
 	return l
+}
+
+// unpin releases line's pin.
+func (l *eventLine) unpin() {
+	l.mu.Lock()
+	l.pins--
+	l.mu.Unlock()
 }
 
 // add hands w to the line's pump.
@@ -455,7 +469,7 @@ func (wr *waitroom) idle(l *eventLine, now time.Time) bool {
 	wr.mu.Lock()
 	defer wr.mu.Unlock()
 	l.mu.Lock()
-	gone := len(l.all) == 0 && !l.empty.IsZero() && now.Sub(l.empty) >= linger
+	gone := len(l.all) == 0 && l.pins == 0 && !l.empty.IsZero() && now.Sub(l.empty) >= linger
 	l.mu.Unlock()
 	if gone && wr.events[l.ev] == l {
 		delete(wr.events, l.ev)
@@ -586,6 +600,7 @@ func (e *Edge) serveQueueEvents(w *recorder, r *http.Request, p *authn.Principal
 		return
 	}
 	l := wr.line(t.Event)
+	defer l.unpin()
 	if err := l.first(ctx, 10*time.Second); err != nil {
 		if ctx.Err() == nil {
 			wr.fail(w, err)
