@@ -103,6 +103,15 @@ func (a *api) call(method, path, token string, body any, headers ...string) apiR
 	return r
 }
 
+// register signs a new buyer up (password "secret-pass-1") and answers
+// its access token and user id.
+func (a *api) register(email string) (token, id string) {
+	a.t.Helper()
+	r := a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": email, "password": "secret-pass-1", "full_name": "W"})
+	a.want(r, http.StatusCreated, "")
+	return r.str("access_token"), r.str("user", "id")
+}
+
 func (a *api) want(r apiReply, status int, code string) {
 	a.t.Helper()
 	if r.status != status || (code != "" && r.code() != code) {

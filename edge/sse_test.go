@@ -148,12 +148,7 @@ func TestWaitingRoomThroughTheEdge(t *testing.T) {
 	t.Parallel()
 	m := startMesh(t, "-edge.queue-update-interval=100ms", "-edge.queue-heartbeat=300ms", "-edge.trusted-proxies=127.0.0.1/32")
 	a := &api{t: t, base: m.URL(t, "edge")}
-	register := func(email string) (token, id string) {
-		r := a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": email, "password": "secret-pass-1", "full_name": "W"})
-		a.want(r, http.StatusCreated, "")
-		return r.str("access_token"), r.str("user", "id")
-	}
-	_, orgID := register("wr-org@rush.test")
+	_, orgID := a.register("wr-org@rush.test")
 	org := m.Token(t, orgID, authn.RoleOrganizer)
 	ev := a.call("POST", "/api/v1/events", org, map[string]any{"title": "Waiting room", "venue": "Hall",
 		"sale_start_at": "2026-01-01T00:00:00Z", "sale_end_at": "2030-01-01T00:00:00Z"})
@@ -166,9 +161,9 @@ func TestWaitingRoomThroughTheEdge(t *testing.T) {
 	a.want(a.call("POST", "/api/v1/events/"+eventID+"/publish", org, map[string]any{}), 200, "")
 
 	// The knobs: the organizer's, not another's nor a buyer's.
-	buyerA, _ := register("wr-a@rush.test")
-	buyerB, _ := register("wr-b@rush.test")
-	buyerC, _ := register("wr-c@rush.test")
+	buyerA, _ := a.register("wr-a@rush.test")
+	buyerB, _ := a.register("wr-b@rush.test")
+	buyerC, _ := a.register("wr-c@rush.test")
 	settings := map[string]any{"enabled": true, "admit_per_second": 1000, "max_active": 1}
 	a.want(a.call("PUT", "/api/v1/events/"+eventID+"/queue", m.Token(t, "00000000-0000-7000-8000-000000000099", authn.RoleOrganizer), settings), 403, "FORBIDDEN")
 	a.want(a.call("PUT", "/api/v1/events/"+eventID+"/queue", buyerA, settings), 403, "FORBIDDEN")
@@ -257,7 +252,7 @@ func TestWaitingRoomThroughTheEdge(t *testing.T) {
 		t.Fatalf("stream over HTTP/2: %s %d %v, first line %q", sc.proto, sc.status, sc.header, sc.first)
 	}
 	passC, _ := sc.until(t, "admitted", 10*time.Second)["queue_pass"].(string)
-	_, idC := register("wr-d@rush.test")
+	_, idC := a.register("wr-d@rush.test")
 	if passC == "" {
 		t.Fatal("admitted over HTTP/2 without a pass")
 	}

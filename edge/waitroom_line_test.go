@@ -40,16 +40,11 @@ func TestWaitingRoomReconnectAfterSeatsCameBackIsNotToldSoldOut(t *testing.T) {
 	t.Parallel()
 	m := startMesh(t, "-edge.queue-update-interval=100ms", "-edge.queue-heartbeat=300ms")
 	a := &api{t: t, base: m.URL(t, "edge")}
-	register := func(email string) (token, id string) {
-		r := a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": email, "password": "secret-pass-1", "full_name": "W"})
-		a.want(r, http.StatusCreated, "")
-		return r.str("access_token"), r.str("user", "id")
-	}
-	_, orgID := register("rv-org@rush.test")
+	_, orgID := a.register("rv-org@rush.test")
 	org := m.Token(t, orgID, authn.RoleOrganizer)
 	eventID, showID, zoneID := queuedEventForTest(t, a, org, 1, map[string]any{"enabled": true, "admit_per_second": 1000})
-	buyerA, _ := register("rv-a@rush.test")
-	buyerC, _ := register("rv-c@rush.test")
+	buyerA, _ := a.register("rv-a@rush.test")
+	buyerC, _ := a.register("rv-c@rush.test")
 	base := m.URL(t, "edge")
 	join := func(token string) string {
 		r := a.call("POST", "/api/v1/queue/join", token, map[string]any{"event_id": eventID})
@@ -97,15 +92,10 @@ func TestWaitingRoomStreamWithRedisDownIsAFast503NamingIt(t *testing.T) {
 		"-postgres.migrate-on-start=false", "-rate-limit.enabled=false",
 		"-redis.read-timeout=300ms", "-redis.write-timeout=300ms", "-redis.dial-timeout=300ms")...))
 	a := &api{t: t, base: m.URL(t, "edge")}
-	register := func(email string) (token, id string) {
-		r := a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": email, "password": "secret-pass-1", "full_name": "W"})
-		a.want(r, http.StatusCreated, "")
-		return r.str("access_token"), r.str("user", "id")
-	}
-	_, orgID := register("rv-org2@rush.test")
+	_, orgID := a.register("rv-org2@rush.test")
 	eventID, _, _ := queuedEventForTest(t, a, m.Token(t, orgID, authn.RoleOrganizer), 10, map[string]any{"enabled": true, "admit_per_second": 1, "max_active": 1})
-	buyerA, _ := register("rv-a2@rush.test")
-	buyerB, _ := register("rv-b2@rush.test")
+	buyerA, _ := a.register("rv-a2@rush.test")
+	buyerB, _ := a.register("rv-b2@rush.test")
 	for _, b := range []string{buyerA, buyerB} {
 		a.want(a.call("POST", "/api/v1/queue/join", b, map[string]any{"event_id": eventID}), 200, "")
 	}
