@@ -64,6 +64,7 @@ func (h *Hub) Watch(ctx context.Context, ev string, fn func(*queuev1.WatchLineRe
 	h.mu.Lock()
 	l := h.lineLocked(ev)
 	l.watchers++
+	polled := l.polling
 	if !l.polling {
 		l.polling = true
 		h.wg.Add(1)
@@ -75,17 +76,21 @@ func (h *Hub) Watch(ctx context.Context, ev string, fn func(*queuev1.WatchLineRe
 		l.watchers--
 		h.mu.Unlock()
 	}()
-	// A state cached longer than a tick ago (a GetLine, a join, watchers
-	// who left) is not a new watcher's first: it may say sold out, ended or
-	// another epoch, each a final message. Snapshot reads it again then
-	// (once for all who ask); when that read fails, the watcher gets the
-	// error (the store's SERVICE_UNAVAILABLE), not the old state.
-	if _, err := h.Snapshot(ctx, ev); err != nil {
-		h.mu.Lock()
-		stale := l.state == nil || time.Since(l.at) >= h.tick
-		h.mu.Unlock()
-		if stale {
-			return err
+	// A state cached while nobody polled the line (a GetLine, a join,
+	// watchers who left) is not a new watcher's first: it may say sold
+	// out, ended or another epoch, each a final message. Snapshot reads it
+	// again when older than a tick (once for all who ask); when that read
+	// fails, the watcher gets the error (the store's SERVICE_UNAVAILABLE),
+	// not the old state. A line already polled is a tick old at most, and
+	// its watchers add no reads.
+	if !polled {
+		if _, err := h.Snapshot(ctx, ev); err != nil {
+			h.mu.Lock()
+			stale := l.state == nil || time.Since(l.at) >= h.tick
+			h.mu.Unlock()
+			if stale {
+				return err
+			}
 		}
 	}
 	var last *queuev1.WatchLineResponse
