@@ -498,6 +498,13 @@ RETURNING `+zoneColumns, showID, name, price, seats))
 
 // deleteZone deletes a zone (inside eventTx) and returns it as it was.
 func deleteZone(ctx context.Context, tx pgx.Tx, zoneID string) (*catalogv1.Zone, error) {
+	// The zone's show first, then the zone: the delete's roll-up moves the
+	// show's counters, and a counters batch (counters.go) locks shows, then
+	// zones. Taking the zone first deadlocked with a batch holding the show
+	// and waiting for the zone (Postgres aborted the delete: a 503).
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM shows WHERE id = (SELECT show_id FROM seat_zones WHERE id = $1) FOR UPDATE`, zoneID); err != nil {
+		return nil, dbErr(err)
+	}
 	z, err := scanZone(tx.QueryRow(ctx, `DELETE FROM seat_zones WHERE id = $1 RETURNING `+zoneColumns, zoneID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errs.New(errs.NotFound, "zone not found")
