@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
 	"github.com/bookingrush/rush/services/platform/background"
@@ -71,16 +72,8 @@ func (s *Store) eventsWithHolds(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, dbUnavailable(err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var ev string
-		if err := rows.Scan(&ev); err != nil {
-			return nil, dbUnavailable(err)
-		}
-		out = append(out, ev)
-	}
-	return out, dbUnavailable(rows.Err())
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return out, dbUnavailable(err)
 }
 
 // newLostWatcher runs recoverIfLost every interval.

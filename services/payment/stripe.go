@@ -109,19 +109,34 @@ func (s *Stripe) CreateIntent(ctx context.Context, in Intent) (string, string, e
 // and one that finds more (the rest went through, or another hand refund)
 // refunds only what is left.
 func (s *Stripe) Refund(ctx context.Context, providerID string, amountCents int64) (string, int64, error) {
+	id, err := s.createRefund(ctx, providerID, amountCents, "rush-refund-"+providerID)
+	if errors.Is(err, errRefundTooLarge) {
+		return s.refundRest(ctx, providerID, amountCents)
+	}
+	return id, 0, err
+}
+
+// errRefundTooLarge is a refund Stripe refused as larger than what is left
+// of the charge (amount_too_large).
+var errRefundTooLarge = errors.New("stripe: the refund is larger than what is left of the charge")
+
+// createRefund refunds amountCents of the PaymentIntent under the
+// idempotency key: ErrRefundedAlready when the whole charge is back,
+// errRefundTooLarge when less than amountCents is left.
+func (s *Stripe) createRefund(ctx context.Context, providerID string, amountCents int64, key string) (string, error) {
 	p := &stripe.RefundCreateParams{PaymentIntent: stripe.String(providerID), Amount: stripe.Int64(amountCents)}
-	p.SetIdempotencyKey("rush-refund-" + providerID)
+	p.SetIdempotencyKey(key)
 	r, err := s.client.V1Refunds.Create(ctx, p)
 	se := (*stripe.Error)(nil)
 	switch {
 	case errors.As(err, &se) && se.Code == stripe.ErrorCodeChargeAlreadyRefunded:
-		return "", 0, ErrRefundedAlready
+		return "", ErrRefundedAlready
 	case errors.As(err, &se) && se.Code == stripe.ErrorCodeAmountTooLarge:
-		return s.refundRest(ctx, providerID, amountCents)
+		return "", errRefundTooLarge
 	case err != nil:
-		return "", 0, stripeError(err)
+		return "", stripeError(err)
 	}
-	return r.ID, 0, nil
+	return r.ID, nil
 }
 
 // RefundRest refunds what the PaymentIntent's charge lacks for totalCents
@@ -151,16 +166,12 @@ func (s *Stripe) refundRest(ctx context.Context, providerID string, amountCents 
 	if rest <= 0 {
 		return "", outside, nil
 	}
-	p := &stripe.RefundCreateParams{PaymentIntent: stripe.String(providerID), Amount: stripe.Int64(rest)}
-	p.SetIdempotencyKey(fmt.Sprintf("rush-refund-%s-rest-%d", providerID, rest))
-	r, err := s.client.V1Refunds.Create(ctx, p)
-	if se := (*stripe.Error)(nil); errors.As(err, &se) && se.Code == stripe.ErrorCodeChargeAlreadyRefunded {
-		return "", 0, ErrRefundedAlready
+	id, err := s.createRefund(ctx, providerID, rest, fmt.Sprintf("rush-refund-%s-rest-%d", providerID, rest))
+	if errors.Is(err, errRefundTooLarge) {
+		// Refunded by hand again since the read: the next try reads again.
+		return "", 0, errs.Unavailable("the charge was refunded at the provider meanwhile; retry", err, "dependency", "stripe")
 	}
-	if err != nil {
-		return "", 0, stripeError(err)
-	}
-	return r.ID, outside, nil
+	return id, outside, err
 }
 
 // Lookup retrieves the PaymentIntent. A canceled intent is failed; one that
