@@ -15,6 +15,7 @@ import (
 
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/faulttest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/testkit"
@@ -28,18 +29,8 @@ import (
 // agrees with Redis.
 func TestTwoBookingProcessesBehindOneNameBothServe(t *testing.T) {
 	t.Parallel()
-	// A free port on 127.0.0.1 that 127.0.0.2 has free too.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	ln.Close()
-	if ln2, err := net.Listen("tcp", "127.0.0.2:"+port); err != nil {
-		t.Skipf("cannot listen on 127.0.0.2:%s: %v", port, err)
-	} else {
-		ln2.Close()
-	}
+	// One port free on both addresses.
+	_, port, _ := net.SplitHostPort(faulttest.FreeAddr(t, "127.0.0.2"))
 
 	redisURL := "redis://127.0.0.1:6379/0"
 	prefix := testkit.KeyPrefix(t, redisURL)

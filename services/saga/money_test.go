@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,12 +37,7 @@ import (
 // comes back and the revived saga refunds. Money is never kept.
 func TestDeadLetteredSagaComesBack(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	paymentAddr := l.Addr().String()
-	_ = l.Close()
+	paymentAddr := faulttest.FreeAddr(t)
 	e := start(t, []string{"-target=auth,catalog,booking,relay,persister,saga", "-peer.payment=" + paymentAddr,
 		"-saga.retries=1", "-saga.timeout=3s", "-saga.revive-after=300ms", "-saga.lease=1s"})
 	s := e.SeedShop(t, testkit.ShopOptions{})

@@ -11,11 +11,14 @@ package faulttest
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,7 +45,7 @@ func StartRedis(t testing.TB) *Redis {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server is not installed (apt-get install redis-server)")
 	}
-	r := &Redis{t: t, addr: freeAddr(t), dir: t.TempDir()}
+	r := &Redis{t: t, addr: FreeAddr(t), dir: t.TempDir()}
 	r.start()
 	t.Cleanup(r.Kill)
 	return r
@@ -262,13 +265,34 @@ func PostgresProxy(t testing.TB, dsn string) (*Proxy, string) {
 	return p, u.String()
 }
 
-// freeAddr is a loopback address whose port was free a moment ago.
-func freeAddr(t testing.TB) string {
+// FreeAddr is a loopback address whose port was free a moment ago, on
+// 127.0.0.1 and on every other host given (for processes that share a port
+// on two addresses, as a headless Service's pods do). The port is below the
+// kernel's ephemeral range (ip_local_port_range starts at 32768 by
+// default): outgoing connections and the other tests' ":0" listeners take
+// ports of that range, so a port probed there and closed could be taken
+// before its server listens.
+func FreeAddr(t testing.TB, hosts ...string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	hosts = append([]string{"127.0.0.1"}, hosts...)
+	for range 100 {
+		port := strconv.Itoa(20000 + rand.IntN(12000))
+		free := true
+		for _, host := range hosts {
+			ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
+			if err != nil {
+				if !errors.Is(err, syscall.EADDRINUSE) {
+					t.Skipf("cannot listen on %s: %v", host, err)
+				}
+				free = false
+				break
+			}
+			_ = ln.Close()
+		}
+		if free {
+			return net.JoinHostPort("127.0.0.1", port)
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("faulttest: no port free below the ephemeral range")
+	return ""
 }
