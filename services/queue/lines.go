@@ -249,11 +249,15 @@ func (l *Lines) Pass(ctx context.Context, ev string, epoch uint64, seq uint32) (
 // of the booking engine's meta, in one round trip of two reads, whatever
 // the number of buyers. The knobs are the last admission step's. The sale
 // is over (Ended) by the sale settings as they are now, which the organizer
-// may change: an extended sale's line is live again at once.
+// may change: an extended sale's line is live again at once. It is over by
+// Redis's clock, as the scripts that admit and reserve judge it: a queue
+// process whose clock runs ahead would otherwise send a join of the sale's
+// last seconds to the end of the line.
 func (l *Lines) Read(ctx context.Context, ev string) (*queuev1.WatchLineResponse, error) {
 	pipe := l.rdb.Pipeline()
 	gc := pipe.HGetAll(ctx, l.bk(ev).Gate())
 	mc := pipe.HMGet(ctx, l.bk(ev).Meta(), "status", "sale_start", "sale_end", "queue")
+	now := pipe.Time(ctx)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable(err)
 	}
@@ -275,7 +279,7 @@ func (l *Lines) Read(ctx context.Context, ev string) (*queuev1.WatchLineResponse
 			AdmitPerSecond: num("rate"), MaxActive: num("cap"), Active: num("active"), UpdatedAt: ms(g["updated"]),
 		},
 		Epoch: g["epoch"], Draw: g["draw"], Drawn: num("drawn"), WindowFloor: num("floor"),
-		Ended: (status != "" && status != "published") || (saleEnd != "" && !time.Now().Before(msTime(saleEnd))),
+		Ended: (status != "" && status != "published") || (saleEnd != "" && !now.Val().Before(msTime(saleEnd))),
 	}
 	if at := g["cursor_at"]; at != "" {
 		out.WindowEndsAt = timestamppb.New(msTime(at).Add(l.windowOf(g["window"])))
