@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/bookingrush/rush/services/platform/mail/mailtest"
 	"github.com/bookingrush/rush/services/testkit"
 )
 
@@ -159,14 +158,7 @@ func (a *api) revalidate(path, tag string) int {
 // reuse, forgot/reset by mail, rate limits.
 func TestPublicAPIEndToEnd(t *testing.T) {
 	t.Parallel()
-	smtp := mailtest.NewServer(t)
-	redisURL := "redis://127.0.0.1:6379/0"
-	m := testkit.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-smtp.addr="+smtp.Addr,
-		"-admin.email=root@rush.test", "-admin.password=root-password-1",
-		"-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
-		"-rate-limit.prefix="+testkit.KeyPrefix(t, redisURL), "-queue.key-prefix="+testkit.KeyPrefix(t, redisURL),
-		"-edge.trusted-proxies=127.0.0.1/32", "-payment.sim-delay=50ms")
-	a := &api{t: t, base: m.URL(t, "edge")}
+	m, smtp, a := startWhole(t, "-payment.sim-delay=50ms")
 	a.spec = loadOpenAPI(t, a.base)
 	checkRequestDocs(t, a.spec)
 

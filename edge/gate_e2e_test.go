@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/bookingrush/rush/services/platform/eticket"
-	"github.com/bookingrush/rush/services/platform/mail/mailtest"
 	"github.com/bookingrush/rush/services/platform/showtime"
 	"github.com/bookingrush/rush/services/testkit"
 )
@@ -24,14 +23,7 @@ import (
 // show's counts follow.
 func TestAfterTheSaleEndToEnd(t *testing.T) {
 	t.Parallel()
-	smtp := mailtest.NewServer(t)
-	redisURL := "redis://127.0.0.1:6379/0"
-	m := testkit.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-smtp.addr="+smtp.Addr,
-		"-admin.email=root@rush.test", "-admin.password=root-password-1",
-		"-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
-		"-rate-limit.prefix="+testkit.KeyPrefix(t, redisURL), "-queue.key-prefix="+testkit.KeyPrefix(t, redisURL),
-		"-edge.trusted-proxies=127.0.0.1/32", "-payment.sim-delay=50ms", "-notify.poll=100ms")
-	a := &api{t: t, base: m.URL(t, "edge")}
+	_, smtp, a := startWhole(t, "-payment.sim-delay=50ms", "-notify.poll=100ms")
 	a.spec = loadOpenAPI(t, a.base)
 
 	adm := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"}).str("access_token")

@@ -32,6 +32,7 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/saga/v1/sagav1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/mail/mailtest"
 	"github.com/bookingrush/rush/services/platform/redisx"
 	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/testkit"
@@ -305,4 +306,21 @@ func (fakeBooking) Reserve(ctx context.Context, req *connect.Request[bookingv1.R
 		Id: "0195f3a0-0000-7000-8000-0000000000b1", Quantity: req.Msg.GetQuantity(), TotalAmount: "99.80",
 		Status: bookingv1.BookingStatus_BOOKING_STATUS_RESERVED, IdempotencyKey: key, ExpiresAt: timestamppb.New(when),
 	}}), nil
+}
+
+// startWhole starts the whole mesh (-target=all) with its mails to a test
+// SMTP server, keys of the test's own in the shared Redis, an admin
+// root@rush.test (password root-password-1), bcrypt at its cheapest, and
+// X-Forwarded-For trusted from loopback; extra flags follow. It answers the
+// app, the SMTP server and a client of the edge.
+func startWhole(t *testing.T, extra ...string) (*testkit.Mesh, *mailtest.Server, *api) {
+	t.Helper()
+	smtp := mailtest.NewServer(t)
+	redisURL := "redis://127.0.0.1:6379/0"
+	m := testkit.Start(t, append([]string{"-target=all", "-auth.bcrypt-cost=4", "-smtp.addr=" + smtp.Addr,
+		"-admin.email=root@rush.test", "-admin.password=root-password-1",
+		"-booking.key-prefix=" + testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix=" + testkit.KeyPrefix(t, redisURL),
+		"-rate-limit.prefix=" + testkit.KeyPrefix(t, redisURL), "-queue.key-prefix=" + testkit.KeyPrefix(t, redisURL),
+		"-edge.trusted-proxies=127.0.0.1/32"}, extra...)...)
+	return m, smtp, &api{t: t, base: m.URL(t, "edge")}
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bookingrush/rush/services/platform/mail/mailtest"
 	"github.com/bookingrush/rush/services/testkit"
 )
 
@@ -17,14 +16,8 @@ import (
 // clients, IPv6 clients rotating through their /64.
 func TestAnonymousRoutesAreLimitedPerClientAndAddress(t *testing.T) {
 	t.Parallel()
-	smtp := mailtest.NewServer(t)
-	redisURL := "redis://127.0.0.1:6379/0"
-	m := testkit.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-smtp.addr="+smtp.Addr, "-edge.trusted-proxies=127.0.0.1/32",
-		"-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
-		"-rate-limit.prefix="+testkit.KeyPrefix(t, redisURL), "-queue.key-prefix="+testkit.KeyPrefix(t, redisURL),
-		"-auth.login-per-email.burst=3", "-auth.login-per-email.per-hour=1",
+	_, smtp, a := startWhole(t, "-auth.login-per-email.burst=3", "-auth.login-per-email.per-hour=1",
 		"-auth.reset-mails-per-email.burst=2", "-auth.reset-mails-per-email.per-hour=1")
-	a := &api{t: t, base: m.URL(t, "edge")}
 	from := func(ip string) []string { return []string{"X-Forwarded-For", ip} }
 	register := func(ip, email, token string) apiReply {
 		return a.call("POST", "/api/v1/auth/register", token, map[string]any{"email": email, "password": "secret-pass-1", "full_name": "N"}, from(ip)...)
