@@ -298,3 +298,30 @@ func waitlistProto(e WaitlistEntry) *bookingv1.WaitlistEntry {
 	return &bookingv1.WaitlistEntry{EventId: e.EventID, ShowId: e.ShowID, ZoneId: e.ZoneID,
 		Quantity: int32(e.Quantity), Position: int32(e.Position), Waiting: int32(e.Waiting)}
 }
+
+// ListWaitlisted pages through an event's waiting buyers.
+func (s *Server) ListWaitlisted(ctx context.Context, req *connect.Request[bookingv1.ListWaitlistedRequest]) (*connect.Response[bookingv1.ListWaitlistedResponse], error) {
+	if err := authn.RequireService(ctx, "only services read an event's waitlists"); err != nil {
+		return nil, err
+	}
+	buyers, next, err := s.svc.ListWaitlisted(ctx, req.Msg.GetEventId(), int(req.Msg.GetPageSize()), req.Msg.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	out := &bookingv1.ListWaitlistedResponse{Buyers: make([]*bookingv1.WaitingBuyer, len(buyers)), NextPageToken: next}
+	for i, b := range buyers {
+		out.Buyers[i] = &bookingv1.WaitingBuyer{UserId: b.UserID, Entry: waitlistProto(b.Entry)}
+	}
+	return connect.NewResponse(out), nil
+}
+
+// CloseWaitlists ends a cancelled event's waitlists.
+func (s *Server) CloseWaitlists(ctx context.Context, req *connect.Request[bookingv1.CloseWaitlistsRequest]) (*connect.Response[bookingv1.CloseWaitlistsResponse], error) {
+	if err := authn.RequireService(ctx, "only services close an event's waitlists"); err != nil {
+		return nil, err
+	}
+	if err := s.svc.CloseWaitlists(ctx, req.Msg.GetEventId()); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&bookingv1.CloseWaitlistsResponse{}), nil
+}

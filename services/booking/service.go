@@ -270,17 +270,11 @@ func (s *Service) loadFromPostgres(ctx context.Context, eventID string, loaded b
 	if n > 0 {
 		s.log.Info("holds of a cancelled event released", zap.String("event", eventID), zap.Int("holds", n))
 	}
-	if err != nil {
-		return res, err
-	}
-	// Nobody waits for seats that will never be sold: the waitlists close
-	// (a place asked for answers NOT_FOUND), after the holds above, whose
-	// release offers nothing to a cancelled event's line.
-	zones := make([]string, len(snap.Zones))
-	for i, z := range snap.Zones {
-		zones[i] = z.ID
-	}
-	return res, s.eng.CloseWaitlists(ctx, eventID, zones)
+	// The waitlists stay until the catalog has told their buyers
+	// (ListWaitlisted, then CloseWaitlists). Meanwhile they offer nothing
+	// (offer_waitlist reads the status), take nobody, and a place asked
+	// for answers NOT_FOUND.
+	return res, err
 }
 
 // errDraft refuses to load the inventory of an event that is not on sale.

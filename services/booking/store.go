@@ -96,6 +96,16 @@ func (s *Store) ShowZones(ctx context.Context, showID string) (eventID string, z
 	return eventID, zones, dbUnavailable(rows.Err())
 }
 
+// eventZones lists an event's zones as [zone, show] pairs, by zone id.
+func (s *Store) eventZones(ctx context.Context, eventID string) ([][2]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT zone_id::text, show_id::text FROM booking_zones WHERE event_id = $1 ORDER BY zone_id`, eventID)
+	if err != nil {
+		return nil, dbUnavailable(err)
+	}
+	pairs, err := pgx.CollectRows(rows, scanPair)
+	return pairs, dbUnavailable(err)
+}
+
 // EventSettings are the sale settings the reserve script checks.
 type EventSettings struct {
 	Status             string

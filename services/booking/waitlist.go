@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bookingrush/rush/services/platform/authn"
@@ -75,7 +77,8 @@ func (e *Engine) WaitlistPlace(ctx context.Context, eventID, showID, zoneID, use
 		return WaitlistEntry{}, false, unavailable(err)
 	}
 	r, err := rank.Result()
-	if errors.Is(err, redis.Nil) {
+	if errors.Is(err, redis.Nil) || (err == nil && sale.Val()[0] == "cancelled") {
+		// A cancelled event's lines wait only to be told and closed.
 		return WaitlistEntry{}, false, nil
 	}
 	if err != nil {
@@ -123,6 +126,104 @@ func (e *Engine) CloseWaitlists(ctx context.Context, eventID string, zones []str
 		return unavailable(err)
 	}
 	return nil
+}
+
+// Waitlisted reads up to n buyers of a zone's waitlist from line position
+// from (0 first), with their quantities, and the line's length.
+func (e *Engine) Waitlisted(ctx context.Context, eventID, zoneID string, from, n int) (users []string, qty []int, waiting int, err error) {
+	k := e.keys(eventID)
+	pipe := e.rdb.Pipeline()
+	members := pipe.ZRange(ctx, k.Waitlist(zoneID), int64(from), int64(from+n-1))
+	count := pipe.ZCard(ctx, k.Waitlist(zoneID))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, nil, 0, unavailable(err)
+	}
+	users = members.Val()
+	qty = make([]int, len(users))
+	if len(users) == 0 {
+		return users, qty, int(count.Val()), nil
+	}
+	qs, err := e.rdb.HMGet(ctx, k.WaitlistQty(zoneID), users...).Result()
+	if err != nil {
+		return nil, nil, 0, unavailable(err)
+	}
+	for i, q := range qs {
+		if q, ok := q.(string); ok {
+			qty[i] = atoi(q)
+		}
+	}
+	return users, qty, int(count.Val()), nil
+}
+
+// WaitingBuyer is a buyer's place on one of an event's waitlists.
+type WaitingBuyer struct {
+	UserID string
+	Entry  WaitlistEntry
+}
+
+// ListWaitlisted pages through the buyers waiting on the event's
+// waitlists, zone by zone (by zone id), each zone's in line order. The
+// token is "<zone id>:<position>" of the next buyer; "" when done.
+func (s *Service) ListWaitlisted(ctx context.Context, eventID string, size int, token string) ([]WaitingBuyer, string, error) {
+	if size <= 0 {
+		size = 500
+	}
+	startZone, from := "", 0
+	if token != "" {
+		z, pos, ok := strings.Cut(token, ":")
+		n, err := strconv.Atoi(pos)
+		if !ok || err != nil || n < 0 || uuid.Validate(z) != nil {
+			return nil, "", errs.New(errs.Validation, "page_token is not one this call answered", "field", "page_token")
+		}
+		startZone, from = z, n
+	}
+	zones, err := s.store.eventZones(ctx, eventID)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []WaitingBuyer
+	for _, z := range zones {
+		if z[0] < startZone {
+			continue
+		}
+		if z[0] > startZone {
+			from = 0
+		}
+		users, qty, waiting, err := s.eng.Waitlisted(ctx, eventID, z[0], from, size-len(out))
+		if err != nil {
+			return nil, "", err
+		}
+		for i, u := range users {
+			out = append(out, WaitingBuyer{UserID: u, Entry: WaitlistEntry{EventID: eventID, ShowID: z[1], ZoneID: z[0],
+				Quantity: qty[i], Position: from + i + 1, Waiting: waiting}})
+		}
+		if len(out) == size {
+			return out, z[0] + ":" + strconv.Itoa(from+len(users)), nil
+		}
+		startZone = z[0]
+	}
+	return out, "", nil
+}
+
+// CloseWaitlists ends the waitlists of a cancelled event (the catalog
+// calls it once their buyers are told).
+func (s *Service) CloseWaitlists(ctx context.Context, eventID string) error {
+	status, err := s.store.EventStatus(ctx, eventID)
+	if err != nil {
+		return err
+	}
+	if status != "cancelled" {
+		return errs.New(errs.Conflict, "only a cancelled event's waitlists are closed", "reason", "not_cancelled", "status", status)
+	}
+	zones, err := s.store.eventZones(ctx, eventID)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(zones))
+	for i, z := range zones {
+		ids[i] = z[0]
+	}
+	return s.eng.CloseWaitlists(ctx, eventID, ids)
 }
 
 // JoinWaitlist puts the caller on a zone's waitlist.

@@ -450,15 +450,19 @@ func TestForgetUser(t *testing.T) {
 }
 
 // TestCancelledEventClosesItsWaitlists: a place in line for more seats
-// than the zone has is refused; when the event is cancelled, its waitlists
-// close: nobody keeps a place in a line for seats that will never be sold,
-// and the keys do not outlive the event.
+// than the zone has is refused. When the event is cancelled, its lines
+// take nobody and a place answers NOT_FOUND, but the buyers stay listed
+// (ListWaitlisted, paged) for the catalog to tell them, until it closes
+// the lines (CloseWaitlists, a cancelled event's only): then the keys are
+// gone too.
 func TestCancelledEventClosesItsWaitlists(t *testing.T) {
 	t.Parallel()
 	m := startMesh(t)
-	f := m.seed(eventOpts{seats: 2, maxPerUser: 4, users: 2})
-	alice, bob := f.users[0], f.users[1]
-	if _, err := m.reserve(context.Background(), m.booking(true), f, alice, 2, "alice-cancel-wl"); err != nil {
+	f := m.seed(eventOpts{seats: 2, maxPerUser: 4, users: 4})
+	alice, bob, carol, dan := f.users[0], f.users[1], f.users[2], f.users[3]
+	ctx := context.Background()
+	c := m.booking(false)
+	if _, err := m.reserve(ctx, m.booking(true), f, alice, 2, "alice-cancel-wl"); err != nil {
 		t.Fatal(err)
 	}
 	// More than the zone's 2 seats in all (the per-user limit allows 4):
@@ -466,21 +470,72 @@ func TestCancelledEventClosesItsWaitlists(t *testing.T) {
 	if _, err := m.join(f, bob, 3); !errs.Is(err, errs.InsufficientStock) || !strings.Contains(err.Error(), "2 seats in all") {
 		t.Fatalf("a place in line for more than the zone holds: %v", err)
 	}
-	if _, err := m.join(f, bob, 1); err != nil {
-		t.Fatal(err)
+	for i, u := range []string{bob, carol, dan} {
+		if _, err := m.join(f, u, 1+i%2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeLines := func(role string) error {
+		_, err := c.CloseWaitlists(ctx, as(m, "catalog", role, &bookingv1.CloseWaitlistsRequest{EventId: f.event}))
+		return err
+	}
+	if err := closeLines(authn.RoleService); !errs.Is(err, errs.Conflict) || !strings.Contains(err.Error(), "cancelled") {
+		t.Fatalf("closing the lines of an event on sale: %v", err)
 	}
 	if _, err := m.db.Exec(`UPDATE events SET status = 'cancelled', cancelled_at = now() WHERE id = $1`, f.event); err != nil {
 		t.Fatal(err)
 	}
 	testkit.LoadInventory(t, m.db, m.booking(false), m.keys, f.event)
-	if _, err := m.booking(true).GetWaitlistEntry(context.Background(), as(m, bob, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: f.zone})); !errs.Is(err, errs.NotFound) {
+	if _, err := m.booking(true).GetWaitlistEntry(ctx, as(m, bob, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: f.zone})); !errs.Is(err, errs.NotFound) {
 		t.Fatalf("bob's place after the cancellation: %v", err)
 	}
-	if n, err := m.rdb.Exists(context.Background(), fmt.Sprintf("%s{ev:%s}:wl:%s", m.prefix, f.event, f.zone), fmt.Sprintf("%s{ev:%s}:wlq:%s", m.prefix, f.event, f.zone)).Result(); err != nil || n != 0 {
-		t.Fatalf("waitlist keys after the cancellation: %d %v", n, err)
-	}
-	if _, err := m.join(f, bob, 1); !errs.Is(err, errs.SaleNotOpen) {
+	if _, err := m.join(f, alice, 1); !errs.Is(err, errs.SaleNotOpen) {
 		t.Fatalf("joining a cancelled event's waitlist: %v", err)
+	}
+	// The catalog reads who waits, two at a time; a buyer cannot.
+	if _, err := c.ListWaitlisted(ctx, as(m, bob, authn.RoleAdmin, &bookingv1.ListWaitlistedRequest{EventId: f.event})); !errs.Is(err, errs.Forbidden) {
+		t.Fatalf("an admin lists who waits: %v", err)
+	}
+	var got []string
+	token := ""
+	for pages := 0; ; pages++ {
+		res, err := c.ListWaitlisted(ctx, as(m, "catalog", authn.RoleService, &bookingv1.ListWaitlistedRequest{EventId: f.event, PageSize: 2, PageToken: token}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range res.Msg.GetBuyers() {
+			e := b.GetEntry()
+			got = append(got, fmt.Sprintf("%s:%d@%d/%d", b.GetUserId(), e.GetQuantity(), e.GetPosition(), e.GetWaiting()))
+			if e.GetZoneId() != f.zone || e.GetShowId() != f.show || e.GetEventId() != f.event {
+				t.Fatalf("a waiting buyer's place: %v", e)
+			}
+		}
+		if token = res.Msg.GetNextPageToken(); token == "" {
+			break
+		}
+		if pages > 3 {
+			t.Fatal("the pages never end")
+		}
+	}
+	want := []string{bob + ":1@1/3", carol + ":2@2/3", dan + ":1@3/3"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("who waits: %v, want %v", got, want)
+	}
+	if _, err := c.ListWaitlisted(ctx, as(m, "catalog", authn.RoleService, &bookingv1.ListWaitlistedRequest{EventId: f.event, PageToken: "not-a-token"})); !errs.Is(err, errs.Validation) {
+		t.Fatalf("a token never answered: %v", err)
+	}
+	if err := closeLines(authn.RoleService); err != nil {
+		t.Fatal(err)
+	}
+	if err := closeLines(authn.RoleService); err != nil {
+		t.Fatalf("closing twice: %v", err)
+	}
+	if n, err := m.rdb.Exists(ctx, fmt.Sprintf("%s{ev:%s}:wl:%s", m.prefix, f.event, f.zone), fmt.Sprintf("%s{ev:%s}:wlq:%s", m.prefix, f.event, f.zone)).Result(); err != nil || n != 0 {
+		t.Fatalf("waitlist keys after the lines closed: %d %v", n, err)
+	}
+	res, err := c.ListWaitlisted(ctx, as(m, "catalog", authn.RoleService, &bookingv1.ListWaitlistedRequest{EventId: f.event}))
+	if err != nil || len(res.Msg.GetBuyers()) != 0 || res.Msg.GetNextPageToken() != "" {
+		t.Fatalf("who waits after the lines closed: %v %v", res, err)
 	}
 	if z := m.checkInvariant(f); z["held"] != 0 || z["available"] != 2 {
 		t.Fatalf("zone after the cancellation: %v", z)

@@ -86,6 +86,17 @@ func (f *fakeBooking) DropZones(_ context.Context, req *connect.Request[bookingv
 	return connect.NewResponse(&bookingv1.DropZonesResponse{}), nil
 }
 
+// ListWaitlisted answers nobody waiting (the catalog's own tests have no
+// waitlist; edge/waitlist_cancel_e2e_test.go tells a real one).
+func (f *fakeBooking) ListWaitlisted(context.Context, *connect.Request[bookingv1.ListWaitlistedRequest]) (*connect.Response[bookingv1.ListWaitlistedResponse], error) {
+	return connect.NewResponse(&bookingv1.ListWaitlistedResponse{}), nil
+}
+
+// CloseWaitlists closes nothing.
+func (f *fakeBooking) CloseWaitlists(context.Context, *connect.Request[bookingv1.CloseWaitlistsRequest]) (*connect.Response[bookingv1.CloseWaitlistsResponse], error) {
+	return connect.NewResponse(&bookingv1.CloseWaitlistsResponse{}), nil
+}
+
 func (f *fakeBooking) caller(h http.Header) string {
 	token, _ := authn.BearerToken(h.Get("Authorization"))
 	f.mu.Lock()

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"fmt"
 
 	"connectrpc.com/connect"
 	"github.com/prometheus/client_golang/prometheus"
@@ -9,11 +10,16 @@ import (
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
+	notifyv1 "github.com/bookingrush/rush/gen/bookingrush/notify/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/directory"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/server"
+	"github.com/bookingrush/rush/services/platform/showtime"
 )
 
 // Inventory is the catalog's view of the booking engine: it loads an
@@ -27,6 +33,8 @@ type Inventory struct {
 	store    *Store
 	booking  bookingv1connect.BookingServiceClient
 	payments paymentv1connect.PaymentServiceClient
+	notify   notifyv1connect.NotifyServiceClient
+	people   *directory.Directory
 	cfg      Config
 	log      *zap.Logger
 	// fallbacks counts listings answered with the Postgres counters because
@@ -35,7 +43,8 @@ type Inventory struct {
 	fallbacks prometheus.Counter
 }
 
-// NewInventory dials the booking component through the mesh.
+// NewInventory dials the booking, payment, notify and auth components
+// through the mesh.
 func NewInventory(store *Store, mesh *server.Mesh, cfg Config, log *zap.Logger, reg *prometheus.Registry) (*Inventory, error) {
 	fallbacks := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "catalog_availability_fallback_total",
@@ -49,6 +58,8 @@ func NewInventory(store *Store, mesh *server.Mesh, cfg Config, log *zap.Logger, 
 		store:     store,
 		booking:   server.Dial(mesh, "catalog", "booking", bookingv1connect.NewBookingServiceClient),
 		payments:  server.Dial(mesh, "catalog", "payment", paymentv1connect.NewPaymentServiceClient),
+		notify:    server.Dial(mesh, "catalog", "notify", notifyv1connect.NewNotifyServiceClient),
+		people:    directory.New(mesh, "catalog"),
 		cfg:       cfg,
 		log:       log.With(zap.String("component", "catalog.inventory")),
 	}, nil
@@ -103,6 +114,69 @@ func (i *Inventory) RefundEvent(ctx context.Context, eventID, reason string) (to
 		return 0, 0, errs.FromConnect(err)
 	}
 	return int(res.Msg.GetRefunds()), int(res.Msg.GetFailed()), nil
+}
+
+// TellWaitlisted mails every buyer waiting on a cancelled event's
+// waitlists that the event is cancelled and the line closed (one mail per
+// buyer and zone, under a key naming both: telling again mails nobody
+// twice), then has the booking engine close the lines. A buyer whose
+// account is gone is skipped. Any failure leaves the lines open for the
+// next try.
+func (i *Inventory) TellWaitlisted(ctx context.Context, eventID, reason string) error {
+	ctx = authn.AsSystem(context.WithoutCancel(ctx))
+	shows := map[string]*catalogv1.GetShowResponse{}
+	token := ""
+	for {
+		res, err := i.booking.ListWaitlisted(ctx, connect.NewRequest(&bookingv1.ListWaitlistedRequest{EventId: eventID, PageToken: token}))
+		if err != nil {
+			return errs.FromConnect(err)
+		}
+		for _, b := range res.Msg.GetBuyers() {
+			e := b.GetEntry()
+			show, ok := shows[e.GetShowId()]
+			if !ok {
+				if show, err = i.store.Show(ctx, e.GetShowId()); err != nil {
+					return err
+				}
+				shows[e.GetShowId()] = show
+			}
+			if err := i.tellWaiting(ctx, b, show, reason); err != nil {
+				return err
+			}
+		}
+		if token = res.Msg.GetNextPageToken(); token == "" {
+			break
+		}
+	}
+	if _, err := i.booking.CloseWaitlists(ctx, connect.NewRequest(&bookingv1.CloseWaitlistsRequest{EventId: eventID})); err != nil {
+		return errs.FromConnect(err)
+	}
+	return nil
+}
+
+// tellWaiting mails one waiting buyer (TellWaitlisted).
+func (i *Inventory) tellWaiting(ctx context.Context, b *bookingv1.WaitingBuyer, show *catalogv1.GetShowResponse, reason string) error {
+	u, err := i.people.User(ctx, b.GetUserId())
+	if errs.Is(err, errs.NotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	e := b.GetEntry()
+	data := map[string]string{
+		"name": u.Name, "event_id": e.GetEventId(), "event_title": show.GetEventTitle(), "venue": show.GetEventVenue(),
+		"show_id": e.GetShowId(), "show_date": showtime.Format(show.GetShow().GetShowDate().AsTime(), show.GetEventTimeZone()),
+		"zone_id": e.GetZoneId(), "zone": show.GetZoneNames()[e.GetZoneId()], "quantity": fmt.Sprint(e.GetQuantity()), "reason": reason,
+	}
+	_, err = i.notify.SendNotification(ctx, connect.NewRequest(&notifyv1.SendNotificationRequest{
+		Template: notifyv1.Template_TEMPLATE_WAITLIST_CLOSED, Recipient: u.Email, UserId: b.GetUserId(), Data: data,
+		IdempotencyKey: "waitlist_closed-" + e.GetEventId() + "-" + e.GetZoneId() + "-" + b.GetUserId(),
+	}))
+	if err != nil {
+		return errs.FromConnect(err)
+	}
+	return nil
 }
 
 // Availability returns the live counters of a show's loaded zones by zone

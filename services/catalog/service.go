@@ -700,8 +700,8 @@ func (s *Service) CancelEvent(ctx context.Context, req *catalogv1.CancelEventReq
 }
 
 // settleCancel stops a cancelled event's sales in the booking engine, has
-// the payment service refund every paid booking in full, and records that
-// both were done. What it could not finish, the organizer's next cancel or
+// the payment service refund every paid booking in full, tells the buyers
+// waiting on its waitlists and closes them, and records that all was done. What it could not finish, the organizer's next cancel or
 // FinishCancellations does: both steps are idempotent.
 func (s *Service) settleCancel(ctx context.Context, eventID, reason string) error {
 	if err := s.inv.Load(ctx, eventID); err != nil {
@@ -714,6 +714,10 @@ func (s *Service) settleCancel(ctx context.Context, eventID, reason string) erro
 	if failed > 0 {
 		return errs.New(errs.ServiceUnavailable, "the event is cancelled but some refunds failed; they are retried by themselves, or cancel again",
 			"event_id", eventID, "refunds_failed", failed, "refunds_total", total)
+	}
+	if err := s.inv.TellWaitlisted(ctx, eventID, reason); err != nil {
+		s.log.Warn("waiting buyers of a cancelled event not all told yet", zap.String("event_id", eventID), zap.Error(err))
+		return errs.Unavailable("the event is cancelled and refunded but the buyers on its waitlists are not all told yet; they are told by themselves, or cancel again", err)
 	}
 	return s.store.CancelSettled(ctx, eventID)
 }

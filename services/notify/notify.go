@@ -25,6 +25,11 @@
 //	                   a hold that had already ended, and carries the amount
 //	welcome            the auth service on registration, via SendNotification
 //	password_reset     the auth service via SendNotification
+//	waitlist_offer     booking.events, a hold made for the next buyer in line
+//	                   ("waitlist_offer-<booking id>")
+//	waitlist_closed    the catalog settling an event's cancellation, one per
+//	                   buyer waiting on a zone's waitlist, via SendNotification
+//	                   ("waitlist_closed-<event id>-<zone id>-<user id>")
 //
 // A confirmation carries the booking's tickets as QR codes, so it waits
 // (retries) until the gate has issued them; its last attempt goes without

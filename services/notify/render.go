@@ -58,6 +58,7 @@ var required = map[string][]string{
 	"refund_issued":     {"refund_amount"},
 	"event_cancelled":   {"event_title"},
 	"waitlist_offer":    {"booking_id", "checkout_url", "expires_at"},
+	"waitlist_closed":   {"event_title", "quantity"},
 }
 
 // sensitive kinds carry a secret (the reset link): their data and body are

@@ -1473,6 +1473,264 @@ func (*DropZonesResponse) Descriptor() ([]byte, []int) {
 	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{19}
 }
 
+// ListWaitlistedRequest names an event and a page.
+type ListWaitlistedRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// EventId is the event.
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// PageSize is the most buyers answered; 0 means the default (500), at
+	// most 1000.
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// PageToken is the previous page's next_page_token; empty for the first.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWaitlistedRequest) Reset() {
+	*x = ListWaitlistedRequest{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWaitlistedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWaitlistedRequest) ProtoMessage() {}
+
+func (x *ListWaitlistedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWaitlistedRequest.ProtoReflect.Descriptor instead.
+func (*ListWaitlistedRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListWaitlistedRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *ListWaitlistedRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListWaitlistedRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// WaitingBuyer is one buyer's place on one of the event's waitlists.
+type WaitingBuyer struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UserId is the buyer.
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Entry is the place (its event, show, zone, quantity and position).
+	Entry         *WaitlistEntry `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WaitingBuyer) Reset() {
+	*x = WaitingBuyer{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WaitingBuyer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WaitingBuyer) ProtoMessage() {}
+
+func (x *WaitingBuyer) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WaitingBuyer.ProtoReflect.Descriptor instead.
+func (*WaitingBuyer) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *WaitingBuyer) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *WaitingBuyer) GetEntry() *WaitlistEntry {
+	if x != nil {
+		return x.Entry
+	}
+	return nil
+}
+
+// ListWaitlistedResponse is one page of the event's waiting buyers.
+type ListWaitlistedResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Buyers are this page's, zone by zone, each zone's in line order.
+	Buyers []*WaitingBuyer `protobuf:"bytes,1,rep,name=buyers,proto3" json:"buyers,omitempty"`
+	// NextPageToken reads the next page; empty after the last.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListWaitlistedResponse) Reset() {
+	*x = ListWaitlistedResponse{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListWaitlistedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListWaitlistedResponse) ProtoMessage() {}
+
+func (x *ListWaitlistedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListWaitlistedResponse.ProtoReflect.Descriptor instead.
+func (*ListWaitlistedResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListWaitlistedResponse) GetBuyers() []*WaitingBuyer {
+	if x != nil {
+		return x.Buyers
+	}
+	return nil
+}
+
+func (x *ListWaitlistedResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// CloseWaitlistsRequest names a cancelled event.
+type CloseWaitlistsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// EventId is the event.
+	EventId       string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseWaitlistsRequest) Reset() {
+	*x = CloseWaitlistsRequest{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseWaitlistsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseWaitlistsRequest) ProtoMessage() {}
+
+func (x *CloseWaitlistsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseWaitlistsRequest.ProtoReflect.Descriptor instead.
+func (*CloseWaitlistsRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *CloseWaitlistsRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+// CloseWaitlistsResponse is empty: the event's waitlists are gone.
+type CloseWaitlistsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseWaitlistsResponse) Reset() {
+	*x = CloseWaitlistsResponse{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseWaitlistsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseWaitlistsResponse) ProtoMessage() {}
+
+func (x *CloseWaitlistsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseWaitlistsResponse.ProtoReflect.Descriptor instead.
+func (*CloseWaitlistsResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{24}
+}
+
 // LoadInventoryResponse reports what was loaded.
 type LoadInventoryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1488,7 +1746,7 @@ type LoadInventoryResponse struct {
 
 func (x *LoadInventoryResponse) Reset() {
 	*x = LoadInventoryResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1758,7 @@ func (x *LoadInventoryResponse) String() string {
 func (*LoadInventoryResponse) ProtoMessage() {}
 
 func (x *LoadInventoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1771,7 @@ func (x *LoadInventoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadInventoryResponse.ProtoReflect.Descriptor instead.
 func (*LoadInventoryResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{20}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *LoadInventoryResponse) GetEventId() string {
@@ -1548,7 +1806,7 @@ type GetAvailabilityRequest struct {
 
 func (x *GetAvailabilityRequest) Reset() {
 	*x = GetAvailabilityRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1818,7 @@ func (x *GetAvailabilityRequest) String() string {
 func (*GetAvailabilityRequest) ProtoMessage() {}
 
 func (x *GetAvailabilityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1831,7 @@ func (x *GetAvailabilityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAvailabilityRequest.ProtoReflect.Descriptor instead.
 func (*GetAvailabilityRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{21}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetAvailabilityRequest) GetShowId() string {
@@ -1603,7 +1861,7 @@ type ZoneAvailability struct {
 
 func (x *ZoneAvailability) Reset() {
 	*x = ZoneAvailability{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1873,7 @@ func (x *ZoneAvailability) String() string {
 func (*ZoneAvailability) ProtoMessage() {}
 
 func (x *ZoneAvailability) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1886,7 @@ func (x *ZoneAvailability) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ZoneAvailability.ProtoReflect.Descriptor instead.
 func (*ZoneAvailability) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{22}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ZoneAvailability) GetZoneId() string {
@@ -1677,7 +1935,7 @@ type GetAvailabilityResponse struct {
 
 func (x *GetAvailabilityResponse) Reset() {
 	*x = GetAvailabilityResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1689,7 +1947,7 @@ func (x *GetAvailabilityResponse) String() string {
 func (*GetAvailabilityResponse) ProtoMessage() {}
 
 func (x *GetAvailabilityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1702,7 +1960,7 @@ func (x *GetAvailabilityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAvailabilityResponse.ProtoReflect.Descriptor instead.
 func (*GetAvailabilityResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{23}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetAvailabilityResponse) GetZones() []*ZoneAvailability {
@@ -1728,7 +1986,7 @@ type JoinWaitlistRequest struct {
 
 func (x *JoinWaitlistRequest) Reset() {
 	*x = JoinWaitlistRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1740,7 +1998,7 @@ func (x *JoinWaitlistRequest) String() string {
 func (*JoinWaitlistRequest) ProtoMessage() {}
 
 func (x *JoinWaitlistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1753,7 +2011,7 @@ func (x *JoinWaitlistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinWaitlistRequest.ProtoReflect.Descriptor instead.
 func (*JoinWaitlistRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{24}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *JoinWaitlistRequest) GetShowId() string {
@@ -1798,7 +2056,7 @@ type WaitlistEntry struct {
 
 func (x *WaitlistEntry) Reset() {
 	*x = WaitlistEntry{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +2068,7 @@ func (x *WaitlistEntry) String() string {
 func (*WaitlistEntry) ProtoMessage() {}
 
 func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +2081,7 @@ func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitlistEntry.ProtoReflect.Descriptor instead.
 func (*WaitlistEntry) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{25}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WaitlistEntry) GetEventId() string {
@@ -1879,7 +2137,7 @@ type JoinWaitlistResponse struct {
 
 func (x *JoinWaitlistResponse) Reset() {
 	*x = JoinWaitlistResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1891,7 +2149,7 @@ func (x *JoinWaitlistResponse) String() string {
 func (*JoinWaitlistResponse) ProtoMessage() {}
 
 func (x *JoinWaitlistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1904,7 +2162,7 @@ func (x *JoinWaitlistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinWaitlistResponse.ProtoReflect.Descriptor instead.
 func (*JoinWaitlistResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{26}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *JoinWaitlistResponse) GetEntry() *WaitlistEntry {
@@ -1925,7 +2183,7 @@ type GetWaitlistEntryRequest struct {
 
 func (x *GetWaitlistEntryRequest) Reset() {
 	*x = GetWaitlistEntryRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1937,7 +2195,7 @@ func (x *GetWaitlistEntryRequest) String() string {
 func (*GetWaitlistEntryRequest) ProtoMessage() {}
 
 func (x *GetWaitlistEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1950,7 +2208,7 @@ func (x *GetWaitlistEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWaitlistEntryRequest.ProtoReflect.Descriptor instead.
 func (*GetWaitlistEntryRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{27}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetWaitlistEntryRequest) GetZoneId() string {
@@ -1971,7 +2229,7 @@ type GetWaitlistEntryResponse struct {
 
 func (x *GetWaitlistEntryResponse) Reset() {
 	*x = GetWaitlistEntryResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[28]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1983,7 +2241,7 @@ func (x *GetWaitlistEntryResponse) String() string {
 func (*GetWaitlistEntryResponse) ProtoMessage() {}
 
 func (x *GetWaitlistEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[28]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1996,7 +2254,7 @@ func (x *GetWaitlistEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWaitlistEntryResponse.ProtoReflect.Descriptor instead.
 func (*GetWaitlistEntryResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{28}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetWaitlistEntryResponse) GetEntry() *WaitlistEntry {
@@ -2017,7 +2275,7 @@ type LeaveWaitlistRequest struct {
 
 func (x *LeaveWaitlistRequest) Reset() {
 	*x = LeaveWaitlistRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[29]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2029,7 +2287,7 @@ func (x *LeaveWaitlistRequest) String() string {
 func (*LeaveWaitlistRequest) ProtoMessage() {}
 
 func (x *LeaveWaitlistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[29]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2042,7 +2300,7 @@ func (x *LeaveWaitlistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveWaitlistRequest.ProtoReflect.Descriptor instead.
 func (*LeaveWaitlistRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{29}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *LeaveWaitlistRequest) GetZoneId() string {
@@ -2061,7 +2319,7 @@ type LeaveWaitlistResponse struct {
 
 func (x *LeaveWaitlistResponse) Reset() {
 	*x = LeaveWaitlistResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[30]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2073,7 +2331,7 @@ func (x *LeaveWaitlistResponse) String() string {
 func (*LeaveWaitlistResponse) ProtoMessage() {}
 
 func (x *LeaveWaitlistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[30]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2086,7 +2344,7 @@ func (x *LeaveWaitlistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveWaitlistResponse.ProtoReflect.Descriptor instead.
 func (*LeaveWaitlistResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{30}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{35}
 }
 
 // BookingEvent is one state change of a booking, as published on the Kafka
@@ -2113,7 +2371,7 @@ type BookingEvent struct {
 
 func (x *BookingEvent) Reset() {
 	*x = BookingEvent{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[31]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2125,7 +2383,7 @@ func (x *BookingEvent) String() string {
 func (*BookingEvent) ProtoMessage() {}
 
 func (x *BookingEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[31]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2138,7 +2396,7 @@ func (x *BookingEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BookingEvent.ProtoReflect.Descriptor instead.
 func (*BookingEvent) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{31}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *BookingEvent) GetBooking() *Booking {
@@ -2279,7 +2537,22 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\x10DropZonesRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12-\n" +
 	"\bzone_ids\x18\x02 \x03(\tB\x12\xbaH\x0f\x92\x01\f\b\x01\x10\xe8\a\"\x05r\x03\xb0\x01\x01R\azoneIds\"\x13\n" +
-	"\x11DropZonesResponse\"q\n" +
+	"\x11DropZonesResponse\"\x91\x01\n" +
+	"\x15ListWaitlistedRequest\x12&\n" +
+	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\tpageToken\"d\n" +
+	"\fWaitingBuyer\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12;\n" +
+	"\x05entry\x18\x02 \x01(\v2%.bookingrush.booking.v1.WaitlistEntryR\x05entry\"~\n" +
+	"\x16ListWaitlistedResponse\x12<\n" +
+	"\x06buyers\x18\x01 \x03(\v2$.bookingrush.booking.v1.WaitingBuyerR\x06buyers\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"?\n" +
+	"\x15CloseWaitlistsRequest\x12&\n" +
+	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\"\x18\n" +
+	"\x16CloseWaitlistsResponse\"q\n" +
 	"\x15LoadInventoryResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x14\n" +
 	"\x05zones\x18\x02 \x01(\x05R\x05zones\x12'\n" +
@@ -2334,7 +2607,7 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\x12CANCEL_CAUSE_BUYER\x10\x01\x12\x18\n" +
 	"\x14CANCEL_CAUSE_EXPIRED\x10\x02\x12 \n" +
 	"\x1cCANCEL_CAUSE_EVENT_CANCELLED\x10\x03\x12\x17\n" +
-	"\x13CANCEL_CAUSE_SYSTEM\x10\x042\x8f\x0e\n" +
+	"\x13CANCEL_CAUSE_SYSTEM\x10\x042\xfb\x0f\n" +
 	"\x0eBookingService\x12\x7f\n" +
 	"\aReserve\x12&.bookingrush.booking.v1.ReserveRequest\x1a'.bookingrush.booking.v1.ReserveResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/api/v1/bookings/reserve\x12\xa1\x01\n" +
 	"\x0eConfirmBooking\x12-.bookingrush.booking.v1.ConfirmBookingRequest\x1a..bookingrush.booking.v1.ConfirmBookingResponse\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/api/v1/bookings/{booking_id}/confirm\x12\x9d\x01\n" +
@@ -2350,7 +2623,9 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\x0fGetAvailability\x12..bookingrush.booking.v1.GetAvailabilityRequest\x1a/.bookingrush.booking.v1.GetAvailabilityResponse\"\x03\x90\x02\x01\x12h\n" +
 	"\n" +
 	"ForgetUser\x12).bookingrush.booking.v1.ForgetUserRequest\x1a*.bookingrush.booking.v1.ForgetUserResponse\"\x03\x90\x02\x02\x12e\n" +
-	"\tDropZones\x12(.bookingrush.booking.v1.DropZonesRequest\x1a).bookingrush.booking.v1.DropZonesResponse\"\x03\x90\x02\x02B\xe6\x01\n" +
+	"\tDropZones\x12(.bookingrush.booking.v1.DropZonesRequest\x1a).bookingrush.booking.v1.DropZonesResponse\"\x03\x90\x02\x02\x12t\n" +
+	"\x0eListWaitlisted\x12-.bookingrush.booking.v1.ListWaitlistedRequest\x1a..bookingrush.booking.v1.ListWaitlistedResponse\"\x03\x90\x02\x01\x12t\n" +
+	"\x0eCloseWaitlists\x12-.bookingrush.booking.v1.CloseWaitlistsRequest\x1a..bookingrush.booking.v1.CloseWaitlistsResponse\"\x03\x90\x02\x02B\xe6\x01\n" +
 	"\x1acom.bookingrush.booking.v1B\fBookingProtoP\x01Z@github.com/bookingrush/rush/gen/bookingrush/booking/v1;bookingv1\xa2\x02\x03BBX\xaa\x02\x16Bookingrush.Booking.V1\xca\x02\x16Bookingrush\\Booking\\V1\xe2\x02\"Bookingrush\\Booking\\V1\\GPBMetadata\xea\x02\x18Bookingrush::Booking::V1b\x06proto3"
 
 var (
@@ -2366,7 +2641,7 @@ func file_bookingrush_booking_v1_booking_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_booking_v1_booking_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(BookingStatus)(0),                  // 0: bookingrush.booking.v1.BookingStatus
 	(CancelCause)(0),                    // 1: bookingrush.booking.v1.CancelCause
@@ -2390,28 +2665,33 @@ var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(*ForgetUserResponse)(nil),          // 19: bookingrush.booking.v1.ForgetUserResponse
 	(*DropZonesRequest)(nil),            // 20: bookingrush.booking.v1.DropZonesRequest
 	(*DropZonesResponse)(nil),           // 21: bookingrush.booking.v1.DropZonesResponse
-	(*LoadInventoryResponse)(nil),       // 22: bookingrush.booking.v1.LoadInventoryResponse
-	(*GetAvailabilityRequest)(nil),      // 23: bookingrush.booking.v1.GetAvailabilityRequest
-	(*ZoneAvailability)(nil),            // 24: bookingrush.booking.v1.ZoneAvailability
-	(*GetAvailabilityResponse)(nil),     // 25: bookingrush.booking.v1.GetAvailabilityResponse
-	(*JoinWaitlistRequest)(nil),         // 26: bookingrush.booking.v1.JoinWaitlistRequest
-	(*WaitlistEntry)(nil),               // 27: bookingrush.booking.v1.WaitlistEntry
-	(*JoinWaitlistResponse)(nil),        // 28: bookingrush.booking.v1.JoinWaitlistResponse
-	(*GetWaitlistEntryRequest)(nil),     // 29: bookingrush.booking.v1.GetWaitlistEntryRequest
-	(*GetWaitlistEntryResponse)(nil),    // 30: bookingrush.booking.v1.GetWaitlistEntryResponse
-	(*LeaveWaitlistRequest)(nil),        // 31: bookingrush.booking.v1.LeaveWaitlistRequest
-	(*LeaveWaitlistResponse)(nil),       // 32: bookingrush.booking.v1.LeaveWaitlistResponse
-	(*BookingEvent)(nil),                // 33: bookingrush.booking.v1.BookingEvent
-	(*timestamppb.Timestamp)(nil),       // 34: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),                 // 35: bookingrush.common.v1.PageMeta
+	(*ListWaitlistedRequest)(nil),       // 22: bookingrush.booking.v1.ListWaitlistedRequest
+	(*WaitingBuyer)(nil),                // 23: bookingrush.booking.v1.WaitingBuyer
+	(*ListWaitlistedResponse)(nil),      // 24: bookingrush.booking.v1.ListWaitlistedResponse
+	(*CloseWaitlistsRequest)(nil),       // 25: bookingrush.booking.v1.CloseWaitlistsRequest
+	(*CloseWaitlistsResponse)(nil),      // 26: bookingrush.booking.v1.CloseWaitlistsResponse
+	(*LoadInventoryResponse)(nil),       // 27: bookingrush.booking.v1.LoadInventoryResponse
+	(*GetAvailabilityRequest)(nil),      // 28: bookingrush.booking.v1.GetAvailabilityRequest
+	(*ZoneAvailability)(nil),            // 29: bookingrush.booking.v1.ZoneAvailability
+	(*GetAvailabilityResponse)(nil),     // 30: bookingrush.booking.v1.GetAvailabilityResponse
+	(*JoinWaitlistRequest)(nil),         // 31: bookingrush.booking.v1.JoinWaitlistRequest
+	(*WaitlistEntry)(nil),               // 32: bookingrush.booking.v1.WaitlistEntry
+	(*JoinWaitlistResponse)(nil),        // 33: bookingrush.booking.v1.JoinWaitlistResponse
+	(*GetWaitlistEntryRequest)(nil),     // 34: bookingrush.booking.v1.GetWaitlistEntryRequest
+	(*GetWaitlistEntryResponse)(nil),    // 35: bookingrush.booking.v1.GetWaitlistEntryResponse
+	(*LeaveWaitlistRequest)(nil),        // 36: bookingrush.booking.v1.LeaveWaitlistRequest
+	(*LeaveWaitlistResponse)(nil),       // 37: bookingrush.booking.v1.LeaveWaitlistResponse
+	(*BookingEvent)(nil),                // 38: bookingrush.booking.v1.BookingEvent
+	(*timestamppb.Timestamp)(nil),       // 39: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),                 // 40: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.booking.v1.Booking.status:type_name -> bookingrush.booking.v1.BookingStatus
-	34, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
-	34, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
-	34, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
-	34, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
-	34, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
+	39, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
+	39, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
+	39, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
+	39, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
+	39, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: bookingrush.booking.v1.Booking.cancel_cause:type_name -> bookingrush.booking.v1.CancelCause
 	2,  // 7: bookingrush.booking.v1.ReserveResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	2,  // 8: bookingrush.booking.v1.ConfirmBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
@@ -2421,51 +2701,57 @@ var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	2,  // 12: bookingrush.booking.v1.GetBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	0,  // 13: bookingrush.booking.v1.ListBookingsRequest.status:type_name -> bookingrush.booking.v1.BookingStatus
 	2,  // 14: bookingrush.booking.v1.ListBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	35, // 15: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	40, // 15: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	2,  // 16: bookingrush.booking.v1.ListPendingBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	35, // 17: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	40, // 17: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	16, // 18: bookingrush.booking.v1.LoadInventoryRequest.sale:type_name -> bookingrush.booking.v1.EventSale
 	17, // 19: bookingrush.booking.v1.LoadInventoryRequest.zones:type_name -> bookingrush.booking.v1.InventoryZone
-	34, // 20: bookingrush.booking.v1.EventSale.sale_start_at:type_name -> google.protobuf.Timestamp
-	34, // 21: bookingrush.booking.v1.EventSale.sale_end_at:type_name -> google.protobuf.Timestamp
-	34, // 22: bookingrush.booking.v1.InventoryZone.show_date:type_name -> google.protobuf.Timestamp
-	24, // 23: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
-	27, // 24: bookingrush.booking.v1.JoinWaitlistResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
-	27, // 25: bookingrush.booking.v1.GetWaitlistEntryResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
-	2,  // 26: bookingrush.booking.v1.BookingEvent.booking:type_name -> bookingrush.booking.v1.Booking
-	24, // 27: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
-	34, // 28: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	3,  // 29: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
-	5,  // 30: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
-	7,  // 31: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
-	9,  // 32: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
-	11, // 33: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
-	13, // 34: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
-	15, // 35: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
-	26, // 36: bookingrush.booking.v1.BookingService.JoinWaitlist:input_type -> bookingrush.booking.v1.JoinWaitlistRequest
-	29, // 37: bookingrush.booking.v1.BookingService.GetWaitlistEntry:input_type -> bookingrush.booking.v1.GetWaitlistEntryRequest
-	31, // 38: bookingrush.booking.v1.BookingService.LeaveWaitlist:input_type -> bookingrush.booking.v1.LeaveWaitlistRequest
-	23, // 39: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
-	18, // 40: bookingrush.booking.v1.BookingService.ForgetUser:input_type -> bookingrush.booking.v1.ForgetUserRequest
-	20, // 41: bookingrush.booking.v1.BookingService.DropZones:input_type -> bookingrush.booking.v1.DropZonesRequest
-	4,  // 42: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
-	6,  // 43: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
-	8,  // 44: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
-	10, // 45: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
-	12, // 46: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
-	14, // 47: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
-	22, // 48: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
-	28, // 49: bookingrush.booking.v1.BookingService.JoinWaitlist:output_type -> bookingrush.booking.v1.JoinWaitlistResponse
-	30, // 50: bookingrush.booking.v1.BookingService.GetWaitlistEntry:output_type -> bookingrush.booking.v1.GetWaitlistEntryResponse
-	32, // 51: bookingrush.booking.v1.BookingService.LeaveWaitlist:output_type -> bookingrush.booking.v1.LeaveWaitlistResponse
-	25, // 52: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
-	19, // 53: bookingrush.booking.v1.BookingService.ForgetUser:output_type -> bookingrush.booking.v1.ForgetUserResponse
-	21, // 54: bookingrush.booking.v1.BookingService.DropZones:output_type -> bookingrush.booking.v1.DropZonesResponse
-	42, // [42:55] is the sub-list for method output_type
-	29, // [29:42] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	39, // 20: bookingrush.booking.v1.EventSale.sale_start_at:type_name -> google.protobuf.Timestamp
+	39, // 21: bookingrush.booking.v1.EventSale.sale_end_at:type_name -> google.protobuf.Timestamp
+	39, // 22: bookingrush.booking.v1.InventoryZone.show_date:type_name -> google.protobuf.Timestamp
+	32, // 23: bookingrush.booking.v1.WaitingBuyer.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
+	23, // 24: bookingrush.booking.v1.ListWaitlistedResponse.buyers:type_name -> bookingrush.booking.v1.WaitingBuyer
+	29, // 25: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
+	32, // 26: bookingrush.booking.v1.JoinWaitlistResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
+	32, // 27: bookingrush.booking.v1.GetWaitlistEntryResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
+	2,  // 28: bookingrush.booking.v1.BookingEvent.booking:type_name -> bookingrush.booking.v1.Booking
+	29, // 29: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
+	39, // 30: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	3,  // 31: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
+	5,  // 32: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
+	7,  // 33: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
+	9,  // 34: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
+	11, // 35: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
+	13, // 36: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
+	15, // 37: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
+	31, // 38: bookingrush.booking.v1.BookingService.JoinWaitlist:input_type -> bookingrush.booking.v1.JoinWaitlistRequest
+	34, // 39: bookingrush.booking.v1.BookingService.GetWaitlistEntry:input_type -> bookingrush.booking.v1.GetWaitlistEntryRequest
+	36, // 40: bookingrush.booking.v1.BookingService.LeaveWaitlist:input_type -> bookingrush.booking.v1.LeaveWaitlistRequest
+	28, // 41: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
+	18, // 42: bookingrush.booking.v1.BookingService.ForgetUser:input_type -> bookingrush.booking.v1.ForgetUserRequest
+	20, // 43: bookingrush.booking.v1.BookingService.DropZones:input_type -> bookingrush.booking.v1.DropZonesRequest
+	22, // 44: bookingrush.booking.v1.BookingService.ListWaitlisted:input_type -> bookingrush.booking.v1.ListWaitlistedRequest
+	25, // 45: bookingrush.booking.v1.BookingService.CloseWaitlists:input_type -> bookingrush.booking.v1.CloseWaitlistsRequest
+	4,  // 46: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
+	6,  // 47: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
+	8,  // 48: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
+	10, // 49: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
+	12, // 50: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
+	14, // 51: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
+	27, // 52: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
+	33, // 53: bookingrush.booking.v1.BookingService.JoinWaitlist:output_type -> bookingrush.booking.v1.JoinWaitlistResponse
+	35, // 54: bookingrush.booking.v1.BookingService.GetWaitlistEntry:output_type -> bookingrush.booking.v1.GetWaitlistEntryResponse
+	37, // 55: bookingrush.booking.v1.BookingService.LeaveWaitlist:output_type -> bookingrush.booking.v1.LeaveWaitlistResponse
+	30, // 56: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
+	19, // 57: bookingrush.booking.v1.BookingService.ForgetUser:output_type -> bookingrush.booking.v1.ForgetUserResponse
+	21, // 58: bookingrush.booking.v1.BookingService.DropZones:output_type -> bookingrush.booking.v1.DropZonesResponse
+	24, // 59: bookingrush.booking.v1.BookingService.ListWaitlisted:output_type -> bookingrush.booking.v1.ListWaitlistedResponse
+	26, // 60: bookingrush.booking.v1.BookingService.CloseWaitlists:output_type -> bookingrush.booking.v1.CloseWaitlistsResponse
+	46, // [46:61] is the sub-list for method output_type
+	31, // [31:46] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_booking_v1_booking_proto_init() }
@@ -2479,7 +2765,7 @@ func file_bookingrush_booking_v1_booking_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_booking_v1_booking_proto_rawDesc), len(file_bookingrush_booking_v1_booking_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   32,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -57,6 +57,9 @@ const (
 	// TEMPLATE_PASSWORD_CHANGED tells the account's owner that its password
 	// was changed and every session ended, and what to do if it was not them.
 	Template_TEMPLATE_PASSWORD_CHANGED Template = 10
+	// TEMPLATE_WAITLIST_CLOSED tells a buyer waiting on a zone's waitlist
+	// that the organizer cancelled the event: the line is closed.
+	Template_TEMPLATE_WAITLIST_CLOSED Template = 11
 )
 
 // Enum value maps for Template.
@@ -73,6 +76,7 @@ var (
 		8:  "TEMPLATE_EVENT_CANCELLED",
 		9:  "TEMPLATE_WAITLIST_OFFER",
 		10: "TEMPLATE_PASSWORD_CHANGED",
+		11: "TEMPLATE_WAITLIST_CLOSED",
 	}
 	Template_value = map[string]int32{
 		"TEMPLATE_UNSPECIFIED":       0,
@@ -86,6 +90,7 @@ var (
 		"TEMPLATE_EVENT_CANCELLED":   8,
 		"TEMPLATE_WAITLIST_OFFER":    9,
 		"TEMPLATE_PASSWORD_CHANGED":  10,
+		"TEMPLATE_WAITLIST_CLOSED":   11,
 	}
 )
 
@@ -666,7 +671,7 @@ const file_bookingrush_notify_v1_notify_proto_rawDesc = "" +
 	"\x12ForgetUserResponse\x12\x16\n" +
 	"\x06erased\x18\x01 \x01(\x05R\x06erased\"c\n" +
 	"\x18SendNotificationResponse\x12G\n" +
-	"\fnotification\x18\x01 \x01(\v2#.bookingrush.notify.v1.NotificationR\fnotification*\xc8\x02\n" +
+	"\fnotification\x18\x01 \x01(\v2#.bookingrush.notify.v1.NotificationR\fnotification*\xe6\x02\n" +
 	"\bTemplate\x12\x18\n" +
 	"\x14TEMPLATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10TEMPLATE_WELCOME\x10\x01\x12\x1b\n" +
@@ -679,7 +684,8 @@ const file_bookingrush_notify_v1_notify_proto_rawDesc = "" +
 	"\x18TEMPLATE_EVENT_CANCELLED\x10\b\x12\x1b\n" +
 	"\x17TEMPLATE_WAITLIST_OFFER\x10\t\x12\x1d\n" +
 	"\x19TEMPLATE_PASSWORD_CHANGED\x10\n" +
-	"*\xbb\x01\n" +
+	"\x12\x1c\n" +
+	"\x18TEMPLATE_WAITLIST_CLOSED\x10\v*\xbb\x01\n" +
 	"\x12NotificationStatus\x12#\n" +
 	"\x1fNOTIFICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bNOTIFICATION_STATUS_PENDING\x10\x01\x12\x1c\n" +

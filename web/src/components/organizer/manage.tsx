@@ -257,6 +257,7 @@ export function CancelEventDialog({ event }: { event: Event }) {
           <li>Seats held but not paid are released, and their buyers are told by e-mail.</li>
           <li>Every paid booking is refunded in full (100%), automatically, each buyer by e-mail: buyers who had cancelled for part of the price get the rest.</li>
           <li>A payment that still arrives after the cancellation is refunded too.</li>
+          <li>Buyers waiting on a waitlist are told by e-mail, and the waitlists close.</li>
         </ul>
         <div className="space-y-1">
           <Label htmlFor="cancel-reason">Reason shown to buyers (optional)</Label>

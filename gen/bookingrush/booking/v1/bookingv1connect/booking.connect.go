@@ -73,6 +73,12 @@ const (
 	// BookingServiceDropZonesProcedure is the fully-qualified name of the BookingService's DropZones
 	// RPC.
 	BookingServiceDropZonesProcedure = "/bookingrush.booking.v1.BookingService/DropZones"
+	// BookingServiceListWaitlistedProcedure is the fully-qualified name of the BookingService's
+	// ListWaitlisted RPC.
+	BookingServiceListWaitlistedProcedure = "/bookingrush.booking.v1.BookingService/ListWaitlisted"
+	// BookingServiceCloseWaitlistsProcedure is the fully-qualified name of the BookingService's
+	// CloseWaitlists RPC.
+	BookingServiceCloseWaitlistsProcedure = "/bookingrush.booking.v1.BookingService/CloseWaitlists"
 )
 
 // BookingServiceClient is a client for the bookingrush.booking.v1.BookingService service.
@@ -139,6 +145,18 @@ type BookingServiceClient interface {
 	// Internal only (the catalog calls it before it deletes them); a service
 	// token only. Dropping twice is harmless.
 	DropZones(context.Context, *connect.Request[v1.DropZonesRequest]) (*connect.Response[v1.DropZonesResponse], error)
+	// ListWaitlisted pages through the buyers waiting on an event's
+	// waitlists, zone by zone, each zone's in line order. Internal only (the
+	// catalog tells a cancelled event's waiting buyers before it closes the
+	// lines); a service token only.
+	ListWaitlisted(context.Context, *connect.Request[v1.ListWaitlistedRequest]) (*connect.Response[v1.ListWaitlistedResponse], error)
+	// CloseWaitlists ends every waitlist of a cancelled event: nobody waits
+	// for seats that will never be sold. Until then the lines keep their
+	// buyers (for ListWaitlisted) but offer nothing, take nobody, and a place
+	// asked for answers NOT_FOUND. CONFLICT (reason "not_cancelled") unless
+	// the event is cancelled. Internal only (the catalog, once the waiting
+	// buyers are told); a service token only. Closing twice is harmless.
+	CloseWaitlists(context.Context, *connect.Request[v1.CloseWaitlistsRequest]) (*connect.Response[v1.CloseWaitlistsResponse], error)
 }
 
 // NewBookingServiceClient constructs a client for the bookingrush.booking.v1.BookingService
@@ -239,6 +257,20 @@ func NewBookingServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		listWaitlisted: connect.NewClient[v1.ListWaitlistedRequest, v1.ListWaitlistedResponse](
+			httpClient,
+			baseURL+BookingServiceListWaitlistedProcedure,
+			connect.WithSchema(bookingServiceMethods.ByName("ListWaitlisted")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		closeWaitlists: connect.NewClient[v1.CloseWaitlistsRequest, v1.CloseWaitlistsResponse](
+			httpClient,
+			baseURL+BookingServiceCloseWaitlistsProcedure,
+			connect.WithSchema(bookingServiceMethods.ByName("CloseWaitlists")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -257,6 +289,8 @@ type bookingServiceClient struct {
 	getAvailability     *connect.Client[v1.GetAvailabilityRequest, v1.GetAvailabilityResponse]
 	forgetUser          *connect.Client[v1.ForgetUserRequest, v1.ForgetUserResponse]
 	dropZones           *connect.Client[v1.DropZonesRequest, v1.DropZonesResponse]
+	listWaitlisted      *connect.Client[v1.ListWaitlistedRequest, v1.ListWaitlistedResponse]
+	closeWaitlists      *connect.Client[v1.CloseWaitlistsRequest, v1.CloseWaitlistsResponse]
 }
 
 // Reserve calls bookingrush.booking.v1.BookingService.Reserve.
@@ -324,6 +358,16 @@ func (c *bookingServiceClient) DropZones(ctx context.Context, req *connect.Reque
 	return c.dropZones.CallUnary(ctx, req)
 }
 
+// ListWaitlisted calls bookingrush.booking.v1.BookingService.ListWaitlisted.
+func (c *bookingServiceClient) ListWaitlisted(ctx context.Context, req *connect.Request[v1.ListWaitlistedRequest]) (*connect.Response[v1.ListWaitlistedResponse], error) {
+	return c.listWaitlisted.CallUnary(ctx, req)
+}
+
+// CloseWaitlists calls bookingrush.booking.v1.BookingService.CloseWaitlists.
+func (c *bookingServiceClient) CloseWaitlists(ctx context.Context, req *connect.Request[v1.CloseWaitlistsRequest]) (*connect.Response[v1.CloseWaitlistsResponse], error) {
+	return c.closeWaitlists.CallUnary(ctx, req)
+}
+
 // BookingServiceHandler is an implementation of the bookingrush.booking.v1.BookingService service.
 type BookingServiceHandler interface {
 	// Reserve holds seats of a zone for the caller. One atomic Redis step
@@ -388,6 +432,18 @@ type BookingServiceHandler interface {
 	// Internal only (the catalog calls it before it deletes them); a service
 	// token only. Dropping twice is harmless.
 	DropZones(context.Context, *connect.Request[v1.DropZonesRequest]) (*connect.Response[v1.DropZonesResponse], error)
+	// ListWaitlisted pages through the buyers waiting on an event's
+	// waitlists, zone by zone, each zone's in line order. Internal only (the
+	// catalog tells a cancelled event's waiting buyers before it closes the
+	// lines); a service token only.
+	ListWaitlisted(context.Context, *connect.Request[v1.ListWaitlistedRequest]) (*connect.Response[v1.ListWaitlistedResponse], error)
+	// CloseWaitlists ends every waitlist of a cancelled event: nobody waits
+	// for seats that will never be sold. Until then the lines keep their
+	// buyers (for ListWaitlisted) but offer nothing, take nobody, and a place
+	// asked for answers NOT_FOUND. CONFLICT (reason "not_cancelled") unless
+	// the event is cancelled. Internal only (the catalog, once the waiting
+	// buyers are told); a service token only. Closing twice is harmless.
+	CloseWaitlists(context.Context, *connect.Request[v1.CloseWaitlistsRequest]) (*connect.Response[v1.CloseWaitlistsResponse], error)
 }
 
 // NewBookingServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -484,6 +540,20 @@ func NewBookingServiceHandler(svc BookingServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	bookingServiceListWaitlistedHandler := connect.NewUnaryHandler(
+		BookingServiceListWaitlistedProcedure,
+		svc.ListWaitlisted,
+		connect.WithSchema(bookingServiceMethods.ByName("ListWaitlisted")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	bookingServiceCloseWaitlistsHandler := connect.NewUnaryHandler(
+		BookingServiceCloseWaitlistsProcedure,
+		svc.CloseWaitlists,
+		connect.WithSchema(bookingServiceMethods.ByName("CloseWaitlists")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/bookingrush.booking.v1.BookingService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case BookingServiceReserveProcedure:
@@ -512,6 +582,10 @@ func NewBookingServiceHandler(svc BookingServiceHandler, opts ...connect.Handler
 			bookingServiceForgetUserHandler.ServeHTTP(w, r)
 		case BookingServiceDropZonesProcedure:
 			bookingServiceDropZonesHandler.ServeHTTP(w, r)
+		case BookingServiceListWaitlistedProcedure:
+			bookingServiceListWaitlistedHandler.ServeHTTP(w, r)
+		case BookingServiceCloseWaitlistsProcedure:
+			bookingServiceCloseWaitlistsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -571,4 +645,12 @@ func (UnimplementedBookingServiceHandler) ForgetUser(context.Context, *connect.R
 
 func (UnimplementedBookingServiceHandler) DropZones(context.Context, *connect.Request[v1.DropZonesRequest]) (*connect.Response[v1.DropZonesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.booking.v1.BookingService.DropZones is not implemented"))
+}
+
+func (UnimplementedBookingServiceHandler) ListWaitlisted(context.Context, *connect.Request[v1.ListWaitlistedRequest]) (*connect.Response[v1.ListWaitlistedResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.booking.v1.BookingService.ListWaitlisted is not implemented"))
+}
+
+func (UnimplementedBookingServiceHandler) CloseWaitlists(context.Context, *connect.Request[v1.CloseWaitlistsRequest]) (*connect.Response[v1.CloseWaitlistsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.booking.v1.BookingService.CloseWaitlists is not implemented"))
 }

@@ -19,7 +19,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bookingrush/booking/v1/booking.proto.
  */
 export const file_bookingrush_booking_v1_booking: GenFile = /*@__PURE__*/
-  fileDesc("CiRib29raW5ncnVzaC9ib29raW5nL3YxL2Jvb2tpbmcucHJvdG8SFmJvb2tpbmdydXNoLmJvb2tpbmcudjEi0gQKB0Jvb2tpbmcSCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIQCghldmVudF9pZBgDIAEoCRIPCgdzaG93X2lkGAQgASgJEg8KB3pvbmVfaWQYBSABKAkSEAoIcXVhbnRpdHkYBiABKAUSEgoKdW5pdF9wcmljZRgHIAEoCRIUCgx0b3RhbF9hbW91bnQYCCABKAkSEAoIY3VycmVuY3kYCSABKAkSNQoGc3RhdHVzGAogASgOMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nU3RhdHVzEhcKD2lkZW1wb3RlbmN5X2tleRgLIAEoCRIuCgpleHBpcmVzX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb25maXJtZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNhbmNlbGxlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcmVmZXJlbmNlGBEgASgJEjkKDGNhbmNlbF9jYXVzZRgSIAEoDjIjLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQ2F1c2USFgoOd2FpdGxpc3Rfb2ZmZXIYEyABKAgi2AEKDlJlc2VydmVSZXF1ZXN0EhwKB3Nob3dfaWQYASABKAlCC7pICMgBAXIDsAEBEhwKB3pvbmVfaWQYAiABKAlCC7pICMgBAXIDsAEBEh4KCHF1YW50aXR5GAMgASgFQgy6SAnIAQEaBBgKIAASOQoPaWRlbXBvdGVuY3lfa2V5GAQgASgJQiC6SB3YAQFyGDIWXltBLVphLXowLTlfLV17OCwxMjh9JBIvCgpxdWV1ZV9wYXNzGAUgASgJQhu6SBjYAQFyExiACDIOXltceDIxLVx4N0VdKyQiQwoPUmVzZXJ2ZVJlc3BvbnNlEjAKB2Jvb2tpbmcYASABKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmciWQoVQ29uZmlybUJvb2tpbmdSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBEh8KCnBheW1lbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIkoKFkNvbmZpcm1Cb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyLYAQoUQ2FuY2VsQm9va2luZ1JlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQESGAoGcmVhc29uGAIgASgJQgi6SAVyAxj0AxI8CgVjYXVzZRgDIAEoDjIjLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQ2F1c2VCCLpIBYIBAhABEkcKCnJlbGVhc2VfYXMYBCABKA4yJS5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmdTdGF0dXNCDLpICYIBBhgAGAMYBSJJChVDYW5jZWxCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyI0ChFHZXRCb29raW5nUmVxdWVzdBIfCgpib29raW5nX2lkGAEgASgJQgu6SAjIAQFyA7ABASJGChJHZXRCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyKQAQoTTGlzdEJvb2tpbmdzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASPwoGc3RhdHVzGAMgASgOMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nU3RhdHVzQgi6SAWCAQIQASJ4ChRMaXN0Qm9va2luZ3NSZXNwb25zZRIxCghib29raW5ncxgBIAMoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZxItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIlYKGkxpc3RQZW5kaW5nQm9va2luZ3NSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoACJ/ChtMaXN0UGVuZGluZ0Jvb2tpbmdzUmVzcG9uc2USMQoIYm9va2luZ3MYASADKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmcSLQoEbWV0YRgCIAEoCzIfLmJvb2tpbmdydXNoLmNvbW1vbi52MS5QYWdlTWV0YSKvAQoUTG9hZEludmVudG9yeVJlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBEjcKBHNhbGUYAiABKAsyIS5ib29raW5ncnVzaC5ib29raW5nLnYxLkV2ZW50U2FsZUIGukgDyAEBEj8KBXpvbmVzGAMgAygLMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5JbnZlbnRvcnlab25lQgm6SAaSAQMQ6Aci2wEKCUV2ZW50U2FsZRIyCgZzdGF0dXMYASABKAlCIrpIH3IdUgVkcmFmdFIJcHVibGlzaGVkUgljYW5jZWxsZWQSMQoNc2FsZV9zdGFydF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLc2FsZV9lbmRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh8KDG1heF9wZXJfdXNlchgEIAEoBUIJukgGGgQYCigBEhUKDXF1ZXVlX2VuYWJsZWQYBSABKAgitgEKDUludmVudG9yeVpvbmUSHAoHem9uZV9pZBgBIAEoCUILukgIyAEBcgOwAQESHAoHc2hvd19pZBgCIAEoCUILukgIyAEBcgOwAQESHAoLcHJpY2VfY2VudHMYAyABKANCB7pIBCICIAASHAoLdG90YWxfc2VhdHMYBCABKAVCB7pIBBoCIAASLQoJc2hvd19kYXRlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIxChFGb3JnZXRVc2VyUmVxdWVzdBIcCgd1c2VyX2lkGAEgASgJQgu6SAjIAQFyA7ABASIsChJGb3JnZXRVc2VyUmVzcG9uc2USFgoOd2FpdGxpc3RzX2xlZnQYASABKAUiVwoQRHJvcFpvbmVzUmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQESJAoIem9uZV9pZHMYAiADKAlCErpID5IBDAgBEOgHIgVyA7ABASITChFEcm9wWm9uZXNSZXNwb25zZSJRChVMb2FkSW52ZW50b3J5UmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSDQoFem9uZXMYAiABKAUSFwoPYXZhaWxhYmxlX3NlYXRzGAMgASgFIjYKFkdldEF2YWlsYWJpbGl0eVJlcXVlc3QSHAoHc2hvd19pZBgBIAEoCUILukgIyAEBcgOwAQEiYQoQWm9uZUF2YWlsYWJpbGl0eRIPCgd6b25lX2lkGAEgASgJEg0KBXRvdGFsGAIgASgFEhEKCWF2YWlsYWJsZRgDIAEoBRIMCgRoZWxkGAQgASgFEgwKBHNvbGQYBSABKAUiUgoXR2V0QXZhaWxhYmlsaXR5UmVzcG9uc2USNwoFem9uZXMYASADKAsyKC5ib29raW5ncnVzaC5ib29raW5nLnYxLlpvbmVBdmFpbGFiaWxpdHkicQoTSm9pbldhaXRsaXN0UmVxdWVzdBIcCgdzaG93X2lkGAEgASgJQgu6SAjIAQFyA7ABARIcCgd6b25lX2lkGAIgASgJQgu6SAjIAQFyA7ABARIeCghxdWFudGl0eRgDIAEoBUIMukgJyAEBGgQYCiAAIngKDVdhaXRsaXN0RW50cnkSEAoIZXZlbnRfaWQYASABKAkSDwoHc2hvd19pZBgCIAEoCRIPCgd6b25lX2lkGAMgASgJEhAKCHF1YW50aXR5GAQgASgFEhAKCHBvc2l0aW9uGAUgASgFEg8KB3dhaXRpbmcYBiABKAUiTAoUSm9pbldhaXRsaXN0UmVzcG9uc2USNAoFZW50cnkYASABKAsyJS5ib29raW5ncnVzaC5ib29raW5nLnYxLldhaXRsaXN0RW50cnkiNwoXR2V0V2FpdGxpc3RFbnRyeVJlcXVlc3QSHAoHem9uZV9pZBgBIAEoCUILukgIyAEBcgOwAQEiUAoYR2V0V2FpdGxpc3RFbnRyeVJlc3BvbnNlEjQKBWVudHJ5GAEgASgLMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5XYWl0bGlzdEVudHJ5IjQKFExlYXZlV2FpdGxpc3RSZXF1ZXN0EhwKB3pvbmVfaWQYASABKAlCC7pICMgBAXIDsAEBIhcKFUxlYXZlV2FpdGxpc3RSZXNwb25zZSLQAQoMQm9va2luZ0V2ZW50EjAKB2Jvb2tpbmcYASABKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmcSDwoHdmVyc2lvbhgCIAEoAxI2CgR6b25lGAMgASgLMiguYm9va2luZ3J1c2guYm9va2luZy52MS5ab25lQXZhaWxhYmlsaXR5EhQKDHpvbmVfdmVyc2lvbhgEIAEoAxIvCgtvY2N1cnJlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqwQEKDUJvb2tpbmdTdGF0dXMSHgoaQk9PS0lOR19TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdCT09LSU5HX1NUQVRVU19SRVNFUlZFRBABEhwKGEJPT0tJTkdfU1RBVFVTX0NPTkZJUk1FRBACEhwKGEJPT0tJTkdfU1RBVFVTX0NBTkNFTExFRBADEhoKFkJPT0tJTkdfU1RBVFVTX0VYUElSRUQQBBIbChdCT09LSU5HX1NUQVRVU19SRUZVTkRFRBAFKpgBCgtDYW5jZWxDYXVzZRIcChhDQU5DRUxfQ0FVU0VfVU5TUEVDSUZJRUQQABIWChJDQU5DRUxfQ0FVU0VfQlVZRVIQARIYChRDQU5DRUxfQ0FVU0VfRVhQSVJFRBACEiAKHENBTkNFTF9DQVVTRV9FVkVOVF9DQU5DRUxMRUQQAxIXChNDQU5DRUxfQ0FVU0VfU1lTVEVNEAQyjw4KDkJvb2tpbmdTZXJ2aWNlEn8KB1Jlc2VydmUSJi5ib29raW5ncnVzaC5ib29raW5nLnYxLlJlc2VydmVSZXF1ZXN0GicuYm9va2luZ3J1c2guYm9va2luZy52MS5SZXNlcnZlUmVzcG9uc2UiI4LT5JMCHToBKiIYL2FwaS92MS9ib29raW5ncy9yZXNlcnZlEqEBCg5Db25maXJtQm9va2luZxItLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ29uZmlybUJvb2tpbmdSZXF1ZXN0Gi4uYm9va2luZ3J1c2guYm9va2luZy52MS5Db25maXJtQm9va2luZ1Jlc3BvbnNlIjCC0+STAio6ASoiJS9hcGkvdjEvYm9va2luZ3Mve2Jvb2tpbmdfaWR9L2NvbmZpcm0SnQEKDUNhbmNlbEJvb2tpbmcSLC5ib29raW5ncnVzaC5ib29raW5nLnYxLkNhbmNlbEJvb2tpbmdSZXF1ZXN0Gi0uYm9va2luZ3J1c2guYm9va2luZy52MS5DYW5jZWxCb29raW5nUmVzcG9uc2UiL4LT5JMCKToBKiIkL2FwaS92MS9ib29raW5ncy97Ym9va2luZ19pZH0vY2FuY2VsEo0BCgpHZXRCb29raW5nEikuYm9va2luZ3J1c2guYm9va2luZy52MS5HZXRCb29raW5nUmVxdWVzdBoqLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0Qm9va2luZ1Jlc3BvbnNlIiiQAgGC0+STAh8SHS9hcGkvdjEvYm9va2luZ3Mve2Jvb2tpbmdfaWR9EoYBCgxMaXN0Qm9va2luZ3MSKy5ib29raW5ncnVzaC5ib29raW5nLnYxLkxpc3RCb29raW5nc1JlcXVlc3QaLC5ib29raW5ncnVzaC5ib29raW5nLnYxLkxpc3RCb29raW5nc1Jlc3BvbnNlIhuQAgGC0+STAhISEC9hcGkvdjEvYm9va2luZ3MSowEKE0xpc3RQZW5kaW5nQm9va2luZ3MSMi5ib29raW5ncnVzaC5ib29raW5nLnYxLkxpc3RQZW5kaW5nQm9va2luZ3NSZXF1ZXN0GjMuYm9va2luZ3J1c2guYm9va2luZy52MS5MaXN0UGVuZGluZ0Jvb2tpbmdzUmVzcG9uc2UiI5ACAYLT5JMCGhIYL2FwaS92MS9ib29raW5ncy9wZW5kaW5nEnEKDUxvYWRJbnZlbnRvcnkSLC5ib29raW5ncnVzaC5ib29raW5nLnYxLkxvYWRJbnZlbnRvcnlSZXF1ZXN0Gi0uYm9va2luZ3J1c2guYm9va2luZy52MS5Mb2FkSW52ZW50b3J5UmVzcG9uc2UiA5ACAhKGAQoMSm9pbldhaXRsaXN0EisuYm9va2luZ3J1c2guYm9va2luZy52MS5Kb2luV2FpdGxpc3RSZXF1ZXN0GiwuYm9va2luZ3J1c2guYm9va2luZy52MS5Kb2luV2FpdGxpc3RSZXNwb25zZSIbgtPkkwIVOgEqIhAvYXBpL3YxL3dhaXRsaXN0EpwBChBHZXRXYWl0bGlzdEVudHJ5Ei8uYm9va2luZ3J1c2guYm9va2luZy52MS5HZXRXYWl0bGlzdEVudHJ5UmVxdWVzdBowLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0V2FpdGxpc3RFbnRyeVJlc3BvbnNlIiWQAgGC0+STAhwSGi9hcGkvdjEvd2FpdGxpc3Qve3pvbmVfaWR9EpMBCg1MZWF2ZVdhaXRsaXN0EiwuYm9va2luZ3J1c2guYm9va2luZy52MS5MZWF2ZVdhaXRsaXN0UmVxdWVzdBotLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGVhdmVXYWl0bGlzdFJlc3BvbnNlIiWQAgKC0+STAhwqGi9hcGkvdjEvd2FpdGxpc3Qve3pvbmVfaWR9EncKD0dldEF2YWlsYWJpbGl0eRIuLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0QXZhaWxhYmlsaXR5UmVxdWVzdBovLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0QXZhaWxhYmlsaXR5UmVzcG9uc2UiA5ACARJoCgpGb3JnZXRVc2VyEikuYm9va2luZ3J1c2guYm9va2luZy52MS5Gb3JnZXRVc2VyUmVxdWVzdBoqLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuRm9yZ2V0VXNlclJlc3BvbnNlIgOQAgISZQoJRHJvcFpvbmVzEiguYm9va2luZ3J1c2guYm9va2luZy52MS5Ecm9wWm9uZXNSZXF1ZXN0GikuYm9va2luZ3J1c2guYm9va2luZy52MS5Ecm9wWm9uZXNSZXNwb25zZSIDkAICYgZwcm90bzM", [file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("CiRib29raW5ncnVzaC9ib29raW5nL3YxL2Jvb2tpbmcucHJvdG8SFmJvb2tpbmdydXNoLmJvb2tpbmcudjEi0gQKB0Jvb2tpbmcSCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIQCghldmVudF9pZBgDIAEoCRIPCgdzaG93X2lkGAQgASgJEg8KB3pvbmVfaWQYBSABKAkSEAoIcXVhbnRpdHkYBiABKAUSEgoKdW5pdF9wcmljZRgHIAEoCRIUCgx0b3RhbF9hbW91bnQYCCABKAkSEAoIY3VycmVuY3kYCSABKAkSNQoGc3RhdHVzGAogASgOMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nU3RhdHVzEhcKD2lkZW1wb3RlbmN5X2tleRgLIAEoCRIuCgpleHBpcmVzX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb25maXJtZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNhbmNlbGxlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcmVmZXJlbmNlGBEgASgJEjkKDGNhbmNlbF9jYXVzZRgSIAEoDjIjLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQ2F1c2USFgoOd2FpdGxpc3Rfb2ZmZXIYEyABKAgi2AEKDlJlc2VydmVSZXF1ZXN0EhwKB3Nob3dfaWQYASABKAlCC7pICMgBAXIDsAEBEhwKB3pvbmVfaWQYAiABKAlCC7pICMgBAXIDsAEBEh4KCHF1YW50aXR5GAMgASgFQgy6SAnIAQEaBBgKIAASOQoPaWRlbXBvdGVuY3lfa2V5GAQgASgJQiC6SB3YAQFyGDIWXltBLVphLXowLTlfLV17OCwxMjh9JBIvCgpxdWV1ZV9wYXNzGAUgASgJQhu6SBjYAQFyExiACDIOXltceDIxLVx4N0VdKyQiQwoPUmVzZXJ2ZVJlc3BvbnNlEjAKB2Jvb2tpbmcYASABKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmciWQoVQ29uZmlybUJvb2tpbmdSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBEh8KCnBheW1lbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIkoKFkNvbmZpcm1Cb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyLYAQoUQ2FuY2VsQm9va2luZ1JlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQESGAoGcmVhc29uGAIgASgJQgi6SAVyAxj0AxI8CgVjYXVzZRgDIAEoDjIjLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQ2F1c2VCCLpIBYIBAhABEkcKCnJlbGVhc2VfYXMYBCABKA4yJS5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmdTdGF0dXNCDLpICYIBBhgAGAMYBSJJChVDYW5jZWxCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyI0ChFHZXRCb29raW5nUmVxdWVzdBIfCgpib29raW5nX2lkGAEgASgJQgu6SAjIAQFyA7ABASJGChJHZXRCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyKQAQoTTGlzdEJvb2tpbmdzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASPwoGc3RhdHVzGAMgASgOMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nU3RhdHVzQgi6SAWCAQIQASJ4ChRMaXN0Qm9va2luZ3NSZXNwb25zZRIxCghib29raW5ncxgBIAMoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZxItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIlYKGkxpc3RQZW5kaW5nQm9va2luZ3NSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoACJ/ChtMaXN0UGVuZGluZ0Jvb2tpbmdzUmVzcG9uc2USMQoIYm9va2luZ3MYASADKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmcSLQoEbWV0YRgCIAEoCzIfLmJvb2tpbmdydXNoLmNvbW1vbi52MS5QYWdlTWV0YSKvAQoUTG9hZEludmVudG9yeVJlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBEjcKBHNhbGUYAiABKAsyIS5ib29raW5ncnVzaC5ib29raW5nLnYxLkV2ZW50U2FsZUIGukgDyAEBEj8KBXpvbmVzGAMgAygLMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5JbnZlbnRvcnlab25lQgm6SAaSAQMQ6Aci2wEKCUV2ZW50U2FsZRIyCgZzdGF0dXMYASABKAlCIrpIH3IdUgVkcmFmdFIJcHVibGlzaGVkUgljYW5jZWxsZWQSMQoNc2FsZV9zdGFydF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLc2FsZV9lbmRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh8KDG1heF9wZXJfdXNlchgEIAEoBUIJukgGGgQYCigBEhUKDXF1ZXVlX2VuYWJsZWQYBSABKAgitgEKDUludmVudG9yeVpvbmUSHAoHem9uZV9pZBgBIAEoCUILukgIyAEBcgOwAQESHAoHc2hvd19pZBgCIAEoCUILukgIyAEBcgOwAQESHAoLcHJpY2VfY2VudHMYAyABKANCB7pIBCICIAASHAoLdG90YWxfc2VhdHMYBCABKAVCB7pIBBoCIAASLQoJc2hvd19kYXRlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIxChFGb3JnZXRVc2VyUmVxdWVzdBIcCgd1c2VyX2lkGAEgASgJQgu6SAjIAQFyA7ABASIsChJGb3JnZXRVc2VyUmVzcG9uc2USFgoOd2FpdGxpc3RzX2xlZnQYASABKAUiVwoQRHJvcFpvbmVzUmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQESJAoIem9uZV9pZHMYAiADKAlCErpID5IBDAgBEOgHIgVyA7ABASITChFEcm9wWm9uZXNSZXNwb25zZSJzChVMaXN0V2FpdGxpc3RlZFJlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBEh0KCXBhZ2Vfc2l6ZRgCIAEoBUIKukgHGgUY6AcoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiAASJVCgxXYWl0aW5nQnV5ZXISDwoHdXNlcl9pZBgBIAEoCRI0CgVlbnRyeRgCIAEoCzIlLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuV2FpdGxpc3RFbnRyeSJnChZMaXN0V2FpdGxpc3RlZFJlc3BvbnNlEjQKBmJ1eWVycxgBIAMoCzIkLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuV2FpdGluZ0J1eWVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI2ChVDbG9zZVdhaXRsaXN0c1JlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBIhgKFkNsb3NlV2FpdGxpc3RzUmVzcG9uc2UiUQoVTG9hZEludmVudG9yeVJlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEg0KBXpvbmVzGAIgASgFEhcKD2F2YWlsYWJsZV9zZWF0cxgDIAEoBSI2ChZHZXRBdmFpbGFiaWxpdHlSZXF1ZXN0EhwKB3Nob3dfaWQYASABKAlCC7pICMgBAXIDsAEBImEKEFpvbmVBdmFpbGFiaWxpdHkSDwoHem9uZV9pZBgBIAEoCRINCgV0b3RhbBgCIAEoBRIRCglhdmFpbGFibGUYAyABKAUSDAoEaGVsZBgEIAEoBRIMCgRzb2xkGAUgASgFIlIKF0dldEF2YWlsYWJpbGl0eVJlc3BvbnNlEjcKBXpvbmVzGAEgAygLMiguYm9va2luZ3J1c2guYm9va2luZy52MS5ab25lQXZhaWxhYmlsaXR5InEKE0pvaW5XYWl0bGlzdFJlcXVlc3QSHAoHc2hvd19pZBgBIAEoCUILukgIyAEBcgOwAQESHAoHem9uZV9pZBgCIAEoCUILukgIyAEBcgOwAQESHgoIcXVhbnRpdHkYAyABKAVCDLpICcgBARoEGAogACJ4Cg1XYWl0bGlzdEVudHJ5EhAKCGV2ZW50X2lkGAEgASgJEg8KB3Nob3dfaWQYAiABKAkSDwoHem9uZV9pZBgDIAEoCRIQCghxdWFudGl0eRgEIAEoBRIQCghwb3NpdGlvbhgFIAEoBRIPCgd3YWl0aW5nGAYgASgFIkwKFEpvaW5XYWl0bGlzdFJlc3BvbnNlEjQKBWVudHJ5GAEgASgLMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5XYWl0bGlzdEVudHJ5IjcKF0dldFdhaXRsaXN0RW50cnlSZXF1ZXN0EhwKB3pvbmVfaWQYASABKAlCC7pICMgBAXIDsAEBIlAKGEdldFdhaXRsaXN0RW50cnlSZXNwb25zZRI0CgVlbnRyeRgBIAEoCzIlLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuV2FpdGxpc3RFbnRyeSI0ChRMZWF2ZVdhaXRsaXN0UmVxdWVzdBIcCgd6b25lX2lkGAEgASgJQgu6SAjIAQFyA7ABASIXChVMZWF2ZVdhaXRsaXN0UmVzcG9uc2Ui0AEKDEJvb2tpbmdFdmVudBIwCgdib29raW5nGAEgASgLMh8uYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nEg8KB3ZlcnNpb24YAiABKAMSNgoEem9uZRgDIAEoCzIoLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuWm9uZUF2YWlsYWJpbGl0eRIUCgx6b25lX3ZlcnNpb24YBCABKAMSLwoLb2NjdXJyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKsEBCg1Cb29raW5nU3RhdHVzEh4KGkJPT0tJTkdfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXQk9PS0lOR19TVEFUVVNfUkVTRVJWRUQQARIcChhCT09LSU5HX1NUQVRVU19DT05GSVJNRUQQAhIcChhCT09LSU5HX1NUQVRVU19DQU5DRUxMRUQQAxIaChZCT09LSU5HX1NUQVRVU19FWFBJUkVEEAQSGwoXQk9PS0lOR19TVEFUVVNfUkVGVU5ERUQQBSqYAQoLQ2FuY2VsQ2F1c2USHAoYQ0FOQ0VMX0NBVVNFX1VOU1BFQ0lGSUVEEAASFgoSQ0FOQ0VMX0NBVVNFX0JVWUVSEAESGAoUQ0FOQ0VMX0NBVVNFX0VYUElSRUQQAhIgChxDQU5DRUxfQ0FVU0VfRVZFTlRfQ0FOQ0VMTEVEEAMSFwoTQ0FOQ0VMX0NBVVNFX1NZU1RFTRAEMvsPCg5Cb29raW5nU2VydmljZRJ/CgdSZXNlcnZlEiYuYm9va2luZ3J1c2guYm9va2luZy52MS5SZXNlcnZlUmVxdWVzdBonLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuUmVzZXJ2ZVJlc3BvbnNlIiOC0+STAh06ASoiGC9hcGkvdjEvYm9va2luZ3MvcmVzZXJ2ZRKhAQoOQ29uZmlybUJvb2tpbmcSLS5ib29raW5ncnVzaC5ib29raW5nLnYxLkNvbmZpcm1Cb29raW5nUmVxdWVzdBouLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ29uZmlybUJvb2tpbmdSZXNwb25zZSIwgtPkkwIqOgEqIiUvYXBpL3YxL2Jvb2tpbmdzL3tib29raW5nX2lkfS9jb25maXJtEp0BCg1DYW5jZWxCb29raW5nEiwuYm9va2luZ3J1c2guYm9va2luZy52MS5DYW5jZWxCb29raW5nUmVxdWVzdBotLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQm9va2luZ1Jlc3BvbnNlIi+C0+STAik6ASoiJC9hcGkvdjEvYm9va2luZ3Mve2Jvb2tpbmdfaWR9L2NhbmNlbBKNAQoKR2V0Qm9va2luZxIpLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0Qm9va2luZ1JlcXVlc3QaKi5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldEJvb2tpbmdSZXNwb25zZSIokAIBgtPkkwIfEh0vYXBpL3YxL2Jvb2tpbmdzL3tib29raW5nX2lkfRKGAQoMTGlzdEJvb2tpbmdzEisuYm9va2luZ3J1c2guYm9va2luZy52MS5MaXN0Qm9va2luZ3NSZXF1ZXN0GiwuYm9va2luZ3J1c2guYm9va2luZy52MS5MaXN0Qm9va2luZ3NSZXNwb25zZSIbkAIBgtPkkwISEhAvYXBpL3YxL2Jvb2tpbmdzEqMBChNMaXN0UGVuZGluZ0Jvb2tpbmdzEjIuYm9va2luZ3J1c2guYm9va2luZy52MS5MaXN0UGVuZGluZ0Jvb2tpbmdzUmVxdWVzdBozLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGlzdFBlbmRpbmdCb29raW5nc1Jlc3BvbnNlIiOQAgGC0+STAhoSGC9hcGkvdjEvYm9va2luZ3MvcGVuZGluZxJxCg1Mb2FkSW52ZW50b3J5EiwuYm9va2luZ3J1c2guYm9va2luZy52MS5Mb2FkSW52ZW50b3J5UmVxdWVzdBotLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTG9hZEludmVudG9yeVJlc3BvbnNlIgOQAgIShgEKDEpvaW5XYWl0bGlzdBIrLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuSm9pbldhaXRsaXN0UmVxdWVzdBosLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuSm9pbldhaXRsaXN0UmVzcG9uc2UiG4LT5JMCFToBKiIQL2FwaS92MS93YWl0bGlzdBKcAQoQR2V0V2FpdGxpc3RFbnRyeRIvLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0V2FpdGxpc3RFbnRyeVJlcXVlc3QaMC5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldFdhaXRsaXN0RW50cnlSZXNwb25zZSIlkAIBgtPkkwIcEhovYXBpL3YxL3dhaXRsaXN0L3t6b25lX2lkfRKTAQoNTGVhdmVXYWl0bGlzdBIsLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGVhdmVXYWl0bGlzdFJlcXVlc3QaLS5ib29raW5ncnVzaC5ib29raW5nLnYxLkxlYXZlV2FpdGxpc3RSZXNwb25zZSIlkAICgtPkkwIcKhovYXBpL3YxL3dhaXRsaXN0L3t6b25lX2lkfRJ3Cg9HZXRBdmFpbGFiaWxpdHkSLi5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldEF2YWlsYWJpbGl0eVJlcXVlc3QaLy5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldEF2YWlsYWJpbGl0eVJlc3BvbnNlIgOQAgESaAoKRm9yZ2V0VXNlchIpLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuRm9yZ2V0VXNlclJlcXVlc3QaKi5ib29raW5ncnVzaC5ib29raW5nLnYxLkZvcmdldFVzZXJSZXNwb25zZSIDkAICEmUKCURyb3Bab25lcxIoLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuRHJvcFpvbmVzUmVxdWVzdBopLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuRHJvcFpvbmVzUmVzcG9uc2UiA5ACAhJ0Cg5MaXN0V2FpdGxpc3RlZBItLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGlzdFdhaXRsaXN0ZWRSZXF1ZXN0Gi4uYm9va2luZ3J1c2guYm9va2luZy52MS5MaXN0V2FpdGxpc3RlZFJlc3BvbnNlIgOQAgESdAoOQ2xvc2VXYWl0bGlzdHMSLS5ib29raW5ncnVzaC5ib29raW5nLnYxLkNsb3NlV2FpdGxpc3RzUmVxdWVzdBouLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2xvc2VXYWl0bGlzdHNSZXNwb25zZSIDkAICYgZwcm90bzM", [file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * Booking is a hold on, or a purchase of, seats of one zone.
@@ -1350,6 +1350,227 @@ export const DropZonesResponseSchema: GenMessage<DropZonesResponse, {jsonType: D
   messageDesc(file_bookingrush_booking_v1_booking, 19);
 
 /**
+ * ListWaitlistedRequest names an event and a page.
+ *
+ * @generated from message bookingrush.booking.v1.ListWaitlistedRequest
+ */
+export type ListWaitlistedRequest = Message<"bookingrush.booking.v1.ListWaitlistedRequest"> & {
+  /**
+   * EventId is the event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * PageSize is the most buyers answered; 0 means the default (500), at
+   * most 1000.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * PageToken is the previous page's next_page_token; empty for the first.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * ListWaitlistedRequest names an event and a page.
+ *
+ * @generated from message bookingrush.booking.v1.ListWaitlistedRequest
+ */
+export type ListWaitlistedRequestJson = {
+  /**
+   * EventId is the event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId?: string;
+
+  /**
+   * PageSize is the most buyers answered; 0 means the default (500), at
+   * most 1000.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize?: number;
+
+  /**
+   * PageToken is the previous page's next_page_token; empty for the first.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken?: string;
+};
+
+/**
+ * Describes the message bookingrush.booking.v1.ListWaitlistedRequest.
+ * Use `create(ListWaitlistedRequestSchema)` to create a new message.
+ */
+export const ListWaitlistedRequestSchema: GenMessage<ListWaitlistedRequest, {jsonType: ListWaitlistedRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_booking_v1_booking, 20);
+
+/**
+ * WaitingBuyer is one buyer's place on one of the event's waitlists.
+ *
+ * @generated from message bookingrush.booking.v1.WaitingBuyer
+ */
+export type WaitingBuyer = Message<"bookingrush.booking.v1.WaitingBuyer"> & {
+  /**
+   * UserId is the buyer.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Entry is the place (its event, show, zone, quantity and position).
+   *
+   * @generated from field: bookingrush.booking.v1.WaitlistEntry entry = 2;
+   */
+  entry?: WaitlistEntry | undefined;
+};
+
+/**
+ * WaitingBuyer is one buyer's place on one of the event's waitlists.
+ *
+ * @generated from message bookingrush.booking.v1.WaitingBuyer
+ */
+export type WaitingBuyerJson = {
+  /**
+   * UserId is the buyer.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId?: string;
+
+  /**
+   * Entry is the place (its event, show, zone, quantity and position).
+   *
+   * @generated from field: bookingrush.booking.v1.WaitlistEntry entry = 2;
+   */
+  entry?: WaitlistEntryJson;
+};
+
+/**
+ * Describes the message bookingrush.booking.v1.WaitingBuyer.
+ * Use `create(WaitingBuyerSchema)` to create a new message.
+ */
+export const WaitingBuyerSchema: GenMessage<WaitingBuyer, {jsonType: WaitingBuyerJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_booking_v1_booking, 21);
+
+/**
+ * ListWaitlistedResponse is one page of the event's waiting buyers.
+ *
+ * @generated from message bookingrush.booking.v1.ListWaitlistedResponse
+ */
+export type ListWaitlistedResponse = Message<"bookingrush.booking.v1.ListWaitlistedResponse"> & {
+  /**
+   * Buyers are this page's, zone by zone, each zone's in line order.
+   *
+   * @generated from field: repeated bookingrush.booking.v1.WaitingBuyer buyers = 1;
+   */
+  buyers: WaitingBuyer[];
+
+  /**
+   * NextPageToken reads the next page; empty after the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * ListWaitlistedResponse is one page of the event's waiting buyers.
+ *
+ * @generated from message bookingrush.booking.v1.ListWaitlistedResponse
+ */
+export type ListWaitlistedResponseJson = {
+  /**
+   * Buyers are this page's, zone by zone, each zone's in line order.
+   *
+   * @generated from field: repeated bookingrush.booking.v1.WaitingBuyer buyers = 1;
+   */
+  buyers?: WaitingBuyerJson[];
+
+  /**
+   * NextPageToken reads the next page; empty after the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken?: string;
+};
+
+/**
+ * Describes the message bookingrush.booking.v1.ListWaitlistedResponse.
+ * Use `create(ListWaitlistedResponseSchema)` to create a new message.
+ */
+export const ListWaitlistedResponseSchema: GenMessage<ListWaitlistedResponse, {jsonType: ListWaitlistedResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_booking_v1_booking, 22);
+
+/**
+ * CloseWaitlistsRequest names a cancelled event.
+ *
+ * @generated from message bookingrush.booking.v1.CloseWaitlistsRequest
+ */
+export type CloseWaitlistsRequest = Message<"bookingrush.booking.v1.CloseWaitlistsRequest"> & {
+  /**
+   * EventId is the event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+};
+
+/**
+ * CloseWaitlistsRequest names a cancelled event.
+ *
+ * @generated from message bookingrush.booking.v1.CloseWaitlistsRequest
+ */
+export type CloseWaitlistsRequestJson = {
+  /**
+   * EventId is the event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId?: string;
+};
+
+/**
+ * Describes the message bookingrush.booking.v1.CloseWaitlistsRequest.
+ * Use `create(CloseWaitlistsRequestSchema)` to create a new message.
+ */
+export const CloseWaitlistsRequestSchema: GenMessage<CloseWaitlistsRequest, {jsonType: CloseWaitlistsRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_booking_v1_booking, 23);
+
+/**
+ * CloseWaitlistsResponse is empty: the event's waitlists are gone.
+ *
+ * @generated from message bookingrush.booking.v1.CloseWaitlistsResponse
+ */
+export type CloseWaitlistsResponse = Message<"bookingrush.booking.v1.CloseWaitlistsResponse"> & {
+};
+
+/**
+ * CloseWaitlistsResponse is empty: the event's waitlists are gone.
+ *
+ * @generated from message bookingrush.booking.v1.CloseWaitlistsResponse
+ */
+export type CloseWaitlistsResponseJson = {
+};
+
+/**
+ * Describes the message bookingrush.booking.v1.CloseWaitlistsResponse.
+ * Use `create(CloseWaitlistsResponseSchema)` to create a new message.
+ */
+export const CloseWaitlistsResponseSchema: GenMessage<CloseWaitlistsResponse, {jsonType: CloseWaitlistsResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_booking_v1_booking, 24);
+
+/**
  * LoadInventoryResponse reports what was loaded.
  *
  * @generated from message bookingrush.booking.v1.LoadInventoryResponse
@@ -1410,7 +1631,7 @@ export type LoadInventoryResponseJson = {
  * Use `create(LoadInventoryResponseSchema)` to create a new message.
  */
 export const LoadInventoryResponseSchema: GenMessage<LoadInventoryResponse, {jsonType: LoadInventoryResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 20);
+  messageDesc(file_bookingrush_booking_v1_booking, 25);
 
 /**
  * GetAvailabilityRequest names a show.
@@ -1445,7 +1666,7 @@ export type GetAvailabilityRequestJson = {
  * Use `create(GetAvailabilityRequestSchema)` to create a new message.
  */
 export const GetAvailabilityRequestSchema: GenMessage<GetAvailabilityRequest, {jsonType: GetAvailabilityRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 21);
+  messageDesc(file_bookingrush_booking_v1_booking, 26);
 
 /**
  * ZoneAvailability is one zone's live counters; available + held + sold =
@@ -1538,7 +1759,7 @@ export type ZoneAvailabilityJson = {
  * Use `create(ZoneAvailabilitySchema)` to create a new message.
  */
 export const ZoneAvailabilitySchema: GenMessage<ZoneAvailability, {jsonType: ZoneAvailabilityJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 22);
+  messageDesc(file_bookingrush_booking_v1_booking, 27);
 
 /**
  * GetAvailabilityResponse lists the show's zones whose inventory is loaded.
@@ -1573,7 +1794,7 @@ export type GetAvailabilityResponseJson = {
  * Use `create(GetAvailabilityResponseSchema)` to create a new message.
  */
 export const GetAvailabilityResponseSchema: GenMessage<GetAvailabilityResponse, {jsonType: GetAvailabilityResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 23);
+  messageDesc(file_bookingrush_booking_v1_booking, 28);
 
 /**
  * JoinWaitlistRequest asks for a place on a zone's waitlist.
@@ -1638,7 +1859,7 @@ export type JoinWaitlistRequestJson = {
  * Use `create(JoinWaitlistRequestSchema)` to create a new message.
  */
 export const JoinWaitlistRequestSchema: GenMessage<JoinWaitlistRequest, {jsonType: JoinWaitlistRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 24);
+  messageDesc(file_bookingrush_booking_v1_booking, 29);
 
 /**
  * WaitlistEntry is the caller's place on one zone's waitlist.
@@ -1743,7 +1964,7 @@ export type WaitlistEntryJson = {
  * Use `create(WaitlistEntrySchema)` to create a new message.
  */
 export const WaitlistEntrySchema: GenMessage<WaitlistEntry, {jsonType: WaitlistEntryJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 25);
+  messageDesc(file_bookingrush_booking_v1_booking, 30);
 
 /**
  * JoinWaitlistResponse is the place taken (or held already).
@@ -1778,7 +1999,7 @@ export type JoinWaitlistResponseJson = {
  * Use `create(JoinWaitlistResponseSchema)` to create a new message.
  */
 export const JoinWaitlistResponseSchema: GenMessage<JoinWaitlistResponse, {jsonType: JoinWaitlistResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 26);
+  messageDesc(file_bookingrush_booking_v1_booking, 31);
 
 /**
  * GetWaitlistEntryRequest names a zone.
@@ -1813,7 +2034,7 @@ export type GetWaitlistEntryRequestJson = {
  * Use `create(GetWaitlistEntryRequestSchema)` to create a new message.
  */
 export const GetWaitlistEntryRequestSchema: GenMessage<GetWaitlistEntryRequest, {jsonType: GetWaitlistEntryRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 27);
+  messageDesc(file_bookingrush_booking_v1_booking, 32);
 
 /**
  * GetWaitlistEntryResponse is the caller's place.
@@ -1848,7 +2069,7 @@ export type GetWaitlistEntryResponseJson = {
  * Use `create(GetWaitlistEntryResponseSchema)` to create a new message.
  */
 export const GetWaitlistEntryResponseSchema: GenMessage<GetWaitlistEntryResponse, {jsonType: GetWaitlistEntryResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 28);
+  messageDesc(file_bookingrush_booking_v1_booking, 33);
 
 /**
  * LeaveWaitlistRequest names a zone.
@@ -1883,7 +2104,7 @@ export type LeaveWaitlistRequestJson = {
  * Use `create(LeaveWaitlistRequestSchema)` to create a new message.
  */
 export const LeaveWaitlistRequestSchema: GenMessage<LeaveWaitlistRequest, {jsonType: LeaveWaitlistRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 29);
+  messageDesc(file_bookingrush_booking_v1_booking, 34);
 
 /**
  * LeaveWaitlistResponse is empty: the caller is no longer on the waitlist.
@@ -1906,7 +2127,7 @@ export type LeaveWaitlistResponseJson = {
  * Use `create(LeaveWaitlistResponseSchema)` to create a new message.
  */
 export const LeaveWaitlistResponseSchema: GenMessage<LeaveWaitlistResponse, {jsonType: LeaveWaitlistResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 30);
+  messageDesc(file_bookingrush_booking_v1_booking, 35);
 
 /**
  * BookingEvent is one state change of a booking, as published on the Kafka
@@ -2007,7 +2228,7 @@ export type BookingEventJson = {
  * Use `create(BookingEventSchema)` to create a new message.
  */
 export const BookingEventSchema: GenMessage<BookingEvent, {jsonType: BookingEventJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 31);
+  messageDesc(file_bookingrush_booking_v1_booking, 36);
 
 /**
  * BookingStatus is the life cycle of a booking. On the public JSON API it is
@@ -2306,6 +2527,34 @@ export const BookingService: GenService<{
     methodKind: "unary";
     input: typeof DropZonesRequestSchema;
     output: typeof DropZonesResponseSchema;
+  },
+  /**
+   * ListWaitlisted pages through the buyers waiting on an event's
+   * waitlists, zone by zone, each zone's in line order. Internal only (the
+   * catalog tells a cancelled event's waiting buyers before it closes the
+   * lines); a service token only.
+   *
+   * @generated from rpc bookingrush.booking.v1.BookingService.ListWaitlisted
+   */
+  listWaitlisted: {
+    methodKind: "unary";
+    input: typeof ListWaitlistedRequestSchema;
+    output: typeof ListWaitlistedResponseSchema;
+  },
+  /**
+   * CloseWaitlists ends every waitlist of a cancelled event: nobody waits
+   * for seats that will never be sold. Until then the lines keep their
+   * buyers (for ListWaitlisted) but offer nothing, take nobody, and a place
+   * asked for answers NOT_FOUND. CONFLICT (reason "not_cancelled") unless
+   * the event is cancelled. Internal only (the catalog, once the waiting
+   * buyers are told); a service token only. Closing twice is harmless.
+   *
+   * @generated from rpc bookingrush.booking.v1.BookingService.CloseWaitlists
+   */
+  closeWaitlists: {
+    methodKind: "unary";
+    input: typeof CloseWaitlistsRequestSchema;
+    output: typeof CloseWaitlistsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_bookingrush_booking_v1_booking, 0);

@@ -1,0 +1,75 @@
+package edge_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bookingrush/rush/services/testkit"
+)
+
+// TestCancelledEventTellsItsWaitlist: an organizer cancels an event whose
+// sold-out zone has buyers waiting. Each is mailed that the event is
+// cancelled and the line closed (with the organizer's reason and the seats
+// they waited for), their place answers 404, and cancelling again mails
+// nobody twice.
+func TestCancelledEventTellsItsWaitlist(t *testing.T) {
+	t.Parallel()
+	_, smtp, a := startWhole(t, "-notify.poll=100ms")
+	adm := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"}).str("access_token")
+	_, orgID := a.register("org@rush.test")
+	a.want(a.call("PUT", "/api/v1/admin/users/"+orgID+"/role", adm, map[string]any{"role": "organizer"}), 200, "")
+	org := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "org@rush.test", "password": "secret-pass-1"}).str("access_token")
+	ann, _ := a.register("ann@rush.test")
+	ben, _ := a.register("ben@rush.test")
+	cat, _ := a.register("cat@rush.test")
+
+	ev := a.call("POST", "/api/v1/events", org, map[string]any{"title": "Storm Night", "venue": "Hall", "time_zone": "Europe/Paris", "max_per_user": 4,
+		"sale_start_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "sale_end_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)})
+	a.want(ev, 201, "")
+	show := a.call("POST", "/api/v1/events/"+ev.str("id")+"/shows", org, map[string]any{"show_date": time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Hour).Format(time.RFC3339)})
+	a.want(show, 201, "")
+	zone := a.call("POST", "/api/v1/shows/"+show.str("id")+"/zones", org, map[string]any{"name": "Balcony", "price": "25.00", "total_seats": 3})
+	a.want(zone, 201, "")
+	a.want(a.call("POST", "/api/v1/events/"+ev.str("id")+"/publish", org, nil), 200, "")
+	showID, zoneID := show.str("id"), zone.str("id")
+
+	a.want(a.call("POST", "/api/v1/bookings/reserve", ann, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 3}, "Idempotency-Key", "ann-storm-0001"), 201, "")
+	a.want(a.call("POST", "/api/v1/waitlist", ben, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 2}), 200, "")
+	a.want(a.call("POST", "/api/v1/waitlist", cat, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 1}), 200, "")
+
+	a.want(a.call("POST", "/api/v1/events/"+ev.str("id")+"/cancel", org, map[string]any{"reason": "a storm"}), 200, "")
+	for _, who := range []string{ben, cat} {
+		a.want(a.call("GET", "/api/v1/waitlist/"+zoneID, who, nil), 404, "NOT_FOUND")
+		a.want(a.call("POST", "/api/v1/waitlist", who, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 1}), 409, "SALE_NOT_OPEN")
+	}
+	closed := func(to string) []string {
+		var out []string
+		for _, msg := range smtp.To(to) {
+			if strings.Contains(msg.Subject, "waitlist place is closed") {
+				out = append(out, msg.Text)
+			}
+		}
+		return out
+	}
+	testkit.Eventually(t, 20*time.Second, "the waiting buyers' mails", func() bool {
+		return len(closed("ben@rush.test")) == 1 && len(closed("cat@rush.test")) == 1
+	})
+	for who, seats := range map[string]string{"ben@rush.test": "2 seat(s) in Balcony", "cat@rush.test": "1 seat(s) in Balcony"} {
+		if text := closed(who)[0]; !strings.Contains(text, "Storm Night") || !strings.Contains(text, "Reason: a storm") || !strings.Contains(text, seats) {
+			t.Errorf("%s's mail:\n%s", who, text)
+		}
+	}
+	// ann held seats: her mail is the cancelled hold's, not a waitlist's.
+	testkit.Eventually(t, 20*time.Second, "ann's mail", func() bool { return len(smtp.To("ann@rush.test")) > 0 })
+	if n := len(closed("ann@rush.test")); n != 0 {
+		t.Errorf("ann, who held seats and waited for none, got %d waitlist mails", n)
+	}
+
+	a.want(a.call("POST", "/api/v1/events/"+ev.str("id")+"/cancel", org, map[string]any{"reason": "a storm"}), http.StatusOK, "")
+	time.Sleep(500 * time.Millisecond)
+	if n := len(closed("ben@rush.test")) + len(closed("cat@rush.test")); n != 2 {
+		t.Fatalf("after a second cancel: %d waitlist mails, want 2", n)
+	}
+}
