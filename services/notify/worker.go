@@ -142,8 +142,15 @@ func (w *Worker) Once(ctx context.Context) (did bool, err error) {
 		}
 		rerr = w.sender.Send(ctx, msg)
 	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && rerr != nil {
 		return false, ctx.Err() // stopping: the attempt does not count
+	}
+	if ctx.Err() != nil {
+		// Stopping, but the relay accepted the mail: record it, or the next
+		// process would mail it again.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
 	}
 	status, outcome, lastErr := "sent", "sent", ""
 	switch {
