@@ -103,6 +103,11 @@ type Provider interface {
 	// Cancel stops an intent nobody finished from being paid later. An
 	// intent that succeeded meanwhile is not cancelled (Lookup tells).
 	Cancel(ctx context.Context, providerID string) error
+	// Find answers the intent the provider created for a payment whose
+	// intent id was never stored (the process died during CreateIntent),
+	// "" when it knows none (yet: Stripe's search lags a little). The
+	// reconciler asks it before it records such a payment abandoned.
+	Find(ctx context.Context, paymentID string) (providerID string, err error)
 }
 
 // ErrRefundedAlready is a Refund of a charge the provider refunded in full

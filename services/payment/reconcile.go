@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -202,12 +203,30 @@ func (r *Reconciler) staleIntents(ctx context.Context, deadline time.Time) error
 		})
 }
 
+// findLag is how long after payment.stale-after the reconciler keeps asking
+// the provider for the intent of a payment without one (Stripe's search
+// lags its writes, up to an hour in its outages) before it records the
+// payment abandoned.
+const findLag = time.Hour
+
 func (r *Reconciler) resolveIntent(ctx context.Context, p Payment) (string, error) {
 	ev := Event{ID: "reconcile:" + p.ID, Type: "reconcile.lookup", PaymentID: p.ID, ProviderPaymentID: p.ProviderRef}
 	action := "intent_abandoned"
 	if p.ProviderRef == "" {
-		// The provider never took it (the process died between the row and
-		// the intent): nothing was charged.
+		// The process died during CreateIntent: before the provider took
+		// it, or after (the card may be charged), before the intent's id
+		// was stored. The provider is asked.
+		ref, err := r.svc.provider.Find(ctx, p.ID)
+		if err != nil {
+			return "", err
+		}
+		if ref == "" && time.Since(p.CreatedAt) < r.cfg.StaleAfter+findLag {
+			return "", fmt.Errorf("the provider knows no intent of the payment yet; asked again until %s old", r.cfg.StaleAfter+findLag)
+		}
+		p.ProviderRef, ev.ProviderPaymentID = ref, ref
+	}
+	if p.ProviderRef == "" {
+		// The provider never took it: nothing was charged.
 		ev.Outcome, ev.FailureReason = OutcomeFailed, "abandoned before the payment provider took it"
 	} else {
 		st, err := r.svc.provider.Lookup(ctx, p.ProviderRef)

@@ -248,6 +248,19 @@ func (s *Service) replay(ctx context.Context, p *authn.Principal, prev Payment, 
 			return Payment{}, false, err
 		}
 	}
+	if prev.Status == StatusPending && prev.ProviderRef == "" && !prev.Duplicate && s.now().Sub(prev.UpdatedAt) > abandonedAfter {
+		// The call that created it died while it asked the provider (its
+		// process was killed): no call can still be on its way. It is
+		// charged again, as the same payment under the same provider
+		// idempotency key (the provider answers the intent the dead call
+		// created, if it did), instead of answering a payment nobody can
+		// finish until the reconciler fails it, after the hold.
+		if _, _, err := s.payable(ctx, p, bookingID); err != nil {
+			return Payment{}, false, err
+		}
+		pay, err := s.charge(ctx, prev)
+		return pay, false, err
+	}
 	if (prev.Status == StatusPending || prev.Status == StatusProcessing) && prev.ProviderRef != "" {
 		if st, err := s.provider.Lookup(ctx, prev.ProviderRef); err == nil {
 			prev.ClientSecret = st.ClientSecret
@@ -255,6 +268,10 @@ func (s *Service) replay(ctx context.Context, p *authn.Principal, prev Payment, 
 	}
 	return prev, true, nil
 }
+
+// abandonedAfter is the age from which a pending payment without intent
+// was left by a call that died: longer than charge gives the provider.
+const abandonedAfter = 45 * time.Second
 
 // checkMethod rejects a method the configured provider does not take,
 // naming the ones it does.

@@ -138,6 +138,10 @@ func (s *Simulator) Lookup(_ context.Context, providerID string) (IntentState, e
 	return IntentState{}, errs.New(errs.NotFound, "the simulator has no intent "+providerID)
 }
 
+// Find knows no intent: a simulated one is decided when created, and its
+// webhook, sent from this process, died with the one that created it.
+func (s *Simulator) Find(context.Context, string) (string, error) { return "", nil }
+
 // Cancel has nothing to stop: a simulated intent is decided when created.
 func (s *Simulator) Cancel(context.Context, string) error { return nil }
 

@@ -195,6 +195,20 @@ func (s *Stripe) Lookup(ctx context.Context, providerID string) (IntentState, er
 	return st, nil
 }
 
+// Find searches the PaymentIntents by the payment id CreateIntent put in
+// their metadata. Stripe's search index lags writes (by about a minute,
+// up to an hour in its outages): "" is "none found yet".
+func (s *Stripe) Find(ctx context.Context, paymentID string) (string, error) {
+	p := &stripe.PaymentIntentSearchParams{SearchParams: stripe.SearchParams{Query: "metadata['payment_id']:'" + paymentID + "'"}}
+	for pi, err := range s.client.V1PaymentIntents.Search(ctx, p) {
+		if err != nil {
+			return "", stripeError(err)
+		}
+		return pi.ID, nil
+	}
+	return "", nil
+}
+
 // Cancel cancels the PaymentIntent; one that succeeded meanwhile answers an
 // error (Stripe refuses) and the next Lookup sees it succeeded.
 func (s *Stripe) Cancel(ctx context.Context, providerID string) error {
