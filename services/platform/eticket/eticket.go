@@ -85,7 +85,9 @@ func parse(code string) (Ticket, []byte, error) {
 		return Ticket{}, nil, ErrMalformed
 	}
 	b, err := enc.DecodeString(rest)
-	if err != nil || len(b) != codeLen || b[0] != version {
+	// The last character carries bits the payload does not use: a code
+	// is only its canonical spelling, so one ticket has one code.
+	if err != nil || len(b) != codeLen || b[0] != version || enc.EncodeToString(b) != rest {
 		return Ticket{}, nil, ErrMalformed
 	}
 	var t Ticket
