@@ -3,7 +3,6 @@ package edge_test
 import (
 	"crypto/ed25519"
 	"encoding/base64"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -26,17 +25,7 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 	_, smtp, a := startWhole(t, "-payment.sim-delay=50ms", "-notify.poll=100ms")
 	a.spec = loadOpenAPI(t, a.base)
 
-	adm := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"}).str("access_token")
-	users := map[string]string{}
-	for _, name := range []string{"org", "other", "ann", "ben", "cat"} {
-		r := a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": name + "@rush.test", "password": "secret-pass-1", "full_name": name})
-		a.want(r, http.StatusCreated, "")
-		users[name] = r.str("access_token")
-		if name == "org" || name == "other" {
-			a.want(a.call("PUT", "/api/v1/admin/users/"+r.str("user", "id")+"/role", adm, map[string]any{"role": "organizer"}), 200, "")
-			users[name] = a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": name + "@rush.test", "password": "secret-pass-1"}).str("access_token")
-		}
-	}
+	users := a.people([]string{"org", "other", "ann", "ben", "cat"}, "org", "other")
 	showAt := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Hour)
 	// org's show is a festival of two days: its tickets admit until it
 	// ends, later than a day after its start. other's show has no end.

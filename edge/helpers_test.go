@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -323,4 +324,39 @@ func startWhole(t *testing.T, extra ...string) (*testkit.Mesh, *mailtest.Server,
 		"-rate-limit.prefix=" + testkit.KeyPrefix(t, redisURL), "-queue.key-prefix=" + testkit.KeyPrefix(t, redisURL),
 		"-edge.trusted-proxies=127.0.0.1/32"}, extra...)...)
 	return m, smtp, &api{t: t, base: m.URL(t, "edge")}
+}
+
+// people signs up <name>@rush.test (password secret-pass-1) for each name
+// and answers each one's access token; those named in organizers are made
+// organizers by startWhole's admin first.
+func (a *api) people(names []string, organizers ...string) map[string]string {
+	a.t.Helper()
+	adm := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"}).str("access_token")
+	out := map[string]string{}
+	for _, name := range names {
+		r := a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": name + "@rush.test", "password": "secret-pass-1", "full_name": name})
+		a.want(r, http.StatusCreated, "")
+		out[name] = r.str("access_token")
+		if slices.Contains(organizers, name) {
+			a.want(a.call("PUT", "/api/v1/admin/users/"+r.str("user", "id")+"/role", adm, map[string]any{"role": "organizer"}), 200, "")
+			out[name] = a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": name + "@rush.test", "password": "secret-pass-1"}).str("access_token")
+		}
+	}
+	return out
+}
+
+// onSale creates, as the organizer org, an event on sale from a minute ago
+// for a day (4 seats per buyer) with one show 30 days ahead and one zone
+// "Floor" of seats at 25.00, publishes it, and answers their ids.
+func (a *api) onSale(org, title string, seats int) (eventID, showID, zoneID string) {
+	a.t.Helper()
+	ev := a.call("POST", "/api/v1/events", org, map[string]any{"title": title, "venue": "Hall", "time_zone": "Europe/Paris", "max_per_user": 4,
+		"sale_start_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "sale_end_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)})
+	a.want(ev, 201, "")
+	show := a.call("POST", "/api/v1/events/"+ev.str("id")+"/shows", org, map[string]any{"show_date": time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Hour).Format(time.RFC3339)})
+	a.want(show, 201, "")
+	zone := a.call("POST", "/api/v1/shows/"+show.str("id")+"/zones", org, map[string]any{"name": "Floor", "price": "25.00", "total_seats": seats})
+	a.want(zone, 201, "")
+	a.want(a.call("POST", "/api/v1/events/"+ev.str("id")+"/publish", org, nil), 200, "")
+	return ev.str("id"), show.str("id"), zone.str("id")
 }

@@ -17,29 +17,15 @@ import (
 func TestCancelledEventTellsItsWaitlist(t *testing.T) {
 	t.Parallel()
 	_, smtp, a := startWhole(t, "-notify.poll=100ms")
-	adm := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"}).str("access_token")
-	_, orgID := a.register("org@rush.test")
-	a.want(a.call("PUT", "/api/v1/admin/users/"+orgID+"/role", adm, map[string]any{"role": "organizer"}), 200, "")
-	org := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "org@rush.test", "password": "secret-pass-1"}).str("access_token")
-	ann, _ := a.register("ann@rush.test")
-	ben, _ := a.register("ben@rush.test")
-	cat, _ := a.register("cat@rush.test")
-
-	ev := a.call("POST", "/api/v1/events", org, map[string]any{"title": "Storm Night", "venue": "Hall", "time_zone": "Europe/Paris", "max_per_user": 4,
-		"sale_start_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "sale_end_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)})
-	a.want(ev, 201, "")
-	show := a.call("POST", "/api/v1/events/"+ev.str("id")+"/shows", org, map[string]any{"show_date": time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Hour).Format(time.RFC3339)})
-	a.want(show, 201, "")
-	zone := a.call("POST", "/api/v1/shows/"+show.str("id")+"/zones", org, map[string]any{"name": "Balcony", "price": "25.00", "total_seats": 3})
-	a.want(zone, 201, "")
-	a.want(a.call("POST", "/api/v1/events/"+ev.str("id")+"/publish", org, nil), 200, "")
-	showID, zoneID := show.str("id"), zone.str("id")
+	users := a.people([]string{"org", "ann", "ben", "cat"}, "org")
+	org, ann, ben, cat := users["org"], users["ann"], users["ben"], users["cat"]
+	eventID, showID, zoneID := a.onSale(org, "Storm Night", 3)
 
 	a.want(a.call("POST", "/api/v1/bookings/reserve", ann, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 3}, "Idempotency-Key", "ann-storm-0001"), 201, "")
 	a.want(a.call("POST", "/api/v1/waitlist", ben, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 2}), 200, "")
 	a.want(a.call("POST", "/api/v1/waitlist", cat, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 1}), 200, "")
 
-	a.want(a.call("POST", "/api/v1/events/"+ev.str("id")+"/cancel", org, map[string]any{"reason": "a storm"}), 200, "")
+	a.want(a.call("POST", "/api/v1/events/"+eventID+"/cancel", org, map[string]any{"reason": "a storm"}), 200, "")
 	for _, who := range []string{ben, cat} {
 		a.want(a.call("GET", "/api/v1/waitlist/"+zoneID, who, nil), 404, "NOT_FOUND")
 		a.want(a.call("POST", "/api/v1/waitlist", who, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 1}), 409, "SALE_NOT_OPEN")
@@ -56,7 +42,7 @@ func TestCancelledEventTellsItsWaitlist(t *testing.T) {
 	testkit.Eventually(t, 20*time.Second, "the waiting buyers' mails", func() bool {
 		return len(closed("ben@rush.test")) == 1 && len(closed("cat@rush.test")) == 1
 	})
-	for who, seats := range map[string]string{"ben@rush.test": "2 seat(s) in Balcony", "cat@rush.test": "1 seat(s) in Balcony"} {
+	for who, seats := range map[string]string{"ben@rush.test": "2 seat(s) in Floor", "cat@rush.test": "1 seat(s) in Floor"} {
 		if text := closed(who)[0]; !strings.Contains(text, "Storm Night") || !strings.Contains(text, "Reason: a storm") || !strings.Contains(text, seats) {
 			t.Errorf("%s's mail:\n%s", who, text)
 		}
@@ -67,7 +53,7 @@ func TestCancelledEventTellsItsWaitlist(t *testing.T) {
 		t.Errorf("ann, who held seats and waited for none, got %d waitlist mails", n)
 	}
 
-	a.want(a.call("POST", "/api/v1/events/"+ev.str("id")+"/cancel", org, map[string]any{"reason": "a storm"}), http.StatusOK, "")
+	a.want(a.call("POST", "/api/v1/events/"+eventID+"/cancel", org, map[string]any{"reason": "a storm"}), http.StatusOK, "")
 	time.Sleep(500 * time.Millisecond)
 	if n := len(closed("ben@rush.test")) + len(closed("cat@rush.test")); n != 2 {
 		t.Fatalf("after a second cancel: %d waitlist mails, want 2", n)

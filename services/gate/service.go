@@ -199,27 +199,35 @@ func (s *Service) Rotate(ctx context.Context, p *authn.Principal, eventID string
 }
 
 // organizes refuses a caller who is neither the event's organizer nor an
-// admin (an unknown event is NOT_FOUND).
+// admin (an unknown event is NOT_FOUND, for an admin too).
 func (s *Service) organizes(ctx context.Context, p *authn.Principal, eventID string) error {
-	if p.Role == authn.RoleAdmin || p.Role == authn.RoleService {
+	if p.Role == authn.RoleService {
 		return nil
 	}
 	res, err := s.catalog.GetEvent(authn.AsSystem(ctx), connect.NewRequest(&catalogv1.GetEventRequest{Slug: eventID}))
 	if err != nil {
 		return errs.FromConnect(err)
 	}
-	if res.Msg.GetEvent().GetOrganizerId() != p.UserID {
+	if p.Role != authn.RoleAdmin && res.Msg.GetEvent().GetOrganizerId() != p.UserID {
 		return errs.New(errs.Forbidden, "only the event's organizer or an admin may do this", "event_id", eventID)
 	}
 	return nil
 }
 
-// showAccess resolves a show's event (from its tickets; ok false when the
-// gate has none) and checks that the caller may read it: a device of the
-// event, its organizer or an admin.
+// showAccess resolves a show's event (showEvent: whether or not it sold;
+// an unknown show is NOT_FOUND) and checks that the caller may read it: a
+// device of the event, its organizer or an admin. ok is false when the
+// gate has no ticket of the show (nothing to read).
 func (s *Service) showAccess(ctx context.Context, p *authn.Principal, showID string) (bool, error) {
-	ev, ok, err := s.store.ShowEvent(ctx, showID)
-	if err != nil || !ok {
+	ev, err := s.showEvent(ctx, showID)
+	if err != nil {
+		return false, err
+	}
+	if ev == "" {
+		return false, errs.New(errs.NotFound, "show not found")
+	}
+	_, ok, err := s.store.ShowEvent(ctx, showID)
+	if err != nil {
 		return false, err
 	}
 	if p.Role == authn.RoleDevice {
@@ -230,9 +238,12 @@ func (s *Service) showAccess(ctx context.Context, p *authn.Principal, showID str
 		if !slices.Contains(d.EventIDs, ev) {
 			return false, errs.New(errs.Forbidden, "this device does not check in this show's event")
 		}
-		return true, nil
+		return ok, nil
 	}
-	return true, s.organizes(ctx, p, ev)
+	if p.Role == authn.RoleAdmin || p.Role == authn.RoleService {
+		return ok, nil // the show exists (showEvent)
+	}
+	return ok, s.organizes(ctx, p, ev)
 }
 
 // Revoked answers a show's revocation list.

@@ -1,0 +1,151 @@
+package edge_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/bookingrush/rush/services/platform/eticket"
+	"github.com/bookingrush/rush/services/testkit"
+)
+
+// TestDoorAccessBadInputAndCancellation walks the door through the edge
+// against a whole mesh: who may read a show's door data before the show
+// sold a ticket (or when it does not exist: 404, for an admin's key
+// rotation too), bad input (a 4xx, never a 5xx), and what the door says of
+// an event cancelled after its tickets were issued (every ticket revoked,
+// refused at the door, listed without code).
+func TestDoorAccessBadInputAndCancellation(t *testing.T) {
+	t.Parallel()
+	_, _, a := startWhole(t, "-payment.sim-delay=50ms", "-notify.poll=100ms")
+	expect := func(r apiReply, status int, code, what string) bool {
+		t.Helper()
+		if r.status != status || (code != "" && r.code() != code) {
+			t.Errorf("%s: got %s, want %d %s", what, r, status, code)
+			return false
+		}
+		return true
+	}
+
+	adm := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"}).str("access_token")
+	users := a.people([]string{"org", "other", "ann", "ben"}, "org", "other")
+	eventID, showID, zoneID := a.onSale(users["org"], "Door Night", 10)
+	_, otherShow, _ := a.onSale(users["other"], "Other Night", 10)
+	dev := a.call("POST", "/api/v1/checkin/devices", users["org"], map[string]any{"name": "North 1", "event_ids": []string{eventID}})
+	a.want(dev, 200, "")
+	door := dev.str("credential")
+
+	// 1. A show's door data before its first ticket is authorized as
+	// after it: the answer depends on who asks, not on whether the show
+	// sold (it answered 200 with zeros before its first sale).
+	expect(a.call("GET", "/api/v1/shows/"+showID+"/checkin-stats", users["other"], nil), 403, "FORBIDDEN",
+		"another organizer reads the counts of a show that sold nothing yet")
+	expect(a.call("GET", "/api/v1/shows/"+uuid.NewString()+"/checkin-stats", users["org"], nil), 404, "NOT_FOUND",
+		"the counts of a show that does not exist")
+	expect(a.call("GET", "/api/v1/shows/"+otherShow+"/revoked-tickets", door, nil), 403, "FORBIDDEN",
+		"a device of org's event reads the revocation list of other's show (nothing sold yet)")
+	// An admin "rotates" the keys of an event that does not exist.
+	expect(a.call("POST", "/api/v1/events/"+uuid.NewString()+"/ticket-keys/rotate", adm, map[string]any{}), 404, "NOT_FOUND",
+		"an admin rotates the keys of an event that does not exist")
+	// 2. Bad input at the door is a 4xx, never a 5xx.
+	long := strings.Repeat("A", 600)
+	for what, c := range map[string]struct {
+		method, path string
+		token        string
+		body         any
+	}{
+		"empty code":            {"POST", "/api/v1/checkin", door, map[string]any{"code": ""}},
+		"long code":             {"POST", "/api/v1/checkin", door, map[string]any{"code": long}},
+		"code not a string":     {"POST", "/api/v1/checkin", door, map[string]any{"code": 12}},
+		"show_id not a uuid":    {"POST", "/api/v1/checkin", door, map[string]any{"code": "BRT1:X", "show_id": "x"}},
+		"gate too long":         {"POST", "/api/v1/checkin", door, map[string]any{"code": "BRT1:X", "gate": strings.Repeat("g", 101)}},
+		"no scans":              {"POST", "/api/v1/checkin/sync", door, map[string]any{"scans": []any{}}},
+		"null scan":             {"POST", "/api/v1/checkin/sync", door, map[string]any{"scans": []any{nil}}},
+		"scanned_at garbage":    {"POST", "/api/v1/checkin/sync", door, map[string]any{"scans": []any{map[string]any{"code": "BRT1:X", "scanned_at": "yesterday"}}}},
+		"device without events": {"POST", "/api/v1/checkin/devices", users["org"], map[string]any{"name": "n", "event_ids": []string{}}},
+		"device of 91 days":     {"POST", "/api/v1/checkin/devices", users["org"], map[string]any{"name": "n", "event_ids": []string{eventID}, "valid_days": 91}},
+		"device of no event":    {"POST", "/api/v1/checkin/devices", users["org"], map[string]any{"name": "n", "event_ids": []string{uuid.NewString()}}},
+		"revoke not a uuid":     {"DELETE", "/api/v1/checkin/devices/nope", users["org"], nil},
+		"revoke unknown":        {"DELETE", "/api/v1/checkin/devices/" + uuid.NewString(), users["org"], nil},
+		"tickets not a uuid":    {"GET", "/api/v1/bookings/nope/tickets", users["ann"], nil},
+		"keys not a uuid":       {"GET", "/api/v1/events/nope/ticket-keys", "", nil},
+	} {
+		if r := a.call(c.method, c.path, c.token, c.body); r.status >= 500 || r.status < 400 {
+			t.Errorf("%s: %s, want a 4xx", what, r)
+		}
+	}
+	// Odd but valid scan times are judged, not refused.
+	for _, at := range []string{"0001-01-01T00:00:01Z", "1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z"} {
+		r := a.call("POST", "/api/v1/checkin/sync", door, map[string]any{"scans": []any{map[string]any{"code": "BRT1:NOTATICKET", "scanned_at": at}}})
+		expect(r, 200, "", "a scan at "+at)
+	}
+
+	// 3. ann and ben buy; ann's ticket is checked in; the organizer
+	// cancels the event: every ticket is revoked, the door refuses them,
+	// the counts say so.
+	buy := func(who string, qty int) (booking string, codes []string) {
+		t.Helper()
+		r := a.call("POST", "/api/v1/bookings/reserve", users[who], map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": qty}, "Idempotency-Key", who+"-door-0001")
+		a.want(r, 201, "")
+		booking = r.str("id")
+		a.want(a.call("POST", "/api/v1/payments", users[who], map[string]any{"booking_id": booking, "payment_method": "sim_ok"}), 201, "")
+		testkit.Eventually(t, 30*time.Second, who+"'s tickets", func() bool {
+			codes = codes[:0]
+			for _, tk := range ticketsOf(a.call("GET", "/api/v1/bookings/"+booking+"/tickets", users[who], nil)) {
+				if c, _ := tk.(map[string]any)["code"].(string); c != "" {
+					codes = append(codes, c)
+				}
+			}
+			return len(codes) == qty
+		})
+		return booking, codes
+	}
+	annBooking, ann := buy("ann", 2)
+	benBooking, ben := buy("ben", 1)
+	if r := a.call("POST", "/api/v1/checkin", door, map[string]any{"code": ann[0], "gate": "North", "show_id": showID}); r.str("outcome") != "valid" {
+		t.Fatalf("ann's first ticket: %s", r)
+	}
+	// Another spelling of ann's checked-in code (its last character carries
+	// bits the format ignores) is still the same ticket online.
+	if tk, err := eticket.Parse(ann[0]); err == nil {
+		last := ann[0][len(ann[0])-1]
+		for _, c := range []byte("ABCDEFGH") {
+			if c != last {
+				alt := ann[0][:len(ann[0])-1] + string(c)
+				if r := a.call("POST", "/api/v1/checkin", door, map[string]any{"code": alt, "gate": "North", "show_id": showID}); r.str("outcome") == "valid" {
+					t.Errorf("another spelling of checked-in ticket %s admits again: %s", tk.ID, r)
+				}
+				break
+			}
+		}
+	}
+	st := a.call("GET", "/api/v1/shows/"+showID+"/checkin-stats", users["org"], nil)
+	if st.data()["sold"] != float64(3) || st.data()["checked_in"] != float64(1) {
+		t.Errorf("counts before the cancellation: %s", st)
+	}
+
+	a.want(a.call("POST", "/api/v1/events/"+eventID+"/cancel", users["org"], map[string]any{"reason": "storm"}), 200, "")
+	testkit.Eventually(t, 30*time.Second, "every ticket of the cancelled event revoked", func() bool {
+		l := a.call("GET", "/api/v1/shows/"+showID+"/revoked-tickets", door, nil).data()["tickets"]
+		ts, _ := l.([]any)
+		return len(ts) == 3
+	})
+	for i, c := range append(append([]string{}, ann...), ben...) {
+		if r := a.call("POST", "/api/v1/checkin", door, map[string]any{"code": c, "gate": "North", "show_id": showID}); r.str("outcome") != "revoked" {
+			t.Errorf("ticket %d of the cancelled event at the door: %s", i, r)
+		}
+	}
+	for who, b := range map[string]string{"ann": annBooking, "ben": benBooking} {
+		for _, tk := range ticketsOf(a.call("GET", "/api/v1/bookings/"+b+"/tickets", users[who], nil)) {
+			if m := tk.(map[string]any); m["status"] != "revoked" || m["code"] != "" && m["code"] != nil {
+				t.Errorf("%s's ticket of the cancelled event: %v", who, m)
+			}
+		}
+	}
+	st = a.call("GET", "/api/v1/shows/"+showID+"/checkin-stats", users["org"], nil)
+	if st.data()["sold"] != nil && st.data()["sold"] != float64(0) || st.data()["revoked"] != float64(3) {
+		t.Errorf("counts after the cancellation: %s", st)
+	}
+}
