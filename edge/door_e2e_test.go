@@ -34,7 +34,7 @@ func TestDoorAccessBadInputAndCancellation(t *testing.T) {
 	eventID, showID, zoneID := a.onSale(users["org"], "Door Night", 10)
 	_, otherShow, _ := a.onSale(users["other"], "Other Night", 10)
 	dev := a.call("POST", "/api/v1/checkin/devices", users["org"], map[string]any{"name": "North 1", "event_ids": []string{eventID}})
-	a.want(dev, 200, "")
+	a.want(dev, 201, "")
 	door := dev.str("credential")
 
 	// 1. A show's door data before its first ticket is authorized as

@@ -162,7 +162,7 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 	a.want(a.call("POST", "/api/v1/checkin/devices", users["other"], map[string]any{"name": "North 1", "event_ids": []string{eventID}}), 403, "FORBIDDEN")
 	a.want(a.call("POST", "/api/v1/checkin/devices", users["ben"], map[string]any{"name": "North 1", "event_ids": []string{eventID}}), 403, "FORBIDDEN")
 	dev := a.call("POST", "/api/v1/checkin/devices", users["org"], map[string]any{"name": "North 1", "event_ids": []string{eventID}})
-	a.want(dev, 200, "")
+	a.want(dev, 201, "")
 	north := dev.str("credential")
 	south := a.call("POST", "/api/v1/checkin/devices", users["org"], map[string]any{"name": "South 1", "event_ids": []string{eventID}}).str("credential")
 	a.want(a.call("GET", "/api/v1/bookings", north, nil), 403, "FORBIDDEN")

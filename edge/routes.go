@@ -54,6 +54,7 @@ var successStatus = map[protoreflect.FullName]int{
 	"bookingrush.catalog.v1.CatalogService.CreateCategory": http.StatusCreated,
 	"bookingrush.booking.v1.BookingService.Reserve":        http.StatusCreated,
 	"bookingrush.payment.v1.PaymentService.CreatePayment":  http.StatusCreated,
+	"bookingrush.gate.v1.GateService.CreateDevice":         http.StatusCreated,
 }
 
 // routeTable is what the edge precomputes from the contracts at startup.

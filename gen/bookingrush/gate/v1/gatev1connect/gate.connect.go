@@ -66,10 +66,11 @@ const (
 
 // GateServiceClient is a client for the bookingrush.gate.v1.GateService service.
 type GateServiceClient interface {
-	// ListBookingTickets answers the tickets of one of the caller's bookings
-	// (another user's answers NOT_FOUND), each valid one with its code and QR
-	// code; a revoked one (a cancelled or refunded purchase) has neither. A
-	// booking confirmed a moment ago may have none yet: ask again.
+	// ListBookingTickets answers the tickets of one of the caller's bookings,
+	// each valid one with its code and QR code; a revoked one (a cancelled or
+	// refunded purchase) has neither. A booking confirmed a moment ago may
+	// have none yet: ask again. Another user's booking answers no tickets, as
+	// one with none yet (the answer tells nothing of whether it exists).
 	ListBookingTickets(context.Context, *connect.Request[v1.ListBookingTicketsRequest]) (*connect.Response[v1.ListBookingTicketsResponse], error)
 	// GetTicketKeys publishes an event's ticket public keys (anyone may read
 	// them: a code verifies offline with them).
@@ -247,10 +248,11 @@ func (c *gateServiceClient) GetShowCheckInStats(ctx context.Context, req *connec
 
 // GateServiceHandler is an implementation of the bookingrush.gate.v1.GateService service.
 type GateServiceHandler interface {
-	// ListBookingTickets answers the tickets of one of the caller's bookings
-	// (another user's answers NOT_FOUND), each valid one with its code and QR
-	// code; a revoked one (a cancelled or refunded purchase) has neither. A
-	// booking confirmed a moment ago may have none yet: ask again.
+	// ListBookingTickets answers the tickets of one of the caller's bookings,
+	// each valid one with its code and QR code; a revoked one (a cancelled or
+	// refunded purchase) has neither. A booking confirmed a moment ago may
+	// have none yet: ask again. Another user's booking answers no tickets, as
+	// one with none yet (the answer tells nothing of whether it exists).
 	ListBookingTickets(context.Context, *connect.Request[v1.ListBookingTicketsRequest]) (*connect.Response[v1.ListBookingTicketsResponse], error)
 	// GetTicketKeys publishes an event's ticket public keys (anyone may read
 	// them: a code verifies offline with them).

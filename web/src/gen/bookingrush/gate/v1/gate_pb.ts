@@ -1603,10 +1603,11 @@ export const CheckInOutcomeSchema: GenEnum<CheckInOutcome, CheckInOutcomeJson> =
  */
 export const GateService: GenService<{
   /**
-   * ListBookingTickets answers the tickets of one of the caller's bookings
-   * (another user's answers NOT_FOUND), each valid one with its code and QR
-   * code; a revoked one (a cancelled or refunded purchase) has neither. A
-   * booking confirmed a moment ago may have none yet: ask again.
+   * ListBookingTickets answers the tickets of one of the caller's bookings,
+   * each valid one with its code and QR code; a revoked one (a cancelled or
+   * refunded purchase) has neither. A booking confirmed a moment ago may
+   * have none yet: ask again. Another user's booking answers no tickets, as
+   * one with none yet (the answer tells nothing of whether it exists).
    *
    * @generated from rpc bookingrush.gate.v1.GateService.ListBookingTickets
    */
