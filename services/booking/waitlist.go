@@ -128,31 +128,50 @@ func (e *Engine) CloseWaitlists(ctx context.Context, eventID string, zones []str
 	return nil
 }
 
-// Waitlisted reads up to n buyers of a zone's waitlist from line position
-// from (0 first), with their quantities, and the line's length.
-func (e *Engine) Waitlisted(ctx context.Context, eventID, zoneID string, from, n int) (users []string, qty []int, waiting int, err error) {
+// waitingPage is a page of a zone's waitlist (Engine.waitlisted).
+type waitingPage struct {
+	users []string
+	qty   []int
+	// seq are the entries' join numbers (their scores), first is the
+	// place of the first (1 first), waiting the line's length.
+	seq            []int64
+	first, waiting int
+}
+
+// waitlisted reads up to n buyers of a zone's waitlist who joined after
+// join number after (0: from the first), in line order, with their
+// quantities. Paging by join number, not by place, skips nobody when
+// someone ahead leaves between two pages.
+func (e *Engine) waitlisted(ctx context.Context, eventID, zoneID string, after int64, n int) (waitingPage, error) {
 	k := e.keys(eventID)
 	pipe := e.rdb.Pipeline()
-	members := pipe.ZRange(ctx, k.Waitlist(zoneID), int64(from), int64(from+n-1))
+	members := pipe.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: k.Waitlist(zoneID), ByScore: true,
+		Start: "(" + strconv.FormatInt(after, 10), Stop: "+inf", Count: int64(n)})
+	ahead := pipe.ZCount(ctx, k.Waitlist(zoneID), "-inf", strconv.FormatInt(after, 10))
 	count := pipe.ZCard(ctx, k.Waitlist(zoneID))
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, nil, 0, unavailable(err)
+		return waitingPage{}, unavailable(err)
 	}
-	users = members.Val()
-	qty = make([]int, len(users))
-	if len(users) == 0 {
-		return users, qty, int(count.Val()), nil
+	page := waitingPage{first: int(ahead.Val()) + 1, waiting: int(count.Val())}
+	for _, z := range members.Val() {
+		u, _ := z.Member.(string)
+		page.users = append(page.users, u)
+		page.seq = append(page.seq, int64(z.Score))
 	}
-	qs, err := e.rdb.HMGet(ctx, k.WaitlistQty(zoneID), users...).Result()
+	page.qty = make([]int, len(page.users))
+	if len(page.users) == 0 {
+		return page, nil
+	}
+	qs, err := e.rdb.HMGet(ctx, k.WaitlistQty(zoneID), page.users...).Result()
 	if err != nil {
-		return nil, nil, 0, unavailable(err)
+		return waitingPage{}, unavailable(err)
 	}
 	for i, q := range qs {
 		if q, ok := q.(string); ok {
-			qty[i] = atoi(q)
+			page.qty[i] = atoi(q)
 		}
 	}
-	return users, qty, int(count.Val()), nil
+	return page, nil
 }
 
 // WaitingBuyer is a buyer's place on one of an event's waitlists.
@@ -163,19 +182,20 @@ type WaitingBuyer struct {
 
 // ListWaitlisted pages through the buyers waiting on the event's
 // waitlists, zone by zone (by zone id), each zone's in line order. The
-// token is "<zone id>:<position>" of the next buyer; "" when done.
+// token is "<zone id>:<join number of the page's last buyer>"; "" when
+// done.
 func (s *Service) ListWaitlisted(ctx context.Context, eventID string, size int, token string) ([]WaitingBuyer, string, error) {
 	if size <= 0 {
 		size = 500
 	}
-	startZone, from := "", 0
+	startZone, after := "", int64(0)
 	if token != "" {
-		z, pos, ok := strings.Cut(token, ":")
-		n, err := strconv.Atoi(pos)
+		z, seq, ok := strings.Cut(token, ":")
+		n, err := strconv.ParseInt(seq, 10, 64)
 		if !ok || err != nil || n < 0 || uuid.Validate(z) != nil {
 			return nil, "", errs.New(errs.Validation, "page_token is not one this call answered", "field", "page_token")
 		}
-		startZone, from = z, n
+		startZone, after = z, n
 	}
 	zones, err := s.store.eventZones(ctx, eventID)
 	if err != nil {
@@ -187,18 +207,18 @@ func (s *Service) ListWaitlisted(ctx context.Context, eventID string, size int, 
 			continue
 		}
 		if z[0] > startZone {
-			from = 0
+			after = 0
 		}
-		users, qty, waiting, err := s.eng.Waitlisted(ctx, eventID, z[0], from, size-len(out))
+		page, err := s.eng.waitlisted(ctx, eventID, z[0], after, size-len(out))
 		if err != nil {
 			return nil, "", err
 		}
-		for i, u := range users {
+		for i, u := range page.users {
 			out = append(out, WaitingBuyer{UserID: u, Entry: WaitlistEntry{EventID: eventID, ShowID: z[1], ZoneID: z[0],
-				Quantity: qty[i], Position: from + i + 1, Waiting: waiting}})
+				Quantity: page.qty[i], Position: page.first + i, Waiting: page.waiting}})
 		}
 		if len(out) == size {
-			return out, z[0] + ":" + strconv.Itoa(from+len(users)), nil
+			return out, z[0] + ":" + strconv.FormatInt(page.seq[len(page.seq)-1], 10), nil
 		}
 		startZone = z[0]
 	}
