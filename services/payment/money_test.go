@@ -24,6 +24,7 @@ import (
 	"github.com/bookingrush/rush/services/payment"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/bookingref"
+	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/topic"
 	"github.com/bookingrush/rush/services/testkit"
 )
@@ -150,9 +151,12 @@ const standInCharge = 5000
 // which handRefunded cents were refunded by hand in the dashboard: when
 // that is all of it, a refund answers charge_already_refunded; otherwise a
 // refund larger than what is left answers amount_too_large, and a retried
-// idempotency key answers its first refund again. creates counts the calls
-// per idempotency key, refunds the refunds made (key: amount).
-func stripeStandIn(t *testing.T, handRefunded int64) (url string, creates func(key string) int, refunds func() map[string]string) {
+// idempotency key answers its first refund again. dispute, when given,
+// answers the status and amount of a dispute of every charge ("" for
+// none): a refund of a charge disputed and not won answers charge_disputed,
+// and GET /v1/disputes lists it. creates counts the calls per idempotency
+// key, refunds the refunds made (key: amount).
+func stripeStandIn(t *testing.T, handRefunded int64, dispute ...func() (status string, cents int64)) (url string, creates func(key string) int, refunds func() map[string]string) {
 	t.Helper()
 	var mu sync.Mutex
 	calls := map[string]int{}
@@ -197,6 +201,13 @@ func stripeStandIn(t *testing.T, handRefunded int64) (url string, creates func(k
 		case r.Method == http.MethodPost && r.URL.Path == "/v1/refunds":
 			key, pi := r.Header.Get("Idempotency-Key"), form.Get("payment_intent")
 			amount, _ := strconv.ParseInt(form.Get("amount"), 10, 64)
+			if len(dispute) > 0 {
+				if st, _ := dispute[0](); st != "" && st != "won" {
+					w.WriteHeader(http.StatusBadRequest)
+					_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","code":"charge_disputed","message":"Charge ch_1 has been charged back; cannot issue a refund."}}`))
+					return
+				}
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if _, again := made[key]; !again {
@@ -214,6 +225,14 @@ func stripeStandIn(t *testing.T, handRefunded int64) (url string, creates func(k
 				made[key] = form.Get("amount")
 			}
 			_, _ = fmt.Fprintf(w, `{"id":"re_%s","object":"refund","status":"succeeded","amount":%s}`, key, made[key])
+		case r.Method == http.MethodGet && r.URL.Path == "/v1/disputes":
+			data := "[]"
+			if len(dispute) > 0 {
+				if st, cents := dispute[0](); st != "" {
+					data = fmt.Sprintf(`[{"id":"dp_1","object":"dispute","amount":%d,"status":%q,"payment_intent":%q}]`, cents, st, r.URL.Query().Get("payment_intent"))
+				}
+			}
+			_, _ = fmt.Fprintf(w, `{"object":"list","url":"/v1/disputes","has_more":false,"data":%s}`, data)
 		default:
 			w.WriteHeader(http.StatusNotFound)
 		}
@@ -394,6 +413,33 @@ func TestRefundOfAChargeRefundedAtTheProvider(t *testing.T) {
 	e.refundInFull(t, buyer, b, p, "'refunded_at_provider' = 'true'")
 	if z := e.Zone(t, s); z.GetAvailable() != 4 || z.GetSold() != 0 || z.GetHeld() != 0 {
 		t.Fatalf("zone after the refund %v", z)
+	}
+}
+
+// TestRefundOfADisputedCharge: the buyer disputed the charge with their
+// bank, and Stripe refuses its refund (charge_disputed). While the dispute
+// is open the refund waits (503 naming stripe, retried); once the buyer won
+// it (the bank gave the money back), the payment is recorded refunded in
+// full, once, and no refund is made at the provider: before, the refund was
+// retried every 30 s for good, the money shown as kept.
+func TestRefundOfADisputedCharge(t *testing.T) {
+	t.Parallel()
+	var status atomic.Value
+	status.Store("under_review")
+	stand, _, refunds := stripeStandIn(t, 0, func() (string, int64) { return status.Load().(string), standInCharge })
+	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand)
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
+	buyer := s.Users[0]
+	b, p := e.paidThroughStandIn(t, s, buyer)
+
+	_, err := e.payment.RefundPayment(context.Background(), testkit.As(t, e.Mesh, buyer, authn.RoleUser, &paymentv1.RefundPaymentRequest{PaymentId: p.GetId()}))
+	if !errs.Is(err, errs.ServiceUnavailable) || !strings.Contains(err.Error(), "disputed") {
+		t.Fatalf("a refund while the dispute is open: %v", err)
+	}
+	status.Store("lost")
+	e.refundInFull(t, buyer, b, p, "'refunded_at_provider_amount' = '50.00'")
+	if got := refunds(); len(got) != 0 {
+		t.Fatalf("refunds made at the provider of a charge the bank gave back: %v", got)
 	}
 }
 

@@ -110,8 +110,11 @@ func (s *Stripe) CreateIntent(ctx context.Context, in Intent) (string, string, e
 // refunds only what is left.
 func (s *Stripe) Refund(ctx context.Context, providerID string, amountCents int64) (string, int64, error) {
 	id, err := s.createRefund(ctx, providerID, amountCents, "rush-refund-"+providerID)
-	if errors.Is(err, errRefundTooLarge) {
+	switch {
+	case errors.Is(err, errRefundTooLarge):
 		return s.refundRest(ctx, providerID, amountCents)
+	case errors.Is(err, errChargeDisputed):
+		return s.disputed(ctx, providerID, amountCents)
 	}
 	return id, 0, err
 }
@@ -120,9 +123,32 @@ func (s *Stripe) Refund(ctx context.Context, providerID string, amountCents int6
 // of the charge (amount_too_large).
 var errRefundTooLarge = errors.New("stripe: the refund is larger than what is left of the charge")
 
+// errChargeDisputed is a refund Stripe refused because the buyer disputed
+// the charge with their bank (charge_disputed).
+var errChargeDisputed = errors.New("stripe: the buyer disputed the charge with their bank")
+
+// disputed answers a refund Stripe refused because the charge is disputed.
+// A dispute the buyer won (status lost, for us) gave the disputed amount
+// back through the buyer's bank: that much is back outside, and nothing is
+// refunded (Stripe refuses it); it answers it as the part outside when it
+// covers amountCents. Otherwise (the dispute is still open, or gave back
+// less) the refund waits: SERVICE_UNAVAILABLE, for the next try.
+func (s *Stripe) disputed(ctx context.Context, providerID string, amountCents int64) (string, int64, error) {
+	for d, err := range s.client.V1Disputes.List(ctx, &stripe.DisputeListParams{PaymentIntent: stripe.String(providerID)}) {
+		if err != nil {
+			return "", 0, stripeError(err)
+		}
+		if d.Status == stripe.DisputeStatusLost && d.Amount >= amountCents {
+			return "", d.Amount, nil
+		}
+	}
+	return "", 0, errs.Unavailable("the buyer disputed the charge with their bank: the refund waits for the dispute's end", errChargeDisputed, "dependency", "stripe")
+}
+
 // createRefund refunds amountCents of the PaymentIntent under the
 // idempotency key: ErrRefundedAlready when the whole charge is back,
-// errRefundTooLarge when less than amountCents is left.
+// errRefundTooLarge when less than amountCents is left, errChargeDisputed
+// when the buyer disputed the charge.
 func (s *Stripe) createRefund(ctx context.Context, providerID string, amountCents int64, key string) (string, error) {
 	p := &stripe.RefundCreateParams{PaymentIntent: stripe.String(providerID), Amount: stripe.Int64(amountCents)}
 	p.SetIdempotencyKey(key)
@@ -133,6 +159,8 @@ func (s *Stripe) createRefund(ctx context.Context, providerID string, amountCent
 		return "", ErrRefundedAlready
 	case errors.As(err, &se) && se.Code == stripe.ErrorCodeAmountTooLarge:
 		return "", errRefundTooLarge
+	case errors.As(err, &se) && se.Code == stripe.ErrorCodeChargeDisputed:
+		return "", errChargeDisputed
 	case err != nil:
 		return "", stripeError(err)
 	}
@@ -167,9 +195,12 @@ func (s *Stripe) refundRest(ctx context.Context, providerID string, amountCents 
 		return "", outside, nil
 	}
 	id, err := s.createRefund(ctx, providerID, rest, fmt.Sprintf("rush-refund-%s-rest-%d", providerID, rest))
-	if errors.Is(err, errRefundTooLarge) {
+	switch {
+	case errors.Is(err, errRefundTooLarge):
 		// Refunded by hand again since the read: the next try reads again.
 		return "", 0, errs.Unavailable("the charge was refunded at the provider meanwhile; retry", err, "dependency", "stripe")
+	case errors.Is(err, errChargeDisputed):
+		return s.disputed(ctx, providerID, amountCents)
 	}
 	return id, outside, err
 }
