@@ -40,6 +40,7 @@ var elevated = map[string][]string{
 	"/bookingrush.gate.v1.GateService/RotateTicketKey":             {"organizer"},
 	"/bookingrush.gate.v1.GateService/ListRevokedTickets":          {"device", "organizer"},
 	"/bookingrush.gate.v1.GateService/CreateDevice":                {"organizer"},
+	"/bookingrush.gate.v1.GateService/ListDevices":                 {"organizer"},
 	"/bookingrush.gate.v1.GateService/RevokeDevice":                {"organizer"},
 	"/bookingrush.gate.v1.GateService/CheckIn":                     {"device"},
 	"/bookingrush.gate.v1.GateService/SyncCheckIns":                {"device"},

@@ -267,6 +267,19 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 	// A revoked device is refused.
 	a.want(a.call("DELETE", "/api/v1/checkin/devices/"+dev.str("device", "id"), users["org"], nil), 200, "")
 	a.want(a.call("POST", "/api/v1/checkin", north, map[string]any{"code": fresh}), 401, "UNAUTHORIZED")
+	// The organizer lists its devices (how it finds one to revoke): newest
+	// first, the revoked one saying so, no credential; another organizer
+	// sees its own only, a device none.
+	l := a.call("GET", "/api/v1/checkin/devices", users["org"], nil)
+	a.want(l, 200, "")
+	if devs := l.list(); len(devs) != 2 || devs[0].(map[string]any)["name"] != "South 1" || devs[0].(map[string]any)["revoked_at"] != nil ||
+		devs[1].(map[string]any)["id"] != dev.str("device", "id") || devs[1].(map[string]any)["revoked_at"] == nil || strings.Contains(l.raw, "credential") {
+		t.Fatalf("org's devices: %s", l)
+	}
+	if devs := a.call("GET", "/api/v1/checkin/devices", users["other"], nil).list(); len(devs) != 1 {
+		t.Fatalf("other's devices: %v", devs)
+	}
+	a.want(a.call("GET", "/api/v1/checkin/devices", south, nil), 403, "FORBIDDEN")
 }
 
 // ticketsOf is the tickets of a GET /bookings/{id}/tickets answer.

@@ -7,6 +7,7 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	commonv1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
 	gatev1 "github.com/bookingrush/rush/gen/bookingrush/gate/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/gate/v1/gatev1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
@@ -109,8 +110,35 @@ func (s *Server) CreateDevice(ctx context.Context, req *connect.Request[gatev1.C
 	if err != nil {
 		return nil, err
 	}
-	return connect.NewResponse(&gatev1.CreateDeviceResponse{Credential: cred, Device: &gatev1.Device{Id: d.ID, Name: d.Name,
-		EventIds: d.EventIDs, CreatedAt: timestamppb.New(d.CreatedAt), ExpiresAt: timestamppb.New(d.ExpiresAt)}}), nil
+	return connect.NewResponse(&gatev1.CreateDeviceResponse{Credential: cred, Device: deviceProto(d)}), nil
+}
+
+// ListDevices pages through the caller's devices.
+func (s *Server) ListDevices(ctx context.Context, req *connect.Request[gatev1.ListDevicesRequest]) (*connect.Response[gatev1.ListDevicesResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, perPage := max(int(req.Msg.GetPage()), 1), int(req.Msg.GetPerPage())
+	if perPage == 0 {
+		perPage = 20
+	}
+	ds, total, err := s.svc.Devices(ctx, p, page, perPage)
+	if err != nil {
+		return nil, err
+	}
+	out := &gatev1.ListDevicesResponse{Devices: make([]*gatev1.Device, len(ds)),
+		Meta: &commonv1.PageMeta{Page: int32(page), PerPage: int32(perPage), Total: int32(total)}}
+	for i, d := range ds {
+		out.Devices[i] = deviceProto(d)
+	}
+	return connect.NewResponse(out), nil
+}
+
+// deviceProto is a device as the contract writes it (never its credential).
+func deviceProto(d Device) *gatev1.Device {
+	return &gatev1.Device{Id: d.ID, Name: d.Name, EventIds: d.EventIDs, CreatedAt: timestamppb.New(d.CreatedAt),
+		ExpiresAt: timestamppb.New(d.ExpiresAt), RevokedAt: ts0(d.RevokedAt)}
 }
 
 // RevokeDevice ends a device's credential.

@@ -288,6 +288,14 @@ func (s *Service) CreateDevice(ctx context.Context, p *authn.Principal, name str
 	return d, cred, err
 }
 
+// Devices answers a page of the devices the caller registered.
+func (s *Service) Devices(ctx context.Context, p *authn.Principal, page, perPage int) ([]Device, int, error) {
+	if p.Role == authn.RoleDevice {
+		return nil, 0, errs.New(errs.Forbidden, "a device has no devices")
+	}
+	return s.store.Devices(ctx, p.UserID, page, perPage)
+}
+
 // RevokeDevice ends a device's credential (its organizer or an admin).
 func (s *Service) RevokeDevice(ctx context.Context, p *authn.Principal, id string) error {
 	d, ok, err := s.store.DeviceByID(ctx, id)
@@ -311,7 +319,7 @@ func (s *Service) device(ctx context.Context, p *authn.Principal) (Device, error
 	if err != nil {
 		return Device{}, err
 	}
-	if !found || d.Revoked || !time.Now().Before(d.ExpiresAt) {
+	if !found || !d.RevokedAt.IsZero() || !time.Now().Before(d.ExpiresAt) {
 		return Device{}, errs.New(errs.Unauthorized, "this device's credential was revoked or has expired")
 	}
 	return d, nil

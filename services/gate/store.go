@@ -254,7 +254,21 @@ type Device struct {
 	ID, OrganizerID, Name string
 	EventIDs              []string
 	CreatedAt, ExpiresAt  time.Time
-	Revoked               bool
+	// RevokedAt is when its credential was revoked; zero while it works.
+	RevokedAt time.Time
+}
+
+// deviceColumns are a Device's, as scanDevice reads them.
+const deviceColumns = `id::text, organizer_id::text, name, event_ids::text[], created_at, expires_at, revoked_at`
+
+func scanDevice(row pgx.Row) (Device, error) {
+	var d Device
+	var revoked *time.Time
+	err := row.Scan(&d.ID, &d.OrganizerID, &d.Name, &d.EventIDs, &d.CreatedAt, &d.ExpiresAt, &revoked)
+	if revoked != nil {
+		d.RevokedAt = *revoked
+	}
+	return d, err
 }
 
 // CreateDevice records a device.
@@ -266,13 +280,27 @@ func (s *Store) CreateDevice(ctx context.Context, d Device) (Device, error) {
 
 // DeviceByID answers a device; ok is false when there is none.
 func (s *Store) DeviceByID(ctx context.Context, id string) (Device, bool, error) {
-	var d Device
-	err := s.db.QueryRow(ctx, `SELECT id::text, organizer_id::text, name, event_ids::text[], created_at, expires_at, revoked_at IS NOT NULL
-		FROM gate_devices WHERE id = $1`, id).Scan(&d.ID, &d.OrganizerID, &d.Name, &d.EventIDs, &d.CreatedAt, &d.ExpiresAt, &d.Revoked)
+	d, err := scanDevice(s.db.QueryRow(ctx, `SELECT `+deviceColumns+` FROM gate_devices WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Device{}, false, nil
 	}
 	return d, err == nil, dbUnavailable(err)
+}
+
+// Devices answers a page of an organizer's devices, newest first, and how
+// many there are in all.
+func (s *Store) Devices(ctx context.Context, organizerID string, page, perPage int) ([]Device, int, error) {
+	var total int
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM gate_devices WHERE organizer_id = $1`, organizerID).Scan(&total); err != nil {
+		return nil, 0, dbUnavailable(err)
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+deviceColumns+` FROM gate_devices WHERE organizer_id = $1
+		ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`, organizerID, perPage, (page-1)*perPage)
+	if err != nil {
+		return nil, 0, dbUnavailable(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Device, error) { return scanDevice(r) })
+	return out, total, dbUnavailable(err)
 }
 
 // RevokeDevice ends a device's credential.

@@ -12,7 +12,7 @@ package gatev1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
-	_ "github.com/bookingrush/rush/gen/bookingrush/common/v1"
+	v1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -847,7 +847,9 @@ type Device struct {
 	// CreatedAt is when it was registered.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// ExpiresAt is when its credential ends.
-	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// RevokedAt is when its credential was revoked; unset while it works.
+	RevokedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -913,6 +915,13 @@ func (x *Device) GetCreatedAt() *timestamppb.Timestamp {
 func (x *Device) GetExpiresAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *Device) GetRevokedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokedAt
 	}
 	return nil
 }
@@ -1036,6 +1045,116 @@ func (x *CreateDeviceResponse) GetCredential() string {
 	return ""
 }
 
+// ListDevicesRequest is a page of the caller's devices.
+type ListDevicesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Page is the 1-based page number; 0 means the first page.
+	Page int32 `protobuf:"varint,1,opt,name=page,proto3" json:"page,omitempty"`
+	// PerPage is the page size; 0 means the default (20), at most 100.
+	PerPage       int32 `protobuf:"varint,2,opt,name=per_page,json=perPage,proto3" json:"per_page,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDevicesRequest) Reset() {
+	*x = ListDevicesRequest{}
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDevicesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDevicesRequest) ProtoMessage() {}
+
+func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
+func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListDevicesRequest) GetPage() int32 {
+	if x != nil {
+		return x.Page
+	}
+	return 0
+}
+
+func (x *ListDevicesRequest) GetPerPage() int32 {
+	if x != nil {
+		return x.PerPage
+	}
+	return 0
+}
+
+// ListDevicesResponse is one page of the caller's devices.
+type ListDevicesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Devices are this page's, newest first.
+	Devices []*Device `protobuf:"bytes,1,rep,name=devices,proto3" json:"devices,omitempty"`
+	// Meta describes the page.
+	Meta          *v1.PageMeta `protobuf:"bytes,2,opt,name=meta,proto3" json:"meta,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDevicesResponse) Reset() {
+	*x = ListDevicesResponse{}
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDevicesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDevicesResponse) ProtoMessage() {}
+
+func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
+func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListDevicesResponse) GetDevices() []*Device {
+	if x != nil {
+		return x.Devices
+	}
+	return nil
+}
+
+func (x *ListDevicesResponse) GetMeta() *v1.PageMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
 // RevokeDeviceRequest names a device.
 type RevokeDeviceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1047,7 +1166,7 @@ type RevokeDeviceRequest struct {
 
 func (x *RevokeDeviceRequest) Reset() {
 	*x = RevokeDeviceRequest{}
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[14]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1178,7 @@ func (x *RevokeDeviceRequest) String() string {
 func (*RevokeDeviceRequest) ProtoMessage() {}
 
 func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[14]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1191,7 @@ func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceRequest.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{14}
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RevokeDeviceRequest) GetDeviceId() string {
@@ -1091,7 +1210,7 @@ type RevokeDeviceResponse struct {
 
 func (x *RevokeDeviceResponse) Reset() {
 	*x = RevokeDeviceResponse{}
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[15]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1103,7 +1222,7 @@ func (x *RevokeDeviceResponse) String() string {
 func (*RevokeDeviceResponse) ProtoMessage() {}
 
 func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[15]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1116,7 +1235,7 @@ func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceResponse.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{15}
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{17}
 }
 
 // Scan is one scan of a code at a gate.
@@ -1139,7 +1258,7 @@ type Scan struct {
 
 func (x *Scan) Reset() {
 	*x = Scan{}
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[16]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1151,7 +1270,7 @@ func (x *Scan) String() string {
 func (*Scan) ProtoMessage() {}
 
 func (x *Scan) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[16]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1164,7 +1283,7 @@ func (x *Scan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Scan.ProtoReflect.Descriptor instead.
 func (*Scan) Descriptor() ([]byte, []int) {
-	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{16}
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Scan) GetCode() string {
@@ -1210,7 +1329,7 @@ type FirstScan struct {
 
 func (x *FirstScan) Reset() {
 	*x = FirstScan{}
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[17]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1341,7 @@ func (x *FirstScan) String() string {
 func (*FirstScan) ProtoMessage() {}
 
 func (x *FirstScan) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[17]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1354,7 @@ func (x *FirstScan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FirstScan.ProtoReflect.Descriptor instead.
 func (*FirstScan) Descriptor() ([]byte, []int) {
-	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{17}
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *FirstScan) GetScannedAt() *timestamppb.Timestamp {
@@ -1280,7 +1399,7 @@ type CheckInResult struct {
 
 func (x *CheckInResult) Reset() {
 	*x = CheckInResult{}
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[18]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1411,7 @@ func (x *CheckInResult) String() string {
 func (*CheckInResult) ProtoMessage() {}
 
 func (x *CheckInResult) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[18]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1424,7 @@ func (x *CheckInResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckInResult.ProtoReflect.Descriptor instead.
 func (*CheckInResult) Descriptor() ([]byte, []int) {
-	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{18}
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CheckInResult) GetOutcome() CheckInOutcome {
@@ -1369,7 +1488,7 @@ type CheckInRequest struct {
 
 func (x *CheckInRequest) Reset() {
 	*x = CheckInRequest{}
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[19]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1381,7 +1500,7 @@ func (x *CheckInRequest) String() string {
 func (*CheckInRequest) ProtoMessage() {}
 
 func (x *CheckInRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[19]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1394,7 +1513,7 @@ func (x *CheckInRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckInRequest.ProtoReflect.Descriptor instead.
 func (*CheckInRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{19}
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CheckInRequest) GetCode() string {
@@ -1429,7 +1548,7 @@ type CheckInResponse struct {
 
 func (x *CheckInResponse) Reset() {
 	*x = CheckInResponse{}
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[20]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1441,7 +1560,7 @@ func (x *CheckInResponse) String() string {
 func (*CheckInResponse) ProtoMessage() {}
 
 func (x *CheckInResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[20]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1454,7 +1573,7 @@ func (x *CheckInResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckInResponse.ProtoReflect.Descriptor instead.
 func (*CheckInResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{20}
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CheckInResponse) GetResult() *CheckInResult {
@@ -1475,7 +1594,7 @@ type SyncCheckInsRequest struct {
 
 func (x *SyncCheckInsRequest) Reset() {
 	*x = SyncCheckInsRequest{}
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[21]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +1606,7 @@ func (x *SyncCheckInsRequest) String() string {
 func (*SyncCheckInsRequest) ProtoMessage() {}
 
 func (x *SyncCheckInsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[21]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +1619,7 @@ func (x *SyncCheckInsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncCheckInsRequest.ProtoReflect.Descriptor instead.
 func (*SyncCheckInsRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{21}
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SyncCheckInsRequest) GetScans() []*Scan {
@@ -1521,7 +1640,7 @@ type SyncCheckInsResponse struct {
 
 func (x *SyncCheckInsResponse) Reset() {
 	*x = SyncCheckInsResponse{}
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[22]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1533,7 +1652,7 @@ func (x *SyncCheckInsResponse) String() string {
 func (*SyncCheckInsResponse) ProtoMessage() {}
 
 func (x *SyncCheckInsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[22]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1546,7 +1665,7 @@ func (x *SyncCheckInsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncCheckInsResponse.ProtoReflect.Descriptor instead.
 func (*SyncCheckInsResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{22}
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SyncCheckInsResponse) GetResults() []*CheckInResult {
@@ -1567,7 +1686,7 @@ type GetShowCheckInStatsRequest struct {
 
 func (x *GetShowCheckInStatsRequest) Reset() {
 	*x = GetShowCheckInStatsRequest{}
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[23]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1579,7 +1698,7 @@ func (x *GetShowCheckInStatsRequest) String() string {
 func (*GetShowCheckInStatsRequest) ProtoMessage() {}
 
 func (x *GetShowCheckInStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[23]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1592,7 +1711,7 @@ func (x *GetShowCheckInStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetShowCheckInStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetShowCheckInStatsRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{23}
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetShowCheckInStatsRequest) GetShowId() string {
@@ -1619,7 +1738,7 @@ type GetShowCheckInStatsResponse struct {
 
 func (x *GetShowCheckInStatsResponse) Reset() {
 	*x = GetShowCheckInStatsResponse{}
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[24]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1631,7 +1750,7 @@ func (x *GetShowCheckInStatsResponse) String() string {
 func (*GetShowCheckInStatsResponse) ProtoMessage() {}
 
 func (x *GetShowCheckInStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[24]
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1644,7 +1763,7 @@ func (x *GetShowCheckInStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetShowCheckInStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetShowCheckInStatsResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{24}
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetShowCheckInStatsResponse) GetShowId() string {
@@ -1679,7 +1798,7 @@ var File_bookingrush_gate_v1_gate_proto protoreflect.FileDescriptor
 
 const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\n" +
-	"\x1ebookingrush/gate/v1/gate.proto\x12\x13bookingrush.gate.v1\x1a\"bookingrush/common/v1/access.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x02\n" +
+	"\x1ebookingrush/gate/v1/gate.proto\x12\x13bookingrush.gate.v1\x1a\"bookingrush/common/v1/access.proto\x1a\"bookingrush/common/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x02\n" +
 	"\x06Ticket\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1727,7 +1846,7 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\x1aListRevokedTicketsResponse\x12\x17\n" +
 	"\ashow_id\x18\x01 \x01(\tR\x06showId\x12<\n" +
 	"\atickets\x18\x02 \x03(\v2\".bookingrush.gate.v1.RevokedTicketR\atickets\x12/\n" +
-	"\x05as_of\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\xbf\x01\n" +
+	"\x05as_of\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\xfa\x01\n" +
 	"\x06Device\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
@@ -1735,7 +1854,9 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x91\x01\n" +
+	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x129\n" +
+	"\n" +
+	"revoked_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\"\x91\x01\n" +
 	"\x13CreateDeviceRequest\x12\x1e\n" +
 	"\x04name\x18\x01 \x01(\tB\n" +
 	"\xbaH\a\xc8\x01\x01r\x02\x18dR\x04name\x120\n" +
@@ -1746,7 +1867,14 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\x06device\x18\x01 \x01(\v2\x1b.bookingrush.gate.v1.DeviceR\x06device\x12\x1e\n" +
 	"\n" +
 	"credential\x18\x02 \x01(\tR\n" +
-	"credential\"?\n" +
+	"credential\"]\n" +
+	"\x12ListDevicesRequest\x12!\n" +
+	"\x04page\x18\x01 \x01(\x05B\r\xbaH\n" +
+	"\xd8\x01\x01\x1a\x05\x18\x90N(\x01R\x04page\x12$\n" +
+	"\bper_page\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\aperPage\"\x81\x01\n" +
+	"\x13ListDevicesResponse\x125\n" +
+	"\adevices\x18\x01 \x03(\v2\x1b.bookingrush.gate.v1.DeviceR\adevices\x123\n" +
+	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"?\n" +
 	"\x13RevokeDeviceRequest\x12(\n" +
 	"\tdevice_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\bdeviceId\"\x16\n" +
 	"\x14RevokeDeviceResponse\"\xa5\x01\n" +
@@ -1798,7 +1926,7 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\x18CHECK_IN_OUTCOME_REVOKED\x10\x03\x12 \n" +
 	"\x1cCHECK_IN_OUTCOME_WRONG_EVENT\x10\x04\x12\x1c\n" +
 	"\x18CHECK_IN_OUTCOME_INVALID\x10\x05\x12\x1f\n" +
-	"\x1bCHECK_IN_OUTCOME_WRONG_SHOW\x10\x062\xd7\v\n" +
+	"\x1bCHECK_IN_OUTCOME_WRONG_SHOW\x10\x062\xed\f\n" +
 	"\vGateService\x12\xa7\x01\n" +
 	"\x12ListBookingTickets\x12..bookingrush.gate.v1.ListBookingTicketsRequest\x1a/.bookingrush.gate.v1.ListBookingTicketsResponse\"0\x82\xd3\xe4\x93\x02'\x12%/api/v1/bookings/{booking_id}/tickets\x90\x02\x01\x12\x98\x01\n" +
 	"\rGetTicketKeys\x12).bookingrush.gate.v1.GetTicketKeysRequest\x1a*.bookingrush.gate.v1.GetTicketKeysResponse\"0\x82\xd3\xe4\x93\x02'\x12%/api/v1/events/{event_id}/ticket-keys\x90\x02\x01\x12\xb4\x01\n" +
@@ -1808,7 +1936,9 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\x06device\n" +
 	"\torganizer\x82\xd3\xe4\x93\x02)\x12'/api/v1/shows/{show_id}/revoked-tickets\x90\x02\x01\x12\x96\x01\n" +
 	"\fCreateDevice\x12(.bookingrush.gate.v1.CreateDeviceRequest\x1a).bookingrush.gate.v1.CreateDeviceResponse\"1\x82\xce\x18\v\n" +
-	"\torganizer\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/api/v1/checkin/devices\x12\xa2\x01\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02\x1c:\x01*\"\x17/api/v1/checkin/devices\x12\x93\x01\n" +
+	"\vListDevices\x12'.bookingrush.gate.v1.ListDevicesRequest\x1a(.bookingrush.gate.v1.ListDevicesResponse\"1\x82\xce\x18\v\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/checkin/devices\x90\x02\x01\x12\xa2\x01\n" +
 	"\fRevokeDevice\x12(.bookingrush.gate.v1.RevokeDeviceRequest\x1a).bookingrush.gate.v1.RevokeDeviceResponse\"=\x82\xce\x18\v\n" +
 	"\torganizer\x82\xd3\xe4\x93\x02%*#/api/v1/checkin/devices/{device_id}\x90\x02\x02\x12|\n" +
 	"\aCheckIn\x12#.bookingrush.gate.v1.CheckInRequest\x1a$.bookingrush.gate.v1.CheckInResponse\"&\x82\xce\x18\b\n" +
@@ -1832,7 +1962,7 @@ func file_bookingrush_gate_v1_gate_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_gate_v1_gate_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_gate_v1_gate_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_bookingrush_gate_v1_gate_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_bookingrush_gate_v1_gate_proto_goTypes = []any{
 	(TicketStatus)(0),                   // 0: bookingrush.gate.v1.TicketStatus
 	(CheckInOutcome)(0),                 // 1: bookingrush.gate.v1.CheckInOutcome
@@ -1850,63 +1980,71 @@ var file_bookingrush_gate_v1_gate_proto_goTypes = []any{
 	(*Device)(nil),                      // 13: bookingrush.gate.v1.Device
 	(*CreateDeviceRequest)(nil),         // 14: bookingrush.gate.v1.CreateDeviceRequest
 	(*CreateDeviceResponse)(nil),        // 15: bookingrush.gate.v1.CreateDeviceResponse
-	(*RevokeDeviceRequest)(nil),         // 16: bookingrush.gate.v1.RevokeDeviceRequest
-	(*RevokeDeviceResponse)(nil),        // 17: bookingrush.gate.v1.RevokeDeviceResponse
-	(*Scan)(nil),                        // 18: bookingrush.gate.v1.Scan
-	(*FirstScan)(nil),                   // 19: bookingrush.gate.v1.FirstScan
-	(*CheckInResult)(nil),               // 20: bookingrush.gate.v1.CheckInResult
-	(*CheckInRequest)(nil),              // 21: bookingrush.gate.v1.CheckInRequest
-	(*CheckInResponse)(nil),             // 22: bookingrush.gate.v1.CheckInResponse
-	(*SyncCheckInsRequest)(nil),         // 23: bookingrush.gate.v1.SyncCheckInsRequest
-	(*SyncCheckInsResponse)(nil),        // 24: bookingrush.gate.v1.SyncCheckInsResponse
-	(*GetShowCheckInStatsRequest)(nil),  // 25: bookingrush.gate.v1.GetShowCheckInStatsRequest
-	(*GetShowCheckInStatsResponse)(nil), // 26: bookingrush.gate.v1.GetShowCheckInStatsResponse
-	(*timestamppb.Timestamp)(nil),       // 27: google.protobuf.Timestamp
+	(*ListDevicesRequest)(nil),          // 16: bookingrush.gate.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),         // 17: bookingrush.gate.v1.ListDevicesResponse
+	(*RevokeDeviceRequest)(nil),         // 18: bookingrush.gate.v1.RevokeDeviceRequest
+	(*RevokeDeviceResponse)(nil),        // 19: bookingrush.gate.v1.RevokeDeviceResponse
+	(*Scan)(nil),                        // 20: bookingrush.gate.v1.Scan
+	(*FirstScan)(nil),                   // 21: bookingrush.gate.v1.FirstScan
+	(*CheckInResult)(nil),               // 22: bookingrush.gate.v1.CheckInResult
+	(*CheckInRequest)(nil),              // 23: bookingrush.gate.v1.CheckInRequest
+	(*CheckInResponse)(nil),             // 24: bookingrush.gate.v1.CheckInResponse
+	(*SyncCheckInsRequest)(nil),         // 25: bookingrush.gate.v1.SyncCheckInsRequest
+	(*SyncCheckInsResponse)(nil),        // 26: bookingrush.gate.v1.SyncCheckInsResponse
+	(*GetShowCheckInStatsRequest)(nil),  // 27: bookingrush.gate.v1.GetShowCheckInStatsRequest
+	(*GetShowCheckInStatsResponse)(nil), // 28: bookingrush.gate.v1.GetShowCheckInStatsResponse
+	(*timestamppb.Timestamp)(nil),       // 29: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),                 // 30: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_gate_v1_gate_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.gate.v1.Ticket.status:type_name -> bookingrush.gate.v1.TicketStatus
-	27, // 1: bookingrush.gate.v1.Ticket.valid_until:type_name -> google.protobuf.Timestamp
-	27, // 2: bookingrush.gate.v1.Ticket.checked_in_at:type_name -> google.protobuf.Timestamp
+	29, // 1: bookingrush.gate.v1.Ticket.valid_until:type_name -> google.protobuf.Timestamp
+	29, // 2: bookingrush.gate.v1.Ticket.checked_in_at:type_name -> google.protobuf.Timestamp
 	2,  // 3: bookingrush.gate.v1.ListBookingTicketsResponse.tickets:type_name -> bookingrush.gate.v1.Ticket
-	27, // 4: bookingrush.gate.v1.TicketKey.created_at:type_name -> google.protobuf.Timestamp
+	29, // 4: bookingrush.gate.v1.TicketKey.created_at:type_name -> google.protobuf.Timestamp
 	5,  // 5: bookingrush.gate.v1.GetTicketKeysResponse.keys:type_name -> bookingrush.gate.v1.TicketKey
 	5,  // 6: bookingrush.gate.v1.RotateTicketKeyResponse.keys:type_name -> bookingrush.gate.v1.TicketKey
-	27, // 7: bookingrush.gate.v1.RevokedTicket.revoked_at:type_name -> google.protobuf.Timestamp
+	29, // 7: bookingrush.gate.v1.RevokedTicket.revoked_at:type_name -> google.protobuf.Timestamp
 	11, // 8: bookingrush.gate.v1.ListRevokedTicketsResponse.tickets:type_name -> bookingrush.gate.v1.RevokedTicket
-	27, // 9: bookingrush.gate.v1.ListRevokedTicketsResponse.as_of:type_name -> google.protobuf.Timestamp
-	27, // 10: bookingrush.gate.v1.Device.created_at:type_name -> google.protobuf.Timestamp
-	27, // 11: bookingrush.gate.v1.Device.expires_at:type_name -> google.protobuf.Timestamp
-	13, // 12: bookingrush.gate.v1.CreateDeviceResponse.device:type_name -> bookingrush.gate.v1.Device
-	27, // 13: bookingrush.gate.v1.Scan.scanned_at:type_name -> google.protobuf.Timestamp
-	27, // 14: bookingrush.gate.v1.FirstScan.scanned_at:type_name -> google.protobuf.Timestamp
-	1,  // 15: bookingrush.gate.v1.CheckInResult.outcome:type_name -> bookingrush.gate.v1.CheckInOutcome
-	19, // 16: bookingrush.gate.v1.CheckInResult.first_scan:type_name -> bookingrush.gate.v1.FirstScan
-	20, // 17: bookingrush.gate.v1.CheckInResponse.result:type_name -> bookingrush.gate.v1.CheckInResult
-	18, // 18: bookingrush.gate.v1.SyncCheckInsRequest.scans:type_name -> bookingrush.gate.v1.Scan
-	20, // 19: bookingrush.gate.v1.SyncCheckInsResponse.results:type_name -> bookingrush.gate.v1.CheckInResult
-	3,  // 20: bookingrush.gate.v1.GateService.ListBookingTickets:input_type -> bookingrush.gate.v1.ListBookingTicketsRequest
-	6,  // 21: bookingrush.gate.v1.GateService.GetTicketKeys:input_type -> bookingrush.gate.v1.GetTicketKeysRequest
-	8,  // 22: bookingrush.gate.v1.GateService.RotateTicketKey:input_type -> bookingrush.gate.v1.RotateTicketKeyRequest
-	10, // 23: bookingrush.gate.v1.GateService.ListRevokedTickets:input_type -> bookingrush.gate.v1.ListRevokedTicketsRequest
-	14, // 24: bookingrush.gate.v1.GateService.CreateDevice:input_type -> bookingrush.gate.v1.CreateDeviceRequest
-	16, // 25: bookingrush.gate.v1.GateService.RevokeDevice:input_type -> bookingrush.gate.v1.RevokeDeviceRequest
-	21, // 26: bookingrush.gate.v1.GateService.CheckIn:input_type -> bookingrush.gate.v1.CheckInRequest
-	23, // 27: bookingrush.gate.v1.GateService.SyncCheckIns:input_type -> bookingrush.gate.v1.SyncCheckInsRequest
-	25, // 28: bookingrush.gate.v1.GateService.GetShowCheckInStats:input_type -> bookingrush.gate.v1.GetShowCheckInStatsRequest
-	4,  // 29: bookingrush.gate.v1.GateService.ListBookingTickets:output_type -> bookingrush.gate.v1.ListBookingTicketsResponse
-	7,  // 30: bookingrush.gate.v1.GateService.GetTicketKeys:output_type -> bookingrush.gate.v1.GetTicketKeysResponse
-	9,  // 31: bookingrush.gate.v1.GateService.RotateTicketKey:output_type -> bookingrush.gate.v1.RotateTicketKeyResponse
-	12, // 32: bookingrush.gate.v1.GateService.ListRevokedTickets:output_type -> bookingrush.gate.v1.ListRevokedTicketsResponse
-	15, // 33: bookingrush.gate.v1.GateService.CreateDevice:output_type -> bookingrush.gate.v1.CreateDeviceResponse
-	17, // 34: bookingrush.gate.v1.GateService.RevokeDevice:output_type -> bookingrush.gate.v1.RevokeDeviceResponse
-	22, // 35: bookingrush.gate.v1.GateService.CheckIn:output_type -> bookingrush.gate.v1.CheckInResponse
-	24, // 36: bookingrush.gate.v1.GateService.SyncCheckIns:output_type -> bookingrush.gate.v1.SyncCheckInsResponse
-	26, // 37: bookingrush.gate.v1.GateService.GetShowCheckInStats:output_type -> bookingrush.gate.v1.GetShowCheckInStatsResponse
-	29, // [29:38] is the sub-list for method output_type
-	20, // [20:29] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	29, // 9: bookingrush.gate.v1.ListRevokedTicketsResponse.as_of:type_name -> google.protobuf.Timestamp
+	29, // 10: bookingrush.gate.v1.Device.created_at:type_name -> google.protobuf.Timestamp
+	29, // 11: bookingrush.gate.v1.Device.expires_at:type_name -> google.protobuf.Timestamp
+	29, // 12: bookingrush.gate.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
+	13, // 13: bookingrush.gate.v1.CreateDeviceResponse.device:type_name -> bookingrush.gate.v1.Device
+	13, // 14: bookingrush.gate.v1.ListDevicesResponse.devices:type_name -> bookingrush.gate.v1.Device
+	30, // 15: bookingrush.gate.v1.ListDevicesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	29, // 16: bookingrush.gate.v1.Scan.scanned_at:type_name -> google.protobuf.Timestamp
+	29, // 17: bookingrush.gate.v1.FirstScan.scanned_at:type_name -> google.protobuf.Timestamp
+	1,  // 18: bookingrush.gate.v1.CheckInResult.outcome:type_name -> bookingrush.gate.v1.CheckInOutcome
+	21, // 19: bookingrush.gate.v1.CheckInResult.first_scan:type_name -> bookingrush.gate.v1.FirstScan
+	22, // 20: bookingrush.gate.v1.CheckInResponse.result:type_name -> bookingrush.gate.v1.CheckInResult
+	20, // 21: bookingrush.gate.v1.SyncCheckInsRequest.scans:type_name -> bookingrush.gate.v1.Scan
+	22, // 22: bookingrush.gate.v1.SyncCheckInsResponse.results:type_name -> bookingrush.gate.v1.CheckInResult
+	3,  // 23: bookingrush.gate.v1.GateService.ListBookingTickets:input_type -> bookingrush.gate.v1.ListBookingTicketsRequest
+	6,  // 24: bookingrush.gate.v1.GateService.GetTicketKeys:input_type -> bookingrush.gate.v1.GetTicketKeysRequest
+	8,  // 25: bookingrush.gate.v1.GateService.RotateTicketKey:input_type -> bookingrush.gate.v1.RotateTicketKeyRequest
+	10, // 26: bookingrush.gate.v1.GateService.ListRevokedTickets:input_type -> bookingrush.gate.v1.ListRevokedTicketsRequest
+	14, // 27: bookingrush.gate.v1.GateService.CreateDevice:input_type -> bookingrush.gate.v1.CreateDeviceRequest
+	16, // 28: bookingrush.gate.v1.GateService.ListDevices:input_type -> bookingrush.gate.v1.ListDevicesRequest
+	18, // 29: bookingrush.gate.v1.GateService.RevokeDevice:input_type -> bookingrush.gate.v1.RevokeDeviceRequest
+	23, // 30: bookingrush.gate.v1.GateService.CheckIn:input_type -> bookingrush.gate.v1.CheckInRequest
+	25, // 31: bookingrush.gate.v1.GateService.SyncCheckIns:input_type -> bookingrush.gate.v1.SyncCheckInsRequest
+	27, // 32: bookingrush.gate.v1.GateService.GetShowCheckInStats:input_type -> bookingrush.gate.v1.GetShowCheckInStatsRequest
+	4,  // 33: bookingrush.gate.v1.GateService.ListBookingTickets:output_type -> bookingrush.gate.v1.ListBookingTicketsResponse
+	7,  // 34: bookingrush.gate.v1.GateService.GetTicketKeys:output_type -> bookingrush.gate.v1.GetTicketKeysResponse
+	9,  // 35: bookingrush.gate.v1.GateService.RotateTicketKey:output_type -> bookingrush.gate.v1.RotateTicketKeyResponse
+	12, // 36: bookingrush.gate.v1.GateService.ListRevokedTickets:output_type -> bookingrush.gate.v1.ListRevokedTicketsResponse
+	15, // 37: bookingrush.gate.v1.GateService.CreateDevice:output_type -> bookingrush.gate.v1.CreateDeviceResponse
+	17, // 38: bookingrush.gate.v1.GateService.ListDevices:output_type -> bookingrush.gate.v1.ListDevicesResponse
+	19, // 39: bookingrush.gate.v1.GateService.RevokeDevice:output_type -> bookingrush.gate.v1.RevokeDeviceResponse
+	24, // 40: bookingrush.gate.v1.GateService.CheckIn:output_type -> bookingrush.gate.v1.CheckInResponse
+	26, // 41: bookingrush.gate.v1.GateService.SyncCheckIns:output_type -> bookingrush.gate.v1.SyncCheckInsResponse
+	28, // 42: bookingrush.gate.v1.GateService.GetShowCheckInStats:output_type -> bookingrush.gate.v1.GetShowCheckInStatsResponse
+	33, // [33:43] is the sub-list for method output_type
+	23, // [23:33] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_gate_v1_gate_proto_init() }
@@ -1920,7 +2058,7 @@ func file_bookingrush_gate_v1_gate_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_gate_v1_gate_proto_rawDesc), len(file_bookingrush_gate_v1_gate_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   25,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

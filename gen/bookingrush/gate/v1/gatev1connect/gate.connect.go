@@ -51,6 +51,8 @@ const (
 	// GateServiceCreateDeviceProcedure is the fully-qualified name of the GateService's CreateDevice
 	// RPC.
 	GateServiceCreateDeviceProcedure = "/bookingrush.gate.v1.GateService/CreateDevice"
+	// GateServiceListDevicesProcedure is the fully-qualified name of the GateService's ListDevices RPC.
+	GateServiceListDevicesProcedure = "/bookingrush.gate.v1.GateService/ListDevices"
 	// GateServiceRevokeDeviceProcedure is the fully-qualified name of the GateService's RevokeDevice
 	// RPC.
 	GateServiceRevokeDeviceProcedure = "/bookingrush.gate.v1.GateService/RevokeDevice"
@@ -89,6 +91,10 @@ type GateServiceClient interface {
 	// events and answers its credential (once): the bearer token the device
 	// sends to /checkin. It calls the gate service only, for those events.
 	CreateDevice(context.Context, *connect.Request[v1.CreateDeviceRequest]) (*connect.Response[v1.CreateDeviceResponse], error)
+	// ListDevices pages through the devices the caller registered, newest
+	// first, revoked and expired ones too (never their credentials): how an
+	// organizer finds the id of a device to revoke.
+	ListDevices(context.Context, *connect.Request[v1.ListDevicesRequest]) (*connect.Response[v1.ListDevicesResponse], error)
 	// RevokeDevice ends a device's credential at once (its organizer or an admin).
 	RevokeDevice(context.Context, *connect.Request[v1.RevokeDeviceRequest]) (*connect.Response[v1.RevokeDeviceResponse], error)
 	// CheckIn validates a scanned code and records the scan (a check-in
@@ -159,6 +165,13 @@ func NewGateServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(gateServiceMethods.ByName("CreateDevice")),
 			connect.WithClientOptions(opts...),
 		),
+		listDevices: connect.NewClient[v1.ListDevicesRequest, v1.ListDevicesResponse](
+			httpClient,
+			baseURL+GateServiceListDevicesProcedure,
+			connect.WithSchema(gateServiceMethods.ByName("ListDevices")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		revokeDevice: connect.NewClient[v1.RevokeDeviceRequest, v1.RevokeDeviceResponse](
 			httpClient,
 			baseURL+GateServiceRevokeDeviceProcedure,
@@ -195,6 +208,7 @@ type gateServiceClient struct {
 	rotateTicketKey     *connect.Client[v1.RotateTicketKeyRequest, v1.RotateTicketKeyResponse]
 	listRevokedTickets  *connect.Client[v1.ListRevokedTicketsRequest, v1.ListRevokedTicketsResponse]
 	createDevice        *connect.Client[v1.CreateDeviceRequest, v1.CreateDeviceResponse]
+	listDevices         *connect.Client[v1.ListDevicesRequest, v1.ListDevicesResponse]
 	revokeDevice        *connect.Client[v1.RevokeDeviceRequest, v1.RevokeDeviceResponse]
 	checkIn             *connect.Client[v1.CheckInRequest, v1.CheckInResponse]
 	syncCheckIns        *connect.Client[v1.SyncCheckInsRequest, v1.SyncCheckInsResponse]
@@ -224,6 +238,11 @@ func (c *gateServiceClient) ListRevokedTickets(ctx context.Context, req *connect
 // CreateDevice calls bookingrush.gate.v1.GateService.CreateDevice.
 func (c *gateServiceClient) CreateDevice(ctx context.Context, req *connect.Request[v1.CreateDeviceRequest]) (*connect.Response[v1.CreateDeviceResponse], error) {
 	return c.createDevice.CallUnary(ctx, req)
+}
+
+// ListDevices calls bookingrush.gate.v1.GateService.ListDevices.
+func (c *gateServiceClient) ListDevices(ctx context.Context, req *connect.Request[v1.ListDevicesRequest]) (*connect.Response[v1.ListDevicesResponse], error) {
+	return c.listDevices.CallUnary(ctx, req)
 }
 
 // RevokeDevice calls bookingrush.gate.v1.GateService.RevokeDevice.
@@ -271,6 +290,10 @@ type GateServiceHandler interface {
 	// events and answers its credential (once): the bearer token the device
 	// sends to /checkin. It calls the gate service only, for those events.
 	CreateDevice(context.Context, *connect.Request[v1.CreateDeviceRequest]) (*connect.Response[v1.CreateDeviceResponse], error)
+	// ListDevices pages through the devices the caller registered, newest
+	// first, revoked and expired ones too (never their credentials): how an
+	// organizer finds the id of a device to revoke.
+	ListDevices(context.Context, *connect.Request[v1.ListDevicesRequest]) (*connect.Response[v1.ListDevicesResponse], error)
 	// RevokeDevice ends a device's credential at once (its organizer or an admin).
 	RevokeDevice(context.Context, *connect.Request[v1.RevokeDeviceRequest]) (*connect.Response[v1.RevokeDeviceResponse], error)
 	// CheckIn validates a scanned code and records the scan (a check-in
@@ -337,6 +360,13 @@ func NewGateServiceHandler(svc GateServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(gateServiceMethods.ByName("CreateDevice")),
 		connect.WithHandlerOptions(opts...),
 	)
+	gateServiceListDevicesHandler := connect.NewUnaryHandler(
+		GateServiceListDevicesProcedure,
+		svc.ListDevices,
+		connect.WithSchema(gateServiceMethods.ByName("ListDevices")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	gateServiceRevokeDeviceHandler := connect.NewUnaryHandler(
 		GateServiceRevokeDeviceProcedure,
 		svc.RevokeDevice,
@@ -375,6 +405,8 @@ func NewGateServiceHandler(svc GateServiceHandler, opts ...connect.HandlerOption
 			gateServiceListRevokedTicketsHandler.ServeHTTP(w, r)
 		case GateServiceCreateDeviceProcedure:
 			gateServiceCreateDeviceHandler.ServeHTTP(w, r)
+		case GateServiceListDevicesProcedure:
+			gateServiceListDevicesHandler.ServeHTTP(w, r)
 		case GateServiceRevokeDeviceProcedure:
 			gateServiceRevokeDeviceHandler.ServeHTTP(w, r)
 		case GateServiceCheckInProcedure:
@@ -410,6 +442,10 @@ func (UnimplementedGateServiceHandler) ListRevokedTickets(context.Context, *conn
 
 func (UnimplementedGateServiceHandler) CreateDevice(context.Context, *connect.Request[v1.CreateDeviceRequest]) (*connect.Response[v1.CreateDeviceResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.gate.v1.GateService.CreateDevice is not implemented"))
+}
+
+func (UnimplementedGateServiceHandler) ListDevices(context.Context, *connect.Request[v1.ListDevicesRequest]) (*connect.Response[v1.ListDevicesResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.gate.v1.GateService.ListDevices is not implemented"))
 }
 
 func (UnimplementedGateServiceHandler) RevokeDevice(context.Context, *connect.Request[v1.RevokeDeviceRequest]) (*connect.Response[v1.RevokeDeviceResponse], error) {

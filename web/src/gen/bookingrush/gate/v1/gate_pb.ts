@@ -9,6 +9,8 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_bookingrush_common_v1_access } from "../../common/v1/access_pb";
+import type { PageMeta, PageMetaJson } from "../../common/v1/common_pb";
+import { file_bookingrush_common_v1_common } from "../../common/v1/common_pb";
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb";
 import type { Timestamp, TimestampJson } from "@bufbuild/protobuf/wkt";
@@ -19,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bookingrush/gate/v1/gate.proto.
  */
 export const file_bookingrush_gate_v1_gate: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ib29raW5ncnVzaC9nYXRlL3YxL2dhdGUucHJvdG8SE2Jvb2tpbmdydXNoLmdhdGUudjEinwIKBlRpY2tldBIKCgJpZBgBIAEoCRISCgpib29raW5nX2lkGAIgASgJEgwKBHNlYXQYAyABKAUSEAoIZXZlbnRfaWQYBCABKAkSDwoHc2hvd19pZBgFIAEoCRIPCgd6b25lX2lkGAYgASgJEjEKBnN0YXR1cxgHIAEoDjIhLmJvb2tpbmdydXNoLmdhdGUudjEuVGlja2V0U3RhdHVzEgwKBGNvZGUYCCABKAkSDgoGcXJfcG5nGAkgASgMEi8KC3ZhbGlkX3VudGlsGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1jaGVja2VkX2luX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI8ChlMaXN0Qm9va2luZ1RpY2tldHNSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBIkoKGkxpc3RCb29raW5nVGlja2V0c1Jlc3BvbnNlEiwKB3RpY2tldHMYASADKAsyGy5ib29raW5ncnVzaC5nYXRlLnYxLlRpY2tldCKCAQoJVGlja2V0S2V5Eg4KBmtleV9pZBgBIAEoDRIRCglhbGdvcml0aG0YAiABKAkSEgoKcHVibGljX2tleRgDIAEoDBIOCgZhY3RpdmUYBCABKAgSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiNQoUR2V0VGlja2V0S2V5c1JlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBIlcKFUdldFRpY2tldEtleXNSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIsCgRrZXlzGAIgAygLMh4uYm9va2luZ3J1c2guZ2F0ZS52MS5UaWNrZXRLZXkiTgoWUm90YXRlVGlja2V0S2V5UmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQESFQoNZHJvcF9wcmV2aW91cxgCIAEoCCJHChdSb3RhdGVUaWNrZXRLZXlSZXNwb25zZRIsCgRrZXlzGAEgAygLMh4uYm9va2luZ3J1c2guZ2F0ZS52MS5UaWNrZXRLZXkiOQoZTGlzdFJldm9rZWRUaWNrZXRzUmVxdWVzdBIcCgdzaG93X2lkGAEgASgJQgu6SAjIAQFyA7ABASJSCg1SZXZva2VkVGlja2V0EhEKCXRpY2tldF9pZBgBIAEoCRIuCgpyZXZva2VkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKNAQoaTGlzdFJldm9rZWRUaWNrZXRzUmVzcG9uc2USDwoHc2hvd19pZBgBIAEoCRIzCgd0aWNrZXRzGAIgAygLMiIuYm9va2luZ3J1c2guZ2F0ZS52MS5SZXZva2VkVGlja2V0EikKBWFzX29mGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKVAQoGRGV2aWNlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJZXZlbnRfaWRzGAMgAygJEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInYKE0NyZWF0ZURldmljZVJlcXVlc3QSGAoEbmFtZRgBIAEoCUIKukgHyAEBcgIYZBImCglldmVudF9pZHMYAiADKAlCE7pIEJIBDQgBEBQYASIFcgOwAQESHQoKdmFsaWRfZGF5cxgDIAEoBUIJukgGGgQYWigAIlcKFENyZWF0ZURldmljZVJlc3BvbnNlEisKBmRldmljZRgBIAEoCzIbLmJvb2tpbmdydXNoLmdhdGUudjEuRGV2aWNlEhIKCmNyZWRlbnRpYWwYAiABKAkiNQoTUmV2b2tlRGV2aWNlUmVxdWVzdBIeCglkZXZpY2VfaWQYASABKAlCC7pICMgBAXIDsAEBIhYKFFJldm9rZURldmljZVJlc3BvbnNlIoYBCgRTY2FuEhkKBGNvZGUYASABKAlCC7pICMgBAXIDGIAEEhUKBGdhdGUYAiABKAlCB7pIBHICGGQSLgoKc2Nhbm5lZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoHc2hvd19pZBgEIAEoCUILukgI2AEBcgOwAQEiXAoJRmlyc3RTY2FuEi4KCnNjYW5uZWRfYXQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBGdhdGUYAiABKAkSEQoJZGV2aWNlX2lkGAMgASgJIr4BCg1DaGVja0luUmVzdWx0EjQKB291dGNvbWUYASABKA4yIy5ib29raW5ncnVzaC5nYXRlLnYxLkNoZWNrSW5PdXRjb21lEhEKCXRpY2tldF9pZBgCIAEoCRIPCgdzaG93X2lkGAMgASgJEg8KB3pvbmVfaWQYBCABKAkSMgoKZmlyc3Rfc2NhbhgFIAEoCzIeLmJvb2tpbmdydXNoLmdhdGUudjEuRmlyc3RTY2FuEg4KBnJlYXNvbhgGIAEoCSJgCg5DaGVja0luUmVxdWVzdBIZCgRjb2RlGAEgASgJQgu6SAjIAQFyAxiABBIVCgRnYXRlGAIgASgJQge6SARyAhhkEhwKB3Nob3dfaWQYAyABKAlCC7pICNgBAXIDsAEBIkUKD0NoZWNrSW5SZXNwb25zZRIyCgZyZXN1bHQYASABKAsyIi5ib29raW5ncnVzaC5nYXRlLnYxLkNoZWNrSW5SZXN1bHQiTAoTU3luY0NoZWNrSW5zUmVxdWVzdBI1CgVzY2FucxgBIAMoCzIZLmJvb2tpbmdydXNoLmdhdGUudjEuU2NhbkILukgIkgEFCAEQ9AMiSwoUU3luY0NoZWNrSW5zUmVzcG9uc2USMwoHcmVzdWx0cxgBIAMoCzIiLmJvb2tpbmdydXNoLmdhdGUudjEuQ2hlY2tJblJlc3VsdCI6ChpHZXRTaG93Q2hlY2tJblN0YXRzUmVxdWVzdBIcCgdzaG93X2lkGAEgASgJQgu6SAjIAQFyA7ABASJhChtHZXRTaG93Q2hlY2tJblN0YXRzUmVzcG9uc2USDwoHc2hvd19pZBgBIAEoCRIMCgRzb2xkGAIgASgFEhIKCmNoZWNrZWRfaW4YAyABKAUSDwoHcmV2b2tlZBgEIAEoBSphCgxUaWNrZXRTdGF0dXMSHQoZVElDS0VUX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1RJQ0tFVF9TVEFUVVNfVkFMSUQQARIZChVUSUNLRVRfU1RBVFVTX1JFVk9LRUQQAirwAQoOQ2hlY2tJbk91dGNvbWUSIAocQ0hFQ0tfSU5fT1VUQ09NRV9VTlNQRUNJRklFRBAAEhoKFkNIRUNLX0lOX09VVENPTUVfVkFMSUQQARIhCh1DSEVDS19JTl9PVVRDT01FX0FMUkVBRFlfVVNFRBACEhwKGENIRUNLX0lOX09VVENPTUVfUkVWT0tFRBADEiAKHENIRUNLX0lOX09VVENPTUVfV1JPTkdfRVZFTlQQBBIcChhDSEVDS19JTl9PVVRDT01FX0lOVkFMSUQQBRIfChtDSEVDS19JTl9PVVRDT01FX1dST05HX1NIT1cQBjLXCwoLR2F0ZVNlcnZpY2USpwEKEkxpc3RCb29raW5nVGlja2V0cxIuLmJvb2tpbmdydXNoLmdhdGUudjEuTGlzdEJvb2tpbmdUaWNrZXRzUmVxdWVzdBovLmJvb2tpbmdydXNoLmdhdGUudjEuTGlzdEJvb2tpbmdUaWNrZXRzUmVzcG9uc2UiMJACAYLT5JMCJxIlL2FwaS92MS9ib29raW5ncy97Ym9va2luZ19pZH0vdGlja2V0cxKYAQoNR2V0VGlja2V0S2V5cxIpLmJvb2tpbmdydXNoLmdhdGUudjEuR2V0VGlja2V0S2V5c1JlcXVlc3QaKi5ib29raW5ncnVzaC5nYXRlLnYxLkdldFRpY2tldEtleXNSZXNwb25zZSIwkAIBgtPkkwInEiUvYXBpL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3RpY2tldC1rZXlzErQBCg9Sb3RhdGVUaWNrZXRLZXkSKy5ib29raW5ncnVzaC5nYXRlLnYxLlJvdGF0ZVRpY2tldEtleVJlcXVlc3QaLC5ib29raW5ncnVzaC5nYXRlLnYxLlJvdGF0ZVRpY2tldEtleVJlc3BvbnNlIkaCzhgLCglvcmdhbml6ZXKC0+STAjE6ASoiLC9hcGkvdjEvZXZlbnRzL3tldmVudF9pZH0vdGlja2V0LWtleXMvcm90YXRlEsABChJMaXN0UmV2b2tlZFRpY2tldHMSLi5ib29raW5ncnVzaC5nYXRlLnYxLkxpc3RSZXZva2VkVGlja2V0c1JlcXVlc3QaLy5ib29raW5ncnVzaC5nYXRlLnYxLkxpc3RSZXZva2VkVGlja2V0c1Jlc3BvbnNlIkmQAgGCzhgTCgZkZXZpY2UKCW9yZ2FuaXplcoLT5JMCKRInL2FwaS92MS9zaG93cy97c2hvd19pZH0vcmV2b2tlZC10aWNrZXRzEpYBCgxDcmVhdGVEZXZpY2USKC5ib29raW5ncnVzaC5nYXRlLnYxLkNyZWF0ZURldmljZVJlcXVlc3QaKS5ib29raW5ncnVzaC5nYXRlLnYxLkNyZWF0ZURldmljZVJlc3BvbnNlIjGCzhgLCglvcmdhbml6ZXKC0+STAhw6ASoiFy9hcGkvdjEvY2hlY2tpbi9kZXZpY2VzEqIBCgxSZXZva2VEZXZpY2USKC5ib29raW5ncnVzaC5nYXRlLnYxLlJldm9rZURldmljZVJlcXVlc3QaKS5ib29raW5ncnVzaC5nYXRlLnYxLlJldm9rZURldmljZVJlc3BvbnNlIj2QAgKCzhgLCglvcmdhbml6ZXKC0+STAiUqIy9hcGkvdjEvY2hlY2tpbi9kZXZpY2VzL3tkZXZpY2VfaWR9EnwKB0NoZWNrSW4SIy5ib29raW5ncnVzaC5nYXRlLnYxLkNoZWNrSW5SZXF1ZXN0GiQuYm9va2luZ3J1c2guZ2F0ZS52MS5DaGVja0luUmVzcG9uc2UiJoLOGAgKBmRldmljZYLT5JMCFDoBKiIPL2FwaS92MS9jaGVja2luEpABCgxTeW5jQ2hlY2tJbnMSKC5ib29raW5ncnVzaC5nYXRlLnYxLlN5bmNDaGVja0luc1JlcXVlc3QaKS5ib29raW5ncnVzaC5nYXRlLnYxLlN5bmNDaGVja0luc1Jlc3BvbnNlIiuCzhgICgZkZXZpY2WC0+STAhk6ASoiFC9hcGkvdjEvY2hlY2tpbi9zeW5jErkBChNHZXRTaG93Q2hlY2tJblN0YXRzEi8uYm9va2luZ3J1c2guZ2F0ZS52MS5HZXRTaG93Q2hlY2tJblN0YXRzUmVxdWVzdBowLmJvb2tpbmdydXNoLmdhdGUudjEuR2V0U2hvd0NoZWNrSW5TdGF0c1Jlc3BvbnNlIj+QAgGCzhgLCglvcmdhbml6ZXKC0+STAicSJS9hcGkvdjEvc2hvd3Mve3Nob3dfaWR9L2NoZWNraW4tc3RhdHNiBnByb3RvMw", [file_bookingrush_common_v1_access, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("Ch5ib29raW5ncnVzaC9nYXRlL3YxL2dhdGUucHJvdG8SE2Jvb2tpbmdydXNoLmdhdGUudjEinwIKBlRpY2tldBIKCgJpZBgBIAEoCRISCgpib29raW5nX2lkGAIgASgJEgwKBHNlYXQYAyABKAUSEAoIZXZlbnRfaWQYBCABKAkSDwoHc2hvd19pZBgFIAEoCRIPCgd6b25lX2lkGAYgASgJEjEKBnN0YXR1cxgHIAEoDjIhLmJvb2tpbmdydXNoLmdhdGUudjEuVGlja2V0U3RhdHVzEgwKBGNvZGUYCCABKAkSDgoGcXJfcG5nGAkgASgMEi8KC3ZhbGlkX3VudGlsGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1jaGVja2VkX2luX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI8ChlMaXN0Qm9va2luZ1RpY2tldHNSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBIkoKGkxpc3RCb29raW5nVGlja2V0c1Jlc3BvbnNlEiwKB3RpY2tldHMYASADKAsyGy5ib29raW5ncnVzaC5nYXRlLnYxLlRpY2tldCKCAQoJVGlja2V0S2V5Eg4KBmtleV9pZBgBIAEoDRIRCglhbGdvcml0aG0YAiABKAkSEgoKcHVibGljX2tleRgDIAEoDBIOCgZhY3RpdmUYBCABKAgSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiNQoUR2V0VGlja2V0S2V5c1JlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBIlcKFUdldFRpY2tldEtleXNSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIsCgRrZXlzGAIgAygLMh4uYm9va2luZ3J1c2guZ2F0ZS52MS5UaWNrZXRLZXkiTgoWUm90YXRlVGlja2V0S2V5UmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQESFQoNZHJvcF9wcmV2aW91cxgCIAEoCCJHChdSb3RhdGVUaWNrZXRLZXlSZXNwb25zZRIsCgRrZXlzGAEgAygLMh4uYm9va2luZ3J1c2guZ2F0ZS52MS5UaWNrZXRLZXkiOQoZTGlzdFJldm9rZWRUaWNrZXRzUmVxdWVzdBIcCgdzaG93X2lkGAEgASgJQgu6SAjIAQFyA7ABASJSCg1SZXZva2VkVGlja2V0EhEKCXRpY2tldF9pZBgBIAEoCRIuCgpyZXZva2VkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKNAQoaTGlzdFJldm9rZWRUaWNrZXRzUmVzcG9uc2USDwoHc2hvd19pZBgBIAEoCRIzCgd0aWNrZXRzGAIgAygLMiIuYm9va2luZ3J1c2guZ2F0ZS52MS5SZXZva2VkVGlja2V0EikKBWFzX29mGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLFAQoGRGV2aWNlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJZXZlbnRfaWRzGAMgAygJEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJldm9rZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInYKE0NyZWF0ZURldmljZVJlcXVlc3QSGAoEbmFtZRgBIAEoCUIKukgHyAEBcgIYZBImCglldmVudF9pZHMYAiADKAlCE7pIEJIBDQgBEBQYASIFcgOwAQESHQoKdmFsaWRfZGF5cxgDIAEoBUIJukgGGgQYWigAIlcKFENyZWF0ZURldmljZVJlc3BvbnNlEisKBmRldmljZRgBIAEoCzIbLmJvb2tpbmdydXNoLmdhdGUudjEuRGV2aWNlEhIKCmNyZWRlbnRpYWwYAiABKAkiTgoSTGlzdERldmljZXNSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoACJyChNMaXN0RGV2aWNlc1Jlc3BvbnNlEiwKB2RldmljZXMYASADKAsyGy5ib29raW5ncnVzaC5nYXRlLnYxLkRldmljZRItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIjUKE1Jldm9rZURldmljZVJlcXVlc3QSHgoJZGV2aWNlX2lkGAEgASgJQgu6SAjIAQFyA7ABASIWChRSZXZva2VEZXZpY2VSZXNwb25zZSKGAQoEU2NhbhIZCgRjb2RlGAEgASgJQgu6SAjIAQFyAxiABBIVCgRnYXRlGAIgASgJQge6SARyAhhkEi4KCnNjYW5uZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKB3Nob3dfaWQYBCABKAlCC7pICNgBAXIDsAEBIlwKCUZpcnN0U2NhbhIuCgpzY2FubmVkX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRnYXRlGAIgASgJEhEKCWRldmljZV9pZBgDIAEoCSK+AQoNQ2hlY2tJblJlc3VsdBI0CgdvdXRjb21lGAEgASgOMiMuYm9va2luZ3J1c2guZ2F0ZS52MS5DaGVja0luT3V0Y29tZRIRCgl0aWNrZXRfaWQYAiABKAkSDwoHc2hvd19pZBgDIAEoCRIPCgd6b25lX2lkGAQgASgJEjIKCmZpcnN0X3NjYW4YBSABKAsyHi5ib29raW5ncnVzaC5nYXRlLnYxLkZpcnN0U2NhbhIOCgZyZWFzb24YBiABKAkiYAoOQ2hlY2tJblJlcXVlc3QSGQoEY29kZRgBIAEoCUILukgIyAEBcgMYgAQSFQoEZ2F0ZRgCIAEoCUIHukgEcgIYZBIcCgdzaG93X2lkGAMgASgJQgu6SAjYAQFyA7ABASJFCg9DaGVja0luUmVzcG9uc2USMgoGcmVzdWx0GAEgASgLMiIuYm9va2luZ3J1c2guZ2F0ZS52MS5DaGVja0luUmVzdWx0IkwKE1N5bmNDaGVja0luc1JlcXVlc3QSNQoFc2NhbnMYASADKAsyGS5ib29raW5ncnVzaC5nYXRlLnYxLlNjYW5CC7pICJIBBQgBEPQDIksKFFN5bmNDaGVja0luc1Jlc3BvbnNlEjMKB3Jlc3VsdHMYASADKAsyIi5ib29raW5ncnVzaC5nYXRlLnYxLkNoZWNrSW5SZXN1bHQiOgoaR2V0U2hvd0NoZWNrSW5TdGF0c1JlcXVlc3QSHAoHc2hvd19pZBgBIAEoCUILukgIyAEBcgOwAQEiYQobR2V0U2hvd0NoZWNrSW5TdGF0c1Jlc3BvbnNlEg8KB3Nob3dfaWQYASABKAkSDAoEc29sZBgCIAEoBRISCgpjaGVja2VkX2luGAMgASgFEg8KB3Jldm9rZWQYBCABKAUqYQoMVGlja2V0U3RhdHVzEh0KGVRJQ0tFVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNUSUNLRVRfU1RBVFVTX1ZBTElEEAESGQoVVElDS0VUX1NUQVRVU19SRVZPS0VEEAIq8AEKDkNoZWNrSW5PdXRjb21lEiAKHENIRUNLX0lOX09VVENPTUVfVU5TUEVDSUZJRUQQABIaChZDSEVDS19JTl9PVVRDT01FX1ZBTElEEAESIQodQ0hFQ0tfSU5fT1VUQ09NRV9BTFJFQURZX1VTRUQQAhIcChhDSEVDS19JTl9PVVRDT01FX1JFVk9LRUQQAxIgChxDSEVDS19JTl9PVVRDT01FX1dST05HX0VWRU5UEAQSHAoYQ0hFQ0tfSU5fT1VUQ09NRV9JTlZBTElEEAUSHwobQ0hFQ0tfSU5fT1VUQ09NRV9XUk9OR19TSE9XEAYy7QwKC0dhdGVTZXJ2aWNlEqcBChJMaXN0Qm9va2luZ1RpY2tldHMSLi5ib29raW5ncnVzaC5nYXRlLnYxLkxpc3RCb29raW5nVGlja2V0c1JlcXVlc3QaLy5ib29raW5ncnVzaC5nYXRlLnYxLkxpc3RCb29raW5nVGlja2V0c1Jlc3BvbnNlIjCQAgGC0+STAicSJS9hcGkvdjEvYm9va2luZ3Mve2Jvb2tpbmdfaWR9L3RpY2tldHMSmAEKDUdldFRpY2tldEtleXMSKS5ib29raW5ncnVzaC5nYXRlLnYxLkdldFRpY2tldEtleXNSZXF1ZXN0GiouYm9va2luZ3J1c2guZ2F0ZS52MS5HZXRUaWNrZXRLZXlzUmVzcG9uc2UiMJACAYLT5JMCJxIlL2FwaS92MS9ldmVudHMve2V2ZW50X2lkfS90aWNrZXQta2V5cxK0AQoPUm90YXRlVGlja2V0S2V5EisuYm9va2luZ3J1c2guZ2F0ZS52MS5Sb3RhdGVUaWNrZXRLZXlSZXF1ZXN0GiwuYm9va2luZ3J1c2guZ2F0ZS52MS5Sb3RhdGVUaWNrZXRLZXlSZXNwb25zZSJGgs4YCwoJb3JnYW5pemVygtPkkwIxOgEqIiwvYXBpL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3RpY2tldC1rZXlzL3JvdGF0ZRLAAQoSTGlzdFJldm9rZWRUaWNrZXRzEi4uYm9va2luZ3J1c2guZ2F0ZS52MS5MaXN0UmV2b2tlZFRpY2tldHNSZXF1ZXN0Gi8uYm9va2luZ3J1c2guZ2F0ZS52MS5MaXN0UmV2b2tlZFRpY2tldHNSZXNwb25zZSJJkAIBgs4YEwoGZGV2aWNlCglvcmdhbml6ZXKC0+STAikSJy9hcGkvdjEvc2hvd3Mve3Nob3dfaWR9L3Jldm9rZWQtdGlja2V0cxKWAQoMQ3JlYXRlRGV2aWNlEiguYm9va2luZ3J1c2guZ2F0ZS52MS5DcmVhdGVEZXZpY2VSZXF1ZXN0GikuYm9va2luZ3J1c2guZ2F0ZS52MS5DcmVhdGVEZXZpY2VSZXNwb25zZSIxgs4YCwoJb3JnYW5pemVygtPkkwIcOgEqIhcvYXBpL3YxL2NoZWNraW4vZGV2aWNlcxKTAQoLTGlzdERldmljZXMSJy5ib29raW5ncnVzaC5nYXRlLnYxLkxpc3REZXZpY2VzUmVxdWVzdBooLmJvb2tpbmdydXNoLmdhdGUudjEuTGlzdERldmljZXNSZXNwb25zZSIxkAIBgs4YCwoJb3JnYW5pemVygtPkkwIZEhcvYXBpL3YxL2NoZWNraW4vZGV2aWNlcxKiAQoMUmV2b2tlRGV2aWNlEiguYm9va2luZ3J1c2guZ2F0ZS52MS5SZXZva2VEZXZpY2VSZXF1ZXN0GikuYm9va2luZ3J1c2guZ2F0ZS52MS5SZXZva2VEZXZpY2VSZXNwb25zZSI9kAICgs4YCwoJb3JnYW5pemVygtPkkwIlKiMvYXBpL3YxL2NoZWNraW4vZGV2aWNlcy97ZGV2aWNlX2lkfRJ8CgdDaGVja0luEiMuYm9va2luZ3J1c2guZ2F0ZS52MS5DaGVja0luUmVxdWVzdBokLmJvb2tpbmdydXNoLmdhdGUudjEuQ2hlY2tJblJlc3BvbnNlIiaCzhgICgZkZXZpY2WC0+STAhQ6ASoiDy9hcGkvdjEvY2hlY2tpbhKQAQoMU3luY0NoZWNrSW5zEiguYm9va2luZ3J1c2guZ2F0ZS52MS5TeW5jQ2hlY2tJbnNSZXF1ZXN0GikuYm9va2luZ3J1c2guZ2F0ZS52MS5TeW5jQ2hlY2tJbnNSZXNwb25zZSIrgs4YCAoGZGV2aWNlgtPkkwIZOgEqIhQvYXBpL3YxL2NoZWNraW4vc3luYxK5AQoTR2V0U2hvd0NoZWNrSW5TdGF0cxIvLmJvb2tpbmdydXNoLmdhdGUudjEuR2V0U2hvd0NoZWNrSW5TdGF0c1JlcXVlc3QaMC5ib29raW5ncnVzaC5nYXRlLnYxLkdldFNob3dDaGVja0luU3RhdHNSZXNwb25zZSI/kAIBgs4YCwoJb3JnYW5pemVygtPkkwInEiUvYXBpL3YxL3Nob3dzL3tzaG93X2lkfS9jaGVja2luLXN0YXRzYgZwcm90bzM", [file_bookingrush_common_v1_access, file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * Ticket is one seat's e-ticket.
@@ -720,6 +722,13 @@ export type Device = Message<"bookingrush.gate.v1.Device"> & {
    * @generated from field: google.protobuf.Timestamp expires_at = 5;
    */
   expiresAt?: Timestamp | undefined;
+
+  /**
+   * RevokedAt is when its credential was revoked; unset while it works.
+   *
+   * @generated from field: google.protobuf.Timestamp revoked_at = 6;
+   */
+  revokedAt?: Timestamp | undefined;
 };
 
 /**
@@ -762,6 +771,13 @@ export type DeviceJson = {
    * @generated from field: google.protobuf.Timestamp expires_at = 5;
    */
   expiresAt?: TimestampJson;
+
+  /**
+   * RevokedAt is when its credential was revoked; unset while it works.
+   *
+   * @generated from field: google.protobuf.Timestamp revoked_at = 6;
+   */
+  revokedAt?: TimestampJson;
 };
 
 /**
@@ -884,6 +900,104 @@ export const CreateDeviceResponseSchema: GenMessage<CreateDeviceResponse, {jsonT
   messageDesc(file_bookingrush_gate_v1_gate, 13);
 
 /**
+ * ListDevicesRequest is a page of the caller's devices.
+ *
+ * @generated from message bookingrush.gate.v1.ListDevicesRequest
+ */
+export type ListDevicesRequest = Message<"bookingrush.gate.v1.ListDevicesRequest"> & {
+  /**
+   * Page is the 1-based page number; 0 means the first page.
+   *
+   * @generated from field: int32 page = 1;
+   */
+  page: number;
+
+  /**
+   * PerPage is the page size; 0 means the default (20), at most 100.
+   *
+   * @generated from field: int32 per_page = 2;
+   */
+  perPage: number;
+};
+
+/**
+ * ListDevicesRequest is a page of the caller's devices.
+ *
+ * @generated from message bookingrush.gate.v1.ListDevicesRequest
+ */
+export type ListDevicesRequestJson = {
+  /**
+   * Page is the 1-based page number; 0 means the first page.
+   *
+   * @generated from field: int32 page = 1;
+   */
+  page?: number;
+
+  /**
+   * PerPage is the page size; 0 means the default (20), at most 100.
+   *
+   * @generated from field: int32 per_page = 2;
+   */
+  perPage?: number;
+};
+
+/**
+ * Describes the message bookingrush.gate.v1.ListDevicesRequest.
+ * Use `create(ListDevicesRequestSchema)` to create a new message.
+ */
+export const ListDevicesRequestSchema: GenMessage<ListDevicesRequest, {jsonType: ListDevicesRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_gate_v1_gate, 14);
+
+/**
+ * ListDevicesResponse is one page of the caller's devices.
+ *
+ * @generated from message bookingrush.gate.v1.ListDevicesResponse
+ */
+export type ListDevicesResponse = Message<"bookingrush.gate.v1.ListDevicesResponse"> & {
+  /**
+   * Devices are this page's, newest first.
+   *
+   * @generated from field: repeated bookingrush.gate.v1.Device devices = 1;
+   */
+  devices: Device[];
+
+  /**
+   * Meta describes the page.
+   *
+   * @generated from field: bookingrush.common.v1.PageMeta meta = 2;
+   */
+  meta?: PageMeta | undefined;
+};
+
+/**
+ * ListDevicesResponse is one page of the caller's devices.
+ *
+ * @generated from message bookingrush.gate.v1.ListDevicesResponse
+ */
+export type ListDevicesResponseJson = {
+  /**
+   * Devices are this page's, newest first.
+   *
+   * @generated from field: repeated bookingrush.gate.v1.Device devices = 1;
+   */
+  devices?: DeviceJson[];
+
+  /**
+   * Meta describes the page.
+   *
+   * @generated from field: bookingrush.common.v1.PageMeta meta = 2;
+   */
+  meta?: PageMetaJson;
+};
+
+/**
+ * Describes the message bookingrush.gate.v1.ListDevicesResponse.
+ * Use `create(ListDevicesResponseSchema)` to create a new message.
+ */
+export const ListDevicesResponseSchema: GenMessage<ListDevicesResponse, {jsonType: ListDevicesResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_gate_v1_gate, 15);
+
+/**
  * RevokeDeviceRequest names a device.
  *
  * @generated from message bookingrush.gate.v1.RevokeDeviceRequest
@@ -916,7 +1030,7 @@ export type RevokeDeviceRequestJson = {
  * Use `create(RevokeDeviceRequestSchema)` to create a new message.
  */
 export const RevokeDeviceRequestSchema: GenMessage<RevokeDeviceRequest, {jsonType: RevokeDeviceRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_gate_v1_gate, 14);
+  messageDesc(file_bookingrush_gate_v1_gate, 16);
 
 /**
  * RevokeDeviceResponse is empty: the credential no longer works.
@@ -939,7 +1053,7 @@ export type RevokeDeviceResponseJson = {
  * Use `create(RevokeDeviceResponseSchema)` to create a new message.
  */
 export const RevokeDeviceResponseSchema: GenMessage<RevokeDeviceResponse, {jsonType: RevokeDeviceResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_gate_v1_gate, 15);
+  messageDesc(file_bookingrush_gate_v1_gate, 17);
 
 /**
  * Scan is one scan of a code at a gate.
@@ -1022,7 +1136,7 @@ export type ScanJson = {
  * Use `create(ScanSchema)` to create a new message.
  */
 export const ScanSchema: GenMessage<Scan, {jsonType: ScanJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_gate_v1_gate, 16);
+  messageDesc(file_bookingrush_gate_v1_gate, 18);
 
 /**
  * FirstScan is the scan that checked a ticket in.
@@ -1085,7 +1199,7 @@ export type FirstScanJson = {
  * Use `create(FirstScanSchema)` to create a new message.
  */
 export const FirstScanSchema: GenMessage<FirstScan, {jsonType: FirstScanJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_gate_v1_gate, 17);
+  messageDesc(file_bookingrush_gate_v1_gate, 19);
 
 /**
  * CheckInResult is the verdict on one scan.
@@ -1190,7 +1304,7 @@ export type CheckInResultJson = {
  * Use `create(CheckInResultSchema)` to create a new message.
  */
 export const CheckInResultSchema: GenMessage<CheckInResult, {jsonType: CheckInResultJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_gate_v1_gate, 18);
+  messageDesc(file_bookingrush_gate_v1_gate, 20);
 
 /**
  * CheckInRequest is one scan.
@@ -1261,7 +1375,7 @@ export type CheckInRequestJson = {
  * Use `create(CheckInRequestSchema)` to create a new message.
  */
 export const CheckInRequestSchema: GenMessage<CheckInRequest, {jsonType: CheckInRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_gate_v1_gate, 19);
+  messageDesc(file_bookingrush_gate_v1_gate, 21);
 
 /**
  * CheckInResponse is the verdict.
@@ -1296,7 +1410,7 @@ export type CheckInResponseJson = {
  * Use `create(CheckInResponseSchema)` to create a new message.
  */
 export const CheckInResponseSchema: GenMessage<CheckInResponse, {jsonType: CheckInResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_gate_v1_gate, 20);
+  messageDesc(file_bookingrush_gate_v1_gate, 22);
 
 /**
  * SyncCheckInsRequest is a batch of offline scans.
@@ -1331,7 +1445,7 @@ export type SyncCheckInsRequestJson = {
  * Use `create(SyncCheckInsRequestSchema)` to create a new message.
  */
 export const SyncCheckInsRequestSchema: GenMessage<SyncCheckInsRequest, {jsonType: SyncCheckInsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_gate_v1_gate, 21);
+  messageDesc(file_bookingrush_gate_v1_gate, 23);
 
 /**
  * SyncCheckInsResponse answers each scan, in the request's order.
@@ -1366,7 +1480,7 @@ export type SyncCheckInsResponseJson = {
  * Use `create(SyncCheckInsResponseSchema)` to create a new message.
  */
 export const SyncCheckInsResponseSchema: GenMessage<SyncCheckInsResponse, {jsonType: SyncCheckInsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_gate_v1_gate, 22);
+  messageDesc(file_bookingrush_gate_v1_gate, 24);
 
 /**
  * GetShowCheckInStatsRequest names a show.
@@ -1401,7 +1515,7 @@ export type GetShowCheckInStatsRequestJson = {
  * Use `create(GetShowCheckInStatsRequestSchema)` to create a new message.
  */
 export const GetShowCheckInStatsRequestSchema: GenMessage<GetShowCheckInStatsRequest, {jsonType: GetShowCheckInStatsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_gate_v1_gate, 23);
+  messageDesc(file_bookingrush_gate_v1_gate, 25);
 
 /**
  * GetShowCheckInStatsResponse is a show's counts now.
@@ -1478,7 +1592,7 @@ export type GetShowCheckInStatsResponseJson = {
  * Use `create(GetShowCheckInStatsResponseSchema)` to create a new message.
  */
 export const GetShowCheckInStatsResponseSchema: GenMessage<GetShowCheckInStatsResponse, {jsonType: GetShowCheckInStatsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_gate_v1_gate, 24);
+  messageDesc(file_bookingrush_gate_v1_gate, 26);
 
 /**
  * TicketStatus is a ticket's state; on the JSON API "valid", "revoked".
@@ -1664,6 +1778,18 @@ export const GateService: GenService<{
     methodKind: "unary";
     input: typeof CreateDeviceRequestSchema;
     output: typeof CreateDeviceResponseSchema;
+  },
+  /**
+   * ListDevices pages through the devices the caller registered, newest
+   * first, revoked and expired ones too (never their credentials): how an
+   * organizer finds the id of a device to revoke.
+   *
+   * @generated from rpc bookingrush.gate.v1.GateService.ListDevices
+   */
+  listDevices: {
+    methodKind: "unary";
+    input: typeof ListDevicesRequestSchema;
+    output: typeof ListDevicesResponseSchema;
   },
   /**
    * RevokeDevice ends a device's credential at once (its organizer or an admin).
