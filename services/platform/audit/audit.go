@@ -115,15 +115,18 @@ var personal = []string{"email", "full_name"}
 // Forget erases what the trail says about the person of a deleted account:
 // the values' e-mail address and name in every entry they made or that is
 // about their account, and the client address and User-Agent of the entries
-// they made. The actions, their times and ids stay, naming nobody. It
-// returns how many entries it touched.
+// they made, or that nobody signed in made about their account (a failed
+// sign-in on it: as a rule the owner mistyping their password). An
+// identified actor's (an admin's) entries about the account keep theirs.
+// The actions, their times and ids stay, naming nobody. It returns how many
+// entries it touched.
 func Forget(ctx context.Context, q Execer, userID string) (int64, error) {
 	tag, err := q.Exec(ctx, `
 		UPDATE audit_logs SET
 			old_values = old_values - $2::text[],
 			new_values = new_values - $2::text[],
-			ip_address = CASE WHEN user_id = $1 THEN NULL ELSE ip_address END,
-			user_agent = CASE WHEN user_id = $1 THEN NULL ELSE user_agent END
+			ip_address = CASE WHEN user_id = $1 OR user_id IS NULL THEN NULL ELSE ip_address END,
+			user_agent = CASE WHEN user_id = $1 OR user_id IS NULL THEN NULL ELSE user_agent END
 		WHERE user_id = $1 OR (entity_type = 'user' AND entity_id = $1)`, userID, personal)
 	if err != nil {
 		return 0, fmt.Errorf("audit: forget a user: %w", err)
