@@ -197,3 +197,51 @@ func signedAt(header string) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
+
+// storedPayload is what of a verified provider event is kept in
+// payment_webhook_events: the event's identity and type, and of its object
+// only ids, status, amounts, our metadata and a failure's code and message.
+// A provider event carries personal data of the buyer besides (a charge's
+// billing details: the card holder's name, e-mail, phone and address; a
+// receipt e-mail; shipping), which nothing here needs and which would
+// outlive the buyer's account: it is never stored.
+func storedPayload(payload []byte) string {
+	var ev struct {
+		ID         string `json:"id"`
+		Object     string `json:"object"`
+		Type       string `json:"type"`
+		APIVersion string `json:"api_version,omitempty"`
+		Created    int64  `json:"created"`
+		Livemode   bool   `json:"livemode"`
+		Data       struct {
+			Object struct {
+				ID             string            `json:"id"`
+				Object         string            `json:"object"`
+				Status         string            `json:"status,omitempty"`
+				Amount         int64             `json:"amount,omitempty"`
+				AmountReceived int64             `json:"amount_received,omitempty"`
+				AmountRefunded int64             `json:"amount_refunded,omitempty"`
+				Currency       string            `json:"currency,omitempty"`
+				PaymentIntent  json.RawMessage   `json:"payment_intent,omitempty"`
+				Metadata       map[string]string `json:"metadata,omitempty"`
+				LastError      *struct {
+					Code        string `json:"code,omitempty"`
+					DeclineCode string `json:"decline_code,omitempty"`
+					Message     string `json:"message,omitempty"`
+					Type        string `json:"type,omitempty"`
+				} `json:"last_payment_error,omitempty"`
+			} `json:"object"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return "{}"
+	}
+	if pi := ev.Data.Object.PaymentIntent; len(pi) > 0 && pi[0] != '"' {
+		ev.Data.Object.PaymentIntent = nil // an expanded object: only its id is ours to keep
+	}
+	out, err := json.Marshal(ev)
+	if err != nil {
+		return "{}"
+	}
+	return string(out)
+}

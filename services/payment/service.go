@@ -666,7 +666,7 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
 	tag, err := tx.Exec(ctx, `INSERT INTO payment_webhook_events (provider, provider_event_id, event_type, payload)
-		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, s.provider.Name(), ev.ID, ev.Type, string(payload))
+		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, s.provider.Name(), ev.ID, ev.Type, storedPayload(payload))
 	if err != nil {
 		return WebhookResult{}, dbErr(err)
 	}
