@@ -445,8 +445,23 @@ type People interface {
 }
 
 // confirm is step 1: the booking engine confirms the live hold (as the
-// system; idempotent: a confirmed booking confirms again).
+// system; idempotent: a confirmed booking confirms again). A buyer whose
+// account was deleted gets the money back instead (NOT_FOUND: the saga
+// compensates): deleting an account is refused while it holds seats, but
+// its access token still passes the other services until their next
+// revocation poll, long enough to reserve and pay a moment after; nobody
+// could ever sign in to see or cancel that booking. The check acts on
+// auth's definite answer only: auth unreachable, the hold is confirmed.
 func (o *Orchestrator) confirm(ctx context.Context, sg *Saga) error {
+	ev := &paymentv1.PaymentEvent{}
+	if proto.Unmarshal(sg.Trigger, ev) == nil && ev.GetPayment().GetUserId() != "" {
+		uctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := o.people.User(uctx, ev.GetPayment().GetUserId())
+		cancel()
+		if errs.Is(err, errs.NotFound) {
+			return errs.New(errs.NotFound, "the buyer's account was deleted: the payment is refunded")
+		}
+	}
 	_, err := o.booking.ConfirmBooking(ctx, connect.NewRequest(&bookingv1.ConfirmBookingRequest{BookingId: sg.BookingID, PaymentId: sg.PaymentID}))
 	return err
 }

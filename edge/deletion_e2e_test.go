@@ -1,0 +1,146 @@
+package edge_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stripe/stripe-go/v82/webhook"
+
+	"github.com/bookingrush/rush/services/platform/pgtest"
+	"github.com/bookingrush/rush/services/testkit"
+)
+
+// TestADeletedAccountKeepsNoPurchase: once "delete my account" answered
+// 200, its access token still passes every service but auth until their
+// next revocation poll (by design), and booking's ForgetUser checked the
+// holds before that: a reserve and a payment sent at once with the old
+// token could make a paid, confirmed booking for an account that no longer
+// exists, which nobody can sign in to see or cancel. Whatever passes now
+// ends refunded in full, the seats back: the saga gives the money back
+// instead of confirming for a deleted account.
+func TestADeletedAccountKeepsNoPurchase(t *testing.T) {
+	t.Parallel()
+	m, _, a := startWhole(t, "-payment.sim-delay=20ms", "-notify.poll=100ms")
+	db := pgtest.Open(t, m.DSN)
+	users := a.people([]string{"org"}, "org")
+	_, showID, zoneID := a.onSale(users["org"], "Gone Buyer", 10)
+	token, _ := a.register("leaving@rush.test")
+
+	a.want(a.call("POST", "/api/v1/auth/delete-account", token, map[string]any{"password": "secret-pass-1"}), http.StatusOK, "")
+	// The very next requests of the same browser tab.
+	res := a.call("POST", "/api/v1/bookings/reserve", token, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 2},
+		"Idempotency-Key", "after-delete-0001")
+	if res.status != http.StatusCreated {
+		t.Skipf("the reserve after the deletion was refused already (%s): the revocation reached booking first", res)
+	}
+	pay := a.call("POST", "/api/v1/payments", token, map[string]any{"booking_id": res.str("id"), "payment_method": "sim_ok"},
+		"Idempotency-Key", "after-delete-pay-0001")
+	if pay.status != http.StatusCreated {
+		t.Skipf("the payment after the deletion was refused already: %s", pay)
+	}
+	var bookingStatus, paymentStatus string
+	testkit.Eventually(t, 30*time.Second, "the deleted account's payment refunded, its booking not kept", func() bool {
+		_ = db.QueryRowContext(t.Context(), `SELECT status FROM bookings WHERE id = $1`, res.str("id")).Scan(&bookingStatus)
+		_ = db.QueryRowContext(t.Context(), `SELECT status FROM payments WHERE id = $1`, pay.str("id")).Scan(&paymentStatus)
+		return paymentStatus == "refunded" && (bookingStatus == "cancelled" || bookingStatus == "refunded")
+	})
+}
+
+// TestDeletionForgetsProviderAndAuditData: what the payment
+// provider told us about the buyer (a Stripe event carries the card
+// holder's name, e-mail, address) and the client addresses of the failed
+// sign-ins on the account are personal data of the deleted person; after
+// "delete my account" nothing must still name them. Money records stay
+// (and a refund still reaches the deleted account's card).
+func TestDeletionForgetsProviderAndAuditData(t *testing.T) {
+	t.Parallel()
+	const secret = "whsec_privacy_test_0123456789"
+	m, _, a := startWhole(t, "-payment.sim-delay=20ms", "-notify.poll=100ms", "-stripe.webhook-secret="+secret)
+	db := pgtest.Open(t, m.DSN)
+	users := a.people([]string{"org"}, "org")
+	eventID, showID, zoneID := a.onSale(users["org"], "Forget Me", 10)
+	token, id := a.register("private@rush.test")
+
+	// The owner mistypes their password once, from their home address.
+	a.want(a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "private@rush.test", "password": "wrong-pass-1"},
+		"X-Forwarded-For", "198.51.100.77"), http.StatusUnauthorized, "UNAUTHORIZED")
+
+	// A paid booking.
+	bk := a.call("POST", "/api/v1/bookings/reserve", token, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 1},
+		"Idempotency-Key", "private-paid-0001")
+	a.want(bk, http.StatusCreated, "")
+	pay := a.call("POST", "/api/v1/payments", token, map[string]any{"booking_id": bk.str("id"), "payment_method": "sim_ok"},
+		"Idempotency-Key", "private-pay-0001")
+	a.want(pay, http.StatusCreated, "")
+	testkit.Eventually(t, 30*time.Second, "the booking confirmed", func() bool {
+		return a.call("GET", "/api/v1/bookings/"+bk.str("id"), token, nil).str("status") == "confirmed"
+	})
+
+	// The provider also sends the charge's event (Stripe does, with the
+	// card holder's billing details), about the same payment.
+	payload, _ := json.Marshal(map[string]any{
+		"id": "evt_" + strings.ReplaceAll(uuid.NewString(), "-", ""), "object": "event", "type": "charge.succeeded",
+		"api_version": "2020-08-27", "created": time.Now().Unix(),
+		"data": map[string]any{"object": map[string]any{
+			"id": "ch_privacy", "object": "charge", "amount": 2500, "currency": "eur",
+			"billing_details": map[string]any{"name": "Priya Vatova", "email": "private@rush.test", "phone": "+33 6 12 34 56 78",
+				"address": map[string]any{"line1": "12 rue des Lilas", "city": "Lyon", "postal_code": "69003", "country": "FR"}},
+			"receipt_email": "private@rush.test",
+			"metadata":      map[string]string{"payment_id": pay.str("id"), "booking_id": bk.str("id"), "user_id": id},
+		}},
+	})
+	sig := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: secret, Timestamp: time.Now()})
+	req, _ := http.NewRequest("POST", a.base+"/api/v1/webhooks/stripe", bytes.NewReader(payload))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Stripe-Signature", sig.Header)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("webhook: %d %s", res.StatusCode, body)
+	}
+
+	a.want(a.call("POST", "/api/v1/auth/delete-account", token, map[string]any{"password": "secret-pass-1"}), http.StatusOK, "")
+
+	count := func(query string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := db.QueryRowContext(t.Context(), query, args...).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		return n
+	}
+	if n := count(`SELECT count(*) FROM payment_webhook_events
+		WHERE payload::text ILIKE '%private@rush.test%' OR payload::text ILIKE '%Priya Vatova%' OR payload::text ILIKE '%rue des Lilas%'`); n != 0 {
+		t.Errorf("%d stored provider events still carry the deleted buyer's name, e-mail and address", n)
+	}
+	if n := count(`SELECT count(*) FROM audit_logs WHERE entity_id = $1 AND ip_address IS NOT NULL`, id); n != 0 {
+		rows, _ := db.QueryContext(t.Context(), `SELECT action, host(ip_address), coalesce(user_id::text, '-') FROM audit_logs
+			WHERE entity_id = $1 AND ip_address IS NOT NULL`, id)
+		for rows.Next() {
+			var act, ip, u string
+			_ = rows.Scan(&act, &ip, &u)
+			t.Logf("audit about the deleted account: %s from %s (actor %s)", act, ip, u)
+		}
+		rows.Close()
+		t.Errorf("%d audit entries about the deleted account still keep a client address", n)
+	}
+
+	// Money: the event is cancelled after the deletion; the deleted
+	// account's payment is refunded all the same.
+	a.want(a.call("POST", "/api/v1/events/"+eventID+"/cancel", users["org"], map[string]any{"reason": "storm"}), http.StatusOK, "")
+	testkit.Eventually(t, 30*time.Second, "the deleted account's payment refunded", func() bool {
+		var status string
+		_ = db.QueryRowContext(t.Context(), `SELECT status FROM payments WHERE id = $1`, pay.str("id")).Scan(&status)
+		return status == "refunded"
+	})
+}
