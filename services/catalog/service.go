@@ -21,6 +21,11 @@ import (
 // defaultMaxPerUser applies when CreateEvent leaves max_per_user at 0.
 const defaultMaxPerUser = 4
 
+// maxShowAheadYears bounds how far ahead a show may start: a date decades
+// away is a typo ("2107" for "2027"), and a ticket code's validity ends in
+// 2106 (eticket: 32-bit seconds), after which its tickets would admit no one.
+const maxShowAheadYears = 10 // the message of CreateShow says it
+
 // Service holds the catalog's rules.
 //
 // Who may do what:
@@ -498,6 +503,9 @@ func (s *Service) changeTx(ctx context.Context, eventID, what string, allowed fu
 // CreateShow adds a show to a draft event, or to an event on sale (an extra
 // date: its zones go on sale as they are added).
 func (s *Service) CreateShow(ctx context.Context, req *catalogv1.CreateShowRequest) (*catalogv1.Show, error) {
+	if req.GetShowDate().AsTime().After(s.now().AddDate(maxShowAheadYears, 0, 0)) {
+		return nil, errs.Invalid("show_date", "show_date.max", "must be at most 10 years ahead")
+	}
 	var show *catalogv1.Show
 	err := s.addTx(ctx, req.GetEventId(), "", func(tx pgx.Tx, ev *catalogv1.Event) (err error) {
 		var ends *time.Time
