@@ -350,24 +350,30 @@ func softDelete(ctx context.Context, tx pgx.Tx, id string) error {
 }
 
 // publishGaps lists what an event lacks to go on sale at now: a sale
-// window, a show that has not started (the booking engine sells no seat of
-// a started show), a zone in every show.
+// window, a show that has not started when the sale opens (the booking
+// engine sells no seat of a started show), a zone in every show.
 func publishGaps(ctx context.Context, q querier, ev *catalogv1.Event, now time.Time) ([]string, error) {
 	var gaps []string
 	if ev.GetSaleStartAt() == nil || ev.GetSaleEndAt() == nil {
 		gaps = append(gaps, "sale_start_at and sale_end_at must be set")
 	}
+	opens := now
+	if st := ev.GetSaleStartAt(); st != nil && st.AsTime().After(now) {
+		opens = st.AsTime()
+	}
 	var shows, empty, ahead int
 	err := q.QueryRow(ctx, `
 SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM seat_zones z WHERE z.show_id = s.id)),
        count(*) FILTER (WHERE s.show_date > $2)
-  FROM shows s WHERE s.event_id = $1`, ev.GetId(), now).Scan(&shows, &empty, &ahead)
+  FROM shows s WHERE s.event_id = $1`, ev.GetId(), opens).Scan(&shows, &empty, &ahead)
 	if err != nil {
 		return nil, dbErr(err)
 	}
 	switch {
 	case shows == 0:
 		gaps = append(gaps, "the event needs at least one show")
+	case ahead == 0 && opens.After(now):
+		gaps = append(gaps, "every show starts before the sale opens: add a show whose show_date is after sale_start_at, or open the sale earlier")
 	case ahead == 0:
 		gaps = append(gaps, "every show has started: add a show whose show_date is in the future")
 	}

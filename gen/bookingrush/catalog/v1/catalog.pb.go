@@ -1694,7 +1694,7 @@ type CreateShowRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// EventId is the event (path parameter).
 	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
-	// ShowDate is when the show starts; in the future.
+	// ShowDate is when the show starts; in the future, at most 10 years ahead.
 	ShowDate *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=show_date,json=showDate,proto3" json:"show_date,omitempty"`
 	// EndsAt is when the show ends (optional): after ShowDate, within 30
 	// days of it (a festival of several days is one show).

@@ -129,6 +129,9 @@ type CatalogServiceClient interface {
 	DeleteZone(context.Context, *connect.Request[v1.DeleteZoneRequest]) (*connect.Response[v1.DeleteZoneResponse], error)
 	// PublishEvent puts a draft event on sale: its inventory is loaded into
 	// the booking service (BookingService.LoadInventory) before it answers.
+	// CONFLICT, naming what is missing, when nothing of it could sell: no
+	// show, a show without zones, or no show that starts after the sale
+	// opens.
 	PublishEvent(context.Context, *connect.Request[v1.PublishEventRequest]) (*connect.Response[v1.PublishEventResponse], error)
 	// CancelEvent cancels an event on behalf of its organizer: sales stop and
 	// every confirmed booking is refunded in full.
@@ -421,6 +424,9 @@ type CatalogServiceHandler interface {
 	DeleteZone(context.Context, *connect.Request[v1.DeleteZoneRequest]) (*connect.Response[v1.DeleteZoneResponse], error)
 	// PublishEvent puts a draft event on sale: its inventory is loaded into
 	// the booking service (BookingService.LoadInventory) before it answers.
+	// CONFLICT, naming what is missing, when nothing of it could sell: no
+	// show, a show without zones, or no show that starts after the sale
+	// opens.
 	PublishEvent(context.Context, *connect.Request[v1.PublishEventRequest]) (*connect.Response[v1.PublishEventResponse], error)
 	// CancelEvent cancels an event on behalf of its organizer: sales stop and
 	// every confirmed booking is refunded in full.

@@ -1718,7 +1718,7 @@ export type CreateShowRequest = Message<"bookingrush.catalog.v1.CreateShowReques
   eventId: string;
 
   /**
-   * ShowDate is when the show starts; in the future.
+   * ShowDate is when the show starts; in the future, at most 10 years ahead.
    *
    * @generated from field: google.protobuf.Timestamp show_date = 2;
    */
@@ -1747,7 +1747,7 @@ export type CreateShowRequestJson = {
   eventId?: string;
 
   /**
-   * ShowDate is when the show starts; in the future.
+   * ShowDate is when the show starts; in the future, at most 10 years ahead.
    *
    * @generated from field: google.protobuf.Timestamp show_date = 2;
    */
@@ -2674,6 +2674,9 @@ export const CatalogService: GenService<{
   /**
    * PublishEvent puts a draft event on sale: its inventory is loaded into
    * the booking service (BookingService.LoadInventory) before it answers.
+   * CONFLICT, naming what is missing, when nothing of it could sell: no
+   * show, a show without zones, or no show that starts after the sale
+   * opens.
    *
    * @generated from rpc bookingrush.catalog.v1.CatalogService.PublishEvent
    */
