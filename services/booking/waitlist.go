@@ -73,9 +73,13 @@ func (e *Engine) WaitlistPlace(ctx context.Context, eventID, showID, zoneID, use
 	qty := pipe.HGet(ctx, k.WaitlistQty(zoneID), userID)
 	starts := pipe.HGet(ctx, k.Zone(zoneID), "starts")
 	sale := pipe.HMGet(ctx, k.Meta(), "status", "sale_start", "sale_end")
+	clock := pipe.Time(ctx)
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return WaitlistEntry{}, false, unavailable(err)
 	}
+	// Redis's clock, as the scripts judge a show's start: a replica whose
+	// clock runs ahead must not close the line for everyone early.
+	now := clock.Val().UnixMilli()
 	r, err := rank.Result()
 	if errors.Is(err, redis.Nil) || (err == nil && sale.Val()[0] == "cancelled") {
 		// A cancelled event's lines wait only to be told and closed.
@@ -84,11 +88,11 @@ func (e *Engine) WaitlistPlace(ctx context.Context, eventID, showID, zoneID, use
 	if err != nil {
 		return WaitlistEntry{}, false, unavailable(err)
 	}
-	if start, err := strconv.ParseInt(starts.Val(), 10, 64); err == nil && time.Now().UnixMilli() >= start {
+	if start, err := strconv.ParseInt(starts.Val(), 10, 64); err == nil && now >= start {
 		if err := e.rdb.Unlink(ctx, k.Waitlist(zoneID), k.WaitlistQty(zoneID)).Err(); err != nil {
 			return WaitlistEntry{}, false, unavailable(err)
 		}
-		res := []string{"SALE_NOT_OPEN", "", "0", "0", strconv.FormatInt(time.Now().UnixMilli(), 10), starts.Val()}
+		res := []string{"SALE_NOT_OPEN", "", "0", "0", strconv.FormatInt(now, 10), starts.Val()}
 		for i, v := range sale.Val() {
 			if v, ok := v.(string); ok {
 				res[1+i] = v
