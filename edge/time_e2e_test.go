@@ -15,7 +15,8 @@ import (
 // Unix seconds, said they expired in 1971: every buyer refused at the
 // door). And an event publishes only with a show that starts after its sale
 // opens (sale dates typed for the wrong month published, and every buyer
-// got SALE_NOT_OPEN show_started at the opening).
+// got SALE_NOT_OPEN show_started at the opening), and an event on sale
+// cannot move its opening past every show.
 func TestTimesAnOrganizerCannotSell(t *testing.T) {
 	t.Parallel()
 	_, _, a := startWhole(t)
@@ -42,4 +43,8 @@ func TestTimesAnOrganizerCannotSell(t *testing.T) {
 	a.want(show, 201, "")
 	a.want(a.call("POST", "/api/v1/shows/"+show.str("id")+"/zones", org, map[string]any{"name": "Floor", "price": "25.00", "total_seats": 4}), 201, "")
 	a.want(a.call("POST", "/api/v1/events/"+late.str("id")+"/publish", org, nil), 409, "CONFLICT")
+	// Nor may an event on sale move its opening past every show.
+	a.want(a.call("PUT", "/api/v1/events/"+late.str("id"), org, map[string]any{"sale_start_at": now.Add(-time.Minute).Format(time.RFC3339)}), 200, "")
+	a.want(a.call("POST", "/api/v1/events/"+late.str("id")+"/publish", org, nil), 200, "")
+	a.want(a.call("PUT", "/api/v1/events/"+late.str("id"), org, map[string]any{"sale_start_at": now.Add(6 * 24 * time.Hour).Format(time.RFC3339)}), 409, "CONFLICT")
 }

@@ -254,6 +254,18 @@ func (s *Service) UpdateEvent(ctx context.Context, req *catalogv1.UpdateEventReq
 		if start != nil && end != nil && !end.After(*start) {
 			return errs.Invalid("sale_end_at", "sale_window.order", "must be after sale_start_at")
 		}
+		if ev.GetStatus() == catalogv1.EventStatus_EVENT_STATUS_PUBLISHED && patch.saleStartAt != nil && patch.saleStartAt.After(s.now()) {
+			// As at publish: a sale that opens once every show started
+			// could sell nothing.
+			var ahead bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM shows WHERE event_id = $1 AND show_date > $2)`, ev.GetId(), *patch.saleStartAt).Scan(&ahead); err != nil {
+				return dbErr(err)
+			}
+			if !ahead {
+				return errs.New(errs.Conflict, "every show starts before the sale would open: move sale_start_at before a show's show_date",
+					"reason", "shows_started")
+			}
+		}
 		if err := updateEvent(ctx, tx, ev.GetId(), patch); err != nil {
 			return err
 		}

@@ -106,6 +106,8 @@ type CatalogServiceClient interface {
 	// CreateEvent creates a draft event owned by the caller. Organizer or admin.
 	CreateEvent(context.Context, *connect.Request[v1.CreateEventRequest]) (*connect.Response[v1.CreateEventResponse], error)
 	// UpdateEvent changes the fields that are set. Its organizer or an admin.
+	// CONFLICT (reason "shows_started") when an event on sale would open its
+	// sale after every show started.
 	UpdateEvent(context.Context, *connect.Request[v1.UpdateEventRequest]) (*connect.Response[v1.UpdateEventResponse], error)
 	// DeleteEvent deletes a draft event. A published event is cancelled
 	// instead (CancelEvent). Its organizer or an admin.
@@ -401,6 +403,8 @@ type CatalogServiceHandler interface {
 	// CreateEvent creates a draft event owned by the caller. Organizer or admin.
 	CreateEvent(context.Context, *connect.Request[v1.CreateEventRequest]) (*connect.Response[v1.CreateEventResponse], error)
 	// UpdateEvent changes the fields that are set. Its organizer or an admin.
+	// CONFLICT (reason "shows_started") when an event on sale would open its
+	// sale after every show started.
 	UpdateEvent(context.Context, *connect.Request[v1.UpdateEventRequest]) (*connect.Response[v1.UpdateEventResponse], error)
 	// DeleteEvent deletes a draft event. A published event is cancelled
 	// instead (CancelEvent). Its organizer or an admin.

@@ -2603,6 +2603,8 @@ export const CatalogService: GenService<{
   },
   /**
    * UpdateEvent changes the fields that are set. Its organizer or an admin.
+   * CONFLICT (reason "shows_started") when an event on sale would open its
+   * sale after every show started.
    *
    * @generated from rpc bookingrush.catalog.v1.CatalogService.UpdateEvent
    */
