@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -175,13 +176,17 @@ func (w *Worker) Once(ctx context.Context) (did bool, err error) {
 		return false, err
 	}
 	w.sent.WithLabelValues(kind, outcome).Inc()
+	// The log outlives the recipient's account: an SMTP reply usually
+	// echoes the address, so addresses are masked in what it keeps (the
+	// row keeps the whole error until the account is forgotten).
+	logged := zap.String("error", addresses.ReplaceAllString(lastErr, "<address>"))
 	switch status {
 	case "pending":
-		w.log.Warn("notify: delivery failed, will retry", zap.String("id", id), zap.String("kind", kind), zap.Int("attempt", attempts), zap.Error(rerr))
+		w.log.Warn("notify: delivery failed, will retry", zap.String("id", id), zap.String("kind", kind), zap.Int("attempt", attempts), logged)
 	case "failed":
-		w.log.Error("notify: delivery failed for good", zap.String("id", id), zap.String("kind", kind), zap.Int("attempts", attempts), zap.Error(rerr))
+		w.log.Error("notify: delivery failed for good", zap.String("id", id), zap.String("kind", kind), zap.Int("attempts", attempts), logged)
 	case "withdrawn":
-		w.log.Info("notify: not sent", zap.String("id", id), zap.String("kind", kind), zap.Error(rerr))
+		w.log.Info("notify: not sent", zap.String("id", id), zap.String("kind", kind), logged)
 	}
 	return true, nil
 }
@@ -242,3 +247,6 @@ func (w *Worker) ticketImages(ctx context.Context, bookingID, html string) (stri
 	}
 	return strings.Replace(html, ticketsMarker, b.String(), 1), inline, nil
 }
+
+// addresses matches e-mail addresses in an error's text.
+var addresses = regexp.MustCompile(`[^\s<>"'(),;:]+@[^\s<>"'(),;:]+`)
