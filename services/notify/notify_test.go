@@ -355,6 +355,42 @@ func TestMailsOfAForgottenAccount(t *testing.T) {
 	}
 }
 
+// TestMailsOfAnAccountWhoseDeletionWasUndone: auth tells notify to forget a
+// user inside the deletion's transaction, before it commits. When that
+// commit fails, the account lives on, forgotten by notify: every mail of
+// it (a password reset) was dropped for good. A mail for a user forgotten
+// over a minute ago whose account still exists is sent again; one
+// forgotten a moment ago (a deletion maybe still committing) is not.
+func TestMailsOfAnAccountWhoseDeletionWasUndone(t *testing.T) {
+	t.Parallel()
+	e := start(t, mailtest.NewServer(t))
+	ctx := context.Background()
+	user := e.SeedShop(t, testkit.ShopOptions{Users: 1}).Users[0]
+	send := func() *notifyv1.Notification {
+		t.Helper()
+		res, err := e.notify.SendNotification(ctx, testkit.AsService(t, e.Mesh, "auth", &notifyv1.SendNotificationRequest{
+			Template: notifyv1.Template_TEMPLATE_WELCOME, Recipient: e.email(t, user), UserId: user, IdempotencyKey: "test-" + uuid.NewString(),
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Msg.GetNotification()
+	}
+	if _, err := e.notify.ForgetUser(ctx, testkit.AsService(t, e.Mesh, "auth", &notifyv1.ForgetUserRequest{UserId: user})); err != nil {
+		t.Fatal(err)
+	}
+	if n := send(); n.GetId() != "" {
+		t.Fatalf("a mail a moment after the forgetting (the deletion may still commit): %v", n)
+	}
+	if _, err := e.Pool.Exec(ctx, `UPDATE notify_forgotten_users SET forgotten_at = now() - interval '2 minutes' WHERE user_id = $1`, user); err != nil {
+		t.Fatal(err)
+	}
+	if n := send(); n.GetId() == "" {
+		t.Fatal("a mail of an account whose deletion never committed is still dropped")
+	}
+	e.smtp.WaitFor(t, e.email(t, user), 20*time.Second)
+}
+
 // TestRefundOfTheRestIsMailed: a buyer cancelled a purchase for nothing
 // back (the policy's 0%), then the organizer cancelled the event and the
 // rest came back (payment.refunded with rest): the buyer gets a mail for

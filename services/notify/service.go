@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"net/mail"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -32,6 +33,7 @@ type Request struct {
 type Service struct {
 	store     *Store
 	worker    *Worker
+	dir       Directory
 	ticketKey []byte
 	log       *zap.Logger
 }
@@ -39,7 +41,7 @@ type Service struct {
 // NewService returns the service. The e-ticket key is notify.ticket-secret,
 // else jwt.secret; with neither (a single dev process) it is random, so
 // codes issued before a restart no longer verify — said once in the log.
-func NewService(cfg Config, jwt authn.Config, store *Store, worker *Worker, log *zap.Logger) *Service {
+func NewService(cfg Config, jwt authn.Config, store *Store, worker *Worker, dir Directory, log *zap.Logger) *Service {
 	key := []byte(cfg.TicketSecret.Reveal())
 	if len(key) == 0 {
 		key = []byte(jwt.Secret.Reveal())
@@ -49,7 +51,7 @@ func NewService(cfg Config, jwt authn.Config, store *Store, worker *Worker, log 
 		_, _ = rand.Read(key)
 		log.Warn("notify: neither notify.ticket-secret nor jwt.secret is set; e-ticket codes use a random key and change on restart")
 	}
-	return &Service{store: store, worker: worker, ticketKey: key, log: log.Named("notify")}
+	return &Service{store: store, worker: worker, dir: dir, ticketKey: key, log: log.Named("notify")}
 }
 
 // Send records the message r asks for, rendered, as pending (or returns
@@ -87,6 +89,11 @@ func (s *Service) Send(ctx context.Context, r Request) (Notification, error) {
 	n, created, err := s.store.Insert(ctx, Notification{
 		UserID: r.UserID, Kind: r.Kind, Recipient: r.Recipient, Subject: m.Subject, Body: m.Text, Data: data, Key: r.Key,
 	})
+	if errors.Is(err, errForgotten) && s.deletionUndone(ctx, r.UserID) {
+		n, created, err = s.store.Insert(ctx, Notification{
+			UserID: r.UserID, Kind: r.Kind, Recipient: r.Recipient, Subject: m.Subject, Body: m.Text, Data: data, Key: r.Key,
+		})
+	}
 	if errors.Is(err, errForgotten) {
 		// A mail asked for (a message in flight, a saga's step) after its
 		// account was deleted: nothing of that person is kept or sent.
@@ -107,4 +114,26 @@ func (s *Service) List(ctx context.Context, p *authn.Principal, page, perPage in
 		return nil, 0, nil // a service token is no user and has no mail
 	}
 	return s.store.List(ctx, p.UserID, page, perPage)
+}
+
+// undoneAfter is how long after notify forgot a user an account that still
+// exists means its deletion was undone: auth forgets the user inside the
+// deletion's transaction, before it commits, and a transaction never lives
+// that long.
+const undoneAfter = time.Minute
+
+// deletionUndone says whether notify forgot userID for a deletion that
+// never committed (auth's commit failed after notify's ForgetUser): the
+// account still exists at least undoneAfter later. It then forgets the
+// forgetting, and the account's mails (a password reset, say) are sent
+// again. Auth unreachable or the account gone: the user stays forgotten.
+func (s *Service) deletionUndone(ctx context.Context, userID string) bool {
+	if !s.store.forgottenBefore(ctx, userID, undoneAfter) {
+		return false
+	}
+	if _, err := s.dir.User(ctx, userID); err != nil {
+		return false
+	}
+	s.log.Warn("notify: a user forgotten for a deletion that did not happen is remembered again", zap.String("user", userID))
+	return s.store.unforget(ctx, userID, undoneAfter) == nil
 }

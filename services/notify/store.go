@@ -132,6 +132,22 @@ func (s *Store) Forget(ctx context.Context, userID string) (int64, error) {
 	return n, dbErr(err)
 }
 
+// forgottenBefore says whether userID was forgotten at least age ago.
+func (s *Store) forgottenBefore(ctx context.Context, userID string, age time.Duration) bool {
+	var ok bool
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM notify_forgotten_users
+		WHERE user_id = $1 AND forgotten_at < now() - make_interval(secs => $2))`, userID, age.Seconds()).Scan(&ok)
+	return err == nil && ok
+}
+
+// unforget takes userID off the forgotten users when forgotten at least
+// age ago (Service.deletionUndone).
+func (s *Store) unforget(ctx context.Context, userID string, age time.Duration) error {
+	_, err := s.db.Exec(ctx, `DELETE FROM notify_forgotten_users WHERE user_id = $1 AND forgotten_at < now() - make_interval(secs => $2)`,
+		userID, age.Seconds())
+	return dbErr(err)
+}
+
 // List pages userID's notifications, newest first, and counts them all.
 func (s *Store) List(ctx context.Context, userID string, page, perPage int) ([]Notification, int, error) {
 	var total int
