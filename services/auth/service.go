@@ -436,7 +436,7 @@ func (s *Service) sendReset(ctx context.Context, email string) {
 	}
 	s.send(ctx, &notifyv1.SendNotificationRequest{
 		Template: notifyv1.Template_TEMPLATE_PASSWORD_RESET, Recipient: u.Email, UserId: u.ID,
-		Data:           map[string]string{"name": displayName(u), "reset_url": resetLink(s.cfg.ResetURL, token), "ttl": s.cfg.ResetTTL.String()},
+		Data:           map[string]string{"name": displayName(u), "reset_url": resetLink(s.cfg.ResetURL, token), "ttl": spokenDuration(s.cfg.ResetTTL)},
 		IdempotencyKey: "password_reset-" + uuid.NewString(),
 	}, time.Minute)
 }
@@ -492,6 +492,27 @@ func resetLink(base, token string) string {
 	q.Set("token", token)
 	link.RawQuery = q.Encode()
 	return link.String()
+}
+
+// spokenDuration is d as a mail says it ("1 hour 30 minutes"), to the
+// second; auth.reset-ttl keeps it within a week.
+func spokenDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	var parts []string
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "day"}, {time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}} {
+		if n := d / u.d; n > 0 {
+			d -= n * u.d
+			p := fmt.Sprintf("%d %s", n, u.name)
+			if n > 1 {
+				p += "s"
+			}
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // displayName is how a mail greets u.

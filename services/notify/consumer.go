@@ -126,6 +126,12 @@ func (c *Consumer) booking(ctx context.Context, msg *sarama.ConsumerMessage) err
 	if kind == "" {
 		return nil
 	}
+	if kind == "waitlist_offer" && (b.GetExpiresAt() == nil || !b.GetExpiresAt().AsTime().After(time.Now())) {
+		// Read behind the booking engine: the offer ended before its mail
+		// could go out ("pay before" a time past). Its end is mailed.
+		c.log.Info("notify: a waitlist offer read after its deadline; no mail", zap.String("booking", b.GetId()))
+		return nil
+	}
 	u, err := c.dir.User(ctx, b.GetUserId())
 	if errs.Is(err, errs.NotFound) {
 		c.log.Info("notify: booking of a deleted account; no mail", zap.String("booking", b.GetId()))
@@ -245,6 +251,11 @@ func (c *Consumer) paymentMail(ctx context.Context, msg *sarama.ConsumerMessage,
 	}
 	if kind == "refund_issued" {
 		data["refund_amount"], data["reason"] = ev.GetRefundAmount(), ev.GetRefundReason()
+		if ev.GetRefundCause() == paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED {
+			// Said whatever the organizer's (optional) reason: a buyer who had
+			// cancelled before hears of the cancellation only here.
+			data["organizer_cancelled"] = "true"
+		}
 	}
 	if err := c.describeBooking(ctx, p.GetBookingId(), data); err != nil {
 		return err

@@ -8,8 +8,10 @@ import (
 	"encoding/base32"
 	"fmt"
 	htmltemplate "html/template"
+	"maps"
 	"strings"
 	texttemplate "text/template"
+	"unicode/utf8"
 
 	notifyv1 "github.com/bookingrush/rush/gen/bookingrush/notify/v1"
 	"github.com/bookingrush/rush/services/platform/errs"
@@ -83,6 +85,10 @@ var templates = func() map[string]kindTemplates {
 	return out
 }()
 
+// subjectTitleBytes is the longest event title (in bytes) a subject quotes
+// whole: with the longest rest of a subject it stays under 250 bytes.
+const subjectTitleBytes = 150
+
 // rendered is one message ready for the relay.
 type rendered struct {
 	Subject, Text, HTML string
@@ -101,7 +107,18 @@ func render(kind string, data map[string]string) (rendered, error) {
 		}
 	}
 	var subj, text, html bytes.Buffer
-	if err := tpl.text.ExecuteTemplate(&subj, "subject", data); err != nil {
+	// A subject names the event; a long title is shortened there so that
+	// the rest of the subject (the booking reference) stays.
+	subjData := data
+	if t := data["event_title"]; len(t) > subjectTitleBytes {
+		cut := subjectTitleBytes - len("…")
+		for cut > 0 && !utf8.RuneStart(t[cut]) {
+			cut--
+		}
+		subjData = maps.Clone(data)
+		subjData["event_title"] = t[:cut] + "…"
+	}
+	if err := tpl.text.ExecuteTemplate(&subj, "subject", subjData); err != nil {
 		return rendered{}, fmt.Errorf("render %s subject: %w", kind, err)
 	}
 	if err := tpl.text.ExecuteTemplate(&text, "text", data); err != nil {
@@ -113,7 +130,12 @@ func render(kind string, data map[string]string) (rendered, error) {
 	// Data may carry line breaks; a subject never does (header injection).
 	subject := strings.Join(strings.Fields(subj.String()), " ")
 	if len(subject) > 250 {
-		subject = subject[:250]
+		// Cut on a character boundary: half a UTF-8 character is garbage.
+		cut := 250
+		for cut > 0 && !utf8.RuneStart(subject[cut]) {
+			cut--
+		}
+		subject = subject[:cut]
 	}
 	return rendered{Subject: subject, Text: strings.TrimLeft(text.String(), "\n"), HTML: html.String()}, nil
 }

@@ -126,10 +126,12 @@ func (w *Worker) Once(ctx context.Context) (did bool, err error) {
 		m.HTML, inline, rerr = w.ticketImages(ctx, data["booking_id"], m.HTML)
 		if rerr != nil && !errors.Is(rerr, errWithdrawn) && attempts >= w.cfg.MaxAttempts {
 			w.log.Warn("notify: confirmation sent without its QR codes", zap.String("id", id), zap.Error(rerr))
-			rerr = nil
-			// The mail says so, rather than promise codes it does not carry.
-			body += "\n" + noTickets + "\n"
-			m.HTML = strings.Replace(m.HTML, ticketsMarker, "<p><strong>"+noTickets+"</strong></p>", 1)
+			// The mail says so, rather than promise codes it does not carry:
+			// both parts are rendered again without the promise.
+			data["tickets_missing"] = "true"
+			if m, rerr = render(kind, data); rerr == nil {
+				body = m.Text
+			}
 		}
 	}
 	if rerr == nil {
@@ -207,7 +209,8 @@ type Tickets interface {
 // ticketsMarker is where booking_confirmed.html shows the tickets.
 const ticketsMarker = `<div id="tickets"></div>`
 
-// noTickets is what a confirmation sent without its QR codes says instead.
+// noTickets is what a confirmation sent without its QR codes says instead
+// (booking_confirmed.txt and .html, with data "tickets_missing").
 const noTickets = "Your tickets could not be attached to this e-mail: they are under \"My bookings\" in the app."
 
 // errWithdrawn is a message not to send: what it announced no longer
