@@ -11,6 +11,8 @@ import (
 
 	"github.com/stripe/stripe-go/v82"
 	"github.com/stripe/stripe-go/v82/webhook"
+
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 )
 
 // Intent is what a provider is asked to charge.
@@ -50,6 +52,11 @@ const (
 	OutcomeSucceeded
 	// OutcomeFailed: the payment was declined or errored.
 	OutcomeFailed
+	// OutcomeReturned: money of the payment went back to the buyer outside
+	// Booking Rush (ReturnedCents of it): a refund made by hand in the
+	// provider's dashboard (charge.refunded), or a dispute the buyer won
+	// (charge.dispute.closed, status lost).
+	OutcomeReturned
 )
 
 // Event is a verified webhook event.
@@ -67,6 +74,12 @@ type Event struct {
 	TraceParent string
 	// FailureReason says why a failed payment failed.
 	FailureReason string
+	// ReturnedCents is, for OutcomeReturned, how much of the charge is back
+	// with the buyer in all.
+	ReturnedCents int64
+	// returnedCause is the refund cause HandleWebhook chose for an
+	// OutcomeReturned (returnedCause).
+	returnedCause paymentv1.RefundCause
 }
 
 // Provider takes money. Both implementations speak Stripe's webhook format
@@ -131,8 +144,10 @@ var ErrBadSignature = errors.New("webhook signature does not verify")
 
 // Event types this service acts on.
 const (
-	eventSucceeded = "payment_intent.succeeded"
-	eventFailed    = "payment_intent.payment_failed"
+	eventSucceeded     = "payment_intent.succeeded"
+	eventFailed        = "payment_intent.payment_failed"
+	eventChargeRefund  = "charge.refunded"
+	eventDisputeClosed = "charge.dispute.closed"
 )
 
 // verifyStripeEvent checks a Stripe-Signature header ("t=<unix>,v1=<hex
@@ -163,6 +178,8 @@ func verifyStripeEvent(payload []byte, sigHeader, secret string) (Event, error) 
 		out.Outcome = OutcomeSucceeded
 	case eventFailed:
 		out.Outcome = OutcomeFailed
+	case eventChargeRefund, eventDisputeClosed:
+		return returnedEvent(out, ev.Data)
 	default:
 		return out, nil
 	}
@@ -185,17 +202,67 @@ func verifyStripeEvent(payload []byte, sigHeader, secret string) (Event, error) 
 	return out, nil
 }
 
-// signedAt is the t= time of a Stripe-Signature header; false when it has
-// none or it is not a number (the library then refuses the header).
-func signedAt(header string) (time.Time, bool) {
-	for part := range strings.SplitSeq(header, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if ok && k == "t" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			return time.Unix(n, 0), err == nil
+// returnedEvent reads a charge.refunded (a charge) or charge.dispute.closed
+// (a dispute) event: money of a PaymentIntent back with the buyer. Stripe
+// sends charge.refunded for Booking Rush's own refunds too; the payment's
+// recorded refund decision tells them apart (applyReturned). A dispute that
+// did not end lost (for us) moved no money for good: OutcomeOther.
+func returnedEvent(out Event, data *stripe.EventData) (Event, error) {
+	if data == nil {
+		return Event{}, errors.New("webhook payload: no data.object")
+	}
+	var intent *stripe.PaymentIntent
+	var meta map[string]string
+	if out.Type == eventChargeRefund {
+		var ch stripe.Charge
+		if json.Unmarshal(data.Raw, &ch) != nil {
+			return Event{}, errors.New("webhook payload: data.object is not a charge")
+		}
+		intent, meta, out.ReturnedCents = ch.PaymentIntent, ch.Metadata, ch.AmountRefunded
+		if ch.Refunded {
+			out.ReturnedCents = max(ch.Amount, ch.AmountRefunded)
+		}
+	} else {
+		var d stripe.Dispute
+		if json.Unmarshal(data.Raw, &d) != nil {
+			return Event{}, errors.New("webhook payload: data.object is not a dispute")
+		}
+		if d.Status != stripe.DisputeStatusLost {
+			return out, nil
+		}
+		intent, out.ReturnedCents = d.PaymentIntent, d.Amount
+		if d.Charge != nil {
+			meta = d.Charge.Metadata
 		}
 	}
-	return time.Time{}, false
+	if intent == nil || intent.ID == "" {
+		return out, nil // not a PaymentIntent's charge: none of ours
+	}
+	out.Outcome, out.ProviderPaymentID = OutcomeReturned, intent.ID
+	out.PaymentID, out.TraceParent = meta["payment_id"], meta["traceparent"]
+	if out.PaymentID == "" {
+		out.PaymentID = intent.Metadata["payment_id"]
+	}
+	return out, nil
+}
+
+// signedAt is the t= time of a Stripe-Signature header; false when it has
+// none or it is not a number (the library then refuses the header). It
+// reads the header exactly as stripe-go does (its parseSignatureHeader):
+// parts split at "," and "=", the key "t" exactly (" t" is an unknown part
+// to it), the last t= winning. Reading it otherwise (the first t=, or
+// trimmed keys) would let a "t=<now>" added to a future-dated signature
+// pass the check above while the library verifies the signature with the
+// future time.
+func signedAt(header string) (at time.Time, ok bool) {
+	for part := range strings.SplitSeq(header, ",") {
+		kv := strings.Split(part, "=")
+		if len(kv) == 2 && kv[0] == "t" {
+			n, err := strconv.ParseInt(kv[1], 10, 64)
+			at, ok = time.Unix(n, 0), err == nil
+		}
+	}
+	return at, ok
 }
 
 // storedPayload is what of a verified provider event is kept in

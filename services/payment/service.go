@@ -660,6 +660,11 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 	if err != nil || ev.ID == "" {
 		return WebhookResult{}, errs.New(errs.Validation, "the webhook payload is not a provider event")
 	}
+	if ev.Outcome == OutcomeReturned {
+		if ev.returnedCause, err = s.returnedCause(ctx, ev); err != nil {
+			return WebhookResult{}, err
+		}
+	}
 	tx, err := s.store.db.Begin(ctx)
 	if err != nil {
 		return WebhookResult{}, dbErr(err)
@@ -675,7 +680,13 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 	}
 	linkPaymentTrace(ctx, ev)
 	decided, pay := "", ""
-	if ev.Outcome != OutcomeOther {
+	switch ev.Outcome {
+	case OutcomeOther:
+	case OutcomeReturned:
+		if pay, decided, err = s.applyReturned(ctx, tx, ev); err != nil {
+			return WebhookResult{}, err
+		}
+	default:
 		if pay, decided, err = s.applyOutcome(ctx, tx, ev); err != nil {
 			return WebhookResult{}, err
 		}
@@ -691,6 +702,18 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 // and relays its event at once; a duplicate charge (its transaction
 // committed) is refunded now, or else by the reconciler's next pass.
 func (s *Service) decided(ctx context.Context, pay, status string) {
+	if status == outcomeReturned {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+		defer cancel()
+		p, err := s.store.Get(rctx, pay)
+		if err == nil {
+			_, _, err = s.RefundBooking(rctx, p.BookingID, p.ID, refundCause(p.RefundCause), p.RefundReason)
+		}
+		if err != nil {
+			s.log.Warn("money back at the provider not recorded yet; the reconciler finishes it", zap.String("payment", pay), zap.Error(err))
+		}
+		return
+	}
 	if status == outcomeDuplicate {
 		s.metrics.outcomes.WithLabelValues(StatusSucceeded).Inc()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
@@ -724,6 +747,14 @@ func (s *Service) applyOutcome(ctx context.Context, tx pgx.Tx, ev Event) (id, st
 	}
 	if err != nil {
 		return "", "", dbErr(err)
+	}
+	if pay.ProviderRef != "" && ev.ProviderPaymentID != "" && ev.ProviderPaymentID != pay.ProviderRef {
+		// Our payment's id in the metadata of an intent that is not its
+		// own (another system on the same account: every endpoint gets
+		// every event): that intent's outcome is not this payment's.
+		s.log.Warn("webhook of another intent naming a payment acknowledged", zap.String("event", ev.ID),
+			zap.String("intent", ev.ProviderPaymentID), zap.String("payment", pay.ID), zap.String("payment_intent", pay.ProviderRef))
+		return "", "", nil
 	}
 	if _, err := tx.Exec(ctx, `UPDATE payment_webhook_events SET payment_id = $3, processed_at = now()
 		WHERE provider = $1 AND provider_event_id = $2`, s.provider.Name(), ev.ID, pay.ID); err != nil {
@@ -800,6 +831,108 @@ func (s *Service) lateCharge(ctx context.Context, tx pgx.Tx, pay Payment, ev Eve
 	}
 	return outcomeDuplicate, nil
 }
+
+// returnedCause is the refund cause of a purchase whose whole charge went
+// back at the provider (applyReturned): BUYER_CANCELLED (the purchase was
+// made and ends: analytics takes its revenue back) when its booking is
+// confirmed now, NOT_CONFIRMED (never a sale) otherwise. A booking service
+// that does not answer makes the webhook answer 503, for Stripe's retry.
+func (s *Service) returnedCause(ctx context.Context, ev Event) (paymentv1.RefundCause, error) {
+	var pay Payment
+	var err error
+	if _, perr := uuid.Parse(ev.PaymentID); perr == nil {
+		pay, err = scanPayment(s.store.db.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 AND provider = $2`, ev.PaymentID, s.provider.Name()))
+	} else {
+		pay, err = scanPayment(s.store.db.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE provider_payment_id = $1`, ev.ProviderPaymentID))
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED, nil
+	}
+	if err != nil {
+		return 0, dbErr(err)
+	}
+	res, err := s.booking.GetBooking(authn.AsSystem(ctx), connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: pay.BookingID}))
+	switch {
+	case err == nil && res.Msg.GetBooking().GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED:
+		return paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED, nil
+	case err == nil || errs.FromConnect(err).Code == errs.NotFound:
+		return paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED, nil
+	}
+	return 0, errs.FromConnect(err)
+}
+
+// applyReturned applies money of a payment that went back to the buyer
+// outside Booking Rush (OutcomeReturned): a refund made by hand in the
+// provider's dashboard, a dispute the buyer won. When the whole charge is
+// back, the purchase ends as any refunded one: a full refund is decided
+// (cause returnedCause: BUYER_CANCELLED for a confirmed booking, whose
+// revenue analytics takes back) here, in the webhook's transaction, and finished after the commit (or by
+// the reconciler's next pass) by RefundBooking, which releases the booking
+// (its tickets revoked, its seats back) and records the payment refunded
+// in full (the provider answers the charge refunded already). Money the
+// buyer's charge never brought (a pending payment's success was not seen
+// yet) is applied first, as its success webhook would.
+//
+// A payment with a refund decided already is left to it (Stripe sends
+// charge.refunded for Booking Rush's own refunds too), and a part of the
+// charge back by hand changes nothing here: a later refund gives only the
+// rest (Refund). It answers the payment and outcomeReturned when a refund
+// was decided, "" otherwise.
+func (s *Service) applyReturned(ctx context.Context, tx pgx.Tx, ev Event) (id, status string, err error) {
+	var pay Payment
+	if _, perr := uuid.Parse(ev.PaymentID); perr == nil {
+		pay, err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 AND provider = $2 FOR UPDATE`, ev.PaymentID, s.provider.Name()))
+	} else {
+		pay, err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE provider_payment_id = $1 FOR UPDATE`, ev.ProviderPaymentID))
+	}
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && pay.ProviderRef != "" && pay.ProviderRef != ev.ProviderPaymentID) {
+		s.log.Warn("money back for an unknown payment acknowledged", zap.String("event", ev.ID), zap.String("intent", ev.ProviderPaymentID))
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", dbErr(err)
+	}
+	if pay.Status == StatusPending || pay.Status == StatusProcessing || (pay.Status == StatusFailed && pay.SucceededAt.IsZero()) {
+		// Charged (it went back since): its success is applied first.
+		charged := ev
+		charged.Outcome = OutcomeSucceeded
+		if _, st, err := s.applyOutcome(ctx, tx, charged); err != nil || st == outcomeDuplicate {
+			return pay.ID, st, err
+		}
+		if pay, err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1`, pay.ID)); err != nil {
+			return "", "", dbErr(err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE payment_webhook_events SET payment_id = $3, processed_at = now()
+		WHERE provider = $1 AND provider_event_id = $2`, s.provider.Name(), ev.ID, pay.ID); err != nil {
+		return "", "", dbErr(err)
+	}
+	if pay.Status != StatusSucceeded || !pay.RefundRequestedAt.IsZero() || !pay.RefundedAt.IsZero() {
+		return pay.ID, "", nil
+	}
+	if ev.ReturnedCents < pay.AmountCents {
+		s.log.Warn("part of a charge went back at the provider; the purchase stands", zap.String("payment", pay.ID),
+			zap.Int64("returned_cents", ev.ReturnedCents), zap.Int64("charged_cents", pay.AmountCents), zap.String("event", ev.Type))
+		return pay.ID, "", nil
+	}
+	s.log.Warn("the whole charge went back to the buyer at the provider; the purchase is refunded", zap.String("payment", pay.ID),
+		zap.String("booking", pay.BookingID), zap.String("event", ev.Type))
+	cause := ev.returnedCause
+	if cause == paymentv1.RefundCause_REFUND_CAUSE_UNSPECIFIED {
+		cause = paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED
+	}
+	if _, err := tx.Exec(ctx, `UPDATE payments SET refund_percent = 100, refund_cause = $2, refund_reason = $3, refund_requested_at = now()
+		WHERE id = $1`, pay.ID, cause.String(),
+		"the whole charge went back to the buyer at the payment provider ("+ev.Type+")"); err != nil {
+		return "", "", dbErr(err)
+	}
+	return pay.ID, outcomeReturned, nil
+}
+
+// outcomeReturned is what applyReturned answers for a purchase whose money
+// went back at the provider: the caller finishes its refund once its
+// transaction committed.
+const outcomeReturned = "returned"
 
 // outcomeDuplicate is what applyOutcome answers for a duplicate charge
 // (lateCharge): the caller refunds it once its transaction committed.
