@@ -678,6 +678,9 @@ func (s *Service) passwordChanged(u *User) {
 // forgotLink is the forgot-password page beside the reset page.
 func forgotLink(resetURL string) string {
 	base, _ := url.Parse(resetURL) // validated by Config.Validate
+	// Beside the page, also when the setting ends in "/" (the reference
+	// would otherwise resolve below it).
+	base.Path = strings.TrimRight(base.Path, "/")
 	return base.ResolveReference(&url.URL{Path: "forgot-password"}).String()
 }
 

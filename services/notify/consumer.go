@@ -251,6 +251,11 @@ func (c *Consumer) paymentMail(ctx context.Context, msg *sarama.ConsumerMessage,
 	}
 	if kind == "refund_issued" {
 		data["refund_amount"], data["reason"] = ev.GetRefundAmount(), ev.GetRefundReason()
+		if ev.GetRefundCause() == paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED && !ev.GetRest() {
+			// The refund of a purchase its buyer cancelled: the mail says the
+			// booking ended too (the 0% one says so already).
+			data["buyer_cancelled"] = "true"
+		}
 		if ev.GetRefundCause() == paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED {
 			// Said whatever the organizer's (optional) reason: a buyer who had
 			// cancelled before hears of the cancellation only here.

@@ -245,6 +245,22 @@ func TestConfirmationWithoutQRCodes(t *testing.T) {
 	}
 }
 
+// TestBuyersRefundSaysTheBookingEnded: the refund of a purchase its buyer
+// cancelled (50% here) says the booking is cancelled, as the 0% one does.
+func TestBuyersRefundSaysTheBookingEnded(t *testing.T) {
+	e := newMailEnv(t, 5)
+	user, booking := uuid.NewString(), uuid.NewString()
+	e.dir.bookings[booking] = &bookingv1.Booking{Id: booking, UserId: user, ShowId: uuid.NewString(),
+		Status: bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED, ConfirmedAt: timestamppb.Now()}
+	e.publish(t, TopicPaymentRefunded, &paymentv1.PaymentEvent{Id: uuid.NewString(), RefundAmount: "25.00",
+		RefundCause: paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED,
+		Payment:     &paymentv1.Payment{Id: uuid.NewString(), BookingId: booking, UserId: user, Amount: "50.00", Currency: "USD", RefundedAmount: "25.00"}})
+	got := e.recorded(t)
+	if len(got) != 1 || !strings.Contains(got[0].Body, "Your booking is cancelled and its seats are released.") {
+		t.Fatalf("the buyer's refund mail: %v", got)
+	}
+}
+
 // TestNoRefundSubject: a cancellation refunded 0% under the policy
 // is not headed "Refund 0.00 USD".
 func TestNoRefundSubject(t *testing.T) {

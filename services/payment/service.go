@@ -826,7 +826,7 @@ func (s *Service) lateCharge(ctx context.Context, tx pgx.Tx, pay Payment, ev Eve
 			provider_payment_id = COALESCE(provider_payment_id, NULLIF($2, '')),
 			refund_percent = 100, refund_cause = $3, refund_reason = $4, refund_requested_at = now()
 		WHERE id = $1`, pay.ID, ev.ProviderPaymentID, paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED.String(),
-		"charged after this payment had failed, while payment "+other+" paid the booking: refunded in full"); err != nil {
+		"a second charge for a booking another payment paid already: refunded in full"); err != nil {
 		return "", dbErr(err)
 	}
 	return outcomeDuplicate, nil
