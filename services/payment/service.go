@@ -735,12 +735,7 @@ func (s *Service) decided(ctx context.Context, pay, status string) {
 // state (events may arrive late or out of order) and answers status "",
 // except for money that arrives for a failed payment (lateCharge).
 func (s *Service) applyOutcome(ctx context.Context, tx pgx.Tx, ev Event) (id, status string, err error) {
-	var pay Payment
-	if _, perr := uuid.Parse(ev.PaymentID); perr == nil {
-		pay, err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 AND provider = $2 FOR UPDATE`, ev.PaymentID, s.provider.Name()))
-	} else {
-		pay, err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE provider_payment_id = $1 FOR UPDATE`, ev.ProviderPaymentID))
-	}
+	pay, err := s.eventPayment(ctx, tx, ev, true)
 	if errors.Is(err, pgx.ErrNoRows) {
 		s.log.Warn("webhook for an unknown payment acknowledged", zap.String("event", ev.ID), zap.String("intent", ev.ProviderPaymentID))
 		return "", "", nil
@@ -832,19 +827,28 @@ func (s *Service) lateCharge(ctx context.Context, tx pgx.Tx, pay Payment, ev Eve
 	return outcomeDuplicate, nil
 }
 
+// eventPayment reads the payment a provider event is about: by the payment
+// id our metadata gives it, else by its intent; locked for update when lock.
+func (s *Service) eventPayment(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, ev Event, lock bool) (Payment, error) {
+	forUpdate := ""
+	if lock {
+		forUpdate = " FOR UPDATE"
+	}
+	if _, err := uuid.Parse(ev.PaymentID); err == nil {
+		return scanPayment(q.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 AND provider = $2`+forUpdate, ev.PaymentID, s.provider.Name()))
+	}
+	return scanPayment(q.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE provider_payment_id = $1`+forUpdate, ev.ProviderPaymentID))
+}
+
 // returnedCause is the refund cause of a purchase whose whole charge went
 // back at the provider (applyReturned): BUYER_CANCELLED (the purchase was
 // made and ends: analytics takes its revenue back) when its booking is
 // confirmed now, NOT_CONFIRMED (never a sale) otherwise. A booking service
 // that does not answer makes the webhook answer 503, for Stripe's retry.
 func (s *Service) returnedCause(ctx context.Context, ev Event) (paymentv1.RefundCause, error) {
-	var pay Payment
-	var err error
-	if _, perr := uuid.Parse(ev.PaymentID); perr == nil {
-		pay, err = scanPayment(s.store.db.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 AND provider = $2`, ev.PaymentID, s.provider.Name()))
-	} else {
-		pay, err = scanPayment(s.store.db.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE provider_payment_id = $1`, ev.ProviderPaymentID))
-	}
+	pay, err := s.eventPayment(ctx, s.store.db, ev, false)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED, nil
 	}
@@ -879,12 +883,7 @@ func (s *Service) returnedCause(ctx context.Context, ev Event) (paymentv1.Refund
 // rest (Refund). It answers the payment and outcomeReturned when a refund
 // was decided, "" otherwise.
 func (s *Service) applyReturned(ctx context.Context, tx pgx.Tx, ev Event) (id, status string, err error) {
-	var pay Payment
-	if _, perr := uuid.Parse(ev.PaymentID); perr == nil {
-		pay, err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 AND provider = $2 FOR UPDATE`, ev.PaymentID, s.provider.Name()))
-	} else {
-		pay, err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE provider_payment_id = $1 FOR UPDATE`, ev.ProviderPaymentID))
-	}
+	pay, err := s.eventPayment(ctx, tx, ev, true)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && pay.ProviderRef != "" && pay.ProviderRef != ev.ProviderPaymentID) {
 		s.log.Warn("money back for an unknown payment acknowledged", zap.String("event", ev.ID), zap.String("intent", ev.ProviderPaymentID))
 		return "", "", nil
