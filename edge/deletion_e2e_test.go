@@ -50,6 +50,11 @@ func TestADeletedAccountKeepsNoPurchase(t *testing.T) {
 		_ = db.QueryRowContext(t.Context(), `SELECT status FROM payments WHERE id = $1`, pay.str("id")).Scan(&paymentStatus)
 		return paymentStatus == "refunded" && (bookingStatus == "cancelled" || bookingStatus == "refunded")
 	})
+	var reason string
+	_ = db.QueryRowContext(t.Context(), `SELECT coalesce(refund_reason, '') FROM payments WHERE id = $1`, pay.str("id")).Scan(&reason)
+	if reason != "the buyer's account was deleted" {
+		t.Errorf("the refund's reason (its mail shows it): %q", reason)
+	}
 }
 
 // TestDeletionForgetsProviderAndAuditData: what the payment

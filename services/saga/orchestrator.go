@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -504,7 +505,26 @@ func (o *Orchestrator) sendNotification(ctx context.Context, sg *Saga) error {
 func (o *Orchestrator) refund(ctx context.Context, sg *Saga) error {
 	_, err := o.payments.RefundBooking(ctx, connect.NewRequest(&paymentv1.RefundBookingRequest{
 		BookingId: sg.BookingID, PaymentId: sg.PaymentID, Cause: paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED,
-		Reason: "the payment arrived after the hold had ended",
+		Reason: refundReason(sg.step(StepConfirm).Error),
 	}))
 	return err
+}
+
+// refundReason is the reason a compensation gives (the buyer's refund mail
+// shows it), from the confirmation's recorded error (describe's "<code>:
+// <message>"): the hold was gone when the money came, or the booking engine
+// could not confirm it before the saga's deadline, or the buyer's account
+// was deleted.
+func refundReason(confirmErr string) string {
+	code, msg, _ := strings.Cut(confirmErr, ": ")
+	switch errs.Code(code) {
+	case errs.NotFound, errs.Conflict, errs.ReservationExpired:
+		if strings.Contains(msg, "account was deleted") {
+			return "the buyer's account was deleted"
+		}
+		return "the payment arrived after the hold had ended"
+	case "":
+		return "the payment arrived after the hold had ended"
+	}
+	return "the booking could not be confirmed in time"
 }

@@ -68,6 +68,24 @@ func (s *Saga) step(name string) Step {
 	return Step{Name: name, Status: StepPending}
 }
 
+// setStep records in memory what transition wrote of a step (its error
+// only when it failed or was skipped, as the row keeps it).
+func (s *Saga) setStep(name, status, stepErr string) {
+	if status != StepFailed && status != StepSkipped {
+		stepErr = ""
+	}
+	for i := range s.Steps {
+		if s.Steps[i].Name == name {
+			s.Steps[i].Status = status
+			if stepErr != "" {
+				s.Steps[i].Error = stepErr
+			}
+			return
+		}
+	}
+	s.Steps = append(s.Steps, Step{Name: name, Status: status, Error: stepErr})
+}
+
 // errLostClaim means another run claimed the saga (this one's lease
 // expired): this run stops without writing.
 var errLostClaim = errors.New("saga claimed by another run")
@@ -277,6 +295,9 @@ func transition(ctx context.Context, tx pgx.Tx, sg *Saga, status, lastErr string
 			finished_at = CASE WHEN $4 THEN now() ELSE NULL END WHERE id = $1`, sg.ID, status, lastErr, final)
 	if err == nil {
 		sg.Status = status
+		for name, st := range steps {
+			sg.setStep(name, st, stepErr)
+		}
 	}
 	return dbErr(err)
 }
