@@ -86,13 +86,10 @@ func (s *Service) Send(ctx context.Context, r Request) (Notification, error) {
 	if err != nil {
 		return Notification{}, err
 	}
-	n, created, err := s.store.Insert(ctx, Notification{
-		UserID: r.UserID, Kind: r.Kind, Recipient: r.Recipient, Subject: m.Subject, Body: m.Text, Data: data, Key: r.Key,
-	})
+	rec := Notification{UserID: r.UserID, Kind: r.Kind, Recipient: r.Recipient, Subject: m.Subject, Body: m.Text, Data: data, Key: r.Key}
+	n, created, err := s.store.Insert(ctx, rec)
 	if errors.Is(err, errForgotten) && s.deletionUndone(ctx, r.UserID) {
-		n, created, err = s.store.Insert(ctx, Notification{
-			UserID: r.UserID, Kind: r.Kind, Recipient: r.Recipient, Subject: m.Subject, Body: m.Text, Data: data, Key: r.Key,
-		})
+		n, created, err = s.store.Insert(ctx, rec)
 	}
 	if errors.Is(err, errForgotten) {
 		// A mail asked for (a message in flight, a saga's step) after its
