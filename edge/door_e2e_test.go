@@ -85,25 +85,8 @@ func TestDoorAccessBadInputAndCancellation(t *testing.T) {
 	// 3. ann and ben buy; ann's ticket is checked in; the organizer
 	// cancels the event: every ticket is revoked, the door refuses them,
 	// the counts say so.
-	buy := func(who string, qty int) (booking string, codes []string) {
-		t.Helper()
-		r := a.call("POST", "/api/v1/bookings/reserve", users[who], map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": qty}, "Idempotency-Key", who+"-door-0001")
-		a.want(r, 201, "")
-		booking = r.str("id")
-		a.want(a.call("POST", "/api/v1/payments", users[who], map[string]any{"booking_id": booking, "payment_method": "sim_ok"}), 201, "")
-		testkit.Eventually(t, 30*time.Second, who+"'s tickets", func() bool {
-			codes = codes[:0]
-			for _, tk := range ticketsOf(a.call("GET", "/api/v1/bookings/"+booking+"/tickets", users[who], nil)) {
-				if c, _ := tk.(map[string]any)["code"].(string); c != "" {
-					codes = append(codes, c)
-				}
-			}
-			return len(codes) == qty
-		})
-		return booking, codes
-	}
-	annBooking, ann := buy("ann", 2)
-	benBooking, ben := buy("ben", 1)
+	annBooking, ann := a.buy(users["ann"], showID, zoneID, 2)
+	benBooking, ben := a.buy(users["ben"], showID, zoneID, 1)
 	if r := a.call("POST", "/api/v1/checkin", door, map[string]any{"code": ann[0], "gate": "North", "show_id": showID}); r.str("outcome") != "valid" {
 		t.Fatalf("ann's first ticket: %s", r)
 	}
@@ -148,4 +131,63 @@ func TestDoorAccessBadInputAndCancellation(t *testing.T) {
 	if st.data()["sold"] != nil && st.data()["sold"] != float64(0) || st.data()["revoked"] != float64(3) {
 		t.Errorf("counts after the cancellation: %s", st)
 	}
+}
+
+// TestACheckedInBookingCannotBeCancelled: once a ticket of a booking was
+// used at the door, its buyer can no longer cancel it (its seats are taken
+// by someone inside, and were sold again before): the cancel answers 409
+// reason checked_in and changes nothing, the refund quote says so. A
+// booking of the same show not used at the door is still cancelled and
+// refunded, and the organizer's cancellation of the event still refunds
+// the used one.
+func TestACheckedInBookingCannotBeCancelled(t *testing.T) {
+	t.Parallel()
+	_, _, a := startWhole(t, "-payment.sim-delay=50ms")
+	users := a.people([]string{"org", "ann", "ben"}, "org")
+	eventID, showID, zoneID := a.onSale(users["org"], "Used Night", 10)
+	dev := a.call("POST", "/api/v1/checkin/devices", users["org"], map[string]any{"name": "South", "event_ids": []string{eventID}})
+	a.want(dev, 201, "")
+	annBooking, ann := a.buy(users["ann"], showID, zoneID, 2)
+	benBooking, _ := a.buy(users["ben"], showID, zoneID, 1)
+	if r := a.call("POST", "/api/v1/checkin", dev.str("credential"), map[string]any{"code": ann[1], "show_id": showID}); r.str("outcome") != "valid" {
+		t.Fatalf("ann's second ticket at the door: %s", r)
+	}
+	seats := func() float64 {
+		for _, z := range a.call("GET", "/api/v1/shows/"+showID+"/zones", "", nil).list() {
+			if z := z.(map[string]any); z["id"] == zoneID {
+				n, _ := z["available_seats"].(float64)
+				return n
+			}
+		}
+		return -1
+	}
+	testkit.Eventually(t, 30*time.Second, "7 seats left", func() bool { return seats() == 7 })
+
+	q := a.call("GET", "/api/v1/bookings/"+annBooking+"/refund-quote", users["ann"], nil)
+	a.want(q, 200, "")
+	if q.data()["cancellable"] == true || !strings.Contains(q.str("policy"), "checked in") {
+		t.Errorf("the refund quote of a booking used at the door: %s", q)
+	}
+	r := a.call("POST", "/api/v1/bookings/"+annBooking+"/cancel", users["ann"], map[string]any{})
+	if r.status != 409 || r.code() != "CONFLICT" || !strings.Contains(r.raw, `"checked_in"`) {
+		t.Errorf("ann cancels a booking used at the door: %s, want 409 CONFLICT reason checked_in", r)
+	}
+	if got := a.call("GET", "/api/v1/bookings/"+annBooking, users["ann"], nil).str("status"); got != "confirmed" {
+		t.Errorf("ann's booking after the refused cancel: %s", got)
+	}
+	for _, tk := range ticketsOf(a.call("GET", "/api/v1/bookings/"+annBooking+"/tickets", users["ann"], nil)) {
+		if m := tk.(map[string]any); m["status"] != "valid" {
+			t.Errorf("ann's ticket after the refused cancel: %v", m)
+		}
+	}
+
+	// ben's booking, never used at the door, is cancelled and refunded.
+	a.want(a.call("POST", "/api/v1/bookings/"+benBooking+"/cancel", users["ben"], map[string]any{}), 200, "")
+	testkit.Eventually(t, 30*time.Second, "ben's seat back, none of ann's", func() bool { return seats() == 8 })
+
+	// The organizer's cancellation refunds everyone, ann included.
+	a.want(a.call("POST", "/api/v1/events/"+eventID+"/cancel", users["org"], map[string]any{"reason": "flood"}), 200, "")
+	testkit.Eventually(t, 30*time.Second, "ann refunded by the event's cancellation", func() bool {
+		return a.call("GET", "/api/v1/bookings/"+annBooking, users["ann"], nil).str("status") == "refunded"
+	})
 }

@@ -360,3 +360,23 @@ func (a *api) onSale(org, title string, seats int) (eventID, showID, zoneID stri
 	a.want(a.call("POST", "/api/v1/events/"+ev.str("id")+"/publish", org, nil), 200, "")
 	return ev.str("id"), show.str("id"), zone.str("id")
 }
+
+// buy reserves qty seats of a zone as the buyer token, pays with the
+// simulator, and answers the booking and its ticket codes once issued.
+func (a *api) buy(token, showID, zoneID string, qty int) (booking string, codes []string) {
+	a.t.Helper()
+	r := a.call("POST", "/api/v1/bookings/reserve", token, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": qty}, "Idempotency-Key", "buy-"+uuid.NewString())
+	a.want(r, 201, "")
+	booking = r.str("id")
+	a.want(a.call("POST", "/api/v1/payments", token, map[string]any{"booking_id": booking, "payment_method": "sim_ok"}), 201, "")
+	testkit.Eventually(a.t, 30*time.Second, "the tickets of "+booking, func() bool {
+		codes = codes[:0]
+		for _, tk := range ticketsOf(a.call("GET", "/api/v1/bookings/"+booking+"/tickets", token, nil)) {
+			if c, _ := tk.(map[string]any)["code"].(string); c != "" {
+				codes = append(codes, c)
+			}
+		}
+		return len(codes) == qty
+	})
+	return booking, codes
+}

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	"github.com/bookingrush/rush/gen/bookingrush/gate/v1/gatev1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/server"
@@ -132,6 +133,11 @@ func Module(cfg Config) fx.Option {
 		// are the payment service's.
 		fx.Provide(fx.Private, func(mesh *server.Mesh) Payments {
 			return NewPayments(server.Dial(mesh, "booking", "payment", paymentv1connect.NewPaymentServiceClient))
+		}),
+		// Whether a confirmed booking's tickets were used at the door is
+		// the gate service's.
+		fx.Provide(fx.Private, func(mesh *server.Mesh) Gate {
+			return NewGate(server.Dial(mesh, "booking", "gate", gatev1connect.NewGateServiceClient))
 		}),
 		fx.Invoke(func(lc fx.Lifecycle, eng *Engine, svc *Service, log *zap.Logger) {
 			sw := NewSweeper(eng, cfg.SweepInterval, log)

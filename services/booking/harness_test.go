@@ -55,9 +55,9 @@ func startMesh(t *testing.T, extra ...string) *mesh {
 	dsn, _ := pgtest.NewSchema(t)
 	prefix := "bkt:" + uuid.NewString()[:8] + ":"
 	args := append([]string{
-		"-target=booking,relay,persister,payment,catalog", "-postgres.url=" + dsn, "-log.level=error", "-jwt.secret=" + testSecret,
+		"-target=booking,relay,persister,payment,catalog,gate", "-postgres.url=" + dsn, "-log.level=error", "-jwt.secret=" + testSecret,
 		"-metrics.addr=127.0.0.1:0", "-booking.addr=127.0.0.1:0", "-booking.key-prefix=" + prefix, "-payment.addr=127.0.0.1:0",
-		"-catalog.addr=127.0.0.1:0", "-catalog.cache-prefix=" + prefix + "cat:",
+		"-catalog.addr=127.0.0.1:0", "-catalog.cache-prefix=" + prefix + "cat:", "-gate.addr=127.0.0.1:0",
 		"-redis.url=" + redisx.DefaultURL,
 	}, extra...)
 	m := &mesh{t: t, dsn: dsn, prefix: prefix, client: server.NewClient()}

@@ -5,6 +5,8 @@ import (
 
 	"connectrpc.com/connect"
 
+	gatev1 "github.com/bookingrush/rush/gen/bookingrush/gate/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/gate/v1/gatev1connect"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
@@ -63,4 +65,31 @@ func (p paymentsClient) FinishRefund(ctx context.Context, bookingID string) erro
 		return errs.FromConnect(err)
 	}
 	return nil
+}
+
+// Gate is what the booking service asks of the gate service, which owns the
+// tickets and their check-ins. The gate never calls the booking service.
+type Gate interface {
+	// CheckedIn answers how many of the booking's tickets were used at the
+	// door.
+	CheckedIn(ctx context.Context, bookingID string) (int, error)
+}
+
+// NewGate returns Gate over the gate service's client; calls are made as
+// the system.
+func NewGate(c gatev1connect.GateServiceClient) Gate { return gateClient{c} }
+
+type gateClient struct {
+	c gatev1connect.GateServiceClient
+}
+
+func (g gateClient) CheckedIn(ctx context.Context, bookingID string) (int, error) {
+	res, err := g.c.GetBookingCheckIns(authn.AsSystem(ctx), connect.NewRequest(&gatev1.GetBookingCheckInsRequest{BookingId: bookingID}))
+	if err != nil {
+		if e := errs.FromConnect(err); e.Code != errs.ServiceUnavailable {
+			return 0, e
+		}
+		return 0, errs.Unavailable("the gate service did not say whether this booking's tickets were used at the door; nothing changed, retry", err, "dependency", "gate")
+	}
+	return int(res.Msg.GetCheckedIn()), nil
 }

@@ -32,17 +32,20 @@ type Service struct {
 	// payments answers whether a booking was paid, and decides and makes
 	// the refund of a confirmed booking its buyer cancels.
 	payments Payments
+	// gate answers whether a confirmed booking's tickets were used at the
+	// door: its buyer can no longer cancel it.
+	gate Gate
 
 	rebuilds singleflight.Group
 }
 
 // NewService returns the booking service; tickets checks queue passes.
-func NewService(eng *Engine, store *Store, payments Payments, cluster *kafka.Cluster, tickets *ticket.Signer, cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Service, error) {
+func NewService(eng *Engine, store *Store, payments Payments, gate Gate, cluster *kafka.Cluster, tickets *ticket.Signer, cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Service, error) {
 	m, err := newMetrics(reg, eng)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{eng: eng, store: store, payments: payments, cluster: cluster, tickets: tickets, cfg: cfg, log: log, metrics: m}, nil
+	return &Service{eng: eng, store: store, payments: payments, gate: gate, cluster: cluster, tickets: tickets, cfg: cfg, log: log, metrics: m}, nil
 }
 
 // ReserveRequest is a validated reserve call.
@@ -478,6 +481,9 @@ func (s *Service) Cancel(ctx context.Context, p *authn.Principal, bookingID stri
 		}
 	}
 	if h.Status == StatusConfirmed && !system {
+		if err := s.notUsed(ctx, bookingID); err != nil {
+			return Hold{}, err
+		}
 		paid, err := s.payments.Paid(ctx, bookingID)
 		if err != nil {
 			return Hold{}, err
@@ -510,6 +516,27 @@ func (s *Service) Cancel(ctx context.Context, p *authn.Principal, bookingID stri
 	}
 	return out, err
 }
+
+// notUsed refuses the buyer's cancellation of a booking whose tickets were
+// used at the door: its seats are taken by someone inside the venue, and
+// must not be sold again. (A check-in racing the cancellation, in the
+// moment between this answer and the tickets' revocation, is let in: the
+// door saw a valid ticket.)
+func (s *Service) notUsed(ctx context.Context, bookingID string) error {
+	n, err := s.gate.CheckedIn(ctx, bookingID)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return errs.New(errs.Conflict, "a ticket of this booking was checked in at the door: it can no longer be cancelled",
+			"reason", ReasonCheckedIn, "checked_in", n)
+	}
+	return nil
+}
+
+// ReasonCheckedIn is the CONFLICT reason of a cancellation refused because
+// a ticket of the booking was used at the door.
+const ReasonCheckedIn = "checked_in"
 
 // recordCancel writes the audit entry of a cancellation that changed the
 // booking (a repeated cancel does not). The booking lives in Redis, so there

@@ -41,6 +41,18 @@ func (s *Server) ListBookingTickets(ctx context.Context, req *connect.Request[ga
 	return connect.NewResponse(out), nil
 }
 
+// GetBookingCheckIns says whether a booking's tickets were used at the door.
+func (s *Server) GetBookingCheckIns(ctx context.Context, req *connect.Request[gatev1.GetBookingCheckInsRequest]) (*connect.Response[gatev1.GetBookingCheckInsResponse], error) {
+	if err := authn.RequireService(ctx, "only services read a booking's check-ins"); err != nil {
+		return nil, err
+	}
+	n, first, err := s.svc.store.BookingCheckIns(ctx, req.Msg.GetBookingId())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&gatev1.GetBookingCheckInsResponse{CheckedIn: int32(n), FirstCheckedInAt: ts0(first)}), nil
+}
+
 var ticketStatus = map[string]gatev1.TicketStatus{
 	StatusValid: gatev1.TicketStatus_TICKET_STATUS_VALID, StatusRevoked: gatev1.TicketStatus_TICKET_STATUS_REVOKED,
 }

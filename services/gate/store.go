@@ -249,6 +249,18 @@ func (s *Store) ShowStats(ctx context.Context, showID string) (Stats, error) {
 	return st, dbUnavailable(err)
 }
 
+// BookingCheckIns counts a booking's tickets that were checked in, and
+// answers the first check-in (zero when none).
+func (s *Store) BookingCheckIns(ctx context.Context, bookingID string) (n int, first time.Time, err error) {
+	var at *time.Time
+	err = s.db.QueryRow(ctx, `SELECT count(c.ticket_id), min(c.scanned_at)
+		FROM gate_tickets t JOIN gate_checkins c ON c.ticket_id = t.id WHERE t.booking_id = $1`, bookingID).Scan(&n, &at)
+	if at != nil {
+		first = *at
+	}
+	return n, first, dbUnavailable(err)
+}
+
 // Device is a registered check-in device.
 type Device struct {
 	ID, OrganizerID, Name string

@@ -35,7 +35,7 @@ func start(t *testing.T, args ...string) *env {
 	dsn := pgtest.Migrated(t)
 	prefix := testkit.KeyPrefix(t, testkit.Config(t, dsn).Redis.URL.Reveal())
 	cfg := testkit.Config(t, dsn, append([]string{
-		"-postgres.migrate-on-start=false", "-target=auth,catalog,booking,relay,persister,payment,saga",
+		"-postgres.migrate-on-start=false", "-target=auth,catalog,booking,relay,persister,payment,saga,gate",
 		"-booking.key-prefix=" + prefix, "-stripe.webhook-secret=" + webhookSecret, "-peer.notify=127.0.0.1:1",
 		"-saga.retry-backoff=20ms", "-payment.outbox-poll=50ms",
 	}, args...)...)

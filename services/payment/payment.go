@@ -27,6 +27,7 @@ import (
 	"google.golang.org/genproto/googleapis/api/httpbody"
 
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	"github.com/bookingrush/rush/gen/bookingrush/gate/v1/gatev1connect"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
@@ -123,6 +124,13 @@ func newBookingClient(mesh *server.Mesh) bookingv1connect.BookingServiceClient {
 	return server.Dial(mesh, "payment", "booking", bookingv1connect.NewBookingServiceClient)
 }
 
+// newGateClient asks the gate service whether a booking's tickets were used
+// at the door (a refund quote says such a booking can no longer be
+// cancelled).
+func newGateClient(mesh *server.Mesh) gatev1connect.GateServiceClient {
+	return server.Dial(mesh, "payment", "gate", gatev1connect.NewGateServiceClient)
+}
+
 func newRelay(lc fx.Lifecycle, cfg Config, db *pgxpool.Pool, p *kafka.Producer, reg prometheus.Registerer, tp trace.TracerProvider, log *zap.Logger) (*outbox.Relay, error) {
 	const name = "payment-outbox"
 	r := outbox.NewRelay(name, db, p, cfg.OutboxBatch, cfg.OutboxPoll, tp, log)
@@ -134,7 +142,7 @@ func newRelay(lc fx.Lifecycle, cfg Config, db *pgxpool.Pool, p *kafka.Producer, 
 func Module(cfg Config, st StripeConfig) fx.Option {
 	return fx.Module("payment",
 		fx.Supply(fx.Private, cfg, st),
-		fx.Provide(fx.Private, NewStore, newProvider, newBookingClient, newShows, newRelay, NewService, NewServer),
+		fx.Provide(fx.Private, NewStore, newProvider, newBookingClient, newGateClient, newShows, newRelay, NewService, NewServer),
 		fx.Invoke(func(lc fx.Lifecycle, svc *Service, log *zap.Logger) {
 			r := NewReconciler(svc, cfg, log)
 			lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop})

@@ -8,6 +8,7 @@ import (
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
+	gatev1 "github.com/bookingrush/rush/gen/bookingrush/gate/v1"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 )
@@ -64,9 +65,22 @@ func (s *Service) Quote(ctx context.Context, p *authn.Principal, bookingID strin
 		cancelled := event == catalogv1.EventStatus_EVENT_STATUS_CANCELLED
 		if cancelled {
 			q.Percent, q.Policy = 100, "the event was cancelled: everything is refunded"
-		} else {
-			q.Percent, q.Policy, q.ValidUntil = policyStep(show, s.now())
+			break
 		}
+		used, err := s.gate.GetBookingCheckIns(authn.AsSystem(ctx), connect.NewRequest(&gatev1.GetBookingCheckInsRequest{BookingId: bookingID}))
+		if err != nil {
+			if e := errs.FromConnect(err); e.Code != errs.ServiceUnavailable {
+				return Quote{}, e
+			}
+			return Quote{}, errs.Unavailable("the gate service did not say whether this booking's tickets were used at the door; retry", err, "dependency", "gate")
+		}
+		if used.Msg.GetCheckedIn() > 0 {
+			// The booking service refuses such a cancellation.
+			q.Cancellable = false
+			q.Policy = "a ticket of this booking was checked in at the door: it can no longer be cancelled"
+			break
+		}
+		q.Percent, q.Policy, q.ValidUntil = policyStep(show, s.now())
 	default:
 		q.Policy = "the booking already ended (" + bookingStatusName(b.GetStatus()) + "): there is nothing to cancel"
 		if pay.Status == StatusSucceeded || pay.Status == StatusRefunded || pay.Status == StatusPartiallyRefunded {

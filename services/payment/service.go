@@ -20,6 +20,7 @@ import (
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
 	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/gate/v1/gatev1connect"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
@@ -43,6 +44,7 @@ type Service struct {
 	provider Provider
 	booking  bookingv1connect.BookingServiceClient
 	shows    Shows
+	gate     gatev1connect.GateServiceClient
 	relay    *outbox.Relay
 	log      *zap.Logger
 	metrics  *metrics
@@ -50,12 +52,12 @@ type Service struct {
 }
 
 // NewService returns the payment service.
-func NewService(store *Store, provider Provider, booking bookingv1connect.BookingServiceClient, shows Shows, relay *outbox.Relay, log *zap.Logger, reg prometheus.Registerer) (*Service, error) {
+func NewService(store *Store, provider Provider, booking bookingv1connect.BookingServiceClient, shows Shows, gate gatev1connect.GateServiceClient, relay *outbox.Relay, log *zap.Logger, reg prometheus.Registerer) (*Service, error) {
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
-	return &Service{store: store, provider: provider, booking: booking, shows: shows, relay: relay, log: log, metrics: m, now: time.Now}, nil
+	return &Service{store: store, provider: provider, booking: booking, shows: shows, gate: gate, relay: relay, log: log, metrics: m, now: time.Now}, nil
 }
 
 // Create starts paying for the caller's own live hold. The amount is the

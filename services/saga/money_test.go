@@ -181,7 +181,7 @@ func TestRedisFrozenDuringSaga(t *testing.T) {
 func TestRedisRestartedEmptyKeepsWhatWasPaid(t *testing.T) {
 	t.Parallel()
 	r := faulttest.StartRedis(t)
-	e := start(t, []string{"-target=auth,catalog,booking,persister,payment,saga", "-redis.url=" + r.URL(), "-payment.sim-delay=2s",
+	e := start(t, []string{"-target=auth,catalog,booking,persister,payment,saga,gate", "-redis.url=" + r.URL(), "-payment.sim-delay=2s",
 		"-booking.drain-timeout=5s"})
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 10, Users: 4})
 	ctx := context.Background()
@@ -235,7 +235,7 @@ func TestRedisRestartedEmptyKeepsWhatWasPaid(t *testing.T) {
 // agree on every zone.
 func TestMoneyInvariantUnderConcurrentBuyers(t *testing.T) {
 	t.Parallel()
-	e := start(t, []string{"-target=auth,booking,relay,persister,payment,saga,catalog", "-booking.hold-ttl=3s", "-booking.idempotency-ttl=3s",
+	e := start(t, []string{"-target=auth,booking,relay,persister,payment,saga,catalog,gate", "-booking.hold-ttl=3s", "-booking.idempotency-ttl=3s",
 		"-payment.sim-delay=2700ms", "-saga.timeout=3s", "-payment.reconcile-interval=300ms", "-payment.reconcile-grace=6s"})
 	shops := []testkit.Shop{
 		e.SeedShop(t, testkit.ShopOptions{Seats: 60, Users: 20, MaxPerUser: 10}),

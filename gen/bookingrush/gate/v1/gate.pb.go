@@ -1794,6 +1794,107 @@ func (x *GetShowCheckInStatsResponse) GetRevoked() int32 {
 	return 0
 }
 
+// GetBookingCheckInsRequest names a booking.
+type GetBookingCheckInsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// BookingId is the booking.
+	BookingId     string `protobuf:"bytes,1,opt,name=booking_id,json=bookingId,proto3" json:"booking_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBookingCheckInsRequest) Reset() {
+	*x = GetBookingCheckInsRequest{}
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBookingCheckInsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBookingCheckInsRequest) ProtoMessage() {}
+
+func (x *GetBookingCheckInsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBookingCheckInsRequest.ProtoReflect.Descriptor instead.
+func (*GetBookingCheckInsRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetBookingCheckInsRequest) GetBookingId() string {
+	if x != nil {
+		return x.BookingId
+	}
+	return ""
+}
+
+// GetBookingCheckInsResponse says how a booking's tickets were used.
+type GetBookingCheckInsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// CheckedIn is how many of its tickets were checked in.
+	CheckedIn int32 `protobuf:"varint,1,opt,name=checked_in,json=checkedIn,proto3" json:"checked_in,omitempty"`
+	// FirstCheckedInAt is the earliest check-in (unset when none).
+	FirstCheckedInAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=first_checked_in_at,json=firstCheckedInAt,proto3" json:"first_checked_in_at,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *GetBookingCheckInsResponse) Reset() {
+	*x = GetBookingCheckInsResponse{}
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBookingCheckInsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBookingCheckInsResponse) ProtoMessage() {}
+
+func (x *GetBookingCheckInsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBookingCheckInsResponse.ProtoReflect.Descriptor instead.
+func (*GetBookingCheckInsResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetBookingCheckInsResponse) GetCheckedIn() int32 {
+	if x != nil {
+		return x.CheckedIn
+	}
+	return 0
+}
+
+func (x *GetBookingCheckInsResponse) GetFirstCheckedInAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FirstCheckedInAt
+	}
+	return nil
+}
+
 var File_bookingrush_gate_v1_gate_proto protoreflect.FileDescriptor
 
 const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
@@ -1914,7 +2015,14 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\x04sold\x18\x02 \x01(\x05R\x04sold\x12\x1d\n" +
 	"\n" +
 	"checked_in\x18\x03 \x01(\x05R\tcheckedIn\x12\x18\n" +
-	"\arevoked\x18\x04 \x01(\x05R\arevoked*a\n" +
+	"\arevoked\x18\x04 \x01(\x05R\arevoked\"G\n" +
+	"\x19GetBookingCheckInsRequest\x12*\n" +
+	"\n" +
+	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\"\x86\x01\n" +
+	"\x1aGetBookingCheckInsResponse\x12\x1d\n" +
+	"\n" +
+	"checked_in\x18\x01 \x01(\x05R\tcheckedIn\x12I\n" +
+	"\x13first_checked_in_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x10firstCheckedInAt*a\n" +
 	"\fTicketStatus\x12\x1d\n" +
 	"\x19TICKET_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13TICKET_STATUS_VALID\x10\x01\x12\x19\n" +
@@ -1926,7 +2034,7 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\x18CHECK_IN_OUTCOME_REVOKED\x10\x03\x12 \n" +
 	"\x1cCHECK_IN_OUTCOME_WRONG_EVENT\x10\x04\x12\x1c\n" +
 	"\x18CHECK_IN_OUTCOME_INVALID\x10\x05\x12\x1f\n" +
-	"\x1bCHECK_IN_OUTCOME_WRONG_SHOW\x10\x062\xed\f\n" +
+	"\x1bCHECK_IN_OUTCOME_WRONG_SHOW\x10\x062\xe9\r\n" +
 	"\vGateService\x12\xa7\x01\n" +
 	"\x12ListBookingTickets\x12..bookingrush.gate.v1.ListBookingTicketsRequest\x1a/.bookingrush.gate.v1.ListBookingTicketsResponse\"0\x82\xd3\xe4\x93\x02'\x12%/api/v1/bookings/{booking_id}/tickets\x90\x02\x01\x12\x98\x01\n" +
 	"\rGetTicketKeys\x12).bookingrush.gate.v1.GetTicketKeysRequest\x1a*.bookingrush.gate.v1.GetTicketKeysResponse\"0\x82\xd3\xe4\x93\x02'\x12%/api/v1/events/{event_id}/ticket-keys\x90\x02\x01\x12\xb4\x01\n" +
@@ -1944,7 +2052,8 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\aCheckIn\x12#.bookingrush.gate.v1.CheckInRequest\x1a$.bookingrush.gate.v1.CheckInResponse\"&\x82\xce\x18\b\n" +
 	"\x06device\x82\xd3\xe4\x93\x02\x14:\x01*\"\x0f/api/v1/checkin\x12\x90\x01\n" +
 	"\fSyncCheckIns\x12(.bookingrush.gate.v1.SyncCheckInsRequest\x1a).bookingrush.gate.v1.SyncCheckInsResponse\"+\x82\xce\x18\b\n" +
-	"\x06device\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/api/v1/checkin/sync\x12\xb9\x01\n" +
+	"\x06device\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/api/v1/checkin/sync\x12z\n" +
+	"\x12GetBookingCheckIns\x12..bookingrush.gate.v1.GetBookingCheckInsRequest\x1a/.bookingrush.gate.v1.GetBookingCheckInsResponse\"\x03\x90\x02\x01\x12\xb9\x01\n" +
 	"\x13GetShowCheckInStats\x12/.bookingrush.gate.v1.GetShowCheckInStatsRequest\x1a0.bookingrush.gate.v1.GetShowCheckInStatsResponse\"?\x82\xce\x18\v\n" +
 	"\torganizer\x82\xd3\xe4\x93\x02'\x12%/api/v1/shows/{show_id}/checkin-stats\x90\x02\x01B\xce\x01\n" +
 	"\x17com.bookingrush.gate.v1B\tGateProtoP\x01Z:github.com/bookingrush/rush/gen/bookingrush/gate/v1;gatev1\xa2\x02\x03BGX\xaa\x02\x13Bookingrush.Gate.V1\xca\x02\x13Bookingrush\\Gate\\V1\xe2\x02\x1fBookingrush\\Gate\\V1\\GPBMetadata\xea\x02\x15Bookingrush::Gate::V1b\x06proto3"
@@ -1962,7 +2071,7 @@ func file_bookingrush_gate_v1_gate_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_gate_v1_gate_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_gate_v1_gate_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_bookingrush_gate_v1_gate_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_bookingrush_gate_v1_gate_proto_goTypes = []any{
 	(TicketStatus)(0),                   // 0: bookingrush.gate.v1.TicketStatus
 	(CheckInOutcome)(0),                 // 1: bookingrush.gate.v1.CheckInOutcome
@@ -1993,58 +2102,63 @@ var file_bookingrush_gate_v1_gate_proto_goTypes = []any{
 	(*SyncCheckInsResponse)(nil),        // 26: bookingrush.gate.v1.SyncCheckInsResponse
 	(*GetShowCheckInStatsRequest)(nil),  // 27: bookingrush.gate.v1.GetShowCheckInStatsRequest
 	(*GetShowCheckInStatsResponse)(nil), // 28: bookingrush.gate.v1.GetShowCheckInStatsResponse
-	(*timestamppb.Timestamp)(nil),       // 29: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),                 // 30: bookingrush.common.v1.PageMeta
+	(*GetBookingCheckInsRequest)(nil),   // 29: bookingrush.gate.v1.GetBookingCheckInsRequest
+	(*GetBookingCheckInsResponse)(nil),  // 30: bookingrush.gate.v1.GetBookingCheckInsResponse
+	(*timestamppb.Timestamp)(nil),       // 31: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),                 // 32: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_gate_v1_gate_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.gate.v1.Ticket.status:type_name -> bookingrush.gate.v1.TicketStatus
-	29, // 1: bookingrush.gate.v1.Ticket.valid_until:type_name -> google.protobuf.Timestamp
-	29, // 2: bookingrush.gate.v1.Ticket.checked_in_at:type_name -> google.protobuf.Timestamp
+	31, // 1: bookingrush.gate.v1.Ticket.valid_until:type_name -> google.protobuf.Timestamp
+	31, // 2: bookingrush.gate.v1.Ticket.checked_in_at:type_name -> google.protobuf.Timestamp
 	2,  // 3: bookingrush.gate.v1.ListBookingTicketsResponse.tickets:type_name -> bookingrush.gate.v1.Ticket
-	29, // 4: bookingrush.gate.v1.TicketKey.created_at:type_name -> google.protobuf.Timestamp
+	31, // 4: bookingrush.gate.v1.TicketKey.created_at:type_name -> google.protobuf.Timestamp
 	5,  // 5: bookingrush.gate.v1.GetTicketKeysResponse.keys:type_name -> bookingrush.gate.v1.TicketKey
 	5,  // 6: bookingrush.gate.v1.RotateTicketKeyResponse.keys:type_name -> bookingrush.gate.v1.TicketKey
-	29, // 7: bookingrush.gate.v1.RevokedTicket.revoked_at:type_name -> google.protobuf.Timestamp
+	31, // 7: bookingrush.gate.v1.RevokedTicket.revoked_at:type_name -> google.protobuf.Timestamp
 	11, // 8: bookingrush.gate.v1.ListRevokedTicketsResponse.tickets:type_name -> bookingrush.gate.v1.RevokedTicket
-	29, // 9: bookingrush.gate.v1.ListRevokedTicketsResponse.as_of:type_name -> google.protobuf.Timestamp
-	29, // 10: bookingrush.gate.v1.Device.created_at:type_name -> google.protobuf.Timestamp
-	29, // 11: bookingrush.gate.v1.Device.expires_at:type_name -> google.protobuf.Timestamp
-	29, // 12: bookingrush.gate.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
+	31, // 9: bookingrush.gate.v1.ListRevokedTicketsResponse.as_of:type_name -> google.protobuf.Timestamp
+	31, // 10: bookingrush.gate.v1.Device.created_at:type_name -> google.protobuf.Timestamp
+	31, // 11: bookingrush.gate.v1.Device.expires_at:type_name -> google.protobuf.Timestamp
+	31, // 12: bookingrush.gate.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
 	13, // 13: bookingrush.gate.v1.CreateDeviceResponse.device:type_name -> bookingrush.gate.v1.Device
 	13, // 14: bookingrush.gate.v1.ListDevicesResponse.devices:type_name -> bookingrush.gate.v1.Device
-	30, // 15: bookingrush.gate.v1.ListDevicesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	29, // 16: bookingrush.gate.v1.Scan.scanned_at:type_name -> google.protobuf.Timestamp
-	29, // 17: bookingrush.gate.v1.FirstScan.scanned_at:type_name -> google.protobuf.Timestamp
+	32, // 15: bookingrush.gate.v1.ListDevicesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	31, // 16: bookingrush.gate.v1.Scan.scanned_at:type_name -> google.protobuf.Timestamp
+	31, // 17: bookingrush.gate.v1.FirstScan.scanned_at:type_name -> google.protobuf.Timestamp
 	1,  // 18: bookingrush.gate.v1.CheckInResult.outcome:type_name -> bookingrush.gate.v1.CheckInOutcome
 	21, // 19: bookingrush.gate.v1.CheckInResult.first_scan:type_name -> bookingrush.gate.v1.FirstScan
 	22, // 20: bookingrush.gate.v1.CheckInResponse.result:type_name -> bookingrush.gate.v1.CheckInResult
 	20, // 21: bookingrush.gate.v1.SyncCheckInsRequest.scans:type_name -> bookingrush.gate.v1.Scan
 	22, // 22: bookingrush.gate.v1.SyncCheckInsResponse.results:type_name -> bookingrush.gate.v1.CheckInResult
-	3,  // 23: bookingrush.gate.v1.GateService.ListBookingTickets:input_type -> bookingrush.gate.v1.ListBookingTicketsRequest
-	6,  // 24: bookingrush.gate.v1.GateService.GetTicketKeys:input_type -> bookingrush.gate.v1.GetTicketKeysRequest
-	8,  // 25: bookingrush.gate.v1.GateService.RotateTicketKey:input_type -> bookingrush.gate.v1.RotateTicketKeyRequest
-	10, // 26: bookingrush.gate.v1.GateService.ListRevokedTickets:input_type -> bookingrush.gate.v1.ListRevokedTicketsRequest
-	14, // 27: bookingrush.gate.v1.GateService.CreateDevice:input_type -> bookingrush.gate.v1.CreateDeviceRequest
-	16, // 28: bookingrush.gate.v1.GateService.ListDevices:input_type -> bookingrush.gate.v1.ListDevicesRequest
-	18, // 29: bookingrush.gate.v1.GateService.RevokeDevice:input_type -> bookingrush.gate.v1.RevokeDeviceRequest
-	23, // 30: bookingrush.gate.v1.GateService.CheckIn:input_type -> bookingrush.gate.v1.CheckInRequest
-	25, // 31: bookingrush.gate.v1.GateService.SyncCheckIns:input_type -> bookingrush.gate.v1.SyncCheckInsRequest
-	27, // 32: bookingrush.gate.v1.GateService.GetShowCheckInStats:input_type -> bookingrush.gate.v1.GetShowCheckInStatsRequest
-	4,  // 33: bookingrush.gate.v1.GateService.ListBookingTickets:output_type -> bookingrush.gate.v1.ListBookingTicketsResponse
-	7,  // 34: bookingrush.gate.v1.GateService.GetTicketKeys:output_type -> bookingrush.gate.v1.GetTicketKeysResponse
-	9,  // 35: bookingrush.gate.v1.GateService.RotateTicketKey:output_type -> bookingrush.gate.v1.RotateTicketKeyResponse
-	12, // 36: bookingrush.gate.v1.GateService.ListRevokedTickets:output_type -> bookingrush.gate.v1.ListRevokedTicketsResponse
-	15, // 37: bookingrush.gate.v1.GateService.CreateDevice:output_type -> bookingrush.gate.v1.CreateDeviceResponse
-	17, // 38: bookingrush.gate.v1.GateService.ListDevices:output_type -> bookingrush.gate.v1.ListDevicesResponse
-	19, // 39: bookingrush.gate.v1.GateService.RevokeDevice:output_type -> bookingrush.gate.v1.RevokeDeviceResponse
-	24, // 40: bookingrush.gate.v1.GateService.CheckIn:output_type -> bookingrush.gate.v1.CheckInResponse
-	26, // 41: bookingrush.gate.v1.GateService.SyncCheckIns:output_type -> bookingrush.gate.v1.SyncCheckInsResponse
-	28, // 42: bookingrush.gate.v1.GateService.GetShowCheckInStats:output_type -> bookingrush.gate.v1.GetShowCheckInStatsResponse
-	33, // [33:43] is the sub-list for method output_type
-	23, // [23:33] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	31, // 23: bookingrush.gate.v1.GetBookingCheckInsResponse.first_checked_in_at:type_name -> google.protobuf.Timestamp
+	3,  // 24: bookingrush.gate.v1.GateService.ListBookingTickets:input_type -> bookingrush.gate.v1.ListBookingTicketsRequest
+	6,  // 25: bookingrush.gate.v1.GateService.GetTicketKeys:input_type -> bookingrush.gate.v1.GetTicketKeysRequest
+	8,  // 26: bookingrush.gate.v1.GateService.RotateTicketKey:input_type -> bookingrush.gate.v1.RotateTicketKeyRequest
+	10, // 27: bookingrush.gate.v1.GateService.ListRevokedTickets:input_type -> bookingrush.gate.v1.ListRevokedTicketsRequest
+	14, // 28: bookingrush.gate.v1.GateService.CreateDevice:input_type -> bookingrush.gate.v1.CreateDeviceRequest
+	16, // 29: bookingrush.gate.v1.GateService.ListDevices:input_type -> bookingrush.gate.v1.ListDevicesRequest
+	18, // 30: bookingrush.gate.v1.GateService.RevokeDevice:input_type -> bookingrush.gate.v1.RevokeDeviceRequest
+	23, // 31: bookingrush.gate.v1.GateService.CheckIn:input_type -> bookingrush.gate.v1.CheckInRequest
+	25, // 32: bookingrush.gate.v1.GateService.SyncCheckIns:input_type -> bookingrush.gate.v1.SyncCheckInsRequest
+	29, // 33: bookingrush.gate.v1.GateService.GetBookingCheckIns:input_type -> bookingrush.gate.v1.GetBookingCheckInsRequest
+	27, // 34: bookingrush.gate.v1.GateService.GetShowCheckInStats:input_type -> bookingrush.gate.v1.GetShowCheckInStatsRequest
+	4,  // 35: bookingrush.gate.v1.GateService.ListBookingTickets:output_type -> bookingrush.gate.v1.ListBookingTicketsResponse
+	7,  // 36: bookingrush.gate.v1.GateService.GetTicketKeys:output_type -> bookingrush.gate.v1.GetTicketKeysResponse
+	9,  // 37: bookingrush.gate.v1.GateService.RotateTicketKey:output_type -> bookingrush.gate.v1.RotateTicketKeyResponse
+	12, // 38: bookingrush.gate.v1.GateService.ListRevokedTickets:output_type -> bookingrush.gate.v1.ListRevokedTicketsResponse
+	15, // 39: bookingrush.gate.v1.GateService.CreateDevice:output_type -> bookingrush.gate.v1.CreateDeviceResponse
+	17, // 40: bookingrush.gate.v1.GateService.ListDevices:output_type -> bookingrush.gate.v1.ListDevicesResponse
+	19, // 41: bookingrush.gate.v1.GateService.RevokeDevice:output_type -> bookingrush.gate.v1.RevokeDeviceResponse
+	24, // 42: bookingrush.gate.v1.GateService.CheckIn:output_type -> bookingrush.gate.v1.CheckInResponse
+	26, // 43: bookingrush.gate.v1.GateService.SyncCheckIns:output_type -> bookingrush.gate.v1.SyncCheckInsResponse
+	30, // 44: bookingrush.gate.v1.GateService.GetBookingCheckIns:output_type -> bookingrush.gate.v1.GetBookingCheckInsResponse
+	28, // 45: bookingrush.gate.v1.GateService.GetShowCheckInStats:output_type -> bookingrush.gate.v1.GetShowCheckInStatsResponse
+	35, // [35:46] is the sub-list for method output_type
+	24, // [24:35] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_gate_v1_gate_proto_init() }
@@ -2058,7 +2172,7 @@ func file_bookingrush_gate_v1_gate_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_gate_v1_gate_proto_rawDesc), len(file_bookingrush_gate_v1_gate_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

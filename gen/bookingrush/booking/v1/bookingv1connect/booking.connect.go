@@ -95,7 +95,8 @@ type BookingServiceClient interface {
 	ConfirmBooking(context.Context, *connect.Request[v1.ConfirmBookingRequest]) (*connect.Response[v1.ConfirmBookingResponse], error)
 	// CancelBooking cancels a booking: a hold gives its seats back at once; a
 	// confirmed booking is refunded per the refund policy, then its seats come
-	// back.
+	// back. A confirmed booking with a ticket checked in at the door is no
+	// longer cancelled by its buyer: CONFLICT, reason "checked_in".
 	CancelBooking(context.Context, *connect.Request[v1.CancelBookingRequest]) (*connect.Response[v1.CancelBookingResponse], error)
 	// GetBooking returns one of the caller's bookings.
 	GetBooking(context.Context, *connect.Request[v1.GetBookingRequest]) (*connect.Response[v1.GetBookingResponse], error)
@@ -382,7 +383,8 @@ type BookingServiceHandler interface {
 	ConfirmBooking(context.Context, *connect.Request[v1.ConfirmBookingRequest]) (*connect.Response[v1.ConfirmBookingResponse], error)
 	// CancelBooking cancels a booking: a hold gives its seats back at once; a
 	// confirmed booking is refunded per the refund policy, then its seats come
-	// back.
+	// back. A confirmed booking with a ticket checked in at the door is no
+	// longer cancelled by its buyer: CONFLICT, reason "checked_in".
 	CancelBooking(context.Context, *connect.Request[v1.CancelBookingRequest]) (*connect.Response[v1.CancelBookingResponse], error)
 	// GetBooking returns one of the caller's bookings.
 	GetBooking(context.Context, *connect.Request[v1.GetBookingRequest]) (*connect.Response[v1.GetBookingResponse], error)

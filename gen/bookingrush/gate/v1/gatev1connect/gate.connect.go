@@ -61,6 +61,9 @@ const (
 	// GateServiceSyncCheckInsProcedure is the fully-qualified name of the GateService's SyncCheckIns
 	// RPC.
 	GateServiceSyncCheckInsProcedure = "/bookingrush.gate.v1.GateService/SyncCheckIns"
+	// GateServiceGetBookingCheckInsProcedure is the fully-qualified name of the GateService's
+	// GetBookingCheckIns RPC.
+	GateServiceGetBookingCheckInsProcedure = "/bookingrush.gate.v1.GateService/GetBookingCheckIns"
 	// GateServiceGetShowCheckInStatsProcedure is the fully-qualified name of the GateService's
 	// GetShowCheckInStats RPC.
 	GateServiceGetShowCheckInStatsProcedure = "/bookingrush.gate.v1.GateService/GetShowCheckInStats"
@@ -116,6 +119,13 @@ type GateServiceClient interface {
 	// is not a show of the device's events is recorded as it came, answered
 	// WRONG_SHOW: the batch's other scans are facts too.
 	SyncCheckIns(context.Context, *connect.Request[v1.SyncCheckInsRequest]) (*connect.Response[v1.SyncCheckInsResponse], error)
+	// GetBookingCheckIns says whether a booking's tickets were used at the
+	// door: how many were checked in, and the first check-in. A booking with
+	// no tickets (not confirmed, or not issued yet) answers none. Internal
+	// only (the booking service refuses a buyer's cancellation of a booking
+	// used at the door, and the payment service's refund quote says so); a
+	// service token only.
+	GetBookingCheckIns(context.Context, *connect.Request[v1.GetBookingCheckInsRequest]) (*connect.Response[v1.GetBookingCheckInsResponse], error)
 	// GetShowCheckInStats answers a show's live counts: tickets sold (valid),
 	// checked in, revoked (its organizer or an admin).
 	GetShowCheckInStats(context.Context, *connect.Request[v1.GetShowCheckInStatsRequest]) (*connect.Response[v1.GetShowCheckInStatsResponse], error)
@@ -191,6 +201,13 @@ func NewGateServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(gateServiceMethods.ByName("SyncCheckIns")),
 			connect.WithClientOptions(opts...),
 		),
+		getBookingCheckIns: connect.NewClient[v1.GetBookingCheckInsRequest, v1.GetBookingCheckInsResponse](
+			httpClient,
+			baseURL+GateServiceGetBookingCheckInsProcedure,
+			connect.WithSchema(gateServiceMethods.ByName("GetBookingCheckIns")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		getShowCheckInStats: connect.NewClient[v1.GetShowCheckInStatsRequest, v1.GetShowCheckInStatsResponse](
 			httpClient,
 			baseURL+GateServiceGetShowCheckInStatsProcedure,
@@ -212,6 +229,7 @@ type gateServiceClient struct {
 	revokeDevice        *connect.Client[v1.RevokeDeviceRequest, v1.RevokeDeviceResponse]
 	checkIn             *connect.Client[v1.CheckInRequest, v1.CheckInResponse]
 	syncCheckIns        *connect.Client[v1.SyncCheckInsRequest, v1.SyncCheckInsResponse]
+	getBookingCheckIns  *connect.Client[v1.GetBookingCheckInsRequest, v1.GetBookingCheckInsResponse]
 	getShowCheckInStats *connect.Client[v1.GetShowCheckInStatsRequest, v1.GetShowCheckInStatsResponse]
 }
 
@@ -258,6 +276,11 @@ func (c *gateServiceClient) CheckIn(ctx context.Context, req *connect.Request[v1
 // SyncCheckIns calls bookingrush.gate.v1.GateService.SyncCheckIns.
 func (c *gateServiceClient) SyncCheckIns(ctx context.Context, req *connect.Request[v1.SyncCheckInsRequest]) (*connect.Response[v1.SyncCheckInsResponse], error) {
 	return c.syncCheckIns.CallUnary(ctx, req)
+}
+
+// GetBookingCheckIns calls bookingrush.gate.v1.GateService.GetBookingCheckIns.
+func (c *gateServiceClient) GetBookingCheckIns(ctx context.Context, req *connect.Request[v1.GetBookingCheckInsRequest]) (*connect.Response[v1.GetBookingCheckInsResponse], error) {
+	return c.getBookingCheckIns.CallUnary(ctx, req)
 }
 
 // GetShowCheckInStats calls bookingrush.gate.v1.GateService.GetShowCheckInStats.
@@ -315,6 +338,13 @@ type GateServiceHandler interface {
 	// is not a show of the device's events is recorded as it came, answered
 	// WRONG_SHOW: the batch's other scans are facts too.
 	SyncCheckIns(context.Context, *connect.Request[v1.SyncCheckInsRequest]) (*connect.Response[v1.SyncCheckInsResponse], error)
+	// GetBookingCheckIns says whether a booking's tickets were used at the
+	// door: how many were checked in, and the first check-in. A booking with
+	// no tickets (not confirmed, or not issued yet) answers none. Internal
+	// only (the booking service refuses a buyer's cancellation of a booking
+	// used at the door, and the payment service's refund quote says so); a
+	// service token only.
+	GetBookingCheckIns(context.Context, *connect.Request[v1.GetBookingCheckInsRequest]) (*connect.Response[v1.GetBookingCheckInsResponse], error)
 	// GetShowCheckInStats answers a show's live counts: tickets sold (valid),
 	// checked in, revoked (its organizer or an admin).
 	GetShowCheckInStats(context.Context, *connect.Request[v1.GetShowCheckInStatsRequest]) (*connect.Response[v1.GetShowCheckInStatsResponse], error)
@@ -386,6 +416,13 @@ func NewGateServiceHandler(svc GateServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(gateServiceMethods.ByName("SyncCheckIns")),
 		connect.WithHandlerOptions(opts...),
 	)
+	gateServiceGetBookingCheckInsHandler := connect.NewUnaryHandler(
+		GateServiceGetBookingCheckInsProcedure,
+		svc.GetBookingCheckIns,
+		connect.WithSchema(gateServiceMethods.ByName("GetBookingCheckIns")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	gateServiceGetShowCheckInStatsHandler := connect.NewUnaryHandler(
 		GateServiceGetShowCheckInStatsProcedure,
 		svc.GetShowCheckInStats,
@@ -413,6 +450,8 @@ func NewGateServiceHandler(svc GateServiceHandler, opts ...connect.HandlerOption
 			gateServiceCheckInHandler.ServeHTTP(w, r)
 		case GateServiceSyncCheckInsProcedure:
 			gateServiceSyncCheckInsHandler.ServeHTTP(w, r)
+		case GateServiceGetBookingCheckInsProcedure:
+			gateServiceGetBookingCheckInsHandler.ServeHTTP(w, r)
 		case GateServiceGetShowCheckInStatsProcedure:
 			gateServiceGetShowCheckInStatsHandler.ServeHTTP(w, r)
 		default:
@@ -458,6 +497,10 @@ func (UnimplementedGateServiceHandler) CheckIn(context.Context, *connect.Request
 
 func (UnimplementedGateServiceHandler) SyncCheckIns(context.Context, *connect.Request[v1.SyncCheckInsRequest]) (*connect.Response[v1.SyncCheckInsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.gate.v1.GateService.SyncCheckIns is not implemented"))
+}
+
+func (UnimplementedGateServiceHandler) GetBookingCheckIns(context.Context, *connect.Request[v1.GetBookingCheckInsRequest]) (*connect.Response[v1.GetBookingCheckInsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.gate.v1.GateService.GetBookingCheckIns is not implemented"))
 }
 
 func (UnimplementedGateServiceHandler) GetShowCheckInStats(context.Context, *connect.Request[v1.GetShowCheckInStatsRequest]) (*connect.Response[v1.GetShowCheckInStatsResponse], error) {

@@ -2391,7 +2391,8 @@ export const BookingService: GenService<{
   /**
    * CancelBooking cancels a booking: a hold gives its seats back at once; a
    * confirmed booking is refunded per the refund policy, then its seats come
-   * back.
+   * back. A confirmed booking with a ticket checked in at the door is no
+   * longer cancelled by its buyer: CONFLICT, reason "checked_in".
    *
    * @generated from rpc bookingrush.booking.v1.BookingService.CancelBooking
    */
