@@ -30,6 +30,7 @@ var Owners = map[string]string{
 	// payment: money.
 	"payments":               "payment",
 	"payment_webhook_events": "payment",
+	"payment_event_cursor":   "payment",
 	// saga: the post-payment sagas.
 	"sagas":      "saga",
 	"saga_steps": "saga",

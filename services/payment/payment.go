@@ -60,6 +60,10 @@ type Config struct {
 	// provider (its webhook may be lost); longer than booking.hold-ttl, so
 	// a buyer who is still paying is not cut off.
 	StaleAfter time.Duration `yaml:"stale_after"`
+	// EventLag is how long after the provider created an event the
+	// reconciler lists it, in case no webhook brought it (a younger one's
+	// webhook is most likely on its way).
+	EventLag time.Duration `yaml:"event_lag"`
 }
 
 // RegisterFlags registers payment.* flags.
@@ -72,6 +76,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.ReconcileInterval, "payment.reconcile-interval", 30*time.Second, "how often the reconciler settles payments left open")
 	f.DurationVar(&c.ReconcileGrace, "payment.reconcile-grace", 2*time.Minute, "how long a succeeded payment waits for its confirmation before the reconciler settles it (longer than saga.timeout)")
 	f.DurationVar(&c.StaleAfter, "payment.stale-after", 15*time.Minute, "age at which a pending or processing payment is asked of the provider (longer than booking.hold-ttl)")
+	f.DurationVar(&c.EventLag, "payment.event-lag", time.Minute, "how long after the provider created an event the reconciler lists it, in case no webhook brought it")
 }
 
 // Validate checks the configuration.
@@ -83,8 +88,8 @@ func (c *Config) Validate() error {
 	if c.SimDelay < 0 || c.OutboxPoll <= 0 || c.OutboxBatch < 1 {
 		errs = append(errs, errors.New("payment.sim-delay must be >= 0, payment.outbox-poll and payment.outbox-batch positive"))
 	}
-	if c.ReconcileInterval <= 0 || c.ReconcileGrace <= 0 || c.StaleAfter <= 0 {
-		errs = append(errs, errors.New("payment.reconcile-interval, payment.reconcile-grace and payment.stale-after must be positive"))
+	if c.ReconcileInterval <= 0 || c.ReconcileGrace <= 0 || c.StaleAfter <= 0 || c.EventLag <= 0 {
+		errs = append(errs, errors.New("payment.reconcile-interval, payment.reconcile-grace, payment.stale-after and payment.event-lag must be positive"))
 	}
 	errs = append(errs, server.ValidateAddr("payment.addr", c.Addr))
 	return errors.Join(errs...)

@@ -77,6 +77,9 @@ type Event struct {
 	// ReturnedCents is, for OutcomeReturned, how much of the charge is back
 	// with the buyer in all.
 	ReturnedCents int64
+	// Payload is the event as the provider lists it, for a listed event
+	// (MissedEvents): what is kept of it is storedPayload's.
+	Payload []byte
 	// returnedCause is the refund cause HandleWebhook chose for an
 	// OutcomeReturned (returnedCause).
 	returnedCause paymentv1.RefundCause
@@ -116,6 +119,13 @@ type Provider interface {
 	// Cancel stops an intent nobody finished from being paid later. An
 	// intent that succeeded meanwhile is not cancelled (Lookup tells).
 	Cancel(ctx context.Context, providerID string) error
+	// MissedEvents lists the events of the types this service acts on
+	// (HandledEventTypes) that the provider created in [from, to), oldest
+	// first, so that one whose webhook never arrived (an endpoint not
+	// subscribed to its type, an outage longer than the provider's retries)
+	// is applied all the same. ErrNoEventList: the provider keeps no list
+	// (the simulator).
+	MissedEvents(ctx context.Context, from, to time.Time) ([]Event, error)
 	// Find answers the intent the provider created for a payment whose
 	// intent id was never stored (the process died during CreateIntent),
 	// "" when it knows none (yet: Stripe's search lags a little). The
@@ -139,6 +149,10 @@ type IntentState struct {
 	ClientSecret string
 }
 
+// ErrNoEventList is MissedEvents of a provider that keeps no list of its
+// events.
+var ErrNoEventList = errors.New("the payment provider keeps no list of its events")
+
 // ErrBadSignature is a webhook whose signature does not verify.
 var ErrBadSignature = errors.New("webhook signature does not verify")
 
@@ -149,6 +163,11 @@ const (
 	eventChargeRefund  = "charge.refunded"
 	eventDisputeClosed = "charge.dispute.closed"
 )
+
+// HandledEventTypes are the provider event types this service acts on: the
+// ones its Stripe webhook endpoint must subscribe to, and the ones the
+// reconciler lists to catch a webhook that never arrived.
+var HandledEventTypes = []string{eventSucceeded, eventFailed, eventChargeRefund, eventDisputeClosed}
 
 // verifyStripeEvent checks a Stripe-Signature header ("t=<unix>,v1=<hex
 // hmac-sha256 of "<t>.<payload>">") with the endpoint secret and decodes a
@@ -172,6 +191,12 @@ func verifyStripeEvent(payload []byte, sigHeader, secret string) (Event, error) 
 		}
 		return Event{}, fmt.Errorf("webhook payload: %w", err)
 	}
+	return decodeStripeEvent(ev)
+}
+
+// decodeStripeEvent reads a Stripe event, delivered by webhook or listed
+// from the API: the same object either way.
+func decodeStripeEvent(ev stripe.Event) (Event, error) {
 	out := Event{ID: ev.ID, Type: string(ev.Type)}
 	switch out.Type {
 	case eventSucceeded:

@@ -4,6 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -278,5 +284,85 @@ func (e *env) expectPurchaseEnded(t *testing.T, s testkit.Shop, buyer string, b 
 	}
 	if r := e.AuditMoney(t, e.prefix); r.Refunded != 1 || len(r.Violations) != 0 {
 		t.Fatalf("money audit %v", r)
+	}
+}
+
+// withEventsAPI puts Stripe's events API in front of a stripeStandIn: GET
+// /v1/events lists the events add was given whose created time is in the
+// asked range, newest first, as Stripe does; every other request goes on to
+// the stand-in.
+func withEventsAPI(t *testing.T, stand string) (url string, add func(event map[string]any)) {
+	t.Helper()
+	target, err := neturl.Parse(stand)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var mu sync.Mutex
+	var events []map[string]any
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/events" {
+			proxy.ServeHTTP(w, r)
+			return
+		}
+		q := r.URL.Query()
+		gte, _ := strconv.ParseInt(q.Get("created[gte]"), 10, 64)
+		lt, _ := strconv.ParseInt(q.Get("created[lt]"), 10, 64)
+		mu.Lock()
+		var out []map[string]any
+		for i := len(events) - 1; i >= 0; i-- {
+			if c := events[i]["created"].(int64); c >= gte && c < lt {
+				out = append(out, events[i])
+			}
+		}
+		mu.Unlock()
+		data, _ := json.Marshal(out)
+		if out == nil {
+			data = []byte("[]")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"object":"list","url":"/v1/events","has_more":false,"data":%s}`, data)
+	}))
+	t.Cleanup(front.Close)
+	return front.URL, func(ev map[string]any) {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, ev)
+	}
+}
+
+// TestChargeRefundedWithoutItsWebhook: the whole charge of a confirmed
+// booking is refunded by hand in the Stripe dashboard, and no webhook comes
+// (an endpoint set up before charge.refunded was required, or deliveries
+// that failed for longer than Stripe retries). The reconciler finds the
+// event in Stripe's events API and ends the purchase as the webhook would
+// have: before, the booking stayed confirmed with its tickets valid and
+// the money back with the buyer, for good.
+func TestChargeRefundedWithoutItsWebhook(t *testing.T) {
+	t.Parallel()
+	stand, _, refunds := stripeStandIn(t, standInCharge) // the whole charge is back by hand
+	front, add := withEventsAPI(t, stand)
+	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+front,
+		"-payment.reconcile-interval=200ms", "-payment.event-lag=1s")
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 2 * 24 * time.Hour, Price: "25.00"})
+	buyer := s.Users[0]
+	b, p := e.paidThroughStandIn(t, s, buyer)
+	defer func() {
+		if got := refunds(); len(got) != 0 {
+			t.Errorf("refunds made at the provider of a charge refunded by hand: %v", got)
+		}
+	}()
+
+	add(map[string]any{
+		"id": "evt_" + uuid.NewString(), "object": "event", "type": "charge.refunded", "api_version": "2020-08-27", "created": time.Now().Unix(),
+		"data": map[string]any{"object": map[string]any{
+			"id": "ch_1", "object": "charge", "amount": standInCharge, "amount_refunded": standInCharge, "refunded": true,
+			"currency": "usd", "status": "succeeded", "payment_intent": p.GetProviderReference(),
+			"metadata": map[string]string{"payment_id": p.GetId()},
+		}},
+	})
+	e.expectPurchaseEnded(t, s, buyer, b, p)
+	if n := e.Count(t, `SELECT count(*) FROM payment_webhook_events WHERE event_type = 'charge.refunded' AND payload #>> '{data,object,payment_intent}' = $1`, p.GetProviderReference()); n != 1 {
+		t.Fatalf("%d charge.refunded events recorded, want the listed one once", n)
 	}
 }

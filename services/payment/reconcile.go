@@ -2,7 +2,9 @@ package payment
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -31,7 +33,12 @@ import (
 //   - a pending or processing payment older than payment.stale-after (its
 //     webhook lost) is asked of the provider: its outcome is applied as the
 //     webhook would have, and an intent nobody finished is cancelled and
-//     marked failed.
+//     marked failed;
+//   - the provider's events of the handled types are listed,
+//     payment.event-lag behind, and each one no webhook brought is applied as its webhook
+//     would have been (missedEvents): money returned by hand or by a
+//     dispute is caught although the endpoint was not subscribed to it, or
+//     its deliveries failed for longer than the provider retries.
 //
 // Every payment replica runs one; a pass runs in one replica at a time (a
 // Postgres advisory lock per schema) and every action is idempotent.
@@ -89,7 +96,7 @@ func (r *Reconciler) pass(ctx context.Context) error {
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lock+`)`) //nolint:errcheck // the session ends with the conn otherwise
 	deadline := time.Now().Add(r.cfg.ReconcileInterval)
-	for _, step := range []func(context.Context, time.Time) error{r.finishRefunds, r.settle, r.staleIntents} {
+	for _, step := range []func(context.Context, time.Time) error{r.finishRefunds, r.settle, r.staleIntents, r.missedEvents} {
 		if err := step(ctx, deadline); err != nil {
 			return err
 		}
@@ -247,6 +254,89 @@ func (r *Reconciler) resolveIntent(ctx context.Context, p Payment) (string, erro
 		}
 	}
 	return action, r.svc.applyLookup(ctx, ev)
+}
+
+// firstEventListing is how far back the first listing of a deployment
+// reaches (its cursor starts there).
+const firstEventListing = 24 * time.Hour
+
+// eventWindow is the span of events listed and applied at once: the cursor
+// moves window by window, so a long backlog (the first listing, a provider
+// outage) is worked through pass after pass within each pass's time, with
+// at most one window's events in memory.
+const eventWindow = 10 * time.Minute
+
+// missedEvents lists the provider's events created since the cursor, up to
+// payment.event-lag ago, window by window, and applies each one that no
+// webhook brought. The cursor moves past a window only when every event of
+// it is applied, so a failure lists the same window again on the next pass
+// (each event applies once).
+func (r *Reconciler) missedEvents(ctx context.Context, deadline time.Time) error {
+	name := r.svc.provider.Name()
+	to := time.Now().Add(-r.cfg.EventLag).Truncate(time.Second)
+	from := to.Add(-firstEventListing)
+	err := r.svc.store.db.QueryRow(ctx, `SELECT listed_until FROM payment_event_cursor WHERE provider = $1`, name).Scan(&from)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return dbErr(err)
+	}
+	for from.Before(to) && ctx.Err() == nil && time.Now().Before(deadline) {
+		end := from.Add(eventWindow)
+		if end.After(to) {
+			end = to
+		}
+		evs, err := r.svc.provider.MissedEvents(ctx, from, end)
+		if errors.Is(err, ErrNoEventList) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := r.applyMissed(ctx, evs); err != nil {
+			return err
+		}
+		if _, err := r.svc.store.db.Exec(ctx, `INSERT INTO payment_event_cursor (provider, listed_until) VALUES ($1, $2)
+			ON CONFLICT (provider) DO UPDATE SET listed_until = excluded.listed_until`, name, end); err != nil {
+			return dbErr(err)
+		}
+		from = end
+	}
+	return ctx.Err()
+}
+
+// applyMissed applies the listed events that no webhook brought.
+func (r *Reconciler) applyMissed(ctx context.Context, evs []Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	rows, err := r.svc.store.db.Query(ctx, `SELECT provider_event_id FROM payment_webhook_events
+		WHERE provider = $1 AND provider_event_id = ANY($2::text[])`, r.svc.provider.Name(), ids)
+	if err != nil {
+		return dbErr(err)
+	}
+	seen, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return dbErr(err)
+	}
+	for _, ev := range evs {
+		if slices.Contains(seen, ev.ID) {
+			continue
+		}
+		res, err := r.svc.applyEvent(ctx, ev, storedPayload(ev.Payload))
+		if err != nil {
+			r.svc.metrics.reconciler.WithLabelValues("failed").Inc()
+			return fmt.Errorf("provider event %s (%s), which no webhook brought: %w", ev.ID, ev.Type, err)
+		}
+		if !res.Duplicate {
+			r.svc.metrics.reconciler.WithLabelValues("missed_event").Inc()
+			r.log.Warn("applied a provider event no webhook brought; check the webhook endpoint's event types and deliveries",
+				zap.String("event", ev.ID), zap.String("type", ev.Type), zap.String("payment", ev.PaymentID))
+		}
+	}
+	return nil
 }
 
 // gauge counts the payments that stayed unsettled past the alarm age.

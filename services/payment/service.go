@@ -662,6 +662,16 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 	if err != nil || ev.ID == "" {
 		return WebhookResult{}, errs.New(errs.Validation, "the webhook payload is not a provider event")
 	}
+	return s.applyEvent(ctx, ev, storedPayload(payload))
+}
+
+// applyEvent applies a provider event once, delivered by webhook or listed
+// by the reconciler (missedEvents): the event id is recorded (a second
+// delivery is acknowledged without effect) in the same transaction as the
+// payment's new status and its outbox event. stored is what is kept of
+// its payload (storedPayload).
+func (s *Service) applyEvent(ctx context.Context, ev Event, stored string) (WebhookResult, error) {
+	var err error
 	if ev.Outcome == OutcomeReturned {
 		if ev.returnedCause, err = s.returnedCause(ctx, ev); err != nil {
 			return WebhookResult{}, err
@@ -673,7 +683,7 @@ func (s *Service) HandleWebhook(ctx context.Context, payload []byte, sigHeader s
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
 	tag, err := tx.Exec(ctx, `INSERT INTO payment_webhook_events (provider, provider_event_id, event_type, payload)
-		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, s.provider.Name(), ev.ID, ev.Type, storedPayload(payload))
+		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, s.provider.Name(), ev.ID, ev.Type, stored)
 	if err != nil {
 		return WebhookResult{}, dbErr(err)
 	}

@@ -142,6 +142,13 @@ func (s *Simulator) Lookup(_ context.Context, providerID string) (IntentState, e
 // webhook, sent from this process, died with the one that created it.
 func (s *Simulator) Find(context.Context, string) (string, error) { return "", nil }
 
+// MissedEvents has no list to read (ErrNoEventList): the simulator's
+// webhooks are delivered in process (those in flight when it stops are lost
+// with it).
+func (s *Simulator) MissedEvents(context.Context, time.Time, time.Time) ([]Event, error) {
+	return nil, ErrNoEventList
+}
+
 // Cancel has nothing to stop: a simulated intent is decided when created.
 func (s *Simulator) Cancel(context.Context, string) error { return nil }
 

@@ -2,10 +2,12 @@ package payment
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +51,7 @@ func (c *StripeConfig) Validate() error {
 type Stripe struct {
 	client        *stripe.Client
 	webhookSecret string
+	log           *zap.Logger
 }
 
 // NewStripe returns the Stripe provider; httpClient may be nil. stripe-go's
@@ -69,6 +72,7 @@ func NewStripe(cfg StripeConfig, httpClient *http.Client, log *zap.Logger) (*Str
 	return &Stripe{
 		client:        stripe.NewClient(cfg.SecretKey.Reveal(), stripe.WithBackends(backends)),
 		webhookSecret: cfg.WebhookSecret.Reveal(),
+		log:           log.Named("stripe"),
 	}, nil
 }
 
@@ -238,6 +242,33 @@ func (s *Stripe) Find(ctx context.Context, paymentID string) (string, error) {
 		return pi.ID, nil
 	}
 	return "", nil
+}
+
+// MissedEvents lists the handled events created in [from, to) from
+// Stripe's events API (it keeps 30 days), oldest first. An event that
+// cannot be read is skipped and logged: it is none of ours to decide.
+func (s *Stripe) MissedEvents(ctx context.Context, from, to time.Time) ([]Event, error) {
+	p := &stripe.EventListParams{Types: stripe.StringSlice(HandledEventTypes),
+		CreatedRange: &stripe.RangeQueryParams{GreaterThanOrEqual: from.Unix(), LesserThan: to.Unix()}}
+	p.Limit = stripe.Int64(100)
+	var out []Event
+	for ev, err := range s.client.V1Events.List(ctx, p) {
+		if err != nil {
+			return nil, stripeError(err)
+		}
+		e, err := decodeStripeEvent(*ev)
+		if err != nil {
+			s.log.Warn("a listed provider event is not readable; skipped", zap.String("event", ev.ID), zap.Error(err))
+			continue
+		}
+		// The event as a webhook would have carried it, of which
+		// storedPayload keeps the same fields.
+		e.Payload, _ = json.Marshal(map[string]any{"id": ev.ID, "object": "event", "type": ev.Type, "api_version": ev.APIVersion,
+			"created": ev.Created, "livemode": ev.Livemode, "data": map[string]json.RawMessage{"object": ev.Data.Raw}})
+		out = append(out, e)
+	}
+	slices.Reverse(out) // Stripe lists the newest first
+	return out, nil
 }
 
 // Cancel cancels the PaymentIntent; one that succeeded meanwhile answers an
