@@ -19,6 +19,7 @@ import (
 // access option in the contracts fails here.
 var elevated = map[string][]string{
 	"/bookingrush.auth.v1.AuthService/SetUserRole":                 {"admin"},
+	"/bookingrush.auth.v1.AuthService/DeleteUser":                  {"admin"},
 	"/bookingrush.auth.v1.AuthService/ListAuditLogs":               {"admin"},
 	"/bookingrush.auth.v1.AuthService/ListUsers":                   {"admin"},
 	"/bookingrush.catalog.v1.CatalogService/CreateEvent":           {"organizer"},

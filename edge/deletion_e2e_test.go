@@ -149,3 +149,61 @@ func TestDeletionForgetsProviderAndAuditData(t *testing.T) {
 		return status == "refunded"
 	})
 }
+
+// TestAnAdminDeletesAnAccount: a person who can no longer sign in (their
+// mailbox is gone, so is the password) asks support to erase their
+// account. Before, no admin could: deletion needed the account's own
+// password. Now an admin deletes it as "delete my account" would, refused
+// in the same cases (an organizer, a live hold), never their own, and only
+// an admin may.
+func TestAnAdminDeletesAnAccount(t *testing.T) {
+	t.Parallel()
+	_, _, a := startWhole(t)
+	adm := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"})
+	admin, adminID := adm.str("access_token"), adm.str("user", "id")
+	users := a.people([]string{"org", "ann", "ben"}, "org")
+	_, showID, zoneID := a.onSale(users["org"], "Erase Night", 10)
+	id := func(name string) string { return a.call("GET", "/api/v1/auth/me", users[name], nil).str("id") }
+	annID, benID, orgID := id("ann"), id("ben"), id("org")
+
+	a.want(a.call("DELETE", "/api/v1/admin/users/"+annID, users["ben"], nil), http.StatusForbidden, "FORBIDDEN")
+	a.want(a.call("DELETE", "/api/v1/admin/users/"+annID, users["org"], nil), http.StatusForbidden, "FORBIDDEN")
+	a.want(a.call("DELETE", "/api/v1/admin/users/not-a-uuid", admin, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+	a.want(a.call("DELETE", "/api/v1/admin/users/"+uuid.NewString(), admin, nil), http.StatusNotFound, "NOT_FOUND")
+	if r := a.call("DELETE", "/api/v1/admin/users/"+adminID, admin, nil); r.status != http.StatusConflict || !strings.Contains(r.raw, `"self"`) {
+		t.Errorf("an admin deletes their own account here: %s, want 409 reason self", r)
+	}
+	if r := a.call("DELETE", "/api/v1/admin/users/"+orgID, admin, nil); r.status != http.StatusConflict || !strings.Contains(r.raw, `"role"`) {
+		t.Errorf("an admin deletes an organizer: %s, want 409 reason role", r)
+	}
+	// ben holds seats he has not paid for: his payment may be on its way.
+	a.want(a.call("POST", "/api/v1/bookings/reserve", users["ben"], map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 1},
+		"Idempotency-Key", "erase-ben-0001"), http.StatusCreated, "")
+	if r := a.call("DELETE", "/api/v1/admin/users/"+benID, admin, nil); r.status != http.StatusConflict || !strings.Contains(r.raw, "unpaid_bookings") {
+		t.Errorf("an admin deletes an account holding an unpaid booking: %s, want 409 unpaid_bookings", r)
+	}
+	if a.call("GET", "/api/v1/auth/me", users["ben"], nil).status != http.StatusOK {
+		t.Errorf("ben's account is gone after a refused deletion")
+	}
+
+	a.want(a.call("DELETE", "/api/v1/admin/users/"+annID, admin, nil), http.StatusOK, "")
+	a.want(a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "ann@rush.test", "password": "secret-pass-1"}), http.StatusUnauthorized, "UNAUTHORIZED")
+	testkit.Eventually(t, 10*time.Second, "ann's access token refused", func() bool {
+		return a.call("GET", "/api/v1/bookings", users["ann"], nil).status == http.StatusUnauthorized
+	})
+	for _, u := range a.call("GET", "/api/v1/admin/users?query=ann", admin, nil).list() {
+		t.Errorf("the deleted account is still listed: %v", u)
+	}
+	a.want(a.call("DELETE", "/api/v1/admin/users/"+annID, admin, nil), http.StatusNotFound, "NOT_FOUND")
+	found := false
+	for _, e := range a.call("GET", "/api/v1/admin/audit-logs?action=auth.account_deleted", admin, nil).list() {
+		if e := e.(map[string]any); e["entity_id"] == annID && e["user_id"] == adminID {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the audit log does not say which admin deleted the account")
+	}
+	// ann may sign up again with the same address: a new account.
+	a.want(a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": "ann@rush.test", "password": "secret-pass-2", "full_name": "Ann"}), http.StatusCreated, "")
+}

@@ -103,6 +103,14 @@ func (h *Server) ChangePassword(ctx context.Context, req *connect.Request[authv1
 	}), nil
 }
 
+// DeleteUser implements authv1connect.AuthServiceHandler.
+func (h *Server) DeleteUser(ctx context.Context, req *connect.Request[authv1.DeleteUserRequest]) (*connect.Response[authv1.DeleteUserResponse], error) {
+	if err := h.svc.DeleteUser(ctx, req.Msg.GetUserId()); err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&authv1.DeleteUserResponse{}), nil
+}
+
 // DeleteAccount implements authv1connect.AuthServiceHandler.
 func (h *Server) DeleteAccount(ctx context.Context, req *connect.Request[authv1.DeleteAccountRequest]) (*connect.Response[authv1.DeleteAccountResponse], error) {
 	if err := h.svc.DeleteAccount(ctx, req.Msg.GetPassword()); err != nil {

@@ -717,12 +717,58 @@ func (s *Service) DeleteAccount(ctx context.Context, password string) error {
 		return errs.New(errs.Conflict, "the account has unpaid bookings: pay or cancel them first, or wait until they expire",
 			"reason", "unpaid_bookings", "count", unpaid)
 	}
-	err = s.store.inTx(ctx, func(tx pgx.Tx) error {
+	return s.erase(ctx, u.ID, u.ID, "")
+}
+
+// DeleteUser deletes another user's account, for an admin: as
+// DeleteAccount, without the password, and without its count of unpaid
+// bookings (booking's records answer the caller's own): booking's refusal
+// inside the deletion (unpaid_bookings) stands for it.
+func (s *Service) DeleteUser(ctx context.Context, userID string) error {
+	p, err := authn.Require(ctx, authn.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	id, err := uuid.Parse(userID)
+	if err != nil {
+		return errNoUser // protovalidate refuses it already
+	}
+	if id.String() == p.UserID {
+		return errs.New(errs.Conflict, "an admin's own account is not deleted here: another admin makes it a user's, then it is deleted", "reason", "self")
+	}
+	tenant := p.TenantID
+	if tenant == "" {
+		tenant = schema.DefaultTenantID
+	}
+	return s.erase(ctx, id.String(), p.UserID, tenant)
+}
+
+// erase deletes a user's account (a user's, not an organizer's or an
+// admin's: CONFLICT) in one transaction, actor doing it (an account of
+// another tenant than tenant, when given, does not exist): the account row
+// goes (its refresh tokens and reset links with it), the audit trail
+// forgets the person and records the deletion, booking takes the user off
+// every waitlist (refusing while it holds seats of theirs not bought),
+// every access token of the user is revoked, and notify erases their
+// mails.
+func (s *Service) erase(ctx context.Context, userID, actor, tenant string) error {
+	err := s.store.inTx(ctx, func(tx pgx.Tx) error {
+		u, err := lockUser(ctx, tx, userID)
+		if err != nil {
+			return err
+		}
+		if tenant != "" && u.TenantID != tenant {
+			return errNoRows
+		}
+		if u.Role != authn.RoleUser {
+			return errs.New(errs.Conflict, "an "+u.Role+"'s account cannot be deleted: an admin first makes it a user's", "reason", "role", "role", u.Role)
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, u.ID); err != nil {
 			return err
 		}
-		// Recorded first, so that Forget takes this entry's client address too.
-		if err := audit.Record(ctx, tx, audit.Entry{Action: "auth.account_deleted", EntityType: "user", EntityID: u.ID, UserID: u.ID, TenantID: u.TenantID}); err != nil {
+		// Recorded first, so that Forget takes this entry's client address
+		// too (when the user deletes their own account).
+		if err := audit.Record(ctx, tx, audit.Entry{Action: "auth.account_deleted", EntityType: "user", EntityID: u.ID, UserID: actor, TenantID: u.TenantID}); err != nil {
 			return err
 		}
 		if _, err := audit.Forget(ctx, tx, u.ID); err != nil {
@@ -736,12 +782,15 @@ func (s *Service) DeleteAccount(ctx context.Context, password string) error {
 		if err := s.rev.Revoke(ctx, u.ID); err != nil {
 			return err
 		}
-		_, err := s.notify.ForgetUser(authn.AsSystem(ctx), connect.NewRequest(&notifyv1.ForgetUserRequest{UserId: u.ID}))
+		_, err = s.notify.ForgetUser(authn.AsSystem(ctx), connect.NewRequest(&notifyv1.ForgetUserRequest{UserId: u.ID}))
 		if err != nil {
 			return errs.Unavailable("notify is unavailable; nothing was deleted, retry", errors.New(err.Error()), "dependency", "notify")
 		}
 		return nil
 	})
+	if errors.Is(err, errNoRows) {
+		return errNoUser
+	}
 	return dbError(err)
 }
 

@@ -1036,6 +1036,89 @@ func (*DeleteAccountResponse) Descriptor() ([]byte, []int) {
 	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{16}
 }
 
+// DeleteUserRequest names the account to delete.
+type DeleteUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UserId is the account (path parameter).
+	UserId        string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteUserRequest) Reset() {
+	*x = DeleteUserRequest{}
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteUserRequest) ProtoMessage() {}
+
+func (x *DeleteUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteUserRequest.ProtoReflect.Descriptor instead.
+func (*DeleteUserRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DeleteUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+// DeleteUserResponse is empty: the account is gone.
+type DeleteUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteUserResponse) Reset() {
+	*x = DeleteUserResponse{}
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteUserResponse) ProtoMessage() {}
+
+func (x *DeleteUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteUserResponse.ProtoReflect.Descriptor instead.
+func (*DeleteUserResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{18}
+}
+
 // GetMeRequest is empty: the user is the caller.
 type GetMeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1045,7 +1128,7 @@ type GetMeRequest struct {
 
 func (x *GetMeRequest) Reset() {
 	*x = GetMeRequest{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +1140,7 @@ func (x *GetMeRequest) String() string {
 func (*GetMeRequest) ProtoMessage() {}
 
 func (x *GetMeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[17]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +1153,7 @@ func (x *GetMeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMeRequest.ProtoReflect.Descriptor instead.
 func (*GetMeRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{17}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{19}
 }
 
 // GetMeResponse holds the calling user.
@@ -1084,7 +1167,7 @@ type GetMeResponse struct {
 
 func (x *GetMeResponse) Reset() {
 	*x = GetMeResponse{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1096,7 +1179,7 @@ func (x *GetMeResponse) String() string {
 func (*GetMeResponse) ProtoMessage() {}
 
 func (x *GetMeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[18]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1109,7 +1192,7 @@ func (x *GetMeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMeResponse.ProtoReflect.Descriptor instead.
 func (*GetMeResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{18}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetMeResponse) GetUser() *User {
@@ -1130,7 +1213,7 @@ type UpdateMeRequest struct {
 
 func (x *UpdateMeRequest) Reset() {
 	*x = UpdateMeRequest{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1142,7 +1225,7 @@ func (x *UpdateMeRequest) String() string {
 func (*UpdateMeRequest) ProtoMessage() {}
 
 func (x *UpdateMeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[19]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1155,7 +1238,7 @@ func (x *UpdateMeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMeRequest.ProtoReflect.Descriptor instead.
 func (*UpdateMeRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{19}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UpdateMeRequest) GetFullName() string {
@@ -1176,7 +1259,7 @@ type UpdateMeResponse struct {
 
 func (x *UpdateMeResponse) Reset() {
 	*x = UpdateMeResponse{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1188,7 +1271,7 @@ func (x *UpdateMeResponse) String() string {
 func (*UpdateMeResponse) ProtoMessage() {}
 
 func (x *UpdateMeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[20]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1201,7 +1284,7 @@ func (x *UpdateMeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateMeResponse.ProtoReflect.Descriptor instead.
 func (*UpdateMeResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{20}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UpdateMeResponse) GetUser() *User {
@@ -1224,7 +1307,7 @@ type SetUserRoleRequest struct {
 
 func (x *SetUserRoleRequest) Reset() {
 	*x = SetUserRoleRequest{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1236,7 +1319,7 @@ func (x *SetUserRoleRequest) String() string {
 func (*SetUserRoleRequest) ProtoMessage() {}
 
 func (x *SetUserRoleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[21]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1249,7 +1332,7 @@ func (x *SetUserRoleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserRoleRequest.ProtoReflect.Descriptor instead.
 func (*SetUserRoleRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{21}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SetUserRoleRequest) GetUserId() string {
@@ -1277,7 +1360,7 @@ type SetUserRoleResponse struct {
 
 func (x *SetUserRoleResponse) Reset() {
 	*x = SetUserRoleResponse{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[22]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1289,7 +1372,7 @@ func (x *SetUserRoleResponse) String() string {
 func (*SetUserRoleResponse) ProtoMessage() {}
 
 func (x *SetUserRoleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[22]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1302,7 +1385,7 @@ func (x *SetUserRoleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetUserRoleResponse.ProtoReflect.Descriptor instead.
 func (*SetUserRoleResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{22}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SetUserRoleResponse) GetUser() *User {
@@ -1329,7 +1412,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[23]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1424,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[23]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1354,7 +1437,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{23}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListUsersRequest) GetPage() int32 {
@@ -1398,7 +1481,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[24]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +1493,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[24]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +1506,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{24}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -1465,7 +1548,7 @@ type ListAuditLogsRequest struct {
 
 func (x *ListAuditLogsRequest) Reset() {
 	*x = ListAuditLogsRequest{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[25]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1477,7 +1560,7 @@ func (x *ListAuditLogsRequest) String() string {
 func (*ListAuditLogsRequest) ProtoMessage() {}
 
 func (x *ListAuditLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[25]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1490,7 +1573,7 @@ func (x *ListAuditLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditLogsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditLogsRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{25}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ListAuditLogsRequest) GetPage() int32 {
@@ -1562,7 +1645,7 @@ type ListAuditLogsResponse struct {
 
 func (x *ListAuditLogsResponse) Reset() {
 	*x = ListAuditLogsResponse{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[26]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1574,7 +1657,7 @@ func (x *ListAuditLogsResponse) String() string {
 func (*ListAuditLogsResponse) ProtoMessage() {}
 
 func (x *ListAuditLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[26]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1587,7 +1670,7 @@ func (x *ListAuditLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditLogsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditLogsResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{26}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ListAuditLogsResponse) GetAuditLogs() []*AuditLog {
@@ -1633,7 +1716,7 @@ type AuditLog struct {
 
 func (x *AuditLog) Reset() {
 	*x = AuditLog{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[27]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1645,7 +1728,7 @@ func (x *AuditLog) String() string {
 func (*AuditLog) ProtoMessage() {}
 
 func (x *AuditLog) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[27]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1658,7 +1741,7 @@ func (x *AuditLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditLog.ProtoReflect.Descriptor instead.
 func (*AuditLog) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{27}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AuditLog) GetId() string {
@@ -1742,7 +1825,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[28]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +1837,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[28]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +1850,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{28}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetUserRequest) GetUserId() string {
@@ -1788,7 +1871,7 @@ type GetUserResponse struct {
 
 func (x *GetUserResponse) Reset() {
 	*x = GetUserResponse{}
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[29]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1800,7 +1883,7 @@ func (x *GetUserResponse) String() string {
 func (*GetUserResponse) ProtoMessage() {}
 
 func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[29]
+	mi := &file_bookingrush_auth_v1_auth_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1813,7 +1896,7 @@ func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
 func (*GetUserResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{29}
+	return file_bookingrush_auth_v1_auth_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetUserResponse) GetUser() *User {
@@ -1895,7 +1978,10 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"\x14DeleteAccountRequest\x12&\n" +
 	"\bpassword\x18\x01 \x01(\tB\n" +
 	"\xbaH\a\xc8\x01\x01r\x02(HR\bpassword\"\x17\n" +
-	"\x15DeleteAccountResponse\"\x0e\n" +
+	"\x15DeleteAccountResponse\"9\n" +
+	"\x11DeleteUserRequest\x12$\n" +
+	"\auser_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06userId\"\x14\n" +
+	"\x12DeleteUserResponse\"\x0e\n" +
 	"\fGetMeRequest\">\n" +
 	"\rGetMeResponse\x12-\n" +
 	"\x04user\x18\x01 \x01(\v2\x19.bookingrush.auth.v1.UserR\x04user\"=\n" +
@@ -1962,7 +2048,7 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"\tROLE_USER\x10\x01\x12\x12\n" +
 	"\x0eROLE_ORGANIZER\x10\x02\x12\x0e\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\x032\xb2\x0e\n" +
+	"ROLE_ADMIN\x10\x032\xc4\x0f\n" +
 	"\vAuthService\x12y\n" +
 	"\bRegister\x12$.bookingrush.auth.v1.RegisterRequest\x1a%.bookingrush.auth.v1.RegisterResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/api/v1/auth/register\x12m\n" +
 	"\x05Login\x12!.bookingrush.auth.v1.LoginRequest\x1a\".bookingrush.auth.v1.LoginResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/api/v1/auth/login\x12u\n" +
@@ -1975,7 +2061,10 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"\x05GetMe\x12!.bookingrush.auth.v1.GetMeRequest\x1a\".bookingrush.auth.v1.GetMeResponse\"\x1a\x82\xd3\xe4\x93\x02\x11\x12\x0f/api/v1/auth/me\x90\x02\x01\x12s\n" +
 	"\bUpdateMe\x12$.bookingrush.auth.v1.UpdateMeRequest\x1a%.bookingrush.auth.v1.UpdateMeResponse\"\x1a\x82\xd3\xe4\x93\x02\x14:\x01*\x1a\x0f/api/v1/auth/me\x12\x9a\x01\n" +
 	"\vSetUserRole\x12'.bookingrush.auth.v1.SetUserRoleRequest\x1a(.bookingrush.auth.v1.SetUserRoleResponse\"8\x82\xce\x18\a\n" +
-	"\x05admin\x82\xd3\xe4\x93\x02':\x01*\x1a\"/api/v1/admin/users/{user_id}/role\x12\x85\x01\n" +
+	"\x05admin\x82\xd3\xe4\x93\x02':\x01*\x1a\"/api/v1/admin/users/{user_id}/role\x12\x8f\x01\n" +
+	"\n" +
+	"DeleteUser\x12&.bookingrush.auth.v1.DeleteUserRequest\x1a'.bookingrush.auth.v1.DeleteUserResponse\"0\x82\xce\x18\a\n" +
+	"\x05admin\x82\xd3\xe4\x93\x02\x1f*\x1d/api/v1/admin/users/{user_id}\x12\x85\x01\n" +
 	"\tListUsers\x12%.bookingrush.auth.v1.ListUsersRequest\x1a&.bookingrush.auth.v1.ListUsersResponse\")\x82\xce\x18\a\n" +
 	"\x05admin\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/admin/users\x90\x02\x01\x12d\n" +
 	"\aGetUser\x12#.bookingrush.auth.v1.GetUserRequest\x1a$.bookingrush.auth.v1.GetUserResponse\"\x0e\x82\xce\x18\a\n" +
@@ -1997,7 +2086,7 @@ func file_bookingrush_auth_v1_auth_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_auth_v1_auth_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_bookingrush_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_bookingrush_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_bookingrush_auth_v1_auth_proto_goTypes = []any{
 	(Role)(0),                      // 0: bookingrush.auth.v1.Role
 	(*User)(nil),                   // 1: bookingrush.auth.v1.User
@@ -2017,27 +2106,29 @@ var file_bookingrush_auth_v1_auth_proto_goTypes = []any{
 	(*ChangePasswordResponse)(nil), // 15: bookingrush.auth.v1.ChangePasswordResponse
 	(*DeleteAccountRequest)(nil),   // 16: bookingrush.auth.v1.DeleteAccountRequest
 	(*DeleteAccountResponse)(nil),  // 17: bookingrush.auth.v1.DeleteAccountResponse
-	(*GetMeRequest)(nil),           // 18: bookingrush.auth.v1.GetMeRequest
-	(*GetMeResponse)(nil),          // 19: bookingrush.auth.v1.GetMeResponse
-	(*UpdateMeRequest)(nil),        // 20: bookingrush.auth.v1.UpdateMeRequest
-	(*UpdateMeResponse)(nil),       // 21: bookingrush.auth.v1.UpdateMeResponse
-	(*SetUserRoleRequest)(nil),     // 22: bookingrush.auth.v1.SetUserRoleRequest
-	(*SetUserRoleResponse)(nil),    // 23: bookingrush.auth.v1.SetUserRoleResponse
-	(*ListUsersRequest)(nil),       // 24: bookingrush.auth.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),      // 25: bookingrush.auth.v1.ListUsersResponse
-	(*ListAuditLogsRequest)(nil),   // 26: bookingrush.auth.v1.ListAuditLogsRequest
-	(*ListAuditLogsResponse)(nil),  // 27: bookingrush.auth.v1.ListAuditLogsResponse
-	(*AuditLog)(nil),               // 28: bookingrush.auth.v1.AuditLog
-	(*GetUserRequest)(nil),         // 29: bookingrush.auth.v1.GetUserRequest
-	(*GetUserResponse)(nil),        // 30: bookingrush.auth.v1.GetUserResponse
-	(*timestamppb.Timestamp)(nil),  // 31: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),            // 32: bookingrush.common.v1.PageMeta
-	(*structpb.Struct)(nil),        // 33: google.protobuf.Struct
+	(*DeleteUserRequest)(nil),      // 18: bookingrush.auth.v1.DeleteUserRequest
+	(*DeleteUserResponse)(nil),     // 19: bookingrush.auth.v1.DeleteUserResponse
+	(*GetMeRequest)(nil),           // 20: bookingrush.auth.v1.GetMeRequest
+	(*GetMeResponse)(nil),          // 21: bookingrush.auth.v1.GetMeResponse
+	(*UpdateMeRequest)(nil),        // 22: bookingrush.auth.v1.UpdateMeRequest
+	(*UpdateMeResponse)(nil),       // 23: bookingrush.auth.v1.UpdateMeResponse
+	(*SetUserRoleRequest)(nil),     // 24: bookingrush.auth.v1.SetUserRoleRequest
+	(*SetUserRoleResponse)(nil),    // 25: bookingrush.auth.v1.SetUserRoleResponse
+	(*ListUsersRequest)(nil),       // 26: bookingrush.auth.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),      // 27: bookingrush.auth.v1.ListUsersResponse
+	(*ListAuditLogsRequest)(nil),   // 28: bookingrush.auth.v1.ListAuditLogsRequest
+	(*ListAuditLogsResponse)(nil),  // 29: bookingrush.auth.v1.ListAuditLogsResponse
+	(*AuditLog)(nil),               // 30: bookingrush.auth.v1.AuditLog
+	(*GetUserRequest)(nil),         // 31: bookingrush.auth.v1.GetUserRequest
+	(*GetUserResponse)(nil),        // 32: bookingrush.auth.v1.GetUserResponse
+	(*timestamppb.Timestamp)(nil),  // 33: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),            // 34: bookingrush.common.v1.PageMeta
+	(*structpb.Struct)(nil),        // 35: google.protobuf.Struct
 }
 var file_bookingrush_auth_v1_auth_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.auth.v1.User.role:type_name -> bookingrush.auth.v1.Role
-	31, // 1: bookingrush.auth.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	31, // 2: bookingrush.auth.v1.User.updated_at:type_name -> google.protobuf.Timestamp
+	33, // 1: bookingrush.auth.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	33, // 2: bookingrush.auth.v1.User.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 3: bookingrush.auth.v1.RegisterResponse.user:type_name -> bookingrush.auth.v1.User
 	1,  // 4: bookingrush.auth.v1.LoginResponse.user:type_name -> bookingrush.auth.v1.User
 	1,  // 5: bookingrush.auth.v1.ChangePasswordResponse.user:type_name -> bookingrush.auth.v1.User
@@ -2047,14 +2138,14 @@ var file_bookingrush_auth_v1_auth_proto_depIdxs = []int32{
 	1,  // 9: bookingrush.auth.v1.SetUserRoleResponse.user:type_name -> bookingrush.auth.v1.User
 	0,  // 10: bookingrush.auth.v1.ListUsersRequest.role:type_name -> bookingrush.auth.v1.Role
 	1,  // 11: bookingrush.auth.v1.ListUsersResponse.users:type_name -> bookingrush.auth.v1.User
-	32, // 12: bookingrush.auth.v1.ListUsersResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	31, // 13: bookingrush.auth.v1.ListAuditLogsRequest.from:type_name -> google.protobuf.Timestamp
-	31, // 14: bookingrush.auth.v1.ListAuditLogsRequest.to:type_name -> google.protobuf.Timestamp
-	28, // 15: bookingrush.auth.v1.ListAuditLogsResponse.audit_logs:type_name -> bookingrush.auth.v1.AuditLog
-	32, // 16: bookingrush.auth.v1.ListAuditLogsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	33, // 17: bookingrush.auth.v1.AuditLog.old_values:type_name -> google.protobuf.Struct
-	33, // 18: bookingrush.auth.v1.AuditLog.new_values:type_name -> google.protobuf.Struct
-	31, // 19: bookingrush.auth.v1.AuditLog.created_at:type_name -> google.protobuf.Timestamp
+	34, // 12: bookingrush.auth.v1.ListUsersResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	33, // 13: bookingrush.auth.v1.ListAuditLogsRequest.from:type_name -> google.protobuf.Timestamp
+	33, // 14: bookingrush.auth.v1.ListAuditLogsRequest.to:type_name -> google.protobuf.Timestamp
+	30, // 15: bookingrush.auth.v1.ListAuditLogsResponse.audit_logs:type_name -> bookingrush.auth.v1.AuditLog
+	34, // 16: bookingrush.auth.v1.ListAuditLogsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	35, // 17: bookingrush.auth.v1.AuditLog.old_values:type_name -> google.protobuf.Struct
+	35, // 18: bookingrush.auth.v1.AuditLog.new_values:type_name -> google.protobuf.Struct
+	33, // 19: bookingrush.auth.v1.AuditLog.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 20: bookingrush.auth.v1.GetUserResponse.user:type_name -> bookingrush.auth.v1.User
 	2,  // 21: bookingrush.auth.v1.AuthService.Register:input_type -> bookingrush.auth.v1.RegisterRequest
 	4,  // 22: bookingrush.auth.v1.AuthService.Login:input_type -> bookingrush.auth.v1.LoginRequest
@@ -2064,28 +2155,30 @@ var file_bookingrush_auth_v1_auth_proto_depIdxs = []int32{
 	12, // 26: bookingrush.auth.v1.AuthService.ResetPassword:input_type -> bookingrush.auth.v1.ResetPasswordRequest
 	14, // 27: bookingrush.auth.v1.AuthService.ChangePassword:input_type -> bookingrush.auth.v1.ChangePasswordRequest
 	16, // 28: bookingrush.auth.v1.AuthService.DeleteAccount:input_type -> bookingrush.auth.v1.DeleteAccountRequest
-	18, // 29: bookingrush.auth.v1.AuthService.GetMe:input_type -> bookingrush.auth.v1.GetMeRequest
-	20, // 30: bookingrush.auth.v1.AuthService.UpdateMe:input_type -> bookingrush.auth.v1.UpdateMeRequest
-	22, // 31: bookingrush.auth.v1.AuthService.SetUserRole:input_type -> bookingrush.auth.v1.SetUserRoleRequest
-	24, // 32: bookingrush.auth.v1.AuthService.ListUsers:input_type -> bookingrush.auth.v1.ListUsersRequest
-	29, // 33: bookingrush.auth.v1.AuthService.GetUser:input_type -> bookingrush.auth.v1.GetUserRequest
-	26, // 34: bookingrush.auth.v1.AuthService.ListAuditLogs:input_type -> bookingrush.auth.v1.ListAuditLogsRequest
-	3,  // 35: bookingrush.auth.v1.AuthService.Register:output_type -> bookingrush.auth.v1.RegisterResponse
-	5,  // 36: bookingrush.auth.v1.AuthService.Login:output_type -> bookingrush.auth.v1.LoginResponse
-	7,  // 37: bookingrush.auth.v1.AuthService.Refresh:output_type -> bookingrush.auth.v1.RefreshResponse
-	9,  // 38: bookingrush.auth.v1.AuthService.Logout:output_type -> bookingrush.auth.v1.LogoutResponse
-	11, // 39: bookingrush.auth.v1.AuthService.ForgotPassword:output_type -> bookingrush.auth.v1.ForgotPasswordResponse
-	13, // 40: bookingrush.auth.v1.AuthService.ResetPassword:output_type -> bookingrush.auth.v1.ResetPasswordResponse
-	15, // 41: bookingrush.auth.v1.AuthService.ChangePassword:output_type -> bookingrush.auth.v1.ChangePasswordResponse
-	17, // 42: bookingrush.auth.v1.AuthService.DeleteAccount:output_type -> bookingrush.auth.v1.DeleteAccountResponse
-	19, // 43: bookingrush.auth.v1.AuthService.GetMe:output_type -> bookingrush.auth.v1.GetMeResponse
-	21, // 44: bookingrush.auth.v1.AuthService.UpdateMe:output_type -> bookingrush.auth.v1.UpdateMeResponse
-	23, // 45: bookingrush.auth.v1.AuthService.SetUserRole:output_type -> bookingrush.auth.v1.SetUserRoleResponse
-	25, // 46: bookingrush.auth.v1.AuthService.ListUsers:output_type -> bookingrush.auth.v1.ListUsersResponse
-	30, // 47: bookingrush.auth.v1.AuthService.GetUser:output_type -> bookingrush.auth.v1.GetUserResponse
-	27, // 48: bookingrush.auth.v1.AuthService.ListAuditLogs:output_type -> bookingrush.auth.v1.ListAuditLogsResponse
-	35, // [35:49] is the sub-list for method output_type
-	21, // [21:35] is the sub-list for method input_type
+	20, // 29: bookingrush.auth.v1.AuthService.GetMe:input_type -> bookingrush.auth.v1.GetMeRequest
+	22, // 30: bookingrush.auth.v1.AuthService.UpdateMe:input_type -> bookingrush.auth.v1.UpdateMeRequest
+	24, // 31: bookingrush.auth.v1.AuthService.SetUserRole:input_type -> bookingrush.auth.v1.SetUserRoleRequest
+	18, // 32: bookingrush.auth.v1.AuthService.DeleteUser:input_type -> bookingrush.auth.v1.DeleteUserRequest
+	26, // 33: bookingrush.auth.v1.AuthService.ListUsers:input_type -> bookingrush.auth.v1.ListUsersRequest
+	31, // 34: bookingrush.auth.v1.AuthService.GetUser:input_type -> bookingrush.auth.v1.GetUserRequest
+	28, // 35: bookingrush.auth.v1.AuthService.ListAuditLogs:input_type -> bookingrush.auth.v1.ListAuditLogsRequest
+	3,  // 36: bookingrush.auth.v1.AuthService.Register:output_type -> bookingrush.auth.v1.RegisterResponse
+	5,  // 37: bookingrush.auth.v1.AuthService.Login:output_type -> bookingrush.auth.v1.LoginResponse
+	7,  // 38: bookingrush.auth.v1.AuthService.Refresh:output_type -> bookingrush.auth.v1.RefreshResponse
+	9,  // 39: bookingrush.auth.v1.AuthService.Logout:output_type -> bookingrush.auth.v1.LogoutResponse
+	11, // 40: bookingrush.auth.v1.AuthService.ForgotPassword:output_type -> bookingrush.auth.v1.ForgotPasswordResponse
+	13, // 41: bookingrush.auth.v1.AuthService.ResetPassword:output_type -> bookingrush.auth.v1.ResetPasswordResponse
+	15, // 42: bookingrush.auth.v1.AuthService.ChangePassword:output_type -> bookingrush.auth.v1.ChangePasswordResponse
+	17, // 43: bookingrush.auth.v1.AuthService.DeleteAccount:output_type -> bookingrush.auth.v1.DeleteAccountResponse
+	21, // 44: bookingrush.auth.v1.AuthService.GetMe:output_type -> bookingrush.auth.v1.GetMeResponse
+	23, // 45: bookingrush.auth.v1.AuthService.UpdateMe:output_type -> bookingrush.auth.v1.UpdateMeResponse
+	25, // 46: bookingrush.auth.v1.AuthService.SetUserRole:output_type -> bookingrush.auth.v1.SetUserRoleResponse
+	19, // 47: bookingrush.auth.v1.AuthService.DeleteUser:output_type -> bookingrush.auth.v1.DeleteUserResponse
+	27, // 48: bookingrush.auth.v1.AuthService.ListUsers:output_type -> bookingrush.auth.v1.ListUsersResponse
+	32, // 49: bookingrush.auth.v1.AuthService.GetUser:output_type -> bookingrush.auth.v1.GetUserResponse
+	29, // 50: bookingrush.auth.v1.AuthService.ListAuditLogs:output_type -> bookingrush.auth.v1.ListAuditLogsResponse
+	36, // [36:51] is the sub-list for method output_type
+	21, // [21:36] is the sub-list for method input_type
 	21, // [21:21] is the sub-list for extension type_name
 	21, // [21:21] is the sub-list for extension extendee
 	0,  // [0:21] is the sub-list for field type_name
@@ -2102,7 +2195,7 @@ func file_bookingrush_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_auth_v1_auth_proto_rawDesc), len(file_bookingrush_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

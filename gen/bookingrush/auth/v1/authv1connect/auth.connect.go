@@ -62,6 +62,8 @@ const (
 	AuthServiceUpdateMeProcedure = "/bookingrush.auth.v1.AuthService/UpdateMe"
 	// AuthServiceSetUserRoleProcedure is the fully-qualified name of the AuthService's SetUserRole RPC.
 	AuthServiceSetUserRoleProcedure = "/bookingrush.auth.v1.AuthService/SetUserRole"
+	// AuthServiceDeleteUserProcedure is the fully-qualified name of the AuthService's DeleteUser RPC.
+	AuthServiceDeleteUserProcedure = "/bookingrush.auth.v1.AuthService/DeleteUser"
 	// AuthServiceListUsersProcedure is the fully-qualified name of the AuthService's ListUsers RPC.
 	AuthServiceListUsersProcedure = "/bookingrush.auth.v1.AuthService/ListUsers"
 	// AuthServiceGetUserProcedure is the fully-qualified name of the AuthService's GetUser RPC.
@@ -113,6 +115,14 @@ type AuthServiceClient interface {
 	UpdateMe(context.Context, *connect.Request[v1.UpdateMeRequest]) (*connect.Response[v1.UpdateMeResponse], error)
 	// SetUserRole changes a user's role. Admin only.
 	SetUserRole(context.Context, *connect.Request[v1.SetUserRoleRequest]) (*connect.Response[v1.SetUserRoleResponse], error)
+	// DeleteUser deletes another user's account for them (admin only): the
+	// erasure a person asks support for when they can no longer sign in.
+	// The account goes exactly as DeleteAccount takes it, and is refused in
+	// the same cases: CONFLICT for an organizer or admin (make them a user
+	// first; reason "role"), for an account holding an unpaid booking (reason
+	// "unpaid_bookings"), and for the caller's own account (reason "self":
+	// DeleteAccount is for that). NOT_FOUND when there is no such account.
+	DeleteUser(context.Context, *connect.Request[v1.DeleteUserRequest]) (*connect.Response[v1.DeleteUserResponse], error)
 	// ListUsers pages through the accounts, newest first: the admins' user
 	// directory (whom to give a role). Admin only.
 	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
@@ -201,6 +211,12 @@ func NewAuthServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithSchema(authServiceMethods.ByName("SetUserRole")),
 			connect.WithClientOptions(opts...),
 		),
+		deleteUser: connect.NewClient[v1.DeleteUserRequest, v1.DeleteUserResponse](
+			httpClient,
+			baseURL+AuthServiceDeleteUserProcedure,
+			connect.WithSchema(authServiceMethods.ByName("DeleteUser")),
+			connect.WithClientOptions(opts...),
+		),
 		listUsers: connect.NewClient[v1.ListUsersRequest, v1.ListUsersResponse](
 			httpClient,
 			baseURL+AuthServiceListUsersProcedure,
@@ -238,6 +254,7 @@ type authServiceClient struct {
 	getMe          *connect.Client[v1.GetMeRequest, v1.GetMeResponse]
 	updateMe       *connect.Client[v1.UpdateMeRequest, v1.UpdateMeResponse]
 	setUserRole    *connect.Client[v1.SetUserRoleRequest, v1.SetUserRoleResponse]
+	deleteUser     *connect.Client[v1.DeleteUserRequest, v1.DeleteUserResponse]
 	listUsers      *connect.Client[v1.ListUsersRequest, v1.ListUsersResponse]
 	getUser        *connect.Client[v1.GetUserRequest, v1.GetUserResponse]
 	listAuditLogs  *connect.Client[v1.ListAuditLogsRequest, v1.ListAuditLogsResponse]
@@ -298,6 +315,11 @@ func (c *authServiceClient) SetUserRole(ctx context.Context, req *connect.Reques
 	return c.setUserRole.CallUnary(ctx, req)
 }
 
+// DeleteUser calls bookingrush.auth.v1.AuthService.DeleteUser.
+func (c *authServiceClient) DeleteUser(ctx context.Context, req *connect.Request[v1.DeleteUserRequest]) (*connect.Response[v1.DeleteUserResponse], error) {
+	return c.deleteUser.CallUnary(ctx, req)
+}
+
 // ListUsers calls bookingrush.auth.v1.AuthService.ListUsers.
 func (c *authServiceClient) ListUsers(ctx context.Context, req *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error) {
 	return c.listUsers.CallUnary(ctx, req)
@@ -355,6 +377,14 @@ type AuthServiceHandler interface {
 	UpdateMe(context.Context, *connect.Request[v1.UpdateMeRequest]) (*connect.Response[v1.UpdateMeResponse], error)
 	// SetUserRole changes a user's role. Admin only.
 	SetUserRole(context.Context, *connect.Request[v1.SetUserRoleRequest]) (*connect.Response[v1.SetUserRoleResponse], error)
+	// DeleteUser deletes another user's account for them (admin only): the
+	// erasure a person asks support for when they can no longer sign in.
+	// The account goes exactly as DeleteAccount takes it, and is refused in
+	// the same cases: CONFLICT for an organizer or admin (make them a user
+	// first; reason "role"), for an account holding an unpaid booking (reason
+	// "unpaid_bookings"), and for the caller's own account (reason "self":
+	// DeleteAccount is for that). NOT_FOUND when there is no such account.
+	DeleteUser(context.Context, *connect.Request[v1.DeleteUserRequest]) (*connect.Response[v1.DeleteUserResponse], error)
 	// ListUsers pages through the accounts, newest first: the admins' user
 	// directory (whom to give a role). Admin only.
 	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
@@ -439,6 +469,12 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 		connect.WithSchema(authServiceMethods.ByName("SetUserRole")),
 		connect.WithHandlerOptions(opts...),
 	)
+	authServiceDeleteUserHandler := connect.NewUnaryHandler(
+		AuthServiceDeleteUserProcedure,
+		svc.DeleteUser,
+		connect.WithSchema(authServiceMethods.ByName("DeleteUser")),
+		connect.WithHandlerOptions(opts...),
+	)
 	authServiceListUsersHandler := connect.NewUnaryHandler(
 		AuthServiceListUsersProcedure,
 		svc.ListUsers,
@@ -484,6 +520,8 @@ func NewAuthServiceHandler(svc AuthServiceHandler, opts ...connect.HandlerOption
 			authServiceUpdateMeHandler.ServeHTTP(w, r)
 		case AuthServiceSetUserRoleProcedure:
 			authServiceSetUserRoleHandler.ServeHTTP(w, r)
+		case AuthServiceDeleteUserProcedure:
+			authServiceDeleteUserHandler.ServeHTTP(w, r)
 		case AuthServiceListUsersProcedure:
 			authServiceListUsersHandler.ServeHTTP(w, r)
 		case AuthServiceGetUserProcedure:
@@ -541,6 +579,10 @@ func (UnimplementedAuthServiceHandler) UpdateMe(context.Context, *connect.Reques
 
 func (UnimplementedAuthServiceHandler) SetUserRole(context.Context, *connect.Request[v1.SetUserRoleRequest]) (*connect.Response[v1.SetUserRoleResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.auth.v1.AuthService.SetUserRole is not implemented"))
+}
+
+func (UnimplementedAuthServiceHandler) DeleteUser(context.Context, *connect.Request[v1.DeleteUserRequest]) (*connect.Response[v1.DeleteUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.auth.v1.AuthService.DeleteUser is not implemented"))
 }
 
 func (UnimplementedAuthServiceHandler) ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error) {

@@ -21,7 +21,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file bookingrush/auth/v1/auth.proto.
  */
 export const file_bookingrush_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ib29raW5ncnVzaC9hdXRoL3YxL2F1dGgucHJvdG8SE2Jvb2tpbmdydXNoLmF1dGgudjEi1QEKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSEQoJZnVsbF9uYW1lGAMgASgJEicKBHJvbGUYBCABKA4yGS5ib29raW5ncnVzaC5hdXRoLnYxLlJvbGUSFgoOZW1haWxfdmVyaWZpZWQYBSABKAgSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicQoPUmVnaXN0ZXJSZXF1ZXN0EhwKBWVtYWlsGAEgASgJQg26SArIAQFyBRj+AWABEh4KCHBhc3N3b3JkGAIgASgJQgy6SAnIAQFyBBAIKEgSIAoJZnVsbF9uYW1lGAMgASgJQg26SArIAQFyBRABGP8BInwKEFJlZ2lzdGVyUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlchIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSFQoNcmVmcmVzaF90b2tlbhgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFIkoKDExvZ2luUmVxdWVzdBIcCgVlbWFpbBgBIAEoCUINukgKyAEBcgUY/gFgARIcCghwYXNzd29yZBgCIAEoCUIKukgHyAEBcgIoSCJ5Cg1Mb2dpblJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXISFAoMYWNjZXNzX3Rva2VuGAIgASgJEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoBSI2Cg5SZWZyZXNoUmVxdWVzdBIkCg1yZWZyZXNoX3Rva2VuGAEgASgJQg26SArIAQFyBRAQGIAEIlIKD1JlZnJlc2hSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRISCgpleHBpcmVzX2luGAMgASgFIjUKDUxvZ291dFJlcXVlc3QSJAoNcmVmcmVzaF90b2tlbhgBIAEoCUINukgKyAEBcgUQEBiABCIQCg5Mb2dvdXRSZXNwb25zZSI1ChVGb3Jnb3RQYXNzd29yZFJlcXVlc3QSHAoFZW1haWwYASABKAlCDbpICsgBAXIFGP4BYAEiGAoWRm9yZ290UGFzc3dvcmRSZXNwb25zZSJYChRSZXNldFBhc3N3b3JkUmVxdWVzdBIcCgV0b2tlbhgBIAEoCUINukgKyAEBcgUQEBiABBIiCgxuZXdfcGFzc3dvcmQYAiABKAlCDLpICcgBAXIEEAgoSCIXChVSZXNldFBhc3N3b3JkUmVzcG9uc2UiYQoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EiQKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCCrpIB8gBAXICKEgSIgoMbmV3X3Bhc3N3b3JkGAIgASgJQgy6SAnIAQFyBBAIKEgiggEKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlchIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSFQoNcmVmcmVzaF90b2tlbhgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFIjQKFERlbGV0ZUFjY291bnRSZXF1ZXN0EhwKCHBhc3N3b3JkGAEgASgJQgq6SAfIAQFyAihIIhcKFURlbGV0ZUFjY291bnRSZXNwb25zZSIOCgxHZXRNZVJlcXVlc3QiOAoNR2V0TWVSZXNwb25zZRInCgR1c2VyGAEgASgLMhkuYm9va2luZ3J1c2guYXV0aC52MS5Vc2VyIjMKD1VwZGF0ZU1lUmVxdWVzdBIgCglmdWxsX25hbWUYASABKAlCDbpICsgBAXIFEAEY/wEiOwoQVXBkYXRlTWVSZXNwb25zZRInCgR1c2VyGAEgASgLMhkuYm9va2luZ3J1c2guYXV0aC52MS5Vc2VyImcKElNldFVzZXJSb2xlUmVxdWVzdBIcCgd1c2VyX2lkGAEgASgJQgu6SAjIAQFyA7ABARIzCgRyb2xlGAIgASgOMhkuYm9va2luZ3J1c2guYXV0aC52MS5Sb2xlQgq6SAeCAQQQASAAIj4KE1NldFVzZXJSb2xlUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlciKbAQoQTGlzdFVzZXJzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASGgoFcXVlcnkYAyABKAlCC7pICNgBAXIDGP4BEjEKBHJvbGUYBCABKA4yGS5ib29raW5ncnVzaC5hdXRoLnYxLlJvbGVCCLpIBYIBAhABImwKEUxpc3RVc2Vyc1Jlc3BvbnNlEigKBXVzZXJzGAEgAygLMhkuYm9va2luZ3J1c2guYXV0aC52MS5Vc2VyEi0KBG1ldGEYAiABKAsyHy5ib29raW5ncnVzaC5jb21tb24udjEuUGFnZU1ldGEiugMKFExpc3RBdWRpdExvZ3NSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoABIcCgd1c2VyX2lkGAMgASgJQgu6SAjYAQFyA7ABARIxCgZhY3Rpb24YBCABKAlCIbpIHtgBAXIZMhdeW2Etel1bYS16MC05Xy5dezAsOTl9JBI1CgtlbnRpdHlfdHlwZRgFIAEoCUIgukgd2AEBchgyFl5bYS16XVthLXowLTlfXXswLDQ5fSQSHgoJZW50aXR5X2lkGAYgASgJQgu6SAjYAQFyA7ABARIoCgRmcm9tGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBImCgJ0bxgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6brpIaxppChpsaXN0X2F1ZGl0X2xvZ3MudGltZV9yYW5nZRISbXVzdCBiZSBhZnRlciBmcm9tGjchaGFzKHRoaXMuZnJvbSkgfHwgIWhhcyh0aGlzLnRvKSB8fCB0aGlzLnRvID4gdGhpcy5mcm9tInkKFUxpc3RBdWRpdExvZ3NSZXNwb25zZRIxCgphdWRpdF9sb2dzGAEgAygLMh0uYm9va2luZ3J1c2guYXV0aC52MS5BdWRpdExvZxItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIpECCghBdWRpdExvZxIKCgJpZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg4KBmFjdGlvbhgDIAEoCRITCgtlbnRpdHlfdHlwZRgEIAEoCRIRCgllbnRpdHlfaWQYBSABKAkSKwoKb2xkX3ZhbHVlcxgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKwoKbmV3X3ZhbHVlcxgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKaXBfYWRkcmVzcxgIIAEoCRISCgp1c2VyX2FnZW50GAkgASgJEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIi4KDkdldFVzZXJSZXF1ZXN0EhwKB3VzZXJfaWQYASABKAlCC7pICMgBAXIDsAEBIjoKD0dldFVzZXJSZXNwb25zZRInCgR1c2VyGAEgASgLMhkuYm9va2luZ3J1c2guYXV0aC52MS5Vc2VyKk8KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg0KCVJPTEVfVVNFUhABEhIKDlJPTEVfT1JHQU5JWkVSEAISDgoKUk9MRV9BRE1JThADMrIOCgtBdXRoU2VydmljZRJ5CghSZWdpc3RlchIkLmJvb2tpbmdydXNoLmF1dGgudjEuUmVnaXN0ZXJSZXF1ZXN0GiUuYm9va2luZ3J1c2guYXV0aC52MS5SZWdpc3RlclJlc3BvbnNlIiCC0+STAho6ASoiFS9hcGkvdjEvYXV0aC9yZWdpc3RlchJtCgVMb2dpbhIhLmJvb2tpbmdydXNoLmF1dGgudjEuTG9naW5SZXF1ZXN0GiIuYm9va2luZ3J1c2guYXV0aC52MS5Mb2dpblJlc3BvbnNlIh2C0+STAhc6ASoiEi9hcGkvdjEvYXV0aC9sb2dpbhJ1CgdSZWZyZXNoEiMuYm9va2luZ3J1c2guYXV0aC52MS5SZWZyZXNoUmVxdWVzdBokLmJvb2tpbmdydXNoLmF1dGgudjEuUmVmcmVzaFJlc3BvbnNlIh+C0+STAhk6ASoiFC9hcGkvdjEvYXV0aC9yZWZyZXNoEnEKBkxvZ291dBIiLmJvb2tpbmdydXNoLmF1dGgudjEuTG9nb3V0UmVxdWVzdBojLmJvb2tpbmdydXNoLmF1dGgudjEuTG9nb3V0UmVzcG9uc2UiHoLT5JMCGDoBKiITL2FwaS92MS9hdXRoL2xvZ291dBKSAQoORm9yZ290UGFzc3dvcmQSKi5ib29raW5ncnVzaC5hdXRoLnYxLkZvcmdvdFBhc3N3b3JkUmVxdWVzdBorLmJvb2tpbmdydXNoLmF1dGgudjEuRm9yZ290UGFzc3dvcmRSZXNwb25zZSIngtPkkwIhOgEqIhwvYXBpL3YxL2F1dGgvZm9yZ290LXBhc3N3b3JkEo4BCg1SZXNldFBhc3N3b3JkEikuYm9va2luZ3J1c2guYXV0aC52MS5SZXNldFBhc3N3b3JkUmVxdWVzdBoqLmJvb2tpbmdydXNoLmF1dGgudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlIiaC0+STAiA6ASoiGy9hcGkvdjEvYXV0aC9yZXNldC1wYXNzd29yZBKSAQoOQ2hhbmdlUGFzc3dvcmQSKi5ib29raW5ncnVzaC5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBorLmJvb2tpbmdydXNoLmF1dGgudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIngtPkkwIhOgEqIhwvYXBpL3YxL2F1dGgvY2hhbmdlLXBhc3N3b3JkEo4BCg1EZWxldGVBY2NvdW50EikuYm9va2luZ3J1c2guYXV0aC52MS5EZWxldGVBY2NvdW50UmVxdWVzdBoqLmJvb2tpbmdydXNoLmF1dGgudjEuRGVsZXRlQWNjb3VudFJlc3BvbnNlIiaC0+STAiA6ASoiGy9hcGkvdjEvYXV0aC9kZWxldGUtYWNjb3VudBJqCgVHZXRNZRIhLmJvb2tpbmdydXNoLmF1dGgudjEuR2V0TWVSZXF1ZXN0GiIuYm9va2luZ3J1c2guYXV0aC52MS5HZXRNZVJlc3BvbnNlIhqQAgGC0+STAhESDy9hcGkvdjEvYXV0aC9tZRJzCghVcGRhdGVNZRIkLmJvb2tpbmdydXNoLmF1dGgudjEuVXBkYXRlTWVSZXF1ZXN0GiUuYm9va2luZ3J1c2guYXV0aC52MS5VcGRhdGVNZVJlc3BvbnNlIhqC0+STAhQ6ASoaDy9hcGkvdjEvYXV0aC9tZRKaAQoLU2V0VXNlclJvbGUSJy5ib29raW5ncnVzaC5hdXRoLnYxLlNldFVzZXJSb2xlUmVxdWVzdBooLmJvb2tpbmdydXNoLmF1dGgudjEuU2V0VXNlclJvbGVSZXNwb25zZSI4gs4YBwoFYWRtaW6C0+STAic6ASoaIi9hcGkvdjEvYWRtaW4vdXNlcnMve3VzZXJfaWR9L3JvbGUShQEKCUxpc3RVc2VycxIlLmJvb2tpbmdydXNoLmF1dGgudjEuTGlzdFVzZXJzUmVxdWVzdBomLmJvb2tpbmdydXNoLmF1dGgudjEuTGlzdFVzZXJzUmVzcG9uc2UiKZACAYLOGAcKBWFkbWlugtPkkwIVEhMvYXBpL3YxL2FkbWluL3VzZXJzEmQKB0dldFVzZXISIy5ib29raW5ncnVzaC5hdXRoLnYxLkdldFVzZXJSZXF1ZXN0GiQuYm9va2luZ3J1c2guYXV0aC52MS5HZXRVc2VyUmVzcG9uc2UiDpACAYLOGAcKBWFkbWluEpYBCg1MaXN0QXVkaXRMb2dzEikuYm9va2luZ3J1c2guYXV0aC52MS5MaXN0QXVkaXRMb2dzUmVxdWVzdBoqLmJvb2tpbmdydXNoLmF1dGgudjEuTGlzdEF1ZGl0TG9nc1Jlc3BvbnNlIi6QAgGCzhgHCgVhZG1pboLT5JMCGhIYL2FwaS92MS9hZG1pbi9hdWRpdC1sb2dzYgZwcm90bzM", [file_bookingrush_common_v1_access, file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch5ib29raW5ncnVzaC9hdXRoL3YxL2F1dGgucHJvdG8SE2Jvb2tpbmdydXNoLmF1dGgudjEi1QEKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSEQoJZnVsbF9uYW1lGAMgASgJEicKBHJvbGUYBCABKA4yGS5ib29raW5ncnVzaC5hdXRoLnYxLlJvbGUSFgoOZW1haWxfdmVyaWZpZWQYBSABKAgSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAicQoPUmVnaXN0ZXJSZXF1ZXN0EhwKBWVtYWlsGAEgASgJQg26SArIAQFyBRj+AWABEh4KCHBhc3N3b3JkGAIgASgJQgy6SAnIAQFyBBAIKEgSIAoJZnVsbF9uYW1lGAMgASgJQg26SArIAQFyBRABGP8BInwKEFJlZ2lzdGVyUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlchIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSFQoNcmVmcmVzaF90b2tlbhgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFIkoKDExvZ2luUmVxdWVzdBIcCgVlbWFpbBgBIAEoCUINukgKyAEBcgUY/gFgARIcCghwYXNzd29yZBgCIAEoCUIKukgHyAEBcgIoSCJ5Cg1Mb2dpblJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXISFAoMYWNjZXNzX3Rva2VuGAIgASgJEhUKDXJlZnJlc2hfdG9rZW4YAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoBSI2Cg5SZWZyZXNoUmVxdWVzdBIkCg1yZWZyZXNoX3Rva2VuGAEgASgJQg26SArIAQFyBRAQGIAEIlIKD1JlZnJlc2hSZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSFQoNcmVmcmVzaF90b2tlbhgCIAEoCRISCgpleHBpcmVzX2luGAMgASgFIjUKDUxvZ291dFJlcXVlc3QSJAoNcmVmcmVzaF90b2tlbhgBIAEoCUINukgKyAEBcgUQEBiABCIQCg5Mb2dvdXRSZXNwb25zZSI1ChVGb3Jnb3RQYXNzd29yZFJlcXVlc3QSHAoFZW1haWwYASABKAlCDbpICsgBAXIFGP4BYAEiGAoWRm9yZ290UGFzc3dvcmRSZXNwb25zZSJYChRSZXNldFBhc3N3b3JkUmVxdWVzdBIcCgV0b2tlbhgBIAEoCUINukgKyAEBcgUQEBiABBIiCgxuZXdfcGFzc3dvcmQYAiABKAlCDLpICcgBAXIEEAgoSCIXChVSZXNldFBhc3N3b3JkUmVzcG9uc2UiYQoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EiQKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCCrpIB8gBAXICKEgSIgoMbmV3X3Bhc3N3b3JkGAIgASgJQgy6SAnIAQFyBBAIKEgiggEKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlchIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSFQoNcmVmcmVzaF90b2tlbhgDIAEoCRISCgpleHBpcmVzX2luGAQgASgFIjQKFERlbGV0ZUFjY291bnRSZXF1ZXN0EhwKCHBhc3N3b3JkGAEgASgJQgq6SAfIAQFyAihIIhcKFURlbGV0ZUFjY291bnRSZXNwb25zZSIxChFEZWxldGVVc2VyUmVxdWVzdBIcCgd1c2VyX2lkGAEgASgJQgu6SAjIAQFyA7ABASIUChJEZWxldGVVc2VyUmVzcG9uc2UiDgoMR2V0TWVSZXF1ZXN0IjgKDUdldE1lUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlciIzCg9VcGRhdGVNZVJlcXVlc3QSIAoJZnVsbF9uYW1lGAEgASgJQg26SArIAQFyBRABGP8BIjsKEFVwZGF0ZU1lUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlciJnChJTZXRVc2VyUm9sZVJlcXVlc3QSHAoHdXNlcl9pZBgBIAEoCUILukgIyAEBcgOwAQESMwoEcm9sZRgCIAEoDjIZLmJvb2tpbmdydXNoLmF1dGgudjEuUm9sZUIKukgHggEEEAEgACI+ChNTZXRVc2VyUm9sZVJlc3BvbnNlEicKBHVzZXIYASABKAsyGS5ib29raW5ncnVzaC5hdXRoLnYxLlVzZXIimwEKEExpc3RVc2Vyc1JlcXVlc3QSGwoEcGFnZRgBIAEoBUINukgK2AEBGgUYkE4oARIbCghwZXJfcGFnZRgCIAEoBUIJukgGGgQYZCgAEhoKBXF1ZXJ5GAMgASgJQgu6SAjYAQFyAxj+ARIxCgRyb2xlGAQgASgOMhkuYm9va2luZ3J1c2guYXV0aC52MS5Sb2xlQgi6SAWCAQIQASJsChFMaXN0VXNlcnNSZXNwb25zZRIoCgV1c2VycxgBIAMoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlchItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIroDChRMaXN0QXVkaXRMb2dzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASHAoHdXNlcl9pZBgDIAEoCUILukgI2AEBcgOwAQESMQoGYWN0aW9uGAQgASgJQiG6SB7YAQFyGTIXXlthLXpdW2EtejAtOV8uXXswLDk5fSQSNQoLZW50aXR5X3R5cGUYBSABKAlCILpIHdgBAXIYMhZeW2Etel1bYS16MC05X117MCw0OX0kEh4KCWVudGl0eV9pZBgGIAEoCUILukgI2AEBcgOwAQESKAoEZnJvbRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoCdG8YCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOm66SGsaaQoabGlzdF9hdWRpdF9sb2dzLnRpbWVfcmFuZ2USEm11c3QgYmUgYWZ0ZXIgZnJvbRo3IWhhcyh0aGlzLmZyb20pIHx8ICFoYXModGhpcy50bykgfHwgdGhpcy50byA+IHRoaXMuZnJvbSJ5ChVMaXN0QXVkaXRMb2dzUmVzcG9uc2USMQoKYXVkaXRfbG9ncxgBIAMoCzIdLmJvb2tpbmdydXNoLmF1dGgudjEuQXVkaXRMb2cSLQoEbWV0YRgCIAEoCzIfLmJvb2tpbmdydXNoLmNvbW1vbi52MS5QYWdlTWV0YSKRAgoIQXVkaXRMb2cSCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZhY3Rpb24YAyABKAkSEwoLZW50aXR5X3R5cGUYBCABKAkSEQoJZW50aXR5X2lkGAUgASgJEisKCm9sZF92YWx1ZXMYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EisKCm5ld192YWx1ZXMYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhIKCmlwX2FkZHJlc3MYCCABKAkSEgoKdXNlcl9hZ2VudBgJIAEoCRIuCgpjcmVhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIuCg5HZXRVc2VyUmVxdWVzdBIcCgd1c2VyX2lkGAEgASgJQgu6SAjIAQFyA7ABASI6Cg9HZXRVc2VyUmVzcG9uc2USJwoEdXNlchgBIAEoCzIZLmJvb2tpbmdydXNoLmF1dGgudjEuVXNlcipPCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABINCglST0xFX1VTRVIQARISCg5ST0xFX09SR0FOSVpFUhACEg4KClJPTEVfQURNSU4QAzLEDwoLQXV0aFNlcnZpY2USeQoIUmVnaXN0ZXISJC5ib29raW5ncnVzaC5hdXRoLnYxLlJlZ2lzdGVyUmVxdWVzdBolLmJvb2tpbmdydXNoLmF1dGgudjEuUmVnaXN0ZXJSZXNwb25zZSIggtPkkwIaOgEqIhUvYXBpL3YxL2F1dGgvcmVnaXN0ZXISbQoFTG9naW4SIS5ib29raW5ncnVzaC5hdXRoLnYxLkxvZ2luUmVxdWVzdBoiLmJvb2tpbmdydXNoLmF1dGgudjEuTG9naW5SZXNwb25zZSIdgtPkkwIXOgEqIhIvYXBpL3YxL2F1dGgvbG9naW4SdQoHUmVmcmVzaBIjLmJvb2tpbmdydXNoLmF1dGgudjEuUmVmcmVzaFJlcXVlc3QaJC5ib29raW5ncnVzaC5hdXRoLnYxLlJlZnJlc2hSZXNwb25zZSIfgtPkkwIZOgEqIhQvYXBpL3YxL2F1dGgvcmVmcmVzaBJxCgZMb2dvdXQSIi5ib29raW5ncnVzaC5hdXRoLnYxLkxvZ291dFJlcXVlc3QaIy5ib29raW5ncnVzaC5hdXRoLnYxLkxvZ291dFJlc3BvbnNlIh6C0+STAhg6ASoiEy9hcGkvdjEvYXV0aC9sb2dvdXQSkgEKDkZvcmdvdFBhc3N3b3JkEiouYm9va2luZ3J1c2guYXV0aC52MS5Gb3Jnb3RQYXNzd29yZFJlcXVlc3QaKy5ib29raW5ncnVzaC5hdXRoLnYxLkZvcmdvdFBhc3N3b3JkUmVzcG9uc2UiJ4LT5JMCIToBKiIcL2FwaS92MS9hdXRoL2ZvcmdvdC1wYXNzd29yZBKOAQoNUmVzZXRQYXNzd29yZBIpLmJvb2tpbmdydXNoLmF1dGgudjEuUmVzZXRQYXNzd29yZFJlcXVlc3QaKi5ib29raW5ncnVzaC5hdXRoLnYxLlJlc2V0UGFzc3dvcmRSZXNwb25zZSImgtPkkwIgOgEqIhsvYXBpL3YxL2F1dGgvcmVzZXQtcGFzc3dvcmQSkgEKDkNoYW5nZVBhc3N3b3JkEiouYm9va2luZ3J1c2guYXV0aC52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaKy5ib29raW5ncnVzaC5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2UiJ4LT5JMCIToBKiIcL2FwaS92MS9hdXRoL2NoYW5nZS1wYXNzd29yZBKOAQoNRGVsZXRlQWNjb3VudBIpLmJvb2tpbmdydXNoLmF1dGgudjEuRGVsZXRlQWNjb3VudFJlcXVlc3QaKi5ib29raW5ncnVzaC5hdXRoLnYxLkRlbGV0ZUFjY291bnRSZXNwb25zZSImgtPkkwIgOgEqIhsvYXBpL3YxL2F1dGgvZGVsZXRlLWFjY291bnQSagoFR2V0TWUSIS5ib29raW5ncnVzaC5hdXRoLnYxLkdldE1lUmVxdWVzdBoiLmJvb2tpbmdydXNoLmF1dGgudjEuR2V0TWVSZXNwb25zZSIakAIBgtPkkwIREg8vYXBpL3YxL2F1dGgvbWUScwoIVXBkYXRlTWUSJC5ib29raW5ncnVzaC5hdXRoLnYxLlVwZGF0ZU1lUmVxdWVzdBolLmJvb2tpbmdydXNoLmF1dGgudjEuVXBkYXRlTWVSZXNwb25zZSIagtPkkwIUOgEqGg8vYXBpL3YxL2F1dGgvbWUSmgEKC1NldFVzZXJSb2xlEicuYm9va2luZ3J1c2guYXV0aC52MS5TZXRVc2VyUm9sZVJlcXVlc3QaKC5ib29raW5ncnVzaC5hdXRoLnYxLlNldFVzZXJSb2xlUmVzcG9uc2UiOILOGAcKBWFkbWlugtPkkwInOgEqGiIvYXBpL3YxL2FkbWluL3VzZXJzL3t1c2VyX2lkfS9yb2xlEo8BCgpEZWxldGVVc2VyEiYuYm9va2luZ3J1c2guYXV0aC52MS5EZWxldGVVc2VyUmVxdWVzdBonLmJvb2tpbmdydXNoLmF1dGgudjEuRGVsZXRlVXNlclJlc3BvbnNlIjCCzhgHCgVhZG1pboLT5JMCHyodL2FwaS92MS9hZG1pbi91c2Vycy97dXNlcl9pZH0ShQEKCUxpc3RVc2VycxIlLmJvb2tpbmdydXNoLmF1dGgudjEuTGlzdFVzZXJzUmVxdWVzdBomLmJvb2tpbmdydXNoLmF1dGgudjEuTGlzdFVzZXJzUmVzcG9uc2UiKZACAYLOGAcKBWFkbWlugtPkkwIVEhMvYXBpL3YxL2FkbWluL3VzZXJzEmQKB0dldFVzZXISIy5ib29raW5ncnVzaC5hdXRoLnYxLkdldFVzZXJSZXF1ZXN0GiQuYm9va2luZ3J1c2guYXV0aC52MS5HZXRVc2VyUmVzcG9uc2UiDpACAYLOGAcKBWFkbWluEpYBCg1MaXN0QXVkaXRMb2dzEikuYm9va2luZ3J1c2guYXV0aC52MS5MaXN0QXVkaXRMb2dzUmVxdWVzdBoqLmJvb2tpbmdydXNoLmF1dGgudjEuTGlzdEF1ZGl0TG9nc1Jlc3BvbnNlIi6QAgGCzhgHCgVhZG1pboLT5JMCGhIYL2FwaS92MS9hZG1pbi9hdWRpdC1sb2dzYgZwcm90bzM", [file_bookingrush_common_v1_access, file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * User is an account, as shown to its owner and to admins.
@@ -887,6 +887,64 @@ export const DeleteAccountResponseSchema: GenMessage<DeleteAccountResponse, {jso
   messageDesc(file_bookingrush_auth_v1_auth, 16);
 
 /**
+ * DeleteUserRequest names the account to delete.
+ *
+ * @generated from message bookingrush.auth.v1.DeleteUserRequest
+ */
+export type DeleteUserRequest = Message<"bookingrush.auth.v1.DeleteUserRequest"> & {
+  /**
+   * UserId is the account (path parameter).
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * DeleteUserRequest names the account to delete.
+ *
+ * @generated from message bookingrush.auth.v1.DeleteUserRequest
+ */
+export type DeleteUserRequestJson = {
+  /**
+   * UserId is the account (path parameter).
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId?: string;
+};
+
+/**
+ * Describes the message bookingrush.auth.v1.DeleteUserRequest.
+ * Use `create(DeleteUserRequestSchema)` to create a new message.
+ */
+export const DeleteUserRequestSchema: GenMessage<DeleteUserRequest, {jsonType: DeleteUserRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_auth_v1_auth, 17);
+
+/**
+ * DeleteUserResponse is empty: the account is gone.
+ *
+ * @generated from message bookingrush.auth.v1.DeleteUserResponse
+ */
+export type DeleteUserResponse = Message<"bookingrush.auth.v1.DeleteUserResponse"> & {
+};
+
+/**
+ * DeleteUserResponse is empty: the account is gone.
+ *
+ * @generated from message bookingrush.auth.v1.DeleteUserResponse
+ */
+export type DeleteUserResponseJson = {
+};
+
+/**
+ * Describes the message bookingrush.auth.v1.DeleteUserResponse.
+ * Use `create(DeleteUserResponseSchema)` to create a new message.
+ */
+export const DeleteUserResponseSchema: GenMessage<DeleteUserResponse, {jsonType: DeleteUserResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_auth_v1_auth, 18);
+
+/**
  * GetMeRequest is empty: the user is the caller.
  *
  * @generated from message bookingrush.auth.v1.GetMeRequest
@@ -907,7 +965,7 @@ export type GetMeRequestJson = {
  * Use `create(GetMeRequestSchema)` to create a new message.
  */
 export const GetMeRequestSchema: GenMessage<GetMeRequest, {jsonType: GetMeRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 17);
+  messageDesc(file_bookingrush_auth_v1_auth, 19);
 
 /**
  * GetMeResponse holds the calling user.
@@ -942,7 +1000,7 @@ export type GetMeResponseJson = {
  * Use `create(GetMeResponseSchema)` to create a new message.
  */
 export const GetMeResponseSchema: GenMessage<GetMeResponse, {jsonType: GetMeResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 18);
+  messageDesc(file_bookingrush_auth_v1_auth, 20);
 
 /**
  * UpdateMeRequest changes the caller's profile.
@@ -977,7 +1035,7 @@ export type UpdateMeRequestJson = {
  * Use `create(UpdateMeRequestSchema)` to create a new message.
  */
 export const UpdateMeRequestSchema: GenMessage<UpdateMeRequest, {jsonType: UpdateMeRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 19);
+  messageDesc(file_bookingrush_auth_v1_auth, 21);
 
 /**
  * UpdateMeResponse holds the updated user.
@@ -1012,7 +1070,7 @@ export type UpdateMeResponseJson = {
  * Use `create(UpdateMeResponseSchema)` to create a new message.
  */
 export const UpdateMeResponseSchema: GenMessage<UpdateMeResponse, {jsonType: UpdateMeResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 20);
+  messageDesc(file_bookingrush_auth_v1_auth, 22);
 
 /**
  * SetUserRoleRequest changes a user's role.
@@ -1061,7 +1119,7 @@ export type SetUserRoleRequestJson = {
  * Use `create(SetUserRoleRequestSchema)` to create a new message.
  */
 export const SetUserRoleRequestSchema: GenMessage<SetUserRoleRequest, {jsonType: SetUserRoleRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 21);
+  messageDesc(file_bookingrush_auth_v1_auth, 23);
 
 /**
  * SetUserRoleResponse holds the changed user.
@@ -1096,7 +1154,7 @@ export type SetUserRoleResponseJson = {
  * Use `create(SetUserRoleResponseSchema)` to create a new message.
  */
 export const SetUserRoleResponseSchema: GenMessage<SetUserRoleResponse, {jsonType: SetUserRoleResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 22);
+  messageDesc(file_bookingrush_auth_v1_auth, 24);
 
 /**
  * ListUsersRequest filters and pages the accounts. Every filter is optional.
@@ -1173,7 +1231,7 @@ export type ListUsersRequestJson = {
  * Use `create(ListUsersRequestSchema)` to create a new message.
  */
 export const ListUsersRequestSchema: GenMessage<ListUsersRequest, {jsonType: ListUsersRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 23);
+  messageDesc(file_bookingrush_auth_v1_auth, 25);
 
 /**
  * ListUsersResponse is one page of accounts.
@@ -1222,7 +1280,7 @@ export type ListUsersResponseJson = {
  * Use `create(ListUsersResponseSchema)` to create a new message.
  */
 export const ListUsersResponseSchema: GenMessage<ListUsersResponse, {jsonType: ListUsersResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 24);
+  messageDesc(file_bookingrush_auth_v1_auth, 26);
 
 /**
  * ListAuditLogsRequest filters the audit log. Every filter is optional.
@@ -1355,7 +1413,7 @@ export type ListAuditLogsRequestJson = {
  * Use `create(ListAuditLogsRequestSchema)` to create a new message.
  */
 export const ListAuditLogsRequestSchema: GenMessage<ListAuditLogsRequest, {jsonType: ListAuditLogsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 25);
+  messageDesc(file_bookingrush_auth_v1_auth, 27);
 
 /**
  * ListAuditLogsResponse is one page of audit entries.
@@ -1404,7 +1462,7 @@ export type ListAuditLogsResponseJson = {
  * Use `create(ListAuditLogsResponseSchema)` to create a new message.
  */
 export const ListAuditLogsResponseSchema: GenMessage<ListAuditLogsResponse, {jsonType: ListAuditLogsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 26);
+  messageDesc(file_bookingrush_auth_v1_auth, 28);
 
 /**
  * AuditLog is one recorded change.
@@ -1565,7 +1623,7 @@ export type AuditLogJson = {
  * Use `create(AuditLogSchema)` to create a new message.
  */
 export const AuditLogSchema: GenMessage<AuditLog, {jsonType: AuditLogJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 27);
+  messageDesc(file_bookingrush_auth_v1_auth, 29);
 
 /**
  * GetUserRequest names an account.
@@ -1600,7 +1658,7 @@ export type GetUserRequestJson = {
  * Use `create(GetUserRequestSchema)` to create a new message.
  */
 export const GetUserRequestSchema: GenMessage<GetUserRequest, {jsonType: GetUserRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 28);
+  messageDesc(file_bookingrush_auth_v1_auth, 30);
 
 /**
  * GetUserResponse holds the account.
@@ -1635,7 +1693,7 @@ export type GetUserResponseJson = {
  * Use `create(GetUserResponseSchema)` to create a new message.
  */
 export const GetUserResponseSchema: GenMessage<GetUserResponse, {jsonType: GetUserResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_auth_v1_auth, 29);
+  messageDesc(file_bookingrush_auth_v1_auth, 31);
 
 /**
  * Role is what a user may do. On the public JSON API it is written "user",
@@ -1825,6 +1883,22 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof SetUserRoleRequestSchema;
     output: typeof SetUserRoleResponseSchema;
+  },
+  /**
+   * DeleteUser deletes another user's account for them (admin only): the
+   * erasure a person asks support for when they can no longer sign in.
+   * The account goes exactly as DeleteAccount takes it, and is refused in
+   * the same cases: CONFLICT for an organizer or admin (make them a user
+   * first; reason "role"), for an account holding an unpaid booking (reason
+   * "unpaid_bookings"), and for the caller's own account (reason "self":
+   * DeleteAccount is for that). NOT_FOUND when there is no such account.
+   *
+   * @generated from rpc bookingrush.auth.v1.AuthService.DeleteUser
+   */
+  deleteUser: {
+    methodKind: "unary";
+    input: typeof DeleteUserRequestSchema;
+    output: typeof DeleteUserResponseSchema;
   },
   /**
    * ListUsers pages through the accounts, newest first: the admins' user
