@@ -56,7 +56,9 @@ export function CancelBooking({ bookingId, reference }: { bookingId: string; ref
         <ActionStatus state={loading} />
         {quote &&
           (!quote.cancellable ? (
-            <p>This booking has already ended; there is nothing to cancel.</p>
+            // The API says why: the booking ended, or a ticket of it was
+            // used at the door.
+            <p data-testid="not-cancellable">{quote.policy || "This booking cannot be cancelled."}</p>
           ) : paid ? (
             <div className="space-y-1 rounded-md border p-3" data-testid="refund-quote">
               <p>
