@@ -5,9 +5,9 @@
  * hammering; signed-in pages send strangers to the sign-in page; a mutating
  * call without the CSRF token is refused; a changed password signs out every
  * other browser and keeps this one; a deleted account is signed out and
- * cannot sign in.
+ * cannot sign in; an admin deletes an account in the admin pages.
  */
-import { register } from "./harness/api";
+import { call, register } from "./harness/api";
 import { waitForMail } from "./harness/mail";
 import { readState } from "./harness/state";
 import { expect, shot, signIn, test } from "./fixtures";
@@ -124,4 +124,19 @@ test("too many sign-in attempts: the page counts down instead of hammering", asy
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByTestId("retry-countdown")).toContainText(/trying again in \d+ s/);
   await shot(page, "rate-limited");
+});
+
+test("an admin deletes an account for someone who can no longer sign in", async ({ page }) => {
+  const s = readState();
+  const gone = await register("erased");
+  await signIn(page, s.admin, "/admin/users");
+  await page.getByLabel("Search users").fill(gone.email);
+  await page.getByRole("button", { name: "Search" }).click();
+  const row = page.locator(`[data-testid=user-row][data-email="${gone.email}"]`);
+  await row.getByTestId("delete-user").click();
+  await expect(page.getByRole("dialog")).toContainText(`Delete the account of ${gone.email}?`);
+  await page.getByTestId("confirm-delete-user").click();
+  await expect(row).toHaveCount(0);
+  await expect(page.getByText("No account matches.")).toBeVisible();
+  await expect(call("POST", "/auth/login", { email: gone.email, password: gone.password })).rejects.toThrow(/401/);
 });

@@ -71,6 +71,7 @@ async function recorded(): Promise<{ name: string; req: ApiRequest }[]> {
     },
     admin: {
       setRole: () => api.admin.setRole(id, "organizer"),
+      deleteUser: () => api.admin.deleteUser(id),
       users: () => api.admin.users({}),
       auditLogs: () => api.admin.auditLogs({}),
     },

@@ -75,6 +75,7 @@ export function endpoints(t: Transport) {
     admin: {
       setRole: (userId: string, role: Role) =>
         t.request<User>({ method: "PUT", path: `/admin/users/${enc(userId)}/role`, body: { role } }),
+      deleteUser: (userId: string) => t.request<Record<string, never>>({ method: "DELETE", path: `/admin/users/${enc(userId)}` }),
       users: (query: ListUsersQuery) => t.request<User[]>({ method: "GET", path: "/admin/users", query }),
       auditLogs: (query: ListAuditLogsQuery & PageQuery) =>
         t.request<AuditLog[]>({ method: "GET", path: "/admin/audit-logs", query }),

@@ -1,8 +1,9 @@
-/** Users and roles (admins): the user directory (GET /admin/users) with search, and each account's role. */
+/** Users and roles (admins): the user directory (GET /admin/users) with search, each account's role, and a user's deletion. */
 import type { Metadata } from "next";
 import Link from "next/link";
 
 import { ApiErrorPanel } from "@/components/api-error-panel";
+import { DeleteUser } from "@/components/delete-user";
 import { Pager } from "@/components/pager";
 import { RoleForm } from "@/components/role-form";
 import { Button } from "@/components/ui/button";
@@ -61,6 +62,9 @@ export default async function UsersPage({ searchParams }: { searchParams: Promis
                 <TableHead>E-mail</TableHead>
                 <TableHead>Since</TableHead>
                 <TableHead>Role</TableHead>
+                <TableHead>
+                  <span className="sr-only">Delete</span>
+                </TableHead>
               </TableRow>
             </TableHeader>
             <TableBody>
@@ -70,6 +74,7 @@ export default async function UsersPage({ searchParams }: { searchParams: Promis
                   <TableCell>{u.email}</TableCell>
                   <TableCell>{dateTime(u.created_at, { zone: tz })}</TableCell>
                   <TableCell>{u.id === me?.id ? <span className="text-muted-foreground text-sm">{u.role} (you)</span> : <RoleForm userId={u.id} role={u.role} />}</TableCell>
+                  <TableCell>{u.id !== me?.id && u.role === "user" && <DeleteUser userId={u.id} email={u.email} />}</TableCell>
                 </TableRow>
               ))}
             </TableBody>
