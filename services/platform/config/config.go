@@ -186,6 +186,18 @@ func SecretVar(f *flag.FlagSet, p *Secret, name, value, usage string) {
 	f.Var((*secretValue)(p), name, usage)
 }
 
+// Sensitive reports whether f holds a credential: a Secret, or a URL that
+// may carry a password. Deployments keep these in a secret store, never in
+// plain configuration (the Helm chart refuses them in its ConfigMap and in a
+// component's env, deploy/k8s/chart_test.go lists them from here).
+func Sensitive(f *flag.Flag) bool {
+	switch f.Value.(type) {
+	case *secretValue, *urlValue:
+		return true
+	}
+	return false
+}
+
 type secretValue Secret
 
 func (v *secretValue) Set(s string) error { *v = secretValue(s); return nil }

@@ -207,3 +207,21 @@ func TestUnknownEnv(t *testing.T) {
 		t.Fatalf("unknown %v, want %v", got, want)
 	}
 }
+
+func TestSensitive(t *testing.T) {
+	t.Parallel()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	var c tree
+	c.RegisterFlags(fs)
+	var u config.URL
+	config.URLVar(fs, &u, "postgres.url", "", "")
+	var got []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if config.Sensitive(f) {
+			got = append(got, f.Name)
+		}
+	})
+	if want := []string{"postgres.url", "token"}; !slices.Equal(got, want) {
+		t.Errorf("sensitive flags %v, want %v", got, want)
+	}
+}

@@ -67,6 +67,16 @@ app.kubernetes.io/component: {{ .name }}
 {{- default (include "rush.fullname" .) .Values.secrets.existingSecret -}}
 {{- end -}}
 
+{{/*
+rush.secretKeys: the RUSH_* settings that hold a credential (config.Sensitive
+in the binary: its secrets and the URLs that may carry a password). They
+belong in the Secret, never in the ConfigMap nor in a pod spec's env;
+deploy/k8s/chart_test.go fails when the binary has one this list lacks.
+*/}}
+{{- define "rush.secretKeys" -}}
+RUSH_POSTGRES_URL RUSH_REDIS_URL RUSH_JWT_SECRET RUSH_ADMIN_PASSWORD RUSH_STRIPE_SECRET_KEY RUSH_STRIPE_WEBHOOK_SECRET RUSH_SMTP_PASSWORD RUSH_NOTIFY_TICKET_SECRET
+{{- end -}}
+
 {{/* rush.envName turns a target name into its env suffix: queue-admitter -> QUEUE_ADMITTER. */}}
 {{- define "rush.envName" -}}
 {{- . | upper | replace "-" "_" | replace "." "_" -}}
@@ -163,3 +173,4 @@ scaleDown:
 {{- define "rush.webImage" -}}
 {{- printf "%s:%s" .Values.web.image.repository (default .Chart.AppVersion .Values.web.image.tag) -}}
 {{- end -}}
+
