@@ -519,13 +519,19 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		args []string
 		want string
 	}{
-		"no brokers":                  {[]string{"--set", "externalKafka.brokers=null"}, "externalKafka.brokers is required"},
-		"secret in config":            {[]string{"--set", "config.RUSH_JWT_SECRET=x"}, "is a secret"},
-		"not a RUSH_ key":             {[]string{"--set", "config.LOG=x"}, "does not match pattern '^RUSH_"},
-		"component env not RUSH_/Go":  {[]string{"--set", "components.booking.env.LOG=x"}, "'LOG' does not match pattern '^(RUSH_[A-Z0-9_]+|GOMEMLIMIT|GOGC|GODEBUG)$'"},
-		"short jwt secret":            {[]string{"--set", "secrets.jwtSecret=short"}, "at least 32 bytes"},
-		"bundled redis, no password":  {[]string{"--set", "redis.enabled=true"}, "redis.auth.password is required"},
-		"dev mailbox":                 {[]string{"--set", "config.RUSH_SMTP_DEV_MAILBOX=true"}, "is for development"},
+		"no brokers":                 {[]string{"--set", "externalKafka.brokers=null"}, "externalKafka.brokers is required"},
+		"secret in config":           {[]string{"--set", "config.RUSH_JWT_SECRET=x"}, "is a secret"},
+		"not a RUSH_ key":            {[]string{"--set", "config.LOG=x"}, "does not match pattern '^RUSH_"},
+		"component env not RUSH_/Go": {[]string{"--set", "components.booking.env.LOG=x"}, "'LOG' does not match pattern '^(RUSH_[A-Z0-9_]+|GOMEMLIMIT|GOGC|GODEBUG)$'"},
+		"short jwt secret":           {[]string{"--set", "secrets.jwtSecret=short"}, "at least 32 bytes"},
+		"bundled redis, no password": {[]string{"--set", "redis.enabled=true"}, "redis.auth.password is required"},
+		"dev mailbox":                {[]string{"--set", "config.RUSH_SMTP_DEV_MAILBOX=true"}, "is for development"},
+		// The payment pods would not start.
+		"stripe without its keys":          {[]string{"--set", "config.RUSH_PAYMENT_PROVIDER=stripe"}, "set secrets.stripeSecretKey and secrets.stripeWebhookSecret"},
+		"stripe in payment's env, no keys": {[]string{"--set", "components.payment.env.RUSH_PAYMENT_PROVIDER=stripe"}, "set secrets.stripeSecretKey and secrets.stripeWebhookSecret"},
+		// Checkout would refuse every payment.
+		"stripe, simulator checkout":  {[]string{"--set", "config.RUSH_PAYMENT_PROVIDER=stripe", "--set", "secrets.stripeSecretKey=sk_test_x", "--set", "secrets.stripeWebhookSecret=whsec_x"}, "web.stripePublishableKey is empty"},
+		"simulator, Stripe checkout":  {[]string{"--set", "web.stripePublishableKey=pk_test_x"}, "payment.provider is simulator"},
 		"schema: a word for a number": {[]string{"--set", "components.booking.replicas=two"}, "/components/booking/replicas"},
 		"schema: unknown liveness":    {[]string{"--set", "probes.connectLiveness=tcp"}, "/probes/connectLiveness"},
 		"schema: misspelt key":        {[]string{"--set", "components.booking.replica=3"}, "additional properties 'replica' not allowed"},

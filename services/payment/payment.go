@@ -105,6 +105,7 @@ func newProvider(lc fx.Lifecycle, cfg Config, st StripeConfig, mesh *server.Mesh
 	if cfg.Provider == "stripe" {
 		return NewStripe(st, nil, log)
 	}
+	log.Warn("payment.provider=simulator: nothing is charged, and any buyer who pays with sim_ok gets the tickets; development and tests only, set payment.provider=stripe for real sales")
 	secret := st.WebhookSecret.Reveal()
 	if secret == "" {
 		// Fine for one process; several payment replicas need the same

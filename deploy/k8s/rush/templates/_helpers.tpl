@@ -174,3 +174,36 @@ scaleDown:
 {{- printf "%s:%s" .Values.web.image.repository (default .Chart.AppVersion .Values.web.image.tag) -}}
 {{- end -}}
 
+{{/* rush.paymentProvider is the payment.provider the payment pods run with: their own env, else config, else rush's default. */}}
+{{- define "rush.paymentProvider" -}}
+{{- $env := (.Values.components.payment | default dict).env | default dict -}}
+{{- coalesce (get $env "RUSH_PAYMENT_PROVIDER") .Values.config.RUSH_PAYMENT_PROVIDER "simulator" | toString | lower -}}
+{{- end -}}
+
+{{/*
+rush.checkPayments refuses payment settings the pods cannot work with: Stripe
+without its keys in the chart's Secret (the payment pods would not start), and
+a web app whose checkout does not match the provider (Stripe's Payment Element
+against the simulator, or the simulator's test cards against Stripe: every
+payment refused).
+*/}}
+{{- define "rush.checkPayments" -}}
+{{- $payment := .Values.components.payment | default dict -}}
+{{- if $payment.enabled -}}
+{{- $provider := include "rush.paymentProvider" . -}}
+{{- $stripe := eq $provider "stripe" -}}
+{{- if and $stripe (not .Values.secrets.existingSecret) (not (and .Values.secrets.stripeSecretKey .Values.secrets.stripeWebhookSecret)) -}}
+{{- fail "payment.provider is stripe: set secrets.stripeSecretKey and secrets.stripeWebhookSecret (or RUSH_STRIPE_SECRET_KEY and RUSH_STRIPE_WEBHOOK_SECRET in secrets.existingSecret); without them the payment pods do not start" -}}
+{{- end -}}
+{{- $w := .Values.web -}}
+{{- if and $w.enabled (not $w.apiURL) -}}
+{{- $pk := coalesce $w.stripePublishableKey (get ($w.env | default dict) "STRIPE_PUBLISHABLE_KEY") -}}
+{{- if and $stripe (not $pk) -}}
+{{- fail "payment.provider is stripe but web.stripePublishableKey is empty: checkout would offer the simulator's test cards, which Stripe refuses; set web.stripePublishableKey (pk_...)" -}}
+{{- end -}}
+{{- if and (not $stripe) $pk -}}
+{{- fail (printf "web.stripePublishableKey is set but payment.provider is %s: checkout would send Stripe's card payments to the simulator, which refuses them; set config.RUSH_PAYMENT_PROVIDER=stripe (and the Stripe secrets)" $provider) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
