@@ -8,7 +8,10 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	neturl "net/url"
+	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -364,5 +367,58 @@ func TestChargeRefundedWithoutItsWebhook(t *testing.T) {
 	e.expectPurchaseEnded(t, s, buyer, b, p)
 	if n := e.Count(t, `SELECT count(*) FROM payment_webhook_events WHERE event_type = 'charge.refunded' AND payload #>> '{data,object,payment_intent}' = $1`, p.GetProviderReference()); n != 1 {
 		t.Fatalf("%d charge.refunded events recorded, want the listed one once", n)
+	}
+}
+
+// TestOperatorsAreToldEveryWebhookEvent: the Stripe endpoint sends only the
+// event types it was set up with, so the operators' install steps (README.md,
+// "Operators") must name every type the service acts on. They once named
+// none: charge.refunded and charge.dispute.closed came later, and an endpoint
+// without them leaves a refund made in Stripe's dashboard to the reconciler's
+// listing of events, late, or never when the key may not read them.
+func TestOperatorsAreToldEveryWebhookEvent(t *testing.T) {
+	t.Parallel()
+	st, err := payment.NewStripe(payment.StripeConfig{SecretKey: "sk_test_x", WebhookSecret: webhookSecret, APIURL: "http://127.0.0.1:1"}, nil, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each listed type is one the service acts on, and only those are.
+	object := map[string]map[string]any{
+		"charge.refunded": {"id": "ch_1", "object": "charge", "amount": 4990, "amount_refunded": 4990, "refunded": true,
+			"payment_intent": "pi_1", "metadata": map[string]string{"payment_id": "7b0c3f0e-8d5e-4d6c-9a51-2f1f7e9a0b11"}},
+		"charge.dispute.closed": {"id": "dp_1", "object": "dispute", "amount": 4990, "status": "lost", "payment_intent": "pi_1"},
+	}
+	for _, typ := range append(slices.Clone(payment.HandledEventTypes), "payment_intent.canceled", "charge.succeeded") {
+		payload, sig := signed("evt_"+typ, typ, "pi_1", "7b0c3f0e-8d5e-4d6c-9a51-2f1f7e9a0b11", webhookSecret, time.Now())
+		if obj, ok := object[typ]; ok {
+			payload, _ = json.Marshal(map[string]any{"id": "evt_" + typ, "object": "event", "type": typ, "api_version": "2020-08-27",
+				"created": time.Now().Unix(), "data": map[string]any{"object": obj}})
+			sig = webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: webhookSecret, Timestamp: time.Now()}).Header
+		}
+		ev, err := st.VerifyWebhook(payload, sig)
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		if acted, listed := ev.Outcome != payment.OutcomeOther, slices.Contains(payment.HandledEventTypes, typ); acted != listed {
+			t.Errorf("%s: acted on %v, but listed in HandledEventTypes %v", typ, acted, listed)
+		}
+	}
+
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ops, ok := strings.Cut(string(readme), "\n## Operators\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Operators" section`)
+	}
+	ops, _, _ = strings.Cut(ops, "\n## ")
+	if !strings.Contains(ops, "/api/v1/webhooks/stripe") {
+		t.Error("README.md's Operators section does not say where the Stripe webhook endpoint points")
+	}
+	for _, typ := range payment.HandledEventTypes {
+		if !strings.Contains(ops, "`"+typ+"`") {
+			t.Errorf("README.md's Operators section does not tell to subscribe the Stripe endpoint to %s", typ)
+		}
 	}
 }
