@@ -519,13 +519,24 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		args []string
 		want string
 	}{
-		"no brokers":                 {[]string{"--set", "externalKafka.brokers=null"}, "externalKafka.brokers is required"},
-		"secret in config":           {[]string{"--set", "config.RUSH_JWT_SECRET=x"}, "is a secret"},
-		"not a RUSH_ key":            {[]string{"--set", "config.LOG=x"}, "does not match pattern '^RUSH_"},
-		"component env not RUSH_/Go": {[]string{"--set", "components.booking.env.LOG=x"}, "'LOG' does not match pattern '^(RUSH_[A-Z0-9_]+|GOMEMLIMIT|GOGC|GODEBUG)$'"},
-		"short jwt secret":           {[]string{"--set", "secrets.jwtSecret=short"}, "at least 32 bytes"},
-		"bundled redis, no password": {[]string{"--set", "redis.enabled=true"}, "redis.auth.password is required"},
-		"dev mailbox":                {[]string{"--set", "config.RUSH_SMTP_DEV_MAILBOX=true"}, "is for development"},
+		"no brokers":                  {[]string{"--set", "externalKafka.brokers=null"}, "externalKafka.brokers is required"},
+		"secret in config":            {[]string{"--set", "config.RUSH_JWT_SECRET=x"}, "is a secret"},
+		"not a RUSH_ key":             {[]string{"--set", "config.LOG=x"}, "does not match pattern '^RUSH_"},
+		"component env not RUSH_/Go":  {[]string{"--set", "components.booking.env.LOG=x"}, "'LOG' does not match pattern '^(RUSH_[A-Z0-9_]+|GOMEMLIMIT|GOGC|GODEBUG)$'"},
+		"short jwt secret":            {[]string{"--set", "secrets.jwtSecret=short"}, "at least 32 bytes"},
+		"bundled redis, no password":  {[]string{"--set", "redis.enabled=true"}, "redis.auth.password is required"},
+		"dev mailbox":                 {[]string{"--set", "config.RUSH_SMTP_DEV_MAILBOX=true"}, "is for development"},
+		"dev mailbox, as a number":    {[]string{"--set", "config.RUSH_SMTP_DEV_MAILBOX=1"}, "is for development"},
+		"dev mailbox in notify's env": {[]string{"--set", "components.notify.env.RUSH_SMTP_DEV_MAILBOX=true"}, "is for development"},
+		// Set by the chart: a second entry in the ConfigMap, one of them ignored.
+		"brokers in config":      {[]string{"--set", "config.RUSH_KAFKA_BROKERS=elsewhere:9092"}, "from externalKafka.brokers"},
+		"metrics addr in config": {[]string{"--set", "config.RUSH_METRICS_ADDR=:9200"}, "from ports.metrics"},
+		"migrate on start":       {[]string{"--set", "config.RUSH_POSTGRES_MIGRATE_ON_START=true"}, "from migration.enabled"},
+		"a component's address":  {[]string{"--set", "config.RUSH_BOOKING_ADDR=:9999"}, "from components.booking.port"},
+		"a peer the chart sets":  {[]string{"--set", "config.RUSH_PEER_BOOKING=rush-booking:9083"}, "the chart sets RUSH_PEER_BOOKING"},
+		"own address in env":     {[]string{"--set", "components.booking.env.RUSH_BOOKING_ADDR=:9999"}, "its probes, Service and NetworkPolicy"},
+		"metrics address in env": {[]string{"--set", "components.edge.env.RUSH_METRICS_ADDR=:9200"}, "its probes, Service and NetworkPolicy"},
+		"target in env":          {[]string{"--set", "components.edge.env.RUSH_TARGET=all"}, "-target flag"},
 		// The payment pods would not start.
 		"stripe without its keys":          {[]string{"--set", "config.RUSH_PAYMENT_PROVIDER=stripe"}, "set secrets.stripeSecretKey and secrets.stripeWebhookSecret"},
 		"stripe in payment's env, no keys": {[]string{"--set", "components.payment.env.RUSH_PAYMENT_PROVIDER=stripe"}, "set secrets.stripeSecretKey and secrets.stripeWebhookSecret"},
@@ -586,6 +597,17 @@ func TestChartKeepsSecretsOutOfPlainConfig(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestChartPeerOutsideTheRelease: a component this release does not run is
+// reached where config says (the chart sets RUSH_PEER_* only for its own).
+func TestChartPeerOutsideTheRelease(t *testing.T) {
+	t.Parallel()
+	r := render(t, "t", "shop", "--set", "components.catalog.enabled=false", "--set", "config.RUSH_PEER_CATALOG=catalog.shared:9082")
+	cm := find(typed[corev1.ConfigMap](r, "ConfigMap"), func(c *corev1.ConfigMap) string { return c.Name }, "t-rush")
+	if got := cm.Data["RUSH_PEER_CATALOG"]; got != "catalog.shared:9082" {
+		t.Errorf("RUSH_PEER_CATALOG=%q, want the configured catalog.shared:9082", got)
 	}
 }
 
