@@ -600,6 +600,23 @@ func TestChartKeepsSecretsOutOfPlainConfig(t *testing.T) {
 	}
 }
 
+// TestChartGracePeriodCoversTheStop checks the chart's floor for
+// terminationGracePeriodSeconds is the preStop sleep plus the binary's own
+// stop timeout (app.StopTimeout): a shorter grace kills pods while they drain.
+func TestChartGracePeriodCoversTheStop(t *testing.T) {
+	t.Parallel()
+	stop := int(app.StopTimeout.Seconds())
+	grace := func(n int) []string {
+		return []string{"--set", "preStopSleepSeconds=15", "--set", fmt.Sprintf("terminationGracePeriodSeconds=%d", n)}
+	}
+	if _, err := helmTemplate(t, "t", "shop", grace(15+stop)...); err == nil || !strings.Contains(err.Error(), "terminationGracePeriodSeconds") {
+		t.Errorf("grace period of preStop + the %d s stop timeout rendered (%v); the kubelet would kill pods still draining", stop, err)
+	}
+	if _, err := helmTemplate(t, "t", "shop", grace(15+stop+1)...); err != nil {
+		t.Errorf("grace period longer than preStop + the %d s stop timeout refused: %v", stop, err)
+	}
+}
+
 // TestChartPeerOutsideTheRelease: a component this release does not run is
 // reached where config says (the chart sets RUSH_PEER_* only for its own).
 func TestChartPeerOutsideTheRelease(t *testing.T) {

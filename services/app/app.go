@@ -91,6 +91,12 @@ func byName(name string) (component, bool) {
 	return components[i], true
 }
 
+// StopTimeout bounds a process's stop after SIGTERM: servers drain
+// (server.shutdown-timeout, which must be shorter), consumers and relays
+// stop. The Helm chart's terminationGracePeriodSeconds must exceed its
+// preStop sleep plus this.
+const StopTimeout = 30 * time.Second
+
 // New builds the fx application for cfg's targets. extra options are appended
 // (tests use fx.Populate to reach the server registry).
 func New(cfg *Config, extra ...fx.Option) *fx.App {
@@ -100,7 +106,7 @@ func New(cfg *Config, extra ...fx.Option) *fx.App {
 	}
 	opts := []fx.Option{
 		fx.StartTimeout(60 * time.Second),
-		fx.StopTimeout(30 * time.Second),
+		fx.StopTimeout(StopTimeout),
 		fx.Supply(cfg.Log, cfg.Telemetry, cfg.Server, cfg.Peers, cfg.JWT, cfg.Postgres, cfg.Redis, cfg.Kafka),
 		fx.Provide(authn.NewKeys, ticket.NewSigner),
 		logging.Module, telemetry.Module, health.Module, server.Module,

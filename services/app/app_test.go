@@ -293,6 +293,20 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
+// TestShutdownTimeoutFitsTheStop: the servers' drain runs inside the
+// process's stop timeout; a longer one was accepted and cut short by it
+// without a word (and the Helm chart's grace period is sized on the stop).
+func TestShutdownTimeoutFitsTheStop(t *testing.T) {
+	t.Parallel()
+	for timeout, ok := range map[string]bool{"15s": true, "29s": true, "30s": false, "45s": false} {
+		var cfg app.Config
+		err := config.Load(&cfg, flag.NewFlagSet("rush", flag.ContinueOnError), []string{"-server.shutdown-timeout=" + timeout}, func(string) (string, bool) { return "", false })
+		if ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "server.shutdown-timeout")) {
+			t.Errorf("server.shutdown-timeout=%s: error %v, want accepted %v", timeout, err, ok)
+		}
+	}
+}
+
 func TestUnreachablePostgresFailsClearly(t *testing.T) {
 	t.Parallel()
 	cfg := loadConfig(t, "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=1", "-target=booking")

@@ -93,6 +93,9 @@ func (c *Config) Validate() error {
 	if c.JWT.Secret == "" && len(names) < len(components) {
 		errs = append(errs, errors.New("jwt.secret: required when the components run in separate processes (every process must verify the others' tokens); set RUSH_JWT_SECRET"))
 	}
+	if c.Server.ShutdownTimeout >= StopTimeout {
+		errs = append(errs, fmt.Errorf("server.shutdown-timeout: %v is not shorter than the process's stop timeout (%v), which would cut the drain short; the Kubernetes grace period must exceed the preStop sleep plus %v", c.Server.ShutdownTimeout, StopTimeout, StopTimeout))
+	}
 	if err := server.ValidateAddr("metrics.addr", c.Metrics.Addr); err != nil {
 		errs = append(errs, err)
 	}
