@@ -8,6 +8,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
 	"maps"
 	"regexp"
 	"slices"
@@ -625,6 +626,104 @@ func TestChartPeerOutsideTheRelease(t *testing.T) {
 	cm := find(typed[corev1.ConfigMap](r, "ConfigMap"), func(c *corev1.ConfigMap) string { return c.Name }, "t-rush")
 	if got := cm.Data["RUSH_PEER_CATALOG"]; got != "catalog.shared:9082" {
 		t.Errorf("RUSH_PEER_CATALOG=%q, want the configured catalog.shared:9082", got)
+	}
+}
+
+// existingSecret is what the production values' secrets.existingSecret
+// holds, as the chart README's kubectl create secret example makes it.
+var existingSecret = map[string]string{
+	"RUSH_POSTGRES_URL":          "postgres://rush:pw@db.example:5432/rush?sslmode=require",
+	"RUSH_REDIS_URL":             "rediss://:pw@redis.example:6380/0",
+	"RUSH_JWT_SECRET":            "0123456789abcdef0123456789abcdef0123456789abcdef",
+	"RUSH_ADMIN_PASSWORD":        "admin-pass-1",
+	"RUSH_STRIPE_SECRET_KEY":     "sk_live_x",
+	"RUSH_STRIPE_WEBHOOK_SECRET": "whsec_x",
+	"RUSH_SMTP_PASSWORD":         "smtp-pass",
+}
+
+// TestChartRendersWhatRushAccepts loads, for every rush Deployment the chart
+// renders, the configuration its pods would start with (the ConfigMap, the
+// Secret, the container's env and args) the way the binary does: it must be
+// valid, and every RUSH_* variable must be a setting of rush (else the
+// binary ignores it). Values the binary would refuse in every pod (an admin
+// e-mail without its password, an SMTP password without a user) must be
+// refused by the render instead of crash-looping the whole release.
+func TestChartRendersWhatRushAccepts(t *testing.T) {
+	t.Parallel()
+	prod := []string{"-f", "values-production.yaml"}
+	for name, c := range map[string]struct {
+		args   []string
+		refuse string // the render must fail saying this; "": it must render what rush accepts
+	}{
+		"default":                  {},
+		"production":               {args: prod},
+		"public host":              {args: []string{"--set", "ingress.enabled=true", "--set", "ingress.host=tickets.shop.example"}},
+		"admin":                    {args: []string{"--set", "config.RUSH_ADMIN_EMAIL=admin@shop.example", "--set", "secrets.adminPassword=admin-pass-1"}},
+		"smtp auth":                {args: []string{"--set", "config.RUSH_SMTP_ADDR=smtp.example:587", "--set", "config.RUSH_SMTP_USERNAME=tickets", "--set", "secrets.smtpPassword=pw"}},
+		"admin without password":   {args: []string{"--set", "config.RUSH_ADMIN_EMAIL=admin@shop.example"}, refuse: "secrets.adminPassword"},
+		"admin password too short": {args: []string{"--set", "config.RUSH_ADMIN_EMAIL=admin@shop.example", "--set", "secrets.adminPassword=short"}, refuse: "secrets.adminPassword"},
+		"password without admin":   {args: []string{"--set", "secrets.adminPassword=admin-pass-1"}, refuse: "config.RUSH_ADMIN_EMAIL"},
+		"smtp password, no user":   {args: []string{"--set", "secrets.smtpPassword=pw"}, refuse: "config.RUSH_SMTP_USERNAME"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if c.refuse != "" {
+				if _, err := helmTemplate(t, "t", "shop", c.args...); err == nil || !strings.Contains(err.Error(), c.refuse) {
+					t.Fatalf("want the render refused naming %s, got %v", c.refuse, err)
+				}
+				return
+			}
+			r := render(t, "t", "shop", c.args...)
+			for _, d := range typed[appsv1.Deployment](r, "Deployment") {
+				if d.Labels[componentLabel] == webComponent {
+					continue
+				}
+				checkRushAccepts(t, r, d)
+			}
+		})
+	}
+}
+
+// checkRushAccepts loads d's configuration as its pods' rush would.
+func checkRushAccepts(t *testing.T, r *rendered, d *appsv1.Deployment) {
+	t.Helper()
+	c := d.Spec.Template.Spec.Containers[0]
+	env := map[string]string{}
+	for _, from := range c.EnvFrom {
+		switch {
+		case from.ConfigMapRef != nil:
+			cm := find(typed[corev1.ConfigMap](r, "ConfigMap"), func(c *corev1.ConfigMap) string { return c.Name }, from.ConfigMapRef.Name)
+			if cm == nil {
+				t.Fatalf("%s reads ConfigMap %s, which is not rendered", d.Name, from.ConfigMapRef.Name)
+			}
+			maps.Copy(env, cm.Data)
+		case from.SecretRef != nil:
+			s := find(typed[corev1.Secret](r, "Secret"), func(s *corev1.Secret) string { return s.Name }, from.SecretRef.Name)
+			if s == nil {
+				maps.Copy(env, existingSecret) // secrets.existingSecret, made by the operator
+				continue
+			}
+			for k, v := range s.Data {
+				env[k] = string(v)
+			}
+		}
+	}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	var cfg app.Config
+	fs := flag.NewFlagSet("rush", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if err := config.Load(&cfg, fs, c.Args, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Errorf("%s: rush refuses the configuration its pods get: %v", d.Name, err)
+		return
+	}
+	var environ []string
+	for k, v := range env {
+		environ = append(environ, k+"="+v)
+	}
+	if unknown := config.UnknownEnv(fs, environ); len(unknown) > 0 {
+		t.Errorf("%s: the chart sets %v, which no setting of rush reads", d.Name, unknown)
 	}
 }
 

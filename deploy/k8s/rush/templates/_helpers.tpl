@@ -207,3 +207,25 @@ payment refused).
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+rush.checkSecrets refuses what every rush process refuses at start (so the
+whole release would crash-loop) in the Secret the chart renders: the
+bootstrap admin's e-mail without its password (or the reverse), an SMTP
+password without its user. The chart cannot see secrets.existingSecret.
+*/}}
+{{- define "rush.checkSecrets" -}}
+{{- if not .Values.secrets.existingSecret -}}
+{{- $email := .Values.config.RUSH_ADMIN_EMAIL | default "" | toString -}}
+{{- $pw := .Values.secrets.adminPassword | default "" | toString -}}
+{{- if and $email (or (lt (len $pw) 8) (gt (len $pw) 72)) -}}
+{{- fail "config.RUSH_ADMIN_EMAIL needs secrets.adminPassword, 8 to 72 bytes: without it every rush pod refuses to start (admin.password)" -}}
+{{- end -}}
+{{- if and $pw (not $email) -}}
+{{- fail "secrets.adminPassword is set without config.RUSH_ADMIN_EMAIL: every rush pod would refuse to start (admin.password: set without admin.email)" -}}
+{{- end -}}
+{{- if and .Values.secrets.smtpPassword (not .Values.config.RUSH_SMTP_USERNAME) -}}
+{{- fail "secrets.smtpPassword is set without config.RUSH_SMTP_USERNAME: every rush pod would refuse to start (smtp.password: set without smtp.username)" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
