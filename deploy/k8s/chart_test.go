@@ -538,6 +538,9 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		"own address in env":     {[]string{"--set", "components.booking.env.RUSH_BOOKING_ADDR=:9999"}, "its probes, Service and NetworkPolicy"},
 		"metrics address in env": {[]string{"--set", "components.edge.env.RUSH_METRICS_ADDR=:9200"}, "its probes, Service and NetworkPolicy"},
 		"target in env":          {[]string{"--set", "components.edge.env.RUSH_TARGET=all"}, "-target flag"},
+		// Every buyer would share the ingress controller's (and the web pods') address limits.
+		"public host, no trusted proxies": {[]string{"--set", "ingress.enabled=true"}, "config.RUSH_EDGE_TRUSTED_PROXIES is empty"},
+		"gateway, no trusted proxies":     {[]string{"--set", "gatewayAPI.enabled=true"}, "config.RUSH_EDGE_TRUSTED_PROXIES is empty"},
 		// The payment pods would not start.
 		"stripe without its keys":          {[]string{"--set", "config.RUSH_PAYMENT_PROVIDER=stripe"}, "set secrets.stripeSecretKey and secrets.stripeWebhookSecret"},
 		"stripe in payment's env, no keys": {[]string{"--set", "components.payment.env.RUSH_PAYMENT_PROVIDER=stripe"}, "set secrets.stripeSecretKey and secrets.stripeWebhookSecret"},
@@ -657,7 +660,7 @@ func TestChartRendersWhatRushAccepts(t *testing.T) {
 	}{
 		"default":                  {},
 		"production":               {args: prod},
-		"public host":              {args: []string{"--set", "ingress.enabled=true", "--set", "ingress.host=tickets.shop.example"}},
+		"public host":              {args: []string{"--set", "ingress.enabled=true", "--set", "ingress.host=tickets.shop.example", "--set", "config.RUSH_EDGE_TRUSTED_PROXIES=10.0.0.0/8"}},
 		"admin":                    {args: []string{"--set", "config.RUSH_ADMIN_EMAIL=admin@shop.example", "--set", "secrets.adminPassword=admin-pass-1"}},
 		"smtp auth":                {args: []string{"--set", "config.RUSH_SMTP_ADDR=smtp.example:587", "--set", "config.RUSH_SMTP_USERNAME=tickets", "--set", "secrets.smtpPassword=pw"}},
 		"admin without password":   {args: []string{"--set", "config.RUSH_ADMIN_EMAIL=admin@shop.example"}, refuse: "secrets.adminPassword"},
@@ -979,7 +982,7 @@ func TestChartPublicHost(t *testing.T) {
 	t.Parallel()
 	t.Run("ingress", func(t *testing.T) {
 		t.Parallel()
-		r := render(t, "t", "shop", "--set", "ingress.enabled=true", "--set", "ingress.host=tickets.shop.example", "--set", "ingress.tlsSecretName=tls")
+		r := render(t, "t", "shop", "--set", "ingress.enabled=true", "--set", "ingress.host=tickets.shop.example", "--set", "config.RUSH_EDGE_TRUSTED_PROXIES=10.0.0.0/8", "--set", "ingress.tlsSecretName=tls")
 		ings := typed[networkingv1.Ingress](r, "Ingress")
 		if len(ings) != 1 || len(ings[0].Spec.Rules) != 1 {
 			t.Fatalf("want one Ingress with one rule, got %+v", ings)
@@ -1006,7 +1009,7 @@ func TestChartPublicHost(t *testing.T) {
 	})
 	t.Run("gateway api", func(t *testing.T) {
 		t.Parallel()
-		r := render(t, "t", "shop", "--set", "gatewayAPI.enabled=true", "--set", "gatewayAPI.host=tickets.shop.example")
+		r := render(t, "t", "shop", "--set", "gatewayAPI.enabled=true", "--set", "gatewayAPI.host=tickets.shop.example", "--set", "config.RUSH_EDGE_TRUSTED_PROXIES=10.0.0.0/8")
 		routes := typed[httpRoute](r, "HTTPRoute")
 		if len(routes) != 1 {
 			t.Fatalf("want one HTTPRoute, got %d", len(routes))

@@ -6,7 +6,9 @@
  * call comes from the app's server, so it forwards the browser's User-Agent
  * and the X-Forwarded-For chain it received (from its ingress); the edge
  * believes that chain only from addresses in `edge.trusted-proxies`, which
- * must include the web app's pods (deploy/k8s/rush sets it). X-Request-ID ties
+ * must include the web app's pods (the Helm chart refuses a public host
+ * without config.RUSH_EDGE_TRUSTED_PROXIES; it cannot know the pod network's
+ * CIDR to set it itself). X-Request-ID ties
  * the edge's logs to the browser's call.
  */
 export function forwardedHeaders(h: Headers): Record<string, string> {
