@@ -10,6 +10,7 @@ import (
 	"go/token"
 	"io"
 	"maps"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -727,6 +728,46 @@ func checkRushAccepts(t *testing.T, r *rendered, d *appsv1.Deployment) {
 	}
 	if unknown := config.UnknownEnv(fs, environ); len(unknown) > 0 {
 		t.Errorf("%s: the chart sets %v, which no setting of rush reads", d.Name, unknown)
+	}
+}
+
+// TestChartReadmeNamesEveryTopic: rush creates a missing topic with the
+// broker's default partition count (often 1, pinning a consumer group to one
+// pod), so the chart README tells operators to create every topic first; the
+// list must hold every topic of services/platform/topic.
+func TestChartReadmeNamesEveryTopic(t *testing.T) {
+	t.Parallel()
+	f, err := parser.ParseFile(token.NewFileSet(), "../../services/platform/topic/topic.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var topics []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+			name, err := strconv.Unquote(lit.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			topics = append(topics, name)
+		}
+		return true
+	})
+	if len(topics) < 5 {
+		t.Fatalf("found only topics %v in services/platform/topic", topics)
+	}
+	readme, err := os.ReadFile(charttest.ChartDir() + "/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, caveat, ok := strings.Cut(string(readme), "**broker's default** partition count")
+	if !ok {
+		t.Fatal("the chart README no longer says rush creates missing topics with the broker's default partition count")
+	}
+	caveat, _, _ = strings.Cut(caveat, "\n- ")
+	for _, topic := range topics {
+		if !strings.Contains(caveat, "`"+topic+"`") {
+			t.Errorf("the chart README's list of topics to create first lacks %s", topic)
+		}
 	}
 }
 
