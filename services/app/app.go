@@ -142,6 +142,9 @@ func New(cfg *Config, extra ...fx.Option) *fx.App {
 		opts = append(opts, fx.Provide(health.AsCheck(func(k *kafka.Cluster) health.Check {
 			return health.Check{Name: "kafka", Fn: k.Ping}
 		})))
+		if len(names) < len(components) && len(cfg.Kafka.Brokers) == 0 {
+			opts = append(opts, fx.Invoke(func(log *zap.Logger) { warnPrivateKafka(log, names) }))
+		}
 	}
 	if cfg.SMTP.DevMailbox {
 		opts = append(opts, fx.Provide(mail.NewMailbox))
@@ -155,6 +158,17 @@ func New(cfg *Config, extra ...fx.Option) *fx.App {
 	}
 	opts = append(opts, fx.Invoke(func(log *zap.Logger) { log.Info("rush starting", zap.Strings("components", names)) }))
 	return fx.New(append(opts, extra...)...)
+}
+
+// warnPrivateKafka says that a process running only some components has
+// its own in-process broker: what it publishes reaches only its own
+// consumers, and it hears nothing the others publish (unless they use this
+// broker's fixed kafka.embedded-addr as their kafka.brokers). Fine for one
+// process in development and tests; a deployment split over several
+// processes needs kafka.brokers (the Helm chart refuses an empty list).
+func warnPrivateKafka(log *zap.Logger, names []string) {
+	log.Warn("kafka.brokers is empty: this process runs only some components, on an in-process Kafka broker of its own; "+
+		"other processes neither receive what it publishes nor send it theirs; development only, set RUSH_KAFKA_BROKERS", zap.Strings("components", names))
 }
 
 // migrateOnStart creates the database when it is missing (a fresh machine)

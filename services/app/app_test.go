@@ -16,6 +16,8 @@ import (
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
 	"go.uber.org/fx"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 
@@ -304,6 +306,29 @@ func TestShutdownTimeoutFitsTheStop(t *testing.T) {
 		if ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "server.shutdown-timeout")) {
 			t.Errorf("server.shutdown-timeout=%s: error %v, want accepted %v", timeout, err, ok)
 		}
+	}
+}
+
+// TestSplitProcessOnPrivateKafkaIsLoud: a process running some components
+// without kafka.brokers talks to an in-process broker nobody else reads (a
+// deployment split over processes loses every event between them); it says
+// so when it is built, and the whole mesh in one process does not.
+func TestSplitProcessOnPrivateKafkaIsLoud(t *testing.T) {
+	t.Parallel()
+	warned := func(args ...string) bool {
+		core, logs := observer.New(zap.WarnLevel)
+		a := app.New(loadConfig(t, "postgres://postgres@127.0.0.1:1/none?sslmode=disable", args...), fx.NopLogger,
+			fx.Decorate(func() *zap.Logger { return zap.New(core) }))
+		if err := a.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return logs.FilterMessageSnippet("kafka.brokers is empty").Len() > 0
+	}
+	if !warned("-target=booking,relay") {
+		t.Error("a split process on its own in-process broker said nothing")
+	}
+	if warned("-target=all") || warned("-target=booking", "-kafka.brokers=kafka:9092") || warned("-target=edge") {
+		t.Error("warned although the process is the whole mesh, has brokers, or uses no Kafka")
 	}
 }
 
