@@ -542,6 +542,7 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		// Every buyer would share the ingress controller's (and the web pods') address limits.
 		"public host, no trusted proxies": {[]string{"--set", "ingress.enabled=true"}, "config.RUSH_EDGE_TRUSTED_PROXIES is empty"},
 		"gateway, no trusted proxies":     {[]string{"--set", "gatewayAPI.enabled=true"}, "config.RUSH_EDGE_TRUSTED_PROXIES is empty"},
+		"unknown payment provider":        {[]string{"--set", "config.RUSH_PAYMENT_PROVIDER=Stripe"}, `payment.provider "Stripe" is neither`},
 		// The payment pods would not start.
 		"stripe without its keys":          {[]string{"--set", "config.RUSH_PAYMENT_PROVIDER=stripe"}, "set secrets.stripeSecretKey and secrets.stripeWebhookSecret"},
 		"stripe in payment's env, no keys": {[]string{"--set", "components.payment.env.RUSH_PAYMENT_PROVIDER=stripe"}, "set secrets.stripeSecretKey and secrets.stripeWebhookSecret"},

@@ -177,7 +177,7 @@ scaleDown:
 {{/* rush.paymentProvider is the payment.provider the payment pods run with: their own env, else config, else rush's default. */}}
 {{- define "rush.paymentProvider" -}}
 {{- $env := (.Values.components.payment | default dict).env | default dict -}}
-{{- coalesce (get $env "RUSH_PAYMENT_PROVIDER") .Values.config.RUSH_PAYMENT_PROVIDER "simulator" | toString | lower -}}
+{{- coalesce (get $env "RUSH_PAYMENT_PROVIDER") .Values.config.RUSH_PAYMENT_PROVIDER "simulator" | toString -}}
 {{- end -}}
 
 {{/*
@@ -191,6 +191,9 @@ payment refused).
 {{- $payment := .Values.components.payment | default dict -}}
 {{- if $payment.enabled -}}
 {{- $provider := include "rush.paymentProvider" . -}}
+{{- if not (has $provider (list "simulator" "stripe")) -}}
+{{- fail (printf "payment.provider %q is neither simulator nor stripe (lower case): every rush pod would refuse to start" $provider) -}}
+{{- end -}}
 {{- $stripe := eq $provider "stripe" -}}
 {{- if and $stripe (not .Values.secrets.existingSecret) (not (and .Values.secrets.stripeSecretKey .Values.secrets.stripeWebhookSecret)) -}}
 {{- fail "payment.provider is stripe: set secrets.stripeSecretKey and secrets.stripeWebhookSecret (or RUSH_STRIPE_SECRET_KEY and RUSH_STRIPE_WEBHOOK_SECRET in secrets.existingSecret); without them the payment pods do not start" -}}
