@@ -408,6 +408,7 @@ func TestChartProductionValues(t *testing.T) {
 		"RushRelayBacklog":         {"rush_relay_backlog", "warning"},
 		"RushPersisterDeadLetters": {"booking_persister_dead_letters_total", "warning"},
 		"RushMailFailing":          {"rush_notify_deliveries_total", "warning"},
+		"RushPaymentEventsMissed":  {"payment_reconciler_actions_total", "warning"},
 	} {
 		if !strings.Contains(alerts[alert], want.metric) {
 			t.Errorf("alert %s: expr %q does not use %s", alert, alerts[alert], want.metric)
