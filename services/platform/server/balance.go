@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // balancer spreads the calls to a component in another process over every
@@ -23,8 +25,9 @@ type balancer struct {
 	refresh time.Duration
 	resolve func(ctx context.Context, host string) ([]string, error)
 
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	hosts map[string]*resolved // by peer host name
+	first singleflight.Group   // a name's first lookup, which callers wait for
 }
 
 // resolved is one peer name's addresses as of its last lookup.
@@ -32,6 +35,9 @@ type resolved struct {
 	addrs []string
 	at    time.Time
 	turn  atomic.Uint64
+	// refreshing is set while one lookup runs again for the name (callers
+	// meanwhile use these addresses).
+	refreshing atomic.Bool
 }
 
 func newBalancer(next http.RoundTripper, reg *Registry, peers map[string]string, refresh time.Duration) *balancer {
@@ -80,36 +86,64 @@ func (b *balancer) replicas(component string) int {
 	if err != nil {
 		return 1
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.mu.RLock()
+	defer b.mu.RUnlock()
 	if r := b.hosts[host]; r != nil && len(r.addrs) > 1 {
 		return len(r.addrs)
 	}
 	return 1
 }
 
-// lookup returns host's addresses, resolved again once they are older than
-// the refresh interval; a failed lookup keeps the last answer.
+// lookup returns host's addresses. A name's first lookup is waited for
+// (one at a time); after that a caller never waits for DNS: once the
+// addresses are older than the refresh interval, one lookup runs again in
+// the background while every call goes on with the addresses it has, and
+// a failed lookup keeps them (asked again after another interval).
 func (b *balancer) lookup(ctx context.Context, host string) *resolved {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.mu.RLock()
 	r := b.hosts[host]
-	if r != nil && time.Since(r.at) < b.refresh {
+	b.mu.RUnlock()
+	if r == nil {
+		v, _, _ := b.first.Do(host, func() (any, error) {
+			b.mu.RLock()
+			r := b.hosts[host]
+			b.mu.RUnlock()
+			if r == nil {
+				r = b.resolveAgain(context.WithoutCancel(ctx), host, nil)
+			}
+			return r, nil
+		})
+		r, _ = v.(*resolved)
 		return r
 	}
+	if time.Since(r.at) >= b.refresh && r.refreshing.CompareAndSwap(false, true) {
+		go b.resolveAgain(context.Background(), host, r)
+	}
+	return r
+}
+
+// resolveAgain looks host up (for at most a second) and records the
+// answer in place of prev (nil for none); a failed lookup keeps prev's
+// addresses (none for a first lookup), asked again after an interval. It
+// answers what is recorded.
+func (b *balancer) resolveAgain(ctx context.Context, host string, prev *resolved) *resolved {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	addrs, err := b.resolve(ctx, host)
-	if err != nil || len(addrs) == 0 {
-		if r != nil {
-			r.at = time.Now() // ask again after an interval, not on every call
-		}
-		return r
-	}
 	fresh := &resolved{addrs: addrs, at: time.Now()}
-	if r != nil {
-		fresh.turn.Store(r.turn.Load())
+	if err != nil || len(addrs) == 0 {
+		// Calls go to the transport as they are (its own dial resolves
+		// the name) until a lookup after an interval answers.
+		fresh.addrs = nil
+		if prev != nil {
+			fresh.addrs = prev.addrs
+		}
 	}
+	if prev != nil {
+		fresh.turn.Store(prev.turn.Load())
+	}
+	b.mu.Lock()
 	b.hosts[host] = fresh
+	b.mu.Unlock()
 	return fresh
 }

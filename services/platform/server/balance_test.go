@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -69,3 +70,54 @@ func TestBalancerSpreadsCallsOverEveryAddress(t *testing.T) {
 		t.Errorf("replicas of a peer never called: %d, want 1", n)
 	}
 }
+
+// TestBalancerNeverWaitsForARefresh: once a peer name is resolved, a call
+// never waits for DNS. Before, the call that found the addresses older than
+// the refresh interval looked the name up again holding the balancer's
+// lock, so every call to every peer of the process waited for that lookup
+// (up to a second when DNS is slow) every interval.
+func TestBalancerNeverWaitsForARefresh(t *testing.T) {
+	t.Parallel()
+	b := newBalancer(roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusNoContent, Body: http.NoBody}, nil
+	}), NewRegistry(), map[string]string{"booking": "booking-headless:9082", "payment": "payment-headless:9084"}, 10*time.Millisecond)
+	slow := make(chan struct{})
+	var lookups atomic.Int32
+	b.resolve = func(ctx context.Context, host string) ([]string, error) {
+		if lookups.Add(1) > 2 { // the first lookup of each name answers at once
+			select {
+			case <-slow:
+			case <-ctx.Done():
+			}
+		}
+		return []string{"10.0.0.1", "10.0.0.2"}, nil
+	}
+	call := func(component string) time.Duration {
+		start := time.Now()
+		req, _ := http.NewRequest("GET", "http://"+component+"/x", nil)
+		res, err := b.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return time.Since(start)
+	}
+	call("booking")
+	call("payment")
+	time.Sleep(20 * time.Millisecond) // both names are due for a refresh
+	for i := range 20 {
+		for _, c := range []string{"booking", "payment"} {
+			if d := call(c); d > 100*time.Millisecond {
+				t.Fatalf("call %d to %s waited %v for a DNS refresh", i, c, d)
+			}
+		}
+	}
+	close(slow)
+	if n := b.replicas("booking"); n != 2 {
+		t.Errorf("replicas of booking during the refresh: %d, want 2", n)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
