@@ -417,6 +417,9 @@ func TestChartProductionValues(t *testing.T) {
 			t.Errorf("alert %s: severity %q, want %q", alert, severity[alert], want.severity)
 		}
 	}
+	if !strings.Contains(alerts["RushHighErrorRate"], `route!~"/healthz|/readyz"`) {
+		t.Errorf("RushHighErrorRate counts the probes' answers (a /readyz 503 is a dependency down, not a buyer's error): %q", alerts["RushHighErrorRate"])
+	}
 	if !strings.Contains(alerts["RushKafkaLag"], "> 10000") || !strings.Contains(alerts["RushHighErrorRate"], "> 0.01") {
 		t.Errorf("alert thresholds differ from docs/architecture.md's alerts: %q, %q", alerts["RushKafkaLag"], alerts["RushHighErrorRate"])
 	}
@@ -1144,6 +1147,11 @@ func checkDeployment(t *testing.T, r *rendered, d *appsv1.Deployment, cm *corev1
 		// The edge (its own HTTP port) and workers (the metrics port).
 		checkHTTPProbe(t, "liveness", c.LivenessProbe, "/healthz")
 		checkHTTPProbe(t, "readiness", c.ReadinessProbe, "/readyz")
+		// The edge's liveness asks the metrics port's own listener: a
+		// public port whose queue a sale fills is shed, not restarted.
+		if portOf("http") != 0 && (c.LivenessProbe.HTTPGet.Port.String() != "metrics" || c.StartupProbe.HTTPGet == nil || c.StartupProbe.HTTPGet.Port.String() != "metrics") {
+			t.Errorf("the edge's liveness and startup probes ask port %v and %v, want the metrics port", c.LivenessProbe.HTTPGet.Port.String(), c.StartupProbe.ProbeHandler)
+		}
 	}
 	if portOf("metrics") == 0 {
 		t.Error("no metrics port")
