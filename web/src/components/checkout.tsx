@@ -62,6 +62,37 @@ async function confirmed(bookingId: string, limitMs = 60_000): Promise<Booking> 
   }
 }
 
+/**
+ * The payment attempt of a booking in this tab, kept in sessionStorage: a
+ * declined attempt's key is spent, and a reload must not send it again.
+ */
+function payAttempt(bookingId: string): number {
+  try {
+    return Math.max(1, Number.parseInt(sessionStorage.getItem(`br:pay:${bookingId}`) ?? "1", 10) || 1);
+  } catch {
+    return 1;
+  }
+}
+
+function setPayAttempt(bookingId: string, n: number) {
+  try {
+    sessionStorage.setItem(`br:pay:${bookingId}`, String(n));
+  } catch {
+    // storage unavailable: the attempt lives as long as the page
+  }
+}
+
+/**
+ * A payment's Idempotency-Key: the booking, the method and the attempt. A
+ * retry of the same click (a 429/503, a double click, a reload while the
+ * provider decides) finds the same payment; another method, or a new try
+ * after a decline, is a new payment. The API refuses a key sent again with
+ * another method (CONFLICT), so the method is part of it.
+ */
+function paymentKey(bookingId: string, method: string, attempt: number): string {
+  return `pay-${bookingId}-${method}-${attempt}`;
+}
+
 export function Checkout(props: { booking: Booking; eventTitle: string; eventSlug: string | null; zoneName: string | null; stripeKey: string | null }) {
   const { booking } = props;
   const router = useRouter();
@@ -70,7 +101,7 @@ export function Checkout(props: { booking: Booking; eventTitle: string; eventSlu
   const [method, setMethod] = useState<string>("sim_ok");
   const [phase, setPhase] = useState<"choose" | "paying" | "confirming" | "declined">("choose");
   const [stripe, setStripe] = useState<{ clientSecret: string; paymentId: string } | null>(null);
-  const attempt = useRef(1);
+  const attempt = useRef<number | null>(null);
   const left = booking.expires_at ? Math.floor((Date.parse(booking.expires_at) - now) / 1000) : 0;
   const expired = left <= 0;
 
@@ -79,7 +110,8 @@ export function Checkout(props: { booking: Booking; eventTitle: string; eventSlu
     const p = await action.run(() => settle(paymentId));
     if (!p) return setPhase("choose");
     if (p.status === "failed") {
-      attempt.current++;
+      attempt.current = (attempt.current ?? payAttempt(booking.id)) + 1;
+      setPayAttempt(booking.id, attempt.current);
       setStripe(null);
       return setPhase("declined");
     }
@@ -89,10 +121,10 @@ export function Checkout(props: { booking: Booking; eventTitle: string; eventSlu
   }
 
   async function pay() {
-    const key = `pay-${booking.id}-${attempt.current}`;
-    const created = await action.run(() =>
-      browserApi.payments.create({ booking_id: booking.id, payment_method: props.stripeKey ? "card" : method }, { idempotencyKey: key }),
-    );
+    attempt.current ??= payAttempt(booking.id);
+    const paymentMethod = props.stripeKey ? "card" : method;
+    const key = paymentKey(booking.id, paymentMethod, attempt.current);
+    const created = await action.run(() => browserApi.payments.create({ booking_id: booking.id, payment_method: paymentMethod }, { idempotencyKey: key }));
     if (!created) return;
     if (props.stripeKey && created.data.client_secret) {
       setStripe({ clientSecret: created.data.client_secret, paymentId: created.data.id });

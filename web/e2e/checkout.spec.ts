@@ -1,0 +1,31 @@
+/**
+ * Checkout beyond the straight path: a buyer declined once who reloads the
+ * page (or comes back to it from "my bookings") and pays with another card.
+ */
+import { organizer, publishedEvent, register, unique } from "./harness/api";
+import { expect, signIn, test } from "./fixtures";
+
+test("a buyer declined once reloads the checkout and pays with another card", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Second Chance"), price: "25.00" });
+  const buyer = await register("retry");
+  await signIn(page, buyer, `/events/${ev.slug}`);
+  await page.goto(`/events/${ev.slug}`);
+  await page.getByTestId("buy").click();
+  await page.getByTestId("reserve").click();
+  await expect(page).toHaveURL(/\/checkout\//);
+
+  await page.getByLabel("Test card — declined", { exact: true }).check();
+  await page.getByTestId("pay").click();
+  await expect(page.getByTestId("payment-declined")).toBeVisible();
+
+  // A reload (or "Pay" in my bookings) starts the page afresh: the declined
+  // attempt's key is spent, and another card is a new payment. Before, the
+  // page sent the declined attempt's key again with the other card, and the
+  // API refused it ("this Idempotency-Key was used for a different request")
+  // at every click.
+  await page.reload();
+  await page.getByLabel("Test card — succeeds", { exact: true }).check();
+  await page.getByTestId("pay").click();
+  await expect(page.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
+});
