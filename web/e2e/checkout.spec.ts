@@ -1,6 +1,7 @@
 /**
  * Checkout beyond the straight path: a buyer declined once who reloads the
- * page (or comes back to it from "my bookings") and pays with another card.
+ * page (or comes back to it from "my bookings") and pays with another card;
+ * Back after paying.
  */
 import { organizer, publishedEvent, register, unique } from "./harness/api";
 import { expect, signIn, test } from "./fixtures";
@@ -28,4 +29,26 @@ test("a buyer declined once reloads the checkout and pays with another card", as
   await page.getByLabel("Test card — succeeds", { exact: true }).check();
   await page.getByTestId("pay").click();
   await expect(page.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
+});
+
+test("Back after paying does not offer to pay again", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("No Way Back"), price: "12.00" });
+  const buyer = await register("back");
+  await signIn(page, buyer, `/events/${ev.slug}`);
+  await page.goto(`/events/${ev.slug}`);
+  await page.getByTestId("buy").click();
+  await page.getByTestId("reserve").click();
+  await expect(page).toHaveURL(/\/checkout\//);
+  const checkout = page.url();
+  await page.getByTestId("pay").click();
+  await expect(page.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
+
+  // The router kept the checkout as it was: "Seats held for 9:55" and a Pay
+  // button for a booking already paid. Now it sees the booking is no longer
+  // held and goes to the booking's page.
+  await page.goBack();
+  await expect(page).not.toHaveURL(checkout);
+  await expect(page.getByTestId("booking-status")).toHaveText("confirmed");
+  await expect(page.getByTestId("pay")).toHaveCount(0);
 });

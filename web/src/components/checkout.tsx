@@ -15,7 +15,7 @@
 import dynamic from "next/dynamic";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Clock } from "lucide-react";
 
 import { ActionStatus } from "@/components/action-status";
@@ -102,6 +102,21 @@ export function Checkout(props: { booking: Booking; eventTitle: string; eventSlu
   const [phase, setPhase] = useState<"choose" | "paying" | "confirming" | "declined">("choose");
   const [stripe, setStripe] = useState<{ clientSecret: string; paymentId: string } | null>(null);
   const attempt = useRef<number | null>(null);
+  // Back after paying shows this page from the router's cache, as it was
+  // (held, with Pay); so may a second tab. Ask the booking again: one no
+  // longer held goes to its own page, as the server sends it.
+  useEffect(() => {
+    let live = true;
+    browserApi.bookings
+      .get(booking.id)
+      .then((r) => {
+        if (live && r.data.status !== "reserved") router.replace(`/bookings/${booking.id}`);
+      })
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [booking.id, router]);
   const left = booking.expires_at ? Math.floor((Date.parse(booking.expires_at) - now) / 1000) : 0;
   const expired = left <= 0;
 
