@@ -45,11 +45,12 @@ export function SiteHeader() {
   const staff = user && (user.role === "organizer" || user.role === "admin");
   return (
     <header className="border-b bg-background/95 sticky top-0 z-40 backdrop-blur">
-      <nav className="mx-auto flex h-14 max-w-6xl items-center gap-4 px-4" aria-label="Main">
+      {/* On a phone the links wrap under the name instead of widening the page. */}
+      <nav className="mx-auto flex min-h-14 max-w-6xl flex-wrap items-center gap-x-4 gap-y-1 px-4 py-2" aria-label="Main">
         <Link href="/" className="flex items-center gap-2 font-semibold">
           <Ticket className="size-5 text-primary" /> Booking Rush
         </Link>
-        <div className="ml-auto flex items-center gap-1 text-sm">
+        <div className="ml-auto flex min-w-0 flex-wrap items-center justify-end gap-1 text-sm">
           {ready && user ? (
             <>
               <Button asChild variant="ghost" size="sm">
@@ -65,9 +66,9 @@ export function SiteHeader() {
                   <Link href="/admin/users">Admin</Link>
                 </Button>
               )}
-              <Button asChild variant="ghost" size="sm">
-                <Link href="/account" data-testid="account-link">
-                  {user.name || "Account"}
+              <Button asChild variant="ghost" size="sm" className="max-w-48">
+                <Link href="/account" data-testid="account-link" title={user.name || "Account"}>
+                  <span className="truncate">{user.name || "Account"}</span>
                 </Link>
               </Button>
               <Button variant="outline" size="sm" onClick={logout} data-testid="logout">
