@@ -9,7 +9,7 @@ import { Search } from "lucide-react";
 import { ApiErrorPanel } from "@/components/api-error-panel";
 import { AutoRefresh } from "@/components/auto-refresh";
 import { EventCard } from "@/components/event-card";
-import { Pager } from "@/components/pager";
+import { Pager, emptyList } from "@/components/pager";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { NativeSelect } from "@/components/ui/native-select";
@@ -65,7 +65,7 @@ export async function EventBrowser({ query, category, page }: { query: string; c
       </form>
       {!events.ok ? (
         <ApiErrorPanel error={events.error} title="We could not load the events" />
-      ) : events.data.length === 0 ? (
+      ) : emptyList(events.data.length, events.meta) ? (
         <p className="text-muted-foreground py-12 text-center" data-testid="no-events">
           {query || category ? "No event matches your search." : "No event is on sale yet. Come back soon!"}
         </p>

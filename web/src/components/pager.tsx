@@ -3,10 +3,33 @@ import Link from "next/link";
 import { Button } from "@/components/ui/button";
 import type { PageMeta } from "@/lib/api/wire";
 
-/** Previous/next links for a list with `meta`; `href(page)` builds each link. */
+/**
+ * Whether a list is empty because nothing is in it, rather than because the
+ * page asked for is past its last (an old link, a list that shrank): the
+ * page then says "nothing yet" only when it is true.
+ */
+export function emptyList(count: number, meta: PageMeta | null): boolean {
+  return count === 0 && !(meta && meta.total > 0);
+}
+
+/**
+ * Previous/next links for a list with `meta`; `href(page)` builds each link.
+ * A page past the last one says so and links to the last.
+ */
 export function Pager({ meta, href }: { meta: PageMeta | null; href: (page: number) => string }) {
-  if (!meta || meta.total <= meta.per_page) return null;
+  if (!meta || meta.total <= 0) return null;
   const pages = Math.max(1, Math.ceil(meta.total / meta.per_page));
+  if (meta.page > pages) {
+    return (
+      <p className="text-muted-foreground mt-6 text-center text-sm" data-testid="past-last-page">
+        There is no page {meta.page}: the list has {pages} page{pages === 1 ? "" : "s"}.{" "}
+        <Link className="underline" href={href(pages)}>
+          Go to page {pages}
+        </Link>
+      </p>
+    );
+  }
+  if (meta.total <= meta.per_page) return null;
   return (
     <nav className="mt-6 flex items-center justify-center gap-3 text-sm" aria-label="Pages">
       {meta.page > 1 ? (

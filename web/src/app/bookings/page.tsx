@@ -4,7 +4,7 @@ import Link from "next/link";
 
 import { ApiErrorPanel } from "@/components/api-error-panel";
 import { CancelBooking } from "@/components/cancel-booking";
-import { Pager } from "@/components/pager";
+import { Pager, emptyList } from "@/components/pager";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
@@ -30,7 +30,7 @@ export default async function BookingsPage({ searchParams }: { searchParams: Pro
           <Link href="/notifications">Notifications</Link>
         </Button>
       </div>
-      {res.data.length === 0 ? (
+      {emptyList(res.data.length, res.meta) ? (
         <p className="text-muted-foreground" data-testid="no-bookings">
           No booking yet. <Link className="underline" href="/">Find an event</Link>.
         </p>

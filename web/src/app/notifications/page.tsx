@@ -2,7 +2,7 @@
 import type { Metadata } from "next";
 
 import { ApiErrorPanel } from "@/components/api-error-panel";
-import { Pager } from "@/components/pager";
+import { Pager, emptyList } from "@/components/pager";
 import { Badge } from "@/components/ui/badge";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { load, userApi } from "@/lib/api/server";
@@ -19,7 +19,7 @@ export default async function NotificationsPage({ searchParams }: { searchParams
   return (
     <div className="space-y-6">
       <h1 className="text-2xl font-bold">Notifications</h1>
-      {res.data.length === 0 ? (
+      {emptyList(res.data.length, res.meta) ? (
         <p className="text-muted-foreground">Nothing yet.</p>
       ) : (
         <Table>

@@ -4,7 +4,7 @@ import Link from "next/link";
 
 import { ApiErrorPanel } from "@/components/api-error-panel";
 import { DeleteUser } from "@/components/delete-user";
-import { Pager } from "@/components/pager";
+import { Pager, emptyList } from "@/components/pager";
 import { RoleForm } from "@/components/role-form";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
@@ -79,7 +79,7 @@ export default async function UsersPage({ searchParams }: { searchParams: Promis
               ))}
             </TableBody>
           </Table>
-          {res.data.length === 0 && <p className="text-muted-foreground">No account matches.</p>}
+          {emptyList(res.data.length, res.meta) && <p className="text-muted-foreground">No account matches.</p>}
           <Pager meta={res.meta} href={href} />
         </>
       )}

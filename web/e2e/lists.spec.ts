@@ -1,0 +1,28 @@
+/**
+ * Lists past their last page (an old link, a list that shrank since): the
+ * page says there is no such page and links to the last one. Before, it said
+ * "No event is on sale yet" or "No booking yet" with events and bookings there.
+ */
+import { call, organizer, publishedEvent, register, unique } from "./harness/api";
+import { expect, signIn, test } from "./fixtures";
+
+test("a page past the end of a list says so, not that the list is empty", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Last Page") });
+  const buyer = await register("pager");
+  await call("POST", "/bookings/reserve", { show_id: ev.showId, zone_id: ev.zoneId, quantity: 1 }, buyer.token, { "Idempotency-Key": unique("key") });
+
+  // A query of its own: the shared catalog reads are cached a few seconds.
+  await page.goto(`/search?q=${encodeURIComponent(ev.title)}&page=999`);
+  await expect(page.getByTestId("past-last-page")).toHaveText(/There is no page 999: the list has 1 page\./);
+  await expect(page.getByTestId("no-events")).toHaveCount(0);
+  await page.getByRole("link", { name: "Go to page 1" }).click();
+  await expect(page.getByTestId("event-card")).toHaveCount(1);
+
+  await signIn(page, buyer, "/bookings?page=7");
+  await page.goto("/bookings?page=7");
+  await expect(page.getByTestId("past-last-page")).toHaveText(/There is no page 7: the list has 1 page\./);
+  await expect(page.getByTestId("no-bookings")).toHaveCount(0);
+  await page.getByRole("link", { name: "Go to page 1" }).click();
+  await expect(page.getByTestId("booking-row")).toHaveCount(1);
+});
