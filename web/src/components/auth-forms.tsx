@@ -35,7 +35,8 @@ function Field(props: React.ComponentProps<typeof Input> & { label: string; name
 export function LoginForm() {
   const router = useRouter();
   const next = safeNext(useSearchParams().get("next"));
-  const action = useApiAction();
+  // The API answers a wrong e-mail or password 401, which elsewhere means an ended session.
+  const action = useApiAction({ UNAUTHORIZED: "The e-mail or password is not right. Check both and try again." });
   async function submit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const f = new FormData(e.currentTarget);

@@ -19,9 +19,11 @@ export interface ActionState {
  * Runs an API call from a click: busy answers (429, 503, unreachable) are
  * retried after Retry-After with a visible countdown (`retryIn`), other
  * errors end up in plain words in `error`. The call is a closure, so a
- * reserve or payment retried here keeps its Idempotency-Key.
+ * reserve or payment retried here keeps its Idempotency-Key. `words` gives
+ * an error code the sentence it means for this action (a sign-in's
+ * UNAUTHORIZED is a wrong password, not an ended session).
  */
-export function useApiAction() {
+export function useApiAction(words: Partial<Record<string, string>> = {}) {
   const [state, setState] = useState<ActionState>({ running: false, retryIn: null, error: null, errorCode: null });
   const abort = useRef<AbortController | null>(null);
 
@@ -43,11 +45,13 @@ export function useApiAction() {
       setState({
         running: false,
         retryIn: null,
-        error: e ? plainWords(e) : String(err),
+        error: e ? (words[e.code] ?? plainWords(e)) : String(err),
         errorCode: e?.code ?? "UNKNOWN",
       });
       return undefined;
     }
+    // words are the first render's: a component's words for its action never change.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
   const cancel = useCallback(() => {
