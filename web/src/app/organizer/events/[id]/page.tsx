@@ -10,8 +10,9 @@ import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
-import { load, userApi } from "@/lib/api/server";
+import { load, sessionUser, userApi } from "@/lib/api/server";
 import { dateTime, money, showTime, statusVariant, timeZones, venueZone } from "@/lib/format";
+import { mayManage } from "@/lib/roles";
 
 export const metadata: Metadata = { title: "Manage event" };
 
@@ -25,6 +26,8 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
     return <ApiErrorPanel error={ev.error} title="We could not load the event" />;
   }
   const event = ev.data;
+  // A published event is anybody's to read; only its organizer (or an admin) manages it.
+  if (!mayManage(await sessionUser(), event)) notFound();
   const venue = venueZone(event);
   const [shows, cats, line] = await Promise.all([
     load(api.catalog.shows(id)),

@@ -15,8 +15,9 @@ import { AutoRefresh } from "@/components/auto-refresh";
 import { BarChart } from "@/components/bar-chart";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
-import { load, userApi } from "@/lib/api/server";
+import { load, sessionUser, userApi } from "@/lib/api/server";
 import { dateTime, money, venueZone } from "@/lib/format";
+import { mayManage } from "@/lib/roles";
 import { lastHours, saleRange } from "@/lib/sales";
 
 export const metadata: Metadata = { title: "Live sales" };
@@ -39,7 +40,12 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
   if (!/^[0-9a-f-]{36}$/i.test(id)) notFound();
   const api = await userApi();
   const [ev, shows] = await Promise.all([load(api.catalog.event(id)), load(api.catalog.shows(id))]);
-  if (!ev.ok) return <ApiErrorPanel error={ev.error} title="We could not load the event" />;
+  if (!ev.ok) {
+    if (ev.error.code === "NOT_FOUND") notFound();
+    return <ApiErrorPanel error={ev.error} title="We could not load the event" />;
+  }
+  // A published event is anybody's to read; its sales are its organizer's (or an admin's).
+  if (!mayManage(await sessionUser(), ev.data)) notFound();
   const tz = venueZone(ev.data);
   const perShow = shows.ok ? shows.data : [];
   const [an, zones, checkins] = await Promise.all([
