@@ -6,18 +6,36 @@
  * made for the buyer, who is mailed a link to pay it (the booking then
  * shows under "My bookings").
  */
-import { useState } from "react";
+import Link from "next/link";
+import { usePathname } from "next/navigation";
+import { useEffect, useState } from "react";
 
 import { ActionStatus } from "@/components/action-status";
 import { Button } from "@/components/ui/button";
 import { useApiAction } from "@/hooks/use-api-action";
-import { browserApi } from "@/lib/api/browser";
+import { browserApi, readSessionUser } from "@/lib/api/browser";
 import type { WaitlistEntry } from "@/lib/api/wire";
 
 export function JoinWaitlist({ showId, zoneId, quantity }: { showId: string; zoneId: string; quantity: number }) {
   const [entry, setEntry] = useState<WaitlistEntry | null>(null);
-  const joining = useApiAction();
+  const path = usePathname();
+  // A visitor who is not signed in is asked to, not told their session ended.
+  const joining = useApiAction({ UNAUTHORIZED: "Sign in to join the waitlist." });
   const leaving = useApiAction();
+
+  // A buyer already on this zone's waitlist (joined before a reload, or in
+  // another tab) sees their place, not the offer to join.
+  useEffect(() => {
+    if (!readSessionUser()) return;
+    let live = true;
+    browserApi.waitlist
+      .get(zoneId)
+      .then((r) => live && setEntry(r.data))
+      .catch(() => undefined); // not on it (404), or unreadable now: the offer to join stays
+    return () => {
+      live = false;
+    };
+  }, [zoneId]);
 
   if (entry && entry.zone_id === zoneId) {
     return (
@@ -53,6 +71,11 @@ export function JoinWaitlist({ showId, zoneId, quantity }: { showId: string; zon
         Sold out: join the waitlist
       </Button>
       <ActionStatus state={joining} />
+      {joining.errorCode === "UNAUTHORIZED" && (
+        <Button asChild variant="outline" size="sm">
+          <Link href={`/login?next=${encodeURIComponent(path)}`}>Sign in</Link>
+        </Button>
+      )}
     </div>
   );
 }

@@ -33,7 +33,8 @@ export function ShowZones(props: {
   queued: boolean;
 }) {
   const [zones, setZones] = useState<Zone[]>(props.initial);
-  const [zoneId, setZoneId] = useState<string>(() => props.initial.find((z) => z.available_seats > 0)?.id ?? "");
+  // The first zone with seats; when every one is sold out, the first (its waitlist is offered).
+  const [zoneId, setZoneId] = useState<string>(() => (props.initial.find((z) => z.available_seats > 0) ?? props.initial[0])?.id ?? "");
   const [qty, setQty] = useState(1);
 
   useEffect(() => {
