@@ -74,9 +74,14 @@ export default async function OrganizerPage() {
     <div className="space-y-8">
       <div className="flex items-center justify-between">
         <h1 className="text-2xl font-bold">Your events</h1>
-        <Button asChild>
-          <Link href="/organizer/events/new">New event</Link>
-        </Button>
+        <div className="flex gap-2">
+          <Button asChild variant="outline">
+            <Link href="/organizer/devices">Check-in devices</Link>
+          </Button>
+          <Button asChild>
+            <Link href="/organizer/events/new">New event</Link>
+          </Button>
+        </div>
       </div>
       {SECTIONS.map((s, i) => {
         const r = lists[i];

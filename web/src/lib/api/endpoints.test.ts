@@ -103,7 +103,12 @@ async function recorded(): Promise<{ name: string; req: ApiRequest }[]> {
       tickets: () => api.bookings.tickets(id),
     },
     waitlist: { join: () => api.waitlist.join(id, id, 1), get: () => api.waitlist.get(id), leave: () => api.waitlist.leave(id) },
-    gate: { stats: () => api.gate.stats(id) },
+    gate: {
+      stats: () => api.gate.stats(id),
+      devices: () => api.gate.devices({}),
+      createDevice: () => api.gate.createDevice({ name: "North gate", event_ids: [id] }),
+      revokeDevice: () => api.gate.revokeDevice(id),
+    },
     payments: { create: () => api.payments.create({}, { idempotencyKey: "k" }), get: () => api.payments.get(id) },
     queue: {
       join: () => api.queue.join(id),

@@ -15,10 +15,13 @@ import type {
   BookingTickets,
   Category,
   CheckInStats,
+  CreateDeviceInput,
   CreateEventInput,
   CreatePaymentInput,
   CreateShowInput,
   CreateZoneInput,
+  Device,
+  DeviceCreated,
   Event,
   EventAnalytics,
   ListAuditLogsQuery,
@@ -135,6 +138,11 @@ export function endpoints(t: Transport) {
     },
     gate: {
       stats: (showId: string) => t.request<CheckInStats>({ method: "GET", path: `/shows/${enc(showId)}/checkin-stats` }),
+      /** The organizer's check-in devices, newest first (never their credentials). */
+      devices: (query: PageQuery) => t.request<Device[]>({ method: "GET", path: "/checkin/devices", query }),
+      /** Registers a device for some of the organizer's events: its credential is in this answer only. */
+      createDevice: (body: CreateDeviceInput) => t.request<DeviceCreated>({ method: "POST", path: "/checkin/devices", body }),
+      revokeDevice: (deviceId: string) => t.request<Record<string, never>>({ method: "DELETE", path: `/checkin/devices/${enc(deviceId)}` }),
     },
     payments: {
       /** Create a payment: the Idempotency-Key makes a retry return the same payment. */

@@ -101,6 +101,8 @@ export type Ticket = Wire<gate.Ticket, gate.TicketJson>;
 export type BookingTickets = Wire<gate.ListBookingTicketsResponse, gate.ListBookingTicketsResponseJson>;
 export type WaitlistEntry = Wire<booking.WaitlistEntry, booking.WaitlistEntryJson>;
 export type CheckInStats = Wire<gate.GetShowCheckInStatsResponse, gate.GetShowCheckInStatsResponseJson>;
+export type Device = Wire<gate.Device, gate.DeviceJson>;
+export type DeviceCreated = Wire<gate.CreateDeviceResponse, gate.CreateDeviceResponseJson>;
 export type CancelCause = EnumName<booking.CancelCauseJson>;
 
 export type Payment = Wire<payment.Payment, payment.PaymentJson>;
@@ -134,4 +136,5 @@ export type CreateZoneInput = WireInput<catalog.CreateZoneRequest, catalog.Creat
 export type ReserveInput = WireInput<booking.ReserveRequest, booking.ReserveRequestJson>;
 export type CreatePaymentInput = WireInput<payment.CreatePaymentRequest, payment.CreatePaymentRequestJson>;
 export type QueueSettingsInput = WireInput<queue.SetQueueSettingsRequest, queue.SetQueueSettingsRequestJson>;
+export type CreateDeviceInput = WireInput<gate.CreateDeviceRequest, gate.CreateDeviceRequestJson>;
 export type AnalyticsQuery = WireInput<analytics.GetEventAnalyticsRequest, analytics.GetEventAnalyticsRequestJson>;

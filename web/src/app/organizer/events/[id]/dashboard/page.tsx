@@ -96,7 +96,13 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
       <Card>
         <CardHeader>
           <CardTitle>Check-in (live)</CardTitle>
-          <CardDescription>Tickets scanned at the gates by your check-in devices, per show.</CardDescription>
+          <CardDescription>
+            Tickets scanned at the gates by your{" "}
+            <Link href="/organizer/devices" className="underline">
+              check-in devices
+            </Link>
+            , per show.
+          </CardDescription>
         </CardHeader>
         <CardContent>
           <Table>

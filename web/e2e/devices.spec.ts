@@ -1,0 +1,46 @@
+/**
+ * An organizer manages the check-in devices of their events in the browser:
+ * registers one for an event and reads its credential (shown once), which a
+ * gate then uses; revokes it, and the gates refuse it at once. Before, the
+ * dashboard spoke of "your check-in devices" but no page could register or
+ * revoke one: only the API could.
+ */
+import { organizer, publishedEvent, unique } from "./harness/api";
+import { readState } from "./harness/state";
+import { expect, signIn, test } from "./fixtures";
+
+/** A scan with the device's credential: the HTTP status the gate answers. */
+async function scan(credential: string, showId: string): Promise<number> {
+  const res = await fetch(`${readState().edgeURL}/api/v1/checkin`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${credential}` },
+    body: JSON.stringify({ code: "not-a-ticket", show_id: showId }),
+  });
+  return res.status;
+}
+
+test("an organizer registers a check-in device, the gate accepts it, and revoking it ends it", async ({ page }) => {
+  page.on("dialog", (d) => void d.accept());
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Gate Night") });
+  await signIn(page, org, "/organizer");
+  await page.goto("/organizer");
+  await page.getByRole("link", { name: "Check-in devices" }).click();
+  await expect(page.getByTestId("no-devices")).toBeVisible();
+
+  const name = unique("North gate");
+  await page.getByLabel("Device name").fill(name);
+  await page.getByLabel(ev.title).check();
+  await page.getByTestId("register-device").click();
+  const credential = (await page.getByTestId("device-credential").inputValue()).trim();
+  expect(credential.length).toBeGreaterThan(20);
+  const row = page.locator(`[data-testid=device-row][data-name="${name}"]`);
+  await expect(row).toContainText(ev.title);
+  await expect(row.getByTestId("device-state")).toHaveText("active");
+  expect(await scan(credential, ev.showId)).toBe(200);
+
+  await row.getByTestId("revoke-device").click();
+  await expect(row.getByTestId("device-state")).toHaveText("revoked");
+  await expect(row.getByTestId("revoke-device")).toHaveCount(0);
+  expect(await scan(credential, ev.showId)).toBe(401);
+});

@@ -1,0 +1,113 @@
+/**
+ * The organizer's check-in devices: each scanning device is registered for
+ * some of their events and gets a credential (shown once), and is revoked
+ * when lost or done (GET, POST /checkin/devices, DELETE /checkin/devices/{id}).
+ */
+import type { Metadata } from "next";
+import Link from "next/link";
+
+import { ApiErrorPanel } from "@/components/api-error-panel";
+import { DeviceForm, RevokeDeviceButton } from "@/components/organizer/devices";
+import { Pager } from "@/components/pager";
+import { Badge } from "@/components/ui/badge";
+import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
+import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
+import { load, sessionUser, userApi } from "@/lib/api/server";
+import type { Device } from "@/lib/api/wire";
+import { dateTime } from "@/lib/format";
+import { viewerZone } from "@/lib/zone";
+
+export const metadata: Metadata = { title: "Check-in devices" };
+
+function state(d: Device, now = Date.now()): "revoked" | "expired" | "active" {
+  if (d.revoked_at) return "revoked";
+  if (d.expires_at && Date.parse(d.expires_at) <= now) return "expired";
+  return "active";
+}
+
+export default async function DevicesPage({ searchParams }: { searchParams: Promise<{ page?: string }> }) {
+  const user = await sessionUser();
+  if (user && user.role !== "organizer" && user.role !== "admin") {
+    return <p className="text-muted-foreground">Organizer pages are for organizers. An admin can give your account the organizer role.</p>;
+  }
+  const page = Math.max(1, Number.parseInt((await searchParams).page ?? "1", 10) || 1);
+  const api = await userApi();
+  const tz = await viewerZone();
+  const [devices, drafts, published] = await Promise.all([
+    load(api.gate.devices({ page, per_page: 50 })),
+    load(api.catalog.events({ mine: true, status: "draft", per_page: 100 })),
+    load(api.catalog.events({ mine: true, status: "published", per_page: 100 })),
+  ]);
+  // A device checks in the organizer's events that sell, or will.
+  const events = [...(published.ok ? published.data : []), ...(drafts.ok ? drafts.data : [])];
+  const titles = new Map(events.map((e) => [e.id, e.title]));
+  return (
+    <div className="space-y-6">
+      <div className="flex items-center gap-3">
+        <h1 className="text-2xl font-bold">Check-in devices</h1>
+        <Link href="/organizer" className="text-muted-foreground ml-auto text-sm hover:underline">
+          Your events
+        </Link>
+      </div>
+      <Card>
+        <CardHeader>
+          <CardTitle>Register a device</CardTitle>
+          <CardDescription>A phone or scanner at the gates: it checks in the tickets of the events you choose, until it expires or you revoke it.</CardDescription>
+        </CardHeader>
+        <CardContent>
+          <DeviceForm events={events.map((e) => ({ id: e.id, title: e.title }))} />
+        </CardContent>
+      </Card>
+      <Card>
+        <CardHeader>
+          <CardTitle>Your devices</CardTitle>
+          <CardDescription>Times in your time zone ({tz}).</CardDescription>
+        </CardHeader>
+        <CardContent>
+          {!devices.ok ? (
+            <ApiErrorPanel error={devices.error} title="We could not load your devices" />
+          ) : devices.data.length === 0 && !(devices.meta && devices.meta.total > 0) ? (
+            <p className="text-muted-foreground text-sm" data-testid="no-devices">
+              No device yet.
+            </p>
+          ) : (
+            <>
+              <Table>
+                <TableHeader>
+                  <TableRow>
+                    <TableHead>Device</TableHead>
+                    <TableHead>Events</TableHead>
+                    <TableHead>Registered</TableHead>
+                    <TableHead>Valid until</TableHead>
+                    <TableHead>State</TableHead>
+                    <TableHead />
+                  </TableRow>
+                </TableHeader>
+                <TableBody>
+                  {devices.data.map((d) => {
+                    const st = state(d);
+                    return (
+                      <TableRow key={d.id} data-testid="device-row" data-name={d.name}>
+                        <TableCell className="font-medium">{d.name}</TableCell>
+                        <TableCell className="text-sm whitespace-normal">{d.event_ids.map((id) => titles.get(id) ?? "a cancelled event").join(", ")}</TableCell>
+                        <TableCell>{dateTime(d.created_at, { zone: tz })}</TableCell>
+                        <TableCell>{dateTime(d.expires_at, { zone: tz })}</TableCell>
+                        <TableCell>
+                          <Badge variant={st === "active" ? "success" : "secondary"} data-testid="device-state">
+                            {st}
+                          </Badge>
+                        </TableCell>
+                        <TableCell className="text-right">{st === "active" && <RevokeDeviceButton deviceId={d.id} name={d.name} />}</TableCell>
+                      </TableRow>
+                    );
+                  })}
+                </TableBody>
+              </Table>
+              <Pager meta={devices.meta} href={(p) => `/organizer/devices?page=${p}`} />
+            </>
+          )}
+        </CardContent>
+      </Card>
+    </div>
+  );
+}
