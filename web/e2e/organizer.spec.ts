@@ -33,7 +33,11 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   await row.getByRole("button", { name: "Set role" }).click();
   await expect(row.getByText(`${org.email} is now organizer.`)).toBeVisible();
   await shot(page, "admin-users");
-  await page.goto("/admin/audit?action=user.role_changed");
+  // The filters are labelled fields (a screen reader names each).
+  await page.goto("/admin/audit");
+  await page.getByLabel("Action", { exact: true }).fill("user.role_changed");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page).toHaveURL(/action=user\.role_changed/);
   await expect(page.getByTestId("audit-row").first()).toContainText("user.role_changed");
   await shot(page, "admin-audit");
   // The admin adds a category; the organizer files the event under it below.

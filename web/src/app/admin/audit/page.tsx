@@ -31,10 +31,11 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
         </Link>
       </div>
       <form className="flex flex-wrap gap-2" method="get">
-        <Input name="action" placeholder="action, e.g. booking.cancel" defaultValue={filters.action} className="w-56" />
-        <Input name="entity_type" placeholder="entity, e.g. event" defaultValue={filters.entity_type} className="w-40" />
-        <Input name="user_id" placeholder="actor id" defaultValue={filters.user_id} className="w-80" />
-        <Input name="entity_id" placeholder="entity id" defaultValue={filters.entity_id} className="w-80" />
+        {/* A placeholder is no label: it is gone once the field has a value. */}
+        <Input name="action" aria-label="Action" placeholder="action, e.g. booking.cancel" defaultValue={filters.action} className="w-56" />
+        <Input name="entity_type" aria-label="Entity type" placeholder="entity, e.g. event" defaultValue={filters.entity_type} className="w-40" />
+        <Input name="user_id" aria-label="Actor id" placeholder="actor id" defaultValue={filters.user_id} className="w-80" />
+        <Input name="entity_id" aria-label="Entity id" placeholder="entity id" defaultValue={filters.entity_id} className="w-80" />
         <Button type="submit" variant="outline">
           Filter
         </Button>
