@@ -139,6 +139,8 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   await shot(page, "organizer-cancel");
   await page.getByTestId("confirm-cancel-event").click();
   await expect(page.getByTestId("event-status")).toHaveText("cancelled");
+  // (Before, its Sale card still said "On sale <start> – <end>".)
+  await expect(page.getByTestId("sale-window")).toHaveText("No longer on sale: the event was cancelled.");
   await page.goto("/organizer");
   await expect(page.locator(`[data-testid=organizer-event][data-title="${title}"]`)).toContainText("cancelled");
 

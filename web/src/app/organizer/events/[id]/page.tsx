@@ -139,8 +139,12 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
               ) : (
                 <p className="text-muted-foreground text-sm">Add a show and a zone, then publish.</p>
               )
+            ) : event.status === "cancelled" ? (
+              <p className="text-sm" data-testid="sale-window">
+                No longer on sale: the event was cancelled.
+              </p>
             ) : (
-              <p className="text-sm">
+              <p className="text-sm" data-testid="sale-window">
                 On sale {dateTime(event.sale_start_at, { zone: venue })} – {dateTime(event.sale_end_at, { zone: venue })}.
               </p>
             )}
