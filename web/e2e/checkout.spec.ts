@@ -1,7 +1,7 @@
 /**
  * Checkout beyond the straight path: a buyer declined once who reloads the
  * page (or comes back to it from "my bookings") and pays with another card;
- * Back after paying.
+ * Back after paying, and Back from the checkout.
  */
 import { organizer, publishedEvent, register, unique } from "./harness/api";
 import { expect, signIn, test } from "./fixtures";
@@ -51,4 +51,21 @@ test("Back after paying does not offer to pay again", async ({ page }) => {
   await expect(page).not.toHaveURL(checkout);
   await expect(page.getByTestId("booking-status")).toHaveText("confirmed");
   await expect(page.getByTestId("pay")).toHaveCount(0);
+});
+
+test("Back from the checkout goes to the event, not to Reserve again", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("One Hold"), price: "15.00" });
+  const buyer = await register("oncer");
+  await signIn(page, buyer, `/events/${ev.slug}`);
+  await page.goto(`/events/${ev.slug}`);
+  await page.getByTestId("buy").click();
+  await page.getByTestId("reserve").click();
+  await expect(page).toHaveURL(/\/checkout\//);
+  // Before, Back showed the buy page with its Reserve button, and a click
+  // held a second set of seats (for an event with a waiting room, Back
+  // joined its line again, at the end).
+  await page.goBack();
+  await expect(page).toHaveURL(new RegExp(`/events/${ev.slug}$`));
+  await expect(page.getByTestId("reserve")).toHaveCount(0);
 });

@@ -88,7 +88,10 @@ export function BuyFlow(props: {
     } else if (res) {
       forgetKey(scope);
       queueApi.forget(props.event.id);
-      router.push(`/checkout/${res.data.id}`);
+      // Replaced, not pushed: Back from the checkout goes to the event, not
+      // to this page's Reserve again (a second hold) or, for an event with a
+      // waiting room, to the end of its line.
+      router.replace(`/checkout/${res.data.id}`);
     }
   }, [action, props.showId, props.zone.id, props.quantity, props.event.id, router, scope, enterQueue]);
 
