@@ -51,12 +51,9 @@ test("an organizer sets the waiting room's knobs; a buyer waits on the ticket st
   ).rejects.toThrow(/QUEUE_PASS_REQUIRED/);
   // Let the admitter read the slower rate (queue.settings-ttl is 2 s).
   await new Promise((r) => setTimeout(r, 2500));
-  for (let i = 0; i < 6; i++) {
-    const other = await register("ahead");
-    await call("POST", "/queue/join", { event_id: ev.id }, other.token);
-  }
-
-  // The buyer, in a browser of their own.
+  // The buyer, in a browser of their own, signed in before the others join:
+  // they are let in one a second from their join, and a buyer who joined
+  // after all of them were in had nobody ahead (a slow machine's sign-in).
   const ctx = await browser.newContext({ baseURL: readState().webURL });
   const buyerPage = await ctx.newPage();
   const joins: string[] = [];
@@ -68,6 +65,8 @@ test("an organizer sets the waiting room's knobs; a buyer waits on the ticket st
   const buyer = await register("patient");
   await signIn(buyerPage, buyer);
   await buyerPage.goto(`/events/${ev.slug}`);
+  const ahead = await Promise.all(Array.from({ length: 10 }, () => register("ahead")));
+  for (const other of ahead) await call("POST", "/queue/join", { event_id: ev.id }, other.token);
   const stream = buyerPage.waitForRequest((r) => new URL(r.url()).pathname === "/api/v1/queue/events");
   await buyerPage.getByTestId("buy").click();
   const first = new URL((await stream).url());
