@@ -481,7 +481,7 @@ func (s *Service) Cancel(ctx context.Context, p *authn.Principal, bookingID stri
 		}
 	}
 	if h.Status == StatusConfirmed && !system {
-		if err := s.notUsed(ctx, bookingID); err != nil {
+		if err := s.notUsed(ctx, bookingID, ev); err != nil {
 			return Hold{}, err
 		}
 		paid, err := s.payments.Paid(ctx, bookingID)
@@ -521,13 +521,18 @@ func (s *Service) Cancel(ctx context.Context, p *authn.Principal, bookingID stri
 // used at the door: its seats are taken by someone inside the venue, and
 // must not be sold again. (A check-in racing the cancellation, in the
 // moment between this answer and the tickets' revocation, is let in: the
-// door saw a valid ticket.)
-func (s *Service) notUsed(ctx context.Context, bookingID string) error {
+// door saw a valid ticket.) A cancelled event's booking is refunded in full
+// whether used or not, by the catalog's settling of the cancellation or by
+// its buyer's cancel (as the refund quote says).
+func (s *Service) notUsed(ctx context.Context, bookingID, eventID string) error {
 	n, err := s.gate.CheckedIn(ctx, bookingID)
 	if err != nil {
 		return err
 	}
 	if n > 0 {
+		if st, err := s.store.EventStatus(ctx, eventID); err != nil || st == "cancelled" {
+			return err
+		}
 		return errs.New(errs.Conflict, "a ticket of this booking was checked in at the door: it can no longer be cancelled",
 			"reason", ReasonCheckedIn, "checked_in", n)
 	}
