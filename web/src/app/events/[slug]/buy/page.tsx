@@ -32,10 +32,13 @@ export default async function BuyPage({
   const api = publicApi();
   const ev = await load(api.catalog.event(slug));
   if (!ev.ok) return <ApiErrorPanel error={ev.error} title="We could not load this event" />;
-  const zones = await load(api.catalog.zones(showId));
+  const [shows, zones] = await Promise.all([load(api.catalog.shows(ev.data.id)), load(api.catalog.zones(showId))]);
+  if (!shows.ok) return <ApiErrorPanel error={shows.error} title="We could not load this event's shows" />;
   if (!zones.ok) return <ApiErrorPanel error={zones.error} title="We could not load this show" />;
+  // The show must be this event's: a hand-made address would show one
+  // event's title while reserving another's seats.
   const zone = zones.data.find((z) => z.id === zoneId);
-  if (!zone) notFound();
+  if (!zone || !shows.data.some((s) => s.id === showId)) notFound();
 
   return (
     <div className="mx-auto max-w-xl space-y-6">
