@@ -23,6 +23,11 @@ test("forgot password: the mailed link opens the reset page", async ({ page }) =
   await page.getByLabel(/New password/).fill("a-brand-new-pass-1");
   await page.getByRole("button", { name: "Set new password" }).click();
   await expect(page.getByTestId("reset-done")).toBeVisible();
+  // The link is spent: the page says so in words about the link.
+  await page.goto(link);
+  await page.getByLabel(/New password/).fill("another-new-pass-2");
+  await page.getByRole("button", { name: "Set new password" }).click();
+  await expect(page.getByText("This reset link is invalid, has expired or was used already.")).toBeVisible();
   await signIn(page, { email: a.email, password: "a-brand-new-pass-1" });
   await page.goto("/account");
   await page.getByLabel("Full name").fill("Renamed Person");

@@ -130,7 +130,9 @@ export function ForgotPasswordForm() {
 
 export function ResetPasswordForm() {
   const token = useSearchParams().get("token") ?? "";
-  const action = useApiAction();
+  const action = useApiAction({
+    "VALIDATION_ERROR:token": "This reset link is invalid, has expired or was used already. Ask for a new one on the \"Forgot password\" page.",
+  });
   const [done, setDone] = useState(false);
   async function submit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();

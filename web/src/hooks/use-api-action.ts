@@ -21,7 +21,9 @@ export interface ActionState {
  * errors end up in plain words in `error`. The call is a closure, so a
  * reserve or payment retried here keeps its Idempotency-Key. `words` gives
  * an error code the sentence it means for this action (a sign-in's
- * UNAUTHORIZED is a wrong password, not an ended session).
+ * UNAUTHORIZED is a wrong password, not an ended session), or a code and
+ * the first field it names ("VALIDATION_ERROR:token": a reset link that is
+ * spent, not a field of the form).
  */
 export function useApiAction(words: Partial<Record<string, string>> = {}) {
   const [state, setState] = useState<ActionState>({ running: false, retryIn: null, error: null, errorCode: null });
@@ -45,7 +47,7 @@ export function useApiAction(words: Partial<Record<string, string>> = {}) {
       setState({
         running: false,
         retryIn: null,
-        error: e ? (words[e.code] ?? plainWords(e)) : String(err),
+        error: e ? (words[`${e.code}:${e.fields[0]?.field ?? ""}`] ?? words[e.code] ?? plainWords(e)) : String(err),
         errorCode: e?.code ?? "UNKNOWN",
       });
       return undefined;
