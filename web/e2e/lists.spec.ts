@@ -2,6 +2,8 @@
  * Lists past their last page (an old link, a list that shrank since): the
  * page says there is no such page and links to the last one. Before, it said
  * "No event is on sale yet" or "No booking yet" with events and bookings there.
+ * An organizer's events page through each section (it stopped at 100 events
+ * per status, with no pager).
  */
 import { call, organizer, publishedEvent, register, unique } from "./harness/api";
 import { expect, signIn, test } from "./fixtures";
@@ -25,4 +27,15 @@ test("a page past the end of a list says so, not that the list is empty", async 
   await expect(page.getByTestId("no-bookings")).toHaveCount(0);
   await page.getByRole("link", { name: "Go to page 1" }).click();
   await expect(page.getByTestId("booking-row")).toHaveCount(1);
+});
+
+test("an organizer's events page in sections of their own", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Paged Night") });
+  await signIn(page, org, "/organizer?published=3");
+  await page.goto("/organizer?published=3");
+  await expect(page.getByTestId("past-last-page")).toHaveText(/There is no page 3: the list has 1 page\./);
+  await page.getByRole("link", { name: "Go to page 1" }).click();
+  await expect(page).toHaveURL(/published=1/);
+  await expect(page.getByRole("link", { name: ev.title })).toBeVisible();
 });

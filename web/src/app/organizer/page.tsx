@@ -1,8 +1,9 @@
-/** An organizer's events: drafts, on sale and cancelled (ListEvents ?mine=true per status). */
+/** An organizer's events: drafts, on sale and cancelled (ListEvents ?mine=true per status), each section paged on its own. */
 import type { Metadata } from "next";
 import Link from "next/link";
 
 import { ApiErrorPanel } from "@/components/api-error-panel";
+import { Pager, emptyList } from "@/components/pager";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
@@ -59,7 +60,15 @@ function Events({ events }: { events: Event[] }) {
   );
 }
 
-export default async function OrganizerPage() {
+/** Events per page of each section. */
+const PER_PAGE = 50;
+
+export default async function OrganizerPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  const sp = await searchParams;
+  // Each section pages on its own (?draft=2&published=1&cancelled=3).
+  const pageOf = (status: EventStatus) => Math.max(1, Number.parseInt(String(sp[status] ?? "1"), 10) || 1);
+  const href = (status: EventStatus, page: number) =>
+    `/organizer?${new URLSearchParams({ ...Object.fromEntries(SECTIONS.map((s) => [s.status, String(pageOf(s.status))])), [status]: String(page) })}`;
   const user = await sessionUser();
   if (user && user.role !== "organizer" && user.role !== "admin") {
     return (
@@ -69,7 +78,9 @@ export default async function OrganizerPage() {
     );
   }
   const api = await userApi();
-  const lists = await Promise.all(SECTIONS.map((s) => load(api.catalog.events({ mine: true, status: s.status, per_page: 100 }))));
+  const lists = await Promise.all(
+    SECTIONS.map((s) => load(api.catalog.events({ mine: true, status: s.status, page: pageOf(s.status), per_page: PER_PAGE }))),
+  );
   return (
     <div className="space-y-8">
       <div className="flex items-center justify-between">
@@ -90,10 +101,13 @@ export default async function OrganizerPage() {
             <h2 className="text-lg font-semibold">{s.title}</h2>
             {!r.ok ? (
               <ApiErrorPanel error={r.error} />
-            ) : r.data.length === 0 ? (
+            ) : emptyList(r.data.length, r.meta) ? (
               <p className="text-muted-foreground text-sm">None.</p>
             ) : (
-              <Events events={r.data} />
+              <>
+                {r.data.length > 0 && <Events events={r.data} />}
+                <Pager meta={r.meta} href={(p) => href(s.status, p)} />
+              </>
             )}
           </section>
         );
