@@ -123,7 +123,7 @@ export function BuyFlow(props: {
         {admitted && (
           <>
             <p className="text-muted-foreground text-sm">
-              Your seats are held for 10 minutes once reserved. You pay on the next page.
+              Once reserved, your seats are held for you while you pay on the next page (it shows how long).
             </p>
             <Button onClick={reserve} disabled={action.running} data-testid="reserve">
               {action.running ? "Reserving…" : `Reserve ${props.quantity} ticket${props.quantity === 1 ? "" : "s"}`}
