@@ -298,7 +298,7 @@ func TestConfirmationOfARefundedBooking(t *testing.T) {
 // without its QR codes, and says where they are instead of promising them.
 func TestConfirmationWithoutTheGate(t *testing.T) {
 	t.Parallel()
-	e := start(t, mailtest.NewServer(t), "-target=auth,catalog,booking,relay,persister,payment,notify,gate", "-notify.max-attempts=2")
+	e := start(t, mailtest.NewServer(t), "-target=auth,catalog,booking,relay,persister,payment,notify", "-notify.max-attempts=2")
 	shop := e.SeedShop(t, testkit.ShopOptions{Users: 1})
 	b := e.Reserve(t, shop, shop.Users[0], 1)
 	e.confirm(t, b)
