@@ -86,10 +86,7 @@ type gateClient struct {
 func (g gateClient) CheckedIn(ctx context.Context, bookingID string) (int, error) {
 	res, err := g.c.GetBookingCheckIns(authn.AsSystem(ctx), connect.NewRequest(&gatev1.GetBookingCheckInsRequest{BookingId: bookingID}))
 	if err != nil {
-		if e := errs.FromConnect(err); e.Code != errs.ServiceUnavailable {
-			return 0, e
-		}
-		return 0, errs.Unavailable("the gate service did not say whether this booking's tickets were used at the door; nothing changed, retry", err, "dependency", "gate")
+		return 0, errs.FromPeer(err, "gate", "the gate service did not say whether this booking's tickets were used at the door; nothing changed, retry")
 	}
 	return int(res.Msg.GetCheckedIn()), nil
 }

@@ -72,6 +72,16 @@ func (e *env) sendChargeEvent(t *testing.T, typ string, object map[string]any) {
 	}
 }
 
+// refundedInFull is the charge of payment p's intent as Stripe sends it
+// once all of it was refunded (charge.refunded).
+func refundedInFull(p *paymentv1.Payment) map[string]any {
+	return map[string]any{
+		"id": "ch_1", "object": "charge", "amount": standInCharge, "amount_refunded": standInCharge, "refunded": true,
+		"currency": "usd", "status": "succeeded", "payment_intent": p.GetProviderReference(),
+		"metadata": map[string]string{"payment_id": p.GetId()},
+	}
+}
+
 // expectMoneyBackRecorded waits (reconciler running every 200 ms) for the paid
 // booking whose money went back outside Booking Rush to stop being a
 // confirmed booking, its payment recorded refunded in full.
@@ -111,11 +121,7 @@ func TestChargeRefundedInFullByHandEndsThePurchase(t *testing.T) {
 		}
 	}()
 
-	e.sendChargeEvent(t, "charge.refunded", map[string]any{
-		"id": "ch_1", "object": "charge", "amount": standInCharge, "amount_refunded": standInCharge, "refunded": true,
-		"currency": "usd", "status": "succeeded", "payment_intent": p.GetProviderReference(),
-		"metadata": map[string]string{"payment_id": p.GetId()},
-	})
+	e.sendChargeEvent(t, "charge.refunded", refundedInFull(p))
 	e.expectPurchaseEnded(t, s, buyer, b, p)
 }
 
@@ -164,11 +170,7 @@ func TestChargeRefundedBeforeItsSuccessWebhook(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := res.Msg.GetPayment()
-	e.sendChargeEvent(t, "charge.refunded", map[string]any{
-		"id": "ch_1", "object": "charge", "amount": standInCharge, "amount_refunded": standInCharge, "refunded": true,
-		"currency": "usd", "status": "succeeded", "payment_intent": p.GetProviderReference(),
-		"metadata": map[string]string{"payment_id": p.GetId()},
-	})
+	e.sendChargeEvent(t, "charge.refunded", refundedInFull(p))
 	payload, sig := signed("evt_"+uuid.NewString(), "payment_intent.succeeded", p.GetProviderReference(), p.GetId(), webhookSecret, time.Now())
 	req := connect.NewRequest(&paymentv1.HandleStripeWebhookRequest{Body: &httpbody.HttpBody{ContentType: "application/json", Data: payload}})
 	req.Header().Set("Stripe-Signature", sig)
@@ -358,11 +360,7 @@ func TestChargeRefundedWithoutItsWebhook(t *testing.T) {
 
 	add(map[string]any{
 		"id": "evt_" + uuid.NewString(), "object": "event", "type": "charge.refunded", "api_version": "2020-08-27", "created": time.Now().Unix(),
-		"data": map[string]any{"object": map[string]any{
-			"id": "ch_1", "object": "charge", "amount": standInCharge, "amount_refunded": standInCharge, "refunded": true,
-			"currency": "usd", "status": "succeeded", "payment_intent": p.GetProviderReference(),
-			"metadata": map[string]string{"payment_id": p.GetId()},
-		}},
+		"data": map[string]any{"object": refundedInFull(p)},
 	})
 	e.expectPurchaseEnded(t, s, buyer, b, p)
 	if n := e.Count(t, `SELECT count(*) FROM payment_webhook_events WHERE event_type = 'charge.refunded' AND payload #>> '{data,object,payment_intent}' = $1`, p.GetProviderReference()); n != 1 {

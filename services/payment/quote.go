@@ -69,10 +69,7 @@ func (s *Service) Quote(ctx context.Context, p *authn.Principal, bookingID strin
 		}
 		used, err := s.gate.GetBookingCheckIns(authn.AsSystem(ctx), connect.NewRequest(&gatev1.GetBookingCheckInsRequest{BookingId: bookingID}))
 		if err != nil {
-			if e := errs.FromConnect(err); e.Code != errs.ServiceUnavailable {
-				return Quote{}, e
-			}
-			return Quote{}, errs.Unavailable("the gate service did not say whether this booking's tickets were used at the door; retry", err, "dependency", "gate")
+			return Quote{}, errs.FromPeer(err, "gate", "the gate service did not say whether this booking's tickets were used at the door; retry")
 		}
 		if used.Msg.GetCheckedIn() > 0 {
 			// The booking service refuses such a cancellation.

@@ -374,10 +374,7 @@ func (s *Service) apply(ctx context.Context, ev string, c change) (*queuev1.Queu
 				s.log.Error("could not restore the queue settings after a failed switch",
 					zap.String("event_id", ev), zap.Error(rerr))
 			}
-			if e := errs.FromConnect(err); e.Code != errs.ServiceUnavailable {
-				return nil, e
-			}
-			return nil, errs.Unavailable("the booking engine could not take the new queue switch; nothing changed", err, "dependency", "catalog")
+			return nil, errs.FromPeer(err, "catalog", "the booking engine could not take the new queue switch; nothing changed")
 		}
 	}
 	if after.enabled {

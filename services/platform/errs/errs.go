@@ -235,6 +235,17 @@ func FromConnect(err error) *Error {
 	return &Error{Code: code, Message: msg}
 }
 
+// FromPeer is FromConnect for a call to another service of the mesh: the
+// peer's own refusal as it said it, and, when the peer could not answer
+// (SERVICE_UNAVAILABLE), msg naming it as the failing dependency.
+func FromPeer(err error, peer, msg string) *Error {
+	e := FromConnect(err)
+	if e == nil || e.Code != ServiceUnavailable {
+		return e
+	}
+	return Unavailable(msg, err, "dependency", peer)
+}
+
 // Is reports whether err carries the domain code c.
 func Is(err error, c Code) bool {
 	e := FromConnect(err)

@@ -125,3 +125,16 @@ func overTheWire(t *testing.T, e *errs.Error, want connect.Code) *errs.Error {
 	}
 	return errs.FromConnect(wire)
 }
+
+// TestFromPeer: a peer's refusal passes as the peer said it; a peer that
+// could not answer is SERVICE_UNAVAILABLE naming it.
+func TestFromPeer(t *testing.T) {
+	refused := errs.FromPeer(connect.NewError(connect.CodeNotFound, errors.New("booking not found")), "gate", "the gate did not answer")
+	if refused.Code != errs.NotFound || refused.Details["dependency"] != nil {
+		t.Errorf("a refusal: %+v", refused)
+	}
+	down := errs.FromPeer(connect.NewError(connect.CodeUnavailable, errors.New("dial tcp: connection refused")), "gate", "the gate did not answer")
+	if down.Code != errs.ServiceUnavailable || down.Message != "the gate did not answer" || down.Details["dependency"] != "gate" {
+		t.Errorf("a peer down: %+v", down)
+	}
+}
