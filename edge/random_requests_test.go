@@ -164,8 +164,13 @@ func newFixture(t *testing.T, m *testkit.App, seed uint64) *fixture {
 		// delete-account by the fixture's own buyers and organizer is then
 		// refused (400) instead of signing them out for the rest of the run.
 		f.mustCall("POST", "/api/v1/auth/register", "", fmt.Sprintf(`{"email":%q,"password":"fixture-pass-1","full_name":"R"}`, email), 201, &out)
-		f.add("user", out.Data.User.ID)
 		return out.Data.User.ID
+	}
+	// The user ids the random requests name are bystanders' (an admin's
+	// random deletion or role change of the fixture's own buyers would end
+	// their sessions for the rest of the run).
+	for i := range 2 {
+		f.add("user", register(fmt.Sprintf("bystander%d-%d@rush.test", i, seed)))
 	}
 	for i := range 4 {
 		f.buyers = append(f.buyers, m.Token(t, register(fmt.Sprintf("buyer%d-%d@rush.test", i, seed)), authn.RoleUser))
