@@ -69,3 +69,23 @@ test("Back from the checkout goes to the event, not to Reserve again", async ({ 
   await expect(page).toHaveURL(new RegExp(`/events/${ev.slug}$`));
   await expect(page.getByTestId("reserve")).toHaveCount(0);
 });
+
+test("a device whose clock is 20 minutes ahead still sees the hold's time and pays", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Fast Clock"), price: "18.00" });
+  const buyer = await register("clock");
+  // The page's clock only: the servers keep theirs.
+  await page.clock.install({ time: Date.now() + 20 * 60_000 });
+  await signIn(page, buyer, `/events/${ev.slug}`);
+  await page.goto(`/events/${ev.slug}`);
+  await page.getByTestId("buy").click();
+  await page.getByTestId("reserve").click();
+  await expect(page).toHaveURL(/\/checkout\//);
+  // Before, the countdown subtracted the device's clock from the hold's
+  // deadline: "expired", "Your hold expired", and no Pay for a live hold.
+  await expect(page.getByTestId("hold-countdown")).toHaveText(/^(9|10):\d\d$/);
+  await page.reload();
+  await expect(page.getByTestId("hold-countdown")).toHaveText(/^(9|10):\d\d$/);
+  await page.getByTestId("pay").click();
+  await expect(page.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
+});

@@ -3,7 +3,9 @@
 /**
  * Paying for a hold.
  *
- * The hold's countdown comes from the booking's expires_at. Paying creates a
+ * The hold's countdown comes from the booking's expires_at and the server's
+ * clock (lib/server-clock: a device whose clock is wrong still shows the time
+ * the hold has left, and its Pay while it lives). Paying creates a
  * payment (POST /payments with an Idempotency-Key: a retried click or a retry
  * after 429/503 returns the same payment; a declined payment gets a new key
  * for the next try), then follows it until the provider's verdict, then
@@ -28,6 +30,7 @@ import { browserApi } from "@/lib/api/browser";
 import { abortableSleep } from "@/lib/api/retry";
 import type { Booking, Payment } from "@/lib/api/wire";
 import { clock, money } from "@/lib/format";
+import { seedServerClock, serverNow } from "@/lib/server-clock";
 
 const StripePay = dynamic(() => import("./stripe-pay").then((m) => m.StripePay), { ssr: false });
 
@@ -93,10 +96,19 @@ function paymentKey(bookingId: string, method: string, attempt: number): string 
   return `pay-${bookingId}-${method}-${attempt}`;
 }
 
-export function Checkout(props: { booking: Booking; eventTitle: string; eventSlug: string | null; zoneName: string | null; stripeKey: string | null }) {
+export function Checkout(props: {
+  booking: Booking;
+  eventTitle: string;
+  eventSlug: string | null;
+  zoneName: string | null;
+  stripeKey: string | null;
+  /** The server's time when the page was rendered (ms). */
+  renderedAt: number;
+}) {
   const { booking } = props;
   const router = useRouter();
-  const now = useNow();
+  useState(() => seedServerClock(props.renderedAt));
+  const now = useNow(1000, serverNow);
   const action = useApiAction();
   const [method, setMethod] = useState<string>("sim_ok");
   const [phase, setPhase] = useState<"choose" | "paying" | "confirming" | "declined">("choose");

@@ -2,12 +2,12 @@
 
 import { useEffect, useState } from "react";
 
-/** The current time in ms, updated every `everyMs` (for countdowns). */
-export function useNow(everyMs = 1000): number {
-  const [now, setNow] = useState(() => Date.now());
+/** The current time in ms by clock, updated every `everyMs` (for countdowns). */
+export function useNow(everyMs = 1000, clock: () => number = Date.now): number {
+  const [now, setNow] = useState(clock);
   useEffect(() => {
-    const t = setInterval(() => setNow(Date.now()), everyMs);
+    const t = setInterval(() => setNow(clock()), everyMs);
     return () => clearInterval(t);
-  }, [everyMs]);
+  }, [everyMs, clock]);
   return now;
 }

@@ -7,6 +7,8 @@
 
 import { CSRF_COOKIE, CSRF_HEADER, USER_COOKIE, decodeUser, type SessionUser } from "@/lib/session/cookies";
 
+import { noteServerDate } from "@/lib/server-clock";
+
 import { endpoints, type Api } from "./endpoints";
 import { fetchTransport, readEnvelope, networkError } from "./transport";
 
@@ -27,12 +29,18 @@ export async function csrfToken(): Promise<string> {
   return (await readEnvelope<{ token: string }>(res)).data.token;
 }
 
-/** The API through /bff/api. */
+/** The API through /bff/api; every answer's Date header tells the server's clock. */
 export const browserApi: Api = endpoints(
   fetchTransport({
     base: "/bff/api",
     init: { credentials: "same-origin", cache: "no-store" },
     headers: async () => ({ [CSRF_HEADER]: await csrfToken() }),
+    fetch: async (input, init) => {
+      const sentAt = Date.now();
+      const res = await fetch(input, init);
+      noteServerDate(res.headers.get("date"), sentAt);
+      return res;
+    },
   }),
 );
 

@@ -9,6 +9,7 @@ import { ApiErrorPanel } from "@/components/api-error-panel";
 import { Checkout } from "@/components/checkout";
 import { load, publicApi, userApi } from "@/lib/api/server";
 import { stripePublishableKey } from "@/lib/config";
+import { renderTime } from "@/lib/server-clock";
 
 export const metadata: Metadata = { title: "Checkout" };
 
@@ -32,6 +33,7 @@ export default async function CheckoutPage({ params }: { params: Promise<{ booki
       eventSlug={ev.ok ? ev.data.slug : null}
       zoneName={zone?.name ?? null}
       stripeKey={stripePublishableKey()}
+      renderedAt={renderTime()}
     />
   );
 }
