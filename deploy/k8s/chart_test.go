@@ -559,6 +559,9 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		"schema: secret Stripe key":   {[]string{"--set", "web.stripePublishableKey=sk_live_x"}, "/web/stripePublishableKey"},
 		"schema: host with a scheme":  {[]string{"--set", "ingress.host=https://tickets.example"}, "/ingress/host"},
 		"interval in minutes":         {[]string{"--set", "prometheusRule.enabled=true", "--set", "serviceMonitor.interval=1m"}, "/serviceMonitor/interval"},
+		// Every node drain and cluster upgrade would wait for good.
+		"pdb blocking drains":    {[]string{"--set", "podDisruptionBudget.maxUnavailable=0"}, "/podDisruptionBudget/maxUnavailable"},
+		"pdb blocking drains, %": {[]string{"--set", "podDisruptionBudget.maxUnavailable=0%"}, "/podDisruptionBudget/maxUnavailable"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
