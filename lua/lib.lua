@@ -12,7 +12,8 @@
 --   P{ev:E}:hold:B     HASH   one booking: id, user, event, show, zone, qty, unit (cents),
 --                             status, exp, created, confirmed, cancelled (ms), idem, ver,
 --                             cause (why it ended: buyer, expired, event_cancelled, system),
---                             wl ("1" when the hold is a waitlist offer)
+--                             wl ("1" when the hold is a waitlist offer), wlseq (an offer's: the
+--                             join sequence of the waitlist entry it took its buyer from)
 --   P{ev:E}:expiry     ZSET   hold ids -> deadline (ms); the sweeper releases the live ones when
 --                             due. A member is one hold's id, or the ids of a reserve batch's
 --                             holds, space-separated (they share the deadline): ending a hold
@@ -29,6 +30,12 @@
 --   P{ev:E}:wl:Z       ZSET   zone Z's waitlist: user id -> join sequence (the line's order)
 --   P{ev:E}:wlq:Z      HASH   zone Z's waitlist: user id -> seats wanted
 --   P{ev:E}:wl:seq     STRING the event's last waitlist join sequence
+--   P{ev:E}:wl:ids     STRING a counter of the offers made (offer_waitlist's booking ids)
+--                             The lines are durable in Postgres (booking's waitlist_entries, one
+--                             row per buyer and zone, moved forward by join sequence): booking
+--                             records each join once its script answered, each end (leave,
+--                             close, forget; an offer through the stream's wlseq), and a
+--                             rebuild (load.lua) writes the lines back from the rows still waiting.
 --   P{ev:E}:stream     STREAM every state change, relayed to Kafka (consumer group "relay"):
 --                             one entry per change (emit below), and one per reserve batch
 --                             for all its new holds (reserve.lua); an entry's tp (a hold
@@ -69,12 +76,12 @@ end
 -- the field names once per stream node).
 local function emit(stream, hold, zone, kind, at, tp)
   local h = redis.call('HMGET', hold, 'id', 'user', 'event', 'show', 'zone', 'qty', 'unit', 'status',
-    'exp', 'created', 'confirmed', 'cancelled', 'idem', 'ver', 'cause', 'wl')
+    'exp', 'created', 'confirmed', 'cancelled', 'idem', 'ver', 'cause', 'wl', 'wlseq')
   local z = redis.call('HMGET', zone, 'total', 'available', 'held', 'sold', 'ver')
   redis.call('XADD', stream, '*', 'kind', kind, 'at', at,
     'id', h[1], 'user', h[2], 'event', h[3], 'show', h[4], 'zone', h[5], 'qty', h[6], 'unit', h[7],
     'status', h[8], 'exp', h[9] or '', 'created', h[10], 'confirmed', h[11] or '', 'cancelled', h[12] or '',
-    'idem', h[13], 'ver', h[14], 'cause', h[15] or '', 'wl', h[16] or '',
+    'idem', h[13], 'ver', h[14], 'cause', h[15] or '', 'wl', h[16] or '', 'wlseq', h[17] or '',
     'ztotal', z[1], 'zavailable', z[2], 'zheld', z[3], 'zsold', z[4], 'zver', z[5], 'tp', tp or '')
   notice(stream)
 end
@@ -98,6 +105,11 @@ local WAITLIST_SCAN = 200
 -- entry gets its whole quantity or waits (an entry whose group does not fit
 -- the seats now available keeps its place, and the next entry that fits is
 -- served); an entry that the per-user limit no longer allows is dropped.
+-- An offer's hold keeps the join sequence of the entry it took (wlseq),
+-- which its stream entries carry to the persister: it ends the entry's
+-- durable row. A dropped entry's row is not ended (nothing of the drop
+-- reaches Postgres): a rebuild puts it back in line, and the next offer
+-- drops it again, unless its buyer's seats fell below the limit meanwhile.
 -- Runs only while the zone is on sale as reserve.lua decides it (the event
 -- published, inside its sale window, and the zone's show not started); a
 -- started show's line keeps its entries and gets nothing. Returns the
@@ -124,7 +136,9 @@ local function offer_waitlist(prefix, zid, stream, now, tp)
   local limit = tonumber(meta[4])
   local event = string.match(prefix, '{ev:([^}]+)}')
   local made = 0
-  for _, u in ipairs(redis.call('ZRANGE', wl, 0, WAITLIST_SCAN - 1)) do
+  local line = redis.call('ZRANGE', wl, 0, WAITLIST_SCAN - 1, 'WITHSCORES')
+  for e = 1, #line, 2 do
+    local u, seq = line[e], line[e + 1]
     local q = tonumber(redis.call('HGET', wlq, u) or '0')
     local ukey = prefix .. 'user:' .. u
     local mine = tonumber(redis.call('GET', ukey) or '0')
@@ -143,7 +157,7 @@ local function offer_waitlist(prefix, zid, stream, now, tp)
       redis.call('INCRBY', ukey, q)
       redis.call('HSET', hold, 'id', id, 'user', u, 'event', event, 'show', z[2], 'zone', zid, 'qty', q,
         'unit', z[3], 'status', 'reserved', 'exp', now + ttl, 'created', now, 'idem', 'waitlist-' .. id,
-        'ver', 1, 'wl', '1')
+        'ver', 1, 'wl', '1', 'wlseq', seq)
       count_live(prefix .. 'meta', prefix .. 'expiry', 1)
       redis.call('ZADD', prefix .. 'expiry', now + ttl, id)
       redis.call('ZREM', wl, u)

@@ -19,6 +19,10 @@
 -- then the number of users U, then 2 values per user: user id, seats held or bought
 -- then the number of idempotency records I, then 5 values per record:
 --         user id, idempotency key, booking id, request fingerprint, TTL (s)
+-- then the life of a waitlist offer (ms; "0": offer_waitlist's default), the event's last waitlist join
+-- sequence, the number of waiting entries W, then 4 values per entry:
+--         zone id, user id, join sequence, seats wanted
+--         (booking's waitlist_entries still waiting: the zones' lines)
 --
 -- When the event's meta exists, only the sale settings (ARGV[2..6]; a
 -- cancelled status is final and kept), the
@@ -33,7 +37,13 @@
 -- left to the rebuild.
 -- When it does not (first publish, or a rebuild after Redis lost the keys),
 -- everything is written from the arguments, which the caller read from
--- Postgres after the stream relay and the persister had drained.
+-- Postgres after the stream relay and the persister had drained, the
+-- zones' waitlists too: each line as it was (same order, same quantities;
+-- the join sequence goes on from the last one), but for a zone whose show
+-- has started (a line that is served nothing; reading a place closes it).
+-- Seats available beside a line are then offered to it as a return would
+-- (offer_waitlist), so no reserve takes them from the buyers waiting.
+-- The waitlist's values are read only here: a refresh never touches a line.
 --
 -- Returns {"UPDATED"} or {"LOADED", zones, holds}; {"INVALID", reason} when a
 -- zone's counters do not add up (available + held + sold must equal total).
@@ -96,10 +106,13 @@ for z = 0, zones - 1 do
     return {'INVALID', 'zone ' .. ARGV[b] .. ' counters do not add up'}
   end
 end
+local now = now_ms()
+local starts = {}
 for z = 0, zones - 1 do
   local b = i + 1 + z * 9
   local key = p .. 'zone:' .. ARGV[b]
-  redis.call('DEL', key)
+  starts[ARGV[b]] = tonumber(ARGV[b + 8])
+  redis.call('DEL', key, p .. 'wl:' .. ARGV[b], p .. 'wlq:' .. ARGV[b])
   redis.call('HSET', key, 'show', ARGV[b + 1], 'total', ARGV[b + 2],
     'available', ARGV[b + 3], 'held', ARGV[b + 4], 'sold', ARGV[b + 5], 'price', ARGV[b + 6], 'ver', ARGV[b + 7])
   if ARGV[b + 8] ~= '0' then
@@ -137,8 +150,33 @@ for r = 0, records - 1 do
   local b = i + 1 + r * 5
   redis.call('SET', p .. 'idem:' .. ARGV[b] .. ':' .. ARGV[b + 1], ARGV[b + 2] .. '|' .. ARGV[b + 3], 'EX', ARGV[b + 4])
 end
+i = i + 1 + records * 5
+
+local offer_ttl, last, waiting = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+local lines, restored = {}, {}
+for w = 0, waiting - 1 do
+  local b = i + 3 + w * 4
+  local start = starts[ARGV[b]]
+  if start and (start == 0 or now < start) then
+    redis.call('ZADD', p .. 'wl:' .. ARGV[b], ARGV[b + 2], ARGV[b + 1])
+    redis.call('HSET', p .. 'wlq:' .. ARGV[b], ARGV[b + 1], ARGV[b + 3])
+    if not restored[ARGV[b]] then
+      restored[ARGV[b]] = true
+      lines[#lines + 1] = ARGV[b]
+    end
+  end
+end
+if last > tonumber(redis.call('GET', p .. 'wl:seq') or '0') then
+  redis.call('SET', p .. 'wl:seq', ARGV[i + 1])
+end
 
 redis.call('HSET', KEYS[1], unpack(settings))
-redis.call('HSET', KEYS[1], 'loaded', now_ms(), 'live', live)
+redis.call('HSET', KEYS[1], 'loaded', now, 'live', live)
+if tonumber(offer_ttl) > 0 then
+  redis.call('HSET', KEYS[1], 'offer_ttl', offer_ttl)
+end
 pcall(redis.call, 'XGROUP', 'CREATE', KEYS[3], 'relay', '0', 'MKSTREAM')
+for _, zone in ipairs(lines) do
+  offer_waitlist(p, zone, KEYS[3], now, '')
+end
 return {'LOADED', zones, holds}

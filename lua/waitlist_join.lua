@@ -15,11 +15,16 @@
 --   {"NOT_FOUND"}                          the zone belongs to another show
 --   {"SALE_NOT_OPEN", status, start, end, now, show start}  the zone's show has started (ms):
 --                                          nothing of it will be offered (as reserve.lua)
---   {"ALREADY", position, waiting, quantity}  the user is on this waitlist already (any quantity)
+--   {"ALREADY", position, waiting, quantity, seq, now}  the user is on this waitlist already (any
+--                                          quantity), at join sequence seq
 --   {"AVAILABLE", available}               enough seats are available: reserve them instead
 --   {"EXCEEDS_ZONE", total}                more seats than the zone has in all: never served
 --   {"MAX_PER_USER_EXCEEDED", limit, current}  seats held or bought + quantity above the limit
---   {"OK", position, waiting}              joined: position is 1-based, waiting the line's length
+--   {"OK", position, waiting, seq, now}    joined: position is 1-based, waiting the line's length,
+--                                          seq the join's sequence (its score: the line's order)
+-- now is Redis's clock (ms). The caller records the entry in Postgres
+-- (waitlist_entries) with seq, and takes it off again (waitlist_leave.lua
+-- with seq) when it cannot.
 
 local meta = redis.call('HMGET', KEYS[1], 'status', 'sale_start', 'sale_end', 'max_per_user')
 if not meta[1] then
@@ -41,7 +46,8 @@ if zone[3] and now >= tonumber(zone[3]) then
 end
 local rank = redis.call('ZRANK', KEYS[4], ARGV[1])
 if rank then
-  return {'ALREADY', tostring(rank + 1), tostring(redis.call('ZCARD', KEYS[4])), redis.call('HGET', KEYS[5], ARGV[1]) or '0'}
+  return {'ALREADY', tostring(rank + 1), tostring(redis.call('ZCARD', KEYS[4])), redis.call('HGET', KEYS[5], ARGV[1]) or '0',
+    redis.call('ZSCORE', KEYS[4], ARGV[1]), tostring(now)}
 end
 local qty = tonumber(ARGV[3])
 if tonumber(zone[1]) >= qty then
@@ -57,8 +63,9 @@ local mine = tonumber(redis.call('GET', KEYS[3]) or '0')
 if mine + qty > limit then
   return {'MAX_PER_USER_EXCEEDED', tostring(limit), tostring(mine)}
 end
-redis.call('ZADD', KEYS[4], redis.call('INCR', KEYS[6]), ARGV[1])
+local seq = redis.call('INCR', KEYS[6])
+redis.call('ZADD', KEYS[4], seq, ARGV[1])
 redis.call('HSET', KEYS[5], ARGV[1], qty)
 redis.call('HSET', KEYS[1], 'offer_ttl', ARGV[4])
 local waiting = redis.call('ZCARD', KEYS[4])
-return {'OK', tostring(waiting), tostring(waiting)}
+return {'OK', tostring(waiting), tostring(waiting), tostring(seq), tostring(now)}

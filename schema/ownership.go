@@ -27,6 +27,9 @@ var Owners = map[string]string{
 	// its zone counters.
 	"booking_events": "booking",
 	"booking_zones":  "booking",
+	// booking: the durable copy of the zones' waitlists (a rebuild restores
+	// the lines from it).
+	"waitlist_entries": "booking",
 	// payment: money.
 	"payments":               "payment",
 	"payment_webhook_events": "payment",

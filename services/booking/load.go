@@ -22,7 +22,8 @@ type LoadResult struct {
 }
 
 // Load runs load.lua with snap: it writes the whole inventory when the event
-// has none in Redis, and otherwise only refreshes its sale settings.
+// has none in Redis (the zones' waitlists too), and otherwise only
+// refreshes its sale settings.
 func (e *Engine) Load(ctx context.Context, eventID string, snap Snapshot) (LoadResult, error) {
 	k := e.keys(eventID)
 	p := k.Prefix()
@@ -59,6 +60,10 @@ func (e *Engine) Load(ctx context.Context, eventID string, snap Snapshot) (LoadR
 			ttl = 1
 		}
 		args = append(args, h.UserID, h.IdempotencyKey, h.ID, fingerprint(h.ShowID, h.ZoneID, h.Quantity), ttl)
+	}
+	args = append(args, snap.OfferTTL.Milliseconds(), snap.WaitlistSeq, len(snap.Waiting))
+	for _, w := range snap.Waiting {
+		args = append(args, w.ZoneID, w.UserID, w.Seq, w.Quantity)
 	}
 	res, err := e.load.Run(ctx, e.rdb, []string{k.Meta(), k.Expiry(), k.Stream()}, args...).Slice()
 	if err != nil {

@@ -32,7 +32,8 @@ const PersisterGroup = "booking-persister"
 var PersisterTopics = []string{TopicBookingEvents}
 
 // Persister keeps Postgres' bookings and zone counters (booking_zones, the
-// booking service's own) equal to Redis:
+// booking service's own) equal to Redis, and ends the waitlist place of
+// each waitlist offer (waitlist_entries):
 // it consumes booking.events in batches and writes each batch in one
 // transaction, keeping a booking's row only when the event's version is
 // newer and a zone's counters only when the zone version is newer — so
@@ -157,13 +158,22 @@ func (p *Persister) write(ctx context.Context, tx pgx.Tx, order []string, bookin
 	versions := make([]int64, len(order))
 	at := make([]pgtype.Timestamptz, len(order))
 	events := map[string]bool{}
+	var ends []waitlistEnd
 	for i, id := range order {
-		rows[i], versions[i], at[i] = bookings[id].GetBooking(), bookings[id].GetVersion(), tstz(bookings[id].GetOccurredAt())
+		ev := bookings[id]
+		rows[i], versions[i], at[i] = ev.GetBooking(), ev.GetVersion(), tstz(ev.GetOccurredAt())
 		events[rows[i].GetEventId()] = true
+		// A waitlist offer ends the place it took its buyer from (each of
+		// its events says which: the newest of a batch is enough).
+		if seq := ev.GetWaitlistSeq(); seq > 0 && rows[i].GetWaitlistOffer() {
+			ends = append(ends, waitlistEnd{EventID: rows[i].GetEventId(), ZoneID: rows[i].GetZoneId(), UserID: rows[i].GetUserId(),
+				Seq: seq, At: ev.GetOccurredAt().AsTime()})
+		}
 	}
 	var b pgx.Batch
 	b.Queue(lockFences, slices.Sorted(maps.Keys(events)))
 	queueBookings(&b, rows, versions, at)
+	queueEnds(&b, ends)
 	// The zones in one order (sorted): the batches of other partitions,
 	// written at the same time, update the same zones, and updates in map
 	// order deadlocked them (Postgres aborts one after deadlock_timeout).

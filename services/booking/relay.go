@@ -485,6 +485,7 @@ func decodeChange(field func(string) string) (*bookingv1.BookingEvent, error) {
 			Held: int32(i64("zheld")), Sold: int32(i64("zsold"))},
 		ZoneVersion: i64("zver"),
 		OccurredAt:  ts("at"),
+		WaitlistSeq: i64("wlseq"),
 	}, nil
 }
 

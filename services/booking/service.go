@@ -261,6 +261,7 @@ func (s *Service) loadFromPostgres(ctx context.Context, eventID string, loaded b
 	if !loaded && snap.Settings.Status == "draft" {
 		return LoadResult{}, errDraft
 	}
+	snap.OfferTTL = s.cfg.WaitlistOfferTTL
 	res, err := s.eng.Load(ctx, eventID, snap)
 	if err != nil || snap.Settings.Status != "cancelled" {
 		return res, err

@@ -219,6 +219,23 @@ type Snapshot struct {
 	// Keys are idempotency records of recent reservations (so a retry after
 	// a rebuild replays instead of reserving twice).
 	Keys []Hold
+	// Waiting are the zones' waitlists (the entries still waiting, by zone
+	// and join sequence) and WaitlistSeq the event's last join sequence
+	// (ended entries' too); load.lua reads them only when it writes the
+	// whole inventory (a refresh never touches a line). OfferTTL is the
+	// life of a waitlist offer (the caller's setting).
+	Waiting     []WaitingEntry
+	WaitlistSeq int64
+	OfferTTL    time.Duration
+}
+
+// WaitingEntry is a buyer's place on a zone's waitlist as booking's
+// records keep it (waitlist_entries).
+type WaitingEntry struct {
+	ZoneID, UserID string
+	// Seq is the join's sequence in the event: the line's order.
+	Seq      int64
+	Quantity int
 }
 
 // HasBookings reports whether any booking of the event was persisted.
@@ -228,8 +245,8 @@ func (s *Store) HasBookings(ctx context.Context, eventID string) (bool, error) {
 	return ok, dbUnavailable(err)
 }
 
-// Snapshot reads the event's settings, zones, live holds and per-user seat
-// counts in one repeatable-read transaction.
+// Snapshot reads the event's settings, zones, live holds, per-user seat
+// counts and waitlists in one repeatable-read transaction.
 func (s *Store) Snapshot(ctx context.Context, eventID string, keysSince time.Time) (Snapshot, error) {
 	var snap Snapshot
 	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -269,6 +286,9 @@ func (s *Store) Snapshot(ctx context.Context, eventID string, keysSince time.Tim
 			return z, err
 		})
 		if err != nil {
+			return err
+		}
+		if snap.Waiting, snap.WaitlistSeq, err = waiting(ctx, tx, eventID); err != nil {
 			return err
 		}
 		rows, err = tx.Query(ctx, `SELECT `+bookingColumns+`

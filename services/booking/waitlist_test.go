@@ -8,6 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/platform/authn"
@@ -547,5 +552,278 @@ func TestCancelledEventClosesItsWaitlists(t *testing.T) {
 	}
 	if z := m.checkInvariant(f); z["held"] != 0 || z["available"] != 2 {
 		t.Fatalf("zone after the cancellation: %v", z)
+	}
+}
+
+// dropEvent deletes every Redis key of f's event, as a Redis that lost them.
+func (m *mesh) dropEvent(f fixture) {
+	m.t.Helper()
+	ctx := context.Background()
+	keys, err := m.rdb.Keys(ctx, fmt.Sprintf("%s{ev:%s}:*", m.prefix, f.event)).Result()
+	if err != nil || len(keys) == 0 {
+		m.t.Fatalf("the event's keys: %v %v", keys, err)
+	}
+	if err := m.rdb.Del(ctx, keys...).Err(); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
+// loseEvent drops f's event's keys (dropEvent) and waits until a reserve
+// (which finds the inventory gone and starts the fenced rebuild) is
+// answered by the rebuilt inventory.
+func (m *mesh) loseEvent(f fixture, user string) {
+	m.t.Helper()
+	ctx := context.Background()
+	m.dropEvent(f)
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		_, err := m.reserve(ctx, m.booking(false), f, user, 1, fmt.Sprintf("after-loss-%s-%d", user[:8], i))
+		if !errs.Is(err, errs.ServiceUnavailable) {
+			return
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("the event was not rebuilt: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waiting lists f's event's waiting buyers as ListWaitlisted answers them:
+// "<user>:<quantity>@<place>/<line's length>", in line order.
+func (m *mesh) waiting(f fixture) []string {
+	m.t.Helper()
+	res, err := m.booking(false).ListWaitlisted(context.Background(), as(m, "catalog", authn.RoleService,
+		&bookingv1.ListWaitlistedRequest{EventId: f.event}))
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	var out []string
+	for _, b := range res.Msg.GetBuyers() {
+		e := b.GetEntry()
+		out = append(out, fmt.Sprintf("%s:%d@%d/%d", b.GetUserId(), e.GetQuantity(), e.GetPosition(), e.GetWaiting()))
+	}
+	return out
+}
+
+// TestWaitlistSurvivesARebuild: Redis loses a sold-out event whose zone
+// has buyers waiting; after the rebuild from Postgres, exactly the buyers
+// who were waiting wait again, in the same order, each for the same
+// quantity (not the one who left, nor the one offered seats), a new join
+// takes its place behind them, and the next seats that come back go to the
+// head of the line.
+func TestWaitlistSurvivesARebuild(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-booking.waitlist-offer-ttl=5m")
+	f := m.seed(eventOpts{seats: 4, maxPerUser: 4, users: 7})
+	alice, zed, bob, carol, dave, erin, frank := f.users[0], f.users[1], f.users[2], f.users[3], f.users[4], f.users[5], f.users[6]
+	ctx := context.Background()
+	c := m.booking(false)
+	var holds []*bookingv1.Booking
+	for i, u := range []string{alice, zed} {
+		b, err := m.reserve(ctx, c, f, u, 2, fmt.Sprintf("wl-rebuild-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		holds = append(holds, b)
+	}
+	for i, w := range []struct {
+		user string
+		qty  int
+	}{{bob, 2}, {carol, 1}, {dave, 2}, {erin, 1}, {frank, 1}} {
+		if e, err := m.join(f, w.user, w.qty); err != nil || e.GetPosition() != int32(i+1) {
+			t.Fatalf("join %d: %v %v", i, e, err)
+		}
+	}
+	// carol leaves; alice's 2 seats come back and are offered to bob.
+	if _, err := c.LeaveWaitlist(ctx, as(m, carol, authn.RoleUser, &bookingv1.LeaveWaitlistRequest{ZoneId: f.zone})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CancelBooking(ctx, as(m, alice, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: holds[0].GetId()})); err != nil {
+		t.Fatal(err)
+	}
+	offers := m.offers(f)
+	if len(offers) != 1 {
+		t.Fatalf("offers after alice's cancel: %v", offers)
+	}
+	for _, o := range offers {
+		if o["user"] != bob || o["qty"] != "2" {
+			t.Fatalf("offer %v, want bob's for 2", o)
+		}
+	}
+	want := []string{dave + ":2@1/3", erin + ":1@2/3", frank + ":1@3/3"}
+	if got := m.waiting(f); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("before the loss: %v, want %v", got, want)
+	}
+	m.waitReconciled(f, 10*time.Second)
+
+	m.loseEvent(f, zed)
+	if got := m.waiting(f); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the rebuild: %v, want %v", got, want)
+	}
+	for _, u := range []string{bob, carol} {
+		if _, err := c.GetWaitlistEntry(ctx, as(m, u, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: f.zone})); !errs.Is(err, errs.NotFound) {
+			t.Fatalf("%s's place after the rebuild: %v, want NOT_FOUND", u, err)
+		}
+	}
+	if got, err := c.GetWaitlistEntry(ctx, as(m, erin, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: f.zone})); err != nil ||
+		got.Msg.GetEntry().GetPosition() != 2 || got.Msg.GetEntry().GetQuantity() != 1 {
+		t.Fatalf("erin's place after the rebuild: %v %v", got, err)
+	}
+	// A new join goes behind them: the join numbers go on from the old ones.
+	if e, err := m.join(f, carol, 1); err != nil || e.GetPosition() != 4 || e.GetWaiting() != 4 {
+		t.Fatalf("carol joins again after the rebuild: %v %v", e, err)
+	}
+	// zed's 2 seats come back: dave, first in line, is offered them.
+	if _, err := c.CancelBooking(ctx, as(m, zed, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: holds[1].GetId()})); err != nil {
+		t.Fatal(err)
+	}
+	var daves int
+	for _, o := range m.offers(f) {
+		switch {
+		case o["user"] == dave && o["qty"] == "2" && o["status"] == "reserved":
+			daves++
+		case o["user"] != bob:
+			t.Fatalf("an offer to %s after the rebuild: %v", o["user"], o)
+		}
+	}
+	if daves != 1 {
+		t.Fatalf("dave's offers: %v", m.offers(f))
+	}
+	want = []string{erin + ":1@1/3", frank + ":1@2/3", carol + ":1@3/3"}
+	if got := m.waiting(f); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after dave's offer: %v, want %v", got, want)
+	}
+	m.checkInvariant(f)
+	m.waitReconciled(f, 10*time.Second)
+}
+
+// TestWaitlistEndBeforeItsJoinIsRecorded: a place's end and its join reach
+// Postgres in no set order (the persister records an offer's end while the
+// joining call records its join). An offer's end that arrives first stays:
+// the join recorded after it does not put its buyer back in line at the
+// next rebuild, while a later join of the same buyer does.
+func TestWaitlistEndBeforeItsJoinIsRecorded(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{seats: 2, maxPerUser: 2, users: 3})
+	alice, bob, carol := f.users[0], f.users[1], f.users[2]
+	ctx := context.Background()
+	if _, err := m.reserve(ctx, m.booking(false), f, alice, 2, "wl-order-1"); err != nil {
+		t.Fatal(err)
+	}
+	// bob's next join will be number 42; the end of an offer made from
+	// it reaches the persister first (the offer itself expired).
+	if err := m.rdb.Set(ctx, fmt.Sprintf("%s{ev:%s}:wl:seq", m.prefix, f.event), 41, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	id, now := uuid.NewString(), time.Now()
+	offer := &bookingv1.BookingEvent{
+		Booking: &bookingv1.Booking{Id: id, UserId: bob, EventId: f.event, ShowId: f.show, ZoneId: f.zone, Quantity: 1,
+			UnitPrice: "49.90", TotalAmount: "49.90", Currency: "USD", Status: bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED,
+			CancelCause: bookingv1.CancelCause_CANCEL_CAUSE_EXPIRED, IdempotencyKey: "waitlist-" + id, WaitlistOffer: true,
+			ExpiresAt: timestamppb.New(now), CancelledAt: timestamppb.New(now), CreatedAt: timestamppb.New(now.Add(-time.Minute))},
+		Version: 2, Zone: &bookingv1.ZoneAvailability{ZoneId: f.zone, Total: 2}, OccurredAt: timestamppb.New(now), WaitlistSeq: 42,
+	}
+	payload, err := proto.Marshal(offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := newPersister(t, m.pool).Handle(ctx, []*sarama.ConsumerMessage{{Topic: booking.TopicBookingEvents, Key: []byte(id), Value: payload}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{bob, carol} {
+		if _, err := m.join(f, u, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.waitReconciled(f, 10*time.Second)
+	m.loseEvent(f, alice)
+	if got, want := m.waiting(f), []string{carol + ":1@1/1"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the rebuild: %v, want %v (bob's place had ended before his join was recorded)", got, want)
+	}
+	// bob joins again (number 44): that place is his.
+	if e, err := m.join(f, bob, 1); err != nil || e.GetPosition() != 2 {
+		t.Fatalf("bob joins again: %v %v", e, err)
+	}
+	m.waitReconciled(f, 10*time.Second)
+	m.loseEvent(f, alice)
+	if got, want := m.waiting(f), []string{carol + ":1@1/2", bob + ":1@2/2"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the second rebuild: %v, want %v", got, want)
+	}
+}
+
+// TestWaitlistJoinNotRecordedIsTakenBack: a join whose place cannot be
+// recorded in Postgres (here: the event's inventory was fenced for a
+// rebuild after the join's Redis step) answers SERVICE_UNAVAILABLE and
+// leaves no place in Redis that a rebuild would lose; a retry joins.
+func TestWaitlistJoinNotRecordedIsTakenBack(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-target=booking")
+	f := m.seed(eventOpts{seats: 1, maxPerUser: 2, users: 2})
+	alice, bob := f.users[0], f.users[1]
+	ctx := context.Background()
+	if _, err := m.reserve(ctx, m.booking(false), f, alice, 1, "wl-undo-1"); err != nil {
+		t.Fatal(err)
+	}
+	fence := func(at string) {
+		t.Helper()
+		if _, err := m.db.Exec(`UPDATE booking_events SET fenced_at = `+at+` WHERE event_id = $1`, f.event); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fence("now() + interval '1 hour'")
+	if _, err := m.join(f, bob, 1); !errs.Is(err, errs.ServiceUnavailable) {
+		t.Fatalf("a join that cannot be recorded: %v, want SERVICE_UNAVAILABLE", err)
+	}
+	if _, err := m.booking(false).GetWaitlistEntry(ctx, as(m, bob, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: f.zone})); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("bob's place after the refused join: %v, want NOT_FOUND", err)
+	}
+	fence("NULL")
+	if e, err := m.join(f, bob, 1); err != nil || e.GetPosition() != 1 || e.GetWaiting() != 1 {
+		t.Fatalf("bob joins again: %v %v", e, err)
+	}
+}
+
+// TestClosedWaitlistsStayClosedAfterARebuild: a cancelled event's lines
+// wait to be told (ListWaitlisted) across a rebuild of its inventory, but
+// not a deleted account's place; once the catalog closed them, a rebuild
+// brings nobody back.
+func TestClosedWaitlistsStayClosedAfterARebuild(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{seats: 2, maxPerUser: 2, users: 4})
+	alice, bob, carol, dan := f.users[0], f.users[1], f.users[2], f.users[3]
+	ctx := context.Background()
+	c := m.booking(false)
+	if _, err := m.reserve(ctx, c, f, alice, 2, "wl-closed-1"); err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range []string{bob, carol, dan} {
+		if _, err := m.join(f, u, 1+i%2); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, err := c.ForgetUser(ctx, as(m, dan, authn.RoleService, &bookingv1.ForgetUserRequest{UserId: dan})); err != nil || res.Msg.GetWaitlistsLeft() != 1 {
+		t.Fatalf("forgetting dan: %v %v", res, err)
+	}
+	if _, err := m.db.Exec(`UPDATE events SET status = 'cancelled', cancelled_at = now() WHERE id = $1`, f.event); err != nil {
+		t.Fatal(err)
+	}
+	m.load(f)
+	m.waitReconciled(f, 10*time.Second)
+	// Redis loses the cancelled event; the catalog's next load rebuilds it.
+	m.dropEvent(f)
+	m.load(f)
+	if got, want := m.waiting(f), []string{bob + ":1@1/2", carol + ":2@2/2"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("a cancelled event's lines after a rebuild: %v, want %v", got, want)
+	}
+	if _, err := c.CloseWaitlists(ctx, as(m, "catalog", authn.RoleService, &bookingv1.CloseWaitlistsRequest{EventId: f.event})); err != nil {
+		t.Fatal(err)
+	}
+	m.waitReconciled(f, 10*time.Second)
+	m.dropEvent(f)
+	m.load(f)
+	if got := m.waiting(f); len(got) != 0 {
+		t.Fatalf("closed lines after a rebuild: %v, want nobody", got)
 	}
 }

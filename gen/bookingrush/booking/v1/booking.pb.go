@@ -2364,7 +2364,13 @@ type BookingEvent struct {
 	// ZoneVersion increases with every change of the zone's counters.
 	ZoneVersion int64 `protobuf:"varint,4,opt,name=zone_version,json=zoneVersion,proto3" json:"zone_version,omitempty"`
 	// OccurredAt is when the change happened (Redis time).
-	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	OccurredAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	// WaitlistSeq is, on the events of a waitlist offer (Booking.waitlist_offer),
+	// the join sequence of the waitlist entry the offer took its buyer from: the
+	// persister ends that entry's durable record (waitlist_entries), so a rebuild
+	// of the inventory does not put the buyer back in line. 0 otherwise, and on
+	// the events of offers made by scripts older than the field.
+	WaitlistSeq   int64 `protobuf:"varint,6,opt,name=waitlist_seq,json=waitlistSeq,proto3" json:"waitlist_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2432,6 +2438,13 @@ func (x *BookingEvent) GetOccurredAt() *timestamppb.Timestamp {
 		return x.OccurredAt
 	}
 	return nil
+}
+
+func (x *BookingEvent) GetWaitlistSeq() int64 {
+	if x != nil {
+		return x.WaitlistSeq
+	}
+	return 0
 }
 
 var File_bookingrush_booking_v1_booking_proto protoreflect.FileDescriptor
@@ -2587,14 +2600,15 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\x05entry\x18\x01 \x01(\v2%.bookingrush.booking.v1.WaitlistEntryR\x05entry\"<\n" +
 	"\x14LeaveWaitlistRequest\x12$\n" +
 	"\azone_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06zoneId\"\x17\n" +
-	"\x15LeaveWaitlistResponse\"\x81\x02\n" +
+	"\x15LeaveWaitlistResponse\"\xa4\x02\n" +
 	"\fBookingEvent\x129\n" +
 	"\abooking\x18\x01 \x01(\v2\x1f.bookingrush.booking.v1.BookingR\abooking\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12<\n" +
 	"\x04zone\x18\x03 \x01(\v2(.bookingrush.booking.v1.ZoneAvailabilityR\x04zone\x12!\n" +
 	"\fzone_version\x18\x04 \x01(\x03R\vzoneVersion\x12;\n" +
 	"\voccurred_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"occurredAt*\xc1\x01\n" +
+	"occurredAt\x12!\n" +
+	"\fwaitlist_seq\x18\x06 \x01(\x03R\vwaitlistSeq*\xc1\x01\n" +
 	"\rBookingStatus\x12\x1e\n" +
 	"\x1aBOOKING_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17BOOKING_STATUS_RESERVED\x10\x01\x12\x1c\n" +

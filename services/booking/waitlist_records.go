@@ -1,0 +1,211 @@
+package booking
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The waitlists' durable copy (waitlist_entries): one row per buyer and
+// zone, at the buyer's latest join sequence (seq, the entry's score in
+// Redis: the line's order), waiting or ended. Redis decides; these rows
+// follow it, so that a rebuild of the inventory (load.lua) writes every
+// line back as it was. A join's row and its end are written by different
+// callers (the joining call; the leave, the close, the account's deletion,
+// or the persister for an offer) in no set order, so every write moves a
+// row forward by seq only: a join is kept over an older seq, an end ends
+// the rows up to its seq and is written even without a row (a tombstone),
+// so the join's row arriving after its end stays ended.
+
+// waitlistEnd is the end of a buyer's place on a zone's waitlist: no join
+// of the buyer to the zone up to join sequence Seq is waiting any more. At
+// is when it ended, by Redis's clock.
+type waitlistEnd struct {
+	EventID, ZoneID, UserID string
+	Seq                     int64
+	At                      time.Time
+}
+
+// closedLines are the places a close took off zones' waitlists (at, by
+// Redis's clock): a cancelled event's lines, or a started show's.
+type closedLines struct {
+	eventID string
+	zones   []string
+	ends    []waitlistEnd
+	at      time.Time
+}
+
+const (
+	// recordJoin writes a join's row; a row of a later join, or of this
+	// one ended already (its end arrived first), stays.
+	recordJoin = `
+INSERT INTO waitlist_entries (event_id, zone_id, user_id, seq, quantity, joined_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (event_id, zone_id, user_id) DO UPDATE
+   SET seq = excluded.seq, quantity = excluded.quantity, joined_at = excluded.joined_at, ended_at = NULL
+ WHERE waitlist_entries.seq < excluded.seq`
+
+	// recordEnds ends places (arrays: event, zone, user, seq, when): the
+	// row of that join or of an older one ends, a later join's stays, and
+	// a place without a row gets one, ended. As the persister's bookings,
+	// an end stamped at or before its event's fence is left out: it
+	// belongs to a Redis state the rebuild replaced.
+	recordEnds = `
+INSERT INTO waitlist_entries (event_id, zone_id, user_id, seq, quantity, ended_at)
+SELECT e, z, u, s, 0, at
+  FROM unnest($1::text[]::uuid[], $2::text[]::uuid[], $3::text[]::uuid[], $4::bigint[], $5::timestamptz[]) AS w(e, z, u, s, at)
+ WHERE NOT EXISTS (SELECT 1 FROM booking_events b WHERE b.event_id = w.e AND b.fenced_at >= w.at)
+ON CONFLICT (event_id, zone_id, user_id) DO UPDATE SET seq = excluded.seq, ended_at = excluded.ended_at
+ WHERE waitlist_entries.seq < excluded.seq OR (waitlist_entries.seq = excluded.seq AND waitlist_entries.ended_at IS NULL)`
+
+	// fencedSince answers whether an event of the arrays (event, when) was
+	// fenced at or after its time.
+	fencedSince = `
+SELECT EXISTS (SELECT 1 FROM unnest($1::text[]::uuid[], $2::timestamptz[]) AS f(e, at)
+                 JOIN booking_events b ON b.event_id = f.e WHERE b.fenced_at >= f.at)`
+)
+
+// queueEnds queues the ends (recordEnds), one per buyer and zone (the
+// latest), in one order: the persister's partitions end rows at the same
+// time, and rows locked in different orders deadlock.
+func queueEnds(b *pgx.Batch, ends []waitlistEnd) {
+	if len(ends) == 0 {
+		return
+	}
+	ends = slices.Clone(ends)
+	slices.SortFunc(ends, func(x, y waitlistEnd) int {
+		return cmp.Or(cmp.Compare(x.EventID, y.EventID), cmp.Compare(x.ZoneID, y.ZoneID), cmp.Compare(x.UserID, y.UserID),
+			cmp.Compare(y.Seq, x.Seq))
+	})
+	// One row may not be changed twice by one statement: the first of each
+	// place (its latest join) ends the older ones too.
+	ends = slices.CompactFunc(ends, func(x, y waitlistEnd) bool {
+		return x.EventID == y.EventID && x.ZoneID == y.ZoneID && x.UserID == y.UserID
+	})
+	n := len(ends)
+	events, zones, users, seqs, at := make([]string, n), make([]string, n), make([]string, n), make([]int64, n), make([]time.Time, n)
+	for i, e := range ends {
+		events[i], zones[i], users[i], seqs[i], at[i] = e.EventID, e.ZoneID, e.UserID, e.Seq, e.At
+	}
+	b.Queue(recordEnds, events, zones, users, seqs, at)
+}
+
+// errFencedOut means a waitlist change happened in a Redis state that an
+// event's rebuild replaced after: it is not recorded (the rebuilt line
+// does not have it either), and the caller answers "retry".
+var errFencedOut = errors.New("the event's inventory was rebuilt after this change")
+
+// recordWaitlist runs write in a transaction that holds the shared side of
+// the fence lock of each event of at (event -> the Redis time of the change
+// it records), as the persister does: a rebuild's fence waits for it, so
+// what it writes is in the rebuild's snapshot, or it sees the fence and
+// writes nothing (errFencedOut).
+func (s *Store) recordWaitlist(ctx context.Context, at map[string]time.Time, write func(*pgx.Batch)) error {
+	events := slices.Sorted(maps.Keys(at))
+	times := make([]time.Time, len(events))
+	for i, ev := range events {
+		times[i] = at[ev]
+	}
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var fenced bool
+		var b pgx.Batch
+		b.Queue(lockFences, events)
+		b.Queue(fencedSince, events, times).QueryRow(func(r pgx.Row) error { return r.Scan(&fenced) })
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return err
+		}
+		if fenced {
+			return errFencedOut
+		}
+		var w pgx.Batch
+		write(&w)
+		return tx.SendBatch(ctx, &w).Close()
+	})
+	if errors.Is(err, errFencedOut) {
+		return errRebuilding
+	}
+	return dbUnavailable(err)
+}
+
+// recordJoined makes a join durable: the row of the user's place on the
+// zone's waitlist, at join sequence seq for quantity seats, joined at at
+// (Redis's clock).
+func (s *Store) recordJoined(ctx context.Context, eventID, zoneID, userID string, seq int64, quantity int, at time.Time) error {
+	return s.recordWaitlist(ctx, map[string]time.Time{eventID: at}, func(b *pgx.Batch) {
+		b.Queue(recordJoin, eventID, zoneID, userID, seq, quantity, at)
+	})
+}
+
+// recordEnded ends places (each event's ended by one Redis step).
+func (s *Store) recordEnded(ctx context.Context, ends []waitlistEnd) error {
+	if len(ends) == 0 {
+		return nil
+	}
+	return s.recordWaitlist(ctx, endedAt(ends), func(b *pgx.Batch) { queueEnds(b, ends) })
+}
+
+// endedAt maps each event of ends to when its places ended.
+func endedAt(ends []waitlistEnd) map[string]time.Time {
+	at := make(map[string]time.Time, 1)
+	for _, e := range ends {
+		at[e.EventID] = e.At
+	}
+	return at
+}
+
+// recordClosed ends the places a close took off the lines, and every other
+// row of those zones still waiting (the rows a failed earlier close left:
+// a line once closed never comes back).
+func (s *Store) recordClosed(ctx context.Context, c closedLines) error {
+	return s.recordWaitlist(ctx, map[string]time.Time{c.eventID: c.at}, func(b *pgx.Batch) {
+		queueEnds(b, c.ends)
+		b.Queue(`UPDATE waitlist_entries SET ended_at = $3
+			WHERE event_id = $1 AND zone_id::text = ANY($2::text[]) AND ended_at IS NULL`, c.eventID, c.zones, c.at)
+	})
+}
+
+// recordForgotten ends the places a deleted account was taken off (ends,
+// of any events), and every other row of the account still waiting: a
+// line of an event no longer on sale (forget_user.lua leaves those in
+// Redis, where nothing is offered) must not come back with a rebuild.
+func (s *Store) recordForgotten(ctx context.Context, userID string, ends []waitlistEnd) error {
+	return s.recordWaitlist(ctx, endedAt(ends), func(b *pgx.Batch) {
+		queueEnds(b, ends)
+		b.Queue(`UPDATE waitlist_entries SET ended_at = now() WHERE user_id = $1 AND ended_at IS NULL`, userID)
+	})
+}
+
+// recordLeftUnloaded ends the user's place on a zone's waitlist of an
+// event that has no inventory in Redis and none coming (not on sale): no
+// line holds it there, and none may bring it back.
+func (s *Store) recordLeftUnloaded(ctx context.Context, eventID, zoneID, userID string) error {
+	_, err := s.db.Exec(ctx, `UPDATE waitlist_entries SET ended_at = now()
+		WHERE event_id = $1 AND zone_id = $2 AND user_id = $3 AND ended_at IS NULL`, eventID, zoneID, userID)
+	return dbUnavailable(err)
+}
+
+// waiting reads the event's waitlist entries still waiting, by zone and
+// join sequence, and the event's last join sequence (of every row, ended
+// ones too: a rebuilt line's joins go on after them).
+func waiting(ctx context.Context, tx pgx.Tx, eventID string) ([]WaitingEntry, int64, error) {
+	var last int64
+	if err := tx.QueryRow(ctx, `SELECT COALESCE(max(seq), 0) FROM waitlist_entries WHERE event_id = $1`, eventID).Scan(&last); err != nil {
+		return nil, 0, err
+	}
+	rows, err := tx.Query(ctx, `SELECT zone_id::text, user_id::text, seq, quantity FROM waitlist_entries
+		WHERE event_id = $1 AND ended_at IS NULL ORDER BY zone_id, seq`, eventID)
+	if err != nil {
+		return nil, 0, err
+	}
+	entries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (WaitingEntry, error) {
+		var w WaitingEntry
+		err := r.Scan(&w.ZoneID, &w.UserID, &w.Seq, &w.Quantity)
+		return w, err
+	})
+	return entries, last, err
+}
