@@ -28,7 +28,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"cause"}),
 		reconciler: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "payment_reconciler_actions_total",
-			Help: "What the payment reconciler did: settled (booking seen confirmed), confirmed, refunded, refund_finished, intent_succeeded, intent_failed, intent_abandoned, missed_event (a provider event no webhook brought, applied), failed (an action that will be retried).",
+			Help: "What the payment reconciler did: settled (booking seen confirmed), confirmed, refunded, refund_finished, intent_succeeded, intent_failed, intent_abandoned, intent_open (a stale payment's intent still open while its hold lives: left to its buyer), missed_event (a provider event no webhook brought, applied), failed (an action that will be retried).",
 		}, []string{"action"}),
 		unsettled: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "payment_unsettled_payments",
@@ -42,7 +42,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	// Every series exists from the start, at 0: an increase() over the
 	// first action, and a dashboard of a quiet day, see 0 rather than no data.
-	for _, a := range []string{"settled", "confirmed", "refunded", "refund_finished", "intent_succeeded", "intent_failed", "intent_abandoned", "missed_event", "failed"} {
+	for _, a := range []string{"settled", "confirmed", "refunded", "refund_finished", "intent_succeeded", "intent_failed", "intent_abandoned", actionIntentOpen, "missed_event", "failed"} {
 		m.reconciler.WithLabelValues(a)
 	}
 	for _, s := range []string{"unconfirmed", "refund_pending"} {

@@ -57,8 +57,12 @@ type Config struct {
 	// a saga's life (saga.timeout).
 	ReconcileGrace time.Duration `yaml:"reconcile_grace"`
 	// StaleAfter is when a pending or processing payment is asked of the
-	// provider (its webhook may be lost); longer than booking.hold-ttl, so
-	// a buyer who is still paying is not cut off.
+	// provider (its webhook may be lost). An intent still open then is
+	// cancelled only once the hold it pays for expired too (the expiry the
+	// booking service gave at the payment's creation: a waitlist offer
+	// lives booking.waitlist-offer-ttl, longer than this), so a buyer who
+	// is still paying a live hold is not cut off; it is asked again
+	// StaleAfter later, or when the hold expires.
 	StaleAfter time.Duration `yaml:"stale_after"`
 	// EventLag is how long after the provider created an event the
 	// reconciler lists it, in case no webhook brought it (a younger one's
@@ -75,7 +79,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.IntVar(&c.OutboxBatch, "payment.outbox-batch", 100, "most outbox events relayed to Kafka at once")
 	f.DurationVar(&c.ReconcileInterval, "payment.reconcile-interval", 30*time.Second, "how often the reconciler settles payments left open")
 	f.DurationVar(&c.ReconcileGrace, "payment.reconcile-grace", 2*time.Minute, "how long a succeeded payment waits for its confirmation before the reconciler settles it (longer than saga.timeout)")
-	f.DurationVar(&c.StaleAfter, "payment.stale-after", 15*time.Minute, "age at which a pending or processing payment is asked of the provider (longer than booking.hold-ttl)")
+	f.DurationVar(&c.StaleAfter, "payment.stale-after", 15*time.Minute, "age at which a pending or processing payment is asked of the provider, in case its webhook was lost; an intent still open is cancelled only once the hold it pays for expired too (a waitlist offer's lives booking.waitlist-offer-ttl), and asked again this much later or when the hold expires")
 	f.DurationVar(&c.EventLag, "payment.event-lag", time.Minute, "how long after the provider created an event the reconciler lists it, in case no webhook brought it")
 }
 

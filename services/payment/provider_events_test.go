@@ -55,10 +55,11 @@ func TestFutureSignatureBehindASecondTimestamp(t *testing.T) {
 	}
 }
 
-// sendChargeEvent sends a signed Stripe event whose object is a charge (or
-// a dispute) of the PaymentIntent pi, as Stripe sends for money movements
-// nobody in Booking Rush started (a refund made in the dashboard, a dispute).
-func (e *env) sendChargeEvent(t *testing.T, typ string, object map[string]any) {
+// sendEvent sends a signed Stripe event of type typ with object: a charge
+// (or a dispute) of a PaymentIntent, as Stripe sends for money movements
+// nobody in Booking Rush started (a refund made in the dashboard, a
+// dispute), or a PaymentIntent (sendIntentEvent).
+func (e *env) sendEvent(t *testing.T, typ string, object map[string]any) {
 	t.Helper()
 	payload, _ := json.Marshal(map[string]any{
 		"id": "evt_" + uuid.NewString(), "object": "event", "type": typ, "api_version": "2020-08-27", "created": time.Now().Unix(),
@@ -121,7 +122,7 @@ func TestChargeRefundedInFullByHandEndsThePurchase(t *testing.T) {
 		}
 	}()
 
-	e.sendChargeEvent(t, "charge.refunded", refundedInFull(p))
+	e.sendEvent(t, "charge.refunded", refundedInFull(p))
 	e.expectPurchaseEnded(t, s, buyer, b, p)
 }
 
@@ -143,7 +144,7 @@ func TestDisputeLostEndsThePurchase(t *testing.T) {
 		}
 	}()
 
-	e.sendChargeEvent(t, "charge.dispute.closed", map[string]any{
+	e.sendEvent(t, "charge.dispute.closed", map[string]any{
 		"id": "dp_1", "object": "dispute", "amount": standInCharge, "currency": "usd", "status": "lost",
 		"charge": "ch_1", "payment_intent": p.GetProviderReference(),
 	})
@@ -170,7 +171,7 @@ func TestChargeRefundedBeforeItsSuccessWebhook(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := res.Msg.GetPayment()
-	e.sendChargeEvent(t, "charge.refunded", refundedInFull(p))
+	e.sendEvent(t, "charge.refunded", refundedInFull(p))
 	payload, sig := signed("evt_"+uuid.NewString(), "payment_intent.succeeded", p.GetProviderReference(), p.GetId(), webhookSecret, time.Now())
 	req := connect.NewRequest(&paymentv1.HandleStripeWebhookRequest{Body: &httpbody.HttpBody{ContentType: "application/json", Data: payload}})
 	req.Header().Set("Stripe-Signature", sig)
@@ -200,11 +201,11 @@ func TestChargeRefundedThatIsNotTheWholeCharge(t *testing.T) {
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
 	buyer := s.Users[0]
 	b, p := e.paidThroughStandIn(t, s, buyer)
-	e.sendChargeEvent(t, "charge.refunded", map[string]any{
+	e.sendEvent(t, "charge.refunded", map[string]any{
 		"id": "ch_1", "object": "charge", "amount": standInCharge, "amount_refunded": 1200, "refunded": false,
 		"payment_intent": p.GetProviderReference(), "metadata": map[string]string{"payment_id": p.GetId()},
 	})
-	e.sendChargeEvent(t, "charge.dispute.closed", map[string]any{
+	e.sendEvent(t, "charge.dispute.closed", map[string]any{
 		"id": "dp_1", "object": "dispute", "amount": standInCharge, "status": "won", "payment_intent": p.GetProviderReference(),
 	})
 	time.Sleep(time.Second)
@@ -215,7 +216,7 @@ func TestChargeRefundedThatIsNotTheWholeCharge(t *testing.T) {
 		t.Fatalf("payment %v", got)
 	}
 	// A full charge.refunded of another intent naming our payment: not ours.
-	e.sendChargeEvent(t, "charge.refunded", map[string]any{
+	e.sendEvent(t, "charge.refunded", map[string]any{
 		"id": "ch_x", "object": "charge", "amount": standInCharge, "amount_refunded": standInCharge, "refunded": true,
 		"payment_intent": "pi_someone_else", "metadata": map[string]string{"payment_id": p.GetId()},
 	})

@@ -33,7 +33,10 @@ import (
 //   - a pending or processing payment older than payment.stale-after (its
 //     webhook lost) is asked of the provider: its outcome is applied as the
 //     webhook would have, and an intent nobody finished is cancelled and
-//     marked failed;
+//     marked failed once the hold it pays for expired (until then its buyer
+//     may still be finishing it, in their bank's 3-D Secure step: a
+//     waitlist offer's hold outlives stale-after), asked again stale-after
+//     later or when the hold expires, whichever comes first;
 //   - the provider's events of the handled types are listed,
 //     payment.event-lag behind, and each one no webhook brought is applied as its webhook
 //     would have been (missedEvents): money returned by hand or by a
@@ -196,19 +199,31 @@ func (r *Reconciler) settleOne(ctx context.Context, p Payment) (string, error) {
 }
 
 // staleIntents asks the provider what became of payments still pending or
-// processing after payment.stale-after.
+// processing after payment.stale-after; one whose intent was found open
+// while its hold lived is asked again stale-after later, or once the hold
+// expired.
 func (r *Reconciler) staleIntents(ctx context.Context, deadline time.Time) error {
-	return r.each(ctx, deadline, `status IN ('pending', 'processing') AND created_at < now() - make_interval(secs => $1)`,
+	return r.each(ctx, deadline, `status IN ('pending', 'processing') AND created_at < now() - make_interval(secs => $1)
+			AND (intent_open_at IS NULL OR intent_open_at < now() - make_interval(secs => $1) OR hold_expires_at <= now())`,
 		`created_at`, []any{r.cfg.StaleAfter.Seconds()}, func(p Payment) string {
 			action, err := r.resolveIntent(ctx, p)
 			if err != nil {
 				r.log.Warn("stale payment not resolved yet", zap.String("payment", p.ID), zap.Error(err))
 				return "failed"
 			}
+			if action == actionIntentOpen {
+				r.log.Info("stale payment's intent still open while its hold lives; left to its buyer", zap.String("payment", p.ID),
+					zap.Time("hold_expires_at", p.HoldExpiresAt))
+				return action
+			}
 			r.log.Info("stale payment resolved", zap.String("payment", p.ID), zap.String("action", action))
 			return action
 		})
 }
+
+// actionIntentOpen is the reconciler's action for a stale payment whose
+// intent is open while its hold lives: left to its buyer.
+const actionIntentOpen = "intent_open"
 
 // findLag is how long after payment.stale-after the reconciler keeps asking
 // the provider for the intent of a payment without one (Stripe's search
@@ -246,6 +261,13 @@ func (r *Reconciler) resolveIntent(ctx context.Context, p Payment) (string, erro
 		case OutcomeFailed:
 			ev.Outcome, ev.FailureReason, action = OutcomeFailed, st.FailureReason, "intent_failed"
 		default:
+			// Nobody finished it yet. While the hold lives its buyer may
+			// still be paying (in their bank's 3-D Secure step): a hold may
+			// outlive stale-after (a waitlist offer's does), and the payment
+			// service cannot know its TTL, only the expiry it was told.
+			if open, err := r.svc.store.KeepOpen(ctx, p.ID); err != nil || open {
+				return actionIntentOpen, err
+			}
 			// Nobody finished it in time: make sure nobody can any more.
 			if err := r.svc.provider.Cancel(ctx, p.ProviderRef); err != nil {
 				return "", err

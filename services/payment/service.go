@@ -110,6 +110,9 @@ func (s *Service) create(ctx context.Context, p *authn.Principal, bookingID, met
 	if pay.Currency == "" {
 		pay.Currency = "USD"
 	}
+	if exp := b.GetExpiresAt(); exp != nil {
+		pay.HoldExpiresAt = exp.AsTime()
+	}
 	if err := checkMethod(s.provider, method); err != nil {
 		return Payment{}, false, err
 	}

@@ -41,6 +41,10 @@ type Payment struct {
 	// failed while another payment paid its booking (lateCharge): refunded
 	// in full, never the booking's charge.
 	Duplicate bool
+	// HoldExpiresAt is when the hold it pays for expires, as the booking
+	// service said at its creation (zero for payments from before it was
+	// kept): the reconciler leaves an open intent to its buyer until then.
+	HoldExpiresAt time.Time
 }
 
 // Payment statuses, as stored.
@@ -63,14 +67,14 @@ const paymentColumns = `id::text, booking_id::text, user_id::text, (amount * 100
 	currency, status, provider, COALESCE(payment_method, ''), COALESCE(provider_payment_id, ''), COALESCE(failed_reason, ''),
 	COALESCE(refunded_at, 'epoch'), created_at, updated_at, COALESCE(idempotency_key, ''), COALESCE(refund_percent, -1),
 	COALESCE(refund_cause, ''), COALESCE(refund_reason, ''), COALESCE(refund_requested_at, 'epoch'),
-	COALESCE(succeeded_at, 'epoch'), COALESCE(settled_at, 'epoch'), duplicate_charge`
+	COALESCE(succeeded_at, 'epoch'), COALESCE(settled_at, 'epoch'), duplicate_charge, COALESCE(hold_expires_at, 'epoch')`
 
 func scanPayment(row pgx.Row) (Payment, error) {
 	var p Payment
 	err := row.Scan(&p.ID, &p.BookingID, &p.UserID, &p.AmountCents, &p.RefundedCents, &p.Currency, &p.Status, &p.Provider,
 		&p.Method, &p.ProviderRef, &p.FailedReason, &p.RefundedAt, &p.CreatedAt, &p.UpdatedAt, &p.IdempotencyKey,
-		&p.RefundPercent, &p.RefundCause, &p.RefundReason, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt, &p.Duplicate)
-	for _, t := range []*time.Time{&p.RefundedAt, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt} {
+		&p.RefundPercent, &p.RefundCause, &p.RefundReason, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt, &p.Duplicate, &p.HoldExpiresAt)
+	for _, t := range []*time.Time{&p.RefundedAt, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt, &p.HoldExpiresAt} {
 		if t.Unix() == 0 {
 			*t = time.Time{}
 		}
@@ -86,9 +90,14 @@ var errKeyUsed = errors.New("idempotency key used")
 // not fail answers CONFLICT naming it (one charge per booking); a key the
 // payer used already is errKeyUsed.
 func (s *Store) Insert(ctx context.Context, p Payment) error {
-	_, err := s.db.Exec(ctx, `INSERT INTO payments (id, booking_id, user_id, amount, currency, status, provider, payment_method, idempotency_key, event_id)
-		VALUES ($1, $2, $3, $4::numeric / 100, $5, 'pending', $6, $7, NULLIF($8, ''), NULLIF($9, '')::uuid)`,
-		p.ID, p.BookingID, p.UserID, p.AmountCents, p.Currency, p.Provider, p.Method, p.IdempotencyKey, p.EventID)
+	var holdExpires *time.Time
+	if !p.HoldExpiresAt.IsZero() {
+		holdExpires = &p.HoldExpiresAt
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO payments (id, booking_id, user_id, amount, currency, status, provider, payment_method, idempotency_key, event_id,
+			hold_expires_at)
+		VALUES ($1, $2, $3, $4::numeric / 100, $5, 'pending', $6, $7, NULLIF($8, ''), NULLIF($9, '')::uuid, $10)`,
+		p.ID, p.BookingID, p.UserID, p.AmountCents, p.Currency, p.Provider, p.Method, p.IdempotencyKey, p.EventID, holdExpires)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" && p.IdempotencyKey != "" {
 		// Whichever unique index refused the row first, a payment made
@@ -109,6 +118,20 @@ func (s *Store) SetIntent(ctx context.Context, id, providerRef, status string) e
 	_, err := s.db.Exec(ctx, `UPDATE payments SET provider_payment_id = COALESCE(provider_payment_id, $2),
 		status = CASE WHEN status = 'pending' THEN $3 ELSE status END WHERE id = $1`, id, providerRef, status)
 	return dbErr(err)
+}
+
+// KeepOpen records that the reconciler found the payment's intent still
+// open at the provider while its hold lives (by Postgres' clock, the one
+// the reconciler's selection reads), and answers whether it did: false
+// when the hold expired, or its expiry is unknown (a payment from before
+// it was kept).
+func (s *Store) KeepOpen(ctx context.Context, id string) (bool, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE payments SET intent_open_at = now()
+		WHERE id = $1 AND status IN ('pending', 'processing') AND hold_expires_at > now()`, id)
+	if err != nil {
+		return false, dbErr(err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // Fail marks a payment the provider refused at creation.

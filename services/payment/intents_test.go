@@ -1,0 +1,77 @@
+package payment_test
+
+import (
+	"maps"
+	"testing"
+	"time"
+
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/services/testkit"
+)
+
+// sendIntentEvent sends a signed Stripe event of type typ about payment p's
+// PaymentIntent, whose object has the fields of intent besides its id, the
+// object name and our metadata.
+func (e *env) sendIntentEvent(t *testing.T, typ string, p *paymentv1.Payment, intent map[string]any) {
+	t.Helper()
+	object := map[string]any{"id": p.GetProviderReference(), "object": "payment_intent", "metadata": map[string]string{"payment_id": p.GetId()}}
+	maps.Copy(object, intent)
+	e.sendEvent(t, typ, object)
+}
+
+// TestAnOpenIntentLivesAsLongAsItsHold: a hold that lives longer than
+// payment.stale-after (a waitlist offer lives booking.waitlist-offer-ttl, 30
+// minutes, against 15; or a hold-ttl set above it) is paid by a buyer who
+// is still in their bank's 3-D Secure step when stale-after has passed. The
+// reconciler asked the provider, found the intent open and cancelled it,
+// recording the payment failed: the buyer was cut off while their hold
+// lived. An open intent is cancelled once its hold expired, not before.
+func TestAnOpenIntentLivesAsLongAsItsHold(t *testing.T) {
+	t.Parallel()
+	stripe := newCrashStripe(t)
+	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stripe.URL,
+		"-payment.reconcile-interval=200ms", "-payment.stale-after=1s", "-booking.hold-ttl=8s")
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4})
+	buyer := s.Users[0]
+	paying, abandoned := e.Reserve(t, s, buyer, 1), e.Reserve(t, s, buyer, 1)
+	var pays []*paymentv1.Payment
+	for _, b := range []*bookingv1.Booking{paying, abandoned} {
+		p, err := e.pay(t, buyer, b.GetId(), "card")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pays = append(pays, p)
+	}
+
+	time.Sleep(3 * time.Second) // stale-after passed 2 s ago (10 passes); the holds live 5 s more
+	for _, p := range pays {
+		got := e.getPayment(t, buyer, p.GetId())
+		if st, _ := stripe.state(p.GetProviderReference()); st != "requires_payment_method" || got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_PENDING {
+			t.Fatalf("a payment whose hold lives, stale-after past: intent %q at the provider, payment %v (%q): the buyer is cut off",
+				st, got.GetStatus(), got.GetFailedReason())
+		}
+	}
+	// The buyer finishes 3-D Secure in time: paid and confirmed.
+	stripe.mu.Lock()
+	stripe.intents[pays[0].GetProviderReference()] = "succeeded"
+	stripe.mu.Unlock()
+	e.sendIntentEvent(t, "payment_intent.succeeded", pays[0], map[string]any{"status": "succeeded"})
+	e.waitBooking(t, buyer, paying.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
+
+	// Nobody finished the other one: once its hold expired, its intent is
+	// cancelled and the payment failed.
+	got := e.waitPayment(t, buyer, pays[1].GetId(), paymentv1.PaymentStatus_PAYMENT_STATUS_FAILED, 20*time.Second)
+	if st, _ := stripe.state(pays[1].GetProviderReference()); st != "canceled" {
+		t.Fatalf("the abandoned payment failed (%q) but its intent is %q at the provider", got.GetFailedReason(), st)
+	}
+	if e.Booking(t, buyer, abandoned.GetId()).GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED {
+		t.Fatalf("the abandoned payment failed before its hold expired")
+	}
+	testkit.Eventually(t, 15*time.Second, "sagas done", func() bool {
+		return e.Count(t, `SELECT count(*) FROM sagas WHERE status NOT IN ('completed', 'compensated')`) == 0
+	})
+	if r := e.AuditMoney(t, e.prefix); r.Confirmed != 1 || len(r.Violations) != 0 {
+		t.Fatalf("money audit %v", r)
+	}
+}
