@@ -75,3 +75,52 @@ func TestAnOpenIntentLivesAsLongAsItsHold(t *testing.T) {
 		t.Fatalf("money audit %v", r)
 	}
 }
+
+// TestIntentCancelledAtTheProvider: a PaymentIntent cancelled at Stripe
+// (in the dashboard, by the buyer's bank flow, or by Stripe) can never be
+// paid; Stripe says so with payment_intent.canceled. That event was
+// ignored: the payment stayed pending until payment.stale-after (longer
+// than the hold), and meanwhile its buyer could not pay the hold another
+// way ("this booking already has a payment"), so they lost the seats. The
+// payment fails with the cancellation's reason, and the buyer pays again.
+func TestIntentCancelledAtTheProvider(t *testing.T) {
+	t.Parallel()
+	stripe := newCrashStripe(t)
+	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stripe.URL)
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4})
+	buyer := s.Users[0]
+	b := e.Reserve(t, s, buyer, 2)
+	first, err := e.pay(t, buyer, b.GetId(), "card")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stripe.mu.Lock()
+	stripe.intents[first.GetProviderReference()] = "canceled"
+	stripe.mu.Unlock()
+	e.sendIntentEvent(t, "payment_intent.canceled", first, map[string]any{"status": "canceled", "cancellation_reason": "requested_by_customer"})
+
+	got := e.getPayment(t, buyer, first.GetId())
+	if got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_FAILED || got.GetFailedReason() != "the payment was cancelled (requested_by_customer)" {
+		t.Fatalf("payment after its intent was cancelled at the provider: %v (%q), want failed, saying why", got.GetStatus(), got.GetFailedReason())
+	}
+	second, err := e.pay(t, buyer, b.GetId(), "card")
+	if err != nil {
+		t.Fatalf("paying the hold again after the cancelled intent: %v", err)
+	}
+	stripe.mu.Lock()
+	stripe.intents[second.GetProviderReference()] = "succeeded"
+	stripe.mu.Unlock()
+	e.sendIntentEvent(t, "payment_intent.succeeded", second, map[string]any{"status": "succeeded"})
+	e.waitBooking(t, buyer, b.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
+	// A second delivery changes nothing.
+	e.sendIntentEvent(t, "payment_intent.canceled", first, map[string]any{"status": "canceled", "cancellation_reason": "requested_by_customer"})
+	if got := e.getPayment(t, buyer, second.GetId()); got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED {
+		t.Fatalf("the payment that paid the hold: %v", got.GetStatus())
+	}
+	testkit.Eventually(t, 15*time.Second, "sagas done", func() bool {
+		return e.Count(t, `SELECT count(*) FROM sagas WHERE status NOT IN ('completed', 'compensated')`) == 0
+	})
+	if r := e.AuditMoney(t, e.prefix); r.Confirmed != 1 || len(r.Violations) != 0 {
+		t.Fatalf("money audit %v", r)
+	}
+}

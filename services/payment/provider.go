@@ -160,6 +160,7 @@ var ErrBadSignature = errors.New("webhook signature does not verify")
 const (
 	eventSucceeded     = "payment_intent.succeeded"
 	eventFailed        = "payment_intent.payment_failed"
+	eventCanceled      = "payment_intent.canceled"
 	eventChargeRefund  = "charge.refunded"
 	eventDisputeClosed = "charge.dispute.closed"
 )
@@ -167,7 +168,7 @@ const (
 // HandledEventTypes are the provider event types this service acts on: the
 // ones its Stripe webhook endpoint must subscribe to, and the ones the
 // reconciler lists to catch a webhook that never arrived.
-var HandledEventTypes = []string{eventSucceeded, eventFailed, eventChargeRefund, eventDisputeClosed}
+var HandledEventTypes = []string{eventSucceeded, eventFailed, eventCanceled, eventChargeRefund, eventDisputeClosed}
 
 // verifyStripeEvent checks a Stripe-Signature header ("t=<unix>,v1=<hex
 // hmac-sha256 of "<t>.<payload>">") with the endpoint secret and decodes a
@@ -201,7 +202,9 @@ func decodeStripeEvent(ev stripe.Event) (Event, error) {
 	switch out.Type {
 	case eventSucceeded:
 		out.Outcome = OutcomeSucceeded
-	case eventFailed:
+	case eventFailed, eventCanceled:
+		// A cancelled intent is final at the provider: it can never be
+		// paid, so no success can follow it.
 		out.Outcome = OutcomeFailed
 	case eventChargeRefund, eventDisputeClosed:
 		return returnedEvent(out, ev.Data)
@@ -215,7 +218,10 @@ func decodeStripeEvent(ev stripe.Event) (Event, error) {
 	out.ProviderPaymentID = pi.ID
 	out.PaymentID = pi.Metadata["payment_id"]
 	out.TraceParent = pi.Metadata["traceparent"]
-	if pi.LastPaymentError != nil {
+	switch {
+	case out.Type == eventCanceled:
+		out.FailureReason = cancelledReason(pi.CancellationReason)
+	case pi.LastPaymentError != nil:
 		out.FailureReason = pi.LastPaymentError.Msg
 		if out.FailureReason == "" {
 			out.FailureReason = string(pi.LastPaymentError.Code)
@@ -225,6 +231,15 @@ func decodeStripeEvent(ev stripe.Event) (Event, error) {
 		out.FailureReason = "payment failed"
 	}
 	return out, nil
+}
+
+// cancelledReason is the failure reason of a payment whose intent was
+// cancelled at the provider, for the reason Stripe gives ("" for none).
+func cancelledReason(why stripe.PaymentIntentCancellationReason) string {
+	if why == "" {
+		return "the payment was cancelled"
+	}
+	return "the payment was cancelled (" + string(why) + ")"
 }
 
 // returnedEvent reads a charge.refunded (a charge) or charge.dispute.closed

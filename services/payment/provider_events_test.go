@@ -387,7 +387,7 @@ func TestOperatorsAreToldEveryWebhookEvent(t *testing.T) {
 			"payment_intent": "pi_1", "metadata": map[string]string{"payment_id": "7b0c3f0e-8d5e-4d6c-9a51-2f1f7e9a0b11"}},
 		"charge.dispute.closed": {"id": "dp_1", "object": "dispute", "amount": 4990, "status": "lost", "payment_intent": "pi_1"},
 	}
-	for _, typ := range append(slices.Clone(payment.HandledEventTypes), "payment_intent.canceled", "charge.succeeded") {
+	for _, typ := range append(slices.Clone(payment.HandledEventTypes), "payment_intent.requires_action", "charge.succeeded") {
 		payload, sig := signed("evt_"+typ, typ, "pi_1", "7b0c3f0e-8d5e-4d6c-9a51-2f1f7e9a0b11", webhookSecret, time.Now())
 		if obj, ok := object[typ]; ok {
 			payload, _ = json.Marshal(map[string]any{"id": "evt_" + typ, "object": "event", "type": typ, "api_version": "2020-08-27",

@@ -222,10 +222,7 @@ func (s *Stripe) Lookup(ctx context.Context, providerID string) (IntentState, er
 	case stripe.PaymentIntentStatusSucceeded:
 		st.Outcome = OutcomeSucceeded
 	case stripe.PaymentIntentStatusCanceled:
-		st.Outcome, st.FailureReason = OutcomeFailed, "the payment was cancelled"
-		if pi.CancellationReason != "" {
-			st.FailureReason += " (" + string(pi.CancellationReason) + ")"
-		}
+		st.Outcome, st.FailureReason = OutcomeFailed, cancelledReason(pi.CancellationReason)
 	}
 	return st, nil
 }
