@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/bookingrush/rush/services/platform/eticket"
+	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/testkit"
 )
 
@@ -136,13 +137,15 @@ func TestDoorAccessBadInputAndCancellation(t *testing.T) {
 // TestACheckedInBookingCannotBeCancelled: once a ticket of a booking was
 // used at the door, its buyer can no longer cancel it (its seats are taken
 // by someone inside, and were sold again before): the cancel answers 409
-// reason checked_in and changes nothing, the refund quote says so. A
-// booking of the same show not used at the door is still cancelled and
-// refunded, and the organizer's cancellation of the event still refunds
-// the used one.
+// reason checked_in and changes nothing, the refund quote says so, and so
+// does the refund of its payment (POST /payments/{id}/refund, the other
+// door to the same cancellation, which released the used seats as the
+// system, without asking the gate). A booking of the same show not used at
+// the door is still cancelled and refunded, and the organizer's
+// cancellation of the event still refunds the used one.
 func TestACheckedInBookingCannotBeCancelled(t *testing.T) {
 	t.Parallel()
-	_, _, a := startWhole(t, "-payment.sim-delay=50ms")
+	m, _, a := startWhole(t, "-payment.sim-delay=50ms")
 	users := a.people([]string{"org", "ann", "ben"}, "org")
 	eventID, showID, zoneID := a.onSale(users["org"], "Used Night", 10)
 	dev := a.call("POST", "/api/v1/checkin/devices", users["org"], map[string]any{"name": "South", "event_ids": []string{eventID}})
@@ -171,6 +174,14 @@ func TestACheckedInBookingCannotBeCancelled(t *testing.T) {
 	r := a.call("POST", "/api/v1/bookings/"+annBooking+"/cancel", users["ann"], map[string]any{})
 	if r.status != 409 || r.code() != "CONFLICT" || !strings.Contains(r.raw, `"checked_in"`) {
 		t.Errorf("ann cancels a booking used at the door: %s, want 409 CONFLICT reason checked_in", r)
+	}
+	var annPayment string
+	if err := pgtest.Open(t, m.DSN).QueryRow(`SELECT id::text FROM payments WHERE booking_id = $1 AND status = 'succeeded'`, annBooking).Scan(&annPayment); err != nil {
+		t.Fatal(err)
+	}
+	r = a.call("POST", "/api/v1/payments/"+annPayment+"/refund", users["ann"], map[string]any{"reason": "used it"})
+	if r.status != 409 || r.code() != "CONFLICT" || !strings.Contains(r.raw, `"checked_in"`) {
+		t.Errorf("ann refunds the payment of a booking used at the door: %s, want 409 CONFLICT reason checked_in", r)
 	}
 	if got := a.call("GET", "/api/v1/bookings/"+annBooking, users["ann"], nil).str("status"); got != "confirmed" {
 		t.Errorf("ann's booking after the refused cancel: %s", got)

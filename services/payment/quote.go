@@ -8,7 +8,6 @@ import (
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
-	gatev1 "github.com/bookingrush/rush/gen/bookingrush/gate/v1"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 )
@@ -67,11 +66,11 @@ func (s *Service) Quote(ctx context.Context, p *authn.Principal, bookingID strin
 			q.Percent, q.Policy = 100, "the event was cancelled: everything is refunded"
 			break
 		}
-		used, err := s.gate.GetBookingCheckIns(authn.AsSystem(ctx), connect.NewRequest(&gatev1.GetBookingCheckInsRequest{BookingId: bookingID}))
+		used, err := s.checkedIn(ctx, bookingID)
 		if err != nil {
-			return Quote{}, errs.FromPeer(err, "gate", "the gate service did not say whether this booking's tickets were used at the door; retry")
+			return Quote{}, err
 		}
-		if used.Msg.GetCheckedIn() > 0 {
+		if used > 0 {
 			// The booking service refuses such a cancellation.
 			q.Cancellable = false
 			q.Policy = "a ticket of this booking was checked in at the door: it can no longer be cancelled"

@@ -20,6 +20,7 @@ import (
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
 	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
+	gatev1 "github.com/bookingrush/rush/gen/bookingrush/gate/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/gate/v1/gatev1connect"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/services/platform/audit"
@@ -314,8 +315,56 @@ func (s *Service) RefundPayment(ctx context.Context, p *authn.Principal, id, rea
 	if err != nil {
 		return Payment{}, err
 	}
+	if pay.Status == StatusSucceeded && pay.RefundRequestedAt.IsZero() && !pay.Duplicate {
+		if err := s.notUsed(ctx, pay.BookingID); err != nil {
+			return Payment{}, err
+		}
+	}
 	out, _, err := s.RefundBooking(ctx, pay.BookingID, pay.ID, paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED, reason)
 	return out, err
+}
+
+// reasonCheckedIn is the CONFLICT reason of a cancellation refused because
+// a ticket of the booking was used at the door (the booking service's word
+// for it too).
+const reasonCheckedIn = "checked_in"
+
+// notUsed refuses the refund a buyer (or an admin) asks for a confirmed
+// booking whose tickets were used at the door, as the booking service
+// refuses its cancellation: the refund releases its seats (as the system,
+// which that service does not ask the gate about), and they are taken by
+// someone inside. A cancelled event's bookings are refunded whether used or
+// not.
+func (s *Service) notUsed(ctx context.Context, bookingID string) error {
+	res, err := s.booking.GetBooking(authn.AsSystem(ctx), connect.NewRequest(&bookingv1.GetBookingRequest{BookingId: bookingID}))
+	if err != nil {
+		if errs.FromConnect(err).Code == errs.NotFound {
+			return nil
+		}
+		return errs.FromConnect(err)
+	}
+	b := res.Msg.GetBooking()
+	if b.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED {
+		return nil
+	}
+	n, err := s.checkedIn(ctx, bookingID)
+	if err != nil || n == 0 {
+		return err
+	}
+	if _, event, err := s.shows.ShowOf(ctx, b.GetShowId()); err != nil || event == catalogv1.EventStatus_EVENT_STATUS_CANCELLED {
+		return err
+	}
+	return errs.New(errs.Conflict, "a ticket of this booking was checked in at the door: it can no longer be cancelled",
+		"reason", reasonCheckedIn, "checked_in", n)
+}
+
+// checkedIn answers how many of the booking's tickets were used at the door.
+func (s *Service) checkedIn(ctx context.Context, bookingID string) (int, error) {
+	used, err := s.gate.GetBookingCheckIns(authn.AsSystem(ctx), connect.NewRequest(&gatev1.GetBookingCheckInsRequest{BookingId: bookingID}))
+	if err != nil {
+		return 0, errs.FromPeer(err, "gate", "the gate service did not say whether this booking's tickets were used at the door; retry")
+	}
+	return int(used.Msg.GetCheckedIn()), nil
 }
 
 // RefundBooking refunds the booking's payment once, in three steps that a
