@@ -2,11 +2,20 @@ package payment_test
 
 import (
 	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/testkit"
 )
 
@@ -122,5 +131,53 @@ func TestIntentCancelledAtTheProvider(t *testing.T) {
 	})
 	if r := e.AuditMoney(t, e.prefix); r.Confirmed != 1 || len(r.Violations) != 0 {
 		t.Fatalf("money audit %v", r)
+	}
+}
+
+// TestStripeRefusingOurKeyIsUnavailable: Stripe refuses the API key (401,
+// a key rotated or mistyped; 403, a restricted key without the permission).
+// That is our dependency failing, not the buyer's card: before, the buyer
+// got 402 PAYMENT_FAILED "the payment provider refused: Invalid API Key
+// provided", no 5xx reached the operators' alerts, and every payment was
+// recorded failed. It is a 503 naming stripe, and a retry with the same
+// Idempotency-Key once the key is fixed creates the payment.
+func TestStripeRefusingOurKeyIsUnavailable(t *testing.T) {
+	t.Parallel()
+	var refuse atomic.Int32
+	refuse.Store(http.StatusUnauthorized)
+	stripe := newCrashStripe(t)
+	target, _ := neturl.Parse(stripe.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch code := int(refuse.Load()); code {
+		case http.StatusUnauthorized:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","message":"Invalid API Key provided: sk_test_***123"}}`))
+		case http.StatusForbidden:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","message":"The provided key 'rk_test_***123' does not have the required permissions for this endpoint."}}`))
+		default:
+			proxy.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(front.Close)
+	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+front.URL)
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4})
+	buyer := s.Users[0]
+	b := e.Reserve(t, s, buyer, 1)
+	key := "pay-" + uuid.NewString()
+	for _, status := range []int32{http.StatusUnauthorized, http.StatusForbidden} {
+		refuse.Store(status)
+		_, err := e.payKey(t, buyer, b.GetId(), "card", key)
+		if !errs.Is(err, errs.ServiceUnavailable) || !strings.Contains(err.Error(), "stripe") || strings.Contains(err.Error(), "sk_test") {
+			t.Fatalf("Stripe refusing our key (%d): %v, want SERVICE_UNAVAILABLE naming stripe, without the key", status, err)
+		}
+	}
+	refuse.Store(0)
+	res, err := e.payKey(t, buyer, b.GetId(), "card", key)
+	if err != nil || res.Msg.GetPayment().GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_PENDING || res.Msg.GetPayment().GetClientSecret() == "" {
+		t.Fatalf("the retry once the key works: %v %v", res, err)
 	}
 }

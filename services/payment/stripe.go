@@ -285,9 +285,16 @@ func (s *Stripe) VerifyWebhook(payload []byte, sigHeader string) (Event, error) 
 }
 
 // stripeError maps a Stripe failure: a card or request error is the buyer's
-// (PAYMENT_FAILED), anything else is Stripe being unreachable.
+// (PAYMENT_FAILED); Stripe refusing our API key (401: rotated or mistyped;
+// 403: a restricted key without the permission) is our dependency failing,
+// as is Stripe unreachable or limiting our rate: SERVICE_UNAVAILABLE naming
+// stripe, which the operators' alerts see (never the key's text, which
+// Stripe's message quotes in part).
 func stripeError(err error) error {
 	var se *stripe.Error
+	if errors.As(err, &se) && (se.HTTPStatusCode == http.StatusUnauthorized || se.HTTPStatusCode == http.StatusForbidden) {
+		return errs.Unavailable("the payment provider refused Booking Rush's API key (stripe.secret-key); retry later", err, "dependency", "stripe")
+	}
 	if errors.As(err, &se) && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 && se.HTTPStatusCode != http.StatusTooManyRequests {
 		msg := se.Msg
 		if msg == "" {
