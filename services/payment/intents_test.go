@@ -29,6 +29,30 @@ func (e *env) sendIntentEvent(t *testing.T, typ string, p *paymentv1.Payment, in
 	e.sendEvent(t, typ, object)
 }
 
+// set sets the status of the stand-in's intent id (the buyer paid it, or it
+// was cancelled at Stripe).
+func (s *crashStripe) set(id, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.intents[id] = status
+}
+
+// cardPayment starts the payment service on a Stripe stand-in (crashStripe,
+// not hanging) with args, and has a buyer of a new shop pay a hold of qty
+// seats by card: the payment is pending, its intent open.
+func cardPayment(t *testing.T, qty int, args ...string) (*env, *crashStripe, testkit.Shop, *bookingv1.Booking, *paymentv1.Payment) {
+	t.Helper()
+	stripe := newCrashStripe(t)
+	e := start(t, append([]string{"-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url=" + stripe.URL}, args...)...)
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4})
+	b := e.Reserve(t, s, s.Users[0], qty)
+	p, err := e.pay(t, s.Users[0], b.GetId(), "card")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, stripe, s, b, p
+}
+
 // TestAnOpenIntentLivesAsLongAsItsHold: a hold that lives longer than
 // payment.stale-after (a waitlist offer lives booking.waitlist-offer-ttl, 30
 // minutes, against 15; or a hold-ttl set above it) is paid by a buyer who
@@ -62,9 +86,7 @@ func TestAnOpenIntentLivesAsLongAsItsHold(t *testing.T) {
 		}
 	}
 	// The buyer finishes 3-D Secure in time: paid and confirmed.
-	stripe.mu.Lock()
-	stripe.intents[pays[0].GetProviderReference()] = "succeeded"
-	stripe.mu.Unlock()
+	stripe.set(pays[0].GetProviderReference(), "succeeded")
 	e.sendIntentEvent(t, "payment_intent.succeeded", pays[0], map[string]any{"status": "succeeded"})
 	e.waitBooking(t, buyer, paying.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
 
@@ -94,18 +116,9 @@ func TestAnOpenIntentLivesAsLongAsItsHold(t *testing.T) {
 // payment fails with the cancellation's reason, and the buyer pays again.
 func TestIntentCancelledAtTheProvider(t *testing.T) {
 	t.Parallel()
-	stripe := newCrashStripe(t)
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stripe.URL)
-	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4})
+	e, stripe, s, b, first := cardPayment(t, 2)
 	buyer := s.Users[0]
-	b := e.Reserve(t, s, buyer, 2)
-	first, err := e.pay(t, buyer, b.GetId(), "card")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stripe.mu.Lock()
-	stripe.intents[first.GetProviderReference()] = "canceled"
-	stripe.mu.Unlock()
+	stripe.set(first.GetProviderReference(), "canceled")
 	e.sendIntentEvent(t, "payment_intent.canceled", first, map[string]any{"status": "canceled", "cancellation_reason": "requested_by_customer"})
 
 	got := e.getPayment(t, buyer, first.GetId())
@@ -116,9 +129,7 @@ func TestIntentCancelledAtTheProvider(t *testing.T) {
 	if err != nil {
 		t.Fatalf("paying the hold again after the cancelled intent: %v", err)
 	}
-	stripe.mu.Lock()
-	stripe.intents[second.GetProviderReference()] = "succeeded"
-	stripe.mu.Unlock()
+	stripe.set(second.GetProviderReference(), "succeeded")
 	e.sendIntentEvent(t, "payment_intent.succeeded", second, map[string]any{"status": "succeeded"})
 	e.waitBooking(t, buyer, b.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
 	// A second delivery changes nothing.
@@ -179,5 +190,54 @@ func TestStripeRefusingOurKeyIsUnavailable(t *testing.T) {
 	res, err := e.payKey(t, buyer, b.GetId(), "card", key)
 	if err != nil || res.Msg.GetPayment().GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_PENDING || res.Msg.GetPayment().GetClientSecret() == "" {
 		t.Fatalf("the retry once the key works: %v %v", res, err)
+	}
+}
+
+// TestMoneyForAFailedPaymentBeatsAnOpenOne: the buyer's card is declined
+// (payment_failed: the payment fails, its intent stays open), the buyer
+// starts paying again (a second payment, its intent open), and then pays
+// the first intent with another card in the form still open in their first
+// tab. That money arrived in time for a live hold, and nothing else paid
+// it: before, it was taken for a duplicate charge and refunded, while the
+// second payment was never finished and the hold expired: the buyer paid
+// correctly and got no ticket. The money that arrived pays the booking; the
+// open payment is failed and its intent cancelled (a charge of it that
+// still came would be a duplicate, refunded in full).
+func TestMoneyForAFailedPaymentBeatsAnOpenOne(t *testing.T) {
+	t.Parallel()
+	e, stripe, s, b, first := cardPayment(t, 2)
+	buyer := s.Users[0]
+	e.sendIntentEvent(t, "payment_intent.payment_failed", first, map[string]any{"status": "requires_payment_method",
+		"last_payment_error": map[string]any{"type": "card_error", "code": "card_declined", "message": "Your card was declined."}})
+	e.waitPayment(t, buyer, first.GetId(), paymentv1.PaymentStatus_PAYMENT_STATUS_FAILED, 5*time.Second)
+	second, err := e.pay(t, buyer, b.GetId(), "card")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stripe.set(first.GetProviderReference(), "succeeded")
+	e.sendIntentEvent(t, "payment_intent.succeeded", first, map[string]any{"status": "succeeded"})
+
+	e.waitBooking(t, buyer, b.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
+	if got := e.getPayment(t, buyer, first.GetId()); got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED {
+		t.Fatalf("the payment whose money arrived: %v (refunded %q)", got.GetStatus(), got.GetRefundedAmount())
+	}
+	if got := e.getPayment(t, buyer, second.GetId()); got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_FAILED || got.GetFailedReason() == "" {
+		t.Fatalf("the open payment after the other was charged: %v (%q)", got.GetStatus(), got.GetFailedReason())
+	}
+	testkit.Eventually(t, 5*time.Second, "the open payment's intent cancelled", func() bool {
+		st, _ := stripe.state(second.GetProviderReference())
+		return st == "canceled"
+	})
+	// Had the buyer paid it all the same, that money is a duplicate charge.
+	stripe.set(second.GetProviderReference(), "succeeded")
+	e.sendIntentEvent(t, "payment_intent.succeeded", second, map[string]any{"status": "succeeded"})
+	if got := e.getPayment(t, buyer, second.GetId()); got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED {
+		t.Fatalf("a charge of the superseded payment: %v", got.GetStatus())
+	}
+	testkit.Eventually(t, 15*time.Second, "sagas done", func() bool {
+		return e.Count(t, `SELECT count(*) FROM sagas WHERE status NOT IN ('completed', 'compensated')`) == 0
+	})
+	if r := e.AuditMoney(t, e.prefix); r.Confirmed != 1 || r.Refunded != 1 || len(r.Violations) != 0 {
+		t.Fatalf("money audit %v", r)
 	}
 }

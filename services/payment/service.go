@@ -787,6 +787,12 @@ func (s *Service) decided(ctx context.Context, pay, status string) {
 		}
 		return
 	}
+	if status == outcomeSuperseding {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+		defer cancel()
+		s.cancelSuperseded(rctx, pay)
+		status = StatusSucceeded
+	}
 	if status != "" {
 		s.metrics.outcomes.WithLabelValues(status).Inc()
 	}
@@ -850,7 +856,15 @@ func (s *Service) applyOutcome(ctx context.Context, tx pgx.Tx, ev Event) (id, st
 //   - when nothing else charges the booking, the payment succeeds and
 //     payment.success starts the saga (it confirms the hold if it lives,
 //     refunds in full if not);
-//   - when another payment of the booking did not fail (the buyer paid
+//   - when another payment of the booking is still open (pending or
+//     processing: the buyer started paying again and has not finished),
+//     the money that arrived wins: that one fails as superseded (no
+//     payment.failed mail: the buyer paid), its intent is cancelled after
+//     the commit (a charge of it that still comes is a duplicate, below),
+//     and this one succeeds as above. Before, the money was refunded as a
+//     duplicate and the open payment, never finished, let the hold expire:
+//     a buyer who paid in time got no ticket;
+//   - when another payment of the booking took money (the buyer paid
 //     again meanwhile), this one is a duplicate charge: it succeeds with a
 //     full refund decided (cause NOT_CONFIRMED: never the booking's
 //     purchase), outside the one-charge-per-booking index, and the refund
@@ -862,14 +876,22 @@ func (s *Service) lateCharge(ctx context.Context, tx pgx.Tx, pay Payment, ev Eve
 	if !pay.SucceededAt.IsZero() {
 		return "", nil
 	}
-	var other string
-	err := tx.QueryRow(ctx, `SELECT id::text FROM payments WHERE booking_id = $1 AND id <> $2 AND status <> 'failed'
-		AND NOT duplicate_charge FOR UPDATE`, pay.BookingID, pay.ID).Scan(&other)
+	var other, otherStatus string
+	err := tx.QueryRow(ctx, `SELECT id::text, status FROM payments WHERE booking_id = $1 AND id <> $2 AND status <> 'failed'
+		AND NOT duplicate_charge FOR UPDATE`, pay.BookingID, pay.ID).Scan(&other, &otherStatus)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return "", dbErr(err)
 	}
 	s.log.Warn("a payment marked failed was charged", zap.String("payment", pay.ID), zap.String("booking", pay.BookingID),
-		zap.String("failed_reason", pay.FailedReason), zap.String("other_payment", other))
+		zap.String("failed_reason", pay.FailedReason), zap.String("other_payment", other), zap.String("other_status", otherStatus))
+	superseded := otherStatus == StatusPending || otherStatus == StatusProcessing
+	if superseded {
+		// Failed first: the one-charge-per-booking index then takes this one.
+		if _, err := tx.Exec(ctx, `UPDATE payments SET status = 'failed', failed_reason = $2 WHERE id = $1`, other, reasonSuperseded); err != nil {
+			return "", dbErr(err)
+		}
+		other = ""
+	}
 	if other == "" {
 		// A concurrent CreatePayment for the booking makes this update
 		// break the index: the webhook answers 503 and its retry finds
@@ -879,7 +901,11 @@ func (s *Service) lateCharge(ctx context.Context, tx pgx.Tx, pay Payment, ev Eve
 		if err != nil {
 			return "", dbErr(err)
 		}
-		return pay.Status, s.emit(ctx, tx, TopicSuccess, pay, &paymentv1.PaymentEvent{})
+		status := pay.Status
+		if superseded {
+			status = outcomeSuperseding
+		}
+		return status, s.emit(ctx, tx, TopicSuccess, pay, &paymentv1.PaymentEvent{})
 	}
 	if _, err := tx.Exec(ctx, `UPDATE payments SET status = 'succeeded', succeeded_at = now(), duplicate_charge = true,
 			provider_payment_id = COALESCE(provider_payment_id, NULLIF($2, '')),
@@ -1000,6 +1026,38 @@ const outcomeReturned = "returned"
 // outcomeDuplicate is what applyOutcome answers for a duplicate charge
 // (lateCharge): the caller refunds it once its transaction committed.
 const outcomeDuplicate = "duplicate_charge"
+
+// outcomeSuperseding is what applyOutcome answers for money of a failed
+// payment that superseded an open payment of its booking (lateCharge): it
+// succeeded, and the caller cancels the open one's intent once its
+// transaction committed.
+const outcomeSuperseding = "succeeded_superseding"
+
+// reasonSuperseded is the failure reason of an open payment whose booking
+// another payment's money paid (lateCharge).
+const reasonSuperseded = "superseded: another payment of this booking was charged"
+
+// cancelSuperseded cancels at the provider the intents of the payments of
+// paymentID's booking that its money superseded, so their buyer cannot pay
+// them any more; one that cannot be cancelled (paid meanwhile) brings a
+// duplicate charge, refunded in full.
+func (s *Service) cancelSuperseded(ctx context.Context, paymentID string) {
+	rows, err := s.store.db.Query(ctx, `SELECT provider_payment_id FROM payments WHERE booking_id = (SELECT booking_id FROM payments WHERE id = $1)
+		AND status = 'failed' AND failed_reason = $2 AND provider_payment_id IS NOT NULL`, paymentID, reasonSuperseded)
+	var refs []string
+	if err == nil {
+		refs, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	for _, ref := range refs {
+		if cerr := s.provider.Cancel(ctx, ref); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}
+	if err != nil {
+		s.log.Warn("an open payment superseded by another's money not cancelled at the provider; a charge of it would be refunded as a duplicate",
+			zap.String("payment", paymentID), zap.Error(err))
+	}
+}
 
 // traceParent is the W3C traceparent of ctx's span, "" when it has none.
 func traceParent(ctx context.Context) string {
