@@ -12,6 +12,7 @@ import (
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/groupcommit"
 	"github.com/bookingrush/rush/services/platform/postgres"
 )
 
@@ -26,10 +27,17 @@ type Store struct {
 	zones map[string]zoneRef // zone id -> its show and event; immutable once created
 	// lookups shares one query among the reserves that miss zones at once.
 	lookups singleflight.Group
+	// joins writes the waitlist joins of an event that arrive together in
+	// one transaction (recordJoined).
+	joins *groupcommit.Batcher[string, *joinRecord]
 }
 
 // NewStore returns a store on db.
-func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db, zones: map[string]zoneRef{}} }
+func NewStore(db *pgxpool.Pool) *Store {
+	s := &Store{db: db, zones: map[string]zoneRef{}}
+	s.joins = newJoinRecorder(s)
+	return s
+}
 
 type zoneRef struct{ EventID, ShowID string }
 

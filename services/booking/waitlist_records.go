@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/bookingrush/rush/services/platform/groupcommit"
 )
 
 // The waitlists' durable copy (waitlist_entries): one row per buyer and
@@ -41,11 +43,13 @@ type closedLines struct {
 }
 
 const (
-	// recordJoin writes a join's row; a row of a later join, or of this
-	// one ended already (its end arrived first), stays.
-	recordJoin = `
+	// recordJoins writes joins' rows (an event; arrays: zone, user, seq,
+	// quantity, when); a row of a later join, or of this one ended already
+	// (its end arrived first), stays.
+	recordJoins = `
 INSERT INTO waitlist_entries (event_id, zone_id, user_id, seq, quantity, joined_at)
-VALUES ($1, $2, $3, $4, $5, $6)
+SELECT $1, z, u, s, q, at
+  FROM unnest($2::text[]::uuid[], $3::text[]::uuid[], $4::bigint[], $5::int[], $6::timestamptz[]) AS w(z, u, s, q, at)
 ON CONFLICT (event_id, zone_id, user_id) DO UPDATE
    SET seq = excluded.seq, quantity = excluded.quantity, joined_at = excluded.joined_at, ended_at = NULL
  WHERE waitlist_entries.seq < excluded.seq`
@@ -134,11 +138,77 @@ func (s *Store) recordWaitlist(ctx context.Context, at map[string]time.Time, wri
 
 // recordJoined makes a join durable: the row of the user's place on the
 // zone's waitlist, at join sequence seq for quantity seats, joined at at
-// (Redis's clock).
+// (Redis's clock). The joins of an event that arrive together are written
+// in one transaction (joinRecorder): a sold-out zone's line may take
+// thousands of joins a second, each one Postgres transaction otherwise.
 func (s *Store) recordJoined(ctx context.Context, eventID, zoneID, userID string, seq int64, quantity int, at time.Time) error {
-	return s.recordWaitlist(ctx, map[string]time.Time{eventID: at}, func(b *pgx.Batch) {
-		b.Queue(recordJoin, eventID, zoneID, userID, seq, quantity, at)
+	c := &joinRecord{ctx: ctx, zoneID: zoneID, userID: userID, seq: seq, quantity: quantity, at: at, done: make(chan struct{})}
+	s.joins.Add(eventID, c)
+	<-c.done
+	return c.err
+}
+
+// joinRecord is one join waiting for its row (a groupcommit.Caller).
+type joinRecord struct {
+	ctx            context.Context
+	zoneID, userID string
+	seq            int64
+	quantity       int
+	at             time.Time
+	err            error
+	done           chan struct{}
+}
+
+func (c *joinRecord) Context() context.Context { return c.ctx }
+
+// Fail answers c unavailable: its caller gave up, nothing was written for it.
+func (c *joinRecord) Fail(err error) { c.err = dbUnavailable(err); close(c.done) }
+
+// joinRecordsInFlight is how many transactions of one event's joins one
+// process keeps under way; the joins that arrive meanwhile leave together.
+const joinRecordsInFlight = 2
+
+// maxJoinRecords bounds the rows of one transaction.
+const maxJoinRecords = 256
+
+func newJoinRecorder(s *Store) *groupcommit.Batcher[string, *joinRecord] {
+	return groupcommit.New(maxJoinRecords, joinRecordsInFlight, s.writeJoins)
+}
+
+// writeJoins writes one event's joins in one transaction (recordWaitlist,
+// as of the earliest: when the event was fenced for a rebuild since, every
+// join of the batch is refused and taken back, the ones made after the
+// rebuild too; their buyers retry).
+func (s *Store) writeJoins(eventID string, batch []*joinRecord) {
+	live := groupcommit.Live(batch)
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := groupcommit.Bound(context.Background(), live, false)
+	defer cancel()
+	// One row may not be changed twice by one statement: a buyer's joins
+	// again of a zone, sent together, carry one place (the latest).
+	rows := slices.Clone(live)
+	slices.SortFunc(rows, func(x, y *joinRecord) int {
+		return cmp.Or(cmp.Compare(x.zoneID, y.zoneID), cmp.Compare(x.userID, y.userID), cmp.Compare(y.seq, x.seq))
 	})
+	rows = slices.CompactFunc(rows, func(x, y *joinRecord) bool { return x.zoneID == y.zoneID && x.userID == y.userID })
+	n := len(rows)
+	zones, users, seqs, qty, at := make([]string, n), make([]string, n), make([]int64, n), make([]int32, n), make([]time.Time, n)
+	first := rows[0].at
+	for i, r := range rows {
+		zones[i], users[i], seqs[i], qty[i], at[i] = r.zoneID, r.userID, r.seq, int32(r.quantity), r.at
+		if r.at.Before(first) {
+			first = r.at
+		}
+	}
+	err := s.recordWaitlist(ctx, map[string]time.Time{eventID: first}, func(b *pgx.Batch) {
+		b.Queue(recordJoins, eventID, zones, users, seqs, qty, at)
+	})
+	for _, c := range live {
+		c.err = err
+		close(c.done)
+	}
 }
 
 // recordEnded ends places (each event's ended by one Redis step).

@@ -827,3 +827,46 @@ func TestClosedWaitlistsStayClosedAfterARebuild(t *testing.T) {
 		t.Fatalf("closed lines after a rebuild: %v, want nobody", got)
 	}
 }
+
+// TestConcurrentWaitlistJoinsAreAllRecorded: the joins of a sold-out zone
+// that arrive together are recorded in shared transactions (one per batch
+// of the event's joins, not one per join); every place answered is in
+// Postgres, so a rebuild writes back the whole line as it was, and a
+// buyer's joins sent twice at once are one place.
+func TestConcurrentWaitlistJoinsAreAllRecorded(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{seats: 2, maxPerUser: 4, users: 41})
+	ctx := context.Background()
+	holder, waiters := f.users[0], f.users[1:]
+	if _, err := m.reserve(ctx, m.booking(false), f, holder, 2, "wl-batch-hold"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, len(waiters)+1)
+	for i, u := range append(waiters, waiters[0]) {
+		wg.Go(func() {
+			if _, err := m.join(f, u, 1+i%2); err != nil {
+				errc <- fmt.Errorf("%s joins: %w", u, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Error(err)
+	}
+	before := m.waiting(f)
+	if len(before) != len(waiters) {
+		t.Fatalf("%d waiting after %d buyers joined: %v", len(before), len(waiters), before)
+	}
+	var n int
+	if err := m.db.QueryRow(`SELECT count(*) FROM waitlist_entries WHERE event_id = $1 AND ended_at IS NULL`, f.event).Scan(&n); err != nil || n != len(waiters) {
+		t.Fatalf("%d places recorded (%v), want %d", n, err, len(waiters))
+	}
+	m.waitReconciled(f, 10*time.Second)
+	m.loseEvent(f, holder)
+	if got := m.waiting(f); fmt.Sprint(got) != fmt.Sprint(before) {
+		t.Fatalf("after the rebuild:\n%v\nwant\n%v", got, before)
+	}
+}
