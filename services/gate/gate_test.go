@@ -346,3 +346,84 @@ func TestCheckInAtADoorOfNoShowOfTheDevice(t *testing.T) {
 		t.Fatalf("Saturday's ticket at Saturday's door: %v %v", r, err)
 	}
 }
+
+// TestOfflineEntriesTheGateWouldRefuseAreCounted: what offline doors did
+// that an online door would have refused shows in the show's counts, over
+// gRPC and Connect: a ticket checked in online then scanned at an offline
+// door (synced later: ALREADY_USED), a ticket whose online check-in an
+// earlier offline scan took (both let someone in), and a ticket scanned
+// offline before its purchase was refunded (synced after: REVOKED). A sync
+// sent again, and online scans refused, count nothing.
+func TestOfflineEntriesTheGateWouldRefuseAreCounted(t *testing.T) {
+	t.Parallel()
+	a, shop, booking, gate := startGate(t, testkit.ShopOptions{Seats: 10, Users: 1})
+	buyer := shop.Users[0]
+	ctx := context.Background()
+	kept := purchase(t, a, booking, gate, buyer, a.Reserve(t, shop, buyer, 3))
+	refunded := a.Reserve(t, shop, buyer, 1)
+	gone := purchase(t, a, booking, gate, buyer, refunded)
+	online, offline := door(t, a, gate, shop).Msg.GetCredential(), door(t, a, gate, shop).Msg.GetCredential()
+	scan := func(code string) gatev1.CheckInOutcome {
+		t.Helper()
+		res, err := gate(false).CheckIn(ctx, testkit.Bearer(online, &gatev1.CheckInRequest{Code: code, Gate: "Main", ShowId: shop.Show}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Msg.GetResult().GetOutcome()
+	}
+	sync := func(grpc bool, code string, at time.Time) gatev1.CheckInOutcome {
+		t.Helper()
+		res, err := gate(grpc).SyncCheckIns(ctx, testkit.Bearer(offline, &gatev1.SyncCheckInsRequest{Scans: []*gatev1.Scan{
+			{Code: code, Gate: "Side", ShowId: shop.Show, ScannedAt: timestamppb.New(at)}}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Msg.GetResults()[0].GetOutcome()
+	}
+	stats := func(grpc bool) *gatev1.GetShowCheckInStatsResponse {
+		t.Helper()
+		st, err := gate(grpc).GetShowCheckInStats(ctx, testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer, &gatev1.GetShowCheckInStatsRequest{ShowId: shop.Show}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Msg
+	}
+	now := time.Now().Truncate(time.Second)
+	// kept[0]: in online, then at the offline door (synced twice).
+	if o := scan(kept[0].GetCode()); o != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_VALID {
+		t.Fatalf("kept[0] online: %v", o)
+	}
+	after := time.Now()
+	for _, grpc := range []bool{false, true} {
+		if o := sync(grpc, kept[0].GetCode(), after); o != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_ALREADY_USED {
+			t.Fatalf("kept[0] offline after its check-in: %v", o)
+		}
+	}
+	// kept[1]: in online, then an offline scan of before takes the check-in.
+	if o := scan(kept[1].GetCode()); o != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_VALID {
+		t.Fatalf("kept[1] online: %v", o)
+	}
+	if o := sync(true, kept[1].GetCode(), now.Add(-time.Minute)); o != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_VALID {
+		t.Fatalf("kept[1] offline before its online check-in: %v", o)
+	}
+	// kept[2]: in online once, refused online after: no double entry.
+	scan(kept[2].GetCode())
+	if o := scan(kept[2].GetCode()); o != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_ALREADY_USED {
+		t.Fatalf("kept[2] online again: %v", o)
+	}
+	// gone[0]: scanned offline, then refunded, then synced.
+	if _, err := booking.CancelBooking(ctx, testkit.AsService(t, a.Mesh, "payment", &bookingv1.CancelBookingRequest{BookingId: refunded.GetId()})); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 20*time.Second, "the refunded ticket revoked", func() bool { return stats(false).GetRevoked() == 1 })
+	for _, grpc := range []bool{false, true} {
+		if o := sync(grpc, gone[0].GetCode(), now); o != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_REVOKED {
+			t.Fatalf("a ticket scanned offline before its refund: %v", o)
+		}
+	}
+	for _, grpc := range []bool{false, true} {
+		if st := stats(grpc); st.GetSold() != 3 || st.GetCheckedIn() != 3 || st.GetRevoked() != 1 || st.GetReused() != 2 || st.GetRevokedOffline() != 1 {
+			t.Fatalf("counts (grpc %v): %v, want 3 sold, 3 checked in, 1 revoked, 2 reused, 1 revoked scanned offline", grpc, st)
+		}
+	}
+}

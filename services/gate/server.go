@@ -229,5 +229,5 @@ func (s *Server) GetShowCheckInStats(ctx context.Context, req *connect.Request[g
 		return nil, err
 	}
 	return connect.NewResponse(&gatev1.GetShowCheckInStatsResponse{ShowId: req.Msg.GetShowId(), Sold: int32(st.Sold),
-		CheckedIn: int32(st.CheckedIn), Revoked: int32(st.Revoked)}), nil
+		CheckedIn: int32(st.CheckedIn), Revoked: int32(st.Revoked), Reused: int32(st.Reused), RevokedOffline: int32(st.RevokedOffline)}), nil
 }

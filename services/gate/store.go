@@ -237,15 +237,27 @@ func (s *Store) RevokedTickets(ctx context.Context, showID string) ([]Revoked, e
 }
 
 // Stats are a show's counts.
-type Stats struct{ Sold, CheckedIn, Revoked int }
+type Stats struct {
+	Sold, CheckedIn, Revoked int
+	// Reused is the valid tickets more than one scan may have let in: the
+	// distinct scans (device and time: a sync sent again is one) answered
+	// valid, or synced from offline answered already used, number two or
+	// more. RevokedOffline is the revoked tickets an offline door scanned.
+	Reused, RevokedOffline int
+}
 
 // ShowStats counts a show's tickets.
 func (s *Store) ShowStats(ctx context.Context, showID string) (Stats, error) {
 	var st Stats
 	err := s.db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE t.status = 'valid'),
-			count(c.ticket_id) FILTER (WHERE t.status = 'valid'), count(*) FILTER (WHERE t.status = 'revoked')
+			count(c.ticket_id) FILTER (WHERE t.status = 'valid'), count(*) FILTER (WHERE t.status = 'revoked'),
+			count(*) FILTER (WHERE t.status = 'valid' AND c.ticket_id IS NOT NULL AND
+				(SELECT count(DISTINCT (s.device_id, s.scanned_at)) FROM gate_scans s WHERE s.ticket_id = t.id
+					AND (s.outcome = 'valid' OR s.offline AND s.outcome = 'already_used')) > 1),
+			count(*) FILTER (WHERE t.status = 'revoked' AND
+				EXISTS (SELECT 1 FROM gate_scans s WHERE s.ticket_id = t.id AND s.offline AND s.outcome = 'revoked'))
 		FROM gate_tickets t LEFT JOIN gate_checkins c ON c.ticket_id = t.id WHERE t.show_id = $1`, showID).
-		Scan(&st.Sold, &st.CheckedIn, &st.Revoked)
+		Scan(&st.Sold, &st.CheckedIn, &st.Revoked, &st.Reused, &st.RevokedOffline)
 	return st, dbUnavailable(err)
 }
 
@@ -371,7 +383,7 @@ func (s *Store) LogScan(ctx context.Context, r ScanRecord, outcome string) error
 	if r.TicketID != "" {
 		ticket = &r.TicketID
 	}
-	_, err := s.db.Exec(ctx, `INSERT INTO gate_scans (ticket_id, device_id, gate, scanned_at, outcome) VALUES ($1, $2, $3, $4, $5)`,
-		ticket, r.DeviceID, r.Gate, r.ScannedAt, outcome)
+	_, err := s.db.Exec(ctx, `INSERT INTO gate_scans (ticket_id, device_id, gate, scanned_at, outcome, offline) VALUES ($1, $2, $3, $4, $5, $6)`,
+		ticket, r.DeviceID, r.Gate, r.ScannedAt, outcome, r.Offline)
 	return dbUnavailable(err)
 }

@@ -1731,9 +1731,21 @@ type GetShowCheckInStatsResponse struct {
 	// CheckedIn is the valid tickets checked in.
 	CheckedIn int32 `protobuf:"varint,3,opt,name=checked_in,json=checkedIn,proto3" json:"checked_in,omitempty"`
 	// Revoked is the revoked tickets.
-	Revoked       int32 `protobuf:"varint,4,opt,name=revoked,proto3" json:"revoked,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Revoked int32 `protobuf:"varint,4,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	// Reused is the valid tickets that more than one scan may have let in:
+	// besides the scan that checked a ticket in, a scan synced from an offline
+	// door (answered ALREADY_USED: an offline door decides alone), or an
+	// online scan answered VALID whose check-in an earlier offline scan took.
+	// A code shown at two doors (a shared screenshot), one of them offline.
+	// A sync sent again counts nothing twice.
+	Reused int32 `protobuf:"varint,5,opt,name=reused,proto3" json:"reused,omitempty"`
+	// RevokedOffline is the revoked tickets that an offline door scanned: a
+	// holder who may be inside although the booking was cancelled or
+	// refunded (scanned before the refund, or before the door's revocation
+	// list had it).
+	RevokedOffline int32 `protobuf:"varint,6,opt,name=revoked_offline,json=revokedOffline,proto3" json:"revoked_offline,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *GetShowCheckInStatsResponse) Reset() {
@@ -1790,6 +1802,20 @@ func (x *GetShowCheckInStatsResponse) GetCheckedIn() int32 {
 func (x *GetShowCheckInStatsResponse) GetRevoked() int32 {
 	if x != nil {
 		return x.Revoked
+	}
+	return 0
+}
+
+func (x *GetShowCheckInStatsResponse) GetReused() int32 {
+	if x != nil {
+		return x.Reused
+	}
+	return 0
+}
+
+func (x *GetShowCheckInStatsResponse) GetRevokedOffline() int32 {
+	if x != nil {
+		return x.RevokedOffline
 	}
 	return 0
 }
@@ -2009,13 +2035,15 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\x14SyncCheckInsResponse\x12<\n" +
 	"\aresults\x18\x01 \x03(\v2\".bookingrush.gate.v1.CheckInResultR\aresults\"B\n" +
 	"\x1aGetShowCheckInStatsRequest\x12$\n" +
-	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\"\x83\x01\n" +
+	"\ashow_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06showId\"\xc4\x01\n" +
 	"\x1bGetShowCheckInStatsResponse\x12\x17\n" +
 	"\ashow_id\x18\x01 \x01(\tR\x06showId\x12\x12\n" +
 	"\x04sold\x18\x02 \x01(\x05R\x04sold\x12\x1d\n" +
 	"\n" +
 	"checked_in\x18\x03 \x01(\x05R\tcheckedIn\x12\x18\n" +
-	"\arevoked\x18\x04 \x01(\x05R\arevoked\"G\n" +
+	"\arevoked\x18\x04 \x01(\x05R\arevoked\x12\x16\n" +
+	"\x06reused\x18\x05 \x01(\x05R\x06reused\x12'\n" +
+	"\x0frevoked_offline\x18\x06 \x01(\x05R\x0erevokedOffline\"G\n" +
 	"\x19GetBookingCheckInsRequest\x12*\n" +
 	"\n" +
 	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\"\x86\x01\n" +

@@ -127,7 +127,9 @@ type GateServiceClient interface {
 	// service token only.
 	GetBookingCheckIns(context.Context, *connect.Request[v1.GetBookingCheckInsRequest]) (*connect.Response[v1.GetBookingCheckInsResponse], error)
 	// GetShowCheckInStats answers a show's live counts: tickets sold (valid),
-	// checked in, revoked (its organizer or an admin).
+	// checked in, revoked, and what offline doors did that the gate would have
+	// refused: tickets let in more than once, revoked tickets scanned (its
+	// organizer or an admin).
 	GetShowCheckInStats(context.Context, *connect.Request[v1.GetShowCheckInStatsRequest]) (*connect.Response[v1.GetShowCheckInStatsResponse], error)
 }
 
@@ -346,7 +348,9 @@ type GateServiceHandler interface {
 	// service token only.
 	GetBookingCheckIns(context.Context, *connect.Request[v1.GetBookingCheckInsRequest]) (*connect.Response[v1.GetBookingCheckInsResponse], error)
 	// GetShowCheckInStats answers a show's live counts: tickets sold (valid),
-	// checked in, revoked (its organizer or an admin).
+	// checked in, revoked, and what offline doors did that the gate would have
+	// refused: tickets let in more than once, revoked tickets scanned (its
+	// organizer or an admin).
 	GetShowCheckInStats(context.Context, *connect.Request[v1.GetShowCheckInStatsRequest]) (*connect.Response[v1.GetShowCheckInStatsResponse], error)
 }
 
