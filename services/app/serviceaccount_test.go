@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"flag"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,7 +14,9 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/auth/v1/authv1connect"
 	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
+	"github.com/bookingrush/rush/services/app"
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/config"
 	"github.com/bookingrush/rush/services/platform/redisx"
 	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/testkit"
@@ -79,5 +83,53 @@ func TestServiceAccounts(t *testing.T) {
 		if _, err := catalog.CreateEvent(ctx, as(k, &catalogv1.CreateEventRequest{Title: "x"})); connect.CodeOf(err) != connect.CodeUnauthenticated {
 			t.Errorf("key %.20s...: %v, want unauthenticated", k, err)
 		}
+	}
+}
+
+// TestServiceAccountKeyRotation: a key is rotated by listing the account's
+// new key beside the old one (README "Integrators"). Both keys act as the
+// same account, so what the team made with the old key stays its own with
+// the new one; an entry of the same name that would act otherwise (another
+// role) stops the start.
+func TestServiceAccountKeyRotation(t *testing.T) {
+	t.Parallel()
+	oldKey, oldHash, err := authn.NewServiceAccountKey("partner-shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey, newHash, err := authn.NewServiceAccountKey("partner-shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := testkit.Start(t, "-target=auth,catalog", "-auth.bcrypt-cost=4",
+		"-jwt.service-accounts=partner-shop:organizer:"+oldHash+":catalog,partner-shop:organizer:"+newHash+":catalog",
+		"-catalog.cache-prefix="+testkit.KeyPrefix(t, redisx.DefaultURL))
+	ctx := context.Background()
+	catalog := catalogv1connect.NewCatalogServiceClient(server.NewClient(), m.URL(t, "catalog"))
+	now := time.Now()
+	create := connect.NewRequest(&catalogv1.CreateEventRequest{Title: "Made with the old key", Venue: "Hall",
+		SaleStartAt: timestamppb.New(now.Add(time.Hour)), SaleEndAt: timestamppb.New(now.Add(24 * time.Hour))})
+	create.Header().Set("Authorization", "Bearer "+oldKey)
+	ev, err := catalog.CreateEvent(ctx, create)
+	if err != nil {
+		t.Fatalf("the old key creates an event: %v", err)
+	}
+	title := "Renamed with the new key"
+	update := connect.NewRequest(&catalogv1.UpdateEventRequest{EventId: ev.Msg.GetEvent().GetId(), Title: &title})
+	update.Header().Set("Authorization", "Bearer "+newKey)
+	got, err := catalog.UpdateEvent(ctx, update)
+	if err != nil {
+		t.Fatalf("the new key changes the event the old key made: %v", err)
+	}
+	if got.Msg.GetEvent().GetTitle() != title || got.Msg.GetEvent().GetOrganizerId() != ev.Msg.GetEvent().GetOrganizerId() {
+		t.Errorf("after the update: %+v, want the title %q and the same organizer %s", got.Msg.GetEvent(), title, ev.Msg.GetEvent().GetOrganizerId())
+	}
+
+	var cfg app.Config
+	noEnv := func(string) (string, bool) { return "", false }
+	err = config.Load(&cfg, flag.NewFlagSet("rush", flag.ContinueOnError),
+		[]string{"-jwt.service-accounts=partner-shop:organizer:" + oldHash + ",partner-shop:admin:" + newHash}, noEnv)
+	if err == nil || !strings.Contains(err.Error(), "partner-shop is listed twice") {
+		t.Errorf("two entries of partner-shop with other roles: %v, want an error naming it", err)
 	}
 }

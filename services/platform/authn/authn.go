@@ -72,7 +72,8 @@ type Config struct {
 	// with 503 (fail closed).
 	RevocationMaxStale time.Duration `yaml:"revocation_max_stale"`
 	// ServiceAccounts are the integrating teams' machine identities, one
-	// "name:role:sha256[:service+service]" entry each (ServiceAccount).
+	// "name:role:sha256[:service+service]" entry per key (ServiceAccount;
+	// two entries of one name while a key is rotated).
 	ServiceAccounts config.StringSlice `yaml:"service_accounts"`
 }
 
@@ -104,18 +105,8 @@ func (c *Config) Validate() error {
 	if c.RevocationMaxStale < 2*c.RevocationPoll {
 		return fmt.Errorf("jwt.revocation-max-stale: %v must be at least twice jwt.revocation-poll (%v)", c.RevocationMaxStale, c.RevocationPoll)
 	}
-	seen := map[string]bool{}
-	for _, e := range c.ServiceAccounts {
-		a, err := ParseServiceAccount(e)
-		if err != nil {
-			return fmt.Errorf("jwt.service-accounts: %w", err)
-		}
-		if seen[a.Name] {
-			return fmt.Errorf("jwt.service-accounts: %s is listed twice", a.Name)
-		}
-		seen[a.Name] = true
-	}
-	return nil
+	_, err := parseServiceAccounts(c.ServiceAccounts)
+	return err
 }
 
 // Principal is a verified caller.
@@ -196,14 +187,11 @@ func NewKeys(cfg Config) (*Keys, error) {
 	}
 	k.keyFunc = func(*jwt.Token) (any, error) { return k.key, nil }
 	k.macs.New = func() any { return hmac.New(sha256.New, k.key) }
-	k.accounts = map[string]ServiceAccount{}
-	for _, e := range cfg.ServiceAccounts {
-		a, err := ParseServiceAccount(e)
-		if err != nil {
-			return nil, fmt.Errorf("jwt.service-accounts: %w", err)
-		}
-		k.accounts[a.Name] = a
+	accounts, err := parseServiceAccounts(cfg.ServiceAccounts)
+	if err != nil {
+		return nil, err
 	}
+	k.accounts = accounts
 	return k, nil
 }
 

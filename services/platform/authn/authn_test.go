@@ -159,8 +159,46 @@ func TestServiceAccountKeys(t *testing.T) {
 			t.Errorf("entry %q accepted", entry)
 		}
 	}
-	if err := (&authn.Config{Secret: secret, AccessTTL: time.Minute, RevocationPrefix: "a:", RevocationPoll: time.Second, RevocationMaxStale: 5 * time.Second,
-		ServiceAccounts: config.StringSlice{"reports:user:" + hash, "reports:admin:" + hash}}).Validate(); err == nil {
-		t.Error("an account listed twice is accepted")
+	_, otherHash, _ := authn.NewServiceAccountKey("reports")
+	for _, entries := range [][]string{
+		{"reports:user:" + hash, "reports:admin:" + otherHash},               // another role
+		{"reports:user:" + hash + ":analytics", "reports:user:" + otherHash}, // another scope
+		{"reports:user:" + hash, "reports:user:" + hash},                     // the same key
+	} {
+		if err := (&authn.Config{Secret: secret, AccessTTL: time.Minute, RevocationPrefix: "a:", RevocationPoll: time.Second, RevocationMaxStale: 5 * time.Second,
+			ServiceAccounts: entries}).Validate(); err == nil {
+			t.Errorf("entries %q accepted", entries)
+		}
+	}
+}
+
+// TestServiceAccountRotation: two entries of one account, one per key (a
+// rotation), make both keys act as the same account, whatever the order of
+// its services.
+func TestServiceAccountRotation(t *testing.T) {
+	oldKey, oldHash, _ := authn.NewServiceAccountKey("reports")
+	newKey, newHash, _ := authn.NewServiceAccountKey("reports")
+	cfg := authn.Config{Secret: secret, Issuer: "test", AccessTTL: time.Minute, RevocationPrefix: "a:", RevocationPoll: time.Second, RevocationMaxStale: 5 * time.Second,
+		ServiceAccounts: config.StringSlice{"reports:organizer:" + oldHash + ":analytics+catalog", "reports:organizer:" + newHash + ":catalog+analytics"}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	k, err := authn.NewKeys(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, key := range []string{oldKey, newKey} {
+		p, err := k.Verify(key, time.Now())
+		if err != nil || p.ServiceAccount != "reports" || p.Role != authn.RoleOrganizer {
+			t.Fatalf("key %.20s...: %+v %v", key, p, err)
+		}
+		ids = append(ids, p.UserID)
+	}
+	if ids[0] != ids[1] {
+		t.Errorf("the keys act as %v, want one account", ids)
+	}
+	if n := len(k.ServiceAccounts()); n != 1 {
+		t.Errorf("%d accounts, want 1", n)
 	}
 }

@@ -25,7 +25,10 @@ const KeyPrefix = "rush_sa_"
 // random secret of its own, checked against a SHA-256 the configuration
 // holds: unlike the mesh's signing secret (jwt.secret), a key cannot mint
 // tokens, so handing one out grants exactly the account's role, nothing
-// more, and revoking it is removing its entry.
+// more, and revoking it is removing its entry. An account may have several
+// entries, one per key, all with the same role and services: rotating a key
+// adds the new key's entry beside the old one, and the account (its id, what
+// it owns) stays the same.
 type ServiceAccount struct {
 	// Name identifies the account ([a-z0-9-]); it is in its key.
 	Name string
@@ -38,7 +41,8 @@ type ServiceAccount struct {
 	// UserID is the account's id in the data it creates (a UUIDv5 of its
 	// name: stable, and a UUID where the stores expect one).
 	UserID string
-	hash   [sha256.Size]byte
+	// hashes are the SHA-256 of its keys: one per entry.
+	hashes [][sha256.Size]byte
 }
 
 var (
@@ -65,12 +69,49 @@ func ParseServiceAccount(entry string) (ServiceAccount, error) {
 	if err != nil || len(h) != sha256.Size {
 		return a, fmt.Errorf("service account %s: %q is not the hex SHA-256 of its key (rush service-account prints it)", a.Name, parts[2])
 	}
-	copy(a.hash[:], h)
+	a.hashes = [][sha256.Size]byte{[sha256.Size]byte(h)}
 	if len(parts) == 4 && parts[3] != "" {
 		a.Services = strings.Split(parts[3], "+")
 	}
 	a.UserID = uuid.NewSHA1(serviceAccountSpace, []byte(a.Name)).String()
 	return a, nil
+}
+
+// parseServiceAccounts reads jwt.service-accounts into the accounts by
+// name. Entries of one name are the keys of one account (a rotation adds the
+// new key's entry beside the old one): they must act alike (sameAccount).
+func parseServiceAccounts(entries []string) (map[string]ServiceAccount, error) {
+	accounts := make(map[string]ServiceAccount, len(entries))
+	for _, e := range entries {
+		a, err := ParseServiceAccount(e)
+		if err != nil {
+			return nil, fmt.Errorf("jwt.service-accounts: %w", err)
+		}
+		if prev, ok := accounts[a.Name]; ok {
+			if err := sameAccount(prev, a); err != nil {
+				return nil, fmt.Errorf("jwt.service-accounts: %w", err)
+			}
+			a.hashes = append(slices.Clip(prev.hashes), a.hashes...)
+		}
+		accounts[a.Name] = a
+	}
+	return accounts, nil
+}
+
+// sameAccount checks that b, another entry of a's name, is another key of
+// the same account: the same role and services (in any order), a key of its
+// own.
+func sameAccount(a, b ServiceAccount) error {
+	if a.Role != b.Role || !slices.Equal(slices.Sorted(slices.Values(a.Services)), slices.Sorted(slices.Values(b.Services))) {
+		return fmt.Errorf("service account %s is listed twice with different roles or services (%s %s, %s %s): each of its keys must act alike",
+			a.Name, a.Role, strings.Join(a.Services, "+"), b.Role, strings.Join(b.Services, "+"))
+	}
+	for _, h := range a.hashes {
+		if slices.Contains(b.hashes, h) {
+			return fmt.Errorf("service account %s lists the same key twice", a.Name)
+		}
+	}
+	return nil
 }
 
 // NewServiceAccountKey returns a fresh key for the account name and the
@@ -106,7 +147,11 @@ func (k *Keys) verifyKey(key string) (*Principal, error) {
 	}
 	a, ok := k.accounts[rest[:i]]
 	sum := sha256.Sum256([]byte(key))
-	if !ok || subtle.ConstantTimeCompare(sum[:], a.hash[:]) != 1 {
+	match := 0
+	for _, h := range a.hashes {
+		match |= subtle.ConstantTimeCompare(sum[:], h[:])
+	}
+	if !ok || match != 1 {
 		return nil, ErrInvalidToken
 	}
 	// The default tenant, as every signed-up user (one tenant today).
