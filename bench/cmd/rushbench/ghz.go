@@ -155,8 +155,8 @@ func (b *bench) runGHZ(host string, plan *mesh.Plan, tokens []string, label stri
 }
 
 // scenarioGHZ runs ghz against the booking Reserve RPC on a zone that never
-// sells out, rotating over the users' tokens (ghz sends an array of metadata
-// objects round robin), so every call is a real hold, then audits.
+// sells out, rotating over the users' tokens (runGHZ's metadata provider:
+// the ghz command cannot), so every call is a real hold, then audits.
 func (b *bench) scenarioGHZ(ctx context.Context) error {
 	if b.bookURL == "" {
 		return errors.New("no booking address (-booking-addr)")
