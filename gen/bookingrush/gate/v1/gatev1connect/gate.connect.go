@@ -75,7 +75,8 @@ type GateServiceClient interface {
 	// each valid one with its code and QR code; a revoked one (a cancelled or
 	// refunded purchase) has neither. A booking confirmed a moment ago may
 	// have none yet: ask again. Another user's booking answers no tickets, as
-	// one with none yet (the answer tells nothing of whether it exists).
+	// one with none yet (the answer tells nothing of whether it exists);
+	// admins and the mesh's own services get any booking's tickets.
 	ListBookingTickets(context.Context, *connect.Request[v1.ListBookingTicketsRequest]) (*connect.Response[v1.ListBookingTicketsResponse], error)
 	// GetTicketKeys publishes an event's ticket public keys (anyone may read
 	// them: a code verifies offline with them).
@@ -296,7 +297,8 @@ type GateServiceHandler interface {
 	// each valid one with its code and QR code; a revoked one (a cancelled or
 	// refunded purchase) has neither. A booking confirmed a moment ago may
 	// have none yet: ask again. Another user's booking answers no tickets, as
-	// one with none yet (the answer tells nothing of whether it exists).
+	// one with none yet (the answer tells nothing of whether it exists);
+	// admins and the mesh's own services get any booking's tickets.
 	ListBookingTickets(context.Context, *connect.Request[v1.ListBookingTicketsRequest]) (*connect.Response[v1.ListBookingTicketsResponse], error)
 	// GetTicketKeys publishes an event's ticket public keys (anyone may read
 	// them: a code verifies offline with them).

@@ -2380,6 +2380,9 @@ export const CancelCauseSchema: GenEnum<CancelCause, CancelCauseJson> = /*@__PUR
  *
  * The caller is the subject of the bearer JWT in the Authorization header;
  * a booking of another user answers NOT_FOUND, never PERMISSION_DENIED.
+ * Admins and the mesh's own services are the exception: they read, confirm
+ * and cancel anyone's booking (an admin's cancel is the buyer's: refunded
+ * per the policy).
  *
  * @generated from service bookingrush.booking.v1.BookingService
  */

@@ -1849,7 +1849,8 @@ export const GateService: GenService<{
    * each valid one with its code and QR code; a revoked one (a cancelled or
    * refunded purchase) has neither. A booking confirmed a moment ago may
    * have none yet: ask again. Another user's booking answers no tickets, as
-   * one with none yet (the answer tells nothing of whether it exists).
+   * one with none yet (the answer tells nothing of whether it exists);
+   * admins and the mesh's own services get any booking's tickets.
    *
    * @generated from rpc bookingrush.gate.v1.GateService.ListBookingTickets
    */
