@@ -13,7 +13,9 @@ import (
 // client sent, so a value here was written by the edge (or by a service
 // passing it on): the services' ports are reachable only from inside the
 // mesh (the Helm chart's NetworkPolicy admits only mesh pods), never from
-// the internet.
+// the internet. The exception is the integrating teams' namespaces
+// (networkPolicy.internalFromNamespaces): their pods call the services
+// directly and may set it too, which nothing here can tell apart.
 const HeaderClientIP = "X-Client-Ip"
 
 // maxUserAgent bounds the stored User-Agent.
