@@ -108,9 +108,9 @@ type BookingServiceClient interface {
 	// LoadInventory takes the catalog's snapshot of an event (sale settings,
 	// zones) and loads the event's zone stock into Redis, or refreshes its
 	// sale settings when it is loaded. Internal only (the catalog service
-	// calls it on publish and on every change of the sale settings; the
-	// system and admins only: an organizer changes the event through the
-	// catalog); not on the public API.
+	// calls it on publish and on every change of the sale settings); a
+	// service token only: an organizer or an admin changes the event through
+	// the catalog. Not on the public API.
 	LoadInventory(context.Context, *connect.Request[v1.LoadInventoryRequest]) (*connect.Response[v1.LoadInventoryResponse], error)
 	// JoinWaitlist puts the caller on a zone's waitlist for a quantity of
 	// seats (1 to the event's per-user limit, counting what the caller holds
@@ -396,9 +396,9 @@ type BookingServiceHandler interface {
 	// LoadInventory takes the catalog's snapshot of an event (sale settings,
 	// zones) and loads the event's zone stock into Redis, or refreshes its
 	// sale settings when it is loaded. Internal only (the catalog service
-	// calls it on publish and on every change of the sale settings; the
-	// system and admins only: an organizer changes the event through the
-	// catalog); not on the public API.
+	// calls it on publish and on every change of the sale settings); a
+	// service token only: an organizer or an admin changes the event through
+	// the catalog. Not on the public API.
 	LoadInventory(context.Context, *connect.Request[v1.LoadInventoryRequest]) (*connect.Response[v1.LoadInventoryResponse], error)
 	// JoinWaitlist puts the caller on a zone's waitlist for a quantity of
 	// seats (1 to the event's per-user limit, counting what the caller holds

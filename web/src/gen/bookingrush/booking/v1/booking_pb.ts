@@ -2461,9 +2461,9 @@ export const BookingService: GenService<{
    * LoadInventory takes the catalog's snapshot of an event (sale settings,
    * zones) and loads the event's zone stock into Redis, or refreshes its
    * sale settings when it is loaded. Internal only (the catalog service
-   * calls it on publish and on every change of the sale settings; the
-   * system and admins only: an organizer changes the event through the
-   * catalog); not on the public API.
+   * calls it on publish and on every change of the sale settings); a
+   * service token only: an organizer or an admin changes the event through
+   * the catalog. Not on the public API.
    *
    * @generated from rpc bookingrush.booking.v1.BookingService.LoadInventory
    */
