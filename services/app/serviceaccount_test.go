@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	authv1 "github.com/bookingrush/rush/gen/bookingrush/auth/v1"
@@ -17,6 +18,7 @@ import (
 	"github.com/bookingrush/rush/services/app"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/config"
+	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/redisx"
 	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/testkit"
@@ -131,5 +133,72 @@ func TestServiceAccountKeyRotation(t *testing.T) {
 		[]string{"-jwt.service-accounts=partner-shop:organizer:" + oldHash + ",partner-shop:admin:" + newHash}, noEnv)
 	if err == nil || !strings.Contains(err.Error(), "partner-shop is listed twice") {
 		t.Errorf("two entries of partner-shop with other roles: %v, want an error naming it", err)
+	}
+}
+
+// TestServiceAccountRowIsItsEntry: a service account acts with the role of
+// its configuration entry, whatever its user row says, so an admin cannot
+// change that row's role or delete it (it would answer success while the
+// key went on as before): CONFLICT, reason "service_account".
+func TestServiceAccountRowIsItsEntry(t *testing.T) {
+	t.Parallel()
+	var entries []string
+	accounts := map[string]authn.ServiceAccount{}
+	keys := map[string]string{}
+	for _, a := range []struct{ name, role string }{{"partner-shop", "organizer"}, {"kiosk", "user"}} {
+		key, hash, err := authn.NewServiceAccountKey(a.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entry := a.name + ":" + a.role + ":" + hash
+		sa, err := authn.ParseServiceAccount(entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, accounts[a.name], keys[a.name] = append(entries, entry), sa, key
+	}
+	m := testkit.Start(t, "-target=auth,catalog", "-auth.bcrypt-cost=4", "-jwt.service-accounts="+strings.Join(entries, ","),
+		"-catalog.cache-prefix="+testkit.KeyPrefix(t, redisx.DefaultURL))
+	ctx := context.Background()
+	auth := authv1connect.NewAuthServiceClient(server.NewClient(), m.URL(t, "auth"))
+	admin := uuid.NewString()
+
+	_, err := auth.SetUserRole(ctx, testkit.As(t, m, admin, authn.RoleAdmin,
+		&authv1.SetUserRoleRequest{UserId: accounts["partner-shop"].UserID, Role: authv1.Role_ROLE_USER}))
+	testkit.WantCode(t, err, errs.Conflict)
+	if r := errs.FromConnect(err).Details["reason"]; r != "service_account" {
+		t.Errorf("demoting partner-shop: reason %v, want service_account", r)
+	}
+	_, err = auth.DeleteUser(ctx, testkit.As(t, m, admin, authn.RoleAdmin, &authv1.DeleteUserRequest{UserId: accounts["kiosk"].UserID}))
+	testkit.WantCode(t, err, errs.Conflict)
+	if r := errs.FromConnect(err).Details["reason"]; r != "service_account" {
+		t.Errorf("deleting kiosk: reason %v, want service_account", r)
+	}
+	got, err := auth.ListUsers(ctx, testkit.As(t, m, admin, authn.RoleAdmin, &authv1.ListUsersRequest{PerPage: 100}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, u := range got.Msg.GetUsers() {
+		switch u.GetId() {
+		case accounts["partner-shop"].UserID:
+			found++
+			if u.GetRole() != authv1.Role_ROLE_ORGANIZER {
+				t.Errorf("partner-shop's row has role %v after the refused demotion", u.GetRole())
+			}
+		case accounts["kiosk"].UserID:
+			found++
+		}
+	}
+	if found != 2 {
+		t.Errorf("%d of the 2 accounts' rows listed after the refusals", found)
+	}
+
+	// The key acts as its entry says: the organizer still creates events.
+	catalog := catalogv1connect.NewCatalogServiceClient(server.NewClient(), m.URL(t, "catalog"))
+	now := time.Now()
+	if _, err := catalog.CreateEvent(ctx, testkit.Bearer(keys["partner-shop"], &catalogv1.CreateEventRequest{Title: "Still an organizer", Venue: "Hall",
+		SaleStartAt: timestamppb.New(now.Add(time.Hour)), SaleEndAt: timestamppb.New(now.Add(24 * time.Hour))})); err != nil {
+		t.Fatalf("partner-shop creates an event: %v", err)
 	}
 }

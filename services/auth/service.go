@@ -736,6 +736,10 @@ func (s *Service) DeleteUser(ctx context.Context, userID string) error {
 	if id.String() == p.UserID {
 		return errs.New(errs.Conflict, "an admin's own account is not deleted here: another admin makes it a user's, then it is deleted", "reason", "self")
 	}
+	if name := s.serviceAccount(id.String()); name != "" {
+		return errs.New(errs.Conflict, "service account "+name+" is ended by removing its jwt.service-accounts entry, not deleted here",
+			"reason", "service_account")
+	}
 	tenant := p.TenantID
 	if tenant == "" {
 		tenant = schema.DefaultTenantID
@@ -874,6 +878,10 @@ func (s *Service) SetUserRole(ctx context.Context, userID, role string) (*User, 
 	if p.UserID == userID {
 		return nil, errs.New(errs.Conflict, "you cannot change your own role; ask another admin")
 	}
+	if name := s.serviceAccount(userID); name != "" {
+		return nil, errs.New(errs.Conflict, "service account "+name+" acts with the role of its jwt.service-accounts entry: change the entry to change it",
+			"reason", "service_account")
+	}
 	tenant := p.TenantID
 	if tenant == "" {
 		tenant = schema.DefaultTenantID
@@ -942,6 +950,19 @@ func (s *Service) BootstrapAdmin(ctx context.Context, cfg AdminConfig) error {
 	}
 	s.log.Info("bootstrap admin", zap.String("email", email), zap.String("result", what))
 	return nil
+}
+
+// serviceAccount names the configured service account whose user row
+// userID is, "" when it is none. Such a row only gives the account's data
+// an owner: the account acts with its entry's role (jwt.service-accounts),
+// so an admin changes neither its role nor its existence through auth.
+func (s *Service) serviceAccount(userID string) string {
+	for _, a := range s.keys.ServiceAccounts() {
+		if a.UserID == userID {
+			return a.Name
+		}
+	}
+	return ""
 }
 
 // EnsureServiceAccounts gives every configured service account

@@ -113,7 +113,10 @@ type AuthServiceClient interface {
 	GetMe(context.Context, *connect.Request[v1.GetMeRequest]) (*connect.Response[v1.GetMeResponse], error)
 	// UpdateMe updates the calling user's profile.
 	UpdateMe(context.Context, *connect.Request[v1.UpdateMeRequest]) (*connect.Response[v1.UpdateMeResponse], error)
-	// SetUserRole changes a user's role. Admin only.
+	// SetUserRole changes a user's role. Admin only. CONFLICT for the
+	// caller's own role, and for a service account's row (reason
+	// "service_account"): it acts with the role of its jwt.service-accounts
+	// entry, which only its configuration changes.
 	SetUserRole(context.Context, *connect.Request[v1.SetUserRoleRequest]) (*connect.Response[v1.SetUserRoleResponse], error)
 	// DeleteUser deletes another user's account for them (admin only): the
 	// erasure a person asks support for when they can no longer sign in.
@@ -121,7 +124,9 @@ type AuthServiceClient interface {
 	// the same cases: CONFLICT for an organizer or admin (make them a user
 	// first; reason "role"), for an account holding an unpaid booking (reason
 	// "unpaid_bookings"), and for the caller's own account (reason "self":
-	// DeleteAccount is for that). NOT_FOUND when there is no such account.
+	// DeleteAccount is for that); and for a service account's row (reason
+	// "service_account": removing its jwt.service-accounts entry ends it).
+	// NOT_FOUND when there is no such account.
 	DeleteUser(context.Context, *connect.Request[v1.DeleteUserRequest]) (*connect.Response[v1.DeleteUserResponse], error)
 	// ListUsers pages through the accounts, newest first: the admins' user
 	// directory (whom to give a role). Admin only.
@@ -375,7 +380,10 @@ type AuthServiceHandler interface {
 	GetMe(context.Context, *connect.Request[v1.GetMeRequest]) (*connect.Response[v1.GetMeResponse], error)
 	// UpdateMe updates the calling user's profile.
 	UpdateMe(context.Context, *connect.Request[v1.UpdateMeRequest]) (*connect.Response[v1.UpdateMeResponse], error)
-	// SetUserRole changes a user's role. Admin only.
+	// SetUserRole changes a user's role. Admin only. CONFLICT for the
+	// caller's own role, and for a service account's row (reason
+	// "service_account"): it acts with the role of its jwt.service-accounts
+	// entry, which only its configuration changes.
 	SetUserRole(context.Context, *connect.Request[v1.SetUserRoleRequest]) (*connect.Response[v1.SetUserRoleResponse], error)
 	// DeleteUser deletes another user's account for them (admin only): the
 	// erasure a person asks support for when they can no longer sign in.
@@ -383,7 +391,9 @@ type AuthServiceHandler interface {
 	// the same cases: CONFLICT for an organizer or admin (make them a user
 	// first; reason "role"), for an account holding an unpaid booking (reason
 	// "unpaid_bookings"), and for the caller's own account (reason "self":
-	// DeleteAccount is for that). NOT_FOUND when there is no such account.
+	// DeleteAccount is for that); and for a service account's row (reason
+	// "service_account": removing its jwt.service-accounts entry ends it).
+	// NOT_FOUND when there is no such account.
 	DeleteUser(context.Context, *connect.Request[v1.DeleteUserRequest]) (*connect.Response[v1.DeleteUserResponse], error)
 	// ListUsers pages through the accounts, newest first: the admins' user
 	// directory (whom to give a role). Admin only.

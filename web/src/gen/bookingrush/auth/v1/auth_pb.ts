@@ -1875,7 +1875,10 @@ export const AuthService: GenService<{
     output: typeof UpdateMeResponseSchema;
   },
   /**
-   * SetUserRole changes a user's role. Admin only.
+   * SetUserRole changes a user's role. Admin only. CONFLICT for the
+   * caller's own role, and for a service account's row (reason
+   * "service_account"): it acts with the role of its jwt.service-accounts
+   * entry, which only its configuration changes.
    *
    * @generated from rpc bookingrush.auth.v1.AuthService.SetUserRole
    */
@@ -1891,7 +1894,9 @@ export const AuthService: GenService<{
    * the same cases: CONFLICT for an organizer or admin (make them a user
    * first; reason "role"), for an account holding an unpaid booking (reason
    * "unpaid_bookings"), and for the caller's own account (reason "self":
-   * DeleteAccount is for that). NOT_FOUND when there is no such account.
+   * DeleteAccount is for that); and for a service account's row (reason
+   * "service_account": removing its jwt.service-accounts entry ends it).
+   * NOT_FOUND when there is no such account.
    *
    * @generated from rpc bookingrush.auth.v1.AuthService.DeleteUser
    */
