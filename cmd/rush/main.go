@@ -191,7 +191,7 @@ func serviceAccount(args []string, out io.Writer) int {
 	if len(args) == 3 {
 		entry += ":" + args[2]
 	}
-	if _, err := authn.ParseServiceAccount(entry); err != nil {
+	if err := app.ValidateServiceAccount(entry); err != nil {
 		fmt.Fprintln(out, "rush:", err)
 		return 2
 	}

@@ -175,4 +175,8 @@ func TestServiceAccountCommand(t *testing.T) {
 	if code := serviceAccount([]string{"partner-shop", "service"}, &out); code == 0 {
 		t.Error("a service account with the mesh's service role was made")
 	}
+	out.Reset()
+	if code := serviceAccount([]string{"partner-shop", "organizer", "catalgo+booking"}, &out); code == 0 || !strings.Contains(out.String(), `"catalgo" is no service of the mesh`) {
+		t.Errorf("a misspelt service: exit %d, said %q", code, out.String())
+	}
 }

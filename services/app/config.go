@@ -4,6 +4,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/bookingrush/rush/edge"
@@ -104,7 +106,29 @@ func (c *Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	for _, e := range c.JWT.ServiceAccounts {
+		if err := ValidateServiceAccount(e); err != nil {
+			errs = append(errs, fmt.Errorf("jwt.service-accounts: %w", err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// ValidateServiceAccount checks a jwt.service-accounts entry as authn
+// reads it, and that every service of its scope is one of the mesh's (a
+// component with a Connect port): a misspelt one ("catalgo") would leave the
+// account a key that every service refuses.
+func ValidateServiceAccount(entry string) error {
+	a, err := authn.ParseServiceAccount(entry)
+	if err != nil {
+		return err
+	}
+	for _, s := range a.Services {
+		if _, ok := server.Ports[s]; !ok {
+			return fmt.Errorf("service account %s: %q is no service of the mesh (%s)", a.Name, s, strings.Join(slices.Sorted(maps.Keys(server.Ports)), ", "))
+		}
+	}
+	return nil
 }
 
 // resolve expands the target list ("all" included) into component names in

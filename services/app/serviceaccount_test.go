@@ -202,3 +202,26 @@ func TestServiceAccountRowIsItsEntry(t *testing.T) {
 		t.Fatalf("partner-shop creates an event: %v", err)
 	}
 }
+
+// TestServiceAccountUnknownService: an entry whose scope names no service of
+// the mesh (a typo) stops the start, naming it, rather than giving the team
+// a key every service refuses.
+func TestServiceAccountUnknownService(t *testing.T) {
+	t.Parallel()
+	_, hash, err := authn.NewServiceAccountKey("partner-shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	noEnv := func(string) (string, bool) { return "", false }
+	for entry, want := range map[string]string{
+		"partner-shop:organizer:" + hash + ":catalgo+booking": `"catalgo" is no service of the mesh`,
+		"partner-shop:organizer:" + hash + ":catalog+mesh":    `"mesh" is no service of the mesh`,
+		"partner-shop:organizer:" + hash + ":catalog+gate":    "",
+	} {
+		var cfg app.Config
+		err := config.Load(&cfg, flag.NewFlagSet("rush", flag.ContinueOnError), []string{"-jwt.service-accounts=" + entry}, noEnv)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", entry, err, want)
+		}
+	}
+}
