@@ -3,9 +3,10 @@
  * registers one for an event and reads its credential (shown once), which a
  * gate then uses; revokes it, and the gates refuse it at once. Before, the
  * dashboard spoke of "your check-in devices" but no page could register or
- * revoke one: only the API could.
+ * revoke one: only the API could. The dashboard counts what offline doors let
+ * in that the gate would have refused (a code shown at two doors).
  */
-import { organizer, publishedEvent, unique } from "./harness/api";
+import { call, organizer, publishedEvent, register, unique } from "./harness/api";
 import { readState } from "./harness/state";
 import { expect, signIn, test } from "./fixtures";
 
@@ -43,4 +44,32 @@ test("an organizer registers a check-in device, the gate accepts it, and revokin
   await expect(row.getByTestId("device-state")).toHaveText("revoked");
   await expect(row.getByTestId("revoke-device")).toHaveCount(0);
   expect(await scan(credential, ev.showId)).toBe(401);
+});
+
+test("the dashboard counts a ticket that an offline door let in after an online check-in", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Two Doors"), price: "20.00", daysAhead: 20 });
+  const buyer = await register("twodoors");
+  const b = await call<{ id: string }>("POST", "/bookings/reserve", { show_id: ev.showId, zone_id: ev.zoneId, quantity: 1 }, buyer.token, {
+    "Idempotency-Key": unique("two-doors"),
+  });
+  await call("POST", "/payments", { booking_id: b.id, payment_method: "sim_ok" }, buyer.token);
+  let code = "";
+  await expect(async () => {
+    const res = await call<{ tickets?: { code?: string }[] }>("GET", `/bookings/${b.id}/tickets`, undefined, buyer.token);
+    code = res.tickets?.[0]?.code ?? "";
+    expect(code).not.toBe("");
+  }).toPass({ timeout: 60_000 });
+  const dev = await call<{ credential: string }>("POST", "/checkin/devices", { name: "North", event_ids: [ev.id] }, org.token);
+  expect((await call<{ outcome: string }>("POST", "/checkin", { code, show_id: ev.showId }, dev.credential)).outcome).toBe("valid");
+  // The same code (a screenshot) at a door that was offline, synced later.
+  await call("POST", "/checkin/sync", { scans: [{ code, show_id: ev.showId, gate: "South", scanned_at: new Date(Date.now() + 1000).toISOString() }] }, dev.credential);
+
+  // Before, the dashboard showed checked in, sold and revoked only: nothing
+  // said that a second holder may be inside.
+  await signIn(page, org, `/organizer/events/${ev.id}/dashboard`);
+  await page.goto(`/organizer/events/${ev.id}/dashboard`);
+  await expect(page.getByTestId("dashboard-checkin").getByTestId("checked-in")).toHaveText("1");
+  await expect(page.getByTestId("dashboard-checkin").getByTestId("reused")).toHaveText("1");
+  await expect(page.getByTestId("dashboard-checkin").getByTestId("revoked-offline")).toHaveText("0");
 });

@@ -101,7 +101,9 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
             <Link href="/organizer/devices" className="underline">
               check-in devices
             </Link>
-            , per show.
+            , per show. A door offline decides alone: &ldquo;Let in twice&rdquo; counts tickets that two doors may
+            both have let in (a shared screenshot), &ldquo;Revoked, scanned offline&rdquo; revoked tickets an offline door
+            scanned (the holder may be inside).
           </CardDescription>
         </CardHeader>
         <CardContent>
@@ -112,6 +114,8 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
                 <TableHead className="text-right">Checked in</TableHead>
                 <TableHead className="text-right">Tickets sold</TableHead>
                 <TableHead className="text-right">Revoked</TableHead>
+                <TableHead className="text-right">Let in twice</TableHead>
+                <TableHead className="text-right">Revoked, scanned offline</TableHead>
               </TableRow>
             </TableHeader>
             <TableBody>
@@ -126,6 +130,12 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
                       </TableCell>
                       <TableCell className="text-right">{c?.ok ? c.data.sold : "–"}</TableCell>
                       <TableCell className="text-right">{c?.ok ? c.data.revoked : "–"}</TableCell>
+                      <TableCell className="text-right" data-testid="reused">
+                        {c?.ok ? c.data.reused : "–"}
+                      </TableCell>
+                      <TableCell className="text-right" data-testid="revoked-offline">
+                        {c?.ok ? c.data.revoked_offline : "–"}
+                      </TableCell>
                     </TableRow>
                   );
                 })}
