@@ -21,7 +21,7 @@ func openDB(ctx context.Context, cfg postgres.Config) (*sql.DB, error) {
 	db := stdlib.OpenDB(*pc)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, postgres.PingError(err)
+		return nil, postgres.PingError(err, pc)
 	}
 	return db, nil
 }

@@ -35,8 +35,12 @@ func TestEnsureDatabaseCreatesAMissingOne(t *testing.T) {
 	if !postgres.MissingDatabase(err) {
 		t.Fatalf("before: want a missing database, got %v", err)
 	}
-	if msg := postgres.PingError(err).Error(); !strings.Contains(msg, "createdb") {
-		t.Errorf("the hint for a missing database does not say how to create it: %s", msg)
+	pc, perr := pgx.ParseConfig(cfg.URL.Reveal())
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	if msg, want := postgres.PingError(err, pc).Error(), "createdb -h 127.0.0.1 -p 5432 -U postgres "+name; !strings.Contains(msg, want) {
+		t.Errorf("the hint for a missing database does not say how to create this one (%s): %s", want, msg)
 	}
 	for range 2 {
 		if err := postgres.EnsureDatabase(ctx, cfg, zap.NewNop()); err != nil {

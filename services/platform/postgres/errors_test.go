@@ -3,8 +3,10 @@ package postgres_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/bookingrush/rush/services/platform/errs"
@@ -70,6 +72,26 @@ func TestContended(t *testing.T) {
 	} {
 		if got := postgres.Contended(c.err); got != c.want {
 			t.Errorf("Contended(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
+
+// TestPingErrorSaysHowToReachTheConfiguredServer: the hint of an
+// unreachable database names the server configured: the command that starts
+// the local one, or the address tried on another host.
+func TestPingErrorSaysHowToReachTheConfiguredServer(t *testing.T) {
+	t.Parallel()
+	for url, want := range map[string]string{
+		"postgres://postgres@127.0.0.1:1/shop":        "pg_ctlcluster",
+		"postgres://postgres@db.invalid:6543/shop":    "is the server at db.invalid:6543 up and reachable from here? (RUSH_POSTGRES_URL)",
+		"postgres://postgres@/shop?host=/var/run/pg1": "pg_ctlcluster",
+	} {
+		pc, err := pgx.ParseConfig(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := postgres.PingError(errors.New("refused"), pc).Error(); !strings.Contains(got, want) {
+			t.Errorf("%s: %s, want a hint with %q", url, got, want)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/exaring/otelpgx"
@@ -56,8 +58,20 @@ func (c *Config) Validate() error {
 	return c.Breaker.Validate("postgres.breaker")
 }
 
-// Hint is the one line a newcomer needs when the local server is down.
-const Hint = "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start (or set RUSH_POSTGRES_URL)"
+// hint is the one line a newcomer needs when the server at pc does not
+// answer: the command that starts the local server, or, for another host,
+// which address was tried.
+func hint(pc *pgx.ConnConfig) string {
+	if local(pc.Host) {
+		return "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start (or set RUSH_POSTGRES_URL)"
+	}
+	return fmt.Sprintf("is the server at %s:%d up and reachable from here? (RUSH_POSTGRES_URL)", pc.Host, pc.Port)
+}
+
+// local says whether host is this machine (a Unix socket's directory, too).
+func local(host string) bool {
+	return host == "" || host == "localhost" || strings.HasPrefix(host, "/") || net.ParseIP(host).IsLoopback()
+}
 
 // NewPool opens the pool lazily; Ping (used by readiness) reports
 // reachability. When tracing is on, queries and batches run under a
@@ -130,18 +144,19 @@ func NewPool(lc fx.Lifecycle, cfg Config, log *zap.Logger, tp trace.TracerProvid
 // Ping checks the database answers, with a one-line hint when it does not.
 func Ping(ctx context.Context, pool *pgxpool.Pool) error {
 	if err := pool.Ping(ctx); err != nil {
-		return PingError(err)
+		return PingError(err, pool.Config().ConnConfig)
 	}
 	return nil
 }
 
-// PingError wraps a connection failure with the hint: the command that
-// starts the server, or the one that creates a missing database.
-func PingError(err error) error {
+// PingError wraps a failure to reach the database of pc with the hint: the
+// command that starts the server, or the one that creates a missing
+// database, for the server and database configured.
+func PingError(err error, pc *pgx.ConnConfig) error {
 	if MissingDatabase(err) {
-		return fmt.Errorf("postgres: the database does not exist (%w); create it with: createdb -h 127.0.0.1 -U postgres test (or set RUSH_POSTGRES_URL; with postgres.migrate-on-start, the default, rush creates it itself)", err)
+		return fmt.Errorf("postgres: the database does not exist (%w); %s (or set RUSH_POSTGRES_URL; with postgres.migrate-on-start, the default, rush creates it itself)", err, createHint(pc))
 	}
-	return fmt.Errorf("postgres unreachable (%w); %s", err, Hint)
+	return fmt.Errorf("postgres unreachable (%w); %s", err, hint(pc))
 }
 
 // Module provides *pgxpool.Pool.

@@ -60,8 +60,19 @@ func (c *Config) Validate() error {
 	return c.Breaker.Validate("redis.breaker")
 }
 
-// Hint is the one line a newcomer needs when the local server is down.
-const Hint = `start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no (or set RUSH_REDIS_URL)`
+// hint is the one line a newcomer needs when the server at addr does not
+// answer: the command that starts a local one on its port, or, for another
+// host, which address was tried.
+func hint(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err == nil && (host == "localhost" || net.ParseIP(host).IsLoopback()) {
+		if host == "localhost" {
+			host = "127.0.0.1" // redis-server binds addresses, not names
+		}
+		return fmt.Sprintf(`start it with: redis-server --daemonize yes --bind %s --port %s --save "" --appendonly no (or set RUSH_REDIS_URL)`, host, port)
+	}
+	return fmt.Sprintf("is the server at %s up and reachable from here? (RUSH_REDIS_URL)", addr)
+}
 
 // NewClient builds the client; it connects on first use. When tracing is on,
 // every command run under a recording span gets a child span named after it
@@ -189,7 +200,7 @@ func outcome(err error) breaker.Outcome {
 // Ping checks Redis answers, with a one-line hint when it does not.
 func Ping(ctx context.Context, c *redis.Client) error {
 	if err := c.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis unreachable (%w); %s", err, Hint)
+		return fmt.Errorf("redis unreachable (%w); %s", err, hint(c.Options().Addr))
 	}
 	return nil
 }

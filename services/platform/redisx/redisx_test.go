@@ -3,6 +3,7 @@ package redisx_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,5 +126,25 @@ func TestBreakerFailsFastAndRecovers(t *testing.T) {
 	untilUp(t, ok)
 	if err := calls["hot path"](); err != nil {
 		t.Errorf("hot path after the restart: %v", err)
+	}
+}
+
+// TestPingSaysHowToReachTheConfiguredServer: the hint of an unreachable
+// Redis names the server configured. It said "redis-server ... --port 6379"
+// whatever the URL: wrong for a local one on another port, and for a
+// server on another host.
+func TestPingSaysHowToReachTheConfiguredServer(t *testing.T) {
+	t.Parallel()
+	for addr, want := range map[string]string{
+		"127.0.0.1:1":         "--bind 127.0.0.1 --port 1 ",
+		"localhost:1":         "--bind 127.0.0.1 --port 1 ",
+		"redis.invalid:16379": "is the server at redis.invalid:16379 up and reachable from here? (RUSH_REDIS_URL)",
+	} {
+		c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1})
+		err := redisx.Ping(context.Background(), c)
+		_ = c.Close()
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Ping %s: %v, want a hint with %q", addr, err, want)
+		}
 	}
 }
