@@ -23,8 +23,9 @@
 -- meta's to say (status, sale_end), which the organizer may change.
 --
 -- Each step: the windows that ended leave the count of active shoppers (the
--- floor moves); sold out is every zone's available = 0 (the zones of the
--- event are meta's "zones"); at the sale's start the pre-queue is drawn
+-- floor moves); sold out is no zone with a seat on sale: every zone's
+-- available = 0, or its show started (the zones of the event are meta's
+-- "zones"); at the sale's start the pre-queue is drawn
 -- once (its tickets' join numbers 1..drawn get their sequences from the draw
 -- key; later joins continue the count); then the cursor moves by the
 -- bucket's whole tokens, at most to the last ticket, not at all while sold
@@ -91,14 +92,17 @@ if moved then
 end
 local active = math.max(0, cursor - floor - redis.call('ZCARD', KEYS[4]))
 
--- Sold out when no zone has a seat available; an event loaded before zones
--- were listed in meta is never taken for sold out.
+-- Sold out when no zone has a seat on sale: available, and its show not
+-- started (reserve.lua refuses a started show's seats, so they count for
+-- nothing); an event loaded before zones were listed in meta is never taken
+-- for sold out.
 local soldout = 0
 if meta[5] then
   soldout = 1
   local prefix = string.sub(KEYS[1], 1, -5) -- B{ev:E}: (KEYS[1] ends in "meta")
   for zone in string.gmatch(meta[5], '[^,]+') do
-    if tonumber(redis.call('HGET', prefix .. 'zone:' .. zone, 'available') or '0') > 0 then
+    local z = redis.call('HMGET', prefix .. 'zone:' .. zone, 'available', 'starts')
+    if tonumber(z[1] or '0') > 0 and now < (tonumber(z[2]) or math.huge) then
       soldout = 0
       break
     end

@@ -18,8 +18,9 @@
 // tickets waiting: it moves the event's cursor ("admitted up to") at the
 // admission rate (a token bucket on Redis time, so replicas do not add up),
 // never past the cap of active shoppers (admitted, pass live and unused)
-// and not at all while the event is sold out (every zone's available is 0
-// in the booking engine's counters); each move is recorded with the end of
+// and not at all while the event is sold out (no zone has a seat on sale:
+// every zone's available is 0 in the booking engine's counters, or its show
+// started); each move is recorded with the end of
 // its shopping window (queue.pass-ttl). A buyer's place is the ticket's
 // sequence less the cursor; nothing is written per buyer on admission.
 //
