@@ -92,7 +92,10 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
     return (
       <div className="rounded-lg border p-6 text-center" data-testid="queue-sold-out">
         <p className="text-xl font-semibold">Sold out</p>
-        <p className="text-muted-foreground">Every seat is sold or held right now. Thank you for waiting.</p>
+        <p className="text-muted-foreground">
+          Every seat is sold or held right now. You keep your place: when held seats come back, the line moves again and this page
+          follows it.
+        </p>
       </div>
     );
   }

@@ -173,8 +173,12 @@ describe("queue client", () => {
     expect(seen).toHaveLength(2);
   });
 
-  it("says sold out when the stream does, and stops", async () => {
-    serve({ "/bff/api/queue/join": ok(waiting(3, "tkt-3")) });
+  it("says sold out when the stream does, keeps the place, and opens the stream again once seats are back", async () => {
+    let soldOut = true;
+    const seen = serve({
+      "/bff/api/queue/join": ok(waiting(3, "tkt-3")),
+      [`/api/v1/queue/lines/${EV}`]: () => ok({ event_id: EV, enabled: true, sold_out: soldOut })(),
+    });
     const q = api();
     await q.join(EV);
     const views: QueueView[] = [];
@@ -182,8 +186,30 @@ describe("queue client", () => {
     FakeEventSource.all[0].emit({ ...waiting(3), status: "sold_out" });
     expect(views.at(-1)?.phase).toBe("sold_out");
     expect(FakeEventSource.all[0].closed).toBe(true);
-    await vi.advanceTimersByTimeAsync(60_000);
+    // The ticket is kept: the place is.
+    expect(JSON.parse(storage.getItem(`br:queue::${EV}`)!).ticket).toBe("tkt-3");
+    // Meanwhile the public line is read now and then, on the edge's route,
+    // without credentials (cacheable, a crowd costs the app's servers
+    // nothing), and the stream stays closed while it says sold out.
+    await vi.advanceTimersByTimeAsync(25_000);
+    const lines = seen.filter((s) => s.url.startsWith("/api/v1/queue/lines/"));
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines.length).toBeLessThanOrEqual(5);
+    expect(lines[0].init?.credentials).toBe("omit");
     expect(FakeEventSource.all).toHaveLength(1);
+    // Seats came back: the stream opens again with the ticket and follows
+    // the place to the admission.
+    soldOut = false;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(FakeEventSource.all).toHaveLength(2);
+    expect(FakeEventSource.all[1].url).toBe(streamUrl(EV, "tkt-3"));
+    FakeEventSource.all[1].emit(waiting(1));
+    FakeEventSource.all[1].emit({ ...waiting(0), status: "admitted", queue_pass: "pass-3" });
+    expect(views.map((v) => v.phase)).toEqual(["sold_out", "waiting", "admitted"]);
+    const polled = seen.filter((s) => s.url.startsWith("/api/v1/queue/lines/")).length;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(FakeEventSource.all).toHaveLength(2);
+    expect(seen.filter((s) => s.url.startsWith("/api/v1/queue/lines/"))).toHaveLength(polled);
   });
 
   it("reconnects after a drop with backoff, reading the status with the ticket meanwhile", async () => {

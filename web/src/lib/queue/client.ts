@@ -18,6 +18,11 @@
  *   on to the edge.) Each message is the envelope of a QueueStatus; the
  *   stream ends with "admitted" (the queue pass for the reserve's
  *   X-Queue-Pass), "sold_out", "expired" or "used".
+ * - Sold out is not the end: the buyer keeps the place, and admission resumes
+ *   when seats come back (holds expire or are cancelled). The server ends the
+ *   stream there, so the line's public state (GET /api/v1/queue/lines/{id},
+ *   same host as the stream, no credentials, cacheable) is read every 5 to
+ *   10 s, and the stream is opened again once it no longer says sold out.
  * - The stream reconnects by itself: a dropped connection, an error, or the
  *   browser coming back online reopens it after a backoff (1, 2, 4... 15 s,
  *   with jitter, so a crowd does not reconnect in the same second), reading
@@ -29,7 +34,9 @@
  *   is on: the buy page joins it instead of only counting down.
  */
 import { browserApi, readSessionUser } from "@/lib/api/browser";
+import { endpoints } from "@/lib/api/endpoints";
 import { ApiError } from "@/lib/api/errors";
+import { fetchTransport } from "@/lib/api/transport";
 import type { QueueStatus } from "@/lib/api/wire";
 
 /** Where the buyer stands. "expired": the pass lapsed or was used; join again. */
@@ -117,6 +124,14 @@ export async function unlessQueued<T>(reserve: () => Promise<T>): Promise<T | "q
   }
 }
 
+/** The wait between two reads of a sold-out line: 5 to 10 s, so a crowd told sold out at once does not read in step. */
+export function soldOutPollMs(random = Math.random): number {
+  return 5000 + Math.round(random() * 5000);
+}
+
+/** The public reads, on the edge's routes of this host like the stream (no credentials: nothing of the app's servers). */
+const publicApi = endpoints(fetchTransport({ base: "/api/v1", init: { credentials: "omit" } }));
+
 /** The stream's URL for a ticket (same host: the edge behind the Ingress). */
 export function streamUrl(eventId: string, ticket: string): string {
   return `/api/v1/queue/events?ticket=${encodeURIComponent(ticket)}&event_id=${encodeURIComponent(eventId)}`;
@@ -195,19 +210,47 @@ export function createQueueApi(opts: { EventSource?: typeof EventSource; storage
       let es: EventSource | null = null;
       let attempt = 0;
       let timer: ReturnType<typeof setTimeout> | null = null;
+      let poll: ReturnType<typeof setTimeout> | null = null;
 
       const stop = () => {
         stopped = true;
         es?.close();
         es = null;
         if (timer) clearTimeout(timer);
+        if (poll) clearTimeout(poll);
         window.removeEventListener("online", onOnline);
       };
       const deliver = (v: QueueView) => {
         if (stopped) return;
         note(eventId, v);
         on.view(v);
-        if (v.phase !== "waiting") stop();
+        if (v.phase === "sold_out") awaitSeats();
+        else if (v.phase !== "waiting") stop();
+      };
+      // Sold out: the stream is over, the place is kept. Read the public
+      // line now and then; once seats are back (or the queue is off), the
+      // stream again tells where the ticket stands.
+      const awaitSeats = () => {
+        es?.close();
+        es = null;
+        if (timer) clearTimeout(timer);
+        timer = null;
+        if (stopped || poll) return;
+        poll = setTimeout(() => {
+          poll = null;
+          publicApi.queue
+            .line(eventId)
+            .then(
+              (r) => r.data.sold_out !== true || r.data.enabled === false,
+              () => false,
+            )
+            .then((back) => {
+              // A stream opened meanwhile (the browser came back online) decides.
+              if (stopped || es || poll || timer) return;
+              if (back) open();
+              else awaitSeats();
+            });
+        }, soldOutPollMs());
       };
       const fatal = (err: ApiError) => {
         forget(eventId);
@@ -239,6 +282,8 @@ export function createQueueApi(opts: { EventSource?: typeof EventSource; storage
       };
       const open = () => {
         if (stopped) return;
+        if (poll) clearTimeout(poll);
+        poll = null;
         const ticket = load(eventId)?.ticket;
         if (!ticket) {
           return fatal(new ApiError({ status: 401, code: "UNAUTHORIZED", message: "no queue ticket: join the line first" }));
