@@ -125,18 +125,21 @@ func (s *Service) resolve(ctx context.Context, ev, raw string) (ticket.Ticket, e
 
 // place is where t stands: from the line's state (at most a tick old),
 // and, once the cursor passed the ticket, from its pass in Redis. onSale
-// says the caller's script just found the event on sale (a join, or a
-// look of the caller's own ticket).
+// says the caller's script just found the event on sale with its queue on
+// (a join, or a look of the caller's own ticket).
 func (s *Service) place(ctx context.Context, t ticket.Ticket, onSale bool) (*queuev1.QueueStatus, error) {
 	l, err := s.hub.Snapshot(ctx, t.Event)
 	if err != nil {
 		return nil, err
 	}
 	pl := ticket.Where(t, l, ticket.DrawOf(l), time.Now())
-	if pl.Void || (pl.Ended && onSale) {
-		// A state read before the line (re)started, or before the sale
-		// was extended, is stale: not void, not over. (A join must not
-		// take it for a lapsed place and send the buyer to the end.)
+	if pl.Void || ((pl.Ended || pl.NoQueue) && onSale) {
+		// A state read before the line (re)started, before the sale was
+		// extended, or before the queue was switched on (the script found
+		// it on: it answers a ticket only then), is stale: not void, not
+		// over, not without a queue. (A join must not take it for a lapsed
+		// place and send the buyer to the end, nor for "no queue" and let
+		// the buyer in without a pass.)
 		s.hub.Fresh(t.Event)
 		if l, err = s.hub.Snapshot(ctx, t.Event); err != nil {
 			return nil, err
