@@ -21,7 +21,7 @@ type Place struct {
 	// Wait is the estimated time to admission while waiting.
 	Wait time.Duration
 	// NoQueue: the event has no waiting room (any more): reserve needs no
-	// pass.
+	// pass. Only the sale settings say so (never their absence).
 	NoQueue bool
 	// Ended: the sale is over (EXPIRED).
 	Ended bool
@@ -38,7 +38,10 @@ type Place struct {
 func Where(t Ticket, l *queuev1.WatchLineResponse, draw *Draw, now time.Time) Place {
 	line := l.GetLine()
 	switch {
-	case !line.GetEnabled():
+	case !line.GetEnabled() && line.GetOpensAt() != nil:
+		// (A state without the sale settings, OpensAt nil, is of an event
+		// whose inventory Redis does not have, lost or being rebuilt: its
+		// line is placed from the gate, void when that was lost too.)
 		return Place{Status: queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_ADMITTED, NoQueue: true}
 	case l.GetEnded():
 		return Place{Status: queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_EXPIRED, Ended: true}

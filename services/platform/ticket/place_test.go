@@ -53,6 +53,12 @@ func TestWhere(t *testing.T) {
 			ticket.Place{Status: waiting, Seq: preSeq, Position: int32(preSeq), Total: 25, Wait: time.Duration(preSeq) * time.Second / 50}},
 		{"no queue", tk(150, false), line(100, 300, func(l *queuev1.WatchLineResponse) { l.Line.Enabled = false }), nil,
 			ticket.Place{Status: admitted, NoQueue: true}},
+		{"not loaded, the line lost", tk(150, false), line(100, 300, func(l *queuev1.WatchLineResponse) {
+			l.Line.Enabled, l.Line.OpensAt, l.Epoch = false, nil, ""
+		}), nil, ticket.Place{Status: expired, Void: true}},
+		{"not loaded, the line kept", tk(150, false), line(100, 300, func(l *queuev1.WatchLineResponse) {
+			l.Line.Enabled, l.Line.OpensAt = false, nil
+		}), nil, ticket.Place{Status: waiting, Seq: 150, Position: 50, Total: 200, Wait: time.Second}},
 		{"sale over", tk(150, false), line(100, 300, func(l *queuev1.WatchLineResponse) { l.Ended = true }), nil,
 			ticket.Place{Status: expired, Ended: true}},
 		{"another epoch", tk(150, false), line(100, 300, func(l *queuev1.WatchLineResponse) { l.Epoch = "8" }), nil,
