@@ -116,7 +116,10 @@ func TestWaitingRoomStreamWithRedisDownIsAFast503NamingIt(t *testing.T) {
 
 // TestWaitingRoomLineOfADraftIsNotFound: a draft event is its organizer's
 // alone (GET /events/{id} answers 404 to anyone else); its waiting room's
-// public line must not answer for it either.
+// public line must not answer for it either, nor a buyer's join or status
+// (they answered 409 SALE_NOT_OPEN with status "draft", telling anyone who
+// had the id that the organizer's unannounced event exists). Its organizer
+// still hears why there is no line.
 func TestWaitingRoomLineOfADraftIsNotFound(t *testing.T) {
 	t.Parallel()
 	m := startMesh(t)
@@ -132,4 +135,8 @@ func TestWaitingRoomLineOfADraftIsNotFound(t *testing.T) {
 	if l := a.call("GET", "/api/v1/queue/lines/"+id, "", nil); l.status != 404 {
 		t.Fatalf("the line of a draft, anonymously: %s", l)
 	}
+	buyer := m.Token(t, "00000000-0000-7000-8000-000000000077", authn.RoleUser)
+	a.want(a.call("POST", "/api/v1/queue/join", buyer, map[string]any{"event_id": id}), 404, "NOT_FOUND")
+	a.want(a.call("GET", "/api/v1/queue/status?event_id="+id, buyer, nil), 404, "NOT_FOUND")
+	a.want(a.call("POST", "/api/v1/queue/join", org, map[string]any{"event_id": id}), 409, "SALE_NOT_OPEN")
 }

@@ -289,7 +289,8 @@ func (s *Service) noLine(ctx context.Context, ev string, err error) (*queuev1.Qu
 	return nil, err
 }
 
-// notLoaded explains why Redis has no inventory for the event.
+// notLoaded explains why Redis has no inventory for the event. A draft is
+// its organizer's alone: anyone else reads NOT_FOUND, as from the catalog.
 func (s *Service) notLoaded(ctx context.Context, ev string) error {
 	q, err := s.settings.event(ctx, ev)
 	switch {
@@ -297,6 +298,8 @@ func (s *Service) notLoaded(ctx context.Context, ev string) error {
 		return err
 	case q.status == "published":
 		return errs.Unavailable("the event's sale is being prepared; retry", nil)
+	case q.status == "draft" && mayChange(authn.FromContext(ctx), q) != nil:
+		return errEventNotFound
 	}
 	return errs.New(errs.SaleNotOpen, "the event is not on sale", "status", q.status)
 }
