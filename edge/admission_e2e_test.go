@@ -108,7 +108,11 @@ func zoneSold(t *testing.T, app *testkit.App, s testkit.Shop) int {
 // it (queue auto) gets its waiting room by itself once the edge has shed
 // most of its reserves for a sustained while: reserves without a pass are
 // then refused with QUEUE_PASS_REQUIRED, and a shed answer tells the client
-// which event's line to join.
+// which event's line to join. Once the organizer switched the queue off
+// again, a shed answer stops naming the line as soon as a reserve without a
+// pass held seats: before, the edge named it until it restarted, and a
+// client sent there was let in at once (no queue), reserved, was shed and
+// was sent to the line again, with no pause, while the edge was overloaded.
 func TestShedEventSwitchesOnItsWaitingRoom(t *testing.T) {
 	t.Parallel()
 	redisURL := "redis://127.0.0.1:6379/0"
@@ -116,7 +120,7 @@ func TestShedEventSwitchesOnItsWaitingRoom(t *testing.T) {
 		"-rate-limit.enabled=false", "-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-queue.key-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-edge.admission.initial=1", "-edge.admission.min=1", "-edge.admission.max=1", "-edge.admission.auto-queue-after=1s"))
-	s := app.SeedShop(t, testkit.ShopOptions{Seats: 5000, Users: 40, MaxPerUser: 10})
+	s := app.SeedShop(t, testkit.ShopOptions{Seats: 50000, Users: 80, MaxPerUser: 10})
 	base := app.URL(t, "edge")
 	call := func(method, path, token string, body any, key string) (int, map[string]any) {
 		t.Helper()
@@ -153,7 +157,7 @@ func TestShedEventSwitchesOnItsWaitingRoom(t *testing.T) {
 		refused  bool
 	)
 	stop := time.Now().Add(20 * time.Second)
-	for i := range s.Users {
+	for i := range 40 {
 		wg.Go(func() {
 			for n := 0; time.Now().Before(stop); n++ {
 				st, env := reserve(i, n)
@@ -180,5 +184,42 @@ func TestShedEventSwitchesOnItsWaitingRoom(t *testing.T) {
 	}
 	if st, env := call("GET", "/api/v1/queue/lines/"+s.Event, org, nil, ""); st != 200 || env["data"].(map[string]any)["enabled"] != true {
 		t.Fatalf("the line after the switch: %d %v", st, env)
+	}
+
+	// The organizer switches the queue off (and the automatic switch).
+	if st, env := call("PUT", "/api/v1/events/"+s.Event+"/queue", org, map[string]any{"enabled": false, "auto": false}, ""); st != 200 {
+		t.Fatalf("queue settings: %d %v", st, env)
+	}
+	var firstHold, lastNamed time.Time
+	stop = time.Now().Add(10 * time.Second)
+	for i := 40; i < 80; i++ { // buyers who hold nothing yet
+		wg.Go(func() {
+			for n := 0; time.Now().Before(stop); n++ {
+				st, env := call("POST", "/api/v1/bookings/reserve", app.Token(t, s.Users[i], authn.RoleUser),
+					map[string]any{"show_id": s.Show, "zone_id": s.Zone, "quantity": 1}, fmt.Sprintf("off-%02d-%04d", i, n))
+				e, _ := env["error"].(map[string]any)
+				d, _ := e["details"].(map[string]any)
+				now := time.Now()
+				mu.Lock()
+				if st == 201 && firstHold.IsZero() {
+					firstHold = now
+				}
+				if ev, _ := d["queue_event_id"].(string); st == 503 && ev != "" {
+					lastNamed = now
+				}
+				done := !firstHold.IsZero() && now.Sub(firstHold) > 3*time.Second
+				mu.Unlock()
+				if done {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if firstHold.IsZero() {
+		t.Fatal("no reserve held seats in 10 s once the queue was off")
+	}
+	if lastNamed.After(firstHold.Add(500 * time.Millisecond)) {
+		t.Fatalf("a shed answer named the line %v after a reserve without a pass held seats (the queue is off)", lastNamed.Sub(firstHold).Round(time.Millisecond))
 	}
 }

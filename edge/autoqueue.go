@@ -51,9 +51,12 @@ func newAutoQueue(after time.Duration, ratio float64, q queuev1connect.QueueServ
 }
 
 // learn records that show belongs to event (from a hold's answer; "" when
-// the answer named none), and that the event's queue is on when a reserve
-// of it was refused for want of a pass.
-func (a *autoQueue) learn(show, event string, queued bool) {
+// the answer named none), that the event's queue is on when a reserve of it
+// was refused for want of a pass, and that it is off (the organizer
+// switched it off since) when one held seats without a pass (open): shed
+// answers then stop sending clients to a line that is not there, which
+// would let them in at once to reserve, be shed and be sent there again.
+func (a *autoQueue) learn(show, event string, queued, open bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if event == "" {
@@ -61,8 +64,14 @@ func (a *autoQueue) learn(show, event string, queued bool) {
 	} else if show != "" && len(a.shows) < 100_000 { // a bound: shows are few, ids from clients are not
 		a.shows[show] = event
 	}
-	if queued && event != "" {
+	switch {
+	case event == "":
+	case queued:
 		a.load(event).queued = true
+	case open:
+		if l := a.events[event]; l != nil {
+			l.queued = false
+		}
 	}
 }
 

@@ -221,13 +221,17 @@ func New(cfg Config, rl RateLimitConfig, d Deps) (*Edge, error) {
 		e.shedRetry, e.shedDetail = []string{secs}, []byte(`{"reason":"overloaded","retry_after":`+secs+`}`)
 		if cfg.Admission.AutoQueueAfter > 0 {
 			e.autoQueue = newAutoQueue(cfg.Admission.AutoQueueAfter, cfg.Admission.AutoQueueRatio, e.waitroom.queue, e.log)
-			e.reserve.seen = func(req *bookingv1.ReserveRequest, res *connect.Response[bookingv1.ReserveResponse], err error) {
-				event := ""
+			e.reserve.seen = func(req *connect.Request[bookingv1.ReserveRequest], res *connect.Response[bookingv1.ReserveResponse], err error) {
+				event, open := "", false
 				if err == nil {
 					event = res.Msg.GetBooking().GetEventId()
+					// A new hold made without a pass: the event's queue is
+					// off (a replay answers before the pass is checked).
+					open = req.Msg.GetQueuePass() == "" && req.Header().Get("X-Queue-Pass") == "" &&
+						res.Header().Get("Idempotent-Replayed") == ""
 				}
-				e.autoQueue.learn(req.GetShowId(), event, errs.Is(err, errs.QueuePassRequired))
-				e.autoQueue.observe(req.GetShowId(), false, time.Now())
+				e.autoQueue.learn(req.Msg.GetShowId(), event, errs.Is(err, errs.QueuePassRequired), open)
+				e.autoQueue.observe(req.Msg.GetShowId(), false, time.Now())
 			}
 		}
 	}

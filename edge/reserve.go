@@ -54,8 +54,9 @@ type direct[Req, Res any] struct {
 	traced   bool
 	status   int // of a success: 200 unless the route table says otherwise
 	failed   func(context.Context, string, error)
-	// seen, when set, learns of every answer.
-	seen func(req *Req, res *connect.Response[Res], err error)
+	// seen, when set, learns of every answer (and of the request as sent
+	// on, its headers too).
+	seen func(req *connect.Request[Req], res *connect.Response[Res], err error)
 }
 
 func newDirect[Req, Res any](call func(context.Context, *connect.Request[Req]) (*connect.Response[Res], error),
@@ -109,7 +110,7 @@ func (rr *direct[Req, Res]) serve(ctx context.Context, w http.ResponseWriter, r 
 	propagate(ctx, h, rr.traced)
 	res, err := rr.call(ctx, req)
 	if rr.seen != nil {
-		rr.seen(msg, res, err)
+		rr.seen(req, res, err)
 	}
 	if err != nil {
 		rr.writeError(w, rr.upstreamError(ctx, err))
