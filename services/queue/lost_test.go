@@ -13,9 +13,11 @@ import (
 
 // TestQueuedEventAfterRedisRestartedEmpty: a queued event on sale, nothing
 // reserved yet, when Redis restarts empty. Joining the line answers "being
-// prepared; retry", but nothing prepares it: the queue does not start the
-// booking engine's rebuild, and a buyer without a pass never calls reserve
-// (the one call that would). The line stays closed for good.
+// prepared; retry" until the booking engine rebuilt the event's inventory
+// (its lost-inventory watcher: the queue does not start the rebuild, and a
+// buyer without a pass never calls reserve, the one call that would), then
+// it works. Before that watcher rebuilt events without holds, the line
+// stayed closed for good.
 func TestQueuedEventAfterRedisRestartedEmpty(t *testing.T) {
 	t.Parallel()
 	r := faulttest.StartRedis(t)
