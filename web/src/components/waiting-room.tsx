@@ -14,6 +14,7 @@ import { ApiError, plainWords } from "@/lib/api/errors";
 import { retryBusy } from "@/lib/api/retry";
 import { aboutDuration } from "@/lib/format";
 import { queueApi, type QueueConnection, type QueueView } from "@/lib/queue/client";
+import { firstPlace, progressPercent } from "@/lib/queue/progress";
 import { saleOver } from "@/lib/sales";
 
 export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitted: (pass: string | null) => void }) {
@@ -34,7 +35,7 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
     let stop: (() => void) | null = null;
     const show = (v: QueueView) => {
       setView(v);
-      if (v.phase === "waiting") setFirst((f) => f ?? v.position);
+      setFirst((f) => firstPlace(f, v));
       if (v.phase === "admitted") admitted.current(v.pass);
     };
     retryBusy(() => queueApi.join(eventId), { signal: ctl.signal, onWait: (s) => setRetryIn(s > 0 ? s : null) })
@@ -138,8 +139,7 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
       </p>
     );
   }
-  const start = first ?? view.position;
-  const done = start > 0 ? Math.min(100, Math.max(0, Math.round(((start - view.position) / start) * 100))) : 0;
+  const done = progressPercent(first, view.position);
   return (
     <div className="space-y-4 rounded-lg border p-6" data-testid="waiting-room">
       <p className="text-lg font-semibold">You are in line</p>
