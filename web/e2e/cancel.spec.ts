@@ -4,7 +4,7 @@
  * is refunded. A booking whose ticket was used at the door says why it can no
  * longer be cancelled.
  */
-import { call, organizer, publishedEvent, register, unique } from "./harness/api";
+import { call, organizer, paidTicket, publishedEvent, register, unique } from "./harness/api";
 import { expect, shot, signIn, test } from "./fixtures";
 
 test("a buyer cancels a paid booking after seeing the refund", async ({ page }) => {
@@ -39,16 +39,7 @@ test("a booking whose ticket was used at the door cannot be cancelled", async ({
   const org = await organizer();
   const ev = await publishedEvent(org, { title: unique("Door Night"), price: "30.00", daysAhead: 20 });
   const buyer = await register("doorfan");
-  const b = await call<{ id: string }>("POST", "/bookings/reserve", { show_id: ev.showId, zone_id: ev.zoneId, quantity: 1 }, buyer.token, {
-    "Idempotency-Key": unique("door-reserve"),
-  });
-  await call("POST", "/payments", { booking_id: b.id, payment_method: "sim_ok" }, buyer.token);
-  let code = "";
-  await expect(async () => {
-    const res = await call<{ tickets?: { code?: string }[] }>("GET", `/bookings/${b.id}/tickets`, undefined, buyer.token);
-    code = res.tickets?.[0]?.code ?? "";
-    expect(code).not.toBe("");
-  }).toPass({ timeout: 60_000 });
+  const { code } = await paidTicket(ev, buyer);
   const dev = await call<{ credential: string }>("POST", "/checkin/devices", { name: "Door 1", event_ids: [ev.id] }, org.token);
   const scan = await call<{ outcome: string }>("POST", "/checkin", { code, show_id: ev.showId }, dev.credential);
   expect(scan.outcome).toBe("valid");

@@ -6,7 +6,7 @@
  * revoke one: only the API could. The dashboard counts what offline doors let
  * in that the gate would have refused (a code shown at two doors).
  */
-import { call, organizer, publishedEvent, register, unique } from "./harness/api";
+import { call, organizer, paidTicket, publishedEvent, register, unique } from "./harness/api";
 import { readState } from "./harness/state";
 import { expect, signIn, test } from "./fixtures";
 
@@ -50,16 +50,7 @@ test("the dashboard counts a ticket that an offline door let in after an online 
   const org = await organizer();
   const ev = await publishedEvent(org, { title: unique("Two Doors"), price: "20.00", daysAhead: 20 });
   const buyer = await register("twodoors");
-  const b = await call<{ id: string }>("POST", "/bookings/reserve", { show_id: ev.showId, zone_id: ev.zoneId, quantity: 1 }, buyer.token, {
-    "Idempotency-Key": unique("two-doors"),
-  });
-  await call("POST", "/payments", { booking_id: b.id, payment_method: "sim_ok" }, buyer.token);
-  let code = "";
-  await expect(async () => {
-    const res = await call<{ tickets?: { code?: string }[] }>("GET", `/bookings/${b.id}/tickets`, undefined, buyer.token);
-    code = res.tickets?.[0]?.code ?? "";
-    expect(code).not.toBe("");
-  }).toPass({ timeout: 60_000 });
+  const { code } = await paidTicket(ev, buyer);
   const dev = await call<{ credential: string }>("POST", "/checkin/devices", { name: "North", event_ids: [ev.id] }, org.token);
   expect((await call<{ outcome: string }>("POST", "/checkin", { code, show_id: ev.showId }, dev.credential)).outcome).toBe("valid");
   // The same code (a screenshot) at a door that was offline, synced later.

@@ -119,3 +119,23 @@ export async function publishedEvent(
   await call("POST", `/events/${ev.id}/publish`, {}, org.token);
   return { id: ev.id, slug: ev.slug, title, showId: show.id, zoneId: zone.id };
 }
+
+/**
+ * A buyer's paid booking of one seat of ev (the simulator's card that
+ * succeeds), once the gate issued its ticket: the booking and the ticket's
+ * signed code.
+ */
+export async function paidTicket(ev: ReadyEvent, buyer: Account): Promise<{ bookingId: string; code: string }> {
+  const b = await call<{ id: string }>("POST", "/bookings/reserve", { show_id: ev.showId, zone_id: ev.zoneId, quantity: 1 }, buyer.token, {
+    "Idempotency-Key": unique("ticket"),
+  });
+  await call("POST", "/payments", { booking_id: b.id, payment_method: "sim_ok" }, buyer.token);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const res = await call<{ tickets?: { code?: string }[] }>("GET", `/bookings/${b.id}/tickets`, undefined, buyer.token);
+    const code = res.tickets?.[0]?.code ?? "";
+    if (code) return { bookingId: b.id, code };
+    if (Date.now() > deadline) throw new Error(`no ticket issued for booking ${b.id} within 60 s`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
