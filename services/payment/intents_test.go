@@ -104,10 +104,7 @@ func TestAnOpenIntentLivesAsLongAsItsHold(t *testing.T) {
 	testkit.Eventually(t, 10*time.Second, "the abandoned hold expired", func() bool {
 		return e.Booking(t, buyer, abandoned.GetId()).GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_EXPIRED
 	})
-	testkit.Eventually(t, 15*time.Second, "sagas done", func() bool {
-		return e.Count(t, `SELECT count(*) FROM sagas WHERE status NOT IN ('completed', 'compensated')`) == 0
-	})
-	if r := e.AuditMoney(t, e.prefix); r.Confirmed != 1 || len(r.Violations) != 0 {
+	if r := e.AuditMoneySettled(t, e.prefix); r.Confirmed != 1 || len(r.Violations) != 0 {
 		t.Fatalf("money audit %v", r)
 	}
 }
@@ -142,10 +139,7 @@ func TestIntentCancelledAtTheProvider(t *testing.T) {
 	if got := e.getPayment(t, buyer, second.GetId()); got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED {
 		t.Fatalf("the payment that paid the hold: %v", got.GetStatus())
 	}
-	testkit.Eventually(t, 15*time.Second, "sagas done", func() bool {
-		return e.Count(t, `SELECT count(*) FROM sagas WHERE status NOT IN ('completed', 'compensated')`) == 0
-	})
-	if r := e.AuditMoney(t, e.prefix); r.Confirmed != 1 || len(r.Violations) != 0 {
+	if r := e.AuditMoneySettled(t, e.prefix); r.Confirmed != 1 || len(r.Violations) != 0 {
 		t.Fatalf("money audit %v", r)
 	}
 }
@@ -239,10 +233,7 @@ func TestMoneyForAFailedPaymentBeatsAnOpenOne(t *testing.T) {
 	if got := e.getPayment(t, buyer, second.GetId()); got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED {
 		t.Fatalf("a charge of the superseded payment: %v", got.GetStatus())
 	}
-	testkit.Eventually(t, 15*time.Second, "sagas done", func() bool {
-		return e.Count(t, `SELECT count(*) FROM sagas WHERE status NOT IN ('completed', 'compensated')`) == 0
-	})
-	if r := e.AuditMoney(t, e.prefix); r.Confirmed != 1 || r.Refunded != 1 || len(r.Violations) != 0 {
+	if r := e.AuditMoneySettled(t, e.prefix); r.Confirmed != 1 || r.Refunded != 1 || len(r.Violations) != 0 {
 		t.Fatalf("money audit %v", r)
 	}
 }

@@ -286,6 +286,16 @@ func (a *App) AuditMoney(t testing.TB, prefix string) moneyaudit.Report {
 	return r
 }
 
+// AuditMoneySettled waits until every saga has completed or compensated,
+// then audits the money as AuditMoney does.
+func (a *App) AuditMoneySettled(t testing.TB, prefix string) moneyaudit.Report {
+	t.Helper()
+	Eventually(t, 15*time.Second, "sagas done", func() bool {
+		return a.Count(t, `SELECT count(*) FROM sagas WHERE status NOT IN ('completed', 'compensated')`) == 0
+	})
+	return a.AuditMoney(t, prefix)
+}
+
 // unconfirmedSagas describes, for a failed money audit, the sagas of the
 // succeeded payments whose booking is not confirmed: where each stands.
 func (a *App) unconfirmedSagas(t testing.TB) string {
