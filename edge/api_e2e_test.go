@@ -291,6 +291,15 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	}
 	a.want(a.call("GET", "/api/v1/events/"+slug, "", nil), 200, "")
 	a.want(a.call("GET", "/api/v1/events/"+slug+"/shows", "", nil), 200, "")
+	// The event's id stands for its slug, in either case.
+	for _, id := range []string{eventID, strings.ToUpper(eventID)} {
+		if r := a.call("GET", "/api/v1/events/"+id, "", nil); r.status != 200 || r.str("slug") != slug {
+			t.Fatalf("event by id %s: %s", id, r)
+		}
+		if r := a.call("GET", "/api/v1/events/"+id+"/shows", "", nil); r.status != 200 || len(r.list()) != 1 {
+			t.Fatalf("shows by id %s: %s", id, r)
+		}
+	}
 	// Public reads are cacheable and revalidate; a change is a new ETag.
 	eventTag := a.cacheable("/api/v1/events/"+slug, 10)
 	a.cacheable("/api/v1/events?page=1", 10)

@@ -19,7 +19,9 @@ import (
 // other services as strings, so an upper-case id of a real event was another
 // event there: a cancel sent with one cancelled an empty inventory and left
 // the real one on sale. The fields are found once per message type from
-// the contract's own rules.
+// the contract's own rules. A field named slug takes an event's UUID in
+// place of its slug (GetEvent, ListShows): a UUID there is lower-cased too,
+// and a slug, lower-case by its rule, is left as it is.
 var canonicalIDs connect.Interceptor = idInterceptor{}
 
 type idInterceptor struct{}
@@ -58,7 +60,7 @@ func (c idConn) Receive(msg any) error {
 // idFields are a message type's fields that hold UUIDs, and its message
 // fields whose types do.
 type idFields struct {
-	ids, lists, nested []protoreflect.FieldDescriptor
+	ids, slugs, lists, nested []protoreflect.FieldDescriptor
 }
 
 var idFieldsOf sync.Map // protoreflect.FullName -> *idFields (nil: none)
@@ -71,6 +73,11 @@ func canonical(m protoreflect.Message) {
 	}
 	for _, fd := range f.ids {
 		if s := m.Get(fd).String(); hasUpper(s) {
+			m.Set(fd, protoreflect.ValueOfString(strings.ToLower(s)))
+		}
+	}
+	for _, fd := range f.slugs {
+		if s := m.Get(fd).String(); hasUpper(s) && isUUID(s) {
 			m.Set(fd, protoreflect.ValueOfString(strings.ToLower(s)))
 		}
 	}
@@ -109,6 +116,26 @@ func hasUpper(s string) bool {
 	return false
 }
 
+// isUUID reports whether s is a UUID in its hyphenated form, in any case.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // fieldsOf finds (once) the UUID fields of md; nil when it has none, in it
 // or in the messages it holds. visiting breaks recursive types.
 func fieldsOf(md protoreflect.MessageDescriptor, visiting map[protoreflect.FullName]bool) *idFields {
@@ -139,11 +166,13 @@ func fieldsOf(md protoreflect.MessageDescriptor, visiting map[protoreflect.FullN
 				f.lists = append(f.lists, fd)
 			case !fd.IsList() && r.GetString().GetUuid():
 				f.ids = append(f.ids, fd)
+			case !fd.IsList() && fd.Name() == "slug":
+				f.slugs = append(f.slugs, fd)
 			}
 		}
 	}
 	delete(visiting, md.FullName())
-	if len(f.ids)+len(f.lists)+len(f.nested) == 0 {
+	if len(f.ids)+len(f.slugs)+len(f.lists)+len(f.nested) == 0 {
 		f = nil
 	}
 	if len(visiting) == 0 {

@@ -11,7 +11,8 @@ import (
 
 // TestCanonicalIDs: the UUID fields of a request (by the contract's
 // string.uuid rules: singular, repeated, in nested messages) are written in
-// lower case; other strings keep their case.
+// lower case, and so is a UUID given for a slug; other strings keep their
+// case.
 func TestCanonicalIDs(t *testing.T) {
 	const id = "7C9E6679-7425-40DE-944B-E07FC1F90AE7"
 	lower := strings.ToLower(id)
@@ -30,6 +31,15 @@ func TestCanonicalIDs(t *testing.T) {
 	canonical(s.ProtoReflect())
 	if s.GetScans()[0].GetShowId() != lower || s.GetScans()[0].GetCode() != "BRT1:ABCDEF" {
 		t.Fatalf("sync: %v", s)
+	}
+	// A slug field takes an event's id too: an id there is lower-cased,
+	// anything else kept.
+	for in, want := range map[string]string{id: lower, "Not-A-UUID": "Not-A-UUID", strings.ToUpper("abcdef-" + lower[7:]): strings.ToUpper("abcdef-" + lower[7:])} {
+		g := &catalogv1.GetEventRequest{Slug: in}
+		canonical(g.ProtoReflect())
+		if g.GetSlug() != want {
+			t.Fatalf("get event %q: %q, want %q", in, g.GetSlug(), want)
+		}
 	}
 	r := &bookingv1.ReserveRequest{}
 	canonical(r.ProtoReflect()) // nothing set: nothing to do
