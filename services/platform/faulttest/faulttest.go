@@ -1,6 +1,7 @@
 // Package faulttest breaks dependencies on purpose, for tests of what the
 // mesh does while one is down: a private redis-server that a test can freeze
-// (SIGSTOP), thaw, kill and start again on the same port, and a TCP proxy
+// (SIGSTOP), thaw, kill and start again on the same port (empty, or as a
+// snapshot the test took: a crash that lost the writes since), and a TCP proxy
 // (to Postgres, say) that a test can cut and restore. The shared local
 // servers are never touched.
 //
@@ -27,7 +28,8 @@ import (
 )
 
 // Redis is a redis-server of the test's own, on a free loopback port, with
-// no persistence; it is killed when the test ends.
+// no persistence but the snapshots the test asks for (Save); it is killed
+// when the test ends.
 type Redis struct {
 	t    testing.TB
 	addr string
@@ -81,22 +83,26 @@ func (r *Redis) start() {
 }
 
 // ping sends an inline PING and expects +PONG.
-func ping(addr string) error {
+func ping(addr string) error { return command(addr, "PING", 200*time.Millisecond) }
+
+// command sends an inline command and expects a status reply (+PONG, +OK)
+// within timeout.
+func command(addr, cmd string, timeout time.Duration) error {
 	c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(200 * time.Millisecond))
-	if _, err := io.WriteString(c, "PING\r\n"); err != nil {
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	if _, err := io.WriteString(c, cmd+"\r\n"); err != nil {
 		return err
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("PING answered %q", line)
+	if !strings.HasPrefix(line, "+") {
+		return fmt.Errorf("%s answered %q", cmd, line)
 	}
 	return nil
 }
@@ -137,8 +143,19 @@ func (r *Redis) Kill() {
 	_ = cmd.Wait()
 }
 
-// Restart starts a killed server again on the same port (empty: it had no
-// persistence).
+// Save writes a snapshot of the server's data now (SAVE), which the next
+// Restart loads: the server then comes back as it was at this instant, as
+// one that crashed and lost every write since (the last second of an
+// `appendfsync everysec` AOF, a replica that had not caught up).
+func (r *Redis) Save() {
+	r.t.Helper()
+	if err := command(r.addr, "SAVE", 10*time.Second); err != nil {
+		r.t.Fatalf("faulttest: SAVE: %v", err)
+	}
+}
+
+// Restart starts a killed server again on the same port: empty, or with
+// the data of the last Save.
 func (r *Redis) Restart() {
 	r.t.Helper()
 	r.Kill()
