@@ -23,10 +23,13 @@
 --   P{ev:E}:idem:U:K   STRING "<booking id>|<fingerprint>" of user U's Idempotency-Key K
 --   P{ev:E}:gate       HASH   the event's waiting room as reserve checks a queue pass against it
 --                             (written by the queue: services/queue): epoch, joins, cursor
---                             ("admitted up to"), floor (sequences whose window ended), ...
+--                             ("admitted up to"), floor (sequences whose window ended), bound
+--                             (used passes name their buyer: pass_window), ...
 --   P{ev:E}:gate:ticks ZSET   admission steps: member = end of their shopping window (ms),
 --                             score = the cursor after the step
---   P{ev:E}:gate:used  ZSET   passes used by a reserve: member = sequence, score = window end
+--   P{ev:E}:gate:used  ZSET   passes used by a reserve: member = "<sequence>:<user id>" (the
+--                             sequence alone on a line without the gate's "bound": pass_window),
+--                             score = window end
 --   P{ev:E}:wl:Z       ZSET   zone Z's waitlist: user id -> join sequence (the line's order)
 --   P{ev:E}:wlq:Z      HASH   zone Z's waitlist: user id -> seats wanted
 --   P{ev:E}:wl:seq     STRING the event's last waitlist join sequence
@@ -200,26 +203,39 @@ local function release(prefix, hold, expiry, stream, to, at, tp, cause)
   offer_waitlist(prefix, f[3], stream, at, tp)
 end
 
--- pass_window checks a queue pass, the sequence seq of the line epoch, at
--- time now: admitted (seq <= cursor), and its shopping window (the one of the
--- admission step that passed it) still open. Returns the window's end (ms,
--- a string), or nil and why: 'void' (another epoch: the line was reset),
+-- pass_window checks a queue pass of user, the sequence seq (a string) of
+-- the line epoch, at time now: admitted (seq <= cursor), and its shopping
+-- window (the one of the admission step that passed it) still open. Returns
+-- the window's end (ms, a string) and the pass's member in the used passes
+-- (gate:used), or nil and why: 'void' (another epoch: the line was reset),
 -- 'waiting' (not admitted yet) or 'expired'. Two reads: the gate, then the
 -- first step at or after seq.
-local function pass_window(gate, ticks, epoch, seq, now)
-  local g = redis.call('HMGET', gate, 'epoch', 'cursor', 'floor')
+--
+-- A used pass is "<seq>:<user>": a crash of Redis that loses its last
+-- second of joins (appendfsync everysec) hands their join numbers out
+-- again, so two buyers may hold passes of one sequence, each of them
+-- theirs (the booking service checked the pass names the caller). A line
+-- started before used passes named their buyer (its gate has no "bound",
+-- services/queue) keeps recording them by sequence alone until it ends,
+-- as the replicas of that release do.
+local function pass_window(gate, ticks, epoch, seq, user, now)
+  local g = redis.call('HMGET', gate, 'epoch', 'cursor', 'floor', 'bound')
   if not g[1] or g[1] ~= epoch then
     return nil, 'void'
   end
-  if seq > tonumber(g[2] or '0') then
+  local n = tonumber(seq)
+  if n > tonumber(g[2] or '0') then
     return nil, 'waiting'
   end
-  if seq <= tonumber(g[3] or '0') then
+  if n <= tonumber(g[3] or '0') then
     return nil, 'expired'
   end
-  local w = redis.call('ZRANGEBYSCORE', ticks, seq, '+inf', 'LIMIT', 0, 1)
+  local w = redis.call('ZRANGEBYSCORE', ticks, n, '+inf', 'LIMIT', 0, 1)
   if not w[1] or tonumber(w[1]) <= now then
     return nil, 'expired'
   end
-  return w[1]
+  if g[4] then
+    return w[1], seq .. ':' .. user
+  end
+  return w[1], seq
 end

@@ -76,8 +76,8 @@ func (k Keys) Gate() string { return string(k) + "gate" }
 // step's shopping window, scored by the cursor after it.
 func (k Keys) GateTicks() string { return string(k) + "gate:ticks" }
 
-// GateUsed are the queue passes a reserve used (sequence, scored by the end
-// of its window).
+// GateUsed are the queue passes a reserve used ("<sequence>:<user id>",
+// scored by the end of its window; lib.lua's pass_window).
 func (k Keys) GateUsed() string { return string(k) + "gate:used" }
 
 // Waitlist is zone zoneID's waitlist: user id -> join sequence.

@@ -82,10 +82,11 @@ local function ticket(user, mode, old)
   local keep = sale_end + tonumber(ARGV[2])
   if not epoch then
     -- A new line: the admission steps and used passes of the one before
-    -- it (its gate expired or was lost) are not its own.
+    -- it (its gate expired or was lost) are not its own. Its used passes
+    -- name their buyer (bound: lib.lua's pass_window).
     redis.call('DEL', KEYS[4], KEYS[5])
     epoch = ARGV[1]
-    redis.call('HSET', KEYS[2], 'epoch', epoch)
+    redis.call('HSET', KEYS[2], 'epoch', epoch, 'bound', '1')
     redis.call('PEXPIREAT', KEYS[2], keep)
     g[1] = epoch
   end

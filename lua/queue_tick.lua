@@ -19,8 +19,10 @@
 -- drawn + draw (the opening's permutation of the pre-queue: services/platform/
 -- ticket), tokens + ts (the bucket), soldout, active (admitted, window open,
 -- pass unused), rate, cap, window, updated (ms of this step), keep (the
--- keys' expiry). Whether the sale is over is not kept: it is the booking
--- meta's to say (status, sale_end), which the organizer may change.
+-- keys' expiry), bound (set when the line starts, queue_join.lua: its used
+-- passes are recorded with their buyer, lib.lua's pass_window). Whether the
+-- sale is over is not kept: it is the booking meta's to say (status,
+-- sale_end), which the organizer may change.
 --
 -- Each step: the windows that ended leave the count of active shoppers (the
 -- floor moves); sold out is no zone with a seat on sale: every zone's

@@ -18,7 +18,9 @@
 --   ARGV[a+8] queue pass: "<epoch>:<sequence>" of the caller's queue ticket, whose
 --             signature, event and user the booking service checked; "" when the
 --             call has none; "!<reason>" when it was refused (not signed by the
---             mesh, another user's...)
+--             mesh, another user's...). Its use is recorded as "<sequence>:<user>"
+--             (lib.lua, pass_window): one hold per pass, and a sequence two buyers
+--             hold (a crash lost a join) buys once for each
 --   ARGV[a+9] W3C traceparent of the call ("" when not traced), kept in the stream entry
 --
 -- Returns one answer per reserve, in order, each {status, ...}; checks run in
@@ -125,8 +127,9 @@ local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, ide
   end
 
   -- A queued event: the pass must be admitted and its window open (read
-  -- here), and unused (ZADD NX below, the first write: a pass buys one hold).
-  local pass_seq, pass_ends
+  -- here), and unused (ZADD NX below, the first write: a pass buys one hold;
+  -- the used pass is recorded with its buyer, pass_window).
+  local pass_ends, pass_member
   if meta[5] == '1' then
     if pass == '' then
       return {'QUEUE_PASS_REQUIRED', 'missing'}
@@ -135,12 +138,11 @@ local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, ide
       return {'QUEUE_PASS_REQUIRED', string.sub(pass, 2)}
     end
     local sep = string.find(pass, ':', 1, true)
-    pass_seq = string.sub(pass, sep + 1)
-    local why
-    pass_ends, why = pass_window(KEYS[4], KEYS[5], string.sub(pass, 1, sep - 1), tonumber(pass_seq), now)
-    if not pass_ends then
-      return {'QUEUE_PASS_REQUIRED', why}
+    local ends, member_or_why = pass_window(KEYS[4], KEYS[5], string.sub(pass, 1, sep - 1), string.sub(pass, sep + 1), user, now)
+    if not ends then
+      return {'QUEUE_PASS_REQUIRED', member_or_why}
     end
+    pass_ends, pass_member = ends, member_or_why
   end
 
   -- The user's seats: counted up first (one command instead of a read and
@@ -151,11 +153,11 @@ local function reserve(zkey, ukey, ikey, hkey, id, user, show, zone_id, qty, ide
     return {'MAX_PER_USER_EXCEEDED', tostring(limit), tostring(mine)}
   end
 
-  if pass_seq and redis.call('ZADD', KEYS[6], 'NX', pass_ends, pass_seq) == 0 then
+  if pass_ends and redis.call('ZADD', KEYS[6], 'NX', pass_ends, pass_member) == 0 then
     uncount(ukey, qty)
     return {'QUEUE_PASS_REQUIRED', 'used'}
   end
-  if pass_seq then
+  if pass_ends then
     passes_used = true
   end
 

@@ -29,7 +29,9 @@ import (
 //	                           sold out, active... (queue_tick.lua lists the fields); under the
 //	                           booking prefix because reserve.lua checks passes against it
 //	B{ev:E}:gate:ticks  ZSET   admission steps: member = end of their window (ms), score = cursor
-//	B{ev:E}:gate:used   ZSET   passes used by a reserve: member = sequence, score = window end
+//	B{ev:E}:gate:used   ZSET   passes used by a reserve: member = "<sequence>:<user id>" (the
+//	                           sequence alone on a line started before the gate had "bound":
+//	                           lib.lua's pass_window), score = window end
 //	Q{ev:E}:tickets     HASH   user id -> "<number>:<pre>:<issued ms>:<epoch>" (one place each)
 //	Q active            SET    events with tickets waiting, which the admitters tick
 //	Q ended             SET    events whose sale is over with tickets waiting, which the
@@ -229,10 +231,12 @@ const (
 	passVoid    = "void"
 )
 
-// Pass says exactly where the pass of sequence seq of line epoch stands:
-// passLive (until ends), passUsed, or passWaiting, passExpired, passVoid.
-func (l *Lines) Pass(ctx context.Context, ev string, epoch uint64, seq uint32) (state string, ends time.Time, err error) {
-	res, err := l.pass.Run(ctx, l.rdb, l.gateKeys(ev), strconv.FormatUint(epoch, 10), seq).StringSlice()
+// Pass says exactly where user's pass of sequence seq of line epoch
+// stands: passLive (until ends), passUsed (by user: after a crash lost
+// joins, another buyer may hold a pass of the same sequence), or
+// passWaiting, passExpired, passVoid.
+func (l *Lines) Pass(ctx context.Context, ev string, epoch uint64, seq uint32, user string) (state string, ends time.Time, err error) {
+	res, err := l.pass.Run(ctx, l.rdb, l.gateKeys(ev), strconv.FormatUint(epoch, 10), seq, user).StringSlice()
 	if err != nil {
 		return "", time.Time{}, unavailable(err)
 	}

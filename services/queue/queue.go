@@ -37,7 +37,14 @@
 // booking service checks its signature, event and user in Go and hands
 // reserve.lua "<epoch>:<sequence>"; the script checks it against the gate
 // (cursor, floor) and the admission steps (its window), and marks it used
-// (a ZADD NX): one hold per pass, in the same single round trip.
+// with its buyer ("<sequence>:<user>", a ZADD NX): one hold per pass, in
+// the same single round trip. The buyer is in the mark because a sequence
+// may have two holders: a Redis that crashes and loses its last second of
+// writes (AOF, appendfsync everysec) keeps the line but forgets the joins
+// of that second, and hands their numbers out again; both holders are
+// admitted together and each buys once with their own pass. A line
+// started by a release before this mark (its gate has no "bound") marks
+// passes by sequence alone until it ends (docs/architecture.md, upgrades).
 //
 // Fan-out. The Hub of each queue replica reads each watched event's line
 // (the gate and the sale settings: one pipelined round trip) once per tick,

@@ -162,7 +162,7 @@ func (s *Service) status(ctx context.Context, t ticket.Ticket, pl ticket.Place) 
 	if !pl.Live {
 		return st, nil
 	}
-	state, ends, err := s.lines.Pass(ctx, t.Event, t.Epoch, pl.Seq)
+	state, ends, err := s.lines.Pass(ctx, t.Event, t.Epoch, pl.Seq, t.User)
 	if err != nil {
 		return nil, err
 	}
