@@ -45,9 +45,11 @@ const (
 	QueueEntryStatus_QUEUE_ENTRY_STATUS_ADMITTED QueueEntryStatus = 2
 	// QUEUE_ENTRY_STATUS_EXPIRED let the pass lapse; join again.
 	QueueEntryStatus_QUEUE_ENTRY_STATUS_EXPIRED QueueEntryStatus = 3
-	// QUEUE_ENTRY_STATUS_SOLD_OUT: every seat is held or sold, admission
-	// stopped. The ticket keeps its place: admission resumes when holds
-	// expire or are cancelled.
+	// QUEUE_ENTRY_STATUS_SOLD_OUT: no seat of the event is on sale (each
+	// zone's seats are held or sold, or its show has started: a started
+	// show's unsold seats count for nothing), admission stopped. The ticket
+	// keeps its place: admission resumes when seats of a show not started
+	// come back (a hold expires or is cancelled).
 	QueueEntryStatus_QUEUE_ENTRY_STATUS_SOLD_OUT QueueEntryStatus = 4
 	// QUEUE_ENTRY_STATUS_USED: the pass was used for a reserve; join again
 	// to shop once more.
@@ -318,7 +320,8 @@ type Line struct {
 	Joined int32 `protobuf:"varint,6,opt,name=joined,proto3" json:"joined,omitempty"`
 	// Waiting is how many tickets wait for admission.
 	Waiting int32 `protobuf:"varint,7,opt,name=waiting,proto3" json:"waiting,omitempty"`
-	// SoldOut is true while every seat is held or sold: admission stopped.
+	// SoldOut is true while no seat of the event is on sale (each zone's
+	// seats are held or sold, or its show has started): admission stopped.
 	SoldOut bool `protobuf:"varint,8,opt,name=sold_out,json=soldOut,proto3" json:"sold_out,omitempty"`
 	// AdmitPerSecond is the admission rate.
 	AdmitPerSecond int32 `protobuf:"varint,9,opt,name=admit_per_second,json=admitPerSecond,proto3" json:"admit_per_second,omitempty"`

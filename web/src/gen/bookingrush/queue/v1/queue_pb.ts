@@ -319,7 +319,8 @@ export type Line = Message<"bookingrush.queue.v1.Line"> & {
   waiting: number;
 
   /**
-   * SoldOut is true while every seat is held or sold: admission stopped.
+   * SoldOut is true while no seat of the event is on sale (each zone's
+   * seats are held or sold, or its show has started): admission stopped.
    *
    * @generated from field: bool sold_out = 8;
    */
@@ -412,7 +413,8 @@ export type LineJson = {
   waiting?: number;
 
   /**
-   * SoldOut is true while every seat is held or sold: admission stopped.
+   * SoldOut is true while no seat of the event is on sale (each zone's
+   * seats are held or sold, or its show has started): admission stopped.
    *
    * @generated from field: bool sold_out = 8;
    */
@@ -1188,9 +1190,11 @@ export enum QueueEntryStatus {
   EXPIRED = 3,
 
   /**
-   * QUEUE_ENTRY_STATUS_SOLD_OUT: every seat is held or sold, admission
-   * stopped. The ticket keeps its place: admission resumes when holds
-   * expire or are cancelled.
+   * QUEUE_ENTRY_STATUS_SOLD_OUT: no seat of the event is on sale (each
+   * zone's seats are held or sold, or its show has started: a started
+   * show's unsold seats count for nothing), admission stopped. The ticket
+   * keeps its place: admission resumes when seats of a show not started
+   * come back (a hold expires or is cancelled).
    *
    * @generated from enum value: QUEUE_ENTRY_STATUS_SOLD_OUT = 4;
    */
