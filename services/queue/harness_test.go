@@ -216,7 +216,7 @@ func (m *mesh) waitAdmitted(f fixture, user string, within time.Duration) *queue
 // nil keeps the cap.
 func (m *mesh) setSettings(f fixture, enabled bool, rate int, maxActive ...int32) *queuev1.QueueSettings {
 	m.t.Helper()
-	req := &queuev1.SetQueueSettingsRequest{EventId: f.event, Enabled: enabled, AdmitPerSecond: int32(rate)}
+	req := &queuev1.SetQueueSettingsRequest{EventId: f.event, Enabled: &enabled, AdmitPerSecond: int32(rate)}
 	if len(maxActive) > 0 {
 		req.MaxActive = &maxActive[0]
 	}

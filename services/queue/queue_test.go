@@ -10,6 +10,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	queuev1 "github.com/bookingrush/rush/gen/bookingrush/queue/v1"
@@ -429,7 +430,7 @@ func TestReserveDemandsTheBuyersOwnLivePass(t *testing.T) {
 		t.Errorf("status of another buyer's ticket: %v", err)
 	}
 	for _, who := range []string{authn.RoleOrganizer, authn.RoleUser} {
-		_, err = m.queue(false).SetQueueSettings(ctx, testkit.Bearer(m.token(uuid.NewString(), who), &queuev1.SetQueueSettingsRequest{EventId: f.event, Enabled: false}))
+		_, err = m.queue(false).SetQueueSettings(ctx, testkit.Bearer(m.token(uuid.NewString(), who), &queuev1.SetQueueSettingsRequest{EventId: f.event, Enabled: proto.Bool(false)}))
 		if connect.CodeOf(err) != connect.CodePermissionDenied {
 			t.Errorf("SetQueueSettings by another %s: %v", who, err)
 		}
@@ -463,6 +464,15 @@ func TestQueueSwitch(t *testing.T) {
 	}
 	if s := m.setSettings(f, true, 0); s.GetMaxActive() != 50 {
 		t.Fatalf("a change without max_active changed it: %v", s)
+	}
+	// A knob's change without the switch leaves the queue on.
+	knob, err := m.queue(false).SetQueueSettings(ctx, testkit.Bearer(m.token(f.organizer, authn.RoleOrganizer),
+		&queuev1.SetQueueSettingsRequest{EventId: f.event, AdmitPerSecond: 150}))
+	if err != nil {
+		t.Fatalf("a change of the rate alone: %v", err)
+	}
+	if s := knob.Msg.GetSettings(); !s.GetEnabled() || s.GetAdmitPerSecond() != 150 || s.GetMaxActive() != 50 {
+		t.Fatalf("a change of the rate alone: %v", s)
 	}
 	if err := m.reserve(true, f, e, ""); !errs.Is(err, errs.QueuePassRequired) {
 		t.Fatalf("reserve after the queue was switched on: %v", err)

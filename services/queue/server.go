@@ -62,7 +62,11 @@ func (s *Server) WatchLine(ctx context.Context, req *connect.Request[queuev1.Wat
 // SetQueueSettings switches an event's queue and sets its knobs.
 func (s *Server) SetQueueSettings(ctx context.Context, req *connect.Request[queuev1.SetQueueSettingsRequest]) (*connect.Response[queuev1.SetQueueSettingsResponse], error) {
 	m := req.Msg
-	c := change{enabled: m.GetEnabled()}
+	var c change
+	if m.Enabled != nil {
+		e := m.GetEnabled()
+		c.enabled = &e
+	}
 	if r := int(m.GetAdmitPerSecond()); r > 0 {
 		c.rate = &r
 	}

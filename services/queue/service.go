@@ -355,7 +355,8 @@ func (s *Service) SwitchOnForOverload(ctx context.Context, ev string) (*queuev1.
 	if !q.auto || q.enabled || q.status != "published" {
 		return settingsOf(ev, q), false, nil
 	}
-	set, err := s.apply(ctx, ev, change{enabled: true})
+	on := true
+	set, err := s.apply(ctx, ev, change{enabled: &on})
 	if err == nil {
 		s.log.Warn("waiting room switched on: the edge shed this event's reserves for a sustained while", zap.String("event_id", ev))
 	}
@@ -375,7 +376,7 @@ func (s *Service) apply(ctx context.Context, ev string, c change) (*queuev1.Queu
 	if before.enabled != after.enabled {
 		req := connect.NewRequest(&catalogv1.SetQueueEnabledRequest{EventId: ev, Enabled: after.enabled})
 		if _, err := s.catalog.SetQueueEnabled(authn.AsSystem(ctx), req); err != nil {
-			back := change{enabled: before.enabled, rate: &before.knobs.Rate, maxActive: &before.knobs.MaxActive, auto: &before.auto}
+			back := change{enabled: &before.enabled, rate: &before.knobs.Rate, maxActive: &before.knobs.MaxActive, auto: &before.auto}
 			if _, _, rerr := s.settings.update(context.WithoutCancel(ctx), ev, back); rerr != nil {
 				s.log.Error("could not restore the queue settings after a failed switch",
 					zap.String("event_id", ev), zap.Error(rerr))

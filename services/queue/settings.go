@@ -160,10 +160,10 @@ func (s *Settings) event(ctx context.Context, ev string) (eventQueue, error) {
 	return eventQueue{enabled: e.GetQueueEnabled(), auto: auto, knobs: k, status: statusName[e.GetStatus()], organizer: e.GetOrganizerId()}, nil
 }
 
-// change is what SetQueueSettings asks: the switch, and each knob (and the
-// auto switch) unless nil (keep it).
+// change is what SetQueueSettings asks: the switch, each knob and the auto
+// switch, each unless nil (keep it).
 type change struct {
-	enabled         bool
+	enabled         *bool
 	rate, maxActive *int
 	auto            *bool
 }
@@ -185,7 +185,9 @@ func (s *Settings) update(ctx context.Context, ev string, c change) (before, aft
 		}
 		before.knobs, before.auto = k, auto
 		after = before
-		after.enabled = c.enabled
+		if c.enabled != nil {
+			after.enabled = *c.enabled
+		}
 		if c.rate != nil {
 			after.knobs.Rate = *c.rate
 		}

@@ -993,11 +993,15 @@ type SetQueueSettingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// EventId is the event.
 	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
-	// Enabled switches the queue on or off, and is always applied: unlike the
-	// knobs below, a request without it switches the queue off (proto3 cannot
-	// tell false from unset here), so send the current value with a knob's
-	// change. Switching it off admits everyone still waiting.
-	Enabled bool `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// Enabled switches the queue on or off; unset keeps it as it is, so a
+	// change of a knob alone never switches a queue the system turned on for
+	// overload (QueueSettings.auto) off. Switching it off admits everyone
+	// still waiting. (Before it had presence, a request without it switched
+	// the queue off: a client generated from that contract that sends false
+	// over gRPC or Connect's binary codec sends nothing, and must be
+	// regenerated to switch a queue off; JSON's "enabled": false always
+	// switches it off.)
+	Enabled *bool `protobuf:"varint,2,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
 	// AdmitPerSecond is the admission rate; 0 keeps the current rate (or the
 	// configured default).
 	AdmitPerSecond int32 `protobuf:"varint,3,opt,name=admit_per_second,json=admitPerSecond,proto3" json:"admit_per_second,omitempty"`
@@ -1049,8 +1053,8 @@ func (x *SetQueueSettingsRequest) GetEventId() string {
 }
 
 func (x *SetQueueSettingsRequest) GetEnabled() bool {
-	if x != nil {
-		return x.Enabled
+	if x != nil && x.Enabled != nil {
+		return *x.Enabled
 	}
 	return false
 }
@@ -1288,14 +1292,16 @@ const file_bookingrush_queue_v1_queue_proto_rawDesc = "" +
 	"\x05drawn\x18\x04 \x01(\x05R\x05drawn\x12!\n" +
 	"\fwindow_floor\x18\x05 \x01(\x05R\vwindowFloor\x12@\n" +
 	"\x0ewindow_ends_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\fwindowEndsAt\x12\x14\n" +
-	"\x05ended\x18\a \x01(\bR\x05ended\"\xf7\x01\n" +
+	"\x05ended\x18\a \x01(\bR\x05ended\"\x88\x02\n" +
 	"\x17SetQueueSettingsRequest\x12&\n" +
-	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12\x18\n" +
-	"\aenabled\x18\x02 \x01(\bR\aenabled\x128\n" +
+	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12\x1d\n" +
+	"\aenabled\x18\x02 \x01(\bH\x00R\aenabled\x88\x01\x01\x128\n" +
 	"\x10admit_per_second\x18\x03 \x01(\x05B\x0e\xbaH\v\xd8\x01\x01\x1a\x06\x18\xa0\x8d\x06(\x01R\x0eadmitPerSecond\x12/\n" +
 	"\n" +
-	"max_active\x18\x04 \x01(\x05B\v\xbaH\b\x1a\x06\x18\xc0\x84=(\x00H\x00R\tmaxActive\x88\x01\x01\x12\x17\n" +
-	"\x04auto\x18\x05 \x01(\bH\x01R\x04auto\x88\x01\x01B\r\n" +
+	"max_active\x18\x04 \x01(\x05B\v\xbaH\b\x1a\x06\x18\xc0\x84=(\x00H\x01R\tmaxActive\x88\x01\x01\x12\x17\n" +
+	"\x04auto\x18\x05 \x01(\bH\x02R\x04auto\x88\x01\x01B\n" +
+	"\n" +
+	"\b_enabledB\r\n" +
 	"\v_max_activeB\a\n" +
 	"\x05_auto\"D\n" +
 	"\x1aSwitchOnForOverloadRequest\x12&\n" +

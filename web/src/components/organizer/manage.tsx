@@ -176,8 +176,9 @@ export function QueueSettings({ event, line }: { event: Event; line: QueueLine |
     e.preventDefault();
     const f = new FormData(e.currentTarget);
     const auto = String(f.get("auto"));
+    // The switch is left out: it stays as the server has it (the system
+    // may have switched the queue on since this page was drawn).
     await save({
-      enabled,
       admit_per_second: optionalInt(f.get("admit_per_second")),
       max_active: optionalInt(f.get("max_active")),
       auto: auto === "on" ? true : auto === "off" ? false : undefined,
