@@ -2,12 +2,14 @@ package payment_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	neturl "net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +19,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
+	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
@@ -150,24 +153,48 @@ const standInCharge = 5000
 // refused with a 402 every time. Each intent's charge is standInCharge, of
 // which handRefunded cents were refunded by hand in the dashboard: when
 // that is all of it, a refund answers charge_already_refunded; otherwise a
-// refund larger than what is left answers amount_too_large, and a retried
-// idempotency key answers its first refund again. dispute, when given,
-// answers the status and amount of a dispute of every charge ("" for
-// none): a refund of a charge disputed and not won answers charge_disputed,
-// and GET /v1/disputes lists it. creates counts the calls per idempotency
-// key, refunds the refunds made (key: amount).
+// refund larger than what is left answers amount_too_large. A refund's
+// idempotency key is kept as Stripe keeps it: a retry with it answers its
+// first refund again, with other parameters idempotency_error, and from 24
+// hours of the stand-in's clock on (advance) it is forgotten: a retry then
+// makes a new refund. GET /v1/refunds?payment_intent= lists an intent's
+// refunds, newest first, with their metadata. dispute, when given, answers
+// the status and amount of a dispute of every charge ("" for none): a
+// refund of a charge disputed and not won answers charge_disputed, and GET
+// /v1/disputes lists it. creates counts the calls per idempotency key,
+// refunds the refunds made (key: amount).
 func stripeStandIn(t *testing.T, handRefunded int64, dispute ...func() (status string, cents int64)) (url string, creates func(key string) int, refunds func() map[string]string) {
 	t.Helper()
-	var mu sync.Mutex
-	calls := map[string]int{}
-	made := map[string]string{}           // idempotency key -> amount refunded
-	refunded := map[string]int64{}        // intent -> cents refunded, by hand and by us
-	refundedOf := func(pi string) int64 { // under mu
-		if _, ok := refunded[pi]; !ok {
-			refunded[pi] = handRefunded
-		}
-		return refunded[pi]
-	}
+	s := newStandIn(t, handRefunded, dispute...)
+	return s.URL, s.creates, s.refunds
+}
+
+// standInRefund is a refund stripeStandIn made.
+type standInRefund struct {
+	ID, Key, Intent string
+	Amount          int64
+	Metadata        map[string]string
+	at              time.Time
+	params          string // what an idempotent retry must send again
+}
+
+// standIn is stripeStandIn's state.
+type standIn struct {
+	URL string
+
+	mu           sync.Mutex
+	handRefunded int64
+	offset       time.Duration            // the stand-in's clock is time.Now() + offset
+	calls        map[string]int           // intent creations per idempotency key
+	byKey        map[string]standInRefund // refunds by idempotency key, while kept
+	made         []standInRefund          // every refund, oldest first
+	refunded     map[string]int64         // intent -> cents refunded, by hand and by us
+}
+
+// newStandIn starts stripeStandIn.
+func newStandIn(t *testing.T, handRefunded int64, dispute ...func() (status string, cents int64)) *standIn {
+	t.Helper()
+	s := &standIn{handRefunded: handRefunded, calls: map[string]int{}, byKey: map[string]standInRefund{}, refunded: map[string]int64{}}
 	stand := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		form, _ := neturl.ParseQuery(string(body))
@@ -175,10 +202,10 @@ func stripeStandIn(t *testing.T, handRefunded int64, dispute ...func() (status s
 		switch {
 		case r.Method == http.MethodPost && r.URL.Path == "/v1/payment_intents":
 			key := r.Header.Get("Idempotency-Key")
-			mu.Lock()
-			calls[key]++
-			n := calls[key]
-			mu.Unlock()
+			s.mu.Lock()
+			s.calls[key]++
+			n := s.calls[key]
+			s.mu.Unlock()
 			switch {
 			case form.Get("payment_method") == "pm_card_declined":
 				w.WriteHeader(http.StatusPaymentRequired)
@@ -192,15 +219,13 @@ func stripeStandIn(t *testing.T, handRefunded int64, dispute ...func() (status s
 			}
 		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/payment_intents/"):
 			id := strings.TrimPrefix(r.URL.Path, "/v1/payment_intents/")
-			mu.Lock()
-			back := refundedOf(id)
-			mu.Unlock()
+			s.mu.Lock()
+			back := s.refundedOf(id)
+			s.mu.Unlock()
 			_, _ = fmt.Fprintf(w, `{"id":%q,"object":"payment_intent","client_secret":"%s_secret","status":"requires_payment_method",
 				"latest_charge":{"id":"ch_1","object":"charge","amount":%d,"amount_refunded":%d,"refunded":%t}}`,
 				id, id, standInCharge, back, back == standInCharge)
 		case r.Method == http.MethodPost && r.URL.Path == "/v1/refunds":
-			key, pi := r.Header.Get("Idempotency-Key"), form.Get("payment_intent")
-			amount, _ := strconv.ParseInt(form.Get("amount"), 10, 64)
 			if len(dispute) > 0 {
 				if st, _ := dispute[0](); st != "" && st != "won" {
 					w.WriteHeader(http.StatusBadRequest)
@@ -208,23 +233,20 @@ func stripeStandIn(t *testing.T, handRefunded int64, dispute ...func() (status s
 					return
 				}
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if _, again := made[key]; !again {
-				switch back := refundedOf(pi); {
-				case back == standInCharge:
-					w.WriteHeader(http.StatusBadRequest)
-					_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","code":"charge_already_refunded","message":"Charge ch_1 has already been refunded."}}`))
-					return
-				case back+amount > standInCharge:
-					w.WriteHeader(http.StatusBadRequest)
-					_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","code":"amount_too_large","message":"Refund amount is greater than unrefunded amount on charge."}}`))
-					return
+			s.refund(w, r.Header.Get("Idempotency-Key"), form)
+		case r.Method == http.MethodGet && r.URL.Path == "/v1/refunds":
+			pi := r.URL.Query().Get("payment_intent")
+			var data []map[string]any
+			s.mu.Lock()
+			for _, re := range slices.Backward(s.made) {
+				if re.Intent == pi {
+					data = append(data, map[string]any{"id": re.ID, "object": "refund", "amount": re.Amount, "status": "succeeded",
+						"payment_intent": pi, "metadata": re.Metadata})
 				}
-				refunded[pi] += amount
-				made[key] = form.Get("amount")
 			}
-			_, _ = fmt.Fprintf(w, `{"id":"re_%s","object":"refund","status":"succeeded","amount":%s}`, key, made[key])
+			s.mu.Unlock()
+			list, _ := json.Marshal(map[string]any{"object": "list", "url": "/v1/refunds", "has_more": false, "data": append([]map[string]any{}, data...)})
+			_, _ = w.Write(list)
 		case r.Method == http.MethodGet && r.URL.Path == "/v1/disputes":
 			data := "[]"
 			if len(dispute) > 0 {
@@ -238,15 +260,100 @@ func stripeStandIn(t *testing.T, handRefunded int64, dispute ...func() (status s
 		}
 	}))
 	t.Cleanup(stand.Close)
-	return stand.URL, func(key string) int {
-			mu.Lock()
-			defer mu.Unlock()
-			return calls[key]
-		}, func() map[string]string {
-			mu.Lock()
-			defer mu.Unlock()
-			return maps.Clone(made)
+	s.URL = stand.URL
+	return s
+}
+
+// refund answers POST /v1/refunds under the idempotency key.
+func (s *standIn) refund(w http.ResponseWriter, key string, form neturl.Values) {
+	pi := form.Get("payment_intent")
+	amount, _ := strconv.ParseInt(form.Get("amount"), 10, 64)
+	meta := map[string]string{}
+	for k, v := range form {
+		if name, ok := strings.CutPrefix(k, "metadata["); ok {
+			meta[strings.TrimSuffix(name, "]")] = v[0]
 		}
+	}
+	params := fmt.Sprintf("%s %d %v", pi, amount, meta)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now().Add(s.offset)
+	re, kept := s.byKey[key]
+	if kept && now.Sub(re.at) >= 24*time.Hour {
+		delete(s.byKey, key) // Stripe forgets a key after 24 hours
+		kept = false
+	}
+	if kept && re.params != params {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters they were first used with."}}`))
+		return
+	}
+	if !kept {
+		switch back := s.refundedOf(pi); {
+		case back == standInCharge:
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","code":"charge_already_refunded","message":"Charge ch_1 has already been refunded."}}`))
+			return
+		case back+amount > standInCharge:
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":{"type":"invalid_request_error","code":"amount_too_large","message":"Refund amount is greater than unrefunded amount on charge."}}`))
+			return
+		}
+		re = standInRefund{ID: fmt.Sprintf("re_%d_%s", len(s.made)+1, key), Key: key, Intent: pi, Amount: amount, Metadata: meta, at: now, params: params}
+		s.refunded[pi] += amount
+		s.made = append(s.made, re)
+		s.byKey[key] = re
+	}
+	_, _ = fmt.Fprintf(w, `{"id":%q,"object":"refund","status":"succeeded","amount":%d}`, re.ID, re.Amount)
+}
+
+// refundedOf is what of the intent's charge is back, by hand and by us;
+// under mu.
+func (s *standIn) refundedOf(pi string) int64 {
+	if _, ok := s.refunded[pi]; !ok {
+		s.refunded[pi] = s.handRefunded
+	}
+	return s.refunded[pi]
+}
+
+// creates counts the intent creations under the idempotency key.
+func (s *standIn) creates(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[key]
+}
+
+// refunds answers the refunds made, by idempotency key (the last one made
+// under a key that was forgotten and used again).
+func (s *standIn) refunds() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for _, re := range s.made {
+		out[re.Key] = strconv.FormatInt(re.Amount, 10)
+	}
+	return out
+}
+
+// refundsOf answers the refunds made of the intent, oldest first.
+func (s *standIn) refundsOf(pi string) []standInRefund {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []standInRefund
+	for _, re := range s.made {
+		if re.Intent == pi {
+			out = append(out, re)
+		}
+	}
+	return out
+}
+
+// advance moves the stand-in's clock by d: the idempotency keys it holds
+// age by d.
+func (s *standIn) advance(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.offset += d
 }
 
 // TestRetryOfAFailedCreation: a CreatePayment whose provider call failed
@@ -437,6 +544,124 @@ func TestRefundOfADisputedCharge(t *testing.T) {
 	e.refundInFull(t, buyer, b, p, "'refunded_at_provider_amount' = '50.00'")
 	if got := refunds(); len(got) != 0 {
 		t.Fatalf("refunds made at the provider of a charge the bank gave back: %v", got)
+	}
+}
+
+// TestRefundRetriedAfterTheProviderForgotItsKey: a refund was made at
+// Stripe but its record here failed (the commit after the provider call),
+// and its retry comes more than 24 hours later (a long outage), when Stripe
+// has forgotten the refund's idempotency key. Before, the retry made a
+// second refund: the buyer who cancelled for 50% got 100% back, and the
+// payment recorded 50%. The retry finds the refund Stripe made by the
+// marker it carries (our payment id in its metadata) and records that one:
+// one refund at the provider, recorded once.
+func TestRefundRetriedAfterTheProviderForgotItsKey(t *testing.T) {
+	t.Parallel()
+	stand := newStandIn(t, 0)
+	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand.URL)
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 5 * 24 * time.Hour, Price: "25.00"})
+	buyer := s.Users[0]
+	_, p := e.paidThroughStandIn(t, s, buyer)
+	pi := p.GetProviderReference()
+	exec := func(sql string) {
+		t.Helper()
+		if _, err := e.Pool.Exec(context.Background(), sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refund := func() (*paymentv1.Payment, error) {
+		r, err := e.payment.RefundPayment(context.Background(), testkit.As(t, e.Mesh, buyer, authn.RoleUser,
+			&paymentv1.RefundPaymentRequest{PaymentId: p.GetId()}))
+		if err != nil {
+			return nil, err
+		}
+		return r.Msg.GetPayment(), nil
+	}
+
+	// Five days ahead the policy gives 50% back: 25.00. The provider makes
+	// the refund; recording it fails.
+	exec(`CREATE FUNCTION fail_refund_record() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'the commit after the refund fails'; END $$;
+		CREATE TRIGGER fail_refund_record BEFORE UPDATE ON payments FOR EACH ROW
+			WHEN (OLD.refunded_at IS NULL AND NEW.refunded_at IS NOT NULL) EXECUTE FUNCTION fail_refund_record()`)
+	if pay, err := refund(); err == nil {
+		t.Fatalf("the refund was recorded although its commit failed: %v", pay)
+	}
+	if got := stand.refundsOf(pi); len(got) != 1 || got[0].Amount != 2500 {
+		t.Fatalf("refunds at the provider after the first attempt: %+v, want one of 2500", got)
+	}
+	// A day and more later Stripe has forgotten the key; the decision is
+	// that old too. The store works again.
+	stand.advance(25 * time.Hour)
+	exec(`BEGIN; SET LOCAL session_replication_role = replica;
+		UPDATE payments SET refund_requested_at = refund_requested_at - interval '25 hours' WHERE id = '` + p.GetId() + `'; COMMIT`)
+	exec(`DROP TRIGGER fail_refund_record ON payments`)
+
+	pay, err := refund()
+	if err != nil || pay.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_PARTIALLY_REFUNDED || pay.GetRefundedAmount() != "25.00" {
+		t.Fatalf("the retry a day later: %v %v", pay, err)
+	}
+	made := stand.refundsOf(pi)
+	if len(made) != 1 {
+		amounts := []int64{}
+		for _, re := range made {
+			amounts = append(amounts, re.Amount)
+		}
+		t.Fatalf("refunds at the provider of %v cents, want the first attempt's only: the buyer was paid back twice", amounts)
+	}
+	if m := made[0].Metadata; m["payment_id"] != p.GetId() || m["rush_refund"] != "share" {
+		t.Fatalf("the refund's metadata %v, want our payment id and kind share", m)
+	}
+	if n := e.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND refund_reference = $2`, p.GetId(), made[0].ID); n != 1 {
+		t.Fatalf("the payment does not record the refund Stripe made (%s) as its refund", made[0].ID)
+	}
+	if n := e.Count(t, `SELECT count(*) FROM audit_logs WHERE action = 'payment.refund' AND entity_id = $1`, p.GetId()); n != 1 {
+		t.Fatalf("%d refund audit entries, want 1", n)
+	}
+}
+
+// TestRefundMadeBeforeRefundsWereMarked: a refund made by the version
+// before refunds carried our marker (no metadata), whose record failed, is
+// retried by this version while Stripe still keeps its key. Stripe refuses
+// the key with other parameters (idempotency_error): the provider asks
+// again as that version did and gets that refund, once; without that the
+// retry failed until Stripe forgot the key, and then refunded again. A
+// listing finds only marked refunds of the payment.
+func TestRefundMadeBeforeRefundsWereMarked(t *testing.T) {
+	t.Parallel()
+	stand := newStandIn(t, 0)
+	st, err := payment.NewStripe(payment.StripeConfig{SecretKey: "sk_test_123", WebhookSecret: webhookSecret, APIURL: stand.URL}, nil, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	req, _ := http.NewRequest(http.MethodPost, stand.URL+"/v1/refunds", strings.NewReader("payment_intent=pi_old&amount=2500"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Idempotency-Key", "rush-refund-pi_old")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	old := payment.PaymentRef{PaymentID: "pay-old", ProviderID: "pi_old"}
+	if _, _, found, err := st.FindRefund(ctx, old); err != nil || found {
+		t.Fatalf("an unmarked refund found as ours: %v %v", found, err)
+	}
+	ref, outside, err := st.Refund(ctx, old, 2500)
+	if made := stand.refundsOf("pi_old"); err != nil || outside != 0 || len(made) != 1 || ref != made[0].ID {
+		t.Fatalf("the retry of an unmarked refund: %q %d %v; refunds made %+v", ref, outside, err, made)
+	}
+
+	mine, theirs := payment.PaymentRef{PaymentID: "pay-new", ProviderID: "pi_new"}, payment.PaymentRef{PaymentID: "pay-other", ProviderID: "pi_new"}
+	ref, _, err = st.Refund(ctx, mine, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, found, err := st.FindRefund(ctx, mine); err != nil || !found || got != ref {
+		t.Fatalf("our marked refund %q not found: %q %v %v", ref, got, found, err)
+	}
+	if _, _, found, err := st.FindRefund(ctx, theirs); err != nil || found {
+		t.Fatalf("a refund of another payment found as this one's: %v %v", found, err)
 	}
 }
 

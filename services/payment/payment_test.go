@@ -156,11 +156,12 @@ func TestStripeRequests(t *testing.T) {
 		f.Get("automatic_payment_methods[enabled]") != "true" || keys["/v1/payment_intents"] != "rush-intent-pay-1" {
 		t.Fatalf("intent request %v, idempotency key %q", f, keys["/v1/payment_intents"])
 	}
-	ref, outside, err := st.Refund(ctx, "pi_123", 4990)
+	ref, outside, err := st.Refund(ctx, payment.PaymentRef{PaymentID: "pay-1", ProviderID: "pi_123"}, 4990)
 	if err != nil || ref != "re_456" || outside != 0 {
 		t.Fatalf("refund: %q %d %v", ref, outside, err)
 	}
-	if f := got["/v1/refunds"]; f.Get("payment_intent") != "pi_123" || f.Get("amount") != "4990" || keys["/v1/refunds"] != "rush-refund-pi_123" {
+	if f := got["/v1/refunds"]; f.Get("payment_intent") != "pi_123" || f.Get("amount") != "4990" || keys["/v1/refunds"] != "rush-refund-pi_123" ||
+		f.Get("metadata[payment_id]") != "pay-1" || f.Get("metadata[rush_refund]") != "share" {
 		t.Fatalf("refund request %v key %q", f, keys["/v1/refunds"])
 	}
 	_, _, err = st.CreateIntent(ctx, payment.Intent{PaymentID: "pay-2", Method: "pm_card_declined", AmountCents: 100, Currency: "USD"})

@@ -94,21 +94,31 @@ type Provider interface {
 	// CreateIntent starts charging; the verdict arrives later as a webhook.
 	// clientSecret, when not empty, lets the buyer's browser finish.
 	CreateIntent(ctx context.Context, in Intent) (providerID, clientSecret string, err error)
-	// Refund gives amountCents of the payment back. It is idempotent per
-	// payment: a payment is refunded once, so a retry returns the same refund.
+	// Refund gives amountCents of the payment back, marked as its refund
+	// (RefundMark in the refund's metadata, for FindRefund). It is
+	// idempotent per payment for as long as the provider keeps its
+	// idempotency keys (Stripe: 24 hours): a retry within that returns the
+	// same refund; a later one asks FindRefund first (refundLookupAfter).
 	// When part of the charge went back by other means (the provider's
 	// dashboard) and amountCents no longer fits in what is left, it gives
 	// back only what amountCents leaves after that part (nothing when the
 	// part covers it) and answers the part as outside: the buyer has
 	// max(amountCents, outside) back. ErrRefundedAlready: the whole charge
 	// went back to the buyer already, by other means.
-	Refund(ctx context.Context, providerID string, amountCents int64) (refundID string, outside int64, err error)
+	Refund(ctx context.Context, p PaymentRef, amountCents int64) (refundID string, outside int64, err error)
+	// FindRefund answers the refund Refund made of the payment, by the
+	// marker it carries (not by its idempotency key, which the provider
+	// forgets), with the part outside Refund answered with it; found false
+	// when the provider has none (or only one that failed or was
+	// cancelled: it gave nothing back).
+	FindRefund(ctx context.Context, p PaymentRef) (refundID string, outside int64, found bool, err error)
 	// RefundRest gives back, after Refund, what the charge still lacks for
 	// the buyer to have totalCents back in all (what went back before, by
 	// Refund or by hand, counts), under an idempotency key of its own that
 	// names that rest; nothing when the buyer has that much back already.
-	// ErrRefundedAlready: the whole charge is back.
-	RefundRest(ctx context.Context, providerID string, totalCents int64) (refundID string, err error)
+	// It reads the charge before it refunds, so a retry of any age gives
+	// nothing twice. ErrRefundedAlready: the whole charge is back.
+	RefundRest(ctx context.Context, p PaymentRef, totalCents int64) (refundID string, err error)
 	// VerifyWebhook checks the signature header over payload and decodes
 	// the event; a bad signature is ErrBadSignature.
 	VerifyWebhook(payload []byte, sigHeader string) (Event, error)
@@ -132,6 +142,10 @@ type Provider interface {
 	// reconciler asks it before it records such a payment abandoned.
 	Find(ctx context.Context, paymentID string) (providerID string, err error)
 }
+
+// PaymentRef names a payment to a provider: our payment's id and the
+// provider's (a PaymentIntent id).
+type PaymentRef struct{ PaymentID, ProviderID string }
 
 // ErrRefundedAlready is a Refund of a charge the provider refunded in full
 // already, outside Booking Rush: the money is back with the buyer, and no

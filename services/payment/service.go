@@ -462,7 +462,7 @@ func (s *Service) topUp(ctx context.Context, paymentID, reason string) error {
 			return nil
 		}
 		rest = pay.AmountCents - pay.RefundedCents
-		ref, err := s.provider.RefundRest(ctx, pay.ProviderRef, pay.AmountCents)
+		ref, err := s.provider.RefundRest(ctx, PaymentRef{PaymentID: pay.ID, ProviderID: pay.ProviderRef}, pay.AmountCents)
 		if errors.Is(err, ErrRefundedAlready) {
 			err = nil // the whole charge is back with the buyer already
 		}
@@ -629,7 +629,7 @@ func (s *Service) executeRefund(ctx context.Context, paymentID string) (Payment,
 		var ref string
 		var outsideCents int64 // what went back by other means (the provider's dashboard)
 		if amount > 0 {
-			ref, outsideCents, err = s.provider.Refund(ctx, pay.ProviderRef, amount)
+			ref, outsideCents, err = s.refund(ctx, pay, amount)
 			if errors.Is(err, ErrRefundedAlready) {
 				// Refunded by hand at the provider: the whole charge is back
 				// with the buyer, whatever share this refund decided. Record
@@ -682,6 +682,36 @@ func (s *Service) executeRefund(ctx context.Context, paymentID string) (Payment,
 		s.relay.Kick()
 	}
 	return pay, amount, nil
+}
+
+// refundLookupAfter is the age of a refund's decision from which an
+// attempt to execute it first asks the provider for a refund an earlier
+// attempt made (FindRefund), instead of relying on the idempotency key
+// alone: the provider forgets its keys (Stripe after 24 hours), and a
+// refund retried after that (its first attempt's commit failed, then a long
+// outage) would be made a second time. Every attempt follows the decision,
+// so while the decision is younger than this no attempt is older, and the
+// provider still knows its key. An hour leaves a wide margin for clocks and
+// costs one more provider call only to the retries of a long outage.
+const refundLookupAfter = time.Hour
+
+// refund gives amount of the decided payment back at the provider, or,
+// from refundLookupAfter on, adopts the refund an earlier attempt made,
+// answering it as Provider.Refund would.
+func (s *Service) refund(ctx context.Context, pay Payment, amount int64) (ref string, outside int64, err error) {
+	p := PaymentRef{PaymentID: pay.ID, ProviderID: pay.ProviderRef}
+	if s.now().Sub(pay.RefundRequestedAt) >= refundLookupAfter {
+		ref, outside, found, err := s.provider.FindRefund(ctx, p)
+		if err != nil {
+			return "", 0, err
+		}
+		if found {
+			s.log.Warn("an earlier attempt had made the refund at the provider; recorded now", zap.String("payment", pay.ID),
+				zap.String("refund", ref), zap.Time("decided_at", pay.RefundRequestedAt))
+			return ref, outside, nil
+		}
+	}
+	return s.provider.Refund(ctx, p, amount)
 }
 
 // emit adds the payment event ev (completed with id, type, payment and

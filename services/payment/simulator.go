@@ -115,14 +115,20 @@ func (s *Simulator) send(intentID string, payload []byte, delay time.Duration) {
 }
 
 // Refund refunds at once; the refund id is derived from the intent, so a
-// retry answers the same refund.
-func (s *Simulator) Refund(_ context.Context, providerID string, _ int64) (string, int64, error) {
-	return "simre_" + strings.TrimPrefix(providerID, "simpi_"), 0, nil
+// retry of any age answers the same refund.
+func (s *Simulator) Refund(_ context.Context, p PaymentRef, _ int64) (string, int64, error) {
+	return "simre_" + strings.TrimPrefix(p.ProviderID, "simpi_"), 0, nil
+}
+
+// FindRefund finds none: a simulated refund moves nothing and is made
+// again, the same, by Refund.
+func (s *Simulator) FindRefund(context.Context, PaymentRef) (string, int64, bool, error) {
+	return "", 0, false, nil
 }
 
 // RefundRest refunds the rest at once, as Refund does.
-func (s *Simulator) RefundRest(_ context.Context, providerID string, _ int64) (string, error) {
-	return "simre_" + strings.TrimPrefix(providerID, "simpi_") + "_rest", nil
+func (s *Simulator) RefundRest(_ context.Context, p PaymentRef, _ int64) (string, error) {
+	return "simre_" + strings.TrimPrefix(p.ProviderID, "simpi_") + "_rest", nil
 }
 
 // Lookup answers the outcome the intent's method stands for: sim_ok and

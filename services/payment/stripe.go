@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -104,23 +105,64 @@ func (s *Stripe) CreateIntent(ctx context.Context, in Intent) (string, string, e
 	return pi.ID, pi.ClientSecret, nil
 }
 
-// Refund refunds amountCents of the PaymentIntent. Stripe refuses a refund
-// larger than what is left of the charge (amount_too_large): part of it was
-// refunded in the dashboard. Then the charge's refunded amount is read, and
-// only what amountCents leaves after it is refunded, under an idempotency
-// key of its own (the first key is bound to the first amount), which names
-// that rest: a retry that finds the same part refunds the same rest once,
-// and one that finds more (the rest went through, or another hand refund)
-// refunds only what is left.
-func (s *Stripe) Refund(ctx context.Context, providerID string, amountCents int64) (string, int64, error) {
-	id, err := s.createRefund(ctx, providerID, amountCents, "rush-refund-"+providerID)
+// Metadata Booking Rush sets on each refund it makes: the marker by which
+// FindRefund finds it again once Stripe forgot its idempotency key.
+const (
+	// refundMetaPayment is our payment's id.
+	refundMetaPayment = "payment_id"
+	// refundMetaKind is refundShare for the refund decided for the
+	// payment (Refund), refundRest for a rest given after it (RefundRest).
+	refundMetaKind = "rush_refund"
+	// refundMetaOutside is, on a share made as a rest (part of the charge
+	// had gone back by hand), that part, in cents: what Refund answered as
+	// outside with it.
+	refundMetaOutside = "outside_cents"
+
+	refundShare = "share"
+	refundRest  = "rest"
+)
+
+// Refund refunds amountCents of the PaymentIntent, marked as the payment's
+// share. Stripe refuses a refund larger than what is left of the charge
+// (amount_too_large): part of it was refunded in the dashboard. Then the
+// charge's refunded amount is read, and only what amountCents leaves after
+// it is refunded, under an idempotency key of its own (the first key is
+// bound to the first amount), which names that rest: a retry that finds the
+// same part refunds the same rest once, and one that finds more (the rest
+// went through, or another hand refund) refunds only what is left.
+func (s *Stripe) Refund(ctx context.Context, p PaymentRef, amountCents int64) (string, int64, error) {
+	id, err := s.createRefund(ctx, p, amountCents, "rush-refund-"+p.ProviderID, refundShare, 0)
 	switch {
 	case errors.Is(err, errRefundTooLarge):
-		return s.refundRest(ctx, providerID, amountCents)
+		return s.refundRest(ctx, p, amountCents, refundShare)
 	case errors.Is(err, errChargeDisputed):
-		return s.disputed(ctx, providerID, amountCents)
+		return s.disputed(ctx, p.ProviderID, amountCents)
 	}
 	return id, 0, err
+}
+
+// FindRefund lists the PaymentIntent's refunds (GET /v1/refunds, newest
+// first) and answers the share Refund made of the payment: the one whose
+// metadata names the payment and the kind refundShare. Stripe keeps
+// refunds and their metadata for good, unlike idempotency keys (kept 24
+// hours), so this finds a refund whatever its age. One that failed or was
+// cancelled gave nothing back: it is passed over, and a retry makes the
+// refund again.
+func (s *Stripe) FindRefund(ctx context.Context, p PaymentRef) (string, int64, bool, error) {
+	params := &stripe.RefundListParams{PaymentIntent: stripe.String(p.ProviderID)}
+	params.Limit = stripe.Int64(100)
+	for r, err := range s.client.V1Refunds.List(ctx, params) {
+		if err != nil {
+			return "", 0, false, stripeError(err)
+		}
+		if r.Metadata[refundMetaPayment] != p.PaymentID || r.Metadata[refundMetaKind] != refundShare ||
+			r.Status == stripe.RefundStatusFailed || r.Status == stripe.RefundStatusCanceled {
+			continue
+		}
+		outside, _ := strconv.ParseInt(r.Metadata[refundMetaOutside], 10, 64)
+		return r.ID, outside, true, nil
+	}
+	return "", 0, false, nil
 }
 
 // errRefundTooLarge is a refund Stripe refused as larger than what is left
@@ -150,14 +192,36 @@ func (s *Stripe) disputed(ctx context.Context, providerID string, amountCents in
 }
 
 // createRefund refunds amountCents of the PaymentIntent under the
-// idempotency key: ErrRefundedAlready when the whole charge is back,
-// errRefundTooLarge when less than amountCents is left, errChargeDisputed
-// when the buyer disputed the charge.
-func (s *Stripe) createRefund(ctx context.Context, providerID string, amountCents int64, key string) (string, error) {
-	p := &stripe.RefundCreateParams{PaymentIntent: stripe.String(providerID), Amount: stripe.Int64(amountCents)}
-	p.SetIdempotencyKey(key)
-	r, err := s.client.V1Refunds.Create(ctx, p)
+// idempotency key, marked (metadata) as the payment's refund of kind, with
+// outside, the part back by other means, on a share made as a rest:
+// ErrRefundedAlready when the whole charge is back, errRefundTooLarge when
+// less than amountCents is left, errChargeDisputed when the buyer disputed
+// the charge.
+//
+// A key first used by a version of Booking Rush that set no marker (a
+// refund in flight across the upgrade) is refused with idempotency_error
+// while Stripe keeps it, the parameters differing: the request is then
+// repeated as that version sent it, and Stripe answers the refund it made.
+func (s *Stripe) createRefund(ctx context.Context, p PaymentRef, amountCents int64, key, kind string, outside int64) (string, error) {
+	params := func(marked bool) *stripe.RefundCreateParams {
+		rp := &stripe.RefundCreateParams{PaymentIntent: stripe.String(p.ProviderID), Amount: stripe.Int64(amountCents)}
+		if marked {
+			rp.AddMetadata(refundMetaPayment, p.PaymentID)
+			rp.AddMetadata(refundMetaKind, kind)
+			if outside > 0 {
+				rp.AddMetadata(refundMetaOutside, strconv.FormatInt(outside, 10))
+			}
+		}
+		rp.SetIdempotencyKey(key)
+		return rp
+	}
+	r, err := s.client.V1Refunds.Create(ctx, params(true))
 	se := (*stripe.Error)(nil)
+	if errors.As(err, &se) && se.Type == stripe.ErrorTypeIdempotency {
+		s.log.Warn("a refund's idempotency key was first used without our marker; asking Stripe for that refund",
+			zap.String("payment", p.PaymentID), zap.String("key", key))
+		r, err = s.client.V1Refunds.Create(ctx, params(false))
+	}
 	switch {
 	case errors.As(err, &se) && se.Code == stripe.ErrorCodeChargeAlreadyRefunded:
 		return "", ErrRefundedAlready
@@ -173,17 +237,18 @@ func (s *Stripe) createRefund(ctx context.Context, providerID string, amountCent
 
 // RefundRest refunds what the PaymentIntent's charge lacks for totalCents
 // to be back with the buyer.
-func (s *Stripe) RefundRest(ctx context.Context, providerID string, totalCents int64) (string, error) {
-	id, _, err := s.refundRest(ctx, providerID, totalCents)
+func (s *Stripe) RefundRest(ctx context.Context, p PaymentRef, totalCents int64) (string, error) {
+	id, _, err := s.refundRest(ctx, p, totalCents, refundRest)
 	return id, err
 }
 
 // refundRest refunds what amountCents leaves after the part of the
-// PaymentIntent's charge refunded before, and answers that part.
-func (s *Stripe) refundRest(ctx context.Context, providerID string, amountCents int64) (string, int64, error) {
+// PaymentIntent's charge refunded before, marked as kind, and answers that
+// part.
+func (s *Stripe) refundRest(ctx context.Context, p PaymentRef, amountCents int64, kind string) (string, int64, error) {
 	q := &stripe.PaymentIntentRetrieveParams{}
 	q.AddExpand("latest_charge")
-	pi, err := s.client.V1PaymentIntents.Retrieve(ctx, providerID, q)
+	pi, err := s.client.V1PaymentIntents.Retrieve(ctx, p.ProviderID, q)
 	if err != nil {
 		return "", 0, stripeError(err)
 	}
@@ -198,13 +263,13 @@ func (s *Stripe) refundRest(ctx context.Context, providerID string, amountCents 
 	if rest <= 0 {
 		return "", outside, nil
 	}
-	id, err := s.createRefund(ctx, providerID, rest, fmt.Sprintf("rush-refund-%s-rest-%d", providerID, rest))
+	id, err := s.createRefund(ctx, p, rest, fmt.Sprintf("rush-refund-%s-rest-%d", p.ProviderID, rest), kind, outside)
 	switch {
 	case errors.Is(err, errRefundTooLarge):
 		// Refunded by hand again since the read: the next try reads again.
 		return "", 0, errs.Unavailable("the charge was refunded at the provider meanwhile; retry", err, "dependency", "stripe")
 	case errors.Is(err, errChargeDisputed):
-		return s.disputed(ctx, providerID, amountCents)
+		return s.disputed(ctx, p.ProviderID, amountCents)
 	}
 	return id, outside, err
 }
