@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/fx"
 
+	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/app"
@@ -296,5 +297,63 @@ func TestReconcilerAsksTheProviderAboutAPaymentACrashLeftWithoutIntent(t *testin
 	if _, refund := stripe.state("pi_" + payID); status == "failed" && refund == "" {
 		t.Fatalf("the provider charged the buyer (intent pi_%s succeeded) but the payment is recorded %q (%q) and nothing is refunded: money kept without a ticket",
 			payID, status, reason)
+	}
+}
+
+// TestRefundOfAProcessThatDiedDuringTheProviderCall: the payment process
+// dies while Stripe refunds (the refund is made; its answer never heard).
+// The refund stays claimed; once the claim lapsed, the reconciler of the
+// process that runs next finishes it, asking Stripe first for the refund
+// the dead attempt made (by its marker): the payment records that refund,
+// and no second refund request is made.
+func TestRefundOfAProcessThatDiedDuringTheProviderCall(t *testing.T) {
+	t.Parallel()
+	stand := newStandIn(t, 0)
+	e := startCrashEnv(t, stand.URL, "-payment.reconcile-interval=200ms")
+	s := e.rest.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
+	buyer := s.Users[0]
+	b := e.rest.Reserve(t, s, buyer, 2)
+	ctx := context.Background()
+
+	first, kill := e.startPayment(t)
+	key := "pay-" + uuid.NewString()
+	_, _ = e.payKey(ctx, t, first, buyer, b.GetId(), "card", key) // the stand-in's first answer is a 503
+	res, err := e.payKey(ctx, t, first, buyer, b.GetId(), "card", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.Msg.GetPayment()
+	sendSucceeded(t, first, p)
+	testkit.Eventually(t, 20*time.Second, "booking confirmed", func() bool {
+		return e.rest.Booking(t, buyer, b.GetId()).GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED
+	})
+
+	arrived, _ := stand.holdNextRefund(t)
+	go func() {
+		_, _ = first.RefundBooking(ctx, testkit.AsService(t, e.rest.Mesh, "saga", &paymentv1.RefundBookingRequest{
+			BookingId: b.GetId(), PaymentId: p.GetId(), Cause: paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED, Reason: "the event was cancelled"}))
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no refund request reached the provider")
+	}
+	kill()
+	// The dead attempt's claim lapses (refundLease).
+	if _, err := e.rest.Pool.Exec(ctx, `BEGIN; SET LOCAL session_replication_role = replica;
+		UPDATE payments SET refund_claimed_at = refund_claimed_at - interval '5 minutes' WHERE id = '`+p.GetId()+`'; COMMIT`); err != nil {
+		t.Fatal(err)
+	}
+
+	_, _ = e.startPayment(t)
+	testkit.Eventually(t, 40*time.Second, "refund finished by the reconciler", func() bool {
+		return e.rest.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND status = 'refunded' AND refund_claimed_at IS NULL`, p.GetId()) == 1
+	})
+	made := stand.refundsOf(p.GetProviderReference())
+	if len(made) != 1 || stand.refundPosts() != 1 {
+		t.Fatalf("refunds at the provider %+v after %d refund requests, want the dead attempt's only", made, stand.refundPosts())
+	}
+	if n := e.rest.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND refund_reference = $2 AND refunded_amount = 50`, p.GetId(), made[0].ID); n != 1 {
+		t.Fatalf("the payment does not record the refund the dead attempt made (%s)", made[0].ID)
 	}
 }

@@ -24,6 +24,7 @@ import (
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/payment"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/bookingref"
@@ -189,6 +190,8 @@ type standIn struct {
 	byKey        map[string]standInRefund // refunds by idempotency key, while kept
 	made         []standInRefund          // every refund, oldest first
 	refunded     map[string]int64         // intent -> cents refunded, by hand and by us
+	posts        int                      // refund requests answered without an error
+	hold         *standInHold             // holds the next refund request's answer
 }
 
 // newStandIn starts stripeStandIn.
@@ -304,7 +307,40 @@ func (s *standIn) refund(w http.ResponseWriter, key string, form neturl.Values) 
 		s.made = append(s.made, re)
 		s.byKey[key] = re
 	}
+	s.posts++
+	if h := s.hold; h != nil {
+		// The refund is made; its answer waits.
+		s.hold = nil
+		s.mu.Unlock()
+		close(h.arrived)
+		<-h.release
+		s.mu.Lock()
+	}
 	_, _ = fmt.Fprintf(w, `{"id":%q,"object":"refund","status":"succeeded","amount":%d}`, re.ID, re.Amount)
+}
+
+// standInHold holds the answer of a refund request.
+type standInHold struct{ arrived, release chan struct{} }
+
+// holdNextRefund makes the stand-in hold the answer to the next refund
+// request, after it made the refund, until release: arrived is closed when
+// the request is held. A hold still on at the test's end is released.
+func (s *standIn) holdNextRefund(t *testing.T) (arrived <-chan struct{}, release func()) {
+	h := &standInHold{arrived: make(chan struct{}), release: make(chan struct{})}
+	var once sync.Once
+	release = func() { once.Do(func() { close(h.release) }) }
+	t.Cleanup(release)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hold = h
+	return h.arrived, release
+}
+
+// refundPosts counts the refund requests (POST /v1/refunds) answered.
+func (s *standIn) refundPosts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.posts
 }
 
 // refundedOf is what of the intent's charge is back, by hand and by us;
@@ -439,14 +475,21 @@ func (e *env) paidThroughStandIn(t *testing.T, s testkit.Shop, buyer string) (*b
 		t.Fatal(err)
 	}
 	p := res.Msg.GetPayment()
+	sendSucceeded(t, e.payment, p)
+	e.waitBooking(t, buyer, b.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
+	return b, p
+}
+
+// sendSucceeded posts Stripe's signed payment_intent.succeeded of payment
+// p to the webhook of the payment service c.
+func sendSucceeded(t *testing.T, c paymentv1connect.PaymentServiceClient, p *paymentv1.Payment) {
+	t.Helper()
 	payload, sig := signed("evt_"+uuid.NewString(), "payment_intent.succeeded", p.GetProviderReference(), p.GetId(), webhookSecret, time.Now())
 	req := connect.NewRequest(&paymentv1.HandleStripeWebhookRequest{Body: &httpbody.HttpBody{ContentType: "application/json", Data: payload}})
 	req.Header().Set("Stripe-Signature", sig)
-	if _, err := e.payment.HandleStripeWebhook(context.Background(), req); err != nil {
+	if _, err := c.HandleStripeWebhook(context.Background(), req); err != nil {
 		t.Fatalf("success webhook: %v", err)
 	}
-	e.waitBooking(t, buyer, b.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
-	return b, p
 }
 
 // TestRefundOfAChargePartlyRefundedAtTheProvider: part of a charge was
@@ -662,6 +705,86 @@ func TestRefundMadeBeforeRefundsWereMarked(t *testing.T) {
 	}
 	if _, _, found, err := st.FindRefund(ctx, theirs); err != nil || found {
 		t.Fatalf("a refund of another payment found as this one's: %v %v", found, err)
+	}
+}
+
+// TestRefundCallsTheProviderOutsideATransaction: while Stripe takes its
+// time to answer a refund, the payment's row is not locked and no Postgres
+// connection is held for it. Before, the refund held the payment's row lock
+// and a connection for the whole provider call (an event cancellation's 8
+// parallel refunds held 8 of the pool's connections for the length of
+// Stripe's answers). The refund is claimed in Postgres instead; a second
+// refund call for the payment meanwhile waits for the first rather than
+// calling the provider too, and both answer the one refund made.
+func TestRefundCallsTheProviderOutsideATransaction(t *testing.T) {
+	t.Parallel()
+	stand := newStandIn(t, 0)
+	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand.URL)
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
+	buyer := s.Users[0]
+	_, p := e.paidThroughStandIn(t, s, buyer)
+	type answer struct {
+		pay *paymentv1.Payment
+		err error
+	}
+	answers := make(chan answer, 2)
+	refund := func() {
+		r, err := e.payment.RefundPayment(context.Background(), testkit.As(t, e.Mesh, buyer, authn.RoleUser,
+			&paymentv1.RefundPaymentRequest{PaymentId: p.GetId()}))
+		if err != nil {
+			answers <- answer{err: err}
+			return
+		}
+		answers <- answer{pay: r.Msg.GetPayment()}
+	}
+
+	arrived, release := stand.holdNextRefund(t)
+	go refund()
+	select {
+	case <-arrived:
+	case a := <-answers:
+		t.Fatalf("the refund answered before the provider was asked: %v %v", a.pay, a.err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("no refund request reached the provider")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	tx, err := e.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Exec(ctx, `SELECT 1 FROM payments WHERE id = $1 FOR UPDATE NOWAIT`, p.GetId())
+	_ = tx.Rollback(ctx)
+	if err != nil {
+		t.Fatalf("the payment's row while the provider refunds: %v: a transaction holds it (and its connection) for the provider's call", err)
+	}
+	if n := e.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND refund_claimed_at IS NOT NULL AND refunded_at IS NULL`, p.GetId()); n != 1 {
+		t.Fatal("the refund is not claimed while the provider refunds")
+	}
+	go refund()
+	time.Sleep(time.Second)
+	if n := stand.refundPosts(); n != 1 {
+		t.Fatalf("%d refund requests at the provider while the first is answered, want 1", n)
+	}
+	release()
+	for range 2 {
+		select {
+		case a := <-answers:
+			if a.err != nil || a.pay.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED || a.pay.GetRefundedAmount() != "50.00" {
+				t.Fatalf("a refund call: %v %v", a.pay, a.err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("a refund call did not answer")
+		}
+	}
+	if made := stand.refundsOf(p.GetProviderReference()); len(made) != 1 || made[0].Amount != standInCharge {
+		t.Fatalf("refunds at the provider %+v, want one of %d", made, standInCharge)
+	}
+	if n := e.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND refund_claimed_at IS NULL`, p.GetId()); n != 1 {
+		t.Fatal("the refund's claim outlives its record")
+	}
+	if n := e.Count(t, `SELECT count(*) FROM audit_logs WHERE action = 'payment.refund' AND entity_id = $1`, p.GetId()); n != 1 {
+		t.Fatalf("%d refund audit entries, want 1", n)
 	}
 }
 

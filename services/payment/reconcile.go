@@ -24,7 +24,8 @@ import (
 // refunded in full) whatever crashed or stalled on the way:
 //
 //   - a refund decided but not finished (its seats or the provider were
-//     unreachable) is finished with the recorded decision;
+//     unreachable, or the process died during the provider's call) is
+//     finished with the recorded decision;
 //   - a succeeded payment whose booking was not seen confirmed after a
 //     grace period (longer than a saga's life) is settled: a confirmed
 //     booking is marked settled, a live hold is confirmed, anything else
@@ -143,10 +144,15 @@ func (r *Reconciler) each(ctx context.Context, deadline time.Time, where, order 
 }
 
 // finishRefunds finishes refunds decided at least a few seconds ago (a
-// younger one may still be on its way) with their recorded decision.
+// younger one may still be on its way) with their recorded decision,
+// passing over those an attempt is executing (a live claim: claimRefund).
+// A claim that lapsed is of an attempt that died during its provider call:
+// the refund is finished asking the provider first for the refund that
+// attempt may have made (Service.refund).
 func (r *Reconciler) finishRefunds(ctx context.Context, deadline time.Time) error {
-	return r.each(ctx, deadline, `refund_requested_at IS NOT NULL AND refunded_at IS NULL AND refund_requested_at < now() - interval '10 seconds'`,
-		`refund_requested_at`, nil, func(p Payment) string {
+	return r.each(ctx, deadline, `refund_requested_at IS NOT NULL AND refunded_at IS NULL AND refund_requested_at < now() - interval '10 seconds'
+			AND (refund_claimed_at IS NULL OR refund_claimed_at <= now() - make_interval(secs => $1))`,
+		`refund_requested_at`, []any{refundLease.Seconds()}, func(p Payment) string {
 			if _, _, err := r.svc.RefundBooking(ctx, p.BookingID, p.ID, refundCause(p.RefundCause), p.RefundReason); err != nil {
 				r.log.Warn("decided refund still not finished", zap.String("payment", p.ID), zap.Error(err))
 				return "failed"

@@ -447,34 +447,38 @@ func (s *Service) RefundEvent(ctx context.Context, eventID, reason string) (tota
 // topUp refunds the rest of a payment refunded for less than its whole
 // price (its buyer cancelled for 50% or 0%) because its event is cancelled,
 // and records it as refunded in full by the organizer's cancellation, with
-// the rest's payment.refunded event, holding the payment's row lock
-// throughout as executeRefund does. A payment refunded in full, or whose
-// refund has not been executed yet, is left as it is.
+// the rest's payment.refunded event. It claims the payment's refund work
+// and calls the provider outside any transaction, as executeRefund does
+// (RefundRest reads the charge before it refunds, so a retry after an
+// attempt that died gives nothing twice). A payment refunded in full, or
+// whose refund has not been executed yet, is left as it is.
 func (s *Service) topUp(ctx context.Context, paymentID, reason string) error {
-	var pay Payment
+	short := func(p Payment) bool { return !p.RefundedAt.IsZero() && p.RefundedCents < p.AmountCents }
+	pay, claim, _, err := s.claimRefund(ctx, paymentID, short)
+	if err != nil || claim.IsZero() {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, refundCallTimeout)
+	ref, err := s.provider.RefundRest(pctx, PaymentRef{PaymentID: pay.ID, ProviderID: pay.ProviderRef}, pay.AmountCents)
+	cancel()
+	if errors.Is(err, ErrRefundedAlready) {
+		err = nil // the whole charge is back with the buyer already
+	}
+	if err != nil {
+		s.releaseClaim(ctx, pay.ID, claim)
+		return err
+	}
 	var rest int64
-	err := s.store.tx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if pay, err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 FOR UPDATE`, paymentID)); err != nil {
-			return dbErr(err)
+	err = s.recordRefund(ctx, pay.ID, claim, func(ctx context.Context, tx pgx.Tx, before Payment) error {
+		if !short(before) {
+			return nil // recorded by an attempt that took over a lapsed claim
 		}
-		if pay.RefundedAt.IsZero() || pay.RefundedCents >= pay.AmountCents {
-			return nil
-		}
-		rest = pay.AmountCents - pay.RefundedCents
-		ref, err := s.provider.RefundRest(ctx, PaymentRef{PaymentID: pay.ID, ProviderID: pay.ProviderRef}, pay.AmountCents)
-		if errors.Is(err, ErrRefundedAlready) {
-			err = nil // the whole charge is back with the buyer already
-		}
-		if err != nil {
-			return err
-		}
-		before := pay
-		pay, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments SET refunded_amount = amount, status = $2, refunded_at = now(),
+		rest = before.AmountCents - before.RefundedCents
+		pay, err := scanPayment(tx.QueryRow(ctx, `UPDATE payments SET refunded_amount = amount, status = $2, refunded_at = now(),
 				refund_percent = 100, refund_cause = $3, refund_reason = NULLIF($4, ''),
-				refund_reference = COALESCE(NULLIF($5, ''), refund_reference)
+				refund_reference = COALESCE(NULLIF($5, ''), refund_reference), refund_claimed_at = NULL
 			WHERE id = $1 RETURNING `+paymentColumns,
-			pay.ID, StatusRefunded, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED.String(), reason, ref))
+			before.ID, StatusRefunded, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED.String(), reason, ref))
 		if err != nil {
 			return dbErr(err)
 		}
@@ -609,56 +613,69 @@ func lockPayment(ctx context.Context, tx pgx.Tx, bookingID, paymentID string) (P
 }
 
 // executeRefund gives the decided share of a payment back with the provider
-// and records it with its outbox event, holding the payment's row lock
-// throughout so two refunds of one payment cannot both happen. An already
-// refunded payment is answered as it is.
+// and records it with its outbox event. No transaction is open during the
+// provider call: a short one claims the refund (claimRefund: two attempts
+// never call the provider at once for one payment, a second one waits for
+// the first), and another records the outcome and ends the claim
+// (recordRefund). An attempt that dies between the two leaves its claim;
+// once it lapsed, the next attempt (the reconciler's) asks the provider
+// for the refund the dead one may have made before it refunds (refund). An
+// already refunded payment is answered as it is.
 func (s *Service) executeRefund(ctx context.Context, paymentID string) (Payment, int64, error) {
-	var pay Payment
-	var amount int64
-	refunded := false
-	err := s.store.tx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if pay, err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 FOR UPDATE`, paymentID)); err != nil {
-			return dbErr(err)
+	pay, claim, stale, err := s.claimRefund(ctx, paymentID, func(p Payment) bool { return p.RefundedAt.IsZero() })
+	if err != nil {
+		return Payment{}, 0, err
+	}
+	if claim.IsZero() {
+		return pay, pay.RefundedCents, nil // refunded already
+	}
+	amount := refundCents(pay.AmountCents, pay.RefundPercent)
+	var ref string
+	var outsideCents int64 // what went back by other means (the provider's dashboard)
+	if amount > 0 {
+		pctx, cancel := context.WithTimeout(ctx, refundCallTimeout)
+		ref, outsideCents, err = s.refund(pctx, pay, amount, stale)
+		cancel()
+		if errors.Is(err, ErrRefundedAlready) {
+			// Refunded by hand at the provider: the whole charge is back
+			// with the buyer, whatever share this refund decided. Record
+			// that, or the refund would be retried forever.
+			s.log.Warn("the provider had refunded the whole charge already; recorded as refunded in full",
+				zap.String("payment", pay.ID), zap.Int64("decided_cents", amount), zap.Int64("charged_cents", pay.AmountCents))
+			outsideCents, err = pay.AmountCents, nil
 		}
-		if amount = pay.RefundedCents; !pay.RefundedAt.IsZero() {
+		if err != nil {
+			s.releaseClaim(ctx, pay.ID, claim)
+			return Payment{}, 0, err
+		}
+		if outsideCents > 0 {
+			// Part of the charge went back by hand; the provider gave
+			// back only what the decision left. The buyer has the larger
+			// of the two back, and that is what is recorded.
+			s.log.Warn("part of the charge had been refunded at the provider; refunded only the rest of the decided amount",
+				zap.String("payment", pay.ID), zap.Int64("decided_cents", amount), zap.Int64("outside_cents", outsideCents))
+			amount = min(max(amount, outsideCents), pay.AmountCents)
+		}
+	}
+	refunded := false
+	err = s.recordRefund(ctx, pay.ID, claim, func(ctx context.Context, tx pgx.Tx, before Payment) error {
+		if !before.RefundedAt.IsZero() {
+			// Recorded by an attempt that took over a lapsed claim: its
+			// record stands (the provider answered it the same refund).
+			pay, amount = before, before.RefundedCents
 			return nil
 		}
 		refunded = true
-		amount = refundCents(pay.AmountCents, pay.RefundPercent)
-		var ref string
-		var outsideCents int64 // what went back by other means (the provider's dashboard)
-		if amount > 0 {
-			ref, outsideCents, err = s.refund(ctx, pay, amount)
-			if errors.Is(err, ErrRefundedAlready) {
-				// Refunded by hand at the provider: the whole charge is back
-				// with the buyer, whatever share this refund decided. Record
-				// that, or the refund would be retried forever.
-				s.log.Warn("the provider had refunded the whole charge already; recorded as refunded in full",
-					zap.String("payment", pay.ID), zap.Int64("decided_cents", amount), zap.Int64("charged_cents", pay.AmountCents))
-				outsideCents, err = pay.AmountCents, nil
-			}
-			if err != nil {
-				return err
-			}
-			if outsideCents > 0 {
-				// Part of the charge went back by hand; the provider gave
-				// back only what the decision left. The buyer has the larger
-				// of the two back, and that is what is recorded.
-				s.log.Warn("part of the charge had been refunded at the provider; refunded only the rest of the decided amount",
-					zap.String("payment", pay.ID), zap.Int64("decided_cents", amount), zap.Int64("outside_cents", outsideCents))
-				amount = min(max(amount, outsideCents), pay.AmountCents)
-			}
-		}
-		before, status := pay, pay.Status
+		status := before.Status
 		switch {
-		case amount == pay.AmountCents:
+		case amount == before.AmountCents:
 			status = StatusRefunded
 		case amount > 0:
 			status = StatusPartiallyRefunded
 		}
+		var err error
 		pay, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments SET refunded_amount = $2::numeric / 100, status = $3, refunded_at = now(),
-			refund_reference = NULLIF($4, '') WHERE id = $1 RETURNING `+paymentColumns, pay.ID, amount, status, ref))
+			refund_reference = NULLIF($4, ''), refund_claimed_at = NULL WHERE id = $1 RETURNING `+paymentColumns, before.ID, amount, status, ref))
 		if err != nil {
 			return dbErr(err)
 		}
@@ -684,6 +701,93 @@ func (s *Service) executeRefund(ctx context.Context, paymentID string) (Payment,
 	return pay, amount, nil
 }
 
+// refundLease is how long an attempt's claim on a payment's refund work
+// holds (claimRefund): longer than its provider calls may take
+// (refundCallTimeout) and its record after them. A claim older than this
+// is of an attempt that died; the next attempt takes the work over.
+const refundLease = 2 * time.Minute
+
+// refundCallTimeout bounds the provider calls of one attempt at a refund.
+const refundCallTimeout = time.Minute
+
+// refundClaimPoll is how often an attempt that found another one's live
+// claim looks again.
+const refundClaimPoll = 200 * time.Millisecond
+
+// claimRefund claims the payment's refund work for this attempt, in a
+// short transaction: when need says the payment has work left, it records
+// the claim (refund_claimed_at) unless another attempt holds a live one
+// (younger than refundLease), which it waits for, polling without a
+// connection held, until that attempt ended or ctx did (then
+// SERVICE_UNAVAILABLE). It answers the payment as read, the claim's time
+// (zero when need said there is no work left), and whether the claim it
+// took over had been left by an attempt that died during its provider
+// call (stale): the provider may have refunded for it.
+func (s *Service) claimRefund(ctx context.Context, paymentID string, need func(Payment) bool) (pay Payment, claim time.Time, stale bool, err error) {
+	for {
+		busy := false
+		err = s.store.tx(ctx, func(tx pgx.Tx) error {
+			var err error
+			if pay, err = scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 FOR UPDATE`, paymentID)); err != nil {
+				return dbErr(err)
+			}
+			if !need(pay) {
+				return nil
+			}
+			err = tx.QueryRow(ctx, `UPDATE payments SET refund_claimed_at = now() WHERE id = $1
+				AND (refund_claimed_at IS NULL OR refund_claimed_at <= now() - make_interval(secs => $2)) RETURNING refund_claimed_at`,
+				paymentID, refundLease.Seconds()).Scan(&claim)
+			if errors.Is(err, pgx.ErrNoRows) {
+				busy = true
+				return nil
+			}
+			return dbErr(err)
+		})
+		if err != nil || !busy {
+			return pay, claim, !claim.IsZero() && !pay.RefundClaimedAt.IsZero(), err
+		}
+		select {
+		case <-time.After(refundClaimPoll):
+		case <-ctx.Done():
+			return Payment{}, time.Time{}, false, errs.Unavailable("another attempt at this payment's refund is under way; retry", ctx.Err())
+		}
+	}
+}
+
+// recordRefund records the outcome of this attempt's provider call in a
+// short transaction: fn gets the payment as it is now, locked, and writes
+// it (ending the claim), under ctx, the record's own. The money moved already, so the record gets time
+// of its own even when the caller's ran out; one that fails ends the
+// claim, and the next attempt asks the provider again (its idempotency
+// key, or FindRefund, answers the same refund).
+func (s *Service) recordRefund(ctx context.Context, paymentID string, claim time.Time, fn func(ctx context.Context, tx pgx.Tx, before Payment) error) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	err := s.store.tx(rctx, func(tx pgx.Tx) error {
+		before, err := scanPayment(tx.QueryRow(rctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 FOR UPDATE`, paymentID))
+		if err != nil {
+			return dbErr(err)
+		}
+		return fn(rctx, tx, before)
+	})
+	if err != nil {
+		s.releaseClaim(ctx, paymentID, claim)
+	}
+	return err
+}
+
+// releaseClaim ends this attempt's claim (claim, as claimRefund answered
+// it) when the attempt failed, so that the next one need not wait for the
+// lease; a claim it cannot end (Postgres unreachable) lapses after
+// refundLease, and the attempt after it asks the provider first.
+func (s *Service) releaseClaim(ctx context.Context, paymentID string, claim time.Time) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := s.store.db.Exec(rctx, `UPDATE payments SET refund_claimed_at = NULL WHERE id = $1 AND refund_claimed_at = $2`, paymentID, claim); err != nil {
+		s.log.Warn("a failed refund attempt's claim not ended; it lapses", zap.String("payment", paymentID), zap.Duration("lease", refundLease), zap.Error(err))
+	}
+}
+
 // refundLookupAfter is the age of a refund's decision from which an
 // attempt to execute it first asks the provider for a refund an earlier
 // attempt made (FindRefund), instead of relying on the idempotency key
@@ -695,12 +799,14 @@ func (s *Service) executeRefund(ctx context.Context, paymentID string) (Payment,
 // costs one more provider call only to the retries of a long outage.
 const refundLookupAfter = time.Hour
 
-// refund gives amount of the decided payment back at the provider, or,
-// from refundLookupAfter on, adopts the refund an earlier attempt made,
-// answering it as Provider.Refund would.
-func (s *Service) refund(ctx context.Context, pay Payment, amount int64) (ref string, outside int64, err error) {
+// refund gives amount of the decided payment back at the provider, or
+// adopts the refund an earlier attempt made, answering it as
+// Provider.Refund would: it asks the provider first from refundLookupAfter
+// on, and when the claim it took over was left by an attempt that died
+// during its provider call (stale).
+func (s *Service) refund(ctx context.Context, pay Payment, amount int64, stale bool) (ref string, outside int64, err error) {
 	p := PaymentRef{PaymentID: pay.ID, ProviderID: pay.ProviderRef}
-	if s.now().Sub(pay.RefundRequestedAt) >= refundLookupAfter {
+	if stale || s.now().Sub(pay.RefundRequestedAt) >= refundLookupAfter {
 		ref, outside, found, err := s.provider.FindRefund(ctx, p)
 		if err != nil {
 			return "", 0, err

@@ -45,6 +45,10 @@ type Payment struct {
 	// service said at its creation (zero for payments from before it was
 	// kept): the reconciler leaves an open intent to its buyer until then.
 	HoldExpiresAt time.Time
+	// RefundClaimedAt is when an attempt to execute its refund (or a rest
+	// of it) claimed it to call the provider; zero when none holds it
+	// (claimRefund).
+	RefundClaimedAt time.Time
 }
 
 // Payment statuses, as stored.
@@ -67,14 +71,16 @@ const paymentColumns = `id::text, booking_id::text, user_id::text, (amount * 100
 	currency, status, provider, COALESCE(payment_method, ''), COALESCE(provider_payment_id, ''), COALESCE(failed_reason, ''),
 	COALESCE(refunded_at, 'epoch'), created_at, updated_at, COALESCE(idempotency_key, ''), COALESCE(refund_percent, -1),
 	COALESCE(refund_cause, ''), COALESCE(refund_reason, ''), COALESCE(refund_requested_at, 'epoch'),
-	COALESCE(succeeded_at, 'epoch'), COALESCE(settled_at, 'epoch'), duplicate_charge, COALESCE(hold_expires_at, 'epoch')`
+	COALESCE(succeeded_at, 'epoch'), COALESCE(settled_at, 'epoch'), duplicate_charge, COALESCE(hold_expires_at, 'epoch'),
+	COALESCE(refund_claimed_at, 'epoch')`
 
 func scanPayment(row pgx.Row) (Payment, error) {
 	var p Payment
 	err := row.Scan(&p.ID, &p.BookingID, &p.UserID, &p.AmountCents, &p.RefundedCents, &p.Currency, &p.Status, &p.Provider,
 		&p.Method, &p.ProviderRef, &p.FailedReason, &p.RefundedAt, &p.CreatedAt, &p.UpdatedAt, &p.IdempotencyKey,
-		&p.RefundPercent, &p.RefundCause, &p.RefundReason, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt, &p.Duplicate, &p.HoldExpiresAt)
-	for _, t := range []*time.Time{&p.RefundedAt, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt, &p.HoldExpiresAt} {
+		&p.RefundPercent, &p.RefundCause, &p.RefundReason, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt, &p.Duplicate, &p.HoldExpiresAt,
+		&p.RefundClaimedAt)
+	for _, t := range []*time.Time{&p.RefundedAt, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt, &p.HoldExpiresAt, &p.RefundClaimedAt} {
 		if t.Unix() == 0 {
 			*t = time.Time{}
 		}
