@@ -1,6 +1,8 @@
 package payment_test
 
 import (
+	"context"
+	"encoding/json"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -11,10 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/google/uuid"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/services/payment"
+	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/testkit"
 )
@@ -189,6 +196,140 @@ func TestStripeRefusingOurKeyIsUnavailable(t *testing.T) {
 	res, err := e.payKey(t, buyer, b.GetId(), "card", key)
 	if err != nil || res.Msg.GetPayment().GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_PENDING || res.Msg.GetPayment().GetClientSecret() == "" {
 		t.Fatalf("the retry once the key works: %v %v", res, err)
+	}
+}
+
+// TestStripeErrorsByWhoseTheyAre: a refusal from Stripe is the buyer's (402
+// PAYMENT_FAILED) only when it is about their card or the payment method
+// they chose; any other refusal of our request is a 503 naming stripe,
+// logged as an error. Before, every 4xx but 401, 403 and 429 read as the
+// buyer's card refused: a parameter we sent wrong, an idempotency key
+// reused with other parameters, an object of ours Stripe does not know.
+func TestStripeErrorsByWhoseTheyAre(t *testing.T) {
+	t.Parallel()
+	type answer struct {
+		status int
+		body   string
+	}
+	var next atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		a := next.Load().(answer)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(a.status)
+		_, _ = w.Write([]byte(a.body))
+	}))
+	t.Cleanup(srv.Close)
+	core, logs := observer.New(zap.WarnLevel)
+	st, err := payment.NewStripe(payment.StripeConfig{SecretKey: "sk_test_123", WebhookSecret: webhookSecret, APIURL: srv.URL}, srv.Client(), zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name                   string
+		status                 int
+		typ, code, param       string
+		buyers, tellsOperators bool
+	}{
+		{"a declined card", http.StatusPaymentRequired, "card_error", "card_declined", "", true, false},
+		{"3-D Secure failed", http.StatusBadRequest, "invalid_request_error", "payment_intent_authentication_failure", "", true, false},
+		{"the buyer's PaymentMethod id unknown", http.StatusBadRequest, "invalid_request_error", "resource_missing", "payment_method", true, false},
+		{"a method type the account has not activated", http.StatusBadRequest, "invalid_request_error", "payment_method_unactivated", "", true, true},
+		{"a parameter we sent unknown", http.StatusBadRequest, "invalid_request_error", "parameter_unknown", "metadata[x]", false, false},
+		{"an amount Stripe does not take", http.StatusBadRequest, "invalid_request_error", "amount_too_small", "amount", false, false},
+		{"our idempotency key with other parameters", http.StatusBadRequest, "idempotency_error", "", "", false, false},
+		{"an intent of ours unknown", http.StatusNotFound, "invalid_request_error", "resource_missing", "intent", false, false},
+	} {
+		body, _ := json.Marshal(map[string]any{"error": map[string]string{"type": c.typ, "code": c.code, "param": c.param, "message": "refused: " + c.name}})
+		next.Store(answer{c.status, string(body)})
+		logs.TakeAll()
+		_, _, err := st.CreateIntent(context.Background(), payment.Intent{PaymentID: uuid.NewString(), Method: "pm_card_visa", AmountCents: 100, Currency: "USD"})
+		got := errs.FromConnect(err)
+		ours := logs.FilterMessageSnippet("not the buyer's card").FilterField(zap.String("code", c.code)).Len()
+		switch {
+		case c.buyers && (got.Code != errs.PaymentFailed || !strings.Contains(got.Message, "refused: "+c.name)):
+			t.Errorf("%s: %v, want the buyer's PAYMENT_FAILED with Stripe's message", c.name, err)
+		case c.buyers && ours != 0:
+			t.Errorf("%s: logged as a refusal of ours", c.name)
+		case c.buyers && c.tellsOperators != (logs.FilterMessageSnippet("activate it in Stripe's dashboard").Len() == 1):
+			t.Errorf("%s: operators told %v, want %v", c.name, !c.tellsOperators, c.tellsOperators)
+		case !c.buyers && (got.Code != errs.ServiceUnavailable || got.Details["dependency"] != "stripe"):
+			t.Errorf("%s: %v, want SERVICE_UNAVAILABLE naming stripe", c.name, err)
+		case !c.buyers && ours != 1:
+			t.Errorf("%s: %d error logs of a refusal of ours, want 1", c.name, ours)
+		}
+	}
+}
+
+// TestStripeRefusingOurRequestIsUnavailable: Stripe refuses a request of
+// ours for a reason that is not the buyer's (an unknown parameter: a
+// defect of ours). Before, the buyer got 402 PAYMENT_FAILED "the payment
+// provider refused: ...", for their payment and for their cancel's refund
+// alike, and no 5xx reached the operators' alerts. It is a 503 naming
+// stripe; a retry with the same Idempotency-Key once Stripe takes the
+// request creates the payment, and the cancel retried refunds. A refusal
+// about the buyer's payment method stays their 402.
+func TestStripeRefusingOurRequestIsUnavailable(t *testing.T) {
+	t.Parallel()
+	var refuse atomic.Value
+	refuse.Store("")
+	stripe := newCrashStripe(t)
+	target, _ := neturl.Parse(stripe.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if body := refuse.Load().(string); body != "" && r.Method == http.MethodPost {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(body))
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	ours := `{"error":{"type":"invalid_request_error","code":"parameter_unknown","param":"metadata[x]","message":"Received unknown parameter: metadata[x]"}}`
+	theirs := `{"error":{"type":"invalid_request_error","code":"payment_intent_authentication_failure","message":"The provided PaymentMethod has failed authentication."}}`
+	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+front.URL)
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour})
+	buyer := s.Users[0]
+	unavailable := func(what string, err error) {
+		t.Helper()
+		if got := errs.FromConnect(err); got.Code != errs.ServiceUnavailable || got.Details["dependency"] != "stripe" {
+			t.Fatalf("%s while Stripe refuses our request: %v, want SERVICE_UNAVAILABLE naming stripe", what, err)
+		}
+	}
+
+	b := e.Reserve(t, s, buyer, 1)
+	key := "pay-" + uuid.NewString()
+	refuse.Store(ours)
+	_, err := e.payKey(t, buyer, b.GetId(), "card", key)
+	unavailable("the payment", err)
+	refuse.Store("")
+	res, err := e.payKey(t, buyer, b.GetId(), "card", key)
+	if err != nil || res.Msg.GetPayment().GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_PENDING || res.Msg.GetPayment().GetClientSecret() == "" {
+		t.Fatalf("the retry once Stripe takes the request: %v %v", res, err)
+	}
+	p := res.Msg.GetPayment()
+	e.sendIntentEvent(t, "payment_intent.succeeded", p, map[string]any{"status": "succeeded"})
+	e.waitBooking(t, buyer, b.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
+
+	cancel := func() (*paymentv1.Payment, error) {
+		r, err := e.payment.RefundPayment(context.Background(), testkit.As(t, e.Mesh, buyer, authn.RoleUser, &paymentv1.RefundPaymentRequest{PaymentId: p.GetId()}))
+		if err != nil {
+			return nil, err
+		}
+		return r.Msg.GetPayment(), nil
+	}
+	refuse.Store(ours)
+	_, err = cancel()
+	unavailable("the cancel's refund", err)
+	refuse.Store("")
+	if pay, err := cancel(); err != nil || pay.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED {
+		t.Fatalf("the cancel retried once Stripe takes the refund: %v %v", pay, err)
+	}
+
+	other := e.Reserve(t, s, buyer, 1)
+	refuse.Store(theirs)
+	if _, err := e.payKey(t, buyer, other.GetId(), "pm_card_visa", "pay-"+uuid.NewString()); code(err) != connect.CodeFailedPrecondition {
+		t.Fatalf("the buyer's payment method failing authentication: %v, want their 402 (failed precondition)", err)
 	}
 }
 

@@ -100,7 +100,7 @@ func (s *Stripe) CreateIntent(ctx context.Context, in Intent) (string, string, e
 	p.SetIdempotencyKey("rush-intent-" + in.PaymentID)
 	pi, err := s.client.V1PaymentIntents.Create(ctx, p)
 	if err != nil {
-		return "", "", stripeError(err)
+		return "", "", s.stripeError(err)
 	}
 	return pi.ID, pi.ClientSecret, nil
 }
@@ -153,7 +153,7 @@ func (s *Stripe) FindRefund(ctx context.Context, p PaymentRef) (string, int64, b
 	params.Limit = stripe.Int64(100)
 	for r, err := range s.client.V1Refunds.List(ctx, params) {
 		if err != nil {
-			return "", 0, false, stripeError(err)
+			return "", 0, false, s.stripeError(err)
 		}
 		if r.Metadata[refundMetaPayment] != p.PaymentID || r.Metadata[refundMetaKind] != refundShare ||
 			r.Status == stripe.RefundStatusFailed || r.Status == stripe.RefundStatusCanceled {
@@ -182,7 +182,7 @@ var errChargeDisputed = errors.New("stripe: the buyer disputed the charge with t
 func (s *Stripe) disputed(ctx context.Context, providerID string, amountCents int64) (string, int64, error) {
 	for d, err := range s.client.V1Disputes.List(ctx, &stripe.DisputeListParams{PaymentIntent: stripe.String(providerID)}) {
 		if err != nil {
-			return "", 0, stripeError(err)
+			return "", 0, s.stripeError(err)
 		}
 		if d.Status == stripe.DisputeStatusLost && d.Amount >= amountCents {
 			return "", d.Amount, nil
@@ -230,7 +230,7 @@ func (s *Stripe) createRefund(ctx context.Context, p PaymentRef, amountCents int
 	case errors.As(err, &se) && se.Code == stripe.ErrorCodeChargeDisputed:
 		return "", errChargeDisputed
 	case err != nil:
-		return "", stripeError(err)
+		return "", s.stripeError(err)
 	}
 	return r.ID, nil
 }
@@ -250,7 +250,7 @@ func (s *Stripe) refundRest(ctx context.Context, p PaymentRef, amountCents int64
 	q.AddExpand("latest_charge")
 	pi, err := s.client.V1PaymentIntents.Retrieve(ctx, p.ProviderID, q)
 	if err != nil {
-		return "", 0, stripeError(err)
+		return "", 0, s.stripeError(err)
 	}
 	if pi.LatestCharge == nil {
 		return "", 0, errs.Unavailable("the payment provider refused the refund as too large but shows no charge", nil, "dependency", "stripe")
@@ -280,7 +280,7 @@ func (s *Stripe) refundRest(ctx context.Context, p PaymentRef, amountCents int64
 func (s *Stripe) Lookup(ctx context.Context, providerID string) (IntentState, error) {
 	pi, err := s.client.V1PaymentIntents.Retrieve(ctx, providerID, nil)
 	if err != nil {
-		return IntentState{}, stripeError(err)
+		return IntentState{}, s.stripeError(err)
 	}
 	st := IntentState{ClientSecret: pi.ClientSecret}
 	switch pi.Status {
@@ -299,7 +299,7 @@ func (s *Stripe) Find(ctx context.Context, paymentID string) (string, error) {
 	p := &stripe.PaymentIntentSearchParams{SearchParams: stripe.SearchParams{Query: "metadata['payment_id']:'" + paymentID + "'"}}
 	for pi, err := range s.client.V1PaymentIntents.Search(ctx, p) {
 		if err != nil {
-			return "", stripeError(err)
+			return "", s.stripeError(err)
 		}
 		return pi.ID, nil
 	}
@@ -316,7 +316,7 @@ func (s *Stripe) MissedEvents(ctx context.Context, from, to time.Time) ([]Event,
 	var out []Event
 	for ev, err := range s.client.V1Events.List(ctx, p) {
 		if err != nil {
-			return nil, stripeError(err)
+			return nil, s.stripeError(err)
 		}
 		e, err := decodeStripeEvent(*ev)
 		if err != nil {
@@ -333,13 +333,18 @@ func (s *Stripe) MissedEvents(ctx context.Context, from, to time.Time) ([]Event,
 	return out, nil
 }
 
-// Cancel cancels the PaymentIntent; one that succeeded meanwhile answers an
-// error (Stripe refuses) and the next Lookup sees it succeeded.
+// Cancel cancels the PaymentIntent; one that succeeded meanwhile answers
+// CONFLICT (Stripe refuses: payment_intent_unexpected_state, a state of the
+// intent, not a defect) and the next Lookup sees it succeeded.
 func (s *Stripe) Cancel(ctx context.Context, providerID string) error {
 	p := &stripe.PaymentIntentCancelParams{CancellationReason: stripe.String(string(stripe.PaymentIntentCancellationReasonAbandoned))}
 	_, err := s.client.V1PaymentIntents.Cancel(ctx, providerID, p)
-	if err != nil {
-		return stripeError(err)
+	se := (*stripe.Error)(nil)
+	switch {
+	case errors.As(err, &se) && se.Code == stripe.ErrorCodePaymentIntentUnexpectedState:
+		return errs.New(errs.Conflict, "the payment provider can no longer cancel the intent: "+se.Msg, "provider_code", string(se.Code))
+	case err != nil:
+		return s.stripeError(err)
 	}
 	return nil
 }
@@ -349,23 +354,80 @@ func (s *Stripe) VerifyWebhook(payload []byte, sigHeader string) (Event, error) 
 	return verifyStripeEvent(payload, sigHeader, s.webhookSecret)
 }
 
-// stripeError maps a Stripe failure: a card or request error is the buyer's
-// (PAYMENT_FAILED); Stripe refusing our API key (401: rotated or mistyped;
-// 403: a restricted key without the permission) is our dependency failing,
-// as is Stripe unreachable or limiting our rate: SERVICE_UNAVAILABLE naming
-// stripe, which the operators' alerts see (never the key's text, which
-// Stripe's message quotes in part).
-func stripeError(err error) error {
+// stripeError maps a Stripe failure to our error vocabulary, by whose it
+// is (Stripe's error types and codes: docs.stripe.com/api/errors,
+// docs.stripe.com/error-codes):
+//
+//   - the buyer's (PAYMENT_FAILED, 402, with Stripe's message, which is
+//     written for buyers): every card_error (a decline, an expired card, a
+//     wrong CVC, 3-D Secure required), and an invalid_request_error about
+//     the payment method the buyer chose (buyerRequestCodes, or one that
+//     names the payment_method parameter: a PaymentMethod id that does not
+//     exist). The same method would be refused again; another may pay;
+//   - Stripe refusing our API key (401: rotated or mistyped; 403: a
+//     restricted key without the permission): SERVICE_UNAVAILABLE naming
+//     stripe and the setting, never the key's text (Stripe's message quotes
+//     it in part);
+//   - Stripe unreachable, failing (5xx, api_error) or limiting our rate
+//     (429): SERVICE_UNAVAILABLE naming stripe, for a retry;
+//   - any other refusal of our request (invalid_request_error about a
+//     parameter we sent or an object of ours, idempotency_error, a 404 or
+//     409 of our ids): a defect or a state of ours or Stripe's, never the
+//     buyer's card. It is SERVICE_UNAVAILABLE naming stripe (the operators'
+//     alerts see it; a retry may succeed once the cause is gone, and a
+//     payment that failed so is created again by a retry with its
+//     Idempotency-Key), and it is logged as an error with Stripe's type,
+//     code, parameter and request id.
+func (s *Stripe) stripeError(err error) error {
 	var se *stripe.Error
-	if errors.As(err, &se) && (se.HTTPStatusCode == http.StatusUnauthorized || se.HTTPStatusCode == http.StatusForbidden) {
+	if !errors.As(err, &se) || se.HTTPStatusCode >= 500 || se.HTTPStatusCode == http.StatusTooManyRequests || se.HTTPStatusCode == 0 {
+		return errs.Unavailable("the payment provider did not answer; retry", err, "dependency", "stripe")
+	}
+	if se.HTTPStatusCode == http.StatusUnauthorized || se.HTTPStatusCode == http.StatusForbidden {
+		s.log.Error("Stripe refused Booking Rush's API key (stripe.secret-key)", zap.Int("status", se.HTTPStatusCode), zap.String("request_id", se.RequestID))
 		return errs.Unavailable("the payment provider refused Booking Rush's API key (stripe.secret-key); retry later", err, "dependency", "stripe")
 	}
-	if errors.As(err, &se) && se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 && se.HTTPStatusCode != http.StatusTooManyRequests {
+	if buyersError(se) {
+		if se.Code == stripe.ErrorCodePaymentMethodUnactivated {
+			s.log.Warn("a buyer's payment method type is not activated on the Stripe account; activate it in Stripe's dashboard to take it",
+				zap.String("message", se.Msg), zap.String("request_id", se.RequestID))
+		}
 		msg := se.Msg
 		if msg == "" {
 			msg = string(se.Code)
 		}
 		return errs.New(errs.PaymentFailed, "the payment provider refused: "+msg, "provider_code", string(se.Code))
 	}
-	return errs.Unavailable("the payment provider did not answer; retry", err, "dependency", "stripe")
+	s.log.Error("Stripe refused a request of Booking Rush's: a defect or a state of ours, not the buyer's card",
+		zap.Int("status", se.HTTPStatusCode), zap.String("type", string(se.Type)), zap.String("code", string(se.Code)),
+		zap.String("param", se.Param), zap.String("message", se.Msg), zap.String("request_id", se.RequestID))
+	what := string(se.Type)
+	if se.Code != "" {
+		what += " " + string(se.Code)
+	}
+	return errs.Unavailable("the payment provider (stripe) refused Booking Rush's request ("+what+"); retry later", err,
+		"dependency", "stripe", "provider_code", string(se.Code))
+}
+
+// buyerRequestCodes are the invalid_request_error codes about the payment
+// method the buyer chose, rather than our request: its authentication
+// failed (3-D Secure), its attempt failed or expired, its provider or the
+// buyer declined, it is of a type the account has not activated (only
+// another method can pay: the operators are told too), it does not fit the
+// intent, or its state does not allow the payment.
+var buyerRequestCodes = []stripe.ErrorCode{
+	stripe.ErrorCodePaymentIntentAuthenticationFailure,
+	stripe.ErrorCodePaymentIntentPaymentAttemptFailed,
+	stripe.ErrorCodePaymentIntentPaymentAttemptExpired,
+	stripe.ErrorCodePaymentMethodProviderDecline,
+	stripe.ErrorCodePaymentMethodCustomerDecline,
+	stripe.ErrorCodePaymentMethodUnactivated,
+	stripe.ErrorCodePaymentIntentIncompatiblePaymentMethod,
+	stripe.ErrorCodePaymentMethodUnexpectedState,
+}
+
+// buyersError tells a refusal that is the buyer's (stripeError).
+func buyersError(se *stripe.Error) bool {
+	return se.Type == stripe.ErrorTypeCard ||
+		(se.Type == stripe.ErrorTypeInvalidRequest && (slices.Contains(buyerRequestCodes, se.Code) || se.Param == "payment_method"))
 }
