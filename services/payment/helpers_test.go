@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"go.uber.org/fx"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
@@ -32,6 +33,12 @@ type env struct {
 
 func start(t *testing.T, args ...string) *env {
 	t.Helper()
+	return startWith(t, nil, args...)
+}
+
+// startWith is start with fx options of the app's (a tracer provider).
+func startWith(t *testing.T, opts []fx.Option, args ...string) *env {
+	t.Helper()
 	dsn := pgtest.Migrated(t)
 	prefix := testkit.KeyPrefix(t, testkit.Config(t, dsn).Redis.URL.Reveal())
 	cfg := testkit.Config(t, dsn, append([]string{
@@ -39,7 +46,7 @@ func start(t *testing.T, args ...string) *env {
 		"-booking.key-prefix=" + prefix, "-stripe.webhook-secret=" + webhookSecret, "-peer.notify=127.0.0.1:1",
 		"-saga.retry-backoff=20ms", "-payment.outbox-poll=50ms",
 	}, args...)...)
-	a := testkit.StartApp(t, cfg)
+	a := testkit.StartApp(t, cfg, opts...)
 	c := server.NewClient()
 	return &env{App: a, prefix: prefix,
 		booking: bookingv1connect.NewBookingServiceClient(c, a.URL(t, "booking")),

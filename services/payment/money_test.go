@@ -19,6 +19,8 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.uber.org/fx"
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/api/httpbody"
 
@@ -29,6 +31,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/bookingref"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/telemetry"
 	"github.com/bookingrush/rush/services/platform/topic"
 	"github.com/bookingrush/rush/services/testkit"
 )
@@ -150,7 +153,8 @@ const standInCharge = 5000
 
 // stripeStandIn is a local stand-in of Stripe's API for the app's Stripe
 // provider: a PaymentIntent's first creation answers 503, a retry (the
-// same idempotency key) the intent pi_<payment id>; pm_card_declined is
+// same idempotency key) the intent pi_<payment id>, or idempotency_error
+// when it sends other parameters than the first; pm_card_declined is
 // refused with a 402 every time. Each intent's charge is standInCharge, of
 // which handRefunded cents were refunded by hand in the dashboard: when
 // that is all of it, a refund answers charge_already_refunded; otherwise a
@@ -187,6 +191,7 @@ type standIn struct {
 	handRefunded int64
 	offset       time.Duration            // the stand-in's clock is time.Now() + offset
 	calls        map[string]int           // intent creations per idempotency key
+	intentParams map[string]string        // the first intent creation's parameters per idempotency key
 	byKey        map[string]standInRefund // refunds by idempotency key, while kept
 	made         []standInRefund          // every refund, oldest first
 	refunded     map[string]int64         // intent -> cents refunded, by hand and by us
@@ -197,7 +202,7 @@ type standIn struct {
 // newStandIn starts stripeStandIn.
 func newStandIn(t *testing.T, handRefunded int64, dispute ...func() (status string, cents int64)) *standIn {
 	t.Helper()
-	s := &standIn{handRefunded: handRefunded, calls: map[string]int{}, byKey: map[string]standInRefund{}, refunded: map[string]int64{}}
+	s := &standIn{handRefunded: handRefunded, calls: map[string]int{}, intentParams: map[string]string{}, byKey: map[string]standInRefund{}, refunded: map[string]int64{}}
 	stand := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		form, _ := neturl.ParseQuery(string(body))
@@ -208,8 +213,15 @@ func newStandIn(t *testing.T, handRefunded int64, dispute ...func() (status stri
 			s.mu.Lock()
 			s.calls[key]++
 			n := s.calls[key]
+			first, seen := s.intentParams[key]
+			if !seen {
+				s.intentParams[key] = form.Encode()
+			}
 			s.mu.Unlock()
 			switch {
+			case seen && first != form.Encode():
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = w.Write([]byte(`{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters they were first used with."}}`))
 			case form.Get("payment_method") == "pm_card_declined":
 				w.WriteHeader(http.StatusPaymentRequired)
 				_, _ = w.Write([]byte(`{"error":{"type":"card_error","code":"card_declined","message":"Your card was declined."}}`))
@@ -390,6 +402,39 @@ func (s *standIn) advance(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.offset += d
+}
+
+// TestRetryOfATracedCreation: with tracing on, the retry of a creation the
+// provider may have taken (its first answer a 503) sends the intent the
+// first call's parameters, its trace included; Stripe refuses a key's retry
+// with other parameters (idempotency_error) for a day, and every retry's
+// own trace differs.
+func TestRetryOfATracedCreation(t *testing.T) {
+	t.Parallel()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	stand, creates, _ := stripeStandIn(t, standInCharge)
+	e := startWith(t, []fx.Option{telemetry.WithTracerProvider(tp)},
+		"-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand)
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 10})
+	buyer := s.Users[0]
+
+	b := e.Reserve(t, s, buyer, 1)
+	key := "pay-" + uuid.NewString()
+	if _, err := e.payKey(t, buyer, b.GetId(), "card", key); code(err) != connect.CodeUnavailable {
+		t.Fatalf("the provider down: %v, want unavailable", err)
+	}
+	res, err := e.payKey(t, buyer, b.GetId(), "card", key)
+	if err != nil {
+		t.Fatalf("the retry under another trace: %v", err)
+	}
+	pay := res.Msg.GetPayment()
+	if pay.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_PENDING || pay.GetProviderReference() != "pi_"+pay.GetId() {
+		t.Fatalf("the retry after a 503: %v", pay)
+	}
+	if n := creates("rush-intent-" + pay.GetId()); n != 2 {
+		t.Fatalf("%d intent creations for the payment, want 2 (the 503, the retry)", n)
+	}
 }
 
 // TestRetryOfAFailedCreation: a CreatePayment whose provider call failed

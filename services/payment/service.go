@@ -107,6 +107,7 @@ func (s *Service) create(ctx context.Context, p *authn.Principal, bookingID, met
 	pay = Payment{
 		ID: uuid.NewString(), BookingID: bookingID, EventID: b.GetEventId(), UserID: p.UserID, AmountCents: amount,
 		Currency: b.GetCurrency(), Status: StatusPending, Provider: s.provider.Name(), Method: method, IdempotencyKey: key,
+		TraceParent: traceParent(ctx),
 	}
 	if pay.Currency == "" {
 		pay.Currency = "USD"
@@ -200,7 +201,7 @@ func (s *Service) charge(ctx context.Context, pay Payment) (Payment, error) {
 	defer cancel()
 	ref, secret, err := s.provider.CreateIntent(pctx, Intent{
 		PaymentID: pay.ID, BookingID: pay.BookingID, UserID: pay.UserID, Method: pay.Method, AmountCents: pay.AmountCents, Currency: pay.Currency,
-		TraceParent: traceParent(ctx),
+		TraceParent: pay.TraceParent,
 	})
 	if err != nil {
 		if ferr := s.store.Fail(pctx, pay.ID, errs.FromConnect(err).Message); ferr != nil {

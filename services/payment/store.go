@@ -49,6 +49,11 @@ type Payment struct {
 	// of it) claimed it to call the provider; zero when none holds it
 	// (claimRefund).
 	RefundClaimedAt time.Time
+	// TraceParent is the W3C traceparent of the call that created the
+	// payment ("" without one): every creation of its intent sends it, so
+	// a retry under the provider's idempotency key sends the first call's
+	// parameters.
+	TraceParent string
 }
 
 // Payment statuses, as stored.
@@ -72,14 +77,14 @@ const paymentColumns = `id::text, booking_id::text, user_id::text, (amount * 100
 	COALESCE(refunded_at, 'epoch'), created_at, updated_at, COALESCE(idempotency_key, ''), COALESCE(refund_percent, -1),
 	COALESCE(refund_cause, ''), COALESCE(refund_reason, ''), COALESCE(refund_requested_at, 'epoch'),
 	COALESCE(succeeded_at, 'epoch'), COALESCE(settled_at, 'epoch'), duplicate_charge, COALESCE(hold_expires_at, 'epoch'),
-	COALESCE(refund_claimed_at, 'epoch')`
+	COALESCE(refund_claimed_at, 'epoch'), COALESCE(trace_parent, '')`
 
 func scanPayment(row pgx.Row) (Payment, error) {
 	var p Payment
 	err := row.Scan(&p.ID, &p.BookingID, &p.UserID, &p.AmountCents, &p.RefundedCents, &p.Currency, &p.Status, &p.Provider,
 		&p.Method, &p.ProviderRef, &p.FailedReason, &p.RefundedAt, &p.CreatedAt, &p.UpdatedAt, &p.IdempotencyKey,
 		&p.RefundPercent, &p.RefundCause, &p.RefundReason, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt, &p.Duplicate, &p.HoldExpiresAt,
-		&p.RefundClaimedAt)
+		&p.RefundClaimedAt, &p.TraceParent)
 	for _, t := range []*time.Time{&p.RefundedAt, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt, &p.HoldExpiresAt, &p.RefundClaimedAt} {
 		if t.Unix() == 0 {
 			*t = time.Time{}
@@ -101,9 +106,9 @@ func (s *Store) Insert(ctx context.Context, p Payment) error {
 		holdExpires = &p.HoldExpiresAt
 	}
 	_, err := s.db.Exec(ctx, `INSERT INTO payments (id, booking_id, user_id, amount, currency, status, provider, payment_method, idempotency_key, event_id,
-			hold_expires_at)
-		VALUES ($1, $2, $3, $4::numeric / 100, $5, 'pending', $6, $7, NULLIF($8, ''), NULLIF($9, '')::uuid, $10)`,
-		p.ID, p.BookingID, p.UserID, p.AmountCents, p.Currency, p.Provider, p.Method, p.IdempotencyKey, p.EventID, holdExpires)
+			hold_expires_at, trace_parent)
+		VALUES ($1, $2, $3, $4::numeric / 100, $5, 'pending', $6, $7, NULLIF($8, ''), NULLIF($9, '')::uuid, $10, NULLIF($11, ''))`,
+		p.ID, p.BookingID, p.UserID, p.AmountCents, p.Currency, p.Provider, p.Method, p.IdempotencyKey, p.EventID, holdExpires, p.TraceParent)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" && p.IdempotencyKey != "" {
 		// Whichever unique index refused the row first, a payment made
