@@ -3,6 +3,7 @@ package gate_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -425,5 +426,32 @@ func TestOfflineEntriesTheGateWouldRefuseAreCounted(t *testing.T) {
 		if st := stats(grpc); st.GetSold() != 3 || st.GetCheckedIn() != 3 || st.GetRevoked() != 1 || st.GetReused() != 2 || st.GetRevokedOffline() != 1 {
 			t.Fatalf("counts (grpc %v): %v, want 3 sold, 3 checked in, 1 revoked, 2 reused, 1 revoked scanned offline", grpc, st)
 		}
+	}
+}
+
+// TestASyncAtAnImpossibleTimeRecordsNothing: over gRPC and Connect, a synced
+// scan whose scanned_at is no valid time (here far beyond PostgreSQL's
+// range, which the JSON API cannot even send) refuses its batch
+// (INVALID_ARGUMENT on scans[1].scanned_at) and records nothing, not even
+// the batch's good scan of a valid ticket. It was a 500: PostgreSQL refused
+// the time.
+func TestASyncAtAnImpossibleTimeRecordsNothing(t *testing.T) {
+	t.Parallel()
+	a, shop, booking, gate := startGate(t, testkit.ShopOptions{Seats: 10, Users: 1})
+	ctx := context.Background()
+	tickets := purchase(t, a, booking, gate, shop.Users[0], a.Reserve(t, shop, shop.Users[0], 1))
+	dev := door(t, a, gate, shop)
+	for _, grpc := range []bool{false, true} {
+		_, err := gate(grpc).SyncCheckIns(ctx, testkit.Bearer(dev.Msg.GetCredential(), &gatev1.SyncCheckInsRequest{Scans: []*gatev1.Scan{
+			{Code: tickets[0].GetCode(), Gate: "G", ShowId: shop.Show},
+			{Code: tickets[0].GetCode(), Gate: "G", ScannedAt: &timestamppb.Timestamp{Seconds: -1e12}},
+		}}))
+		testkit.WantCode(t, err, errs.Validation)
+		if !strings.Contains(err.Error(), "scans[1].scanned_at") {
+			t.Errorf("the refusal does not name the field: %v", err)
+		}
+	}
+	if n := a.Count(t, `SELECT (SELECT count(*) FROM gate_scans) + (SELECT count(*) FROM gate_checkins)`); n != 0 {
+		t.Errorf("%d scans and check-ins recorded by refused syncs", n)
 	}
 }

@@ -16,6 +16,10 @@ import (
 const (
 	RuleNoControlCharacters = "string.no_control_characters"
 	RuleValidUTF8           = "string.valid_utf8"
+	// RuleValidTimestamp refuses a google.protobuf.Timestamp outside the
+	// range it is defined on (0001-01-01 to 9999-12-31 UTC, nanos within a
+	// second).
+	RuleValidTimestamp = "timestamp.valid"
 )
 
 // textValidator adds one rule to every string field of every request, on
@@ -24,8 +28,12 @@ const (
 // U+009F) and valid UTF-8. PostgreSQL refuses a NUL in text (a 500 where
 // the caller sent bad input), and no field of the API means to hold a
 // control character; a rule per field in the protos would be forgotten on
-// the next field. Its violations join protovalidate's, so the caller gets
-// one INVALID_ARGUMENT (VALIDATION_ERROR at the edge) naming every field.
+// the next field. Likewise every google.protobuf.Timestamp of a request
+// must be a valid one (RuleValidTimestamp): the JSON API cannot send
+// another, but gRPC and Connect's binary can, and PostgreSQL refuses an
+// instant far outside that range (a 500 again). Its violations join
+// protovalidate's, so the caller gets one INVALID_ARGUMENT
+// (VALIDATION_ERROR at the edge) naming every field.
 type textValidator struct {
 	next protovalidate.Validator
 }
@@ -99,8 +107,38 @@ func checkValue(vd protoreflect.FieldDescriptor, v protoreflect.Value, path []st
 	case protoreflect.StringKind:
 		checkString(v.String(), path, false, bad)
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		checkText(v.Message(), path, bad)
+		if m := v.Message(); m.Descriptor().FullName() == timestampName {
+			checkTimestamp(m, path, bad)
+		} else {
+			checkText(m, path, bad)
+		}
 	}
+}
+
+// timestampName is google.protobuf.Timestamp's full name.
+const timestampName = "google.protobuf.Timestamp"
+
+// The range of a valid google.protobuf.Timestamp, in Unix seconds
+// (timestamppb's CheckValid).
+const (
+	minTimestamp = -62135596800 // 0001-01-01T00:00:00Z
+	maxTimestamp = 253402300799 // 9999-12-31T23:59:59Z
+)
+
+// checkTimestamp appends a violation when the Timestamp m is outside its
+// valid range.
+func checkTimestamp(m protoreflect.Message, path []step, bad *[]*protovalidate.Violation) {
+	fields := m.Descriptor().Fields()
+	secs := m.Get(fields.ByName("seconds")).Int()
+	nanos := m.Get(fields.ByName("nanos")).Int()
+	if secs >= minTimestamp && secs <= maxTimestamp && nanos >= 0 && nanos < 1e9 {
+		return
+	}
+	*bad = append(*bad, &protovalidate.Violation{Proto: validate.Violation_builder{
+		Field:   validate.FieldPath_builder{Elements: fieldPath(path)}.Build(),
+		RuleId:  proto.String(RuleValidTimestamp),
+		Message: proto.String("must be a valid time, from 0001-01-01 to 9999-12-31 UTC"),
+	}.Build()})
 }
 
 func checkString(s string, path []step, forKey bool, bad *[]*protovalidate.Violation) {

@@ -8,8 +8,10 @@ import (
 	"buf.build/go/protovalidate"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	authv1 "github.com/bookingrush/rush/gen/bookingrush/auth/v1"
+	gatev1 "github.com/bookingrush/rush/gen/bookingrush/gate/v1"
 )
 
 // violations returns "field rule" for each violation of msg.
@@ -72,5 +74,36 @@ func TestTextRuleWalksNestedListsAndMaps(t *testing.T) {
 	}
 	if got := violations(t, s); !slices.Equal(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+func TestTimestampsOfARequestMustBeValid(t *testing.T) {
+	t.Parallel()
+	scan := func(secs int64, nanos int32) *gatev1.Scan {
+		return &gatev1.Scan{Code: "BRT1:X", ScannedAt: &timestamppb.Timestamp{Seconds: secs, Nanos: nanos}}
+	}
+	for _, tc := range []struct {
+		name string
+		at   *gatev1.Scan
+		bad  bool
+	}{
+		{"unset", &gatev1.Scan{Code: "BRT1:X"}, false},
+		{"1970", scan(0, 0), false},
+		{"first instant", scan(minTimestamp, 0), false},
+		{"last instant", scan(maxTimestamp, 999_999_999), false},
+		{"before year 1", scan(minTimestamp-1, 0), true},
+		{"beyond PostgreSQL", scan(-1e12, 0), true},
+		{"after year 9999", scan(maxTimestamp+1, 0), true},
+		{"negative nanos", scan(0, -1), true},
+		{"a second of nanos", scan(0, 1e9), true},
+	} {
+		msg := &gatev1.SyncCheckInsRequest{Scans: []*gatev1.Scan{{Code: "BRT1:Y"}, tc.at}}
+		var want []string
+		if tc.bad {
+			want = []string{"scans[1].scanned_at " + RuleValidTimestamp}
+		}
+		if got := violations(t, msg); !slices.Equal(got, want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, want)
+		}
 	}
 }

@@ -1246,7 +1246,8 @@ type Scan struct {
 	// Gate names the entrance ("North 2").
 	Gate string `protobuf:"bytes,2,opt,name=gate,proto3" json:"gate,omitempty"`
 	// ScannedAt is when the device scanned it (now when absent; a time in
-	// the future counts as now).
+	// the future counts as now). Like every timestamp of a request, it must
+	// be a valid one (0001-01-01 to 9999-12-31).
 	ScannedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=scanned_at,json=scannedAt,proto3" json:"scanned_at,omitempty"`
 	// ShowId is the show the door admitted to, as in CheckInRequest (empty:
 	// any show of the device's events), except that a show of none of the

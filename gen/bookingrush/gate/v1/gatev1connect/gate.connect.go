@@ -111,7 +111,9 @@ type GateServiceClient interface {
 	// show_id (a client from before it) checks a ticket of any show of the
 	// device's events in, as it always did.
 	CheckIn(context.Context, *connect.Request[v1.CheckInRequest]) (*connect.Response[v1.CheckInResponse], error)
-	// SyncCheckIns uploads scans a device made offline (at scanned_at). The
+	// SyncCheckIns uploads scans a device made offline (at scanned_at, a
+	// valid instant: one outside 0001-01-01 to 9999-12-31 refuses the batch,
+	// INVALID_ARGUMENT on scans[i].scanned_at, and records nothing). The
 	// earliest scan of a ticket wins, whichever device made it and whenever
 	// it arrives: an offline scan made before the recorded check-in takes
 	// its place (both admitted someone: the gates' log shows it). Every other
@@ -333,7 +335,9 @@ type GateServiceHandler interface {
 	// show_id (a client from before it) checks a ticket of any show of the
 	// device's events in, as it always did.
 	CheckIn(context.Context, *connect.Request[v1.CheckInRequest]) (*connect.Response[v1.CheckInResponse], error)
-	// SyncCheckIns uploads scans a device made offline (at scanned_at). The
+	// SyncCheckIns uploads scans a device made offline (at scanned_at, a
+	// valid instant: one outside 0001-01-01 to 9999-12-31 refuses the batch,
+	// INVALID_ARGUMENT on scans[i].scanned_at, and records nothing). The
 	// earliest scan of a ticket wins, whichever device made it and whenever
 	// it arrives: an offline scan made before the recorded check-in takes
 	// its place (both admitted someone: the gates' log shows it). Every other

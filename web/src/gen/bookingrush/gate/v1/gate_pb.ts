@@ -1077,7 +1077,8 @@ export type Scan = Message<"bookingrush.gate.v1.Scan"> & {
 
   /**
    * ScannedAt is when the device scanned it (now when absent; a time in
-   * the future counts as now).
+   * the future counts as now). Like every timestamp of a request, it must
+   * be a valid one (0001-01-01 to 9999-12-31).
    *
    * @generated from field: google.protobuf.Timestamp scanned_at = 3;
    */
@@ -1115,7 +1116,8 @@ export type ScanJson = {
 
   /**
    * ScannedAt is when the device scanned it (now when absent; a time in
-   * the future counts as now).
+   * the future counts as now). Like every timestamp of a request, it must
+   * be a valid one (0001-01-01 to 9999-12-31).
    *
    * @generated from field: google.protobuf.Timestamp scanned_at = 3;
    */
@@ -1949,7 +1951,9 @@ export const GateService: GenService<{
     output: typeof CheckInResponseSchema;
   },
   /**
-   * SyncCheckIns uploads scans a device made offline (at scanned_at). The
+   * SyncCheckIns uploads scans a device made offline (at scanned_at, a
+   * valid instant: one outside 0001-01-01 to 9999-12-31 refuses the batch,
+   * INVALID_ARGUMENT on scans[i].scanned_at, and records nothing). The
    * earliest scan of a ticket wins, whichever device made it and whenever
    * it arrives: an offline scan made before the recorded check-in takes
    * its place (both admitted someone: the gates' log shows it). Every other
