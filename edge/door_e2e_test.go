@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"crypto/ed25519"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ import (
 // refused at the door, listed without code).
 func TestDoorAccessBadInputAndCancellation(t *testing.T) {
 	t.Parallel()
-	_, _, a := startWhole(t, "-payment.sim-delay=50ms", "-notify.poll=100ms")
+	m, _, a := startWhole(t, "-payment.sim-delay=50ms", "-notify.poll=100ms")
 	expect := func(r apiReply, status int, code, what string) bool {
 		t.Helper()
 		if r.status != status || (code != "" && r.code() != code) {
@@ -33,7 +34,7 @@ func TestDoorAccessBadInputAndCancellation(t *testing.T) {
 	adm := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"}).str("access_token")
 	users := a.people([]string{"org", "other", "ann", "ben"}, "org", "other")
 	eventID, showID, zoneID := a.onSale(users["org"], "Door Night", 10)
-	_, otherShow, _ := a.onSale(users["other"], "Other Night", 10)
+	otherEvent, otherShow, _ := a.onSale(users["other"], "Other Night", 10)
 	dev := a.call("POST", "/api/v1/checkin/devices", users["org"], map[string]any{"name": "North 1", "event_ids": []string{eventID}})
 	a.want(dev, 201, "")
 	door := dev.str("credential")
@@ -77,6 +78,26 @@ func TestDoorAccessBadInputAndCancellation(t *testing.T) {
 			t.Errorf("%s: %s, want a 4xx", what, r)
 		}
 	}
+	// An event that has had as many keys as a code can name (65,535)
+	// rotates no more: 409, and its keys stay as they were (it was a 500,
+	// the key id's CHECK failing).
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pgtest.Open(t, m.DSN).Exec(`INSERT INTO gate_signing_keys (event_id, key_id, public_key, private_key) VALUES ($1, 65535, $2, $3)`,
+		otherEvent, []byte(pub), priv.Seed()); err != nil {
+		t.Fatal(err)
+	}
+	keys := a.call("GET", "/api/v1/events/"+otherEvent+"/ticket-keys", "", nil)
+	if r := a.call("POST", "/api/v1/events/"+otherEvent+"/ticket-keys/rotate", users["other"], map[string]any{"drop_previous": true}); r.status != 409 ||
+		r.code() != "CONFLICT" || !strings.Contains(r.raw, `"key_ids_exhausted"`) {
+		t.Errorf("the 65,536th key of an event: %s, want 409 CONFLICT reason key_ids_exhausted", r)
+	}
+	if after := a.call("GET", "/api/v1/events/"+otherEvent+"/ticket-keys", "", nil); after.raw != keys.raw {
+		t.Errorf("the keys after a refused rotation: %s, before %s", after, keys)
+	}
+
 	// Odd but valid scan times are judged, not refused.
 	for _, at := range []string{"0001-01-01T00:00:01Z", "1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z"} {
 		r := a.call("POST", "/api/v1/checkin/sync", door, map[string]any{"scans": []any{map[string]any{"code": "BRT1:NOTATICKET", "scanned_at": at}}})

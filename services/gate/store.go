@@ -5,11 +5,13 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/postgres"
 )
 
@@ -20,6 +22,20 @@ type Store struct{ db *pgxpool.Pool }
 func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
 
 func dbUnavailable(err error) error { return postgres.ConnectionError("the gate database", err) }
+
+// inTx runs fn in a transaction: fn's errors as it made them (domain errors
+// stay what they are), a failing begin or commit as dbUnavailable's.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	var failed error
+	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{}, func(tx pgx.Tx) error {
+		failed = fn(tx)
+		return failed
+	})
+	if err != nil && failed != nil {
+		return failed
+	}
+	return dbUnavailable(err)
+}
 
 // Key is one of an event's signing keys.
 type Key struct {
@@ -70,13 +86,25 @@ func (s *Store) addKey(ctx context.Context, db interface {
 	return dbUnavailable(err)
 }
 
+// MaxKeyID is the last key id of an event: a code carries its key's id in
+// 16 bits (eticket.Ticket.KeyID).
+const MaxKeyID = 1<<16 - 1
+
+// errKeysExhausted refuses the rotation of an event that has had every key id.
+var errKeysExhausted = errs.New(errs.Conflict, fmt.Sprintf("the event has had %d signing keys, as many as a code can name: it cannot rotate again", MaxKeyID),
+	"reason", "key_ids_exhausted")
+
 // Rotate adds the event's next key (it signs from now on); dropPrevious
-// withdraws every earlier one.
+// withdraws every earlier one. An event whose last key is MaxKeyID is
+// refused (CONFLICT, reason key_ids_exhausted), and nothing changes.
 func (s *Store) Rotate(ctx context.Context, eventID string, dropPrevious bool) error {
-	return pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{}, func(tx pgx.Tx) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
 		var next int
 		if err := tx.QueryRow(ctx, `SELECT COALESCE(max(key_id), 0) + 1 FROM gate_signing_keys WHERE event_id = $1`, eventID).Scan(&next); err != nil {
 			return dbUnavailable(err)
+		}
+		if next > MaxKeyID {
+			return errKeysExhausted
 		}
 		if err := s.addKey(ctx, tx, eventID, next); err != nil {
 			return err

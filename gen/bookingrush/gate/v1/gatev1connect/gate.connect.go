@@ -85,7 +85,9 @@ type GateServiceClient interface {
 	// organizer or an admin). Codes read from now on are signed with it;
 	// earlier codes keep verifying while their key stays published, unless
 	// drop_previous withdraws every earlier key (a leaked key): their buyers
-	// then fetch their tickets again.
+	// then fetch their tickets again. A code carries its key's id in 16 bits:
+	// once an event has had 65,535 keys, a rotation is refused (CONFLICT,
+	// reason "key_ids_exhausted") and the active key stays.
 	RotateTicketKey(context.Context, *connect.Request[v1.RotateTicketKeyRequest]) (*connect.Response[v1.RotateTicketKeyResponse], error)
 	// ListRevokedTickets is a show's revocation list: tickets of cancelled or
 	// refunded bookings, which a device refuses offline (a check-in device of
@@ -309,7 +311,9 @@ type GateServiceHandler interface {
 	// organizer or an admin). Codes read from now on are signed with it;
 	// earlier codes keep verifying while their key stays published, unless
 	// drop_previous withdraws every earlier key (a leaked key): their buyers
-	// then fetch their tickets again.
+	// then fetch their tickets again. A code carries its key's id in 16 bits:
+	// once an event has had 65,535 keys, a rotation is refused (CONFLICT,
+	// reason "key_ids_exhausted") and the active key stays.
 	RotateTicketKey(context.Context, *connect.Request[v1.RotateTicketKeyRequest]) (*connect.Response[v1.RotateTicketKeyResponse], error)
 	// ListRevokedTickets is a show's revocation list: tickets of cancelled or
 	// refunded bookings, which a device refuses offline (a check-in device of

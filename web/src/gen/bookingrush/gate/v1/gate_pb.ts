@@ -1877,7 +1877,9 @@ export const GateService: GenService<{
    * organizer or an admin). Codes read from now on are signed with it;
    * earlier codes keep verifying while their key stays published, unless
    * drop_previous withdraws every earlier key (a leaked key): their buyers
-   * then fetch their tickets again.
+   * then fetch their tickets again. A code carries its key's id in 16 bits:
+   * once an event has had 65,535 keys, a rotation is refused (CONFLICT,
+   * reason "key_ids_exhausted") and the active key stays.
    *
    * @generated from rpc bookingrush.gate.v1.GateService.RotateTicketKey
    */
