@@ -429,6 +429,29 @@ func TestOfflineEntriesTheGateWouldRefuseAreCounted(t *testing.T) {
 	}
 }
 
+// TestTheMeshRegistersNoDevice: over gRPC and Connect, the mesh's own
+// services (a service token) register no device (FORBIDDEN, nothing
+// recorded: a device is a user's, who runs its events), and list every
+// device, as an admin does. Both were 500s: the service's id is no UUID.
+func TestTheMeshRegistersNoDevice(t *testing.T) {
+	t.Parallel()
+	a, shop, _, gate := startGate(t, testkit.ShopOptions{Seats: 10, Users: 1})
+	ctx := context.Background()
+	dev := door(t, a, gate, shop)
+	for _, grpc := range []bool{false, true} {
+		_, err := gate(grpc).CreateDevice(ctx, testkit.AsService(t, a.Mesh, "saga", &gatev1.CreateDeviceRequest{Name: "robot", EventIds: []string{shop.Event}}))
+		testkit.WantCode(t, err, errs.Forbidden)
+		res, err := gate(grpc).ListDevices(ctx, testkit.AsService(t, a.Mesh, "saga", &gatev1.ListDevicesRequest{}))
+		if err != nil || len(res.Msg.GetDevices()) != 1 || res.Msg.GetDevices()[0].GetId() != dev.Msg.GetDevice().GetId() ||
+			res.Msg.GetDevices()[0].GetOwnerId() != shop.Organizer {
+			t.Fatalf("a service lists the devices (grpc %v): %v %v", grpc, res, err)
+		}
+	}
+	if n := a.Count(t, `SELECT count(*) FROM gate_devices`); n != 1 {
+		t.Errorf("%d devices, want the organizer's only", n)
+	}
+}
+
 // TestASyncAtAnImpossibleTimeRecordsNothing: over gRPC and Connect, a synced
 // scan whose scanned_at is no valid time (here far beyond PostgreSQL's
 // range, which the JSON API cannot even send) refuses its batch

@@ -135,7 +135,8 @@ func (s *Server) ListDevices(ctx context.Context, req *connect.Request[gatev1.Li
 	if perPage == 0 {
 		perPage = 20
 	}
-	ds, total, err := s.svc.Devices(ctx, p, page, perPage)
+	f := DeviceFilter{OwnerID: req.Msg.GetOwnerId(), EventID: req.Msg.GetEventId()}
+	ds, total, err := s.svc.Devices(ctx, p, f, page, perPage)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +151,7 @@ func (s *Server) ListDevices(ctx context.Context, req *connect.Request[gatev1.Li
 // deviceProto is a device as the contract writes it (never its credential).
 func deviceProto(d Device) *gatev1.Device {
 	return &gatev1.Device{Id: d.ID, Name: d.Name, EventIds: d.EventIDs, CreatedAt: timestamppb.New(d.CreatedAt),
-		ExpiresAt: timestamppb.New(d.ExpiresAt), RevokedAt: ts0(d.RevokedAt)}
+		ExpiresAt: timestamppb.New(d.ExpiresAt), RevokedAt: ts0(d.RevokedAt), OwnerId: d.OrganizerID}
 }
 
 // RevokeDevice ends a device's credential.

@@ -258,10 +258,14 @@ func (s *Service) Stats(ctx context.Context, p *authn.Principal, showID string) 
 }
 
 // CreateDevice registers a check-in device for events the caller organizes
-// and answers its credential.
+// (or any, for an admin) and answers its credential. The caller is a user:
+// a device or the mesh's own services register none (FORBIDDEN).
 func (s *Service) CreateDevice(ctx context.Context, p *authn.Principal, name string, events []string, days int) (Device, string, error) {
 	if p.Role == authn.RoleDevice {
 		return Device{}, "", errs.New(errs.Forbidden, "a device cannot register devices")
+	}
+	if _, err := uuid.Parse(p.UserID); err != nil || p.Role == authn.RoleService {
+		return Device{}, "", errs.New(errs.Forbidden, "a check-in device is registered by a user who runs its events (an organizer or an admin), not by a service")
 	}
 	for _, ev := range events {
 		if err := s.organizes(ctx, p, ev); err != nil {
@@ -281,21 +285,31 @@ func (s *Service) CreateDevice(ctx context.Context, p *authn.Principal, name str
 	return d, cred, err
 }
 
-// Devices answers a page of the devices the caller registered.
-func (s *Service) Devices(ctx context.Context, p *authn.Principal, page, perPage int) ([]Device, int, error) {
-	if p.Role == authn.RoleDevice {
+// Devices answers a page of the devices the caller may see that f selects:
+// an admin (or the mesh's own services) any device, an organizer the ones
+// they registered (another owner in f selects none of them).
+func (s *Service) Devices(ctx context.Context, p *authn.Principal, f DeviceFilter, page, perPage int) ([]Device, int, error) {
+	switch p.Role {
+	case authn.RoleDevice:
 		return nil, 0, errs.New(errs.Forbidden, "a device has no devices")
+	case authn.RoleAdmin, authn.RoleService:
+	default:
+		if f.OwnerID != "" && !strings.EqualFold(f.OwnerID, p.UserID) {
+			return nil, 0, nil
+		}
+		f.OwnerID = p.UserID
 	}
-	return s.store.Devices(ctx, p.UserID, page, perPage)
+	return s.store.Devices(ctx, f, page, perPage)
 }
 
-// RevokeDevice ends a device's credential (its organizer or an admin).
+// RevokeDevice ends a device's credential (the user who registered it, an
+// admin, or the mesh's own services; to anyone else it does not exist).
 func (s *Service) RevokeDevice(ctx context.Context, p *authn.Principal, id string) error {
 	d, ok, err := s.store.DeviceByID(ctx, id)
 	if err != nil {
 		return err
 	}
-	if !ok || (d.OrganizerID != p.UserID && p.Role != authn.RoleAdmin) {
+	if !ok || (d.OrganizerID != p.UserID && p.Role != authn.RoleAdmin && p.Role != authn.RoleService) {
 		return errs.New(errs.NotFound, "device not found")
 	}
 	return s.store.RevokeDevice(ctx, id)

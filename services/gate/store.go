@@ -339,15 +339,23 @@ func (s *Store) DeviceByID(ctx context.Context, id string) (Device, bool, error)
 	return d, err == nil, dbUnavailable(err)
 }
 
-// Devices answers a page of an organizer's devices, newest first, and how
+// DeviceFilter selects devices: those OwnerID registered, those that check
+// EventID in; an empty field selects any.
+type DeviceFilter struct{ OwnerID, EventID string }
+
+// deviceWhere is the condition of a DeviceFilter on $1 (owner) and $2
+// (event).
+const deviceWhere = `($1::text = '' OR organizer_id = NULLIF($1::text, '')::uuid) AND ($2::text = '' OR event_ids @> ARRAY[NULLIF($2::text, '')::uuid])`
+
+// Devices answers a page of the devices f selects, newest first, and how
 // many there are in all.
-func (s *Store) Devices(ctx context.Context, organizerID string, page, perPage int) ([]Device, int, error) {
+func (s *Store) Devices(ctx context.Context, f DeviceFilter, page, perPage int) ([]Device, int, error) {
 	var total int
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM gate_devices WHERE organizer_id = $1`, organizerID).Scan(&total); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM gate_devices WHERE `+deviceWhere, f.OwnerID, f.EventID).Scan(&total); err != nil {
 		return nil, 0, dbUnavailable(err)
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+deviceColumns+` FROM gate_devices WHERE organizer_id = $1
-		ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`, organizerID, perPage, (page-1)*perPage)
+	rows, err := s.db.Query(ctx, `SELECT `+deviceColumns+` FROM gate_devices WHERE `+deviceWhere+`
+		ORDER BY created_at DESC, id LIMIT $3 OFFSET $4`, f.OwnerID, f.EventID, perPage, (page-1)*perPage)
 	if err != nil {
 		return nil, 0, dbUnavailable(err)
 	}

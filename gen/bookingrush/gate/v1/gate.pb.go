@@ -849,7 +849,10 @@ type Device struct {
 	// ExpiresAt is when its credential ends.
 	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
 	// RevokedAt is when its credential was revoked; unset while it works.
-	RevokedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	RevokedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	// OwnerId is the user who registered it (the event's organizer, or an
+	// admin).
+	OwnerId       string `protobuf:"bytes,7,opt,name=owner_id,json=ownerId,proto3" json:"owner_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -924,6 +927,13 @@ func (x *Device) GetRevokedAt() *timestamppb.Timestamp {
 		return x.RevokedAt
 	}
 	return nil
+}
+
+func (x *Device) GetOwnerId() string {
+	if x != nil {
+		return x.OwnerId
+	}
+	return ""
 }
 
 // CreateDeviceRequest registers a device.
@@ -1045,13 +1055,18 @@ func (x *CreateDeviceResponse) GetCredential() string {
 	return ""
 }
 
-// ListDevicesRequest is a page of the caller's devices.
+// ListDevicesRequest is a page of the devices the caller may see.
 type ListDevicesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Page is the 1-based page number; 0 means the first page.
 	Page int32 `protobuf:"varint,1,opt,name=page,proto3" json:"page,omitempty"`
 	// PerPage is the page size; 0 means the default (20), at most 100.
-	PerPage       int32 `protobuf:"varint,2,opt,name=per_page,json=perPage,proto3" json:"per_page,omitempty"`
+	PerPage int32 `protobuf:"varint,2,opt,name=per_page,json=perPage,proto3" json:"per_page,omitempty"`
+	// EventId keeps the devices that check this event in.
+	EventId string `protobuf:"bytes,3,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// OwnerId keeps the devices this user registered (an admin's filter; an
+	// organizer's own id changes nothing, another's leaves none).
+	OwnerId       string `protobuf:"bytes,4,opt,name=owner_id,json=ownerId,proto3" json:"owner_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1100,7 +1115,21 @@ func (x *ListDevicesRequest) GetPerPage() int32 {
 	return 0
 }
 
-// ListDevicesResponse is one page of the caller's devices.
+func (x *ListDevicesRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *ListDevicesRequest) GetOwnerId() string {
+	if x != nil {
+		return x.OwnerId
+	}
+	return ""
+}
+
+// ListDevicesResponse is one page of the devices the caller may see.
 type ListDevicesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Devices are this page's, newest first.
@@ -1974,7 +2003,7 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\x1aListRevokedTicketsResponse\x12\x17\n" +
 	"\ashow_id\x18\x01 \x01(\tR\x06showId\x12<\n" +
 	"\atickets\x18\x02 \x03(\v2\".bookingrush.gate.v1.RevokedTicketR\atickets\x12/\n" +
-	"\x05as_of\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\xfa\x01\n" +
+	"\x05as_of\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x95\x02\n" +
 	"\x06Device\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
@@ -1984,7 +2013,8 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\n" +
 	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x129\n" +
 	"\n" +
-	"revoked_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\"\x91\x01\n" +
+	"revoked_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x12\x19\n" +
+	"\bowner_id\x18\a \x01(\tR\aownerId\"\x91\x01\n" +
 	"\x13CreateDeviceRequest\x12\x1e\n" +
 	"\x04name\x18\x01 \x01(\tB\n" +
 	"\xbaH\a\xc8\x01\x01r\x02\x18dR\x04name\x120\n" +
@@ -1995,11 +2025,13 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\x06device\x18\x01 \x01(\v2\x1b.bookingrush.gate.v1.DeviceR\x06device\x12\x1e\n" +
 	"\n" +
 	"credential\x18\x02 \x01(\tR\n" +
-	"credential\"]\n" +
+	"credential\"\xad\x01\n" +
 	"\x12ListDevicesRequest\x12!\n" +
 	"\x04page\x18\x01 \x01(\x05B\r\xbaH\n" +
 	"\xd8\x01\x01\x1a\x05\x18\x90N(\x01R\x04page\x12$\n" +
-	"\bper_page\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\aperPage\"\x81\x01\n" +
+	"\bper_page\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\aperPage\x12&\n" +
+	"\bevent_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12&\n" +
+	"\bowner_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\aownerId\"\x81\x01\n" +
 	"\x13ListDevicesResponse\x125\n" +
 	"\adevices\x18\x01 \x03(\v2\x1b.bookingrush.gate.v1.DeviceR\adevices\x123\n" +
 	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"?\n" +

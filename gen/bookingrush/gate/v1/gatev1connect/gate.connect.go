@@ -96,12 +96,17 @@ type GateServiceClient interface {
 	// CreateDevice registers a check-in device for some of the organizer's
 	// events and answers its credential (once): the bearer token the device
 	// sends to /checkin. It calls the gate service only, for those events.
+	// A user registers a device, not the mesh's own services (FORBIDDEN).
 	CreateDevice(context.Context, *connect.Request[v1.CreateDeviceRequest]) (*connect.Response[v1.CreateDeviceResponse], error)
-	// ListDevices pages through the devices the caller registered, newest
-	// first, revoked and expired ones too (never their credentials): how an
-	// organizer finds the id of a device to revoke.
+	// ListDevices pages through devices, newest first, revoked and expired
+	// ones too (never their credentials): how an organizer finds the id of a
+	// device to revoke. An organizer lists the devices they registered; an
+	// admin every device, filtered by event_id and owner_id when given. A
+	// filter narrows what the caller may see, never widens it (an organizer
+	// asking for another owner's devices gets none).
 	ListDevices(context.Context, *connect.Request[v1.ListDevicesRequest]) (*connect.Response[v1.ListDevicesResponse], error)
-	// RevokeDevice ends a device's credential at once (its organizer or an admin).
+	// RevokeDevice ends a device's credential at once (the user who
+	// registered it, or an admin; another organizer's device is NOT_FOUND).
 	RevokeDevice(context.Context, *connect.Request[v1.RevokeDeviceRequest]) (*connect.Response[v1.RevokeDeviceResponse], error)
 	// CheckIn validates a scanned code and records the scan (a check-in
 	// device only): VALID the first time, ALREADY_USED (with the first scan)
@@ -322,12 +327,17 @@ type GateServiceHandler interface {
 	// CreateDevice registers a check-in device for some of the organizer's
 	// events and answers its credential (once): the bearer token the device
 	// sends to /checkin. It calls the gate service only, for those events.
+	// A user registers a device, not the mesh's own services (FORBIDDEN).
 	CreateDevice(context.Context, *connect.Request[v1.CreateDeviceRequest]) (*connect.Response[v1.CreateDeviceResponse], error)
-	// ListDevices pages through the devices the caller registered, newest
-	// first, revoked and expired ones too (never their credentials): how an
-	// organizer finds the id of a device to revoke.
+	// ListDevices pages through devices, newest first, revoked and expired
+	// ones too (never their credentials): how an organizer finds the id of a
+	// device to revoke. An organizer lists the devices they registered; an
+	// admin every device, filtered by event_id and owner_id when given. A
+	// filter narrows what the caller may see, never widens it (an organizer
+	// asking for another owner's devices gets none).
 	ListDevices(context.Context, *connect.Request[v1.ListDevicesRequest]) (*connect.Response[v1.ListDevicesResponse], error)
-	// RevokeDevice ends a device's credential at once (its organizer or an admin).
+	// RevokeDevice ends a device's credential at once (the user who
+	// registered it, or an admin; another organizer's device is NOT_FOUND).
 	RevokeDevice(context.Context, *connect.Request[v1.RevokeDeviceRequest]) (*connect.Response[v1.RevokeDeviceResponse], error)
 	// CheckIn validates a scanned code and records the scan (a check-in
 	// device only): VALID the first time, ALREADY_USED (with the first scan)
