@@ -53,6 +53,8 @@ var Owners = map[string]string{
 	"gate_devices":      "gate",
 	"gate_scans":        "gate",
 	"gate_checkins":     "gate",
+	// gate: the roles of the users who registered devices, as auth told it.
+	"gate_device_owners": "gate",
 	// platform tables: one definition, each service's own rows (a database
 	// per service would get its own copy), written through one package.
 	"outbox":       "platform/outbox",

@@ -8,7 +8,9 @@
 // revokes the family of the token it is given. Access tokens carry the
 // user's token version (authn.Revocations): logout and password reset end
 // every access token issued before, a role change gives them the new role,
-// within seconds everywhere.
+// within seconds everywhere. A role change and a deletion tell the gate
+// in their transaction (Gate): the check-in devices the user registered
+// work only while the user may run their events.
 //
 // Passwords are bcrypt hashes (auth.bcrypt-cost, 12 in production). Login
 // answers the same UNAUTHORIZED for an unknown e-mail and a wrong password,
@@ -47,6 +49,7 @@ import (
 
 	"github.com/bookingrush/rush/gen/bookingrush/auth/v1/authv1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
+	"github.com/bookingrush/rush/gen/bookingrush/gate/v1/gatev1connect"
 	"github.com/bookingrush/rush/gen/bookingrush/notify/v1/notifyv1connect"
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/config"
@@ -167,6 +170,9 @@ func Module(cfg Config, admin AdminConfig) fx.Option {
 			},
 			func(mesh *server.Mesh) notifyv1connect.NotifyServiceClient {
 				return server.Dial(mesh, "auth", "notify", notifyv1connect.NewNotifyServiceClient)
+			},
+			func(mesh *server.Mesh) Gate {
+				return NewGate(server.Dial(mesh, "auth", "gate", gatev1connect.NewGateServiceClient))
 			},
 			NewService,
 			NewServer,

@@ -38,8 +38,8 @@ const (
 	resetURL      = "https://tickets.example.com/reset"
 )
 
-// fixture is one auth component (with notify, which mails its resets) with
-// its own schema and SMTP server.
+// fixture is one auth component (with notify, which mails its resets, and
+// the gate, told of every role change) with its own schema and SMTP server.
 type fixture struct {
 	mesh *testkit.Mesh
 	smtp *mailtest.Server
@@ -49,7 +49,7 @@ func start(t *testing.T, args ...string) *fixture {
 	t.Helper()
 	smtp := mailtest.NewServer(t)
 	m := testkit.Start(t, append([]string{
-		"-target=auth,notify", "-auth.bcrypt-cost=4", "-smtp.addr=" + smtp.Addr, "-auth.reset-url=" + resetURL,
+		"-target=auth,notify,gate", "-auth.bcrypt-cost=4", "-smtp.addr=" + smtp.Addr, "-auth.reset-url=" + resetURL,
 		"-admin.email=" + adminEmail, "-admin.password=" + adminPassword,
 	}, args...)...)
 	return &fixture{mesh: m, smtp: smtp}
@@ -456,6 +456,29 @@ func TestSetUserRoleIDInAnyCase(t *testing.T) {
 	_, err := c.SetUserRole(ctx(t), testkit.Bearer(admin.GetAccessToken(),
 		&authv1.SetUserRoleRequest{UserId: strings.ToUpper(admin.GetUser().GetId()), Role: authv1.Role_ROLE_ORGANIZER}))
 	testkit.WantCode(t, err, errs.Conflict)
+}
+
+// TestRoleChangeWaitsForTheGate: a role change tells the gate in its
+// transaction, so that the check-in devices the user registered work only
+// while the user may run their events; with the gate unreachable the change
+// is refused, SERVICE_UNAVAILABLE naming the gate, and the role stays.
+// Before, the change was made without the gate, and a demoted organizer's
+// devices kept admitting people.
+func TestRoleChangeWaitsForTheGate(t *testing.T) {
+	t.Parallel()
+	f := start(t, "-target=auth,notify")
+	c := f.client(t, nil)
+	admin := must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: strings.ToLower(adminEmail), Password: adminPassword})))(t).Msg
+	target := register(t, c, uniqueEmail("gateless"), "gateless password").GetUser().GetId()
+	_, err := c.SetUserRole(ctx(t), testkit.Bearer(admin.GetAccessToken(), &authv1.SetUserRoleRequest{UserId: target, Role: authv1.Role_ROLE_ORGANIZER}))
+	testkit.WantCode(t, err, errs.ServiceUnavailable)
+	if d := errs.FromConnect(err).Details; d["dependency"] != "gate" {
+		t.Errorf("the refusal names %v, want the gate", d)
+	}
+	users := must(c.ListUsers(ctx(t), testkit.Bearer(admin.GetAccessToken(), &authv1.ListUsersRequest{Role: authv1.Role_ROLE_ORGANIZER})))(t).Msg.GetUsers()
+	if len(users) != 0 {
+		t.Errorf("organizers after the refused change: %v", users)
+	}
 }
 
 func TestResetTokenExpires(t *testing.T) {

@@ -47,8 +47,10 @@ type Service struct {
 	notify notifyv1connect.NotifyServiceClient
 	// bookings says whether an account may be deleted (no unpaid booking).
 	bookings Bookings
-	limits   *emailLimits
-	log      *zap.Logger
+	// gate revokes the check-in devices of a user whose role changed.
+	gate   Gate
+	limits *emailLimits
+	log    *zap.Logger
 
 	// dummyHash is compared against when a login names no account, so an
 	// unknown e-mail costs the same bcrypt work as a wrong password.
@@ -72,14 +74,14 @@ const mailQueue = 1024
 // per-address limits live in Redis, and rev carries token versions and
 // revocations to every verifier.
 func NewService(cfg Config, pool *pgxpool.Pool, rdb *redis.Client, keys *authn.Keys, rev *authn.Revocations,
-	notify notifyv1connect.NotifyServiceClient, bookings Bookings, log *zap.Logger) (*Service, error) {
+	notify notifyv1connect.NotifyServiceClient, bookings Bookings, gate Gate, log *zap.Logger) (*Service, error) {
 	dummy, err := bcrypt.GenerateFromPassword([]byte(authn.RandomToken(24)), cfg.BcryptCost)
 	if err != nil {
 		return nil, err
 	}
 	mailCtx, cancel := context.WithCancel(context.Background())
 	return &Service{
-		cfg: cfg, store: &store{pool: pool}, keys: keys, rev: rev, notify: notify, bookings: bookings, limits: newEmailLimits(rdb, cfg), log: log.Named("auth"),
+		cfg: cfg, store: &store{pool: pool}, keys: keys, rev: rev, notify: notify, bookings: bookings, gate: gate, limits: newEmailLimits(rdb, cfg), log: log.Named("auth"),
 		dummyHash: dummy,
 		mails:     make(chan func(context.Context), mailQueue),
 		mailCtx:   mailCtx, cancelMail: cancel,
@@ -695,7 +697,9 @@ func forgotLink(resetURL string) string {
 // links with it), the audit trail forgets the person (audit.Forget) and
 // records the deletion, booking takes the user off every waitlist (and
 // refuses while its live inventory holds seats of the user's that its
-// records do not show yet), every access token of the user is revoked, and
+// records do not show yet), the gate revokes every check-in device the user
+// registered (one left from a role taken away before the gate was told),
+// every access token of the user is revoked, and
 // notify erases the mails it kept for the user; a failing step rolls the
 // account back, so a retry finds it as it was (the waitlist places a
 // failing notify call leaves behind are gone). Bookings, payments and
@@ -752,9 +756,9 @@ func (s *Service) DeleteUser(ctx context.Context, userID string) error {
 // another tenant than tenant, when given, does not exist): the account row
 // goes (its refresh tokens and reset links with it), the audit trail
 // forgets the person and records the deletion, booking takes the user off
-// every waitlist (refusing while it holds seats of theirs not bought),
-// every access token of the user is revoked, and notify erases their
-// mails.
+// every waitlist (refusing while it holds seats of theirs not bought), the
+// gate revokes their check-in devices, every access token of the user is
+// revoked, and notify erases their mails.
 func (s *Service) erase(ctx context.Context, userID, actor, tenant string) error {
 	err := s.store.inTx(ctx, func(tx pgx.Tx) error {
 		u, err := lockUser(ctx, tx, userID)
@@ -781,6 +785,10 @@ func (s *Service) erase(ctx context.Context, userID, actor, tenant string) error
 		// Before the revocation, which no rollback undoes: a hold booking
 		// sees and the records did not yet refuses the deletion here.
 		if err := s.bookings.Forget(ctx, u.ID); err != nil {
+			return err
+		}
+		// A user's role: the gate revokes every device of theirs.
+		if err := s.gate.SetDeviceOwnerRole(ctx, u.ID, authn.RoleUser); err != nil {
 			return err
 		}
 		if err := s.rev.Revoke(ctx, u.ID); err != nil {
@@ -865,6 +873,15 @@ func (s *Service) UpdateMe(ctx context.Context, fullName string) (*User, error) 
 // (Redis down) the answer is SERVICE_UNAVAILABLE: the role changed for new
 // tokens but older ones keep the old role until the call is repeated (or
 // they expire).
+//
+// In the change's transaction the gate is told the new role (Gate) and
+// revokes the check-in devices the user registered that the role may not
+// run (all of a user's; an organizer's for events not theirs); the gate
+// failing changes nothing (SERVICE_UNAVAILABLE naming it). Should the
+// commit fail after the gate was told, the devices stay revoked and the
+// gate holds the new role for the user's registrations for an access
+// token's life: the cautious side. The gate is told on every call, so setting a user's
+// role again (the same role) revokes devices left from before it was.
 func (s *Service) SetUserRole(ctx context.Context, userID, role string) (*User, error) {
 	p, err := authn.Require(ctx, authn.RoleAdmin)
 	if err != nil {
@@ -886,7 +903,7 @@ func (s *Service) SetUserRole(ctx context.Context, userID, role string) (*User, 
 	if tenant == "" {
 		tenant = schema.DefaultTenantID
 	}
-	u, err := s.store.setRole(ctx, tenant, userID, role)
+	u, err := s.store.setRole(ctx, tenant, userID, role, func() error { return s.gate.SetDeviceOwnerRole(ctx, userID, role) })
 	if errors.Is(err, errNoRows) {
 		return nil, errNoUser
 	}

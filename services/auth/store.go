@@ -133,9 +133,10 @@ func (s *store) setFullName(ctx context.Context, tenant, id, fullName string) (*
 }
 
 // setRole changes a user's role and records the change in the audit log
-// (the actor is the caller of ctx), in one transaction. It returns the user
-// after the change.
-func (s *store) setRole(ctx context.Context, tenant, id, role string) (*User, error) {
+// (the actor is the caller of ctx), in one transaction, which also runs
+// tell before it commits (an error rolls the change back). It returns the
+// user after the change.
+func (s *store) setRole(ctx context.Context, tenant, id, role string, tell func() error) (*User, error) {
 	var out *User
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var old string
@@ -153,6 +154,9 @@ func (s *store) setRole(ctx context.Context, tenant, id, role string) (*User, er
 			}); err != nil {
 				return err
 			}
+		}
+		if err := tell(); err != nil {
+			return err
 		}
 		out = u
 		return nil

@@ -154,6 +154,19 @@ func deviceProto(d Device) *gatev1.Device {
 		ExpiresAt: timestamppb.New(d.ExpiresAt), RevokedAt: ts0(d.RevokedAt), OwnerId: d.OrganizerID}
 }
 
+// SetDeviceOwnerRole records a user's new role and revokes the devices it
+// may no longer run; the mesh's own services only (auth).
+func (s *Server) SetDeviceOwnerRole(ctx context.Context, req *connect.Request[gatev1.SetDeviceOwnerRoleRequest]) (*connect.Response[gatev1.SetDeviceOwnerRoleResponse], error) {
+	if err := authn.RequireService(ctx, "only the auth service tells the gate of a role change"); err != nil {
+		return nil, err
+	}
+	n, err := s.svc.SetDeviceOwnerRole(ctx, req.Msg.GetUserId(), req.Msg.GetRole())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&gatev1.SetDeviceOwnerRoleResponse{Revoked: int32(n)}), nil
+}
+
 // RevokeDevice ends a device's credential.
 func (s *Server) RevokeDevice(ctx context.Context, req *connect.Request[gatev1.RevokeDeviceRequest]) (*connect.Response[gatev1.RevokeDeviceResponse], error) {
 	p, err := authn.Require(ctx)

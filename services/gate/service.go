@@ -257,9 +257,46 @@ func (s *Service) Stats(ctx context.Context, p *authn.Principal, showID string) 
 	return s.store.ShowStats(ctx, showID)
 }
 
-// CreateDevice registers a check-in device for events the caller organizes
-// (or any, for an admin) and answers its credential. The caller is a user:
-// a device or the mesh's own services register none (FORBIDDEN).
+// organizer answers the organizer of an event (NOT_FOUND when there is no
+// such event), from the catalog.
+func (s *Service) organizer(ctx context.Context, eventID string) (string, error) {
+	res, err := s.catalog.GetEvent(authn.AsSystem(ctx), connect.NewRequest(&catalogv1.GetEventRequest{Slug: eventID}))
+	if err != nil {
+		return "", errs.FromConnect(err)
+	}
+	return res.Msg.GetEvent().GetOrganizerId(), nil
+}
+
+// mayRun refuses a user of role who may not run every one of events, whose
+// organizers are organizers (same order): an admin runs any event, an
+// organizer their own, nobody else any.
+func mayRun(role, userID string, events, organizers []string) error {
+	switch role {
+	case authn.RoleAdmin:
+		return nil
+	case authn.RoleOrganizer:
+		for i, ev := range events {
+			if organizers[i] != userID {
+				return errs.New(errs.Forbidden, "only the event's organizer or an admin may do this", "event_id", ev)
+			}
+		}
+		return nil
+	}
+	return errs.New(errs.Forbidden, "your role may not register check-in devices (it needs organizer or admin)", "role", role)
+}
+
+// roleMemory is how long a role auth told the gate (SetDeviceOwnerRole)
+// counts over the role of the user's token: an access token issued before
+// the change may carry the old role until it expires.
+func (s *Service) roleMemory() time.Duration { return s.keys.AccessTTL() + time.Minute }
+
+// CreateDevice registers a check-in device for events the caller may run
+// (the organizer of each, or an admin) and answers its credential. The
+// caller is a user: a device or the mesh's own services register none
+// (FORBIDDEN). A role auth told the gate within roleMemory
+// (SetDeviceOwnerRole) counts over the token's, which may still carry the
+// role the user had before; the role is read under the lock of the user's
+// devices, so no registration slips past a change.
 func (s *Service) CreateDevice(ctx context.Context, p *authn.Principal, name string, events []string, days int) (Device, string, error) {
 	if p.Role == authn.RoleDevice {
 		return Device{}, "", errs.New(errs.Forbidden, "a device cannot register devices")
@@ -267,17 +304,29 @@ func (s *Service) CreateDevice(ctx context.Context, p *authn.Principal, name str
 	if _, err := uuid.Parse(p.UserID); err != nil || p.Role == authn.RoleService {
 		return Device{}, "", errs.New(errs.Forbidden, "a check-in device is registered by a user who runs its events (an organizer or an admin), not by a service")
 	}
-	for _, ev := range events {
-		if err := s.organizes(ctx, p, ev); err != nil {
+	organizers := make([]string, len(events))
+	for i, ev := range events {
+		org, err := s.organizer(ctx, ev)
+		if err != nil {
 			return Device{}, "", err
 		}
+		organizers[i] = org
+	}
+	if err := mayRun(p.Role, p.UserID, events, organizers); err != nil {
+		return Device{}, "", err
 	}
 	if days == 0 {
 		days = 30
 	}
 	now := time.Now()
 	d, err := s.store.CreateDevice(ctx, Device{ID: uuid.NewString(), OrganizerID: p.UserID, Name: name, EventIDs: events,
-		ExpiresAt: now.Add(time.Duration(days) * 24 * time.Hour).Truncate(time.Second)})
+		ExpiresAt: now.Add(time.Duration(days) * 24 * time.Hour).Truncate(time.Second)},
+		func(o OwnerRole, told bool) error {
+			if !told || o.Role == p.Role || o.ChangedAt.Before(now.Add(-s.roleMemory())) {
+				return nil
+			}
+			return mayRun(o.Role, p.UserID, events, organizers)
+		})
 	if err != nil {
 		return Device{}, "", err
 	}
@@ -313,6 +362,51 @@ func (s *Service) RevokeDevice(ctx context.Context, p *authn.Principal, id strin
 		return errs.New(errs.NotFound, "device not found")
 	}
 	return s.store.RevokeDevice(ctx, id)
+}
+
+// SetDeviceOwnerRole records a user's role after a change (auth calls it
+// in the change's transaction) and revokes the user's working devices the
+// role may not run: every one for a user, those with an event the user
+// does not organize for an organizer (an event the catalog no longer has
+// counts as not theirs), none for an admin. It answers how many it revoked.
+// The catalog failing changes nothing (SERVICE_UNAVAILABLE naming it).
+func (s *Service) SetDeviceOwnerRole(ctx context.Context, userID, role string) (int, error) {
+	n, err := s.store.SetOwnerRole(ctx, userID, role, func(live []Device) ([]string, error) {
+		var out []string
+		switch role {
+		case authn.RoleAdmin:
+		case authn.RoleOrganizer:
+			theirs := map[string]bool{}
+			for _, d := range live {
+				for _, ev := range d.EventIDs {
+					own, seen := theirs[ev]
+					if !seen {
+						org, err := s.organizer(ctx, ev)
+						if err != nil && !errs.Is(err, errs.NotFound) {
+							return nil, errs.Unavailable("the catalog could not say who runs the user's devices' events; nothing was changed, retry",
+								err, "dependency", "catalog")
+						}
+						own = err == nil && org == userID
+						theirs[ev] = own
+					}
+					if !own {
+						out = append(out, d.ID)
+						break
+					}
+				}
+			}
+		default:
+			for _, d := range live {
+				out = append(out, d.ID)
+			}
+		}
+		return out, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.log.Info("device owner's role changed", zap.String("user", userID), zap.String("role", role), zap.Int("devices_revoked", n))
+	return n, nil
 }
 
 // device answers the calling device, refusing one that was revoked or

@@ -323,11 +323,87 @@ func scanDevice(row pgx.Row) (Device, error) {
 	return d, err
 }
 
-// CreateDevice records a device.
-func (s *Store) CreateDevice(ctx context.Context, d Device) (Device, error) {
-	err := s.db.QueryRow(ctx, `INSERT INTO gate_devices (id, organizer_id, name, event_ids, expires_at)
-		VALUES ($1, $2, $3, $4::text[]::uuid[], $5) RETURNING created_at`, d.ID, d.OrganizerID, d.Name, d.EventIDs, d.ExpiresAt).Scan(&d.CreatedAt)
-	return d, dbUnavailable(err)
+// OwnerRole is the role auth last told the gate a user has
+// (SetDeviceOwnerRole), and when.
+type OwnerRole struct {
+	Role      string
+	ChangedAt time.Time
+}
+
+// inOwnerLock runs fn in a transaction that holds the lock of userID's
+// devices: a registration by the user and a change of the user's role
+// happen one after the other, so no device is registered on the old role
+// after the change revoked the others.
+func (s *Store) inOwnerLock(ctx context.Context, userID string, fn func(pgx.Tx) error) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('gate_device_owner:' || $1::text, 0))`, userID); err != nil {
+			return dbUnavailable(err)
+		}
+		return fn(tx)
+	})
+}
+
+// ownerRole reads userID's recorded role; ok is false when auth never told one.
+func ownerRole(ctx context.Context, tx pgx.Tx, userID string) (OwnerRole, bool, error) {
+	var o OwnerRole
+	err := tx.QueryRow(ctx, `SELECT role, changed_at FROM gate_device_owners WHERE user_id = $1`, userID).Scan(&o.Role, &o.ChangedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return OwnerRole{}, false, nil
+	}
+	return o, err == nil, dbUnavailable(err)
+}
+
+// CreateDevice records a device, under the lock of its owner's devices:
+// allowed answers whether the owner may register it, given the role auth
+// last told the gate (ok false: none).
+func (s *Store) CreateDevice(ctx context.Context, d Device, allowed func(o OwnerRole, ok bool) error) (Device, error) {
+	err := s.inOwnerLock(ctx, d.OrganizerID, func(tx pgx.Tx) error {
+		o, ok, err := ownerRole(ctx, tx, d.OrganizerID)
+		if err != nil {
+			return err
+		}
+		if err := allowed(o, ok); err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO gate_devices (id, organizer_id, name, event_ids, expires_at)
+			VALUES ($1, $2, $3, $4::text[]::uuid[], $5) RETURNING created_at`, d.ID, d.OrganizerID, d.Name, d.EventIDs, d.ExpiresAt).Scan(&d.CreatedAt)
+		return dbUnavailable(err)
+	})
+	return d, err
+}
+
+// SetOwnerRole records userID's role and, under the lock of the user's
+// devices, revokes the working ones (neither revoked nor expired) that
+// revoke picks from them; it answers how many it revoked. revoke may ask
+// the catalog: the lock holds a registration by the user meanwhile.
+func (s *Store) SetOwnerRole(ctx context.Context, userID, role string, revoke func([]Device) ([]string, error)) (int, error) {
+	var n int
+	err := s.inOwnerLock(ctx, userID, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO gate_device_owners (user_id, role) VALUES ($1, $2)
+			ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, changed_at = now()`, userID, role); err != nil {
+			return dbUnavailable(err)
+		}
+		rows, err := tx.Query(ctx, `SELECT `+deviceColumns+` FROM gate_devices
+			WHERE organizer_id = $1 AND revoked_at IS NULL AND expires_at > now() ORDER BY created_at, id`, userID)
+		if err != nil {
+			return dbUnavailable(err)
+		}
+		live, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Device, error) { return scanDevice(r) })
+		if err != nil {
+			return dbUnavailable(err)
+		}
+		if len(live) == 0 {
+			return nil
+		}
+		ids, err := revoke(live)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `UPDATE gate_devices SET revoked_at = now() WHERE id = ANY($1::text[]::uuid[]) AND revoked_at IS NULL`, ids)
+		n = int(tag.RowsAffected())
+		return dbUnavailable(err)
+	})
+	return n, err
 }
 
 // DeviceByID answers a device; ok is false when there is none.

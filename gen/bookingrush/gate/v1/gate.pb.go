@@ -1951,6 +1951,108 @@ func (x *GetBookingCheckInsResponse) GetFirstCheckedInAt() *timestamppb.Timestam
 	return nil
 }
 
+// SetDeviceOwnerRoleRequest is a user's role after a change.
+type SetDeviceOwnerRoleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UserId is the user.
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Role is the user's role now: "user" (also for a deleted account),
+	// "organizer" or "admin".
+	Role          string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDeviceOwnerRoleRequest) Reset() {
+	*x = SetDeviceOwnerRoleRequest{}
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDeviceOwnerRoleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDeviceOwnerRoleRequest) ProtoMessage() {}
+
+func (x *SetDeviceOwnerRoleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDeviceOwnerRoleRequest.ProtoReflect.Descriptor instead.
+func (*SetDeviceOwnerRoleRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SetDeviceOwnerRoleRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SetDeviceOwnerRoleRequest) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+// SetDeviceOwnerRoleResponse says what the change revoked.
+type SetDeviceOwnerRoleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Revoked is how many of the user's working devices were revoked.
+	Revoked       int32 `protobuf:"varint,1,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDeviceOwnerRoleResponse) Reset() {
+	*x = SetDeviceOwnerRoleResponse{}
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDeviceOwnerRoleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDeviceOwnerRoleResponse) ProtoMessage() {}
+
+func (x *SetDeviceOwnerRoleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_gate_v1_gate_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDeviceOwnerRoleResponse.ProtoReflect.Descriptor instead.
+func (*SetDeviceOwnerRoleResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *SetDeviceOwnerRoleResponse) GetRevoked() int32 {
+	if x != nil {
+		return x.Revoked
+	}
+	return 0
+}
+
 var File_bookingrush_gate_v1_gate_proto protoreflect.FileDescriptor
 
 const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
@@ -2083,7 +2185,12 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\x1aGetBookingCheckInsResponse\x12\x1d\n" +
 	"\n" +
 	"checked_in\x18\x01 \x01(\x05R\tcheckedIn\x12I\n" +
-	"\x13first_checked_in_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x10firstCheckedInAt*a\n" +
+	"\x13first_checked_in_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x10firstCheckedInAt\"t\n" +
+	"\x19SetDeviceOwnerRoleRequest\x12$\n" +
+	"\auser_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06userId\x121\n" +
+	"\x04role\x18\x02 \x01(\tB\x1d\xbaH\x1ar\x18R\x04userR\torganizerR\x05adminR\x04role\"6\n" +
+	"\x1aSetDeviceOwnerRoleResponse\x12\x18\n" +
+	"\arevoked\x18\x01 \x01(\x05R\arevoked*a\n" +
 	"\fTicketStatus\x12\x1d\n" +
 	"\x19TICKET_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13TICKET_STATUS_VALID\x10\x01\x12\x19\n" +
@@ -2095,7 +2202,7 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\x18CHECK_IN_OUTCOME_REVOKED\x10\x03\x12 \n" +
 	"\x1cCHECK_IN_OUTCOME_WRONG_EVENT\x10\x04\x12\x1c\n" +
 	"\x18CHECK_IN_OUTCOME_INVALID\x10\x05\x12\x1f\n" +
-	"\x1bCHECK_IN_OUTCOME_WRONG_SHOW\x10\x062\xe9\r\n" +
+	"\x1bCHECK_IN_OUTCOME_WRONG_SHOW\x10\x062\xe5\x0e\n" +
 	"\vGateService\x12\xa7\x01\n" +
 	"\x12ListBookingTickets\x12..bookingrush.gate.v1.ListBookingTicketsRequest\x1a/.bookingrush.gate.v1.ListBookingTicketsResponse\"0\x82\xd3\xe4\x93\x02'\x12%/api/v1/bookings/{booking_id}/tickets\x90\x02\x01\x12\x98\x01\n" +
 	"\rGetTicketKeys\x12).bookingrush.gate.v1.GetTicketKeysRequest\x1a*.bookingrush.gate.v1.GetTicketKeysResponse\"0\x82\xd3\xe4\x93\x02'\x12%/api/v1/events/{event_id}/ticket-keys\x90\x02\x01\x12\xb4\x01\n" +
@@ -2116,7 +2223,8 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\x06device\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/api/v1/checkin/sync\x12z\n" +
 	"\x12GetBookingCheckIns\x12..bookingrush.gate.v1.GetBookingCheckInsRequest\x1a/.bookingrush.gate.v1.GetBookingCheckInsResponse\"\x03\x90\x02\x01\x12\xb9\x01\n" +
 	"\x13GetShowCheckInStats\x12/.bookingrush.gate.v1.GetShowCheckInStatsRequest\x1a0.bookingrush.gate.v1.GetShowCheckInStatsResponse\"?\x82\xce\x18\v\n" +
-	"\torganizer\x82\xd3\xe4\x93\x02'\x12%/api/v1/shows/{show_id}/checkin-stats\x90\x02\x01B\xce\x01\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02'\x12%/api/v1/shows/{show_id}/checkin-stats\x90\x02\x01\x12z\n" +
+	"\x12SetDeviceOwnerRole\x12..bookingrush.gate.v1.SetDeviceOwnerRoleRequest\x1a/.bookingrush.gate.v1.SetDeviceOwnerRoleResponse\"\x03\x90\x02\x02B\xce\x01\n" +
 	"\x17com.bookingrush.gate.v1B\tGateProtoP\x01Z:github.com/bookingrush/rush/gen/bookingrush/gate/v1;gatev1\xa2\x02\x03BGX\xaa\x02\x13Bookingrush.Gate.V1\xca\x02\x13Bookingrush\\Gate\\V1\xe2\x02\x1fBookingrush\\Gate\\V1\\GPBMetadata\xea\x02\x15Bookingrush::Gate::V1b\x06proto3"
 
 var (
@@ -2132,7 +2240,7 @@ func file_bookingrush_gate_v1_gate_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_gate_v1_gate_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_gate_v1_gate_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_bookingrush_gate_v1_gate_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_bookingrush_gate_v1_gate_proto_goTypes = []any{
 	(TicketStatus)(0),                   // 0: bookingrush.gate.v1.TicketStatus
 	(CheckInOutcome)(0),                 // 1: bookingrush.gate.v1.CheckInOutcome
@@ -2165,34 +2273,36 @@ var file_bookingrush_gate_v1_gate_proto_goTypes = []any{
 	(*GetShowCheckInStatsResponse)(nil), // 28: bookingrush.gate.v1.GetShowCheckInStatsResponse
 	(*GetBookingCheckInsRequest)(nil),   // 29: bookingrush.gate.v1.GetBookingCheckInsRequest
 	(*GetBookingCheckInsResponse)(nil),  // 30: bookingrush.gate.v1.GetBookingCheckInsResponse
-	(*timestamppb.Timestamp)(nil),       // 31: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),                 // 32: bookingrush.common.v1.PageMeta
+	(*SetDeviceOwnerRoleRequest)(nil),   // 31: bookingrush.gate.v1.SetDeviceOwnerRoleRequest
+	(*SetDeviceOwnerRoleResponse)(nil),  // 32: bookingrush.gate.v1.SetDeviceOwnerRoleResponse
+	(*timestamppb.Timestamp)(nil),       // 33: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),                 // 34: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_gate_v1_gate_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.gate.v1.Ticket.status:type_name -> bookingrush.gate.v1.TicketStatus
-	31, // 1: bookingrush.gate.v1.Ticket.valid_until:type_name -> google.protobuf.Timestamp
-	31, // 2: bookingrush.gate.v1.Ticket.checked_in_at:type_name -> google.protobuf.Timestamp
+	33, // 1: bookingrush.gate.v1.Ticket.valid_until:type_name -> google.protobuf.Timestamp
+	33, // 2: bookingrush.gate.v1.Ticket.checked_in_at:type_name -> google.protobuf.Timestamp
 	2,  // 3: bookingrush.gate.v1.ListBookingTicketsResponse.tickets:type_name -> bookingrush.gate.v1.Ticket
-	31, // 4: bookingrush.gate.v1.TicketKey.created_at:type_name -> google.protobuf.Timestamp
+	33, // 4: bookingrush.gate.v1.TicketKey.created_at:type_name -> google.protobuf.Timestamp
 	5,  // 5: bookingrush.gate.v1.GetTicketKeysResponse.keys:type_name -> bookingrush.gate.v1.TicketKey
 	5,  // 6: bookingrush.gate.v1.RotateTicketKeyResponse.keys:type_name -> bookingrush.gate.v1.TicketKey
-	31, // 7: bookingrush.gate.v1.RevokedTicket.revoked_at:type_name -> google.protobuf.Timestamp
+	33, // 7: bookingrush.gate.v1.RevokedTicket.revoked_at:type_name -> google.protobuf.Timestamp
 	11, // 8: bookingrush.gate.v1.ListRevokedTicketsResponse.tickets:type_name -> bookingrush.gate.v1.RevokedTicket
-	31, // 9: bookingrush.gate.v1.ListRevokedTicketsResponse.as_of:type_name -> google.protobuf.Timestamp
-	31, // 10: bookingrush.gate.v1.Device.created_at:type_name -> google.protobuf.Timestamp
-	31, // 11: bookingrush.gate.v1.Device.expires_at:type_name -> google.protobuf.Timestamp
-	31, // 12: bookingrush.gate.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
+	33, // 9: bookingrush.gate.v1.ListRevokedTicketsResponse.as_of:type_name -> google.protobuf.Timestamp
+	33, // 10: bookingrush.gate.v1.Device.created_at:type_name -> google.protobuf.Timestamp
+	33, // 11: bookingrush.gate.v1.Device.expires_at:type_name -> google.protobuf.Timestamp
+	33, // 12: bookingrush.gate.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
 	13, // 13: bookingrush.gate.v1.CreateDeviceResponse.device:type_name -> bookingrush.gate.v1.Device
 	13, // 14: bookingrush.gate.v1.ListDevicesResponse.devices:type_name -> bookingrush.gate.v1.Device
-	32, // 15: bookingrush.gate.v1.ListDevicesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	31, // 16: bookingrush.gate.v1.Scan.scanned_at:type_name -> google.protobuf.Timestamp
-	31, // 17: bookingrush.gate.v1.FirstScan.scanned_at:type_name -> google.protobuf.Timestamp
+	34, // 15: bookingrush.gate.v1.ListDevicesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	33, // 16: bookingrush.gate.v1.Scan.scanned_at:type_name -> google.protobuf.Timestamp
+	33, // 17: bookingrush.gate.v1.FirstScan.scanned_at:type_name -> google.protobuf.Timestamp
 	1,  // 18: bookingrush.gate.v1.CheckInResult.outcome:type_name -> bookingrush.gate.v1.CheckInOutcome
 	21, // 19: bookingrush.gate.v1.CheckInResult.first_scan:type_name -> bookingrush.gate.v1.FirstScan
 	22, // 20: bookingrush.gate.v1.CheckInResponse.result:type_name -> bookingrush.gate.v1.CheckInResult
 	20, // 21: bookingrush.gate.v1.SyncCheckInsRequest.scans:type_name -> bookingrush.gate.v1.Scan
 	22, // 22: bookingrush.gate.v1.SyncCheckInsResponse.results:type_name -> bookingrush.gate.v1.CheckInResult
-	31, // 23: bookingrush.gate.v1.GetBookingCheckInsResponse.first_checked_in_at:type_name -> google.protobuf.Timestamp
+	33, // 23: bookingrush.gate.v1.GetBookingCheckInsResponse.first_checked_in_at:type_name -> google.protobuf.Timestamp
 	3,  // 24: bookingrush.gate.v1.GateService.ListBookingTickets:input_type -> bookingrush.gate.v1.ListBookingTicketsRequest
 	6,  // 25: bookingrush.gate.v1.GateService.GetTicketKeys:input_type -> bookingrush.gate.v1.GetTicketKeysRequest
 	8,  // 26: bookingrush.gate.v1.GateService.RotateTicketKey:input_type -> bookingrush.gate.v1.RotateTicketKeyRequest
@@ -2204,19 +2314,21 @@ var file_bookingrush_gate_v1_gate_proto_depIdxs = []int32{
 	25, // 32: bookingrush.gate.v1.GateService.SyncCheckIns:input_type -> bookingrush.gate.v1.SyncCheckInsRequest
 	29, // 33: bookingrush.gate.v1.GateService.GetBookingCheckIns:input_type -> bookingrush.gate.v1.GetBookingCheckInsRequest
 	27, // 34: bookingrush.gate.v1.GateService.GetShowCheckInStats:input_type -> bookingrush.gate.v1.GetShowCheckInStatsRequest
-	4,  // 35: bookingrush.gate.v1.GateService.ListBookingTickets:output_type -> bookingrush.gate.v1.ListBookingTicketsResponse
-	7,  // 36: bookingrush.gate.v1.GateService.GetTicketKeys:output_type -> bookingrush.gate.v1.GetTicketKeysResponse
-	9,  // 37: bookingrush.gate.v1.GateService.RotateTicketKey:output_type -> bookingrush.gate.v1.RotateTicketKeyResponse
-	12, // 38: bookingrush.gate.v1.GateService.ListRevokedTickets:output_type -> bookingrush.gate.v1.ListRevokedTicketsResponse
-	15, // 39: bookingrush.gate.v1.GateService.CreateDevice:output_type -> bookingrush.gate.v1.CreateDeviceResponse
-	17, // 40: bookingrush.gate.v1.GateService.ListDevices:output_type -> bookingrush.gate.v1.ListDevicesResponse
-	19, // 41: bookingrush.gate.v1.GateService.RevokeDevice:output_type -> bookingrush.gate.v1.RevokeDeviceResponse
-	24, // 42: bookingrush.gate.v1.GateService.CheckIn:output_type -> bookingrush.gate.v1.CheckInResponse
-	26, // 43: bookingrush.gate.v1.GateService.SyncCheckIns:output_type -> bookingrush.gate.v1.SyncCheckInsResponse
-	30, // 44: bookingrush.gate.v1.GateService.GetBookingCheckIns:output_type -> bookingrush.gate.v1.GetBookingCheckInsResponse
-	28, // 45: bookingrush.gate.v1.GateService.GetShowCheckInStats:output_type -> bookingrush.gate.v1.GetShowCheckInStatsResponse
-	35, // [35:46] is the sub-list for method output_type
-	24, // [24:35] is the sub-list for method input_type
+	31, // 35: bookingrush.gate.v1.GateService.SetDeviceOwnerRole:input_type -> bookingrush.gate.v1.SetDeviceOwnerRoleRequest
+	4,  // 36: bookingrush.gate.v1.GateService.ListBookingTickets:output_type -> bookingrush.gate.v1.ListBookingTicketsResponse
+	7,  // 37: bookingrush.gate.v1.GateService.GetTicketKeys:output_type -> bookingrush.gate.v1.GetTicketKeysResponse
+	9,  // 38: bookingrush.gate.v1.GateService.RotateTicketKey:output_type -> bookingrush.gate.v1.RotateTicketKeyResponse
+	12, // 39: bookingrush.gate.v1.GateService.ListRevokedTickets:output_type -> bookingrush.gate.v1.ListRevokedTicketsResponse
+	15, // 40: bookingrush.gate.v1.GateService.CreateDevice:output_type -> bookingrush.gate.v1.CreateDeviceResponse
+	17, // 41: bookingrush.gate.v1.GateService.ListDevices:output_type -> bookingrush.gate.v1.ListDevicesResponse
+	19, // 42: bookingrush.gate.v1.GateService.RevokeDevice:output_type -> bookingrush.gate.v1.RevokeDeviceResponse
+	24, // 43: bookingrush.gate.v1.GateService.CheckIn:output_type -> bookingrush.gate.v1.CheckInResponse
+	26, // 44: bookingrush.gate.v1.GateService.SyncCheckIns:output_type -> bookingrush.gate.v1.SyncCheckInsResponse
+	30, // 45: bookingrush.gate.v1.GateService.GetBookingCheckIns:output_type -> bookingrush.gate.v1.GetBookingCheckInsResponse
+	28, // 46: bookingrush.gate.v1.GateService.GetShowCheckInStats:output_type -> bookingrush.gate.v1.GetShowCheckInStatsResponse
+	32, // 47: bookingrush.gate.v1.GateService.SetDeviceOwnerRole:output_type -> bookingrush.gate.v1.SetDeviceOwnerRoleResponse
+	36, // [36:48] is the sub-list for method output_type
+	24, // [24:36] is the sub-list for method input_type
 	24, // [24:24] is the sub-list for extension type_name
 	24, // [24:24] is the sub-list for extension extendee
 	0,  // [0:24] is the sub-list for field type_name
@@ -2233,7 +2345,7 @@ func file_bookingrush_gate_v1_gate_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_gate_v1_gate_proto_rawDesc), len(file_bookingrush_gate_v1_gate_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   29,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -105,7 +105,8 @@ type AuthServiceClient interface {
 	// are erased, and the audit trail keeps the actions without the name,
 	// e-mail address, IP address or browser. Bookings stay (accounting), under
 	// an id that no longer names anybody; tickets already issued stay valid.
-	// Refused (CONFLICT) while the account holds an unpaid booking (a payment
+	// Any check-in device the account registered is revoked (the gate down:
+	// SERVICE_UNAVAILABLE, nothing is deleted). Refused (CONFLICT) while the account holds an unpaid booking (a payment
 	// may be on its way) and for organizers and admins (their events and
 	// powers need an owner: an admin first makes them a user).
 	DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error)
@@ -116,7 +117,10 @@ type AuthServiceClient interface {
 	// SetUserRole changes a user's role. Admin only. CONFLICT for the
 	// caller's own role, and for a service account's row (reason
 	// "service_account"): it acts with the role of its jwt.service-accounts
-	// entry, which only its configuration changes.
+	// entry, which only its configuration changes. In the same transaction
+	// the gate revokes the check-in devices the user registered that the new
+	// role may not run (all of a user's, an organizer's for others' events);
+	// the gate down: SERVICE_UNAVAILABLE (dependency "gate"), nothing changes.
 	SetUserRole(context.Context, *connect.Request[v1.SetUserRoleRequest]) (*connect.Response[v1.SetUserRoleResponse], error)
 	// DeleteUser deletes another user's account for them (admin only): the
 	// erasure a person asks support for when they can no longer sign in.
@@ -372,7 +376,8 @@ type AuthServiceHandler interface {
 	// are erased, and the audit trail keeps the actions without the name,
 	// e-mail address, IP address or browser. Bookings stay (accounting), under
 	// an id that no longer names anybody; tickets already issued stay valid.
-	// Refused (CONFLICT) while the account holds an unpaid booking (a payment
+	// Any check-in device the account registered is revoked (the gate down:
+	// SERVICE_UNAVAILABLE, nothing is deleted). Refused (CONFLICT) while the account holds an unpaid booking (a payment
 	// may be on its way) and for organizers and admins (their events and
 	// powers need an owner: an admin first makes them a user).
 	DeleteAccount(context.Context, *connect.Request[v1.DeleteAccountRequest]) (*connect.Response[v1.DeleteAccountResponse], error)
@@ -383,7 +388,10 @@ type AuthServiceHandler interface {
 	// SetUserRole changes a user's role. Admin only. CONFLICT for the
 	// caller's own role, and for a service account's row (reason
 	// "service_account"): it acts with the role of its jwt.service-accounts
-	// entry, which only its configuration changes.
+	// entry, which only its configuration changes. In the same transaction
+	// the gate revokes the check-in devices the user registered that the new
+	// role may not run (all of a user's, an organizer's for others' events);
+	// the gate down: SERVICE_UNAVAILABLE (dependency "gate"), nothing changes.
 	SetUserRole(context.Context, *connect.Request[v1.SetUserRoleRequest]) (*connect.Response[v1.SetUserRoleResponse], error)
 	// DeleteUser deletes another user's account for them (admin only): the
 	// erasure a person asks support for when they can no longer sign in.

@@ -67,6 +67,9 @@ const (
 	// GateServiceGetShowCheckInStatsProcedure is the fully-qualified name of the GateService's
 	// GetShowCheckInStats RPC.
 	GateServiceGetShowCheckInStatsProcedure = "/bookingrush.gate.v1.GateService/GetShowCheckInStats"
+	// GateServiceSetDeviceOwnerRoleProcedure is the fully-qualified name of the GateService's
+	// SetDeviceOwnerRole RPC.
+	GateServiceSetDeviceOwnerRoleProcedure = "/bookingrush.gate.v1.GateService/SetDeviceOwnerRole"
 )
 
 // GateServiceClient is a client for the bookingrush.gate.v1.GateService service.
@@ -95,8 +98,12 @@ type GateServiceClient interface {
 	ListRevokedTickets(context.Context, *connect.Request[v1.ListRevokedTicketsRequest]) (*connect.Response[v1.ListRevokedTicketsResponse], error)
 	// CreateDevice registers a check-in device for some of the organizer's
 	// events and answers its credential (once): the bearer token the device
-	// sends to /checkin. It calls the gate service only, for those events.
-	// A user registers a device, not the mesh's own services (FORBIDDEN).
+	// sends to /checkin. It calls the gate service only, for those events,
+	// and only while the user who registered it may run every one of them
+	// (their organizer, or an admin): taking the role away revokes it
+	// (SetDeviceOwnerRole). A user, not the mesh's own services (FORBIDDEN),
+	// registers a device; a user whose role was just taken away is refused
+	// although their token still says organizer (FORBIDDEN).
 	CreateDevice(context.Context, *connect.Request[v1.CreateDeviceRequest]) (*connect.Response[v1.CreateDeviceResponse], error)
 	// ListDevices pages through devices, newest first, revoked and expired
 	// ones too (never their credentials): how an organizer finds the id of a
@@ -141,6 +148,17 @@ type GateServiceClient interface {
 	// refused: tickets let in more than once, revoked tickets scanned (its
 	// organizer or an admin).
 	GetShowCheckInStats(context.Context, *connect.Request[v1.GetShowCheckInStatsRequest]) (*connect.Response[v1.GetShowCheckInStatsResponse], error)
+	// SetDeviceOwnerRole tells the gate a user's role now, and revokes the
+	// user's devices that role may no longer run: every one for a user, those
+	// with an event the user does not organize for an organizer (the catalog
+	// says), none for an admin. The auth service calls it inside the
+	// transaction of a role change and of an account's deletion (the gate
+	// down: nothing changes, 503), so a device works only while the user who
+	// registered it may run its events. The gate keeps the role, so a
+	// registration with a token issued before the change is refused too.
+	// Revoked devices stay revoked when the role comes back. Internal only;
+	// a service token only. Idempotent.
+	SetDeviceOwnerRole(context.Context, *connect.Request[v1.SetDeviceOwnerRoleRequest]) (*connect.Response[v1.SetDeviceOwnerRoleResponse], error)
 }
 
 // NewGateServiceClient constructs a client for the bookingrush.gate.v1.GateService service. By
@@ -227,6 +245,13 @@ func NewGateServiceClient(httpClient connect.HTTPClient, baseURL string, opts ..
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		setDeviceOwnerRole: connect.NewClient[v1.SetDeviceOwnerRoleRequest, v1.SetDeviceOwnerRoleResponse](
+			httpClient,
+			baseURL+GateServiceSetDeviceOwnerRoleProcedure,
+			connect.WithSchema(gateServiceMethods.ByName("SetDeviceOwnerRole")),
+			connect.WithIdempotency(connect.IdempotencyIdempotent),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -243,6 +268,7 @@ type gateServiceClient struct {
 	syncCheckIns        *connect.Client[v1.SyncCheckInsRequest, v1.SyncCheckInsResponse]
 	getBookingCheckIns  *connect.Client[v1.GetBookingCheckInsRequest, v1.GetBookingCheckInsResponse]
 	getShowCheckInStats *connect.Client[v1.GetShowCheckInStatsRequest, v1.GetShowCheckInStatsResponse]
+	setDeviceOwnerRole  *connect.Client[v1.SetDeviceOwnerRoleRequest, v1.SetDeviceOwnerRoleResponse]
 }
 
 // ListBookingTickets calls bookingrush.gate.v1.GateService.ListBookingTickets.
@@ -300,6 +326,11 @@ func (c *gateServiceClient) GetShowCheckInStats(ctx context.Context, req *connec
 	return c.getShowCheckInStats.CallUnary(ctx, req)
 }
 
+// SetDeviceOwnerRole calls bookingrush.gate.v1.GateService.SetDeviceOwnerRole.
+func (c *gateServiceClient) SetDeviceOwnerRole(ctx context.Context, req *connect.Request[v1.SetDeviceOwnerRoleRequest]) (*connect.Response[v1.SetDeviceOwnerRoleResponse], error) {
+	return c.setDeviceOwnerRole.CallUnary(ctx, req)
+}
+
 // GateServiceHandler is an implementation of the bookingrush.gate.v1.GateService service.
 type GateServiceHandler interface {
 	// ListBookingTickets answers the tickets of one of the caller's bookings,
@@ -326,8 +357,12 @@ type GateServiceHandler interface {
 	ListRevokedTickets(context.Context, *connect.Request[v1.ListRevokedTicketsRequest]) (*connect.Response[v1.ListRevokedTicketsResponse], error)
 	// CreateDevice registers a check-in device for some of the organizer's
 	// events and answers its credential (once): the bearer token the device
-	// sends to /checkin. It calls the gate service only, for those events.
-	// A user registers a device, not the mesh's own services (FORBIDDEN).
+	// sends to /checkin. It calls the gate service only, for those events,
+	// and only while the user who registered it may run every one of them
+	// (their organizer, or an admin): taking the role away revokes it
+	// (SetDeviceOwnerRole). A user, not the mesh's own services (FORBIDDEN),
+	// registers a device; a user whose role was just taken away is refused
+	// although their token still says organizer (FORBIDDEN).
 	CreateDevice(context.Context, *connect.Request[v1.CreateDeviceRequest]) (*connect.Response[v1.CreateDeviceResponse], error)
 	// ListDevices pages through devices, newest first, revoked and expired
 	// ones too (never their credentials): how an organizer finds the id of a
@@ -372,6 +407,17 @@ type GateServiceHandler interface {
 	// refused: tickets let in more than once, revoked tickets scanned (its
 	// organizer or an admin).
 	GetShowCheckInStats(context.Context, *connect.Request[v1.GetShowCheckInStatsRequest]) (*connect.Response[v1.GetShowCheckInStatsResponse], error)
+	// SetDeviceOwnerRole tells the gate a user's role now, and revokes the
+	// user's devices that role may no longer run: every one for a user, those
+	// with an event the user does not organize for an organizer (the catalog
+	// says), none for an admin. The auth service calls it inside the
+	// transaction of a role change and of an account's deletion (the gate
+	// down: nothing changes, 503), so a device works only while the user who
+	// registered it may run its events. The gate keeps the role, so a
+	// registration with a token issued before the change is refused too.
+	// Revoked devices stay revoked when the role comes back. Internal only;
+	// a service token only. Idempotent.
+	SetDeviceOwnerRole(context.Context, *connect.Request[v1.SetDeviceOwnerRoleRequest]) (*connect.Response[v1.SetDeviceOwnerRoleResponse], error)
 }
 
 // NewGateServiceHandler builds an HTTP handler from the service implementation. It returns the path
@@ -454,6 +500,13 @@ func NewGateServiceHandler(svc GateServiceHandler, opts ...connect.HandlerOption
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	gateServiceSetDeviceOwnerRoleHandler := connect.NewUnaryHandler(
+		GateServiceSetDeviceOwnerRoleProcedure,
+		svc.SetDeviceOwnerRole,
+		connect.WithSchema(gateServiceMethods.ByName("SetDeviceOwnerRole")),
+		connect.WithIdempotency(connect.IdempotencyIdempotent),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/bookingrush.gate.v1.GateService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case GateServiceListBookingTicketsProcedure:
@@ -478,6 +531,8 @@ func NewGateServiceHandler(svc GateServiceHandler, opts ...connect.HandlerOption
 			gateServiceGetBookingCheckInsHandler.ServeHTTP(w, r)
 		case GateServiceGetShowCheckInStatsProcedure:
 			gateServiceGetShowCheckInStatsHandler.ServeHTTP(w, r)
+		case GateServiceSetDeviceOwnerRoleProcedure:
+			gateServiceSetDeviceOwnerRoleHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -529,4 +584,8 @@ func (UnimplementedGateServiceHandler) GetBookingCheckIns(context.Context, *conn
 
 func (UnimplementedGateServiceHandler) GetShowCheckInStats(context.Context, *connect.Request[v1.GetShowCheckInStatsRequest]) (*connect.Response[v1.GetShowCheckInStatsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.gate.v1.GateService.GetShowCheckInStats is not implemented"))
+}
+
+func (UnimplementedGateServiceHandler) SetDeviceOwnerRole(context.Context, *connect.Request[v1.SetDeviceOwnerRoleRequest]) (*connect.Response[v1.SetDeviceOwnerRoleResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.gate.v1.GateService.SetDeviceOwnerRole is not implemented"))
 }

@@ -1843,7 +1843,8 @@ export const AuthService: GenService<{
    * are erased, and the audit trail keeps the actions without the name,
    * e-mail address, IP address or browser. Bookings stay (accounting), under
    * an id that no longer names anybody; tickets already issued stay valid.
-   * Refused (CONFLICT) while the account holds an unpaid booking (a payment
+   * Any check-in device the account registered is revoked (the gate down:
+   * SERVICE_UNAVAILABLE, nothing is deleted). Refused (CONFLICT) while the account holds an unpaid booking (a payment
    * may be on its way) and for organizers and admins (their events and
    * powers need an owner: an admin first makes them a user).
    *
@@ -1878,7 +1879,10 @@ export const AuthService: GenService<{
    * SetUserRole changes a user's role. Admin only. CONFLICT for the
    * caller's own role, and for a service account's row (reason
    * "service_account"): it acts with the role of its jwt.service-accounts
-   * entry, which only its configuration changes.
+   * entry, which only its configuration changes. In the same transaction
+   * the gate revokes the check-in devices the user registered that the new
+   * role may not run (all of a user's, an organizer's for others' events);
+   * the gate down: SERVICE_UNAVAILABLE (dependency "gate"), nothing changes.
    *
    * @generated from rpc bookingrush.auth.v1.AuthService.SetUserRole
    */
