@@ -1,11 +1,15 @@
 package edge_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/testkit"
 )
 
@@ -57,5 +61,61 @@ func TestCancelledEventTellsItsWaitlist(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if n := len(closed("ben@rush.test")) + len(closed("cat@rush.test")); n != 2 {
 		t.Fatalf("after a second cancel: %d waitlist mails, want 2", n)
+	}
+}
+
+// TestCancelledEventWhoseKeysRedisLostTellsItsWaitlist: Redis loses a
+// sold-out event's keys while another booking process holds the event's
+// rebuild (so the cancellation's load rebuilds nothing), and the
+// organizer cancels it. The buyers waiting on its line are mailed all the
+// same: who waits is read from booking's records of the line.
+func TestCancelledEventWhoseKeysRedisLostTellsItsWaitlist(t *testing.T) {
+	t.Parallel()
+	m, smtp, a := startWhole(t, "-notify.poll=100ms")
+	users := a.people([]string{"org", "ann", "ben", "cat"}, "org")
+	org, ann, ben, cat := users["org"], users["ann"], users["ben"], users["cat"]
+	eventID, showID, zoneID := a.onSale(org, "Flood Night", 3)
+
+	a.want(a.call("POST", "/api/v1/bookings/reserve", ann, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 3}, "Idempotency-Key", "ann-flood-0001"), 201, "")
+	a.want(a.call("POST", "/api/v1/waitlist", ben, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 2}), 200, "")
+	a.want(a.call("POST", "/api/v1/waitlist", cat, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 1}), 200, "")
+	db := pgtest.Open(t, m.DSN)
+	testkit.Eventually(t, 20*time.Second, "ann's hold in Postgres", func() bool {
+		var n int
+		return db.QueryRow(`SELECT count(*) FROM bookings WHERE event_id = $1`, eventID).Scan(&n) == nil && n == 1
+	})
+
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	defer rdb.Close()
+	prefix := m.Config.Booking.KeyPrefix + "{ev:" + eventID + "}:"
+	keys, err := rdb.Keys(ctx, prefix+"*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("the event's keys: %v %v", keys, err)
+	}
+	if err := rdb.Del(ctx, keys...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, prefix+"rebuild", "another-booking-process", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	a.want(a.call("POST", "/api/v1/events/"+eventID+"/cancel", org, map[string]any{"reason": "a flood"}), 200, "")
+	closed := func(to string) []string {
+		var out []string
+		for _, msg := range smtp.To(to) {
+			if strings.Contains(msg.Subject, "waitlist place is closed") {
+				out = append(out, msg.Text)
+			}
+		}
+		return out
+	}
+	testkit.Eventually(t, 20*time.Second, "the waiting buyers' mails", func() bool {
+		return len(closed("ben@rush.test")) == 1 && len(closed("cat@rush.test")) == 1
+	})
+	for who, seats := range map[string]string{"ben@rush.test": "2 seat(s) in Floor", "cat@rush.test": "1 seat(s) in Floor"} {
+		if text := closed(who)[0]; !strings.Contains(text, "Flood Night") || !strings.Contains(text, "Reason: a flood") || !strings.Contains(text, seats) {
+			t.Errorf("%s's mail:\n%s", who, text)
+		}
 	}
 }

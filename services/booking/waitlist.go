@@ -184,52 +184,6 @@ func (e *Engine) closeWaitlists(ctx context.Context, eventID string, zones []str
 	return c, nil
 }
 
-// waitingPage is a page of a zone's waitlist (Engine.waitlisted).
-type waitingPage struct {
-	users []string
-	qty   []int
-	// seq are the entries' join numbers (their scores), first is the
-	// place of the first (1 first), waiting the line's length.
-	seq            []int64
-	first, waiting int
-}
-
-// waitlisted reads up to n buyers of a zone's waitlist who joined after
-// join number after (0: from the first), in line order, with their
-// quantities. Paging by join number, not by place, skips nobody when
-// someone ahead leaves between two pages.
-func (e *Engine) waitlisted(ctx context.Context, eventID, zoneID string, after int64, n int) (waitingPage, error) {
-	k := e.keys(eventID)
-	pipe := e.rdb.Pipeline()
-	members := pipe.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: k.Waitlist(zoneID), ByScore: true,
-		Start: "(" + strconv.FormatInt(after, 10), Stop: "+inf", Count: int64(n)})
-	ahead := pipe.ZCount(ctx, k.Waitlist(zoneID), "-inf", strconv.FormatInt(after, 10))
-	count := pipe.ZCard(ctx, k.Waitlist(zoneID))
-	if _, err := pipe.Exec(ctx); err != nil {
-		return waitingPage{}, unavailable(err)
-	}
-	page := waitingPage{first: int(ahead.Val()) + 1, waiting: int(count.Val())}
-	for _, z := range members.Val() {
-		u, _ := z.Member.(string)
-		page.users = append(page.users, u)
-		page.seq = append(page.seq, int64(z.Score))
-	}
-	page.qty = make([]int, len(page.users))
-	if len(page.users) == 0 {
-		return page, nil
-	}
-	qs, err := e.rdb.HMGet(ctx, k.WaitlistQty(zoneID), page.users...).Result()
-	if err != nil {
-		return waitingPage{}, unavailable(err)
-	}
-	for i, q := range qs {
-		if q, ok := q.(string); ok {
-			page.qty[i] = atoi(q)
-		}
-	}
-	return page, nil
-}
-
 // WaitingBuyer is a buyer's place on one of an event's waitlists.
 type WaitingBuyer struct {
 	UserID string
@@ -240,6 +194,15 @@ type WaitingBuyer struct {
 // waitlists, zone by zone (by zone id), each zone's in line order. The
 // token is "<zone id>:<join number of the page's last buyer>"; "" when
 // done.
+//
+// The buyers are read from booking's records of the lines
+// (waitlist_entries, the rows still waiting), not from Redis: the catalog
+// asks once an event is cancelled, to mail everyone in line, and an
+// event whose keys Redis lost (and that nobody rebuilt since) has no line
+// there, while its records have every place. The records follow Redis by
+// the persister's lag for an offer or a drop (their ends come through
+// booking.events): a buyer offered seats moments before may still be
+// listed.
 func (s *Service) ListWaitlisted(ctx context.Context, eventID string, size int, token string) ([]WaitingBuyer, string, error) {
 	if size <= 0 {
 		size = 500
@@ -265,7 +228,7 @@ func (s *Service) ListWaitlisted(ctx context.Context, eventID string, size int, 
 		if z[0] > startZone {
 			after = 0
 		}
-		page, err := s.eng.waitlisted(ctx, eventID, z[0], after, size-len(out))
+		page, err := s.store.waitlisted(ctx, eventID, z[0], after, size-len(out))
 		if err != nil {
 			return nil, "", err
 		}

@@ -279,3 +279,48 @@ func waiting(ctx context.Context, tx pgx.Tx, eventID string) ([]WaitingEntry, in
 	})
 	return entries, last, err
 }
+
+// waitingPage is a page of a zone's waitlist (Store.waitlisted).
+type waitingPage struct {
+	users []string
+	qty   []int
+	// seq are the entries' join numbers (their scores in Redis), first is
+	// the place of the first (1 first), waiting the line's length.
+	seq            []int64
+	first, waiting int
+}
+
+// waitlisted reads up to n of a zone's waiting rows whose join number is
+// after after (0: from the first), in line order, with the place of the
+// first and the line's length (rows still waiting). Paging by join
+// number, not by place, skips nobody when someone ahead leaves between two
+// pages. One round trip; waitlist_entries_waiting_idx serves it.
+func (s *Store) waitlisted(ctx context.Context, eventID, zoneID string, after int64, n int) (waitingPage, error) {
+	const line = ` FROM waitlist_entries WHERE event_id = $1 AND zone_id = $2 AND ended_at IS NULL`
+	var page waitingPage
+	var b pgx.Batch
+	b.Queue(`SELECT count(*) FILTER (WHERE seq <= $3), count(*)`+line, eventID, zoneID, after).
+		QueryRow(func(r pgx.Row) error {
+			var ahead int
+			err := r.Scan(&ahead, &page.waiting)
+			page.first = ahead + 1
+			return err
+		})
+	b.Queue(`SELECT user_id::text, seq, quantity`+line+` AND seq > $3 ORDER BY seq LIMIT $4`, eventID, zoneID, after, n).
+		Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var u string
+				var seq int64
+				var q int
+				if err := rows.Scan(&u, &seq, &q); err != nil {
+					return err
+				}
+				page.users, page.seq, page.qty = append(page.users, u), append(page.seq, seq), append(page.qty, q)
+			}
+			return rows.Err()
+		})
+	if err := s.db.SendBatch(ctx, &b).Close(); err != nil {
+		return waitingPage{}, dbUnavailable(err)
+	}
+	return page, nil
+}

@@ -605,6 +605,24 @@ func (m *mesh) waiting(f fixture) []string {
 	return out
 }
 
+// waitWaiting waits until f's event's waiting buyers (waiting) are want:
+// an offer ends its buyer's place in booking's records once the persister
+// wrote it.
+func (m *mesh) waitWaiting(f fixture, want []string, when string) {
+	m.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := m.waiting(f)
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("%s: %v, want %v", when, got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestWaitlistSurvivesARebuild: Redis loses a sold-out event whose zone
 // has buyers waiting; after the rebuild from Postgres, exactly the buyers
 // who were waiting wait again, in the same order, each for the same
@@ -651,9 +669,7 @@ func TestWaitlistSurvivesARebuild(t *testing.T) {
 		}
 	}
 	want := []string{dave + ":2@1/3", erin + ":1@2/3", frank + ":1@3/3"}
-	if got := m.waiting(f); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("before the loss: %v, want %v", got, want)
-	}
+	m.waitWaiting(f, want, "before the loss")
 	m.waitReconciled(f, 10*time.Second)
 
 	m.loseEvent(f, zed)
@@ -689,10 +705,7 @@ func TestWaitlistSurvivesARebuild(t *testing.T) {
 	if daves != 1 {
 		t.Fatalf("dave's offers: %v", m.offers(f))
 	}
-	want = []string{erin + ":1@1/3", frank + ":1@2/3", carol + ":1@3/3"}
-	if got := m.waiting(f); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("after dave's offer: %v, want %v", got, want)
-	}
+	m.waitWaiting(f, []string{erin + ":1@1/3", frank + ":1@2/3", carol + ":1@3/3"}, "after dave's offer")
 	m.checkInvariant(f)
 	m.waitReconciled(f, 10*time.Second)
 }
@@ -825,6 +838,79 @@ func TestClosedWaitlistsStayClosedAfterARebuild(t *testing.T) {
 	m.load(f)
 	if got := m.waiting(f); len(got) != 0 {
 		t.Fatalf("closed lines after a rebuild: %v, want nobody", got)
+	}
+}
+
+// TestLostCancelledEventsWaitlistsAreStillListed: Redis loses a cancelled
+// event's keys and nobody rebuilds them before the catalog tells the
+// buyers waiting (another booking process holds the rebuild, or Redis lost
+// them after the cancellation's load). The catalog still reads every buyer
+// waiting, paged, from booking's records of the lines, and not the one who
+// left; closing the lines ends the records, and a rebuild afterwards puts
+// nobody back in line.
+func TestLostCancelledEventsWaitlistsAreStillListed(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{seats: 2, maxPerUser: 2, users: 4})
+	alice, bob, carol, dan := f.users[0], f.users[1], f.users[2], f.users[3]
+	ctx := context.Background()
+	c := m.booking(false)
+	if _, err := m.reserve(ctx, c, f, alice, 2, "wl-lost-cancel-1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []struct {
+		user string
+		qty  int
+	}{{bob, 1}, {dan, 1}, {carol, 2}} {
+		if _, err := m.join(f, w.user, w.qty); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.LeaveWaitlist(ctx, as(m, dan, authn.RoleUser, &bookingv1.LeaveWaitlistRequest{ZoneId: f.zone})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.db.Exec(`UPDATE events SET status = 'cancelled', cancelled_at = now() WHERE id = $1`, f.event); err != nil {
+		t.Fatal(err)
+	}
+	m.load(f)
+	m.waitReconciled(f, 10*time.Second)
+	m.dropEvent(f)
+
+	var got []string
+	token := ""
+	for pages := 0; ; pages++ {
+		res, err := c.ListWaitlisted(ctx, as(m, "catalog", authn.RoleService, &bookingv1.ListWaitlistedRequest{EventId: f.event, PageSize: 1, PageToken: token}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range res.Msg.GetBuyers() {
+			e := b.GetEntry()
+			if e.GetZoneId() != f.zone || e.GetShowId() != f.show || e.GetEventId() != f.event {
+				t.Fatalf("a waiting buyer's place: %v", e)
+			}
+			got = append(got, fmt.Sprintf("%s:%d@%d/%d", b.GetUserId(), e.GetQuantity(), e.GetPosition(), e.GetWaiting()))
+		}
+		if token = res.Msg.GetNextPageToken(); token == "" {
+			break
+		}
+		if pages > 3 {
+			t.Fatal("the pages never end")
+		}
+	}
+	if want := []string{bob + ":1@1/2", carol + ":2@2/2"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("who waits on the lost event's lines: %v, want %v", got, want)
+	}
+	if _, err := c.CloseWaitlists(ctx, as(m, "catalog", authn.RoleService, &bookingv1.CloseWaitlistsRequest{EventId: f.event})); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.waiting(f); len(got) != 0 {
+		t.Fatalf("who waits once the lines closed: %v, want nobody", got)
+	}
+	// The catalog's next load rebuilds the event: nobody is back in line.
+	m.load(f)
+	wl := fmt.Sprintf("%s{ev:%s}:wl:%s", m.prefix, f.event, f.zone)
+	if n, err := m.rdb.Exists(ctx, wl).Result(); err != nil || n != 0 || m.rdb.Exists(ctx, fmt.Sprintf("%s{ev:%s}:meta", m.prefix, f.event)).Val() != 1 {
+		t.Fatalf("after the rebuild: line key exists %d (%v), or the event was not rebuilt", n, err)
 	}
 }
 
