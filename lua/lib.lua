@@ -39,6 +39,9 @@
 --                             records each join once its script answered, each end (leave,
 --                             close, forget; an offer through the stream's wlseq), and a
 --                             rebuild (load.lua) writes the lines back from the rows still waiting.
+--   P{ev:E}:wl:rec     STRING "1": every place of the event's lines has its row in Postgres: load.lua's
+--                             whole write sets it (the lines come from the rows), and booking's pass
+--                             over the places taken before the rows existed, once per event
 --   P{ev:E}:stream     STREAM every state change, relayed to Kafka (consumer group "relay"):
 --                             one entry per change (emit below), and one per reserve batch
 --                             for all its new holds (reserve.lua); an entry's tp (a hold

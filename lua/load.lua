@@ -42,7 +42,8 @@
 -- the join sequence goes on from the last one), but for a zone whose show
 -- has started (a line that is served nothing; reading a place closes it).
 -- Seats available beside a line are then offered to it as a return would
--- (offer_waitlist), so no reserve takes them from the buyers waiting.
+-- (offer_waitlist), so no reserve takes them from the buyers waiting; and
+-- wl:rec marks the lines recorded (every place has its row).
 -- The waitlist's values are read only here: a refresh never touches a line.
 --
 -- Returns {"UPDATED"} or {"LOADED", zones, holds}; {"INVALID", reason} when a
@@ -169,6 +170,9 @@ end
 if last > tonumber(redis.call('GET', p .. 'wl:seq') or '0') then
   redis.call('SET', p .. 'wl:seq', ARGV[i + 1])
 end
+-- Every place of these lines has its row (they come from the rows): booking's
+-- pass over the places taken before the rows existed skips the event.
+redis.call('SET', p .. 'wl:rec', '1')
 
 redis.call('HSET', KEYS[1], unpack(settings))
 redis.call('HSET', KEYS[1], 'loaded', now, 'live', live)

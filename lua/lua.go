@@ -89,6 +89,12 @@ func (k Keys) WaitlistQty(zoneID string) string { return string(k) + "wlq:" + zo
 // WaitlistSeq is the event's last waitlist join sequence.
 func (k Keys) WaitlistSeq() string { return string(k) + "wl:seq" }
 
+// WaitlistRecorded marks an event whose every waitlist place has its row
+// in booking's waitlist_entries: written by load.lua's whole write (the
+// lines come from the rows) and by booking's one pass over the places
+// taken before the rows existed.
+func (k Keys) WaitlistRecorded() string { return string(k) + "wl:rec" }
+
 // Answers reads the reply of a script that decides a batch (reserve.lua,
 // queue_join.lua): one list of strings per item, in order.
 func Answers(raw []any) [][]string {

@@ -76,17 +76,34 @@ func (s *Store) eventsWithHolds(ctx context.Context) ([]string, error) {
 	return out, dbUnavailable(err)
 }
 
-// newLostWatcher runs recoverIfLost every interval.
+// newLostWatcher runs recoverIfLost every interval, and, once after the
+// process started (each tick until it succeeds), recordUnrecordedPlaces:
+// the waitlist places taken before booking recorded its lines get their
+// rows before a rebuild could lose them.
 func newLostWatcher(s *Service, interval time.Duration, log *zap.Logger) *background.Task {
 	log = log.Named("lost-inventory")
 	return background.New(func(ctx context.Context) {
 		t := time.NewTicker(interval)
 		defer t.Stop()
+		recorded := false
 		for background.Wait(ctx, t, nil) {
 			if n, err := s.recoverIfLost(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("rebuilding a lost inventory failed; retrying next tick", zap.Error(err))
 			} else if n > 0 {
 				log.Warn("rebuilt inventories Redis had lost", zap.Int("events", n))
+			}
+			if recorded {
+				continue
+			}
+			n, err := s.recordUnrecordedPlaces(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn("recording the waitlist places taken before their records existed failed; retrying next tick", zap.Error(err))
+			case err == nil:
+				recorded = true
+				if n > 0 {
+					log.Info("recorded waitlist places taken before their records existed", zap.Int("places", n))
+				}
 			}
 		}
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/redisx"
 	"github.com/bookingrush/rush/services/testkit"
 )
 
@@ -911,6 +913,72 @@ func TestLostCancelledEventsWaitlistsAreStillListed(t *testing.T) {
 	wl := fmt.Sprintf("%s{ev:%s}:wl:%s", m.prefix, f.event, f.zone)
 	if n, err := m.rdb.Exists(ctx, wl).Result(); err != nil || n != 0 || m.rdb.Exists(ctx, fmt.Sprintf("%s{ev:%s}:meta", m.prefix, f.event)).Val() != 1 {
 		t.Fatalf("after the rebuild: line key exists %d (%v), or the event was not rebuilt", n, err)
+	}
+}
+
+// TestWaitlistPlacesTakenBeforeTheirRecordsSurviveARebuild: an event's
+// line was taken by a booking older than the lines' records (places in
+// Redis, no rows, the event not marked recorded). When a booking process
+// starts, it records them, once: a rebuild afterwards writes back every
+// place, in order, beside the ones recorded since, while a place whose end
+// was recorded meanwhile (an offer the persister wrote) stays ended.
+func TestWaitlistPlacesTakenBeforeTheirRecordsSurviveARebuild(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{seats: 2, maxPerUser: 2, users: 5})
+	alice, bob, carol, erin, dan := f.users[0], f.users[1], f.users[2], f.users[3], f.users[4]
+	ctx := context.Background()
+	if _, err := m.reserve(ctx, m.booking(false), f, alice, 2, "wl-old-1"); err != nil {
+		t.Fatal(err)
+	}
+	// The line as an older booking left it: bob, erin and carol joined
+	// (numbers 1, 2, 3), nothing recorded; erin's offer's end reached
+	// Postgres (her place's tombstone) before this booking read the line.
+	key := func(s string) string { return fmt.Sprintf("%s{ev:%s}:%s", m.prefix, f.event, s) }
+	pipe := m.rdb.TxPipeline()
+	pipe.ZAdd(ctx, key("wl:"+f.zone), redis.Z{Score: 1, Member: bob}, redis.Z{Score: 2, Member: erin}, redis.Z{Score: 3, Member: carol})
+	pipe.HSet(ctx, key("wlq:"+f.zone), bob, 1, erin, 1, carol, 2)
+	pipe.Set(ctx, key("wl:seq"), 3, 0)
+	pipe.Del(ctx, key("wl:rec"))
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.db.Exec(`INSERT INTO waitlist_entries (event_id, zone_id, user_id, seq, quantity, ended_at) VALUES ($1, $2, $3, 2, 0, now())`,
+		f.event, f.zone, erin); err != nil {
+		t.Fatal(err)
+	}
+	// dan joins with this booking: his place is recorded as he joins.
+	if e, err := m.join(f, dan, 1); err != nil || e.GetPosition() != 4 {
+		t.Fatalf("dan joins: %v %v", e, err)
+	}
+
+	// A booking process starts.
+	testkit.Run(t, testkit.Config(t, m.dsn, "-target=booking", "-booking.key-prefix="+m.prefix, "-redis.url="+redisx.DefaultURL, "-log.level=error"))
+	waiting := func() (n int) {
+		if err := m.db.QueryRow(`SELECT count(*) FROM waitlist_entries WHERE event_id = $1 AND ended_at IS NULL`, f.event).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for deadline := time.Now().Add(10 * time.Second); waiting() != 3 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if m.rdb.Exists(ctx, key("wl:rec")).Val() != 1 {
+		t.Error("the event's lines are not marked recorded: every booking start would read them again")
+	}
+
+	m.waitReconciled(f, 10*time.Second)
+	m.loseEvent(f, alice)
+	if got, want := m.waiting(f), []string{bob + ":1@1/3", carol + ":2@2/3", dan + ":1@3/3"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the rebuild: %v, want %v", got, want)
+	}
+	c := m.booking(false)
+	if got, err := c.GetWaitlistEntry(ctx, as(m, carol, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: f.zone})); err != nil ||
+		got.Msg.GetEntry().GetPosition() != 2 || got.Msg.GetEntry().GetQuantity() != 2 {
+		t.Fatalf("carol's place after the rebuild: %v %v", got, err)
+	}
+	if _, err := c.GetWaitlistEntry(ctx, as(m, erin, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: f.zone})); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("erin's place after the rebuild: %v, want NOT_FOUND", err)
 	}
 }
 
