@@ -309,6 +309,21 @@ func TestShutdownTimeoutFitsTheStop(t *testing.T) {
 	}
 }
 
+// TestWaitlistRetentionIsOffOrAtLeastAnHour: booking deletes ended
+// waitlist records after booking.waitlist-retention; 0 keeps them, and a
+// retention shorter than an hour is refused (a tombstone must outlive the
+// join record it may arrive before).
+func TestWaitlistRetentionIsOffOrAtLeastAnHour(t *testing.T) {
+	t.Parallel()
+	for retention, ok := range map[string]bool{"0": true, "1h": true, "720h": true, "30m": false, "-1h": false} {
+		var cfg app.Config
+		err := config.Load(&cfg, flag.NewFlagSet("rush", flag.ContinueOnError), []string{"-booking.waitlist-retention=" + retention}, func(string) (string, bool) { return "", false })
+		if ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "booking.waitlist-retention")) {
+			t.Errorf("booking.waitlist-retention=%s: error %v, want accepted %v", retention, err, ok)
+		}
+	}
+}
+
 // TestSplitProcessOnPrivateKafkaIsLoud: a process running some components
 // without kafka.brokers talks to an in-process broker nobody else reads (a
 // deployment split over processes loses every event between them); it says

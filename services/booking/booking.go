@@ -60,6 +60,10 @@ type Config struct {
 	// WaitlistOfferTTL is how long a waitlist offer (a hold created for the
 	// next buyer in line) waits for its payment before it passes on.
 	WaitlistOfferTTL time.Duration `yaml:"waitlist_offer_ttl"`
+	// WaitlistRetention is how long the record of a waitlist place that
+	// ended (waitlist_entries' rows with ended_at) is kept before it is
+	// deleted; 0 keeps them forever.
+	WaitlistRetention time.Duration `yaml:"waitlist_retention"`
 }
 
 // RegisterFlags registers booking.* flags.
@@ -76,6 +80,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.DrainTimeout, "booking.drain-timeout", 30*time.Second, "longest wait for relay and persister before an inventory rebuild")
 	f.IntVar(&c.ReserveBatch, "booking.reserve-batch", 64, "most concurrent reserves of one event decided by one Redis script call (1: each alone; batches form only under load)")
 	f.DurationVar(&c.WaitlistOfferTTL, "booking.waitlist-offer-ttl", 30*time.Minute, "how long a waitlist offer (a hold created for the next buyer in line) waits for payment before it passes on")
+	f.DurationVar(&c.WaitlistRetention, "booking.waitlist-retention", 30*24*time.Hour, "how long the record of a waitlist place that ended (left, offered, closed, its account deleted) is kept in Postgres before it is deleted, checked hourly (0: kept forever; else at least 1h)")
 }
 
 // Validate checks the configuration.
@@ -86,6 +91,11 @@ func (c *Config) Validate() error {
 	}
 	if c.WaitlistOfferTTL < time.Second {
 		errs = append(errs, fmt.Errorf("booking.waitlist-offer-ttl: %v is shorter than a second", c.WaitlistOfferTTL))
+	}
+	if c.WaitlistRetention < 0 || (c.WaitlistRetention > 0 && c.WaitlistRetention < time.Hour) {
+		// An ended record must outlive the join it ends, whose record may
+		// arrive after it (waitlist_records.go).
+		errs = append(errs, fmt.Errorf("booking.waitlist-retention: %v must be 0 (kept forever) or at least 1h", c.WaitlistRetention))
 	}
 	if c.IdempotencyTTL < c.HoldTTL {
 		errs = append(errs, errors.New("booking.idempotency-ttl: must be at least booking.hold-ttl"))
@@ -144,7 +154,7 @@ func Module(cfg Config) fx.Option {
 			lc.Append(fx.Hook{OnStart: sw.Start, OnStop: sw.Stop})
 			// Holds of an event whose keys Redis lost come back although
 			// no call of that event starts its rebuild.
-			lw := newLostWatcher(svc, time.Second, log)
+			lw := newLostWatcher(svc, time.Second, cfg.WaitlistRetention, log)
 			lc.Append(fx.Hook{OnStart: lw.Start, OnStop: lw.Stop})
 			lc.Append(fx.StartHook(func(ctx context.Context) { warnWithoutAOF(ctx, eng.rdb, log) }))
 		}),

@@ -79,14 +79,25 @@ func (s *Store) eventsWithHolds(ctx context.Context) ([]string, error) {
 // newLostWatcher runs recoverIfLost every interval, and, once after the
 // process started (each tick until it succeeds), recordUnrecordedPlaces:
 // the waitlist places taken before booking recorded its lines get their
-// rows before a rebuild could lose them.
-func newLostWatcher(s *Service, interval time.Duration, log *zap.Logger) *background.Task {
+// rows before a rebuild could lose them. With retention > 0 it also
+// deletes the waitlist records that ended more than retention ago, at its
+// first tick and then every pruneEvery.
+func newLostWatcher(s *Service, interval, retention time.Duration, log *zap.Logger) *background.Task {
 	log = log.Named("lost-inventory")
 	return background.New(func(ctx context.Context) {
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		recorded := false
+		var pruned time.Time
 		for background.Wait(ctx, t, nil) {
+			if retention > 0 && time.Since(pruned) >= pruneEvery {
+				pruned = time.Now()
+				if n, err := s.store.pruneWaitlist(ctx, retention); err != nil && ctx.Err() == nil {
+					log.Warn("deleting old waitlist records failed; retrying in an hour", zap.Error(err))
+				} else if n > 0 {
+					log.Info("deleted waitlist records that ended long ago", zap.Int64("rows", n), zap.Duration("retention", retention))
+				}
+			}
 			if n, err := s.recoverIfLost(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("rebuilding a lost inventory failed; retrying next tick", zap.Error(err))
 			} else if n > 0 {

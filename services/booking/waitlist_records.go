@@ -324,3 +324,37 @@ func (s *Store) waitlisted(ctx context.Context, eventID, zoneID string, after in
 	}
 	return page, nil
 }
+
+// pruneEvery is how often each booking process deletes the waitlist
+// records that ended more than booking.waitlist-retention ago.
+const pruneEvery = time.Hour
+
+// pruneBatch bounds the rows one statement of pruneWaitlist deletes.
+const pruneBatch = 5000
+
+// pruneWaitlist deletes the rows of waitlist places that ended more than
+// retention ago (by the clock of the Redis step that ended them, or
+// Postgres' for the ends it stamps), a batch per statement (rows another
+// replica's pass or a record holds are skipped, not waited for), and
+// answers how many. A row still waiting is never deleted, whatever its
+// age. An ended row only has to outlive the join record it may arrive
+// before (moments: a join is recorded before it is answered); once gone,
+// the buyer's next join writes a new row, and a rebuild's join sequence,
+// the highest of the rows left, is still ahead of every row left.
+func (s *Store) pruneWaitlist(ctx context.Context, retention time.Duration) (int64, error) {
+	var total int64
+	for {
+		tag, err := s.db.Exec(ctx, `WITH old AS (
+			SELECT event_id, zone_id, user_id FROM waitlist_entries
+			 WHERE ended_at < now() - make_interval(secs => $1) LIMIT $2 FOR UPDATE SKIP LOCKED)
+			DELETE FROM waitlist_entries w USING old
+			 WHERE w.event_id = old.event_id AND w.zone_id = old.zone_id AND w.user_id = old.user_id`, retention.Seconds(), pruneBatch)
+		if err != nil {
+			return total, dbUnavailable(err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < pruneBatch || ctx.Err() != nil {
+			return total, nil
+		}
+	}
+}

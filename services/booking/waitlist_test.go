@@ -982,6 +982,80 @@ func TestWaitlistPlacesTakenBeforeTheirRecordsSurviveARebuild(t *testing.T) {
 	}
 }
 
+// TestEndedWaitlistRecordsAreDeletedAfterTheRetention: the records of
+// waitlist places that ended more than booking.waitlist-retention ago (30
+// days) are deleted (a booking process does it when it starts, then
+// hourly); a place that ended since, or one still waiting however old,
+// stays, and its buyer's next join is recorded as any join.
+func TestEndedWaitlistRecordsAreDeletedAfterTheRetention(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{seats: 2, maxPerUser: 2, users: 4})
+	alice, bob, carol, dan := f.users[0], f.users[1], f.users[2], f.users[3]
+	ctx := context.Background()
+	c := m.booking(false)
+	if _, err := m.reserve(ctx, c, f, alice, 2, "wl-retention-1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{dan, bob, carol} {
+		if _, err := m.join(f, u, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []string{bob, carol} {
+		if _, err := c.LeaveWaitlist(ctx, as(m, u, authn.RoleUser, &bookingv1.LeaveWaitlistRequest{ZoneId: f.zone})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Time passes: bob left 31 days ago, carol 29 days ago; dan has waited 60 days.
+	for u, age := range map[string]string{bob: "31 days", carol: "29 days"} {
+		if _, err := m.db.Exec(`UPDATE waitlist_entries SET ended_at = now() - $2::interval WHERE event_id = $1 AND user_id = $3`, f.event, age, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.db.Exec(`UPDATE waitlist_entries SET joined_at = now() - interval '60 days' WHERE event_id = $1 AND user_id = $2`, f.event, dan); err != nil {
+		t.Fatal(err)
+	}
+
+	// A booking process starts.
+	testkit.Run(t, testkit.Config(t, m.dsn, "-target=booking", "-booking.key-prefix="+m.prefix, "-redis.url="+redisx.DefaultURL, "-log.level=error"))
+	rows := func() string {
+		r, err := m.db.Query(`SELECT user_id::text, ended_at IS NULL FROM waitlist_entries WHERE event_id = $1 ORDER BY seq`, f.event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var out []string
+		for r.Next() {
+			var u string
+			var waiting bool
+			if err := r.Scan(&u, &waiting); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprintf("%s waiting=%v", u, waiting))
+		}
+		if err := r.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(out)
+	}
+	want := fmt.Sprint([]string{dan + " waiting=true", carol + " waiting=false"})
+	for deadline := time.Now().Add(10 * time.Second); rows() != want; {
+		if time.Now().After(deadline) {
+			t.Fatalf("records: %s, want %s", rows(), want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if e, err := m.join(f, bob, 1); err != nil || e.GetPosition() != 2 {
+		t.Fatalf("bob joins again: %v %v", e, err)
+	}
+	m.waitReconciled(f, 10*time.Second)
+	m.loseEvent(f, alice)
+	if got, want := m.waiting(f), []string{dan + ":1@1/2", bob + ":1@2/2"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after a rebuild: %v, want %v", got, want)
+	}
+}
+
 // TestConcurrentWaitlistJoinsAreAllRecorded: the joins of a sold-out zone
 // that arrive together are recorded in shared transactions (one per batch
 // of the event's joins, not one per join); every place answered is in
