@@ -37,7 +37,8 @@
 --                             The lines are durable in Postgres (booking's waitlist_entries, one
 --                             row per buyer and zone, moved forward by join sequence): booking
 --                             records each join once its script answered, each end (leave,
---                             close, forget; an offer through the stream's wlseq), and a
+--                             close, forget; an offer through the stream's wlseq, an entry
+--                             dropped for the per-user limit through wldrop), and a
 --                             rebuild (load.lua) writes the lines back from the rows still waiting.
 --   P{ev:E}:wl:rec     STRING "1": every place of the event's lines has its row in Postgres: load.lua's
 --                             whole write sets it (the lines come from the rows), and booking's pass
@@ -79,8 +80,11 @@ end
 -- "holds", packed: see there; the relay fills in what follows). tp is
 -- the caller's traceparent, nil or '' when it was not traced; the field is
 -- always written, so every entry has the same fields (Redis then stores
--- the field names once per stream node).
-local function emit(stream, hold, zone, kind, at, tp)
+-- the field names once per stream node). dropped ('' or nil when none) are
+-- the places offer_waitlist dropped from the zone's line in the step that
+-- released this booking ("<user>:<join sequence>", comma-separated): the
+-- persister ends their records.
+local function emit(stream, hold, zone, kind, at, tp, dropped)
   local h = redis.call('HMGET', hold, 'id', 'user', 'event', 'show', 'zone', 'qty', 'unit', 'status',
     'exp', 'created', 'confirmed', 'cancelled', 'idem', 'ver', 'cause', 'wl', 'wlseq')
   local z = redis.call('HMGET', zone, 'total', 'available', 'held', 'sold', 'ver')
@@ -88,6 +92,7 @@ local function emit(stream, hold, zone, kind, at, tp)
     'id', h[1], 'user', h[2], 'event', h[3], 'show', h[4], 'zone', h[5], 'qty', h[6], 'unit', h[7],
     'status', h[8], 'exp', h[9] or '', 'created', h[10], 'confirmed', h[11] or '', 'cancelled', h[12] or '',
     'idem', h[13], 'ver', h[14], 'cause', h[15] or '', 'wl', h[16] or '', 'wlseq', h[17] or '',
+    'wldrop', dropped or '',
     'ztotal', z[1], 'zavailable', z[2], 'zheld', z[3], 'zsold', z[4], 'zver', z[5], 'tp', tp or '')
   notice(stream)
 end
@@ -113,30 +118,32 @@ local WAITLIST_SCAN = 200
 -- served); an entry that the per-user limit no longer allows is dropped.
 -- An offer's hold keeps the join sequence of the entry it took (wlseq),
 -- which its stream entries carry to the persister: it ends the entry's
--- durable row. A dropped entry's row is not ended (nothing of the drop
--- reaches Postgres): a rebuild puts it back in line, and the next offer
--- drops it again, unless its buyer's seats fell below the limit meanwhile.
--- Runs only while the zone is on sale as reserve.lua decides it (the event
--- published, inside its sale window, and the zone's show not started); a
--- started show's line keeps its entries and gets nothing. Returns the
--- number of offers made.
+-- durable row. A dropped entry's row ends too: the caller hands the drops
+-- on (release: on the released booking's stream entry, wldrop; load.lua:
+-- in its answer, which booking records), or a rebuild would put the entry
+-- back in line. Runs only while the zone is on sale as reserve.lua decides
+-- it (the event published, inside its sale window, and the zone's show not
+-- started); a started show's line keeps its entries and gets nothing.
+-- Returns the number of offers made and the entries dropped
+-- ("<user>:<join sequence>", comma-separated; '' for none).
 -- The offer's booking id is a UUID built from the event, the user, the time
 -- and a counter, so two offers never share one.
 local function offer_waitlist(prefix, zid, stream, now, tp)
   local wl = prefix .. 'wl:' .. zid
   if redis.call('EXISTS', wl) == 0 then
-    return 0
+    return 0, ''
   end
   local meta = redis.call('HMGET', prefix .. 'meta', 'status', 'sale_start', 'sale_end', 'max_per_user', 'offer_ttl')
   if meta[1] ~= 'published' or now < tonumber(meta[2]) or now >= tonumber(meta[3]) then
-    return 0
+    return 0, ''
   end
   local zone = prefix .. 'zone:' .. zid
   local z = redis.call('HMGET', zone, 'available', 'show', 'price', 'held', 'starts')
   local avail, held = tonumber(z[1]), tonumber(z[4])
   if avail < 1 or now >= (tonumber(z[5]) or math.huge) then
-    return 0
+    return 0, ''
   end
+  local dropped = {}
   local wlq = prefix .. 'wlq:' .. zid
   local ttl = tonumber(meta[5] or '600000')
   local limit = tonumber(meta[4])
@@ -151,6 +158,7 @@ local function offer_waitlist(prefix, zid, stream, now, tp)
     if q < 1 or mine + q > limit then
       redis.call('ZREM', wl, u)
       redis.call('HDEL', wlq, u)
+      dropped[#dropped + 1] = u .. ':' .. seq
     elseif q <= avail then
       local n = redis.call('INCR', prefix .. 'wl:ids')
       local h = redis.sha1hex(prefix .. u .. ':' .. now .. ':' .. n)
@@ -175,13 +183,16 @@ local function offer_waitlist(prefix, zid, stream, now, tp)
       end
     end
   end
-  return made
+  return made, table.concat(dropped, ',')
 end
 
 -- release gives a hold's (or a purchase's) seats back to its zone and marks
 -- the booking `to` (cancelled, expired or refunded) for `cause` (buyer,
 -- expired, event_cancelled or system); tp as for emit. The seats go to the
--- zone's waitlist first (offer_waitlist), in the same atomic step.
+-- zone's waitlist first (offer_waitlist), in the same atomic step; the
+-- booking's stream entry comes after the offers' and carries the entries
+-- the offers dropped (its zone counters are the zone's after the offers,
+-- at the latest zone version: consumers keep the latest).
 local function release(prefix, hold, expiry, stream, to, at, tp, cause)
   local f = redis.call('HMGET', hold, 'id', 'user', 'zone', 'qty', 'status')
   local q = tonumber(f[4])
@@ -201,9 +212,9 @@ local function release(prefix, hold, expiry, stream, to, at, tp, cause)
   redis.call('ZREM', expiry, f[1])
   redis.call('HSET', hold, 'status', to, 'cancelled', at, 'cause', cause)
   redis.call('HINCRBY', hold, 'ver', 1)
-  emit(stream, hold, zone, to, at, tp)
+  local _, dropped = offer_waitlist(prefix, f[3], stream, at, tp)
+  emit(stream, hold, zone, to, at, tp, dropped)
   redis.call('PEXPIRE', hold, FINISHED_TTL_MS)
-  offer_waitlist(prefix, f[3], stream, at, tp)
 end
 
 -- pass_window checks a queue pass of user, the sequence seq (a string) of

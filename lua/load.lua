@@ -46,8 +46,11 @@
 -- wl:rec marks the lines recorded (every place has its row).
 -- The waitlist's values are read only here: a refresh never touches a line.
 --
--- Returns {"UPDATED"} or {"LOADED", zones, holds}; {"INVALID", reason} when a
--- zone's counters do not add up (available + held + sold must equal total).
+-- Returns {"UPDATED"} or {"LOADED", zones, holds, now (ms), then per zone
+-- whose line's offers dropped entries (the per-user limit): zone id, the
+-- entries ("<user>:<join sequence>", comma-separated)}, for the caller to
+-- end their records; {"INVALID", reason} when a zone's counters do not add
+-- up (available + held + sold must equal total).
 
 local p = ARGV[1]
 -- meta's zones (comma-separated ids) tell the queue's admitter which
@@ -180,7 +183,12 @@ if tonumber(offer_ttl) > 0 then
   redis.call('HSET', KEYS[1], 'offer_ttl', offer_ttl)
 end
 pcall(redis.call, 'XGROUP', 'CREATE', KEYS[3], 'relay', '0', 'MKSTREAM')
+local answer = {'LOADED', zones, holds, now}
 for _, zone in ipairs(lines) do
-  offer_waitlist(p, zone, KEYS[3], now, '')
+  local _, dropped = offer_waitlist(p, zone, KEYS[3], now, '')
+  if dropped ~= '' then
+    answer[#answer + 1] = zone
+    answer[#answer + 1] = dropped
+  end
 end
-return {'LOADED', zones, holds}
+return answer

@@ -19,6 +19,10 @@ type LoadResult struct {
 	Loaded bool
 	Zones  int
 	Holds  int
+	// Dropped are the waitlist places the whole write's offers dropped
+	// (their buyers' seats reached the per-user limit): the caller ends
+	// their records.
+	Dropped []waitlistEnd
 }
 
 // Load runs load.lua with snap: it writes the whole inventory when the event
@@ -79,7 +83,16 @@ func (e *Engine) Load(ctx context.Context, eventID string, snap Snapshot) (LoadR
 		if res[0] == "UPDATED" {
 			return LoadResult{}, nil
 		}
-		return LoadResult{Loaded: true, Zones: int(res[1].(int64)), Holds: int(res[2].(int64))}, nil
+		out := LoadResult{Loaded: true, Zones: int(res[1].(int64)), Holds: int(res[2].(int64))}
+		at := time.UnixMilli(res[3].(int64))
+		for i := 4; i+1 < len(res); i += 2 {
+			zone, _ := res[i].(string)
+			places, _ := res[i+1].(string)
+			for _, p := range waitlistPlaces(places) {
+				out.Dropped = append(out.Dropped, waitlistEnd{EventID: eventID, ZoneID: zone, UserID: p.GetUserId(), Seq: p.GetSeq(), At: at})
+			}
+		}
+		return out, nil
 	case "INVALID":
 		return LoadResult{}, fmt.Errorf("load.lua: %v", res[1])
 	}

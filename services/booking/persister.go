@@ -33,7 +33,8 @@ var PersisterTopics = []string{TopicBookingEvents}
 
 // Persister keeps Postgres' bookings and zone counters (booking_zones, the
 // booking service's own) equal to Redis, and ends the waitlist place of
-// each waitlist offer (waitlist_entries):
+// each waitlist offer and of each entry a release's offers dropped
+// (waitlist_entries):
 // it consumes booking.events in batches and writes each batch in one
 // transaction, keeping a booking's row only when the event's version is
 // newer and a zone's counters only when the zone version is newer — so
@@ -168,6 +169,12 @@ func (p *Persister) write(ctx context.Context, tx pgx.Tx, order []string, bookin
 		if seq := ev.GetWaitlistSeq(); seq > 0 && rows[i].GetWaitlistOffer() {
 			ends = append(ends, waitlistEnd{EventID: rows[i].GetEventId(), ZoneID: rows[i].GetZoneId(), UserID: rows[i].GetUserId(),
 				Seq: seq, At: ev.GetOccurredAt().AsTime()})
+		}
+		// A release ends the places its seats' offers dropped (the event
+		// of a release is its booking's last: the newest of a batch).
+		for _, d := range ev.GetWaitlistDropped() {
+			ends = append(ends, waitlistEnd{EventID: rows[i].GetEventId(), ZoneID: rows[i].GetZoneId(), UserID: d.GetUserId(),
+				Seq: d.GetSeq(), At: ev.GetOccurredAt().AsTime()})
 		}
 	}
 	var b pgx.Batch

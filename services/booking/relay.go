@@ -483,10 +483,30 @@ func decodeChange(field func(string) string) (*bookingv1.BookingEvent, error) {
 		Version: i64("ver"),
 		Zone: &bookingv1.ZoneAvailability{ZoneId: s("zone"), Total: int32(i64("ztotal")), Available: int32(i64("zavailable")),
 			Held: int32(i64("zheld")), Sold: int32(i64("zsold"))},
-		ZoneVersion: i64("zver"),
-		OccurredAt:  ts("at"),
-		WaitlistSeq: i64("wlseq"),
+		ZoneVersion:     i64("zver"),
+		OccurredAt:      ts("at"),
+		WaitlistSeq:     i64("wlseq"),
+		WaitlistDropped: waitlistPlaces(s("wldrop")),
 	}, nil
+}
+
+// waitlistPlaces reads the places of an entry's wldrop field
+// ("<user>:<join sequence>", comma-separated: lib.lua's offer_waitlist);
+// a malformed one is left out (its record then stays waiting, as before
+// the field existed).
+func waitlistPlaces(field string) []*bookingv1.WaitlistPlace {
+	if field == "" {
+		return nil
+	}
+	var out []*bookingv1.WaitlistPlace
+	for p := range strings.SplitSeq(field, ",") {
+		u, seq, ok := strings.Cut(p, ":")
+		n, err := strconv.ParseInt(seq, 10, 64)
+		if ok && err == nil && u != "" && n > 0 {
+			out = append(out, &bookingv1.WaitlistPlace{UserId: u, Seq: n})
+		}
+	}
+	return out
 }
 
 // Currency of every amount (zone prices carry none).

@@ -263,6 +263,15 @@ func (s *Service) loadFromPostgres(ctx context.Context, eventID string, loaded b
 	}
 	snap.OfferTTL = s.cfg.WaitlistOfferTTL
 	res, err := s.eng.Load(ctx, eventID, snap)
+	if len(res.Dropped) > 0 {
+		// The lines written back offered the seats beside them at once,
+		// and dropped entries the per-user limit no longer allows: they
+		// end in Postgres too. Else the next rebuild puts them back in
+		// line (and drops them again, recording it then).
+		if rerr := s.store.recordEnded(ctx, res.Dropped); rerr != nil {
+			s.log.Warn("ending the records of waitlist places a load dropped failed", zap.String("event", eventID), zap.Error(rerr))
+		}
+	}
 	if err != nil || snap.Settings.Status != "cancelled" {
 		return res, err
 	}

@@ -1056,6 +1056,124 @@ func TestEndedWaitlistRecordsAreDeletedAfterTheRetention(t *testing.T) {
 	}
 }
 
+// TestWaitlistEntryDroppedForTheLimitStaysDropped: seats come back to a
+// line whose first buyer's seats reached the per-user limit meanwhile (he
+// bought in another show of the event): his entry is dropped (his place
+// answers NOT_FOUND) and the next buyer is offered the seats. The drop is
+// recorded: he is not listed as waiting (a cancellation would mail him
+// that a line he is no longer in closed), a rebuild does not put him back
+// in line, and seats that come back once his own seats fell are not
+// offered to him ahead of the line.
+func TestWaitlistEntryDroppedForTheLimitStaysDropped(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-booking.waitlist-offer-ttl=5m")
+	a := m.seed(eventOpts{seats: 2, maxPerUser: 2, users: 4})
+	b := m.addShow(a, time.Now().Add(40*24*time.Hour), 2)
+	m.load(a)
+	alice, bob, carol, dave := a.users[0], a.users[1], a.users[2], a.users[3]
+	ctx := context.Background()
+	c := m.booking(false)
+	held, err := m.reserve(ctx, c, a, alice, 2, "wl-drop-alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []struct {
+		user string
+		qty  int
+	}{{bob, 2}, {carol, 1}} {
+		if _, err := m.join(a, w.user, w.qty); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// bob buys one seat of the other show: 1 + the 2 he waits for is over the limit.
+	bobs, err := m.reserve(ctx, c, b, bob, 1, "wl-drop-bob-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CancelBooking(ctx, as(m, alice, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: held.GetId()})); err != nil {
+		t.Fatal(err)
+	}
+	offered := func() map[string]string {
+		out := map[string]string{}
+		for _, o := range m.offers(a) {
+			if o["status"] == "reserved" {
+				out[o["user"]] = o["id"]
+			}
+		}
+		return out
+	}
+	carols := offered()[carol]
+	if o := offered(); len(o) != 1 || carols == "" {
+		t.Fatalf("offers after alice's cancel: %v, want carol's", m.offers(a))
+	}
+	if _, err := c.GetWaitlistEntry(ctx, as(m, bob, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: a.zone})); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("bob's place once dropped: %v, want NOT_FOUND", err)
+	}
+	m.waitWaiting(a, nil, "once bob was dropped and carol offered seats")
+
+	// dave takes the seat left: the zone is sold out again. Redis loses the event.
+	if _, err := m.reserve(ctx, c, a, dave, 1, "wl-drop-dave"); err != nil {
+		t.Fatal(err)
+	}
+	m.waitReconciled(a, 10*time.Second)
+	m.loseEvent(a, alice)
+	if _, err := c.GetWaitlistEntry(ctx, as(m, bob, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: a.zone})); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("bob's place after the rebuild: %v, want NOT_FOUND (he was dropped)", err)
+	}
+	// bob gives his other seat back (he could wait for 2 again), and
+	// carol's offered seat comes back: nobody waits for it.
+	if _, err := c.CancelBooking(ctx, as(m, bob, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: bobs.GetId()})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CancelBooking(ctx, as(m, carol, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: carols})); err != nil {
+		t.Fatal(err)
+	}
+	if o := offered(); len(o) != 0 {
+		t.Fatalf("offers after carol's cancel: %v, want none (bob had been dropped)", m.offers(a))
+	}
+	if z := m.checkInvariant(a); z["available"] != 1 {
+		t.Fatalf("zone after carol's cancel: %v", z)
+	}
+}
+
+// TestWaitlistEntryARebuildDropsIsRecorded: a rebuild writes a line back
+// beside seats available and offers them, as a return would; an entry its
+// buyer's seats no longer allow is dropped then, and its record ends, so
+// the next rebuild does not put it back either.
+func TestWaitlistEntryARebuildDropsIsRecorded(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	a := m.seed(eventOpts{seats: 2, maxPerUser: 2, users: 3})
+	b := m.addShow(a, time.Now().Add(40*24*time.Hour), 2)
+	m.load(a)
+	alice, bob, carol := a.users[0], a.users[1], a.users[2]
+	// carol's reserve (a seat of a) starts the rebuild below.
+	ctx := context.Background()
+	c := m.booking(false)
+	if _, err := m.reserve(ctx, c, a, alice, 1, "wl-rdrop-alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.reserve(ctx, c, b, bob, 2, "wl-rdrop-bob"); err != nil {
+		t.Fatal(err)
+	}
+	m.waitReconciled(a, 10*time.Second)
+	// The record of a place whose drop was never recorded (as before drops
+	// were): bob waits for a seat of a, where one is available.
+	if _, err := m.db.Exec(`INSERT INTO waitlist_entries (event_id, zone_id, user_id, seq, quantity, joined_at) VALUES ($1, $2, $3, 1, 1, now())`,
+		a.event, a.zone, bob); err != nil {
+		t.Fatal(err)
+	}
+	m.loseEvent(a, carol)
+	if _, err := c.GetWaitlistEntry(ctx, as(m, bob, authn.RoleUser, &bookingv1.GetWaitlistEntryRequest{ZoneId: a.zone})); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("bob's place after the rebuild: %v, want NOT_FOUND (dropped)", err)
+	}
+	m.waitWaiting(a, nil, "after the rebuild dropped bob's place")
+	if o := m.offers(a); len(o) != 0 {
+		t.Fatalf("offers after the rebuild: %v", o)
+	}
+	m.checkInvariant(a)
+}
+
 // TestConcurrentWaitlistJoinsAreAllRecorded: the joins of a sold-out zone
 // that arrive together are recorded in shared transactions (one per batch
 // of the event's joins, not one per join); every place answered is in

@@ -2370,9 +2370,16 @@ type BookingEvent struct {
 	// persister ends that entry's durable record (waitlist_entries), so a rebuild
 	// of the inventory does not put the buyer back in line. 0 otherwise, and on
 	// the events of offers made by scripts older than the field.
-	WaitlistSeq   int64 `protobuf:"varint,6,opt,name=waitlist_seq,json=waitlistSeq,proto3" json:"waitlist_seq,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	WaitlistSeq int64 `protobuf:"varint,6,opt,name=waitlist_seq,json=waitlistSeq,proto3" json:"waitlist_seq,omitempty"`
+	// WaitlistDropped are, on the event of a booking whose release gave its
+	// seats back (cancelled, expired, refunded), the places on its zone's
+	// waitlist that the offers of those seats dropped because their buyers'
+	// seats reached the per-user limit: the persister ends their durable
+	// records, so a rebuild of the inventory does not put them back in line.
+	// Empty otherwise, and on the events of scripts older than the field.
+	WaitlistDropped []*WaitlistPlace `protobuf:"bytes,7,rep,name=waitlist_dropped,json=waitlistDropped,proto3" json:"waitlist_dropped,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *BookingEvent) Reset() {
@@ -2443,6 +2450,69 @@ func (x *BookingEvent) GetOccurredAt() *timestamppb.Timestamp {
 func (x *BookingEvent) GetWaitlistSeq() int64 {
 	if x != nil {
 		return x.WaitlistSeq
+	}
+	return 0
+}
+
+func (x *BookingEvent) GetWaitlistDropped() []*WaitlistPlace {
+	if x != nil {
+		return x.WaitlistDropped
+	}
+	return nil
+}
+
+// WaitlistPlace is a buyer's place on a zone's waitlist (the zone is the
+// one of the event that carries it).
+type WaitlistPlace struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// UserId is the buyer.
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Seq is the join sequence of the place (its order in the line).
+	Seq           int64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WaitlistPlace) Reset() {
+	*x = WaitlistPlace{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WaitlistPlace) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WaitlistPlace) ProtoMessage() {}
+
+func (x *WaitlistPlace) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WaitlistPlace.ProtoReflect.Descriptor instead.
+func (*WaitlistPlace) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *WaitlistPlace) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *WaitlistPlace) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
 	}
 	return 0
 }
@@ -2600,7 +2670,7 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\x05entry\x18\x01 \x01(\v2%.bookingrush.booking.v1.WaitlistEntryR\x05entry\"<\n" +
 	"\x14LeaveWaitlistRequest\x12$\n" +
 	"\azone_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\x06zoneId\"\x17\n" +
-	"\x15LeaveWaitlistResponse\"\xa4\x02\n" +
+	"\x15LeaveWaitlistResponse\"\xf6\x02\n" +
 	"\fBookingEvent\x129\n" +
 	"\abooking\x18\x01 \x01(\v2\x1f.bookingrush.booking.v1.BookingR\abooking\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x03R\aversion\x12<\n" +
@@ -2608,7 +2678,11 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\fzone_version\x18\x04 \x01(\x03R\vzoneVersion\x12;\n" +
 	"\voccurred_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"occurredAt\x12!\n" +
-	"\fwaitlist_seq\x18\x06 \x01(\x03R\vwaitlistSeq*\xc1\x01\n" +
+	"\fwaitlist_seq\x18\x06 \x01(\x03R\vwaitlistSeq\x12P\n" +
+	"\x10waitlist_dropped\x18\a \x03(\v2%.bookingrush.booking.v1.WaitlistPlaceR\x0fwaitlistDropped\":\n" +
+	"\rWaitlistPlace\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x03R\x03seq*\xc1\x01\n" +
 	"\rBookingStatus\x12\x1e\n" +
 	"\x1aBOOKING_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17BOOKING_STATUS_RESERVED\x10\x01\x12\x1c\n" +
@@ -2655,7 +2729,7 @@ func file_bookingrush_booking_v1_booking_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_booking_v1_booking_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(BookingStatus)(0),                  // 0: bookingrush.booking.v1.BookingStatus
 	(CancelCause)(0),                    // 1: bookingrush.booking.v1.CancelCause
@@ -2696,16 +2770,17 @@ var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(*LeaveWaitlistRequest)(nil),        // 36: bookingrush.booking.v1.LeaveWaitlistRequest
 	(*LeaveWaitlistResponse)(nil),       // 37: bookingrush.booking.v1.LeaveWaitlistResponse
 	(*BookingEvent)(nil),                // 38: bookingrush.booking.v1.BookingEvent
-	(*timestamppb.Timestamp)(nil),       // 39: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),                 // 40: bookingrush.common.v1.PageMeta
+	(*WaitlistPlace)(nil),               // 39: bookingrush.booking.v1.WaitlistPlace
+	(*timestamppb.Timestamp)(nil),       // 40: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),                 // 41: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.booking.v1.Booking.status:type_name -> bookingrush.booking.v1.BookingStatus
-	39, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
-	39, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
-	39, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
-	39, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
-	39, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
+	40, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
+	40, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
+	40, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
+	40, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
+	40, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: bookingrush.booking.v1.Booking.cancel_cause:type_name -> bookingrush.booking.v1.CancelCause
 	2,  // 7: bookingrush.booking.v1.ReserveResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	2,  // 8: bookingrush.booking.v1.ConfirmBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
@@ -2715,14 +2790,14 @@ var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	2,  // 12: bookingrush.booking.v1.GetBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	0,  // 13: bookingrush.booking.v1.ListBookingsRequest.status:type_name -> bookingrush.booking.v1.BookingStatus
 	2,  // 14: bookingrush.booking.v1.ListBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	40, // 15: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	41, // 15: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	2,  // 16: bookingrush.booking.v1.ListPendingBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	40, // 17: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	41, // 17: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	16, // 18: bookingrush.booking.v1.LoadInventoryRequest.sale:type_name -> bookingrush.booking.v1.EventSale
 	17, // 19: bookingrush.booking.v1.LoadInventoryRequest.zones:type_name -> bookingrush.booking.v1.InventoryZone
-	39, // 20: bookingrush.booking.v1.EventSale.sale_start_at:type_name -> google.protobuf.Timestamp
-	39, // 21: bookingrush.booking.v1.EventSale.sale_end_at:type_name -> google.protobuf.Timestamp
-	39, // 22: bookingrush.booking.v1.InventoryZone.show_date:type_name -> google.protobuf.Timestamp
+	40, // 20: bookingrush.booking.v1.EventSale.sale_start_at:type_name -> google.protobuf.Timestamp
+	40, // 21: bookingrush.booking.v1.EventSale.sale_end_at:type_name -> google.protobuf.Timestamp
+	40, // 22: bookingrush.booking.v1.InventoryZone.show_date:type_name -> google.protobuf.Timestamp
 	32, // 23: bookingrush.booking.v1.WaitingBuyer.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
 	23, // 24: bookingrush.booking.v1.ListWaitlistedResponse.buyers:type_name -> bookingrush.booking.v1.WaitingBuyer
 	29, // 25: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
@@ -2730,42 +2805,43 @@ var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	32, // 27: bookingrush.booking.v1.GetWaitlistEntryResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
 	2,  // 28: bookingrush.booking.v1.BookingEvent.booking:type_name -> bookingrush.booking.v1.Booking
 	29, // 29: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
-	39, // 30: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	3,  // 31: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
-	5,  // 32: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
-	7,  // 33: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
-	9,  // 34: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
-	11, // 35: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
-	13, // 36: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
-	15, // 37: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
-	31, // 38: bookingrush.booking.v1.BookingService.JoinWaitlist:input_type -> bookingrush.booking.v1.JoinWaitlistRequest
-	34, // 39: bookingrush.booking.v1.BookingService.GetWaitlistEntry:input_type -> bookingrush.booking.v1.GetWaitlistEntryRequest
-	36, // 40: bookingrush.booking.v1.BookingService.LeaveWaitlist:input_type -> bookingrush.booking.v1.LeaveWaitlistRequest
-	28, // 41: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
-	18, // 42: bookingrush.booking.v1.BookingService.ForgetUser:input_type -> bookingrush.booking.v1.ForgetUserRequest
-	20, // 43: bookingrush.booking.v1.BookingService.DropZones:input_type -> bookingrush.booking.v1.DropZonesRequest
-	22, // 44: bookingrush.booking.v1.BookingService.ListWaitlisted:input_type -> bookingrush.booking.v1.ListWaitlistedRequest
-	25, // 45: bookingrush.booking.v1.BookingService.CloseWaitlists:input_type -> bookingrush.booking.v1.CloseWaitlistsRequest
-	4,  // 46: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
-	6,  // 47: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
-	8,  // 48: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
-	10, // 49: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
-	12, // 50: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
-	14, // 51: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
-	27, // 52: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
-	33, // 53: bookingrush.booking.v1.BookingService.JoinWaitlist:output_type -> bookingrush.booking.v1.JoinWaitlistResponse
-	35, // 54: bookingrush.booking.v1.BookingService.GetWaitlistEntry:output_type -> bookingrush.booking.v1.GetWaitlistEntryResponse
-	37, // 55: bookingrush.booking.v1.BookingService.LeaveWaitlist:output_type -> bookingrush.booking.v1.LeaveWaitlistResponse
-	30, // 56: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
-	19, // 57: bookingrush.booking.v1.BookingService.ForgetUser:output_type -> bookingrush.booking.v1.ForgetUserResponse
-	21, // 58: bookingrush.booking.v1.BookingService.DropZones:output_type -> bookingrush.booking.v1.DropZonesResponse
-	24, // 59: bookingrush.booking.v1.BookingService.ListWaitlisted:output_type -> bookingrush.booking.v1.ListWaitlistedResponse
-	26, // 60: bookingrush.booking.v1.BookingService.CloseWaitlists:output_type -> bookingrush.booking.v1.CloseWaitlistsResponse
-	46, // [46:61] is the sub-list for method output_type
-	31, // [31:46] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	40, // 30: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	39, // 31: bookingrush.booking.v1.BookingEvent.waitlist_dropped:type_name -> bookingrush.booking.v1.WaitlistPlace
+	3,  // 32: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
+	5,  // 33: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
+	7,  // 34: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
+	9,  // 35: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
+	11, // 36: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
+	13, // 37: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
+	15, // 38: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
+	31, // 39: bookingrush.booking.v1.BookingService.JoinWaitlist:input_type -> bookingrush.booking.v1.JoinWaitlistRequest
+	34, // 40: bookingrush.booking.v1.BookingService.GetWaitlistEntry:input_type -> bookingrush.booking.v1.GetWaitlistEntryRequest
+	36, // 41: bookingrush.booking.v1.BookingService.LeaveWaitlist:input_type -> bookingrush.booking.v1.LeaveWaitlistRequest
+	28, // 42: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
+	18, // 43: bookingrush.booking.v1.BookingService.ForgetUser:input_type -> bookingrush.booking.v1.ForgetUserRequest
+	20, // 44: bookingrush.booking.v1.BookingService.DropZones:input_type -> bookingrush.booking.v1.DropZonesRequest
+	22, // 45: bookingrush.booking.v1.BookingService.ListWaitlisted:input_type -> bookingrush.booking.v1.ListWaitlistedRequest
+	25, // 46: bookingrush.booking.v1.BookingService.CloseWaitlists:input_type -> bookingrush.booking.v1.CloseWaitlistsRequest
+	4,  // 47: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
+	6,  // 48: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
+	8,  // 49: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
+	10, // 50: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
+	12, // 51: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
+	14, // 52: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
+	27, // 53: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
+	33, // 54: bookingrush.booking.v1.BookingService.JoinWaitlist:output_type -> bookingrush.booking.v1.JoinWaitlistResponse
+	35, // 55: bookingrush.booking.v1.BookingService.GetWaitlistEntry:output_type -> bookingrush.booking.v1.GetWaitlistEntryResponse
+	37, // 56: bookingrush.booking.v1.BookingService.LeaveWaitlist:output_type -> bookingrush.booking.v1.LeaveWaitlistResponse
+	30, // 57: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
+	19, // 58: bookingrush.booking.v1.BookingService.ForgetUser:output_type -> bookingrush.booking.v1.ForgetUserResponse
+	21, // 59: bookingrush.booking.v1.BookingService.DropZones:output_type -> bookingrush.booking.v1.DropZonesResponse
+	24, // 60: bookingrush.booking.v1.BookingService.ListWaitlisted:output_type -> bookingrush.booking.v1.ListWaitlistedResponse
+	26, // 61: bookingrush.booking.v1.BookingService.CloseWaitlists:output_type -> bookingrush.booking.v1.CloseWaitlistsResponse
+	47, // [47:62] is the sub-list for method output_type
+	32, // [32:47] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_booking_v1_booking_proto_init() }
@@ -2779,7 +2855,7 @@ func file_bookingrush_booking_v1_booking_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_booking_v1_booking_proto_rawDesc), len(file_bookingrush_booking_v1_booking_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   37,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
