@@ -23,21 +23,10 @@
 import { NextResponse, type NextRequest } from "next/server";
 
 import { ApiError } from "@/lib/api/errors";
-import { forwardedHeaders } from "@/lib/forward";
-import {
-  ACCESS_COOKIE,
-  CSRF_COOKIE,
-  REFRESH_COOKIE,
-  USER_COOKIE,
-  type CookieSpec,
-  clearedSessionCookies,
-  csrfCookie,
-  decodeUser,
-  sessionCookies,
-} from "@/lib/session/cookies";
+import { ACCESS_COOKIE, CSRF_COOKIE, REFRESH_COOKIE, type CookieSpec, clearedSessionCookies, csrfCookie } from "@/lib/session/cookies";
 import { newCsrfToken } from "@/lib/session/csrf";
-import { expiresSoon, readClaims } from "@/lib/session/jwt";
-import { refreshOnce } from "@/lib/session/refresh";
+import { expiresSoon } from "@/lib/session/jwt";
+import { renewSession } from "@/lib/session/renew";
 
 const apiBase = () => (process.env.RUSH_API_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "") + "/api/v1";
 const secure = () => process.env.WEB_COOKIE_SECURE !== "false";
@@ -68,19 +57,9 @@ export async function proxy(req: NextRequest) {
     busy = true; // not refreshed, so no redirect either: the navigation itself will refresh
   } else if (refresh && expiresSoon(access)) {
     try {
-      const pair = await refreshOnce(apiBase(), refresh, { headers: forwardedHeaders(req.headers) });
-      const claims = readClaims(pair.access_token);
-      const prev = decodeUser(req.cookies.get(USER_COOKIE)?.value);
-      set.push(
-        ...sessionCookies(
-          {
-            ...pair,
-            user: { id: claims?.sub ?? prev?.id ?? "", name: prev?.name ?? "", role: claims?.role ?? prev?.role ?? "user" },
-          },
-          secure(),
-        ),
-      );
-      access = pair.access_token;
+      const renewed = await renewSession(req, { apiBase: apiBase(), secure: secure() });
+      set.push(...renewed.cookies);
+      access = renewed.access;
     } catch (err) {
       if (err instanceof ApiError && !err.retryable) {
         // The refresh token is dead (expired, revoked, reused): the session is over.

@@ -64,3 +64,20 @@ export async function sessionCall<T>(route: "login" | "register" | "logout" | "p
 export function readSessionUser(): SessionUser | null {
   return decodeUser(readCookie(USER_COOKIE));
 }
+
+/**
+ * Renews this browser's session when the API refused its access token before
+ * it expired (a sign-out on another device, a role change): /bff/api renews
+ * it with the refresh token on a 401 (and clears it when that is dead too).
+ * True when the session goes on; the header re-reads who is signed in.
+ */
+export async function renewSession(): Promise<boolean> {
+  try {
+    const res = await fetch("/bff/api/auth/me", { credentials: "same-origin", cache: "no-store" });
+    return res.ok;
+  } catch {
+    return false;
+  } finally {
+    window.dispatchEvent(new Event("br:session"));
+  }
+}
