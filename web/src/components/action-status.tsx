@@ -1,8 +1,10 @@
 "use client";
 
 import { AlertCircle, Loader2 } from "lucide-react";
+import { useEffect } from "react";
 
 import { Alert, AlertDescription } from "@/components/ui/alert";
+import { Button } from "@/components/ui/button";
 import type { ActionState } from "@/hooks/use-api-action";
 
 /** The state of an action under its button: the countdown of a retry, or the error in plain words. */
@@ -19,9 +21,32 @@ export function ActionStatus({ state }: { state: ActionState }) {
     return (
       <Alert variant="destructive" data-testid="action-error" data-code={state.errorCode ?? undefined}>
         <AlertCircle />
-        <AlertDescription>{state.error}</AlertDescription>
+        <AlertDescription>
+          <p>{state.error}</p>
+          {state.signIn && <SignInAgain />}
+        </AlertDescription>
       </Alert>
     );
   }
   return null;
+}
+
+/**
+ * The way on from an ended session: sign in, then back to this very page
+ * (a checkout whose hold still runs, a buy page with its show and zone).
+ * The header is told, so it no longer shows the person as signed in.
+ */
+function SignInAgain() {
+  useEffect(() => {
+    window.dispatchEvent(new Event("br:session"));
+  }, []);
+  // Shown only after an action failed, in the browser: the address is there.
+  const here = `${window.location.pathname}${window.location.search}`;
+  return (
+    <Button asChild size="sm" variant="outline" className="mt-2">
+      <a href={`/login?next=${encodeURIComponent(here)}`} data-testid="sign-in-again">
+        Sign in again
+      </a>
+    </Button>
+  );
 }

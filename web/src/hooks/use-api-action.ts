@@ -13,6 +13,8 @@ export interface ActionState {
   /** The last failure in plain words, or null. */
   error: string | null;
   errorCode: string | null;
+  /** The session is over (a 401 this action has no words of its own for): offer to sign in again. */
+  signIn: boolean;
 }
 
 /**
@@ -26,29 +28,31 @@ export interface ActionState {
  * spent, not a field of the form).
  */
 export function useApiAction(words: Partial<Record<string, string>> = {}) {
-  const [state, setState] = useState<ActionState>({ running: false, retryIn: null, error: null, errorCode: null });
+  const [state, setState] = useState<ActionState>({ running: false, retryIn: null, error: null, errorCode: null, signIn: false });
   const abort = useRef<AbortController | null>(null);
 
   const run = useCallback(async <T,>(fn: () => Promise<T>): Promise<T | undefined> => {
     abort.current?.abort();
     const ctl = new AbortController();
     abort.current = ctl;
-    setState({ running: true, retryIn: null, error: null, errorCode: null });
+    setState({ running: true, retryIn: null, error: null, errorCode: null, signIn: false });
     try {
       const out = await retryBusy(fn, {
         signal: ctl.signal,
         onWait: (s) => setState((st) => ({ ...st, retryIn: s > 0 ? s : null })),
       });
-      setState({ running: false, retryIn: null, error: null, errorCode: null });
+      setState({ running: false, retryIn: null, error: null, errorCode: null, signIn: false });
       return out;
     } catch (err) {
       if (ctl.signal.aborted) return undefined;
       const e = err instanceof ApiError ? err : null;
+      const own = e ? (words[`${e.code}:${e.fields[0]?.field ?? ""}`] ?? words[e.code]) : undefined;
       setState({
         running: false,
         retryIn: null,
-        error: e ? (words[`${e.code}:${e.fields[0]?.field ?? ""}`] ?? words[e.code] ?? plainWords(e)) : String(err),
+        error: e ? (own ?? plainWords(e)) : String(err),
         errorCode: e?.code ?? "UNKNOWN",
+        signIn: e?.code === "UNAUTHORIZED" && own === undefined,
       });
       return undefined;
     }
