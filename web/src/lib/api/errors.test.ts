@@ -26,7 +26,21 @@ describe("plainWords", () => {
     expect(plainWords(err("RESERVATION_EXPIRED", {}, 410))).toMatch(/expired/);
     expect(plainWords(err("SERVICE_UNAVAILABLE", { reason: "overloaded" }, 503))).toMatch(/Lots of people/);
     expect(plainWords(err("SERVICE_UNAVAILABLE", { dependency: "redis" }, 503))).toMatch(/briefly unavailable/);
-    expect(plainWords(err("RATE_LIMITED", {}, 429))).toMatch(/try again in a moment/);
+    expect(plainWords(err("RATE_LIMITED", {}, 429))).toMatch(/wait a moment and try again/);
+  });
+
+  it("promises no retry for a busy API: the words are shown once the retries are over", () => {
+    // A reserve that was still refused after its six tries said "We will try
+    // again in a moment", and nothing did.
+    for (const e of [
+      err("RATE_LIMITED", {}, 429),
+      err("SERVICE_UNAVAILABLE", { reason: "overloaded" }, 503),
+      err("SERVICE_UNAVAILABLE", { dependency: "redis" }, 503),
+      err("NETWORK_ERROR", {}, 0),
+    ]) {
+      expect(plainWords(e)).not.toMatch(/we will try/i);
+      expect(plainWords(e)).toMatch(/try again/);
+    }
   });
 
   it("names the invalid fields of a VALIDATION_ERROR", () => {

@@ -165,14 +165,17 @@ export function plainWords(err: Pick<ApiError, "code" | "message" | "details" | 
       return "This event has a waiting room. Please wait for your turn, then reserve.";
     case "CONFLICT":
       return err.message ? `That cannot be done now: ${err.message}.` : "That cannot be done now.";
+    // Said once the retries are over (useApiAction, the waiting room) or
+    // next to the page's own countdown (ApiErrorPanel): no promise that
+    // something tries again by itself.
     case "RATE_LIMITED":
-      return "Too many requests in a short time. We will try again in a moment.";
+      return "Too many requests in a short time. Please wait a moment and try again.";
     case "SERVICE_UNAVAILABLE":
       return d.reason === "overloaded"
-        ? "Lots of people are buying right now. We will try again in a moment."
-        : "The service is briefly unavailable. We will try again in a moment.";
+        ? "Lots of people are buying right now. Please try again in a moment."
+        : "The service is briefly unavailable. Please try again in a moment.";
     case "NETWORK_ERROR":
-      return "We could not reach Booking Rush. Check your connection; we will try again.";
+      return "We could not reach Booking Rush. Check your connection and try again.";
     case "CSRF_FAILED":
       return "This page is out of date. Please reload it and try again.";
     case "PAYLOAD_TOO_LARGE":
