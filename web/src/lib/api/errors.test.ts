@@ -49,6 +49,17 @@ describe("plainWords", () => {
     expect(e.fields).toHaveLength(1);
   });
 
+  it("writes the contract's field names as the forms name them, in the message too", () => {
+    const v = (field: string, message: string) => err("VALIDATION_ERROR", { fields: [{ field, message }] }, 400);
+    // The event form's sale window, the show form's start and end.
+    expect(plainWords(v("sale_end_at", "must be after sale_start_at"))).toBe("Please check the form: sale closing must be after sale opening.");
+    expect(plainWords(v("show_date", "must be greater than now"))).toBe("Please check the form: show start must be in the future.");
+    expect(plainWords(v("ends_at", "must be after show_date, and at most 30 days after it"))).toBe(
+      "Please check the form: show end must be after show start, and at most 30 days after it.",
+    );
+    expect(plainWords(err("VALIDATION_ERROR", {}, 400, "invalid input: max_per_user"))).toBe("Please check what you entered: invalid input: max per user.");
+  });
+
   it("falls back to the server's message for codes it does not know", () => {
     expect(plainWords(err("SOMETHING_NEW", {}, 418, "the teapot is busy"))).toBe("the teapot is busy");
   });

@@ -123,6 +123,23 @@ function num(v: unknown): number | null {
   return typeof v === "number" && Number.isFinite(v) ? v : null;
 }
 
+/**
+ * The words of the forms for fields whose names in the contract read badly
+ * ("sale_end_at must be after sale_start_at"); any other field name is
+ * written with spaces ("full name").
+ */
+const FIELD_WORDS: Record<string, string> = {
+  sale_start_at: "sale opening",
+  sale_end_at: "sale closing",
+  show_date: "show start",
+  ends_at: "show end",
+};
+
+/** A violation's text with the contract's field names (snake_case) in words, wherever they appear; a time "greater than now" is "in the future". */
+function fieldWords(s: string): string {
+  return s.replace(/\b[a-z]+(?:_[a-z]+)+\b/g, (f) => FIELD_WORDS[f] ?? f.replaceAll("_", " ")).replace(/\bgreater than now\b/, "in the future");
+}
+
 /** What a person reads for an error: a sentence from the code, with its details. */
 export function plainWords(err: Pick<ApiError, "code" | "message" | "details" | "status">): string {
   const d = err.details ?? {};
@@ -130,9 +147,9 @@ export function plainWords(err: Pick<ApiError, "code" | "message" | "details" | 
     case "VALIDATION_ERROR": {
       const fields = Array.isArray(d.fields) ? (d.fields as FieldViolation[]) : [];
       if (fields.length > 0) {
-        return "Please check the form: " + fields.map((f) => `${f.field.replaceAll("_", " ")} ${f.message.replace(/^value /, "")}`).join("; ") + ".";
+        return "Please check the form: " + fields.map((f) => fieldWords(`${f.field} ${f.message.replace(/^value /, "")}`)).join("; ") + ".";
       }
-      return err.message ? `Please check what you entered: ${err.message}.` : "Please check what you entered.";
+      return err.message ? `Please check what you entered: ${fieldWords(err.message)}.` : "Please check what you entered.";
     }
     case "UNAUTHORIZED":
       return "Your session has ended. Please sign in again.";
