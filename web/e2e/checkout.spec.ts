@@ -1,9 +1,10 @@
 /**
  * Checkout beyond the straight path: a buyer declined once who reloads the
  * page (or comes back to it from "my bookings") and pays with another card;
- * Back after paying, and Back from the checkout.
+ * Back after paying, and Back from the checkout; an event of two dates
+ * names the one being bought.
  */
-import { organizer, publishedEvent, register, unique } from "./harness/api";
+import { call, organizer, publishedEvent, register, unique } from "./harness/api";
 import { expect, signIn, test } from "./fixtures";
 
 test("a buyer declined once reloads the checkout and pays with another card", async ({ page }) => {
@@ -88,4 +89,23 @@ test("a device whose clock is 20 minutes ahead still sees the hold's time and pa
   await expect(page.getByTestId("hold-countdown")).toHaveText(/^(9|10):\d\d$/);
   await page.getByTestId("pay").click();
   await expect(page.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
+});
+
+test("an event of two dates: the buy page and the checkout say which date is bought", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Two Nights"), price: "22.00", daysAhead: 30 });
+  // A second date, added on sale.
+  const second = await call<{ id: string }>("POST", `/events/${ev.id}/shows`, { show_date: new Date(Date.now() + 31 * 86400_000).toISOString() }, org.token);
+  await call("POST", `/shows/${second.id}/zones`, { name: "Floor", price: "22.00", total_seats: 50 }, org.token);
+  const buyer = await register("picker");
+  await signIn(page, buyer, `/events/${ev.slug}`);
+  const show = page.getByTestId("show").nth(1);
+  const when = (await show.locator("h2").innerText()).trim();
+  expect(when).toMatch(/\d{4}, \d\d:\d\d/);
+  await show.getByTestId("buy").click();
+  // Before, both said "1 × Floor at $22.00": nothing told which night was being paid for.
+  await expect(page.getByTestId("show-when")).toHaveText(when);
+  await page.getByTestId("reserve").click();
+  await expect(page).toHaveURL(/\/checkout\//);
+  await expect(page.getByTestId("show-when")).toHaveText(when);
 });

@@ -47,6 +47,8 @@ function forgetKey(scope: string) {
 export function BuyFlow(props: {
   event: { id: string; slug: string; title: string; queued: boolean };
   showId: string;
+  /** The show's date as its venue reads it: an event of several dates says which one is bought. */
+  showWhen: string;
   zone: { id: string; name: string; price: string; currency: string };
   quantity: number;
 }) {
@@ -107,6 +109,9 @@ export function BuyFlow(props: {
       <CardHeader>
         <CardTitle className="text-2xl">{props.event.title}</CardTitle>
         <CardDescription>
+          <span className="block font-medium text-foreground" data-testid="show-when">
+            {props.showWhen}
+          </span>
           {props.quantity} × {props.zone.name} at {money(props.zone.price, props.zone.currency)}
         </CardDescription>
       </CardHeader>

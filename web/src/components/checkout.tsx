@@ -101,6 +101,8 @@ export function Checkout(props: {
   eventTitle: string;
   eventSlug: string | null;
   zoneName: string | null;
+  /** The show's date as its venue reads it, when the catalog told it. */
+  showWhen: string | null;
   stripeKey: string | null;
   /** The server's time when the page was rendered (ms). */
   renderedAt: number;
@@ -166,6 +168,11 @@ export function Checkout(props: {
         <CardTitle className="text-2xl">Checkout</CardTitle>
         <CardDescription>
           {props.eventTitle} · {booking.quantity} × {props.zoneName ?? "seat"}
+          {props.showWhen && (
+            <span className="block font-medium text-foreground" data-testid="show-when">
+              {props.showWhen}
+            </span>
+          )}
         </CardDescription>
       </CardHeader>
       <CardContent className="space-y-5">

@@ -9,6 +9,7 @@ import { notFound } from "next/navigation";
 import { ApiErrorPanel } from "@/components/api-error-panel";
 import { BuyFlow } from "@/components/buy-flow";
 import { load, publicApi } from "@/lib/api/server";
+import { showTime, venueZone } from "@/lib/format";
 
 export const metadata: Metadata = { title: "Buy tickets" };
 
@@ -38,7 +39,8 @@ export default async function BuyPage({
   // The show must be this event's: a hand-made address would show one
   // event's title while reserving another's seats.
   const zone = zones.data.find((z) => z.id === zoneId);
-  if (!zone || !shows.data.some((s) => s.id === showId)) notFound();
+  const show = shows.data.find((s) => s.id === showId);
+  if (!zone || !show) notFound();
 
   return (
     <div className="mx-auto max-w-xl space-y-6">
@@ -50,6 +52,7 @@ export default async function BuyPage({
       <BuyFlow
         event={{ id: ev.data.id, slug: ev.data.slug, title: ev.data.title, queued: ev.data.queue_enabled }}
         showId={showId}
+        showWhen={showTime(show, { zone: venueZone(ev.data) })}
         zone={{ id: zone.id, name: zone.name, price: zone.price, currency: zone.currency }}
         quantity={qty}
       />
