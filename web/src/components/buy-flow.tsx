@@ -59,6 +59,9 @@ export function BuyFlow(props: {
   // line (the queue was switched on since): then the buyer queues too.
   const [queued, setQueued] = useState(props.event.queued);
   const pass = useRef<string | null>(null);
+  // Reserved: on the way to the checkout. The button stays off meanwhile: its
+  // key is spent, so another click would hold a second set of seats.
+  const [reserved, setReserved] = useState(false);
   // Admitted from the waiting room: reserve at once, the pass is short-lived.
   const autoReserved = useRef(false);
   const scope = `${props.showId}:${props.zone.id}:${props.quantity}`;
@@ -88,6 +91,7 @@ export function BuyFlow(props: {
     if (res === "queue") {
       enterQueue();
     } else if (res) {
+      setReserved(true);
       forgetKey(scope);
       queueApi.forget(props.event.id);
       // Replaced, not pushed: Back from the checkout goes to the event, not
@@ -130,8 +134,12 @@ export function BuyFlow(props: {
             <p className="text-muted-foreground text-sm">
               Once reserved, your seats are held for you while you pay on the next page (it shows how long).
             </p>
-            <Button onClick={reserve} disabled={action.running} data-testid="reserve">
-              {action.running ? "Reserving…" : `Reserve ${props.quantity} ticket${props.quantity === 1 ? "" : "s"}`}
+            <Button onClick={reserve} disabled={action.running || reserved} data-testid="reserve">
+              {reserved
+                ? "Reserved — going to checkout…"
+                : action.running
+                  ? "Reserving…"
+                  : `Reserve ${props.quantity} ticket${props.quantity === 1 ? "" : "s"}`}
             </Button>
           </>
         )}

@@ -29,6 +29,8 @@ export function EventForm({ event, categories, zone: initialZone, zones }: { eve
   const router = useRouter();
   const action = useApiAction();
   const [saved, setSaved] = useState(false);
+  // Created: on the way to the new draft's page; another click would create a second draft.
+  const [created, setCreated] = useState(false);
   const [zone, setZone] = useState(initialZone);
   // The sale window as instants: the inputs show them as the picked zone's
   // wall clock, so picking another zone keeps the instants (as the API does)
@@ -66,7 +68,10 @@ export function EventForm({ event, categories, zone: initialZone, zones }: { eve
       }
     } else {
       const res = await action.run(() => browserApi.catalog.createEvent(body));
-      if (res) router.push(`/organizer/events/${res.data.id}`);
+      if (res) {
+        setCreated(true);
+        router.push(`/organizer/events/${res.data.id}`);
+      }
     }
   }
 
@@ -143,7 +148,7 @@ export function EventForm({ event, categories, zone: initialZone, zones }: { eve
           {locked && <p className="text-muted-foreground text-xs">The event is on sale: changes apply at once.</p>}
           <ActionStatus state={action} />
           {saved && <p className="text-success text-sm">Saved.</p>}
-          <Button type="submit" disabled={action.running} data-testid="save-event">
+          <Button type="submit" disabled={action.running || created} data-testid="save-event">
             {event ? "Save changes" : "Create draft"}
           </Button>
         </div>
