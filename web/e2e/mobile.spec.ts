@@ -2,8 +2,9 @@
  * A phone's width (390 px): no page is wider than the screen. The header of
  * a signed-in admin (My bookings, Organizer, Admin, the name, Sign out) was
  * 170 px wider, so every page scrolled sideways and Sign out sat off screen.
+ * My bookings and notifications are a block per row on a phone.
  */
-import { newAdmin } from "./harness/api";
+import { call, newAdmin, organizer, publishedEvent, register, unique } from "./harness/api";
 import { expect, signIn, test } from "./fixtures";
 
 test.use({ viewport: { width: 390, height: 844 } });
@@ -15,4 +16,21 @@ test("a signed-in admin's pages fit a phone's width", async ({ page }) => {
     await expect(page.getByTestId("logout")).toBeInViewport({ ratio: 1 });
     expect(await page.evaluate(() => document.documentElement.scrollWidth), path).toBeLessThanOrEqual(390);
   }
+});
+
+test("on a phone, my bookings show each one's status, Pay and Cancel without scrolling sideways", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Pocket Gig"), price: "19.00" });
+  const buyer = await register("pocket");
+  await call("POST", "/bookings/reserve", { show_id: ev.showId, zone_id: ev.zoneId, quantity: 2 }, buyer.token, { "Idempotency-Key": unique("pocket") });
+  await signIn(page, buyer, "/bookings");
+  const row = page.getByTestId("booking-row");
+  // The table was wider than the screen: status, Pay and Cancel sat off to the right.
+  await expect(row.getByTestId("booking-status")).toBeInViewport({ ratio: 1 });
+  await expect(row.getByRole("link", { name: "Pay" })).toBeInViewport({ ratio: 1 });
+  await expect(row.getByTestId("cancel-booking")).toBeInViewport({ ratio: 1 });
+  await expect(row).toContainText("2 tickets");
+  await expect(row).toContainText("$38.00");
+  await page.goto("/notifications");
+  await expect(page.getByTestId("notification").first()).toBeInViewport({ ratio: 1 });
 });

@@ -35,8 +35,10 @@ export default async function BookingsPage({ searchParams }: { searchParams: Pro
           No booking yet. <Link className="underline" href="/">Find an event</Link>.
         </p>
       ) : (
-        <Table>
-          <TableHeader>
+        // On a phone each booking is a block of its own (no header row), so
+        // its status, Pay and Cancel show without scrolling sideways.
+        <Table className="max-sm:block">
+          <TableHeader className="max-sm:hidden">
             <TableRow>
               <TableHead>Reference</TableHead>
               <TableHead>Event</TableHead>
@@ -46,24 +48,32 @@ export default async function BookingsPage({ searchParams }: { searchParams: Pro
               <TableHead />
             </TableRow>
           </TableHeader>
-          <TableBody>
+          <TableBody className="max-sm:block">
             {res.data.map((b) => (
-              <TableRow key={b.id} data-testid="booking-row" data-reference={b.reference}>
-                <TableCell className="font-mono">
+              <TableRow
+                key={b.id}
+                data-testid="booking-row"
+                data-reference={b.reference}
+                className="max-sm:flex max-sm:flex-wrap max-sm:items-center max-sm:gap-x-2 max-sm:py-2"
+              >
+                <TableCell className="font-mono max-sm:w-full max-sm:py-1">
                   <Link href={`/bookings/${b.id}`} className="hover:underline">
                     {b.reference}
                   </Link>
                 </TableCell>
-                <TableCell>{events.get(b.event_id)?.title ?? "—"}</TableCell>
-                <TableCell>{b.quantity}</TableCell>
-                <TableCell>{money(b.total_amount, b.currency)}</TableCell>
-                <TableCell>
+                <TableCell className="max-sm:w-full max-sm:py-0 max-sm:font-medium max-sm:whitespace-normal">{events.get(b.event_id)?.title ?? "—"}</TableCell>
+                <TableCell className="max-sm:py-1">
+                  {b.quantity}
+                  <span className="sm:hidden"> ticket{b.quantity === 1 ? "" : "s"} ·</span>
+                </TableCell>
+                <TableCell className="max-sm:py-1 max-sm:pl-0">{money(b.total_amount, b.currency)}</TableCell>
+                <TableCell className="max-sm:w-full max-sm:py-1 max-sm:whitespace-normal">
                   <Badge variant={statusVariant(b.status)} data-testid="booking-status">
                     {b.status}
                   </Badge>
                   {b.status === "reserved" && <span className="text-muted-foreground ml-2 text-xs">until {dateTime(b.expires_at, { zone: tz })}</span>}
                 </TableCell>
-                <TableCell className="space-x-2 text-right">
+                <TableCell className="space-x-2 text-right max-sm:py-1 max-sm:text-left">
                   {b.status === "reserved" && (
                     <Button asChild size="sm">
                       <Link href={`/checkout/${b.id}`}>Pay</Link>

@@ -22,8 +22,9 @@ export default async function NotificationsPage({ searchParams }: { searchParams
       {emptyList(res.data.length, res.meta) ? (
         <p className="text-muted-foreground">Nothing yet.</p>
       ) : (
-        <Table>
-          <TableHeader>
+        // On a phone each mail is a block of its own, its subject wrapped.
+        <Table className="max-sm:block">
+          <TableHeader className="max-sm:hidden">
             <TableRow>
               <TableHead>When</TableHead>
               <TableHead>Subject</TableHead>
@@ -31,13 +32,13 @@ export default async function NotificationsPage({ searchParams }: { searchParams
               <TableHead>Delivery</TableHead>
             </TableRow>
           </TableHeader>
-          <TableBody>
+          <TableBody className="max-sm:block">
             {res.data.map((n) => (
-              <TableRow key={n.id} data-testid="notification">
-                <TableCell>{dateTime(n.created_at, { zone: tz })}</TableCell>
-                <TableCell>{n.subject}</TableCell>
-                <TableCell>{n.template.replaceAll("_", " ")}</TableCell>
-                <TableCell>
+              <TableRow key={n.id} data-testid="notification" className="max-sm:flex max-sm:flex-wrap max-sm:items-center max-sm:py-2">
+                <TableCell className="text-muted-foreground sm:text-foreground max-sm:py-0">{dateTime(n.created_at, { zone: tz })}</TableCell>
+                <TableCell className="max-sm:order-last max-sm:w-full max-sm:py-1 max-sm:whitespace-normal">{n.subject}</TableCell>
+                <TableCell className="max-sm:hidden">{n.template.replaceAll("_", " ")}</TableCell>
+                <TableCell className="max-sm:py-0">
                   <Badge variant={statusVariant(n.status)}>{n.status}</Badge>
                 </TableCell>
               </TableRow>
