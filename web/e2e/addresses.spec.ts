@@ -2,7 +2,7 @@
  * Hand-made addresses: a buy page whose show is another event's is not
  * found (it showed one event's title while reserving the other's seats),
  * and every page has an icon (the browser asked for /favicon.ico and got a
- * 404 on each page).
+ * 404 on each page). A link to nothing says so and offers the way on.
  */
 import { organizer, publishedEvent, register, unique } from "./harness/api";
 import { expect, signIn, test } from "./fixtures";
@@ -23,4 +23,13 @@ test("a buy address mixing two events is not found; pages have an icon", async (
   const href = await page.locator('link[rel="icon"]').first().getAttribute("href");
   expect(href).toBeTruthy();
   expect((await page.request.get(href!)).status()).toBe(200);
+});
+
+test("a link to nothing says so and offers the way on", async ({ page }) => {
+  // Next's bare "404 | This page could not be found." had no way on but the logo.
+  const res = await page.goto("/events/no-such-event-anywhere");
+  expect(res?.status()).toBe(404);
+  await expect(page.getByTestId("not-found")).toContainText("We could not find that page");
+  await page.getByRole("link", { name: "Find an event" }).click();
+  await expect(page).toHaveURL(/\/$/);
 });
