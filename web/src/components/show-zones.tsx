@@ -7,6 +7,8 @@
  * while the tab is visible, through /bff/public (one shared, CDN-cacheable
  * read), backing off when the API is busy. Buy goes to the buy page, which
  * asks to sign in first when needed; a sold-out zone offers its waitlist.
+ * Whether they show follows the clock: a page open before the sale offers
+ * Buy at the opening, without a reload, and says when that is meanwhile.
  */
 import Link from "next/link";
 import { useEffect, useMemo, useState } from "react";
@@ -18,21 +20,64 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@
 import { ApiError } from "@/lib/api/errors";
 import { readEnvelope } from "@/lib/api/transport";
 import type { Zone } from "@/lib/api/wire";
-import { money } from "@/lib/format";
+import { dateTime, money } from "@/lib/format";
+import { nextMoment, saleState, showStarted } from "@/lib/sales";
+import { noteServerDate, serverNow } from "@/lib/server-clock";
 
 const POLL_MS = 10_000;
+
+/**
+ * The time the buy controls are judged at: the page's render time while it
+ * hydrates (so the HTML and the first render agree), then the server's
+ * clock as the browser tells it (lib/server-clock, from the seat polls'
+ * Date headers), read again at each of moments: the sale's opening and
+ * end and the show's start, when what the page offers changes.
+ */
+function useSaleClock(renderedAt: number, moments: (string | null)[]): number {
+  const [now, setNow] = useState(renderedAt);
+  const key = moments.join(" ");
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout>;
+    const tick = () => {
+      const at = serverNow();
+      setNow(at);
+      const next = nextMoment(key.split(" "), at);
+      // A little after the moment; a timer cannot wait longer than about 24 days.
+      if (next !== null) timer = setTimeout(tick, Math.min(next - at + 250, 2 ** 31 - 1));
+    };
+    timer = setTimeout(tick, 0);
+    return () => clearTimeout(timer);
+  }, [key]);
+  return now;
+}
 
 export function ShowZones(props: {
   slug: string;
   showId: string;
   initial: Zone[];
   maxPerUser: number;
-  onSale: boolean;
-  /** What to say instead of the buy controls when not on sale. */
-  closedNote?: string;
+  /** The event's sale: the buy controls show while it is open and the show has not started. */
+  sale: { status: string; sale_start_at: string | null; sale_end_at: string | null };
+  showDate: string | null;
+  /** The venue's time zone, for the opening's date. */
+  venueZone: string;
+  /** When the page was rendered (ms): the state it shows until the browser's clock takes over. */
+  renderedAt: number;
   queued: boolean;
 }) {
   const [zones, setZones] = useState<Zone[]>(props.initial);
+  const now = useSaleClock(props.renderedAt, [props.sale.sale_start_at, props.sale.sale_end_at, props.showDate]);
+  const state = saleState(props.sale, now);
+  const started = showStarted({ show_date: props.showDate }, now);
+  const onSale = state === "open" && !started;
+  const closedNote =
+    state === "before" && props.sale.sale_start_at
+      ? `The sale opens ${dateTime(props.sale.sale_start_at, { zone: props.venueZone })}.`
+      : state === "ended"
+        ? "The sale has ended."
+        : state === "open" && started
+          ? "This show has started: its tickets are no longer sold."
+          : "Tickets are not on sale right now.";
   // The first zone with seats; when every one is sold out, the first (its waitlist is offered).
   const [zoneId, setZoneId] = useState<string>(() => (props.initial.find((z) => z.available_seats > 0) ?? props.initial[0])?.id ?? "");
   const [qty, setQty] = useState(1);
@@ -44,7 +89,9 @@ export function ShowZones(props: {
     const tick = async () => {
       if (document.visibilityState === "visible") {
         try {
+          const sentAt = Date.now();
           const res = await fetch(`/bff/public/shows/${props.showId}/zones`, { cache: "no-store" });
+          noteServerDate(res.headers.get("date"), sentAt);
           const { data } = await readEnvelope<Zone[]>(res);
           if (!stop) setZones(data);
           delay = POLL_MS;
@@ -106,7 +153,7 @@ export function ShowZones(props: {
           ))}
         </TableBody>
       </Table>
-      {props.onSale ? (
+      {onSale ? (
         <div className="flex flex-wrap items-center gap-2">
           <label className="text-sm" htmlFor={`qty-${props.showId}`}>
             Tickets
@@ -131,7 +178,9 @@ export function ShowZones(props: {
           )}
         </div>
       ) : (
-        <p className="text-muted-foreground text-sm">{props.closedNote ?? "Tickets are not on sale right now."}</p>
+        <p className="text-muted-foreground text-sm" data-testid="sale-closed">
+          {closedNote}
+        </p>
       )}
     </div>
   );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { lastHours, saleOver, saleRange, showStarted } from "./sales";
+import { lastHours, nextMoment, saleOver, saleRange, saleState, showStarted } from "./sales";
 
 const now = Date.parse("2026-12-05T07:30:00Z");
 
@@ -59,5 +59,24 @@ describe("saleOver", () => {
   it("says nothing while the sale runs, or without an end", () => {
     expect(saleOver({ status: "published", sale_end_at: "2026-12-06T12:01:00Z" }, noon)).toBe("");
     expect(saleOver({ status: "published" }, noon)).toBe("");
+  });
+});
+
+describe("saleState", () => {
+  const ev = (status: string, start: string | null, end: string | null) => ({ status, sale_start_at: start, sale_end_at: end });
+  it("is open inside the window of a published event, and says which side of it otherwise", () => {
+    expect(saleState(ev("published", "2026-12-05T07:00:00Z", "2026-12-06T00:00:00Z"), now)).toBe("open");
+    expect(saleState(ev("published", "2026-12-05T07:30:00Z", null), now)).toBe("open");
+    expect(saleState(ev("published", "2026-12-05T07:30:01Z", null), now)).toBe("before");
+    expect(saleState(ev("published", null, "2026-12-05T07:30:00Z"), now)).toBe("ended");
+    expect(saleState(ev("cancelled", "2026-12-05T07:00:00Z", null), now)).toBe("closed");
+    expect(saleState(ev("draft", null, null), now)).toBe("closed");
+  });
+});
+
+describe("nextMoment", () => {
+  it("is the first moment still ahead", () => {
+    expect(nextMoment(["2026-12-05T07:00:00Z", "2026-12-05T09:00:00Z", null, "2026-12-05T08:00:00Z"], now)).toBe(Date.parse("2026-12-05T08:00:00Z"));
+    expect(nextMoment(["2026-12-05T07:30:00Z", undefined, "nonsense"], now)).toBeNull();
   });
 });

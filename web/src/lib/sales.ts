@@ -62,3 +62,29 @@ export function saleOver(event: { status?: string | null; sale_end_at?: string |
   const end = event.sale_end_at ? Date.parse(event.sale_end_at) : NaN;
   return !Number.isNaN(end) && end <= now ? "ended" : "";
 }
+
+/**
+ * Where an event's sale stands at now: "closed" when the event is not
+ * published (a draft, a cancelled event), "before" and "ended" outside its
+ * window, "open" inside it (reservations are taken, each show until it
+ * starts).
+ */
+export function saleState(
+  event: { status: string; sale_start_at: string | null; sale_end_at: string | null },
+  now = Date.now(),
+): "closed" | "before" | "open" | "ended" {
+  if (event.status !== "published") return "closed";
+  if (event.sale_start_at && Date.parse(event.sale_start_at) > now) return "before";
+  if (event.sale_end_at && Date.parse(event.sale_end_at) <= now) return "ended";
+  return "open";
+}
+
+/** The first of moments (RFC 3339) after now, in ms, or null: when a page's sale state changes next. */
+export function nextMoment(moments: (string | null | undefined)[], now = Date.now()): number | null {
+  let next: number | null = null;
+  for (const m of moments) {
+    const t = m ? Date.parse(m) : NaN;
+    if (t > now && (next === null || t < next)) next = t;
+  }
+  return next;
+}

@@ -15,18 +15,9 @@ import { ShowZones } from "@/components/show-zones";
 import { Badge } from "@/components/ui/badge";
 import { load, publicApi } from "@/lib/api/server";
 import { dateTime, showTime, statusVariant, venueZone } from "@/lib/format";
-import { showStarted } from "@/lib/sales";
+import { renderTime } from "@/lib/server-clock";
 
 export const revalidate = 5;
-
-/** Whether reservations are open now (published, inside the sale window). */
-function isOnSale(e: { status: string; sale_start_at: string | null; sale_end_at: string | null }, now = Date.now()): boolean {
-  return (
-    e.status === "published" &&
-    (!e.sale_start_at || Date.parse(e.sale_start_at) <= now) &&
-    (!e.sale_end_at || Date.parse(e.sale_end_at) > now)
-  );
-}
 
 /** No page is built ahead: each is rendered on its first visit, then revalidated. */
 export function generateStaticParams(): { slug: string }[] {
@@ -54,7 +45,9 @@ export default async function EventPage({ params }: Props) {
   const venue = venueZone(event);
   const shows = await load(api.catalog.shows(event.slug));
   const zones = shows.ok ? await Promise.all(shows.data.map((s) => load(api.catalog.zones(s.id)))) : [];
-  const onSale = isOnSale(event);
+  // When this HTML was made: the buy controls start from it, then follow the
+  // browser's clock (the sale opens or ends, a show starts, while a buyer watches).
+  const renderedAt = renderTime();
 
   return (
     <article className="space-y-8">
@@ -94,7 +87,6 @@ export default async function EventPage({ params }: Props) {
         <section className="space-y-6" aria-label="Shows">
           {shows.data.map((show, i) => {
             const z = zones[i];
-            const started = showStarted(show);
             return (
               <div key={show.id} className="rounded-xl border p-4" data-testid="show">
                 <h2 className="mb-3 flex items-center gap-2 text-lg font-semibold">
@@ -109,8 +101,10 @@ export default async function EventPage({ params }: Props) {
                     showId={show.id}
                     initial={z && z.ok ? z.data : []}
                     maxPerUser={event.max_per_user}
-                    onSale={onSale && !started}
-                    closedNote={onSale && started ? "This show has started: its tickets are no longer sold." : undefined}
+                    sale={{ status: event.status, sale_start_at: event.sale_start_at, sale_end_at: event.sale_end_at }}
+                    showDate={show.show_date}
+                    venueZone={venue}
+                    renderedAt={renderedAt}
                     queued={event.queue_enabled}
                   />
                 )}
