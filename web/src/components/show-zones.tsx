@@ -8,7 +8,8 @@
  * read), backing off when the API is busy. Buy goes to the buy page, which
  * asks to sign in first when needed; a sold-out zone offers its waitlist.
  * Whether they show follows the clock: a page open before the sale offers
- * Buy at the opening, without a reload, and says when that is meanwhile.
+ * Buy at the opening, without a reload, and says when that is meanwhile;
+ * an event with a waiting room offers its line before the opening too.
  */
 import Link from "next/link";
 import { useEffect, useMemo, useState } from "react";
@@ -69,7 +70,11 @@ export function ShowZones(props: {
   const now = useSaleClock(props.renderedAt, [props.sale.sale_start_at, props.sale.sale_end_at, props.showDate]);
   const state = saleState(props.sale, now);
   const started = showStarted({ show_date: props.showDate }, now);
-  const onSale = state === "open" && !started;
+  // An event with a waiting room takes its line before the sale: whoever
+  // joins before the opening gets a fair, random place at it (the
+  // pre-queue), instead of racing for the first places at the second it opens.
+  const preQueue = state === "before" && props.queued && !started;
+  const onSale = (state === "open" && !started) || preQueue;
   const closedNote =
     state === "before" && props.sale.sale_start_at
       ? `The sale opens ${dateTime(props.sale.sale_start_at, { zone: props.venueZone })}.`
@@ -153,6 +158,12 @@ export function ShowZones(props: {
           ))}
         </TableBody>
       </Table>
+      {preQueue && props.sale.sale_start_at && (
+        <p className="text-sm" data-testid="pre-queue">
+          The sale opens {dateTime(props.sale.sale_start_at, { zone: props.venueZone })}. Join the waiting room now: everyone in it before
+          then gets a random place in line at the opening.
+        </p>
+      )}
       {onSale ? (
         <div className="flex flex-wrap items-center gap-2">
           <label className="text-sm" htmlFor={`qty-${props.showId}`}>
