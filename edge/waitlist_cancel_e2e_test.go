@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/bookingrush/rush/services/platform/mail/mailtest"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/testkit"
 )
@@ -34,15 +35,7 @@ func TestCancelledEventTellsItsWaitlist(t *testing.T) {
 		a.want(a.call("GET", "/api/v1/waitlist/"+zoneID, who, nil), 404, "NOT_FOUND")
 		a.want(a.call("POST", "/api/v1/waitlist", who, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 1}), 409, "SALE_NOT_OPEN")
 	}
-	closed := func(to string) []string {
-		var out []string
-		for _, msg := range smtp.To(to) {
-			if strings.Contains(msg.Subject, "waitlist place is closed") {
-				out = append(out, msg.Text)
-			}
-		}
-		return out
-	}
+	closed := func(to string) []string { return closedMails(smtp, to) }
 	testkit.Eventually(t, 20*time.Second, "the waiting buyers' mails", func() bool {
 		return len(closed("ben@rush.test")) == 1 && len(closed("cat@rush.test")) == 1
 	})
@@ -101,15 +94,7 @@ func TestCancelledEventWhoseKeysRedisLostTellsItsWaitlist(t *testing.T) {
 	}
 
 	a.want(a.call("POST", "/api/v1/events/"+eventID+"/cancel", org, map[string]any{"reason": "a flood"}), 200, "")
-	closed := func(to string) []string {
-		var out []string
-		for _, msg := range smtp.To(to) {
-			if strings.Contains(msg.Subject, "waitlist place is closed") {
-				out = append(out, msg.Text)
-			}
-		}
-		return out
-	}
+	closed := func(to string) []string { return closedMails(smtp, to) }
 	testkit.Eventually(t, 20*time.Second, "the waiting buyers' mails", func() bool {
 		return len(closed("ben@rush.test")) == 1 && len(closed("cat@rush.test")) == 1
 	})
@@ -118,4 +103,15 @@ func TestCancelledEventWhoseKeysRedisLostTellsItsWaitlist(t *testing.T) {
 			t.Errorf("%s's mail:\n%s", who, text)
 		}
 	}
+}
+
+// closedMails are the texts of the "waitlist place is closed" mails to to.
+func closedMails(smtp *mailtest.Server, to string) []string {
+	var out []string
+	for _, msg := range smtp.To(to) {
+		if strings.Contains(msg.Subject, "waitlist place is closed") {
+			out = append(out, msg.Text)
+		}
+	}
+	return out
 }

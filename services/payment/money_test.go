@@ -404,39 +404,6 @@ func (s *standIn) advance(d time.Duration) {
 	s.offset += d
 }
 
-// TestRetryOfATracedCreation: with tracing on, the retry of a creation the
-// provider may have taken (its first answer a 503) sends the intent the
-// first call's parameters, its trace included; Stripe refuses a key's retry
-// with other parameters (idempotency_error) for a day, and every retry's
-// own trace differs.
-func TestRetryOfATracedCreation(t *testing.T) {
-	t.Parallel()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	stand, creates, _ := stripeStandIn(t, standInCharge)
-	e := startWith(t, []fx.Option{telemetry.WithTracerProvider(tp)},
-		"-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand)
-	s := e.SeedShop(t, testkit.ShopOptions{Seats: 10})
-	buyer := s.Users[0]
-
-	b := e.Reserve(t, s, buyer, 1)
-	key := "pay-" + uuid.NewString()
-	if _, err := e.payKey(t, buyer, b.GetId(), "card", key); code(err) != connect.CodeUnavailable {
-		t.Fatalf("the provider down: %v, want unavailable", err)
-	}
-	res, err := e.payKey(t, buyer, b.GetId(), "card", key)
-	if err != nil {
-		t.Fatalf("the retry under another trace: %v", err)
-	}
-	pay := res.Msg.GetPayment()
-	if pay.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_PENDING || pay.GetProviderReference() != "pi_"+pay.GetId() {
-		t.Fatalf("the retry after a 503: %v", pay)
-	}
-	if n := creates("rush-intent-" + pay.GetId()); n != 2 {
-		t.Fatalf("%d intent creations for the payment, want 2 (the 503, the retry)", n)
-	}
-}
-
 // TestRetryOfAFailedCreation: a CreatePayment whose provider call failed
 // (the provider could not be reached: 503, or refused the card: 402) and
 // that the client retries with the same Idempotency-Key creates the same
@@ -445,8 +412,14 @@ func TestRetryOfATracedCreation(t *testing.T) {
 // a 201 with a failed payment. Each booking keeps one payment row.
 func TestRetryOfAFailedCreation(t *testing.T) {
 	t.Parallel()
+	// Traced: every call has a trace of its own, and the retry must send
+	// the intent the first call's (Stripe refuses a key's retry with other
+	// parameters, idempotency_error, for a day).
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	stand, creates, _ := stripeStandIn(t, standInCharge)
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand)
+	e := startWith(t, []fx.Option{telemetry.WithTracerProvider(tp)},
+		"-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand)
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 10})
 	buyer := s.Users[0]
 
