@@ -32,7 +32,7 @@ func (s *Service) RecoverLost(ctx context.Context) (int, error) {
 		if loaded {
 			continue
 		}
-		_, err, _ = s.rebuilds.Do(ev, func() (any, error) { return nil, s.rebuild(ctx, ev) })
+		_, err, _ = s.rebuilds.Do(ev, func() (any, error) { return s.rebuild(ctx, ev) })
 		if err != nil {
 			return n, err
 		}

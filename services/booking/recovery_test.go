@@ -262,6 +262,31 @@ func TestRebuildAfterRedisLostTheEvent(t *testing.T) {
 	m.waitReconciled(f, 10*time.Second)
 }
 
+// TestLoadWaitsForAnotherProcesssRebuild: Redis lost the event and another
+// booking process holds its rebuild lock (it died mid-rebuild: the lock
+// lapses after its TTL). The catalog's load answers once the inventory is
+// there, not before: it answered success at once, with nothing loaded, and
+// the catalog's publish or cancellation went on as if its settings were
+// live (the recovery pass, the same way, marked Redis recovered).
+func TestLoadWaitsForAnotherProcesssRebuild(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t)
+	f := m.seed(eventOpts{seats: 4, maxPerUser: 4, users: 1})
+	if _, err := m.reserve(context.Background(), m.booking(false), f, f.users[0], 2, "before-loss"); err != nil {
+		t.Fatal(err)
+	}
+	m.waitReconciled(f, 10*time.Second)
+	m.dropEvent(f)
+	lock := fmt.Sprintf("%s{ev:%s}:rebuild", m.prefix, f.event)
+	if err := m.rdb.Set(context.Background(), lock, "a process that died", time.Second).Err(); err != nil {
+		t.Fatal(err)
+	}
+	m.load(f)
+	if z := m.zone(f); z["held"] != 2 || z["available"] != 2 {
+		t.Fatalf("the zone when the load answered: %v, want 2 held and 2 available", z)
+	}
+}
+
 func newPersister(t *testing.T, db *pgxpool.Pool) *booking.Persister {
 	t.Helper()
 	p, err := booking.NewPersister(db, prometheus.NewRegistry(), zap.NewNop())

@@ -169,7 +169,7 @@ func (s *Service) notLoaded(ctx context.Context, eventID string) error {
 	}
 	go func() {
 		_, err, _ := s.rebuilds.Do(eventID, func() (any, error) {
-			return nil, s.rebuild(context.Background(), eventID)
+			return s.rebuild(context.Background(), eventID)
 		})
 		if err != nil {
 			s.log.Error("inventory rebuild failed; the next reserve retries it", zap.String("event", eventID), zap.Error(err))
@@ -178,43 +178,69 @@ func (s *Service) notLoaded(ctx context.Context, eventID string) error {
 	return errRebuilding
 }
 
-// rebuild writes an event's inventory into Redis from Postgres, after the
-// stream relay and the persister drained (so Postgres has every change that
-// ever happened in Redis), under a lock so one process does it.
-func (s *Service) rebuild(ctx context.Context, eventID string) error {
+// rebuild writes an event's inventory into Redis from Postgres, under a
+// lock so one process does it (the others wait for it: their callers'
+// answers must not say loaded before it is). The first load of an event is
+// written plainly; every later one (Redis lost it) is fenced, after the
+// stream relay and the persister drained, so Postgres has every change
+// that ever happened in Redis.
+func (s *Service) rebuild(ctx context.Context, eventID string) (LoadResult, error) {
 	owner := uuid.NewString()
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout+10*time.Second)
+	ttl := s.cfg.DrainTimeout + 10*time.Second
+	ctx, cancel := context.WithTimeout(ctx, ttl)
 	defer cancel()
-	ok, err := s.eng.lockRebuild(ctx, eventID, owner, s.cfg.DrainTimeout+10*time.Second)
-	if err != nil || !ok {
-		return err
+	for {
+		ok, err := s.eng.lockRebuild(ctx, eventID, owner, ttl)
+		if err != nil {
+			return LoadResult{}, err
+		}
+		if ok {
+			break
+		}
+		// Another process loads it: done once its inventory is there (or
+		// its lock lapsed, and this one takes over).
+		if loaded, err := s.eng.Loaded(ctx, eventID); err != nil || loaded {
+			return LoadResult{Loaded: loaded}, err
+		}
+		select {
+		case <-ctx.Done():
+			return LoadResult{}, errRebuilding
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	defer s.eng.unlockRebuild(context.WithoutCancel(ctx), eventID, owner)
 	if loaded, err := s.eng.Loaded(ctx, eventID); err != nil || loaded {
-		return err // someone else rebuilt it meanwhile
+		return LoadResult{Loaded: loaded}, err // someone else loaded it meanwhile
+	}
+	first, err := s.store.claimFirstLoad(ctx, eventID)
+	if err != nil {
+		return LoadResult{}, err
+	}
+	if first {
+		return s.loadFromPostgres(ctx, eventID, false)
 	}
 	s.log.Warn("rebuilding inventory from Postgres", zap.String("event", eventID))
 	if err := s.eng.Fence(ctx, eventID); err != nil {
-		return err
+		return LoadResult{}, err
 	}
 	if err := s.waitDrained(ctx, eventID); err != nil {
-		return err
+		return LoadResult{}, err
 	}
 	// A change of the lost Redis still on its way (a relay batch that was
 	// being sent to Kafka) is not in the snapshot: from here on the
 	// persister leaves such changes out.
 	now, err := s.eng.rdb.Time(ctx).Result()
 	if err != nil {
-		return unavailable(err)
+		return LoadResult{}, unavailable(err)
 	}
 	if err := s.store.Fence(ctx, eventID, now); err != nil {
-		return err
+		return LoadResult{}, err
 	}
 	res, err := s.loadFromPostgres(ctx, eventID, false)
 	if err == nil {
 		s.log.Warn("inventory rebuilt", zap.String("event", eventID), zap.Int("zones", res.Zones), zap.Int("holds", res.Holds))
 	}
-	return err
+	return res, err
 }
 
 // waitDrained waits until the event's stream is empty (relayed to Kafka) and
@@ -329,20 +355,14 @@ func (s *Service) LoadInventory(ctx context.Context, eventID string, st EventSet
 		}
 	}
 	if !loaded {
-		had, err := s.store.HasBookings(ctx, eventID)
+		// The first load, or (Redis lost the event) the fenced rebuild.
+		res, err, _ := s.rebuilds.Do(eventID, func() (any, error) { return s.rebuild(ctx, eventID) })
 		if err != nil {
 			return LoadResult{}, err
 		}
-		if had {
-			// Redis lost a live event: the fenced, drained rebuild.
-			_, err, _ := s.rebuilds.Do(eventID, func() (any, error) { return nil, s.rebuild(ctx, eventID) })
-			if err != nil {
-				return LoadResult{}, err
-			}
-			return LoadResult{Loaded: true}, nil
-		}
+		return res.(LoadResult), nil
 	}
-	return s.loadFromPostgres(ctx, eventID, loaded)
+	return s.loadFromPostgres(ctx, eventID, true)
 }
 
 // resolve finds a booking and its event: the Redis record when there is one

@@ -246,11 +246,18 @@ type WaitingEntry struct {
 	Quantity int
 }
 
-// HasBookings reports whether any booking of the event was persisted.
-func (s *Store) HasBookings(ctx context.Context, eventID string) (bool, error) {
-	var ok bool
-	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM bookings WHERE event_id = $1)`, eventID).Scan(&ok)
-	return ok, dbUnavailable(err)
+// claimFirstLoad reports whether the event's inventory may be written
+// into Redis plainly (its first load: nothing of it ever changed in Redis)
+// and records that a load began (booking_events.loaded_at, kept on
+// failure: the next load is then fenced, which costs a drain, never a
+// seat). Every later load of an event Redis does not have is a rebuild.
+// Bookings in Postgres also say so (events loaded before loaded_at existed).
+func (s *Store) claimFirstLoad(ctx context.Context, eventID string) (bool, error) {
+	var first bool
+	err := s.db.QueryRow(ctx, `WITH claimed AS (
+			UPDATE booking_events SET loaded_at = now() WHERE event_id = $1 AND loaded_at IS NULL RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM claimed) AND NOT EXISTS (SELECT 1 FROM bookings WHERE event_id = $1)`, eventID).Scan(&first)
+	return first, dbUnavailable(err)
 }
 
 // Snapshot reads the event's settings, zones, live holds, per-user seat
