@@ -2,7 +2,8 @@
  * A phone's width (390 px): no page is wider than the screen. The header of
  * a signed-in admin (My bookings, Organizer, Admin, the name, Sign out) was
  * 170 px wider, so every page scrolled sideways and Sign out sat off screen.
- * My bookings and notifications are a block per row on a phone.
+ * My bookings and notifications are a block per row on a phone, and so are
+ * the organizer's tables (events, zones, sales, devices), each value named.
  */
 import { call, newAdmin, organizer, publishedEvent, register, unique } from "./harness/api";
 import { expect, signIn, test } from "./fixtures";
@@ -33,4 +34,23 @@ test("on a phone, my bookings show each one's status, Pay and Cancel without scr
   await expect(row).toContainText("$38.00");
   await page.goto("/notifications");
   await expect(page.getByTestId("notification").first()).toBeInViewport({ ratio: 1 });
+});
+
+test("on a phone, an organizer's tables show every column without scrolling sideways", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Pocket Stage") });
+  await call("POST", "/checkin/devices", { name: unique("Door"), event_ids: [ev.id] }, org.token);
+  await signIn(page, org, "/organizer");
+  for (const path of ["/organizer", `/organizer/events/${ev.id}`, `/organizer/events/${ev.id}/dashboard`, "/organizer/devices"]) {
+    await page.goto(path);
+    await expect(page.locator("table").first(), path).toBeVisible();
+    // Each table fits its box: nothing sits off to the right of it.
+    const wider = await page.locator("[data-slot=table-container]").evaluateAll((els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).length);
+    expect(wider, path).toBe(0);
+  }
+  // The last page, devices: its state and Revoke within the screen's width.
+  for (const el of [page.getByTestId("device-state"), page.getByTestId("revoke-device")]) {
+    const box = await el.boundingBox();
+    expect(box && box.x + box.width).toBeLessThanOrEqual(390);
+  }
 });

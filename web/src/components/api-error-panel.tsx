@@ -23,9 +23,10 @@ function waitSeconds(err: ApiError, attempt: number): number {
  * first renews the session (its access token may have been ended by a
  * sign-out on another device while the session lives) and renders the page
  * again; only a session that is over asks to sign in, and comes back here
- * afterwards.
+ * afterwards. A panel that is the whole page (`page`) says its title as the
+ * page's h1.
  */
-export function ApiErrorPanel({ error, title = "We could not load this page" }: { error: SerializedApiError; title?: string }) {
+export function ApiErrorPanel({ error, title = "We could not load this page", page = false }: { error: SerializedApiError; title?: string; page?: boolean }) {
   const router = useRouter();
   const path = usePathname();
   const err = useMemo(() => ApiError.from(error), [error]);
@@ -67,15 +68,15 @@ export function ApiErrorPanel({ error, title = "We could not load this page" }: 
 
   if (err.code === "UNAUTHORIZED" && (renew === "trying" || (renew === "renewed" && error === firstError))) {
     return (
-      <p role="status" className="text-muted-foreground my-6" data-testid="session-renewing">
-        Checking your session…
-      </p>
+      <div role="status" className="text-muted-foreground my-6" data-testid="session-renewing">
+        {page ? <h1>Checking your session…</h1> : <p>Checking your session…</p>}
+      </div>
     );
   }
   return (
     <Alert variant="destructive" className="my-6" data-testid="api-error" data-code={err.code}>
       <AlertCircle />
-      <AlertTitle>{title}</AlertTitle>
+      <AlertTitle>{page ? <h1>{title}</h1> : title}</AlertTitle>
       <AlertDescription>
         <p>{plainWords(err)}</p>
         {counting && <p data-testid="retry-countdown">Trying again in {left} s…</p>}

@@ -7,7 +7,9 @@ export function AuthPage({ title, description, children }: { title: string; desc
   return (
     <Card className="mx-auto max-w-md">
       <CardHeader>
-        <CardTitle className="text-2xl">{title}</CardTitle>
+        <CardTitle as="h1" className="text-2xl">
+          {title}
+        </CardTitle>
         {description && <CardDescription>{description}</CardDescription>}
       </CardHeader>
       <CardContent>

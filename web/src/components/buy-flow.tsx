@@ -20,7 +20,7 @@ import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { useApiAction } from "@/hooks/use-api-action";
 import { browserApi } from "@/lib/api/browser";
-import { money } from "@/lib/format";
+import { count, money } from "@/lib/format";
 import { queueApi, unlessQueued } from "@/lib/queue/client";
 
 function idempotencyKey(scope: string): string {
@@ -111,7 +111,9 @@ export function BuyFlow(props: {
   return (
     <Card>
       <CardHeader>
-        <CardTitle className="text-2xl">{props.event.title}</CardTitle>
+        <CardTitle as="h1" className="text-2xl">
+          {props.event.title}
+        </CardTitle>
         <CardDescription>
           <span className="block font-medium text-foreground" data-testid="show-when">
             {props.showWhen}
@@ -139,7 +141,7 @@ export function BuyFlow(props: {
                 ? "Reserved — going to checkout…"
                 : action.running
                   ? "Reserving…"
-                  : `Reserve ${props.quantity} ticket${props.quantity === 1 ? "" : "s"}`}
+                  : `Reserve ${count(props.quantity, "ticket")}`}
             </Button>
           </>
         )}

@@ -165,7 +165,9 @@ export function Checkout(props: {
   return (
     <Card className="mx-auto max-w-xl">
       <CardHeader>
-        <CardTitle className="text-2xl">Checkout</CardTitle>
+        <CardTitle as="h1" className="text-2xl">
+          Checkout
+        </CardTitle>
         <CardDescription>
           {props.eventTitle} · {booking.quantity} × {props.zoneName ?? "seat"}
           {props.showWhen && (

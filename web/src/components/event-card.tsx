@@ -20,7 +20,7 @@ export function EventCard({ event }: { event: Event }) {
               </Badge>
             )}
           </div>
-          <CardTitle className="text-lg group-hover:underline">{event.title}</CardTitle>
+          <CardTitle as="h2" className="text-lg group-hover:underline">{event.title}</CardTitle>
           <CardDescription className="flex items-center gap-1">
             <MapPin className="size-3" /> {event.venue}
           </CardDescription>

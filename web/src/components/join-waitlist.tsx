@@ -15,6 +15,7 @@ import { Button } from "@/components/ui/button";
 import { useApiAction } from "@/hooks/use-api-action";
 import { browserApi, readSessionUser } from "@/lib/api/browser";
 import type { WaitlistEntry } from "@/lib/api/wire";
+import { count } from "@/lib/format";
 
 export function JoinWaitlist({ showId, zoneId, quantity }: { showId: string; zoneId: string; quantity: number }) {
   const [entry, setEntry] = useState<WaitlistEntry | null>(null);
@@ -41,7 +42,7 @@ export function JoinWaitlist({ showId, zoneId, quantity }: { showId: string; zon
     return (
       <div className="space-y-1" data-testid="waitlist-entry">
         <p className="text-sm">
-          You are number <strong>{entry.position}</strong> of {entry.waiting} on the waitlist for {entry.quantity} seat(s). We e-mail you when
+          You are number <strong>{entry.position}</strong> of {entry.waiting} on the waitlist for {count(entry.quantity, "seat")}. We e-mail you when
           seats come back for you.
         </p>
         <Button

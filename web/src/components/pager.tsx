@@ -2,6 +2,7 @@ import Link from "next/link";
 
 import { Button } from "@/components/ui/button";
 import type { PageMeta } from "@/lib/api/wire";
+import { count } from "@/lib/format";
 
 /**
  * Whether a list is empty because nothing is in it, rather than because the
@@ -22,7 +23,7 @@ export function Pager({ meta, href }: { meta: PageMeta | null; href: (page: numb
   if (meta.page > pages) {
     return (
       <p className="text-muted-foreground mt-6 text-center text-sm" data-testid="past-last-page">
-        There is no page {meta.page}: the list has {pages} page{pages === 1 ? "" : "s"}.{" "}
+        There is no page {meta.page}: the list has {count(pages, "page")}.{" "}
         <Link className="underline" href={href(pages)}>
           Go to page {pages}
         </Link>

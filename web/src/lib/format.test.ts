@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 
-import { aboutDuration, clock, dateTime, fromZoneInput, knownZone, money, priceInput, pricePattern, showTime, timeZones, toZoneInput, venueZone } from "./format";
+import { readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+
+import { aboutDuration, clock, count, dateTime, fromZoneInput, knownZone, money, priceInput, pricePattern, showTime, timeZones, toZoneInput, venueZone } from "./format";
 
 describe("format", () => {
   it("writes money from decimal strings", () => {
@@ -78,5 +81,23 @@ describe("format", () => {
     expect(aboutDuration(42)).toBe("about 42 seconds");
     expect(aboutDuration(150)).toBe("about 3 minutes");
     expect(aboutDuration(null)).toBe("a moment");
+    // Under half a second rounds to one, said in the singular.
+    expect(aboutDuration(0.3)).toBe("about 1 second");
+    expect(aboutDuration(60)).toBe("about 1 minute");
+  });
+  it("says a count in the singular for one and the plural otherwise", () => {
+    expect(count(1, "seat")).toBe("1 seat");
+    expect(count(0, "seat")).toBe("0 seats");
+    expect(count(4, "ticket")).toBe("4 tickets");
+    expect(count(2, "person", "people")).toBe("2 people");
+  });
+  it("leaves no \"(s)\" plural in the app's words", () => {
+    // "1 seat(s)" read as a form, not a sentence: every count goes through count().
+    const src = path.resolve(__dirname, "..");
+    const files = readdirSync(src, { recursive: true, encoding: "utf8" }).filter(
+      (f) => /\.tsx?$/.test(f) && !f.startsWith("gen") && !f.endsWith(".test.ts"),
+    );
+    const found = files.filter((f) => / [a-z]+\(s\)[ .,!?]/i.test(readFileSync(path.join(src, f), "utf8")));
+    expect(found).toEqual([]);
   });
 });

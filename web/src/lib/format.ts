@@ -162,14 +162,23 @@ export function clock(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
 }
 
+/**
+ * A count and its noun, singular for one: count(1, "seat") is "1 seat",
+ * count(3, "seat") "3 seats" (an irregular plural is given: count(2,
+ * "person", "people")). Every count the app says goes through it, never "seat(s)".
+ */
+export function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 /** "about 3 minutes" for a wait. */
 export function aboutDuration(seconds: number | null): string {
   if (seconds === null) return "a moment";
-  if (seconds < 60) return `about ${Math.max(1, Math.round(seconds))} second${Math.round(seconds) === 1 ? "" : "s"}`;
+  if (seconds < 60) return `about ${count(Math.max(1, Math.round(seconds)), "second")}`;
   const m = Math.round(seconds / 60);
-  if (m < 60) return `about ${m} minute${m === 1 ? "" : "s"}`;
+  if (m < 60) return `about ${count(m, "minute")}`;
   const h = Math.round(m / 60);
-  return `about ${h} hour${h === 1 ? "" : "s"}`;
+  return `about ${count(h, "hour")}`;
 }
 
 /** Status words and badge colours of bookings, events and payments. */

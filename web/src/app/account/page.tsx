@@ -14,12 +14,14 @@ export const metadata: Metadata = { title: "Profile" };
 export default async function AccountPage() {
   const me = await load((await userApi()).auth.me());
   const tz = await viewerZone();
-  if (!me.ok) return <ApiErrorPanel error={me.error} title="We could not load your profile" />;
+  if (!me.ok) return <ApiErrorPanel page error={me.error} title="We could not load your profile" />;
   return (
     <div className="mx-auto max-w-md space-y-6">
       <Card>
         <CardHeader>
-          <CardTitle className="text-2xl">Your profile</CardTitle>
+          <CardTitle as="h1" className="text-2xl">
+            Your profile
+          </CardTitle>
           <CardDescription>
             {me.data.email} · {me.data.role} · member since {dateTime(me.data.created_at, { zone: tz })}
           </CardDescription>
@@ -30,7 +32,9 @@ export default async function AccountPage() {
       </Card>
       <Card>
         <CardHeader>
-          <CardTitle className="text-xl">Password</CardTitle>
+          <CardTitle as="h2" className="text-xl">
+            Password
+          </CardTitle>
           <CardDescription>Changing it signs out every other device.</CardDescription>
         </CardHeader>
         <CardContent>
@@ -39,7 +43,9 @@ export default async function AccountPage() {
       </Card>
       <Card>
         <CardHeader>
-          <CardTitle className="text-xl">Delete account</CardTitle>
+          <CardTitle as="h2" className="text-xl">
+            Delete account
+          </CardTitle>
           <CardDescription>
             Not possible while you hold unpaid seats (pay or cancel them first), nor for organizers and admins (an admin first makes the
             account a user&apos;s).

@@ -20,7 +20,7 @@ export default async function BookingsPage({ searchParams }: { searchParams: Pro
   const api = await userApi();
   const tz = await viewerZone();
   const res = await load(api.bookings.list({ page, per_page: 20 }));
-  if (!res.ok) return <ApiErrorPanel error={res.error} title="We could not load your bookings" />;
+  if (!res.ok) return <ApiErrorPanel page error={res.error} title="We could not load your bookings" />;
   const events = await eventsById(res.data.map((b) => b.event_id));
   return (
     <div className="space-y-6">

@@ -15,7 +15,7 @@ export default async function NotificationsPage({ searchParams }: { searchParams
   const page = Math.max(1, Number.parseInt((await searchParams).page ?? "1", 10) || 1);
   const res = await load((await userApi()).notifications.list({ page, per_page: 20 }));
   const tz = await viewerZone();
-  if (!res.ok) return <ApiErrorPanel error={res.error} title="We could not load your notifications" />;
+  if (!res.ok) return <ApiErrorPanel page error={res.error} title="We could not load your notifications" />;
   return (
     <div className="space-y-6">
       <h1 className="text-2xl font-bold">Notifications</h1>

@@ -7,7 +7,9 @@ import { Pager, emptyList } from "@/components/pager";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
-import { load, sessionUser, userApi } from "@/lib/api/server";
+import { NotOrganizer } from "@/components/organizer/not-organizer";
+import { SessionRoleSync } from "@/components/session-role-sync";
+import { currentUser, isStaff, load, userApi } from "@/lib/api/server";
 import type { Event, EventStatus } from "@/lib/api/wire";
 import { dateTime, statusVariant, venueZone } from "@/lib/format";
 
@@ -21,7 +23,7 @@ const SECTIONS: { status: EventStatus; title: string }[] = [
 
 function Events({ events }: { events: Event[] }) {
   return (
-    <Table>
+    <Table stack>
       <TableHeader>
         <TableRow>
           <TableHead>Title</TableHead>
@@ -38,12 +40,12 @@ function Events({ events }: { events: Event[] }) {
                 {e.title}
               </Link>
             </TableCell>
-            <TableCell>{dateTime(e.sale_start_at, { zone: venueZone(e) })}</TableCell>
-            <TableCell>
+            <TableCell data-label="Sale opens">{dateTime(e.sale_start_at, { zone: venueZone(e) })}</TableCell>
+            <TableCell data-label="Status">
               <Badge variant={statusVariant(e.status)}>{e.status}</Badge>
               {e.queue_enabled && <Badge variant="outline" className="ml-1">queue</Badge>}
             </TableCell>
-            <TableCell className="space-x-2 text-right">
+            <TableCell className="space-x-2 text-right max-sm:justify-start">
               <Button asChild size="sm" variant="outline">
                 <Link href={`/organizer/events/${e.id}`}>Manage</Link>
               </Button>
@@ -69,20 +71,18 @@ export default async function OrganizerPage({ searchParams }: { searchParams: Pr
   const pageOf = (status: EventStatus) => Math.max(1, Number.parseInt(String(sp[status] ?? "1"), 10) || 1);
   const href = (status: EventStatus, page: number) =>
     `/organizer?${new URLSearchParams({ ...Object.fromEntries(SECTIONS.map((s) => [s.status, String(pageOf(s.status))])), [status]: String(page) })}`;
-  const user = await sessionUser();
-  if (user && user.role !== "organizer" && user.role !== "admin") {
-    return (
-      <p className="text-muted-foreground">
-        Organizer pages are for organizers. An admin can give your account the organizer role.
-      </p>
-    );
-  }
+  // The role the API holds now, not br_user's alone: a user promoted since
+  // signing in is an organizer here at once.
+  const me = await currentUser();
+  if (!me.ok) return <ApiErrorPanel page error={me.error} />;
+  if (me.user && !isStaff(me.user)) return <NotOrganizer title="Your events" />;
   const api = await userApi();
   const lists = await Promise.all(
     SECTIONS.map((s) => load(api.catalog.events({ mine: true, status: s.status, page: pageOf(s.status), per_page: PER_PAGE }))),
   );
   return (
     <div className="space-y-8">
+      {me.stale && <SessionRoleSync />}
       <div className="flex items-center justify-between">
         <h1 className="text-2xl font-bold">Your events</h1>
         <div className="flex gap-2">

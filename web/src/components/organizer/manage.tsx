@@ -19,7 +19,7 @@ import { Textarea } from "@/components/ui/textarea";
 import { useApiAction } from "@/hooks/use-api-action";
 import { browserApi } from "@/lib/api/browser";
 import type { Event, QueueLine, QueueSettings as QueueKnobs, QueueSettingsInput } from "@/lib/api/wire";
-import { fromZoneInput, priceInput, pricePattern, toZoneInput } from "@/lib/format";
+import { count, fromZoneInput, priceInput, pricePattern, toZoneInput } from "@/lib/format";
 
 /**
  * A new show of a draft, its start and (optional) end entered as the venue's
@@ -220,7 +220,7 @@ export function QueueSettings({ event, line }: { event: Event; line: QueueLine |
       </form>
       {settings && (
         <p className="text-muted-foreground text-xs" role="status" data-testid="queue-saved">
-          Saved: {settings.admit_per_second} buyer{settings.admit_per_second === 1 ? "" : "s"} a second,{" "}
+          Saved: {count(settings.admit_per_second, "buyer")} a second,{" "}
           {settings.max_active ? `at most ${settings.max_active} shopping at once` : "no cap on shoppers"}, switches on by itself under overload:{" "}
           {settings.auto ? "yes" : "no"}.
         </p>

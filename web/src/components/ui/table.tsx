@@ -2,10 +2,15 @@ import * as React from "react";
 
 import { cn } from "@/lib/utils";
 
-function Table({ className, ...props }: React.ComponentProps<"table">) {
+/**
+ * A table. With `stack`, on a phone (below sm) each row is a block of its
+ * own and each cell a line that names its column (the cell's `data-label`),
+ * instead of a table wider than the screen (globals.css, .table-stack).
+ */
+function Table({ className, stack = false, ...props }: React.ComponentProps<"table"> & { stack?: boolean }) {
   return (
     <div data-slot="table-container" className="relative w-full overflow-x-auto">
-      <table data-slot="table" className={cn("w-full caption-bottom text-sm", className)} {...props} />
+      <table data-slot="table" className={cn("w-full caption-bottom text-sm", stack && "table-stack", className)} {...props} />
     </div>
   );
 }

@@ -19,6 +19,7 @@ describe("parseRetryAfter", () => {
 describe("plainWords", () => {
   it("says what the buyer can do, with the details", () => {
     expect(plainWords(err("INSUFFICIENT_STOCK", { requested: 4, available: 2 }))).toBe("Only 2 seats left in this zone. Choose fewer seats.");
+    expect(plainWords(err("INSUFFICIENT_STOCK", { requested: 4, available: 1 }))).toBe("Only 1 seat left in this zone. Choose fewer seats.");
     expect(plainWords(err("INSUFFICIENT_STOCK", { requested: 1, available: 0 }))).toMatch(/^Sold out/);
     expect(plainWords(err("MAX_PER_USER_EXCEEDED", { limit: 4, current: 3, requested: 2 }))).toBe(
       "You can hold or buy at most 4 seats for this event and already have 3.",

@@ -8,6 +8,8 @@
  * falling back to the server's message, which is written for people too.
  */
 
+import { count } from "@/lib/format";
+
 /** Codes the edge answers (edge/README.md, the error table), plus the app's own. */
 export type ErrorCode =
   | "VALIDATION_ERROR"
@@ -160,7 +162,7 @@ export function plainWords(err: Pick<ApiError, "code" | "message" | "details" | 
     case "INSUFFICIENT_STOCK": {
       const available = num(d.available);
       if (available === 0) return "Sold out: there are no seats left in this zone.";
-      if (available !== null) return `Only ${available} seat${available === 1 ? "" : "s"} left in this zone. Choose fewer seats.`;
+      if (available !== null) return `Only ${count(available, "seat")} left in this zone. Choose fewer seats.`;
       return "Not enough seats left in this zone.";
     }
     case "MAX_PER_USER_EXCEEDED": {
@@ -168,7 +170,7 @@ export function plainWords(err: Pick<ApiError, "code" | "message" | "details" | 
       const current = num(d.current);
       if (limit === null) return "You have reached the most seats one person may buy for this event.";
       return (
-        `You can hold or buy at most ${limit} seat${limit === 1 ? "" : "s"} for this event` +
+        `You can hold or buy at most ${count(limit, "seat")} for this event` +
         (current ? ` and already have ${current}.` : ".")
       );
     }

@@ -51,6 +51,35 @@ export async function sessionUser(): Promise<SessionUser | null> {
   return decodeUser(jar.get(USER_COOKIE)?.value);
 }
 
+/** Roles the organizer pages are for. */
+const STAFF = new Set(["organizer", "admin"]);
+
+/**
+ * Who is signed in, for the organizer pages' decisions, with the role the API
+ * holds now. br_user's role is the one of the session's last sign-in or
+ * renewal: a user promoted since still reads "user" there (and in the access
+ * token's claims), while the API already lets them in. A viewer br_user calls
+ * an organizer or admin is taken at its word (the API refuses each call that
+ * is not theirs), so those pages cost nothing more; for anyone else the role
+ * is read from GET /auth/me, on the way to a refusal only. `stale` says
+ * br_user told another role (the page then renews it: SessionRoleSync); an
+ * error (a session the API ended: ApiErrorPanel renews it) is the page's to
+ * show.
+ */
+export async function currentUser(): Promise<{ ok: true; user: SessionUser | null; stale: boolean } | { ok: false; error: SerializedApiError }> {
+  const user = await sessionUser();
+  if (!user || STAFF.has(user.role)) return { ok: true, user, stale: false };
+  const me = await load((await userApi()).auth.me());
+  if (!me.ok) return me;
+  const fresh = { id: me.data.id, name: me.data.full_name || user.name, role: me.data.role };
+  return { ok: true, user: fresh, stale: fresh.role !== user.role };
+}
+
+/** Whether the user is one the organizer pages are for. */
+export function isStaff(user: { role: string } | null): boolean {
+  return !!user && STAFF.has(user.role);
+}
+
 /** The outcome of a server-side call: the result, or the error to show (serializable for client components). */
 export type Loaded<T> = { ok: true; data: T; meta: PageMeta | null } | { ok: false; error: SerializedApiError };
 

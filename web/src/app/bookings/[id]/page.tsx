@@ -28,7 +28,7 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
   const res = await load(api.bookings.get(id));
   if (!res.ok) {
     if (res.error.code === "NOT_FOUND") notFound();
-    return <ApiErrorPanel error={res.error} title="We could not load your booking" />;
+    return <ApiErrorPanel page error={res.error} title="We could not load your booking" />;
   }
   const b = res.data;
   const pub = publicApi(30);
@@ -59,7 +59,9 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
             Seats came back and you were next on the waitlist: they are held for you until {dateTime(b.expires_at, { zone: tz })}.
           </p>
         )}
-        <CardTitle className="text-2xl">{ev.ok ? ev.data.title : "Booking"}</CardTitle>
+        <CardTitle as="h1" className="text-2xl">
+          {ev.ok ? ev.data.title : "Booking"}
+        </CardTitle>
         <CardDescription data-testid="show-when">
           {show ? showTime(show, { zone: venue }) : ""} {ev.ok ? `· ${ev.data.venue}` : ""}
         </CardDescription>

@@ -22,7 +22,7 @@ export default async function CheckoutPage({ params }: { params: Promise<{ booki
   const b = await load(api.bookings.get(bookingId));
   if (!b.ok) {
     if (b.error.code === "NOT_FOUND") notFound();
-    return <ApiErrorPanel error={b.error} title="We could not load your booking" />;
+    return <ApiErrorPanel page error={b.error} title="We could not load your booking" />;
   }
   if (b.data.status !== "reserved") redirect(`/bookings/${bookingId}`);
   const pub = publicApi();

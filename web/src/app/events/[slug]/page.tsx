@@ -14,7 +14,7 @@ import { ApiErrorPanel } from "@/components/api-error-panel";
 import { ShowZones } from "@/components/show-zones";
 import { Badge } from "@/components/ui/badge";
 import { load, publicApi } from "@/lib/api/server";
-import { dateTime, showTime, statusVariant, venueZone } from "@/lib/format";
+import { count, dateTime, showTime, statusVariant, venueZone } from "@/lib/format";
 import { renderTime } from "@/lib/server-clock";
 
 export const revalidate = 5;
@@ -39,7 +39,7 @@ export default async function EventPage({ params }: Props) {
   const ev = await load(api.catalog.event(slug));
   if (!ev.ok) {
     if (ev.error.code === "NOT_FOUND") notFound();
-    return <ApiErrorPanel error={ev.error} title="We could not load this event" />;
+    return <ApiErrorPanel page error={ev.error} title="We could not load this event" />;
   }
   const event = ev.data;
   const venue = venueZone(event);
@@ -71,7 +71,7 @@ export default async function EventPage({ params }: Props) {
           <span className="flex items-center gap-1">
             <CalendarDays className="size-4" /> Sale {dateTime(event.sale_start_at, { zone: venue })} – {dateTime(event.sale_end_at, { zone: venue })}
           </span>
-          <span>Up to {event.max_per_user} tickets per person</span>
+          <span>Up to {count(event.max_per_user, "ticket")} per person</span>
         </p>
         {event.description && <p className="max-w-3xl whitespace-pre-line">{event.description}</p>}
       </header>

@@ -8,11 +8,13 @@ import Link from "next/link";
 
 import { ApiErrorPanel } from "@/components/api-error-panel";
 import { DeviceForm, RevokeDeviceButton } from "@/components/organizer/devices";
+import { NotOrganizer } from "@/components/organizer/not-organizer";
+import { SessionRoleSync } from "@/components/session-role-sync";
 import { Pager } from "@/components/pager";
 import { Badge } from "@/components/ui/badge";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
-import { load, sessionUser, userApi } from "@/lib/api/server";
+import { currentUser, isStaff, load, userApi } from "@/lib/api/server";
 import type { Device } from "@/lib/api/wire";
 import { dateTime } from "@/lib/format";
 import { viewerZone } from "@/lib/zone";
@@ -26,10 +28,10 @@ function state(d: Device, now = Date.now()): "revoked" | "expired" | "active" {
 }
 
 export default async function DevicesPage({ searchParams }: { searchParams: Promise<{ page?: string }> }) {
-  const user = await sessionUser();
-  if (user && user.role !== "organizer" && user.role !== "admin") {
-    return <p className="text-muted-foreground">Organizer pages are for organizers. An admin can give your account the organizer role.</p>;
-  }
+  // The role the API holds now (a user promoted since signing in is an organizer at once).
+  const me = await currentUser();
+  if (!me.ok) return <ApiErrorPanel page error={me.error} />;
+  if (me.user && !isStaff(me.user)) return <NotOrganizer title="Check-in devices" />;
   const page = Math.max(1, Number.parseInt((await searchParams).page ?? "1", 10) || 1);
   const api = await userApi();
   const tz = await viewerZone();
@@ -43,6 +45,7 @@ export default async function DevicesPage({ searchParams }: { searchParams: Prom
   const titles = new Map(events.map((e) => [e.id, e.title]));
   return (
     <div className="space-y-6">
+      {me.stale && <SessionRoleSync />}
       <div className="flex items-center gap-3">
         <h1 className="text-2xl font-bold">Check-in devices</h1>
         <Link href="/organizer" className="text-muted-foreground ml-auto text-sm hover:underline">
@@ -51,7 +54,7 @@ export default async function DevicesPage({ searchParams }: { searchParams: Prom
       </div>
       <Card>
         <CardHeader>
-          <CardTitle>Register a device</CardTitle>
+          <CardTitle as="h2">Register a device</CardTitle>
           <CardDescription>A phone or scanner at the gates: it checks in the tickets of the events you choose, until it expires or you revoke it.</CardDescription>
         </CardHeader>
         <CardContent>
@@ -60,7 +63,7 @@ export default async function DevicesPage({ searchParams }: { searchParams: Prom
       </Card>
       <Card>
         <CardHeader>
-          <CardTitle>Your devices</CardTitle>
+          <CardTitle as="h2">Your devices</CardTitle>
           <CardDescription>Times in your time zone ({tz}).</CardDescription>
         </CardHeader>
         <CardContent>
@@ -72,7 +75,7 @@ export default async function DevicesPage({ searchParams }: { searchParams: Prom
             </p>
           ) : (
             <>
-              <Table>
+              <Table stack>
                 <TableHeader>
                   <TableRow>
                     <TableHead>Device</TableHead>
@@ -89,15 +92,15 @@ export default async function DevicesPage({ searchParams }: { searchParams: Prom
                     return (
                       <TableRow key={d.id} data-testid="device-row" data-name={d.name}>
                         <TableCell className="font-medium">{d.name}</TableCell>
-                        <TableCell className="text-sm whitespace-normal">{d.event_ids.map((id) => titles.get(id) ?? "a cancelled event").join(", ")}</TableCell>
-                        <TableCell>{dateTime(d.created_at, { zone: tz })}</TableCell>
-                        <TableCell>{dateTime(d.expires_at, { zone: tz })}</TableCell>
-                        <TableCell>
+                        <TableCell className="text-sm whitespace-normal" data-label="Events">{d.event_ids.map((id) => titles.get(id) ?? "a cancelled event").join(", ")}</TableCell>
+                        <TableCell data-label="Registered">{dateTime(d.created_at, { zone: tz })}</TableCell>
+                        <TableCell data-label="Valid until">{dateTime(d.expires_at, { zone: tz })}</TableCell>
+                        <TableCell data-label="State">
                           <Badge variant={st === "active" ? "success" : "secondary"} data-testid="device-state">
                             {st}
                           </Badge>
                         </TableCell>
-                        <TableCell className="text-right">{st === "active" && <RevokeDeviceButton deviceId={d.id} name={d.name} />}</TableCell>
+                        <TableCell className="text-right max-sm:justify-start">{st === "active" && <RevokeDeviceButton deviceId={d.id} name={d.name} />}</TableCell>
                       </TableRow>
                     );
                   })}

@@ -32,10 +32,10 @@ export default async function BuyPage({
   // Catalog reads only: cached and shared, they cost nothing in a rush.
   const api = publicApi();
   const ev = await load(api.catalog.event(slug));
-  if (!ev.ok) return <ApiErrorPanel error={ev.error} title="We could not load this event" />;
+  if (!ev.ok) return <ApiErrorPanel page error={ev.error} title="We could not load this event" />;
   const [shows, zones] = await Promise.all([load(api.catalog.shows(ev.data.id)), load(api.catalog.zones(showId))]);
-  if (!shows.ok) return <ApiErrorPanel error={shows.error} title="We could not load this event's shows" />;
-  if (!zones.ok) return <ApiErrorPanel error={zones.error} title="We could not load this show" />;
+  if (!shows.ok) return <ApiErrorPanel page error={shows.error} title="We could not load this event's shows" />;
+  if (!zones.ok) return <ApiErrorPanel page error={zones.error} title="We could not load this show" />;
   // The show must be this event's: a hand-made address would show one
   // event's title while reserving another's seats.
   const zone = zones.data.find((z) => z.id === zoneId);

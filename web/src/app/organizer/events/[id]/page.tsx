@@ -10,7 +10,7 @@ import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
-import { load, sessionUser, userApi } from "@/lib/api/server";
+import { currentUser, load, userApi } from "@/lib/api/server";
 import { dateTime, money, showTime, statusVariant, timeZones, venueZone } from "@/lib/format";
 import { mayManage } from "@/lib/roles";
 
@@ -23,11 +23,14 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
   const ev = await load(api.catalog.event(id));
   if (!ev.ok) {
     if (ev.error.code === "NOT_FOUND") notFound();
-    return <ApiErrorPanel error={ev.error} title="We could not load the event" />;
+    return <ApiErrorPanel page error={ev.error} title="We could not load the event" />;
   }
   const event = ev.data;
   // A published event is anybody's to read; only its organizer (or an admin) manages it.
-  if (!mayManage(await sessionUser(), event)) notFound();
+  // By the role the API holds now (a user promoted since signing in manages their events at once).
+  const me = await currentUser();
+  if (!me.ok) return <ApiErrorPanel page error={me.error} title="We could not load the event" />;
+  if (!mayManage(me.user, event)) notFound();
   const venue = venueZone(event);
   const [shows, cats, line] = await Promise.all([
     load(api.catalog.shows(id)),
@@ -71,7 +74,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
 
       <Card>
         <CardHeader>
-          <CardTitle>Shows and zones</CardTitle>
+          <CardTitle as="h2">Shows and zones</CardTitle>
         </CardHeader>
         <CardContent className="space-y-6">
           {!shows.ok ? (
@@ -86,7 +89,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
                     {open && <RemoveButton kind="show" id={s.id} label={dateTime(s.show_date, { zone: venue })} />}
                   </div>
                   {z && z.ok && z.data.length > 0 && (
-                    <Table>
+                    <Table stack>
                       <TableHeader>
                         <TableRow>
                           <TableHead>Zone</TableHead>
@@ -98,13 +101,13 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
                       <TableBody>
                         {z.data.map((zone) => (
                           <TableRow key={zone.id}>
-                            <TableCell>{zone.name}</TableCell>
-                            <TableCell>{money(zone.price, zone.currency)}</TableCell>
-                            <TableCell className="text-right">
+                            <TableCell className="font-medium">{zone.name}</TableCell>
+                            <TableCell data-label="Price">{money(zone.price, zone.currency)}</TableCell>
+                            <TableCell className="text-right" data-label="Available / total">
                               {zone.available_seats} / {zone.total_seats}
                             </TableCell>
                             {open && (
-                              <TableCell className="text-right">
+                              <TableCell className="text-right max-sm:justify-start">
                                 <RemoveButton kind="zone" id={zone.id} label={zone.name} />
                               </TableCell>
                             )}
@@ -130,7 +133,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
       <div className="grid gap-6 md:grid-cols-2">
         <Card>
           <CardHeader>
-            <CardTitle>Sale</CardTitle>
+            <CardTitle as="h2">Sale</CardTitle>
           </CardHeader>
           <CardContent className="space-y-4">
             {draft ? (
@@ -153,7 +156,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
         </Card>
         <Card>
           <CardHeader>
-            <CardTitle>Danger zone</CardTitle>
+            <CardTitle as="h2">Danger zone</CardTitle>
           </CardHeader>
           <CardContent className="space-y-2">
             {draft ? <DeleteDraftButton eventId={event.id} /> : event.status === "published" ? <CancelEventDialog event={event} /> : <p className="text-sm">Nothing left to do.</p>}
@@ -163,7 +166,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
 
       <Card>
         <CardHeader>
-          <CardTitle>Details</CardTitle>
+          <CardTitle as="h2">Details</CardTitle>
         </CardHeader>
         <CardContent>
           <EventForm event={event} categories={cats.ok ? cats.data : []} zone={venue} zones={timeZones(venue)} />

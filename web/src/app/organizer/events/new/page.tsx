@@ -19,7 +19,9 @@ export default async function NewEventPage() {
   return (
     <Card className="mx-auto max-w-3xl">
       <CardHeader>
-        <CardTitle className="text-2xl">New event</CardTitle>
+        <CardTitle as="h1" className="text-2xl">
+          New event
+        </CardTitle>
         <CardDescription>It starts as a draft: add shows and zones, then publish it.</CardDescription>
       </CardHeader>
       <CardContent>

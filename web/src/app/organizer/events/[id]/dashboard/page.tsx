@@ -15,7 +15,7 @@ import { AutoRefresh } from "@/components/auto-refresh";
 import { BarChart } from "@/components/bar-chart";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
-import { load, sessionUser, userApi } from "@/lib/api/server";
+import { currentUser, load, userApi } from "@/lib/api/server";
 import { dateTime, money, venueZone } from "@/lib/format";
 import { mayManage } from "@/lib/roles";
 import { lastHours, saleRange } from "@/lib/sales";
@@ -42,10 +42,13 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
   const [ev, shows] = await Promise.all([load(api.catalog.event(id)), load(api.catalog.shows(id))]);
   if (!ev.ok) {
     if (ev.error.code === "NOT_FOUND") notFound();
-    return <ApiErrorPanel error={ev.error} title="We could not load the event" />;
+    return <ApiErrorPanel page error={ev.error} title="We could not load the event" />;
   }
   // A published event is anybody's to read; its sales are its organizer's (or an admin's).
-  if (!mayManage(await sessionUser(), ev.data)) notFound();
+  // By the role the API holds now (a user promoted since signing in manages their events at once).
+  const me = await currentUser();
+  if (!me.ok) return <ApiErrorPanel page error={me.error} title="We could not load the event" />;
+  if (!mayManage(me.user, ev.data)) notFound();
   const tz = venueZone(ev.data);
   const perShow = shows.ok ? shows.data : [];
   const [an, zones, checkins] = await Promise.all([
@@ -82,7 +85,7 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
           </div>
           <Card>
             <CardHeader>
-              <CardTitle>Tickets sold per hour (UTC, last 24 hours)</CardTitle>
+              <CardTitle as="h2">Tickets sold per hour (UTC, last 24 hours)</CardTitle>
             </CardHeader>
             <CardContent>
               <BarChart
@@ -95,7 +98,7 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
       )}
       <Card>
         <CardHeader>
-          <CardTitle>Check-in (live)</CardTitle>
+          <CardTitle as="h2">Check-in (live)</CardTitle>
           <CardDescription>
             Tickets scanned at the gates by your{" "}
             <Link href="/organizer/devices" className="underline">
@@ -107,7 +110,7 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
           </CardDescription>
         </CardHeader>
         <CardContent>
-          <Table>
+          <Table stack>
             <TableHeader>
               <TableRow>
                 <TableHead>Show</TableHead>
@@ -124,16 +127,20 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
                   const c = checkins[i];
                   return (
                     <TableRow key={show.id} data-testid="dashboard-checkin">
-                      <TableCell>{dateTime(show.show_date, { zone: tz })}</TableCell>
-                      <TableCell className="text-right" data-testid="checked-in">
+                      <TableCell className="font-medium">{dateTime(show.show_date, { zone: tz })}</TableCell>
+                      <TableCell className="text-right" data-label="Checked in" data-testid="checked-in">
                         {c?.ok ? c.data.checked_in : "–"}
                       </TableCell>
-                      <TableCell className="text-right">{c?.ok ? c.data.sold : "–"}</TableCell>
-                      <TableCell className="text-right">{c?.ok ? c.data.revoked : "–"}</TableCell>
-                      <TableCell className="text-right" data-testid="reused">
+                      <TableCell className="text-right" data-label="Tickets sold">
+                        {c?.ok ? c.data.sold : "–"}
+                      </TableCell>
+                      <TableCell className="text-right" data-label="Revoked">
+                        {c?.ok ? c.data.revoked : "–"}
+                      </TableCell>
+                      <TableCell className="text-right" data-label="Let in twice" data-testid="reused">
                         {c?.ok ? c.data.reused : "–"}
                       </TableCell>
-                      <TableCell className="text-right" data-testid="revoked-offline">
+                      <TableCell className="text-right" data-label="Revoked, scanned offline" data-testid="revoked-offline">
                         {c?.ok ? c.data.revoked_offline : "–"}
                       </TableCell>
                     </TableRow>
@@ -145,10 +152,10 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
       </Card>
       <Card>
         <CardHeader>
-          <CardTitle>Seats per zone (live)</CardTitle>
+          <CardTitle as="h2">Seats per zone (live)</CardTitle>
         </CardHeader>
         <CardContent>
-          <Table>
+          <Table stack>
             <TableHeader>
               <TableRow>
                 <TableHead>Show</TableHead>
@@ -166,14 +173,22 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
                   return z && z.ok
                     ? z.data.map((zone) => (
                         <TableRow key={zone.id} data-testid="dashboard-zone">
-                          <TableCell>{dateTime(show.show_date, { zone: tz })}</TableCell>
-                          <TableCell>{zone.name}</TableCell>
-                          <TableCell className="text-right" data-testid="zone-sold">
+                          <TableCell data-label="Show">{dateTime(show.show_date, { zone: tz })}</TableCell>
+                          <TableCell className="font-medium max-sm:order-first" data-label="Zone">
+                            {zone.name}
+                          </TableCell>
+                          <TableCell className="text-right" data-label="Sold" data-testid="zone-sold">
                             {zone.sold_seats}
                           </TableCell>
-                          <TableCell className="text-right">{zone.held_seats}</TableCell>
-                          <TableCell className="text-right">{zone.available_seats}</TableCell>
-                          <TableCell className="text-right">{zone.total_seats}</TableCell>
+                          <TableCell className="text-right" data-label="Held (unpaid)">
+                            {zone.held_seats}
+                          </TableCell>
+                          <TableCell className="text-right" data-label="Available">
+                            {zone.available_seats}
+                          </TableCell>
+                          <TableCell className="text-right" data-label="Total">
+                            {zone.total_seats}
+                          </TableCell>
                         </TableRow>
                       ))
                     : [];
