@@ -31,9 +31,10 @@ var Owners = map[string]string{
 	// the lines from it).
 	"waitlist_entries": "booking",
 	// payment: money.
-	"payments":               "payment",
-	"payment_webhook_events": "payment",
-	"payment_event_cursor":   "payment",
+	"payments":                "payment",
+	"payment_webhook_events":  "payment",
+	"payment_event_cursor":    "payment",
+	"payment_refund_failures": "payment",
 	// saga: the post-payment sagas.
 	"sagas":      "saga",
 	"saga_steps": "saga",

@@ -409,6 +409,7 @@ func TestChartProductionValues(t *testing.T) {
 		"RushPersisterDeadLetters": {"booking_persister_dead_letters_total", "warning"},
 		"RushMailFailing":          {"rush_notify_deliveries_total", "warning"},
 		"RushPaymentEventsMissed":  {"payment_reconciler_actions_total", "warning"},
+		"RushRefundFailed":         {"payment_refund_failed_payments", "critical"},
 	} {
 		if !strings.Contains(alerts[alert], want.metric) {
 			t.Errorf("alert %s: expr %q does not use %s", alert, alerts[alert], want.metric)

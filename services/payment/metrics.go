@@ -16,6 +16,11 @@ type metrics struct {
 	refunds    *prometheus.CounterVec
 	reconciler *prometheus.CounterVec
 	unsettled  *prometheus.GaugeVec
+	// refundFailures counts refunds of ours that failed at the provider
+	// after it accepted them; refundFailed is how many payments are owed
+	// to their buyer because of one (status refund_failed) now.
+	refundFailures prometheus.Counter
+	refundFailed   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -34,8 +39,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "payment_unsettled_payments",
 			Help: "Succeeded payments older than 5 minutes without a confirmed booking seen (state unconfirmed) or whose decided refund did not finish (state refund_pending); as of the reconciler's last pass.",
 		}, []string{"state"}),
+		refundFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "payment_refund_failures_total",
+			Help: "Refunds of Booking Rush's that failed (or were cancelled) at the payment provider after it accepted them (Stripe refund.failed).",
+		}),
+		refundFailed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "payment_refund_failed_payments",
+			Help: "Payments whose refund failed at the provider and was not made again since (status refund_failed): money kept, its buyer has no ticket; an admin retries the refund. As of the reconciler's last pass.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.outcomes, m.refunds, m.reconciler, m.unsettled} {
+	for _, c := range []prometheus.Collector{m.outcomes, m.refunds, m.reconciler, m.unsettled, m.refundFailures, m.refundFailed} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

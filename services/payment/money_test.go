@@ -166,7 +166,9 @@ const standInCharge = 5000
 // refunds, newest first, with their metadata. dispute, when given, answers
 // the status and amount of a dispute of every charge ("" for none): a
 // refund of a charge disputed and not won answers charge_disputed, and GET
-// /v1/disputes lists it. creates counts the calls per idempotency key,
+// /v1/disputes lists it. A refund made can fail afterwards (failRefund), as
+// Stripe's do (a closed card): its money no longer counts as back, and the
+// listing shows it failed. creates counts the calls per idempotency key,
 // refunds the refunds made (key: amount).
 func stripeStandIn(t *testing.T, handRefunded int64, dispute ...func() (status string, cents int64)) (url string, creates func(key string) int, refunds func() map[string]string) {
 	t.Helper()
@@ -196,13 +198,15 @@ type standIn struct {
 	made         []standInRefund          // every refund, oldest first
 	refunded     map[string]int64         // intent -> cents refunded, by hand and by us
 	posts        int                      // refund requests answered without an error
+	failed       map[string]string        // refund id -> failure_reason, of the refunds that failed
 	hold         *standInHold             // holds the next refund request's answer
 }
 
 // newStandIn starts stripeStandIn.
 func newStandIn(t *testing.T, handRefunded int64, dispute ...func() (status string, cents int64)) *standIn {
 	t.Helper()
-	s := &standIn{handRefunded: handRefunded, calls: map[string]int{}, intentParams: map[string]string{}, byKey: map[string]standInRefund{}, refunded: map[string]int64{}}
+	s := &standIn{handRefunded: handRefunded, calls: map[string]int{}, intentParams: map[string]string{}, byKey: map[string]standInRefund{}, refunded: map[string]int64{},
+		failed: map[string]string{}}
 	stand := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		form, _ := neturl.ParseQuery(string(body))
@@ -255,8 +259,7 @@ func newStandIn(t *testing.T, handRefunded int64, dispute ...func() (status stri
 			s.mu.Lock()
 			for _, re := range slices.Backward(s.made) {
 				if re.Intent == pi {
-					data = append(data, map[string]any{"id": re.ID, "object": "refund", "amount": re.Amount, "status": "succeeded",
-						"payment_intent": pi, "metadata": re.Metadata})
+					data = append(data, s.refundObject(re))
 				}
 			}
 			s.mu.Unlock()
@@ -329,6 +332,39 @@ func (s *standIn) refund(w http.ResponseWriter, key string, form neturl.Values) 
 		s.mu.Lock()
 	}
 	_, _ = fmt.Fprintf(w, `{"id":%q,"object":"refund","status":"succeeded","amount":%d}`, re.ID, re.Amount)
+}
+
+// refundObject is the refund re as Stripe shows it (in a listing, in an
+// event); under mu.
+func (s *standIn) refundObject(re standInRefund) map[string]any {
+	obj := map[string]any{"id": re.ID, "object": "refund", "amount": re.Amount, "currency": "usd", "status": "succeeded",
+		"payment_intent": re.Intent, "metadata": re.Metadata}
+	if why, ok := s.failed[re.ID]; ok {
+		obj["status"], obj["failure_reason"] = "failed", why
+	}
+	return obj
+}
+
+// failRefund makes the last refund made of the intent fail, for reason (a
+// Stripe failure_reason such as expired_or_canceled_card), as Stripe's
+// refunds to a closed card do days after Stripe accepted them: its money is
+// back on the account, not with the buyer. It answers the refund as
+// Stripe's refund.failed event carries it.
+func (s *standIn) failRefund(t *testing.T, pi, reason string) map[string]any {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, re := range slices.Backward(s.made) {
+		if re.Intent == pi {
+			if _, ok := s.failed[re.ID]; !ok {
+				s.failed[re.ID] = reason
+				s.refunded[pi] -= re.Amount
+			}
+			return s.refundObject(re)
+		}
+	}
+	t.Fatalf("the stand-in made no refund of %s", pi)
+	return nil
 }
 
 // standInHold holds the answer of a refund request.

@@ -57,6 +57,10 @@ const (
 	// provider's dashboard (charge.refunded), or a dispute the buyer won
 	// (charge.dispute.closed, status lost).
 	OutcomeReturned
+	// OutcomeRefundFailed: a refund the provider had accepted failed
+	// afterwards, or was cancelled (RefundID, RefundCents; FailureReason
+	// says why): its money is back with us, not with the buyer.
+	OutcomeRefundFailed
 )
 
 // Event is a verified webhook event.
@@ -77,6 +81,12 @@ type Event struct {
 	// ReturnedCents is, for OutcomeReturned, how much of the charge is back
 	// with the buyer in all.
 	ReturnedCents int64
+	// RefundID, RefundCents, RefundStatus and RefundKind are, for
+	// OutcomeRefundFailed, the provider's refund, its amount, its status
+	// (failed or canceled) and our marker on it (refundShare or refundRest;
+	// "" on a refund Booking Rush did not make).
+	RefundID, RefundStatus, RefundKind string
+	RefundCents                        int64
 	// Payload is the event as the provider lists it, for a listed event
 	// (MissedEvents): what is kept of it is storedPayload's.
 	Payload []byte
@@ -145,7 +155,14 @@ type Provider interface {
 
 // PaymentRef names a payment to a provider: our payment's id and the
 // provider's (a PaymentIntent id).
-type PaymentRef struct{ PaymentID, ProviderID string }
+type PaymentRef struct {
+	PaymentID, ProviderID string
+	// Retry counts the refunds of the payment that failed at the provider
+	// after it accepted them (Payment.RefundFailures): a refund made again
+	// goes under an idempotency key of its own, as the provider answers
+	// the failed refund to the first key.
+	Retry int
+}
 
 // ErrRefundedAlready is a Refund of a charge the provider refunded in full
 // already, outside Booking Rush: the money is back with the buyer, and no
@@ -177,12 +194,18 @@ const (
 	eventCanceled      = "payment_intent.canceled"
 	eventChargeRefund  = "charge.refunded"
 	eventDisputeClosed = "charge.dispute.closed"
+	// A refund that failed (refund.failed) or was cancelled after Stripe
+	// accepted it (refund.updated, status canceled: there is no event of
+	// its own). refund.updated of a failure comes too; the first of the two
+	// applies (applyRefundFailed).
+	eventRefundFailed  = "refund.failed"
+	eventRefundUpdated = "refund.updated"
 )
 
 // HandledEventTypes are the provider event types this service acts on: the
 // ones its Stripe webhook endpoint must subscribe to, and the ones the
 // reconciler lists to catch a webhook that never arrived.
-var HandledEventTypes = []string{eventSucceeded, eventFailed, eventCanceled, eventChargeRefund, eventDisputeClosed}
+var HandledEventTypes = []string{eventSucceeded, eventFailed, eventCanceled, eventChargeRefund, eventDisputeClosed, eventRefundFailed, eventRefundUpdated}
 
 // verifyStripeEvent checks a Stripe-Signature header ("t=<unix>,v1=<hex
 // hmac-sha256 of "<t>.<payload>">") with the endpoint secret and decodes a
@@ -222,6 +245,8 @@ func decodeStripeEvent(ev stripe.Event) (Event, error) {
 		out.Outcome = OutcomeFailed
 	case eventChargeRefund, eventDisputeClosed:
 		return returnedEvent(out, ev.Data)
+	case eventRefundFailed, eventRefundUpdated:
+		return refundFailedEvent(out, ev.Data)
 	default:
 		return out, nil
 	}
@@ -300,6 +325,36 @@ func returnedEvent(out Event, data *stripe.EventData) (Event, error) {
 	return out, nil
 }
 
+// refundFailedEvent reads a refund.failed or refund.updated event (a
+// refund): OutcomeRefundFailed when the refund failed or was cancelled,
+// OutcomeOther for any other state (pending, succeeded: the money is on its
+// way or back with the buyer, as recorded). Whose refund it is (our marker,
+// the payment it names) applyRefundFailed decides.
+func refundFailedEvent(out Event, data *stripe.EventData) (Event, error) {
+	var r stripe.Refund
+	if data == nil || json.Unmarshal(data.Raw, &r) != nil || r.ID == "" {
+		return Event{}, errors.New("webhook payload: data.object is not a refund")
+	}
+	if r.Status != stripe.RefundStatusFailed && r.Status != stripe.RefundStatusCanceled {
+		return out, nil
+	}
+	out.Outcome = OutcomeRefundFailed
+	out.RefundID, out.RefundCents, out.RefundStatus = r.ID, r.Amount, string(r.Status)
+	out.PaymentID, out.RefundKind = r.Metadata[refundMetaPayment], r.Metadata[refundMetaKind]
+	if r.PaymentIntent != nil {
+		out.ProviderPaymentID = r.PaymentIntent.ID
+	}
+	switch {
+	case r.FailureReason != "":
+		out.FailureReason = string(r.FailureReason)
+	case r.Status == stripe.RefundStatusCanceled:
+		out.FailureReason = "canceled"
+	default:
+		out.FailureReason = string(stripe.RefundFailureReasonUnknown)
+	}
+	return out, nil
+}
+
 // signedAt is the t= time of a Stripe-Signature header; false when it has
 // none or it is not a number (the library then refuses the header). It
 // reads the header exactly as stripe-go does (its parseSignatureHeader):
@@ -345,6 +400,7 @@ func storedPayload(payload []byte) string {
 				Currency       string            `json:"currency,omitempty"`
 				PaymentIntent  json.RawMessage   `json:"payment_intent,omitempty"`
 				Metadata       map[string]string `json:"metadata,omitempty"`
+				FailureReason  string            `json:"failure_reason,omitempty"`
 				LastError      *struct {
 					Code        string `json:"code,omitempty"`
 					DeclineCode string `json:"decline_code,omitempty"`

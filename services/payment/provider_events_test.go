@@ -386,6 +386,10 @@ func TestOperatorsAreToldEveryWebhookEvent(t *testing.T) {
 		"charge.refunded": {"id": "ch_1", "object": "charge", "amount": 4990, "amount_refunded": 4990, "refunded": true,
 			"payment_intent": "pi_1", "metadata": map[string]string{"payment_id": "7b0c3f0e-8d5e-4d6c-9a51-2f1f7e9a0b11"}},
 		"charge.dispute.closed": {"id": "dp_1", "object": "dispute", "amount": 4990, "status": "lost", "payment_intent": "pi_1"},
+		"refund.failed": {"id": "re_1", "object": "refund", "amount": 4990, "status": "failed", "failure_reason": "expired_or_canceled_card",
+			"payment_intent": "pi_1", "metadata": map[string]string{"payment_id": "7b0c3f0e-8d5e-4d6c-9a51-2f1f7e9a0b11", "rush_refund": "share"}},
+		"refund.updated": {"id": "re_1", "object": "refund", "amount": 4990, "status": "canceled",
+			"payment_intent": "pi_1", "metadata": map[string]string{"payment_id": "7b0c3f0e-8d5e-4d6c-9a51-2f1f7e9a0b11", "rush_refund": "share"}},
 	}
 	for _, typ := range append(slices.Clone(payment.HandledEventTypes), "payment_intent.requires_action", "charge.succeeded") {
 		payload, sig := signed("evt_"+typ, typ, "pi_1", "7b0c3f0e-8d5e-4d6c-9a51-2f1f7e9a0b11", webhookSecret, time.Now())

@@ -26,6 +26,9 @@ import (
 //   - a refund decided but not finished (its seats or the provider were
 //     unreachable, or the process died during the provider's call) is
 //     finished with the recorded decision;
+//   - a refund that failed at the provider after it accepted it
+//     (refund_failed) is NOT made again: the same card would refuse again;
+//     it is counted (payment_refund_failed_payments) for a person to act;
 //   - a succeeded payment whose booking was not seen confirmed after a
 //     grace period (longer than a saga's life) is settled: a confirmed
 //     booking is marked settled, a live hold is confirmed, anything else
@@ -151,7 +154,7 @@ func (r *Reconciler) each(ctx context.Context, deadline time.Time, where, order 
 // attempt may have made (Service.refund).
 func (r *Reconciler) finishRefunds(ctx context.Context, deadline time.Time) error {
 	return r.each(ctx, deadline, `refund_requested_at IS NOT NULL AND refunded_at IS NULL AND refund_requested_at < now() - interval '10 seconds'
-			AND (refund_claimed_at IS NULL OR refund_claimed_at <= now() - make_interval(secs => $1))`,
+			AND status <> 'refund_failed' AND (refund_claimed_at IS NULL OR refund_claimed_at <= now() - make_interval(secs => $1))`,
 		`refund_requested_at`, []any{refundLease.Seconds()}, func(p Payment) string {
 			if _, _, err := r.svc.RefundBooking(ctx, p.BookingID, p.ID, refundCause(p.RefundCause), p.RefundReason); err != nil {
 				r.log.Warn("decided refund still not finished", zap.String("payment", p.ID), zap.Error(err))
@@ -367,20 +370,25 @@ func (r *Reconciler) applyMissed(ctx context.Context, evs []Event) error {
 	return nil
 }
 
-// gauge counts the payments that stayed unsettled past the alarm age.
+// gauge counts the payments that stayed unsettled past the alarm age, and
+// those whose refund failed at the provider (a person acts on them; the
+// reconciler does not retry them).
 func (r *Reconciler) gauge(ctx context.Context) error {
-	var unconfirmed, pending float64
+	var unconfirmed, pending, refundFailed float64
 	err := r.svc.store.db.QueryRow(ctx, `SELECT
 			count(*) FILTER (WHERE status = 'succeeded' AND settled_at IS NULL AND refund_requested_at IS NULL AND refunded_at IS NULL
 				AND succeeded_at < now() - make_interval(secs => $1)),
-			count(*) FILTER (WHERE refund_requested_at IS NOT NULL AND refunded_at IS NULL AND refund_requested_at < now() - make_interval(secs => $1))
+			count(*) FILTER (WHERE refund_requested_at IS NOT NULL AND refunded_at IS NULL AND status <> 'refund_failed'
+				AND refund_requested_at < now() - make_interval(secs => $1)),
+			count(*) FILTER (WHERE status = 'refund_failed')
 		FROM payments WHERE (status = 'succeeded' AND settled_at IS NULL AND refund_requested_at IS NULL)
-			OR (refund_requested_at IS NOT NULL AND refunded_at IS NULL)`, unsettledAlarm.Seconds()).Scan(&unconfirmed, &pending)
+			OR (refund_requested_at IS NOT NULL AND refunded_at IS NULL)`, unsettledAlarm.Seconds()).Scan(&unconfirmed, &pending, &refundFailed)
 	if err != nil {
 		return dbErr(err)
 	}
 	r.svc.metrics.unsettled.WithLabelValues("unconfirmed").Set(unconfirmed)
 	r.svc.metrics.unsettled.WithLabelValues("refund_pending").Set(pending)
+	r.svc.metrics.refundFailed.Set(refundFailed)
 	return nil
 }
 

@@ -170,13 +170,14 @@ var statusToProto = map[string]paymentv1.PaymentStatus{
 	StatusFailed:            paymentv1.PaymentStatus_PAYMENT_STATUS_FAILED,
 	StatusRefunded:          paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED,
 	StatusPartiallyRefunded: paymentv1.PaymentStatus_PAYMENT_STATUS_PARTIALLY_REFUNDED,
+	StatusRefundFailed:      paymentv1.PaymentStatus_PAYMENT_STATUS_REFUND_FAILED,
 }
 
 func toProto(p Payment) *paymentv1.Payment {
 	out := &paymentv1.Payment{
 		Id: p.ID, BookingId: p.BookingID, UserId: p.UserID, Amount: money.Format(p.AmountCents), Currency: p.Currency,
 		Status: statusToProto[p.Status], Provider: p.Provider, PaymentMethod: p.Method, ProviderReference: p.ProviderRef,
-		RefundedAmount: money.Format(p.RefundedCents), FailedReason: p.FailedReason,
+		RefundedAmount: money.Format(p.RefundedCents), FailedReason: p.FailedReason, RefundFailureReason: p.RefundFailureReason,
 	}
 	if p.Status == StatusPending || p.Status == StatusProcessing {
 		out.ClientSecret = p.ClientSecret

@@ -3,6 +3,7 @@ package payment
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -316,12 +317,36 @@ func (s *Service) RefundPayment(ctx context.Context, p *authn.Principal, id, rea
 	if err != nil {
 		return Payment{}, err
 	}
+	if pay.Status == StatusRefundFailed {
+		return s.retryFailedRefund(ctx, p, pay)
+	}
 	if pay.Status == StatusSucceeded && pay.RefundRequestedAt.IsZero() && !pay.Duplicate {
 		if err := s.notUsed(ctx, pay.BookingID); err != nil {
 			return Payment{}, err
 		}
 	}
 	out, _, err := s.RefundBooking(ctx, pay.BookingID, pay.ID, paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED, reason)
+	return out, err
+}
+
+// retryFailedRefund answers a payment whose refund failed at the provider
+// (StatusRefundFailed) to a RefundPayment call: to its buyer as it stands
+// (the same card would refuse again; a person looks at it), and to an admin
+// (once the cause is dealt with: a card reopened, the buyer's bank asked)
+// by making the refund again, what the failed refund carried, under a new
+// provider idempotency key. Its success records the payment refunded (or
+// partially refunded, for a share under the policy); a failure of it at the
+// provider later makes it refund_failed again. Nothing else retries it.
+func (s *Service) retryFailedRefund(ctx context.Context, p *authn.Principal, pay Payment) (Payment, error) {
+	if p.Role != authn.RoleAdmin {
+		return pay, nil
+	}
+	ctx = context.WithoutCancel(ctx) // a refund, once started, must be recorded
+	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	defer cancel()
+	s.log.Warn("an admin retries a refund that failed at the provider", zap.String("payment", pay.ID), zap.String("admin", p.UserID),
+		zap.String("failure_reason", pay.RefundFailureReason), zap.Int("failures", pay.RefundFailures))
+	out, _, err := s.executeRefund(ctx, pay.ID, true)
 	return out, err
 }
 
@@ -386,13 +411,16 @@ func (s *Service) RefundBooking(ctx context.Context, bookingID, paymentID string
 	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 	defer cancel()
 	pay, err := s.decideRefund(ctx, bookingID, paymentID, "", cause, reason)
-	if err != nil || !pay.RefundedAt.IsZero() {
+	if err != nil || !pay.RefundedAt.IsZero() || pay.Status == StatusRefundFailed {
+		// A refund that failed at the provider is not made again here (a
+		// saga's compensation run again, the reconciler): it would fail
+		// again; an admin retries it (retryFailedRefund).
 		return pay, pay.RefundedCents, err
 	}
 	if pay.Duplicate {
 		// Never the booking's charge: the booking belongs to the payment
 		// that paid it, and stays as it is.
-		return s.executeRefund(ctx, pay.ID)
+		return s.executeRefund(ctx, pay.ID, false)
 	}
 	releaseAs := bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED
 	if pay.RefundPercent == 0 {
@@ -407,7 +435,7 @@ func (s *Service) RefundBooking(ctx context.Context, bookingID, paymentID string
 		e := errs.FromConnect(err)
 		return Payment{}, 0, errs.New(e.Code, "the refund is decided but the seats could not be released yet ("+e.Message+"); it finishes by itself, or retry")
 	}
-	return s.executeRefund(ctx, pay.ID)
+	return s.executeRefund(ctx, pay.ID, false)
 }
 
 // RefundEvent refunds every succeeded payment of a cancelled event in full
@@ -533,7 +561,7 @@ func (s *Service) FinishRefund(ctx context.Context, bookingID, paymentID string)
 	if pay.RefundRequestedAt.IsZero() && pay.RefundedAt.IsZero() {
 		return Payment{}, 0, errs.New(errs.Conflict, "no refund was decided for this payment")
 	}
-	return s.executeRefund(ctx, pay.ID)
+	return s.executeRefund(ctx, pay.ID, false)
 }
 
 // refundCause reads a stored refund cause.
@@ -621,16 +649,23 @@ func lockPayment(ctx context.Context, tx pgx.Tx, bookingID, paymentID string) (P
 // (recordRefund). An attempt that dies between the two leaves its claim;
 // once it lapsed, the next attempt (the reconciler's) asks the provider
 // for the refund the dead one may have made before it refunds (refund). An
-// already refunded payment is answered as it is.
-func (s *Service) executeRefund(ctx context.Context, paymentID string) (Payment, int64, error) {
-	pay, claim, stale, err := s.claimRefund(ctx, paymentID, func(p Payment) bool { return p.RefundedAt.IsZero() })
+// already refunded payment is answered as it is, and so is one whose refund
+// failed at the provider (StatusRefundFailed) unless retryFailed (an
+// admin's retry): then what the failed refund carried (the decided share
+// less what did come back) is refunded again.
+func (s *Service) executeRefund(ctx context.Context, paymentID string, retryFailed bool) (Payment, int64, error) {
+	pay, claim, stale, err := s.claimRefund(ctx, paymentID, func(p Payment) bool {
+		return p.RefundedAt.IsZero() && (p.Status != StatusRefundFailed || retryFailed)
+	})
 	if err != nil {
 		return Payment{}, 0, err
 	}
 	if claim.IsZero() {
-		return pay, pay.RefundedCents, nil // refunded already
+		return pay, pay.RefundedCents, nil // refunded already, or its refund failed
 	}
-	amount := refundCents(pay.AmountCents, pay.RefundPercent)
+	// RefundedCents is 0 but for a retry after a refund of two (a share and
+	// its rest) of which one failed.
+	amount := refundCents(pay.AmountCents, pay.RefundPercent) - pay.RefundedCents
 	var ref string
 	var outsideCents int64 // what went back by other means (the provider's dashboard)
 	if amount > 0 {
@@ -667,26 +702,37 @@ func (s *Service) executeRefund(ctx context.Context, paymentID string) (Payment,
 			return nil
 		}
 		refunded = true
+		retried := before.Status == StatusRefundFailed
+		total := min(before.RefundedCents+amount, before.AmountCents)
 		status := before.Status
 		switch {
-		case amount == before.AmountCents:
+		case total == before.AmountCents:
 			status = StatusRefunded
-		case amount > 0:
+		case total > 0:
 			status = StatusPartiallyRefunded
 		}
 		var err error
 		pay, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments SET refunded_amount = $2::numeric / 100, status = $3, refunded_at = now(),
-			refund_reference = NULLIF($4, ''), refund_claimed_at = NULL WHERE id = $1 RETURNING `+paymentColumns, before.ID, amount, status, ref))
+			refund_reference = NULLIF($4, ''), refund_claimed_at = NULL WHERE id = $1 RETURNING `+paymentColumns, before.ID, total, status, ref))
 		if err != nil {
 			return dbErr(err)
 		}
+		amount = total
 		if err := audit.Record(ctx, tx, audit.Entry{Action: "payment.refund", EntityType: "payment", EntityID: pay.ID,
 			Old: map[string]any{"status": before.Status, "refunded_amount": money.Format(before.RefundedCents)},
-			New: map[string]any{"status": pay.Status, "refunded_amount": money.Format(amount), "booking_id": pay.BookingID,
+			New: map[string]any{"status": pay.Status, "refunded_amount": money.Format(total), "booking_id": pay.BookingID,
 				"refund_percent": pay.RefundPercent, "cause": pay.RefundCause, "reason": pay.RefundReason,
-				"refunded_at_provider": outsideCents > 0, "refunded_at_provider_amount": money.Format(outsideCents)},
+				"refunded_at_provider": outsideCents > 0, "refunded_at_provider_amount": money.Format(outsideCents),
+				"retry_after_failed_refund": retried},
 		}); err != nil {
 			return err
+		}
+		if retried {
+			// payment.refunded went out with the refund that failed (whose
+			// failure no consumer heard of): the buyer was mailed, analytics
+			// took the revenue back. The money now follows what they were
+			// told; a second event would mail the refund again.
+			return nil
 		}
 		return s.emit(ctx, tx, TopicRefunded, pay, &paymentv1.PaymentEvent{
 			RefundAmount: money.Format(amount), RefundCause: refundCause(pay.RefundCause), RefundReason: pay.RefundReason,
@@ -806,8 +852,11 @@ const refundLookupAfter = time.Hour
 // on, and when the claim it took over was left by an attempt that died
 // during its provider call (stale).
 func (s *Service) refund(ctx context.Context, pay Payment, amount int64, stale bool) (ref string, outside int64, err error) {
-	p := PaymentRef{PaymentID: pay.ID, ProviderID: pay.ProviderRef}
-	if stale || s.now().Sub(pay.RefundRequestedAt) >= refundLookupAfter {
+	p := PaymentRef{PaymentID: pay.ID, ProviderID: pay.ProviderRef, Retry: pay.RefundFailures}
+	// A retry after a failed refund has a key of its own, fresh (the
+	// attempt that retries is an admin's, now); FindRefund would answer the
+	// part of the refund that did not fail as this one.
+	if pay.Status != StatusRefundFailed && (stale || s.now().Sub(pay.RefundRequestedAt) >= refundLookupAfter) {
 		ref, outside, found, err := s.provider.FindRefund(ctx, p)
 		if err != nil {
 			return "", 0, err
@@ -887,6 +936,10 @@ func (s *Service) applyEvent(ctx context.Context, ev Event, stored string) (Webh
 		if pay, decided, err = s.applyReturned(ctx, tx, ev); err != nil {
 			return WebhookResult{}, err
 		}
+	case OutcomeRefundFailed:
+		if pay, decided, err = s.applyRefundFailed(ctx, tx, ev); err != nil {
+			return WebhookResult{}, err
+		}
 	default:
 		if pay, decided, err = s.applyOutcome(ctx, tx, ev); err != nil {
 			return WebhookResult{}, err
@@ -903,6 +956,10 @@ func (s *Service) applyEvent(ctx context.Context, ev Event, stored string) (Webh
 // and relays its event at once; a duplicate charge (its transaction
 // committed) is refunded now, or else by the reconciler's next pass.
 func (s *Service) decided(ctx context.Context, pay, status string) {
+	if status == outcomeRefundFailed {
+		s.metrics.refundFailures.Inc()
+		return
+	}
 	if status == outcomeReturned {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 		defer cancel()
@@ -919,7 +976,7 @@ func (s *Service) decided(ctx context.Context, pay, status string) {
 		s.metrics.outcomes.WithLabelValues(StatusSucceeded).Inc()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 		defer cancel()
-		if _, _, err := s.executeRefund(rctx, pay); err != nil {
+		if _, _, err := s.executeRefund(rctx, pay, false); err != nil {
 			s.log.Warn("duplicate charge not refunded yet; the reconciler retries", zap.String("payment", pay), zap.Error(err))
 		}
 		return
@@ -1154,6 +1211,96 @@ func (s *Service) applyReturned(ctx context.Context, tx pgx.Tx, ev Event) (id, s
 	}
 	return pay.ID, outcomeReturned, nil
 }
+
+// applyRefundFailed applies a refund of ours that failed at the provider
+// after it accepted it, or was cancelled (OutcomeRefundFailed): the money
+// is back with Booking Rush, and the buyer, whose booking ended, has
+// neither it nor a ticket. Only our refunds count: the refund carries our
+// marker (a share or a rest) and names a payment of its intent; any other
+// (made by hand in the dashboard, another system's on the same account) is
+// acknowledged with a log line.
+//
+// Each failed refund applies once (payment_refund_failures: Stripe reports
+// a failure by refund.failed and by refund.updated): the payment becomes
+// refund_failed, what the refund carried no longer counts as given back,
+// and why is kept (Stripe's failure_reason). Its booking stays ended (its
+// seats may be sold again) and nothing retries the refund by itself: a
+// refund to a closed card fails again. The reconciler counts such payments
+// (payment_refund_failed_payments, alert RushRefundFailed), the money audit
+// reports them open, and an admin's RefundPayment retries the refund
+// (retryFailedRefund).
+//
+// A failure that arrives while the refund's attempt has not recorded it
+// yet (Stripe's answer and its commit in between) answers
+// SERVICE_UNAVAILABLE: the webhook is retried, or the listing of missed
+// events applies it on a later pass.
+func (s *Service) applyRefundFailed(ctx context.Context, tx pgx.Tx, ev Event) (id, status string, err error) {
+	ours := ev.RefundKind == refundShare || ev.RefundKind == refundRest
+	var pay Payment
+	if ours {
+		pay, err = s.eventPayment(ctx, tx, ev, true)
+	}
+	if !ours || errors.Is(err, pgx.ErrNoRows) || (err == nil && (pay.ProviderRef == "" || pay.ProviderRef != ev.ProviderPaymentID)) {
+		s.log.Warn("a failed refund that is none of ours acknowledged", zap.String("event", ev.ID), zap.String("refund", ev.RefundID),
+			zap.String("intent", ev.ProviderPaymentID), zap.String("payment", ev.PaymentID), zap.String("marker", ev.RefundKind))
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", dbErr(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE payment_webhook_events SET payment_id = $3, processed_at = now()
+		WHERE provider = $1 AND provider_event_id = $2`, s.provider.Name(), ev.ID, pay.ID); err != nil {
+		return "", "", dbErr(err)
+	}
+	if pay.RefundedAt.IsZero() && pay.Status != StatusRefundFailed {
+		if !pay.RefundRequestedAt.IsZero() {
+			return "", "", errs.Unavailable("the refund that failed is not recorded with its payment yet; retry", nil, "payment_id", pay.ID)
+		}
+		s.log.Warn("a failed refund of ours for a payment with no refund decided acknowledged", zap.String("event", ev.ID),
+			zap.String("refund", ev.RefundID), zap.String("payment", pay.ID))
+		return pay.ID, "", nil
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO payment_refund_failures (provider, refund_id, payment_id, amount, status, reason)
+		VALUES ($1, $2, $3, $4::numeric / 100, $5, $6) ON CONFLICT DO NOTHING`,
+		s.provider.Name(), ev.RefundID, pay.ID, ev.RefundCents, ev.RefundStatus, truncate(ev.FailureReason, 500))
+	if err != nil {
+		return "", "", dbErr(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return pay.ID, "", nil // applied by the other event of the same failure
+	}
+	back := min(ev.RefundCents, pay.RefundedCents)
+	after, err := scanPayment(tx.QueryRow(ctx, `UPDATE payments SET status = 'refund_failed', refunded_amount = refunded_amount - $2::numeric / 100,
+			refunded_at = NULL, refund_failures = refund_failures + 1, refund_failed_at = now(), refund_failure_reason = $3
+		WHERE id = $1 RETURNING `+paymentColumns, pay.ID, back, truncate(ev.FailureReason, 500)))
+	if err != nil {
+		return "", "", dbErr(err)
+	}
+	if err := audit.Record(ctx, tx, audit.Entry{Action: "payment.refund_failed", EntityType: "payment", EntityID: pay.ID,
+		Old: map[string]any{"status": pay.Status, "refunded_amount": money.Format(pay.RefundedCents)},
+		New: map[string]any{"status": after.Status, "refunded_amount": money.Format(after.RefundedCents), "booking_id": pay.BookingID,
+			"refund": ev.RefundID, "refund_status": ev.RefundStatus, "refund_amount": money.Format(ev.RefundCents),
+			"failure_reason": ev.FailureReason, "event": ev.Type},
+	}); err != nil {
+		return "", "", err
+	}
+	s.log.Error("a refund failed at the provider after it accepted it: the buyer is owed the money and has no ticket; an admin retries the refund (POST /api/v1/payments/{id}/refund) once its cause is dealt with",
+		zap.String("payment", pay.ID), zap.String("booking", pay.BookingID), zap.String("refund", ev.RefundID),
+		zap.String("failure_reason", ev.FailureReason), zap.Int64("refund_cents", ev.RefundCents), zap.String("event", ev.Type))
+	return pay.ID, outcomeRefundFailed, nil
+}
+
+// truncate cuts s to at most n bytes (a provider's text, stored).
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
+// outcomeRefundFailed is what applyRefundFailed answers for a refund of
+// ours that failed at the provider.
+const outcomeRefundFailed = "refund_failed"
 
 // outcomeReturned is what applyReturned answers for a purchase whose money
 // went back at the provider: the caller finishes its refund once its

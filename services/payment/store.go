@@ -54,6 +54,12 @@ type Payment struct {
 	// a retry under the provider's idempotency key sends the first call's
 	// parameters.
 	TraceParent string
+	// RefundFailures counts the refunds of this payment that failed at the
+	// provider after it accepted them; RefundFailedAt and
+	// RefundFailureReason are the last one's (zero and "" for none).
+	RefundFailures      int
+	RefundFailedAt      time.Time
+	RefundFailureReason string
 }
 
 // Payment statuses, as stored.
@@ -64,6 +70,10 @@ const (
 	StatusFailed            = "failed"
 	StatusRefunded          = "refunded"
 	StatusPartiallyRefunded = "partially_refunded"
+	// StatusRefundFailed is a payment whose refund the provider accepted and
+	// then failed (or cancelled): the buyer is owed it, and the booking has
+	// ended. Only an admin's retry (RefundPayment) moves it on.
+	StatusRefundFailed = "refund_failed"
 )
 
 // Store is the payment service's SQL.
@@ -77,15 +87,16 @@ const paymentColumns = `id::text, booking_id::text, user_id::text, (amount * 100
 	COALESCE(refunded_at, 'epoch'), created_at, updated_at, COALESCE(idempotency_key, ''), COALESCE(refund_percent, -1),
 	COALESCE(refund_cause, ''), COALESCE(refund_reason, ''), COALESCE(refund_requested_at, 'epoch'),
 	COALESCE(succeeded_at, 'epoch'), COALESCE(settled_at, 'epoch'), duplicate_charge, COALESCE(hold_expires_at, 'epoch'),
-	COALESCE(refund_claimed_at, 'epoch'), COALESCE(trace_parent, '')`
+	COALESCE(refund_claimed_at, 'epoch'), COALESCE(trace_parent, ''), refund_failures, COALESCE(refund_failed_at, 'epoch'),
+	COALESCE(refund_failure_reason, '')`
 
 func scanPayment(row pgx.Row) (Payment, error) {
 	var p Payment
 	err := row.Scan(&p.ID, &p.BookingID, &p.UserID, &p.AmountCents, &p.RefundedCents, &p.Currency, &p.Status, &p.Provider,
 		&p.Method, &p.ProviderRef, &p.FailedReason, &p.RefundedAt, &p.CreatedAt, &p.UpdatedAt, &p.IdempotencyKey,
 		&p.RefundPercent, &p.RefundCause, &p.RefundReason, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt, &p.Duplicate, &p.HoldExpiresAt,
-		&p.RefundClaimedAt, &p.TraceParent)
-	for _, t := range []*time.Time{&p.RefundedAt, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt, &p.HoldExpiresAt, &p.RefundClaimedAt} {
+		&p.RefundClaimedAt, &p.TraceParent, &p.RefundFailures, &p.RefundFailedAt, &p.RefundFailureReason)
+	for _, t := range []*time.Time{&p.RefundedAt, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt, &p.HoldExpiresAt, &p.RefundClaimedAt, &p.RefundFailedAt} {
 		if t.Unix() == 0 {
 			*t = time.Time{}
 		}

@@ -131,7 +131,7 @@ const (
 // same part refunds the same rest once, and one that finds more (the rest
 // went through, or another hand refund) refunds only what is left.
 func (s *Stripe) Refund(ctx context.Context, p PaymentRef, amountCents int64) (string, int64, error) {
-	id, err := s.createRefund(ctx, p, amountCents, "rush-refund-"+p.ProviderID, refundShare, 0)
+	id, err := s.createRefund(ctx, p, amountCents, "rush-refund-"+p.ProviderID+retrySuffix(p), refundShare, 0)
 	switch {
 	case errors.Is(err, errRefundTooLarge):
 		return s.refundRest(ctx, p, amountCents, refundShare)
@@ -139,6 +139,16 @@ func (s *Stripe) Refund(ctx context.Context, p PaymentRef, amountCents int64) (s
 		return s.disputed(ctx, p.ProviderID, amountCents)
 	}
 	return id, 0, err
+}
+
+// retrySuffix ends the idempotency keys of a refund made again after
+// p.Retry refunds of the payment failed at Stripe ("" for the first): to
+// the first key Stripe would answer the refund that failed, for 24 hours.
+func retrySuffix(p PaymentRef) string {
+	if p.Retry == 0 {
+		return ""
+	}
+	return "-retry-" + strconv.Itoa(p.Retry)
 }
 
 // FindRefund lists the PaymentIntent's refunds (GET /v1/refunds, newest
@@ -263,7 +273,7 @@ func (s *Stripe) refundRest(ctx context.Context, p PaymentRef, amountCents int64
 	if rest <= 0 {
 		return "", outside, nil
 	}
-	id, err := s.createRefund(ctx, p, rest, fmt.Sprintf("rush-refund-%s-rest-%d", p.ProviderID, rest), kind, outside)
+	id, err := s.createRefund(ctx, p, rest, fmt.Sprintf("rush-refund-%s-rest-%d", p.ProviderID, rest)+retrySuffix(p), kind, outside)
 	switch {
 	case errors.Is(err, errRefundTooLarge):
 		// Refunded by hand again since the read: the next try reads again.

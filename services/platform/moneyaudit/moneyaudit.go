@@ -26,8 +26,15 @@ type Report struct {
 	// Payments counts the payments audited (every one that did not fail).
 	Payments int
 	// Confirmed and Refunded count the settled ones; Open the payments
-	// still pending or processing (the reconciler resolves them).
+	// still pending or processing (the reconciler resolves them) and those
+	// whose refund failed at the provider (RefundFailed of them).
 	Confirmed, Refunded, Open int
+	// RefundFailed counts the payments whose refund the provider accepted
+	// and then failed (status refund_failed): the money is kept and the
+	// booking ended, so they are not settled; only a person settles them (an
+	// admin retries the refund). Each is open, not a violation: the system
+	// knows, shows (payment_refund_failed_payments) and alerts on it.
+	RefundFailed int
 	// Violations describe every breach of the invariant; none is the goal.
 	Violations []string
 }
@@ -36,7 +43,8 @@ type Report struct {
 func (r Report) OK() bool { return len(r.Violations) == 0 }
 
 func (r Report) String() string {
-	return fmt.Sprintf("%d payments: %d confirmed, %d refunded, %d open; %d violations", r.Payments, r.Confirmed, r.Refunded, r.Open, len(r.Violations))
+	return fmt.Sprintf("%d payments: %d confirmed, %d refunded, %d open (%d refund failed); %d violations",
+		r.Payments, r.Confirmed, r.Refunded, r.Open, r.RefundFailed, len(r.Violations))
 }
 
 // Check audits every payment of the database db; rdb and prefix (the
@@ -70,6 +78,13 @@ func Check(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, prefix stri
 		switch {
 		case status == "pending" || status == "processing":
 			r.Open++
+		case status == "refund_failed":
+			r.Open++
+			r.RefundFailed++
+			if bStatus == "confirmed" {
+				bad("its refund failed, and its booking is still confirmed")
+			}
+			mustNot = append(mustNot, live{id, booking, event})
 		case decided && !done:
 			bad("its refund was decided but never made (money kept, booking %q)", bStatus)
 		case duplicate:

@@ -205,6 +205,7 @@ export function statusVariant(status: string): "default" | "secondary" | "destru
     case "cancelled":
     case "failed":
     case "expired":
+    case "refund_failed":
       return "destructive";
     case "refunded":
     case "partially_refunded":

@@ -48,6 +48,13 @@ const (
 	PaymentStatus_PAYMENT_STATUS_REFUNDED PaymentStatus = 5
 	// PAYMENT_STATUS_PARTIALLY_REFUNDED was charged, then partly refunded.
 	PaymentStatus_PAYMENT_STATUS_PARTIALLY_REFUNDED PaymentStatus = 6
+	// PAYMENT_STATUS_REFUND_FAILED was charged and its refund decided and
+	// made, but the provider's refund failed afterwards (e.g. the card was
+	// closed) or was cancelled: the money is back with Booking Rush, not the
+	// buyer, and the booking has ended. RefundFailureReason says why. Nothing
+	// retries it by itself; an admin's RefundPayment retries the refund, and
+	// its success makes the payment refunded (or partially refunded).
+	PaymentStatus_PAYMENT_STATUS_REFUND_FAILED PaymentStatus = 7
 )
 
 // Enum value maps for PaymentStatus.
@@ -60,6 +67,7 @@ var (
 		4: "PAYMENT_STATUS_FAILED",
 		5: "PAYMENT_STATUS_REFUNDED",
 		6: "PAYMENT_STATUS_PARTIALLY_REFUNDED",
+		7: "PAYMENT_STATUS_REFUND_FAILED",
 	}
 	PaymentStatus_value = map[string]int32{
 		"PAYMENT_STATUS_UNSPECIFIED":        0,
@@ -69,6 +77,7 @@ var (
 		"PAYMENT_STATUS_FAILED":             4,
 		"PAYMENT_STATUS_REFUNDED":           5,
 		"PAYMENT_STATUS_PARTIALLY_REFUNDED": 6,
+		"PAYMENT_STATUS_REFUND_FAILED":      7,
 	}
 )
 
@@ -250,9 +259,14 @@ type Payment struct {
 	// CreatedAt is when the payment was created.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// UpdatedAt is when the payment last changed.
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// RefundFailureReason says, for a payment whose refund failed at the
+	// provider (PAYMENT_STATUS_REFUND_FAILED, and after a retry that
+	// succeeded), why the last failed refund failed: Stripe's failure_reason
+	// (expired_or_canceled_card, lost_or_stolen_card, unknown), or canceled.
+	RefundFailureReason string `protobuf:"bytes,15,opt,name=refund_failure_reason,json=refundFailureReason,proto3" json:"refund_failure_reason,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Payment) Reset() {
@@ -381,6 +395,13 @@ func (x *Payment) GetUpdatedAt() *timestamppb.Timestamp {
 		return x.UpdatedAt
 	}
 	return nil
+}
+
+func (x *Payment) GetRefundFailureReason() string {
+	if x != nil {
+		return x.RefundFailureReason
+	}
+	return ""
 }
 
 // CreatePaymentRequest names a held booking and how to pay. There is no
@@ -1444,7 +1465,7 @@ var File_bookingrush_payment_v1_payment_proto protoreflect.FileDescriptor
 
 const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
-	"$bookingrush/payment/v1/payment.proto\x12\x16bookingrush.payment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x04\n" +
+	"$bookingrush/payment/v1/payment.proto\x12\x16bookingrush.payment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x04\n" +
 	"\aPayment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1463,7 +1484,8 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xb1\x01\n" +
+	"updated_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x122\n" +
+	"\x15refund_failure_reason\x18\x0f \x01(\tR\x13refundFailureReason\"\xb1\x01\n" +
 	"\x14CreatePaymentRequest\x12*\n" +
 	"\n" +
 	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\x12m\n" +
@@ -1536,7 +1558,7 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\x04rest\x18\b \x01(\bR\x04rest\"V\n" +
 	"\x1bHandleStripeWebhookResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1c\n" +
-	"\tduplicate\x18\x02 \x01(\bR\tduplicate*\xe7\x01\n" +
+	"\tduplicate\x18\x02 \x01(\bR\tduplicate*\x89\x02\n" +
 	"\rPaymentStatus\x12\x1e\n" +
 	"\x1aPAYMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16PAYMENT_STATUS_PENDING\x10\x01\x12\x1d\n" +
@@ -1544,7 +1566,8 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\x18PAYMENT_STATUS_SUCCEEDED\x10\x03\x12\x19\n" +
 	"\x15PAYMENT_STATUS_FAILED\x10\x04\x12\x1b\n" +
 	"\x17PAYMENT_STATUS_REFUNDED\x10\x05\x12%\n" +
-	"!PAYMENT_STATUS_PARTIALLY_REFUNDED\x10\x06*\x93\x01\n" +
+	"!PAYMENT_STATUS_PARTIALLY_REFUNDED\x10\x06\x12 \n" +
+	"\x1cPAYMENT_STATUS_REFUND_FAILED\x10\a*\x93\x01\n" +
 	"\vRefundCause\x12\x1c\n" +
 	"\x18REFUND_CAUSE_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cREFUND_CAUSE_BUYER_CANCELLED\x10\x01\x12$\n" +

@@ -71,7 +71,10 @@ type PaymentServiceClient interface {
 	GetPayment(context.Context, *connect.Request[v1.GetPaymentRequest]) (*connect.Response[v1.GetPaymentResponse], error)
 	// RefundPayment refunds a succeeded payment per the refund policy (100%
 	// more than 7 days before the show, 50% at 3 to 7 days, 0% under 3 days)
-	// and cancels its booking.
+	// and cancels its booking. A payment whose refund failed at the provider
+	// (PAYMENT_STATUS_REFUND_FAILED) is answered as it is to its buyer; an
+	// admin's call makes the refund again (what the failed refund carried),
+	// once per call.
 	RefundPayment(context.Context, *connect.Request[v1.RefundPaymentRequest]) (*connect.Response[v1.RefundPaymentResponse], error)
 	// HandleStripeWebhook receives a provider event. The raw body is kept
 	// byte for byte so the signature can be checked; duplicates (same event id)
@@ -234,7 +237,10 @@ type PaymentServiceHandler interface {
 	GetPayment(context.Context, *connect.Request[v1.GetPaymentRequest]) (*connect.Response[v1.GetPaymentResponse], error)
 	// RefundPayment refunds a succeeded payment per the refund policy (100%
 	// more than 7 days before the show, 50% at 3 to 7 days, 0% under 3 days)
-	// and cancels its booking.
+	// and cancels its booking. A payment whose refund failed at the provider
+	// (PAYMENT_STATUS_REFUND_FAILED) is answered as it is to its buyer; an
+	// admin's call makes the refund again (what the failed refund carried),
+	// once per call.
 	RefundPayment(context.Context, *connect.Request[v1.RefundPaymentRequest]) (*connect.Response[v1.RefundPaymentResponse], error)
 	// HandleStripeWebhook receives a provider event. The raw body is kept
 	// byte for byte so the signature can be checked; duplicates (same event id)
