@@ -262,13 +262,13 @@ func TestRebuildAfterRedisLostTheEvent(t *testing.T) {
 	m.waitReconciled(f, 10*time.Second)
 }
 
-// TestLoadWaitsForAnotherProcesssRebuild: Redis lost the event and another
+// TestLoadWaitsForAnotherProcessRebuilding: Redis lost the event and another
 // booking process holds its rebuild lock (it died mid-rebuild: the lock
 // lapses after its TTL). The catalog's load answers once the inventory is
 // there, not before: it answered success at once, with nothing loaded, and
 // the catalog's publish or cancellation went on as if its settings were
 // live (the recovery pass, the same way, marked Redis recovered).
-func TestLoadWaitsForAnotherProcesssRebuild(t *testing.T) {
+func TestLoadWaitsForAnotherProcessRebuilding(t *testing.T) {
 	t.Parallel()
 	m := startMesh(t)
 	f := m.seed(eventOpts{seats: 4, maxPerUser: 4, users: 1})
