@@ -18,11 +18,13 @@
 -- ARGV[3] a fresh draw key (hex), kept when a join opens the line
 -- then per buyer i (from 0), base a = 3 + 3*i:
 --   ARGV[a+1] user id
---   ARGV[a+2] "join", "look" (never writes), or "renew": a new place at the end
+--   ARGV[a+2] "join", "look" (never writes), "renew": a new place at the end
 --             of the line in place of the entry ARGV[a+3] (whose pass was used or
 --             whose window ended); when the stored entry is not ARGV[a+3] any more
---             (another call renewed it), that one is answered
---   ARGV[a+3] renew: the entry to replace ("" otherwise)
+--             (another call renewed it), that one is answered; or "claim": the
+--             user shows the signed ticket of entry ARGV[a+3], which the line does
+--             not count (see below)
+--   ARGV[a+3] renew, claim: the entry ("" otherwise)
 --
 -- A join before the sale's start is in the pre-queue. The first join or
 -- admission step at or after the start opens the line (queue_tick.lua does
@@ -34,12 +36,23 @@
 -- turns into a sequence (services/platform/ticket), else 0 and number is the
 -- sequence. An entry of another epoch (the gate was lost) counts as none.
 --
+-- A claim is for a ticket a Redis crash forgot (AOF, appendfsync everysec:
+-- the last second of joins is lost, the counter goes back, the entry is
+-- gone). The user's stored entry, when there is one, is answered. Else the
+-- ticket is entered again at its own number, the counter raised to it when
+-- it is past it: a join after the opening (its sequence), or a pre-queue
+-- join while the opening's draw may still cover it (not drawn yet, or
+-- within it). A pre-queue ticket past the draw cannot be drawn any more: it
+-- gets a new place at the end of the line, as a join now would. A ticket of
+-- another epoch is answered {"NONE"}. (The signature was checked in Go.)
+--
 -- Returns one answer per buyer, in order, each (every element a string) the
 -- first that applies (time comes from Redis, one reading for the call):
 --   {"NOT_LOADED"}                              no inventory in Redis
 --   {"SALE_NOT_OPEN", status, start, end, now}  not published, or the sale has ended (ms)
 --   {"OPEN"}                                    the event has no queue: reserve needs no pass
---   {"NONE"}                                    look: the user has no ticket
+--   {"NONE"}                                    look: the user has no ticket; claim: the
+--                                               ticket is not of this line
 --   {"TICKET", entry, new (0|1), wake (0|1)}    the user's ticket; wake is 1 when this join
 --                                               found nobody waiting: the caller puts the event
 --                                               on the admitters' list (services/queue)
@@ -61,7 +74,7 @@ end
 local gate
 local function ticket(user, mode, old)
   if not gate then
-    gate = redis.call('HMGET', KEYS[2], 'epoch', 'opened', 'cursor')
+    gate = redis.call('HMGET', KEYS[2], 'epoch', 'opened', 'cursor', 'drawn')
   end
   local g = gate
   local epoch = g[1]
@@ -80,6 +93,25 @@ local function ticket(user, mode, old)
   end
 
   local keep = sale_end + tonumber(ARGV[2])
+  if mode == 'claim' then
+    local n, p, ep = string.match(old, '^(%d+):([01]):%d+:(%d+)$')
+    if not n or not epoch or ep ~= epoch then
+      return {'NONE'}
+    end
+    n = tonumber(n)
+    if p == '0' or g[2] ~= '1' or n <= tonumber(g[4] or '0') then
+      if n > tonumber(redis.call('HGET', KEYS[2], 'joins') or '0') then
+        redis.call('HSET', KEYS[2], 'joins', n)
+      end
+      redis.call('HSET', KEYS[3], user, old)
+      redis.call('PEXPIREAT', KEYS[3], keep)
+      local wake = '0'
+      if n > tonumber(g[3] or '0') then
+        wake = '1'
+      end
+      return {'TICKET', old, '1', wake}
+    end
+  end
   if not epoch then
     -- A new line: the admission steps and used passes of the one before
     -- it (its gate expired or was lost) are not its own. Its used passes
@@ -95,7 +127,8 @@ local function ticket(user, mode, old)
     if now < tonumber(meta[2]) then
       pre = '1'
     else
-      redis.call('HSET', KEYS[2], 'opened', '1', 'drawn', redis.call('HGET', KEYS[2], 'joins') or '0', 'draw', ARGV[3])
+      g[4] = redis.call('HGET', KEYS[2], 'joins') or '0'
+      redis.call('HSET', KEYS[2], 'opened', '1', 'drawn', g[4], 'draw', ARGV[3])
       g[2] = '1'
     end
   end

@@ -70,11 +70,21 @@ func (e entry) ticket(ev, user string) ticket.Ticket {
 	return ticket.Ticket{Event: ev, User: user, Epoch: e.epoch, Number: e.number, Pre: e.pre, IssuedAt: e.issued}
 }
 
+// entryOf is the entry of ticket t, as queue_join.lua keeps it.
+func entryOf(t ticket.Ticket) string {
+	pre := "0"
+	if t.Pre {
+		pre = "1"
+	}
+	return fmt.Sprintf("%d:%s:%d:%d", t.Number, pre, t.IssuedAt.UnixMilli(), t.Epoch)
+}
+
 // Ticket lookups: how queue_join.lua is asked.
 const (
 	modeJoin  = "join"
 	modeLook  = "look"
 	modeRenew = "renew"
+	modeClaim = "claim"
 )
 
 // errNotLoaded means Redis has no inventory for the event: it is not
@@ -151,9 +161,11 @@ func randomUint64() uint64 {
 }
 
 // entry runs queue_join.lua for user: joins the event's line (modeJoin),
-// looks the ticket up (modeLook: found false without one), or renews it
-// (modeRenew: a new place in place of old). errNoQueue, errNotLoaded and
-// SALE_NOT_OPEN say why there is no line.
+// looks the ticket up (modeLook: found false without one), renews it
+// (modeRenew: a new place in place of old), or claims the place of the
+// signed ticket whose entry is old, which a Redis crash made the line
+// forget (modeClaim: found false when old is not of this line). errNoQueue,
+// errNotLoaded and SALE_NOT_OPEN say why there is no line.
 func (l *Lines) entry(ctx context.Context, ev, user, mode, old string) (e entry, found bool, err error) {
 	c := &joinCall{ctx: ctx, user: user, mode: mode, old: old, done: make(chan struct{})}
 	l.joins.Add(ev, c)

@@ -146,7 +146,53 @@ func (s *Service) place(ctx context.Context, t ticket.Ticket, onSale bool) (*que
 		}
 		pl = ticket.Where(t, l, ticket.DrawOf(l), time.Now())
 	}
+	if pl.Unplaced {
+		if t, pl, err = s.reenter(ctx, t); err != nil {
+			return nil, err
+		}
+	}
 	return s.status(ctx, t, pl)
+}
+
+// reenter places a ticket the line's state does not count (Place.Unplaced).
+// A state read now, after the buyer showed the ticket and so after its
+// join, that still does not count it says Redis lost the join: a crash that
+// lost its last second of writes (AOF, appendfsync everysec) sent the
+// counter back and forgot the entry, and the cursor would never reach it
+// (or the opening's draw did not cover it). The ticket is then entered
+// again (queue_join.lua, claim): at its own number when it is still
+// placeable, else, a pre-queue ticket past the draw, at the end of the
+// line; t becomes the ticket of the place. One script call, only for
+// such a ticket; a ticket issued after the state was read costs one read
+// of the line, shared with every caller of that tick.
+func (s *Service) reenter(ctx context.Context, t ticket.Ticket) (ticket.Ticket, ticket.Place, error) {
+	s.hub.Fresh(t.Event)
+	l, err := s.hub.Snapshot(ctx, t.Event)
+	if err != nil {
+		return t, ticket.Place{}, err
+	}
+	pl := ticket.Where(t, l, ticket.DrawOf(l), time.Now())
+	if !pl.Unplaced {
+		return t, pl, nil
+	}
+	e, found, err := s.lines.entry(ctx, t.Event, t.User, modeClaim, entryOf(t))
+	if err != nil {
+		_, err = s.noLine(ctx, t.Event, err)
+		return t, pl, err
+	}
+	if !found { // the line was reset meanwhile: the next state says so
+		return t, pl, nil
+	}
+	before := t
+	t = e.ticket(t.Event, t.User)
+	s.log.Info("a queue ticket whose join Redis lost was entered again",
+		zap.String("event_id", t.Event), zap.Uint32("number", before.Number), zap.Bool("pre", before.Pre),
+		zap.Uint32("now_number", t.Number), zap.Bool("now_pre", t.Pre))
+	s.hub.Fresh(t.Event)
+	if l, err = s.hub.Snapshot(ctx, t.Event); err != nil {
+		return t, ticket.Place{}, err
+	}
+	return t, ticket.Where(t, l, ticket.DrawOf(l), time.Now()), nil
 }
 
 // status is the answer for t at pl.
@@ -202,7 +248,14 @@ func (s *Service) Watch(ctx context.Context, ev, raw string, send func(*queuev1.
 	}
 	var last *queuev1.QueueStatus
 	err = s.hub.Watch(ctx, ev, func(l *queuev1.WatchLineResponse) error {
-		st, err := s.status(ctx, t, ticket.Where(t, l, ticket.DrawOf(l), time.Now()))
+		pl := ticket.Where(t, l, ticket.DrawOf(l), time.Now())
+		if pl.Unplaced {
+			var err error
+			if t, pl, err = s.reenter(ctx, t); err != nil {
+				return err
+			}
+		}
+		st, err := s.status(ctx, t, pl)
 		if err != nil {
 			return err
 		}

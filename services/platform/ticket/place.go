@@ -31,6 +31,14 @@ type Place struct {
 	// whether the pass was used, or its window ended since the state was
 	// read, only Redis knows.
 	Live bool
+	// Unplaced: the line's state does not count the ticket (WAITING): its
+	// number is past the joins the state counts, or, a pre-queue ticket,
+	// past the opening's draw. Either the state was read before the ticket
+	// was issued, or Redis lost the join (a crash that lost its last second
+	// of writes) and the cursor would never reach it: a state read after
+	// the ticket was shown tells which, and the queue then enters the
+	// ticket again (services/queue).
+	Unplaced bool
 }
 
 // Where places t in l (the state of t's event's line); draw is l's opening
@@ -51,14 +59,16 @@ func Where(t Ticket, l *queuev1.WatchLineResponse, draw *Draw, now time.Time) Pl
 	// The line holds at least the ticket's own number (a state read just
 	// before the ticket was issued does not count it yet).
 	cursor, joined := line.GetAdmittedUpTo(), max(line.GetJoined(), int32(t.Number))
+	unplaced := int64(t.Number) > int64(line.GetJoined())
 	seq, drawn := t.Sequence(draw)
 	if !drawn {
 		// Places are drawn at the opening: until then the wait is at
-		// least the time to the opening.
+		// least the time to the opening. (After it, a pre-queue ticket the
+		// draw does not cover is one whose join Redis lost.)
 		return Place{Status: queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING, Total: joined,
-			Wait: max(line.GetOpensAt().AsTime().Sub(now), 0)}
+			Wait: max(line.GetOpensAt().AsTime().Sub(now), 0), Unplaced: unplaced || draw != nil}
 	}
-	p := Place{Seq: seq, Total: max(joined-cursor, 0)}
+	p := Place{Seq: seq, Total: max(joined-cursor, 0), Unplaced: unplaced}
 	switch {
 	case int64(seq) > int64(cursor) && line.GetSoldOut():
 		p.Status = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_SOLD_OUT
