@@ -189,6 +189,10 @@ func (s *Service) rebuild(ctx context.Context, eventID string) (LoadResult, erro
 	ttl := s.cfg.DrainTimeout + 10*time.Second
 	ctx, cancel := context.WithTimeout(ctx, ttl)
 	defer cancel()
+	// Waiting for another process ends a second before the caller's
+	// deadline, so that the caller hears why (retry), not a timeout.
+	deadline, _ := ctx.Deadline()
+	giveUp := deadline.Add(-time.Second)
 	for {
 		ok, err := s.eng.lockRebuild(ctx, eventID, owner, ttl)
 		if err != nil {
@@ -201,6 +205,9 @@ func (s *Service) rebuild(ctx context.Context, eventID string) (LoadResult, erro
 		// its lock lapsed, and this one takes over).
 		if loaded, err := s.eng.Loaded(ctx, eventID); err != nil || loaded {
 			return LoadResult{Loaded: loaded}, err
+		}
+		if time.Now().After(giveUp) {
+			return LoadResult{}, errRebuilding
 		}
 		select {
 		case <-ctx.Done():
