@@ -77,7 +77,8 @@ type waitroom struct {
 	heartbeat time.Duration
 	log       *zap.Logger
 	failed    logSampler
-	open      atomic.Int64 // streams being served
+	open      atomic.Int64  // streams being served
+	claims    chan struct{} // the asks for unplaced tickets under way (lostAfter)
 
 	mu     sync.Mutex
 	events map[string]*eventLine
@@ -89,7 +90,7 @@ type waitroom struct {
 func newWaitroom(q queuev1connect.QueueServiceClient, tickets *ticket.Signer, c *codec, cfg Config, log *zap.Logger) *waitroom {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &waitroom{queue: q, tickets: tickets, codec: c, update: cfg.QueueUpdateInterval, heartbeat: cfg.QueueHeartbeat,
-		log: log, events: map[string]*eventLine{}, ctx: ctx, cancel: cancel}
+		log: log, events: map[string]*eventLine{}, ctx: ctx, cancel: cancel, claims: make(chan struct{}, maxClaims)}
 }
 
 // register exports the number of open streams and of followed lines.
@@ -151,6 +152,8 @@ type watcher struct {
 	wrote  time.Time
 	next   time.Time     // the next periodic look
 	closed chan struct{} // closed when the stream is over
+	since  time.Time     // when the stream began
+	asked  atomic.Int64  // when the queue was last asked for the ticket's place (unix ms; lostAfter)
 }
 
 // sink is where a watcher's events go: a taken-over connection, or the
@@ -516,7 +519,10 @@ func chunks(ws []*watcher, n int) func(func([]*watcher) bool) {
 // heartbeat when w was silent for edge.queue-heartbeat, and ends the
 // stream after its last event or a failed write.
 func (wr *waitroom) tell(l *eventLine, st *lineState, w *watcher) {
-	s, final := wr.where(w, st)
+	s, final, unplaced := wr.where(w, st)
+	if unplaced && lost(w.t, w.since, time.Now()) {
+		wr.claim(l, w)
+	}
 	w.mu.Lock()
 	if w.done {
 		w.mu.Unlock()
@@ -554,7 +560,7 @@ func told(st *queuev1.QueueStatus) place {
 // where is w's place in st, and whether it is the stream's last event. A
 // ticket the cursor passed while the buyer watched gets its pass, with the
 // window of the line's latest admission step.
-func (wr *waitroom) where(w *watcher, st *lineState) (*queuev1.QueueStatus, bool) {
+func (wr *waitroom) where(w *watcher, st *lineState) (s *queuev1.QueueStatus, final, unplaced bool) {
 	pl := ticket.Where(w.t, st.msg, st.draw, time.Now())
 	out := &queuev1.QueueStatus{EventId: w.t.Event, Status: pl.Status, Position: pl.Position, Total: pl.Total}
 	if pl.Wait > 0 {
@@ -567,7 +573,83 @@ func (wr *waitroom) where(w *watcher, st *lineState) (*queuev1.QueueStatus, bool
 			out.QueuePass, out.PassExpiresAt = raw, st.msg.GetWindowEndsAt()
 		}
 	}
-	return out, pl.Status != queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING
+	return out, pl.Status != queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING, pl.Unplaced
+}
+
+// lostAfter: a ticket the edge's state of its line still does not count
+// (ticket.Place.Unplaced) this long after it was issued, and after its
+// stream began, is likely one whose join a Redis crash lost (AOF,
+// appendfsync everysec: the counter went back, the entry is gone), which
+// the cursor never reaches. The queue is then asked for its place (a
+// status with the ticket): it reads the line again and, when the join was
+// lost indeed, enters the ticket again (services/queue, reenter). A
+// ticket issued moments ago is counted by the next state (a tick).
+const lostAfter = 5 * time.Second
+
+// maxClaims bounds the asks for unplaced tickets under way at once (each
+// asks once per lostAfter at most): a stalled line makes every newer
+// ticket look unplaced, and the queue must not get them all at once.
+const maxClaims = 4
+
+// lost reports whether an unplaced ticket t, watched since since, is old
+// enough to ask the queue about (lostAfter).
+func lost(t ticket.Ticket, since, now time.Time) bool {
+	return now.Sub(t.IssuedAt) >= lostAfter && now.Sub(since) >= lostAfter
+}
+
+// claim asks the queue, in the background, for the place of w's ticket,
+// which the line's state does not count (lost): at most once per
+// lostAfter for a watcher and maxClaims at once (a full set of asks leaves
+// it to a later look). The queue enters a ticket whose join Redis lost
+// again: at its own number (the next state counts it, and the stream goes
+// on), or at the end of the line, when its answer is another ticket: w is
+// then told its status with that ticket and its stream ends (its client
+// reconnects with it). An admission it answers ends the stream too.
+func (wr *waitroom) claim(l *eventLine, w *watcher) {
+	now := time.Now()
+	if last := w.asked.Load(); now.Sub(time.UnixMilli(last)) < lostAfter || !w.asked.CompareAndSwap(last, now.UnixMilli()) {
+		return
+	}
+	select {
+	case wr.claims <- struct{}{}:
+	default:
+		w.asked.Store(0)
+		return
+	}
+	wr.wg.Add(1)
+	go func() {
+		defer wr.wg.Done()
+		defer func() { <-wr.claims }()
+		ctx, cancel := context.WithTimeout(wr.ctx, 10*time.Second)
+		defer cancel()
+		st, nt, err := wr.statusOf(ctx, w.t)
+		if err != nil {
+			if wr.failed.allow() {
+				wr.log.Warn("asking the queue for the place of a ticket its line does not count failed; asking again later",
+					zap.String("event_id", w.t.Event), zap.Error(err))
+			}
+			return
+		}
+		moved := !sameTicket(nt, w.t)
+		if !moved && st.GetStatus() == queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING {
+			return // placed again at its own number: the next state says where
+		}
+		if moved {
+			raw, err := wr.tickets.Sign(nt)
+			if err != nil {
+				return
+			}
+			st.Ticket = raw
+		}
+		b, err := wr.event(st)
+		w.mu.Lock()
+		if err == nil && !w.done {
+			_ = w.out.write(b)
+			w.told, w.wrote = told(st), time.Now()
+		}
+		w.mu.Unlock()
+		wr.remove(l, w)
+	}()
 }
 
 // event is st as one server-sent event.
@@ -607,18 +689,37 @@ func (e *Edge) serveQueueEvents(w *recorder, r *http.Request, p *authn.Principal
 		}
 		return
 	}
-	wt := &watcher{t: t, idx: -1, closed: make(chan struct{})}
-	st, final := wr.where(wt, l.state.Load())
-	if final && st.GetQueuePass() != "" {
+	wt := &watcher{t: t, idx: -1, closed: make(chan struct{}), since: time.Now()}
+	st, final, unplaced := wr.where(wt, l.state.Load())
+	moved := false
+	switch {
+	case final && st.GetQueuePass() != "":
 		// The cursor had passed the ticket already: only the queue knows
 		// whether its pass was used and when its window ends.
 		if st, err = wr.status(ctx, t); err != nil {
 			wr.fail(w, err)
 			return
 		}
+	case unplaced && time.Since(t.IssuedAt) >= lostAfter:
+		// The line does not count a ticket issued a while ago: the queue
+		// tells where it is (claim), perhaps with another ticket.
+		var nt ticket.Ticket
+		if st, nt, err = wr.statusOf(ctx, t); err != nil {
+			wr.fail(w, err)
+			return
+		}
+		moved, wt.t, t = !sameTicket(nt, t), nt, nt
+		final = st.GetStatus() != queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING
+		wt.asked.Store(time.Now().UnixMilli())
 	}
-	if first != nil {
+	switch {
+	case first != nil && !moved:
 		st.Ticket = first.GetTicket()
+	case moved:
+		if st.Ticket, err = wr.tickets.Sign(t); err != nil {
+			wr.fail(w, err)
+			return
+		}
 	}
 	if final {
 		wr.answer(w, st)
@@ -658,17 +759,34 @@ func (e *Edge) serveQueueEvents(w *recorder, r *http.Request, p *authn.Principal
 // status asks the queue service where t stands (as the edge itself: the
 // ticket says who).
 func (wr *waitroom) status(ctx context.Context, t ticket.Ticket) (*queuev1.QueueStatus, error) {
+	st, _, err := wr.statusOf(ctx, t)
+	return st, err
+}
+
+// sameTicket reports whether a and b name the same place.
+func sameTicket(a, b ticket.Ticket) bool {
+	return a.Event == b.Event && a.User == b.User && a.Epoch == b.Epoch && a.Number == b.Number && a.Pre == b.Pre && a.IssuedAt.Equal(b.IssuedAt)
+}
+
+// statusOf is status and the ticket the queue answered it for: t, or the
+// one of the place the queue gave a ticket whose join Redis lost.
+func (wr *waitroom) statusOf(ctx context.Context, t ticket.Ticket) (*queuev1.QueueStatus, ticket.Ticket, error) {
 	raw, err := wr.tickets.Sign(t)
 	if err != nil {
-		return nil, err
+		return nil, t, err
 	}
 	res, err := wr.queue.GetQueueStatus(ctx, connect.NewRequest(&queuev1.GetQueueStatusRequest{EventId: t.Event, Ticket: raw}))
 	if err != nil {
-		return nil, err
+		return nil, t, err
 	}
 	st := res.Msg.GetQueueStatus()
+	if got := st.GetTicket(); got != "" && got != raw {
+		if nt, err := wr.tickets.Verify(got); err == nil && nt.Event == t.Event && nt.User == t.User {
+			t = nt
+		}
+	}
 	st.Ticket = ""
-	return st, nil
+	return st, t, nil
 }
 
 // resolve authenticates the stream: the ticket of ?ticket= (checked here,

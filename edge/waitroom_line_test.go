@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -139,4 +140,50 @@ func TestWaitingRoomLineOfADraftIsNotFound(t *testing.T) {
 	a.want(a.call("POST", "/api/v1/queue/join", buyer, map[string]any{"event_id": id}), 404, "NOT_FOUND")
 	a.want(a.call("GET", "/api/v1/queue/status?event_id="+id, buyer, nil), 404, "NOT_FOUND")
 	a.want(a.call("POST", "/api/v1/queue/join", org, map[string]any{"event_id": id}), 409, "SALE_NOT_OPEN")
+}
+
+// TestWaitingRoomStreamPlacesAJoinRedisLost: Redis (AOF, appendfsync
+// everysec) crashes and comes back without its last second of writes, a
+// join among them: its buyer holds a signed ticket whose number the line no
+// longer counts, and nobody joins after. The buyer watches the edge's
+// stream, the web app's way. The edge asks the queue about a ticket its
+// state of the line does not count a few seconds after it was issued; the
+// queue enters it again, and the buyer is admitted with a pass that
+// reserves. A second lost buyer opens the stream later (a reload): its
+// first answer asks the queue at once. Before, the stream said "waiting",
+// position 0, until the sale ended: the cursor never passes the counter.
+func TestWaitingRoomStreamPlacesAJoinRedisLost(t *testing.T) {
+	t.Parallel()
+	srv := faulttest.StartRedis(t)
+	m := testkit.StartApp(t, testkit.Config(t, pgtest.Migrated(t), outageArgs(t, srv.URL(),
+		"-postgres.migrate-on-start=false", "-rate-limit.enabled=false", "-booking.drain-timeout=5s",
+		"-edge.queue-update-interval=100ms", "-edge.queue-heartbeat=300ms")...))
+	a := &api{t: t, base: m.URL(t, "edge")}
+	_, orgID := a.register("lj-org@rush.test")
+	eventID, showID, zoneID := queuedEventForTest(t, a, m.Token(t, orgID, authn.RoleOrganizer), 10, map[string]any{"enabled": true, "admit_per_second": 1000})
+	buyerA, _ := a.register("lj-a@rush.test")
+	buyerB, _ := a.register("lj-b@rush.test")
+	buyerC, _ := a.register("lj-c@rush.test")
+	join := func(token string) string {
+		r := a.call("POST", "/api/v1/queue/join", token, map[string]any{"event_id": eventID})
+		a.want(r, 200, "")
+		return r.str("ticket")
+	}
+	join(buyerA)
+	srv.Save() // what the crash comes back to
+	tb, tc := join(buyerB), join(buyerC)
+	srv.Restart() // B's and C's joins are lost
+	testkit.Eventually(t, 15*time.Second, "Redis answers again", func() bool {
+		return a.call("GET", "/api/v1/queue/lines/"+eventID, "", nil).status == http.StatusOK
+	})
+
+	for i, b := range []struct{ token, ticket string }{{buyerB, tb}, {buyerC, tc}} {
+		ev := openStream(t, m.URL(t, "edge"), "ticket="+url.QueryEscape(b.ticket), "").until(t, "admitted", 30*time.Second)
+		pass, _ := ev["queue_pass"].(string)
+		if pass == "" {
+			t.Fatalf("buyer %d admitted without a pass: %v", i, ev)
+		}
+		a.want(a.call("POST", "/api/v1/bookings/reserve", b.token, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 1},
+			"Idempotency-Key", fmt.Sprintf("lj-key-%04d", i), "X-Queue-Pass", pass), 201, "")
+	}
 }

@@ -236,6 +236,19 @@ describe("queue client", () => {
     expect(FakeEventSource.all[2].closed).toBe(true);
   });
 
+  it("a stream that names another ticket (a join Redis lost, placed again) reconnects with it", async () => {
+    serve({ "/bff/api/queue/join": ok(waiting(4, "tkt-lost")), "/bff/api/queue/status": ok(waiting(9)) });
+    const q = api();
+    await q.join(EV);
+    q.watch(EV, { view: () => undefined, connection: () => undefined, fatal: () => undefined });
+    FakeEventSource.all[0].emit(waiting(9, "tkt-new"));
+    expect(JSON.parse(storage.getItem(`br:queue::${EV}`)!).ticket).toBe("tkt-new");
+    // The edge ends that stream; the next one shows the new ticket.
+    FakeEventSource.all[0].drop();
+    await vi.advanceTimersByTimeAsync(2100);
+    expect(FakeEventSource.all[1].url).toBe(streamUrl(EV, "tkt-new"));
+  });
+
   it("a ticket the queue refuses is dropped (join again); a dead session ends the watch", async () => {
     let answer = { status: 400, code: "VALIDATION_ERROR", message: "not a queue ticket of this event" };
     serve({

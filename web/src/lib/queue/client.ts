@@ -185,11 +185,15 @@ export function createQueueApi(opts: { EventSource?: typeof EventSource; storage
       // storage unavailable: nothing to forget
     }
   };
-  /** Keeps v as the ticket's last view; a lapsed ticket is dropped. */
-  const note = (eventId: string, v: QueueView) => {
+  /**
+   * Keeps v as the ticket's last view; a lapsed ticket is dropped. A status
+   * that carries a ticket (the queue gave a ticket whose join was lost a new
+   * place) replaces the one held.
+   */
+  const note = (eventId: string, v: QueueView, ticket?: string) => {
     const h = held.get(eventId);
     if (v.phase === "expired") forget(eventId);
-    else if (h) keep(eventId, { ticket: h.ticket, view: v });
+    else if (h) keep(eventId, { ticket: ticket || h.ticket, view: v });
   };
 
   return {
@@ -220,9 +224,9 @@ export function createQueueApi(opts: { EventSource?: typeof EventSource; storage
         if (poll) clearTimeout(poll);
         window.removeEventListener("online", onOnline);
       };
-      const deliver = (v: QueueView) => {
+      const deliver = (v: QueueView, ticket?: string) => {
         if (stopped) return;
-        note(eventId, v);
+        note(eventId, v, ticket);
         on.view(v);
         if (v.phase === "sold_out") awaitSeats();
         else if (v.phase !== "waiting") stop();
@@ -274,7 +278,7 @@ export function createQueueApi(opts: { EventSource?: typeof EventSource; storage
         // Meanwhile, one plain read keeps the place on screen current (and
         // tells a ticket the queue no longer knows).
         const ticket = held.get(eventId)?.ticket;
-        browserApi.queue.status(eventId, ticket).then((r) => deliver(toView(r.data)), fail);
+        browserApi.queue.status(eventId, ticket).then((r) => deliver(toView(r.data), r.data.ticket), fail);
         timer = setTimeout(() => {
           timer = null;
           open();
@@ -299,7 +303,7 @@ export function createQueueApi(opts: { EventSource?: typeof EventSource; storage
         src.onmessage = (m) => {
           try {
             const env = JSON.parse(m.data) as { data?: QueueStatus };
-            if (env.data) deliver(toView(env.data));
+            if (env.data) deliver(toView(env.data), env.data.ticket);
           } catch {
             // a line we do not understand: ignore it, the next one will do
           }
