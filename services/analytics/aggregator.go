@@ -151,6 +151,12 @@ func (a *Aggregator) decode(ctx context.Context, m *sarama.ConsumerMessage) (ite
 		if ev.GetRefundCause() == paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED {
 			return item{}, false // never a sale, so never revenue to take back
 		}
+		if ev.GetFailedRefund() > 0 {
+			// An admin's retry of a refund that failed at the provider: the
+			// first refund's payment.refunded took the revenue back already,
+			// and its failure gave nothing back (see the package comment).
+			return item{}, false
+		}
 		cents, err := money.Parse(ev.GetRefundAmount())
 		if err != nil || cents <= 0 {
 			return item{}, false

@@ -19,6 +19,16 @@
 //	                               booking, whose event analytics learnt from booking.events
 //	                               (analytics_bookings)
 //
+// A refund that fails at the provider after it was made (Stripe
+// refund.failed; payment.refund-failed, which analytics does not consume)
+// changes no figure: the booking ended and its seats may be sold again, so
+// the money Booking Rush holds meanwhile is owed to the buyer, not
+// revenue. Its retry, once it succeeds, is a payment.refunded naming the
+// failure it makes good (failed_refund > 0), skipped for the same reason:
+// the first refund's event took the revenue back already. So the figures
+// say what the organizer sold, whatever the buyer's bank did with the
+// refund.
+//
 // Each figure lands in the hour and the UTC day the change happened
 // (BookingEvent.occurred_at, PaymentEvent.occurred_at). Idempotency: the
 // consumer inserts "<booking id>:<version>" (or "payment:<PaymentEvent.id>")

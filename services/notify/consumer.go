@@ -38,8 +38,8 @@ type Directory interface {
 	Booking(ctx context.Context, id string) (*bookingv1.Booking, error)
 }
 
-// Consumer turns booking.events, payment.failed and payment.refunded
-// messages into mails. It is idempotent through the notifications'
+// Consumer turns booking.events, payment.failed, payment.refunded and
+// payment.refund-failed messages into mails. It is idempotent through the notifications'
 // idempotency keys: a redelivered message finds its mail already recorded
 // and adds nothing.
 type Consumer struct {
@@ -81,6 +81,8 @@ func (c *Consumer) Handle(ctx context.Context, msg *sarama.ConsumerMessage) erro
 		err = c.paymentMail(ctx, msg, "refund_issued")
 	case TopicPaymentFailed:
 		err = c.paymentMail(ctx, msg, "payment_failed")
+	case TopicPaymentRefundFailed:
+		err = c.paymentMail(ctx, msg, "refund_failed")
 	default:
 		return nil
 	}
@@ -189,8 +191,8 @@ func (c *Consumer) money(ctx context.Context, bookingID string) (string, error) 
 	return "", errs.FromConnect(err)
 }
 
-// describeBooking adds the event's title, and the hold's deadline while it
-// lives, to data, as far as the persister recorded the booking (normally
+// describeBooking adds the booking's reference, the event's title, and the
+// hold's deadline while it lives, to data, as far as the persister recorded the booking (normally
 // long persisted when money moves; if not, the mail goes out without them
 // rather than wait).
 func (c *Consumer) describeBooking(ctx context.Context, bookingID string, data map[string]string) error {
@@ -209,6 +211,9 @@ func (c *Consumer) describeBooking(ctx context.Context, bookingID string, data m
 		return err
 	}
 	data["event_title"] = show.EventTitle
+	if bk.GetReference() != "" {
+		data["reference"] = bk.GetReference()
+	}
 	if exp := bk.GetExpiresAt(); bk.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_RESERVED && exp != nil && exp.AsTime().After(time.Now()) {
 		data["expires_at"] = show.At(exp.AsTime())
 	}
@@ -229,8 +234,10 @@ func (c *Consumer) show(ctx context.Context, showID string) (directory.Show, err
 }
 
 // paymentMail mails the payer of a payment event: kind "payment_failed"
-// (payment.failed, with the provider's reason) or "refund_issued"
-// (payment.refunded, with the amount given back and why).
+// (payment.failed, with the provider's reason), "refund_issued"
+// (payment.refunded, with the amount given back and why; after_failure
+// when it makes good a refund that had failed) or "refund_failed"
+// (payment.refund-failed, with the amount owed and the provider's reason).
 func (c *Consumer) paymentMail(ctx context.Context, msg *sarama.ConsumerMessage, kind string) error {
 	ev := new(paymentv1.PaymentEvent)
 	if err := proto.Unmarshal(msg.Value, ev); err != nil || ev.GetPayment().GetId() == "" || !isUUID(ev.GetPayment().GetUserId()) {
@@ -262,12 +269,26 @@ func (c *Consumer) paymentMail(ctx context.Context, msg *sarama.ConsumerMessage,
 			data["organizer_cancelled"] = "true"
 		}
 	}
+	if kind == "refund_failed" {
+		data["refund_amount"], data["reason"] = ev.GetRefundAmount(), p.GetRefundFailureReason()
+	}
 	if err := c.describeBooking(ctx, p.GetBookingId(), data); err != nil {
 		return err
 	}
 	key := kind + "-" + p.GetId()
 	if ev.GetRest() {
 		key += "-rest" // the second refund of the payment: a mail of its own
+	}
+	if n := ev.GetFailedRefund(); n > 0 {
+		// Each failure is mailed once, and so is each failure made good
+		// ("refund_issued-<payment>-retry-<n>"): the first refund's mail
+		// ("refund_issued-<payment>") went out already and said the money
+		// was coming; this one says it is, after all.
+		if kind == "refund_issued" {
+			data["after_failure"] = "true"
+			key += "-retry"
+		}
+		key += fmt.Sprintf("-%d", n)
 	}
 	_, err = c.svc.Send(ctx, Request{Kind: kind, Recipient: u.Email, UserID: p.GetUserId(), Data: data, Key: key})
 	return err

@@ -23,6 +23,13 @@
 //	                   end of a purchase on booking.events sends nothing else,
 //	                   because payment.refunded also covers money returned for
 //	                   a hold that had already ended, and carries the amount
+//	                   A refund that makes good one that had failed (an
+//	                   admin's retry, PaymentEvent.failed_refund n) is mailed
+//	                   once more, saying the money is on its way after all
+//	                   ("refund_issued-<payment id>-retry-<n>")
+//	refund_failed      payment.refund-failed: a refund mailed before failed at
+//	                   the buyer's bank or card; what happens next
+//	                   ("refund_failed-<payment id>-<n>", n the failure's number)
 //	welcome            the auth service on registration, via SendNotification
 //	password_reset     the auth service via SendNotification
 //	waitlist_offer     booking.events, a hold made for the next buyer in line
@@ -140,13 +147,15 @@ const (
 	TopicBookingEvents = topic.BookingEvents
 	// TopicPaymentRefunded carries bookingrush.payment.v1.PaymentEvent.
 	TopicPaymentRefunded = topic.PaymentRefunded
+	// TopicPaymentRefundFailed carries bookingrush.payment.v1.PaymentEvent.
+	TopicPaymentRefundFailed = topic.PaymentRefundFailed
 	// TopicPaymentFailed carries bookingrush.payment.v1.PaymentEvent.
 	TopicPaymentFailed = topic.PaymentFailed
 )
 
 // ConsumedTopics are the topics ConsumerGroup reads (the chart's KEDA trigger
 // is checked against them).
-var ConsumedTopics = []string{TopicBookingEvents, TopicPaymentRefunded, TopicPaymentFailed}
+var ConsumedTopics = []string{TopicBookingEvents, TopicPaymentRefunded, TopicPaymentFailed, TopicPaymentRefundFailed}
 
 // devMailbox is the process's dev mailbox, provided (by services/app) only
 // with smtp.dev-mailbox.
@@ -182,7 +191,7 @@ func Module(cfg Config, smtp mail.Config) fx.Option {
 		fx.Invoke(func(lc fx.Lifecycle, c *kafka.Cluster, w *Worker, cons *Consumer) {
 			lc.Append(fx.StartHook(func(ctx context.Context) error {
 				return c.EnsureTopics(ctx, kafka.TopicSpec{Name: TopicBookingEvents}, kafka.TopicSpec{Name: TopicPaymentRefunded},
-					kafka.TopicSpec{Name: TopicPaymentFailed})
+					kafka.TopicSpec{Name: TopicPaymentFailed}, kafka.TopicSpec{Name: TopicPaymentRefundFailed})
 			}))
 			lc.Append(fx.Hook{OnStart: w.Start, OnStop: w.Stop})
 			r := c.NewBatchRunner(ConsumerGroup, ConsumedTopics, cons.HandleBatch, kafka.BatchOptions{})

@@ -58,6 +58,7 @@ var required = map[string][]string{
 	"booking_expired":   {"booking_id"},
 	"booking_cancelled": {"booking_id"},
 	"refund_issued":     {"refund_amount"},
+	"refund_failed":     {"refund_amount"},
 	"event_cancelled":   {"event_title"},
 	"waitlist_offer":    {"booking_id", "checkout_url", "expires_at"},
 	"waitlist_closed":   {"event_title", "quantity"},

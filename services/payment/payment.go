@@ -100,7 +100,7 @@ func (c *Config) Validate() error {
 }
 
 // Topics lists the payment topics, created when the service starts.
-var Topics = []string{TopicSuccess, TopicFailed, TopicRefunded}
+var Topics = []string{TopicSuccess, TopicFailed, TopicRefunded, TopicRefundFailed}
 
 // newProvider builds the configured provider. The simulator delivers its
 // webhooks to HandleStripeWebhook through the mesh (this process, or a

@@ -59,8 +59,9 @@ func (e *env) expectRefundFailed(t *testing.T, buyer string, p *paymentv1.Paymen
 // is refund_failed with Stripe's reason and open in the money audit, nothing
 // retries it by itself (a closed card refuses again) nor its buyer's
 // RefundPayment, and an admin's retry refunds it under a new idempotency
-// key, after which it is refunded and the money audit settled; no second
-// payment.refunded (the buyer was told of this refund once).
+// key, after which it is refunded and the money audit settled. The failure
+// is published once (payment.refund-failed: its buyer is mailed), and the
+// retry's payment.refunded names the failure it makes good.
 func TestRefundThatFailsAtTheProvider(t *testing.T) {
 	t.Parallel()
 	stand := newStandIn(t, 0)
@@ -128,8 +129,11 @@ func TestRefundThatFailsAtTheProvider(t *testing.T) {
 	if r := e.AuditMoneySettled(t, e.prefix); r.Refunded != 1 || r.RefundFailed != 0 {
 		t.Fatalf("money audit after the retry %v", r)
 	}
-	if n := e.Count(t, `SELECT count(*) FROM outbox WHERE aggregate_id = $1 AND topic = 'payment.refunded'`, p.GetId()); n != 1 {
-		t.Fatalf("%d payment.refunded events, want the first refund's only", n)
+	if n := e.Count(t, `SELECT count(*) FROM outbox WHERE aggregate_id = $1 AND topic = 'payment.refunded'`, p.GetId()); n != 2 {
+		t.Fatalf("%d payment.refunded events, want the first refund's and the retry's (naming the failure it makes good)", n)
+	}
+	if n := e.Count(t, `SELECT count(*) FROM outbox WHERE aggregate_id = $1 AND topic = 'payment.refund-failed'`, p.GetId()); n != 1 {
+		t.Fatalf("%d payment.refund-failed events, want one (the failure, reported twice, told once)", n)
 	}
 	// A late copy of the old failure changes nothing now.
 	e.sendEvent(t, "refund.updated", failed)

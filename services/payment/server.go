@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
+	commonv1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
@@ -97,6 +98,47 @@ func (s *Server) GetPayment(ctx context.Context, req *connect.Request[paymentv1.
 	return connect.NewResponse(&paymentv1.GetPaymentResponse{Payment: toProto(pay)}), nil
 }
 
+// ListPayments pages through the payments of one status (admins).
+func (s *Server) ListPayments(ctx context.Context, req *connect.Request[paymentv1.ListPaymentsRequest]) (*connect.Response[paymentv1.ListPaymentsResponse], error) {
+	m := req.Msg
+	f := PaymentFilter{Status: statusFromProto(m.GetStatus()), Page: int(m.GetPage()), PerPage: int(m.GetPerPage())}
+	pays, total, f, err := s.svc.List(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := &paymentv1.ListPaymentsResponse{
+		Payments: make([]*paymentv1.Payment, 0, len(pays)),
+		Meta:     &commonv1.PageMeta{Page: int32(f.Page), PerPage: int32(f.PerPage), Total: int32(total)},
+	}
+	for _, p := range pays {
+		pp := toProto(p)
+		pp.ClientSecret = ""
+		out.Payments = append(out.Payments, pp)
+	}
+	return connect.NewResponse(out), nil
+}
+
+// RecordRefundOutsideProvider records money a failed refund owed given
+// back another way (admins).
+func (s *Server) RecordRefundOutsideProvider(ctx context.Context, req *connect.Request[paymentv1.RecordRefundOutsideProviderRequest]) (*connect.Response[paymentv1.RecordRefundOutsideProviderResponse], error) {
+	m := req.Msg
+	pay, err := s.svc.RecordRefundOutsideProvider(ctx, m.GetPaymentId(), m.GetReference(), m.GetNote())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&paymentv1.RecordRefundOutsideProviderResponse{Payment: toProto(pay)}), nil
+}
+
+// statusFromProto is the stored name of a status ("" for unspecified).
+func statusFromProto(st paymentv1.PaymentStatus) string {
+	for name, v := range statusToProto {
+		if v == st {
+			return name
+		}
+	}
+	return ""
+}
+
 // RefundPayment cancels the payer's booking and refunds per the policy.
 func (s *Server) RefundPayment(ctx context.Context, req *connect.Request[paymentv1.RefundPaymentRequest]) (*connect.Response[paymentv1.RefundPaymentResponse], error) {
 	p, err := authn.Require(ctx)
@@ -181,6 +223,12 @@ func toProto(p Payment) *paymentv1.Payment {
 	}
 	if p.Status == StatusPending || p.Status == StatusProcessing {
 		out.ClientSecret = p.ClientSecret
+	}
+	if p.Status == StatusRefundFailed {
+		out.RefundOwed = money.Format(p.RefundOwedCents())
+	}
+	if !p.RefundFailedAt.IsZero() {
+		out.RefundFailedAt = timestamppb.New(p.RefundFailedAt)
 	}
 	if !p.CreatedAt.IsZero() {
 		out.CreatedAt = timestamppb.New(p.CreatedAt)

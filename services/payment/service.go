@@ -1,6 +1,7 @@
 package payment
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -38,6 +39,9 @@ const (
 	TopicSuccess  = topic.PaymentSuccess
 	TopicFailed   = topic.PaymentFailed
 	TopicRefunded = topic.PaymentRefunded
+	// TopicRefundFailed carries a refund that failed at the provider after
+	// it accepted it (notify mails its buyer).
+	TopicRefundFailed = topic.PaymentRefundFailed
 )
 
 // Service holds the payment rules; the handlers only translate.
@@ -348,6 +352,87 @@ func (s *Service) retryFailedRefund(ctx context.Context, p *authn.Principal, pay
 		zap.String("failure_reason", pay.RefundFailureReason), zap.Int("failures", pay.RefundFailures))
 	out, _, err := s.executeRefund(ctx, pay.ID, true)
 	return out, err
+}
+
+// List pages through the payments of one status, for admins
+// (ListPayments): PerPage 0 is 20, Page 0 the first.
+func (s *Service) List(ctx context.Context, f PaymentFilter) ([]Payment, int, PaymentFilter, error) {
+	if _, err := authn.Require(ctx, authn.RoleAdmin); err != nil {
+		return nil, 0, f, err
+	}
+	f.Page, f.PerPage = max(f.Page, 1), cmp.Or(f.PerPage, 20)
+	pays, total, err := s.store.List(ctx, f)
+	return pays, total, f, err
+}
+
+// reasonNotRefundFailed is the CONFLICT reason of
+// RecordRefundOutsideProvider for a payment whose refund did not fail.
+const reasonNotRefundFailed = "not_refund_failed"
+
+// RecordRefundOutsideProvider records, for an admin, that what a payment
+// whose refund failed at the provider owes its buyer was given back another
+// way (support's bank transfer, named by reference): nothing is sent to the
+// provider; the payment is refunded as decided (refunded, or partially
+// refunded for a share), which settles it for the money audit; an audit
+// entry names the admin, the reference and the note; and a payment.refunded
+// naming the failure it makes good tells the buyer the money is on its way
+// (analytics counts no second refund). Only a refund_failed payment
+// (CONFLICT otherwise, reason not_refund_failed), and not while an admin's
+// retry of its refund through the provider is under way (CONFLICT: both
+// would pay).
+func (s *Service) RecordRefundOutsideProvider(ctx context.Context, id, reference, note string) (Payment, error) {
+	p, err := authn.Require(ctx, authn.RoleAdmin)
+	if err != nil {
+		return Payment{}, err
+	}
+	var pay Payment
+	err = s.store.tx(ctx, func(tx pgx.Tx) error {
+		before, err := scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments WHERE id = $1 FOR UPDATE`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errs.New(errs.NotFound, "payment not found")
+		}
+		if err != nil {
+			return dbErr(err)
+		}
+		if before.Status != StatusRefundFailed {
+			return errs.New(errs.Conflict, "only a payment whose refund failed at the provider (status refund_failed) can be recorded as refunded outside it; this one is "+before.Status,
+				"reason", reasonNotRefundFailed, "status", before.Status)
+		}
+		if !before.RefundClaimedAt.IsZero() && s.now().Sub(before.RefundClaimedAt) < refundLease {
+			return errs.New(errs.Conflict, "a retry of this refund through the provider is under way; wait for its outcome",
+				"reason", "refund_in_progress")
+		}
+		owed := before.RefundOwedCents()
+		total := before.RefundedCents + owed
+		status := StatusPartiallyRefunded
+		if total == before.AmountCents {
+			status = StatusRefunded
+		}
+		pay, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments SET refunded_amount = $2::numeric / 100, status = $3, refunded_at = now(),
+			refund_reference = $4, refund_claimed_at = NULL WHERE id = $1 RETURNING `+paymentColumns, id, total, status, "outside:"+reference))
+		if err != nil {
+			return dbErr(err)
+		}
+		if err := audit.Record(ctx, tx, audit.Entry{UserID: p.UserID, Action: "payment.refund_outside_provider", EntityType: "payment", EntityID: id,
+			Old: map[string]any{"status": before.Status, "refunded_amount": money.Format(before.RefundedCents)},
+			New: map[string]any{"status": pay.Status, "refunded_amount": money.Format(total), "booking_id": pay.BookingID,
+				"given_back": money.Format(owed), "reference": reference, "note": note, "admin": p.UserID,
+				"failure_reason": before.RefundFailureReason},
+		}); err != nil {
+			return err
+		}
+		return s.emit(ctx, tx, TopicRefunded, pay, &paymentv1.PaymentEvent{
+			RefundAmount: money.Format(owed), RefundCause: refundCause(pay.RefundCause), RefundReason: pay.RefundReason,
+			FailedRefund: int32(before.RefundFailures),
+		})
+	})
+	if err != nil {
+		return Payment{}, err
+	}
+	s.log.Warn("an admin recorded a failed refund as given back outside the provider", zap.String("payment", id),
+		zap.String("admin", p.UserID), zap.String("reference", reference))
+	s.relay.Kick()
+	return pay, nil
 }
 
 // reasonCheckedIn is the CONFLICT reason of a cancellation refused because
@@ -717,6 +802,7 @@ func (s *Service) executeRefund(ctx context.Context, paymentID string, retryFail
 		if err != nil {
 			return dbErr(err)
 		}
+		given := total - before.RefundedCents
 		amount = total
 		if err := audit.Record(ctx, tx, audit.Entry{Action: "payment.refund", EntityType: "payment", EntityID: pay.ID,
 			Old: map[string]any{"status": before.Status, "refunded_amount": money.Format(before.RefundedCents)},
@@ -727,16 +813,19 @@ func (s *Service) executeRefund(ctx context.Context, paymentID string, retryFail
 		}); err != nil {
 			return err
 		}
-		if retried {
-			// payment.refunded went out with the refund that failed (whose
-			// failure no consumer heard of): the buyer was mailed, analytics
-			// took the revenue back. The money now follows what they were
-			// told; a second event would mail the refund again.
-			return nil
-		}
-		return s.emit(ctx, tx, TopicRefunded, pay, &paymentv1.PaymentEvent{
+		ev := &paymentv1.PaymentEvent{
 			RefundAmount: money.Format(amount), RefundCause: refundCause(pay.RefundCause), RefundReason: pay.RefundReason,
-		})
+		}
+		if retried {
+			// The refund that failed was announced by its own
+			// payment.refunded (the buyer was mailed, analytics took the
+			// revenue back) and its failure by payment.refund-failed: this
+			// one makes that failure good (FailedRefund names it), so notify
+			// mails "on its way after all" once, and analytics counts no
+			// second refund.
+			ev.RefundAmount, ev.FailedRefund = money.Format(given), int32(before.RefundFailures)
+		}
+		return s.emit(ctx, tx, TopicRefunded, pay, ev)
 	})
 	if err != nil {
 		return Payment{}, 0, err
@@ -958,6 +1047,7 @@ func (s *Service) applyEvent(ctx context.Context, ev Event, stored string) (Webh
 func (s *Service) decided(ctx context.Context, pay, status string) {
 	if status == outcomeRefundFailed {
 		s.metrics.refundFailures.Inc()
+		s.relay.Kick()
 		return
 	}
 	if status == outcomeReturned {
@@ -1281,6 +1371,14 @@ func (s *Service) applyRefundFailed(ctx context.Context, tx pgx.Tx, ev Event) (i
 		New: map[string]any{"status": after.Status, "refunded_amount": money.Format(after.RefundedCents), "booking_id": pay.BookingID,
 			"refund": ev.RefundID, "refund_status": ev.RefundStatus, "refund_amount": money.Format(ev.RefundCents),
 			"failure_reason": ev.FailureReason, "event": ev.Type},
+	}); err != nil {
+		return "", "", err
+	}
+	// Its buyer was told of the refund (payment.refunded): they are told
+	// of its failure too (notify mails them, once per failure).
+	if err := s.emit(ctx, tx, TopicRefundFailed, after, &paymentv1.PaymentEvent{
+		RefundAmount: money.Format(back), RefundCause: refundCause(after.RefundCause), RefundReason: after.RefundReason,
+		FailedRefund: int32(after.RefundFailures),
 	}); err != nil {
 		return "", "", err
 	}

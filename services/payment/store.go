@@ -62,6 +62,49 @@ type Payment struct {
 	RefundFailureReason string
 }
 
+// RefundOwedCents is what a payment whose refund failed at the provider
+// owes its buyer: the decided refund less what did come back.
+func (p Payment) RefundOwedCents() int64 {
+	return max(refundCents(p.AmountCents, p.RefundPercent)-p.RefundedCents, 0)
+}
+
+// PaymentFilter selects a page of payments of one status (ListPayments).
+type PaymentFilter struct {
+	// Status is the stored status listed.
+	Status string
+	// Page is 1-based; PerPage the page size.
+	Page, PerPage int
+}
+
+// List answers one page of f's payments and how many match over all
+// pages: the refund_failed ones newest failure first (the index
+// payments_refund_failed_idx), the others newest first.
+func (s *Store) List(ctx context.Context, f PaymentFilter) ([]Payment, int, error) {
+	var total int
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM payments WHERE status = $1`, f.Status).Scan(&total); err != nil {
+		return nil, 0, dbErr(err)
+	}
+	order := `created_at DESC, id`
+	if f.Status == StatusRefundFailed {
+		order = `refund_failed_at DESC, id`
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+paymentColumns+` FROM payments WHERE status = $1 ORDER BY `+order+` LIMIT $2 OFFSET $3`,
+		f.Status, f.PerPage, (f.Page-1)*f.PerPage)
+	if err != nil {
+		return nil, 0, dbErr(err)
+	}
+	defer rows.Close()
+	var out []Payment
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, 0, dbErr(err)
+		}
+		out = append(out, p)
+	}
+	return out, total, dbErr(rows.Err())
+}
+
 // Payment statuses, as stored.
 const (
 	StatusPending           = "pending"

@@ -9,13 +9,18 @@ const (
 	// from the Redis streams by the relay. Consumed by the persister,
 	// notify and analytics.
 	BookingEvents = "booking.events"
-	// PaymentSuccess, PaymentFailed and PaymentRefunded carry a payment's
-	// outcome (binary paymentv1.PaymentEvent keyed by payment id), written
-	// through the payment service's outbox. The saga consumes
-	// PaymentSuccess; notify and analytics the others.
+	// PaymentSuccess, PaymentFailed, PaymentRefunded and PaymentRefundFailed
+	// carry a payment's outcome (binary paymentv1.PaymentEvent keyed by
+	// payment id), written through the payment service's outbox. The saga
+	// consumes PaymentSuccess; notify PaymentFailed, PaymentRefunded and
+	// PaymentRefundFailed; analytics PaymentRefunded.
 	PaymentSuccess  = "payment.success"
 	PaymentFailed   = "payment.failed"
 	PaymentRefunded = "payment.refunded"
+	// PaymentRefundFailed is a refund the provider accepted and then failed
+	// (or cancelled): the money the earlier payment.refunded announced is
+	// back with Booking Rush, not the buyer.
+	PaymentRefundFailed = "payment.refund-failed"
 	// SagaDeadLetter receives the payment.success message of every saga
 	// that gave up.
 	SagaDeadLetter = "saga.dead-letter"

@@ -60,6 +60,11 @@ const (
 	// TEMPLATE_WAITLIST_CLOSED tells a buyer waiting on a zone's waitlist
 	// that the organizer cancelled the event: the line is closed.
 	Template_TEMPLATE_WAITLIST_CLOSED Template = 11
+	// TEMPLATE_REFUND_FAILED tells a buyer that a refund announced to them
+	// failed at their bank or card (payment.refund-failed): the money is not
+	// on its way; Booking Rush keeps trying to give it back and support
+	// contacts them.
+	Template_TEMPLATE_REFUND_FAILED Template = 12
 )
 
 // Enum value maps for Template.
@@ -77,6 +82,7 @@ var (
 		9:  "TEMPLATE_WAITLIST_OFFER",
 		10: "TEMPLATE_PASSWORD_CHANGED",
 		11: "TEMPLATE_WAITLIST_CLOSED",
+		12: "TEMPLATE_REFUND_FAILED",
 	}
 	Template_value = map[string]int32{
 		"TEMPLATE_UNSPECIFIED":       0,
@@ -91,6 +97,7 @@ var (
 		"TEMPLATE_WAITLIST_OFFER":    9,
 		"TEMPLATE_PASSWORD_CHANGED":  10,
 		"TEMPLATE_WAITLIST_CLOSED":   11,
+		"TEMPLATE_REFUND_FAILED":     12,
 	}
 )
 
@@ -671,7 +678,7 @@ const file_bookingrush_notify_v1_notify_proto_rawDesc = "" +
 	"\x12ForgetUserResponse\x12\x16\n" +
 	"\x06erased\x18\x01 \x01(\x05R\x06erased\"c\n" +
 	"\x18SendNotificationResponse\x12G\n" +
-	"\fnotification\x18\x01 \x01(\v2#.bookingrush.notify.v1.NotificationR\fnotification*\xe6\x02\n" +
+	"\fnotification\x18\x01 \x01(\v2#.bookingrush.notify.v1.NotificationR\fnotification*\x82\x03\n" +
 	"\bTemplate\x12\x18\n" +
 	"\x14TEMPLATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10TEMPLATE_WELCOME\x10\x01\x12\x1b\n" +
@@ -685,7 +692,8 @@ const file_bookingrush_notify_v1_notify_proto_rawDesc = "" +
 	"\x17TEMPLATE_WAITLIST_OFFER\x10\t\x12\x1d\n" +
 	"\x19TEMPLATE_PASSWORD_CHANGED\x10\n" +
 	"\x12\x1c\n" +
-	"\x18TEMPLATE_WAITLIST_CLOSED\x10\v*\xbb\x01\n" +
+	"\x18TEMPLATE_WAITLIST_CLOSED\x10\v\x12\x1a\n" +
+	"\x16TEMPLATE_REFUND_FAILED\x10\f*\xbb\x01\n" +
 	"\x12NotificationStatus\x12#\n" +
 	"\x1fNOTIFICATION_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bNOTIFICATION_STATUS_PENDING\x10\x01\x12\x1c\n" +

@@ -11,6 +11,7 @@ package paymentv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/bookingrush/rush/gen/bookingrush/common/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
@@ -265,8 +266,15 @@ type Payment struct {
 	// succeeded), why the last failed refund failed: Stripe's failure_reason
 	// (expired_or_canceled_card, lost_or_stolen_card, unknown), or canceled.
 	RefundFailureReason string `protobuf:"bytes,15,opt,name=refund_failure_reason,json=refundFailureReason,proto3" json:"refund_failure_reason,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// RefundOwed is, for PAYMENT_STATUS_REFUND_FAILED, what its buyer is owed
+	// (the decided refund less what did come back), a decimal string; "" for
+	// any other status.
+	RefundOwed string `protobuf:"bytes,16,opt,name=refund_owed,json=refundOwed,proto3" json:"refund_owed,omitempty"`
+	// RefundFailedAt is when a refund of the payment last failed at the
+	// provider; unset when none did.
+	RefundFailedAt *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=refund_failed_at,json=refundFailedAt,proto3" json:"refund_failed_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Payment) Reset() {
@@ -402,6 +410,20 @@ func (x *Payment) GetRefundFailureReason() string {
 		return x.RefundFailureReason
 	}
 	return ""
+}
+
+func (x *Payment) GetRefundOwed() string {
+	if x != nil {
+		return x.RefundOwed
+	}
+	return ""
+}
+
+func (x *Payment) GetRefundFailedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RefundFailedAt
+	}
+	return nil
 }
 
 // CreatePaymentRequest names a held booking and how to pay. There is no
@@ -1142,6 +1164,238 @@ func (x *RefundEventRequest) GetReason() string {
 	return ""
 }
 
+// ListPaymentsRequest is a page of the payments of one status.
+type ListPaymentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Page is the 1-based page number; 0 means the first page.
+	Page int32 `protobuf:"varint,1,opt,name=page,proto3" json:"page,omitempty"`
+	// PerPage is the page size; 0 means the default (20), at most 100.
+	PerPage int32 `protobuf:"varint,2,opt,name=per_page,json=perPage,proto3" json:"per_page,omitempty"`
+	// Status is the status listed (on the JSON API "refund_failed"); required.
+	Status        PaymentStatus `protobuf:"varint,3,opt,name=status,proto3,enum=bookingrush.payment.v1.PaymentStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPaymentsRequest) Reset() {
+	*x = ListPaymentsRequest{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPaymentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPaymentsRequest) ProtoMessage() {}
+
+func (x *ListPaymentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPaymentsRequest.ProtoReflect.Descriptor instead.
+func (*ListPaymentsRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListPaymentsRequest) GetPage() int32 {
+	if x != nil {
+		return x.Page
+	}
+	return 0
+}
+
+func (x *ListPaymentsRequest) GetPerPage() int32 {
+	if x != nil {
+		return x.PerPage
+	}
+	return 0
+}
+
+func (x *ListPaymentsRequest) GetStatus() PaymentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return PaymentStatus_PAYMENT_STATUS_UNSPECIFIED
+}
+
+// ListPaymentsResponse is one page of payments.
+type ListPaymentsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Payments are the payments of this page: for refund_failed, newest
+	// failure first; otherwise newest first.
+	Payments []*Payment `protobuf:"bytes,1,rep,name=payments,proto3" json:"payments,omitempty"`
+	// Meta describes the page.
+	Meta          *v1.PageMeta `protobuf:"bytes,2,opt,name=meta,proto3" json:"meta,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPaymentsResponse) Reset() {
+	*x = ListPaymentsResponse{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPaymentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPaymentsResponse) ProtoMessage() {}
+
+func (x *ListPaymentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPaymentsResponse.ProtoReflect.Descriptor instead.
+func (*ListPaymentsResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListPaymentsResponse) GetPayments() []*Payment {
+	if x != nil {
+		return x.Payments
+	}
+	return nil
+}
+
+func (x *ListPaymentsResponse) GetMeta() *v1.PageMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+// RecordRefundOutsideProviderRequest names a payment whose refund failed at
+// the provider and how its money was given back.
+type RecordRefundOutsideProviderRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PaymentId is the payment (status refund_failed).
+	PaymentId string `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
+	// Reference identifies the money given back (the bank transfer's
+	// reference), required.
+	Reference string `protobuf:"bytes,2,opt,name=reference,proto3" json:"reference,omitempty"`
+	// Note says what support did (optional).
+	Note          string `protobuf:"bytes,3,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordRefundOutsideProviderRequest) Reset() {
+	*x = RecordRefundOutsideProviderRequest{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordRefundOutsideProviderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordRefundOutsideProviderRequest) ProtoMessage() {}
+
+func (x *RecordRefundOutsideProviderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordRefundOutsideProviderRequest.ProtoReflect.Descriptor instead.
+func (*RecordRefundOutsideProviderRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RecordRefundOutsideProviderRequest) GetPaymentId() string {
+	if x != nil {
+		return x.PaymentId
+	}
+	return ""
+}
+
+func (x *RecordRefundOutsideProviderRequest) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+func (x *RecordRefundOutsideProviderRequest) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+// RecordRefundOutsideProviderResponse is the payment as recorded.
+type RecordRefundOutsideProviderResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Payment is the payment, refunded (or partially refunded).
+	Payment       *Payment `protobuf:"bytes,1,opt,name=payment,proto3" json:"payment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordRefundOutsideProviderResponse) Reset() {
+	*x = RecordRefundOutsideProviderResponse{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordRefundOutsideProviderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordRefundOutsideProviderResponse) ProtoMessage() {}
+
+func (x *RecordRefundOutsideProviderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordRefundOutsideProviderResponse.ProtoReflect.Descriptor instead.
+func (*RecordRefundOutsideProviderResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RecordRefundOutsideProviderResponse) GetPayment() *Payment {
+	if x != nil {
+		return x.Payment
+	}
+	return nil
+}
+
 // RefundEventResponse counts the refunds.
 type RefundEventResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1155,7 +1409,7 @@ type RefundEventResponse struct {
 
 func (x *RefundEventResponse) Reset() {
 	*x = RefundEventResponse{}
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[13]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1421,7 @@ func (x *RefundEventResponse) String() string {
 func (*RefundEventResponse) ProtoMessage() {}
 
 func (x *RefundEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[13]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1434,7 @@ func (x *RefundEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefundEventResponse.ProtoReflect.Descriptor instead.
 func (*RefundEventResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{13}
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RefundEventResponse) GetRefunds() int32 {
@@ -1208,7 +1462,7 @@ type GetBookingPaymentRequest struct {
 
 func (x *GetBookingPaymentRequest) Reset() {
 	*x = GetBookingPaymentRequest{}
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[14]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1220,7 +1474,7 @@ func (x *GetBookingPaymentRequest) String() string {
 func (*GetBookingPaymentRequest) ProtoMessage() {}
 
 func (x *GetBookingPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[14]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1233,7 +1487,7 @@ func (x *GetBookingPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBookingPaymentRequest.ProtoReflect.Descriptor instead.
 func (*GetBookingPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{14}
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetBookingPaymentRequest) GetBookingId() string {
@@ -1254,7 +1508,7 @@ type GetBookingPaymentResponse struct {
 
 func (x *GetBookingPaymentResponse) Reset() {
 	*x = GetBookingPaymentResponse{}
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[15]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1266,7 +1520,7 @@ func (x *GetBookingPaymentResponse) String() string {
 func (*GetBookingPaymentResponse) ProtoMessage() {}
 
 func (x *GetBookingPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[15]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1279,7 +1533,7 @@ func (x *GetBookingPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBookingPaymentResponse.ProtoReflect.Descriptor instead.
 func (*GetBookingPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{15}
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetBookingPaymentResponse) GetPayment() *Payment {
@@ -1298,12 +1552,15 @@ type PaymentEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Id identifies this message (the outbox row); the same for redeliveries.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// Type is the topic: "payment.success", "payment.failed" or "payment.refunded".
+	// Type is the topic: "payment.success", "payment.failed",
+	// "payment.refunded" or "payment.refund-failed".
 	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	// Payment is the payment right after the change (no client secret).
 	Payment *Payment `protobuf:"bytes,3,opt,name=payment,proto3" json:"payment,omitempty"`
 	// RefundAmount is, for payment.refunded, the amount this refund gave back
-	// (a decimal string; "0.00" when the policy refunds nothing).
+	// (a decimal string; "0.00" when the policy refunds nothing); for
+	// payment.refund-failed, the amount the failed refund carried, which the
+	// buyer is owed.
 	RefundAmount string `protobuf:"bytes,4,opt,name=refund_amount,json=refundAmount,proto3" json:"refund_amount,omitempty"`
 	// RefundCause is, for payment.refunded, why it was refunded.
 	RefundCause RefundCause `protobuf:"varint,5,opt,name=refund_cause,json=refundCause,proto3,enum=bookingrush.payment.v1.RefundCause" json:"refund_cause,omitempty"`
@@ -1315,14 +1572,23 @@ type PaymentEvent struct {
 	// of a payment refunded in part before: its buyer had cancelled for 50% or
 	// 0% of the price, and then the organizer cancelled the event (everyone
 	// gets 100% then). A payment has at most one such second refund.
-	Rest          bool `protobuf:"varint,8,opt,name=rest,proto3" json:"rest,omitempty"`
+	Rest bool `protobuf:"varint,8,opt,name=rest,proto3" json:"rest,omitempty"`
+	// FailedRefund numbers a refund of the payment that failed at the provider
+	// after it accepted it (1 for the first). On payment.refund-failed it is
+	// this failure's number (Payment.refund_failure_reason says why). On
+	// payment.refunded it is non-zero when this refund makes good that failed
+	// refund (an admin's retry): the money the first payment.refunded
+	// announced is on its way now. It is not a second refund (analytics does
+	// not take the revenue back again), and its buyer is mailed once per
+	// failure made good.
+	FailedRefund  int32 `protobuf:"varint,9,opt,name=failed_refund,json=failedRefund,proto3" json:"failed_refund,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PaymentEvent) Reset() {
 	*x = PaymentEvent{}
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[16]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1334,7 +1600,7 @@ func (x *PaymentEvent) String() string {
 func (*PaymentEvent) ProtoMessage() {}
 
 func (x *PaymentEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[16]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1347,7 +1613,7 @@ func (x *PaymentEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentEvent.ProtoReflect.Descriptor instead.
 func (*PaymentEvent) Descriptor() ([]byte, []int) {
-	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{16}
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PaymentEvent) GetId() string {
@@ -1406,6 +1672,13 @@ func (x *PaymentEvent) GetRest() bool {
 	return false
 }
 
+func (x *PaymentEvent) GetFailedRefund() int32 {
+	if x != nil {
+		return x.FailedRefund
+	}
+	return 0
+}
+
 // HandleStripeWebhookResponse acknowledges an event (HTTP 200 to Stripe).
 type HandleStripeWebhookResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1419,7 +1692,7 @@ type HandleStripeWebhookResponse struct {
 
 func (x *HandleStripeWebhookResponse) Reset() {
 	*x = HandleStripeWebhookResponse{}
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[17]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1431,7 +1704,7 @@ func (x *HandleStripeWebhookResponse) String() string {
 func (*HandleStripeWebhookResponse) ProtoMessage() {}
 
 func (x *HandleStripeWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[17]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1444,7 +1717,7 @@ func (x *HandleStripeWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleStripeWebhookResponse.ProtoReflect.Descriptor instead.
 func (*HandleStripeWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{17}
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *HandleStripeWebhookResponse) GetEventId() string {
@@ -1465,7 +1738,7 @@ var File_bookingrush_payment_v1_payment_proto protoreflect.FileDescriptor
 
 const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
-	"$bookingrush/payment/v1/payment.proto\x12\x16bookingrush.payment.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x04\n" +
+	"$bookingrush/payment/v1/payment.proto\x12\x16bookingrush.payment.v1\x1a\"bookingrush/common/v1/access.proto\x1a\"bookingrush/common/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x05\n" +
 	"\aPayment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -1485,7 +1758,10 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"created_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
 	"updated_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x122\n" +
-	"\x15refund_failure_reason\x18\x0f \x01(\tR\x13refundFailureReason\"\xb1\x01\n" +
+	"\x15refund_failure_reason\x18\x0f \x01(\tR\x13refundFailureReason\x12\x1f\n" +
+	"\vrefund_owed\x18\x10 \x01(\tR\n" +
+	"refundOwed\x12D\n" +
+	"\x10refund_failed_at\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\x0erefundFailedAt\"\xb1\x01\n" +
 	"\x14CreatePaymentRequest\x12*\n" +
 	"\n" +
 	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\x12m\n" +
@@ -1537,7 +1813,22 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\brefunded\x18\t \x01(\tR\brefunded\"^\n" +
 	"\x12RefundEventRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12 \n" +
-	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"G\n" +
+	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"\xaa\x01\n" +
+	"\x13ListPaymentsRequest\x12!\n" +
+	"\x04page\x18\x01 \x01(\x05B\r\xbaH\n" +
+	"\xd8\x01\x01\x1a\x05\x18\x90N(\x01R\x04page\x12$\n" +
+	"\bper_page\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\aperPage\x12J\n" +
+	"\x06status\x18\x03 \x01(\x0e2%.bookingrush.payment.v1.PaymentStatusB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x06status\"\x88\x01\n" +
+	"\x14ListPaymentsResponse\x12;\n" +
+	"\bpayments\x18\x01 \x03(\v2\x1f.bookingrush.payment.v1.PaymentR\bpayments\x123\n" +
+	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"\x99\x01\n" +
+	"\"RecordRefundOutsideProviderRequest\x12*\n" +
+	"\n" +
+	"payment_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tpaymentId\x12)\n" +
+	"\treference\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\x18\xc8\x01R\treference\x12\x1c\n" +
+	"\x04note\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xe8\aR\x04note\"`\n" +
+	"#RecordRefundOutsideProviderResponse\x129\n" +
+	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\"G\n" +
 	"\x13RefundEventResponse\x12\x18\n" +
 	"\arefunds\x18\x01 \x01(\x05R\arefunds\x12\x16\n" +
 	"\x06failed\x18\x02 \x01(\x05R\x06failed\"F\n" +
@@ -1545,7 +1836,7 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
 	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\"V\n" +
 	"\x19GetBookingPaymentResponse\x129\n" +
-	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\"\xd0\x02\n" +
+	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\"\xf5\x02\n" +
 	"\fPaymentEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x129\n" +
@@ -1555,7 +1846,8 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\rrefund_reason\x18\x06 \x01(\tR\frefundReason\x12;\n" +
 	"\voccurred_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"occurredAt\x12\x12\n" +
-	"\x04rest\x18\b \x01(\bR\x04rest\"V\n" +
+	"\x04rest\x18\b \x01(\bR\x04rest\x12#\n" +
+	"\rfailed_refund\x18\t \x01(\x05R\ffailedRefund\"V\n" +
 	"\x1bHandleStripeWebhookResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1c\n" +
 	"\tduplicate\x18\x02 \x01(\bR\tduplicate*\x89\x02\n" +
@@ -1577,7 +1869,7 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"RefundStep\x12\x1b\n" +
 	"\x17REFUND_STEP_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12REFUND_STEP_DECIDE\x10\x01\x12\x16\n" +
-	"\x12REFUND_STEP_REFUND\x10\x022\xfc\b\n" +
+	"\x12REFUND_STEP_REFUND\x10\x022\x82\f\n" +
 	"\x0ePaymentService\x12\x89\x01\n" +
 	"\rCreatePayment\x12,.bookingrush.payment.v1.CreatePaymentRequest\x1a-.bookingrush.payment.v1.CreatePaymentResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/api/v1/payments\x12\x8d\x01\n" +
 	"\n" +
@@ -1587,7 +1879,11 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\rRefundBooking\x12,.bookingrush.payment.v1.RefundBookingRequest\x1a-.bookingrush.payment.v1.RefundBookingResponse\"\x03\x90\x02\x02\x12\xa6\x01\n" +
 	"\x0eGetRefundQuote\x12-.bookingrush.payment.v1.GetRefundQuoteRequest\x1a..bookingrush.payment.v1.GetRefundQuoteResponse\"5\x82\xd3\xe4\x93\x02,\x12*/api/v1/bookings/{booking_id}/refund-quote\x90\x02\x01\x12}\n" +
 	"\x11GetBookingPayment\x120.bookingrush.payment.v1.GetBookingPaymentRequest\x1a1.bookingrush.payment.v1.GetBookingPaymentResponse\"\x03\x90\x02\x01\x12k\n" +
-	"\vRefundEvent\x12*.bookingrush.payment.v1.RefundEventRequest\x1a+.bookingrush.payment.v1.RefundEventResponse\"\x03\x90\x02\x02B\xe6\x01\n" +
+	"\vRefundEvent\x12*.bookingrush.payment.v1.RefundEventRequest\x1a+.bookingrush.payment.v1.RefundEventResponse\"\x03\x90\x02\x02\x12\x97\x01\n" +
+	"\fListPayments\x12+.bookingrush.payment.v1.ListPaymentsRequest\x1a,.bookingrush.payment.v1.ListPaymentsResponse\",\x82\xce\x18\a\n" +
+	"\x05admin\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/admin/payments\x90\x02\x01\x12\xe9\x01\n" +
+	"\x1bRecordRefundOutsideProvider\x12:.bookingrush.payment.v1.RecordRefundOutsideProviderRequest\x1a;.bookingrush.payment.v1.RecordRefundOutsideProviderResponse\"Q\x82\xce\x18\a\n" +
+	"\x05admin\x82\xd3\xe4\x93\x02@:\x01*\";/api/v1/admin/payments/{payment_id}/refund-outside-providerB\xe6\x01\n" +
 	"\x1acom.bookingrush.payment.v1B\fPaymentProtoP\x01Z@github.com/bookingrush/rush/gen/bookingrush/payment/v1;paymentv1\xa2\x02\x03BPX\xaa\x02\x16Bookingrush.Payment.V1\xca\x02\x16Bookingrush\\Payment\\V1\xe2\x02\"Bookingrush\\Payment\\V1\\GPBMetadata\xea\x02\x18Bookingrush::Payment::V1b\x06proto3"
 
 var (
@@ -1603,69 +1899,83 @@ func file_bookingrush_payment_v1_payment_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_payment_v1_payment_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_bookingrush_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_bookingrush_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_bookingrush_payment_v1_payment_proto_goTypes = []any{
-	(PaymentStatus)(0),                  // 0: bookingrush.payment.v1.PaymentStatus
-	(RefundCause)(0),                    // 1: bookingrush.payment.v1.RefundCause
-	(RefundStep)(0),                     // 2: bookingrush.payment.v1.RefundStep
-	(*Payment)(nil),                     // 3: bookingrush.payment.v1.Payment
-	(*CreatePaymentRequest)(nil),        // 4: bookingrush.payment.v1.CreatePaymentRequest
-	(*CreatePaymentResponse)(nil),       // 5: bookingrush.payment.v1.CreatePaymentResponse
-	(*GetPaymentRequest)(nil),           // 6: bookingrush.payment.v1.GetPaymentRequest
-	(*GetPaymentResponse)(nil),          // 7: bookingrush.payment.v1.GetPaymentResponse
-	(*RefundPaymentRequest)(nil),        // 8: bookingrush.payment.v1.RefundPaymentRequest
-	(*RefundPaymentResponse)(nil),       // 9: bookingrush.payment.v1.RefundPaymentResponse
-	(*HandleStripeWebhookRequest)(nil),  // 10: bookingrush.payment.v1.HandleStripeWebhookRequest
-	(*RefundBookingRequest)(nil),        // 11: bookingrush.payment.v1.RefundBookingRequest
-	(*RefundBookingResponse)(nil),       // 12: bookingrush.payment.v1.RefundBookingResponse
-	(*GetRefundQuoteRequest)(nil),       // 13: bookingrush.payment.v1.GetRefundQuoteRequest
-	(*GetRefundQuoteResponse)(nil),      // 14: bookingrush.payment.v1.GetRefundQuoteResponse
-	(*RefundEventRequest)(nil),          // 15: bookingrush.payment.v1.RefundEventRequest
-	(*RefundEventResponse)(nil),         // 16: bookingrush.payment.v1.RefundEventResponse
-	(*GetBookingPaymentRequest)(nil),    // 17: bookingrush.payment.v1.GetBookingPaymentRequest
-	(*GetBookingPaymentResponse)(nil),   // 18: bookingrush.payment.v1.GetBookingPaymentResponse
-	(*PaymentEvent)(nil),                // 19: bookingrush.payment.v1.PaymentEvent
-	(*HandleStripeWebhookResponse)(nil), // 20: bookingrush.payment.v1.HandleStripeWebhookResponse
-	(*timestamppb.Timestamp)(nil),       // 21: google.protobuf.Timestamp
-	(*httpbody.HttpBody)(nil),           // 22: google.api.HttpBody
+	(PaymentStatus)(0),                          // 0: bookingrush.payment.v1.PaymentStatus
+	(RefundCause)(0),                            // 1: bookingrush.payment.v1.RefundCause
+	(RefundStep)(0),                             // 2: bookingrush.payment.v1.RefundStep
+	(*Payment)(nil),                             // 3: bookingrush.payment.v1.Payment
+	(*CreatePaymentRequest)(nil),                // 4: bookingrush.payment.v1.CreatePaymentRequest
+	(*CreatePaymentResponse)(nil),               // 5: bookingrush.payment.v1.CreatePaymentResponse
+	(*GetPaymentRequest)(nil),                   // 6: bookingrush.payment.v1.GetPaymentRequest
+	(*GetPaymentResponse)(nil),                  // 7: bookingrush.payment.v1.GetPaymentResponse
+	(*RefundPaymentRequest)(nil),                // 8: bookingrush.payment.v1.RefundPaymentRequest
+	(*RefundPaymentResponse)(nil),               // 9: bookingrush.payment.v1.RefundPaymentResponse
+	(*HandleStripeWebhookRequest)(nil),          // 10: bookingrush.payment.v1.HandleStripeWebhookRequest
+	(*RefundBookingRequest)(nil),                // 11: bookingrush.payment.v1.RefundBookingRequest
+	(*RefundBookingResponse)(nil),               // 12: bookingrush.payment.v1.RefundBookingResponse
+	(*GetRefundQuoteRequest)(nil),               // 13: bookingrush.payment.v1.GetRefundQuoteRequest
+	(*GetRefundQuoteResponse)(nil),              // 14: bookingrush.payment.v1.GetRefundQuoteResponse
+	(*RefundEventRequest)(nil),                  // 15: bookingrush.payment.v1.RefundEventRequest
+	(*ListPaymentsRequest)(nil),                 // 16: bookingrush.payment.v1.ListPaymentsRequest
+	(*ListPaymentsResponse)(nil),                // 17: bookingrush.payment.v1.ListPaymentsResponse
+	(*RecordRefundOutsideProviderRequest)(nil),  // 18: bookingrush.payment.v1.RecordRefundOutsideProviderRequest
+	(*RecordRefundOutsideProviderResponse)(nil), // 19: bookingrush.payment.v1.RecordRefundOutsideProviderResponse
+	(*RefundEventResponse)(nil),                 // 20: bookingrush.payment.v1.RefundEventResponse
+	(*GetBookingPaymentRequest)(nil),            // 21: bookingrush.payment.v1.GetBookingPaymentRequest
+	(*GetBookingPaymentResponse)(nil),           // 22: bookingrush.payment.v1.GetBookingPaymentResponse
+	(*PaymentEvent)(nil),                        // 23: bookingrush.payment.v1.PaymentEvent
+	(*HandleStripeWebhookResponse)(nil),         // 24: bookingrush.payment.v1.HandleStripeWebhookResponse
+	(*timestamppb.Timestamp)(nil),               // 25: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),                   // 26: google.api.HttpBody
+	(*v1.PageMeta)(nil),                         // 27: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.payment.v1.Payment.status:type_name -> bookingrush.payment.v1.PaymentStatus
-	21, // 1: bookingrush.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
-	21, // 2: bookingrush.payment.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
-	3,  // 3: bookingrush.payment.v1.CreatePaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	3,  // 4: bookingrush.payment.v1.GetPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	3,  // 5: bookingrush.payment.v1.RefundPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	22, // 6: bookingrush.payment.v1.HandleStripeWebhookRequest.body:type_name -> google.api.HttpBody
-	1,  // 7: bookingrush.payment.v1.RefundBookingRequest.cause:type_name -> bookingrush.payment.v1.RefundCause
-	2,  // 8: bookingrush.payment.v1.RefundBookingRequest.step:type_name -> bookingrush.payment.v1.RefundStep
-	3,  // 9: bookingrush.payment.v1.RefundBookingResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	21, // 10: bookingrush.payment.v1.GetRefundQuoteResponse.valid_until:type_name -> google.protobuf.Timestamp
-	3,  // 11: bookingrush.payment.v1.GetBookingPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	3,  // 12: bookingrush.payment.v1.PaymentEvent.payment:type_name -> bookingrush.payment.v1.Payment
-	1,  // 13: bookingrush.payment.v1.PaymentEvent.refund_cause:type_name -> bookingrush.payment.v1.RefundCause
-	21, // 14: bookingrush.payment.v1.PaymentEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	4,  // 15: bookingrush.payment.v1.PaymentService.CreatePayment:input_type -> bookingrush.payment.v1.CreatePaymentRequest
-	6,  // 16: bookingrush.payment.v1.PaymentService.GetPayment:input_type -> bookingrush.payment.v1.GetPaymentRequest
-	8,  // 17: bookingrush.payment.v1.PaymentService.RefundPayment:input_type -> bookingrush.payment.v1.RefundPaymentRequest
-	10, // 18: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:input_type -> bookingrush.payment.v1.HandleStripeWebhookRequest
-	11, // 19: bookingrush.payment.v1.PaymentService.RefundBooking:input_type -> bookingrush.payment.v1.RefundBookingRequest
-	13, // 20: bookingrush.payment.v1.PaymentService.GetRefundQuote:input_type -> bookingrush.payment.v1.GetRefundQuoteRequest
-	17, // 21: bookingrush.payment.v1.PaymentService.GetBookingPayment:input_type -> bookingrush.payment.v1.GetBookingPaymentRequest
-	15, // 22: bookingrush.payment.v1.PaymentService.RefundEvent:input_type -> bookingrush.payment.v1.RefundEventRequest
-	5,  // 23: bookingrush.payment.v1.PaymentService.CreatePayment:output_type -> bookingrush.payment.v1.CreatePaymentResponse
-	7,  // 24: bookingrush.payment.v1.PaymentService.GetPayment:output_type -> bookingrush.payment.v1.GetPaymentResponse
-	9,  // 25: bookingrush.payment.v1.PaymentService.RefundPayment:output_type -> bookingrush.payment.v1.RefundPaymentResponse
-	20, // 26: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:output_type -> bookingrush.payment.v1.HandleStripeWebhookResponse
-	12, // 27: bookingrush.payment.v1.PaymentService.RefundBooking:output_type -> bookingrush.payment.v1.RefundBookingResponse
-	14, // 28: bookingrush.payment.v1.PaymentService.GetRefundQuote:output_type -> bookingrush.payment.v1.GetRefundQuoteResponse
-	18, // 29: bookingrush.payment.v1.PaymentService.GetBookingPayment:output_type -> bookingrush.payment.v1.GetBookingPaymentResponse
-	16, // 30: bookingrush.payment.v1.PaymentService.RefundEvent:output_type -> bookingrush.payment.v1.RefundEventResponse
-	23, // [23:31] is the sub-list for method output_type
-	15, // [15:23] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	25, // 1: bookingrush.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
+	25, // 2: bookingrush.payment.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
+	25, // 3: bookingrush.payment.v1.Payment.refund_failed_at:type_name -> google.protobuf.Timestamp
+	3,  // 4: bookingrush.payment.v1.CreatePaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	3,  // 5: bookingrush.payment.v1.GetPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	3,  // 6: bookingrush.payment.v1.RefundPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	26, // 7: bookingrush.payment.v1.HandleStripeWebhookRequest.body:type_name -> google.api.HttpBody
+	1,  // 8: bookingrush.payment.v1.RefundBookingRequest.cause:type_name -> bookingrush.payment.v1.RefundCause
+	2,  // 9: bookingrush.payment.v1.RefundBookingRequest.step:type_name -> bookingrush.payment.v1.RefundStep
+	3,  // 10: bookingrush.payment.v1.RefundBookingResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	25, // 11: bookingrush.payment.v1.GetRefundQuoteResponse.valid_until:type_name -> google.protobuf.Timestamp
+	0,  // 12: bookingrush.payment.v1.ListPaymentsRequest.status:type_name -> bookingrush.payment.v1.PaymentStatus
+	3,  // 13: bookingrush.payment.v1.ListPaymentsResponse.payments:type_name -> bookingrush.payment.v1.Payment
+	27, // 14: bookingrush.payment.v1.ListPaymentsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	3,  // 15: bookingrush.payment.v1.RecordRefundOutsideProviderResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	3,  // 16: bookingrush.payment.v1.GetBookingPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	3,  // 17: bookingrush.payment.v1.PaymentEvent.payment:type_name -> bookingrush.payment.v1.Payment
+	1,  // 18: bookingrush.payment.v1.PaymentEvent.refund_cause:type_name -> bookingrush.payment.v1.RefundCause
+	25, // 19: bookingrush.payment.v1.PaymentEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	4,  // 20: bookingrush.payment.v1.PaymentService.CreatePayment:input_type -> bookingrush.payment.v1.CreatePaymentRequest
+	6,  // 21: bookingrush.payment.v1.PaymentService.GetPayment:input_type -> bookingrush.payment.v1.GetPaymentRequest
+	8,  // 22: bookingrush.payment.v1.PaymentService.RefundPayment:input_type -> bookingrush.payment.v1.RefundPaymentRequest
+	10, // 23: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:input_type -> bookingrush.payment.v1.HandleStripeWebhookRequest
+	11, // 24: bookingrush.payment.v1.PaymentService.RefundBooking:input_type -> bookingrush.payment.v1.RefundBookingRequest
+	13, // 25: bookingrush.payment.v1.PaymentService.GetRefundQuote:input_type -> bookingrush.payment.v1.GetRefundQuoteRequest
+	21, // 26: bookingrush.payment.v1.PaymentService.GetBookingPayment:input_type -> bookingrush.payment.v1.GetBookingPaymentRequest
+	15, // 27: bookingrush.payment.v1.PaymentService.RefundEvent:input_type -> bookingrush.payment.v1.RefundEventRequest
+	16, // 28: bookingrush.payment.v1.PaymentService.ListPayments:input_type -> bookingrush.payment.v1.ListPaymentsRequest
+	18, // 29: bookingrush.payment.v1.PaymentService.RecordRefundOutsideProvider:input_type -> bookingrush.payment.v1.RecordRefundOutsideProviderRequest
+	5,  // 30: bookingrush.payment.v1.PaymentService.CreatePayment:output_type -> bookingrush.payment.v1.CreatePaymentResponse
+	7,  // 31: bookingrush.payment.v1.PaymentService.GetPayment:output_type -> bookingrush.payment.v1.GetPaymentResponse
+	9,  // 32: bookingrush.payment.v1.PaymentService.RefundPayment:output_type -> bookingrush.payment.v1.RefundPaymentResponse
+	24, // 33: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:output_type -> bookingrush.payment.v1.HandleStripeWebhookResponse
+	12, // 34: bookingrush.payment.v1.PaymentService.RefundBooking:output_type -> bookingrush.payment.v1.RefundBookingResponse
+	14, // 35: bookingrush.payment.v1.PaymentService.GetRefundQuote:output_type -> bookingrush.payment.v1.GetRefundQuoteResponse
+	22, // 36: bookingrush.payment.v1.PaymentService.GetBookingPayment:output_type -> bookingrush.payment.v1.GetBookingPaymentResponse
+	20, // 37: bookingrush.payment.v1.PaymentService.RefundEvent:output_type -> bookingrush.payment.v1.RefundEventResponse
+	17, // 38: bookingrush.payment.v1.PaymentService.ListPayments:output_type -> bookingrush.payment.v1.ListPaymentsResponse
+	19, // 39: bookingrush.payment.v1.PaymentService.RecordRefundOutsideProvider:output_type -> bookingrush.payment.v1.RecordRefundOutsideProviderResponse
+	30, // [30:40] is the sub-list for method output_type
+	20, // [20:30] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_payment_v1_payment_proto_init() }
@@ -1679,7 +1989,7 @@ func file_bookingrush_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_payment_v1_payment_proto_rawDesc), len(file_bookingrush_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   18,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

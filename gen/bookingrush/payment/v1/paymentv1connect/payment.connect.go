@@ -59,6 +59,12 @@ const (
 	// PaymentServiceRefundEventProcedure is the fully-qualified name of the PaymentService's
 	// RefundEvent RPC.
 	PaymentServiceRefundEventProcedure = "/bookingrush.payment.v1.PaymentService/RefundEvent"
+	// PaymentServiceListPaymentsProcedure is the fully-qualified name of the PaymentService's
+	// ListPayments RPC.
+	PaymentServiceListPaymentsProcedure = "/bookingrush.payment.v1.PaymentService/ListPayments"
+	// PaymentServiceRecordRefundOutsideProviderProcedure is the fully-qualified name of the
+	// PaymentService's RecordRefundOutsideProvider RPC.
+	PaymentServiceRecordRefundOutsideProviderProcedure = "/bookingrush.payment.v1.PaymentService/RecordRefundOutsideProvider"
 )
 
 // PaymentServiceClient is a client for the bookingrush.payment.v1.PaymentService service.
@@ -106,6 +112,24 @@ type PaymentServiceClient interface {
 	// when an organizer cancels an event. Idempotent: calling again finishes
 	// the refunds that failed.
 	RefundEvent(context.Context, *connect.Request[v1.RefundEventRequest]) (*connect.Response[v1.RefundEventResponse], error)
+	// ListPayments pages through the payments of one status, for the admins
+	// who settle them: PAYMENT_STATUS_REFUND_FAILED lists the payments whose
+	// refund failed at the provider, newest failure first, each with
+	// RefundFailureReason, its booking, RefundOwed and RefundFailedAt (any
+	// other status: newest payment first). Admin only.
+	ListPayments(context.Context, *connect.Request[v1.ListPaymentsRequest]) (*connect.Response[v1.ListPaymentsResponse], error)
+	// RecordRefundOutsideProvider records that what a payment whose refund
+	// failed at the provider (PAYMENT_STATUS_REFUND_FAILED) owes its buyer
+	// was given back outside the provider (support paid it by bank
+	// transfer): nothing is sent to the provider; the payment becomes
+	// refunded (partially refunded for a share under the refund policy), so
+	// the money audit counts it settled, its buyer is mailed that the money
+	// is on its way, and an audit entry (payment.refund_outside_provider)
+	// names the admin, the reference and the note. CONFLICT (reason
+	// "not_refund_failed") for a payment in any other status: a payment
+	// whose refund did not fail is refunded through the provider
+	// (RefundPayment). Admin only.
+	RecordRefundOutsideProvider(context.Context, *connect.Request[v1.RecordRefundOutsideProviderRequest]) (*connect.Response[v1.RecordRefundOutsideProviderResponse], error)
 }
 
 // NewPaymentServiceClient constructs a client for the bookingrush.payment.v1.PaymentService
@@ -172,19 +196,34 @@ func NewPaymentServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		listPayments: connect.NewClient[v1.ListPaymentsRequest, v1.ListPaymentsResponse](
+			httpClient,
+			baseURL+PaymentServiceListPaymentsProcedure,
+			connect.WithSchema(paymentServiceMethods.ByName("ListPayments")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		recordRefundOutsideProvider: connect.NewClient[v1.RecordRefundOutsideProviderRequest, v1.RecordRefundOutsideProviderResponse](
+			httpClient,
+			baseURL+PaymentServiceRecordRefundOutsideProviderProcedure,
+			connect.WithSchema(paymentServiceMethods.ByName("RecordRefundOutsideProvider")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // paymentServiceClient implements PaymentServiceClient.
 type paymentServiceClient struct {
-	createPayment       *connect.Client[v1.CreatePaymentRequest, v1.CreatePaymentResponse]
-	getPayment          *connect.Client[v1.GetPaymentRequest, v1.GetPaymentResponse]
-	refundPayment       *connect.Client[v1.RefundPaymentRequest, v1.RefundPaymentResponse]
-	handleStripeWebhook *connect.Client[v1.HandleStripeWebhookRequest, v1.HandleStripeWebhookResponse]
-	refundBooking       *connect.Client[v1.RefundBookingRequest, v1.RefundBookingResponse]
-	getRefundQuote      *connect.Client[v1.GetRefundQuoteRequest, v1.GetRefundQuoteResponse]
-	getBookingPayment   *connect.Client[v1.GetBookingPaymentRequest, v1.GetBookingPaymentResponse]
-	refundEvent         *connect.Client[v1.RefundEventRequest, v1.RefundEventResponse]
+	createPayment               *connect.Client[v1.CreatePaymentRequest, v1.CreatePaymentResponse]
+	getPayment                  *connect.Client[v1.GetPaymentRequest, v1.GetPaymentResponse]
+	refundPayment               *connect.Client[v1.RefundPaymentRequest, v1.RefundPaymentResponse]
+	handleStripeWebhook         *connect.Client[v1.HandleStripeWebhookRequest, v1.HandleStripeWebhookResponse]
+	refundBooking               *connect.Client[v1.RefundBookingRequest, v1.RefundBookingResponse]
+	getRefundQuote              *connect.Client[v1.GetRefundQuoteRequest, v1.GetRefundQuoteResponse]
+	getBookingPayment           *connect.Client[v1.GetBookingPaymentRequest, v1.GetBookingPaymentResponse]
+	refundEvent                 *connect.Client[v1.RefundEventRequest, v1.RefundEventResponse]
+	listPayments                *connect.Client[v1.ListPaymentsRequest, v1.ListPaymentsResponse]
+	recordRefundOutsideProvider *connect.Client[v1.RecordRefundOutsideProviderRequest, v1.RecordRefundOutsideProviderResponse]
 }
 
 // CreatePayment calls bookingrush.payment.v1.PaymentService.CreatePayment.
@@ -225,6 +264,17 @@ func (c *paymentServiceClient) GetBookingPayment(ctx context.Context, req *conne
 // RefundEvent calls bookingrush.payment.v1.PaymentService.RefundEvent.
 func (c *paymentServiceClient) RefundEvent(ctx context.Context, req *connect.Request[v1.RefundEventRequest]) (*connect.Response[v1.RefundEventResponse], error) {
 	return c.refundEvent.CallUnary(ctx, req)
+}
+
+// ListPayments calls bookingrush.payment.v1.PaymentService.ListPayments.
+func (c *paymentServiceClient) ListPayments(ctx context.Context, req *connect.Request[v1.ListPaymentsRequest]) (*connect.Response[v1.ListPaymentsResponse], error) {
+	return c.listPayments.CallUnary(ctx, req)
+}
+
+// RecordRefundOutsideProvider calls
+// bookingrush.payment.v1.PaymentService.RecordRefundOutsideProvider.
+func (c *paymentServiceClient) RecordRefundOutsideProvider(ctx context.Context, req *connect.Request[v1.RecordRefundOutsideProviderRequest]) (*connect.Response[v1.RecordRefundOutsideProviderResponse], error) {
+	return c.recordRefundOutsideProvider.CallUnary(ctx, req)
 }
 
 // PaymentServiceHandler is an implementation of the bookingrush.payment.v1.PaymentService service.
@@ -272,6 +322,24 @@ type PaymentServiceHandler interface {
 	// when an organizer cancels an event. Idempotent: calling again finishes
 	// the refunds that failed.
 	RefundEvent(context.Context, *connect.Request[v1.RefundEventRequest]) (*connect.Response[v1.RefundEventResponse], error)
+	// ListPayments pages through the payments of one status, for the admins
+	// who settle them: PAYMENT_STATUS_REFUND_FAILED lists the payments whose
+	// refund failed at the provider, newest failure first, each with
+	// RefundFailureReason, its booking, RefundOwed and RefundFailedAt (any
+	// other status: newest payment first). Admin only.
+	ListPayments(context.Context, *connect.Request[v1.ListPaymentsRequest]) (*connect.Response[v1.ListPaymentsResponse], error)
+	// RecordRefundOutsideProvider records that what a payment whose refund
+	// failed at the provider (PAYMENT_STATUS_REFUND_FAILED) owes its buyer
+	// was given back outside the provider (support paid it by bank
+	// transfer): nothing is sent to the provider; the payment becomes
+	// refunded (partially refunded for a share under the refund policy), so
+	// the money audit counts it settled, its buyer is mailed that the money
+	// is on its way, and an audit entry (payment.refund_outside_provider)
+	// names the admin, the reference and the note. CONFLICT (reason
+	// "not_refund_failed") for a payment in any other status: a payment
+	// whose refund did not fail is refunded through the provider
+	// (RefundPayment). Admin only.
+	RecordRefundOutsideProvider(context.Context, *connect.Request[v1.RecordRefundOutsideProviderRequest]) (*connect.Response[v1.RecordRefundOutsideProviderResponse], error)
 }
 
 // NewPaymentServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -334,6 +402,19 @@ func NewPaymentServiceHandler(svc PaymentServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	paymentServiceListPaymentsHandler := connect.NewUnaryHandler(
+		PaymentServiceListPaymentsProcedure,
+		svc.ListPayments,
+		connect.WithSchema(paymentServiceMethods.ByName("ListPayments")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	paymentServiceRecordRefundOutsideProviderHandler := connect.NewUnaryHandler(
+		PaymentServiceRecordRefundOutsideProviderProcedure,
+		svc.RecordRefundOutsideProvider,
+		connect.WithSchema(paymentServiceMethods.ByName("RecordRefundOutsideProvider")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/bookingrush.payment.v1.PaymentService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case PaymentServiceCreatePaymentProcedure:
@@ -352,6 +433,10 @@ func NewPaymentServiceHandler(svc PaymentServiceHandler, opts ...connect.Handler
 			paymentServiceGetBookingPaymentHandler.ServeHTTP(w, r)
 		case PaymentServiceRefundEventProcedure:
 			paymentServiceRefundEventHandler.ServeHTTP(w, r)
+		case PaymentServiceListPaymentsProcedure:
+			paymentServiceListPaymentsHandler.ServeHTTP(w, r)
+		case PaymentServiceRecordRefundOutsideProviderProcedure:
+			paymentServiceRecordRefundOutsideProviderHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -391,4 +476,12 @@ func (UnimplementedPaymentServiceHandler) GetBookingPayment(context.Context, *co
 
 func (UnimplementedPaymentServiceHandler) RefundEvent(context.Context, *connect.Request[v1.RefundEventRequest]) (*connect.Response[v1.RefundEventResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.payment.v1.PaymentService.RefundEvent is not implemented"))
+}
+
+func (UnimplementedPaymentServiceHandler) ListPayments(context.Context, *connect.Request[v1.ListPaymentsRequest]) (*connect.Response[v1.ListPaymentsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.payment.v1.PaymentService.ListPayments is not implemented"))
+}
+
+func (UnimplementedPaymentServiceHandler) RecordRefundOutsideProvider(context.Context, *connect.Request[v1.RecordRefundOutsideProviderRequest]) (*connect.Response[v1.RecordRefundOutsideProviderResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.payment.v1.PaymentService.RecordRefundOutsideProvider is not implemented"))
 }

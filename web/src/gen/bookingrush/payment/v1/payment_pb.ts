@@ -7,6 +7,9 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_bookingrush_common_v1_access } from "../../common/v1/access_pb";
+import type { PageMeta, PageMetaJson } from "../../common/v1/common_pb";
+import { file_bookingrush_common_v1_common } from "../../common/v1/common_pb";
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb";
 import type { HttpBody, HttpBodyJson } from "../../../google/api/httpbody_pb";
@@ -19,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bookingrush/payment/v1/payment.proto.
  */
 export const file_bookingrush_payment_v1_payment: GenFile = /*@__PURE__*/
-  fileDesc("CiRib29raW5ncnVzaC9wYXltZW50L3YxL3BheW1lbnQucHJvdG8SFmJvb2tpbmdydXNoLnBheW1lbnQudjEinwMKB1BheW1lbnQSCgoCaWQYASABKAkSEgoKYm9va2luZ19pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEg4KBmFtb3VudBgEIAEoCRIQCghjdXJyZW5jeRgFIAEoCRI1CgZzdGF0dXMYBiABKA4yJS5ib29raW5ncnVzaC5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSEAoIcHJvdmlkZXIYByABKAkSFgoOcGF5bWVudF9tZXRob2QYCCABKAkSGgoScHJvdmlkZXJfcmVmZXJlbmNlGAkgASgJEhUKDWNsaWVudF9zZWNyZXQYCiABKAkSFwoPcmVmdW5kZWRfYW1vdW50GAsgASgJEhUKDWZhaWxlZF9yZWFzb24YDCABKAkSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHQoVcmVmdW5kX2ZhaWx1cmVfcmVhc29uGA8gASgJIpcBChRDcmVhdGVQYXltZW50UmVxdWVzdBIfCgpib29raW5nX2lkGAEgASgJQgu6SAjIAQFyA7ABARJeCg5wYXltZW50X21ldGhvZBgCIAEoCUJGukhDyAEBcj4yPF4oc2ltX29rfHNpbV9kZWNsaW5lZHxzaW1fc2xvd3xjYXJkfHBtX1tBLVphLXowLTlfXXsxLDI1MH0pJCJJChVDcmVhdGVQYXltZW50UmVzcG9uc2USMAoHcGF5bWVudBgBIAEoCzIfLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUGF5bWVudCI0ChFHZXRQYXltZW50UmVxdWVzdBIfCgpwYXltZW50X2lkGAEgASgJQgu6SAjIAQFyA7ABASJGChJHZXRQYXltZW50UmVzcG9uc2USMAoHcGF5bWVudBgBIAEoCzIfLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUGF5bWVudCJRChRSZWZ1bmRQYXltZW50UmVxdWVzdBIfCgpwYXltZW50X2lkGAEgASgJQgu6SAjIAQFyA7ABARIYCgZyZWFzb24YAiABKAlCCLpIBXIDGPQDIkkKFVJlZnVuZFBheW1lbnRSZXNwb25zZRIwCgdwYXltZW50GAEgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50ImwKGkhhbmRsZVN0cmlwZVdlYmhvb2tSZXF1ZXN0EioKBGJvZHkYASABKAsyFC5nb29nbGUuYXBpLkh0dHBCb2R5Qga6SAPIAQESIgoQc3RyaXBlX3NpZ25hdHVyZRgCIAEoCUIIukgFcgMYgBAijAIKFFJlZnVuZEJvb2tpbmdSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBEh8KCnBheW1lbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBEj4KBWNhdXNlGAMgASgOMiMuYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRDYXVzZUIKukgHggEEEAEgABIYCgZyZWFzb24YBCABKAlCCLpIBXIDGPQDEjoKBHN0ZXAYBSABKA4yIi5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZFN0ZXBCCLpIBYIBAhABEhwKB3Nob3dfaWQYBiABKAlCC7pICNgBAXIDsAEBIngKFVJlZnVuZEJvb2tpbmdSZXNwb25zZRIwCgdwYXltZW50GAEgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50EhUKDXJlZnVuZF9hbW91bnQYAiABKAkSFgoOcmVmdW5kX3BlcmNlbnQYAyABKAUiOAoVR2V0UmVmdW5kUXVvdGVSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBIuMBChZHZXRSZWZ1bmRRdW90ZVJlc3BvbnNlEhIKCmJvb2tpbmdfaWQYASABKAkSEwoLY2FuY2VsbGFibGUYAiABKAgSDAoEcGFpZBgDIAEoCRIWCg5yZWZ1bmRfcGVyY2VudBgEIAEoBRIVCg1yZWZ1bmRfYW1vdW50GAUgASgJEhAKCGN1cnJlbmN5GAYgASgJEg4KBnBvbGljeRgHIAEoCRIvCgt2YWxpZF91bnRpbBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIcmVmdW5kZWQYCSABKAkiTQoSUmVmdW5kRXZlbnRSZXF1ZXN0Eh0KCGV2ZW50X2lkGAEgASgJQgu6SAjIAQFyA7ABARIYCgZyZWFzb24YAiABKAlCCLpIBXIDGPQDIjYKE1JlZnVuZEV2ZW50UmVzcG9uc2USDwoHcmVmdW5kcxgBIAEoBRIOCgZmYWlsZWQYAiABKAUiOwoYR2V0Qm9va2luZ1BheW1lbnRSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBIk0KGUdldEJvb2tpbmdQYXltZW50UmVzcG9uc2USMAoHcGF5bWVudBgBIAEoCzIfLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUGF5bWVudCKCAgoMUGF5bWVudEV2ZW50EgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSMAoHcGF5bWVudBgDIAEoCzIfLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUGF5bWVudBIVCg1yZWZ1bmRfYW1vdW50GAQgASgJEjkKDHJlZnVuZF9jYXVzZRgFIAEoDjIjLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kQ2F1c2USFQoNcmVmdW5kX3JlYXNvbhgGIAEoCRIvCgtvY2N1cnJlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEcmVzdBgIIAEoCCJCChtIYW5kbGVTdHJpcGVXZWJob29rUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSEQoJZHVwbGljYXRlGAIgASgIKokCCg1QYXltZW50U3RhdHVzEh4KGlBBWU1FTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWUEFZTUVOVF9TVEFUVVNfUEVORElORxABEh0KGVBBWU1FTlRfU1RBVFVTX1BST0NFU1NJTkcQAhIcChhQQVlNRU5UX1NUQVRVU19TVUNDRUVERUQQAxIZChVQQVlNRU5UX1NUQVRVU19GQUlMRUQQBBIbChdQQVlNRU5UX1NUQVRVU19SRUZVTkRFRBAFEiUKIVBBWU1FTlRfU1RBVFVTX1BBUlRJQUxMWV9SRUZVTkRFRBAGEiAKHFBBWU1FTlRfU1RBVFVTX1JFRlVORF9GQUlMRUQQByqTAQoLUmVmdW5kQ2F1c2USHAoYUkVGVU5EX0NBVVNFX1VOU1BFQ0lGSUVEEAASIAocUkVGVU5EX0NBVVNFX0JVWUVSX0NBTkNFTExFRBABEiQKIFJFRlVORF9DQVVTRV9PUkdBTklaRVJfQ0FOQ0VMTEVEEAISHgoaUkVGVU5EX0NBVVNFX05PVF9DT05GSVJNRUQQAypZCgpSZWZ1bmRTdGVwEhsKF1JFRlVORF9TVEVQX1VOU1BFQ0lGSUVEEAASFgoSUkVGVU5EX1NURVBfREVDSURFEAESFgoSUkVGVU5EX1NURVBfUkVGVU5EEAIy/AgKDlBheW1lbnRTZXJ2aWNlEokBCg1DcmVhdGVQYXltZW50EiwuYm9va2luZ3J1c2gucGF5bWVudC52MS5DcmVhdGVQYXltZW50UmVxdWVzdBotLmJvb2tpbmdydXNoLnBheW1lbnQudjEuQ3JlYXRlUGF5bWVudFJlc3BvbnNlIhuC0+STAhU6ASoiEC9hcGkvdjEvcGF5bWVudHMSjQEKCkdldFBheW1lbnQSKS5ib29raW5ncnVzaC5wYXltZW50LnYxLkdldFBheW1lbnRSZXF1ZXN0GiouYm9va2luZ3J1c2gucGF5bWVudC52MS5HZXRQYXltZW50UmVzcG9uc2UiKJACAYLT5JMCHxIdL2FwaS92MS9wYXltZW50cy97cGF5bWVudF9pZH0SnQEKDVJlZnVuZFBheW1lbnQSLC5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0Gi0uYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVzcG9uc2UiL4LT5JMCKToBKiIkL2FwaS92MS9wYXltZW50cy97cGF5bWVudF9pZH0vcmVmdW5kEqUBChNIYW5kbGVTdHJpcGVXZWJob29rEjIuYm9va2luZ3J1c2gucGF5bWVudC52MS5IYW5kbGVTdHJpcGVXZWJob29rUmVxdWVzdBozLmJvb2tpbmdydXNoLnBheW1lbnQudjEuSGFuZGxlU3RyaXBlV2ViaG9va1Jlc3BvbnNlIiWC0+STAh86BGJvZHkiFy9hcGkvdjEvd2ViaG9va3Mvc3RyaXBlEnEKDVJlZnVuZEJvb2tpbmcSLC5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZEJvb2tpbmdSZXF1ZXN0Gi0uYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRCb29raW5nUmVzcG9uc2UiA5ACAhKmAQoOR2V0UmVmdW5kUXVvdGUSLS5ib29raW5ncnVzaC5wYXltZW50LnYxLkdldFJlZnVuZFF1b3RlUmVxdWVzdBouLmJvb2tpbmdydXNoLnBheW1lbnQudjEuR2V0UmVmdW5kUXVvdGVSZXNwb25zZSI1kAIBgtPkkwIsEiovYXBpL3YxL2Jvb2tpbmdzL3tib29raW5nX2lkfS9yZWZ1bmQtcXVvdGUSfQoRR2V0Qm9va2luZ1BheW1lbnQSMC5ib29raW5ncnVzaC5wYXltZW50LnYxLkdldEJvb2tpbmdQYXltZW50UmVxdWVzdBoxLmJvb2tpbmdydXNoLnBheW1lbnQudjEuR2V0Qm9va2luZ1BheW1lbnRSZXNwb25zZSIDkAIBEmsKC1JlZnVuZEV2ZW50EiouYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRFdmVudFJlcXVlc3QaKy5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZEV2ZW50UmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_buf_validate_validate, file_google_api_annotations, file_google_api_httpbody, file_google_protobuf_timestamp]);
+  fileDesc("CiRib29raW5ncnVzaC9wYXltZW50L3YxL3BheW1lbnQucHJvdG8SFmJvb2tpbmdydXNoLnBheW1lbnQudjEi6gMKB1BheW1lbnQSCgoCaWQYASABKAkSEgoKYm9va2luZ19pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEg4KBmFtb3VudBgEIAEoCRIQCghjdXJyZW5jeRgFIAEoCRI1CgZzdGF0dXMYBiABKA4yJS5ib29raW5ncnVzaC5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSEAoIcHJvdmlkZXIYByABKAkSFgoOcGF5bWVudF9tZXRob2QYCCABKAkSGgoScHJvdmlkZXJfcmVmZXJlbmNlGAkgASgJEhUKDWNsaWVudF9zZWNyZXQYCiABKAkSFwoPcmVmdW5kZWRfYW1vdW50GAsgASgJEhUKDWZhaWxlZF9yZWFzb24YDCABKAkSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHQoVcmVmdW5kX2ZhaWx1cmVfcmVhc29uGA8gASgJEhMKC3JlZnVuZF9vd2VkGBAgASgJEjQKEHJlZnVuZF9mYWlsZWRfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpcBChRDcmVhdGVQYXltZW50UmVxdWVzdBIfCgpib29raW5nX2lkGAEgASgJQgu6SAjIAQFyA7ABARJeCg5wYXltZW50X21ldGhvZBgCIAEoCUJGukhDyAEBcj4yPF4oc2ltX29rfHNpbV9kZWNsaW5lZHxzaW1fc2xvd3xjYXJkfHBtX1tBLVphLXowLTlfXXsxLDI1MH0pJCJJChVDcmVhdGVQYXltZW50UmVzcG9uc2USMAoHcGF5bWVudBgBIAEoCzIfLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUGF5bWVudCI0ChFHZXRQYXltZW50UmVxdWVzdBIfCgpwYXltZW50X2lkGAEgASgJQgu6SAjIAQFyA7ABASJGChJHZXRQYXltZW50UmVzcG9uc2USMAoHcGF5bWVudBgBIAEoCzIfLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUGF5bWVudCJRChRSZWZ1bmRQYXltZW50UmVxdWVzdBIfCgpwYXltZW50X2lkGAEgASgJQgu6SAjIAQFyA7ABARIYCgZyZWFzb24YAiABKAlCCLpIBXIDGPQDIkkKFVJlZnVuZFBheW1lbnRSZXNwb25zZRIwCgdwYXltZW50GAEgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50ImwKGkhhbmRsZVN0cmlwZVdlYmhvb2tSZXF1ZXN0EioKBGJvZHkYASABKAsyFC5nb29nbGUuYXBpLkh0dHBCb2R5Qga6SAPIAQESIgoQc3RyaXBlX3NpZ25hdHVyZRgCIAEoCUIIukgFcgMYgBAijAIKFFJlZnVuZEJvb2tpbmdSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBEh8KCnBheW1lbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBEj4KBWNhdXNlGAMgASgOMiMuYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRDYXVzZUIKukgHggEEEAEgABIYCgZyZWFzb24YBCABKAlCCLpIBXIDGPQDEjoKBHN0ZXAYBSABKA4yIi5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZFN0ZXBCCLpIBYIBAhABEhwKB3Nob3dfaWQYBiABKAlCC7pICNgBAXIDsAEBIngKFVJlZnVuZEJvb2tpbmdSZXNwb25zZRIwCgdwYXltZW50GAEgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50EhUKDXJlZnVuZF9hbW91bnQYAiABKAkSFgoOcmVmdW5kX3BlcmNlbnQYAyABKAUiOAoVR2V0UmVmdW5kUXVvdGVSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBIuMBChZHZXRSZWZ1bmRRdW90ZVJlc3BvbnNlEhIKCmJvb2tpbmdfaWQYASABKAkSEwoLY2FuY2VsbGFibGUYAiABKAgSDAoEcGFpZBgDIAEoCRIWCg5yZWZ1bmRfcGVyY2VudBgEIAEoBRIVCg1yZWZ1bmRfYW1vdW50GAUgASgJEhAKCGN1cnJlbmN5GAYgASgJEg4KBnBvbGljeRgHIAEoCRIvCgt2YWxpZF91bnRpbBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIcmVmdW5kZWQYCSABKAkiTQoSUmVmdW5kRXZlbnRSZXF1ZXN0Eh0KCGV2ZW50X2lkGAEgASgJQgu6SAjIAQFyA7ABARIYCgZyZWFzb24YAiABKAlCCLpIBXIDGPQDIpMBChNMaXN0UGF5bWVudHNSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoABJCCgZzdGF0dXMYAyABKA4yJS5ib29raW5ncnVzaC5wYXltZW50LnYxLlBheW1lbnRTdGF0dXNCC7pICMgBAYIBAhABIngKFExpc3RQYXltZW50c1Jlc3BvbnNlEjEKCHBheW1lbnRzGAEgAygLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50Ei0KBG1ldGEYAiABKAsyHy5ib29raW5ncnVzaC5jb21tb24udjEuUGFnZU1ldGEifQoiUmVjb3JkUmVmdW5kT3V0c2lkZVByb3ZpZGVyUmVxdWVzdBIfCgpwYXltZW50X2lkGAEgASgJQgu6SAjIAQFyA7ABARIeCglyZWZlcmVuY2UYAiABKAlCC7pICMgBAXIDGMgBEhYKBG5vdGUYAyABKAlCCLpIBXIDGOgHIlcKI1JlY29yZFJlZnVuZE91dHNpZGVQcm92aWRlclJlc3BvbnNlEjAKB3BheW1lbnQYASABKAsyHy5ib29raW5ncnVzaC5wYXltZW50LnYxLlBheW1lbnQiNgoTUmVmdW5kRXZlbnRSZXNwb25zZRIPCgdyZWZ1bmRzGAEgASgFEg4KBmZhaWxlZBgCIAEoBSI7ChhHZXRCb29raW5nUGF5bWVudFJlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQEiTQoZR2V0Qm9va2luZ1BheW1lbnRSZXNwb25zZRIwCgdwYXltZW50GAEgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50IpkCCgxQYXltZW50RXZlbnQSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIwCgdwYXltZW50GAMgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50EhUKDXJlZnVuZF9hbW91bnQYBCABKAkSOQoMcmVmdW5kX2NhdXNlGAUgASgOMiMuYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRDYXVzZRIVCg1yZWZ1bmRfcmVhc29uGAYgASgJEi8KC29jY3VycmVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRyZXN0GAggASgIEhUKDWZhaWxlZF9yZWZ1bmQYCSABKAUiQgobSGFuZGxlU3RyaXBlV2ViaG9va1Jlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEhEKCWR1cGxpY2F0ZRgCIAEoCCqJAgoNUGF5bWVudFN0YXR1cxIeChpQQVlNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEhoKFlBBWU1FTlRfU1RBVFVTX1BFTkRJTkcQARIdChlQQVlNRU5UX1NUQVRVU19QUk9DRVNTSU5HEAISHAoYUEFZTUVOVF9TVEFUVVNfU1VDQ0VFREVEEAMSGQoVUEFZTUVOVF9TVEFUVVNfRkFJTEVEEAQSGwoXUEFZTUVOVF9TVEFUVVNfUkVGVU5ERUQQBRIlCiFQQVlNRU5UX1NUQVRVU19QQVJUSUFMTFlfUkVGVU5ERUQQBhIgChxQQVlNRU5UX1NUQVRVU19SRUZVTkRfRkFJTEVEEAcqkwEKC1JlZnVuZENhdXNlEhwKGFJFRlVORF9DQVVTRV9VTlNQRUNJRklFRBAAEiAKHFJFRlVORF9DQVVTRV9CVVlFUl9DQU5DRUxMRUQQARIkCiBSRUZVTkRfQ0FVU0VfT1JHQU5JWkVSX0NBTkNFTExFRBACEh4KGlJFRlVORF9DQVVTRV9OT1RfQ09ORklSTUVEEAMqWQoKUmVmdW5kU3RlcBIbChdSRUZVTkRfU1RFUF9VTlNQRUNJRklFRBAAEhYKElJFRlVORF9TVEVQX0RFQ0lERRABEhYKElJFRlVORF9TVEVQX1JFRlVORBACMoIMCg5QYXltZW50U2VydmljZRKJAQoNQ3JlYXRlUGF5bWVudBIsLmJvb2tpbmdydXNoLnBheW1lbnQudjEuQ3JlYXRlUGF5bWVudFJlcXVlc3QaLS5ib29raW5ncnVzaC5wYXltZW50LnYxLkNyZWF0ZVBheW1lbnRSZXNwb25zZSIbgtPkkwIVOgEqIhAvYXBpL3YxL3BheW1lbnRzEo0BCgpHZXRQYXltZW50EikuYm9va2luZ3J1c2gucGF5bWVudC52MS5HZXRQYXltZW50UmVxdWVzdBoqLmJvb2tpbmdydXNoLnBheW1lbnQudjEuR2V0UGF5bWVudFJlc3BvbnNlIiiQAgGC0+STAh8SHS9hcGkvdjEvcGF5bWVudHMve3BheW1lbnRfaWR9Ep0BCg1SZWZ1bmRQYXltZW50EiwuYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVxdWVzdBotLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kUGF5bWVudFJlc3BvbnNlIi+C0+STAik6ASoiJC9hcGkvdjEvcGF5bWVudHMve3BheW1lbnRfaWR9L3JlZnVuZBKlAQoTSGFuZGxlU3RyaXBlV2ViaG9vaxIyLmJvb2tpbmdydXNoLnBheW1lbnQudjEuSGFuZGxlU3RyaXBlV2ViaG9va1JlcXVlc3QaMy5ib29raW5ncnVzaC5wYXltZW50LnYxLkhhbmRsZVN0cmlwZVdlYmhvb2tSZXNwb25zZSIlgtPkkwIfOgRib2R5IhcvYXBpL3YxL3dlYmhvb2tzL3N0cmlwZRJxCg1SZWZ1bmRCb29raW5nEiwuYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRCb29raW5nUmVxdWVzdBotLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kQm9va2luZ1Jlc3BvbnNlIgOQAgISpgEKDkdldFJlZnVuZFF1b3RlEi0uYm9va2luZ3J1c2gucGF5bWVudC52MS5HZXRSZWZ1bmRRdW90ZVJlcXVlc3QaLi5ib29raW5ncnVzaC5wYXltZW50LnYxLkdldFJlZnVuZFF1b3RlUmVzcG9uc2UiNZACAYLT5JMCLBIqL2FwaS92MS9ib29raW5ncy97Ym9va2luZ19pZH0vcmVmdW5kLXF1b3RlEn0KEUdldEJvb2tpbmdQYXltZW50EjAuYm9va2luZ3J1c2gucGF5bWVudC52MS5HZXRCb29raW5nUGF5bWVudFJlcXVlc3QaMS5ib29raW5ncnVzaC5wYXltZW50LnYxLkdldEJvb2tpbmdQYXltZW50UmVzcG9uc2UiA5ACARJrCgtSZWZ1bmRFdmVudBIqLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kRXZlbnRSZXF1ZXN0GisuYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRFdmVudFJlc3BvbnNlIgOQAgISlwEKDExpc3RQYXltZW50cxIrLmJvb2tpbmdydXNoLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVxdWVzdBosLmJvb2tpbmdydXNoLnBheW1lbnQudjEuTGlzdFBheW1lbnRzUmVzcG9uc2UiLJACAYLOGAcKBWFkbWlugtPkkwIYEhYvYXBpL3YxL2FkbWluL3BheW1lbnRzEukBChtSZWNvcmRSZWZ1bmRPdXRzaWRlUHJvdmlkZXISOi5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlY29yZFJlZnVuZE91dHNpZGVQcm92aWRlclJlcXVlc3QaOy5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlY29yZFJlZnVuZE91dHNpZGVQcm92aWRlclJlc3BvbnNlIlGCzhgHCgVhZG1pboLT5JMCQDoBKiI7L2FwaS92MS9hZG1pbi9wYXltZW50cy97cGF5bWVudF9pZH0vcmVmdW5kLW91dHNpZGUtcHJvdmlkZXJiBnByb3RvMw", [file_bookingrush_common_v1_access, file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_api_httpbody, file_google_protobuf_timestamp]);
 
 /**
  * Payment is one attempt to pay for a booking.
@@ -135,6 +138,23 @@ export type Payment = Message<"bookingrush.payment.v1.Payment"> & {
    * @generated from field: string refund_failure_reason = 15;
    */
   refundFailureReason: string;
+
+  /**
+   * RefundOwed is, for PAYMENT_STATUS_REFUND_FAILED, what its buyer is owed
+   * (the decided refund less what did come back), a decimal string; "" for
+   * any other status.
+   *
+   * @generated from field: string refund_owed = 16;
+   */
+  refundOwed: string;
+
+  /**
+   * RefundFailedAt is when a refund of the payment last failed at the
+   * provider; unset when none did.
+   *
+   * @generated from field: google.protobuf.Timestamp refund_failed_at = 17;
+   */
+  refundFailedAt?: Timestamp | undefined;
 };
 
 /**
@@ -251,6 +271,23 @@ export type PaymentJson = {
    * @generated from field: string refund_failure_reason = 15;
    */
   refundFailureReason?: string;
+
+  /**
+   * RefundOwed is, for PAYMENT_STATUS_REFUND_FAILED, what its buyer is owed
+   * (the decided refund less what did come back), a decimal string; "" for
+   * any other status.
+   *
+   * @generated from field: string refund_owed = 16;
+   */
+  refundOwed?: string;
+
+  /**
+   * RefundFailedAt is when a refund of the payment last failed at the
+   * provider; unset when none did.
+   *
+   * @generated from field: google.protobuf.Timestamp refund_failed_at = 17;
+   */
+  refundFailedAt?: TimestampJson;
 };
 
 /**
@@ -977,6 +1014,222 @@ export const RefundEventRequestSchema: GenMessage<RefundEventRequest, {jsonType:
   messageDesc(file_bookingrush_payment_v1_payment, 12);
 
 /**
+ * ListPaymentsRequest is a page of the payments of one status.
+ *
+ * @generated from message bookingrush.payment.v1.ListPaymentsRequest
+ */
+export type ListPaymentsRequest = Message<"bookingrush.payment.v1.ListPaymentsRequest"> & {
+  /**
+   * Page is the 1-based page number; 0 means the first page.
+   *
+   * @generated from field: int32 page = 1;
+   */
+  page: number;
+
+  /**
+   * PerPage is the page size; 0 means the default (20), at most 100.
+   *
+   * @generated from field: int32 per_page = 2;
+   */
+  perPage: number;
+
+  /**
+   * Status is the status listed (on the JSON API "refund_failed"); required.
+   *
+   * @generated from field: bookingrush.payment.v1.PaymentStatus status = 3;
+   */
+  status: PaymentStatus;
+};
+
+/**
+ * ListPaymentsRequest is a page of the payments of one status.
+ *
+ * @generated from message bookingrush.payment.v1.ListPaymentsRequest
+ */
+export type ListPaymentsRequestJson = {
+  /**
+   * Page is the 1-based page number; 0 means the first page.
+   *
+   * @generated from field: int32 page = 1;
+   */
+  page?: number;
+
+  /**
+   * PerPage is the page size; 0 means the default (20), at most 100.
+   *
+   * @generated from field: int32 per_page = 2;
+   */
+  perPage?: number;
+
+  /**
+   * Status is the status listed (on the JSON API "refund_failed"); required.
+   *
+   * @generated from field: bookingrush.payment.v1.PaymentStatus status = 3;
+   */
+  status?: PaymentStatusJson;
+};
+
+/**
+ * Describes the message bookingrush.payment.v1.ListPaymentsRequest.
+ * Use `create(ListPaymentsRequestSchema)` to create a new message.
+ */
+export const ListPaymentsRequestSchema: GenMessage<ListPaymentsRequest, {jsonType: ListPaymentsRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_payment_v1_payment, 13);
+
+/**
+ * ListPaymentsResponse is one page of payments.
+ *
+ * @generated from message bookingrush.payment.v1.ListPaymentsResponse
+ */
+export type ListPaymentsResponse = Message<"bookingrush.payment.v1.ListPaymentsResponse"> & {
+  /**
+   * Payments are the payments of this page: for refund_failed, newest
+   * failure first; otherwise newest first.
+   *
+   * @generated from field: repeated bookingrush.payment.v1.Payment payments = 1;
+   */
+  payments: Payment[];
+
+  /**
+   * Meta describes the page.
+   *
+   * @generated from field: bookingrush.common.v1.PageMeta meta = 2;
+   */
+  meta?: PageMeta | undefined;
+};
+
+/**
+ * ListPaymentsResponse is one page of payments.
+ *
+ * @generated from message bookingrush.payment.v1.ListPaymentsResponse
+ */
+export type ListPaymentsResponseJson = {
+  /**
+   * Payments are the payments of this page: for refund_failed, newest
+   * failure first; otherwise newest first.
+   *
+   * @generated from field: repeated bookingrush.payment.v1.Payment payments = 1;
+   */
+  payments?: PaymentJson[];
+
+  /**
+   * Meta describes the page.
+   *
+   * @generated from field: bookingrush.common.v1.PageMeta meta = 2;
+   */
+  meta?: PageMetaJson;
+};
+
+/**
+ * Describes the message bookingrush.payment.v1.ListPaymentsResponse.
+ * Use `create(ListPaymentsResponseSchema)` to create a new message.
+ */
+export const ListPaymentsResponseSchema: GenMessage<ListPaymentsResponse, {jsonType: ListPaymentsResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_payment_v1_payment, 14);
+
+/**
+ * RecordRefundOutsideProviderRequest names a payment whose refund failed at
+ * the provider and how its money was given back.
+ *
+ * @generated from message bookingrush.payment.v1.RecordRefundOutsideProviderRequest
+ */
+export type RecordRefundOutsideProviderRequest = Message<"bookingrush.payment.v1.RecordRefundOutsideProviderRequest"> & {
+  /**
+   * PaymentId is the payment (status refund_failed).
+   *
+   * @generated from field: string payment_id = 1;
+   */
+  paymentId: string;
+
+  /**
+   * Reference identifies the money given back (the bank transfer's
+   * reference), required.
+   *
+   * @generated from field: string reference = 2;
+   */
+  reference: string;
+
+  /**
+   * Note says what support did (optional).
+   *
+   * @generated from field: string note = 3;
+   */
+  note: string;
+};
+
+/**
+ * RecordRefundOutsideProviderRequest names a payment whose refund failed at
+ * the provider and how its money was given back.
+ *
+ * @generated from message bookingrush.payment.v1.RecordRefundOutsideProviderRequest
+ */
+export type RecordRefundOutsideProviderRequestJson = {
+  /**
+   * PaymentId is the payment (status refund_failed).
+   *
+   * @generated from field: string payment_id = 1;
+   */
+  paymentId?: string;
+
+  /**
+   * Reference identifies the money given back (the bank transfer's
+   * reference), required.
+   *
+   * @generated from field: string reference = 2;
+   */
+  reference?: string;
+
+  /**
+   * Note says what support did (optional).
+   *
+   * @generated from field: string note = 3;
+   */
+  note?: string;
+};
+
+/**
+ * Describes the message bookingrush.payment.v1.RecordRefundOutsideProviderRequest.
+ * Use `create(RecordRefundOutsideProviderRequestSchema)` to create a new message.
+ */
+export const RecordRefundOutsideProviderRequestSchema: GenMessage<RecordRefundOutsideProviderRequest, {jsonType: RecordRefundOutsideProviderRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_payment_v1_payment, 15);
+
+/**
+ * RecordRefundOutsideProviderResponse is the payment as recorded.
+ *
+ * @generated from message bookingrush.payment.v1.RecordRefundOutsideProviderResponse
+ */
+export type RecordRefundOutsideProviderResponse = Message<"bookingrush.payment.v1.RecordRefundOutsideProviderResponse"> & {
+  /**
+   * Payment is the payment, refunded (or partially refunded).
+   *
+   * @generated from field: bookingrush.payment.v1.Payment payment = 1;
+   */
+  payment?: Payment | undefined;
+};
+
+/**
+ * RecordRefundOutsideProviderResponse is the payment as recorded.
+ *
+ * @generated from message bookingrush.payment.v1.RecordRefundOutsideProviderResponse
+ */
+export type RecordRefundOutsideProviderResponseJson = {
+  /**
+   * Payment is the payment, refunded (or partially refunded).
+   *
+   * @generated from field: bookingrush.payment.v1.Payment payment = 1;
+   */
+  payment?: PaymentJson;
+};
+
+/**
+ * Describes the message bookingrush.payment.v1.RecordRefundOutsideProviderResponse.
+ * Use `create(RecordRefundOutsideProviderResponseSchema)` to create a new message.
+ */
+export const RecordRefundOutsideProviderResponseSchema: GenMessage<RecordRefundOutsideProviderResponse, {jsonType: RecordRefundOutsideProviderResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_payment_v1_payment, 16);
+
+/**
  * RefundEventResponse counts the refunds.
  *
  * @generated from message bookingrush.payment.v1.RefundEventResponse
@@ -1023,7 +1276,7 @@ export type RefundEventResponseJson = {
  * Use `create(RefundEventResponseSchema)` to create a new message.
  */
 export const RefundEventResponseSchema: GenMessage<RefundEventResponse, {jsonType: RefundEventResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_payment_v1_payment, 13);
+  messageDesc(file_bookingrush_payment_v1_payment, 17);
 
 /**
  * GetBookingPaymentRequest names a booking.
@@ -1058,7 +1311,7 @@ export type GetBookingPaymentRequestJson = {
  * Use `create(GetBookingPaymentRequestSchema)` to create a new message.
  */
 export const GetBookingPaymentRequestSchema: GenMessage<GetBookingPaymentRequest, {jsonType: GetBookingPaymentRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_payment_v1_payment, 14);
+  messageDesc(file_bookingrush_payment_v1_payment, 18);
 
 /**
  * GetBookingPaymentResponse holds the booking's payment.
@@ -1093,7 +1346,7 @@ export type GetBookingPaymentResponseJson = {
  * Use `create(GetBookingPaymentResponseSchema)` to create a new message.
  */
 export const GetBookingPaymentResponseSchema: GenMessage<GetBookingPaymentResponse, {jsonType: GetBookingPaymentResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_payment_v1_payment, 15);
+  messageDesc(file_bookingrush_payment_v1_payment, 19);
 
 /**
  * PaymentEvent is the value of every message on the payment topics
@@ -1113,7 +1366,8 @@ export type PaymentEvent = Message<"bookingrush.payment.v1.PaymentEvent"> & {
   id: string;
 
   /**
-   * Type is the topic: "payment.success", "payment.failed" or "payment.refunded".
+   * Type is the topic: "payment.success", "payment.failed",
+   * "payment.refunded" or "payment.refund-failed".
    *
    * @generated from field: string type = 2;
    */
@@ -1128,7 +1382,9 @@ export type PaymentEvent = Message<"bookingrush.payment.v1.PaymentEvent"> & {
 
   /**
    * RefundAmount is, for payment.refunded, the amount this refund gave back
-   * (a decimal string; "0.00" when the policy refunds nothing).
+   * (a decimal string; "0.00" when the policy refunds nothing); for
+   * payment.refund-failed, the amount the failed refund carried, which the
+   * buyer is owed.
    *
    * @generated from field: string refund_amount = 4;
    */
@@ -1164,6 +1420,20 @@ export type PaymentEvent = Message<"bookingrush.payment.v1.PaymentEvent"> & {
    * @generated from field: bool rest = 8;
    */
   rest: boolean;
+
+  /**
+   * FailedRefund numbers a refund of the payment that failed at the provider
+   * after it accepted it (1 for the first). On payment.refund-failed it is
+   * this failure's number (Payment.refund_failure_reason says why). On
+   * payment.refunded it is non-zero when this refund makes good that failed
+   * refund (an admin's retry): the money the first payment.refunded
+   * announced is on its way now. It is not a second refund (analytics does
+   * not take the revenue back again), and its buyer is mailed once per
+   * failure made good.
+   *
+   * @generated from field: int32 failed_refund = 9;
+   */
+  failedRefund: number;
 };
 
 /**
@@ -1184,7 +1454,8 @@ export type PaymentEventJson = {
   id?: string;
 
   /**
-   * Type is the topic: "payment.success", "payment.failed" or "payment.refunded".
+   * Type is the topic: "payment.success", "payment.failed",
+   * "payment.refunded" or "payment.refund-failed".
    *
    * @generated from field: string type = 2;
    */
@@ -1199,7 +1470,9 @@ export type PaymentEventJson = {
 
   /**
    * RefundAmount is, for payment.refunded, the amount this refund gave back
-   * (a decimal string; "0.00" when the policy refunds nothing).
+   * (a decimal string; "0.00" when the policy refunds nothing); for
+   * payment.refund-failed, the amount the failed refund carried, which the
+   * buyer is owed.
    *
    * @generated from field: string refund_amount = 4;
    */
@@ -1235,6 +1508,20 @@ export type PaymentEventJson = {
    * @generated from field: bool rest = 8;
    */
   rest?: boolean;
+
+  /**
+   * FailedRefund numbers a refund of the payment that failed at the provider
+   * after it accepted it (1 for the first). On payment.refund-failed it is
+   * this failure's number (Payment.refund_failure_reason says why). On
+   * payment.refunded it is non-zero when this refund makes good that failed
+   * refund (an admin's retry): the money the first payment.refunded
+   * announced is on its way now. It is not a second refund (analytics does
+   * not take the revenue back again), and its buyer is mailed once per
+   * failure made good.
+   *
+   * @generated from field: int32 failed_refund = 9;
+   */
+  failedRefund?: number;
 };
 
 /**
@@ -1242,7 +1529,7 @@ export type PaymentEventJson = {
  * Use `create(PaymentEventSchema)` to create a new message.
  */
 export const PaymentEventSchema: GenMessage<PaymentEvent, {jsonType: PaymentEventJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_payment_v1_payment, 16);
+  messageDesc(file_bookingrush_payment_v1_payment, 20);
 
 /**
  * HandleStripeWebhookResponse acknowledges an event (HTTP 200 to Stripe).
@@ -1291,7 +1578,7 @@ export type HandleStripeWebhookResponseJson = {
  * Use `create(HandleStripeWebhookResponseSchema)` to create a new message.
  */
 export const HandleStripeWebhookResponseSchema: GenMessage<HandleStripeWebhookResponse, {jsonType: HandleStripeWebhookResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_payment_v1_payment, 17);
+  messageDesc(file_bookingrush_payment_v1_payment, 21);
 
 /**
  * PaymentStatus is the life cycle of a payment. On the public JSON API it is
@@ -1594,6 +1881,40 @@ export const PaymentService: GenService<{
     methodKind: "unary";
     input: typeof RefundEventRequestSchema;
     output: typeof RefundEventResponseSchema;
+  },
+  /**
+   * ListPayments pages through the payments of one status, for the admins
+   * who settle them: PAYMENT_STATUS_REFUND_FAILED lists the payments whose
+   * refund failed at the provider, newest failure first, each with
+   * RefundFailureReason, its booking, RefundOwed and RefundFailedAt (any
+   * other status: newest payment first). Admin only.
+   *
+   * @generated from rpc bookingrush.payment.v1.PaymentService.ListPayments
+   */
+  listPayments: {
+    methodKind: "unary";
+    input: typeof ListPaymentsRequestSchema;
+    output: typeof ListPaymentsResponseSchema;
+  },
+  /**
+   * RecordRefundOutsideProvider records that what a payment whose refund
+   * failed at the provider (PAYMENT_STATUS_REFUND_FAILED) owes its buyer
+   * was given back outside the provider (support paid it by bank
+   * transfer): nothing is sent to the provider; the payment becomes
+   * refunded (partially refunded for a share under the refund policy), so
+   * the money audit counts it settled, its buyer is mailed that the money
+   * is on its way, and an audit entry (payment.refund_outside_provider)
+   * names the admin, the reference and the note. CONFLICT (reason
+   * "not_refund_failed") for a payment in any other status: a payment
+   * whose refund did not fail is refunded through the provider
+   * (RefundPayment). Admin only.
+   *
+   * @generated from rpc bookingrush.payment.v1.PaymentService.RecordRefundOutsideProvider
+   */
+  recordRefundOutsideProvider: {
+    methodKind: "unary";
+    input: typeof RecordRefundOutsideProviderRequestSchema;
+    output: typeof RecordRefundOutsideProviderResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_bookingrush_payment_v1_payment, 0);

@@ -1,0 +1,272 @@
+package edge_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stripe/stripe-go/v82/webhook"
+
+	"github.com/bookingrush/rush/services/platform/mail/mailtest"
+	"github.com/bookingrush/rush/services/platform/pgtest"
+	"github.com/bookingrush/rush/services/platform/topic"
+	"github.com/bookingrush/rush/services/testkit"
+)
+
+// refundFailedSecret signs the provider events the refund failure tests
+// send through the public webhook route.
+const refundFailedSecret = "whsec_refund_failed_0123456789"
+
+// failRefund posts, through the public webhook route, Stripe's
+// refund.failed of the refund the simulator made of payment pay (id and
+// provider reference): the buyer's card was closed, and the money is back
+// on Booking Rush's account.
+func (a *api) failRefund(pay apiReply, cents int64, reason string) {
+	a.t.Helper()
+	intent := pay.str("provider_reference")
+	payload, _ := json.Marshal(map[string]any{
+		"id": "evt_" + strings.ReplaceAll(uuid.NewString(), "-", ""), "object": "event", "type": "refund.failed",
+		"api_version": "2020-08-27", "created": time.Now().Unix(),
+		"data": map[string]any{"object": map[string]any{
+			"id": "simre_" + strings.TrimPrefix(intent, "simpi_"), "object": "refund", "amount": cents, "currency": "eur",
+			"status": "failed", "failure_reason": reason, "payment_intent": intent,
+			"metadata": map[string]string{"payment_id": pay.str("id"), "rush_refund": "share"},
+		}},
+	})
+	sig := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: refundFailedSecret, Timestamp: time.Now()})
+	req, _ := http.NewRequest("POST", a.base+"/api/v1/webhooks/stripe", bytes.NewReader(payload))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Stripe-Signature", sig.Header)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		a.t.Fatalf("refund.failed webhook: %d %s", res.StatusCode, body)
+	}
+}
+
+// paidAndRefunded has buyer (token) buy two seats of the zone with the
+// simulator and cancel them for a full refund; it answers the payment as it
+// stands once refunded.
+func (a *api) paidAndRefunded(token, showID, zoneID string) apiReply {
+	a.t.Helper()
+	r := a.call("POST", "/api/v1/bookings/reserve", token, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 2},
+		"Idempotency-Key", "res-"+uuid.NewString())
+	a.want(r, http.StatusCreated, "")
+	pay := a.call("POST", "/api/v1/payments", token, map[string]any{"booking_id": r.str("id"), "payment_method": "sim_ok"})
+	a.want(pay, http.StatusCreated, "")
+	testkit.Eventually(a.t, 30*time.Second, "the booking confirmed", func() bool {
+		return a.call("GET", "/api/v1/bookings/"+r.str("id"), token, nil).str("status") == "confirmed"
+	})
+	a.want(a.call("POST", "/api/v1/payments/"+pay.str("id")+"/refund", token, map[string]any{}), http.StatusOK, "")
+	got := a.call("GET", "/api/v1/payments/"+pay.str("id"), token, nil)
+	if got.str("status") != "refunded" || got.str("refunded_amount") != "50.00" {
+		a.t.Fatalf("the buyer's refund: %s", got)
+	}
+	return got
+}
+
+// waitPaymentStatus waits for payment id to reach status, as token sees it.
+func (a *api) waitPaymentStatus(token, id, status string) apiReply {
+	a.t.Helper()
+	var r apiReply
+	testkit.Eventually(a.t, 30*time.Second, "payment "+id+" "+status, func() bool {
+		r = a.call("GET", "/api/v1/payments/"+id, token, nil)
+		return r.str("status") == status
+	})
+	return r
+}
+
+// refundedOf answers what the event's sales report counts as refunded
+// once analytics consumed every payment event relayed so far.
+func refundedOf(app *testkit.App, a *api, org, eventID string) string {
+	a.t.Helper()
+	testkit.Eventually(a.t, 30*time.Second, "the payment events relayed", func() bool {
+		var n int
+		_ = app.Pool.QueryRow(a.t.Context(), `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&n)
+		return n == 0
+	})
+	app.Drained(a.t, "analytics", topic.PaymentRefunded, topic.BookingEvents)
+	r := a.call("GET", "/api/v1/analytics/events/"+eventID, org, nil)
+	a.want(r, http.StatusOK, "")
+	return r.str("summary", "refunded")
+}
+
+// startWholeApp is startWhole as a testkit.App (its database and Kafka at
+// hand).
+func startWholeApp(t *testing.T, extra ...string) (*testkit.App, *mailtest.Server, *api) {
+	t.Helper()
+	app, smtp, a, _ := startWholeAppPrefix(t, extra...)
+	return app, smtp, a
+}
+
+// startWholeAppPrefix is startWholeApp that also answers the booking key
+// prefix (for the money audit).
+func startWholeAppPrefix(t *testing.T, extra ...string) (*testkit.App, *mailtest.Server, *api, string) {
+	t.Helper()
+	smtp := mailtest.NewServer(t)
+	redisURL := "redis://127.0.0.1:6379/0"
+	prefix := testkit.KeyPrefix(t, redisURL)
+	app := testkit.StartApp(t, testkit.Config(t, pgtest.Migrated(t), append([]string{"-postgres.migrate-on-start=false", "-target=all",
+		"-auth.bcrypt-cost=4", "-smtp.addr=" + smtp.Addr, "-admin.email=root@rush.test", "-admin.password=root-password-1",
+		"-booking.key-prefix=" + prefix, "-catalog.cache-prefix=" + testkit.KeyPrefix(t, redisURL),
+		"-rate-limit.prefix=" + testkit.KeyPrefix(t, redisURL), "-queue.key-prefix=" + testkit.KeyPrefix(t, redisURL),
+		"-edge.trusted-proxies=127.0.0.1/32"}, extra...)...))
+	return app, smtp, &api{t: t, base: app.URL(t, "edge")}, prefix
+}
+
+// mailsTo answers the subjects of the mails to addr.
+func mailsTo(smtp *mailtest.Server, addr string) []string {
+	var out []string
+	for _, m := range smtp.To(addr) {
+		out = append(out, m.Subject)
+	}
+	return out
+}
+
+// TestARefundThatFailsIsToldToItsBuyer: a buyer cancels and is mailed
+// "Refund 50.00"; days later the refund fails at their card (Stripe's
+// refund.failed). Before, nobody told them: they believed the money was
+// back. Now they are mailed that it failed and what happens next, once
+// (the same failure reported again mails nothing); analytics counts no
+// second refund and gives no revenue back (the sale ended; the money is
+// owed). When an admin's retry succeeds, they are mailed once that the
+// money is on its way after all, and analytics still counts one refund.
+func TestARefundThatFailsIsToldToItsBuyer(t *testing.T) {
+	t.Parallel()
+	app, smtp, a := startWholeApp(t, "-payment.sim-delay=20ms", "-notify.poll=100ms", "-stripe.webhook-secret="+refundFailedSecret)
+	users := a.people([]string{"org", "buyer"}, "org")
+	adm := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"}).str("access_token")
+	eventID, showID, zoneID := a.onSale(users["org"], "Closed Card", 10)
+	pay := a.paidAndRefunded(users["buyer"], showID, zoneID)
+	smtp.WaitForSubject(t, "buyer@rush.test", "Refund 50.00", 30*time.Second)
+	if got := refundedOf(app, a, users["org"], eventID); got != "50.00" {
+		t.Fatalf("analytics counts %q refunded, want 50.00", got)
+	}
+
+	a.failRefund(pay, 5000, "expired_or_canceled_card")
+	a.failRefund(pay, 5000, "expired_or_canceled_card") // Stripe's refund.updated of the same failure
+	if got := refundedOf(app, a, users["org"], eventID); got != "50.00" {
+		t.Fatalf("analytics counts %q refunded after the failure, want 50.00 (the sale ended; the money is owed)", got)
+	}
+	if r := a.waitPaymentStatus(users["buyer"], pay.str("id"), "refund_failed"); r.str("refund_failure_reason") != "expired_or_canceled_card" {
+		t.Fatalf("payment after the failure: %s", r)
+	}
+	m := smtp.WaitForSubject(t, "buyer@rush.test", "Your refund of 50.00 USD failed", 30*time.Second)
+	for _, want := range []string{"could not be paid back to your card", "expired_or_canceled_card", "support", "keep trying"} {
+		if !strings.Contains(m.Text, want) {
+			t.Fatalf("the failure mail does not say %q:\n%s", want, m.Text)
+		}
+	}
+
+	// An admin retries once the buyer's bank takes it.
+	r := a.call("POST", "/api/v1/payments/"+pay.str("id")+"/refund", adm, map[string]any{})
+	a.want(r, http.StatusOK, "")
+	if r.str("status") != "refunded" {
+		t.Fatalf("an admin's retry: %s", r)
+	}
+	m = smtp.WaitForSubject(t, "buyer@rush.test", "on its way", 30*time.Second)
+	if !strings.Contains(m.Text, "50.00 USD") || !strings.Contains(m.Text, "after all") {
+		t.Fatalf("the mail after the retry:\n%s", m.Text)
+	}
+	if got := refundedOf(app, a, users["org"], eventID); got != "50.00" {
+		t.Fatalf("analytics counts %q refunded after the retry, want 50.00 (one refund)", got)
+	}
+	// Each mail once (the confirmation was withdrawn or sent, as the
+	// refund raced it): the failure reported twice, the retry once.
+	time.Sleep(time.Second)
+	count := map[string]int{}
+	for _, subject := range mailsTo(smtp, "buyer@rush.test") {
+		count[strings.SplitN(subject, " – ", 2)[0]]++
+	}
+	for _, want := range []string{"Refund 50.00 USD", "Your refund of 50.00 USD failed", "Your refund of 50.00 USD is on its way"} {
+		if count[want] != 1 {
+			t.Fatalf("the buyer's mails %v, want one %q", count, want)
+		}
+	}
+}
+
+// TestAnAdminSettlesAFailedRefund: the refunds of two buyers failed at their
+// cards. Before, an admin could find them only in SQL, and money support
+// gave back by bank transfer could not be recorded: the payment stayed
+// refund_failed and the money audit open for ever. Now an admin lists
+// them (GET /api/v1/admin/payments?status=refund_failed, newest failure
+// first, with the reason, the booking and what is owed; paged, filters
+// checked), and records a bank transfer (POST
+// /api/v1/admin/payments/{id}/refund-outside-provider): the payment is
+// refunded, the money audit settled, an audit entry names the admin and
+// the note, and the buyer is mailed once. Never for a payment whose refund
+// did not fail (409), nor by a buyer (403).
+func TestAnAdminSettlesAFailedRefund(t *testing.T) {
+	t.Parallel()
+	app, smtp, a, prefix := startWholeAppPrefix(t, "-payment.sim-delay=20ms", "-notify.poll=100ms", "-stripe.webhook-secret="+refundFailedSecret)
+	users := a.people([]string{"org", "ann", "bob"}, "org")
+	adm := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"}).str("access_token")
+	_, showID, zoneID := a.onSale(users["org"], "Bank Transfer", 10)
+	ann := a.paidAndRefunded(users["ann"], showID, zoneID)
+	bob := a.paidAndRefunded(users["bob"], showID, zoneID)
+	a.failRefund(ann, 5000, "expired_or_canceled_card")
+	a.waitPaymentStatus(users["ann"], ann.str("id"), "refund_failed")
+	a.failRefund(bob, 5000, "lost_or_stolen_card")
+	a.waitPaymentStatus(users["bob"], bob.str("id"), "refund_failed")
+
+	// The listing: admins only, filters checked.
+	a.want(a.call("GET", "/api/v1/admin/payments?status=refund_failed", users["ann"], nil), http.StatusForbidden, "FORBIDDEN")
+	for _, q := range []string{"", "?status=nonsense", "?status=refund_failed&per_page=101", "?status=refund_failed&page=-1"} {
+		a.want(a.call("GET", "/api/v1/admin/payments"+q, adm, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+	}
+	list := a.call("GET", "/api/v1/admin/payments?status=refund_failed&per_page=1", adm, nil)
+	a.want(list, http.StatusOK, "")
+	if meta, _ := list.body["meta"].(map[string]any); meta["total"] != float64(2) || meta["per_page"] != float64(1) || len(list.list()) != 1 {
+		t.Fatalf("first page of one: %s", list)
+	}
+	first, _ := list.list()[0].(map[string]any)
+	if first["id"] != bob.str("id") || first["booking_id"] != bob.str("booking_id") || first["refund_failure_reason"] != "lost_or_stolen_card" ||
+		first["refund_owed"] != "50.00" || first["refund_failed_at"] == nil || first["client_secret"] != "" {
+		t.Fatalf("the newest failure first, with its reason, booking and what is owed: %v", first)
+	}
+	second := a.call("GET", "/api/v1/admin/payments?status=refund_failed&per_page=1&page=2", adm, nil)
+	if p, _ := second.list()[0].(map[string]any); len(second.list()) != 1 || p["id"] != ann.str("id") {
+		t.Fatalf("second page: %s", second)
+	}
+
+	// Support paid ann back by bank transfer.
+	path := "/api/v1/admin/payments/" + ann.str("id") + "/refund-outside-provider"
+	transfer := map[string]any{"reference": "SEPA-2026-1207-0042", "note": "card closed; paid to the IBAN ann gave on the phone"}
+	a.want(a.call("POST", path, users["ann"], transfer), http.StatusForbidden, "FORBIDDEN")
+	a.want(a.call("POST", path, adm, map[string]any{"note": "no reference"}), http.StatusBadRequest, "VALIDATION_ERROR")
+	r := a.call("POST", path, adm, transfer)
+	a.want(r, http.StatusOK, "")
+	if r.str("status") != "refunded" || r.str("refunded_amount") != "50.00" {
+		t.Fatalf("recorded outside the provider: %s", r)
+	}
+	// Once: it is refunded now, and so is any payment whose refund did not fail.
+	a.want(a.call("POST", path, adm, transfer), http.StatusConflict, "CONFLICT")
+	other := a.paidAndRefunded(users["ann"], showID, zoneID)
+	a.want(a.call("POST", "/api/v1/admin/payments/"+other.str("id")+"/refund-outside-provider", adm, transfer), http.StatusConflict, "CONFLICT")
+	if got := a.call("GET", "/api/v1/payments/"+other.str("id"), users["ann"], nil); got.str("status") != "refunded" {
+		t.Fatalf("a refused record changed the payment: %s", got)
+	}
+
+	var n int
+	if err := app.Pool.QueryRow(t.Context(), `SELECT count(*) FROM audit_logs WHERE action = 'payment.refund_outside_provider'
+		AND entity_id = $1 AND user_id IS NOT NULL AND new_values->>'reference' = $2 AND new_values->>'note' = $3`,
+		ann.str("id"), transfer["reference"], transfer["note"]).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d audit entries of the record naming the admin, reference and note (%v)", n, err)
+	}
+	smtp.WaitForSubject(t, "ann@rush.test", "Your refund of 50.00 USD is on its way", 30*time.Second)
+	if list := a.call("GET", "/api/v1/admin/payments?status=refund_failed", adm, nil); len(list.list()) != 1 {
+		t.Fatalf("after the record, the failed refunds: %s", list)
+	}
+	// bob's is still open; an admin's retry through the provider settles it.
+	a.want(a.call("POST", "/api/v1/payments/"+bob.str("id")+"/refund", adm, map[string]any{}), http.StatusOK, "")
+	app.AuditMoney(t, prefix)
+}
