@@ -1,16 +1,12 @@
 package edge_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/stripe/stripe-go/v82/webhook"
 
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/testkit"
@@ -89,30 +85,13 @@ func TestDeletionForgetsProviderAndAuditData(t *testing.T) {
 
 	// The provider also sends the charge's event (Stripe does, with the
 	// card holder's billing details), about the same payment.
-	payload, _ := json.Marshal(map[string]any{
-		"id": "evt_" + strings.ReplaceAll(uuid.NewString(), "-", ""), "object": "event", "type": "charge.succeeded",
-		"api_version": "2020-08-27", "created": time.Now().Unix(),
-		"data": map[string]any{"object": map[string]any{
-			"id": "ch_privacy", "object": "charge", "amount": 2500, "currency": "eur",
-			"billing_details": map[string]any{"name": "Priya Vatova", "email": "private@rush.test", "phone": "+33 6 12 34 56 78",
-				"address": map[string]any{"line1": "12 rue des Lilas", "city": "Lyon", "postal_code": "69003", "country": "FR"}},
-			"receipt_email": "private@rush.test",
-			"metadata":      map[string]string{"payment_id": pay.str("id"), "booking_id": bk.str("id"), "user_id": id},
-		}},
+	a.providerEvent(secret, "charge.succeeded", map[string]any{
+		"id": "ch_privacy", "object": "charge", "amount": 2500, "currency": "eur",
+		"billing_details": map[string]any{"name": "Priya Vatova", "email": "private@rush.test", "phone": "+33 6 12 34 56 78",
+			"address": map[string]any{"line1": "12 rue des Lilas", "city": "Lyon", "postal_code": "69003", "country": "FR"}},
+		"receipt_email": "private@rush.test",
+		"metadata":      map[string]string{"payment_id": pay.str("id"), "booking_id": bk.str("id"), "user_id": id},
 	})
-	sig := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: secret, Timestamp: time.Now()})
-	req, _ := http.NewRequest("POST", a.base+"/api/v1/webhooks/stripe", bytes.NewReader(payload))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Stripe-Signature", sig.Header)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("webhook: %d %s", res.StatusCode, body)
-	}
 
 	a.want(a.call("POST", "/api/v1/auth/delete-account", token, map[string]any{"password": "secret-pass-1"}), http.StatusOK, "")
 

@@ -317,13 +317,21 @@ func (fakeBooking) Reserve(ctx context.Context, req *connect.Request[bookingv1.R
 func startWhole(t *testing.T, extra ...string) (*testkit.Mesh, *mailtest.Server, *api) {
 	t.Helper()
 	smtp := mailtest.NewServer(t)
-	redisURL := "redis://127.0.0.1:6379/0"
-	m := testkit.Start(t, append([]string{"-target=all", "-auth.bcrypt-cost=4", "-smtp.addr=" + smtp.Addr,
-		"-admin.email=root@rush.test", "-admin.password=root-password-1",
-		"-booking.key-prefix=" + testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix=" + testkit.KeyPrefix(t, redisURL),
-		"-rate-limit.prefix=" + testkit.KeyPrefix(t, redisURL), "-queue.key-prefix=" + testkit.KeyPrefix(t, redisURL),
-		"-edge.trusted-proxies=127.0.0.1/32"}, extra...)...)
+	args, _ := wholeArgs(t, smtp, extra...)
+	m := testkit.Start(t, args...)
 	return m, smtp, &api{t: t, base: m.URL(t, "edge")}
+}
+
+// wholeArgs are startWhole's flags (extra last) and the booking service's
+// key prefix among them.
+func wholeArgs(t *testing.T, smtp *mailtest.Server, extra ...string) (args []string, bookingPrefix string) {
+	redisURL := "redis://127.0.0.1:6379/0"
+	bookingPrefix = testkit.KeyPrefix(t, redisURL)
+	return append([]string{"-target=all", "-auth.bcrypt-cost=4", "-smtp.addr=" + smtp.Addr,
+		"-admin.email=root@rush.test", "-admin.password=root-password-1",
+		"-booking.key-prefix=" + bookingPrefix, "-catalog.cache-prefix=" + testkit.KeyPrefix(t, redisURL),
+		"-rate-limit.prefix=" + testkit.KeyPrefix(t, redisURL), "-queue.key-prefix=" + testkit.KeyPrefix(t, redisURL),
+		"-edge.trusted-proxies=127.0.0.1/32"}, extra...), bookingPrefix
 }
 
 // people signs up <name>@rush.test (password secret-pass-1) for each name

@@ -29,16 +29,23 @@ const refundFailedSecret = "whsec_refund_failed_0123456789"
 func (a *api) failRefund(pay apiReply, cents int64, reason string) {
 	a.t.Helper()
 	intent := pay.str("provider_reference")
-	payload, _ := json.Marshal(map[string]any{
-		"id": "evt_" + strings.ReplaceAll(uuid.NewString(), "-", ""), "object": "event", "type": "refund.failed",
-		"api_version": "2020-08-27", "created": time.Now().Unix(),
-		"data": map[string]any{"object": map[string]any{
-			"id": "simre_" + strings.TrimPrefix(intent, "simpi_"), "object": "refund", "amount": cents, "currency": "eur",
-			"status": "failed", "failure_reason": reason, "payment_intent": intent,
-			"metadata": map[string]string{"payment_id": pay.str("id"), "rush_refund": "share"},
-		}},
+	a.providerEvent(refundFailedSecret, "refund.failed", map[string]any{
+		"id": "simre_" + strings.TrimPrefix(intent, "simpi_"), "object": "refund", "amount": cents, "currency": "eur",
+		"status": "failed", "failure_reason": reason, "payment_intent": intent,
+		"metadata": map[string]string{"payment_id": pay.str("id"), "rush_refund": "share"},
 	})
-	sig := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: refundFailedSecret, Timestamp: time.Now()})
+}
+
+// providerEvent posts a Stripe event of type typ about object, signed with
+// the webhook secret, through the public webhook route; it must be
+// answered 200.
+func (a *api) providerEvent(secret, typ string, object map[string]any) {
+	a.t.Helper()
+	payload, _ := json.Marshal(map[string]any{
+		"id": "evt_" + strings.ReplaceAll(uuid.NewString(), "-", ""), "object": "event", "type": typ,
+		"api_version": "2020-08-27", "created": time.Now().Unix(), "data": map[string]any{"object": object},
+	})
+	sig := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: secret, Timestamp: time.Now()})
 	req, _ := http.NewRequest("POST", a.base+"/api/v1/webhooks/stripe", bytes.NewReader(payload))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Stripe-Signature", sig.Header)
@@ -49,7 +56,7 @@ func (a *api) failRefund(pay apiReply, cents int64, reason string) {
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		a.t.Fatalf("refund.failed webhook: %d %s", res.StatusCode, body)
+		a.t.Fatalf("%s webhook: %d %s", typ, res.StatusCode, body)
 	}
 }
 
@@ -113,13 +120,8 @@ func startWholeApp(t *testing.T, extra ...string) (*testkit.App, *mailtest.Serve
 func startWholeAppPrefix(t *testing.T, extra ...string) (*testkit.App, *mailtest.Server, *api, string) {
 	t.Helper()
 	smtp := mailtest.NewServer(t)
-	redisURL := "redis://127.0.0.1:6379/0"
-	prefix := testkit.KeyPrefix(t, redisURL)
-	app := testkit.StartApp(t, testkit.Config(t, pgtest.Migrated(t), append([]string{"-postgres.migrate-on-start=false", "-target=all",
-		"-auth.bcrypt-cost=4", "-smtp.addr=" + smtp.Addr, "-admin.email=root@rush.test", "-admin.password=root-password-1",
-		"-booking.key-prefix=" + prefix, "-catalog.cache-prefix=" + testkit.KeyPrefix(t, redisURL),
-		"-rate-limit.prefix=" + testkit.KeyPrefix(t, redisURL), "-queue.key-prefix=" + testkit.KeyPrefix(t, redisURL),
-		"-edge.trusted-proxies=127.0.0.1/32"}, extra...)...))
+	args, prefix := wholeArgs(t, smtp, append([]string{"-postgres.migrate-on-start=false"}, extra...)...)
+	app := testkit.StartApp(t, testkit.Config(t, pgtest.Migrated(t), args...))
 	return app, smtp, &api{t: t, base: app.URL(t, "edge")}, prefix
 }
 
