@@ -34,7 +34,7 @@ func TestDocumentedSettingsExist(t *testing.T) {
 	fs.Bool("print-config", false, "")
 	sections := map[string]bool{}
 	fs.VisitAll(func(f *flag.Flag) { sections[strings.SplitN(f.Name, ".", 2)[0]] = true })
-	topics := []string{topic.BookingEvents, topic.PaymentSuccess, topic.PaymentFailed, topic.PaymentRefunded, topic.SagaDeadLetter}
+	topics := []string{topic.BookingEvents, topic.PaymentSuccess, topic.PaymentFailed, topic.PaymentRefunded, topic.PaymentRefundFailed, topic.SagaDeadLetter}
 
 	envName := regexp.MustCompile(`RUSH_[A-Z0-9_]*[A-Z0-9]\b`)
 	setting := regexp.MustCompile("`-?([a-z]+(?:\\.[a-z][a-z0-9-]*)+)`")
