@@ -22,28 +22,16 @@ import (
 func TestCancelledEventTellsItsWaitlist(t *testing.T) {
 	t.Parallel()
 	_, smtp, a := startWhole(t, "-notify.poll=100ms")
-	users := a.people([]string{"org", "ann", "ben", "cat"}, "org")
-	org, ann, ben, cat := users["org"], users["ann"], users["ben"], users["cat"]
-	eventID, showID, zoneID := a.onSale(org, "Storm Night", 3)
-
-	a.want(a.call("POST", "/api/v1/bookings/reserve", ann, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 3}, "Idempotency-Key", "ann-storm-0001"), 201, "")
-	a.want(a.call("POST", "/api/v1/waitlist", ben, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 2}), 200, "")
-	a.want(a.call("POST", "/api/v1/waitlist", cat, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 1}), 200, "")
+	w := a.waitlisted("Storm Night")
+	org, ben, cat, eventID, showID, zoneID := w.org, w.ben, w.cat, w.eventID, w.showID, w.zoneID
 
 	a.want(a.call("POST", "/api/v1/events/"+eventID+"/cancel", org, map[string]any{"reason": "a storm"}), 200, "")
 	for _, who := range []string{ben, cat} {
 		a.want(a.call("GET", "/api/v1/waitlist/"+zoneID, who, nil), 404, "NOT_FOUND")
 		a.want(a.call("POST", "/api/v1/waitlist", who, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 1}), 409, "SALE_NOT_OPEN")
 	}
+	waitersTold(t, smtp, "Storm Night", "a storm")
 	closed := func(to string) []string { return closedMails(smtp, to) }
-	testkit.Eventually(t, 20*time.Second, "the waiting buyers' mails", func() bool {
-		return len(closed("ben@rush.test")) == 1 && len(closed("cat@rush.test")) == 1
-	})
-	for who, seats := range map[string]string{"ben@rush.test": "2 seat(s) in Floor", "cat@rush.test": "1 seat(s) in Floor"} {
-		if text := closed(who)[0]; !strings.Contains(text, "Storm Night") || !strings.Contains(text, "Reason: a storm") || !strings.Contains(text, seats) {
-			t.Errorf("%s's mail:\n%s", who, text)
-		}
-	}
 	// ann held seats: her mail is the cancelled hold's, not a waitlist's.
 	testkit.Eventually(t, 20*time.Second, "ann's mail", func() bool { return len(smtp.To("ann@rush.test")) > 0 })
 	if n := len(closed("ann@rush.test")); n != 0 {
@@ -68,13 +56,8 @@ func TestCancelledEventTellsItsWaitlist(t *testing.T) {
 func TestCancelledEventWhoseKeysRedisLostTellsItsWaitlist(t *testing.T) {
 	t.Parallel()
 	m, smtp, a := startWhole(t, "-notify.poll=100ms")
-	users := a.people([]string{"org", "ann", "ben", "cat"}, "org")
-	org, ann, ben, cat := users["org"], users["ann"], users["ben"], users["cat"]
-	eventID, showID, zoneID := a.onSale(org, "Flood Night", 3)
-
-	a.want(a.call("POST", "/api/v1/bookings/reserve", ann, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 3}, "Idempotency-Key", "ann-flood-0001"), 201, "")
-	a.want(a.call("POST", "/api/v1/waitlist", ben, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 2}), 200, "")
-	a.want(a.call("POST", "/api/v1/waitlist", cat, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 1}), 200, "")
+	w := a.waitlisted("Flood Night")
+	org, eventID := w.org, w.eventID
 	db := pgtest.Open(t, m.DSN)
 	testkit.Eventually(t, 20*time.Second, "ann's hold in Postgres", func() bool {
 		var n int
@@ -101,12 +84,34 @@ func TestCancelledEventWhoseKeysRedisLostTellsItsWaitlist(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.want(a.call("POST", "/api/v1/events/"+eventID+"/cancel", org, map[string]any{"reason": "a flood"}), 200, "")
-	closed := func(to string) []string { return closedMails(smtp, to) }
+	waitersTold(t, smtp, "Flood Night", "a flood")
+}
+
+// waitlisted is a sold-out event (title, 3 seats, org's): ann holds every
+// seat, ben waits for 2 and cat for 1.
+type waitlisted struct{ org, ann, ben, cat, eventID, showID, zoneID string }
+
+func (a *api) waitlisted(title string) waitlisted {
+	a.t.Helper()
+	users := a.people([]string{"org", "ann", "ben", "cat"}, "org")
+	w := waitlisted{org: users["org"], ann: users["ann"], ben: users["ben"], cat: users["cat"]}
+	w.eventID, w.showID, w.zoneID = a.onSale(w.org, title, 3)
+	a.want(a.call("POST", "/api/v1/bookings/reserve", w.ann, map[string]any{"show_id": w.showID, "zone_id": w.zoneID, "quantity": 3},
+		"Idempotency-Key", "ann-"+w.eventID), 201, "")
+	a.want(a.call("POST", "/api/v1/waitlist", w.ben, map[string]any{"show_id": w.showID, "zone_id": w.zoneID, "quantity": 2}), 200, "")
+	a.want(a.call("POST", "/api/v1/waitlist", w.cat, map[string]any{"show_id": w.showID, "zone_id": w.zoneID, "quantity": 1}), 200, "")
+	return w
+}
+
+// waitersTold waits for ben's and cat's one "waitlist place is closed"
+// mail each, naming the event's title, the reason and the seats each waited for.
+func waitersTold(t *testing.T, smtp *mailtest.Server, title, reason string) {
+	t.Helper()
 	testkit.Eventually(t, 20*time.Second, "the waiting buyers' mails", func() bool {
-		return len(closed("ben@rush.test")) == 1 && len(closed("cat@rush.test")) == 1
+		return len(closedMails(smtp, "ben@rush.test")) == 1 && len(closedMails(smtp, "cat@rush.test")) == 1
 	})
 	for who, seats := range map[string]string{"ben@rush.test": "2 seat(s) in Floor", "cat@rush.test": "1 seat(s) in Floor"} {
-		if text := closed(who)[0]; !strings.Contains(text, "Flood Night") || !strings.Contains(text, "Reason: a flood") || !strings.Contains(text, seats) {
+		if text := closedMails(smtp, who)[0]; !strings.Contains(text, title) || !strings.Contains(text, "Reason: "+reason) || !strings.Contains(text, seats) {
 			t.Errorf("%s's mail:\n%s", who, text)
 		}
 	}

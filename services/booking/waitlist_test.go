@@ -570,6 +570,22 @@ func (m *mesh) dropEvent(f fixture) {
 	}
 }
 
+// rejoinThenRebuild has user join f's line again for 1 seat (second in
+// line), then, once Postgres agrees with Redis, has Redis lose the event
+// (loseEvent: by's reserve starts the rebuild) and checks the rebuilt line
+// is want (waiting's "<user>:<seats>@<position>/<waiting>").
+func (m *mesh) rejoinThenRebuild(f fixture, user, by string, want ...string) {
+	m.t.Helper()
+	if e, err := m.join(f, user, 1); err != nil || e.GetPosition() != 2 {
+		m.t.Fatalf("%s joins again: %v %v", user, e, err)
+	}
+	m.waitReconciled(f, 10*time.Second)
+	m.loseEvent(f, by)
+	if got := m.waiting(f); fmt.Sprint(got) != fmt.Sprint(want) {
+		m.t.Fatalf("after a rebuild: %v, want %v", got, want)
+	}
+}
+
 // loseEvent drops f's event's keys (dropEvent) and waits until a reserve
 // (which finds the inventory gone and starts the fenced rebuild) is
 // answered by the rebuilt inventory.
@@ -757,14 +773,7 @@ func TestWaitlistEndBeforeItsJoinIsRecorded(t *testing.T) {
 		t.Fatalf("after the rebuild: %v, want %v (bob's place had ended before his join was recorded)", got, want)
 	}
 	// bob joins again (number 44): that place is his.
-	if e, err := m.join(f, bob, 1); err != nil || e.GetPosition() != 2 {
-		t.Fatalf("bob joins again: %v %v", e, err)
-	}
-	m.waitReconciled(f, 10*time.Second)
-	m.loseEvent(f, alice)
-	if got, want := m.waiting(f), []string{carol + ":1@1/2", bob + ":1@2/2"}; fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("after the second rebuild: %v, want %v", got, want)
-	}
+	m.rejoinThenRebuild(f, bob, alice, carol+":1@1/2", bob+":1@2/2")
 }
 
 // TestWaitlistJoinNotRecordedIsTakenBack: a join whose place cannot be
@@ -1046,14 +1055,7 @@ func TestEndedWaitlistRecordsAreDeletedAfterTheRetention(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if e, err := m.join(f, bob, 1); err != nil || e.GetPosition() != 2 {
-		t.Fatalf("bob joins again: %v %v", e, err)
-	}
-	m.waitReconciled(f, 10*time.Second)
-	m.loseEvent(f, alice)
-	if got, want := m.waiting(f), []string{dan + ":1@1/2", bob + ":1@2/2"}; fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("after a rebuild: %v, want %v", got, want)
-	}
+	m.rejoinThenRebuild(f, bob, alice, dan+":1@1/2", bob+":1@2/2")
 }
 
 // TestWaitlistEntryDroppedForTheLimitStaysDropped: seats come back to a
