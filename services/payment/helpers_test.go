@@ -36,6 +36,13 @@ func start(t *testing.T, args ...string) *env {
 	return startWith(t, nil, args...)
 }
 
+// startStripe starts the payment service with Stripe as its provider,
+// reached at url (a stand-in).
+func startStripe(t *testing.T, url string, args ...string) *env {
+	t.Helper()
+	return start(t, append([]string{"-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url=" + url}, args...)...)
+}
+
 // startWith is start with fx options of the app's (a tracer provider).
 func startWith(t *testing.T, opts []fx.Option, args ...string) *env {
 	t.Helper()

@@ -50,7 +50,7 @@ func (s *crashStripe) set(id, status string) {
 func cardPayment(t *testing.T, qty int, args ...string) (*env, *crashStripe, testkit.Shop, *bookingv1.Booking, *paymentv1.Payment) {
 	t.Helper()
 	stripe := newCrashStripe(t)
-	e := start(t, append([]string{"-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url=" + stripe.URL}, args...)...)
+	e := startStripe(t, stripe.URL, args...)
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4})
 	b := e.Reserve(t, s, s.Users[0], qty)
 	p, err := e.pay(t, s.Users[0], b.GetId(), "card")
@@ -70,8 +70,7 @@ func cardPayment(t *testing.T, qty int, args ...string) (*env, *crashStripe, tes
 func TestAnOpenIntentLivesAsLongAsItsHold(t *testing.T) {
 	t.Parallel()
 	stripe := newCrashStripe(t)
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stripe.URL,
-		"-payment.reconcile-interval=200ms", "-payment.stale-after=1s", "-booking.hold-ttl=8s")
+	e := startStripe(t, stripe.URL, "-payment.reconcile-interval=200ms", "-payment.stale-after=1s", "-booking.hold-ttl=8s")
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4})
 	buyer := s.Users[0]
 	paying, abandoned := e.Reserve(t, s, buyer, 1), e.Reserve(t, s, buyer, 1)
@@ -180,7 +179,7 @@ func TestStripeRefusingOurKeyIsUnavailable(t *testing.T) {
 		}
 	}))
 	t.Cleanup(front.Close)
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+front.URL)
+	e := startStripe(t, front.URL)
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4})
 	buyer := s.Users[0]
 	b := e.Reserve(t, s, buyer, 1)
@@ -287,7 +286,7 @@ func TestStripeRefusingOurRequestIsUnavailable(t *testing.T) {
 	t.Cleanup(front.Close)
 	ours := `{"error":{"type":"invalid_request_error","code":"parameter_unknown","param":"metadata[x]","message":"Received unknown parameter: metadata[x]"}}`
 	theirs := `{"error":{"type":"invalid_request_error","code":"payment_intent_authentication_failure","message":"The provided PaymentMethod has failed authentication."}}`
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+front.URL)
+	e := startStripe(t, front.URL)
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour})
 	buyer := s.Users[0]
 	unavailable := func(what string, err error) {

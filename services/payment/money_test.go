@@ -367,6 +367,21 @@ func (s *standIn) failRefund(t *testing.T, pi, reason string) map[string]any {
 	return nil
 }
 
+// refundByHand refunds cents of the intent's charge by hand, as an
+// operator does in Stripe's dashboard.
+func (s *standIn) refundByHand(pi string, cents int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refunded[pi] = s.refundedOf(pi) + cents
+}
+
+// backOf is what of the intent's charge is back with the buyer now.
+func (s *standIn) backOf(pi string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refundedOf(pi)
+}
+
 // standInHold holds the answer of a refund request.
 type standInHold struct{ arrived, release chan struct{} }
 
@@ -555,7 +570,7 @@ func sendSucceeded(t *testing.T, c paymentv1connect.PaymentServiceClient, p *pay
 func TestRefundOfAChargePartlyRefundedAtTheProvider(t *testing.T) {
 	t.Parallel()
 	stand, _, refunds := stripeStandIn(t, 1200) // 12.00 of 50.00 back by hand
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand)
+	e := startStripe(t, stand)
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
 	buyer := s.Users[0]
 	b, p := e.paidThroughStandIn(t, s, buyer)
@@ -605,7 +620,7 @@ func (e *env) refundInFull(t *testing.T, buyer string, b *bookingv1.Booking, p *
 func TestRefundOfAChargeRefundedAtTheProvider(t *testing.T) {
 	t.Parallel()
 	stand, _, _ := stripeStandIn(t, standInCharge)
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand)
+	e := startStripe(t, stand)
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 5 * 24 * time.Hour, Price: "25.00"})
 	buyer := s.Users[0]
 	b, p := e.paidThroughStandIn(t, s, buyer)
@@ -628,7 +643,7 @@ func TestRefundOfADisputedCharge(t *testing.T) {
 	var status atomic.Value
 	status.Store("under_review")
 	stand, _, refunds := stripeStandIn(t, 0, func() (string, int64) { return status.Load().(string), standInCharge })
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand)
+	e := startStripe(t, stand)
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
 	buyer := s.Users[0]
 	b, p := e.paidThroughStandIn(t, s, buyer)
@@ -655,7 +670,7 @@ func TestRefundOfADisputedCharge(t *testing.T) {
 func TestRefundRetriedAfterTheProviderForgotItsKey(t *testing.T) {
 	t.Parallel()
 	stand := newStandIn(t, 0)
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand.URL)
+	e := startStripe(t, stand.URL)
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 5 * 24 * time.Hour, Price: "25.00"})
 	buyer := s.Users[0]
 	_, p := e.paidThroughStandIn(t, s, buyer)
@@ -773,7 +788,7 @@ func TestRefundMadeBeforeRefundsWereMarked(t *testing.T) {
 func TestRefundCallsTheProviderOutsideATransaction(t *testing.T) {
 	t.Parallel()
 	stand := newStandIn(t, 0)
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand.URL)
+	e := startStripe(t, stand.URL)
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
 	buyer := s.Users[0]
 	_, p := e.paidThroughStandIn(t, s, buyer)

@@ -113,7 +113,8 @@ type Provider interface {
 	// dashboard) and amountCents no longer fits in what is left, it gives
 	// back only what amountCents leaves after that part (nothing when the
 	// part covers it) and answers the part as outside: the buyer has
-	// max(amountCents, outside) back. ErrRefundedAlready: the whole charge
+	// p.Back + max(amountCents, outside) back (the part counts what the
+	// charge's refunds hold beyond p.Back). ErrRefundedAlready: the whole charge
 	// went back to the buyer already, by other means.
 	Refund(ctx context.Context, p PaymentRef, amountCents int64) (refundID string, outside int64, err error)
 	// FindRefund answers the refund Refund made of the payment, by the
@@ -162,6 +163,13 @@ type PaymentRef struct {
 	// goes under an idempotency key of its own, as the provider answers
 	// the failed refund to the first key.
 	Retry int
+	// Back is what of the charge the payment's record holds as given back
+	// already, in cents (Payment.RefundedCents): nonzero only for a refund
+	// made again after part of a refund failed (a share and its rest, one of
+	// which failed; a rest made because part went back by hand). The
+	// provider's own count of the charge's refunds includes it: only what
+	// that count holds beyond Back went back by other means since.
+	Back int64
 }
 
 // ErrRefundedAlready is a Refund of a charge the provider refunded in full

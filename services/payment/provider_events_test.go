@@ -110,8 +110,7 @@ func (e *env) expectMoneyBackRecorded(t *testing.T, buyer string, b *bookingv1.B
 func TestChargeRefundedInFullByHandEndsThePurchase(t *testing.T) {
 	t.Parallel()
 	stand, _, refunds := stripeStandIn(t, standInCharge) // the whole charge is back by hand
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand,
-		"-payment.reconcile-interval=200ms")
+	e := startStripe(t, stand, "-payment.reconcile-interval=200ms")
 	// Under 3 days before the show: the buyer's own cancel would give 0%.
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 2 * 24 * time.Hour, Price: "25.00"})
 	buyer := s.Users[0]
@@ -133,8 +132,7 @@ func TestChargeRefundedInFullByHandEndsThePurchase(t *testing.T) {
 func TestDisputeLostEndsThePurchase(t *testing.T) {
 	t.Parallel()
 	stand, _, refunds := stripeStandIn(t, 0, func() (string, int64) { return "lost", standInCharge })
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand,
-		"-payment.reconcile-interval=200ms")
+	e := startStripe(t, stand, "-payment.reconcile-interval=200ms")
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
 	buyer := s.Users[0]
 	b, p := e.paidThroughStandIn(t, s, buyer)
@@ -159,8 +157,7 @@ func TestDisputeLostEndsThePurchase(t *testing.T) {
 func TestChargeRefundedBeforeItsSuccessWebhook(t *testing.T) {
 	t.Parallel()
 	stand, _, refunds := stripeStandIn(t, standInCharge)
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand,
-		"-payment.reconcile-interval=200ms")
+	e := startStripe(t, stand, "-payment.reconcile-interval=200ms")
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
 	buyer := s.Users[0]
 	b := e.Reserve(t, s, buyer, 2)
@@ -196,8 +193,7 @@ func TestChargeRefundedBeforeItsSuccessWebhook(t *testing.T) {
 func TestChargeRefundedThatIsNotTheWholeCharge(t *testing.T) {
 	t.Parallel()
 	stand, _, _ := stripeStandIn(t, 0)
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand,
-		"-payment.reconcile-interval=200ms")
+	e := startStripe(t, stand, "-payment.reconcile-interval=200ms")
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
 	buyer := s.Users[0]
 	b, p := e.paidThroughStandIn(t, s, buyer)
@@ -237,7 +233,7 @@ func TestChargeRefundedThatIsNotTheWholeCharge(t *testing.T) {
 func TestSuccessOfAnotherIntentNamingOurPayment(t *testing.T) {
 	t.Parallel()
 	stand, _, _ := stripeStandIn(t, 0)
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand)
+	e := startStripe(t, stand)
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
 	buyer := s.Users[0]
 	b := e.Reserve(t, s, buyer, 2)
@@ -348,8 +344,7 @@ func TestChargeRefundedWithoutItsWebhook(t *testing.T) {
 	t.Parallel()
 	stand, _, refunds := stripeStandIn(t, standInCharge) // the whole charge is back by hand
 	front, add := withEventsAPI(t, stand)
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+front,
-		"-payment.reconcile-interval=200ms", "-payment.event-lag=1s")
+	e := startStripe(t, front, "-payment.reconcile-interval=200ms", "-payment.event-lag=1s")
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 2 * 24 * time.Hour, Price: "25.00"})
 	buyer := s.Users[0]
 	b, p := e.paidThroughStandIn(t, s, buyer)

@@ -65,8 +65,7 @@ func (e *env) expectRefundFailed(t *testing.T, buyer string, p *paymentv1.Paymen
 func TestRefundThatFailsAtTheProvider(t *testing.T) {
 	t.Parallel()
 	stand := newStandIn(t, 0)
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+stand.URL,
-		"-payment.reconcile-interval=200ms")
+	e := startStripe(t, stand.URL, "-payment.reconcile-interval=200ms")
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
 	buyer := s.Users[0]
 	b, p := e.paidThroughStandIn(t, s, buyer)
@@ -142,6 +141,47 @@ func TestRefundThatFailsAtTheProvider(t *testing.T) {
 	}
 }
 
+// TestRetryOfAFailedRefundOfAChargeRefundedByHand: 12.00 of the 50.00
+// charge had gone back by hand, so the buyer's refund gave back the rest,
+// 38.00, and that rest failed at Stripe (the payment holds 12.00 as back).
+// Then another 5.00 went back by hand, and an admin retries: 38.00 no
+// longer fits in what is left (33.00), so only the rest is refunded, and
+// the buyer has the whole 50.00 back. Before, the retry read the charge's
+// 17.00 refunded as all gone back by hand, gave back 21.00 (38.00 less
+// 17.00) and recorded 50.00 as back: the buyer was 12.00 short and the
+// money audit called the payment settled.
+func TestRetryOfAFailedRefundOfAChargeRefundedByHand(t *testing.T) {
+	t.Parallel()
+	stand := newStandIn(t, 1200)
+	e := startStripe(t, stand.URL)
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
+	buyer := s.Users[0]
+	_, p := e.paidThroughStandIn(t, s, buyer)
+	pi := p.GetProviderReference()
+	if got := e.refundPaymentAs(t, buyer, authn.RoleUser, p.GetId()); got.GetRefundedAmount() != "50.00" {
+		t.Fatalf("refund: %v", got)
+	}
+	e.sendEvent(t, "refund.failed", stand.failRefund(t, pi, "expired_or_canceled_card"))
+	if got := e.waitPayment(t, buyer, p.GetId(), paymentv1.PaymentStatus_PAYMENT_STATUS_REFUND_FAILED, 10*time.Second); got.GetRefundedAmount() != "12.00" {
+		t.Fatalf("payment whose rest failed: %v, want the 12.00 back by hand kept", got)
+	}
+
+	stand.refundByHand(pi, 500)
+	got := e.refundPaymentAs(t, uuid.NewString(), authn.RoleAdmin, p.GetId())
+	if got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED || got.GetRefundedAmount() != "50.00" {
+		t.Fatalf("an admin's retry: %v", got)
+	}
+	if back := stand.backOf(pi); back != standInCharge {
+		t.Fatalf("%d cents back with the buyer at the provider, want the whole %d", back, standInCharge)
+	}
+	if made := stand.refunds(); made["rush-refund-"+pi+"-rest-3300-retry-1"] != "3300" {
+		t.Fatalf("refunds made at the provider %v, want the rest of 33.00 under a retry's key", made)
+	}
+	if r := e.AuditMoneySettled(t, e.prefix); r.Refunded != 1 || r.RefundFailed != 0 {
+		t.Fatalf("money audit after the retry %v", r)
+	}
+}
+
 // TestRefundFailedWithoutItsWebhook: the endpoint was not subscribed to the
 // refund events (set up before they were required) and the refund fails at
 // Stripe: the reconciler finds refund.failed in Stripe's events API and
@@ -151,8 +191,7 @@ func TestRefundFailedWithoutItsWebhook(t *testing.T) {
 	t.Parallel()
 	stand := newStandIn(t, 0)
 	front, add := withEventsAPI(t, stand.URL)
-	e := start(t, "-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url="+front,
-		"-payment.reconcile-interval=200ms", "-payment.event-lag=1s")
+	e := startStripe(t, front, "-payment.reconcile-interval=200ms", "-payment.event-lag=1s")
 	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
 	buyer := s.Users[0]
 	_, p := e.paidThroughStandIn(t, s, buyer)

@@ -941,7 +941,7 @@ const refundLookupAfter = time.Hour
 // on, and when the claim it took over was left by an attempt that died
 // during its provider call (stale).
 func (s *Service) refund(ctx context.Context, pay Payment, amount int64, stale bool) (ref string, outside int64, err error) {
-	p := PaymentRef{PaymentID: pay.ID, ProviderID: pay.ProviderRef, Retry: pay.RefundFailures}
+	p := PaymentRef{PaymentID: pay.ID, ProviderID: pay.ProviderRef, Retry: pay.RefundFailures, Back: pay.RefundedCents}
 	// A retry after a failed refund has a key of its own, fresh (the
 	// attempt that retries is an admin's, now); FindRefund would answer the
 	// part of the refund that did not fail as this one.

@@ -129,7 +129,10 @@ const (
 // it is refunded, under an idempotency key of its own (the first key is
 // bound to the first amount), which names that rest: a retry that finds the
 // same part refunds the same rest once, and one that finds more (the rest
-// went through, or another hand refund) refunds only what is left.
+// went through, or another hand refund) refunds only what is left. The
+// charge's refunded amount includes what the payment holds as given back
+// already (p.Back, on a refund made again after a failed one): only what
+// it holds beyond that went back by hand.
 func (s *Stripe) Refund(ctx context.Context, p PaymentRef, amountCents int64) (string, int64, error) {
 	id, err := s.createRefund(ctx, p, amountCents, "rush-refund-"+p.ProviderID+retrySuffix(p), refundShare, 0)
 	switch {
@@ -248,13 +251,14 @@ func (s *Stripe) createRefund(ctx context.Context, p PaymentRef, amountCents int
 // RefundRest refunds what the PaymentIntent's charge lacks for totalCents
 // to be back with the buyer.
 func (s *Stripe) RefundRest(ctx context.Context, p PaymentRef, totalCents int64) (string, error) {
+	p.Back = 0 // totalCents counts every refund of the charge
 	id, _, err := s.refundRest(ctx, p, totalCents, refundRest)
 	return id, err
 }
 
 // refundRest refunds what amountCents leaves after the part of the
-// PaymentIntent's charge refunded before, marked as kind, and answers that
-// part.
+// PaymentIntent's charge refunded beyond p.Back, marked as kind, and
+// answers that part.
 func (s *Stripe) refundRest(ctx context.Context, p PaymentRef, amountCents int64, kind string) (string, int64, error) {
 	q := &stripe.PaymentIntentRetrieveParams{}
 	q.AddExpand("latest_charge")
@@ -265,10 +269,10 @@ func (s *Stripe) refundRest(ctx context.Context, p PaymentRef, amountCents int64
 	if pi.LatestCharge == nil {
 		return "", 0, errs.Unavailable("the payment provider refused the refund as too large but shows no charge", nil, "dependency", "stripe")
 	}
-	outside := pi.LatestCharge.AmountRefunded
-	if pi.LatestCharge.Refunded || outside >= pi.LatestCharge.Amount {
+	if pi.LatestCharge.Refunded || pi.LatestCharge.AmountRefunded >= pi.LatestCharge.Amount {
 		return "", 0, ErrRefundedAlready
 	}
+	outside := max(pi.LatestCharge.AmountRefunded-p.Back, 0)
 	rest := amountCents - outside
 	if rest <= 0 {
 		return "", outside, nil
