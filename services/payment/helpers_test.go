@@ -43,6 +43,18 @@ func startStripe(t *testing.T, url string, args ...string) *env {
 	return start(t, append([]string{"-payment.provider=stripe", "-stripe.secret-key=sk_test_123", "-stripe.api-url=" + url}, args...)...)
 }
 
+// paidAtStripe starts the service with Stripe reached at url (a stand-in)
+// and args, and has a buyer pay 50.00 for two seats of a show showIn ahead
+// (paidThroughStandIn): b is the booking, p its payment.
+func paidAtStripe(t *testing.T, url string, showIn time.Duration, args ...string) (e *env, buyer string, b *bookingv1.Booking, p *paymentv1.Payment) {
+	t.Helper()
+	e = startStripe(t, url, args...)
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: showIn, Price: "25.00"})
+	buyer = s.Users[0]
+	b, p = e.paidThroughStandIn(t, s, buyer)
+	return e, buyer, b, p
+}
+
 // startWith is start with fx options of the app's (a tracer provider).
 func startWith(t *testing.T, opts []fx.Option, args ...string) *env {
 	t.Helper()
@@ -103,3 +115,22 @@ func (e *env) waitPayment(t *testing.T, user, id string, status paymentv1.Paymen
 }
 
 func code(err error) connect.Code { return connect.CodeOf(err) }
+
+// exec runs sql on the service's database.
+func (e *env) exec(t *testing.T, sql string) {
+	t.Helper()
+	if _, err := e.Pool.Exec(context.Background(), sql); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// failRefundRecords makes every record of a refund fail (the commit after
+// the provider call) until restore.
+func (e *env) failRefundRecords(t *testing.T) (restore func()) {
+	t.Helper()
+	e.exec(t, `CREATE FUNCTION fail_refund_record() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'the commit after the refund fails'; END $$;
+		CREATE TRIGGER fail_refund_record BEFORE UPDATE ON payments FOR EACH ROW
+			WHEN (OLD.refunded_at IS NULL AND NEW.refunded_at IS NOT NULL) EXECUTE FUNCTION fail_refund_record()`)
+	return func() { e.exec(t, `DROP TRIGGER fail_refund_record ON payments`) }
+}

@@ -570,10 +570,7 @@ func sendSucceeded(t *testing.T, c paymentv1connect.PaymentServiceClient, p *pay
 func TestRefundOfAChargePartlyRefundedAtTheProvider(t *testing.T) {
 	t.Parallel()
 	stand, _, refunds := stripeStandIn(t, 1200) // 12.00 of 50.00 back by hand
-	e := startStripe(t, stand)
-	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
-	buyer := s.Users[0]
-	b, p := e.paidThroughStandIn(t, s, buyer)
+	e, buyer, b, p := paidAtStripe(t, stand, 10*24*time.Hour)
 
 	// Ten days ahead the policy gives 100% back: 50.00, of which 12.00 went
 	// back by hand, so 38.00 more.
@@ -643,10 +640,7 @@ func TestRefundOfADisputedCharge(t *testing.T) {
 	var status atomic.Value
 	status.Store("under_review")
 	stand, _, refunds := stripeStandIn(t, 0, func() (string, int64) { return status.Load().(string), standInCharge })
-	e := startStripe(t, stand)
-	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
-	buyer := s.Users[0]
-	b, p := e.paidThroughStandIn(t, s, buyer)
+	e, buyer, b, p := paidAtStripe(t, stand, 10*24*time.Hour)
 
 	_, err := e.payment.RefundPayment(context.Background(), testkit.As(t, e.Mesh, buyer, authn.RoleUser, &paymentv1.RefundPaymentRequest{PaymentId: p.GetId()}))
 	if !errs.Is(err, errs.ServiceUnavailable) || !strings.Contains(err.Error(), "disputed") {
@@ -670,17 +664,8 @@ func TestRefundOfADisputedCharge(t *testing.T) {
 func TestRefundRetriedAfterTheProviderForgotItsKey(t *testing.T) {
 	t.Parallel()
 	stand := newStandIn(t, 0)
-	e := startStripe(t, stand.URL)
-	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 5 * 24 * time.Hour, Price: "25.00"})
-	buyer := s.Users[0]
-	_, p := e.paidThroughStandIn(t, s, buyer)
+	e, buyer, _, p := paidAtStripe(t, stand.URL, 5*24*time.Hour)
 	pi := p.GetProviderReference()
-	exec := func(sql string) {
-		t.Helper()
-		if _, err := e.Pool.Exec(context.Background(), sql); err != nil {
-			t.Fatal(err)
-		}
-	}
 	refund := func() (*paymentv1.Payment, error) {
 		r, err := e.payment.RefundPayment(context.Background(), testkit.As(t, e.Mesh, buyer, authn.RoleUser,
 			&paymentv1.RefundPaymentRequest{PaymentId: p.GetId()}))
@@ -692,10 +677,7 @@ func TestRefundRetriedAfterTheProviderForgotItsKey(t *testing.T) {
 
 	// Five days ahead the policy gives 50% back: 25.00. The provider makes
 	// the refund; recording it fails.
-	exec(`CREATE FUNCTION fail_refund_record() RETURNS trigger LANGUAGE plpgsql AS $$
-			BEGIN RAISE EXCEPTION 'the commit after the refund fails'; END $$;
-		CREATE TRIGGER fail_refund_record BEFORE UPDATE ON payments FOR EACH ROW
-			WHEN (OLD.refunded_at IS NULL AND NEW.refunded_at IS NOT NULL) EXECUTE FUNCTION fail_refund_record()`)
+	restore := e.failRefundRecords(t)
 	if pay, err := refund(); err == nil {
 		t.Fatalf("the refund was recorded although its commit failed: %v", pay)
 	}
@@ -705,9 +687,9 @@ func TestRefundRetriedAfterTheProviderForgotItsKey(t *testing.T) {
 	// A day and more later Stripe has forgotten the key; the decision is
 	// that old too. The store works again.
 	stand.advance(25 * time.Hour)
-	exec(`BEGIN; SET LOCAL session_replication_role = replica;
-		UPDATE payments SET refund_requested_at = refund_requested_at - interval '25 hours' WHERE id = '` + p.GetId() + `'; COMMIT`)
-	exec(`DROP TRIGGER fail_refund_record ON payments`)
+	e.exec(t, `BEGIN; SET LOCAL session_replication_role = replica;
+		UPDATE payments SET refund_requested_at = refund_requested_at - interval '25 hours' WHERE id = '`+p.GetId()+`'; COMMIT`)
+	restore()
 
 	pay, err := refund()
 	if err != nil || pay.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_PARTIALLY_REFUNDED || pay.GetRefundedAmount() != "25.00" {
@@ -788,10 +770,7 @@ func TestRefundMadeBeforeRefundsWereMarked(t *testing.T) {
 func TestRefundCallsTheProviderOutsideATransaction(t *testing.T) {
 	t.Parallel()
 	stand := newStandIn(t, 0)
-	e := startStripe(t, stand.URL)
-	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
-	buyer := s.Users[0]
-	_, p := e.paidThroughStandIn(t, s, buyer)
+	e, buyer, _, p := paidAtStripe(t, stand.URL, 10*24*time.Hour)
 	type answer struct {
 		pay *paymentv1.Payment
 		err error

@@ -117,9 +117,9 @@ type Provider interface {
 	// charge's refunds hold beyond p.Back). ErrRefundedAlready: the whole charge
 	// went back to the buyer already, by other means.
 	Refund(ctx context.Context, p PaymentRef, amountCents int64) (refundID string, outside int64, err error)
-	// FindRefund answers the refund Refund made of the payment, by the
-	// marker it carries (not by its idempotency key, which the provider
-	// forgets), with the part outside Refund answered with it; found false
+	// FindRefund answers the refund Refund made of the payment (of p's
+	// retry, p.Retry), by the marker it carries (not by its idempotency
+	// key, which the provider forgets), with the part outside Refund answered with it; found false
 	// when the provider has none (or only one that failed or was
 	// cancelled: it gave nothing back).
 	FindRefund(ctx context.Context, p PaymentRef) (refundID string, outside int64, found bool, err error)

@@ -193,10 +193,7 @@ func TestChargeRefundedBeforeItsSuccessWebhook(t *testing.T) {
 func TestChargeRefundedThatIsNotTheWholeCharge(t *testing.T) {
 	t.Parallel()
 	stand, _, _ := stripeStandIn(t, 0)
-	e := startStripe(t, stand, "-payment.reconcile-interval=200ms")
-	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
-	buyer := s.Users[0]
-	b, p := e.paidThroughStandIn(t, s, buyer)
+	e, buyer, b, p := paidAtStripe(t, stand, 10*24*time.Hour, "-payment.reconcile-interval=200ms")
 	e.sendEvent(t, "charge.refunded", map[string]any{
 		"id": "ch_1", "object": "charge", "amount": standInCharge, "amount_refunded": 1200, "refunded": false,
 		"payment_intent": p.GetProviderReference(), "metadata": map[string]string{"payment_id": p.GetId()},

@@ -65,10 +65,7 @@ func (e *env) expectRefundFailed(t *testing.T, buyer string, p *paymentv1.Paymen
 func TestRefundThatFailsAtTheProvider(t *testing.T) {
 	t.Parallel()
 	stand := newStandIn(t, 0)
-	e := startStripe(t, stand.URL, "-payment.reconcile-interval=200ms")
-	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
-	buyer := s.Users[0]
-	b, p := e.paidThroughStandIn(t, s, buyer)
+	e, buyer, b, p := paidAtStripe(t, stand.URL, 10*24*time.Hour, "-payment.reconcile-interval=200ms")
 	pi := p.GetProviderReference()
 	if got := e.refundPaymentAs(t, buyer, authn.RoleUser, p.GetId()); got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED {
 		t.Fatalf("refund: %v", got)
@@ -141,6 +138,19 @@ func TestRefundThatFailsAtTheProvider(t *testing.T) {
 	}
 }
 
+// refundThatFails has the buyer refund payment p (refunded: the amount
+// the refund answers as back), then fails the stand-in's last refund of it
+// (a closed card) and tells the service so: it answers the payment once it
+// is refund_failed.
+func (e *env) refundThatFails(t *testing.T, stand *standIn, buyer string, p *paymentv1.Payment, refunded string) *paymentv1.Payment {
+	t.Helper()
+	if got := e.refundPaymentAs(t, buyer, authn.RoleUser, p.GetId()); got.GetRefundedAmount() != refunded {
+		t.Fatalf("refund: %v, want %s back", got, refunded)
+	}
+	e.sendEvent(t, "refund.failed", stand.failRefund(t, p.GetProviderReference(), "expired_or_canceled_card"))
+	return e.waitPayment(t, buyer, p.GetId(), paymentv1.PaymentStatus_PAYMENT_STATUS_REFUND_FAILED, 10*time.Second)
+}
+
 // TestRetryOfAFailedRefundOfAChargeRefundedByHand: 12.00 of the 50.00
 // charge had gone back by hand, so the buyer's refund gave back the rest,
 // 38.00, and that rest failed at Stripe (the payment holds 12.00 as back).
@@ -153,16 +163,9 @@ func TestRefundThatFailsAtTheProvider(t *testing.T) {
 func TestRetryOfAFailedRefundOfAChargeRefundedByHand(t *testing.T) {
 	t.Parallel()
 	stand := newStandIn(t, 1200)
-	e := startStripe(t, stand.URL)
-	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
-	buyer := s.Users[0]
-	_, p := e.paidThroughStandIn(t, s, buyer)
+	e, buyer, _, p := paidAtStripe(t, stand.URL, 10*24*time.Hour)
 	pi := p.GetProviderReference()
-	if got := e.refundPaymentAs(t, buyer, authn.RoleUser, p.GetId()); got.GetRefundedAmount() != "50.00" {
-		t.Fatalf("refund: %v", got)
-	}
-	e.sendEvent(t, "refund.failed", stand.failRefund(t, pi, "expired_or_canceled_card"))
-	if got := e.waitPayment(t, buyer, p.GetId(), paymentv1.PaymentStatus_PAYMENT_STATUS_REFUND_FAILED, 10*time.Second); got.GetRefundedAmount() != "12.00" {
+	if got := e.refundThatFails(t, stand, buyer, p, "50.00"); got.GetRefundedAmount() != "12.00" {
 		t.Fatalf("payment whose rest failed: %v, want the 12.00 back by hand kept", got)
 	}
 
@@ -182,6 +185,46 @@ func TestRetryOfAFailedRefundOfAChargeRefundedByHand(t *testing.T) {
 	}
 }
 
+// TestRetryOfAFailedRefundRecordedADayLater: a buyer's 25.00 refund failed
+// at Stripe; an admin's retry made the refund again at Stripe, but its
+// record failed (the commit after the provider call), and the admin
+// retries again more than a day later, when Stripe has forgotten the
+// retry's idempotency key. Before, a retry never looked for the refund an
+// earlier attempt made (the lookup would have answered the failed first
+// one): the buyer was paid back twice. Each retry's refund is marked with
+// its number, and the second retry adopts the first retry's refund.
+func TestRetryOfAFailedRefundRecordedADayLater(t *testing.T) {
+	t.Parallel()
+	stand := newStandIn(t, 0)
+	e, buyer, _, p := paidAtStripe(t, stand.URL, 5*24*time.Hour)
+	pi := p.GetProviderReference()
+	e.refundThatFails(t, stand, buyer, p, "25.00")
+
+	restore := e.failRefundRecords(t)
+	admin := uuid.NewString()
+	if _, err := e.payment.RefundPayment(context.Background(), testkit.As(t, e.Mesh, admin, authn.RoleAdmin,
+		&paymentv1.RefundPaymentRequest{PaymentId: p.GetId()})); err == nil {
+		t.Fatal("the retry was recorded although its commit failed")
+	}
+	stand.advance(25 * time.Hour)
+	restore()
+
+	got := e.refundPaymentAs(t, admin, authn.RoleAdmin, p.GetId())
+	if got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_PARTIALLY_REFUNDED || got.GetRefundedAmount() != "25.00" {
+		t.Fatalf("the retry a day later: %v", got)
+	}
+	if back := stand.backOf(pi); back != 2500 {
+		t.Fatalf("%d cents back with the buyer at the provider, want 2500 (the failed refund's, made again once)", back)
+	}
+	made := stand.refundsOf(pi)
+	if len(made) != 2 || made[1].Metadata["rush_retry"] != "1" {
+		t.Fatalf("refunds at the provider %+v, want the failed one and one retry marked as the first", made)
+	}
+	if n := e.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND refund_reference = $2`, p.GetId(), made[1].ID); n != 1 {
+		t.Fatalf("the payment does not record the retry's refund (%s)", made[1].ID)
+	}
+}
+
 // TestRefundFailedWithoutItsWebhook: the endpoint was not subscribed to the
 // refund events (set up before they were required) and the refund fails at
 // Stripe: the reconciler finds refund.failed in Stripe's events API and
@@ -191,10 +234,7 @@ func TestRefundFailedWithoutItsWebhook(t *testing.T) {
 	t.Parallel()
 	stand := newStandIn(t, 0)
 	front, add := withEventsAPI(t, stand.URL)
-	e := startStripe(t, front, "-payment.reconcile-interval=200ms", "-payment.event-lag=1s")
-	s := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 10 * 24 * time.Hour, Price: "25.00"})
-	buyer := s.Users[0]
-	_, p := e.paidThroughStandIn(t, s, buyer)
+	e, buyer, _, p := paidAtStripe(t, front, 10*24*time.Hour, "-payment.reconcile-interval=200ms", "-payment.event-lag=1s")
 	e.refundPaymentAs(t, buyer, authn.RoleUser, p.GetId())
 	pi := p.GetProviderReference()
 	ok := maps.Clone(stand.refundsOfAsStripe(pi)[0])

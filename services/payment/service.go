@@ -938,14 +938,14 @@ const refundLookupAfter = time.Hour
 // refund gives amount of the decided payment back at the provider, or
 // adopts the refund an earlier attempt made, answering it as
 // Provider.Refund would: it asks the provider first from refundLookupAfter
-// on, and when the claim it took over was left by an attempt that died
-// during its provider call (stale).
+// on, when the claim it took over was left by an attempt that died during
+// its provider call (stale), and always for a refund made again after a
+// failed one (an admin's retry, of any age: an earlier retry may have made
+// it a day ago and failed to record it; FindRefund tells the retries
+// apart by their number).
 func (s *Service) refund(ctx context.Context, pay Payment, amount int64, stale bool) (ref string, outside int64, err error) {
 	p := PaymentRef{PaymentID: pay.ID, ProviderID: pay.ProviderRef, Retry: pay.RefundFailures, Back: pay.RefundedCents}
-	// A retry after a failed refund has a key of its own, fresh (the
-	// attempt that retries is an admin's, now); FindRefund would answer the
-	// part of the refund that did not fail as this one.
-	if pay.Status != StatusRefundFailed && (stale || s.now().Sub(pay.RefundRequestedAt) >= refundLookupAfter) {
+	if pay.Status == StatusRefundFailed || stale || s.now().Sub(pay.RefundRequestedAt) >= refundLookupAfter {
 		ref, outside, found, err := s.provider.FindRefund(ctx, p)
 		if err != nil {
 			return "", 0, err

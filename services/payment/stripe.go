@@ -117,6 +117,11 @@ const (
 	// had gone back by hand), that part, in cents: what Refund answered as
 	// outside with it.
 	refundMetaOutside = "outside_cents"
+	// refundMetaRetry is, on a refund made again after p.Retry refunds of
+	// the payment failed (PaymentRef.Retry), that number: FindRefund finds
+	// the retry's own refund, not the first one's (failed, or the part of
+	// a two-part refund that did not fail).
+	refundMetaRetry = "rush_retry"
 
 	refundShare = "share"
 	refundRest  = "rest"
@@ -148,15 +153,24 @@ func (s *Stripe) Refund(ctx context.Context, p PaymentRef, amountCents int64) (s
 // p.Retry refunds of the payment failed at Stripe ("" for the first): to
 // the first key Stripe would answer the refund that failed, for 24 hours.
 func retrySuffix(p PaymentRef) string {
+	if m := retryMark(p); m != "" {
+		return "-retry-" + m
+	}
+	return ""
+}
+
+// retryMark is the refundMetaRetry of p's refunds: "" for the first.
+func retryMark(p PaymentRef) string {
 	if p.Retry == 0 {
 		return ""
 	}
-	return "-retry-" + strconv.Itoa(p.Retry)
+	return strconv.Itoa(p.Retry)
 }
 
 // FindRefund lists the PaymentIntent's refunds (GET /v1/refunds, newest
 // first) and answers the share Refund made of the payment: the one whose
-// metadata names the payment and the kind refundShare. Stripe keeps
+// metadata names the payment, the kind refundShare and p's retry (none for
+// the first refund). Stripe keeps
 // refunds and their metadata for good, unlike idempotency keys (kept 24
 // hours), so this finds a refund whatever its age. One that failed or was
 // cancelled gave nothing back: it is passed over, and a retry makes the
@@ -168,7 +182,7 @@ func (s *Stripe) FindRefund(ctx context.Context, p PaymentRef) (string, int64, b
 		if err != nil {
 			return "", 0, false, s.stripeError(err)
 		}
-		if r.Metadata[refundMetaPayment] != p.PaymentID || r.Metadata[refundMetaKind] != refundShare ||
+		if r.Metadata[refundMetaPayment] != p.PaymentID || r.Metadata[refundMetaKind] != refundShare || r.Metadata[refundMetaRetry] != retryMark(p) ||
 			r.Status == stripe.RefundStatusFailed || r.Status == stripe.RefundStatusCanceled {
 			continue
 		}
@@ -223,6 +237,9 @@ func (s *Stripe) createRefund(ctx context.Context, p PaymentRef, amountCents int
 			rp.AddMetadata(refundMetaKind, kind)
 			if outside > 0 {
 				rp.AddMetadata(refundMetaOutside, strconv.FormatInt(outside, 10))
+			}
+			if m := retryMark(p); m != "" {
+				rp.AddMetadata(refundMetaRetry, m)
 			}
 		}
 		rp.SetIdempotencyKey(key)
