@@ -2,6 +2,7 @@ package booking_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/bookingrush/rush/lua"
 	"github.com/bookingrush/rush/services/booking"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/faulttest"
@@ -140,5 +142,85 @@ func rebuildOutdatesARelayBatchInFlight(t *testing.T, catalogLoads bool) {
 	if status == "reserved" || len(diffs) > 0 {
 		t.Fatalf("the hold made before the restart is still %q in Postgres long after its 2 s life; Redis zone %v; mismatches %v",
 			status, m.zone(f), diffs)
+	}
+}
+
+// TestRebuildDuringAnotherEventsBusySale: Redis lost one event while
+// another sells steadily. The rebuild waited for the persister's lag on
+// the whole booking.events topic to be 0, and the other sale keeps it a
+// few records behind at every instant (here: the persister's fetches take
+// 150 ms, as a loaded broker's would): every rebuild ran out its drain
+// timeout and its reserves answered 503. It waits only for what the topic
+// held once the lost event's stream was empty.
+func TestRebuildDuringAnotherEventsBusySale(t *testing.T) {
+	t.Parallel()
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	var slow atomic.Bool
+	kc.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		kc.KeepControl()
+		if slow.Load() {
+			for _, tp := range req.(*kmsg.FetchRequest).Topics {
+				if tp.Topic == booking.TopicBookingEvents {
+					kc.SleepControl(func() { time.Sleep(150 * time.Millisecond) })
+					break
+				}
+			}
+		}
+		return nil, nil, false
+	})
+	m := startMesh(t, "-kafka.brokers="+kc.ListenAddrs()[0], "-booking.drain-timeout=3s")
+	lost := m.seed(eventOpts{seats: 4, maxPerUser: 4, users: 1})
+	busy := m.seed(eventOpts{seats: 100000, maxPerUser: 10, users: 1000})
+	c := m.booking(true)
+	ctx := context.Background()
+	if _, err := m.reserve(ctx, c, lost, lost.users[0], 1, "before-the-loss"); err != nil {
+		t.Fatal(err)
+	}
+	m.waitReconciled(lost, 10*time.Second)
+
+	slow.Store(true)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer func() { close(stop); wg.Wait() }()
+	for w := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				case <-time.After(10 * time.Millisecond): // about 400 holds a second
+				}
+				if _, err := m.reserve(ctx, c, busy, busy.users[(i*4+w)%len(busy.users)], 1, fmt.Sprintf("busy-%d-%d", w, i)); err != nil {
+					t.Errorf("the busy sale's reserve: %v", err)
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(time.Second) // the busy sale's records reach the topic
+
+	keys := lua.EventKeys(m.prefix, lost.event)
+	iter := m.rdb.Scan(ctx, 0, keys.Prefix()+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		m.rdb.Del(ctx, iter.Val())
+	}
+	start := time.Now()
+	deadline := start.Add(10 * time.Second)
+	for {
+		_, err := m.reserve(ctx, c, lost, lost.users[0], 1, "after-the-loss")
+		if err == nil {
+			break
+		}
+		if !errs.Is(err, errs.ServiceUnavailable) || time.Now().After(deadline) {
+			t.Fatalf("reserve of the lost event %v after its loss: %v", time.Since(start).Round(time.Millisecond), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if z := m.zone(lost); z["held"] != 2 || z["available"] != 2 {
+		t.Fatalf("the rebuilt zone %v, want the hold before the loss and the one after", z)
 	}
 }

@@ -250,30 +250,44 @@ func (s *Service) rebuild(ctx context.Context, eventID string) (LoadResult, erro
 	return res, err
 }
 
-// waitDrained waits until the event's stream is empty (relayed to Kafka) and
-// the persister has consumed everything on booking.events.
+// waitDrained waits until the event's stream is empty (relayed to Kafka)
+// and the persister has consumed what booking.events held then: the
+// topic's ends read once the stream was empty, per partition. Records
+// produced after that are not of this event (it is fenced: nothing of it
+// is relayed any more) and are not waited for, so another event's busy
+// sale, which keeps the persister a few records behind at every instant,
+// does not hold the rebuild up until DrainTimeout.
 func (s *Service) waitDrained(ctx context.Context, eventID string) error {
 	deadline := time.Now().Add(s.cfg.DrainTimeout)
+	var ends map[int32]int64 // the topic's ends once the stream was empty
 	for {
 		backlog, err := s.eng.StreamBacklog(ctx, eventID)
 		if err != nil {
 			return err
 		}
-		lag := int64(0)
+		behind := int64(0)
 		if backlog == 0 {
 			parts, err := s.cluster.Lag(ctx, PersisterGroup, TopicBookingEvents)
 			if err != nil {
 				return errs.New(errs.ServiceUnavailable, "cannot tell whether the persister drained: "+err.Error())
 			}
+			if ends == nil {
+				ends = make(map[int32]int64, len(parts))
+				for _, p := range parts {
+					ends[p.Partition] = p.HighWater
+				}
+			}
 			for _, p := range parts {
-				lag += p.Lag
+				// HighWater-Lag is where the group stands (its committed
+				// offset, or the log's start before its first commit).
+				behind += max(ends[p.Partition]-(p.HighWater-p.Lag), 0)
 			}
 		}
-		if backlog == 0 && lag == 0 {
+		if backlog == 0 && behind == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return errs.New(errs.ServiceUnavailable, "relay or persister did not drain in time", "stream_backlog", backlog, "persister_lag", lag)
+			return errs.New(errs.ServiceUnavailable, "relay or persister did not drain in time", "stream_backlog", backlog, "persister_lag", behind)
 		}
 		select {
 		case <-ctx.Done():
