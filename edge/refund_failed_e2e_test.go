@@ -163,10 +163,13 @@ func TestARefundThatFailsIsToldToItsBuyer(t *testing.T) {
 		t.Fatalf("payment after the failure: %s", r)
 	}
 	m := smtp.WaitForSubject(t, "buyer@rush.test", "Your refund of 50.00 USD failed", 30*time.Second)
-	for _, want := range []string{"could not be paid back to your card", "expired_or_canceled_card", "support", "keep trying"} {
+	for _, want := range []string{"could not be paid back to your card", "the card has expired or was cancelled", "support", "keep trying"} {
 		if !strings.Contains(m.Text, want) {
 			t.Fatalf("the failure mail does not say %q:\n%s", want, m.Text)
 		}
+	}
+	if strings.Contains(m.Text, "expired_or_canceled_card") {
+		t.Fatalf("the failure mail says Stripe's code, not words:\n%s", m.Text)
 	}
 
 	// An admin retries once the buyer's bank takes it.
@@ -176,7 +179,8 @@ func TestARefundThatFailsIsToldToItsBuyer(t *testing.T) {
 		t.Fatalf("an admin's retry: %s", r)
 	}
 	m = smtp.WaitForSubject(t, "buyer@rush.test", "on its way", 30*time.Second)
-	if !strings.Contains(m.Text, "50.00 USD") || !strings.Contains(m.Text, "after all") {
+	if !strings.Contains(m.Text, "50.00 USD") || !strings.Contains(m.Text, "sent again to the payment method you paid with") ||
+		!strings.Contains(m.Text, "after all") {
 		t.Fatalf("the mail after the retry:\n%s", m.Text)
 	}
 	if got := refundedOf(app, a, users["org"], eventID); got != "50.00" {
@@ -264,11 +268,18 @@ func TestAnAdminSettlesAFailedRefund(t *testing.T) {
 		ann.str("id"), transfer["reference"], transfer["note"]).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("%d audit entries of the record naming the admin, reference and note (%v)", n, err)
 	}
-	smtp.WaitForSubject(t, "ann@rush.test", "Your refund of 50.00 USD is on its way", 30*time.Second)
+	// ann's mail says support paid her, not that her card was refunded again.
+	m := smtp.WaitForSubject(t, "ann@rush.test", "Your refund of 50.00 USD has been paid back by our support team", 30*time.Second)
+	if !strings.Contains(m.Text, "not to your card") || strings.Contains(m.Text, "sent again") || strings.Contains(m.Text, "on its way") {
+		t.Fatalf("the mail after the bank transfer:\n%s", m.Text)
+	}
 	if list := a.call("GET", "/api/v1/admin/payments?status=refund_failed", adm, nil); len(list.list()) != 1 {
 		t.Fatalf("after the record, the failed refunds: %s", list)
 	}
 	// bob's is still open; an admin's retry through the provider settles it.
 	a.want(a.call("POST", "/api/v1/payments/"+bob.str("id")+"/refund", adm, map[string]any{}), http.StatusOK, "")
+	if m := smtp.WaitForSubject(t, "bob@rush.test", "Your refund of 50.00 USD is on its way", 30*time.Second); !strings.Contains(m.Text, "sent again to the payment method") {
+		t.Fatalf("the mail after the retry:\n%s", m.Text)
+	}
 	app.AuditMoney(t, prefix)
 }

@@ -110,7 +110,7 @@ func waitersTold(t *testing.T, smtp *mailtest.Server, title, reason string) {
 	testkit.Eventually(t, 20*time.Second, "the waiting buyers' mails", func() bool {
 		return len(closedMails(smtp, "ben@rush.test")) == 1 && len(closedMails(smtp, "cat@rush.test")) == 1
 	})
-	for who, seats := range map[string]string{"ben@rush.test": "2 seat(s) in Floor", "cat@rush.test": "1 seat(s) in Floor"} {
+	for who, seats := range map[string]string{"ben@rush.test": "2 seats in Floor", "cat@rush.test": "1 seat in Floor"} {
 		if text := closedMails(smtp, who)[0]; !strings.Contains(text, title) || !strings.Contains(text, "Reason: "+reason) || !strings.Contains(text, seats) {
 			t.Errorf("%s's mail:\n%s", who, text)
 		}

@@ -38,7 +38,7 @@ func calendarFile(data map[string]string, now time.Time) (mail.Attachment, bool)
 	}
 	desc := "Booking " + data["reference"]
 	if q := data["quantity"]; q != "" {
-		desc += ", " + q + " seat(s)"
+		desc += ", " + count(q, "seat")
 	}
 	if z := data["zone"]; z != "" {
 		desc += ", zone " + z

@@ -32,7 +32,7 @@ func TestCalendarFile(t *testing.T) {
 		"UID:0193a0c2-0000-7000-8000-000000000001@bookingrush\r\n", "DTSTAMP:20261205T120000Z\r\n", "DTSTART:20270104T120000Z\r\n",
 		`SUMMARY:Rush\; the\, night\\` + "\r\n",
 		`LOCATION:Coliseu dos Recreios\, Rua das Portas de Santo Antão 96\, 1150-269 Lisboa\, Portugal — main hall` + "\r\n",
-		`DESCRIPTION:Booking BR-AAAA-BBBB-CCCC\, 2 seat(s)\, zone Floor.`, "END:VEVENT\r\nEND:VCALENDAR\r\n",
+		`DESCRIPTION:Booking BR-AAAA-BBBB-CCCC\, 2 seats\, zone Floor.`, "END:VEVENT\r\nEND:VCALENDAR\r\n",
 	} {
 		if !strings.Contains(unfolded, want) {
 			t.Errorf("no %q in\n%s", want, ics)

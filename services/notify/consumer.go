@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	"github.com/IBM/sarama"
@@ -161,7 +163,7 @@ func (c *Consumer) booking(ctx context.Context, msg *sarama.ConsumerMessage) err
 		data["reason"] = show.CancelReason
 	}
 	if kind == "waitlist_offer" {
-		data["checkout_url"] = strings.TrimRight(c.webURL, "/") + "/checkout/" + b.GetId()
+		data["checkout_url"] = c.checkoutURL(b.GetId())
 		data["expires_at"] = show.At(b.GetExpiresAt().AsTime())
 		data["currency"] = b.GetCurrency()
 	} else if b.GetConfirmedAt() == nil {
@@ -194,21 +196,21 @@ func (c *Consumer) money(ctx context.Context, bookingID string) (string, error) 
 // describeBooking adds the booking's reference, the event's title, and the
 // hold's deadline while it lives, to data, as far as the persister recorded the booking (normally
 // long persisted when money moves; if not, the mail goes out without them
-// rather than wait).
-func (c *Consumer) describeBooking(ctx context.Context, bookingID string, data map[string]string) error {
+// rather than wait). It answers the booking, nil when it is not known.
+func (c *Consumer) describeBooking(ctx context.Context, bookingID string, data map[string]string) (*bookingv1.Booking, error) {
 	if !isUUID(bookingID) {
-		return nil
+		return nil, nil
 	}
 	bk, err := c.dir.Booking(ctx, bookingID)
 	if errs.Is(err, errs.NotFound) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	show, err := c.show(ctx, bk.GetShowId())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	data["event_title"] = show.EventTitle
 	if bk.GetReference() != "" {
@@ -217,7 +219,7 @@ func (c *Consumer) describeBooking(ctx context.Context, bookingID string, data m
 	if exp := bk.GetExpiresAt(); bk.GetStatus() == bookingv1.BookingStatus_BOOKING_STATUS_RESERVED && exp != nil && exp.AsTime().After(time.Now()) {
 		data["expires_at"] = show.At(exp.AsTime())
 	}
-	return nil
+	return bk, nil
 }
 
 // show reads what a mail says of a show; an unknown show (or none) gives a
@@ -268,12 +270,36 @@ func (c *Consumer) paymentMail(ctx context.Context, msg *sarama.ConsumerMessage,
 			// cancelled before hears of the cancellation only here.
 			data["organizer_cancelled"] = "true"
 		}
+		if ev.GetRest() {
+			// What the first refund left: "the remaining 25.00 of the 50.00".
+			data["rest"] = "true"
+		}
 	}
 	if kind == "refund_failed" {
-		data["refund_amount"], data["reason"] = ev.GetRefundAmount(), p.GetRefundFailureReason()
+		data["refund_amount"], data["reason"] = ev.GetRefundAmount(), refundFailureWords[p.GetRefundFailureReason()]
 	}
-	if err := c.describeBooking(ctx, p.GetBookingId(), data); err != nil {
+	if kind == "payment_failed" {
+		data["reason"] = clause(p.GetFailedReason())
+	}
+	bk, err := c.describeBooking(ctx, p.GetBookingId(), data)
+	if err != nil {
 		return err
+	}
+	if kind == "refund_issued" && ev.GetRefundCause() == paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED {
+		// A payment that bought nothing, refunded in full; the mail says why
+		// in its own words, not with the reason kept for the records ("the
+		// payment arrived after the hold had ended"). Its booking was
+		// confirmed all the same: another payment paid it, and this one is
+		// a second charge (the booking stays as it is). Otherwise the money
+		// came too late for tickets.
+		data["not_confirmed"] = "true"
+		if bk.GetConfirmedAt() != nil {
+			data["second_payment"] = "true"
+		}
+	}
+	if kind == "payment_failed" && data["expires_at"] != "" {
+		// The hold lives on: the mail links to where the buyer pays again.
+		data["checkout_url"] = c.checkoutURL(p.GetBookingId())
 	}
 	key := kind + "-" + p.GetId()
 	if ev.GetRest() {
@@ -286,10 +312,43 @@ func (c *Consumer) paymentMail(ctx context.Context, msg *sarama.ConsumerMessage,
 		// was coming; this one says it is, after all.
 		if kind == "refund_issued" {
 			data["after_failure"] = "true"
+			if ev.GetRefundedOutsideProvider() {
+				// Support paid it by bank transfer, not to the card: the
+				// mail must not say the card refund was made again.
+				data["outside_provider"] = "true"
+			}
 			key += "-retry"
 		}
 		key += fmt.Sprintf("-%d", n)
 	}
 	_, err = c.svc.Send(ctx, Request{Kind: kind, Recipient: u.Email, UserID: p.GetUserId(), Data: data, Key: key})
 	return err
+}
+
+// checkoutURL is the web app's page where a buyer pays a held booking.
+func (c *Consumer) checkoutURL(bookingID string) string {
+	return strings.TrimRight(c.webURL, "/") + "/checkout/" + bookingID
+}
+
+// refundFailureWords says Stripe's failure_reason of a refund (kept on the
+// payment as refund_failure_reason) as a buyer reads it. Reasons that tell
+// the buyer nothing ("unknown", "canceled": our own refund was cancelled)
+// and any Stripe adds later are not said: the mail says the bank or card
+// issuer returned the money either way.
+var refundFailureWords = map[string]string{
+	"expired_or_canceled_card": "the card has expired or was cancelled",
+	"lost_or_stolen_card":      "the card was reported lost or stolen",
+}
+
+// clause makes a provider's sentence ("Your card was declined.") read after
+// a colon in a mail's sentence ("did not go through: your card was
+// declined."): without its closing full stop, which the mail adds, and with
+// a lower-case first word unless it is an abbreviation ("CVC").
+func clause(s string) string {
+	s = strings.TrimRight(strings.TrimSpace(s), ". ")
+	r, n := utf8.DecodeRuneInString(s)
+	if next, _ := utf8.DecodeRuneInString(s[n:]); unicode.IsUpper(r) && unicode.IsLower(next) {
+		s = string(unicode.ToLower(r)) + s[n:]
+	}
+	return s
 }

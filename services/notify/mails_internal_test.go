@@ -7,6 +7,12 @@ package notify
 
 import (
 	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -270,5 +276,70 @@ func TestNoRefundSubject(t *testing.T) {
 	}
 	if strings.Contains(m.Subject, "Refund 0.00") || !strings.Contains(m.Subject, "BR-7KQD-M2XH-9TFA") {
 		t.Errorf("subject of a cancellation without refund: %q", m.Subject)
+	}
+}
+
+// TestCount: a count says its noun in the singular for one, the plural
+// otherwise, with an irregular plural or an agreeing verb when given.
+func TestCount(t *testing.T) {
+	for _, c := range []struct {
+		n, one, many, want string
+	}{
+		{"1", "seat", "", "1 seat"}, {"2", "seat", "", "2 seats"}, {"0", "seat", "", "0 seats"},
+		{"1", "seat was", "seats were", "1 seat was"}, {"4", "seat was", "seats were", "4 seats were"},
+		{"", "seat was", "seats were", "seats were"}, {" 3 ", "ticket", "", "3 tickets"},
+	} {
+		var got string
+		if c.many == "" {
+			got = count(c.n, c.one)
+		} else {
+			got = count(c.n, c.one, c.many)
+		}
+		if got != c.want {
+			t.Errorf("count(%q, %q, %q) = %q, want %q", c.n, c.one, c.many, got, c.want)
+		}
+	}
+}
+
+// TestNoParenthesisPlurals: "You were waiting for 1 seat(s)" reads as a
+// form, not a sentence. Every count a mail (or its calendar file) says goes
+// through count(); no template and no string literal of notify's code says
+// "(s)".
+func TestNoParenthesisPlurals(t *testing.T) {
+	plural := regexp.MustCompile(`[A-Za-z]\(s\)`)
+	tpls, err := fs.Glob(templateFS, "templates/*")
+	if err != nil || len(tpls) == 0 {
+		t.Fatalf("templates: %v %v", tpls, err)
+	}
+	for _, f := range tpls {
+		raw, err := fs.ReadFile(templateFS, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(raw), "\n") {
+			if plural.MatchString(line) {
+				t.Errorf("%s:%d says a plural with \"(s)\": %s", f, i+1, strings.TrimSpace(line))
+			}
+		}
+	}
+	fset := token.NewFileSet()
+	src, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range src {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(file, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING && plural.MatchString(lit.Value) {
+				t.Errorf("%s says a plural with \"(s)\": %s", fset.Position(lit.Pos()), lit.Value)
+			}
+			return true
+		})
 	}
 }

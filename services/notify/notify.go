@@ -18,15 +18,20 @@
 //	booking_cancelled  booking.events, a hold cancelled   ("booking_cancelled-<booking id>")
 //	event_cancelled    booking.events, a hold or purchase ended because the
 //	                   organizer cancelled the event      ("event_cancelled-<booking id>")
-//	payment_failed     payment.failed                     ("payment_failed-<payment id>")
+//	payment_failed     payment.failed                     ("payment_failed-<payment id>"),
+//	                   with the checkout's link while the booking is held
 //	refund_issued      payment.refunded                   ("refund_issued-<payment id>"); the
 //	                   end of a purchase on booking.events sends nothing else,
 //	                   because payment.refunded also covers money returned for
 //	                   a hold that had already ended, and carries the amount
-//	                   A refund that makes good one that had failed (an
-//	                   admin's retry, PaymentEvent.failed_refund n) is mailed
-//	                   once more, saying the money is on its way after all
-//	                   ("refund_issued-<payment id>-retry-<n>")
+//	                   A refund that makes good one that had failed
+//	                   (PaymentEvent.failed_refund n) is mailed once more
+//	                   ("refund_issued-<payment id>-retry-<n>"): an admin's
+//	                   retry says the money is on its way to the payment
+//	                   method after all; money support paid back outside
+//	                   the provider (refunded_outside_provider: a bank
+//	                   transfer) says so, not that the card refund was made
+//	                   again
 //	refund_failed      payment.refund-failed: a refund mailed before failed at
 //	                   the buyer's bank or card; what happens next
 //	                   ("refund_failed-<payment id>-<n>", n the failure's number)
@@ -97,8 +102,9 @@ type Config struct {
 	// notify replica needs the same one, and it must stay the same for
 	// issued codes to verify; empty: jwt.secret is used.
 	TicketSecret config.Secret `yaml:"ticket_secret"`
-	// WebURL is the web app's base URL, which mails link to (a waitlist
-	// offer's checkout: <WebURL>/checkout/<booking id>).
+	// WebURL is the web app's base URL, which mails link to (the checkout,
+	// <WebURL>/checkout/<booking id>, of a waitlist offer and of a held
+	// booking whose payment was declined).
 	WebURL string `yaml:"web_url"`
 }
 
@@ -110,7 +116,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.MaxBackoff, "notify.max-backoff", 5*time.Minute, "longest wait between two delivery attempts")
 	f.DurationVar(&c.Poll, "notify.poll", time.Second, "how often the delivery worker looks for due e-mails")
 	config.SecretVar(f, &c.TicketSecret, "notify.ticket-secret", "", "key of the e-ticket codes (HMAC of the booking id); empty: jwt.secret")
-	f.StringVar(&c.WebURL, "notify.web-url", "http://localhost:3000", "base URL of the web app that mails link to (a waitlist offer's checkout)")
+	f.StringVar(&c.WebURL, "notify.web-url", "http://localhost:3000", "base URL of the web app that mails link to (the checkout of a waitlist offer or of a declined payment's hold)")
 }
 
 // Validate checks the configuration.
@@ -126,7 +132,7 @@ func (c *Config) Validate() error {
 		problems = append(problems, errors.New("notify.retry-backoff must be positive and notify.max-backoff at least as long"))
 	}
 	if u, err := url.Parse(c.WebURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		problems = append(problems, fmt.Errorf("notify.web-url: %q is not an http(s) URL", c.WebURL))
+		problems = append(problems, fmt.Errorf("notify.web-url: %q is not an http or https URL", c.WebURL))
 	}
 	if c.Poll < 10*time.Millisecond {
 		problems = append(problems, fmt.Errorf("notify.poll: %v is shorter than 10ms", c.Poll))

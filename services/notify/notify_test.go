@@ -2,6 +2,8 @@ package notify_test
 
 import (
 	"context"
+	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -15,11 +17,14 @@ import (
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	notifyv1 "github.com/bookingrush/rush/gen/bookingrush/notify/v1"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
 	"github.com/bookingrush/rush/services/notify"
+	"github.com/bookingrush/rush/services/payment"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/bookingref"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/mail/mailtest"
+	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/platform/showtime"
 	"github.com/bookingrush/rush/services/testkit"
 )
@@ -70,7 +75,8 @@ func TestBookingMails(t *testing.T) {
 		t.Fatalf("cancel: %v", err)
 	}
 	cm := e.smtp.WaitFor(t, cancellerMail, 20*time.Second)
-	if !strings.Contains(cm.Subject, "cancelled") || !strings.Contains(cm.Text, bookingref.Of(c.GetId())) || !strings.Contains(cm.Text, "Rush") {
+	if !strings.Contains(cm.Subject, "cancelled") || !strings.Contains(cm.Text, bookingref.Of(c.GetId())) || !strings.Contains(cm.Text, "Rush") ||
+		!strings.Contains(cm.Text, "its 1 seat was released") || !strings.Contains(cm.HTML, "its 1 seat was released") {
 		t.Fatalf("cancellation mail: %q\n%s", cm.Subject, cm.Text)
 	}
 
@@ -176,6 +182,11 @@ func TestExpiryMail(t *testing.T) {
 	b := e.Reserve(t, shop, user, 1)
 	m := e.smtp.WaitFor(t, e.email(t, user), 20*time.Second)
 	if !strings.Contains(m.Subject, "expired") || !strings.Contains(m.Text, bookingref.Of(b.GetId())) || !strings.Contains(m.HTML, bookingref.Of(b.GetId())) {
+		t.Fatalf("expiry mail: %q\n%s", m.Subject, m.Text)
+	}
+	// Its words are the buyer's: a reservation (not a "hold"), "1 seat".
+	if strings.Contains(strings.ToLower(m.Subject+m.Text+m.HTML), "hold") || !strings.Contains(m.Text, "its 1 seat was released") ||
+		!strings.Contains(m.HTML, "its 1 seat was released") {
 		t.Fatalf("expiry mail: %q\n%s", m.Subject, m.Text)
 	}
 	if when := showtime.Format(showDate, "Europe/Paris"); !strings.Contains(m.Text, " on "+when) || !strings.Contains(when, "CE") {
@@ -432,3 +443,151 @@ func TestRefundOfTheRestIsMailed(t *testing.T) {
 		t.Fatalf("%d mails: %q then %q; want the 0%% cancellation's, then the rest's 99.80", len(got), got[0].Subject, got[len(got)-1].Subject)
 	}
 }
+
+// TestMailsSayWhatHappened: every mail says in plain words what became of
+// the buyer's seats and money. Before: "1 seat(s)"; a refund support paid
+// by bank transfer "made again" (to the card that had refused it); Stripe's
+// "expired_or_canceled_card"; "did not go through: Your card was
+// declined.." with no way back to the checkout; "the payment arrived after
+// the hold had ended" for a payment that bought nothing, and the same for a
+// second charge of a booking that stays paid; "49.90 USD of the 49.90 USD".
+// One mesh; each case its own subtest.
+func TestMailsSayWhatHappened(t *testing.T) {
+	t.Parallel()
+	e := start(t, mailtest.NewServer(t))
+	ctx := context.Background()
+	shop := e.SeedShop(t, testkit.ShopOptions{Users: 7, MaxPerUser: 2})
+	purchase := func(t *testing.T, user string) *bookingv1.Booking {
+		t.Helper()
+		b := e.Reserve(t, shop, user, 2)
+		e.confirm(t, b)
+		testkit.Eventually(t, 10*time.Second, "booking persisted", func() bool {
+			return e.Count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'confirmed'`, b.GetId()) == 1
+		})
+		return b
+	}
+	publish := func(t *testing.T, topic string, ev *paymentv1.PaymentEvent) {
+		t.Helper()
+		ev.Id, ev.Type, ev.OccurredAt = uuid.NewString(), topic, timestamppb.Now()
+		raw, _ := proto.Marshal(ev)
+		if err := e.Producer.Publish(ctx, topic, []byte(ev.GetPayment().GetId()), raw, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paymentOf := func(b *bookingv1.Booking, refunded string) *paymentv1.Payment {
+		return &paymentv1.Payment{Id: uuid.NewString(), BookingId: b.GetId(), UserId: b.GetUserId(), Amount: b.GetTotalAmount(),
+			Currency: "USD", RefundedAmount: refunded}
+	}
+	// says checks both parts of m say each of want (the HTML's words, or
+	// its markup for a link) and none of not.
+	says := func(t *testing.T, m mailtest.Message, want []string, not ...string) {
+		t.Helper()
+		html := tags.ReplaceAllString(m.HTML, "")
+		for _, w := range want {
+			if !strings.Contains(m.Text, w) || !strings.Contains(html, w) && !strings.Contains(m.HTML, w) {
+				t.Errorf("mail %q does not say %q:\n%s", m.Subject, w, m.Text)
+			}
+		}
+		for _, n := range not {
+			if strings.Contains(m.Subject+m.Text+m.HTML, n) {
+				t.Errorf("mail %q says %q:\n%s", m.Subject, n, m.Text)
+			}
+		}
+	}
+
+	t.Run("a failed refund, then an admin's retry", func(t *testing.T) {
+		user := shop.Users[0]
+		p := paymentOf(purchase(t, user), "0.00")
+		p.RefundFailureReason = "expired_or_canceled_card"
+		publish(t, notify.TopicPaymentRefundFailed, &paymentv1.PaymentEvent{Payment: p, RefundAmount: "99.80",
+			RefundCause: paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED, FailedRefund: 1})
+		m := e.smtp.WaitForSubject(t, e.email(t, user), "failed", 20*time.Second)
+		says(t, m, []string{"(the card has expired or was cancelled)"}, "expired_or_canceled_card")
+		p.RefundedAmount = "99.80"
+		publish(t, notify.TopicPaymentRefunded, &paymentv1.PaymentEvent{Payment: p, RefundAmount: "99.80",
+			RefundCause: paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED, FailedRefund: 1})
+		m = e.smtp.WaitForSubject(t, e.email(t, user), "is on its way", 20*time.Second)
+		says(t, m, []string{"sent again to the payment method you paid with", "after all"}, "support")
+	})
+
+	t.Run("a failed refund support paid by bank transfer", func(t *testing.T) {
+		user := shop.Users[1]
+		publish(t, notify.TopicPaymentRefunded, &paymentv1.PaymentEvent{Payment: paymentOf(purchase(t, user), "99.80"), RefundAmount: "99.80",
+			RefundCause: paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED, FailedRefund: 1, RefundedOutsideProvider: true})
+		m := e.smtp.WaitForSubject(t, e.email(t, user), "paid back by our support team", 20*time.Second)
+		says(t, m, []string{"99.80 USD", "not to your card", "bank transfer"}, "made again", "sent again", "on its way")
+	})
+
+	t.Run("a payment that came after its reservation ended", func(t *testing.T) {
+		user := shop.Users[2]
+		h := e.Reserve(t, shop, user, 1)
+		if _, err := e.booking.CancelBooking(ctx, testkit.As(t, e.Mesh, user, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: h.GetId()})); err != nil {
+			t.Fatal(err)
+		}
+		e.smtp.WaitForSubject(t, e.email(t, user), "cancelled", 20*time.Second)
+		testkit.Eventually(t, 10*time.Second, "hold persisted", func() bool {
+			return e.Count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'cancelled'`, h.GetId()) == 1
+		})
+		publish(t, notify.TopicPaymentRefunded, &paymentv1.PaymentEvent{Payment: paymentOf(h, h.GetTotalAmount()), RefundAmount: h.GetTotalAmount(),
+			RefundCause: paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED, RefundReason: "the payment arrived after the hold had ended"})
+		m := e.smtp.WaitForSubject(t, e.email(t, user), "Refund", 20*time.Second)
+		says(t, m, []string{"could not get you tickets", "after your reservation had ended", "the full " + h.GetTotalAmount() + " USD you paid"},
+			"hold", "paid twice")
+	})
+
+	t.Run("a second charge of a paid booking", func(t *testing.T) {
+		user := shop.Users[3]
+		b := purchase(t, user)
+		publish(t, notify.TopicPaymentRefunded, &paymentv1.PaymentEvent{Payment: paymentOf(b, "99.80"), RefundAmount: "99.80",
+			RefundCause:  paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED,
+			RefundReason: "a second charge for a booking another payment paid already: refunded in full"})
+		m := e.smtp.WaitForSubject(t, e.email(t, user), "Refund 99.80", 20*time.Second)
+		says(t, m, []string{"paid twice", "Your booking stays as it is"}, "could not get you tickets")
+	})
+
+	t.Run("a full refund", func(t *testing.T) {
+		user := shop.Users[4]
+		publish(t, notify.TopicPaymentRefunded, &paymentv1.PaymentEvent{Payment: paymentOf(purchase(t, user), "99.80"), RefundAmount: "99.80",
+			RefundCause: paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED})
+		m := e.smtp.WaitForSubject(t, e.email(t, user), "Refund 99.80", 20*time.Second)
+		says(t, m, []string{"we are refunding the full 99.80 USD you paid"}, "of the 99.80")
+	})
+
+	t.Run("a declined card while the reservation lives", func(t *testing.T) {
+		// The simulator's own words ("Your card was declined."): one
+		// sentence, and the way back to the checkout.
+		user := shop.Users[5]
+		d := e.Reserve(t, shop, user, 1)
+		pays := paymentv1connect.NewPaymentServiceClient(server.NewClient(), e.URL(t, "payment"))
+		if _, err := pays.CreatePayment(ctx, testkit.As(t, e.Mesh, user, authn.RoleUser,
+			&paymentv1.CreatePaymentRequest{BookingId: d.GetId(), PaymentMethod: payment.SimDeclined})); err != nil {
+			t.Fatal(err)
+		}
+		m := e.smtp.WaitForSubject(t, e.email(t, user), "did not go through", 20*time.Second)
+		says(t, m, []string{"did not go through: your card was declined.", "/checkout/" + d.GetId()}, "..")
+	})
+
+	t.Run("closed waitlists", func(t *testing.T) {
+		user := shop.Users[6]
+		for quantity, want := range map[int]string{1: "1 seat in Floor", 2: "2 seats in Floor"} {
+			if _, err := e.notify.SendNotification(ctx, testkit.AsService(t, e.Mesh, "catalog", &notifyv1.SendNotificationRequest{
+				Template: notifyv1.Template_TEMPLATE_WAITLIST_CLOSED, Recipient: e.email(t, user), UserId: user,
+				Data:           map[string]string{"event_title": "Rush", "zone": "Floor", "quantity": fmt.Sprint(quantity)},
+				IdempotencyKey: fmt.Sprintf("waitlist_closed-%d", quantity),
+			})); err != nil {
+				t.Fatal(err)
+			}
+			testkit.Eventually(t, 20*time.Second, want, func() bool {
+				for _, m := range e.smtp.To(e.email(t, user)) {
+					if strings.Contains(m.Text, "waiting for "+want+".") && strings.Contains(m.HTML, "waiting for "+want+".") {
+						return true
+					}
+				}
+				return false
+			})
+		}
+	})
+}
+
+// tags matches the HTML tags of a mail, to read its words.
+var tags = regexp.MustCompile(`<[^>]*>`)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"maps"
+	"strconv"
 	"strings"
 	texttemplate "text/template"
 	"unicode/utf8"
@@ -74,13 +75,38 @@ type kindTemplates struct {
 	html *htmltemplate.Template
 }
 
+// count says a count and its noun, singular for one: count("1", "seat") is
+// "1 seat", count("2", "seat") "2 seats". An irregular plural, or a verb
+// that agrees, is given: count("1", "seat was", "seats were") is "1 seat
+// was". n is a count as a mail's data carries it (a decimal string); an
+// empty or unreadable one says the plural without a number ("seats"). Every
+// count a mail says goes through it (templates: {{count .quantity "seat"}}),
+// never "seat(s)".
+func count(n, one string, many ...string) string {
+	plural := one + "s"
+	if len(many) > 0 {
+		plural = many[0]
+	}
+	q, err := strconv.Atoi(strings.TrimSpace(n))
+	switch {
+	case err != nil:
+		return plural
+	case q == 1:
+		return "1 " + one
+	}
+	return strconv.Itoa(q) + " " + plural
+}
+
+// funcs are the functions the templates call.
+var funcs = map[string]any{"count": count}
+
 // templates are parsed once; a kind without its files fails at start-up
 // (in tests), not when a mail is due.
 var templates = func() map[string]kindTemplates {
 	out := map[string]kindTemplates{}
 	for _, kind := range kinds {
-		t := texttemplate.Must(texttemplate.New(kind).Option("missingkey=zero").ParseFS(templateFS, "templates/"+kind+".txt"))
-		h := htmltemplate.Must(htmltemplate.New(kind).Option("missingkey=zero").ParseFS(templateFS, "templates/layout.html", "templates/"+kind+".html"))
+		t := texttemplate.Must(texttemplate.New(kind).Option("missingkey=zero").Funcs(funcs).ParseFS(templateFS, "templates/"+kind+".txt"))
+		h := htmltemplate.Must(htmltemplate.New(kind).Option("missingkey=zero").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+kind+".html"))
 		out[kind] = kindTemplates{text: t, html: h}
 	}
 	return out

@@ -375,7 +375,8 @@ const reasonNotRefundFailed = "not_refund_failed"
 // provider; the payment is refunded as decided (refunded, or partially
 // refunded for a share), which settles it for the money audit; an audit
 // entry names the admin, the reference and the note; and a payment.refunded
-// naming the failure it makes good tells the buyer the money is on its way
+// naming the failure it makes good, marked refunded_outside_provider, tells
+// the buyer support paid the money back another way than their card
 // (analytics counts no second refund). Only a refund_failed payment
 // (CONFLICT otherwise, reason not_refund_failed), and not while an admin's
 // retry of its refund through the provider is under way (CONFLICT: both
@@ -423,7 +424,7 @@ func (s *Service) RecordRefundOutsideProvider(ctx context.Context, id, reference
 		}
 		return s.emit(ctx, tx, TopicRefunded, pay, &paymentv1.PaymentEvent{
 			RefundAmount: money.Format(owed), RefundCause: refundCause(pay.RefundCause), RefundReason: pay.RefundReason,
-			FailedRefund: int32(before.RefundFailures),
+			FailedRefund: int32(before.RefundFailures), RefundedOutsideProvider: true,
 		})
 	})
 	if err != nil {

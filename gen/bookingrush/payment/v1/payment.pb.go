@@ -1581,9 +1581,16 @@ type PaymentEvent struct {
 	// announced is on its way now. It is not a second refund (analytics does
 	// not take the revenue back again), and its buyer is mailed once per
 	// failure made good.
-	FailedRefund  int32 `protobuf:"varint,9,opt,name=failed_refund,json=failedRefund,proto3" json:"failed_refund,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	FailedRefund int32 `protobuf:"varint,9,opt,name=failed_refund,json=failedRefund,proto3" json:"failed_refund,omitempty"`
+	// RefundedOutsideProvider is true, on a payment.refunded that makes a
+	// failed refund good (failed_refund non-zero), when an admin recorded the
+	// money as given back outside the provider (support's bank transfer,
+	// RecordRefundOutsideProvider) rather than retried it through the
+	// provider to the payment method the buyer paid with: the buyer's mail
+	// says which.
+	RefundedOutsideProvider bool `protobuf:"varint,10,opt,name=refunded_outside_provider,json=refundedOutsideProvider,proto3" json:"refunded_outside_provider,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *PaymentEvent) Reset() {
@@ -1677,6 +1684,13 @@ func (x *PaymentEvent) GetFailedRefund() int32 {
 		return x.FailedRefund
 	}
 	return 0
+}
+
+func (x *PaymentEvent) GetRefundedOutsideProvider() bool {
+	if x != nil {
+		return x.RefundedOutsideProvider
+	}
+	return false
 }
 
 // HandleStripeWebhookResponse acknowledges an event (HTTP 200 to Stripe).
@@ -1836,7 +1850,7 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
 	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\"V\n" +
 	"\x19GetBookingPaymentResponse\x129\n" +
-	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\"\xf5\x02\n" +
+	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\"\xb1\x03\n" +
 	"\fPaymentEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x129\n" +
@@ -1847,7 +1861,9 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\voccurred_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"occurredAt\x12\x12\n" +
 	"\x04rest\x18\b \x01(\bR\x04rest\x12#\n" +
-	"\rfailed_refund\x18\t \x01(\x05R\ffailedRefund\"V\n" +
+	"\rfailed_refund\x18\t \x01(\x05R\ffailedRefund\x12:\n" +
+	"\x19refunded_outside_provider\x18\n" +
+	" \x01(\bR\x17refundedOutsideProvider\"V\n" +
 	"\x1bHandleStripeWebhookResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1c\n" +
 	"\tduplicate\x18\x02 \x01(\bR\tduplicate*\x89\x02\n" +
