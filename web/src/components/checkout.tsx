@@ -193,7 +193,7 @@ export function Checkout(props: {
         {expired ? (
           <Alert variant="destructive">
             <AlertDescription>
-              Your hold expired and the seats went back on sale.{" "}
+              Your reservation expired and the seats went back on sale.{" "}
               {props.eventSlug && (
                 <Link className="underline" href={`/events/${props.eventSlug}`}>
                   Choose seats again

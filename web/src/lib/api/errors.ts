@@ -177,7 +177,7 @@ export function plainWords(err: Pick<ApiError, "code" | "message" | "details" | 
     case "SALE_NOT_OPEN":
       return "Tickets for this event are not on sale right now.";
     case "RESERVATION_EXPIRED":
-      return "Your hold on these seats has expired, and the seats went back on sale. Please reserve again.";
+      return "Your reservation of these seats has expired, and the seats went back on sale. Please reserve again.";
     case "PAYMENT_FAILED":
       return "The payment did not go through. No money was taken; you can try another method.";
     case "QUEUE_PASS_REQUIRED":
