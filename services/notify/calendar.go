@@ -43,7 +43,7 @@ func calendarFile(data map[string]string, now time.Time) (mail.Attachment, bool)
 	if z := data["zone"]; z != "" {
 		desc += ", zone " + z
 	}
-	line("DESCRIPTION", icsText(desc+". Your tickets are in the confirmation e-mail and under My bookings."))
+	line("DESCRIPTION", icsText(desc+". Your tickets are in the confirmation e-mail and on your booking's page in the web app."))
 	line("END", "VEVENT")
 	line("END", "VCALENDAR")
 	return mail.Attachment{Name: "show.ics", Type: "text/calendar; charset=utf-8; method=PUBLISH", Data: []byte(b.String())}, true

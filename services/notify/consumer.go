@@ -327,7 +327,13 @@ func (c *Consumer) paymentMail(ctx context.Context, msg *sarama.ConsumerMessage,
 
 // checkoutURL is the web app's page where a buyer pays a held booking.
 func (c *Consumer) checkoutURL(bookingID string) string {
-	return strings.TrimRight(c.webURL, "/") + "/checkout/" + bookingID
+	return webPage(c.webURL, "/checkout/"+bookingID)
+}
+
+// webPage is the web app's page at path, the app being at base
+// (Config.WebURL).
+func webPage(base, path string) string {
+	return strings.TrimRight(base, "/") + path
 }
 
 // refundFailureWords says Stripe's failure_reason of a refund (kept on the

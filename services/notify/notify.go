@@ -104,7 +104,8 @@ type Config struct {
 	TicketSecret config.Secret `yaml:"ticket_secret"`
 	// WebURL is the web app's base URL, which mails link to (the checkout,
 	// <WebURL>/checkout/<booking id>, of a waitlist offer and of a held
-	// booking whose payment was declined).
+	// booking whose payment was declined; a confirmed booking's page,
+	// <WebURL>/bookings/<booking id>).
 	WebURL string `yaml:"web_url"`
 }
 
@@ -116,7 +117,7 @@ func (c *Config) RegisterFlags(f *flag.FlagSet) {
 	f.DurationVar(&c.MaxBackoff, "notify.max-backoff", 5*time.Minute, "longest wait between two delivery attempts")
 	f.DurationVar(&c.Poll, "notify.poll", time.Second, "how often the delivery worker looks for due e-mails")
 	config.SecretVar(f, &c.TicketSecret, "notify.ticket-secret", "", "key of the e-ticket codes (HMAC of the booking id); empty: jwt.secret")
-	f.StringVar(&c.WebURL, "notify.web-url", "http://localhost:3000", "base URL of the web app that mails link to (the checkout of a waitlist offer or of a declined payment's hold)")
+	f.StringVar(&c.WebURL, "notify.web-url", "http://localhost:3000", "base URL of the web app that mails link to (the checkout of a waitlist offer or of a declined payment's hold, a confirmed booking's page)")
 }
 
 // Validate checks the configuration.

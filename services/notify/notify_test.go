@@ -61,6 +61,10 @@ func TestBookingMails(t *testing.T) {
 		!strings.Contains(m.HTML, code) || !strings.Contains(m.Text, "Rush") || !strings.Contains(m.Text, b.GetTotalAmount()) {
 		t.Fatalf("confirmation lacks reference %s or e-ticket %s: %q\n%s", ref, code, m.Subject, m.Text)
 	}
+	// It links to the booking's page in the web app, where the tickets are too.
+	if page := "/bookings/" + b.GetId(); !strings.Contains(m.Text, page) || !strings.Contains(m.HTML, `href="http://localhost:3000`+page+`"`) {
+		t.Fatalf("confirmation does not link to the booking's page %s:\n%s\n%s", page, m.Text, m.HTML)
+	}
 	// Each seat's ticket is in it as an inline QR code.
 	if !strings.Contains(m.HTML, `src="cid:ticket-1@bookingrush"`) || !strings.Contains(string(m.Raw), "Content-Id: <ticket-1@bookingrush>") {
 		t.Fatalf("confirmation without its tickets' QR codes:\n%s", m.HTML)
@@ -317,7 +321,7 @@ func TestConfirmationWithoutTheGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := e.smtp.WaitFor(t, e.email(t, shop.Users[0]), 20*time.Second)
-	const says = `Your tickets could not be attached to this e-mail: they are under "My bookings" in the app.`
+	says := "Your tickets could not be attached to this e-mail: they are on your booking's page, http://localhost:3000/bookings/" + b.GetId()
 	if !strings.Contains(m.Text, says) || !strings.Contains(m.HTML, "could not be attached") || strings.Contains(m.HTML, "cid:ticket-") {
 		t.Fatalf("confirmation without its tickets:\n%s\n%s", m.Text, m.HTML)
 	}

@@ -35,6 +35,7 @@ type Service struct {
 	worker    *Worker
 	dir       Directory
 	ticketKey []byte
+	webURL    string // the web app's base URL (Config.WebURL)
 	log       *zap.Logger
 }
 
@@ -51,7 +52,7 @@ func NewService(cfg Config, jwt authn.Config, store *Store, worker *Worker, dir 
 		_, _ = rand.Read(key)
 		log.Warn("notify: neither notify.ticket-secret nor jwt.secret is set; e-ticket codes use a random key and change on restart")
 	}
-	return &Service{store: store, worker: worker, dir: dir, ticketKey: key, log: log.Named("notify")}
+	return &Service{store: store, worker: worker, dir: dir, ticketKey: key, webURL: cfg.WebURL, log: log.Named("notify")}
 }
 
 // Send records the message r asks for, rendered, as pending (or returns
@@ -77,6 +78,8 @@ func (s *Service) Send(ctx context.Context, r Request) (Notification, error) {
 		if r.Kind == "booking_confirmed" {
 			// Computed here, never taken from the caller: the code is ours.
 			data["ticket_code"] = TicketCode(s.ticketKey, id)
+			// The booking's page in the web app, where its tickets are.
+			data["booking_url"] = webPage(s.webURL, "/bookings/"+id)
 		}
 	}
 	if data["currency"] == "" {

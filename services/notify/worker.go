@@ -211,7 +211,7 @@ const ticketsMarker = `<div id="tickets"></div>`
 
 // noTickets is what a confirmation sent without its QR codes says instead
 // (booking_confirmed.txt and .html, with data "tickets_missing").
-const noTickets = "Your tickets could not be attached to this e-mail: they are under \"My bookings\" in the app."
+const noTickets = "Your tickets could not be attached to this e-mail: they are on your booking's page"
 
 // errWithdrawn is a message not to send: what it announced no longer
 // holds.
