@@ -107,3 +107,39 @@ func TestTimestampsOfARequestMustBeValid(t *testing.T) {
 		}
 	}
 }
+
+// TestViolationsAreCapped: a list far beyond its max_items breaks a rule in
+// every item, and each used to be answered (38 MB at the edge for a 1 MB
+// body). The first MaxViolations are kept, the list's own rule among them,
+// and one more counts the rest; the text rule's violations count too.
+func TestViolationsAreCapped(t *testing.T) {
+	t.Parallel()
+	scans := make([]*gatev1.Scan, 1000)
+	for i := range scans {
+		scans[i] = &gatev1.Scan{Gate: "\x00"} // no code (required), a NUL
+	}
+	err := newValidator().Validate(&gatev1.SyncCheckInsRequest{Scans: scans})
+	var ve *protovalidate.ValidationError
+	if !errors.As(err, &ve) || len(ve.Violations) != MaxViolations+1 {
+		t.Fatalf("want %d violations: %.500v", MaxViolations+1, err)
+	}
+	if first := ve.Violations[0].Proto; protovalidate.FieldPathString(first.GetField()) != "scans" || first.GetRuleId() != "repeated.max_items" {
+		t.Errorf("first violation %v, want the list's max_items", first)
+	}
+	// 1 max_items + 1000 required codes + 1000 NULs.
+	if last := ve.Violations[MaxViolations].Proto; last.GetRuleId() != RuleMoreViolations || last.GetField() != nil ||
+		last.GetMessage() != "1901 more violations not listed" {
+		t.Errorf("last violation %v", last)
+	}
+	if n := len(err.Error()); n > 16<<10 {
+		t.Errorf("the error's message is %d bytes", n)
+	}
+	// At the cap nothing is left out.
+	scans = scans[:MaxViolations]
+	for _, s := range scans {
+		s.Gate = ""
+	}
+	if got := violations(t, &gatev1.SyncCheckInsRequest{Scans: scans}); len(got) != MaxViolations || slices.Contains(got, " "+RuleMoreViolations) {
+		t.Errorf("%d scans without a code: %d violations", MaxViolations, len(got))
+	}
+}
