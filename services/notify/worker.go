@@ -50,6 +50,14 @@ func NewWorker(cfg Config, store *Store, tickets Tickets, sender mail.Sender, re
 		}
 		sent = are.ExistingCollector.(*prometheus.CounterVec)
 	}
+	// Every kind and outcome is exported from the start, at 0: a series
+	// born at 1 has no increase(), so RushMailFailing would miss a kind's
+	// first mail failed for good (and a quiet day's panel would show no data).
+	for _, kind := range kinds {
+		for _, outcome := range []string{"sent", "retry", "failed", "withdrawn"} {
+			sent.WithLabelValues(kind, outcome)
+		}
+	}
 	w := &Worker{cfg: cfg, tickets: tickets, store: store, sender: sender, log: log.Named("notify-worker"), sent: sent, kick: make(chan struct{}, 1)}
 	w.Task = background.New(w.loop)
 	return w, nil

@@ -61,6 +61,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, s := range []string{"unconfirmed", "refund_pending"} {
 		m.unsettled.WithLabelValues(s)
 	}
+	for _, o := range []string{StatusSucceeded, StatusFailed} {
+		m.outcomes.WithLabelValues(o)
+	}
+	for c := range paymentv1.RefundCause_name {
+		if c := paymentv1.RefundCause(c); c != paymentv1.RefundCause_REFUND_CAUSE_UNSPECIFIED {
+			m.refunds.WithLabelValues(refundCauseLabel(c))
+		}
+	}
 	return m, nil
 }
 

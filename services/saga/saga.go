@@ -119,6 +119,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			return nil, err
 		}
 	}
+	// Every outcome is exported from the start, at 0: a rate() over the
+	// first compensated or failed saga sees it, and the panel shows 0
+	// rather than no data.
+	for _, o := range []string{StatusCompleted, StatusCompensated, StatusFailed} {
+		m.outcomes.WithLabelValues(o)
+	}
 	return m, nil
 }
 

@@ -7,6 +7,9 @@
 //	m := testkit.Start(t, "-target=auth", "-auth.bcrypt-cost=4")
 //	c := authv1connect.NewAuthServiceClient(server.NewClient(), m.URL(t, "auth"))
 //
+// Split runs every component as a process of its own, as the Helm chart
+// deploys them (one metrics endpoint each, peers and Kafka shared).
+//
 // It sits beside services/app, above the services (it wires them through
 // app.New), so only tests import it: services/testkit/imports_test.go fails
 // when non-test code does. The platform's own tests use the pieces it is
