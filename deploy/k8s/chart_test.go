@@ -425,6 +425,7 @@ func TestChartProductionValues(t *testing.T) {
 		t.Errorf("alert thresholds differ from docs/architecture.md's alerts: %q, %q", alerts["RushKafkaLag"], alerts["RushHighErrorRate"])
 	}
 
+	checkAlertsDocumented(t, severity)
 	checkDashboard(t, r, "monitoring")
 
 	// The edge, open only to the ingress controller, lets the web app's pods in.
@@ -1433,6 +1434,25 @@ func checkBehavior(t *testing.T, b *autoscalingv2.HorizontalPodAutoscalerBehavio
 	t.Helper()
 	if b == nil || b.ScaleDown == nil || b.ScaleDown.StabilizationWindowSeconds == nil || *b.ScaleDown.StabilizationWindowSeconds != coolDown {
 		t.Errorf("scale-down stabilization is not the %d s cool-down: %+v", coolDown, b)
+	}
+}
+
+// checkAlertsDocumented asserts the repository README's alerts table (the
+// operators' runbook) has a row for every alert of the PrometheusRule, with
+// the severity it fires at, and none for an alert the rule lacks.
+func checkAlertsDocumented(t *testing.T, severity map[string]string) {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `(Rush[A-Za-z]+)` \\|[^|]*\\| ([a-z]+) \\|")
+	documented := map[string]string{}
+	for _, m := range row.FindAllStringSubmatch(string(readme), -1) {
+		documented[m[1]] = m[2]
+	}
+	if !maps.Equal(documented, severity) {
+		t.Errorf("README.md's alerts table says (alert: severity)\n%v\nthe PrometheusRule has\n%v", documented, severity)
 	}
 }
 
