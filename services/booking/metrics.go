@@ -43,6 +43,9 @@ func newMetrics(reg prometheus.Registerer, eng *Engine) (*metrics, error) {
 	batched := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "rush_booking_reserve_batched_total", Help: "Reserves decided by reserve.lua calls (divided by the calls: the mean batch).",
 	}, func() float64 { return float64(eng.batcher.decided.Load()) })
+	// The sold-out count starts at 0: the dashboard's "Sold-out answers"
+	// shows 0 before the first, not "no data".
+	m.failures.WithLabelValues(string(errs.InsufficientStock))
 	for _, c := range []prometheus.Collector{m.reservations, m.failures, active, calls, batched} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
