@@ -155,10 +155,12 @@ func TestRolesAreCheckedBeforeValidation(t *testing.T) {
 }
 
 // TestOwnershipIsCheckedBeforeValidation sends invalid bodies to the routes
-// that change one event (the catalog's and its queue settings), as another
-// organizer: FORBIDDEN on a published
-// event and NOT_FOUND on a draft (which they may not know exists), from the
-// id in the path alone; the event's organizer reads the validation error.
+// that change one event (the catalog's and its queue settings), and calls
+// the gate's routes of one event or show, as another organizer: FORBIDDEN
+// on a published event and NOT_FOUND on a draft (which they may not know
+// exists), from the id in the path alone; the event's organizer reads the
+// validation error. Registering a check-in device and a device's reads
+// answer the same.
 func TestOwnershipIsCheckedBeforeValidation(t *testing.T) {
 	t.Parallel()
 	m := startMesh(t)
@@ -214,13 +216,13 @@ func TestOwnershipIsCheckedBeforeValidation(t *testing.T) {
 
 	checked := 0
 	for _, r := range publicRoutes() {
-		oneEvent := strings.HasPrefix(r.procedure(), "/bookingrush.catalog.v1.") || r.procedure() == "/bookingrush.queue.v1.QueueService/SetQueueSettings"
-		if len(r.vars) != 1 || !oneEvent || !r.mutating() {
+		oneEvent := strings.HasPrefix(r.procedure(), "/bookingrush.catalog.v1.") || slices.Contains(eventRunnerRoutes, r.procedure())
+		if len(r.vars) != 1 || !oneEvent || (!r.mutating() && !slices.Contains(eventRunnerRoutes, r.procedure())) {
 			continue
 		}
 		checked++
 		body := invalidBody(r)
-		if body == "" {
+		if body == "" && r.mutating() {
 			body = `{}`
 		}
 		for _, c := range []struct {
@@ -236,14 +238,45 @@ func TestOwnershipIsCheckedBeforeValidation(t *testing.T) {
 				t.Errorf("%s %s as %s: %d %s, want %d %s", r.method, r.template, c.who, got.status, got.body, c.status, c.code)
 			}
 		}
-		if body != `{}` { // a body with fields to break (publish has none)
+		if body != `{}` && body != "" { // a body with fields to break (publish has none)
 			if got := call(r.method, r.path(through(r.vars[0], draft)), owner, body); got.status != 400 {
 				t.Errorf("%s %s as its organizer: %d %s, want 400", r.method, r.template, got.status, got.body)
 			}
 		}
 	}
-	if checked < 7 {
+	if checked < 7+len(eventRunnerRoutes) {
 		t.Fatalf("only %d routes of one event found", checked)
+	}
+
+	// A device for events: another organizer's draft among them is
+	// NOT_FOUND, even beside a published one (FORBIDDEN alone); a device of
+	// another event reads the same of the draft's show.
+	device := func(events ...string) rawReply {
+		b, _ := json.Marshal(map[string]any{"name": "Door", "event_ids": events})
+		return call("POST", "/api/v1/checkin/devices", other, string(b))
+	}
+	otherEvent := created(call("POST", "/api/v1/events", other, `{"title":"Theirs","venue":"Hall","sale_start_at":"2026-01-01T00:00:00Z","sale_end_at":"2030-01-01T00:00:00Z"}`))
+	for _, c := range []struct {
+		events []string
+		status int
+		code   string
+	}{
+		{[]string{published}, 403, "FORBIDDEN"},
+		{[]string{draft}, 404, "NOT_FOUND"},
+		{[]string{published, draft}, 404, "NOT_FOUND"},
+	} {
+		if got := device(c.events...); got.status != c.status || !strings.Contains(string(got.body), c.code) {
+			t.Errorf("another organizer registers a device for %v: %d %s, want %d %s", c.events, got.status, got.body, c.status, c.code)
+		}
+	}
+	var cred struct{ Data struct{ Credential string } }
+	if r := device(otherEvent); r.status != 201 || json.Unmarshal(r.body, &cred) != nil {
+		t.Fatalf("a device of another organizer's own event: %d %s", r.status, r.body)
+	}
+	for show, want := range map[string]int{publishedShow: 403, draftShow: 404} {
+		if got := call("GET", "/api/v1/shows/"+show+"/revoked-tickets", cred.Data.Credential, ""); got.status != want || strings.Contains(string(got.body), draft) {
+			t.Errorf("a device of another event reads the revocations of show %s: %d %s, want %d", show, got.status, got.body, want)
+		}
 	}
 
 	// A buyer's booking and payment: another buyer's confirm, cancel or
@@ -263,6 +296,15 @@ func TestOwnershipIsCheckedBeforeValidation(t *testing.T) {
 			t.Errorf("POST %s by its owner with a bad body: %d %s, want 400", path, got.status, got.body)
 		}
 	}
+}
+
+// eventRunnerRoutes are the gate's and queue's routes of one event or show
+// for whoever runs it, which answer another organizer as the catalog does.
+var eventRunnerRoutes = []string{
+	"/bookingrush.queue.v1.QueueService/SetQueueSettings",
+	"/bookingrush.gate.v1.GateService/RotateTicketKey",
+	"/bookingrush.gate.v1.GateService/GetShowCheckInStats",
+	"/bookingrush.gate.v1.GateService/ListRevokedTickets",
 }
 
 // zoneOf is the first zone of a show, read through the public API.

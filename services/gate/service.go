@@ -199,19 +199,18 @@ func (s *Service) Rotate(ctx context.Context, p *authn.Principal, eventID string
 }
 
 // organizes refuses a caller who is neither the event's organizer nor an
-// admin (an unknown event is NOT_FOUND, for an admin too).
+// admin: FORBIDDEN, or NOT_FOUND for someone else's draft, which they may
+// not know exists (as the catalog answers). An unknown event is NOT_FOUND,
+// for an admin too.
 func (s *Service) organizes(ctx context.Context, p *authn.Principal, eventID string) error {
 	if p.Role == authn.RoleService {
 		return nil
 	}
-	res, err := s.catalog.GetEvent(authn.AsSystem(ctx), connect.NewRequest(&catalogv1.GetEventRequest{Slug: eventID}))
-	if err != nil {
-		return errs.FromConnect(err)
+	ev, err := s.event(ctx, eventID)
+	if err != nil || p.Role == authn.RoleAdmin || ev.organizer == p.UserID {
+		return err
 	}
-	if p.Role != authn.RoleAdmin && res.Msg.GetEvent().GetOrganizerId() != p.UserID {
-		return errs.New(errs.Forbidden, "only the event's organizer or an admin may do this", "event_id", eventID)
-	}
-	return nil
+	return ev.refuse(eventID)
 }
 
 // showAccess resolves a show's event (showEvent: whether or not it sold;
@@ -223,7 +222,7 @@ func (s *Service) showAccess(ctx context.Context, p *authn.Principal, showID str
 		return err
 	}
 	if ev == "" {
-		return errs.New(errs.NotFound, "show not found")
+		return errShowNotFound
 	}
 	switch p.Role {
 	case authn.RoleDevice:
@@ -231,15 +230,32 @@ func (s *Service) showAccess(ctx context.Context, p *authn.Principal, showID str
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(d.EventIDs, ev) {
-			return errs.New(errs.Forbidden, "this device does not check in this show's event")
+		if slices.Contains(d.EventIDs, ev) {
+			return nil
 		}
-		return nil
+		r, err := s.event(ctx, ev)
+		switch {
+		case err != nil:
+			return err
+		case r.draft:
+			return errShowNotFound
+		}
+		return errs.New(errs.Forbidden, "this device does not check in this show's event")
 	case authn.RoleAdmin, authn.RoleService:
 		return nil // the show exists (showEvent)
 	}
-	return s.organizes(ctx, p, ev)
+	if err := s.organizes(ctx, p, ev); err != nil {
+		if errs.Is(err, errs.NotFound) {
+			return errShowNotFound // another's draft, whose id stays unsaid
+		}
+		return err
+	}
+	return nil
 }
+
+// errShowNotFound answers for a show that does not exist, or whose event
+// is a draft the caller does not run.
+var errShowNotFound = errs.New(errs.NotFound, "show not found")
 
 // Revoked answers a show's revocation list.
 func (s *Service) Revoked(ctx context.Context, p *authn.Principal, showID string) ([]Revoked, error) {
@@ -257,30 +273,54 @@ func (s *Service) Stats(ctx context.Context, p *authn.Principal, showID string) 
 	return s.store.ShowStats(ctx, showID)
 }
 
-// organizer answers the organizer of an event (NOT_FOUND when there is no
-// such event), from the catalog.
-func (s *Service) organizer(ctx context.Context, eventID string) (string, error) {
-	res, err := s.catalog.GetEvent(authn.AsSystem(ctx), connect.NewRequest(&catalogv1.GetEventRequest{Slug: eventID}))
-	if err != nil {
-		return "", errs.FromConnect(err)
-	}
-	return res.Msg.GetEvent().GetOrganizerId(), nil
+// runner is who runs an event, as the gate needs to know it.
+type runner struct {
+	organizer string
+	// draft: the event is not public, so only its organizer and admins may
+	// learn that it exists.
+	draft bool
 }
 
-// mayRun refuses a user of role who may not run every one of events, whose
-// organizers are organizers (same order): an admin runs any event, an
-// organizer their own, nobody else any.
-func mayRun(role, userID string, events, organizers []string) error {
+// refuse is the answer to someone who does not run the event: FORBIDDEN,
+// or NOT_FOUND for a draft.
+func (r runner) refuse(eventID string) error {
+	if r.draft {
+		return errs.New(errs.NotFound, "event not found", "event_id", eventID)
+	}
+	return errs.New(errs.Forbidden, "only the event's organizer or an admin may do this", "event_id", eventID)
+}
+
+// event answers who runs an event (NOT_FOUND when there is no such event),
+// from the catalog.
+func (s *Service) event(ctx context.Context, eventID string) (runner, error) {
+	res, err := s.catalog.GetEvent(authn.AsSystem(ctx), connect.NewRequest(&catalogv1.GetEventRequest{Slug: eventID}))
+	if err != nil {
+		return runner{}, errs.FromConnect(err)
+	}
+	ev := res.Msg.GetEvent()
+	return runner{organizer: ev.GetOrganizerId(), draft: ev.GetStatus() == catalogv1.EventStatus_EVENT_STATUS_DRAFT}, nil
+}
+
+// mayRun refuses a user of role who may not run every one of events, run
+// by runners (same order): an admin runs any event, an organizer their
+// own, nobody else any. Another's event is FORBIDDEN, or NOT_FOUND when it
+// is a draft (checked first, so a draft among public events stays hidden).
+func mayRun(role, userID string, events []string, runners []runner) error {
 	switch role {
 	case authn.RoleAdmin:
 		return nil
 	case authn.RoleOrganizer:
+		var refused error
 		for i, ev := range events {
-			if organizers[i] != userID {
-				return errs.New(errs.Forbidden, "only the event's organizer or an admin may do this", "event_id", ev)
+			switch r := runners[i]; {
+			case r.organizer == userID:
+			case r.draft:
+				return r.refuse(ev)
+			case refused == nil:
+				refused = r.refuse(ev)
 			}
 		}
-		return nil
+		return refused
 	}
 	return errs.New(errs.Forbidden, "your role may not register check-in devices (it needs organizer or admin)", "role", role)
 }
@@ -304,15 +344,15 @@ func (s *Service) CreateDevice(ctx context.Context, p *authn.Principal, name str
 	if _, err := uuid.Parse(p.UserID); err != nil || p.Role == authn.RoleService {
 		return Device{}, "", errs.New(errs.Forbidden, "a check-in device is registered by a user who runs its events (an organizer or an admin), not by a service")
 	}
-	organizers := make([]string, len(events))
+	runners := make([]runner, len(events))
 	for i, ev := range events {
-		org, err := s.organizer(ctx, ev)
+		r, err := s.event(ctx, ev)
 		if err != nil {
 			return Device{}, "", err
 		}
-		organizers[i] = org
+		runners[i] = r
 	}
-	if err := mayRun(p.Role, p.UserID, events, organizers); err != nil {
+	if err := mayRun(p.Role, p.UserID, events, runners); err != nil {
 		return Device{}, "", err
 	}
 	if days == 0 {
@@ -325,7 +365,7 @@ func (s *Service) CreateDevice(ctx context.Context, p *authn.Principal, name str
 			if !told || o.Role == p.Role || o.ChangedAt.Before(now.Add(-s.roleMemory())) {
 				return nil
 			}
-			return mayRun(o.Role, p.UserID, events, organizers)
+			return mayRun(o.Role, p.UserID, events, runners)
 		})
 	if err != nil {
 		return Device{}, "", err
@@ -381,12 +421,12 @@ func (s *Service) SetDeviceOwnerRole(ctx context.Context, userID, role string) (
 				for _, ev := range d.EventIDs {
 					own, seen := theirs[ev]
 					if !seen {
-						org, err := s.organizer(ctx, ev)
+						r, err := s.event(ctx, ev)
 						if err != nil && !errs.Is(err, errs.NotFound) {
 							return nil, errs.Unavailable("the catalog could not say who runs the user's devices' events; nothing was changed, retry",
 								err, "dependency", "catalog")
 						}
-						own = err == nil && org == userID
+						own = err == nil && r.organizer == userID
 						theirs[ev] = own
 					}
 					if !own {
