@@ -61,7 +61,7 @@ test("a buyer registers, reserves, pays and gets a booking reference", async ({ 
   await expect(page.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
   const reference = (await page.getByTestId("booking-reference").textContent())!.trim();
   expect(reference).toMatch(/^BR-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
-  await expect(page.getByTestId("booking-status")).toHaveText("confirmed");
+  await expect(page.getByTestId("booking-status")).toHaveText("Confirmed");
   // In the buyer's own zone (this browser's is New York's), saying which;
   // the show, and its tickets' validity, in the venue's (Lisbon's).
   await expect(page.getByTestId("confirmed-at")).toContainText("GMT-5");
@@ -74,7 +74,7 @@ test("a buyer registers, reserves, pays and gets a booking reference", async ({ 
 
   await page.getByRole("link", { name: "My bookings", exact: true }).click();
   const row = page.locator(`[data-testid=booking-row][data-reference="${reference}"]`);
-  await expect(row.getByTestId("booking-status")).toHaveText("confirmed");
+  await expect(row.getByTestId("booking-status")).toHaveText("Confirmed");
 
   // The live count on the event page follows the sale (2 sold).
   await page.goto(`/events/${ev.slug}`);

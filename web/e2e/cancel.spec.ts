@@ -19,13 +19,13 @@ test("a buyer cancels a paid booking after seeing the refund", async ({ page }) 
   await expect(page.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
 
   await page.goto("/bookings");
-  await expect(page.getByTestId("booking-status").first()).toHaveText("confirmed");
+  await expect(page.getByTestId("booking-status").first()).toHaveText("Confirmed");
   await page.getByTestId("cancel-booking").first().click();
   await expect(page.getByTestId("refund-quote")).toContainText("You paid $30.00");
   await expect(page.getByTestId("refund-amount")).toHaveText("$30.00");
   await shot(page, "cancel-refund");
   await page.getByTestId("confirm-cancel").click();
-  await expect(page.getByTestId("booking-status").first()).toHaveText("refunded", { timeout: 30_000 });
+  await expect(page.getByTestId("booking-status").first()).toHaveText("Refunded", { timeout: 30_000 });
   await shot(page, "my-bookings");
 
   // The refund mail is among the notifications.

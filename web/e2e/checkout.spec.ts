@@ -50,7 +50,7 @@ test("Back after paying does not offer to pay again", async ({ page }) => {
   // held and goes to the booking's page.
   await page.goBack();
   await expect(page).not.toHaveURL(checkout);
-  await expect(page.getByTestId("booking-status")).toHaveText("confirmed");
+  await expect(page.getByTestId("booking-status")).toHaveText("Confirmed");
   await expect(page.getByTestId("pay")).toHaveCount(0);
 });
 

@@ -147,7 +147,7 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   // The buyer's booking is refunded in full.
   await expect(async () => {
     await bp.goto(bookingURL);
-    await expect(bp.getByTestId("booking-status")).toHaveText("refunded", { timeout: 1000 });
+    await expect(bp.getByTestId("booking-status")).toHaveText("Refunded", { timeout: 1000 });
     await expect(bp.getByTestId("refunded")).toHaveText(/^\$([\d,]+\.\d{2}) of \$\1 paid$/, { timeout: 1000 });
   }).toPass({ timeout: 60_000 });
   await ctx.close();

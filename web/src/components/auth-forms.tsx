@@ -70,7 +70,10 @@ export function LoginForm() {
 export function RegisterForm() {
   const router = useRouter();
   const next = safeNext(useSearchParams().get("next"));
-  const action = useApiAction();
+  // Registration's only conflict is an address already taken (the API's
+  // message, "an account with this email already exists", read as "That
+  // cannot be done now: ..."): say what to do instead.
+  const action = useApiAction({ CONFLICT: "An account with this e-mail address already exists. Sign in, or reset its password if you forgot it." });
   async function submit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
     const f = new FormData(e.currentTarget);

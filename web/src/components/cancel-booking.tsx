@@ -69,7 +69,7 @@ export function CancelBooking({ bookingId, reference }: { bookingId: string; ref
               {quote.valid_until && <p className="text-muted-foreground text-xs">This quote holds until {dateTime(quote.valid_until, { zone: browserZone() })}.</p>}
             </div>
           ) : (
-            <p data-testid="refund-quote">Nothing was paid for this hold, so nothing is refunded.</p>
+            <p data-testid="refund-quote">Nothing was paid for this reservation, so nothing is refunded.</p>
           ))}
         <ActionStatus state={cancelling} />
         <DialogFooter>
@@ -77,7 +77,12 @@ export function CancelBooking({ bookingId, reference }: { bookingId: string; ref
             Keep it
           </Button>
           <Button variant="destructive" onClick={confirm} disabled={!quote?.cancellable || cancelling.running} data-testid="confirm-cancel">
-            {paid ? `Cancel and refund ${money(quote!.refund_amount, quote!.currency)}` : "Cancel booking"}
+            {/* A quote of nothing back (the show is under 3 days away) is no "refund $0.00". */}
+            {paid && Number(quote!.refund_amount) > 0
+              ? `Cancel and refund ${money(quote!.refund_amount, quote!.currency)}`
+              : paid
+                ? "Cancel without a refund"
+                : "Cancel booking"}
           </Button>
         </DialogFooter>
       </DialogContent>

@@ -181,9 +181,17 @@ export function aboutDuration(seconds: number | null): string {
   return `about ${count(h, "hour")}`;
 }
 
+/**
+ * A booking's status as the buyer reads it (the API's enum names, "reserved"
+ * above all, are not words a buyer uses); an unknown status as it comes.
+ */
+export function bookingStatusText(status: string): string {
+  return bookingStatusLabel[status] ?? status;
+}
+
 /** Status words and badge colours of bookings, events and payments. */
-export const bookingStatusLabel: Record<string, string> = {
-  reserved: "Held, awaiting payment",
+const bookingStatusLabel: Record<string, string> = {
+  reserved: "Awaiting payment",
   confirmed: "Confirmed",
   cancelled: "Cancelled",
   expired: "Expired",

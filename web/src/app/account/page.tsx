@@ -47,7 +47,7 @@ export default async function AccountPage() {
             Delete account
           </CardTitle>
           <CardDescription>
-            Not possible while you hold unpaid seats (pay or cancel them first), nor for organizers and admins (an admin first makes the
+            Not possible while you have unpaid reservations (pay or cancel them first), nor for organizers and admins (an admin first makes the
             account a user&apos;s).
           </CardDescription>
         </CardHeader>

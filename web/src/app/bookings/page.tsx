@@ -10,7 +10,7 @@ import { Button } from "@/components/ui/button";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { eventsById } from "@/lib/api/events-by-id";
 import { load, userApi } from "@/lib/api/server";
-import { bookingStatusLabel, dateTime, money, statusVariant } from "@/lib/format";
+import { bookingStatusText, dateTime, money, statusVariant } from "@/lib/format";
 import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "My bookings" };
@@ -68,8 +68,8 @@ export default async function BookingsPage({ searchParams }: { searchParams: Pro
                 </TableCell>
                 <TableCell className="max-sm:py-1 max-sm:pl-0">{money(b.total_amount, b.currency)}</TableCell>
                 <TableCell className="max-sm:w-full max-sm:py-1 max-sm:whitespace-normal">
-                  <Badge variant={statusVariant(b.status)} data-testid="booking-status">
-                    {b.status}
+                  <Badge variant={statusVariant(b.status)} data-testid="booking-status" data-status={b.status}>
+                    {bookingStatusText(b.status)}
                   </Badge>
                   {b.status === "reserved" && <span className="text-muted-foreground ml-2 text-xs">until {dateTime(b.expires_at, { zone: tz })}</span>}
                 </TableCell>
@@ -87,7 +87,6 @@ export default async function BookingsPage({ searchParams }: { searchParams: Pro
         </Table>
       )}
       <Pager meta={res.meta} href={(p) => `/bookings?page=${p}`} />
-      <p className="text-muted-foreground text-xs">{Object.entries(bookingStatusLabel).map(([k, v]) => `${k}: ${v}`).join(" · ")}</p>
     </div>
   );
 }

@@ -22,7 +22,7 @@ describe("plainWords", () => {
     expect(plainWords(err("INSUFFICIENT_STOCK", { requested: 4, available: 1 }))).toBe("Only 1 seat left in this zone. Choose fewer seats.");
     expect(plainWords(err("INSUFFICIENT_STOCK", { requested: 1, available: 0 }))).toMatch(/^Sold out/);
     expect(plainWords(err("MAX_PER_USER_EXCEEDED", { limit: 4, current: 3, requested: 2 }))).toBe(
-      "You can hold or buy at most 4 seats for this event and already have 3.",
+      "You can reserve or buy at most 4 seats for this event and already have 3.",
     );
     expect(plainWords(err("RESERVATION_EXPIRED", {}, 410))).toMatch(/expired/);
     expect(plainWords(err("SERVICE_UNAVAILABLE", { reason: "overloaded" }, 503))).toMatch(/Lots of people/);

@@ -170,7 +170,7 @@ export function plainWords(err: Pick<ApiError, "code" | "message" | "details" | 
       const current = num(d.current);
       if (limit === null) return "You have reached the most seats one person may buy for this event.";
       return (
-        `You can hold or buy at most ${count(limit, "seat")} for this event` +
+        `You can reserve or buy at most ${count(limit, "seat")} for this event` +
         (current ? ` and already have ${current}.` : ".")
       );
     }

@@ -15,7 +15,7 @@ import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { load, publicApi, userApi } from "@/lib/api/server";
-import { bookingStatusLabel, dateTime, money, showTime, statusVariant, venueZone } from "@/lib/format";
+import { bookingStatusText, dateTime, money, showTime, statusVariant, venueZone } from "@/lib/format";
 import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "Booking" };
@@ -76,10 +76,9 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
         <dl className="grid grid-cols-2 gap-2 text-sm">
           <dt className="text-muted-foreground">Status</dt>
           <dd>
-            <Badge variant={statusVariant(b.status)} data-testid="booking-status">
-              {b.status}
-            </Badge>{" "}
-            <span className="text-muted-foreground text-xs">{bookingStatusLabel[b.status]}</span>
+            <Badge variant={statusVariant(b.status)} data-testid="booking-status" data-status={b.status}>
+              {bookingStatusText(b.status)}
+            </Badge>
           </dd>
           <dt className="text-muted-foreground">Tickets</dt>
           <dd>

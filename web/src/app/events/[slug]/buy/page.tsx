@@ -1,10 +1,14 @@
 /**
  * Buying: the waiting room when the event has one, then the reserve, then on
  * to checkout. Signed-in only (proxy.ts sends others to /login first).
+ * An address whose show, zone or quantity this event cannot sell (a zone the
+ * organizer removed since, a quantity above the event's limit, an address
+ * cut short) goes to the event's page, where the buyer chooses again; only
+ * an unknown event is "not found".
  */
 import type { Metadata } from "next";
 import Link from "next/link";
-import { notFound } from "next/navigation";
+import { notFound, redirect } from "next/navigation";
 
 import { ApiErrorPanel } from "@/components/api-error-panel";
 import { BuyFlow } from "@/components/buy-flow";
@@ -26,13 +30,15 @@ export default async function BuyPage({
   const sp = await searchParams;
   const showId = String(sp.show ?? "");
   const zoneId = String(sp.zone ?? "");
-  const qty = Number.parseInt(String(sp.qty ?? "1"), 10);
-  if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(slug) || !UUID.test(showId) || !UUID.test(zoneId) || !(qty >= 1 && qty <= 10)) notFound();
+  const qty = Number(String(sp.qty ?? "1"));
+  if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(slug)) notFound();
 
   // Catalog reads only: cached and shared, they cost nothing in a rush.
   const api = publicApi();
   const ev = await load(api.catalog.event(slug));
   if (!ev.ok) return <ApiErrorPanel page error={ev.error} title="We could not load this event" />;
+  const choose = `/events/${ev.data.slug}`;
+  if (!UUID.test(showId) || !UUID.test(zoneId) || !Number.isInteger(qty) || qty < 1 || qty > Math.min(10, ev.data.max_per_user || 10)) redirect(choose);
   const [shows, zones] = await Promise.all([load(api.catalog.shows(ev.data.id)), load(api.catalog.zones(showId))]);
   if (!shows.ok) return <ApiErrorPanel page error={shows.error} title="We could not load this event's shows" />;
   if (!zones.ok) return <ApiErrorPanel page error={zones.error} title="We could not load this show" />;
@@ -40,7 +46,7 @@ export default async function BuyPage({
   // event's title while reserving another's seats.
   const zone = zones.data.find((z) => z.id === zoneId);
   const show = shows.data.find((s) => s.id === showId);
-  if (!zone || !show) notFound();
+  if (!zone || !show) redirect(choose);
 
   return (
     <div className="mx-auto max-w-xl space-y-6">
