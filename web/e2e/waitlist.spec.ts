@@ -7,7 +7,7 @@
  * offer to join again).
  */
 import { call, organizer, publishedEvent, register, unique } from "./harness/api";
-import { expect, test } from "./fixtures";
+import { expect, signIn, test } from "./fixtures";
 
 test("a visitor finds a sold-out zone's waitlist, signs in, joins, and keeps the place across a reload", async ({ page }) => {
   const org = await organizer();
@@ -32,4 +32,30 @@ test("a visitor finds a sold-out zone's waitlist, signs in, joins, and keeps the
   await page.reload();
   await expect(page.getByTestId("waitlist-entry")).toContainText("You are number 1 of 1");
   await expect(page.getByTestId("join-waitlist")).toHaveCount(0);
+});
+
+test("a buyer whose waitlist place became seats sees them on the event's page and pays", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Second Wave"), seats: 1, price: "15.00" });
+  const first = await register("first");
+  const held = await call<{ id: string }>("POST", "/bookings/reserve", { show_id: ev.showId, zone_id: ev.zoneId, quantity: 1 }, first.token, {
+    "Idempotency-Key": unique("key"),
+  });
+  const buyer = await register("patient");
+  await call("POST", "/waitlist", { show_id: ev.showId, zone_id: ev.zoneId, quantity: 1 }, buyer.token);
+  await signIn(page, buyer, `/events/${ev.slug}`);
+  await expect(page.getByTestId("waitlist-entry")).toContainText("You are number 1 of 1");
+
+  // The seat comes back and is reserved for the buyer. Before, the page
+  // said only "Sold out: join the waitlist": the place was gone, and
+  // nothing told of the seats waiting for the payment.
+  await call("POST", `/bookings/${held.id}/cancel`, { reason: "changed my mind" }, first.token);
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId("my-reservation")).toContainText("Seats came back for you from the waitlist: 1 ticket reserved until", { timeout: 1000 });
+  }).toPass({ timeout: 15_000 });
+  await page.getByRole("link", { name: "Pay now" }).click();
+  await expect(page).toHaveURL(/\/checkout\//);
+  await page.getByTestId("pay").click();
+  await expect(page.getByTestId("confirmed")).toBeVisible({ timeout: 30_000 });
 });

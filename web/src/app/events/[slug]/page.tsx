@@ -11,6 +11,7 @@ import { notFound } from "next/navigation";
 import { CalendarDays, MapPin, Users } from "lucide-react";
 
 import { ApiErrorPanel } from "@/components/api-error-panel";
+import { MyReservations } from "@/components/my-reservations";
 import { ShowZones } from "@/components/show-zones";
 import { Badge } from "@/components/ui/badge";
 import { load, publicApi } from "@/lib/api/server";
@@ -76,6 +77,7 @@ export default async function EventPage({ params }: Props) {
         {event.description && <p className="max-w-3xl whitespace-pre-line">{event.description}</p>}
       </header>
 
+      {event.status !== "cancelled" && <MyReservations eventId={event.id} />}
       {event.status === "cancelled" && (
         <p className="text-destructive font-medium">This event was cancelled. Every booking paid for was refunded in full, and its buyer e-mailed.</p>
       )}

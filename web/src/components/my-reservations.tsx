@@ -1,0 +1,53 @@
+"use client";
+
+/**
+ * The viewer's unpaid reservations of this event, on its page: a buyer who
+ * reserved and left, or whose waitlist place turned into seats reserved for
+ * them (the zone still reads "Sold out", and the waitlist no longer knows
+ * them), saw only "Sold out: join the waitlist" or Buy again, nothing of the
+ * seats waiting for their payment. The page is cached for everyone and reads
+ * no cookie; this asks GET /bookings/pending in the browser, for a signed-in
+ * viewer only.
+ */
+import Link from "next/link";
+import { useEffect, useState } from "react";
+
+import { Alert, AlertDescription } from "@/components/ui/alert";
+import { Button } from "@/components/ui/button";
+import { browserApi, readSessionUser } from "@/lib/api/browser";
+import type { Booking } from "@/lib/api/wire";
+import { browserZone, count, dateTime } from "@/lib/format";
+
+export function MyReservations({ eventId }: { eventId: string }) {
+  const [mine, setMine] = useState<Booking[]>([]);
+  useEffect(() => {
+    if (!readSessionUser()) return;
+    let live = true;
+    browserApi.bookings
+      .pending({ page: 1, per_page: 100 })
+      .then((r) => live && setMine(r.data.filter((b) => b.event_id === eventId && b.status === "reserved")))
+      .catch(() => undefined); // unreadable now: the page sells as it is
+    return () => {
+      live = false;
+    };
+  }, [eventId]);
+  if (mine.length === 0) return null;
+  const zone = browserZone();
+  return (
+    <Alert data-testid="my-reservations">
+      <AlertDescription className="space-y-2">
+        {mine.map((b) => (
+          <div key={b.id} className="flex flex-wrap items-center gap-2" data-testid="my-reservation">
+            <p>
+              {b.waitlist_offer ? "Seats came back for you from the waitlist: " : "You have "}
+              <strong>{count(b.quantity, "ticket")}</strong> reserved until {dateTime(b.expires_at, { zone })}, not paid yet.
+            </p>
+            <Button asChild size="sm">
+              <Link href={`/checkout/${b.id}`}>Pay now</Link>
+            </Button>
+          </div>
+        ))}
+      </AlertDescription>
+    </Alert>
+  );
+}
