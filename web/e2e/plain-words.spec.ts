@@ -6,6 +6,8 @@
  * spoke of "this hold"; a paid booking under 3 days before its show offered
  * "Cancel and refund $0.00". Registering with an address already taken said
  * "That cannot be done now: an account with this email already exists."
+ * The organizer's pages spoke of "holds" (the dashboard's "expired holds"
+ * and "Held (unpaid)", the cancel dialog, a cancelled event's note).
  */
 import { call, organizer, paidTicket, publishedEvent, register, unique } from "./harness/api";
 import { expect, signIn, test } from "./fixtures";
@@ -57,4 +59,18 @@ test("registering with an address already taken says to sign in instead", async 
   await expect(page.getByTestId("action-error")).toHaveText(
     "An account with this e-mail address already exists. Sign in, or reset its password if you forgot it.",
   );
+});
+
+test("an organizer's dashboard and cancel speak of unpaid reservations, not holds", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Word Hall") });
+  await signIn(page, org, `/organizer/events/${ev.id}/dashboard`);
+  await expect(page.getByTestId("sales-range")).toContainText("reservations expired unpaid 0");
+  await expect(page.getByRole("columnheader", { name: "Reserved (unpaid)" })).toBeVisible();
+  await page.goto(`/organizer/events/${ev.id}`);
+  await page.getByTestId("cancel-event").click();
+  await expect(page.getByTestId("cancel-consequences")).toContainText("Seats reserved but not paid are released");
+  await page.getByTestId("confirm-cancel-event").click();
+  await expect(page.getByText("Cancelled: sales are closed, unpaid reservations were released")).toBeVisible();
+  await expect(page.locator("main")).not.toContainText(/\bholds?\b|\bheld\b/i);
 });

@@ -255,7 +255,7 @@ export function CancelEventDialog({ event }: { event: Event }) {
         </DialogHeader>
         <ul className="list-disc space-y-1 pl-5 text-sm" data-testid="cancel-consequences">
           <li>Sales stop at once; the event page says it was cancelled.</li>
-          <li>Seats held but not paid are released, and their buyers are told by e-mail.</li>
+          <li>Seats reserved but not paid are released, and their buyers are told by e-mail.</li>
           <li>Every paid booking is refunded in full (100%), automatically, each buyer by e-mail: buyers who had cancelled for part of the price get the rest.</li>
           <li>A payment that still arrives after the cancellation is refunded too.</li>
           <li>Buyers waiting on a waitlist are told by e-mail, and the waitlists close.</li>

@@ -69,7 +69,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
         </div>
       </div>
       {event.status === "cancelled" && (
-        <p className="text-destructive">Cancelled: sales are closed, holds were released and paid bookings are being refunded in full.</p>
+        <p className="text-destructive">Cancelled: sales are closed, unpaid reservations were released and paid bookings are being refunded in full.</p>
       )}
 
       <Card>

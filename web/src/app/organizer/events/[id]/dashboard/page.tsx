@@ -74,7 +74,7 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
       ) : (
         <>
           <p className="text-muted-foreground text-sm" data-testid="sales-range">
-            Since the sale opened ({an.data.from} – {an.data.to}, UTC) · refunded {money(s?.refunded, s?.currency)} · expired holds{" "}
+            Since the sale opened ({an.data.from} – {an.data.to}, UTC) · refunded {money(s?.refunded, s?.currency)} · reservations expired unpaid{" "}
             {s?.expired_bookings ?? 0} · cancelled {s?.cancelled_bookings ?? 0}
           </p>
           <div className="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
@@ -161,7 +161,7 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
                 <TableHead>Show</TableHead>
                 <TableHead>Zone</TableHead>
                 <TableHead className="text-right">Sold</TableHead>
-                <TableHead className="text-right">Held (unpaid)</TableHead>
+                <TableHead className="text-right">Reserved (unpaid)</TableHead>
                 <TableHead className="text-right">Available</TableHead>
                 <TableHead className="text-right">Total</TableHead>
               </TableRow>
@@ -180,7 +180,7 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
                           <TableCell className="text-right" data-label="Sold" data-testid="zone-sold">
                             {zone.sold_seats}
                           </TableCell>
-                          <TableCell className="text-right" data-label="Held (unpaid)">
+                          <TableCell className="text-right" data-label="Reserved (unpaid)">
                             {zone.held_seats}
                           </TableCell>
                           <TableCell className="text-right" data-label="Available">
