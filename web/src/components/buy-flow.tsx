@@ -15,6 +15,7 @@ import { useRouter } from "next/navigation";
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import { ActionStatus } from "@/components/action-status";
+import { expectReservations } from "@/components/my-reservations";
 import { WaitingRoom } from "@/components/waiting-room";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
@@ -92,6 +93,7 @@ export function BuyFlow(props: {
       enterQueue();
     } else if (res) {
       setReserved(true);
+      expectReservations(props.event.id);
       forgetKey(scope);
       queueApi.forget(props.event.id);
       // Replaced, not pushed: Back from the checkout goes to the event, not

@@ -11,6 +11,7 @@ import { usePathname } from "next/navigation";
 import { useEffect, useState } from "react";
 
 import { ActionStatus } from "@/components/action-status";
+import { expectReservations } from "@/components/my-reservations";
 import { Button } from "@/components/ui/button";
 import { useApiAction } from "@/hooks/use-api-action";
 import { browserApi, readSessionUser } from "@/lib/api/browser";
@@ -31,7 +32,11 @@ export function JoinWaitlist({ showId, zoneId, quantity }: { showId: string; zon
     let live = true;
     browserApi.waitlist
       .get(zoneId)
-      .then((r) => live && setEntry(r.data))
+      .then((r) => {
+        if (!live) return;
+        setEntry(r.data);
+        expectReservations(r.data.event_id); // seats may come back for this place
+      })
       .catch(() => undefined); // not on it (404), or unreadable now: the offer to join stays
     return () => {
       live = false;
@@ -66,7 +71,10 @@ export function JoinWaitlist({ showId, zoneId, quantity }: { showId: string; zon
         disabled={joining.running}
         onClick={async () => {
           const res = await joining.run(() => browserApi.waitlist.join(showId, zoneId, quantity));
-          if (res) setEntry(res.data);
+          if (res) {
+            setEntry(res.data);
+            expectReservations(res.data.event_id);
+          }
         }}
       >
         Sold out: join the waitlist
