@@ -18,14 +18,21 @@
 -- its last move), floor (sequences up to it have no window left), opened,
 -- drawn + draw (the opening's permutation of the pre-queue: services/platform/
 -- ticket), tokens + ts (the bucket), soldout, active (admitted, window open,
--- pass unused), rate, cap, window, updated (ms of this step), keep (the
+-- pass unused), rate, cap, window, updated (ms of this step), leave (the
+-- share of active shoppers who leave each second, smoothed) and its span in
+-- progress (span_at: ms of its start, left: shoppers who left in it, busy:
+-- shopper-milliseconds in it), keep (the
 -- keys' expiry), bound (set when the line starts, queue_join.lua: its used
 -- passes are recorded with their buyer, lib.lua's pass_window). Whether the
 -- sale is over is not kept: it is the booking meta's to say (status,
 -- sale_end), which the organizer may change.
 --
 -- Each step: the windows that ended leave the count of active shoppers (the
--- floor moves); sold out is no zone with a seat on sale: every zone's
+-- floor moves); the shoppers who left since the last step (used their pass,
+-- or their window ended: active fell) are counted, and every PACE_SPAN the
+-- span's departures per shopper and second update leave, from which the
+-- queue tells how fast the line moves once the cap is reached (its Pace:
+-- cap x leave, lines.go); sold out is no zone with a seat on sale: every zone's
 -- available = 0, or its show started (the zones of the event are meta's
 -- "zones"); at the sale's start the pre-queue is drawn
 -- once (its tickets' join numbers 1..drawn get their sequences from the draw
@@ -50,6 +57,11 @@
 --   {"WAIT", waiting}          no queue, or before the opening: nothing to admit yet
 --   {"ADMITTED", n, waiting}   the cursor moved by n; waiting tickets are left
 
+-- How long a span of departures lasts (ms): leave is updated once per span,
+-- half the old value and half the span's, so it follows a change within
+-- a few spans.
+local PACE_SPAN = 5000
+
 local meta = redis.call('HMGET', KEYS[1], 'status', 'sale_start', 'sale_end', 'queue', 'zones')
 if not meta[1] then
   return {'IDLE'}
@@ -60,11 +72,12 @@ if meta[1] ~= 'published' or now >= tonumber(meta[3]) then
   if meta[1] == 'cancelled' or not e[1] then
     return {'CLOSED'}
   end
-  redis.call('HDEL', KEYS[2], 'tokens', 'ts')
+  redis.call('HDEL', KEYS[2], 'tokens', 'ts', 'span_at', 'left', 'busy')
   redis.call('HSET', KEYS[2], 'updated', now)
   return {'ENDED', tostring(tonumber(e[2] or '0') - tonumber(e[3] or '0'))}
 end
-local g = redis.call('HMGET', KEYS[2], 'epoch', 'joins', 'cursor', 'floor', 'opened', 'tokens', 'ts', 'keep')
+local g = redis.call('HMGET', KEYS[2], 'epoch', 'joins', 'cursor', 'floor', 'opened', 'tokens', 'ts', 'keep',
+  'active', 'updated', 'span_at', 'left', 'busy', 'leave')
 if not g[1] then
   return {'IDLE'}
 end
@@ -114,8 +127,9 @@ end
 local state = {'floor', floor, 'soldout', soldout, 'active', active, 'rate', rate, 'cap', cap,
   'window', window, 'updated', now, 'keep', keep}
 if meta[4] ~= '1' or now < tonumber(meta[2]) then
-  -- The bucket starts empty when admission (re)starts: no burst at opening.
-  redis.call('HDEL', KEYS[2], 'tokens', 'ts')
+  -- The bucket starts empty when admission (re)starts: no burst at opening;
+  -- the span of departures starts then too.
+  redis.call('HDEL', KEYS[2], 'tokens', 'ts', 'span_at', 'left', 'busy')
   redis.call('HSET', KEYS[2], unpack(state))
   return {'WAIT', tostring(joins - cursor)}
 end
@@ -123,6 +137,32 @@ if g[5] ~= '1' then
   -- The opening: the pre-queue is every ticket issued so far.
   redis.call('HSET', KEYS[2], 'opened', '1', 'drawn', joins, 'draw', ARGV[5])
 end
+
+-- Departures: active after the last step, less active now, left; each
+-- shopper active then counts the time since (a step that is not the first
+-- of a span: span_at is set).
+local span_at, left, busy = tonumber(g[11]), tonumber(g[12]) or 0, tonumber(g[13]) or 0
+local before, last = tonumber(g[9]), tonumber(g[10])
+if not span_at then
+  span_at, left, busy = now, 0, 0
+elseif before and last and now > last then
+  left = left + math.max(0, before - active)
+  busy = busy + before * (now - last)
+end
+if now - span_at >= PACE_SPAN then
+  if busy > 0 then
+    local measured = left * 1000 / busy
+    local leave = tonumber(g[14])
+    if leave then
+      measured = (leave + measured) / 2
+    end
+    state[#state + 1], state[#state + 2] = 'leave', tostring(measured)
+  end
+  span_at, left, busy = now, 0, 0
+end
+state[#state + 1], state[#state + 2] = 'span_at', span_at
+state[#state + 1], state[#state + 2] = 'left', left
+state[#state + 1], state[#state + 2] = 'busy', busy
 
 local tokens, ts = tonumber(g[6]) or 0, tonumber(g[7])
 if ts and now > ts then

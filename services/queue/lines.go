@@ -293,6 +293,7 @@ func (l *Lines) Read(ctx context.Context, ev string) (*queuev1.WatchLineResponse
 			EventId: ev, Enabled: str(meta[3]) == "1", Opened: g["opened"] == "1", OpensAt: ms(str(meta[1])),
 			AdmittedUpTo: cursor, Joined: joins, Waiting: max(joins-cursor, 0), SoldOut: g["soldout"] == "1",
 			AdmitPerSecond: num("rate"), MaxActive: num("cap"), Active: num("active"), UpdatedAt: ms(g["updated"]),
+			Pace: pace(num("rate"), num("cap"), g["leave"], l.windowOf(g["window"])),
 		},
 		Epoch: g["epoch"], Draw: g["draw"], Drawn: num("drawn"), WindowFloor: num("floor"),
 		Ended: (status != "" && status != "published") || (saleEnd != "" && !now.Val().Before(msTime(saleEnd))),
@@ -301,6 +302,19 @@ func (l *Lines) Read(ctx context.Context, ev string) (*queuev1.WatchLineResponse
 		out.WindowEndsAt = timestamppb.New(msTime(at).Add(l.windowOf(g["window"])))
 	}
 	return out, nil
+}
+
+// pace is how many buyers a second a line admits at its cap (Line.Pace):
+// cap times the share of active shoppers who leave each second (leave, as
+// queue_tick.lua measured it), at least cap over the shopping window and
+// at most the rate; the rate without a cap.
+func pace(rate, limit int32, leave string, window time.Duration) float64 {
+	if limit <= 0 || rate <= 0 {
+		return float64(max(rate, 0))
+	}
+	share, _ := strconv.ParseFloat(leave, 64)
+	least := float64(limit) / window.Seconds()
+	return min(max(float64(limit)*share, least), float64(rate))
 }
 
 // windowOf is the shopping window the admitter recorded (ms), else this

@@ -76,15 +76,38 @@ func Where(t Ticket, l *queuev1.WatchLineResponse, draw *Draw, now time.Time) Pl
 	case int64(seq) > int64(cursor):
 		p.Status = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_WAITING
 		p.Position = int32(int64(seq) - int64(cursor))
-		if rate := line.GetAdmitPerSecond(); rate > 0 {
-			p.Wait = time.Duration(p.Position) * time.Second / time.Duration(rate)
-		}
+		p.Wait = wait(p.Position, line)
 	case int64(seq) <= int64(l.GetWindowFloor()):
 		p.Status = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_EXPIRED
 	default:
 		p.Status, p.Live = queuev1.QueueEntryStatus_QUEUE_ENTRY_STATUS_ADMITTED, true
 	}
 	return p
+}
+
+// wait is the estimated time until the cursor passes position: the places
+// free under the cap of active shoppers go at the admission rate, the rest
+// at the line's pace (Line.Pace: as fast as shoppers leave). 0 when the
+// line has no rate yet.
+func wait(position int32, line *queuev1.Line) time.Duration {
+	rate := line.GetAdmitPerSecond()
+	if rate <= 0 || position <= 0 {
+		return 0
+	}
+	first := position
+	if c := line.GetMaxActive(); c > 0 {
+		first = min(first, max(c-line.GetActive(), 0))
+	}
+	d := time.Duration(first) * time.Second / time.Duration(rate)
+	if rest := position - first; rest > 0 {
+		pace := line.GetPace()
+		if pace <= 0 || pace > float64(rate) {
+			// A state without a pace (a queue of an earlier release).
+			pace = float64(rate)
+		}
+		d += time.Duration(float64(rest) / pace * float64(time.Second))
+	}
+	return d
 }
 
 // DrawOf is the draw of l's opening, nil before it (or when l's draw is

@@ -40,6 +40,17 @@ func TestWhere(t *testing.T) {
 		want ticket.Place
 	}{
 		{"waiting", tk(150, false), line(100, 300, nil), nil, ticket.Place{Status: waiting, Seq: 150, Position: 50, Total: 200, Wait: time.Second}},
+		// With a cap: the free places go at the rate (50/s), the rest at
+		// the pace, as fast as shoppers leave.
+		{"waiting behind a full cap", tk(150, false), line(100, 300, func(l *queuev1.WatchLineResponse) {
+			l.Line.MaxActive, l.Line.Active, l.Line.Pace = 20, 20, 0.5
+		}), nil, ticket.Place{Status: waiting, Seq: 150, Position: 50, Total: 200, Wait: 100 * time.Second}},
+		{"waiting behind a cap with free places", tk(150, false), line(100, 300, func(l *queuev1.WatchLineResponse) {
+			l.Line.MaxActive, l.Line.Active, l.Line.Pace = 20, 10, 2
+		}), nil, ticket.Place{Status: waiting, Seq: 150, Position: 50, Total: 200, Wait: 10*time.Second/50 + 20*time.Second}},
+		{"a state without a pace", tk(150, false), line(100, 300, func(l *queuev1.WatchLineResponse) {
+			l.Line.MaxActive, l.Line.Active = 20, 20
+		}), nil, ticket.Place{Status: waiting, Seq: 150, Position: 50, Total: 200, Wait: time.Second}},
 		{"admitted", tk(100, false), line(100, 300, nil), nil, ticket.Place{Status: admitted, Seq: 100, Total: 200, Live: true}},
 		{"window over", tk(10, false), line(100, 300, nil), nil, ticket.Place{Status: expired, Seq: 10, Total: 200}},
 		{"sold out", tk(150, false), line(100, 300, func(l *queuev1.WatchLineResponse) { l.Line.SoldOut = true }), nil,

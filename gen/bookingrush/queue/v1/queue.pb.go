@@ -330,7 +330,16 @@ type Line struct {
 	// Active is how many admitted buyers hold a live, unused pass.
 	Active int32 `protobuf:"varint,11,opt,name=active,proto3" json:"active,omitempty"`
 	// UpdatedAt is when the admission step that wrote this state ran.
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// Pace is how many buyers a second the line admits once the cap of active
+	// shoppers is reached: a place frees when a shopper leaves (used the pass,
+	// or its window ended), so it is MaxActive times the share of active
+	// shoppers who leave each second, as the admission steps measured it over
+	// the last half minute or so; at least MaxActive over the shopping window
+	// (every shopper stays to the end of theirs), at most AdmitPerSecond.
+	// AdmitPerSecond without a cap. A place's estimated wait counts the free
+	// places under the cap at AdmitPerSecond and the rest at Pace.
+	Pace          float64 `protobuf:"fixed64,13,opt,name=pace,proto3" json:"pace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -447,6 +456,13 @@ func (x *Line) GetUpdatedAt() *timestamppb.Timestamp {
 		return x.UpdatedAt
 	}
 	return nil
+}
+
+func (x *Line) GetPace() float64 {
+	if x != nil {
+		return x.Pace
+	}
+	return 0
 }
 
 // JoinQueueRequest names the event to queue for.
@@ -1248,7 +1264,7 @@ const file_bookingrush_queue_v1_queue_proto_rawDesc = "" +
 	"\x10admit_per_second\x18\x03 \x01(\x05R\x0eadmitPerSecond\x12\x1d\n" +
 	"\n" +
 	"max_active\x18\x04 \x01(\x05R\tmaxActive\x12\x12\n" +
-	"\x04auto\x18\x05 \x01(\bR\x04auto\"\x99\x03\n" +
+	"\x04auto\x18\x05 \x01(\bR\x04auto\"\xad\x03\n" +
 	"\x04Line\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\x12\x16\n" +
@@ -1264,7 +1280,8 @@ const file_bookingrush_queue_v1_queue_proto_rawDesc = "" +
 	" \x01(\x05R\tmaxActive\x12\x16\n" +
 	"\x06active\x18\v \x01(\x05R\x06active\x129\n" +
 	"\n" +
-	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\":\n" +
+	"updated_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x12\n" +
+	"\x04pace\x18\r \x01(\x01R\x04pace\":\n" +
 	"\x10JoinQueueRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\"Y\n" +
 	"\x11JoinQueueResponse\x12D\n" +
