@@ -277,6 +277,11 @@ func (c *Consumer) paymentMail(ctx context.Context, msg *sarama.ConsumerMessage,
 	}
 	if kind == "refund_failed" {
 		data["refund_amount"], data["reason"] = ev.GetRefundAmount(), refundFailureWords[p.GetRefundFailureReason()]
+		if p.GetRefundFailureReason() == refundCanceled {
+			// The refund was stopped before it was sent: no bank returned
+			// anything.
+			data["not_sent"] = "true"
+		}
 	}
 	if kind == "payment_failed" {
 		data["reason"] = clause(p.GetFailedReason())
@@ -338,9 +343,13 @@ func webPage(base, path string) string {
 
 // refundFailureWords says Stripe's failure_reason of a refund (kept on the
 // payment as refund_failure_reason) as a buyer reads it. Reasons that tell
-// the buyer nothing ("unknown", "canceled": our own refund was cancelled)
-// and any Stripe adds later are not said: the mail says the bank or card
-// issuer returned the money either way.
+// the buyer nothing ("unknown") and any Stripe adds later are not said: the
+// mail says the bank or card issuer returned the money. A refund cancelled
+// before it was sent (refundCanceled) has a sentence of its own.
+// refundCanceled is the refund failure reason of a refund cancelled before
+// it was sent (services/payment: a refund whose status is canceled).
+const refundCanceled = "canceled"
+
 var refundFailureWords = map[string]string{
 	"expired_or_canceled_card": "the card has expired or was cancelled",
 	"lost_or_stolen_card":      "the card was reported lost or stolen",

@@ -460,7 +460,7 @@ func TestMailsSayWhatHappened(t *testing.T) {
 	t.Parallel()
 	e := start(t, mailtest.NewServer(t))
 	ctx := context.Background()
-	shop := e.SeedShop(t, testkit.ShopOptions{Users: 7, MaxPerUser: 2})
+	shop := e.SeedShop(t, testkit.ShopOptions{Users: 8, MaxPerUser: 2, Seats: 20})
 	purchase := func(t *testing.T, user string) *bookingv1.Booking {
 		t.Helper()
 		b := e.Reserve(t, shop, user, 2)
@@ -499,19 +499,33 @@ func TestMailsSayWhatHappened(t *testing.T) {
 		}
 	}
 
-	t.Run("a failed refund, then an admin's retry", func(t *testing.T) {
-		user := shop.Users[0]
+	// refundFails publishes the failure of a buyer's refund of a purchase
+	// of user's for reason; it answers the payment and the mail.
+	refundFails := func(t *testing.T, user, reason string) (*paymentv1.Payment, mailtest.Message) {
+		t.Helper()
 		p := paymentOf(purchase(t, user), "0.00")
-		p.RefundFailureReason = "expired_or_canceled_card"
+		p.RefundFailureReason = reason
 		publish(t, notify.TopicPaymentRefundFailed, &paymentv1.PaymentEvent{Payment: p, RefundAmount: "99.80",
 			RefundCause: paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED, FailedRefund: 1})
-		m := e.smtp.WaitForSubject(t, e.email(t, user), "failed", 20*time.Second)
+		return p, e.smtp.WaitForSubject(t, e.email(t, user), "failed", 20*time.Second)
+	}
+
+	t.Run("a failed refund, then an admin's retry", func(t *testing.T) {
+		user := shop.Users[0]
+		p, m := refundFails(t, user, "expired_or_canceled_card")
 		says(t, m, []string{"(the card has expired or was cancelled)"}, "expired_or_canceled_card")
 		p.RefundedAmount = "99.80"
 		publish(t, notify.TopicPaymentRefunded, &paymentv1.PaymentEvent{Payment: p, RefundAmount: "99.80",
 			RefundCause: paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED, FailedRefund: 1})
 		m = e.smtp.WaitForSubject(t, e.email(t, user), "is on its way", 20*time.Second)
 		says(t, m, []string{"sent again to the payment method you paid with", "after all"}, "support")
+	})
+
+	t.Run("a refund cancelled before it was sent", func(t *testing.T) {
+		// Stripe's refund status canceled: nothing reached the bank, which
+		// the mail must not say returned it.
+		_, m := refundFails(t, shop.Users[7], "canceled")
+		says(t, m, []string{"it was stopped before it was sent", "we hold it for you"}, "returned it", "canceled")
 	})
 
 	t.Run("a failed refund support paid by bank transfer", func(t *testing.T) {

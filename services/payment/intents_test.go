@@ -130,7 +130,7 @@ func TestIntentCancelledAtTheProvider(t *testing.T) {
 	e.sendIntentEvent(t, "payment_intent.canceled", first, map[string]any{"status": "canceled", "cancellation_reason": "requested_by_customer"})
 
 	got := e.getPayment(t, buyer, first.GetId())
-	if got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_FAILED || got.GetFailedReason() != "the payment was cancelled (requested_by_customer)" {
+	if got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_FAILED || got.GetFailedReason() != "the payment was cancelled at your request" {
 		t.Fatalf("payment after its intent was cancelled at the provider: %v (%q), want failed, saying why", got.GetStatus(), got.GetFailedReason())
 	}
 	second, err := e.pay(t, buyer, b.GetId(), "card")

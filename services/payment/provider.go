@@ -281,12 +281,25 @@ func decodeStripeEvent(ev stripe.Event) (Event, error) {
 }
 
 // cancelledReason is the failure reason of a payment whose intent was
-// cancelled at the provider, for the reason Stripe gives ("" for none).
+// cancelled at the provider, for the reason Stripe gives ("" for none), in
+// the buyer's words: it reaches them in the payment (failed_reason) and in
+// the mail, after "did not go through: ". A reason Stripe adds later is
+// not said.
 func cancelledReason(why stripe.PaymentIntentCancellationReason) string {
-	if why == "" {
-		return "the payment was cancelled"
+	if words, ok := cancelledWords[why]; ok {
+		return words
 	}
-	return "the payment was cancelled (" + string(why) + ")"
+	return "the payment was cancelled"
+}
+
+var cancelledWords = map[stripe.PaymentIntentCancellationReason]string{
+	// Ours (Cancel): the reservation ended, or the buyer paid another way.
+	stripe.PaymentIntentCancellationReasonAbandoned:           "the payment was not completed in time",
+	stripe.PaymentIntentCancellationReasonExpired:             "the payment was not completed in time",
+	stripe.PaymentIntentCancellationReasonRequestedByCustomer: "the payment was cancelled at your request",
+	stripe.PaymentIntentCancellationReasonDuplicate:           "the payment was cancelled as a duplicate of another",
+	stripe.PaymentIntentCancellationReasonFraudulent:          "the payment was stopped by the payment provider's fraud checks",
+	stripe.PaymentIntentCancellationReasonAutomatic:           "the payment provider cancelled the payment",
 }
 
 // returnedEvent reads a charge.refunded (a charge) or charge.dispute.closed
