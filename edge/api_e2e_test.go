@@ -283,6 +283,13 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	if pub.str("status") != "published" {
 		t.Fatalf("publish: %s", pub)
 	}
+	// A second publish names the status as the API writes it everywhere
+	// ("published", not EVENT_STATUS_PUBLISHED).
+	again := a.call("POST", "/api/v1/events/"+eventID+"/publish", orgAtok, nil)
+	a.want(again, 409, "CONFLICT")
+	if e, _ := again.body["error"].(map[string]any); e == nil || fmt.Sprint(e["details"].(map[string]any)["status"]) != "published" {
+		t.Fatalf("publish again: %s", again)
+	}
 	a.want(a.call("PUT", "/api/v1/events/"+eventID, orgBtok, map[string]any{"title": "Mine now"}), 403, "FORBIDDEN")
 	list := a.call("GET", "/api/v1/events?page=1&per_page=10&category=concert", "", nil)
 	a.want(list, 200, "")

@@ -14,6 +14,8 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/bookingrush/rush/services/platform/server"
 )
 
 // The public JSON of a message is protojson's with three differences the
@@ -138,12 +140,11 @@ func (p *plans) enum(ed protoreflect.EnumDescriptor) *enumPlan {
 		return ep
 	}
 	ep := &enumPlan{out: map[protoreflect.EnumNumber]string{}, in: map[string]string{}}
-	prefix := upperSnake(string(ed.Name())) + "_"
 	values := ed.Values()
 	for i := range values.Len() {
 		v := values.Get(i)
 		full := string(v.Name())
-		short := strings.ToLower(strings.TrimPrefix(full, prefix))
+		short := server.EnumValueWord(v)
 		if _, dup := ep.out[v.Number()]; !dup { // aliases: the first name wins
 			ep.out[v.Number()] = strconv.Quote(short)
 		}
@@ -152,23 +153,6 @@ func (p *plans) enum(ed protoreflect.EnumDescriptor) *enumPlan {
 	}
 	p.enums[ed.FullName()] = ep
 	return ep
-}
-
-// upperSnake turns a CamelCase enum name into the UPPER_SNAKE prefix buf lint
-// demands of its values ("BookingStatus" -> "BOOKING_STATUS").
-func upperSnake(s string) string {
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && r >= 'A' && r <= 'Z' {
-			prev := rune(s[i-1])
-			nextLower := i+1 < len(s) && s[i+1] >= 'a' && s[i+1] <= 'z'
-			if (prev >= 'a' && prev <= 'z') || (prev >= '0' && prev <= '9') || (prev >= 'A' && prev <= 'Z' && nextLower) {
-				b.WriteByte('_')
-			}
-		}
-		b.WriteRune(r)
-	}
-	return strings.ToUpper(b.String())
 }
 
 // appendMessage writes m as a JSON object.

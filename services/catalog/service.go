@@ -15,6 +15,7 @@ import (
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/server"
 	"github.com/bookingrush/rush/services/platform/showtime"
 )
 
@@ -393,7 +394,7 @@ func (s *Service) DeleteEvent(ctx context.Context, eventID string) error {
 			return err
 		}
 		if !isDraft(ev) {
-			return errs.New(errs.Conflict, "only a draft can be deleted; cancel a published event instead", "status", ev.GetStatus().String())
+			return errs.New(errs.Conflict, "only a draft can be deleted; cancel a published event instead", "status", server.EnumWord(ev.GetStatus()))
 		}
 		// A draft takes no money, but one a failed publish took back may
 		// have sold in the moment it was on sale: such money goes back
@@ -632,7 +633,7 @@ func (s *Service) PublishEvent(ctx context.Context, eventID string) (*catalogv1.
 			return err
 		}
 		if !isDraft(ev) {
-			return errs.New(errs.Conflict, "only a draft can be published", "status", ev.GetStatus().String())
+			return errs.New(errs.Conflict, "only a draft can be published", "status", server.EnumWord(ev.GetStatus()))
 		}
 		gaps, err := publishGaps(ctx, tx, ev, s.now())
 		if err != nil {

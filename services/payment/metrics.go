@@ -1,11 +1,10 @@
 package payment
 
 import (
-	"strings"
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
+	"github.com/bookingrush/rush/services/platform/server"
 )
 
 // metrics are the money series an operator alerts on: what became of
@@ -74,5 +73,5 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 // refundCauseLabel is a refund cause as a label ("buyer_cancelled").
 func refundCauseLabel(c paymentv1.RefundCause) string {
-	return strings.ToLower(strings.TrimPrefix(c.String(), "REFUND_CAUSE_"))
+	return server.EnumWord(c)
 }

@@ -2,7 +2,6 @@ package payment
 
 import (
 	"context"
-	"strings"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -241,5 +240,5 @@ func toProto(p Payment) *paymentv1.Payment {
 
 // bookingStatusName is the JSON name of a booking status ("expired").
 func bookingStatusName(s bookingv1.BookingStatus) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "BOOKING_STATUS_"))
+	return server.EnumWord(s)
 }

@@ -2,7 +2,6 @@ package saga
 
 import (
 	"context"
-	"strings"
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -11,6 +10,7 @@ import (
 	sagav1 "github.com/bookingrush/rush/gen/bookingrush/saga/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/saga/v1/sagav1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/server"
 )
 
 // Server implements sagav1connect.SagaServiceHandler: the read side, for
@@ -44,7 +44,7 @@ func (s *Server) ListSagas(ctx context.Context, req *connect.Request[sagav1.List
 	page, per := paging(req.Msg.GetPage(), req.Msg.GetPerPage())
 	f := ListFilter{BookingID: req.Msg.GetBookingId(), Page: page, PerPage: per}
 	if st := req.Msg.GetStatus(); st != sagav1.SagaStatus_SAGA_STATUS_UNSPECIFIED {
-		f.Status = strings.ToLower(strings.TrimPrefix(st.String(), "SAGA_STATUS_"))
+		f.Status = server.EnumWord(st)
 	}
 	sagas, total, err := s.store.List(ctx, f)
 	if err != nil {
