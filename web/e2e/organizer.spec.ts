@@ -39,6 +39,8 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   await page.getByRole("button", { name: "Filter" }).click();
   await expect(page).toHaveURL(/action=user\.role_changed/);
   await expect(page.getByTestId("audit-row").first()).toContainText("user.role_changed");
+  // The change is said field by field, not as a line of JSON.
+  await expect(page.getByTestId("audit-changes").first()).toHaveText("role: user → organizer");
   await shot(page, "admin-audit");
   // The admin adds a category; the organizer files the event under it below.
   // The new-event form is opened first, so a cached list would lack it.

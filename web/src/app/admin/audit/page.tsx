@@ -8,6 +8,7 @@ import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { load, userApi } from "@/lib/api/server";
+import { type AuditChange, auditChanges } from "@/lib/audit";
 import { dateTime } from "@/lib/format";
 import { viewerZone } from "@/lib/zone";
 
@@ -64,8 +65,8 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
                     {a.entity_type} {a.entity_id.slice(0, 8)}
                   </TableCell>
                   <TableCell className="font-mono text-xs">{a.user_id ? a.user_id.slice(0, 8) : "system"}</TableCell>
-                  <TableCell className="max-w-md truncate font-mono text-xs" title={JSON.stringify({ old: a.old_values, new: a.new_values })}>
-                    {a.new_values ? JSON.stringify(a.new_values) : ""}
+                  <TableCell className="max-w-md text-xs" title={JSON.stringify({ old: a.old_values, new: a.new_values })}>
+                    <Changes changes={auditChanges(a.old_values, a.new_values)} />
                   </TableCell>
                   <TableCell className="text-xs">{a.ip_address}</TableCell>
                 </TableRow>
@@ -76,5 +77,23 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
         </>
       )}
     </div>
+  );
+}
+
+/** How many changed fields a row shows; the rest are counted. */
+const shown = 4;
+
+/** An entry's changed fields, "title: Rush → Rush Live", one a line. */
+function Changes({ changes }: { changes: AuditChange[] }) {
+  return (
+    <ul className="space-y-0.5" data-testid="audit-changes">
+      {changes.slice(0, shown).map((c) => (
+        <li key={c.field} className="truncate">
+          <span className="text-muted-foreground">{c.field}:</span> {c.from !== null && <>{c.from} → </>}
+          {c.to ?? <em>none</em>}
+        </li>
+      ))}
+      {changes.length > shown && <li className="text-muted-foreground">and {changes.length - shown} more</li>}
+    </ul>
   );
 }
