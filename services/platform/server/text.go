@@ -45,6 +45,9 @@ func newValidator() protovalidate.Validator {
 
 // Validate implements protovalidate.Validator.
 func (v textValidator) Validate(msg proto.Message, options ...protovalidate.ValidationOption) error {
+	if ve := longLists(msg.ProtoReflect()); ve != nil {
+		return ve
+	}
 	var bad []*protovalidate.Violation
 	checkText(msg.ProtoReflect(), nil, &bad)
 	err := v.next.Validate(msg, options...)
