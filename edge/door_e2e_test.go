@@ -161,8 +161,9 @@ func TestDoorAccessBadInputAndCancellation(t *testing.T) {
 // reason checked_in and changes nothing, the refund quote says so, and so
 // does the refund of its payment (POST /payments/{id}/refund, the other
 // door to the same cancellation, which released the used seats as the
-// system, without asking the gate). A booking of the same show not used at
-// the door is still cancelled and refunded, and the organizer's
+// system, without asking the gate), an admin's refund in full (in_full)
+// included. A booking of the same show not used at the door is still
+// cancelled and refunded, and the organizer's
 // cancellation of the event still refunds the used one.
 func TestACheckedInBookingCannotBeCancelled(t *testing.T) {
 	t.Parallel()
@@ -176,15 +177,7 @@ func TestACheckedInBookingCannotBeCancelled(t *testing.T) {
 	if r := a.call("POST", "/api/v1/checkin", dev.str("credential"), map[string]any{"code": ann[1], "show_id": showID}); r.str("outcome") != "valid" {
 		t.Fatalf("ann's second ticket at the door: %s", r)
 	}
-	seats := func() float64 {
-		for _, z := range a.call("GET", "/api/v1/shows/"+showID+"/zones", "", nil).list() {
-			if z := z.(map[string]any); z["id"] == zoneID {
-				n, _ := z["available_seats"].(float64)
-				return n
-			}
-		}
-		return -1
-	}
+	seats := func() float64 { return a.seatsLeft(showID, zoneID) }
 	testkit.Eventually(t, 30*time.Second, "7 seats left", func() bool { return seats() == 7 })
 
 	q := a.call("GET", "/api/v1/bookings/"+annBooking+"/refund-quote", users["ann"], nil)
@@ -203,6 +196,15 @@ func TestACheckedInBookingCannotBeCancelled(t *testing.T) {
 	r = a.call("POST", "/api/v1/payments/"+annPayment+"/refund", users["ann"], map[string]any{"reason": "used it"})
 	if r.status != 409 || r.code() != "CONFLICT" || !strings.Contains(r.raw, `"checked_in"`) {
 		t.Errorf("ann refunds the payment of a booking used at the door: %s, want 409 CONFLICT reason checked_in", r)
+	}
+	// Nor does support's refund in full (in_full), which cancels the booking too.
+	adm := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"}).str("access_token")
+	r = a.call("POST", "/api/v1/payments/"+annPayment+"/refund", adm, map[string]any{"reason": "goodwill", "in_full": true})
+	if r.status != 409 || r.code() != "CONFLICT" || !strings.Contains(r.raw, `"checked_in"`) {
+		t.Errorf("an admin refunds in full the payment of a booking used at the door: %s, want 409 CONFLICT reason checked_in", r)
+	}
+	if got := a.call("GET", "/api/v1/payments/"+annPayment, users["ann"], nil); got.str("status") != "succeeded" || got.str("refunded_amount") != "0.00" {
+		t.Errorf("ann's payment after the refused refunds: %s", got)
 	}
 	if got := a.call("GET", "/api/v1/bookings/"+annBooking, users["ann"], nil).str("status"); got != "confirmed" {
 		t.Errorf("ann's booking after the refused cancel: %s", got)

@@ -358,15 +358,34 @@ func (a *api) people(names []string, organizers ...string) map[string]string {
 // "Floor" of seats at 25.00, publishes it, and answers their ids.
 func (a *api) onSale(org, title string, seats int) (eventID, showID, zoneID string) {
 	a.t.Helper()
+	return a.onSaleIn(org, title, seats, 30*24*time.Hour)
+}
+
+// onSaleIn is onSale with the show showIn ahead (to the hour).
+func (a *api) onSaleIn(org, title string, seats int, showIn time.Duration) (eventID, showID, zoneID string) {
+	a.t.Helper()
 	ev := a.call("POST", "/api/v1/events", org, map[string]any{"title": title, "venue": "Hall", "time_zone": "Europe/Paris", "max_per_user": 4,
 		"sale_start_at": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "sale_end_at": time.Now().Add(24 * time.Hour).UTC().Format(time.RFC3339)})
 	a.want(ev, 201, "")
-	show := a.call("POST", "/api/v1/events/"+ev.str("id")+"/shows", org, map[string]any{"show_date": time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Hour).Format(time.RFC3339)})
+	show := a.call("POST", "/api/v1/events/"+ev.str("id")+"/shows", org, map[string]any{"show_date": time.Now().Add(showIn).UTC().Truncate(time.Hour).Format(time.RFC3339)})
 	a.want(show, 201, "")
 	zone := a.call("POST", "/api/v1/shows/"+show.str("id")+"/zones", org, map[string]any{"name": "Floor", "price": "25.00", "total_seats": seats})
 	a.want(zone, 201, "")
 	a.want(a.call("POST", "/api/v1/events/"+ev.str("id")+"/publish", org, nil), 200, "")
 	return ev.str("id"), show.str("id"), zone.str("id")
+}
+
+// seatsLeft answers the zone's available seats as the public listing of
+// the show's zones says (-1 when it lists no such zone).
+func (a *api) seatsLeft(showID, zoneID string) float64 {
+	a.t.Helper()
+	for _, z := range a.call("GET", "/api/v1/shows/"+showID+"/zones", "", nil).list() {
+		if z := z.(map[string]any); z["id"] == zoneID {
+			n, _ := z["available_seats"].(float64)
+			return n
+		}
+	}
+	return -1
 }
 
 // buy reserves qty seats of a zone as the buyer token, pays with the

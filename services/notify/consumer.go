@@ -265,6 +265,12 @@ func (c *Consumer) paymentMail(ctx context.Context, msg *sarama.ConsumerMessage,
 			// booking ended too (the 0% one says so already).
 			data["buyer_cancelled"] = "true"
 		}
+		if ev.GetRefundCause() == paymentv1.RefundCause_REFUND_CAUSE_SUPPORT {
+			// An admin refunded the whole price whatever the policy gives
+			// (or, after the buyer's own cancel, the rest of it): the mail
+			// says our support team did, and that the booking is cancelled.
+			data["support"] = "true"
+		}
 		if ev.GetRefundCause() == paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED {
 			// Said whatever the organizer's (optional) reason: a buyer who had
 			// cancelled before hears of the cancellation only here.

@@ -267,6 +267,59 @@ func TestBuyersRefundSaysTheBookingEnded(t *testing.T) {
 	}
 }
 
+// TestSupportRefundSaysSo: an admin refunded a purchase in full whatever
+// the refund policy gives (cause support): the buyer's mail says in plain
+// words that our support team refunded the full amount and that the
+// booking is cancelled, in both parts. After the buyer's own cancel for
+// 50%, support's rest says it completes the price, and speaks neither of
+// the event's cancellation nor of a policy.
+func TestSupportRefundSaysSo(t *testing.T) {
+	e := newMailEnv(t, 5)
+	user := uuid.NewString()
+	ended := func(status bookingv1.BookingStatus) string {
+		id := uuid.NewString()
+		e.dir.bookings[id] = &bookingv1.Booking{Id: id, UserId: user, ShowId: uuid.NewString(), Reference: bookingref.Of(id),
+			Status: status, ConfirmedAt: timestamppb.Now(), CancelCause: bookingv1.CancelCause_CANCEL_CAUSE_BUYER}
+		return id
+	}
+	full, rest := ended(bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED), ended(bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED)
+	e.publish(t, TopicPaymentRefunded, &paymentv1.PaymentEvent{Id: uuid.NewString(), RefundAmount: "50.00",
+		RefundCause: paymentv1.RefundCause_REFUND_CAUSE_SUPPORT, RefundReason: "ill two days before the show",
+		Payment: &paymentv1.Payment{Id: uuid.NewString(), BookingId: full, UserId: user, Amount: "50.00", Currency: "USD", RefundedAmount: "50.00"}})
+	e.publish(t, TopicPaymentRefunded, &paymentv1.PaymentEvent{Id: uuid.NewString(), RefundAmount: "25.00",
+		RefundCause: paymentv1.RefundCause_REFUND_CAUSE_SUPPORT, Rest: true,
+		Payment: &paymentv1.Payment{Id: uuid.NewString(), BookingId: rest, UserId: user, Amount: "50.00", Currency: "USD", RefundedAmount: "50.00"}})
+	sent := e.deliver(t)
+	if len(sent) != 2 {
+		t.Fatalf("%d mails, want the two refunds", len(sent))
+	}
+	for i, c := range []struct {
+		booking   string
+		want, not []string
+	}{
+		{full, []string{"our support team has refunded the full 50.00 USD you paid", "Your booking is cancelled and its seats are released.",
+			"Reason: ill two days before the show"}, []string{"no money is returned", "organizer"}},
+		{rest, []string{"our support team has refunded the remaining 25.00 USD of the 50.00 USD you paid", "which was cancelled before",
+			"the whole price back"}, []string{"organizer", "policy"}},
+	} {
+		m := sent[i]
+		html := regexp.MustCompile(`<[^>]*>`).ReplaceAllString(m.HTML, "")
+		if !strings.Contains(m.Subject, "Refund") || !strings.Contains(m.Subject, bookingref.Of(c.booking)) {
+			t.Errorf("subject of support's refund: %q", m.Subject)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(m.Text, w) || !strings.Contains(html, w) {
+				t.Errorf("support's refund mail does not say %q:\n%s\n%s", w, m.Text, html)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(m.Text+html, n) {
+				t.Errorf("support's refund mail says %q:\n%s", n, m.Text)
+			}
+		}
+	}
+}
+
 // TestNoRefundSubject: a cancellation refunded 0% under the policy
 // is not headed "Refund 0.00 USD".
 func TestNoRefundSubject(t *testing.T) {

@@ -460,7 +460,7 @@ func TestMailsSayWhatHappened(t *testing.T) {
 	t.Parallel()
 	e := start(t, mailtest.NewServer(t))
 	ctx := context.Background()
-	shop := e.SeedShop(t, testkit.ShopOptions{Users: 8, MaxPerUser: 2, Seats: 20})
+	shop := e.SeedShop(t, testkit.ShopOptions{Users: 9, MaxPerUser: 2, Seats: 20})
 	purchase := func(t *testing.T, user string) *bookingv1.Booking {
 		t.Helper()
 		b := e.Reserve(t, shop, user, 2)
@@ -569,6 +569,17 @@ func TestMailsSayWhatHappened(t *testing.T) {
 			RefundCause: paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED})
 		m := e.smtp.WaitForSubject(t, e.email(t, user), "Refund 99.80", 20*time.Second)
 		says(t, m, []string{"we are refunding the full 99.80 USD you paid"}, "of the 99.80")
+	})
+
+	t.Run("an admin's refund in full", func(t *testing.T) {
+		// Support gave a buyer ill before the show the whole price back,
+		// whatever the refund policy gives (cause support).
+		user := shop.Users[8]
+		publish(t, notify.TopicPaymentRefunded, &paymentv1.PaymentEvent{Payment: paymentOf(purchase(t, user), "99.80"), RefundAmount: "99.80",
+			RefundCause: paymentv1.RefundCause_REFUND_CAUSE_SUPPORT})
+		m := e.smtp.WaitForSubject(t, e.email(t, user), "Refund 99.80", 20*time.Second)
+		says(t, m, []string{"our support team has refunded the full 99.80 USD you paid", "Your booking is cancelled and its seats are released."},
+			"of the 99.80", "no money is returned", "organizer")
 	})
 
 	t.Run("a declined card while the reservation lives", func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/booking/v1/bookingv1connect"
 	paymentv1 "github.com/bookingrush/rush/gen/bookingrush/payment/v1"
 	"github.com/bookingrush/rush/gen/bookingrush/payment/v1/paymentv1connect"
+	"github.com/bookingrush/rush/services/payment"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/pgtest"
 	"github.com/bookingrush/rush/services/platform/server"
@@ -81,6 +82,19 @@ func (e *env) pay(t *testing.T, user, bookingID, method string) (*paymentv1.Paym
 		return nil, err
 	}
 	return res.Msg.GetPayment(), nil
+}
+
+// paid has user reserve two seats of s and pay them with the simulator;
+// it answers the booking, once confirmed, and its payment.
+func (e *env) paid(t *testing.T, s testkit.Shop, user string) (*bookingv1.Booking, *paymentv1.Payment) {
+	t.Helper()
+	b := e.Reserve(t, s, user, 2)
+	p, err := e.pay(t, user, b.GetId(), payment.SimOK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitBooking(t, user, b.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
+	return b, p
 }
 
 func (e *env) getPayment(t *testing.T, user, id string) *paymentv1.Payment {

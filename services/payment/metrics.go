@@ -28,7 +28,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "payment_outcomes_total", Help: "Payments decided, by outcome (succeeded, failed).",
 		}, []string{"outcome"}),
 		refunds: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "payment_refunds_total", Help: "Refunds made, by cause (buyer_cancelled, organizer_cancelled, not_confirmed).",
+			Name: "payment_refunds_total", Help: "Refunds made, by cause (buyer_cancelled, organizer_cancelled, not_confirmed, support).",
 		}, []string{"cause"}),
 		reconciler: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "payment_reconciler_actions_total",

@@ -55,6 +55,7 @@ func TestRefundPercent(t *testing.T) {
 		{"event cancelled, 1 day", buyer, day, true, 100},
 		{"organizer cancels, 1 day", paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED, day, false, 100},
 		{"money after the hold, 1 day", paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED, day, false, 100},
+		{"an admin's refund in full, 1 day", paymentv1.RefundCause_REFUND_CAUSE_SUPPORT, day, false, 100},
 	} {
 		if got := payment.RefundPercent(tc.cause, now.Add(tc.showIn), now, tc.cancelled); got != tc.want {
 			t.Errorf("%s: %d%%, want %d%%", tc.name, got, tc.want)
@@ -525,15 +526,7 @@ func TestRefundPolicyEndToEnd(t *testing.T) {
 	soon := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 5 * 24 * time.Hour, Price: "25.00"})
 	later := e.SeedShop(t, testkit.ShopOptions{Seats: 4, ShowIn: 30 * 24 * time.Hour, Price: "25.00"})
 	buyer := soon.Users[0]
-	paid := func(s testkit.Shop, user string) (*bookingv1.Booking, *paymentv1.Payment) {
-		b := e.Reserve(t, s, user, 2)
-		p, err := e.pay(t, user, b.GetId(), payment.SimOK)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.waitBooking(t, user, b.GetId(), bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED, 15*time.Second)
-		return b, p
-	}
+	paid := func(s testkit.Shop, user string) (*bookingv1.Booking, *paymentv1.Payment) { return e.paid(t, s, user) }
 
 	b1, p1 := paid(soon, buyer)
 	res, err := e.booking.CancelBooking(context.Background(), testkit.As(t, e.Mesh, buyer, authn.RoleUser, &bookingv1.CancelBookingRequest{BookingId: b1.GetId()}))
@@ -602,4 +595,122 @@ func TestRefundPolicyEndToEnd(t *testing.T) {
 			return err == nil && len(d) == 0
 		})
 	}
+}
+
+// TestAnAdminRefundsInFull: support gives a buyer ill two days before the
+// show the whole price back (RefundPayment with in_full), which the refund
+// policy does not (nothing under 3 days). Only an admin may: the buyer's
+// own in_full, or an organizer's, is PERMISSION_DENIED and changes nothing.
+// The admin's refunds 100% (cause support, recorded, in its
+// payment.refunded and in the metrics), the booking is refunded and its
+// seats come back, and the audit entry names the admin and says in_full;
+// calling again changes nothing. A payment an admin had refunded under the
+// policy before (0%, the booking cancelled) gets the rest, once.
+func TestAnAdminRefundsInFull(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	s := e.SeedShop(t, testkit.ShopOptions{Users: 2, Seats: 4, ShowIn: 2 * 24 * time.Hour, Price: "25.00"})
+	admin := uuid.NewString()
+	refund := func(who, role, id string, inFull bool) (*paymentv1.Payment, error) {
+		t.Helper()
+		r, err := e.payment.RefundPayment(context.Background(), testkit.As(t, e.Mesh, who, role,
+			&paymentv1.RefundPaymentRequest{PaymentId: id, Reason: "ill two days before the show", InFull: inFull}))
+		if err != nil {
+			return nil, err
+		}
+		return r.Msg.GetPayment(), nil
+	}
+	refundEvents := func(id string, where string) int {
+		t.Helper()
+		return e.Count(t, `SELECT count(*) FROM outbox WHERE topic = 'payment.refunded' AND aggregate_id = $1 AND `+where, id)
+	}
+
+	ill := s.Users[0]
+	b1, p1 := e.paid(t, s, ill)
+	for _, role := range []string{authn.RoleUser, authn.RoleOrganizer} {
+		_, err := refund(ill, role, p1.GetId(), true)
+		if code(err) != connect.CodePermissionDenied || !strings.Contains(err.Error(), "only an admin") {
+			t.Fatalf("in_full as %s: %v, want PERMISSION_DENIED", role, err)
+		}
+	}
+	if got := e.getPayment(t, ill, p1.GetId()); got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_SUCCEEDED || got.GetRefundedAmount() != "0.00" {
+		t.Fatalf("payment after a refused in_full: %v", got)
+	}
+	if z := e.Zone(t, s); e.Booking(t, ill, b1.GetId()).GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_CONFIRMED || z.GetSold() != 2 {
+		t.Fatalf("booking or zone changed by a refused in_full: %v", z)
+	}
+	if n := e.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND refund_requested_at IS NULL`, p1.GetId()); n != 1 {
+		t.Fatal("a refused in_full decided a refund")
+	}
+
+	for range 2 { // calling again answers the payment as it is
+		got, err := refund(admin, authn.RoleAdmin, p1.GetId(), true)
+		if err != nil || got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED || got.GetRefundedAmount() != "50.00" {
+			t.Fatalf("an admin's in_full two days before the show: %v %v", got, err)
+		}
+	}
+	if b := e.Booking(t, ill, b1.GetId()); b.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED ||
+		b.GetCancelCause() != bookingv1.CancelCause_CANCEL_CAUSE_BUYER {
+		t.Fatalf("booking after the admin's in_full: %v", b)
+	}
+	if z := e.Zone(t, s); z.GetAvailable() != 4 || z.GetSold() != 0 || z.GetHeld() != 0 {
+		t.Fatalf("zone after the admin's in_full: %v", z)
+	}
+	if n := e.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND refund_cause = 'REFUND_CAUSE_SUPPORT' AND refund_percent = 100`, p1.GetId()); n != 1 {
+		t.Error("the payment does not record cause support at 100%")
+	}
+	if n := refundEvents(p1.GetId(), `payload->>'refundCause' = 'REFUND_CAUSE_SUPPORT' AND payload->>'refundAmount' = '50.00'`); n != 1 ||
+		refundEvents(p1.GetId(), "true") != 1 {
+		t.Errorf("%d payment.refunded of cause support for 50.00 (of %d), want one", n, refundEvents(p1.GetId(), "true"))
+	}
+	audited := func(id string) int {
+		t.Helper()
+		return e.Count(t, `SELECT count(*) FROM audit_logs WHERE action = 'payment.refund' AND entity_id = $1 AND user_id = $2
+			AND new_values->>'in_full' = 'true' AND new_values->>'admin' = $2::text AND new_values->>'cause' = 'REFUND_CAUSE_SUPPORT'
+			AND new_values->>'reason' = 'ill two days before the show'`, id, admin)
+	}
+	if n := audited(p1.GetId()); n != 1 {
+		t.Errorf("%d audit entries of the refund naming the admin and in_full, want 1", n)
+	}
+
+	// An admin's refund under the policy first: nothing back two days
+	// before the show, the booking cancelled. in_full then gives the rest.
+	other := s.Users[1]
+	b2, p2 := e.paid(t, s, other)
+	if got, err := refund(admin, authn.RoleAdmin, p2.GetId(), false); err != nil || got.GetRefundedAmount() != "0.00" {
+		t.Fatalf("an admin's refund under the policy two days before: %v %v", got, err)
+	}
+	for range 2 {
+		got, err := refund(admin, authn.RoleAdmin, p2.GetId(), true)
+		if err != nil || got.GetStatus() != paymentv1.PaymentStatus_PAYMENT_STATUS_REFUNDED || got.GetRefundedAmount() != "50.00" {
+			t.Fatalf("in_full after a policy refund of 0%%: %v %v", got, err)
+		}
+	}
+	if b := e.Booking(t, other, b2.GetId()); b.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED {
+		t.Fatalf("booking after the rest: %v", b)
+	}
+	if n := refundEvents(p2.GetId(), `payload->>'refundCause' = 'REFUND_CAUSE_SUPPORT' AND payload->>'rest' = 'true' AND payload->>'refundAmount' = '50.00'`); n != 1 ||
+		refundEvents(p2.GetId(), "true") != 2 {
+		t.Errorf("%d rest events of cause support (of %d payment.refunded), want one of two", n, refundEvents(p2.GetId(), "true"))
+	}
+	if n := audited(p2.GetId()); n != 1 {
+		t.Errorf("%d audit entries of the rest naming the admin and in_full, want 1", n)
+	}
+	if z := e.Zone(t, s); z.GetAvailable() != 4 || z.GetSold() != 0 {
+		t.Fatalf("zone at the end: %v", z)
+	}
+	metrics := func() string {
+		t.Helper()
+		res, err := http.Get(e.URL(t, "metrics") + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return string(b)
+	}
+	if m := metrics(); !strings.Contains(m, `payment_refunds_total{cause="support"} 2`) {
+		t.Errorf("payment_refunds_total of cause support is not 2:\n%s", m)
+	}
+	e.AuditMoneySettled(t, e.prefix)
 }

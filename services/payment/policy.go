@@ -10,8 +10,8 @@ import (
 // given back when a confirmed booking is cancelled at now for a show at
 // show. The buyer gets 100% more than 7 days before the show, 50% from 3 to
 // 7 days, 0% under 3 days; an organizer cancelling the event (or an event
-// already cancelled) and money that arrived after the hold was gone are
-// refunded in full.
+// already cancelled), money that arrived after the hold was gone and an
+// admin's refund in full (REFUND_CAUSE_SUPPORT) are refunded in full.
 func RefundPercent(cause paymentv1.RefundCause, show, now time.Time, eventCancelled bool) int64 {
 	if cause != paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED || eventCancelled {
 		return 100

@@ -138,13 +138,14 @@ func statusFromProto(st paymentv1.PaymentStatus) string {
 	return ""
 }
 
-// RefundPayment cancels the payer's booking and refunds per the policy.
+// RefundPayment cancels the payer's booking and refunds per the policy, or
+// in full for an admin's InFull.
 func (s *Server) RefundPayment(ctx context.Context, req *connect.Request[paymentv1.RefundPaymentRequest]) (*connect.Response[paymentv1.RefundPaymentResponse], error) {
 	p, err := authn.Require(ctx)
 	if err != nil {
 		return nil, err
 	}
-	pay, err := s.svc.RefundPayment(ctx, p, req.Msg.GetPaymentId(), req.Msg.GetReason())
+	pay, err := s.svc.RefundPayment(ctx, p, req.Msg.GetPaymentId(), req.Msg.GetReason(), req.Msg.GetInFull())
 	if err != nil {
 		return nil, err
 	}

@@ -315,8 +315,18 @@ func (s *Service) Get(ctx context.Context, p *authn.Principal, id string) (Payme
 }
 
 // RefundPayment is the buyer's (or an admin's) refund request: the booking
-// is cancelled and the policy decides how much comes back.
-func (s *Service) RefundPayment(ctx context.Context, p *authn.Principal, id, reason string) (Payment, error) {
+// is cancelled and the policy decides how much comes back. An admin's
+// inFull refunds everything whatever the show's date (support's goodwill:
+// cause REFUND_CAUSE_SUPPORT), with the same rules otherwise: a booking used
+// at the door is refused, and a decision made before stands, except that a
+// payment refunded in part under the policy (its buyer cancelled for 50% or
+// 0%) gets the rest (topUp, as an event's cancellation gives it). inFull
+// from anyone else is FORBIDDEN before anything is read.
+func (s *Service) RefundPayment(ctx context.Context, p *authn.Principal, id, reason string, inFull bool) (Payment, error) {
+	if inFull && p.Role != authn.RoleAdmin {
+		return Payment{}, errs.New(errs.Forbidden, "only an admin (support) may refund a payment in full whatever the refund policy gives; without in_full the refund policy applies",
+			"field", "in_full")
+	}
 	pay, err := s.Get(ctx, p, id)
 	if err != nil {
 		return Payment{}, err
@@ -329,8 +339,20 @@ func (s *Service) RefundPayment(ctx context.Context, p *authn.Principal, id, rea
 			return Payment{}, err
 		}
 	}
-	out, _, err := s.RefundBooking(ctx, pay.BookingID, pay.ID, paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED, reason)
-	return out, err
+	cause := paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED
+	if inFull {
+		cause = paymentv1.RefundCause_REFUND_CAUSE_SUPPORT
+	}
+	out, _, err := s.RefundBooking(ctx, pay.BookingID, pay.ID, cause, reason)
+	if err != nil || !inFull || out.RefundedAt.IsZero() || out.RefundedCents >= out.AmountCents {
+		return out, err
+	}
+	// Refunded in part before (the buyer's own cancel under the policy):
+	// support gives the rest.
+	if err := s.topUp(context.WithoutCancel(ctx), out.ID, reason, cause); err != nil {
+		return Payment{}, err
+	}
+	return s.store.Get(ctx, out.ID)
 }
 
 // retryFailedRefund answers a payment whose refund failed at the provider
@@ -547,7 +569,7 @@ func (s *Service) RefundEvent(ctx context.Context, eventID, reason string) (tota
 			defer func() { <-sem }()
 			_, _, err := s.RefundBooking(ctx, p.BookingID, p.ID, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED, reason)
 			if err == nil {
-				err = s.topUp(ctx, p.ID, reason)
+				err = s.topUp(ctx, p.ID, reason, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED)
 			}
 			if err != nil {
 				nfailed.Add(1)
@@ -560,14 +582,15 @@ func (s *Service) RefundEvent(ctx context.Context, eventID, reason string) (tota
 }
 
 // topUp refunds the rest of a payment refunded for less than its whole
-// price (its buyer cancelled for 50% or 0%) because its event is cancelled,
-// and records it as refunded in full by the organizer's cancellation, with
-// the rest's payment.refunded event. It claims the payment's refund work
+// price (its buyer cancelled for 50% or 0%) because its event is cancelled
+// (cause ORGANIZER_CANCELLED) or an admin refunds it in full (SUPPORT),
+// and records it as refunded in full for that cause, with the rest's
+// payment.refunded event. It claims the payment's refund work
 // and calls the provider outside any transaction, as executeRefund does
 // (RefundRest reads the charge before it refunds, so a retry after an
 // attempt that died gives nothing twice). A payment refunded in full, or
 // whose refund has not been executed yet, is left as it is.
-func (s *Service) topUp(ctx context.Context, paymentID, reason string) error {
+func (s *Service) topUp(ctx context.Context, paymentID, reason string, cause paymentv1.RefundCause) error {
 	short := func(p Payment) bool { return !p.RefundedAt.IsZero() && p.RefundedCents < p.AmountCents }
 	pay, claim, _, err := s.claimRefund(ctx, paymentID, short)
 	if err != nil || claim.IsZero() {
@@ -593,26 +616,26 @@ func (s *Service) topUp(ctx context.Context, paymentID, reason string) error {
 				refund_percent = 100, refund_cause = $3, refund_reason = NULLIF($4, ''),
 				refund_reference = COALESCE(NULLIF($5, ''), refund_reference), refund_claimed_at = NULL
 			WHERE id = $1 RETURNING `+paymentColumns,
-			before.ID, StatusRefunded, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED.String(), reason, ref))
+			before.ID, StatusRefunded, cause.String(), reason, ref))
 		if err != nil {
 			return dbErr(err)
 		}
 		if err := audit.Record(ctx, tx, audit.Entry{Action: "payment.refund", EntityType: "payment", EntityID: pay.ID,
 			Old: map[string]any{"status": before.Status, "refunded_amount": money.Format(before.RefundedCents), "refund_percent": before.RefundPercent,
 				"cause": before.RefundCause},
-			New: map[string]any{"status": pay.Status, "refunded_amount": money.Format(pay.RefundedCents), "booking_id": pay.BookingID,
-				"refund_percent": pay.RefundPercent, "cause": pay.RefundCause, "reason": pay.RefundReason, "rest": money.Format(rest)},
+			New: refundAudit(ctx, pay, map[string]any{"status": pay.Status, "refunded_amount": money.Format(pay.RefundedCents), "booking_id": pay.BookingID,
+				"refund_percent": pay.RefundPercent, "cause": pay.RefundCause, "reason": pay.RefundReason, "rest": money.Format(rest)}),
 		}); err != nil {
 			return err
 		}
 		return s.emit(ctx, tx, TopicRefunded, pay, &paymentv1.PaymentEvent{
-			RefundAmount: money.Format(rest), RefundCause: paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED, RefundReason: pay.RefundReason, Rest: true,
+			RefundAmount: money.Format(rest), RefundCause: cause, RefundReason: pay.RefundReason, Rest: true,
 		})
 	})
 	if err != nil || rest == 0 {
 		return err
 	}
-	s.metrics.refunds.WithLabelValues(refundCauseLabel(paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED)).Inc()
+	s.metrics.refunds.WithLabelValues(refundCauseLabel(cause)).Inc()
 	s.relay.Kick()
 	return nil
 }
@@ -660,6 +683,27 @@ var bookingCause = map[string]bookingv1.CancelCause{
 	paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED.String():     bookingv1.CancelCause_CANCEL_CAUSE_BUYER,
 	paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED.String(): bookingv1.CancelCause_CANCEL_CAUSE_EVENT_CANCELLED,
 	paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED.String():       bookingv1.CancelCause_CANCEL_CAUSE_SYSTEM,
+	// The booking service has no cause of its own for support's
+	// cancellation. BUYER is the closest: support refunds in full what
+	// the buyer asked them to end (ill before the show), as an admin's
+	// refund under the policy has always been recorded; SYSTEM says the
+	// money never bought a confirmed booking, EVENT_CANCELLED that the
+	// organizer ended the event (and mails everyone so).
+	paymentv1.RefundCause_REFUND_CAUSE_SUPPORT.String(): bookingv1.CancelCause_CANCEL_CAUSE_BUYER,
+}
+
+// refundAudit completes the new values of a refund's audit entry: an
+// admin's refund in full (cause SUPPORT) says in_full, and an admin's call
+// names the admin (the entry's actor is the caller already; the value
+// keeps it readable next to the reason).
+func refundAudit(ctx context.Context, pay Payment, values map[string]any) map[string]any {
+	if refundCause(pay.RefundCause) == paymentv1.RefundCause_REFUND_CAUSE_SUPPORT {
+		values["in_full"] = true
+	}
+	if p := authn.FromContext(ctx); p != nil && p.Role == authn.RoleAdmin {
+		values["admin"] = p.UserID
+	}
+	return values
 }
 
 // decideRefund records the refund of the booking's payment (paymentID, or
@@ -807,10 +851,10 @@ func (s *Service) executeRefund(ctx context.Context, paymentID string, retryFail
 		amount = total
 		if err := audit.Record(ctx, tx, audit.Entry{Action: "payment.refund", EntityType: "payment", EntityID: pay.ID,
 			Old: map[string]any{"status": before.Status, "refunded_amount": money.Format(before.RefundedCents)},
-			New: map[string]any{"status": pay.Status, "refunded_amount": money.Format(total), "booking_id": pay.BookingID,
+			New: refundAudit(ctx, pay, map[string]any{"status": pay.Status, "refunded_amount": money.Format(total), "booking_id": pay.BookingID,
 				"refund_percent": pay.RefundPercent, "cause": pay.RefundCause, "reason": pay.RefundReason,
 				"refunded_at_provider": outsideCents > 0, "refunded_at_provider_amount": money.Format(outsideCents),
-				"retry_after_failed_refund": retried},
+				"retry_after_failed_refund": retried}),
 		}); err != nil {
 			return err
 		}

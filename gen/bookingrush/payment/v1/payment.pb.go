@@ -124,6 +124,10 @@ const (
 	// REFUND_CAUSE_NOT_CONFIRMED: the money arrived after the hold had expired
 	// or was cancelled, so the booking could not be confirmed; 100%.
 	RefundCause_REFUND_CAUSE_NOT_CONFIRMED RefundCause = 3
+	// REFUND_CAUSE_SUPPORT: an admin refunded the payment in full
+	// (RefundPayment with InFull), whatever the refund policy would give;
+	// 100%, and the booking is cancelled.
+	RefundCause_REFUND_CAUSE_SUPPORT RefundCause = 4
 )
 
 // Enum value maps for RefundCause.
@@ -133,12 +137,14 @@ var (
 		1: "REFUND_CAUSE_BUYER_CANCELLED",
 		2: "REFUND_CAUSE_ORGANIZER_CANCELLED",
 		3: "REFUND_CAUSE_NOT_CONFIRMED",
+		4: "REFUND_CAUSE_SUPPORT",
 	}
 	RefundCause_value = map[string]int32{
 		"REFUND_CAUSE_UNSPECIFIED":         0,
 		"REFUND_CAUSE_BUYER_CANCELLED":     1,
 		"REFUND_CAUSE_ORGANIZER_CANCELLED": 2,
 		"REFUND_CAUSE_NOT_CONFIRMED":       3,
+		"REFUND_CAUSE_SUPPORT":             4,
 	}
 )
 
@@ -629,7 +635,16 @@ type RefundPaymentRequest struct {
 	// PaymentId is the payment (path parameter).
 	PaymentId string `protobuf:"bytes,1,opt,name=payment_id,json=paymentId,proto3" json:"payment_id,omitempty"`
 	// Reason is kept with the refund and in the audit log.
-	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// InFull, admins only, refunds 100% of the payment whatever the show's
+	// date (the refund policy is not applied: support's goodwill, e.g. a
+	// buyer ill two days before the show), and cancels the booking as the
+	// policy's refund does: its seats come back, its tickets are revoked.
+	// The refund is recorded with cause REFUND_CAUSE_SUPPORT, and the audit
+	// entry names the admin. A payment refunded in part before (its buyer
+	// cancelled for 50% or 0%) gets the rest. Anyone not admin sending it
+	// gets PERMISSION_DENIED, and nothing changes.
+	InFull        bool `protobuf:"varint,3,opt,name=in_full,json=inFull,proto3" json:"in_full,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -676,6 +691,13 @@ func (x *RefundPaymentRequest) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *RefundPaymentRequest) GetInFull() bool {
+	if x != nil {
+		return x.InFull
+	}
+	return false
 }
 
 // RefundPaymentResponse holds the refunded payment.
@@ -1571,7 +1593,9 @@ type PaymentEvent struct {
 	// Rest is true, for payment.refunded, when this refund gives back the rest
 	// of a payment refunded in part before: its buyer had cancelled for 50% or
 	// 0% of the price, and then the organizer cancelled the event (everyone
-	// gets 100% then). A payment has at most one such second refund.
+	// gets 100% then; RefundCause ORGANIZER_CANCELLED) or an admin refunded it
+	// in full (RefundCause SUPPORT). A payment has at most one such second
+	// refund.
 	Rest bool `protobuf:"varint,8,opt,name=rest,proto3" json:"rest,omitempty"`
 	// FailedRefund numbers a refund of the payment that failed at the provider
 	// after it accepted it (1 for the first). On payment.refund-failed it is
@@ -1786,11 +1810,12 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tpaymentId\"O\n" +
 	"\x12GetPaymentResponse\x129\n" +
-	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\"d\n" +
+	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\"}\n" +
 	"\x14RefundPaymentRequest\x12*\n" +
 	"\n" +
 	"payment_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tpaymentId\x12 \n" +
-	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"R\n" +
+	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\x12\x17\n" +
+	"\ain_full\x18\x03 \x01(\bR\x06inFull\"R\n" +
 	"\x15RefundPaymentResponse\x129\n" +
 	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\"\x83\x01\n" +
 	"\x1aHandleStripeWebhookRequest\x120\n" +
@@ -1875,12 +1900,13 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\x15PAYMENT_STATUS_FAILED\x10\x04\x12\x1b\n" +
 	"\x17PAYMENT_STATUS_REFUNDED\x10\x05\x12%\n" +
 	"!PAYMENT_STATUS_PARTIALLY_REFUNDED\x10\x06\x12 \n" +
-	"\x1cPAYMENT_STATUS_REFUND_FAILED\x10\a*\x93\x01\n" +
+	"\x1cPAYMENT_STATUS_REFUND_FAILED\x10\a*\xad\x01\n" +
 	"\vRefundCause\x12\x1c\n" +
 	"\x18REFUND_CAUSE_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cREFUND_CAUSE_BUYER_CANCELLED\x10\x01\x12$\n" +
 	" REFUND_CAUSE_ORGANIZER_CANCELLED\x10\x02\x12\x1e\n" +
-	"\x1aREFUND_CAUSE_NOT_CONFIRMED\x10\x03*Y\n" +
+	"\x1aREFUND_CAUSE_NOT_CONFIRMED\x10\x03\x12\x18\n" +
+	"\x14REFUND_CAUSE_SUPPORT\x10\x04*Y\n" +
 	"\n" +
 	"RefundStep\x12\x1b\n" +
 	"\x17REFUND_STEP_UNSPECIFIED\x10\x00\x12\x16\n" +

@@ -77,10 +77,17 @@ type PaymentServiceClient interface {
 	GetPayment(context.Context, *connect.Request[v1.GetPaymentRequest]) (*connect.Response[v1.GetPaymentResponse], error)
 	// RefundPayment refunds a succeeded payment per the refund policy (100%
 	// more than 7 days before the show, 50% at 3 to 7 days, 0% under 3 days)
-	// and cancels its booking. A payment whose refund failed at the provider
-	// (PAYMENT_STATUS_REFUND_FAILED) is answered as it is to its buyer; an
-	// admin's call makes the refund again (what the failed refund carried),
-	// once per call.
+	// and cancels its booking. An admin may instead refund it in full
+	// whatever the show's date (InFull: support's goodwill, cause
+	// REFUND_CAUSE_SUPPORT); anyone else asking for that gets
+	// PERMISSION_DENIED and nothing changes. Either way a booking whose
+	// tickets were used at the door is refused (CONFLICT, reason checked_in),
+	// and a refund decided before stands: calling again answers the payment
+	// as it is, except that InFull gives a payment refunded in part under the
+	// policy (50% or 0%) the rest of its price. A payment whose refund failed
+	// at the provider (PAYMENT_STATUS_REFUND_FAILED) is answered as it is to
+	// its buyer; an admin's call makes the refund again (what the failed
+	// refund carried), once per call, InFull or not.
 	RefundPayment(context.Context, *connect.Request[v1.RefundPaymentRequest]) (*connect.Response[v1.RefundPaymentResponse], error)
 	// HandleStripeWebhook receives a provider event. The raw body is kept
 	// byte for byte so the signature can be checked; duplicates (same event id)
@@ -287,10 +294,17 @@ type PaymentServiceHandler interface {
 	GetPayment(context.Context, *connect.Request[v1.GetPaymentRequest]) (*connect.Response[v1.GetPaymentResponse], error)
 	// RefundPayment refunds a succeeded payment per the refund policy (100%
 	// more than 7 days before the show, 50% at 3 to 7 days, 0% under 3 days)
-	// and cancels its booking. A payment whose refund failed at the provider
-	// (PAYMENT_STATUS_REFUND_FAILED) is answered as it is to its buyer; an
-	// admin's call makes the refund again (what the failed refund carried),
-	// once per call.
+	// and cancels its booking. An admin may instead refund it in full
+	// whatever the show's date (InFull: support's goodwill, cause
+	// REFUND_CAUSE_SUPPORT); anyone else asking for that gets
+	// PERMISSION_DENIED and nothing changes. Either way a booking whose
+	// tickets were used at the door is refused (CONFLICT, reason checked_in),
+	// and a refund decided before stands: calling again answers the payment
+	// as it is, except that InFull gives a payment refunded in part under the
+	// policy (50% or 0%) the rest of its price. A payment whose refund failed
+	// at the provider (PAYMENT_STATUS_REFUND_FAILED) is answered as it is to
+	// its buyer; an admin's call makes the refund again (what the failed
+	// refund carried), once per call, InFull or not.
 	RefundPayment(context.Context, *connect.Request[v1.RefundPaymentRequest]) (*connect.Response[v1.RefundPaymentResponse], error)
 	// HandleStripeWebhook receives a provider event. The raw body is kept
 	// byte for byte so the signature can be checked; duplicates (same event id)
