@@ -56,5 +56,8 @@ test("an event with a waiting room takes buyers into its line before the sale op
   await expect(page.getByTestId("pre-queue")).toContainText("The sale opens");
   await page.getByTestId("buy").click();
   await expect(page.getByTestId("waiting-room")).toContainText("The sale has not opened yet");
+  // The estimate before the opening is the time to it, said so: not an
+  // "expected wait" in a line whose places are not drawn yet.
+  await expect(page.getByTestId("queue-wait")).toContainText(/^The sale opens in about \d+ seconds?\./);
   await expect(page).toHaveURL(/\/checkout\//, { timeout: opens - Date.now() + 30_000 });
 });

@@ -154,7 +154,11 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
       <div className="bg-muted h-2 w-full overflow-hidden rounded" aria-hidden>
         <div className="bg-primary h-full transition-all" style={{ width: `${done}%` }} />
       </div>
-      <p className="text-muted-foreground text-sm">Expected wait: {aboutDuration(view.etaSeconds)}. Keep this page open; you keep your place.</p>
+      <p className="text-muted-foreground text-sm" data-testid="queue-wait">
+        {/* Before the opening the API's estimate is the time to it: the wait in line comes after. */}
+        {view.position > 0 ? `Expected wait: ${aboutDuration(view.etaSeconds)}.` : `The sale opens in ${aboutDuration(view.etaSeconds)}.`} Keep this page open; you
+        keep your place.
+      </p>
       <p className="text-muted-foreground text-xs" data-testid="queue-connection">
         {conn.state === "live"
           ? "Live"
