@@ -64,7 +64,7 @@ func TestSupportRefundsInFull(t *testing.T) {
 	if r.str("status") != "refunded" || r.str("refunded_amount") != "50.00" || r.str("amount") != "50.00" {
 		t.Fatalf("support's refund in full: %s", r)
 	}
-	if got := a.call("GET", "/api/v1/bookings/"+booking, users["ill"], nil); got.str("status") != "refunded" {
+	if got := a.call("GET", "/api/v1/bookings/"+booking, users["ill"], nil); got.str("status") != "refunded" || got.str("cancel_cause") != "support" {
 		t.Fatalf("the booking after support's refund: %s", got)
 	}
 	testkit.Eventually(t, 30*time.Second, "the seats back on sale", func() bool { return seats() == 10 })

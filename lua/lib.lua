@@ -11,7 +11,7 @@
 --                             absent on a zone loaded before the field existed: no such limit)
 --   P{ev:E}:hold:B     HASH   one booking: id, user, event, show, zone, qty, unit (cents),
 --                             status, exp, created, confirmed, cancelled (ms), idem, ver,
---                             cause (why it ended: buyer, expired, event_cancelled, system),
+--                             cause (why it ended: buyer, expired, event_cancelled, system, support),
 --                             wl ("1" when the hold is a waitlist offer), wlseq (an offer's: the
 --                             join sequence of the waitlist entry it took its buyer from)
 --   P{ev:E}:expiry     ZSET   hold ids -> deadline (ms); the sweeper releases the live ones when

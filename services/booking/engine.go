@@ -75,6 +75,9 @@ const (
 	CauseExpired        = "expired"
 	CauseEventCancelled = "event_cancelled"
 	CauseSystem         = "system"
+	// CauseSupport: an admin refunded it in full (payment's
+	// REFUND_CAUSE_SUPPORT).
+	CauseSupport = "support"
 )
 
 // ReserveInput is one reserve call, already validated and resolved to its event.

@@ -525,6 +525,7 @@ var causeToProto = map[string]bookingv1.CancelCause{
 	CauseExpired:        bookingv1.CancelCause_CANCEL_CAUSE_EXPIRED,
 	CauseEventCancelled: bookingv1.CancelCause_CANCEL_CAUSE_EVENT_CANCELLED,
 	CauseSystem:         bookingv1.CancelCause_CANCEL_CAUSE_SYSTEM,
+	CauseSupport:        bookingv1.CancelCause_CANCEL_CAUSE_SUPPORT,
 }
 
 // causeName is the stored name of a cancel cause ("" for none).

@@ -650,7 +650,7 @@ func TestAnAdminRefundsInFull(t *testing.T) {
 		}
 	}
 	if b := e.Booking(t, ill, b1.GetId()); b.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_REFUNDED ||
-		b.GetCancelCause() != bookingv1.CancelCause_CANCEL_CAUSE_BUYER {
+		b.GetCancelCause() != bookingv1.CancelCause_CANCEL_CAUSE_SUPPORT {
 		t.Fatalf("booking after the admin's in_full: %v", b)
 	}
 	if z := e.Zone(t, s); z.GetAvailable() != 4 || z.GetSold() != 0 || z.GetHeld() != 0 {

@@ -683,13 +683,7 @@ var bookingCause = map[string]bookingv1.CancelCause{
 	paymentv1.RefundCause_REFUND_CAUSE_BUYER_CANCELLED.String():     bookingv1.CancelCause_CANCEL_CAUSE_BUYER,
 	paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED.String(): bookingv1.CancelCause_CANCEL_CAUSE_EVENT_CANCELLED,
 	paymentv1.RefundCause_REFUND_CAUSE_NOT_CONFIRMED.String():       bookingv1.CancelCause_CANCEL_CAUSE_SYSTEM,
-	// The booking service has no cause of its own for support's
-	// cancellation. BUYER is the closest: support refunds in full what
-	// the buyer asked them to end (ill before the show), as an admin's
-	// refund under the policy has always been recorded; SYSTEM says the
-	// money never bought a confirmed booking, EVENT_CANCELLED that the
-	// organizer ended the event (and mails everyone so).
-	paymentv1.RefundCause_REFUND_CAUSE_SUPPORT.String(): bookingv1.CancelCause_CANCEL_CAUSE_BUYER,
+	paymentv1.RefundCause_REFUND_CAUSE_SUPPORT.String():             bookingv1.CancelCause_CANCEL_CAUSE_SUPPORT,
 }
 
 // refundAudit completes the new values of a refund's audit entry: an

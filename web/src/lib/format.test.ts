@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 
-import { aboutDuration, clock, count, dateTime, fromZoneInput, knownZone, money, priceInput, pricePattern, showTime, timeZones, toZoneInput, venueZone } from "./format";
+import { aboutDuration, cancelCauseText, clock, count, dateTime, fromZoneInput, knownZone, money, priceInput, pricePattern, showTime, timeZones, toZoneInput, venueZone } from "./format";
 
 describe("format", () => {
   it("writes money from decimal strings", () => {
@@ -99,5 +99,14 @@ describe("format", () => {
     );
     const found = files.filter((f) => / [a-z]+\(s\)[ .,!?]/i.test(readFileSync(path.join(src, f), "utf8")));
     expect(found).toEqual([]);
+  });
+});
+
+describe("cancelCauseText", () => {
+  it("says why a booking ended in words, nothing for a live one", () => {
+    expect(cancelCauseText("support")).toBe("our support team cancelled it, with a full refund");
+    expect(cancelCauseText("event_cancelled")).toBe("the event was cancelled");
+    expect(cancelCauseText("unspecified")).toBe("");
+    expect(cancelCauseText("later_cause")).toBe("later_cause");
   });
 });

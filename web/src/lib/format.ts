@@ -189,6 +189,23 @@ export function bookingStatusText(status: string): string {
   return bookingStatusLabel[status] ?? status;
 }
 
+/**
+ * Why a booking ended, as its buyer reads it on the booking's page after
+ * "Ended <when>: "; "" for none (a live booking's "unspecified"), and an
+ * unknown cause as it comes.
+ */
+export function cancelCauseText(cause: string): string {
+  return cancelCauseWords[cause] ?? (cause === "unspecified" ? "" : cause);
+}
+
+const cancelCauseWords: Record<string, string> = {
+  buyer: "you cancelled it",
+  expired: "not paid in time",
+  event_cancelled: "the event was cancelled",
+  system: "the payment came too late for it, and was refunded",
+  support: "our support team cancelled it, with a full refund",
+};
+
 /** Status words and badge colours of bookings, events and payments. */
 const bookingStatusLabel: Record<string, string> = {
   reserved: "Awaiting payment",

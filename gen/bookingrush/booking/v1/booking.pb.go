@@ -96,7 +96,7 @@ func (BookingStatus) EnumDescriptor() ([]byte, []int) {
 }
 
 // CancelCause says why a booking ended. On the public JSON API it is written
-// "buyer", "expired", "event_cancelled" or "system".
+// "buyer", "expired", "event_cancelled", "system" or "support".
 type CancelCause int32
 
 const (
@@ -111,6 +111,10 @@ const (
 	// CANCEL_CAUSE_SYSTEM: the system gave the money back (a payment that
 	// could not become a confirmed booking).
 	CancelCause_CANCEL_CAUSE_SYSTEM CancelCause = 4
+	// CANCEL_CAUSE_SUPPORT: an admin (support) ended it and refunded its
+	// payment in full, whatever the refund policy gives (the payment's
+	// REFUND_CAUSE_SUPPORT).
+	CancelCause_CANCEL_CAUSE_SUPPORT CancelCause = 5
 )
 
 // Enum value maps for CancelCause.
@@ -121,6 +125,7 @@ var (
 		2: "CANCEL_CAUSE_EXPIRED",
 		3: "CANCEL_CAUSE_EVENT_CANCELLED",
 		4: "CANCEL_CAUSE_SYSTEM",
+		5: "CANCEL_CAUSE_SUPPORT",
 	}
 	CancelCause_value = map[string]int32{
 		"CANCEL_CAUSE_UNSPECIFIED":     0,
@@ -128,6 +133,7 @@ var (
 		"CANCEL_CAUSE_EXPIRED":         2,
 		"CANCEL_CAUSE_EVENT_CANCELLED": 3,
 		"CANCEL_CAUSE_SYSTEM":          4,
+		"CANCEL_CAUSE_SUPPORT":         5,
 	}
 )
 
@@ -2689,13 +2695,14 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\x18BOOKING_STATUS_CONFIRMED\x10\x02\x12\x1c\n" +
 	"\x18BOOKING_STATUS_CANCELLED\x10\x03\x12\x1a\n" +
 	"\x16BOOKING_STATUS_EXPIRED\x10\x04\x12\x1b\n" +
-	"\x17BOOKING_STATUS_REFUNDED\x10\x05*\x98\x01\n" +
+	"\x17BOOKING_STATUS_REFUNDED\x10\x05*\xb2\x01\n" +
 	"\vCancelCause\x12\x1c\n" +
 	"\x18CANCEL_CAUSE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12CANCEL_CAUSE_BUYER\x10\x01\x12\x18\n" +
 	"\x14CANCEL_CAUSE_EXPIRED\x10\x02\x12 \n" +
 	"\x1cCANCEL_CAUSE_EVENT_CANCELLED\x10\x03\x12\x17\n" +
-	"\x13CANCEL_CAUSE_SYSTEM\x10\x042\xfb\x0f\n" +
+	"\x13CANCEL_CAUSE_SYSTEM\x10\x04\x12\x18\n" +
+	"\x14CANCEL_CAUSE_SUPPORT\x10\x052\xfb\x0f\n" +
 	"\x0eBookingService\x12\x7f\n" +
 	"\aReserve\x12&.bookingrush.booking.v1.ReserveRequest\x1a'.bookingrush.booking.v1.ReserveResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/api/v1/bookings/reserve\x12\xa1\x01\n" +
 	"\x0eConfirmBooking\x12-.bookingrush.booking.v1.ConfirmBookingRequest\x1a..bookingrush.booking.v1.ConfirmBookingResponse\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/api/v1/bookings/{booking_id}/confirm\x12\x9d\x01\n" +

@@ -15,7 +15,7 @@ import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { load, publicApi, userApi } from "@/lib/api/server";
-import { bookingStatusText, dateTime, money, showTime, statusVariant, venueZone } from "@/lib/format";
+import { bookingStatusText, cancelCauseText, dateTime, money, showTime, statusVariant, venueZone } from "@/lib/format";
 import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "Booking" };
@@ -104,7 +104,8 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
             <>
               <dt className="text-muted-foreground">Ended</dt>
               <dd>
-                {dateTime(b.cancelled_at, { zone: tz })} {b.cancel_cause !== "unspecified" ? `(${b.cancel_cause.replace("_", " ")})` : ""}
+                {dateTime(b.cancelled_at, { zone: tz })}
+                {cancelCauseText(b.cancel_cause) && <span data-testid="cancel-cause">: {cancelCauseText(b.cancel_cause)}</span>}
               </dd>
             </>
           )}
