@@ -17,6 +17,7 @@ test("a buyer cancels a paid booking after seeing the refund", async ({ page }) 
   await page.getByTestId("reserve").click();
   await page.getByTestId("pay").click();
   await expect(page.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
+  const bookingPage = new URL(page.url()).pathname.replace(/^\/checkout\//, "/bookings/");
 
   await page.goto("/bookings");
   await expect(page.getByTestId("booking-status").first()).toHaveText("Confirmed");
@@ -27,6 +28,9 @@ test("a buyer cancels a paid booking after seeing the refund", async ({ page }) 
   await page.getByTestId("confirm-cancel").click();
   await expect(page.getByTestId("booking-status").first()).toHaveText("Refunded", { timeout: 30_000 });
   await shot(page, "my-bookings");
+  // The booking says why it ended, in words (it said "(buyer)").
+  await page.goto(bookingPage);
+  await expect(page.getByTestId("cancel-cause")).toHaveText(": you cancelled it");
 
   // The refund mail is among the notifications.
   await expect(async () => {
