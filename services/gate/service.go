@@ -519,13 +519,49 @@ func (s *Service) CheckIn(ctx context.Context, p *authn.Principal, scans []ScanI
 			return nil, err
 		}
 	}
-	out := make([]Verdict, len(scans))
+	// A batch is judged earliest scan first (scans made at the same time in
+	// its order), and answered in its order: a ticket's earliest scan is
+	// its check-in and every other one names it, as if the scans had come
+	// one by one. In the batch's order, a later scan listed first was
+	// answered valid, then the earlier one took its check-in, valid too.
+	now := time.Now()
+	at, ids, order := make([]time.Time, len(scans)), make([]string, len(scans)), make([]int, len(scans))
+	copies := map[string]int{}
 	for i, sc := range scans {
-		if out[i], err = s.checkIn(ctx, d, sc); err != nil {
+		at[i], ids[i], order[i] = sc.ScannedAt, uuid.NewString(), i
+		if at[i].IsZero() || at[i].After(now) {
+			at[i] = now // a scan from the future counts as made now
+		}
+		if sc.Offline && !sc.ScannedAt.IsZero() {
+			k := syncScanKey(d.ID, sc)
+			ids[i] = uuid.NewSHA1(scanSpace, []byte(k+"/"+strconv.Itoa(copies[k]))).String()
+			copies[k]++
+		}
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return at[i].Compare(at[j]) })
+	out := make([]Verdict, len(scans))
+	for _, i := range order {
+		if out[i], err = s.checkIn(ctx, d, scans[i], at[i], ids[i]); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// scanSpace is the UUIDv5 namespace of synced scans' ids.
+var scanSpace = uuid.MustParse("5f0b7c2e-91d4-4a8e-b3c6-2e7d1a9f4b10")
+
+// syncScanKey names a synced scan by what the device sent: the device, the
+// code, the door, the show and the device's own time (not the gate's: a
+// scan from the future counts as made when it arrives, another time when it
+// is sent again). Its id adds its place among identical copies in its batch
+// (a scan queued twice: the copy answers already_used, the device's own
+// first scan), so a batch sent again (its answer lost) gets the same ids:
+// the same answers (the check-in is the scan with that id), and nothing
+// recorded twice.
+func syncScanKey(deviceID string, sc ScanIn) string {
+	return strings.Join([]string{deviceID, strings.TrimSpace(sc.Code), sc.Gate, strings.ToLower(sc.ShowID),
+		sc.ScannedAt.UTC().Format(time.RFC3339Nano)}, "\x00")
 }
 
 // doorShow refuses a door's show (request field field) that is not a show
@@ -567,13 +603,9 @@ func (s *Service) showEvent(ctx context.Context, showID string) (string, error) 
 	return ev, nil
 }
 
-func (s *Service) checkIn(ctx context.Context, d Device, sc ScanIn) (Verdict, error) {
-	now := time.Now()
-	at := sc.ScannedAt
-	if at.IsZero() || at.After(now) {
-		at = now
-	}
-	rec := ScanRecord{ScanID: uuid.NewString(), DeviceID: d.ID, Gate: sc.Gate, ScannedAt: at, Offline: sc.Offline}
+// checkIn judges and records one scan, made at at, whose id is scanID.
+func (s *Service) checkIn(ctx context.Context, d Device, sc ScanIn, at time.Time, scanID string) (Verdict, error) {
+	rec := ScanRecord{ScanID: scanID, DeviceID: d.ID, Gate: sc.Gate, ScannedAt: at, Offline: sc.Offline}
 	v, err := s.judge(ctx, d, sc, at, &rec)
 	if err != nil {
 		return Verdict{}, err

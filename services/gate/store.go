@@ -489,13 +489,15 @@ func (s *Store) checkIn(ctx context.Context, r ScanRecord) (FirstScan, error) {
 	return f, err
 }
 
-// LogScan records a scan and its verdict in the gates' audit trail.
+// LogScan records a scan and its verdict in the gates' audit trail, once:
+// a scan recorded before (a synced batch sent again) is not recorded again.
 func (s *Store) LogScan(ctx context.Context, r ScanRecord, outcome string) error {
 	var ticket *string
 	if r.TicketID != "" {
 		ticket = &r.TicketID
 	}
-	_, err := s.db.Exec(ctx, `INSERT INTO gate_scans (ticket_id, device_id, gate, scanned_at, outcome, offline) VALUES ($1, $2, $3, $4, $5, $6)`,
-		ticket, r.DeviceID, r.Gate, r.ScannedAt, outcome, r.Offline)
+	_, err := s.db.Exec(ctx, `INSERT INTO gate_scans (scan_id, ticket_id, device_id, gate, scanned_at, outcome, offline) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (scan_id) DO NOTHING`,
+		r.ScanID, ticket, r.DeviceID, r.Gate, r.ScannedAt, outcome, r.Offline)
 	return dbUnavailable(err)
 }

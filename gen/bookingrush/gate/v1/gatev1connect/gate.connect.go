@@ -132,9 +132,14 @@ type GateServiceClient interface {
 	// it arrives: an offline scan made before the recorded check-in takes
 	// its place (both admitted someone: the gates' log shows it). Every other
 	// scan is answered ALREADY_USED with the winner. (An online CheckIn
-	// never displaces the check-in recorded before it.) A scan whose show_id
-	// is not a show of the device's events is recorded as it came, answered
-	// WRONG_SHOW: the batch's other scans are facts too.
+	// never displaces the check-in recorded before it.) A batch is judged
+	// earliest scanned_at first, whatever its order (an exact copy of a scan
+	// is ALREADY_USED), so a ticket has one VALID answer. The same batch sent
+	// again (its answer lost) is answered as the first time and records
+	// nothing twice: a scan is named by its device, code, gate, show_id and
+	// scanned_at (one without scanned_at is a new scan each time). A scan
+	// whose show_id is not a show of the device's events is recorded as it
+	// came, answered WRONG_SHOW: the batch's other scans are facts too.
 	SyncCheckIns(context.Context, *connect.Request[v1.SyncCheckInsRequest]) (*connect.Response[v1.SyncCheckInsResponse], error)
 	// GetBookingCheckIns says whether a booking's tickets were used at the
 	// door: how many were checked in, and the first check-in. A booking with
@@ -391,9 +396,14 @@ type GateServiceHandler interface {
 	// it arrives: an offline scan made before the recorded check-in takes
 	// its place (both admitted someone: the gates' log shows it). Every other
 	// scan is answered ALREADY_USED with the winner. (An online CheckIn
-	// never displaces the check-in recorded before it.) A scan whose show_id
-	// is not a show of the device's events is recorded as it came, answered
-	// WRONG_SHOW: the batch's other scans are facts too.
+	// never displaces the check-in recorded before it.) A batch is judged
+	// earliest scanned_at first, whatever its order (an exact copy of a scan
+	// is ALREADY_USED), so a ticket has one VALID answer. The same batch sent
+	// again (its answer lost) is answered as the first time and records
+	// nothing twice: a scan is named by its device, code, gate, show_id and
+	// scanned_at (one without scanned_at is a new scan each time). A scan
+	// whose show_id is not a show of the device's events is recorded as it
+	// came, answered WRONG_SHOW: the batch's other scans are facts too.
 	SyncCheckIns(context.Context, *connect.Request[v1.SyncCheckInsRequest]) (*connect.Response[v1.SyncCheckInsResponse], error)
 	// GetBookingCheckIns says whether a booking's tickets were used at the
 	// door: how many were checked in, and the first check-in. A booking with

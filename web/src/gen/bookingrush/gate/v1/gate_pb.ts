@@ -2101,9 +2101,14 @@ export const GateService: GenService<{
    * it arrives: an offline scan made before the recorded check-in takes
    * its place (both admitted someone: the gates' log shows it). Every other
    * scan is answered ALREADY_USED with the winner. (An online CheckIn
-   * never displaces the check-in recorded before it.) A scan whose show_id
-   * is not a show of the device's events is recorded as it came, answered
-   * WRONG_SHOW: the batch's other scans are facts too.
+   * never displaces the check-in recorded before it.) A batch is judged
+   * earliest scanned_at first, whatever its order (an exact copy of a scan
+   * is ALREADY_USED), so a ticket has one VALID answer. The same batch sent
+   * again (its answer lost) is answered as the first time and records
+   * nothing twice: a scan is named by its device, code, gate, show_id and
+   * scanned_at (one without scanned_at is a new scan each time). A scan
+   * whose show_id is not a show of the device's events is recorded as it
+   * came, answered WRONG_SHOW: the batch's other scans are facts too.
    *
    * @generated from rpc bookingrush.gate.v1.GateService.SyncCheckIns
    */
