@@ -2,6 +2,7 @@ package gate
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -621,11 +622,10 @@ func (s *Service) judge(ctx context.Context, d Device, sc ScanIn, at time.Time, 
 	if err != nil {
 		return Verdict{Outcome: OutcomeInvalid, Reason: "not a ticket code"}, nil
 	}
-	v := Verdict{TicketID: t.ID.String(), ShowID: t.ShowID.String(), ZoneID: t.ZoneID.String()}
-	if !slices.Contains(d.EventIDs, t.EventID.String()) {
-		v.Outcome = OutcomeWrongEvent
-		return v, nil
-	}
+	// The signature is checked first, with the keys of the event the code
+	// claims: a forged code is invalid and names nothing (what it says is
+	// not ours), whatever event it claims; answered wrong_event, it sent
+	// staff to look for another venue.
 	keys, err := s.store.PublishedKeys(ctx, t.EventID.String())
 	if err != nil {
 		return Verdict{}, err
@@ -634,8 +634,21 @@ func (s *Service) judge(ctx context.Context, d Device, sc ScanIn, at time.Time, 
 	for _, k := range keys {
 		pub[k.ID] = k.Public
 	}
-	if _, err := eticket.Verify(code, pub, at); err != nil {
-		v.Outcome, v.Reason = OutcomeInvalid, strings.TrimPrefix(err.Error(), "eticket: ")
+	_, verr := eticket.Verify(code, pub, at)
+	invalid := Verdict{Outcome: OutcomeInvalid}
+	if verr != nil {
+		invalid.Reason = strings.TrimPrefix(verr.Error(), "eticket: ")
+	}
+	if verr != nil && !errors.Is(verr, eticket.ErrExpired) && !errors.Is(verr, eticket.ErrNotYetValid) {
+		return invalid, nil
+	}
+	v := Verdict{TicketID: t.ID.String(), ShowID: t.ShowID.String(), ZoneID: t.ZoneID.String()}
+	if !slices.Contains(d.EventIDs, t.EventID.String()) {
+		v.Outcome = OutcomeWrongEvent
+		return v, nil
+	}
+	if verr != nil { // our code, of this door's event, outside its validity
+		v.Outcome, v.Reason = invalid.Outcome, invalid.Reason
 		return v, nil
 	}
 	rec.TicketID = v.TicketID // the code is ours: the log names its ticket

@@ -2,16 +2,19 @@ package gate_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"math/rand/v2"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	bookingv1 "github.com/bookingrush/rush/gen/bookingrush/booking/v1"
 	gatev1 "github.com/bookingrush/rush/gen/bookingrush/gate/v1"
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/eticket"
 	"github.com/bookingrush/rush/services/testkit"
 )
 
@@ -200,5 +203,78 @@ func TestASyncOfFiveHundredScansIsRightAndTheSameAgain(t *testing.T) {
 		if n := a.Count(t, `SELECT count(*) FROM gate_scans`); n != recorded {
 			t.Errorf("round %d: %d scans recorded, %d the first time", round, n, recorded)
 		}
+	}
+}
+
+// TestAForgedCodeIsInvalidWhateverItClaims: a code whose signature does not
+// verify is INVALID, online and synced, over gRPC and Connect, and names no
+// ticket, show or zone (what it says is not ours), whatever event it
+// claims: one forged for another organizer's event, or for an event that
+// does not exist, was answered WRONG_EVENT, sending staff to look for
+// another venue, and a tampered code named the ticket it claimed. A
+// genuine code of the other event is still WRONG_EVENT, naming its ticket.
+// Nothing is checked in.
+func TestAForgedCodeIsInvalidWhateverItClaims(t *testing.T) {
+	t.Parallel()
+	a, shop, booking, gate := startGate(t, testkit.ShopOptions{Seats: 10, Users: 1})
+	other := a.SeedShop(t, testkit.ShopOptions{Users: 1})
+	ctx := context.Background()
+	mine := purchase(t, a, booking, gate, shop.Users[0], a.Reserve(t, shop, shop.Users[0], 1))[0]
+	theirs := purchase(t, a, booking, gate, other.Users[0], a.Reserve(t, other, other.Users[0], 1))[0]
+	cred := door(t, a, gate, shop).Msg.GetCredential()
+	_, forger, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forge := func(code, event string) string {
+		tk, err := eticket.Parse(code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk.EventID = uuid.MustParse(event)
+		return eticket.Sign(tk, forger)
+	}
+	flipped := []byte(mine.GetCode())
+	flipped[len(flipped)-10] ^= 'A' ^ 'B' // a letter of the signature
+	invalid := map[string]string{
+		"my ticket claimed for the other event":  forge(mine.GetCode(), other.Event),
+		"my ticket claimed for no event":         forge(mine.GetCode(), uuid.NewString()),
+		"the other event's ticket, re-signed":    forge(theirs.GetCode(), other.Event),
+		"my ticket with its signature tampered":  string(flipped),
+		"my ticket signed by another key of one": forge(mine.GetCode(), shop.Event),
+	}
+	judge := func(grpc bool, code string) []*gatev1.CheckInResult {
+		t.Helper()
+		on, err := gate(grpc).CheckIn(ctx, testkit.Bearer(cred, &gatev1.CheckInRequest{Code: code, Gate: "Main", ShowId: shop.Show}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		off, err := gate(grpc).SyncCheckIns(ctx, testkit.Bearer(cred, &gatev1.SyncCheckInsRequest{Scans: []*gatev1.Scan{
+			{Code: code, Gate: "Main", ShowId: shop.Show, ScannedAt: timestamppb.Now()}}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []*gatev1.CheckInResult{on.Msg.GetResult(), off.Msg.GetResults()[0]}
+	}
+	for _, grpc := range []bool{false, true} {
+		for what, code := range invalid {
+			for _, r := range judge(grpc, code) {
+				if r.GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_INVALID || r.GetReason() == "" ||
+					r.GetTicketId() != "" || r.GetShowId() != "" || r.GetZoneId() != "" {
+					t.Errorf("%s (grpc %v): %v, want INVALID with a reason and no ticket", what, grpc, r)
+				}
+			}
+		}
+		for _, r := range judge(grpc, theirs.GetCode()) {
+			if r.GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_WRONG_EVENT || r.GetTicketId() != theirs.GetId() {
+				t.Errorf("the other event's ticket (grpc %v): %v, want WRONG_EVENT naming it", grpc, r)
+			}
+		}
+	}
+	if n := a.Count(t, `SELECT count(*) FROM gate_checkins`); n != 0 {
+		t.Errorf("%d check-ins by forged codes", n)
+	}
+	if n := a.Count(t, `SELECT count(*) FROM gate_scans WHERE ticket_id IS NOT NULL`); n != 0 {
+		t.Errorf("%d scans of forged or foreign codes name a ticket", n)
 	}
 }

@@ -95,9 +95,11 @@ const (
 	CheckInOutcome_CHECK_IN_OUTCOME_ALREADY_USED CheckInOutcome = 2
 	// CHECK_IN_OUTCOME_REVOKED: refuse; the booking was cancelled or refunded.
 	CheckInOutcome_CHECK_IN_OUTCOME_REVOKED CheckInOutcome = 3
-	// CHECK_IN_OUTCOME_WRONG_EVENT: refuse; a ticket of another event.
+	// CHECK_IN_OUTCOME_WRONG_EVENT: refuse; a ticket of another event (its
+	// code verifies with that event's keys).
 	CheckInOutcome_CHECK_IN_OUTCOME_WRONG_EVENT CheckInOutcome = 4
-	// CHECK_IN_OUTCOME_INVALID: refuse; not a code we signed, or expired.
+	// CHECK_IN_OUTCOME_INVALID: refuse; not a code we signed (whatever event
+	// it claims; then no ticket is named), or expired.
 	CheckInOutcome_CHECK_IN_OUTCOME_INVALID CheckInOutcome = 5
 	// CHECK_IN_OUTCOME_WRONG_SHOW: refuse; a ticket of another show of the
 	// event than the one the scan named (show_id says which); nothing was

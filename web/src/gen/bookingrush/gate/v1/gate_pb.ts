@@ -1933,14 +1933,16 @@ export enum CheckInOutcome {
   REVOKED = 3,
 
   /**
-   * CHECK_IN_OUTCOME_WRONG_EVENT: refuse; a ticket of another event.
+   * CHECK_IN_OUTCOME_WRONG_EVENT: refuse; a ticket of another event (its
+   * code verifies with that event's keys).
    *
    * @generated from enum value: CHECK_IN_OUTCOME_WRONG_EVENT = 4;
    */
   WRONG_EVENT = 4,
 
   /**
-   * CHECK_IN_OUTCOME_INVALID: refuse; not a code we signed, or expired.
+   * CHECK_IN_OUTCOME_INVALID: refuse; not a code we signed (whatever event
+   * it claims; then no ticket is named), or expired.
    *
    * @generated from enum value: CHECK_IN_OUTCOME_INVALID = 5;
    */
