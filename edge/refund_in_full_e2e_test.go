@@ -15,17 +15,21 @@ import (
 // an admin too. Now an admin sends in_full: the payment is refunded 100%
 // (refunded_amount = amount), the booking refunded, its seats back on sale,
 // and the buyer is mailed that our support team refunded the full amount
-// and the booking is cancelled. The buyer's own in_full is 403 FORBIDDEN
-// and changes nothing (a buyer's refund without it still gets the
-// policy's 0%); the money audit holds.
+// and the booking is cancelled; its tickets are revoked (the door refuses
+// them, online and synced, and its revocation list has them). The buyer's
+// own in_full is 403 FORBIDDEN and changes nothing (a buyer's refund
+// without it still gets the policy's 0%); the money audit holds.
 func TestSupportRefundsInFull(t *testing.T) {
 	t.Parallel()
 	app, smtp, a, prefix := startWholeAppPrefix(t, "-payment.sim-delay=20ms", "-notify.poll=100ms")
 	users := a.people([]string{"org", "ill"}, "org")
 	adm := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"}).str("access_token")
-	_, showID, zoneID := a.onSaleIn(users["org"], "Fever Night", 10, 2*24*time.Hour+2*time.Hour)
+	eventID, showID, zoneID := a.onSaleIn(users["org"], "Fever Night", 10, 2*24*time.Hour+2*time.Hour)
 	seats := func() float64 { return a.seatsLeft(showID, zoneID) }
-	booking, _ := a.buy(users["ill"], showID, zoneID, 2)
+	booking, codes := a.buy(users["ill"], showID, zoneID, 2)
+	dev := a.call("POST", "/api/v1/checkin/devices", users["org"], map[string]any{"name": "Door", "event_ids": []string{eventID}})
+	a.want(dev, http.StatusCreated, "")
+	door := dev.str("credential")
 	var pay apiReply
 	testkit.Eventually(t, 30*time.Second, "the booking's payment", func() bool {
 		q := a.call("GET", "/api/v1/bookings/"+booking+"/refund-quote", users["ill"], nil)
@@ -68,6 +72,31 @@ func TestSupportRefundsInFull(t *testing.T) {
 		t.Fatalf("the booking after support's refund: %s", got)
 	}
 	testkit.Eventually(t, 30*time.Second, "the seats back on sale", func() bool { return seats() == 10 })
+	// Its tickets are revoked: on the show's revocation list a door
+	// downloads, refused at the door online and synced from offline,
+	// listed without code, out of the counts of tickets sold.
+	testkit.Eventually(t, 30*time.Second, "both tickets on the revocation list", func() bool {
+		l, _ := a.call("GET", "/api/v1/shows/"+showID+"/revoked-tickets", door, nil).data()["tickets"].([]any)
+		return len(l) == 2
+	})
+	for i, c := range codes {
+		if r := a.call("POST", "/api/v1/checkin", door, map[string]any{"code": c, "gate": "Main", "show_id": showID}); r.str("outcome") != "revoked" {
+			t.Errorf("ticket %d refunded in full, at the door: %s", i, r)
+		}
+		r := a.call("POST", "/api/v1/checkin/sync", door, map[string]any{"scans": []any{map[string]any{"code": c, "gate": "Side", "show_id": showID,
+			"scanned_at": time.Now().UTC().Format(time.RFC3339)}}})
+		if res, _ := r.data()["results"].([]any); len(res) != 1 || res[0].(map[string]any)["outcome"] != "revoked" {
+			t.Errorf("ticket %d refunded in full, synced: %s", i, r)
+		}
+	}
+	for _, tk := range ticketsOf(a.call("GET", "/api/v1/bookings/"+booking+"/tickets", users["ill"], nil)) {
+		if m := tk.(map[string]any); m["status"] != "revoked" || m["code"] != "" {
+			t.Errorf("a ticket refunded in full: %v", m)
+		}
+	}
+	if st := a.call("GET", "/api/v1/shows/"+showID+"/checkin-stats", users["org"], nil).data(); st["sold"] != float64(0) || st["checked_in"] != float64(0) || st["revoked"] != float64(2) {
+		t.Errorf("the show's counts after the refund in full: %v", st)
+	}
 	// Again: the payment as it is.
 	if again := a.call("POST", path, adm, ask); again.status != http.StatusOK || again.str("refunded_amount") != "50.00" {
 		t.Fatalf("support's refund again: %s", again)
