@@ -137,6 +137,10 @@ func TestEventLifeCycle(t *testing.T) {
 			}))).GetShow()
 			_, err := c.PublishEvent(ctx, testkit.Bearer(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()}))
 			testkit.WantCode(t, err, errs.Conflict) // a show without a zone
+			// Said in words the organizer's page shows as they are (not "1 show(s) have").
+			if m, _ := errs.FromConnect(err).Details["missing"].([]any); len(m) != 1 || m[0] != "1 show has no seat zone" {
+				t.Fatalf("publish with a show without zones: missing %v", errs.FromConnect(err).Details["missing"])
+			}
 
 			t.Run("zones", func(t *testing.T) {
 				_, err := c.CreateZone(ctx, testkit.Bearer(e.org2, &catalogv1.CreateZoneRequest{ShowId: sh.GetId(), Name: "VIP", Price: "10", TotalSeats: 5}))

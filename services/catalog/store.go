@@ -377,8 +377,11 @@ SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM seat_zones z W
 	case ahead == 0:
 		gaps = append(gaps, "every show has started: add a show whose show_date is in the future")
 	}
-	if empty > 0 {
-		gaps = append(gaps, fmt.Sprintf("%d show(s) have no seat zone", empty))
+	switch {
+	case empty == 1:
+		gaps = append(gaps, "1 show has no seat zone")
+	case empty > 1:
+		gaps = append(gaps, fmt.Sprintf("%d shows have no seat zone", empty))
 	}
 	return gaps, nil
 }
