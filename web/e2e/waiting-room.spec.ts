@@ -28,7 +28,7 @@ test("an organizer sets the waiting room's knobs; a buyer waits on the ticket st
   await rate.fill("200000");
   await page.getByTestId("save-queue").click();
   await expect(page.getByTestId("action-error")).toHaveAttribute("data-code", "VALIDATION_ERROR");
-  await expect(page.getByTestId("action-error")).toContainText("Please check the form: admit per second");
+  await expect(page.getByTestId("action-error")).toContainText("Please check the form: buyers let in per second must be");
   await rate.fill("1");
   await cap.fill("40");
   await page.getByLabel("Switch the waiting room on by itself when the sale overloads").selectOption("on");

@@ -58,7 +58,29 @@ describe("plainWords", () => {
     expect(plainWords(v("ends_at", "must be after show_date, and at most 30 days after it"))).toBe(
       "Please check the form: show end must be after show start, and at most 30 days after it.",
     );
-    expect(plainWords(err("VALIDATION_ERROR", {}, 400, "invalid input: max_per_user"))).toBe("Please check what you entered: invalid input: max per user.");
+    expect(plainWords(err("VALIDATION_ERROR", {}, 400, "invalid input: max_per_user"))).toBe("Please check what you entered: invalid input: tickets per person.");
+  });
+
+  it("says what a publish lacks, in the forms' words", () => {
+    // Before: "That cannot be done now: the event is not ready to publish." and nothing on what to add.
+    const e = err("CONFLICT", { missing: ["1 show has no seat zone", "every show starts before the sale opens: add a show whose show_date is after sale_start_at, or open the sale earlier"] }, 409, "the event is not ready to publish");
+    expect(plainWords(e)).toBe(
+      "That cannot be done now: the event is not ready to publish: 1 show has no seat zone; every show starts before the sale opens: add a show whose show start is after sale opening, or open the sale earlier.",
+    );
+    expect(plainWords(err("CONFLICT", {}, 409, "every show starts before the sale would open: move sale_start_at before a show's show_date"))).toBe(
+      "That cannot be done now: every show starts before the sale would open: move sale opening before a show's show start.",
+    );
+  });
+
+  it("writes a validator's counted noun in the singular or plural, and the organizer forms' fields by their labels", () => {
+    const v = (field: string, message: string) => err("VALIDATION_ERROR", { fields: [{ field, message }] }, 400);
+    // Before: "event ids must contain at least 1 item(s)", "admit per second must be ...".
+    expect(plainWords(v("event_ids", "value must contain at least 1 item(s)"))).toBe("Please check the form: events it checks in must contain at least 1 item.");
+    expect(plainWords(v("event_ids", "value must contain no more than 20 item(s)"))).toBe("Please check the form: events it checks in must contain no more than 20 items.");
+    expect(plainWords(v("admit_per_second", "must be greater than or equal to 1 and less than or equal to 100000"))).toBe(
+      "Please check the form: buyers let in per second must be greater than or equal to 1 and less than or equal to 100000.",
+    );
+    expect(plainWords(v("max_active", "must be greater than or equal to 0"))).toBe("Please check the form: most shoppers at once must be greater than or equal to 0.");
   });
 
   it("falls back to the server's message for codes it does not know", () => {

@@ -135,11 +135,24 @@ const FIELD_WORDS: Record<string, string> = {
   sale_end_at: "sale closing",
   show_date: "show start",
   ends_at: "show end",
+  max_per_user: "tickets per person",
+  total_seats: "seats",
+  admit_per_second: "buyers let in per second",
+  max_active: "most shoppers at once",
+  event_ids: "events it checks in",
+  valid_days: "valid for (days)",
 };
 
-/** A violation's text with the contract's field names (snake_case) in words, wherever they appear; a time "greater than now" is "in the future". */
+/**
+ * A text with the contract's field names (snake_case) in words, wherever
+ * they appear; a time "greater than now" is "in the future", and a count
+ * the validator writes "1 item(s)" has its noun as the number wants it.
+ */
 function fieldWords(s: string): string {
-  return s.replace(/\b[a-z]+(?:_[a-z]+)+\b/g, (f) => FIELD_WORDS[f] ?? f.replaceAll("_", " ")).replace(/\bgreater than now\b/, "in the future");
+  return s
+    .replace(/\b[a-z]+(?:_[a-z]+)+\b/g, (f) => FIELD_WORDS[f] ?? f.replaceAll("_", " "))
+    .replace(/\bgreater than now\b/, "in the future")
+    .replace(/\b(\d+) (\w+)\(s\)/g, (_, n: string, noun: string) => count(Number(n), noun));
 }
 
 /** What a person reads for an error: a sentence from the code, with its details. */
@@ -182,8 +195,13 @@ export function plainWords(err: Pick<ApiError, "code" | "message" | "details" | 
       return "The payment did not go through. No money was taken; you can try another method.";
     case "QUEUE_PASS_REQUIRED":
       return "This event has a waiting room. Please wait for your turn, then reserve.";
-    case "CONFLICT":
-      return err.message ? `That cannot be done now: ${err.message}.` : "That cannot be done now.";
+    case "CONFLICT": {
+      // What is missing, when the API lists it (a publish refused: "the
+      // event needs at least one show", "1 show has no seat zone").
+      const missing = Array.isArray(d.missing) ? d.missing.filter((m): m is string => typeof m === "string" && m !== "") : [];
+      const why = missing.length > 0 ? `: ${missing.join("; ")}` : "";
+      return err.message ? `That cannot be done now: ${fieldWords(err.message + why)}.` : "That cannot be done now.";
+    }
     // Said once the retries are over (useApiAction, the waiting room) or
     // next to the page's own countdown (ApiErrorPanel): no promise that
     // something tries again by itself.
