@@ -79,6 +79,7 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   // A zone and a show added by mistake go again before publishing.
   await addZone(page, "Stals", "8.00", "4000");
   await expect(page.getByTestId("manage-show").getByText("Stals", { exact: true })).toBeVisible();
+  page.once("dialog", (d) => void d.accept());
   await page.getByRole("button", { name: "Remove zone Stals" }).click();
   await expect(page.getByTestId("manage-show").getByText("Stals", { exact: true })).toHaveCount(0);
   await page.getByLabel(/New show on/).fill("2027-06-13T21:00");
@@ -130,6 +131,7 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
     await expect(bp.getByTestId("show")).toContainText("Gallery", { timeout: 1000 });
   }).toPass({ timeout: 30_000 });
   // A zone someone bought from stays.
+  page.once("dialog", (d) => void d.accept());
   await page.getByRole("button", { name: "Remove zone Stalls" }).click();
   await expect(page.getByText("seats of this zone were reserved")).toBeVisible();
   await expect(page.getByTestId("manage-show").getByText("Stalls", { exact: true })).toBeVisible();

@@ -39,7 +39,7 @@ export function EventForm({ event, categories, zone: initialZone, zones }: { eve
     sale_start_at: event?.sale_start_at ?? new Date(Date.now() - 60_000).toISOString(),
     sale_end_at: event?.sale_end_at ?? new Date(Date.now() + 30 * 86400_000).toISOString(),
   }));
-  const locked = event && event.status !== "draft";
+  const onSale = event?.status === "published";
 
   async function submit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -141,11 +141,25 @@ export function EventForm({ event, categories, zone: initialZone, zones }: { eve
           <Input id="max_per_user" name="max_per_user" type="number" min={1} max={10} required defaultValue={event?.max_per_user ?? 4} />
         </div>
         <label className="flex items-center gap-2 self-end pb-2 text-sm">
-          <input type="checkbox" name="queue_enabled" defaultChecked={event?.queue_enabled ?? false} data-testid="queue-enabled" /> Waiting room at
-          the sale
+          {/* Keyed on the event's switch: turned on or off in the Sale card
+              (or by the system), the box follows, and saving the details
+              does not switch it back. */}
+          <input
+            key={String(event?.queue_enabled ?? false)}
+            type="checkbox"
+            name="queue_enabled"
+            defaultChecked={event?.queue_enabled ?? false}
+            data-testid="queue-enabled"
+          />{" "}
+          Waiting room at the sale
         </label>
         <div className="space-y-2 sm:col-span-2">
-          {locked && <p className="text-muted-foreground text-xs">The event is on sale: changes apply at once.</p>}
+          {onSale && <p className="text-muted-foreground text-xs">The event is on sale: changes apply at once.</p>}
+          {event?.status === "cancelled" && (
+            <p className="text-muted-foreground text-xs" data-testid="details-closed">
+              The event was cancelled: its details no longer change.
+            </p>
+          )}
           <ActionStatus state={action} />
           {saved && <p className="text-success text-sm">Saved.</p>}
           <Button type="submit" disabled={action.running || created} data-testid="save-event">

@@ -113,7 +113,8 @@ export function RemoveButton({ kind, id, label }: { kind: "show" | "zone"; id: s
   const router = useRouter();
   const action = useApiAction();
   async function remove() {
-    if (kind === "show" && !window.confirm(`Remove the show of ${label} and its zones?`)) return;
+    const question = kind === "show" ? `Remove the show of ${label} and its zones?` : `Remove the zone ${label}?`;
+    if (!window.confirm(question)) return;
     const call = kind === "show" ? () => browserApi.catalog.deleteShow(id) : () => browserApi.catalog.deleteZone(id);
     if (await action.run(call)) router.refresh();
   }
@@ -160,7 +161,10 @@ export function QueueSettings({ event, line }: { event: Event; line: QueueLine |
   const router = useRouter();
   const action = useApiAction();
   const [settings, setSettings] = useState<QueueKnobs | null>(null);
-  const enabled = settings?.enabled ?? event.queue_enabled;
+  // The switch a save answered, until the page's event is a later one (the
+  // refresh after the save, or the details saved since): then the event says.
+  const [switched, setSwitched] = useState<{ to: boolean; at: string | null } | null>(null);
+  const enabled = switched && switched.at === event.updated_at ? switched.to : event.queue_enabled;
   const rate = settings?.admit_per_second ?? line?.admit_per_second ?? 0;
   const cap = settings?.max_active ?? line?.max_active ?? 0;
   const closed = event.status === "cancelled";
@@ -169,6 +173,7 @@ export function QueueSettings({ event, line }: { event: Event; line: QueueLine |
     const res = await action.run(() => browserApi.queue.setSettings(event.id, body));
     if (res) {
       setSettings(res.data);
+      setSwitched({ to: res.data.enabled, at: event.updated_at });
       router.refresh();
     }
   };
