@@ -204,11 +204,11 @@ export function QueueSettings({ event, line }: { event: Event; line: QueueLine |
         <div className="flex flex-wrap items-end gap-2">
           <div className="space-y-1">
             <Label htmlFor="q-rate">Buyers let in per second</Label>
-            <Input id="q-rate" name="admit_per_second" type="number" step={1} defaultValue={rate || ""} placeholder="default" className="w-36" />
+            <Input id="q-rate" name="admit_per_second" type="number" min={1} step={1} defaultValue={rate || ""} placeholder="default" className="w-36" />
           </div>
           <div className="space-y-1">
             <Label htmlFor="q-cap">Most shoppers at once (0: no cap)</Label>
-            <Input id="q-cap" name="max_active" type="number" step={1} defaultValue={cap} className="w-36" />
+            <Input id="q-cap" name="max_active" type="number" min={0} step={1} defaultValue={cap} className="w-36" />
           </div>
         </div>
         <div className="space-y-1">
