@@ -46,6 +46,7 @@ var elevated = map[string][]string{
 	"/bookingrush.gate.v1.GateService/CheckIn":                           {"device"},
 	"/bookingrush.gate.v1.GateService/SyncCheckIns":                      {"device"},
 	"/bookingrush.gate.v1.GateService/GetShowCheckInStats":               {"organizer"},
+	"/bookingrush.booking.v1.BookingService/FindBooking":                 {"admin"},
 	"/bookingrush.payment.v1.PaymentService/ListPayments":                {"admin"},
 	"/bookingrush.payment.v1.PaymentService/RecordRefundOutsideProvider": {"admin"},
 }

@@ -98,6 +98,19 @@ func (s *Server) GetBooking(ctx context.Context, req *connect.Request[bookingv1.
 	return connect.NewResponse(&bookingv1.GetBookingResponse{Booking: toProto(h)}), nil
 }
 
+// FindBooking answers anyone's booking by its reference (admins).
+func (s *Server) FindBooking(ctx context.Context, req *connect.Request[bookingv1.FindBookingRequest]) (*connect.Response[bookingv1.FindBookingResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.svc.Find(ctx, p, req.Msg.GetReference())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&bookingv1.FindBookingResponse{Booking: toProto(h)}), nil
+}
+
 // ListBookings pages the caller's bookings.
 func (s *Server) ListBookings(ctx context.Context, req *connect.Request[bookingv1.ListBookingsRequest]) (*connect.Response[bookingv1.ListBookingsResponse], error) {
 	p, err := authn.Require(ctx)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bookingrush/rush/services/platform/audit"
 	"github.com/bookingrush/rush/services/platform/authn"
+	"github.com/bookingrush/rush/services/platform/bookingref"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/kafka"
 	"github.com/bookingrush/rush/services/platform/ticket"
@@ -451,6 +452,29 @@ func (s *Service) owned(ctx context.Context, p *authn.Principal, bookingID strin
 // Get answers one booking of the caller.
 func (s *Service) Get(ctx context.Context, p *authn.Principal, bookingID string) (Hold, error) {
 	h, _, err := s.owned(ctx, p, bookingID)
+	return h, err
+}
+
+// Find answers anyone's booking by its reference, for an admin (support):
+// the persisted row names it, and the booking reads as Get answers it (the
+// live record in Redis when there is one).
+func (s *Service) Find(ctx context.Context, p *authn.Principal, reference string) (Hold, error) {
+	if p.Role != authn.RoleAdmin && p.Role != authn.RoleService {
+		return Hold{}, errs.New(errs.Forbidden, "only an admin finds anyone's booking by its reference")
+	}
+	bits, ok := bookingref.Parse(reference)
+	if !ok {
+		return Hold{}, errs.Invalid("reference", "reference.booking",
+			"must be a booking reference: BR and 12 letters or digits, such as BR-7KQD-M2XH-9TFA (any case, dashes optional)")
+	}
+	id, found, err := s.store.BookingByReference(ctx, bits)
+	if err != nil {
+		return Hold{}, err
+	}
+	if !found {
+		return Hold{}, errs.New(errs.NotFound, "no booking has that reference")
+	}
+	h, _, err := s.owned(ctx, p, id)
 	return h, err
 }
 

@@ -380,6 +380,20 @@ func (s *Store) Booking(ctx context.Context, id string) (Hold, bool, error) {
 	return h, true, nil
 }
 
+// BookingByReference answers the id of the persisted booking whose
+// reference encodes bits (bookingref.Parse), through the index on
+// booking_reference_bits(id); ok is false when none has it.
+func (s *Store) BookingByReference(ctx context.Context, bits int64) (id string, ok bool, err error) {
+	err = s.db.QueryRow(ctx, `SELECT id::text FROM bookings WHERE booking_reference_bits(id) = $1`, bits).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, dbUnavailable(err)
+	}
+	return id, true, nil
+}
+
 // Record writes bookings as Redis has them now (a row only moves forward
 // by version), in one statement.
 func (s *Store) Record(ctx context.Context, holds ...Hold) error {

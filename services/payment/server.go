@@ -97,10 +97,11 @@ func (s *Server) GetPayment(ctx context.Context, req *connect.Request[paymentv1.
 	return connect.NewResponse(&paymentv1.GetPaymentResponse{Payment: toProto(pay)}), nil
 }
 
-// ListPayments pages through the payments of one status (admins).
+// ListPayments pages through the payments of one status, of one booking,
+// or both (admins).
 func (s *Server) ListPayments(ctx context.Context, req *connect.Request[paymentv1.ListPaymentsRequest]) (*connect.Response[paymentv1.ListPaymentsResponse], error) {
 	m := req.Msg
-	f := PaymentFilter{Status: statusFromProto(m.GetStatus()), Page: int(m.GetPage()), PerPage: int(m.GetPerPage())}
+	f := PaymentFilter{Status: statusFromProto(m.GetStatus()), BookingID: m.GetBookingId(), Page: int(m.GetPage()), PerPage: int(m.GetPerPage())}
 	pays, total, f, err := s.svc.List(ctx, f)
 	if err != nil {
 		return nil, err

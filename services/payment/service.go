@@ -376,8 +376,8 @@ func (s *Service) retryFailedRefund(ctx context.Context, p *authn.Principal, pay
 	return out, err
 }
 
-// List pages through the payments of one status, for admins
-// (ListPayments): PerPage 0 is 20, Page 0 the first.
+// List pages through the payments of one status, of one booking, or both,
+// for admins (ListPayments): PerPage 0 is 20, Page 0 the first.
 func (s *Service) List(ctx context.Context, f PaymentFilter) ([]Payment, int, PaymentFilter, error) {
 	if _, err := authn.Require(ctx, authn.RoleAdmin); err != nil {
 		return nil, 0, f, err

@@ -3,6 +3,8 @@ package payment
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -68,28 +70,48 @@ func (p Payment) RefundOwedCents() int64 {
 	return max(refundCents(p.AmountCents, p.RefundPercent)-p.RefundedCents, 0)
 }
 
-// PaymentFilter selects a page of payments of one status (ListPayments).
+// PaymentFilter selects a page of payments of one status, of one booking,
+// or both (ListPayments).
 type PaymentFilter struct {
-	// Status is the stored status listed.
+	// Status is the stored status listed; "" is any (with BookingID).
 	Status string
+	// BookingID, when set, lists that booking's payments only.
+	BookingID string
 	// Page is 1-based; PerPage the page size.
 	Page, PerPage int
 }
 
 // List answers one page of f's payments and how many match over all
-// pages: the refund_failed ones newest failure first (the index
-// payments_refund_failed_idx), the others newest first.
+// pages: the refund_failed ones of every booking newest failure first (the
+// index payments_refund_failed_idx), the others newest first (a booking's
+// through payments_booking_idx).
 func (s *Store) List(ctx context.Context, f PaymentFilter) ([]Payment, int, error) {
+	// Only the conditions asked for, so that a generic plan of the
+	// statement still uses the index they allow.
+	var conds []string
+	var args []any
+	if f.Status != "" {
+		args = append(args, f.Status)
+		conds = append(conds, fmt.Sprintf("status = $%d", len(args)))
+	}
+	if f.BookingID != "" {
+		args = append(args, f.BookingID)
+		conds = append(conds, fmt.Sprintf("booking_id = $%d", len(args)))
+	}
+	if len(conds) == 0 {
+		return nil, 0, errs.New(errs.Validation, "a status or a booking is required")
+	}
+	where := strings.Join(conds, " AND ")
 	var total int
-	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM payments WHERE status = $1`, f.Status).Scan(&total); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM payments WHERE `+where, args...).Scan(&total); err != nil {
 		return nil, 0, dbErr(err)
 	}
 	order := `created_at DESC, id`
-	if f.Status == StatusRefundFailed {
+	if f.Status == StatusRefundFailed && f.BookingID == "" {
 		order = `refund_failed_at DESC, id`
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+paymentColumns+` FROM payments WHERE status = $1 ORDER BY `+order+` LIMIT $2 OFFSET $3`,
-		f.Status, f.PerPage, (f.Page-1)*f.PerPage)
+	rows, err := s.db.Query(ctx, `SELECT `+paymentColumns+` FROM payments WHERE `+where+` ORDER BY `+order+fmt.Sprintf(` LIMIT $%d OFFSET $%d`, len(args)+1, len(args)+2),
+		append(args, f.PerPage, (f.Page-1)*f.PerPage)...)
 	if err != nil {
 		return nil, 0, dbErr(err)
 	}

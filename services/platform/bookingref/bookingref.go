@@ -37,3 +37,23 @@ func Of(bookingID string) string {
 	}
 	return b.String()
 }
+
+// Parse reads a reference back into the bits it encodes, as Postgres's
+// booking_reference_parse does: any case, dashes anywhere ("br7kqdm2xh9tfa"
+// is "BR-7KQD-M2XH-9TFA"). ok is false when ref is not a reference (another
+// prefix or length, a letter outside the alphabet such as I, L, O or U).
+// The bits find the booking through the index on booking_reference_bits(id).
+func Parse(ref string) (bits int64, ok bool) {
+	s := strings.ToUpper(strings.ReplaceAll(ref, "-", ""))
+	if len(s) != 14 || !strings.HasPrefix(s, "BR") {
+		return 0, false
+	}
+	for i := 2; i < len(s); i++ {
+		d := strings.IndexByte(alphabet, s[i])
+		if d < 0 {
+			return 0, false
+		}
+		bits = bits<<5 | int64(d)
+	}
+	return bits, true
+}

@@ -16,7 +16,8 @@ import (
 
 // TestOfMatchesPostgres: the Go reference and Postgres's booking_reference
 // are the same, booking_reference_parse reads one back into the bits
-// booking_reference_bits takes from the id, and references of ids
+// booking_reference_bits takes from the id, and so does the Go Parse (any
+// case, with or without dashes; what Postgres refuses, Parse refuses), and references of ids
 // made in the same millisecond differ (they come from the random bits).
 func TestOfMatchesPostgres(t *testing.T) {
 	t.Parallel()
@@ -38,6 +39,15 @@ func TestOfMatchesPostgres(t *testing.T) {
 		if got != want || len(got) != 17 {
 			t.Fatalf("Of(%s) = %q, Postgres %q", id, got, want)
 		}
+		var bits int64
+		if err := db.QueryRowContext(context.Background(), `SELECT booking_reference_bits($1)`, id).Scan(&bits); err != nil {
+			t.Fatal(err)
+		}
+		for _, ref := range []string{got, strings.ToLower(got), strings.ReplaceAll(got, "-", ""), strings.ToLower(strings.ReplaceAll(got, "-", ""))} {
+			if b, ok := bookingref.Parse(ref); !ok || b != bits {
+				t.Fatalf("Parse(%q) = %d, %v; Postgres's bits of %s are %d", ref, b, ok, id, bits)
+			}
+		}
 		if seen[got] {
 			t.Fatalf("reference %s given twice", got)
 		}
@@ -56,6 +66,9 @@ func TestOfMatchesPostgres(t *testing.T) {
 		}
 		if bits != nil {
 			t.Fatalf("booking_reference_parse(%q) = %d, want NULL", ref, *bits)
+		}
+		if b, ok := bookingref.Parse(ref); ok {
+			t.Fatalf("Parse(%q) = %d, want not a reference", ref, b)
 		}
 	}
 }

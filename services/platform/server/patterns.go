@@ -50,14 +50,16 @@ func sayPatterns(ve *protovalidate.ValidationError) {
 // protovalidate gives its violation no field: the API would then name none,
 // and a form could not point at it. The field named is the end of the range,
 // which the rule's message compares with the start ("must be after
-// sale_start_at"), as the services' own checks of the same ranges do.
-// TestEveryMessageRuleHasAField keeps the table whole.
+// sale_start_at"), as the services' own checks of the same ranges do; a
+// rule that makes a field required unless another is given names the
+// required one. TestEveryMessageRuleHasAField keeps the table whole.
 var CrossFieldRules = map[string]string{
-	"create_event.sale_window":   "sale_end_at",
-	"update_event.sale_window":   "sale_end_at",
-	"create_show.ends_at":        "ends_at",
-	"list_audit_logs.time_range": "to",
-	"date_range.order":           "to",
+	"create_event.sale_window":        "sale_end_at",
+	"update_event.sale_window":        "sale_end_at",
+	"create_show.ends_at":             "ends_at",
+	"list_audit_logs.time_range":      "to",
+	"date_range.order":                "to",
+	"list_payments.status_or_booking": "status",
 }
 
 // placeCrossField gives the message-level violations of ve the field

@@ -831,6 +831,99 @@ func (x *GetBookingResponse) GetBooking() *Booking {
 	return nil
 }
 
+// FindBookingRequest names a booking by its reference.
+type FindBookingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Reference is the booking's reference (path parameter), e.g.
+	// "BR-7KQD-M2XH-9TFA", "br-7kqd-m2xh-9tfa" or "BR7KQDM2XH9TFA".
+	Reference     string `protobuf:"bytes,1,opt,name=reference,proto3" json:"reference,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindBookingRequest) Reset() {
+	*x = FindBookingRequest{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindBookingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindBookingRequest) ProtoMessage() {}
+
+func (x *FindBookingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindBookingRequest.ProtoReflect.Descriptor instead.
+func (*FindBookingRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *FindBookingRequest) GetReference() string {
+	if x != nil {
+		return x.Reference
+	}
+	return ""
+}
+
+// FindBookingResponse holds the booking found.
+type FindBookingResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Booking is the booking (anyone's).
+	Booking       *Booking `protobuf:"bytes,1,opt,name=booking,proto3" json:"booking,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindBookingResponse) Reset() {
+	*x = FindBookingResponse{}
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindBookingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindBookingResponse) ProtoMessage() {}
+
+func (x *FindBookingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindBookingResponse.ProtoReflect.Descriptor instead.
+func (*FindBookingResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *FindBookingResponse) GetBooking() *Booking {
+	if x != nil {
+		return x.Booking
+	}
+	return nil
+}
+
 // ListBookingsRequest pages the caller's bookings.
 type ListBookingsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -846,7 +939,7 @@ type ListBookingsRequest struct {
 
 func (x *ListBookingsRequest) Reset() {
 	*x = ListBookingsRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[9]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +951,7 @@ func (x *ListBookingsRequest) String() string {
 func (*ListBookingsRequest) ProtoMessage() {}
 
 func (x *ListBookingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[9]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +964,7 @@ func (x *ListBookingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBookingsRequest.ProtoReflect.Descriptor instead.
 func (*ListBookingsRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{9}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListBookingsRequest) GetPage() int32 {
@@ -908,7 +1001,7 @@ type ListBookingsResponse struct {
 
 func (x *ListBookingsResponse) Reset() {
 	*x = ListBookingsResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[10]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +1013,7 @@ func (x *ListBookingsResponse) String() string {
 func (*ListBookingsResponse) ProtoMessage() {}
 
 func (x *ListBookingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[10]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +1026,7 @@ func (x *ListBookingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBookingsResponse.ProtoReflect.Descriptor instead.
 func (*ListBookingsResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{10}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListBookingsResponse) GetBookings() []*Booking {
@@ -963,7 +1056,7 @@ type ListPendingBookingsRequest struct {
 
 func (x *ListPendingBookingsRequest) Reset() {
 	*x = ListPendingBookingsRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[11]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1068,7 @@ func (x *ListPendingBookingsRequest) String() string {
 func (*ListPendingBookingsRequest) ProtoMessage() {}
 
 func (x *ListPendingBookingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[11]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1081,7 @@ func (x *ListPendingBookingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPendingBookingsRequest.ProtoReflect.Descriptor instead.
 func (*ListPendingBookingsRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{11}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListPendingBookingsRequest) GetPage() int32 {
@@ -1018,7 +1111,7 @@ type ListPendingBookingsResponse struct {
 
 func (x *ListPendingBookingsResponse) Reset() {
 	*x = ListPendingBookingsResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[12]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1030,7 +1123,7 @@ func (x *ListPendingBookingsResponse) String() string {
 func (*ListPendingBookingsResponse) ProtoMessage() {}
 
 func (x *ListPendingBookingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[12]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1043,7 +1136,7 @@ func (x *ListPendingBookingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPendingBookingsResponse.ProtoReflect.Descriptor instead.
 func (*ListPendingBookingsResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{12}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListPendingBookingsResponse) GetBookings() []*Booking {
@@ -1079,7 +1172,7 @@ type LoadInventoryRequest struct {
 
 func (x *LoadInventoryRequest) Reset() {
 	*x = LoadInventoryRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[13]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +1184,7 @@ func (x *LoadInventoryRequest) String() string {
 func (*LoadInventoryRequest) ProtoMessage() {}
 
 func (x *LoadInventoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[13]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +1197,7 @@ func (x *LoadInventoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadInventoryRequest.ProtoReflect.Descriptor instead.
 func (*LoadInventoryRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{13}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LoadInventoryRequest) GetEventId() string {
@@ -1147,7 +1240,7 @@ type EventSale struct {
 
 func (x *EventSale) Reset() {
 	*x = EventSale{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[14]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1252,7 @@ func (x *EventSale) String() string {
 func (*EventSale) ProtoMessage() {}
 
 func (x *EventSale) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[14]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,7 +1265,7 @@ func (x *EventSale) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventSale.ProtoReflect.Descriptor instead.
 func (*EventSale) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{14}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *EventSale) GetStatus() string {
@@ -1232,7 +1325,7 @@ type InventoryZone struct {
 
 func (x *InventoryZone) Reset() {
 	*x = InventoryZone{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[15]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1337,7 @@ func (x *InventoryZone) String() string {
 func (*InventoryZone) ProtoMessage() {}
 
 func (x *InventoryZone) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[15]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1350,7 @@ func (x *InventoryZone) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InventoryZone.ProtoReflect.Descriptor instead.
 func (*InventoryZone) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{15}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *InventoryZone) GetZoneId() string {
@@ -1306,7 +1399,7 @@ type ForgetUserRequest struct {
 
 func (x *ForgetUserRequest) Reset() {
 	*x = ForgetUserRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[16]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1318,7 +1411,7 @@ func (x *ForgetUserRequest) String() string {
 func (*ForgetUserRequest) ProtoMessage() {}
 
 func (x *ForgetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[16]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1331,7 +1424,7 @@ func (x *ForgetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetUserRequest.ProtoReflect.Descriptor instead.
 func (*ForgetUserRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{16}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ForgetUserRequest) GetUserId() string {
@@ -1352,7 +1445,7 @@ type ForgetUserResponse struct {
 
 func (x *ForgetUserResponse) Reset() {
 	*x = ForgetUserResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[17]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1364,7 +1457,7 @@ func (x *ForgetUserResponse) String() string {
 func (*ForgetUserResponse) ProtoMessage() {}
 
 func (x *ForgetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[17]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1377,7 +1470,7 @@ func (x *ForgetUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ForgetUserResponse.ProtoReflect.Descriptor instead.
 func (*ForgetUserResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{17}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ForgetUserResponse) GetWaitlistsLeft() int32 {
@@ -1400,7 +1493,7 @@ type DropZonesRequest struct {
 
 func (x *DropZonesRequest) Reset() {
 	*x = DropZonesRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +1505,7 @@ func (x *DropZonesRequest) String() string {
 func (*DropZonesRequest) ProtoMessage() {}
 
 func (x *DropZonesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[18]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1518,7 @@ func (x *DropZonesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropZonesRequest.ProtoReflect.Descriptor instead.
 func (*DropZonesRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{18}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DropZonesRequest) GetEventId() string {
@@ -1451,7 +1544,7 @@ type DropZonesResponse struct {
 
 func (x *DropZonesResponse) Reset() {
 	*x = DropZonesResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1463,7 +1556,7 @@ func (x *DropZonesResponse) String() string {
 func (*DropZonesResponse) ProtoMessage() {}
 
 func (x *DropZonesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[19]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1476,7 +1569,7 @@ func (x *DropZonesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropZonesResponse.ProtoReflect.Descriptor instead.
 func (*DropZonesResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{19}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{21}
 }
 
 // ListWaitlistedRequest names an event and a page.
@@ -1495,7 +1588,7 @@ type ListWaitlistedRequest struct {
 
 func (x *ListWaitlistedRequest) Reset() {
 	*x = ListWaitlistedRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1507,7 +1600,7 @@ func (x *ListWaitlistedRequest) String() string {
 func (*ListWaitlistedRequest) ProtoMessage() {}
 
 func (x *ListWaitlistedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[20]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1520,7 +1613,7 @@ func (x *ListWaitlistedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWaitlistedRequest.ProtoReflect.Descriptor instead.
 func (*ListWaitlistedRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{20}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListWaitlistedRequest) GetEventId() string {
@@ -1557,7 +1650,7 @@ type WaitingBuyer struct {
 
 func (x *WaitingBuyer) Reset() {
 	*x = WaitingBuyer{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1569,7 +1662,7 @@ func (x *WaitingBuyer) String() string {
 func (*WaitingBuyer) ProtoMessage() {}
 
 func (x *WaitingBuyer) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[21]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1582,7 +1675,7 @@ func (x *WaitingBuyer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitingBuyer.ProtoReflect.Descriptor instead.
 func (*WaitingBuyer) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{21}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *WaitingBuyer) GetUserId() string {
@@ -1612,7 +1705,7 @@ type ListWaitlistedResponse struct {
 
 func (x *ListWaitlistedResponse) Reset() {
 	*x = ListWaitlistedResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1624,7 +1717,7 @@ func (x *ListWaitlistedResponse) String() string {
 func (*ListWaitlistedResponse) ProtoMessage() {}
 
 func (x *ListWaitlistedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[22]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1637,7 +1730,7 @@ func (x *ListWaitlistedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWaitlistedResponse.ProtoReflect.Descriptor instead.
 func (*ListWaitlistedResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{22}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListWaitlistedResponse) GetBuyers() []*WaitingBuyer {
@@ -1665,7 +1758,7 @@ type CloseWaitlistsRequest struct {
 
 func (x *CloseWaitlistsRequest) Reset() {
 	*x = CloseWaitlistsRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1677,7 +1770,7 @@ func (x *CloseWaitlistsRequest) String() string {
 func (*CloseWaitlistsRequest) ProtoMessage() {}
 
 func (x *CloseWaitlistsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[23]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1690,7 +1783,7 @@ func (x *CloseWaitlistsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseWaitlistsRequest.ProtoReflect.Descriptor instead.
 func (*CloseWaitlistsRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{23}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CloseWaitlistsRequest) GetEventId() string {
@@ -1709,7 +1802,7 @@ type CloseWaitlistsResponse struct {
 
 func (x *CloseWaitlistsResponse) Reset() {
 	*x = CloseWaitlistsResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1721,7 +1814,7 @@ func (x *CloseWaitlistsResponse) String() string {
 func (*CloseWaitlistsResponse) ProtoMessage() {}
 
 func (x *CloseWaitlistsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[24]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1734,7 +1827,7 @@ func (x *CloseWaitlistsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseWaitlistsResponse.ProtoReflect.Descriptor instead.
 func (*CloseWaitlistsResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{24}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{26}
 }
 
 // LoadInventoryResponse reports what was loaded.
@@ -1752,7 +1845,7 @@ type LoadInventoryResponse struct {
 
 func (x *LoadInventoryResponse) Reset() {
 	*x = LoadInventoryResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1764,7 +1857,7 @@ func (x *LoadInventoryResponse) String() string {
 func (*LoadInventoryResponse) ProtoMessage() {}
 
 func (x *LoadInventoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[25]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1777,7 +1870,7 @@ func (x *LoadInventoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadInventoryResponse.ProtoReflect.Descriptor instead.
 func (*LoadInventoryResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{25}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *LoadInventoryResponse) GetEventId() string {
@@ -1812,7 +1905,7 @@ type GetAvailabilityRequest struct {
 
 func (x *GetAvailabilityRequest) Reset() {
 	*x = GetAvailabilityRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1824,7 +1917,7 @@ func (x *GetAvailabilityRequest) String() string {
 func (*GetAvailabilityRequest) ProtoMessage() {}
 
 func (x *GetAvailabilityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[26]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1837,7 +1930,7 @@ func (x *GetAvailabilityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAvailabilityRequest.ProtoReflect.Descriptor instead.
 func (*GetAvailabilityRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{26}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetAvailabilityRequest) GetShowId() string {
@@ -1867,7 +1960,7 @@ type ZoneAvailability struct {
 
 func (x *ZoneAvailability) Reset() {
 	*x = ZoneAvailability{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1879,7 +1972,7 @@ func (x *ZoneAvailability) String() string {
 func (*ZoneAvailability) ProtoMessage() {}
 
 func (x *ZoneAvailability) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[27]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1892,7 +1985,7 @@ func (x *ZoneAvailability) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ZoneAvailability.ProtoReflect.Descriptor instead.
 func (*ZoneAvailability) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{27}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ZoneAvailability) GetZoneId() string {
@@ -1941,7 +2034,7 @@ type GetAvailabilityResponse struct {
 
 func (x *GetAvailabilityResponse) Reset() {
 	*x = GetAvailabilityResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[28]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1953,7 +2046,7 @@ func (x *GetAvailabilityResponse) String() string {
 func (*GetAvailabilityResponse) ProtoMessage() {}
 
 func (x *GetAvailabilityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[28]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1966,7 +2059,7 @@ func (x *GetAvailabilityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAvailabilityResponse.ProtoReflect.Descriptor instead.
 func (*GetAvailabilityResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{28}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetAvailabilityResponse) GetZones() []*ZoneAvailability {
@@ -1992,7 +2085,7 @@ type JoinWaitlistRequest struct {
 
 func (x *JoinWaitlistRequest) Reset() {
 	*x = JoinWaitlistRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[29]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2004,7 +2097,7 @@ func (x *JoinWaitlistRequest) String() string {
 func (*JoinWaitlistRequest) ProtoMessage() {}
 
 func (x *JoinWaitlistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[29]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2017,7 +2110,7 @@ func (x *JoinWaitlistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinWaitlistRequest.ProtoReflect.Descriptor instead.
 func (*JoinWaitlistRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{29}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *JoinWaitlistRequest) GetShowId() string {
@@ -2062,7 +2155,7 @@ type WaitlistEntry struct {
 
 func (x *WaitlistEntry) Reset() {
 	*x = WaitlistEntry{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[30]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2074,7 +2167,7 @@ func (x *WaitlistEntry) String() string {
 func (*WaitlistEntry) ProtoMessage() {}
 
 func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[30]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2087,7 +2180,7 @@ func (x *WaitlistEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitlistEntry.ProtoReflect.Descriptor instead.
 func (*WaitlistEntry) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{30}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *WaitlistEntry) GetEventId() string {
@@ -2143,7 +2236,7 @@ type JoinWaitlistResponse struct {
 
 func (x *JoinWaitlistResponse) Reset() {
 	*x = JoinWaitlistResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[31]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2155,7 +2248,7 @@ func (x *JoinWaitlistResponse) String() string {
 func (*JoinWaitlistResponse) ProtoMessage() {}
 
 func (x *JoinWaitlistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[31]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2168,7 +2261,7 @@ func (x *JoinWaitlistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinWaitlistResponse.ProtoReflect.Descriptor instead.
 func (*JoinWaitlistResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{31}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *JoinWaitlistResponse) GetEntry() *WaitlistEntry {
@@ -2189,7 +2282,7 @@ type GetWaitlistEntryRequest struct {
 
 func (x *GetWaitlistEntryRequest) Reset() {
 	*x = GetWaitlistEntryRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[32]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2201,7 +2294,7 @@ func (x *GetWaitlistEntryRequest) String() string {
 func (*GetWaitlistEntryRequest) ProtoMessage() {}
 
 func (x *GetWaitlistEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[32]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2214,7 +2307,7 @@ func (x *GetWaitlistEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWaitlistEntryRequest.ProtoReflect.Descriptor instead.
 func (*GetWaitlistEntryRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{32}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GetWaitlistEntryRequest) GetZoneId() string {
@@ -2235,7 +2328,7 @@ type GetWaitlistEntryResponse struct {
 
 func (x *GetWaitlistEntryResponse) Reset() {
 	*x = GetWaitlistEntryResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[33]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2247,7 +2340,7 @@ func (x *GetWaitlistEntryResponse) String() string {
 func (*GetWaitlistEntryResponse) ProtoMessage() {}
 
 func (x *GetWaitlistEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[33]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2260,7 +2353,7 @@ func (x *GetWaitlistEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWaitlistEntryResponse.ProtoReflect.Descriptor instead.
 func (*GetWaitlistEntryResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{33}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetWaitlistEntryResponse) GetEntry() *WaitlistEntry {
@@ -2281,7 +2374,7 @@ type LeaveWaitlistRequest struct {
 
 func (x *LeaveWaitlistRequest) Reset() {
 	*x = LeaveWaitlistRequest{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[34]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2293,7 +2386,7 @@ func (x *LeaveWaitlistRequest) String() string {
 func (*LeaveWaitlistRequest) ProtoMessage() {}
 
 func (x *LeaveWaitlistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[34]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2306,7 +2399,7 @@ func (x *LeaveWaitlistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveWaitlistRequest.ProtoReflect.Descriptor instead.
 func (*LeaveWaitlistRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{34}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *LeaveWaitlistRequest) GetZoneId() string {
@@ -2325,7 +2418,7 @@ type LeaveWaitlistResponse struct {
 
 func (x *LeaveWaitlistResponse) Reset() {
 	*x = LeaveWaitlistResponse{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[35]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2337,7 +2430,7 @@ func (x *LeaveWaitlistResponse) String() string {
 func (*LeaveWaitlistResponse) ProtoMessage() {}
 
 func (x *LeaveWaitlistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[35]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2350,7 +2443,7 @@ func (x *LeaveWaitlistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveWaitlistResponse.ProtoReflect.Descriptor instead.
 func (*LeaveWaitlistResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{35}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{37}
 }
 
 // BookingEvent is one state change of a booking, as published on the Kafka
@@ -2390,7 +2483,7 @@ type BookingEvent struct {
 
 func (x *BookingEvent) Reset() {
 	*x = BookingEvent{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[36]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2402,7 +2495,7 @@ func (x *BookingEvent) String() string {
 func (*BookingEvent) ProtoMessage() {}
 
 func (x *BookingEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[36]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2415,7 +2508,7 @@ func (x *BookingEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BookingEvent.ProtoReflect.Descriptor instead.
 func (*BookingEvent) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{36}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *BookingEvent) GetBooking() *Booking {
@@ -2481,7 +2574,7 @@ type WaitlistPlace struct {
 
 func (x *WaitlistPlace) Reset() {
 	*x = WaitlistPlace{}
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[37]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2493,7 +2586,7 @@ func (x *WaitlistPlace) String() string {
 func (*WaitlistPlace) ProtoMessage() {}
 
 func (x *WaitlistPlace) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[37]
+	mi := &file_bookingrush_booking_v1_booking_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2506,7 +2599,7 @@ func (x *WaitlistPlace) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitlistPlace.ProtoReflect.Descriptor instead.
 func (*WaitlistPlace) Descriptor() ([]byte, []int) {
-	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{37}
+	return file_bookingrush_booking_v1_booking_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *WaitlistPlace) GetUserId() string {
@@ -2527,7 +2620,7 @@ var File_bookingrush_booking_v1_booking_proto protoreflect.FileDescriptor
 
 const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\n" +
-	"$bookingrush/booking/v1/booking.proto\x12\x16bookingrush.booking.v1\x1a\"bookingrush/common/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x06\n" +
+	"$bookingrush/booking/v1/booking.proto\x12\x16bookingrush.booking.v1\x1a\"bookingrush/common/v1/access.proto\x1a\"bookingrush/common/v1/common.proto\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x06\n" +
 	"\aBooking\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x19\n" +
@@ -2583,6 +2676,11 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\n" +
 	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\"O\n" +
 	"\x12GetBookingResponse\x129\n" +
+	"\abooking\x18\x01 \x01(\v2\x1f.bookingrush.booking.v1.BookingR\abooking\">\n" +
+	"\x12FindBookingRequest\x12(\n" +
+	"\treference\x18\x01 \x01(\tB\n" +
+	"\xbaH\a\xc8\x01\x01r\x02\x18@R\treference\"P\n" +
+	"\x13FindBookingResponse\x129\n" +
 	"\abooking\x18\x01 \x01(\v2\x1f.bookingrush.booking.v1.BookingR\abooking\"\xa7\x01\n" +
 	"\x13ListBookingsRequest\x12!\n" +
 	"\x04page\x18\x01 \x01(\x05B\r\xbaH\n" +
@@ -2702,13 +2800,15 @@ const file_bookingrush_booking_v1_booking_proto_rawDesc = "" +
 	"\x14CANCEL_CAUSE_EXPIRED\x10\x02\x12 \n" +
 	"\x1cCANCEL_CAUSE_EVENT_CANCELLED\x10\x03\x12\x17\n" +
 	"\x13CANCEL_CAUSE_SYSTEM\x10\x04\x12\x18\n" +
-	"\x14CANCEL_CAUSE_SUPPORT\x10\x052\xfb\x0f\n" +
+	"\x14CANCEL_CAUSE_SUPPORT\x10\x052\x9e\x11\n" +
 	"\x0eBookingService\x12\x7f\n" +
 	"\aReserve\x12&.bookingrush.booking.v1.ReserveRequest\x1a'.bookingrush.booking.v1.ReserveResponse\"#\x82\xd3\xe4\x93\x02\x1d:\x01*\"\x18/api/v1/bookings/reserve\x12\xa1\x01\n" +
 	"\x0eConfirmBooking\x12-.bookingrush.booking.v1.ConfirmBookingRequest\x1a..bookingrush.booking.v1.ConfirmBookingResponse\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/api/v1/bookings/{booking_id}/confirm\x12\x9d\x01\n" +
 	"\rCancelBooking\x12,.bookingrush.booking.v1.CancelBookingRequest\x1a-.bookingrush.booking.v1.CancelBookingResponse\"/\x82\xd3\xe4\x93\x02):\x01*\"$/api/v1/bookings/{booking_id}/cancel\x12\x8d\x01\n" +
 	"\n" +
-	"GetBooking\x12).bookingrush.booking.v1.GetBookingRequest\x1a*.bookingrush.booking.v1.GetBookingResponse\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/bookings/{booking_id}\x90\x02\x01\x12\x86\x01\n" +
+	"GetBooking\x12).bookingrush.booking.v1.GetBookingRequest\x1a*.bookingrush.booking.v1.GetBookingResponse\"(\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/bookings/{booking_id}\x90\x02\x01\x12\xa0\x01\n" +
+	"\vFindBooking\x12*.bookingrush.booking.v1.FindBookingRequest\x1a+.bookingrush.booking.v1.FindBookingResponse\"8\x82\xce\x18\a\n" +
+	"\x05admin\x82\xd3\xe4\x93\x02$\x12\"/api/v1/admin/bookings/{reference}\x90\x02\x01\x12\x86\x01\n" +
 	"\fListBookings\x12+.bookingrush.booking.v1.ListBookingsRequest\x1a,.bookingrush.booking.v1.ListBookingsResponse\"\x1b\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/bookings\x90\x02\x01\x12\xa3\x01\n" +
 	"\x13ListPendingBookings\x122.bookingrush.booking.v1.ListPendingBookingsRequest\x1a3.bookingrush.booking.v1.ListPendingBookingsResponse\"#\x82\xd3\xe4\x93\x02\x1a\x12\x18/api/v1/bookings/pending\x90\x02\x01\x12q\n" +
 	"\rLoadInventory\x12,.bookingrush.booking.v1.LoadInventoryRequest\x1a-.bookingrush.booking.v1.LoadInventoryResponse\"\x03\x90\x02\x02\x12\x86\x01\n" +
@@ -2736,7 +2836,7 @@ func file_bookingrush_booking_v1_booking_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_booking_v1_booking_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_bookingrush_booking_v1_booking_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(BookingStatus)(0),                  // 0: bookingrush.booking.v1.BookingStatus
 	(CancelCause)(0),                    // 1: bookingrush.booking.v1.CancelCause
@@ -2749,45 +2849,47 @@ var file_bookingrush_booking_v1_booking_proto_goTypes = []any{
 	(*CancelBookingResponse)(nil),       // 8: bookingrush.booking.v1.CancelBookingResponse
 	(*GetBookingRequest)(nil),           // 9: bookingrush.booking.v1.GetBookingRequest
 	(*GetBookingResponse)(nil),          // 10: bookingrush.booking.v1.GetBookingResponse
-	(*ListBookingsRequest)(nil),         // 11: bookingrush.booking.v1.ListBookingsRequest
-	(*ListBookingsResponse)(nil),        // 12: bookingrush.booking.v1.ListBookingsResponse
-	(*ListPendingBookingsRequest)(nil),  // 13: bookingrush.booking.v1.ListPendingBookingsRequest
-	(*ListPendingBookingsResponse)(nil), // 14: bookingrush.booking.v1.ListPendingBookingsResponse
-	(*LoadInventoryRequest)(nil),        // 15: bookingrush.booking.v1.LoadInventoryRequest
-	(*EventSale)(nil),                   // 16: bookingrush.booking.v1.EventSale
-	(*InventoryZone)(nil),               // 17: bookingrush.booking.v1.InventoryZone
-	(*ForgetUserRequest)(nil),           // 18: bookingrush.booking.v1.ForgetUserRequest
-	(*ForgetUserResponse)(nil),          // 19: bookingrush.booking.v1.ForgetUserResponse
-	(*DropZonesRequest)(nil),            // 20: bookingrush.booking.v1.DropZonesRequest
-	(*DropZonesResponse)(nil),           // 21: bookingrush.booking.v1.DropZonesResponse
-	(*ListWaitlistedRequest)(nil),       // 22: bookingrush.booking.v1.ListWaitlistedRequest
-	(*WaitingBuyer)(nil),                // 23: bookingrush.booking.v1.WaitingBuyer
-	(*ListWaitlistedResponse)(nil),      // 24: bookingrush.booking.v1.ListWaitlistedResponse
-	(*CloseWaitlistsRequest)(nil),       // 25: bookingrush.booking.v1.CloseWaitlistsRequest
-	(*CloseWaitlistsResponse)(nil),      // 26: bookingrush.booking.v1.CloseWaitlistsResponse
-	(*LoadInventoryResponse)(nil),       // 27: bookingrush.booking.v1.LoadInventoryResponse
-	(*GetAvailabilityRequest)(nil),      // 28: bookingrush.booking.v1.GetAvailabilityRequest
-	(*ZoneAvailability)(nil),            // 29: bookingrush.booking.v1.ZoneAvailability
-	(*GetAvailabilityResponse)(nil),     // 30: bookingrush.booking.v1.GetAvailabilityResponse
-	(*JoinWaitlistRequest)(nil),         // 31: bookingrush.booking.v1.JoinWaitlistRequest
-	(*WaitlistEntry)(nil),               // 32: bookingrush.booking.v1.WaitlistEntry
-	(*JoinWaitlistResponse)(nil),        // 33: bookingrush.booking.v1.JoinWaitlistResponse
-	(*GetWaitlistEntryRequest)(nil),     // 34: bookingrush.booking.v1.GetWaitlistEntryRequest
-	(*GetWaitlistEntryResponse)(nil),    // 35: bookingrush.booking.v1.GetWaitlistEntryResponse
-	(*LeaveWaitlistRequest)(nil),        // 36: bookingrush.booking.v1.LeaveWaitlistRequest
-	(*LeaveWaitlistResponse)(nil),       // 37: bookingrush.booking.v1.LeaveWaitlistResponse
-	(*BookingEvent)(nil),                // 38: bookingrush.booking.v1.BookingEvent
-	(*WaitlistPlace)(nil),               // 39: bookingrush.booking.v1.WaitlistPlace
-	(*timestamppb.Timestamp)(nil),       // 40: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),                 // 41: bookingrush.common.v1.PageMeta
+	(*FindBookingRequest)(nil),          // 11: bookingrush.booking.v1.FindBookingRequest
+	(*FindBookingResponse)(nil),         // 12: bookingrush.booking.v1.FindBookingResponse
+	(*ListBookingsRequest)(nil),         // 13: bookingrush.booking.v1.ListBookingsRequest
+	(*ListBookingsResponse)(nil),        // 14: bookingrush.booking.v1.ListBookingsResponse
+	(*ListPendingBookingsRequest)(nil),  // 15: bookingrush.booking.v1.ListPendingBookingsRequest
+	(*ListPendingBookingsResponse)(nil), // 16: bookingrush.booking.v1.ListPendingBookingsResponse
+	(*LoadInventoryRequest)(nil),        // 17: bookingrush.booking.v1.LoadInventoryRequest
+	(*EventSale)(nil),                   // 18: bookingrush.booking.v1.EventSale
+	(*InventoryZone)(nil),               // 19: bookingrush.booking.v1.InventoryZone
+	(*ForgetUserRequest)(nil),           // 20: bookingrush.booking.v1.ForgetUserRequest
+	(*ForgetUserResponse)(nil),          // 21: bookingrush.booking.v1.ForgetUserResponse
+	(*DropZonesRequest)(nil),            // 22: bookingrush.booking.v1.DropZonesRequest
+	(*DropZonesResponse)(nil),           // 23: bookingrush.booking.v1.DropZonesResponse
+	(*ListWaitlistedRequest)(nil),       // 24: bookingrush.booking.v1.ListWaitlistedRequest
+	(*WaitingBuyer)(nil),                // 25: bookingrush.booking.v1.WaitingBuyer
+	(*ListWaitlistedResponse)(nil),      // 26: bookingrush.booking.v1.ListWaitlistedResponse
+	(*CloseWaitlistsRequest)(nil),       // 27: bookingrush.booking.v1.CloseWaitlistsRequest
+	(*CloseWaitlistsResponse)(nil),      // 28: bookingrush.booking.v1.CloseWaitlistsResponse
+	(*LoadInventoryResponse)(nil),       // 29: bookingrush.booking.v1.LoadInventoryResponse
+	(*GetAvailabilityRequest)(nil),      // 30: bookingrush.booking.v1.GetAvailabilityRequest
+	(*ZoneAvailability)(nil),            // 31: bookingrush.booking.v1.ZoneAvailability
+	(*GetAvailabilityResponse)(nil),     // 32: bookingrush.booking.v1.GetAvailabilityResponse
+	(*JoinWaitlistRequest)(nil),         // 33: bookingrush.booking.v1.JoinWaitlistRequest
+	(*WaitlistEntry)(nil),               // 34: bookingrush.booking.v1.WaitlistEntry
+	(*JoinWaitlistResponse)(nil),        // 35: bookingrush.booking.v1.JoinWaitlistResponse
+	(*GetWaitlistEntryRequest)(nil),     // 36: bookingrush.booking.v1.GetWaitlistEntryRequest
+	(*GetWaitlistEntryResponse)(nil),    // 37: bookingrush.booking.v1.GetWaitlistEntryResponse
+	(*LeaveWaitlistRequest)(nil),        // 38: bookingrush.booking.v1.LeaveWaitlistRequest
+	(*LeaveWaitlistResponse)(nil),       // 39: bookingrush.booking.v1.LeaveWaitlistResponse
+	(*BookingEvent)(nil),                // 40: bookingrush.booking.v1.BookingEvent
+	(*WaitlistPlace)(nil),               // 41: bookingrush.booking.v1.WaitlistPlace
+	(*timestamppb.Timestamp)(nil),       // 42: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),                 // 43: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.booking.v1.Booking.status:type_name -> bookingrush.booking.v1.BookingStatus
-	40, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
-	40, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
-	40, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
-	40, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
-	40, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
+	42, // 1: bookingrush.booking.v1.Booking.expires_at:type_name -> google.protobuf.Timestamp
+	42, // 2: bookingrush.booking.v1.Booking.confirmed_at:type_name -> google.protobuf.Timestamp
+	42, // 3: bookingrush.booking.v1.Booking.cancelled_at:type_name -> google.protobuf.Timestamp
+	42, // 4: bookingrush.booking.v1.Booking.created_at:type_name -> google.protobuf.Timestamp
+	42, // 5: bookingrush.booking.v1.Booking.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 6: bookingrush.booking.v1.Booking.cancel_cause:type_name -> bookingrush.booking.v1.CancelCause
 	2,  // 7: bookingrush.booking.v1.ReserveResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	2,  // 8: bookingrush.booking.v1.ConfirmBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
@@ -2795,60 +2897,63 @@ var file_bookingrush_booking_v1_booking_proto_depIdxs = []int32{
 	0,  // 10: bookingrush.booking.v1.CancelBookingRequest.release_as:type_name -> bookingrush.booking.v1.BookingStatus
 	2,  // 11: bookingrush.booking.v1.CancelBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
 	2,  // 12: bookingrush.booking.v1.GetBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
-	0,  // 13: bookingrush.booking.v1.ListBookingsRequest.status:type_name -> bookingrush.booking.v1.BookingStatus
-	2,  // 14: bookingrush.booking.v1.ListBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	41, // 15: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	2,  // 16: bookingrush.booking.v1.ListPendingBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
-	41, // 17: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	16, // 18: bookingrush.booking.v1.LoadInventoryRequest.sale:type_name -> bookingrush.booking.v1.EventSale
-	17, // 19: bookingrush.booking.v1.LoadInventoryRequest.zones:type_name -> bookingrush.booking.v1.InventoryZone
-	40, // 20: bookingrush.booking.v1.EventSale.sale_start_at:type_name -> google.protobuf.Timestamp
-	40, // 21: bookingrush.booking.v1.EventSale.sale_end_at:type_name -> google.protobuf.Timestamp
-	40, // 22: bookingrush.booking.v1.InventoryZone.show_date:type_name -> google.protobuf.Timestamp
-	32, // 23: bookingrush.booking.v1.WaitingBuyer.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
-	23, // 24: bookingrush.booking.v1.ListWaitlistedResponse.buyers:type_name -> bookingrush.booking.v1.WaitingBuyer
-	29, // 25: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
-	32, // 26: bookingrush.booking.v1.JoinWaitlistResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
-	32, // 27: bookingrush.booking.v1.GetWaitlistEntryResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
-	2,  // 28: bookingrush.booking.v1.BookingEvent.booking:type_name -> bookingrush.booking.v1.Booking
-	29, // 29: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
-	40, // 30: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	39, // 31: bookingrush.booking.v1.BookingEvent.waitlist_dropped:type_name -> bookingrush.booking.v1.WaitlistPlace
-	3,  // 32: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
-	5,  // 33: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
-	7,  // 34: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
-	9,  // 35: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
-	11, // 36: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
-	13, // 37: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
-	15, // 38: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
-	31, // 39: bookingrush.booking.v1.BookingService.JoinWaitlist:input_type -> bookingrush.booking.v1.JoinWaitlistRequest
-	34, // 40: bookingrush.booking.v1.BookingService.GetWaitlistEntry:input_type -> bookingrush.booking.v1.GetWaitlistEntryRequest
-	36, // 41: bookingrush.booking.v1.BookingService.LeaveWaitlist:input_type -> bookingrush.booking.v1.LeaveWaitlistRequest
-	28, // 42: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
-	18, // 43: bookingrush.booking.v1.BookingService.ForgetUser:input_type -> bookingrush.booking.v1.ForgetUserRequest
-	20, // 44: bookingrush.booking.v1.BookingService.DropZones:input_type -> bookingrush.booking.v1.DropZonesRequest
-	22, // 45: bookingrush.booking.v1.BookingService.ListWaitlisted:input_type -> bookingrush.booking.v1.ListWaitlistedRequest
-	25, // 46: bookingrush.booking.v1.BookingService.CloseWaitlists:input_type -> bookingrush.booking.v1.CloseWaitlistsRequest
-	4,  // 47: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
-	6,  // 48: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
-	8,  // 49: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
-	10, // 50: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
-	12, // 51: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
-	14, // 52: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
-	27, // 53: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
-	33, // 54: bookingrush.booking.v1.BookingService.JoinWaitlist:output_type -> bookingrush.booking.v1.JoinWaitlistResponse
-	35, // 55: bookingrush.booking.v1.BookingService.GetWaitlistEntry:output_type -> bookingrush.booking.v1.GetWaitlistEntryResponse
-	37, // 56: bookingrush.booking.v1.BookingService.LeaveWaitlist:output_type -> bookingrush.booking.v1.LeaveWaitlistResponse
-	30, // 57: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
-	19, // 58: bookingrush.booking.v1.BookingService.ForgetUser:output_type -> bookingrush.booking.v1.ForgetUserResponse
-	21, // 59: bookingrush.booking.v1.BookingService.DropZones:output_type -> bookingrush.booking.v1.DropZonesResponse
-	24, // 60: bookingrush.booking.v1.BookingService.ListWaitlisted:output_type -> bookingrush.booking.v1.ListWaitlistedResponse
-	26, // 61: bookingrush.booking.v1.BookingService.CloseWaitlists:output_type -> bookingrush.booking.v1.CloseWaitlistsResponse
-	47, // [47:62] is the sub-list for method output_type
-	32, // [32:47] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	2,  // 13: bookingrush.booking.v1.FindBookingResponse.booking:type_name -> bookingrush.booking.v1.Booking
+	0,  // 14: bookingrush.booking.v1.ListBookingsRequest.status:type_name -> bookingrush.booking.v1.BookingStatus
+	2,  // 15: bookingrush.booking.v1.ListBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
+	43, // 16: bookingrush.booking.v1.ListBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	2,  // 17: bookingrush.booking.v1.ListPendingBookingsResponse.bookings:type_name -> bookingrush.booking.v1.Booking
+	43, // 18: bookingrush.booking.v1.ListPendingBookingsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	18, // 19: bookingrush.booking.v1.LoadInventoryRequest.sale:type_name -> bookingrush.booking.v1.EventSale
+	19, // 20: bookingrush.booking.v1.LoadInventoryRequest.zones:type_name -> bookingrush.booking.v1.InventoryZone
+	42, // 21: bookingrush.booking.v1.EventSale.sale_start_at:type_name -> google.protobuf.Timestamp
+	42, // 22: bookingrush.booking.v1.EventSale.sale_end_at:type_name -> google.protobuf.Timestamp
+	42, // 23: bookingrush.booking.v1.InventoryZone.show_date:type_name -> google.protobuf.Timestamp
+	34, // 24: bookingrush.booking.v1.WaitingBuyer.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
+	25, // 25: bookingrush.booking.v1.ListWaitlistedResponse.buyers:type_name -> bookingrush.booking.v1.WaitingBuyer
+	31, // 26: bookingrush.booking.v1.GetAvailabilityResponse.zones:type_name -> bookingrush.booking.v1.ZoneAvailability
+	34, // 27: bookingrush.booking.v1.JoinWaitlistResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
+	34, // 28: bookingrush.booking.v1.GetWaitlistEntryResponse.entry:type_name -> bookingrush.booking.v1.WaitlistEntry
+	2,  // 29: bookingrush.booking.v1.BookingEvent.booking:type_name -> bookingrush.booking.v1.Booking
+	31, // 30: bookingrush.booking.v1.BookingEvent.zone:type_name -> bookingrush.booking.v1.ZoneAvailability
+	42, // 31: bookingrush.booking.v1.BookingEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	41, // 32: bookingrush.booking.v1.BookingEvent.waitlist_dropped:type_name -> bookingrush.booking.v1.WaitlistPlace
+	3,  // 33: bookingrush.booking.v1.BookingService.Reserve:input_type -> bookingrush.booking.v1.ReserveRequest
+	5,  // 34: bookingrush.booking.v1.BookingService.ConfirmBooking:input_type -> bookingrush.booking.v1.ConfirmBookingRequest
+	7,  // 35: bookingrush.booking.v1.BookingService.CancelBooking:input_type -> bookingrush.booking.v1.CancelBookingRequest
+	9,  // 36: bookingrush.booking.v1.BookingService.GetBooking:input_type -> bookingrush.booking.v1.GetBookingRequest
+	11, // 37: bookingrush.booking.v1.BookingService.FindBooking:input_type -> bookingrush.booking.v1.FindBookingRequest
+	13, // 38: bookingrush.booking.v1.BookingService.ListBookings:input_type -> bookingrush.booking.v1.ListBookingsRequest
+	15, // 39: bookingrush.booking.v1.BookingService.ListPendingBookings:input_type -> bookingrush.booking.v1.ListPendingBookingsRequest
+	17, // 40: bookingrush.booking.v1.BookingService.LoadInventory:input_type -> bookingrush.booking.v1.LoadInventoryRequest
+	33, // 41: bookingrush.booking.v1.BookingService.JoinWaitlist:input_type -> bookingrush.booking.v1.JoinWaitlistRequest
+	36, // 42: bookingrush.booking.v1.BookingService.GetWaitlistEntry:input_type -> bookingrush.booking.v1.GetWaitlistEntryRequest
+	38, // 43: bookingrush.booking.v1.BookingService.LeaveWaitlist:input_type -> bookingrush.booking.v1.LeaveWaitlistRequest
+	30, // 44: bookingrush.booking.v1.BookingService.GetAvailability:input_type -> bookingrush.booking.v1.GetAvailabilityRequest
+	20, // 45: bookingrush.booking.v1.BookingService.ForgetUser:input_type -> bookingrush.booking.v1.ForgetUserRequest
+	22, // 46: bookingrush.booking.v1.BookingService.DropZones:input_type -> bookingrush.booking.v1.DropZonesRequest
+	24, // 47: bookingrush.booking.v1.BookingService.ListWaitlisted:input_type -> bookingrush.booking.v1.ListWaitlistedRequest
+	27, // 48: bookingrush.booking.v1.BookingService.CloseWaitlists:input_type -> bookingrush.booking.v1.CloseWaitlistsRequest
+	4,  // 49: bookingrush.booking.v1.BookingService.Reserve:output_type -> bookingrush.booking.v1.ReserveResponse
+	6,  // 50: bookingrush.booking.v1.BookingService.ConfirmBooking:output_type -> bookingrush.booking.v1.ConfirmBookingResponse
+	8,  // 51: bookingrush.booking.v1.BookingService.CancelBooking:output_type -> bookingrush.booking.v1.CancelBookingResponse
+	10, // 52: bookingrush.booking.v1.BookingService.GetBooking:output_type -> bookingrush.booking.v1.GetBookingResponse
+	12, // 53: bookingrush.booking.v1.BookingService.FindBooking:output_type -> bookingrush.booking.v1.FindBookingResponse
+	14, // 54: bookingrush.booking.v1.BookingService.ListBookings:output_type -> bookingrush.booking.v1.ListBookingsResponse
+	16, // 55: bookingrush.booking.v1.BookingService.ListPendingBookings:output_type -> bookingrush.booking.v1.ListPendingBookingsResponse
+	29, // 56: bookingrush.booking.v1.BookingService.LoadInventory:output_type -> bookingrush.booking.v1.LoadInventoryResponse
+	35, // 57: bookingrush.booking.v1.BookingService.JoinWaitlist:output_type -> bookingrush.booking.v1.JoinWaitlistResponse
+	37, // 58: bookingrush.booking.v1.BookingService.GetWaitlistEntry:output_type -> bookingrush.booking.v1.GetWaitlistEntryResponse
+	39, // 59: bookingrush.booking.v1.BookingService.LeaveWaitlist:output_type -> bookingrush.booking.v1.LeaveWaitlistResponse
+	32, // 60: bookingrush.booking.v1.BookingService.GetAvailability:output_type -> bookingrush.booking.v1.GetAvailabilityResponse
+	21, // 61: bookingrush.booking.v1.BookingService.ForgetUser:output_type -> bookingrush.booking.v1.ForgetUserResponse
+	23, // 62: bookingrush.booking.v1.BookingService.DropZones:output_type -> bookingrush.booking.v1.DropZonesResponse
+	26, // 63: bookingrush.booking.v1.BookingService.ListWaitlisted:output_type -> bookingrush.booking.v1.ListWaitlistedResponse
+	28, // 64: bookingrush.booking.v1.BookingService.CloseWaitlists:output_type -> bookingrush.booking.v1.CloseWaitlistsResponse
+	49, // [49:65] is the sub-list for method output_type
+	33, // [33:49] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_booking_v1_booking_proto_init() }
@@ -2862,7 +2967,7 @@ func file_bookingrush_booking_v1_booking_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_booking_v1_booking_proto_rawDesc), len(file_bookingrush_booking_v1_booking_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   38,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

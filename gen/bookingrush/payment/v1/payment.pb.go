@@ -1186,15 +1186,20 @@ func (x *RefundEventRequest) GetReason() string {
 	return ""
 }
 
-// ListPaymentsRequest is a page of the payments of one status.
+// ListPaymentsRequest is a page of the payments of one status, of one
+// booking, or of one status of one booking.
 type ListPaymentsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Page is the 1-based page number; 0 means the first page.
 	Page int32 `protobuf:"varint,1,opt,name=page,proto3" json:"page,omitempty"`
 	// PerPage is the page size; 0 means the default (20), at most 100.
 	PerPage int32 `protobuf:"varint,2,opt,name=per_page,json=perPage,proto3" json:"per_page,omitempty"`
-	// Status is the status listed (on the JSON API "refund_failed"); required.
-	Status        PaymentStatus `protobuf:"varint,3,opt,name=status,proto3,enum=bookingrush.payment.v1.PaymentStatus" json:"status,omitempty"`
+	// Status is the status listed (on the JSON API "refund_failed");
+	// required unless BookingId is given.
+	Status PaymentStatus `protobuf:"varint,3,opt,name=status,proto3,enum=bookingrush.payment.v1.PaymentStatus" json:"status,omitempty"`
+	// BookingId, optional, lists the payments of that booking only (on the
+	// JSON API ?booking_id=).
+	BookingId     string `protobuf:"bytes,4,opt,name=booking_id,json=bookingId,proto3" json:"booking_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1250,11 +1255,18 @@ func (x *ListPaymentsRequest) GetStatus() PaymentStatus {
 	return PaymentStatus_PAYMENT_STATUS_UNSPECIFIED
 }
 
+func (x *ListPaymentsRequest) GetBookingId() string {
+	if x != nil {
+		return x.BookingId
+	}
+	return ""
+}
+
 // ListPaymentsResponse is one page of payments.
 type ListPaymentsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Payments are the payments of this page: for refund_failed, newest
-	// failure first; otherwise newest first.
+	// Payments are the payments of this page: for refund_failed (without
+	// BookingId), newest failure first; otherwise newest first.
 	Payments []*Payment `protobuf:"bytes,1,rep,name=payments,proto3" json:"payments,omitempty"`
 	// Meta describes the page.
 	Meta          *v1.PageMeta `protobuf:"bytes,2,opt,name=meta,proto3" json:"meta,omitempty"`
@@ -1852,12 +1864,15 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\brefunded\x18\t \x01(\tR\brefunded\"^\n" +
 	"\x12RefundEventRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12 \n" +
-	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"\xaa\x01\n" +
+	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"\xd4\x02\n" +
 	"\x13ListPaymentsRequest\x12!\n" +
 	"\x04page\x18\x01 \x01(\x05B\r\xbaH\n" +
 	"\xd8\x01\x01\x1a\x05\x18\x90N(\x01R\x04page\x12$\n" +
-	"\bper_page\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\aperPage\x12J\n" +
-	"\x06status\x18\x03 \x01(\x0e2%.bookingrush.payment.v1.PaymentStatusB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x06status\"\x88\x01\n" +
+	"\bper_page\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\aperPage\x12G\n" +
+	"\x06status\x18\x03 \x01(\x0e2%.bookingrush.payment.v1.PaymentStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x12*\n" +
+	"\n" +
+	"booking_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\tbookingId:\x7f\xbaH|\x1az\n" +
+	"\x1flist_payments.status_or_booking\x12,value is required unless booking_id is given\x1a)this.status != 0 || this.booking_id != ''\"\x88\x01\n" +
 	"\x14ListPaymentsResponse\x12;\n" +
 	"\bpayments\x18\x01 \x03(\v2\x1f.bookingrush.payment.v1.PaymentR\bpayments\x123\n" +
 	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"\x99\x01\n" +

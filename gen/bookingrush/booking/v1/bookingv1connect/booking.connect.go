@@ -46,6 +46,9 @@ const (
 	// BookingServiceGetBookingProcedure is the fully-qualified name of the BookingService's GetBooking
 	// RPC.
 	BookingServiceGetBookingProcedure = "/bookingrush.booking.v1.BookingService/GetBooking"
+	// BookingServiceFindBookingProcedure is the fully-qualified name of the BookingService's
+	// FindBooking RPC.
+	BookingServiceFindBookingProcedure = "/bookingrush.booking.v1.BookingService/FindBooking"
 	// BookingServiceListBookingsProcedure is the fully-qualified name of the BookingService's
 	// ListBookings RPC.
 	BookingServiceListBookingsProcedure = "/bookingrush.booking.v1.BookingService/ListBookings"
@@ -100,6 +103,14 @@ type BookingServiceClient interface {
 	CancelBooking(context.Context, *connect.Request[v1.CancelBookingRequest]) (*connect.Response[v1.CancelBookingResponse], error)
 	// GetBooking returns one of the caller's bookings.
 	GetBooking(context.Context, *connect.Request[v1.GetBookingRequest]) (*connect.Response[v1.GetBookingResponse], error)
+	// FindBooking answers anyone's booking by its reference
+	// ("BR-7KQD-M2XH-9TFA", which the buyer reads in their mails and on the
+	// booking's page and gives support): any case, with or without dashes.
+	// VALIDATION_ERROR when Reference is not a reference, NOT_FOUND when no
+	// booking has it (a hold made a moment ago is found once it is recorded,
+	// within a second or so). Its payments are the payment service's
+	// (ListPayments with BookingId). Admin only (support).
+	FindBooking(context.Context, *connect.Request[v1.FindBookingRequest]) (*connect.Response[v1.FindBookingResponse], error)
 	// ListBookings pages through the caller's bookings, newest first.
 	ListBookings(context.Context, *connect.Request[v1.ListBookingsRequest]) (*connect.Response[v1.ListBookingsResponse], error)
 	// ListPendingBookings pages through the caller's live holds (reserved,
@@ -196,6 +207,13 @@ func NewBookingServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		findBooking: connect.NewClient[v1.FindBookingRequest, v1.FindBookingResponse](
+			httpClient,
+			baseURL+BookingServiceFindBookingProcedure,
+			connect.WithSchema(bookingServiceMethods.ByName("FindBooking")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		listBookings: connect.NewClient[v1.ListBookingsRequest, v1.ListBookingsResponse](
 			httpClient,
 			baseURL+BookingServiceListBookingsProcedure,
@@ -281,6 +299,7 @@ type bookingServiceClient struct {
 	confirmBooking      *connect.Client[v1.ConfirmBookingRequest, v1.ConfirmBookingResponse]
 	cancelBooking       *connect.Client[v1.CancelBookingRequest, v1.CancelBookingResponse]
 	getBooking          *connect.Client[v1.GetBookingRequest, v1.GetBookingResponse]
+	findBooking         *connect.Client[v1.FindBookingRequest, v1.FindBookingResponse]
 	listBookings        *connect.Client[v1.ListBookingsRequest, v1.ListBookingsResponse]
 	listPendingBookings *connect.Client[v1.ListPendingBookingsRequest, v1.ListPendingBookingsResponse]
 	loadInventory       *connect.Client[v1.LoadInventoryRequest, v1.LoadInventoryResponse]
@@ -312,6 +331,11 @@ func (c *bookingServiceClient) CancelBooking(ctx context.Context, req *connect.R
 // GetBooking calls bookingrush.booking.v1.BookingService.GetBooking.
 func (c *bookingServiceClient) GetBooking(ctx context.Context, req *connect.Request[v1.GetBookingRequest]) (*connect.Response[v1.GetBookingResponse], error) {
 	return c.getBooking.CallUnary(ctx, req)
+}
+
+// FindBooking calls bookingrush.booking.v1.BookingService.FindBooking.
+func (c *bookingServiceClient) FindBooking(ctx context.Context, req *connect.Request[v1.FindBookingRequest]) (*connect.Response[v1.FindBookingResponse], error) {
+	return c.findBooking.CallUnary(ctx, req)
 }
 
 // ListBookings calls bookingrush.booking.v1.BookingService.ListBookings.
@@ -388,6 +412,14 @@ type BookingServiceHandler interface {
 	CancelBooking(context.Context, *connect.Request[v1.CancelBookingRequest]) (*connect.Response[v1.CancelBookingResponse], error)
 	// GetBooking returns one of the caller's bookings.
 	GetBooking(context.Context, *connect.Request[v1.GetBookingRequest]) (*connect.Response[v1.GetBookingResponse], error)
+	// FindBooking answers anyone's booking by its reference
+	// ("BR-7KQD-M2XH-9TFA", which the buyer reads in their mails and on the
+	// booking's page and gives support): any case, with or without dashes.
+	// VALIDATION_ERROR when Reference is not a reference, NOT_FOUND when no
+	// booking has it (a hold made a moment ago is found once it is recorded,
+	// within a second or so). Its payments are the payment service's
+	// (ListPayments with BookingId). Admin only (support).
+	FindBooking(context.Context, *connect.Request[v1.FindBookingRequest]) (*connect.Response[v1.FindBookingResponse], error)
 	// ListBookings pages through the caller's bookings, newest first.
 	ListBookings(context.Context, *connect.Request[v1.ListBookingsRequest]) (*connect.Response[v1.ListBookingsResponse], error)
 	// ListPendingBookings pages through the caller's live holds (reserved,
@@ -480,6 +512,13 @@ func NewBookingServiceHandler(svc BookingServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	bookingServiceFindBookingHandler := connect.NewUnaryHandler(
+		BookingServiceFindBookingProcedure,
+		svc.FindBooking,
+		connect.WithSchema(bookingServiceMethods.ByName("FindBooking")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	bookingServiceListBookingsHandler := connect.NewUnaryHandler(
 		BookingServiceListBookingsProcedure,
 		svc.ListBookings,
@@ -566,6 +605,8 @@ func NewBookingServiceHandler(svc BookingServiceHandler, opts ...connect.Handler
 			bookingServiceCancelBookingHandler.ServeHTTP(w, r)
 		case BookingServiceGetBookingProcedure:
 			bookingServiceGetBookingHandler.ServeHTTP(w, r)
+		case BookingServiceFindBookingProcedure:
+			bookingServiceFindBookingHandler.ServeHTTP(w, r)
 		case BookingServiceListBookingsProcedure:
 			bookingServiceListBookingsHandler.ServeHTTP(w, r)
 		case BookingServiceListPendingBookingsProcedure:
@@ -611,6 +652,10 @@ func (UnimplementedBookingServiceHandler) CancelBooking(context.Context, *connec
 
 func (UnimplementedBookingServiceHandler) GetBooking(context.Context, *connect.Request[v1.GetBookingRequest]) (*connect.Response[v1.GetBookingResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.booking.v1.BookingService.GetBooking is not implemented"))
+}
+
+func (UnimplementedBookingServiceHandler) FindBooking(context.Context, *connect.Request[v1.FindBookingRequest]) (*connect.Response[v1.FindBookingResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.booking.v1.BookingService.FindBooking is not implemented"))
 }
 
 func (UnimplementedBookingServiceHandler) ListBookings(context.Context, *connect.Request[v1.ListBookingsRequest]) (*connect.Response[v1.ListBookingsResponse], error) {

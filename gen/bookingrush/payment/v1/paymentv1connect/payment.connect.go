@@ -123,7 +123,10 @@ type PaymentServiceClient interface {
 	// who settle them: PAYMENT_STATUS_REFUND_FAILED lists the payments whose
 	// refund failed at the provider, newest failure first, each with
 	// RefundFailureReason, its booking, RefundOwed and RefundFailedAt (any
-	// other status: newest payment first). Admin only.
+	// other status: newest payment first). With BookingId it lists that
+	// booking's payments only (every status unless Status is given), newest
+	// first: support finds a booking by its reference (the booking service's
+	// FindBooking) and then what was paid and refunded for it. Admin only.
 	ListPayments(context.Context, *connect.Request[v1.ListPaymentsRequest]) (*connect.Response[v1.ListPaymentsResponse], error)
 	// RecordRefundOutsideProvider records that what a payment whose refund
 	// failed at the provider (PAYMENT_STATUS_REFUND_FAILED) owes its buyer
@@ -340,7 +343,10 @@ type PaymentServiceHandler interface {
 	// who settle them: PAYMENT_STATUS_REFUND_FAILED lists the payments whose
 	// refund failed at the provider, newest failure first, each with
 	// RefundFailureReason, its booking, RefundOwed and RefundFailedAt (any
-	// other status: newest payment first). Admin only.
+	// other status: newest payment first). With BookingId it lists that
+	// booking's payments only (every status unless Status is given), newest
+	// first: support finds a booking by its reference (the booking service's
+	// FindBooking) and then what was paid and refunded for it. Admin only.
 	ListPayments(context.Context, *connect.Request[v1.ListPaymentsRequest]) (*connect.Response[v1.ListPaymentsResponse], error)
 	// RecordRefundOutsideProvider records that what a payment whose refund
 	// failed at the provider (PAYMENT_STATUS_REFUND_FAILED) owes its buyer

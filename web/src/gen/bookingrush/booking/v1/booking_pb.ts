@@ -7,6 +7,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_bookingrush_common_v1_access } from "../../common/v1/access_pb";
 import type { PageMeta, PageMetaJson } from "../../common/v1/common_pb";
 import { file_bookingrush_common_v1_common } from "../../common/v1/common_pb";
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb";
@@ -19,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bookingrush/booking/v1/booking.proto.
  */
 export const file_bookingrush_booking_v1_booking: GenFile = /*@__PURE__*/
-  fileDesc("CiRib29raW5ncnVzaC9ib29raW5nL3YxL2Jvb2tpbmcucHJvdG8SFmJvb2tpbmdydXNoLmJvb2tpbmcudjEi0gQKB0Jvb2tpbmcSCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIQCghldmVudF9pZBgDIAEoCRIPCgdzaG93X2lkGAQgASgJEg8KB3pvbmVfaWQYBSABKAkSEAoIcXVhbnRpdHkYBiABKAUSEgoKdW5pdF9wcmljZRgHIAEoCRIUCgx0b3RhbF9hbW91bnQYCCABKAkSEAoIY3VycmVuY3kYCSABKAkSNQoGc3RhdHVzGAogASgOMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nU3RhdHVzEhcKD2lkZW1wb3RlbmN5X2tleRgLIAEoCRIuCgpleHBpcmVzX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb25maXJtZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNhbmNlbGxlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcmVmZXJlbmNlGBEgASgJEjkKDGNhbmNlbF9jYXVzZRgSIAEoDjIjLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQ2F1c2USFgoOd2FpdGxpc3Rfb2ZmZXIYEyABKAgi2AEKDlJlc2VydmVSZXF1ZXN0EhwKB3Nob3dfaWQYASABKAlCC7pICMgBAXIDsAEBEhwKB3pvbmVfaWQYAiABKAlCC7pICMgBAXIDsAEBEh4KCHF1YW50aXR5GAMgASgFQgy6SAnIAQEaBBgKIAASOQoPaWRlbXBvdGVuY3lfa2V5GAQgASgJQiC6SB3YAQFyGDIWXltBLVphLXowLTlfLV17OCwxMjh9JBIvCgpxdWV1ZV9wYXNzGAUgASgJQhu6SBjYAQFyExiACDIOXltceDIxLVx4N0VdKyQiQwoPUmVzZXJ2ZVJlc3BvbnNlEjAKB2Jvb2tpbmcYASABKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmciWQoVQ29uZmlybUJvb2tpbmdSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBEh8KCnBheW1lbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIkoKFkNvbmZpcm1Cb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyLYAQoUQ2FuY2VsQm9va2luZ1JlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQESGAoGcmVhc29uGAIgASgJQgi6SAVyAxj0AxI8CgVjYXVzZRgDIAEoDjIjLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQ2F1c2VCCLpIBYIBAhABEkcKCnJlbGVhc2VfYXMYBCABKA4yJS5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmdTdGF0dXNCDLpICYIBBhgAGAMYBSJJChVDYW5jZWxCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyI0ChFHZXRCb29raW5nUmVxdWVzdBIfCgpib29raW5nX2lkGAEgASgJQgu6SAjIAQFyA7ABASJGChJHZXRCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyKQAQoTTGlzdEJvb2tpbmdzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASPwoGc3RhdHVzGAMgASgOMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nU3RhdHVzQgi6SAWCAQIQASJ4ChRMaXN0Qm9va2luZ3NSZXNwb25zZRIxCghib29raW5ncxgBIAMoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZxItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIlYKGkxpc3RQZW5kaW5nQm9va2luZ3NSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoACJ/ChtMaXN0UGVuZGluZ0Jvb2tpbmdzUmVzcG9uc2USMQoIYm9va2luZ3MYASADKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmcSLQoEbWV0YRgCIAEoCzIfLmJvb2tpbmdydXNoLmNvbW1vbi52MS5QYWdlTWV0YSKvAQoUTG9hZEludmVudG9yeVJlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBEjcKBHNhbGUYAiABKAsyIS5ib29raW5ncnVzaC5ib29raW5nLnYxLkV2ZW50U2FsZUIGukgDyAEBEj8KBXpvbmVzGAMgAygLMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5JbnZlbnRvcnlab25lQgm6SAaSAQMQ6Aci2wEKCUV2ZW50U2FsZRIyCgZzdGF0dXMYASABKAlCIrpIH3IdUgVkcmFmdFIJcHVibGlzaGVkUgljYW5jZWxsZWQSMQoNc2FsZV9zdGFydF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLc2FsZV9lbmRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh8KDG1heF9wZXJfdXNlchgEIAEoBUIJukgGGgQYCigBEhUKDXF1ZXVlX2VuYWJsZWQYBSABKAgitgEKDUludmVudG9yeVpvbmUSHAoHem9uZV9pZBgBIAEoCUILukgIyAEBcgOwAQESHAoHc2hvd19pZBgCIAEoCUILukgIyAEBcgOwAQESHAoLcHJpY2VfY2VudHMYAyABKANCB7pIBCICIAASHAoLdG90YWxfc2VhdHMYBCABKAVCB7pIBBoCIAASLQoJc2hvd19kYXRlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIxChFGb3JnZXRVc2VyUmVxdWVzdBIcCgd1c2VyX2lkGAEgASgJQgu6SAjIAQFyA7ABASIsChJGb3JnZXRVc2VyUmVzcG9uc2USFgoOd2FpdGxpc3RzX2xlZnQYASABKAUiVwoQRHJvcFpvbmVzUmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQESJAoIem9uZV9pZHMYAiADKAlCErpID5IBDAgBEOgHIgVyA7ABASITChFEcm9wWm9uZXNSZXNwb25zZSJzChVMaXN0V2FpdGxpc3RlZFJlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBEh0KCXBhZ2Vfc2l6ZRgCIAEoBUIKukgHGgUY6AcoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiAASJVCgxXYWl0aW5nQnV5ZXISDwoHdXNlcl9pZBgBIAEoCRI0CgVlbnRyeRgCIAEoCzIlLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuV2FpdGxpc3RFbnRyeSJnChZMaXN0V2FpdGxpc3RlZFJlc3BvbnNlEjQKBmJ1eWVycxgBIAMoCzIkLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuV2FpdGluZ0J1eWVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI2ChVDbG9zZVdhaXRsaXN0c1JlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBIhgKFkNsb3NlV2FpdGxpc3RzUmVzcG9uc2UiUQoVTG9hZEludmVudG9yeVJlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEg0KBXpvbmVzGAIgASgFEhcKD2F2YWlsYWJsZV9zZWF0cxgDIAEoBSI2ChZHZXRBdmFpbGFiaWxpdHlSZXF1ZXN0EhwKB3Nob3dfaWQYASABKAlCC7pICMgBAXIDsAEBImEKEFpvbmVBdmFpbGFiaWxpdHkSDwoHem9uZV9pZBgBIAEoCRINCgV0b3RhbBgCIAEoBRIRCglhdmFpbGFibGUYAyABKAUSDAoEaGVsZBgEIAEoBRIMCgRzb2xkGAUgASgFIlIKF0dldEF2YWlsYWJpbGl0eVJlc3BvbnNlEjcKBXpvbmVzGAEgAygLMiguYm9va2luZ3J1c2guYm9va2luZy52MS5ab25lQXZhaWxhYmlsaXR5InEKE0pvaW5XYWl0bGlzdFJlcXVlc3QSHAoHc2hvd19pZBgBIAEoCUILukgIyAEBcgOwAQESHAoHem9uZV9pZBgCIAEoCUILukgIyAEBcgOwAQESHgoIcXVhbnRpdHkYAyABKAVCDLpICcgBARoEGAogACJ4Cg1XYWl0bGlzdEVudHJ5EhAKCGV2ZW50X2lkGAEgASgJEg8KB3Nob3dfaWQYAiABKAkSDwoHem9uZV9pZBgDIAEoCRIQCghxdWFudGl0eRgEIAEoBRIQCghwb3NpdGlvbhgFIAEoBRIPCgd3YWl0aW5nGAYgASgFIkwKFEpvaW5XYWl0bGlzdFJlc3BvbnNlEjQKBWVudHJ5GAEgASgLMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5XYWl0bGlzdEVudHJ5IjcKF0dldFdhaXRsaXN0RW50cnlSZXF1ZXN0EhwKB3pvbmVfaWQYASABKAlCC7pICMgBAXIDsAEBIlAKGEdldFdhaXRsaXN0RW50cnlSZXNwb25zZRI0CgVlbnRyeRgBIAEoCzIlLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuV2FpdGxpc3RFbnRyeSI0ChRMZWF2ZVdhaXRsaXN0UmVxdWVzdBIcCgd6b25lX2lkGAEgASgJQgu6SAjIAQFyA7ABASIXChVMZWF2ZVdhaXRsaXN0UmVzcG9uc2UipwIKDEJvb2tpbmdFdmVudBIwCgdib29raW5nGAEgASgLMh8uYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nEg8KB3ZlcnNpb24YAiABKAMSNgoEem9uZRgDIAEoCzIoLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuWm9uZUF2YWlsYWJpbGl0eRIUCgx6b25lX3ZlcnNpb24YBCABKAMSLwoLb2NjdXJyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHdhaXRsaXN0X3NlcRgGIAEoAxI/ChB3YWl0bGlzdF9kcm9wcGVkGAcgAygLMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5XYWl0bGlzdFBsYWNlIi0KDVdhaXRsaXN0UGxhY2USDwoHdXNlcl9pZBgBIAEoCRILCgNzZXEYAiABKAMqwQEKDUJvb2tpbmdTdGF0dXMSHgoaQk9PS0lOR19TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdCT09LSU5HX1NUQVRVU19SRVNFUlZFRBABEhwKGEJPT0tJTkdfU1RBVFVTX0NPTkZJUk1FRBACEhwKGEJPT0tJTkdfU1RBVFVTX0NBTkNFTExFRBADEhoKFkJPT0tJTkdfU1RBVFVTX0VYUElSRUQQBBIbChdCT09LSU5HX1NUQVRVU19SRUZVTkRFRBAFKrIBCgtDYW5jZWxDYXVzZRIcChhDQU5DRUxfQ0FVU0VfVU5TUEVDSUZJRUQQABIWChJDQU5DRUxfQ0FVU0VfQlVZRVIQARIYChRDQU5DRUxfQ0FVU0VfRVhQSVJFRBACEiAKHENBTkNFTF9DQVVTRV9FVkVOVF9DQU5DRUxMRUQQAxIXChNDQU5DRUxfQ0FVU0VfU1lTVEVNEAQSGAoUQ0FOQ0VMX0NBVVNFX1NVUFBPUlQQBTL7DwoOQm9va2luZ1NlcnZpY2USfwoHUmVzZXJ2ZRImLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuUmVzZXJ2ZVJlcXVlc3QaJy5ib29raW5ncnVzaC5ib29raW5nLnYxLlJlc2VydmVSZXNwb25zZSIjgtPkkwIdOgEqIhgvYXBpL3YxL2Jvb2tpbmdzL3Jlc2VydmUSoQEKDkNvbmZpcm1Cb29raW5nEi0uYm9va2luZ3J1c2guYm9va2luZy52MS5Db25maXJtQm9va2luZ1JlcXVlc3QaLi5ib29raW5ncnVzaC5ib29raW5nLnYxLkNvbmZpcm1Cb29raW5nUmVzcG9uc2UiMILT5JMCKjoBKiIlL2FwaS92MS9ib29raW5ncy97Ym9va2luZ19pZH0vY29uZmlybRKdAQoNQ2FuY2VsQm9va2luZxIsLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQm9va2luZ1JlcXVlc3QaLS5ib29raW5ncnVzaC5ib29raW5nLnYxLkNhbmNlbEJvb2tpbmdSZXNwb25zZSIvgtPkkwIpOgEqIiQvYXBpL3YxL2Jvb2tpbmdzL3tib29raW5nX2lkfS9jYW5jZWwSjQEKCkdldEJvb2tpbmcSKS5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldEJvb2tpbmdSZXF1ZXN0GiouYm9va2luZ3J1c2guYm9va2luZy52MS5HZXRCb29raW5nUmVzcG9uc2UiKJACAYLT5JMCHxIdL2FwaS92MS9ib29raW5ncy97Ym9va2luZ19pZH0ShgEKDExpc3RCb29raW5ncxIrLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGlzdEJvb2tpbmdzUmVxdWVzdBosLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGlzdEJvb2tpbmdzUmVzcG9uc2UiG5ACAYLT5JMCEhIQL2FwaS92MS9ib29raW5ncxKjAQoTTGlzdFBlbmRpbmdCb29raW5ncxIyLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGlzdFBlbmRpbmdCb29raW5nc1JlcXVlc3QaMy5ib29raW5ncnVzaC5ib29raW5nLnYxLkxpc3RQZW5kaW5nQm9va2luZ3NSZXNwb25zZSIjkAIBgtPkkwIaEhgvYXBpL3YxL2Jvb2tpbmdzL3BlbmRpbmcScQoNTG9hZEludmVudG9yeRIsLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTG9hZEludmVudG9yeVJlcXVlc3QaLS5ib29raW5ncnVzaC5ib29raW5nLnYxLkxvYWRJbnZlbnRvcnlSZXNwb25zZSIDkAICEoYBCgxKb2luV2FpdGxpc3QSKy5ib29raW5ncnVzaC5ib29raW5nLnYxLkpvaW5XYWl0bGlzdFJlcXVlc3QaLC5ib29raW5ncnVzaC5ib29raW5nLnYxLkpvaW5XYWl0bGlzdFJlc3BvbnNlIhuC0+STAhU6ASoiEC9hcGkvdjEvd2FpdGxpc3QSnAEKEEdldFdhaXRsaXN0RW50cnkSLy5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldFdhaXRsaXN0RW50cnlSZXF1ZXN0GjAuYm9va2luZ3J1c2guYm9va2luZy52MS5HZXRXYWl0bGlzdEVudHJ5UmVzcG9uc2UiJZACAYLT5JMCHBIaL2FwaS92MS93YWl0bGlzdC97em9uZV9pZH0SkwEKDUxlYXZlV2FpdGxpc3QSLC5ib29raW5ncnVzaC5ib29raW5nLnYxLkxlYXZlV2FpdGxpc3RSZXF1ZXN0Gi0uYm9va2luZ3J1c2guYm9va2luZy52MS5MZWF2ZVdhaXRsaXN0UmVzcG9uc2UiJZACAoLT5JMCHCoaL2FwaS92MS93YWl0bGlzdC97em9uZV9pZH0SdwoPR2V0QXZhaWxhYmlsaXR5Ei4uYm9va2luZ3J1c2guYm9va2luZy52MS5HZXRBdmFpbGFiaWxpdHlSZXF1ZXN0Gi8uYm9va2luZ3J1c2guYm9va2luZy52MS5HZXRBdmFpbGFiaWxpdHlSZXNwb25zZSIDkAIBEmgKCkZvcmdldFVzZXISKS5ib29raW5ncnVzaC5ib29raW5nLnYxLkZvcmdldFVzZXJSZXF1ZXN0GiouYm9va2luZ3J1c2guYm9va2luZy52MS5Gb3JnZXRVc2VyUmVzcG9uc2UiA5ACAhJlCglEcm9wWm9uZXMSKC5ib29raW5ncnVzaC5ib29raW5nLnYxLkRyb3Bab25lc1JlcXVlc3QaKS5ib29raW5ncnVzaC5ib29raW5nLnYxLkRyb3Bab25lc1Jlc3BvbnNlIgOQAgISdAoOTGlzdFdhaXRsaXN0ZWQSLS5ib29raW5ncnVzaC5ib29raW5nLnYxLkxpc3RXYWl0bGlzdGVkUmVxdWVzdBouLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGlzdFdhaXRsaXN0ZWRSZXNwb25zZSIDkAIBEnQKDkNsb3NlV2FpdGxpc3RzEi0uYm9va2luZ3J1c2guYm9va2luZy52MS5DbG9zZVdhaXRsaXN0c1JlcXVlc3QaLi5ib29raW5ncnVzaC5ib29raW5nLnYxLkNsb3NlV2FpdGxpc3RzUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("CiRib29raW5ncnVzaC9ib29raW5nL3YxL2Jvb2tpbmcucHJvdG8SFmJvb2tpbmdydXNoLmJvb2tpbmcudjEi0gQKB0Jvb2tpbmcSCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIQCghldmVudF9pZBgDIAEoCRIPCgdzaG93X2lkGAQgASgJEg8KB3pvbmVfaWQYBSABKAkSEAoIcXVhbnRpdHkYBiABKAUSEgoKdW5pdF9wcmljZRgHIAEoCRIUCgx0b3RhbF9hbW91bnQYCCABKAkSEAoIY3VycmVuY3kYCSABKAkSNQoGc3RhdHVzGAogASgOMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nU3RhdHVzEhcKD2lkZW1wb3RlbmN5X2tleRgLIAEoCRIuCgpleHBpcmVzX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb25maXJtZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGNhbmNlbGxlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcmVmZXJlbmNlGBEgASgJEjkKDGNhbmNlbF9jYXVzZRgSIAEoDjIjLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQ2F1c2USFgoOd2FpdGxpc3Rfb2ZmZXIYEyABKAgi2AEKDlJlc2VydmVSZXF1ZXN0EhwKB3Nob3dfaWQYASABKAlCC7pICMgBAXIDsAEBEhwKB3pvbmVfaWQYAiABKAlCC7pICMgBAXIDsAEBEh4KCHF1YW50aXR5GAMgASgFQgy6SAnIAQEaBBgKIAASOQoPaWRlbXBvdGVuY3lfa2V5GAQgASgJQiC6SB3YAQFyGDIWXltBLVphLXowLTlfLV17OCwxMjh9JBIvCgpxdWV1ZV9wYXNzGAUgASgJQhu6SBjYAQFyExiACDIOXltceDIxLVx4N0VdKyQiQwoPUmVzZXJ2ZVJlc3BvbnNlEjAKB2Jvb2tpbmcYASABKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmciWQoVQ29uZmlybUJvb2tpbmdSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBEh8KCnBheW1lbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBIkoKFkNvbmZpcm1Cb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyLYAQoUQ2FuY2VsQm9va2luZ1JlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQESGAoGcmVhc29uGAIgASgJQgi6SAVyAxj0AxI8CgVjYXVzZRgDIAEoDjIjLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQ2F1c2VCCLpIBYIBAhABEkcKCnJlbGVhc2VfYXMYBCABKA4yJS5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmdTdGF0dXNCDLpICYIBBhgAGAMYBSJJChVDYW5jZWxCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyI0ChFHZXRCb29raW5nUmVxdWVzdBIfCgpib29raW5nX2lkGAEgASgJQgu6SAjIAQFyA7ABASJGChJHZXRCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyIzChJGaW5kQm9va2luZ1JlcXVlc3QSHQoJcmVmZXJlbmNlGAEgASgJQgq6SAfIAQFyAhhAIkcKE0ZpbmRCb29raW5nUmVzcG9uc2USMAoHYm9va2luZxgBIAEoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZyKQAQoTTGlzdEJvb2tpbmdzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASPwoGc3RhdHVzGAMgASgOMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nU3RhdHVzQgi6SAWCAQIQASJ4ChRMaXN0Qm9va2luZ3NSZXNwb25zZRIxCghib29raW5ncxgBIAMoCzIfLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQm9va2luZxItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIlYKGkxpc3RQZW5kaW5nQm9va2luZ3NSZXF1ZXN0EhsKBHBhZ2UYASABKAVCDbpICtgBARoFGJBOKAESGwoIcGVyX3BhZ2UYAiABKAVCCbpIBhoEGGQoACJ/ChtMaXN0UGVuZGluZ0Jvb2tpbmdzUmVzcG9uc2USMQoIYm9va2luZ3MYASADKAsyHy5ib29raW5ncnVzaC5ib29raW5nLnYxLkJvb2tpbmcSLQoEbWV0YRgCIAEoCzIfLmJvb2tpbmdydXNoLmNvbW1vbi52MS5QYWdlTWV0YSKvAQoUTG9hZEludmVudG9yeVJlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBEjcKBHNhbGUYAiABKAsyIS5ib29raW5ncnVzaC5ib29raW5nLnYxLkV2ZW50U2FsZUIGukgDyAEBEj8KBXpvbmVzGAMgAygLMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5JbnZlbnRvcnlab25lQgm6SAaSAQMQ6Aci2wEKCUV2ZW50U2FsZRIyCgZzdGF0dXMYASABKAlCIrpIH3IdUgVkcmFmdFIJcHVibGlzaGVkUgljYW5jZWxsZWQSMQoNc2FsZV9zdGFydF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLc2FsZV9lbmRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh8KDG1heF9wZXJfdXNlchgEIAEoBUIJukgGGgQYCigBEhUKDXF1ZXVlX2VuYWJsZWQYBSABKAgitgEKDUludmVudG9yeVpvbmUSHAoHem9uZV9pZBgBIAEoCUILukgIyAEBcgOwAQESHAoHc2hvd19pZBgCIAEoCUILukgIyAEBcgOwAQESHAoLcHJpY2VfY2VudHMYAyABKANCB7pIBCICIAASHAoLdG90YWxfc2VhdHMYBCABKAVCB7pIBBoCIAASLQoJc2hvd19kYXRlGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIxChFGb3JnZXRVc2VyUmVxdWVzdBIcCgd1c2VyX2lkGAEgASgJQgu6SAjIAQFyA7ABASIsChJGb3JnZXRVc2VyUmVzcG9uc2USFgoOd2FpdGxpc3RzX2xlZnQYASABKAUiVwoQRHJvcFpvbmVzUmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQESJAoIem9uZV9pZHMYAiADKAlCErpID5IBDAgBEOgHIgVyA7ABASITChFEcm9wWm9uZXNSZXNwb25zZSJzChVMaXN0V2FpdGxpc3RlZFJlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBEh0KCXBhZ2Vfc2l6ZRgCIAEoBUIKukgHGgUY6AcoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiAASJVCgxXYWl0aW5nQnV5ZXISDwoHdXNlcl9pZBgBIAEoCRI0CgVlbnRyeRgCIAEoCzIlLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuV2FpdGxpc3RFbnRyeSJnChZMaXN0V2FpdGxpc3RlZFJlc3BvbnNlEjQKBmJ1eWVycxgBIAMoCzIkLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuV2FpdGluZ0J1eWVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI2ChVDbG9zZVdhaXRsaXN0c1JlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBIhgKFkNsb3NlV2FpdGxpc3RzUmVzcG9uc2UiUQoVTG9hZEludmVudG9yeVJlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEg0KBXpvbmVzGAIgASgFEhcKD2F2YWlsYWJsZV9zZWF0cxgDIAEoBSI2ChZHZXRBdmFpbGFiaWxpdHlSZXF1ZXN0EhwKB3Nob3dfaWQYASABKAlCC7pICMgBAXIDsAEBImEKEFpvbmVBdmFpbGFiaWxpdHkSDwoHem9uZV9pZBgBIAEoCRINCgV0b3RhbBgCIAEoBRIRCglhdmFpbGFibGUYAyABKAUSDAoEaGVsZBgEIAEoBRIMCgRzb2xkGAUgASgFIlIKF0dldEF2YWlsYWJpbGl0eVJlc3BvbnNlEjcKBXpvbmVzGAEgAygLMiguYm9va2luZ3J1c2guYm9va2luZy52MS5ab25lQXZhaWxhYmlsaXR5InEKE0pvaW5XYWl0bGlzdFJlcXVlc3QSHAoHc2hvd19pZBgBIAEoCUILukgIyAEBcgOwAQESHAoHem9uZV9pZBgCIAEoCUILukgIyAEBcgOwAQESHgoIcXVhbnRpdHkYAyABKAVCDLpICcgBARoEGAogACJ4Cg1XYWl0bGlzdEVudHJ5EhAKCGV2ZW50X2lkGAEgASgJEg8KB3Nob3dfaWQYAiABKAkSDwoHem9uZV9pZBgDIAEoCRIQCghxdWFudGl0eRgEIAEoBRIQCghwb3NpdGlvbhgFIAEoBRIPCgd3YWl0aW5nGAYgASgFIkwKFEpvaW5XYWl0bGlzdFJlc3BvbnNlEjQKBWVudHJ5GAEgASgLMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5XYWl0bGlzdEVudHJ5IjcKF0dldFdhaXRsaXN0RW50cnlSZXF1ZXN0EhwKB3pvbmVfaWQYASABKAlCC7pICMgBAXIDsAEBIlAKGEdldFdhaXRsaXN0RW50cnlSZXNwb25zZRI0CgVlbnRyeRgBIAEoCzIlLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuV2FpdGxpc3RFbnRyeSI0ChRMZWF2ZVdhaXRsaXN0UmVxdWVzdBIcCgd6b25lX2lkGAEgASgJQgu6SAjIAQFyA7ABASIXChVMZWF2ZVdhaXRsaXN0UmVzcG9uc2UipwIKDEJvb2tpbmdFdmVudBIwCgdib29raW5nGAEgASgLMh8uYm9va2luZ3J1c2guYm9va2luZy52MS5Cb29raW5nEg8KB3ZlcnNpb24YAiABKAMSNgoEem9uZRgDIAEoCzIoLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuWm9uZUF2YWlsYWJpbGl0eRIUCgx6b25lX3ZlcnNpb24YBCABKAMSLwoLb2NjdXJyZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHdhaXRsaXN0X3NlcRgGIAEoAxI/ChB3YWl0bGlzdF9kcm9wcGVkGAcgAygLMiUuYm9va2luZ3J1c2guYm9va2luZy52MS5XYWl0bGlzdFBsYWNlIi0KDVdhaXRsaXN0UGxhY2USDwoHdXNlcl9pZBgBIAEoCRILCgNzZXEYAiABKAMqwQEKDUJvb2tpbmdTdGF0dXMSHgoaQk9PS0lOR19TVEFUVVNfVU5TUEVDSUZJRUQQABIbChdCT09LSU5HX1NUQVRVU19SRVNFUlZFRBABEhwKGEJPT0tJTkdfU1RBVFVTX0NPTkZJUk1FRBACEhwKGEJPT0tJTkdfU1RBVFVTX0NBTkNFTExFRBADEhoKFkJPT0tJTkdfU1RBVFVTX0VYUElSRUQQBBIbChdCT09LSU5HX1NUQVRVU19SRUZVTkRFRBAFKrIBCgtDYW5jZWxDYXVzZRIcChhDQU5DRUxfQ0FVU0VfVU5TUEVDSUZJRUQQABIWChJDQU5DRUxfQ0FVU0VfQlVZRVIQARIYChRDQU5DRUxfQ0FVU0VfRVhQSVJFRBACEiAKHENBTkNFTF9DQVVTRV9FVkVOVF9DQU5DRUxMRUQQAxIXChNDQU5DRUxfQ0FVU0VfU1lTVEVNEAQSGAoUQ0FOQ0VMX0NBVVNFX1NVUFBPUlQQBTKeEQoOQm9va2luZ1NlcnZpY2USfwoHUmVzZXJ2ZRImLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuUmVzZXJ2ZVJlcXVlc3QaJy5ib29raW5ncnVzaC5ib29raW5nLnYxLlJlc2VydmVSZXNwb25zZSIjgtPkkwIdOgEqIhgvYXBpL3YxL2Jvb2tpbmdzL3Jlc2VydmUSoQEKDkNvbmZpcm1Cb29raW5nEi0uYm9va2luZ3J1c2guYm9va2luZy52MS5Db25maXJtQm9va2luZ1JlcXVlc3QaLi5ib29raW5ncnVzaC5ib29raW5nLnYxLkNvbmZpcm1Cb29raW5nUmVzcG9uc2UiMILT5JMCKjoBKiIlL2FwaS92MS9ib29raW5ncy97Ym9va2luZ19pZH0vY29uZmlybRKdAQoNQ2FuY2VsQm9va2luZxIsLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2FuY2VsQm9va2luZ1JlcXVlc3QaLS5ib29raW5ncnVzaC5ib29raW5nLnYxLkNhbmNlbEJvb2tpbmdSZXNwb25zZSIvgtPkkwIpOgEqIiQvYXBpL3YxL2Jvb2tpbmdzL3tib29raW5nX2lkfS9jYW5jZWwSjQEKCkdldEJvb2tpbmcSKS5ib29raW5ncnVzaC5ib29raW5nLnYxLkdldEJvb2tpbmdSZXF1ZXN0GiouYm9va2luZ3J1c2guYm9va2luZy52MS5HZXRCb29raW5nUmVzcG9uc2UiKJACAYLT5JMCHxIdL2FwaS92MS9ib29raW5ncy97Ym9va2luZ19pZH0SoAEKC0ZpbmRCb29raW5nEiouYm9va2luZ3J1c2guYm9va2luZy52MS5GaW5kQm9va2luZ1JlcXVlc3QaKy5ib29raW5ncnVzaC5ib29raW5nLnYxLkZpbmRCb29raW5nUmVzcG9uc2UiOJACAYLOGAcKBWFkbWlugtPkkwIkEiIvYXBpL3YxL2FkbWluL2Jvb2tpbmdzL3tyZWZlcmVuY2V9EoYBCgxMaXN0Qm9va2luZ3MSKy5ib29raW5ncnVzaC5ib29raW5nLnYxLkxpc3RCb29raW5nc1JlcXVlc3QaLC5ib29raW5ncnVzaC5ib29raW5nLnYxLkxpc3RCb29raW5nc1Jlc3BvbnNlIhuQAgGC0+STAhISEC9hcGkvdjEvYm9va2luZ3MSowEKE0xpc3RQZW5kaW5nQm9va2luZ3MSMi5ib29raW5ncnVzaC5ib29raW5nLnYxLkxpc3RQZW5kaW5nQm9va2luZ3NSZXF1ZXN0GjMuYm9va2luZ3J1c2guYm9va2luZy52MS5MaXN0UGVuZGluZ0Jvb2tpbmdzUmVzcG9uc2UiI5ACAYLT5JMCGhIYL2FwaS92MS9ib29raW5ncy9wZW5kaW5nEnEKDUxvYWRJbnZlbnRvcnkSLC5ib29raW5ncnVzaC5ib29raW5nLnYxLkxvYWRJbnZlbnRvcnlSZXF1ZXN0Gi0uYm9va2luZ3J1c2guYm9va2luZy52MS5Mb2FkSW52ZW50b3J5UmVzcG9uc2UiA5ACAhKGAQoMSm9pbldhaXRsaXN0EisuYm9va2luZ3J1c2guYm9va2luZy52MS5Kb2luV2FpdGxpc3RSZXF1ZXN0GiwuYm9va2luZ3J1c2guYm9va2luZy52MS5Kb2luV2FpdGxpc3RSZXNwb25zZSIbgtPkkwIVOgEqIhAvYXBpL3YxL3dhaXRsaXN0EpwBChBHZXRXYWl0bGlzdEVudHJ5Ei8uYm9va2luZ3J1c2guYm9va2luZy52MS5HZXRXYWl0bGlzdEVudHJ5UmVxdWVzdBowLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0V2FpdGxpc3RFbnRyeVJlc3BvbnNlIiWQAgGC0+STAhwSGi9hcGkvdjEvd2FpdGxpc3Qve3pvbmVfaWR9EpMBCg1MZWF2ZVdhaXRsaXN0EiwuYm9va2luZ3J1c2guYm9va2luZy52MS5MZWF2ZVdhaXRsaXN0UmVxdWVzdBotLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuTGVhdmVXYWl0bGlzdFJlc3BvbnNlIiWQAgKC0+STAhwqGi9hcGkvdjEvd2FpdGxpc3Qve3pvbmVfaWR9EncKD0dldEF2YWlsYWJpbGl0eRIuLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0QXZhaWxhYmlsaXR5UmVxdWVzdBovLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuR2V0QXZhaWxhYmlsaXR5UmVzcG9uc2UiA5ACARJoCgpGb3JnZXRVc2VyEikuYm9va2luZ3J1c2guYm9va2luZy52MS5Gb3JnZXRVc2VyUmVxdWVzdBoqLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuRm9yZ2V0VXNlclJlc3BvbnNlIgOQAgISZQoJRHJvcFpvbmVzEiguYm9va2luZ3J1c2guYm9va2luZy52MS5Ecm9wWm9uZXNSZXF1ZXN0GikuYm9va2luZ3J1c2guYm9va2luZy52MS5Ecm9wWm9uZXNSZXNwb25zZSIDkAICEnQKDkxpc3RXYWl0bGlzdGVkEi0uYm9va2luZ3J1c2guYm9va2luZy52MS5MaXN0V2FpdGxpc3RlZFJlcXVlc3QaLi5ib29raW5ncnVzaC5ib29raW5nLnYxLkxpc3RXYWl0bGlzdGVkUmVzcG9uc2UiA5ACARJ0Cg5DbG9zZVdhaXRsaXN0cxItLmJvb2tpbmdydXNoLmJvb2tpbmcudjEuQ2xvc2VXYWl0bGlzdHNSZXF1ZXN0Gi4uYm9va2luZ3J1c2guYm9va2luZy52MS5DbG9zZVdhaXRsaXN0c1Jlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_bookingrush_common_v1_access, file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * Booking is a hold on, or a purchase of, seats of one zone.
@@ -739,6 +740,78 @@ export const GetBookingResponseSchema: GenMessage<GetBookingResponse, {jsonType:
   messageDesc(file_bookingrush_booking_v1_booking, 8);
 
 /**
+ * FindBookingRequest names a booking by its reference.
+ *
+ * @generated from message bookingrush.booking.v1.FindBookingRequest
+ */
+export type FindBookingRequest = Message<"bookingrush.booking.v1.FindBookingRequest"> & {
+  /**
+   * Reference is the booking's reference (path parameter), e.g.
+   * "BR-7KQD-M2XH-9TFA", "br-7kqd-m2xh-9tfa" or "BR7KQDM2XH9TFA".
+   *
+   * @generated from field: string reference = 1;
+   */
+  reference: string;
+};
+
+/**
+ * FindBookingRequest names a booking by its reference.
+ *
+ * @generated from message bookingrush.booking.v1.FindBookingRequest
+ */
+export type FindBookingRequestJson = {
+  /**
+   * Reference is the booking's reference (path parameter), e.g.
+   * "BR-7KQD-M2XH-9TFA", "br-7kqd-m2xh-9tfa" or "BR7KQDM2XH9TFA".
+   *
+   * @generated from field: string reference = 1;
+   */
+  reference?: string;
+};
+
+/**
+ * Describes the message bookingrush.booking.v1.FindBookingRequest.
+ * Use `create(FindBookingRequestSchema)` to create a new message.
+ */
+export const FindBookingRequestSchema: GenMessage<FindBookingRequest, {jsonType: FindBookingRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_booking_v1_booking, 9);
+
+/**
+ * FindBookingResponse holds the booking found.
+ *
+ * @generated from message bookingrush.booking.v1.FindBookingResponse
+ */
+export type FindBookingResponse = Message<"bookingrush.booking.v1.FindBookingResponse"> & {
+  /**
+   * Booking is the booking (anyone's).
+   *
+   * @generated from field: bookingrush.booking.v1.Booking booking = 1;
+   */
+  booking?: Booking | undefined;
+};
+
+/**
+ * FindBookingResponse holds the booking found.
+ *
+ * @generated from message bookingrush.booking.v1.FindBookingResponse
+ */
+export type FindBookingResponseJson = {
+  /**
+   * Booking is the booking (anyone's).
+   *
+   * @generated from field: bookingrush.booking.v1.Booking booking = 1;
+   */
+  booking?: BookingJson;
+};
+
+/**
+ * Describes the message bookingrush.booking.v1.FindBookingResponse.
+ * Use `create(FindBookingResponseSchema)` to create a new message.
+ */
+export const FindBookingResponseSchema: GenMessage<FindBookingResponse, {jsonType: FindBookingResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_booking_v1_booking, 10);
+
+/**
  * ListBookingsRequest pages the caller's bookings.
  *
  * @generated from message bookingrush.booking.v1.ListBookingsRequest
@@ -799,7 +872,7 @@ export type ListBookingsRequestJson = {
  * Use `create(ListBookingsRequestSchema)` to create a new message.
  */
 export const ListBookingsRequestSchema: GenMessage<ListBookingsRequest, {jsonType: ListBookingsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 9);
+  messageDesc(file_bookingrush_booking_v1_booking, 11);
 
 /**
  * ListBookingsResponse is one page of the caller's bookings.
@@ -848,7 +921,7 @@ export type ListBookingsResponseJson = {
  * Use `create(ListBookingsResponseSchema)` to create a new message.
  */
 export const ListBookingsResponseSchema: GenMessage<ListBookingsResponse, {jsonType: ListBookingsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 10);
+  messageDesc(file_bookingrush_booking_v1_booking, 12);
 
 /**
  * ListPendingBookingsRequest pages the caller's live holds.
@@ -897,7 +970,7 @@ export type ListPendingBookingsRequestJson = {
  * Use `create(ListPendingBookingsRequestSchema)` to create a new message.
  */
 export const ListPendingBookingsRequestSchema: GenMessage<ListPendingBookingsRequest, {jsonType: ListPendingBookingsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 11);
+  messageDesc(file_bookingrush_booking_v1_booking, 13);
 
 /**
  * ListPendingBookingsResponse is one page of the caller's live holds.
@@ -946,7 +1019,7 @@ export type ListPendingBookingsResponseJson = {
  * Use `create(ListPendingBookingsResponseSchema)` to create a new message.
  */
 export const ListPendingBookingsResponseSchema: GenMessage<ListPendingBookingsResponse, {jsonType: ListPendingBookingsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 12);
+  messageDesc(file_bookingrush_booking_v1_booking, 14);
 
 /**
  * LoadInventoryRequest is the catalog's snapshot of an event: its sale
@@ -1017,7 +1090,7 @@ export type LoadInventoryRequestJson = {
  * Use `create(LoadInventoryRequestSchema)` to create a new message.
  */
 export const LoadInventoryRequestSchema: GenMessage<LoadInventoryRequest, {jsonType: LoadInventoryRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 13);
+  messageDesc(file_bookingrush_booking_v1_booking, 15);
 
 /**
  * EventSale is what the reserve script checks of an event.
@@ -1108,7 +1181,7 @@ export type EventSaleJson = {
  * Use `create(EventSaleSchema)` to create a new message.
  */
 export const EventSaleSchema: GenMessage<EventSale, {jsonType: EventSaleJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 14);
+  messageDesc(file_bookingrush_booking_v1_booking, 16);
 
 /**
  * InventoryZone is one zone of an event as the catalog defines it.
@@ -1205,7 +1278,7 @@ export type InventoryZoneJson = {
  * Use `create(InventoryZoneSchema)` to create a new message.
  */
 export const InventoryZoneSchema: GenMessage<InventoryZone, {jsonType: InventoryZoneJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 15);
+  messageDesc(file_bookingrush_booking_v1_booking, 17);
 
 /**
  * ForgetUserRequest names the account being deleted.
@@ -1240,7 +1313,7 @@ export type ForgetUserRequestJson = {
  * Use `create(ForgetUserRequestSchema)` to create a new message.
  */
 export const ForgetUserRequestSchema: GenMessage<ForgetUserRequest, {jsonType: ForgetUserRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 16);
+  messageDesc(file_bookingrush_booking_v1_booking, 18);
 
 /**
  * ForgetUserResponse says how many waitlist places the account left.
@@ -1275,7 +1348,7 @@ export type ForgetUserResponseJson = {
  * Use `create(ForgetUserResponseSchema)` to create a new message.
  */
 export const ForgetUserResponseSchema: GenMessage<ForgetUserResponse, {jsonType: ForgetUserResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 17);
+  messageDesc(file_bookingrush_booking_v1_booking, 19);
 
 /**
  * DropZonesRequest names zones of one event to take off its inventory.
@@ -1324,7 +1397,7 @@ export type DropZonesRequestJson = {
  * Use `create(DropZonesRequestSchema)` to create a new message.
  */
 export const DropZonesRequestSchema: GenMessage<DropZonesRequest, {jsonType: DropZonesRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 18);
+  messageDesc(file_bookingrush_booking_v1_booking, 20);
 
 /**
  * DropZonesResponse is empty.
@@ -1347,7 +1420,7 @@ export type DropZonesResponseJson = {
  * Use `create(DropZonesResponseSchema)` to create a new message.
  */
 export const DropZonesResponseSchema: GenMessage<DropZonesResponse, {jsonType: DropZonesResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 19);
+  messageDesc(file_bookingrush_booking_v1_booking, 21);
 
 /**
  * ListWaitlistedRequest names an event and a page.
@@ -1412,7 +1485,7 @@ export type ListWaitlistedRequestJson = {
  * Use `create(ListWaitlistedRequestSchema)` to create a new message.
  */
 export const ListWaitlistedRequestSchema: GenMessage<ListWaitlistedRequest, {jsonType: ListWaitlistedRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 20);
+  messageDesc(file_bookingrush_booking_v1_booking, 22);
 
 /**
  * WaitingBuyer is one buyer's place on one of the event's waitlists.
@@ -1461,7 +1534,7 @@ export type WaitingBuyerJson = {
  * Use `create(WaitingBuyerSchema)` to create a new message.
  */
 export const WaitingBuyerSchema: GenMessage<WaitingBuyer, {jsonType: WaitingBuyerJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 21);
+  messageDesc(file_bookingrush_booking_v1_booking, 23);
 
 /**
  * ListWaitlistedResponse is one page of the event's waiting buyers.
@@ -1510,7 +1583,7 @@ export type ListWaitlistedResponseJson = {
  * Use `create(ListWaitlistedResponseSchema)` to create a new message.
  */
 export const ListWaitlistedResponseSchema: GenMessage<ListWaitlistedResponse, {jsonType: ListWaitlistedResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 22);
+  messageDesc(file_bookingrush_booking_v1_booking, 24);
 
 /**
  * CloseWaitlistsRequest names a cancelled event.
@@ -1545,7 +1618,7 @@ export type CloseWaitlistsRequestJson = {
  * Use `create(CloseWaitlistsRequestSchema)` to create a new message.
  */
 export const CloseWaitlistsRequestSchema: GenMessage<CloseWaitlistsRequest, {jsonType: CloseWaitlistsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 23);
+  messageDesc(file_bookingrush_booking_v1_booking, 25);
 
 /**
  * CloseWaitlistsResponse is empty: the event's waitlists are gone.
@@ -1568,7 +1641,7 @@ export type CloseWaitlistsResponseJson = {
  * Use `create(CloseWaitlistsResponseSchema)` to create a new message.
  */
 export const CloseWaitlistsResponseSchema: GenMessage<CloseWaitlistsResponse, {jsonType: CloseWaitlistsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 24);
+  messageDesc(file_bookingrush_booking_v1_booking, 26);
 
 /**
  * LoadInventoryResponse reports what was loaded.
@@ -1631,7 +1704,7 @@ export type LoadInventoryResponseJson = {
  * Use `create(LoadInventoryResponseSchema)` to create a new message.
  */
 export const LoadInventoryResponseSchema: GenMessage<LoadInventoryResponse, {jsonType: LoadInventoryResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 25);
+  messageDesc(file_bookingrush_booking_v1_booking, 27);
 
 /**
  * GetAvailabilityRequest names a show.
@@ -1666,7 +1739,7 @@ export type GetAvailabilityRequestJson = {
  * Use `create(GetAvailabilityRequestSchema)` to create a new message.
  */
 export const GetAvailabilityRequestSchema: GenMessage<GetAvailabilityRequest, {jsonType: GetAvailabilityRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 26);
+  messageDesc(file_bookingrush_booking_v1_booking, 28);
 
 /**
  * ZoneAvailability is one zone's live counters; available + held + sold =
@@ -1759,7 +1832,7 @@ export type ZoneAvailabilityJson = {
  * Use `create(ZoneAvailabilitySchema)` to create a new message.
  */
 export const ZoneAvailabilitySchema: GenMessage<ZoneAvailability, {jsonType: ZoneAvailabilityJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 27);
+  messageDesc(file_bookingrush_booking_v1_booking, 29);
 
 /**
  * GetAvailabilityResponse lists the show's zones whose inventory is loaded.
@@ -1794,7 +1867,7 @@ export type GetAvailabilityResponseJson = {
  * Use `create(GetAvailabilityResponseSchema)` to create a new message.
  */
 export const GetAvailabilityResponseSchema: GenMessage<GetAvailabilityResponse, {jsonType: GetAvailabilityResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 28);
+  messageDesc(file_bookingrush_booking_v1_booking, 30);
 
 /**
  * JoinWaitlistRequest asks for a place on a zone's waitlist.
@@ -1859,7 +1932,7 @@ export type JoinWaitlistRequestJson = {
  * Use `create(JoinWaitlistRequestSchema)` to create a new message.
  */
 export const JoinWaitlistRequestSchema: GenMessage<JoinWaitlistRequest, {jsonType: JoinWaitlistRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 29);
+  messageDesc(file_bookingrush_booking_v1_booking, 31);
 
 /**
  * WaitlistEntry is the caller's place on one zone's waitlist.
@@ -1964,7 +2037,7 @@ export type WaitlistEntryJson = {
  * Use `create(WaitlistEntrySchema)` to create a new message.
  */
 export const WaitlistEntrySchema: GenMessage<WaitlistEntry, {jsonType: WaitlistEntryJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 30);
+  messageDesc(file_bookingrush_booking_v1_booking, 32);
 
 /**
  * JoinWaitlistResponse is the place taken (or held already).
@@ -1999,7 +2072,7 @@ export type JoinWaitlistResponseJson = {
  * Use `create(JoinWaitlistResponseSchema)` to create a new message.
  */
 export const JoinWaitlistResponseSchema: GenMessage<JoinWaitlistResponse, {jsonType: JoinWaitlistResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 31);
+  messageDesc(file_bookingrush_booking_v1_booking, 33);
 
 /**
  * GetWaitlistEntryRequest names a zone.
@@ -2034,7 +2107,7 @@ export type GetWaitlistEntryRequestJson = {
  * Use `create(GetWaitlistEntryRequestSchema)` to create a new message.
  */
 export const GetWaitlistEntryRequestSchema: GenMessage<GetWaitlistEntryRequest, {jsonType: GetWaitlistEntryRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 32);
+  messageDesc(file_bookingrush_booking_v1_booking, 34);
 
 /**
  * GetWaitlistEntryResponse is the caller's place.
@@ -2069,7 +2142,7 @@ export type GetWaitlistEntryResponseJson = {
  * Use `create(GetWaitlistEntryResponseSchema)` to create a new message.
  */
 export const GetWaitlistEntryResponseSchema: GenMessage<GetWaitlistEntryResponse, {jsonType: GetWaitlistEntryResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 33);
+  messageDesc(file_bookingrush_booking_v1_booking, 35);
 
 /**
  * LeaveWaitlistRequest names a zone.
@@ -2104,7 +2177,7 @@ export type LeaveWaitlistRequestJson = {
  * Use `create(LeaveWaitlistRequestSchema)` to create a new message.
  */
 export const LeaveWaitlistRequestSchema: GenMessage<LeaveWaitlistRequest, {jsonType: LeaveWaitlistRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 34);
+  messageDesc(file_bookingrush_booking_v1_booking, 36);
 
 /**
  * LeaveWaitlistResponse is empty: the caller is no longer on the waitlist.
@@ -2127,7 +2200,7 @@ export type LeaveWaitlistResponseJson = {
  * Use `create(LeaveWaitlistResponseSchema)` to create a new message.
  */
 export const LeaveWaitlistResponseSchema: GenMessage<LeaveWaitlistResponse, {jsonType: LeaveWaitlistResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 35);
+  messageDesc(file_bookingrush_booking_v1_booking, 37);
 
 /**
  * BookingEvent is one state change of a booking, as published on the Kafka
@@ -2274,7 +2347,7 @@ export type BookingEventJson = {
  * Use `create(BookingEventSchema)` to create a new message.
  */
 export const BookingEventSchema: GenMessage<BookingEvent, {jsonType: BookingEventJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 36);
+  messageDesc(file_bookingrush_booking_v1_booking, 38);
 
 /**
  * WaitlistPlace is a buyer's place on a zone's waitlist (the zone is the
@@ -2325,7 +2398,7 @@ export type WaitlistPlaceJson = {
  * Use `create(WaitlistPlaceSchema)` to create a new message.
  */
 export const WaitlistPlaceSchema: GenMessage<WaitlistPlace, {jsonType: WaitlistPlaceJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_booking_v1_booking, 37);
+  messageDesc(file_bookingrush_booking_v1_booking, 39);
 
 /**
  * BookingStatus is the life cycle of a booking. On the public JSON API it is
@@ -2519,6 +2592,22 @@ export const BookingService: GenService<{
     methodKind: "unary";
     input: typeof GetBookingRequestSchema;
     output: typeof GetBookingResponseSchema;
+  },
+  /**
+   * FindBooking answers anyone's booking by its reference
+   * ("BR-7KQD-M2XH-9TFA", which the buyer reads in their mails and on the
+   * booking's page and gives support): any case, with or without dashes.
+   * VALIDATION_ERROR when Reference is not a reference, NOT_FOUND when no
+   * booking has it (a hold made a moment ago is found once it is recorded,
+   * within a second or so). Its payments are the payment service's
+   * (ListPayments with BookingId). Admin only (support).
+   *
+   * @generated from rpc bookingrush.booking.v1.BookingService.FindBooking
+   */
+  findBooking: {
+    methodKind: "unary";
+    input: typeof FindBookingRequestSchema;
+    output: typeof FindBookingResponseSchema;
   },
   /**
    * ListBookings pages through the caller's bookings, newest first.
