@@ -3,9 +3,9 @@
  * events ready for sale. Tests use it for what a scenario only needs to exist;
  * what a scenario is about, they do in the browser.
  */
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 
-import { readState } from "./state";
+import { WEBHOOK_SECRET, readState } from "./state";
 
 type Json = Record<string, unknown>;
 
@@ -154,4 +154,44 @@ export async function paidTicket(ev: ReadyEvent, buyer: Account): Promise<{ book
     if (Date.now() > deadline) throw new Error(`no ticket issued for booking ${b.id} within 60 s`);
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/**
+ * Stripe's refund.failed for the refund the simulator made of a payment
+ * (the buyer's card was closed after the refund was accepted), signed and
+ * posted through the public webhook route as Stripe would: the payment
+ * becomes refund_failed, and support has to settle it.
+ */
+export async function failRefund(
+  payment: { id: string; provider_reference: string; refunded_amount: string },
+  reason = "expired_or_canceled_card",
+): Promise<void> {
+  const intent = payment.provider_reference;
+  const payload = JSON.stringify({
+    id: `evt_${randomBytes(12).toString("hex")}`,
+    object: "event",
+    type: "refund.failed",
+    api_version: "2020-08-27",
+    created: Math.floor(Date.now() / 1000),
+    data: {
+      object: {
+        id: `simre_${intent.replace(/^simpi_/, "")}`,
+        object: "refund",
+        amount: Math.round(Number(payment.refunded_amount) * 100),
+        currency: "usd",
+        status: "failed",
+        failure_reason: reason,
+        payment_intent: intent,
+        metadata: { payment_id: payment.id, rush_refund: "share" },
+      },
+    },
+  });
+  const t = Math.floor(Date.now() / 1000);
+  const v1 = createHmac("sha256", WEBHOOK_SECRET).update(`${t}.${payload}`).digest("hex");
+  const res = await fetch(`${readState().edgeURL}/api/v1/webhooks/stripe`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "Stripe-Signature": `t=${t},v1=${v1}` },
+    body: payload,
+  });
+  if (!res.ok) throw new Error(`refund.failed webhook: ${res.status} ${await res.text()}`);
 }

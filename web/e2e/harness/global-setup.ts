@@ -24,7 +24,7 @@ import { randomBytes } from "node:crypto";
 import { SMTPServer } from "smtp-server";
 
 import globalTeardown from "./global-teardown";
-import { RUN_DIR, STATE_FILE, type RunState } from "./state";
+import { RUN_DIR, STATE_FILE, WEBHOOK_SECRET, type RunState } from "./state";
 
 const WEB = path.resolve(__dirname, "..", "..");
 const ROOT = path.resolve(WEB, "..");
@@ -149,6 +149,7 @@ async function start() {
     "-auth.bcrypt-cost=4",
     "-jwt.access-ttl=1m",
     "-payment.sim-delay=1s",
+    `-stripe.webhook-secret=${WEBHOOK_SECRET}`,
     "-edge.trusted-proxies=127.0.0.1/32",
     ...lim("login", 600),
     ...lim("register", 600),

@@ -22,6 +22,14 @@ export interface RunState {
   pids: number[];
 }
 
+/**
+ * The signing secret of the run's provider webhook (rush's
+ * stripe.webhook-secret; the simulator signs with it too): tests send the
+ * provider's events a real Stripe would send, such as a refund that failed
+ * at the buyer's bank, through the public webhook route (harness/api.ts).
+ */
+export const WEBHOOK_SECRET = "whsec_e2e_refunds_0123456789abcdef";
+
 export function readState(): RunState {
   return JSON.parse(readFileSync(STATE_FILE, "utf8")) as RunState;
 }

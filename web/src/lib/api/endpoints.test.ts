@@ -74,6 +74,9 @@ async function recorded(): Promise<{ name: string; req: ApiRequest }[]> {
       deleteUser: () => api.admin.deleteUser(id),
       users: () => api.admin.users({}),
       auditLogs: () => api.admin.auditLogs({}),
+      findBooking: () => api.admin.findBooking("BR-7KQD-M2XH-9TFA"),
+      payments: () => api.admin.payments({ status: "refund_failed" }),
+      refundOutsideProvider: () => api.admin.refundOutsideProvider(id, { reference: "SEPA-1" }),
     },
     catalog: {
       events: () => api.catalog.events({}),
@@ -109,7 +112,11 @@ async function recorded(): Promise<{ name: string; req: ApiRequest }[]> {
       createDevice: () => api.gate.createDevice({ name: "North gate", event_ids: [id] }),
       revokeDevice: () => api.gate.revokeDevice(id),
     },
-    payments: { create: () => api.payments.create({}, { idempotencyKey: "k" }), get: () => api.payments.get(id) },
+    payments: {
+      create: () => api.payments.create({}, { idempotencyKey: "k" }),
+      get: () => api.payments.get(id),
+      refund: () => api.payments.refund(id, { in_full: true, reason: "ill" }),
+    },
     queue: {
       join: () => api.queue.join(id),
       status: () => api.queue.status(id, "t"),

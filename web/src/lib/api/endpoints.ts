@@ -26,6 +26,7 @@ import type {
   EventAnalytics,
   ListAuditLogsQuery,
   ListEventsQuery,
+  ListPaymentsQuery,
   ListUsersQuery,
   LoginInput,
   Notification,
@@ -34,6 +35,8 @@ import type {
   QueueSettingsInput,
   QueueSettings,
   QueueStatus,
+  RefundOutsideProviderInput,
+  RefundPaymentInput,
   RefundQuote,
   RegisterInput,
   ReserveInput,
@@ -82,6 +85,14 @@ export function endpoints(t: Transport) {
       users: (query: ListUsersQuery) => t.request<User[]>({ method: "GET", path: "/admin/users", query }),
       auditLogs: (query: ListAuditLogsQuery & PageQuery) =>
         t.request<AuditLog[]>({ method: "GET", path: "/admin/audit-logs", query }),
+      /** Anyone's booking by its reference (any case, dashes optional): 400 for what is not one, 404 for an unknown one. */
+      findBooking: (reference: string) => t.request<Booking>({ method: "GET", path: `/admin/bookings/${enc(reference)}` }),
+      /** Payments of a status (refund_failed: newest failure first), of a booking (newest first), or both. */
+      payments: (query: Omit<ListPaymentsQuery, "page" | "per_page"> & PageQuery) =>
+        t.request<Payment[]>({ method: "GET", path: "/admin/payments", query }),
+      /** Records that a failed refund's money was given back outside the provider (a bank transfer). */
+      refundOutsideProvider: (paymentId: string, body: RefundOutsideProviderInput) =>
+        t.request<Payment>({ method: "POST", path: `/admin/payments/${enc(paymentId)}/refund-outside-provider`, body }),
     },
     catalog: {
       events: (query: ListEventsQuery) => t.request<Event[]>({ method: "GET", path: "/events", query }),
@@ -154,6 +165,9 @@ export function endpoints(t: Transport) {
           headers: { "Idempotency-Key": opts.idempotencyKey },
         }),
       get: (paymentId: string) => t.request<Payment>({ method: "GET", path: `/payments/${enc(paymentId)}` }),
+      /** Refunds per the policy; an admin's retries a failed refund, or with in_full refunds the whole price. */
+      refund: (paymentId: string, body: RefundPaymentInput) =>
+        t.request<Payment>({ method: "POST", path: `/payments/${enc(paymentId)}/refund`, body }),
     },
     queue: {
       join: (event_id: string) => t.request<QueueStatus>({ method: "POST", path: "/queue/join", body: { event_id } }),

@@ -30,6 +30,9 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
         <Link className="text-muted-foreground ml-auto text-sm hover:underline" href="/admin/users">
           Users and roles
         </Link>
+        <Link className="text-muted-foreground text-sm hover:underline" href="/admin/payments">
+          Payments
+        </Link>
       </div>
       <form className="flex flex-wrap gap-2" method="get">
         {/* A placeholder is no label: it is gone once the field has a value. */}

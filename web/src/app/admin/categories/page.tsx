@@ -18,6 +18,9 @@ export default async function CategoriesPage() {
         <Link className="text-muted-foreground ml-auto text-sm hover:underline" href="/admin/users">
           Users and roles
         </Link>
+        <Link className="text-muted-foreground text-sm hover:underline" href="/admin/payments">
+          Payments
+        </Link>
       </div>
       <CategoryForm />
       {!res.ok ? (

@@ -36,6 +36,9 @@ export default async function UsersPage({ searchParams }: { searchParams: Promis
         <Link className="text-muted-foreground text-sm hover:underline" href="/admin/audit">
           Audit log
         </Link>
+        <Link className="text-muted-foreground text-sm hover:underline" href="/admin/payments">
+          Payments
+        </Link>
       </div>
       <form className="flex flex-wrap gap-2" method="get" role="search">
         <Input name="q" defaultValue={query} placeholder="Search by e-mail or name" aria-label="Search users" className="w-80" />
