@@ -44,6 +44,12 @@ test("an organizer registers a check-in device, the gate accepts it, and revokin
   await expect(row.getByTestId("device-state")).toHaveText("revoked");
   await expect(row.getByTestId("revoke-device")).toHaveCount(0);
   expect(await scan(credential, ev.showId)).toBe(401);
+
+  // Its event cancelled, the device still names it (the lists the page reads
+  // hold drafts and events on sale only: it said "a cancelled event").
+  await call("POST", `/events/${ev.id}/cancel`, { reason: "the hall flooded" }, org.token);
+  await page.reload();
+  await expect(row).toContainText(`${ev.title} (cancelled)`);
 });
 
 test("the dashboard counts a ticket that an offline door let in after an online check-in", async ({ page }) => {

@@ -43,6 +43,12 @@ export default async function DevicesPage({ searchParams }: { searchParams: Prom
   // A device checks in the organizer's events that sell, or will.
   const events = [...(published.ok ? published.data : []), ...(drafts.ok ? drafts.data : [])];
   const titles = new Map(events.map((e) => [e.id, e.title]));
+  // A device's event outside those lists (a cancelled one, or past the first
+  // hundred) is asked for by id, a few at most per page.
+  const unlisted = [...new Set(devices.ok ? devices.data.flatMap((d) => d.event_ids) : [])].filter((id) => !titles.has(id)).slice(0, 40);
+  for (const res of await Promise.all(unlisted.map((id) => load(api.catalog.event(id))))) {
+    if (res.ok) titles.set(res.data.id, res.data.status === "cancelled" ? `${res.data.title} (cancelled)` : res.data.title);
+  }
   return (
     <div className="space-y-6">
       {me.stale && <SessionRoleSync />}
@@ -92,7 +98,7 @@ export default async function DevicesPage({ searchParams }: { searchParams: Prom
                     return (
                       <TableRow key={d.id} data-testid="device-row" data-name={d.name}>
                         <TableCell className="font-medium">{d.name}</TableCell>
-                        <TableCell className="text-sm whitespace-normal" data-label="Events">{d.event_ids.map((id) => titles.get(id) ?? "a cancelled event").join(", ")}</TableCell>
+                        <TableCell className="text-sm whitespace-normal" data-label="Events">{d.event_ids.map((id) => titles.get(id) ?? "an event no longer listed").join(", ")}</TableCell>
                         <TableCell data-label="Registered">{dateTime(d.created_at, { zone: tz })}</TableCell>
                         <TableCell data-label="Valid until">{dateTime(d.expires_at, { zone: tz })}</TableCell>
                         <TableCell data-label="State">
