@@ -6,6 +6,7 @@
 //	rush -target=booking          # one component
 //	rush -target=edge,auth        # several
 //	rush migrate                  # apply schema/ migrations and exit
+//	rush migrate -status          # list applied and pending migrations (exit 3 while some are pending)
 //	rush probe URL...             # GET each URL, exit 1 unless all answer 200 (helm test)
 //	rush service-account NAME ROLE [SERVICES]  # a new key for another team, and its config entry
 //	rush -print-config            # the effective configuration
@@ -53,6 +54,10 @@ func run(args []string) int {
 		fs.PrintDefaults()
 	}
 	printConfig := fs.Bool("print-config", false, "print the effective configuration as YAML (secrets masked) and exit")
+	status := new(bool)
+	if cmd == "migrate" {
+		status = fs.Bool("status", false, "with migrate: list the migrations applied and pending, change nothing; exit 3 while some are pending")
+	}
 	if err := config.Load(&cfg, fs, args, os.LookupEnv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -71,7 +76,7 @@ func run(args []string) int {
 		return 0
 	}
 	if cmd == "migrate" {
-		return migrate(&cfg, unknownEnv)
+		return migrate(&cfg, unknownEnv, *status, os.Stdout)
 	}
 	return serve(&cfg, unknownEnv)
 }
@@ -116,7 +121,11 @@ func serve(cfg *app.Config, unknownEnv []string) int {
 	return sig.ExitCode
 }
 
-func migrate(cfg *app.Config, unknownEnv []string) int {
+// migrate applies the schema's pending migrations, or with status lists
+// them to out and changes nothing: exit 0 when the database is up to date,
+// migrationsPending when it is not (an operator checks a database before
+// or after an upgrade, a script on the exit code).
+func migrate(cfg *app.Config, unknownEnv []string, status bool, out io.Writer) int {
 	log, err := logging.New(cfg.Log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rush:", err)
@@ -135,6 +144,24 @@ func migrate(cfg *app.Config, unknownEnv []string) int {
 		return 1
 	}
 	defer db.Close()
+	if status {
+		applied, pending, err := schema.Status(ctx, db)
+		if err != nil {
+			log.Error("migrate -status", zap.Error(err))
+			return 1
+		}
+		for _, v := range applied {
+			fmt.Fprintln(out, "applied", v)
+		}
+		for _, v := range pending {
+			fmt.Fprintln(out, "pending", v)
+		}
+		fmt.Fprintf(out, "%d applied, %d pending\n", len(applied), len(pending))
+		if len(pending) > 0 {
+			return migrationsPending
+		}
+		return 0
+	}
 	applied, err := schema.Migrate(ctx, db, log)
 	if err != nil {
 		log.Error("migrate failed", zap.Error(err))
@@ -143,6 +170,10 @@ func migrate(cfg *app.Config, unknownEnv []string) int {
 	log.Info("migrations applied", zap.Strings("versions", applied))
 	return 0
 }
+
+// migrationsPending is the exit code of `rush migrate -status` for a
+// database with migrations still to apply.
+const migrationsPending = 3
 
 // probe GETs every URL and says what each answered; it fails unless all
 // answered 200. The image has no shell and no curl: this is how `helm test`

@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -152,6 +155,45 @@ func TestProbe(t *testing.T) {
 	out.Reset()
 	if code := probe([]string{ready.URL + "/readyz", down.URL + "/readyz"}, &out); code != 1 || !strings.Contains(out.String(), "503") || !strings.Contains(out.String(), "redis down") {
 		t.Errorf("one down: exit %d, said %q", code, out.String())
+	}
+}
+
+// TestMigrateStatus: `rush migrate -status` lists what is applied and what
+// is pending, changes nothing, and exits 3 while something is pending
+// (schema.Status existed, documented for it, and no command called it).
+func TestMigrateStatus(t *testing.T) {
+	t.Parallel()
+	dsn, _ := pgtest.NewSchema(t)
+	rush := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), argsEnv+"="+strings.Join(append(args, "-postgres.url="+dsn, "-log.level=error"), "\n"))
+		out, err := cmd.Output()
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatal(err)
+		}
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	out, code := rush("migrate", "-status")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != migrationsPending || len(lines) < 2 || !strings.HasPrefix(lines[0], "pending ") ||
+		!regexp.MustCompile(`^0 applied, [1-9]\d* pending$`).MatchString(lines[len(lines)-1]) {
+		t.Fatalf("an empty database: exit %d, said:\n%s", code, out)
+	}
+	if again, _ := rush("migrate", "-status"); again != out {
+		t.Fatalf("-status changed something:\n%s\nthen\n%s", out, again)
+	}
+	if _, code := rush("migrate"); code != 0 {
+		t.Fatalf("migrate: exit %d", code)
+	}
+	out, code = rush("migrate", "-status")
+	if code != 0 || strings.Contains(out, "pending ") || !strings.HasSuffix(strings.TrimSpace(out), fmt.Sprintf("%d applied, 0 pending", len(lines)-1)) {
+		t.Fatalf("after migrate: exit %d, said:\n%s", code, out)
+	}
+	// A serving process takes no -status.
+	if _, code := rush("-status"); code != 2 {
+		t.Fatalf("rush -status: exit %d, want 2 (no such flag)", code)
 	}
 }
 
