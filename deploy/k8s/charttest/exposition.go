@@ -59,14 +59,6 @@ func (e *Exposition) Add(text string) {
 	}
 }
 
-// Has answers whether name is a sample name e exported, or (family) the
-// name of a family whose samples carry a suffix (a histogram's _bucket,
-// _sum and _count).
-func (e *Exposition) Has(name string, family bool) bool {
-	_, ok := e.labels(name, family)
-	return ok
-}
-
 // labels answers the label values of name's samples (of every sample of
 // the family, when family).
 func (e *Exposition) labels(name string, family bool) (map[string]map[string]bool, bool) {
