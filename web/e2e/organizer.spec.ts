@@ -141,12 +141,20 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   await page.getByTestId("cancel-event").click();
   await expect(page.getByTestId("cancel-consequences")).toContainText("refunded in full");
   await shot(page, "organizer-cancel");
+  await page.getByLabel("Reason shown to buyers (optional)").fill("The hall is flooded.");
   await page.getByTestId("confirm-cancel-event").click();
   await expect(page.getByTestId("event-status")).toHaveText("cancelled");
+  // The reason stays on the organizer's page and the event's public page
+  // (before, only the buyers' mails had it).
+  await expect(page.getByTestId("event-cancelled")).toContainText("Your reason, as the buyers read it: “The hall is flooded.”");
   // (Before, its Sale card still said "On sale <start> – <end>".)
   await expect(page.getByTestId("sale-window")).toHaveText("No longer on sale: the event was cancelled.");
   await page.goto("/organizer");
   await expect(page.locator(`[data-testid=organizer-event][data-title="${title}"]`)).toContainText("cancelled");
+  await expect(async () => {
+    await bp.goto(`/events/${ev.slug}`); // the page is cached for a few seconds (ISR)
+    await expect(bp.getByTestId("event-cancelled")).toContainText("The organizer said: “The hall is flooded.”", { timeout: 1000 });
+  }).toPass({ timeout: 30_000 });
 
   // The buyer's booking is refunded in full.
   await expect(async () => {

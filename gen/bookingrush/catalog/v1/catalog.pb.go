@@ -254,7 +254,12 @@ type Event struct {
 	PublishedAt *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=published_at,json=publishedAt,proto3" json:"published_at,omitempty"`
 	// TimeZone is the venue's time zone, an IANA name ("Europe/Paris"): show
 	// dates are written in it on public pages and in e-mails.
-	TimeZone      string `protobuf:"bytes,17,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	TimeZone string `protobuf:"bytes,17,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// CancelledAt is when the organizer cancelled the event, if they did.
+	CancelledAt *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=cancelled_at,json=cancelledAt,proto3" json:"cancelled_at,omitempty"`
+	// CancelReason is what the organizer said when cancelling ("" for
+	// nothing): the buyers read it in their mails and on the event's page.
+	CancelReason  string `protobuf:"bytes,19,opt,name=cancel_reason,json=cancelReason,proto3" json:"cancel_reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -404,6 +409,20 @@ func (x *Event) GetPublishedAt() *timestamppb.Timestamp {
 func (x *Event) GetTimeZone() string {
 	if x != nil {
 		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *Event) GetCancelledAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CancelledAt
+	}
+	return nil
+}
+
+func (x *Event) GetCancelReason() string {
+	if x != nil {
+		return x.CancelReason
 	}
 	return ""
 }
@@ -2585,7 +2604,7 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
 	"\x04slug\x18\x03 \x01(\tR\x04slug\x129\n" +
 	"\n" +
-	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xa7\x05\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x8b\x06\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04slug\x18\x02 \x01(\tR\x04slug\x12\x14\n" +
@@ -2607,7 +2626,9 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\n" +
 	"updated_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12=\n" +
 	"\fpublished_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt\x12\x1b\n" +
-	"\ttime_zone\x18\x11 \x01(\tR\btimeZone\"\xe0\x02\n" +
+	"\ttime_zone\x18\x11 \x01(\tR\btimeZone\x12=\n" +
+	"\fcancelled_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\vcancelledAt\x12#\n" +
+	"\rcancel_reason\x18\x13 \x01(\tR\fcancelReason\"\xe0\x02\n" +
 	"\x04Show\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\bevent_id\x18\x02 \x01(\tR\aeventId\x127\n" +
@@ -2892,77 +2913,78 @@ var file_bookingrush_catalog_v1_catalog_proto_depIdxs = []int32{
 	41, // 4: bookingrush.catalog.v1.Event.created_at:type_name -> google.protobuf.Timestamp
 	41, // 5: bookingrush.catalog.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
 	41, // 6: bookingrush.catalog.v1.Event.published_at:type_name -> google.protobuf.Timestamp
-	41, // 7: bookingrush.catalog.v1.Show.show_date:type_name -> google.protobuf.Timestamp
-	1,  // 8: bookingrush.catalog.v1.Show.status:type_name -> bookingrush.catalog.v1.ShowStatus
-	41, // 9: bookingrush.catalog.v1.Show.created_at:type_name -> google.protobuf.Timestamp
-	41, // 10: bookingrush.catalog.v1.Show.ends_at:type_name -> google.protobuf.Timestamp
-	41, // 11: bookingrush.catalog.v1.Zone.created_at:type_name -> google.protobuf.Timestamp
-	0,  // 12: bookingrush.catalog.v1.ListEventsRequest.status:type_name -> bookingrush.catalog.v1.EventStatus
-	3,  // 13: bookingrush.catalog.v1.ListEventsResponse.events:type_name -> bookingrush.catalog.v1.Event
-	42, // 14: bookingrush.catalog.v1.ListEventsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	3,  // 15: bookingrush.catalog.v1.GetEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	4,  // 16: bookingrush.catalog.v1.ListShowsResponse.shows:type_name -> bookingrush.catalog.v1.Show
-	42, // 17: bookingrush.catalog.v1.ListShowsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	4,  // 18: bookingrush.catalog.v1.GetShowResponse.show:type_name -> bookingrush.catalog.v1.Show
-	0,  // 19: bookingrush.catalog.v1.GetShowResponse.event_status:type_name -> bookingrush.catalog.v1.EventStatus
-	40, // 20: bookingrush.catalog.v1.GetShowResponse.zone_names:type_name -> bookingrush.catalog.v1.GetShowResponse.ZoneNamesEntry
-	5,  // 21: bookingrush.catalog.v1.ListZonesResponse.zones:type_name -> bookingrush.catalog.v1.Zone
-	42, // 22: bookingrush.catalog.v1.ListZonesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	41, // 23: bookingrush.catalog.v1.CreateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
-	41, // 24: bookingrush.catalog.v1.CreateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
-	3,  // 25: bookingrush.catalog.v1.CreateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	41, // 26: bookingrush.catalog.v1.UpdateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
-	41, // 27: bookingrush.catalog.v1.UpdateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
-	3,  // 28: bookingrush.catalog.v1.UpdateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	41, // 29: bookingrush.catalog.v1.CreateShowRequest.show_date:type_name -> google.protobuf.Timestamp
-	41, // 30: bookingrush.catalog.v1.CreateShowRequest.ends_at:type_name -> google.protobuf.Timestamp
-	4,  // 31: bookingrush.catalog.v1.CreateShowResponse.show:type_name -> bookingrush.catalog.v1.Show
-	5,  // 32: bookingrush.catalog.v1.CreateZoneResponse.zone:type_name -> bookingrush.catalog.v1.Zone
-	3,  // 33: bookingrush.catalog.v1.PublishEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	3,  // 34: bookingrush.catalog.v1.CancelEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	3,  // 35: bookingrush.catalog.v1.SetQueueEnabledResponse.event:type_name -> bookingrush.catalog.v1.Event
-	2,  // 36: bookingrush.catalog.v1.ListCategoriesResponse.categories:type_name -> bookingrush.catalog.v1.Category
-	42, // 37: bookingrush.catalog.v1.ListCategoriesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	2,  // 38: bookingrush.catalog.v1.CreateCategoryResponse.category:type_name -> bookingrush.catalog.v1.Category
-	6,  // 39: bookingrush.catalog.v1.CatalogService.ListEvents:input_type -> bookingrush.catalog.v1.ListEventsRequest
-	8,  // 40: bookingrush.catalog.v1.CatalogService.GetEvent:input_type -> bookingrush.catalog.v1.GetEventRequest
-	10, // 41: bookingrush.catalog.v1.CatalogService.ListShows:input_type -> bookingrush.catalog.v1.ListShowsRequest
-	12, // 42: bookingrush.catalog.v1.CatalogService.GetShow:input_type -> bookingrush.catalog.v1.GetShowRequest
-	14, // 43: bookingrush.catalog.v1.CatalogService.ListZones:input_type -> bookingrush.catalog.v1.ListZonesRequest
-	16, // 44: bookingrush.catalog.v1.CatalogService.CreateEvent:input_type -> bookingrush.catalog.v1.CreateEventRequest
-	18, // 45: bookingrush.catalog.v1.CatalogService.UpdateEvent:input_type -> bookingrush.catalog.v1.UpdateEventRequest
-	20, // 46: bookingrush.catalog.v1.CatalogService.DeleteEvent:input_type -> bookingrush.catalog.v1.DeleteEventRequest
-	22, // 47: bookingrush.catalog.v1.CatalogService.CreateShow:input_type -> bookingrush.catalog.v1.CreateShowRequest
-	28, // 48: bookingrush.catalog.v1.CatalogService.CreateZone:input_type -> bookingrush.catalog.v1.CreateZoneRequest
-	24, // 49: bookingrush.catalog.v1.CatalogService.DeleteShow:input_type -> bookingrush.catalog.v1.DeleteShowRequest
-	26, // 50: bookingrush.catalog.v1.CatalogService.DeleteZone:input_type -> bookingrush.catalog.v1.DeleteZoneRequest
-	30, // 51: bookingrush.catalog.v1.CatalogService.PublishEvent:input_type -> bookingrush.catalog.v1.PublishEventRequest
-	32, // 52: bookingrush.catalog.v1.CatalogService.CancelEvent:input_type -> bookingrush.catalog.v1.CancelEventRequest
-	34, // 53: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:input_type -> bookingrush.catalog.v1.SetQueueEnabledRequest
-	36, // 54: bookingrush.catalog.v1.CatalogService.ListCategories:input_type -> bookingrush.catalog.v1.ListCategoriesRequest
-	38, // 55: bookingrush.catalog.v1.CatalogService.CreateCategory:input_type -> bookingrush.catalog.v1.CreateCategoryRequest
-	7,  // 56: bookingrush.catalog.v1.CatalogService.ListEvents:output_type -> bookingrush.catalog.v1.ListEventsResponse
-	9,  // 57: bookingrush.catalog.v1.CatalogService.GetEvent:output_type -> bookingrush.catalog.v1.GetEventResponse
-	11, // 58: bookingrush.catalog.v1.CatalogService.ListShows:output_type -> bookingrush.catalog.v1.ListShowsResponse
-	13, // 59: bookingrush.catalog.v1.CatalogService.GetShow:output_type -> bookingrush.catalog.v1.GetShowResponse
-	15, // 60: bookingrush.catalog.v1.CatalogService.ListZones:output_type -> bookingrush.catalog.v1.ListZonesResponse
-	17, // 61: bookingrush.catalog.v1.CatalogService.CreateEvent:output_type -> bookingrush.catalog.v1.CreateEventResponse
-	19, // 62: bookingrush.catalog.v1.CatalogService.UpdateEvent:output_type -> bookingrush.catalog.v1.UpdateEventResponse
-	21, // 63: bookingrush.catalog.v1.CatalogService.DeleteEvent:output_type -> bookingrush.catalog.v1.DeleteEventResponse
-	23, // 64: bookingrush.catalog.v1.CatalogService.CreateShow:output_type -> bookingrush.catalog.v1.CreateShowResponse
-	29, // 65: bookingrush.catalog.v1.CatalogService.CreateZone:output_type -> bookingrush.catalog.v1.CreateZoneResponse
-	25, // 66: bookingrush.catalog.v1.CatalogService.DeleteShow:output_type -> bookingrush.catalog.v1.DeleteShowResponse
-	27, // 67: bookingrush.catalog.v1.CatalogService.DeleteZone:output_type -> bookingrush.catalog.v1.DeleteZoneResponse
-	31, // 68: bookingrush.catalog.v1.CatalogService.PublishEvent:output_type -> bookingrush.catalog.v1.PublishEventResponse
-	33, // 69: bookingrush.catalog.v1.CatalogService.CancelEvent:output_type -> bookingrush.catalog.v1.CancelEventResponse
-	35, // 70: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:output_type -> bookingrush.catalog.v1.SetQueueEnabledResponse
-	37, // 71: bookingrush.catalog.v1.CatalogService.ListCategories:output_type -> bookingrush.catalog.v1.ListCategoriesResponse
-	39, // 72: bookingrush.catalog.v1.CatalogService.CreateCategory:output_type -> bookingrush.catalog.v1.CreateCategoryResponse
-	56, // [56:73] is the sub-list for method output_type
-	39, // [39:56] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	41, // 7: bookingrush.catalog.v1.Event.cancelled_at:type_name -> google.protobuf.Timestamp
+	41, // 8: bookingrush.catalog.v1.Show.show_date:type_name -> google.protobuf.Timestamp
+	1,  // 9: bookingrush.catalog.v1.Show.status:type_name -> bookingrush.catalog.v1.ShowStatus
+	41, // 10: bookingrush.catalog.v1.Show.created_at:type_name -> google.protobuf.Timestamp
+	41, // 11: bookingrush.catalog.v1.Show.ends_at:type_name -> google.protobuf.Timestamp
+	41, // 12: bookingrush.catalog.v1.Zone.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 13: bookingrush.catalog.v1.ListEventsRequest.status:type_name -> bookingrush.catalog.v1.EventStatus
+	3,  // 14: bookingrush.catalog.v1.ListEventsResponse.events:type_name -> bookingrush.catalog.v1.Event
+	42, // 15: bookingrush.catalog.v1.ListEventsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	3,  // 16: bookingrush.catalog.v1.GetEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	4,  // 17: bookingrush.catalog.v1.ListShowsResponse.shows:type_name -> bookingrush.catalog.v1.Show
+	42, // 18: bookingrush.catalog.v1.ListShowsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	4,  // 19: bookingrush.catalog.v1.GetShowResponse.show:type_name -> bookingrush.catalog.v1.Show
+	0,  // 20: bookingrush.catalog.v1.GetShowResponse.event_status:type_name -> bookingrush.catalog.v1.EventStatus
+	40, // 21: bookingrush.catalog.v1.GetShowResponse.zone_names:type_name -> bookingrush.catalog.v1.GetShowResponse.ZoneNamesEntry
+	5,  // 22: bookingrush.catalog.v1.ListZonesResponse.zones:type_name -> bookingrush.catalog.v1.Zone
+	42, // 23: bookingrush.catalog.v1.ListZonesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	41, // 24: bookingrush.catalog.v1.CreateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
+	41, // 25: bookingrush.catalog.v1.CreateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
+	3,  // 26: bookingrush.catalog.v1.CreateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	41, // 27: bookingrush.catalog.v1.UpdateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
+	41, // 28: bookingrush.catalog.v1.UpdateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
+	3,  // 29: bookingrush.catalog.v1.UpdateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	41, // 30: bookingrush.catalog.v1.CreateShowRequest.show_date:type_name -> google.protobuf.Timestamp
+	41, // 31: bookingrush.catalog.v1.CreateShowRequest.ends_at:type_name -> google.protobuf.Timestamp
+	4,  // 32: bookingrush.catalog.v1.CreateShowResponse.show:type_name -> bookingrush.catalog.v1.Show
+	5,  // 33: bookingrush.catalog.v1.CreateZoneResponse.zone:type_name -> bookingrush.catalog.v1.Zone
+	3,  // 34: bookingrush.catalog.v1.PublishEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	3,  // 35: bookingrush.catalog.v1.CancelEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	3,  // 36: bookingrush.catalog.v1.SetQueueEnabledResponse.event:type_name -> bookingrush.catalog.v1.Event
+	2,  // 37: bookingrush.catalog.v1.ListCategoriesResponse.categories:type_name -> bookingrush.catalog.v1.Category
+	42, // 38: bookingrush.catalog.v1.ListCategoriesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	2,  // 39: bookingrush.catalog.v1.CreateCategoryResponse.category:type_name -> bookingrush.catalog.v1.Category
+	6,  // 40: bookingrush.catalog.v1.CatalogService.ListEvents:input_type -> bookingrush.catalog.v1.ListEventsRequest
+	8,  // 41: bookingrush.catalog.v1.CatalogService.GetEvent:input_type -> bookingrush.catalog.v1.GetEventRequest
+	10, // 42: bookingrush.catalog.v1.CatalogService.ListShows:input_type -> bookingrush.catalog.v1.ListShowsRequest
+	12, // 43: bookingrush.catalog.v1.CatalogService.GetShow:input_type -> bookingrush.catalog.v1.GetShowRequest
+	14, // 44: bookingrush.catalog.v1.CatalogService.ListZones:input_type -> bookingrush.catalog.v1.ListZonesRequest
+	16, // 45: bookingrush.catalog.v1.CatalogService.CreateEvent:input_type -> bookingrush.catalog.v1.CreateEventRequest
+	18, // 46: bookingrush.catalog.v1.CatalogService.UpdateEvent:input_type -> bookingrush.catalog.v1.UpdateEventRequest
+	20, // 47: bookingrush.catalog.v1.CatalogService.DeleteEvent:input_type -> bookingrush.catalog.v1.DeleteEventRequest
+	22, // 48: bookingrush.catalog.v1.CatalogService.CreateShow:input_type -> bookingrush.catalog.v1.CreateShowRequest
+	28, // 49: bookingrush.catalog.v1.CatalogService.CreateZone:input_type -> bookingrush.catalog.v1.CreateZoneRequest
+	24, // 50: bookingrush.catalog.v1.CatalogService.DeleteShow:input_type -> bookingrush.catalog.v1.DeleteShowRequest
+	26, // 51: bookingrush.catalog.v1.CatalogService.DeleteZone:input_type -> bookingrush.catalog.v1.DeleteZoneRequest
+	30, // 52: bookingrush.catalog.v1.CatalogService.PublishEvent:input_type -> bookingrush.catalog.v1.PublishEventRequest
+	32, // 53: bookingrush.catalog.v1.CatalogService.CancelEvent:input_type -> bookingrush.catalog.v1.CancelEventRequest
+	34, // 54: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:input_type -> bookingrush.catalog.v1.SetQueueEnabledRequest
+	36, // 55: bookingrush.catalog.v1.CatalogService.ListCategories:input_type -> bookingrush.catalog.v1.ListCategoriesRequest
+	38, // 56: bookingrush.catalog.v1.CatalogService.CreateCategory:input_type -> bookingrush.catalog.v1.CreateCategoryRequest
+	7,  // 57: bookingrush.catalog.v1.CatalogService.ListEvents:output_type -> bookingrush.catalog.v1.ListEventsResponse
+	9,  // 58: bookingrush.catalog.v1.CatalogService.GetEvent:output_type -> bookingrush.catalog.v1.GetEventResponse
+	11, // 59: bookingrush.catalog.v1.CatalogService.ListShows:output_type -> bookingrush.catalog.v1.ListShowsResponse
+	13, // 60: bookingrush.catalog.v1.CatalogService.GetShow:output_type -> bookingrush.catalog.v1.GetShowResponse
+	15, // 61: bookingrush.catalog.v1.CatalogService.ListZones:output_type -> bookingrush.catalog.v1.ListZonesResponse
+	17, // 62: bookingrush.catalog.v1.CatalogService.CreateEvent:output_type -> bookingrush.catalog.v1.CreateEventResponse
+	19, // 63: bookingrush.catalog.v1.CatalogService.UpdateEvent:output_type -> bookingrush.catalog.v1.UpdateEventResponse
+	21, // 64: bookingrush.catalog.v1.CatalogService.DeleteEvent:output_type -> bookingrush.catalog.v1.DeleteEventResponse
+	23, // 65: bookingrush.catalog.v1.CatalogService.CreateShow:output_type -> bookingrush.catalog.v1.CreateShowResponse
+	29, // 66: bookingrush.catalog.v1.CatalogService.CreateZone:output_type -> bookingrush.catalog.v1.CreateZoneResponse
+	25, // 67: bookingrush.catalog.v1.CatalogService.DeleteShow:output_type -> bookingrush.catalog.v1.DeleteShowResponse
+	27, // 68: bookingrush.catalog.v1.CatalogService.DeleteZone:output_type -> bookingrush.catalog.v1.DeleteZoneResponse
+	31, // 69: bookingrush.catalog.v1.CatalogService.PublishEvent:output_type -> bookingrush.catalog.v1.PublishEventResponse
+	33, // 70: bookingrush.catalog.v1.CatalogService.CancelEvent:output_type -> bookingrush.catalog.v1.CancelEventResponse
+	35, // 71: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:output_type -> bookingrush.catalog.v1.SetQueueEnabledResponse
+	37, // 72: bookingrush.catalog.v1.CatalogService.ListCategories:output_type -> bookingrush.catalog.v1.ListCategoriesResponse
+	39, // 73: bookingrush.catalog.v1.CatalogService.CreateCategory:output_type -> bookingrush.catalog.v1.CreateCategoryResponse
+	57, // [57:74] is the sub-list for method output_type
+	40, // [40:57] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_catalog_v1_catalog_proto_init() }

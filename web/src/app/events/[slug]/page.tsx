@@ -79,7 +79,13 @@ export default async function EventPage({ params }: Props) {
 
       {event.status !== "cancelled" && <MyReservations eventId={event.id} />}
       {event.status === "cancelled" && (
-        <p className="text-destructive font-medium">This event was cancelled. Every booking paid for was refunded in full, and its buyer e-mailed.</p>
+        <div className="space-y-1" data-testid="event-cancelled">
+          <p className="text-destructive font-medium">
+            This event was cancelled{event.cancelled_at ? ` on ${dateTime(event.cancelled_at, { zone: venue })}` : ""}. Every booking paid for was refunded in
+            full, and its buyer e-mailed.
+          </p>
+          {event.cancel_reason && <p>The organizer said: “{event.cancel_reason}”</p>}
+        </div>
       )}
       {!shows.ok ? (
         <ApiErrorPanel error={shows.error} title="We could not load the shows" />

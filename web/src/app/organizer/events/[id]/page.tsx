@@ -69,7 +69,13 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
         </div>
       </div>
       {event.status === "cancelled" && (
-        <p className="text-destructive">Cancelled: sales are closed, unpaid reservations were released and paid bookings are being refunded in full.</p>
+        <div className="space-y-1" data-testid="event-cancelled">
+          <p className="text-destructive">
+            Cancelled{event.cancelled_at ? ` on ${dateTime(event.cancelled_at, { zone: venue })}` : ""}: sales are closed, unpaid reservations were released and
+            paid bookings are being refunded in full.
+          </p>
+          {event.cancel_reason && <p className="text-sm">Your reason, as the buyers read it: “{event.cancel_reason}”</p>}
+        </div>
       )}
 
       <Card>
