@@ -107,6 +107,10 @@ describe("cancelCauseText", () => {
     expect(cancelCauseText("support")).toBe("our support team cancelled it, with a full refund");
     expect(cancelCauseText("event_cancelled")).toBe("the event was cancelled");
     expect(cancelCauseText("unspecified")).toBe("");
-    expect(cancelCauseText("later_cause")).toBe("later_cause");
+    expect(cancelCauseText("later_cause")).toBe("later cause");
+    expect(cancelCauseText("")).toBe("");
+    // Staff (support) read it of the buyer.
+    expect(cancelCauseText("buyer", "staff")).toBe("the buyer cancelled it");
+    expect(cancelCauseText("support", "staff")).toBe("support refunded it in full");
   });
 });

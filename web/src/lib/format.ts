@@ -190,20 +190,22 @@ export function bookingStatusText(status: string): string {
 }
 
 /**
- * Why a booking ended, as its buyer reads it on the booking's page after
- * "Ended <when>: "; "" for none (a live booking's "unspecified"), and an
- * unknown cause as it comes.
+ * Why a booking ended, in words: as its buyer reads it on the booking's page
+ * after "Ended <when>: ", or as staff (support) read it; "" for none (a live
+ * booking's "unspecified"), and an unknown cause as it comes.
  */
-export function cancelCauseText(cause: string): string {
-  return cancelCauseWords[cause] ?? (cause === "unspecified" ? "" : cause);
+export function cancelCauseText(cause: string, reader: "buyer" | "staff" = "buyer"): string {
+  if (!cause || cause === "unspecified") return "";
+  return cancelCauseWords[cause]?.[reader === "buyer" ? 0 : 1] ?? cause.replaceAll("_", " ");
 }
 
-const cancelCauseWords: Record<string, string> = {
-  buyer: "you cancelled it",
-  expired: "not paid in time",
-  event_cancelled: "the event was cancelled",
-  system: "the payment came too late for it, and was refunded",
-  support: "our support team cancelled it, with a full refund",
+/** Each cause's words: [to its buyer, to staff]. */
+const cancelCauseWords: Record<string, [string, string]> = {
+  buyer: ["you cancelled it", "the buyer cancelled it"],
+  expired: ["not paid in time", "not paid in time"],
+  event_cancelled: ["the event was cancelled", "the event was cancelled"],
+  system: ["the payment came too late for it, and was refunded", "the payment came too late for it, and was refunded"],
+  support: ["our support team cancelled it, with a full refund", "support refunded it in full"],
 };
 
 /** Status words and badge colours of bookings, events and payments. */

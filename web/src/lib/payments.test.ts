@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { bookingReference, endedBecause, paymentActions, paymentStatusText, refundFailureText, refundOutcome, tidyReference } from "./payments";
+import { bookingReference, paymentActions, paymentStatusText, refundFailureText, refundOutcome, tidyReference } from "./payments";
 
 describe("bookingReference", () => {
   it("is the reference the API computes (bookingref.Of)", () => {
@@ -35,11 +35,6 @@ describe("words", () => {
     expect(refundFailureText("expired_or_canceled_card")).toBe("The card was expired or closed.");
     expect(refundFailureText("")).toBe("No reason was given.");
     expect(refundFailureText("insufficient_funds")).toBe("The provider said: insufficient funds.");
-  });
-  it("says why a booking ended, nothing while it lives", () => {
-    expect(endedBecause("support")).toBe("support refunded it in full");
-    expect(endedBecause("unspecified")).toBe("");
-    expect(endedBecause("")).toBe("");
   });
 });
 

@@ -62,20 +62,6 @@ export function refundFailureText(reason: string): string {
   return refundFailureWords[reason] ?? `The provider said: ${reason.replaceAll("_", " ")}.`;
 }
 
-const supportCauseWords: Record<string, string> = {
-  buyer: "the buyer cancelled it",
-  expired: "it was not paid in time",
-  event_cancelled: "the event was cancelled",
-  system: "the payment came too late for it and was refunded",
-  support: "support refunded it in full",
-};
-
-/** Why a booking ended, as support reads it ("" while it lives). */
-export function endedBecause(cause: string): string {
-  if (!cause || cause === "unspecified") return "";
-  return supportCauseWords[cause] ?? cause.replaceAll("_", " ");
-}
-
 /** What support may do with a payment on the booking's page. */
 export function paymentActions(status: string): { refundInFull: boolean; retry: boolean; recordTransfer: boolean } {
   return {

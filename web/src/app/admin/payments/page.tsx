@@ -21,8 +21,8 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@
 import { plainWords } from "@/lib/api/errors";
 import { type Loaded, load, publicApi, userApi } from "@/lib/api/server";
 import type { Booking, Payment } from "@/lib/api/wire";
-import { bookingStatusText, dateTime, money, showTime, statusVariant, venueZone } from "@/lib/format";
-import { bookingReference, endedBecause, paymentActions, paymentStatusText, refundFailureText, tidyReference } from "@/lib/payments";
+import { bookingStatusText, cancelCauseText, dateTime, money, showTime, statusVariant, venueZone } from "@/lib/format";
+import { bookingReference, paymentActions, paymentStatusText, refundFailureText, tidyReference } from "@/lib/payments";
 import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "Payments" };
@@ -162,7 +162,7 @@ async function FoundBooking({ found, reference, tz }: { found: Loaded<Booking>; 
   ]);
   const show = shows.ok ? shows.data.find((s) => s.id === b.show_id) : undefined;
   const zone = zones.ok ? zones.data.find((z) => z.id === b.zone_id) : undefined;
-  const ended = endedBecause(b.cancel_cause);
+  const ended = cancelCauseText(b.cancel_cause, "staff");
   return (
     <Card data-testid="found-booking" data-booking={b.id}>
       <CardHeader>
