@@ -19,6 +19,7 @@ import (
 	"github.com/bookingrush/rush/gen/bookingrush/catalog/v1/catalogv1connect"
 	"github.com/bookingrush/rush/services/platform/authn"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/showtime"
 	"github.com/bookingrush/rush/services/testkit"
 )
 
@@ -912,4 +913,42 @@ func TestPublishNeedsAShowAhead(t *testing.T) {
 			t.Fatalf("zone %s of show %s starts %v in the snapshot, want %v", z.GetZoneId(), z.GetShowId(), z.GetShowDate(), at)
 		}
 	}
+}
+
+// TestShowAtTheSameInstantIsRefused: a second show of an event at the
+// instant of one it has (a double click, a copied form) is 409 CONFLICT,
+// details.reason "show_exists", its message naming the time in the event's
+// zone; another instant, or another event at that instant, is a show.
+func TestShowAtTheSameInstantIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.client(nil)
+	req := newEventReq("Twice Night")
+	req.TimeZone = "Europe/Paris"
+	ev := must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, testkit.Bearer(e.org1, req))).GetEvent()
+	at := time.Date(time.Now().Year()+1, time.March, 14, 19, 30, 0, 0, time.UTC)
+	first := must[catalogv1.CreateShowResponse](t)(c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{
+		EventId: ev.GetId(), ShowDate: timestamppb.New(at),
+	}))).GetShow()
+	_, err := c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{EventId: ev.GetId(), ShowDate: timestamppb.New(at)}))
+	testkit.WantCode(t, err, errs.Conflict)
+	got := errs.FromConnect(err)
+	if got.Details["reason"] != "show_exists" || got.Details["show_id"] != first.GetId() {
+		t.Fatalf("details %v", got.Details)
+	}
+	if want := "the event already has a show at " + showtime.Format(at, "Europe/Paris"); got.Message != want || !strings.Contains(want, "20:30 CET") {
+		t.Fatalf("message %q, want %q", got.Message, want)
+	}
+	shows := must[catalogv1.ListShowsResponse](t)(c.ListShows(ctx, testkit.Bearer(e.org1, &catalogv1.ListShowsRequest{Slug: ev.GetSlug()}))).GetShows()
+	if len(shows) != 1 {
+		t.Fatalf("%d shows after a refused second one", len(shows))
+	}
+	must[catalogv1.CreateShowResponse](t)(c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{
+		EventId: ev.GetId(), ShowDate: timestamppb.New(at.Add(time.Minute)),
+	})))
+	other := must[catalogv1.CreateEventResponse](t)(c.CreateEvent(ctx, testkit.Bearer(e.org1, newEventReq("Other Night")))).GetEvent()
+	must[catalogv1.CreateShowResponse](t)(c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{
+		EventId: other.GetId(), ShowDate: timestamppb.New(at),
+	})))
 }

@@ -534,6 +534,9 @@ func (s *Service) CreateShow(ctx context.Context, req *catalogv1.CreateShowReque
 			t := req.GetEndsAt().AsTime()
 			ends = &t
 		}
+		if err = noShowAt(ctx, tx, ev, req.GetShowDate().AsTime()); err != nil {
+			return err
+		}
 		if show, err = insertShow(ctx, tx, ev.GetId(), req.GetShowDate().AsTime(), ends); err != nil {
 			return err
 		}

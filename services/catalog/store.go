@@ -16,6 +16,7 @@ import (
 	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
 	"github.com/bookingrush/rush/services/platform/errs"
 	"github.com/bookingrush/rush/services/platform/postgres"
+	"github.com/bookingrush/rush/services/platform/showtime"
 )
 
 // Event statuses as stored in events.status.
@@ -415,6 +416,23 @@ func scanShow(row pgx.Row) (*catalogv1.Show, error) {
 func insertShow(ctx context.Context, tx pgx.Tx, eventID string, date time.Time, ends *time.Time) (*catalogv1.Show, error) {
 	sh, err := scanShow(tx.QueryRow(ctx, `INSERT INTO shows (event_id, show_date, ends_at) VALUES ($1, $2, $3) RETURNING `+showColumns, eventID, date, ends))
 	return sh, dbErr(err)
+}
+
+// noShowAt refuses a second show of an event at the instant of one it has
+// (inside eventTx, which holds the event's row: two clicks on "Add show" or
+// a copied form do not both pass): 409 CONFLICT, details.reason
+// "show_exists", the time written in the event's zone.
+func noShowAt(ctx context.Context, tx pgx.Tx, ev *catalogv1.Event, at time.Time) error {
+	var id string
+	err := tx.QueryRow(ctx, `SELECT id::text FROM shows WHERE event_id = $1 AND show_date = $2 LIMIT 1`, ev.GetId(), at).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return dbErr(err)
+	}
+	return errs.New(errs.Conflict, "the event already has a show at "+showtime.Format(at, ev.GetTimeZone()),
+		"reason", "show_exists", "field", "show_date", "show_id", id)
 }
 
 // zonesOfShow lists a show's zone ids (inside eventTx).
