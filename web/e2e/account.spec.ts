@@ -3,7 +3,8 @@
  * alive across the access token's expiry (the app refreshes, rotating the
  * refresh token); a rate-limited sign-in shows its countdown instead of
  * hammering; signed-in pages send strangers to the sign-in page; a mutating
- * call without the CSRF token is refused; a changed password signs out every
+ * call without the CSRF token is refused; a wrong current password is said
+ * under its field (marked invalid, focused); a changed password signs out every
  * other browser and keeps this one; a deleted account is signed out and
  * cannot sign in; an admin deletes an account in the admin pages.
  */
@@ -46,7 +47,13 @@ test("a changed password signs out the other browser and keeps this one", async 
   await form.getByLabel("Current password").fill("not-the-password");
   await form.getByLabel(/^New password/).fill("a-changed-pass-1");
   await form.getByRole("button", { name: "Change password" }).click();
-  await expect(form.getByText(/current password is not your current password/)).toBeVisible();
+  // Said under the field it concerns, which is marked for screen readers and has the focus.
+  const current = form.getByLabel("Current password");
+  await expect(form.getByTestId("field-error-current_password")).toHaveText("Current password is not your current password.");
+  await expect(current).toHaveAttribute("aria-invalid", "true");
+  await expect(current).toHaveAccessibleDescription("Current password is not your current password.");
+  await expect(current).toBeFocused();
+  await expect(form.getByLabel(/^New password/)).toHaveValue("a-changed-pass-1");
   await form.getByLabel("Current password").fill(a.password);
   await form.getByRole("button", { name: "Change password" }).click();
   await expect(form.getByTestId("password-changed")).toBeVisible();

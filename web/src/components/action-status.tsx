@@ -5,7 +5,7 @@ import { useEffect } from "react";
 
 import { Alert, AlertDescription } from "@/components/ui/alert";
 import { Button } from "@/components/ui/button";
-import type { ActionState } from "@/hooks/use-api-action";
+import type { ActionState, useApiAction } from "@/hooks/use-api-action";
 
 /** The state of an action under its button: the countdown of a retry, or the error in plain words. */
 export function ActionStatus({ state }: { state: ActionState }) {
@@ -48,5 +48,19 @@ function SignInAgain() {
         Sign in again
       </a>
     </Button>
+  );
+}
+
+/**
+ * The words under an input the API refused (a VALIDATION_ERROR naming its
+ * field), which the input's `aria-describedby` points at; nothing otherwise.
+ */
+export function FieldError({ action, name }: { action: Pick<ReturnType<typeof useApiAction>, "fields" | "errorId">; name: string }) {
+  const words = Object.hasOwn(action.fields, name) ? action.fields[name] : null;
+  if (!words) return null;
+  return (
+    <p id={action.errorId(name)} className="text-destructive text-sm" data-testid={`field-error-${name}`}>
+      {words}
+    </p>
   );
 }

@@ -10,7 +10,7 @@ import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
 import { useState } from "react";
 
-import { ActionStatus } from "@/components/action-status";
+import { ActionStatus, FieldError } from "@/components/action-status";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
@@ -22,12 +22,18 @@ export function safeNext(next: string | null): string {
   return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
 }
 
-function Field(props: React.ComponentProps<typeof Input> & { label: string; name: string }) {
-  const { label, ...rest } = props;
+/**
+ * A labelled input; given the form's action and the contract's name of its
+ * field (`field`, the input's name unless told), the API's refusal of it is
+ * written under it.
+ */
+function Field(props: React.ComponentProps<typeof Input> & { label: string; name: string; action?: ReturnType<typeof useApiAction>; field?: string }) {
+  const { label, action, field = props.name, ...rest } = props;
   return (
     <div className="space-y-2">
       <Label htmlFor={props.name}>{label}</Label>
-      <Input id={props.name} {...rest} />
+      <Input id={props.name} {...rest} {...action?.field(field)} />
+      {action && <FieldError action={action} name={field} />}
     </div>
   );
 }
@@ -76,9 +82,11 @@ export function RegisterForm() {
   const action = useApiAction({ CONFLICT: "An account with this e-mail address already exists. Sign in, or reset its password if you forgot it." });
   async function submit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
-    const f = new FormData(e.currentTarget);
-    const ok = await action.run(() =>
-      sessionCall("register", { full_name: f.get("full_name"), email: f.get("email"), password: f.get("password") }),
+    const form = e.currentTarget;
+    const f = new FormData(form);
+    const ok = await action.run(
+      () => sessionCall("register", { full_name: f.get("full_name"), email: f.get("email"), password: f.get("password") }),
+      form,
     );
     if (ok) {
       window.dispatchEvent(new Event("br:session"));
@@ -88,9 +96,9 @@ export function RegisterForm() {
   }
   return (
     <form onSubmit={submit} className="space-y-4">
-      <Field label="Full name" name="full_name" autoComplete="name" required maxLength={255} />
-      <Field label="E-mail" name="email" type="email" autoComplete="email" required />
-      <Field label="Password (at least 8 characters)" name="password" type="password" autoComplete="new-password" required minLength={8} />
+      <Field label="Full name" name="full_name" autoComplete="name" required maxLength={255} action={action} />
+      <Field label="E-mail" name="email" type="email" autoComplete="email" required action={action} />
+      <Field label="Password (at least 8 characters)" name="password" type="password" autoComplete="new-password" required minLength={8} action={action} />
       <ActionStatus state={action} />
       <Button type="submit" className="w-full" disabled={action.running}>
         Create account
@@ -139,8 +147,9 @@ export function ResetPasswordForm() {
   const [done, setDone] = useState(false);
   async function submit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
-    const password = String(new FormData(e.currentTarget).get("password"));
-    if (await action.run(() => browserApi.auth.resetPassword(token, password))) setDone(true);
+    const form = e.currentTarget;
+    const password = String(new FormData(form).get("password"));
+    if (await action.run(() => browserApi.auth.resetPassword(token, password), form)) setDone(true);
   }
   if (!token) return <p>This page needs the link from the password-reset e-mail.</p>;
   if (done) {
@@ -153,7 +162,16 @@ export function ResetPasswordForm() {
   }
   return (
     <form onSubmit={submit} className="space-y-4">
-      <Field label="New password (at least 8 characters)" name="password" type="password" autoComplete="new-password" required minLength={8} />
+      <Field
+        label="New password (at least 8 characters)"
+        name="password"
+        field="new_password"
+        type="password"
+        autoComplete="new-password"
+        required
+        minLength={8}
+        action={action}
+      />
       <ActionStatus state={action} />
       <Button type="submit" className="w-full" disabled={action.running}>
         Set new password
@@ -172,8 +190,9 @@ export function ChangePasswordForm() {
     setDone(false);
     const form = e.currentTarget;
     const f = new FormData(form);
-    const ok = await action.run(() =>
-      sessionCall("password", { current_password: f.get("current_password"), new_password: f.get("new_password") }),
+    const ok = await action.run(
+      () => sessionCall("password", { current_password: f.get("current_password"), new_password: f.get("new_password") }),
+      form,
     );
     if (ok) {
       form.reset();
@@ -184,8 +203,16 @@ export function ChangePasswordForm() {
   }
   return (
     <form onSubmit={submit} className="space-y-4" aria-label="Change password">
-      <Field label="Current password" name="current_password" type="password" autoComplete="current-password" required />
-      <Field label="New password (at least 8 characters)" name="new_password" type="password" autoComplete="new-password" required minLength={8} />
+      <Field label="Current password" name="current_password" type="password" autoComplete="current-password" required action={action} />
+      <Field
+        label="New password (at least 8 characters)"
+        name="new_password"
+        type="password"
+        autoComplete="new-password"
+        required
+        minLength={8}
+        action={action}
+      />
       <ActionStatus state={action} />
       {done && (
         <p role="status" className="text-success text-sm" data-testid="password-changed">

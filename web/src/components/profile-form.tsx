@@ -3,7 +3,7 @@
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 
-import { ActionStatus } from "@/components/action-status";
+import { ActionStatus, FieldError } from "@/components/action-status";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
@@ -18,8 +18,9 @@ export function ProfileForm({ fullName }: { fullName: string }) {
   async function submit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
     setSaved(false);
-    const name = String(new FormData(e.currentTarget).get("full_name"));
-    if (await action.run(() => browserApi.auth.updateMe(name))) {
+    const form = e.currentTarget;
+    const name = String(new FormData(form).get("full_name"));
+    if (await action.run(() => browserApi.auth.updateMe(name), form)) {
       setSaved(true);
       window.dispatchEvent(new Event("br:session"));
       router.refresh();
@@ -29,7 +30,8 @@ export function ProfileForm({ fullName }: { fullName: string }) {
     <form onSubmit={submit} className="space-y-4">
       <div className="space-y-2">
         <Label htmlFor="full_name">Full name</Label>
-        <Input id="full_name" name="full_name" defaultValue={fullName} required maxLength={255} />
+        <Input id="full_name" name="full_name" defaultValue={fullName} required maxLength={255} {...action.field("full_name")} />
+        <FieldError action={action} name="full_name" />
       </div>
       <ActionStatus state={action} />
       {saved && <p className="text-success text-sm">Saved.</p>}

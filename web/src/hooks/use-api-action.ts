@@ -1,8 +1,9 @@
 "use client";
 
-import { useCallback, useRef, useState } from "react";
+import { useCallback, useEffect, useId, useRef, useState } from "react";
 
 import { ApiError, plainWords } from "@/lib/api/errors";
+import { firstInvalid, splitFieldErrors } from "@/lib/api/field-errors";
 import { retryBusy } from "@/lib/api/retry";
 
 /** What an action shows while it runs. */
@@ -10,8 +11,10 @@ export interface ActionState {
   running: boolean;
   /** Seconds until the next try after a 429/503, or null. */
   retryIn: number | null;
-  /** The last failure in plain words, or null. */
+  /** The last failure in plain words, or null: what the box above the button says. */
   error: string | null;
+  /** The words under each input of the form a VALIDATION_ERROR names (run's `form`), by field. */
+  fields: Record<string, string>;
   errorCode: string | null;
   /** The session is over (a 401 this action has no words of its own for): offer to sign in again. */
   signIn: boolean;
@@ -26,32 +29,49 @@ export interface ActionState {
  * UNAUTHORIZED is a wrong password, not an ended session), or a code and
  * the first field it names ("VALIDATION_ERROR:token": a reset link that is
  * spent, not a field of the form).
+ *
+ * Given the submitted form, `run` writes each violation of a VALIDATION_ERROR
+ * under the input it concerns (lib/api/field-errors.ts): the form spreads
+ * `field(name)` on the input (its contract name, `aria-invalid` and
+ * `aria-describedby` while refused) and puts `<FieldError>` under it; focus
+ * goes to the first refused input. What has no input stays in `error`.
  */
 export function useApiAction(words: Partial<Record<string, string>> = {}) {
-  const [state, setState] = useState<ActionState>({ running: false, retryIn: null, error: null, errorCode: null, signIn: false });
+  const [state, setState] = useState<ActionState>({ running: false, retryIn: null, error: null, errorCode: null, fields: {}, signIn: false });
   const abort = useRef<AbortController | null>(null);
+  const focus = useRef<{ focus(): void } | null>(null);
+  const uid = useId();
 
-  const run = useCallback(async <T,>(fn: () => Promise<T>): Promise<T | undefined> => {
+  // The first refused input, once it carries its aria-invalid and description.
+  useEffect(() => {
+    focus.current?.focus();
+    focus.current = null;
+  }, [state.fields]);
+
+  const run = useCallback(async <T,>(fn: () => Promise<T>, form?: HTMLFormElement | null): Promise<T | undefined> => {
     abort.current?.abort();
     const ctl = new AbortController();
     abort.current = ctl;
-    setState({ running: true, retryIn: null, error: null, errorCode: null, signIn: false });
+    setState({ running: true, retryIn: null, error: null, errorCode: null, fields: {}, signIn: false });
     try {
       const out = await retryBusy(fn, {
         signal: ctl.signal,
         onWait: (s) => setState((st) => ({ ...st, retryIn: s > 0 ? s : null })),
       });
-      setState({ running: false, retryIn: null, error: null, errorCode: null, signIn: false });
+      setState({ running: false, retryIn: null, error: null, errorCode: null, fields: {}, signIn: false });
       return out;
     } catch (err) {
       if (ctl.signal.aborted) return undefined;
       const e = err instanceof ApiError ? err : null;
       const own = e ? (words[`${e.code}:${e.fields[0]?.field ?? ""}`] ?? words[e.code]) : undefined;
+      const split = e && own === undefined ? splitFieldErrors(e, form) : null;
+      focus.current = split ? firstInvalid(form, split.fields) : null;
       setState({
         running: false,
         retryIn: null,
-        error: e ? (own ?? plainWords(e)) : String(err),
+        error: split ? split.box : e ? (own ?? plainWords(e)) : String(err),
         errorCode: e?.code ?? "UNKNOWN",
+        fields: split?.fields ?? {},
         signIn: e?.code === "UNAUTHORIZED" && own === undefined,
       });
       return undefined;
@@ -65,5 +85,18 @@ export function useApiAction(words: Partial<Record<string, string>> = {}) {
     setState((s) => ({ ...s, running: false, retryIn: null }));
   }, []);
 
-  return { ...state, run, cancel };
+  /** The id of the words under the input of `name`. */
+  const errorId = useCallback((name: string) => `${uid}-${name}-error`, [uid]);
+
+  /** What the input of the contract's field `name` spreads: the field it is, and whether it was refused. */
+  const field = useCallback(
+    (name: string) => {
+      const bad = Object.hasOwn(state.fields, name);
+      // "data-field" is FIELD_ATTR, written out for the props' type.
+      return { "data-field": name, "aria-invalid": bad || undefined, "aria-describedby": bad ? errorId(name) : undefined };
+    },
+    [state.fields, errorId],
+  );
+
+  return { ...state, run, cancel, field, errorId };
 }

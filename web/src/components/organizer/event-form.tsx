@@ -9,7 +9,7 @@
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 
-import { ActionStatus } from "@/components/action-status";
+import { ActionStatus, FieldError } from "@/components/action-status";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { Label } from "@/components/ui/label";
@@ -44,7 +44,8 @@ export function EventForm({ event, categories, zone: initialZone, zones }: { eve
   async function submit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
     setSaved(false);
-    const f = new FormData(e.currentTarget);
+    const form = e.currentTarget;
+    const f = new FormData(form);
     const body = {
       title: String(f.get("title")),
       description: String(f.get("description") ?? ""),
@@ -61,13 +62,13 @@ export function EventForm({ event, categories, zone: initialZone, zones }: { eve
       // event (the waiting room switched on by the edge in a rush, another
       // tab's edit), and an ended sale's window cannot be sent again.
       const changes = changed(body, event);
-      const res = Object.keys(changes).length === 0 || (await action.run(() => browserApi.catalog.updateEvent(event.id, changes)));
+      const res = Object.keys(changes).length === 0 || (await action.run(() => browserApi.catalog.updateEvent(event.id, changes), form));
       if (res) {
         setSaved(true);
         router.refresh();
       }
     } else {
-      const res = await action.run(() => browserApi.catalog.createEvent(body));
+      const res = await action.run(() => browserApi.catalog.createEvent(body), form);
       if (res) {
         setCreated(true);
         router.push(`/organizer/events/${res.data.id}`);
@@ -80,30 +81,34 @@ export function EventForm({ event, categories, zone: initialZone, zones }: { eve
       <fieldset disabled={event?.status === "cancelled"} className="contents">
         <div className="space-y-2 sm:col-span-2">
           <Label htmlFor="title">Title</Label>
-          <Input id="title" name="title" required maxLength={255} defaultValue={event?.title} />
+          <Input id="title" name="title" required maxLength={255} defaultValue={event?.title} {...action.field("title")} />
+          <FieldError action={action} name="title" />
         </div>
         <div className="space-y-2 sm:col-span-2">
           <Label htmlFor="description">Description</Label>
-          <Textarea id="description" name="description" maxLength={10000} defaultValue={event?.description} />
+          <Textarea id="description" name="description" maxLength={10000} defaultValue={event?.description} {...action.field("description")} />
+          <FieldError action={action} name="description" />
         </div>
         <div className="space-y-2">
           <Label htmlFor="venue">Venue</Label>
-          <Input id="venue" name="venue" required maxLength={255} defaultValue={event?.venue} />
+          <Input id="venue" name="venue" required maxLength={255} defaultValue={event?.venue} {...action.field("venue")} />
+          <FieldError action={action} name="venue" />
         </div>
         <div className="space-y-2">
           <Label htmlFor="time_zone">Venue time zone</Label>
-          <NativeSelect id="time_zone" name="time_zone" value={zone} onChange={(e) => setZone(e.target.value)} data-testid="time-zone">
+          <NativeSelect id="time_zone" name="time_zone" value={zone} onChange={(e) => setZone(e.target.value)} data-testid="time-zone" {...action.field("time_zone")}>
             {zones.map((z) => (
               <option key={z} value={z}>
                 {z}
               </option>
             ))}
           </NativeSelect>
+          <FieldError action={action} name="time_zone" />
           <p className="text-muted-foreground text-xs">Show dates and the sale window are written in it, on every page and in the e-mails.</p>
         </div>
         <div className="space-y-2">
           <Label htmlFor="category">Category</Label>
-          <NativeSelect id="category" name="category" defaultValue={event?.category ?? ""}>
+          <NativeSelect id="category" name="category" defaultValue={event?.category ?? ""} {...action.field("category")}>
             <option value="">None</option>
             {categories.map((c) => (
               <option key={c.id} value={c.slug}>
@@ -111,6 +116,7 @@ export function EventForm({ event, categories, zone: initialZone, zones }: { eve
               </option>
             ))}
           </NativeSelect>
+          <FieldError action={action} name="category" />
         </div>
         {(
           [
@@ -133,12 +139,15 @@ export function EventForm({ event, categories, zone: initialZone, zones }: { eve
                 const at = fromZoneInput(e.target.value, zone);
                 if (at) setSale((cur) => ({ ...cur, [name]: at }));
               }}
+              {...action.field(name)}
             />
+            <FieldError action={action} name={name} />
           </div>
         ))}
         <div className="space-y-2">
           <Label htmlFor="max_per_user">Tickets per person (1–10)</Label>
-          <Input id="max_per_user" name="max_per_user" type="number" min={1} max={10} required defaultValue={event?.max_per_user ?? 4} />
+          <Input id="max_per_user" name="max_per_user" type="number" min={1} max={10} required defaultValue={event?.max_per_user ?? 4} {...action.field("max_per_user")} />
+          <FieldError action={action} name="max_per_user" />
         </div>
         <label className="flex items-center gap-2 self-end pb-2 text-sm">
           {/* Keyed on the event's switch: turned on or off in the Sale card

@@ -9,7 +9,7 @@
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 
-import { ActionStatus } from "@/components/action-status";
+import { ActionStatus, FieldError } from "@/components/action-status";
 import { Button } from "@/components/ui/button";
 import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle, DialogTrigger } from "@/components/ui/dialog";
 import { Input } from "@/components/ui/input";
@@ -35,7 +35,7 @@ export function AddShowForm({ eventId, zone }: { eventId: string; zone: string }
     const f = new FormData(form);
     const ends = fromZoneInput(f.get("ends_at"), zone);
     const body = { show_date: fromZoneInput(f.get("show_date"), zone), ...(ends ? { ends_at: ends } : {}) };
-    if (await action.run(() => browserApi.catalog.createShow(eventId, body))) {
+    if (await action.run(() => browserApi.catalog.createShow(eventId, body), form)) {
       form.reset();
       router.refresh();
     }
@@ -44,11 +44,13 @@ export function AddShowForm({ eventId, zone }: { eventId: string; zone: string }
     <form onSubmit={submit} className="flex flex-wrap items-end gap-2">
       <div className="space-y-1">
         <Label htmlFor="show_date">New show on ({zone} time)</Label>
-        <Input id="show_date" name="show_date" type="datetime-local" required defaultValue={def} />
+        <Input id="show_date" name="show_date" type="datetime-local" required defaultValue={def} {...action.field("show_date")} />
+        <FieldError action={action} name="show_date" />
       </div>
       <div className="space-y-1">
         <Label htmlFor="ends_at">Ends (optional)</Label>
-        <Input id="ends_at" name="ends_at" type="datetime-local" />
+        <Input id="ends_at" name="ends_at" type="datetime-local" {...action.field("ends_at")} />
+        <FieldError action={action} name="ends_at" />
       </div>
       <Button type="submit" variant="outline" disabled={action.running} data-testid="add-show">
         Add show
@@ -67,6 +69,7 @@ export function AddZoneForm({ showId }: { showId: string }) {
     const f = new FormData(form);
     const res = await action.run(() =>
       browserApi.catalog.createZone(showId, { name: String(f.get("name")), price: priceInput(f.get("price")), total_seats: Number(f.get("total_seats")) }),
+      form,
     );
     if (res) {
       form.reset();
@@ -77,7 +80,8 @@ export function AddZoneForm({ showId }: { showId: string }) {
     <form onSubmit={submit} className="flex flex-wrap items-end gap-2" data-testid="add-zone-form">
       <div className="space-y-1">
         <Label htmlFor={`zn-${showId}`}>Zone</Label>
-        <Input id={`zn-${showId}`} name="name" required maxLength={100} placeholder="Floor" className="w-36" />
+        <Input id={`zn-${showId}`} name="name" required maxLength={100} placeholder="Floor" className="w-36" {...action.field("name")} />
+        <FieldError action={action} name="name" />
       </div>
       <div className="space-y-1">
         <Label htmlFor={`zp-${showId}`}>Price</Label>
@@ -90,11 +94,14 @@ export function AddZoneForm({ showId }: { showId: string }) {
           title="An amount like 49.90 or 49,90, without a currency sign"
           placeholder="49.90"
           className="w-28"
+          {...action.field("price")}
         />
+        <FieldError action={action} name="price" />
       </div>
       <div className="space-y-1">
         <Label htmlFor={`zs-${showId}`}>Seats</Label>
-        <Input id={`zs-${showId}`} name="total_seats" type="number" min={1} max={100000} required placeholder="100" className="w-28" />
+        <Input id={`zs-${showId}`} name="total_seats" type="number" min={1} max={100000} required placeholder="100" className="w-28" {...action.field("total_seats")} />
+        <FieldError action={action} name="total_seats" />
       </div>
       <Button type="submit" variant="outline" disabled={action.running} data-testid="add-zone">
         Add zone

@@ -155,6 +155,14 @@ function fieldWords(s: string): string {
     .replace(/\b(\d+) (\w+)\(s\)/g, (_, n: string, noun: string) => count(Number(n), noun));
 }
 
+/**
+ * One violation in the words of the forms ("sale closing must be after sale
+ * opening"): its field, then what the value must be.
+ */
+export function violationWords(f: FieldViolation): string {
+  return fieldWords(`${f.field} ${f.message.replace(/^value /, "")}`);
+}
+
 /** What a person reads for an error: a sentence from the code, with its details. */
 export function plainWords(err: Pick<ApiError, "code" | "message" | "details" | "status">): string {
   const d = err.details ?? {};
@@ -162,7 +170,7 @@ export function plainWords(err: Pick<ApiError, "code" | "message" | "details" | 
     case "VALIDATION_ERROR": {
       const fields = Array.isArray(d.fields) ? (d.fields as FieldViolation[]) : [];
       if (fields.length > 0) {
-        return "Please check the form: " + fields.map((f) => fieldWords(`${f.field} ${f.message.replace(/^value /, "")}`)).join("; ") + ".";
+        return "Please check the form: " + fields.map(violationWords).join("; ") + ".";
       }
       return err.message ? `Please check what you entered: ${fieldWords(err.message)}.` : "Please check what you entered.";
     }
