@@ -114,7 +114,9 @@ type CatalogServiceClient interface {
 	DeleteEvent(context.Context, *connect.Request[v1.DeleteEventRequest]) (*connect.Response[v1.DeleteEventResponse], error)
 	// CreateShow adds a show (a date) to an event: a draft, or an event on
 	// sale (an extra date; the booking engine loads it before the answer, 503
-	// and nothing added when it cannot). A cancelled event: CONFLICT.
+	// and nothing added when it cannot). A cancelled event: CONFLICT. A
+	// second show at the instant of one the event has: CONFLICT, details
+	// reason "show_exists" and show_id (a double click, a copied form).
 	CreateShow(context.Context, *connect.Request[v1.CreateShowRequest]) (*connect.Response[v1.CreateShowResponse], error)
 	// CreateZone adds a priced seat zone to a show: of a draft, or of an
 	// event on sale (released seats, on sale at once; the booking engine loads
@@ -411,7 +413,9 @@ type CatalogServiceHandler interface {
 	DeleteEvent(context.Context, *connect.Request[v1.DeleteEventRequest]) (*connect.Response[v1.DeleteEventResponse], error)
 	// CreateShow adds a show (a date) to an event: a draft, or an event on
 	// sale (an extra date; the booking engine loads it before the answer, 503
-	// and nothing added when it cannot). A cancelled event: CONFLICT.
+	// and nothing added when it cannot). A cancelled event: CONFLICT. A
+	// second show at the instant of one the event has: CONFLICT, details
+	// reason "show_exists" and show_id (a double click, a copied form).
 	CreateShow(context.Context, *connect.Request[v1.CreateShowRequest]) (*connect.Response[v1.CreateShowResponse], error)
 	// CreateZone adds a priced seat zone to a show: of a draft, or of an
 	// event on sale (released seats, on sale at once; the booking engine loads

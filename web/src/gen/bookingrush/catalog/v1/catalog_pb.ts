@@ -2657,7 +2657,9 @@ export const CatalogService: GenService<{
   /**
    * CreateShow adds a show (a date) to an event: a draft, or an event on
    * sale (an extra date; the booking engine loads it before the answer, 503
-   * and nothing added when it cannot). A cancelled event: CONFLICT.
+   * and nothing added when it cannot). A cancelled event: CONFLICT. A
+   * second show at the instant of one the event has: CONFLICT, details
+   * reason "show_exists" and show_id (a double click, a copied form).
    *
    * @generated from rpc bookingrush.catalog.v1.CatalogService.CreateShow
    */
