@@ -5,8 +5,8 @@
  *   closes", which is marked invalid for screen readers (aria-invalid, its
  *   description the message) and has the focus; what was typed stays;
  * - the show form's date in the past reads under "New show on"; a second
- *   show at the same instant (the catalog's 409 "show_exists") stays in the
- *   box, naming the time.
+ *   show at the same instant (the catalog's 409 "show_exists", whose
+ *   details name the field) reads there too, naming the time.
  */
 import { organizer, unique } from "./harness/api";
 import { expect, signIn, test } from "./fixtures";
@@ -64,9 +64,10 @@ test("the event form's sale window refused by the API reads under the sale closi
   await expect(page.getByTestId("manage-show")).toHaveCount(1);
   await expect(page.getByTestId("field-error-show_date")).toHaveCount(0);
   await expect(showOn).not.toHaveAttribute("aria-invalid");
-  // A second show at that instant (a copy) is refused in the box, naming the time.
+  // A second show at that instant (a copy) is refused under the field too, naming the time.
   await showOn.fill("2031-06-12T21:00");
   await page.getByTestId("add-show").click();
-  await expect(page.getByTestId("action-error")).toHaveText("That cannot be done now: the event already has a show at Thu, 12 Jun 2031, 21:00 WEST.");
+  await expect(page.getByTestId("field-error-show_date")).toHaveText("The event already has a show at Thu, 12 Jun 2031, 21:00 WEST.");
+  await expect(page.getByTestId("action-error")).toHaveCount(0);
   await expect(page.getByTestId("manage-show")).toHaveCount(1);
 });

@@ -58,12 +58,22 @@ describe("splitFieldErrors", () => {
     expect(splitFieldErrors(err, undefined)).toEqual(whole);
   });
 
-  it("leaves errors other than a VALIDATION_ERROR to the box", () => {
+  it("writes a conflict that names its field under that input, and leaves the box empty", () => {
     const err = new ApiError({ status: 409, code: "CONFLICT", message: "the event already has a show at Sat, 14 Mar 2027, 20:30 CET", details: { field: "show_date" } });
     expect(splitFieldErrors(err, form("show_date"))).toEqual({
+      fields: { show_date: "The event already has a show at Sat, 14 Mar 2027, 20:30 CET." },
+      box: null,
+    });
+    // Without that input on the form, the box says it as before.
+    expect(splitFieldErrors(err, form("ends_at"))).toEqual({
       fields: {},
       box: "That cannot be done now: the event already has a show at Sat, 14 Mar 2027, 20:30 CET.",
     });
+  });
+
+  it("leaves other errors to the box", () => {
+    const err = new ApiError({ status: 409, code: "CONFLICT", message: "only a draft can be published", details: { status: "published" } });
+    expect(splitFieldErrors(err, form("title"))).toEqual({ fields: {}, box: "That cannot be done now: only a draft can be published." });
   });
 });
 

@@ -7,7 +7,9 @@
  * `field(name)` does, with `aria-invalid` and `aria-describedby`); each
  * violation of such an input is written under it, in the words `plainWords`
  * uses, and the rest (a field the form has no input for, a violation without
- * a field: "violations.more") stays in the box above the button.
+ * a field: "violations.more") stays in the box above the button. A CONFLICT
+ * that names the field it is about (`details.field`: a zone name the show
+ * has, a show at a taken instant, a slug in use) reads under that input too.
  */
 import { plainWords, violationWords, type ApiError } from "@/lib/api/errors";
 
@@ -53,13 +55,18 @@ function sentence(s: string): string {
 }
 
 /**
- * Splits an error between the inputs of `form` and the box. Only a
- * VALIDATION_ERROR with `details.fields` has field words; any other error
- * (and any error without a form) is the box's alone, in `plainWords`.
+ * Splits an error between the inputs of `form` and the box. A
+ * VALIDATION_ERROR with `details.fields` has field words, and so has a
+ * CONFLICT with `details.field` (its message); any other error (and any
+ * error without a form) is the box's alone, in `plainWords`.
  */
 export function splitFieldErrors(err: Pick<ApiError, "code" | "message" | "details" | "status">, form: FormLike | null | undefined): FieldErrors {
   const list = err.code === "VALIDATION_ERROR" && Array.isArray(err.details?.fields) ? (err.details.fields as ApiError["fields"]) : [];
   const inputs = controls(form);
+  const about = err.code === "CONFLICT" ? err.details?.field : undefined;
+  if (typeof about === "string" && inputs.has(about) && err.message) {
+    return { fields: { [about]: sentence(err.message) }, box: null };
+  }
   const words = new Map<string, string[]>();
   const rest: ApiError["fields"] = [];
   for (const v of list) {
