@@ -16,6 +16,7 @@ import (
 
 	notifyv1 "github.com/bookingrush/rush/gen/bookingrush/notify/v1"
 	"github.com/bookingrush/rush/services/platform/errs"
+	"github.com/bookingrush/rush/services/platform/server"
 )
 
 // templateFS holds, per kind, <kind>.txt (the "subject" and "text"
@@ -29,9 +30,9 @@ var templateFS embed.FS
 // names, lower case without the prefix, as on the JSON API.
 var kinds = func() map[notifyv1.Template]string {
 	m := map[notifyv1.Template]string{}
-	for n, name := range notifyv1.Template_name {
+	for n := range notifyv1.Template_name {
 		if t := notifyv1.Template(n); t != notifyv1.Template_TEMPLATE_UNSPECIFIED {
-			m[t] = strings.ToLower(strings.TrimPrefix(name, "TEMPLATE_"))
+			m[t] = server.EnumWord(t)
 		}
 	}
 	return m
