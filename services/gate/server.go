@@ -72,9 +72,10 @@ func keysProto(ks []Key) []*gatev1.TicketKey {
 	return out
 }
 
-// GetTicketKeys publishes an event's public keys.
+// GetTicketKeys publishes an event's public keys (a draft's to whoever
+// runs it only).
 func (s *Server) GetTicketKeys(ctx context.Context, req *connect.Request[gatev1.GetTicketKeysRequest]) (*connect.Response[gatev1.GetTicketKeysResponse], error) {
-	ks, err := s.svc.Keys(ctx, req.Msg.GetEventId())
+	ks, err := s.svc.Keys(ctx, authn.FromContext(ctx), req.Msg.GetEventId())
 	if err != nil {
 		return nil, err
 	}

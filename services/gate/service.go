@@ -40,6 +40,9 @@ type Service struct {
 
 	shows      sync.Map // show id -> until when its tickets admit (time.Time); a show's dates are fixed once it sells
 	showEvents sync.Map // show id -> its event's id (string); a show never changes event
+	// publicEvents holds the ids of events with keys the catalog said are
+	// not drafts (Keys).
+	publicEvents sync.Map
 }
 
 // NewService returns the gate service.
@@ -182,9 +185,51 @@ func (s *Service) sign(t Ticket, key Key) string {
 		NotBefore: t.IssuedAt.Add(-s.cfg.ClockSkew).Truncate(time.Second), NotAfter: t.ValidUntil}, key.Private)
 }
 
-// Keys answers the event's published public keys.
-func (s *Service) Keys(ctx context.Context, eventID string) ([]Key, error) {
-	return s.store.PublishedKeys(ctx, eventID)
+// Keys answers the event's published public keys, to anyone (p is nil
+// for an anonymous caller) once the event is public. A draft's keys (its
+// organizer may make them before the sale opens) are its runners' alone:
+// its organizer, an admin, the mesh's own services and its check-in
+// devices. Anyone else reads none, as of an event that does not exist,
+// so the keys do not tell that the draft exists (the catalog answers its
+// draft NOT_FOUND to them). Whether an event is a draft is asked of the
+// catalog once per event that has keys and remembered once it is public
+// (no event goes back to draft after it sold); the catalog failing is
+// SERVICE_UNAVAILABLE, not the keys of what may be a draft.
+func (s *Service) Keys(ctx context.Context, p *authn.Principal, eventID string) ([]Key, error) {
+	ks, err := s.store.PublishedKeys(ctx, eventID)
+	if err != nil || len(ks) == 0 {
+		return ks, err
+	}
+	if _, public := s.publicEvents.Load(eventID); public {
+		return ks, nil
+	}
+	r, err := s.event(ctx, eventID)
+	switch {
+	case errs.Is(err, errs.NotFound):
+		return nil, nil // deleted: only a draft is
+	case err != nil:
+		return nil, err
+	case !r.draft:
+		s.publicEvents.Store(eventID, true)
+		return ks, nil
+	case runs(p, eventID, r):
+		return ks, nil
+	}
+	return nil, nil
+}
+
+// runs reports whether p runs the event eventID, run as r says: its
+// organizer, an admin, the mesh's own services, or a check-in device of it.
+func runs(p *authn.Principal, eventID string, r runner) bool {
+	switch {
+	case p == nil:
+		return false
+	case p.Role == authn.RoleAdmin, p.Role == authn.RoleService:
+		return true
+	case p.Role == authn.RoleDevice:
+		return slices.ContainsFunc(p.Events, func(ev string) bool { return strings.EqualFold(ev, eventID) })
+	}
+	return p.Role == authn.RoleOrganizer && p.UserID == r.organizer
 }
 
 // Rotate gives the event a new active key (its organizer or an admin).

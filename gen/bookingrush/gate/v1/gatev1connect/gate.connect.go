@@ -82,7 +82,10 @@ type GateServiceClient interface {
 	// admins and the mesh's own services get any booking's tickets.
 	ListBookingTickets(context.Context, *connect.Request[v1.ListBookingTicketsRequest]) (*connect.Response[v1.ListBookingTicketsResponse], error)
 	// GetTicketKeys publishes an event's ticket public keys (anyone may read
-	// them: a code verifies offline with them).
+	// them: a code verifies offline with them). A draft's keys are read by
+	// whoever runs it only (its organizer, an admin, its check-in devices):
+	// to anyone else a draft has none, as an event that does not exist, so
+	// its keys do not tell that it exists.
 	GetTicketKeys(context.Context, *connect.Request[v1.GetTicketKeysRequest]) (*connect.Response[v1.GetTicketKeysResponse], error)
 	// RotateTicketKey makes a new signing key the event's active one (its
 	// organizer or an admin). Codes read from now on are signed with it;
@@ -346,7 +349,10 @@ type GateServiceHandler interface {
 	// admins and the mesh's own services get any booking's tickets.
 	ListBookingTickets(context.Context, *connect.Request[v1.ListBookingTicketsRequest]) (*connect.Response[v1.ListBookingTicketsResponse], error)
 	// GetTicketKeys publishes an event's ticket public keys (anyone may read
-	// them: a code verifies offline with them).
+	// them: a code verifies offline with them). A draft's keys are read by
+	// whoever runs it only (its organizer, an admin, its check-in devices):
+	// to anyone else a draft has none, as an event that does not exist, so
+	// its keys do not tell that it exists.
 	GetTicketKeys(context.Context, *connect.Request[v1.GetTicketKeysRequest]) (*connect.Response[v1.GetTicketKeysResponse], error)
 	// RotateTicketKey makes a new signing key the event's active one (its
 	// organizer or an admin). Codes read from now on are signed with it;

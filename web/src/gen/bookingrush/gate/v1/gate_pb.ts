@@ -1997,7 +1997,10 @@ export const GateService: GenService<{
   },
   /**
    * GetTicketKeys publishes an event's ticket public keys (anyone may read
-   * them: a code verifies offline with them).
+   * them: a code verifies offline with them). A draft's keys are read by
+   * whoever runs it only (its organizer, an admin, its check-in devices):
+   * to anyone else a draft has none, as an event that does not exist, so
+   * its keys do not tell that it exists.
    *
    * @generated from rpc bookingrush.gate.v1.GateService.GetTicketKeys
    */
