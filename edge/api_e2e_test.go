@@ -296,6 +296,15 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	if meta, _ := list.body["meta"].(map[string]any); meta["total"] != float64(1) || len(list.list()) != 1 {
 		t.Fatalf("list: %s", list)
 	}
+	// A listing says when the shows are and the lowest price (the deleted
+	// show and the 4.99 zone count for nothing).
+	spans := func(e map[string]any, shows float64, first, last, from string) {
+		t.Helper()
+		if e["show_count"] != shows || e["first_show_at"] != first || e["last_show_at"] != last || e["price_from"] != from {
+			t.Fatalf("want %v shows from %s to %s, from %s: %v", shows, first, last, from, e)
+		}
+	}
+	spans(list.list()[0].(map[string]any), 1, show.str("show_date"), show.str("show_date"), "49.90")
 	a.want(a.call("GET", "/api/v1/events/"+slug, "", nil), 200, "")
 	a.want(a.call("GET", "/api/v1/events/"+slug+"/shows", "", nil), 200, "")
 	// The event's id stands for its slug, in either case.
@@ -329,6 +338,7 @@ func TestPublicAPIEndToEnd(t *testing.T) {
 	a.want(late, 201, "")
 	lateFloor := a.call("POST", "/api/v1/shows/"+late.str("id")+"/zones", orgAtok, map[string]any{"name": "Floor", "price": "49.90", "total_seats": 2})
 	a.want(lateFloor, 201, "")
+	spans(a.call("GET", "/api/v1/events/"+slug, "", nil).data(), 2, show.str("show_date"), late.str("show_date"), "19.90")
 	fan := reg("fan@rush.test", "Fan").str("access_token")
 	for i, z := range [][2]string{{show.str("id"), balcony.str("id")}, {late.str("id"), lateFloor.str("id")}} {
 		r := a.call("POST", "/api/v1/bookings/reserve", fan, map[string]any{"show_id": z[0], "zone_id": z[1], "quantity": 1}, "Idempotency-Key", fmt.Sprintf("e2e-added-%04d", i))

@@ -48,26 +48,32 @@ type querier interface {
 
 const eventColumns = `e.id, e.slug, e.title, e.description, e.venue, coalesce(e.image_url, ''), coalesce(c.slug, ''),
        e.organizer_id, e.status, e.sale_start_at, e.sale_end_at, e.max_per_user, e.queue_enabled,
-       e.created_at, e.updated_at, e.published_at, e.time_zone, e.cancelled_at, coalesce(e.cancel_reason, '')`
+       e.created_at, e.updated_at, e.published_at, e.time_zone, e.cancelled_at, coalesce(e.cancel_reason, ''),
+       (SELECT min(sh.show_date) FROM shows sh WHERE sh.event_id = e.id),
+       (SELECT max(sh.show_date) FROM shows sh WHERE sh.event_id = e.id),
+       (SELECT count(*)::int FROM shows sh WHERE sh.event_id = e.id),
+       coalesce((SELECT min(z.price)::text FROM seat_zones z JOIN shows sh ON sh.id = z.show_id WHERE sh.event_id = e.id), '')`
 
 const eventFrom = ` FROM events e LEFT JOIN categories c ON c.id = e.category_id`
 
 func scanEvent(row pgx.Row) (*catalogv1.Event, error) {
 	var (
-		ev                            catalogv1.Event
-		status                        string
-		saleStart, saleEnd, published *time.Time
-		cancelled                     *time.Time
-		created, updated              time.Time
+		ev                             catalogv1.Event
+		status                         string
+		saleStart, saleEnd, published  *time.Time
+		cancelled, firstShow, lastShow *time.Time
+		created, updated               time.Time
 	)
 	err := row.Scan(&ev.Id, &ev.Slug, &ev.Title, &ev.Description, &ev.Venue, &ev.ImageUrl, &ev.Category,
 		&ev.OrganizerId, &status, &saleStart, &saleEnd, &ev.MaxPerUser, &ev.QueueEnabled,
-		&created, &updated, &published, &ev.TimeZone, &cancelled, &ev.CancelReason)
+		&created, &updated, &published, &ev.TimeZone, &cancelled, &ev.CancelReason,
+		&firstShow, &lastShow, &ev.ShowCount, &ev.PriceFrom)
 	if err != nil {
 		return nil, err
 	}
 	ev.Status = eventStatus(status)
 	ev.SaleStartAt, ev.SaleEndAt, ev.PublishedAt, ev.CancelledAt = ts(saleStart), ts(saleEnd), ts(published), ts(cancelled)
+	ev.FirstShowAt, ev.LastShowAt = ts(firstShow), ts(lastShow)
 	ev.CreatedAt, ev.UpdatedAt = timestamppb.New(created), timestamppb.New(updated)
 	return &ev, nil
 }

@@ -36,6 +36,10 @@ test("a buyer registers, reserves, pays and gets a booking reference", async ({ 
   await page.getByRole("button", { name: "Search" }).click();
   await expect(page).toHaveURL(/\/search\?q=/);
   await expect(page.getByTestId("event-card")).toHaveCount(1);
+  // The card says when the show is, in the venue's zone (Lisbon, whatever
+  // the buyer's), and what a seat costs at least.
+  await expect(page.getByTestId("event-card-dates")).toHaveText(/\d{1,2} \w{3} \d{4}, \d\d:\d\d (WET|WEST)/);
+  await expect(page.getByTestId("event-card-sale")).toHaveText("On sale · from $49.90");
   await shot(page, "home");
 
   await page.getByTestId("event-card").click();

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 
-import { aboutDuration, cancelCauseText, clock, count, dateTime, fromZoneInput, knownZone, money, priceInput, pricePattern, showTime, timeZones, toZoneInput, venueZone } from "./format";
+import { aboutDuration, cancelCauseText, clock, count, dateTime, fromZoneInput, knownZone, money, priceInput, pricePattern, showSpan, showTime, timeZones, toZoneInput, venueZone } from "./format";
 
 describe("format", () => {
   it("writes money from decimal strings", () => {
@@ -27,6 +27,20 @@ describe("format", () => {
   it("writes dates in the viewer's zone, saying which", () => {
     expect(dateTime("2026-12-05T07:18:00Z", { zone: "America/New_York" })).toBe("5 Dec 2026, 02:18 GMT-5");
     expect(dateTime("2026-12-05T07:18:00Z", { zone: "UTC" })).toBe("5 Dec 2026, 07:18 UTC");
+  });
+  it("says when an event's shows are, in its venue's zone", () => {
+    const zone = "Europe/Lisbon";
+    const span = (e: Parameters<typeof showSpan>[0]) => showSpan(e, { zone }).replace(/\s/g, " ");
+    expect(span({ show_count: 0 })).toBe("");
+    expect(span({ first_show_at: null, last_show_at: null, show_count: 0 })).toBe("");
+    expect(span({ first_show_at: "2027-01-06T20:00:00Z", last_show_at: "2027-01-06T20:00:00Z", show_count: 1 })).toBe("6 Jan 2027, 20:00 WET");
+    expect(span({ first_show_at: "2027-01-06T20:00:00Z", last_show_at: "2027-01-07T20:00:00Z", show_count: 2 })).toBe("6 – 7 Jan 2027 · 2 shows");
+    expect(span({ first_show_at: "2027-01-06T20:00:00Z", last_show_at: "2027-03-07T20:00:00Z", show_count: 5 })).toBe("6 Jan – 7 Mar 2027 · 5 shows");
+    expect(span({ first_show_at: "2027-12-30T20:00:00Z", last_show_at: "2028-01-02T20:00:00Z", show_count: 3 })).toBe("30 Dec 2027 – 2 Jan 2028 · 3 shows");
+    // Two shows of one day (a matinee and an evening), and a day that is
+    // another one in the venue's zone than in UTC.
+    expect(span({ first_show_at: "2027-01-06T15:00:00Z", last_show_at: "2027-01-06T20:00:00Z", show_count: 2 })).toBe("6 Jan 2027 · 2 shows");
+    expect(showSpan({ first_show_at: "2027-01-07T02:00:00Z", last_show_at: "2027-01-07T02:00:00Z", show_count: 1 }, { zone: "America/New_York" })).toBe("6 Jan 2027, 21:00 GMT-5");
   });
   it("takes only time zones it knows", () => {
     expect(knownZone("Europe/Lisbon")).toBe("Europe/Lisbon");

@@ -67,6 +67,25 @@ export function showTime(show: { show_date?: string | null; ends_at?: string | n
   return `${from.format(start)} – ${to.format(end)}`;
 }
 
+/**
+ * When an event's shows are, for a listing, in its venue's zone: one show
+ * as its start ("6 Jan 2027, 20:00 WET"), several as the days they span and
+ * how many ("6 – 7 Jan 2027 · 2 shows"), "" while it has none.
+ */
+export function showSpan(
+  event: { first_show_at?: string | null; last_show_at?: string | null; show_count?: number | null },
+  opts: { zone: string },
+): string {
+  const n = event.show_count ?? 0;
+  const first = Date.parse(event.first_show_at ?? "");
+  if (n <= 0 || Number.isNaN(first)) return "";
+  if (n === 1) return dateTime(event.first_show_at, opts);
+  const last = Date.parse(event.last_show_at ?? "");
+  const days = new Intl.DateTimeFormat("en-GB", { year: "numeric", month: "short", day: "numeric", timeZone: opts.zone });
+  const span = Number.isNaN(last) || last <= first ? days.format(first) : days.formatRange(first, last);
+  return `${span} · ${count(n, "show")}`;
+}
+
 /** The cookie in which the browser tells the server its time zone (components/zone-cookie.tsx, lib/zone.ts). */
 export const zoneCookie = "tz";
 

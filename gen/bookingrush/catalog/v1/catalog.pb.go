@@ -259,7 +259,19 @@ type Event struct {
 	CancelledAt *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=cancelled_at,json=cancelledAt,proto3" json:"cancelled_at,omitempty"`
 	// CancelReason is what the organizer said when cancelling ("" for
 	// nothing): the buyers read it in their mails and on the event's page.
-	CancelReason  string `protobuf:"bytes,19,opt,name=cancel_reason,json=cancelReason,proto3" json:"cancel_reason,omitempty"`
+	CancelReason string `protobuf:"bytes,19,opt,name=cancel_reason,json=cancelReason,proto3" json:"cancel_reason,omitempty"`
+	// FirstShowAt is when the event's first show starts (cancelled shows
+	// included: a cancelled event keeps its dates); unset while it has none.
+	// With LastShowAt, ShowCount and PriceFrom it lets a listing say when and
+	// for how much without reading every show.
+	FirstShowAt *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=first_show_at,json=firstShowAt,proto3" json:"first_show_at,omitempty"`
+	// LastShowAt is when the event's last show starts; unset while it has none.
+	LastShowAt *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=last_show_at,json=lastShowAt,proto3" json:"last_show_at,omitempty"`
+	// ShowCount is how many shows the event has.
+	ShowCount int32 `protobuf:"varint,22,opt,name=show_count,json=showCount,proto3" json:"show_count,omitempty"`
+	// PriceFrom is the lowest seat price over the zones of all its shows, a
+	// decimal string in the zones' currency ("49.90"); "" while it has no zone.
+	PriceFrom     string `protobuf:"bytes,23,opt,name=price_from,json=priceFrom,proto3" json:"price_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -423,6 +435,34 @@ func (x *Event) GetCancelledAt() *timestamppb.Timestamp {
 func (x *Event) GetCancelReason() string {
 	if x != nil {
 		return x.CancelReason
+	}
+	return ""
+}
+
+func (x *Event) GetFirstShowAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FirstShowAt
+	}
+	return nil
+}
+
+func (x *Event) GetLastShowAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastShowAt
+	}
+	return nil
+}
+
+func (x *Event) GetShowCount() int32 {
+	if x != nil {
+		return x.ShowCount
+	}
+	return 0
+}
+
+func (x *Event) GetPriceFrom() string {
+	if x != nil {
+		return x.PriceFrom
 	}
 	return ""
 }
@@ -2604,7 +2644,7 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
 	"\x04slug\x18\x03 \x01(\tR\x04slug\x129\n" +
 	"\n" +
-	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x8b\x06\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xc7\a\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04slug\x18\x02 \x01(\tR\x04slug\x12\x14\n" +
@@ -2628,7 +2668,14 @@ const file_bookingrush_catalog_v1_catalog_proto_rawDesc = "" +
 	"\fpublished_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\vpublishedAt\x12\x1b\n" +
 	"\ttime_zone\x18\x11 \x01(\tR\btimeZone\x12=\n" +
 	"\fcancelled_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\vcancelledAt\x12#\n" +
-	"\rcancel_reason\x18\x13 \x01(\tR\fcancelReason\"\xe0\x02\n" +
+	"\rcancel_reason\x18\x13 \x01(\tR\fcancelReason\x12>\n" +
+	"\rfirst_show_at\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\vfirstShowAt\x12<\n" +
+	"\flast_show_at\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastShowAt\x12\x1d\n" +
+	"\n" +
+	"show_count\x18\x16 \x01(\x05R\tshowCount\x12\x1d\n" +
+	"\n" +
+	"price_from\x18\x17 \x01(\tR\tpriceFrom\"\xe0\x02\n" +
 	"\x04Show\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n" +
 	"\bevent_id\x18\x02 \x01(\tR\aeventId\x127\n" +
@@ -2914,77 +2961,79 @@ var file_bookingrush_catalog_v1_catalog_proto_depIdxs = []int32{
 	41, // 5: bookingrush.catalog.v1.Event.updated_at:type_name -> google.protobuf.Timestamp
 	41, // 6: bookingrush.catalog.v1.Event.published_at:type_name -> google.protobuf.Timestamp
 	41, // 7: bookingrush.catalog.v1.Event.cancelled_at:type_name -> google.protobuf.Timestamp
-	41, // 8: bookingrush.catalog.v1.Show.show_date:type_name -> google.protobuf.Timestamp
-	1,  // 9: bookingrush.catalog.v1.Show.status:type_name -> bookingrush.catalog.v1.ShowStatus
-	41, // 10: bookingrush.catalog.v1.Show.created_at:type_name -> google.protobuf.Timestamp
-	41, // 11: bookingrush.catalog.v1.Show.ends_at:type_name -> google.protobuf.Timestamp
-	41, // 12: bookingrush.catalog.v1.Zone.created_at:type_name -> google.protobuf.Timestamp
-	0,  // 13: bookingrush.catalog.v1.ListEventsRequest.status:type_name -> bookingrush.catalog.v1.EventStatus
-	3,  // 14: bookingrush.catalog.v1.ListEventsResponse.events:type_name -> bookingrush.catalog.v1.Event
-	42, // 15: bookingrush.catalog.v1.ListEventsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	3,  // 16: bookingrush.catalog.v1.GetEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	4,  // 17: bookingrush.catalog.v1.ListShowsResponse.shows:type_name -> bookingrush.catalog.v1.Show
-	42, // 18: bookingrush.catalog.v1.ListShowsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	4,  // 19: bookingrush.catalog.v1.GetShowResponse.show:type_name -> bookingrush.catalog.v1.Show
-	0,  // 20: bookingrush.catalog.v1.GetShowResponse.event_status:type_name -> bookingrush.catalog.v1.EventStatus
-	40, // 21: bookingrush.catalog.v1.GetShowResponse.zone_names:type_name -> bookingrush.catalog.v1.GetShowResponse.ZoneNamesEntry
-	5,  // 22: bookingrush.catalog.v1.ListZonesResponse.zones:type_name -> bookingrush.catalog.v1.Zone
-	42, // 23: bookingrush.catalog.v1.ListZonesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	41, // 24: bookingrush.catalog.v1.CreateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
-	41, // 25: bookingrush.catalog.v1.CreateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
-	3,  // 26: bookingrush.catalog.v1.CreateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	41, // 27: bookingrush.catalog.v1.UpdateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
-	41, // 28: bookingrush.catalog.v1.UpdateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
-	3,  // 29: bookingrush.catalog.v1.UpdateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	41, // 30: bookingrush.catalog.v1.CreateShowRequest.show_date:type_name -> google.protobuf.Timestamp
-	41, // 31: bookingrush.catalog.v1.CreateShowRequest.ends_at:type_name -> google.protobuf.Timestamp
-	4,  // 32: bookingrush.catalog.v1.CreateShowResponse.show:type_name -> bookingrush.catalog.v1.Show
-	5,  // 33: bookingrush.catalog.v1.CreateZoneResponse.zone:type_name -> bookingrush.catalog.v1.Zone
-	3,  // 34: bookingrush.catalog.v1.PublishEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	3,  // 35: bookingrush.catalog.v1.CancelEventResponse.event:type_name -> bookingrush.catalog.v1.Event
-	3,  // 36: bookingrush.catalog.v1.SetQueueEnabledResponse.event:type_name -> bookingrush.catalog.v1.Event
-	2,  // 37: bookingrush.catalog.v1.ListCategoriesResponse.categories:type_name -> bookingrush.catalog.v1.Category
-	42, // 38: bookingrush.catalog.v1.ListCategoriesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	2,  // 39: bookingrush.catalog.v1.CreateCategoryResponse.category:type_name -> bookingrush.catalog.v1.Category
-	6,  // 40: bookingrush.catalog.v1.CatalogService.ListEvents:input_type -> bookingrush.catalog.v1.ListEventsRequest
-	8,  // 41: bookingrush.catalog.v1.CatalogService.GetEvent:input_type -> bookingrush.catalog.v1.GetEventRequest
-	10, // 42: bookingrush.catalog.v1.CatalogService.ListShows:input_type -> bookingrush.catalog.v1.ListShowsRequest
-	12, // 43: bookingrush.catalog.v1.CatalogService.GetShow:input_type -> bookingrush.catalog.v1.GetShowRequest
-	14, // 44: bookingrush.catalog.v1.CatalogService.ListZones:input_type -> bookingrush.catalog.v1.ListZonesRequest
-	16, // 45: bookingrush.catalog.v1.CatalogService.CreateEvent:input_type -> bookingrush.catalog.v1.CreateEventRequest
-	18, // 46: bookingrush.catalog.v1.CatalogService.UpdateEvent:input_type -> bookingrush.catalog.v1.UpdateEventRequest
-	20, // 47: bookingrush.catalog.v1.CatalogService.DeleteEvent:input_type -> bookingrush.catalog.v1.DeleteEventRequest
-	22, // 48: bookingrush.catalog.v1.CatalogService.CreateShow:input_type -> bookingrush.catalog.v1.CreateShowRequest
-	28, // 49: bookingrush.catalog.v1.CatalogService.CreateZone:input_type -> bookingrush.catalog.v1.CreateZoneRequest
-	24, // 50: bookingrush.catalog.v1.CatalogService.DeleteShow:input_type -> bookingrush.catalog.v1.DeleteShowRequest
-	26, // 51: bookingrush.catalog.v1.CatalogService.DeleteZone:input_type -> bookingrush.catalog.v1.DeleteZoneRequest
-	30, // 52: bookingrush.catalog.v1.CatalogService.PublishEvent:input_type -> bookingrush.catalog.v1.PublishEventRequest
-	32, // 53: bookingrush.catalog.v1.CatalogService.CancelEvent:input_type -> bookingrush.catalog.v1.CancelEventRequest
-	34, // 54: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:input_type -> bookingrush.catalog.v1.SetQueueEnabledRequest
-	36, // 55: bookingrush.catalog.v1.CatalogService.ListCategories:input_type -> bookingrush.catalog.v1.ListCategoriesRequest
-	38, // 56: bookingrush.catalog.v1.CatalogService.CreateCategory:input_type -> bookingrush.catalog.v1.CreateCategoryRequest
-	7,  // 57: bookingrush.catalog.v1.CatalogService.ListEvents:output_type -> bookingrush.catalog.v1.ListEventsResponse
-	9,  // 58: bookingrush.catalog.v1.CatalogService.GetEvent:output_type -> bookingrush.catalog.v1.GetEventResponse
-	11, // 59: bookingrush.catalog.v1.CatalogService.ListShows:output_type -> bookingrush.catalog.v1.ListShowsResponse
-	13, // 60: bookingrush.catalog.v1.CatalogService.GetShow:output_type -> bookingrush.catalog.v1.GetShowResponse
-	15, // 61: bookingrush.catalog.v1.CatalogService.ListZones:output_type -> bookingrush.catalog.v1.ListZonesResponse
-	17, // 62: bookingrush.catalog.v1.CatalogService.CreateEvent:output_type -> bookingrush.catalog.v1.CreateEventResponse
-	19, // 63: bookingrush.catalog.v1.CatalogService.UpdateEvent:output_type -> bookingrush.catalog.v1.UpdateEventResponse
-	21, // 64: bookingrush.catalog.v1.CatalogService.DeleteEvent:output_type -> bookingrush.catalog.v1.DeleteEventResponse
-	23, // 65: bookingrush.catalog.v1.CatalogService.CreateShow:output_type -> bookingrush.catalog.v1.CreateShowResponse
-	29, // 66: bookingrush.catalog.v1.CatalogService.CreateZone:output_type -> bookingrush.catalog.v1.CreateZoneResponse
-	25, // 67: bookingrush.catalog.v1.CatalogService.DeleteShow:output_type -> bookingrush.catalog.v1.DeleteShowResponse
-	27, // 68: bookingrush.catalog.v1.CatalogService.DeleteZone:output_type -> bookingrush.catalog.v1.DeleteZoneResponse
-	31, // 69: bookingrush.catalog.v1.CatalogService.PublishEvent:output_type -> bookingrush.catalog.v1.PublishEventResponse
-	33, // 70: bookingrush.catalog.v1.CatalogService.CancelEvent:output_type -> bookingrush.catalog.v1.CancelEventResponse
-	35, // 71: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:output_type -> bookingrush.catalog.v1.SetQueueEnabledResponse
-	37, // 72: bookingrush.catalog.v1.CatalogService.ListCategories:output_type -> bookingrush.catalog.v1.ListCategoriesResponse
-	39, // 73: bookingrush.catalog.v1.CatalogService.CreateCategory:output_type -> bookingrush.catalog.v1.CreateCategoryResponse
-	57, // [57:74] is the sub-list for method output_type
-	40, // [40:57] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	41, // 8: bookingrush.catalog.v1.Event.first_show_at:type_name -> google.protobuf.Timestamp
+	41, // 9: bookingrush.catalog.v1.Event.last_show_at:type_name -> google.protobuf.Timestamp
+	41, // 10: bookingrush.catalog.v1.Show.show_date:type_name -> google.protobuf.Timestamp
+	1,  // 11: bookingrush.catalog.v1.Show.status:type_name -> bookingrush.catalog.v1.ShowStatus
+	41, // 12: bookingrush.catalog.v1.Show.created_at:type_name -> google.protobuf.Timestamp
+	41, // 13: bookingrush.catalog.v1.Show.ends_at:type_name -> google.protobuf.Timestamp
+	41, // 14: bookingrush.catalog.v1.Zone.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 15: bookingrush.catalog.v1.ListEventsRequest.status:type_name -> bookingrush.catalog.v1.EventStatus
+	3,  // 16: bookingrush.catalog.v1.ListEventsResponse.events:type_name -> bookingrush.catalog.v1.Event
+	42, // 17: bookingrush.catalog.v1.ListEventsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	3,  // 18: bookingrush.catalog.v1.GetEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	4,  // 19: bookingrush.catalog.v1.ListShowsResponse.shows:type_name -> bookingrush.catalog.v1.Show
+	42, // 20: bookingrush.catalog.v1.ListShowsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	4,  // 21: bookingrush.catalog.v1.GetShowResponse.show:type_name -> bookingrush.catalog.v1.Show
+	0,  // 22: bookingrush.catalog.v1.GetShowResponse.event_status:type_name -> bookingrush.catalog.v1.EventStatus
+	40, // 23: bookingrush.catalog.v1.GetShowResponse.zone_names:type_name -> bookingrush.catalog.v1.GetShowResponse.ZoneNamesEntry
+	5,  // 24: bookingrush.catalog.v1.ListZonesResponse.zones:type_name -> bookingrush.catalog.v1.Zone
+	42, // 25: bookingrush.catalog.v1.ListZonesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	41, // 26: bookingrush.catalog.v1.CreateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
+	41, // 27: bookingrush.catalog.v1.CreateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
+	3,  // 28: bookingrush.catalog.v1.CreateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	41, // 29: bookingrush.catalog.v1.UpdateEventRequest.sale_start_at:type_name -> google.protobuf.Timestamp
+	41, // 30: bookingrush.catalog.v1.UpdateEventRequest.sale_end_at:type_name -> google.protobuf.Timestamp
+	3,  // 31: bookingrush.catalog.v1.UpdateEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	41, // 32: bookingrush.catalog.v1.CreateShowRequest.show_date:type_name -> google.protobuf.Timestamp
+	41, // 33: bookingrush.catalog.v1.CreateShowRequest.ends_at:type_name -> google.protobuf.Timestamp
+	4,  // 34: bookingrush.catalog.v1.CreateShowResponse.show:type_name -> bookingrush.catalog.v1.Show
+	5,  // 35: bookingrush.catalog.v1.CreateZoneResponse.zone:type_name -> bookingrush.catalog.v1.Zone
+	3,  // 36: bookingrush.catalog.v1.PublishEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	3,  // 37: bookingrush.catalog.v1.CancelEventResponse.event:type_name -> bookingrush.catalog.v1.Event
+	3,  // 38: bookingrush.catalog.v1.SetQueueEnabledResponse.event:type_name -> bookingrush.catalog.v1.Event
+	2,  // 39: bookingrush.catalog.v1.ListCategoriesResponse.categories:type_name -> bookingrush.catalog.v1.Category
+	42, // 40: bookingrush.catalog.v1.ListCategoriesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	2,  // 41: bookingrush.catalog.v1.CreateCategoryResponse.category:type_name -> bookingrush.catalog.v1.Category
+	6,  // 42: bookingrush.catalog.v1.CatalogService.ListEvents:input_type -> bookingrush.catalog.v1.ListEventsRequest
+	8,  // 43: bookingrush.catalog.v1.CatalogService.GetEvent:input_type -> bookingrush.catalog.v1.GetEventRequest
+	10, // 44: bookingrush.catalog.v1.CatalogService.ListShows:input_type -> bookingrush.catalog.v1.ListShowsRequest
+	12, // 45: bookingrush.catalog.v1.CatalogService.GetShow:input_type -> bookingrush.catalog.v1.GetShowRequest
+	14, // 46: bookingrush.catalog.v1.CatalogService.ListZones:input_type -> bookingrush.catalog.v1.ListZonesRequest
+	16, // 47: bookingrush.catalog.v1.CatalogService.CreateEvent:input_type -> bookingrush.catalog.v1.CreateEventRequest
+	18, // 48: bookingrush.catalog.v1.CatalogService.UpdateEvent:input_type -> bookingrush.catalog.v1.UpdateEventRequest
+	20, // 49: bookingrush.catalog.v1.CatalogService.DeleteEvent:input_type -> bookingrush.catalog.v1.DeleteEventRequest
+	22, // 50: bookingrush.catalog.v1.CatalogService.CreateShow:input_type -> bookingrush.catalog.v1.CreateShowRequest
+	28, // 51: bookingrush.catalog.v1.CatalogService.CreateZone:input_type -> bookingrush.catalog.v1.CreateZoneRequest
+	24, // 52: bookingrush.catalog.v1.CatalogService.DeleteShow:input_type -> bookingrush.catalog.v1.DeleteShowRequest
+	26, // 53: bookingrush.catalog.v1.CatalogService.DeleteZone:input_type -> bookingrush.catalog.v1.DeleteZoneRequest
+	30, // 54: bookingrush.catalog.v1.CatalogService.PublishEvent:input_type -> bookingrush.catalog.v1.PublishEventRequest
+	32, // 55: bookingrush.catalog.v1.CatalogService.CancelEvent:input_type -> bookingrush.catalog.v1.CancelEventRequest
+	34, // 56: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:input_type -> bookingrush.catalog.v1.SetQueueEnabledRequest
+	36, // 57: bookingrush.catalog.v1.CatalogService.ListCategories:input_type -> bookingrush.catalog.v1.ListCategoriesRequest
+	38, // 58: bookingrush.catalog.v1.CatalogService.CreateCategory:input_type -> bookingrush.catalog.v1.CreateCategoryRequest
+	7,  // 59: bookingrush.catalog.v1.CatalogService.ListEvents:output_type -> bookingrush.catalog.v1.ListEventsResponse
+	9,  // 60: bookingrush.catalog.v1.CatalogService.GetEvent:output_type -> bookingrush.catalog.v1.GetEventResponse
+	11, // 61: bookingrush.catalog.v1.CatalogService.ListShows:output_type -> bookingrush.catalog.v1.ListShowsResponse
+	13, // 62: bookingrush.catalog.v1.CatalogService.GetShow:output_type -> bookingrush.catalog.v1.GetShowResponse
+	15, // 63: bookingrush.catalog.v1.CatalogService.ListZones:output_type -> bookingrush.catalog.v1.ListZonesResponse
+	17, // 64: bookingrush.catalog.v1.CatalogService.CreateEvent:output_type -> bookingrush.catalog.v1.CreateEventResponse
+	19, // 65: bookingrush.catalog.v1.CatalogService.UpdateEvent:output_type -> bookingrush.catalog.v1.UpdateEventResponse
+	21, // 66: bookingrush.catalog.v1.CatalogService.DeleteEvent:output_type -> bookingrush.catalog.v1.DeleteEventResponse
+	23, // 67: bookingrush.catalog.v1.CatalogService.CreateShow:output_type -> bookingrush.catalog.v1.CreateShowResponse
+	29, // 68: bookingrush.catalog.v1.CatalogService.CreateZone:output_type -> bookingrush.catalog.v1.CreateZoneResponse
+	25, // 69: bookingrush.catalog.v1.CatalogService.DeleteShow:output_type -> bookingrush.catalog.v1.DeleteShowResponse
+	27, // 70: bookingrush.catalog.v1.CatalogService.DeleteZone:output_type -> bookingrush.catalog.v1.DeleteZoneResponse
+	31, // 71: bookingrush.catalog.v1.CatalogService.PublishEvent:output_type -> bookingrush.catalog.v1.PublishEventResponse
+	33, // 72: bookingrush.catalog.v1.CatalogService.CancelEvent:output_type -> bookingrush.catalog.v1.CancelEventResponse
+	35, // 73: bookingrush.catalog.v1.CatalogService.SetQueueEnabled:output_type -> bookingrush.catalog.v1.SetQueueEnabledResponse
+	37, // 74: bookingrush.catalog.v1.CatalogService.ListCategories:output_type -> bookingrush.catalog.v1.ListCategoriesResponse
+	39, // 75: bookingrush.catalog.v1.CatalogService.CreateCategory:output_type -> bookingrush.catalog.v1.CreateCategoryResponse
+	59, // [59:76] is the sub-list for method output_type
+	42, // [42:59] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_catalog_v1_catalog_proto_init() }
