@@ -283,3 +283,81 @@ func TestAnAdminSettlesAFailedRefund(t *testing.T) {
 	}
 	app.AuditMoney(t, prefix)
 }
+
+// TestEventCancelledWhileARefundFailedGivesTheRest: a buyer cancels five
+// days before the show and gets 50% (25.00 of 50.00); that refund fails at
+// their card; then the organizer cancels the event, which refunds everyone
+// 100%. Before, the cancellation passed over a payment whose refund had
+// failed (it listed succeeded and partially refunded payments only): the
+// admin's retry gave back the 25.00 and the payment ended partially
+// refunded, the buyer short of the 25.00 the cancellation owes them, with
+// nothing left to give it (the cancellation was settled) and the money audit
+// content. Now the cancellation records the rest as due, what the admins'
+// listing says is owed counts it (50.00), the admin's retry gives the failed
+// share back and then the rest (its own refund and mail, as an event's
+// cancellation gives it), a bank transfer recorded for another such buyer
+// pays the whole (her mail of the rest says not to her card), analytics
+// counts both prices back, and the money audit holds.
+func TestEventCancelledWhileARefundFailedGivesTheRest(t *testing.T) {
+	t.Parallel()
+	app, smtp, a, prefix := startWholeAppPrefix(t, "-payment.sim-delay=20ms", "-notify.poll=100ms", "-stripe.webhook-secret="+refundFailedSecret)
+	users := a.people([]string{"org", "buyer", "ann"}, "org")
+	adm := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"}).str("access_token")
+	eventID, showID, zoneID := a.onSaleIn(users["org"], "Rained Out", 10, 5*24*time.Hour+2*time.Hour)
+	failedHalf := func(buyer string) string {
+		booking, _ := a.buy(users[buyer], showID, zoneID, 2)
+		a.want(a.call("POST", "/api/v1/bookings/"+booking+"/cancel", users[buyer], nil), http.StatusOK, "")
+		var id string
+		if err := app.Pool.QueryRow(t.Context(), `SELECT id::text FROM payments WHERE booking_id = $1`, booking).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		pay := a.waitPaymentStatus(users[buyer], id, "partially_refunded")
+		if pay.str("refunded_amount") != "25.00" {
+			t.Fatalf("%s's cancel five days before the show: %s", buyer, pay)
+		}
+		a.failRefund(pay, 2500, "expired_or_canceled_card")
+		a.waitPaymentStatus(users[buyer], id, "refund_failed")
+		return id
+	}
+	id, annID := failedHalf("buyer"), failedHalf("ann")
+
+	a.want(a.call("POST", "/api/v1/events/"+eventID+"/cancel", users["org"], map[string]any{"reason": "storm"}), http.StatusOK, "")
+	list := a.call("GET", "/api/v1/admin/payments?status=refund_failed", adm, nil)
+	if l := list.list(); len(l) != 2 || l[0].(map[string]any)["refund_owed"] != "50.00" || l[1].(map[string]any)["refund_owed"] != "50.00" {
+		t.Fatalf("what the cancelled event's buyers are owed, to admins: %s", list)
+	}
+	// ann's card is closed for good: support pays her the whole 50.00 by
+	// bank transfer, recorded as such (nothing more goes to her card).
+	r := a.call("POST", "/api/v1/admin/payments/"+annID+"/refund-outside-provider", adm, map[string]any{"reference": "SEPA-42"})
+	a.want(r, http.StatusOK, "")
+	if r.str("status") != "refunded" || r.str("refunded_amount") != "50.00" {
+		t.Fatalf("a bank transfer of a cancelled event's failed refund: %s, want refunded 50.00", r)
+	}
+	testkit.Eventually(t, 30*time.Second, "ann's mail of the rest", func() bool {
+		for _, m := range smtp.To("ann@rush.test") {
+			if strings.Contains(m.Text, "the remaining 25.00 USD of the 50.00 USD you paid") && strings.Contains(m.Text, "not to your card") {
+				return true
+			}
+		}
+		return false
+	})
+
+	r = a.call("POST", "/api/v1/payments/"+id+"/refund", adm, map[string]any{})
+	a.want(r, http.StatusOK, "")
+	if r.str("status") != "refunded" || r.str("refunded_amount") != "50.00" {
+		t.Fatalf("an admin's retry of a cancelled event's failed refund: %s, want refunded 50.00", r)
+	}
+	smtp.WaitForSubject(t, "buyer@rush.test", "on its way", 30*time.Second)
+	testkit.Eventually(t, 30*time.Second, "the rest's mail", func() bool {
+		for _, m := range smtp.To("buyer@rush.test") {
+			if strings.Contains(m.Text, "the remaining 25.00 USD of the 50.00 USD you paid") {
+				return true
+			}
+		}
+		return false
+	})
+	if got := refundedOf(app, a, users["org"], eventID); got != "100.00" {
+		t.Fatalf("analytics counts %q refunded, want 100.00 (both prices)", got)
+	}
+	app.AuditMoney(t, prefix)
+}

@@ -279,6 +279,11 @@ func (c *Consumer) paymentMail(ctx context.Context, msg *sarama.ConsumerMessage,
 		if ev.GetRest() {
 			// What the first refund left: "the remaining 25.00 of the 50.00".
 			data["rest"] = "true"
+			if ev.GetRefundedOutsideProvider() {
+				// Paid by support's transfer with the failed refund it made
+				// good (its event cancelled meanwhile): not to the card.
+				data["outside_provider"] = "true"
+			}
 		}
 	}
 	if kind == "refund_failed" {

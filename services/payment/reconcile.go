@@ -41,6 +41,9 @@ import (
 //     may still be finishing it, in their bank's 3-D Secure step: a
 //     waitlist offer's hold outlives stale-after), asked again stale-after
 //     later or when the hold expires, whichever comes first;
+//   - the rest of the price due to a cancelled event's buyer whose failed
+//     refund was made good (restDue) is given when the attempt that made
+//     it good could not;
 //   - the provider's events of the handled types are listed,
 //     payment.event-lag behind, and each one no webhook brought is applied as its webhook
 //     would have been (missedEvents): money returned by hand or by a
@@ -103,7 +106,7 @@ func (r *Reconciler) pass(ctx context.Context) error {
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lock+`)`) //nolint:errcheck // the session ends with the conn otherwise
 	deadline := time.Now().Add(r.cfg.ReconcileInterval)
-	for _, step := range []func(context.Context, time.Time) error{r.finishRefunds, r.settle, r.staleIntents, r.missedEvents} {
+	for _, step := range []func(context.Context, time.Time) error{r.finishRefunds, r.finishRests, r.settle, r.staleIntents, r.missedEvents} {
 		if err := step(ctx, deadline); err != nil {
 			return err
 		}
@@ -161,6 +164,22 @@ func (r *Reconciler) finishRefunds(ctx context.Context, deadline time.Time) erro
 				return "failed"
 			}
 			return "refund_finished"
+		})
+}
+
+// finishRests gives the rest of the price due to the buyers of payments
+// whose failed refund was made good (restDue) when the attempt that made
+// it good could not give it (the provider unreachable, the process died),
+// passing over those an attempt holds a live claim on.
+func (r *Reconciler) finishRests(ctx context.Context, deadline time.Time) error {
+	return r.each(ctx, deadline, `rest_due_cause IS NOT NULL AND refunded_at IS NOT NULL AND status <> 'refund_failed'
+			AND (refund_claimed_at IS NULL OR refund_claimed_at <= now() - make_interval(secs => $1))`,
+		`refunded_at`, []any{refundLease.Seconds()}, func(p Payment) string {
+			if _, err := r.svc.restDue(ctx, p); err != nil {
+				r.log.Warn("rest due of a cancelled event's payment still not given", zap.String("payment", p.ID), zap.Error(err))
+				return "failed"
+			}
+			return "rest_given"
 		})
 }
 

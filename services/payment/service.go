@@ -373,7 +373,26 @@ func (s *Service) retryFailedRefund(ctx context.Context, p *authn.Principal, pay
 	s.log.Warn("an admin retries a refund that failed at the provider", zap.String("payment", pay.ID), zap.String("admin", p.UserID),
 		zap.String("failure_reason", pay.RefundFailureReason), zap.Int("failures", pay.RefundFailures))
 	out, _, err := s.executeRefund(ctx, pay.ID, true)
-	return out, err
+	if err != nil {
+		return Payment{}, err
+	}
+	return s.restDue(ctx, out)
+}
+
+// restDue gives the rest of the price due to the buyer of pay (RestDueCause:
+// its event was cancelled while the refund of its share had failed) once
+// that share is made good, as an event's cancellation gives it (topUp, under
+// the due cause), and answers the payment as it is then. A payment still
+// refund_failed, or with no rest due, is answered as it is. A rest not given
+// (the provider unreachable) is given by the reconciler (finishRests).
+func (s *Service) restDue(ctx context.Context, pay Payment) (Payment, error) {
+	if pay.RestDueCause == "" || pay.RefundedAt.IsZero() {
+		return pay, nil
+	}
+	if err := s.topUp(ctx, pay.ID, pay.RefundReason, refundCause(pay.RestDueCause)); err != nil {
+		return Payment{}, err
+	}
+	return s.store.Get(ctx, pay.ID)
 }
 
 // List pages through the payments of one status, of one booking, or both,
@@ -395,7 +414,8 @@ const reasonNotRefundFailed = "not_refund_failed"
 // whose refund failed at the provider owes its buyer was given back another
 // way (support's bank transfer, named by reference): nothing is sent to the
 // provider; the payment is refunded as decided (refunded, or partially
-// refunded for a share), which settles it for the money audit; an audit
+// refunded for a share; refunded in full with a rest due, its event
+// cancelled, whose own payment.refunded follows), which settles it for the money audit; an audit
 // entry names the admin, the reference and the note; and a payment.refunded
 // naming the failure it makes good, marked refunded_outside_provider, tells
 // the buyer support paid the money back another way than their card
@@ -425,14 +445,19 @@ func (s *Service) RecordRefundOutsideProvider(ctx context.Context, id, reference
 			return errs.New(errs.Conflict, "a retry of this refund through the provider is under way; wait for its outcome",
 				"reason", "refund_in_progress")
 		}
-		owed := before.RefundOwedCents()
+		owed, share, rest := before.RefundOwedCents(), before.shareOwedCents(), before.restDueCents()
 		total := before.RefundedCents + owed
 		status := StatusPartiallyRefunded
 		if total == before.AmountCents {
 			status = StatusRefunded
 		}
+		// A rest due (its event was cancelled) is paid by the same transfer:
+		// the decision becomes the whole price, under the rest's cause.
 		pay, err = scanPayment(tx.QueryRow(ctx, `UPDATE payments SET refunded_amount = $2::numeric / 100, status = $3, refunded_at = now(),
-			refund_reference = $4, refund_claimed_at = NULL WHERE id = $1 RETURNING `+paymentColumns, id, total, status, "outside:"+reference))
+			refund_reference = $4, refund_claimed_at = NULL,
+			refund_percent = CASE WHEN rest_due_cause IS NULL THEN refund_percent ELSE 100 END,
+			refund_cause = COALESCE(rest_due_cause, refund_cause), rest_due_cause = NULL
+			WHERE id = $1 RETURNING `+paymentColumns, id, total, status, "outside:"+reference))
 		if err != nil {
 			return dbErr(err)
 		}
@@ -444,9 +469,18 @@ func (s *Service) RecordRefundOutsideProvider(ctx context.Context, id, reference
 		}); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, TopicRefunded, pay, &paymentv1.PaymentEvent{
-			RefundAmount: money.Format(owed), RefundCause: refundCause(pay.RefundCause), RefundReason: pay.RefundReason,
+		if err := s.emit(ctx, tx, TopicRefunded, pay, &paymentv1.PaymentEvent{
+			RefundAmount: money.Format(share), RefundCause: refundCause(before.RefundCause), RefundReason: pay.RefundReason,
 			FailedRefund: int32(before.RefundFailures), RefundedOutsideProvider: true,
+		}); err != nil || rest == 0 {
+			return err
+		}
+		// The rest has its own event, as an event's cancellation gives it
+		// (analytics takes its revenue back; the buyer is mailed it, paid
+		// by our support team).
+		return s.emit(ctx, tx, TopicRefunded, pay, &paymentv1.PaymentEvent{
+			RefundAmount: money.Format(rest), RefundCause: refundCause(pay.RefundCause), RefundReason: pay.RefundReason,
+			Rest: true, RefundedOutsideProvider: true,
 		})
 	})
 	if err != nil {
@@ -551,7 +585,10 @@ func (s *Service) RefundBooking(ctx context.Context, bookingID, paymentID string
 // 100%), each as RefundBooking does, at most once per payment, so calling
 // it again after a partial failure only finishes the work. A payment whose
 // buyer had cancelled for 50% or 0% of the price gets the rest (topUp): the
-// show it was bought for will not take place. The refunds run a few at a
+// show it was bought for will not take place. One whose buyer's refund of
+// such a share failed at the provider gets the rest due (MarkRestDue): it
+// counts in what is owed, and is given once the share is made good
+// (restDue). The refunds run a few at a
 // time and are not cut short by a caller that goes away. It answers how
 // many were due and how many failed.
 func (s *Service) RefundEvent(ctx context.Context, eventID, reason string) (total, failed int, err error) {
@@ -568,7 +605,19 @@ func (s *Service) RefundEvent(ctx context.Context, eventID, reason string) (tota
 		wg.Go(func() {
 			defer func() { <-sem }()
 			_, _, err := s.RefundBooking(ctx, p.BookingID, p.ID, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED, reason)
+			if err == nil && p.Status == StatusRefundFailed {
+				// Its buyer's refund of a share failed at the provider: nothing
+				// goes to that card now, but the rest is owed from now on, and
+				// given once the share is made good (restDue).
+				var marked bool
+				if marked, err = s.store.MarkRestDue(ctx, p.ID, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED.String()); marked {
+					s.log.Warn("a cancelled event's payment whose refund failed at the provider owes its buyer the rest of the price too; given once an admin settles the failed refund",
+						zap.String("payment", p.ID), zap.String("booking", p.BookingID))
+				}
+			}
 			if err == nil {
+				// Made good meanwhile (an admin's retry): it is topped up as
+				// any other.
 				err = s.topUp(ctx, p.ID, reason, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED)
 			}
 			if err != nil {
@@ -614,7 +663,7 @@ func (s *Service) topUp(ctx context.Context, paymentID, reason string, cause pay
 		rest = before.AmountCents - before.RefundedCents
 		pay, err := scanPayment(tx.QueryRow(ctx, `UPDATE payments SET refunded_amount = amount, status = $2, refunded_at = now(),
 				refund_percent = 100, refund_cause = $3, refund_reason = NULLIF($4, ''),
-				refund_reference = COALESCE(NULLIF($5, ''), refund_reference), refund_claimed_at = NULL
+				refund_reference = COALESCE(NULLIF($5, ''), refund_reference), refund_claimed_at = NULL, rest_due_cause = NULL
 			WHERE id = $1 RETURNING `+paymentColumns,
 			before.ID, StatusRefunded, cause.String(), reason, ref))
 		if err != nil {

@@ -62,12 +62,32 @@ type Payment struct {
 	RefundFailures      int
 	RefundFailedAt      time.Time
 	RefundFailureReason string
+	// RestDueCause is the cause of the rest of the price owed once a refund
+	// that failed at the provider is made good ("" for none): its event was
+	// cancelled (everyone gets 100%) while the refund of its buyer's own
+	// cancel, a share under the policy, had failed (MarkRestDue).
+	RestDueCause string
 }
 
 // RefundOwedCents is what a payment whose refund failed at the provider
-// owes its buyer: the decided refund less what did come back.
+// owes its buyer: the decided refund less what did come back, and the rest
+// of the price when one is due (RestDueCause).
 func (p Payment) RefundOwedCents() int64 {
+	return p.shareOwedCents() + p.restDueCents()
+}
+
+// shareOwedCents is the decided refund less what did come back.
+func (p Payment) shareOwedCents() int64 {
 	return max(refundCents(p.AmountCents, p.RefundPercent)-p.RefundedCents, 0)
+}
+
+// restDueCents is the rest of the price beyond the decided refund, when
+// one is due (RestDueCause), else 0.
+func (p Payment) restDueCents() int64 {
+	if p.RestDueCause == "" {
+		return 0
+	}
+	return p.AmountCents - max(refundCents(p.AmountCents, p.RefundPercent), p.RefundedCents)
 }
 
 // PaymentFilter selects a page of payments of one status, of one booking,
@@ -153,14 +173,14 @@ const paymentColumns = `id::text, booking_id::text, user_id::text, (amount * 100
 	COALESCE(refund_cause, ''), COALESCE(refund_reason, ''), COALESCE(refund_requested_at, 'epoch'),
 	COALESCE(succeeded_at, 'epoch'), COALESCE(settled_at, 'epoch'), duplicate_charge, COALESCE(hold_expires_at, 'epoch'),
 	COALESCE(refund_claimed_at, 'epoch'), COALESCE(trace_parent, ''), refund_failures, COALESCE(refund_failed_at, 'epoch'),
-	COALESCE(refund_failure_reason, '')`
+	COALESCE(refund_failure_reason, ''), COALESCE(rest_due_cause, '')`
 
 func scanPayment(row pgx.Row) (Payment, error) {
 	var p Payment
 	err := row.Scan(&p.ID, &p.BookingID, &p.UserID, &p.AmountCents, &p.RefundedCents, &p.Currency, &p.Status, &p.Provider,
 		&p.Method, &p.ProviderRef, &p.FailedReason, &p.RefundedAt, &p.CreatedAt, &p.UpdatedAt, &p.IdempotencyKey,
 		&p.RefundPercent, &p.RefundCause, &p.RefundReason, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt, &p.Duplicate, &p.HoldExpiresAt,
-		&p.RefundClaimedAt, &p.TraceParent, &p.RefundFailures, &p.RefundFailedAt, &p.RefundFailureReason)
+		&p.RefundClaimedAt, &p.TraceParent, &p.RefundFailures, &p.RefundFailedAt, &p.RefundFailureReason, &p.RestDueCause)
 	for _, t := range []*time.Time{&p.RefundedAt, &p.RefundRequestedAt, &p.SucceededAt, &p.SettledAt, &p.HoldExpiresAt, &p.RefundClaimedAt, &p.RefundFailedAt} {
 		if t.Unix() == 0 {
 			*t = time.Time{}
@@ -288,18 +308,33 @@ func (s *Store) Get(ctx context.Context, id string) (Payment, error) {
 // SucceededOfEvent lists the event's payments that succeeded and were not
 // refunded in full (what an organizer's cancellation must refund: those not
 // refunded yet, and the rest of those its buyers had cancelled for less than
-// the whole price), oldest first. The payment decides, not the booking's status: a booking paid but
+// the whole price, including those whose refund failed at the provider),
+// oldest first. The payment decides, not the booking's status: a booking paid but
 // confirmed in Redis only, or not confirmed yet, is refunded too (the event
 // is cancelled: the refund releases the hold, and the saga's confirm then
 // fails and its compensation finds the payment refunded already).
 func (s *Store) SucceededOfEvent(ctx context.Context, eventID string) ([]Payment, error) {
-	rows, err := s.db.Query(ctx, `SELECT `+paymentColumns+` FROM payments WHERE event_id = $1 AND status IN ('succeeded', 'partially_refunded')
+	rows, err := s.db.Query(ctx, `SELECT `+paymentColumns+` FROM payments WHERE event_id = $1 AND status IN ('succeeded', 'partially_refunded', 'refund_failed')
 		ORDER BY created_at, id`, eventID)
 	if err != nil {
 		return nil, dbErr(err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Payment, error) { return scanPayment(r) })
 	return out, dbErr(err)
+}
+
+// MarkRestDue records that the rest of the price is owed, for cause, to the
+// buyer of a payment whose refund of a share under the policy failed at the
+// provider: given once that share is made good (topUp). It answers whether
+// it did; false for any other payment (its refund did not fail, or is
+// decided in full already, or a rest is due already).
+func (s *Store) MarkRestDue(ctx context.Context, id, cause string) (bool, error) {
+	tag, err := s.db.Exec(ctx, `UPDATE payments SET rest_due_cause = $2
+		WHERE id = $1 AND status = 'refund_failed' AND refund_percent < 100 AND rest_due_cause IS NULL`, id, cause)
+	if err != nil {
+		return false, dbErr(err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // tx runs fn in a transaction; fn's error rolls it back and is returned as

@@ -55,7 +55,8 @@ func Check(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, prefix stri
 	var r Report
 	rows, err := db.Query(ctx, `SELECT p.id::text, p.booking_id::text, p.status, (p.amount * 100)::bigint,
 			(p.refunded_amount * 100)::bigint, COALESCE(p.refund_cause, ''), p.refund_requested_at IS NOT NULL,
-			p.refunded_at IS NOT NULL, COALESCE(b.status, ''), COALESCE(b.event_id::text, ''), p.duplicate_charge
+			p.refunded_at IS NOT NULL, COALESCE(b.status, ''), COALESCE(b.event_id::text, ''), p.duplicate_charge,
+			p.rest_due_cause IS NOT NULL
 		FROM payments p LEFT JOIN bookings b ON b.id = p.booking_id
 		WHERE p.status <> 'failed' ORDER BY p.created_at`)
 	if err != nil {
@@ -66,8 +67,8 @@ func Check(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, prefix stri
 	for rows.Next() {
 		var id, booking, status, cause, bStatus, event string
 		var amount, refunded int64
-		var decided, done, duplicate bool
-		if err := rows.Scan(&id, &booking, &status, &amount, &refunded, &cause, &decided, &done, &bStatus, &event, &duplicate); err != nil {
+		var decided, done, duplicate, restDue bool
+		if err := rows.Scan(&id, &booking, &status, &amount, &refunded, &cause, &decided, &done, &bStatus, &event, &duplicate, &restDue); err != nil {
 			rows.Close()
 			return r, err
 		}
@@ -104,6 +105,11 @@ func Check(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, prefix stri
 			// that bought nothing and support's refund (SUPPORT) are in full.
 			if cause != "" && cause != "REFUND_CAUSE_BUYER_CANCELLED" && refunded != amount {
 				bad("refunded %d of %d cents for %s: only the buyer's own cancel under the refund policy gives back less than everything", refunded, amount, cause)
+			}
+			if restDue && refunded != amount {
+				// Its event was cancelled while its refund had failed: the
+				// rest is owed once the failed refund was made good.
+				bad("refunded %d of %d cents with the rest of the price due (its event was cancelled), never given", refunded, amount)
 			}
 			mustNot = append(mustNot, live{id, booking, event})
 		default: // succeeded, nothing given back

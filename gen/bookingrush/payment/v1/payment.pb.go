@@ -273,8 +273,9 @@ type Payment struct {
 	// (expired_or_canceled_card, lost_or_stolen_card, unknown), or canceled.
 	RefundFailureReason string `protobuf:"bytes,15,opt,name=refund_failure_reason,json=refundFailureReason,proto3" json:"refund_failure_reason,omitempty"`
 	// RefundOwed is, for PAYMENT_STATUS_REFUND_FAILED, what its buyer is owed
-	// (the decided refund less what did come back), a decimal string; "" for
-	// any other status.
+	// (the decided refund less what did come back, and the rest of the price
+	// when its event was cancelled meanwhile), a decimal string; "" for any
+	// other status.
 	RefundOwed string `protobuf:"bytes,16,opt,name=refund_owed,json=refundOwed,proto3" json:"refund_owed,omitempty"`
 	// RefundFailedAt is when a refund of the payment last failed at the
 	// provider; unset when none did.

@@ -141,8 +141,9 @@ export type Payment = Message<"bookingrush.payment.v1.Payment"> & {
 
   /**
    * RefundOwed is, for PAYMENT_STATUS_REFUND_FAILED, what its buyer is owed
-   * (the decided refund less what did come back), a decimal string; "" for
-   * any other status.
+   * (the decided refund less what did come back, and the rest of the price
+   * when its event was cancelled meanwhile), a decimal string; "" for any
+   * other status.
    *
    * @generated from field: string refund_owed = 16;
    */
@@ -274,8 +275,9 @@ export type PaymentJson = {
 
   /**
    * RefundOwed is, for PAYMENT_STATUS_REFUND_FAILED, what its buyer is owed
-   * (the decided refund less what did come back), a decimal string; "" for
-   * any other status.
+   * (the decided refund less what did come back, and the rest of the price
+   * when its event was cancelled meanwhile), a decimal string; "" for any
+   * other status.
    *
    * @generated from field: string refund_owed = 16;
    */
