@@ -223,6 +223,17 @@ func TestAnAdminSettlesAFailedRefund(t *testing.T) {
 	a.waitPaymentStatus(users["ann"], ann.str("id"), "refund_failed")
 	a.failRefund(bob, 5000, "lost_or_stolen_card")
 	a.waitPaymentStatus(users["bob"], bob.str("id"), "refund_failed")
+	// The buyer's booking page reads what the failed refund still owes them
+	// (before, its quote said paid 0.00, refunded 0.00).
+	quote := func(want string) {
+		t.Helper()
+		q := a.call("GET", "/api/v1/bookings/"+ann.str("booking_id")+"/refund-quote", users["ann"], nil)
+		a.want(q, http.StatusOK, "")
+		if q.str("paid") != "50.00" || q.str("refunded")+"/"+q.str("owed") != want || q.data()["cancellable"] == true {
+			t.Fatalf("ann's quote, want refunded/owed %s: %s", want, q)
+		}
+	}
+	quote("0.00/50.00")
 
 	// The listing: admins only, filters checked.
 	a.want(a.call("GET", "/api/v1/admin/payments?status=refund_failed", users["ann"], nil), http.StatusForbidden, "FORBIDDEN")
@@ -254,6 +265,7 @@ func TestAnAdminSettlesAFailedRefund(t *testing.T) {
 	if r.str("status") != "refunded" || r.str("refunded_amount") != "50.00" {
 		t.Fatalf("recorded outside the provider: %s", r)
 	}
+	quote("50.00/0.00")
 	// Once: it is refunded now, and so is any payment whose refund did not fail.
 	a.want(a.call("POST", path, adm, transfer), http.StatusConflict, "CONFLICT")
 	other := a.paidAndRefunded(users["ann"], showID, zoneID)

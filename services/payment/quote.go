@@ -20,7 +20,10 @@ type Quote struct {
 	PaidCents, RefundCents int64
 	// RefundedCents is what was given back already, for a booking that
 	// ended (PaidCents is then what was charged).
-	RefundedCents    int64
+	RefundedCents int64
+	// OwedCents is what a refund that failed at the provider still owes
+	// the buyer of a booking that ended (RefundOwedCents).
+	OwedCents        int64
 	Percent          int64
 	Currency, Policy string
 	// ValidUntil is when the quote changes next (zero: it does not).
@@ -79,9 +82,14 @@ func (s *Service) Quote(ctx context.Context, p *authn.Principal, bookingID strin
 		q.Percent, q.Policy, q.ValidUntil = policyStep(show, s.now())
 	default:
 		q.Policy = "the booking already ended (" + bookingStatusName(b.GetStatus()) + "): there is nothing to cancel"
-		if pay.Status == StatusSucceeded || pay.Status == StatusRefunded || pay.Status == StatusPartiallyRefunded {
-			// What became of its money: charged, and given back.
+		switch pay.Status {
+		case StatusSucceeded, StatusRefunded, StatusPartiallyRefunded, StatusRefundFailed:
+			// What became of its money: charged, given back, and what a
+			// refund that failed still owes.
 			q.PaidCents, q.RefundedCents, q.Currency = pay.AmountCents, pay.RefundedCents, pay.Currency
+			if pay.Status == StatusRefundFailed {
+				q.OwedCents = pay.RefundOwedCents()
+			}
 		}
 	}
 	if q.Cancellable {

@@ -62,6 +62,7 @@ func (s *Server) GetRefundQuote(ctx context.Context, req *connect.Request[paymen
 	out := &paymentv1.GetRefundQuoteResponse{
 		BookingId: q.BookingID, Cancellable: q.Cancellable, Paid: money.Format(q.PaidCents), RefundPercent: int32(q.Percent),
 		RefundAmount: money.Format(q.RefundCents), Currency: q.Currency, Policy: q.Policy, Refunded: money.Format(q.RefundedCents),
+		Owed: money.Format(q.OwedCents),
 	}
 	if !q.ValidUntil.IsZero() {
 		out.ValidUntil = timestamppb.New(q.ValidUntil)

@@ -6,7 +6,8 @@
  * booking and its payment refunded; the buyer's booking says support ended
  * it. A reference that is not one is refused in words. Refunds that failed at
  * the buyers' banks are listed with why, and settled from the list: one sent
- * again to the card, one recorded as paid back by bank transfer.
+ * again to the card, one recorded as paid back by bank transfer. The buyer
+ * of a refund that failed reads on their booking what is still owed them.
  */
 import { type Account, adminToken, call, failRefund, newAdmin, organizer, paidTicket, publishedEvent, register, type ReadyEvent } from "./harness/api";
 import { expect, shot, signIn, test } from "./fixtures";
@@ -65,6 +66,7 @@ test("an admin finds a paid booking by its reference and refunds it in full", as
 
 interface Paid {
   id: string;
+  booking_id: string;
   status: string;
   provider_reference: string;
   refunded_amount: string;
@@ -81,6 +83,16 @@ async function failedRefund(ev: ReadyEvent, buyer: Account, reason: string): Pro
   await expect.poll(async () => (await call<Paid>("GET", `/payments/${payment.id}`, undefined, buyer.token)).status).toBe("refund_failed");
   return { reference, payment };
 }
+
+test("a buyer whose refund failed at their bank reads on their booking what is still owed", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { daysAhead: 30, price: "49.90" });
+  const buyer = await register("returned");
+  const { payment } = await failedRefund(ev, buyer, "expired_or_canceled_card");
+  await signIn(page, buyer, `/bookings/${payment.booking_id}`);
+  await expect(page.getByTestId("refunded")).toHaveText("$0.00 of $49.90 paid");
+  await expect(page.getByTestId("refund-owed")).toContainText("$49.90 could not be returned to your card: our support team will pay it back");
+});
 
 test("an admin settles refunds that failed: one sent again, one paid by bank transfer", async ({ page }) => {
   const org = await organizer();

@@ -1034,7 +1034,12 @@ type GetRefundQuoteResponse struct {
 	// Refunded is what was given back already for a booking that ended (a
 	// cancel, the event's cancellation), a decimal string ("0.00" when
 	// nothing was); Paid is then what was charged.
-	Refunded      string `protobuf:"bytes,9,opt,name=refunded,proto3" json:"refunded,omitempty"`
+	Refunded string `protobuf:"bytes,9,opt,name=refunded,proto3" json:"refunded,omitempty"`
+	// Owed is what a refund that failed at the provider (the buyer's card or
+	// bank returned it) still owes the buyer of a booking that ended, a
+	// decimal string ("0.00" when nothing is owed): our support team pays it
+	// back, through the provider again or by bank transfer.
+	Owed          string `protobuf:"bytes,10,opt,name=owed,proto3" json:"owed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1128,6 +1133,13 @@ func (x *GetRefundQuoteResponse) GetValidUntil() *timestamppb.Timestamp {
 func (x *GetRefundQuoteResponse) GetRefunded() string {
 	if x != nil {
 		return x.Refunded
+	}
+	return ""
+}
+
+func (x *GetRefundQuoteResponse) GetOwed() string {
+	if x != nil {
+		return x.Owed
 	}
 	return ""
 }
@@ -1850,7 +1862,7 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\x0erefund_percent\x18\x03 \x01(\x05R\rrefundPercent\"C\n" +
 	"\x15GetRefundQuoteRequest\x12*\n" +
 	"\n" +
-	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\"\xc6\x02\n" +
+	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\"\xda\x02\n" +
 	"\x16GetRefundQuoteResponse\x12\x1d\n" +
 	"\n" +
 	"booking_id\x18\x01 \x01(\tR\tbookingId\x12 \n" +
@@ -1862,7 +1874,9 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\x06policy\x18\a \x01(\tR\x06policy\x12;\n" +
 	"\vvalid_until\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"validUntil\x12\x1a\n" +
-	"\brefunded\x18\t \x01(\tR\brefunded\"^\n" +
+	"\brefunded\x18\t \x01(\tR\brefunded\x12\x12\n" +
+	"\x04owed\x18\n" +
+	" \x01(\tR\x04owed\"^\n" +
 	"\x12RefundEventRequest\x12&\n" +
 	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\x12 \n" +
 	"\x06reason\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"\xd4\x02\n" +

@@ -98,6 +98,12 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
               <dd data-testid="refunded">
                 {money(refund.refunded, refund.currency)} of {money(refund.paid, refund.currency)} paid
               </dd>
+              {Number(refund.owed) > 0 && (
+                <dd className="col-start-2 text-amber-700 dark:text-amber-400" data-testid="refund-owed">
+                  {money(refund.owed, refund.currency)} could not be returned to your card: our support team will pay it
+                  back and e-mail you when they have.
+                </dd>
+              )}
             </>
           )}
           {b.cancelled_at && (
