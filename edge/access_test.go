@@ -49,6 +49,7 @@ var elevated = map[string][]string{
 	"/bookingrush.booking.v1.BookingService/FindBooking":                 {"admin"},
 	"/bookingrush.payment.v1.PaymentService/ListPayments":                {"admin"},
 	"/bookingrush.payment.v1.PaymentService/RecordRefundOutsideProvider": {"admin"},
+	"/bookingrush.payment.v1.PaymentService/GetEventRefunds":             {"organizer"},
 }
 
 // anonymousWrites are the mutating routes callable without a token.

@@ -65,14 +65,7 @@ func (a *api) providerEvent(secret, typ string, object map[string]any) {
 // stands once refunded.
 func (a *api) paidAndRefunded(token, showID, zoneID string) apiReply {
 	a.t.Helper()
-	r := a.call("POST", "/api/v1/bookings/reserve", token, map[string]any{"show_id": showID, "zone_id": zoneID, "quantity": 2},
-		"Idempotency-Key", "res-"+uuid.NewString())
-	a.want(r, http.StatusCreated, "")
-	pay := a.call("POST", "/api/v1/payments", token, map[string]any{"booking_id": r.str("id"), "payment_method": "sim_ok"})
-	a.want(pay, http.StatusCreated, "")
-	testkit.Eventually(a.t, 30*time.Second, "the booking confirmed", func() bool {
-		return a.call("GET", "/api/v1/bookings/"+r.str("id"), token, nil).str("status") == "confirmed"
-	})
+	pay := a.paidFor(token, showID, zoneID, 2)
 	a.want(a.call("POST", "/api/v1/payments/"+pay.str("id")+"/refund", token, map[string]any{}), http.StatusOK, "")
 	got := a.call("GET", "/api/v1/payments/"+pay.str("id"), token, nil)
 	if got.str("status") != "refunded" || got.str("refunded_amount") != "50.00" {

@@ -54,7 +54,7 @@ func (s *Server) GetEventAnalytics(ctx context.Context, req *connect.Request[ana
 	if err != nil {
 		return nil, err
 	}
-	if err := mayRead(p, ev); err != nil {
+	if err := authn.MayReadEvent(p, ev.OrganizerID, ev.Draft, "its analytics"); err != nil {
 		return nil, err
 	}
 	from, to, err := dateRange(req.Msg.GetFrom(), req.Msg.GetTo(), s.now())
@@ -139,17 +139,6 @@ func (s *Server) title(ctx context.Context, id string) (string, error) {
 		return "", nil
 	}
 	return ev.Title, err
-}
-
-// mayRead lets an event's organizer, admins and services read its report.
-func mayRead(p *authn.Principal, ev Event) error {
-	if p.Role == authn.RoleAdmin || p.Role == authn.RoleService || (p.Role == authn.RoleOrganizer && p.UserID == ev.OrganizerID) {
-		return nil
-	}
-	if ev.Draft {
-		return errs.New(errs.NotFound, "event not found")
-	}
-	return errs.New(errs.Forbidden, "only the event's organizer or an admin may read its analytics")
 }
 
 // report builds the summary and both series of a scope.

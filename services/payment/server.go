@@ -192,6 +192,26 @@ func (s *Server) RefundEvent(ctx context.Context, req *connect.Request[paymentv1
 	return connect.NewResponse(&paymentv1.RefundEventResponse{Refunds: int32(total), Failed: int32(failed)}), nil
 }
 
+// GetEventRefunds tells a cancelled event's organizer (or an admin) where
+// its refunds stand.
+func (s *Server) GetEventRefunds(ctx context.Context, req *connect.Request[paymentv1.GetEventRefundsRequest]) (*connect.Response[paymentv1.GetEventRefundsResponse], error) {
+	p, err := authn.Require(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.svc.EventRefunds(ctx, p, req.Msg.GetEventId())
+	if err != nil {
+		return nil, err
+	}
+	tally := func(t RefundTally) *paymentv1.RefundTally {
+		return &paymentv1.RefundTally{Bookings: int32(t.Count), Amount: money.Format(t.Cents)}
+	}
+	return connect.NewResponse(&paymentv1.GetEventRefundsResponse{Refunds: &paymentv1.EventRefunds{
+		EventId: req.Msg.GetEventId(), Currency: r.Currency, Paid: tally(r.Paid), Refunded: tally(r.Refunded),
+		InProgress: tally(r.InProgress), Failed: tally(r.Failed), RefundedOutsideProvider: tally(r.OutsideProvider),
+	}}), nil
+}
+
 // HandleStripeWebhook verifies and applies a provider event. The signature
 // comes from the field (the edge copies the header) or the Stripe-Signature
 // header of the call itself.

@@ -337,6 +337,43 @@ func (s *Store) MarkRestDue(ctx context.Context, id, cause string) (bool, error)
 	return tag.RowsAffected() == 1, nil
 }
 
+// RefundTally is a number of payments and an amount in cents.
+type RefundTally struct {
+	Count int
+	Cents int64
+}
+
+// EventRefunds is where the refunds of an event's paid bookings stand: one
+// payment per paid booking (a duplicate charge is not one), each in one of
+// Refunded, InProgress and Failed; OutsideProvider are those of Refunded
+// whose money support paid back outside the provider.
+type EventRefunds struct {
+	Currency                                            string
+	Paid, Refunded, InProgress, Failed, OutsideProvider RefundTally
+}
+
+// RefundsOfEvent counts the event's paid bookings by the state of their
+// refund, in one read: refunded in full (the amount given back), not yet
+// refunded in full (succeeded, partially refunded: what they still get
+// back), refund failed at the provider (what is owed).
+func (s *Store) RefundsOfEvent(ctx context.Context, eventID string) (EventRefunds, error) {
+	var r EventRefunds
+	err := s.db.QueryRow(ctx, `SELECT COALESCE(max(currency), ''),
+			count(*), COALESCE(sum(amount * 100), 0)::bigint,
+			count(*) FILTER (WHERE status = 'refunded'), COALESCE(sum(refunded_amount * 100) FILTER (WHERE status = 'refunded'), 0)::bigint,
+			count(*) FILTER (WHERE status IN ('succeeded', 'partially_refunded')),
+			COALESCE(sum((amount - refunded_amount) * 100) FILTER (WHERE status IN ('succeeded', 'partially_refunded')), 0)::bigint,
+			count(*) FILTER (WHERE status = 'refund_failed'),
+			COALESCE(sum((amount - refunded_amount) * 100) FILTER (WHERE status = 'refund_failed'), 0)::bigint,
+			count(*) FILTER (WHERE status = 'refunded' AND refund_reference LIKE 'outside:%'),
+			COALESCE(sum(refunded_amount * 100) FILTER (WHERE status = 'refunded' AND refund_reference LIKE 'outside:%'), 0)::bigint
+		FROM payments WHERE event_id = $1 AND NOT duplicate_charge
+			AND status IN ('succeeded', 'partially_refunded', 'refunded', 'refund_failed')`, eventID).Scan(
+		&r.Currency, &r.Paid.Count, &r.Paid.Cents, &r.Refunded.Count, &r.Refunded.Cents, &r.InProgress.Count, &r.InProgress.Cents,
+		&r.Failed.Count, &r.Failed.Cents, &r.OutsideProvider.Count, &r.OutsideProvider.Cents)
+	return r, dbErr(err)
+}
+
 // tx runs fn in a transaction; fn's error rolls it back and is returned as
 // it is (Postgres failures are SERVICE_UNAVAILABLE).
 func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {

@@ -1498,6 +1498,269 @@ func (x *RefundEventResponse) GetFailed() int32 {
 	return 0
 }
 
+// GetEventRefundsRequest names a cancelled event.
+type GetEventRefundsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// EventId is the event (path parameter).
+	EventId       string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEventRefundsRequest) Reset() {
+	*x = GetEventRefundsRequest{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEventRefundsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEventRefundsRequest) ProtoMessage() {}
+
+func (x *GetEventRefundsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEventRefundsRequest.ProtoReflect.Descriptor instead.
+func (*GetEventRefundsRequest) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetEventRefundsRequest) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+// GetEventRefundsResponse holds where a cancelled event's refunds stand.
+type GetEventRefundsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Refunds is the event's paid bookings by the state of their refund.
+	Refunds       *EventRefunds `protobuf:"bytes,1,opt,name=refunds,proto3" json:"refunds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEventRefundsResponse) Reset() {
+	*x = GetEventRefundsResponse{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEventRefundsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEventRefundsResponse) ProtoMessage() {}
+
+func (x *GetEventRefundsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEventRefundsResponse.ProtoReflect.Descriptor instead.
+func (*GetEventRefundsResponse) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetEventRefundsResponse) GetRefunds() *EventRefunds {
+	if x != nil {
+		return x.Refunds
+	}
+	return nil
+}
+
+// EventRefunds counts a cancelled event's paid bookings by where their
+// refund stands. A paid booking is a booking whose payment took money
+// (succeeded, then refunded in full or in part, or whose refund failed); a
+// second charge of a booking already paid (refunded at once on its own) is
+// not one. Every paid booking is in exactly one of Refunded, InProgress and
+// Failed, so their Bookings add up to Paid.Bookings. Bookings their buyers
+// cancelled before the event was, refunded in full then, count as
+// refunded; those refunded in part get the rest, and count as in progress
+// until they have it.
+type EventRefunds struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// EventId is the event.
+	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// Currency is the ISO 4217 code of the amounts.
+	Currency string `protobuf:"bytes,2,opt,name=currency,proto3" json:"currency,omitempty"`
+	// Paid is every paid booking; Amount is what their buyers paid.
+	Paid *RefundTally `protobuf:"bytes,3,opt,name=paid,proto3" json:"paid,omitempty"`
+	// Refunded are the bookings whose price is back with their buyers in
+	// full; Amount is what was given back.
+	Refunded *RefundTally `protobuf:"bytes,4,opt,name=refunded,proto3" json:"refunded,omitempty"`
+	// InProgress are the bookings whose refund is not made yet (the
+	// cancellation refunds a few at a time, and retries those it could not
+	// finish); Amount is what they still get back.
+	InProgress *RefundTally `protobuf:"bytes,5,opt,name=in_progress,json=inProgress,proto3" json:"in_progress,omitempty"`
+	// Failed are the bookings whose refund failed at the buyer's bank or
+	// card after the provider accepted it (the payment's status
+	// refund_failed): our support team retries it or pays it back by bank
+	// transfer. Amount is what their buyers are still owed.
+	Failed *RefundTally `protobuf:"bytes,6,opt,name=failed,proto3" json:"failed,omitempty"`
+	// RefundedOutsideProvider are those of Refunded whose money support paid
+	// back outside the provider (a bank transfer, after a failed refund);
+	// Amount is what those bookings were given back in all.
+	RefundedOutsideProvider *RefundTally `protobuf:"bytes,7,opt,name=refunded_outside_provider,json=refundedOutsideProvider,proto3" json:"refunded_outside_provider,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *EventRefunds) Reset() {
+	*x = EventRefunds{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventRefunds) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventRefunds) ProtoMessage() {}
+
+func (x *EventRefunds) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventRefunds.ProtoReflect.Descriptor instead.
+func (*EventRefunds) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *EventRefunds) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *EventRefunds) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *EventRefunds) GetPaid() *RefundTally {
+	if x != nil {
+		return x.Paid
+	}
+	return nil
+}
+
+func (x *EventRefunds) GetRefunded() *RefundTally {
+	if x != nil {
+		return x.Refunded
+	}
+	return nil
+}
+
+func (x *EventRefunds) GetInProgress() *RefundTally {
+	if x != nil {
+		return x.InProgress
+	}
+	return nil
+}
+
+func (x *EventRefunds) GetFailed() *RefundTally {
+	if x != nil {
+		return x.Failed
+	}
+	return nil
+}
+
+func (x *EventRefunds) GetRefundedOutsideProvider() *RefundTally {
+	if x != nil {
+		return x.RefundedOutsideProvider
+	}
+	return nil
+}
+
+// RefundTally is a number of bookings and an amount.
+type RefundTally struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Bookings is the number of bookings.
+	Bookings int32 `protobuf:"varint,1,opt,name=bookings,proto3" json:"bookings,omitempty"`
+	// Amount is a decimal string such as "1230.00".
+	Amount        string `protobuf:"bytes,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefundTally) Reset() {
+	*x = RefundTally{}
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefundTally) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefundTally) ProtoMessage() {}
+
+func (x *RefundTally) ProtoReflect() protoreflect.Message {
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefundTally.ProtoReflect.Descriptor instead.
+func (*RefundTally) Descriptor() ([]byte, []int) {
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *RefundTally) GetBookings() int32 {
+	if x != nil {
+		return x.Bookings
+	}
+	return 0
+}
+
+func (x *RefundTally) GetAmount() string {
+	if x != nil {
+		return x.Amount
+	}
+	return ""
+}
+
 // GetBookingPaymentRequest names a booking.
 type GetBookingPaymentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1509,7 +1772,7 @@ type GetBookingPaymentRequest struct {
 
 func (x *GetBookingPaymentRequest) Reset() {
 	*x = GetBookingPaymentRequest{}
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[18]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1521,7 +1784,7 @@ func (x *GetBookingPaymentRequest) String() string {
 func (*GetBookingPaymentRequest) ProtoMessage() {}
 
 func (x *GetBookingPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[18]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1534,7 +1797,7 @@ func (x *GetBookingPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBookingPaymentRequest.ProtoReflect.Descriptor instead.
 func (*GetBookingPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{18}
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetBookingPaymentRequest) GetBookingId() string {
@@ -1555,7 +1818,7 @@ type GetBookingPaymentResponse struct {
 
 func (x *GetBookingPaymentResponse) Reset() {
 	*x = GetBookingPaymentResponse{}
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[19]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1567,7 +1830,7 @@ func (x *GetBookingPaymentResponse) String() string {
 func (*GetBookingPaymentResponse) ProtoMessage() {}
 
 func (x *GetBookingPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[19]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1580,7 +1843,7 @@ func (x *GetBookingPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBookingPaymentResponse.ProtoReflect.Descriptor instead.
 func (*GetBookingPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{19}
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetBookingPaymentResponse) GetPayment() *Payment {
@@ -1644,7 +1907,7 @@ type PaymentEvent struct {
 
 func (x *PaymentEvent) Reset() {
 	*x = PaymentEvent{}
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[20]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1656,7 +1919,7 @@ func (x *PaymentEvent) String() string {
 func (*PaymentEvent) ProtoMessage() {}
 
 func (x *PaymentEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[20]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1669,7 +1932,7 @@ func (x *PaymentEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentEvent.ProtoReflect.Descriptor instead.
 func (*PaymentEvent) Descriptor() ([]byte, []int) {
-	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{20}
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PaymentEvent) GetId() string {
@@ -1755,7 +2018,7 @@ type HandleStripeWebhookResponse struct {
 
 func (x *HandleStripeWebhookResponse) Reset() {
 	*x = HandleStripeWebhookResponse{}
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[21]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +2030,7 @@ func (x *HandleStripeWebhookResponse) String() string {
 func (*HandleStripeWebhookResponse) ProtoMessage() {}
 
 func (x *HandleStripeWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[21]
+	mi := &file_bookingrush_payment_v1_payment_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +2043,7 @@ func (x *HandleStripeWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleStripeWebhookResponse.ProtoReflect.Descriptor instead.
 func (*HandleStripeWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{21}
+	return file_bookingrush_payment_v1_payment_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *HandleStripeWebhookResponse) GetEventId() string {
@@ -1900,7 +2163,23 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\apayment\x18\x01 \x01(\v2\x1f.bookingrush.payment.v1.PaymentR\apayment\"G\n" +
 	"\x13RefundEventResponse\x12\x18\n" +
 	"\arefunds\x18\x01 \x01(\x05R\arefunds\x12\x16\n" +
-	"\x06failed\x18\x02 \x01(\x05R\x06failed\"F\n" +
+	"\x06failed\x18\x02 \x01(\x05R\x06failed\"@\n" +
+	"\x16GetEventRefundsRequest\x12&\n" +
+	"\bevent_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\aeventId\"Y\n" +
+	"\x17GetEventRefundsResponse\x12>\n" +
+	"\arefunds\x18\x01 \x01(\v2$.bookingrush.payment.v1.EventRefundsR\arefunds\"\xa3\x03\n" +
+	"\fEventRefunds\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1a\n" +
+	"\bcurrency\x18\x02 \x01(\tR\bcurrency\x127\n" +
+	"\x04paid\x18\x03 \x01(\v2#.bookingrush.payment.v1.RefundTallyR\x04paid\x12?\n" +
+	"\brefunded\x18\x04 \x01(\v2#.bookingrush.payment.v1.RefundTallyR\brefunded\x12D\n" +
+	"\vin_progress\x18\x05 \x01(\v2#.bookingrush.payment.v1.RefundTallyR\n" +
+	"inProgress\x12;\n" +
+	"\x06failed\x18\x06 \x01(\v2#.bookingrush.payment.v1.RefundTallyR\x06failed\x12_\n" +
+	"\x19refunded_outside_provider\x18\a \x01(\v2#.bookingrush.payment.v1.RefundTallyR\x17refundedOutsideProvider\"A\n" +
+	"\vRefundTally\x12\x1a\n" +
+	"\bbookings\x18\x01 \x01(\x05R\bbookings\x12\x16\n" +
+	"\x06amount\x18\x02 \x01(\tR\x06amount\"F\n" +
 	"\x18GetBookingPaymentRequest\x12*\n" +
 	"\n" +
 	"booking_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\tbookingId\"V\n" +
@@ -1941,7 +2220,7 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"RefundStep\x12\x1b\n" +
 	"\x17REFUND_STEP_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12REFUND_STEP_DECIDE\x10\x01\x12\x16\n" +
-	"\x12REFUND_STEP_REFUND\x10\x022\x82\f\n" +
+	"\x12REFUND_STEP_REFUND\x10\x022\xb4\r\n" +
 	"\x0ePaymentService\x12\x89\x01\n" +
 	"\rCreatePayment\x12,.bookingrush.payment.v1.CreatePaymentRequest\x1a-.bookingrush.payment.v1.CreatePaymentResponse\"\x1b\x82\xd3\xe4\x93\x02\x15:\x01*\"\x10/api/v1/payments\x12\x8d\x01\n" +
 	"\n" +
@@ -1951,7 +2230,9 @@ const file_bookingrush_payment_v1_payment_proto_rawDesc = "" +
 	"\rRefundBooking\x12,.bookingrush.payment.v1.RefundBookingRequest\x1a-.bookingrush.payment.v1.RefundBookingResponse\"\x03\x90\x02\x02\x12\xa6\x01\n" +
 	"\x0eGetRefundQuote\x12-.bookingrush.payment.v1.GetRefundQuoteRequest\x1a..bookingrush.payment.v1.GetRefundQuoteResponse\"5\x82\xd3\xe4\x93\x02,\x12*/api/v1/bookings/{booking_id}/refund-quote\x90\x02\x01\x12}\n" +
 	"\x11GetBookingPayment\x120.bookingrush.payment.v1.GetBookingPaymentRequest\x1a1.bookingrush.payment.v1.GetBookingPaymentResponse\"\x03\x90\x02\x01\x12k\n" +
-	"\vRefundEvent\x12*.bookingrush.payment.v1.RefundEventRequest\x1a+.bookingrush.payment.v1.RefundEventResponse\"\x03\x90\x02\x02\x12\x97\x01\n" +
+	"\vRefundEvent\x12*.bookingrush.payment.v1.RefundEventRequest\x1a+.bookingrush.payment.v1.RefundEventResponse\"\x03\x90\x02\x02\x12\xaf\x01\n" +
+	"\x0fGetEventRefunds\x12..bookingrush.payment.v1.GetEventRefundsRequest\x1a/.bookingrush.payment.v1.GetEventRefundsResponse\";\x82\xce\x18\v\n" +
+	"\torganizer\x82\xd3\xe4\x93\x02#\x12!/api/v1/events/{event_id}/refunds\x90\x02\x01\x12\x97\x01\n" +
 	"\fListPayments\x12+.bookingrush.payment.v1.ListPaymentsRequest\x1a,.bookingrush.payment.v1.ListPaymentsResponse\",\x82\xce\x18\a\n" +
 	"\x05admin\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/admin/payments\x90\x02\x01\x12\xe9\x01\n" +
 	"\x1bRecordRefundOutsideProvider\x12:.bookingrush.payment.v1.RecordRefundOutsideProviderRequest\x1a;.bookingrush.payment.v1.RecordRefundOutsideProviderResponse\"Q\x82\xce\x18\a\n" +
@@ -1971,7 +2252,7 @@ func file_bookingrush_payment_v1_payment_proto_rawDescGZIP() []byte {
 }
 
 var file_bookingrush_payment_v1_payment_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_bookingrush_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_bookingrush_payment_v1_payment_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_bookingrush_payment_v1_payment_proto_goTypes = []any{
 	(PaymentStatus)(0),                          // 0: bookingrush.payment.v1.PaymentStatus
 	(RefundCause)(0),                            // 1: bookingrush.payment.v1.RefundCause
@@ -1994,60 +2275,72 @@ var file_bookingrush_payment_v1_payment_proto_goTypes = []any{
 	(*RecordRefundOutsideProviderRequest)(nil),  // 18: bookingrush.payment.v1.RecordRefundOutsideProviderRequest
 	(*RecordRefundOutsideProviderResponse)(nil), // 19: bookingrush.payment.v1.RecordRefundOutsideProviderResponse
 	(*RefundEventResponse)(nil),                 // 20: bookingrush.payment.v1.RefundEventResponse
-	(*GetBookingPaymentRequest)(nil),            // 21: bookingrush.payment.v1.GetBookingPaymentRequest
-	(*GetBookingPaymentResponse)(nil),           // 22: bookingrush.payment.v1.GetBookingPaymentResponse
-	(*PaymentEvent)(nil),                        // 23: bookingrush.payment.v1.PaymentEvent
-	(*HandleStripeWebhookResponse)(nil),         // 24: bookingrush.payment.v1.HandleStripeWebhookResponse
-	(*timestamppb.Timestamp)(nil),               // 25: google.protobuf.Timestamp
-	(*httpbody.HttpBody)(nil),                   // 26: google.api.HttpBody
-	(*v1.PageMeta)(nil),                         // 27: bookingrush.common.v1.PageMeta
+	(*GetEventRefundsRequest)(nil),              // 21: bookingrush.payment.v1.GetEventRefundsRequest
+	(*GetEventRefundsResponse)(nil),             // 22: bookingrush.payment.v1.GetEventRefundsResponse
+	(*EventRefunds)(nil),                        // 23: bookingrush.payment.v1.EventRefunds
+	(*RefundTally)(nil),                         // 24: bookingrush.payment.v1.RefundTally
+	(*GetBookingPaymentRequest)(nil),            // 25: bookingrush.payment.v1.GetBookingPaymentRequest
+	(*GetBookingPaymentResponse)(nil),           // 26: bookingrush.payment.v1.GetBookingPaymentResponse
+	(*PaymentEvent)(nil),                        // 27: bookingrush.payment.v1.PaymentEvent
+	(*HandleStripeWebhookResponse)(nil),         // 28: bookingrush.payment.v1.HandleStripeWebhookResponse
+	(*timestamppb.Timestamp)(nil),               // 29: google.protobuf.Timestamp
+	(*httpbody.HttpBody)(nil),                   // 30: google.api.HttpBody
+	(*v1.PageMeta)(nil),                         // 31: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_payment_v1_payment_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.payment.v1.Payment.status:type_name -> bookingrush.payment.v1.PaymentStatus
-	25, // 1: bookingrush.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
-	25, // 2: bookingrush.payment.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
-	25, // 3: bookingrush.payment.v1.Payment.refund_failed_at:type_name -> google.protobuf.Timestamp
+	29, // 1: bookingrush.payment.v1.Payment.created_at:type_name -> google.protobuf.Timestamp
+	29, // 2: bookingrush.payment.v1.Payment.updated_at:type_name -> google.protobuf.Timestamp
+	29, // 3: bookingrush.payment.v1.Payment.refund_failed_at:type_name -> google.protobuf.Timestamp
 	3,  // 4: bookingrush.payment.v1.CreatePaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
 	3,  // 5: bookingrush.payment.v1.GetPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
 	3,  // 6: bookingrush.payment.v1.RefundPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	26, // 7: bookingrush.payment.v1.HandleStripeWebhookRequest.body:type_name -> google.api.HttpBody
+	30, // 7: bookingrush.payment.v1.HandleStripeWebhookRequest.body:type_name -> google.api.HttpBody
 	1,  // 8: bookingrush.payment.v1.RefundBookingRequest.cause:type_name -> bookingrush.payment.v1.RefundCause
 	2,  // 9: bookingrush.payment.v1.RefundBookingRequest.step:type_name -> bookingrush.payment.v1.RefundStep
 	3,  // 10: bookingrush.payment.v1.RefundBookingResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	25, // 11: bookingrush.payment.v1.GetRefundQuoteResponse.valid_until:type_name -> google.protobuf.Timestamp
+	29, // 11: bookingrush.payment.v1.GetRefundQuoteResponse.valid_until:type_name -> google.protobuf.Timestamp
 	0,  // 12: bookingrush.payment.v1.ListPaymentsRequest.status:type_name -> bookingrush.payment.v1.PaymentStatus
 	3,  // 13: bookingrush.payment.v1.ListPaymentsResponse.payments:type_name -> bookingrush.payment.v1.Payment
-	27, // 14: bookingrush.payment.v1.ListPaymentsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	31, // 14: bookingrush.payment.v1.ListPaymentsResponse.meta:type_name -> bookingrush.common.v1.PageMeta
 	3,  // 15: bookingrush.payment.v1.RecordRefundOutsideProviderResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	3,  // 16: bookingrush.payment.v1.GetBookingPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
-	3,  // 17: bookingrush.payment.v1.PaymentEvent.payment:type_name -> bookingrush.payment.v1.Payment
-	1,  // 18: bookingrush.payment.v1.PaymentEvent.refund_cause:type_name -> bookingrush.payment.v1.RefundCause
-	25, // 19: bookingrush.payment.v1.PaymentEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	4,  // 20: bookingrush.payment.v1.PaymentService.CreatePayment:input_type -> bookingrush.payment.v1.CreatePaymentRequest
-	6,  // 21: bookingrush.payment.v1.PaymentService.GetPayment:input_type -> bookingrush.payment.v1.GetPaymentRequest
-	8,  // 22: bookingrush.payment.v1.PaymentService.RefundPayment:input_type -> bookingrush.payment.v1.RefundPaymentRequest
-	10, // 23: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:input_type -> bookingrush.payment.v1.HandleStripeWebhookRequest
-	11, // 24: bookingrush.payment.v1.PaymentService.RefundBooking:input_type -> bookingrush.payment.v1.RefundBookingRequest
-	13, // 25: bookingrush.payment.v1.PaymentService.GetRefundQuote:input_type -> bookingrush.payment.v1.GetRefundQuoteRequest
-	21, // 26: bookingrush.payment.v1.PaymentService.GetBookingPayment:input_type -> bookingrush.payment.v1.GetBookingPaymentRequest
-	15, // 27: bookingrush.payment.v1.PaymentService.RefundEvent:input_type -> bookingrush.payment.v1.RefundEventRequest
-	16, // 28: bookingrush.payment.v1.PaymentService.ListPayments:input_type -> bookingrush.payment.v1.ListPaymentsRequest
-	18, // 29: bookingrush.payment.v1.PaymentService.RecordRefundOutsideProvider:input_type -> bookingrush.payment.v1.RecordRefundOutsideProviderRequest
-	5,  // 30: bookingrush.payment.v1.PaymentService.CreatePayment:output_type -> bookingrush.payment.v1.CreatePaymentResponse
-	7,  // 31: bookingrush.payment.v1.PaymentService.GetPayment:output_type -> bookingrush.payment.v1.GetPaymentResponse
-	9,  // 32: bookingrush.payment.v1.PaymentService.RefundPayment:output_type -> bookingrush.payment.v1.RefundPaymentResponse
-	24, // 33: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:output_type -> bookingrush.payment.v1.HandleStripeWebhookResponse
-	12, // 34: bookingrush.payment.v1.PaymentService.RefundBooking:output_type -> bookingrush.payment.v1.RefundBookingResponse
-	14, // 35: bookingrush.payment.v1.PaymentService.GetRefundQuote:output_type -> bookingrush.payment.v1.GetRefundQuoteResponse
-	22, // 36: bookingrush.payment.v1.PaymentService.GetBookingPayment:output_type -> bookingrush.payment.v1.GetBookingPaymentResponse
-	20, // 37: bookingrush.payment.v1.PaymentService.RefundEvent:output_type -> bookingrush.payment.v1.RefundEventResponse
-	17, // 38: bookingrush.payment.v1.PaymentService.ListPayments:output_type -> bookingrush.payment.v1.ListPaymentsResponse
-	19, // 39: bookingrush.payment.v1.PaymentService.RecordRefundOutsideProvider:output_type -> bookingrush.payment.v1.RecordRefundOutsideProviderResponse
-	30, // [30:40] is the sub-list for method output_type
-	20, // [20:30] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	23, // 16: bookingrush.payment.v1.GetEventRefundsResponse.refunds:type_name -> bookingrush.payment.v1.EventRefunds
+	24, // 17: bookingrush.payment.v1.EventRefunds.paid:type_name -> bookingrush.payment.v1.RefundTally
+	24, // 18: bookingrush.payment.v1.EventRefunds.refunded:type_name -> bookingrush.payment.v1.RefundTally
+	24, // 19: bookingrush.payment.v1.EventRefunds.in_progress:type_name -> bookingrush.payment.v1.RefundTally
+	24, // 20: bookingrush.payment.v1.EventRefunds.failed:type_name -> bookingrush.payment.v1.RefundTally
+	24, // 21: bookingrush.payment.v1.EventRefunds.refunded_outside_provider:type_name -> bookingrush.payment.v1.RefundTally
+	3,  // 22: bookingrush.payment.v1.GetBookingPaymentResponse.payment:type_name -> bookingrush.payment.v1.Payment
+	3,  // 23: bookingrush.payment.v1.PaymentEvent.payment:type_name -> bookingrush.payment.v1.Payment
+	1,  // 24: bookingrush.payment.v1.PaymentEvent.refund_cause:type_name -> bookingrush.payment.v1.RefundCause
+	29, // 25: bookingrush.payment.v1.PaymentEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	4,  // 26: bookingrush.payment.v1.PaymentService.CreatePayment:input_type -> bookingrush.payment.v1.CreatePaymentRequest
+	6,  // 27: bookingrush.payment.v1.PaymentService.GetPayment:input_type -> bookingrush.payment.v1.GetPaymentRequest
+	8,  // 28: bookingrush.payment.v1.PaymentService.RefundPayment:input_type -> bookingrush.payment.v1.RefundPaymentRequest
+	10, // 29: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:input_type -> bookingrush.payment.v1.HandleStripeWebhookRequest
+	11, // 30: bookingrush.payment.v1.PaymentService.RefundBooking:input_type -> bookingrush.payment.v1.RefundBookingRequest
+	13, // 31: bookingrush.payment.v1.PaymentService.GetRefundQuote:input_type -> bookingrush.payment.v1.GetRefundQuoteRequest
+	25, // 32: bookingrush.payment.v1.PaymentService.GetBookingPayment:input_type -> bookingrush.payment.v1.GetBookingPaymentRequest
+	15, // 33: bookingrush.payment.v1.PaymentService.RefundEvent:input_type -> bookingrush.payment.v1.RefundEventRequest
+	21, // 34: bookingrush.payment.v1.PaymentService.GetEventRefunds:input_type -> bookingrush.payment.v1.GetEventRefundsRequest
+	16, // 35: bookingrush.payment.v1.PaymentService.ListPayments:input_type -> bookingrush.payment.v1.ListPaymentsRequest
+	18, // 36: bookingrush.payment.v1.PaymentService.RecordRefundOutsideProvider:input_type -> bookingrush.payment.v1.RecordRefundOutsideProviderRequest
+	5,  // 37: bookingrush.payment.v1.PaymentService.CreatePayment:output_type -> bookingrush.payment.v1.CreatePaymentResponse
+	7,  // 38: bookingrush.payment.v1.PaymentService.GetPayment:output_type -> bookingrush.payment.v1.GetPaymentResponse
+	9,  // 39: bookingrush.payment.v1.PaymentService.RefundPayment:output_type -> bookingrush.payment.v1.RefundPaymentResponse
+	28, // 40: bookingrush.payment.v1.PaymentService.HandleStripeWebhook:output_type -> bookingrush.payment.v1.HandleStripeWebhookResponse
+	12, // 41: bookingrush.payment.v1.PaymentService.RefundBooking:output_type -> bookingrush.payment.v1.RefundBookingResponse
+	14, // 42: bookingrush.payment.v1.PaymentService.GetRefundQuote:output_type -> bookingrush.payment.v1.GetRefundQuoteResponse
+	26, // 43: bookingrush.payment.v1.PaymentService.GetBookingPayment:output_type -> bookingrush.payment.v1.GetBookingPaymentResponse
+	20, // 44: bookingrush.payment.v1.PaymentService.RefundEvent:output_type -> bookingrush.payment.v1.RefundEventResponse
+	22, // 45: bookingrush.payment.v1.PaymentService.GetEventRefunds:output_type -> bookingrush.payment.v1.GetEventRefundsResponse
+	17, // 46: bookingrush.payment.v1.PaymentService.ListPayments:output_type -> bookingrush.payment.v1.ListPaymentsResponse
+	19, // 47: bookingrush.payment.v1.PaymentService.RecordRefundOutsideProvider:output_type -> bookingrush.payment.v1.RecordRefundOutsideProviderResponse
+	37, // [37:48] is the sub-list for method output_type
+	26, // [26:37] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_payment_v1_payment_proto_init() }
@@ -2061,7 +2354,7 @@ func file_bookingrush_payment_v1_payment_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_payment_v1_payment_proto_rawDesc), len(file_bookingrush_payment_v1_payment_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   22,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -59,6 +59,9 @@ const (
 	// PaymentServiceRefundEventProcedure is the fully-qualified name of the PaymentService's
 	// RefundEvent RPC.
 	PaymentServiceRefundEventProcedure = "/bookingrush.payment.v1.PaymentService/RefundEvent"
+	// PaymentServiceGetEventRefundsProcedure is the fully-qualified name of the PaymentService's
+	// GetEventRefunds RPC.
+	PaymentServiceGetEventRefundsProcedure = "/bookingrush.payment.v1.PaymentService/GetEventRefunds"
 	// PaymentServiceListPaymentsProcedure is the fully-qualified name of the PaymentService's
 	// ListPayments RPC.
 	PaymentServiceListPaymentsProcedure = "/bookingrush.payment.v1.PaymentService/ListPayments"
@@ -119,6 +122,19 @@ type PaymentServiceClient interface {
 	// when an organizer cancels an event. Idempotent: calling again finishes
 	// the refunds that failed.
 	RefundEvent(context.Context, *connect.Request[v1.RefundEventRequest]) (*connect.Response[v1.RefundEventResponse], error)
+	// GetEventRefunds tells a cancelled event's organizer how far the refunds
+	// of its cancellation are: its paid bookings, counted with their amounts
+	// by where each one's refund stands (refunded; in progress; failed at the
+	// buyer's bank or card and waiting for our support team; of the refunded,
+	// those support paid back by bank transfer). Counts and amounts only:
+	// nothing in it names a buyer. The payment service answers from its own
+	// payments and asks the catalog who runs the event. For the event's
+	// organizer or an admin, as its analytics (GetEventAnalytics): anyone
+	// else gets PERMISSION_DENIED, or NOT_FOUND when the event is a draft;
+	// an event the catalog does not have is NOT_FOUND. An event that is not
+	// cancelled is CONFLICT (details.reason "not_cancelled"): until it is,
+	// its paid bookings are sales, not refunds.
+	GetEventRefunds(context.Context, *connect.Request[v1.GetEventRefundsRequest]) (*connect.Response[v1.GetEventRefundsResponse], error)
 	// ListPayments pages through the payments of one status, for the admins
 	// who settle them: PAYMENT_STATUS_REFUND_FAILED lists the payments whose
 	// refund failed at the provider, newest failure first, each with
@@ -206,6 +222,13 @@ func NewPaymentServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithIdempotency(connect.IdempotencyIdempotent),
 			connect.WithClientOptions(opts...),
 		),
+		getEventRefunds: connect.NewClient[v1.GetEventRefundsRequest, v1.GetEventRefundsResponse](
+			httpClient,
+			baseURL+PaymentServiceGetEventRefundsProcedure,
+			connect.WithSchema(paymentServiceMethods.ByName("GetEventRefunds")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		listPayments: connect.NewClient[v1.ListPaymentsRequest, v1.ListPaymentsResponse](
 			httpClient,
 			baseURL+PaymentServiceListPaymentsProcedure,
@@ -232,6 +255,7 @@ type paymentServiceClient struct {
 	getRefundQuote              *connect.Client[v1.GetRefundQuoteRequest, v1.GetRefundQuoteResponse]
 	getBookingPayment           *connect.Client[v1.GetBookingPaymentRequest, v1.GetBookingPaymentResponse]
 	refundEvent                 *connect.Client[v1.RefundEventRequest, v1.RefundEventResponse]
+	getEventRefunds             *connect.Client[v1.GetEventRefundsRequest, v1.GetEventRefundsResponse]
 	listPayments                *connect.Client[v1.ListPaymentsRequest, v1.ListPaymentsResponse]
 	recordRefundOutsideProvider *connect.Client[v1.RecordRefundOutsideProviderRequest, v1.RecordRefundOutsideProviderResponse]
 }
@@ -274,6 +298,11 @@ func (c *paymentServiceClient) GetBookingPayment(ctx context.Context, req *conne
 // RefundEvent calls bookingrush.payment.v1.PaymentService.RefundEvent.
 func (c *paymentServiceClient) RefundEvent(ctx context.Context, req *connect.Request[v1.RefundEventRequest]) (*connect.Response[v1.RefundEventResponse], error) {
 	return c.refundEvent.CallUnary(ctx, req)
+}
+
+// GetEventRefunds calls bookingrush.payment.v1.PaymentService.GetEventRefunds.
+func (c *paymentServiceClient) GetEventRefunds(ctx context.Context, req *connect.Request[v1.GetEventRefundsRequest]) (*connect.Response[v1.GetEventRefundsResponse], error) {
+	return c.getEventRefunds.CallUnary(ctx, req)
 }
 
 // ListPayments calls bookingrush.payment.v1.PaymentService.ListPayments.
@@ -339,6 +368,19 @@ type PaymentServiceHandler interface {
 	// when an organizer cancels an event. Idempotent: calling again finishes
 	// the refunds that failed.
 	RefundEvent(context.Context, *connect.Request[v1.RefundEventRequest]) (*connect.Response[v1.RefundEventResponse], error)
+	// GetEventRefunds tells a cancelled event's organizer how far the refunds
+	// of its cancellation are: its paid bookings, counted with their amounts
+	// by where each one's refund stands (refunded; in progress; failed at the
+	// buyer's bank or card and waiting for our support team; of the refunded,
+	// those support paid back by bank transfer). Counts and amounts only:
+	// nothing in it names a buyer. The payment service answers from its own
+	// payments and asks the catalog who runs the event. For the event's
+	// organizer or an admin, as its analytics (GetEventAnalytics): anyone
+	// else gets PERMISSION_DENIED, or NOT_FOUND when the event is a draft;
+	// an event the catalog does not have is NOT_FOUND. An event that is not
+	// cancelled is CONFLICT (details.reason "not_cancelled"): until it is,
+	// its paid bookings are sales, not refunds.
+	GetEventRefunds(context.Context, *connect.Request[v1.GetEventRefundsRequest]) (*connect.Response[v1.GetEventRefundsResponse], error)
 	// ListPayments pages through the payments of one status, for the admins
 	// who settle them: PAYMENT_STATUS_REFUND_FAILED lists the payments whose
 	// refund failed at the provider, newest failure first, each with
@@ -422,6 +464,13 @@ func NewPaymentServiceHandler(svc PaymentServiceHandler, opts ...connect.Handler
 		connect.WithIdempotency(connect.IdempotencyIdempotent),
 		connect.WithHandlerOptions(opts...),
 	)
+	paymentServiceGetEventRefundsHandler := connect.NewUnaryHandler(
+		PaymentServiceGetEventRefundsProcedure,
+		svc.GetEventRefunds,
+		connect.WithSchema(paymentServiceMethods.ByName("GetEventRefunds")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	paymentServiceListPaymentsHandler := connect.NewUnaryHandler(
 		PaymentServiceListPaymentsProcedure,
 		svc.ListPayments,
@@ -453,6 +502,8 @@ func NewPaymentServiceHandler(svc PaymentServiceHandler, opts ...connect.Handler
 			paymentServiceGetBookingPaymentHandler.ServeHTTP(w, r)
 		case PaymentServiceRefundEventProcedure:
 			paymentServiceRefundEventHandler.ServeHTTP(w, r)
+		case PaymentServiceGetEventRefundsProcedure:
+			paymentServiceGetEventRefundsHandler.ServeHTTP(w, r)
 		case PaymentServiceListPaymentsProcedure:
 			paymentServiceListPaymentsHandler.ServeHTTP(w, r)
 		case PaymentServiceRecordRefundOutsideProviderProcedure:
@@ -496,6 +547,10 @@ func (UnimplementedPaymentServiceHandler) GetBookingPayment(context.Context, *co
 
 func (UnimplementedPaymentServiceHandler) RefundEvent(context.Context, *connect.Request[v1.RefundEventRequest]) (*connect.Response[v1.RefundEventResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.payment.v1.PaymentService.RefundEvent is not implemented"))
+}
+
+func (UnimplementedPaymentServiceHandler) GetEventRefunds(context.Context, *connect.Request[v1.GetEventRefundsRequest]) (*connect.Response[v1.GetEventRefundsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("bookingrush.payment.v1.PaymentService.GetEventRefunds is not implemented"))
 }
 
 func (UnimplementedPaymentServiceHandler) ListPayments(context.Context, *connect.Request[v1.ListPaymentsRequest]) (*connect.Response[v1.ListPaymentsResponse], error) {

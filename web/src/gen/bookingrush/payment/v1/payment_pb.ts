@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bookingrush/payment/v1/payment.proto.
  */
 export const file_bookingrush_payment_v1_payment: GenFile = /*@__PURE__*/
-  fileDesc("CiRib29raW5ncnVzaC9wYXltZW50L3YxL3BheW1lbnQucHJvdG8SFmJvb2tpbmdydXNoLnBheW1lbnQudjEi6gMKB1BheW1lbnQSCgoCaWQYASABKAkSEgoKYm9va2luZ19pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEg4KBmFtb3VudBgEIAEoCRIQCghjdXJyZW5jeRgFIAEoCRI1CgZzdGF0dXMYBiABKA4yJS5ib29raW5ncnVzaC5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSEAoIcHJvdmlkZXIYByABKAkSFgoOcGF5bWVudF9tZXRob2QYCCABKAkSGgoScHJvdmlkZXJfcmVmZXJlbmNlGAkgASgJEhUKDWNsaWVudF9zZWNyZXQYCiABKAkSFwoPcmVmdW5kZWRfYW1vdW50GAsgASgJEhUKDWZhaWxlZF9yZWFzb24YDCABKAkSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHQoVcmVmdW5kX2ZhaWx1cmVfcmVhc29uGA8gASgJEhMKC3JlZnVuZF9vd2VkGBAgASgJEjQKEHJlZnVuZF9mYWlsZWRfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpcBChRDcmVhdGVQYXltZW50UmVxdWVzdBIfCgpib29raW5nX2lkGAEgASgJQgu6SAjIAQFyA7ABARJeCg5wYXltZW50X21ldGhvZBgCIAEoCUJGukhDyAEBcj4yPF4oc2ltX29rfHNpbV9kZWNsaW5lZHxzaW1fc2xvd3xjYXJkfHBtX1tBLVphLXowLTlfXXsxLDI1MH0pJCJJChVDcmVhdGVQYXltZW50UmVzcG9uc2USMAoHcGF5bWVudBgBIAEoCzIfLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUGF5bWVudCI0ChFHZXRQYXltZW50UmVxdWVzdBIfCgpwYXltZW50X2lkGAEgASgJQgu6SAjIAQFyA7ABASJGChJHZXRQYXltZW50UmVzcG9uc2USMAoHcGF5bWVudBgBIAEoCzIfLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUGF5bWVudCJiChRSZWZ1bmRQYXltZW50UmVxdWVzdBIfCgpwYXltZW50X2lkGAEgASgJQgu6SAjIAQFyA7ABARIYCgZyZWFzb24YAiABKAlCCLpIBXIDGPQDEg8KB2luX2Z1bGwYAyABKAgiSQoVUmVmdW5kUGF5bWVudFJlc3BvbnNlEjAKB3BheW1lbnQYASABKAsyHy5ib29raW5ncnVzaC5wYXltZW50LnYxLlBheW1lbnQibAoaSGFuZGxlU3RyaXBlV2ViaG9va1JlcXVlc3QSKgoEYm9keRgBIAEoCzIULmdvb2dsZS5hcGkuSHR0cEJvZHlCBrpIA8gBARIiChBzdHJpcGVfc2lnbmF0dXJlGAIgASgJQgi6SAVyAxiAECKMAgoUUmVmdW5kQm9va2luZ1JlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQESHwoKcGF5bWVudF9pZBgCIAEoCUILukgI2AEBcgOwAQESPgoFY2F1c2UYAyABKA4yIy5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZENhdXNlQgq6SAeCAQQQASAAEhgKBnJlYXNvbhgEIAEoCUIIukgFcgMY9AMSOgoEc3RlcBgFIAEoDjIiLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kU3RlcEIIukgFggECEAESHAoHc2hvd19pZBgGIAEoCUILukgI2AEBcgOwAQEieAoVUmVmdW5kQm9va2luZ1Jlc3BvbnNlEjAKB3BheW1lbnQYASABKAsyHy5ib29raW5ncnVzaC5wYXltZW50LnYxLlBheW1lbnQSFQoNcmVmdW5kX2Ftb3VudBgCIAEoCRIWCg5yZWZ1bmRfcGVyY2VudBgDIAEoBSI4ChVHZXRSZWZ1bmRRdW90ZVJlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQEi8QEKFkdldFJlZnVuZFF1b3RlUmVzcG9uc2USEgoKYm9va2luZ19pZBgBIAEoCRITCgtjYW5jZWxsYWJsZRgCIAEoCBIMCgRwYWlkGAMgASgJEhYKDnJlZnVuZF9wZXJjZW50GAQgASgFEhUKDXJlZnVuZF9hbW91bnQYBSABKAkSEAoIY3VycmVuY3kYBiABKAkSDgoGcG9saWN5GAcgASgJEi8KC3ZhbGlkX3VudGlsGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZWZ1bmRlZBgJIAEoCRIMCgRvd2VkGAogASgJIk0KElJlZnVuZEV2ZW50UmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQESGAoGcmVhc29uGAIgASgJQgi6SAVyAxj0AyKyAgoTTGlzdFBheW1lbnRzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASPwoGc3RhdHVzGAMgASgOMiUuYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50U3RhdHVzQgi6SAWCAQIQARIfCgpib29raW5nX2lkGAQgASgJQgu6SAjYAQFyA7ABATp/ukh8GnoKH2xpc3RfcGF5bWVudHMuc3RhdHVzX29yX2Jvb2tpbmcSLHZhbHVlIGlzIHJlcXVpcmVkIHVubGVzcyBib29raW5nX2lkIGlzIGdpdmVuGil0aGlzLnN0YXR1cyAhPSAwIHx8IHRoaXMuYm9va2luZ19pZCAhPSAnJyJ4ChRMaXN0UGF5bWVudHNSZXNwb25zZRIxCghwYXltZW50cxgBIAMoCzIfLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUGF5bWVudBItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIn0KIlJlY29yZFJlZnVuZE91dHNpZGVQcm92aWRlclJlcXVlc3QSHwoKcGF5bWVudF9pZBgBIAEoCUILukgIyAEBcgOwAQESHgoJcmVmZXJlbmNlGAIgASgJQgu6SAjIAQFyAxjIARIWCgRub3RlGAMgASgJQgi6SAVyAxjoByJXCiNSZWNvcmRSZWZ1bmRPdXRzaWRlUHJvdmlkZXJSZXNwb25zZRIwCgdwYXltZW50GAEgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50IjYKE1JlZnVuZEV2ZW50UmVzcG9uc2USDwoHcmVmdW5kcxgBIAEoBRIOCgZmYWlsZWQYAiABKAUiOwoYR2V0Qm9va2luZ1BheW1lbnRSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBIk0KGUdldEJvb2tpbmdQYXltZW50UmVzcG9uc2USMAoHcGF5bWVudBgBIAEoCzIfLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUGF5bWVudCK8AgoMUGF5bWVudEV2ZW50EgoKAmlkGAEgASgJEgwKBHR5cGUYAiABKAkSMAoHcGF5bWVudBgDIAEoCzIfLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUGF5bWVudBIVCg1yZWZ1bmRfYW1vdW50GAQgASgJEjkKDHJlZnVuZF9jYXVzZRgFIAEoDjIjLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kQ2F1c2USFQoNcmVmdW5kX3JlYXNvbhgGIAEoCRIvCgtvY2N1cnJlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEcmVzdBgIIAEoCBIVCg1mYWlsZWRfcmVmdW5kGAkgASgFEiEKGXJlZnVuZGVkX291dHNpZGVfcHJvdmlkZXIYCiABKAgiQgobSGFuZGxlU3RyaXBlV2ViaG9va1Jlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEhEKCWR1cGxpY2F0ZRgCIAEoCCqJAgoNUGF5bWVudFN0YXR1cxIeChpQQVlNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEhoKFlBBWU1FTlRfU1RBVFVTX1BFTkRJTkcQARIdChlQQVlNRU5UX1NUQVRVU19QUk9DRVNTSU5HEAISHAoYUEFZTUVOVF9TVEFUVVNfU1VDQ0VFREVEEAMSGQoVUEFZTUVOVF9TVEFUVVNfRkFJTEVEEAQSGwoXUEFZTUVOVF9TVEFUVVNfUkVGVU5ERUQQBRIlCiFQQVlNRU5UX1NUQVRVU19QQVJUSUFMTFlfUkVGVU5ERUQQBhIgChxQQVlNRU5UX1NUQVRVU19SRUZVTkRfRkFJTEVEEAcqrQEKC1JlZnVuZENhdXNlEhwKGFJFRlVORF9DQVVTRV9VTlNQRUNJRklFRBAAEiAKHFJFRlVORF9DQVVTRV9CVVlFUl9DQU5DRUxMRUQQARIkCiBSRUZVTkRfQ0FVU0VfT1JHQU5JWkVSX0NBTkNFTExFRBACEh4KGlJFRlVORF9DQVVTRV9OT1RfQ09ORklSTUVEEAMSGAoUUkVGVU5EX0NBVVNFX1NVUFBPUlQQBCpZCgpSZWZ1bmRTdGVwEhsKF1JFRlVORF9TVEVQX1VOU1BFQ0lGSUVEEAASFgoSUkVGVU5EX1NURVBfREVDSURFEAESFgoSUkVGVU5EX1NURVBfUkVGVU5EEAIyggwKDlBheW1lbnRTZXJ2aWNlEokBCg1DcmVhdGVQYXltZW50EiwuYm9va2luZ3J1c2gucGF5bWVudC52MS5DcmVhdGVQYXltZW50UmVxdWVzdBotLmJvb2tpbmdydXNoLnBheW1lbnQudjEuQ3JlYXRlUGF5bWVudFJlc3BvbnNlIhuC0+STAhU6ASoiEC9hcGkvdjEvcGF5bWVudHMSjQEKCkdldFBheW1lbnQSKS5ib29raW5ncnVzaC5wYXltZW50LnYxLkdldFBheW1lbnRSZXF1ZXN0GiouYm9va2luZ3J1c2gucGF5bWVudC52MS5HZXRQYXltZW50UmVzcG9uc2UiKJACAYLT5JMCHxIdL2FwaS92MS9wYXltZW50cy97cGF5bWVudF9pZH0SnQEKDVJlZnVuZFBheW1lbnQSLC5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0Gi0uYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVzcG9uc2UiL4LT5JMCKToBKiIkL2FwaS92MS9wYXltZW50cy97cGF5bWVudF9pZH0vcmVmdW5kEqUBChNIYW5kbGVTdHJpcGVXZWJob29rEjIuYm9va2luZ3J1c2gucGF5bWVudC52MS5IYW5kbGVTdHJpcGVXZWJob29rUmVxdWVzdBozLmJvb2tpbmdydXNoLnBheW1lbnQudjEuSGFuZGxlU3RyaXBlV2ViaG9va1Jlc3BvbnNlIiWC0+STAh86BGJvZHkiFy9hcGkvdjEvd2ViaG9va3Mvc3RyaXBlEnEKDVJlZnVuZEJvb2tpbmcSLC5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZEJvb2tpbmdSZXF1ZXN0Gi0uYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRCb29raW5nUmVzcG9uc2UiA5ACAhKmAQoOR2V0UmVmdW5kUXVvdGUSLS5ib29raW5ncnVzaC5wYXltZW50LnYxLkdldFJlZnVuZFF1b3RlUmVxdWVzdBouLmJvb2tpbmdydXNoLnBheW1lbnQudjEuR2V0UmVmdW5kUXVvdGVSZXNwb25zZSI1kAIBgtPkkwIsEiovYXBpL3YxL2Jvb2tpbmdzL3tib29raW5nX2lkfS9yZWZ1bmQtcXVvdGUSfQoRR2V0Qm9va2luZ1BheW1lbnQSMC5ib29raW5ncnVzaC5wYXltZW50LnYxLkdldEJvb2tpbmdQYXltZW50UmVxdWVzdBoxLmJvb2tpbmdydXNoLnBheW1lbnQudjEuR2V0Qm9va2luZ1BheW1lbnRSZXNwb25zZSIDkAIBEmsKC1JlZnVuZEV2ZW50EiouYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRFdmVudFJlcXVlc3QaKy5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZEV2ZW50UmVzcG9uc2UiA5ACAhKXAQoMTGlzdFBheW1lbnRzEisuYm9va2luZ3J1c2gucGF5bWVudC52MS5MaXN0UGF5bWVudHNSZXF1ZXN0GiwuYm9va2luZ3J1c2gucGF5bWVudC52MS5MaXN0UGF5bWVudHNSZXNwb25zZSIskAIBgs4YBwoFYWRtaW6C0+STAhgSFi9hcGkvdjEvYWRtaW4vcGF5bWVudHMS6QEKG1JlY29yZFJlZnVuZE91dHNpZGVQcm92aWRlchI6LmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVjb3JkUmVmdW5kT3V0c2lkZVByb3ZpZGVyUmVxdWVzdBo7LmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVjb3JkUmVmdW5kT3V0c2lkZVByb3ZpZGVyUmVzcG9uc2UiUYLOGAcKBWFkbWlugtPkkwJAOgEqIjsvYXBpL3YxL2FkbWluL3BheW1lbnRzL3twYXltZW50X2lkfS9yZWZ1bmQtb3V0c2lkZS1wcm92aWRlcmIGcHJvdG8z", [file_bookingrush_common_v1_access, file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_api_httpbody, file_google_protobuf_timestamp]);
+  fileDesc("CiRib29raW5ncnVzaC9wYXltZW50L3YxL3BheW1lbnQucHJvdG8SFmJvb2tpbmdydXNoLnBheW1lbnQudjEi6gMKB1BheW1lbnQSCgoCaWQYASABKAkSEgoKYm9va2luZ19pZBgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEg4KBmFtb3VudBgEIAEoCRIQCghjdXJyZW5jeRgFIAEoCRI1CgZzdGF0dXMYBiABKA4yJS5ib29raW5ncnVzaC5wYXltZW50LnYxLlBheW1lbnRTdGF0dXMSEAoIcHJvdmlkZXIYByABKAkSFgoOcGF5bWVudF9tZXRob2QYCCABKAkSGgoScHJvdmlkZXJfcmVmZXJlbmNlGAkgASgJEhUKDWNsaWVudF9zZWNyZXQYCiABKAkSFwoPcmVmdW5kZWRfYW1vdW50GAsgASgJEhUKDWZhaWxlZF9yZWFzb24YDCABKAkSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHQoVcmVmdW5kX2ZhaWx1cmVfcmVhc29uGA8gASgJEhMKC3JlZnVuZF9vd2VkGBAgASgJEjQKEHJlZnVuZF9mYWlsZWRfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpcBChRDcmVhdGVQYXltZW50UmVxdWVzdBIfCgpib29raW5nX2lkGAEgASgJQgu6SAjIAQFyA7ABARJeCg5wYXltZW50X21ldGhvZBgCIAEoCUJGukhDyAEBcj4yPF4oc2ltX29rfHNpbV9kZWNsaW5lZHxzaW1fc2xvd3xjYXJkfHBtX1tBLVphLXowLTlfXXsxLDI1MH0pJCJJChVDcmVhdGVQYXltZW50UmVzcG9uc2USMAoHcGF5bWVudBgBIAEoCzIfLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUGF5bWVudCI0ChFHZXRQYXltZW50UmVxdWVzdBIfCgpwYXltZW50X2lkGAEgASgJQgu6SAjIAQFyA7ABASJGChJHZXRQYXltZW50UmVzcG9uc2USMAoHcGF5bWVudBgBIAEoCzIfLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUGF5bWVudCJiChRSZWZ1bmRQYXltZW50UmVxdWVzdBIfCgpwYXltZW50X2lkGAEgASgJQgu6SAjIAQFyA7ABARIYCgZyZWFzb24YAiABKAlCCLpIBXIDGPQDEg8KB2luX2Z1bGwYAyABKAgiSQoVUmVmdW5kUGF5bWVudFJlc3BvbnNlEjAKB3BheW1lbnQYASABKAsyHy5ib29raW5ncnVzaC5wYXltZW50LnYxLlBheW1lbnQibAoaSGFuZGxlU3RyaXBlV2ViaG9va1JlcXVlc3QSKgoEYm9keRgBIAEoCzIULmdvb2dsZS5hcGkuSHR0cEJvZHlCBrpIA8gBARIiChBzdHJpcGVfc2lnbmF0dXJlGAIgASgJQgi6SAVyAxiAECKMAgoUUmVmdW5kQm9va2luZ1JlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQESHwoKcGF5bWVudF9pZBgCIAEoCUILukgI2AEBcgOwAQESPgoFY2F1c2UYAyABKA4yIy5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZENhdXNlQgq6SAeCAQQQASAAEhgKBnJlYXNvbhgEIAEoCUIIukgFcgMY9AMSOgoEc3RlcBgFIAEoDjIiLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kU3RlcEIIukgFggECEAESHAoHc2hvd19pZBgGIAEoCUILukgI2AEBcgOwAQEieAoVUmVmdW5kQm9va2luZ1Jlc3BvbnNlEjAKB3BheW1lbnQYASABKAsyHy5ib29raW5ncnVzaC5wYXltZW50LnYxLlBheW1lbnQSFQoNcmVmdW5kX2Ftb3VudBgCIAEoCRIWCg5yZWZ1bmRfcGVyY2VudBgDIAEoBSI4ChVHZXRSZWZ1bmRRdW90ZVJlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQEi8QEKFkdldFJlZnVuZFF1b3RlUmVzcG9uc2USEgoKYm9va2luZ19pZBgBIAEoCRITCgtjYW5jZWxsYWJsZRgCIAEoCBIMCgRwYWlkGAMgASgJEhYKDnJlZnVuZF9wZXJjZW50GAQgASgFEhUKDXJlZnVuZF9hbW91bnQYBSABKAkSEAoIY3VycmVuY3kYBiABKAkSDgoGcG9saWN5GAcgASgJEi8KC3ZhbGlkX3VudGlsGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZWZ1bmRlZBgJIAEoCRIMCgRvd2VkGAogASgJIk0KElJlZnVuZEV2ZW50UmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQESGAoGcmVhc29uGAIgASgJQgi6SAVyAxj0AyKyAgoTTGlzdFBheW1lbnRzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASPwoGc3RhdHVzGAMgASgOMiUuYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50U3RhdHVzQgi6SAWCAQIQARIfCgpib29raW5nX2lkGAQgASgJQgu6SAjYAQFyA7ABATp/ukh8GnoKH2xpc3RfcGF5bWVudHMuc3RhdHVzX29yX2Jvb2tpbmcSLHZhbHVlIGlzIHJlcXVpcmVkIHVubGVzcyBib29raW5nX2lkIGlzIGdpdmVuGil0aGlzLnN0YXR1cyAhPSAwIHx8IHRoaXMuYm9va2luZ19pZCAhPSAnJyJ4ChRMaXN0UGF5bWVudHNSZXNwb25zZRIxCghwYXltZW50cxgBIAMoCzIfLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUGF5bWVudBItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIn0KIlJlY29yZFJlZnVuZE91dHNpZGVQcm92aWRlclJlcXVlc3QSHwoKcGF5bWVudF9pZBgBIAEoCUILukgIyAEBcgOwAQESHgoJcmVmZXJlbmNlGAIgASgJQgu6SAjIAQFyAxjIARIWCgRub3RlGAMgASgJQgi6SAVyAxjoByJXCiNSZWNvcmRSZWZ1bmRPdXRzaWRlUHJvdmlkZXJSZXNwb25zZRIwCgdwYXltZW50GAEgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50IjYKE1JlZnVuZEV2ZW50UmVzcG9uc2USDwoHcmVmdW5kcxgBIAEoBRIOCgZmYWlsZWQYAiABKAUiNwoWR2V0RXZlbnRSZWZ1bmRzUmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQEiUAoXR2V0RXZlbnRSZWZ1bmRzUmVzcG9uc2USNQoHcmVmdW5kcxgBIAEoCzIkLmJvb2tpbmdydXNoLnBheW1lbnQudjEuRXZlbnRSZWZ1bmRzItMCCgxFdmVudFJlZnVuZHMSEAoIZXZlbnRfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSMQoEcGFpZBgDIAEoCzIjLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kVGFsbHkSNQoIcmVmdW5kZWQYBCABKAsyIy5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZFRhbGx5EjgKC2luX3Byb2dyZXNzGAUgASgLMiMuYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRUYWxseRIzCgZmYWlsZWQYBiABKAsyIy5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZFRhbGx5EkYKGXJlZnVuZGVkX291dHNpZGVfcHJvdmlkZXIYByABKAsyIy5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZFRhbGx5Ii8KC1JlZnVuZFRhbGx5EhAKCGJvb2tpbmdzGAEgASgFEg4KBmFtb3VudBgCIAEoCSI7ChhHZXRCb29raW5nUGF5bWVudFJlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQEiTQoZR2V0Qm9va2luZ1BheW1lbnRSZXNwb25zZRIwCgdwYXltZW50GAEgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50IrwCCgxQYXltZW50RXZlbnQSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIwCgdwYXltZW50GAMgASgLMh8uYm9va2luZ3J1c2gucGF5bWVudC52MS5QYXltZW50EhUKDXJlZnVuZF9hbW91bnQYBCABKAkSOQoMcmVmdW5kX2NhdXNlGAUgASgOMiMuYm9va2luZ3J1c2gucGF5bWVudC52MS5SZWZ1bmRDYXVzZRIVCg1yZWZ1bmRfcmVhc29uGAYgASgJEi8KC29jY3VycmVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRyZXN0GAggASgIEhUKDWZhaWxlZF9yZWZ1bmQYCSABKAUSIQoZcmVmdW5kZWRfb3V0c2lkZV9wcm92aWRlchgKIAEoCCJCChtIYW5kbGVTdHJpcGVXZWJob29rUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkSEQoJZHVwbGljYXRlGAIgASgIKokCCg1QYXltZW50U3RhdHVzEh4KGlBBWU1FTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWUEFZTUVOVF9TVEFUVVNfUEVORElORxABEh0KGVBBWU1FTlRfU1RBVFVTX1BST0NFU1NJTkcQAhIcChhQQVlNRU5UX1NUQVRVU19TVUNDRUVERUQQAxIZChVQQVlNRU5UX1NUQVRVU19GQUlMRUQQBBIbChdQQVlNRU5UX1NUQVRVU19SRUZVTkRFRBAFEiUKIVBBWU1FTlRfU1RBVFVTX1BBUlRJQUxMWV9SRUZVTkRFRBAGEiAKHFBBWU1FTlRfU1RBVFVTX1JFRlVORF9GQUlMRUQQByqtAQoLUmVmdW5kQ2F1c2USHAoYUkVGVU5EX0NBVVNFX1VOU1BFQ0lGSUVEEAASIAocUkVGVU5EX0NBVVNFX0JVWUVSX0NBTkNFTExFRBABEiQKIFJFRlVORF9DQVVTRV9PUkdBTklaRVJfQ0FOQ0VMTEVEEAISHgoaUkVGVU5EX0NBVVNFX05PVF9DT05GSVJNRUQQAxIYChRSRUZVTkRfQ0FVU0VfU1VQUE9SVBAEKlkKClJlZnVuZFN0ZXASGwoXUkVGVU5EX1NURVBfVU5TUEVDSUZJRUQQABIWChJSRUZVTkRfU1RFUF9ERUNJREUQARIWChJSRUZVTkRfU1RFUF9SRUZVTkQQAjK0DQoOUGF5bWVudFNlcnZpY2USiQEKDUNyZWF0ZVBheW1lbnQSLC5ib29raW5ncnVzaC5wYXltZW50LnYxLkNyZWF0ZVBheW1lbnRSZXF1ZXN0Gi0uYm9va2luZ3J1c2gucGF5bWVudC52MS5DcmVhdGVQYXltZW50UmVzcG9uc2UiG4LT5JMCFToBKiIQL2FwaS92MS9wYXltZW50cxKNAQoKR2V0UGF5bWVudBIpLmJvb2tpbmdydXNoLnBheW1lbnQudjEuR2V0UGF5bWVudFJlcXVlc3QaKi5ib29raW5ncnVzaC5wYXltZW50LnYxLkdldFBheW1lbnRSZXNwb25zZSIokAIBgtPkkwIfEh0vYXBpL3YxL3BheW1lbnRzL3twYXltZW50X2lkfRKdAQoNUmVmdW5kUGF5bWVudBIsLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kUGF5bWVudFJlcXVlc3QaLS5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXNwb25zZSIvgtPkkwIpOgEqIiQvYXBpL3YxL3BheW1lbnRzL3twYXltZW50X2lkfS9yZWZ1bmQSpQEKE0hhbmRsZVN0cmlwZVdlYmhvb2sSMi5ib29raW5ncnVzaC5wYXltZW50LnYxLkhhbmRsZVN0cmlwZVdlYmhvb2tSZXF1ZXN0GjMuYm9va2luZ3J1c2gucGF5bWVudC52MS5IYW5kbGVTdHJpcGVXZWJob29rUmVzcG9uc2UiJYLT5JMCHzoEYm9keSIXL2FwaS92MS93ZWJob29rcy9zdHJpcGUScQoNUmVmdW5kQm9va2luZxIsLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kQm9va2luZ1JlcXVlc3QaLS5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZEJvb2tpbmdSZXNwb25zZSIDkAICEqYBCg5HZXRSZWZ1bmRRdW90ZRItLmJvb2tpbmdydXNoLnBheW1lbnQudjEuR2V0UmVmdW5kUXVvdGVSZXF1ZXN0Gi4uYm9va2luZ3J1c2gucGF5bWVudC52MS5HZXRSZWZ1bmRRdW90ZVJlc3BvbnNlIjWQAgGC0+STAiwSKi9hcGkvdjEvYm9va2luZ3Mve2Jvb2tpbmdfaWR9L3JlZnVuZC1xdW90ZRJ9ChFHZXRCb29raW5nUGF5bWVudBIwLmJvb2tpbmdydXNoLnBheW1lbnQudjEuR2V0Qm9va2luZ1BheW1lbnRSZXF1ZXN0GjEuYm9va2luZ3J1c2gucGF5bWVudC52MS5HZXRCb29raW5nUGF5bWVudFJlc3BvbnNlIgOQAgESawoLUmVmdW5kRXZlbnQSKi5ib29raW5ncnVzaC5wYXltZW50LnYxLlJlZnVuZEV2ZW50UmVxdWVzdBorLmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVmdW5kRXZlbnRSZXNwb25zZSIDkAICEq8BCg9HZXRFdmVudFJlZnVuZHMSLi5ib29raW5ncnVzaC5wYXltZW50LnYxLkdldEV2ZW50UmVmdW5kc1JlcXVlc3QaLy5ib29raW5ncnVzaC5wYXltZW50LnYxLkdldEV2ZW50UmVmdW5kc1Jlc3BvbnNlIjuQAgGCzhgLCglvcmdhbml6ZXKC0+STAiMSIS9hcGkvdjEvZXZlbnRzL3tldmVudF9pZH0vcmVmdW5kcxKXAQoMTGlzdFBheW1lbnRzEisuYm9va2luZ3J1c2gucGF5bWVudC52MS5MaXN0UGF5bWVudHNSZXF1ZXN0GiwuYm9va2luZ3J1c2gucGF5bWVudC52MS5MaXN0UGF5bWVudHNSZXNwb25zZSIskAIBgs4YBwoFYWRtaW6C0+STAhgSFi9hcGkvdjEvYWRtaW4vcGF5bWVudHMS6QEKG1JlY29yZFJlZnVuZE91dHNpZGVQcm92aWRlchI6LmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVjb3JkUmVmdW5kT3V0c2lkZVByb3ZpZGVyUmVxdWVzdBo7LmJvb2tpbmdydXNoLnBheW1lbnQudjEuUmVjb3JkUmVmdW5kT3V0c2lkZVByb3ZpZGVyUmVzcG9uc2UiUYLOGAcKBWFkbWlugtPkkwJAOgEqIjsvYXBpL3YxL2FkbWluL3BheW1lbnRzL3twYXltZW50X2lkfS9yZWZ1bmQtb3V0c2lkZS1wcm92aWRlcmIGcHJvdG8z", [file_bookingrush_common_v1_access, file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_api_httpbody, file_google_protobuf_timestamp]);
 
 /**
  * Payment is one attempt to pay for a booking.
@@ -1349,6 +1349,276 @@ export const RefundEventResponseSchema: GenMessage<RefundEventResponse, {jsonTyp
   messageDesc(file_bookingrush_payment_v1_payment, 17);
 
 /**
+ * GetEventRefundsRequest names a cancelled event.
+ *
+ * @generated from message bookingrush.payment.v1.GetEventRefundsRequest
+ */
+export type GetEventRefundsRequest = Message<"bookingrush.payment.v1.GetEventRefundsRequest"> & {
+  /**
+   * EventId is the event (path parameter).
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+};
+
+/**
+ * GetEventRefundsRequest names a cancelled event.
+ *
+ * @generated from message bookingrush.payment.v1.GetEventRefundsRequest
+ */
+export type GetEventRefundsRequestJson = {
+  /**
+   * EventId is the event (path parameter).
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId?: string;
+};
+
+/**
+ * Describes the message bookingrush.payment.v1.GetEventRefundsRequest.
+ * Use `create(GetEventRefundsRequestSchema)` to create a new message.
+ */
+export const GetEventRefundsRequestSchema: GenMessage<GetEventRefundsRequest, {jsonType: GetEventRefundsRequestJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_payment_v1_payment, 18);
+
+/**
+ * GetEventRefundsResponse holds where a cancelled event's refunds stand.
+ *
+ * @generated from message bookingrush.payment.v1.GetEventRefundsResponse
+ */
+export type GetEventRefundsResponse = Message<"bookingrush.payment.v1.GetEventRefundsResponse"> & {
+  /**
+   * Refunds is the event's paid bookings by the state of their refund.
+   *
+   * @generated from field: bookingrush.payment.v1.EventRefunds refunds = 1;
+   */
+  refunds?: EventRefunds | undefined;
+};
+
+/**
+ * GetEventRefundsResponse holds where a cancelled event's refunds stand.
+ *
+ * @generated from message bookingrush.payment.v1.GetEventRefundsResponse
+ */
+export type GetEventRefundsResponseJson = {
+  /**
+   * Refunds is the event's paid bookings by the state of their refund.
+   *
+   * @generated from field: bookingrush.payment.v1.EventRefunds refunds = 1;
+   */
+  refunds?: EventRefundsJson;
+};
+
+/**
+ * Describes the message bookingrush.payment.v1.GetEventRefundsResponse.
+ * Use `create(GetEventRefundsResponseSchema)` to create a new message.
+ */
+export const GetEventRefundsResponseSchema: GenMessage<GetEventRefundsResponse, {jsonType: GetEventRefundsResponseJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_payment_v1_payment, 19);
+
+/**
+ * EventRefunds counts a cancelled event's paid bookings by where their
+ * refund stands. A paid booking is a booking whose payment took money
+ * (succeeded, then refunded in full or in part, or whose refund failed); a
+ * second charge of a booking already paid (refunded at once on its own) is
+ * not one. Every paid booking is in exactly one of Refunded, InProgress and
+ * Failed, so their Bookings add up to Paid.Bookings. Bookings their buyers
+ * cancelled before the event was, refunded in full then, count as
+ * refunded; those refunded in part get the rest, and count as in progress
+ * until they have it.
+ *
+ * @generated from message bookingrush.payment.v1.EventRefunds
+ */
+export type EventRefunds = Message<"bookingrush.payment.v1.EventRefunds"> & {
+  /**
+   * EventId is the event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * Currency is the ISO 4217 code of the amounts.
+   *
+   * @generated from field: string currency = 2;
+   */
+  currency: string;
+
+  /**
+   * Paid is every paid booking; Amount is what their buyers paid.
+   *
+   * @generated from field: bookingrush.payment.v1.RefundTally paid = 3;
+   */
+  paid?: RefundTally | undefined;
+
+  /**
+   * Refunded are the bookings whose price is back with their buyers in
+   * full; Amount is what was given back.
+   *
+   * @generated from field: bookingrush.payment.v1.RefundTally refunded = 4;
+   */
+  refunded?: RefundTally | undefined;
+
+  /**
+   * InProgress are the bookings whose refund is not made yet (the
+   * cancellation refunds a few at a time, and retries those it could not
+   * finish); Amount is what they still get back.
+   *
+   * @generated from field: bookingrush.payment.v1.RefundTally in_progress = 5;
+   */
+  inProgress?: RefundTally | undefined;
+
+  /**
+   * Failed are the bookings whose refund failed at the buyer's bank or
+   * card after the provider accepted it (the payment's status
+   * refund_failed): our support team retries it or pays it back by bank
+   * transfer. Amount is what their buyers are still owed.
+   *
+   * @generated from field: bookingrush.payment.v1.RefundTally failed = 6;
+   */
+  failed?: RefundTally | undefined;
+
+  /**
+   * RefundedOutsideProvider are those of Refunded whose money support paid
+   * back outside the provider (a bank transfer, after a failed refund);
+   * Amount is what those bookings were given back in all.
+   *
+   * @generated from field: bookingrush.payment.v1.RefundTally refunded_outside_provider = 7;
+   */
+  refundedOutsideProvider?: RefundTally | undefined;
+};
+
+/**
+ * EventRefunds counts a cancelled event's paid bookings by where their
+ * refund stands. A paid booking is a booking whose payment took money
+ * (succeeded, then refunded in full or in part, or whose refund failed); a
+ * second charge of a booking already paid (refunded at once on its own) is
+ * not one. Every paid booking is in exactly one of Refunded, InProgress and
+ * Failed, so their Bookings add up to Paid.Bookings. Bookings their buyers
+ * cancelled before the event was, refunded in full then, count as
+ * refunded; those refunded in part get the rest, and count as in progress
+ * until they have it.
+ *
+ * @generated from message bookingrush.payment.v1.EventRefunds
+ */
+export type EventRefundsJson = {
+  /**
+   * EventId is the event.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId?: string;
+
+  /**
+   * Currency is the ISO 4217 code of the amounts.
+   *
+   * @generated from field: string currency = 2;
+   */
+  currency?: string;
+
+  /**
+   * Paid is every paid booking; Amount is what their buyers paid.
+   *
+   * @generated from field: bookingrush.payment.v1.RefundTally paid = 3;
+   */
+  paid?: RefundTallyJson;
+
+  /**
+   * Refunded are the bookings whose price is back with their buyers in
+   * full; Amount is what was given back.
+   *
+   * @generated from field: bookingrush.payment.v1.RefundTally refunded = 4;
+   */
+  refunded?: RefundTallyJson;
+
+  /**
+   * InProgress are the bookings whose refund is not made yet (the
+   * cancellation refunds a few at a time, and retries those it could not
+   * finish); Amount is what they still get back.
+   *
+   * @generated from field: bookingrush.payment.v1.RefundTally in_progress = 5;
+   */
+  inProgress?: RefundTallyJson;
+
+  /**
+   * Failed are the bookings whose refund failed at the buyer's bank or
+   * card after the provider accepted it (the payment's status
+   * refund_failed): our support team retries it or pays it back by bank
+   * transfer. Amount is what their buyers are still owed.
+   *
+   * @generated from field: bookingrush.payment.v1.RefundTally failed = 6;
+   */
+  failed?: RefundTallyJson;
+
+  /**
+   * RefundedOutsideProvider are those of Refunded whose money support paid
+   * back outside the provider (a bank transfer, after a failed refund);
+   * Amount is what those bookings were given back in all.
+   *
+   * @generated from field: bookingrush.payment.v1.RefundTally refunded_outside_provider = 7;
+   */
+  refundedOutsideProvider?: RefundTallyJson;
+};
+
+/**
+ * Describes the message bookingrush.payment.v1.EventRefunds.
+ * Use `create(EventRefundsSchema)` to create a new message.
+ */
+export const EventRefundsSchema: GenMessage<EventRefunds, {jsonType: EventRefundsJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_payment_v1_payment, 20);
+
+/**
+ * RefundTally is a number of bookings and an amount.
+ *
+ * @generated from message bookingrush.payment.v1.RefundTally
+ */
+export type RefundTally = Message<"bookingrush.payment.v1.RefundTally"> & {
+  /**
+   * Bookings is the number of bookings.
+   *
+   * @generated from field: int32 bookings = 1;
+   */
+  bookings: number;
+
+  /**
+   * Amount is a decimal string such as "1230.00".
+   *
+   * @generated from field: string amount = 2;
+   */
+  amount: string;
+};
+
+/**
+ * RefundTally is a number of bookings and an amount.
+ *
+ * @generated from message bookingrush.payment.v1.RefundTally
+ */
+export type RefundTallyJson = {
+  /**
+   * Bookings is the number of bookings.
+   *
+   * @generated from field: int32 bookings = 1;
+   */
+  bookings?: number;
+
+  /**
+   * Amount is a decimal string such as "1230.00".
+   *
+   * @generated from field: string amount = 2;
+   */
+  amount?: string;
+};
+
+/**
+ * Describes the message bookingrush.payment.v1.RefundTally.
+ * Use `create(RefundTallySchema)` to create a new message.
+ */
+export const RefundTallySchema: GenMessage<RefundTally, {jsonType: RefundTallyJson}> = /*@__PURE__*/
+  messageDesc(file_bookingrush_payment_v1_payment, 21);
+
+/**
  * GetBookingPaymentRequest names a booking.
  *
  * @generated from message bookingrush.payment.v1.GetBookingPaymentRequest
@@ -1381,7 +1651,7 @@ export type GetBookingPaymentRequestJson = {
  * Use `create(GetBookingPaymentRequestSchema)` to create a new message.
  */
 export const GetBookingPaymentRequestSchema: GenMessage<GetBookingPaymentRequest, {jsonType: GetBookingPaymentRequestJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_payment_v1_payment, 18);
+  messageDesc(file_bookingrush_payment_v1_payment, 22);
 
 /**
  * GetBookingPaymentResponse holds the booking's payment.
@@ -1416,7 +1686,7 @@ export type GetBookingPaymentResponseJson = {
  * Use `create(GetBookingPaymentResponseSchema)` to create a new message.
  */
 export const GetBookingPaymentResponseSchema: GenMessage<GetBookingPaymentResponse, {jsonType: GetBookingPaymentResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_payment_v1_payment, 19);
+  messageDesc(file_bookingrush_payment_v1_payment, 23);
 
 /**
  * PaymentEvent is the value of every message on the payment topics
@@ -1627,7 +1897,7 @@ export type PaymentEventJson = {
  * Use `create(PaymentEventSchema)` to create a new message.
  */
 export const PaymentEventSchema: GenMessage<PaymentEvent, {jsonType: PaymentEventJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_payment_v1_payment, 20);
+  messageDesc(file_bookingrush_payment_v1_payment, 24);
 
 /**
  * HandleStripeWebhookResponse acknowledges an event (HTTP 200 to Stripe).
@@ -1676,7 +1946,7 @@ export type HandleStripeWebhookResponseJson = {
  * Use `create(HandleStripeWebhookResponseSchema)` to create a new message.
  */
 export const HandleStripeWebhookResponseSchema: GenMessage<HandleStripeWebhookResponse, {jsonType: HandleStripeWebhookResponseJson}> = /*@__PURE__*/
-  messageDesc(file_bookingrush_payment_v1_payment, 21);
+  messageDesc(file_bookingrush_payment_v1_payment, 25);
 
 /**
  * PaymentStatus is the life cycle of a payment. On the public JSON API it is
@@ -1995,6 +2265,27 @@ export const PaymentService: GenService<{
     methodKind: "unary";
     input: typeof RefundEventRequestSchema;
     output: typeof RefundEventResponseSchema;
+  },
+  /**
+   * GetEventRefunds tells a cancelled event's organizer how far the refunds
+   * of its cancellation are: its paid bookings, counted with their amounts
+   * by where each one's refund stands (refunded; in progress; failed at the
+   * buyer's bank or card and waiting for our support team; of the refunded,
+   * those support paid back by bank transfer). Counts and amounts only:
+   * nothing in it names a buyer. The payment service answers from its own
+   * payments and asks the catalog who runs the event. For the event's
+   * organizer or an admin, as its analytics (GetEventAnalytics): anyone
+   * else gets PERMISSION_DENIED, or NOT_FOUND when the event is a draft;
+   * an event the catalog does not have is NOT_FOUND. An event that is not
+   * cancelled is CONFLICT (details.reason "not_cancelled"): until it is,
+   * its paid bookings are sales, not refunds.
+   *
+   * @generated from rpc bookingrush.payment.v1.PaymentService.GetEventRefunds
+   */
+  getEventRefunds: {
+    methodKind: "unary";
+    input: typeof GetEventRefundsRequestSchema;
+    output: typeof GetEventRefundsResponseSchema;
   },
   /**
    * ListPayments pages through the payments of one status, for the admins
