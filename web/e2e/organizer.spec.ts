@@ -4,7 +4,8 @@
  * zone; a zone and a show added by mistake are removed) and publishes it, a
  * buyer pays for a ticket, the organizer watches the live dashboard and
  * releases more seats, then cancels the event after reading what happens to
- * buyers, and the buyer's booking is refunded in full.
+ * buyers, reads how far the refunds are, and the buyer's booking is refunded
+ * in full.
  */
 import type { Page } from "@playwright/test";
 
@@ -147,8 +148,14 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   // The reason stays on the organizer's page and the event's public page
   // (before, only the buyers' mails had it).
   await expect(page.getByTestId("event-cancelled")).toContainText("Your reason, as the buyers read it: “The hall is flooded.”");
+  // How far the refunds are, in words (before: "being refunded in full", and no
+  // count ever). The page reads it again while the refund is on its way.
+  await expect(page.getByTestId("event-refunds")).toHaveText("The paid booking is refunded in full ($80.00).", { timeout: 60_000 });
   // (Before, its Sale card still said "On sale <start> – <end>".)
   await expect(page.getByTestId("sale-window")).toHaveText("No longer on sale: the event was cancelled.");
+  // The dashboard says it too.
+  await page.goto(`/organizer/events/${eventId}/dashboard`);
+  await expect(page.getByTestId("dashboard-cancelled").getByTestId("event-refunds")).toHaveText("The paid booking is refunded in full ($80.00).");
   await page.goto("/organizer");
   await expect(page.locator(`[data-testid=organizer-event][data-title="${title}"]`)).toContainText("cancelled");
   await expect(async () => {

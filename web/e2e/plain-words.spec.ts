@@ -72,5 +72,7 @@ test("an organizer's dashboard and cancel speak of unpaid reservations, not hold
   await expect(page.getByTestId("cancel-consequences")).toContainText("Seats reserved but not paid are released");
   await page.getByTestId("confirm-cancel-event").click();
   await expect(page.getByTestId("event-cancelled")).toContainText("sales are closed, unpaid reservations were released");
+  // Nobody paid: nothing is said to be "being refunded".
+  await expect(page.getByTestId("event-refunds")).toHaveText("No bookings were paid: there is nothing to refund.");
   await expect(page.locator("main")).not.toContainText(/\bholds?\b|\bheld\b/i);
 });

@@ -116,6 +116,7 @@ async function recorded(): Promise<{ name: string; req: ApiRequest }[]> {
       create: () => api.payments.create({}, { idempotencyKey: "k" }),
       get: () => api.payments.get(id),
       refund: () => api.payments.refund(id, { in_full: true, reason: "ill" }),
+      eventRefunds: () => api.payments.eventRefunds(id),
     },
     queue: {
       join: () => api.queue.join(id),

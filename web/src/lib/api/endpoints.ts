@@ -24,6 +24,7 @@ import type {
   DeviceCreated,
   Event,
   EventAnalytics,
+  EventRefunds,
   ListAuditLogsQuery,
   ListEventsQuery,
   ListPaymentsQuery,
@@ -168,6 +169,8 @@ export function endpoints(t: Transport) {
       /** Refunds per the policy; an admin's retries a failed refund, or with in_full refunds the whole price. */
       refund: (paymentId: string, body: RefundPaymentInput) =>
         t.request<Payment>({ method: "POST", path: `/payments/${enc(paymentId)}/refund`, body }),
+      /** Where a cancelled event's refunds stand (its organizer's or an admin's): counts and amounts by state. */
+      eventRefunds: (eventId: string) => t.request<EventRefunds>({ method: "GET", path: `/events/${enc(eventId)}/refunds` }),
     },
     queue: {
       join: (event_id: string) => t.request<QueueStatus>({ method: "POST", path: "/queue/join", body: { event_id } }),

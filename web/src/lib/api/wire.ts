@@ -108,6 +108,7 @@ export type CancelCause = EnumName<booking.CancelCauseJson>;
 export type Payment = Wire<payment.Payment, payment.PaymentJson>;
 export type PaymentStatus = EnumName<payment.PaymentStatusJson>;
 export type RefundQuote = Wire<payment.GetRefundQuoteResponse, payment.GetRefundQuoteResponseJson>;
+export type EventRefunds = Wire<payment.EventRefunds, payment.EventRefundsJson>;
 
 export type QueueStatus = Wire<queue.QueueStatus, queue.QueueStatusJson>;
 export type QueueEntryStatus = EnumName<queue.QueueEntryStatusJson>;

@@ -6,6 +6,7 @@ import { notFound } from "next/navigation";
 import { ApiErrorPanel } from "@/components/api-error-panel";
 import { EventForm } from "@/components/organizer/event-form";
 import { AddShowForm, AddZoneForm, CancelEventDialog, DeleteDraftButton, PublishButton, QueueSettings, RemoveButton } from "@/components/organizer/manage";
+import { EventRefunds } from "@/components/organizer/event-refunds";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
@@ -32,11 +33,13 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
   if (!me.ok) return <ApiErrorPanel page error={me.error} title="We could not load the event" />;
   if (!mayManage(me.user, event)) notFound();
   const venue = venueZone(event);
-  const [shows, cats, line] = await Promise.all([
+  const cancelled = event.status === "cancelled";
+  const [shows, cats, line, refunds] = await Promise.all([
     load(api.catalog.shows(id)),
     // Read fresh, as on the new-event page.
     load(api.catalog.categories()),
     load(api.queue.line(id)),
+    cancelled ? load(api.payments.eventRefunds(id)) : null,
   ]);
   const zones = shows.ok ? await Promise.all(shows.data.map((s) => load(api.catalog.zones(s.id)))) : [];
   const draft = event.status === "draft";
@@ -68,12 +71,13 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
           )}
         </div>
       </div>
-      {event.status === "cancelled" && (
+      {cancelled && (
         <div className="space-y-1" data-testid="event-cancelled">
           <p className="text-destructive">
             Cancelled{event.cancelled_at ? ` on ${dateTime(event.cancelled_at, { zone: venue })}` : ""}: sales are closed, unpaid reservations were released and
-            paid bookings are being refunded in full.
+            paid bookings are refunded in full.
           </p>
+          {refunds && <EventRefunds refunds={refunds} />}
           {event.cancel_reason && <p className="text-sm">Your reason, as the buyers read it: “{event.cancel_reason}”</p>}
         </div>
       )}

@@ -4,7 +4,8 @@
  * (GET /analytics/events/{id}?from=...), each show's check-in counts
  * (GET /shows/{id}/checkin-stats), and each zone's sold, held and
  * available seats from the live inventory (ListZones tells the organizer the
- * split). Re-read every 10 s.
+ * split); of a cancelled event, how far its refunds are
+ * (GET /events/{id}/refunds). Re-read every 10 s.
  */
 import type { Metadata } from "next";
 import Link from "next/link";
@@ -13,6 +14,7 @@ import { notFound } from "next/navigation";
 import { ApiErrorPanel } from "@/components/api-error-panel";
 import { AutoRefresh } from "@/components/auto-refresh";
 import { BarChart } from "@/components/bar-chart";
+import { EventRefunds } from "@/components/organizer/event-refunds";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { currentUser, load, userApi } from "@/lib/api/server";
@@ -51,11 +53,12 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
   if (!mayManage(me.user, ev.data)) notFound();
   const tz = venueZone(ev.data);
   const perShow = shows.ok ? shows.data : [];
-  const [an, zones, checkins] = await Promise.all([
+  const [an, zones, checkins, refunds] = await Promise.all([
     // The whole sale: the API's default range is the last 30 days.
     load(api.analytics.event(id, saleRange(ev.data.sale_start_at))),
     Promise.all(perShow.map((s) => load(api.catalog.zones(s.id)))),
     Promise.all(perShow.map((s) => load(api.gate.stats(s.id)))),
+    ev.data.status === "cancelled" ? load(api.payments.eventRefunds(id)) : null,
   ]);
   const s = an.ok ? an.data.summary : null;
   const hourly = an.ok ? lastHours(an.data.hourly) : [];
@@ -69,6 +72,13 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
           Manage event
         </Link>
       </div>
+      {refunds && (
+        <div className="space-y-1" data-testid="dashboard-cancelled">
+          <p className="text-destructive text-sm">Cancelled: paid bookings are refunded in full.</p>
+          {/* The page is read again every 10 s already. */}
+          <EventRefunds refunds={refunds} refresh={false} />
+        </div>
+      )}
       {!an.ok ? (
         <ApiErrorPanel error={an.error} title="We could not load the sales figures" />
       ) : (
