@@ -3,7 +3,7 @@
  * words its organizer reads on the event's page and its dashboard.
  */
 import type { EventRefunds } from "./api/wire";
-import { money } from "./format";
+import { count, money } from "./format";
 
 export interface RefundProgress {
   /** "12 of 14 paid bookings refunded ($1,230.00); 1 in progress; 1 failed — our support team is on it." */
@@ -15,11 +15,6 @@ export interface RefundProgress {
 type Tally = { bookings: number; amount: string } | null;
 
 const n = (t: Tally) => t?.bookings ?? 0;
-
-/** "1 paid booking", "14 paid bookings". */
-function bookings(count: number): string {
-  return `${count} paid booking${count === 1 ? "" : "s"}`;
-}
 
 /**
  * The refunds of a cancelled event in one line: how many of its paid
@@ -37,10 +32,10 @@ export function refundProgress(r: Pick<EventRefunds, "currency" | "paid" | "refu
   const amount = money(r.refunded?.amount ?? "0.00", r.currency);
   const byTransfer = outside > 0 ? `, ${outside} of them by bank transfer from our support team` : "";
   if (refunded === paid) {
-    const all = paid === 1 ? "The paid booking is" : `All ${bookings(paid)} are`;
+    const all = paid === 1 ? "The paid booking is" : `All ${count(paid, "paid booking")} are`;
     return { text: `${all} refunded in full (${amount}${byTransfer}).`, inFlight: false };
   }
-  const parts = [`${refunded} of ${bookings(paid)} refunded (${amount}${byTransfer})`];
+  const parts = [`${refunded} of ${count(paid, "paid booking")} refunded (${amount}${byTransfer})`];
   if (inProgress > 0) parts.push(`${inProgress} in progress`);
   if (failed > 0) parts.push(`${failed} failed at the buyer's bank — our support team is on it`);
   return { text: parts.join("; ") + ".", inFlight: inProgress > 0 };
