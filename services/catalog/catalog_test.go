@@ -597,6 +597,59 @@ func TestListEvents(t *testing.T) {
 	})
 }
 
+// TestListingKeepsEventsWithAShowAhead: the buyers' listing kept every
+// published event for ever, those whose last show was long over first
+// (soonest sale first). It now keeps those with a show ahead, the soonest
+// next show first; the organizer's own list and the event's page keep the
+// others.
+func TestListingKeepsEventsWithAShowAhead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.client(nil)
+	publish := func(title string, showIn time.Duration) *catalogv1.Event {
+		t.Helper()
+		ev, sh, _ := e.readyEvent(t, c, e.org1, title)
+		if showIn != 30*24*time.Hour {
+			sh2 := must[catalogv1.CreateShowResponse](t)(c.CreateShow(ctx, testkit.Bearer(e.org1, &catalogv1.CreateShowRequest{
+				EventId: ev.GetId(), ShowDate: timestamppb.New(time.Now().Add(showIn).Truncate(time.Minute)),
+			}))).GetShow()
+			must[catalogv1.CreateZoneResponse](t)(c.CreateZone(ctx, testkit.Bearer(e.org1, &catalogv1.CreateZoneRequest{ShowId: sh2.GetId(), Name: "Floor", Price: "10", TotalSeats: 5})))
+			must[catalogv1.DeleteShowResponse](t)(c.DeleteShow(ctx, testkit.Bearer(e.org1, &catalogv1.DeleteShowRequest{ShowId: sh.GetId()})))
+		}
+		return must[catalogv1.PublishEventResponse](t)(c.PublishEvent(ctx, testkit.Bearer(e.org1, &catalogv1.PublishEventRequest{EventId: ev.GetId()}))).GetEvent()
+	}
+	publish("Ahead later", 30*24*time.Hour)
+	publish("Ahead soon", 24*time.Hour)
+	over := publish("Ahead over", 2*24*time.Hour)
+	// Its show took place (moved behind the service's back: a show cannot be
+	// created in the past).
+	if _, err := e.db.Exec(`UPDATE shows SET show_date = now() - interval '3 hours' WHERE event_id = $1`, over.GetId()); err != nil {
+		t.Fatal(err)
+	}
+	// (Nothing read the listings nor the event since: no cached value is stale.)
+
+	list := func(token string, req *catalogv1.ListEventsRequest) string {
+		t.Helper()
+		res := must[catalogv1.ListEventsResponse](t)(c.ListEvents(ctx, testkit.Bearer(token, req)))
+		var inOrder []string // (titles sorts them)
+		for _, ev := range res.GetEvents() {
+			inOrder = append(inOrder, ev.GetTitle())
+		}
+		return fmt.Sprint(inOrder, res.GetMeta().GetTotal())
+	}
+	if got := list("", &catalogv1.ListEventsRequest{Query: "Ahead"}); got != "[Ahead soon Ahead later] 2" {
+		t.Fatalf("the buyers' listing: %s, want the soonest show first and nothing over", got)
+	}
+	if got := list(e.org1, &catalogv1.ListEventsRequest{Query: "Ahead", Mine: true}); got != "[Ahead soon Ahead later Ahead over] 3" {
+		t.Fatalf("the organizer's own list: %s", got)
+	}
+	ev := must[catalogv1.GetEventResponse](t)(c.GetEvent(ctx, testkit.Bearer("", &catalogv1.GetEventRequest{Slug: over.GetSlug()}))).GetEvent()
+	if ev.GetShowCount() != 1 || !ev.GetLastShowAt().AsTime().Before(time.Now()) {
+		t.Fatalf("the page of an event that took place: %v", ev)
+	}
+}
+
 func TestCacheIsUsedAndInvalidated(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

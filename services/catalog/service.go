@@ -941,8 +941,12 @@ func (s *Service) ListZones(ctx context.Context, showID string) (*catalogv1.List
 // ListEvents pages through events. No status means published. Drafts are
 // listed to their organizer (their own) and to admins (all); anyone else
 // asking for drafts gets an empty page. Mine keeps the caller's own events
-// (none for an anonymous caller); Query keeps titles containing it. Public
-// pages (not Mine, not drafts) are cached.
+// (none for an anonymous caller); Query keeps titles containing it. The
+// published events of a listing that is not Mine are those with a show
+// ahead: an event whose last show started sells nothing more, and leaves
+// the buyers' listings (its page stays). Public pages (not Mine, not
+// drafts) are cached (catalog.cache-ttl: an event may stay listed that long
+// after its last show started).
 func (s *Service) ListEvents(ctx context.Context, req *catalogv1.ListEventsRequest) (*catalogv1.ListEventsResponse, error) {
 	page, perPage := max(req.GetPage(), 1), req.GetPerPage()
 	if perPage == 0 {
@@ -970,6 +974,7 @@ func (s *Service) ListEvents(ctx context.Context, req *catalogv1.ListEventsReque
 			empty = true
 		}
 	}
+	f.upcoming = f.status == statusPublished && !req.GetMine()
 	meta := &commonv1.PageMeta{Page: page, PerPage: perPage}
 	if empty {
 		return &catalogv1.ListEventsResponse{Meta: meta}, nil

@@ -128,15 +128,23 @@ type eventFilter struct {
 	organizerID string // only this organizer's events when set
 	category    string
 	query       string // title contains it, ignoring case, when set
+	upcoming    bool   // only events with a show ahead
 	limit       int
 	offset      int
 }
 
-// ListEvents returns one page of live events matching f, soonest sale
-// first, and how many match over all pages.
+// nextShow is the start of an event's next show, NULL when none is ahead.
+const nextShow = `(SELECT min(sh.show_date) FROM shows sh WHERE sh.event_id = e.id AND sh.show_date > now())`
+
+// ListEvents returns one page of live events matching f, the soonest next
+// show first (then those with none ahead, soonest sale first), and how many
+// match over all pages.
 func (s *Store) ListEvents(ctx context.Context, f eventFilter) ([]*catalogv1.Event, int32, error) {
 	where := []string{"e.deleted_at IS NULL", "e.status = $1"}
 	args := []any{f.status}
+	if f.upcoming {
+		where = append(where, nextShow+" IS NOT NULL")
+	}
 	if f.organizerID != "" {
 		args = append(args, f.organizerID)
 		where = append(where, fmt.Sprintf("e.organizer_id = $%d::uuid", len(args)))
@@ -156,7 +164,7 @@ func (s *Store) ListEvents(ctx context.Context, f eventFilter) ([]*catalogv1.Eve
 	}
 	args = append(args, f.limit, f.offset)
 	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+eventFrom+cond+
-		fmt.Sprintf(` ORDER BY e.sale_start_at ASC NULLS LAST, e.created_at, e.id LIMIT $%d OFFSET $%d`, len(args)-1, len(args)), args...)
+		fmt.Sprintf(` ORDER BY `+nextShow+` ASC NULLS LAST, e.sale_start_at ASC NULLS LAST, e.created_at, e.id LIMIT $%d OFFSET $%d`, len(args)-1, len(args)), args...)
 	if err != nil {
 		return nil, 0, dbErr(err)
 	}

@@ -716,8 +716,9 @@ type ListEventsRequest struct {
 	Page int32 `protobuf:"varint,1,opt,name=page,proto3" json:"page,omitempty"`
 	// PerPage is the page size; 0 means the default (20), at most 100.
 	PerPage int32 `protobuf:"varint,2,opt,name=per_page,json=perPage,proto3" json:"per_page,omitempty"`
-	// Status keeps events in this state; unspecified means published only
-	// (organizers and admins may ask for drafts and cancelled events).
+	// Status keeps events in this state; unspecified means published only,
+	// those with a show ahead unless mine (organizers and admins may ask for
+	// drafts and cancelled events).
 	Status EventStatus `protobuf:"varint,3,opt,name=status,proto3,enum=bookingrush.catalog.v1.EventStatus" json:"status,omitempty"`
 	// Category keeps events of the category with this slug.
 	Category string `protobuf:"bytes,4,opt,name=category,proto3" json:"category,omitempty"`

@@ -90,7 +90,11 @@ const (
 
 // CatalogServiceClient is a client for the bookingrush.catalog.v1.CatalogService service.
 type CatalogServiceClient interface {
-	// ListEvents pages through events, soonest sale first.
+	// ListEvents pages through events, the soonest next show first (then
+	// those with no show ahead, soonest sale first). Published events are
+	// listed while a show of theirs is ahead, except with mine (an
+	// organizer's own list keeps them all): an event whose last show started
+	// sells nothing more, and its page (GetEvent) stays.
 	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
 	// GetEvent returns one event by slug (or by id).
 	GetEvent(context.Context, *connect.Request[v1.GetEventRequest]) (*connect.Response[v1.GetEventResponse], error)
@@ -389,7 +393,11 @@ func (c *catalogServiceClient) CreateCategory(ctx context.Context, req *connect.
 
 // CatalogServiceHandler is an implementation of the bookingrush.catalog.v1.CatalogService service.
 type CatalogServiceHandler interface {
-	// ListEvents pages through events, soonest sale first.
+	// ListEvents pages through events, the soonest next show first (then
+	// those with no show ahead, soonest sale first). Published events are
+	// listed while a show of theirs is ahead, except with mine (an
+	// organizer's own list keeps them all): an event whose last show started
+	// sells nothing more, and its page (GetEvent) stays.
 	ListEvents(context.Context, *connect.Request[v1.ListEventsRequest]) (*connect.Response[v1.ListEventsResponse], error)
 	// GetEvent returns one event by slug (or by id).
 	GetEvent(context.Context, *connect.Request[v1.GetEventRequest]) (*connect.Response[v1.GetEventResponse], error)

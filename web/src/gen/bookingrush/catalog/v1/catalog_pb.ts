@@ -783,8 +783,9 @@ export type ListEventsRequest = Message<"bookingrush.catalog.v1.ListEventsReques
   perPage: number;
 
   /**
-   * Status keeps events in this state; unspecified means published only
-   * (organizers and admins may ask for drafts and cancelled events).
+   * Status keeps events in this state; unspecified means published only,
+   * those with a show ahead unless mine (organizers and admins may ask for
+   * drafts and cancelled events).
    *
    * @generated from field: bookingrush.catalog.v1.EventStatus status = 3;
    */
@@ -835,8 +836,9 @@ export type ListEventsRequestJson = {
   perPage?: number;
 
   /**
-   * Status keeps events in this state; unspecified means published only
-   * (organizers and admins may ask for drafts and cancelled events).
+   * Status keeps events in this state; unspecified means published only,
+   * those with a show ahead unless mine (organizers and admins may ask for
+   * drafts and cancelled events).
    *
    * @generated from field: bookingrush.catalog.v1.EventStatus status = 3;
    */
@@ -2633,7 +2635,11 @@ export const ShowStatusSchema: GenEnum<ShowStatus, ShowStatusJson> = /*@__PURE__
  */
 export const CatalogService: GenService<{
   /**
-   * ListEvents pages through events, soonest sale first.
+   * ListEvents pages through events, the soonest next show first (then
+   * those with no show ahead, soonest sale first). Published events are
+   * listed while a show of theirs is ahead, except with mine (an
+   * organizer's own list keeps them all): an event whose last show started
+   * sells nothing more, and its page (GetEvent) stays.
    *
    * @generated from rpc bookingrush.catalog.v1.CatalogService.ListEvents
    */
