@@ -72,7 +72,8 @@ test("a buyer registers, reserves, pays and gets a booking reference", async ({ 
   await expect(page.getByTestId("show-when")).toContainText(/ WES?T · Hall 1, Lisbon/);
   // The e-tickets follow the confirmation (the gate issues them from
   // booking.events): the page shows them without the buyer reloading it.
-  await expect(page.getByTestId("ticket-status")).toHaveText(["valid", "valid"], { timeout: 30_000 });
+  // Each ticket's state in words (before: the API's enum name, "valid").
+  await expect(page.getByTestId("ticket-status")).toHaveText(["Valid", "Valid"], { timeout: 30_000 });
   await expect(page.getByRole("img", { name: /^QR code of ticket \d$/ })).toHaveCount(2);
   await shot(page, "confirmation");
 

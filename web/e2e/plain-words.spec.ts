@@ -76,3 +76,60 @@ test("an organizer's dashboard and cancel speak of unpaid reservations, not hold
   await expect(page.getByTestId("event-refunds")).toHaveText("No bookings were paid: there is nothing to refund.");
   await expect(page.locator("main")).not.toContainText(/\bholds?\b|\bheld\b/i);
 });
+
+/*
+ * The event page showed the organizer's "published" badge to every buyer,
+ * show dates without their day of the week, a radio of 13 px as the only
+ * way to choose a zone (its name did nothing), and a cancelled event's
+ * zones with radios and "Tickets are not on sale right now.".
+ */
+test("an event's page speaks to buyers: no organizer's states, the show's weekday, a zone chosen by its name", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Weekday Hall"), price: "30.00", zone: "Floor" });
+  await call("POST", `/shows/${ev.showId}/zones`, { name: "Balcony", price: "18.50", total_seats: 40 }, org.token);
+  await page.goto(`/events/${ev.slug}`);
+  await expect(page.getByTestId("event-title")).toHaveText(ev.title);
+  await expect(page.locator("main")).not.toContainText(/published/i);
+  await expect(page.getByTestId("sale-window")).toContainText("Tickets on sale");
+  await expect(page.getByTestId("show").locator("h2")).toHaveText(/^\s*(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} \w{3} \d{4}, \d\d:\d\d WES?T$/);
+  // Clicking a zone's name chooses it.
+  await page.getByTestId("zone-row").filter({ hasText: "Balcony" }).getByText("Balcony").click();
+  await expect(page.getByRole("radio", { name: "Choose Balcony" })).toBeChecked();
+  await expect(page.getByTestId("buy")).toHaveAttribute("href", /zone=/);
+  const balcony = (await call<{ id: string; name: string }[]>("GET", `/shows/${ev.showId}/zones`)).find((z) => z.name === "Balcony")!;
+  await expect(page.getByTestId("buy")).toHaveAttribute("href", new RegExp(`zone=${balcony.id}`));
+
+  const gone = await publishedEvent(org, { title: unique("Gone Hall") });
+  await call("POST", `/events/${gone.id}/cancel`, { reason: "the roof" }, org.token);
+  await page.goto(`/events/${gone.slug}`);
+  await expect(page.getByTestId("event-cancelled")).toBeVisible();
+  await expect(page.getByRole("radio")).toHaveCount(0);
+  await expect(page.getByTestId("sale-closed")).toHaveText("This event was cancelled: its tickets are no longer sold.");
+  await expect(page.getByTestId("sale-window")).toHaveCount(0);
+});
+
+/*
+ * A held booking's page did not say until when it could be paid; its
+ * Cancel beside Pay now read as leaving the payment; my bookings did not
+ * say which date a booking was for; notifications spoke of "booking_confirmed"
+ * kinds and a "sent" badge; the profile called a buyer a "user".
+ */
+test("a booking says when to pay by and which date it is for; mails and the profile in words", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Pay By Hall"), price: "12.00" });
+  const buyer = await register("payby");
+  const held = await call<{ id: string }>("POST", "/bookings/reserve", { show_id: ev.showId, zone_id: ev.zoneId, quantity: 1 }, buyer.token, {
+    "Idempotency-Key": unique("payby"),
+  });
+  await signIn(page, buyer, `/bookings/${held.id}`);
+  await expect(page.getByTestId("pay-by")).toHaveText(/\d{4}, \d\d:\d\d/);
+  await expect(page.getByTestId("cancel-booking")).toHaveText("Cancel booking");
+  await expect(page.getByTestId("event-link")).toHaveAttribute("href", `/events/${ev.slug}`);
+  await page.goto("/bookings");
+  await expect(page.getByTestId("booking-show-when")).toHaveText(/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), .* WES?T$/);
+  await page.goto("/notifications");
+  await expect(page.getByTestId("delivery-status").first()).toHaveText(/^(Sent|Sending)$/);
+  await expect(page.getByRole("columnheader", { name: "Kind" })).toHaveCount(0);
+  await page.goto("/account");
+  await expect(page.locator("main")).not.toContainText(/· user ·/);
+});

@@ -17,8 +17,8 @@ export default function RootLayout({ children }: { children: React.ReactNode }) 
         <ZoneCookie />
         <SiteHeader />
         <main className="mx-auto w-full max-w-6xl flex-1 px-4 py-8">{children}</main>
-        <footer className="text-muted-foreground border-t py-6 text-center text-xs">
-          Booking Rush · every seat sold once, every unpaid hold returned
+        <footer className="text-muted-foreground border-t px-4 py-6 text-center text-xs">
+          Booking Rush · every seat sold once, every unpaid reservation released
         </footer>
       </body>
     </html>

@@ -7,7 +7,7 @@
 import { AutoRefresh } from "@/components/auto-refresh";
 import { Badge } from "@/components/ui/badge";
 import type { Ticket } from "@/lib/api/wire";
-import { dateTime } from "@/lib/format";
+import { dateTime, ticketStatusText } from "@/lib/format";
 
 /** tz is the venue's zone: a ticket admits there, and is checked in there. */
 export function BookingTickets({ tickets, confirmed, tz }: { tickets: Ticket[]; confirmed: boolean; tz: string }) {
@@ -28,8 +28,8 @@ export function BookingTickets({ tickets, confirmed, tz }: { tickets: Ticket[]; 
         <li key={t.id} className="rounded-lg border p-3 text-center">
           <p className="text-sm font-medium">
             Ticket {t.seat}{" "}
-            <Badge variant={t.status === "valid" ? "secondary" : "destructive"} data-testid="ticket-status">
-              {t.status}
+            <Badge variant={t.status === "valid" ? "secondary" : "destructive"} data-testid="ticket-status" data-status={t.status}>
+              {ticketStatusText(t)}
             </Badge>
           </p>
           {t.status === "valid" && t.qr_png && (

@@ -16,7 +16,8 @@ import { browserApi } from "@/lib/api/browser";
 import type { RefundQuote } from "@/lib/api/wire";
 import { browserZone, dateTime, money } from "@/lib/format";
 
-export function CancelBooking({ bookingId, reference }: { bookingId: string; reference: string }) {
+/** label: the button's words ("Cancel" in a row of bookings; "Cancel booking" beside Pay now, where "Cancel" read as leaving the payment). */
+export function CancelBooking({ bookingId, reference, label = "Cancel" }: { bookingId: string; reference: string; label?: string }) {
   const router = useRouter();
   const [open, setOpen] = useState(false);
   const [quote, setQuote] = useState<RefundQuote | null>(null);
@@ -44,7 +45,7 @@ export function CancelBooking({ bookingId, reference }: { bookingId: string; ref
     <Dialog open={open} onOpenChange={onOpen}>
       <DialogTrigger asChild>
         <Button variant="outline" size="sm" data-testid="cancel-booking">
-          Cancel
+          {label}
         </Button>
       </DialogTrigger>
       <DialogContent>

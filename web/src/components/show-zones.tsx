@@ -82,7 +82,9 @@ export function ShowZones(props: {
         ? "The sale has ended."
         : state === "open" && started
           ? "This show has started: its tickets are no longer sold."
-          : "Tickets are not on sale right now.";
+          : props.sale.status === "cancelled"
+            ? "This event was cancelled: its tickets are no longer sold."
+            : "Tickets are not on sale right now.";
   // The first zone with seats; when every one is sold out, the first (its waitlist is offered).
   const [zoneId, setZoneId] = useState<string>(() => (props.initial.find((z) => z.available_seats > 0) ?? props.initial[0])?.id ?? "");
   const [qty, setQty] = useState(1);
@@ -130,7 +132,8 @@ export function ShowZones(props: {
       <Table>
         <TableHeader>
           <TableRow>
-            <TableHead className="w-8" />
+            {/* The choice only while there is something to buy: a radio that leads nowhere is noise. */}
+            {onSale && <TableHead className="w-8" />}
             <TableHead>Zone</TableHead>
             <TableHead>Price</TableHead>
             <TableHead className="text-right">Seats left</TableHead>
@@ -138,18 +141,38 @@ export function ShowZones(props: {
         </TableHeader>
         <TableBody>
           {zones.map((z) => (
-            <TableRow key={z.id} data-testid="zone-row" data-zone={z.name}>
-              <TableCell>
-                <input
-                  type="radio"
-                  name={`zone-${props.showId}`}
-                  aria-label={`Choose ${z.name}`}
-                  value={z.id}
-                  checked={zoneId === z.id}
-                  onChange={() => setZoneId(z.id)}
-                />
+            <TableRow
+              key={z.id}
+              data-testid="zone-row"
+              data-zone={z.name}
+              data-state={onSale && zoneId === z.id ? "selected" : undefined}
+              // The whole row chooses its zone (the radio alone was a 13 px target).
+              className={onSale ? "data-[state=selected]:bg-muted cursor-pointer" : undefined}
+              onClick={onSale ? () => setZoneId(z.id) : undefined}
+            >
+              {onSale && (
+                <TableCell>
+                  <input
+                    type="radio"
+                    id={`zone-${props.showId}-${z.id}`}
+                    name={`zone-${props.showId}`}
+                    aria-label={`Choose ${z.name}`}
+                    value={z.id}
+                    checked={zoneId === z.id}
+                    onChange={() => setZoneId(z.id)}
+                    className="size-4 cursor-pointer"
+                  />
+                </TableCell>
+              )}
+              <TableCell className="font-medium">
+                {onSale ? (
+                  <label htmlFor={`zone-${props.showId}-${z.id}`} className="cursor-pointer">
+                    {z.name}
+                  </label>
+                ) : (
+                  z.name
+                )}
               </TableCell>
-              <TableCell className="font-medium">{z.name}</TableCell>
               <TableCell>{money(z.price, z.currency)}</TableCell>
               <TableCell className="text-right" data-testid="zone-available">
                 {z.available_seats > 0 ? `${z.available_seats} of ${z.total_seats}` : <span className="text-destructive">Sold out</span>}

@@ -3,7 +3,26 @@ import { describe, expect, it } from "vitest";
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 
-import { aboutDuration, cancelCauseText, clock, count, dateTime, fromZoneInput, knownZone, money, priceInput, pricePattern, showSpan, showTime, timeZones, toZoneInput, venueZone } from "./format";
+import {
+  aboutDuration,
+  cancelCauseText,
+  clock,
+  count,
+  dateTime,
+  deliveryStatusText,
+  fromZoneInput,
+  knownZone,
+  money,
+  priceInput,
+  pricePattern,
+  showSpan,
+  showStatusText,
+  showTime,
+  ticketStatusText,
+  timeZones,
+  toZoneInput,
+  venueZone,
+} from "./format";
 
 describe("format", () => {
   it("writes money from decimal strings", () => {
@@ -60,11 +79,12 @@ describe("format", () => {
   });
   it("writes a show's time with its end when it has one", () => {
     const paris = { zone: "Europe/Paris" };
-    expect(showTime({ show_date: "2026-12-12T19:00:00Z" }, paris)).toBe("12 Dec 2026, 20:00 CET");
-    expect(showTime({ show_date: "2026-12-12T19:00:00Z", ends_at: "2026-12-12T22:30:00Z" }, paris)).toBe("12 Dec 2026, 20:00 – 23:30 CET");
-    expect(showTime({ show_date: "2026-12-12T19:00:00Z", ends_at: "2026-12-13T01:00:00Z" }, paris)).toBe("12 Dec 2026, 20:00 – 02:00 CET");
-    expect(showTime({ show_date: "2026-12-12T19:00:00Z", ends_at: "2026-12-14T19:00:00Z" }, paris)).toBe("12 Dec 2026, 20:00 CET – 14 Dec 2026, 20:00 CET");
-    expect(showTime({ show_date: "2026-12-12T19:00:00Z", ends_at: "2026-12-12T18:00:00Z" }, paris)).toBe("12 Dec 2026, 20:00 CET");
+    // With the day of the week: a buyer picks a Saturday, not a 12th.
+    expect(showTime({ show_date: "2026-12-12T19:00:00Z" }, paris)).toBe("Sat, 12 Dec 2026, 20:00 CET");
+    expect(showTime({ show_date: "2026-12-12T19:00:00Z", ends_at: "2026-12-12T22:30:00Z" }, paris)).toBe("Sat, 12 Dec 2026, 20:00 – 23:30 CET");
+    expect(showTime({ show_date: "2026-12-12T19:00:00Z", ends_at: "2026-12-13T01:00:00Z" }, paris)).toBe("Sat, 12 Dec 2026, 20:00 – 02:00 CET");
+    expect(showTime({ show_date: "2026-12-12T19:00:00Z", ends_at: "2026-12-14T19:00:00Z" }, paris)).toBe("Sat, 12 Dec 2026, 20:00 CET – Mon, 14 Dec 2026, 20:00 CET");
+    expect(showTime({ show_date: "2026-12-12T19:00:00Z", ends_at: "2026-12-12T18:00:00Z" }, paris)).toBe("Sat, 12 Dec 2026, 20:00 CET");
   });
   it("reads and writes a date input as the venue's wall clock", () => {
     expect(toZoneInput("2026-12-12T19:00:00Z", "Europe/Paris")).toBe("2026-12-12T20:00");
@@ -126,5 +146,18 @@ describe("cancelCauseText", () => {
     // Staff (support) read it of the buyer.
     expect(cancelCauseText("buyer", "staff")).toBe("the buyer cancelled it");
     expect(cancelCauseText("support", "staff")).toBe("support refunded it in full");
+  });
+});
+
+describe("status words", () => {
+  it("says a ticket's, a show's and a mail's state in words, not the API's enum names", () => {
+    expect(ticketStatusText({ status: "valid" })).toBe("Valid");
+    expect(ticketStatusText({ status: "valid", checked_in_at: "2026-12-12T19:00:00Z" })).toBe("Checked in");
+    expect(ticketStatusText({ status: "revoked" })).toBe("Void");
+    expect(showStatusText("active")).toBe("");
+    expect(showStatusText("sold_out")).toBe("Sold out");
+    expect(showStatusText("cancelled")).toBe("Cancelled");
+    expect(deliveryStatusText("sent")).toBe("Sent");
+    expect(deliveryStatusText("failed")).toBe("Not delivered");
   });
 });

@@ -37,11 +37,12 @@ export const pricePattern = "[0-9]{1,7}([.,][0-9]{1,2})?";
  * server, browserZone in the browser): never the runtime's own, which on
  * the server is nobody's.
  */
-export function dateTime(iso: string | null | undefined, opts: { zone: string }): string {
+export function dateTime(iso: string | null | undefined, opts: { zone: string; weekday?: boolean }): string {
   if (!iso) return "—";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
   return new Intl.DateTimeFormat("en-GB", {
+    weekday: opts.weekday ? "short" : undefined,
     year: "numeric",
     month: "short",
     day: "numeric",
@@ -53,16 +54,18 @@ export function dateTime(iso: string | null | undefined, opts: { zone: string })
 }
 
 /**
- * A show's time as its venue reads it: the start, and the end when the
- * organizer gave one. An end less than a day after the start is written as
- * its clock alone ("12 Jun 2027, 21:00 – 23:30 WEST"), a later one whole.
+ * A show's time as its venue reads it, with its day of the week (people pick
+ * a night out by it): the start, and the end when the organizer gave one.
+ * An end less than a day after the start is written as its clock alone
+ * ("Sat, 12 Jun 2027, 21:00 – 23:30 WEST"), a later one whole.
  */
 export function showTime(show: { show_date?: string | null; ends_at?: string | null }, opts: { zone: string }): string {
   const start = Date.parse(show.show_date ?? "");
   const end = Date.parse(show.ends_at ?? "");
-  if (Number.isNaN(start) || Number.isNaN(end) || end <= start) return dateTime(show.show_date, opts);
-  if (end - start >= 86400_000) return `${dateTime(show.show_date, opts)} – ${dateTime(show.ends_at, opts)}`;
-  const from = new Intl.DateTimeFormat("en-GB", { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZone: opts.zone });
+  const day = { ...opts, weekday: true };
+  if (Number.isNaN(start) || Number.isNaN(end) || end <= start) return dateTime(show.show_date, day);
+  if (end - start >= 86400_000) return `${dateTime(show.show_date, day)} – ${dateTime(show.ends_at, day)}`;
+  const from = new Intl.DateTimeFormat("en-GB", { weekday: "short", year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZone: opts.zone });
   const to = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", minute: "2-digit", timeZone: opts.zone, timeZoneName: "short" });
   return `${from.format(start)} – ${to.format(end)}`;
 }
@@ -226,6 +229,30 @@ const cancelCauseWords: Record<string, [string, string]> = {
   system: ["the payment came too late for it, and was refunded", "the payment came too late for it, and was refunded"],
   support: ["our support team cancelled it, with a full refund", "support refunded it in full"],
 };
+
+/**
+ * A ticket's state as its holder reads it: the API's "valid" and "revoked"
+ * are a gate's words; a ticket used at the door says so.
+ */
+export function ticketStatusText(ticket: { status: string; checked_in_at?: string | null }): string {
+  if (ticket.status === "valid") return ticket.checked_in_at ? "Checked in" : "Valid";
+  if (ticket.status === "revoked") return "Void";
+  return ticket.status;
+}
+
+/** A show's state on its event's public page ("" for one on sale: nothing to say). */
+export function showStatusText(status: string): string {
+  return showStatusLabel[status] ?? status.replaceAll("_", " ");
+}
+
+const showStatusLabel: Record<string, string> = { active: "", sold_out: "Sold out", cancelled: "Cancelled" };
+
+/** A mail's delivery, in words (the notifications page). */
+export function deliveryStatusText(status: string): string {
+  return deliveryStatusLabel[status] ?? status;
+}
+
+const deliveryStatusLabel: Record<string, string> = { pending: "Sending", sent: "Sent", failed: "Not delivered", withdrawn: "Withdrawn" };
 
 /** Status words and badge colours of bookings, events and payments. */
 const bookingStatusLabel: Record<string, string> = {

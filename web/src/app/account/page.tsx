@@ -23,7 +23,10 @@ export default async function AccountPage() {
             Your profile
           </CardTitle>
           <CardDescription>
-            {me.data.email} · {me.data.role} · member since {dateTime(me.data.created_at, { zone: tz })}
+            {/* The role only when it is more than a buyer's ("user" is the API's word, nobody's title). */}
+            {me.data.email}
+            {me.data.role === "organizer" ? " · Organizer" : me.data.role === "admin" ? " · Admin" : ""} · member since{" "}
+            {dateTime(me.data.created_at, { zone: tz })}
           </CardDescription>
         </CardHeader>
         <CardContent>

@@ -8,9 +8,9 @@ import { Pager, emptyList } from "@/components/pager";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
-import { eventsById } from "@/lib/api/events-by-id";
+import { eventsById, showsById } from "@/lib/api/events-by-id";
 import { load, userApi } from "@/lib/api/server";
-import { bookingStatusText, dateTime, money, statusVariant } from "@/lib/format";
+import { bookingStatusText, dateTime, money, showTime, statusVariant, venueZone } from "@/lib/format";
 import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "My bookings" };
@@ -21,7 +21,8 @@ export default async function BookingsPage({ searchParams }: { searchParams: Pro
   const tz = await viewerZone();
   const res = await load(api.bookings.list({ page, per_page: 20 }));
   if (!res.ok) return <ApiErrorPanel page error={res.error} title="We could not load your bookings" />;
-  const events = await eventsById(res.data.map((b) => b.event_id));
+  const ids = res.data.map((b) => b.event_id);
+  const [events, shows] = await Promise.all([eventsById(ids), showsById(ids)]);
   return (
     <div className="space-y-6">
       <div className="flex items-center justify-between">
@@ -61,7 +62,17 @@ export default async function BookingsPage({ searchParams }: { searchParams: Pro
                     {b.reference}
                   </Link>
                 </TableCell>
-                <TableCell className="max-sm:w-full max-sm:py-0 max-sm:font-medium max-sm:whitespace-normal">{events.get(b.event_id)?.title ?? "—"}</TableCell>
+                <TableCell className="max-sm:w-full max-sm:py-0 max-sm:whitespace-normal">
+                  <Link href={`/bookings/${b.id}`} className="font-medium hover:underline">
+                    {events.get(b.event_id)?.title ?? "—"}
+                  </Link>
+                  {/* Which date: two nights of one event read the same otherwise. */}
+                  {shows.get(b.show_id) && (
+                    <span className="text-muted-foreground block text-xs" data-testid="booking-show-when">
+                      {showTime(shows.get(b.show_id)!, { zone: venueZone(events.get(b.event_id)) })}
+                    </span>
+                  )}
+                </TableCell>
                 <TableCell className="max-sm:py-1">
                   {b.quantity}
                   <span className="sm:hidden"> ticket{b.quantity === 1 ? "" : "s"} ·</span>

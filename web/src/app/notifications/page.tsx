@@ -6,7 +6,7 @@ import { Pager, emptyList } from "@/components/pager";
 import { Badge } from "@/components/ui/badge";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { load, userApi } from "@/lib/api/server";
-import { dateTime, statusVariant } from "@/lib/format";
+import { dateTime, deliveryStatusText, statusVariant } from "@/lib/format";
 import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "Notifications" };
@@ -20,7 +20,9 @@ export default async function NotificationsPage({ searchParams }: { searchParams
     <div className="space-y-6">
       <h1 className="text-2xl font-bold">Notifications</h1>
       {emptyList(res.data.length, res.meta) ? (
-        <p className="text-muted-foreground">Nothing yet.</p>
+        <p className="text-muted-foreground" data-testid="no-notifications">
+          No e-mail sent to you yet. Your booking confirmations, tickets and refunds will be listed here.
+        </p>
       ) : (
         // On a phone each mail is a block of its own, its subject wrapped.
         <Table className="max-sm:block">
@@ -28,7 +30,6 @@ export default async function NotificationsPage({ searchParams }: { searchParams
             <TableRow>
               <TableHead>When</TableHead>
               <TableHead>Subject</TableHead>
-              <TableHead>Kind</TableHead>
               <TableHead>Delivery</TableHead>
             </TableRow>
           </TableHeader>
@@ -37,9 +38,10 @@ export default async function NotificationsPage({ searchParams }: { searchParams
               <TableRow key={n.id} data-testid="notification" className="max-sm:flex max-sm:flex-wrap max-sm:items-center max-sm:py-2">
                 <TableCell className="text-muted-foreground sm:text-foreground max-sm:py-0">{dateTime(n.created_at, { zone: tz })}</TableCell>
                 <TableCell className="max-sm:order-last max-sm:w-full max-sm:py-1 max-sm:whitespace-normal">{n.subject}</TableCell>
-                <TableCell className="max-sm:hidden">{n.template.replaceAll("_", " ")}</TableCell>
                 <TableCell className="max-sm:py-0">
-                  <Badge variant={statusVariant(n.status)}>{n.status}</Badge>
+                  <Badge variant={statusVariant(n.status)} data-testid="delivery-status" data-status={n.status}>
+                    {deliveryStatusText(n.status)}
+                  </Badge>
                 </TableCell>
               </TableRow>
             ))}

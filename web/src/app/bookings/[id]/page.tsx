@@ -60,7 +60,13 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
           </p>
         )}
         <CardTitle as="h1" className="text-2xl">
-          {ev.ok ? ev.data.title : "Booking"}
+          {ev.ok ? (
+            <Link href={`/events/${ev.data.slug}`} className="hover:underline" data-testid="event-link">
+              {ev.data.title}
+            </Link>
+          ) : (
+            "Booking"
+          )}
         </CardTitle>
         <CardDescription data-testid="show-when">
           {show ? showTime(show, { zone: venue }) : ""} {ev.ok ? `· ${ev.data.venue}` : ""}
@@ -86,6 +92,13 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
           </dd>
           <dt className="text-muted-foreground">Total</dt>
           <dd>{money(b.total_amount, b.currency)}</dd>
+          {b.status === "reserved" && b.expires_at && (
+            // The list said until when the seats are kept; this page did not.
+            <>
+              <dt className="text-muted-foreground">Pay by</dt>
+              <dd data-testid="pay-by">{dateTime(b.expires_at, { zone: tz })}</dd>
+            </>
+          )}
           {b.confirmed_at && (
             <>
               <dt className="text-muted-foreground">Confirmed</dt>
@@ -120,7 +133,7 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
         {tickets && !tickets.ok && (
           <ApiErrorPanel error={tickets.error} title="We could not load your tickets just now; they are also in your confirmation e-mail" />
         )}
-        <div className="flex gap-2">
+        <div className="flex flex-wrap items-center gap-2">
           {b.status === "reserved" && (
             <>
               <AutoRefresh everySeconds={5} />
@@ -129,7 +142,7 @@ export default async function BookingPage({ params }: { params: Promise<{ id: st
               </Button>
             </>
           )}
-          {(b.status === "reserved" || b.status === "confirmed") && <CancelBooking bookingId={b.id} reference={b.reference} />}
+          {(b.status === "reserved" || b.status === "confirmed") && <CancelBooking bookingId={b.id} reference={b.reference} label="Cancel booking" />}
           <Button asChild variant="ghost">
             <Link href="/bookings">All my bookings</Link>
           </Button>

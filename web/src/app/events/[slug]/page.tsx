@@ -8,14 +8,14 @@
  */
 import type { Metadata } from "next";
 import { notFound } from "next/navigation";
-import { CalendarDays, MapPin, Users } from "lucide-react";
+import { CalendarDays, MapPin, Ticket, Users } from "lucide-react";
 
 import { ApiErrorPanel } from "@/components/api-error-panel";
 import { MyReservations } from "@/components/my-reservations";
 import { ShowZones } from "@/components/show-zones";
 import { Badge } from "@/components/ui/badge";
 import { load, publicApi } from "@/lib/api/server";
-import { count, dateTime, showTime, statusVariant, venueZone } from "@/lib/format";
+import { count, dateTime, showStatusText, showTime, statusVariant, venueZone } from "@/lib/format";
 import { renderTime } from "@/lib/server-clock";
 
 export const revalidate = 5;
@@ -53,15 +53,18 @@ export default async function EventPage({ params }: Props) {
   return (
     <article className="space-y-8">
       <header className="space-y-3">
-        <div className="flex flex-wrap gap-2">
-          <Badge variant={statusVariant(event.status)}>{event.status}</Badge>
-          {event.category && <Badge variant="secondary">{event.category}</Badge>}
-          {event.queue_enabled && (
-            <Badge variant="outline">
-              <Users className="size-3" /> waiting room at the sale
-            </Badge>
-          )}
-        </div>
+        {/* A buyer needs no "published": only a cancelled event says its state here. */}
+        {(event.status === "cancelled" || event.category || event.queue_enabled) && (
+          <div className="flex flex-wrap gap-2">
+            {event.status === "cancelled" && <Badge variant="destructive">Cancelled</Badge>}
+            {event.category && <Badge variant="secondary">{event.category}</Badge>}
+            {event.queue_enabled && (
+              <Badge variant="outline">
+                <Users className="size-3" /> Waiting room at the sale
+              </Badge>
+            )}
+          </div>
+        )}
         <h1 className="text-3xl font-bold tracking-tight" data-testid="event-title">
           {event.title}
         </h1>
@@ -69,9 +72,11 @@ export default async function EventPage({ params }: Props) {
           <span className="flex items-center gap-1">
             <MapPin className="size-4" /> {event.venue}
           </span>
-          <span className="flex items-center gap-1">
-            <CalendarDays className="size-4" /> Sale {dateTime(event.sale_start_at, { zone: venue })} – {dateTime(event.sale_end_at, { zone: venue })}
-          </span>
+          {event.status !== "cancelled" && (
+            <span className="flex items-center gap-1" data-testid="sale-window">
+              <Ticket className="size-4" /> Tickets on sale {dateTime(event.sale_start_at, { zone: venue })} – {dateTime(event.sale_end_at, { zone: venue })}
+            </span>
+          )}
           <span>Up to {count(event.max_per_user, "ticket")} per person</span>
         </p>
         {event.description && <p className="max-w-3xl whitespace-pre-line">{event.description}</p>}
@@ -99,7 +104,7 @@ export default async function EventPage({ params }: Props) {
               <div key={show.id} className="rounded-xl border p-4" data-testid="show">
                 <h2 className="mb-3 flex items-center gap-2 text-lg font-semibold">
                   <CalendarDays className="size-4" /> {showTime(show, { zone: venue })}
-                  {show.status !== "active" && <Badge variant={statusVariant(show.status)}>{show.status.replace("_", " ")}</Badge>}
+                  {showStatusText(show.status) && <Badge variant={statusVariant(show.status)}>{showStatusText(show.status)}</Badge>}
                 </h2>
                 {z && !z.ok ? (
                   <ApiErrorPanel error={z.error} title="We could not load the zones" />
