@@ -133,3 +133,22 @@ test("a booking says when to pay by and which date it is for; mails and the prof
   await page.goto("/account");
   await expect(page.locator("main")).not.toContainText(/· user ·/);
 });
+
+/*
+ * A new organizer's page said "None." three times and nothing on what to do;
+ * the dashboard wrote its range as the API's ISO days ("2026-12-07 – 2026-12-07").
+ */
+test("a new organizer is told how to start; the dashboard writes its days as people do", async ({ page }) => {
+  const org = await organizer();
+  await signIn(page, org, "/organizer");
+  await expect(page.getByTestId("no-events")).toContainText("You have no events yet.");
+  await page.getByRole("link", { name: "Create your first event" }).click();
+  await expect(page).toHaveURL(/\/organizer\/events\/new$/);
+  const ev = await publishedEvent(org, { title: unique("Day Hall") });
+  await page.goto("/organizer");
+  await expect(page.getByTestId("no-events")).toHaveCount(0);
+  await expect(page.getByTestId("organizer-event")).toHaveCount(1);
+  await page.goto(`/organizer/events/${ev.id}/dashboard`);
+  await expect(page.getByTestId("sales-range")).toContainText(/Since the sale opened \(\d{1,2} \w{3} \d{4}( – \d{1,2} \w{3} \d{4})?, UTC\)/);
+  await expect(page.getByTestId("sales-range")).not.toContainText(/\d{4}-\d{2}-\d{2}/);
+});

@@ -9,6 +9,7 @@ import {
   clock,
   count,
   dateTime,
+  dayRange,
   deliveryStatusText,
   fromZoneInput,
   knownZone,
@@ -159,5 +160,13 @@ describe("status words", () => {
     expect(showStatusText("cancelled")).toBe("Cancelled");
     expect(deliveryStatusText("sent")).toBe("Sent");
     expect(deliveryStatusText("failed")).toBe("Not delivered");
+  });
+});
+
+describe("dayRange", () => {
+  it("writes a report's days as the rest of the app writes dates", () => {
+    expect(dayRange("2026-12-07", "2026-12-07")).toBe("7 Dec 2026");
+    expect(dayRange("2026-12-07", "2027-01-09")).toBe("7 Dec 2026 – 9 Jan 2027");
+    expect(dayRange("soon", "2026-12-07")).toBe("soon – 7 Dec 2026");
   });
 });

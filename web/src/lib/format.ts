@@ -89,6 +89,22 @@ export function showSpan(
   return `${span} · ${count(n, "show")}`;
 }
 
+/**
+ * A range of calendar days ("2026-12-07" as the API writes a report's
+ * range) as people read it: "7 Dec 2026", or "7 Dec 2026 – 9 Jan 2027";
+ * a value that is no such day as it comes.
+ */
+export function dayRange(from: string, to: string): string {
+  const day = (d: string) => {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(d);
+    if (!m) return d;
+    return new Intl.DateTimeFormat("en-GB", { year: "numeric", month: "short", day: "numeric", timeZone: "UTC" }).format(
+      Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])),
+    );
+  };
+  return from === to ? day(from) : `${day(from)} – ${day(to)}`;
+}
+
 /** The cookie in which the browser tells the server its time zone (components/zone-cookie.tsx, lib/zone.ts). */
 export const zoneCookie = "tz";
 

@@ -43,7 +43,11 @@ function Events({ events }: { events: Event[] }) {
             <TableCell data-label="Sale opens">{dateTime(e.sale_start_at, { zone: venueZone(e) })}</TableCell>
             <TableCell data-label="Status">
               <Badge variant={statusVariant(e.status)}>{e.status}</Badge>
-              {e.queue_enabled && <Badge variant="outline" className="ml-1">queue</Badge>}
+              {e.queue_enabled && (
+                <Badge variant="outline" className="ml-1">
+                  waiting room
+                </Badge>
+              )}
             </TableCell>
             <TableCell className="space-x-2 text-right max-sm:justify-start">
               <Button asChild size="sm" variant="outline">
@@ -94,24 +98,38 @@ export default async function OrganizerPage({ searchParams }: { searchParams: Pr
           </Button>
         </div>
       </div>
-      {SECTIONS.map((s, i) => {
-        const r = lists[i];
-        return (
-          <section key={s.status} className="space-y-2">
-            <h2 className="text-lg font-semibold">{s.title}</h2>
-            {!r.ok ? (
-              <ApiErrorPanel error={r.error} />
-            ) : emptyList(r.data.length, r.meta) ? (
-              <p className="text-muted-foreground text-sm">None.</p>
-            ) : (
-              <>
-                {r.data.length > 0 && <Events events={r.data} />}
-                <Pager meta={r.meta} href={(p) => href(s.status, p)} />
-              </>
-            )}
-          </section>
-        );
-      })}
+      {/* A new organizer met three "None." and no word on what to do. */}
+      {lists.every((r) => r.ok && emptyList(r.data.length, r.meta)) ? (
+        <div className="space-y-3 rounded-xl border border-dashed p-8 text-center" data-testid="no-events">
+          <p className="font-medium">You have no events yet.</p>
+          <p className="text-muted-foreground text-sm">
+            Create a draft, add its dates and zones with their prices and seats, then publish it: buyers can find it and buy at once, or when its sale
+            opens.
+          </p>
+          <Button asChild>
+            <Link href="/organizer/events/new">Create your first event</Link>
+          </Button>
+        </div>
+      ) : (
+        SECTIONS.map((s, i) => {
+          const r = lists[i];
+          return (
+            <section key={s.status} className="space-y-2">
+              <h2 className="text-lg font-semibold">{s.title}</h2>
+              {!r.ok ? (
+                <ApiErrorPanel error={r.error} />
+              ) : emptyList(r.data.length, r.meta) ? (
+                <p className="text-muted-foreground text-sm">None.</p>
+              ) : (
+                <>
+                  {r.data.length > 0 && <Events events={r.data} />}
+                  <Pager meta={r.meta} href={(p) => href(s.status, p)} />
+                </>
+              )}
+            </section>
+          );
+        })
+      )}
     </div>
   );
 }

@@ -18,7 +18,7 @@ import { EventRefunds } from "@/components/organizer/event-refunds";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { currentUser, load, userApi } from "@/lib/api/server";
-import { dateTime, money, venueZone } from "@/lib/format";
+import { dayRange, money, showTime, venueZone } from "@/lib/format";
 import { mayManage } from "@/lib/roles";
 import { lastHours, saleRange } from "@/lib/sales";
 
@@ -84,7 +84,7 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
       ) : (
         <>
           <p className="text-muted-foreground text-sm" data-testid="sales-range">
-            Since the sale opened ({an.data.from} – {an.data.to}, UTC) · refunded {money(s?.refunded, s?.currency)} · reservations expired unpaid{" "}
+            Since the sale opened ({dayRange(an.data.from, an.data.to)}, UTC) · refunded {money(s?.refunded, s?.currency)} · reservations expired unpaid{" "}
             {s?.expired_bookings ?? 0} · cancelled {s?.cancelled_bookings ?? 0}
           </p>
           <div className="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
@@ -137,7 +137,7 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
                   const c = checkins[i];
                   return (
                     <TableRow key={show.id} data-testid="dashboard-checkin">
-                      <TableCell className="font-medium">{dateTime(show.show_date, { zone: tz })}</TableCell>
+                      <TableCell className="font-medium">{showTime(show, { zone: tz })}</TableCell>
                       <TableCell className="text-right" data-label="Checked in" data-testid="checked-in">
                         {c?.ok ? c.data.checked_in : "–"}
                       </TableCell>
@@ -183,7 +183,7 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
                   return z && z.ok
                     ? z.data.map((zone) => (
                         <TableRow key={zone.id} data-testid="dashboard-zone">
-                          <TableCell data-label="Show">{dateTime(show.show_date, { zone: tz })}</TableCell>
+                          <TableCell data-label="Show">{showTime(show, { zone: tz })}</TableCell>
                           <TableCell className="font-medium max-sm:order-first" data-label="Zone">
                             {zone.name}
                           </TableCell>
