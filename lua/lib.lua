@@ -5,7 +5,9 @@
 -- script touches one Redis Cluster slot); P is the configured prefix:
 --   P{ev:E}:meta       HASH   status, sale_start, sale_end (ms), max_per_user, queue (0|1), loaded (ms),
 --                             zones (the event's zone ids, comma-separated), live (the number
---                             of live holds: every script that makes or ends one moves it)
+--                             of live holds: every script that makes or ends one moves it),
+--                             dropped (ids of zones the catalog deleted, comma-separated:
+--                             drop_zones.lua; a refresh never writes them back)
 --   P{ev:E}:zone:Z     HASH   total, available, held, sold, price (cents), show, ver,
 --                             starts (ms: the show's start, from which its seats are off sale;
 --                             absent on a zone loaded before the field existed: no such limit)

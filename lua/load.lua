@@ -34,7 +34,8 @@
 -- available) and without a key is written then: a show or zone the
 -- organizer added to the event on sale (extra dates, released seats). A
 -- zone the last load had and whose key is gone was lost, not added: it is
--- left to the rebuild.
+-- left to the rebuild. A zone the catalog deleted (meta's dropped,
+-- drop_zones.lua) is never written back, nor listed in meta's zones.
 -- When it does not (first publish, or a rebuild after Redis lost the keys),
 -- everything is written from the arguments, which the caller read from
 -- Postgres after the stream relay and the persister had drained, the
@@ -70,15 +71,21 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   if redis.call('HGET', KEYS[1], 'status') == 'cancelled' then
     settings[2] = 'cancelled'
   end
-  local had, all = {}, {}
-  for id in string.gmatch(redis.call('HGET', KEYS[1], 'zones') or '', '[^,]+') do
+  local had, all, dropped = {}, {}, {}
+  local f = redis.call('HMGET', KEYS[1], 'zones', 'dropped')
+  for id in string.gmatch(f[1] or '', '[^,]+') do
     had[id] = true
     all[#all + 1] = id
+  end
+  -- A zone the catalog deleted (drop_zones.lua, meta's dropped) stays
+  -- gone: a snapshot read before the deletion may arrive after it.
+  for id in string.gmatch(f[2] or '', '[^,]+') do
+    dropped[id] = true
   end
   -- Zones are only added here (drop_zones.lua takes them away): a
   -- snapshot older than a zone added meanwhile keeps it.
   for _, id in ipairs(ids) do
-    if not had[id] then
+    if not had[id] and not dropped[id] then
       all[#all + 1] = id
     end
   end
@@ -87,7 +94,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
     local b = i + 1 + z * 9
     local key = p .. 'zone:' .. ARGV[b]
     local exists = redis.call('EXISTS', key) == 1
-    if not had[ARGV[b]] and ARGV[b + 7] == '0' and ARGV[b + 4] == '0' and ARGV[b + 5] == '0'
+    if not had[ARGV[b]] and not dropped[ARGV[b]] and ARGV[b + 7] == '0' and ARGV[b + 4] == '0' and ARGV[b + 5] == '0'
         and ARGV[b + 3] == ARGV[b + 2] and not exists then
       redis.call('HSET', key, 'show', ARGV[b + 1], 'total', ARGV[b + 2],
         'available', ARGV[b + 2], 'held', 0, 'sold', 0, 'price', ARGV[b + 6], 'ver', 0)

@@ -27,6 +27,9 @@ var Owners = map[string]string{
 	// its zone counters.
 	"booking_events": "booking",
 	"booking_zones":  "booking",
+	// booking: zones the catalog deleted from an event on sale (DropZones),
+	// which no late snapshot brings back.
+	"booking_dropped_zones": "booking",
 	// booking: the durable copy of the zones' waitlists (a rebuild restores
 	// the lines from it).
 	"waitlist_entries": "booking",

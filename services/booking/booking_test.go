@@ -921,3 +921,88 @@ func TestDropZones(t *testing.T) {
 		t.Fatalf("dropping again: %v", err)
 	}
 }
+
+// TestAStaleLoadDoesNotBringBackADroppedZone: a zone the organizer deleted
+// from an event on sale (booking dropped it: nobody had reserved from it)
+// stays off the sale when a load whose snapshot the catalog read before the
+// deletion arrives after the drop (another change's load, or a new zone's
+// load that the catalog gave up on and undid, arriving late). Before, the
+// stale load wrote the zone back into booking's records and Redis with
+// every seat available, for good (a loaded event on sale loses zones only
+// by DropZones): a buyer with the zone's id bought seats of a zone the
+// catalog no longer had.
+func TestAStaleLoadDoesNotBringBackADroppedZone(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-target=booking,relay,persister")
+	f := m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 1})
+	ctx := context.Background()
+	c := m.booking(false)
+	var added string
+	if err := m.db.QueryRow(`INSERT INTO seat_zones (show_id, name, price, total_seats, available_seats) VALUES ($1, 'Balcony', 20, 5, 5) RETURNING id`, f.show).Scan(&added); err != nil {
+		t.Fatal(err)
+	}
+	m.load(f)
+	stale, err := testkit.Inventory(ctx, m.db, f.event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DropZones(ctx, as(m, "catalog", authn.RoleService, &bookingv1.DropZonesRequest{EventId: f.event, ZoneIds: []string{added}})); err != nil {
+		t.Fatalf("drop the zone: %v", err)
+	}
+	if _, err := m.db.Exec(`DELETE FROM seat_zones WHERE id = $1`, added); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.LoadInventory(ctx, as(m, "catalog", authn.RoleService, stale)); err != nil {
+		t.Fatalf("the stale load: %v", err)
+	}
+	balcony := f
+	balcony.zone = added
+	if b, err := m.reserve(ctx, c, balcony, f.users[0], 1, "dropped-stale-1"); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("reserve in the dropped zone after a stale load: %v %v, want NOT_FOUND", b, err)
+	}
+	if n, _ := m.rdb.Exists(ctx, fmt.Sprintf("%s{ev:%s}:zone:%s", m.prefix, f.event, added)).Result(); n != 0 {
+		t.Fatal("the stale load wrote the dropped zone back into Redis")
+	}
+	if ids, _ := m.rdb.HGet(ctx, fmt.Sprintf("%s{ev:%s}:meta", m.prefix, f.event), "zones").Result(); ids != f.zone {
+		t.Fatalf("meta's zones after the stale load: %q, want %q", ids, f.zone)
+	}
+	var n int
+	if err := m.db.QueryRow(`SELECT count(*) FROM booking_zones WHERE zone_id = $1`, added).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the stale load wrote the dropped zone back into booking_zones: %d %v", n, err)
+	}
+	// The fresh snapshot, and a rebuild from booking's records, agree.
+	m.load(f)
+	m.dropKeys()
+	if _, err := m.reserve(ctx, c, f, f.users[0], 1, "dropped-stale-2"); !errs.Is(err, errs.ServiceUnavailable) && err != nil {
+		t.Fatalf("reserve that starts the rebuild: %v", err)
+	}
+	testkit.Eventually(t, 10*time.Second, "rebuilt", func() bool {
+		n, _ := m.rdb.Exists(ctx, fmt.Sprintf("%s{ev:%s}:meta", m.prefix, f.event)).Result()
+		return n == 1
+	})
+	if _, err := m.reserve(ctx, c, balcony, f.users[0], 1, "dropped-stale-3"); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("reserve in the dropped zone after a rebuild: %v, want NOT_FOUND", err)
+	}
+}
+
+// TestDropZonesRefusesAZoneSoldWhileRedisLostTheEvent: a zone whose seats
+// booking's records show held or sold is never dropped, even while Redis
+// lost the event's keys (before its rebuild): the drop's Redis check then
+// sees no zone at all. Before, the drop answered success, the catalog
+// deleted the zone, and booking kept selling and rebuilding it.
+func TestDropZonesRefusesAZoneSoldWhileRedisLostTheEvent(t *testing.T) {
+	t.Parallel()
+	m := startMesh(t, "-target=booking,relay,persister")
+	f := m.seed(eventOpts{seats: 10, maxPerUser: 4, users: 1})
+	ctx := context.Background()
+	c := m.booking(false)
+	if _, err := m.reserve(ctx, c, f, f.users[0], 2, "lost-drop-1"); err != nil {
+		t.Fatal(err)
+	}
+	m.waitReconciled(f, 10*time.Second)
+	m.dropKeys()
+	_, err := c.DropZones(ctx, as(m, "catalog", authn.RoleService, &bookingv1.DropZonesRequest{EventId: f.event, ZoneIds: []string{f.zone}}))
+	if !errs.Is(err, errs.Conflict) {
+		t.Fatalf("dropping a zone with a hold while Redis lost the event: %v, want CONFLICT", err)
+	}
+}

@@ -355,13 +355,18 @@ func (e *Engine) Zone(ctx context.Context, eventID, zoneID string) (Counters, bo
 // DropZones takes zones off a loaded event's inventory (drop_zones.lua), all
 // or none, in one atomic step with the check that nothing was ever reserved
 // from any of them; reserved names the first that was (and nothing is
-// dropped then).
-func (e *Engine) DropZones(ctx context.Context, eventID string, zones []string) (reserved string, err error) {
+// dropped then). deleted says the catalog deleted them: Redis remembers
+// them (meta's dropped), so no refresh writes them back.
+func (e *Engine) DropZones(ctx context.Context, eventID string, zones []string, deleted bool) (reserved string, err error) {
 	k := e.keys(eventID)
 	keys := []string{k.Meta()}
-	args := make([]any, len(zones))
-	for i, z := range zones {
-		keys, args[i] = append(keys, k.Zone(z)), z
+	args := make([]any, 1, 1+len(zones))
+	args[0] = "0"
+	if deleted {
+		args[0] = "1"
+	}
+	for _, z := range zones {
+		keys, args = append(keys, k.Zone(z)), append(args, z)
 	}
 	res, err := e.drop.Run(ctx, e.rdb, keys, args...).StringSlice()
 	if err != nil {

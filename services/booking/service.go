@@ -122,21 +122,43 @@ func (s *Service) pass(raw, user, event string) string {
 	return strconv.FormatUint(t.Epoch, 10) + ":" + strconv.FormatUint(uint64(t.Number), 10)
 }
 
-// DropZones takes zones off an event's inventory, all or none, when nothing
-// was ever reserved from any of them: Redis first, in one atomic step with
-// that check (no reserve slips in between), then booking's records. A zone
-// reserved from answers CONFLICT and nothing changes.
+// DropZones takes zones the catalog deleted off an event's inventory, all
+// or none, when nothing was ever reserved from any of them: booking's
+// records are asked first (they keep what was reserved while Redis lost the
+// event's keys, when the script below finds no zone at all), then Redis in
+// one atomic step with that check (no reserve slips in between), then
+// booking's records drop them for good (booking_dropped_zones), so a load
+// whose snapshot was read before the deletion does not bring them back. A
+// zone reserved from answers CONFLICT and nothing changes.
 func (s *Service) DropZones(ctx context.Context, eventID string, zones []string) error {
+	return s.dropZones(ctx, eventID, zones, true)
+}
+
+// dropZones is DropZones; deleted is false for zones only missing from a
+// snapshot (a draft's: a later snapshot that has them loads them again).
+func (s *Service) dropZones(ctx context.Context, eventID string, zones []string, deleted bool) error {
+	booked, err := s.store.zoneBooked(ctx, eventID, zones)
+	if err != nil {
+		return err
+	}
+	if booked != "" {
+		return errReserved(booked)
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.RedisTimeout)
 	defer cancel()
-	reserved, err := s.eng.DropZones(rctx, eventID, zones)
+	reserved, err := s.eng.DropZones(rctx, eventID, zones, deleted)
 	if err != nil {
 		return err
 	}
 	if reserved != "" {
-		return errs.New(errs.Conflict, "seats of this zone were reserved, so it stays on sale", "reason", "reserved", "zone_id", reserved)
+		return errReserved(reserved)
 	}
-	return s.store.dropZones(ctx, eventID, zones)
+	return s.store.dropZones(ctx, eventID, zones, deleted)
+}
+
+// errReserved refuses to drop a zone seats of which were reserved.
+func errReserved(zone string) error {
+	return errs.New(errs.Conflict, "seats of this zone were reserved, so it stays on sale", "reason", "reserved", "zone_id", zone)
 }
 
 // zoneNotLoaded is notLoaded for a call about one zone: a zone gone from a
@@ -372,7 +394,7 @@ func (s *Service) LoadInventory(ctx context.Context, eventID string, st EventSet
 		lost = nil
 	}
 	for _, z := range lost {
-		if err := s.DropZones(ctx, eventID, []string{z}); err != nil && !errs.Is(err, errs.Conflict) {
+		if err := s.dropZones(ctx, eventID, []string{z}, false); err != nil && !errs.Is(err, errs.Conflict) {
 			return LoadResult{}, err
 		}
 	}

@@ -153,7 +153,9 @@ func (s *Store) Unpublish(ctx context.Context, eventID string) error {
 // its records show nothing reserved from: a draft's zone (or show) the
 // organizer deleted after a publish that failed once booking had kept the
 // snapshot, or a zone the catalog took back. The caller drops them, from a
-// loaded inventory first (dropZones).
+// loaded inventory first (dropZones). A zone the catalog deleted from the
+// event on sale (booking_dropped_zones) is never written back: the snapshot
+// may have been read before the deletion.
 func (s *Store) SaveEvent(ctx context.Context, eventID string, st EventSettings, zones []ZoneDef) (lost []string, err error) {
 	var b pgx.Batch
 	b.Queue(`INSERT INTO booking_events (event_id, status, sale_start_at, sale_end_at, max_per_user, queue_enabled)
@@ -166,7 +168,8 @@ func (s *Store) SaveEvent(ctx context.Context, eventID string, st EventSettings,
 	starts := map[string]time.Time{}
 	for _, z := range zones {
 		b.Queue(`INSERT INTO booking_zones (zone_id, event_id, show_id, price, total_seats, available_seats, show_date)
-			VALUES ($1, $2, $3, $4::numeric / 100, $5, $5, $6)
+			SELECT $1::uuid, $2::uuid, $3::uuid, $4::numeric / 100, $5::integer, $5::integer, $6::timestamptz
+			WHERE NOT EXISTS (SELECT 1 FROM booking_dropped_zones d WHERE d.zone_id = $1::uuid)
 			ON CONFLICT (zone_id) DO UPDATE SET price = excluded.price, total_seats = excluded.total_seats,
 				available_seats = excluded.total_seats
 			WHERE booking_zones.inventory_version = 0 AND booking_zones.event_id = excluded.event_id`,
@@ -471,11 +474,41 @@ func (s *Store) zonesOnSale(ctx context.Context) (map[string][]string, error) {
 	return out, nil
 }
 
+// zoneBooked answers a zone of zones that a booking names ("" when none):
+// seats of it were reserved, whatever Redis holds now.
+func (s *Store) zoneBooked(ctx context.Context, eventID string, zones []string) (string, error) {
+	var zone string
+	err := s.db.QueryRow(ctx, `SELECT zone_id::text FROM bookings WHERE event_id = $1 AND zone_id::text = ANY($2::text[]) LIMIT 1`,
+		eventID, zones).Scan(&zone)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return zone, dbUnavailable(err)
+}
+
 // dropZones deletes zones of an event that no booking names (the engine
-// dropped them from Redis first).
-func (s *Store) dropZones(ctx context.Context, eventID string, zones []string) error {
-	_, err := s.db.Exec(ctx, `DELETE FROM booking_zones z WHERE z.event_id = $1 AND z.zone_id::text = ANY($2::text[])
-		AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.zone_id = z.zone_id)`, eventID, zones)
+// dropped them from Redis first); deleted records them as the catalog's
+// deletions (booking_dropped_zones), which SaveEvent never writes back. The
+// event's row is locked first, as SaveEvent's upsert locks it: a snapshot
+// being saved meanwhile either lands before (and its zone row is deleted
+// here) or after (and finds the record).
+func (s *Store) dropZones(ctx context.Context, eventID string, zones []string, deleted bool) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM booking_events WHERE event_id = $1 FOR UPDATE`, eventID); err != nil {
+			return err
+		}
+		if deleted {
+			if _, err := tx.Exec(ctx, `INSERT INTO booking_dropped_zones (zone_id, event_id)
+				SELECT z::uuid, $1::uuid FROM unnest($2::text[]) z
+				WHERE NOT EXISTS (SELECT 1 FROM bookings b WHERE b.zone_id = z::uuid)
+				ON CONFLICT (zone_id) DO NOTHING`, eventID, zones); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM booking_zones z WHERE z.event_id = $1 AND z.zone_id::text = ANY($2::text[])
+			AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.zone_id = z.zone_id)`, eventID, zones)
+		return err
+	})
 	return dbUnavailable(err)
 }
 

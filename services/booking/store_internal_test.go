@@ -73,7 +73,7 @@ func TestSaveEventDropsZonesTheSnapshotLost(t *testing.T) {
 	if err != nil || len(lost) != 1 || lost[0] != deleted {
 		t.Fatalf("second save: lost %v, %v; want [%s]", lost, err, deleted)
 	}
-	if err := s.dropZones(ctx, event, lost); err != nil {
+	if err := s.dropZones(ctx, event, lost, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.zoneOf(ctx, deleted); !errs.Is(err, errs.NotFound) {

@@ -452,9 +452,10 @@ func isOpen(ev *catalogv1.Event) bool {
 // anybody reserved from them (Inventory.Drop): then they stay, on sale and
 // listed, and the answer is the success it was. When booking cannot be
 // reached for that either, the undo commits alone: had booking loaded the
-// zones, they sell to nobody (a zone's id is a UUID only the catalog's
-// listings give out, and they no longer do), and booking's next snapshot
-// of the event drops them.
+// zones, they stay in its inventory of the event on sale (a later snapshot
+// without them does not drop them: it may just be older), but sell to
+// nobody (a zone's id is a UUID only the catalog's listings give out, and
+// they no longer do).
 func (s *Service) addTx(ctx context.Context, eventID, what string, fn func(tx pgx.Tx, ev *catalogv1.Event) error, undo func(tx pgx.Tx) (zones []string, err error)) error {
 	var published bool
 	open := func(ev *catalogv1.Event) bool {

@@ -155,7 +155,9 @@ type BookingServiceClient interface {
 	// reserved from any of them: a show or zone the organizer removes. All or
 	// none: CONFLICT (reason "reserved", zone_id) when one was reserved from.
 	// Internal only (the catalog calls it before it deletes them); a service
-	// token only. Dropping twice is harmless.
+	// token only. Dropping twice is harmless. A dropped zone stays dropped: a
+	// later load whose snapshot still has it (read before the deletion) does
+	// not bring it back.
 	DropZones(context.Context, *connect.Request[v1.DropZonesRequest]) (*connect.Response[v1.DropZonesResponse], error)
 	// ListWaitlisted pages through the buyers waiting on an event's
 	// waitlists, zone by zone, each zone's in line order. Internal only (the
@@ -464,7 +466,9 @@ type BookingServiceHandler interface {
 	// reserved from any of them: a show or zone the organizer removes. All or
 	// none: CONFLICT (reason "reserved", zone_id) when one was reserved from.
 	// Internal only (the catalog calls it before it deletes them); a service
-	// token only. Dropping twice is harmless.
+	// token only. Dropping twice is harmless. A dropped zone stays dropped: a
+	// later load whose snapshot still has it (read before the deletion) does
+	// not bring it back.
 	DropZones(context.Context, *connect.Request[v1.DropZonesRequest]) (*connect.Response[v1.DropZonesResponse], error)
 	// ListWaitlisted pages through the buyers waiting on an event's
 	// waitlists, zone by zone, each zone's in line order. Internal only (the

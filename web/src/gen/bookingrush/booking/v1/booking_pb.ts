@@ -2718,7 +2718,9 @@ export const BookingService: GenService<{
    * reserved from any of them: a show or zone the organizer removes. All or
    * none: CONFLICT (reason "reserved", zone_id) when one was reserved from.
    * Internal only (the catalog calls it before it deletes them); a service
-   * token only. Dropping twice is harmless.
+   * token only. Dropping twice is harmless. A dropped zone stays dropped: a
+   * later load whose snapshot still has it (read before the deletion) does
+   * not bring it back.
    *
    * @generated from rpc bookingrush.booking.v1.BookingService.DropZones
    */
