@@ -53,14 +53,14 @@ describe("format", () => {
     const span = (e: Parameters<typeof showSpan>[0]) => showSpan(e, { zone }).replace(/\s/g, " ");
     expect(span({ show_count: 0 })).toBe("");
     expect(span({ first_show_at: null, last_show_at: null, show_count: 0 })).toBe("");
-    expect(span({ first_show_at: "2027-01-06T20:00:00Z", last_show_at: "2027-01-06T20:00:00Z", show_count: 1 })).toBe("6 Jan 2027, 20:00 WET");
+    expect(span({ first_show_at: "2027-01-06T20:00:00Z", last_show_at: "2027-01-06T20:00:00Z", show_count: 1 })).toBe("Wed, 6 Jan 2027, 20:00 WET");
     expect(span({ first_show_at: "2027-01-06T20:00:00Z", last_show_at: "2027-01-07T20:00:00Z", show_count: 2 })).toBe("6 – 7 Jan 2027 · 2 shows");
     expect(span({ first_show_at: "2027-01-06T20:00:00Z", last_show_at: "2027-03-07T20:00:00Z", show_count: 5 })).toBe("6 Jan – 7 Mar 2027 · 5 shows");
     expect(span({ first_show_at: "2027-12-30T20:00:00Z", last_show_at: "2028-01-02T20:00:00Z", show_count: 3 })).toBe("30 Dec 2027 – 2 Jan 2028 · 3 shows");
     // Two shows of one day (a matinee and an evening), and a day that is
     // another one in the venue's zone than in UTC.
     expect(span({ first_show_at: "2027-01-06T15:00:00Z", last_show_at: "2027-01-06T20:00:00Z", show_count: 2 })).toBe("6 Jan 2027 · 2 shows");
-    expect(showSpan({ first_show_at: "2027-01-07T02:00:00Z", last_show_at: "2027-01-07T02:00:00Z", show_count: 1 }, { zone: "America/New_York" })).toBe("6 Jan 2027, 21:00 GMT-5");
+    expect(showSpan({ first_show_at: "2027-01-07T02:00:00Z", last_show_at: "2027-01-07T02:00:00Z", show_count: 1 }, { zone: "America/New_York" })).toBe("Wed, 6 Jan 2027, 21:00 GMT-5");
   });
   it("takes only time zones it knows", () => {
     expect(knownZone("Europe/Lisbon")).toBe("Europe/Lisbon");

@@ -72,7 +72,7 @@ export function showTime(show: { show_date?: string | null; ends_at?: string | n
 
 /**
  * When an event's shows are, for a listing, in its venue's zone: one show
- * as its start ("6 Jan 2027, 20:00 WET"), several as the days they span and
+ * as its start ("Wed, 6 Jan 2027, 20:00 WET", as showTime writes it), several as the days they span and
  * how many ("6 – 7 Jan 2027 · 2 shows"), "" while it has none.
  */
 export function showSpan(
@@ -82,7 +82,7 @@ export function showSpan(
   const n = event.show_count ?? 0;
   const first = Date.parse(event.first_show_at ?? "");
   if (n <= 0 || Number.isNaN(first)) return "";
-  if (n === 1) return dateTime(event.first_show_at, opts);
+  if (n === 1) return dateTime(event.first_show_at, { ...opts, weekday: true });
   const last = Date.parse(event.last_show_at ?? "");
   const days = new Intl.DateTimeFormat("en-GB", { year: "numeric", month: "short", day: "numeric", timeZone: opts.zone });
   const span = Number.isNaN(last) || last <= first ? days.format(first) : days.formatRange(first, last);
