@@ -72,8 +72,9 @@ export function showTime(show: { show_date?: string | null; ends_at?: string | n
 
 /**
  * When an event's shows are, for a listing, in its venue's zone: one show
- * as its start ("Wed, 6 Jan 2027, 20:00 WET", as showTime writes it), several as the days they span and
- * how many ("6 – 7 Jan 2027 · 2 shows"), "" while it has none.
+ * as its start ("Wed, 6 Jan 2027, 20:00 WET", as showTime writes it),
+ * several as the days they span and how many ("6 – 7 Jan 2027 · 2 shows"),
+ * "" while it has none.
  */
 export function showSpan(
   event: { first_show_at?: string | null; last_show_at?: string | null; show_count?: number | null },
