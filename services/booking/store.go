@@ -475,10 +475,12 @@ func (s *Store) zonesOnSale(ctx context.Context) (map[string][]string, error) {
 }
 
 // zoneBooked answers a zone of zones that a booking names ("" when none):
-// seats of it were reserved, whatever Redis holds now.
+// seats of it were reserved, whatever Redis holds now. (The zones are
+// compared as uuids, so bookings_zone_idx answers it, not a scan of the
+// event's bookings.)
 func (s *Store) zoneBooked(ctx context.Context, eventID string, zones []string) (string, error) {
 	var zone string
-	err := s.db.QueryRow(ctx, `SELECT zone_id::text FROM bookings WHERE event_id = $1 AND zone_id::text = ANY($2::text[]) LIMIT 1`,
+	err := s.db.QueryRow(ctx, `SELECT zone_id::text FROM bookings WHERE zone_id = ANY($2::text[]::uuid[]) AND event_id = $1 LIMIT 1`,
 		eventID, zones).Scan(&zone)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
