@@ -22,6 +22,7 @@ var elevated = map[string][]string{
 	"/bookingrush.auth.v1.AuthService/DeleteUser":                        {"admin"},
 	"/bookingrush.auth.v1.AuthService/ListAuditLogs":                     {"admin"},
 	"/bookingrush.auth.v1.AuthService/ListUsers":                         {"admin"},
+	"/bookingrush.auth.v1.AuthService/GetUser":                           {"admin"},
 	"/bookingrush.catalog.v1.CatalogService/CreateEvent":                 {"organizer"},
 	"/bookingrush.catalog.v1.CatalogService/UpdateEvent":                 {"organizer"},
 	"/bookingrush.catalog.v1.CatalogService/DeleteEvent":                 {"organizer"},

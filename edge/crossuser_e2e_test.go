@@ -114,6 +114,7 @@ func TestNobodyReachesAnotherPartysData(t *testing.T) {
 		{"bruno", bruno, "GET", "/api/v1/admin/payments?booking_id=" + paid, nil, 403, "FORBIDDEN"},
 		{"bruno", bruno, "GET", "/api/v1/admin/audit-logs?user_id=" + annID, nil, 403, "FORBIDDEN"},
 		{"bruno", bruno, "GET", "/api/v1/admin/users", nil, 403, "FORBIDDEN"},
+		{"bruno", bruno, "GET", "/api/v1/admin/users/" + annID, nil, 403, "FORBIDDEN"},
 		{"bruno", bruno, "GET", "/api/v1/admin/sagas", nil, 403, "FORBIDDEN"},
 		{"bruno", bruno, "GET", "/api/v1/admin/dead-letters", nil, 403, "FORBIDDEN"},
 		{"bruno", bruno, "GET", "/api/v1/analytics/events/" + eventID, nil, 403, "FORBIDDEN"},
@@ -133,6 +134,7 @@ func TestNobodyReachesAnotherPartysData(t *testing.T) {
 		{"orla", orla, "GET", "/api/v1/admin/bookings/" + ref, nil, 403, "FORBIDDEN"},
 		{"orla", orla, "GET", "/api/v1/admin/payments?booking_id=" + paid, nil, 403, "FORBIDDEN"},
 		{"orla", orla, "GET", "/api/v1/admin/audit-logs", nil, 403, "FORBIDDEN"},
+		{"orla", orla, "GET", "/api/v1/admin/users/" + annID, nil, 403, "FORBIDDEN"},
 		{"orla", orla, "POST", "/api/v1/categories", map[string]any{"name": "Mine"}, 403, "FORBIDDEN"},
 		// another organizer, with orla's ids
 		{"rex", rex, "DELETE", "/api/v1/checkin/devices/" + deviceID, nil, 404, "NOT_FOUND"},
@@ -160,6 +162,7 @@ func TestNobodyReachesAnotherPartysData(t *testing.T) {
 		{"rex's door", rexDoor, "GET", "/api/v1/bookings", nil, 403, "FORBIDDEN"},
 		{"rex's door", rexDoor, "GET", "/api/v1/notifications", nil, 403, "FORBIDDEN"},
 		{"rex's door", rexDoor, "GET", "/api/v1/checkin/devices", nil, 403, "FORBIDDEN"},
+		{"rex's door", rexDoor, "GET", "/api/v1/admin/users/" + annID, nil, 403, "FORBIDDEN"},
 		{"orla's door", orlaDoor, "GET", "/api/v1/shows/" + rexShow + "/revoked-tickets", nil, 403, "FORBIDDEN"},
 		{"orla's door", orlaDoor, "DELETE", "/api/v1/checkin/devices/" + deviceID, nil, 403, "FORBIDDEN"},
 		{"orla's door", orlaDoor, "POST", "/api/v1/events/" + eventID + "/ticket-keys/rotate", map[string]any{}, 403, "FORBIDDEN"},

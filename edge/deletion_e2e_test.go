@@ -186,3 +186,41 @@ func TestAnAdminDeletesAnAccount(t *testing.T) {
 	// ann may sign up again with the same address: a new account.
 	a.want(a.call("POST", "/api/v1/auth/register", "", map[string]any{"email": "ann@rush.test", "password": "secret-pass-2", "full_name": "Ann"}), http.StatusCreated, "")
 }
+
+// TestAnAdminReadsAnAccount: support finds a booking or a failed refund
+// whose records name the buyer by their user id alone, and must reach that
+// person: an admin reads the account's e-mail address, name and role (the
+// id in any case). Only an admin may; an id that is not one is refused in
+// words; an unknown account and a deleted one (its row is erased, the id
+// stays on its bookings and payments) are not found, never a 500. Every
+// answer is the one the OpenAPI document describes.
+func TestAnAdminReadsAnAccount(t *testing.T) {
+	t.Parallel()
+	_, _, a := startWhole(t)
+	admin := a.call("POST", "/api/v1/auth/login", "", map[string]any{"email": "root@rush.test", "password": "root-password-1"}).str("access_token")
+	users := a.people([]string{"org", "ann", "ben"}, "org")
+	annID := a.call("GET", "/api/v1/auth/me", users["ann"], nil).str("id")
+	a.spec = loadOpenAPI(t, a.base) // every answer below as the document says
+
+	for _, id := range []string{annID, strings.ToUpper(annID)} {
+		r := a.call("GET", "/api/v1/admin/users/"+id, admin, nil)
+		a.want(r, http.StatusOK, "")
+		if r.str("id") != annID || r.str("email") != "ann@rush.test" || r.str("full_name") != "ann" || r.str("role") != "user" {
+			t.Errorf("GET /admin/users/%s: %s", id, r)
+		}
+	}
+	for _, who := range []string{"ben", "org"} {
+		r := a.call("GET", "/api/v1/admin/users/"+annID, users[who], nil)
+		a.want(r, http.StatusForbidden, "FORBIDDEN")
+		if strings.Contains(r.raw, "ann@rush.test") {
+			t.Errorf("%s reads ann's account: %s", who, r)
+		}
+	}
+	a.want(a.call("GET", "/api/v1/admin/users/not-a-uuid", admin, nil), http.StatusBadRequest, "VALIDATION_ERROR")
+	a.want(a.call("GET", "/api/v1/admin/users/"+uuid.NewString(), admin, nil), http.StatusNotFound, "NOT_FOUND")
+
+	a.want(a.call("DELETE", "/api/v1/admin/users/"+annID, admin, nil), http.StatusOK, "")
+	if r := a.call("GET", "/api/v1/admin/users/"+annID, admin, nil); r.status != http.StatusNotFound || r.code() != "NOT_FOUND" || strings.Contains(r.raw, "ann@rush.test") {
+		t.Errorf("a deleted account: %s, want 404 NOT_FOUND", r)
+	}
+}

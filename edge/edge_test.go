@@ -41,6 +41,7 @@ func TestEveryRouteReachesItsRPC(t *testing.T) {
 		{"PUT", "/api/v1/auth/me", `{"full_name":"A"}`, "/bookingrush.auth.v1.AuthService/UpdateMe"},
 		{"PUT", "/api/v1/admin/users/" + anID + "/role", `{"role":"organizer"}`, "/bookingrush.auth.v1.AuthService/SetUserRole"},
 		{"DELETE", "/api/v1/admin/users/" + anID, ``, "/bookingrush.auth.v1.AuthService/DeleteUser"},
+		{"GET", "/api/v1/admin/users/" + anID, ``, "/bookingrush.auth.v1.AuthService/GetUser"},
 		{"GET", "/api/v1/admin/audit-logs", ``, "/bookingrush.auth.v1.AuthService/ListAuditLogs"},
 		{"GET", "/api/v1/admin/users?query=ana&role=organizer", ``, "/bookingrush.auth.v1.AuthService/ListUsers"},
 		{"GET", "/api/v1/events?page=1&per_page=20&status=published&category=rock", ``, "/bookingrush.catalog.v1.CatalogService/ListEvents"},

@@ -2048,7 +2048,7 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"\tROLE_USER\x10\x01\x12\x12\n" +
 	"\x0eROLE_ORGANIZER\x10\x02\x12\x0e\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\x032\xc4\x0f\n" +
+	"ROLE_ADMIN\x10\x032\xea\x0f\n" +
 	"\vAuthService\x12y\n" +
 	"\bRegister\x12$.bookingrush.auth.v1.RegisterRequest\x1a%.bookingrush.auth.v1.RegisterResponse\" \x82\xd3\xe4\x93\x02\x1a:\x01*\"\x15/api/v1/auth/register\x12m\n" +
 	"\x05Login\x12!.bookingrush.auth.v1.LoginRequest\x1a\".bookingrush.auth.v1.LoginResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/api/v1/auth/login\x12u\n" +
@@ -2066,9 +2066,9 @@ const file_bookingrush_auth_v1_auth_proto_rawDesc = "" +
 	"DeleteUser\x12&.bookingrush.auth.v1.DeleteUserRequest\x1a'.bookingrush.auth.v1.DeleteUserResponse\"0\x82\xce\x18\a\n" +
 	"\x05admin\x82\xd3\xe4\x93\x02\x1f*\x1d/api/v1/admin/users/{user_id}\x12\x85\x01\n" +
 	"\tListUsers\x12%.bookingrush.auth.v1.ListUsersRequest\x1a&.bookingrush.auth.v1.ListUsersResponse\")\x82\xce\x18\a\n" +
-	"\x05admin\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/admin/users\x90\x02\x01\x12d\n" +
-	"\aGetUser\x12#.bookingrush.auth.v1.GetUserRequest\x1a$.bookingrush.auth.v1.GetUserResponse\"\x0e\x82\xce\x18\a\n" +
-	"\x05admin\x90\x02\x01\x12\x96\x01\n" +
+	"\x05admin\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/admin/users\x90\x02\x01\x12\x89\x01\n" +
+	"\aGetUser\x12#.bookingrush.auth.v1.GetUserRequest\x1a$.bookingrush.auth.v1.GetUserResponse\"3\x82\xce\x18\a\n" +
+	"\x05admin\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/admin/users/{user_id}\x90\x02\x01\x12\x96\x01\n" +
 	"\rListAuditLogs\x12).bookingrush.auth.v1.ListAuditLogsRequest\x1a*.bookingrush.auth.v1.ListAuditLogsResponse\".\x82\xce\x18\a\n" +
 	"\x05admin\x82\xd3\xe4\x93\x02\x1a\x12\x18/api/v1/admin/audit-logs\x90\x02\x01B\xce\x01\n" +
 	"\x17com.bookingrush.auth.v1B\tAuthProtoP\x01Z:github.com/bookingrush/rush/gen/bookingrush/auth/v1;authv1\xa2\x02\x03BAX\xaa\x02\x13Bookingrush.Auth.V1\xca\x02\x13Bookingrush\\Auth\\V1\xe2\x02\x1fBookingrush\\Auth\\V1\\GPBMetadata\xea\x02\x15Bookingrush::Auth::V1b\x06proto3"

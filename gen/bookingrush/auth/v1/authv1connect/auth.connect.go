@@ -135,8 +135,12 @@ type AuthServiceClient interface {
 	// ListUsers pages through the accounts, newest first: the admins' user
 	// directory (whom to give a role). Admin only.
 	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
-	// GetUser returns one account. Internal only (no public route), for the
-	// system: notify and the saga address their mails by it.
+	// GetUser returns one account: to an admin, an account of their tenant
+	// (support reaching the buyer of a booking or payment, whose records name
+	// only the user id); to the system, any account (notify and the saga
+	// address their mails by it). NOT_FOUND when there is no such account,
+	// a deleted one included: deletion erases the account, only the bare id
+	// stays on its bookings and payments.
 	GetUser(context.Context, *connect.Request[v1.GetUserRequest]) (*connect.Response[v1.GetUserResponse], error)
 	// ListAuditLogs pages through the audit log, newest first. Admin only.
 	ListAuditLogs(context.Context, *connect.Request[v1.ListAuditLogsRequest]) (*connect.Response[v1.ListAuditLogsResponse], error)
@@ -406,8 +410,12 @@ type AuthServiceHandler interface {
 	// ListUsers pages through the accounts, newest first: the admins' user
 	// directory (whom to give a role). Admin only.
 	ListUsers(context.Context, *connect.Request[v1.ListUsersRequest]) (*connect.Response[v1.ListUsersResponse], error)
-	// GetUser returns one account. Internal only (no public route), for the
-	// system: notify and the saga address their mails by it.
+	// GetUser returns one account: to an admin, an account of their tenant
+	// (support reaching the buyer of a booking or payment, whose records name
+	// only the user id); to the system, any account (notify and the saga
+	// address their mails by it). NOT_FOUND when there is no such account,
+	// a deleted one included: deletion erases the account, only the bare id
+	// stays on its bookings and payments.
 	GetUser(context.Context, *connect.Request[v1.GetUserRequest]) (*connect.Response[v1.GetUserResponse], error)
 	// ListAuditLogs pages through the audit log, newest first. Admin only.
 	ListAuditLogs(context.Context, *connect.Request[v1.ListAuditLogsRequest]) (*connect.Response[v1.ListAuditLogsResponse], error)
