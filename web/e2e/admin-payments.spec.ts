@@ -2,12 +2,14 @@
  * Support's money page (/admin/payments): a buyer falls ill two days before
  * the show (the refund policy gives nothing back) and writes to support with
  * their booking's reference. The admin finds the booking by that reference,
- * typed as the buyer wrote it, refunds it in full with a reason, and sees the
- * booking and its payment refunded; the buyer's booking says support ended
- * it. A reference that is not one is refused in words. Refunds that failed at
- * the buyers' banks are listed with why, and settled from the list: one sent
- * again to the card, one recorded as paid back by bank transfer. The buyer
- * of a refund that failed reads on their booking what is still owed them.
+ * typed as the buyer wrote it, sees whom to write to (the buyer's name and
+ * e-mail address), refunds it in full with a reason, and sees the booking and
+ * its payment refunded; the buyer's booking says support ended it. A
+ * reference that is not one is refused in words. Refunds that failed at the
+ * buyers' banks are listed with why and with each buyer to reach (or that the
+ * account was deleted), and settled from the list: one sent again to the
+ * card, one recorded as paid back by bank transfer. The buyer of a refund
+ * that failed reads on their booking what is still owed them.
  */
 import { type Account, adminToken, call, failRefund, newAdmin, organizer, paidTicket, publishedEvent, register, type ReadyEvent } from "./harness/api";
 import { expect, shot, signIn, test } from "./fixtures";
@@ -39,6 +41,10 @@ test("an admin finds a paid booking by its reference and refunds it in full", as
   await expect(found).toContainText(reference);
   await expect(found).toContainText(ev.title);
   await expect(page.getByTestId("found-booking-status")).toHaveText("Confirmed");
+  const contact = found.getByTestId("buyer-contact");
+  await expect(contact).toContainText(buyer.name);
+  await expect(contact).toContainText(buyer.id);
+  await expect(contact.getByRole("link", { name: buyer.email })).toHaveAttribute("href", `mailto:${buyer.email}`);
   const row = page.getByTestId("booking-payment-row");
   await expect(row).toHaveCount(1);
   await expect(row.getByTestId("payment-status")).toHaveText("Paid");
@@ -97,8 +103,12 @@ test("a buyer whose refund failed at their bank reads on their booking what is s
 test("an admin settles refunds that failed: one sent again, one paid by bank transfer", async ({ page }) => {
   const org = await organizer();
   const ev = await publishedEvent(org, { daysAhead: 30, price: "49.90" });
-  const closed = await failedRefund(ev, await register("closed"), "expired_or_canceled_card");
-  const stolen = await failedRefund(ev, await register("stolen"), "lost_or_stolen_card");
+  const closedBuyer = await register("closed");
+  const closed = await failedRefund(ev, closedBuyer, "expired_or_canceled_card");
+  const stolenBuyer = await register("stolen");
+  const stolen = await failedRefund(ev, stolenBuyer, "lost_or_stolen_card");
+  // The buyer of the stolen card has since deleted their account.
+  await call("POST", "/auth/delete-account", { password: stolenBuyer.password }, stolenBuyer.token);
   const admin = await newAdmin();
 
   await signIn(page, admin, "/admin/payments");
@@ -107,7 +117,11 @@ test("an admin settles refunds that failed: one sent again, one paid by bank tra
   await expect(closedRow).toContainText("The card was expired or closed.");
   await expect(closedRow).toContainText("$49.90");
   await expect(closedRow.getByRole("link", { name: closed.reference })).toBeVisible();
+  await expect(closedRow.getByTestId("buyer-contact")).toContainText(closedBuyer.name);
+  await expect(closedRow.getByRole("link", { name: closedBuyer.email })).toHaveAttribute("href", `mailto:${closedBuyer.email}`);
   await expect(stolenRow).toContainText("The card was reported lost or stolen.");
+  await expect(stolenRow.getByTestId("buyer-contact")).toContainText("Account deleted");
+  await expect(stolenRow).not.toContainText(stolenBuyer.email);
   await expect(page.locator("body")).not.toContainText(/expired_or_canceled_card|lost_or_stolen_card|refund_failed/);
 
   // The buyer of the closed card has a new one: send the refund again.
@@ -134,6 +148,7 @@ test("an admin settles refunds that failed: one sent again, one paid by bank tra
   // Found by its reference, the settled payment offers nothing more.
   await page.getByLabel("Booking reference").fill(stolen.reference);
   await page.getByRole("button", { name: "Find" }).click();
+  await expect(page.getByTestId("found-booking").getByTestId("buyer-contact")).toContainText("Account deleted");
   const row = page.getByTestId("booking-payment-row");
   await expect(row.getByTestId("payment-status")).toHaveText("Refunded");
   await expect(row.getByRole("button")).toHaveCount(0);

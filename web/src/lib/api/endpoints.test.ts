@@ -72,6 +72,7 @@ async function recorded(): Promise<{ name: string; req: ApiRequest }[]> {
     admin: {
       setRole: () => api.admin.setRole(id, "organizer"),
       deleteUser: () => api.admin.deleteUser(id),
+      getUser: () => api.admin.getUser(id),
       users: () => api.admin.users({}),
       auditLogs: () => api.admin.auditLogs({}),
       findBooking: () => api.admin.findBooking("BR-7KQD-M2XH-9TFA"),

@@ -83,6 +83,8 @@ export function endpoints(t: Transport) {
       setRole: (userId: string, role: Role) =>
         t.request<User>({ method: "PUT", path: `/admin/users/${enc(userId)}/role`, body: { role } }),
       deleteUser: (userId: string) => t.request<Record<string, never>>({ method: "DELETE", path: `/admin/users/${enc(userId)}` }),
+      /** One account by its id (a booking's or payment's user_id): 404 for an unknown or deleted one. */
+      getUser: (userId: string) => t.request<User>({ method: "GET", path: `/admin/users/${enc(userId)}` }),
       users: (query: ListUsersQuery) => t.request<User[]>({ method: "GET", path: "/admin/users", query }),
       auditLogs: (query: ListAuditLogsQuery & PageQuery) =>
         t.request<AuditLog[]>({ method: "GET", path: "/admin/audit-logs", query }),

@@ -5,6 +5,8 @@
  *   refund in full of a paid one and a retry of a failed refund.
  * - Refunds that failed: GET /admin/payments?status=refund_failed, newest
  *   failure first, each with a retry and the record of a bank transfer.
+ * Both name the buyer, read by the user id the records carry
+ * (GET /admin/users/{id}): name and e-mail, so that support can reach them.
  */
 import type { Metadata } from "next";
 import Link from "next/link";
@@ -20,7 +22,7 @@ import { Label } from "@/components/ui/label";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { plainWords } from "@/lib/api/errors";
 import { type Loaded, load, publicApi, userApi } from "@/lib/api/server";
-import type { Booking, Payment } from "@/lib/api/wire";
+import type { Booking, Payment, User } from "@/lib/api/wire";
 import { bookingStatusText, cancelCauseText, dateTime, money, showTime, statusVariant, venueZone } from "@/lib/format";
 import { bookingReference, paymentActions, paymentStatusText, refundFailureText, tidyReference } from "@/lib/payments";
 import { viewerZone } from "@/lib/zone";
@@ -39,6 +41,12 @@ export default async function PaymentsPage({ searchParams }: { searchParams: Pro
     load(api.admin.payments({ status: "refund_failed", page, per_page: 20 })),
     ref ? load(api.admin.findBooking(ref)) : Promise.resolve(null),
   ]);
+  // Each buyer of the page read once, all at once.
+  const buyers = new Map(
+    await Promise.all(
+      [...new Set(failed.ok ? failed.data.map((p) => p.user_id) : [])].map(async (id) => [id, await load(api.admin.getUser(id))] as const),
+    ),
+  );
   const href = (p: number) => `/admin/payments?${new URLSearchParams({ ...(ref ? { ref } : {}), page: String(p) })}`;
   return (
     <div className="space-y-8">
@@ -85,6 +93,7 @@ export default async function PaymentsPage({ searchParams }: { searchParams: Pro
                 <TableHeader>
                   <TableRow>
                     <TableHead>Booking</TableHead>
+                    <TableHead>Buyer</TableHead>
                     <TableHead>Paid</TableHead>
                     <TableHead>Owed to the buyer</TableHead>
                     <TableHead>Why it failed</TableHead>
@@ -102,9 +111,12 @@ export default async function PaymentsPage({ searchParams }: { searchParams: Pro
                           {bookingReference(p.booking_id)}
                         </Link>
                       </TableCell>
+                      <TableCell className="min-w-44 whitespace-normal">
+                        <BuyerContact userId={p.user_id} account={buyers.get(p.user_id)} />
+                      </TableCell>
                       <TableCell>{money(p.amount, p.currency)}</TableCell>
                       <TableCell className="font-medium">{money(p.refund_owed, p.currency)}</TableCell>
-                      <TableCell className="max-w-xs text-sm">{refundFailureText(p.refund_failure_reason)}</TableCell>
+                      <TableCell className="max-w-xs text-sm whitespace-normal">{refundFailureText(p.refund_failure_reason)}</TableCell>
                       <TableCell className="text-sm">{dateTime(p.refund_failed_at, { zone: tz })}</TableCell>
                       <TableCell>
                         <div className="flex flex-wrap gap-2">
@@ -154,8 +166,9 @@ async function FoundBooking({ found, reference, tz }: { found: Loaded<Booking>; 
   const api = await userApi();
   const pub = publicApi(30);
   // Titles when the catalog has them at hand (one read each, cached); the ids otherwise.
-  const [payments, ev, shows, zones] = await Promise.all([
+  const [payments, buyer, ev, shows, zones] = await Promise.all([
     load(api.admin.payments({ booking_id: b.id, per_page: 100 })),
+    load(api.admin.getUser(b.user_id)),
     load(pub.catalog.event(b.event_id)),
     load(pub.catalog.shows(b.event_id)),
     load(pub.catalog.zones(b.show_id)),
@@ -204,7 +217,9 @@ async function FoundBooking({ found, reference, tz }: { found: Loaded<Booking>; 
             </>
           )}
           <dt className="text-muted-foreground">Buyer</dt>
-          <dd className="font-mono text-xs">{b.user_id}</dd>
+          <dd>
+            <BuyerContact userId={b.user_id} account={buyer} idBelow />
+          </dd>
         </dl>
         <h4 className="font-semibold">Payments</h4>
         {!payments.ok ? (
@@ -235,6 +250,41 @@ async function FoundBooking({ found, reference, tz }: { found: Loaded<Booking>; 
         )}
       </CardContent>
     </Card>
+  );
+}
+
+/**
+ * Whom to reach about a booking or payment: the buyer's name and e-mail (a
+ * mailto: link), the user id on hover or, with idBelow, underneath. A deleted
+ * account says so (only its id stays on its bookings and payments); an
+ * account that could not be read leaves the bare id.
+ */
+function BuyerContact({ userId, account, idBelow = false }: { userId: string; account: Loaded<User> | undefined; idBelow?: boolean }) {
+  const id = idBelow && <div className="text-muted-foreground font-mono text-xs">{userId}</div>;
+  if (account?.ok) {
+    const u = account.data;
+    return (
+      <div data-testid="buyer-contact" data-user={userId} title={userId}>
+        {u.full_name && <div className="font-medium">{u.full_name}</div>}
+        <a className="text-sm break-words underline" href={`mailto:${u.email}`}>
+          {u.email}
+        </a>
+        {id}
+      </div>
+    );
+  }
+  if (account?.error.code === "NOT_FOUND") {
+    return (
+      <div data-testid="buyer-contact" data-user={userId} title={userId}>
+        <div className="text-muted-foreground text-sm">Account deleted: no name or e-mail kept</div>
+        {id}
+      </div>
+    );
+  }
+  return (
+    <div data-testid="buyer-contact" data-user={userId} className="font-mono text-xs" title="We could not look the account up">
+      {userId}
+    </div>
   );
 }
 
