@@ -374,6 +374,8 @@ func Run(lc fx.Lifecycle, d Deps, svc Service) {
 func Listen(lc fx.Lifecycle, d Deps, name, addr string, h http.Handler) {
 	log := d.Log.With(zap.String("component", name))
 	srv := NewHTTPServer(d.Config, h, log)
+	var idle idleConns
+	srv.ConnState = idle.track
 	var done chan struct{}
 	lc.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
@@ -396,7 +398,7 @@ func Listen(lc fx.Lifecycle, d Deps, name, addr string, h http.Handler) {
 			d.Health.SetDraining()
 			ctx, cancel := context.WithTimeout(ctx, d.Config.ShutdownTimeout)
 			defer cancel()
-			err := srv.Shutdown(ctx)
+			err := idle.shutdown(ctx, srv)
 			if done != nil {
 				<-done
 			}
