@@ -37,11 +37,11 @@ test("an organizer registers a check-in device, the gate accepts it, and revokin
   expect(credential.length).toBeGreaterThan(20);
   const row = page.locator(`[data-testid=device-row][data-name="${name}"]`);
   await expect(row).toContainText(ev.title);
-  await expect(row.getByTestId("device-state")).toHaveText("active");
+  await expect(row.getByTestId("device-state")).toHaveText("Active");
   expect(await scan(credential, ev.showId)).toBe(200);
 
   await row.getByTestId("revoke-device").click();
-  await expect(row.getByTestId("device-state")).toHaveText("revoked");
+  await expect(row.getByTestId("device-state")).toHaveText("Revoked");
   await expect(row.getByTestId("revoke-device")).toHaveCount(0);
   expect(await scan(credential, ev.showId)).toBe(401);
 

@@ -48,7 +48,7 @@ test("the event form's sale window refused by the API reads under the sale closi
   await closes.fill("2031-05-20T20:00");
   await page.getByTestId("save-event").click();
   await expect(page.getByTestId("manage-title")).toHaveText(title);
-  await expect(page.getByTestId("event-status")).toHaveText("draft");
+  await expect(page.getByTestId("event-status")).toHaveText("Draft");
 
   // The show form: a date in the past reads under its field...
   const showOn = page.getByLabel(/New show on/);

@@ -3,7 +3,7 @@
  * page says there is no such page and links to the last one. Before, it said
  * "No event is on sale yet" or "No booking yet" with events and bookings there.
  * An organizer's events page through each section (it stopped at 100 events
- * per status, with no pager).
+ * per status, with no pager). A search that finds nothing links to every event.
  */
 import { call, organizer, publishedEvent, register, unique } from "./harness/api";
 import { expect, signIn, test } from "./fixtures";
@@ -20,6 +20,13 @@ test("a page past the end of a list says so, not that the list is empty", async 
   await expect(page.getByTestId("no-events")).toHaveCount(0);
   await page.getByRole("link", { name: "Go to page 1" }).click();
   await expect(page.getByTestId("event-card")).toHaveCount(1);
+
+  // A search that finds nothing leads back to every event.
+  await page.goto(`/search?q=${encodeURIComponent(unique("Nothing Like It"))}`);
+  await expect(page.getByTestId("no-events")).toContainText("No event matches your search.");
+  await page.getByRole("link", { name: "See all events" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByTestId("event-card").first()).toBeVisible();
 
   await signIn(page, buyer, "/bookings?page=7");
   await page.goto("/bookings?page=7");

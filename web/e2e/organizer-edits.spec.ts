@@ -61,7 +61,7 @@ test("a publish refused says what is missing; removing a zone asks first; a canc
   await signIn(page, org, `/organizer/events/${ev.id}`);
   await page.getByTestId("publish").click();
   await expect(page.getByTestId("action-error")).toHaveText("That cannot be done now: the event is not ready to publish: 1 show has no seat zone.");
-  await expect(page.getByTestId("event-status")).toHaveText("draft");
+  await expect(page.getByTestId("event-status")).toHaveText("Draft");
 
   // The second night gets its zone; the event goes on sale.
   const second = page.getByTestId("manage-show").nth(1);
@@ -71,7 +71,7 @@ test("a publish refused says what is missing; removing a zone asks first; a canc
   await second.getByTestId("add-zone").click();
   await expect(second.getByText("Balcony")).toBeVisible();
   await page.getByTestId("publish").click();
-  await expect(page.getByTestId("event-status")).toHaveText("published");
+  await expect(page.getByTestId("event-status")).toHaveText("Published");
 
   // Removing a zone on sale asks first; "Cancel" keeps it.
   const asked: string[] = [];
@@ -89,7 +89,7 @@ test("a publish refused says what is missing; removing a zone asks first; a canc
 
   await call("POST", `/events/${ev.id}/cancel`, { reason: "The hall flooded." }, org.token);
   await page.reload();
-  await expect(page.getByTestId("event-status")).toHaveText("cancelled");
+  await expect(page.getByTestId("event-status")).toHaveText("Cancelled");
   await expect(page.getByText("The event is on sale")).toHaveCount(0);
   await expect(page.getByTestId("details-closed")).toHaveText("The event was cancelled: its details no longer change.");
 });

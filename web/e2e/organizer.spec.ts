@@ -69,7 +69,7 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   await page.getByLabel("Category").selectOption({ label: category });
   await page.getByTestId("save-event").click();
   await expect(page.getByTestId("manage-title")).toHaveText(title);
-  await expect(page.getByTestId("event-status")).toHaveText("draft");
+  await expect(page.getByTestId("event-status")).toHaveText("Draft");
   await page.getByLabel(/New show on/).fill("2027-06-12T21:00");
   await page.getByLabel("Ends (optional)").fill("2027-06-12T23:30");
   await page.getByTestId("add-show").click();
@@ -91,7 +91,7 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   await expect(page.getByTestId("manage-show")).toHaveCount(1);
   await expect(page.getByTestId("manage-show").getByText("Stalls")).toBeVisible();
   await page.getByTestId("publish").click();
-  await expect(page.getByTestId("event-status")).toHaveText("published");
+  await expect(page.getByTestId("event-status")).toHaveText("Published");
   await shot(page, "organizer-event");
   const eventId = page.url().split("/").pop()!;
 
@@ -144,7 +144,7 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   await shot(page, "organizer-cancel");
   await page.getByLabel("Reason shown to buyers (optional)").fill("The hall is flooded.");
   await page.getByTestId("confirm-cancel-event").click();
-  await expect(page.getByTestId("event-status")).toHaveText("cancelled");
+  await expect(page.getByTestId("event-status")).toHaveText("Cancelled");
   // The reason stays on the organizer's page and the event's public page
   // (before, only the buyers' mails had it).
   await expect(page.getByTestId("event-cancelled")).toContainText("Your reason, as the buyers read it: “The hall is flooded.”");
@@ -157,7 +157,7 @@ test("an organizer creates, publishes and cancels an event; the buyer is refunde
   await page.goto(`/organizer/events/${eventId}/dashboard`);
   await expect(page.getByTestId("dashboard-cancelled").getByTestId("event-refunds")).toHaveText("The paid booking is refunded in full ($80.00).");
   await page.goto("/organizer");
-  await expect(page.locator(`[data-testid=organizer-event][data-title="${title}"]`)).toContainText("cancelled");
+  await expect(page.locator(`[data-testid=organizer-event][data-title="${title}"]`)).toContainText("Cancelled");
   await expect(async () => {
     await bp.goto(`/events/${ev.slug}`); // the page is cached for a few seconds (ISR)
     await expect(bp.getByTestId("event-cancelled")).toContainText("The organizer said: “The hall is flooded.”", { timeout: 1000 });

@@ -5,6 +5,7 @@
  * Rendered by the home page (cached for everyone, ISR) and by /search.
  */
 import { Search } from "lucide-react";
+import Link from "next/link";
 
 import { ApiErrorPanel } from "@/components/api-error-panel";
 import { AutoRefresh } from "@/components/auto-refresh";
@@ -67,7 +68,16 @@ export async function EventBrowser({ query, category, page }: { query: string; c
         <ApiErrorPanel error={events.error} title="We could not load the events" />
       ) : emptyList(events.data.length, events.meta) ? (
         <p className="text-muted-foreground py-12 text-center" data-testid="no-events">
-          {query || category ? "No event matches your search." : "No event is on sale yet. Come back soon!"}
+          {query || category ? (
+            <>
+              No event matches your search.{" "}
+              <Link className="text-foreground underline" href="/">
+                See all events
+              </Link>
+            </>
+          ) : (
+            "No event is on sale yet. Come back soon!"
+          )}
         </p>
       ) : (
         <>

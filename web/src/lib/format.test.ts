@@ -17,6 +17,7 @@ import {
   priceInput,
   pricePattern,
   showSpan,
+  badgeText,
   showStatusText,
   showTime,
   ticketStatusText,
@@ -157,6 +158,9 @@ describe("status words", () => {
     expect(ticketStatusText({ status: "revoked" })).toBe("Void");
     expect(showStatusText("active")).toBe("");
     expect(showStatusText("sold_out")).toBe("Sold out");
+    expect(badgeText("published")).toBe("Published");
+    expect(badgeText("revoked")).toBe("Revoked");
+    expect(badgeText("sold_out")).toBe("Sold out");
     expect(showStatusText("cancelled")).toBe("Cancelled");
     expect(deliveryStatusText("sent")).toBe("Sent");
     expect(deliveryStatusText("failed")).toBe("Not delivered");

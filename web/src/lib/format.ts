@@ -264,6 +264,16 @@ export function showStatusText(status: string): string {
 
 const showStatusLabel: Record<string, string> = { active: "", sold_out: "Sold out", cancelled: "Cancelled" };
 
+/**
+ * An organizer's badge of a state the API names in one word (an event's
+ * "draft", "published", "cancelled"; a door device's "active", "revoked"):
+ * the word, capitalised, as the other badges read.
+ */
+export function badgeText(state: string): string {
+  const s = state.replaceAll("_", " ");
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
 /** A mail's delivery, in words (the notifications page). */
 export function deliveryStatusText(status: string): string {
   return deliveryStatusLabel[status] ?? status;

@@ -11,7 +11,7 @@ import { NotOrganizer } from "@/components/organizer/not-organizer";
 import { SessionRoleSync } from "@/components/session-role-sync";
 import { currentUser, isStaff, load, userApi } from "@/lib/api/server";
 import type { Event, EventStatus } from "@/lib/api/wire";
-import { dateTime, statusVariant, venueZone } from "@/lib/format";
+import { badgeText, dateTime, statusVariant, venueZone } from "@/lib/format";
 
 export const metadata: Metadata = { title: "Your events" };
 
@@ -42,10 +42,10 @@ function Events({ events }: { events: Event[] }) {
             </TableCell>
             <TableCell data-label="Sale opens">{dateTime(e.sale_start_at, { zone: venueZone(e) })}</TableCell>
             <TableCell data-label="Status">
-              <Badge variant={statusVariant(e.status)}>{e.status}</Badge>
+              <Badge variant={statusVariant(e.status)}>{badgeText(e.status)}</Badge>
               {e.queue_enabled && (
                 <Badge variant="outline" className="ml-1">
-                  waiting room
+                  Waiting room
                 </Badge>
               )}
             </TableCell>

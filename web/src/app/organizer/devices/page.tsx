@@ -16,7 +16,7 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { currentUser, isStaff, load, userApi } from "@/lib/api/server";
 import type { Device } from "@/lib/api/wire";
-import { dateTime } from "@/lib/format";
+import { badgeText, dateTime } from "@/lib/format";
 import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "Check-in devices" };
@@ -103,7 +103,7 @@ export default async function DevicesPage({ searchParams }: { searchParams: Prom
                         <TableCell data-label="Valid until">{dateTime(d.expires_at, { zone: tz })}</TableCell>
                         <TableCell data-label="State">
                           <Badge variant={st === "active" ? "success" : "secondary"} data-testid="device-state">
-                            {st}
+                            {badgeText(st)}
                           </Badge>
                         </TableCell>
                         <TableCell className="text-right max-sm:justify-start">{st === "active" && <RevokeDeviceButton deviceId={d.id} name={d.name} />}</TableCell>

@@ -12,7 +12,7 @@ import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { currentUser, load, userApi } from "@/lib/api/server";
-import { dateTime, money, showTime, statusVariant, timeZones, venueZone } from "@/lib/format";
+import { badgeText, dateTime, money, showTime, statusVariant, timeZones, venueZone } from "@/lib/format";
 import { mayManage } from "@/lib/roles";
 
 export const metadata: Metadata = { title: "Manage event" };
@@ -56,7 +56,7 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
           {event.title}
         </h1>
         <Badge variant={statusVariant(event.status)} data-testid="event-status">
-          {event.status}
+          {badgeText(event.status)}
         </Badge>
         <div className="ml-auto flex gap-2">
           {event.status !== "draft" && (
