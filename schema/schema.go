@@ -129,10 +129,12 @@ func MigrateDir(ctx context.Context, db *sql.DB, dir migrate.Dir, log *zap.Logge
 		}
 		_ = conn.Close()
 	}()
-	var current string
-	if err := conn.QueryRowContext(ctx, "SELECT current_schema()").Scan(&current); err != nil {
+	// current_schema() is NULL when no schema of the search_path exists.
+	var cur sql.NullString
+	if err := conn.QueryRowContext(ctx, "SELECT current_schema()").Scan(&cur); err != nil {
 		return nil, fmt.Errorf("schema: read current schema: %w", err)
 	}
+	current := cur.String
 	if current == "" {
 		return nil, errors.New("schema: no schema of the search_path exists; create it first")
 	}

@@ -171,6 +171,18 @@ func TestMigrateRefusesForeignSchema(t *testing.T) {
 	}
 }
 
+// TestMigrateNamesAMissingSchema: a search_path naming no schema that
+// exists (a typo in postgres.url) gets the error that says so, not a scan
+// error of current_schema()'s NULL.
+func TestMigrateNamesAMissingSchema(t *testing.T) {
+	t.Parallel()
+	dsn, name := pgtest.NewSchema(t)
+	db := pgtest.Open(t, pgtest.WithSearchPath(dsn, name+"_missing"))
+	if _, err := schema.Migrate(ctxT(t), db, nil); err == nil || !strings.Contains(err.Error(), "no schema of the search_path exists") {
+		t.Fatalf("Migrate with a search_path naming no schema = %v, want the error that says so", err)
+	}
+}
+
 // fixture holds one row of each parent table, for constraint tests.
 type fixture struct {
 	tenant, user, event, show, zone, booking, payment string
