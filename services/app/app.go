@@ -91,9 +91,9 @@ func byName(name string) (component, bool) {
 	return components[i], true
 }
 
-// StopTimeout bounds a process's stop after SIGTERM: servers drain
-// (server.shutdown-timeout, which must be shorter), consumers and relays
-// stop. The Helm chart's terminationGracePeriodSeconds must exceed its
+// StopTimeout bounds a process's stop after SIGTERM: the Kafka consumers
+// leave their groups (all at once, so their partitions move on), servers
+// drain (server.shutdown-timeout, which must be shorter), relays stop. The Helm chart's terminationGracePeriodSeconds must exceed its
 // preStop sleep plus this.
 const StopTimeout = 30 * time.Second
 
@@ -155,6 +155,14 @@ func New(cfg *Config, extra ...fx.Option) *fx.App {
 	for _, n := range names {
 		c, _ := byName(n)
 		opts = append(opts, c.module(cfg))
+	}
+	if uses[usesKafka] {
+		// A root invoke runs after the components' (child modules'), so
+		// this hook runs before theirs on stop: every consumer leaves its
+		// group at once instead of one after another.
+		opts = append(opts, fx.Invoke(func(lc fx.Lifecycle, k *kafka.Cluster) {
+			lc.Append(fx.Hook{OnStop: k.StopConsumers})
+		}))
 	}
 	opts = append(opts, fx.Invoke(func(log *zap.Logger) { log.Info("rush starting", zap.Strings("components", names)) }))
 	return fx.New(append(opts, extra...)...)

@@ -253,6 +253,54 @@ func TestCommittedMessagesAreNotRedelivered(t *testing.T) {
 	waitCommitted(t, c, group, topic, 4)
 }
 
+// TestStopConsumersStopsEveryRunner: the process's stop (app.New's first
+// stop hook) stops every consumer at once; each Runner is then stopped (a
+// running one refuses to start again) and starts again where its group
+// committed.
+func TestStopConsumersStopsEveryRunner(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t)
+	p := newProducer(t, c)
+	topic := onePartitionTopic(t, c)
+	publish := func(v string) {
+		t.Helper()
+		if err := p.Publish(ctxT(t, 10*time.Second), topic, []byte(v), []byte(v), nil); err != nil {
+			t.Fatalf("Publish %s: %v", v, err)
+		}
+	}
+	var (
+		runners []*kafka.Runner
+		groups  []string
+		got     []chan *sarama.ConsumerMessage
+	)
+	for range 3 {
+		group, ch := name(t, "group"), make(chan *sarama.ConsumerMessage, 10)
+		r := c.NewRunner(group, []string{topic}, func(_ context.Context, m *sarama.ConsumerMessage) error {
+			ch <- m
+			return nil
+		})
+		startRunner(t, r)
+		runners, groups, got = append(runners, r), append(groups, group), append(got, ch)
+	}
+	publish("A")
+	for i := range runners {
+		recv(t, got[i], "A in "+groups[i])
+		waitCommitted(t, c, groups[i], topic, 1)
+	}
+	if err := c.StopConsumers(ctxT(t, 20*time.Second)); err != nil {
+		t.Fatalf("StopConsumers: %v", err)
+	}
+	publish("B")
+	for i, r := range runners {
+		if err := r.Start(t.Context()); err != nil {
+			t.Fatalf("%s after StopConsumers: %v", groups[i], err)
+		}
+		if m := recv(t, got[i], "B in "+groups[i]); string(m.Value) != "B" {
+			t.Fatalf("%s after StopConsumers: %q, want B (A was committed)", groups[i], m.Value)
+		}
+	}
+}
+
 func TestBatchHandlerReceivesBatches(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t)

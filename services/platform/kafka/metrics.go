@@ -17,8 +17,9 @@ var lagDesc = prometheus.NewDesc("kafka_consumer_lag",
 
 // consumers remembers which groups this process runs, for the lag gauge.
 type consumers struct {
-	mu     sync.Mutex
-	groups map[string][]string
+	mu      sync.Mutex
+	groups  map[string][]string
+	runners []*Runner
 }
 
 func (c *Cluster) track(group string, topics []string) {
