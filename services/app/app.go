@@ -93,8 +93,9 @@ func byName(name string) (component, bool) {
 
 // StopTimeout bounds a process's stop after SIGTERM: the Kafka consumers
 // leave their groups (all at once, so their partitions move on), servers
-// drain (server.shutdown-timeout, which must be shorter), relays stop. The Helm chart's terminationGracePeriodSeconds must exceed its
-// preStop sleep plus this.
+// drain (server.shutdown-timeout, which must be shorter), relays stop. The
+// Helm chart's terminationGracePeriodSeconds must exceed its preStop sleep
+// plus this.
 const StopTimeout = 30 * time.Second
 
 // New builds the fx application for cfg's targets. extra options are appended

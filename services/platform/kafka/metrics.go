@@ -15,20 +15,22 @@ var lagDesc = prometheus.NewDesc("kafka_consumer_lag",
 	"Messages produced but not yet committed by the consumer group, per topic.",
 	[]string{"group", "topic"}, nil)
 
-// consumers remembers which groups this process runs, for the lag gauge.
+// consumers remembers which groups this process runs (for the lag gauge)
+// and their Runners (for StopConsumers).
 type consumers struct {
 	mu      sync.Mutex
 	groups  map[string][]string
 	runners []*Runner
 }
 
-func (c *Cluster) track(group string, topics []string) {
+func (c *Cluster) track(r *Runner, topics []string) {
 	c.consumers.mu.Lock()
 	defer c.consumers.mu.Unlock()
 	if c.consumers.groups == nil {
 		c.consumers.groups = map[string][]string{}
 	}
-	c.consumers.groups[group] = topics
+	c.consumers.groups[r.group] = topics
+	c.consumers.runners = append(c.consumers.runners, r)
 }
 
 // LagCollector reports kafka_consumer_lag for every group run in this
