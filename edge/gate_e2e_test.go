@@ -232,6 +232,22 @@ func TestAfterTheSaleEndToEnd(t *testing.T) {
 	if st.data()["sold"] != float64(2) || st.data()["checked_in"] != float64(2) {
 		t.Fatalf("stats: %s", st)
 	}
+	// The door says what it did: a scan it refused checks nothing in and
+	// counts as no entry; a verdict it cannot name is refused, naming it.
+	refused := a.call("POST", "/api/v1/checkin/sync", south, map[string]any{"scans": []map[string]any{
+		{"code": codes[1], "gate": "South", "door": "refused", "scanned_at": time.Now().Add(-30 * time.Second).UTC().Format(time.RFC3339)}}})
+	a.want(refused, 200, "")
+	if r := refused.data()["results"].([]any)[0].(map[string]any); r["outcome"] != "already_used" {
+		t.Fatalf("a scan its door refused: %s", refused)
+	}
+	if again := a.call("GET", "/api/v1/shows/"+showID+"/checkin-stats", users["org"], nil); again.data()["reused"] != st.data()["reused"] {
+		t.Fatalf("a scan its door refused counted: %s, before %s", again, st)
+	}
+	bad := a.call("POST", "/api/v1/checkin/sync", south, map[string]any{"scans": []map[string]any{
+		{"code": codes[1], "gate": "South", "door": "maybe"}}})
+	if a.want(bad, 400, "VALIDATION_ERROR"); !strings.Contains(bad.raw, "scans[0].door") || !strings.Contains(bad.raw, "admitted, refused") {
+		t.Fatalf("an unknown door verdict: %s", bad)
+	}
 	a.want(a.call("GET", "/api/v1/shows/"+showID+"/checkin-stats", users["other"], nil), 403, "FORBIDDEN")
 
 	// cat's refund revokes the ticket: on the revocation list, and refused.

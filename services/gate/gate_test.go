@@ -429,6 +429,104 @@ func TestOfflineEntriesTheGateWouldRefuseAreCounted(t *testing.T) {
 	}
 }
 
+// TestAScanItsDoorRefusedLetsNobodyIn: an offline door says what it did
+// with each scan's holder (Scan.door), over gRPC and Connect. A scan it
+// refused checks nothing in, takes no check-in from a later scan, and
+// counts in neither reused nor revoked_offline: its holder stayed out (the
+// door's revocation list had the ticket, or it had seen the code). Both
+// counts took every synced scan for an entry. A scan that does not say (a
+// client from before the field) still counts as one that may have let
+// someone in, and a refused scan sent again is recorded once.
+func TestAScanItsDoorRefusedLetsNobodyIn(t *testing.T) {
+	t.Parallel()
+	a, shop, booking, gate := startGate(t, testkit.ShopOptions{Seats: 10, MaxPerUser: 10, Users: 1})
+	buyer := shop.Users[0]
+	ctx := context.Background()
+	kept := purchase(t, a, booking, gate, buyer, a.Reserve(t, shop, buyer, 3))
+	refunded := a.Reserve(t, shop, buyer, 2)
+	gone := purchase(t, a, booking, gate, buyer, refunded)
+	online, offline := door(t, a, gate, shop).Msg.GetCredential(), door(t, a, gate, shop).Msg.GetCredential()
+	scan := func(code string) {
+		t.Helper()
+		res, err := gate(false).CheckIn(ctx, testkit.Bearer(online, &gatev1.CheckInRequest{Code: code, Gate: "Main", ShowId: shop.Show}))
+		if err != nil || res.Msg.GetResult().GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_VALID {
+			t.Fatalf("online: %v %v", res, err)
+		}
+	}
+	sync := func(grpc bool, code string, at time.Time, d gatev1.DoorVerdict) *gatev1.CheckInResult {
+		t.Helper()
+		res, err := gate(grpc).SyncCheckIns(ctx, testkit.Bearer(offline, &gatev1.SyncCheckInsRequest{Scans: []*gatev1.Scan{
+			{Code: code, Gate: "Side", ShowId: shop.Show, ScannedAt: timestamppb.New(at), Door: d}}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Msg.GetResults()[0]
+	}
+	const (
+		admitted = gatev1.DoorVerdict_DOOR_VERDICT_ADMITTED
+		refused  = gatev1.DoorVerdict_DOOR_VERDICT_REFUSED
+		unsaid   = gatev1.DoorVerdict_DOOR_VERDICT_UNSPECIFIED
+	)
+	now := time.Now().Truncate(time.Second)
+	// kept[0]: refused, then admitted later, then an earlier refusal.
+	if r := sync(false, kept[0].GetCode(), now.Add(-3*time.Minute), refused); r.GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_VALID ||
+		r.GetFirstScan() != nil || r.GetReason() == "" {
+		t.Fatalf("kept[0] refused, not checked in: %v, want VALID with a reason and no check-in", r)
+	}
+	if n := a.Count(t, `SELECT count(*) FROM gate_checkins`); n != 0 {
+		t.Fatalf("a refused scan checked %d tickets in", n)
+	}
+	in := now.Add(-2 * time.Minute)
+	if r := sync(true, kept[0].GetCode(), in, admitted); r.GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_VALID ||
+		!r.GetFirstScan().GetScannedAt().AsTime().Equal(in) {
+		t.Fatalf("kept[0] admitted: %v", r)
+	}
+	if r := sync(false, kept[0].GetCode(), now.Add(-4*time.Minute), refused); r.GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_ALREADY_USED ||
+		!r.GetFirstScan().GetScannedAt().AsTime().Equal(in) {
+		t.Fatalf("kept[0] refused before its check-in: %v, want ALREADY_USED naming the admitted scan", r)
+	}
+	// kept[1]: in online, then refused offline (sent twice).
+	scan(kept[1].GetCode())
+	after := time.Now()
+	for _, grpc := range []bool{false, true} {
+		if r := sync(grpc, kept[1].GetCode(), after, refused); r.GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_ALREADY_USED {
+			t.Fatalf("kept[1] refused after its check-in: %v", r)
+		}
+	}
+	// kept[2]: in online, then an offline scan that does not say: reused.
+	scan(kept[2].GetCode())
+	if r := sync(true, kept[2].GetCode(), time.Now(), unsaid); r.GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_ALREADY_USED {
+		t.Fatalf("kept[2] offline after its check-in: %v", r)
+	}
+	// gone: refunded; gone[0] refused offline, gone[1] admitted.
+	if _, err := booking.CancelBooking(ctx, testkit.AsService(t, a.Mesh, "payment", &bookingv1.CancelBookingRequest{BookingId: refunded.GetId()})); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 20*time.Second, "the refunded tickets revoked", func() bool {
+		return a.Count(t, `SELECT count(*) FROM gate_tickets WHERE booking_id = $1 AND status = 'revoked'`, refunded.GetId()) == 2
+	})
+	for i, d := range []gatev1.DoorVerdict{refused, admitted} {
+		if r := sync(i == 0, gone[i].GetCode(), now, d); r.GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_REVOKED {
+			t.Fatalf("gone[%d] (%v): %v", i, d, r)
+		}
+	}
+	for _, grpc := range []bool{false, true} {
+		st, err := gate(grpc).GetShowCheckInStats(ctx, testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer, &gatev1.GetShowCheckInStatsRequest{ShowId: shop.Show}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := st.Msg; m.GetSold() != 3 || m.GetCheckedIn() != 3 || m.GetRevoked() != 2 || m.GetReused() != 1 || m.GetRevokedOffline() != 1 {
+			t.Fatalf("counts (grpc %v): %v, want 3 sold, 3 checked in, 2 revoked, 1 reused (kept[2]), 1 revoked scanned offline (gone[1])", grpc, m)
+		}
+	}
+	if n := a.Count(t, `SELECT count(*) FROM gate_scans WHERE door = 'refused'`); n != 4 {
+		t.Errorf("%d refused scans recorded, want 4 (kept[0] twice, kept[1] once, gone[0])", n)
+	}
+	if n := a.Count(t, `SELECT count(*) FROM gate_scans WHERE door IS NULL AND offline`); n != 1 {
+		t.Errorf("%d synced scans without a door verdict, want kept[2]'s", n)
+	}
+}
+
 // TestTheMeshRegistersNoDevice: over gRPC and Connect, the mesh's own
 // services (a service token) register no device (FORBIDDEN, nothing
 // recorded: a device is a user's, who runs its events), and list every

@@ -189,11 +189,14 @@ func (s *Server) CheckIn(ctx context.Context, req *connect.Request[gatev1.CheckI
 	return connect.NewResponse(&gatev1.CheckInResponse{Result: vs[0]}), nil
 }
 
+// doors names a door's verdict as gate_scans.door does ("" when not said).
+var doors = map[gatev1.DoorVerdict]string{gatev1.DoorVerdict_DOOR_VERDICT_ADMITTED: DoorAdmitted, gatev1.DoorVerdict_DOOR_VERDICT_REFUSED: DoorRefused}
+
 // SyncCheckIns judges a batch of offline scans.
 func (s *Server) SyncCheckIns(ctx context.Context, req *connect.Request[gatev1.SyncCheckInsRequest]) (*connect.Response[gatev1.SyncCheckInsResponse], error) {
 	in := make([]ScanIn, len(req.Msg.GetScans()))
 	for i, sc := range req.Msg.GetScans() {
-		in[i] = ScanIn{Code: sc.GetCode(), Gate: sc.GetGate(), ShowID: sc.GetShowId(), Offline: true}
+		in[i] = ScanIn{Code: sc.GetCode(), Gate: sc.GetGate(), ShowID: sc.GetShowId(), Offline: true, Door: doors[sc.GetDoor()]}
 		if sc.GetScannedAt() != nil {
 			in[i].ScannedAt = sc.GetScannedAt().AsTime()
 		}

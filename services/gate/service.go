@@ -535,7 +535,17 @@ type ScanIn struct {
 	ScannedAt time.Time // zero: now
 	// Offline is a scan synced after the fact (SyncCheckIns).
 	Offline bool
+	// Door is what the offline door did with the holder, as the device
+	// says: DoorAdmitted, DoorRefused, or "" (not said: it may have let
+	// them in). A refused scan is judged and recorded but checks nothing in.
+	Door string
 }
+
+// What an offline door did with a synced scan's holder (gate_scans.door).
+const (
+	DoorAdmitted = "admitted"
+	DoorRefused  = "refused"
+)
 
 // Verdict is the answer to one scan.
 type Verdict struct {
@@ -652,6 +662,9 @@ func (s *Service) showEvent(ctx context.Context, showID string) (string, error) 
 // checkIn judges and records one scan, made at at, whose id is scanID.
 func (s *Service) checkIn(ctx context.Context, d Device, sc ScanIn, at time.Time, scanID string) (Verdict, error) {
 	rec := ScanRecord{ScanID: scanID, DeviceID: d.ID, Gate: sc.Gate, ScannedAt: at, Offline: sc.Offline}
+	if sc.Offline {
+		rec.Door = sc.Door
+	}
 	v, err := s.judge(ctx, d, sc, at, &rec)
 	if err != nil {
 		return Verdict{}, err
@@ -719,6 +732,21 @@ func (s *Service) judge(ctx context.Context, d Device, sc ScanIn, at time.Time, 
 		return v, nil
 	}
 	rec.ShowID = row.ShowID
+	if rec.Door == DoorRefused {
+		// The door turned its holder away: nobody came in, so nothing is
+		// checked in (nor does an earlier refusal take a check-in). The
+		// answer says what the gate knows of the ticket.
+		first, used, err := s.store.CheckedIn(ctx, v.TicketID)
+		if err != nil {
+			return Verdict{}, err
+		}
+		if !used {
+			v.Outcome, v.Reason = OutcomeValid, "refused by its door: not checked in"
+			return v, nil
+		}
+		v.Outcome, v.First = OutcomeAlreadyUsed, &first
+		return v, nil
+	}
 	first, err := s.store.CheckIn(ctx, *rec)
 	if err != nil {
 		return Verdict{}, err

@@ -271,6 +271,7 @@ type Stats struct {
 	// distinct scans (device and time: a sync sent again is one) answered
 	// valid, or synced from offline answered already used, number two or
 	// more. RevokedOffline is the revoked tickets an offline door scanned.
+	// A synced scan its door says it refused counts in neither.
 	Reused, RevokedOffline int
 }
 
@@ -281,9 +282,9 @@ func (s *Store) ShowStats(ctx context.Context, showID string) (Stats, error) {
 			count(c.ticket_id) FILTER (WHERE t.status = 'valid'), count(*) FILTER (WHERE t.status = 'revoked'),
 			count(*) FILTER (WHERE t.status = 'valid' AND c.ticket_id IS NOT NULL AND
 				(SELECT count(DISTINCT (s.device_id, s.scanned_at)) FROM gate_scans s WHERE s.ticket_id = t.id
-					AND (s.outcome = 'valid' OR s.offline AND s.outcome = 'already_used')) > 1),
-			count(*) FILTER (WHERE t.status = 'revoked' AND
-				EXISTS (SELECT 1 FROM gate_scans s WHERE s.ticket_id = t.id AND s.offline AND s.outcome = 'revoked'))
+					AND s.door IS DISTINCT FROM 'refused' AND (s.outcome = 'valid' OR s.offline AND s.outcome = 'already_used')) > 1),
+			count(*) FILTER (WHERE t.status = 'revoked' AND EXISTS (SELECT 1 FROM gate_scans s
+				WHERE s.ticket_id = t.id AND s.offline AND s.outcome = 'revoked' AND s.door IS DISTINCT FROM 'refused'))
 		FROM gate_tickets t LEFT JOIN gate_checkins c ON c.ticket_id = t.id WHERE t.show_id = $1`, showID).
 		Scan(&st.Sold, &st.CheckedIn, &st.Revoked, &st.Reused, &st.RevokedOffline)
 	return st, dbUnavailable(err)
@@ -453,6 +454,10 @@ type ScanRecord struct {
 	// a later scan. An online scan never does (the first one recorded was
 	// answered valid; the next is already used, whatever the clocks say).
 	Offline bool
+	// Door is what an offline door did with the holder ("" online, or not
+	// said): a scan its door refused counts in no show's reused or
+	// revoked_offline.
+	Door string
 }
 
 // FirstScan is the scan that checked a ticket in.
@@ -489,6 +494,17 @@ func (s *Store) checkIn(ctx context.Context, r ScanRecord) (FirstScan, error) {
 	return f, err
 }
 
+// CheckedIn answers a ticket's check-in, if it has one, and records nothing.
+func (s *Store) CheckedIn(ctx context.Context, ticketID string) (FirstScan, bool, error) {
+	var f FirstScan
+	err := s.db.QueryRow(ctx, `SELECT scan_id::text, gate, device_id::text, scanned_at FROM gate_checkins WHERE ticket_id = $1`,
+		ticketID).Scan(&f.ScanID, &f.Gate, &f.DeviceID, &f.ScannedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return FirstScan{}, false, nil
+	}
+	return f, err == nil, dbUnavailable(err)
+}
+
 // LogScan records a scan and its verdict in the gates' audit trail, once:
 // a scan recorded before (a synced batch sent again) is not recorded again.
 func (s *Store) LogScan(ctx context.Context, r ScanRecord, outcome string) error {
@@ -496,8 +512,12 @@ func (s *Store) LogScan(ctx context.Context, r ScanRecord, outcome string) error
 	if r.TicketID != "" {
 		ticket = &r.TicketID
 	}
-	_, err := s.db.Exec(ctx, `INSERT INTO gate_scans (scan_id, ticket_id, device_id, gate, scanned_at, outcome, offline) VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (scan_id) DO NOTHING`,
-		r.ScanID, ticket, r.DeviceID, r.Gate, r.ScannedAt, outcome, r.Offline)
+	var door *string
+	if r.Door != "" {
+		door = &r.Door
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO gate_scans (scan_id, ticket_id, device_id, gate, scanned_at, outcome, offline, door)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (scan_id) DO NOTHING`,
+		r.ScanID, ticket, r.DeviceID, r.Gate, r.ScannedAt, outcome, r.Offline, door)
 	return dbUnavailable(err)
 }

@@ -89,7 +89,10 @@ type CheckInOutcome int32
 const (
 	// CHECK_IN_OUTCOME_UNSPECIFIED is never answered.
 	CheckInOutcome_CHECK_IN_OUTCOME_UNSPECIFIED CheckInOutcome = 0
-	// CHECK_IN_OUTCOME_VALID: admit; this scan checked the ticket in.
+	// CHECK_IN_OUTCOME_VALID: admit; this scan checked the ticket in. To a
+	// synced scan its door refused (Scan.door), which checks nothing in:
+	// the ticket was valid and not checked in, and stays so (no first_scan,
+	// a reason says why).
 	CheckInOutcome_CHECK_IN_OUTCOME_VALID CheckInOutcome = 1
 	// CHECK_IN_OUTCOME_ALREADY_USED: refuse; first_scan says when and where.
 	CheckInOutcome_CHECK_IN_OUTCOME_ALREADY_USED CheckInOutcome = 2
@@ -154,6 +157,59 @@ func (x CheckInOutcome) Number() protoreflect.EnumNumber {
 // Deprecated: Use CheckInOutcome.Descriptor instead.
 func (CheckInOutcome) EnumDescriptor() ([]byte, []int) {
 	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{1}
+}
+
+// DoorVerdict is what an offline door did with a scan's holder.
+type DoorVerdict int32
+
+const (
+	// DOOR_VERDICT_UNSPECIFIED: not said; the holder may be inside.
+	DoorVerdict_DOOR_VERDICT_UNSPECIFIED DoorVerdict = 0
+	// DOOR_VERDICT_ADMITTED: the door let the holder in.
+	DoorVerdict_DOOR_VERDICT_ADMITTED DoorVerdict = 1
+	// DOOR_VERDICT_REFUSED: the door turned the holder away.
+	DoorVerdict_DOOR_VERDICT_REFUSED DoorVerdict = 2
+)
+
+// Enum value maps for DoorVerdict.
+var (
+	DoorVerdict_name = map[int32]string{
+		0: "DOOR_VERDICT_UNSPECIFIED",
+		1: "DOOR_VERDICT_ADMITTED",
+		2: "DOOR_VERDICT_REFUSED",
+	}
+	DoorVerdict_value = map[string]int32{
+		"DOOR_VERDICT_UNSPECIFIED": 0,
+		"DOOR_VERDICT_ADMITTED":    1,
+		"DOOR_VERDICT_REFUSED":     2,
+	}
+)
+
+func (x DoorVerdict) Enum() *DoorVerdict {
+	p := new(DoorVerdict)
+	*p = x
+	return p
+}
+
+func (x DoorVerdict) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DoorVerdict) Descriptor() protoreflect.EnumDescriptor {
+	return file_bookingrush_gate_v1_gate_proto_enumTypes[2].Descriptor()
+}
+
+func (DoorVerdict) Type() protoreflect.EnumType {
+	return &file_bookingrush_gate_v1_gate_proto_enumTypes[2]
+}
+
+func (x DoorVerdict) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DoorVerdict.Descriptor instead.
+func (DoorVerdict) EnumDescriptor() ([]byte, []int) {
+	return file_bookingrush_gate_v1_gate_proto_rawDescGZIP(), []int{2}
 }
 
 // Ticket is one seat's e-ticket.
@@ -1283,7 +1339,14 @@ type Scan struct {
 	// ShowId is the show the door admitted to, as in CheckInRequest (empty:
 	// any show of the device's events), except that a show of none of the
 	// device's events is recorded, answered WRONG_SHOW.
-	ShowId        string `protobuf:"bytes,4,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
+	ShowId string `protobuf:"bytes,4,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
+	// Door is what the offline door did with the holder. Send it: a scan the
+	// door refused (its revocation list had the ticket, it had seen the
+	// code already, a code of another show) is recorded but checks nothing
+	// in and counts in neither reused nor revoked_offline, since its holder
+	// stayed out. Unspecified (a client from before this field) is counted
+	// as a door that may have let the holder in.
+	Door          DoorVerdict `protobuf:"varint,5,opt,name=door,proto3,enum=bookingrush.gate.v1.DoorVerdict" json:"door,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1344,6 +1407,13 @@ func (x *Scan) GetShowId() string {
 		return x.ShowId
 	}
 	return ""
+}
+
+func (x *Scan) GetDoor() DoorVerdict {
+	if x != nil {
+		return x.Door
+	}
+	return DoorVerdict_DOOR_VERDICT_UNSPECIFIED
 }
 
 // FirstScan is the scan that checked a ticket in.
@@ -1421,9 +1491,11 @@ type CheckInResult struct {
 	ShowId string `protobuf:"bytes,3,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
 	// ZoneId is the zone.
 	ZoneId string `protobuf:"bytes,4,opt,name=zone_id,json=zoneId,proto3" json:"zone_id,omitempty"`
-	// FirstScan is the scan that checked it in (ALREADY_USED, and VALID: this one).
+	// FirstScan is the scan that checked it in (ALREADY_USED, and VALID: this
+	// one, unless its door refused the holder).
 	FirstScan *FirstScan `protobuf:"bytes,5,opt,name=first_scan,json=firstScan,proto3" json:"first_scan,omitempty"`
-	// Reason explains INVALID, REVOKED and WRONG_SHOW.
+	// Reason explains INVALID, REVOKED and WRONG_SHOW, and a VALID that
+	// checked nothing in (its door refused the holder).
 	Reason        string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1769,12 +1841,13 @@ type GetShowCheckInStatsResponse struct {
 	// door (answered ALREADY_USED: an offline door decides alone), or an
 	// online scan answered VALID whose check-in an earlier offline scan took.
 	// A code shown at two doors (a shared screenshot), one of them offline.
-	// A sync sent again counts nothing twice.
+	// A sync sent again counts nothing twice; a synced scan its door says it
+	// refused (Scan.door) counts nothing.
 	Reused int32 `protobuf:"varint,5,opt,name=reused,proto3" json:"reused,omitempty"`
-	// RevokedOffline is the revoked tickets that an offline door scanned: a
-	// holder who may be inside although the booking was cancelled or
-	// refunded (scanned before the refund, or before the door's revocation
-	// list had it).
+	// RevokedOffline is the revoked tickets that an offline door scanned and
+	// did not say it refused (Scan.door): a holder who may be inside although
+	// the booking was cancelled or refunded (scanned before the refund, or
+	// before the door's revocation list had it).
 	RevokedOffline int32 `protobuf:"varint,6,opt,name=revoked_offline,json=revokedOffline,proto3" json:"revoked_offline,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -2141,13 +2214,14 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\x04meta\x18\x02 \x01(\v2\x1f.bookingrush.common.v1.PageMetaR\x04meta\"?\n" +
 	"\x13RevokeDeviceRequest\x12(\n" +
 	"\tdevice_id\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\xb0\x01\x01R\bdeviceId\"\x16\n" +
-	"\x14RevokeDeviceResponse\"\xa5\x01\n" +
+	"\x14RevokeDeviceResponse\"\xe5\x01\n" +
 	"\x04Scan\x12\x1f\n" +
 	"\x04code\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\x18\x80\x04R\x04code\x12\x1b\n" +
 	"\x04gate\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04gate\x129\n" +
 	"\n" +
 	"scanned_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tscannedAt\x12$\n" +
-	"\ashow_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x06showId\"w\n" +
+	"\ashow_id\x18\x04 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x06showId\x12>\n" +
+	"\x04door\x18\x05 \x01(\x0e2 .bookingrush.gate.v1.DoorVerdictB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04door\"w\n" +
 	"\tFirstScan\x129\n" +
 	"\n" +
 	"scanned_at\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tscannedAt\x12\x12\n" +
@@ -2204,7 +2278,11 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\x18CHECK_IN_OUTCOME_REVOKED\x10\x03\x12 \n" +
 	"\x1cCHECK_IN_OUTCOME_WRONG_EVENT\x10\x04\x12\x1c\n" +
 	"\x18CHECK_IN_OUTCOME_INVALID\x10\x05\x12\x1f\n" +
-	"\x1bCHECK_IN_OUTCOME_WRONG_SHOW\x10\x062\xe5\x0e\n" +
+	"\x1bCHECK_IN_OUTCOME_WRONG_SHOW\x10\x06*`\n" +
+	"\vDoorVerdict\x12\x1c\n" +
+	"\x18DOOR_VERDICT_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15DOOR_VERDICT_ADMITTED\x10\x01\x12\x18\n" +
+	"\x14DOOR_VERDICT_REFUSED\x10\x022\xe5\x0e\n" +
 	"\vGateService\x12\xa7\x01\n" +
 	"\x12ListBookingTickets\x12..bookingrush.gate.v1.ListBookingTicketsRequest\x1a/.bookingrush.gate.v1.ListBookingTicketsResponse\"0\x82\xd3\xe4\x93\x02'\x12%/api/v1/bookings/{booking_id}/tickets\x90\x02\x01\x12\x98\x01\n" +
 	"\rGetTicketKeys\x12).bookingrush.gate.v1.GetTicketKeysRequest\x1a*.bookingrush.gate.v1.GetTicketKeysResponse\"0\x82\xd3\xe4\x93\x02'\x12%/api/v1/events/{event_id}/ticket-keys\x90\x02\x01\x12\xb4\x01\n" +
@@ -2241,99 +2319,101 @@ func file_bookingrush_gate_v1_gate_proto_rawDescGZIP() []byte {
 	return file_bookingrush_gate_v1_gate_proto_rawDescData
 }
 
-var file_bookingrush_gate_v1_gate_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_bookingrush_gate_v1_gate_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_bookingrush_gate_v1_gate_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_bookingrush_gate_v1_gate_proto_goTypes = []any{
 	(TicketStatus)(0),                   // 0: bookingrush.gate.v1.TicketStatus
 	(CheckInOutcome)(0),                 // 1: bookingrush.gate.v1.CheckInOutcome
-	(*Ticket)(nil),                      // 2: bookingrush.gate.v1.Ticket
-	(*ListBookingTicketsRequest)(nil),   // 3: bookingrush.gate.v1.ListBookingTicketsRequest
-	(*ListBookingTicketsResponse)(nil),  // 4: bookingrush.gate.v1.ListBookingTicketsResponse
-	(*TicketKey)(nil),                   // 5: bookingrush.gate.v1.TicketKey
-	(*GetTicketKeysRequest)(nil),        // 6: bookingrush.gate.v1.GetTicketKeysRequest
-	(*GetTicketKeysResponse)(nil),       // 7: bookingrush.gate.v1.GetTicketKeysResponse
-	(*RotateTicketKeyRequest)(nil),      // 8: bookingrush.gate.v1.RotateTicketKeyRequest
-	(*RotateTicketKeyResponse)(nil),     // 9: bookingrush.gate.v1.RotateTicketKeyResponse
-	(*ListRevokedTicketsRequest)(nil),   // 10: bookingrush.gate.v1.ListRevokedTicketsRequest
-	(*RevokedTicket)(nil),               // 11: bookingrush.gate.v1.RevokedTicket
-	(*ListRevokedTicketsResponse)(nil),  // 12: bookingrush.gate.v1.ListRevokedTicketsResponse
-	(*Device)(nil),                      // 13: bookingrush.gate.v1.Device
-	(*CreateDeviceRequest)(nil),         // 14: bookingrush.gate.v1.CreateDeviceRequest
-	(*CreateDeviceResponse)(nil),        // 15: bookingrush.gate.v1.CreateDeviceResponse
-	(*ListDevicesRequest)(nil),          // 16: bookingrush.gate.v1.ListDevicesRequest
-	(*ListDevicesResponse)(nil),         // 17: bookingrush.gate.v1.ListDevicesResponse
-	(*RevokeDeviceRequest)(nil),         // 18: bookingrush.gate.v1.RevokeDeviceRequest
-	(*RevokeDeviceResponse)(nil),        // 19: bookingrush.gate.v1.RevokeDeviceResponse
-	(*Scan)(nil),                        // 20: bookingrush.gate.v1.Scan
-	(*FirstScan)(nil),                   // 21: bookingrush.gate.v1.FirstScan
-	(*CheckInResult)(nil),               // 22: bookingrush.gate.v1.CheckInResult
-	(*CheckInRequest)(nil),              // 23: bookingrush.gate.v1.CheckInRequest
-	(*CheckInResponse)(nil),             // 24: bookingrush.gate.v1.CheckInResponse
-	(*SyncCheckInsRequest)(nil),         // 25: bookingrush.gate.v1.SyncCheckInsRequest
-	(*SyncCheckInsResponse)(nil),        // 26: bookingrush.gate.v1.SyncCheckInsResponse
-	(*GetShowCheckInStatsRequest)(nil),  // 27: bookingrush.gate.v1.GetShowCheckInStatsRequest
-	(*GetShowCheckInStatsResponse)(nil), // 28: bookingrush.gate.v1.GetShowCheckInStatsResponse
-	(*GetBookingCheckInsRequest)(nil),   // 29: bookingrush.gate.v1.GetBookingCheckInsRequest
-	(*GetBookingCheckInsResponse)(nil),  // 30: bookingrush.gate.v1.GetBookingCheckInsResponse
-	(*SetDeviceOwnerRoleRequest)(nil),   // 31: bookingrush.gate.v1.SetDeviceOwnerRoleRequest
-	(*SetDeviceOwnerRoleResponse)(nil),  // 32: bookingrush.gate.v1.SetDeviceOwnerRoleResponse
-	(*timestamppb.Timestamp)(nil),       // 33: google.protobuf.Timestamp
-	(*v1.PageMeta)(nil),                 // 34: bookingrush.common.v1.PageMeta
+	(DoorVerdict)(0),                    // 2: bookingrush.gate.v1.DoorVerdict
+	(*Ticket)(nil),                      // 3: bookingrush.gate.v1.Ticket
+	(*ListBookingTicketsRequest)(nil),   // 4: bookingrush.gate.v1.ListBookingTicketsRequest
+	(*ListBookingTicketsResponse)(nil),  // 5: bookingrush.gate.v1.ListBookingTicketsResponse
+	(*TicketKey)(nil),                   // 6: bookingrush.gate.v1.TicketKey
+	(*GetTicketKeysRequest)(nil),        // 7: bookingrush.gate.v1.GetTicketKeysRequest
+	(*GetTicketKeysResponse)(nil),       // 8: bookingrush.gate.v1.GetTicketKeysResponse
+	(*RotateTicketKeyRequest)(nil),      // 9: bookingrush.gate.v1.RotateTicketKeyRequest
+	(*RotateTicketKeyResponse)(nil),     // 10: bookingrush.gate.v1.RotateTicketKeyResponse
+	(*ListRevokedTicketsRequest)(nil),   // 11: bookingrush.gate.v1.ListRevokedTicketsRequest
+	(*RevokedTicket)(nil),               // 12: bookingrush.gate.v1.RevokedTicket
+	(*ListRevokedTicketsResponse)(nil),  // 13: bookingrush.gate.v1.ListRevokedTicketsResponse
+	(*Device)(nil),                      // 14: bookingrush.gate.v1.Device
+	(*CreateDeviceRequest)(nil),         // 15: bookingrush.gate.v1.CreateDeviceRequest
+	(*CreateDeviceResponse)(nil),        // 16: bookingrush.gate.v1.CreateDeviceResponse
+	(*ListDevicesRequest)(nil),          // 17: bookingrush.gate.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),         // 18: bookingrush.gate.v1.ListDevicesResponse
+	(*RevokeDeviceRequest)(nil),         // 19: bookingrush.gate.v1.RevokeDeviceRequest
+	(*RevokeDeviceResponse)(nil),        // 20: bookingrush.gate.v1.RevokeDeviceResponse
+	(*Scan)(nil),                        // 21: bookingrush.gate.v1.Scan
+	(*FirstScan)(nil),                   // 22: bookingrush.gate.v1.FirstScan
+	(*CheckInResult)(nil),               // 23: bookingrush.gate.v1.CheckInResult
+	(*CheckInRequest)(nil),              // 24: bookingrush.gate.v1.CheckInRequest
+	(*CheckInResponse)(nil),             // 25: bookingrush.gate.v1.CheckInResponse
+	(*SyncCheckInsRequest)(nil),         // 26: bookingrush.gate.v1.SyncCheckInsRequest
+	(*SyncCheckInsResponse)(nil),        // 27: bookingrush.gate.v1.SyncCheckInsResponse
+	(*GetShowCheckInStatsRequest)(nil),  // 28: bookingrush.gate.v1.GetShowCheckInStatsRequest
+	(*GetShowCheckInStatsResponse)(nil), // 29: bookingrush.gate.v1.GetShowCheckInStatsResponse
+	(*GetBookingCheckInsRequest)(nil),   // 30: bookingrush.gate.v1.GetBookingCheckInsRequest
+	(*GetBookingCheckInsResponse)(nil),  // 31: bookingrush.gate.v1.GetBookingCheckInsResponse
+	(*SetDeviceOwnerRoleRequest)(nil),   // 32: bookingrush.gate.v1.SetDeviceOwnerRoleRequest
+	(*SetDeviceOwnerRoleResponse)(nil),  // 33: bookingrush.gate.v1.SetDeviceOwnerRoleResponse
+	(*timestamppb.Timestamp)(nil),       // 34: google.protobuf.Timestamp
+	(*v1.PageMeta)(nil),                 // 35: bookingrush.common.v1.PageMeta
 }
 var file_bookingrush_gate_v1_gate_proto_depIdxs = []int32{
 	0,  // 0: bookingrush.gate.v1.Ticket.status:type_name -> bookingrush.gate.v1.TicketStatus
-	33, // 1: bookingrush.gate.v1.Ticket.valid_until:type_name -> google.protobuf.Timestamp
-	33, // 2: bookingrush.gate.v1.Ticket.checked_in_at:type_name -> google.protobuf.Timestamp
-	2,  // 3: bookingrush.gate.v1.ListBookingTicketsResponse.tickets:type_name -> bookingrush.gate.v1.Ticket
-	33, // 4: bookingrush.gate.v1.TicketKey.created_at:type_name -> google.protobuf.Timestamp
-	5,  // 5: bookingrush.gate.v1.GetTicketKeysResponse.keys:type_name -> bookingrush.gate.v1.TicketKey
-	5,  // 6: bookingrush.gate.v1.RotateTicketKeyResponse.keys:type_name -> bookingrush.gate.v1.TicketKey
-	33, // 7: bookingrush.gate.v1.RevokedTicket.revoked_at:type_name -> google.protobuf.Timestamp
-	11, // 8: bookingrush.gate.v1.ListRevokedTicketsResponse.tickets:type_name -> bookingrush.gate.v1.RevokedTicket
-	33, // 9: bookingrush.gate.v1.ListRevokedTicketsResponse.as_of:type_name -> google.protobuf.Timestamp
-	33, // 10: bookingrush.gate.v1.Device.created_at:type_name -> google.protobuf.Timestamp
-	33, // 11: bookingrush.gate.v1.Device.expires_at:type_name -> google.protobuf.Timestamp
-	33, // 12: bookingrush.gate.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
-	13, // 13: bookingrush.gate.v1.CreateDeviceResponse.device:type_name -> bookingrush.gate.v1.Device
-	13, // 14: bookingrush.gate.v1.ListDevicesResponse.devices:type_name -> bookingrush.gate.v1.Device
-	34, // 15: bookingrush.gate.v1.ListDevicesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	33, // 16: bookingrush.gate.v1.Scan.scanned_at:type_name -> google.protobuf.Timestamp
-	33, // 17: bookingrush.gate.v1.FirstScan.scanned_at:type_name -> google.protobuf.Timestamp
-	1,  // 18: bookingrush.gate.v1.CheckInResult.outcome:type_name -> bookingrush.gate.v1.CheckInOutcome
-	21, // 19: bookingrush.gate.v1.CheckInResult.first_scan:type_name -> bookingrush.gate.v1.FirstScan
-	22, // 20: bookingrush.gate.v1.CheckInResponse.result:type_name -> bookingrush.gate.v1.CheckInResult
-	20, // 21: bookingrush.gate.v1.SyncCheckInsRequest.scans:type_name -> bookingrush.gate.v1.Scan
-	22, // 22: bookingrush.gate.v1.SyncCheckInsResponse.results:type_name -> bookingrush.gate.v1.CheckInResult
-	33, // 23: bookingrush.gate.v1.GetBookingCheckInsResponse.first_checked_in_at:type_name -> google.protobuf.Timestamp
-	3,  // 24: bookingrush.gate.v1.GateService.ListBookingTickets:input_type -> bookingrush.gate.v1.ListBookingTicketsRequest
-	6,  // 25: bookingrush.gate.v1.GateService.GetTicketKeys:input_type -> bookingrush.gate.v1.GetTicketKeysRequest
-	8,  // 26: bookingrush.gate.v1.GateService.RotateTicketKey:input_type -> bookingrush.gate.v1.RotateTicketKeyRequest
-	10, // 27: bookingrush.gate.v1.GateService.ListRevokedTickets:input_type -> bookingrush.gate.v1.ListRevokedTicketsRequest
-	14, // 28: bookingrush.gate.v1.GateService.CreateDevice:input_type -> bookingrush.gate.v1.CreateDeviceRequest
-	16, // 29: bookingrush.gate.v1.GateService.ListDevices:input_type -> bookingrush.gate.v1.ListDevicesRequest
-	18, // 30: bookingrush.gate.v1.GateService.RevokeDevice:input_type -> bookingrush.gate.v1.RevokeDeviceRequest
-	23, // 31: bookingrush.gate.v1.GateService.CheckIn:input_type -> bookingrush.gate.v1.CheckInRequest
-	25, // 32: bookingrush.gate.v1.GateService.SyncCheckIns:input_type -> bookingrush.gate.v1.SyncCheckInsRequest
-	29, // 33: bookingrush.gate.v1.GateService.GetBookingCheckIns:input_type -> bookingrush.gate.v1.GetBookingCheckInsRequest
-	27, // 34: bookingrush.gate.v1.GateService.GetShowCheckInStats:input_type -> bookingrush.gate.v1.GetShowCheckInStatsRequest
-	31, // 35: bookingrush.gate.v1.GateService.SetDeviceOwnerRole:input_type -> bookingrush.gate.v1.SetDeviceOwnerRoleRequest
-	4,  // 36: bookingrush.gate.v1.GateService.ListBookingTickets:output_type -> bookingrush.gate.v1.ListBookingTicketsResponse
-	7,  // 37: bookingrush.gate.v1.GateService.GetTicketKeys:output_type -> bookingrush.gate.v1.GetTicketKeysResponse
-	9,  // 38: bookingrush.gate.v1.GateService.RotateTicketKey:output_type -> bookingrush.gate.v1.RotateTicketKeyResponse
-	12, // 39: bookingrush.gate.v1.GateService.ListRevokedTickets:output_type -> bookingrush.gate.v1.ListRevokedTicketsResponse
-	15, // 40: bookingrush.gate.v1.GateService.CreateDevice:output_type -> bookingrush.gate.v1.CreateDeviceResponse
-	17, // 41: bookingrush.gate.v1.GateService.ListDevices:output_type -> bookingrush.gate.v1.ListDevicesResponse
-	19, // 42: bookingrush.gate.v1.GateService.RevokeDevice:output_type -> bookingrush.gate.v1.RevokeDeviceResponse
-	24, // 43: bookingrush.gate.v1.GateService.CheckIn:output_type -> bookingrush.gate.v1.CheckInResponse
-	26, // 44: bookingrush.gate.v1.GateService.SyncCheckIns:output_type -> bookingrush.gate.v1.SyncCheckInsResponse
-	30, // 45: bookingrush.gate.v1.GateService.GetBookingCheckIns:output_type -> bookingrush.gate.v1.GetBookingCheckInsResponse
-	28, // 46: bookingrush.gate.v1.GateService.GetShowCheckInStats:output_type -> bookingrush.gate.v1.GetShowCheckInStatsResponse
-	32, // 47: bookingrush.gate.v1.GateService.SetDeviceOwnerRole:output_type -> bookingrush.gate.v1.SetDeviceOwnerRoleResponse
-	36, // [36:48] is the sub-list for method output_type
-	24, // [24:36] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	34, // 1: bookingrush.gate.v1.Ticket.valid_until:type_name -> google.protobuf.Timestamp
+	34, // 2: bookingrush.gate.v1.Ticket.checked_in_at:type_name -> google.protobuf.Timestamp
+	3,  // 3: bookingrush.gate.v1.ListBookingTicketsResponse.tickets:type_name -> bookingrush.gate.v1.Ticket
+	34, // 4: bookingrush.gate.v1.TicketKey.created_at:type_name -> google.protobuf.Timestamp
+	6,  // 5: bookingrush.gate.v1.GetTicketKeysResponse.keys:type_name -> bookingrush.gate.v1.TicketKey
+	6,  // 6: bookingrush.gate.v1.RotateTicketKeyResponse.keys:type_name -> bookingrush.gate.v1.TicketKey
+	34, // 7: bookingrush.gate.v1.RevokedTicket.revoked_at:type_name -> google.protobuf.Timestamp
+	12, // 8: bookingrush.gate.v1.ListRevokedTicketsResponse.tickets:type_name -> bookingrush.gate.v1.RevokedTicket
+	34, // 9: bookingrush.gate.v1.ListRevokedTicketsResponse.as_of:type_name -> google.protobuf.Timestamp
+	34, // 10: bookingrush.gate.v1.Device.created_at:type_name -> google.protobuf.Timestamp
+	34, // 11: bookingrush.gate.v1.Device.expires_at:type_name -> google.protobuf.Timestamp
+	34, // 12: bookingrush.gate.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
+	14, // 13: bookingrush.gate.v1.CreateDeviceResponse.device:type_name -> bookingrush.gate.v1.Device
+	14, // 14: bookingrush.gate.v1.ListDevicesResponse.devices:type_name -> bookingrush.gate.v1.Device
+	35, // 15: bookingrush.gate.v1.ListDevicesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	34, // 16: bookingrush.gate.v1.Scan.scanned_at:type_name -> google.protobuf.Timestamp
+	2,  // 17: bookingrush.gate.v1.Scan.door:type_name -> bookingrush.gate.v1.DoorVerdict
+	34, // 18: bookingrush.gate.v1.FirstScan.scanned_at:type_name -> google.protobuf.Timestamp
+	1,  // 19: bookingrush.gate.v1.CheckInResult.outcome:type_name -> bookingrush.gate.v1.CheckInOutcome
+	22, // 20: bookingrush.gate.v1.CheckInResult.first_scan:type_name -> bookingrush.gate.v1.FirstScan
+	23, // 21: bookingrush.gate.v1.CheckInResponse.result:type_name -> bookingrush.gate.v1.CheckInResult
+	21, // 22: bookingrush.gate.v1.SyncCheckInsRequest.scans:type_name -> bookingrush.gate.v1.Scan
+	23, // 23: bookingrush.gate.v1.SyncCheckInsResponse.results:type_name -> bookingrush.gate.v1.CheckInResult
+	34, // 24: bookingrush.gate.v1.GetBookingCheckInsResponse.first_checked_in_at:type_name -> google.protobuf.Timestamp
+	4,  // 25: bookingrush.gate.v1.GateService.ListBookingTickets:input_type -> bookingrush.gate.v1.ListBookingTicketsRequest
+	7,  // 26: bookingrush.gate.v1.GateService.GetTicketKeys:input_type -> bookingrush.gate.v1.GetTicketKeysRequest
+	9,  // 27: bookingrush.gate.v1.GateService.RotateTicketKey:input_type -> bookingrush.gate.v1.RotateTicketKeyRequest
+	11, // 28: bookingrush.gate.v1.GateService.ListRevokedTickets:input_type -> bookingrush.gate.v1.ListRevokedTicketsRequest
+	15, // 29: bookingrush.gate.v1.GateService.CreateDevice:input_type -> bookingrush.gate.v1.CreateDeviceRequest
+	17, // 30: bookingrush.gate.v1.GateService.ListDevices:input_type -> bookingrush.gate.v1.ListDevicesRequest
+	19, // 31: bookingrush.gate.v1.GateService.RevokeDevice:input_type -> bookingrush.gate.v1.RevokeDeviceRequest
+	24, // 32: bookingrush.gate.v1.GateService.CheckIn:input_type -> bookingrush.gate.v1.CheckInRequest
+	26, // 33: bookingrush.gate.v1.GateService.SyncCheckIns:input_type -> bookingrush.gate.v1.SyncCheckInsRequest
+	30, // 34: bookingrush.gate.v1.GateService.GetBookingCheckIns:input_type -> bookingrush.gate.v1.GetBookingCheckInsRequest
+	28, // 35: bookingrush.gate.v1.GateService.GetShowCheckInStats:input_type -> bookingrush.gate.v1.GetShowCheckInStatsRequest
+	32, // 36: bookingrush.gate.v1.GateService.SetDeviceOwnerRole:input_type -> bookingrush.gate.v1.SetDeviceOwnerRoleRequest
+	5,  // 37: bookingrush.gate.v1.GateService.ListBookingTickets:output_type -> bookingrush.gate.v1.ListBookingTicketsResponse
+	8,  // 38: bookingrush.gate.v1.GateService.GetTicketKeys:output_type -> bookingrush.gate.v1.GetTicketKeysResponse
+	10, // 39: bookingrush.gate.v1.GateService.RotateTicketKey:output_type -> bookingrush.gate.v1.RotateTicketKeyResponse
+	13, // 40: bookingrush.gate.v1.GateService.ListRevokedTickets:output_type -> bookingrush.gate.v1.ListRevokedTicketsResponse
+	16, // 41: bookingrush.gate.v1.GateService.CreateDevice:output_type -> bookingrush.gate.v1.CreateDeviceResponse
+	18, // 42: bookingrush.gate.v1.GateService.ListDevices:output_type -> bookingrush.gate.v1.ListDevicesResponse
+	20, // 43: bookingrush.gate.v1.GateService.RevokeDevice:output_type -> bookingrush.gate.v1.RevokeDeviceResponse
+	25, // 44: bookingrush.gate.v1.GateService.CheckIn:output_type -> bookingrush.gate.v1.CheckInResponse
+	27, // 45: bookingrush.gate.v1.GateService.SyncCheckIns:output_type -> bookingrush.gate.v1.SyncCheckInsResponse
+	31, // 46: bookingrush.gate.v1.GateService.GetBookingCheckIns:output_type -> bookingrush.gate.v1.GetBookingCheckInsResponse
+	29, // 47: bookingrush.gate.v1.GateService.GetShowCheckInStats:output_type -> bookingrush.gate.v1.GetShowCheckInStatsResponse
+	33, // 48: bookingrush.gate.v1.GateService.SetDeviceOwnerRole:output_type -> bookingrush.gate.v1.SetDeviceOwnerRoleResponse
+	37, // [37:49] is the sub-list for method output_type
+	25, // [25:37] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_gate_v1_gate_proto_init() }
@@ -2346,7 +2426,7 @@ func file_bookingrush_gate_v1_gate_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_bookingrush_gate_v1_gate_proto_rawDesc), len(file_bookingrush_gate_v1_gate_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bookingrush/gate/v1/gate.proto.
  */
 export const file_bookingrush_gate_v1_gate: GenFile = /*@__PURE__*/
-  fileDesc("Ch5ib29raW5ncnVzaC9nYXRlL3YxL2dhdGUucHJvdG8SE2Jvb2tpbmdydXNoLmdhdGUudjEinwIKBlRpY2tldBIKCgJpZBgBIAEoCRISCgpib29raW5nX2lkGAIgASgJEgwKBHNlYXQYAyABKAUSEAoIZXZlbnRfaWQYBCABKAkSDwoHc2hvd19pZBgFIAEoCRIPCgd6b25lX2lkGAYgASgJEjEKBnN0YXR1cxgHIAEoDjIhLmJvb2tpbmdydXNoLmdhdGUudjEuVGlja2V0U3RhdHVzEgwKBGNvZGUYCCABKAkSDgoGcXJfcG5nGAkgASgMEi8KC3ZhbGlkX3VudGlsGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1jaGVja2VkX2luX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI8ChlMaXN0Qm9va2luZ1RpY2tldHNSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBIkoKGkxpc3RCb29raW5nVGlja2V0c1Jlc3BvbnNlEiwKB3RpY2tldHMYASADKAsyGy5ib29raW5ncnVzaC5nYXRlLnYxLlRpY2tldCKCAQoJVGlja2V0S2V5Eg4KBmtleV9pZBgBIAEoDRIRCglhbGdvcml0aG0YAiABKAkSEgoKcHVibGljX2tleRgDIAEoDBIOCgZhY3RpdmUYBCABKAgSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiNQoUR2V0VGlja2V0S2V5c1JlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBIlcKFUdldFRpY2tldEtleXNSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIsCgRrZXlzGAIgAygLMh4uYm9va2luZ3J1c2guZ2F0ZS52MS5UaWNrZXRLZXkiTgoWUm90YXRlVGlja2V0S2V5UmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQESFQoNZHJvcF9wcmV2aW91cxgCIAEoCCJHChdSb3RhdGVUaWNrZXRLZXlSZXNwb25zZRIsCgRrZXlzGAEgAygLMh4uYm9va2luZ3J1c2guZ2F0ZS52MS5UaWNrZXRLZXkiOQoZTGlzdFJldm9rZWRUaWNrZXRzUmVxdWVzdBIcCgdzaG93X2lkGAEgASgJQgu6SAjIAQFyA7ABASJSCg1SZXZva2VkVGlja2V0EhEKCXRpY2tldF9pZBgBIAEoCRIuCgpyZXZva2VkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKNAQoaTGlzdFJldm9rZWRUaWNrZXRzUmVzcG9uc2USDwoHc2hvd19pZBgBIAEoCRIzCgd0aWNrZXRzGAIgAygLMiIuYm9va2luZ3J1c2guZ2F0ZS52MS5SZXZva2VkVGlja2V0EikKBWFzX29mGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLXAQoGRGV2aWNlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJZXZlbnRfaWRzGAMgAygJEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJldm9rZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCG93bmVyX2lkGAcgASgJInYKE0NyZWF0ZURldmljZVJlcXVlc3QSGAoEbmFtZRgBIAEoCUIKukgHyAEBcgIYZBImCglldmVudF9pZHMYAiADKAlCE7pIEJIBDQgBEBQYASIFcgOwAQESHQoKdmFsaWRfZGF5cxgDIAEoBUIJukgGGgQYWigAIlcKFENyZWF0ZURldmljZVJlc3BvbnNlEisKBmRldmljZRgBIAEoCzIbLmJvb2tpbmdydXNoLmdhdGUudjEuRGV2aWNlEhIKCmNyZWRlbnRpYWwYAiABKAkijAEKEkxpc3REZXZpY2VzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASHQoIZXZlbnRfaWQYAyABKAlCC7pICNgBAXIDsAEBEh0KCG93bmVyX2lkGAQgASgJQgu6SAjYAQFyA7ABASJyChNMaXN0RGV2aWNlc1Jlc3BvbnNlEiwKB2RldmljZXMYASADKAsyGy5ib29raW5ncnVzaC5nYXRlLnYxLkRldmljZRItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIjUKE1Jldm9rZURldmljZVJlcXVlc3QSHgoJZGV2aWNlX2lkGAEgASgJQgu6SAjIAQFyA7ABASIWChRSZXZva2VEZXZpY2VSZXNwb25zZSKGAQoEU2NhbhIZCgRjb2RlGAEgASgJQgu6SAjIAQFyAxiABBIVCgRnYXRlGAIgASgJQge6SARyAhhkEi4KCnNjYW5uZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKB3Nob3dfaWQYBCABKAlCC7pICNgBAXIDsAEBIlwKCUZpcnN0U2NhbhIuCgpzY2FubmVkX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRnYXRlGAIgASgJEhEKCWRldmljZV9pZBgDIAEoCSK+AQoNQ2hlY2tJblJlc3VsdBI0CgdvdXRjb21lGAEgASgOMiMuYm9va2luZ3J1c2guZ2F0ZS52MS5DaGVja0luT3V0Y29tZRIRCgl0aWNrZXRfaWQYAiABKAkSDwoHc2hvd19pZBgDIAEoCRIPCgd6b25lX2lkGAQgASgJEjIKCmZpcnN0X3NjYW4YBSABKAsyHi5ib29raW5ncnVzaC5nYXRlLnYxLkZpcnN0U2NhbhIOCgZyZWFzb24YBiABKAkiYAoOQ2hlY2tJblJlcXVlc3QSGQoEY29kZRgBIAEoCUILukgIyAEBcgMYgAQSFQoEZ2F0ZRgCIAEoCUIHukgEcgIYZBIcCgdzaG93X2lkGAMgASgJQgu6SAjYAQFyA7ABASJFCg9DaGVja0luUmVzcG9uc2USMgoGcmVzdWx0GAEgASgLMiIuYm9va2luZ3J1c2guZ2F0ZS52MS5DaGVja0luUmVzdWx0IkwKE1N5bmNDaGVja0luc1JlcXVlc3QSNQoFc2NhbnMYASADKAsyGS5ib29raW5ncnVzaC5nYXRlLnYxLlNjYW5CC7pICJIBBQgBEPQDIksKFFN5bmNDaGVja0luc1Jlc3BvbnNlEjMKB3Jlc3VsdHMYASADKAsyIi5ib29raW5ncnVzaC5nYXRlLnYxLkNoZWNrSW5SZXN1bHQiOgoaR2V0U2hvd0NoZWNrSW5TdGF0c1JlcXVlc3QSHAoHc2hvd19pZBgBIAEoCUILukgIyAEBcgOwAQEiigEKG0dldFNob3dDaGVja0luU3RhdHNSZXNwb25zZRIPCgdzaG93X2lkGAEgASgJEgwKBHNvbGQYAiABKAUSEgoKY2hlY2tlZF9pbhgDIAEoBRIPCgdyZXZva2VkGAQgASgFEg4KBnJldXNlZBgFIAEoBRIXCg9yZXZva2VkX29mZmxpbmUYBiABKAUiPAoZR2V0Qm9va2luZ0NoZWNrSW5zUmVxdWVzdBIfCgpib29raW5nX2lkGAEgASgJQgu6SAjIAQFyA7ABASJpChpHZXRCb29raW5nQ2hlY2tJbnNSZXNwb25zZRISCgpjaGVja2VkX2luGAEgASgFEjcKE2ZpcnN0X2NoZWNrZWRfaW5fYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImYKGVNldERldmljZU93bmVyUm9sZVJlcXVlc3QSHAoHdXNlcl9pZBgBIAEoCUILukgIyAEBcgOwAQESKwoEcm9sZRgCIAEoCUIdukgachhSBHVzZXJSCW9yZ2FuaXplclIFYWRtaW4iLQoaU2V0RGV2aWNlT3duZXJSb2xlUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoBSphCgxUaWNrZXRTdGF0dXMSHQoZVElDS0VUX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1RJQ0tFVF9TVEFUVVNfVkFMSUQQARIZChVUSUNLRVRfU1RBVFVTX1JFVk9LRUQQAirwAQoOQ2hlY2tJbk91dGNvbWUSIAocQ0hFQ0tfSU5fT1VUQ09NRV9VTlNQRUNJRklFRBAAEhoKFkNIRUNLX0lOX09VVENPTUVfVkFMSUQQARIhCh1DSEVDS19JTl9PVVRDT01FX0FMUkVBRFlfVVNFRBACEhwKGENIRUNLX0lOX09VVENPTUVfUkVWT0tFRBADEiAKHENIRUNLX0lOX09VVENPTUVfV1JPTkdfRVZFTlQQBBIcChhDSEVDS19JTl9PVVRDT01FX0lOVkFMSUQQBRIfChtDSEVDS19JTl9PVVRDT01FX1dST05HX1NIT1cQBjLlDgoLR2F0ZVNlcnZpY2USpwEKEkxpc3RCb29raW5nVGlja2V0cxIuLmJvb2tpbmdydXNoLmdhdGUudjEuTGlzdEJvb2tpbmdUaWNrZXRzUmVxdWVzdBovLmJvb2tpbmdydXNoLmdhdGUudjEuTGlzdEJvb2tpbmdUaWNrZXRzUmVzcG9uc2UiMJACAYLT5JMCJxIlL2FwaS92MS9ib29raW5ncy97Ym9va2luZ19pZH0vdGlja2V0cxKYAQoNR2V0VGlja2V0S2V5cxIpLmJvb2tpbmdydXNoLmdhdGUudjEuR2V0VGlja2V0S2V5c1JlcXVlc3QaKi5ib29raW5ncnVzaC5nYXRlLnYxLkdldFRpY2tldEtleXNSZXNwb25zZSIwkAIBgtPkkwInEiUvYXBpL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3RpY2tldC1rZXlzErQBCg9Sb3RhdGVUaWNrZXRLZXkSKy5ib29raW5ncnVzaC5nYXRlLnYxLlJvdGF0ZVRpY2tldEtleVJlcXVlc3QaLC5ib29raW5ncnVzaC5nYXRlLnYxLlJvdGF0ZVRpY2tldEtleVJlc3BvbnNlIkaCzhgLCglvcmdhbml6ZXKC0+STAjE6ASoiLC9hcGkvdjEvZXZlbnRzL3tldmVudF9pZH0vdGlja2V0LWtleXMvcm90YXRlEsABChJMaXN0UmV2b2tlZFRpY2tldHMSLi5ib29raW5ncnVzaC5nYXRlLnYxLkxpc3RSZXZva2VkVGlja2V0c1JlcXVlc3QaLy5ib29raW5ncnVzaC5nYXRlLnYxLkxpc3RSZXZva2VkVGlja2V0c1Jlc3BvbnNlIkmQAgGCzhgTCgZkZXZpY2UKCW9yZ2FuaXplcoLT5JMCKRInL2FwaS92MS9zaG93cy97c2hvd19pZH0vcmV2b2tlZC10aWNrZXRzEpYBCgxDcmVhdGVEZXZpY2USKC5ib29raW5ncnVzaC5nYXRlLnYxLkNyZWF0ZURldmljZVJlcXVlc3QaKS5ib29raW5ncnVzaC5nYXRlLnYxLkNyZWF0ZURldmljZVJlc3BvbnNlIjGCzhgLCglvcmdhbml6ZXKC0+STAhw6ASoiFy9hcGkvdjEvY2hlY2tpbi9kZXZpY2VzEpMBCgtMaXN0RGV2aWNlcxInLmJvb2tpbmdydXNoLmdhdGUudjEuTGlzdERldmljZXNSZXF1ZXN0GiguYm9va2luZ3J1c2guZ2F0ZS52MS5MaXN0RGV2aWNlc1Jlc3BvbnNlIjGQAgGCzhgLCglvcmdhbml6ZXKC0+STAhkSFy9hcGkvdjEvY2hlY2tpbi9kZXZpY2VzEqIBCgxSZXZva2VEZXZpY2USKC5ib29raW5ncnVzaC5nYXRlLnYxLlJldm9rZURldmljZVJlcXVlc3QaKS5ib29raW5ncnVzaC5nYXRlLnYxLlJldm9rZURldmljZVJlc3BvbnNlIj2QAgKCzhgLCglvcmdhbml6ZXKC0+STAiUqIy9hcGkvdjEvY2hlY2tpbi9kZXZpY2VzL3tkZXZpY2VfaWR9EnwKB0NoZWNrSW4SIy5ib29raW5ncnVzaC5nYXRlLnYxLkNoZWNrSW5SZXF1ZXN0GiQuYm9va2luZ3J1c2guZ2F0ZS52MS5DaGVja0luUmVzcG9uc2UiJoLOGAgKBmRldmljZYLT5JMCFDoBKiIPL2FwaS92MS9jaGVja2luEpABCgxTeW5jQ2hlY2tJbnMSKC5ib29raW5ncnVzaC5nYXRlLnYxLlN5bmNDaGVja0luc1JlcXVlc3QaKS5ib29raW5ncnVzaC5nYXRlLnYxLlN5bmNDaGVja0luc1Jlc3BvbnNlIiuCzhgICgZkZXZpY2WC0+STAhk6ASoiFC9hcGkvdjEvY2hlY2tpbi9zeW5jEnoKEkdldEJvb2tpbmdDaGVja0lucxIuLmJvb2tpbmdydXNoLmdhdGUudjEuR2V0Qm9va2luZ0NoZWNrSW5zUmVxdWVzdBovLmJvb2tpbmdydXNoLmdhdGUudjEuR2V0Qm9va2luZ0NoZWNrSW5zUmVzcG9uc2UiA5ACARK5AQoTR2V0U2hvd0NoZWNrSW5TdGF0cxIvLmJvb2tpbmdydXNoLmdhdGUudjEuR2V0U2hvd0NoZWNrSW5TdGF0c1JlcXVlc3QaMC5ib29raW5ncnVzaC5nYXRlLnYxLkdldFNob3dDaGVja0luU3RhdHNSZXNwb25zZSI/kAIBgs4YCwoJb3JnYW5pemVygtPkkwInEiUvYXBpL3YxL3Nob3dzL3tzaG93X2lkfS9jaGVja2luLXN0YXRzEnoKElNldERldmljZU93bmVyUm9sZRIuLmJvb2tpbmdydXNoLmdhdGUudjEuU2V0RGV2aWNlT3duZXJSb2xlUmVxdWVzdBovLmJvb2tpbmdydXNoLmdhdGUudjEuU2V0RGV2aWNlT3duZXJSb2xlUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_bookingrush_common_v1_access, file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("Ch5ib29raW5ncnVzaC9nYXRlL3YxL2dhdGUucHJvdG8SE2Jvb2tpbmdydXNoLmdhdGUudjEinwIKBlRpY2tldBIKCgJpZBgBIAEoCRISCgpib29raW5nX2lkGAIgASgJEgwKBHNlYXQYAyABKAUSEAoIZXZlbnRfaWQYBCABKAkSDwoHc2hvd19pZBgFIAEoCRIPCgd6b25lX2lkGAYgASgJEjEKBnN0YXR1cxgHIAEoDjIhLmJvb2tpbmdydXNoLmdhdGUudjEuVGlja2V0U3RhdHVzEgwKBGNvZGUYCCABKAkSDgoGcXJfcG5nGAkgASgMEi8KC3ZhbGlkX3VudGlsGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1jaGVja2VkX2luX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI8ChlMaXN0Qm9va2luZ1RpY2tldHNSZXF1ZXN0Eh8KCmJvb2tpbmdfaWQYASABKAlCC7pICMgBAXIDsAEBIkoKGkxpc3RCb29raW5nVGlja2V0c1Jlc3BvbnNlEiwKB3RpY2tldHMYASADKAsyGy5ib29raW5ncnVzaC5nYXRlLnYxLlRpY2tldCKCAQoJVGlja2V0S2V5Eg4KBmtleV9pZBgBIAEoDRIRCglhbGdvcml0aG0YAiABKAkSEgoKcHVibGljX2tleRgDIAEoDBIOCgZhY3RpdmUYBCABKAgSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiNQoUR2V0VGlja2V0S2V5c1JlcXVlc3QSHQoIZXZlbnRfaWQYASABKAlCC7pICMgBAXIDsAEBIlcKFUdldFRpY2tldEtleXNSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIsCgRrZXlzGAIgAygLMh4uYm9va2luZ3J1c2guZ2F0ZS52MS5UaWNrZXRLZXkiTgoWUm90YXRlVGlja2V0S2V5UmVxdWVzdBIdCghldmVudF9pZBgBIAEoCUILukgIyAEBcgOwAQESFQoNZHJvcF9wcmV2aW91cxgCIAEoCCJHChdSb3RhdGVUaWNrZXRLZXlSZXNwb25zZRIsCgRrZXlzGAEgAygLMh4uYm9va2luZ3J1c2guZ2F0ZS52MS5UaWNrZXRLZXkiOQoZTGlzdFJldm9rZWRUaWNrZXRzUmVxdWVzdBIcCgdzaG93X2lkGAEgASgJQgu6SAjIAQFyA7ABASJSCg1SZXZva2VkVGlja2V0EhEKCXRpY2tldF9pZBgBIAEoCRIuCgpyZXZva2VkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKNAQoaTGlzdFJldm9rZWRUaWNrZXRzUmVzcG9uc2USDwoHc2hvd19pZBgBIAEoCRIzCgd0aWNrZXRzGAIgAygLMiIuYm9va2luZ3J1c2guZ2F0ZS52MS5SZXZva2VkVGlja2V0EikKBWFzX29mGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLXAQoGRGV2aWNlEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJZXZlbnRfaWRzGAMgAygJEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmV4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJldm9rZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCG93bmVyX2lkGAcgASgJInYKE0NyZWF0ZURldmljZVJlcXVlc3QSGAoEbmFtZRgBIAEoCUIKukgHyAEBcgIYZBImCglldmVudF9pZHMYAiADKAlCE7pIEJIBDQgBEBQYASIFcgOwAQESHQoKdmFsaWRfZGF5cxgDIAEoBUIJukgGGgQYWigAIlcKFENyZWF0ZURldmljZVJlc3BvbnNlEisKBmRldmljZRgBIAEoCzIbLmJvb2tpbmdydXNoLmdhdGUudjEuRGV2aWNlEhIKCmNyZWRlbnRpYWwYAiABKAkijAEKEkxpc3REZXZpY2VzUmVxdWVzdBIbCgRwYWdlGAEgASgFQg26SArYAQEaBRiQTigBEhsKCHBlcl9wYWdlGAIgASgFQgm6SAYaBBhkKAASHQoIZXZlbnRfaWQYAyABKAlCC7pICNgBAXIDsAEBEh0KCG93bmVyX2lkGAQgASgJQgu6SAjYAQFyA7ABASJyChNMaXN0RGV2aWNlc1Jlc3BvbnNlEiwKB2RldmljZXMYASADKAsyGy5ib29raW5ncnVzaC5nYXRlLnYxLkRldmljZRItCgRtZXRhGAIgASgLMh8uYm9va2luZ3J1c2guY29tbW9uLnYxLlBhZ2VNZXRhIjUKE1Jldm9rZURldmljZVJlcXVlc3QSHgoJZGV2aWNlX2lkGAEgASgJQgu6SAjIAQFyA7ABASIWChRSZXZva2VEZXZpY2VSZXNwb25zZSLAAQoEU2NhbhIZCgRjb2RlGAEgASgJQgu6SAjIAQFyAxiABBIVCgRnYXRlGAIgASgJQge6SARyAhhkEi4KCnNjYW5uZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKB3Nob3dfaWQYBCABKAlCC7pICNgBAXIDsAEBEjgKBGRvb3IYBSABKA4yIC5ib29raW5ncnVzaC5nYXRlLnYxLkRvb3JWZXJkaWN0Qgi6SAWCAQIQASJcCglGaXJzdFNjYW4SLgoKc2Nhbm5lZF9hdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEZ2F0ZRgCIAEoCRIRCglkZXZpY2VfaWQYAyABKAkivgEKDUNoZWNrSW5SZXN1bHQSNAoHb3V0Y29tZRgBIAEoDjIjLmJvb2tpbmdydXNoLmdhdGUudjEuQ2hlY2tJbk91dGNvbWUSEQoJdGlja2V0X2lkGAIgASgJEg8KB3Nob3dfaWQYAyABKAkSDwoHem9uZV9pZBgEIAEoCRIyCgpmaXJzdF9zY2FuGAUgASgLMh4uYm9va2luZ3J1c2guZ2F0ZS52MS5GaXJzdFNjYW4SDgoGcmVhc29uGAYgASgJImAKDkNoZWNrSW5SZXF1ZXN0EhkKBGNvZGUYASABKAlCC7pICMgBAXIDGIAEEhUKBGdhdGUYAiABKAlCB7pIBHICGGQSHAoHc2hvd19pZBgDIAEoCUILukgI2AEBcgOwAQEiRQoPQ2hlY2tJblJlc3BvbnNlEjIKBnJlc3VsdBgBIAEoCzIiLmJvb2tpbmdydXNoLmdhdGUudjEuQ2hlY2tJblJlc3VsdCJMChNTeW5jQ2hlY2tJbnNSZXF1ZXN0EjUKBXNjYW5zGAEgAygLMhkuYm9va2luZ3J1c2guZ2F0ZS52MS5TY2FuQgu6SAiSAQUIARD0AyJLChRTeW5jQ2hlY2tJbnNSZXNwb25zZRIzCgdyZXN1bHRzGAEgAygLMiIuYm9va2luZ3J1c2guZ2F0ZS52MS5DaGVja0luUmVzdWx0IjoKGkdldFNob3dDaGVja0luU3RhdHNSZXF1ZXN0EhwKB3Nob3dfaWQYASABKAlCC7pICMgBAXIDsAEBIooBChtHZXRTaG93Q2hlY2tJblN0YXRzUmVzcG9uc2USDwoHc2hvd19pZBgBIAEoCRIMCgRzb2xkGAIgASgFEhIKCmNoZWNrZWRfaW4YAyABKAUSDwoHcmV2b2tlZBgEIAEoBRIOCgZyZXVzZWQYBSABKAUSFwoPcmV2b2tlZF9vZmZsaW5lGAYgASgFIjwKGUdldEJvb2tpbmdDaGVja0luc1JlcXVlc3QSHwoKYm9va2luZ19pZBgBIAEoCUILukgIyAEBcgOwAQEiaQoaR2V0Qm9va2luZ0NoZWNrSW5zUmVzcG9uc2USEgoKY2hlY2tlZF9pbhgBIAEoBRI3ChNmaXJzdF9jaGVja2VkX2luX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJmChlTZXREZXZpY2VPd25lclJvbGVSZXF1ZXN0EhwKB3VzZXJfaWQYASABKAlCC7pICMgBAXIDsAEBEisKBHJvbGUYAiABKAlCHbpIGnIYUgR1c2VyUglvcmdhbml6ZXJSBWFkbWluIi0KGlNldERldmljZU93bmVyUm9sZVJlc3BvbnNlEg8KB3Jldm9rZWQYASABKAUqYQoMVGlja2V0U3RhdHVzEh0KGVRJQ0tFVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNUSUNLRVRfU1RBVFVTX1ZBTElEEAESGQoVVElDS0VUX1NUQVRVU19SRVZPS0VEEAIq8AEKDkNoZWNrSW5PdXRjb21lEiAKHENIRUNLX0lOX09VVENPTUVfVU5TUEVDSUZJRUQQABIaChZDSEVDS19JTl9PVVRDT01FX1ZBTElEEAESIQodQ0hFQ0tfSU5fT1VUQ09NRV9BTFJFQURZX1VTRUQQAhIcChhDSEVDS19JTl9PVVRDT01FX1JFVk9LRUQQAxIgChxDSEVDS19JTl9PVVRDT01FX1dST05HX0VWRU5UEAQSHAoYQ0hFQ0tfSU5fT1VUQ09NRV9JTlZBTElEEAUSHwobQ0hFQ0tfSU5fT1VUQ09NRV9XUk9OR19TSE9XEAYqYAoLRG9vclZlcmRpY3QSHAoYRE9PUl9WRVJESUNUX1VOU1BFQ0lGSUVEEAASGQoVRE9PUl9WRVJESUNUX0FETUlUVEVEEAESGAoURE9PUl9WRVJESUNUX1JFRlVTRUQQAjLlDgoLR2F0ZVNlcnZpY2USpwEKEkxpc3RCb29raW5nVGlja2V0cxIuLmJvb2tpbmdydXNoLmdhdGUudjEuTGlzdEJvb2tpbmdUaWNrZXRzUmVxdWVzdBovLmJvb2tpbmdydXNoLmdhdGUudjEuTGlzdEJvb2tpbmdUaWNrZXRzUmVzcG9uc2UiMJACAYLT5JMCJxIlL2FwaS92MS9ib29raW5ncy97Ym9va2luZ19pZH0vdGlja2V0cxKYAQoNR2V0VGlja2V0S2V5cxIpLmJvb2tpbmdydXNoLmdhdGUudjEuR2V0VGlja2V0S2V5c1JlcXVlc3QaKi5ib29raW5ncnVzaC5nYXRlLnYxLkdldFRpY2tldEtleXNSZXNwb25zZSIwkAIBgtPkkwInEiUvYXBpL3YxL2V2ZW50cy97ZXZlbnRfaWR9L3RpY2tldC1rZXlzErQBCg9Sb3RhdGVUaWNrZXRLZXkSKy5ib29raW5ncnVzaC5nYXRlLnYxLlJvdGF0ZVRpY2tldEtleVJlcXVlc3QaLC5ib29raW5ncnVzaC5nYXRlLnYxLlJvdGF0ZVRpY2tldEtleVJlc3BvbnNlIkaCzhgLCglvcmdhbml6ZXKC0+STAjE6ASoiLC9hcGkvdjEvZXZlbnRzL3tldmVudF9pZH0vdGlja2V0LWtleXMvcm90YXRlEsABChJMaXN0UmV2b2tlZFRpY2tldHMSLi5ib29raW5ncnVzaC5nYXRlLnYxLkxpc3RSZXZva2VkVGlja2V0c1JlcXVlc3QaLy5ib29raW5ncnVzaC5nYXRlLnYxLkxpc3RSZXZva2VkVGlja2V0c1Jlc3BvbnNlIkmQAgGCzhgTCgZkZXZpY2UKCW9yZ2FuaXplcoLT5JMCKRInL2FwaS92MS9zaG93cy97c2hvd19pZH0vcmV2b2tlZC10aWNrZXRzEpYBCgxDcmVhdGVEZXZpY2USKC5ib29raW5ncnVzaC5nYXRlLnYxLkNyZWF0ZURldmljZVJlcXVlc3QaKS5ib29raW5ncnVzaC5nYXRlLnYxLkNyZWF0ZURldmljZVJlc3BvbnNlIjGCzhgLCglvcmdhbml6ZXKC0+STAhw6ASoiFy9hcGkvdjEvY2hlY2tpbi9kZXZpY2VzEpMBCgtMaXN0RGV2aWNlcxInLmJvb2tpbmdydXNoLmdhdGUudjEuTGlzdERldmljZXNSZXF1ZXN0GiguYm9va2luZ3J1c2guZ2F0ZS52MS5MaXN0RGV2aWNlc1Jlc3BvbnNlIjGQAgGCzhgLCglvcmdhbml6ZXKC0+STAhkSFy9hcGkvdjEvY2hlY2tpbi9kZXZpY2VzEqIBCgxSZXZva2VEZXZpY2USKC5ib29raW5ncnVzaC5nYXRlLnYxLlJldm9rZURldmljZVJlcXVlc3QaKS5ib29raW5ncnVzaC5nYXRlLnYxLlJldm9rZURldmljZVJlc3BvbnNlIj2QAgKCzhgLCglvcmdhbml6ZXKC0+STAiUqIy9hcGkvdjEvY2hlY2tpbi9kZXZpY2VzL3tkZXZpY2VfaWR9EnwKB0NoZWNrSW4SIy5ib29raW5ncnVzaC5nYXRlLnYxLkNoZWNrSW5SZXF1ZXN0GiQuYm9va2luZ3J1c2guZ2F0ZS52MS5DaGVja0luUmVzcG9uc2UiJoLOGAgKBmRldmljZYLT5JMCFDoBKiIPL2FwaS92MS9jaGVja2luEpABCgxTeW5jQ2hlY2tJbnMSKC5ib29raW5ncnVzaC5nYXRlLnYxLlN5bmNDaGVja0luc1JlcXVlc3QaKS5ib29raW5ncnVzaC5nYXRlLnYxLlN5bmNDaGVja0luc1Jlc3BvbnNlIiuCzhgICgZkZXZpY2WC0+STAhk6ASoiFC9hcGkvdjEvY2hlY2tpbi9zeW5jEnoKEkdldEJvb2tpbmdDaGVja0lucxIuLmJvb2tpbmdydXNoLmdhdGUudjEuR2V0Qm9va2luZ0NoZWNrSW5zUmVxdWVzdBovLmJvb2tpbmdydXNoLmdhdGUudjEuR2V0Qm9va2luZ0NoZWNrSW5zUmVzcG9uc2UiA5ACARK5AQoTR2V0U2hvd0NoZWNrSW5TdGF0cxIvLmJvb2tpbmdydXNoLmdhdGUudjEuR2V0U2hvd0NoZWNrSW5TdGF0c1JlcXVlc3QaMC5ib29raW5ncnVzaC5nYXRlLnYxLkdldFNob3dDaGVja0luU3RhdHNSZXNwb25zZSI/kAIBgs4YCwoJb3JnYW5pemVygtPkkwInEiUvYXBpL3YxL3Nob3dzL3tzaG93X2lkfS9jaGVja2luLXN0YXRzEnoKElNldERldmljZU93bmVyUm9sZRIuLmJvb2tpbmdydXNoLmdhdGUudjEuU2V0RGV2aWNlT3duZXJSb2xlUmVxdWVzdBovLmJvb2tpbmdydXNoLmdhdGUudjEuU2V0RGV2aWNlT3duZXJSb2xlUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_bookingrush_common_v1_access, file_bookingrush_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * Ticket is one seat's e-ticket.
@@ -1138,6 +1138,18 @@ export type Scan = Message<"bookingrush.gate.v1.Scan"> & {
    * @generated from field: string show_id = 4;
    */
   showId: string;
+
+  /**
+   * Door is what the offline door did with the holder. Send it: a scan the
+   * door refused (its revocation list had the ticket, it had seen the
+   * code already, a code of another show) is recorded but checks nothing
+   * in and counts in neither reused nor revoked_offline, since its holder
+   * stayed out. Unspecified (a client from before this field) is counted
+   * as a door that may have let the holder in.
+   *
+   * @generated from field: bookingrush.gate.v1.DoorVerdict door = 5;
+   */
+  door: DoorVerdict;
 };
 
 /**
@@ -1177,6 +1189,18 @@ export type ScanJson = {
    * @generated from field: string show_id = 4;
    */
   showId?: string;
+
+  /**
+   * Door is what the offline door did with the holder. Send it: a scan the
+   * door refused (its revocation list had the ticket, it had seen the
+   * code already, a code of another show) is recorded but checks nothing
+   * in and counts in neither reused nor revoked_offline, since its holder
+   * stayed out. Unspecified (a client from before this field) is counted
+   * as a door that may have let the holder in.
+   *
+   * @generated from field: bookingrush.gate.v1.DoorVerdict door = 5;
+   */
+  door?: DoorVerdictJson;
 };
 
 /**
@@ -1284,14 +1308,16 @@ export type CheckInResult = Message<"bookingrush.gate.v1.CheckInResult"> & {
   zoneId: string;
 
   /**
-   * FirstScan is the scan that checked it in (ALREADY_USED, and VALID: this one).
+   * FirstScan is the scan that checked it in (ALREADY_USED, and VALID: this
+   * one, unless its door refused the holder).
    *
    * @generated from field: bookingrush.gate.v1.FirstScan first_scan = 5;
    */
   firstScan?: FirstScan | undefined;
 
   /**
-   * Reason explains INVALID, REVOKED and WRONG_SHOW.
+   * Reason explains INVALID, REVOKED and WRONG_SHOW, and a VALID that
+   * checked nothing in (its door refused the holder).
    *
    * @generated from field: string reason = 6;
    */
@@ -1333,14 +1359,16 @@ export type CheckInResultJson = {
   zoneId?: string;
 
   /**
-   * FirstScan is the scan that checked it in (ALREADY_USED, and VALID: this one).
+   * FirstScan is the scan that checked it in (ALREADY_USED, and VALID: this
+   * one, unless its door refused the holder).
    *
    * @generated from field: bookingrush.gate.v1.FirstScan first_scan = 5;
    */
   firstScan?: FirstScanJson;
 
   /**
-   * Reason explains INVALID, REVOKED and WRONG_SHOW.
+   * Reason explains INVALID, REVOKED and WRONG_SHOW, and a VALID that
+   * checked nothing in (its door refused the holder).
    *
    * @generated from field: string reason = 6;
    */
@@ -1605,17 +1633,18 @@ export type GetShowCheckInStatsResponse = Message<"bookingrush.gate.v1.GetShowCh
    * door (answered ALREADY_USED: an offline door decides alone), or an
    * online scan answered VALID whose check-in an earlier offline scan took.
    * A code shown at two doors (a shared screenshot), one of them offline.
-   * A sync sent again counts nothing twice.
+   * A sync sent again counts nothing twice; a synced scan its door says it
+   * refused (Scan.door) counts nothing.
    *
    * @generated from field: int32 reused = 5;
    */
   reused: number;
 
   /**
-   * RevokedOffline is the revoked tickets that an offline door scanned: a
-   * holder who may be inside although the booking was cancelled or
-   * refunded (scanned before the refund, or before the door's revocation
-   * list had it).
+   * RevokedOffline is the revoked tickets that an offline door scanned and
+   * did not say it refused (Scan.door): a holder who may be inside although
+   * the booking was cancelled or refunded (scanned before the refund, or
+   * before the door's revocation list had it).
    *
    * @generated from field: int32 revoked_offline = 6;
    */
@@ -1662,17 +1691,18 @@ export type GetShowCheckInStatsResponseJson = {
    * door (answered ALREADY_USED: an offline door decides alone), or an
    * online scan answered VALID whose check-in an earlier offline scan took.
    * A code shown at two doors (a shared screenshot), one of them offline.
-   * A sync sent again counts nothing twice.
+   * A sync sent again counts nothing twice; a synced scan its door says it
+   * refused (Scan.door) counts nothing.
    *
    * @generated from field: int32 reused = 5;
    */
   reused?: number;
 
   /**
-   * RevokedOffline is the revoked tickets that an offline door scanned: a
-   * holder who may be inside although the booking was cancelled or
-   * refunded (scanned before the refund, or before the door's revocation
-   * list had it).
+   * RevokedOffline is the revoked tickets that an offline door scanned and
+   * did not say it refused (Scan.door): a holder who may be inside although
+   * the booking was cancelled or refunded (scanned before the refund, or
+   * before the door's revocation list had it).
    *
    * @generated from field: int32 revoked_offline = 6;
    */
@@ -1912,7 +1942,10 @@ export enum CheckInOutcome {
   UNSPECIFIED = 0,
 
   /**
-   * CHECK_IN_OUTCOME_VALID: admit; this scan checked the ticket in.
+   * CHECK_IN_OUTCOME_VALID: admit; this scan checked the ticket in. To a
+   * synced scan its door refused (Scan.door), which checks nothing in:
+   * the ticket was valid and not checked in, and stays so (no first_scan,
+   * a reason says why).
    *
    * @generated from enum value: CHECK_IN_OUTCOME_VALID = 1;
    */
@@ -1971,6 +2004,47 @@ export type CheckInOutcomeJson = "CHECK_IN_OUTCOME_UNSPECIFIED" | "CHECK_IN_OUTC
  */
 export const CheckInOutcomeSchema: GenEnum<CheckInOutcome, CheckInOutcomeJson> = /*@__PURE__*/
   enumDesc(file_bookingrush_gate_v1_gate, 1);
+
+/**
+ * DoorVerdict is what an offline door did with a scan's holder.
+ *
+ * @generated from enum bookingrush.gate.v1.DoorVerdict
+ */
+export enum DoorVerdict {
+  /**
+   * DOOR_VERDICT_UNSPECIFIED: not said; the holder may be inside.
+   *
+   * @generated from enum value: DOOR_VERDICT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * DOOR_VERDICT_ADMITTED: the door let the holder in.
+   *
+   * @generated from enum value: DOOR_VERDICT_ADMITTED = 1;
+   */
+  ADMITTED = 1,
+
+  /**
+   * DOOR_VERDICT_REFUSED: the door turned the holder away.
+   *
+   * @generated from enum value: DOOR_VERDICT_REFUSED = 2;
+   */
+  REFUSED = 2,
+}
+
+/**
+ * DoorVerdict is what an offline door did with a scan's holder.
+ *
+ * @generated from enum bookingrush.gate.v1.DoorVerdict
+ */
+export type DoorVerdictJson = "DOOR_VERDICT_UNSPECIFIED" | "DOOR_VERDICT_ADMITTED" | "DOOR_VERDICT_REFUSED";
+
+/**
+ * Describes the enum bookingrush.gate.v1.DoorVerdict.
+ */
+export const DoorVerdictSchema: GenEnum<DoorVerdict, DoorVerdictJson> = /*@__PURE__*/
+  enumDesc(file_bookingrush_gate_v1_gate, 2);
 
 /**
  * GateService issues e-tickets (one per seat of a confirmed booking, from

@@ -116,7 +116,7 @@ export default async function DashboardPage({ params }: { params: Promise<{ id: 
             </Link>
             , per show. A door offline decides alone: &ldquo;Let in twice&rdquo; counts tickets that two doors may
             both have let in (a shared screenshot), &ldquo;Revoked, scanned offline&rdquo; revoked tickets an offline door
-            scanned (the holder may be inside).
+            scanned and did not say it refused (the holder may be inside).
           </CardDescription>
         </CardHeader>
         <CardContent>
