@@ -596,8 +596,9 @@ func (s *Service) CheckIn(ctx context.Context, p *authn.Principal, scans []ScanI
 	}
 	slices.SortStableFunc(order, func(i, j int) int { return at[i].Compare(at[j]) })
 	out := make([]Verdict, len(scans))
+	keys := map[string]eticket.Keys{} // each event's published keys, read once per batch
 	for _, i := range order {
-		if out[i], err = s.checkIn(ctx, d, scans[i], at[i], ids[i]); err != nil {
+		if out[i], err = s.checkIn(ctx, d, keys, scans[i], at[i], ids[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -659,13 +660,14 @@ func (s *Service) showEvent(ctx context.Context, showID string) (string, error) 
 	return ev, nil
 }
 
-// checkIn judges and records one scan, made at at, whose id is scanID.
-func (s *Service) checkIn(ctx context.Context, d Device, sc ScanIn, at time.Time, scanID string) (Verdict, error) {
+// checkIn judges and records one scan, made at at, whose id is scanID;
+// keys holds the events' published keys read so far in its batch.
+func (s *Service) checkIn(ctx context.Context, d Device, keys map[string]eticket.Keys, sc ScanIn, at time.Time, scanID string) (Verdict, error) {
 	rec := ScanRecord{ScanID: scanID, DeviceID: d.ID, Gate: sc.Gate, ScannedAt: at, Offline: sc.Offline}
 	if sc.Offline {
 		rec.Door = sc.Door
 	}
-	v, err := s.judge(ctx, d, sc, at, &rec)
+	v, err := s.judge(ctx, d, keys, sc, at, &rec)
 	if err != nil {
 		return Verdict{}, err
 	}
@@ -674,7 +676,7 @@ func (s *Service) checkIn(ctx context.Context, d Device, sc ScanIn, at time.Time
 
 // judge decides one scan at time at, at the door of sc.ShowID when it names
 // one, and, for a valid ticket, records its check-in.
-func (s *Service) judge(ctx context.Context, d Device, sc ScanIn, at time.Time, rec *ScanRecord) (Verdict, error) {
+func (s *Service) judge(ctx context.Context, d Device, keys map[string]eticket.Keys, sc ScanIn, at time.Time, rec *ScanRecord) (Verdict, error) {
 	code := sc.Code
 	t, err := eticket.Parse(code)
 	if err != nil {
@@ -684,13 +686,17 @@ func (s *Service) judge(ctx context.Context, d Device, sc ScanIn, at time.Time, 
 	// claims: a forged code is invalid and names nothing (what it says is
 	// not ours), whatever event it claims; answered wrong_event, it sent
 	// staff to look for another venue.
-	keys, err := s.store.PublishedKeys(ctx, t.EventID.String())
-	if err != nil {
-		return Verdict{}, err
-	}
-	pub := eticket.Keys{}
-	for _, k := range keys {
-		pub[k.ID] = k.Public
+	pub, ok := keys[t.EventID.String()]
+	if !ok {
+		published, err := s.store.PublishedKeys(ctx, t.EventID.String())
+		if err != nil {
+			return Verdict{}, err
+		}
+		pub = eticket.Keys{}
+		for _, k := range published {
+			pub[k.ID] = k.Public
+		}
+		keys[t.EventID.String()] = pub
 	}
 	_, verr := eticket.Verify(code, pub, at)
 	invalid := Verdict{Outcome: OutcomeInvalid}
