@@ -112,6 +112,10 @@ async function recorded(): Promise<{ name: string; req: ApiRequest }[]> {
       devices: () => api.gate.devices({}),
       createDevice: () => api.gate.createDevice({ name: "North gate", event_ids: [id] }),
       revokeDevice: () => api.gate.revokeDevice(id),
+      checkIn: () => api.gate.checkIn({ code: "BRT1:X", gate: "North", show_id: id }),
+      sync: () => api.gate.sync([{ code: "BRT1:X", gate: "North", show_id: id, scanned_at: "2027-01-01T20:00:00Z", door: "admitted" }]),
+      ticketKeys: () => api.gate.ticketKeys(id),
+      revokedTickets: () => api.gate.revokedTickets(id),
     },
     payments: {
       create: () => api.payments.create({}, { idempotencyKey: "k" }),

@@ -14,7 +14,10 @@ import type {
   Booking,
   BookingTickets,
   Category,
+  CheckInInput,
+  CheckInResult,
   CheckInStats,
+  CheckInSynced,
   CreateDeviceInput,
   CreateEventInput,
   CreatePaymentInput,
@@ -40,10 +43,13 @@ import type {
   RefundPaymentInput,
   RefundQuote,
   RegisterInput,
+  RevokedTickets,
   ReserveInput,
   Role,
+  ScanInput,
   Session,
   Show,
+  TicketKeys,
   TokenPair,
   UpdateEventInput,
   User,
@@ -157,6 +163,16 @@ export function endpoints(t: Transport) {
       /** Registers a device for some of the organizer's events: its credential is in this answer only. */
       createDevice: (body: CreateDeviceInput) => t.request<DeviceCreated>({ method: "POST", path: "/checkin/devices", body }),
       revokeDevice: (deviceId: string) => t.request<Record<string, never>>({ method: "DELETE", path: `/checkin/devices/${enc(deviceId)}` }),
+      /** A device's scan at its door: the verdict, recorded (a check-in device's credential only). */
+      checkIn: (body: CheckInInput, opts: { signal?: AbortSignal } = {}) =>
+        t.request<CheckInResult>({ method: "POST", path: "/checkin", body, signal: opts.signal }),
+      /** Scans a device made offline (1 to 500), each with its own scanned_at and what its door did. */
+      sync: (scans: ScanInput[], opts: { signal?: AbortSignal } = {}) =>
+        t.request<CheckInSynced>({ method: "POST", path: "/checkin/sync", body: { scans }, signal: opts.signal }),
+      /** An event's published public keys: a code of it verifies offline with them. */
+      ticketKeys: (eventId: string) => t.request<TicketKeys>({ method: "GET", path: `/events/${enc(eventId)}/ticket-keys` }),
+      /** A show's revocation list (its devices, organizer, admin). */
+      revokedTickets: (showId: string) => t.request<RevokedTickets>({ method: "GET", path: `/shows/${enc(showId)}/revoked-tickets` }),
     },
     payments: {
       /** Create a payment: the Idempotency-Key makes a retry return the same payment. */
