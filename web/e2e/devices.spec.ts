@@ -35,6 +35,8 @@ test("an organizer registers a check-in device, the gate accepts it, and revokin
   await page.getByTestId("register-device").click();
   const credential = (await page.getByTestId("device-credential").inputValue()).trim();
   expect(credential.length).toBeGreaterThan(20);
+  // Where to enter it: the door page (before, "the check-in app", which did not exist).
+  await expect(page.getByTestId("device-created").getByRole("link", { name: "door check-in page" })).toHaveAttribute("href", "/door");
   const row = page.locator(`[data-testid=device-row][data-name="${name}"]`);
   await expect(row).toContainText(ev.title);
   await expect(row.getByTestId("device-state")).toHaveText("Active");

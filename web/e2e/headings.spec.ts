@@ -19,7 +19,7 @@ async function oneH1(page: Page, path: string) {
 test("every page has one h1 that says what it is", async ({ page }) => {
   const org = await organizer();
   const ev = await publishedEvent(org, { title: unique("Heading Night") });
-  for (const path of ["/", "/search?q=heading", "/login", "/register", "/forgot-password", "/reset-password?token=x", `/events/${ev.slug}`, "/no-such-page"]) {
+  for (const path of ["/", "/search?q=heading", "/login", "/register", "/forgot-password", "/reset-password?token=x", `/events/${ev.slug}`, "/door", "/no-such-page"]) {
     await oneH1(page, path);
   }
   const booking = await call<{ id: string }>("POST", "/bookings/reserve", { show_id: ev.showId, zone_id: ev.zoneId, quantity: 1 }, org.token, {

@@ -6,6 +6,7 @@
  * ever shown) and revoking one (DELETE /checkin/devices/{id}, refused at
  * the gates at once).
  */
+import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 
@@ -48,7 +49,11 @@ export function DeviceForm({ events }: { events: { id: string; title: string }[]
       {created && (
         <div className="space-y-2 rounded-md border p-3" role="status" data-testid="device-created">
           <p className="text-sm">
-            <strong>{created.device?.name}</strong> is registered. Its credential is shown only now: enter it in the check-in app on the device.
+            <strong>{created.device?.name}</strong> is registered. Its credential is shown only now: enter it on the device, in the{" "}
+            <Link href="/door" className="underline" target="_blank" rel="noopener">
+              door check-in page
+            </Link>
+            .
           </p>
           <Label htmlFor="device-credential">Credential of {created.device?.name}</Label>
           <Textarea id="device-credential" readOnly value={created.credential} className="font-mono text-xs" data-testid="device-credential" onFocus={(e) => e.currentTarget.select()} />

@@ -30,6 +30,29 @@ export function readClaims(token: string | undefined | null): AccessClaims | nul
   }
 }
 
+/** What a check-in device's credential says of itself (authn.IssueDevice): not secret, not trusted for access. */
+export interface DeviceClaims {
+  /** The device's id (the token's subject is "device:<id>"). */
+  deviceId: string;
+  /** The events it checks in (claim `evs`). */
+  eventIds: string[];
+  /** When the credential ends (unix seconds). */
+  exp: number;
+}
+
+/** The claims of a device credential, or null when the token is not one (a user's token, not a JWT). */
+export function readDeviceClaims(token: string | undefined | null): DeviceClaims | null {
+  const c = readClaims(token);
+  if (!c || c.role !== "device" || !c.sub.startsWith("device:")) return null;
+  try {
+    const evs = (JSON.parse(base64UrlDecode(token!.split(".")[1])) as { evs?: unknown }).evs;
+    if (!Array.isArray(evs) || evs.length === 0 || !evs.every((e) => typeof e === "string")) return null;
+    return { deviceId: c.sub.slice("device:".length), eventIds: evs as string[], exp: c.exp };
+  } catch {
+    return null;
+  }
+}
+
 /** Whether the token expires within `marginSeconds` (or is no JWT at all). */
 export function expiresSoon(token: string | undefined | null, marginSeconds = 60, now = Date.now()): boolean {
   const c = readClaims(token);

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import { decodeUser, encodeUser, sessionCookies } from "./cookies";
 import { csrfProblem, newCsrfToken } from "./csrf";
-import { expiresSoon, readClaims } from "./jwt";
+import { expiresSoon, readClaims, readDeviceClaims } from "./jwt";
 import { GRACE_MS, refreshOnce, resetRefreshCache } from "./refresh";
 
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
@@ -63,6 +63,17 @@ describe("jwt claims", () => {
     expect(expiresSoon(t, 601, now)).toBe(true);
     expect(expiresSoon("not-a-jwt", 60, now)).toBe(true);
     expect(expiresSoon(undefined)).toBe(true);
+  });
+  it("tell a device's credential from a user's token", () => {
+    const exp = Date.parse("2027-01-01T00:00:00Z") / 1000;
+    expect(readDeviceClaims(jwt({ sub: "device:d1", role: "device", typ: "device", evs: ["e1", "e2"], exp }))).toEqual({
+      deviceId: "d1",
+      eventIds: ["e1", "e2"],
+      exp,
+    });
+    expect(readDeviceClaims(jwt({ sub: "u1", role: "organizer", exp }))).toBeNull();
+    expect(readDeviceClaims(jwt({ sub: "device:d1", role: "device", evs: [], exp }))).toBeNull();
+    expect(readDeviceClaims("not-a-jwt")).toBeNull();
   });
 });
 

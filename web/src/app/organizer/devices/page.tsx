@@ -61,7 +61,13 @@ export default async function DevicesPage({ searchParams }: { searchParams: Prom
       <Card>
         <CardHeader>
           <CardTitle as="h2">Register a device</CardTitle>
-          <CardDescription>A phone or scanner at the gates: it checks in the tickets of the events you choose, until it expires or you revoke it.</CardDescription>
+          <CardDescription>
+            A phone, tablet or laptop at the gates: it checks in the tickets of the events you choose, until it expires or you revoke it. Open the{" "}
+            <Link href="/door" className="underline">
+              door check-in page
+            </Link>{" "}
+            on it and enter its credential.
+          </CardDescription>
         </CardHeader>
         <CardContent>
           <DeviceForm events={events.map((e) => ({ id: e.id, title: e.title }))} />

@@ -1,0 +1,101 @@
+/**
+ * The door page: staff at a gate check tickets in as one of the organizer's
+ * check-in devices, online and offline. Before, the devices page told the
+ * organizer to enter the credential "in the check-in app on the device", and
+ * there was none: only raw API calls could scan.
+ *
+ * Online the gate decides; offline (context.setOffline: the page's own calls
+ * to /bff fail too) the page decides with the lists it fetched (the event's
+ * keys, the show's revocation list, the tickets it let in) and queues the
+ * scans with what it did; back online, they are synced, and the refused
+ * scan of a refunded ticket counts as no entry (its `door` was sent).
+ */
+import { call, organizer, paidTicket, publishedEvent, register, unique } from "./harness/api";
+import { expect, shot, test } from "./fixtures";
+
+test("a door checks tickets in online and offline, and syncs its offline scans", async ({ page, context }) => {
+  page.on("dialog", (d) => void d.accept());
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Door Night"), price: "15.00", daysAhead: 20 });
+  const buyer = await register("doorbuyer");
+  const [first, second, refunded] = await Promise.all([paidTicket(ev, buyer), paidTicket(ev, buyer), paidTicket(ev, buyer)]);
+  const dev = await call<{ credential: string }>("POST", "/checkin/devices", { name: "North 2", event_ids: [ev.id] }, org.token);
+  // Refunded before the door fetches its lists: on its revocation list.
+  await call("POST", `/bookings/${refunded.bookingId}/cancel`, { reason: "cannot come" }, buyer.token);
+  await expect
+    .poll(async () => (await call<{ tickets: unknown[] }>("GET", `/shows/${ev.showId}/revoked-tickets`, undefined, dev.credential)).tickets.length, {
+      timeout: 20_000,
+    })
+    .toBe(1);
+
+  await page.goto("/door");
+  await page.getByLabel("Device credential").fill("not a credential");
+  await page.getByTestId("door-setup").click();
+  await expect(page.getByTestId("door-setup-error")).toContainText("not a check-in device's credential");
+  await page.getByLabel("Device credential").fill(dev.credential);
+  await page.getByTestId("door-setup").click();
+  await expect(page.getByTestId("door-show").locator("option", { hasText: ev.title })).toHaveCount(1);
+  await page.getByTestId("door-show").selectOption({ label: (await page.getByTestId("door-show").locator("option", { hasText: ev.title }).textContent())! });
+  await page.getByLabel("Gate").fill("North 2");
+  await page.getByTestId("door-open").click();
+  await expect(page.getByTestId("door-lists-asof")).toContainText("Revocation list as of");
+
+  const code = page.getByTestId("door-code");
+  const verdict = page.getByTestId("door-verdict");
+  await expect(code).toBeFocused();
+  await code.fill(first.code);
+  await code.press("Enter");
+  await expect(verdict).toHaveAttribute("data-verdict", "admit");
+  await expect(page.getByTestId("door-headline")).toHaveText("ADMIT");
+  await expect(page.getByTestId("door-words")).toHaveText("Valid ticket · Floor");
+  await expect(code).toBeFocused();
+  await code.fill(first.code);
+  await code.press("Enter");
+  await expect(page.getByTestId("door-headline")).toHaveText("REFUSE");
+  await expect(page.getByTestId("door-words")).toContainText("Already used at North 2, ");
+  await expect(page.getByTestId("door-pending")).toHaveText("0");
+
+  // The network goes: the door decides alone (on a phone's width).
+  await page.setViewportSize({ width: 390, height: 844 });
+  await context.setOffline(true);
+  await code.fill(second.code);
+  await code.press("Enter");
+  await expect(page.getByTestId("door-headline")).toHaveText("ADMIT");
+  await expect(verdict).toContainText("offline");
+  await expect(page.getByTestId("door-network")).toHaveText("Offline");
+  await code.fill(refunded.code);
+  await code.press("Enter");
+  await expect(page.getByTestId("door-words")).toHaveText("Refunded or cancelled");
+  await expect(page.getByTestId("door-headline")).toHaveText("REFUSE");
+  await expect(page.getByTestId("door-pending")).toHaveText("2");
+  await shot(page, "door");
+  // The same ticket again at this door, offline: it let it in already.
+  await code.fill(second.code);
+  await code.press("Enter");
+  await expect(page.getByTestId("door-words")).toContainText("Already used at North 2");
+  await expect(page.getByTestId("door-pending")).toHaveText("3");
+
+  // Back online: the queue is sent.
+  await context.setOffline(false);
+  await expect(page.getByTestId("door-pending")).toHaveText("0");
+  await expect(page.getByTestId("door-network")).toHaveText("Online");
+  const stats = await call<{ checked_in: number; revoked_offline: number; reused: number }>("GET", `/shows/${ev.showId}/checkin-stats`, undefined, org.token);
+  // The refunded ticket's refused scan and the second ticket's refused
+  // second scan are no entries: without `door` they counted as revoked_offline and reused.
+  expect(stats).toMatchObject({ checked_in: 2, revoked_offline: 0, reused: 0 });
+
+  // Ending the session: the page asks for a credential again.
+  await page.getByTestId("door-end").click();
+  await expect(page.getByLabel("Device credential")).toBeVisible();
+});
+
+test("the door page refuses the credential of a revoked device", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Door Gone") });
+  const dev = await call<{ credential: string; device: { id: string } }>("POST", "/checkin/devices", { name: "South", event_ids: [ev.id] }, org.token);
+  await call("DELETE", `/checkin/devices/${dev.device.id}`, undefined, org.token);
+  await page.goto("/door");
+  await page.getByLabel("Device credential").fill(dev.credential);
+  await page.getByTestId("door-setup").click();
+  await expect(page.getByTestId("door-setup-error")).toContainText("the device was revoked");
+});
