@@ -2,6 +2,8 @@ package gate_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -524,6 +526,31 @@ func TestAScanItsDoorRefusedLetsNobodyIn(t *testing.T) {
 	}
 	if n := a.Count(t, `SELECT count(*) FROM gate_scans WHERE door IS NULL AND offline`); n != 1 {
 		t.Errorf("%d synced scans without a door verdict, want kept[2]'s", n)
+	}
+	// The operator's series count each recorded scan once (kept[1]'s refusal
+	// sent twice is one), by how it came and what its door did.
+	res, err := http.Get(a.URL(t, "metrics") + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	for _, want := range []string{
+		`gate_scans_total{door="gate",outcome="valid",source="online"} 2`,
+		`gate_scans_total{door="refused",outcome="valid",source="offline"} 1`,
+		`gate_scans_total{door="refused",outcome="already_used",source="offline"} 2`,
+		`gate_scans_total{door="refused",outcome="revoked",source="offline"} 1`,
+		`gate_scans_total{door="admitted",outcome="valid",source="offline"} 1`,
+		`gate_scans_total{door="admitted",outcome="revoked",source="offline"} 1`,
+		`gate_scans_total{door="unsaid",outcome="already_used",source="offline"} 1`,
+		`gate_scans_total{door="unsaid",outcome="valid",source="offline"} 0`,
+		`gate_sync_delay_seconds_count 7`,
+		`gate_sync_delay_seconds_bucket{le="60"} 4`,  // kept[1]'s, kept[2]'s and gone's: synced at once
+		`gate_sync_delay_seconds_bucket{le="300"} 7`, // and kept[0]'s, made 2 to 4 minutes before
+	} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	catalogv1 "github.com/bookingrush/rush/gen/bookingrush/catalog/v1"
@@ -37,6 +38,7 @@ type Service struct {
 	keys    *authn.Keys
 	cfg     Config
 	log     *zap.Logger
+	metrics *metrics
 
 	shows      sync.Map // show id -> until when its tickets admit (time.Time); a show's dates are fixed once it sells
 	showEvents sync.Map // show id -> its event's id (string); a show never changes event
@@ -45,9 +47,13 @@ type Service struct {
 	publicEvents sync.Map
 }
 
-// NewService returns the gate service.
-func NewService(store *Store, catalog Catalog, keys *authn.Keys, cfg Config, log *zap.Logger) *Service {
-	return &Service{store: store, catalog: catalog, keys: keys, cfg: cfg, log: log.Named("gate")}
+// NewService returns the gate service, its metrics registered with reg.
+func NewService(store *Store, catalog Catalog, keys *authn.Keys, cfg Config, log *zap.Logger, reg prometheus.Registerer) (*Service, error) {
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{store: store, catalog: catalog, keys: keys, cfg: cfg, log: log.Named("gate"), metrics: m}, nil
 }
 
 // ticketSpace is the UUIDv5 namespace of ticket ids: a ticket's id is the
@@ -671,7 +677,14 @@ func (s *Service) checkIn(ctx context.Context, d Device, keys map[string]eticket
 	if err != nil {
 		return Verdict{}, err
 	}
-	return v, s.store.LogScan(ctx, rec, v.Outcome)
+	recorded, err := s.store.LogScan(ctx, rec, v.Outcome)
+	if recorded {
+		s.metrics.scanned(rec, v.Outcome)
+		if rec.Offline && !sc.ScannedAt.IsZero() {
+			s.metrics.syncDelay.Observe(max(0, time.Since(at).Seconds()))
+		}
+	}
+	return v, err
 }
 
 // judge decides one scan at time at, at the door of sc.ShowID when it names

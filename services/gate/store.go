@@ -506,8 +506,9 @@ func (s *Store) CheckedIn(ctx context.Context, ticketID string) (FirstScan, bool
 }
 
 // LogScan records a scan and its verdict in the gates' audit trail, once:
-// a scan recorded before (a synced batch sent again) is not recorded again.
-func (s *Store) LogScan(ctx context.Context, r ScanRecord, outcome string) error {
+// a scan recorded before (a synced batch sent again) is not recorded again
+// (recorded false).
+func (s *Store) LogScan(ctx context.Context, r ScanRecord, outcome string) (recorded bool, err error) {
 	var ticket *string
 	if r.TicketID != "" {
 		ticket = &r.TicketID
@@ -516,8 +517,8 @@ func (s *Store) LogScan(ctx context.Context, r ScanRecord, outcome string) error
 	if r.Door != "" {
 		door = &r.Door
 	}
-	_, err := s.db.Exec(ctx, `INSERT INTO gate_scans (scan_id, ticket_id, device_id, gate, scanned_at, outcome, offline, door)
+	tag, err := s.db.Exec(ctx, `INSERT INTO gate_scans (scan_id, ticket_id, device_id, gate, scanned_at, outcome, offline, door)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (scan_id) DO NOTHING`,
 		r.ScanID, ticket, r.DeviceID, r.Gate, r.ScannedAt, outcome, r.Offline, door)
-	return dbUnavailable(err)
+	return err == nil && tag.RowsAffected() == 1, dbUnavailable(err)
 }
