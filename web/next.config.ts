@@ -10,6 +10,10 @@ import type { NextConfig } from "next";
  *   <expireTime - revalidate>`, so a CDN may serve a page a minute old at
  *   most while it fetches a fresh one.
  * - Security headers for every page; the JSON answers of /bff carry their own.
+ *   No page may use the camera, the microphone or the location, except the
+ *   door page (/door), which reads tickets' QR codes with the camera: of
+ *   several entries that match a path and set the same header, Next sends
+ *   the last one (e2e/door-camera.spec.ts checks both).
  */
 const nextConfig: NextConfig = {
   output: "standalone",
@@ -26,6 +30,10 @@ const nextConfig: NextConfig = {
           { key: "Referrer-Policy", value: "strict-origin-when-cross-origin" },
           { key: "Permissions-Policy", value: "camera=(), microphone=(), geolocation=()" },
         ],
+      },
+      {
+        source: "/door",
+        headers: [{ key: "Permissions-Policy", value: "camera=(self), microphone=(), geolocation=()" }],
       },
     ];
   },

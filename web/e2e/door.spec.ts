@@ -11,7 +11,7 @@
  * scan of a refunded ticket counts as no entry (its `door` was sent).
  */
 import { call, organizer, paidTicket, publishedEvent, register, unique } from "./harness/api";
-import { expect, shot, test } from "./fixtures";
+import { expect, openDoor, shot, test } from "./fixtures";
 
 test("a door checks tickets in online and offline, and syncs its offline scans", async ({ page, context }) => {
   page.on("dialog", (d) => void d.accept());
@@ -32,13 +32,7 @@ test("a door checks tickets in online and offline, and syncs its offline scans",
   await page.getByLabel("Device credential").fill("not a credential");
   await page.getByTestId("door-setup").click();
   await expect(page.getByTestId("door-setup-error")).toContainText("not a check-in device's credential");
-  await page.getByLabel("Device credential").fill(dev.credential);
-  await page.getByTestId("door-setup").click();
-  await expect(page.getByTestId("door-show").locator("option", { hasText: ev.title })).toHaveCount(1);
-  await page.getByTestId("door-show").selectOption({ label: (await page.getByTestId("door-show").locator("option", { hasText: ev.title }).textContent())! });
-  await page.getByLabel("Gate").fill("North 2");
-  await page.getByTestId("door-open").click();
-  await expect(page.getByTestId("door-lists-asof")).toContainText("Revocation list as of");
+  await openDoor(page, dev.credential, ev.title, "North 2");
 
   const code = page.getByTestId("door-code");
   const verdict = page.getByTestId("door-verdict");

@@ -1,6 +1,7 @@
 /**
  * The tests' `test`: Playwright's, pointed at the web app global-setup
- * started, with `shot(page, name)` for the README's screenshots and `signIn`.
+ * started, with `shot(page, name)` for the README's screenshots, `signIn` and
+ * `openDoor`.
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -28,6 +29,22 @@ export async function signIn(page: Page, a: Pick<Account, "email" | "password">,
   await page.getByLabel("Password").fill(a.password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page.getByTestId("logout")).toBeVisible();
+}
+
+/**
+ * Sets the door page up as a check-in device (its credential), opens the
+ * door to the show of the event titled `eventTitle` at `gate`, and waits for
+ * its lists.
+ */
+export async function openDoor(page: Page, credential: string, eventTitle: string, gate: string) {
+  await page.getByLabel("Device credential").fill(credential);
+  await page.getByTestId("door-setup").click();
+  const show = page.getByTestId("door-show").locator("option", { hasText: eventTitle });
+  await expect(show).toHaveCount(1);
+  await page.getByTestId("door-show").selectOption({ label: (await show.textContent())! });
+  await page.getByLabel("Gate").fill(gate);
+  await page.getByTestId("door-open").click();
+  await expect(page.getByTestId("door-lists-asof")).toContainText("Revocation list as of");
 }
 
 export const test = base.extend({

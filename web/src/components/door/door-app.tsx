@@ -8,6 +8,8 @@
  * /bff/door/session), a show and a gate name; then one input, always
  * focused, takes each code (a keyboard-wedge scanner types it and Enter;
  * pasting works too) and the verdict shows big: ADMIT or REFUSE, and why.
+ * "Scan with camera" reads QR codes with the device's camera instead
+ * (camera-scan.tsx), through the same scan as a typed code.
  *
  * Online, the gate decides (POST /checkin). When it cannot answer (no
  * network, this app or the API down, busy or slower than ONLINE_WAIT_MS),
@@ -17,6 +19,7 @@
  * (POST /checkin/sync) as soon as the gate answers again. The lists are
  * fetched when the door opens and every minute while online.
  */
+import { Camera, CameraOff } from "lucide-react";
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import { Badge } from "@/components/ui/badge";
@@ -58,6 +61,8 @@ import type { DoorFacts } from "@/lib/door/session";
 import { doorClock, verdictWords } from "@/lib/door/words";
 import { browserZone, count, dateTime, showTime, venueZone } from "@/lib/format";
 import { cn } from "@/lib/utils";
+
+import { CameraScan } from "./camera-scan";
 
 /** How often the lists are fetched again while online. */
 const LISTS_EVERY_MS = 60_000;
@@ -245,6 +250,7 @@ function Door({ facts, onEnded }: { facts: DoorFacts; onEnded: () => void }) {
   const [showsError, setShowsError] = useState<string | null>(null);
   const [history, setHistory] = useState<Shown[]>([]);
   const [endError, setEndError] = useState<string | null>(null);
+  const [camera, setCamera] = useState(false);
   const input = useRef<HTMLInputElement>(null);
   const syncing = useRef(false);
   const listsAt = useRef(0);
@@ -555,7 +561,15 @@ function Door({ facts, onEnded }: { facts: DoorFacts; onEnded: () => void }) {
         <Badge variant={online ? "success" : "warning"} data-testid="door-network">
           {online ? "Online" : "Offline"}
         </Badge>
-        <Button variant="ghost" size="sm" className="ml-auto" onClick={() => setOpen(false)}>
+        <Button
+          variant="ghost"
+          size="sm"
+          className="ml-auto"
+          onClick={() => {
+            setCamera(false);
+            setOpen(false);
+          }}
+        >
           Change show or gate
         </Button>
       </div>
@@ -590,6 +604,21 @@ function Door({ facts, onEnded }: { facts: DoorFacts; onEnded: () => void }) {
           data-testid="door-code"
         />
       </form>
+      <div className="space-y-2">
+        <Button
+          variant="outline"
+          size="sm"
+          onClick={() => {
+            setCamera((c) => !c);
+            input.current?.focus();
+          }}
+          data-testid="door-camera-toggle"
+        >
+          {camera ? <CameraOff aria-hidden /> : <Camera aria-hidden />}
+          {camera ? "Turn the camera off" : "Scan with camera"}
+        </Button>
+        {camera && <CameraScan onCode={(code) => void scan(code)} />}
+      </div>
       <div
         role="status"
         aria-live="assertive"
