@@ -93,3 +93,37 @@ test("the door page refuses the credential of a revoked device", async ({ page }
   await page.getByTestId("door-setup").click();
   await expect(page.getByTestId("door-setup-error")).toContainText("the device was revoked");
 });
+
+test("a new device sends the scans a revoked device made offline", async ({ page, context }) => {
+  page.on("dialog", (d) => void d.accept());
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Door Handover"), price: "15.00", daysAhead: 20 });
+  const buyer = await register("doorhandover");
+  const ticket = await paidTicket(ev, buyer);
+  const first = await call<{ credential: string; device: { id: string } }>("POST", "/checkin/devices", { name: "East", event_ids: [ev.id] }, org.token);
+  await page.goto("/door");
+  await openDoor(page, first.credential, ev.title, "East");
+
+  // Offline, the door lets the holder in; then the organizer revokes the
+  // device, and its sync is refused: the scan stays queued.
+  await context.setOffline(true);
+  await page.getByTestId("door-code").fill(ticket.code);
+  await page.getByTestId("door-code").press("Enter");
+  await expect(page.getByTestId("door-headline")).toHaveText("ADMIT");
+  await expect(page.getByTestId("door-pending")).toHaveText("1");
+  await call("DELETE", `/checkin/devices/${first.device.id}`, undefined, org.token);
+  await context.setOffline(false);
+  await expect(page.getByTestId("door-state")).toContainText("refuses this device's credential");
+  await expect(page.getByTestId("door-pending")).toHaveText("1");
+
+  // A new device in the same browser offers the left scan, and sends it as its own.
+  await page.getByTestId("door-end").click();
+  const second = await call<{ credential: string }>("POST", "/checkin/devices", { name: "East 2", event_ids: [ev.id] }, org.token);
+  await openDoor(page, second.credential, ev.title, "East");
+  await expect(page.getByTestId("door-left-count")).toHaveText("1");
+  await page.getByTestId("door-adopt").click();
+  await expect(page.getByTestId("door-left")).toHaveCount(0);
+  await expect(page.getByTestId("door-pending")).toHaveText("0");
+  const stats = await call<{ checked_in: number }>("GET", `/shows/${ev.showId}/checkin-stats`, undefined, org.token);
+  expect(stats.checked_in).toBe(1);
+});

@@ -50,6 +50,8 @@ import {
   keptDevice,
   keptGate,
   keptState,
+  adoptScans,
+  otherQueues,
   refusedCredential,
   startSession,
   storedQueue,
@@ -251,6 +253,8 @@ function Door({ facts, onEnded }: { facts: DoorFacts; onEnded: () => void }) {
   const [history, setHistory] = useState<Shown[]>([]);
   const [endError, setEndError] = useState<string | null>(null);
   const [camera, setCamera] = useState(false);
+  // Scans other devices of this browser left unsent (their credential refused).
+  const [leftByOthers, setLeftByOthers] = useState(() => otherQueues(dev));
   const input = useRef<HTMLInputElement>(null);
   const syncing = useRef(false);
   const listsAt = useRef(0);
@@ -474,6 +478,15 @@ function Door({ facts, onEnded }: { facts: DoorFacts; onEnded: () => void }) {
     render();
   }
 
+  /** Sends the scans other devices of this browser left, for this device's shows, as this device's. */
+  function adoptLeft() {
+    adoptScans(dev, new Set(kept.current.shows.map((s) => s.id)));
+    kept.current.queue = storedQueue(dev);
+    setLeftByOthers(otherQueues(dev));
+    render();
+    void sync();
+  }
+
   async function end() {
     const n = storedQueue(dev).length;
     const msg =
@@ -497,6 +510,24 @@ function Door({ facts, onEnded }: { facts: DoorFacts; onEnded: () => void }) {
   const zoneName = (id: string) => (k.lists?.showId === k.showId ? k.lists.zones[id] : undefined);
   const pending = k.queue.length;
   const last = history[0];
+  const myShows = new Set(k.shows.map((s) => s.id));
+  const adoptable = leftByOthers.reduce((n, o) => n + o.scans.filter((s) => myShows.has(s.show_id)).length, 0);
+  // A scan is the door's record of who came in: one another device made
+  // offline and could not send (its credential was revoked, or expired
+  // while its door was offline) would otherwise never reach the gate.
+  const leftNotice =
+    adoptable > 0 ? (
+      <div className="space-y-2 rounded-md border border-amber-500 p-3 text-sm" data-testid="door-left">
+        <p>
+          <span data-testid="door-left-count">{adoptable}</span> {adoptable === 1 ? "scan" : "scans"} of this device&apos;s shows made offline by another device set
+          up in this browser {adoptable === 1 ? "was" : "were"} never sent (its credential was refused, or its session ended). Send{" "}
+          {adoptable === 1 ? "it" : "them"} as this device, so the gate knows who came in.
+        </p>
+        <Button size="sm" variant="outline" onClick={adoptLeft} data-testid="door-adopt">
+          Send {adoptable === 1 ? "it" : "them"} as this device
+        </Button>
+      </div>
+    ) : null;
 
   const endButton = (
     <div className="space-y-1">
@@ -548,6 +579,7 @@ function Door({ facts, onEnded }: { facts: DoorFacts; onEnded: () => void }) {
             Open the door
           </Button>
         </form>
+        {leftNotice}
         {endButton}
       </DoorCard>
     );
@@ -684,6 +716,7 @@ function Door({ facts, onEnded }: { facts: DoorFacts; onEnded: () => void }) {
           </p>
         )}
       </div>
+      {leftNotice}
       {history.length > 0 && (
         <section aria-labelledby="door-last" className="space-y-2">
           <h2 id="door-last" className="text-sm font-semibold">

@@ -153,3 +153,49 @@ export const keepAdmitted = (deviceId: string, v: Kept["admitted"]) => write(`${
 export const keepQueue = (deviceId: string, v: PendingScan[]) => write(`${deviceId}:queue`, v);
 /** The queue as stored now (another tab of the same device may have added to it). */
 export const storedQueue = (deviceId: string) => read<PendingScan[]>(`${deviceId}:queue`, []);
+
+/** Scans another device of this browser made offline and never sent. */
+export interface LeftScans {
+  deviceId: string;
+  scans: PendingScan[];
+}
+
+/**
+ * The queues of this browser's other devices that still hold scans: a
+ * device whose credential the gate refused (revoked, or expired while its
+ * door was offline) never sends them itself.
+ */
+export function otherQueues(deviceId: string): LeftScans[] {
+  const out: LeftScans[] = [];
+  try {
+    const suffix = ":queue";
+    for (let i = 0; i < localStorage.length; i++) {
+      const key = localStorage.key(i);
+      if (!key?.startsWith(PREFIX) || !key.endsWith(suffix)) continue;
+      const id = key.slice(PREFIX.length, -suffix.length);
+      const scans = read<PendingScan[]>(`${id}${suffix}`, []);
+      if (id !== deviceId && Array.isArray(scans) && scans.length > 0) out.push({ deviceId: id, scans });
+    }
+  } catch {
+    // storage refused: nothing to offer
+  }
+  return out;
+}
+
+/**
+ * Moves the scans other devices of this browser left for shows of
+ * `shows` into this device's queue (the gate then records them as this
+ * device's: it accepts them from any device of their events), and keeps
+ * the rest where they were. It answers how many moved.
+ */
+export function adoptScans(deviceId: string, shows: ReadonlySet<string>): number {
+  let moved = 0;
+  for (const o of otherQueues(deviceId)) {
+    const take = o.scans.filter((s) => shows.has(s.show_id));
+    if (take.length === 0) continue;
+    keepQueue(deviceId, [...storedQueue(deviceId), ...take]);
+    keepQueue(o.deviceId, o.scans.filter((s) => !shows.has(s.show_id)));
+    moved += take.length;
+  }
+  return moved;
+}

@@ -12,6 +12,7 @@ import { QueueService } from "@/gen/bookingrush/queue/v1/queue_pb";
 import { http } from "@/gen/google/api/annotations_pb";
 import { ApiError } from "@/lib/api/errors";
 import type { QueueStatus } from "@/lib/api/wire";
+import { MemoryStorage } from "@/test/memory-storage";
 
 import { retryBusy } from "@/lib/api/retry";
 
@@ -50,19 +51,6 @@ class FakeEventSource {
   }
 }
 
-/** sessionStorage as a map (one per "tab"). */
-class MemoryStorage {
-  m = new Map<string, string>();
-  getItem(k: string) {
-    return this.m.get(k) ?? null;
-  }
-  setItem(k: string, v: string) {
-    this.m.set(k, v);
-  }
-  removeItem(k: string) {
-    this.m.delete(k);
-  }
-}
 
 const EV = "0195f3a0-0000-7000-8000-000000000001";
 
