@@ -527,6 +527,22 @@ func TestAScanItsDoorRefusedLetsNobodyIn(t *testing.T) {
 	if n := a.Count(t, `SELECT count(*) FROM gate_scans WHERE door IS NULL AND offline`); n != 1 {
 		t.Errorf("%d synced scans without a door verdict, want kept[2]'s", n)
 	}
+	// The organizer's devices list says when the gate last heard from each
+	// door and how many scans it recorded (a sync sent again adds none).
+	list, err := gate(true).ListDevices(ctx, testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer, &gatev1.ListDevicesRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int32]bool{}
+	for _, d := range list.Msg.GetDevices() {
+		if at := d.GetLastSeenAt().AsTime(); time.Since(at) > time.Minute || at.After(time.Now()) {
+			t.Errorf("device %s last seen at %v, want within the last minute", d.GetId(), at)
+		}
+		seen[d.GetScans()] = true
+	}
+	if len(list.Msg.GetDevices()) != 2 || !seen[2] || !seen[7] {
+		t.Errorf("devices %v, want the online door's 2 scans and the offline door's 7", list.Msg.GetDevices())
+	}
 	// The operator's series count each recorded scan once (kept[1]'s refusal
 	// sent twice is one), by how it came and what its door did.
 	res, err := http.Get(a.URL(t, "metrics") + "/metrics")

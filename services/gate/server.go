@@ -152,7 +152,8 @@ func (s *Server) ListDevices(ctx context.Context, req *connect.Request[gatev1.Li
 // deviceProto is a device as the contract writes it (never its credential).
 func deviceProto(d Device) *gatev1.Device {
 	return &gatev1.Device{Id: d.ID, Name: d.Name, EventIds: d.EventIDs, CreatedAt: timestamppb.New(d.CreatedAt),
-		ExpiresAt: timestamppb.New(d.ExpiresAt), RevokedAt: ts0(d.RevokedAt), OwnerId: d.OrganizerID}
+		ExpiresAt: timestamppb.New(d.ExpiresAt), RevokedAt: ts0(d.RevokedAt), OwnerId: d.OrganizerID,
+		LastSeenAt: ts0(d.LastSeenAt), Scans: int32(d.Scans)}
 }
 
 // SetDeviceOwnerRole records a user's new role and revokes the devices it

@@ -309,15 +309,20 @@ type Device struct {
 	CreatedAt, ExpiresAt  time.Time
 	// RevokedAt is when its credential was revoked; zero while it works.
 	RevokedAt time.Time
+	// LastSeenAt is when the gate last recorded a scan of it (zero: none
+	// yet), and Scans how many it recorded; Devices reads them, nothing else.
+	LastSeenAt time.Time
+	Scans      int
 }
 
 // deviceColumns are a Device's, as scanDevice reads them.
 const deviceColumns = `id::text, organizer_id::text, name, event_ids::text[], created_at, expires_at, revoked_at`
 
-func scanDevice(row pgx.Row) (Device, error) {
+// scanDevice reads deviceColumns, then the row's further columns into more.
+func scanDevice(row pgx.Row, more ...any) (Device, error) {
 	var d Device
 	var revoked *time.Time
-	err := row.Scan(&d.ID, &d.OrganizerID, &d.Name, &d.EventIDs, &d.CreatedAt, &d.ExpiresAt, &revoked)
+	err := row.Scan(append([]any{&d.ID, &d.OrganizerID, &d.Name, &d.EventIDs, &d.CreatedAt, &d.ExpiresAt, &revoked}, more...)...)
 	if revoked != nil {
 		d.RevokedAt = *revoked
 	}
@@ -431,12 +436,22 @@ func (s *Store) Devices(ctx context.Context, f DeviceFilter, page, perPage int) 
 	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM gate_devices WHERE `+deviceWhere, f.OwnerID, f.EventID).Scan(&total); err != nil {
 		return nil, 0, dbUnavailable(err)
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+deviceColumns+` FROM gate_devices WHERE `+deviceWhere+`
-		ORDER BY created_at DESC, id LIMIT $3 OFFSET $4`, f.OwnerID, f.EventID, perPage, (page-1)*perPage)
+	rows, err := s.db.Query(ctx, `SELECT `+deviceColumns+`, u.last, u.n FROM gate_devices
+		LEFT JOIN LATERAL (SELECT max(recorded_at) AS last, count(*) AS n FROM gate_scans s WHERE s.device_id = gate_devices.id) u ON true
+		WHERE `+deviceWhere+` ORDER BY created_at DESC, id LIMIT $3 OFFSET $4`, f.OwnerID, f.EventID, perPage, (page-1)*perPage)
 	if err != nil {
 		return nil, 0, dbUnavailable(err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Device, error) { return scanDevice(r) })
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Device, error) {
+		var last *time.Time
+		var n int
+		d, err := scanDevice(r, &last, &n)
+		if last != nil {
+			d.LastSeenAt = *last
+		}
+		d.Scans = n
+		return d, err
+	})
 	return out, total, dbUnavailable(err)
 }
 

@@ -40,7 +40,11 @@ test("an organizer registers a check-in device, the gate accepts it, and revokin
   const row = page.locator(`[data-testid=device-row][data-name="${name}"]`);
   await expect(row).toContainText(ev.title);
   await expect(row.getByTestId("device-state")).toHaveText("Active");
+  await expect(row.getByTestId("device-last-scan")).toHaveText("No scan yet");
   expect(await scan(credential, ev.showId)).toBe(200);
+  // The list says when the gate last heard from the door (a silent one may be offline).
+  await page.reload();
+  await expect(row.getByTestId("device-last-scan")).toContainText("· 1 scan");
 
   await row.getByTestId("revoke-device").click();
   await expect(row.getByTestId("device-state")).toHaveText("Revoked");

@@ -910,7 +910,14 @@ type Device struct {
 	RevokedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
 	// OwnerId is the user who registered it (the event's organizer, or an
 	// admin).
-	OwnerId       string `protobuf:"bytes,7,opt,name=owner_id,json=ownerId,proto3" json:"owner_id,omitempty"`
+	OwnerId string `protobuf:"bytes,7,opt,name=owner_id,json=ownerId,proto3" json:"owner_id,omitempty"`
+	// LastSeenAt is when the gate last recorded a scan of it: an online scan,
+	// or the arrival of its synced offline scans. Unset before its first, and
+	// in the answers of CreateDevice and RevokeDevice. A door silent for long
+	// while the others scan may be offline (its scans arrive when it syncs).
+	LastSeenAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_seen_at,json=lastSeenAt,proto3" json:"last_seen_at,omitempty"`
+	// Scans is how many of its scans the gate recorded (ListDevices only).
+	Scans         int32 `protobuf:"varint,9,opt,name=scans,proto3" json:"scans,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -992,6 +999,20 @@ func (x *Device) GetOwnerId() string {
 		return x.OwnerId
 	}
 	return ""
+}
+
+func (x *Device) GetLastSeenAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSeenAt
+	}
+	return nil
+}
+
+func (x *Device) GetScans() int32 {
+	if x != nil {
+		return x.Scans
+	}
+	return 0
 }
 
 // CreateDeviceRequest registers a device.
@@ -2180,7 +2201,7 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\x1aListRevokedTicketsResponse\x12\x17\n" +
 	"\ashow_id\x18\x01 \x01(\tR\x06showId\x12<\n" +
 	"\atickets\x18\x02 \x03(\v2\".bookingrush.gate.v1.RevokedTicketR\atickets\x12/\n" +
-	"\x05as_of\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x95\x02\n" +
+	"\x05as_of\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\xe9\x02\n" +
 	"\x06Device\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
@@ -2191,7 +2212,10 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x129\n" +
 	"\n" +
 	"revoked_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x12\x19\n" +
-	"\bowner_id\x18\a \x01(\tR\aownerId\"\x91\x01\n" +
+	"\bowner_id\x18\a \x01(\tR\aownerId\x12<\n" +
+	"\flast_seen_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastSeenAt\x12\x14\n" +
+	"\x05scans\x18\t \x01(\x05R\x05scans\"\x91\x01\n" +
 	"\x13CreateDeviceRequest\x12\x1e\n" +
 	"\x04name\x18\x01 \x01(\tB\n" +
 	"\xbaH\a\xc8\x01\x01r\x02\x18dR\x04name\x120\n" +
@@ -2373,47 +2397,48 @@ var file_bookingrush_gate_v1_gate_proto_depIdxs = []int32{
 	34, // 10: bookingrush.gate.v1.Device.created_at:type_name -> google.protobuf.Timestamp
 	34, // 11: bookingrush.gate.v1.Device.expires_at:type_name -> google.protobuf.Timestamp
 	34, // 12: bookingrush.gate.v1.Device.revoked_at:type_name -> google.protobuf.Timestamp
-	14, // 13: bookingrush.gate.v1.CreateDeviceResponse.device:type_name -> bookingrush.gate.v1.Device
-	14, // 14: bookingrush.gate.v1.ListDevicesResponse.devices:type_name -> bookingrush.gate.v1.Device
-	35, // 15: bookingrush.gate.v1.ListDevicesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
-	34, // 16: bookingrush.gate.v1.Scan.scanned_at:type_name -> google.protobuf.Timestamp
-	2,  // 17: bookingrush.gate.v1.Scan.door:type_name -> bookingrush.gate.v1.DoorVerdict
-	34, // 18: bookingrush.gate.v1.FirstScan.scanned_at:type_name -> google.protobuf.Timestamp
-	1,  // 19: bookingrush.gate.v1.CheckInResult.outcome:type_name -> bookingrush.gate.v1.CheckInOutcome
-	22, // 20: bookingrush.gate.v1.CheckInResult.first_scan:type_name -> bookingrush.gate.v1.FirstScan
-	23, // 21: bookingrush.gate.v1.CheckInResponse.result:type_name -> bookingrush.gate.v1.CheckInResult
-	21, // 22: bookingrush.gate.v1.SyncCheckInsRequest.scans:type_name -> bookingrush.gate.v1.Scan
-	23, // 23: bookingrush.gate.v1.SyncCheckInsResponse.results:type_name -> bookingrush.gate.v1.CheckInResult
-	34, // 24: bookingrush.gate.v1.GetBookingCheckInsResponse.first_checked_in_at:type_name -> google.protobuf.Timestamp
-	4,  // 25: bookingrush.gate.v1.GateService.ListBookingTickets:input_type -> bookingrush.gate.v1.ListBookingTicketsRequest
-	7,  // 26: bookingrush.gate.v1.GateService.GetTicketKeys:input_type -> bookingrush.gate.v1.GetTicketKeysRequest
-	9,  // 27: bookingrush.gate.v1.GateService.RotateTicketKey:input_type -> bookingrush.gate.v1.RotateTicketKeyRequest
-	11, // 28: bookingrush.gate.v1.GateService.ListRevokedTickets:input_type -> bookingrush.gate.v1.ListRevokedTicketsRequest
-	15, // 29: bookingrush.gate.v1.GateService.CreateDevice:input_type -> bookingrush.gate.v1.CreateDeviceRequest
-	17, // 30: bookingrush.gate.v1.GateService.ListDevices:input_type -> bookingrush.gate.v1.ListDevicesRequest
-	19, // 31: bookingrush.gate.v1.GateService.RevokeDevice:input_type -> bookingrush.gate.v1.RevokeDeviceRequest
-	24, // 32: bookingrush.gate.v1.GateService.CheckIn:input_type -> bookingrush.gate.v1.CheckInRequest
-	26, // 33: bookingrush.gate.v1.GateService.SyncCheckIns:input_type -> bookingrush.gate.v1.SyncCheckInsRequest
-	30, // 34: bookingrush.gate.v1.GateService.GetBookingCheckIns:input_type -> bookingrush.gate.v1.GetBookingCheckInsRequest
-	28, // 35: bookingrush.gate.v1.GateService.GetShowCheckInStats:input_type -> bookingrush.gate.v1.GetShowCheckInStatsRequest
-	32, // 36: bookingrush.gate.v1.GateService.SetDeviceOwnerRole:input_type -> bookingrush.gate.v1.SetDeviceOwnerRoleRequest
-	5,  // 37: bookingrush.gate.v1.GateService.ListBookingTickets:output_type -> bookingrush.gate.v1.ListBookingTicketsResponse
-	8,  // 38: bookingrush.gate.v1.GateService.GetTicketKeys:output_type -> bookingrush.gate.v1.GetTicketKeysResponse
-	10, // 39: bookingrush.gate.v1.GateService.RotateTicketKey:output_type -> bookingrush.gate.v1.RotateTicketKeyResponse
-	13, // 40: bookingrush.gate.v1.GateService.ListRevokedTickets:output_type -> bookingrush.gate.v1.ListRevokedTicketsResponse
-	16, // 41: bookingrush.gate.v1.GateService.CreateDevice:output_type -> bookingrush.gate.v1.CreateDeviceResponse
-	18, // 42: bookingrush.gate.v1.GateService.ListDevices:output_type -> bookingrush.gate.v1.ListDevicesResponse
-	20, // 43: bookingrush.gate.v1.GateService.RevokeDevice:output_type -> bookingrush.gate.v1.RevokeDeviceResponse
-	25, // 44: bookingrush.gate.v1.GateService.CheckIn:output_type -> bookingrush.gate.v1.CheckInResponse
-	27, // 45: bookingrush.gate.v1.GateService.SyncCheckIns:output_type -> bookingrush.gate.v1.SyncCheckInsResponse
-	31, // 46: bookingrush.gate.v1.GateService.GetBookingCheckIns:output_type -> bookingrush.gate.v1.GetBookingCheckInsResponse
-	29, // 47: bookingrush.gate.v1.GateService.GetShowCheckInStats:output_type -> bookingrush.gate.v1.GetShowCheckInStatsResponse
-	33, // 48: bookingrush.gate.v1.GateService.SetDeviceOwnerRole:output_type -> bookingrush.gate.v1.SetDeviceOwnerRoleResponse
-	37, // [37:49] is the sub-list for method output_type
-	25, // [25:37] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	34, // 13: bookingrush.gate.v1.Device.last_seen_at:type_name -> google.protobuf.Timestamp
+	14, // 14: bookingrush.gate.v1.CreateDeviceResponse.device:type_name -> bookingrush.gate.v1.Device
+	14, // 15: bookingrush.gate.v1.ListDevicesResponse.devices:type_name -> bookingrush.gate.v1.Device
+	35, // 16: bookingrush.gate.v1.ListDevicesResponse.meta:type_name -> bookingrush.common.v1.PageMeta
+	34, // 17: bookingrush.gate.v1.Scan.scanned_at:type_name -> google.protobuf.Timestamp
+	2,  // 18: bookingrush.gate.v1.Scan.door:type_name -> bookingrush.gate.v1.DoorVerdict
+	34, // 19: bookingrush.gate.v1.FirstScan.scanned_at:type_name -> google.protobuf.Timestamp
+	1,  // 20: bookingrush.gate.v1.CheckInResult.outcome:type_name -> bookingrush.gate.v1.CheckInOutcome
+	22, // 21: bookingrush.gate.v1.CheckInResult.first_scan:type_name -> bookingrush.gate.v1.FirstScan
+	23, // 22: bookingrush.gate.v1.CheckInResponse.result:type_name -> bookingrush.gate.v1.CheckInResult
+	21, // 23: bookingrush.gate.v1.SyncCheckInsRequest.scans:type_name -> bookingrush.gate.v1.Scan
+	23, // 24: bookingrush.gate.v1.SyncCheckInsResponse.results:type_name -> bookingrush.gate.v1.CheckInResult
+	34, // 25: bookingrush.gate.v1.GetBookingCheckInsResponse.first_checked_in_at:type_name -> google.protobuf.Timestamp
+	4,  // 26: bookingrush.gate.v1.GateService.ListBookingTickets:input_type -> bookingrush.gate.v1.ListBookingTicketsRequest
+	7,  // 27: bookingrush.gate.v1.GateService.GetTicketKeys:input_type -> bookingrush.gate.v1.GetTicketKeysRequest
+	9,  // 28: bookingrush.gate.v1.GateService.RotateTicketKey:input_type -> bookingrush.gate.v1.RotateTicketKeyRequest
+	11, // 29: bookingrush.gate.v1.GateService.ListRevokedTickets:input_type -> bookingrush.gate.v1.ListRevokedTicketsRequest
+	15, // 30: bookingrush.gate.v1.GateService.CreateDevice:input_type -> bookingrush.gate.v1.CreateDeviceRequest
+	17, // 31: bookingrush.gate.v1.GateService.ListDevices:input_type -> bookingrush.gate.v1.ListDevicesRequest
+	19, // 32: bookingrush.gate.v1.GateService.RevokeDevice:input_type -> bookingrush.gate.v1.RevokeDeviceRequest
+	24, // 33: bookingrush.gate.v1.GateService.CheckIn:input_type -> bookingrush.gate.v1.CheckInRequest
+	26, // 34: bookingrush.gate.v1.GateService.SyncCheckIns:input_type -> bookingrush.gate.v1.SyncCheckInsRequest
+	30, // 35: bookingrush.gate.v1.GateService.GetBookingCheckIns:input_type -> bookingrush.gate.v1.GetBookingCheckInsRequest
+	28, // 36: bookingrush.gate.v1.GateService.GetShowCheckInStats:input_type -> bookingrush.gate.v1.GetShowCheckInStatsRequest
+	32, // 37: bookingrush.gate.v1.GateService.SetDeviceOwnerRole:input_type -> bookingrush.gate.v1.SetDeviceOwnerRoleRequest
+	5,  // 38: bookingrush.gate.v1.GateService.ListBookingTickets:output_type -> bookingrush.gate.v1.ListBookingTicketsResponse
+	8,  // 39: bookingrush.gate.v1.GateService.GetTicketKeys:output_type -> bookingrush.gate.v1.GetTicketKeysResponse
+	10, // 40: bookingrush.gate.v1.GateService.RotateTicketKey:output_type -> bookingrush.gate.v1.RotateTicketKeyResponse
+	13, // 41: bookingrush.gate.v1.GateService.ListRevokedTickets:output_type -> bookingrush.gate.v1.ListRevokedTicketsResponse
+	16, // 42: bookingrush.gate.v1.GateService.CreateDevice:output_type -> bookingrush.gate.v1.CreateDeviceResponse
+	18, // 43: bookingrush.gate.v1.GateService.ListDevices:output_type -> bookingrush.gate.v1.ListDevicesResponse
+	20, // 44: bookingrush.gate.v1.GateService.RevokeDevice:output_type -> bookingrush.gate.v1.RevokeDeviceResponse
+	25, // 45: bookingrush.gate.v1.GateService.CheckIn:output_type -> bookingrush.gate.v1.CheckInResponse
+	27, // 46: bookingrush.gate.v1.GateService.SyncCheckIns:output_type -> bookingrush.gate.v1.SyncCheckInsResponse
+	31, // 47: bookingrush.gate.v1.GateService.GetBookingCheckIns:output_type -> bookingrush.gate.v1.GetBookingCheckInsResponse
+	29, // 48: bookingrush.gate.v1.GateService.GetShowCheckInStats:output_type -> bookingrush.gate.v1.GetShowCheckInStatsResponse
+	33, // 49: bookingrush.gate.v1.GateService.SetDeviceOwnerRole:output_type -> bookingrush.gate.v1.SetDeviceOwnerRoleResponse
+	38, // [38:50] is the sub-list for method output_type
+	26, // [26:38] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_gate_v1_gate_proto_init() }

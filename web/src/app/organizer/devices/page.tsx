@@ -16,7 +16,7 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { currentUser, isStaff, load, userApi } from "@/lib/api/server";
 import type { Device } from "@/lib/api/wire";
-import { badgeText, dateTime } from "@/lib/format";
+import { badgeText, count, dateTime } from "@/lib/format";
 import { viewerZone } from "@/lib/zone";
 
 export const metadata: Metadata = { title: "Check-in devices" };
@@ -94,6 +94,7 @@ export default async function DevicesPage({ searchParams }: { searchParams: Prom
                     <TableHead>Events</TableHead>
                     <TableHead>Registered</TableHead>
                     <TableHead>Valid until</TableHead>
+                    <TableHead>Last scan</TableHead>
                     <TableHead>State</TableHead>
                     <TableHead />
                   </TableRow>
@@ -107,6 +108,10 @@ export default async function DevicesPage({ searchParams }: { searchParams: Prom
                         <TableCell className="text-sm whitespace-normal" data-label="Events">{d.event_ids.map((id) => titles.get(id) ?? "an event no longer listed").join(", ")}</TableCell>
                         <TableCell data-label="Registered">{dateTime(d.created_at, { zone: tz })}</TableCell>
                         <TableCell data-label="Valid until">{dateTime(d.expires_at, { zone: tz })}</TableCell>
+                        {/* When the gate last heard from the door: one silent while the others scan may be offline. */}
+                        <TableCell className="whitespace-normal" data-label="Last scan" data-testid="device-last-scan">
+                          {d.last_seen_at ? `${dateTime(d.last_seen_at, { zone: tz })} · ${count(d.scans ?? 0, "scan")}` : "No scan yet"}
+                        </TableCell>
                         <TableCell data-label="State">
                           <Badge variant={st === "active" ? "success" : "secondary"} data-testid="device-state">
                             {badgeText(st)}
