@@ -42,7 +42,9 @@ curl -fs "$api/readyz" >/dev/null || { echo "run: the edge at $api is not ready"
 
 RUSH_API_URL="$api" node web/scripts/seed-demo.mjs || echo "run: demo events not added (see above); the app runs anyway" >&2
 
-PORT="$web_port" HOSTNAME="${WEB_HOSTNAME:-0.0.0.0}" RUSH_API_URL="$api" node web/.next/standalone/server.js &
+# rush serves its metrics on :9100, so the web app's go to :9101.
+PORT="$web_port" HOSTNAME="${WEB_HOSTNAME:-0.0.0.0}" RUSH_API_URL="$api" RUSH_WEB_METRICS_ADDR="${RUSH_WEB_METRICS_ADDR-127.0.0.1:9101}" \
+  node web/.next/standalone/server.js &
 pids+=($!)
 echo "run: web app on http://localhost:${web_port} (API $api; admin $RUSH_ADMIN_EMAIL)"
 

@@ -11,7 +11,7 @@
  *    runs during the tests), rate limits high enough for one machine's tests
  *    (all from 127.0.0.1) but on, and the web app as a trusted proxy.
  * 4. The built web app (.next/standalone/server.js) on a free port, pointed at
- *    that edge.
+ *    that edge, with its metrics listener on another.
  *
  * Teardown (global-teardown.ts) stops both and drops the schema and the keys.
  */
@@ -121,9 +121,10 @@ async function start() {
   // Kept open for the whole run: the runner process lives until teardown.
   (globalThis as { __smtp?: SMTPServer }).__smtp = smtp;
 
-  const [edgeHeld, webHeld] = [await holdPort(), await holdPort()];
+  const [edgeHeld, webHeld, metricsHeld] = [await holdPort(), await holdPort(), await holdPort()];
   const edgeURL = `http://127.0.0.1:${edgeHeld.port}`;
   const webURL = `http://127.0.0.1:${webHeld.port}`;
+  const webMetricsURL = `http://127.0.0.1:${metricsHeld.port}/metrics`;
   const admin = { email: `admin-${run}@e2e.test`, password: `admin-pass-${run}` };
   // Every other server of the binary on a free port: the -<name>.addr flags
   // it lists (a list written here missed gate, which then took its default
@@ -176,9 +177,18 @@ async function start() {
 
   const webLog = path.join(RUN_DIR, "web.log");
   await webHeld.release();
+  await metricsHeld.release();
   const webProc = spawn(process.execPath, [server], {
     cwd: path.dirname(server),
-    env: { ...env, PORT: String(webHeld.port), HOSTNAME: "127.0.0.1", RUSH_API_URL: edgeURL, NODE_ENV: "production", NEXT_TELEMETRY_DISABLED: "1" },
+    env: {
+      ...env,
+      PORT: String(webHeld.port),
+      HOSTNAME: "127.0.0.1",
+      RUSH_API_URL: edgeURL,
+      RUSH_WEB_METRICS_ADDR: `127.0.0.1:${metricsHeld.port}`,
+      NODE_ENV: "production",
+      NEXT_TELEMETRY_DISABLED: "1",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   partial.pids.push(webProc.pid!);
@@ -189,6 +199,7 @@ async function start() {
   let webExit: string | null = null;
   webProc.on("exit", (code, sig) => (webExit = `web app exited (${code ?? sig}); see ${webLog}`));
   await waitFor(`${webURL}/login`, 60_000, () => webExit);
+  await waitFor(webMetricsURL, 10_000, () => webExit);
 
   const state: RunState = {
     run,
@@ -198,6 +209,7 @@ async function start() {
     redisPrefix,
     edgeURL,
     webURL,
+    webMetricsURL,
     admin,
     mailDir,
     logs: { rush: rushLog, web: webLog },

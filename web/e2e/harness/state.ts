@@ -16,6 +16,8 @@ export interface RunState {
   redisPrefix: string;
   edgeURL: string;
   webURL: string;
+  /** The web app's metrics listener (RUSH_WEB_METRICS_ADDR): its /metrics page. */
+  webMetricsURL: string;
   admin: { email: string; password: string };
   mailDir: string;
   logs: { rush: string; web: string };

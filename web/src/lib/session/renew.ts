@@ -22,14 +22,18 @@ export interface Renewed {
  * Exchanges the request's refresh token (once per token:
  * lib/session/refresh) and answers the new cookies; br_user keeps the name
  * it had, with the role the new token carries. The browser's forwarded
- * headers go along. Throws the API's error (a dead refresh token is not
- * retryable; a busy or unreachable API is).
+ * headers go along; opts.fetch, when given, makes the call (edgeFetch, to
+ * count an edge that could not be reached). Throws the API's error (a dead
+ * refresh token is not retryable; a busy or unreachable API is).
  */
 export async function renewSession(
   req: { cookies: { get(name: string): { value: string } | undefined }; headers: Headers },
-  opts: { apiBase: string; secure: boolean },
+  opts: { apiBase: string; secure: boolean; fetch?: typeof fetch },
 ): Promise<Renewed> {
-  const pair = await refreshOnce(opts.apiBase, req.cookies.get(REFRESH_COOKIE)?.value ?? "", { headers: forwardedHeaders(req.headers) });
+  const pair = await refreshOnce(opts.apiBase, req.cookies.get(REFRESH_COOKIE)?.value ?? "", {
+    headers: forwardedHeaders(req.headers),
+    fetch: opts.fetch,
+  });
   const claims = readClaims(pair.access_token);
   const prev = decodeUser(req.cookies.get(USER_COOKIE)?.value);
   return {

@@ -14,6 +14,7 @@ import { endpoints } from "@/lib/api/endpoints";
 import { checkCsrf, errorResponse, rotatedCsrf, setCookies } from "@/lib/bff";
 import { apiBase, cookieSecure } from "@/lib/config";
 import { forwardedHeaders } from "@/lib/forward";
+import { edgeFetch } from "@/lib/metrics/bff";
 
 import { ACCESS_COOKIE, sessionCookies } from "./cookies";
 
@@ -35,7 +36,7 @@ export function apiErrorResponse(err: unknown): NextResponse {
 export function sessionApi(req: NextRequest, asCaller: boolean) {
   const token = asCaller ? req.cookies.get(ACCESS_COOKIE)?.value : undefined;
   const headers = () => ({ ...forwardedHeaders(req.headers), ...(token ? { authorization: `Bearer ${token}` } : {}) });
-  return endpoints(fetchTransport({ base: apiBase(), init: { cache: "no-store" }, headers }));
+  return endpoints(fetchTransport({ base: apiBase(), init: { cache: "no-store" }, headers, fetch: edgeFetch }));
 }
 
 export async function signIn(req: NextRequest, kind: "login" | "register" | "password"): Promise<NextResponse> {

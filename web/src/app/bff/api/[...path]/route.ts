@@ -18,6 +18,7 @@ import { networkError } from "@/lib/api/transport";
 import { checkCsrf, errorResponse, passedHeaders, setCookies, unreachable } from "@/lib/bff";
 import { apiBase, cookieSecure } from "@/lib/config";
 import { forwardedHeaders } from "@/lib/forward";
+import { counted, edgeFetch } from "@/lib/metrics/bff";
 import {
   ACCESS_COOKIE,
   REFRESH_COOKIE,
@@ -53,7 +54,7 @@ async function handle(req: NextRequest, ctx: { params: Promise<{ path: string[] 
   }
   const body = req.method === "GET" || req.method === "DELETE" ? undefined : await req.text();
   const send = (token: string | undefined) =>
-    fetch(`${apiBase()}/${rel}${req.nextUrl.search}`, {
+    edgeFetch(`${apiBase()}/${rel}${req.nextUrl.search}`, {
       method: req.method,
       headers: token ? { ...headers, authorization: `Bearer ${token}` } : headers,
       body,
@@ -78,7 +79,7 @@ async function handle(req: NextRequest, ctx: { params: Promise<{ path: string[] 
   let cookies: CookieSpec[] = [];
   if (upstream.status === 401 && refresh) {
     try {
-      const renewed = await renewSession(req, { apiBase: apiBase(), secure: cookieSecure() });
+      const renewed = await renewSession(req, { apiBase: apiBase(), secure: cookieSecure(), fetch: edgeFetch });
       await upstream.body?.cancel();
       try {
         upstream = await send(renewed.access);
@@ -125,4 +126,6 @@ async function handle(req: NextRequest, ctx: { params: Promise<{ path: string[] 
   return setCookies(new NextResponse(upstream.body, { status: upstream.status, headers: out }), cookies);
 }
 
-export { handle as GET, handle as POST, handle as PUT, handle as DELETE };
+const answer = counted("api", handle);
+
+export { answer as GET, answer as POST, answer as PUT, answer as DELETE };

@@ -23,6 +23,7 @@ import { checkCsrf, errorResponse, setCookies } from "@/lib/bff";
 import { apiBase, cookieSecure } from "@/lib/config";
 import { DOOR_COOKIE, clearedDoorCookie, doorCookie, doorFacts } from "@/lib/door/session";
 import { forwardedHeaders } from "@/lib/forward";
+import { counted, edgeFetch } from "@/lib/metrics/bff";
 import { readDeviceClaims } from "@/lib/session/jwt";
 import { apiErrorResponse } from "@/lib/session/sign-in";
 
@@ -30,13 +31,13 @@ export const dynamic = "force-dynamic";
 
 const noStore = { "Cache-Control": "no-store" };
 
-export function GET(req: NextRequest) {
+export const GET = counted("door", (req: NextRequest) => {
   const claims = readDeviceClaims(req.cookies.get(DOOR_COOKIE)?.value);
   const live = claims && claims.exp * 1000 > Date.now();
   return NextResponse.json({ success: true, data: live ? doorFacts(claims) : null }, { headers: noStore });
-}
+});
 
-export async function POST(req: NextRequest) {
+export const POST = counted("door", async (req: NextRequest) => {
   const denied = checkCsrf(req);
   if (denied) return denied;
   let credential = "";
@@ -57,9 +58,14 @@ export async function POST(req: NextRequest) {
     });
   }
   const fwd = forwardedHeaders(req.headers);
-  const catalog = endpoints(fetchTransport({ base: apiBase(), init: { cache: "no-store" }, headers: () => fwd }));
+  const catalog = endpoints(fetchTransport({ base: apiBase(), init: { cache: "no-store" }, headers: () => fwd, fetch: edgeFetch }));
   const gate = endpoints(
-    fetchTransport({ base: apiBase(), init: { cache: "no-store" }, headers: () => ({ ...fwd, authorization: `Bearer ${credential}` }) }),
+    fetchTransport({
+      base: apiBase(),
+      init: { cache: "no-store" },
+      headers: () => ({ ...fwd, authorization: `Bearer ${credential}` }),
+      fetch: edgeFetch,
+    }),
   ).gate;
   try {
     let showId = "";
@@ -81,10 +87,10 @@ export async function POST(req: NextRequest) {
   }
   const res = NextResponse.json({ success: true, data: doorFacts(claims) }, { headers: noStore });
   return setCookies(res, [doorCookie(credential, claims, cookieSecure())]);
-}
+});
 
-export function DELETE(req: NextRequest) {
+export const DELETE = counted("door", (req: NextRequest) => {
   const denied = checkCsrf(req);
   if (denied) return denied;
   return setCookies(NextResponse.json({ success: true, data: {} }, { headers: noStore }), [clearedDoorCookie(cookieSecure())]);
-}
+});

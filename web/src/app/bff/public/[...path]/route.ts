@@ -12,16 +12,22 @@ import { NextResponse, type NextRequest } from "next/server";
 
 import { errorResponse } from "@/lib/bff";
 import { apiBase } from "@/lib/config";
+import { counted, noteUpstreamFailure, upstreamFailed } from "@/lib/metrics/bff";
 
 export const dynamic = "force-dynamic";
 
 const PUBLIC_READS = [/^events\/[a-z0-9-]+\/shows$/, /^shows\/[0-9a-f-]{36}\/zones$/, /^events\/[a-z0-9-]+$/, /^categories$/];
 
-/** One answer kept for everyone: the body, its status and Retry-After. */
+/**
+ * One answer kept for everyone: the body, its status and Retry-After, and
+ * whether the edge could not be reached (each call answered with it counts
+ * an upstream failure).
+ */
 interface Kept {
   status: number;
   body: string;
   retryAfter: string | null;
+  upstreamFailed: boolean;
 }
 
 const TTL_MS = 2_000;
@@ -31,7 +37,12 @@ const kept = new Map<string, { at: number; answer: Promise<Kept> }>();
 async function read(rel: string): Promise<Kept> {
   try {
     const upstream = await fetch(`${apiBase()}/${rel}`, { headers: { Accept: "application/json" }, cache: "no-store" });
-    return { status: upstream.status, body: await upstream.text(), retryAfter: upstream.headers.get("retry-after") };
+    return {
+      status: upstream.status,
+      body: await upstream.text(),
+      retryAfter: upstream.headers.get("retry-after"),
+      upstreamFailed: upstreamFailed(upstream.status, upstream.headers.get("content-type")),
+    };
   } catch (err) {
     return {
       status: 503,
@@ -40,11 +51,12 @@ async function read(rel: string): Promise<Kept> {
         error: { code: "SERVICE_UNAVAILABLE", message: `the API could not be reached (${(err as Error).message})`, details: {} },
       }),
       retryAfter: "2",
+      upstreamFailed: true,
     };
   }
 }
 
-export async function GET(_req: NextRequest, ctx: { params: Promise<{ path: string[] }> }) {
+export const GET = counted("public", async (_req: NextRequest, ctx: { params: Promise<{ path: string[] }> }) => {
   const { path } = await ctx.params;
   const rel = path.join("/");
   if (!PUBLIC_READS.some((r) => r.test(rel))) return errorResponse(404, "NOT_FOUND", "not a public read");
@@ -58,6 +70,7 @@ export async function GET(_req: NextRequest, ctx: { params: Promise<{ path: stri
     }
   }
   const a = await hit.answer;
+  if (a.upstreamFailed) noteUpstreamFailure();
   const headers: Record<string, string> = { "Content-Type": "application/json" };
   if (a.status === 200) headers["Cache-Control"] = "public, max-age=0, s-maxage=2, stale-while-revalidate=5";
   else {
@@ -65,4 +78,4 @@ export async function GET(_req: NextRequest, ctx: { params: Promise<{ path: stri
     if (a.retryAfter) headers["Retry-After"] = a.retryAfter;
   }
   return new NextResponse(a.body, { status: a.status, headers });
-}
+});

@@ -5,13 +5,14 @@
 import { NextResponse, type NextRequest } from "next/server";
 
 import { rotatedCsrf, setCookies } from "@/lib/bff";
+import { counted } from "@/lib/metrics/bff";
 import { CSRF_COOKIE } from "@/lib/session/cookies";
 
 export const dynamic = "force-dynamic";
 
-export function GET(req: NextRequest) {
+export const GET = counted("session", (req: NextRequest) => {
   const have = req.cookies.get(CSRF_COOKIE)?.value;
   if (have) return NextResponse.json({ success: true, data: { token: have } }, { headers: { "Cache-Control": "no-store" } });
   const c = rotatedCsrf();
   return setCookies(NextResponse.json({ success: true, data: { token: c.value } }, { headers: { "Cache-Control": "no-store" } }), [c]);
-}
+});

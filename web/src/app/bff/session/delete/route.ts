@@ -8,12 +8,13 @@ import { NextResponse, type NextRequest } from "next/server";
 
 import { checkCsrf, errorResponse, setCookies } from "@/lib/bff";
 import { cookieSecure } from "@/lib/config";
+import { counted } from "@/lib/metrics/bff";
 import { ACCESS_COOKIE, clearedSessionCookies } from "@/lib/session/cookies";
 import { apiErrorResponse, sessionApi } from "@/lib/session/sign-in";
 
 export const dynamic = "force-dynamic";
 
-export async function POST(req: NextRequest) {
+export const POST = counted("session", async (req: NextRequest) => {
   const denied = checkCsrf(req);
   if (denied) return denied;
   if (!req.cookies.get(ACCESS_COOKIE)) return errorResponse(401, "UNAUTHORIZED", "sign in to delete your account");
@@ -30,4 +31,4 @@ export async function POST(req: NextRequest) {
   }
   const res = NextResponse.json({ success: true, data: {} }, { headers: { "Cache-Control": "no-store" } });
   return setCookies(res, clearedSessionCookies(cookieSecure()));
-}
+});

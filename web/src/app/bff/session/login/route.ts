@@ -5,10 +5,9 @@
  */
 import type { NextRequest } from "next/server";
 
+import { counted } from "@/lib/metrics/bff";
 import { signIn } from "@/lib/session/sign-in";
 
 export const dynamic = "force-dynamic";
 
-export function POST(req: NextRequest) {
-  return signIn(req, "login");
-}
+export const POST = counted("session", (req: NextRequest) => signIn(req, "login"));

@@ -10,11 +10,12 @@ import { fetchTransport } from "@/lib/api/transport";
 import { checkCsrf, setCookies } from "@/lib/bff";
 import { apiBase, cookieSecure } from "@/lib/config";
 import { forwardedHeaders } from "@/lib/forward";
+import { counted, edgeFetch } from "@/lib/metrics/bff";
 import { ACCESS_COOKIE, REFRESH_COOKIE, clearedSessionCookies } from "@/lib/session/cookies";
 
 export const dynamic = "force-dynamic";
 
-export async function POST(req: NextRequest) {
+export const POST = counted("session", async (req: NextRequest) => {
   const denied = checkCsrf(req);
   if (denied) return denied;
   const refresh = req.cookies.get(REFRESH_COOKIE)?.value;
@@ -25,6 +26,7 @@ export async function POST(req: NextRequest) {
       fetchTransport({
         base: apiBase(),
         init: { cache: "no-store" },
+        fetch: edgeFetch,
         headers: () => ({ ...forwardedHeaders(req.headers), ...(access ? { Authorization: `Bearer ${access}` } : {}) }),
       }),
     );
@@ -36,4 +38,4 @@ export async function POST(req: NextRequest) {
   }
   const res = NextResponse.json({ success: true, data: { warning } }, { headers: { "Cache-Control": "no-store" } });
   return setCookies(res, clearedSessionCookies(cookieSecure()));
-}
+});

@@ -7,10 +7,9 @@
  */
 import type { NextRequest } from "next/server";
 
+import { counted } from "@/lib/metrics/bff";
 import { signIn } from "@/lib/session/sign-in";
 
 export const dynamic = "force-dynamic";
 
-export function POST(req: NextRequest) {
-  return signIn(req, "password");
-}
+export const POST = counted("session", (req: NextRequest) => signIn(req, "password"));

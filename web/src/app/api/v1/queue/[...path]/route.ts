@@ -17,18 +17,19 @@ import { type NextRequest } from "next/server";
 import { errorResponse, passedHeaders, unreachable } from "@/lib/bff";
 import { apiBase } from "@/lib/config";
 import { forwardedHeaders } from "@/lib/forward";
+import { counted, edgeFetch } from "@/lib/metrics/bff";
 
 export const dynamic = "force-dynamic";
 
 const PUBLIC_QUEUE = [/^events$/, /^lines\/[0-9a-fA-F-]{36}$/];
 
-export async function GET(req: NextRequest, ctx: { params: Promise<{ path: string[] }> }) {
+export const GET = counted("queue", async (req: NextRequest, ctx: { params: Promise<{ path: string[] }> }) => {
   const { path } = await ctx.params;
   const rel = path.map(encodeURIComponent).join("/");
   if (!PUBLIC_QUEUE.some((r) => r.test(rel))) return errorResponse(404, "NOT_FOUND", "not a public queue route");
   let upstream: Response;
   try {
-    upstream = await fetch(`${apiBase()}/queue/${rel}${req.nextUrl.search}`, {
+    upstream = await edgeFetch(`${apiBase()}/queue/${rel}${req.nextUrl.search}`, {
       headers: { ...forwardedHeaders(req.headers), Accept: req.headers.get("accept") ?? "application/json" },
       cache: "no-store",
       redirect: "manual",
@@ -38,4 +39,4 @@ export async function GET(req: NextRequest, ctx: { params: Promise<{ path: strin
     return unreachable(req, err);
   }
   return new Response(upstream.body, { status: upstream.status, headers: passedHeaders(upstream, upstream.headers.get("cache-control") ?? "no-store") });
-}
+});

@@ -16,6 +16,7 @@ import { checkCsrf, errorResponse, passedHeaders, unreachable } from "@/lib/bff"
 import { apiBase } from "@/lib/config";
 import { DOOR_COOKIE } from "@/lib/door/session";
 import { forwardedHeaders } from "@/lib/forward";
+import { counted, edgeFetch } from "@/lib/metrics/bff";
 
 export const dynamic = "force-dynamic";
 
@@ -44,7 +45,7 @@ async function handle(req: NextRequest, ctx: { params: Promise<{ path: string[] 
   if (type) headers["content-type"] = type;
   let upstream: Response;
   try {
-    upstream = await fetch(`${apiBase()}/${rel}`, {
+    upstream = await edgeFetch(`${apiBase()}/${rel}`, {
       method: req.method,
       headers,
       body: req.method === "POST" ? await req.text() : undefined,
@@ -58,4 +59,6 @@ async function handle(req: NextRequest, ctx: { params: Promise<{ path: string[] 
   return new NextResponse(upstream.body, { status: upstream.status, headers: passedHeaders(upstream) });
 }
 
-export { handle as GET, handle as POST };
+const answer = counted("door", handle);
+
+export { answer as GET, answer as POST };
