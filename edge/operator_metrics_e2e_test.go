@@ -30,6 +30,22 @@ var outsideRush = map[string]string{
 	"up": "Prometheus' own sample of each scrape target (1 when the scrape succeeded)",
 }
 
+// webSeries is the web app's /metrics page as its own tests keep it: the
+// series, labels and values of its metrics listener. The web app is a
+// Node.js server this test does not start; its unit tests check the file
+// against its registry and web/e2e/metrics.spec.ts against the built app.
+const webSeries = "../web/src/lib/metrics/series.prom"
+
+// webPage reads webSeries.
+func webPage(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(webSeries)
+	if err != nil {
+		t.Fatalf("the web app's series: %v", err)
+	}
+	return string(b)
+}
+
 // notMetrics are names in the documents that read like a series (the first
 // two words of one) and are something else.
 var notMetrics = map[string]string{
@@ -49,7 +65,7 @@ func errorCodes(metric, label string) []string {
 	var out []string
 	switch {
 	case label != "code":
-	case metric == "http_requests_total":
+	case metric == "http_requests_total", metric == "web_bff_requests_total":
 		for s := 100; s < 600; s++ {
 			out = append(out, strconv.Itoa(s))
 		}
@@ -73,7 +89,7 @@ func errorCodes(metric, label string) []string {
 // prometheus-adapter rules, KEDA triggers), and every series the Markdown
 // documents name, must be on the processes' /metrics pages, with the
 // labels and values named; the KEDA trigger's group on the very component
-// it scales. A series counted only on a rare event (a mail failed, a dead
+// it scales. The web app's page is webSeries. A series counted only on a rare event (a mail failed, a dead
 // letter) is exported at 0 from the start, or an increase() over its first
 // count sees nothing.
 func TestOperatorsQueryOnlyWhatTheMeshExports(t *testing.T) {
@@ -94,7 +110,9 @@ func TestOperatorsQueryOnlyWhatTheMeshExports(t *testing.T) {
 	args, _ := wholeArgs(t, smtp)
 	apps := testkit.Split(t, pgtest.Migrated(t), args...)
 	// Before any traffic: what an alert matches is there, at 0.
+	web := webPage(t)
 	idle := &charttest.Exposition{}
+	idle.Add(web)
 	for _, app := range apps {
 		idle.Add(metricsText(t, app.URL(t, "metrics")))
 	}
@@ -125,8 +143,10 @@ func TestOperatorsQueryOnlyWhatTheMeshExports(t *testing.T) {
 	var checked string
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		byTarget := map[string]*charttest.Exposition{}
+		byTarget := map[string]*charttest.Exposition{"web": {}}
+		byTarget["web"].Add(web)
 		all := &charttest.Exposition{}
+		all.Add(web)
 		for target, app := range apps {
 			text := metricsText(t, app.URL(t, "metrics"))
 			byTarget[target] = &charttest.Exposition{}

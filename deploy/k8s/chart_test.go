@@ -1012,17 +1012,48 @@ func checkWeb(t *testing.T, r *rendered, d *appsv1.Deployment, services []*corev
 	if _, ok := c.Resources.Limits[corev1.ResourceMemory]; !ok {
 		t.Error("no memory limit")
 	}
+	// The metrics listener (web/README.md, "Metrics") on the port every
+	// component's metrics are on, never on the public one.
+	if env["RUSH_WEB_METRICS_ADDR"] != ":9100" {
+		t.Errorf("RUSH_WEB_METRICS_ADDR=%q, want :9100", env["RUSH_WEB_METRICS_ADDR"])
+	}
+	ports := map[string]int32{}
+	for _, p := range c.Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	if want := map[string]int32{"http": 3000, "metrics": 9100}; !maps.Equal(ports, want) {
+		t.Errorf("web container ports %v, want %v", ports, want)
+	}
 	podLabels := labels.Set(d.Spec.Template.Labels)
 	svc := find(services, func(s *corev1.Service) string { return s.Name }, d.Name)
-	if svc == nil || !labels.SelectorFromSet(svc.Spec.Selector).Matches(podLabels) || len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != c.Ports[0].ContainerPort {
-		t.Errorf("web Service %+v does not serve the pods' port", svc)
+	if svc == nil || !labels.SelectorFromSet(svc.Spec.Selector).Matches(podLabels) {
+		t.Fatalf("web Service %+v does not select the pods", svc)
+	}
+	served := map[string]int32{}
+	for _, p := range svc.Spec.Ports {
+		if ports[p.TargetPort.String()] != p.Port {
+			t.Errorf("web Service port %s (%d -> %s) has no matching container port", p.Name, p.Port, p.TargetPort.String())
+		}
+		served[p.Name] = p.Port
+	}
+	// The ServiceMonitor scrapes every component Service's port named metrics.
+	if !maps.Equal(served, ports) {
+		t.Errorf("web Service ports %v, want %v (http, and metrics for the ServiceMonitor)", served, ports)
 	}
 	if find(pdbs, func(p *policyv1.PodDisruptionBudget) string { return p.Name }, d.Name) == nil {
 		t.Error("no PodDisruptionBudget for the web app")
 	}
 	np := find(policies, func(p *networkingv1.NetworkPolicy) string { return p.Name }, d.Name)
-	if np == nil || len(np.Spec.Ingress) != 1 || np.Spec.Ingress[0].Ports[0].Port.IntVal != c.Ports[0].ContainerPort {
+	if np == nil || len(np.Spec.Ingress) != 2 {
+		t.Fatalf("web NetworkPolicy %+v: want a rule for the app's port and one for its metrics", np)
+	}
+	if np.Spec.Ingress[0].Ports[0].Port.IntVal != ports["http"] {
 		t.Errorf("web NetworkPolicy %+v does not open its port", np)
+	}
+	metrics := np.Spec.Ingress[1]
+	if len(metrics.Ports) != 1 || metrics.Ports[0].Port.IntVal != ports["metrics"] || len(metrics.From) != 1 || metrics.From[0].PodSelector != nil ||
+		metrics.From[0].NamespaceSelector == nil || metrics.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "monitoring" {
+		t.Errorf("web metrics port open to %+v, want the monitoring namespace only", metrics)
 	}
 }
 
