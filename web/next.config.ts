@@ -14,6 +14,10 @@ import type { NextConfig } from "next";
  *   door page (/door), which reads tickets' QR codes with the camera: of
  *   several entries that match a path and set the same header, Next sends
  *   the last one (e2e/door-camera.spec.ts checks both).
+ * - The door page's service worker (public/door-sw.js) is sent with
+ *   `Cache-Control: no-cache`, so a changed worker reaches the doors at their
+ *   next visit. It is served from the root, so it may control /door without
+ *   a Service-Worker-Allowed header.
  */
 const nextConfig: NextConfig = {
   output: "standalone",
@@ -34,6 +38,10 @@ const nextConfig: NextConfig = {
       {
         source: "/door",
         headers: [{ key: "Permissions-Policy", value: "camera=(self), microphone=(), geolocation=()" }],
+      },
+      {
+        source: "/door-sw.js",
+        headers: [{ key: "Cache-Control", value: "no-cache" }],
       },
     ];
   },

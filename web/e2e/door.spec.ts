@@ -127,3 +127,49 @@ test("a new device sends the scans a revoked device made offline", async ({ page
   const stats = await call<{ checked_in: number }>("GET", `/shows/${ev.showId}/checkin-stats`, undefined, org.token);
   expect(stats.checked_in).toBe(1);
 });
+
+test("a door reloaded without network comes back and scans, and no other page is controlled", async ({ page, context }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Door Reload"), price: "15.00", daysAhead: 20 });
+  const buyer = await register("doorreload");
+  const ticket = await paidTicket(ev, buyer);
+  const dev = await call<{ credential: string }>("POST", "/checkin/devices", { name: "West", event_ids: [ev.id] }, org.token);
+
+  // The worker's script is sent so that a changed one is fetched again.
+  const sw = await page.request.get("/door-sw.js");
+  expect(sw.headers()["cache-control"]).toBe("no-cache");
+  expect(sw.headers()["content-type"]).toContain("javascript");
+
+  // One online visit: the page is controlled (without a second load) and kept.
+  await page.goto("/door");
+  await openDoor(page, dev.credential, ev.title, "West");
+  await expect.poll(() => page.evaluate(() => navigator.serviceWorker.controller?.scriptURL ?? null)).toMatch(/\/door-sw\.js$/);
+  await expect(page.getByTestId("door-state")).toHaveAttribute("data-kept", "true");
+
+  // The network goes, and the tablet reloads the page: it comes back as the device, its door open.
+  await context.setOffline(true);
+  await page.reload();
+  await expect(page.getByTestId("door-network")).toHaveText("Offline");
+  await expect(page.getByTestId("door-offline-note")).toContainText("Opened offline: scans are decided by this door until the network is back");
+  await expect(page.getByTestId("door-offline-note")).toContainText("reloaded without network, it comes back");
+  await expect(page.getByText(ev.title)).toBeVisible();
+  const code = page.getByTestId("door-code");
+  await code.fill(ticket.code);
+  await code.press("Enter");
+  await expect(page.getByTestId("door-headline")).toHaveText("ADMIT");
+  await expect(page.getByTestId("door-verdict")).toContainText("offline");
+  await expect(page.getByTestId("door-pending")).toHaveText("1");
+
+  // Back online: the scan is sent.
+  await context.setOffline(false);
+  await expect(page.getByTestId("door-pending")).toHaveText("0");
+  await expect(page.getByTestId("door-network")).toHaveText("Online");
+  const stats = await call<{ checked_in: number }>("GET", `/shows/${ev.showId}/checkin-stats`, undefined, org.token);
+  expect(stats.checked_in).toBe(1);
+
+  // The worker's scope is /door: the rest of the app is not controlled.
+  const other = await context.newPage();
+  await other.goto("/");
+  expect(await other.evaluate(() => navigator.serviceWorker.controller)).toBeNull();
+  expect(await other.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.scope ?? null)).toBeNull();
+});

@@ -18,6 +18,10 @@
  * queues the scan with its time and what it did; the queue is synced
  * (POST /checkin/sync) as soon as the gate answers again. The lists are
  * fetched when the door opens and every minute while online.
+ *
+ * The page keeps itself in this browser (lib/door/keep.ts, a service worker
+ * for /door only): reloaded without network, it comes back as the device
+ * last set up here, with its door open, and decides alone.
  */
 import { Camera, CameraOff } from "lucide-react";
 import { useCallback, useEffect, useRef, useState } from "react";
@@ -58,6 +62,7 @@ import {
   unreachableGate,
 } from "@/lib/door/client";
 import { type Verdict, judgeOffline } from "@/lib/door/offline";
+import { keepDoorPage } from "@/lib/door/keep";
 import { type PendingScan, acknowledge, nextBatch, syncBody } from "@/lib/door/queue";
 import type { DoorFacts } from "@/lib/door/session";
 import { doorClock, verdictWords } from "@/lib/door/words";
@@ -76,6 +81,11 @@ const MAX_CODE = 512;
 export function DoorApp() {
   const [facts, setFacts] = useState<DoorFacts | null | undefined>(undefined);
   const [offlineStart, setOfflineStart] = useState(false);
+  // Whether this browser keeps the page (and its assets) for a reload without network.
+  const [kept, setKept] = useState(false);
+  useEffect(() => {
+    keepDoorPage().then(setKept, () => setKept(false));
+  }, []);
   useEffect(() => {
     currentDevice()
       .then((f) => {
@@ -111,6 +121,8 @@ export function DoorApp() {
     <Door
       key={facts.device_id}
       facts={facts}
+      openedOffline={offlineStart}
+      kept={kept}
       onEnded={() => {
         keepDevice(null);
         setFacts(null);
@@ -234,7 +246,7 @@ async function loadShows(eventIds: string[]): Promise<DoorShow[]> {
   return out.sort((a, b) => a.at.localeCompare(b.at)).map((s) => s.show);
 }
 
-function Door({ facts, onEnded }: { facts: DoorFacts; onEnded: () => void }) {
+function Door({ facts, openedOffline, kept: pageKept, onEnded }: { facts: DoorFacts; openedOffline: boolean; kept: boolean; onEnded: () => void }) {
   const dev = facts.device_id;
   // The door's state lives in a ref (async scans and syncs read and change
   // it); `render` shows its changes.
@@ -245,8 +257,11 @@ function Door({ facts, onEnded }: { facts: DoorFacts; onEnded: () => void }) {
   const render = useCallback(() => setTick((n) => n + 1), []);
   const [gate, setGate] = useState(keptGate);
   const [open, setOpen] = useState(() => Boolean(initial.showId && initial.lists?.showId === initial.showId));
-  const [online, setOnlineState] = useState(true);
-  const onlineRef = useRef(true);
+  // Opened offline: no call is tried before the first scan is decided here.
+  const [online, setOnlineState] = useState(!openedOffline);
+  const onlineRef = useRef(!openedOffline);
+  // Until the gate first answers, "Opened offline" says why the door decides alone.
+  const [startedOffline, setStartedOffline] = useState(openedOffline);
   const [refused, setRefused] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
   const [showsError, setShowsError] = useState<string | null>(null);
@@ -262,6 +277,7 @@ function Door({ facts, onEnded }: { facts: DoorFacts; onEnded: () => void }) {
   const setOnline = useCallback((v: boolean) => {
     onlineRef.current = v;
     setOnlineState(v);
+    if (v) setStartedOffline(false);
   }, []);
 
   // What this browser kept of the device, then the shows of its events.
@@ -688,11 +704,15 @@ function Door({ facts, onEnded }: { facts: DoorFacts; onEnded: () => void }) {
           )}
         </div>
       </div>
-      <div className="space-y-1 text-sm" data-testid="door-state">
+      <div className="space-y-1 text-sm" data-testid="door-state" data-kept={pageKept}>
         {!online && (
           <p className="font-medium" data-testid="door-offline-note">
-            Offline: this door decides with its own lists and sends its scans once the gate answers again. Keep this tab open: reloaded without network, the page
-            cannot come back.
+            {startedOffline
+              ? "Opened offline: scans are decided by this door until the network is back, and sent once the gate answers again."
+              : "Offline: this door decides with its own lists and sends its scans once the gate answers again."}{" "}
+            {pageKept
+              ? "This page is kept in this browser: reloaded without network, it comes back."
+              : "Keep this tab open: this browser keeps no copy of the page, so reloaded without network it cannot come back."}
           </p>
         )}
         {refused && (

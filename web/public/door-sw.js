@@ -1,0 +1,116 @@
+/**
+ * The door page's service worker (registered by src/lib/door/keep.ts with
+ * scope /door: it controls the door page and no other page of the app).
+ *
+ * It keeps the page so that a tablet reloaded while the venue's network is
+ * down comes back and scans (the page then decides alone with the lists it
+ * kept in localStorage, as it does when the network goes while it is open):
+ *
+ * - a navigation to /door goes to the network first and its answer is kept;
+ *   when the network fails (or the app answers 5xx, or nothing within 4 s),
+ *   the page kept last answers;
+ * - /_next/static/* (hashed names, never changed) requested by the page:
+ *   from the cache, else fetched and kept;
+ * - everything else (/bff, /api, the icon) is not touched: straight to the
+ *   network, as without a service worker. Nothing of the API is kept here.
+ *
+ * On its first visit the page was loaded before this worker existed: it
+ * posts the /_next/static URLs it loaded ({type: "keep", urls}) and the
+ * worker fetches those it lacks, answering {kept} on the message's port.
+ * Installing it fetches /door; skipWaiting and clients.claim let that first
+ * page be controlled without a second load. Changing VERSION drops the
+ * older caches on activation.
+ */
+const VERSION = 1;
+const CACHE = `door-v${VERSION}`;
+const PAGE = "/door";
+const STATIC = "/_next/static/";
+/** How long a navigation waits for the network before the kept page answers. */
+const PAGE_WAIT_MS = 4000;
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    caches
+      .open(CACHE)
+      .then((c) => c.add(new Request(PAGE, { cache: "no-cache" })))
+      .then(() => self.skipWaiting()),
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches
+      .keys()
+      .then((names) => Promise.all(names.filter((n) => n.startsWith("door-v") && n !== CACHE).map((n) => caches.delete(n))))
+      .then(() => self.clients.claim()),
+  );
+});
+
+self.addEventListener("fetch", (event) => {
+  const req = event.request;
+  if (req.method !== "GET") return;
+  const url = new URL(req.url);
+  if (url.origin !== self.location.origin) return;
+  if (req.mode === "navigate" && url.pathname === PAGE) {
+    event.respondWith(page(event));
+  } else if (url.pathname.startsWith(STATIC)) {
+    event.respondWith(asset(req));
+  }
+});
+
+/** The door page: the network's answer (kept), else the page kept last. */
+async function page(event) {
+  const cache = await caches.open(CACHE);
+  const fresh = fetch(event.request).then(async (res) => {
+    if (res.ok && res.type === "basic" && !res.redirected) await cache.put(PAGE, res.clone());
+    return res;
+  });
+  // The fetch goes on after a timeout, so its answer is still kept.
+  event.waitUntil(fresh.catch(() => undefined));
+  const kept = await cache.match(PAGE);
+  if (!kept) return fresh;
+  const late = new Promise((resolve) => setTimeout(() => resolve(kept), PAGE_WAIT_MS));
+  return Promise.race([fresh.then((res) => (res.status >= 500 ? kept : res)), late]).catch(() => kept);
+}
+
+/** A hashed asset: the kept copy, else the network's (kept). */
+async function asset(req) {
+  const cache = await caches.open(CACHE);
+  const kept = await cache.match(req, { ignoreVary: true });
+  if (kept) return kept;
+  const res = await fetch(req);
+  if (res.ok && res.type === "basic") await cache.put(req, res.clone());
+  return res;
+}
+
+/** Fetches and keeps the assets of urls not kept yet; true when the page and all of them are kept. */
+async function keep(urls) {
+  const cache = await caches.open(CACHE);
+  const wanted = urls.map((u) => new URL(u, self.location.origin)).filter((u) => u.origin === self.location.origin && u.pathname.startsWith(STATIC));
+  const done = await Promise.all(
+    wanted.map(async (u) => {
+      if (await cache.match(u.href, { ignoreVary: true })) return true;
+      try {
+        const res = await fetch(u.href);
+        if (!res.ok) return false;
+        await cache.put(u.href, res);
+        return true;
+      } catch {
+        return false;
+      }
+    }),
+  );
+  return done.every(Boolean) && Boolean(await cache.match(PAGE));
+}
+
+self.addEventListener("message", (event) => {
+  const msg = event.data;
+  if (!msg || msg.type !== "keep" || !Array.isArray(msg.urls)) return;
+  const port = event.ports[0];
+  event.waitUntil(
+    keep(msg.urls.filter((u) => typeof u === "string")).then(
+      (kept) => port?.postMessage({ kept }),
+      () => port?.postMessage({ kept: false }),
+    ),
+  );
+});
