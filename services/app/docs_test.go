@@ -14,10 +14,11 @@ import (
 )
 
 // notSettings are RUSH_* names the docs use that are not settings of rush:
-// the web app's own variable, and a test's knob.
+// the web app's own variables, and a test's knob.
 var notSettings = []string{
-	"RUSH_API_URL",         // the web app's edge (web/README.md)
-	"RUSH_RANDOM_DURATION", // edge's TestRandomRequests
+	"RUSH_API_URL",          // the web app's edge (web/README.md)
+	"RUSH_WEB_METRICS_ADDR", // the web app's metrics listener (web/README.md)
+	"RUSH_RANDOM_DURATION",  // edge's TestRandomRequests
 }
 
 // TestDocumentedSettingsExist reads what operators read (the READMEs, the
