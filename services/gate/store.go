@@ -436,9 +436,12 @@ func (s *Store) Devices(ctx context.Context, f DeviceFilter, page, perPage int) 
 	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM gate_devices WHERE `+deviceWhere, f.OwnerID, f.EventID).Scan(&total); err != nil {
 		return nil, 0, dbUnavailable(err)
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+deviceColumns+`, u.last, u.n FROM gate_devices
+	// The page first, then its devices' scans (by gate_scans_device_idx):
+	// only the page's devices are counted.
+	rows, err := s.db.Query(ctx, `SELECT `+deviceColumns+`, u.last, u.n FROM
+		(SELECT * FROM gate_devices WHERE `+deviceWhere+` ORDER BY created_at DESC, id LIMIT $3 OFFSET $4) gate_devices
 		LEFT JOIN LATERAL (SELECT max(recorded_at) AS last, count(*) AS n FROM gate_scans s WHERE s.device_id = gate_devices.id) u ON true
-		WHERE `+deviceWhere+` ORDER BY created_at DESC, id LIMIT $3 OFFSET $4`, f.OwnerID, f.EventID, perPage, (page-1)*perPage)
+		ORDER BY created_at DESC, id`, f.OwnerID, f.EventID, perPage, (page-1)*perPage)
 	if err != nil {
 		return nil, 0, dbUnavailable(err)
 	}
