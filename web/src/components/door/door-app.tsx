@@ -61,7 +61,7 @@ import {
   storedQueue,
   unreachableGate,
 } from "@/lib/door/client";
-import { type Verdict, judgeOffline } from "@/lib/door/offline";
+import { type Verdict, judgeOffline, verdict } from "@/lib/door/offline";
 import { keepDoorPage } from "@/lib/door/keep";
 import { type PendingScan, acknowledge, nextBatch, syncBody } from "@/lib/door/queue";
 import type { DoorFacts } from "@/lib/door/session";
@@ -445,7 +445,7 @@ function Door({ facts, openedOffline, kept: pageKept, onEnded }: { facts: DoorFa
     let v: Verdict | null = null;
     let offline = false;
     if (code.length > MAX_CODE) {
-      v = { outcome: "invalid", ticket_id: "", show_id: "", zone_id: "", first_scan: null, reason: "not a ticket code" };
+      v = verdict("invalid", null, "not a ticket code");
     } else if (onlineRef.current) {
       try {
         v = (await doorApi.checkIn({ code, gate, show_id: showId }, { signal: AbortSignal.timeout(ONLINE_WAIT_MS) })).data;
@@ -458,7 +458,7 @@ function Door({ facts, openedOffline, kept: pageKept, onEnded }: { facts: DoorFa
           const words = refusedCredential(err)
             ? "Not checked: the gate refuses this device's credential (revoked or expired)."
             : `Not checked: ${plainWords(networkError(err) as ApiError)}`;
-          const shown: Shown = { id: newId(), at: at.toISOString(), verdict: { outcome: "invalid", ticket_id: "", show_id: "", zone_id: "", first_scan: null, reason: "" }, offline: false, problem: words };
+          const shown: Shown = { id: newId(), at: at.toISOString(), verdict: verdict("invalid", null), offline: false, problem: words };
           setHistory((h) => [shown, ...h].slice(0, 10));
           return;
         }

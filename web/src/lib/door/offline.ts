@@ -134,7 +134,8 @@ export interface DoorLists {
 /** A verdict as the gate answers it (CheckInResult). */
 export type Verdict = CheckInResult;
 
-function verdict(outcome: CheckInOutcome, t: TicketCode | null, reason = "", first: Verdict["first_scan"] = null): Verdict {
+/** A verdict; t names the ticket (null: none). */
+export function verdict(outcome: CheckInOutcome, t: TicketCode | null, reason = "", first: Verdict["first_scan"] = null): Verdict {
   return { outcome, ticket_id: t?.ticketId ?? "", show_id: t?.showId ?? "", zone_id: t?.zoneId ?? "", first_scan: first, reason };
 }
 

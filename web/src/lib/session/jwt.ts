@@ -16,18 +16,27 @@ function base64UrlDecode(s: string): string {
   return typeof atob === "function" ? atob(b64) : Buffer.from(b64, "base64").toString("binary");
 }
 
-/** The claims of a JWT, or null when it is not one. */
-export function readClaims(token: string | undefined | null): AccessClaims | null {
+/** A JWT's payload as JSON, or null when the token is not a JWT. */
+function payload(token: string | undefined | null): Record<string, unknown> | null {
   if (!token) return null;
   const parts = token.split(".");
   if (parts.length !== 3) return null;
   try {
-    const c = JSON.parse(base64UrlDecode(parts[1])) as Partial<AccessClaims>;
-    if (typeof c.exp !== "number" || typeof c.sub !== "string") return null;
-    return { sub: c.sub, role: typeof c.role === "string" ? c.role : "user", exp: c.exp };
+    const p: unknown = JSON.parse(base64UrlDecode(parts[1]));
+    return p && typeof p === "object" ? (p as Record<string, unknown>) : null;
   } catch {
     return null;
   }
+}
+
+/** The claims of a JWT, or null when it is not one. */
+export function readClaims(token: string | undefined | null): AccessClaims | null {
+  return claimsOf(payload(token));
+}
+
+function claimsOf(c: Record<string, unknown> | null): AccessClaims | null {
+  if (!c || typeof c.exp !== "number" || typeof c.sub !== "string") return null;
+  return { sub: c.sub, role: typeof c.role === "string" ? c.role : "user", exp: c.exp };
 }
 
 /** What a check-in device's credential says of itself (authn.IssueDevice): not secret, not trusted for access. */
@@ -42,15 +51,12 @@ export interface DeviceClaims {
 
 /** The claims of a device credential, or null when the token is not one (a user's token, not a JWT). */
 export function readDeviceClaims(token: string | undefined | null): DeviceClaims | null {
-  const c = readClaims(token);
+  const p = payload(token);
+  const c = claimsOf(p);
   if (!c || c.role !== "device" || !c.sub.startsWith("device:")) return null;
-  try {
-    const evs = (JSON.parse(base64UrlDecode(token!.split(".")[1])) as { evs?: unknown }).evs;
-    if (!Array.isArray(evs) || evs.length === 0 || !evs.every((e) => typeof e === "string")) return null;
-    return { deviceId: c.sub.slice("device:".length), eventIds: evs as string[], exp: c.exp };
-  } catch {
-    return null;
-  }
+  const evs = p?.evs;
+  if (!Array.isArray(evs) || evs.length === 0 || !evs.every((e) => typeof e === "string")) return null;
+  return { deviceId: c.sub.slice("device:".length), eventIds: evs as string[], exp: c.exp };
 }
 
 /** Whether the token expires within `marginSeconds` (or is no JWT at all). */
