@@ -619,3 +619,73 @@ func TestASyncAtAnImpossibleTimeRecordsNothing(t *testing.T) {
 		t.Errorf("%d scans and check-ins recorded by refused syncs", n)
 	}
 }
+
+// TestAnOnlineScanItsDoorAlsoQueuedIsOneEntry: a door that stops waiting
+// for an online answer decides alone and queues the scan, though the call
+// may have reached the gate. Sent with the same scanned_at, the online call
+// and the synced copy are one scan, whichever arrives first: one record,
+// both answered VALID, and the ticket is not counted as let in twice. A call
+// that does not say scanned_at (an older client) stays a scan of its own.
+func TestAnOnlineScanItsDoorAlsoQueuedIsOneEntry(t *testing.T) {
+	t.Parallel()
+	a, shop, booking, gate := startGate(t, testkit.ShopOptions{Seats: 10, MaxPerUser: 10, Users: 1})
+	ctx := context.Background()
+	tickets := purchase(t, a, booking, gate, shop.Users[0], a.Reserve(t, shop, shop.Users[0], 5))
+	cred := door(t, a, gate, shop).Msg.GetCredential()
+	online := func(grpc bool, code string, at time.Time) *gatev1.CheckInResult {
+		t.Helper()
+		req := &gatev1.CheckInRequest{Code: code, Gate: "North", ShowId: shop.Show}
+		if !at.IsZero() {
+			req.ScannedAt = timestamppb.New(at)
+		}
+		res, err := gate(grpc).CheckIn(ctx, testkit.Bearer(cred, req))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Msg.GetResult()
+	}
+	synced := func(grpc bool, code string, at time.Time) *gatev1.CheckInResult {
+		t.Helper()
+		res, err := gate(grpc).SyncCheckIns(ctx, testkit.Bearer(cred, &gatev1.SyncCheckInsRequest{Scans: []*gatev1.Scan{
+			{Code: code, Gate: "North", ShowId: shop.Show, ScannedAt: timestamppb.New(at), Door: gatev1.DoorVerdict_DOOR_VERDICT_ADMITTED}}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Msg.GetResults()[0]
+	}
+	valid := func(what string, r *gatev1.CheckInResult) {
+		t.Helper()
+		if r.GetOutcome() != gatev1.CheckInOutcome_CHECK_IN_OUTCOME_VALID {
+			t.Fatalf("%s: %v, want VALID", what, r)
+		}
+	}
+	at := time.Now().Add(-5 * time.Second).Truncate(time.Millisecond)
+	for i, grpc := range []bool{false, true} {
+		// The online call arrives first, then its copy.
+		code := tickets[2*i].GetCode()
+		valid("online", online(grpc, code, at))
+		valid("the same online call again", online(!grpc, code, at))
+		r := synced(grpc, code, at)
+		valid("the synced copy of an online scan", r)
+		if !r.GetFirstScan().GetScannedAt().AsTime().Equal(at) {
+			t.Errorf("check-in at %v, want the device's time %v (the copy moves it there)", r.GetFirstScan().GetScannedAt().AsTime(), at)
+		}
+		// The copy arrives first (the call was slow), then the call.
+		code = tickets[2*i+1].GetCode()
+		valid("synced first", synced(!grpc, code, at))
+		valid("the online call after its copy", online(grpc, code, at))
+	}
+	// An older client: the online call says no time, the copy is another scan.
+	valid("online without scanned_at", online(false, tickets[4].GetCode(), time.Time{}))
+	synced(true, tickets[4].GetCode(), at) // made before the call arrived: an earlier entry, it takes the check-in
+	if n := a.Count(t, `SELECT count(*) FROM gate_scans`); n != 6 {
+		t.Errorf("%d scans recorded, want 6 (one per ticket, two for the old client's)", n)
+	}
+	st, err := gate(false).GetShowCheckInStats(ctx, testkit.As(t, a.Mesh, shop.Organizer, authn.RoleOrganizer, &gatev1.GetShowCheckInStatsRequest{ShowId: shop.Show}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := st.Msg; m.GetCheckedIn() != 5 || m.GetReused() != 1 {
+		t.Fatalf("counts %v, want 5 checked in, 1 reused (the old client's ticket only)", m)
+	}
+}

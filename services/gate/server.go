@@ -183,7 +183,11 @@ func (s *Server) RevokeDevice(ctx context.Context, req *connect.Request[gatev1.R
 
 // CheckIn judges one scan.
 func (s *Server) CheckIn(ctx context.Context, req *connect.Request[gatev1.CheckInRequest]) (*connect.Response[gatev1.CheckInResponse], error) {
-	vs, err := s.checkIn(ctx, []ScanIn{{Code: req.Msg.GetCode(), Gate: req.Msg.GetGate(), ShowID: req.Msg.GetShowId()}})
+	sc := ScanIn{Code: req.Msg.GetCode(), Gate: req.Msg.GetGate(), ShowID: req.Msg.GetShowId()}
+	if req.Msg.GetScannedAt() != nil {
+		sc.ScannedAt = req.Msg.GetScannedAt().AsTime()
+	}
+	vs, err := s.checkIn(ctx, []ScanIn{sc})
 	if err != nil {
 		return nil, err
 	}

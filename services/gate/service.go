@@ -537,8 +537,11 @@ type ScanIn struct {
 	// admits any show of the device's events, as check-in did before: a
 	// festival's Saturday ticket then admits on Monday, and counts as used
 	// on Saturday.
-	ShowID    string
-	ScannedAt time.Time // zero: now
+	ShowID string
+	// ScannedAt is when the device scanned, by its clock (zero: not said).
+	// An offline scan is made then (or now, when that is in the future);
+	// an online one is made now, and its ScannedAt only names it.
+	ScannedAt time.Time
 	// Offline is a scan synced after the fact (SyncCheckIns).
 	Offline bool
 	// Door is what the offline door did with the holder, as the device
@@ -591,11 +594,14 @@ func (s *Service) CheckIn(ctx context.Context, p *authn.Principal, scans []ScanI
 	copies := map[string]int{}
 	for i, sc := range scans {
 		at[i], ids[i], order[i] = sc.ScannedAt, uuid.NewString(), i
-		if at[i].IsZero() || at[i].After(now) {
-			at[i] = now // a scan from the future counts as made now
+		if at[i].IsZero() || at[i].After(now) || !sc.Offline {
+			at[i] = now // a scan from the future counts as made now, an online one when the gate hears it
 		}
-		if sc.Offline && !sc.ScannedAt.IsZero() {
-			k := syncScanKey(d.ID, sc)
+		// A scan the device timed is named by what it sent, online too: the
+		// offline copy of an online scan whose answer the door stopped
+		// waiting for is then the same scan, recorded once.
+		if !sc.ScannedAt.IsZero() {
+			k := scanKey(d.ID, sc)
 			ids[i] = uuid.NewSHA1(scanSpace, []byte(k+"/"+strconv.Itoa(copies[k]))).String()
 			copies[k]++
 		}
@@ -614,15 +620,16 @@ func (s *Service) CheckIn(ctx context.Context, p *authn.Principal, scans []ScanI
 // scanSpace is the UUIDv5 namespace of synced scans' ids.
 var scanSpace = uuid.MustParse("5f0b7c2e-91d4-4a8e-b3c6-2e7d1a9f4b10")
 
-// syncScanKey names a synced scan by what the device sent: the device, the
-// code, the door, the show and the device's own time (not the gate's: a
-// scan from the future counts as made when it arrives, another time when it
-// is sent again). Its id adds its place among identical copies in its batch
-// (a scan queued twice: the copy answers already_used, the device's own
-// first scan), so a batch sent again (its answer lost) gets the same ids:
-// the same answers (the check-in is the scan with that id), and nothing
-// recorded twice.
-func syncScanKey(deviceID string, sc ScanIn) string {
+// scanKey names a scan the device timed (a synced one, or an online one
+// that says scanned_at) by what the device sent: the device, the code, the
+// door, the show and the device's own time (not the gate's: a scan from the
+// future counts as made when it arrives, another time when it is sent
+// again). Its id adds its place among identical copies in its batch (a scan
+// queued twice: the copy answers already_used, the device's own first
+// scan), so a batch sent again (its answer lost), an online call sent again,
+// or the synced copy of an online scan gets the same id: the same answer
+// (the check-in is the scan with that id), and nothing recorded twice.
+func scanKey(deviceID string, sc ScanIn) string {
 	return strings.Join([]string{deviceID, strings.TrimSpace(sc.Code), sc.Gate, strings.ToLower(sc.ShowID),
 		sc.ScannedAt.UTC().Format(time.RFC3339Nano)}, "\x00")
 }

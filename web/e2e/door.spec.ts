@@ -83,6 +83,34 @@ test("a door checks tickets in online and offline, and syncs its offline scans",
   await expect(page.getByLabel("Device credential")).toBeVisible();
 });
 
+test("a check-in whose answer comes too late is one entry, not two", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Door Slow"), price: "15.00", daysAhead: 20 });
+  const buyer = await register("doorslow");
+  const ticket = await paidTicket(ev, buyer);
+  const dev = await call<{ credential: string }>("POST", "/checkin/devices", { name: "West", event_ids: [ev.id] }, org.token);
+  await page.goto("/door");
+  await openDoor(page, dev.credential, ev.title, "West");
+
+  // The gate records the check-in, but its answer arrives after the door
+  // stopped waiting (4 s): the door decides alone and queues the scan,
+  // which it then syncs. Before scanned_at named the online scan, the
+  // synced copy was a second scan, and the ticket counted as reused.
+  await page.route("**/bff/door/api/checkin", async (route) => {
+    const res = await route.fetch();
+    await new Promise((r) => setTimeout(r, 5_000));
+    await route.fulfill({ response: res }).catch(() => {}); // the page gave up on it
+  });
+  await page.getByTestId("door-code").fill(ticket.code);
+  await page.getByTestId("door-code").press("Enter");
+  await expect(page.getByTestId("door-headline")).toHaveText("ADMIT");
+  await expect(page.getByTestId("door-verdict")).toContainText("offline");
+  await page.unroute("**/bff/door/api/checkin");
+  await expect(page.getByTestId("door-pending")).toHaveText("0", { timeout: 20_000 });
+  const stats = await call<{ checked_in: number; reused: number }>("GET", `/shows/${ev.showId}/checkin-stats`, undefined, org.token);
+  expect(stats).toMatchObject({ checked_in: 1, reused: 0 });
+});
+
 test("the door page refuses the credential of a revoked device", async ({ page }) => {
   const org = await organizer();
   const ev = await publishedEvent(org, { title: unique("Door Gone") });

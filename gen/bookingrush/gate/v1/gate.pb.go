@@ -1606,7 +1606,19 @@ type CheckInRequest struct {
 	// events refuses the call (INVALID_ARGUMENT). Empty (a client from
 	// before this field) checks any show of the device's events in, so a
 	// ticket for one day of a festival admits on another: send it.
-	ShowId        string `protobuf:"bytes,3,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
+	ShowId string `protobuf:"bytes,3,opt,name=show_id,json=showId,proto3" json:"show_id,omitempty"`
+	// ScannedAt is when the device scanned the code, by its own clock. Send
+	// it, and the same scanned_at with the scan's offline copy: a door that
+	// stops waiting for this answer decides alone and queues the scan for
+	// SyncCheckIns, yet this call may have reached the gate. The gate names
+	// the scan as it names a synced one (device, code, gate, show_id,
+	// scanned_at), so whichever of the two arrives second is the same scan,
+	// recorded once and answered as the first (not a second entry of the
+	// ticket). The check-in is still recorded at the gate's time of this
+	// call (an offline copy made earlier by the device's clock moves it
+	// there). Absent (a client from before this field): every call is a new
+	// scan. Like every timestamp of a request, it must be a valid one.
+	ScannedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=scanned_at,json=scannedAt,proto3" json:"scanned_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1660,6 +1672,13 @@ func (x *CheckInRequest) GetShowId() string {
 		return x.ShowId
 	}
 	return ""
+}
+
+func (x *CheckInRequest) GetScannedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScannedAt
+	}
+	return nil
 }
 
 // CheckInResponse is the verdict.
@@ -2258,11 +2277,13 @@ const file_bookingrush_gate_v1_gate_proto_rawDesc = "" +
 	"\azone_id\x18\x04 \x01(\tR\x06zoneId\x12=\n" +
 	"\n" +
 	"first_scan\x18\x05 \x01(\v2\x1e.bookingrush.gate.v1.FirstScanR\tfirstScan\x12\x16\n" +
-	"\x06reason\x18\x06 \x01(\tR\x06reason\"t\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\"\xaf\x01\n" +
 	"\x0eCheckInRequest\x12\x1f\n" +
 	"\x04code\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\x18\x80\x04R\x04code\x12\x1b\n" +
 	"\x04gate\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\x04gate\x12$\n" +
-	"\ashow_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x06showId\"M\n" +
+	"\ashow_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x06showId\x129\n" +
+	"\n" +
+	"scanned_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tscannedAt\"M\n" +
 	"\x0fCheckInResponse\x12:\n" +
 	"\x06result\x18\x01 \x01(\v2\".bookingrush.gate.v1.CheckInResultR\x06result\"S\n" +
 	"\x13SyncCheckInsRequest\x12<\n" +
@@ -2406,39 +2427,40 @@ var file_bookingrush_gate_v1_gate_proto_depIdxs = []int32{
 	34, // 19: bookingrush.gate.v1.FirstScan.scanned_at:type_name -> google.protobuf.Timestamp
 	1,  // 20: bookingrush.gate.v1.CheckInResult.outcome:type_name -> bookingrush.gate.v1.CheckInOutcome
 	22, // 21: bookingrush.gate.v1.CheckInResult.first_scan:type_name -> bookingrush.gate.v1.FirstScan
-	23, // 22: bookingrush.gate.v1.CheckInResponse.result:type_name -> bookingrush.gate.v1.CheckInResult
-	21, // 23: bookingrush.gate.v1.SyncCheckInsRequest.scans:type_name -> bookingrush.gate.v1.Scan
-	23, // 24: bookingrush.gate.v1.SyncCheckInsResponse.results:type_name -> bookingrush.gate.v1.CheckInResult
-	34, // 25: bookingrush.gate.v1.GetBookingCheckInsResponse.first_checked_in_at:type_name -> google.protobuf.Timestamp
-	4,  // 26: bookingrush.gate.v1.GateService.ListBookingTickets:input_type -> bookingrush.gate.v1.ListBookingTicketsRequest
-	7,  // 27: bookingrush.gate.v1.GateService.GetTicketKeys:input_type -> bookingrush.gate.v1.GetTicketKeysRequest
-	9,  // 28: bookingrush.gate.v1.GateService.RotateTicketKey:input_type -> bookingrush.gate.v1.RotateTicketKeyRequest
-	11, // 29: bookingrush.gate.v1.GateService.ListRevokedTickets:input_type -> bookingrush.gate.v1.ListRevokedTicketsRequest
-	15, // 30: bookingrush.gate.v1.GateService.CreateDevice:input_type -> bookingrush.gate.v1.CreateDeviceRequest
-	17, // 31: bookingrush.gate.v1.GateService.ListDevices:input_type -> bookingrush.gate.v1.ListDevicesRequest
-	19, // 32: bookingrush.gate.v1.GateService.RevokeDevice:input_type -> bookingrush.gate.v1.RevokeDeviceRequest
-	24, // 33: bookingrush.gate.v1.GateService.CheckIn:input_type -> bookingrush.gate.v1.CheckInRequest
-	26, // 34: bookingrush.gate.v1.GateService.SyncCheckIns:input_type -> bookingrush.gate.v1.SyncCheckInsRequest
-	30, // 35: bookingrush.gate.v1.GateService.GetBookingCheckIns:input_type -> bookingrush.gate.v1.GetBookingCheckInsRequest
-	28, // 36: bookingrush.gate.v1.GateService.GetShowCheckInStats:input_type -> bookingrush.gate.v1.GetShowCheckInStatsRequest
-	32, // 37: bookingrush.gate.v1.GateService.SetDeviceOwnerRole:input_type -> bookingrush.gate.v1.SetDeviceOwnerRoleRequest
-	5,  // 38: bookingrush.gate.v1.GateService.ListBookingTickets:output_type -> bookingrush.gate.v1.ListBookingTicketsResponse
-	8,  // 39: bookingrush.gate.v1.GateService.GetTicketKeys:output_type -> bookingrush.gate.v1.GetTicketKeysResponse
-	10, // 40: bookingrush.gate.v1.GateService.RotateTicketKey:output_type -> bookingrush.gate.v1.RotateTicketKeyResponse
-	13, // 41: bookingrush.gate.v1.GateService.ListRevokedTickets:output_type -> bookingrush.gate.v1.ListRevokedTicketsResponse
-	16, // 42: bookingrush.gate.v1.GateService.CreateDevice:output_type -> bookingrush.gate.v1.CreateDeviceResponse
-	18, // 43: bookingrush.gate.v1.GateService.ListDevices:output_type -> bookingrush.gate.v1.ListDevicesResponse
-	20, // 44: bookingrush.gate.v1.GateService.RevokeDevice:output_type -> bookingrush.gate.v1.RevokeDeviceResponse
-	25, // 45: bookingrush.gate.v1.GateService.CheckIn:output_type -> bookingrush.gate.v1.CheckInResponse
-	27, // 46: bookingrush.gate.v1.GateService.SyncCheckIns:output_type -> bookingrush.gate.v1.SyncCheckInsResponse
-	31, // 47: bookingrush.gate.v1.GateService.GetBookingCheckIns:output_type -> bookingrush.gate.v1.GetBookingCheckInsResponse
-	29, // 48: bookingrush.gate.v1.GateService.GetShowCheckInStats:output_type -> bookingrush.gate.v1.GetShowCheckInStatsResponse
-	33, // 49: bookingrush.gate.v1.GateService.SetDeviceOwnerRole:output_type -> bookingrush.gate.v1.SetDeviceOwnerRoleResponse
-	38, // [38:50] is the sub-list for method output_type
-	26, // [26:38] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	34, // 22: bookingrush.gate.v1.CheckInRequest.scanned_at:type_name -> google.protobuf.Timestamp
+	23, // 23: bookingrush.gate.v1.CheckInResponse.result:type_name -> bookingrush.gate.v1.CheckInResult
+	21, // 24: bookingrush.gate.v1.SyncCheckInsRequest.scans:type_name -> bookingrush.gate.v1.Scan
+	23, // 25: bookingrush.gate.v1.SyncCheckInsResponse.results:type_name -> bookingrush.gate.v1.CheckInResult
+	34, // 26: bookingrush.gate.v1.GetBookingCheckInsResponse.first_checked_in_at:type_name -> google.protobuf.Timestamp
+	4,  // 27: bookingrush.gate.v1.GateService.ListBookingTickets:input_type -> bookingrush.gate.v1.ListBookingTicketsRequest
+	7,  // 28: bookingrush.gate.v1.GateService.GetTicketKeys:input_type -> bookingrush.gate.v1.GetTicketKeysRequest
+	9,  // 29: bookingrush.gate.v1.GateService.RotateTicketKey:input_type -> bookingrush.gate.v1.RotateTicketKeyRequest
+	11, // 30: bookingrush.gate.v1.GateService.ListRevokedTickets:input_type -> bookingrush.gate.v1.ListRevokedTicketsRequest
+	15, // 31: bookingrush.gate.v1.GateService.CreateDevice:input_type -> bookingrush.gate.v1.CreateDeviceRequest
+	17, // 32: bookingrush.gate.v1.GateService.ListDevices:input_type -> bookingrush.gate.v1.ListDevicesRequest
+	19, // 33: bookingrush.gate.v1.GateService.RevokeDevice:input_type -> bookingrush.gate.v1.RevokeDeviceRequest
+	24, // 34: bookingrush.gate.v1.GateService.CheckIn:input_type -> bookingrush.gate.v1.CheckInRequest
+	26, // 35: bookingrush.gate.v1.GateService.SyncCheckIns:input_type -> bookingrush.gate.v1.SyncCheckInsRequest
+	30, // 36: bookingrush.gate.v1.GateService.GetBookingCheckIns:input_type -> bookingrush.gate.v1.GetBookingCheckInsRequest
+	28, // 37: bookingrush.gate.v1.GateService.GetShowCheckInStats:input_type -> bookingrush.gate.v1.GetShowCheckInStatsRequest
+	32, // 38: bookingrush.gate.v1.GateService.SetDeviceOwnerRole:input_type -> bookingrush.gate.v1.SetDeviceOwnerRoleRequest
+	5,  // 39: bookingrush.gate.v1.GateService.ListBookingTickets:output_type -> bookingrush.gate.v1.ListBookingTicketsResponse
+	8,  // 40: bookingrush.gate.v1.GateService.GetTicketKeys:output_type -> bookingrush.gate.v1.GetTicketKeysResponse
+	10, // 41: bookingrush.gate.v1.GateService.RotateTicketKey:output_type -> bookingrush.gate.v1.RotateTicketKeyResponse
+	13, // 42: bookingrush.gate.v1.GateService.ListRevokedTickets:output_type -> bookingrush.gate.v1.ListRevokedTicketsResponse
+	16, // 43: bookingrush.gate.v1.GateService.CreateDevice:output_type -> bookingrush.gate.v1.CreateDeviceResponse
+	18, // 44: bookingrush.gate.v1.GateService.ListDevices:output_type -> bookingrush.gate.v1.ListDevicesResponse
+	20, // 45: bookingrush.gate.v1.GateService.RevokeDevice:output_type -> bookingrush.gate.v1.RevokeDeviceResponse
+	25, // 46: bookingrush.gate.v1.GateService.CheckIn:output_type -> bookingrush.gate.v1.CheckInResponse
+	27, // 47: bookingrush.gate.v1.GateService.SyncCheckIns:output_type -> bookingrush.gate.v1.SyncCheckInsResponse
+	31, // 48: bookingrush.gate.v1.GateService.GetBookingCheckIns:output_type -> bookingrush.gate.v1.GetBookingCheckInsResponse
+	29, // 49: bookingrush.gate.v1.GateService.GetShowCheckInStats:output_type -> bookingrush.gate.v1.GetShowCheckInStatsResponse
+	33, // 50: bookingrush.gate.v1.GateService.SetDeviceOwnerRole:output_type -> bookingrush.gate.v1.SetDeviceOwnerRoleResponse
+	39, // [39:51] is the sub-list for method output_type
+	27, // [27:39] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_bookingrush_gate_v1_gate_proto_init() }

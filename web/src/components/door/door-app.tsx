@@ -448,7 +448,9 @@ function Door({ facts, openedOffline, kept: pageKept, onEnded }: { facts: DoorFa
       v = verdict("invalid", null, "not a ticket code");
     } else if (onlineRef.current) {
       try {
-        v = (await doorApi.checkIn({ code, gate, show_id: showId }, { signal: AbortSignal.timeout(ONLINE_WAIT_MS) })).data;
+        // scanned_at names the scan: if this call reached the gate but its
+        // answer came too late, the copy queued below is the same scan.
+        v = (await doorApi.checkIn({ code, gate, show_id: showId, scanned_at: at.toISOString() }, { signal: AbortSignal.timeout(ONLINE_WAIT_MS) })).data;
         if (k.queue.length > 0) void sync();
       } catch (err) {
         if (unreachableGate(err)) {
