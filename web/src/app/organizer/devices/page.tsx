@@ -7,6 +7,7 @@ import type { Metadata } from "next";
 import Link from "next/link";
 
 import { ApiErrorPanel } from "@/components/api-error-panel";
+import { AutoRefresh } from "@/components/auto-refresh";
 import { DeviceForm, RevokeDeviceButton } from "@/components/organizer/devices";
 import { NotOrganizer } from "@/components/organizer/not-organizer";
 import { SessionRoleSync } from "@/components/session-role-sync";
@@ -76,7 +77,11 @@ export default async function DevicesPage({ searchParams }: { searchParams: Prom
       <Card>
         <CardHeader>
           <CardTitle as="h2">Your devices</CardTitle>
-          <CardDescription>Times in your time zone ({tz}).</CardDescription>
+          <CardDescription>
+            Times in your time zone ({tz}). Updated every 10 s while this page is open: a door whose last scan falls behind the others&apos; may be offline.
+          </CardDescription>
+          {/* The doors' last scans move during the event; the organizer watches them here. */}
+          <AutoRefresh everySeconds={10} />
         </CardHeader>
         <CardContent>
           {!devices.ok ? (
