@@ -127,22 +127,35 @@ func Cleanup(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, schema, r
 	if _, err := db.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
 		return err
 	}
-	iter := rdb.Scan(ctx, 0, "bench:"+run+":*", 1000).Iterator()
+	_, err := DeleteKeys(ctx, rdb, "bench:"+run+":*")
+	return err
+}
+
+// DeleteKeys deletes every key of rdb's database that matches pattern (SCAN
+// MATCH, then UNLINK a thousand at a time) and returns how many it deleted.
+func DeleteKeys(ctx context.Context, rdb *redis.Client, pattern string) (int, error) {
+	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
 	var batch []string
+	n := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := rdb.Unlink(ctx, batch...).Err()
+		n += len(batch)
+		batch = batch[:0]
+		return err
+	}
 	for iter.Next(ctx) {
 		batch = append(batch, iter.Val())
 		if len(batch) == 1000 {
-			if err := rdb.Unlink(ctx, batch...).Err(); err != nil {
-				return err
+			if err := flush(); err != nil {
+				return n, err
 			}
-			batch = batch[:0]
 		}
 	}
 	if err := iter.Err(); err != nil {
-		return err
+		return n, err
 	}
-	if len(batch) > 0 {
-		return rdb.Unlink(ctx, batch...).Err()
-	}
-	return nil
+	return n, flush()
 }

@@ -62,14 +62,50 @@ type Topology struct {
 	KeyPrefix string
 	// Metrics are the metrics.addr (pprof, readyz) of each process by name.
 	Metrics map[string]string
-	procs   []*proc
+	procs   []*Process
 }
 
-type proc struct {
+// Process is a child process of the bench, its output in a log file.
+type Process struct {
 	name string
 	cmd  *exec.Cmd
 	log  *os.File
 	done chan error
+}
+
+// StartProcess starts bin with args in dir, with exactly env as its
+// environment, its output to logPath.
+func StartProcess(name, bin string, args, env []string, dir, logPath string) (*Process, error) {
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr, cmd.Env, cmd.Dir = f, f, env, dir
+	if err := cmd.Start(); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &Process{name: name, cmd: cmd, log: f, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	return p, nil
+}
+
+// Name is the process's name in reports.
+func (p *Process) Name() string { return p.name }
+
+// Pid is the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Exited reports an error naming the process when it has exited.
+func (p *Process) Exited() error {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return fmt.Errorf("%s exited: %w; see %s", p.name, err, p.log.Name())
+	default:
+		return nil
+	}
 }
 
 // FreePorts returns n distinct free loopback ports.
@@ -192,46 +228,39 @@ func Start(ctx context.Context, s Settings) (*Topology, error) {
 			_ = t.Stop()
 			return nil, err
 		}
-		if err := waitReady(ctx, p, "http://"+t.Metrics[sp.name]+"/readyz", 90*time.Second); err != nil {
+		if err := p.WaitReady(ctx, "http://"+t.Metrics[sp.name]+"/readyz", 90*time.Second); err != nil {
 			_ = t.Stop()
 			return nil, err
 		}
 	}
-	if err := waitReady(ctx, t.procs[len(t.procs)-1], t.EdgeURL+"/readyz", 30*time.Second); err != nil {
+	if err := t.procs[len(t.procs)-1].WaitReady(ctx, t.EdgeURL+"/readyz", 30*time.Second); err != nil {
 		_ = t.Stop()
 		return nil, err
 	}
 	return t, nil
 }
 
-func (t *Topology) spawn(name string, args []string) (*proc, error) {
-	f, err := os.Create(filepath.Join(t.OutDir, name+".log"))
+func (t *Topology) spawn(name string, args []string) (*Process, error) {
+	// The children get no RUSH_* of ours (flags say everything), and the
+	// secret through the environment, not the command line.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RUSH_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "RUSH_JWT_SECRET="+t.Secret)
+	p, err := StartProcess(name, t.Rush, args, env, "", filepath.Join(t.OutDir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(t.Rush, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	// The children get no RUSH_* of ours (flags say everything), and the
-	// secret through the environment, not the command line.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "RUSH_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "RUSH_JWT_SECRET="+t.Secret)
-	if err := cmd.Start(); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, log: f, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
 	t.procs = append(t.procs, p)
 	return p, nil
 }
 
-// waitReady polls url until it answers 200, the process exits or the time
+// WaitReady polls url until it answers 200, the process exits or the time
 // is up.
-func waitReady(ctx context.Context, p *proc, url string, limit time.Duration) error {
+func (p *Process) WaitReady(ctx context.Context, url string, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	c := &http.Client{Timeout: 2 * time.Second}
 	for {
@@ -261,11 +290,8 @@ func waitReady(ctx context.Context, p *proc, url string, limit time.Duration) er
 // Alive reports an error naming the first process that has exited.
 func (t *Topology) Alive() error {
 	for _, p := range t.procs {
-		select {
-		case err := <-p.done:
-			p.done <- err
-			return fmt.Errorf("%s exited: %w; see %s", p.name, err, p.log.Name())
-		default:
+		if err := p.Exited(); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -276,21 +302,27 @@ func (t *Topology) Alive() error {
 func (t *Topology) Stop() error {
 	var problems []error
 	for i := len(t.procs) - 1; i >= 0; i-- {
-		p := t.procs[i]
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-p.done:
-			p.done <- err
-			var ee *exec.ExitError
-			if err != nil && !(errors.As(err, &ee) && ee.Exited() && ee.ExitCode() == 0) {
-				problems = append(problems, fmt.Errorf("%s stopped with %w", p.name, err))
-			}
-		case <-time.After(20 * time.Second):
-			_ = p.cmd.Process.Kill()
-			problems = append(problems, fmt.Errorf("%s did not stop in 20s; killed", p.name))
-		}
-		_ = p.log.Close()
+		problems = append(problems, t.procs[i].Stop(20*time.Second))
 	}
 	t.procs = nil
 	return errors.Join(problems...)
+}
+
+// Stop ends the process with SIGTERM (graceful), and SIGKILL when it has
+// not exited after grace; an exit status other than 0 is an error.
+func (p *Process) Stop(grace time.Duration) error {
+	defer func() { _ = p.log.Close() }()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		p.done <- err
+		var ee *exec.ExitError
+		if err != nil && !(errors.As(err, &ee) && ee.Exited() && ee.ExitCode() == 0) {
+			return fmt.Errorf("%s stopped with %w", p.name, err)
+		}
+		return nil
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		return fmt.Errorf("%s did not stop in %v; killed", p.name, grace)
+	}
 }
