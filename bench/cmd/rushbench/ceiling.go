@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -69,9 +68,10 @@ type child struct {
 	cmd        *exec.Cmd
 }
 
-// startChild re-executes this binary as a ceiling server of kind (http or
-// connect) on a free port and waits until it accepts connections.
-func startChild(kind, outDir string) (*child, error) {
+// startChild re-executes this binary as a server of kind (the ceiling's
+// http or connect, the seed's kafka) on a free port, its output to
+// logPath, and waits until it accepts connections.
+func startChild(kind, logPath string) (*child, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -82,7 +82,7 @@ func startChild(kind, outDir string) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Create(filepath.Join(outDir, "ceiling-"+kind+".log"))
+	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func startChild(kind, outDir string) (*child, error) {
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
-			return nil, fmt.Errorf("ceiling %s server did not listen on %s", kind, addr)
+			return nil, fmt.Errorf("%s server (child) did not listen on %s", kind, addr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

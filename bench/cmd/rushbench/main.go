@@ -82,6 +82,10 @@ type options struct {
 	wrJoins, wrWatchers, wrSeats, wrRate int
 	wrWindow                             time.Duration
 
+	// The seed implementation's binaries and checkout (seed scenario).
+	seedGateway, seedBooking, seedDir string
+	seedRedisDB                       int
+
 	// An existing topology instead of starting one.
 	targetURL, bookingAddr, secret, keyPrefix, edgeMetrics, bookingMetrics string
 
@@ -97,7 +101,7 @@ func run(args []string) int {
 	}
 	var o options
 	fs := flag.NewFlagSet("rushbench", flag.ContinueOnError)
-	fs.StringVar(&o.scenarios, "scenario", "rush,ceiling", "comma-separated scenarios, run in this order: rush, sustained, closed, wrk, rpc, ghz, checkout, waitlist, waitroom, ceiling, script")
+	fs.StringVar(&o.scenarios, "scenario", "rush,ceiling", "comma-separated scenarios, run in this order: rush, sustained, closed, wrk, seed, rpc, ghz, checkout, waitlist, waitroom, ceiling, script")
 	fs.IntVar(&o.users, "users", 50000, "users (rows inserted with COPY, tokens minted with the JWT secret); requests rotate over them")
 	fs.IntVar(&o.quantity, "quantity", 1, "seats per reserve request")
 	fs.Float64Var(&o.rushRate, "rush.rate", 5000, "rush: offered arrival rate, requests/s")
@@ -122,6 +126,10 @@ func run(args []string) int {
 	fs.IntVar(&o.wrSeats, "waitroom.seats", 2000, "waitroom: seats of the event, and shoppers admitted first who buy them all (the sell-out)")
 	fs.IntVar(&o.wrRate, "waitroom.rate", 2, "waitroom: admissions per second while the crowd waits")
 	fs.DurationVar(&o.wrWindow, "waitroom.window", 10*time.Second, "waitroom: each measurement window (baseline, then streams open)")
+	fs.StringVar(&o.seedGateway, "seed.gateway", "", "seed: the seed implementation's API gateway binary (built from its checkout as bench/README.md says); without it, -seed.booking and -seed.dir the scenario is skipped")
+	fs.StringVar(&o.seedBooking, "seed.booking", "", "seed: the seed implementation's booking service binary")
+	fs.StringVar(&o.seedDir, "seed.dir", "", "seed: the seed implementation's checkout (the booking service's migrations, scripts/migrations/booking)")
+	fs.IntVar(&o.seedRedisDB, "seed.redis-db", 15, "seed: the database of -redis-url's server that the seed's keys (no prefix) go to")
 	fs.IntVar(&o.ghzConc, "ghz.c", 64, "ghz: concurrency (-c)")
 	fs.DurationVar(&o.ghzDur, "ghz.duration", 10*time.Second, "ghz: duration (-z)")
 	fs.IntVar(&o.scriptCalls, "script.calls", 12000, "script: reserve.lua calls")
@@ -160,6 +168,9 @@ func run(args []string) int {
 		return 1
 	case "connect":
 		fmt.Fprintln(os.Stderr, serveCeilingConnect(o.childAddr))
+		return 1
+	case "kafka":
+		fmt.Fprintln(os.Stderr, serveSeedKafka(o.childAddr))
 		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -398,6 +409,8 @@ func (b *bench) main(ctx context.Context) error {
 			err = b.scenarioGHZ(ctx)
 		case "wrk":
 			err = b.scenarioWRK(ctx)
+		case "seed":
+			err = b.scenarioSeed(ctx)
 		case "checkout":
 			err = b.scenarioCheckout(ctx)
 		case "overload":
@@ -446,11 +459,7 @@ func (b *bench) workersFor(rate float64) int {
 // zones of at most 100,000 (the schema's largest zone): requests rotate
 // over the zones evenly, so no zone sells out before the others.
 func (b *bench) event(ctx context.Context, title string, seats int64, maxPerUser int) (*mesh.Event, error) {
-	n := (seats + 99999) / 100000
-	zones := make([]int, n)
-	for i := range zones {
-		zones[i] = int((seats + n - 1) / n)
-	}
+	zones := zoneSizes(seats)
 	t0 := time.Now()
 	ev, err := mesh.CreateEvent(ctx, b.api, b.org.Token, title, maxPerUser, zones)
 	if err != nil {
@@ -458,6 +467,17 @@ func (b *bench) event(ctx context.Context, title string, seats int64, maxPerUser
 	}
 	b.say("event %s created through the API in %.2fs: %d zone(s) of %v seats, max_per_user %d", ev.ID, time.Since(t0).Seconds(), len(zones), zones, maxPerUser)
 	return ev, nil
+}
+
+// zoneSizes splits seats into equal zones of at most 100,000 (the schema's
+// largest zone).
+func zoneSizes(seats int64) []int {
+	n := (seats + 99999) / 100000
+	zones := make([]int, n)
+	for i := range zones {
+		zones[i] = int((seats + n - 1) / n)
+	}
+	return zones
 }
 
 func (b *bench) plan(ev *mesh.Event, scenario string, expect mesh.Expect) *mesh.Plan {
@@ -537,11 +557,16 @@ func (b *bench) redisUse(ctx context.Context, key string) func(holds uint64) {
 			return
 		}
 		cpu := float64(cpu1-cpu0) / float64(holds)
-		ev := cmd1["evalsha"]
-		ev.Calls -= cmd0["evalsha"].Calls
-		ev.Usec -= cmd0["evalsha"].Usec
-		b.say("  Redis per hold (INFO of the run's server, every client): CPU %.1f µs; scripts %.1f µs in %.3f EVALSHA calls",
-			cpu, float64(ev.Usec)/float64(holds), float64(ev.Calls)/float64(holds))
+		delta := func(name string) mesh.RedisStat {
+			return mesh.RedisStat{Calls: cmd1[name].Calls - cmd0[name].Calls, Usec: cmd1[name].Usec - cmd0[name].Usec}
+		}
+		ev, plain := delta("evalsha"), delta("eval")
+		calls := fmt.Sprintf("%.3f EVALSHA calls", float64(ev.Calls)/float64(holds))
+		if float64(plain.Calls)/float64(holds) >= 0.0005 { // a script sent whole each time (the seed's rate limiter)
+			calls = fmt.Sprintf("%.3f EVALSHA + %.3f EVAL calls", float64(ev.Calls)/float64(holds), float64(plain.Calls)/float64(holds))
+		}
+		b.say("  Redis per hold (INFO of the run's server, every client): CPU %.1f µs; scripts %.1f µs in %s",
+			cpu, float64(ev.Usec+plain.Usec)/float64(holds), calls)
 		b.results[key+".redis_us"] = cpu
 	}
 }
@@ -732,12 +757,12 @@ func (b *bench) scenarioRPC(ctx context.Context) error {
 
 func (b *bench) scenarioCeiling(ctx context.Context) error {
 	o := b.o
-	h, err := startChild("http", b.dir)
+	h, err := startChild("http", filepath.Join(b.dir, "ceiling-http.log"))
 	if err != nil {
 		return err
 	}
 	defer h.stop()
-	cn, err := startChild("connect", b.dir)
+	cn, err := startChild("connect", filepath.Join(b.dir, "ceiling-connect.log"))
 	if err != nil {
 		return err
 	}
@@ -754,7 +779,7 @@ func (b *bench) scenarioCeiling(ctx context.Context) error {
 	c.CloseIdleConnections()
 	b.say("ceiling http (bare net/http, closed loop): %s", s.Summary())
 	b.record("ceiling.http", s.Throughput(), acct())
-	if b.results["wrk.rps"] > 0 {
+	if b.results["wrk.rps"] > 0 || b.results["seed.rps"] > 0 {
 		acct := b.cpu(hp)
 		rep, err := b.runWRK(ctx, "http://"+h.addr, plan, o.ceilingDur, "ceiling")
 		if err != nil {
@@ -803,6 +828,10 @@ func (b *bench) ratios() {
 	}
 	line("closed loop through the edge (rushbench c64)", "closed", "ceiling.http", "")
 	line("closed loop through the edge (wrk)", "wrk", "ceiling.wrk", "; target 25%")
+	line("the seed implementation through its gateway (the same wrk)", "seed", "ceiling.wrk", "")
+	if w, sd := r["wrk.rps"], r["seed.rps"]; w > 0 && sd > 0 {
+		b.say("closed loop through the edge (wrk) / the seed implementation under the same wrk: %.0f / %.0f req/s = %.2fx (target 3x)", w, sd, w/sd)
+	}
 	line("booking Reserve over gRPC (Go client, rotating tokens)", "rpc", "ceiling.connect", "")
 	line("booking Reserve under ghz (rotating tokens: every call a hold)", "ghz", "ceiling.ghz", "; target 90%")
 	if c := r["ceiling.http.rps"]; c > 0 {
@@ -839,6 +868,7 @@ func (b *bench) floor() {
 	for _, k := range []struct{ key, what string }{
 		{"closed", "reserve through the edge (rushbench)"},
 		{"wrk", "reserve through the edge (wrk)"},
+		{"seed", "the seed's reserve through its gateway (wrk)"},
 		{"rpc", "Reserve straight to booking (Go client)"},
 		{"ghz", "Reserve straight to booking (ghz, rotating tokens)"},
 		{"ceiling.http", "bare net/http (rushbench)"},
@@ -853,6 +883,7 @@ func (b *bench) floor() {
 	for _, k := range []struct{ key, what string }{
 		{"closed", "through the edge (rushbench)"},
 		{"wrk", "through the edge (wrk: its own CPU is in others)"},
+		{"seed", "of the seed through its gateway (wrk: in others)"},
 		{"rpc", "straight to booking (Go client)"},
 		{"ghz", "straight to booking (ghz)"},
 	} {

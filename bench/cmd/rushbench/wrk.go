@@ -50,16 +50,12 @@ func (r *wrkReport) summary() string {
 		r.Requests, float64(r.DurationUS)/1e6, r.rps(), us(r.P50), us(r.P90), us(r.P99), us(r.Max), r.StatusErrors, r.Connect, r.Read, r.Write, r.Timeout)
 }
 
+// wrkThreads is wrk's -t in every run.
+const wrkThreads = 2
+
 // runWRK runs wrk -t2 -c<closed.conns> with the reserve script against base
 // for d, the plan's users, zones and keys.
 func (b *bench) runWRK(ctx context.Context, base string, plan *mesh.Plan, d time.Duration, label string) (*wrkReport, error) {
-	bin, err := exec.LookPath("wrk")
-	if err != nil {
-		return nil, errors.New("wrk not found: apt-get install wrk")
-	}
-	if _, err := os.Stat(wrkScript); err != nil {
-		return nil, fmt.Errorf("%s: %w (run rushbench from the repository root)", wrkScript, err)
-	}
 	tokens := filepath.Join(b.dir, "wrk-tokens.txt")
 	if _, err := os.Stat(tokens); err != nil {
 		if err := os.WriteFile(tokens, []byte(strings.Join(plan.Tokens, "\n")+"\n"), 0o600); err != nil {
@@ -76,9 +72,22 @@ func (b *bench) runWRK(ctx context.Context, base string, plan *mesh.Plan, d time
 	if err := os.WriteFile(bodiesFile, []byte(bodies.String()), 0o644); err != nil {
 		return nil, err
 	}
-	const threads = 2
-	args := []string{"-t" + strconv.Itoa(threads), "-c" + strconv.Itoa(b.o.closedConns), "-d" + strconv.Itoa(max(1, int(d.Seconds()))) + "s",
-		"--timeout", "5s", "-s", wrkScript, base, "--", tokens, bodiesFile, plan.KeyPrefix + label, strconv.Itoa(threads)}
+	return b.wrk(ctx, wrkScript, base, d, label, tokens, bodiesFile, plan.KeyPrefix+label)
+}
+
+// wrk runs wrk -t2 -c<closed.conns> for d against base with script, which
+// gets args and then the thread count, and reads the report line the script
+// prints at the end (rushbench-wrk {json}).
+func (b *bench) wrk(ctx context.Context, script, base string, d time.Duration, label string, args ...string) (*wrkReport, error) {
+	bin, err := exec.LookPath("wrk")
+	if err != nil {
+		return nil, errors.New("wrk not found: apt-get install wrk")
+	}
+	if _, err := os.Stat(script); err != nil {
+		return nil, fmt.Errorf("%s: %w (run rushbench from the repository root)", script, err)
+	}
+	args = append([]string{"-t" + strconv.Itoa(wrkThreads), "-c" + strconv.Itoa(b.o.closedConns), "-d" + strconv.Itoa(max(1, int(d.Seconds()))) + "s",
+		"--timeout", "5s", "-s", script, base, "--"}, append(args, strconv.Itoa(wrkThreads))...)
 	b.say("wrk %s: %s %s", label, bin, strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, bin, args...)
 	t0 := time.Now()
@@ -103,6 +112,10 @@ func (b *bench) runWRK(ctx context.Context, base string, plan *mesh.Plan, d time
 	return nil, fmt.Errorf("wrk printed no report: %s", out)
 }
 
+// wrkSeats are the seats of the wrk (and seed) scenarios: 40,000 holds a
+// second over -closed.duration.
+func (o options) wrkSeats() int64 { return int64(40000*o.closedDur.Seconds()) * int64(o.quantity) }
+
 // scenarioWRK is the closed loop through the edge driven by wrk (-t2
 // -c<closed.conns>), the tool of docs/architecture.md's target, rotating tokens; every
 // 2xx answer is a hold, and the audit checks exactly those. Seats for
@@ -112,7 +125,7 @@ func (b *bench) runWRK(ctx context.Context, base string, plan *mesh.Plan, d time
 // the audit holds the zones' seats together to the answers.
 func (b *bench) scenarioWRK(ctx context.Context) error {
 	o := b.o
-	ev, err := b.event(ctx, "wrk "+b.run, int64(40000*o.closedDur.Seconds())*int64(o.quantity), 10)
+	ev, err := b.event(ctx, "wrk "+b.run, o.wrkSeats(), 10)
 	if err != nil {
 		return err
 	}
