@@ -68,6 +68,11 @@ test("a door checks tickets in online and offline, and syncs its offline scans",
   await code.press("Enter");
   await expect(page.getByTestId("door-words")).toContainText("Already used at North 2");
   await expect(page.getByTestId("door-pending")).toHaveText("3");
+  // The page asked the browser to keep its storage (the queued scans); where
+  // the browser declined, the queue says what could still clear it.
+  const storageKept = await page.getByTestId("door-state").getAttribute("data-storage-kept");
+  expect(["true", "false"]).toContain(storageKept);
+  await expect(page.getByTestId("door-storage-note")).toHaveCount(storageKept === "false" ? 1 : 0);
 
   // Back online: the queue is sent.
   await context.setOffline(false);

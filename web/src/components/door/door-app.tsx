@@ -62,7 +62,7 @@ import {
   unreachableGate,
 } from "@/lib/door/client";
 import { type Verdict, judgeOffline, verdict } from "@/lib/door/offline";
-import { keepDoorPage } from "@/lib/door/keep";
+import { keepDoorPage, keepStorage } from "@/lib/door/keep";
 import { type PendingScan, acknowledge, nextBatch, syncBody } from "@/lib/door/queue";
 import type { DoorFacts } from "@/lib/door/session";
 import { doorClock, verdictWords } from "@/lib/door/words";
@@ -83,8 +83,11 @@ export function DoorApp() {
   const [offlineStart, setOfflineStart] = useState(false);
   // Whether this browser keeps the page (and its assets) for a reload without network.
   const [kept, setKept] = useState(false);
+  // Whether the browser keeps this origin's storage (the offline scans) until the user clears it.
+  const [storageKept, setStorageKept] = useState<boolean | null>(null);
   useEffect(() => {
     keepDoorPage().then(setKept, () => setKept(false));
+    void keepStorage().then(setStorageKept);
   }, []);
   useEffect(() => {
     currentDevice()
@@ -123,6 +126,7 @@ export function DoorApp() {
       facts={facts}
       openedOffline={offlineStart}
       kept={kept}
+      storageKept={storageKept}
       onEnded={() => {
         keepDevice(null);
         setFacts(null);
@@ -246,7 +250,19 @@ async function loadShows(eventIds: string[]): Promise<DoorShow[]> {
   return out.sort((a, b) => a.at.localeCompare(b.at)).map((s) => s.show);
 }
 
-function Door({ facts, openedOffline, kept: pageKept, onEnded }: { facts: DoorFacts; openedOffline: boolean; kept: boolean; onEnded: () => void }) {
+function Door({
+  facts,
+  openedOffline,
+  kept: pageKept,
+  storageKept,
+  onEnded,
+}: {
+  facts: DoorFacts;
+  openedOffline: boolean;
+  kept: boolean;
+  storageKept: boolean | null;
+  onEnded: () => void;
+}) {
   const dev = facts.device_id;
   // The door's state lives in a ref (async scans and syncs read and change
   // it); `render` shows its changes.
@@ -706,7 +722,7 @@ function Door({ facts, openedOffline, kept: pageKept, onEnded }: { facts: DoorFa
           )}
         </div>
       </div>
-      <div className="space-y-1 text-sm" data-testid="door-state" data-kept={pageKept}>
+      <div className="space-y-1 text-sm" data-testid="door-state" data-kept={pageKept} data-storage-kept={String(storageKept)}>
         {!online && (
           <p className="font-medium" data-testid="door-offline-note">
             {startedOffline
@@ -732,6 +748,12 @@ function Door({ facts, openedOffline, kept: pageKept, onEnded }: { facts: DoorFa
           <span data-testid="door-pending">{pending}</span> {pending === 1 ? "scan" : "scans"} made offline waiting to be sent
           {pending > 0 && refused ? " (kept until a credential of this device is accepted)" : ""}.
         </p>
+        {pending > 0 && storageKept === false && (
+          <p className="text-muted-foreground" data-testid="door-storage-note">
+            This browser keeps them until they are sent, unless the device runs very low on space (it did not grant this site lasting storage): let them sync
+            before the device is put away.
+          </p>
+        )}
         {k.lists && (
           <p className="text-muted-foreground" data-testid="door-lists-asof">
             Revocation list as of {doorClock(k.lists.revokedAsOf, zone, now)}; keys as of {doorClock(k.lists.keysFetchedAt, zone, now)}.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { loadedAssets } from "./keep";
+import { keepStorage, loadedAssets } from "./keep";
 
 describe("loadedAssets", () => {
   it("names the page's own /_next/static files once each, and nothing of the API or other origins", () => {
@@ -20,5 +20,25 @@ describe("loadedAssets", () => {
       "https://tickets.example/_next/static/css/9f8e.css",
       "https://tickets.example/_next/static/media/font.p.woff2",
     ]);
+  });
+});
+
+describe("keepStorage", () => {
+  it("asks for lasting storage only when the browser does not keep it already, and says what it answered", async () => {
+    let asked = 0;
+    const storage = (persisted: boolean, granted: boolean) => ({
+      persisted: async () => persisted,
+      persist: async () => {
+        asked++;
+        return granted;
+      },
+    });
+    expect(await keepStorage(storage(true, false))).toBe(true);
+    expect(asked).toBe(0);
+    expect(await keepStorage(storage(false, true))).toBe(true);
+    expect(await keepStorage(storage(false, false))).toBe(false);
+    expect(asked).toBe(2);
+    expect(await keepStorage(undefined)).toBeNull();
+    expect(await keepStorage({ persisted: async () => Promise.reject(new Error("denied")), persist: async () => true })).toBeNull();
   });
 });

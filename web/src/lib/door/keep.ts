@@ -58,3 +58,20 @@ export async function keepDoorPage(): Promise<boolean> {
     worker.postMessage({ type: "keep", urls }, [ch.port2]);
   });
 }
+
+/**
+ * Asks the browser to keep this origin's storage, where the door's offline
+ * scans wait in localStorage, until the user clears it: best-effort storage
+ * may be cleared when the device runs low on space (and, in some browsers,
+ * after days without a visit). True when it is kept, false when the browser
+ * declined (it decides: an installed or often used site is granted), null
+ * where it offers no such choice.
+ */
+export async function keepStorage(storage: Pick<StorageManager, "persist" | "persisted"> | undefined = globalThis.navigator?.storage): Promise<boolean | null> {
+  if (!storage?.persist || !storage.persisted) return null;
+  try {
+    return (await storage.persisted()) || (await storage.persist());
+  } catch {
+    return null;
+  }
+}
