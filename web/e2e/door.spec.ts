@@ -179,6 +179,26 @@ test("a door reloaded without network comes back and scans, and no other page is
   await expect.poll(() => page.evaluate(() => navigator.serviceWorker.controller?.scriptURL ?? null)).toMatch(/\/door-sw\.js$/);
   await expect(page.getByTestId("door-state")).toHaveAttribute("data-kept", "true");
 
+  // The cache does not grow with every deployment: reloaded online, the page
+  // has the worker delete the assets it did not load that were kept more than
+  // a week ago (an earlier deployment's), and keep a recent one (a chunk
+  // loaded on demand, such as the camera's decoder).
+  const cached = () =>
+    page.evaluate(async () => (await (await caches.open("door-v1")).keys()).map((r) => new URL(r.url).pathname).filter((p) => p.startsWith("/_next/static/")));
+  await page.evaluate(async () => {
+    const c = await caches.open("door-v1");
+    const kept = (daysAgo: number) => new Response("x", { headers: { "x-door-kept-at": String(Date.now() - daysAgo * 86_400_000) } });
+    await c.put("/_next/static/chunks/earlier-deployment.js", kept(30));
+    await c.put("/_next/static/chunks/on-demand.js", kept(1));
+  });
+  const before = (await cached()).length;
+  await page.reload();
+  await expect(page.getByTestId("door-state")).toHaveAttribute("data-kept", "true");
+  await expect.poll(cached).not.toContain("/_next/static/chunks/earlier-deployment.js");
+  const after = await cached();
+  expect(after).toContain("/_next/static/chunks/on-demand.js");
+  expect(after.length).toBe(before - 1);
+
   // The network goes, and the tablet reloads the page: it comes back as the device, its door open.
   await context.setOffline(true);
   await page.reload();

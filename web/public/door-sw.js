@@ -17,6 +17,11 @@
  * On its first visit the page was loaded before this worker existed: it
  * posts the /_next/static URLs it loaded ({type: "keep", urls}) and the
  * worker fetches those it lacks, answering {kept} on the message's port.
+ * The page posts them on every load: once all of them are kept, the assets
+ * the page did not load and that were kept more than PRUNE_AFTER_MS ago
+ * (an earlier deployment's; a chunk loaded on demand, such as the camera's
+ * decoder, is kept again when next used online) are deleted, so the cache
+ * does not grow with every deployment.
  * Installing it fetches /door; skipWaiting and clients.claim let that first
  * page be controlled without a second load. Changing VERSION drops the
  * older caches on activation.
@@ -27,6 +32,17 @@ const PAGE = "/door";
 const STATIC = "/_next/static/";
 /** How long a navigation waits for the network before the kept page answers. */
 const PAGE_WAIT_MS = 4000;
+/** How long an asset the page did not load stays kept. */
+const PRUNE_AFTER_MS = 7 * 24 * 3600 * 1000;
+/** The header of a kept asset that says when it was kept (ms). */
+const KEPT_AT = "x-door-kept-at";
+
+/** A copy of res to keep, marked with the time it was kept. */
+function stamped(res) {
+  const headers = new Headers(res.headers);
+  headers.set(KEPT_AT, String(Date.now()));
+  return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+}
 
 self.addEventListener("install", (event) => {
   event.waitUntil(
@@ -79,7 +95,7 @@ async function asset(req) {
   const kept = await cache.match(req, { ignoreVary: true });
   if (kept) return kept;
   const res = await fetch(req);
-  if (res.ok && res.type === "basic") await cache.put(req, res.clone());
+  if (res.ok && res.type === "basic") await cache.put(req, stamped(res.clone()));
   return res;
 }
 
@@ -93,14 +109,29 @@ async function keep(urls) {
       try {
         const res = await fetch(u.href);
         if (!res.ok) return false;
-        await cache.put(u.href, res);
+        await cache.put(u.href, stamped(res));
         return true;
       } catch {
         return false;
       }
     }),
   );
-  return done.every(Boolean) && Boolean(await cache.match(PAGE));
+  const kept = done.every(Boolean) && Boolean(await cache.match(PAGE));
+  // Online only: offline, a chunk loaded on demand could not be fetched again.
+  if (kept && wanted.length > 0 && self.navigator.onLine) await prune(cache, new Set(wanted.map((u) => u.origin + u.pathname + u.search)));
+  return kept;
+}
+
+/** Deletes the kept assets not in loaded that were kept more than PRUNE_AFTER_MS ago (or before kept times were written). */
+async function prune(cache, loaded) {
+  const now = Date.now();
+  for (const req of await cache.keys()) {
+    const u = new URL(req.url);
+    if (!u.pathname.startsWith(STATIC) || loaded.has(u.origin + u.pathname + u.search)) continue;
+    const res = await cache.match(req, { ignoreVary: true });
+    const at = Number(res?.headers.get(KEPT_AT) ?? 0);
+    if (!(now - at < PRUNE_AFTER_MS)) await cache.delete(req, { ignoreVary: true });
+  }
 }
 
 self.addEventListener("message", (event) => {
