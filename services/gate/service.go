@@ -617,7 +617,7 @@ func (s *Service) CheckIn(ctx context.Context, p *authn.Principal, scans []ScanI
 	return out, nil
 }
 
-// scanSpace is the UUIDv5 namespace of synced scans' ids.
+// scanSpace is the UUIDv5 namespace of the ids of scans the device timed.
 var scanSpace = uuid.MustParse("5f0b7c2e-91d4-4a8e-b3c6-2e7d1a9f4b10")
 
 // scanKey names a scan the device timed (a synced one, or an online one
