@@ -317,8 +317,7 @@ func (s *seedRun) deleteKeys(ctx context.Context) error {
 		return errors.Join(errs...)
 	}
 	for _, pattern := range []string{"user:reservations:*:" + s.event, "idempotency:bench" + s.b.run + "seed-*", "ratelimit:10.*", "ratelimit:127.0.0.1:*"} {
-		_, err := mesh.DeleteKeys(ctx, s.rdb, pattern)
-		errs = append(errs, err)
+		errs = append(errs, mesh.DeleteKeys(ctx, s.rdb, pattern))
 	}
 	if s.pool != nil {
 		rows, err := s.pool.Query(ctx, "SELECT 'reservation:' || id FROM bookings WHERE event_id = $1", s.event)

@@ -127,22 +127,19 @@ func Cleanup(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, schema, r
 	if _, err := db.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE"); err != nil {
 		return err
 	}
-	_, err := DeleteKeys(ctx, rdb, "bench:"+run+":*")
-	return err
+	return DeleteKeys(ctx, rdb, "bench:"+run+":*")
 }
 
 // DeleteKeys deletes every key of rdb's database that matches pattern (SCAN
-// MATCH, then UNLINK a thousand at a time) and returns how many it deleted.
-func DeleteKeys(ctx context.Context, rdb *redis.Client, pattern string) (int, error) {
+// MATCH, then UNLINK a thousand at a time).
+func DeleteKeys(ctx context.Context, rdb *redis.Client, pattern string) error {
 	iter := rdb.Scan(ctx, 0, pattern, 1000).Iterator()
 	var batch []string
-	n := 0
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
 		err := rdb.Unlink(ctx, batch...).Err()
-		n += len(batch)
 		batch = batch[:0]
 		return err
 	}
@@ -150,12 +147,12 @@ func DeleteKeys(ctx context.Context, rdb *redis.Client, pattern string) (int, er
 		batch = append(batch, iter.Val())
 		if len(batch) == 1000 {
 			if err := flush(); err != nil {
-				return n, err
+				return err
 			}
 		}
 	}
 	if err := iter.Err(); err != nil {
-		return n, err
+		return err
 	}
-	return n, flush()
+	return flush()
 }
