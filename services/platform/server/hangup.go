@@ -10,7 +10,8 @@ import (
 )
 
 // hangupGrace is how long a stopping server leaves its HTTP/2 clients to
-// read its GOAWAY before it closes their idle connections.
+// read its GOAWAY before it closes their idle connections, and how long a
+// connection must have been idle before it is closed.
 const hangupGrace = 50 * time.Millisecond
 
 // idleConns follows the HTTP/2 connections of a server, so that its stop
@@ -25,8 +26,20 @@ const hangupGrace = 50 * time.Millisecond
 // stops a whole mesh). The HTTP/2 server reports a connection idle or active
 // through ConnState as its streams end and begin, which is what idleConns
 // reads.
+//
+// It reports a connection idle when its last stream closes, which is before
+// the stream's last frames have left the server's write buffer: a connection
+// is closed only once it has been idle for hangupGrace, or the answer of the
+// request that just ended could be cut off (CI saw it: "server sent GOAWAY
+// and closed the connection" where the answer was due).
 type idleConns struct {
-	conns sync.Map // net.Conn → *atomic.Int32 (its last http.ConnState)
+	conns sync.Map // net.Conn → *atomic.Pointer[connState]
+}
+
+// connState is a connection's last http.ConnState and when it was reported.
+type connState struct {
+	state http.ConnState
+	since time.Time
 }
 
 // track is the server's ConnState hook.
@@ -36,17 +49,31 @@ func (ic *idleConns) track(c net.Conn, s http.ConnState) {
 		ic.conns.Delete(c)
 		return
 	}
+	now := &connState{state: s, since: time.Now()}
 	if v, ok := ic.conns.Load(c); ok {
-		v.(*atomic.Int32).Store(int32(s))
+		v.(*atomic.Pointer[connState]).Store(now)
 		return
 	}
-	v := new(atomic.Int32)
-	v.Store(int32(s))
+	v := new(atomic.Pointer[connState])
+	v.Store(now)
 	ic.conns.Store(c, v)
 }
 
+// count is how many connections are in state s.
+func (ic *idleConns) count(s http.ConnState) int {
+	n := 0
+	ic.conns.Range(func(_, v any) bool {
+		if v.(*atomic.Pointer[connState]).Load().state == s {
+			n++
+		}
+		return true
+	})
+	return n
+}
+
 // shutdown is srv.Shutdown(ctx) that closes the connections left idle once
-// the shutdown has begun (hangupGrace after it, then as they turn idle): a
+// the shutdown has begun (hangupGrace after it, then hangupGrace after they
+// turn idle): a
 // connection with a stream in flight is drained as Shutdown drains it, and
 // one the client has not yet seen the GOAWAY of is not cut.
 func (ic *idleConns) shutdown(ctx context.Context, srv *http.Server) error {
@@ -63,7 +90,7 @@ func (ic *idleConns) shutdown(ctx context.Context, srv *http.Server) error {
 	defer tick.Stop()
 	for {
 		ic.conns.Range(func(k, v any) bool {
-			if http.ConnState(v.(*atomic.Int32).Load()) == http.StateIdle {
+			if cs := v.(*atomic.Pointer[connState]).Load(); cs.state == http.StateIdle && time.Since(cs.since) >= hangupGrace {
 				_ = k.(net.Conn).Close()
 			}
 			return true

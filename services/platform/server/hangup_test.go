@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,16 +56,7 @@ func TestAStoppingServerHangsUpIdleHTTP2Connections(t *testing.T) {
 		}
 		slow <- got
 	}()
-	waitFor(t, func() bool {
-		busy := 0
-		idle.conns.Range(func(_, v any) bool {
-			if http.ConnState(v.(*atomic.Int32).Load()) == http.StateActive {
-				busy++
-			}
-			return true
-		})
-		return busy == 1
-	})
+	waitFor(t, func() bool { return idle.count(http.StateActive) == 1 })
 
 	// Well under the HTTP/2 server's goAwayTimeout (a second): Shutdown
 	// alone runs out of it, waiting for the idle client to hang up.
