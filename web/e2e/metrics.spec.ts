@@ -2,8 +2,8 @@
  * The web app's metrics on the built server: its metrics listener
  * (RUSH_WEB_METRICS_ADDR) serves every series src/lib/metrics/series.prom
  * lists (the list the Go mesh's test of the chart's queries takes as the web
- * app's page), a /bff call moves web_bff_requests_total, and the public port
- * serves no /metrics.
+ * app's page), a /bff call and a server-rendered page's calls to the edge move
+ * web_bff_requests_total, and the public port serves no /metrics.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -48,17 +48,23 @@ test("the metrics listener serves the app's series; the public port has no /metr
     answered[route] = res.status;
   }
   expect(answered.public).toBe(200);
+  // A server-rendered page (a search: rendered for each request) counts its calls to the edge.
+  const searched = await fetch(`${web}/search?q=${randomUUID().slice(0, 8)}`);
+  expect(searched.status).toBe(200);
+  await searched.arrayBuffer();
 
   const after = await scrape();
   for (const [route] of calls) {
     const code = String(answered[route]);
     expect(count(after, { route, code }) - count(before, { route, code }), `${route} ${code}`).toBe(1);
   }
+  // The search's events and categories, at least (the layout may read more).
+  expect(count(after, { route: "page", code: "200" }) - count(before, { route: "page", code: "200" })).toBeGreaterThanOrEqual(2);
   expect(lacking(SERIES, after)).toEqual([]);
   // The edge was there: no upstream failure, and every route's series is at its count.
   const failures = (page: string) =>
     Object.fromEntries(parseExposition(page).samples.filter((s) => s.name === "web_bff_upstream_failures_total").map((s) => [s.labels.route, s.value]));
-  expect(Object.keys(failures(after)).sort()).toEqual(["api", "door", "public", "queue", "session"]);
+  expect(Object.keys(failures(after)).sort()).toEqual(["api", "door", "page", "public", "queue", "session"]);
   expect(failures(after)).toEqual(failures(before));
 
   for (const p of ["/metrics", "/metrics/"]) {

@@ -7,6 +7,8 @@
  *   only it stay cacheable (ISR).
  * - `userApi()` calls as the signed-in user, with the access token from the
  *   HttpOnly cookie (kept fresh by proxy.ts), never cached.
+ *
+ * Both count each call in web_bff_requests_total{route="page"} (pageFetch).
  */
 import "server-only";
 
@@ -14,6 +16,7 @@ import { cookies, headers } from "next/headers";
 
 import { apiBase } from "@/lib/config";
 import { forwardedHeaders } from "@/lib/forward";
+import { pageFetch } from "@/lib/metrics/bff";
 import { ACCESS_COOKIE, REFRESH_COOKIE, USER_COOKIE, decodeUser, type SessionUser } from "@/lib/session/cookies";
 
 import { endpoints, type Api } from "./endpoints";
@@ -26,7 +29,7 @@ export const PUBLIC_REVALIDATE = 5;
 
 /** The API for anonymous, cacheable reads. */
 export function publicApi(revalidate: number = PUBLIC_REVALIDATE): Api {
-  return endpoints(fetchTransport({ base: apiBase(), init: { next: { revalidate } } }));
+  return endpoints(fetchTransport({ base: apiBase(), init: { next: { revalidate } }, fetch: pageFetch }));
 }
 
 /** The API as the signed-in user (or anonymous when nobody is). */
@@ -40,6 +43,7 @@ export async function userApi(): Promise<Api> {
       base: apiBase(),
       init: { cache: "no-store" },
       headers: () => ({ ...fwd, ...(token ? { Authorization: `Bearer ${token}` } : {}) }),
+      fetch: pageFetch,
     }),
   );
 }

@@ -4,7 +4,8 @@
  * counts its answer, and reaches the edge through edgeFetch() (directly or as
  * fetchTransport's fetch), which notes a call that could not reach it. One
  * call counts at most one upstream failure, however many requests to the edge
- * it made (a refresh and a retry).
+ * it made (a refresh and a retry). The server-rendered pages reach the edge
+ * through pageFetch(), which counts each of their calls.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 
@@ -80,4 +81,26 @@ export async function edgeFetch(input: RequestInfo | URL, init?: RequestInit): P
   }
   if (upstreamFailed(res.status, res.headers.get("content-type"))) noteUpstreamFailure();
   return res;
+}
+
+/**
+ * fetch for the server-rendered pages (lib/api/server.ts): each call counts
+ * under route "page" with the status it got (503 when the edge could not be
+ * reached, 499 when the page's request was abandoned), and as an upstream
+ * failure as edgeFetch judges it. Without it a page that could not reach the
+ * edge showed its buyer an error and told the operators nothing.
+ */
+export async function pageFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const call: Call = { upstreamFailed: false };
+  let status = 503;
+  try {
+    const res = await calls().run(call, () => edgeFetch(input, init));
+    status = res.status;
+    return res;
+  } catch (err) {
+    if (init?.signal?.aborted) status = 499;
+    throw err;
+  } finally {
+    countBff("page", status, call.upstreamFailed);
+  }
 }

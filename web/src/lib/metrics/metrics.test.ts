@@ -7,6 +7,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { GET as apiGET } from "@/app/bff/api/[...path]/route";
 import { GET as publicGET } from "@/app/bff/public/[...path]/route";
 import { POST as loginPOST } from "@/app/bff/session/login/route";
+import { ApiError } from "@/lib/api/errors";
+import { load, publicApi } from "@/lib/api/server";
 import { lacking, parseExposition } from "@/test/exposition";
 
 import { BFF_ROUTES, countBff, metricsText, resetMetrics } from "./registry";
@@ -97,6 +99,28 @@ describe("web_bff_* metrics", () => {
     expect(res.status).toBe(499);
     expect(value("web_bff_requests_total", { route: "api", code: "499" })).toBe(1);
     expect(value("web_bff_upstream_failures_total", { route: "api" })).toBe(0);
+  });
+
+  it("counts each call of a server-rendered page to the edge under page, and one that could not reach it", async () => {
+    upstream
+      .mockResolvedValueOnce(ok())
+      .mockResolvedValueOnce(json(404, { success: false, error: { code: "NOT_FOUND", message: "no such event", details: {} } }))
+      .mockRejectedValueOnce(new TypeError("fetch failed"))
+      .mockResolvedValueOnce(new Response("<html>Bad Gateway</html>", { status: 502, headers: { "Content-Type": "text/html" } }));
+    const api = publicApi();
+    expect((await load(api.catalog.categories())).ok).toBe(true);
+    const missing = await load(api.catalog.event("gone"));
+    expect(missing.ok).toBe(false);
+    await expect(api.catalog.categories()).rejects.toBeInstanceOf(ApiError);
+    await expect(api.catalog.categories()).rejects.toBeInstanceOf(ApiError);
+    expect(upstream).toHaveBeenCalledTimes(4);
+    expect(value("web_bff_requests_total", { route: "page", code: "200" })).toBe(1);
+    expect(value("web_bff_requests_total", { route: "page", code: "404" })).toBe(1);
+    expect(value("web_bff_requests_total", { route: "page", code: "503" })).toBe(1);
+    expect(value("web_bff_requests_total", { route: "page", code: "502" })).toBe(1);
+    expect(value("web_bff_upstream_failures_total", { route: "page" })).toBe(2);
+    // Nothing counted under a proxy route.
+    for (const route of ["api", "public"]) expect(value("web_bff_upstream_failures_total", { route })).toBe(0);
   });
 
   it("exports what series.prom says: its families, every route's failures at 0 from the start", () => {

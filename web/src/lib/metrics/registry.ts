@@ -8,8 +8,9 @@
  * counts into, and writes out, the same ones.
  *
  * - web_bff_requests_total{route, code}: every answer of the app's proxy
- *   routes to the edge (lib/metrics/bff.ts), by route (BFF_ROUTES, never the
- *   raw path) and HTTP status.
+ *   routes to the edge, and every call of its server-rendered pages to it
+ *   (lib/metrics/bff.ts), by route (BFF_ROUTES, never the raw path) and HTTP
+ *   status.
  * - web_bff_upstream_failures_total{route}: those calls that could not reach
  *   the edge (lib/metrics/bff.ts, upstreamFailed), at 0 for every route from
  *   the start, so that the first failure is an increase.
@@ -25,9 +26,13 @@ import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
  * - public: /bff/public/<path>, the catalog's anonymous reads;
  * - door: /bff/door/* (a check-in device's session and calls);
  * - queue: /api/v1/queue/*, the waiting room's public reads where the app runs
- *   alone (in a cluster the Ingress sends them to the edge).
+ *   alone (in a cluster the Ingress sends them to the edge);
+ * - page: the server-rendered pages' calls to the edge (lib/api/server.ts),
+ *   each counted with the status it got (a page may make several; a catalog
+ *   read Next's data cache answered counts as the answer it reused, as the
+ *   public route's kept answers do).
  */
-export const BFF_ROUTES = ["api", "session", "public", "door", "queue"] as const;
+export const BFF_ROUTES = ["api", "session", "public", "door", "queue", "page"] as const;
 export type BffRoute = (typeof BFF_ROUTES)[number];
 
 interface State {
