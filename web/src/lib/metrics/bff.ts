@@ -27,22 +27,23 @@ function calls(): AsyncLocalStorage<Call> {
 
 /**
  * A route handler that counts its answers under route: the status it
- * answers (500 when it throws), and an upstream failure when the edge could
- * not be reached while it ran.
+ * answers (when it throws, thrown's: 500 by default), and an upstream failure
+ * when the edge could not be reached while it ran.
  */
 export function counted<A extends unknown[]>(
   route: BffRoute,
   handler: (...args: A) => Response | Promise<Response>,
+  thrown: (...args: A) => number = () => 500,
 ): (...args: A) => Promise<Response> {
   return async (...args: A) => {
     const call: Call = { upstreamFailed: false };
-    let status = 500;
+    let status: number | null = null;
     try {
       const res = await calls().run(call, () => handler(...args));
       status = res.status;
       return res;
     } finally {
-      countBff(route, status, call.upstreamFailed);
+      countBff(route, status ?? thrown(...args), call.upstreamFailed);
     }
   };
 }
@@ -90,17 +91,4 @@ export async function edgeFetch(input: RequestInfo | URL, init?: RequestInit): P
  * failure as edgeFetch judges it. Without it a page that could not reach the
  * edge showed its buyer an error and told the operators nothing.
  */
-export async function pageFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-  const call: Call = { upstreamFailed: false };
-  let status = 503;
-  try {
-    const res = await calls().run(call, () => edgeFetch(input, init));
-    status = res.status;
-    return res;
-  } catch (err) {
-    if (init?.signal?.aborted) status = 499;
-    throw err;
-  } finally {
-    countBff("page", status, call.upstreamFailed);
-  }
-}
+export const pageFetch = counted("page", edgeFetch, (_input, init) => (init?.signal?.aborted ? 499 : 503));
