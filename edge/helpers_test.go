@@ -67,9 +67,6 @@ func startWith(t testing.TB, opts []fx.Option, args ...string) *env {
 	prefix := testkit.KeyPrefix(t, redisx.DefaultURL) // its keys go when the test ends, after the mesh
 	base := []string{"-target=edge", "-log.level=error", "-jwt.secret=" + testSecret,
 		"-metrics.addr=127.0.0.1:0", "-edge.addr=127.0.0.1:0", "-rate-limit.prefix=" + prefix}
-	for name := range server.Ports {
-		base = append(base, "-peer."+name+"=127.0.0.1:1")
-	}
 	var stack *server.Stack
 	m := testkit.Run(t, testkit.Load(t, append(base, args...)...), append([]fx.Option{fx.Populate(&stack)}, opts...)...)
 	u, keys, reg := m.URL(t, "edge"), m.Keys, m.Registry

@@ -159,7 +159,7 @@ func startCrashEnv(t *testing.T, stripeURL string, extra ...string) *crashEnv {
 	payAddr := faulttest.FreeAddr(t)
 	rest := testkit.StartApp(t, testkit.Config(t, dsn, "-postgres.migrate-on-start=false",
 		"-target=auth,catalog,booking,relay,persister,saga", "-booking.key-prefix="+prefix,
-		"-peer.payment="+payAddr, "-peer.notify=127.0.0.1:1", "-saga.retry-backoff=20ms"))
+		"-peer.payment="+payAddr, "-saga.retry-backoff=20ms"))
 	hostport := func(name string) string { return strings.TrimPrefix(rest.URL(t, name), "http://") }
 	args := append([]string{"-postgres.migrate-on-start=false", "-target=payment", "-payment.addr=" + payAddr,
 		"-peer.booking=" + hostport("booking"), "-peer.catalog=" + hostport("catalog"),

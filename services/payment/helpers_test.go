@@ -63,7 +63,7 @@ func startWith(t *testing.T, opts []fx.Option, args ...string) *env {
 	prefix := testkit.KeyPrefix(t, testkit.Config(t, dsn).Redis.URL.Reveal())
 	cfg := testkit.Config(t, dsn, append([]string{
 		"-postgres.migrate-on-start=false", "-target=auth,catalog,booking,relay,persister,payment,saga,gate",
-		"-booking.key-prefix=" + prefix, "-stripe.webhook-secret=" + webhookSecret, "-peer.notify=127.0.0.1:1",
+		"-booking.key-prefix=" + prefix, "-stripe.webhook-secret=" + webhookSecret,
 		"-saga.retry-backoff=20ms", "-payment.outbox-poll=50ms",
 	}, args...)...)
 	a := testkit.StartApp(t, cfg, opts...)

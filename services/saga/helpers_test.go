@@ -40,7 +40,7 @@ func restart(t *testing.T, dsn, prefix string, args []string, opts ...fx.Option)
 	t.Helper()
 	cfg := testkit.Config(t, dsn, append([]string{
 		"-postgres.migrate-on-start=false", "-target=auth,catalog,booking,relay,persister,payment,saga,gate",
-		"-booking.key-prefix=" + prefix, "-peer.notify=127.0.0.1:1", "-saga.retry-backoff=20ms", "-payment.outbox-poll=50ms",
+		"-booking.key-prefix=" + prefix, "-saga.retry-backoff=20ms", "-payment.outbox-poll=50ms",
 	}, args...)...)
 	a := testkit.StartApp(t, cfg, opts...)
 	c := server.NewClient()

@@ -61,7 +61,7 @@ func Start(t testing.TB, args ...string) *Mesh {
 // Config loads a configuration the way the binary does, without the
 // environment: the database dsn, a fixed jwt.secret, warn-level logs, fresh
 // Redis prefixes for auth and the revocation feed, and every listen address
-// on 127.0.0.1 port 0; args come last and win.
+// on 127.0.0.1 port 0 (and Load's peers); args come last and win.
 func Config(t testing.TB, dsn string, args ...string) *app.Config {
 	t.Helper()
 	// Auth's per-address limits and the token-revocation feed live in
@@ -72,13 +72,27 @@ func Config(t testing.TB, dsn string, args ...string) *app.Config {
 	return Load(t, append(base, args...)...)
 }
 
+// NoPeer is an address where nothing answers (a connection to it is
+// refused): every peer of a test mesh that the test does not name.
+const NoPeer = "127.0.0.1:1"
+
 // Load reads a configuration from args alone, the way the binary does
-// without its environment: the defaults, then args.
+// without its environment: the defaults, every peer at NoPeer, then args.
+//
+// A component a test does not run is reached at its peer address, whose
+// default is the port `make run` serves it on: with the whole system
+// running on the same machine, a test of auth alone had its calls to the
+// gate answered by that system (401: another jwt.secret). A test that
+// runs a peer elsewhere names it (-peer.<component>).
 func Load(t testing.TB, args ...string) *app.Config {
 	t.Helper()
 	var cfg app.Config
 	noEnv := func(string) (string, bool) { return "", false }
-	if err := config.Load(&cfg, flag.NewFlagSet("rush", flag.ContinueOnError), args, noEnv); err != nil {
+	peers := make([]string, 0, len(server.Ports)+len(args))
+	for name := range server.Ports {
+		peers = append(peers, "-peer."+name+"="+NoPeer)
+	}
+	if err := config.Load(&cfg, flag.NewFlagSet("rush", flag.ContinueOnError), append(peers, args...), noEnv); err != nil {
 		t.Fatalf("testkit: config: %v", err)
 	}
 	return &cfg
