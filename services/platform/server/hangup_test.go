@@ -91,3 +91,15 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestConnStateKeepsTheStateAndItsTime: the packed word gives back both.
+func TestConnStateKeepsTheStateAndItsTime(t *testing.T) {
+	t.Parallel()
+	at := connEpoch.Add(36 * time.Hour).Add(123 * time.Nanosecond)
+	for _, s := range []http.ConnState{http.StateNew, http.StateActive, http.StateIdle, http.StateHijacked, http.StateClosed} {
+		cs := newConnState(s, at)
+		if cs.state() != s || !cs.since().Equal(at) {
+			t.Errorf("%v at %v: got %v at %v", s, at, cs.state(), cs.since())
+		}
+	}
+}
