@@ -70,20 +70,9 @@ func (ic *idleConns) track(c net.Conn, s http.ConnState) {
 	ic.conns.Store(c, v)
 }
 
-// load is the last state reported of a connection ic follows.
-func load(v any) connState { return connState(v.(*atomic.Int64).Load()) }
-
-// count is how many connections are in state s.
-func (ic *idleConns) count(s http.ConnState) int {
-	n := 0
-	ic.conns.Range(func(_, v any) bool {
-		if load(v).state() == s {
-			n++
-		}
-		return true
-	})
-	return n
-}
+// stateOf is the last state reported of a connection ic follows (a value of
+// ic.conns).
+func stateOf(v any) connState { return connState(v.(*atomic.Int64).Load()) }
 
 // shutdown is srv.Shutdown(ctx) that closes the connections left idle once
 // the shutdown has begun (hangupGrace after it, then hangupGrace after they
@@ -103,7 +92,7 @@ func (ic *idleConns) shutdown(ctx context.Context, srv *http.Server) error {
 	defer tick.Stop()
 	for {
 		ic.conns.Range(func(k, v any) bool {
-			if cs := load(v); cs.state() == http.StateIdle && time.Since(cs.since()) >= hangupGrace {
+			if cs := stateOf(v); cs.state() == http.StateIdle && time.Since(cs.since()) >= hangupGrace {
 				_ = k.(net.Conn).Close()
 			}
 			return true

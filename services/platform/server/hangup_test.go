@@ -81,6 +81,18 @@ func TestAStoppingServerHangsUpIdleHTTP2Connections(t *testing.T) {
 	}
 }
 
+// count is how many connections ic follows are in state s.
+func (ic *idleConns) count(s http.ConnState) int {
+	n := 0
+	ic.conns.Range(func(_, v any) bool {
+		if stateOf(v).state() == s {
+			n++
+		}
+		return true
+	})
+	return n
+}
+
 // waitFor polls cond for up to 5 s.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
