@@ -200,8 +200,16 @@ func (s *Service) sign(t Ticket, key Key) string {
 // draft NOT_FOUND to them). Whether an event is a draft is asked of the
 // catalog once per event that has keys and remembered once it is public
 // (no event goes back to draft after it sold); the catalog failing is
-// SERVICE_UNAVAILABLE, not the keys of what may be a draft.
+// SERVICE_UNAVAILABLE, not the keys of what may be a draft. A device the
+// gate revoked (or whose credential expired) reads no keys at all
+// (UNAUTHORIZED), as on every other route of the gate: its credential
+// still names its events, which it no longer runs.
 func (s *Service) Keys(ctx context.Context, p *authn.Principal, eventID string) ([]Key, error) {
+	if p != nil && p.Role == authn.RoleDevice {
+		if _, err := s.device(ctx, p); err != nil {
+			return nil, err
+		}
+	}
 	ks, err := s.store.PublishedKeys(ctx, eventID)
 	if err != nil || len(ks) == 0 {
 		return ks, err

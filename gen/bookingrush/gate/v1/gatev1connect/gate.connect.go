@@ -85,7 +85,8 @@ type GateServiceClient interface {
 	// them: a code verifies offline with them). A draft's keys are read by
 	// whoever runs it only (its organizer, an admin, its check-in devices):
 	// to anyone else a draft has none, as an event that does not exist, so
-	// its keys do not tell that it exists.
+	// its keys do not tell that it exists. A revoked or expired check-in
+	// device reads none at all (UNAUTHORIZED), as on the gate's other routes.
 	GetTicketKeys(context.Context, *connect.Request[v1.GetTicketKeysRequest]) (*connect.Response[v1.GetTicketKeysResponse], error)
 	// RotateTicketKey makes a new signing key the event's active one (its
 	// organizer or an admin). Codes read from now on are signed with it;
@@ -352,7 +353,8 @@ type GateServiceHandler interface {
 	// them: a code verifies offline with them). A draft's keys are read by
 	// whoever runs it only (its organizer, an admin, its check-in devices):
 	// to anyone else a draft has none, as an event that does not exist, so
-	// its keys do not tell that it exists.
+	// its keys do not tell that it exists. A revoked or expired check-in
+	// device reads none at all (UNAUTHORIZED), as on the gate's other routes.
 	GetTicketKeys(context.Context, *connect.Request[v1.GetTicketKeysRequest]) (*connect.Response[v1.GetTicketKeysResponse], error)
 	// RotateTicketKey makes a new signing key the event's active one (its
 	// organizer or an admin). Codes read from now on are signed with it;

@@ -6,10 +6,10 @@
  *   expired), asks the gate whether it takes it, keeps it in the HttpOnly
  *   `br_door` cookie until it expires, and answers its facts (DoorFacts). The
  *   gate is asked with a call that reads the device's row, the revocation
- *   list of the first show of its events the catalog lists, so a revoked
- *   credential is refused here (401, details.reason "refused"); an event
- *   with no public show yet is asked for its ticket keys, which finds an
- *   expired or foreign credential only.
+ *   list of the first show of its events the catalog lists (an event with
+ *   no public show yet: its ticket keys, which the gate refuses a revoked
+ *   device too), so a revoked credential is refused here (401,
+ *   details.reason "refused").
  * - GET: the facts of the credential this browser holds (data null: none).
  * - DELETE: ends the session (clears the cookie; the credential itself
  *   lives on until the organizer revokes it or it expires).

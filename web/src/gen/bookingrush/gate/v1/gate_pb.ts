@@ -2142,7 +2142,8 @@ export const GateService: GenService<{
    * them: a code verifies offline with them). A draft's keys are read by
    * whoever runs it only (its organizer, an admin, its check-in devices):
    * to anyone else a draft has none, as an event that does not exist, so
-   * its keys do not tell that it exists.
+   * its keys do not tell that it exists. A revoked or expired check-in
+   * device reads none at all (UNAUTHORIZED), as on the gate's other routes.
    *
    * @generated from rpc bookingrush.gate.v1.GateService.GetTicketKeys
    */
