@@ -190,15 +190,44 @@ func (s *Service) notLoaded(ctx context.Context, eventID string) error {
 	if st != "published" {
 		return errs.New(errs.SaleNotOpen, "the event is not on sale", "status", st)
 	}
+	s.rebuildLater(eventID)
+	return errRebuilding
+}
+
+// bookingNotLoaded is notLoaded for a change of a booking that exists (a
+// confirmation, a release): a cancelled event's inventory is rebuilt too.
+// Such an event sells nothing, so no reserve rebuilds it, but its bookings
+// still change for money: a payment that succeeds after the cancellation
+// is refunded (the saga's confirmation fails, and its refund releases the
+// booking first), and so is every paid booking, each released before its
+// money goes back. Without the event's records in Redis every such release
+// answered SALE_NOT_OPEN for as long as Redis lacked the event (it lost
+// its data after the cancellation): the refunds stayed decided and never
+// made. The rebuild is the one LoadInventory makes of a cancelled event
+// (fenced, from Postgres; its live holds released at once).
+func (s *Service) bookingNotLoaded(ctx context.Context, eventID string) error {
+	st, err := s.store.EventStatus(ctx, eventID)
+	if err != nil {
+		return err
+	}
+	if st != "cancelled" {
+		return s.notLoaded(ctx, eventID)
+	}
+	s.rebuildLater(eventID)
+	return errRebuilding
+}
+
+// rebuildLater rebuilds the event's inventory in the background, once at a
+// time; the callers answer errRebuilding meanwhile.
+func (s *Service) rebuildLater(eventID string) {
 	go func() {
 		_, err, _ := s.rebuilds.Do(eventID, func() (any, error) {
 			return s.rebuild(context.Background(), eventID)
 		})
 		if err != nil {
-			s.log.Error("inventory rebuild failed; the next reserve retries it", zap.String("event", eventID), zap.Error(err))
+			s.log.Error("inventory rebuild failed; the next call that needs it retries it", zap.String("event", eventID), zap.Error(err))
 		}
 	}()
-	return errRebuilding
 }
 
 // rebuild writes an event's inventory into Redis from Postgres, under a
@@ -520,7 +549,7 @@ func (s *Service) Confirm(ctx context.Context, p *authn.Principal, bookingID str
 	defer cancel()
 	if err := s.eng.Confirm(rctx, ev, bookingID, ""); err != nil {
 		if errors.Is(err, errNotLoaded) {
-			return Hold{}, s.notLoaded(ctx, ev)
+			return Hold{}, s.bookingNotLoaded(ctx, ev)
 		}
 		return Hold{}, err
 	}
@@ -597,7 +626,7 @@ func (s *Service) Cancel(ctx context.Context, p *authn.Principal, bookingID stri
 	defer cancel()
 	if err := s.eng.Release(rctx, ev, bookingID, "", confirmedAs, cause); err != nil {
 		if errors.Is(err, errNotLoaded) {
-			return Hold{}, s.notLoaded(ctx, ev)
+			return Hold{}, s.bookingNotLoaded(ctx, ev)
 		}
 		return Hold{}, err
 	}
@@ -676,7 +705,7 @@ func (s *Service) refund(ctx context.Context, h Hold, ev string) (Hold, error) {
 	defer cancel()
 	if err := s.eng.Release(rctx, ev, h.ID, "", as, CauseBuyer); err != nil {
 		if errors.Is(err, errNotLoaded) {
-			return Hold{}, s.notLoaded(ctx, ev)
+			return Hold{}, s.bookingNotLoaded(ctx, ev)
 		}
 		return Hold{}, err
 	}

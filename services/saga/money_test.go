@@ -327,3 +327,46 @@ func TestMoneyInvariantUnderConcurrentBuyers(t *testing.T) {
 	}
 	t.Logf("money audit: %v", r)
 }
+
+// TestMoneyForACancelledEventRedisLostIsRefunded: an organizer cancels an
+// event while a buyer's payment is on its way, and Redis then restarts
+// empty before the money arrives. A cancelled event sells nothing, so no
+// reserve rebuilds its inventory; but its bookings still change for money:
+// the saga cannot confirm the hold, and the refund releases the booking
+// before the money goes back. Both must find the event's records, rebuilt
+// from Postgres as a published event's are, or the refund waits for ever:
+// before, both answered SALE_NOT_OPEN for as long as Redis lacked the
+// event, the refund stayed decided and never made, and the buyer was
+// charged with no ticket and no refund.
+func TestMoneyForACancelledEventRedisLostIsRefunded(t *testing.T) {
+	t.Parallel()
+	r := faulttest.StartRedis(t)
+	e := start(t, []string{"-redis.url=" + r.URL(), "-payment.sim-delay=5s", "-saga.timeout=3s", "-booking.drain-timeout=5s",
+		"-payment.reconcile-interval=300ms"})
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 10, Users: 2})
+	ctx := context.Background()
+	held := e.Reserve(t, s, s.Users[0], 2)
+	p := e.pay(t, s.Users[0], held.GetId(), payment.SimSlow) // its webhook comes after the restart
+	catalog := catalogv1connect.NewCatalogServiceClient(server.NewClient(), e.URL(t, "catalog"))
+	if _, err := catalog.CancelEvent(ctx, testkit.As(t, e.Mesh, s.Organizer, authn.RoleOrganizer,
+		&catalogv1.CancelEventRequest{EventId: s.Event, Reason: "storm warning"})); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	testkit.Eventually(t, 10*time.Second, "the released hold recorded", func() bool {
+		return e.Count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'cancelled'`, held.GetId()) == 1
+	})
+
+	r.Restart()
+
+	if n := e.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND status = 'processing'`, p.GetId()); n != 1 {
+		t.Fatal("the money arrived before Redis restarted: the test needs a longer payment.sim-delay")
+	}
+	e.waitSaga(t, p.GetId(), saga.StatusCompensated, 30*time.Second)
+	if n := e.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND status = 'refunded' AND refunded_amount = amount`, p.GetId()); n != 1 {
+		t.Fatal("the payment is not refunded in full")
+	}
+	if got := e.Booking(t, s.Users[0], held.GetId()); got.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED {
+		t.Fatalf("the booking: %v", got)
+	}
+	e.AuditMoney(t, e.prefix)
+}
