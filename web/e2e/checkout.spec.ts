@@ -2,7 +2,8 @@
  * Checkout beyond the straight path: a buyer declined once who reloads the
  * page (or comes back to it from "my bookings") and pays with another card;
  * Back after paying, and Back from the checkout; an event of two dates
- * names the one being bought.
+ * names the one being bought; Pay in a second tab of the same checkout,
+ * while the first tab's payment is under way or after it went through.
  */
 import { call, organizer, publishedEvent, register, unique } from "./harness/api";
 import { expect, signIn, test } from "./fixtures";
@@ -52,6 +53,56 @@ test("Back after paying does not offer to pay again", async ({ page }) => {
   await expect(page).not.toHaveURL(checkout);
   await expect(page.getByTestId("booking-status")).toHaveText("Confirmed");
   await expect(page.getByTestId("pay")).toHaveCount(0);
+});
+
+/** A booking held by a new buyer, signed in on page with its checkout open. */
+async function heldCheckout(page: import("@playwright/test").Page, title: string): Promise<string> {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique(title), price: "15.00" });
+  const buyer = await register("twotabs");
+  const b = await call<{ id: string }>("POST", "/bookings/reserve", { show_id: ev.showId, zone_id: ev.zoneId, quantity: 1 }, buyer.token, {
+    "Idempotency-Key": unique("twotabs"),
+  });
+  await signIn(page, buyer, `/checkout/${b.id}`);
+  await expect(page.getByTestId("pay")).toBeEnabled();
+  return b.id;
+}
+
+test("Pay in a second tab follows the payment the first tab started", async ({ page, context }) => {
+  const id = await heldCheckout(page, "Two Tabs");
+  const first = await context.newPage();
+  await first.goto(`/checkout/${id}`);
+  await first.getByLabel("Test card — slow", { exact: true }).check();
+  await first.getByTestId("pay").click();
+  await expect(first.getByText("Waiting for the payment provider…")).toBeVisible();
+
+  // This tab still offers Pay (with the card that succeeds, another key).
+  // Before, the API's refusal of a second payment ("this booking already
+  // has a payment", naming it) was all it said, beside a Pay that could not
+  // work, while the first tab's payment went through.
+  const refused = page.waitForResponse((r) => r.url().endsWith("/bff/api/payments") && r.request().method() === "POST");
+  await page.getByTestId("pay").click();
+  expect((await refused).status()).toBe(409);
+  await expect(page.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
+  await expect(page.getByTestId("action-error")).toHaveCount(0);
+  await expect(first.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
+});
+
+test("Pay on a checkout left open after the booking was paid elsewhere goes to the booking", async ({ page, context }) => {
+  const id = await heldCheckout(page, "Paid Elsewhere");
+  const other = await context.newPage();
+  await other.goto(`/checkout/${id}`);
+  await other.getByTestId("pay").click();
+  await expect(other.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
+
+  // Before: "That cannot be done now: only a reserved booking can be paid."
+  // beside Pay and a running countdown, for a booking already paid.
+  await page.getByLabel("Test card — slow", { exact: true }).check();
+  const refused = page.waitForResponse((r) => r.url().endsWith("/bff/api/payments") && r.request().method() === "POST");
+  await page.getByTestId("pay").click();
+  expect((await refused).status()).toBe(409);
+  await expect(page).toHaveURL(new RegExp(`/bookings/${id}$`));
+  await expect(page.getByTestId("booking-status")).toHaveText("Confirmed");
 });
 
 test("Back from the checkout goes to the event, not to Reserve again", async ({ page }) => {

@@ -27,6 +27,7 @@ import { Card, CardContent, CardDescription, CardFooter, CardHeader, CardTitle }
 import { useApiAction } from "@/hooks/use-api-action";
 import { useNow } from "@/hooks/use-now";
 import { browserApi } from "@/lib/api/browser";
+import { ApiError } from "@/lib/api/errors";
 import { abortableSleep } from "@/lib/api/retry";
 import type { Booking, Payment } from "@/lib/api/wire";
 import { clock, money } from "@/lib/format";
@@ -96,6 +97,26 @@ function paymentKey(bookingId: string, method: string, attempt: number): string 
   return `pay-${bookingId}-${method}-${attempt}`;
 }
 
+/**
+ * Creates the booking's payment, or answers the one it has already: the
+ * API refuses a second payment (CONFLICT naming it) when another tab of the
+ * same checkout paid, or is paying, with another test card or attempt, so
+ * this tab follows that payment instead of saying "this booking already has
+ * a payment" beside a Pay that cannot work. "ended": the booking is no
+ * longer held (paid and confirmed, or cancelled, meanwhile).
+ */
+async function createPayment(bookingId: string, method: string, key: string): Promise<Payment | "ended"> {
+  try {
+    return (await browserApi.payments.create({ booking_id: bookingId, payment_method: method }, { idempotencyKey: key })).data;
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.code !== "CONFLICT") throw err;
+    const other = err.details.payment_id;
+    if (typeof other === "string" && other !== "") return (await browserApi.payments.get(other)).data;
+    if ((await browserApi.bookings.get(bookingId)).data.status !== "reserved") return "ended";
+    throw err;
+  }
+}
+
 export function Checkout(props: {
   booking: Booking;
   eventTitle: string;
@@ -153,13 +174,16 @@ export function Checkout(props: {
     attempt.current ??= payAttempt(booking.id);
     const paymentMethod = props.stripeKey ? "card" : method;
     const key = paymentKey(booking.id, paymentMethod, attempt.current);
-    const created = await action.run(() => browserApi.payments.create({ booking_id: booking.id, payment_method: paymentMethod }, { idempotencyKey: key }));
+    const created = await action.run(() => createPayment(booking.id, paymentMethod, key));
     if (!created) return;
-    if (props.stripeKey && created.data.client_secret) {
-      setStripe({ clientSecret: created.data.client_secret, paymentId: created.data.id });
+    // Its own page says what became of it, as the server sends a booking no longer held.
+    if (created === "ended") return router.replace(`/bookings/${booking.id}`);
+    // (A payment followed from another tab comes without its client secret: this tab waits for its verdict.)
+    if (props.stripeKey && created.client_secret) {
+      setStripe({ clientSecret: created.client_secret, paymentId: created.id });
       return;
     }
-    await finish(created.data.id);
+    await finish(created.id);
   }
 
   return (
