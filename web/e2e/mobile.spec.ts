@@ -3,7 +3,8 @@
  * a signed-in admin (My bookings, Organizer, Admin, the name, Sign out) was
  * 170 px wider, so every page scrolled sideways and Sign out sat off screen.
  * My bookings and notifications are a block per row on a phone, and so are
- * the organizer's tables (events, zones, sales, devices), each value named.
+ * the organizer's tables (events, zones, sales, devices), each value named,
+ * and the dashboard's chart has hour labels a phone can read.
  */
 import { call, newAdmin, organizer, publishedEvent, register, unique } from "./harness/api";
 import { expect, signIn, test } from "./fixtures";
@@ -48,6 +49,14 @@ test("on a phone, an organizer's tables show every column without scrolling side
     const wider = await page.locator("[data-slot=table-container]").evaluateAll((els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).length);
     expect(wider, path).toBe(0);
   }
+  // The dashboard's hourly chart: an SVG scaled down to the phone's width
+  // shrank its hour labels with it, to about 5 px; they read as on a
+  // desktop (9 to 11 px).
+  await page.goto(`/organizer/events/${ev.id}/dashboard`);
+  const labels = page.locator("figure svg text");
+  await expect(labels.first()).toBeVisible();
+  for (const h of await labels.evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height))) expect(h).toBeGreaterThanOrEqual(10);
+  await page.goto("/organizer/devices");
   // The last page, devices: its state and Revoke within the screen's width.
   for (const el of [page.getByTestId("device-state"), page.getByTestId("revoke-device")]) {
     const box = await el.boundingBox();
