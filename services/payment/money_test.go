@@ -325,9 +325,11 @@ func (s *standIn) refund(w http.ResponseWriter, key string, form neturl.Values) 
 	s.posts++
 	if h := s.hold; h != nil {
 		// The refund is made; its answer waits.
-		s.hold = nil
+		if h.n--; h.n == 0 {
+			s.hold = nil
+			close(h.arrived)
+		}
 		s.mu.Unlock()
-		close(h.arrived)
 		<-h.release
 		s.mu.Lock()
 	}
@@ -352,10 +354,17 @@ func (s *standIn) refundObject(re standInRefund) map[string]any {
 // Stripe's refund.failed event carries it.
 func (s *standIn) failRefund(t *testing.T, pi, reason string) map[string]any {
 	t.Helper()
+	return s.failRefundOf(t, pi, "", reason)
+}
+
+// failRefundOf is failRefund of the last refund of the intent marked as
+// kind (metadata[rush_refund]: share or rest; "" for any).
+func (s *standIn) failRefundOf(t *testing.T, pi, kind, reason string) map[string]any {
+	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, re := range slices.Backward(s.made) {
-		if re.Intent == pi {
+		if re.Intent == pi && (kind == "" || re.Metadata["rush_refund"] == kind) {
 			if _, ok := s.failed[re.ID]; !ok {
 				s.failed[re.ID] = reason
 				s.refunded[pi] -= re.Amount
@@ -382,14 +391,23 @@ func (s *standIn) backOf(pi string) int64 {
 	return s.refundedOf(pi)
 }
 
-// standInHold holds the answer of a refund request.
-type standInHold struct{ arrived, release chan struct{} }
+// standInHold holds the answers of refund requests: n more are held.
+type standInHold struct {
+	n                int
+	arrived, release chan struct{}
+}
 
 // holdNextRefund makes the stand-in hold the answer to the next refund
 // request, after it made the refund, until release: arrived is closed when
 // the request is held. A hold still on at the test's end is released.
 func (s *standIn) holdNextRefund(t *testing.T) (arrived <-chan struct{}, release func()) {
-	h := &standInHold{arrived: make(chan struct{}), release: make(chan struct{})}
+	return s.holdRefunds(t, 1)
+}
+
+// holdRefunds is holdNextRefund for the next n refund requests: arrived is
+// closed when all n are held, release answers them all.
+func (s *standIn) holdRefunds(t *testing.T, n int) (arrived <-chan struct{}, release func()) {
+	h := &standInHold{n: n, arrived: make(chan struct{}), release: make(chan struct{})}
 	var once sync.Once
 	release = func() { once.Do(func() { close(h.release) }) }
 	t.Cleanup(release)

@@ -41,9 +41,9 @@ import (
 //     may still be finishing it, in their bank's 3-D Secure step: a
 //     waitlist offer's hold outlives stale-after), asked again stale-after
 //     later or when the hold expires, whichever comes first;
-//   - the rest of the price due to a cancelled event's buyer whose failed
-//     refund was made good (restDue) is given when the attempt that made
-//     it good could not;
+//   - the rest of the price due to a cancelled event's buyer (restDue) is
+//     given when the attempt that owed it could not (the cancellation's, or
+//     the one that made a failed refund of the share good);
 //   - the provider's events of the handled types are listed,
 //     payment.event-lag behind, and each one no webhook brought is applied as its webhook
 //     would have been (missedEvents): money returned by hand or by a
@@ -168,9 +168,11 @@ func (r *Reconciler) finishRefunds(ctx context.Context, deadline time.Time) erro
 }
 
 // finishRests gives the rest of the price due to the buyers of payments
-// whose failed refund was made good (restDue) when the attempt that made
-// it good could not give it (the provider unreachable, the process died),
-// passing over those an attempt holds a live claim on.
+// refunded for a share (restDue: their event was cancelled since) when the
+// attempt that owed it could not give it (the provider unreachable, the
+// process died): the cancellation's, or the one that made a failed refund
+// of the share good. It passes over those whose share's refund is still
+// failed, and those an attempt holds a live claim on.
 func (r *Reconciler) finishRests(ctx context.Context, deadline time.Time) error {
 	return r.each(ctx, deadline, `rest_due_cause IS NOT NULL AND refunded_at IS NOT NULL AND status <> 'refund_failed'
 			AND (refund_claimed_at IS NULL OR refund_claimed_at <= now() - make_interval(secs => $1))`,

@@ -380,9 +380,10 @@ func (s *Service) retryFailedRefund(ctx context.Context, p *authn.Principal, pay
 }
 
 // restDue gives the rest of the price due to the buyer of pay (RestDueCause:
-// its event was cancelled while the refund of its share had failed) once
-// that share is made good, as an event's cancellation gives it (topUp, under
-// the due cause), and answers the payment as it is then. A payment still
+// its event was cancelled after its buyer's cancel for a share) once that
+// share is back (made good, when its refund had failed), as an event's
+// cancellation gives it (topUp, under the due cause), and answers the
+// payment as it is then. A payment still
 // refund_failed, or with no rest due, is answered as it is. A rest not given
 // (the provider unreachable) is given by the reconciler (finishRests).
 func (s *Service) restDue(ctx context.Context, pay Payment) (Payment, error) {
@@ -584,13 +585,17 @@ func (s *Service) RefundBooking(ctx context.Context, bookingID, paymentID string
 // (the organizer-cancellation rule of the refund policy: everyone gets
 // 100%), each as RefundBooking does, at most once per payment, so calling
 // it again after a partial failure only finishes the work. A payment whose
-// buyer had cancelled for 50% or 0% of the price gets the rest (topUp): the
-// show it was bought for will not take place. One whose buyer's refund of
-// such a share failed at the provider gets the rest due (MarkRestDue): it
-// counts in what is owed, and is given once the share is made good
-// (restDue). The refunds run a few at a
-// time and are not cut short by a caller that goes away. It answers how
-// many were due and how many failed.
+// buyer had cancelled for 50% or 0% of the price gets the rest: the show
+// it was bought for will not take place. The rest is first recorded as due
+// (MarkRestDue), then given (topUp, which ends the due). Whatever the
+// provider reports meanwhile, the due stands until the rest is given: one
+// whose buyer's refund of such a share failed at the provider (before the
+// cancellation or while it works through its list, which takes minutes
+// for a large event) counts it in what is owed, and gets it once the share
+// is made good (restDue); one whose rest could not be given now gets it
+// from the reconciler (finishRests). The refunds run a few at a time and
+// are not cut short by a caller that goes away. It answers how many were
+// due and how many failed.
 func (s *Service) RefundEvent(ctx context.Context, eventID, reason string) (total, failed int, err error) {
 	ctx = context.WithoutCancel(ctx)
 	due, err := s.store.SucceededOfEvent(ctx, eventID)
@@ -604,20 +609,18 @@ func (s *Service) RefundEvent(ctx context.Context, eventID, reason string) (tota
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			_, _, err := s.RefundBooking(ctx, p.BookingID, p.ID, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED, reason)
-			if err == nil && p.Status == StatusRefundFailed {
-				// Its buyer's refund of a share failed at the provider: nothing
-				// goes to that card now, but the rest is owed from now on, and
-				// given once the share is made good (restDue).
-				var marked bool
-				if marked, err = s.store.MarkRestDue(ctx, p.ID, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED.String()); marked {
-					s.log.Warn("a cancelled event's payment whose refund failed at the provider owes its buyer the rest of the price too; given once an admin settles the failed refund",
-						zap.String("payment", p.ID), zap.String("booking", p.BookingID))
-				}
+			pay, _, err := s.RefundBooking(ctx, p.BookingID, p.ID, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED, reason)
+			if err == nil && pay.RefundPercent < 100 {
+				// Its buyer had cancelled for a share: the rest is owed from
+				// now on. Marked from the payment as it is now, not as listed
+				// (its share may have failed at the provider since, or been
+				// made good), and before it is given, so that a failure of
+				// the share that lands meanwhile leaves it due.
+				err = s.markRestDue(ctx, pay, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED)
 			}
 			if err == nil {
-				// Made good meanwhile (an admin's retry): it is topped up as
-				// any other.
+				// Given now unless its share's refund failed at the provider
+				// (then once that is made good: restDue).
 				err = s.topUp(ctx, p.ID, reason, paymentv1.RefundCause_REFUND_CAUSE_ORGANIZER_CANCELLED)
 			}
 			if err != nil {
@@ -630,6 +633,18 @@ func (s *Service) RefundEvent(ctx context.Context, eventID, reason string) (tota
 	return len(due), int(nfailed.Load()), nil
 }
 
+// markRestDue records that the rest of pay's price is owed for cause
+// (MarkRestDue), and says so when the refund of its share had failed at the
+// provider: that buyer gets nothing to the card now.
+func (s *Service) markRestDue(ctx context.Context, pay Payment, cause paymentv1.RefundCause) error {
+	marked, shareFailed, err := s.store.MarkRestDue(ctx, pay.ID, cause.String())
+	if marked && shareFailed {
+		s.log.Warn("a cancelled event's payment whose refund failed at the provider owes its buyer the rest of the price too; given once an admin settles the failed refund",
+			zap.String("payment", pay.ID), zap.String("booking", pay.BookingID))
+	}
+	return err
+}
+
 // topUp refunds the rest of a payment refunded for less than its whole
 // price (its buyer cancelled for 50% or 0%) because its event is cancelled
 // (cause ORGANIZER_CANCELLED) or an admin refunds it in full (SUPPORT),
@@ -638,7 +653,12 @@ func (s *Service) RefundEvent(ctx context.Context, eventID, reason string) (tota
 // and calls the provider outside any transaction, as executeRefund does
 // (RefundRest reads the charge before it refunds, so a retry after an
 // attempt that died gives nothing twice). A payment refunded in full, or
-// whose refund has not been executed yet, is left as it is.
+// whose refund has not been executed yet, is left as it is, and so is one
+// whose share's refund failed at the provider (its rest stays due: restDue).
+// When that failure lands while the provider is giving the rest, the rest
+// is back with the buyer all the same: it is recorded as given (the price
+// is decided in full, the share's refund is still owed, and the payment
+// stays refund_failed until an admin makes that good).
 func (s *Service) topUp(ctx context.Context, paymentID, reason string, cause paymentv1.RefundCause) error {
 	short := func(p Payment) bool { return !p.RefundedAt.IsZero() && p.RefundedCents < p.AmountCents }
 	pay, claim, _, err := s.claimRefund(ctx, paymentID, short)
@@ -657,15 +677,25 @@ func (s *Service) topUp(ctx context.Context, paymentID, reason string, cause pay
 	}
 	var rest int64
 	err = s.recordRefund(ctx, pay.ID, claim, func(ctx context.Context, tx pgx.Tx, before Payment) error {
-		if !short(before) {
+		// The share's refund failed at the provider during the call: the
+		// rest went back, what the charge lacked for the whole price when
+		// this attempt claimed it.
+		shareFailed := before.Status == StatusRefundFailed && before.RefundPercent < 100
+		switch {
+		case shareFailed:
+			rest = pay.AmountCents - pay.RefundedCents
+		case short(before):
+			rest = before.AmountCents - before.RefundedCents
+		default:
 			return nil // recorded by an attempt that took over a lapsed claim
 		}
-		rest = before.AmountCents - before.RefundedCents
-		pay, err := scanPayment(tx.QueryRow(ctx, `UPDATE payments SET refunded_amount = amount, status = $2, refunded_at = now(),
+		pay, err := scanPayment(tx.QueryRow(ctx, `UPDATE payments SET refunded_amount = refunded_amount + $6::numeric / 100,
+				status = CASE WHEN status = 'refund_failed' THEN status ELSE $2 END,
+				refunded_at = CASE WHEN status = 'refund_failed' THEN NULL ELSE now() END,
 				refund_percent = 100, refund_cause = $3, refund_reason = NULLIF($4, ''),
 				refund_reference = COALESCE(NULLIF($5, ''), refund_reference), refund_claimed_at = NULL, rest_due_cause = NULL
 			WHERE id = $1 RETURNING `+paymentColumns,
-			before.ID, StatusRefunded, cause.String(), reason, ref))
+			before.ID, StatusRefunded, cause.String(), reason, ref, rest))
 		if err != nil {
 			return dbErr(err)
 		}

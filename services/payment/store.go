@@ -62,10 +62,12 @@ type Payment struct {
 	RefundFailures      int
 	RefundFailedAt      time.Time
 	RefundFailureReason string
-	// RestDueCause is the cause of the rest of the price owed once a refund
-	// that failed at the provider is made good ("" for none): its event was
-	// cancelled (everyone gets 100%) while the refund of its buyer's own
-	// cancel, a share under the policy, had failed (MarkRestDue).
+	// RestDueCause is the cause of the rest of the price owed beyond a
+	// share refunded under the policy ("" for none): its event was
+	// cancelled (everyone gets 100%) after its buyer's own cancel
+	// (MarkRestDue). It lasts until the rest is given (topUp): at once, or,
+	// when the refund of the share failed at the provider, once that is made
+	// good (restDue).
 	RestDueCause string
 }
 
@@ -324,17 +326,25 @@ func (s *Store) SucceededOfEvent(ctx context.Context, eventID string) ([]Payment
 }
 
 // MarkRestDue records that the rest of the price is owed, for cause, to the
-// buyer of a payment whose refund of a share under the policy failed at the
-// provider: given once that share is made good (topUp). It answers whether
-// it did; false for any other payment (its refund did not fail, or is
-// decided in full already, or a rest is due already).
-func (s *Store) MarkRestDue(ctx context.Context, id, cause string) (bool, error) {
-	tag, err := s.db.Exec(ctx, `UPDATE payments SET rest_due_cause = $2
-		WHERE id = $1 AND status = 'refund_failed' AND refund_percent < 100 AND rest_due_cause IS NULL`, id, cause)
-	if err != nil {
-		return false, dbErr(err)
+// buyer of a payment refunded for a share under the policy (refunded in
+// part or for nothing, or whose refund of the share failed at the
+// provider), until topUp gives it (and ends the due): at once, or for a
+// share that failed, once it is made good. It answers whether it marked
+// the payment, and whether that payment's share had failed; marked is false
+// for any other payment (no share refunded, refunded in full, or a rest is
+// due already).
+func (s *Store) MarkRestDue(ctx context.Context, id, cause string) (marked, shareFailed bool, err error) {
+	err = s.db.QueryRow(ctx, `UPDATE payments SET rest_due_cause = $2
+		WHERE id = $1 AND refund_percent < 100 AND refunded_amount < amount AND rest_due_cause IS NULL
+			AND (refunded_at IS NOT NULL OR status = 'refund_failed')
+		RETURNING status = 'refund_failed'`, id, cause).Scan(&shareFailed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, false, nil
 	}
-	return tag.RowsAffected() == 1, nil
+	if err != nil {
+		return false, false, dbErr(err)
+	}
+	return true, shareFailed, nil
 }
 
 // RefundTally is a number of payments and an amount in cents.
