@@ -1,8 +1,10 @@
 // Package moneyaudit checks the money invariant of Booking Rush across the
 // payment records, the bookings in Postgres and the live records in Redis:
 // for every succeeded payment, exactly one of (booking confirmed, payment
-// refunded), refunded in full unless the buyer cancelled under the policy;
-// and no booking confirmed without exactly one such payment.
+// refunded), refunded in full unless the buyer cancelled under the policy
+// (and its event was not cancelled since: then the rest is given, or due
+// while the refund of the buyer's share is failed); and no booking
+// confirmed without exactly one such payment.
 //
 // It is an auditor, not a service: it reads the tables of the payment and
 // booking services side by side (which no service may do) and writes
@@ -56,8 +58,8 @@ func Check(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, prefix stri
 	rows, err := db.Query(ctx, `SELECT p.id::text, p.booking_id::text, p.status, (p.amount * 100)::bigint,
 			(p.refunded_amount * 100)::bigint, COALESCE(p.refund_cause, ''), p.refund_requested_at IS NOT NULL,
 			p.refunded_at IS NOT NULL, COALESCE(b.status, ''), COALESCE(b.event_id::text, ''), p.duplicate_charge,
-			p.rest_due_cause IS NOT NULL
-		FROM payments p LEFT JOIN bookings b ON b.id = p.booking_id
+			p.rest_due_cause IS NOT NULL, COALESCE(p.refund_percent, 100), COALESCE(e.status = 'cancelled', false)
+		FROM payments p LEFT JOIN bookings b ON b.id = p.booking_id LEFT JOIN booking_events e ON e.event_id = b.event_id
 		WHERE p.status <> 'failed' ORDER BY p.created_at`)
 	if err != nil {
 		return r, err
@@ -66,15 +68,22 @@ func Check(ctx context.Context, db *pgxpool.Pool, rdb *redis.Client, prefix stri
 	var mustConfirm, mustNot []live
 	for rows.Next() {
 		var id, booking, status, cause, bStatus, event string
-		var amount, refunded int64
-		var decided, done, duplicate, restDue bool
-		if err := rows.Scan(&id, &booking, &status, &amount, &refunded, &cause, &decided, &done, &bStatus, &event, &duplicate, &restDue); err != nil {
+		var amount, refunded, percent int64
+		var decided, done, duplicate, restDue, eventCancelled bool
+		if err := rows.Scan(&id, &booking, &status, &amount, &refunded, &cause, &decided, &done, &bStatus, &event, &duplicate, &restDue,
+			&percent, &eventCancelled); err != nil {
 			rows.Close()
 			return r, err
 		}
 		r.Payments++
 		bad := func(format string, args ...any) {
 			r.Violations = append(r.Violations, fmt.Sprintf("payment %s (booking %s): ", id, booking)+fmt.Sprintf(format, args...))
+		}
+		if eventCancelled && decided && percent < 100 && refunded < amount && !restDue {
+			// Its buyer cancelled for a share, then its event was cancelled
+			// (everyone gets 100%): the rest must be given or, while the
+			// share's refund is failed, recorded as due.
+			bad("refunded for %d%% of its price, and its event is cancelled with the rest neither given nor due", percent)
 		}
 		switch {
 		case status == "pending" || status == "processing":
