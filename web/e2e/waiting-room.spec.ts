@@ -9,7 +9,9 @@
  * keeps the place across a reload (the ticket from sessionStorage, no second
  * join), is let in, reserves with the pass and pays. A buyer whose page
  * predates the switch is refused the plain reserve and taken into the line
- * (the same way a reserve shed with details.queue_event_id is).
+ * (the same way a reserve shed with details.queue_event_id is). A join that
+ * failed for good offers the ways on: sign in again when the session ended,
+ * try again otherwise.
  */
 import { call, organizer, publishedEvent, register, unique } from "./harness/api";
 import { readState } from "./harness/state";
@@ -115,5 +117,49 @@ test("a buyer whose event switched its waiting room on meanwhile is sent into th
   await page.getByTestId("reserve").click();
   await expect(page.getByTestId("action-error")).toHaveAttribute("data-code", "QUEUE_PASS_REQUIRED");
   await page.getByRole("button", { name: "Go to the waiting room" }).click();
+  await expect(page).toHaveURL(/\/checkout\//, { timeout: 60_000 });
+});
+
+test("a waiting room whose join failed offers to sign in again, and to try again", async ({ page }) => {
+  const org = await organizer();
+  const ev = await publishedEvent(org, { title: unique("Rough Line"), queue: true, seats: 20, price: "15.00" });
+  const buyer = await register("rough");
+  await signIn(page, buyer, `/events/${ev.slug}`);
+
+  // The session ends (a sign-out of this very session elsewhere) while the
+  // buy page joins the line: the join meets it once /bff/api could not renew it.
+  let release = () => {};
+  const held = new Promise<void>((r) => (release = r));
+  await page.route(
+    "**/bff/api/queue/join",
+    async (route) => {
+      await held;
+      await route.continue();
+    },
+    { times: 1 },
+  );
+  const joining = page.waitForRequest((r) => r.url().endsWith("/bff/api/queue/join"));
+  await page.getByTestId("buy").click();
+  await joining;
+  const cookies = await page.context().cookies();
+  const token = (n: string) => cookies.find((c) => c.name === n)!.value;
+  await call("POST", "/auth/logout", { refresh_token: token("br_rt") }, token("br_at"));
+  release();
+  await expect(page.getByTestId("queue-error")).toContainText("Your session has ended");
+  // Before, the sentence was all: no way to sign in, nor to join again.
+  const buy = new URL(page.url());
+  await page.getByTestId("sign-in-again").click();
+  await expect(page).toHaveURL(/\/login\?next=/);
+  // Back on the buy page, the queue fails once with an error no retry cures.
+  await page.route("**/bff/api/queue/join", (route) => route.fulfill({ status: 500, json: { success: false, error: { code: "INTERNAL_ERROR", message: "internal error" } } }), {
+    times: 1,
+  });
+  await page.getByLabel("E-mail").fill(buyer.email);
+  await page.getByLabel("Password").fill(buyer.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL((u) => u.pathname === buy.pathname && u.search === buy.search);
+  await expect(page.getByTestId("queue-error")).toContainText("Something went wrong");
+  await expect(page.getByTestId("sign-in-again")).toHaveCount(0);
+  await page.getByTestId("queue-try-again").click();
   await expect(page).toHaveURL(/\/checkout\//, { timeout: 60_000 });
 });

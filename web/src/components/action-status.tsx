@@ -1,14 +1,18 @@
 "use client";
 
 import { AlertCircle, Loader2 } from "lucide-react";
-import { useEffect } from "react";
+import { useEffect, type ReactNode } from "react";
 
 import { Alert, AlertDescription } from "@/components/ui/alert";
 import { Button } from "@/components/ui/button";
 import type { ActionState, useApiAction } from "@/hooks/use-api-action";
 
-/** The state of an action under its button: the countdown of a retry, or the error in plain words. */
-export function ActionStatus({ state }: { state: ActionState }) {
+/**
+ * The state of an action under its button: the countdown of a retry, or the
+ * error in plain words (with "Sign in again" for an ended session, and the
+ * page's own ways on, `children`, beside it).
+ */
+export function ActionStatus({ state, children }: { state: ActionState; children?: ReactNode }) {
   if (state.retryIn !== null) {
     return (
       <p role="status" aria-live="polite" className="text-muted-foreground flex items-center gap-2 text-sm" data-testid="retry-countdown">
@@ -23,7 +27,12 @@ export function ActionStatus({ state }: { state: ActionState }) {
         <AlertCircle />
         <AlertDescription>
           <p>{state.error}</p>
-          {state.signIn && <SignInAgain />}
+          {(state.signIn || children) && (
+            <div className="mt-2 flex flex-wrap gap-2">
+              {state.signIn && <SignInAgain />}
+              {children}
+            </div>
+          )}
         </AlertDescription>
       </Alert>
     );
@@ -43,7 +52,7 @@ function SignInAgain() {
   // Shown only after an action failed, in the browser: the address is there.
   const here = `${window.location.pathname}${window.location.search}`;
   return (
-    <Button asChild size="sm" variant="outline" className="mt-2">
+    <Button asChild size="sm" variant="outline">
       <a href={`/login?next=${encodeURIComponent(here)}`} data-testid="sign-in-again">
         Sign in again
       </a>

@@ -2,15 +2,22 @@
 
 /**
  * The waiting room: the buyer's live place in line, the expected wait, and
- * what the connection is doing. Deliberately light (no UI library beyond
- * plain elements), since it is the page a crowd keeps open. All queue traffic
- * goes through lib/queue/client.ts (the live place on the edge's ticket
- * stream, not through this app's servers).
+ * what the connection is doing. Deliberately light (plain elements, and the
+ * buy page's own ActionStatus for an error), since it is the page a crowd
+ * keeps open. All queue traffic goes through lib/queue/client.ts (the live
+ * place on the edge's ticket stream, not through this app's servers).
+ *
+ * A join or stream that failed for good (the busy answers were retried, a
+ * 401 renewed the session) says why with the app's ways on: "Try again"
+ * joins the line again and follows it, and an ended session offers "Sign in
+ * again", back to this page.
  */
 import { useEffect, useRef, useState } from "react";
 
+import { ActionStatus } from "@/components/action-status";
+import { Button } from "@/components/ui/button";
+import { failedState, type ActionState } from "@/hooks/use-api-action";
 import { browserApi } from "@/lib/api/browser";
-import { ApiError, plainWords } from "@/lib/api/errors";
 import { retryBusy } from "@/lib/api/retry";
 import { aboutDuration } from "@/lib/format";
 import { queueApi, type QueueConnection, type QueueView } from "@/lib/queue/client";
@@ -21,7 +28,7 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
   const [view, setView] = useState<QueueView | null>(null);
   const [conn, setConn] = useState<QueueConnection>({ state: "connecting" });
   const [retryIn, setRetryIn] = useState<number | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<ActionState | null>(null);
   const [round, setRound] = useState(0);
   const [first, setFirst] = useState<number | null>(null);
   const [over, setOver] = useState<"cancelled" | "ended" | "">("");
@@ -46,12 +53,12 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
           stop = queueApi.watch(eventId, {
             view: show,
             connection: setConn,
-            fatal: (e) => setError(plainWords(e)),
+            fatal: (e) => setError(failedState(e)),
           });
         }
       })
       .catch((e) => {
-        if (!ctl.signal.aborted) setError(e instanceof ApiError ? plainWords(e) : String(e));
+        if (!ctl.signal.aborted) setError(failedState(e));
       });
     return () => {
       ctl.abort();
@@ -77,8 +84,21 @@ export function WaitingRoom({ eventId, onAdmitted }: { eventId: string; onAdmitt
 
   if (error) {
     return (
-      <div role="alert" className="text-destructive rounded-lg border p-4" data-testid="queue-error">
-        {error}
+      <div data-testid="queue-error">
+        <ActionStatus state={error}>
+          <Button
+            size="sm"
+            variant="outline"
+            data-testid="queue-try-again"
+            onClick={() => {
+              setError(null);
+              setView(null);
+              setRound((r) => r + 1);
+            }}
+          >
+            Try again
+          </Button>
+        </ActionStatus>
       </div>
     );
   }

@@ -21,6 +21,24 @@ export interface ActionState {
 }
 
 /**
+ * What an action shows after it failed with `err` (no words of its own, no
+ * form): the error in plain words, and "Sign in again" for an ended session.
+ * For a page that runs a call without `useApiAction` (the waiting room) and
+ * shows its failure with `ActionStatus`.
+ */
+export function failedState(err: unknown): ActionState {
+  const e = err instanceof ApiError ? err : null;
+  return {
+    running: false,
+    retryIn: null,
+    error: e ? plainWords(e) : String(err),
+    errorCode: e?.code ?? "UNKNOWN",
+    fields: {},
+    signIn: e?.code === "UNAUTHORIZED",
+  };
+}
+
+/**
  * Runs an API call from a click: busy answers (429, 503, unreachable) are
  * retried after Retry-After with a visible countdown (`retryIn`), other
  * errors end up in plain words in `error`. The call is a closure, so a
@@ -66,14 +84,8 @@ export function useApiAction(words: Partial<Record<string, string>> = {}) {
       const own = e ? (words[`${e.code}:${e.fields[0]?.field ?? ""}`] ?? words[e.code]) : undefined;
       const split = e && own === undefined ? splitFieldErrors(e, form) : null;
       focus.current = split ? firstInvalid(form, split.fields) : null;
-      setState({
-        running: false,
-        retryIn: null,
-        error: split ? split.box : e ? (own ?? plainWords(e)) : String(err),
-        errorCode: e?.code ?? "UNKNOWN",
-        fields: split?.fields ?? {},
-        signIn: e?.code === "UNAUTHORIZED" && own === undefined,
-      });
+      const failed = failedState(err);
+      setState(own !== undefined ? { ...failed, error: own, signIn: false } : split ? { ...failed, error: split.box, fields: split.fields } : failed);
       return undefined;
     }
     // words are the first render's: a component's words for its action never change.
