@@ -3,7 +3,9 @@
  * page (or comes back to it from "my bookings") and pays with another card;
  * Back after paying, and Back from the checkout; an event of two dates
  * names the one being bought; Pay in a second tab of the same checkout,
- * while the first tab's payment is under way or after it went through.
+ * while the first tab's payment is under way or after it went through; a
+ * payment whose verdict or confirmation could not be read (Check again, the
+ * booking's page, never Pay again).
  */
 import { call, organizer, publishedEvent, register, unique } from "./harness/api";
 import { expect, signIn, test } from "./fixtures";
@@ -103,6 +105,63 @@ test("Pay on a checkout left open after the booking was paid elsewhere goes to t
   expect((await refused).status()).toBe(409);
   await expect(page).toHaveURL(new RegExp(`/bookings/${id}$`));
   await expect(page.getByTestId("booking-status")).toHaveText("Confirmed");
+});
+
+/** An error no retry cures (the busy answers are retried by themselves), for a GET of the routes it is set on. */
+function broken(route: import("@playwright/test").Route) {
+  return route.request().method() === "GET"
+    ? route.fulfill({ status: 500, json: { success: false, error: { code: "INTERNAL_ERROR", message: "internal error" } } })
+    : route.continue();
+}
+
+/** Counts the payments page creates. */
+function countPayments(page: import("@playwright/test").Page): string[] {
+  const made: string[] = [];
+  page.on("request", (r) => {
+    if (r.method() === "POST" && r.url().endsWith("/bff/api/payments")) made.push(r.url());
+  });
+  return made;
+}
+
+test("a payment received whose confirmation could not be read offers Check again and the booking, never Pay again", async ({ page }) => {
+  const id = await heldCheckout(page, "Lost Answer");
+  const payments = countPayments(page);
+  await page.route(`**/bff/api/bookings/${id}`, broken);
+  await page.getByTestId("pay").click();
+  await expect(page.getByTestId("action-error")).toHaveAttribute("data-code", "INTERNAL_ERROR");
+  // Before, "Payment received. Confirming your tickets…" stayed for good,
+  // the error under it and Pay disabled: only a reload got out.
+  await expect(page.getByTestId("pay")).toHaveCount(0);
+  await expect(page.getByTestId("payment-state")).toHaveText("Payment received. We could not confirm your tickets yet.");
+  await expect(page.getByTestId("booking-link")).toHaveAttribute("href", `/bookings/${id}`);
+  // Still failing: the same words, and the same ways on.
+  await page.getByTestId("check-again").click();
+  await expect(page.getByTestId("action-error")).toHaveAttribute("data-code", "INTERNAL_ERROR");
+  await expect(page.getByTestId("check-again")).toBeEnabled();
+  await expect(page.getByTestId("payment-state")).toHaveText("Payment received. We could not confirm your tickets yet.");
+
+  // Check again follows the same payment to the confirmation.
+  await page.unroute(`**/bff/api/bookings/${id}`);
+  await page.getByTestId("check-again").click();
+  await expect(page.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
+  expect(payments).toHaveLength(1);
+});
+
+test("a payment whose verdict could not be read offers Check again and the booking, never Pay again", async ({ page }) => {
+  const id = await heldCheckout(page, "Lost Verdict");
+  const payments = countPayments(page);
+  await page.route("**/bff/api/payments/*", broken);
+  await page.getByTestId("pay").click();
+  await expect(page.getByTestId("action-error")).toHaveAttribute("data-code", "INTERNAL_ERROR");
+  // Before, Pay came back here, as if no payment had been made.
+  await expect(page.getByTestId("pay")).toHaveCount(0);
+  await expect(page.getByTestId("payment-state")).toHaveText("Your payment was sent; we could not learn its outcome yet.");
+  await expect(page.getByTestId("check-again")).toBeEnabled();
+  // The booking's own page tells what became of it.
+  await page.getByTestId("booking-link").click();
+  await expect(page).toHaveURL(new RegExp(`/bookings/${id}$`));
+  await expect(page.getByTestId("booking-status")).toHaveText("Confirmed", { timeout: 30_000 });
+  expect(payments).toHaveLength(1);
 });
 
 test("Back from the checkout goes to the event, not to Reserve again", async ({ page }) => {

@@ -10,6 +10,10 @@
  * after 429/503 returns the same payment; a declined payment gets a new key
  * for the next try), then follows it until the provider's verdict, then
  * follows the booking until the saga confirmed it, and shows the confirmation.
+ * Once a payment exists, a read of it or of the booking that fails for good
+ * (the busy answers were retried) never brings Pay back: the money may be
+ * taken. The page offers "Check again", which follows the same payment, and
+ * the booking's own page, which tells its state from the server.
  * In dev the payment simulator's methods are offered; when the server has a
  * Stripe publishable key, Stripe's Payment Element collects the card instead
  * (loaded only then, so the simulator checkout stays light).
@@ -137,6 +141,8 @@ export function Checkout(props: {
   const [phase, setPhase] = useState<"choose" | "paying" | "confirming" | "declined">("choose");
   const [stripe, setStripe] = useState<{ clientSecret: string; paymentId: string } | null>(null);
   const attempt = useRef<number | null>(null);
+  // The payment whose verdict or confirmation a failed read left unknown.
+  const [stuck, setStuck] = useState<string | null>(null);
   // Back after paying shows this page from the router's cache, as it was
   // (held, with Pay); so may a second tab. Ask the booking again: one no
   // longer held goes to its own page, as the server sends it.
@@ -155,19 +161,24 @@ export function Checkout(props: {
   const left = booking.expires_at ? Math.floor((Date.parse(booking.expires_at) - now) / 1000) : 0;
   const expired = left <= 0;
 
-  async function finish(paymentId: string) {
-    setPhase("paying");
-    const p = await action.run(() => settle(paymentId));
-    if (!p) return setPhase("choose");
-    if (p.status === "failed") {
-      attempt.current = (attempt.current ?? payAttempt(booking.id)) + 1;
-      setPayAttempt(booking.id, attempt.current);
-      setStripe(null);
-      return setPhase("declined");
+  /** Follows the payment to its verdict (unless it was `received` already), then the booking to its confirmation. */
+  async function finish(paymentId: string, received = false) {
+    setStuck(null);
+    if (!received) {
+      setPhase("paying");
+      const p = await action.run(() => settle(paymentId));
+      if (!p) return setStuck(paymentId);
+      if (p.status === "failed") {
+        attempt.current = (attempt.current ?? payAttempt(booking.id)) + 1;
+        setPayAttempt(booking.id, attempt.current);
+        setStripe(null);
+        return setPhase("declined");
+      }
     }
     setPhase("confirming");
     const b = await action.run(() => confirmed(booking.id));
     if (b) router.push(`/bookings/${booking.id}?paid=1`);
+    else setStuck(paymentId);
   }
 
   async function pay() {
@@ -214,7 +225,7 @@ export function Checkout(props: {
           <span>Total</span>
           <strong data-testid="total">{money(booking.total_amount, booking.currency)}</strong>
         </div>
-        {expired ? (
+        {expired && phase !== "paying" && phase !== "confirming" ? (
           <Alert variant="destructive">
             <AlertDescription>
               Your reservation expired and the seats went back on sale.{" "}
@@ -256,17 +267,36 @@ export function Checkout(props: {
             <AlertDescription>The payment was declined. No money was taken; your seats are still held. Try another method.</AlertDescription>
           </Alert>
         )}
-        {phase === "paying" && <p role="status">Waiting for the payment provider…</p>}
-        {phase === "confirming" && <p role="status">Payment received. Confirming your tickets…</p>}
+        {phase === "paying" && (
+          <p role="status" data-testid="payment-state">
+            {stuck ? "Your payment was sent; we could not learn its outcome yet." : "Waiting for the payment provider…"}
+          </p>
+        )}
+        {phase === "confirming" && (
+          <p role="status" data-testid="payment-state">
+            {stuck ? "Payment received. We could not confirm your tickets yet." : "Payment received. Confirming your tickets…"}
+          </p>
+        )}
         <ActionStatus state={action} />
       </CardContent>
-      {!expired && !stripe && (
+      {stuck ? (
+        <CardFooter className="flex-wrap gap-2">
+          <Button className="flex-1" size="lg" onClick={() => finish(stuck, phase === "confirming")} disabled={action.running} data-testid="check-again">
+            Check again
+          </Button>
+          <Button asChild className="flex-1" size="lg" variant="outline">
+            <Link href={`/bookings/${booking.id}`} data-testid="booking-link">
+              See my booking
+            </Link>
+          </Button>
+        </CardFooter>
+      ) : !expired && !stripe ? (
         <CardFooter>
           <Button className="w-full" size="lg" onClick={pay} disabled={action.running || phase === "paying" || phase === "confirming"} data-testid="pay">
             Pay {money(booking.total_amount, booking.currency)}
           </Button>
         </CardFooter>
-      )}
+      ) : null}
     </Card>
   );
 }
