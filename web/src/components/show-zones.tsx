@@ -133,7 +133,11 @@ export function ShowZones(props: {
         <TableHeader>
           <TableRow>
             {/* The choice only while there is something to buy: a radio that leads nowhere is noise. */}
-            {onSale && <TableHead className="w-8" />}
+            {onSale && (
+              <TableHead className="w-8">
+                <span className="sr-only">Choose</span>
+              </TableHead>
+            )}
             <TableHead>Zone</TableHead>
             <TableHead>Price</TableHead>
             <TableHead className="text-right">Seats left</TableHead>

@@ -46,7 +46,9 @@ export default async function BookingsPage({ searchParams }: { searchParams: Pro
               <TableHead>Tickets</TableHead>
               <TableHead>Total</TableHead>
               <TableHead>Status</TableHead>
-              <TableHead />
+              <TableHead>
+                <span className="sr-only">Actions</span>
+              </TableHead>
             </TableRow>
           </TableHeader>
           <TableBody className="max-sm:block">

@@ -29,7 +29,9 @@ function Events({ events }: { events: Event[] }) {
           <TableHead>Title</TableHead>
           <TableHead>Sale opens</TableHead>
           <TableHead>Status</TableHead>
-          <TableHead />
+          <TableHead>
+            <span className="sr-only">Actions</span>
+          </TableHead>
         </TableRow>
       </TableHeader>
       <TableBody>

@@ -9,8 +9,8 @@ const alertVariants = cva(
     variants: {
       variant: {
         default: "bg-card text-card-foreground",
-        destructive: "text-destructive bg-card [&>svg]:text-current *:data-[slot=alert-description]:text-destructive/90",
-        success: "text-success bg-card *:data-[slot=alert-description]:text-success/90",
+        destructive: "text-destructive bg-card [&>svg]:text-current *:data-[slot=alert-description]:text-destructive",
+        success: "text-success bg-card *:data-[slot=alert-description]:text-success",
       },
     },
     defaultVariants: { variant: "default" },

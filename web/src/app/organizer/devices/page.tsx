@@ -101,7 +101,9 @@ export default async function DevicesPage({ searchParams }: { searchParams: Prom
                     <TableHead>Valid until</TableHead>
                     <TableHead>Last scan</TableHead>
                     <TableHead>State</TableHead>
-                    <TableHead />
+                    <TableHead>
+                      <span className="sr-only">Actions</span>
+                    </TableHead>
                   </TableRow>
                 </TableHeader>
                 <TableBody>

@@ -105,7 +105,11 @@ export default async function ManageEventPage({ params }: { params: Promise<{ id
                           <TableHead>Zone</TableHead>
                           <TableHead>Price</TableHead>
                           <TableHead className="text-right">Available / total</TableHead>
-                          {open && <TableHead className="w-0" />}
+                          {open && (
+                            <TableHead className="w-0">
+                              <span className="sr-only">Actions</span>
+                            </TableHead>
+                          )}
                         </TableRow>
                       </TableHeader>
                       <TableBody>
