@@ -4,13 +4,16 @@
  * rules tagged wcag2a, wcag2aa, wcag21a and wcag21aa, through the real mesh.
  * Home, search, an event, the buy page, the checkout (with a declined
  * payment's alert), the confirmation, my bookings, sign-in and registration;
- * the organizer's events, an event's editor and its dashboard. A violation
+ * the organizer's events, an event's editor and its dashboard; the admin's
+ * users, audit log and payments. A violation
  * of impact "serious" or "critical" fails the test; every one found is
  * listed with its rule, the nodes' selectors and the help text.
  *
  * Found when it was added: the "Booking reference" label on its grey box
  * (muted text on bg-muted, 4.3:1) and a destructive alert's description
- * (red at 90 %, 4.49:1), both under the 4.5:1 AA asks of small text.
+ * (red at 90 %, 4.49:1), both under the 4.5:1 AA asks of small text; then
+ * the audit log's table on a phone, which scrolled sideways in a box the
+ * keyboard could not reach (scrollable-region-focusable): it now stacks.
  *
  * Each page loads once; the pages whose layout changes on a phone are
  * checked again after the window narrows to 390 × 844 (the layout is CSS
@@ -19,7 +22,7 @@
 import AxeBuilder from "@axe-core/playwright";
 import type { Locator, Page } from "@playwright/test";
 
-import { call, organizer, paidTicket, publishedEvent, register, unique } from "./harness/api";
+import { call, newAdmin, organizer, paidTicket, publishedEvent, register, unique } from "./harness/api";
 import { expect, signIn, test } from "./fixtures";
 
 const DESKTOP = { width: 1280, height: 860 };
@@ -85,6 +88,14 @@ test("the buyer's and the organizer's pages pass axe's WCAG 2.1 AA rules, on a d
   await visit("organizer's events", "/organizer", { ready: (p) => p.getByTestId("organizer-event").first(), phone: true });
   await visit("event editor", `/organizer/events/${ev.id}`, { ready: (p) => p.getByTestId("manage-show"), phone: true });
   await visit("dashboard", `/organizer/events/${ev.id}/dashboard`, { ready: (p) => p.locator("figure svg"), phone: true });
+
+  // An admin (the audit log's table is the widest the app has).
+  await page.getByTestId("logout").click();
+  await expect(page.getByRole("link", { name: "Sign in" })).toBeVisible();
+  await signIn(page, await newAdmin(), "/admin/users");
+  await visit("users", "/admin/users", { ready: (p) => p.getByTestId("user-row").first(), phone: true });
+  await visit("audit log", "/admin/audit", { ready: (p) => p.getByTestId("audit-row").first(), phone: true });
+  await visit("payments", "/admin/payments", { phone: true });
 
   if (found.length) console.log(`axe: ${found.length} serious or critical violations\n${found.join("\n")}`);
   expect(found, found.join("\n")).toEqual([]);

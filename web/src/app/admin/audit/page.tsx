@@ -48,7 +48,8 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
         <ApiErrorPanel error={res.error} title="We could not load the audit log" />
       ) : (
         <>
-          <Table>
+          {/* Stacked on a phone, a block per entry: a table wider than the screen scrolled sideways in a box the keyboard could not reach (axe, scrollable-region-focusable). */}
+          <Table stack>
             <TableHeader>
               <TableRow>
                 <TableHead>When</TableHead>
@@ -62,16 +63,22 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
             <TableBody>
               {res.data.map((a) => (
                 <TableRow key={a.id} data-testid="audit-row">
-                  <TableCell>{dateTime(a.created_at, { zone: tz })}</TableCell>
-                  <TableCell className="font-mono text-xs">{a.action}</TableCell>
-                  <TableCell className="font-mono text-xs">
+                  <TableCell className="font-medium">{dateTime(a.created_at, { zone: tz })}</TableCell>
+                  <TableCell data-label="Action" className="font-mono text-xs">
+                    {a.action}
+                  </TableCell>
+                  <TableCell data-label="Entity" className="font-mono text-xs">
                     {a.entity_type} {a.entity_id.slice(0, 8)}
                   </TableCell>
-                  <TableCell className="font-mono text-xs">{a.user_id ? a.user_id.slice(0, 8) : "system"}</TableCell>
-                  <TableCell className="max-w-md text-xs" title={JSON.stringify({ old: a.old_values, new: a.new_values })}>
+                  <TableCell data-label="Actor" className="font-mono text-xs">
+                    {a.user_id ? a.user_id.slice(0, 8) : "system"}
+                  </TableCell>
+                  <TableCell data-label="Change" className="max-w-md text-xs" title={JSON.stringify({ old: a.old_values, new: a.new_values })}>
                     <Changes changes={auditChanges(a.old_values, a.new_values)} />
                   </TableCell>
-                  <TableCell className="text-xs">{a.ip_address}</TableCell>
+                  <TableCell data-label="From" className="text-xs">
+                    {a.ip_address}
+                  </TableCell>
                 </TableRow>
               ))}
             </TableBody>
