@@ -4,8 +4,9 @@
  * Back after paying, and Back from the checkout; an event of two dates
  * names the one being bought; Pay in a second tab of the same checkout,
  * while the first tab's payment is under way or after it went through; a
- * payment whose verdict or confirmation could not be read (Check again, the
- * booking's page, never Pay again).
+ * payment whose verdict or confirmation could not be read, or had not come
+ * when the page's wait ended (Check again, the booking's page, never Pay
+ * again, nor "received" or "paid" before it is).
  */
 import { call, organizer, publishedEvent, register, unique } from "./harness/api";
 import { expect, signIn, test } from "./fixtures";
@@ -106,6 +107,50 @@ test("Pay on a checkout left open after the booking was paid elsewhere goes to t
   await expect(page).toHaveURL(new RegExp(`/bookings/${id}$`));
   await expect(page.getByTestId("booking-status")).toHaveText("Confirmed");
 });
+
+test("a payment the provider is still deciding, or a booking not confirmed yet, after the page's wait is never called received", async ({ page }) => {
+  // The page's clock: the waits (90 s for a verdict, 60 s for the
+  // confirmation) pass at once.
+  await page.clock.install();
+  const id = await heldCheckout(page, "Long Verdict");
+  const payments = countPayments(page);
+  // The provider keeps deciding: every read of the payment says processing
+  // (and of the booking, held).
+  await page.route("**/bff/api/payments/*", (route) => answerWith(route, { status: "processing" }));
+  await page.route(`**/bff/api/bookings/${id}`, (route) => answerWith(route, { status: "reserved" }));
+  const read = page.waitForResponse((r) => /\/bff\/api\/payments\/[^/]+$/.test(r.url()));
+  await page.getByTestId("pay").click();
+  await read;
+  await page.clock.fastForward("01:35");
+  // Before, the page said "Payment received. Confirming your tickets…" of
+  // a payment it had never seen succeed.
+  await expect(page.getByTestId("payment-state")).toHaveText("Your payment was sent; we could not learn its outcome yet.");
+  await expect(page.getByTestId("pay")).toHaveCount(0);
+  await expect(page.getByTestId("check-again")).toBeEnabled();
+
+  // The verdict comes; the booking still reads held (the saga is behind).
+  await page.unroute("**/bff/api/payments/*");
+  const held = page.waitForResponse((r) => r.url().endsWith(`/bff/api/bookings/${id}`));
+  await page.getByTestId("check-again").click();
+  await held;
+  await page.clock.fastForward("01:05");
+  // Before, the page went on to the booking's page as paid (?paid=1).
+  await expect(page.getByTestId("payment-state")).toHaveText("Payment received. We could not confirm your tickets yet.");
+  await expect(page).toHaveURL(new RegExp(`/checkout/${id}$`));
+
+  await page.unroute(`**/bff/api/bookings/${id}`);
+  await page.getByTestId("check-again").click();
+  await expect(page.getByTestId("confirmed")).toBeVisible({ timeout: 60_000 });
+  expect(payments).toHaveLength(1);
+});
+
+/** Answers a GET with the real answer's data changed by `change`. */
+async function answerWith(route: import("@playwright/test").Route, change: Record<string, unknown>) {
+  if (route.request().method() !== "GET") return route.continue();
+  const res = await route.fetch();
+  const body = (await res.json()) as { data: Record<string, unknown> };
+  return route.fulfill({ response: res, json: { ...body, data: { ...body.data, ...change } } });
+}
 
 /** An error no retry cures (the busy answers are retried by themselves), for a GET of the routes it is set on. */
 function broken(route: import("@playwright/test").Route) {

@@ -11,9 +11,12 @@
  * for the next try), then follows it until the provider's verdict, then
  * follows the booking until the saga confirmed it, and shows the confirmation.
  * Once a payment exists, a read of it or of the booking that fails for good
- * (the busy answers were retried) never brings Pay back: the money may be
- * taken. The page offers "Check again", which follows the same payment, and
- * the booking's own page, which tells its state from the server.
+ * (the busy answers were retried), or a wait that ends without a verdict (the
+ * provider still deciding after 90 s) or a confirmation (the booking still
+ * held after 60 s more), never brings Pay back nor calls the payment
+ * received or the booking paid before they are: the money may be taken. The
+ * page offers "Check again", which follows the same payment, and the
+ * booking's own page, which tells its state from the server.
  * In dev the payment simulator's methods are offered; when the server has a
  * Stripe publishable key, Stripe's Payment Element collects the card instead
  * (loaded only then, so the simulator checkout stays light).
@@ -167,7 +170,8 @@ export function Checkout(props: {
     if (!received) {
       setPhase("paying");
       const p = await action.run(() => settle(paymentId));
-      if (!p) return setStuck(paymentId);
+      // No verdict: a read failed, or the provider was still deciding when the wait ended.
+      if (!p || p.status === "pending" || p.status === "processing") return setStuck(paymentId);
       if (p.status === "failed") {
         attempt.current = (attempt.current ?? payAttempt(booking.id)) + 1;
         setPayAttempt(booking.id, attempt.current);
@@ -177,7 +181,8 @@ export function Checkout(props: {
     }
     setPhase("confirming");
     const b = await action.run(() => confirmed(booking.id));
-    if (b) router.push(`/bookings/${booking.id}?paid=1`);
+    // Still held when the wait ended: not confirmed yet (its page would call it paid).
+    if (b && b.status !== "reserved") router.push(`/bookings/${booking.id}?paid=1`);
     else setStuck(paymentId);
   }
 
