@@ -23,6 +23,22 @@ export function errorResponse(
   );
 }
 
+/**
+ * The request's JSON body as an object, or the 400 that says it is not one:
+ * a body of `null`, a number, a string or a list is no request of these
+ * routes (reading a field of `null` threw, which answered 500).
+ */
+export async function jsonObject<T extends object>(req: NextRequest): Promise<T | NextResponse> {
+  let body: unknown;
+  try {
+    body = await req.json();
+  } catch {
+    body = undefined;
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return errorResponse(400, "VALIDATION_ERROR", "the body must be a JSON object");
+  return body as T;
+}
+
 /** The answer when the edge could not be reached: 499 if the browser left, else a 503 to retry. */
 export function unreachable(req: NextRequest, err: unknown): Response {
   if (req.signal.aborted) return new Response(null, { status: 499 });

@@ -11,7 +11,7 @@ import { NextResponse, type NextRequest } from "next/server";
 import { ApiError } from "@/lib/api/errors";
 import { fetchTransport } from "@/lib/api/transport";
 import { endpoints } from "@/lib/api/endpoints";
-import { checkCsrf, errorResponse, rotatedCsrf, setCookies } from "@/lib/bff";
+import { checkCsrf, errorResponse, jsonObject, rotatedCsrf, setCookies } from "@/lib/bff";
 import { apiBase, cookieSecure } from "@/lib/config";
 import { forwardedHeaders } from "@/lib/forward";
 import { edgeFetch } from "@/lib/metrics/bff";
@@ -42,12 +42,8 @@ export function sessionApi(req: NextRequest, asCaller: boolean) {
 export async function signIn(req: NextRequest, kind: "login" | "register" | "password"): Promise<NextResponse> {
   const denied = checkCsrf(req);
   if (denied) return denied;
-  let input: { email?: string; password?: string; full_name?: string; current_password?: string; new_password?: string };
-  try {
-    input = await req.json();
-  } catch {
-    return errorResponse(400, "VALIDATION_ERROR", "the body must be JSON");
-  }
+  const input = await jsonObject<{ email?: string; password?: string; full_name?: string; current_password?: string; new_password?: string }>(req);
+  if (input instanceof NextResponse) return input;
   if (kind === "password" && !req.cookies.get(ACCESS_COOKIE)) return errorResponse(401, "UNAUTHORIZED", "sign in to change your password");
   const api = sessionApi(req, kind === "password");
   try {

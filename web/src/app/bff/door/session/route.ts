@@ -19,7 +19,7 @@ import { NextResponse, type NextRequest } from "next/server";
 import { endpoints } from "@/lib/api/endpoints";
 import { ApiError } from "@/lib/api/errors";
 import { fetchTransport, networkError } from "@/lib/api/transport";
-import { checkCsrf, errorResponse, setCookies } from "@/lib/bff";
+import { checkCsrf, errorResponse, jsonObject, setCookies } from "@/lib/bff";
 import { apiBase, cookieSecure } from "@/lib/config";
 import { DOOR_COOKIE, clearedDoorCookie, doorCookie, doorFacts } from "@/lib/door/session";
 import { forwardedHeaders } from "@/lib/forward";
@@ -40,12 +40,9 @@ export const GET = counted("door", (req: NextRequest) => {
 export const POST = counted("door", async (req: NextRequest) => {
   const denied = checkCsrf(req);
   if (denied) return denied;
-  let credential = "";
-  try {
-    credential = String(((await req.json()) as { credential?: unknown }).credential ?? "").replace(/\s+/g, "");
-  } catch {
-    return errorResponse(400, "VALIDATION_ERROR", "the body must be JSON");
-  }
+  const input = await jsonObject<{ credential?: unknown }>(req);
+  if (input instanceof NextResponse) return input;
+  const credential = String(input.credential ?? "").replace(/\s+/g, "");
   const claims = readDeviceClaims(credential);
   if (!claims) {
     return errorResponse(400, "VALIDATION_ERROR", "This is not a check-in device's credential: paste the whole text the devices page showed when the device was registered.", {

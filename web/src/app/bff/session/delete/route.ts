@@ -6,7 +6,7 @@
  */
 import { NextResponse, type NextRequest } from "next/server";
 
-import { checkCsrf, errorResponse, setCookies } from "@/lib/bff";
+import { checkCsrf, errorResponse, jsonObject, setCookies } from "@/lib/bff";
 import { cookieSecure } from "@/lib/config";
 import { counted } from "@/lib/metrics/bff";
 import { ACCESS_COOKIE, clearedSessionCookies } from "@/lib/session/cookies";
@@ -18,12 +18,8 @@ export const POST = counted("session", async (req: NextRequest) => {
   const denied = checkCsrf(req);
   if (denied) return denied;
   if (!req.cookies.get(ACCESS_COOKIE)) return errorResponse(401, "UNAUTHORIZED", "sign in to delete your account");
-  let input: { password?: string };
-  try {
-    input = await req.json();
-  } catch {
-    return errorResponse(400, "VALIDATION_ERROR", "the body must be JSON");
-  }
+  const input = await jsonObject<{ password?: string }>(req);
+  if (input instanceof NextResponse) return input;
   try {
     await sessionApi(req, true).auth.deleteAccount(input.password ?? "");
   } catch (err) {
