@@ -6,6 +6,7 @@
  * of null: 500.
  */
 import { register } from "./harness/api";
+import { readState } from "./harness/state";
 import { expect, signIn, test } from "./fixtures";
 
 const ROUTES = ["/bff/session/login", "/bff/session/register", "/bff/session/password", "/bff/session/delete", "/bff/door/session"];
@@ -28,4 +29,68 @@ test("the app's routes answer a body that is not a JSON object with a 400, never
   // Nothing changed: the account and its session are there.
   const me = await page.request.get("/bff/api/auth/me");
   expect(me.status()).toBe(200);
+});
+
+/** The claims part of a JWT (unsigned: the app reads claims, the gate checks signatures). */
+const unsignedJwt = (claims: object) =>
+  ["{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}", JSON.stringify(claims)].map((p) => Buffer.from(p).toString("base64url")).join(".") + ".c2ln";
+
+test("a door cookie whose expiry no date holds is no session, not a 500", async () => {
+  // A door cookie whose expiry no Date can hold: the route read it as a live
+  // credential and wrote its expiry as a date, which threw (500).
+  const door = await fetch(`${readState().webURL}/bff/door/session`, {
+    headers: { cookie: `br_door=${unsignedJwt({ sub: "device:d1", role: "device", evs: ["e1"], exp: 1e20 })}` },
+  });
+  expect(door.status).toBe(200);
+  expect(((await door.json()) as { data: unknown }).data).toBeNull();
+});
+
+test("a br_user cookie whose name is no text breaks no page", async ({ page, context }) => {
+  // br_user, readable by page scripts, naming the viewer with an object: the
+  // header rendered it as a React child, and every page died in the browser.
+  const buyer = await register("oddname");
+  await signIn(page, buyer, "/");
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  const url = new URL(readState().webURL);
+  await context.addCookies([
+    { name: "br_user", value: encodeURIComponent(JSON.stringify({ id: buyer.id, role: "user", name: { first: "x" } })), domain: url.hostname, path: "/" },
+  ]);
+  for (const p of ["/", "/account"]) {
+    await page.goto(p);
+    await expect(page.getByTestId("account-link")).toBeVisible();
+    await expect(page.getByTestId("account-link")).toHaveText("Account");
+  }
+  expect(errors).toEqual([]);
+});
+
+test("HEAD on /bff/api is no unreachable edge: no 503, no upstream failure counted", async () => {
+  const failures = async () => {
+    const text = await (await fetch(readState().webMetricsURL)).text();
+    return /^web_bff_upstream_failures_total\{route="api"\} (\d+)/m.exec(text)?.[1];
+  };
+  const before = await failures();
+  // A HEAD passed its (empty) body on, and fetch refuses a HEAD with a body:
+  // "the API could not be reached", counted as the edge failing.
+  const res = await fetch(`${readState().webURL}/bff/api/events?per_page=1`, { method: "HEAD" });
+  expect(res.status).toBe(200);
+  expect(await failures()).toBe(before);
+});
+
+test("a path with a broken %-escape is no 500: a 400 in the envelope under /bff and /api, the not-found page elsewhere", async ({ page }) => {
+  // Next answered a plain "Internal Server Error" 500 for a dynamic route whose segment did not decode.
+  const buyer = await register("escape");
+  await signIn(page, buyer, "/");
+  const wrong: string[] = [];
+  for (const p of ["/bff/api/%", "/bff/api/events/%zz", "/bff/public/events/%", "/bff/door/api/%", "/api/v1/queue/lines/%E0%A4%A"]) {
+    const res = await page.request.get(p);
+    const code = ((await res.json().catch(() => null)) as { error?: { code?: string } } | null)?.error?.code;
+    if (res.status() !== 400 || code !== "VALIDATION_ERROR") wrong.push(`${p}: ${res.status()} ${code}`);
+  }
+  // A page's address (public, and signed in): a link to nothing, whose page offers the way on.
+  for (const p of ["/events/%", "/events/%zz/buy", "/checkout/%", "/bookings/%E0%A4%A", "/organizer/events/%/dashboard"]) {
+    const res = await page.request.get(p);
+    if (res.status() !== 404 || !(await res.text()).includes("We could not find that page")) wrong.push(`${p}: ${res.status()}`);
+  }
+  expect(wrong).toEqual([]);
 });

@@ -29,6 +29,23 @@ describe("proxy", () => {
     expect(res.cookies.get("br_user")).toBeUndefined();
   });
 
+  it("answers an address whose %-escapes do not decode: 400 in the envelope for /bff and /api, the not-found page for a page", async () => {
+    for (const path of ["/bff/api/%", "/api/v1/queue/lines/%E0%A4%A"]) {
+      const res = await proxy(new NextRequest(`http://app.test${path}`));
+      expect(res.status, path).toBe(400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe("VALIDATION_ERROR");
+    }
+    const page = await proxy(new NextRequest("http://app.test/events/%zz"));
+    expect(page.headers.get("x-middleware-rewrite")).toBe("http://app.test/_not-found-address");
+    expect(refreshOnce).not.toHaveBeenCalled();
+  });
+
+  it("lets a public page's address with valid escapes through untouched (no cookie on a cacheable page)", async () => {
+    const res = await proxy(new NextRequest("http://app.test/events/r%C3%BCsh"));
+    expect(res.headers.get("x-middleware-next")).toBe("1");
+    expect(res.headers.get("set-cookie")).toBeNull();
+  });
+
   it("refreshes the session of a navigation", async () => {
     refreshOnce.mockResolvedValue({ access_token: expiredAccess(), refresh_token: "refresh-2", expires_in: 60 });
     const res = await proxy(request());

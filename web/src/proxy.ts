@@ -19,6 +19,9 @@
  * - A signed-in page without a session redirects to /login?next=<page>.
  * - The CSRF cookie is set when missing, for the forms of these pages.
  * - A page's redirect to /login keeps the way back in ?next=.
+ * - Any address with a % comes here too, for its escapes alone: one that
+ *   does not decode is answered here (Next answered a bare 500); one that
+ *   does goes on untouched unless it is of the paths above.
  */
 import { NextResponse, type NextRequest } from "next/server";
 
@@ -40,8 +43,39 @@ function applyCookies(res: NextResponse, cookies: CookieSpec[]) {
   for (const c of cookies) res.cookies.set(c);
 }
 
+/** Whether a path's %-escapes decode (Next answered a plain 500 for a dynamic segment that does not). */
+function decodes(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The answer to an address whose %-escapes do not decode (`/events/%`,
+ * `/bff/api/%zz`): a 400 in the API's envelope for the app's routes (as
+ * lib/bff's errorResponse writes it: that module is the server's only), the
+ * not-found page for a page's address (a link to nothing; no route has that
+ * path, so Next renders it with a 404).
+ */
+function undecodable(req: NextRequest): NextResponse {
+  const path = req.nextUrl.pathname;
+  if (path.startsWith("/bff/") || path.startsWith("/api/")) {
+    return NextResponse.json(
+      { success: false, error: { code: "VALIDATION_ERROR", message: "the address's %-escapes are not valid UTF-8 percent-encoding", details: {} } },
+      { status: 400, headers: { "Cache-Control": "no-store" } },
+    );
+  }
+  return NextResponse.rewrite(new URL("/_not-found-address", req.url));
+}
+
 export async function proxy(req: NextRequest) {
   const path = req.nextUrl.pathname;
+  if (!decodes(path)) return undecodable(req);
+  // The matcher's entry for any address with a %: the rest is for the paths below only.
+  if (!path.startsWith("/bff/") && !needsSession(path)) return NextResponse.next();
   const page = !path.startsWith("/bff/");
   const set: CookieSpec[] = [];
   let busy = false;
@@ -107,5 +141,8 @@ export const config = {
     "/admin/:path*",
     "/notifications/:path*",
     "/events/:slug/buy",
+    // Any other address with a %, for the check of its escapes (a public
+    // page's ordinary address never comes here: its cached copy sets no cookie).
+    "/(.*%.*)",
   ],
 };

@@ -46,8 +46,10 @@ export function decodeUser(v: string | undefined | null): SessionUser | null {
   let s = v ?? "";
   for (let i = 0; i < 3 && s; i++) {
     try {
-      const u = JSON.parse(s) as Partial<SessionUser>;
-      return typeof u.id === "string" && typeof u.role === "string" ? { id: u.id, name: u.name ?? "", role: u.role } : null;
+      const u = JSON.parse(s) as Partial<Record<keyof SessionUser, unknown>> | null;
+      // Anyone can write this cookie (it is no secret): a name that is not
+      // text (an object) was rendered as a React child, and every page died.
+      return u && typeof u.id === "string" && typeof u.role === "string" ? { id: u.id, name: typeof u.name === "string" ? u.name : "", role: u.role } : null;
     } catch {
       try {
         s = decodeURIComponent(s);

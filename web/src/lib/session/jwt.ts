@@ -34,8 +34,11 @@ export function readClaims(token: string | undefined | null): AccessClaims | nul
   return claimsOf(payload(token));
 }
 
+/** The latest instant a Date holds, in seconds: a later `exp` is no token anyone issued (and its date threw). */
+const MAX_EXP = 8.64e12;
+
 function claimsOf(c: Record<string, unknown> | null): AccessClaims | null {
-  if (!c || typeof c.exp !== "number" || typeof c.sub !== "string") return null;
+  if (!c || typeof c.exp !== "number" || !(Math.abs(c.exp) <= MAX_EXP) || typeof c.sub !== "string") return null;
   return { sub: c.sub, role: typeof c.role === "string" ? c.role : "user", exp: c.exp };
 }
 

@@ -51,6 +51,10 @@ describe("session cookies", () => {
     expect(decodeUser(encodeURIComponent(encodeURIComponent(encodeUser(u))))).toEqual(u);
     expect(decodeUser("garbage")).toBeNull();
     expect(decodeUser(undefined)).toBeNull();
+    expect(decodeUser("null")).toBeNull();
+    // Anyone may write it: a name that is no text is no name (a page rendered it and died).
+    expect(decodeUser(JSON.stringify({ id: "u1", role: "user", name: { first: "x" } }))).toEqual({ id: "u1", name: "", role: "user" });
+    expect(decodeUser(JSON.stringify({ id: 1, role: "admin" }))).toBeNull();
   });
 });
 
@@ -74,6 +78,9 @@ describe("jwt claims", () => {
     expect(readDeviceClaims(jwt({ sub: "u1", role: "organizer", exp }))).toBeNull();
     expect(readDeviceClaims(jwt({ sub: "device:d1", role: "device", evs: [], exp }))).toBeNull();
     expect(readDeviceClaims("not-a-jwt")).toBeNull();
+    // An expiry no Date holds is no credential anyone issued (its date threw).
+    expect(readDeviceClaims(jwt({ sub: "device:d1", role: "device", evs: ["e1"], exp: 1e20 }))).toBeNull();
+    expect(readClaims(jwt({ sub: "u1", exp: 1e300 }))).toBeNull();
   });
 });
 

@@ -52,7 +52,8 @@ async function handle(req: NextRequest, ctx: { params: Promise<{ path: string[] 
     const v = req.headers.get(h);
     if (v) headers[h] = v;
   }
-  const body = req.method === "GET" || req.method === "DELETE" ? undefined : await req.text();
+  // No body for GET, HEAD (Next answers HEAD with GET's handler; fetch refuses a HEAD with a body) and DELETE.
+  const body = req.method === "GET" || req.method === "HEAD" || req.method === "DELETE" ? undefined : await req.text();
   const send = (token: string | undefined) =>
     edgeFetch(`${apiBase()}/${rel}${req.nextUrl.search}`, {
       method: req.method,
