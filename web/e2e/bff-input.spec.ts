@@ -94,3 +94,31 @@ test("a path with a broken %-escape is no 500: a 400 in the envelope under /bff 
   }
   expect(wrong).toEqual([]);
 });
+
+test("a method a route does not take, or a /bff path of no route, answers in the API's envelope (405 with Allow, 404)", async () => {
+  const web = readState().webURL;
+  // Next answered these itself: a 405 without body or Allow, the not-found page's HTML for a 404.
+  const cases: [string, string, number, string][] = [
+    ["GET", "/bff/session/login", 405, "POST, OPTIONS"],
+    ["PUT", "/bff/session/logout", 405, "POST, OPTIONS"],
+    ["DELETE", "/bff/session/csrf", 405, "GET, HEAD, OPTIONS"],
+    ["POST", "/bff/public/categories", 405, "GET, HEAD, OPTIONS"],
+    ["PATCH", "/bff/door/session", 405, "GET, POST, DELETE, HEAD, OPTIONS"],
+    ["DELETE", "/bff/door/api/checkin", 405, "GET, POST, HEAD, OPTIONS"],
+    ["POST", "/api/v1/queue/events", 405, "GET, HEAD, OPTIONS"],
+    ["PATCH", "/bff/api/events", 405, ""], // the API's own 405
+    ["GET", "/bff/nothing", 404, ""],
+    ["POST", "/bff/api", 404, ""],
+    ["GET", "/bff/session/login/again", 404, ""],
+  ];
+  const wrong: string[] = [];
+  for (const [method, p, status, allow] of cases) {
+    const res = await fetch(web + p, { method, headers: { cookie: "br_csrf=t0k3n", "x-csrf-token": "t0k3n", "content-type": "application/json" }, body: method === "GET" ? undefined : "{}" });
+    const code = ((await res.json().catch(() => null)) as { error?: { code?: string } } | null)?.error?.code;
+    const want = status === 405 ? "METHOD_NOT_ALLOWED" : "NOT_FOUND";
+    if (res.status !== status || code !== want || (allow && res.headers.get("allow") !== allow)) {
+      wrong.push(`${method} ${p}: ${res.status} ${code} Allow ${res.headers.get("allow")}`);
+    }
+  }
+  expect(wrong).toEqual([]);
+});

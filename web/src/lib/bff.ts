@@ -39,6 +39,26 @@ export async function jsonObject<T extends object>(req: NextRequest): Promise<T 
   return body as T;
 }
 
+/**
+ * Handlers for the methods a route does not take (export those it lacks):
+ * a 405 in the API's envelope with `Allow`, where Next's own 405 had neither
+ * a body nor `Allow`; OPTIONS answers 204 with the same `Allow` (Next's would
+ * list these handlers too).
+ */
+export function otherMethods(...takes: ("GET" | "POST" | "PUT" | "DELETE")[]) {
+  const allow = [...takes, ...(takes.includes("GET") ? ["HEAD"] : []), "OPTIONS"].join(", ");
+  const refuse = () => errorResponse(405, "METHOD_NOT_ALLOWED", `the route takes ${takes.join(", ")}`, { headers: { Allow: allow } });
+  return {
+    GET: refuse,
+    HEAD: refuse,
+    POST: refuse,
+    PUT: refuse,
+    PATCH: refuse,
+    DELETE: refuse,
+    OPTIONS: () => new NextResponse(null, { status: 204, headers: { Allow: allow, "Cache-Control": "no-store" } }),
+  };
+}
+
 /** The answer when the edge could not be reached: 499 if the browser left, else a 503 to retry. */
 export function unreachable(req: NextRequest, err: unknown): Response {
   if (req.signal.aborted) return new Response(null, { status: 499 });

@@ -129,4 +129,5 @@ async function handle(req: NextRequest, ctx: { params: Promise<{ path: string[] 
 
 const answer = counted("api", handle);
 
-export { answer as GET, answer as POST, answer as PUT, answer as DELETE };
+// PATCH too: the API takes none, and its 405 names the methods the path takes.
+export { answer as GET, answer as POST, answer as PUT, answer as PATCH, answer as DELETE };

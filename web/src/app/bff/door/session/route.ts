@@ -19,7 +19,7 @@ import { NextResponse, type NextRequest } from "next/server";
 import { endpoints } from "@/lib/api/endpoints";
 import { ApiError } from "@/lib/api/errors";
 import { fetchTransport, networkError } from "@/lib/api/transport";
-import { checkCsrf, errorResponse, jsonObject, setCookies } from "@/lib/bff";
+import { checkCsrf, errorResponse, jsonObject, otherMethods, setCookies } from "@/lib/bff";
 import { apiBase, cookieSecure } from "@/lib/config";
 import { DOOR_COOKIE, clearedDoorCookie, doorCookie, doorFacts } from "@/lib/door/session";
 import { forwardedHeaders } from "@/lib/forward";
@@ -91,3 +91,5 @@ export const DELETE = counted("door", (req: NextRequest) => {
   if (denied) return denied;
   return setCookies(NextResponse.json({ success: true, data: {} }, { headers: noStore }), [clearedDoorCookie(cookieSecure())]);
 });
+
+export const { PUT, PATCH, OPTIONS } = otherMethods("GET", "POST", "DELETE");

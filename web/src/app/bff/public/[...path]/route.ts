@@ -10,7 +10,7 @@
  */
 import { NextResponse, type NextRequest } from "next/server";
 
-import { errorResponse } from "@/lib/bff";
+import { errorResponse, otherMethods } from "@/lib/bff";
 import { apiBase } from "@/lib/config";
 import { counted, noteUpstreamFailure, upstreamFailed } from "@/lib/metrics/bff";
 
@@ -79,3 +79,5 @@ export const GET = counted("public", async (_req: NextRequest, ctx: { params: Pr
   }
   return new NextResponse(a.body, { status: a.status, headers });
 });
+
+export const { POST, PUT, PATCH, DELETE, OPTIONS } = otherMethods("GET");

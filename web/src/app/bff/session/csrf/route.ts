@@ -4,7 +4,7 @@
  */
 import { NextResponse, type NextRequest } from "next/server";
 
-import { rotatedCsrf, setCookies } from "@/lib/bff";
+import { otherMethods, rotatedCsrf, setCookies } from "@/lib/bff";
 import { counted } from "@/lib/metrics/bff";
 import { CSRF_COOKIE } from "@/lib/session/cookies";
 
@@ -16,3 +16,5 @@ export const GET = counted("session", (req: NextRequest) => {
   const c = rotatedCsrf();
   return setCookies(NextResponse.json({ success: true, data: { token: c.value } }, { headers: { "Cache-Control": "no-store" } }), [c]);
 });
+
+export const { POST, PUT, PATCH, DELETE, OPTIONS } = otherMethods("GET");

@@ -6,7 +6,7 @@
  */
 import { NextResponse, type NextRequest } from "next/server";
 
-import { checkCsrf, errorResponse, jsonObject, setCookies } from "@/lib/bff";
+import { checkCsrf, errorResponse, jsonObject, otherMethods, setCookies } from "@/lib/bff";
 import { cookieSecure } from "@/lib/config";
 import { counted } from "@/lib/metrics/bff";
 import { ACCESS_COOKIE, clearedSessionCookies } from "@/lib/session/cookies";
@@ -28,3 +28,5 @@ export const POST = counted("session", async (req: NextRequest) => {
   const res = NextResponse.json({ success: true, data: {} }, { headers: { "Cache-Control": "no-store" } });
   return setCookies(res, clearedSessionCookies(cookieSecure()));
 });
+
+export const { GET, HEAD, PUT, PATCH, DELETE, OPTIONS } = otherMethods("POST");

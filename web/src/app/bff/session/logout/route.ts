@@ -7,7 +7,7 @@ import { NextResponse, type NextRequest } from "next/server";
 
 import { endpoints } from "@/lib/api/endpoints";
 import { fetchTransport } from "@/lib/api/transport";
-import { checkCsrf, setCookies } from "@/lib/bff";
+import { checkCsrf, otherMethods, setCookies } from "@/lib/bff";
 import { apiBase, cookieSecure } from "@/lib/config";
 import { forwardedHeaders } from "@/lib/forward";
 import { counted, edgeFetch } from "@/lib/metrics/bff";
@@ -39,3 +39,5 @@ export const POST = counted("session", async (req: NextRequest) => {
   const res = NextResponse.json({ success: true, data: { warning } }, { headers: { "Cache-Control": "no-store" } });
   return setCookies(res, clearedSessionCookies(cookieSecure()));
 });
+
+export const { GET, HEAD, PUT, PATCH, DELETE, OPTIONS } = otherMethods("POST");

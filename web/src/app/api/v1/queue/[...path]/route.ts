@@ -14,7 +14,7 @@
  */
 import { type NextRequest } from "next/server";
 
-import { errorResponse, passedHeaders, unreachable } from "@/lib/bff";
+import { errorResponse, otherMethods, passedHeaders, unreachable } from "@/lib/bff";
 import { apiBase } from "@/lib/config";
 import { forwardedHeaders } from "@/lib/forward";
 import { counted, edgeFetch } from "@/lib/metrics/bff";
@@ -40,3 +40,5 @@ export const GET = counted("queue", async (req: NextRequest, ctx: { params: Prom
   }
   return new Response(upstream.body, { status: upstream.status, headers: passedHeaders(upstream, upstream.headers.get("cache-control") ?? "no-store") });
 });
+
+export const { POST, PUT, PATCH, DELETE, OPTIONS } = otherMethods("GET");

@@ -12,7 +12,7 @@
  */
 import { NextResponse, type NextRequest } from "next/server";
 
-import { checkCsrf, errorResponse, passedHeaders, unreachable } from "@/lib/bff";
+import { checkCsrf, errorResponse, otherMethods, passedHeaders, unreachable } from "@/lib/bff";
 import { apiBase } from "@/lib/config";
 import { DOOR_COOKIE } from "@/lib/door/session";
 import { forwardedHeaders } from "@/lib/forward";
@@ -62,3 +62,5 @@ async function handle(req: NextRequest, ctx: { params: Promise<{ path: string[] 
 const answer = counted("door", handle);
 
 export { answer as GET, answer as POST };
+
+export const { PUT, PATCH, DELETE, OPTIONS } = otherMethods("GET", "POST");
