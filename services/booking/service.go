@@ -183,15 +183,7 @@ func (s *Service) zoneNotLoaded(ctx context.Context, eventID, zoneID string) err
 // one whose keys Redis lost, which is then rebuilt (fenced: reserve answers
 // "retry" until the rebuild is done).
 func (s *Service) notLoaded(ctx context.Context, eventID string) error {
-	st, err := s.store.EventStatus(ctx, eventID)
-	if err != nil {
-		return err
-	}
-	if st != "published" {
-		return errs.New(errs.SaleNotOpen, "the event is not on sale", "status", st)
-	}
-	s.rebuildLater(eventID)
-	return errRebuilding
+	return s.missing(ctx, eventID, false)
 }
 
 // bookingNotLoaded is notLoaded for a change of a booking that exists (a
@@ -206,20 +198,20 @@ func (s *Service) notLoaded(ctx context.Context, eventID string) error {
 // made. The rebuild is the one LoadInventory makes of a cancelled event
 // (fenced, from Postgres; its live holds released at once).
 func (s *Service) bookingNotLoaded(ctx context.Context, eventID string) error {
+	return s.missing(ctx, eventID, true)
+}
+
+// missing rebuilds the inventory of a published event (and, for a booking's
+// change, of a cancelled one) in the background, once at a time, and
+// answers errRebuilding meanwhile; any other event is not on sale.
+func (s *Service) missing(ctx context.Context, eventID string, forBooking bool) error {
 	st, err := s.store.EventStatus(ctx, eventID)
 	if err != nil {
 		return err
 	}
-	if st != "cancelled" {
-		return s.notLoaded(ctx, eventID)
+	if st != "published" && (!forBooking || st != "cancelled") {
+		return errs.New(errs.SaleNotOpen, "the event is not on sale", "status", st)
 	}
-	s.rebuildLater(eventID)
-	return errRebuilding
-}
-
-// rebuildLater rebuilds the event's inventory in the background, once at a
-// time; the callers answer errRebuilding meanwhile.
-func (s *Service) rebuildLater(eventID string) {
 	go func() {
 		_, err, _ := s.rebuilds.Do(eventID, func() (any, error) {
 			return s.rebuild(context.Background(), eventID)
@@ -228,6 +220,7 @@ func (s *Service) rebuildLater(eventID string) {
 			s.log.Error("inventory rebuild failed; the next call that needs it retries it", zap.String("event", eventID), zap.Error(err))
 		}
 	}()
+	return errRebuilding
 }
 
 // rebuild writes an event's inventory into Redis from Postgres, under a
