@@ -106,9 +106,13 @@ func (wr *waitroom) register(reg prometheus.Registerer) error {
 }
 
 // stop ends every stream and line (before the server drains, which would
-// otherwise wait for the streams it still serves).
+// otherwise wait for the streams it still serves). The cancel is made
+// under wr.mu, where line starts a line's goroutines: a line taken before
+// is waited for, one taken after starts none.
 func (wr *waitroom) stop(context.Context) error {
+	wr.mu.Lock()
 	wr.cancel()
+	wr.mu.Unlock()
 	wr.wg.Wait()
 	return nil
 }
@@ -216,6 +220,14 @@ func (wr *waitroom) line(ev string) *eventLine {
 		ctx, cancel := context.WithCancel(wr.ctx)
 		l = &eventLine{ev: ev, ready: make(chan struct{}), failed: make(chan struct{}), changed: make(chan struct{}, 1), cancel: cancel,
 			all: map[*watcher]struct{}{}, undrawn: map[*watcher]struct{}{}, empty: time.Now()}
+		if wr.ctx.Err() != nil {
+			// The edge is stopping: nothing follows the line, and its
+			// stream hears so at once.
+			err := error(errs.Unavailable("this edge is stopping; retry", nil))
+			l.failure.Store(&err)
+			close(l.failed)
+			return l
+		}
 		wr.events[ev] = l
 		wr.wg.Add(2)
 		go wr.follow(ctx, l)

@@ -36,6 +36,7 @@ type Simulator struct {
 	log     *zap.Logger
 	deliver Deliverer
 
+	mu     sync.Mutex // orders the deliveries' start with Close
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -54,7 +55,9 @@ func (s *Simulator) SetDeliverer(d Deliverer) { s.deliver = d }
 // Close stops pending deliveries and waits for them: a payment whose webhook
 // was not delivered stays processing.
 func (s *Simulator) Close() {
+	s.mu.Lock()
 	s.cancel()
+	s.mu.Unlock()
 	s.wg.Wait()
 }
 
@@ -80,6 +83,11 @@ func (s *Simulator) CreateIntent(_ context.Context, in Intent) (string, string, 
 	// restart, as Stripe would.
 	id := "simpi_" + strings.TrimPrefix(in.Method, "sim_") + "_" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	payload := simEvent(id, outcome, in)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return "", "", errs.Unavailable("the payment simulator is stopping; retry", nil, "dependency", "simulator")
+	}
 	s.wg.Go(func() { s.send(id, payload, delay) })
 	return id, id + "_secret_sim", nil
 }

@@ -50,9 +50,13 @@ func NewHub(read func(ctx context.Context, ev string) (*queuev1.WatchLineRespons
 	return &Hub{read: read, tick: tick, log: log, lines: map[string]*line{}, ctx: ctx, cancel: cancel}
 }
 
-// Stop ends the readers and waits for them.
+// Stop ends the readers and waits for them. The cancel is made under h.mu,
+// where Watch starts a reader: one started before is waited for, a Watch
+// after starts none.
 func (h *Hub) Stop(context.Context) error {
+	h.mu.Lock()
 	h.cancel()
+	h.mu.Unlock()
 	h.wg.Wait()
 	return nil
 }
@@ -62,6 +66,10 @@ func (h *Hub) Stop(context.Context) error {
 // that change while fn runs are coalesced: fn always gets the latest.
 func (h *Hub) Watch(ctx context.Context, ev string, fn func(*queuev1.WatchLineResponse) error) error {
 	h.mu.Lock()
+	if h.ctx.Err() != nil {
+		h.mu.Unlock()
+		return nil // stopping, as below
+	}
 	l := h.lineLocked(ev)
 	l.watchers++
 	polled := l.polling

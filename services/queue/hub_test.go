@@ -77,3 +77,32 @@ func TestHubReadsOncePerTickWhateverTheWatchers(t *testing.T) {
 		t.Errorf("100 snapshots within a tick cost %d reads", r)
 	}
 }
+
+// TestAWatchAfterStopEndsAtOnce: a line watched once the hub stopped (a
+// stream still arriving as the process drains) starts no reader that
+// nobody waits for, and ends at once.
+func TestAWatchAfterStopEndsAtOnce(t *testing.T) {
+	t.Parallel()
+	var reads atomic.Int32
+	read := func(_ context.Context, ev string) (*queuev1.WatchLineResponse, error) {
+		reads.Add(1)
+		return &queuev1.WatchLineResponse{Line: &queuev1.Line{EventId: ev}}, nil
+	}
+	h := queue.NewHub(read, 20*time.Millisecond, zap.NewNop())
+	_ = h.Stop(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- h.Watch(context.Background(), "ev", func(*queuev1.WatchLineResponse) error { return nil })
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("a Watch after Stop: %v, want nil (as when the hub stops under it)", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a Watch after Stop did not end")
+	}
+	if n := reads.Load(); n != 0 {
+		t.Fatalf("a Watch after Stop read the line %d times, want none", n)
+	}
+}
