@@ -31,6 +31,25 @@ test("the app's routes answer a body that is not a JSON object with a 400, never
   expect(me.status()).toBe(200);
 });
 
+test("a body larger than the edge takes is a 413 from the app's routes too, not \"not a JSON object\"", async ({ page }) => {
+  const buyer = await register("bigbody");
+  await signIn(page, buyer, "/");
+  const csrf = (await (await page.request.get("/bff/session/csrf")).json()) as { data: { token: string } };
+  const headers = { "content-type": "application/json", "x-csrf-token": csrf.data.token };
+  // A JSON object of 2 MiB, and one of 11 MB (past what Next's proxy passes whole).
+  const wrong: string[] = [];
+  for (const size of [2 << 20, 11_000_000]) {
+    const body = JSON.stringify({ email: buyer.email, password: "x".repeat(size) });
+    for (const path of [...ROUTES, "/bff/api/bookings/reserve"]) {
+      const res = await page.request.post(path, { headers, data: body });
+      const code = ((await res.json().catch(() => null)) as { error?: { code?: string } } | null)?.error?.code;
+      if (res.status() !== 413 || code !== "PAYLOAD_TOO_LARGE") wrong.push(`${path} ${size}: ${res.status()} ${code}`);
+    }
+  }
+  expect(wrong).toEqual([]);
+  expect((await page.request.get("/bff/api/auth/me")).status()).toBe(200);
+});
+
 /** The claims part of a JWT (unsigned: the app reads claims, the gate checks signatures). */
 const unsignedJwt = (claims: object) =>
   ["{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}", JSON.stringify(claims)].map((p) => Buffer.from(p).toString("base64url")).join(".") + ".c2ln";

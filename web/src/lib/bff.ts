@@ -24,14 +24,31 @@ export function errorResponse(
 }
 
 /**
+ * The largest body the app's own routes read, as the edge's default
+ * (edge.max-body-bytes): theirs are a few hundred bytes.
+ */
+const maxBodyBytes = 1 << 20;
+
+/**
  * The request's JSON body as an object, or the 400 that says it is not one:
  * a body of `null`, a number, a string or a list is no request of these
- * routes (reading a field of `null` threw, which answered 500).
+ * routes (reading a field of `null` threw, which answered 500). A body
+ * larger than maxBodyBytes is a 413, as at the edge (it was read whole and
+ * answered "not a JSON object", or, past Next's 10 MB, cut and answered so).
  */
 export async function jsonObject<T extends object>(req: NextRequest): Promise<T | NextResponse> {
+  const tooLarge = () => errorResponse(413, "PAYLOAD_TOO_LARGE", `request body larger than ${maxBodyBytes} bytes`);
+  if (Number(req.headers.get("content-length") ?? 0) > maxBodyBytes) return tooLarge();
+  let text = "";
+  try {
+    text = await req.text();
+  } catch {
+    text = "";
+  }
+  if (Buffer.byteLength(text) > maxBodyBytes) return tooLarge();
   let body: unknown;
   try {
-    body = await req.json();
+    body = JSON.parse(text);
   } catch {
     body = undefined;
   }
