@@ -5,23 +5,33 @@
  * nothing. Before, a body of `null` (which is JSON) made them read a field
  * of null: 500.
  */
-import { register } from "./harness/api";
+import type { APIResponse, Page } from "@playwright/test";
+
+import { type Account, register } from "./harness/api";
 import { readState } from "./harness/state";
 import { expect, signIn, test } from "./fixtures";
 
 const ROUTES = ["/bff/session/login", "/bff/session/register", "/bff/session/password", "/bff/session/delete", "/bff/door/session"];
 const BODIES = ["null", "42", '"text"', "[]", "{", ""];
 
-test("the app's routes answer a body that is not a JSON object with a 400, never a 500", async ({ page }) => {
-  const buyer = await register("notjson");
+/** Signs buyer in on page and answers the headers of a JSON post with its CSRF token. */
+async function signedInHeaders(page: Page, buyer: Account) {
   await signIn(page, buyer, "/");
   const csrf = (await (await page.request.get("/bff/session/csrf")).json()) as { data: { token: string } };
-  const headers = { "content-type": "application/json", "x-csrf-token": csrf.data.token };
+  return { "content-type": "application/json", "x-csrf-token": csrf.data.token };
+}
+
+/** The error code of an answer in the envelope (undefined for any other). */
+const errorCode = async (res: APIResponse) => ((await res.json().catch(() => null)) as { error?: { code?: string } } | null)?.error?.code;
+
+test("the app's routes answer a body that is not a JSON object with a 400, never a 500", async ({ page }) => {
+  const buyer = await register("notjson");
+  const headers = await signedInHeaders(page, buyer);
   const wrong: string[] = [];
   for (const path of ROUTES) {
     for (const body of BODIES) {
       const res = await page.request.post(path, { headers, data: body });
-      const code = ((await res.json().catch(() => null)) as { error?: { code?: string } } | null)?.error?.code;
+      const code = await errorCode(res);
       if (res.status() !== 400 || code !== "VALIDATION_ERROR") wrong.push(`${path} ${JSON.stringify(body)}: ${res.status()} ${code}`);
     }
   }
@@ -33,16 +43,14 @@ test("the app's routes answer a body that is not a JSON object with a 400, never
 
 test("a body larger than the edge takes is a 413 from the app's routes too, not \"not a JSON object\"", async ({ page }) => {
   const buyer = await register("bigbody");
-  await signIn(page, buyer, "/");
-  const csrf = (await (await page.request.get("/bff/session/csrf")).json()) as { data: { token: string } };
-  const headers = { "content-type": "application/json", "x-csrf-token": csrf.data.token };
+  const headers = await signedInHeaders(page, buyer);
   // A JSON object of 2 MiB, and one of 11 MB (past what Next's proxy passes whole).
   const wrong: string[] = [];
   for (const size of [2 << 20, 11_000_000]) {
     const body = JSON.stringify({ email: buyer.email, password: "x".repeat(size) });
     for (const path of [...ROUTES, "/bff/api/bookings/reserve"]) {
       const res = await page.request.post(path, { headers, data: body });
-      const code = ((await res.json().catch(() => null)) as { error?: { code?: string } } | null)?.error?.code;
+      const code = await errorCode(res);
       if (res.status() !== 413 || code !== "PAYLOAD_TOO_LARGE") wrong.push(`${path} ${size}: ${res.status()} ${code}`);
     }
   }
