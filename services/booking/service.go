@@ -187,7 +187,10 @@ func (s *Service) notLoaded(ctx context.Context, eventID string) error {
 }
 
 // bookingNotLoaded is notLoaded for a change of a booking that exists (a
-// confirmation, a release): a cancelled event's inventory is rebuilt too.
+// confirmation, a release): a cancelled event's inventory is rebuilt too,
+// and a draft's (a publish that failed after it sold put the event back:
+// its paid holds are refunded the same way, and its inventory, rebuilt
+// with the draft status, sells nothing).
 // Such an event sells nothing, so no reserve rebuilds it, but its bookings
 // still change for money: a payment that succeeds after the cancellation
 // is refunded (the saga's confirmation fails, and its refund releases the
@@ -202,14 +205,14 @@ func (s *Service) bookingNotLoaded(ctx context.Context, eventID string) error {
 }
 
 // missing rebuilds the inventory of a published event (and, for a booking's
-// change, of a cancelled one) in the background, once at a time, and
-// answers errRebuilding meanwhile; any other event is not on sale.
+// change, of a cancelled or draft one) in the background, once at a time,
+// and answers errRebuilding meanwhile; any other event is not on sale.
 func (s *Service) missing(ctx context.Context, eventID string, forBooking bool) error {
 	st, err := s.store.EventStatus(ctx, eventID)
 	if err != nil {
 		return err
 	}
-	if st != "published" && (!forBooking || st != "cancelled") {
+	if st != "published" && (!forBooking || (st != "cancelled" && st != "draft")) {
 		return errs.New(errs.SaleNotOpen, "the event is not on sale", "status", st)
 	}
 	go func() {
@@ -288,7 +291,9 @@ func (s *Service) rebuild(ctx context.Context, eventID string) (LoadResult, erro
 	if err := s.store.Fence(ctx, eventID, now); err != nil {
 		return LoadResult{}, err
 	}
-	res, err := s.loadFromPostgres(ctx, eventID, false)
+	// Redis had the event: a draft's too is written back (a publish that
+	// failed after it sold), with its status, so it sells nothing.
+	res, err := s.loadFromPostgres(ctx, eventID, true)
 	if err == nil {
 		s.log.Warn("inventory rebuilt", zap.String("event", eventID), zap.Int("zones", res.Zones), zap.Int("holds", res.Holds))
 	}
@@ -343,14 +348,15 @@ func (s *Service) waitDrained(ctx context.Context, eventID string) error {
 }
 
 // loadFromPostgres writes the event's inventory from booking's own tables
-// (or, when it is loaded already, refreshes its sale settings: a draft or
-// cancelled status then closes its sales at once).
-func (s *Service) loadFromPostgres(ctx context.Context, eventID string, loaded bool) (LoadResult, error) {
+// (or, when Redis has or had it, refreshes or rebuilds it: a draft or
+// cancelled status then closes its sales at once). A draft's first load is
+// refused.
+func (s *Service) loadFromPostgres(ctx context.Context, eventID string, loadedBefore bool) (LoadResult, error) {
 	snap, err := s.store.Snapshot(ctx, eventID, time.Now().Add(-s.cfg.IdempotencyTTL))
 	if err != nil {
 		return LoadResult{}, err
 	}
-	if !loaded && snap.Settings.Status == "draft" {
+	if !loadedBefore && snap.Settings.Status == "draft" {
 		return LoadResult{}, errDraft
 	}
 	snap.OfferTTL = s.cfg.WaitlistOfferTTL

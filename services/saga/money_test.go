@@ -328,6 +328,33 @@ func TestMoneyInvariantUnderConcurrentBuyers(t *testing.T) {
 	t.Logf("money audit: %v", r)
 }
 
+// slowPaymentOnItsOwnRedis starts the mesh on a Redis of its own (to be
+// restarted empty) and has the first buyer of a new shop pay a hold of two
+// seats with sim_slow, whose money arrives 5 s later.
+func slowPaymentOnItsOwnRedis(t *testing.T) (*env, *faulttest.Redis, testkit.Shop, *bookingv1.Booking, *paymentv1.Payment) {
+	t.Helper()
+	r := faulttest.StartRedis(t)
+	e := start(t, []string{"-redis.url=" + r.URL(), "-payment.sim-delay=5s", "-saga.timeout=3s", "-booking.drain-timeout=5s",
+		"-payment.reconcile-interval=300ms"})
+	s := e.SeedShop(t, testkit.ShopOptions{Seats: 10, Users: 2})
+	held := e.Reserve(t, s, s.Users[0], 2)
+	return e, r, s, held, e.pay(t, s.Users[0], held.GetId(), payment.SimSlow)
+}
+
+// refundedAfterRedisRestart restarts r empty before p's money arrives, and
+// waits for the saga to refund p in full.
+func (e *env) refundedAfterRedisRestart(t *testing.T, r *faulttest.Redis, p *paymentv1.Payment) {
+	t.Helper()
+	r.Restart()
+	if n := e.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND status = 'processing'`, p.GetId()); n != 1 {
+		t.Fatal("the money arrived before Redis restarted: the test needs a longer payment.sim-delay")
+	}
+	e.waitSaga(t, p.GetId(), saga.StatusCompensated, 30*time.Second)
+	if n := e.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND status = 'refunded' AND refunded_amount = amount`, p.GetId()); n != 1 {
+		t.Fatal("the payment is not refunded in full")
+	}
+}
+
 // TestMoneyForACancelledEventRedisLostIsRefunded: an organizer cancels an
 // event while a buyer's payment is on its way, and Redis then restarts
 // empty before the money arrives. A cancelled event sells nothing, so no
@@ -340,13 +367,8 @@ func TestMoneyInvariantUnderConcurrentBuyers(t *testing.T) {
 // charged with no ticket and no refund.
 func TestMoneyForACancelledEventRedisLostIsRefunded(t *testing.T) {
 	t.Parallel()
-	r := faulttest.StartRedis(t)
-	e := start(t, []string{"-redis.url=" + r.URL(), "-payment.sim-delay=5s", "-saga.timeout=3s", "-booking.drain-timeout=5s",
-		"-payment.reconcile-interval=300ms"})
-	s := e.SeedShop(t, testkit.ShopOptions{Seats: 10, Users: 2})
+	e, r, s, held, p := slowPaymentOnItsOwnRedis(t)
 	ctx := context.Background()
-	held := e.Reserve(t, s, s.Users[0], 2)
-	p := e.pay(t, s.Users[0], held.GetId(), payment.SimSlow) // its webhook comes after the restart
 	catalog := catalogv1connect.NewCatalogServiceClient(server.NewClient(), e.URL(t, "catalog"))
 	if _, err := catalog.CancelEvent(ctx, testkit.As(t, e.Mesh, s.Organizer, authn.RoleOrganizer,
 		&catalogv1.CancelEventRequest{EventId: s.Event, Reason: "storm warning"})); err != nil {
@@ -356,15 +378,7 @@ func TestMoneyForACancelledEventRedisLostIsRefunded(t *testing.T) {
 		return e.Count(t, `SELECT count(*) FROM bookings WHERE id = $1 AND status = 'cancelled'`, held.GetId()) == 1
 	})
 
-	r.Restart()
-
-	if n := e.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND status = 'processing'`, p.GetId()); n != 1 {
-		t.Fatal("the money arrived before Redis restarted: the test needs a longer payment.sim-delay")
-	}
-	e.waitSaga(t, p.GetId(), saga.StatusCompensated, 30*time.Second)
-	if n := e.Count(t, `SELECT count(*) FROM payments WHERE id = $1 AND status = 'refunded' AND refunded_amount = amount`, p.GetId()); n != 1 {
-		t.Fatal("the payment is not refunded in full")
-	}
+	e.refundedAfterRedisRestart(t, r, p)
 	if got := e.Booking(t, s.Users[0], held.GetId()); got.GetStatus() != bookingv1.BookingStatus_BOOKING_STATUS_CANCELLED {
 		t.Fatalf("the booking: %v", got)
 	}

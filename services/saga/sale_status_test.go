@@ -71,6 +71,29 @@ func TestADraftAgainTakesNoMoney(t *testing.T) {
 	}
 }
 
+// TestADraftAgainRedisLostStillRefunds: as TestADraftAgainTakesNoMoney,
+// and Redis then restarts empty before the money arrives. The saga cannot
+// confirm the draft's hold and its refund releases the booking first: both
+// must find the event's records, rebuilt with the draft status (so it
+// sells nothing). Before, both answered SALE_NOT_OPEN for as long as Redis
+// lacked the draft: the refund stayed decided and never made, the buyer
+// charged with no ticket and no refund.
+func TestADraftAgainRedisLostStillRefunds(t *testing.T) {
+	t.Parallel()
+	e, r, s, _, p := slowPaymentOnItsOwnRedis(t)
+	ctx := context.Background()
+	if _, err := e.Pool.Exec(ctx, `UPDATE events SET status = 'draft', published_at = NULL WHERE id = $1`, s.Event); err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDBFromPool(e.Pool)
+	defer db.Close()
+	testkit.LoadInventory(t, db, e.booking, e.Keys, s.Event)
+
+	e.refundedAfterRedisRestart(t, r, p)
+	testkit.WantCode(t, e.reserveAgain(t, s, s.Users[1]), errs.SaleNotOpen)
+	e.AuditMoney(t, e.prefix)
+}
+
 // TestAFailedPublishDoesNotSellTheDraft: a publish whose load reached
 // booking's records but not Redis fails, and the catalog takes the event
 // back to draft. The draft's load is refused (a draft has no inventory),
