@@ -217,8 +217,7 @@ func (wr *waitroom) line(ev string) *eventLine {
 	defer wr.mu.Unlock()
 	l, ok := wr.events[ev]
 	if !ok {
-		ctx, cancel := context.WithCancel(wr.ctx)
-		l = &eventLine{ev: ev, ready: make(chan struct{}), failed: make(chan struct{}), changed: make(chan struct{}, 1), cancel: cancel,
+		l = &eventLine{ev: ev, ready: make(chan struct{}), failed: make(chan struct{}), changed: make(chan struct{}, 1),
 			all: map[*watcher]struct{}{}, undrawn: map[*watcher]struct{}{}, empty: time.Now()}
 		if wr.ctx.Err() != nil {
 			// The edge is stopping: nothing follows the line, and its
@@ -228,6 +227,8 @@ func (wr *waitroom) line(ev string) *eventLine {
 			close(l.failed)
 			return l
 		}
+		var ctx context.Context
+		ctx, l.cancel = context.WithCancel(wr.ctx)
 		wr.events[ev] = l
 		wr.wg.Add(2)
 		go wr.follow(ctx, l)

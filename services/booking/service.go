@@ -188,10 +188,9 @@ func (s *Service) notLoaded(ctx context.Context, eventID string) error {
 
 // bookingNotLoaded is notLoaded for a change of a booking that exists (a
 // confirmation, a release): a cancelled event's inventory is rebuilt too,
-// and a draft's (a publish that failed after it sold put the event back:
-// its paid holds are refunded the same way, and its inventory, rebuilt
-// with the draft status, sells nothing).
-// Such an event sells nothing, so no reserve rebuilds it, but its bookings
+// and so is a draft's (a publish that failed after it sold put the event
+// back; rebuilt with the draft status, it sells nothing either). Such an
+// event sells nothing, so no reserve rebuilds it, but its bookings
 // still change for money: a payment that succeeds after the cancellation
 // is refunded (the saga's confirmation fails, and its refund releases the
 // booking first), and so is every paid booking, each released before its
