@@ -31,6 +31,18 @@ func (e *env) reserveAgain(t *testing.T, s testkit.Shop, user string) error {
 	return err
 }
 
+// draftAgain puts s's event back to draft as the catalog's unpublish does
+// after a failed publish: its status, then booking loads it.
+func (e *env) draftAgain(t *testing.T, s testkit.Shop) {
+	t.Helper()
+	if _, err := e.Pool.Exec(context.Background(), `UPDATE events SET status = 'draft', published_at = NULL WHERE id = $1`, s.Event); err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDBFromPool(e.Pool)
+	defer db.Close()
+	testkit.LoadInventory(t, db, e.booking, e.Keys, s.Event)
+}
+
 // TestADraftAgainTakesNoMoney: an event a failed publish put back to draft
 // after buyers held seats (the catalog gave up on a load that booking did)
 // takes no money: a new payment of its hold is refused, a payment made
@@ -45,13 +57,7 @@ func TestADraftAgainTakesNoMoney(t *testing.T) {
 	unpaid := e.Reserve(t, s, s.Users[1], 1)
 	late := e.pay(t, s.Users[0], paidBefore.GetId(), payment.SimSlow) // succeeds 2 s later
 
-	// What the catalog's unpublish does: status draft, then booking loads it.
-	if _, err := e.Pool.Exec(ctx, `UPDATE events SET status = 'draft', published_at = NULL WHERE id = $1`, s.Event); err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDBFromPool(e.Pool)
-	defer db.Close()
-	testkit.LoadInventory(t, db, e.booking, e.Keys, s.Event)
+	e.draftAgain(t, s)
 
 	testkit.WantCode(t, e.reserveAgain(t, s, s.Users[2]), errs.SaleNotOpen)
 	_, err := e.payment.CreatePayment(ctx, testkit.As(t, e.Mesh, s.Users[1], authn.RoleUser,
@@ -81,13 +87,7 @@ func TestADraftAgainTakesNoMoney(t *testing.T) {
 func TestADraftAgainRedisLostStillRefunds(t *testing.T) {
 	t.Parallel()
 	e, r, s, _, p := slowPaymentOnItsOwnRedis(t)
-	ctx := context.Background()
-	if _, err := e.Pool.Exec(ctx, `UPDATE events SET status = 'draft', published_at = NULL WHERE id = $1`, s.Event); err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDBFromPool(e.Pool)
-	defer db.Close()
-	testkit.LoadInventory(t, db, e.booking, e.Keys, s.Event)
+	e.draftAgain(t, s)
 
 	e.refundedAfterRedisRestart(t, r, p)
 	testkit.WantCode(t, e.reserveAgain(t, s, s.Users[1]), errs.SaleNotOpen)
