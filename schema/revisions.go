@@ -10,9 +10,10 @@ import (
 	"ariga.io/atlas/sql/migrate"
 )
 
-// createRevisionTable mirrors the atlas CLI's revision table, unqualified so
-// it lives in the current schema.
-const createRevisionTable = `CREATE TABLE IF NOT EXISTS ` + RevisionTable + ` (
+// CreateRevisionTable mirrors the atlas CLI's revision table, unqualified so
+// it lives in the current schema. Migrate creates it with this statement, and
+// so do pgtest's copies of a migrated schema.
+const CreateRevisionTable = `CREATE TABLE IF NOT EXISTS ` + RevisionTable + ` (
     version          text        PRIMARY KEY,
     description      text        NOT NULL,
     type             bigint      NOT NULL DEFAULT 2,

@@ -153,7 +153,7 @@ func MigrateDir(ctx context.Context, db *sql.DB, dir migrate.Dir, log *zap.Logge
 			log.Warn("releasing the migration lock failed; dropping the connection", zap.Error(uerr))
 		}
 	}()
-	if _, err := conn.ExecContext(ctx, createRevisionTable); err != nil {
+	if _, err := conn.ExecContext(ctx, CreateRevisionTable); err != nil {
 		return nil, fmt.Errorf("schema: create %s: %w", RevisionTable, err)
 	}
 	if err := checkApplied(ctx, conn, current, dir); err != nil {
