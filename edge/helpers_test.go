@@ -308,7 +308,7 @@ func (fakeBooking) Reserve(ctx context.Context, req *connect.Request[bookingv1.R
 
 // startWhole starts the whole mesh (-target=all) with its mails to a test
 // SMTP server, keys of the test's own in the shared Redis, an admin
-// root@rush.test (password root-password-1), bcrypt at its cheapest, and
+// root@rush.test (password root-password-1), and
 // X-Forwarded-For trusted from loopback; extra flags follow. It answers the
 // app, the SMTP server and a client of the edge.
 func startWhole(t *testing.T, extra ...string) (*testkit.Mesh, *mailtest.Server, *api) {
@@ -324,7 +324,7 @@ func startWhole(t *testing.T, extra ...string) (*testkit.Mesh, *mailtest.Server,
 func wholeArgs(t *testing.T, smtp *mailtest.Server, extra ...string) (args []string, bookingPrefix string) {
 	redisURL := "redis://127.0.0.1:6379/0"
 	bookingPrefix = testkit.KeyPrefix(t, redisURL)
-	return append([]string{"-target=all", "-auth.bcrypt-cost=4", "-smtp.addr=" + smtp.Addr,
+	return append([]string{"-target=all", "-smtp.addr=" + smtp.Addr,
 		"-admin.email=root@rush.test", "-admin.password=root-password-1",
 		"-booking.key-prefix=" + bookingPrefix, "-catalog.cache-prefix=" + testkit.KeyPrefix(t, redisURL),
 		"-rate-limit.prefix=" + testkit.KeyPrefix(t, redisURL), "-queue.key-prefix=" + testkit.KeyPrefix(t, redisURL),

@@ -25,7 +25,7 @@ import (
 func startMesh(t *testing.T, args ...string) *testkit.Mesh {
 	t.Helper()
 	redisURL := "redis://127.0.0.1:6379/0"
-	base := []string{"-target=all", "-auth.bcrypt-cost=4", "-rate-limit.enabled=false",
+	base := []string{"-target=all", "-rate-limit.enabled=false",
 		"-booking.key-prefix=" + testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix=" + testkit.KeyPrefix(t, redisURL),
 		"-rate-limit.prefix=" + testkit.KeyPrefix(t, redisURL), "-queue.key-prefix=" + testkit.KeyPrefix(t, redisURL)}
 	return testkit.Start(t, append(base, args...)...)

@@ -26,7 +26,7 @@ func TestCancelledEventTakesNoMoney(t *testing.T) {
 	redisURL := "redis://127.0.0.1:6379/0"
 	prefix := testkit.KeyPrefix(t, redisURL)
 	app := testkit.StartApp(t, testkit.Config(t, pgtest.Migrated(t), "-postgres.migrate-on-start=false", "-target=all",
-		"-auth.bcrypt-cost=4", "-smtp.addr="+smtp.Addr, "-admin.email=root@rush.test", "-admin.password=root-password-1",
+		"-smtp.addr="+smtp.Addr, "-admin.email=root@rush.test", "-admin.password=root-password-1",
 		"-booking.key-prefix="+prefix, "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-rate-limit.prefix="+testkit.KeyPrefix(t, redisURL), "-queue.key-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-edge.trusted-proxies=127.0.0.1/32", "-payment.sim-delay=3s", "-notify.poll=100ms"))

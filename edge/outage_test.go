@@ -19,7 +19,7 @@ import (
 // outageArgs are the flags of a whole mesh whose breakers probe every
 // 100 ms, on fresh key prefixes of the Redis at redisURL.
 func outageArgs(t *testing.T, redisURL string, extra ...string) []string {
-	return append([]string{"-target=all", "-auth.bcrypt-cost=4", "-edge.trusted-proxies=127.0.0.1/32",
+	return append([]string{"-target=all", "-edge.trusted-proxies=127.0.0.1/32",
 		"-redis.url=" + redisURL, "-redis.breaker.probe-interval=100ms", "-postgres.breaker.probe-interval=100ms",
 		"-booking.key-prefix=" + testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix=" + testkit.KeyPrefix(t, redisURL),
 		"-rate-limit.prefix=" + testkit.KeyPrefix(t, redisURL), "-queue.key-prefix=" + testkit.KeyPrefix(t, redisURL)}, extra...)

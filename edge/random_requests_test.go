@@ -69,7 +69,7 @@ func TestRandomRequests(t *testing.T) {
 
 	redisURL := "redis://127.0.0.1:6379/0"
 	prefix := testkit.KeyPrefix(t, redisURL)
-	cfg := testkit.Config(t, pgtest.Migrated(t), "-target=all", "-postgres.migrate-on-start=false", "-auth.bcrypt-cost=4",
+	cfg := testkit.Config(t, pgtest.Migrated(t), "-target=all", "-postgres.migrate-on-start=false",
 		"-rate-limit.enabled=false", "-payment.sim-delay=20ms", "-smtp.addr="+mailtest.NewServer(t).Addr,
 		"-booking.key-prefix="+prefix, "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-rate-limit.prefix="+testkit.KeyPrefix(t, redisURL), "-queue.key-prefix="+testkit.KeyPrefix(t, redisURL))

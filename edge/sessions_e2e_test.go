@@ -18,7 +18,7 @@ import (
 func TestRoleChangesAndLogoutReachIssuedTokens(t *testing.T) {
 	t.Parallel()
 	redisURL := "redis://127.0.0.1:6379/0"
-	m := testkit.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-edge.trusted-proxies=127.0.0.1/32",
+	m := testkit.Start(t, "-target=all", "-edge.trusted-proxies=127.0.0.1/32",
 		"-admin.email=root@rush.test", "-admin.password=root-password-1",
 		"-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-rate-limit.prefix="+testkit.KeyPrefix(t, redisURL), "-queue.key-prefix="+testkit.KeyPrefix(t, redisURL),
@@ -84,7 +84,7 @@ func TestChangePassword(t *testing.T) {
 	t.Parallel()
 	smtp := mailtest.NewServer(t)
 	redisURL := "redis://127.0.0.1:6379/0"
-	m := testkit.Start(t, "-target=all", "-auth.bcrypt-cost=4", "-edge.trusted-proxies=127.0.0.1/32", "-smtp.addr="+smtp.Addr,
+	m := testkit.Start(t, "-target=all", "-edge.trusted-proxies=127.0.0.1/32", "-smtp.addr="+smtp.Addr,
 		"-auth.reset-url=https://tickets.rush.test/reset-password",
 		"-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-rate-limit.prefix="+testkit.KeyPrefix(t, redisURL), "-queue.key-prefix="+testkit.KeyPrefix(t, redisURL),
@@ -152,7 +152,7 @@ func TestDeleteAccount(t *testing.T) {
 	redisURL := "redis://127.0.0.1:6379/0"
 	dsn := pgtest.Migrated(t)
 	m := testkit.StartApp(t, testkit.Config(t, dsn, "-postgres.migrate-on-start=false", "-target=all",
-		"-auth.bcrypt-cost=4", "-smtp.addr="+smtp.Addr, "-admin.email=root@rush.test", "-admin.password=root-password-1",
+		"-smtp.addr="+smtp.Addr, "-admin.email=root@rush.test", "-admin.password=root-password-1",
 		"-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-rate-limit.prefix="+testkit.KeyPrefix(t, redisURL), "-queue.key-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-edge.trusted-proxies=127.0.0.1/32", "-payment.sim-delay=20ms", "-notify.poll=100ms"))

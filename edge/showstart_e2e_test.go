@@ -19,7 +19,7 @@ func TestStartedShowThroughTheAPI(t *testing.T) {
 	t.Parallel()
 	redisURL := "redis://127.0.0.1:6379/0"
 	app := testkit.StartApp(t, testkit.Config(t, pgtest.Migrated(t), "-postgres.migrate-on-start=false", "-target=all",
-		"-auth.bcrypt-cost=4", "-admin.email=root@rush.test", "-admin.password=root-password-1",
+		"-admin.email=root@rush.test", "-admin.password=root-password-1",
 		"-booking.key-prefix="+testkit.KeyPrefix(t, redisURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-rate-limit.prefix="+testkit.KeyPrefix(t, redisURL), "-queue.key-prefix="+testkit.KeyPrefix(t, redisURL),
 		"-edge.trusted-proxies=127.0.0.1/32"))

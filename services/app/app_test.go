@@ -382,7 +382,7 @@ func validReserve() *bookingv1.ReserveRequest {
 // welcome mail of a new account is there within a poll.
 func TestDevMailbox(t *testing.T) {
 	t.Parallel()
-	m := testkit.Start(t, "-target=auth,notify", "-smtp.dev-mailbox", "-auth.bcrypt-cost=4", "-notify.poll=100ms")
+	m := testkit.Start(t, "-target=auth,notify", "-smtp.dev-mailbox", "-notify.poll=100ms")
 	auth := authv1connect.NewAuthServiceClient(server.NewClient(), m.URL(t, "auth"))
 	email := fmt.Sprintf("dev-%d@rush.test", time.Now().UnixNano())
 	if _, err := auth.Register(context.Background(), connect.NewRequest(&authv1.RegisterRequest{Email: email, Password: "secret-pass-1", FullName: "Dev"})); err != nil {

@@ -36,7 +36,7 @@ func TestServiceAccounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	other, _, _ := authn.NewServiceAccountKey("not-configured")
-	m := testkit.Start(t, "-target=auth,catalog,booking", "-auth.bcrypt-cost=4",
+	m := testkit.Start(t, "-target=auth,catalog,booking",
 		"-jwt.service-accounts=partner-shop:organizer:"+hash+":catalog",
 		"-booking.key-prefix="+testkit.KeyPrefix(t, redisx.DefaultURL), "-catalog.cache-prefix="+testkit.KeyPrefix(t, redisx.DefaultURL))
 	ctx := context.Background()
@@ -103,7 +103,7 @@ func TestServiceAccountKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := testkit.Start(t, "-target=auth,catalog", "-auth.bcrypt-cost=4",
+	m := testkit.Start(t, "-target=auth,catalog",
 		"-jwt.service-accounts=partner-shop:organizer:"+oldHash+":catalog,partner-shop:organizer:"+newHash+":catalog",
 		"-catalog.cache-prefix="+testkit.KeyPrefix(t, redisx.DefaultURL))
 	ctx := context.Background()
@@ -157,7 +157,7 @@ func TestServiceAccountRowIsItsEntry(t *testing.T) {
 		}
 		entries, accounts[a.name], keys[a.name] = append(entries, entry), sa, key
 	}
-	m := testkit.Start(t, "-target=auth,catalog", "-auth.bcrypt-cost=4", "-jwt.service-accounts="+strings.Join(entries, ","),
+	m := testkit.Start(t, "-target=auth,catalog", "-jwt.service-accounts="+strings.Join(entries, ","),
 		"-catalog.cache-prefix="+testkit.KeyPrefix(t, redisx.DefaultURL))
 	ctx := context.Background()
 	auth := authv1connect.NewAuthServiceClient(server.NewClient(), m.URL(t, "auth"))

@@ -120,7 +120,7 @@ func testAuditLogs(t *testing.T, c authv1connect.AuthServiceClient) {
 // GET /api/v1/admin/audit-logs serves them to admins only.
 func TestAuditThroughTheEdge(t *testing.T) {
 	t.Parallel()
-	m := testkit.Start(t, "-target=edge,auth", "-auth.bcrypt-cost=4", "-rate-limit.enabled=false",
+	m := testkit.Start(t, "-target=edge,auth", "-rate-limit.enabled=false",
 		"-edge.trusted-proxies=127.0.0.1/32,::1/128", "-admin.email="+adminEmail, "-admin.password="+adminPassword)
 	base := m.URL(t, "edge") + "/api/v1"
 	call := func(method, path, token string, body any) (int, map[string]any) {
@@ -200,7 +200,7 @@ func TestAuditPartitionsOnStart(t *testing.T) {
 	if _, err := db.ExecContext(ctx(t), `DROP TABLE `+next); err != nil {
 		t.Fatal(err)
 	}
-	testkit.Run(t, testkit.Config(t, dsn, "-postgres.migrate-on-start=false", "-target=auth", "-auth.bcrypt-cost=4"))
+	testkit.Run(t, testkit.Config(t, dsn, "-postgres.migrate-on-start=false", "-target=auth"))
 	var parent string
 	err := db.QueryRowContext(ctx(t), `SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = to_regclass($1)`, next).Scan(&parent)
 	if err != nil || parent != "audit_logs" {

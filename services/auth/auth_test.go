@@ -49,7 +49,7 @@ func start(t *testing.T, args ...string) *fixture {
 	t.Helper()
 	smtp := mailtest.NewServer(t)
 	m := testkit.Start(t, append([]string{
-		"-target=auth,notify,gate", "-auth.bcrypt-cost=4", "-smtp.addr=" + smtp.Addr, "-auth.reset-url=" + resetURL,
+		"-target=auth,notify,gate", "-smtp.addr=" + smtp.Addr, "-auth.reset-url=" + resetURL,
 		"-admin.email=" + adminEmail, "-admin.password=" + adminPassword,
 	}, args...)...)
 	return &fixture{mesh: m, smtp: smtp}
@@ -499,7 +499,7 @@ func TestBootstrapAdmin(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.Migrated(t)
 	db := pgtest.Open(t, dsn)
-	args := []string{"-target=auth", "-auth.bcrypt-cost=4", "-postgres.migrate-on-start=false"}
+	args := []string{"-target=auth", "-postgres.migrate-on-start=false"}
 
 	// Two replicas start at once on the same schema: one admin.
 	var wg sync.WaitGroup
@@ -535,7 +535,7 @@ func TestBootstrapAdminOnFreshDatabase(t *testing.T) {
 	t.Parallel()
 	// Migrations run on start before the admin is created.
 	dsn, _ := pgtest.NewSchema(t)
-	m := testkit.Run(t, testkit.Config(t, dsn, "-target=auth", "-auth.bcrypt-cost=4", "-admin.email=first@example.com", "-admin.password=first-password"))
+	m := testkit.Run(t, testkit.Config(t, dsn, "-target=auth", "-admin.email=first@example.com", "-admin.password=first-password"))
 	c := authv1connect.NewAuthServiceClient(server.NewClient(), m.URL(t, "auth"))
 	res := must(c.Login(ctx(t), testkit.Bearer("", &authv1.LoginRequest{Email: "first@example.com", Password: "first-password"})))(t).Msg
 	if res.GetUser().GetRole() != authv1.Role_ROLE_ADMIN {

@@ -4,7 +4,7 @@
 // port, everything stops when the test ends), seeds a shop, and holds the
 // small assertions every package's tests share (WantCode, Count, As).
 //
-//	m := testkit.Start(t, "-target=auth", "-auth.bcrypt-cost=4")
+//	m := testkit.Start(t, "-target=auth")
 //	c := authv1connect.NewAuthServiceClient(server.NewClient(), m.URL(t, "auth"))
 //
 // Split runs every component as a process of its own, as the Helm chart
@@ -60,14 +60,16 @@ func Start(t testing.TB, args ...string) *Mesh {
 
 // Config loads a configuration the way the binary does, without the
 // environment: the database dsn, a fixed jwt.secret, warn-level logs, fresh
-// Redis prefixes for auth and the revocation feed, and every listen address
-// on 127.0.0.1 port 0 (and Load's peers); args come last and win.
+// Redis prefixes for auth and the revocation feed, bcrypt at its cheapest
+// (auth hashes a password at start; at the production cost 12 it took over a
+// second of CPU under -race, for every mesh), and every listen address on
+// 127.0.0.1 port 0 (and Load's peers); args come last and win.
 func Config(t testing.TB, dsn string, args ...string) *app.Config {
 	t.Helper()
 	// Auth's per-address limits and the token-revocation feed live in
 	// Redis under fixed default prefixes: a test of its own does not share
 	// them with other tests, or with its own earlier runs.
-	base := append([]string{"-postgres.url=" + dsn, "-log.level=warn", "-jwt.secret=" + Secret,
+	base := append([]string{"-postgres.url=" + dsn, "-log.level=warn", "-jwt.secret=" + Secret, "-auth.bcrypt-cost=4",
 		"-auth.key-prefix=" + KeyPrefix(t, redisx.DefaultURL), "-jwt.revocation-prefix=" + KeyPrefix(t, redisx.DefaultURL)}, LoopbackAddrs()...)
 	return Load(t, append(base, args...)...)
 }
