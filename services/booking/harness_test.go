@@ -52,10 +52,10 @@ const testSecret = "booking-test-secret-0123456789abcdef"
 
 func startMesh(t *testing.T, extra ...string) *mesh {
 	t.Helper()
-	dsn, _ := pgtest.NewSchema(t)
+	dsn := pgtest.Migrated(t)
 	prefix := "bkt:" + uuid.NewString()[:8] + ":"
 	args := append([]string{
-		"-target=booking,relay,persister,payment,catalog,gate", "-postgres.url=" + dsn, "-log.level=error", "-jwt.secret=" + testSecret,
+		"-target=booking,relay,persister,payment,catalog,gate", "-postgres.url=" + dsn, "-postgres.migrate-on-start=false", "-log.level=error", "-jwt.secret=" + testSecret,
 		"-metrics.addr=127.0.0.1:0", "-booking.addr=127.0.0.1:0", "-booking.key-prefix=" + prefix, "-payment.addr=127.0.0.1:0",
 		"-catalog.addr=127.0.0.1:0", "-catalog.cache-prefix=" + prefix + "cat:", "-gate.addr=127.0.0.1:0",
 		"-redis.url=" + redisx.DefaultURL,

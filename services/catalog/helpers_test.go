@@ -180,7 +180,7 @@ type env struct {
 
 func newEnv(t *testing.T, args ...string) *env {
 	t.Helper()
-	dsn, _ := pgtest.NewSchema(t)
+	dsn := pgtest.Migrated(t)
 	e := &env{dsn: dsn, fake: &fakeBooking{fail: map[string]bool{}, reserved: map[string]bool{}, late: map[string]bool{}, reservedIn: map[string]bool{}, status: map[string]string{}, droppedOf: map[string]int{}, snapshots: map[string]*bookingv1.LoadInventoryRequest{}, avail: map[string][]*bookingv1.ZoneAvailability{}}}
 
 	// The fake booking engine: cleartext HTTP/2 (the mesh client speaks
@@ -215,7 +215,7 @@ func newEnv(t *testing.T, args ...string) *env {
 		_ = e.rdb.Close()
 	})
 
-	cfg := loadConfig(t, dsn, append([]string{"-target=catalog,payment", "-payment.addr=127.0.0.1:0",
+	cfg := loadConfig(t, dsn, append([]string{"-target=catalog,payment", "-postgres.migrate-on-start=false", "-payment.addr=127.0.0.1:0",
 		"-peer.booking=" + e.bookings.Listener.Addr().String(),
 		"-catalog.cache-prefix=" + e.prefix,
 		"-redis.url=" + redisURL}, args...)...)
