@@ -19,6 +19,16 @@ import (
 // of the end-to-end API test is checked against the response its operation
 // documents for the status (api.call).
 type openAPISpec struct {
+	*compiledSpec
+	seen    sync.Mutex
+	checked map[string]bool // "GET /api/v1/events 200"
+	bodies  map[string]bool // "POST /api/v1/events": a request body checked
+}
+
+// compiledSpec is a document with its schemas compiled, shared by the tests
+// whose edges serve the same document (compiling it took seconds of CPU
+// under -race, for each).
+type compiledSpec struct {
 	paths map[string]map[string]struct {
 		Responses   map[string]json.RawMessage
 		RequestBody struct {
@@ -28,14 +38,18 @@ type openAPISpec struct {
 	compiler *jsonschema.Compiler
 	mu       sync.Mutex
 	schemas  map[string]*jsonschema.Schema
-	checked  map[string]bool // "GET /api/v1/events 200"
-	bodies   map[string]bool // "POST /api/v1/events": a request body checked
 }
+
+// compiledSpecs are the documents compiled so far, by their text.
+var compiledSpecs = struct {
+	sync.Mutex
+	byText map[string]*compiledSpec
+}{byText: map[string]*compiledSpec{}}
 
 const specURL = "https://edge.rush.test/openapi.json"
 
-// loadOpenAPI fetches the document the edge serves and compiles every
-// response schema of it (a broken $ref fails here).
+// loadOpenAPI fetches the document the edge serves, compiled (compileSpec)
+// once for every test whose edge serves the same text.
 func loadOpenAPI(t *testing.T, base string) *openAPISpec {
 	t.Helper()
 	res, err := http.Get(base + "/api/v1/openapi.json")
@@ -47,6 +61,20 @@ func loadOpenAPI(t *testing.T, base string) *openAPISpec {
 	if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Cache-Control"), "public") || res.Header.Get("ETag") == "" {
 		t.Fatalf("GET /api/v1/openapi.json: %d %v", res.StatusCode, res.Header)
 	}
+	compiledSpecs.Lock()
+	defer compiledSpecs.Unlock()
+	c, ok := compiledSpecs.byText[string(raw)]
+	if !ok {
+		c = compileSpec(t, raw)
+		compiledSpecs.byText[string(raw)] = c
+	}
+	return &openAPISpec{compiledSpec: c, checked: map[string]bool{}, bodies: map[string]bool{}}
+}
+
+// compileSpec compiles every response schema of the document raw (a broken
+// $ref fails here).
+func compileSpec(t *testing.T, raw []byte) *compiledSpec {
+	t.Helper()
 	var doc struct {
 		OpenAPI string `json:"openapi"`
 		Paths   map[string]map[string]struct {
@@ -68,7 +96,7 @@ func loadOpenAPI(t *testing.T, base string) *openAPISpec {
 	if err := c.AddResource(specURL, inst); err != nil {
 		t.Fatal(err)
 	}
-	s := &openAPISpec{paths: doc.Paths, compiler: c, schemas: map[string]*jsonschema.Schema{}, checked: map[string]bool{}, bodies: map[string]bool{}}
+	s := &compiledSpec{paths: doc.Paths, compiler: c, schemas: map[string]*jsonschema.Schema{}}
 	for p, ops := range doc.Paths {
 		for m, op := range ops {
 			for status, resp := range op.Responses {
@@ -104,7 +132,7 @@ func pointer(parts ...string) string {
 
 // schema compiles (once) the JSON body schema of an operation's response
 // to status, or of its request body when status is "".
-func (s *openAPISpec) schema(path, method, status string) (*jsonschema.Schema, error) {
+func (s *compiledSpec) schema(path, method, status string) (*jsonschema.Schema, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	key := method + " " + path + " " + status
@@ -134,13 +162,13 @@ func (s *openAPISpec) validate(tpl, method, status string, body []byte) error {
 	if err := sch.Validate(inst); err != nil {
 		return err
 	}
-	s.mu.Lock()
+	s.seen.Lock()
 	if status == "" {
 		s.bodies[method+" "+tpl] = true
 	} else {
 		s.checked[method+" "+tpl+" "+status] = true
 	}
-	s.mu.Unlock()
+	s.seen.Unlock()
 	return nil
 }
 
@@ -222,8 +250,8 @@ func (s *openAPISpec) checkRequest(t *testing.T, method, rawURL string, status i
 
 // covered lists the operations and statuses checked so far.
 func (s *openAPISpec) covered() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.seen.Lock()
+	defer s.seen.Unlock()
 	out := make([]string, 0, len(s.checked))
 	for k := range s.checked {
 		out = append(out, k)
