@@ -80,13 +80,16 @@ test("a br_user cookie whose name is no text breaks no page", async ({ page, con
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   const url = new URL(readState().webURL);
-  await context.addCookies([
-    { name: "br_user", value: encodeURIComponent(JSON.stringify({ id: buyer.id, role: "user", name: { first: "x" } })), domain: url.hostname, path: "/" },
-  ]);
   for (const p of ["/", "/account"]) {
+    // Written before each page: an answer of the app to a request sent
+    // before it (a session renewed on the way) may set br_user anew, naming
+    // the buyer; that is fine too, the page must only live.
+    await context.addCookies([
+      { name: "br_user", value: encodeURIComponent(JSON.stringify({ id: buyer.id, role: "user", name: { first: "x" } })), domain: url.hostname, path: "/" },
+    ]);
     await page.goto(p);
     await expect(page.getByTestId("account-link")).toBeVisible();
-    await expect(page.getByTestId("account-link")).toHaveText("Account");
+    await expect(page.getByTestId("account-link")).toHaveText(new RegExp(`^(Account|${buyer.name})$`));
   }
   expect(errors).toEqual([]);
 });
