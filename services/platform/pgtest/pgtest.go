@@ -77,9 +77,9 @@ func NewSchema(t testing.TB) (dsn string, schemaName string) {
 // returns the DSN.
 //
 // The first call of a test binary migrates its schema with schema.Migrate,
-// as the binary does. Later calls make the same schema cheaper (about a tenth
-// of the CPU under -race, where atlas's parsing of every file dominated the
-// suite's set-up): they run the migration files as one script in one
+// as the binary does. Later calls make the same schema in about a seventh of
+// the time under -race (atlas's parsing of every file dominated the suite's
+// set-up): they run the migration files as one script in one
 // transaction, and record the revisions the first call's Migrate wrote, so a
 // later Migrate or Status on the schema finds it up to date as it would.
 // Package schema's own tests check Migrate itself.
