@@ -318,25 +318,8 @@ func TestAuditLogPartitions(t *testing.T) {
 
 	partitions := func() []string {
 		t.Helper()
-		rows, err := db.QueryContext(ctx,
-			`SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		return pgtest.Strings(t, db, `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 			 WHERE i.inhparent = 'audit_logs'::regclass ORDER BY 1`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rows.Close()
-		var names []string
-		for rows.Next() {
-			var n string
-			if err := rows.Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			names = append(names, n)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return names
 	}
 	month := func(m int) time.Time {
 		now := time.Now().UTC()

@@ -306,22 +306,6 @@ func titles(events []*catalogv1.Event) []string {
 // "action:actor" joined by commas.
 func (e *env) audit(t *testing.T, entityType, id string) string {
 	t.Helper()
-	rows, err := e.db.Query(`SELECT action || ':' || coalesce(user_id::text, '') FROM audit_logs
-		WHERE entity_type = $1 AND entity_id = $2 ORDER BY created_at, id`, entityType, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(out, ",")
+	return strings.Join(pgtest.Strings(t, e.db, `SELECT action || ':' || coalesce(user_id::text, '') FROM audit_logs
+		WHERE entity_type = $1 AND entity_id = $2 ORDER BY created_at, id`, entityType, id), ",")
 }

@@ -170,6 +170,29 @@ func Open(t testing.TB, dsn string) *sql.DB {
 	return db
 }
 
+// Strings runs q, whose rows are one text each, and answers them in order;
+// any error fails the test.
+func Strings(t testing.TB, db *sql.DB, q string, args ...any) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), q, args...)
+	if err != nil {
+		t.Fatalf("pgtest: %s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatalf("pgtest: %s: %v", q, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("pgtest: %s: %v", q, err)
+	}
+	return out
+}
+
 // WithSearchPath returns dsn (URL or key=value form) with search_path set to
 // schemaName; pgx sends unknown parameters to the server as run-time settings.
 func WithSearchPath(dsn, schemaName string) string {

@@ -33,7 +33,7 @@ func TestMigratedIsWhatMigrateMakes(t *testing.T) {
 	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&got); err != nil {
 		t.Fatal(err)
 	}
-	if g, w := describe(ctx, t, db, got), describe(ctx, t, wantDB, want); g != w {
+	if g, w := describe(t, db, got), describe(t, wantDB, want); g != w {
 		t.Errorf("the replayed schema differs from what Migrate makes:\n--- replayed\n%s\n--- migrated\n%s", g, w)
 	}
 	applied, err := schema.Migrate(ctx, db, zap.NewNop())
@@ -46,7 +46,7 @@ func TestMigratedIsWhatMigrateMakes(t *testing.T) {
 }
 
 // describe lists what a schema holds, its own name written as "S".
-func describe(ctx context.Context, t *testing.T, db *sql.DB, name string) string {
+func describe(t *testing.T, db *sql.DB, name string) string {
 	t.Helper()
 	queries := []string{
 		`SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '')
@@ -70,31 +70,10 @@ func describe(ctx context.Context, t *testing.T, db *sql.DB, name string) string
 	}
 	var out []string
 	for _, q := range queries {
-		out = append(out, lines(ctx, t, db, strings.ReplaceAll(q, "$1", "'"+name+"'"), name)...)
+		for _, l := range Strings(t, db, strings.ReplaceAll(q, "$1", "'"+name+"'")) {
+			out = append(out, strings.ReplaceAll(l, name, "S"))
+		}
 	}
 	slices.Sort(out)
 	return strings.Join(out, "\n")
-}
-
-// lines runs q, whose rows are one text each, and answers them with name
-// written as "S".
-func lines(ctx context.Context, t *testing.T, db *sql.DB, q, name string) []string {
-	t.Helper()
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, strings.ReplaceAll(s, name, "S"))
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
